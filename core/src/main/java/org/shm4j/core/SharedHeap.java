@@ -1,0 +1,422 @@
+package org.shm4j.core;
+
+import org.shm4j.core.internal.Checks;
+import org.shm4j.core.internal.HeapCatalog;
+import org.shm4j.core.internal.HeapHeader;
+import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.Names;
+import org.shm4j.core.internal.OwnerLock;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * A managed region: a header, a catalog of named blocks and a data area, so that any process that opens the heap
+ * finds a structure by name and type (like Boost.Interprocess' {@code managed_shared_memory}). Every structure of
+ * {@code org.shm4j.sync} lives in a heap block.
+ *
+ * <h2>Use</h2>
+ * <pre>{@code
+ * try (SharedHeap heap = SharedHeap.openOrCreate("app", 1 << 20)) {
+ *     HeapBlock block = heap.allocateOrLookup("stats", new BlockType(0x100, 1), 64, 64, init -> { });
+ *     block.segment().set(ValueLayout.JAVA_LONG, 0, 42L);
+ * }
+ * }</pre>
+ * Factories mirror {@link SharedMemory}: named ({@code /dev/shm/<name>}), file-backed ({@link Path}) and anonymous.
+ * {@code openOrCreate} lets racing processes agree: exactly one creates and initialises the heap, the others wait
+ * (bounded by {@link HeapOptions#initTimeout()}) until it is ready. Likewise {@link #allocateOrLookup} makes exactly
+ * one process allocate and initialise a block; the others get the same block. A block is published only after its
+ * initializer returned, so no process ever sees a half-initialised structure.
+ *
+ * <h2>Layout (version 1)</h2>
+ * All integers are little-endian, in the platform's native order (shm4j supports little-endian platforms only).
+ * <table class="striped">
+ * <caption>Header: bytes 0 to 255</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x5045484A344D4853}, the ASCII bytes {@code "SHM4JHEP"};
+ *     0 while the creator initialises</td><td>written last with release; read with acquire</td></tr>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>1</td><td rowspan="8">plain; published by magic</td></tr>
+ * <tr><td>12</td><td>4</td><td>headerLength</td><td>256</td></tr>
+ * <tr><td>16</td><td>8</td><td>heapSize</td><td>size of the region in bytes</td></tr>
+ * <tr><td>24</td><td>8</td><td>catalogOffset</td><td>256</td></tr>
+ * <tr><td>32</td><td>4</td><td>catalogCapacity</td><td>number of catalog entries, 1..65536</td></tr>
+ * <tr><td>36</td><td>4</td><td>entryLength</td><td>128</td></tr>
+ * <tr><td>40</td><td>8</td><td>dataOffset</td><td>{@code 256 + 128 * catalogCapacity}, rounded up to 128</td></tr>
+ * <tr><td>56</td><td>8</td><td>creatorStartMillis</td><td>creator's start time, epoch ms (0 if unknown)</td></tr>
+ * <tr><td>48</td><td>8</td><td>creatorPid</td><td>pid of the creating process</td><td>written first with
+ *     release, so a waiter can tell a dead creator</td></tr>
+ * <tr><td>64</td><td>4</td><td>headerChecksum</td><td>CRC-32C (Castagnoli) of bytes 8..63</td><td>plain;
+ *     published by magic</td></tr>
+ * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
+ *     63..32, low 32 bits of its start time in epoch ms in bits 31..0</td><td>CAS to take, CAS back to 0 to
+ *     release; a dead owner's token is replaced by CAS</td></tr>
+ * <tr><td>136</td><td>8</td><td>allocTop</td><td>first free byte of the data area</td><td>written under the lock
+ *     with release; read with acquire</td></tr>
+ * <tr><td>144</td><td>4</td><td>entryCount</td><td>number of published catalog entries</td><td>written under the
+ *     lock with release after the entry; read with acquire</td></tr>
+ * <tr><td>148</td><td>108</td><td>—</td><td>zero</td><td></td></tr>
+ * </table>
+ * <table class="striped">
+ * <caption>Catalog entry {@code i}: 128 bytes at {@code 256 + 128 * i}; immutable once published</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th></tr>
+ * <tr><td>0</td><td>4</td><td>typeTag</td><td>{@link BlockType#tag()}</td></tr>
+ * <tr><td>4</td><td>4</td><td>layoutVersion</td><td>{@link BlockType#layoutVersion()}</td></tr>
+ * <tr><td>8</td><td>8</td><td>offset</td><td>offset of the block from the heap start; a multiple of alignment</td></tr>
+ * <tr><td>16</td><td>8</td><td>byteSize</td><td>size of the block</td></tr>
+ * <tr><td>24</td><td>4</td><td>alignment</td><td>power of two, at most 2<sup>30</sup></td></tr>
+ * <tr><td>28</td><td>4</td><td>nameLength</td><td>1..92</td></tr>
+ * <tr><td>32</td><td>92</td><td>name</td><td>UTF-8 name, zero-padded</td></tr>
+ * <tr><td>124</td><td>4</td><td>checksum</td><td>CRC-32C of bytes 0..123 of the entry</td></tr>
+ * </table>
+ *
+ * <h2>Validation</h2>
+ * Opening checks the size, magic, layout version, header checksum and every fixed field; reading an entry checks its
+ * checksum, name, offset, size and alignment. Any failure throws {@link ShmFormatException}; corrupted bytes never
+ * cause an out-of-bounds access, a crash or a hang.
+ *
+ * <h2>Allocation</h2>
+ * Bump allocation under {@code allocLock}: the allocator checks that the name is new, zeroes the block, runs the
+ * initializer, writes the entry, then stores {@code allocTop} and {@code entryCount} with release. If the allocating
+ * process dies, nothing it did is published; the next allocator takes the lock over and reuses the space. Blocks are
+ * never freed.
+ */
+public final class SharedHeap implements AutoCloseable {
+    private final SharedMemory memory;
+    private final HeapOptions options;
+    private final HeapHeader.Geometry geometry;
+    private final HeapCatalog catalog;
+    private final OwnerLock allocLock;
+    private final ReentrantLock localLock = new ReentrantLock();
+
+    private SharedHeap(SharedMemory memory, HeapOptions options, HeapHeader.Geometry geometry) {
+        this.memory = memory;
+        this.options = options;
+        this.geometry = geometry;
+        this.catalog = new HeapCatalog(memory.segment(), geometry, "heap " + memory);
+        this.allocLock = new OwnerLock(memory.segment(), HeapLayout.ALLOC_LOCK_OFFSET);
+    }
+
+    /** Creates the named heap {@code /dev/shm/<name>} of {@code size} bytes with default options. */
+    public static SharedHeap create(String name, long size) {
+        return create(name, size, HeapOptions.defaults());
+    }
+
+    /**
+     * Creates the named heap {@code /dev/shm/<name>}.
+     *
+     * @throws ShmAlreadyExistsException if the name exists
+     * @throws IllegalArgumentException  if the name is invalid or {@code size} cannot hold the header and catalog
+     */
+    public static SharedHeap create(String name, long size, HeapOptions options) {
+        HeapHeader.checkSize(size, options.catalogCapacity());
+        return initialise(SharedMemory.create(name, size, options.permissions()), options);
+    }
+
+    /** Opens the named heap with default options. */
+    public static SharedHeap open(String name) {
+        return open(name, HeapOptions.defaults());
+    }
+
+    /**
+     * Opens the named heap, waiting (bounded) while its creator initialises it.
+     *
+     * @throws ShmNotFoundException if it does not exist
+     * @throws ShmFormatException   if it is not a valid heap
+     */
+    public static SharedHeap open(String name, HeapOptions options) {
+        return attach(SharedMemory.open(name), options);
+    }
+
+    /** Opens the named heap read-only: lookups work, allocation throws {@link UnsupportedOperationException}. */
+    public static SharedHeap openReadOnly(String name) {
+        return attach(SharedMemory.openReadOnly(name), HeapOptions.defaults());
+    }
+
+    /** Opens the named heap, or creates it with {@code size} bytes and default options. */
+    public static SharedHeap openOrCreate(String name, long size) {
+        return openOrCreate(name, size, HeapOptions.defaults());
+    }
+
+    /**
+     * Opens the named heap, or creates it; when several processes race, exactly one creates and initialises it.
+     * {@code size} and the catalog capacity apply only when creating.
+     */
+    public static SharedHeap openOrCreate(String name, long size, HeapOptions options) {
+        Names.checkRegionName(name);
+        return openOrCreate(() -> create(name, size, options), () -> open(name, options));
+    }
+
+    /** Removes the named heap; see {@link SharedMemory#unlink(String)}. */
+    public static boolean unlink(String name) {
+        return SharedMemory.unlink(name);
+    }
+
+    /** Creates a file-backed heap with default options. */
+    public static SharedHeap create(Path file, long size) {
+        return create(file, size, HeapOptions.defaults());
+    }
+
+    /**
+     * Creates a file-backed, persistent heap.
+     *
+     * @throws ShmAlreadyExistsException if the file exists
+     */
+    public static SharedHeap create(Path file, long size, HeapOptions options) {
+        HeapHeader.checkSize(size, options.catalogCapacity());
+        return initialise(SharedMemory.create(file, size, options.permissions()), options);
+    }
+
+    /** Opens a file-backed heap with default options. */
+    public static SharedHeap open(Path file) {
+        return open(file, HeapOptions.defaults());
+    }
+
+    /** Opens a file-backed heap. */
+    public static SharedHeap open(Path file, HeapOptions options) {
+        return attach(SharedMemory.open(file), options);
+    }
+
+    /** Opens a file-backed heap read-only. */
+    public static SharedHeap openReadOnly(Path file) {
+        return attach(SharedMemory.openReadOnly(file), HeapOptions.defaults());
+    }
+
+    /** Opens a file-backed heap, or creates it with default options. */
+    public static SharedHeap openOrCreate(Path file, long size) {
+        return openOrCreate(file, size, HeapOptions.defaults());
+    }
+
+    /** Opens a file-backed heap, or creates it; racing processes agree on one creator. */
+    public static SharedHeap openOrCreate(Path file, long size, HeapOptions options) {
+        Objects.requireNonNull(file, "file");
+        return openOrCreate(() -> create(file, size, options), () -> open(file, options));
+    }
+
+    /** Creates a heap in anonymous memory, shared by the threads of this process, with default options. */
+    public static SharedHeap anonymous(long size) {
+        return anonymous(size, HeapOptions.defaults());
+    }
+
+    /** Creates a heap in anonymous memory, shared by the threads of this process. */
+    public static SharedHeap anonymous(long size, HeapOptions options) {
+        HeapHeader.checkSize(size, options.catalogCapacity());
+        return initialise(SharedMemory.anonymous(size), options);
+    }
+
+    /**
+     * Allocates a zeroed block of {@code byteSize} bytes, aligned to a cache line (64 bytes).
+     *
+     * @see #allocate(String, BlockType, long, long, Consumer)
+     */
+    public HeapBlock allocate(String name, BlockType type, long byteSize) {
+        return allocate(name, type, byteSize, HeapLayout.CACHE_LINE, block -> { });
+    }
+
+    /**
+     * Allocates a new named block, zeroes it, runs {@code initializer} on it and then publishes it in the catalog.
+     * The initializer runs while this heap's allocation lock is held: keep it short, and do not allocate from it.
+     *
+     * @param alignment   a power of two up to 2<sup>30</sup>
+     * @param initializer writes the structure's initial state; if it throws, nothing is published
+     * @throws ShmAlreadyExistsException if a block of that name exists
+     * @throws ShmFullException          if the catalog or the data area is full
+     * @throws IllegalArgumentException  if the name, size or alignment is invalid
+     */
+    public HeapBlock allocate(String name, BlockType type, long byteSize, long alignment,
+                              Consumer<MemorySegment> initializer) {
+        return allocateLocked(name, type, byteSize, alignment, initializer, existing -> {
+            throw new ShmAlreadyExistsException("block '" + name + "' already exists in heap " + memory);
+        });
+    }
+
+    /**
+     * Returns the named block if it exists with this type and size, else allocates it as
+     * {@link #allocate(String, BlockType, long, long, Consumer)} does. Racing processes get the same block, and its
+     * initializer runs once.
+     *
+     * @throws ShmTypeMismatchException if the block exists with another type, layout version or size
+     */
+    public HeapBlock allocateOrLookup(String name, BlockType type, long byteSize, long alignment,
+                                      Consumer<MemorySegment> initializer) {
+        return allocateLocked(name, type, byteSize, alignment, initializer, existing -> {
+            HeapBlock block = checkType(existing, type);
+            if (block.byteSize() != byteSize) {
+                throw new ShmTypeMismatchException("block '" + name + "' in heap " + memory + " has byteSize="
+                        + block.byteSize() + " (expected: " + byteSize + ")");
+            }
+            return block;
+        });
+    }
+
+    /**
+     * Finds a block by name and checks its type.
+     *
+     * @throws ShmNotFoundException     if there is no block of that name
+     * @throws ShmTypeMismatchException if its type tag or layout version differs from {@code type}
+     */
+    public HeapBlock lookup(String name, BlockType type) {
+        Objects.requireNonNull(type, "type");
+        return checkType(find(name).orElseThrow(() ->
+                new ShmNotFoundException("no block named '" + name + "' in heap " + memory)), type);
+    }
+
+    /** @return the block of that name, of whatever type */
+    public Optional<HeapBlock> find(String name) {
+        HeapCatalog.Entry entry = catalog.find(Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES));
+        return Optional.ofNullable(entry).map(this::toBlock);
+    }
+
+    /** @return every published block, in allocation order */
+    public List<HeapBlock> blocks() {
+        int count = catalog.count();
+        List<HeapBlock> blocks = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            blocks.add(toBlock(catalog.entry(i)));
+        }
+        return blocks;
+    }
+
+    /** @return bytes left in the data area (before alignment padding) */
+    public long freeBytes() {
+        return geometry.heapSize() - catalog.top();
+    }
+
+    /** @return the number of blocks a catalog of this heap can hold */
+    public int catalogCapacity() {
+        return geometry.catalogCapacity();
+    }
+
+    /** @return the size of the whole heap in bytes */
+    public long byteSize() {
+        return geometry.heapSize();
+    }
+
+    /** @return the region under this heap */
+    public SharedMemory memory() {
+        return memory;
+    }
+
+    /** Unmaps the heap; its blocks' segments become inaccessible. Idempotent. */
+    @Override
+    public void close() {
+        memory.close();
+    }
+
+    @Override
+    public String toString() {
+        return "heap " + memory;
+    }
+
+    private HeapBlock allocateLocked(String name, BlockType type, long byteSize, long alignment,
+                                     Consumer<MemorySegment> initializer, Function<HeapBlock, HeapBlock> onExisting) {
+        byte[] utf8 = Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES);
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(initializer, "initializer");
+        Checks.positive("byteSize", byteSize);
+        Checks.powerOfTwo("alignment", alignment);
+        Checks.inRange("alignment", alignment, 1, HeapLayout.MAX_ALIGNMENT);
+        if (memory.isReadOnly()) {
+            throw new UnsupportedOperationException("heap " + memory + " is open read-only");
+        }
+        HeapCatalog.Entry found = catalog.find(utf8);
+        if (found != null) {
+            return onExisting.apply(toBlock(found)); // lock-free fast path: published entries never change
+        }
+        if (localLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("allocate called from an initializer of heap " + memory);
+        }
+        localLock.lock();
+        try {
+            allocLock.lock(options.initTimeout(), "heap " + memory);
+            try {
+                return allocateHoldingLock(name, utf8, type, byteSize, alignment, initializer, onExisting);
+            } finally {
+                allocLock.unlock();
+            }
+        } finally {
+            localLock.unlock();
+        }
+    }
+
+    private HeapBlock allocateHoldingLock(String name, byte[] utf8, BlockType type, long byteSize, long alignment,
+                                          Consumer<MemorySegment> initializer,
+                                          Function<HeapBlock, HeapBlock> onExisting) {
+        HeapCatalog.Entry found = catalog.find(utf8);
+        if (found != null) {
+            return onExisting.apply(toBlock(found));
+        }
+        int index = catalog.count();
+        if (index == geometry.catalogCapacity()) {
+            throw new ShmFullException("catalog of heap " + memory + " is full: " + index + " blocks; cannot add '"
+                    + name + "'");
+        }
+        long top = catalog.top();
+        long offset = Checks.alignUp(top, alignment);
+        if (offset > geometry.heapSize() || byteSize > geometry.heapSize() - offset) {
+            throw new ShmFullException("heap " + memory + " is full: block '" + name + "' needs byteSize="
+                    + byteSize + " at alignment=" + alignment + ", free=" + (geometry.heapSize() - top));
+        }
+        MemorySegment segment = memory.segment().asSlice(offset, byteSize);
+        segment.fill((byte) 0); // a dead allocator may have left bytes here
+        initializer.accept(segment);
+        catalog.append(index, utf8, type.tag(), type.layoutVersion(), offset, byteSize, alignment,
+                offset + byteSize);
+        return new HeapBlock(name, type, offset, alignment, segment);
+    }
+
+    private HeapBlock toBlock(HeapCatalog.Entry entry) {
+        return new HeapBlock(entry.name(), new BlockType(entry.typeTag(), entry.layoutVersion()), entry.offset(),
+                entry.alignment(), memory.segment().asSlice(entry.offset(), entry.byteSize()));
+    }
+
+    private HeapBlock checkType(HeapBlock block, BlockType type) {
+        if (!block.type().equals(type)) {
+            throw new ShmTypeMismatchException("block '" + block.name() + "' in heap " + memory + " is "
+                    + block.type() + " (expected: " + type + ")");
+        }
+        return block;
+    }
+
+    private static SharedHeap initialise(SharedMemory memory, HeapOptions options) {
+        try {
+            return new SharedHeap(memory, options,
+                    HeapHeader.initialise(memory.segment(), options.catalogCapacity()));
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    private static SharedHeap attach(SharedMemory memory, HeapOptions options) {
+        try {
+            return new SharedHeap(memory, options,
+                    HeapHeader.awaitAndValidate(memory.segment(), options.initTimeout(), "heap " + memory));
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    private static SharedHeap openOrCreate(Supplier<SharedHeap> create, Supplier<SharedHeap> open) {
+        while (true) {
+            try {
+                return create.get();
+            } catch (ShmAlreadyExistsException exists) {
+                try {
+                    return open.get();
+                } catch (ShmNotFoundException unlinkedMeanwhile) {
+                    // removed between our create and open: try to create it again
+                }
+            }
+        }
+    }
+}

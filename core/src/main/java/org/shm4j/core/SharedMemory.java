@@ -1,0 +1,321 @@
+package org.shm4j.core;
+
+import org.shm4j.core.internal.Checks;
+import org.shm4j.core.internal.MappedFiles;
+import org.shm4j.core.internal.Names;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A raw region of memory mapped into this process: named shared memory, a file, or anonymous memory. Like Python's
+ * {@code multiprocessing.shared_memory.SharedMemory} and {@code mmap}, with no hidden header: byte 0 of
+ * {@link #segment()} is byte 0 of the region.
+ *
+ * <h2>Kinds</h2>
+ * <table class="striped">
+ * <caption>Factories</caption>
+ * <tr><th>Kind</th><th>Factories</th><th>Lives until</th></tr>
+ * <tr><td>Named</td><td>{@link #create(String, long)}, {@link #open(String)}, {@link #openReadOnly(String)},
+ *     {@link #openOrCreate(String, long)}, {@link #unlink(String)}</td>
+ *     <td>{@code unlink} or reboot: the file {@code /dev/shm/<name>}, openable by any process of the same user,
+ *     including Python's {@code SharedMemory(name)} (byte-compatible both ways)</td></tr>
+ * <tr><td>File</td><td>{@link #create(Path, long)}, {@link #open(Path)}, {@link #openReadOnly(Path)},
+ *     {@link #openOrCreate(Path, long)}</td><td>the file is deleted; {@link #force()} writes it to disk</td></tr>
+ * <tr><td>Anonymous</td><td>{@link #anonymous(long)}</td><td>{@link #close()}; shared by the threads of this
+ *     process only</td></tr>
+ * </table>
+ *
+ * <h2>Rules</h2>
+ * <ul>
+ * <li>{@code create} is exclusive: it throws {@link ShmAlreadyExistsException} if the name or file exists. The new
+ *     region is zero-filled and appears atomically with its full size and owner-only permissions (0600) unless others
+ *     are asked for.</li>
+ * <li>Region names are 1 to 200 characters of {@code [A-Za-z0-9._-]} and do not start with a dot; anything else
+ *     ({@code /}, {@code ..}, spaces, an empty name) throws {@link IllegalArgumentException}.</li>
+ * <li>Sizes must be positive and fit the free space of the file system.</li>
+ * <li>{@link #close()} unmaps the region; any access through {@link #segment()} afterwards throws
+ *     {@link IllegalStateException}, never a crash. Closing twice is harmless. The memory is shared by all threads;
+ *     closing while another thread still uses the segment makes that thread's access throw.</li>
+ * <li>Python interop: Python 3.12 and older unlink a segment when the last Python process that attached to it exits
+ *     (its {@code resource_tracker}); a Python process that opens a region made by Java should call
+ *     {@code resource_tracker.unregister(shm._name, "shared_memory")}, or pass {@code track=False} on 3.13+.</li>
+ * </ul>
+ */
+public final class SharedMemory implements AutoCloseable {
+    /** Folder of POSIX named shared memory on Linux: {@code shm_open("/name")} opens {@code /dev/shm/name}. */
+    public static final Path SHM_DIR = Path.of("/dev/shm");
+
+    /** Permissions of a new named or file region unless the caller asks for others: owner read and write. */
+    public static final Set<PosixFilePermission> OWNER_ONLY =
+            Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+
+    private static final long PAGE_SIZE = 4096;
+
+    private final String name;
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment segment;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private SharedMemory(String name, Path path, Arena arena, MemorySegment segment) {
+        this.name = name;
+        this.path = path;
+        this.arena = arena;
+        this.segment = segment;
+    }
+
+    /**
+     * Creates the named region {@code /dev/shm/<name>} of {@code size} zero bytes, owner-only.
+     *
+     * @throws ShmAlreadyExistsException if the name exists
+     * @throws IllegalArgumentException  if the name or size is invalid
+     */
+    public static SharedMemory create(String name, long size) {
+        return create(name, size, OWNER_ONLY);
+    }
+
+    /**
+     * Creates the named region {@code /dev/shm/<name>} of {@code size} zero bytes with the given permissions.
+     *
+     * @throws ShmAlreadyExistsException if the name exists
+     * @throws IllegalArgumentException  if the name or size is invalid
+     */
+    public static SharedMemory create(String name, long size, Set<PosixFilePermission> permissions) {
+        return createAt(name, namedPath(name), size, permissions);
+    }
+
+    /**
+     * Opens the existing named region {@code /dev/shm/<name>} for reading and writing, whatever its size.
+     *
+     * @throws ShmNotFoundException if there is no region of that name
+     */
+    public static SharedMemory open(String name) {
+        return openAt(name, namedPath(name), false);
+    }
+
+    /**
+     * Opens the existing named region read-only: writes through {@link #segment()} throw the exception
+     * {@code java.lang.foreign} specifies for a read-only segment ({@link IllegalArgumentException} since JDK 23).
+     *
+     * @throws ShmNotFoundException if there is no region of that name
+     */
+    public static SharedMemory openReadOnly(String name) {
+        return openAt(name, namedPath(name), true);
+    }
+
+    /**
+     * Opens the named region if it exists, else creates it with {@code size} zero bytes, owner-only. When several
+     * processes race, exactly one creates it and all map the same memory.
+     *
+     * @throws ShmException if the existing region is smaller than {@code size}
+     */
+    public static SharedMemory openOrCreate(String name, long size) {
+        return openOrCreateAt(name, namedPath(name), size);
+    }
+
+    /**
+     * Removes the name {@code /dev/shm/<name>}. Processes that have the region mapped keep it until they close it.
+     *
+     * @return true if the name existed
+     */
+    public static boolean unlink(String name) {
+        Path file = namedPath(name);
+        try {
+            return Files.deleteIfExists(file);
+        } catch (IOException e) {
+            throw new ShmException("cannot unlink " + file + ": " + e, e);
+        }
+    }
+
+    /** @return true if the named region {@code /dev/shm/<name>} exists */
+    public static boolean exists(String name) {
+        return Files.exists(namedPath(name));
+    }
+
+    /**
+     * Creates {@code file} with {@code size} zero bytes, owner-only, and maps it.
+     *
+     * @throws ShmAlreadyExistsException if the file exists
+     */
+    public static SharedMemory create(Path file, long size) {
+        return create(file, size, OWNER_ONLY);
+    }
+
+    /**
+     * Creates {@code file} with {@code size} zero bytes and the given permissions, and maps it.
+     *
+     * @throws ShmAlreadyExistsException if the file exists
+     */
+    public static SharedMemory create(Path file, long size, Set<PosixFilePermission> permissions) {
+        return createAt(null, checkPath(file), size, permissions);
+    }
+
+    /**
+     * Maps the whole of an existing file for reading and writing.
+     *
+     * @throws ShmNotFoundException if the file does not exist
+     */
+    public static SharedMemory open(Path file) {
+        return openAt(null, checkPath(file), false);
+    }
+
+    /**
+     * Maps the whole of an existing file read-only.
+     *
+     * @throws ShmNotFoundException if the file does not exist
+     */
+    public static SharedMemory openReadOnly(Path file) {
+        return openAt(null, checkPath(file), true);
+    }
+
+    /**
+     * Maps {@code file} if it exists, else creates it with {@code size} zero bytes, owner-only.
+     *
+     * @throws ShmException if the existing file is smaller than {@code size}
+     */
+    public static SharedMemory openOrCreate(Path file, long size) {
+        return openOrCreateAt(null, checkPath(file), size);
+    }
+
+    /**
+     * Allocates {@code size} zeroed, page-aligned bytes of memory private to this process and shared by its threads.
+     *
+     * @throws IllegalArgumentException if {@code size <= 0}
+     */
+    public static SharedMemory anonymous(long size) {
+        Checks.positive("size", size);
+        Arena arena = Arena.ofShared();
+        try {
+            return new SharedMemory(null, null, arena, arena.allocate(size, PAGE_SIZE));
+        } catch (OutOfMemoryError | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
+     * @return the mapped memory; its accessors throw {@link IllegalStateException} once this region is closed
+     */
+    public MemorySegment segment() {
+        return segment;
+    }
+
+    /** @return the size of the region in bytes */
+    public long byteSize() {
+        return segment.byteSize();
+    }
+
+    /** @return the region name, for a named region */
+    public Optional<String> name() {
+        return Optional.ofNullable(name);
+    }
+
+    /** @return the backing file ({@code /dev/shm/<name>} for a named region), absent for anonymous memory */
+    public Optional<Path> path() {
+        return Optional.ofNullable(path);
+    }
+
+    /** @return true if the region was opened read-only */
+    public boolean isReadOnly() {
+        return segment.isReadOnly();
+    }
+
+    /** @return true once {@link #close()} was called */
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    /**
+     * Writes changes of a file-backed region to its storage device ({@code msync}); does nothing for anonymous
+     * memory, read-only regions, or named regions (they live in memory).
+     *
+     * @throws IllegalStateException if the region is closed
+     */
+    public void force() {
+        if (closed.get()) {
+            throw new IllegalStateException("region " + this + " is closed");
+        }
+        if (segment.isMapped() && !segment.isReadOnly()) {
+            segment.force();
+        }
+    }
+
+    /**
+     * Unmaps the region. Idempotent. Named and file regions stay in place for other processes.
+     */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            arena.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name != null ? "'" + name + "'" : path != null ? path.toString() : "anonymous@" + segment.address();
+    }
+
+    private static Path namedPath(String name) {
+        return SHM_DIR.resolve(Names.checkRegionName(name));
+    }
+
+    private static Path checkPath(Path file) {
+        Objects.requireNonNull(file, "file");
+        if (file.getFileName() == null) {
+            throw new IllegalArgumentException("file=" + file + " (expected: a path to a file)");
+        }
+        return file;
+    }
+
+    private static SharedMemory createAt(String name, Path file, long size, Set<PosixFilePermission> permissions) {
+        Checks.positive("size", size);
+        Objects.requireNonNull(permissions, "permissions");
+        Arena arena = Arena.ofShared();
+        try {
+            return new SharedMemory(name, file, arena, MappedFiles.create(file, size, permissions, arena));
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static SharedMemory openAt(String name, Path file, boolean readOnly) {
+        Arena arena = Arena.ofShared();
+        try {
+            return new SharedMemory(name, file, arena, MappedFiles.open(file, readOnly, arena));
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static SharedMemory openOrCreateAt(String name, Path file, long size) {
+        Checks.positive("size", size);
+        while (true) {
+            try {
+                return createAt(name, file, size, OWNER_ONLY);
+            } catch (ShmAlreadyExistsException exists) {
+                try {
+                    SharedMemory region = openAt(name, file, false);
+                    if (region.byteSize() < size) {
+                        region.close();
+                        throw new ShmException(file + " exists with size " + region.byteSize()
+                                + ", smaller than the size=" + size + " asked for");
+                    }
+                    return region;
+                } catch (ShmNotFoundException unlinkedMeanwhile) {
+                    // removed between our create and open: try to create it again
+                }
+            }
+        }
+    }
+}

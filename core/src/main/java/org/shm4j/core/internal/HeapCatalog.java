@@ -1,0 +1,173 @@
+package org.shm4j.core.internal;
+
+import org.shm4j.core.ShmFormatException;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.zip.CRC32C;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.core.internal.HeapLayout.ALLOC_TOP_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_ALIGNMENT_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_BYTE_SIZE_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_CHECKSUM_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_COUNT_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_LAYOUT_VERSION_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_LENGTH;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_NAME_LENGTH_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_NAME_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_OFFSET_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ENTRY_TYPE_TAG_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.MAX_ALIGNMENT;
+import static org.shm4j.core.internal.HeapLayout.MAX_NAME_BYTES;
+
+/**
+ * Reads and appends the catalog entries of a heap, validating every byte it reads.
+ *
+ * <p>Publication: entries are written with plain stores by the holder of the allocation lock, then published by a
+ * release store of {@code entryCount}; readers load {@code entryCount} with acquire and read entries below it with
+ * plain loads. A published entry never changes. {@code allocTop} is written under the lock with release and read
+ * with acquire outside it.
+ */
+public final class HeapCatalog {
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    private final MemorySegment heap;
+    private final HeapHeader.Geometry geometry;
+    private final String what;
+
+    /** One validated catalog entry. */
+    public record Entry(int index, String name, int typeTag, int layoutVersion, long offset, long byteSize,
+                        long alignment) {
+    }
+
+    /**
+     * @param heap     the whole heap
+     * @param geometry its validated geometry
+     * @param what     the heap, for messages
+     */
+    public HeapCatalog(MemorySegment heap, HeapHeader.Geometry geometry, String what) {
+        this.heap = heap;
+        this.geometry = geometry;
+        this.what = what;
+    }
+
+    /** @return the number of published entries, validated against the capacity */
+    public int count() {
+        // acquire: publishes the entries below the count
+        int count = (int) INT.getAcquire(heap, ENTRY_COUNT_OFFSET);
+        if (count < 0 || count > geometry.catalogCapacity()) {
+            throw new ShmFormatException(what + " has entryCount=" + count + " (expected: 0.."
+                    + geometry.catalogCapacity() + ")");
+        }
+        return count;
+    }
+
+    /** @return the first free data offset, validated against the data area */
+    public long top() {
+        // acquire: pairs with the release store in append
+        long top = (long) LONG.getAcquire(heap, ALLOC_TOP_OFFSET);
+        if (top < geometry.dataOffset() || top > geometry.heapSize()) {
+            throw new ShmFormatException(what + " has allocTop=" + top + " (expected: " + geometry.dataOffset()
+                    + ".." + geometry.heapSize() + ")");
+        }
+        return top;
+    }
+
+    /** @return the published entry named {@code name}, or null */
+    public Entry find(byte[] name) {
+        int count = count();
+        for (int i = 0; i < count; i++) {
+            Entry entry = entry(i);
+            if (Arrays.equals(name, entry.name().getBytes(StandardCharsets.UTF_8))) {
+                return entry;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Reads and validates entry {@code index} (below {@link #count()}).
+     *
+     * @throws ShmFormatException if the entry is corrupted
+     */
+    public Entry entry(int index) {
+        MemorySegment e = heap.asSlice(HeapLayout.entryOffset(index), ENTRY_LENGTH);
+        if (e.get(JAVA_INT, ENTRY_CHECKSUM_OFFSET) != checksum(e)) {
+            throw corrupt(index, "checksum mismatch");
+        }
+        int nameLength = e.get(JAVA_INT, ENTRY_NAME_LENGTH_OFFSET);
+        if (nameLength < 1 || nameLength > MAX_NAME_BYTES) {
+            throw corrupt(index, "nameLength=" + nameLength);
+        }
+        int layoutVersion = e.get(JAVA_INT, ENTRY_LAYOUT_VERSION_OFFSET);
+        if (layoutVersion < 1) {
+            throw corrupt(index, "layoutVersion=" + layoutVersion);
+        }
+        long offset = e.get(JAVA_LONG, ENTRY_OFFSET_OFFSET);
+        long byteSize = e.get(JAVA_LONG, ENTRY_BYTE_SIZE_OFFSET);
+        long alignment = e.get(JAVA_INT, ENTRY_ALIGNMENT_OFFSET);
+        if (alignment <= 0 || alignment > MAX_ALIGNMENT || Long.bitCount(alignment) != 1
+                || (offset & (alignment - 1)) != 0) {
+            throw corrupt(index, "alignment=" + alignment + " offset=" + offset);
+        }
+        if (offset < geometry.dataOffset() || byteSize <= 0 || byteSize > geometry.heapSize() - offset) {
+            throw corrupt(index, "offset=" + offset + " byteSize=" + byteSize);
+        }
+        return new Entry(index, decodeName(e, nameLength, index), e.get(JAVA_INT, ENTRY_TYPE_TAG_OFFSET),
+                layoutVersion, offset, byteSize, alignment);
+    }
+
+    /**
+     * Appends an entry. The caller holds the allocation lock, has checked that the name is new, that the catalog has
+     * room and that {@code [offset, newTop)} lies in the data area.
+     */
+    public void append(int index, byte[] name, int typeTag, int layoutVersion, long offset, long byteSize,
+                       long alignment, long newTop) {
+        MemorySegment e = heap.asSlice(HeapLayout.entryOffset(index), ENTRY_LENGTH);
+        // plain writes: the entry is published by the release store of entryCount below
+        e.fill((byte) 0);
+        e.set(JAVA_INT, ENTRY_TYPE_TAG_OFFSET, typeTag);
+        e.set(JAVA_INT, ENTRY_LAYOUT_VERSION_OFFSET, layoutVersion);
+        e.set(JAVA_LONG, ENTRY_OFFSET_OFFSET, offset);
+        e.set(JAVA_LONG, ENTRY_BYTE_SIZE_OFFSET, byteSize);
+        e.set(JAVA_INT, ENTRY_ALIGNMENT_OFFSET, (int) alignment);
+        e.set(JAVA_INT, ENTRY_NAME_LENGTH_OFFSET, name.length);
+        MemorySegment.copy(name, 0, e, JAVA_BYTE, ENTRY_NAME_OFFSET, name.length);
+        e.set(JAVA_INT, ENTRY_CHECKSUM_OFFSET, checksum(e));
+        // release: readers that see the new top see the entry's bytes
+        LONG.setRelease(heap, ALLOC_TOP_OFFSET, newTop);
+        // release: the linearization point of the allocation
+        INT.setRelease(heap, ENTRY_COUNT_OFFSET, index + 1);
+    }
+
+    private String decodeName(MemorySegment e, int nameLength, int index) {
+        byte[] bytes = e.asSlice(ENTRY_NAME_OFFSET, nameLength).toArray(JAVA_BYTE);
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException ex) {
+            throw corrupt(index, "name is not valid UTF-8");
+        }
+    }
+
+    private ShmFormatException corrupt(int index, String detail) {
+        return new ShmFormatException(what + " has a corrupted catalog entry " + index + ": " + detail);
+    }
+
+    /** CRC-32C of the entry bytes before the checksum field. */
+    private static int checksum(MemorySegment entry) {
+        CRC32C crc = new CRC32C();
+        crc.update(entry.asSlice(0, ENTRY_CHECKSUM_OFFSET).asByteBuffer());
+        return (int) crc.getValue();
+    }
+}

@@ -1,0 +1,104 @@
+package org.shm4j.core.internal;
+
+import org.shm4j.core.ShmAlreadyExistsException;
+import org.shm4j.core.ShmException;
+import org.shm4j.core.ShmNotFoundException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Creates and maps the files behind named and file-backed regions.
+ *
+ * <p>Creation is exclusive and atomic: the file is made under a temporary name in the same folder, sized and given its
+ * permissions, then published with a hard link that fails if the name exists. Another process therefore never sees
+ * the region with a wrong size or wide permissions.
+ */
+public final class MappedFiles {
+    private static final AtomicLong TEMP_SEQUENCE = new AtomicLong();
+
+    private MappedFiles() {
+    }
+
+    /**
+     * Creates {@code file} with {@code size} zero bytes and maps it read-write into {@code arena}.
+     *
+     * @throws ShmAlreadyExistsException if the file exists
+     * @throws ShmException               if the folder is missing, has too little space, or I/O fails
+     */
+    public static MemorySegment create(Path file, long size, Set<PosixFilePermission> permissions, Arena arena) {
+        Path dir = file.toAbsolutePath().getParent();
+        checkSpace(dir, size);
+        Path temp = dir.resolve(".shm4j-" + ProcessHandle.current().pid() + "-" + TEMP_SEQUENCE.incrementAndGet()
+                + ".tmp");
+        try (FileChannel channel = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ, StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(permissions))) {
+            try {
+                Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
+                channel.write(ByteBuffer.allocate(1), size - 1);
+                Files.createLink(file, temp);
+                return channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
+            } finally {
+                Files.deleteIfExists(temp);
+            }
+        } catch (FileAlreadyExistsException e) {
+            throw new ShmAlreadyExistsException(file + " already exists");
+        } catch (NoSuchFileException e) {
+            throw new ShmNotFoundException("folder " + dir + " does not exist");
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new ShmException("cannot create " + file + ": " + e, e);
+        }
+    }
+
+    /**
+     * Maps the whole of an existing {@code file} into {@code arena}.
+     *
+     * @throws ShmNotFoundException if the file does not exist
+     * @throws ShmException         if the file is empty or I/O fails
+     */
+    public static MemorySegment open(Path file, boolean readOnly, Arena arena) {
+        Set<StandardOpenOption> options = readOnly ? Set.of(StandardOpenOption.READ)
+                : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
+        try (FileChannel channel = FileChannel.open(file, options)) {
+            long size = channel.size();
+            if (size == 0) {
+                throw new ShmException(file + " is empty: nothing to map");
+            }
+            return channel.map(readOnly ? FileChannel.MapMode.READ_ONLY : FileChannel.MapMode.READ_WRITE, 0, size,
+                    arena);
+        } catch (NoSuchFileException e) {
+            throw new ShmNotFoundException(file + " does not exist");
+        } catch (AccessDeniedException e) {
+            throw new ShmException("no permission to open " + file + (readOnly ? " for reading" : " for writing"), e);
+        } catch (IOException e) {
+            throw new ShmException("cannot open " + file + ": " + e, e);
+        }
+    }
+
+    /** Refuses a size the file system cannot hold: a sparse mapping past the free space would fault on write. */
+    private static void checkSpace(Path dir, long size) {
+        try {
+            long usable = Files.getFileStore(dir).getUsableSpace();
+            if (size > usable) {
+                throw new ShmException("not enough space in " + dir + ": size=" + size + " bytes, usable=" + usable);
+            }
+        } catch (NoSuchFileException e) {
+            throw new ShmNotFoundException("folder " + dir + " does not exist");
+        } catch (IOException e) {
+            throw new ShmException("cannot read free space of " + dir + ": " + e, e);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package org.shm4j.core.internal;
+
+import org.shm4j.core.ShmException;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A spin lock on a 64-bit word in shared memory that holds the {@linkplain ProcessIdentity owner token} of the
+ * process holding it, or 0 when free. A waiter that finds the owner process dead takes the lock over with a CAS from
+ * the dead token. Meant for short, rare critical sections (heap allocation), not for hot paths: waiting backs off to
+ * 1 ms parks.
+ *
+ * <p>Memory ordering: acquiring is a volatile CAS (acquire semantics for the protected data); releasing is a CAS back
+ * to 0 (release semantics), so data written while holding the lock is visible to the next holder.
+ */
+public final class OwnerLock {
+    // VarHandle mechanics
+    private static final VarHandle WORD = JAVA_LONG.varHandle();
+
+    private static final long LIVENESS_CHECK_NANOS = 1_000_000;
+
+    private final MemorySegment segment;
+    private final long offset;
+
+    /**
+     * @param segment memory holding the lock word
+     * @param offset  offset of the 8-byte aligned lock word
+     */
+    public OwnerLock(MemorySegment segment, long offset) {
+        this.segment = segment;
+        this.offset = Checks.aligned("lock offset", offset, Long.BYTES);
+    }
+
+    /**
+     * Takes the lock, taking it over from a dead owner if need be.
+     *
+     * @param timeout how long to wait for a live owner
+     * @param what    what the lock guards, for the exception message
+     * @throws ShmException if a live owner holds it longer than {@code timeout}
+     */
+    public void lock(Duration timeout, String what) {
+        long me = ProcessIdentity.currentToken();
+        long start = System.nanoTime();
+        long nextLivenessCheck = start + LIVENESS_CHECK_NANOS;
+        Backoff backoff = new Backoff();
+        while (true) {
+            long owner = (long) WORD.getVolatile(segment, offset);
+            if (owner == 0) {
+                if (WORD.compareAndSet(segment, offset, 0L, me)) {
+                    return;
+                }
+                continue;
+            }
+            long now = System.nanoTime();
+            if (now - nextLivenessCheck >= 0) {
+                nextLivenessCheck = now + LIVENESS_CHECK_NANOS;
+                if (!ProcessIdentity.isAlive(owner) && WORD.compareAndSet(segment, offset, owner, me)) {
+                    return; // taken over from a dead owner: its half-done work was never published
+                }
+                if (now - start > timeout.toNanos()) {
+                    throw new ShmException("timed out after " + timeout.toMillis() + " ms waiting for the lock of "
+                            + what + ", held by live " + ProcessIdentity.describe(owner));
+                }
+            }
+            backoff.idle();
+        }
+    }
+
+    /**
+     * Releases the lock.
+     *
+     * @throws IllegalMonitorStateException if this process does not hold it
+     */
+    public void unlock() {
+        long me = ProcessIdentity.currentToken();
+        if (!WORD.compareAndSet(segment, offset, me, 0L)) {
+            throw new IllegalMonitorStateException("lock at offset " + offset + " is not held by this process");
+        }
+    }
+}

@@ -1,0 +1,244 @@
+package org.shm4j.core;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.shm4j.testing.ShmNames;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedMemoryTest {
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldCreateNamedRegionZeroedWithExactSizeAndOwnerOnlyPermissions() throws IOException {
+        String name = names.unique("create");
+        try (SharedMemory region = SharedMemory.create(name, 10_000)) {
+            Path file = Path.of("/dev/shm", name);
+            assertThat(region.byteSize()).isEqualTo(10_000);
+            assertThat(Files.size(file)).isEqualTo(10_000);
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+            assertThat(region.segment().toArray(JAVA_BYTE)).containsOnly(0);
+            assertThat(region.name()).contains(name);
+            assertThat(region.path()).contains(file);
+            assertThat(region.isReadOnly()).isFalse();
+            assertThat(SharedMemory.exists(name)).isTrue();
+        }
+        assertThat(SharedMemory.unlink(name)).isTrue();
+        assertThat(SharedMemory.exists(name)).isFalse();
+        assertThat(SharedMemory.unlink(name)).isFalse();
+    }
+
+    @Test
+    void shouldLeaveNoTemporaryFileBehind() throws IOException {
+        String name = names.unique("temp");
+        SharedMemory.create(name, 100).close();
+        try (var files = Files.list(Path.of("/dev/shm"))) {
+            assertThat(files.map(p -> p.getFileName().toString())
+                    .filter(f -> f.startsWith(".shm4j-" + ProcessHandle.current().pid() + "-"))).isEmpty();
+        }
+    }
+
+    @Test
+    void shouldApplyRequestedPermissions() throws IOException {
+        String name = names.unique("perms");
+        try (SharedMemory ignored = SharedMemory.create(name, 64, PosixFilePermissions.fromString("rw-rw-r--"))) {
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(Path.of("/dev/shm", name))))
+                    .isEqualTo("rw-rw-r--");
+        }
+    }
+
+    @Test
+    void shouldShareBytesBetweenTwoMappingsOfOneName() {
+        String name = names.unique("share");
+        try (SharedMemory a = SharedMemory.create(name, 4096); SharedMemory b = SharedMemory.open(name)) {
+            a.segment().set(JAVA_LONG, 128, 0x1122_3344_5566_7788L);
+            assertThat(b.segment().get(JAVA_LONG, 128)).isEqualTo(0x1122_3344_5566_7788L);
+            assertThat(b.byteSize()).isEqualTo(4096);
+        }
+    }
+
+    @Test
+    void shouldRefuseToCreateAnExistingName() {
+        String name = names.unique("exclusive");
+        try (SharedMemory ignored = SharedMemory.create(name, 64)) {
+            assertThatThrownBy(() -> SharedMemory.create(name, 64))
+                    .isInstanceOf(ShmAlreadyExistsException.class)
+                    .hasMessageContaining(name).hasMessageContaining("already exists");
+        }
+    }
+
+    @Test
+    void shouldOpenOrCreate() {
+        String name = names.unique("ooc");
+        try (SharedMemory first = SharedMemory.openOrCreate(name, 256);
+             SharedMemory second = SharedMemory.openOrCreate(name, 100)) {
+            first.segment().set(JAVA_BYTE, 255, (byte) 7);
+            assertThat(second.byteSize()).isEqualTo(256);
+            assertThat(second.segment().get(JAVA_BYTE, 255)).isEqualTo((byte) 7);
+            assertThatThrownBy(() -> SharedMemory.openOrCreate(name, 257))
+                    .isInstanceOf(ShmException.class)
+                    .hasMessageContaining("exists with size 256, smaller than the size=257");
+        }
+    }
+
+    @Test
+    void shouldReportMissingRegion() {
+        String name = names.unique("missing");
+        assertThatThrownBy(() -> SharedMemory.open(name))
+                .isInstanceOf(ShmNotFoundException.class).hasMessageContaining(name).hasMessageContaining("does not exist");
+    }
+
+    @Test
+    void shouldOpenReadOnlyAndRefuseWrites() {
+        String name = names.unique("ro");
+        try (SharedMemory rw = SharedMemory.create(name, 64); SharedMemory ro = SharedMemory.openReadOnly(name)) {
+            rw.segment().set(JAVA_BYTE, 3, (byte) 9);
+            assertThat(ro.isReadOnly()).isTrue();
+            assertThat(ro.segment().get(JAVA_BYTE, 3)).isEqualTo((byte) 9);
+            assertThatThrownBy(() -> ro.segment().set(JAVA_BYTE, 3, (byte) 1))
+                    .isInstanceOfAny(IllegalArgumentException.class, UnsupportedOperationException.class)
+                    .hasMessageContaining("read-only");
+            ro.force(); // a no-op on a read-only mapping
+        }
+    }
+
+    @Test
+    void shouldThrowIllegalStateAfterClose() {
+        SharedMemory region = SharedMemory.anonymous(64);
+        MemorySegment segment = region.segment();
+        region.close();
+        region.close(); // idempotent
+        assertThat(region.isClosed()).isTrue();
+        assertThatThrownBy(() -> segment.get(JAVA_LONG, 0)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(region::force).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+
+    @Test
+    void shouldThrowIllegalStateWhenANamedRegionIsUsedAfterClose() {
+        String name = names.unique("closed");
+        SharedMemory region = SharedMemory.create(name, 64);
+        region.close();
+        assertThatThrownBy(() -> region.segment().set(JAVA_BYTE, 0, (byte) 1)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void shouldMakeAnonymousRegionZeroedAndPageAligned() {
+        try (SharedMemory region = SharedMemory.anonymous(10_000)) {
+            assertThat(region.segment().address() % 4096).isZero();
+            assertThat(region.byteSize()).isEqualTo(10_000);
+            assertThat(region.segment().toArray(JAVA_BYTE)).containsOnly(0);
+            assertThat(region.name()).isEmpty();
+            assertThat(region.path()).isEmpty();
+            region.force(); // nothing to write back
+        }
+    }
+
+    @Test
+    void shouldPersistFileBackedRegion() {
+        Path file = dir.resolve("region.bin");
+        try (SharedMemory region = SharedMemory.create(file, 8192)) {
+            region.segment().set(JAVA_LONG, 4096, 42L);
+            region.force();
+        }
+        try (SharedMemory again = SharedMemory.open(file)) {
+            assertThat(again.byteSize()).isEqualTo(8192);
+            assertThat(again.segment().get(JAVA_LONG, 4096)).isEqualTo(42L);
+            assertThat(again.path()).contains(file);
+        }
+        try (SharedMemory again = SharedMemory.openOrCreate(file, 10)) {
+            assertThat(again.segment().get(JAVA_LONG, 4096)).isEqualTo(42L);
+        }
+        try (SharedMemory ro = SharedMemory.openReadOnly(file)) {
+            assertThat(ro.segment().get(JAVA_LONG, 4096)).isEqualTo(42L);
+        }
+        assertThatThrownBy(() -> SharedMemory.create(file, 10)).isInstanceOf(ShmAlreadyExistsException.class);
+    }
+
+    @Test
+    void shouldCreateFileRegionWithOpenOrCreate() throws IOException {
+        Path file = dir.resolve("new.bin");
+        try (SharedMemory region = SharedMemory.openOrCreate(file, 100)) {
+            assertThat(region.byteSize()).isEqualTo(100);
+        }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+    }
+
+    @Test
+    void shouldRefuseEmptyFile() throws IOException {
+        Path file = Files.createFile(dir.resolve("empty.bin"));
+        assertThatThrownBy(() -> SharedMemory.open(file)).isInstanceOf(ShmException.class).hasMessageContaining("empty");
+    }
+
+    @Test
+    void shouldReportMissingFolder() {
+        Path file = dir.resolve("no/such/folder/file.bin");
+        assertThatThrownBy(() -> SharedMemory.create(file, 64)).isInstanceOf(ShmNotFoundException.class)
+                .hasMessageContaining("does not exist");
+        assertThatThrownBy(() -> SharedMemory.open(file)).isInstanceOf(ShmNotFoundException.class);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", ".", "..", "../etc/passwd", "a/b", "/abs", ".hidden", "with space", "tab\t",
+            "ünïcode", "semi;colon", "nul\u0000"})
+    void shouldRejectInvalidNames(String name) {
+        assertThatThrownBy(() -> SharedMemory.create(name, 64)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("name");
+        assertThatThrownBy(() -> SharedMemory.open(name)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> SharedMemory.unlink(name)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void shouldRejectTooLongName() {
+        assertThatThrownBy(() -> SharedMemory.create("x".repeat(201), 64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("name length=201 (expected: 1..200)");
+        assertThatThrownBy(() -> SharedMemory.create((String) null, 64)).isInstanceOf(NullPointerException.class);
+    }
+
+    @Test
+    void shouldAcceptPythonStyleNames() {
+        String name = names.unique("psm_3a1103ba.x-y");
+        SharedMemory.create(name, 1).close();
+        assertThat(SharedMemory.exists(name)).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {0, -1, Long.MIN_VALUE})
+    void shouldRejectNonPositiveSizes(long size) {
+        String name = names.unique("size");
+        assertThatThrownBy(() -> SharedMemory.create(name, size)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("size=" + size + " (expected: > 0)");
+        assertThatThrownBy(() -> SharedMemory.anonymous(size)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> SharedMemory.create(dir.resolve("f"), size))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(SharedMemory.exists(name)).isFalse();
+    }
+
+    @Test
+    void shouldRejectSizeBeyondFreeSpace() {
+        String name = names.unique("huge");
+        assertThatThrownBy(() -> SharedMemory.create(name, Long.MAX_VALUE)).isInstanceOf(ShmException.class)
+                .hasMessageContaining("not enough space");
+        assertThat(SharedMemory.exists(name)).isFalse();
+    }
+
+    @Test
+    void shouldRejectPathWithoutFileName() {
+        assertThatThrownBy(() -> SharedMemory.create(Path.of("/"), 64)).isInstanceOf(IllegalArgumentException.class);
+    }
+}
