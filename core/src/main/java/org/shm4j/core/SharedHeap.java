@@ -43,18 +43,21 @@ import java.util.function.Supplier;
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x5045484A344D4853}, the ASCII bytes {@code "SHM4JHEP"};
  *     0 while the creator initialises</td><td>written last with release; read with acquire</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>1</td><td rowspan="8">plain; published by magic</td></tr>
- * <tr><td>12</td><td>4</td><td>headerLength</td><td>256</td></tr>
- * <tr><td>16</td><td>8</td><td>heapSize</td><td>size of the region in bytes</td></tr>
- * <tr><td>24</td><td>8</td><td>catalogOffset</td><td>256</td></tr>
- * <tr><td>32</td><td>4</td><td>catalogCapacity</td><td>number of catalog entries, 1..65536</td></tr>
- * <tr><td>36</td><td>4</td><td>entryLength</td><td>128</td></tr>
- * <tr><td>40</td><td>8</td><td>dataOffset</td><td>{@code 256 + 128 * catalogCapacity}, rounded up to 128</td></tr>
- * <tr><td>56</td><td>8</td><td>creatorStartMillis</td><td>creator's start time, epoch ms (0 if unknown)</td></tr>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>1</td><td>plain; published by magic</td></tr>
+ * <tr><td>12</td><td>4</td><td>headerLength</td><td>256</td><td>plain; published by magic</td></tr>
+ * <tr><td>16</td><td>8</td><td>heapSize</td><td>size of the region in bytes</td><td>plain; published by magic</td></tr>
+ * <tr><td>24</td><td>8</td><td>catalogOffset</td><td>256</td><td>plain; published by magic</td></tr>
+ * <tr><td>32</td><td>4</td><td>catalogCapacity</td><td>number of catalog entries, 1..65536</td>
+ *     <td>plain; published by magic</td></tr>
+ * <tr><td>36</td><td>4</td><td>entryLength</td><td>128</td><td>plain; published by magic</td></tr>
+ * <tr><td>40</td><td>8</td><td>dataOffset</td><td>{@code 256 + 128 * catalogCapacity}, rounded up to 128</td>
+ *     <td>plain; published by magic</td></tr>
  * <tr><td>48</td><td>8</td><td>creatorPid</td><td>pid of the creating process</td><td>written first with
  *     release, so a waiter can tell a dead creator</td></tr>
- * <tr><td>64</td><td>4</td><td>headerChecksum</td><td>CRC-32C (Castagnoli) of bytes 8..63</td><td>plain;
- *     published by magic</td></tr>
+ * <tr><td>56</td><td>8</td><td>creatorStartMillis</td><td>creator's start time, epoch ms (0 if unknown)</td>
+ *     <td>plain; published by magic</td></tr>
+ * <tr><td>64</td><td>4</td><td>headerChecksum</td><td>CRC-32C (Castagnoli) of bytes 8..63</td>
+ *     <td>plain; published by magic</td></tr>
  * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
  *     63..32, low 32 bits of its start time in epoch ms in bits 31..0</td><td>CAS to take, CAS back to 0 to

@@ -1,0 +1,92 @@
+package org.shm4j.core;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Runs the README's {@code core} examples, and checks that the README shows them exactly as they are here, so that
+ * no example in the README rots. Each example sits between {@code // README:begin} and {@code // README:end}.
+ */
+class ReadmeExamplesTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void namedRegion() {
+        // README:begin
+        try (SharedMemory region = SharedMemory.create("demo-region", 4096);   // /dev/shm/demo-region, mode 0600
+             SharedMemory other = SharedMemory.open("demo-region")) {          // as another process would
+            region.segment().set(ValueLayout.JAVA_INT, 0, 42);
+            assertThat(other.segment().get(ValueLayout.JAVA_INT, 0)).isEqualTo(42);
+        } finally {
+            SharedMemory.unlink("demo-region");
+        }
+        // README:end
+    }
+
+    @Test
+    void heapWithNamedBlocks() {
+        // README:begin
+        BlockType stats = new BlockType(0x1234, 1);   // your structure's type tag and layout version
+        try (SharedHeap heap = SharedHeap.openOrCreate("demo-heap", 1 << 20)) {
+            HeapBlock block = heap.allocateOrLookup("stats", stats, 64, 64,
+                    init -> init.set(ValueLayout.JAVA_LONG, 0, 1L));  // runs once, before anyone can see it
+            try (SharedHeap other = SharedHeap.open("demo-heap")) {
+                MemorySegment seen = other.lookup("stats", stats).segment();
+                assertThat(seen.get(ValueLayout.JAVA_LONG, 0)).isEqualTo(1L);
+                assertThat(seen.address()).isNotEqualTo(block.segment().address()); // another mapping, same bytes
+            }
+        } finally {
+            SharedHeap.unlink("demo-heap");
+        }
+        // README:end
+    }
+
+    @Test
+    void persistentFile() {
+        Path file = dir.resolve("counters.heap");
+        // README:begin
+        try (SharedHeap heap = SharedHeap.openOrCreate(file, 1 << 16)) {
+            heap.allocate("boot-count", new BlockType(0x1235, 1), 8).segment().set(ValueLayout.JAVA_LONG, 0, 7L);
+            heap.memory().force();                                       // msync to disk
+        }
+        try (SharedHeap heap = SharedHeap.open(file)) {                  // later, in any process
+            long bootCount = heap.lookup("boot-count", new BlockType(0x1235, 1)).segment()
+                    .get(ValueLayout.JAVA_LONG, 0);
+            assertThat(bootCount).isEqualTo(7L);
+        }
+        // README:end
+    }
+
+    @Test
+    void shouldShowTheseExamplesVerbatimInTheReadme() throws IOException {
+        String readme = Files.readString(Path.of("..", "README.md"));
+        String source = Files.readString(Path.of("src/test/java/org/shm4j/core/ReadmeExamplesTest.java"));
+        List<String> examples = between(source, "// README:begin\n", "        // README:end");
+        assertThat(examples).hasSize(3);
+        for (String example : examples) {
+            assertThat(readme).contains(example.replaceAll("(?m)^ {8}", ""));
+        }
+    }
+
+    private static List<String> between(String text, String begin, String end) {
+        List<String> found = new ArrayList<>();
+        Matcher m = Pattern.compile(Pattern.quote(begin) + "(.*?)" + Pattern.quote(end), Pattern.DOTALL).matcher(text);
+        while (m.find()) {
+            found.add(m.group(1));
+        }
+        return found;
+    }
+}

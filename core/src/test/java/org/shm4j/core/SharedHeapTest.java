@@ -1,0 +1,332 @@
+package org.shm4j.core;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.testing.ShmNames;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedHeapTest {
+    private static final BlockType COUNTER = new BlockType(0x100, 1);
+    private static final BlockType OTHER = new BlockType(0x200, 1);
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldAllocateAndFindBlocksFromAnotherMapping() {
+        String name = names.unique("heap");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16); SharedHeap other = SharedHeap.open(name)) {
+            HeapBlock block = heap.allocate("counter", COUNTER, 8);
+            block.segment().set(JAVA_LONG, 0, 99L);
+            HeapBlock seen = other.lookup("counter", COUNTER);
+            assertThat(seen.segment().get(JAVA_LONG, 0)).isEqualTo(99L);
+            assertThat(seen.offset()).isEqualTo(block.offset());
+            assertThat(seen.byteSize()).isEqualTo(8);
+            assertThat(seen.type()).isEqualTo(COUNTER);
+            assertThat(seen.alignment()).isEqualTo(64);
+            assertThat(other.find("absent")).isEmpty();
+            assertThat(other.blocks()).extracting(HeapBlock::name).containsExactly("counter");
+        }
+    }
+
+    @Test
+    void shouldAlignBlocksAsAsked() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("one", COUNTER, 3);
+            HeapBlock page = heap.allocate("page", COUNTER, 100, 4096, s -> { });
+            HeapBlock packed = heap.allocate("packed", COUNTER, 1, 1, s -> { });
+            assertThat(page.offset() % 4096).isZero();
+            assertThat(page.segment().address() % 4096).isZero();
+            assertThat(packed.offset()).isEqualTo(page.offset() + 100);
+            HeapBlock line = heap.allocate("line", COUNTER, 8);
+            assertThat(line.offset() % 64).isZero();
+            assertThat(line.offset()).isGreaterThan(packed.offset());
+        }
+    }
+
+    @Test
+    void shouldRunInitializerBeforePublishing() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            HeapBlock block = heap.allocate("init", COUNTER, 16, 64, s -> s.set(JAVA_LONG, 8, 7L));
+            assertThat(block.segment().get(JAVA_LONG, 8)).isEqualTo(7L);
+            assertThat(block.segment().get(JAVA_LONG, 0)).isZero();
+        }
+    }
+
+    @Test
+    void shouldPublishNothingWhenInitializerThrows() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            long free = heap.freeBytes();
+            assertThatThrownBy(() -> heap.allocate("bad", COUNTER, 64, 64, s -> {
+                s.set(JAVA_LONG, 0, -1L);
+                throw new IllegalStateException("boom");
+            })).isInstanceOf(IllegalStateException.class).hasMessage("boom");
+            assertThat(heap.find("bad")).isEmpty();
+            assertThat(heap.freeBytes()).isEqualTo(free);
+            HeapBlock again = heap.allocate("bad", COUNTER, 64);
+            assertThat(again.segment().get(JAVA_LONG, 0)).as("space reused and zeroed").isZero();
+        }
+    }
+
+    @Test
+    void shouldRefuseAllocationFromInitializer() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            assertThatThrownBy(() -> heap.allocate("outer", COUNTER, 8, 8, s -> heap.allocate("inner", COUNTER, 8)))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("from an initializer");
+        }
+    }
+
+    @Test
+    void shouldRefuseDuplicateNameOnAllocate() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("x", COUNTER, 8);
+            assertThatThrownBy(() -> heap.allocate("x", COUNTER, 8))
+                    .isInstanceOf(ShmAlreadyExistsException.class).hasMessageContaining("block 'x' already exists");
+        }
+    }
+
+    @Test
+    void shouldAllocateOrLookupOnce() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            int[] runs = {0};
+            HeapBlock first = heap.allocateOrLookup("x", COUNTER, 16, 64, s -> runs[0]++);
+            HeapBlock second = heap.allocateOrLookup("x", COUNTER, 16, 64, s -> runs[0]++);
+            assertThat(second.offset()).isEqualTo(first.offset());
+            assertThat(runs[0]).isEqualTo(1);
+            assertThatThrownBy(() -> heap.allocateOrLookup("x", OTHER, 16, 64, s -> { }))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("block 'x' in heap " + heap.memory() + " is type 0x100 v1 (expected: type 0x200 v1)");
+            assertThatThrownBy(() -> heap.allocateOrLookup("x", COUNTER, 32, 64, s -> { }))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("byteSize=16 (expected: 32)");
+        }
+    }
+
+    @Test
+    void shouldReportMissingBlockAndWrongType() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("x", COUNTER, 8);
+            assertThatThrownBy(() -> heap.lookup("y", COUNTER)).isInstanceOf(ShmNotFoundException.class)
+                    .hasMessageContaining("no block named 'y'");
+            assertThatThrownBy(() -> heap.lookup("x", OTHER)).isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> heap.lookup("x", new BlockType(0x100, 2)))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("type 0x100 v1");
+        }
+    }
+
+    @Test
+    void shouldReportFullCatalog() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16, HeapOptions.defaults().withCatalogCapacity(3))) {
+            heap.allocate("a", COUNTER, 8);
+            heap.allocate("b", COUNTER, 8);
+            heap.allocate("c", COUNTER, 8);
+            assertThatThrownBy(() -> heap.allocate("d", COUNTER, 8)).isInstanceOf(ShmFullException.class)
+                    .hasMessageContaining("catalog").hasMessageContaining("full: 3 blocks; cannot add 'd'");
+            assertThat(heap.catalogCapacity()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void shouldReportFullHeap() {
+        try (SharedHeap heap = SharedHeap.anonymous(16_384)) {
+            long free = heap.freeBytes();
+            assertThat(free).isEqualTo(16_384 - 8_448);
+            heap.allocate("most", COUNTER, free - 100);
+            assertThatThrownBy(() -> heap.allocate("more", COUNTER, 200)).isInstanceOf(ShmFullException.class)
+                    .hasMessageContaining("is full: block 'more' needs byteSize=200");
+            assertThatThrownBy(() -> heap.allocate("huge", COUNTER, Long.MAX_VALUE))
+                    .isInstanceOf(ShmFullException.class);
+            assertThat(heap.find("more")).isEmpty();
+            heap.allocate("fits", COUNTER, 64);
+        }
+    }
+
+    @Test
+    void shouldRejectBadArguments() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            assertThatThrownBy(() -> heap.allocate("a", COUNTER, 0)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("byteSize=0 (expected: > 0)");
+            assertThatThrownBy(() -> heap.allocate("a", COUNTER, 8, 3, s -> { }))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("alignment=3 (expected: a positive power of 2)");
+            assertThatThrownBy(() -> heap.allocate("a", COUNTER, 8, 1L << 31, s -> { }))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> heap.allocate("", COUNTER, 8)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("block name UTF-8 length=0");
+            assertThatThrownBy(() -> heap.allocate("n".repeat(93), COUNTER, 8))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length=93 (expected: 1..92)");
+            assertThatThrownBy(() -> heap.allocate("new\nline", COUNTER, 8))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("control character");
+            assertThatThrownBy(() -> heap.allocate("lone\uD800", COUNTER, 8))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lone surrogate");
+            assertThatThrownBy(() -> new BlockType(1, 0)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> SharedHeap.anonymous(8_000)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("size=8000 (expected: >= 8512");
+            assertThatThrownBy(() -> HeapOptions.defaults().withCatalogCapacity(0))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> HeapOptions.defaults().withCatalogCapacity(65_537))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> HeapOptions.defaults().withInitTimeout(Duration.ofSeconds(-1)))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void shouldNotLeaveAFileWhenSizeIsTooSmall() {
+        String name = names.unique("small");
+        assertThatThrownBy(() -> SharedHeap.create(name, 100)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(SharedMemory.exists(name)).isFalse();
+    }
+
+    @Test
+    void shouldAcceptUnicodeBlockNames() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("zähler-計数", COUNTER, 8);
+            assertThat(heap.lookup("zähler-計数", COUNTER).name()).isEqualTo("zähler-計数");
+            heap.allocate("é".repeat(46), COUNTER, 8); // 92 UTF-8 bytes
+        }
+    }
+
+    @Test
+    void shouldOpenReadOnlyHeap() {
+        String name = names.unique("ro");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
+            heap.allocate("x", COUNTER, 8).segment().set(JAVA_LONG, 0, 5L);
+            try (SharedHeap ro = SharedHeap.openReadOnly(name)) {
+                assertThat(ro.lookup("x", COUNTER).segment().get(JAVA_LONG, 0)).isEqualTo(5L);
+                assertThatThrownBy(() -> ro.allocate("y", COUNTER, 8))
+                        .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("read-only");
+            }
+        }
+    }
+
+    @Test
+    void shouldPersistFileBackedHeap() {
+        Path file = dir.resolve("heap.bin");
+        try (SharedHeap heap = SharedHeap.create(file, 1 << 16)) {
+            heap.allocate("kept", COUNTER, 8).segment().set(JAVA_LONG, 0, 1234L);
+            heap.memory().force();
+        }
+        try (SharedHeap heap = SharedHeap.open(file)) {
+            assertThat(heap.lookup("kept", COUNTER).segment().get(JAVA_LONG, 0)).isEqualTo(1234L);
+        }
+        try (SharedHeap heap = SharedHeap.openOrCreate(file, 1 << 20)) {
+            assertThat(heap.byteSize()).isEqualTo(1 << 16);
+            heap.allocate("more", COUNTER, 8);
+        }
+        try (SharedHeap heap = SharedHeap.openReadOnly(file)) {
+            assertThat(heap.blocks()).extracting(HeapBlock::name).containsExactly("kept", "more");
+        }
+        Path fresh = dir.resolve("fresh.bin");
+        try (SharedHeap heap = SharedHeap.openOrCreate(fresh, 1 << 16)) {
+            assertThat(heap.blocks()).isEmpty();
+        }
+    }
+
+    @Test
+    void shouldOpenOrCreateNamedHeap() {
+        String name = names.unique("ooc");
+        try (SharedHeap a = SharedHeap.openOrCreate(name, 1 << 16);
+             SharedHeap b = SharedHeap.openOrCreate(name, 1 << 20)) {
+            a.allocate("x", COUNTER, 8);
+            assertThat(b.byteSize()).isEqualTo(1 << 16);
+            assertThat(b.find("x")).isPresent();
+        }
+    }
+
+    @Test
+    void shouldTimeOutOnARegionThatIsNeverInitialised() {
+        String name = names.unique("zero");
+        SharedMemory.create(name, 1 << 16).close();
+        HeapOptions quick = HeapOptions.defaults().withInitTimeout(Duration.ofMillis(200));
+        assertThatThrownBy(() -> SharedHeap.open(name, quick)).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("is not initialised after 200 ms");
+    }
+
+    @Test
+    void shouldRefuseARegionTooSmallForAHeader() {
+        String name = names.unique("tiny");
+        SharedMemory.create(name, 100).close();
+        assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("too small for a heap header: size=100 (expected: >= 256)");
+    }
+
+    @Test
+    void shouldRefuseForeignBytes() {
+        String name = names.unique("foreign");
+        try (SharedMemory region = SharedMemory.create(name, 1 << 16)) {
+            region.segment().fill((byte) 'x');
+        }
+        assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("magic 0x7878787878787878").hasMessageContaining("not a shm4j heap");
+    }
+
+    @Test
+    void shouldRefuseUnknownLayoutVersion() {
+        String name = names.unique("version");
+        SharedHeap.create(name, 1 << 16).close();
+        try (SharedMemory region = SharedMemory.open(name)) {
+            region.segment().set(java.lang.foreign.ValueLayout.JAVA_INT, 8, 2);
+        }
+        assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("layout version 2 (expected: 1)");
+    }
+
+    @Test
+    void shouldThrowIllegalStateAfterClose() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        HeapBlock block = heap.allocate("x", COUNTER, 8);
+        heap.close();
+        heap.close();
+        assertThatThrownBy(() -> block.segment().get(JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> heap.allocate("y", COUNTER, 8)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> heap.find("x")).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void shouldGiveEachNameOneBlockWhenThreadsRace() throws Exception {
+        int threads = 4;
+        int blocksPerThread = 40;
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20, HeapOptions.defaults().withCatalogCapacity(64));
+             ExecutorService pool = Executors.newFixedThreadPool(threads)) {
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<List<Long>>> results = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                results.add(pool.submit(() -> {
+                    start.await();
+                    List<Long> offsets = new ArrayList<>();
+                    for (int i = 0; i < blocksPerThread; i++) {
+                        HeapBlock block = heap.allocateOrLookup("b" + i, COUNTER, 64, 64,
+                                s -> s.set(JAVA_LONG, 0, 1L));
+                        offsets.add(block.offset());
+                        assertThat(block.segment().get(JAVA_LONG, 0)).isEqualTo(1L);
+                    }
+                    return offsets;
+                }));
+            }
+            start.countDown();
+            List<Long> first = results.get(0).get(30, TimeUnit.SECONDS);
+            for (Future<List<Long>> result : results) {
+                assertThat(result.get(30, TimeUnit.SECONDS)).isEqualTo(first);
+            }
+            assertThat(heap.blocks()).hasSize(blocksPerThread);
+            assertThat(first).doesNotHaveDuplicates();
+        }
+    }
+}
