@@ -28,7 +28,7 @@ find_jdk() {
     [ -n "$best" ] && echo "$best"
 }
 
-SHM4J_JDK=$(find_jdk)
+SHM4J_JDK=$(find_jdk || true)
 if [ -z "$SHM4J_JDK" ]; then
     echo "shm4j needs a JDK 22 or newer (the FFM API is final in Java 22), and found none:" >&2
     echo "  JAVA_HOME='${JAVA_HOME:-}' is not a JDK 22+, and ${SHM4J_JVM_DIR:-/usr/lib/jvm} holds none." >&2
