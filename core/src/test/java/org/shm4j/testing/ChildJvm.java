@@ -38,12 +38,18 @@ public final class ChildJvm implements AutoCloseable {
      * error goes to this JVM's, standard output is collected.
      */
     public static ChildJvm start(Class<?> mainClass, String... args) {
+        return start(List.of(), mainClass, args);
+    }
+
+    /** Starts {@code mainClass} as {@link #start(Class, String...)} does, with extra JVM options. */
+    public static ChildJvm start(List<String> jvmOptions, Class<?> mainClass, String... args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--enable-native-access=ALL-UNNAMED");
         command.add("-XX:+UseSerialGC");
         command.add("-XX:TieredStopAtLevel=1");
         command.add("-Xshare:auto");
+        command.addAll(jvmOptions);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass.getName());

@@ -1,0 +1,12 @@
+/**
+ * shm4j sync: atomic values and arrays, and cross-process locks, in shared memory.
+ *
+ * <p>Blocking waits use Linux {@code futex} through {@code java.lang.foreign.Linker} when this module has native
+ * access ({@code --enable-native-access=org.shm4j.sync}, or {@code ALL-UNNAMED} on the class path); without it they
+ * fall back to spinning and parking, which works the same but wakes more slowly.
+ */
+module org.shm4j.sync {
+    requires transitive org.shm4j.core;
+
+    exports org.shm4j.sync;
+}

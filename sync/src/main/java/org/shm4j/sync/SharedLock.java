@@ -1,0 +1,391 @@
+package org.shm4j.sync;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.Waits;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.Lock;
+import java.util.function.Supplier;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_FLAGS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_HELD_SINCE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_START_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_THREAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_RECOVERIES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_WORD_OFFSET;
+
+/**
+ * A mutual-exclusion lock in shared memory for the threads of every process that maps it, that survives the death
+ * of its owner: Python's {@code multiprocessing.Lock}, without the lock that stays held forever when its holder is
+ * killed. Not reentrant; implements {@link Lock} except {@link #newCondition()}.
+ *
+ * <h2>Layout (heap block type {@code 0x53480021} v1, 64 bytes, 64-aligned)</h2>
+ * <table class="striped">
+ * <caption>SharedLock block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>4</td><td>word</td><td>0 = free; else bits 0..29 = owner pid, bit 30 = a waiter may be
+ *     blocked (the releaser must futex-wake one)</td><td>CAS to acquire (acquire semantics); getAndSet 0 to release
+ *     (release semantics); the futex word</td></tr>
+ * <tr><td>4</td><td>4</td><td>flags</td><td>bit 0 = the previous owner died holding the lock; the protected data is
+ *     inconsistent until {@link #markConsistent()}</td><td>volatile</td></tr>
+ * <tr><td>8</td><td>8</td><td>ownerStartMillis</td><td>owner process start time, epoch ms (0 if unknown or
+ *     free); with the pid it tells a dead owner from a recycled pid</td><td>opaque</td></tr>
+ * <tr><td>16</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free</td><td>opaque</td></tr>
+ * <tr><td>24</td><td>8</td><td>heldSinceMillis</td><td>epoch ms at which a waiter first saw the current owner
+ *     holding the lock; 0 if none</td><td>opaque, set by CAS</td></tr>
+ * <tr><td>32</td><td>8</td><td>recoveries</td><td>times the lock was taken over from a dead owner</td>
+ *     <td>atomic add</td></tr>
+ * <tr><td>40</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
+ * </table>
+ *
+ * <h2>Waiting</h2>
+ * A contended {@code lock} spins briefly, yields, then blocks: with futex on Linux when native access is enabled
+ * ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by the release; otherwise it parks
+ * for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that the owner still lives, its
+ * deadline, and (for {@link #lockInterruptibly()}) its interrupt status.
+ *
+ * <h2>Owner death</h2>
+ * When the owner process dies holding the lock (its pid no longer runs, or runs with another start time), the next
+ * waiter takes the lock over within about 50 ms, as a POSIX robust mutex returns {@code EOWNERDEAD}. The data the
+ * lock protects may then be half-updated, so the lock is marked inconsistent: after acquiring, check
+ * {@link #isConsistent()}; if it is false, repair the data and call {@link #markConsistent()} before unlocking.
+ * The mark stays (and every later owner sees it) until someone calls {@code markConsistent}. Only the death of a
+ * whole process is detected, not of a thread of a live process.
+ *
+ * <p>Memory consistency effects: as for {@link java.util.concurrent.locks.ReentrantLock}, actions before
+ * {@link #unlock()} in one thread, in any process, happen-before actions after a later successful lock.
+ */
+public final class SharedLock implements Lock {
+    /*
+     * Implementation: a futex mutex in the style of Drepper's "Futexes Are Tricky" (mutex, take 2), with the owner's
+     * pid as the locked state so that a waiter can tell whether the owner is alive, and bit 30 for "waiters".
+     * A thread that has blocked once acquires with the waiters bit set, since other threads may still be blocked;
+     * this costs at most one spurious wake. Invariants: word != 0 iff the lock is held; the owner fields are written
+     * only by the owner, after its CAS and before its release.
+     */
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private static final long SIZE = SyncLayout.CACHE_LINE;
+    private static final long LIVENESS_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    private static final int BLOCK_STEP = Waits.SPIN_STEPS + Waits.YIELD_STEPS;
+    private static final int PID = (int) (ProcessHandle.current().pid() & LOCK_PID_MASK);
+
+    private final MemorySegment segment;
+    private final String description;
+
+    private SharedLock(MemorySegment segment, String description) {
+        this.segment = segment;
+        this.description = description;
+    }
+
+    /**
+     * Creates a free lock named {@code name} in {@code heap}.
+     *
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     */
+    public static SharedLock create(SharedHeap heap, String name) {
+        return new SharedLock(Blocks.create(heap, name, SyncLayout.LOCK, SIZE, s -> { }), "lock '" + name + "'");
+    }
+
+    /**
+     * Opens the lock named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a lock
+     */
+    public static SharedLock open(SharedHeap heap, String name) {
+        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK), "lock '" + name + "'");
+    }
+
+    /** Opens the lock named {@code name}, or creates it free. */
+    public static SharedLock openOrCreate(SharedHeap heap, String name) {
+        return new SharedLock(Blocks.openOrCreate(heap, name, SyncLayout.LOCK, SIZE, s -> { }),
+                "lock '" + name + "'");
+    }
+
+    /**
+     * Views the 64 bytes at {@code offset} of a native segment as a lock; all-zero bytes are a free lock.
+     *
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the 64 bytes are not inside the segment
+     */
+    public static SharedLock wrap(MemorySegment segment, long offset) {
+        MemorySegment slice = Blocks.wrap(segment, offset, SIZE, Long.BYTES);
+        return new SharedLock(slice, "lock at 0x" + Long.toHexString(slice.address()));
+    }
+
+    @Override
+    public void lock() {
+        if (!INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, PID)) {
+            acquireUninterruptibly();
+        }
+        claim();
+    }
+
+    @Override
+    public void lockInterruptibly() throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        if (!INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, PID)) {
+            acquireSlow(-1, true);
+        }
+        claim();
+    }
+
+    @Override
+    public boolean tryLock() {
+        if (INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, PID)) {
+            claim();
+            return true;
+        }
+        return false;
+    }
+
+    @Override
+    public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        if (INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, PID) || acquireSlow(Math.max(0, unit.toNanos(time)), true)) {
+            claim();
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Acquires the lock or, after {@code timeout}, throws an exception that says who holds it.
+     *
+     * @throws LockTimeoutException if the lock is still held by a live owner after {@code timeout}
+     */
+    public void lock(Duration timeout) throws InterruptedException {
+        if (!tryLock(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+            throw new LockTimeoutException(description + " not acquired within " + timeout.toMillis()
+                    + " ms; held by " + owner().map(LockOwner::toString).orElse("nobody now"));
+        }
+    }
+
+    /**
+     * Releases the lock and wakes one blocked waiter, if any.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    @Override
+    public void unlock() {
+        if (!isHeldByCurrentThread()) {
+            throw new IllegalMonitorStateException(description + " is not held by this thread; held by "
+                    + owner().map(LockOwner::toString).orElse("nobody"));
+        }
+        // opaque: diagnostics only; the release below orders them before the next owner's writes
+        LONG.setOpaque(segment, LOCK_OWNER_THREAD_OFFSET, 0L);
+        LONG.setOpaque(segment, LOCK_OWNER_START_OFFSET, 0L);
+        if ((long) LONG.getOpaque(segment, LOCK_HELD_SINCE_OFFSET) != 0) {
+            LONG.setOpaque(segment, LOCK_HELD_SINCE_OFFSET, 0L);
+        }
+        int previous = (int) INT.getAndSet(segment, LOCK_WORD_OFFSET, 0); // volatile: releases the guarded data
+        if ((previous & LOCK_WAITERS) != 0) {
+            Waits.wake(segment, LOCK_WORD_OFFSET, 1);
+        }
+    }
+
+    /** Not supported: shm4j has no cross-process condition variable yet. */
+    @Override
+    public Condition newCondition() {
+        throw new UnsupportedOperationException("SharedLock has no conditions: cross-process conditions are not "
+                + "supported");
+    }
+
+    /** Runs {@code action} holding the lock. */
+    public void withLock(Runnable action) {
+        lock();
+        try {
+            action.run();
+        } finally {
+            unlock();
+        }
+    }
+
+    /** @return what {@code action} returns, run holding the lock */
+    public <T> T withLock(Supplier<T> action) {
+        lock();
+        try {
+            return action.get();
+        } finally {
+            unlock();
+        }
+    }
+
+    /** @return true if the current thread holds the lock */
+    public boolean isHeldByCurrentThread() {
+        int word = (int) INT.getVolatile(segment, LOCK_WORD_OFFSET);
+        return (word & LOCK_PID_MASK) == PID
+                && (long) LONG.getOpaque(segment, LOCK_OWNER_THREAD_OFFSET) == Thread.currentThread().threadId();
+    }
+
+    /** @return true if some thread of some process holds the lock */
+    public boolean isLocked() {
+        return (int) INT.getVolatile(segment, LOCK_WORD_OFFSET) != 0;
+    }
+
+    /** @return who holds the lock now, if anyone */
+    public Optional<LockOwner> owner() {
+        int word = (int) INT.getVolatile(segment, LOCK_WORD_OFFSET);
+        if (word == 0) {
+            return Optional.empty();
+        }
+        long since = (long) LONG.getOpaque(segment, LOCK_HELD_SINCE_OFFSET);
+        return Optional.of(new LockOwner(word & LOCK_PID_MASK, (long) LONG.getOpaque(segment, LOCK_OWNER_THREAD_OFFSET),
+                since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
+    }
+
+    /** @return false after the lock was taken over from a dead owner, until {@link #markConsistent()} */
+    public boolean isConsistent() {
+        return ((int) INT.getVolatile(segment, LOCK_FLAGS_OFFSET) & LOCK_OWNER_DIED) == 0;
+    }
+
+    /**
+     * Declares the protected data repaired after an owner died.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    public void markConsistent() {
+        if (!isHeldByCurrentThread()) {
+            throw new IllegalMonitorStateException(description + " must be held to mark it consistent");
+        }
+        INT.getAndBitwiseAnd(segment, LOCK_FLAGS_OFFSET, ~LOCK_OWNER_DIED);
+    }
+
+    /** @return how many times this lock was taken over from a dead owner */
+    public long recoveries() {
+        return (long) LONG.getVolatile(segment, LOCK_RECOVERIES_OFFSET);
+    }
+
+    @Override
+    public String toString() {
+        return description + owner().map(o -> " held by " + o).orElse(" (free)");
+    }
+
+    static String companionName(String valueName) {
+        return valueName + ".lock";
+    }
+
+    /** @return the lock created beside the value {@code valueName}, or null */
+    static SharedLock companion(SharedHeap heap, String valueName) {
+        String name = companionName(valueName);
+        return heap.find(name).isPresent() ? open(heap, name) : null;
+    }
+
+    static SharedLock require(SharedLock lock, String what) {
+        if (lock == null) {
+            throw new IllegalStateException("this " + what + " was created without a lock");
+        }
+        return lock;
+    }
+
+    private void claim() {
+        // opaque: read only by diagnostics and liveness checks of other processes
+        LONG.setOpaque(segment, LOCK_OWNER_START_OFFSET, ProcessIdentity.currentStartMillis());
+        LONG.setOpaque(segment, LOCK_OWNER_THREAD_OFFSET, Thread.currentThread().threadId());
+    }
+
+    private void acquireUninterruptibly() {
+        try {
+            acquireSlow(-1, false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
+        }
+    }
+
+    /**
+     * @param timeoutNanos how long to wait, or -1 for ever
+     * @return true once acquired; false if the timeout passed
+     */
+    private boolean acquireSlow(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        checkNotSelfDeadlock();
+        long start = System.nanoTime();
+        long nextLivenessCheck = start + LIVENESS_NANOS;
+        int step = 0;
+        while (true) {
+            int word = (int) INT.getVolatile(segment, LOCK_WORD_OFFSET);
+            if (word == 0) {
+                int locked = step >= BLOCK_STEP ? PID | LOCK_WAITERS : PID; // others may still be blocked
+                if (INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, locked)) {
+                    return true;
+                }
+                continue;
+            }
+            if (interruptible && Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+            long now = System.nanoTime();
+            if (step == Waits.SPIN_STEPS) {
+                noteHeldSince();
+            }
+            if (now - nextLivenessCheck >= 0) {
+                nextLivenessCheck = now + LIVENESS_NANOS;
+                if (takeOverIfOwnerDead(word)) {
+                    return true;
+                }
+            }
+            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+            if (left <= 0) {
+                return false;
+            }
+            if (step >= BLOCK_STEP && (word & LOCK_WAITERS) == 0) {
+                if (!INT.compareAndSet(segment, LOCK_WORD_OFFSET, word, word | LOCK_WAITERS)) {
+                    continue;
+                }
+                word |= LOCK_WAITERS;
+            }
+            step = Waits.idle(step, segment, LOCK_WORD_OFFSET, word,
+                    Math.min(left, nextLivenessCheck - now));
+        }
+    }
+
+    private boolean takeOverIfOwnerDead(int word) {
+        int pid = word & LOCK_PID_MASK;
+        if (pid == PID) {
+            return false; // another thread of this live process
+        }
+        long start = (long) LONG.getOpaque(segment, LOCK_OWNER_START_OFFSET);
+        if (ProcessIdentity.isAlive((long) pid << 32 | start & 0xFFFF_FFFFL)) {
+            return false;
+        }
+        if (!INT.compareAndSet(segment, LOCK_WORD_OFFSET, word, PID | LOCK_WAITERS)) {
+            return false;
+        }
+        INT.getAndBitwiseOr(segment, LOCK_FLAGS_OFFSET, LOCK_OWNER_DIED);
+        LONG.getAndAdd(segment, LOCK_RECOVERIES_OFFSET, 1L);
+        LONG.setOpaque(segment, LOCK_HELD_SINCE_OFFSET, 0L);
+        return true;
+    }
+
+    private void noteHeldSince() {
+        LONG.compareAndSet(segment, LOCK_HELD_SINCE_OFFSET, 0L, System.currentTimeMillis());
+    }
+
+    private void checkNotSelfDeadlock() {
+        if (isHeldByCurrentThread()) {
+            throw new IllegalMonitorStateException(description + " is already held by this thread and is not "
+                    + "reentrant");
+        }
+    }
+}

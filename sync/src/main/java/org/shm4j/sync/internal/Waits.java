@@ -1,0 +1,49 @@
+package org.shm4j.sync.internal;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The idle step of a wait on a 32-bit word in shared memory: spin with {@link Thread#onSpinWait()}, then yield, then
+ * block. Blocking is a {@link Futex} wait on the word (woken by the releaser) where futex is available, else a park
+ * that doubles from 1 µs to 1 ms. Stateless and allocation-free: the caller keeps the step count.
+ */
+public final class Waits {
+    /** Steps spent spinning before yielding. */
+    public static final int SPIN_STEPS = 64;
+    /** Steps spent yielding before blocking. */
+    public static final int YIELD_STEPS = 16;
+    private static final int BLOCK_FROM = SPIN_STEPS + YIELD_STEPS;
+    private static final long MAX_PARK_NANOS = 1_000_000;
+
+    private Waits() {
+    }
+
+    /**
+     * Waits one step while the int at {@code offset} of {@code segment} still equals {@code expected}.
+     *
+     * @param step         how many steps this wait has taken so far
+     * @param maxBlockNanos the longest this step may block (so that the caller can re-check deadlines and liveness)
+     * @return {@code step + 1}
+     */
+    public static int idle(int step, MemorySegment segment, long offset, int expected, long maxBlockNanos) {
+        if (step < SPIN_STEPS) {
+            Thread.onSpinWait();
+        } else if (step < BLOCK_FROM) {
+            Thread.yield();
+        } else if (Futex.isAvailable()) {
+            Futex.await(segment.address() + offset, expected, Math.max(1, maxBlockNanos));
+        } else {
+            int doublings = Math.min(step - BLOCK_FROM, 10);
+            LockSupport.parkNanos(Math.max(1, Math.min(Math.min(1_000L << doublings, MAX_PARK_NANOS), maxBlockNanos)));
+        }
+        return step + 1;
+    }
+
+    /** Wakes up to {@code count} waiters blocked on the int at {@code offset}; a no-op without futex. */
+    public static void wake(MemorySegment segment, long offset, int count) {
+        if (Futex.isAvailable()) {
+            Futex.wake(segment.address() + offset, count);
+        }
+    }
+}

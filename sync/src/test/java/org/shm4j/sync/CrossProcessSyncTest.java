@@ -1,0 +1,182 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Futex;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Values and locks shared by real child JVMs, including children killed with SIGKILL while holding a lock. */
+class CrossProcessSyncTest {
+    private static final Duration BOUND = Duration.ofSeconds(90);
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldUseFutexInTheseTests() {
+        assertThat(Futex.isAvailable()).as("tests run with --enable-native-access on Linux").isTrue();
+    }
+
+    @Test
+    void shouldCountExactlyWithGetAndAddFromThreeProcesses() throws Exception {
+        String heapName = names.unique("atomic");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLong counter = SharedLong.create(heap, "counter");
+            runAll(3, i -> ChildJvm.start(Worker.class, heapName, "atomic", "200000", Integer.toString(i)));
+            assertThat(counter.get()).isEqualTo(3 * 200_000L);
+        }
+    }
+
+    @Test
+    void shouldCountExactlyUnderTheLockLikeThePythonDocsExample() throws Exception {
+        String heapName = names.unique("locked");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLong counter = SharedLong.create(heap, "counter", 0, true);
+            int workers = 4;
+            runAll(workers, i -> ChildJvm.start(Worker.class, heapName, "locked", "20000", Integer.toString(i + 1)));
+            long sumOfIndices = workers * (workers + 1) / 2;
+            assertThat(counter.get()).isEqualTo(20_000L * sumOfIndices);
+            assertThat(counter.lock().isConsistent()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldTakeOverTheLockOfAChildKilledWhileHoldingIt() throws Exception {
+        String heapName = names.unique("killed");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLong counter = SharedLong.create(heap, "counter", 0, true);
+            SharedLock lock = counter.lock();
+            long childPid;
+            try (ChildJvm child = ChildJvm.start(Holder.class, heapName)) {
+                child.awaitLine("HOLDING", BOUND);
+                childPid = child.pid();
+                assertThat(lock.owner()).get().extracting(LockOwner::pid).isEqualTo(childPid);
+                child.kill();
+            }
+            long start = System.nanoTime();
+            lock.lock(Duration.ofSeconds(10));
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+            assertThat(lock.isConsistent()).as("owner died: data marked inconsistent").isFalse();
+            assertThat(lock.recoveries()).isEqualTo(1);
+            assertThat(counter.getPlain()).as("the half-done update the child made").isEqualTo(-1);
+            counter.setPlain(0); // repair
+            lock.markConsistent();
+            lock.unlock();
+            assertThat(lock.isConsistent()).isTrue();
+            runAll(2, i -> ChildJvm.start(Worker.class, heapName, "locked", "10000", "1"));
+            assertThat(counter.get()).isEqualTo(20_000L);
+        }
+    }
+
+    @Test
+    void shouldWakeABlockedWaiterInAnotherProcessWithoutBurningCpu() throws Exception {
+        assertBlockedWaiterWakes(List.of(), 250);
+    }
+
+    @Test
+    void shouldWakeABlockedWaiterWithoutFutexToo() throws Exception {
+        assertBlockedWaiterWakes(List.of("-Dshm4j.futex=false"), 250);
+    }
+
+    private void assertBlockedWaiterWakes(List<String> jvmOptions, long maxCpuMillis) throws Exception {
+        String heapName = names.unique("blocked");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            lock.lock();
+            try (ChildJvm child = ChildJvm.start(jvmOptions, Waiter.class, heapName)) {
+                child.awaitLine("WAITING", BOUND);
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                while (lock.owner().orElseThrow().heldSince().isEmpty()) { // the child has spun and now blocks
+                    assertThat(System.nanoTime()).isLessThan(deadline);
+                    Thread.onSpinWait();
+                }
+                Thread.sleep(1000); // the measured window: the child stays blocked for a second
+                lock.unlock();
+                String acquired = child.awaitLine("ACQUIRED", BOUND);
+                long cpuMillis = Long.parseLong(acquired.split(" ")[1]);
+                System.out.println("blocked waiter " + jvmOptions + " used " + cpuMillis + " ms CPU");
+                assertThat(cpuMillis).as("CPU ms the waiter used while blocked for about 1 s").isLessThan(maxCpuMillis);
+                child.awaitSuccess(BOUND);
+            }
+        }
+    }
+
+    private interface Starter {
+        ChildJvm start(int index);
+    }
+
+    private static void runAll(int count, Starter starter) throws InterruptedException {
+        List<ChildJvm> children = new ArrayList<>();
+        try {
+            for (int i = 0; i < count; i++) {
+                children.add(starter.start(i));
+            }
+            for (ChildJvm child : children) {
+                child.awaitSuccess(BOUND);
+            }
+        } finally {
+            children.forEach(ChildJvm::close);
+        }
+    }
+
+    /** {@code main(heap, "atomic"|"locked", count, addend)}: adds {@code addend} {@code count} times. */
+    public static final class Worker {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLong counter = SharedLong.open(heap, "counter");
+                int count = Integer.parseInt(args[2]);
+                long addend = Long.parseLong(args[3]);
+                for (int i = 0; i < count; i++) {
+                    if (args[1].equals("atomic")) {
+                        counter.getAndAdd(1);
+                    } else {
+                        counter.withLock(v -> v + addend); // a plain read-modify-write under the lock
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap)}: takes the counter's lock, leaves the counter half-updated, and waits to be killed. */
+    public static final class Holder {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLong counter = SharedLong.open(heap, "counter");
+                counter.lock().lock();
+                counter.setPlain(-1);
+                System.out.println("HOLDING");
+                System.out.flush();
+                Thread.sleep(TimeUnit.SECONDS.toMillis(90)); // killed long before this ends
+            }
+        }
+    }
+
+    /** {@code main(heap)}: blocks on the lock and prints the CPU time its process used until it got it. */
+    public static final class Waiter {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLock lock = SharedLock.open(heap, "lock");
+                System.out.println("WAITING");
+                System.out.flush();
+                Duration cpuBefore = processCpu();
+                lock.lock();
+                long cpuMillis = processCpu().minus(cpuBefore).toMillis(); // all threads: an upper bound
+                lock.unlock();
+                System.out.println("ACQUIRED " + cpuMillis);
+            }
+        }
+
+        private static Duration processCpu() {
+            return ProcessHandle.current().info().totalCpuDuration().orElseThrow();
+        }
+    }
+}
