@@ -50,6 +50,18 @@ class CrossProcessSyncTest {
     }
 
     @Test
+    void shouldUpdateArrayElementsExactlyFromThreeProcesses() throws Exception {
+        String heapName = names.unique("array");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLongArray array = SharedLongArray.create(heap, "array", 64);
+            runAll(3, i -> ChildJvm.start(ArrayWorker.class, heapName, "64000", Integer.toString(i + 1)));
+            for (int i = 0; i < 64; i++) {
+                assertThat(array.get(i)).as("element %d", i).isEqualTo(1000L * (1 + 2 + 3));
+            }
+        }
+    }
+
+    @Test
     void shouldTakeOverTheLockOfAChildKilledWhileHoldingIt() throws Exception {
         String heapName = names.unique("killed");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
@@ -141,6 +153,20 @@ class CrossProcessSyncTest {
                     } else {
                         counter.withLock(v -> v + addend); // a plain read-modify-write under the lock
                     }
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap, count, addend)}: adds {@code addend} to element {@code i % length}, {@code count} times. */
+    public static final class ArrayWorker {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLongArray array = SharedLongArray.open(heap, "array");
+                int count = Integer.parseInt(args[1]);
+                long addend = Long.parseLong(args[2]);
+                for (int i = 0; i < count; i++) {
+                    array.getAndAdd(i % array.length(), addend);
                 }
             }
         }
