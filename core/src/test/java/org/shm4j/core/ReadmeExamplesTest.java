@@ -2,16 +2,12 @@ package org.shm4j.core;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.testing.ReadmeSnippets;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -72,21 +68,6 @@ class ReadmeExamplesTest {
 
     @Test
     void shouldShowTheseExamplesVerbatimInTheReadme() throws IOException {
-        String readme = Files.readString(Path.of("..", "README.md"));
-        String source = Files.readString(Path.of("src/test/java/org/shm4j/core/ReadmeExamplesTest.java"));
-        List<String> examples = between(source, "// README:begin\n", "        // README:end");
-        assertThat(examples).hasSize(3);
-        for (String example : examples) {
-            assertThat(readme).contains(example.replaceAll("(?m)^ {8}", ""));
-        }
-    }
-
-    private static List<String> between(String text, String begin, String end) {
-        List<String> found = new ArrayList<>();
-        Matcher m = Pattern.compile(Pattern.quote(begin) + "(.*?)" + Pattern.quote(end), Pattern.DOTALL).matcher(text);
-        while (m.find()) {
-            found.add(m.group(1));
-        }
-        return found;
+        ReadmeSnippets.assertShownVerbatim(Path.of("src/test/java/org/shm4j/core/ReadmeExamplesTest.java"), 3);
     }
 }

@@ -1,29 +1,22 @@
 package org.shm4j.bench.demo;
 
-import org.shm4j.core.BlockType;
-import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.SharedLong;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 /**
  * The main demo: two JVM processes share a named heap and a counter in it. The parent creates the heap
- * {@code /dev/shm/shm4j-demo-<pid>}, starts a child JVM on the same class path, and both add to the counter at once;
+ * {@code /dev/shm/shm4j-demo-<pid>} with a {@link SharedLong}, starts a child JVM on the same class path, and both add to the counter at once;
  * each prints what it sees, and the parent checks that no increment was lost.
  *
  * <p>Run: {@code java -cp bench/target/benchmarks.jar org.shm4j.bench.demo.SharedCounterDemo}
  */
 public final class SharedCounterDemo {
-    private static final BlockType COUNTER = new BlockType(0x5348_FFFF, 1);
-    private static final VarHandle LONG = JAVA_LONG.varHandle();
     private static final long INCREMENTS = 5_000_000;
     private static final long REPORT_EVERY = 1_000_000;
     private static final long START_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(60);
@@ -45,17 +38,17 @@ public final class SharedCounterDemo {
     private static void runParent() throws IOException, InterruptedException {
         String heapName = "shm4j-demo-" + ProcessHandle.current().pid();
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            HeapBlock counter = heap.allocate("counter", COUNTER, Long.BYTES);
-            HeapBlock arrived = heap.allocate("arrived", COUNTER, Long.BYTES);
-            say("created heap /dev/shm/" + heapName + " with blocks 'counter' and 'arrived'");
+            SharedLong counter = SharedLong.create(heap, "counter");
+            SharedLong arrived = SharedLong.create(heap, "arrived");
+            say("created heap /dev/shm/" + heapName + " with SharedLongs 'counter' and 'arrived'");
             Process child = startChild(heapName);
-            awaitBoth(arrived.segment());
-            long mine = addMany(counter.segment());
+            awaitBoth(arrived);
+            long mine = addMany(counter);
             if (!child.waitFor(60, TimeUnit.SECONDS)) {
                 child.destroyForcibly();
                 throw new IllegalStateException("child did not finish within 60 s");
             }
-            long total = (long) LONG.getVolatile(counter.segment(), 0L);
+            long total = counter.get();
             say("child exited with " + child.exitValue() + "; I added " + mine + "; counter = " + total
                     + " (expected " + 2 * INCREMENTS + ")");
             if (child.exitValue() != 0 || total != 2 * INCREMENTS) {
@@ -69,18 +62,18 @@ public final class SharedCounterDemo {
 
     private static void runChild(String heapName) {
         try (SharedHeap heap = SharedHeap.open(heapName)) {
-            HeapBlock counter = heap.lookup("counter", COUNTER);
-            say("opened heap /dev/shm/" + heapName + ", found 'counter' at offset " + counter.offset());
-            awaitBoth(heap.lookup("arrived", COUNTER).segment());
-            addMany(counter.segment());
+            SharedLong counter = SharedLong.open(heap, "counter");
+            say("opened heap /dev/shm/" + heapName + " and found 'counter', which reads " + counter.get());
+            awaitBoth(SharedLong.open(heap, "arrived"));
+            addMany(counter);
         }
     }
 
     /** A two-party barrier in shared memory, so that both processes add at the same time. */
-    private static void awaitBoth(MemorySegment arrived) {
-        LONG.getAndAdd(arrived, 0L, 1L);
+    private static void awaitBoth(SharedLong arrived) {
+        arrived.incrementAndGet();
         long deadline = System.nanoTime() + START_TIMEOUT_NANOS;
-        while ((long) LONG.getVolatile(arrived, 0L) < 2) {
+        while (arrived.get() < 2) {
             if (System.nanoTime() - deadline > 0) {
                 throw new IllegalStateException("the other process did not arrive within 60 s");
             }
@@ -88,9 +81,9 @@ public final class SharedCounterDemo {
         }
     }
 
-    private static long addMany(MemorySegment counter) {
+    private static long addMany(SharedLong counter) {
         for (long i = 1; i <= INCREMENTS; i++) {
-            long before = (long) LONG.getAndAdd(counter, 0L, 1L);
+            long before = counter.getAndIncrement();
             if (i % REPORT_EVERY == 0) {
                 say("after " + i + " of my increments the shared counter reads " + (before + 1));
             }
