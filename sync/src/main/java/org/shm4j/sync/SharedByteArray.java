@@ -6,7 +6,6 @@ import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
-import java.util.Objects;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
@@ -32,17 +31,13 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * {@link #copyTo}, {@link #fill}) use plain accesses and are not atomic as a whole: guard them with a lock when other
  * threads write at the same time.
  */
-public final class SharedByteArray {
+public final class SharedByteArray extends SharedArray {
     // VarHandle mechanics
     private static final VarHandle ELEMENT = JAVA_BYTE.varHandle();
     private static final int SIZE = Byte.BYTES;
 
-    private final MemorySegment elements;
-    private final long length;
-
     private SharedByteArray(MemorySegment elements) {
-        this.elements = elements;
-        this.length = elements.byteSize() / SIZE;
+        super(elements, SIZE);
     }
 
     /**
@@ -80,11 +75,6 @@ public final class SharedByteArray {
      */
     public static SharedByteArray wrap(MemorySegment segment, long offset, long length) {
         return new SharedByteArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
-    }
-
-    /** @return the number of elements */
-    public long length() {
-        return length;
     }
 
     /** @return element {@code index}, volatile */
@@ -133,8 +123,7 @@ public final class SharedByteArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(byte[] source, int sourceIndex, long index, int count) {
-        Objects.checkFromIndexSize(index, count, length);
-        MemorySegment.copy(source, sourceIndex, elements, JAVA_BYTE, index * SIZE, count);
+        MemorySegment.copy(source, sourceIndex, elements, JAVA_BYTE, rangeOffset(index, count), count);
     }
 
     /**
@@ -143,30 +132,7 @@ public final class SharedByteArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, byte[] target, int targetIndex, int count) {
-        Objects.checkFromIndexSize(index, count, length);
-        MemorySegment.copy(elements, JAVA_BYTE, index * SIZE, target, targetIndex, count);
-    }
-
-    /**
-     * Copies {@code count} elements from the bytes at {@code sourceOffset} of {@code source} into this array from
-     * {@code index}.
-     *
-     * @throws IndexOutOfBoundsException if either range is out of bounds
-     */
-    public void copyFrom(MemorySegment source, long sourceOffset, long index, long count) {
-        Objects.checkFromIndexSize(index, count, length);
-        MemorySegment.copy(source, sourceOffset, elements, index * SIZE, count * SIZE);
-    }
-
-    /**
-     * Copies {@code count} elements of this array from {@code index} to the bytes at {@code targetOffset} of
-     * {@code target}.
-     *
-     * @throws IndexOutOfBoundsException if either range is out of bounds
-     */
-    public void copyTo(long index, MemorySegment target, long targetOffset, long count) {
-        Objects.checkFromIndexSize(index, count, length);
-        MemorySegment.copy(elements, index * SIZE, target, targetOffset, count * SIZE);
+        MemorySegment.copy(elements, JAVA_BYTE, rangeOffset(index, count), target, targetIndex, count);
     }
 
     /** Sets every element to {@code value} with plain writes. */
@@ -177,14 +143,5 @@ public final class SharedByteArray {
     /** @return a copy of all elements (plain reads) */
     public byte[] toArray() {
         return elements.toArray(JAVA_BYTE);
-    }
-
-    /** @return the elements' memory */
-    public MemorySegment segment() {
-        return elements;
-    }
-
-    private long offset(long index) {
-        return Objects.checkIndex(index, length) * SIZE;
     }
 }

@@ -6,7 +6,6 @@ import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
-import java.util.Objects;
 import java.util.function.LongBinaryOperator;
 import java.util.function.LongUnaryOperator;
 
@@ -33,17 +32,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@link #copyTo}, {@link #fill}) use plain accesses and are not atomic as a whole: guard them with a lock when other
  * threads write at the same time.
  */
-public final class SharedLongArray {
+public final class SharedLongArray extends SharedArray {
     // VarHandle mechanics
     private static final VarHandle ELEMENT = JAVA_LONG.varHandle();
     private static final int SIZE = Long.BYTES;
 
-    private final MemorySegment elements;
-    private final long length;
-
     private SharedLongArray(MemorySegment elements) {
-        this.elements = elements;
-        this.length = elements.byteSize() / SIZE;
+        super(elements, SIZE);
     }
 
     /**
@@ -81,11 +76,6 @@ public final class SharedLongArray {
      */
     public static SharedLongArray wrap(MemorySegment segment, long offset, long length) {
         return new SharedLongArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
-    }
-
-    /** @return the number of elements */
-    public long length() {
-        return length;
     }
 
     /** @return element {@code index}, volatile */
@@ -199,8 +189,7 @@ public final class SharedLongArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(long[] source, int sourceIndex, long index, int count) {
-        Objects.checkFromIndexSize(index, count, length);
-        MemorySegment.copy(source, sourceIndex, elements, JAVA_LONG, index * SIZE, count);
+        MemorySegment.copy(source, sourceIndex, elements, JAVA_LONG, rangeOffset(index, count), count);
     }
 
     /**
@@ -209,35 +198,12 @@ public final class SharedLongArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, long[] target, int targetIndex, int count) {
-        Objects.checkFromIndexSize(index, count, length);
-        MemorySegment.copy(elements, JAVA_LONG, index * SIZE, target, targetIndex, count);
-    }
-
-    /**
-     * Copies {@code count} elements from the bytes at {@code sourceOffset} of {@code source} into this array from
-     * {@code index}.
-     *
-     * @throws IndexOutOfBoundsException if either range is out of bounds
-     */
-    public void copyFrom(MemorySegment source, long sourceOffset, long index, long count) {
-        Objects.checkFromIndexSize(index, count, length);
-        MemorySegment.copy(source, sourceOffset, elements, index * SIZE, count * SIZE);
-    }
-
-    /**
-     * Copies {@code count} elements of this array from {@code index} to the bytes at {@code targetOffset} of
-     * {@code target}.
-     *
-     * @throws IndexOutOfBoundsException if either range is out of bounds
-     */
-    public void copyTo(long index, MemorySegment target, long targetOffset, long count) {
-        Objects.checkFromIndexSize(index, count, length);
-        MemorySegment.copy(elements, index * SIZE, target, targetOffset, count * SIZE);
+        MemorySegment.copy(elements, JAVA_LONG, rangeOffset(index, count), target, targetIndex, count);
     }
 
     /** Sets every element to {@code value} with plain writes. */
     public void fill(long value) {
-        for (long i = 0; i < length; i++) {
+        for (long i = 0; i < length(); i++) {
             elements.setAtIndex(JAVA_LONG, i, value);
         }
     }
@@ -245,14 +211,5 @@ public final class SharedLongArray {
     /** @return a copy of all elements (plain reads) */
     public long[] toArray() {
         return elements.toArray(JAVA_LONG);
-    }
-
-    /** @return the elements' memory */
-    public MemorySegment segment() {
-        return elements;
-    }
-
-    private long offset(long index) {
-        return Objects.checkIndex(index, length) * SIZE;
     }
 }
