@@ -1,32 +1,17 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
-import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
-import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import java.util.function.Supplier;
-
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_FLAGS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_HELD_SINCE_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_START_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_THREAD_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_RECOVERIES_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_WORD_OFFSET;
 
 /**
  * A mutual-exclusion lock in shared memory for the threads of every process that maps it, that survives the death
@@ -70,28 +55,13 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_WORD_OFFSET;
  * {@link #unlock()} in one thread, in any process, happen-before actions after a later successful lock.
  */
 public final class SharedLock implements Lock {
-    /*
-     * Implementation: a futex mutex in the style of Drepper's "Futexes Are Tricky" (mutex, take 2), with the owner's
-     * pid as the locked state so that a waiter can tell whether the owner is alive, and bit 30 for "waiters".
-     * A thread that has blocked once acquires with the waiters bit set, since other threads may still be blocked;
-     * this costs at most one spurious wake. Invariants: word != 0 iff the lock is held; the owner fields are written
-     * only by the owner, after its CAS and before its release.
-     */
-
-    // VarHandle mechanics
-    private static final VarHandle INT = JAVA_INT.varHandle();
-    private static final VarHandle LONG = JAVA_LONG.varHandle();
-
     private static final long SIZE = SyncLayout.CACHE_LINE;
-    private static final long LIVENESS_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
-    private static final int BLOCK_STEP = Waits.SPIN_STEPS + Waits.YIELD_STEPS;
-    private static final int PID = (int) (ProcessHandle.current().pid() & LOCK_PID_MASK);
 
-    private final MemorySegment segment;
+    private final RobustMutex mutex;
     private final String description;
 
     private SharedLock(MemorySegment segment, String description) {
-        this.segment = segment;
+        this.mutex = new RobustMutex(segment, 0);
         this.description = description;
     }
 
@@ -133,10 +103,11 @@ public final class SharedLock implements Lock {
 
     @Override
     public void lock() {
-        if (!INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, PID)) {
-            acquireUninterruptibly();
+        try {
+            mutex.acquire(-1, false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
         }
-        claim();
     }
 
     @Override
@@ -144,19 +115,12 @@ public final class SharedLock implements Lock {
         if (Thread.interrupted()) {
             throw new InterruptedException();
         }
-        if (!INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, PID)) {
-            acquireSlow(-1, true);
-        }
-        claim();
+        mutex.acquire(-1, true);
     }
 
     @Override
     public boolean tryLock() {
-        if (INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, PID)) {
-            claim();
-            return true;
-        }
-        return false;
+        return mutex.tryAcquire();
     }
 
     @Override
@@ -164,11 +128,7 @@ public final class SharedLock implements Lock {
         if (Thread.interrupted()) {
             throw new InterruptedException();
         }
-        if (INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, PID) || acquireSlow(Math.max(0, unit.toNanos(time)), true)) {
-            claim();
-            return true;
-        }
-        return false;
+        return mutex.acquire(Math.max(0, unit.toNanos(time)), true);
     }
 
     /**
@@ -190,20 +150,7 @@ public final class SharedLock implements Lock {
      */
     @Override
     public void unlock() {
-        if (!isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(description + " is not held by this thread; held by "
-                    + owner().map(LockOwner::toString).orElse("nobody"));
-        }
-        // opaque: diagnostics only; the release below orders them before the next owner's writes
-        LONG.setOpaque(segment, LOCK_OWNER_THREAD_OFFSET, 0L);
-        LONG.setOpaque(segment, LOCK_OWNER_START_OFFSET, 0L);
-        if ((long) LONG.getOpaque(segment, LOCK_HELD_SINCE_OFFSET) != 0) {
-            LONG.setOpaque(segment, LOCK_HELD_SINCE_OFFSET, 0L);
-        }
-        int previous = (int) INT.getAndSet(segment, LOCK_WORD_OFFSET, 0); // volatile: releases the guarded data
-        if ((previous & LOCK_WAITERS) != 0) {
-            Waits.wake(segment, LOCK_WORD_OFFSET, 1);
-        }
+        mutex.release(false, description);
     }
 
     /** Not supported: shm4j has no cross-process condition variable yet. */
@@ -235,30 +182,22 @@ public final class SharedLock implements Lock {
 
     /** @return true if the current thread holds the lock */
     public boolean isHeldByCurrentThread() {
-        int word = (int) INT.getVolatile(segment, LOCK_WORD_OFFSET);
-        return (word & LOCK_PID_MASK) == PID
-                && (long) LONG.getOpaque(segment, LOCK_OWNER_THREAD_OFFSET) == Thread.currentThread().threadId();
+        return mutex.isHeldByCurrentThread();
     }
 
     /** @return true if some thread of some process holds the lock */
     public boolean isLocked() {
-        return (int) INT.getVolatile(segment, LOCK_WORD_OFFSET) != 0;
+        return mutex.isHeld();
     }
 
     /** @return who holds the lock now, if anyone */
     public Optional<LockOwner> owner() {
-        int word = (int) INT.getVolatile(segment, LOCK_WORD_OFFSET);
-        if (word == 0) {
-            return Optional.empty();
-        }
-        long since = (long) LONG.getOpaque(segment, LOCK_HELD_SINCE_OFFSET);
-        return Optional.of(new LockOwner(word & LOCK_PID_MASK, (long) LONG.getOpaque(segment, LOCK_OWNER_THREAD_OFFSET),
-                since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
+        return mutex.owner();
     }
 
     /** @return false after the lock was taken over from a dead owner, until {@link #markConsistent()} */
     public boolean isConsistent() {
-        return ((int) INT.getVolatile(segment, LOCK_FLAGS_OFFSET) & LOCK_OWNER_DIED) == 0;
+        return mutex.isConsistent();
     }
 
     /**
@@ -270,12 +209,12 @@ public final class SharedLock implements Lock {
         if (!isHeldByCurrentThread()) {
             throw new IllegalMonitorStateException(description + " must be held to mark it consistent");
         }
-        INT.getAndBitwiseAnd(segment, LOCK_FLAGS_OFFSET, ~LOCK_OWNER_DIED);
+        mutex.markConsistent();
     }
 
     /** @return how many times this lock was taken over from a dead owner */
     public long recoveries() {
-        return (long) LONG.getVolatile(segment, LOCK_RECOVERIES_OFFSET);
+        return mutex.recoveries();
     }
 
     @Override
@@ -298,94 +237,5 @@ public final class SharedLock implements Lock {
             throw new IllegalStateException("this " + what + " was created without a lock");
         }
         return lock;
-    }
-
-    private void claim() {
-        // opaque: read only by diagnostics and liveness checks of other processes
-        LONG.setOpaque(segment, LOCK_OWNER_START_OFFSET, ProcessIdentity.currentStartMillis());
-        LONG.setOpaque(segment, LOCK_OWNER_THREAD_OFFSET, Thread.currentThread().threadId());
-    }
-
-    private void acquireUninterruptibly() {
-        try {
-            acquireSlow(-1, false);
-        } catch (InterruptedException impossible) {
-            throw new AssertionError(impossible);
-        }
-    }
-
-    /**
-     * @param timeoutNanos how long to wait, or -1 for ever
-     * @return true once acquired; false if the timeout passed
-     */
-    private boolean acquireSlow(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        checkNotSelfDeadlock();
-        long start = System.nanoTime();
-        long nextLivenessCheck = start + LIVENESS_NANOS;
-        int step = 0;
-        while (true) {
-            int word = (int) INT.getVolatile(segment, LOCK_WORD_OFFSET);
-            if (word == 0) {
-                int locked = step >= BLOCK_STEP ? PID | LOCK_WAITERS : PID; // others may still be blocked
-                if (INT.compareAndSet(segment, LOCK_WORD_OFFSET, 0, locked)) {
-                    return true;
-                }
-                continue;
-            }
-            if (interruptible && Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            long now = System.nanoTime();
-            if (step == Waits.SPIN_STEPS) {
-                noteHeldSince();
-            }
-            if (now - nextLivenessCheck >= 0) {
-                nextLivenessCheck = now + LIVENESS_NANOS;
-                if (takeOverIfOwnerDead(word)) {
-                    return true;
-                }
-            }
-            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
-            if (left <= 0) {
-                return false;
-            }
-            if (step >= BLOCK_STEP && (word & LOCK_WAITERS) == 0) {
-                if (!INT.compareAndSet(segment, LOCK_WORD_OFFSET, word, word | LOCK_WAITERS)) {
-                    continue;
-                }
-                word |= LOCK_WAITERS;
-            }
-            step = Waits.idle(step, segment, LOCK_WORD_OFFSET, word,
-                    Math.min(left, nextLivenessCheck - now));
-        }
-    }
-
-    private boolean takeOverIfOwnerDead(int word) {
-        int pid = word & LOCK_PID_MASK;
-        if (pid == PID) {
-            return false; // another thread of this live process
-        }
-        long start = (long) LONG.getOpaque(segment, LOCK_OWNER_START_OFFSET);
-        if (ProcessIdentity.isAlive((long) pid << 32 | start & 0xFFFF_FFFFL)) {
-            return false;
-        }
-        if (!INT.compareAndSet(segment, LOCK_WORD_OFFSET, word, PID | LOCK_WAITERS)) {
-            return false;
-        }
-        INT.getAndBitwiseOr(segment, LOCK_FLAGS_OFFSET, LOCK_OWNER_DIED);
-        LONG.getAndAdd(segment, LOCK_RECOVERIES_OFFSET, 1L);
-        LONG.setOpaque(segment, LOCK_HELD_SINCE_OFFSET, 0L);
-        return true;
-    }
-
-    private void noteHeldSince() {
-        LONG.compareAndSet(segment, LOCK_HELD_SINCE_OFFSET, 0L, System.currentTimeMillis());
-    }
-
-    private void checkNotSelfDeadlock() {
-        if (isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(description + " is already held by this thread and is not "
-                    + "reentrant");
-        }
     }
 }

@@ -26,18 +26,20 @@ public final class SyncLayout {
     /** Array block: the first element, one cache line in. */
     public static final long ARRAY_ELEMENTS_OFFSET = 64;
 
-    /** Lock block: the futex word, 0 when free, else the owner pid with {@link #LOCK_WAITERS} maybe set. */
-    public static final long LOCK_WORD_OFFSET = 0;
-    /** Lock block: flags (int); {@link #LOCK_OWNER_DIED} set while the data is marked inconsistent. */
-    public static final long LOCK_FLAGS_OFFSET = 4;
-    /** Lock block: start time of the owner process, epoch ms (long), 0 when unknown or free. */
-    public static final long LOCK_OWNER_START_OFFSET = 8;
-    /** Lock block: Java thread id of the owner (long), 0 when free. */
-    public static final long LOCK_OWNER_THREAD_OFFSET = 16;
-    /** Lock block: epoch ms by which the current owner held the lock (long), set by the first waiter; 0 if none. */
-    public static final long LOCK_HELD_SINCE_OFFSET = 24;
-    /** Lock block: number of times the lock was taken over from a dead owner (long). */
-    public static final long LOCK_RECOVERIES_OFFSET = 32;
+    /** Robust mutex, relative to its base: the futex word, 0 when free, else owner pid, maybe {@link #LOCK_WAITERS}. */
+    public static final long MUTEX_WORD = 0;
+    /** Robust mutex: flags (int); {@link #LOCK_OWNER_DIED} set while the data is marked inconsistent. */
+    public static final long MUTEX_FLAGS = 4;
+    /** Robust mutex: start time of the owner process, epoch ms (long), 0 when unknown or free. */
+    public static final long MUTEX_OWNER_START = 8;
+    /** Robust mutex: Java thread id of the owner (long), 0 when free. */
+    public static final long MUTEX_OWNER_THREAD = 16;
+    /** Robust mutex: epoch ms by which the current owner held it (long), set by the first waiter; 0 if none. */
+    public static final long MUTEX_HELD_SINCE = 24;
+    /** Robust mutex: number of take-overs from a dead owner (long). */
+    public static final long MUTEX_RECOVERIES = 32;
+    /** Robust mutex: its size. */
+    public static final long MUTEX_SIZE = 40;
 
     /** Lock word: pid bits. */
     public static final int LOCK_PID_MASK = 0x3FFF_FFFF;
