@@ -90,6 +90,78 @@ class CrossProcessSyncTest {
     }
 
     @Test
+    void shouldNeverShowReadersATornWriteFromAnotherProcess() throws Exception {
+        String heapName = names.unique("torn");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            SharedLongArray record = SharedLongArray.create(heap, "record", 16);
+            long torn = 0;
+            long reads = 0;
+            try (ChildJvm writer = ChildJvm.start(RecordWriter.class, heapName, "20000")) {
+                writer.awaitLine("STARTED", BOUND);
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                long last = 0;
+                while (last < 20_000) {
+                    assertThat(System.nanoTime()).as("writer finished in time").isLessThan(deadline);
+                    rw.readLock().lock();
+                    try {
+                        last = record.getPlain(0);
+                        for (int i = 1; i < 16; i++) {
+                            torn += record.getPlain(i) != last ? 1 : 0;
+                        }
+                    } finally {
+                        rw.readLock().unlock();
+                    }
+                    reads++;
+                }
+                writer.awaitSuccess(BOUND);
+            }
+            assertThat(torn).as("torn records in %d reads", reads).isZero();
+            assertThat(rw.readerPids()).isEmpty();
+        }
+    }
+
+    @Test
+    void shouldRecoverAReadWriteLockWhoseWriterWasKilled() throws Exception {
+        String heapName = names.unique("rw-writer");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            try (ChildJvm child = ChildJvm.start(RwHolder.class, heapName, "write")) {
+                child.awaitLine("HOLDING", BOUND);
+                assertThat(rw.writer()).get().extracting(LockOwner::pid).isEqualTo(child.pid());
+                child.kill();
+            }
+            assertThat(rw.readLock().tryLock(10, TimeUnit.SECONDS)).as("a reader gets in after the writer died").isTrue();
+            assertThat(rw.isConsistent()).isFalse();
+            rw.readLock().unlock();
+            assertThat(rw.writeLock().tryLock(10, TimeUnit.SECONDS)).isTrue();
+            rw.markConsistent();
+            rw.writeLock().unlock();
+            assertThat(rw.isConsistent()).isTrue();
+            assertThat(rw.recoveries()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldDropTheReadHoldsOfAKilledReader() throws Exception {
+        String heapName = names.unique("rw-reader");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            try (ChildJvm child = ChildJvm.start(RwHolder.class, heapName, "read")) {
+                child.awaitLine("HOLDING", BOUND);
+                assertThat(rw.readerPids()).containsExactly(child.pid());
+                assertThat(rw.writeLock().tryLock(100, TimeUnit.MILLISECONDS)).isFalse();
+                child.kill();
+            }
+            assertThat(rw.writeLock().tryLock(10, TimeUnit.SECONDS)).as("the writer gets in after the reader died")
+                    .isTrue();
+            assertThat(rw.isConsistent()).as("a dead reader changed nothing").isTrue();
+            rw.writeLock().unlock();
+            assertThat(rw.readerPids()).isEmpty();
+        }
+    }
+
+    @Test
     void shouldWakeABlockedWaiterInAnotherProcessWithoutBurningCpu() throws Exception {
         assertBlockedWaiterWakes(List.of(), 250);
     }
@@ -168,6 +240,42 @@ class CrossProcessSyncTest {
                 for (int i = 0; i < count; i++) {
                     array.getAndAdd(i % array.length(), addend);
                 }
+            }
+        }
+    }
+
+    /** {@code main(heap, count)}: writes {@code count} records of 16 equal longs under the write lock. */
+    public static final class RecordWriter {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedReadWriteLock rw = SharedReadWriteLock.open(heap, "rw");
+                SharedLongArray record = SharedLongArray.open(heap, "record");
+                System.out.println("STARTED");
+                System.out.flush();
+                long count = Long.parseLong(args[1]);
+                for (long k = 1; k <= count; k++) {
+                    rw.writeLock().lock();
+                    try {
+                        for (int i = 0; i < 16; i++) {
+                            record.setPlain(i, k);
+                        }
+                    } finally {
+                        rw.writeLock().unlock();
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap, "read"|"write")}: takes that side of the read-write lock and waits to be killed. */
+    public static final class RwHolder {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedReadWriteLock rw = SharedReadWriteLock.open(heap, "rw");
+                (args[1].equals("read") ? rw.readLock() : rw.writeLock()).lock();
+                System.out.println("HOLDING");
+                System.out.flush();
+                Thread.sleep(TimeUnit.SECONDS.toMillis(90)); // killed long before this ends
             }
         }
     }

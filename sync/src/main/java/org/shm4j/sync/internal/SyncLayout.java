@@ -18,6 +18,16 @@ public final class SyncLayout {
     public static final BlockType DOUBLE_ARRAY = new BlockType(0x5348_0013, 1);
     public static final BlockType BYTE_ARRAY = new BlockType(0x5348_0014, 1);
     public static final BlockType LOCK = new BlockType(0x5348_0021, 1);
+    public static final BlockType READ_WRITE_LOCK = new BlockType(0x5348_0023, 1);
+
+    /** Read-write lock: the writer's robust mutex. */
+    public static final long RW_WRITER_OFFSET = 0;
+    /** Read-write lock: count of reader releases seen by a writer (int), the futex word writers drain readers on. */
+    public static final long RW_READER_RELEASES_OFFSET = 64;
+    /** Read-write lock: the process slots (read holds, waiting writers). */
+    public static final long RW_SLOTS_OFFSET = 128;
+    /** Read-write lock: block size. */
+    public static final long RW_SIZE = RW_SLOTS_OFFSET + ProcessSlots.SIZE;
 
     /** Array block: {@code length} (long) at 0, elements from {@link #ARRAY_ELEMENTS_OFFSET}. */
     public static final long ARRAY_LENGTH_OFFSET = 0;

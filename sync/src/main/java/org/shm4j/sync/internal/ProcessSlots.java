@@ -1,0 +1,119 @@
+package org.shm4j.sync.internal;
+
+import org.shm4j.core.internal.ProcessIdentity;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A table of per-process counters in shared memory, so that what a process holds can be taken back when it dies.
+ * {@link #SLOTS} slots of 16 bytes: the owner token of the process (long, 0 = free) and two int counters. A process
+ * claims a slot with a CAS from 0 to its token and keeps it while it lives; any process may reclaim the slot of a
+ * dead one (counters zeroed, then the token CAS'd back to 0).
+ *
+ * <p>Memory ordering: every access is volatile or an atomic read-modify-write, because readers and writers of a
+ * read-write lock rely on a store-load (Dekker) order between the counters and the writer's word.
+ */
+public final class ProcessSlots {
+    /** Number of slots: at most this many processes use one structure at a time. */
+    public static final int SLOTS = 32;
+    /** Bytes per slot. */
+    public static final long SLOT_SIZE = 16;
+    /** Size of the table. */
+    public static final long SIZE = SLOTS * SLOT_SIZE;
+    /** Offset of the token in a slot. */
+    public static final long TOKEN = 0;
+    /** Offset of the first counter in a slot. */
+    public static final long FIRST = 8;
+    /** Offset of the second counter in a slot. */
+    public static final long SECOND = 12;
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final MemorySegment segment;
+    private final long base;
+
+    /**
+     * @param segment memory holding the table
+     * @param base    offset of the table, 8-byte aligned
+     */
+    public ProcessSlots(MemorySegment segment, long base) {
+        this.segment = segment;
+        this.base = base;
+    }
+
+    /**
+     * @return the index of this process's slot, claiming a free one (or one of a dead process) if it has none
+     * @throws IllegalStateException if all slots belong to live processes
+     */
+    public int claim() {
+        long me = ProcessIdentity.currentToken();
+        for (int attempt = 0; attempt < 2; attempt++) {
+            for (int i = 0; i < SLOTS; i++) {
+                if ((long) LONG.getVolatile(segment, slot(i) + TOKEN) == me) {
+                    return i;
+                }
+            }
+            for (int i = 0; i < SLOTS; i++) {
+                if (LONG.compareAndSet(segment, slot(i) + TOKEN, 0L, me)) {
+                    return i;
+                }
+            }
+            reclaimDead();
+        }
+        throw new IllegalStateException("all " + SLOTS + " process slots are held by live processes");
+    }
+
+    /** Adds {@code delta} to a counter ({@link #FIRST} or {@link #SECOND}) of slot {@code index}. */
+    public int add(int index, long counter, int delta) {
+        return (int) INT.getAndAdd(segment, slot(index) + counter, delta) + delta;
+    }
+
+    /** @return a counter of slot {@code index} */
+    public int get(int index, long counter) {
+        return (int) INT.getVolatile(segment, slot(index) + counter);
+    }
+
+    /** @return the sum of a counter over all slots */
+    public long sum(long counter) {
+        long sum = 0;
+        for (int i = 0; i < SLOTS; i++) {
+            sum += (int) INT.getVolatile(segment, slot(i) + counter);
+        }
+        return sum;
+    }
+
+    /**
+     * Frees the slots of dead processes, zeroing their counters.
+     *
+     * @return how many slots with a non-zero first counter were reclaimed
+     */
+    public int reclaimDead() {
+        int reclaimedHolders = 0;
+        for (int i = 0; i < SLOTS; i++) {
+            long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
+            if (token != 0 && !ProcessIdentity.isAlive(token)) {
+                int held = (int) INT.getAndSet(segment, slot(i) + FIRST, 0);
+                INT.setVolatile(segment, slot(i) + SECOND, 0);
+                if (LONG.compareAndSet(segment, slot(i) + TOKEN, token, 0L) && held > 0) {
+                    reclaimedHolders++;
+                }
+            }
+        }
+        return reclaimedHolders;
+    }
+
+    /** @return the pid owning slot {@code index}, or 0 */
+    public long pid(int index) {
+        return ProcessIdentity.pid((long) LONG.getVolatile(segment, slot(index) + TOKEN));
+    }
+
+    private long slot(int index) {
+        return base + index * SLOT_SIZE;
+    }
+}
