@@ -90,6 +90,45 @@ class CrossProcessSyncTest {
     }
 
     @Test
+    void shouldCountExactlyUnderTheFairLockFromThreeProcesses() throws Exception {
+        String heapName = names.unique("fair");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLong counter = SharedLong.create(heap, "counter");
+            SharedFairLock.create(heap, "fair");
+            runAll(3, i -> ChildJvm.start(FairWorker.class, heapName, "5000"));
+            assertThat(counter.get()).isEqualTo(15_000);
+        }
+    }
+
+    @Test
+    void shouldTakeOverTheFairLockOfAKilledHolderAndSkipAKilledWaiter() throws Exception {
+        String heapName = names.unique("fair-killed");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedFairLock lock = SharedFairLock.create(heap, "fair");
+            try (ChildJvm holder = ChildJvm.start(FairHolder.class, heapName)) {
+                holder.awaitLine("HOLDING", BOUND);
+                try (ChildJvm waiter = ChildJvm.start(FairHolder.class, heapName)) {
+                    long deadline = System.nanoTime() + BOUND.toNanos();
+                    while (lock.queueLength() < 2) { // the second child has its ticket and waits
+                        assertThat(System.nanoTime()).isLessThan(deadline);
+                        Thread.onSpinWait();
+                    }
+                    assertThat(lock.owner()).get().extracting(LockOwner::pid).isEqualTo(holder.pid());
+                    waiter.kill();
+                    holder.kill();
+                }
+            }
+            assertThat(lock.tryLock(10, TimeUnit.SECONDS)).as("the dead holder and the dead waiter are skipped")
+                    .isTrue();
+            assertThat(lock.isConsistent()).isFalse();
+            assertThat(lock.recoveries()).isEqualTo(1);
+            lock.markConsistent();
+            lock.unlock();
+            assertThat(lock.queueLength()).isZero();
+        }
+    }
+
+    @Test
     void shouldNeverShowReadersATornWriteFromAnotherProcess() throws Exception {
         String heapName = names.unique("torn");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
@@ -240,6 +279,36 @@ class CrossProcessSyncTest {
                 for (int i = 0; i < count; i++) {
                     array.getAndAdd(i % array.length(), addend);
                 }
+            }
+        }
+    }
+
+    /** {@code main(heap, count)}: adds 1 to the counter {@code count} times under the fair lock, plainly. */
+    public static final class FairWorker {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLong counter = SharedLong.open(heap, "counter");
+                SharedFairLock lock = SharedFairLock.open(heap, "fair");
+                for (int i = Integer.parseInt(args[1]); i > 0; i--) {
+                    lock.lock();
+                    try {
+                        counter.setPlain(counter.getPlain() + 1);
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap)}: takes (or queues for) the fair lock and waits to be killed. */
+    public static final class FairHolder {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedFairLock.open(heap, "fair").lock();
+                System.out.println("HOLDING");
+                System.out.flush();
+                Thread.sleep(TimeUnit.SECONDS.toMillis(90)); // killed long before this ends
             }
         }
     }

@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 
 import java.util.ArrayList;
@@ -9,11 +10,13 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Randomized stress of {@link SharedLock} and the atomic views with more threads than cores, so that waiters spin,
+ * Randomized stress of the exclusive locks ({@link SharedLock}, {@link SharedFairLock}, the write side of
+ * {@link SharedReadWriteLock}) and the atomic views with more threads than cores, so that waiters spin,
  * block in futex and are woken. Outcomes:
  * <ul>
  * <li>ACCEPTABLE: one thread inside the critical section at a time; the two guarded words always equal.</li>
@@ -22,10 +25,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  * </ul>
  */
 class LockStressTest {
-    @Test
-    void shouldKeepMutualExclusionUnderRandomLockCalls() throws InterruptedException {
+    @ParameterizedTest
+    @ValueSource(strings = {"SharedLock", "SharedFairLock", "SharedReadWriteLock"})
+    void shouldKeepMutualExclusionUnderRandomLockCalls(String kind) throws InterruptedException {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedLock lock = SharedLock.create(heap, "lock");
+            Lock lock = switch (kind) {
+                case "SharedLock" -> SharedLock.create(heap, "lock");
+                case "SharedFairLock" -> SharedFairLock.create(heap, "lock");
+                default -> SharedReadWriteLock.create(heap, "lock").writeLock();
+            };
             SharedLongArray pair = SharedLongArray.create(heap, "pair", 2);
             AtomicInteger inside = new AtomicInteger();
             AtomicInteger violations = new AtomicInteger();
@@ -66,11 +74,12 @@ class LockStressTest {
             }
             assertThat(violations).hasValue(0);
             assertThat(pair.get(0)).isEqualTo(entries.get()).isEqualTo(pair.get(1));
-            assertThat(lock.isLocked()).isFalse();
+            assertThat(lock.tryLock()).as("free at the end").isTrue();
+            lock.unlock();
         }
     }
 
-    private static boolean acquire(SharedLock lock, Random random) {
+    private static boolean acquire(Lock lock, Random random) {
         try {
             return switch (random.nextInt(4)) {
                 case 0 -> {

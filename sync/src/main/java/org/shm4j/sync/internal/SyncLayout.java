@@ -19,6 +19,36 @@ public final class SyncLayout {
     public static final BlockType BYTE_ARRAY = new BlockType(0x5348_0014, 1);
     public static final BlockType LOCK = new BlockType(0x5348_0021, 1);
     public static final BlockType READ_WRITE_LOCK = new BlockType(0x5348_0023, 1);
+    public static final BlockType FAIR_LOCK = new BlockType(0x5348_0022, 1);
+
+    /** Fair lock: the next ticket to hand out (int, 31 bits used). */
+    public static final long FAIR_NEXT_TICKET_OFFSET = 0;
+    /** Fair lock: the ticket being served (bits 0..30) and {@link #FAIR_TAKEN} (bit 31); the futex word. */
+    public static final long FAIR_SERVING_OFFSET = 64;
+    /** Fair lock: number of threads blocked in futex on the serving word (int). */
+    public static final long FAIR_WAITERS_OFFSET = 68;
+    /** Fair lock: flags (int), {@link #LOCK_OWNER_DIED}. */
+    public static final long FAIR_FLAGS_OFFSET = 72;
+    /** Fair lock: take-overs from dead owners (long). */
+    public static final long FAIR_RECOVERIES_OFFSET = 80;
+    /** Fair lock: epoch ms by which the owner held it, set by the first waiter; 0 if none (long). */
+    public static final long FAIR_HELD_SINCE_OFFSET = 88;
+    /** Fair lock: Java thread id of the owner, 0 when free (long). */
+    public static final long FAIR_OWNER_THREAD_OFFSET = 96;
+    /** Fair lock: the ticket slots. */
+    public static final long FAIR_SLOTS_OFFSET = 128;
+    /** Fair lock: number of ticket slots, so at most this many threads wait or hold at once. */
+    public static final int FAIR_QUEUE = 64;
+    /** Fair lock: bytes per ticket slot: owner token (long) at 0, ticket (int) at 8. */
+    public static final long FAIR_SLOT_SIZE = 16;
+    /** Fair lock: block size. */
+    public static final long FAIR_SIZE = FAIR_SLOTS_OFFSET + FAIR_QUEUE * FAIR_SLOT_SIZE;
+    /** Fair lock: the serving ticket has been taken by its holder. */
+    public static final int FAIR_TAKEN = 0x8000_0000;
+    /** Fair lock: ticket numbers are 31-bit counters. */
+    public static final int FAIR_TICKET_MASK = 0x7FFF_FFFF;
+    /** Fair lock: slot token of a ticket whose waiter gave up; no real token has this value. */
+    public static final long FAIR_ABANDONED = 1;
 
     /** Read-write lock: the writer's robust mutex. */
     public static final long RW_WRITER_OFFSET = 0;
