@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shm4j's two commands:
 #   ./run.sh demo   builds, then runs the main job: two JVM processes sharing a named heap and a counter
-#   ./run.sh test   builds and runs every test (unit, cross-process, Python interop, corruption)
+#   ./run.sh test   builds and runs every test (unit, cross-process, Python interop, corruption, jcstress quick)
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/find-jdk.sh
@@ -17,6 +17,7 @@ case "${1:-}" in
         ;;
     test)
         "${MVN[@]}" verify
+        scripts/jcstress.sh "${SHM4J_JCSTRESS_MODE:-quick}"
         ;;
     *)
         echo "usage: ./run.sh demo | test" >&2

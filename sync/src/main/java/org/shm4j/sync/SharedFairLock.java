@@ -104,6 +104,18 @@ public final class SharedFairLock implements Lock {
                 s -> { }), "fair lock '" + name + "'");
     }
 
+    /**
+     * Views the {@value org.shm4j.sync.internal.SyncLayout#FAIR_SIZE} bytes at {@code offset} of a native segment as
+     * a fair lock; all-zero bytes are a free lock.
+     *
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     */
+    public static SharedFairLock wrap(MemorySegment segment, long offset) {
+        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.FAIR_SIZE, Long.BYTES);
+        return new SharedFairLock(slice, "fair lock at 0x" + Long.toHexString(slice.address()));
+    }
+
     @Override
     public void lock() {
         try {

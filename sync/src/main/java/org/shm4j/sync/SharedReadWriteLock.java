@@ -94,6 +94,18 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 SyncLayout.RW_SIZE, s -> { }), "read-write lock '" + name + "'");
     }
 
+    /**
+     * Views the {@value org.shm4j.sync.internal.SyncLayout#RW_SIZE} bytes at {@code offset} of a native segment as a
+     * read-write lock; all-zero bytes are a free lock.
+     *
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     */
+    public static SharedReadWriteLock wrap(MemorySegment segment, long offset) {
+        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.RW_SIZE, Long.BYTES);
+        return new SharedReadWriteLock(slice, "read-write lock at 0x" + Long.toHexString(slice.address()));
+    }
+
     /** @return the read lock: shared by readers, excluded by a writer */
     @Override
     public Lock readLock() {

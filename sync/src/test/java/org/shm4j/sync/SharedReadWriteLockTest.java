@@ -39,6 +39,36 @@ class SharedReadWriteLockTest {
     }
 
     @Test
+    void shouldCountTheReadHoldsOfOneProcessInOneSlotWhateverObjectIsUsed() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock first = SharedReadWriteLock.create(heap, "rw");
+            SharedReadWriteLock second = SharedReadWriteLock.open(heap, "rw");
+            CountDownLatch start = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            AtomicInteger failures = new AtomicInteger();
+            for (int t = 0; t < 4; t++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        start.await();
+                        for (int i = 0; i < 1_000; i++) {
+                            first.readLock().lock();
+                            second.readLock().unlock(); // the same process's hold, through the other object
+                        }
+                    } catch (InterruptedException | IllegalMonitorStateException e) {
+                        failures.incrementAndGet();
+                    }
+                }));
+            }
+            start.countDown();
+            for (Thread thread : threads) {
+                thread.join(60_000);
+            }
+            assertThat(failures).hasValue(0);
+            assertThat(first.readerPids()).isEmpty();
+        }
+    }
+
+    @Test
     void shouldRefuseUnlockWithoutHold() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedReadWriteLock rw = SharedReadWriteLock.openOrCreate(heap, "rw");

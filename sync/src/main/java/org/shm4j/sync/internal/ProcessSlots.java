@@ -48,10 +48,19 @@ public final class ProcessSlots {
     }
 
     /**
+     * Claims are serialized within this JVM, so that two threads (or two mappings of the same table) never claim two
+     * slots for one process: a lock and an unlock through different objects must count in the same slot.
+     *
      * @return the index of this process's slot, claiming a free one (or one of a dead process) if it has none
      * @throws IllegalStateException if all slots belong to live processes
      */
     public int claim() {
+        synchronized (ProcessSlots.class) {
+            return claimSerialized();
+        }
+    }
+
+    private int claimSerialized() {
         long me = ProcessIdentity.currentToken();
         for (int attempt = 0; attempt < 2; attempt++) {
             for (int i = 0; i < SLOTS; i++) {

@@ -1,0 +1,138 @@
+package org.shm4j.sync.jcstress;
+
+import org.openjdk.jcstress.annotations.Actor;
+import org.openjdk.jcstress.annotations.Arbiter;
+import org.openjdk.jcstress.annotations.JCStressTest;
+import org.openjdk.jcstress.annotations.Outcome;
+import org.openjdk.jcstress.annotations.State;
+import org.openjdk.jcstress.infra.results.III_Result;
+import org.openjdk.jcstress.infra.results.II_Result;
+import org.shm4j.sync.SharedFairLock;
+import org.shm4j.sync.SharedLock;
+import org.shm4j.sync.SharedLongArray;
+import org.shm4j.sync.SharedReadWriteLock;
+
+import java.lang.foreign.Arena;
+import java.util.concurrent.locks.Lock;
+
+import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
+import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
+
+/** Outcome tables of the locks: mutual exclusion and the ordering of the data they guard. */
+public final class LocksStress {
+    private LocksStress() {
+    }
+
+    /** Two threads do a plain read-modify-write under the lock: the lock orders them. */
+    abstract static class MutualExclusion {
+        private final SharedLongArray value = SharedLongArray.wrap(Arena.ofAuto().allocate(64, 64), 0, 1);
+
+        abstract Lock lock();
+
+        int increment() {
+            Lock lock = lock();
+            lock.lock();
+            try {
+                long seen = value.getPlain(0);
+                value.setPlain(0, seen + 1);
+                return (int) seen;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        int total() {
+            return (int) value.getPlain(0);
+        }
+    }
+
+    /** {@link SharedLock}: see {@link MutualExclusion}. */
+    @JCStressTest
+    @Outcome(id = {"0, 1, 2", "1, 0, 2"}, expect = ACCEPTABLE, desc = "one went first")
+    @Outcome(expect = FORBIDDEN, desc = "both were inside at once, or an update was lost")
+    @State
+    public static class Mutex extends MutualExclusion {
+        private final SharedLock lock = SharedLock.wrap(Arena.ofAuto().allocate(64, 64), 0);
+
+        @Override
+        Lock lock() {
+            return lock;
+        }
+
+        @Actor
+        public void actor1(III_Result r) {
+            r.r1 = increment();
+        }
+
+        @Actor
+        public void actor2(III_Result r) {
+            r.r2 = increment();
+        }
+
+        @Arbiter
+        public void arbiter(III_Result r) {
+            r.r3 = total();
+        }
+    }
+
+    /** {@link SharedFairLock}: see {@link MutualExclusion}. */
+    @JCStressTest
+    @Outcome(id = {"0, 1, 2", "1, 0, 2"}, expect = ACCEPTABLE, desc = "one went first")
+    @Outcome(expect = FORBIDDEN, desc = "both were inside at once, or an update was lost")
+    @State
+    public static class Fair extends MutualExclusion {
+        private final SharedFairLock lock = SharedFairLock.wrap(Arena.ofAuto().allocate(2048, 64), 0);
+
+        @Override
+        Lock lock() {
+            return lock;
+        }
+
+        @Actor
+        public void actor1(III_Result r) {
+            r.r1 = increment();
+        }
+
+        @Actor
+        public void actor2(III_Result r) {
+            r.r2 = increment();
+        }
+
+        @Arbiter
+        public void arbiter(III_Result r) {
+            r.r3 = total();
+        }
+    }
+
+    /** A reader under the read lock sees both fields a writer wrote under the write lock, or neither. */
+    @JCStressTest
+    @Outcome(id = {"0, 0", "1, 1"}, expect = ACCEPTABLE, desc = "before or after the write")
+    @Outcome(expect = FORBIDDEN, desc = "a torn write")
+    @State
+    public static class ReadWrite {
+        private final SharedReadWriteLock rw = SharedReadWriteLock.wrap(Arena.ofAuto().allocate(1024, 64), 0);
+        private final SharedLongArray pair = SharedLongArray.wrap(Arena.ofAuto().allocate(64, 64), 0, 2);
+
+        @Actor
+        public void writer() {
+            rw.writeLock().lock();
+            try {
+                pair.setPlain(0, 1);
+                pair.setPlain(1, 1);
+            } finally {
+                rw.writeLock().unlock();
+            }
+        }
+
+        @Actor
+        public void reader(II_Result r) {
+            rw.readLock().lock();
+            try {
+                r.r1 = (int) pair.getPlain(0);
+                r.r2 = (int) pair.getPlain(1);
+            } finally {
+                rw.readLock().unlock();
+            }
+        }
+    }
+}
