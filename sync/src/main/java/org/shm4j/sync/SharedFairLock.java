@@ -9,12 +9,9 @@ import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.Lock;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -68,7 +65,7 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  *
  * <p>Memory consistency effects: as for {@link SharedLock}.
  */
-public final class SharedFairLock implements Lock {
+public final class SharedFairLock extends TimedLock {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -77,14 +74,13 @@ public final class SharedFairLock implements Lock {
     private static final int BLOCK_STEP = Waits.SPIN_STEPS + Waits.YIELD_STEPS;
 
     private final MemorySegment segment;
-    private final String description;
 
     /** Outcome of waiting for a turn. */
     private enum Turn { TAKEN, SKIPPED, TIMED_OUT }
 
     private SharedFairLock(MemorySegment segment, String description) {
+        super(description);
         this.segment = segment;
-        this.description = description;
     }
 
     /** Creates a free fair lock named {@code name} in {@code heap}. */
@@ -116,23 +112,6 @@ public final class SharedFairLock implements Lock {
         return new SharedFairLock(slice, "fair lock at 0x" + Long.toHexString(slice.address()));
     }
 
-    @Override
-    public void lock() {
-        try {
-            acquire(-1, false);
-        } catch (InterruptedException impossible) {
-            throw new AssertionError(impossible);
-        }
-    }
-
-    @Override
-    public void lockInterruptibly() throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
-        }
-        acquire(-1, true);
-    }
-
     /** Takes the lock only if it is free and nobody waits: barging is not allowed. */
     @Override
     public boolean tryLock() {
@@ -152,26 +131,6 @@ public final class SharedFairLock implements Lock {
         return false;
     }
 
-    @Override
-    public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
-        }
-        return acquire(Math.max(0, unit.toNanos(time)), true);
-    }
-
-    /**
-     * Acquires the lock or, after {@code timeout}, throws an exception that says who holds it.
-     *
-     * @throws LockTimeoutException if the lock is still not ours after {@code timeout}
-     */
-    public void lock(Duration timeout) throws InterruptedException {
-        if (!tryLock(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-            throw new LockTimeoutException(description + " not acquired within " + timeout.toMillis()
-                    + " ms; held by " + owner().map(LockOwner::toString).orElse("nobody now"));
-        }
-    }
-
     /**
      * Passes the lock to the next ticket and wakes the waiters.
      *
@@ -182,7 +141,7 @@ public final class SharedFairLock implements Lock {
         int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
         int ticket = serving & FAIR_TICKET_MASK;
         if (!isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(description + " is not held by this thread; held by "
+            throw new IllegalMonitorStateException(description() + " is not held by this thread; held by "
                     + owner().map(LockOwner::toString).orElse("nobody"));
         }
         // opaque: diagnostics only, ordered before the next owner by the release CAS below
@@ -192,15 +151,9 @@ public final class SharedFairLock implements Lock {
         }
         LONG.setVolatile(segment, slot(ticket), 0L);
         if (!INT.compareAndSet(segment, FAIR_SERVING_OFFSET, serving, following(ticket))) {
-            throw new IllegalStateException(description + " was taken over while held by this live thread");
+            throw new IllegalStateException(description() + " was taken over while held by this live thread");
         }
         wakeWaiters();
-    }
-
-    /** Not supported. */
-    @Override
-    public Condition newCondition() {
-        throw new UnsupportedOperationException("SharedFairLock has no conditions");
     }
 
     /** @return true if the current thread holds the lock */
@@ -248,7 +201,7 @@ public final class SharedFairLock implements Lock {
      */
     public void markConsistent() {
         if (!isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(description + " must be held to mark it consistent");
+            throw new IllegalMonitorStateException(description() + " must be held to mark it consistent");
         }
         INT.getAndBitwiseAnd(segment, FAIR_FLAGS_OFFSET, ~LOCK_OWNER_DIED);
     }
@@ -260,12 +213,18 @@ public final class SharedFairLock implements Lock {
 
     @Override
     public String toString() {
-        return description + owner().map(o -> " held by " + o).orElse(" (free)");
+        return description() + owner().map(o -> " held by " + o).orElse(" (free)");
     }
 
-    private boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+    @Override
+    Optional<LockOwner> holder() {
+        return owner();
+    }
+
+    @Override
+    boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
         if (isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(description + " is already held by this thread and is not "
+            throw new IllegalMonitorStateException(description() + " is already held by this thread and is not "
                     + "reentrant");
         }
         long start = System.nanoTime();

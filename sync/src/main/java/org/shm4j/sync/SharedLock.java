@@ -6,17 +6,12 @@ import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
-import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.Lock;
-import java.util.function.Supplier;
 
 /**
  * A mutual-exclusion lock in shared memory for the threads of every process that maps it, that survives the death
  * of its owner: Python's {@code multiprocessing.Lock}, without the lock that stays held forever when its holder is
- * killed. Not reentrant; implements {@link Lock} except {@link #newCondition()}.
+ * killed. Not reentrant; implements {@link java.util.concurrent.locks.Lock} except {@code newCondition()}.
  *
  * <h2>Layout (heap block type {@code 0x53480021} v1, 64 bytes, 64-aligned)</h2>
  * <table class="striped">
@@ -54,15 +49,14 @@ import java.util.function.Supplier;
  * <p>Memory consistency effects: as for {@link java.util.concurrent.locks.ReentrantLock}, actions before
  * {@link #unlock()} in one thread, in any process, happen-before actions after a later successful lock.
  */
-public final class SharedLock implements Lock {
+public final class SharedLock extends TimedLock {
     private static final long SIZE = SyncLayout.CACHE_LINE;
 
     private final RobustMutex mutex;
-    private final String description;
 
     private SharedLock(MemorySegment segment, String description) {
+        super(description);
         this.mutex = new RobustMutex(segment, 0);
-        this.description = description;
     }
 
     /**
@@ -102,45 +96,18 @@ public final class SharedLock implements Lock {
     }
 
     @Override
-    public void lock() {
-        try {
-            mutex.acquire(-1, false);
-        } catch (InterruptedException impossible) {
-            throw new AssertionError(impossible);
-        }
-    }
-
-    @Override
-    public void lockInterruptibly() throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
-        }
-        mutex.acquire(-1, true);
-    }
-
-    @Override
     public boolean tryLock() {
         return mutex.tryAcquire();
     }
 
     @Override
-    public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
-        }
-        return mutex.acquire(Math.max(0, unit.toNanos(time)), true);
+    boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        return mutex.acquire(timeoutNanos, interruptible);
     }
 
-    /**
-     * Acquires the lock or, after {@code timeout}, throws an exception that says who holds it.
-     *
-     * @throws LockTimeoutException if the lock is still held by a live owner after {@code timeout}
-     */
-    public void lock(Duration timeout) throws InterruptedException {
-        if (!tryLock(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-            throw new LockTimeoutException(description + " not acquired within " + timeout.toMillis()
-                    + " ms; held by " + owner().map(LockOwner::toString).orElse("nobody now"));
-        }
+    @Override
+    Optional<LockOwner> holder() {
+        return owner();
     }
 
     /**
@@ -150,34 +117,7 @@ public final class SharedLock implements Lock {
      */
     @Override
     public void unlock() {
-        mutex.release(false, description);
-    }
-
-    /** Not supported: shm4j has no cross-process condition variable yet. */
-    @Override
-    public Condition newCondition() {
-        throw new UnsupportedOperationException("SharedLock has no conditions: cross-process conditions are not "
-                + "supported");
-    }
-
-    /** Runs {@code action} holding the lock. */
-    public void withLock(Runnable action) {
-        lock();
-        try {
-            action.run();
-        } finally {
-            unlock();
-        }
-    }
-
-    /** @return what {@code action} returns, run holding the lock */
-    public <T> T withLock(Supplier<T> action) {
-        lock();
-        try {
-            return action.get();
-        } finally {
-            unlock();
-        }
+        mutex.release(false, description());
     }
 
     /** @return true if the current thread holds the lock */
@@ -207,7 +147,7 @@ public final class SharedLock implements Lock {
      */
     public void markConsistent() {
         if (!isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(description + " must be held to mark it consistent");
+            throw new IllegalMonitorStateException(description() + " must be held to mark it consistent");
         }
         mutex.markConsistent();
     }
@@ -219,7 +159,7 @@ public final class SharedLock implements Lock {
 
     @Override
     public String toString() {
-        return description + owner().map(o -> " held by " + o).orElse(" (free)");
+        return description() + owner().map(o -> " held by " + o).orElse(" (free)");
     }
 
     static String companionName(String valueName) {

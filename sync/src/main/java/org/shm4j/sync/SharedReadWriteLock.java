@@ -12,8 +12,6 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReadWriteLock;
 
@@ -65,8 +63,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final RobustMutex writer;
     private final ProcessSlots slots;
     private final String description;
-    private final Lock readLock = new ReadLock();
-    private final Lock writeLock = new WriteLock();
+    private final Lock readLock;
+    private final Lock writeLock;
     private volatile int slot = -1;
 
     private SharedReadWriteLock(MemorySegment segment, String description) {
@@ -74,6 +72,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         this.writer = new RobustMutex(segment, RW_WRITER_OFFSET);
         this.slots = new ProcessSlots(segment, RW_SLOTS_OFFSET);
         this.description = description;
+        this.readLock = new ReadLock();
+        this.writeLock = new WriteLock();
     }
 
     /** Creates a free read-write lock named {@code name} in {@code heap}. */
@@ -268,22 +268,14 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /** The shared side. */
-    private final class ReadLock implements Lock {
-        @Override
-        public void lock() {
-            try {
-                acquireRead(-1, false);
-            } catch (InterruptedException impossible) {
-                throw new AssertionError(impossible);
-            }
+    private final class ReadLock extends TimedLock {
+        ReadLock() {
+            super(description + " (read)");
         }
 
         @Override
-        public void lockInterruptibly() throws InterruptedException {
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            acquireRead(-1, true);
+        boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+            return acquireRead(timeoutNanos, interruptible);
         }
 
         @Override
@@ -296,41 +288,25 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
 
         @Override
-        public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            return acquireRead(Math.max(0, unit.toNanos(time)), true);
-        }
-
-        @Override
         public void unlock() {
             releaseRead(mySlot());
         }
 
         @Override
-        public Condition newCondition() {
-            throw new UnsupportedOperationException("SharedReadWriteLock has no conditions");
+        Optional<LockOwner> holder() {
+            return writer();
         }
     }
 
     /** The exclusive side. */
-    private final class WriteLock implements Lock {
-        @Override
-        public void lock() {
-            try {
-                acquireWrite(-1, false);
-            } catch (InterruptedException impossible) {
-                throw new AssertionError(impossible);
-            }
+    private final class WriteLock extends TimedLock {
+        WriteLock() {
+            super(description + " (write)");
         }
 
         @Override
-        public void lockInterruptibly() throws InterruptedException {
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            acquireWrite(-1, true);
+        boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+            return acquireWrite(timeoutNanos, interruptible);
         }
 
         @Override
@@ -343,21 +319,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
 
         @Override
-        public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            return acquireWrite(Math.max(0, unit.toNanos(time)), true);
-        }
-
-        @Override
         public void unlock() {
-            writer.release(true, description + " (write)");
+            writer.release(true, description());
         }
 
         @Override
-        public Condition newCondition() {
-            throw new UnsupportedOperationException("SharedReadWriteLock has no conditions");
+        Optional<LockOwner> holder() {
+            return writer();
         }
     }
 }
