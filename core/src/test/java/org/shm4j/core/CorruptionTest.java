@@ -36,7 +36,8 @@ class CorruptionTest {
     @BeforeEach
     void buildImage() {
         Path file = dir.resolve("pristine.heap");
-        try (SharedHeap heap = SharedHeap.create(file, HEAP_SIZE, HeapOptions.defaults().withCatalogCapacity(CAPACITY))) {
+        try (SharedHeap heap = SharedHeap.create(file, HEAP_SIZE, HeapOptions.defaults()
+                .withCatalogCapacity(CAPACITY))) {
             for (int i = 0; i < NAMES.length; i++) {
                 heap.allocate(NAMES[i], TYPE, 8 + i * 100, 8L << i, s -> s.fill((byte) 1));
             }

@@ -164,7 +164,8 @@ class SharedHeapTest {
             assertThatThrownBy(() -> heap.allocate("a", COUNTER, 0)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("byteSize=0 (expected: > 0)");
             assertThatThrownBy(() -> heap.allocate("a", COUNTER, 8, 3, s -> { }))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessage("alignment=3 (expected: a positive power of 2)");
+                    .isInstanceOf(IllegalArgumentException.class)
+                            .hasMessage("alignment=3 (expected: a positive power of 2)");
             assertThatThrownBy(() -> heap.allocate("a", COUNTER, 8, 1L << 31, s -> { }))
                     .isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> heap.allocate("", COUNTER, 8)).isInstanceOf(IllegalArgumentException.class)

@@ -101,7 +101,8 @@ class SharedMemoryTest {
     void shouldReportMissingRegion() {
         String name = names.unique("missing");
         assertThatThrownBy(() -> SharedMemory.open(name))
-                .isInstanceOf(ShmNotFoundException.class).hasMessageContaining(name).hasMessageContaining("does not exist");
+                .isInstanceOf(ShmNotFoundException.class).hasMessageContaining(name)
+                        .hasMessageContaining("does not exist");
     }
 
     @Test
@@ -134,7 +135,8 @@ class SharedMemoryTest {
         String name = names.unique("closed");
         SharedMemory region = SharedMemory.create(name, 64);
         region.close();
-        assertThatThrownBy(() -> region.segment().set(JAVA_BYTE, 0, (byte) 1)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> region.segment().set(JAVA_BYTE, 0, (byte) 1))
+                .isInstanceOf(IllegalStateException.class);
     }
 
     @Test
@@ -182,7 +184,8 @@ class SharedMemoryTest {
     @Test
     void shouldRefuseEmptyFile() throws IOException {
         Path file = Files.createFile(dir.resolve("empty.bin"));
-        assertThatThrownBy(() -> SharedMemory.open(file)).isInstanceOf(ShmException.class).hasMessageContaining("empty");
+        assertThatThrownBy(() -> SharedMemory.open(file)).isInstanceOf(ShmException.class)
+                .hasMessageContaining("empty");
     }
 
     @Test

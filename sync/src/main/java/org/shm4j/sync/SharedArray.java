@@ -7,7 +7,19 @@ import java.util.Objects;
  * What every shared array has: a fixed length, its elements' memory, and bulk copies to and from other memory. The
  * typed subclasses add element access and copies to and from Java arrays.
  *
- * <p>The heap block layout of all shared arrays is the table in {@link SharedLongArray}.
+ * <h2>Layout of a shared array block (64-aligned)</h2>
+ * <table class="striped">
+ * <caption>Shared array block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>length (number of elements)</td>
+ *     <td>plain; written before the block is published</td></tr>
+ * <tr><td>8</td><td>4</td><td>element size in bytes: 1, 4 or 8</td><td>plain; likewise</td></tr>
+ * <tr><td>12</td><td>52</td><td>zero</td><td>—</td></tr>
+ * <tr><td>64</td><td>size × length</td><td>elements, little-endian (doubles as IEEE 754 binary64)</td>
+ *     <td>as the method names say</td></tr>
+ * </table>
+ * Opening checks the element size and that the length matches the block size. The typed {@code wrap} methods
+ * view elements of any native segment instead, with no header.
  */
 public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleArray, SharedIntArray, SharedLongArray {
     /** The elements, without the block header. */

@@ -97,6 +97,16 @@ public final class SharedDouble {
         VALUE.setRelease(segment, 0L, newValue);
     }
 
+    /** @return the value, opaque: coherent, no ordering of other accesses */
+    public double getOpaque() {
+        return (double) VALUE.getOpaque(segment, 0L);
+    }
+
+    /** Sets the value, opaque. */
+    public void setOpaque(double newValue) {
+        VALUE.setOpaque(segment, 0L, newValue);
+    }
+
     /** @return the value with a plain read: use under a lock */
     public double getPlain() {
         return segment.get(JAVA_DOUBLE, 0L);

@@ -12,7 +12,7 @@ import java.util.function.IntUnaryOperator;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
- * A {@code long} in shared memory with the operations of {@link java.util.concurrent.atomic.AtomicInteger}, atomic
+ * An {@code int} in shared memory with the operations of {@link java.util.concurrent.atomic.AtomicInteger}, atomic
  * across the threads of every process that maps it: Python's {@code multiprocessing.Value('i')} without lost updates.
  *
  * <h2>Layout (heap block type {@code 0x53480001} v1, 64 bytes, 64-aligned)</h2>
@@ -22,14 +22,14 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * <tr><td>0</td><td>4</td><td>value, little-endian two's complement</td><td>as the method names say</td></tr>
  * <tr><td>4</td><td>60</td><td>padding, zero (keeps neighbours off the cache line)</td><td>—</td></tr>
  * </table>
- * {@link #wrap(MemorySegment, long)} views any 4-byte aligned {@code long} of a native segment instead.
+ * {@link #wrap(MemorySegment, long)} views any 4-byte aligned {@code int} of a native segment instead.
  *
  * <p>Memory consistency effects: {@link #get()}/{@link #set(int)} and the read-modify-write methods are volatile
  * accesses; {@link #getAcquire()} pairs with {@link #setRelease(int)}; {@link #getOpaque()}/{@link #setOpaque(int)}
  * are coherent but unordered; {@link #getPlain()}/{@link #setPlain(int)} have no ordering and are for data guarded
  * by a lock.
  *
- * <p>With a lock ({@link #create(SharedHeap, String, long, boolean)}), {@link #lock()} returns a {@link SharedLock}
+ * <p>With a lock ({@link #create(SharedHeap, String, int, boolean)}), {@link #lock()} returns a {@link SharedLock}
  * stored in the heap block {@code <name>.lock}, as Python's {@code Value(..., lock=True).get_lock()}.
  */
 public final class SharedInt {

@@ -16,15 +16,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * {@link java.util.concurrent.atomic.AtomicIntegerArray}, across the threads of every process that maps it: Python's
  * {@code multiprocessing.Array('i', n)}.
  *
- * <h2>Layout (heap block type {@code 0x53480011} v1, 64-aligned)</h2>
- * <table class="striped">
- * <caption>Shared array block (all array types)</caption>
- * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
- * <tr><td>0</td><td>8</td><td>length (number of elements)</td><td>plain; written before the block is published</td></tr>
- * <tr><td>8</td><td>4</td><td>element size in bytes (4 here)</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>52</td><td>zero</td><td>—</td></tr>
- * <tr><td>64</td><td>4 × length</td><td>elements, little-endian</td><td>as the method names say</td></tr>
- * </table>
+ * <p>Layout: the shared array block of {@link SharedArray}, heap block type {@code 0x53480011} v1, element size 4.
  * {@link #wrap(MemorySegment, long, long)} views {@code length} 4-byte aligned elements of any native segment
  * instead (no header).
  *

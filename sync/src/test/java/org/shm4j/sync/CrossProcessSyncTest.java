@@ -170,7 +170,8 @@ class CrossProcessSyncTest {
                 assertThat(rw.writer()).get().extracting(LockOwner::pid).isEqualTo(child.pid());
                 child.kill();
             }
-            assertThat(rw.readLock().tryLock(10, TimeUnit.SECONDS)).as("a reader gets in after the writer died").isTrue();
+            assertThat(rw.readLock().tryLock(10, TimeUnit.SECONDS)).as("a reader gets in after the writer died")
+                    .isTrue();
             assertThat(rw.isConsistent()).isFalse();
             rw.readLock().unlock();
             assertThat(rw.writeLock().tryLock(10, TimeUnit.SECONDS)).isTrue();

@@ -24,7 +24,8 @@ class SharedArraysTest {
             a.setRelease(1, 6);
             a.setOpaque(2, 7);
             a.setPlain(3, 8);
-            assertThat(new long[]{a.get(0), a.getAcquire(1), a.getOpaque(2), a.getPlain(3)}).containsExactly(5, 6, 7, 8);
+            assertThat(new long[]{a.get(0), a.getAcquire(1), a.getOpaque(2), a.getPlain(3)})
+                    .containsExactly(5, 6, 7, 8);
             assertThat(a.compareAndSet(0, 5, 50)).isTrue();
             assertThat(a.compareAndExchange(0, 1, 2)).isEqualTo(50);
             assertThat(a.getAndSet(0, 51)).isEqualTo(50);
@@ -97,9 +98,11 @@ class SharedArraysTest {
             assertThatThrownBy(() -> a.set(-1, 0)).isInstanceOf(IndexOutOfBoundsException.class);
             assertThatThrownBy(() -> SharedByteArray.create(heap, "b", 5).get(5))
                     .isInstanceOf(IndexOutOfBoundsException.class);
-            assertThatThrownBy(() -> SharedLongArray.create(heap, "zero", 0)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> SharedLongArray.create(heap, "zero", 0))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("length=0");
-            assertThatThrownBy(() -> SharedLongArray.create(heap, "neg", -3)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> SharedLongArray.create(heap, "neg", -3))
+                    .isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> SharedIntArray.open(heap, "a")).isInstanceOf(ShmTypeMismatchException.class);
             assertThatThrownBy(() -> SharedLongArray.openOrCreate(heap, "a", 5))
                     .isInstanceOf(ShmTypeMismatchException.class);

@@ -76,6 +76,8 @@ class SharedValuesTest {
             assertThat(v.compareAndSet(Double.NaN, 0.0)).as("same NaN bits").isTrue();
             assertThat(v.compareAndSet(-0.0, 1.0)).as("0.0 and -0.0 differ in bits").isFalse();
             assertThat(v.withLock(x -> x + 4)).isEqualTo(4.0);
+            v.setOpaque(4.0);
+            assertThat(v.getOpaque()).isEqualTo(4.0);
             List<Thread> threads = new ArrayList<>();
             for (int t = 0; t < 4; t++) {
                 threads.add(Thread.ofPlatform().start(() -> {
@@ -89,6 +91,26 @@ class SharedValuesTest {
             }
             assertThat(v.get()).isEqualTo(40_004.0);
             assertThat(SharedDouble.open(heap, "d").lock().isLocked()).isFalse();
+        }
+    }
+
+    @Test
+    void shouldOfferTheAtomicBooleanOperations() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedBoolean flag = SharedBoolean.create(heap, "flag", false);
+            assertThat(flag.get()).isFalse();
+            assertThat(flag.compareAndSet(false, true)).isTrue();
+            assertThat(flag.compareAndSet(false, true)).isFalse();
+            assertThat(flag.getAndSet(false)).isTrue();
+            flag.setRelease(true);
+            assertThat(flag.getAcquire()).isTrue();
+            assertThat(SharedBoolean.open(heap, "flag").toString()).isEqualTo("true");
+            assertThat(SharedBoolean.openOrCreate(heap, "other", true).get()).isTrue();
+            assertThat(flag.segment().get(JAVA_INT, 0)).isEqualTo(1);
+            MemorySegment raw = arena.allocate(8, 4);
+            assertThat(SharedBoolean.wrap(raw, 4).get()).isFalse();
+            assertThatThrownBy(() -> SharedBoolean.wrap(raw, 2)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> SharedInt.open(heap, "flag")).isInstanceOf(ShmTypeMismatchException.class);
         }
     }
 
@@ -135,7 +157,8 @@ class SharedValuesTest {
             assertThatThrownBy(() -> SharedInt.open(heap, "none")).isInstanceOf(ShmNotFoundException.class);
             SharedInt.create(heap, "x");
             assertThatThrownBy(() -> SharedInt.create(heap, "x")).isInstanceOf(ShmAlreadyExistsException.class);
-            assertThatThrownBy(() -> SharedDouble.openOrCreate(heap, "x", 1)).isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> SharedDouble.openOrCreate(heap, "x", 1))
+                    .isInstanceOf(ShmTypeMismatchException.class);
         }
     }
 
@@ -150,7 +173,8 @@ class SharedValuesTest {
             i.set(6);
             assertThat(raw.get(JAVA_INT, 4)).isEqualTo(6);
             assertThatThrownBy(() -> SharedLong.wrap(raw, 4)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("offset=4").hasMessageContaining("(expected: a multiple of 8 for atomic access)");
+                    .hasMessageContaining("offset=4")
+                            .hasMessageContaining("(expected: a multiple of 8 for atomic access)");
             assertThatThrownBy(() -> SharedInt.wrap(raw, 2)).isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> SharedDouble.wrap(raw, 12)).isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> SharedLong.wrap(raw, 64)).isInstanceOf(IndexOutOfBoundsException.class);

@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The main demo: two JVM processes share a named heap and a counter in it. The parent creates the heap
- * {@code /dev/shm/shm4j-demo-<pid>} with a {@link SharedLong}, starts a child JVM on the same class path, and both add to the counter at once;
+ * {@code /dev/shm/shm4j-demo-<pid>} with a {@link SharedLong}, starts a child JVM on the same class path, and both
+ * add to the counter at once;
  * each prints what it sees, and the parent checks that no increment was lost.
  *
  * <p>Run: {@code java -cp bench/target/benchmarks.jar org.shm4j.bench.demo.SharedCounterDemo}

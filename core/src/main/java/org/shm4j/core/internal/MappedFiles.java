@@ -44,8 +44,9 @@ public final class MappedFiles {
         checkSpace(dir, size);
         Path temp = dir.resolve(".shm4j-" + ProcessHandle.current().pid() + "-" + TEMP_SEQUENCE.incrementAndGet()
                 + ".tmp");
-        try (FileChannel channel = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.READ, StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(permissions))) {
+        Set<StandardOpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        try (FileChannel channel = FileChannel.open(temp, options, PosixFilePermissions.asFileAttribute(permissions))) {
             try {
                 Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
                 channel.write(ByteBuffer.allocate(1), size - 1);

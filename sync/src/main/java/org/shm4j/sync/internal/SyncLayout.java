@@ -13,6 +13,7 @@ public final class SyncLayout {
     public static final BlockType INT = new BlockType(0x5348_0001, 1);
     public static final BlockType LONG = new BlockType(0x5348_0002, 1);
     public static final BlockType DOUBLE = new BlockType(0x5348_0003, 1);
+    public static final BlockType BOOLEAN = new BlockType(0x5348_0004, 1);
     public static final BlockType INT_ARRAY = new BlockType(0x5348_0011, 1);
     public static final BlockType LONG_ARRAY = new BlockType(0x5348_0012, 1);
     public static final BlockType DOUBLE_ARRAY = new BlockType(0x5348_0013, 1);
