@@ -52,11 +52,12 @@ class CrossProcessTest {
         int children = 3;
         int rounds = 100;
         int blockNames = 12;
-        try (SharedMemory barrier = SharedMemory.create(base + "-barrier", rounds * 64L)) {
+        try (SharedMemory barrier = SharedMemory.create(names.unique("race-barrier"), rounds * 64L)) {
             List<ChildJvm> racers = new ArrayList<>();
             try {
                 for (int c = 0; c < children; c++) {
-                    racers.add(ChildJvm.start(HeapRacer.class, base, Integer.toString(children),
+                    racers.add(ChildJvm.start(HeapRacer.class, base, barrier.name().orElseThrow(),
+                            Integer.toString(children),
                             Integer.toString(rounds), Integer.toString(blockNames), Integer.toString(c)));
                 }
                 for (ChildJvm racer : racers) {
@@ -144,17 +145,17 @@ class CrossProcessTest {
     /**
      * Races the other children on {@code openOrCreate} of one heap per round and on {@code allocateOrLookup} of the
      * same block names in a shuffled order; prints {@code round name offset} for every block it gets.
-     * {@code main(base, children, rounds, blockNames, id)}.
+     * {@code main(base, barrierName, children, rounds, blockNames, id)}.
      */
     public static final class HeapRacer {
         public static void main(String[] args) {
             String base = args[0];
-            int children = Integer.parseInt(args[1]);
-            int rounds = Integer.parseInt(args[2]);
-            int blockNames = Integer.parseInt(args[3]);
-            Random random = new Random(Integer.parseInt(args[4]));
+            int children = Integer.parseInt(args[2]);
+            int rounds = Integer.parseInt(args[3]);
+            int blockNames = Integer.parseInt(args[4]);
+            Random random = new Random(Integer.parseInt(args[5]));
             StringBuilder out = new StringBuilder();
-            try (SharedMemory barrier = SharedMemory.open(base + "-barrier")) {
+            try (SharedMemory barrier = SharedMemory.open(args[1])) {
                 for (int r = 0; r < rounds; r++) {
                     awaitAll(barrier.segment(), r * 64L, children);
                     try (SharedHeap heap = SharedHeap.openOrCreate(base + "-" + r, 1 << 16)) {
