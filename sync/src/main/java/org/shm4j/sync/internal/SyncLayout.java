@@ -21,6 +21,26 @@ public final class SyncLayout {
     public static final BlockType LOCK = new BlockType(0x5348_0021, 1);
     public static final BlockType READ_WRITE_LOCK = new BlockType(0x5348_0023, 1);
     public static final BlockType FAIR_LOCK = new BlockType(0x5348_0022, 1);
+    public static final BlockType RING = new BlockType(0x5348_0031, 1);
+
+    /** Ring: data capacity in bytes (int), a power of two. */
+    public static final long RING_CAPACITY_OFFSET = 0;
+    /** Ring: longest message payload (int), capacity / 8 - record header. */
+    public static final long RING_MAX_MESSAGE_OFFSET = 4;
+    /** Ring: kind (int): 1 = one producer, 2 = many producers; one consumer either way. */
+    public static final long RING_KIND_OFFSET = 8;
+    /** Ring: tail, the producers' position in bytes since creation (long). */
+    public static final long RING_TAIL_OFFSET = 128;
+    /** Ring: the producers' cached copy of head (long). */
+    public static final long RING_HEAD_CACHE_OFFSET = 256;
+    /** Ring: head, the consumer's position (long). */
+    public static final long RING_HEAD_OFFSET = 384;
+    /** Ring: header size; the data starts here. */
+    public static final long RING_HEADER_SIZE = 512;
+    /** Ring record: header size (length int, type int); records are aligned to it. */
+    public static final int RING_RECORD_HEADER = 8;
+    /** Ring record: type of a padding record (wrap-around filler or aborted claim). */
+    public static final int RING_PADDING_TYPE = -1;
 
     /** Fair lock: the next ticket to hand out (int, 31 bits used). */
     public static final long FAIR_NEXT_TICKET_OFFSET = 0;

@@ -1,0 +1,425 @@
+package org.shm4j.sync;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.internal.Checks;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.SyncLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_CACHE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
+import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+
+/**
+ * A ring buffer of variable-length byte messages in shared memory, with one consumer and one or many producers, in
+ * any processes that map it. Messages are copied in ({@link #offer}) or written in place ({@link #tryClaim}), and
+ * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
+ * offer, an empty one returns 0.
+ *
+ * <h2>Layout (heap block type {@code 0x53480031} v1, 512-byte header + capacity, 64-aligned)</h2>
+ * <table class="striped">
+ * <caption>SharedRing block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>4</td><td>capacity: data bytes, a power of two from 1024 to 2<sup>30</sup></td>
+ *     <td>plain; written before the block is published</td></tr>
+ * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
+ * <tr><td>8</td><td>4</td><td>kind: 1 = one producer, 2 = many producers</td><td>plain; likewise</td></tr>
+ * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
+ *     many: CAS</td></tr>
+ * <tr><td>256</td><td>8</td><td>headCache: the producers' last view of head</td><td>acquire/release</td></tr>
+ * <tr><td>384</td><td>8</td><td>head: bytes ever consumed</td><td>consumer's release store; producers read it
+ *     with acquire</td></tr>
+ * <tr><td>512</td><td>capacity</td><td>records</td><td>see below</td></tr>
+ * </table>
+ * Each field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a line,
+ * even with adjacent-line prefetch.
+ *
+ * <h2>Records</h2>
+ * A record is an 8-byte header — length (int: header + payload bytes) and type (int) — then the payload, padded to
+ * a multiple of 8. Its position is {@code tail & (capacity - 1)}. The length is 0 while the record is not written,
+ * negative ({@code -alignedLength}) while claimed, and positive once committed: the producer writes the payload and
+ * the type with plain stores, then the length with a release store, which the consumer reads with acquire. A record
+ * never wraps: when it does not fit before the end, the producer claims the rest of the buffer as a padding record
+ * (type -1) and puts the message at offset 0. The consumer zeroes each record after reading it, then advances head
+ * with a release store, so free space always reads as 0. An aborted claim becomes a padding record.
+ *
+ * <h2>A producer that dies</h2>
+ * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. The consumer
+ * (or a supervisor) calls {@link #unblock()} when head has not moved for a while although tail is ahead: the stuck
+ * record becomes padding and every committed message after it is still delivered, exactly once.
+ *
+ * <p>Memory consistency effects: actions of a producer before committing a message happen-before the consumer's
+ * handler call for it.
+ */
+public final class SharedRing {
+    /** How many producers a ring allows. */
+    public enum Kind {
+        /** One producer thread at a time (in one process): no CAS on tail. */
+        ONE_PRODUCER,
+        /** Many producer threads, in any processes: tail is claimed by CAS. */
+        MANY_PRODUCERS
+    }
+
+    /** Smallest capacity. */
+    public static final int MIN_CAPACITY = 1024;
+    /** Largest capacity. */
+    public static final int MAX_CAPACITY = 1 << 30;
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final MemorySegment header;
+    private final MemorySegment data;
+    private final Kind kind;
+    private final int capacity;
+    private final int mask;
+    private final int maxMessageLength;
+
+    private SharedRing(MemorySegment block, String what) {
+        this.header = block;
+        int cap = block.get(JAVA_INT, RING_CAPACITY_OFFSET);
+        int kindCode = block.get(JAVA_INT, RING_KIND_OFFSET);
+        if (cap < MIN_CAPACITY || cap > MAX_CAPACITY || Integer.bitCount(cap) != 1
+                || block.byteSize() != RING_HEADER_SIZE + cap
+                || block.get(JAVA_INT, RING_MAX_MESSAGE_OFFSET) != maxMessageLength(cap)
+                || kindCode < 1 || kindCode > 2) {
+            throw new ShmFormatException(what + " has a corrupted header: capacity=" + cap + " kind=" + kindCode
+                    + " block size=" + block.byteSize());
+        }
+        this.kind = Kind.values()[kindCode - 1];
+        this.capacity = cap;
+        this.mask = cap - 1;
+        this.maxMessageLength = maxMessageLength(cap);
+        this.data = block.asSlice(RING_HEADER_SIZE, cap);
+    }
+
+    /**
+     * Creates an empty ring named {@code name} in {@code heap}.
+     *
+     * @param capacity data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
+     * @throws IllegalArgumentException if the capacity is not one
+     */
+    public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity),
+                s -> format(s, kind, capacity)), "ring '" + name + "'");
+    }
+
+    /**
+     * Opens the ring named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a ring
+     * @throws ShmFormatException                      if its header is corrupted
+     */
+    public static SharedRing open(SharedHeap heap, String name) {
+        return new SharedRing(Blocks.open(heap, name, SyncLayout.RING), "ring '" + name + "'");
+    }
+
+    /**
+     * Opens the ring named {@code name}, or creates it empty.
+     *
+     * @throws ShmTypeMismatchException if it exists with another kind or capacity
+     */
+    public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
+        SharedRing ring = new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, blockSize(capacity),
+                s -> format(s, kind, capacity)), "ring '" + name + "'");
+        if (ring.kind != Objects.requireNonNull(kind, "kind")) {
+            throw new ShmTypeMismatchException("ring '" + name + "' is " + ring.kind + " (expected: " + kind + ")");
+        }
+        return ring;
+    }
+
+    /** @return the kind of ring */
+    public Kind kind() {
+        return kind;
+    }
+
+    /** @return data capacity in bytes */
+    public int capacity() {
+        return capacity;
+    }
+
+    /** @return the longest message payload: capacity / 8 - 8 */
+    public int maxMessageLength() {
+        return maxMessageLength;
+    }
+
+    /** @return bytes of records (with headers and padding) not yet consumed: a snapshot */
+    public long size() {
+        while (true) {
+            long head = (long) LONG.getVolatile(header, RING_HEAD_OFFSET);
+            long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+            if ((long) LONG.getVolatile(header, RING_HEAD_OFFSET) == head) {
+                return tail - head;
+            }
+        }
+    }
+
+    /** @return true if every claimed record has been consumed: a snapshot */
+    public boolean isEmpty() {
+        return size() == 0;
+    }
+
+    /**
+     * Copies {@code length} bytes of {@code source} from {@code sourceOffset} into the ring as one message.
+     *
+     * @param type a message type, {@code >= 1}
+     * @return false if the ring has no room now
+     * @throws IllegalArgumentException if the type is not positive or the length is negative or over
+     *                                  {@link #maxMessageLength()}
+     */
+    public boolean offer(int type, MemorySegment source, long sourceOffset, int length) {
+        long index = claim(type, length);
+        if (index < 0) {
+            return false;
+        }
+        MemorySegment.copy(source, sourceOffset, data, index + RING_RECORD_HEADER, length);
+        publish(index, type, length);
+        return true;
+    }
+
+    /**
+     * Copies {@code length} bytes of {@code source} from {@code sourceOffset} into the ring as one message.
+     *
+     * @return false if the ring has no room now
+     * @see #offer(int, MemorySegment, long, int)
+     */
+    public boolean offer(int type, byte[] source, int sourceOffset, int length) {
+        Objects.checkFromIndexSize(sourceOffset, length, source.length);
+        long index = claim(type, length);
+        if (index < 0) {
+            return false;
+        }
+        MemorySegment.copy(source, sourceOffset, data, JAVA_BYTE, index + RING_RECORD_HEADER, length);
+        publish(index, type, length);
+        return true;
+    }
+
+    /**
+     * Claims room for a message of {@code length} bytes to be written in place through {@code claim}, which must
+     * then be committed or aborted.
+     *
+     * @return false if the ring has no room now
+     * @throws IllegalStateException if {@code claim} is still in progress
+     */
+    public boolean tryClaim(int type, int length, RingClaim claim) {
+        if (claim.isActive()) {
+            throw new IllegalStateException("claim is still in progress: commit or abort it first");
+        }
+        long index = claim(type, length);
+        if (index < 0) {
+            return false;
+        }
+        claim.start(this, index, type, length);
+        return true;
+    }
+
+    /**
+     * Hands the next message, if any, to {@code handler}.
+     *
+     * @return 1 if a message was handled, else 0
+     */
+    public int poll(MessageHandler handler) {
+        return drain(handler, 1);
+    }
+
+    /**
+     * Hands up to {@code limit} messages to {@code handler}, in order. Only one thread may consume at a time. If the
+     * handler throws, the message it threw on counts as consumed.
+     *
+     * @return the number of messages handled
+     */
+    public int drain(MessageHandler handler, int limit) {
+        Objects.requireNonNull(handler, "handler");
+        final MemorySegment data = this.data; // local copies: no reloads after the acquire reads below
+        final int mask = this.mask;
+        long head = (long) LONG.getOpaque(header, RING_HEAD_OFFSET); // opaque: only this consumer writes it
+        long consumed = 0;
+        int handled = 0;
+        try {
+            while (handled < limit) {
+                long index = (head + consumed) & mask;
+                int length = (int) INT.getAcquire(data, index); // acquire: pairs with the producer's release
+                if (length <= 0) {
+                    break;
+                }
+                int type = data.get(JAVA_INT, index + 4);
+                int aligned = align(length);
+                consumed += aligned;
+                if (type != RING_PADDING_TYPE) {
+                    handled++;
+                    try {
+                        handler.onMessage(type, data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
+                    } finally {
+                        zero(data, index, aligned);
+                    }
+                } else {
+                    zero(data, index, aligned);
+                }
+            }
+        } finally {
+            if (consumed > 0) {
+                LONG.setRelease(header, RING_HEAD_OFFSET, head + consumed); // release: the zeroed bytes first
+            }
+        }
+        return handled;
+    }
+
+    /**
+     * Unblocks the consumer after a producer died holding a claim: if the record at head is claimed but not
+     * committed, or was never started although tail is ahead, it becomes padding. Call it only when head has not
+     * moved for longer than any live producer takes to commit (for example a second): it cannot tell a dead
+     * producer from a slow one.
+     *
+     * @return true if a record was turned into padding
+     */
+    public boolean unblock() {
+        long head = (long) LONG.getVolatile(header, RING_HEAD_OFFSET);
+        long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+        if (head == tail) {
+            return false;
+        }
+        int index = (int) (head & mask);
+        int length = (int) INT.getVolatile(data, index);
+        if (length < 0) {
+            return padOver(index, length, -length);
+        }
+        if (length > 0) {
+            return false;
+        }
+        // claimed by a CAS on tail, header never written: pad up to the next written record, or tail, or the end
+        long limit = Math.min(tail - head, capacity - index);
+        int gap = RING_RECORD_HEADER;
+        while (gap < limit && (int) INT.getVolatile(data, index + gap) == 0) {
+            gap += RING_RECORD_HEADER;
+        }
+        return padOver(index, 0, gap);
+    }
+
+    @Override
+    public String toString() {
+        return "ring(" + kind + ", capacity " + capacity + ", " + size() + " bytes in use)";
+    }
+
+    /** @return the data memory (for claims) */
+    MemorySegment dataSegment() {
+        return data;
+    }
+
+    /** Commits the record at {@code index}: type, then the length with release. */
+    void publish(long index, int type, int length) {
+        data.set(JAVA_INT, index + 4, type); // plain: published by the release store of the length
+        INT.setRelease(data, index, length + RING_RECORD_HEADER);
+    }
+
+    private boolean padOver(int index, int expected, int alignedLength) {
+        data.set(JAVA_INT, index + 4, RING_PADDING_TYPE);
+        return INT.compareAndSet(data, (long) index, expected, alignedLength); // fails if the producer just woke
+    }
+
+    /** @return the record index claimed for a message, or -1 if there is no room */
+    private long claim(int type, int length) {
+        if (type < 1) {
+            throw new IllegalArgumentException("type=" + type + " (expected: >= 1)");
+        }
+        Checks.inRange("length", length, 0, maxMessageLength);
+        int required = align(length + RING_RECORD_HEADER);
+        return kind == Kind.ONE_PRODUCER ? claimSingle(required) : claimShared(required);
+    }
+
+    private long claimSingle(int required) {
+        final int capacity = this.capacity;
+        long tail = (long) LONG.getOpaque(header, RING_TAIL_OFFSET); // opaque: only this producer writes it
+        long head = (long) LONG.getOpaque(header, RING_HEAD_CACHE_OFFSET); // opaque: likewise
+        int index = (int) (tail & mask);
+        int toEnd = capacity - index;
+        int padding = required > toEnd ? toEnd : 0;
+        if (required + padding > capacity - (tail - head)) {
+            head = (long) LONG.getAcquire(header, RING_HEAD_OFFSET); // acquire: the consumer zeroed what it freed
+            LONG.setOpaque(header, RING_HEAD_CACHE_OFFSET, head);
+            if (required + padding > capacity - (tail - head)) {
+                return -1;
+            }
+        }
+        writePadding(index, padding);
+        long recordIndex = padding > 0 ? 0 : index;
+        INT.setOpaque(data, recordIndex, -required); // opaque: marks the claim for unblock(); no ordering needed
+        LONG.setRelease(header, RING_TAIL_OFFSET, tail + padding + required); // release: for size() readers
+        return recordIndex;
+    }
+
+    private long claimShared(int required) {
+        final int capacity = this.capacity;
+        long head = (long) LONG.getAcquire(header, RING_HEAD_CACHE_OFFSET);
+        long tail;
+        int index;
+        int padding;
+        do {
+            tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+            index = (int) (tail & mask);
+            int toEnd = capacity - index;
+            padding = required > toEnd ? toEnd : 0;
+            if (required + padding > capacity - (tail - head)) {
+                head = (long) LONG.getAcquire(header, RING_HEAD_OFFSET); // acquire: freed bytes are zeroed
+                if (required + padding > capacity - (tail - head)) {
+                    return -1;
+                }
+                LONG.setRelease(header, RING_HEAD_CACHE_OFFSET, head);
+            }
+        } while (!LONG.compareAndSet(header, RING_TAIL_OFFSET, tail, tail + padding + required));
+        // the successful CAS is the linearization point: [tail, tail + padding + required) is ours
+        writePadding(index, padding);
+        long recordIndex = padding > 0 ? 0 : index;
+        INT.setOpaque(data, recordIndex, -required); // opaque: marks the claim for unblock()
+        return recordIndex;
+    }
+
+    private void writePadding(int index, int padding) {
+        if (padding > 0) {
+            data.set(JAVA_INT, index + 4, RING_PADDING_TYPE);
+            INT.setRelease(data, (long) index, padding); // release: the type first
+        }
+    }
+
+    private static void zero(MemorySegment data, long index, int aligned) {
+        for (long o = index; o < index + aligned; o += Long.BYTES) {
+            data.set(JAVA_LONG, o, 0L); // plain: published to producers by the release store of head
+        }
+    }
+
+    private static int align(int length) {
+        return (length + RING_RECORD_HEADER - 1) & -RING_RECORD_HEADER;
+    }
+
+    private static int maxMessageLength(int capacity) {
+        return capacity / 8 - RING_RECORD_HEADER;
+    }
+
+    private static long blockSize(int capacity) {
+        if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || Integer.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException("capacity=" + capacity + " (expected: a power of 2 from "
+                    + MIN_CAPACITY + " to " + MAX_CAPACITY + ")");
+        }
+        return RING_HEADER_SIZE + capacity;
+    }
+
+    private static void format(MemorySegment block, Kind kind, int capacity) {
+        block.set(JAVA_INT, RING_CAPACITY_OFFSET, capacity);
+        block.set(JAVA_INT, RING_MAX_MESSAGE_OFFSET, maxMessageLength(capacity));
+        block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
+    }
+}

@@ -1,0 +1,197 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.SharedHeap;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedRingTest {
+    private static final int CAPACITY = 4096;
+
+    @Test
+    void shouldDeliverMessagesInOrderWithTheirTypes() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.ONE_PRODUCER, CAPACITY);
+            assertThat(ring.maxMessageLength()).isEqualTo(CAPACITY / 8 - 8);
+            assertThat(ring.isEmpty()).isTrue();
+            assertThat(ring.offer(7, "hello".getBytes(), 0, 5)).isTrue();
+            assertThat(ring.offer(8, new byte[0], 0, 0)).isTrue();
+            assertThat(ring.size()).isEqualTo(16 + 8);
+            List<String> seen = new ArrayList<>();
+            assertThat(ring.drain((type, buffer, offset, length) -> seen.add(type + ":"
+                    + new String(buffer.asSlice(offset, length).toArray(JAVA_BYTE))), 10)).isEqualTo(2);
+            assertThat(seen).containsExactly("7:hello", "8:");
+            assertThat(ring.poll((t, b, o, l) -> { })).isZero();
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldWrapAroundWithEveryLengthManyTimes() {
+        for (SharedRing.Kind kind : SharedRing.Kind.values()) {
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
+                byte[] message = new byte[ring.maxMessageLength()];
+                long[] expected = {0};
+                long[] received = {0};
+                for (int round = 0; round < 40; round++) {
+                    for (int length = 0; length <= ring.maxMessageLength(); length++) {
+                        for (int i = 0; i < length; i++) {
+                            message[i] = (byte) (length + i);
+                        }
+                        while (!ring.offer(1 + length, message, 0, length)) {
+                            ring.drain((type, buffer, offset, len) -> {
+                                assertThat(len).isEqualTo(type - 1);
+                                for (int i = 0; i < len; i++) {
+                                    assertThat(buffer.get(JAVA_BYTE, offset + i)).isEqualTo((byte) (len + i));
+                                }
+                                received[0]++;
+                            }, 3);
+                        }
+                        expected[0]++;
+                    }
+                }
+                while (ring.poll((t, b, o, l) -> received[0]++) > 0) {
+                    assertThat(received[0]).isLessThanOrEqualTo(expected[0]);
+                }
+                assertThat(received[0]).as(kind.toString()).isEqualTo(expected[0]);
+                assertThat(ring.isEmpty()).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void shouldRefuseWhenFullAndAcceptAgainAfterPolling() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, 1024);
+            byte[] message = new byte[120]; // 128-byte records
+            int accepted = 0;
+            while (ring.offer(1, message, 0, message.length)) {
+                accepted++;
+            }
+            assertThat(accepted).isEqualTo(8);
+            assertThat(ring.poll((t, b, o, l) -> { })).isEqualTo(1);
+            assertThat(ring.offer(1, message, 0, message.length)).isTrue();
+            assertThat(ring.offer(1, message, 0, message.length)).isFalse();
+        }
+    }
+
+    @Test
+    void shouldCommitAndAbortClaims() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, CAPACITY);
+            RingClaim claim = new RingClaim();
+            assertThat(ring.tryClaim(3, 8, claim)).isTrue();
+            assertThatThrownBy(() -> ring.tryClaim(3, 8, claim)).isInstanceOf(IllegalStateException.class);
+            claim.buffer().set(JAVA_LONG_UNALIGNED, claim.offset(), 42L);
+            claim.commit();
+            assertThatThrownBy(claim::commit).isInstanceOf(IllegalStateException.class);
+            assertThat(ring.tryClaim(4, 8, claim)).isTrue();
+            claim.abort();
+            assertThat(ring.tryClaim(5, 8, claim)).isTrue();
+            claim.buffer().set(JAVA_LONG_UNALIGNED, claim.offset(), 43L);
+            claim.commit();
+            List<Long> seen = new ArrayList<>();
+            ring.drain((type, buffer, offset, length) -> seen.add(type * 1000 + buffer.get(JAVA_LONG_UNALIGNED, offset)),
+                    10);
+            assertThat(seen).containsExactly(3042L, 5043L);
+        }
+    }
+
+    @Test
+    void shouldUnblockAClaimThatIsNeverCommitted() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, CAPACITY);
+            RingClaim abandoned = new RingClaim();
+            assertThat(ring.unblock()).as("nothing to unblock").isFalse();
+            assertThat(ring.tryClaim(1, 30, abandoned)).isTrue(); // its producer "dies" here
+            assertThat(ring.offer(2, new byte[3], 0, 3)).isTrue();
+            assertThat(ring.poll((t, b, o, l) -> { })).as("stuck behind the claim").isZero();
+            assertThat(ring.unblock()).isTrue();
+            List<Integer> types = new ArrayList<>();
+            ring.drain((type, b, o, l) -> types.add(type), 10);
+            assertThat(types).containsExactly(2);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldKeepPerProducerOrderAndLoseNothingWithThreads() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, 1 << 16);
+            int producers = 3;
+            int perProducer = 100_000;
+            List<Thread> threads = new ArrayList<>();
+            for (int p = 1; p <= producers; p++) {
+                int id = p;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    MemorySegment message = MemorySegment.ofArray(new byte[64]);
+                    for (long seq = 0; seq < perProducer; seq++) {
+                        message.set(JAVA_LONG_UNALIGNED, 0, seq);
+                        int length = 8 + (int) (seq % 56);
+                        while (!ring.offer(id, message, 0, length)) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                }));
+            }
+            long[] next = new long[producers + 1];
+            AtomicLong received = new AtomicLong();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (received.get() < (long) producers * perProducer) {
+                assertThat(System.nanoTime()).isLessThan(deadline);
+                ring.drain((type, buffer, offset, length) -> {
+                    long seq = buffer.get(JAVA_LONG_UNALIGNED, offset);
+                    assertThat(seq).isEqualTo(next[type]);
+                    assertThat(length).isEqualTo(8 + (int) (seq % 56));
+                    next[type]++;
+                    received.incrementAndGet();
+                }, 100);
+            }
+            for (Thread thread : threads) {
+                thread.join(10_000);
+            }
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldRejectBadInput() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            assertThatThrownBy(() -> SharedRing.create(heap, "x", SharedRing.Kind.ONE_PRODUCER, 1000))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity=1000");
+            assertThatThrownBy(() -> SharedRing.create(heap, "y", SharedRing.Kind.ONE_PRODUCER, 512))
+                    .isInstanceOf(IllegalArgumentException.class);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.ONE_PRODUCER, 1024);
+            byte[] big = new byte[ring.maxMessageLength() + 1];
+            assertThatThrownBy(() -> ring.offer(1, big, 0, big.length)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("length=" + big.length + " (expected: 0.." + ring.maxMessageLength() + ")");
+            assertThatThrownBy(() -> ring.offer(1, big, 0, -1)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> ring.offer(1, MemorySegment.ofArray(big), 0, -1))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> ring.offer(0, big, 0, 1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("type=0 (expected: >= 1)");
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, 1024))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.ONE_PRODUCER, 2048))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> SharedRing.open(heap, "nope")).isInstanceOf(org.shm4j.core.ShmNotFoundException.class);
+            SharedLong.create(heap, "long");
+            assertThatThrownBy(() -> SharedRing.open(heap, "long")).isInstanceOf(ShmTypeMismatchException.class);
+        }
+        SharedHeap closed = SharedHeap.anonymous(1 << 16);
+        SharedRing ring = SharedRing.create(closed, "ring", SharedRing.Kind.ONE_PRODUCER, 1024);
+        closed.close();
+        assertThatThrownBy(() -> ring.offer(1, new byte[1], 0, 1)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> ring.poll((t, b, o, l) -> { })).isInstanceOf(IllegalStateException.class);
+    }
+}
