@@ -5,16 +5,25 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Checks;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_CACHE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
@@ -30,20 +39,29 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v1, 512-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v1, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>4</td><td>capacity: data bytes, a power of two from 1024 to 2<sup>30</sup></td>
  *     <td>plain; written before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
- * <tr><td>8</td><td>4</td><td>kind: 1 = one producer, 2 = many producers</td><td>plain; likewise</td></tr>
+ * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
  * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
  *     many: CAS</td></tr>
  * <tr><td>256</td><td>8</td><td>headCache: the producers' last view of head</td><td>acquire/release</td></tr>
  * <tr><td>384</td><td>8</td><td>head: bytes ever consumed</td><td>consumer's release store; producers read it
  *     with acquire</td></tr>
- * <tr><td>512</td><td>capacity</td><td>records</td><td>see below</td></tr>
+ * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
+ *     consumers' futex word</td><td>atomic add</td></tr>
+ * <tr><td>516</td><td>4</td><td>notEmptyWaiters: consumers blocked or about to block</td><td>atomic add; producers
+ *     read it with a volatile load after publishing</td></tr>
+ * <tr><td>640</td><td>4</td><td>notFullSeq: bumped by a consumer that frees space while a producer is blocked</td>
+ *     <td>atomic add</td></tr>
+ * <tr><td>644</td><td>4</td><td>notFullWaiters: producers blocked or about to block</td><td>atomic add</td></tr>
+ * <tr><td>768</td><td>40</td><td>the consumers' robust mutex (MPMC only): the 40 bytes of a {@link SharedLock}</td>
+ *     <td>as in {@code SharedLock}</td></tr>
+ * <tr><td>1024</td><td>capacity</td><td>records</td><td>see below</td></tr>
  * </table>
  * Each field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a line,
  * even with adjacent-line prefetch.
@@ -58,26 +76,44 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * with a release store, so free space always reads as 0. An aborted claim becomes a padding record.
  *
  * <h2>A producer that dies</h2>
- * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. The consumer
- * (or a supervisor) calls {@link #unblock()} when head has not moved for a while although tail is ahead: the stuck
- * record becomes padding and every committed message after it is still delivered, exactly once.
+ * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
+ * the record at head stays uncommitted for longer than the stall timeout ({@link #setStallTimeout(Duration)},
+ * default 1 s) while tail is ahead, the consumer turns it into padding ({@link #unblock()}, which may also be called
+ * directly) and goes on: every committed message is still delivered, exactly once. A live producer must therefore
+ * commit within the stall timeout of claiming; one that does not may have its message skipped and overwritten.
+ *
+ * <h2>Blocking</h2>
+ * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and
+ * {@link #poll(MessageHandler, Duration, WaitStrategy)} for a message, with the chosen {@link WaitStrategy}. Under
+ * {@link WaitStrategy#BLOCKING} a waiter announces itself in the waiters count and sleeps in futex on the sequence
+ * word; the other side bumps the sequence and wakes it only when the count is non-zero, so the non-blocking paths
+ * pay one volatile load. A waiter re-checks at least every 10 ms.
  *
  * <p>Memory consistency effects: actions of a producer before committing a message happen-before the consumer's
  * handler call for it.
  */
 public final class SharedRing {
-    /** How many producers a ring allows. */
+    /** How many producers and consumers a ring allows. */
     public enum Kind {
-        /** One producer thread at a time (in one process): no CAS on tail. */
-        ONE_PRODUCER,
-        /** Many producer threads, in any processes: tail is claimed by CAS. */
-        MANY_PRODUCERS
+        /** One producer thread and one consumer thread at a time: no CAS on tail. */
+        SPSC,
+        /** Many producer threads, in any processes (tail is claimed by CAS), and one consumer thread. */
+        MPSC,
+        /**
+         * Many producers and many consumers, in any processes; each message goes to exactly one consumer. Consumers
+         * take turns through a robust mutex in the header (a dead consumer's turn is taken over; the message it was
+         * handling when it died is delivered again).
+         */
+        MPMC
     }
 
     /** Smallest capacity. */
     public static final int MIN_CAPACITY = 1024;
     /** Largest capacity. */
     public static final int MAX_CAPACITY = 1 << 30;
+
+    private static final long STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final int STALL_CHECK_EVERY = 64;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -89,6 +125,14 @@ public final class SharedRing {
     private final int capacity;
     private final int mask;
     private final int maxMessageLength;
+    private final RobustMutex consumers;
+    private final String description;
+
+    // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
+    private long stallTimeoutNanos = STALL_TIMEOUT_NANOS;
+    private long stalledHead = -1;
+    private long stalledSince;
+    private int emptyPolls;
 
     private SharedRing(MemorySegment block, String what) {
         this.header = block;
@@ -97,7 +141,7 @@ public final class SharedRing {
         if (cap < MIN_CAPACITY || cap > MAX_CAPACITY || Integer.bitCount(cap) != 1
                 || block.byteSize() != RING_HEADER_SIZE + cap
                 || block.get(JAVA_INT, RING_MAX_MESSAGE_OFFSET) != maxMessageLength(cap)
-                || kindCode < 1 || kindCode > 2) {
+                || kindCode < 1 || kindCode > Kind.values().length) {
             throw new ShmFormatException(what + " has a corrupted header: capacity=" + cap + " kind=" + kindCode
                     + " block size=" + block.byteSize());
         }
@@ -106,6 +150,8 @@ public final class SharedRing {
         this.mask = cap - 1;
         this.maxMessageLength = maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
+        this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
+        this.description = what;
     }
 
     /**
@@ -210,6 +256,48 @@ public final class SharedRing {
     }
 
     /**
+     * Copies a message into the ring, waiting up to {@code timeout} for room.
+     *
+     * @return false if there was no room within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     * @see #offer(int, byte[], int, int)
+     */
+    public boolean offer(int type, byte[] source, int sourceOffset, int length, Duration timeout, WaitStrategy strategy)
+            throws InterruptedException {
+        long start = System.nanoTime();
+        int step = 0;
+        while (!offer(type, source, sourceOffset, length)) {
+            long left = timeout.toNanos() - (System.nanoTime() - start);
+            if (left <= 0) {
+                return false;
+            }
+            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
+        }
+        return true;
+    }
+
+    /**
+     * Copies a message into the ring, waiting up to {@code timeout} for room.
+     *
+     * @return false if there was no room within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     * @see #offer(int, MemorySegment, long, int)
+     */
+    public boolean offer(int type, MemorySegment source, long sourceOffset, int length, Duration timeout,
+                         WaitStrategy strategy) throws InterruptedException {
+        long start = System.nanoTime();
+        int step = 0;
+        while (!offer(type, source, sourceOffset, length)) {
+            long left = timeout.toNanos() - (System.nanoTime() - start);
+            if (left <= 0) {
+                return false;
+            }
+            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
+        }
+        return true;
+    }
+
+    /**
      * Claims room for a message of {@code length} bytes to be written in place through {@code claim}, which must
      * then be committed or aborted.
      *
@@ -238,13 +326,62 @@ public final class SharedRing {
     }
 
     /**
-     * Hands up to {@code limit} messages to {@code handler}, in order. Only one thread may consume at a time. If the
-     * handler throws, the message it threw on counts as consumed.
+     * Hands the next message to {@code handler}, waiting up to {@code timeout} for one.
+     *
+     * @return 1 if a message was handled, 0 if none came within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     */
+    public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
+        long start = System.nanoTime();
+        int step = 0;
+        while (true) {
+            int handled = drain(handler, 1);
+            if (handled > 0) {
+                return handled;
+            }
+            long left = timeout.toNanos() - (System.nanoTime() - start);
+            if (left <= 0) {
+                return 0;
+            }
+            step = await(strategy, step, RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET, left, true);
+        }
+    }
+
+    /**
+     * Sets how long a record at head may stay claimed but uncommitted (while tail is ahead) before this consumer
+     * takes its producer for dead and skips it; see the class documentation.
+     *
+     * @throws IllegalArgumentException if {@code timeout} is not positive
+     */
+    public void setStallTimeout(Duration timeout) {
+        stallTimeoutNanos = Checks.positive("stallTimeout nanos", timeout.toNanos());
+    }
+
+    /**
+     * Hands up to {@code limit} messages to {@code handler}, in order. SPSC and MPSC rings allow one consuming
+     * thread at a time; MPMC consumers take turns. If the handler throws, the message it threw on counts as
+     * consumed.
      *
      * @return the number of messages handled
      */
     public int drain(MessageHandler handler, int limit) {
         Objects.requireNonNull(handler, "handler");
+        if (consumers == null) {
+            return drainAsConsumer(handler, limit);
+        }
+        try {
+            consumers.acquire(-1, false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
+        }
+        try {
+            return drainAsConsumer(handler, limit);
+        } finally {
+            consumers.release(false, description + " consumers");
+        }
+    }
+
+    private int drainAsConsumer(MessageHandler handler, int limit) {
         final MemorySegment data = this.data; // local copies: no reloads after the acquire reads below
         final int mask = this.mask;
         long head = (long) LONG.getOpaque(header, RING_HEAD_OFFSET); // opaque: only this consumer writes it
@@ -274,9 +411,74 @@ public final class SharedRing {
         } finally {
             if (consumed > 0) {
                 LONG.setRelease(header, RING_HEAD_OFFSET, head + consumed); // release: the zeroed bytes first
+                signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
+            } else if (++emptyPolls % STALL_CHECK_EVERY == 0) {
+                skipIfStalled(head);
             }
         }
         return handled;
+    }
+
+    /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
+    private void checkStall() {
+        if (consumers == null) {
+            skipIfStalled((long) LONG.getOpaque(header, RING_HEAD_OFFSET)); // opaque: the consumer's own field
+        } else if (consumers.tryAcquire()) {
+            try {
+                skipIfStalled((long) LONG.getAcquire(header, RING_HEAD_OFFSET));
+            } finally {
+                consumers.release(false, description + " consumers");
+            }
+        }
+    }
+
+    /** The stall rule: skip the record at head if it stayed uncommitted for the stall timeout. */
+    private void skipIfStalled(long head) {
+        if ((long) LONG.getVolatile(header, RING_TAIL_OFFSET) == head) {
+            stalledHead = -1; // empty, not stalled
+            return;
+        }
+        long now = System.nanoTime();
+        if (stalledHead != head) {
+            stalledHead = head;
+            stalledSince = now;
+        } else if (now - stalledSince > stallTimeoutNanos) {
+            unblock();
+            stalledHead = -1;
+        }
+    }
+
+    /** Waits one step of {@code strategy} for the sequence at {@code seqOffset} to move. */
+    private int await(WaitStrategy strategy, int step, long seqOffset, long waitersOffset, long leftNanos,
+                      boolean consumer) throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        if (consumer && (strategy.blocksAt(step) || step % STALL_CHECK_EVERY == STALL_CHECK_EVERY - 1)) {
+            checkStall();
+        }
+        int seq = (int) INT.getVolatile(header, seqOffset);
+        if (!strategy.blocksAt(step)) {
+            return strategy.idle(step, header, seqOffset, seq, leftNanos);
+        }
+        INT.getAndAdd(header, waitersOffset, 1); // announce, then re-check in the caller's next round
+        try {
+            return strategy.idle(step, header, seqOffset, seq, Math.min(leftNanos, nextStallCheck(consumer)));
+        } finally {
+            INT.getAndAdd(header, waitersOffset, -1);
+        }
+    }
+
+    private long nextStallCheck(boolean consumer) {
+        return consumer ? Math.max(1, stallTimeoutNanos / 4) : Long.MAX_VALUE;
+    }
+
+    /** Wakes the waiters on the other side, if any announced themselves. */
+    private void signal(long seqOffset, long waitersOffset) {
+        if ((int) INT.getVolatile(header, waitersOffset) != 0) {
+            INT.getAndAdd(header, seqOffset, 1);
+            Waits.wake(header, seqOffset, Integer.MAX_VALUE);
+        }
     }
 
     /**
@@ -324,6 +526,7 @@ public final class SharedRing {
     void publish(long index, int type, int length) {
         data.set(JAVA_INT, index + 4, type); // plain: published by the release store of the length
         INT.setRelease(data, index, length + RING_RECORD_HEADER);
+        signal(RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET);
     }
 
     private boolean padOver(int index, int expected, int alignedLength) {
@@ -338,7 +541,7 @@ public final class SharedRing {
         }
         Checks.inRange("length", length, 0, maxMessageLength);
         int required = align(length + RING_RECORD_HEADER);
-        return kind == Kind.ONE_PRODUCER ? claimSingle(required) : claimShared(required);
+        return kind == Kind.SPSC ? claimSingle(required) : claimShared(required);
     }
 
     private long claimSingle(int required) {

@@ -7,6 +7,9 @@ import org.shm4j.core.SharedHeap;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -20,7 +23,7 @@ class SharedRingTest {
     @Test
     void shouldDeliverMessagesInOrderWithTheirTypes() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.ONE_PRODUCER, CAPACITY);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, CAPACITY);
             assertThat(ring.maxMessageLength()).isEqualTo(CAPACITY / 8 - 8);
             assertThat(ring.isEmpty()).isTrue();
             assertThat(ring.offer(7, "hello".getBytes(), 0, 5)).isTrue();
@@ -72,7 +75,7 @@ class SharedRingTest {
     @Test
     void shouldRefuseWhenFullAndAcceptAgainAfterPolling() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, 1024);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
             byte[] message = new byte[120]; // 128-byte records
             int accepted = 0;
             while (ring.offer(1, message, 0, message.length)) {
@@ -88,7 +91,7 @@ class SharedRingTest {
     @Test
     void shouldCommitAndAbortClaims() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, CAPACITY);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
             RingClaim claim = new RingClaim();
             assertThat(ring.tryClaim(3, 8, claim)).isTrue();
             assertThatThrownBy(() -> ring.tryClaim(3, 8, claim)).isInstanceOf(IllegalStateException.class);
@@ -110,7 +113,7 @@ class SharedRingTest {
     @Test
     void shouldUnblockAClaimThatIsNeverCommitted() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, CAPACITY);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
             RingClaim abandoned = new RingClaim();
             assertThat(ring.unblock()).as("nothing to unblock").isFalse();
             assertThat(ring.tryClaim(1, 30, abandoned)).isTrue(); // its producer "dies" here
@@ -127,7 +130,7 @@ class SharedRingTest {
     @Test
     void shouldKeepPerProducerOrderAndLoseNothingWithThreads() throws InterruptedException {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
-            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, 1 << 16);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1 << 16);
             int producers = 3;
             int perProducer = 100_000;
             List<Thread> threads = new ArrayList<>();
@@ -165,13 +168,123 @@ class SharedRingTest {
     }
 
     @Test
+    void shouldBlockAFullOfferUntilSpaceFrees() throws Exception {
+        for (WaitStrategy strategy : WaitStrategy.values()) {
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
+                byte[] message = new byte[120];
+                while (ring.offer(1, message, 0, message.length)) {
+                    assertThat(ring.size()).isLessThanOrEqualTo(1024);
+                }
+                assertThat(ring.offer(1, message, 0, message.length, Duration.ofMillis(20), strategy)).isFalse();
+                AtomicBoolean offered = new AtomicBoolean();
+                Thread producer = Thread.ofPlatform().start(() -> {
+                    try {
+                        offered.set(ring.offer(2, message, 0, message.length, Duration.ofSeconds(30), strategy));
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                assertThat(ring.poll((t, b, o, l) -> { })).isEqualTo(1);
+                producer.join(30_000);
+                assertThat(offered).as(strategy.toString()).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void shouldWakeABlockedPollWhenAMessageArrives() throws Exception {
+        for (WaitStrategy strategy : WaitStrategy.values()) {
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
+                assertThat(ring.poll((t, b, o, l) -> { }, Duration.ofMillis(20), strategy)).isZero();
+                AtomicInteger got = new AtomicInteger();
+                Thread consumer = Thread.ofPlatform().start(() -> {
+                    try {
+                        ring.poll((type, b, o, l) -> got.set(type), Duration.ofSeconds(30), strategy);
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                assertThat(ring.offer(9, new byte[4], 0, 4)).isTrue();
+                consumer.join(30_000);
+                assertThat(got).as(strategy.toString()).hasValue(9);
+            }
+        }
+    }
+
+    @Test
+    void shouldSkipAClaimLeftOpenPastTheStallTimeout() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
+            ring.setStallTimeout(Duration.ofMillis(100));
+            assertThat(ring.tryClaim(1, 16, new RingClaim())).isTrue(); // never committed
+            assertThat(ring.offer(2, new byte[8], 0, 8)).isTrue();
+            AtomicInteger got = new AtomicInteger();
+            long start = System.nanoTime();
+            assertThat(ring.poll((type, b, o, l) -> got.set(type), Duration.ofSeconds(30), WaitStrategy.BLOCKING))
+                    .isEqualTo(1);
+            assertThat(got).hasValue(2);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(100));
+            assertThatThrownBy(() -> ring.setStallTimeout(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void shouldGiveEachMessageToExactlyOneOfManyConsumers() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPMC, 1 << 14);
+            int producers = 2;
+            int perProducer = 50_000;
+            SharedIntArray seen = SharedIntArray.create(heap, "seen", (long) producers * perProducer);
+            AtomicLong consumed = new AtomicLong();
+            List<Thread> threads = new ArrayList<>();
+            for (int p = 0; p < producers; p++) {
+                int id = p;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    MemorySegment message = MemorySegment.ofArray(new byte[8]);
+                    for (long k = 0; k < perProducer; k++) {
+                        message.set(JAVA_LONG_UNALIGNED, 0, id * (long) perProducer + k);
+                        while (!ring.offer(1, message, 0, 8)) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                }));
+            }
+            for (int c = 0; c < 3; c++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    while (consumed.get() < (long) producers * perProducer) {
+                        try {
+                            ring.poll((t, buffer, offset, l) -> {
+                                seen.incrementAndGet(buffer.get(JAVA_LONG_UNALIGNED, offset));
+                                consumed.incrementAndGet();
+                            }, Duration.ofMillis(10), WaitStrategy.BLOCKING);
+                        } catch (InterruptedException e) {
+                            throw new AssertionError(e);
+                        }
+                    }
+                }));
+            }
+            for (Thread thread : threads) {
+                thread.join(60_000);
+                assertThat(thread.isAlive()).isFalse();
+            }
+            for (long i = 0; i < seen.length(); i++) {
+                if (seen.get(i) != 1) {
+                    throw new AssertionError("message " + i + " delivered " + seen.get(i) + " times");
+                }
+            }
+        }
+    }
+
+    @Test
     void shouldRejectBadInput() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            assertThatThrownBy(() -> SharedRing.create(heap, "x", SharedRing.Kind.ONE_PRODUCER, 1000))
+            assertThatThrownBy(() -> SharedRing.create(heap, "x", SharedRing.Kind.SPSC, 1000))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity=1000");
-            assertThatThrownBy(() -> SharedRing.create(heap, "y", SharedRing.Kind.ONE_PRODUCER, 512))
+            assertThatThrownBy(() -> SharedRing.create(heap, "y", SharedRing.Kind.SPSC, 512))
                     .isInstanceOf(IllegalArgumentException.class);
-            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.ONE_PRODUCER, 1024);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
             byte[] big = new byte[ring.maxMessageLength() + 1];
             assertThatThrownBy(() -> ring.offer(1, big, 0, big.length)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("length=" + big.length + " (expected: 0.." + ring.maxMessageLength() + ")");
@@ -180,16 +293,16 @@ class SharedRingTest {
                     .isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> ring.offer(0, big, 0, 1)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("type=0 (expected: >= 1)");
-            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.MANY_PRODUCERS, 1024))
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.MPSC, 1024))
                     .isInstanceOf(ShmTypeMismatchException.class);
-            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.ONE_PRODUCER, 2048))
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.SPSC, 2048))
                     .isInstanceOf(ShmTypeMismatchException.class);
             assertThatThrownBy(() -> SharedRing.open(heap, "nope")).isInstanceOf(org.shm4j.core.ShmNotFoundException.class);
             SharedLong.create(heap, "long");
             assertThatThrownBy(() -> SharedRing.open(heap, "long")).isInstanceOf(ShmTypeMismatchException.class);
         }
         SharedHeap closed = SharedHeap.anonymous(1 << 16);
-        SharedRing ring = SharedRing.create(closed, "ring", SharedRing.Kind.ONE_PRODUCER, 1024);
+        SharedRing ring = SharedRing.create(closed, "ring", SharedRing.Kind.SPSC, 1024);
         closed.close();
         assertThatThrownBy(() -> ring.offer(1, new byte[1], 0, 1)).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> ring.poll((t, b, o, l) -> { })).isInstanceOf(IllegalStateException.class);

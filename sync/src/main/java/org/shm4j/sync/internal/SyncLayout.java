@@ -27,7 +27,7 @@ public final class SyncLayout {
     public static final long RING_CAPACITY_OFFSET = 0;
     /** Ring: longest message payload (int), capacity / 8 - record header. */
     public static final long RING_MAX_MESSAGE_OFFSET = 4;
-    /** Ring: kind (int): 1 = one producer, 2 = many producers; one consumer either way. */
+    /** Ring: kind (int): 1 = one producer, 2 = many producers, 3 = many producers and many consumers. */
     public static final long RING_KIND_OFFSET = 8;
     /** Ring: tail, the producers' position in bytes since creation (long). */
     public static final long RING_TAIL_OFFSET = 128;
@@ -35,8 +35,18 @@ public final class SyncLayout {
     public static final long RING_HEAD_CACHE_OFFSET = 256;
     /** Ring: head, the consumer's position (long). */
     public static final long RING_HEAD_OFFSET = 384;
+    /** Ring: sequence (int) bumped when a message is published to a blocked consumer; its futex word. */
+    public static final long RING_NOT_EMPTY_SEQ_OFFSET = 512;
+    /** Ring: number of consumers blocked waiting for a message (int). */
+    public static final long RING_NOT_EMPTY_WAITERS_OFFSET = 516;
+    /** Ring: sequence (int) bumped when space is freed for a blocked producer; its futex word. */
+    public static final long RING_NOT_FULL_SEQ_OFFSET = 640;
+    /** Ring: number of producers blocked waiting for space (int). */
+    public static final long RING_NOT_FULL_WAITERS_OFFSET = 644;
+    /** Ring: the consumers' robust mutex (many-consumer rings only). */
+    public static final long RING_CONSUMER_MUTEX_OFFSET = 768;
     /** Ring: header size; the data starts here. */
-    public static final long RING_HEADER_SIZE = 512;
+    public static final long RING_HEADER_SIZE = 1024;
     /** Ring record: header size (length int, type int); records are aligned to it. */
     public static final int RING_RECORD_HEADER = 8;
     /** Ring record: type of a padding record (wrap-around filler or aborted claim). */

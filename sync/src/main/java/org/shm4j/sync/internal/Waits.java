@@ -27,15 +27,26 @@ public final class Waits {
      * @return {@code step + 1}
      */
     public static int idle(int step, MemorySegment segment, long offset, int expected, long maxBlockNanos) {
+        if (step >= BLOCK_FROM && Futex.isAvailable()) {
+            Futex.await(segment.address() + offset, expected, Math.max(1, maxBlockNanos));
+            return step + 1;
+        }
+        return backoff(step, maxBlockNanos);
+    }
+
+    /**
+     * Waits one step without futex: spin, yield, then park from 1 µs doubling to 1 ms (at most {@code maxParkNanos}).
+     *
+     * @return {@code step + 1}
+     */
+    public static int backoff(int step, long maxParkNanos) {
         if (step < SPIN_STEPS) {
             Thread.onSpinWait();
         } else if (step < BLOCK_FROM) {
             Thread.yield();
-        } else if (Futex.isAvailable()) {
-            Futex.await(segment.address() + offset, expected, Math.max(1, maxBlockNanos));
         } else {
             int doublings = Math.min(step - BLOCK_FROM, 10);
-            LockSupport.parkNanos(Math.max(1, Math.min(Math.min(1_000L << doublings, MAX_PARK_NANOS), maxBlockNanos)));
+            LockSupport.parkNanos(Math.max(1, Math.min(Math.min(1_000L << doublings, MAX_PARK_NANOS), maxParkNanos)));
         }
         return step + 1;
     }
