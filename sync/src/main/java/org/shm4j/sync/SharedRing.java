@@ -267,7 +267,7 @@ public final class SharedRing {
         long start = System.nanoTime();
         int step = 0;
         while (!offer(type, source, sourceOffset, length)) {
-            long left = timeout.toNanos() - (System.nanoTime() - start);
+            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
             if (left <= 0) {
                 return false;
             }
@@ -288,7 +288,7 @@ public final class SharedRing {
         long start = System.nanoTime();
         int step = 0;
         while (!offer(type, source, sourceOffset, length)) {
-            long left = timeout.toNanos() - (System.nanoTime() - start);
+            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
             if (left <= 0) {
                 return false;
             }
@@ -317,6 +317,27 @@ public final class SharedRing {
     }
 
     /**
+     * Claims room for a message, waiting up to {@code timeout} for it.
+     *
+     * @return false if there was no room within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     * @see #tryClaim(int, int, RingClaim)
+     */
+    public boolean tryClaim(int type, int length, RingClaim claim, Duration timeout, WaitStrategy strategy)
+            throws InterruptedException {
+        long start = System.nanoTime();
+        int step = 0;
+        while (!tryClaim(type, length, claim)) {
+            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
+            if (left <= 0) {
+                return false;
+            }
+            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
+        }
+        return true;
+    }
+
+    /**
      * Hands the next message, if any, to {@code handler}.
      *
      * @return 1 if a message was handled, else 0
@@ -339,7 +360,7 @@ public final class SharedRing {
             if (handled > 0) {
                 return handled;
             }
-            long left = timeout.toNanos() - (System.nanoTime() - start);
+            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
             if (left <= 0) {
                 return 0;
             }

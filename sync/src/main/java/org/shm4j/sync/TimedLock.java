@@ -1,5 +1,7 @@
 package org.shm4j.sync;
 
+import org.shm4j.sync.internal.Waits;
+
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -69,7 +71,7 @@ abstract class TimedLock implements Lock {
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     public void lock(Duration timeout) throws InterruptedException {
-        if (!tryLock(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        if (!tryLock(Waits.nanos(timeout), TimeUnit.NANOSECONDS)) {
             throw new LockTimeoutException(description() + " not acquired within " + timeout.toMillis()
                     + " ms; held by " + holder().map(LockOwner::toString).orElse("nobody now"));
         }

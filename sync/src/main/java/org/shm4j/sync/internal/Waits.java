@@ -51,6 +51,15 @@ public final class Waits {
         return step + 1;
     }
 
+    /** @return {@code timeout} in nanoseconds, saturated to {@link Long#MAX_VALUE} instead of overflowing */
+    public static long nanos(java.time.Duration timeout) {
+        try {
+            return timeout.toNanos();
+        } catch (ArithmeticException tooLong) {
+            return timeout.isNegative() ? 0 : Long.MAX_VALUE;
+        }
+    }
+
     /** Wakes up to {@code count} waiters blocked on the int at {@code offset}; a no-op without futex. */
     public static void wake(MemorySegment segment, long offset, int count) {
         if (Futex.isAvailable()) {

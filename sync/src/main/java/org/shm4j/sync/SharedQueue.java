@@ -1,0 +1,189 @@
+package org.shm4j.sync;
+
+import org.shm4j.core.SharedHeap;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A bounded queue of typed values in shared memory for any producers and consumers in any processes, like Python's
+ * {@code multiprocessing.Queue} without its feeder thread and pipe: values are encoded by a {@link Codec} straight
+ * into an MPMC {@link SharedRing} and each goes to exactly one consumer. The methods follow
+ * {@link java.util.concurrent.BlockingQueue}: {@code offer}/{@code poll} return at once, {@code put}/{@code take}
+ * wait, the timed forms wait at most that long. Waiting blocks in futex ({@link WaitStrategy#BLOCKING}).
+ *
+ * <p>Values longer than the ring's {@link SharedRing#maxMessageLength()} once encoded are refused with
+ * {@link IllegalArgumentException}; {@code null} is refused with {@link NullPointerException}. A message written by
+ * another codec (another type id) makes {@code poll} throw {@link IllegalStateException}; the message is consumed.
+ *
+ * @param <T> the value type
+ */
+public final class SharedQueue<T> {
+    private static final Duration FOREVER = Duration.ofNanos(Long.MAX_VALUE); // about 292 years
+
+    private final SharedRing ring;
+    private final Codec<T> codec;
+    private final String name;
+
+    private SharedQueue(SharedRing ring, Codec<T> codec, String name) {
+        this.ring = ring;
+        this.codec = Objects.requireNonNull(codec, "codec");
+        this.name = name;
+    }
+
+    /**
+     * Creates an empty queue named {@code name} in {@code heap}, over an MPMC ring of {@code capacity} bytes.
+     *
+     * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
+     */
+    public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
+        return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity), codec, name);
+    }
+
+    /** Opens the queue named {@code name}. */
+    public static <T> SharedQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
+        SharedRing ring = SharedRing.open(heap, name);
+        if (ring.kind() != SharedRing.Kind.MPMC) {
+            throw new org.shm4j.core.ShmTypeMismatchException("'" + name + "' is a " + ring.kind()
+                    + " ring, not a queue (expected: MPMC)");
+        }
+        return new SharedQueue<>(ring, codec, name);
+    }
+
+    /** Opens the queue named {@code name}, or creates it empty. */
+    public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
+        return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity), codec, name);
+    }
+
+    /** @return true if the value was queued; false if the queue is full now */
+    public boolean offer(T value) {
+        try {
+            return offer(value, Duration.ZERO);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * @return true if the value was queued within the timeout
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
+        return offer(value, Duration.ofNanos(unit.toNanos(timeout)));
+    }
+
+    /**
+     * Queues the value, waiting for room as long as it takes.
+     *
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public void put(T value) throws InterruptedException {
+        while (!offer(value, FOREVER)) {
+            Thread.onSpinWait(); // FOREVER elapsed: keep waiting
+        }
+    }
+
+    /** @return the head value, or null if the queue is empty now */
+    public T poll() {
+        try {
+            return poll(Duration.ZERO);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    /**
+     * @return the head value, or null if none came within the timeout
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public T poll(long timeout, TimeUnit unit) throws InterruptedException {
+        return poll(Duration.ofNanos(unit.toNanos(timeout)));
+    }
+
+    /**
+     * @return the head value, waiting for one as long as it takes
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public T take() throws InterruptedException {
+        while (true) {
+            T value = poll(FOREVER);
+            if (value != null) {
+                return value;
+            }
+        }
+    }
+
+    /** @return true if no value is queued: a snapshot */
+    public boolean isEmpty() {
+        return ring.isEmpty();
+    }
+
+    /** @return the ring under this queue */
+    public SharedRing ring() {
+        return ring;
+    }
+
+    @Override
+    public String toString() {
+        return "queue '" + name + "' on " + ring;
+    }
+
+    private boolean offer(T value, Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(value, "value");
+        int length = codec.encodedLength(value);
+        RingClaim claim = new RingClaim();
+        boolean claimed = timeout.isZero() ? ring.tryClaim(codec.typeId(), length, claim)
+                : ring.tryClaim(codec.typeId(), length, claim, timeout, WaitStrategy.BLOCKING);
+        if (!claimed) {
+            return false;
+        }
+        try {
+            codec.encode(value, claim.buffer(), claim.offset());
+            claim.commit();
+            return true;
+        } catch (RuntimeException | Error e) {
+            claim.abort();
+            throw e;
+        }
+    }
+
+    private T poll(Duration timeout) throws InterruptedException {
+        Receiver<T> receiver = new Receiver<>(codec, name);
+        int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
+        return got == 0 ? null : receiver.result();
+    }
+
+    /** Decodes the one message a poll hands over. */
+    private static final class Receiver<T> implements MessageHandler {
+        private final Codec<T> codec;
+        private final String name;
+        private T value;
+        private RuntimeException failure;
+
+        Receiver(Codec<T> codec, String name) {
+            this.codec = codec;
+            this.name = name;
+        }
+
+        @Override
+        public void onMessage(int type, MemorySegment buffer, long offset, int length) {
+            if (type != codec.typeId()) {
+                failure = new IllegalStateException("queue '" + name + "' holds a message of type " + type
+                        + ", but its codec reads type " + codec.typeId());
+                return;
+            }
+            value = codec.decode(buffer, offset, length);
+        }
+
+        T result() {
+            if (failure != null) {
+                throw failure;
+            }
+            return value;
+        }
+    }
+}

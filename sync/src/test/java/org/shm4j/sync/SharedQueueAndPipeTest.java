@@ -1,0 +1,138 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedQueueAndPipeTest {
+    private static final Duration BOUND = Duration.ofSeconds(90);
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldQueueLongsStringsAndBytes() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<Long> longs = SharedQueue.create(heap, "longs", 1024, Codec.longs());
+            assertThat(longs.poll()).isNull();
+            assertThat(longs.offer(5L)).isTrue();
+            longs.put(6L);
+            assertThat(longs.poll()).isEqualTo(5L);
+            assertThat(longs.take()).isEqualTo(6L);
+            assertThat(longs.poll(10, TimeUnit.MILLISECONDS)).isNull();
+            SharedQueue<String> strings = SharedQueue.create(heap, "strings", 1024, Codec.utf8());
+            for (String s : new String[] {"", "plain", "zähler", "計数", "emoji \uD83D\uDE00", "lone \uD800 x"}) {
+                assertThat(strings.offer(s)).isTrue();
+                assertThat(strings.poll()).isEqualTo(new String(s.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        java.nio.charset.StandardCharsets.UTF_8));
+            }
+            SharedQueue<byte[]> bytes = SharedQueue.create(heap, "bytes", 1024, Codec.bytes());
+            assertThat(bytes.offer(new byte[] {1, 2, 3}, 1, TimeUnit.SECONDS)).isTrue();
+            assertThat(bytes.poll()).containsExactly(1, 2, 3);
+            assertThat(bytes.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldRefuseBadValuesAndWrongCodecs() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<byte[]> bytes = SharedQueue.create(heap, "q", 1024, Codec.bytes());
+            assertThatThrownBy(() -> bytes.offer(new byte[200])).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("length=200");
+            assertThatThrownBy(() -> bytes.offer(null)).isInstanceOf(NullPointerException.class);
+            byte[] filler = new byte[100];
+            int accepted = 0;
+            while (bytes.offer(filler)) {
+                accepted++;
+            }
+            assertThat(accepted).isEqualTo(9); // 112-byte records in 1024 bytes
+            SharedQueue<Long> wrong = SharedQueue.open(heap, "q", Codec.longs());
+            assertThatThrownBy(wrong::poll).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("message of type 3, but its codec reads type 1");
+            SharedRing.create(heap, "spsc", SharedRing.Kind.SPSC, 1024);
+            assertThatThrownBy(() -> SharedQueue.open(heap, "spsc", Codec.longs()))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+        }
+    }
+
+    @Test
+    void shouldTakeExactlyWhatTwoProducerProcessesPut() throws Exception {
+        String heapName = names.unique("queue");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedQueue<Long> queue = SharedQueue.create(heap, "queue", 4096, Codec.longs());
+            Set<Long> seen = new HashSet<>();
+            try (ChildJvm one = ChildJvm.start(QueueProducer.class, heapName, "1", "50000");
+                 ChildJvm two = ChildJvm.start(QueueProducer.class, heapName, "2", "50000")) {
+                for (int i = 0; i < 100_000; i++) {
+                    Long value = queue.poll(BOUND.toSeconds(), TimeUnit.SECONDS);
+                    assertThat(value).isNotNull();
+                    assertThat(seen.add(value)).as("duplicate %d", value).isTrue();
+                }
+                one.awaitSuccess(BOUND);
+                two.awaitSuccess(BOUND);
+            }
+            assertThat(seen).hasSize(100_000);
+            assertThat(queue.poll()).isNull();
+        }
+    }
+
+    @Test
+    void shouldRoundTripThroughAPipeToAnotherProcess() throws Exception {
+        String heapName = names.unique("pipe");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 18)) {
+            SharedPipe pipe = SharedPipe.create(heap, "pipe", 1 << 14);
+            try (ChildJvm echo = ChildJvm.start(Echo.class, heapName, "1000")) {
+                for (int i = 0; i < 1000; i++) {
+                    byte[] message = ("message " + i).getBytes();
+                    assertThat(pipe.first().send(message, BOUND)).isTrue();
+                    assertThat(pipe.first().recv(BOUND)).isEqualTo(("echo " + i).getBytes());
+                }
+                echo.awaitSuccess(BOUND);
+            }
+            assertThat(pipe.first().recv(Duration.ofMillis(20))).as("nothing more").isNull();
+            assertThat(pipe.second().poll()).isFalse();
+            assertThatThrownBy(() -> pipe.first().send(new byte[pipe.first().maxMessageLength() + 1], BOUND))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    /** {@code main(heap, id, count)}: puts {@code id * 1e9 + k} for k below count. */
+    public static final class QueueProducer {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedQueue<Long> queue = SharedQueue.open(heap, "queue", Codec.longs());
+                long base = Long.parseLong(args[1]) * 1_000_000_000L;
+                for (long k = 0; k < Long.parseLong(args[2]); k++) {
+                    queue.put(base + k);
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap, count)}: answers each message on the pipe's second end with its echo. */
+    public static final class Echo {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedPipe.End end = SharedPipe.open(heap, "pipe").second();
+                for (int i = 0; i < Integer.parseInt(args[1]); i++) {
+                    byte[] got = end.recv(BOUND);
+                    String text = new String(got);
+                    if (!text.equals("message " + i) || !end.send(("echo " + i).getBytes(), BOUND)) {
+                        throw new IllegalStateException("unexpected " + text);
+                    }
+                }
+            }
+        }
+    }
+}
