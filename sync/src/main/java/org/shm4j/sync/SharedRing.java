@@ -189,6 +189,43 @@ public final class SharedRing {
         return ring;
     }
 
+    /**
+     * Lays out an empty ring over the {@link #requiredBytes(int)} bytes at {@code offset} of a native segment (for
+     * memory shared by other means), zeroing them.
+     *
+     * @throws IllegalArgumentException  if the capacity is invalid or the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     */
+    public static SharedRing format(MemorySegment segment, long offset, Kind kind, int capacity) {
+        MemorySegment block = Blocks.wrap(segment, offset, blockSize(capacity), Long.BYTES);
+        block.fill((byte) 0);
+        format(block, kind, capacity);
+        return new SharedRing(block, "ring at 0x" + Long.toHexString(block.address()));
+    }
+
+    /**
+     * Views a ring laid out by {@link #format(MemorySegment, long, Kind, int)} at {@code offset} of a native segment.
+     *
+     * @throws ShmFormatException        if the header there is not a ring's
+     * @throws IndexOutOfBoundsException if the ring is not inside the segment
+     */
+    public static SharedRing wrap(MemorySegment segment, long offset) {
+        int cap = Blocks.wrap(segment, offset, RING_HEADER_SIZE, Long.BYTES).get(JAVA_INT, RING_CAPACITY_OFFSET);
+        if (cap < MIN_CAPACITY || cap > MAX_CAPACITY) {
+            throw new ShmFormatException("no ring at offset " + offset + ": capacity=" + cap);
+        }
+        MemorySegment block = Blocks.wrap(segment, offset, RING_HEADER_SIZE + cap, Long.BYTES);
+        return new SharedRing(block, "ring at 0x" + Long.toHexString(block.address()));
+    }
+
+    /**
+     * @return the bytes a ring of {@code capacity} needs: the 1024-byte header and the data
+     * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
+     */
+    public static long requiredBytes(int capacity) {
+        return blockSize(capacity);
+    }
+
     /** @return the kind of ring */
     public Kind kind() {
         return kind;

@@ -45,6 +45,21 @@ class CrossProcessRingTest {
     }
 
     @Test
+    void shouldKeepExactOrderFromAnSpscProducerProcess() throws Exception {
+        String heapName = names.unique("spsc");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, CAPACITY);
+            Checker checker = new Checker(ring.maxMessageLength());
+            try (ChildJvm producer = ChildJvm.start(Producer.class, heapName, "1", "300000")) {
+                consume(ring, checker, 300_000);
+                producer.awaitSuccess(BOUND);
+            }
+            assertThat(checker.next[1]).isEqualTo(300_000);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
     void shouldDeliverEverythingCommittedWhenProducersAreKilledMidStreamAndMidClaim() throws Exception {
         String heapName = names.unique("killed");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {

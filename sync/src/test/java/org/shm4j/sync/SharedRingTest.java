@@ -278,6 +278,24 @@ class SharedRingTest {
     }
 
     @Test
+    void shouldFormatAndWrapARawSegment() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024) + 64, 64);
+            raw.fill((byte) 0x55);
+            SharedRing ring = SharedRing.format(raw, 64, SharedRing.Kind.MPSC, 1024);
+            assertThat(ring.offer(3, new byte[5], 0, 5)).isTrue();
+            SharedRing again = SharedRing.wrap(raw, 64);
+            assertThat(again.kind()).isEqualTo(SharedRing.Kind.MPSC);
+            assertThat(again.poll((type, b, o, l) -> assertThat(type).isEqualTo(3))).isEqualTo(1);
+            assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class);
+            assertThatThrownBy(() -> SharedRing.format(raw, 128, SharedRing.Kind.SPSC, 1024))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> SharedRing.format(raw, 4, SharedRing.Kind.SPSC, 1024))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
     void shouldRejectBadInput() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             assertThatThrownBy(() -> SharedRing.create(heap, "x", SharedRing.Kind.SPSC, 1000))
