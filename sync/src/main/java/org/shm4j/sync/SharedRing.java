@@ -14,6 +14,7 @@ import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -301,16 +302,7 @@ public final class SharedRing {
      */
     public boolean offer(int type, byte[] source, int sourceOffset, int length, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
-        long start = System.nanoTime();
-        int step = 0;
-        while (!offer(type, source, sourceOffset, length)) {
-            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
-            if (left <= 0) {
-                return false;
-            }
-            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
-        }
-        return true;
+        return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
     }
 
     /**
@@ -322,16 +314,7 @@ public final class SharedRing {
      */
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length, Duration timeout,
                          WaitStrategy strategy) throws InterruptedException {
-        long start = System.nanoTime();
-        int step = 0;
-        while (!offer(type, source, sourceOffset, length)) {
-            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
-            if (left <= 0) {
-                return false;
-            }
-            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
-        }
-        return true;
+        return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
     }
 
     /**
@@ -362,16 +345,7 @@ public final class SharedRing {
      */
     public boolean tryClaim(int type, int length, RingClaim claim, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
-        long start = System.nanoTime();
-        int step = 0;
-        while (!tryClaim(type, length, claim)) {
-            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
-            if (left <= 0) {
-                return false;
-            }
-            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
-        }
-        return true;
+        return retry(() -> tryClaim(type, length, claim), timeout, strategy);
     }
 
     /**
@@ -504,6 +478,21 @@ public final class SharedRing {
             unblock();
             stalledHead = -1;
         }
+    }
+
+    /** Repeats {@code attempt}, waiting for the consumer to free space between tries, until it succeeds or times out. */
+    private boolean retry(BooleanSupplier attempt, Duration timeout, WaitStrategy strategy)
+            throws InterruptedException {
+        long start = System.nanoTime();
+        int step = 0;
+        while (!attempt.getAsBoolean()) {
+            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
+            if (left <= 0) {
+                return false;
+            }
+            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
+        }
+        return true;
     }
 
     /** Waits one step of {@code strategy} for the sequence at {@code seqOffset} to move. */
