@@ -37,6 +37,11 @@ public final class RingClaim {
         return index + org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
     }
 
+    /** @return the claimed bytes as a slice of the ring (a new object: use {@link #buffer()} to allocate nothing) */
+    public MemorySegment segment() {
+        return buffer().asSlice(offset(), length);
+    }
+
     /** @return the claimed message length */
     public int length() {
         active();

@@ -79,7 +79,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
  * the record at head stays uncommitted for longer than the stall timeout ({@link #setStallTimeout(Duration)},
- * default 1 s) while tail is ahead, the consumer turns it into padding ({@link #unblock()}, which may also be called
+ * default 5 s) while tail is ahead, the consumer turns it into padding ({@link #unblock()}, which may also be called
  * directly) and goes on: every committed message is still delivered, exactly once. A live producer must therefore
  * commit within the stall timeout of claiming; one that does not may have its message skipped and overwritten.
  *
@@ -113,7 +113,7 @@ public final class SharedRing {
     /** Largest capacity. */
     public static final int MAX_CAPACITY = 1 << 30;
 
-    private static final long STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int STALL_CHECK_EVERY = 64;
 
     // VarHandle mechanics
@@ -376,6 +376,17 @@ public final class SharedRing {
                 return 0;
             }
             step = await(strategy, step, RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET, left, true);
+        }
+    }
+
+    /**
+     * Hands the next message to {@code handler}, waiting for one as long as it takes.
+     *
+     * @throws InterruptedException if the thread is interrupted while waiting
+     */
+    public void take(MessageHandler handler, WaitStrategy strategy) throws InterruptedException {
+        while (poll(handler, Duration.ofNanos(Long.MAX_VALUE), strategy) == 0) {
+            Thread.onSpinWait(); // 292 years passed: wait again
         }
     }
 

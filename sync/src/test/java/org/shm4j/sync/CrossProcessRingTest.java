@@ -21,7 +21,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 class CrossProcessRingTest {
     private static final Duration BOUND = Duration.ofSeconds(90);
     private static final int CAPACITY = 4096;
-    private static final long STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -64,6 +63,7 @@ class CrossProcessRingTest {
         String heapName = names.unique("killed");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
+            ring.setStallTimeout(Duration.ofMillis(200));
             Checker checker = new Checker(ring.maxMessageLength());
             try (ChildJvm claimer = ChildJvm.start(Producer.class, heapName, "1", "-1")) {
                 consume(ring, checker, 1000); // all from producer 1, which then leaves a claim open
@@ -74,7 +74,7 @@ class CrossProcessRingTest {
                     streamer.kill();
                 }
             }
-            drainUntilStalled(ring, checker);
+            drainUntilEmpty(ring, checker);
             assertThat(checker.next[1]).as("producer 1 committed exactly 1000").isEqualTo(1000);
             assertThat(checker.next[2]).as("producer 2: an unbroken prefix").isGreaterThanOrEqualTo(20_000);
             assertThat(ring.isEmpty()).as("the dead claims were skipped").isTrue();
@@ -133,33 +133,23 @@ class CrossProcessRingTest {
         }
     }
 
-    /** Consumes until {@code count} messages arrived, unblocking records that stay stuck for 200 ms. */
+    /** Consumes until {@code count} messages arrived; the ring's stall rule skips records of dead producers. */
     private static void consume(SharedRing ring, Checker checker, long count) {
         long deadline = System.nanoTime() + BOUND.toNanos();
-        long stalledSince = System.nanoTime();
         while (checker.total < count) {
             assertThat(System.nanoTime()).as("messages arrive in time").isLessThan(deadline);
-            if (ring.drain(checker, 256) > 0) {
-                stalledSince = System.nanoTime();
-            } else if (!ring.isEmpty() && System.nanoTime() - stalledSince > STALL_NANOS && ring.unblock()) {
-                stalledSince = System.nanoTime();
-            } else {
+            if (ring.drain(checker, 256) == 0) {
                 Thread.onSpinWait();
             }
         }
     }
 
-    /** Drains what is left; a record stuck for 200 ms is a dead producer's and is unblocked. */
-    private static void drainUntilStalled(SharedRing ring, Checker checker) {
+    /** Drains what is left, the stall rule skipping what dead producers left claimed. */
+    private static void drainUntilEmpty(SharedRing ring, Checker checker) {
         long deadline = System.nanoTime() + BOUND.toNanos();
-        long stalledSince = System.nanoTime();
         while (!ring.isEmpty()) {
-            assertThat(System.nanoTime()).isLessThan(deadline);
-            if (ring.drain(checker, 256) > 0) {
-                stalledSince = System.nanoTime();
-            } else if (System.nanoTime() - stalledSince > STALL_NANOS && ring.unblock()) {
-                stalledSince = System.nanoTime();
-            }
+            assertThat(System.nanoTime()).as("the stall rule unblocks the ring").isLessThan(deadline);
+            ring.drain(checker, 256);
         }
     }
 

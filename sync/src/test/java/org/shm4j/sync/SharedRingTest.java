@@ -101,7 +101,7 @@ class SharedRingTest {
             assertThat(ring.tryClaim(4, 8, claim)).isTrue();
             claim.abort();
             assertThat(ring.tryClaim(5, 8, claim)).isTrue();
-            claim.buffer().set(JAVA_LONG_UNALIGNED, claim.offset(), 43L);
+            claim.segment().set(JAVA_LONG_UNALIGNED, 0, 43L);
             claim.commit();
             List<Long> seen = new ArrayList<>();
             ring.drain((type, buffer, offset, length) -> seen.add(type * 1000 + buffer.get(JAVA_LONG_UNALIGNED, offset)),
@@ -201,7 +201,7 @@ class SharedRingTest {
                 AtomicInteger got = new AtomicInteger();
                 Thread consumer = Thread.ofPlatform().start(() -> {
                     try {
-                        ring.poll((type, b, o, l) -> got.set(type), Duration.ofSeconds(30), strategy);
+                        ring.take((type, b, o, l) -> got.set(type), strategy);
                     } catch (InterruptedException e) {
                         throw new AssertionError(e);
                     }
