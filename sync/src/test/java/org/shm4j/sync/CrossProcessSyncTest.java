@@ -41,7 +41,7 @@ class CrossProcessSyncTest {
         String heapName = names.unique("locked");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             SharedLong counter = SharedLong.create(heap, "counter", 0, true);
-            int workers = 4;
+            int workers = 5;
             runAll(workers, i -> ChildJvm.start(Worker.class, heapName, "locked", "20000", Integer.toString(i + 1)));
             long sumOfIndices = workers * (workers + 1) / 2;
             assertThat(counter.get()).isEqualTo(20_000L * sumOfIndices);

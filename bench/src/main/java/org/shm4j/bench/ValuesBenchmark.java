@@ -1,0 +1,102 @@
+package org.shm4j.bench;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.SharedLong;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Is a {@link SharedLong} as fast as {@link AtomicLong}, and as the raw VarHandle on the same mapping (the floor)?
+ * One thread; Agrona's {@code AtomicBuffer} is in {@link AgronaValuesBenchmark}, which needs JVM flags of its own.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class ValuesBenchmark {
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final AtomicLong atomic = new AtomicLong();
+    private String name;
+    private SharedHeap heap;
+    private SharedLong shared;
+    private MemorySegment raw;
+
+    /** Maps a named heap with a SharedLong, and a raw long beside it. */
+    @Setup
+    public void setUp() {
+        name = "shm4j-bench-values-" + ProcessHandle.current().pid();
+        heap = SharedHeap.create(name, 1 << 16);
+        shared = SharedLong.create(heap, "value");
+        raw = heap.allocate("raw", new org.shm4j.core.BlockType(0x7000, 1), 64).segment();
+    }
+
+    /** Unmaps and unlinks the heap. */
+    @TearDown
+    public void tearDown() {
+        heap.close();
+        SharedHeap.unlink(name);
+    }
+
+    /** @return the previous value */
+    @Benchmark
+    public long sharedLongGetAndAdd() {
+        return shared.getAndAdd(1);
+    }
+
+    /** @return the previous value */
+    @Benchmark
+    public long atomicLongGetAndAdd() {
+        return atomic.getAndAdd(1);
+    }
+
+    /** @return the previous value */
+    @Benchmark
+    public long rawVarHandleGetAndAdd() {
+        return (long) LONG.getAndAdd(raw, 0L, 1L);
+    }
+
+    /** @return the value */
+    @Benchmark
+    public long sharedLongGet() {
+        return shared.get();
+    }
+
+    /** @return the value */
+    @Benchmark
+    public long atomicLongGet() {
+        return atomic.get();
+    }
+
+    /** @return true if the CAS succeeded */
+    @Benchmark
+    public boolean sharedLongCompareAndSet() {
+        long v = shared.get();
+        return shared.compareAndSet(v, v + 1);
+    }
+
+    /** @return true if the CAS succeeded */
+    @Benchmark
+    public boolean atomicLongCompareAndSet() {
+        long v = atomic.get();
+        return atomic.compareAndSet(v, v + 1);
+    }
+}
