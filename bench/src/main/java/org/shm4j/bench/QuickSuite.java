@@ -97,9 +97,10 @@ public final class QuickSuite {
             scores.put(benchmark + params, new double[] {primary.getScore(), primary.getScoreError()});
             String group = benchmark.substring(0, benchmark.lastIndexOf('.') + 1)
                     + run.getParams().getBenchmark().substring(run.getParams().getBenchmark().lastIndexOf('.') + 1);
-            for (Map.Entry<String, Result> secondary : run.getSecondaryResults().entrySet()) {
-                scores.put(group + ":" + secondary.getKey() + params,
-                        new double[] {secondary.getValue().getScore(), secondary.getValue().getScoreError()});
+            for (String counter : run.getSecondaryResults().keySet()) {
+                Result<?> secondary = run.getSecondaryResults().get(counter);
+                scores.put(group + ":" + counter + params,
+                        new double[] {secondary.getScore(), secondary.getScoreError()});
             }
         }
         return scores;

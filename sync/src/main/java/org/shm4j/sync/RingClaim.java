@@ -26,6 +26,11 @@ public final class RingClaim {
     private int type;
     private int length;
 
+    /** Creates an idle claim, to be filled by {@link SharedRing#tryClaim(int, int, RingClaim)}. */
+    public RingClaim() {
+        // nothing claimed yet
+    }
+
     /** @return the ring's data memory, to write the message into at {@link #offset()} */
     public MemorySegment buffer() {
         return active().dataSegment();
