@@ -279,15 +279,6 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
 
         @Override
-        public boolean tryLock() {
-            try {
-                return acquireRead(0, false);
-            } catch (InterruptedException impossible) {
-                throw new AssertionError(impossible);
-            }
-        }
-
-        @Override
         public void unlock() {
             releaseRead(mySlot());
         }
@@ -307,15 +298,6 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         @Override
         boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
             return acquireWrite(timeoutNanos, interruptible);
-        }
-
-        @Override
-        public boolean tryLock() {
-            try {
-                return acquireWrite(0, false);
-            } catch (InterruptedException impossible) {
-                throw new AssertionError(impossible);
-            }
         }
 
         @Override

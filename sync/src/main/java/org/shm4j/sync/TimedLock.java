@@ -48,6 +48,16 @@ abstract class TimedLock implements Lock {
         }
     }
 
+    /** Takes the lock if that needs no waiting. */
+    @Override
+    public boolean tryLock() {
+        try {
+            return acquire(0, false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
+        }
+    }
+
     @Override
     public void lockInterruptibly() throws InterruptedException {
         if (Thread.interrupted()) {
