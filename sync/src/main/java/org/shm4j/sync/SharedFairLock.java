@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.Blocks;
@@ -71,7 +72,7 @@ public final class SharedFairLock extends TimedLock {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private static final int BLOCK_STEP = Waits.SPIN_STEPS + Waits.YIELD_STEPS;
+    private static final int BLOCK_STEP = Backoff.PARK_FROM;
 
     private final MemorySegment segment;
 
@@ -317,7 +318,7 @@ public final class SharedFairLock extends TimedLock {
             if (skip && skipTurn(serving, token)) {
                 continue;
             }
-            if (step == Waits.SPIN_STEPS && (serving & FAIR_TAKEN) != 0) {
+            if (step == Backoff.SPIN_STEPS && (serving & FAIR_TAKEN) != 0) {
                 LONG.compareAndSet(segment, FAIR_HELD_SINCE_OFFSET, 0L, System.currentTimeMillis());
             }
             long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);

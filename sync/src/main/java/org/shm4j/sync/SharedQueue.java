@@ -44,12 +44,7 @@ public final class SharedQueue<T> {
 
     /** Opens the queue named {@code name}. */
     public static <T> SharedQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
-        SharedRing ring = SharedRing.open(heap, name);
-        if (ring.kind() != SharedRing.Kind.MPMC) {
-            throw new org.shm4j.core.ShmTypeMismatchException("'" + name + "' is a " + ring.kind()
-                    + " ring, not a queue (expected: MPMC)");
-        }
-        return new SharedQueue<>(ring, codec, name);
+        return new SharedQueue<>(SharedRing.open(heap, name).requireKind(SharedRing.Kind.MPMC), codec, name);
     }
 
     /** Opens the queue named {@code name}, or creates it empty. */

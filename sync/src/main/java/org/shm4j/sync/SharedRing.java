@@ -182,12 +182,19 @@ public final class SharedRing {
      * @throws ShmTypeMismatchException if it exists with another kind or capacity
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
-        SharedRing ring = new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, blockSize(capacity),
-                s -> format(s, kind, capacity)), "ring '" + name + "'");
-        if (ring.kind != Objects.requireNonNull(kind, "kind")) {
-            throw new ShmTypeMismatchException("ring '" + name + "' is " + ring.kind + " (expected: " + kind + ")");
+        return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, blockSize(capacity),
+                s -> format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
+    }
+
+    /**
+     * @return this ring
+     * @throws ShmTypeMismatchException if it is of another kind
+     */
+    SharedRing requireKind(Kind expected) {
+        if (kind != Objects.requireNonNull(expected, "kind")) {
+            throw new ShmTypeMismatchException(description + " is " + kind + " (expected: " + expected + ")");
         }
-        return ring;
+        return this;
     }
 
     /**

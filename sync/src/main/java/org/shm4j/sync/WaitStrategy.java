@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.shm4j.core.internal.Backoff;
 import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
@@ -34,7 +35,7 @@ public enum WaitStrategy {
             case BUSY_SPIN -> Thread.onSpinWait();
             case YIELD -> Thread.yield();
             case BACKOFF -> {
-                return Waits.backoff(step, maxNanos);
+                return Backoff.idle(step, maxNanos);
             }
             case BLOCKING -> {
                 return Waits.idle(step, segment, offset, expected, Math.min(maxNanos, MAX_BLOCK_NANOS));
@@ -45,6 +46,6 @@ public enum WaitStrategy {
 
     /** @return true if the next {@link #idle} step may block in futex, so the waiter must announce itself */
     boolean blocksAt(int step) {
-        return this == BLOCKING && step >= Waits.SPIN_STEPS + Waits.YIELD_STEPS;
+        return this == BLOCKING && step >= Backoff.PARK_FROM;
     }
 }

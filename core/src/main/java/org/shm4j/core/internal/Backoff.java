@@ -3,34 +3,38 @@ package org.shm4j.core.internal;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Idle strategy for waits on shared memory without a kernel wait: spin with {@link Thread#onSpinWait()}, then
- * {@link Thread#yield()}, then park with a pause that doubles up to 1 ms, so that a long wait costs little CPU.
- * Not thread-safe: one instance per waiting thread and wait.
+ * The idle step of a wait on shared memory without a kernel wait: spin with {@link Thread#onSpinWait()}, then
+ * {@link Thread#yield()}, then park with a pause that doubles from 1 µs to 1 ms, so that a long wait costs little CPU.
+ * Stateless and allocation-free: the caller keeps the step count. {@code org.shm4j.sync} blocks in futex instead of
+ * parking from {@link #PARK_FROM} on, where it can.
  */
 public final class Backoff {
-    private static final int SPINS = 100;
-    private static final int YIELDS = 20;
-    private static final long MIN_PARK_NANOS = 1_000;
+    /** Steps spent spinning before yielding. */
+    public static final int SPIN_STEPS = 64;
+    /** Steps spent yielding before parking. */
+    public static final int YIELD_STEPS = 16;
+    /** The first step that parks (or blocks). */
+    public static final int PARK_FROM = SPIN_STEPS + YIELD_STEPS;
     private static final long MAX_PARK_NANOS = 1_000_000;
 
-    private int step;
-    private long parkNanos = MIN_PARK_NANOS;
-
-    /** Waits a little, longer at each call. */
-    public void idle() {
-        if (step < SPINS) {
-            Thread.onSpinWait();
-        } else if (step < SPINS + YIELDS) {
-            Thread.yield();
-        } else {
-            LockSupport.parkNanos(parkNanos);
-            parkNanos = Math.min(parkNanos * 2, MAX_PARK_NANOS);
-        }
-        step++;
+    private Backoff() {
     }
 
-    /** @return true once spinning and yielding are over and each call parks */
-    public boolean isParking() {
-        return step >= SPINS + YIELDS;
+    /**
+     * Waits one step: spin, yield, or park for 1 µs doubling to 1 ms, at most {@code maxParkNanos}.
+     *
+     * @param step how many steps this wait has taken so far
+     * @return {@code step + 1}
+     */
+    public static int idle(int step, long maxParkNanos) {
+        if (step < SPIN_STEPS) {
+            Thread.onSpinWait();
+        } else if (step < PARK_FROM) {
+            Thread.yield();
+        } else {
+            int doublings = Math.min(step - PARK_FROM, 10);
+            LockSupport.parkNanos(Math.max(1, Math.min(Math.min(1_000L << doublings, MAX_PARK_NANOS), maxParkNanos)));
+        }
+        return step + 1;
     }
 }

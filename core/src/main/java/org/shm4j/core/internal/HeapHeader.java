@@ -39,7 +39,6 @@ import static org.shm4j.core.internal.HeapLayout.MAX_CATALOG_CAPACITY;
 public final class HeapHeader {
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
-    private static final VarHandle INT = JAVA_INT.varHandle();
 
     private HeapHeader() {
     }
@@ -102,7 +101,7 @@ public final class HeapHeader {
                     + " (expected: >= " + HEADER_LENGTH + ")");
         }
         long start = System.nanoTime();
-        Backoff backoff = new Backoff();
+        int step = 0;
         // acquire: a non-zero magic publishes all header fields written before it
         long magic = (long) LONG.getAcquire(segment, MAGIC_OFFSET);
         while (magic == 0) {
@@ -115,7 +114,7 @@ public final class HeapHeader {
                 throw new ShmFormatException(what + " is not initialised after " + timeout.toMillis()
                         + " ms (no magic): not a shm4j heap, or its creator is stuck");
             }
-            backoff.idle();
+            step = Backoff.idle(step, Long.MAX_VALUE);
             magic = (long) LONG.getAcquire(segment, MAGIC_OFFSET);
         }
         return validate(segment, magic, what);

@@ -46,7 +46,7 @@ public final class OwnerLock {
         long me = ProcessIdentity.currentToken();
         long start = System.nanoTime();
         long nextLivenessCheck = start + LIVENESS_CHECK_NANOS;
-        Backoff backoff = new Backoff();
+        int step = 0;
         while (true) {
             long owner = (long) WORD.getVolatile(segment, offset);
             if (owner == 0) {
@@ -66,7 +66,7 @@ public final class OwnerLock {
                             + what + ", held by live " + ProcessIdentity.describe(owner));
                 }
             }
-            backoff.idle();
+            step = Backoff.idle(step, Long.MAX_VALUE);
         }
     }
 

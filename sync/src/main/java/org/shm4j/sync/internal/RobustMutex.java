@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.LockOwner;
 
@@ -42,7 +43,7 @@ public final class RobustMutex {
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
-    private static final int BLOCK_STEP = Waits.SPIN_STEPS + Waits.YIELD_STEPS;
+    private static final int BLOCK_STEP = Backoff.PARK_FROM;
     private static final int PID = (int) (ProcessHandle.current().pid() & LOCK_PID_MASK);
 
     private final MemorySegment segment;
@@ -97,7 +98,7 @@ public final class RobustMutex {
                 throw new InterruptedException();
             }
             long now = System.nanoTime();
-            if (step == Waits.SPIN_STEPS) {
+            if (step == Backoff.SPIN_STEPS) {
                 noteHeldSince();
             }
             if (now - nextLivenessCheck >= 0) {

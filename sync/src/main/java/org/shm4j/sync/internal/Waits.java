@@ -1,21 +1,15 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.Backoff;
+
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.locks.LockSupport;
 
 /**
- * The idle step of a wait on a 32-bit word in shared memory: spin with {@link Thread#onSpinWait()}, then yield, then
- * block. Blocking is a {@link Futex} wait on the word (woken by the releaser) where futex is available, else a park
- * that doubles from 1 µs to 1 ms. Stateless and allocation-free: the caller keeps the step count.
+ * The idle step of a wait on a 32-bit word in shared memory: the steps of {@link Backoff}, except that from
+ * {@link Backoff#PARK_FROM} on it blocks in a {@link Futex} wait on the word (woken by the releaser) where futex is
+ * available. Stateless and allocation-free: the caller keeps the step count.
  */
 public final class Waits {
-    /** Steps spent spinning before yielding. */
-    public static final int SPIN_STEPS = 64;
-    /** Steps spent yielding before blocking. */
-    public static final int YIELD_STEPS = 16;
-    private static final int BLOCK_FROM = SPIN_STEPS + YIELD_STEPS;
-    private static final long MAX_PARK_NANOS = 1_000_000;
-
     private Waits() {
     }
 
@@ -27,28 +21,11 @@ public final class Waits {
      * @return {@code step + 1}
      */
     public static int idle(int step, MemorySegment segment, long offset, int expected, long maxBlockNanos) {
-        if (step >= BLOCK_FROM && Futex.isAvailable()) {
+        if (step >= Backoff.PARK_FROM && Futex.isAvailable()) {
             Futex.await(segment.address() + offset, expected, Math.max(1, maxBlockNanos));
             return step + 1;
         }
-        return backoff(step, maxBlockNanos);
-    }
-
-    /**
-     * Waits one step without futex: spin, yield, then park from 1 µs doubling to 1 ms (at most {@code maxParkNanos}).
-     *
-     * @return {@code step + 1}
-     */
-    public static int backoff(int step, long maxParkNanos) {
-        if (step < SPIN_STEPS) {
-            Thread.onSpinWait();
-        } else if (step < BLOCK_FROM) {
-            Thread.yield();
-        } else {
-            int doublings = Math.min(step - BLOCK_FROM, 10);
-            LockSupport.parkNanos(Math.max(1, Math.min(Math.min(1_000L << doublings, MAX_PARK_NANOS), maxParkNanos)));
-        }
-        return step + 1;
+        return Backoff.idle(step, maxBlockNanos);
     }
 
     /** @return {@code timeout} in nanoseconds, saturated to {@link Long#MAX_VALUE} instead of overflowing */
