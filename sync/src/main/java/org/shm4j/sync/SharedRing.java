@@ -6,9 +6,11 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Checks;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.StallWatch;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -115,6 +117,8 @@ public final class SharedRing {
 
     private static final long STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int STALL_CHECK_EVERY = 64;
+    /** Source of the consumer's zeroing. */
+    private static final MemorySegment ZEROS = Arena.global().allocate(4096, 64);
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -128,12 +132,11 @@ public final class SharedRing {
     private final int maxMessageLength;
     private final RobustMutex consumers;
     private final String description;
+    private final String consumersName; // made once: the MPMC poll path allocates nothing
 
     // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
     private long stallTimeoutNanos = STALL_TIMEOUT_NANOS;
-    private long stalledHead = -1;
-    private long stalledSince;
-    private int emptyPolls;
+    private final StallWatch stall = new StallWatch();
 
     private SharedRing(MemorySegment block, String what) {
         this.header = block;
@@ -153,6 +156,7 @@ public final class SharedRing {
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
         this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
         this.description = what;
+        this.consumersName = what + " consumers";
     }
 
     /**
@@ -427,7 +431,7 @@ public final class SharedRing {
         try {
             return drainAsConsumer(handler, limit);
         } finally {
-            consumers.release(false, description + " consumers");
+            consumers.release(false, consumersName);
         }
     }
 
@@ -437,10 +441,11 @@ public final class SharedRing {
         long head = (long) LONG.getOpaque(header, RING_HEAD_OFFSET); // opaque: only this consumer writes it
         long consumed = 0;
         int handled = 0;
+        int length = 0;
         try {
             while (handled < limit) {
                 long index = (head + consumed) & mask;
-                int length = (int) INT.getAcquire(data, index); // acquire: pairs with the producer's release
+                length = (int) INT.getAcquire(data, index); // acquire: pairs with the producer's release
                 if (length <= 0) {
                     break;
                 }
@@ -462,11 +467,21 @@ public final class SharedRing {
             if (consumed > 0) {
                 LONG.setRelease(header, RING_HEAD_OFFSET, head + consumed); // release: the zeroed bytes first
                 signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
-            } else if (++emptyPolls % STALL_CHECK_EVERY == 0) {
+            } else if (mayBeStalled(length) && stall.emptyPoll(STALL_CHECK_EVERY)) {
                 skipIfStalled(head);
             }
         }
         return handled;
+    }
+
+    /**
+     * @return whether an empty poll that read {@code length} at head may be looking at a stalled record: a claimed one
+     * (negative length), or for MPSC and MPMC also a zero, since their producers mark a claim only after winning the
+     * tail CAS. An SPSC producer marks its claim before it moves tail, so there a zero means empty, and the spinning
+     * consumer never touches the producer's tail cache line.
+     */
+    private boolean mayBeStalled(int length) {
+        return length < 0 || kind != Kind.SPSC;
     }
 
     /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
@@ -477,7 +492,7 @@ public final class SharedRing {
             try {
                 skipIfStalled((long) LONG.getAcquire(header, RING_HEAD_OFFSET));
             } finally {
-                consumers.release(false, description + " consumers");
+                consumers.release(false, consumersName);
             }
         }
     }
@@ -485,16 +500,9 @@ public final class SharedRing {
     /** The stall rule: skip the record at head if it stayed uncommitted for the stall timeout. */
     private void skipIfStalled(long head) {
         if ((long) LONG.getVolatile(header, RING_TAIL_OFFSET) == head) {
-            stalledHead = -1; // empty, not stalled
-            return;
-        }
-        long now = System.nanoTime();
-        if (stalledHead != head) {
-            stalledHead = head;
-            stalledSince = now;
-        } else if (now - stalledSince > stallTimeoutNanos) {
+            stall.clear(); // empty, not stalled
+        } else if (stall.stillStalled(head, System.nanoTime(), stallTimeoutNanos)) {
             unblock();
-            stalledHead = -1;
         }
     }
 
@@ -663,9 +671,11 @@ public final class SharedRing {
         }
     }
 
+    /** Zeroes {@code aligned} bytes at {@code index}: a bulk copy from {@link #ZEROS}, which allocates no slice. */
     private static void zero(MemorySegment data, long index, int aligned) {
-        for (long o = index; o < index + aligned; o += Long.BYTES) {
-            data.set(JAVA_LONG, o, 0L); // plain: published to producers by the release store of head
+        // plain: published to producers by the release store of head
+        for (long done = 0; done < aligned; done += ZEROS.byteSize()) {
+            MemorySegment.copy(ZEROS, 0, data, index + done, Math.min(ZEROS.byteSize(), aligned - done));
         }
     }
 

@@ -73,6 +73,45 @@ class SharedRingTest {
     }
 
     @Test
+    void shouldWrapAroundWithRecordsLargerThanTheZeroingChunk() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 18)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1 << 16);
+            int[] lengths = {ring.maxMessageLength(), 4089, 4096, 4097, 5003, 8, 0, 7777, 12};
+            byte[] message = new byte[ring.maxMessageLength()];
+            int[] next = {0};
+            MessageHandler check = (type, buffer, offset, length) -> {
+                int sequence = next[0]++;
+                assertThat(type).isEqualTo(1 + sequence);
+                assertThat(length).isEqualTo(lengths[sequence % lengths.length]);
+                for (int i = 0; i < length; i++) {
+                    assertThat(buffer.get(JAVA_BYTE, offset + i)).isEqualTo((byte) (sequence + i));
+                }
+            };
+            int messages = 500;
+            for (int sequence = 0; sequence < messages; sequence++) {
+                int length = lengths[sequence % lengths.length];
+                for (int i = 0; i < length; i++) {
+                    message[i] = (byte) (sequence + i);
+                }
+                while (!ring.offer(1 + sequence, message, 0, length)) {
+                    assertThat(ring.poll(check)).isOne();
+                }
+                if (sequence % 3 == 0) { // empty the ring: the last poll reads where the next record will start
+                    while (ring.poll(check) > 0) {
+                        assertThat(next[0]).isLessThanOrEqualTo(sequence + 1);
+                    }
+                    assertThat(next[0]).isEqualTo(sequence + 1);
+                }
+            }
+            while (ring.poll(check) > 0) {
+                assertThat(next[0]).isLessThanOrEqualTo(messages);
+            }
+            assertThat(next[0]).isEqualTo(messages);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
     void shouldRefuseWhenFullAndAcceptAgainAfterPolling() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);

@@ -8,7 +8,6 @@ import java.lang.invoke.MethodHandle;
 import java.util.Locale;
 import java.util.Optional;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -38,8 +37,9 @@ public final class Futex {
                 Optional<MemorySegment> syscall = linker.defaultLookup().find("syscall");
                 if (syscall.isPresent()) {
                     handle = linker.downcallHandle(syscall.get(),
-                            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS,
-                                    ADDRESS, JAVA_INT),
+                            // addresses pass as 64-bit integers: no MemorySegment to allocate per call
+                            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG,
+                                    JAVA_LONG, JAVA_INT),
                             Linker.Option.firstVariadicArg(1));
                 }
             } catch (IllegalCallerException | UnsupportedOperationException e) {
@@ -67,8 +67,8 @@ public final class Futex {
         timespec.set(JAVA_LONG, 0, timeoutNanos / 1_000_000_000L);
         timespec.set(JAVA_LONG, 8, timeoutNanos % 1_000_000_000L);
         try {
-            long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, MemorySegment.ofAddress(address), FUTEX_WAIT, expected,
-                    timespec, MemorySegment.NULL, 0); // -1 with EAGAIN, ETIMEDOUT or EINTR all mean "re-check"
+            long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, address, FUTEX_WAIT, expected, timespec.address(),
+                    0L, 0); // -1 with EAGAIN, ETIMEDOUT or EINTR all mean "re-check"
         } catch (Throwable t) {
             throw new IllegalStateException("futex wait failed", t);
         }
@@ -77,8 +77,7 @@ public final class Futex {
     /** Wakes up to {@code count} threads, in any process, waiting on the int at {@code address}. */
     public static void wake(long address, int count) {
         try {
-            long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, MemorySegment.ofAddress(address), FUTEX_WAKE, count,
-                    MemorySegment.NULL, MemorySegment.NULL, 0);
+            long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, address, FUTEX_WAKE, count, 0L, 0L, 0);
         } catch (Throwable t) {
             throw new IllegalStateException("futex wake failed", t);
         }

@@ -1,0 +1,54 @@
+package org.shm4j.sync.internal;
+
+/**
+ * The consumer's side of a ring's stall rule: which record at head it saw stuck, since when, and how many empty polls
+ * it made. Only the consumer thread writes it (for MPMC, the consumer holding the consumers' mutex), on every empty
+ * poll; it sits in an object of its own, padded to whole cache lines, so that these writes do not false-share with
+ * the fields the producer threads read on every offer.
+ */
+public final class StallWatch extends StallWatchFields {
+    // padding after the fields (superclass fields come first in the object layout)
+    @SuppressWarnings("unused")
+    private long p10, p11, p12, p13, p14, p15, p16, p17;
+
+    /** @return true on every {@code every}-th call: time for the consumer to apply the stall rule */
+    public boolean emptyPoll(int every) {
+        return ++emptyPolls % every == 0;
+    }
+
+    /**
+     * Notes that the record at {@code head} is still not committed at {@code now}.
+     *
+     * @return true if it has stayed so for longer than {@code timeoutNanos}: the record is to be skipped
+     */
+    public boolean stillStalled(long head, long now, long timeoutNanos) {
+        if (stalledHead != head) {
+            stalledHead = head;
+            stalledSince = now;
+            return false;
+        }
+        if (now - stalledSince > timeoutNanos) {
+            stalledHead = -1;
+            return true;
+        }
+        return false;
+    }
+
+    /** Forgets a stall: the ring is empty or moved on. */
+    public void clear() {
+        stalledHead = -1;
+    }
+}
+
+/** Padding before the fields of {@link StallWatch}. */
+abstract class StallWatchPadding {
+    @SuppressWarnings("unused")
+    private long p00, p01, p02, p03, p04, p05, p06, p07;
+}
+
+/** The fields of {@link StallWatch}, between its paddings. */
+abstract class StallWatchFields extends StallWatchPadding {
+    long stalledHead = -1;
+    long stalledSince;
+    int emptyPolls;
+}
