@@ -46,6 +46,12 @@ public class AgronaValuesBenchmark {
         return buffer.getLongVolatile(0);
     }
 
+    /** Volatile store. */
+    @Benchmark
+    public void agronaSet() {
+        buffer.putLongVolatile(0, 42);
+    }
+
     /** @return true if the CAS succeeded */
     @Benchmark
     public boolean agronaCompareAndSet() {

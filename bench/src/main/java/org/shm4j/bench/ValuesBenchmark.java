@@ -23,7 +23,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * Is a {@link SharedLong} as fast as {@link AtomicLong}, and as the raw VarHandle on the same mapping (the floor)?
- * One thread; Agrona's {@code AtomicBuffer} is in {@link AgronaValuesBenchmark}, which needs JVM flags of its own.
+ * One thread ({@link ContendedValuesBenchmark} runs the same with two); Agrona's {@code AtomicBuffer} is in
+ * {@link AgronaValuesBenchmark}, which needs JVM flags of its own.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -84,6 +85,30 @@ public class ValuesBenchmark {
     @Benchmark
     public long atomicLongGet() {
         return atomic.get();
+    }
+
+    /** @return the value */
+    @Benchmark
+    public long rawVarHandleGet() {
+        return (long) LONG.getVolatile(raw, 0L);
+    }
+
+    /** Volatile store. */
+    @Benchmark
+    public void sharedLongSet() {
+        shared.set(42);
+    }
+
+    /** Volatile store. */
+    @Benchmark
+    public void atomicLongSet() {
+        atomic.set(42);
+    }
+
+    /** Volatile store. */
+    @Benchmark
+    public void rawVarHandleSet() {
+        LONG.setVolatile(raw, 0L, 42L);
     }
 
     /** @return true if the CAS succeeded */

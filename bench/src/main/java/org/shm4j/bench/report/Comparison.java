@@ -1,0 +1,112 @@
+package org.shm4j.bench.report;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One side-by-side line of the report: an shm4j result over a peer's result from the same run, with the issue's
+ * target ratio where it sets one.
+ *
+ * @param section the table it belongs to
+ * @param label   what is compared
+ * @param ours    the shm4j result's key in {@link JmhResults}
+ * @param peer    the peer result's key
+ * @param target  the lowest ratio that meets the target, or 0 for none
+ */
+record Comparison(String section, String label, String ours, String peer, double target) {
+    static final String VALUES = "Values, 1 thread";
+    static final String VALUES_2 = "Values, 2 threads on one value";
+    static final String LOCKS = "Locks, uncontended lock + unlock";
+    static final String LOCKS_2 = "Locks, 2 threads contending";
+    static final String QUEUES = "Queues, messages received per µs (offer + poll pairs for the 1-thread lines)";
+    static final String BULK = "Bulk copy from a Java array";
+
+    /** @return every comparison the suite makes */
+    static List<Comparison> all() {
+        List<Comparison> all = new ArrayList<>();
+        values(all, VALUES, "ValuesBenchmark", "AgronaValuesBenchmark");
+        values(all, VALUES_2, "ContendedValuesBenchmark", "ContendedAgronaValuesBenchmark");
+        locks(all, LOCKS, "LocksBenchmark");
+        locks(all, LOCKS_2, "ContendedLocksBenchmark");
+        for (String size : List.of("8", "64", "256")) {
+            String p = "[size=" + size + "]";
+            all.add(new Comparison(QUEUES, "SPSC " + size + " B: SharedRing / Agrona OneToOneRingBuffer",
+                    "RingBenchmark.spsc:polled" + p, "AgronaRingBenchmark.spsc:polled" + p, 1.0));
+            all.add(new Comparison(QUEUES, "SPSC " + size + " B, offer + poll in 1 thread: SharedRing / Agrona",
+                    "RingBenchmark.spscOfferPoll" + p, "AgronaRingBenchmark.spscOfferPoll" + p, 0));
+            all.add(new Comparison(QUEUES, "SPSC " + size + " B: SharedRing / Disruptor",
+                    "RingBenchmark.spsc:polled" + p, "DisruptorBenchmark.spsc:polled" + p, 0));
+            all.add(new Comparison(QUEUES, "MPSC " + size + " B: SharedRing / Agrona ManyToOneRingBuffer",
+                    "RingBenchmark.mpsc:polled" + p, "AgronaRingBenchmark.mpsc:polled" + p, 1.0));
+            all.add(new Comparison(QUEUES, "MPSC " + size + " B: SharedRing / Disruptor (multi-producer)",
+                    "RingBenchmark.mpsc:polled" + p, "DisruptorBenchmark.mpsc:polled" + p, 0));
+            all.add(new Comparison(QUEUES, "MPMC " + size + " B: SharedRing / ArrayBlockingQueue",
+                    "RingBenchmark.mpmc:polled" + p, "JdkQueueBenchmark.mpmc:polled[queue=ArrayBlockingQueue]",
+                    3.0));
+            all.add(new Comparison(QUEUES, "MPMC " + size + " B: SharedRing / ConcurrentLinkedQueue",
+                    "RingBenchmark.mpmc:polled" + p, "JdkQueueBenchmark.mpmc:polled[queue=ConcurrentLinkedQueue]",
+                    0));
+        }
+        all.add(new Comparison(QUEUES, "SPSC 64 B: SharedRing / ArrayBlockingQueue",
+                "RingBenchmark.spsc:polled[size=64]", "JdkQueueBenchmark.spsc:polled[queue=ArrayBlockingQueue]", 0));
+        all.add(new Comparison(QUEUES, "MPSC 64 B: SharedRing / ConcurrentLinkedQueue",
+                "RingBenchmark.mpsc:polled[size=64]", "JdkQueueBenchmark.mpsc:polled[queue=ConcurrentLinkedQueue]",
+                0));
+        all.add(new Comparison(QUEUES, "SPSC 64 B claim + commit in place / Agrona OneToOneRingBuffer",
+                "RingBenchmark.spscClaim:polled[size=64]", "AgronaRingBenchmark.spsc:polled[size=64]", 0));
+        all.add(new Comparison(QUEUES, "SPSC Long: SharedQueue<Long> / ArrayBlockingQueue<Long>",
+                "TypedQueueBenchmark.sharedQueue:polled", "TypedQueueBenchmark.arrayBlockingQueue:polled", 0));
+        for (String bytes : List.of("4096", "1048576")) {
+            String p = "[bytes=" + bytes + "]";
+            String size = bytes.equals("4096") ? "4 KiB" : "1 MiB";
+            all.add(new Comparison(BULK, size + ": SharedLongArray.copyFrom / MemorySegment.copy (floor)",
+                    "BulkCopyBenchmark.sharedLongArrayCopyFrom" + p, "BulkCopyBenchmark.segmentCopyLongs" + p, 0));
+            all.add(new Comparison(BULK, size + ": SharedLongArray.copyFrom / System.arraycopy",
+                    "BulkCopyBenchmark.sharedLongArrayCopyFrom" + p, "BulkCopyBenchmark.arraycopyLongs" + p, 0));
+            all.add(new Comparison(BULK, size + ": SharedByteArray.copyFrom / MemorySegment.copy (floor)",
+                    "BulkCopyBenchmark.sharedByteArrayCopyFrom" + p, "BulkCopyBenchmark.segmentCopyBytes" + p, 0));
+            all.add(new Comparison(BULK, size + ": SharedByteArray.copyFrom / System.arraycopy",
+                    "BulkCopyBenchmark.sharedByteArrayCopyFrom" + p, "BulkCopyBenchmark.arraycopyBytes" + p, 0));
+        }
+        return all;
+    }
+
+    private static void values(List<Comparison> all, String section, String ours, String agrona) {
+        boolean single = section.equals(VALUES);
+        all.add(new Comparison(section, "getAndAdd: SharedLong / AtomicLong", ours + ".sharedLongGetAndAdd",
+                ours + ".atomicLongGetAndAdd", single ? 0.9 : 0));
+        all.add(new Comparison(section, "getAndAdd: SharedLong / raw VarHandle (floor)", ours + ".sharedLongGetAndAdd",
+                ours + ".rawVarHandleGetAndAdd", single ? 0.9 : 0));
+        all.add(new Comparison(section, "getAndAdd: SharedLong / Agrona AtomicBuffer", ours + ".sharedLongGetAndAdd",
+                agrona + ".agronaGetAndAdd", 0));
+        all.add(new Comparison(section, "get: SharedLong / AtomicLong", ours + ".sharedLongGet",
+                ours + ".atomicLongGet", 0));
+        all.add(new Comparison(section, "get: SharedLong / raw VarHandle (floor)", ours + ".sharedLongGet",
+                ours + ".rawVarHandleGet", 0));
+        all.add(new Comparison(section, "get: SharedLong / Agrona AtomicBuffer", ours + ".sharedLongGet",
+                agrona + ".agronaGet", 0));
+        all.add(new Comparison(section, "set: SharedLong / AtomicLong", ours + ".sharedLongSet",
+                ours + ".atomicLongSet", 0));
+        all.add(new Comparison(section, "set: SharedLong / raw VarHandle (floor)", ours + ".sharedLongSet",
+                ours + ".rawVarHandleSet", 0));
+        all.add(new Comparison(section, "set: SharedLong / Agrona AtomicBuffer", ours + ".sharedLongSet",
+                agrona + ".agronaSet", 0));
+        all.add(new Comparison(section, "get + CAS: SharedLong / AtomicLong", ours + ".sharedLongCompareAndSet",
+                ours + ".atomicLongCompareAndSet", 0));
+        all.add(new Comparison(section, "get + CAS: SharedLong / Agrona AtomicBuffer",
+                ours + ".sharedLongCompareAndSet", agrona + ".agronaCompareAndSet", 0));
+    }
+
+    private static void locks(List<Comparison> all, String section, String bench) {
+        all.add(new Comparison(section, "SharedLock / ReentrantLock", bench + ".sharedLock", bench + ".reentrantLock",
+                1.0));
+        all.add(new Comparison(section, "SharedLock / synchronized", bench + ".sharedLock",
+                bench + ".synchronizedBlock", 0));
+        all.add(new Comparison(section, "SharedLock / CAS spin lock (floor)", bench + ".sharedLock",
+                bench + ".casSpinLock", 0));
+        all.add(new Comparison(section, "SharedFairLock / ReentrantLock", bench + ".sharedFairLock",
+                bench + ".reentrantLock", 0));
+        all.add(new Comparison(section, "SharedReadWriteLock (write) / ReentrantLock", bench + ".sharedWriteLock",
+                bench + ".reentrantLock", 0));
+    }
+}

@@ -1,0 +1,214 @@
+package org.shm4j.bench.report;
+
+import org.shm4j.bench.latency.LockHandoff;
+import org.shm4j.bench.latency.PingPong;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Turns one suite run (JMH scores, latencies, and optionally the Python script's results) into the README's
+ * Markdown tables and the bars of its chart. Nothing in the tables is typed by hand.
+ */
+public final class Report {
+    private static final String PING_SPIN = "p50 round trip: Agrona busy-spin / SharedRing busy-spin";
+    private static final String PING_BLOCKING = "p50 round trip: Agrona back-off / SharedRing blocking";
+
+    private final JmhResults jmh;
+    private final LatencyResults latency;
+    private final Map<String, Object> python;
+
+    Report(JmhResults jmh, LatencyResults latency, Map<String, Object> python) {
+        this.jmh = jmh;
+        this.latency = latency;
+        this.python = python;
+    }
+
+    /** @return the report of a JMH result file's text and its latency results, without the Python part */
+    public static String markdown(String jmhJson, LatencyResults latency) {
+        return new Report(JmhResults.parse(jmhJson), latency, null).markdown();
+    }
+
+    /** @return every table, in Markdown */
+    String markdown() {
+        StringBuilder s = new StringBuilder();
+        Map<String, List<Comparison>> sections = new LinkedHashMap<>();
+        Comparison.all().forEach(c -> sections.computeIfAbsent(c.section(), k -> new ArrayList<>()).add(c));
+        sections.forEach((section, comparisons) -> {
+            s.append("#### ").append(section).append("\n\n");
+            s.append("| comparison | shm4j (ops/µs) | peer (ops/µs) | ratio | target |\n");
+            s.append("|---|---:|---:|---:|---|\n");
+            for (Comparison c : comparisons) {
+                Optional<Score> ours = jmh.get(c.ours());
+                Optional<Score> peer = jmh.get(c.peer());
+                if (ours.isEmpty() || peer.isEmpty()) {
+                    s.append(f("| %s | %s | %s | not run | |%n", c.label(), ours.map(Report::score).orElse("—"),
+                            peer.map(Report::score).orElse("—")));
+                    continue;
+                }
+                Score ratio = ours.get().over(peer.get());
+                s.append(f("| %s | %s | %s | %s | %s |%n", c.label(), score(ours.get()), score(peer.get()),
+                        score(ratio), verdict(ratio, c.target())));
+            }
+            s.append('\n');
+        });
+        if (latency != null) {
+            pingPong(s);
+            handoff(s);
+        }
+        allocation(s);
+        if (python != null) {
+            python(s);
+        }
+        return s.toString();
+    }
+
+    /** @return the bars of the chart: every comparison with a target, and the ping-pong medians */
+    List<RatioChart.Bar> bars() {
+        List<RatioChart.Bar> bars = new ArrayList<>();
+        for (Comparison c : Comparison.all()) {
+            if (c.target() > 0) {
+                ratio(c).ifPresent(r -> bars.add(new RatioChart.Bar(c.section().replaceFirst(",.*", "") + ": "
+                        + c.label(), r, c.target())));
+            }
+        }
+        if (latency != null) {
+            pingPongRatio("AGRONA_SPIN", "SHM4J_SPIN")
+                    .ifPresent(r -> bars.add(new RatioChart.Bar("Cross-process " + PING_SPIN, r, 0.9)));
+            pingPongRatio("AGRONA_BACKOFF", "SHM4J_BLOCKING")
+                    .ifPresent(r -> bars.add(new RatioChart.Bar("Cross-process " + PING_BLOCKING, r, 0)));
+        }
+        return bars;
+    }
+
+    private Optional<Score> ratio(Comparison c) {
+        return jmh.get(c.ours()).flatMap(ours -> jmh.get(c.peer()).map(ours::over));
+    }
+
+    private Optional<Score> pingPongRatio(String peer, String ours) {
+        return latency.pingPong(peer).flatMap(p -> latency.pingPong(ours)
+                .map(o -> new Score((double) p.p50() / o.p50(), 0, "ratio")));
+    }
+
+    private void pingPong(StringBuilder s) {
+        s.append("#### Cross-process ping-pong, 8-byte messages, round trip in µs\n\n");
+        s.append("| transport | round trips | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        for (PingPong.Result r : latency.pingPong()) {
+            s.append(f("| %s | %,d | %s | %s | %s | %s | %s |%n", r.transport(), r.count(), micros(r.p50()),
+                    micros(r.p90()), micros(r.p99()), micros(r.p999()), micros(r.max())));
+        }
+        s.append('\n');
+        pingPongRatio("AGRONA_SPIN", "SHM4J_SPIN").ifPresent(r -> s.append(f("- %s: %s (target %s)%n", PING_SPIN,
+                f("%.2f", r.value()), verdict(r, 0.9))));
+        pingPongRatio("AGRONA_BACKOFF", "SHM4J_BLOCKING").ifPresent(r -> s.append(f("- %s: %.2f%n", PING_BLOCKING,
+                r.value())));
+        s.append('\n');
+    }
+
+    private void handoff(StringBuilder s) {
+        s.append("#### Lock hand-off to a blocked waiter (2 threads), µs, and the waiter's CPU while blocked\n\n");
+        s.append("| lock | hand-offs | p50 | p99 | p99.9 | waiter CPU while blocked |\n");
+        s.append("|---|---:|---:|---:|---:|---:|\n");
+        for (LockHandoff.Result r : latency.handoff()) {
+            s.append(f("| %s | %,d | %s | %s | %s | %.1f%% |%n", r.lock(), r.count(), micros(r.p50()),
+                    micros(r.p99()), micros(r.p999()), r.waiterCpuPercent()));
+        }
+        s.append('\n');
+    }
+
+    private void allocation(StringBuilder s) {
+        List<String> rows = new ArrayList<>();
+        jmh.all().forEach((key, score) -> {
+            if (key.contains(":gc.alloc.rate.norm") && isShm4jHotPath(key)) {
+                rows.add(f("| %s | %.3f | %s |", key.replace(":gc.alloc.rate.norm", ""), score.value(),
+                        score.value() < 1 ? "met" : "**missed**"));
+            }
+        });
+        if (rows.isEmpty()) {
+            return;
+        }
+        s.append("#### Allocation on shm4j's hot paths (`-prof gc`, bytes per operation)\n\n");
+        s.append("| benchmark | gc.alloc.rate.norm (B/op) | target ≈ 0 |\n|---|---:|---|\n");
+        rows.forEach(row -> s.append(row).append('\n'));
+        s.append('\n');
+    }
+
+    private static boolean isShm4jHotPath(String key) {
+        return key.matches("(Contended)?ValuesBenchmark\\.sharedLong.*") || key.matches("(Contended)?LocksBenchmark"
+                + "\\.shared.*") || key.startsWith("RingBenchmark.");
+    }
+
+    private void python(StringBuilder s) {
+        s.append("#### Beside Python's `multiprocessing` (").append(python.get("python")).append(")\n\n");
+        s.append("| workload | Python | shm4j | shm4j's counterpart | shm4j ÷ Python |\n|---|---:|---:|---|---:|\n");
+        for (Object element : Json.array(python.get("workloads"))) {
+            Map<String, Object> w = Json.object(element);
+            String name = (String) w.get("name");
+            double value = Json.number(w.get("value"));
+            String unit = (String) w.get("unit");
+            Optional<Counterpart> counterpart = counterpart(name);
+            if (counterpart.isEmpty()) {
+                s.append(f("| %s | %s %s | — | none | |%n", w.get("label"), number(value), unit));
+                continue;
+            }
+            Counterpart c = counterpart.get();
+            double speedup = unit.equals("µs") ? value / c.value() : c.value() / value;
+            s.append(f("| %s | %s %s | %s %s | %s | %s× |%n", w.get("label"), number(value), unit, number(c.value()),
+                    unit, c.label(), number(speedup)));
+        }
+        s.append('\n');
+    }
+
+    /** shm4j's result for a Python workload: its label and its value in the Python result's unit. */
+    private record Counterpart(String label, double value) {
+    }
+
+    private Optional<Counterpart> counterpart(String workload) {
+        return switch (workload) {
+            case "value_locked_increment" -> jmh.get("LocksBenchmark.sharedLock")
+                    .map(x -> new Counterpart("SharedLock + increment, 1 thread", x.value()));
+            case "value_locked_increment_2" -> jmh.get("ContendedLocksBenchmark.sharedLock")
+                    .map(x -> new Counterpart("SharedLock + increment, 2 threads", x.value()));
+            case "value_unlocked_increment" -> jmh.get("ValuesBenchmark.sharedLongGetAndAdd")
+                    .map(x -> new Counterpart("SharedLong.getAndAdd (atomic)", x.value()));
+            case "array_set" -> jmh.get("ValuesBenchmark.sharedLongSet")
+                    .map(x -> new Counterpart("SharedLong.set (volatile)", x.value()));
+            case "queue_transfer" -> jmh.get("TypedQueueBenchmark.sharedQueue:polled")
+                    .map(x -> new Counterpart("SharedQueue<Long>, 2 threads", x.value()));
+            case "pipe_round_trip" -> latency == null ? Optional.empty() : latency.pingPong("SHM4J_BLOCKING")
+                    .map(x -> new Counterpart("SharedRing pair, blocking, 2 processes (p50)", x.p50() / 1000.0));
+            default -> Optional.empty();
+        };
+    }
+
+    private static String verdict(Score ratio, double target) {
+        if (target <= 0) {
+            return "";
+        }
+        String goal = f("≥ %.2f: ", target);
+        if (ratio.value() >= target) {
+            return goal + "met";
+        }
+        return goal + (ratio.value() + ratio.error() >= target ? "missed (within error)" : "**missed**");
+    }
+
+    private static String score(Score score) {
+        return number(score.value()) + " ± " + number(score.error());
+    }
+
+    private static String number(double value) {
+        return value >= 100 ? f("%.0f", value) : value >= 10 ? f("%.1f", value) : f("%.2f", value);
+    }
+
+    private static String micros(long nanos) {
+        return number(nanos / 1000.0);
+    }
+
+    private static String f(String format, Object... args) {
+        return String.format(Locale.ROOT, format, args);
+    }
+}

@@ -1,0 +1,39 @@
+package org.shm4j.bench.latency;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.shm4j.core.SharedMemory;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class LatencyToolsTest {
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void pingPongRecordsEveryMeasuredRoundTripBetweenTwoChildJvms(Transport transport) throws Exception {
+        PingPong.Result result = PingPong.result(transport, PingPong.run(transport, 1_000, 5_000));
+
+        assertThat(result.transport()).isEqualTo(transport.name());
+        assertThat(result.count()).isEqualTo(5_000);
+        assertThat(result.p50()).isPositive().isLessThanOrEqualTo(result.p90());
+        assertThat(result.p90()).isLessThanOrEqualTo(result.p99());
+        assertThat(result.p99()).isLessThanOrEqualTo(result.p999());
+        assertThat(result.p999()).isLessThanOrEqualTo(result.max());
+        assertThat(SharedMemory.SHM_DIR.resolve("shm4j-pingpong-" + ProcessHandle.current().pid())).doesNotExist();
+    }
+
+    @Test
+    void lockHandoffMeasuresEachRoundOfEachLock() throws Exception {
+        List<LockHandoff.Result> results = LockHandoff.run(false);
+
+        assertThat(results).extracting(LockHandoff.Result::lock)
+                .containsExactly("SharedLock", "SharedFairLock", "ReentrantLock");
+        for (LockHandoff.Result result : results) {
+            assertThat(result.count()).isEqualTo(400);
+            assertThat(result.p50()).isPositive().isLessThanOrEqualTo(result.p99());
+            assertThat(result.waiterCpuPercent()).isBetween(0.0, 100.0);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package org.shm4j.bench.report;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.bench.latency.LockHandoff;
+import org.shm4j.bench.latency.PingPong;
+import org.w3c.dom.Document;
+
+import javax.xml.parsers.DocumentBuilderFactory;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+class ReportTest {
+    /** Two runs as JMH writes them: a plain benchmark and a group with parameters and secondary results. */
+    private static final String JMH = """
+            [
+              {"benchmark": "org.shm4j.bench.LocksBenchmark.sharedLock", "mode": "thrpt", "threads": 1,
+               "primaryMetric": {"score": 95.0, "scoreError": 9.5, "scoreUnit": "ops/us"},
+               "secondaryMetrics": {"\u00b7gc.alloc.rate.norm": {"score": 0.0001, "scoreError": "NaN",
+                                                                   "scoreUnit": "B/op"}}},
+              {"benchmark": "org.shm4j.bench.LocksBenchmark.reentrantLock", "mode": "thrpt",
+               "primaryMetric": {"score": 100.0, "scoreError": 0.0, "scoreUnit": "ops/us"},
+               "secondaryMetrics": {}},
+              {"benchmark": "org.shm4j.bench.RingBenchmark.spsc", "params": {"size": "64"},
+               "primaryMetric": {"score": 500.0, "scoreError": 1.0, "scoreUnit": "ops/us"},
+               "secondaryMetrics": {"polled": {"score": 30.0, "scoreError": 3.0, "scoreUnit": "ops/us"},
+                                    "gc.alloc.rate.norm": {"score": 24.5, "scoreError": 1.0, "scoreUnit": "B/op"}}},
+              {"benchmark": "org.shm4j.bench.AgronaRingBenchmark.spsc", "params": {"size": "64"},
+               "primaryMetric": {"score": 400.0, "scoreError": 1.0, "scoreUnit": "ops/us"},
+               "secondaryMetrics": {"polled": {"score": 20.0, "scoreError": 0.0, "scoreUnit": "ops/us"}}}
+            ]
+            """;
+
+    @Test
+    void readsPrimaryAndSecondaryScoresByKey() {
+        JmhResults results = JmhResults.parse(JMH);
+
+        assertThat(results.get("LocksBenchmark.sharedLock")).contains(new Score(95, 9.5, "ops/us"));
+        assertThat(results.get("RingBenchmark.spsc:polled[size=64]")).contains(new Score(30, 3, "ops/us"));
+        assertThat(results.get("LocksBenchmark.sharedLock:gc.alloc.rate.norm")).hasValueSatisfying(
+                s -> assertThat(s.error()).isZero());
+        assertThat(results.get("RingBenchmark.spsc:polled")).isEmpty();
+    }
+
+    @Test
+    void ratioCarriesBothRelativeErrors() {
+        Score ratio = new Score(90, 9, "ops/us").over(new Score(100, 10, "ops/us"));
+
+        assertThat(ratio.value()).isCloseTo(0.9, within(1e-12));
+        assertThat(ratio.error()).isCloseTo(0.9 * Math.hypot(0.1, 0.1), within(1e-12));
+    }
+
+    @Test
+    void tablesShowRatiosTargetsAllocationAndLatency() {
+        LatencyResults latency = new LatencyResults(
+                List.of(new PingPong.Result("SHM4J_SPIN", 1000, 1000, 1100, 1500, 2000, 9000),
+                        new PingPong.Result("AGRONA_SPIN", 1000, 950, 1000, 1200, 1500, 8000)),
+                List.of(new LockHandoff.Result("SharedLock", 400, 50_000, 90_000, 120_000, 1.5)));
+
+        String markdown = Report.markdown(JMH, latency);
+
+        assertThat(markdown)
+                .contains("| SharedLock / ReentrantLock | 95.0 ± 9.50 | 100 ± 0.00 | 0.95 ± 0.10 | ≥ 1.00: "
+                        + "missed (within error) |")
+                .contains("| SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer | 30.0 ± 3.00 | 20.0 ± 0.00 | "
+                        + "1.50 ± 0.15 | ≥ 1.00: met |")
+                .contains("| SPSC 8 B: SharedRing / Agrona OneToOneRingBuffer | — | — | not run | |")
+                .contains("| LocksBenchmark.sharedLock | 0.000 | met |")
+                .contains("| RingBenchmark.spsc[size=64] | 24.500 | **missed** |")
+                .contains("| SHM4J_SPIN | 1,000 | 1.00 | 1.10 | 1.50 | 2.00 | 9.00 |")
+                .contains("p50 round trip: Agrona busy-spin / SharedRing busy-spin: 0.95 (target ≥ 0.90: met)")
+                .contains("| SharedLock | 400 | 50.0 | 90.0 | 120 | 1.5% |")
+                .doesNotContain("AgronaRingBenchmark.spsc[size=64] |");
+    }
+
+    @Test
+    void pythonFiguresSitBesideTheirCounterparts() {
+        Map<String, Object> python = Json.object(Json.parse("""
+                {"python": "3.11.7", "workloads": [
+                  {"name": "value_locked_increment", "label": "Value += 1", "unit": "ops/µs", "value": 0.5},
+                  {"name": "manager_dict", "label": "dict", "unit": "ops/µs", "value": 0.01}]}
+                """));
+
+        String markdown = new Report(JmhResults.parse(JMH), null, python).markdown();
+
+        assertThat(markdown).contains("| Value += 1 | 0.50 ops/µs | 95.0 ops/µs | SharedLock + increment, 1 thread | "
+                + "190× |").contains("| dict | 0.01 ops/µs | — | none | |");
+    }
+
+    @Test
+    void chartIsWellFormedSvgWithOneBarPerTargetedComparison() throws Exception {
+        Report report = new Report(JmhResults.parse(JMH), null, null);
+
+        List<RatioChart.Bar> bars = report.bars();
+        String svg = RatioChart.svg("test", bars);
+        Document document = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+                .parse(new ByteArrayInputStream(svg.getBytes(StandardCharsets.UTF_8)));
+
+        assertThat(bars).extracting(RatioChart.Bar::label).containsExactly(
+                "Locks: SharedLock / ReentrantLock", "Queues: SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer");
+        assertThat(document.getDocumentElement().getTagName()).isEqualTo("svg");
+        assertThat(document.getElementsByTagName("rect").getLength()).isEqualTo(1 + bars.size());
+    }
+
+    @Test
+    void latencyResultsSurviveTheirJson() {
+        LatencyResults latency = new LatencyResults(
+                List.of(new PingPong.Result("SHM4J_BLOCKING", 5, 1, 2, 3, 4, 5)),
+                List.of(new LockHandoff.Result("ReentrantLock", 7, 10, 20, 30, 2.25)));
+
+        assertThat(LatencyResults.parse(latency.toJson())).isEqualTo(latency);
+    }
+
+    @Test
+    void badJsonIsRefusedWithItsPosition() {
+        assertThatThrownBy(() -> Json.parse("{\"a\": [1, 2}")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expected ']' at character 11");
+        assertThatThrownBy(() -> Json.parse("[1] x")).hasMessageContaining("text after the value");
+    }
+}
