@@ -197,11 +197,24 @@ public final class Report {
     }
 
     private static String score(Score score) {
-        return number(score.value()) + " ± " + number(score.error());
+        int decimals = decimals(score.value());
+        return fixed(score.value(), decimals) + " ± " + fixed(score.error(), decimals);
     }
 
     private static String number(double value) {
-        return value >= 100 ? f("%.0f", value) : value >= 10 ? f("%.1f", value) : f("%.2f", value);
+        return fixed(value, decimals(value));
+    }
+
+    /** @return the decimals that show {@code value} with about three significant digits (none from 100 up) */
+    private static int decimals(double value) {
+        if (value == 0 || Double.isNaN(value) || Double.isInfinite(value)) {
+            return 2;
+        }
+        return Math.max(0, Math.min(6, 2 - (int) Math.floor(Math.log10(Math.abs(value)))));
+    }
+
+    private static String fixed(double value, int decimals) {
+        return f("%." + decimals + "f", value);
     }
 
     private static String micros(long nanos) {

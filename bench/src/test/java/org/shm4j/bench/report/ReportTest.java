@@ -65,9 +65,9 @@ class ReportTest {
         String markdown = Report.markdown(JMH, latency);
 
         assertThat(markdown)
-                .contains("| SharedLock / ReentrantLock | 95.0 ± 9.50 | 100 ± 0.00 | 0.95 ± 0.10 | ≥ 1.00: "
+                .contains("| SharedLock / ReentrantLock | 95.0 ± 9.5 | 100 ± 0 | 0.950 ± 0.095 | ≥ 1.00: "
                         + "missed (within error) |")
-                .contains("| SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer | 30.0 ± 3.00 | 20.0 ± 0.00 | "
+                .contains("| SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer | 30.0 ± 3.0 | 20.0 ± 0.0 | "
                         + "1.50 ± 0.15 | ≥ 1.00: met |")
                 .contains("| SPSC 8 B: SharedRing / Agrona OneToOneRingBuffer | — | — | not run | |")
                 .contains("| LocksBenchmark.sharedLock | 0.000 | met |")
@@ -88,8 +88,8 @@ class ReportTest {
 
         String markdown = new Report(JmhResults.parse(JMH), null, python).markdown();
 
-        assertThat(markdown).contains("| Value += 1 | 0.50 ops/µs | 95.0 ops/µs | SharedLock + increment, 1 thread | "
-                + "190× |").contains("| dict | 0.01 ops/µs | — | none | |");
+        assertThat(markdown).contains("| Value += 1 | 0.500 ops/µs | 95.0 ops/µs | SharedLock + increment, 1 thread | "
+                + "190× |").contains("| dict | 0.0100 ops/µs | — | none | |");
     }
 
     @Test
