@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED")
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class AgronaRingBenchmark {
+public class AgronaRingBenchmark extends QueueBenchmark {
     /** Message payload size in bytes. */
     @Param({"8", "64", "256"})
     public int size;
@@ -53,22 +53,6 @@ public class AgronaRingBenchmark {
         message = new UnsafeBuffer(ByteBuffer.allocateDirect(256));
     }
 
-    /** Offers one message. */
-    @Benchmark
-    @Group("spsc")
-    @GroupThreads(1)
-    public void spscOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Polls one message. */
-    @Benchmark
-    @Group("spsc")
-    @GroupThreads(1)
-    public void spscPoll(RingCounters counters) {
-        poll(counters);
-    }
-
     /**
      * One thread offers a message and polls it back: the cost of the code path alone, without the cache-line
      * traffic (and the noise) of two threads. (Agrona's ring refuses some of these offers, seen with 64 and 256-byte
@@ -84,35 +68,13 @@ public class AgronaRingBenchmark {
         return ring.read(handler, 1) + (offered ? 0 : 1);
     }
 
-    /** Offers one message. */
-    @Benchmark
-    @Group("mpsc")
-    @GroupThreads(2)
-    public void mpscOffer(RingCounters counters) {
-        offer(counters);
+    @Override
+    protected boolean offerOne(RingCounters counters) {
+        return ring.write(1, message, 0, size);
     }
 
-    /** Polls one message. */
-    @Benchmark
-    @Group("mpsc")
-    @GroupThreads(1)
-    public void mpscPoll(RingCounters counters) {
-        poll(counters);
-    }
-
-    private void offer(RingCounters counters) {
-        if (ring.write(1, message, 0, size)) {
-            counters.offered++;
-        } else {
-            counters.failedOffers++;
-        }
-    }
-
-    private void poll(RingCounters counters) {
-        if (ring.read(handler, 1) == 1) {
-            counters.polled++;
-        } else {
-            counters.failedPolls++;
-        }
+    @Override
+    protected int pollSome() {
+        return ring.read(handler, 1);
     }
 }

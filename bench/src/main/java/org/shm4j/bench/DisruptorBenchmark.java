@@ -5,11 +5,9 @@ import com.lmax.disruptor.InsufficientCapacityException;
 import com.lmax.disruptor.RingBuffer;
 import com.lmax.disruptor.YieldingWaitStrategy;
 import com.lmax.disruptor.dsl.ProducerType;
-import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Group;
-import org.openjdk.jmh.annotations.GroupThreads;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -35,7 +33,7 @@ import java.util.concurrent.TimeUnit;
 @Fork(1)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class DisruptorBenchmark {
+public class DisruptorBenchmark extends QueueBenchmark {
     /** Message payload size in bytes. */
     @Param({"8", "64", "256"})
     public int size;
@@ -64,59 +62,29 @@ public class DisruptorBenchmark {
         ring.addGatingSequences(poller.getSequence());
     }
 
-    /** Publishes one event. */
-    @Benchmark
-    @Group("spsc")
-    @GroupThreads(1)
-    public void spscOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Takes one event. */
-    @Benchmark
-    @Group("spsc")
-    @GroupThreads(1)
-    public void spscPoll(RingCounters counters) throws Exception {
-        poll(counters);
-    }
-
-    /** Publishes one event. */
-    @Benchmark
-    @Group("mpsc")
-    @GroupThreads(2)
-    public void mpscOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Takes one event. */
-    @Benchmark
-    @Group("mpsc")
-    @GroupThreads(1)
-    public void mpscPoll(RingCounters counters) throws Exception {
-        poll(counters);
-    }
-
-    private void offer(RingCounters counters) {
+    @Override
+    protected boolean offerOne(RingCounters counters) {
         long sequence;
         try {
             sequence = ring.tryNext();
         } catch (InsufficientCapacityException full) {
-            counters.failedOffers++;
-            return;
+            return false;
         }
         Event event = ring.get(sequence);
         System.arraycopy(message, 0, event.payload, 0, size);
         event.length = size;
         ring.publish(sequence);
-        counters.offered++;
+        return true;
     }
 
-    private void poll(RingCounters counters) throws Exception {
+    @Override
+    protected int pollSome() {
         taken = 0;
-        if (poller.poll(handler) == EventPoller.PollState.PROCESSING) {
-            counters.polled += taken;
-        } else {
-            counters.failedPolls++;
+        try {
+            poller.poll(handler);
+        } catch (Exception e) { // the handler throws nothing; EventPoller declares Exception anyway
+            throw new IllegalStateException(e);
         }
+        return taken;
     }
 }

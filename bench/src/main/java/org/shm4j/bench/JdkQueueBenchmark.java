@@ -1,10 +1,8 @@
 package org.shm4j.bench;
 
-import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Group;
-import org.openjdk.jmh.annotations.GroupThreads;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -32,7 +30,7 @@ import java.util.concurrent.TimeUnit;
 @Fork(1)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class JdkQueueBenchmark {
+public class JdkQueueBenchmark extends ManyToManyQueueBenchmark {
     /** The queue class. */
     @Param({"ArrayBlockingQueue", "ConcurrentLinkedQueue"})
     public String queue;
@@ -48,60 +46,9 @@ public class JdkQueueBenchmark {
         messages = unbounded ? new ConcurrentLinkedQueue<>() : new ArrayBlockingQueue<>(4096);
     }
 
-    /** Offers one message. */
-    @Benchmark
-    @Group("spsc")
-    @GroupThreads(1)
-    public void spscOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Polls one message. */
-    @Benchmark
-    @Group("spsc")
-    @GroupThreads(1)
-    public void spscPoll(RingCounters counters) {
-        poll(counters);
-    }
-
-    /** Offers one message. */
-    @Benchmark
-    @Group("mpsc")
-    @GroupThreads(2)
-    public void mpscOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Polls one message. */
-    @Benchmark
-    @Group("mpsc")
-    @GroupThreads(1)
-    public void mpscPoll(RingCounters counters) {
-        poll(counters);
-    }
-
-    /** Offers one message. */
-    @Benchmark
-    @Group("mpmc")
-    @GroupThreads(2)
-    public void mpmcOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Polls one message. */
-    @Benchmark
-    @Group("mpmc")
-    @GroupThreads(2)
-    public void mpmcPoll(RingCounters counters) {
-        poll(counters);
-    }
-
-    private void offer(RingCounters counters) {
-        if (!overBound(counters) && messages.offer(message)) {
-            counters.offered++;
-        } else {
-            counters.failedOffers++;
-        }
+    @Override
+    protected boolean offerOne(RingCounters counters) {
+        return !overBound(counters) && messages.offer(message);
     }
 
     /**
@@ -113,11 +60,8 @@ public class JdkQueueBenchmark {
         return unbounded && counters.offered % 4096 == 0 && messages.size() > 4096;
     }
 
-    private void poll(RingCounters counters) {
-        if (messages.poll() != null) {
-            counters.polled++;
-        } else {
-            counters.failedPolls++;
-        }
+    @Override
+    protected int pollSome() {
+        return messages.poll() != null ? 1 : 0;
     }
 }

@@ -38,7 +38,7 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class RingBenchmark {
+public class RingBenchmark extends ManyToManyQueueBenchmark {
     /** Message payload size in bytes. */
     @Param({"8", "64", "256"})
     public int size;
@@ -66,22 +66,6 @@ public class RingBenchmark {
         SharedHeap.unlink(name);
     }
 
-    /** Offers one message. */
-    @Benchmark
-    @Group("spsc")
-    @GroupThreads(1)
-    public void spscOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Polls one message. */
-    @Benchmark
-    @Group("spsc")
-    @GroupThreads(1)
-    public void spscPoll(RingCounters counters) {
-        poll(counters);
-    }
-
     /**
      * One thread offers a message and polls it back: the cost of the code path alone, without the cache-line
      * traffic (and the noise) of two threads. (Agrona's ring refuses some of these offers, seen with 64 and 256-byte
@@ -95,38 +79,6 @@ public class RingBenchmark {
     public int spscOfferPoll() {
         boolean offered = ring.offer(1, message, 0, size);
         return ring.poll(handler) + (offered ? 0 : 1);
-    }
-
-    /** Offers one message. */
-    @Benchmark
-    @Group("mpsc")
-    @GroupThreads(2)
-    public void mpscOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Polls one message. */
-    @Benchmark
-    @Group("mpsc")
-    @GroupThreads(1)
-    public void mpscPoll(RingCounters counters) {
-        poll(counters);
-    }
-
-    /** Offers one message. */
-    @Benchmark
-    @Group("mpmc")
-    @GroupThreads(2)
-    public void mpmcOffer(RingCounters counters) {
-        offer(counters);
-    }
-
-    /** Polls one message. */
-    @Benchmark
-    @Group("mpmc")
-    @GroupThreads(2)
-    public void mpmcPoll(RingCounters counters) {
-        poll(counters);
     }
 
     /** Claims room for one message, writes its first 8 bytes in place and commits it. */
@@ -158,19 +110,13 @@ public class RingBenchmark {
         final RingClaim slot = new RingClaim();
     }
 
-    private void offer(RingCounters counters) {
-        if (ring.offer(1, message, 0, size)) {
-            counters.offered++;
-        } else {
-            counters.failedOffers++;
-        }
+    @Override
+    protected boolean offerOne(RingCounters counters) {
+        return ring.offer(1, message, 0, size);
     }
 
-    private void poll(RingCounters counters) {
-        if (ring.poll(handler) == 1) {
-            counters.polled++;
-        } else {
-            counters.failedPolls++;
-        }
+    @Override
+    protected int pollSome() {
+        return ring.poll(handler);
     }
 }
