@@ -13,24 +13,29 @@ import java.util.Optional;
  * of its owner: Python's {@code multiprocessing.Lock}, without the lock that stays held forever when its holder is
  * killed. Not reentrant; implements {@link java.util.concurrent.locks.Lock} except {@code newCondition()}.
  *
- * <h2>Layout (heap block type {@code 0x53480021} v1, 64 bytes, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480021} v2, 64 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
  * <caption>SharedLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
- * <tr><td>0</td><td>4</td><td>word</td><td>0 = free; else bits 0..29 = owner pid, bit 30 = a waiter may be
- *     blocked (the releaser must futex-wake one)</td><td>CAS to acquire (acquire semantics); getAndSet 0 to release
- *     (release semantics); the futex word</td></tr>
- * <tr><td>4</td><td>4</td><td>flags</td><td>bit 0 = the previous owner died holding the lock; the protected data is
+ * <tr><td>0</td><td>8</td><td>word</td><td>0 = free; else bits 0..29 = owner pid, bit 30 = a waiter may be
+ *     blocked (the releaser must futex-wake one), bits 32..63 = low 32 bits of the owner process's start time in
+ *     epoch ms (0 if the OS does not tell); with the pid it tells a dead owner from a recycled pid. The futex word
+ *     is its low 32 bits (offset 0 on little-endian machines, 4 on big-endian ones)</td><td>64-bit CAS to acquire
+ *     (acquire semantics); getAndSet 0 to release (release semantics)</td></tr>
+ * <tr><td>8</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free (and, after a take-over,
+ *     the dead owner's until the new owner writes its own)</td><td>opaque, written by the owner after its CAS and
+ *     cleared before its release</td></tr>
+ * <tr><td>16</td><td>4</td><td>flags</td><td>bit 0 = the previous owner died holding the lock; the protected data is
  *     inconsistent until {@link #markConsistent()}</td><td>volatile</td></tr>
- * <tr><td>8</td><td>8</td><td>ownerStartMillis</td><td>owner process start time, epoch ms (0 if unknown or
- *     free); with the pid it tells a dead owner from a recycled pid</td><td>opaque</td></tr>
- * <tr><td>16</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free</td><td>opaque</td></tr>
- * <tr><td>24</td><td>8</td><td>heldSinceMillis</td><td>epoch ms at which a waiter first saw the current owner
- *     holding the lock; 0 if none</td><td>opaque, set by CAS</td></tr>
+ * <tr><td>20</td><td>4</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>24</td><td>8</td><td>heldSinceMillis</td><td>epoch ms at which a blocked waiter first saw the current
+ *     owner holding the lock; 0 if none. Set only after the waiter set bit 30; cleared by a releaser that saw bit
+ *     30</td><td>opaque, set by CAS</td></tr>
  * <tr><td>32</td><td>8</td><td>recoveries</td><td>times the lock was taken over from a dead owner</td>
  *     <td>atomic add</td></tr>
  * <tr><td>40</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
+ * Version 1 (shm4j before 0.1.0) had a 32-bit word and the start time in its own field; a v1 block is refused.
  *
  * <h2>Waiting</h2>
  * A contended {@code lock} spins briefly, yields, then blocks: with futex on Linux when native access is enabled

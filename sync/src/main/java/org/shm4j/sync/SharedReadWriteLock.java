@@ -25,12 +25,13 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * Writers are preferred: once a writer waits, new readers wait too, so writers never starve. Neither side is
  * reentrant, and there are no conditions.
  *
- * <h2>Layout (heap block type {@code 0x53480023} v1, 640 bytes, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480023} v2, 640 bytes, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedReadWriteLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
- * <tr><td>0</td><td>40</td><td>the writer's robust mutex: the same 40 bytes as a {@link SharedLock} (word, flags,
- *     owner start, owner thread, held since, recoveries)</td><td>as in {@code SharedLock}</td></tr>
+ * <tr><td>0</td><td>40</td><td>the writer's robust mutex: the same 40 bytes as a {@link SharedLock} (64-bit
+ *     word with pid and start time, owner thread, flags, held since, recoveries)</td>
+ *     <td>as in {@code SharedLock}</td></tr>
  * <tr><td>40</td><td>24</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>4</td><td>readerReleases: bumped by a reader that releases while a writer waits or holds; the
  *     futex word a writer waits on for readers to leave</td><td>atomic add</td></tr>

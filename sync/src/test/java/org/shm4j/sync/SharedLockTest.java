@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.testing.ShmNames;
@@ -9,12 +10,15 @@ import org.shm4j.testing.ShmNames;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -151,6 +155,55 @@ class SharedLockTest {
             wrapped.lock();
             assertThat(wrapped.toString()).contains("held by pid");
             wrapped.unlock();
+        }
+    }
+
+    @Test
+    void shouldWriteTheDocumentedWordLayout() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(64, 64);
+            SharedLock lock = SharedLock.wrap(raw, 0);
+            lock.lock();
+            long pid = ProcessHandle.current().pid();
+            long startBits = ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(0L)
+                    & 0xFFFF_FFFFL;
+            assertThat(raw.get(JAVA_LONG, 0)).as("word: start time bits high, pid low")
+                    .isEqualTo(startBits << 32 | pid);
+            assertThat(raw.get(JAVA_INT, 0)).as("the futex word is the low half").isEqualTo((int) pid);
+            assertThat(raw.get(JAVA_LONG, 8)).as("owner thread").isEqualTo(Thread.currentThread().threadId());
+            lock.unlock();
+            assertThat(raw.get(JAVA_LONG, 0)).isZero();
+            assertThat(raw.get(JAVA_LONG, 8)).isZero();
+        }
+    }
+
+    @Test
+    void shouldTakeOverFromADeadOwnerWhosePidWasRecycled() throws InterruptedException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(64, 64);
+            SharedLock lock = SharedLock.wrap(raw, 0);
+            // a dead process that had this process's pid: same pid, another start time
+            long pid = ProcessHandle.current().pid();
+            long otherStart = ~ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(1L);
+            raw.set(JAVA_LONG, 0, (otherStart & 0xFFFF_FFFFL) << 32 | pid);
+            raw.set(JAVA_LONG, 8, 12_345L);
+            assertThat(lock.isHeldByCurrentThread()).isFalse();
+            assertThat(lock.tryLock(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(lock.isConsistent()).isFalse();
+            assertThat(lock.recoveries()).isEqualTo(1);
+            assertThat(lock.owner()).get().extracting(LockOwner::threadId).isEqualTo(Thread.currentThread().threadId());
+            lock.markConsistent();
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+        }
+    }
+
+    @Test
+    void shouldRefuseABlockOfAnOlderLayoutVersion() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("old", new BlockType(0x5348_0021, 1), 64);
+            assertThatThrownBy(() -> SharedLock.open(heap, "old")).isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageContaining("v1").hasMessageContaining("v2");
         }
     }
 }

@@ -17,23 +17,33 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_FLAGS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_HELD_SINCE;
-import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_START;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_FUTEX;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 
 /**
- * The robust futex mutex behind {@link org.shm4j.sync.SharedLock} and the write side of
- * {@link org.shm4j.sync.SharedReadWriteLock}: 40 bytes (see the layout table of {@code SharedLock}) holding a futex
- * word with the owner's pid, the owner's start time and thread, the time a waiter first saw it held, a flag for "the
- * previous owner died" and a take-over count.
+ * The robust futex mutex behind {@link org.shm4j.sync.SharedLock}, the write side of
+ * {@link org.shm4j.sync.SharedReadWriteLock} and the consumers' turn of an MPMC {@link org.shm4j.sync.SharedRing}:
+ * 40 bytes (see the layout table of {@code SharedLock}) holding a 64-bit lock word with the owner process's pid and
+ * start time, the owner thread, the time a waiter first saw it held, a flag for "the previous owner died" and a
+ * take-over count.
  *
- * <p>Algorithm: a futex mutex in the style of Drepper's "Futexes Are Tricky" (mutex, take 2), with the owner's pid
- * as the locked state so that a waiter can tell whether the owner is alive, and bit 30 for "a waiter may be blocked".
- * A thread that has blocked once acquires with the waiters bit set, since other threads may still be blocked; this
- * costs at most one spurious wake. Invariants: word != 0 iff the mutex is held; the owner fields are written only by
- * the owner, after its CAS and before its release. A blocked waiter wakes at least every {@link #LIVENESS_NANOS} to
- * check the owner's liveness, its deadline and its interrupt status.
+ * <p>Algorithm: a futex mutex in the style of Drepper's "Futexes Are Tricky" (mutex, take 2). The locked state is the
+ * owner's <em>process word</em> (pid in the low half, start time in the high half), so a waiter can tell from one
+ * atomic read whether the owner is alive, with no window in which the two disagree; bit 30 means "a waiter may be
+ * blocked". The futex works on the low 32 bits. A thread that has blocked once acquires with the waiters bit set,
+ * since other threads may still be blocked; this costs at most one spurious wake.
+ *
+ * <p>Invariants: word != 0 iff the mutex is held; the owner thread field is written only by the owner, after its CAS
+ * and before its release (so a thread of the owner's process that did not lock sees 0 or another id there, never its
+ * own); heldSince is set only by a waiter that announced itself with the waiters bit and cleared by the releaser that
+ * saw that bit, so the uncontended path touches neither it nor the futex. A blocked waiter wakes at least every
+ * {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline and its interrupt status.
+ *
+ * <p>Non-invariant: right after a take-over, until the new owner records its thread, the thread field still names
+ * the dead owner's thread (an id of another JVM), which a wrong-thread unlock in this process could match.
  */
 public final class RobustMutex {
     /** How often a waiter checks that the owner process lives. */
@@ -44,23 +54,24 @@ public final class RobustMutex {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private static final int BLOCK_STEP = Backoff.PARK_FROM;
-    private static final int PID = (int) (ProcessHandle.current().pid() & LOCK_PID_MASK);
+    private static final long PID = ProcessHandle.current().pid() & LOCK_PID_MASK;
+    /** This process's locked word: start time bits high, pid low. */
+    private static final long LOCKED = (ProcessIdentity.currentStartMillis() & 0xFFFF_FFFFL) << 32 | PID;
 
+    /** The mutex's own 40 bytes: every access below is at a constant offset, which the JIT checks more cheaply. */
     private final MemorySegment segment;
-    private final long word;
 
     /**
      * @param segment memory holding the mutex
      * @param base    offset of the mutex's 40 bytes, 8-byte aligned
      */
     public RobustMutex(MemorySegment segment, long base) {
-        this.segment = segment;
-        this.word = base + MUTEX_WORD;
+        this.segment = segment.asSlice(base, MUTEX_SIZE);
     }
 
     /** @return true if the mutex was free and is now held by the current thread */
     public boolean tryAcquire() {
-        if (INT.compareAndSet(segment, word, 0, PID)) {
+        if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
             claim();
             return true;
         }
@@ -85,10 +96,10 @@ public final class RobustMutex {
         long nextLivenessCheck = start + LIVENESS_NANOS;
         int step = 0;
         while (true) {
-            int w = (int) INT.getVolatile(segment, word);
+            long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
             if (w == 0) {
-                int locked = step >= BLOCK_STEP ? PID | LOCK_WAITERS : PID; // others may still be blocked
-                if (INT.compareAndSet(segment, word, 0, locked)) {
+                long locked = step >= BLOCK_STEP ? LOCKED | LOCK_WAITERS : LOCKED; // others may still be blocked
+                if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, locked)) {
                     claim();
                     return true;
                 }
@@ -98,12 +109,9 @@ public final class RobustMutex {
                 throw new InterruptedException();
             }
             long now = System.nanoTime();
-            if (step == Backoff.SPIN_STEPS) {
-                noteHeldSince();
-            }
             if (now - nextLivenessCheck >= 0) {
                 nextLivenessCheck = now + LIVENESS_NANOS;
-                if (takeOverIfOwnerDead(w, PID | LOCK_WAITERS)) {
+                if (takeOverIfOwnerDead(w)) {
                     claim();
                     return true;
                 }
@@ -127,7 +135,7 @@ public final class RobustMutex {
         long nextLivenessCheck = start + LIVENESS_NANOS;
         int step = 0;
         while (true) {
-            int w = (int) INT.getVolatile(segment, word);
+            long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
             if (w == 0) {
                 return true;
             }
@@ -137,8 +145,9 @@ public final class RobustMutex {
             long now = System.nanoTime();
             if (now - nextLivenessCheck >= 0) {
                 nextLivenessCheck = now + LIVENESS_NANOS;
-                if (takeOverIfOwnerDead(w, 0)) {
-                    Waits.wake(segment, word, Integer.MAX_VALUE);
+                if (takeOverIfOwnerDead(w)) {
+                    claim();
+                    release(true, "a mutex taken over from a dead owner"); // frees it and wakes every waiter
                     return true;
                 }
             }
@@ -161,93 +170,96 @@ public final class RobustMutex {
             throw new IllegalMonitorStateException(what + " is not held by this thread; held by "
                     + owner().map(LockOwner::toString).orElse("nobody"));
         }
-        // opaque: diagnostics only; the release below orders them before the next owner's writes
-        LONG.setOpaque(segment, word + MUTEX_OWNER_THREAD, 0L);
-        LONG.setOpaque(segment, word + MUTEX_OWNER_START, 0L);
-        if ((long) LONG.getOpaque(segment, word + MUTEX_HELD_SINCE) != 0) {
-            LONG.setOpaque(segment, word + MUTEX_HELD_SINCE, 0L);
-        }
-        int previous = (int) INT.getAndSet(segment, word, 0); // volatile: releases the guarded data
+        // opaque: the owner's own field; the release below orders it before the next owner's write
+        LONG.setOpaque(segment, MUTEX_OWNER_THREAD, 0L);
+        long previous = (long) LONG.getAndSet(segment, MUTEX_WORD, 0L); // volatile: releases the guarded data
         if ((previous & LOCK_WAITERS) != 0) {
-            Waits.wake(segment, word, wakeAll ? Integer.MAX_VALUE : 1);
+            // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
+            LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L);
+            Waits.wake(segment, MUTEX_FUTEX, wakeAll ? Integer.MAX_VALUE : 1);
         }
     }
 
     /** @return true if the current thread holds the mutex */
     public boolean isHeldByCurrentThread() {
-        int w = (int) INT.getVolatile(segment, word);
-        return (w & LOCK_PID_MASK) == PID
-                && (long) LONG.getOpaque(segment, word + MUTEX_OWNER_THREAD) == Thread.currentThread().threadId();
+        long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
+        return (w & ~LOCK_WAITERS) == LOCKED
+                // opaque: only this thread writes its own id there, so a stale value cannot be its own
+                && (long) LONG.getOpaque(segment, MUTEX_OWNER_THREAD) == Thread.currentThread().threadId();
     }
 
     /** @return true if held */
     public boolean isHeld() {
-        return (int) INT.getVolatile(segment, word) != 0;
+        return (long) LONG.getVolatile(segment, MUTEX_WORD) != 0;
     }
 
     /** @return who holds the mutex now, if anyone */
     public Optional<LockOwner> owner() {
-        int w = (int) INT.getVolatile(segment, word);
+        long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
         if (w == 0) {
             return Optional.empty();
         }
-        long since = (long) LONG.getOpaque(segment, word + MUTEX_HELD_SINCE);
+        long since = (long) LONG.getOpaque(segment, MUTEX_HELD_SINCE); // opaque: diagnostics
         return Optional.of(new LockOwner(w & LOCK_PID_MASK,
-                (long) LONG.getOpaque(segment, word + MUTEX_OWNER_THREAD),
+                (long) LONG.getOpaque(segment, MUTEX_OWNER_THREAD), // opaque: diagnostics
                 since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
     }
 
     /** @return false after a take-over from a dead owner, until {@link #markConsistent()} */
     public boolean isConsistent() {
-        return ((int) INT.getVolatile(segment, word + MUTEX_FLAGS) & LOCK_OWNER_DIED) == 0;
+        return ((int) INT.getVolatile(segment, MUTEX_FLAGS) & LOCK_OWNER_DIED) == 0;
     }
 
     /** Clears the "owner died" mark. The caller checks that it holds the lock. */
     public void markConsistent() {
-        INT.getAndBitwiseAnd(segment, word + MUTEX_FLAGS, ~LOCK_OWNER_DIED);
+        INT.getAndBitwiseAnd(segment, MUTEX_FLAGS, ~LOCK_OWNER_DIED);
     }
 
     /** @return how many times the mutex was taken over from a dead owner */
     public long recoveries() {
-        return (long) LONG.getVolatile(segment, word + MUTEX_RECOVERIES);
+        return (long) LONG.getVolatile(segment, MUTEX_RECOVERIES);
     }
 
-    private int block(int step, int w, long maxBlockNanos) {
-        if (step >= BLOCK_STEP && (w & LOCK_WAITERS) == 0) {
-            if (!INT.compareAndSet(segment, word, w, w | LOCK_WAITERS)) {
-                return step; // the word changed: look again at once
+    /** Announces a waiter (the waiters bit, then heldSince) once the spin is over, then idles one step. */
+    private int block(int step, long w, long maxBlockNanos) {
+        if (step >= BLOCK_STEP) {
+            if ((w & LOCK_WAITERS) == 0) {
+                if (!LONG.compareAndSet(segment, MUTEX_WORD, w, w | LOCK_WAITERS)) {
+                    return step; // the word changed: look again at once
+                }
+                w |= LOCK_WAITERS;
             }
-            w |= LOCK_WAITERS;
+            if ((long) LONG.getOpaque(segment, MUTEX_HELD_SINCE) == 0) { // opaque: diagnostics
+                LONG.compareAndSet(segment, MUTEX_HELD_SINCE, 0L, System.currentTimeMillis());
+            }
         }
-        return Waits.idle(step, segment, word, w, maxBlockNanos);
+        return Waits.idle(step, segment, MUTEX_FUTEX, (int) w, maxBlockNanos);
     }
 
     private void claim() {
-        // opaque: read only by diagnostics and liveness checks of other processes
-        LONG.setOpaque(segment, word + MUTEX_OWNER_START, ProcessIdentity.currentStartMillis());
-        LONG.setOpaque(segment, word + MUTEX_OWNER_THREAD, Thread.currentThread().threadId());
+        // opaque: read by this thread on release and by diagnostics; the lock word orders it for the next owner
+        LONG.setOpaque(segment, MUTEX_OWNER_THREAD, Thread.currentThread().threadId());
     }
 
-    /** Replaces the word of a dead owner by {@code replacement} and marks the data inconsistent. */
-    private boolean takeOverIfOwnerDead(int w, int replacement) {
-        int pid = w & LOCK_PID_MASK;
-        if (pid == PID) {
+    /**
+     * Takes the mutex over from a dead owner, with the waiters bit (others may be blocked), and marks the data
+     * inconsistent. The caller then records itself as the owner thread.
+     */
+    private boolean takeOverIfOwnerDead(long w) {
+        long owner = w & ~LOCK_WAITERS;
+        if (owner == LOCKED) {
             return false; // another thread of this live process
         }
-        long start = (long) LONG.getOpaque(segment, word + MUTEX_OWNER_START);
-        if (ProcessIdentity.isAlive((long) pid << 32 | start & 0xFFFF_FFFFL)) {
+        // the owner token of ProcessIdentity: pid high, start time bits low
+        if (ProcessIdentity.isAlive((owner & LOCK_PID_MASK) << 32 | owner >>> 32)) {
             return false;
         }
-        if (!INT.compareAndSet(segment, word, w, replacement)) {
+        if (!LONG.compareAndSet(segment, MUTEX_WORD, w, LOCKED | LOCK_WAITERS)) {
             return false;
         }
-        INT.getAndBitwiseOr(segment, word + MUTEX_FLAGS, LOCK_OWNER_DIED);
-        LONG.getAndAdd(segment, word + MUTEX_RECOVERIES, 1L);
-        LONG.setOpaque(segment, word + MUTEX_HELD_SINCE, 0L);
+        INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
+        LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
+        LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
         return true;
-    }
-
-    private void noteHeldSince() {
-        LONG.compareAndSet(segment, word + MUTEX_HELD_SINCE, 0L, System.currentTimeMillis());
     }
 }

@@ -2,6 +2,8 @@ package org.shm4j.sync.internal;
 
 import org.shm4j.core.BlockType;
 
+import java.nio.ByteOrder;
+
 /**
  * The heap block types of {@code org.shm4j.sync} and the byte layouts of its structures, in one place. Each
  * structure's class Javadoc has the layout table; the constants here are the single source for the code.
@@ -18,10 +20,10 @@ public final class SyncLayout {
     public static final BlockType LONG_ARRAY = new BlockType(0x5348_0012, 1);
     public static final BlockType DOUBLE_ARRAY = new BlockType(0x5348_0013, 1);
     public static final BlockType BYTE_ARRAY = new BlockType(0x5348_0014, 1);
-    public static final BlockType LOCK = new BlockType(0x5348_0021, 1);
-    public static final BlockType READ_WRITE_LOCK = new BlockType(0x5348_0023, 1);
+    public static final BlockType LOCK = new BlockType(0x5348_0021, 2);
+    public static final BlockType READ_WRITE_LOCK = new BlockType(0x5348_0023, 2);
     public static final BlockType FAIR_LOCK = new BlockType(0x5348_0022, 1);
-    public static final BlockType RING = new BlockType(0x5348_0031, 1);
+    public static final BlockType RING = new BlockType(0x5348_0031, 2);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -97,20 +99,24 @@ public final class SyncLayout {
     /** Array block: the first element, one cache line in. */
     public static final long ARRAY_ELEMENTS_OFFSET = 64;
 
-    /** Robust mutex, relative to its base: the futex word, 0 when free, else owner pid, maybe {@link #LOCK_WAITERS}. */
+    /**
+     * Robust mutex, relative to its base: the lock word (long), 0 when free, else the owner's {@link #LOCK_PID_MASK
+     * pid} and maybe {@link #LOCK_WAITERS} in its low 32 bits and the low 32 bits of the owner process's start time
+     * (epoch ms; 0 if unknown) in its high 32 bits.
+     */
     public static final long MUTEX_WORD = 0;
+    /** Robust mutex: the futex word, the low 32 bits of {@link #MUTEX_WORD} in native byte order. */
+    public static final long MUTEX_FUTEX = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4;
+    /** Robust mutex: Java thread id of the owner (long), 0 when free or not yet recorded. */
+    public static final long MUTEX_OWNER_THREAD = MUTEX_WORD + Long.BYTES;
     /** Robust mutex: flags (int); {@link #LOCK_OWNER_DIED} set while the data is marked inconsistent. */
-    public static final long MUTEX_FLAGS = 4;
-    /** Robust mutex: start time of the owner process, epoch ms (long), 0 when unknown or free. */
-    public static final long MUTEX_OWNER_START = 8;
-    /** Robust mutex: Java thread id of the owner (long), 0 when free. */
-    public static final long MUTEX_OWNER_THREAD = 16;
-    /** Robust mutex: epoch ms by which the current owner held it (long), set by the first waiter; 0 if none. */
-    public static final long MUTEX_HELD_SINCE = 24;
+    public static final long MUTEX_FLAGS = MUTEX_OWNER_THREAD + Long.BYTES;
+    /** Robust mutex: epoch ms by which the current owner held it (long), set by the first blocked waiter; 0 if none. */
+    public static final long MUTEX_HELD_SINCE = MUTEX_FLAGS + Long.BYTES;
     /** Robust mutex: number of take-overs from a dead owner (long). */
-    public static final long MUTEX_RECOVERIES = 32;
+    public static final long MUTEX_RECOVERIES = MUTEX_HELD_SINCE + Long.BYTES;
     /** Robust mutex: its size. */
-    public static final long MUTEX_SIZE = 40;
+    public static final long MUTEX_SIZE = MUTEX_RECOVERIES + Long.BYTES;
 
     /** Lock word: pid bits. */
     public static final int LOCK_PID_MASK = 0x3FFF_FFFF;
