@@ -53,20 +53,11 @@ public abstract class QueueBenchmark {
 
     /** Offers one message and counts the outcome. */
     protected final void offer(RingCounters counters) {
-        if (offerOne(counters)) {
-            counters.offered++;
-        } else {
-            counters.failedOffers++;
-        }
+        counters.countOffer(offerOne(counters));
     }
 
     /** Polls and counts the outcome. */
     protected final void poll(RingCounters counters) {
-        int taken = pollSome();
-        if (taken > 0) {
-            counters.polled += taken;
-        } else {
-            counters.failedPolls++;
-        }
+        counters.countPoll(pollSome());
     }
 }

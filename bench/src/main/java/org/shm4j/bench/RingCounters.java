@@ -30,4 +30,22 @@ public class RingCounters {
         polled = 0;
         failedPolls = 0;
     }
+
+    /** Counts one offer: taken, or refused because the queue was full. */
+    public void countOffer(boolean taken) {
+        if (taken) {
+            offered++;
+        } else {
+            failedOffers++;
+        }
+    }
+
+    /** Counts one poll that took {@code taken} messages: 0 if the queue was empty. */
+    public void countPoll(int taken) {
+        if (taken > 0) {
+            polled += taken;
+        } else {
+            failedPolls++;
+        }
+    }
 }

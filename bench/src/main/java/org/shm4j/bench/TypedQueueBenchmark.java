@@ -58,7 +58,7 @@ public class TypedQueueBenchmark {
     @Benchmark
     @Group("sharedQueue")
     public void sharedOffer(RingCounters counters) {
-        count(counters, shared.offer(next++));
+        counters.countOffer(shared.offer(next++));
     }
 
     /** Polls one value. */
@@ -66,7 +66,7 @@ public class TypedQueueBenchmark {
     @Group("sharedQueue")
     public Long sharedPoll(RingCounters counters) {
         Long value = shared.poll();
-        counted(counters, value);
+        counters.countPoll(value == null ? 0 : 1);
         return value;
     }
 
@@ -74,7 +74,7 @@ public class TypedQueueBenchmark {
     @Benchmark
     @Group("arrayBlockingQueue")
     public void blockingOffer(RingCounters counters) {
-        count(counters, blocking.offer(next++));
+        counters.countOffer(blocking.offer(next++));
     }
 
     /** Polls one value. */
@@ -82,23 +82,7 @@ public class TypedQueueBenchmark {
     @Group("arrayBlockingQueue")
     public Long blockingPoll(RingCounters counters) {
         Long value = blocking.poll();
-        counted(counters, value);
+        counters.countPoll(value == null ? 0 : 1);
         return value;
-    }
-
-    private static void count(RingCounters counters, boolean offered) {
-        if (offered) {
-            counters.offered++;
-        } else {
-            counters.failedOffers++;
-        }
-    }
-
-    private static void counted(RingCounters counters, Long polled) {
-        if (polled != null) {
-            counters.polled++;
-        } else {
-            counters.failedPolls++;
-        }
     }
 }

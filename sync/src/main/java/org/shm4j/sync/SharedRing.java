@@ -70,10 +70,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * even with adjacent-line prefetch.
  *
  * <h2>Records</h2>
- * A record is an 8-byte header — length (int: header + payload bytes) and type (int) — then the payload, padded to
- * a multiple of 8. Its position is {@code tail & (capacity - 1)}. The length is 0 while the record is not written,
- * negative ({@code -alignedLength}) while claimed, and positive once committed: the producer writes the payload and
- * the type with plain stores, then the length with a release store, which the consumer reads with acquire. A record
+ * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
+ * padded to a multiple of 8. Its position is {@code tail & (capacity - 1)}. The length is 0 while the record is not
+ * written, negative ({@code -alignedLength}, type 0) while claimed, and positive once committed: the producer writes
+ * the payload with plain stores, then the whole header as one 8-byte little-endian word (length in the low half, type
+ * in the high half) with a release store, which the consumer reads with one 8-byte acquire load. Every write of a
+ * header (claim mark, commit, padding, {@link #unblock()}'s CAS) is such a single 8-byte access. A record
  * never wraps: when it does not fit before the end, the producer claims the rest of the buffer as a padding record
  * (type -1) and puts the message at offset 0. The consumer zeroes each record after reading it, then advances head
  * with a release store, so free space always reads as 0. An aborted claim becomes a padding record.
@@ -445,11 +447,12 @@ public final class SharedRing {
         try {
             while (handled < limit) {
                 long index = (head + consumed) & mask;
-                length = (int) INT.getAcquire(data, index); // acquire: pairs with the producer's release
+                long record = (long) LONG.getAcquire(data, index); // acquire: pairs with the producer's release
+                length = recordLength(record);
                 if (length <= 0) {
                     break;
                 }
-                int type = data.get(JAVA_INT, index + 4);
+                int type = recordType(record);
                 int aligned = align(length);
                 consumed += aligned;
                 if (type != RING_PADDING_TYPE) {
@@ -569,9 +572,10 @@ public final class SharedRing {
             return false;
         }
         int index = (int) (head & mask);
-        int length = (int) INT.getVolatile(data, index);
+        long record = (long) LONG.getVolatile(data, index);
+        int length = recordLength(record);
         if (length < 0) {
-            return padOver(index, length, -length);
+            return padOver(index, record, -length);
         }
         if (length > 0) {
             return false;
@@ -579,10 +583,10 @@ public final class SharedRing {
         // claimed by a CAS on tail, header never written: pad up to the next written record, or tail, or the end
         long limit = Math.min(tail - head, capacity - index);
         int gap = RING_RECORD_HEADER;
-        while (gap < limit && (int) INT.getVolatile(data, index + gap) == 0) {
+        while (gap < limit && recordLength((long) LONG.getVolatile(data, index + gap)) == 0) {
             gap += RING_RECORD_HEADER;
         }
-        return padOver(index, 0, gap);
+        return padOver(index, 0L, gap);
     }
 
     @Override
@@ -595,16 +599,15 @@ public final class SharedRing {
         return data;
     }
 
-    /** Commits the record at {@code index}: type, then the length with release. */
+    /** Commits the record at {@code index}: its whole header with one release store. */
     void publish(long index, int type, int length) {
-        data.set(JAVA_INT, index + 4, type); // plain: published by the release store of the length
-        INT.setRelease(data, index, length + RING_RECORD_HEADER);
+        LONG.setRelease(data, index, recordHeader(length + RING_RECORD_HEADER, type)); // release: the payload first
         signal(RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET);
     }
 
-    private boolean padOver(int index, int expected, int alignedLength) {
-        data.set(JAVA_INT, index + 4, RING_PADDING_TYPE);
-        return INT.compareAndSet(data, (long) index, expected, alignedLength); // fails if the producer just woke
+    private boolean padOver(int index, long expected, int alignedLength) {
+        // the successful CAS is the linearization point; it fails if the producer just committed
+        return LONG.compareAndSet(data, (long) index, expected, recordHeader(alignedLength, RING_PADDING_TYPE));
     }
 
     /** @return the record index claimed for a message, or -1 if there is no room */
@@ -633,7 +636,7 @@ public final class SharedRing {
         }
         writePadding(index, padding);
         long recordIndex = padding > 0 ? 0 : index;
-        INT.setOpaque(data, recordIndex, -required); // opaque: marks the claim for unblock(); no ordering needed
+        LONG.setOpaque(data, recordIndex, recordHeader(-required, 0)); // opaque: marks the claim for unblock()
         LONG.setRelease(header, RING_TAIL_OFFSET, tail + padding + required); // release: for size() readers
         return recordIndex;
     }
@@ -660,14 +663,13 @@ public final class SharedRing {
         // the successful CAS is the linearization point: [tail, tail + padding + required) is ours
         writePadding(index, padding);
         long recordIndex = padding > 0 ? 0 : index;
-        INT.setOpaque(data, recordIndex, -required); // opaque: marks the claim for unblock()
+        LONG.setOpaque(data, recordIndex, recordHeader(-required, 0)); // opaque: marks the claim for unblock()
         return recordIndex;
     }
 
     private void writePadding(int index, int padding) {
         if (padding > 0) {
-            data.set(JAVA_INT, index + 4, RING_PADDING_TYPE);
-            INT.setRelease(data, (long) index, padding); // release: the type first
+            LONG.setRelease(data, (long) index, recordHeader(padding, RING_PADDING_TYPE)); // release: for the consumer
         }
     }
 
@@ -677,6 +679,22 @@ public final class SharedRing {
         for (long done = 0; done < aligned; done += ZEROS.byteSize()) {
             MemorySegment.copy(ZEROS, 0, data, index + done, Math.min(ZEROS.byteSize(), aligned - done));
         }
+    }
+
+    /**
+     * @return a record header as one 64-bit word: length in the low half (bytes 0..3 on little-endian), type in the
+     *         high half (bytes 4..7), so that both are written and read with a single access
+     */
+    private static long recordHeader(int length, int type) {
+        return (long) type << 32 | length & 0xFFFF_FFFFL;
+    }
+
+    private static int recordLength(long header) {
+        return (int) header;
+    }
+
+    private static int recordType(long header) {
+        return (int) (header >>> 32);
     }
 
     private static int align(int length) {

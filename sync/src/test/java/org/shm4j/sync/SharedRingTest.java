@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -331,6 +332,26 @@ class SharedRingTest {
                     .isInstanceOf(IndexOutOfBoundsException.class);
             assertThatThrownBy(() -> SharedRing.format(raw, 4, SharedRing.Kind.SPSC, 1024))
                     .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void shouldWriteRecordsAsTheLayoutSays() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
+            SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 1024);
+            long data = 1024; // the header's size
+            RingClaim claim = new RingClaim();
+            assertThat(ring.tryClaim(9, 5, claim)).isTrue();
+            assertThat(raw.get(JAVA_INT, data)).as("claimed: -aligned length").isEqualTo(-16);
+            assertThat(raw.get(JAVA_INT, data + 4)).as("claimed: type 0").isZero();
+            claim.buffer().set(JAVA_BYTE, claim.offset(), (byte) 42);
+            claim.commit();
+            assertThat(raw.get(JAVA_INT, data)).as("committed: header + payload").isEqualTo(8 + 5);
+            assertThat(raw.get(JAVA_INT, data + 4)).as("committed: type").isEqualTo(9);
+            assertThat(raw.get(JAVA_BYTE, data + 8)).isEqualTo((byte) 42);
+            assertThat(ring.poll((type, b, o, l) -> { })).isEqualTo(1);
+            assertThat(raw.asSlice(data, 16).toArray(JAVA_BYTE)).as("consumed: zeroed").containsOnly(0);
         }
     }
 
