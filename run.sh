@@ -3,7 +3,7 @@
 #   ./run.sh bench       builds, then runs the main job: the quick benchmark suite (about 4 minutes on 2 cores),
 #                        shm4j beside its peers in one JMH run, plus cross-process latency; prints the tables
 #   ./run.sh test        builds and runs every test (unit, cross-process, Python interop, corruption, jcstress quick)
-#   ./run.sh bench-full  the full suite (the benchmarks' own iterations; about 20 minutes)
+#   ./run.sh bench-full  the full suite (the benchmarks' own settings: 2 forks each; about 30 minutes)
 #   ./run.sh python      the same workloads with Python's multiprocessing (bench/python/mp_bench.py)
 #   ./run.sh report      regenerates the README's performance tables and chart from the newest results
 #   ./run.sh demo        two JVM processes share a named heap and a counter
