@@ -31,10 +31,13 @@ import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_CACHE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
 
 /**
  * A ring buffer of variable-length byte messages in shared memory, with one consumer and one or many producers, in
@@ -50,6 +53,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  *     <td>plain; written before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 2</td><td>plain; likewise</td></tr>
+ * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
+ *     <td>plain; likewise</td></tr>
  * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
  *     many: CAS</td></tr>
  * <tr><td>256</td><td>8</td><td>headCache: the producers' last view of head</td><td>acquire/release</td></tr>
@@ -142,6 +148,16 @@ public final class SharedRing {
 
     private SharedRing(MemorySegment block, String what) {
         this.header = block;
+        long magic = block.get(JAVA_LONG, RING_MAGIC_OFFSET);
+        if (magic != RING_MAGIC) {
+            throw new ShmFormatException(what + " is not a ring: magic=0x" + Long.toHexString(magic)
+                    + " (expected: 0x" + Long.toHexString(RING_MAGIC) + ", \"SHM4JRNG\")");
+        }
+        int version = block.get(JAVA_INT, RING_VERSION_OFFSET);
+        if (version != SyncLayout.RING.layoutVersion()) {
+            throw new ShmFormatException(what + " has ring layout version " + version + " (expected: "
+                    + SyncLayout.RING.layoutVersion() + ")");
+        }
         int cap = block.get(JAVA_INT, RING_CAPACITY_OFFSET);
         int kindCode = block.get(JAVA_INT, RING_KIND_OFFSET);
         if (cap < MIN_CAPACITY || cap > MAX_CAPACITY || Integer.bitCount(cap) != 1
@@ -717,5 +733,7 @@ public final class SharedRing {
         block.set(JAVA_INT, RING_CAPACITY_OFFSET, capacity);
         block.set(JAVA_INT, RING_MAX_MESSAGE_OFFSET, maxMessageLength(capacity));
         block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
+        block.set(JAVA_INT, RING_VERSION_OFFSET, SyncLayout.RING.layoutVersion());
+        block.set(JAVA_LONG, RING_MAGIC_OFFSET, RING_MAGIC);
     }
 }

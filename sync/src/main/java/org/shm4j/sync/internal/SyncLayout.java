@@ -31,6 +31,12 @@ public final class SyncLayout {
     public static final long RING_MAX_MESSAGE_OFFSET = 4;
     /** Ring: kind (int): 1 = one producer, 2 = many producers, 3 = many producers and many consumers. */
     public static final long RING_KIND_OFFSET = 8;
+    /** Ring: layout version (int), {@link #RING}'s. */
+    public static final long RING_VERSION_OFFSET = 12;
+    /** Ring: magic (long), {@link #RING_MAGIC}. */
+    public static final long RING_MAGIC_OFFSET = 16;
+    /** Ring: the magic, the ASCII bytes {@code "SHM4JRNG"} read as a little-endian long. */
+    public static final long RING_MAGIC = 0x474E_524A_344D_4853L;
     /** Ring: tail, the producers' position in bytes since creation (long). */
     public static final long RING_TAIL_OFFSET = 128;
     /** Ring: the producers' cached copy of head (long). */
