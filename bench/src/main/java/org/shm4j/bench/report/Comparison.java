@@ -21,6 +21,16 @@ record Comparison(String section, String label, String ours, String peer, double
     static final String QUEUES = "Queues, messages received per µs (offer + poll pairs for the 1-thread lines)";
     static final String BULK = "Bulk copy from a Java array";
 
+    /** @return the section as the chart names it: short, but telling the one- and two-thread sections apart */
+    String chartSection() {
+        return switch (section) {
+            case VALUES_2 -> "Values, 2 threads";
+            case LOCKS -> "Locks, uncontended";
+            case LOCKS_2 -> "Locks, 2 threads";
+            default -> section.replaceFirst(",.*", "");
+        };
+    }
+
     /** @return every comparison the suite makes */
     static List<Comparison> all() {
         List<Comparison> all = new ArrayList<>();

@@ -13,7 +13,7 @@ final class RatioChart {
     record Bar(String label, Score ratio, double target) {
     }
 
-    private static final int LABEL_WIDTH = 430;
+    private static final int LABEL_WIDTH = 490;
     private static final int PLOT_WIDTH = 420;
     private static final int ROW = 22;
     private static final int TOP = 40;
@@ -61,7 +61,7 @@ final class RatioChart {
                 s.append(f("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"red\" stroke-width=\"2\"/>%n",
                         t, y + 2, t, y + ROW - 2));
             }
-            s.append(f("<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%.2f</text>%n", Math.max(x1, high) + 4, y + 15,
+            s.append(f("<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%.2f</text>%n", Math.max(Math.max(x0, x1), high) + 4, y + 15,
                     ratio));
         }
         return s.append("</svg>\n").toString();

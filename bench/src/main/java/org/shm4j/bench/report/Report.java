@@ -72,7 +72,7 @@ public final class Report {
         List<RatioChart.Bar> bars = new ArrayList<>();
         for (Comparison c : Comparison.all()) {
             if (c.target() > 0) {
-                ratio(c).ifPresent(r -> bars.add(new RatioChart.Bar(c.section().replaceFirst(",.*", "") + ": "
+                ratio(c).ifPresent(r -> bars.add(new RatioChart.Bar(c.chartSection() + ": "
                         + c.label(), r, c.target())));
             }
         }

@@ -102,7 +102,7 @@ class ReportTest {
                 .parse(new ByteArrayInputStream(svg.getBytes(StandardCharsets.UTF_8)));
 
         assertThat(bars).extracting(RatioChart.Bar::label).containsExactly(
-                "Locks: SharedLock / ReentrantLock", "Queues: SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer");
+                "Locks, uncontended: SharedLock / ReentrantLock", "Queues: SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer");
         assertThat(document.getDocumentElement().getTagName()).isEqualTo("svg");
         assertThat(document.getElementsByTagName("rect").getLength()).isEqualTo(1 + bars.size());
     }
