@@ -35,7 +35,7 @@ import java.util.Optional;
  *     <td>atomic add</td></tr>
  * <tr><td>40</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
- * Version 1 (shm4j before 0.1.0) had a 32-bit word and the start time in its own field; a v1 block is refused.
+ * Version 1 (earlier 0.1.0-SNAPSHOT builds) had a 32-bit word and the start time in its own field; a v1 block is refused.
  *
  * <h2>Waiting</h2>
  * A contended {@code lock} spins briefly, yields, then blocks: with futex on Linux when native access is enabled

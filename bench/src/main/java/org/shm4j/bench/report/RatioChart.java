@@ -61,8 +61,8 @@ final class RatioChart {
                 s.append(f("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"red\" stroke-width=\"2\"/>%n",
                         t, y + 2, t, y + ROW - 2));
             }
-            s.append(f("<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%.2f</text>%n", Math.max(Math.max(x0, x1), high) + 4, y + 15,
-                    ratio));
+            double labelX = Math.max(Math.max(x0, x1), high) + 4; // right of the bar, its whisker and parity
+            s.append(f("<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%.2f</text>%n", labelX, y + 15, ratio));
         }
         return s.append("</svg>\n").toString();
     }

@@ -112,7 +112,6 @@ public final class RobustMutex {
             if (now - nextLivenessCheck >= 0) {
                 nextLivenessCheck = now + LIVENESS_NANOS;
                 if (takeOverIfOwnerDead(w)) {
-                    claim();
                     return true;
                 }
             }
@@ -146,7 +145,6 @@ public final class RobustMutex {
             if (now - nextLivenessCheck >= 0) {
                 nextLivenessCheck = now + LIVENESS_NANOS;
                 if (takeOverIfOwnerDead(w)) {
-                    claim();
                     release(true, "a mutex taken over from a dead owner"); // frees it and wakes every waiter
                     return true;
                 }
@@ -242,8 +240,8 @@ public final class RobustMutex {
     }
 
     /**
-     * Takes the mutex over from a dead owner, with the waiters bit (others may be blocked), and marks the data
-     * inconsistent. The caller then records itself as the owner thread.
+     * Takes the mutex over from a dead owner for the current thread, with the waiters bit (others may be blocked),
+     * and marks the data inconsistent.
      */
     private boolean takeOverIfOwnerDead(long w) {
         long owner = w & ~LOCK_WAITERS;
@@ -260,6 +258,7 @@ public final class RobustMutex {
         INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
         LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
         LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
+        claim();
         return true;
     }
 }
