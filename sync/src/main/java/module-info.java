@@ -9,4 +9,7 @@ module org.shm4j.sync {
     requires transitive org.shm4j.core;
 
     exports org.shm4j.sync;
+    exports org.shm4j.sync.atomic;
+    exports org.shm4j.sync.locks;
+    exports org.shm4j.sync.ring;
 }

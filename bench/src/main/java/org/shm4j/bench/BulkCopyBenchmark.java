@@ -13,8 +13,8 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.SharedByteArray;
-import org.shm4j.sync.SharedLongArray;
+import org.shm4j.sync.atomic.SharedByteArray;
+import org.shm4j.sync.atomic.SharedLongArray;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

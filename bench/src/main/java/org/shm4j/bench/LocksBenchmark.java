@@ -12,9 +12,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.SharedFairLock;
-import org.shm4j.sync.SharedLock;
-import org.shm4j.sync.SharedReadWriteLock;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;

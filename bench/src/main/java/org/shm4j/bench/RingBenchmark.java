@@ -17,9 +17,9 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.MessageHandler;
-import org.shm4j.sync.RingClaim;
-import org.shm4j.sync.SharedRing;
+import org.shm4j.sync.ring.MessageHandler;
+import org.shm4j.sync.ring.RingClaim;
+import org.shm4j.sync.ring.SharedRing;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -12,7 +12,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.SharedLong;
+import org.shm4j.sync.atomic.SharedLong;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;

@@ -1,6 +1,9 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.ring.MessageHandler;
+import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
 
 import java.time.Duration;
 import java.util.Objects;

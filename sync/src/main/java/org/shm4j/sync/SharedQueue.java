@@ -1,6 +1,10 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.ring.MessageHandler;
+import org.shm4j.sync.ring.RingClaim;
+import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -44,7 +48,7 @@ public final class SharedQueue<T> {
 
     /** Opens the queue named {@code name}. */
     public static <T> SharedQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
-        return new SharedQueue<>(SharedRing.open(heap, name).requireKind(SharedRing.Kind.MPMC), codec, name);
+        return new SharedQueue<>(SharedRing.open(heap, name, SharedRing.Kind.MPMC), codec, name);
     }
 
     /** Opens the queue named {@code name}, or creates it empty. */

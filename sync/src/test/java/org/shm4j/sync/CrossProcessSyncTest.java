@@ -3,7 +3,13 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.internal.Futex;
+import org.shm4j.sync.locks.LockOwner;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 

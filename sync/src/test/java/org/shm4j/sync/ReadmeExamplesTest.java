@@ -2,11 +2,18 @@ package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.locks.LockTimeoutException;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.ring.RingClaim;
+import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ReadmeSnippets;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 

@@ -2,8 +2,9 @@ package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 

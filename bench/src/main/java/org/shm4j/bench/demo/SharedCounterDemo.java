@@ -1,7 +1,7 @@
 package org.shm4j.bench.demo;
 
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.SharedLong;
+import org.shm4j.sync.atomic.SharedLong;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -2,8 +2,8 @@ package org.shm4j.bench.latency;
 
 import org.HdrHistogram.Histogram;
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.SharedFairLock;
-import org.shm4j.sync.SharedLock;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;

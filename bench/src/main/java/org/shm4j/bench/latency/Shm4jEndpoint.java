@@ -1,9 +1,9 @@
 package org.shm4j.bench.latency;
 
 import org.shm4j.core.SharedMemory;
-import org.shm4j.sync.MessageHandler;
-import org.shm4j.sync.SharedRing;
-import org.shm4j.sync.WaitStrategy;
+import org.shm4j.sync.ring.MessageHandler;
+import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

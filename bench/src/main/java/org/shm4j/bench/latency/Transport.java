@@ -1,6 +1,8 @@
 package org.shm4j.bench.latency;
 
-import org.shm4j.sync.SharedRing;
+import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
+
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;

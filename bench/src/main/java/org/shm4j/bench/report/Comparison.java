@@ -2,6 +2,14 @@ package org.shm4j.bench.report;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.shm4j.sync.SharedQueue;
+import org.shm4j.sync.atomic.SharedByteArray;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.ring.SharedRing;
 
 /**
  * One side-by-side line of the report: an shm4j result over a peer's result from the same run, with the issue's

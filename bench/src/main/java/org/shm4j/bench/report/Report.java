@@ -2,6 +2,10 @@ package org.shm4j.bench.report;
 
 import org.shm4j.bench.latency.LockHandoff;
 import org.shm4j.bench.latency.PingPong;
+import org.shm4j.sync.SharedQueue;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.ring.SharedRing;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -3,13 +3,15 @@ package org.shm4j.bench.report;
 import org.junit.jupiter.api.Test;
 import org.shm4j.bench.latency.LockHandoff;
 import org.shm4j.bench.latency.PingPong;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.ring.SharedRing;
 import org.w3c.dom.Document;
 
-import javax.xml.parsers.DocumentBuilderFactory;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import javax.xml.parsers.DocumentBuilderFactory;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -2,7 +2,8 @@ package org.shm4j.sync.internal;
 
 import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
-import org.shm4j.sync.LockOwner;
+import org.shm4j.sync.locks.LockOwner;
+import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;

@@ -8,9 +8,9 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
 import org.openjdk.jcstress.infra.results.II_Result;
 import org.openjdk.jcstress.infra.results.ZZ_Result;
-import org.shm4j.sync.SharedDouble;
-import org.shm4j.sync.SharedInt;
-import org.shm4j.sync.SharedLong;
+import org.shm4j.sync.atomic.SharedDouble;
+import org.shm4j.sync.atomic.SharedInt;
+import org.shm4j.sync.atomic.SharedLong;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

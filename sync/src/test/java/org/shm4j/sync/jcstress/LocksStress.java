@@ -7,10 +7,10 @@ import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
 import org.openjdk.jcstress.infra.results.II_Result;
-import org.shm4j.sync.SharedFairLock;
-import org.shm4j.sync.SharedLock;
-import org.shm4j.sync.SharedLongArray;
-import org.shm4j.sync.SharedReadWriteLock;
+import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
 
 import java.lang.foreign.Arena;
 import java.util.concurrent.locks.Lock;

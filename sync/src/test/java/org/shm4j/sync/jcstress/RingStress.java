@@ -5,7 +5,7 @@ import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.JJ_Result;
-import org.shm4j.sync.SharedRing;
+import org.shm4j.sync.ring.SharedRing;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

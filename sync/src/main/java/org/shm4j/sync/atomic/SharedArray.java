@@ -1,0 +1,75 @@
+package org.shm4j.sync.atomic;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * What every shared array has: a fixed length, its elements' memory, and bulk copies to and from other memory. The
+ * typed subclasses add element access and copies to and from Java arrays.
+ *
+ * <h2>Layout of a shared array block (64-aligned)</h2>
+ * <table class="striped">
+ * <caption>Shared array block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>length (number of elements)</td>
+ *     <td>plain; written before the block is published</td></tr>
+ * <tr><td>8</td><td>4</td><td>element size in bytes: 1, 4 or 8</td><td>plain; likewise</td></tr>
+ * <tr><td>12</td><td>52</td><td>zero</td><td>—</td></tr>
+ * <tr><td>64</td><td>size × length</td><td>elements, little-endian (doubles as IEEE 754 binary64)</td>
+ *     <td>as the method names say</td></tr>
+ * </table>
+ * Opening checks the element size and that the length matches the block size. The typed {@code wrap} methods
+ * view elements of any native segment instead, with no header.
+ */
+public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleArray, SharedIntArray, SharedLongArray {
+    /** The elements, without the block header. */
+    final MemorySegment elements;
+    private final long length;
+    private final int elementSize;
+
+    SharedArray(MemorySegment elements, int elementSize) {
+        this.elements = elements;
+        this.elementSize = elementSize;
+        this.length = elements.byteSize() / elementSize;
+    }
+
+    /** @return the number of elements */
+    public final long length() {
+        return length;
+    }
+
+    /** @return the elements' memory (without the block header) */
+    public final MemorySegment segment() {
+        return elements;
+    }
+
+    /**
+     * Copies {@code count} elements from the bytes at {@code sourceOffset} of {@code source} into this array from
+     * {@code index}, with plain writes.
+     *
+     * @throws IndexOutOfBoundsException if either range is out of bounds
+     */
+    public final void copyFrom(MemorySegment source, long sourceOffset, long index, long count) {
+        MemorySegment.copy(source, sourceOffset, elements, rangeOffset(index, count), count * elementSize);
+    }
+
+    /**
+     * Copies {@code count} elements of this array from {@code index} to the bytes at {@code targetOffset} of
+     * {@code target}, with plain reads.
+     *
+     * @throws IndexOutOfBoundsException if either range is out of bounds
+     */
+    public final void copyTo(long index, MemorySegment target, long targetOffset, long count) {
+        MemorySegment.copy(elements, rangeOffset(index, count), target, targetOffset, count * elementSize);
+    }
+
+    /** @return the byte offset of element {@code index} */
+    final long offset(long index) {
+        return Objects.checkIndex(index, length) * elementSize;
+    }
+
+    /** @return the byte offset of element {@code index}, after checking that {@code count} elements fit there */
+    final long rangeOffset(long index, long count) {
+        return Objects.checkFromIndexSize(index, count, length) * elementSize;
+    }
+}

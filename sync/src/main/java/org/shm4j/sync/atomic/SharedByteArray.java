@@ -1,0 +1,139 @@
+package org.shm4j.sync.atomic;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.ArrayBlocks;
+import org.shm4j.sync.internal.SyncLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+/**
+ * A fixed-length array of {@code byte}s in shared memory with volatile, acquire/release and opaque
+ * element access, across the threads of every process that maps it: Python's
+ * {@code multiprocessing.Array('b', n)}.
+ *
+ * <p>Layout: the shared array block of {@link SharedArray}, heap block type {@code 0x53480014} v1, element size 1.
+ * {@link #wrap(MemorySegment, long, long)} views {@code length} bytes of any native segment
+ * instead (no header).
+ *
+ * <p>Memory consistency effects: per element, as the method names say; there are no
+ * read-modify-write operations on single bytes (FFM supports none). The bulk methods ({@link #copyFrom},
+ * {@link #copyTo}, {@link #fill}) use plain accesses and are not atomic as a whole: guard them with a lock when other
+ * threads write at the same time.
+ */
+public final class SharedByteArray extends SharedArray {
+    // VarHandle mechanics
+    private static final VarHandle ELEMENT = JAVA_BYTE.varHandle();
+    private static final int SIZE = Byte.BYTES;
+
+    private SharedByteArray(MemorySegment elements) {
+        super(elements, SIZE);
+    }
+
+    /**
+     * Creates a zeroed array of {@code length} elements named {@code name} in {@code heap}.
+     *
+     * @throws IllegalArgumentException if {@code length} is not positive
+     */
+    public static SharedByteArray create(SharedHeap heap, String name, long length) {
+        return new SharedByteArray(ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE));
+    }
+
+    /**
+     * Opens the array named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedByteArray}
+     */
+    public static SharedByteArray open(SharedHeap heap, String name) {
+        return new SharedByteArray(ArrayBlocks.open(heap, name, SyncLayout.BYTE_ARRAY, SIZE));
+    }
+
+    /**
+     * Opens the array named {@code name}, or creates it zeroed.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
+     */
+    public static SharedByteArray openOrCreate(SharedHeap heap, String name, long length) {
+        return new SharedByteArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE));
+    }
+
+    /**
+     * Views {@code length} elements at {@code offset} of a native segment.
+     *
+     * @throws IllegalArgumentException  if {@code length} is not positive
+     * @throws IndexOutOfBoundsException if the elements are not inside the segment
+     */
+    public static SharedByteArray wrap(MemorySegment segment, long offset, long length) {
+        return new SharedByteArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
+    }
+
+    /** @return element {@code index}, volatile */
+    public byte get(long index) {
+        return (byte) ELEMENT.getVolatile(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, volatile. */
+    public void set(long index, byte newValue) {
+        ELEMENT.setVolatile(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, acquire */
+    public byte getAcquire(long index) {
+        return (byte) ELEMENT.getAcquire(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, release. */
+    public void setRelease(long index, byte newValue) {
+        ELEMENT.setRelease(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, opaque */
+    public byte getOpaque(long index) {
+        return (byte) ELEMENT.getOpaque(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, opaque. */
+    public void setOpaque(long index, byte newValue) {
+        ELEMENT.setOpaque(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, plain: use under a lock */
+    public byte getPlain(long index) {
+        return elements.get(JAVA_BYTE, offset(index));
+    }
+
+    /** Sets element {@code index}, plain: use under a lock. */
+    public void setPlain(long index, byte newValue) {
+        elements.set(JAVA_BYTE, offset(index), newValue);
+    }
+
+    /**
+     * Copies {@code count} elements of {@code source} from {@code sourceIndex} into this array from {@code index}.
+     *
+     * @throws IndexOutOfBoundsException if either range is out of bounds
+     */
+    public void copyFrom(byte[] source, int sourceIndex, long index, int count) {
+        MemorySegment.copy(source, sourceIndex, elements, JAVA_BYTE, rangeOffset(index, count), count);
+    }
+
+    /**
+     * Copies {@code count} elements of this array from {@code index} into {@code target} from {@code targetIndex}.
+     *
+     * @throws IndexOutOfBoundsException if either range is out of bounds
+     */
+    public void copyTo(long index, byte[] target, int targetIndex, int count) {
+        MemorySegment.copy(elements, JAVA_BYTE, rangeOffset(index, count), target, targetIndex, count);
+    }
+
+    /** Sets every element to {@code value} with plain writes. */
+    public void fill(byte value) {
+        elements.fill(value);
+    }
+
+    /** @return a copy of all elements (plain reads) */
+    public byte[] toArray() {
+        return elements.toArray(JAVA_BYTE);
+    }
+}

@@ -1,0 +1,208 @@
+package org.shm4j.sync.atomic;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.CompanionLocks;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.locks.SharedLock;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.function.DoubleBinaryOperator;
+import java.util.function.DoubleUnaryOperator;
+
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+
+/**
+ * A {@code double} in shared memory, atomic across the threads of every process that maps it: Python's
+ * {@code multiprocessing.Value('d')} without lost updates. Additions are a compare-and-set loop on the value;
+ * {@link #compareAndSet(double, double)} compares the raw IEEE 754 bits (so {@code NaN} matches {@code NaN} of the
+ * same bits, and {@code 0.0} does not match {@code -0.0}).
+ *
+ * <h2>Layout (heap block type {@code 0x53480003} v1, 64 bytes, 64-aligned)</h2>
+ * <table class="striped">
+ * <caption>SharedDouble block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>value, IEEE 754 binary64, little-endian</td><td>as the method names say</td></tr>
+ * <tr><td>8</td><td>56</td><td>padding, zero</td><td>—</td></tr>
+ * </table>
+ *
+ * <p>Memory consistency effects: as for {@link SharedLong}.
+ */
+public final class SharedDouble {
+    // VarHandle mechanics
+    private static final VarHandle VALUE = JAVA_DOUBLE.varHandle();
+    private static final long SIZE = SyncLayout.CACHE_LINE;
+
+    private final MemorySegment segment;
+    private final SharedLock lock;
+
+    private SharedDouble(MemorySegment segment, SharedLock lock) {
+        this.segment = segment;
+        this.lock = lock;
+    }
+
+    /** Creates a value of 0.0 named {@code name} in {@code heap}, without a lock. */
+    public static SharedDouble create(SharedHeap heap, String name) {
+        return create(heap, name, 0.0, false);
+    }
+
+    /**
+     * Creates a value named {@code name} in {@code heap}.
+     *
+     * @param withLock also create the {@link SharedLock} {@code <name>.lock}, returned by {@link #lock()}
+     */
+    public static SharedDouble create(SharedHeap heap, String name, double initialValue, boolean withLock) {
+        SharedLock lock = withLock ? SharedLock.create(heap, CompanionLocks.nameFor(name)) : null; // lock first
+        return new SharedDouble(Blocks.create(heap, name, SyncLayout.DOUBLE, SIZE,
+                s -> s.set(JAVA_DOUBLE, 0, initialValue)), lock);
+    }
+
+    /** Opens the value named {@code name}, with its lock if it has one. */
+    public static SharedDouble open(SharedHeap heap, String name) {
+        return new SharedDouble(Blocks.open(heap, name, SyncLayout.DOUBLE), CompanionLocks.find(heap, name));
+    }
+
+    /** Opens the value named {@code name}, or creates it holding {@code initialValue}. */
+    public static SharedDouble openOrCreate(SharedHeap heap, String name, double initialValue) {
+        return new SharedDouble(Blocks.openOrCreate(heap, name, SyncLayout.DOUBLE, SIZE,
+                s -> s.set(JAVA_DOUBLE, 0, initialValue)), CompanionLocks.find(heap, name));
+    }
+
+    /**
+     * Views the 8 bytes at {@code offset} of a native segment.
+     *
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the 8 bytes are not inside the segment
+     */
+    public static SharedDouble wrap(MemorySegment segment, long offset) {
+        return new SharedDouble(Blocks.wrap(segment, offset, Double.BYTES, Double.BYTES), null);
+    }
+
+    /** @return the value, with volatile semantics */
+    public double get() {
+        return (double) VALUE.getVolatile(segment, 0L);
+    }
+
+    /** Sets the value with volatile semantics. */
+    public void set(double newValue) {
+        VALUE.setVolatile(segment, 0L, newValue);
+    }
+
+    /** @return the value, with acquire semantics */
+    public double getAcquire() {
+        return (double) VALUE.getAcquire(segment, 0L);
+    }
+
+    /** Sets the value with release semantics. */
+    public void setRelease(double newValue) {
+        VALUE.setRelease(segment, 0L, newValue);
+    }
+
+    /** @return the value, opaque: coherent, no ordering of other accesses */
+    public double getOpaque() {
+        return (double) VALUE.getOpaque(segment, 0L);
+    }
+
+    /** Sets the value, opaque. */
+    public void setOpaque(double newValue) {
+        VALUE.setOpaque(segment, 0L, newValue);
+    }
+
+    /** @return the value with a plain read: use under a lock */
+    public double getPlain() {
+        return segment.get(JAVA_DOUBLE, 0L);
+    }
+
+    /** Sets the value with a plain write: use under a lock. */
+    public void setPlain(double newValue) {
+        segment.set(JAVA_DOUBLE, 0L, newValue);
+    }
+
+    /** @return true if the value had the bits of {@code expected} and is now {@code newValue} */
+    public boolean compareAndSet(double expected, double newValue) {
+        return VALUE.compareAndSet(segment, 0L, expected, newValue);
+    }
+
+    /** @return the value before the call; it became {@code newValue} if its bits equal {@code expected}'s */
+    public double compareAndExchange(double expected, double newValue) {
+        return (double) VALUE.compareAndExchange(segment, 0L, expected, newValue);
+    }
+
+    /** @return the previous value, after setting {@code newValue} */
+    public double getAndSet(double newValue) {
+        return (double) VALUE.getAndSet(segment, 0L, newValue);
+    }
+
+    /** @return the previous value, after adding {@code delta} atomically */
+    public double getAndAdd(double delta) {
+        return getAndUpdate(v -> v + delta);
+    }
+
+    /** @return the new value, after adding {@code delta} atomically */
+    public double addAndGet(double delta) {
+        return updateAndGet(v -> v + delta);
+    }
+
+    /** @return the previous value, after applying {@code update} atomically (it may run more than once) */
+    public double getAndUpdate(DoubleUnaryOperator update) {
+        double prev = get();
+        while (true) {
+            double witness = compareAndExchange(prev, update.applyAsDouble(prev));
+            if (Double.doubleToRawLongBits(witness) == Double.doubleToRawLongBits(prev)) {
+                return prev;
+            }
+            prev = witness;
+        }
+    }
+
+    /** @return the new value, after applying {@code update} atomically (it may run more than once) */
+    public double updateAndGet(DoubleUnaryOperator update) {
+        double prev = get();
+        while (true) {
+            double next = update.applyAsDouble(prev);
+            double witness = compareAndExchange(prev, next);
+            if (Double.doubleToRawLongBits(witness) == Double.doubleToRawLongBits(prev)) {
+                return next;
+            }
+            prev = witness;
+        }
+    }
+
+    /** @return the new value, {@code op(previous, x)}, applied atomically */
+    public double accumulateAndGet(double x, DoubleBinaryOperator op) {
+        return updateAndGet(prev -> op.applyAsDouble(prev, x));
+    }
+
+    /** @return the lock created with this value ({@code <name>.lock}) */
+    public SharedLock lock() {
+        return CompanionLocks.require(lock, "SharedDouble");
+    }
+
+    /**
+     * Applies {@code update} to the value under {@link #lock()} with plain accesses (the lock orders them).
+     *
+     * @return the new value
+     */
+    public double withLock(DoubleUnaryOperator update) {
+        SharedLock l = lock();
+        l.lock();
+        try {
+            double next = update.applyAsDouble(getPlain());
+            setPlain(next);
+            return next;
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** @return the 8 bytes of the value */
+    public MemorySegment segment() {
+        return segment.asSlice(0, Double.BYTES);
+    }
+
+    @Override
+    public String toString() {
+        return Double.toString(get());
+    }
+}

@@ -1,0 +1,207 @@
+package org.shm4j.sync.atomic;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.ArrayBlocks;
+import org.shm4j.sync.internal.SyncLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.function.IntBinaryOperator;
+import java.util.function.IntUnaryOperator;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * A fixed-length array of {@code int}s in shared memory with per-element atomic operations, like
+ * {@link java.util.concurrent.atomic.AtomicIntegerArray}, across the threads of every process that maps it: Python's
+ * {@code multiprocessing.Array('i', n)}.
+ *
+ * <p>Layout: the shared array block of {@link SharedArray}, heap block type {@code 0x53480011} v1, element size 4.
+ * {@link #wrap(MemorySegment, long, long)} views {@code length} 4-byte aligned elements of any native segment
+ * instead (no header).
+ *
+ * <p>Memory consistency effects: per element, as for {@link SharedInt}. The bulk methods ({@link #copyFrom},
+ * {@link #copyTo}, {@link #fill}) use plain accesses and are not atomic as a whole: guard them with a lock when other
+ * threads write at the same time.
+ */
+public final class SharedIntArray extends SharedArray {
+    // VarHandle mechanics
+    private static final VarHandle ELEMENT = JAVA_INT.varHandle();
+    private static final int SIZE = Integer.BYTES;
+
+    private SharedIntArray(MemorySegment elements) {
+        super(elements, SIZE);
+    }
+
+    /**
+     * Creates a zeroed array of {@code length} elements named {@code name} in {@code heap}.
+     *
+     * @throws IllegalArgumentException if {@code length} is not positive
+     */
+    public static SharedIntArray create(SharedHeap heap, String name, long length) {
+        return new SharedIntArray(ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE));
+    }
+
+    /**
+     * Opens the array named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedIntArray}
+     */
+    public static SharedIntArray open(SharedHeap heap, String name) {
+        return new SharedIntArray(ArrayBlocks.open(heap, name, SyncLayout.INT_ARRAY, SIZE));
+    }
+
+    /**
+     * Opens the array named {@code name}, or creates it zeroed.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
+     */
+    public static SharedIntArray openOrCreate(SharedHeap heap, String name, long length) {
+        return new SharedIntArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.INT_ARRAY, length, SIZE));
+    }
+
+    /**
+     * Views {@code length} elements at {@code offset} of a native segment.
+     *
+     * @throws IllegalArgumentException  if the address is not 4-byte aligned or {@code length} is not positive
+     * @throws IndexOutOfBoundsException if the elements are not inside the segment
+     */
+    public static SharedIntArray wrap(MemorySegment segment, long offset, long length) {
+        return new SharedIntArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
+    }
+
+    /** @return element {@code index}, volatile */
+    public int get(long index) {
+        return (int) ELEMENT.getVolatile(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, volatile. */
+    public void set(long index, int newValue) {
+        ELEMENT.setVolatile(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, acquire */
+    public int getAcquire(long index) {
+        return (int) ELEMENT.getAcquire(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, release. */
+    public void setRelease(long index, int newValue) {
+        ELEMENT.setRelease(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, opaque */
+    public int getOpaque(long index) {
+        return (int) ELEMENT.getOpaque(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, opaque. */
+    public void setOpaque(long index, int newValue) {
+        ELEMENT.setOpaque(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, plain: use under a lock */
+    public int getPlain(long index) {
+        return elements.get(JAVA_INT, offset(index));
+    }
+
+    /** Sets element {@code index}, plain: use under a lock. */
+    public void setPlain(long index, int newValue) {
+        elements.set(JAVA_INT, offset(index), newValue);
+    }
+
+    /** @return true if element {@code index} was {@code expected} and is now {@code newValue} */
+    public boolean compareAndSet(long index, int expected, int newValue) {
+        return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
+    }
+
+    /** @return element {@code index} before the call; it became {@code newValue} if that equals {@code expected} */
+    public int compareAndExchange(long index, int expected, int newValue) {
+        return (int) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
+    }
+
+    /** @return the previous element, after setting {@code newValue} */
+    public int getAndSet(long index, int newValue) {
+        return (int) ELEMENT.getAndSet(elements, offset(index), newValue);
+    }
+
+    /** @return the previous element, after adding {@code delta} */
+    public int getAndAdd(long index, int delta) {
+        return (int) ELEMENT.getAndAdd(elements, offset(index), delta);
+    }
+
+    /** @return the new element, after adding {@code delta} */
+    public int addAndGet(long index, int delta) {
+        return getAndAdd(index, delta) + delta;
+    }
+
+    /** @return the new element, after adding 1 */
+    public int incrementAndGet(long index) {
+        return addAndGet(index, 1);
+    }
+
+    /** @return the new element, after subtracting 1 */
+    public int decrementAndGet(long index) {
+        return addAndGet(index, -1);
+    }
+
+    /** @return the previous element, after applying {@code update} atomically (it may run more than once) */
+    public int getAndUpdate(long index, IntUnaryOperator update) {
+        int prev = get(index);
+        while (true) {
+            int witness = compareAndExchange(index, prev, update.applyAsInt(prev));
+            if (witness == prev) {
+                return prev;
+            }
+            prev = witness;
+        }
+    }
+
+    /** @return the new element, after applying {@code update} atomically (it may run more than once) */
+    public int updateAndGet(long index, IntUnaryOperator update) {
+        int prev = get(index);
+        while (true) {
+            int next = update.applyAsInt(prev);
+            int witness = compareAndExchange(index, prev, next);
+            if (witness == prev) {
+                return next;
+            }
+            prev = witness;
+        }
+    }
+
+    /** @return the new element, {@code op(previous, x)}, applied atomically */
+    public int accumulateAndGet(long index, int x, IntBinaryOperator op) {
+        return updateAndGet(index, prev -> op.applyAsInt(prev, x));
+    }
+
+    /**
+     * Copies {@code count} elements of {@code source} from {@code sourceIndex} into this array from {@code index}.
+     *
+     * @throws IndexOutOfBoundsException if either range is out of bounds
+     */
+    public void copyFrom(int[] source, int sourceIndex, long index, int count) {
+        MemorySegment.copy(source, sourceIndex, elements, JAVA_INT, rangeOffset(index, count), count);
+    }
+
+    /**
+     * Copies {@code count} elements of this array from {@code index} into {@code target} from {@code targetIndex}.
+     *
+     * @throws IndexOutOfBoundsException if either range is out of bounds
+     */
+    public void copyTo(long index, int[] target, int targetIndex, int count) {
+        MemorySegment.copy(elements, JAVA_INT, rangeOffset(index, count), target, targetIndex, count);
+    }
+
+    /** Sets every element to {@code value} with plain writes. */
+    public void fill(int value) {
+        for (long i = 0; i < length(); i++) {
+            elements.setAtIndex(JAVA_INT, i, value);
+        }
+    }
+
+    /** @return a copy of all elements (plain reads) */
+    public int[] toArray() {
+        return elements.toArray(JAVA_INT);
+    }
+}

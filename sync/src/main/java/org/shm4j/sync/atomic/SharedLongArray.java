@@ -1,0 +1,207 @@
+package org.shm4j.sync.atomic;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.ArrayBlocks;
+import org.shm4j.sync.internal.SyncLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.function.LongBinaryOperator;
+import java.util.function.LongUnaryOperator;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A fixed-length array of {@code long}s in shared memory with per-element atomic operations, like
+ * {@link java.util.concurrent.atomic.AtomicLongArray}, across the threads of every process that maps it: Python's
+ * {@code multiprocessing.Array('q', n)}.
+ *
+ * <p>Layout: the shared array block of {@link SharedArray}, heap block type {@code 0x53480012} v1, element size 8.
+ * {@link #wrap(MemorySegment, long, long)} views {@code length} 8-byte aligned elements of any native segment
+ * instead (no header).
+ *
+ * <p>Memory consistency effects: per element, as for {@link SharedLong}. The bulk methods ({@link #copyFrom},
+ * {@link #copyTo}, {@link #fill}) use plain accesses and are not atomic as a whole: guard them with a lock when other
+ * threads write at the same time.
+ */
+public final class SharedLongArray extends SharedArray {
+    // VarHandle mechanics
+    private static final VarHandle ELEMENT = JAVA_LONG.varHandle();
+    private static final int SIZE = Long.BYTES;
+
+    private SharedLongArray(MemorySegment elements) {
+        super(elements, SIZE);
+    }
+
+    /**
+     * Creates a zeroed array of {@code length} elements named {@code name} in {@code heap}.
+     *
+     * @throws IllegalArgumentException if {@code length} is not positive
+     */
+    public static SharedLongArray create(SharedHeap heap, String name, long length) {
+        return new SharedLongArray(ArrayBlocks.create(heap, name, SyncLayout.LONG_ARRAY, length, SIZE));
+    }
+
+    /**
+     * Opens the array named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedLongArray}
+     */
+    public static SharedLongArray open(SharedHeap heap, String name) {
+        return new SharedLongArray(ArrayBlocks.open(heap, name, SyncLayout.LONG_ARRAY, SIZE));
+    }
+
+    /**
+     * Opens the array named {@code name}, or creates it zeroed.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
+     */
+    public static SharedLongArray openOrCreate(SharedHeap heap, String name, long length) {
+        return new SharedLongArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.LONG_ARRAY, length, SIZE));
+    }
+
+    /**
+     * Views {@code length} elements at {@code offset} of a native segment.
+     *
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned or {@code length} is not positive
+     * @throws IndexOutOfBoundsException if the elements are not inside the segment
+     */
+    public static SharedLongArray wrap(MemorySegment segment, long offset, long length) {
+        return new SharedLongArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
+    }
+
+    /** @return element {@code index}, volatile */
+    public long get(long index) {
+        return (long) ELEMENT.getVolatile(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, volatile. */
+    public void set(long index, long newValue) {
+        ELEMENT.setVolatile(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, acquire */
+    public long getAcquire(long index) {
+        return (long) ELEMENT.getAcquire(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, release. */
+    public void setRelease(long index, long newValue) {
+        ELEMENT.setRelease(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, opaque */
+    public long getOpaque(long index) {
+        return (long) ELEMENT.getOpaque(elements, offset(index));
+    }
+
+    /** Sets element {@code index}, opaque. */
+    public void setOpaque(long index, long newValue) {
+        ELEMENT.setOpaque(elements, offset(index), newValue);
+    }
+
+    /** @return element {@code index}, plain: use under a lock */
+    public long getPlain(long index) {
+        return elements.get(JAVA_LONG, offset(index));
+    }
+
+    /** Sets element {@code index}, plain: use under a lock. */
+    public void setPlain(long index, long newValue) {
+        elements.set(JAVA_LONG, offset(index), newValue);
+    }
+
+    /** @return true if element {@code index} was {@code expected} and is now {@code newValue} */
+    public boolean compareAndSet(long index, long expected, long newValue) {
+        return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
+    }
+
+    /** @return element {@code index} before the call; it became {@code newValue} if that equals {@code expected} */
+    public long compareAndExchange(long index, long expected, long newValue) {
+        return (long) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
+    }
+
+    /** @return the previous element, after setting {@code newValue} */
+    public long getAndSet(long index, long newValue) {
+        return (long) ELEMENT.getAndSet(elements, offset(index), newValue);
+    }
+
+    /** @return the previous element, after adding {@code delta} */
+    public long getAndAdd(long index, long delta) {
+        return (long) ELEMENT.getAndAdd(elements, offset(index), delta);
+    }
+
+    /** @return the new element, after adding {@code delta} */
+    public long addAndGet(long index, long delta) {
+        return getAndAdd(index, delta) + delta;
+    }
+
+    /** @return the new element, after adding 1 */
+    public long incrementAndGet(long index) {
+        return addAndGet(index, 1L);
+    }
+
+    /** @return the new element, after subtracting 1 */
+    public long decrementAndGet(long index) {
+        return addAndGet(index, -1L);
+    }
+
+    /** @return the previous element, after applying {@code update} atomically (it may run more than once) */
+    public long getAndUpdate(long index, LongUnaryOperator update) {
+        long prev = get(index);
+        while (true) {
+            long witness = compareAndExchange(index, prev, update.applyAsLong(prev));
+            if (witness == prev) {
+                return prev;
+            }
+            prev = witness;
+        }
+    }
+
+    /** @return the new element, after applying {@code update} atomically (it may run more than once) */
+    public long updateAndGet(long index, LongUnaryOperator update) {
+        long prev = get(index);
+        while (true) {
+            long next = update.applyAsLong(prev);
+            long witness = compareAndExchange(index, prev, next);
+            if (witness == prev) {
+                return next;
+            }
+            prev = witness;
+        }
+    }
+
+    /** @return the new element, {@code op(previous, x)}, applied atomically */
+    public long accumulateAndGet(long index, long x, LongBinaryOperator op) {
+        return updateAndGet(index, prev -> op.applyAsLong(prev, x));
+    }
+
+    /**
+     * Copies {@code count} elements of {@code source} from {@code sourceIndex} into this array from {@code index}.
+     *
+     * @throws IndexOutOfBoundsException if either range is out of bounds
+     */
+    public void copyFrom(long[] source, int sourceIndex, long index, int count) {
+        MemorySegment.copy(source, sourceIndex, elements, JAVA_LONG, rangeOffset(index, count), count);
+    }
+
+    /**
+     * Copies {@code count} elements of this array from {@code index} into {@code target} from {@code targetIndex}.
+     *
+     * @throws IndexOutOfBoundsException if either range is out of bounds
+     */
+    public void copyTo(long index, long[] target, int targetIndex, int count) {
+        MemorySegment.copy(elements, JAVA_LONG, rangeOffset(index, count), target, targetIndex, count);
+    }
+
+    /** Sets every element to {@code value} with plain writes. */
+    public void fill(long value) {
+        for (long i = 0; i < length(); i++) {
+            elements.setAtIndex(JAVA_LONG, i, value);
+        }
+    }
+
+    /** @return a copy of all elements (plain reads) */
+    public long[] toArray() {
+        return elements.toArray(JAVA_LONG);
+    }
+}

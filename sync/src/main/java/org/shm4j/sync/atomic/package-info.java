@@ -1,0 +1,17 @@
+/**
+ * Atomic values and arrays in shared memory: Python's {@code multiprocessing.Value} and {@code Array}, with the
+ * methods of {@code java.util.concurrent.atomic}.
+ *
+ * <p>{@link org.shm4j.sync.atomic.SharedInt}, {@link org.shm4j.sync.atomic.SharedLong},
+ * {@link org.shm4j.sync.atomic.SharedDouble} and {@link org.shm4j.sync.atomic.SharedBoolean} are single values;
+ * {@link org.shm4j.sync.atomic.SharedIntArray}, {@link org.shm4j.sync.atomic.SharedLongArray},
+ * {@link org.shm4j.sync.atomic.SharedDoubleArray} and {@link org.shm4j.sync.atomic.SharedByteArray} are fixed-length
+ * arrays sharing the {@link org.shm4j.sync.atomic.SharedArray} layout. Each is created in a
+ * {@link org.shm4j.core.SharedHeap} by name (any process opens it by that name) or wraps memory laid out by someone
+ * else. Every access names its VarHandle access mode ({@code get} is volatile, {@code getAcquire},
+ * {@code getOpaque}, {@code getPlain}, ...) with the same meaning as in {@code java.lang.invoke.VarHandle}.
+ *
+ * <p>A value created with {@code withLock = true} gets a {@link org.shm4j.sync.locks.SharedLock} beside it, for
+ * read-modify-write sequences that one atomic instruction cannot do ({@code withLock(...)}).
+ */
+package org.shm4j.sync.atomic;

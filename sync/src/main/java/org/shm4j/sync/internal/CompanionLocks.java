@@ -1,0 +1,35 @@
+package org.shm4j.sync.internal;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.locks.SharedLock;
+
+/**
+ * The optional {@link SharedLock} created beside a value ({@code create(heap, name, initial, true)}): it lives in the
+ * same heap under the value's name plus {@code ".lock"}, so every process that opens the value finds it.
+ */
+public final class CompanionLocks {
+    private CompanionLocks() {
+    }
+
+    /** @return the heap name of the lock beside the value {@code valueName} */
+    public static String nameFor(String valueName) {
+        return valueName + ".lock";
+    }
+
+    /** @return the lock created beside the value {@code valueName}, or null */
+    public static SharedLock find(SharedHeap heap, String valueName) {
+        String name = nameFor(valueName);
+        return heap.find(name).isPresent() ? SharedLock.open(heap, name) : null;
+    }
+
+    /**
+     * @return {@code lock}
+     * @throws IllegalStateException if the value {@code what} was created without a lock
+     */
+    public static SharedLock require(SharedLock lock, String what) {
+        if (lock == null) {
+            throw new IllegalStateException("this " + what + " was created without a lock");
+        }
+        return lock;
+    }
+}

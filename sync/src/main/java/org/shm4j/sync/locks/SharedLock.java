@@ -1,0 +1,169 @@
+package org.shm4j.sync.locks;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.SyncLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Optional;
+
+/**
+ * A mutual-exclusion lock in shared memory for the threads of every process that maps it, that survives the death
+ * of its owner: Python's {@code multiprocessing.Lock}, without the lock that stays held forever when its holder is
+ * killed. Not reentrant; implements {@link java.util.concurrent.locks.Lock} except {@code newCondition()}.
+ *
+ * <h2>Layout (heap block type {@code 0x53480021} v2, 64 bytes, 64-aligned, native byte order)</h2>
+ * <table class="striped">
+ * <caption>SharedLock block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>word</td><td>0 = free; else bits 0..29 = owner pid, bit 30 = a waiter may be
+ *     blocked (the releaser must futex-wake one), bits 32..63 = low 32 bits of the owner process's start time in
+ *     epoch ms (0 if the OS does not tell); with the pid it tells a dead owner from a recycled pid. The futex word
+ *     is its low 32 bits (offset 0 on little-endian machines, 4 on big-endian ones)</td><td>64-bit CAS to acquire
+ *     (acquire semantics); getAndSet 0 to release (release semantics)</td></tr>
+ * <tr><td>8</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free (and, after a take-over,
+ *     the dead owner's until the new owner writes its own)</td><td>opaque, written by the owner after its CAS and
+ *     cleared before its release</td></tr>
+ * <tr><td>16</td><td>4</td><td>flags</td><td>bit 0 = the previous owner died holding the lock; the protected data is
+ *     inconsistent until {@link #markConsistent()}</td><td>volatile</td></tr>
+ * <tr><td>20</td><td>4</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>24</td><td>8</td><td>heldSinceMillis</td><td>epoch ms at which a blocked waiter first saw the current
+ *     owner holding the lock; 0 if none. Set only after the waiter set bit 30; cleared by a releaser that saw bit
+ *     30</td><td>opaque, set by CAS</td></tr>
+ * <tr><td>32</td><td>8</td><td>recoveries</td><td>times the lock was taken over from a dead owner</td>
+ *     <td>atomic add</td></tr>
+ * <tr><td>40</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
+ * </table>
+ * Version 1 (earlier 0.1.0-SNAPSHOT builds) had a 32-bit word and the start time in its own field; a v1 block is refused.
+ *
+ * <h2>Waiting</h2>
+ * A contended {@code lock} spins briefly, yields, then blocks: with futex on Linux when native access is enabled
+ * ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by the release; otherwise it parks
+ * for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that the owner still lives, its
+ * deadline, and (for {@link #lockInterruptibly()}) its interrupt status.
+ *
+ * <h2>Owner death</h2>
+ * When the owner process dies holding the lock (its pid no longer runs, or runs with another start time), the next
+ * waiter takes the lock over within about 50 ms, as a POSIX robust mutex returns {@code EOWNERDEAD}. The data the
+ * lock protects may then be half-updated, so the lock is marked inconsistent: after acquiring, check
+ * {@link #isConsistent()}; if it is false, repair the data and call {@link #markConsistent()} before unlocking.
+ * The mark stays (and every later owner sees it) until someone calls {@code markConsistent}. Only the death of a
+ * whole process is detected, not of a thread of a live process.
+ *
+ * <p>Memory consistency effects: as for {@link java.util.concurrent.locks.ReentrantLock}, actions before
+ * {@link #unlock()} in one thread, in any process, happen-before actions after a later successful lock.
+ */
+public final class SharedLock extends TimedLock {
+    private static final long SIZE = SyncLayout.CACHE_LINE;
+
+    private final RobustMutex mutex;
+
+    private SharedLock(MemorySegment segment, String description) {
+        super(description);
+        this.mutex = new RobustMutex(segment, 0);
+    }
+
+    /**
+     * Creates a free lock named {@code name} in {@code heap}.
+     *
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     */
+    public static SharedLock create(SharedHeap heap, String name) {
+        return new SharedLock(Blocks.create(heap, name, SyncLayout.LOCK, SIZE, s -> { }), "lock '" + name + "'");
+    }
+
+    /**
+     * Opens the lock named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a lock
+     */
+    public static SharedLock open(SharedHeap heap, String name) {
+        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK), "lock '" + name + "'");
+    }
+
+    /** Opens the lock named {@code name}, or creates it free. */
+    public static SharedLock openOrCreate(SharedHeap heap, String name) {
+        return new SharedLock(Blocks.openOrCreate(heap, name, SyncLayout.LOCK, SIZE, s -> { }),
+                "lock '" + name + "'");
+    }
+
+    /**
+     * Views the 64 bytes at {@code offset} of a native segment as a lock; all-zero bytes are a free lock.
+     *
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the 64 bytes are not inside the segment
+     */
+    public static SharedLock wrap(MemorySegment segment, long offset) {
+        MemorySegment slice = Blocks.wrap(segment, offset, SIZE, Long.BYTES);
+        return new SharedLock(slice, "lock at 0x" + Long.toHexString(slice.address()));
+    }
+
+    @Override
+    public boolean tryLock() {
+        return mutex.tryAcquire();
+    }
+
+    @Override
+    boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        return mutex.acquire(timeoutNanos, interruptible);
+    }
+
+    @Override
+    Optional<LockOwner> holder() {
+        return owner();
+    }
+
+    /**
+     * Releases the lock and wakes one blocked waiter, if any.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    @Override
+    public void unlock() {
+        mutex.release(false, description());
+    }
+
+    /** @return true if the current thread holds the lock */
+    public boolean isHeldByCurrentThread() {
+        return mutex.isHeldByCurrentThread();
+    }
+
+    /** @return true if some thread of some process holds the lock */
+    public boolean isLocked() {
+        return mutex.isHeld();
+    }
+
+    /** @return who holds the lock now, if anyone */
+    public Optional<LockOwner> owner() {
+        return mutex.owner();
+    }
+
+    /** @return false after the lock was taken over from a dead owner, until {@link #markConsistent()} */
+    public boolean isConsistent() {
+        return mutex.isConsistent();
+    }
+
+    /**
+     * Declares the protected data repaired after an owner died.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    public void markConsistent() {
+        if (!isHeldByCurrentThread()) {
+            throw new IllegalMonitorStateException(description() + " must be held to mark it consistent");
+        }
+        mutex.markConsistent();
+    }
+
+    /** @return how many times this lock was taken over from a dead owner */
+    public long recoveries() {
+        return mutex.recoveries();
+    }
+
+    @Override
+    public String toString() {
+        return description() + owner().map(o -> " held by " + o).orElse(" (free)");
+    }
+}

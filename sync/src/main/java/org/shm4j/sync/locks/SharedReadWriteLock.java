@@ -1,0 +1,314 @@
+package org.shm4j.sync.locks;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.ProcessSlots;
+import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.Waits;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReadWriteLock;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.shm4j.sync.internal.SyncLayout.RW_READER_RELEASES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
+
+/**
+ * A read-write lock in shared memory: many readers or one writer, across the threads of every process that maps it.
+ * Writers are preferred: once a writer waits, new readers wait too, so writers never starve. Neither side is
+ * reentrant, and there are no conditions.
+ *
+ * <h2>Layout (heap block type {@code 0x53480023} v2, 640 bytes, 64-aligned)</h2>
+ * <table class="striped">
+ * <caption>SharedReadWriteLock block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>40</td><td>the writer's robust mutex: the same 40 bytes as a {@link SharedLock} (64-bit
+ *     word with pid and start time, owner thread, flags, held since, recoveries)</td>
+ *     <td>as in {@code SharedLock}</td></tr>
+ * <tr><td>40</td><td>24</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>4</td><td>readerReleases: bumped by a reader that releases while a writer waits or holds; the
+ *     futex word a writer waits on for readers to leave</td><td>atomic add</td></tr>
+ * <tr><td>68</td><td>60</td><td>zero</td><td></td></tr>
+ * <tr><td>128</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 63..32, low 32 bits
+ *     of the start time in epoch ms in bits 31..0; 0 = free), read holds (int), waiting writers (int)</td>
+ *     <td>volatile and atomic add</td></tr>
+ * </table>
+ *
+ * <h2>Protocol</h2>
+ * A reader adds 1 to its process's read holds, then checks that the writer word is 0 (else it backs out and waits);
+ * a writer takes the word, then waits until every slot's read holds are 0. Both sides use volatile accesses, so at
+ * least one of them sees the other (a store-load order). A reader also waits while any slot has waiting writers.
+ *
+ * <h2>Process death</h2>
+ * A writer that dies holding the lock is treated as {@link SharedLock} treats a dead owner: the next waiter (reader
+ * or writer) clears or takes the word, and {@link #isConsistent()} is false until {@link #markConsistent()} is called
+ * by a writer. A process that dies holding read locks, or waiting to write, is found by its slot's token; its holds
+ * are dropped within about 50 ms (readers do not change the data, so this does not mark it inconsistent). At most 32
+ * processes can use one lock at a time. Read holds are counted per process, not per thread.
+ *
+ * <p>Memory consistency effects: actions before releasing the write lock happen-before actions after a later read or
+ * write lock; actions of a reader happen-before a later write lock.
+ */
+public final class SharedReadWriteLock implements ReadWriteLock {
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    private final MemorySegment segment;
+    private final RobustMutex writer;
+    private final ProcessSlots slots;
+    private final String description;
+    private final Lock readLock;
+    private final Lock writeLock;
+    private volatile int slot = -1;
+
+    private SharedReadWriteLock(MemorySegment segment, String description) {
+        this.segment = segment;
+        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET);
+        this.slots = new ProcessSlots(segment, RW_SLOTS_OFFSET);
+        this.description = description;
+        this.readLock = new ReadLock();
+        this.writeLock = new WriteLock();
+    }
+
+    /** Creates a free read-write lock named {@code name} in {@code heap}. */
+    public static SharedReadWriteLock create(SharedHeap heap, String name) {
+        return new SharedReadWriteLock(Blocks.create(heap, name, SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE,
+                s -> { }), "read-write lock '" + name + "'");
+    }
+
+    /** Opens the read-write lock named {@code name}. */
+    public static SharedReadWriteLock open(SharedHeap heap, String name) {
+        return new SharedReadWriteLock(Blocks.open(heap, name, SyncLayout.READ_WRITE_LOCK),
+                "read-write lock '" + name + "'");
+    }
+
+    /** Opens the read-write lock named {@code name}, or creates it free. */
+    public static SharedReadWriteLock openOrCreate(SharedHeap heap, String name) {
+        return new SharedReadWriteLock(Blocks.openOrCreate(heap, name, SyncLayout.READ_WRITE_LOCK,
+                SyncLayout.RW_SIZE, s -> { }), "read-write lock '" + name + "'");
+    }
+
+    /**
+     * Views the {@value org.shm4j.sync.internal.SyncLayout#RW_SIZE} bytes at {@code offset} of a native segment as a
+     * read-write lock; all-zero bytes are a free lock.
+     *
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     */
+    public static SharedReadWriteLock wrap(MemorySegment segment, long offset) {
+        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.RW_SIZE, Long.BYTES);
+        return new SharedReadWriteLock(slice, "read-write lock at 0x" + Long.toHexString(slice.address()));
+    }
+
+    /** @return the read lock: shared by readers, excluded by a writer */
+    @Override
+    public Lock readLock() {
+        return readLock;
+    }
+
+    /** @return the write lock: exclusive */
+    @Override
+    public Lock writeLock() {
+        return writeLock;
+    }
+
+    /** @return the writer holding the lock, if any */
+    public Optional<LockOwner> writer() {
+        return writer.owner();
+    }
+
+    /** @return the pids of processes holding read locks now */
+    public List<Long> readerPids() {
+        List<Long> pids = new ArrayList<>();
+        for (int i = 0; i < ProcessSlots.SLOTS; i++) {
+            if (slots.get(i, ProcessSlots.FIRST) > 0) {
+                pids.add(slots.pid(i));
+            }
+        }
+        return pids;
+    }
+
+    /** @return false after a writer died holding the lock, until {@link #markConsistent()} */
+    public boolean isConsistent() {
+        return writer.isConsistent();
+    }
+
+    /**
+     * Declares the protected data repaired after a writer died.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the write lock
+     */
+    public void markConsistent() {
+        if (!writer.isHeldByCurrentThread()) {
+            throw new IllegalMonitorStateException(description + ": hold the write lock to mark it consistent");
+        }
+        writer.markConsistent();
+    }
+
+    /** @return how many times a dead writer's lock was taken back */
+    public long recoveries() {
+        return writer.recoveries();
+    }
+
+    @Override
+    public String toString() {
+        return description + writer().map(o -> " write-locked by " + o).orElse("") + " readers " + readerPids();
+    }
+
+    private int mySlot() {
+        int s = slot;
+        if (s < 0) {
+            s = slots.claim();
+            slot = s;
+        }
+        return s;
+    }
+
+    private boolean acquireRead(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        int me = mySlot();
+        long start = System.nanoTime();
+        long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
+        int step = 0;
+        while (true) {
+            if (!writer.isHeld() && slots.sum(ProcessSlots.SECOND) == 0) {
+                slots.add(me, ProcessSlots.FIRST, 1);
+                if (!writer.isHeld()) {
+                    return true; // the writer, if any, will see our hold: store-load order on volatiles
+                }
+                releaseRead(me);
+            }
+            if (interruptible && Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+            long now = System.nanoTime();
+            if (now - nextLivenessCheck >= 0) {
+                nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
+                slots.reclaimDead(); // a dead process's waiting-writer count must not block readers
+            }
+            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+            if (left <= 0) {
+                return false;
+            }
+            long bound = Math.min(left, nextLivenessCheck - now);
+            if (writer.isHeld()) {
+                writer.awaitFree(bound, interruptible); // blocks, and clears a dead writer
+            } else {
+                step = Waits.idle(step, segment, RW_WRITER_OFFSET, 0, Math.min(bound, 1_000_000)); // a writer is due
+            }
+        }
+    }
+
+    private void releaseRead(int me) {
+        if (slots.get(me, ProcessSlots.FIRST) <= 0) {
+            throw new IllegalMonitorStateException(description + ": this process holds no read lock");
+        }
+        slots.add(me, ProcessSlots.FIRST, -1);
+        if (writer.isHeld() || slots.sum(ProcessSlots.SECOND) > 0) {
+            INT.getAndAdd(segment, RW_READER_RELEASES_OFFSET, 1);
+            Waits.wake(segment, RW_READER_RELEASES_OFFSET, Integer.MAX_VALUE);
+        }
+    }
+
+    private boolean acquireWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        int me = mySlot();
+        long start = System.nanoTime();
+        slots.add(me, ProcessSlots.SECOND, 1); // from now on new readers wait
+        boolean locked;
+        try {
+            locked = writer.acquire(timeoutNanos, interruptible);
+        } finally {
+            slots.add(me, ProcessSlots.SECOND, -1);
+        }
+        if (!locked) {
+            return false;
+        }
+        try {
+            long left = timeoutNanos < 0 ? -1 : Math.max(0, timeoutNanos - (System.nanoTime() - start));
+            if (awaitNoReaders(left, interruptible)) {
+                return true;
+            }
+        } catch (InterruptedException | RuntimeException e) {
+            writer.release(true, description);
+            throw e;
+        }
+        writer.release(true, description);
+        return false;
+    }
+
+    private boolean awaitNoReaders(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        long start = System.nanoTime();
+        long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
+        int step = 0;
+        while (true) {
+            int releases = (int) INT.getVolatile(segment, RW_READER_RELEASES_OFFSET); // read before the sum
+            if (slots.sum(ProcessSlots.FIRST) == 0) {
+                return true;
+            }
+            if (interruptible && Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+            long now = System.nanoTime();
+            if (now - nextLivenessCheck >= 0) {
+                nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
+                slots.reclaimDead(); // drops the read holds of dead processes
+            }
+            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+            if (left <= 0) {
+                return false;
+            }
+            step = Waits.idle(step, segment, RW_READER_RELEASES_OFFSET, releases,
+                    Math.min(left, nextLivenessCheck - now));
+        }
+    }
+
+    /** The shared side. */
+    private final class ReadLock extends TimedLock {
+        ReadLock() {
+            super(description + " (read)");
+        }
+
+        @Override
+        boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+            return acquireRead(timeoutNanos, interruptible);
+        }
+
+        @Override
+        public void unlock() {
+            releaseRead(mySlot());
+        }
+
+        @Override
+        Optional<LockOwner> holder() {
+            return writer();
+        }
+    }
+
+    /** The exclusive side. */
+    private final class WriteLock extends TimedLock {
+        WriteLock() {
+            super(description + " (write)");
+        }
+
+        @Override
+        boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+            return acquireWrite(timeoutNanos, interruptible);
+        }
+
+        @Override
+        public void unlock() {
+            writer.release(true, description());
+        }
+
+        @Override
+        Optional<LockOwner> holder() {
+            return writer();
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package org.shm4j.sync.locks;
+
+import org.shm4j.sync.internal.Waits;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.Lock;
+import java.util.function.Supplier;
+
+/**
+ * The {@link Lock} methods every shm4j lock shares, built on one timed acquire: blocking, interruptible and timed
+ * acquisition, a timed acquire that names the holder when it fails, and {@code withLock} helpers. Conditions are
+ * not supported.
+ */
+abstract class TimedLock implements Lock {
+    private final String description;
+
+    /**
+     * @param description what this lock is, for messages
+     */
+    TimedLock(String description) {
+        this.description = description;
+    }
+
+    /**
+     * @param timeoutNanos how long to wait, or a negative value for ever
+     * @return true once acquired; false if the timeout passed first
+     * @throws InterruptedException if {@code interruptible} and the thread is interrupted while waiting
+     */
+    abstract boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException;
+
+    /** @return what this lock is, for messages */
+    final String description() {
+        return description;
+    }
+
+    /** @return who holds the lock, for messages */
+    abstract Optional<LockOwner> holder();
+
+    @Override
+    public void lock() {
+        try {
+            acquire(-1, false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
+        }
+    }
+
+    /** Takes the lock if that needs no waiting. */
+    @Override
+    public boolean tryLock() {
+        try {
+            return acquire(0, false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
+        }
+    }
+
+    @Override
+    public void lockInterruptibly() throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        acquire(-1, true);
+    }
+
+    @Override
+    public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        return acquire(Math.max(0, unit.toNanos(time)), true);
+    }
+
+    /**
+     * Acquires the lock or, after {@code timeout}, throws an exception that says who holds it.
+     *
+     * @throws LockTimeoutException if the lock is still not acquired after {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     */
+    public void lock(Duration timeout) throws InterruptedException {
+        if (!tryLock(Waits.nanos(timeout), TimeUnit.NANOSECONDS)) {
+            throw new LockTimeoutException(description() + " not acquired within " + timeout.toMillis()
+                    + " ms; held by " + holder().map(LockOwner::toString).orElse("nobody now"));
+        }
+    }
+
+    /** Runs {@code action} holding the lock. */
+    public void withLock(Runnable action) {
+        lock();
+        try {
+            action.run();
+        } finally {
+            unlock();
+        }
+    }
+
+    /** @return what {@code action} returns, run holding the lock */
+    public <T> T withLock(Supplier<T> action) {
+        lock();
+        try {
+            return action.get();
+        } finally {
+            unlock();
+        }
+    }
+
+    /** Not supported: shm4j has no cross-process condition variables. */
+    @Override
+    public Condition newCondition() {
+        throw new UnsupportedOperationException(description() + " has no conditions: cross-process conditions are "
+                + "not supported");
+    }
+}

@@ -1,0 +1,17 @@
+/**
+ * Locks that work across threads and processes and survive the death of their holder, as
+ * {@code java.util.concurrent.locks} does for threads.
+ *
+ * <p>{@link org.shm4j.sync.locks.SharedLock} is a mutual-exclusion {@link java.util.concurrent.locks.Lock};
+ * {@link org.shm4j.sync.locks.SharedFairLock} serves waiters first come, first served;
+ * {@link org.shm4j.sync.locks.SharedReadWriteLock} is a writer-preferring
+ * {@link java.util.concurrent.locks.ReadWriteLock}. Each records its owner (process id and start time, thread),
+ * reported as a {@link org.shm4j.sync.locks.LockOwner}; a timed acquisition that gives up throws
+ * {@link org.shm4j.sync.locks.LockTimeoutException} naming the holder. When a holder's process dies, the next
+ * acquirer takes the lock over and finds it marked inconsistent ({@code isConsistent()}) until it repairs the data
+ * and calls {@code markConsistent()}, like POSIX robust mutexes.
+ *
+ * <p>Waiters spin, yield, then block in Linux {@code futex} when the module has native access (see
+ * {@code org.shm4j.sync.locks.SharedLock#usesFutex()}), else park and re-check.
+ */
+package org.shm4j.sync.locks;

@@ -1,0 +1,31 @@
+/**
+ * Queues and pipes between threads and processes, and (to come) the coordination types of
+ * {@code java.util.concurrent}: the top level of shm4j's synchronisation module.
+ *
+ * <p>{@link org.shm4j.sync.SharedQueue} carries typed messages through a {@link org.shm4j.sync.Codec} over a
+ * many-producer, many-consumer {@linkplain org.shm4j.sync.ring.SharedRing ring}; {@link org.shm4j.sync.SharedPipe}
+ * joins two single-producer rings into a duplex byte channel, like Python's {@code multiprocessing.Pipe}. Every
+ * structure lives in a {@link org.shm4j.core.SharedHeap} under a name, so another process opens it by that name.
+ *
+ * <p>The building blocks live in their own packages, as {@code java.util.concurrent} splits its own:
+ * <ul>
+ *   <li>{@link org.shm4j.sync.atomic}: atomic values and arrays ({@code SharedLong}, {@code SharedIntArray}, ...),
+ *       Python's {@code Value} and {@code Array};</li>
+ *   <li>{@link org.shm4j.sync.locks}: robust cross-process locks ({@code SharedLock}, {@code SharedFairLock},
+ *       {@code SharedReadWriteLock}) that survive the death of their holder;</li>
+ *   <li>{@link org.shm4j.sync.ring}: the variable-length byte ring under the queues, with zero-copy
+ *       claim/commit.</li>
+ * </ul>
+ *
+ * <h2>Memory consistency properties</h2>
+ * As in {@code java.util.concurrent}: actions of a thread before it puts a message into a queue or pipe
+ * <i>happen-before</i> the actions that follow the taking of that message in another thread or process; a lock's
+ * release happens-before its next acquisition; a volatile write of an atomic value happens-before every read of
+ * that value that sees it. Across processes the same holds, since both sides access the same physical memory with
+ * the same atomic instructions.
+ *
+ * <h2>Blocking</h2>
+ * Blocking waits spin, yield, then block in Linux {@code futex} through {@code java.lang.foreign.Linker} when the
+ * module has native access, and fall back to parking otherwise.
+ */
+package org.shm4j.sync;

@@ -1,0 +1,88 @@
+package org.shm4j.sync.ring;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Space claimed in a {@link SharedRing} for one message, to be written in place and then committed or aborted
+ * exactly once. Reusable: pass the same instance to {@link SharedRing#tryClaim(int, int, RingClaim)} again after
+ * commit or abort, so that claiming allocates nothing.
+ *
+ * <pre>{@code
+ * RingClaim claim = new RingClaim();
+ * if (ring.tryClaim(type, 16, claim)) {
+ *     try {
+ *         claim.buffer().set(ValueLayout.JAVA_LONG_UNALIGNED, claim.offset(), value);
+ *         claim.commit();
+ *     } catch (RuntimeException e) {
+ *         claim.abort();
+ *         throw e;
+ *     }
+ * }
+ * }</pre>
+ */
+public final class RingClaim {
+    private SharedRing ring;
+    private long index = -1;
+    private int type;
+    private int length;
+
+    /** Creates an idle claim, to be filled by {@link SharedRing#tryClaim(int, int, RingClaim)}. */
+    public RingClaim() {
+        // nothing claimed yet
+    }
+
+    /** @return the ring's data memory, to write the message into at {@link #offset()} */
+    public MemorySegment buffer() {
+        return active().dataSegment();
+    }
+
+    /** @return where the message goes in {@link #buffer()} */
+    public long offset() {
+        active();
+        return index + org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+    }
+
+    /** @return the claimed bytes as a slice of the ring (a new object: use {@link #buffer()} to allocate nothing) */
+    public MemorySegment segment() {
+        return buffer().asSlice(offset(), length);
+    }
+
+    /** @return the claimed message length */
+    public int length() {
+        active();
+        return length;
+    }
+
+    /** Publishes the message to the consumer. */
+    public void commit() {
+        SharedRing r = active();
+        r.publish(index, type, length);
+        ring = null;
+    }
+
+    /** Gives the space up: the consumer skips it. */
+    public void abort() {
+        SharedRing r = active();
+        r.publish(index, org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE, length);
+        ring = null;
+    }
+
+    /** @return true while claimed and not yet committed or aborted */
+    public boolean isActive() {
+        return ring != null;
+    }
+
+    void start(SharedRing owner, long recordIndex, int messageType, int messageLength) {
+        this.ring = owner;
+        this.index = recordIndex;
+        this.type = messageType;
+        this.length = messageLength;
+    }
+
+    private SharedRing active() {
+        if (ring == null) {
+            throw new IllegalStateException("no claim in progress: claim first, then commit or abort once");
+        }
+        return ring;
+    }
+}

@@ -1,0 +1,751 @@
+package org.shm4j.sync.ring;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.internal.Checks;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.StallWatch;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.Waits;
+import org.shm4j.sync.locks.SharedLock;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_CACHE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
+import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
+
+/**
+ * A ring buffer of variable-length byte messages in shared memory, with one consumer and one or many producers, in
+ * any processes that map it. Messages are copied in ({@link #offer}) or written in place ({@link #tryClaim}), and
+ * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
+ * offer, an empty one returns 0.
+ *
+ * <h2>Layout (heap block type {@code 0x53480031} v2, 1024-byte header + capacity, 64-aligned)</h2>
+ * <table class="striped">
+ * <caption>SharedRing block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>4</td><td>capacity: data bytes, a power of two from 1024 to 2<sup>30</sup></td>
+ *     <td>plain; written before the block is published</td></tr>
+ * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
+ * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 2</td><td>plain; likewise</td></tr>
+ * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
+ *     <td>plain; likewise</td></tr>
+ * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
+ *     many: CAS</td></tr>
+ * <tr><td>256</td><td>8</td><td>headCache: the producers' last view of head</td><td>acquire/release</td></tr>
+ * <tr><td>384</td><td>8</td><td>head: bytes ever consumed</td><td>consumer's release store; producers read it
+ *     with acquire</td></tr>
+ * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
+ *     consumers' futex word</td><td>atomic add</td></tr>
+ * <tr><td>516</td><td>4</td><td>notEmptyWaiters: consumers blocked or about to block</td><td>atomic add; producers
+ *     read it with a volatile load after publishing</td></tr>
+ * <tr><td>640</td><td>4</td><td>notFullSeq: bumped by a consumer that frees space while a producer is blocked</td>
+ *     <td>atomic add</td></tr>
+ * <tr><td>644</td><td>4</td><td>notFullWaiters: producers blocked or about to block</td><td>atomic add</td></tr>
+ * <tr><td>768</td><td>40</td><td>the consumers' robust mutex (MPMC only): the 40 bytes of a {@link SharedLock}</td>
+ *     <td>as in {@code SharedLock}</td></tr>
+ * <tr><td>1024</td><td>capacity</td><td>records</td><td>see below</td></tr>
+ * </table>
+ * Each field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a line,
+ * even with adjacent-line prefetch.
+ *
+ * <h2>Records</h2>
+ * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
+ * padded to a multiple of 8. Its position is {@code tail & (capacity - 1)}. The length is 0 while the record is not
+ * written, negative ({@code -alignedLength}, type 0) while claimed, and positive once committed: the producer writes
+ * the payload with plain stores, then the whole header as one 8-byte little-endian word (length in the low half, type
+ * in the high half) with a release store, which the consumer reads with one 8-byte acquire load. Every write of a
+ * header (claim mark, commit, padding, {@link #unblock()}'s CAS) is such a single 8-byte access. A record
+ * never wraps: when it does not fit before the end, the producer claims the rest of the buffer as a padding record
+ * (type -1) and puts the message at offset 0. The consumer zeroes each record after reading it, then advances head
+ * with a release store, so free space always reads as 0. An aborted claim becomes a padding record.
+ *
+ * <h2>A producer that dies</h2>
+ * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
+ * the record at head stays uncommitted for longer than the stall timeout ({@link #setStallTimeout(Duration)},
+ * default 5 s) while tail is ahead, the consumer turns it into padding ({@link #unblock()}, which may also be called
+ * directly) and goes on: every committed message is still delivered, exactly once. A live producer must therefore
+ * commit within the stall timeout of claiming; one that does not may have its message skipped and overwritten.
+ *
+ * <h2>Blocking</h2>
+ * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and
+ * {@link #poll(MessageHandler, Duration, WaitStrategy)} for a message, with the chosen {@link WaitStrategy}. Under
+ * {@link WaitStrategy#BLOCKING} a waiter announces itself in the waiters count and sleeps in futex on the sequence
+ * word; the other side bumps the sequence and wakes it only when the count is non-zero, so the non-blocking paths
+ * pay one volatile load. A waiter re-checks at least every 10 ms.
+ *
+ * <p>Memory consistency effects: actions of a producer before committing a message happen-before the consumer's
+ * handler call for it.
+ */
+public final class SharedRing {
+    /** How many producers and consumers a ring allows. */
+    public enum Kind {
+        /** One producer thread and one consumer thread at a time: no CAS on tail. */
+        SPSC,
+        /** Many producer threads, in any processes (tail is claimed by CAS), and one consumer thread. */
+        MPSC,
+        /**
+         * Many producers and many consumers, in any processes; each message goes to exactly one consumer. Consumers
+         * take turns through a robust mutex in the header (a dead consumer's turn is taken over; the message it was
+         * handling when it died is delivered again).
+         */
+        MPMC
+    }
+
+    /** Smallest capacity. */
+    public static final int MIN_CAPACITY = 1024;
+    /** Largest capacity. */
+    public static final int MAX_CAPACITY = 1 << 30;
+
+    private static final long STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final int STALL_CHECK_EVERY = 64;
+    /** Source of the consumer's zeroing. */
+    private static final MemorySegment ZEROS = Arena.global().allocate(4096, 64);
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final MemorySegment header;
+    private final MemorySegment data;
+    private final Kind kind;
+    private final int capacity;
+    private final int mask;
+    private final int maxMessageLength;
+    private final RobustMutex consumers;
+    private final String description;
+    private final String consumersName; // made once: the MPMC poll path allocates nothing
+
+    // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
+    private long stallTimeoutNanos = STALL_TIMEOUT_NANOS;
+    private final StallWatch stall = new StallWatch();
+
+    private SharedRing(MemorySegment block, String what) {
+        this.header = block;
+        long magic = block.get(JAVA_LONG, RING_MAGIC_OFFSET);
+        if (magic != RING_MAGIC) {
+            throw new ShmFormatException(what + " is not a ring: magic=0x" + Long.toHexString(magic)
+                    + " (expected: 0x" + Long.toHexString(RING_MAGIC) + ", \"SHM4JRNG\")");
+        }
+        int version = block.get(JAVA_INT, RING_VERSION_OFFSET);
+        if (version != SyncLayout.RING.layoutVersion()) {
+            throw new ShmFormatException(what + " has ring layout version " + version + " (expected: "
+                    + SyncLayout.RING.layoutVersion() + ")");
+        }
+        int cap = block.get(JAVA_INT, RING_CAPACITY_OFFSET);
+        int kindCode = block.get(JAVA_INT, RING_KIND_OFFSET);
+        if (cap < MIN_CAPACITY || cap > MAX_CAPACITY || Integer.bitCount(cap) != 1
+                || block.byteSize() != RING_HEADER_SIZE + cap
+                || block.get(JAVA_INT, RING_MAX_MESSAGE_OFFSET) != maxMessageLength(cap)
+                || kindCode < 1 || kindCode > Kind.values().length) {
+            throw new ShmFormatException(what + " has a corrupted header: capacity=" + cap + " kind=" + kindCode
+                    + " block size=" + block.byteSize());
+        }
+        this.kind = Kind.values()[kindCode - 1];
+        this.capacity = cap;
+        this.mask = cap - 1;
+        this.maxMessageLength = maxMessageLength(cap);
+        this.data = block.asSlice(RING_HEADER_SIZE, cap);
+        this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
+        this.description = what;
+        this.consumersName = what + " consumers";
+    }
+
+    /**
+     * Creates an empty ring named {@code name} in {@code heap}.
+     *
+     * @param capacity data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
+     * @throws IllegalArgumentException if the capacity is not one
+     */
+    public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity),
+                s -> format(s, kind, capacity)), "ring '" + name + "'");
+    }
+
+    /**
+     * Opens the ring named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a ring
+     * @throws ShmFormatException                      if its header is corrupted
+     */
+    public static SharedRing open(SharedHeap heap, String name) {
+        return new SharedRing(Blocks.open(heap, name, SyncLayout.RING), "ring '" + name + "'");
+    }
+
+    /**
+     * Opens the ring named {@code name}, checking that it is of the kind this caller's protocol needs.
+     *
+     * @throws ShmNotFoundException     if there is no block of that name
+     * @throws ShmTypeMismatchException if the block is not a ring, or a ring of another kind
+     * @throws ShmFormatException       if its header is corrupted
+     */
+    public static SharedRing open(SharedHeap heap, String name, Kind kind) {
+        return open(heap, name).requireKind(kind);
+    }
+
+    /**
+     * Opens the ring named {@code name}, or creates it empty.
+     *
+     * @throws ShmTypeMismatchException if it exists with another kind or capacity
+     */
+    public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
+        return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, blockSize(capacity),
+                s -> format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
+    }
+
+    /**
+     * @return this ring
+     * @throws ShmTypeMismatchException if it is of another kind
+     */
+    private SharedRing requireKind(Kind expected) {
+        if (kind != Objects.requireNonNull(expected, "kind")) {
+            throw new ShmTypeMismatchException(description + " is " + kind + " (expected: " + expected + ")");
+        }
+        return this;
+    }
+
+    /**
+     * Lays out an empty ring over the {@link #requiredBytes(int)} bytes at {@code offset} of a native segment (for
+     * memory shared by other means), zeroing them.
+     *
+     * @throws IllegalArgumentException  if the capacity is invalid or the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     */
+    public static SharedRing format(MemorySegment segment, long offset, Kind kind, int capacity) {
+        MemorySegment block = Blocks.wrap(segment, offset, blockSize(capacity), Long.BYTES);
+        block.fill((byte) 0);
+        format(block, kind, capacity);
+        return new SharedRing(block, "ring at 0x" + Long.toHexString(block.address()));
+    }
+
+    /**
+     * Views a ring laid out by {@link #format(MemorySegment, long, Kind, int)} at {@code offset} of a native segment.
+     *
+     * @throws ShmFormatException        if the header there is not a ring's
+     * @throws IndexOutOfBoundsException if the ring is not inside the segment
+     */
+    public static SharedRing wrap(MemorySegment segment, long offset) {
+        int cap = Blocks.wrap(segment, offset, RING_HEADER_SIZE, Long.BYTES).get(JAVA_INT, RING_CAPACITY_OFFSET);
+        if (cap < MIN_CAPACITY || cap > MAX_CAPACITY) {
+            throw new ShmFormatException("no ring at offset " + offset + ": capacity=" + cap);
+        }
+        MemorySegment block = Blocks.wrap(segment, offset, RING_HEADER_SIZE + cap, Long.BYTES);
+        return new SharedRing(block, "ring at 0x" + Long.toHexString(block.address()));
+    }
+
+    /**
+     * @return the bytes a ring of {@code capacity} needs: the 1024-byte header and the data
+     * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
+     */
+    public static long requiredBytes(int capacity) {
+        return blockSize(capacity);
+    }
+
+    /** @return the kind of ring */
+    public Kind kind() {
+        return kind;
+    }
+
+    /** @return data capacity in bytes */
+    public int capacity() {
+        return capacity;
+    }
+
+    /** @return the longest message payload: capacity / 8 - 8 */
+    public int maxMessageLength() {
+        return maxMessageLength;
+    }
+
+    /** @return bytes of records (with headers and padding) not yet consumed: a snapshot */
+    public long size() {
+        while (true) {
+            long head = (long) LONG.getVolatile(header, RING_HEAD_OFFSET);
+            long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+            if ((long) LONG.getVolatile(header, RING_HEAD_OFFSET) == head) {
+                return tail - head;
+            }
+        }
+    }
+
+    /** @return true if every claimed record has been consumed: a snapshot */
+    public boolean isEmpty() {
+        return size() == 0;
+    }
+
+    /**
+     * Copies {@code length} bytes of {@code source} from {@code sourceOffset} into the ring as one message.
+     *
+     * @param type a message type, {@code >= 1}
+     * @return false if the ring has no room now
+     * @throws IllegalArgumentException if the type is not positive or the length is negative or over
+     *                                  {@link #maxMessageLength()}
+     */
+    public boolean offer(int type, MemorySegment source, long sourceOffset, int length) {
+        long index = claim(type, length);
+        if (index < 0) {
+            return false;
+        }
+        MemorySegment.copy(source, sourceOffset, data, index + RING_RECORD_HEADER, length);
+        publish(index, type, length);
+        return true;
+    }
+
+    /**
+     * Copies {@code length} bytes of {@code source} from {@code sourceOffset} into the ring as one message.
+     *
+     * @return false if the ring has no room now
+     * @see #offer(int, MemorySegment, long, int)
+     */
+    public boolean offer(int type, byte[] source, int sourceOffset, int length) {
+        Objects.checkFromIndexSize(sourceOffset, length, source.length);
+        long index = claim(type, length);
+        if (index < 0) {
+            return false;
+        }
+        MemorySegment.copy(source, sourceOffset, data, JAVA_BYTE, index + RING_RECORD_HEADER, length);
+        publish(index, type, length);
+        return true;
+    }
+
+    /**
+     * Copies a message into the ring, waiting up to {@code timeout} for room.
+     *
+     * @return false if there was no room within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     * @see #offer(int, byte[], int, int)
+     */
+    public boolean offer(int type, byte[] source, int sourceOffset, int length, Duration timeout, WaitStrategy strategy)
+            throws InterruptedException {
+        return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+    }
+
+    /**
+     * Copies a message into the ring, waiting up to {@code timeout} for room.
+     *
+     * @return false if there was no room within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     * @see #offer(int, MemorySegment, long, int)
+     */
+    public boolean offer(int type, MemorySegment source, long sourceOffset, int length, Duration timeout,
+                         WaitStrategy strategy) throws InterruptedException {
+        return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+    }
+
+    /**
+     * Claims room for a message of {@code length} bytes to be written in place through {@code claim}, which must
+     * then be committed or aborted.
+     *
+     * @return false if the ring has no room now
+     * @throws IllegalStateException if {@code claim} is still in progress
+     */
+    public boolean tryClaim(int type, int length, RingClaim claim) {
+        if (claim.isActive()) {
+            throw new IllegalStateException("claim is still in progress: commit or abort it first");
+        }
+        long index = claim(type, length);
+        if (index < 0) {
+            return false;
+        }
+        claim.start(this, index, type, length);
+        return true;
+    }
+
+    /**
+     * Claims room for a message, waiting up to {@code timeout} for it.
+     *
+     * @return false if there was no room within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     * @see #tryClaim(int, int, RingClaim)
+     */
+    public boolean tryClaim(int type, int length, RingClaim claim, Duration timeout, WaitStrategy strategy)
+            throws InterruptedException {
+        return retry(() -> tryClaim(type, length, claim), timeout, strategy);
+    }
+
+    /**
+     * Hands the next message, if any, to {@code handler}.
+     *
+     * @return 1 if a message was handled, else 0
+     */
+    public int poll(MessageHandler handler) {
+        return drain(handler, 1);
+    }
+
+    /**
+     * Hands the next message to {@code handler}, waiting up to {@code timeout} for one.
+     *
+     * @return 1 if a message was handled, 0 if none came within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     */
+    public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
+        long start = System.nanoTime();
+        int step = 0;
+        while (true) {
+            int handled = drain(handler, 1);
+            if (handled > 0) {
+                return handled;
+            }
+            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
+            if (left <= 0) {
+                return 0;
+            }
+            step = await(strategy, step, RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET, left, true);
+        }
+    }
+
+    /**
+     * Hands the next message to {@code handler}, waiting for one as long as it takes.
+     *
+     * @throws InterruptedException if the thread is interrupted while waiting
+     */
+    public void take(MessageHandler handler, WaitStrategy strategy) throws InterruptedException {
+        while (poll(handler, Duration.ofNanos(Long.MAX_VALUE), strategy) == 0) {
+            Thread.onSpinWait(); // 292 years passed: wait again
+        }
+    }
+
+    /**
+     * Sets how long a record at head may stay claimed but uncommitted (while tail is ahead) before this consumer
+     * takes its producer for dead and skips it; see the class documentation.
+     *
+     * @throws IllegalArgumentException if {@code timeout} is not positive
+     */
+    public void setStallTimeout(Duration timeout) {
+        stallTimeoutNanos = Checks.positive("stallTimeout nanos", timeout.toNanos());
+    }
+
+    /**
+     * Hands up to {@code limit} messages to {@code handler}, in order. SPSC and MPSC rings allow one consuming
+     * thread at a time; MPMC consumers take turns. If the handler throws, the message it threw on counts as
+     * consumed.
+     *
+     * @return the number of messages handled
+     */
+    public int drain(MessageHandler handler, int limit) {
+        Objects.requireNonNull(handler, "handler");
+        if (consumers == null) {
+            return drainAsConsumer(handler, limit);
+        }
+        try {
+            consumers.acquire(-1, false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
+        }
+        try {
+            return drainAsConsumer(handler, limit);
+        } finally {
+            consumers.release(false, consumersName);
+        }
+    }
+
+    private int drainAsConsumer(MessageHandler handler, int limit) {
+        final MemorySegment data = this.data; // local copies: no reloads after the acquire reads below
+        final int mask = this.mask;
+        long head = (long) LONG.getOpaque(header, RING_HEAD_OFFSET); // opaque: only this consumer writes it
+        long consumed = 0;
+        int handled = 0;
+        int length = 0;
+        try {
+            while (handled < limit) {
+                long index = (head + consumed) & mask;
+                long record = (long) LONG.getAcquire(data, index); // acquire: pairs with the producer's release
+                length = recordLength(record);
+                if (length <= 0) {
+                    break;
+                }
+                int type = recordType(record);
+                int aligned = align(length);
+                consumed += aligned;
+                if (type != RING_PADDING_TYPE) {
+                    handled++;
+                    try {
+                        handler.onMessage(type, data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
+                    } finally {
+                        zero(data, index, aligned);
+                    }
+                } else {
+                    zero(data, index, aligned);
+                }
+            }
+        } finally {
+            if (consumed > 0) {
+                LONG.setRelease(header, RING_HEAD_OFFSET, head + consumed); // release: the zeroed bytes first
+                signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
+            } else if (mayBeStalled(length) && stall.emptyPoll(STALL_CHECK_EVERY)) {
+                skipIfStalled(head);
+            }
+        }
+        return handled;
+    }
+
+    /**
+     * @return whether an empty poll that read {@code length} at head may be looking at a stalled record: a claimed one
+     * (negative length), or for MPSC and MPMC also a zero, since their producers mark a claim only after winning the
+     * tail CAS. An SPSC producer marks its claim before it moves tail, so there a zero means empty, and the spinning
+     * consumer never touches the producer's tail cache line.
+     */
+    private boolean mayBeStalled(int length) {
+        return length < 0 || kind != Kind.SPSC;
+    }
+
+    /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
+    private void checkStall() {
+        if (consumers == null) {
+            skipIfStalled((long) LONG.getOpaque(header, RING_HEAD_OFFSET)); // opaque: the consumer's own field
+        } else if (consumers.tryAcquire()) {
+            try {
+                skipIfStalled((long) LONG.getAcquire(header, RING_HEAD_OFFSET));
+            } finally {
+                consumers.release(false, consumersName);
+            }
+        }
+    }
+
+    /** The stall rule: skip the record at head if it stayed uncommitted for the stall timeout. */
+    private void skipIfStalled(long head) {
+        if ((long) LONG.getVolatile(header, RING_TAIL_OFFSET) == head) {
+            stall.clear(); // empty, not stalled
+        } else if (stall.stillStalled(head, System.nanoTime(), stallTimeoutNanos)) {
+            unblock();
+        }
+    }
+
+    /** Repeats {@code attempt}, waiting for the consumer to free space between tries, until it succeeds or times out. */
+    private boolean retry(BooleanSupplier attempt, Duration timeout, WaitStrategy strategy)
+            throws InterruptedException {
+        long start = System.nanoTime();
+        int step = 0;
+        while (!attempt.getAsBoolean()) {
+            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
+            if (left <= 0) {
+                return false;
+            }
+            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
+        }
+        return true;
+    }
+
+    /** Waits one step of {@code strategy} for the sequence at {@code seqOffset} to move. */
+    private int await(WaitStrategy strategy, int step, long seqOffset, long waitersOffset, long leftNanos,
+                      boolean consumer) throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        if (consumer && (strategy.blocksAt(step) || step % STALL_CHECK_EVERY == STALL_CHECK_EVERY - 1)) {
+            checkStall();
+        }
+        int seq = (int) INT.getVolatile(header, seqOffset);
+        if (!strategy.blocksAt(step)) {
+            return strategy.idle(step, header, seqOffset, seq, leftNanos);
+        }
+        INT.getAndAdd(header, waitersOffset, 1); // announce, then re-check in the caller's next round
+        try {
+            return strategy.idle(step, header, seqOffset, seq, Math.min(leftNanos, nextStallCheck(consumer)));
+        } finally {
+            INT.getAndAdd(header, waitersOffset, -1);
+        }
+    }
+
+    private long nextStallCheck(boolean consumer) {
+        return consumer ? Math.max(1, stallTimeoutNanos / 4) : Long.MAX_VALUE;
+    }
+
+    /** Wakes the waiters on the other side, if any announced themselves. */
+    private void signal(long seqOffset, long waitersOffset) {
+        if ((int) INT.getVolatile(header, waitersOffset) != 0) {
+            INT.getAndAdd(header, seqOffset, 1);
+            Waits.wake(header, seqOffset, Integer.MAX_VALUE);
+        }
+    }
+
+    /**
+     * Unblocks the consumer after a producer died holding a claim: if the record at head is claimed but not
+     * committed, or was never started although tail is ahead, it becomes padding. Call it only when head has not
+     * moved for longer than any live producer takes to commit (for example a second): it cannot tell a dead
+     * producer from a slow one.
+     *
+     * @return true if a record was turned into padding
+     */
+    public boolean unblock() {
+        long head = (long) LONG.getVolatile(header, RING_HEAD_OFFSET);
+        long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+        if (head == tail) {
+            return false;
+        }
+        int index = (int) (head & mask);
+        long record = (long) LONG.getVolatile(data, index);
+        int length = recordLength(record);
+        if (length < 0) {
+            return padOver(index, record, -length);
+        }
+        if (length > 0) {
+            return false;
+        }
+        // claimed by a CAS on tail, header never written: pad up to the next written record, or tail, or the end
+        long limit = Math.min(tail - head, capacity - index);
+        int gap = RING_RECORD_HEADER;
+        while (gap < limit && recordLength((long) LONG.getVolatile(data, index + gap)) == 0) {
+            gap += RING_RECORD_HEADER;
+        }
+        return padOver(index, 0L, gap);
+    }
+
+    @Override
+    public String toString() {
+        return "ring(" + kind + ", capacity " + capacity + ", " + size() + " bytes in use)";
+    }
+
+    /** @return the data memory (for claims) */
+    MemorySegment dataSegment() {
+        return data;
+    }
+
+    /** Commits the record at {@code index}: its whole header with one release store. */
+    void publish(long index, int type, int length) {
+        LONG.setRelease(data, index, recordHeader(length + RING_RECORD_HEADER, type)); // release: the payload first
+        signal(RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET);
+    }
+
+    private boolean padOver(int index, long expected, int alignedLength) {
+        // the successful CAS is the linearization point; it fails if the producer just committed
+        return LONG.compareAndSet(data, (long) index, expected, recordHeader(alignedLength, RING_PADDING_TYPE));
+    }
+
+    /** @return the record index claimed for a message, or -1 if there is no room */
+    private long claim(int type, int length) {
+        if (type < 1) {
+            throw new IllegalArgumentException("type=" + type + " (expected: >= 1)");
+        }
+        Checks.inRange("length", length, 0, maxMessageLength);
+        int required = align(length + RING_RECORD_HEADER);
+        return kind == Kind.SPSC ? claimSingle(required) : claimShared(required);
+    }
+
+    private long claimSingle(int required) {
+        final int capacity = this.capacity;
+        long tail = (long) LONG.getOpaque(header, RING_TAIL_OFFSET); // opaque: only this producer writes it
+        long head = (long) LONG.getOpaque(header, RING_HEAD_CACHE_OFFSET); // opaque: likewise
+        int index = (int) (tail & mask);
+        int toEnd = capacity - index;
+        int padding = required > toEnd ? toEnd : 0;
+        if (required + padding > capacity - (tail - head)) {
+            head = (long) LONG.getAcquire(header, RING_HEAD_OFFSET); // acquire: the consumer zeroed what it freed
+            LONG.setOpaque(header, RING_HEAD_CACHE_OFFSET, head);
+            if (required + padding > capacity - (tail - head)) {
+                return -1;
+            }
+        }
+        writePadding(index, padding);
+        long recordIndex = padding > 0 ? 0 : index;
+        LONG.setOpaque(data, recordIndex, recordHeader(-required, 0)); // opaque: marks the claim for unblock()
+        LONG.setRelease(header, RING_TAIL_OFFSET, tail + padding + required); // release: for size() readers
+        return recordIndex;
+    }
+
+    private long claimShared(int required) {
+        final int capacity = this.capacity;
+        long head = (long) LONG.getAcquire(header, RING_HEAD_CACHE_OFFSET);
+        long tail;
+        int index;
+        int padding;
+        do {
+            tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+            index = (int) (tail & mask);
+            int toEnd = capacity - index;
+            padding = required > toEnd ? toEnd : 0;
+            if (required + padding > capacity - (tail - head)) {
+                head = (long) LONG.getAcquire(header, RING_HEAD_OFFSET); // acquire: freed bytes are zeroed
+                if (required + padding > capacity - (tail - head)) {
+                    return -1;
+                }
+                LONG.setRelease(header, RING_HEAD_CACHE_OFFSET, head);
+            }
+        } while (!LONG.compareAndSet(header, RING_TAIL_OFFSET, tail, tail + padding + required));
+        // the successful CAS is the linearization point: [tail, tail + padding + required) is ours
+        writePadding(index, padding);
+        long recordIndex = padding > 0 ? 0 : index;
+        LONG.setOpaque(data, recordIndex, recordHeader(-required, 0)); // opaque: marks the claim for unblock()
+        return recordIndex;
+    }
+
+    private void writePadding(int index, int padding) {
+        if (padding > 0) {
+            LONG.setRelease(data, (long) index, recordHeader(padding, RING_PADDING_TYPE)); // release: for the consumer
+        }
+    }
+
+    /** Zeroes {@code aligned} bytes at {@code index}: a bulk copy from {@link #ZEROS}, which allocates no slice. */
+    private static void zero(MemorySegment data, long index, int aligned) {
+        // plain: published to producers by the release store of head
+        for (long done = 0; done < aligned; done += ZEROS.byteSize()) {
+            MemorySegment.copy(ZEROS, 0, data, index + done, Math.min(ZEROS.byteSize(), aligned - done));
+        }
+    }
+
+    /**
+     * @return a record header as one 64-bit word: length in the low half (bytes 0..3 on little-endian), type in the
+     *         high half (bytes 4..7), so that both are written and read with a single access
+     */
+    private static long recordHeader(int length, int type) {
+        return (long) type << 32 | length & 0xFFFF_FFFFL;
+    }
+
+    private static int recordLength(long header) {
+        return (int) header;
+    }
+
+    private static int recordType(long header) {
+        return (int) (header >>> 32);
+    }
+
+    private static int align(int length) {
+        return (length + RING_RECORD_HEADER - 1) & -RING_RECORD_HEADER;
+    }
+
+    private static int maxMessageLength(int capacity) {
+        return capacity / 8 - RING_RECORD_HEADER;
+    }
+
+    private static long blockSize(int capacity) {
+        if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || Integer.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException("capacity=" + capacity + " (expected: a power of 2 from "
+                    + MIN_CAPACITY + " to " + MAX_CAPACITY + ")");
+        }
+        return RING_HEADER_SIZE + capacity;
+    }
+
+    private static void format(MemorySegment block, Kind kind, int capacity) {
+        block.set(JAVA_INT, RING_CAPACITY_OFFSET, capacity);
+        block.set(JAVA_INT, RING_MAX_MESSAGE_OFFSET, maxMessageLength(capacity));
+        block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
+        block.set(JAVA_INT, RING_VERSION_OFFSET, SyncLayout.RING.layoutVersion());
+        block.set(JAVA_LONG, RING_MAGIC_OFFSET, RING_MAGIC);
+    }
+}

@@ -1,0 +1,139 @@
+package org.shm4j.sync.atomic;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedArraysTest {
+    @Test
+    void shouldOperateOnLongElements() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLongArray a = SharedLongArray.create(heap, "a", 10);
+            assertThat(a.length()).isEqualTo(10);
+            assertThat(a.toArray()).containsOnly(0L);
+            a.set(0, 5);
+            a.setRelease(1, 6);
+            a.setOpaque(2, 7);
+            a.setPlain(3, 8);
+            assertThat(new long[]{a.get(0), a.getAcquire(1), a.getOpaque(2), a.getPlain(3)})
+                    .containsExactly(5, 6, 7, 8);
+            assertThat(a.compareAndSet(0, 5, 50)).isTrue();
+            assertThat(a.compareAndExchange(0, 1, 2)).isEqualTo(50);
+            assertThat(a.getAndSet(0, 51)).isEqualTo(50);
+            assertThat(a.getAndAdd(9, 3)).isZero();
+            assertThat(a.addAndGet(9, 3)).isEqualTo(6);
+            assertThat(a.incrementAndGet(9)).isEqualTo(7);
+            assertThat(a.decrementAndGet(9)).isEqualTo(6);
+            assertThat(a.getAndUpdate(9, x -> x * 10)).isEqualTo(6);
+            assertThat(a.updateAndGet(9, x -> x + 1)).isEqualTo(61);
+            assertThat(a.accumulateAndGet(9, 39, Long::sum)).isEqualTo(100);
+            assertThat(SharedLongArray.open(heap, "a").get(9)).isEqualTo(100);
+        }
+    }
+
+    @Test
+    void shouldCopyInBulk() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedLongArray a = SharedLongArray.create(heap, "a", 8);
+            a.copyFrom(new long[]{1, 2, 3, 4}, 1, 2, 3);
+            assertThat(a.toArray()).containsExactly(0, 0, 2, 3, 4, 0, 0, 0);
+            long[] out = new long[5];
+            a.copyTo(2, out, 1, 3);
+            assertThat(out).containsExactly(0, 2, 3, 4, 0);
+            MemorySegment buffer = arena.allocate(64, 8);
+            a.copyTo(2, buffer, 8, 2);
+            assertThat(buffer.get(JAVA_LONG, 8)).isEqualTo(2);
+            buffer.set(JAVA_LONG, 0, 99);
+            a.copyFrom(buffer, 0, 7, 1);
+            assertThat(a.get(7)).isEqualTo(99);
+            a.fill(-1);
+            assertThat(a.toArray()).containsOnly(-1L);
+            assertThatThrownBy(() -> a.copyFrom(new long[4], 0, 6, 4)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> a.copyTo(0, new long[2], 0, 3)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> a.copyFrom(buffer, 0, -1, 1)).isInstanceOf(IndexOutOfBoundsException.class);
+        }
+    }
+
+    @Test
+    void shouldOperateOnIntDoubleAndByteElements() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedIntArray ints = SharedIntArray.create(heap, "i", 3);
+            assertThat(ints.addAndGet(2, 5)).isEqualTo(5);
+            assertThat(ints.segment().byteSize()).isEqualTo(12);
+            SharedDoubleArray doubles = SharedDoubleArray.create(heap, "d", 3);
+            assertThat(doubles.addAndGet(1, 0.5)).isEqualTo(0.5);
+            assertThat(doubles.getAndAdd(1, 0.25)).isEqualTo(0.5);
+            assertThat(doubles.compareAndSet(1, 0.75, 1.0)).isTrue();
+            doubles.copyFrom(new double[]{7.5}, 0, 2, 1);
+            assertThat(doubles.toArray()).containsExactly(0.0, 1.0, 7.5);
+            SharedByteArray bytes = SharedByteArray.create(heap, "b", 5);
+            bytes.set(0, (byte) 1);
+            bytes.setRelease(1, (byte) 2);
+            bytes.setOpaque(2, (byte) 3);
+            bytes.setPlain(3, (byte) 4);
+            assertThat(new byte[]{bytes.get(0), bytes.getAcquire(1), bytes.getOpaque(2), bytes.getPlain(3)})
+                    .containsExactly(1, 2, 3, 4);
+            bytes.copyFrom("hello".getBytes(), 0, 0, 5);
+            assertThat(new String(bytes.toArray())).isEqualTo("hello");
+            bytes.fill((byte) 'z');
+            assertThat(new String(SharedByteArray.open(heap, "b").toArray())).isEqualTo("zzzzz");
+        }
+    }
+
+    @Test
+    void shouldRejectBadIndicesLengthsAndTypes() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedLongArray a = SharedLongArray.create(heap, "a", 4);
+            assertThatThrownBy(() -> a.get(4)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessageContaining("Index 4 out of bounds for length 4");
+            assertThatThrownBy(() -> a.set(-1, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> SharedByteArray.create(heap, "b", 5).get(5))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> SharedLongArray.create(heap, "zero", 0))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("length=0");
+            assertThatThrownBy(() -> SharedLongArray.create(heap, "neg", -3))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> SharedIntArray.open(heap, "a")).isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> SharedLongArray.openOrCreate(heap, "a", 5))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+            assertThat(SharedLongArray.openOrCreate(heap, "a", 4).length()).isEqualTo(4);
+            MemorySegment raw = arena.allocate(64, 8);
+            assertThat(SharedLongArray.wrap(raw, 8, 7).length()).isEqualTo(7);
+            assertThatThrownBy(() -> SharedLongArray.wrap(raw, 8, 8)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> SharedLongArray.wrap(raw, 4, 2)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> SharedIntArray.wrap(raw, 2, 2)).isInstanceOf(IllegalArgumentException.class);
+            assertThat(SharedByteArray.wrap(raw, 3, 5).length()).isEqualTo(5);
+        }
+    }
+
+    @Test
+    void shouldUpdateElementsExactlyFromThreads() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedIntArray a = SharedIntArray.create(heap, "a", 16);
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    for (int i = 0; i < 40_000; i++) {
+                        a.incrementAndGet(i % 16);
+                    }
+                }));
+            }
+            for (Thread thread : threads) {
+                thread.join(60_000);
+            }
+            for (int i = 0; i < 16; i++) {
+                assertThat(a.get(i)).isEqualTo(10_000);
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package org.shm4j.sync.locks;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedFairLockTest {
+    @Test
+    void shouldLockUnlockAndTellTheOwner() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedFairLock lock = SharedFairLock.create(heap, "fair");
+            assertThat(lock.tryLock()).isTrue();
+            assertThat(lock.isHeldByCurrentThread()).isTrue();
+            assertThat(lock.owner()).get().extracting(LockOwner::pid).isEqualTo(ProcessHandle.current().pid());
+            assertThatThrownBy(lock::lock).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessageContaining("not reentrant");
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+            assertThatThrownBy(lock::unlock).isInstanceOf(IllegalMonitorStateException.class);
+            assertThat(lock.tryLock(10, TimeUnit.MILLISECONDS)).isTrue();
+            lock.unlock();
+            assertThat(SharedFairLock.openOrCreate(heap, "fair").queueLength()).isZero();
+            assertThatThrownBy(lock::newCondition).isInstanceOf(UnsupportedOperationException.class);
+        }
+    }
+
+    @Test
+    void shouldServeWaitersInArrivalOrder() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedFairLock lock = SharedFairLock.create(heap, "fair");
+            lock.lock();
+            List<Integer> order = Collections.synchronizedList(new ArrayList<>());
+            List<Thread> threads = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                int id = i;
+                int queued = lock.queueLength();
+                threads.add(Thread.ofPlatform().start(() -> {
+                    lock.lock();
+                    order.add(id);
+                    lock.unlock();
+                }));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (lock.queueLength() == queued) { // thread i has its ticket before thread i+1 starts
+                    assertThat(System.nanoTime()).isLessThan(deadline);
+                    Thread.onSpinWait();
+                }
+            }
+            lock.unlock();
+            for (Thread thread : threads) {
+                thread.join(30_000);
+            }
+            assertThat(order).containsExactly(0, 1, 2, 3, 4);
+        }
+    }
+
+    @Test
+    void shouldSkipTheTicketsOfWaitersThatGaveUp() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedFairLock lock = SharedFairLock.create(heap, "fair");
+            lock.lock();
+            List<Throwable> seen = Collections.synchronizedList(new ArrayList<>());
+            Thread quitter = Thread.ofPlatform().start(() -> {
+                try {
+                    seen.add(lock.tryLock(50, TimeUnit.MILLISECONDS) ? new AssertionError("got it") : null);
+                    lock.lock(java.time.Duration.ofMillis(50));
+                } catch (LockTimeoutException expected) {
+                    seen.add(expected);
+                } catch (InterruptedException e) {
+                    seen.add(e);
+                }
+            });
+            quitter.join(30_000);
+            assertThat(seen).hasSize(2).first().isNull();
+            assertThat(seen.get(1)).isInstanceOf(LockTimeoutException.class)
+                    .hasMessageContaining("held by pid " + ProcessHandle.current().pid());
+            assertThat(lock.queueLength()).as("the holder and two abandoned tickets").isEqualTo(3);
+            lock.unlock();
+            assertThat(lock.tryLock()).as("abandoned turns are skipped").isTrue();
+            assertThat(lock.queueLength()).isEqualTo(1);
+            lock.unlock();
+        }
+    }
+}

@@ -1,0 +1,210 @@
+package org.shm4j.sync.locks;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedLockTest {
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldLockAndUnlock() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "l");
+            assertThat(lock.isLocked()).isFalse();
+            assertThat(lock.owner()).isEmpty();
+            lock.lock();
+            assertThat(lock.isHeldByCurrentThread()).isTrue();
+            assertThat(lock.owner()).get().extracting(LockOwner::pid, LockOwner::threadId)
+                    .containsExactly(ProcessHandle.current().pid(), Thread.currentThread().threadId());
+            assertThat(lock.tryLock()).as("not reentrant").isFalse();
+            assertThatThrownBy(lock::lock).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessageContaining("not reentrant");
+            lock.unlock();
+            assertThat(lock.tryLock(10, TimeUnit.MILLISECONDS)).isTrue();
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+            assertThat(lock.isConsistent()).isTrue();
+            assertThat(lock.recoveries()).isZero();
+            assertThat(lock.withLock(() -> 5)).isEqualTo(5);
+        }
+    }
+
+    @Test
+    void shouldRefuseUnlockByNonOwner() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "l");
+            assertThatThrownBy(lock::unlock).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessageContaining("not held by this thread; held by nobody");
+            lock.lock();
+            Thread other = Thread.ofPlatform().start(() ->
+                    assertThatThrownBy(lock::unlock).isInstanceOf(IllegalMonitorStateException.class));
+            other.join(10_000);
+            assertThat(lock.isHeldByCurrentThread()).isTrue();
+            lock.unlock();
+            assertThatThrownBy(lock::markConsistent).isInstanceOf(IllegalMonitorStateException.class);
+            assertThatThrownBy(lock::newCondition).isInstanceOf(UnsupportedOperationException.class);
+        }
+    }
+
+    @Test
+    void shouldTimeOutSayingWhoHoldsTheLock() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "held");
+            lock.lock();
+            long holder = Thread.currentThread().threadId();
+            Thread waiter = Thread.ofPlatform().start(() -> {
+                try {
+                    assertThat(lock.tryLock(100, TimeUnit.MILLISECONDS)).isFalse();
+                    assertThatThrownBy(() -> lock.lock(Duration.ofMillis(100)))
+                            .isInstanceOf(LockTimeoutException.class)
+                            .hasMessageContaining("lock 'held' not acquired within 100 ms; held by pid "
+                                    + ProcessHandle.current().pid() + ", thread " + holder + ", since at least");
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            waiter.join(10_000);
+            assertThat(waiter.isAlive()).isFalse();
+            assertThat(lock.owner()).get().extracting(o -> o.heldSince().isPresent()).isEqualTo(true);
+            lock.unlock();
+        }
+    }
+
+    @Test
+    void shouldInterruptAWaiter() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "l");
+            lock.lock();
+            AtomicBoolean interrupted = new AtomicBoolean();
+            CountDownLatch started = new CountDownLatch(1);
+            Thread waiter = Thread.ofPlatform().start(() -> {
+                started.countDown();
+                try {
+                    lock.lockInterruptibly();
+                } catch (InterruptedException e) {
+                    interrupted.set(true);
+                }
+            });
+            started.await(10, TimeUnit.SECONDS);
+            waiter.interrupt();
+            waiter.join(10_000);
+            assertThat(interrupted).isTrue();
+            lock.unlock();
+        }
+    }
+
+    @Test
+    void shouldCountExactlyWithThreads() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "l");
+            SharedLong counter = SharedLong.create(heap, "c");
+            int threads = 4;
+            int increments = 20_000;
+            List<Thread> workers = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                workers.add(Thread.ofPlatform().start(() -> {
+                    for (int i = 0; i < increments; i++) {
+                        lock.lock();
+                        try {
+                            counter.setPlain(counter.getPlain() + 1);
+                        } finally {
+                            lock.unlock();
+                        }
+                    }
+                }));
+            }
+            for (Thread worker : workers) {
+                worker.join(60_000);
+            }
+            assertThat(counter.get()).isEqualTo((long) threads * increments);
+        }
+    }
+
+    @Test
+    void shouldCheckTypesAndAlignment() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedLong.create(heap, "value");
+            assertThatThrownBy(() -> SharedLock.open(heap, "value")).isInstanceOf(ShmTypeMismatchException.class);
+            MemorySegment raw = arena.allocate(256, 64);
+            assertThatThrownBy(() -> SharedLock.wrap(raw, 4)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("offset=4").hasMessageContaining("multiple of 8");
+            assertThatThrownBy(() -> SharedLock.wrap(raw, 200)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> SharedLock.wrap(MemorySegment.ofArray(new long[16]), 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("native");
+            SharedLock wrapped = SharedLock.wrap(raw, 64);
+            wrapped.lock();
+            assertThat(wrapped.toString()).contains("held by pid");
+            wrapped.unlock();
+        }
+    }
+
+    @Test
+    void shouldWriteTheDocumentedWordLayout() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(64, 64);
+            SharedLock lock = SharedLock.wrap(raw, 0);
+            lock.lock();
+            long pid = ProcessHandle.current().pid();
+            long startBits = ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(0L)
+                    & 0xFFFF_FFFFL;
+            assertThat(raw.get(JAVA_LONG, 0)).as("word: start time bits high, pid low")
+                    .isEqualTo(startBits << 32 | pid);
+            assertThat(raw.get(JAVA_INT, 0)).as("the futex word is the low half").isEqualTo((int) pid);
+            assertThat(raw.get(JAVA_LONG, 8)).as("owner thread").isEqualTo(Thread.currentThread().threadId());
+            lock.unlock();
+            assertThat(raw.get(JAVA_LONG, 0)).isZero();
+            assertThat(raw.get(JAVA_LONG, 8)).isZero();
+        }
+    }
+
+    @Test
+    void shouldTakeOverFromADeadOwnerWhosePidWasRecycled() throws InterruptedException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(64, 64);
+            SharedLock lock = SharedLock.wrap(raw, 0);
+            // a dead process that had this process's pid: same pid, another start time
+            long pid = ProcessHandle.current().pid();
+            long otherStart = ~ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(1L);
+            raw.set(JAVA_LONG, 0, (otherStart & 0xFFFF_FFFFL) << 32 | pid);
+            raw.set(JAVA_LONG, 8, 12_345L);
+            assertThat(lock.isHeldByCurrentThread()).isFalse();
+            assertThat(lock.tryLock(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(lock.isConsistent()).isFalse();
+            assertThat(lock.recoveries()).isEqualTo(1);
+            assertThat(lock.owner()).get().extracting(LockOwner::threadId).isEqualTo(Thread.currentThread().threadId());
+            lock.markConsistent();
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+        }
+    }
+
+    @Test
+    void shouldRefuseABlockOfAnOlderLayoutVersion() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("old", new BlockType(0x5348_0021, 1), 64);
+            assertThatThrownBy(() -> SharedLock.open(heap, "old")).isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageContaining("v1").hasMessageContaining("v2");
+        }
+    }
+}

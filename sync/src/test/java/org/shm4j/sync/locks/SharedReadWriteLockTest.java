@@ -1,0 +1,154 @@
+package org.shm4j.sync.locks;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.atomic.SharedLongArray;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedReadWriteLockTest {
+    @Test
+    void shouldShareReadsAndExcludeWrites() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            rw.readLock().lock();
+            rw.readLock().lock();
+            assertThat(rw.readerPids()).containsExactly(ProcessHandle.current().pid());
+            assertThat(rw.writeLock().tryLock()).isFalse();
+            assertThat(rw.writeLock().tryLock(20, TimeUnit.MILLISECONDS)).isFalse();
+            rw.readLock().unlock();
+            rw.readLock().unlock();
+            assertThat(rw.readerPids()).isEmpty();
+            assertThat(rw.writeLock().tryLock()).isTrue();
+            assertThat(rw.writer()).get().extracting(LockOwner::threadId).isEqualTo(Thread.currentThread().threadId());
+            assertThat(rw.readLock().tryLock()).isFalse();
+            assertThat(rw.readLock().tryLock(20, TimeUnit.MILLISECONDS)).isFalse();
+            rw.writeLock().unlock();
+            assertThat(rw.readLock().tryLock()).isTrue();
+            rw.readLock().unlock();
+            assertThat(rw.isConsistent()).isTrue();
+            assertThat(rw.recoveries()).isZero();
+            assertThat(SharedReadWriteLock.open(heap, "rw").toString()).contains("readers []");
+        }
+    }
+
+    @Test
+    void shouldCountTheReadHoldsOfOneProcessInOneSlotWhateverObjectIsUsed() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock first = SharedReadWriteLock.create(heap, "rw");
+            SharedReadWriteLock second = SharedReadWriteLock.open(heap, "rw");
+            CountDownLatch start = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            AtomicInteger failures = new AtomicInteger();
+            for (int t = 0; t < 4; t++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        start.await();
+                        for (int i = 0; i < 1_000; i++) {
+                            first.readLock().lock();
+                            second.readLock().unlock(); // the same process's hold, through the other object
+                        }
+                    } catch (InterruptedException | IllegalMonitorStateException e) {
+                        failures.incrementAndGet();
+                    }
+                }));
+            }
+            start.countDown();
+            for (Thread thread : threads) {
+                thread.join(60_000);
+            }
+            assertThat(failures).hasValue(0);
+            assertThat(first.readerPids()).isEmpty();
+        }
+    }
+
+    @Test
+    void shouldRefuseUnlockWithoutHold() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.openOrCreate(heap, "rw");
+            assertThatThrownBy(() -> rw.readLock().unlock()).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessageContaining("holds no read lock");
+            assertThatThrownBy(() -> rw.writeLock().unlock()).isInstanceOf(IllegalMonitorStateException.class);
+            assertThatThrownBy(rw::markConsistent).isInstanceOf(IllegalMonitorStateException.class);
+            assertThatThrownBy(() -> rw.readLock().newCondition()).isInstanceOf(UnsupportedOperationException.class);
+        }
+    }
+
+    @Test
+    void shouldLetAWaitingWriterInBeforeNewReaders() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            rw.readLock().lock();
+            CountDownLatch writerGotIt = new CountDownLatch(1);
+            Thread writer = Thread.ofPlatform().start(() -> {
+                rw.writeLock().lock();
+                writerGotIt.countDown();
+                rw.writeLock().unlock();
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (rw.writer().isEmpty()) { // the writer took the word and waits for us to leave
+                assertThat(System.nanoTime()).isLessThan(deadline);
+                Thread.onSpinWait();
+            }
+            Thread reader = Thread.ofPlatform().start(() -> {
+                assertThat(rw.readLock().tryLock()).as("a new reader waits behind the writer").isFalse();
+            });
+            reader.join(10_000);
+            rw.readLock().unlock();
+            assertThat(writerGotIt.await(30, TimeUnit.SECONDS)).isTrue();
+            writer.join(10_000);
+        }
+    }
+
+    @Test
+    void shouldNeverShowATornWriteToReaderThreads() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            SharedLongArray record = SharedLongArray.create(heap, "record", 8);
+            AtomicInteger torn = new AtomicInteger();
+            List<Thread> threads = new ArrayList<>();
+            threads.add(Thread.ofPlatform().start(() -> {
+                for (long k = 1; k <= 5_000; k++) {
+                    rw.writeLock().lock();
+                    try {
+                        for (int i = 0; i < 8; i++) {
+                            record.setPlain(i, k);
+                        }
+                    } finally {
+                        rw.writeLock().unlock();
+                    }
+                }
+            }));
+            for (int r = 0; r < 3; r++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    for (int n = 0; n < 5_000; n++) {
+                        rw.readLock().lock();
+                        try {
+                            long first = record.getPlain(0);
+                            for (int i = 1; i < 8; i++) {
+                                if (record.getPlain(i) != first) {
+                                    torn.incrementAndGet();
+                                }
+                            }
+                        } finally {
+                            rw.readLock().unlock();
+                        }
+                    }
+                }));
+            }
+            for (Thread thread : threads) {
+                thread.join(120_000);
+                assertThat(thread.isAlive()).isFalse();
+            }
+            assertThat(torn).hasValue(0);
+            assertThat(record.get(7)).isEqualTo(5_000);
+        }
+    }
+}

@@ -1,0 +1,289 @@
+package org.shm4j.sync.ring;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.atomic.SharedIntArray;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Rings shared by real producer JVMs and a consumer in the test JVM. Producer {@code p}'s message {@code k} has a
+ * length and bytes that are functions of {@code (p, k)}, so the consumer checks exactly-once delivery, per-producer
+ * order and every byte of every length from 0 to the maximum.
+ */
+class CrossProcessRingTest {
+    private static final Duration BOUND = Duration.ofSeconds(90);
+    private static final int CAPACITY = 4096;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldDeliverAMillionMessagesFromTwoProducerProcessesExactlyOnce() throws Exception {
+        String heapName = names.unique("mpsc");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
+            Checker checker = new Checker(ring.maxMessageLength());
+            int perProducer = 500_000;
+            try (ChildJvm one = ChildJvm.start(Producer.class, heapName, "1", Integer.toString(perProducer));
+                 ChildJvm two = ChildJvm.start(Producer.class, heapName, "2", Integer.toString(perProducer))) {
+                consume(ring, checker, 2L * perProducer);
+                one.awaitSuccess(BOUND);
+                two.awaitSuccess(BOUND);
+            }
+            assertThat(checker.next).containsExactly(0, perProducer, perProducer);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldKeepExactOrderFromAnSpscProducerProcess() throws Exception {
+        String heapName = names.unique("spsc");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, CAPACITY);
+            Checker checker = new Checker(ring.maxMessageLength());
+            try (ChildJvm producer = ChildJvm.start(Producer.class, heapName, "1", "300000")) {
+                consume(ring, checker, 300_000);
+                producer.awaitSuccess(BOUND);
+            }
+            assertThat(checker.next[1]).isEqualTo(300_000);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldDeliverEverythingCommittedWhenProducersAreKilledMidStreamAndMidClaim() throws Exception {
+        String heapName = names.unique("killed");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
+            ring.setStallTimeout(Duration.ofMillis(200));
+            Checker checker = new Checker(ring.maxMessageLength());
+            try (ChildJvm claimer = ChildJvm.start(Producer.class, heapName, "1", "-1")) {
+                consume(ring, checker, 1000); // all from producer 1, which then leaves a claim open
+                claimer.awaitLine("CLAIMED", BOUND);
+                try (ChildJvm streamer = ChildJvm.start(Producer.class, heapName, "2", "0")) {
+                    claimer.kill();
+                    consume(ring, checker, 1000 + 20_000); // producer 2 streams until killed
+                    streamer.kill();
+                }
+            }
+            drainUntilEmpty(ring, checker);
+            assertThat(checker.next[1]).as("producer 1 committed exactly 1000").isEqualTo(1000);
+            assertThat(checker.next[2]).as("producer 2: an unbroken prefix").isGreaterThanOrEqualTo(20_000);
+            assertThat(ring.isEmpty()).as("the dead claims were skipped").isTrue();
+        }
+    }
+
+    @Test
+    void shouldGiveEachMessageToExactlyOneConsumerProcess() throws Exception {
+        String heapName = names.unique("mpmc");
+        int perProducer = 100_000;
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 21)) {
+            SharedRing.create(heap, "ring", SharedRing.Kind.MPMC, CAPACITY);
+            SharedIntArray seen = SharedIntArray.create(heap, "seen", 2L * perProducer);
+            SharedLong consumed = SharedLong.create(heap, "consumed");
+            String count = Integer.toString(perProducer);
+            try (ChildJvm p1 = ChildJvm.start(Producer.class, heapName, "1", count, "indexed");
+                 ChildJvm p2 = ChildJvm.start(Producer.class, heapName, "2", count, "indexed");
+                 ChildJvm c1 = ChildJvm.start(Consumer.class, heapName, count);
+                 ChildJvm c2 = ChildJvm.start(Consumer.class, heapName, count)) {
+                for (ChildJvm child : new ChildJvm[] {p1, p2, c1, c2}) {
+                    child.awaitSuccess(BOUND);
+                }
+            }
+            assertThat(consumed.get()).isEqualTo(2L * perProducer);
+            for (long i = 0; i < seen.length(); i++) {
+                if (seen.get(i) != 1) {
+                    throw new AssertionError("message " + i + " delivered " + seen.get(i) + " times");
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldWakeAConsumerBlockedInAnotherProcessWithoutBurningCpu() throws Exception {
+        String heapName = names.unique("wake");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, CAPACITY);
+            MemorySegment header = heap.lookup("ring", org.shm4j.sync.internal.SyncLayout.RING).segment();
+            try (ChildJvm consumer = ChildJvm.start(BlockedConsumer.class, heapName)) {
+                consumer.awaitLine("WAITING", BOUND);
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                while (header.get(java.lang.foreign.ValueLayout.JAVA_INT,
+                        org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET) == 0) {
+                    assertThat(System.nanoTime()).as("the consumer blocks").isLessThan(deadline);
+                    Thread.onSpinWait();
+                }
+                Thread.sleep(1000); // the measured window: the consumer stays blocked for a second
+                assertThat(ring.offer(42, "ping".getBytes(), 0, 4)).isTrue();
+                String got = consumer.awaitLine("GOT", BOUND);
+                assertThat(got).startsWith("GOT 42 ping ");
+                long cpuMillis = Long.parseLong(got.substring("GOT 42 ping ".length()));
+                System.out.println("blocked ring consumer used " + cpuMillis + " ms CPU");
+                assertThat(cpuMillis).as("CPU ms used while blocked for about 1 s").isLessThan(250);
+                consumer.awaitSuccess(BOUND);
+            }
+        }
+    }
+
+    /** Consumes until {@code count} messages arrived; the ring's stall rule skips records of dead producers. */
+    private static void consume(SharedRing ring, Checker checker, long count) {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (checker.total < count) {
+            assertThat(System.nanoTime()).as("messages arrive in time").isLessThan(deadline);
+            if (ring.drain(checker, 256) == 0) {
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /** Drains what is left, the stall rule skipping what dead producers left claimed. */
+    private static void drainUntilEmpty(SharedRing ring, Checker checker) {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (!ring.isEmpty()) {
+            assertThat(System.nanoTime()).as("the stall rule unblocks the ring").isLessThan(deadline);
+            ring.drain(checker, 256);
+        }
+    }
+
+    static int lengthOf(int producer, long k, int max) {
+        long h = (k + 1) * 0x9E3779B97F4A7C15L ^ producer * 0xC2B2AE3D27D4EB4FL;
+        return (int) Long.remainderUnsigned(h ^ (h >>> 29), max + 1);
+    }
+
+    static byte byteOf(int producer, long k, int i) {
+        return (byte) (producer * 31 + k * 7 + i);
+    }
+
+    /** Checks each message against what its producer must have sent (next, or any index for MPMC consumers). */
+    private static final class Checker implements MessageHandler {
+        final long[] next = new long[3];
+        final int max;
+        long total;
+
+        Checker(int max) {
+            this.max = max;
+        }
+
+        @Override
+        public void onMessage(int type, MemorySegment buffer, long offset, int length) {
+            long k = next[type];
+            if (length != lengthOf(type, k, max)) {
+                throw new AssertionError("producer " + type + " message " + k + ": length " + length
+                        + " (expected " + lengthOf(type, k, max) + ")");
+            }
+            for (int i = 0; i < length; i++) {
+                if (buffer.get(JAVA_BYTE, offset + i) != byteOf(type, k, i)) {
+                    throw new AssertionError("producer " + type + " message " + k + ": byte " + i + " corrupted");
+                }
+            }
+            next[type]++;
+            total++;
+        }
+
+        /** @return the index of the message of producer {@code type} with these bytes (they encode it) */
+        long expectAny(int type, MemorySegment buffer, long offset, int length) {
+            if (length < 8) {
+                throw new AssertionError("message of " + length + " bytes");
+            }
+            long k = buffer.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, offset);
+            if (length != Math.max(8, lengthOf(type, k, max))) {
+                throw new AssertionError("producer " + type + " message " + k + ": length " + length);
+            }
+            return k;
+        }
+    }
+
+    /** {@code main(heap, perProducer)}: takes messages of an MPMC ring until all of both producers are consumed. */
+    public static final class Consumer {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedRing ring = SharedRing.open(heap, "ring");
+                SharedIntArray seen = SharedIntArray.open(heap, "seen");
+                SharedLong consumed = SharedLong.open(heap, "consumed");
+                int perProducer = Integer.parseInt(args[1]);
+                long[] next = new long[3]; // per producer, the last index this consumer saw: order must grow
+                Checker checker = new Checker(ring.maxMessageLength());
+                MessageHandler handler = (type, buffer, offset, length) -> {
+                    long k = checker.expectAny(type, buffer, offset, length);
+                    if (k < next[type]) {
+                        throw new AssertionError("producer " + type + " message " + k + " after " + next[type]);
+                    }
+                    next[type] = k;
+                    seen.incrementAndGet((type - 1) * (long) perProducer + k);
+                    consumed.incrementAndGet();
+                };
+                while (consumed.get() < 2L * perProducer) {
+                    ring.poll(handler, Duration.ofMillis(20), WaitStrategy.BLOCKING);
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap)}: blocks on an empty ring and prints the message and the CPU ms its process used. */
+    public static final class BlockedConsumer {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedRing ring = SharedRing.open(heap, "ring");
+                System.out.println("WAITING");
+                System.out.flush();
+                Duration before = ProcessHandle.current().info().totalCpuDuration().orElseThrow();
+                StringBuilder got = new StringBuilder();
+                int n = ring.poll((type, buffer, offset, length) -> got.append(type).append(' ')
+                        .append(new String(buffer.asSlice(offset, length).toArray(JAVA_BYTE))), BOUND,
+                        WaitStrategy.BLOCKING);
+                long cpu = ProcessHandle.current().info().totalCpuDuration().orElseThrow().minus(before).toMillis();
+                System.out.println(n == 1 ? "GOT " + got + " " + cpu : "NOTHING");
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap, producerId, count[, "indexed"])}: offers {@code count} messages; {@code 0} = for ever (until
+     * killed); {@code -1} = 1000 messages, then a claim it never commits. Indexed messages start with their index
+     * (a long) and are at least 8 bytes long.
+     */
+    public static final class Producer {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedRing ring = SharedRing.open(heap, "ring");
+                int id = Integer.parseInt(args[1]);
+                long count = Long.parseLong(args[2]);
+                boolean indexed = args.length > 3;
+                long limit = count > 0 ? count : count == 0 ? Long.MAX_VALUE : 1000;
+                byte[] message = new byte[ring.maxMessageLength()];
+                for (long k = 0; k < limit; k++) {
+                    int length = lengthOf(id, k, ring.maxMessageLength());
+                    for (int i = 0; i < length; i++) {
+                        message[i] = byteOf(id, k, i);
+                    }
+                    if (indexed) {
+                        length = Math.max(8, length);
+                        MemorySegment.ofArray(message).set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 0, k);
+                    }
+                    while (!ring.offer(id, message, 0, length)) {
+                        Thread.onSpinWait();
+                    }
+                }
+                if (count < 0) {
+                    RingClaim claim = new RingClaim();
+                    while (!ring.tryClaim(id, 100, claim)) {
+                        Thread.onSpinWait();
+                    }
+                    System.out.println("CLAIMED");
+                    System.out.flush();
+                    Thread.sleep(TimeUnit.SECONDS.toMillis(90)); // killed long before this ends
+                }
+            }
+        }
+    }
+}

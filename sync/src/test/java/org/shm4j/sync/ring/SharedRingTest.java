@@ -1,0 +1,408 @@
+package org.shm4j.sync.ring;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.atomic.SharedIntArray;
+import org.shm4j.sync.atomic.SharedLong;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SharedRingTest {
+    private static final int CAPACITY = 4096;
+
+    @Test
+    void shouldDeliverMessagesInOrderWithTheirTypes() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, CAPACITY);
+            assertThat(ring.maxMessageLength()).isEqualTo(CAPACITY / 8 - 8);
+            assertThat(ring.isEmpty()).isTrue();
+            assertThat(ring.offer(7, "hello".getBytes(), 0, 5)).isTrue();
+            assertThat(ring.offer(8, new byte[0], 0, 0)).isTrue();
+            assertThat(ring.size()).isEqualTo(16 + 8);
+            List<String> seen = new ArrayList<>();
+            assertThat(ring.drain((type, buffer, offset, length) -> seen.add(type + ":"
+                    + new String(buffer.asSlice(offset, length).toArray(JAVA_BYTE))), 10)).isEqualTo(2);
+            assertThat(seen).containsExactly("7:hello", "8:");
+            assertThat(ring.poll((t, b, o, l) -> { })).isZero();
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldWrapAroundWithEveryLengthManyTimes() {
+        for (SharedRing.Kind kind : SharedRing.Kind.values()) {
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
+                byte[] message = new byte[ring.maxMessageLength()];
+                long[] expected = {0};
+                long[] received = {0};
+                for (int round = 0; round < 40; round++) {
+                    for (int length = 0; length <= ring.maxMessageLength(); length++) {
+                        for (int i = 0; i < length; i++) {
+                            message[i] = (byte) (length + i);
+                        }
+                        while (!ring.offer(1 + length, message, 0, length)) {
+                            ring.drain((type, buffer, offset, len) -> {
+                                assertThat(len).isEqualTo(type - 1);
+                                for (int i = 0; i < len; i++) {
+                                    assertThat(buffer.get(JAVA_BYTE, offset + i)).isEqualTo((byte) (len + i));
+                                }
+                                received[0]++;
+                            }, 3);
+                        }
+                        expected[0]++;
+                    }
+                }
+                while (ring.poll((t, b, o, l) -> received[0]++) > 0) {
+                    assertThat(received[0]).isLessThanOrEqualTo(expected[0]);
+                }
+                assertThat(received[0]).as(kind.toString()).isEqualTo(expected[0]);
+                assertThat(ring.isEmpty()).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void shouldWrapAroundWithRecordsLargerThanTheZeroingChunk() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 18)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1 << 16);
+            int[] lengths = {ring.maxMessageLength(), 4089, 4096, 4097, 5003, 8, 0, 7777, 12};
+            byte[] message = new byte[ring.maxMessageLength()];
+            int[] next = {0};
+            MessageHandler check = (type, buffer, offset, length) -> {
+                int sequence = next[0]++;
+                assertThat(type).isEqualTo(1 + sequence);
+                assertThat(length).isEqualTo(lengths[sequence % lengths.length]);
+                for (int i = 0; i < length; i++) {
+                    assertThat(buffer.get(JAVA_BYTE, offset + i)).isEqualTo((byte) (sequence + i));
+                }
+            };
+            int messages = 500;
+            for (int sequence = 0; sequence < messages; sequence++) {
+                int length = lengths[sequence % lengths.length];
+                for (int i = 0; i < length; i++) {
+                    message[i] = (byte) (sequence + i);
+                }
+                while (!ring.offer(1 + sequence, message, 0, length)) {
+                    assertThat(ring.poll(check)).isOne();
+                }
+                if (sequence % 3 == 0) { // empty the ring: the last poll reads where the next record will start
+                    while (ring.poll(check) > 0) {
+                        assertThat(next[0]).isLessThanOrEqualTo(sequence + 1);
+                    }
+                    assertThat(next[0]).isEqualTo(sequence + 1);
+                }
+            }
+            while (ring.poll(check) > 0) {
+                assertThat(next[0]).isLessThanOrEqualTo(messages);
+            }
+            assertThat(next[0]).isEqualTo(messages);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldRefuseWhenFullAndAcceptAgainAfterPolling() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
+            byte[] message = new byte[120]; // 128-byte records
+            int accepted = 0;
+            while (ring.offer(1, message, 0, message.length)) {
+                accepted++;
+            }
+            assertThat(accepted).isEqualTo(8);
+            assertThat(ring.poll((t, b, o, l) -> { })).isEqualTo(1);
+            assertThat(ring.offer(1, message, 0, message.length)).isTrue();
+            assertThat(ring.offer(1, message, 0, message.length)).isFalse();
+        }
+    }
+
+    @Test
+    void shouldCommitAndAbortClaims() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
+            RingClaim claim = new RingClaim();
+            assertThat(ring.tryClaim(3, 8, claim)).isTrue();
+            assertThatThrownBy(() -> ring.tryClaim(3, 8, claim)).isInstanceOf(IllegalStateException.class);
+            claim.buffer().set(JAVA_LONG_UNALIGNED, claim.offset(), 42L);
+            claim.commit();
+            assertThatThrownBy(claim::commit).isInstanceOf(IllegalStateException.class);
+            assertThat(ring.tryClaim(4, 8, claim)).isTrue();
+            claim.abort();
+            assertThat(ring.tryClaim(5, 8, claim)).isTrue();
+            claim.segment().set(JAVA_LONG_UNALIGNED, 0, 43L);
+            claim.commit();
+            List<Long> seen = new ArrayList<>();
+            ring.drain((type, buffer, offset, length) -> seen.add(type * 1000 + buffer.get(JAVA_LONG_UNALIGNED, offset)),
+                    10);
+            assertThat(seen).containsExactly(3042L, 5043L);
+        }
+    }
+
+    @Test
+    void shouldUnblockAClaimThatIsNeverCommitted() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
+            RingClaim abandoned = new RingClaim();
+            assertThat(ring.unblock()).as("nothing to unblock").isFalse();
+            assertThat(ring.tryClaim(1, 30, abandoned)).isTrue(); // its producer "dies" here
+            assertThat(ring.offer(2, new byte[3], 0, 3)).isTrue();
+            assertThat(ring.poll((t, b, o, l) -> { })).as("stuck behind the claim").isZero();
+            assertThat(ring.unblock()).isTrue();
+            List<Integer> types = new ArrayList<>();
+            ring.drain((type, b, o, l) -> types.add(type), 10);
+            assertThat(types).containsExactly(2);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldKeepPerProducerOrderAndLoseNothingWithThreads() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1 << 16);
+            int producers = 3;
+            int perProducer = 100_000;
+            List<Thread> threads = new ArrayList<>();
+            for (int p = 1; p <= producers; p++) {
+                int id = p;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    MemorySegment message = MemorySegment.ofArray(new byte[64]);
+                    for (long seq = 0; seq < perProducer; seq++) {
+                        message.set(JAVA_LONG_UNALIGNED, 0, seq);
+                        int length = 8 + (int) (seq % 56);
+                        while (!ring.offer(id, message, 0, length)) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                }));
+            }
+            long[] next = new long[producers + 1];
+            AtomicLong received = new AtomicLong();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (received.get() < (long) producers * perProducer) {
+                assertThat(System.nanoTime()).isLessThan(deadline);
+                ring.drain((type, buffer, offset, length) -> {
+                    long seq = buffer.get(JAVA_LONG_UNALIGNED, offset);
+                    assertThat(seq).isEqualTo(next[type]);
+                    assertThat(length).isEqualTo(8 + (int) (seq % 56));
+                    next[type]++;
+                    received.incrementAndGet();
+                }, 100);
+            }
+            for (Thread thread : threads) {
+                thread.join(10_000);
+            }
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldBlockAFullOfferUntilSpaceFrees() throws Exception {
+        for (WaitStrategy strategy : WaitStrategy.values()) {
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
+                byte[] message = new byte[120];
+                while (ring.offer(1, message, 0, message.length)) {
+                    assertThat(ring.size()).isLessThanOrEqualTo(1024);
+                }
+                assertThat(ring.offer(1, message, 0, message.length, Duration.ofMillis(20), strategy)).isFalse();
+                AtomicBoolean offered = new AtomicBoolean();
+                Thread producer = Thread.ofPlatform().start(() -> {
+                    try {
+                        offered.set(ring.offer(2, message, 0, message.length, Duration.ofSeconds(30), strategy));
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                assertThat(ring.poll((t, b, o, l) -> { })).isEqualTo(1);
+                producer.join(30_000);
+                assertThat(offered).as(strategy.toString()).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void shouldWakeABlockedPollWhenAMessageArrives() throws Exception {
+        for (WaitStrategy strategy : WaitStrategy.values()) {
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
+                assertThat(ring.poll((t, b, o, l) -> { }, Duration.ofMillis(20), strategy)).isZero();
+                AtomicInteger got = new AtomicInteger();
+                Thread consumer = Thread.ofPlatform().start(() -> {
+                    try {
+                        ring.take((type, b, o, l) -> got.set(type), strategy);
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                assertThat(ring.offer(9, new byte[4], 0, 4)).isTrue();
+                consumer.join(30_000);
+                assertThat(got).as(strategy.toString()).hasValue(9);
+            }
+        }
+    }
+
+    @Test
+    void shouldSkipAClaimLeftOpenPastTheStallTimeout() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
+            ring.setStallTimeout(Duration.ofMillis(100));
+            assertThat(ring.tryClaim(1, 16, new RingClaim())).isTrue(); // never committed
+            assertThat(ring.offer(2, new byte[8], 0, 8)).isTrue();
+            AtomicInteger got = new AtomicInteger();
+            long start = System.nanoTime();
+            assertThat(ring.poll((type, b, o, l) -> got.set(type), Duration.ofSeconds(30), WaitStrategy.BLOCKING))
+                    .isEqualTo(1);
+            assertThat(got).hasValue(2);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(100));
+            assertThatThrownBy(() -> ring.setStallTimeout(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void shouldGiveEachMessageToExactlyOneOfManyConsumers() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPMC, 1 << 14);
+            int producers = 2;
+            int perProducer = 50_000;
+            SharedIntArray seen = SharedIntArray.create(heap, "seen", (long) producers * perProducer);
+            AtomicLong consumed = new AtomicLong();
+            List<Thread> threads = new ArrayList<>();
+            for (int p = 0; p < producers; p++) {
+                int id = p;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    MemorySegment message = MemorySegment.ofArray(new byte[8]);
+                    for (long k = 0; k < perProducer; k++) {
+                        message.set(JAVA_LONG_UNALIGNED, 0, id * (long) perProducer + k);
+                        while (!ring.offer(1, message, 0, 8)) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                }));
+            }
+            for (int c = 0; c < 3; c++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    while (consumed.get() < (long) producers * perProducer) {
+                        try {
+                            ring.poll((t, buffer, offset, l) -> {
+                                seen.incrementAndGet(buffer.get(JAVA_LONG_UNALIGNED, offset));
+                                consumed.incrementAndGet();
+                            }, Duration.ofMillis(10), WaitStrategy.BLOCKING);
+                        } catch (InterruptedException e) {
+                            throw new AssertionError(e);
+                        }
+                    }
+                }));
+            }
+            for (Thread thread : threads) {
+                thread.join(60_000);
+                assertThat(thread.isAlive()).isFalse();
+            }
+            for (long i = 0; i < seen.length(); i++) {
+                if (seen.get(i) != 1) {
+                    throw new AssertionError("message " + i + " delivered " + seen.get(i) + " times");
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldFormatAndWrapARawSegment() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024) + 64, 64);
+            raw.fill((byte) 0x55);
+            SharedRing ring = SharedRing.format(raw, 64, SharedRing.Kind.MPSC, 1024);
+            assertThat(ring.offer(3, new byte[5], 0, 5)).isTrue();
+            SharedRing again = SharedRing.wrap(raw, 64);
+            assertThat(again.kind()).isEqualTo(SharedRing.Kind.MPSC);
+            assertThat(again.poll((type, b, o, l) -> assertThat(type).isEqualTo(3))).isEqualTo(1);
+            assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class);
+            assertThatThrownBy(() -> SharedRing.format(raw, 128, SharedRing.Kind.SPSC, 1024))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> SharedRing.format(raw, 4, SharedRing.Kind.SPSC, 1024))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void shouldRefuseARawRingWithoutItsMagicOrOfAnotherLayoutVersion() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
+            SharedRing.format(raw, 0, SharedRing.Kind.MPMC, 1024);
+            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(2);
+            byte[] magic = raw.asSlice(16, 8).toArray(JAVA_BYTE);
+            assertThat(new String(magic, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("SHM4JRNG");
+            raw.set(JAVA_INT, 12, 1);
+            assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessageContaining("ring layout version 1 (expected: 2)");
+            raw.set(JAVA_INT, 12, 2);
+            raw.set(JAVA_LONG_UNALIGNED, 16, 0L);
+            assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessageContaining("is not a ring: magic=0x0");
+        }
+    }
+
+    @Test
+    void shouldWriteRecordsAsTheLayoutSays() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
+            SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 1024);
+            long data = 1024; // the header's size
+            RingClaim claim = new RingClaim();
+            assertThat(ring.tryClaim(9, 5, claim)).isTrue();
+            assertThat(raw.get(JAVA_INT, data)).as("claimed: -aligned length").isEqualTo(-16);
+            assertThat(raw.get(JAVA_INT, data + 4)).as("claimed: type 0").isZero();
+            claim.buffer().set(JAVA_BYTE, claim.offset(), (byte) 42);
+            claim.commit();
+            assertThat(raw.get(JAVA_INT, data)).as("committed: header + payload").isEqualTo(8 + 5);
+            assertThat(raw.get(JAVA_INT, data + 4)).as("committed: type").isEqualTo(9);
+            assertThat(raw.get(JAVA_BYTE, data + 8)).isEqualTo((byte) 42);
+            assertThat(ring.poll((type, b, o, l) -> { })).isEqualTo(1);
+            assertThat(raw.asSlice(data, 16).toArray(JAVA_BYTE)).as("consumed: zeroed").containsOnly(0);
+        }
+    }
+
+    @Test
+    void shouldRejectBadInput() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            assertThatThrownBy(() -> SharedRing.create(heap, "x", SharedRing.Kind.SPSC, 1000))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity=1000");
+            assertThatThrownBy(() -> SharedRing.create(heap, "y", SharedRing.Kind.SPSC, 512))
+                    .isInstanceOf(IllegalArgumentException.class);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
+            byte[] big = new byte[ring.maxMessageLength() + 1];
+            assertThatThrownBy(() -> ring.offer(1, big, 0, big.length)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("length=" + big.length + " (expected: 0.." + ring.maxMessageLength() + ")");
+            assertThatThrownBy(() -> ring.offer(1, big, 0, -1)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> ring.offer(1, MemorySegment.ofArray(big), 0, -1))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> ring.offer(0, big, 0, 1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("type=0 (expected: >= 1)");
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.MPSC, 1024))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.SPSC, 2048))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> SharedRing.open(heap, "nope")).isInstanceOf(org.shm4j.core.ShmNotFoundException.class);
+            SharedLong.create(heap, "long");
+            assertThatThrownBy(() -> SharedRing.open(heap, "long")).isInstanceOf(ShmTypeMismatchException.class);
+        }
+        SharedHeap closed = SharedHeap.anonymous(1 << 16);
+        SharedRing ring = SharedRing.create(closed, "ring", SharedRing.Kind.SPSC, 1024);
+        closed.close();
+        assertThatThrownBy(() -> ring.offer(1, new byte[1], 0, 1)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> ring.poll((t, b, o, l) -> { })).isInstanceOf(IllegalStateException.class);
+    }
+}
