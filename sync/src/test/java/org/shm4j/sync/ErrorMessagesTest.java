@@ -50,7 +50,8 @@ class ErrorMessagesTest {
             SharedInt.create(heap, "count", 1, true);
             assertThatThrownBy(() -> SharedInt.create(heap, "count", 1, true)).hasMessageStartingWith("block 'count' ");
             SharedDouble.create(heap, "mean", 1, true);
-            assertThatThrownBy(() -> SharedDouble.create(heap, "mean", 1, true)).hasMessageStartingWith("block 'mean' ");
+            assertThatThrownBy(() -> SharedDouble.create(heap, "mean", 1, true))
+                    .hasMessageStartingWith("block 'mean' ");
             SharedLock.create(heap, "orphan.lock"); // a lock of that name, but no value: the lock is the conflict
             assertThatThrownBy(() -> SharedLong.create(heap, "orphan", 0, true))
                     .hasMessageStartingWith("block 'orphan.lock' already exists");
