@@ -384,7 +384,7 @@ public final class SharedHeap implements AutoCloseable {
     private HeapBlock checkType(HeapBlock block, BlockType type) {
         if (!block.type().equals(type)) {
             throw new ShmTypeMismatchException("block '" + block.name() + "' in heap " + memory + " is "
-                    + block.type() + " (expected: " + type + ")");
+                    + block.type().describe() + " (expected: " + type.describe() + ")");
         }
         return block;
     }

@@ -1,10 +1,12 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -26,20 +28,21 @@ public final class SharedPipe {
     private final End first;
     private final End second;
 
-    private SharedPipe(SharedRing ab, SharedRing ba) {
-        this.first = new End(ab, ba, "first");
-        this.second = new End(ba, ab, "second");
+    private SharedPipe(SharedRing ab, SharedRing ba, SharedHeap heap, String name) {
+        String closedMessage = Blocks.closedMessage("SharedPipe", name, heap);
+        this.first = new End(ab, ba, "first", heap.memory().segment().scope(), closedMessage);
+        this.second = new End(ba, ab, "second", heap.memory().segment().scope(), closedMessage);
     }
 
     /** Creates a pipe named {@code name} in {@code heap}, with rings of {@code capacity} bytes each way. */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
         SharedRing ab = SharedRing.create(heap, name + ".ab", SharedRing.Kind.SPSC, capacity);
-        return new SharedPipe(ab, SharedRing.create(heap, name + ".ba", SharedRing.Kind.SPSC, capacity));
+        return new SharedPipe(ab, SharedRing.create(heap, name + ".ba", SharedRing.Kind.SPSC, capacity), heap, name);
     }
 
     /** Opens the pipe named {@code name}. */
     public static SharedPipe open(SharedHeap heap, String name) {
-        return new SharedPipe(SharedRing.open(heap, name + ".ab"), SharedRing.open(heap, name + ".ba"));
+        return new SharedPipe(SharedRing.open(heap, name + ".ab"), SharedRing.open(heap, name + ".ba"), heap, name);
     }
 
     /** @return the end whose messages the second end receives */
@@ -59,11 +62,15 @@ public final class SharedPipe {
         private final SharedRing out;
         private final SharedRing in;
         private final String name;
+        private final MemorySegment.Scope scope;
+        private final String closedMessage;
 
-        private End(SharedRing out, SharedRing in, String name) {
+        private End(SharedRing out, SharedRing in, String name, MemorySegment.Scope scope, String closedMessage) {
             this.out = out;
             this.in = in;
             this.name = name;
+            this.scope = scope;
+            this.closedMessage = closedMessage;
         }
 
         /**
@@ -75,7 +82,11 @@ public final class SharedPipe {
          */
         public boolean send(byte[] message, Duration timeout) throws InterruptedException {
             Objects.requireNonNull(message, "message");
-            return out.offer(TYPE, message, 0, message.length, timeout, WaitStrategy.BLOCKING);
+            try {
+                return out.offer(TYPE, message, 0, message.length, timeout, WaitStrategy.BLOCKING);
+            } catch (IllegalStateException e) {
+                throw Blocks.closedOr(e, scope, closedMessage);
+            }
         }
 
         /**
@@ -86,8 +97,8 @@ public final class SharedPipe {
          */
         public byte[] recv(Duration timeout) throws InterruptedException {
             byte[][] got = new byte[1][];
-            int n = in.poll((type, buffer, offset, length) -> got[0] = buffer.asSlice(offset, length)
-                    .toArray(JAVA_BYTE), timeout, WaitStrategy.BLOCKING);
+            int n = recv((type, buffer, offset, length) -> got[0] = buffer.asSlice(offset, length)
+                    .toArray(JAVA_BYTE), timeout);
             return n == 0 ? null : got[0];
         }
 
@@ -98,12 +109,20 @@ public final class SharedPipe {
          * @throws InterruptedException if interrupted while waiting
          */
         public int recv(MessageHandler handler, Duration timeout) throws InterruptedException {
-            return in.poll(handler, timeout, WaitStrategy.BLOCKING);
+            try {
+                return in.poll(handler, timeout, WaitStrategy.BLOCKING);
+            } catch (IllegalStateException e) {
+                throw Blocks.closedOr(e, scope, closedMessage);
+            }
         }
 
         /** @return true if a message is waiting to be received: a snapshot */
         public boolean poll() {
-            return !in.isEmpty();
+            try {
+                return !in.isEmpty();
+            } catch (IllegalStateException e) {
+                throw Blocks.closedOr(e, scope, closedMessage);
+            }
         }
 
         /** @return the longest message this end can send */

@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
@@ -30,11 +31,13 @@ public final class SharedQueue<T> {
     private final SharedRing ring;
     private final Codec<T> codec;
     private final String name;
+    private final SharedHeap heap;
 
-    private SharedQueue(SharedRing ring, Codec<T> codec, String name) {
+    private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
         this.ring = ring;
         this.codec = Objects.requireNonNull(codec, "codec");
         this.name = name;
+        this.heap = heap;
     }
 
     /**
@@ -43,17 +46,18 @@ public final class SharedQueue<T> {
      * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
      */
     public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
-        return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity), codec, name);
+        return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity), codec, name, heap);
     }
 
     /** Opens the queue named {@code name}. */
     public static <T> SharedQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
-        return new SharedQueue<>(SharedRing.open(heap, name, SharedRing.Kind.MPMC), codec, name);
+        return new SharedQueue<>(SharedRing.open(heap, name, SharedRing.Kind.MPMC), codec, name, heap);
     }
 
     /** Opens the queue named {@code name}, or creates it empty. */
     public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
-        return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity), codec, name);
+        return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity), codec, name,
+                heap);
     }
 
     /** @return true if the value was queued; false if the queue is full now */
@@ -132,8 +136,20 @@ public final class SharedQueue<T> {
     }
 
     private boolean offer(T value, Duration timeout) throws InterruptedException {
+        try {
+            return encodeIntoRing(value, timeout);
+        } catch (IllegalStateException e) {
+            throw closed(e);
+        }
+    }
+
+    private boolean encodeIntoRing(T value, Duration timeout) throws InterruptedException {
         Objects.requireNonNull(value, "value");
         int length = codec.encodedLength(value);
+        if (length > ring.maxMessageLength()) {
+            throw new IllegalArgumentException("queue '" + name + "': encoded value length=" + length
+                    + " (expected: 0.." + ring.maxMessageLength() + ", capacity " + ring.capacity() + " / 8 - 8)");
+        }
         RingClaim claim = new RingClaim();
         boolean claimed = timeout.isZero() ? ring.tryClaim(codec.typeId(), length, claim)
                 : ring.tryClaim(codec.typeId(), length, claim, timeout, WaitStrategy.BLOCKING);
@@ -151,9 +167,22 @@ public final class SharedQueue<T> {
     }
 
     private T poll(Duration timeout) throws InterruptedException {
+        try {
+            return decodeFromRing(timeout);
+        } catch (IllegalStateException e) {
+            throw closed(e);
+        }
+    }
+
+    private T decodeFromRing(Duration timeout) throws InterruptedException {
         Receiver<T> receiver = new Receiver<>(codec, name);
         int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
         return got == 0 ? null : receiver.result();
+    }
+
+    /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
+    private IllegalStateException closed(IllegalStateException e) {
+        return Blocks.closedOr(e, heap.memory().segment().scope(), Blocks.closedMessage("SharedQueue", name, heap));
     }
 
     /** Decodes the one message a poll hands over. */

@@ -26,6 +26,6 @@
  *
  * <h2>Blocking</h2>
  * Blocking waits spin, yield, then block in Linux {@code futex} through {@code java.lang.foreign.Linker} when the
- * module has native access, and fall back to parking otherwise.
+ * module has native access, and fall back to parking otherwise; {@link org.shm4j.sync.BlockingWaits} tells which.
  */
 package org.shm4j.sync;

@@ -1,5 +1,7 @@
 package org.shm4j.sync.atomic;
 
+import org.shm4j.sync.internal.Blocks;
+
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 
@@ -24,11 +26,14 @@ import java.util.Objects;
 public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleArray, SharedIntArray, SharedLongArray {
     /** The elements, without the block header. */
     final MemorySegment elements;
+    /** What a method throws, with the JDK's exception as the cause, once the memory is closed. */
+    final String closedMessage;
     private final long length;
     private final int elementSize;
 
-    SharedArray(MemorySegment elements, int elementSize) {
+    SharedArray(MemorySegment elements, int elementSize, String closedMessage) {
         this.elements = elements;
+        this.closedMessage = closedMessage;
         this.elementSize = elementSize;
         this.length = elements.byteSize() / elementSize;
     }
@@ -50,7 +55,11 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public final void copyFrom(MemorySegment source, long sourceOffset, long index, long count) {
-        MemorySegment.copy(source, sourceOffset, elements, rangeOffset(index, count), count * elementSize);
+        try {
+            MemorySegment.copy(source, sourceOffset, elements, rangeOffset(index, count), count * elementSize);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /**
@@ -60,7 +69,11 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public final void copyTo(long index, MemorySegment target, long targetOffset, long count) {
-        MemorySegment.copy(elements, rangeOffset(index, count), target, targetOffset, count * elementSize);
+        try {
+            MemorySegment.copy(elements, rangeOffset(index, count), target, targetOffset, count * elementSize);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the byte offset of element {@code index} */

@@ -31,26 +31,39 @@ public final class SharedBoolean {
     private static final long SIZE = SyncLayout.CACHE_LINE;
 
     private final MemorySegment segment;
+    private final String closedMessage;
 
-    private SharedBoolean(MemorySegment segment) {
+    private SharedBoolean(MemorySegment segment, String closedMessage) {
         this.segment = segment;
+        this.closedMessage = closedMessage;
+    }
+
+    /** Creates a flag of false named {@code name} in {@code heap}. */
+    public static SharedBoolean create(SharedHeap heap, String name) {
+        return create(heap, name, false);
     }
 
     /** Creates a flag named {@code name} in {@code heap}. */
     public static SharedBoolean create(SharedHeap heap, String name, boolean initialValue) {
         return new SharedBoolean(Blocks.create(heap, name, SyncLayout.BOOLEAN, SIZE,
-                s -> s.set(JAVA_INT, 0, bits(initialValue))));
+                s -> s.set(JAVA_INT, 0, bits(initialValue))), Blocks.closedMessage("SharedBoolean", name, heap));
     }
 
     /** Opens the flag named {@code name}. */
     public static SharedBoolean open(SharedHeap heap, String name) {
-        return new SharedBoolean(Blocks.open(heap, name, SyncLayout.BOOLEAN));
+        return new SharedBoolean(Blocks.open(heap, name, SyncLayout.BOOLEAN),
+                Blocks.closedMessage("SharedBoolean", name, heap));
+    }
+
+    /** Opens the flag named {@code name}, or creates it holding false. */
+    public static SharedBoolean openOrCreate(SharedHeap heap, String name) {
+        return openOrCreate(heap, name, false);
     }
 
     /** Opens the flag named {@code name}, or creates it holding {@code initialValue}. */
     public static SharedBoolean openOrCreate(SharedHeap heap, String name, boolean initialValue) {
         return new SharedBoolean(Blocks.openOrCreate(heap, name, SyncLayout.BOOLEAN, SIZE,
-                s -> s.set(JAVA_INT, 0, bits(initialValue))));
+                s -> s.set(JAVA_INT, 0, bits(initialValue))), Blocks.closedMessage("SharedBoolean", name, heap));
     }
 
     /**
@@ -60,17 +73,26 @@ public final class SharedBoolean {
      * @throws IndexOutOfBoundsException if the 4 bytes are not inside the segment
      */
     public static SharedBoolean wrap(MemorySegment segment, long offset) {
-        return new SharedBoolean(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES));
+        return new SharedBoolean(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES),
+                Blocks.closedMessage("SharedBoolean", offset));
     }
 
     /** @return the flag, volatile */
     public boolean get() {
-        return (int) VALUE.getVolatile(segment, 0L) != 0;
+        try {
+            return (int) VALUE.getVolatile(segment, 0L) != 0;
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the flag, volatile. */
     public void set(boolean newValue) {
-        VALUE.setVolatile(segment, 0L, bits(newValue));
+        try {
+            VALUE.setVolatile(segment, 0L, bits(newValue));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the flag, acquire (pairs with {@link #setRelease(boolean)}) */
@@ -85,12 +107,20 @@ public final class SharedBoolean {
 
     /** @return true if the flag was {@code expected} (stored as 0 or 1) and is now {@code newValue} */
     public boolean compareAndSet(boolean expected, boolean newValue) {
-        return VALUE.compareAndSet(segment, 0L, bits(expected), bits(newValue));
+        try {
+            return VALUE.compareAndSet(segment, 0L, bits(expected), bits(newValue));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous flag, after setting {@code newValue} */
     public boolean getAndSet(boolean newValue) {
-        return (int) VALUE.getAndSet(segment, 0L, bits(newValue)) != 0;
+        try {
+            return (int) VALUE.getAndSet(segment, 0L, bits(newValue)) != 0;
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the 4 bytes of the flag */

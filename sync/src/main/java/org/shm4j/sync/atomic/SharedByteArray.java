@@ -2,6 +2,7 @@ package org.shm4j.sync.atomic;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.ArrayBlocks;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -28,8 +29,8 @@ public final class SharedByteArray extends SharedArray {
     private static final VarHandle ELEMENT = JAVA_BYTE.varHandle();
     private static final int SIZE = Byte.BYTES;
 
-    private SharedByteArray(MemorySegment elements) {
-        super(elements, SIZE);
+    private SharedByteArray(MemorySegment elements, String closedMessage) {
+        super(elements, SIZE, closedMessage);
     }
 
     /**
@@ -38,7 +39,8 @@ public final class SharedByteArray extends SharedArray {
      * @throws IllegalArgumentException if {@code length} is not positive
      */
     public static SharedByteArray create(SharedHeap heap, String name, long length) {
-        return new SharedByteArray(ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE));
+        return new SharedByteArray(ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE),
+                Blocks.closedMessage("SharedByteArray", name, heap));
     }
 
     /**
@@ -47,7 +49,8 @@ public final class SharedByteArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedByteArray}
      */
     public static SharedByteArray open(SharedHeap heap, String name) {
-        return new SharedByteArray(ArrayBlocks.open(heap, name, SyncLayout.BYTE_ARRAY, SIZE));
+        return new SharedByteArray(ArrayBlocks.open(heap, name, SyncLayout.BYTE_ARRAY, SIZE),
+                Blocks.closedMessage("SharedByteArray", name, heap));
     }
 
     /**
@@ -56,7 +59,8 @@ public final class SharedByteArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedByteArray openOrCreate(SharedHeap heap, String name, long length) {
-        return new SharedByteArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE));
+        return new SharedByteArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE),
+                Blocks.closedMessage("SharedByteArray", name, heap));
     }
 
     /**
@@ -66,17 +70,26 @@ public final class SharedByteArray extends SharedArray {
      * @throws IndexOutOfBoundsException if the elements are not inside the segment
      */
     public static SharedByteArray wrap(MemorySegment segment, long offset, long length) {
-        return new SharedByteArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
+        return new SharedByteArray(ArrayBlocks.wrap(segment, offset, length, SIZE),
+                Blocks.closedMessage("SharedByteArray", offset));
     }
 
     /** @return element {@code index}, volatile */
     public byte get(long index) {
-        return (byte) ELEMENT.getVolatile(elements, offset(index));
+        try {
+            return (byte) ELEMENT.getVolatile(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, volatile. */
     public void set(long index, byte newValue) {
-        ELEMENT.setVolatile(elements, offset(index), newValue);
+        try {
+            ELEMENT.setVolatile(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, acquire */

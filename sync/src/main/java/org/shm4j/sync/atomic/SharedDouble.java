@@ -36,10 +36,12 @@ public final class SharedDouble {
 
     private final MemorySegment segment;
     private final SharedLock lock;
+    private final String closedMessage;
 
-    private SharedDouble(MemorySegment segment, SharedLock lock) {
+    private SharedDouble(MemorySegment segment, SharedLock lock, String closedMessage) {
         this.segment = segment;
         this.lock = lock;
+        this.closedMessage = closedMessage;
     }
 
     /** Creates a value of 0.0 named {@code name} in {@code heap}, without a lock. */
@@ -53,20 +55,27 @@ public final class SharedDouble {
      * @param withLock also create the {@link SharedLock} {@code <name>.lock}, returned by {@link #lock()}
      */
     public static SharedDouble create(SharedHeap heap, String name, double initialValue, boolean withLock) {
-        SharedLock lock = withLock ? SharedLock.create(heap, CompanionLocks.nameFor(name)) : null; // lock first
+        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
         return new SharedDouble(Blocks.create(heap, name, SyncLayout.DOUBLE, SIZE,
-                s -> s.set(JAVA_DOUBLE, 0, initialValue)), lock);
+                s -> s.set(JAVA_DOUBLE, 0, initialValue)), lock, Blocks.closedMessage("SharedDouble", name, heap));
     }
 
     /** Opens the value named {@code name}, with its lock if it has one. */
     public static SharedDouble open(SharedHeap heap, String name) {
-        return new SharedDouble(Blocks.open(heap, name, SyncLayout.DOUBLE), CompanionLocks.find(heap, name));
+        return new SharedDouble(Blocks.open(heap, name, SyncLayout.DOUBLE), CompanionLocks.find(heap, name),
+                Blocks.closedMessage("SharedDouble", name, heap));
+    }
+
+    /** Opens the value named {@code name}, or creates it (without a lock) holding 0.0. */
+    public static SharedDouble openOrCreate(SharedHeap heap, String name) {
+        return openOrCreate(heap, name, 0.0);
     }
 
     /** Opens the value named {@code name}, or creates it holding {@code initialValue}. */
     public static SharedDouble openOrCreate(SharedHeap heap, String name, double initialValue) {
         return new SharedDouble(Blocks.openOrCreate(heap, name, SyncLayout.DOUBLE, SIZE,
-                s -> s.set(JAVA_DOUBLE, 0, initialValue)), CompanionLocks.find(heap, name));
+                s -> s.set(JAVA_DOUBLE, 0, initialValue)), CompanionLocks.find(heap, name),
+                Blocks.closedMessage("SharedDouble", name, heap));
     }
 
     /**
@@ -76,17 +85,26 @@ public final class SharedDouble {
      * @throws IndexOutOfBoundsException if the 8 bytes are not inside the segment
      */
     public static SharedDouble wrap(MemorySegment segment, long offset) {
-        return new SharedDouble(Blocks.wrap(segment, offset, Double.BYTES, Double.BYTES), null);
+        return new SharedDouble(Blocks.wrap(segment, offset, Double.BYTES, Double.BYTES), null,
+                Blocks.closedMessage("SharedDouble", offset));
     }
 
     /** @return the value, with volatile semantics */
     public double get() {
-        return (double) VALUE.getVolatile(segment, 0L);
+        try {
+            return (double) VALUE.getVolatile(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with volatile semantics. */
     public void set(double newValue) {
-        VALUE.setVolatile(segment, 0L, newValue);
+        try {
+            VALUE.setVolatile(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value, with acquire semantics */
@@ -121,17 +139,29 @@ public final class SharedDouble {
 
     /** @return true if the value had the bits of {@code expected} and is now {@code newValue} */
     public boolean compareAndSet(double expected, double newValue) {
-        return VALUE.compareAndSet(segment, 0L, expected, newValue);
+        try {
+            return VALUE.compareAndSet(segment, 0L, expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value before the call; it became {@code newValue} if its bits equal {@code expected}'s */
     public double compareAndExchange(double expected, double newValue) {
-        return (double) VALUE.compareAndExchange(segment, 0L, expected, newValue);
+        try {
+            return (double) VALUE.compareAndExchange(segment, 0L, expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous value, after setting {@code newValue} */
     public double getAndSet(double newValue) {
-        return (double) VALUE.getAndSet(segment, 0L, newValue);
+        try {
+            return (double) VALUE.getAndSet(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous value, after adding {@code delta} atomically */

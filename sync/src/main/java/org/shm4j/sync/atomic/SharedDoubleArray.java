@@ -2,6 +2,7 @@ package org.shm4j.sync.atomic;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.ArrayBlocks;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -30,8 +31,8 @@ public final class SharedDoubleArray extends SharedArray {
     private static final VarHandle ELEMENT = JAVA_DOUBLE.varHandle();
     private static final int SIZE = Double.BYTES;
 
-    private SharedDoubleArray(MemorySegment elements) {
-        super(elements, SIZE);
+    private SharedDoubleArray(MemorySegment elements, String closedMessage) {
+        super(elements, SIZE, closedMessage);
     }
 
     /**
@@ -40,7 +41,8 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws IllegalArgumentException if {@code length} is not positive
      */
     public static SharedDoubleArray create(SharedHeap heap, String name, long length) {
-        return new SharedDoubleArray(ArrayBlocks.create(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE));
+        return new SharedDoubleArray(ArrayBlocks.create(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE),
+                Blocks.closedMessage("SharedDoubleArray", name, heap));
     }
 
     /**
@@ -49,7 +51,8 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedDoubleArray}
      */
     public static SharedDoubleArray open(SharedHeap heap, String name) {
-        return new SharedDoubleArray(ArrayBlocks.open(heap, name, SyncLayout.DOUBLE_ARRAY, SIZE));
+        return new SharedDoubleArray(ArrayBlocks.open(heap, name, SyncLayout.DOUBLE_ARRAY, SIZE),
+                Blocks.closedMessage("SharedDoubleArray", name, heap));
     }
 
     /**
@@ -58,7 +61,8 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedDoubleArray openOrCreate(SharedHeap heap, String name, long length) {
-        return new SharedDoubleArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE));
+        return new SharedDoubleArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE),
+                Blocks.closedMessage("SharedDoubleArray", name, heap));
     }
 
     /**
@@ -68,17 +72,26 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws IndexOutOfBoundsException if the elements are not inside the segment
      */
     public static SharedDoubleArray wrap(MemorySegment segment, long offset, long length) {
-        return new SharedDoubleArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
+        return new SharedDoubleArray(ArrayBlocks.wrap(segment, offset, length, SIZE),
+                Blocks.closedMessage("SharedDoubleArray", offset));
     }
 
     /** @return element {@code index}, volatile */
     public double get(long index) {
-        return (double) ELEMENT.getVolatile(elements, offset(index));
+        try {
+            return (double) ELEMENT.getVolatile(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, volatile. */
     public void set(long index, double newValue) {
-        ELEMENT.setVolatile(elements, offset(index), newValue);
+        try {
+            ELEMENT.setVolatile(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, acquire */
@@ -113,17 +126,29 @@ public final class SharedDoubleArray extends SharedArray {
 
     /** @return true if element {@code index} had the bits of {@code expected} and is now {@code newValue} */
     public boolean compareAndSet(long index, double expected, double newValue) {
-        return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
+        try {
+            return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index} before the call; it became {@code newValue} if that equals {@code expected} */
     public double compareAndExchange(long index, double expected, double newValue) {
-        return (double) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
+        try {
+            return (double) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the previous element, after setting {@code newValue} */
     public double getAndSet(long index, double newValue) {
-        return (double) ELEMENT.getAndSet(elements, offset(index), newValue);
+        try {
+            return (double) ELEMENT.getAndSet(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the previous element, after adding {@code delta} atomically (a compare-and-set loop) */

@@ -41,10 +41,12 @@ public final class SharedInt {
 
     private final MemorySegment segment;
     private final SharedLock lock;
+    private final String closedMessage;
 
-    private SharedInt(MemorySegment segment, SharedLock lock) {
+    private SharedInt(MemorySegment segment, SharedLock lock, String closedMessage) {
         this.segment = segment;
         this.lock = lock;
+        this.closedMessage = closedMessage;
     }
 
     /** Creates a value of 0 named {@code name} in {@code heap}, without a lock. */
@@ -59,10 +61,9 @@ public final class SharedInt {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedInt create(SharedHeap heap, String name, int initialValue, boolean withLock) {
-        SharedLock lock = withLock ? SharedLock.create(heap, CompanionLocks.nameFor(name)) : null; // lock first:
-        // whoever finds the value finds its lock
+        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
         return new SharedInt(Blocks.create(heap, name, SyncLayout.INT, SIZE, s -> s.set(JAVA_INT, 0, initialValue)),
-                lock);
+                lock, Blocks.closedMessage("SharedInt", name, heap));
     }
 
     /**
@@ -72,14 +73,20 @@ public final class SharedInt {
      * @throws org.shm4j.core.ShmTypeMismatchException  if the block is not a {@code SharedInt}
      */
     public static SharedInt open(SharedHeap heap, String name) {
-        return new SharedInt(Blocks.open(heap, name, SyncLayout.INT), CompanionLocks.find(heap, name));
+        return new SharedInt(Blocks.open(heap, name, SyncLayout.INT), CompanionLocks.find(heap, name),
+                Blocks.closedMessage("SharedInt", name, heap));
+    }
+
+    /** Opens the value named {@code name}, or creates it (without a lock) holding 0. */
+    public static SharedInt openOrCreate(SharedHeap heap, String name) {
+        return openOrCreate(heap, name, 0);
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding {@code initialValue}. */
     public static SharedInt openOrCreate(SharedHeap heap, String name, int initialValue) {
         MemorySegment segment = Blocks.openOrCreate(heap, name, SyncLayout.INT, SIZE,
                 s -> s.set(JAVA_INT, 0, initialValue));
-        return new SharedInt(segment, CompanionLocks.find(heap, name));
+        return new SharedInt(segment, CompanionLocks.find(heap, name), Blocks.closedMessage("SharedInt", name, heap));
     }
 
     /**
@@ -89,17 +96,26 @@ public final class SharedInt {
      * @throws IndexOutOfBoundsException if the 4 bytes are not inside the segment
      */
     public static SharedInt wrap(MemorySegment segment, long offset) {
-        return new SharedInt(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES), null);
+        return new SharedInt(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES), null,
+                Blocks.closedMessage("SharedInt", offset));
     }
 
     /** @return the value, with volatile semantics */
     public int get() {
-        return (int) VALUE.getVolatile(segment, 0L);
+        try {
+            return (int) VALUE.getVolatile(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with volatile semantics. */
     public void set(int newValue) {
-        VALUE.setVolatile(segment, 0L, newValue);
+        try {
+            VALUE.setVolatile(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value, with acquire semantics (pairs with {@link #setRelease(int)}) */
@@ -134,27 +150,47 @@ public final class SharedInt {
 
     /** @return true if the value was {@code expected} and is now {@code newValue} */
     public boolean compareAndSet(int expected, int newValue) {
-        return VALUE.compareAndSet(segment, 0L, expected, newValue);
+        try {
+            return VALUE.compareAndSet(segment, 0L, expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value before the call; it became {@code newValue} if that equals {@code expected} */
     public int compareAndExchange(int expected, int newValue) {
-        return (int) VALUE.compareAndExchange(segment, 0L, expected, newValue);
+        try {
+            return (int) VALUE.compareAndExchange(segment, 0L, expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous value, after setting {@code newValue} */
     public int getAndSet(int newValue) {
-        return (int) VALUE.getAndSet(segment, 0L, newValue);
+        try {
+            return (int) VALUE.getAndSet(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous value, after adding {@code delta} */
     public int getAndAdd(int delta) {
-        return (int) VALUE.getAndAdd(segment, 0L, delta);
+        try {
+            return (int) VALUE.getAndAdd(segment, 0L, delta);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the new value, after adding {@code delta} */
     public int addAndGet(int delta) {
-        return (int) VALUE.getAndAdd(segment, 0L, delta) + delta;
+        try {
+            return (int) VALUE.getAndAdd(segment, 0L, delta) + delta;
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous value, after adding 1 */

@@ -2,6 +2,7 @@ package org.shm4j.sync.atomic;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.ArrayBlocks;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -29,8 +30,8 @@ public final class SharedIntArray extends SharedArray {
     private static final VarHandle ELEMENT = JAVA_INT.varHandle();
     private static final int SIZE = Integer.BYTES;
 
-    private SharedIntArray(MemorySegment elements) {
-        super(elements, SIZE);
+    private SharedIntArray(MemorySegment elements, String closedMessage) {
+        super(elements, SIZE, closedMessage);
     }
 
     /**
@@ -39,7 +40,8 @@ public final class SharedIntArray extends SharedArray {
      * @throws IllegalArgumentException if {@code length} is not positive
      */
     public static SharedIntArray create(SharedHeap heap, String name, long length) {
-        return new SharedIntArray(ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE));
+        return new SharedIntArray(ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE),
+                Blocks.closedMessage("SharedIntArray", name, heap));
     }
 
     /**
@@ -48,7 +50,8 @@ public final class SharedIntArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedIntArray}
      */
     public static SharedIntArray open(SharedHeap heap, String name) {
-        return new SharedIntArray(ArrayBlocks.open(heap, name, SyncLayout.INT_ARRAY, SIZE));
+        return new SharedIntArray(ArrayBlocks.open(heap, name, SyncLayout.INT_ARRAY, SIZE),
+                Blocks.closedMessage("SharedIntArray", name, heap));
     }
 
     /**
@@ -57,7 +60,8 @@ public final class SharedIntArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedIntArray openOrCreate(SharedHeap heap, String name, long length) {
-        return new SharedIntArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.INT_ARRAY, length, SIZE));
+        return new SharedIntArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.INT_ARRAY, length, SIZE),
+                Blocks.closedMessage("SharedIntArray", name, heap));
     }
 
     /**
@@ -67,17 +71,26 @@ public final class SharedIntArray extends SharedArray {
      * @throws IndexOutOfBoundsException if the elements are not inside the segment
      */
     public static SharedIntArray wrap(MemorySegment segment, long offset, long length) {
-        return new SharedIntArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
+        return new SharedIntArray(ArrayBlocks.wrap(segment, offset, length, SIZE),
+                Blocks.closedMessage("SharedIntArray", offset));
     }
 
     /** @return element {@code index}, volatile */
     public int get(long index) {
-        return (int) ELEMENT.getVolatile(elements, offset(index));
+        try {
+            return (int) ELEMENT.getVolatile(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, volatile. */
     public void set(long index, int newValue) {
-        ELEMENT.setVolatile(elements, offset(index), newValue);
+        try {
+            ELEMENT.setVolatile(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, acquire */
@@ -112,22 +125,38 @@ public final class SharedIntArray extends SharedArray {
 
     /** @return true if element {@code index} was {@code expected} and is now {@code newValue} */
     public boolean compareAndSet(long index, int expected, int newValue) {
-        return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
+        try {
+            return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index} before the call; it became {@code newValue} if that equals {@code expected} */
     public int compareAndExchange(long index, int expected, int newValue) {
-        return (int) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
+        try {
+            return (int) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the previous element, after setting {@code newValue} */
     public int getAndSet(long index, int newValue) {
-        return (int) ELEMENT.getAndSet(elements, offset(index), newValue);
+        try {
+            return (int) ELEMENT.getAndSet(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the previous element, after adding {@code delta} */
     public int getAndAdd(long index, int delta) {
-        return (int) ELEMENT.getAndAdd(elements, offset(index), delta);
+        try {
+            return (int) ELEMENT.getAndAdd(elements, offset(index), delta);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the new element, after adding {@code delta} */

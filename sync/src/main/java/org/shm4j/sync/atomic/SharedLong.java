@@ -41,10 +41,12 @@ public final class SharedLong {
 
     private final MemorySegment segment;
     private final SharedLock lock;
+    private final String closedMessage;
 
-    private SharedLong(MemorySegment segment, SharedLock lock) {
+    private SharedLong(MemorySegment segment, SharedLock lock, String closedMessage) {
         this.segment = segment;
         this.lock = lock;
+        this.closedMessage = closedMessage;
     }
 
     /** Creates a value of 0 named {@code name} in {@code heap}, without a lock. */
@@ -59,10 +61,9 @@ public final class SharedLong {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedLong create(SharedHeap heap, String name, long initialValue, boolean withLock) {
-        SharedLock lock = withLock ? SharedLock.create(heap, CompanionLocks.nameFor(name)) : null; // lock first:
-        // whoever finds the value finds its lock
+        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
         return new SharedLong(Blocks.create(heap, name, SyncLayout.LONG, SIZE, s -> s.set(JAVA_LONG, 0, initialValue)),
-                lock);
+                lock, Blocks.closedMessage("SharedLong", name, heap));
     }
 
     /**
@@ -72,14 +73,20 @@ public final class SharedLong {
      * @throws org.shm4j.core.ShmTypeMismatchException  if the block is not a {@code SharedLong}
      */
     public static SharedLong open(SharedHeap heap, String name) {
-        return new SharedLong(Blocks.open(heap, name, SyncLayout.LONG), CompanionLocks.find(heap, name));
+        return new SharedLong(Blocks.open(heap, name, SyncLayout.LONG), CompanionLocks.find(heap, name),
+                Blocks.closedMessage("SharedLong", name, heap));
+    }
+
+    /** Opens the value named {@code name}, or creates it (without a lock) holding 0. */
+    public static SharedLong openOrCreate(SharedHeap heap, String name) {
+        return openOrCreate(heap, name, 0L);
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding {@code initialValue}. */
     public static SharedLong openOrCreate(SharedHeap heap, String name, long initialValue) {
         MemorySegment segment = Blocks.openOrCreate(heap, name, SyncLayout.LONG, SIZE,
                 s -> s.set(JAVA_LONG, 0, initialValue));
-        return new SharedLong(segment, CompanionLocks.find(heap, name));
+        return new SharedLong(segment, CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLong", name, heap));
     }
 
     /**
@@ -89,17 +96,26 @@ public final class SharedLong {
      * @throws IndexOutOfBoundsException if the 8 bytes are not inside the segment
      */
     public static SharedLong wrap(MemorySegment segment, long offset) {
-        return new SharedLong(Blocks.wrap(segment, offset, Long.BYTES, Long.BYTES), null);
+        return new SharedLong(Blocks.wrap(segment, offset, Long.BYTES, Long.BYTES), null,
+                Blocks.closedMessage("SharedLong", offset));
     }
 
     /** @return the value, with volatile semantics */
     public long get() {
-        return (long) VALUE.getVolatile(segment, 0L);
+        try {
+            return (long) VALUE.getVolatile(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with volatile semantics. */
     public void set(long newValue) {
-        VALUE.setVolatile(segment, 0L, newValue);
+        try {
+            VALUE.setVolatile(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value, with acquire semantics (pairs with {@link #setRelease(long)}) */
@@ -134,27 +150,47 @@ public final class SharedLong {
 
     /** @return true if the value was {@code expected} and is now {@code newValue} */
     public boolean compareAndSet(long expected, long newValue) {
-        return VALUE.compareAndSet(segment, 0L, expected, newValue);
+        try {
+            return VALUE.compareAndSet(segment, 0L, expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value before the call; it became {@code newValue} if that equals {@code expected} */
     public long compareAndExchange(long expected, long newValue) {
-        return (long) VALUE.compareAndExchange(segment, 0L, expected, newValue);
+        try {
+            return (long) VALUE.compareAndExchange(segment, 0L, expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous value, after setting {@code newValue} */
     public long getAndSet(long newValue) {
-        return (long) VALUE.getAndSet(segment, 0L, newValue);
+        try {
+            return (long) VALUE.getAndSet(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous value, after adding {@code delta} */
     public long getAndAdd(long delta) {
-        return (long) VALUE.getAndAdd(segment, 0L, delta);
+        try {
+            return (long) VALUE.getAndAdd(segment, 0L, delta);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the new value, after adding {@code delta} */
     public long addAndGet(long delta) {
-        return (long) VALUE.getAndAdd(segment, 0L, delta) + delta;
+        try {
+            return (long) VALUE.getAndAdd(segment, 0L, delta) + delta;
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the previous value, after adding 1 */

@@ -2,6 +2,7 @@ package org.shm4j.sync.atomic;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.ArrayBlocks;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -29,8 +30,8 @@ public final class SharedLongArray extends SharedArray {
     private static final VarHandle ELEMENT = JAVA_LONG.varHandle();
     private static final int SIZE = Long.BYTES;
 
-    private SharedLongArray(MemorySegment elements) {
-        super(elements, SIZE);
+    private SharedLongArray(MemorySegment elements, String closedMessage) {
+        super(elements, SIZE, closedMessage);
     }
 
     /**
@@ -39,7 +40,8 @@ public final class SharedLongArray extends SharedArray {
      * @throws IllegalArgumentException if {@code length} is not positive
      */
     public static SharedLongArray create(SharedHeap heap, String name, long length) {
-        return new SharedLongArray(ArrayBlocks.create(heap, name, SyncLayout.LONG_ARRAY, length, SIZE));
+        return new SharedLongArray(ArrayBlocks.create(heap, name, SyncLayout.LONG_ARRAY, length, SIZE),
+                Blocks.closedMessage("SharedLongArray", name, heap));
     }
 
     /**
@@ -48,7 +50,8 @@ public final class SharedLongArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedLongArray}
      */
     public static SharedLongArray open(SharedHeap heap, String name) {
-        return new SharedLongArray(ArrayBlocks.open(heap, name, SyncLayout.LONG_ARRAY, SIZE));
+        return new SharedLongArray(ArrayBlocks.open(heap, name, SyncLayout.LONG_ARRAY, SIZE),
+                Blocks.closedMessage("SharedLongArray", name, heap));
     }
 
     /**
@@ -57,7 +60,8 @@ public final class SharedLongArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedLongArray openOrCreate(SharedHeap heap, String name, long length) {
-        return new SharedLongArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.LONG_ARRAY, length, SIZE));
+        return new SharedLongArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.LONG_ARRAY, length, SIZE),
+                Blocks.closedMessage("SharedLongArray", name, heap));
     }
 
     /**
@@ -67,17 +71,26 @@ public final class SharedLongArray extends SharedArray {
      * @throws IndexOutOfBoundsException if the elements are not inside the segment
      */
     public static SharedLongArray wrap(MemorySegment segment, long offset, long length) {
-        return new SharedLongArray(ArrayBlocks.wrap(segment, offset, length, SIZE));
+        return new SharedLongArray(ArrayBlocks.wrap(segment, offset, length, SIZE),
+                Blocks.closedMessage("SharedLongArray", offset));
     }
 
     /** @return element {@code index}, volatile */
     public long get(long index) {
-        return (long) ELEMENT.getVolatile(elements, offset(index));
+        try {
+            return (long) ELEMENT.getVolatile(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, volatile. */
     public void set(long index, long newValue) {
-        ELEMENT.setVolatile(elements, offset(index), newValue);
+        try {
+            ELEMENT.setVolatile(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, acquire */
@@ -112,22 +125,38 @@ public final class SharedLongArray extends SharedArray {
 
     /** @return true if element {@code index} was {@code expected} and is now {@code newValue} */
     public boolean compareAndSet(long index, long expected, long newValue) {
-        return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
+        try {
+            return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index} before the call; it became {@code newValue} if that equals {@code expected} */
     public long compareAndExchange(long index, long expected, long newValue) {
-        return (long) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
+        try {
+            return (long) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the previous element, after setting {@code newValue} */
     public long getAndSet(long index, long newValue) {
-        return (long) ELEMENT.getAndSet(elements, offset(index), newValue);
+        try {
+            return (long) ELEMENT.getAndSet(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the previous element, after adding {@code delta} */
     public long getAndAdd(long index, long delta) {
-        return (long) ELEMENT.getAndAdd(elements, offset(index), delta);
+        try {
+            return (long) ELEMENT.getAndAdd(elements, offset(index), delta);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return the new element, after adding {@code delta} */

@@ -13,5 +13,10 @@
  *
  * <p>A value created with {@code withLock = true} gets a {@link org.shm4j.sync.locks.SharedLock} beside it, for
  * read-modify-write sequences that one atomic instruction cannot do ({@code withLock(...)}).
+ *
+ * <p>Used after its heap (or the segment it wraps) was closed, a value or array throws
+ * {@link java.lang.IllegalStateException} naming it ("SharedLong 'total' cannot be used: its heap 'h' is closed"),
+ * with the JDK's exception as the cause, from its volatile and read-modify-write methods; the acquire, release,
+ * opaque, plain and bulk methods throw the JDK's own.
  */
 package org.shm4j.sync.atomic;

@@ -34,6 +34,31 @@ public final class Blocks {
                 .allocateOrLookup(name, type, byteSize, SyncLayout.CACHE_LINE, init).segment();
     }
 
+    /** @return the message for the {@code kind} named {@code name} used after {@code heap} was closed */
+    public static String closedMessage(String kind, String name, SharedHeap heap) {
+        return kind + " '" + name + "' cannot be used: its " + heap + " is closed";
+    }
+
+    /** @return the message for the {@code kind} wrapped at {@code offset} of a segment that was then closed */
+    public static String closedMessage(String kind, long offset) {
+        return kind + " at offset " + offset + " of a wrapped segment cannot be used: that segment is closed";
+    }
+
+    /**
+     * Turns the failure of a structure's memory access into what its public method throws. Called only from catch
+     * blocks around a method's body, so that the hot path pays nothing.
+     *
+     * @param failure       an {@link IllegalStateException} the body threw
+     * @param memory        the scope of the structure's memory
+     * @param closedMessage {@link #closedMessage(String, String, SharedHeap)} or {@link #closedMessage(String, long)}
+     * @return if {@code memory} is closed, an {@link IllegalStateException} naming the structure, with the JDK's bare
+     *         "Already closed" as its cause; otherwise {@code failure} itself
+     */
+    public static IllegalStateException closedOr(IllegalStateException failure, MemorySegment.Scope memory,
+                                                 String closedMessage) {
+        return memory.isAlive() ? failure : new IllegalStateException(closedMessage, failure);
+    }
+
     /**
      * @return the {@code byteSize} bytes at {@code offset} of {@code segment}
      * @throws IllegalArgumentException  if the segment is not native memory or the address is not a multiple of

@@ -1,6 +1,7 @@
 package org.shm4j.sync.internal;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.sync.locks.SharedLock;
 
 /**
@@ -14,6 +15,27 @@ public final class CompanionLocks {
     /** @return the heap name of the lock beside the value {@code valueName} */
     public static String nameFor(String valueName) {
         return valueName + ".lock";
+    }
+
+    /**
+     * Creates the lock beside the value {@code valueName}; call it before creating the value, so that whoever finds
+     * the value finds its lock.
+     *
+     * @throws ShmAlreadyExistsException naming the value if it exists already (not its lock, which the user never
+     *                                   named), else naming the lock
+     */
+    public static SharedLock create(SharedHeap heap, String valueName) {
+        try {
+            return SharedLock.create(heap, nameFor(valueName));
+        } catch (ShmAlreadyExistsException lockExists) {
+            if (heap.find(valueName).isEmpty()) {
+                throw lockExists;
+            }
+            ShmAlreadyExistsException valueExists = new ShmAlreadyExistsException("block '" + valueName
+                    + "' already exists in " + heap);
+            valueExists.initCause(lockExists);
+            throw valueExists;
+        }
     }
 
     /** @return the lock created beside the value {@code valueName}, or null */

@@ -17,37 +17,24 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Available only on Linux x86-64 and aarch64, when this class's module has native access enabled
  * ({@code --enable-native-access}) and the system property {@code shm4j.futex} is not {@code false}; otherwise
- * {@link #isAvailable()} is false and callers fall back to spinning and parking.
+ * {@link #isAvailable()} is false, {@link #fallbackReason()} says why, and callers fall back to spinning and parking.
+ * When the fallback is taken because native access is not enabled, this class logs it once (when it is first used),
+ * at {@link System.Logger.Level#WARNING} on the logger {@value #LOGGER}, naming the flag that enables futex.
  */
 public final class Futex {
+    /** The logger that reports a fallback for want of native access. */
+    public static final String LOGGER = "org.shm4j.sync";
+
     private static final int FUTEX_WAIT = 0;
     private static final int FUTEX_WAKE = 1;
-    private static final MethodHandle SYSCALL;
-    private static final long SYS_FUTEX;
+    private static final long SYS_FUTEX = futexSyscallNumber();
+    private static final Linked LINKED = link();
+    private static final MethodHandle SYSCALL = LINKED.handle();
     private static final ThreadLocal<MemorySegment> TIMESPEC =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16, 8));
 
-    static {
-        long number = futexSyscallNumber();
-        MethodHandle handle = null;
-        if (number > 0 && !"false".equals(System.getProperty("shm4j.futex"))
-                && Futex.class.getModule().isNativeAccessEnabled()) {
-            try {
-                Linker linker = Linker.nativeLinker();
-                Optional<MemorySegment> syscall = linker.defaultLookup().find("syscall");
-                if (syscall.isPresent()) {
-                    handle = linker.downcallHandle(syscall.get(),
-                            // addresses pass as 64-bit integers: no MemorySegment to allocate per call
-                            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG,
-                                    JAVA_LONG, JAVA_INT),
-                            Linker.Option.firstVariadicArg(1));
-                }
-            } catch (IllegalCallerException | UnsupportedOperationException e) {
-                handle = null; // native access refused: the pure-Java fallback is used
-            }
-        }
-        SYSCALL = handle;
-        SYS_FUTEX = number;
+    /** The {@code syscall} downcall, or null and why there is none. */
+    private record Linked(MethodHandle handle, String fallbackReason) {
     }
 
     private Futex() {
@@ -56,6 +43,11 @@ public final class Futex {
     /** @return true if futex calls are possible here */
     public static boolean isAvailable() {
         return SYSCALL != null;
+    }
+
+    /** @return why futex is not used (waits spin and park instead), or empty if it is used */
+    public static Optional<String> fallbackReason() {
+        return Optional.ofNullable(LINKED.fallbackReason());
     }
 
     /**
@@ -81,6 +73,44 @@ public final class Futex {
         } catch (Throwable t) {
             throw new IllegalStateException("futex wake failed", t);
         }
+    }
+
+    private static Linked link() {
+        if (SYS_FUTEX <= 0) {
+            return new Linked(null, "futex needs Linux on x86-64 or aarch64; this is " + System.getProperty("os.name")
+                    + " on " + System.getProperty("os.arch"));
+        }
+        if ("false".equals(System.getProperty("shm4j.futex"))) {
+            return new Linked(null, "turned off by -Dshm4j.futex=false");
+        }
+        Module module = Futex.class.getModule();
+        if (!module.isNativeAccessEnabled()) {
+            return refused("native access is not enabled for " + module);
+        }
+        try {
+            Linker linker = Linker.nativeLinker();
+            Optional<MemorySegment> syscall = linker.defaultLookup().find("syscall");
+            if (syscall.isEmpty()) {
+                return new Linked(null, "the C library has no syscall function");
+            }
+            return new Linked(linker.downcallHandle(syscall.get(),
+                    // addresses pass as 64-bit integers: no MemorySegment to allocate per call
+                    FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
+                            JAVA_INT),
+                    Linker.Option.firstVariadicArg(1)), null);
+        } catch (IllegalCallerException | UnsupportedOperationException e) {
+            return refused("native access was refused: " + e.getMessage());
+        }
+    }
+
+    /** @return no futex because native access is not granted; logged once, since this runs in class init */
+    private static Linked refused(String why) {
+        Module module = Futex.class.getModule();
+        String flag = "--enable-native-access=" + (module.isNamed() ? module.getName() : "ALL-UNNAMED");
+        String reason = why + "; start java with " + flag + " to use futex";
+        System.getLogger(LOGGER).log(System.Logger.Level.WARNING, "shm4j blocking waits spin and park instead of "
+                + "using futex: " + reason + " (or with -Dshm4j.futex=false to choose spinning and parking quietly)");
+        return new Linked(null, reason);
     }
 
     private static long futexSyscallNumber() {

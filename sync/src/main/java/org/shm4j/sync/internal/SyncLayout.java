@@ -12,18 +12,18 @@ public final class SyncLayout {
     /** Every value and lock block is one cache line. */
     public static final long CACHE_LINE = 64;
 
-    public static final BlockType INT = new BlockType(0x5348_0001, 1);
-    public static final BlockType LONG = new BlockType(0x5348_0002, 1);
-    public static final BlockType DOUBLE = new BlockType(0x5348_0003, 1);
-    public static final BlockType BOOLEAN = new BlockType(0x5348_0004, 1);
-    public static final BlockType INT_ARRAY = new BlockType(0x5348_0011, 1);
-    public static final BlockType LONG_ARRAY = new BlockType(0x5348_0012, 1);
-    public static final BlockType DOUBLE_ARRAY = new BlockType(0x5348_0013, 1);
-    public static final BlockType BYTE_ARRAY = new BlockType(0x5348_0014, 1);
-    public static final BlockType LOCK = new BlockType(0x5348_0021, 2);
-    public static final BlockType READ_WRITE_LOCK = new BlockType(0x5348_0023, 2);
-    public static final BlockType FAIR_LOCK = new BlockType(0x5348_0022, 1);
-    public static final BlockType RING = new BlockType(0x5348_0031, 2);
+    public static final BlockType INT = BlockType.named("SharedInt", 0x5348_0001, 1);
+    public static final BlockType LONG = BlockType.named("SharedLong", 0x5348_0002, 1);
+    public static final BlockType DOUBLE = BlockType.named("SharedDouble", 0x5348_0003, 1);
+    public static final BlockType BOOLEAN = BlockType.named("SharedBoolean", 0x5348_0004, 1);
+    public static final BlockType INT_ARRAY = BlockType.named("SharedIntArray", 0x5348_0011, 1);
+    public static final BlockType LONG_ARRAY = BlockType.named("SharedLongArray", 0x5348_0012, 1);
+    public static final BlockType DOUBLE_ARRAY = BlockType.named("SharedDoubleArray", 0x5348_0013, 1);
+    public static final BlockType BYTE_ARRAY = BlockType.named("SharedByteArray", 0x5348_0014, 1);
+    public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 2);
+    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 2);
+    public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 1);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 2);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;

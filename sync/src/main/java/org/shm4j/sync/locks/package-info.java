@@ -12,6 +12,6 @@
  * and calls {@code markConsistent()}, like POSIX robust mutexes.
  *
  * <p>Waiters spin, yield, then block in Linux {@code futex} when the module has native access (see
- * {@code org.shm4j.sync.locks.SharedLock#usesFutex()}), else park and re-check.
+ * {@link org.shm4j.sync.BlockingWaits#usesFutex()}), else park and re-check.
  */
 package org.shm4j.sync.locks;

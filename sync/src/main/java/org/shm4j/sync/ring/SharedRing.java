@@ -643,7 +643,10 @@ public final class SharedRing {
         if (type < 1) {
             throw new IllegalArgumentException("type=" + type + " (expected: >= 1)");
         }
-        Checks.inRange("length", length, 0, maxMessageLength);
+        if (length < 0 || length > maxMessageLength) {
+            throw new IllegalArgumentException(description + ": message length=" + length + " (expected: 0.."
+                    + maxMessageLength + ", capacity " + capacity + " / 8 - 8)");
+        }
         int required = align(length + RING_RECORD_HEADER);
         return kind == Kind.SPSC ? claimSingle(required) : claimShared(required);
     }

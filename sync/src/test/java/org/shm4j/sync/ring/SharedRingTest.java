@@ -385,7 +385,8 @@ class SharedRingTest {
             SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
             byte[] big = new byte[ring.maxMessageLength() + 1];
             assertThatThrownBy(() -> ring.offer(1, big, 0, big.length)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("length=" + big.length + " (expected: 0.." + ring.maxMessageLength() + ")");
+                    .hasMessage("ring 'ring': message length=" + big.length + " (expected: 0.."
+                            + ring.maxMessageLength() + ", capacity 1024 / 8 - 8)");
             assertThatThrownBy(() -> ring.offer(1, big, 0, -1)).isInstanceOf(IndexOutOfBoundsException.class);
             assertThatThrownBy(() -> ring.offer(1, MemorySegment.ofArray(big), 0, -1))
                     .isInstanceOf(IllegalArgumentException.class);

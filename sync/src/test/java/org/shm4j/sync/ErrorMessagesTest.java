@@ -1,0 +1,148 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmAlreadyExistsException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.atomic.SharedBoolean;
+import org.shm4j.sync.atomic.SharedByteArray;
+import org.shm4j.sync.atomic.SharedDouble;
+import org.shm4j.sync.atomic.SharedDoubleArray;
+import org.shm4j.sync.atomic.SharedInt;
+import org.shm4j.sync.atomic.SharedIntArray;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.ring.SharedRing;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Error messages a user can act on: they name the structure, its kind, the limit and the rule. */
+class ErrorMessagesTest {
+    @Test
+    void shouldNameBothKindsOnATypeMismatch() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedInt.create(heap, "total");
+            assertThatThrownBy(() -> SharedLong.open(heap, "total")).isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("block 'total' in " + heap + " is a SharedInt, type 0x53480001 v1 (expected: a "
+                            + "SharedLong, type 0x53480002 v1)");
+            assertThatThrownBy(() -> SharedLong.openOrCreate(heap, "total")).hasMessageContaining("is a SharedInt");
+            SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
+            assertThatThrownBy(() -> SharedReadWriteLock.open(heap, "ring")).hasMessageEndingWith(
+                    "is a SharedRing, type 0x53480031 v2 (expected: a SharedReadWriteLock, type 0x53480023 v2)");
+        }
+    }
+
+    @Test
+    void shouldNameTheValueNotItsLockWhenCreatedTwice() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLong.create(heap, "total", 0, true);
+            assertThatThrownBy(() -> SharedLong.create(heap, "total", 0, true))
+                    .isInstanceOf(ShmAlreadyExistsException.class)
+                    .hasMessage("block 'total' already exists in " + heap)
+                    .cause().hasMessageContaining("'total.lock'");
+            SharedInt.create(heap, "count", 1, true);
+            assertThatThrownBy(() -> SharedInt.create(heap, "count", 1, true)).hasMessageStartingWith("block 'count' ");
+            SharedDouble.create(heap, "mean", 1, true);
+            assertThatThrownBy(() -> SharedDouble.create(heap, "mean", 1, true))
+                    .hasMessageStartingWith("block 'mean' ");
+            SharedLock.create(heap, "orphan.lock"); // a lock of that name, but no value: the lock is the conflict
+            assertThatThrownBy(() -> SharedLong.create(heap, "orphan", 0, true))
+                    .hasMessageStartingWith("block 'orphan.lock' already exists");
+        }
+    }
+
+    @Test
+    void shouldNameTheQueueOrRingItsCapacityAndTheRuleForAnOversizedMessage() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<byte[]> queue = SharedQueue.create(heap, "q", 1024, Codec.bytes());
+            assertThatThrownBy(() -> queue.offer(new byte[200])).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("queue 'q': encoded value length=200 (expected: 0..120, capacity 1024 / 8 - 8)");
+            assertThat(queue.offer(new byte[120])).isTrue();
+            SharedRing ring = SharedRing.create(heap, "r", SharedRing.Kind.MPSC, 2048);
+            assertThatThrownBy(() -> ring.offer(1, new byte[300], 0, 300)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("ring 'r': message length=300 (expected: 0..248, capacity 2048 / 8 - 8)");
+            SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
+            assertThatThrownBy(() -> pipe.first().send(new byte[121], Duration.ZERO))
+                    .hasMessage("ring 'p.ab': message length=121 (expected: 0..120, capacity 1024 / 8 - 8)");
+        }
+    }
+
+    @Test
+    void shouldSayWhichValueOrArrayWasUsedAfterItsHeapWasClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedLong total = SharedLong.create(heap, "total");
+        SharedInt count = SharedInt.openOrCreate(heap, "count");
+        SharedDouble mean = SharedDouble.create(heap, "mean");
+        SharedBoolean flag = SharedBoolean.create(heap, "flag");
+        SharedLongArray longs = SharedLongArray.create(heap, "longs", 4);
+        SharedIntArray ints = SharedIntArray.create(heap, "ints", 4);
+        SharedDoubleArray doubles = SharedDoubleArray.create(heap, "doubles", 4);
+        SharedByteArray bytes = SharedByteArray.create(heap, "bytes", 4);
+        heap.close();
+        assertClosed(total::get, "SharedLong 'total'", heap);
+        assertClosed(() -> total.set(1), "SharedLong 'total'", heap);
+        assertClosed(total::incrementAndGet, "SharedLong 'total'", heap);
+        assertClosed(() -> total.updateAndGet(x -> x + 1), "SharedLong 'total'", heap);
+        assertClosed(() -> count.compareAndSet(0, 1), "SharedInt 'count'", heap);
+        assertClosed(() -> count.getAndAdd(1), "SharedInt 'count'", heap);
+        assertClosed(() -> mean.addAndGet(1), "SharedDouble 'mean'", heap);
+        assertClosed(() -> mean.getAndSet(1), "SharedDouble 'mean'", heap);
+        assertClosed(flag::get, "SharedBoolean 'flag'", heap);
+        assertClosed(() -> flag.getAndSet(true), "SharedBoolean 'flag'", heap);
+        assertClosed(() -> longs.get(0), "SharedLongArray 'longs'", heap);
+        assertClosed(() -> longs.incrementAndGet(1), "SharedLongArray 'longs'", heap);
+        assertClosed(() -> ints.set(0, 1), "SharedIntArray 'ints'", heap);
+        assertClosed(() -> doubles.compareAndSet(0, 0, 1), "SharedDoubleArray 'doubles'", heap);
+        assertClosed(() -> bytes.get(0), "SharedByteArray 'bytes'", heap);
+        assertClosed(() -> ints.copyTo(0, MemorySegment.ofArray(new int[4]), 0, 4), "SharedIntArray 'ints'", heap);
+    }
+
+    @Test
+    void shouldSayWhichQueueOrPipeWasUsedAfterItsHeapWasClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, Codec.longs());
+        SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
+        heap.close();
+        assertClosed(() -> queue.offer(1L), "SharedQueue 'q'", heap);
+        assertClosed(queue::poll, "SharedQueue 'q'", heap);
+        assertClosed(() -> queue.put(1L), "SharedQueue 'q'", heap);
+        assertClosed(() -> pipe.first().send(new byte[1], Duration.ofSeconds(1)), "SharedPipe 'p'", heap);
+        assertClosed(() -> pipe.second().recv(Duration.ofSeconds(1)), "SharedPipe 'p'", heap);
+        assertClosed(() -> pipe.second().poll(), "SharedPipe 'p'", heap);
+    }
+
+    @Test
+    void shouldSayWhichWrappedValueWasUsedAfterItsSegmentWasClosed() {
+        Arena arena = Arena.ofShared();
+        SharedLong value = SharedLong.wrap(arena.allocate(64, 8), 8);
+        SharedIntArray array = SharedIntArray.wrap(arena.allocate(64, 8), 0, 16);
+        arena.close();
+        assertThatThrownBy(value::get).isInstanceOf(IllegalStateException.class)
+                .hasMessage("SharedLong at offset 8 of a wrapped segment cannot be used: that segment is closed");
+        assertThatThrownBy(() -> array.get(3)).hasMessageStartingWith("SharedIntArray at offset 0 of a wrapped");
+    }
+
+    @Test
+    void shouldLeaveOtherIllegalStatesAlone() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue.create(heap, "q", 1024, Codec.bytes()).offer(new byte[3]);
+            assertThatThrownBy(() -> SharedQueue.open(heap, "q", Codec.longs()).poll())
+                    .isInstanceOf(IllegalStateException.class).hasNoCause()
+                    .hasMessage("queue 'q' holds a message of type 3, but its codec reads type 1");
+        }
+    }
+
+    private static void assertClosed(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, String what,
+                                     SharedHeap heap) {
+        assertThatThrownBy(call).isInstanceOf(IllegalStateException.class)
+                .hasMessage(what + " cannot be used: its " + heap + " is closed")
+                .cause().isInstanceOf(IllegalStateException.class).hasMessage("Already closed");
+    }
+}
