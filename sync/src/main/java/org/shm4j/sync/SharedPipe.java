@@ -9,6 +9,7 @@ import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -153,8 +154,10 @@ public final class SharedPipe implements AutoCloseable {
         private final SharedRing in;
         /** The message {@link #recv(Duration)} copied out: written and read by the one receiving thread. */
         private byte[] received;
-        private final MessageHandler copier = (type, buffer, offset, length) ->
-                received = buffer.asSlice(offset, length).toArray(JAVA_BYTE);
+        private final MessageHandler copier = (type, buffer, offset, length) -> {
+            received = new byte[length];
+            MemorySegment.copy(buffer, JAVA_BYTE, offset, received, 0, length);
+        };
         private volatile boolean claimed;
 
         private End(PipeEnds ends, int self, SharedRing out, SharedRing in) {
@@ -274,7 +277,8 @@ public final class SharedPipe implements AutoCloseable {
 
         /**
          * Closes this end for good: the other end receives what this one sent, then {@link PipeClosedException}.
-         * Idempotent. Call it when no thread of this process is sending on this end.
+         * Idempotent. Call it after the last send has returned: a message that another thread sends while this end
+         * closes may reach the other end after its end of stream, or never.
          */
         @Override
         public void close() {
