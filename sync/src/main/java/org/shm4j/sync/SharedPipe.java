@@ -265,8 +265,12 @@ public final class SharedPipe implements AutoCloseable {
             }
         }
 
-        /** @return true if a message is waiting to be received: a snapshot */
+        /**
+         * @return true if a message is waiting to be received: a snapshot
+         * @throws IllegalStateException if this end is closed
+         */
         public boolean poll() {
+            requireOpen();
             return !in.isEmpty();
         }
 
