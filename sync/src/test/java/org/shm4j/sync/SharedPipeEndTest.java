@@ -12,12 +12,19 @@ import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -186,6 +193,30 @@ class SharedPipeEndTest {
                 .hasMessageContaining("magic=0x0");
         assertThatThrownBy(() -> SharedPipe.create(heap, "bad", 1000)).isInstanceOf(IllegalArgumentException.class);
         assertThat(heap.find("bad")).as("nothing made for a refused capacity").isEmpty();
+    }
+
+    @Test
+    void shouldLayOutTheEndStateBlockAsItsTableSays() {
+        StructLayout end = MemoryLayout.structLayout(JAVA_LONG.withName("owner"), JAVA_INT.withName("state"),
+                MemoryLayout.paddingLayout(52));
+        StructLayout block = MemoryLayout.structLayout(JAVA_LONG.withName("magic"), JAVA_INT.withName("version"),
+                MemoryLayout.paddingLayout(52), end.withName("first"), end.withName("second"));
+        assertThat(SyncLayout.PIPE_MAGIC_OFFSET).isEqualTo(block.byteOffset(groupElement("magic")));
+        assertThat(SyncLayout.PIPE_VERSION_OFFSET).isEqualTo(block.byteOffset(groupElement("version")));
+        assertThat(SyncLayout.PIPE_FIRST_END_OFFSET).isEqualTo(block.byteOffset(groupElement("first")));
+        assertThat(SyncLayout.PIPE_FIRST_END_OFFSET + SyncLayout.PIPE_END_STRIDE)
+                .isEqualTo(block.byteOffset(groupElement("second")));
+        assertThat(SyncLayout.PIPE_END_OWNER).isEqualTo(end.byteOffset(groupElement("owner")));
+        assertThat(SyncLayout.PIPE_END_STATE).isEqualTo(end.byteOffset(groupElement("state")));
+        assertThat(SyncLayout.PIPE_SIZE).isEqualTo(block.byteSize()).isEqualTo(192);
+        assertThat(new String(MemorySegment.ofArray(new long[] {SyncLayout.PIPE_MAGIC}).toArray(JAVA_BYTE)))
+                .isEqualTo("SHM4JPIP");
+        MemorySegment made = heap.find("pipe").orElseThrow().segment();
+        assertThat(made.get(JAVA_LONG, SyncLayout.PIPE_MAGIC_OFFSET)).isEqualTo(SyncLayout.PIPE_MAGIC);
+        assertThat(made.get(JAVA_INT, SyncLayout.PIPE_VERSION_OFFSET)).isEqualTo(SyncLayout.PIPE.layoutVersion());
+        pipe.first();
+        assertThat(made.get(JAVA_LONG, SyncLayout.PIPE_FIRST_END_OFFSET + SyncLayout.PIPE_END_OWNER) >>> 32)
+                .as("owner token: pid in the high half").isEqualTo(ProcessHandle.current().pid());
     }
 
     private static PipeClosedException catchGone(Receive receive) {
