@@ -1,7 +1,10 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.internal.Blocks;
+import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.PipeEnds;
+import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
@@ -9,83 +12,216 @@ import org.shm4j.sync.ring.WaitStrategy;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * A duplex pipe in shared memory, like Python's {@code multiprocessing.Pipe()}: two ends, each sending byte messages
- * to the other. It is two SPSC {@link SharedRing}s, {@code <name>.ab} (first end to second) and {@code <name>.ba}
- * (second to first), so each end has one sending thread and one receiving thread at a time. Waits block in futex
- * ({@link WaitStrategy#BLOCKING}).
+ * to the other, and each knowing when the other is gone. It is two SPSC {@link SharedRing}s, {@code <name>.ab}
+ * (first end to second) and {@code <name>.ba} (second to first), plus an end-state block {@code <name>}; each end has
+ * one sending thread and one receiving thread at a time. Waits block in futex ({@link WaitStrategy#BLOCKING}).
  *
  * <pre>{@code
  * SharedPipe pipe = SharedPipe.create(heap, "pipe", 1 << 16);
  * pipe.first().send("ping".getBytes(), Duration.ofSeconds(1));
  * byte[] got = SharedPipe.open(heap, "pipe").second().recv(Duration.ofSeconds(1)); // in another process
  * }</pre>
+ *
+ * <h2>Holding an end</h2>
+ * {@link #first()} and {@link #second()} claim that end for the calling <em>process</em> (by its pid and start time)
+ * and return it; calling them again, from any thread or pipe object of the same process, returns the same end. An
+ * end held by another live process cannot be claimed ({@link IllegalStateException} naming its pid); an end whose
+ * holder died without closing it can, and the new holder carries on with its rings as they are. One process may hold
+ * both ends (for threads). {@link End#close()} (or {@link #close()} for the ends this object handed out) closes an
+ * end for good: it is never claimed again; make a new pipe to talk again.
+ *
+ * <h2>End of stream</h2>
+ * Once the other end is closed, or its holder died (or exited without closing it), {@link End#recv(Duration)}
+ * still returns every message that end sent before, then throws {@link PipeClosedException} (naming the pipe, the
+ * end, the pid and whether it closed or died) on every call, as Python's {@code recv} raises {@code EOFError}. A
+ * waiting {@code recv} notices a close within about 25 ms (it waits in slices of at most that long and looks at
+ * the other end's state between them) and a death within about 100 ms (the holder's liveness is checked at most
+ * every 50 ms while waiting), plus scheduling delay.
+ * A holder that died in the middle of a send leaves a claimed record that the ring skips after its stall timeout
+ * ({@link SharedRing#setStallTimeout}, 5 s); end of stream then comes after that. Until an end is first claimed, the
+ * other end waits for it as for a slow sender: a pipe may be used before its peer process has started.
+ * {@link End#send(byte[], Duration)} throws {@link PipeClosedException} if the other end is closed, like writing to
+ * a broken pipe; a dead holder (which never frees room) is noticed, as with a socket, once send has to wait for room.
+ * Using an end after closing it throws {@link IllegalStateException}.
+ *
+ * <h2>End-state block (heap block type {@code 0x53480041} v1, 192 bytes, 64-aligned, named as the pipe)</h2>
+ * <table class="striped">
+ * <caption>SharedPipe end-state block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>magic: {@code 0x5049504A344D4853}, the ASCII bytes {@code "SHM4JPIP"}</td>
+ *     <td>plain; written before the block is published</td></tr>
+ * <tr><td>8</td><td>4</td><td>layoutVersion: 1</td><td>plain; likewise</td></tr>
+ * <tr><td>64</td><td>8</td><td>first end's owner: the holder's owner token (pid in bits 63..32, low 32 bits of its
+ *     start time in epoch ms below; see {@code ProcessIdentity}), 0 while unclaimed</td><td>CAS to claim;
+ *     volatile reads</td></tr>
+ * <tr><td>72</td><td>4</td><td>first end's state: 0 = open, 1 = closed (final)</td><td>release store by the
+ *     closer, after its last send; acquire load by the peer, before the poll that finds the ring empty</td></tr>
+ * <tr><td>128</td><td>8</td><td>second end's owner, as at 64</td><td>as at 64</td></tr>
+ * <tr><td>136</td><td>4</td><td>second end's state, as at 72</td><td>as at 72</td></tr>
+ * </table>
+ * The owner word keeps the closer's token after a close. Both ends change only when claimed or closed, so they share
+ * no hot cache line with the rings. Pipes made before this block existed (two rings only, no block named as the
+ * pipe) are refused by {@link #open} with {@link ShmNotFoundException} naming the missing block.
+ *
+ * <p>Memory consistency effects: actions of a thread before it sends a message happen-before the actions following
+ * the receipt of that message; actions of an end's holder before it closes the end happen-before the peer's
+ * {@link PipeClosedException} for the close.
  */
-public final class SharedPipe {
+public final class SharedPipe implements AutoCloseable {
+    private static final int TYPE = 1;
+    /** Longest single wait between two looks at the other end's state. */
+    private static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(25);
+    private static final Duration SLICE = Duration.ofNanos(SLICE_NANOS);
+
     private final End first;
     private final End second;
 
-    private SharedPipe(SharedRing ab, SharedRing ba, SharedHeap heap, String name) {
-        String closedMessage = Blocks.closedMessage("SharedPipe", name, heap);
-        this.first = new End(ab, ba, "first", heap.memory().segment().scope(), closedMessage);
-        this.second = new End(ba, ab, "second", heap.memory().segment().scope(), closedMessage);
+    private SharedPipe(PipeEnds ends, SharedRing ab, SharedRing ba) {
+        this.first = new End(ends, PipeEnds.FIRST, ab, ba);
+        this.second = new End(ends, PipeEnds.SECOND, ba, ab);
     }
 
-    /** Creates a pipe named {@code name} in {@code heap}, with rings of {@code capacity} bytes each way. */
+    /**
+     * Creates a pipe named {@code name} in {@code heap}: its end-state block {@code name} and rings {@code name.ab}
+     * and {@code name.ba} of {@code capacity} bytes each, both ends open and unclaimed.
+     *
+     * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
+     */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
+        SharedRing.requiredBytes(capacity); // checks it before any block is made
+        PipeEnds ends = PipeEnds.create(heap, name); // first: a pipe whose state block exists is not an old one
         SharedRing ab = SharedRing.create(heap, name + ".ab", SharedRing.Kind.SPSC, capacity);
-        return new SharedPipe(ab, SharedRing.create(heap, name + ".ba", SharedRing.Kind.SPSC, capacity), heap, name);
+        return new SharedPipe(ends, ab, SharedRing.create(heap, name + ".ba", SharedRing.Kind.SPSC, capacity));
     }
 
-    /** Opens the pipe named {@code name}. */
+    /**
+     * Opens the pipe named {@code name}; no end is claimed yet.
+     *
+     * @throws ShmNotFoundException if there is no such pipe, or it has rings but no end-state block (a pipe made by
+     *                              a shm4j before pipes tracked their ends)
+     * @throws org.shm4j.core.ShmFormatException if the end-state block's magic or layout version is not this one's
+     */
     public static SharedPipe open(SharedHeap heap, String name) {
-        return new SharedPipe(SharedRing.open(heap, name + ".ab"), SharedRing.open(heap, name + ".ba"), heap, name);
+        Objects.requireNonNull(heap, "heap");
+        if (heap.find(name).isEmpty() && heap.find(name + ".ab").isPresent()) {
+            throw new ShmNotFoundException("pipe '" + name + "' has ring '" + name + ".ab' but no end-state block '"
+                    + name + "': it was made by a shm4j whose pipes did not track their ends; create it anew");
+        }
+        PipeEnds ends = PipeEnds.open(heap, name);
+        SharedRing ab = SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC);
+        return new SharedPipe(ends, ab, SharedRing.open(heap, name + ".ba", SharedRing.Kind.SPSC));
     }
 
-    /** @return the end whose messages the second end receives */
+    /**
+     * Claims the first end for this process (see the class documentation).
+     *
+     * @return the end whose messages the second end receives
+     * @throws IllegalStateException if the end was closed, or a live other process holds it
+     */
     public End first() {
-        return first;
+        return first.claim();
     }
 
-    /** @return the end whose messages the first end receives */
+    /**
+     * Claims the second end for this process (see the class documentation).
+     *
+     * @return the end whose messages the first end receives
+     * @throws IllegalStateException if the end was closed, or a live other process holds it
+     */
     public End second() {
-        return second;
+        return second.claim();
     }
 
-    /** One end of a pipe. */
-    public static final class End {
-        private static final int TYPE = 1;
+    /** Closes the ends this object handed out; see {@link End#close()}. */
+    @Override
+    public void close() {
+        first.closeIfClaimed();
+        second.closeIfClaimed();
+    }
 
+    /** One end of a pipe, held by this process. */
+    public static final class End implements AutoCloseable {
+        private final PipeEnds ends;
+        private final int self;
+        private final PipeEnds.Peer peer;
         private final SharedRing out;
         private final SharedRing in;
-        private final String name;
-        private final MemorySegment.Scope scope;
-        private final String closedMessage;
+        /** The message {@link #recv(Duration)} copied out: written and read by the one receiving thread. */
+        private byte[] received;
+        private final MessageHandler copier = (type, buffer, offset, length) -> {
+            received = new byte[length];
+            MemorySegment.copy(buffer, JAVA_BYTE, offset, received, 0, length);
+        };
+        private volatile boolean claimed;
 
-        private End(SharedRing out, SharedRing in, String name, MemorySegment.Scope scope, String closedMessage) {
+        private End(PipeEnds ends, int self, SharedRing out, SharedRing in) {
+            this.ends = ends;
+            this.self = self;
+            this.peer = new PipeEnds.Peer(ends, 1 - self);
             this.out = out;
             this.in = in;
-            this.name = name;
-            this.scope = scope;
-            this.closedMessage = closedMessage;
+        }
+
+        private End claim() {
+            if (!claimed) {
+                try {
+                    ends.claim(self);
+                } catch (IllegalStateException e) {
+                    throw ends.closedOr(e);
+                }
+                claimed = true;
+            }
+            return this;
         }
 
         /**
          * Sends {@code message}, waiting up to {@code timeout} for room.
          *
          * @return false if there was no room in time
+         * @throws PipeClosedException      if the other end is closed, or (found while waiting for room) its holder
+         *                                  died: a broken pipe
+         * @throws IllegalStateException    if this end is closed
          * @throws IllegalArgumentException if the message is longer than {@link #maxMessageLength()}
          * @throws InterruptedException     if interrupted while waiting
          */
         public boolean send(byte[] message, Duration timeout) throws InterruptedException {
             Objects.requireNonNull(message, "message");
             try {
-                return out.offer(TYPE, message, 0, message.length, timeout, WaitStrategy.BLOCKING);
+                return sendWaiting(message, timeout);
             } catch (IllegalStateException e) {
-                throw Blocks.closedOr(e, scope, closedMessage);
+                throw ends.closedOr(e);
+            }
+        }
+
+        private boolean sendWaiting(byte[] message, Duration timeout) throws InterruptedException {
+            requireOpen();
+            if (peer.isClosed()) {
+                throw gone(ends.owner(peer.end()), " (broken pipe)");
+            }
+            if (out.offer(TYPE, message, 0, message.length)) {
+                return true;
+            }
+            long start = System.nanoTime();
+            long total = Waits.nanos(timeout);
+            while (true) {
+                long goneOwner = peer.gone();
+                if (goneOwner != 0) {
+                    throw gone(goneOwner, " (broken pipe)");
+                }
+                long left = total - (System.nanoTime() - start);
+                if (left <= 0) {
+                    return false;
+                }
+                if (out.offer(TYPE, message, 0, message.length, slice(left), WaitStrategy.BLOCKING)) {
+                    return true;
+                }
+                requireOpen();
             }
         }
 
@@ -93,35 +229,72 @@ public final class SharedPipe {
          * Receives the next message, waiting up to {@code timeout}.
          *
          * @return the message, or null if none came in time
-         * @throws InterruptedException if interrupted while waiting
+         * @throws PipeClosedException   if no message is left and the other end is closed or its holder died
+         * @throws IllegalStateException if this end is closed
+         * @throws InterruptedException  if interrupted while waiting
          */
         public byte[] recv(Duration timeout) throws InterruptedException {
-            byte[][] got = new byte[1][];
-            int n = recv((type, buffer, offset, length) -> got[0] = buffer.asSlice(offset, length)
-                    .toArray(JAVA_BYTE), timeout);
-            return n == 0 ? null : got[0];
+            if (recv(copier, timeout) == 0) {
+                return null;
+            }
+            byte[] got = received;
+            received = null;
+            return got;
         }
 
         /**
          * Hands the next message to {@code handler} in place, waiting up to {@code timeout}.
          *
          * @return 1 if a message was handled, 0 if none came in time
-         * @throws InterruptedException if interrupted while waiting
+         * @throws PipeClosedException   if no message is left and the other end is closed or its holder died
+         * @throws IllegalStateException if this end is closed
+         * @throws InterruptedException  if interrupted while waiting
          */
         public int recv(MessageHandler handler, Duration timeout) throws InterruptedException {
+            Objects.requireNonNull(handler, "handler");
             try {
-                return in.poll(handler, timeout, WaitStrategy.BLOCKING);
+                return recvWaiting(handler, timeout);
             } catch (IllegalStateException e) {
-                throw Blocks.closedOr(e, scope, closedMessage);
+                throw ends.closedOr(e);
             }
         }
 
-        /** @return true if a message is waiting to be received: a snapshot */
+        private int recvWaiting(MessageHandler handler, Duration timeout) throws InterruptedException {
+            requireOpen();
+            if (in.poll(handler) > 0) {
+                return 1;
+            }
+            long start = System.nanoTime();
+            long total = Waits.nanos(timeout);
+            while (true) {
+                long goneOwner = peer.gone(); // before the poll: all it sent before the close is then visible
+                if (in.poll(handler) > 0) {
+                    return 1;
+                }
+                if (goneOwner != 0 && in.isEmpty()) { // not empty: a dead sender's claim, skipped after the stall
+                    throw gone(goneOwner, " (end of stream)");
+                }
+                long left = total - (System.nanoTime() - start);
+                if (left <= 0) {
+                    return 0;
+                }
+                if (in.poll(handler, slice(left), WaitStrategy.BLOCKING) > 0) {
+                    return 1;
+                }
+                requireOpen();
+            }
+        }
+
+        /**
+         * @return true if a message is waiting to be received: a snapshot
+         * @throws IllegalStateException if this end is closed
+         */
         public boolean poll() {
             try {
+                requireOpen();
                 return !in.isEmpty();
             } catch (IllegalStateException e) {
-                throw Blocks.closedOr(e, scope, closedMessage);
+                throw ends.closedOr(e);
             }
         }
 
@@ -130,9 +303,43 @@ public final class SharedPipe {
             return out.maxMessageLength();
         }
 
+        /**
+         * Closes this end for good: the other end receives what this one sent, then {@link PipeClosedException}.
+         * Idempotent. Call it after the last send has returned: a message that another thread sends while this end
+         * closes may reach the other end after its end of stream, or never.
+         */
+        @Override
+        public void close() {
+            ends.close(self);
+        }
+
+        private void closeIfClaimed() {
+            if (claimed) {
+                close();
+            }
+        }
+
+        private void requireOpen() {
+            if (ends.isClosed(self)) {
+                throw new IllegalStateException(ends.describe(self) + " is closed");
+            }
+        }
+
+        private PipeClosedException gone(long owner, String what) {
+            boolean died = !peer.isClosed();
+            String peerEnd = PipeEnds.name(peer.end());
+            return new PipeClosedException(ends.describe(peer.end()) + (died ? ": its holder " : " was closed by ")
+                    + ProcessIdentity.describe(owner) + (died ? " died without closing it" : "") + what,
+                    ends.pipeName(), peerEnd, ProcessIdentity.pid(owner), died);
+        }
+
+        private static Duration slice(long leftNanos) {
+            return leftNanos >= SLICE_NANOS ? SLICE : Duration.ofNanos(leftNanos);
+        }
+
         @Override
         public String toString() {
-            return name + " end of a pipe";
+            return ends.describe(self);
         }
     }
 }

@@ -101,7 +101,8 @@ class SharedQueueAndPipeTest {
                 }
                 echo.awaitSuccess(BOUND);
             }
-            assertThat(pipe.first().recv(Duration.ofMillis(20))).as("nothing more").isNull();
+            assertThatThrownBy(() -> pipe.first().recv(BOUND)).as("nothing more: the echo exited")
+                    .isInstanceOf(PipeClosedException.class);
             assertThat(pipe.second().poll()).isFalse();
             assertThatThrownBy(() -> pipe.first().send(new byte[pipe.first().maxMessageLength() + 1], BOUND))
                     .isInstanceOf(IllegalArgumentException.class);

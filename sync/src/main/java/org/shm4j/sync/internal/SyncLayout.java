@@ -131,6 +131,31 @@ public final class SyncLayout {
     /** Lock flags: the previous owner died holding the lock. */
     public static final int LOCK_OWNER_DIED = 1;
 
+    // Pipe: the end-state block of a SharedPipe (its two rings are RING blocks); table in SharedPipe's Javadoc.
+
+    /** Pipe: heap block type of the end-state block, named as the pipe itself. */
+    public static final BlockType PIPE = BlockType.named("SharedPipe", 0x5348_0041, 1);
+    /** Pipe: magic (long), {@link #PIPE_MAGIC}. */
+    public static final long PIPE_MAGIC_OFFSET = 0;
+    /** Pipe: the magic, the ASCII bytes {@code "SHM4JPIP"} read as a little-endian long. */
+    public static final long PIPE_MAGIC = 0x5049_504A_344D_4853L;
+    /** Pipe: layout version (int), {@link #PIPE}'s. */
+    public static final long PIPE_VERSION_OFFSET = PIPE_MAGIC_OFFSET + Long.BYTES;
+    /** Pipe: the first end's state, one cache line in; the second end's follows one line later. */
+    public static final long PIPE_FIRST_END_OFFSET = CACHE_LINE;
+    /** Pipe: bytes from one end's state to the next. */
+    public static final long PIPE_END_STRIDE = CACHE_LINE;
+    /** Pipe end: owner token of the holding process (long), 0 while no process has claimed the end. */
+    public static final long PIPE_END_OWNER = 0;
+    /** Pipe end: state (int), {@link #PIPE_END_OPEN} or {@link #PIPE_END_CLOSED}. */
+    public static final long PIPE_END_STATE = PIPE_END_OWNER + Long.BYTES;
+    /** Pipe end state: open (claimed or not). */
+    public static final int PIPE_END_OPEN = 0;
+    /** Pipe end state: closed by its holder; final. */
+    public static final int PIPE_END_CLOSED = 1;
+    /** Pipe: block size, the header line and one line per end. */
+    public static final long PIPE_SIZE = PIPE_FIRST_END_OFFSET + 2 * PIPE_END_STRIDE;
+
     private SyncLayout() {
     }
 }

@@ -1,0 +1,269 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * A pipe end learns that the other end is gone: closed by its holder, or its holder process killed. Every message
+ * sent before is received first; then {@code recv} throws {@link PipeClosedException}, within a bound.
+ */
+class SharedPipeEndTest {
+    private static final Duration BOUND = Duration.ofSeconds(60);
+    /** Generous on a loaded machine; the documented bound is about 100 ms. Far below {@link #BOUND}. */
+    private static final long NOTICE_MILLIS = 10_000;
+    private static final int CAPACITY = 1 << 14;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    private String heapName;
+    private SharedHeap heap;
+    /** The pipe {@code "pipe"} in {@link #heap}, which {@link PipeChild} opens. */
+    private SharedPipe pipe;
+
+    @BeforeEach
+    void createPipe() {
+        heapName = names.unique("pipeend");
+        heap = SharedHeap.create(heapName, 1 << 16);
+        pipe = SharedPipe.create(heap, "pipe", CAPACITY);
+    }
+
+    @AfterEach
+    void closeHeap() {
+        heap.close();
+    }
+
+    @Test
+    void shouldReceiveEverythingThenEndOfStreamWhenThePeerProcessCloses() throws Exception {
+        SharedPipe.End end = pipe.first();
+        try (ChildJvm child = ChildJvm.start(PipeChild.class, heapName, "2000", "close")) {
+            for (int i = 0; i < 2000; i++) {
+                assertThat(end.recv(BOUND)).isEqualTo(("m" + i).getBytes());
+            }
+            PipeClosedException eof = catchGone(() -> end.recv(BOUND));
+            assertThat(eof.holderDied()).isFalse();
+            assertThat(eof.pid()).isEqualTo(child.pid());
+            assertThat(eof.endName()).isEqualTo("second");
+            assertThat(eof.pipeName()).isEqualTo("pipe");
+            assertThat(eof).hasMessage("second end of pipe 'pipe' was closed by pid " + child.pid()
+                    + " (end of stream)");
+            assertThatThrownBy(() -> end.recv(BOUND)).as("end of stream stays").isInstanceOf(
+                    PipeClosedException.class);
+            assertThatThrownBy(() -> end.send(new byte[1], BOUND)).isInstanceOf(PipeClosedException.class)
+                    .hasMessageEndingWith("(broken pipe)");
+            assertThatThrownBy(pipe::second).as("closed ends are not reopened")
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("never reopened");
+            child.awaitSuccess(BOUND);
+        }
+    }
+
+    @Test
+    void shouldReceiveEverythingThenEndOfStreamWhenThePeerProcessIsKilledAndLetTheEndBeReclaimed()
+            throws Exception {
+        SharedPipe.End first = pipe.first();
+        long childPid;
+        try (ChildJvm child = ChildJvm.start(PipeChild.class, heapName, "500", "hang")) {
+            child.awaitLine("SENT", BOUND);
+            childPid = child.pid();
+            child.kill();
+        }
+        for (int i = 0; i < 500; i++) {
+            assertThat(first.recv(BOUND)).isEqualTo(("m" + i).getBytes());
+        }
+        long start = System.nanoTime();
+        PipeClosedException eof = catchGone(() -> first.recv(BOUND));
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(NOTICE_MILLIS);
+        assertThat(eof.holderDied()).isTrue();
+        assertThat(eof.pid()).isEqualTo(childPid);
+        assertThat(eof).hasMessage("second end of pipe 'pipe': its holder pid " + childPid
+                + " died without closing it (end of stream)");
+
+        SharedPipe.End second = pipe.second(); // the dead child's end, taken over
+        assertThat(first.send("again".getBytes(), BOUND)).isTrue();
+        assertThat(second.recv(BOUND)).isEqualTo("again".getBytes());
+        assertThat(second.send("back".getBytes(), BOUND)).isTrue();
+        assertThat(first.recv(BOUND)).as("the end lives again").isEqualTo("back".getBytes());
+        assertThat(first.recv(Duration.ofMillis(30))).isNull();
+    }
+
+    @Test
+    void shouldEndAWaitingRecvWhenThePeerProcessIsKilledAndRefuseAnEndALiveProcessHolds() throws Exception {
+        SharedPipe.End first = pipe.first();
+        try (ChildJvm child = ChildJvm.start(PipeChild.class, heapName, "0", "hang")) {
+            child.awaitLine("SENT", BOUND);
+            assertThatThrownBy(pipe::second).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("second end of pipe 'pipe' is held by live pid " + child.pid()
+                            + " (expected: unclaimed, or held by a process that died)");
+            CountDownLatch receiving = new CountDownLatch(1);
+            CompletableFuture<PipeClosedException> waited = CompletableFuture.supplyAsync(() -> {
+                receiving.countDown();
+                return catchGone(() -> first.recv(BOUND));
+            });
+            assertThat(receiving.await(BOUND.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            long killedAt = System.nanoTime();
+            child.kill(); // lands while recv waits, in all but freak schedules; the outcome is the same anyway
+            PipeClosedException eof = waited.get(BOUND.toMillis(), TimeUnit.MILLISECONDS);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt)).isLessThan(NOTICE_MILLIS);
+            assertThat(eof.pid()).isEqualTo(child.pid());
+            assertThat(eof.holderDied()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldWakeAWaitingRecvWhenTheOtherEndClosesInThisProcess() throws Exception {
+        SharedPipe.End first = pipe.first();
+        SharedPipe.End second = pipe.second();
+        CountDownLatch gotFirst = new CountDownLatch(1);
+        CompletableFuture<PipeClosedException> waited = CompletableFuture.supplyAsync(() -> {
+            assertThat(interruptible(() -> second.recv(BOUND))).isEqualTo(new byte[] {7});
+            gotFirst.countDown();
+            return catchGone(() -> second.recv(BOUND));
+        });
+        assertThat(first.send(new byte[] {7}, BOUND)).isTrue();
+        assertThat(gotFirst.await(BOUND.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        long closedAt = System.nanoTime();
+        first.close();
+        PipeClosedException eof = waited.get(BOUND.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAt)).isLessThan(NOTICE_MILLIS);
+        assertThat(eof.holderDied()).isFalse();
+        assertThat(eof.pid()).isEqualTo(ProcessHandle.current().pid());
+        assertThat(eof.endName()).isEqualTo("first");
+
+        first.close(); // idempotent
+        assertThatThrownBy(() -> first.send(new byte[1], BOUND)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("first end of pipe 'pipe' is closed");
+        assertThatThrownBy(() -> first.recv(BOUND)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> second.send(new byte[1], BOUND)).isInstanceOf(PipeClosedException.class)
+                .hasMessage("first end of pipe 'pipe' was closed by pid " + ProcessHandle.current().pid()
+                        + " (broken pipe)");
+        pipe.close(); // closes the second end too, which this object handed out
+        assertThatThrownBy(second::poll).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void shouldSendAndReceiveBeforeThePeerClaimsItsEndAndTimeOutAsBefore() throws Exception {
+        SharedPipe.End first = SharedPipe.open(heap, "pipe").first();
+        assertThat(first.recv(Duration.ofMillis(30))).as("no peer yet: a plain timeout").isNull();
+        assertThat(first.send(new byte[] {1}, BOUND)).isTrue();
+        byte[] filler = new byte[first.maxMessageLength()];
+        int sent = 1;
+        while (first.send(filler, Duration.ZERO)) {
+            sent++;
+        }
+        // a 16-byte record, then records of maxMessageLength + 8 bytes: as many as fit in the rest
+        assertThat(sent).isEqualTo(1 + (CAPACITY - 16) / (first.maxMessageLength() + 8));
+        assertThat(first.send(filler, Duration.ofMillis(30))).as("full, peer not gone: a plain timeout").isFalse();
+        assertThat(SharedPipe.open(heap, "pipe").second().recv(BOUND)).isEqualTo(new byte[] {1});
+    }
+
+    @Test
+    void shouldRefuseAPipeWithoutItsEndStateBlockOrWithAForeignOne() {
+        SharedRing.create(heap, "old.ab", SharedRing.Kind.SPSC, 1024);
+        SharedRing.create(heap, "old.ba", SharedRing.Kind.SPSC, 1024);
+        assertThatThrownBy(() -> SharedPipe.open(heap, "old")).isInstanceOf(ShmNotFoundException.class)
+                .hasMessageContaining("no end-state block 'old'");
+        assertThatThrownBy(() -> SharedPipe.open(heap, "none")).isInstanceOf(ShmNotFoundException.class);
+        heap.allocate("zeros", SyncLayout.PIPE, SyncLayout.PIPE_SIZE);
+        assertThatThrownBy(() -> SharedPipe.open(heap, "zeros")).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("magic=0x0");
+        assertThatThrownBy(() -> SharedPipe.create(heap, "bad", 1000)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(heap.find("bad")).as("nothing made for a refused capacity").isEmpty();
+    }
+
+    @Test
+    void shouldLayOutTheEndStateBlockAsItsTableSays() {
+        StructLayout end = MemoryLayout.structLayout(JAVA_LONG.withName("owner"), JAVA_INT.withName("state"),
+                MemoryLayout.paddingLayout(52));
+        StructLayout block = MemoryLayout.structLayout(JAVA_LONG.withName("magic"), JAVA_INT.withName("version"),
+                MemoryLayout.paddingLayout(52), end.withName("first"), end.withName("second"));
+        assertThat(SyncLayout.PIPE_MAGIC_OFFSET).isEqualTo(block.byteOffset(groupElement("magic")));
+        assertThat(SyncLayout.PIPE_VERSION_OFFSET).isEqualTo(block.byteOffset(groupElement("version")));
+        assertThat(SyncLayout.PIPE_FIRST_END_OFFSET).isEqualTo(block.byteOffset(groupElement("first")));
+        assertThat(SyncLayout.PIPE_FIRST_END_OFFSET + SyncLayout.PIPE_END_STRIDE)
+                .isEqualTo(block.byteOffset(groupElement("second")));
+        assertThat(SyncLayout.PIPE_END_OWNER).isEqualTo(end.byteOffset(groupElement("owner")));
+        assertThat(SyncLayout.PIPE_END_STATE).isEqualTo(end.byteOffset(groupElement("state")));
+        assertThat(SyncLayout.PIPE_SIZE).isEqualTo(block.byteSize()).isEqualTo(192);
+        assertThat(new String(MemorySegment.ofArray(new long[] {SyncLayout.PIPE_MAGIC}).toArray(JAVA_BYTE)))
+                .isEqualTo("SHM4JPIP");
+        MemorySegment made = heap.find("pipe").orElseThrow().segment();
+        assertThat(made.get(JAVA_LONG, SyncLayout.PIPE_MAGIC_OFFSET)).isEqualTo(SyncLayout.PIPE_MAGIC);
+        assertThat(made.get(JAVA_INT, SyncLayout.PIPE_VERSION_OFFSET)).isEqualTo(SyncLayout.PIPE.layoutVersion());
+        pipe.first();
+        assertThat(made.get(JAVA_LONG, SyncLayout.PIPE_FIRST_END_OFFSET + SyncLayout.PIPE_END_OWNER) >>> 32)
+                .as("owner token: pid in the high half").isEqualTo(ProcessHandle.current().pid());
+    }
+
+    private static PipeClosedException catchGone(Receive receive) {
+        try {
+            byte[] got = receive.run();
+            throw new AssertionError("expected end of stream, got " + (got == null ? "a timeout" : got.length
+                    + " bytes"));
+        } catch (PipeClosedException expected) {
+            return expected;
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static byte[] interruptible(Receive receive) {
+        try {
+            return receive.run();
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Receive {
+        byte[] run() throws InterruptedException;
+    }
+
+    /**
+     * {@code main(heap, count, mode)}: claims the pipe's second end, sends {@code m0}..{@code m<count-1>}, prints
+     * {@code SENT}, then closes the end and exits ({@code close}) or waits to be killed ({@code hang}).
+     */
+    public static final class PipeChild {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedPipe.End end = SharedPipe.open(heap, "pipe").second();
+                for (int i = 0; i < Integer.parseInt(args[1]); i++) {
+                    if (!end.send(("m" + i).getBytes(), BOUND)) {
+                        throw new IllegalStateException("no room for m" + i + " within " + BOUND);
+                    }
+                }
+                System.out.println("SENT");
+                if (args[2].equals("close")) {
+                    end.close();
+                } else {
+                    Thread.sleep(BOUND.toMillis()); // idle until killed; the test's kill is its only way out
+                }
+            }
+        }
+    }
+}
