@@ -100,6 +100,11 @@ final class HeapLifecycle {
         }
     }
 
+    /** @return true if this call removed the stale heap that {@code open} maps */
+    static boolean unlinkIfStale(Supplier<SharedMemory> open) {
+        return remove(open, HeapRemoval.Condition.STALE, HeapOptions.defaults()) == HeapRemoval.Outcome.REMOVED;
+    }
+
     /**
      * Maps the region {@code open} gives and removes it if {@code condition} holds.
      *
@@ -153,6 +158,21 @@ final class HeapLifecycle {
         } catch (RuntimeException e) {
             memory.close();
             throw e;
+        }
+    }
+
+    /** Creates, or else opens, until one works: the name may be removed between a failed create and the open. */
+    static SharedHeap openOrCreate(Supplier<SharedHeap> create, Supplier<SharedHeap> open) {
+        while (true) {
+            try {
+                return create.get();
+            } catch (ShmAlreadyExistsException exists) {
+                try {
+                    return open.get();
+                } catch (ShmNotFoundException unlinkedMeanwhile) {
+                    // removed between our create and open: try to create it again
+                }
+            }
         }
     }
 }

@@ -5,7 +5,6 @@ import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.HeapCatalog;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
-import org.shm4j.core.internal.HeapRemoval;
 import org.shm4j.core.internal.Names;
 import org.shm4j.core.internal.OwnerLock;
 
@@ -19,7 +18,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * A managed region: a header, a catalog of named blocks and a data area, so that any process that opens the heap
@@ -119,37 +117,34 @@ import java.util.function.Supplier;
  * never freed.
  *
  * <h2>Processes and removal</h2>
- * A named or file heap is written in full, its creator already attached, before its name appears. Every open
- * (except read-only) records the process in the attach table and {@link #close()} removes it, so
- * {@link #attachedProcesses()} tells who uses the heap; an entry of a killed process is shown dead until the next
- * open reclaims it. The table holds 64 processes; a 65th live one gets {@link ShmFullException}. A heap is
- * <em>stale</em> when its creator and every process in its table are dead: a program killed (SIGKILL, or SIGTERM
- * with the heap open, since shm4j installs no shutdown hook) leaves such a heap behind. Three ways remove heaps
- * safely: {@link #unlinkIfStale(String)}; {@link HeapOptions#replaceStale()}, with which {@code create} and
- * {@code openOrCreate} replace a stale heap; and {@link HeapOptions#unlinkOnLastDetach()}, with which the last
- * {@code close} removes the name. {@link #unlink(String)} removes unconditionally.
+ * A named or file heap is written in full, its creator attached, before its name appears. Every open (except
+ * read-only: it cannot write the table) records its process in the attach table, {@link #close()} removes it, and
+ * {@link #attachedProcesses()} lists them; a killed process's entry shows dead until the next open reclaims it. A
+ * 65th live process gets {@link ShmFullException}. A heap is <em>stale</em> when its creator and every process in
+ * its table are dead: what a run killed by SIGKILL (or SIGTERM: shm4j installs no shutdown hook) leaves behind.
+ * {@link #unlinkIfStale(String)}, {@link HeapOptions#replaceStale()} ({@code create} and {@code openOrCreate} replace
+ * a stale heap) and {@link HeapOptions#unlinkOnLastDetach()} (the last {@code close} removes the name) remove heaps
+ * safely; {@link #unlink(String)} removes unconditionally.
  *
- * <p>The race: a remover decides "nobody uses it" while an opener has mapped the heap but not yet attached. It is
- * closed by the {@code removal} word, which a remover must take (CAS) before it reads the attach table and which an
- * opener reads after claiming its slot (both sequentially consistent). Interleavings, remover R and opener O:
+ * <p>The race: remover R decides "nobody uses it" while opener O has mapped the heap but not yet attached. R must
+ * take the {@code removal} word (CAS) before reading the table; O reads the word after claiming its slot (both
+ * sequentially consistent), so at least one sees the other:
  * <ol>
- * <li>R takes the word before O reads it: O sees it taken, does not return the heap, and waits (bounded by
- *     {@link HeapOptions#initTimeout()}) until either R gives it back (R saw O's slot, or the heap was not stale for
- *     another reason: O returns the heap) or the name no longer leads to this heap (R removed it: O detaches and
- *     opens the name again, finding nothing, or a newer heap, or creating one in {@code openOrCreate}).</li>
- * <li>O reads the word before R takes it: then O's slot claim came earlier still, so R's table read sees O alive,
- *     and R gives the word back without removing anything.</li>
- * <li>R dies holding the word: O (or another remover) finds its token dead and takes the word over; as the new
- *     holder it checks whether the name still leads to this heap (R may have removed it just before dying) and acts
- *     as above.</li>
+ * <li>R takes the word before O reads it: O does not return the heap but waits (bounded by
+ *     {@link HeapOptions#initTimeout()}) until R gives the word back (R saw O, or the heap's creator lives: O returns
+ *     the heap) or the name no longer leads to this heap (R removed it: O detaches and opens the name again, finding
+ *     nothing, a newer heap, or, in {@code openOrCreate}, creating one).</li>
+ * <li>O reads the word before R takes it: O's slot claim came earlier still, so R sees O alive and gives the word
+ *     back without removing anything.</li>
+ * <li>R dies holding the word: O or another remover takes it over from the dead token and, as its holder, checks
+ *     whether the name still leads to this heap (R may have removed it just before dying).</li>
  * </ol>
- * So a heap that an open or create has returned is never removed by these three while that process lives and has not
- * closed it, and a removal that reports success never removed a heap that any open returns. "The name leads to this
- * heap" means the {@code heapId} read through the path equals the mapping's (java.nio cannot {@code fstat} a mapping;
- * the random id also survives inode number reuse). While one process holds the word, no other can remove the name, so
- * its check and its {@code unlink} cannot be split by another removal. File heaps follow the same rules; anonymous
- * heaps have no name and are gone with their last {@code close}. Read-only opens cannot write the table and do not
- * count. Python's {@code resource_tracker}, by contrast, unlinks a segment when a process that merely attached exits.
+ * Hence a heap that an open or create returned is not removed by these three while its process lives and has not
+ * closed it, and a removal that reports success removed no heap that an open returns. "The name leads to this heap"
+ * compares the {@code heapId} read through the path with the mapping's (java.nio cannot {@code fstat} a mapping; the
+ * random id also survives inode reuse). Only the word's holder removes the name, so its check and its {@code unlink}
+ * cannot be split by another removal. File heaps follow the same rules; anonymous heaps have no name. (Python's
+ * {@code resource_tracker}, by contrast, unlinks a segment when any process that attached to it exits.)
  */
 public final class SharedHeap implements AutoCloseable {
     private final SharedMemory memory;
@@ -194,7 +189,7 @@ public final class SharedHeap implements AutoCloseable {
     }
 
     /**
-     * Opens the named heap, waiting (bounded) while its creator initialises it.
+     * Opens the named heap and records this process in its attach table.
      *
      * @throws ShmNotFoundException if it does not exist
      * @throws ShmFormatException   if it is not a valid heap
@@ -224,7 +219,7 @@ public final class SharedHeap implements AutoCloseable {
      */
     public static SharedHeap openOrCreate(String name, long size, HeapOptions options) {
         Names.checkRegionName(name);
-        return openOrCreate(() -> create(name, size, options), () -> open(name, options));
+        return HeapLifecycle.openOrCreate(() -> create(name, size, options), () -> open(name, options));
     }
 
     /**
@@ -251,8 +246,7 @@ public final class SharedHeap implements AutoCloseable {
      */
     public static boolean unlinkIfStale(String name) {
         Names.checkRegionName(name);
-        return HeapLifecycle.remove(() -> SharedMemory.open(name), HeapRemoval.Condition.STALE,
-                HeapOptions.defaults()) == HeapRemoval.Outcome.REMOVED;
+        return HeapLifecycle.unlinkIfStale(() -> SharedMemory.open(name));
     }
 
     /** Creates a file-backed heap with default options. */
@@ -296,7 +290,7 @@ public final class SharedHeap implements AutoCloseable {
     /** Opens a file-backed heap, or creates it; racing processes agree on one creator. */
     public static SharedHeap openOrCreate(Path file, long size, HeapOptions options) {
         Objects.requireNonNull(file, "file");
-        return openOrCreate(() -> create(file, size, options), () -> open(file, options));
+        return HeapLifecycle.openOrCreate(() -> create(file, size, options), () -> open(file, options));
     }
 
     /**
@@ -308,8 +302,7 @@ public final class SharedHeap implements AutoCloseable {
      */
     public static boolean unlinkIfStale(Path file) {
         Objects.requireNonNull(file, "file");
-        return HeapLifecycle.remove(() -> SharedMemory.open(file), HeapRemoval.Condition.STALE,
-                HeapOptions.defaults()) == HeapRemoval.Outcome.REMOVED;
+        return HeapLifecycle.unlinkIfStale(() -> SharedMemory.open(file));
     }
 
     /** Creates a heap in anonymous memory, shared by the threads of this process, with default options. */
@@ -518,19 +511,5 @@ public final class SharedHeap implements AutoCloseable {
                     + block.type() + " (expected: " + type + ")");
         }
         return block;
-    }
-
-    private static SharedHeap openOrCreate(Supplier<SharedHeap> create, Supplier<SharedHeap> open) {
-        while (true) {
-            try {
-                return create.get();
-            } catch (ShmAlreadyExistsException exists) {
-                try {
-                    return open.get();
-                } catch (ShmNotFoundException unlinkedMeanwhile) {
-                    // removed between our create and open: try to create it again
-                }
-            }
-        }
     }
 }

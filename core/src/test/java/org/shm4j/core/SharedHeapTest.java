@@ -280,26 +280,28 @@ class SharedHeapTest {
 
     @Test
     void shouldRefuseUnknownLayoutVersion() {
-        String name = names.unique("version");
-        SharedHeap.create(name, 1 << 16).close();
-        try (SharedMemory region = SharedMemory.open(name)) {
-            region.segment().set(java.lang.foreign.ValueLayout.JAVA_INT, 8, 3);
-        }
+        String name = heapOfLayoutVersion(3);
         assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
                 .hasMessageContaining("layout version 3 (expected: 2)");
     }
 
     @Test
     void shouldRefuseAHeapOfLayoutVersion1WithAHint() {
-        String name = names.unique("v1");
-        SharedHeap.create(name, 1 << 16).close();
-        try (SharedMemory region = SharedMemory.open(name)) {
-            region.segment().set(java.lang.foreign.ValueLayout.JAVA_INT, 8, 1);
-        }
+        String name = heapOfLayoutVersion(1);
         assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
                 .hasMessageContaining("layout version 1 (expected: 2; made by an older shm4j");
         assertThatThrownBy(() -> SharedHeap.unlinkIfStale(name)).isInstanceOf(ShmFormatException.class);
         assertThat(SharedMemory.exists(name)).isTrue();
+    }
+
+    /** @return the name of a new heap whose layout version field was then overwritten with {@code version} */
+    private String heapOfLayoutVersion(int version) {
+        String name = names.unique("version-" + version);
+        SharedHeap.create(name, 1 << 16).close();
+        try (SharedMemory region = SharedMemory.open(name)) {
+            region.segment().set(java.lang.foreign.ValueLayout.JAVA_INT, 8, version);
+        }
+        return name;
     }
 
     @Test
