@@ -1,5 +1,6 @@
 package org.shm4j.core;
 
+import org.shm4j.core.internal.AttachTable;
 import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.HeapCatalog;
 import org.shm4j.core.internal.HeapHeader;
@@ -13,10 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * A managed region: a header, a catalog of named blocks and a data area, so that any process that opens the heap
@@ -36,29 +37,37 @@ import java.util.function.Supplier;
  * one process allocate and initialise a block; the others get the same block. A block is published only after its
  * initializer returned, so no process ever sees a half-initialised structure.
  *
- * <h2>Layout (version 1)</h2>
- * All integers are little-endian, in the platform's native order (shm4j supports little-endian platforms only).
+ * <h2>Layout (version 2)</h2>
+ * All integers are little-endian, in the platform's native order (shm4j supports little-endian platforms only). A
+ * heap of another layout version (version 1 had no attach table) is refused with {@link ShmFormatException}.
  * <table class="striped">
  * <caption>Header: bytes 0 to 255</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x5045484A344D4853}, the ASCII bytes {@code "SHM4JHEP"};
  *     0 while the creator initialises</td><td>written last with release; read with acquire</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>1</td><td>plain; published by magic</td></tr>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>2</td><td>plain; published by magic</td></tr>
  * <tr><td>12</td><td>4</td><td>headerLength</td><td>256</td><td>plain; published by magic</td></tr>
  * <tr><td>16</td><td>8</td><td>heapSize</td><td>size of the region in bytes</td><td>plain; published by magic</td></tr>
- * <tr><td>24</td><td>8</td><td>catalogOffset</td><td>256</td><td>plain; published by magic</td></tr>
+ * <tr><td>24</td><td>8</td><td>catalogOffset</td><td>2304</td><td>plain; published by magic</td></tr>
  * <tr><td>32</td><td>4</td><td>catalogCapacity</td><td>number of catalog entries, 1..65536</td>
  *     <td>plain; published by magic</td></tr>
  * <tr><td>36</td><td>4</td><td>entryLength</td><td>128</td><td>plain; published by magic</td></tr>
- * <tr><td>40</td><td>8</td><td>dataOffset</td><td>{@code 256 + 128 * catalogCapacity}, rounded up to 128</td>
+ * <tr><td>40</td><td>8</td><td>dataOffset</td><td>{@code 2304 + 128 * catalogCapacity}, rounded up to 128</td>
  *     <td>plain; published by magic</td></tr>
  * <tr><td>48</td><td>8</td><td>creatorPid</td><td>pid of the creating process</td><td>written first with
  *     release, so a waiter can tell a dead creator</td></tr>
  * <tr><td>56</td><td>8</td><td>creatorStartMillis</td><td>creator's start time, epoch ms (0 if unknown)</td>
  *     <td>plain; published by magic</td></tr>
- * <tr><td>64</td><td>4</td><td>headerChecksum</td><td>CRC-32C (Castagnoli) of bytes 8..63</td>
- *     <td>plain; published by magic</td></tr>
- * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>8</td><td>heapId</td><td>random, non-zero: tells this heap from a later one at the same
+ *     name</td><td>plain; published by magic</td></tr>
+ * <tr><td>72</td><td>8</td><td>attachOffset</td><td>256</td><td>plain; published by magic</td></tr>
+ * <tr><td>80</td><td>4</td><td>attachCapacity</td><td>64</td><td>plain; published by magic</td></tr>
+ * <tr><td>84</td><td>4</td><td>attachSlotLength</td><td>32</td><td>plain; published by magic</td></tr>
+ * <tr><td>88</td><td>4</td><td>flags</td><td>bit 0: remove the name when the last process detaches; other bits
+ *     0</td><td>plain; published by magic</td></tr>
+ * <tr><td>92</td><td>4</td><td>headerChecksum</td><td>CRC-32C (Castagnoli) of bytes 8..91: it covers the fixed
+ *     fields only, not the mutable words below nor the attach table</td><td>plain; published by magic</td></tr>
+ * <tr><td>96</td><td>32</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
  *     63..32, low 32 bits of its start time in epoch ms in bits 31..0</td><td>CAS to take, CAS back to 0 to
  *     release; a dead owner's token is replaced by CAS</td></tr>
@@ -66,10 +75,24 @@ import java.util.function.Supplier;
  *     with release; read with acquire</td></tr>
  * <tr><td>144</td><td>4</td><td>entryCount</td><td>number of published catalog entries</td><td>written under the
  *     lock with release after the entry; read with acquire</td></tr>
- * <tr><td>148</td><td>108</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>148</td><td>4</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>152</td><td>8</td><td>removal</td><td>0, or the owner token of the one process that may remove the
+ *     heap's name</td><td>volatile CAS from 0 or from a dead token to take, CAS back to 0 to give back</td></tr>
+ * <tr><td>160</td><td>96</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  * <table class="striped">
- * <caption>Catalog entry {@code i}: 128 bytes at {@code 256 + 128 * i}; immutable once published</caption>
+ * <caption>Attach slot {@code i}: 32 bytes at {@code 256 + 32 * i}, {@code i} in 0..63</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>token</td><td>0 (free), or the owner token of a process that has the heap open</td>
+ *     <td>volatile CAS from 0 (or a dead token) to claim, back to 0 to free</td></tr>
+ * <tr><td>8</td><td>8</td><td>startMillis</td><td>that process's start time, epoch ms (0 if unknown)</td>
+ *     <td>release after the claim</td></tr>
+ * <tr><td>16</td><td>8</td><td>attachments</td><td>how many heap objects that process has open</td>
+ *     <td>written only by that process; release</td></tr>
+ * <tr><td>24</td><td>8</td><td>—</td><td>zero</td><td></td></tr>
+ * </table>
+ * <table class="striped">
+ * <caption>Catalog entry {@code i}: 128 bytes at {@code 2304 + 128 * i}; immutable once published</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th></tr>
  * <tr><td>0</td><td>4</td><td>typeTag</td><td>{@link BlockType#tag()}</td></tr>
  * <tr><td>4</td><td>4</td><td>layoutVersion</td><td>{@link BlockType#layoutVersion()}</td></tr>
@@ -84,13 +107,44 @@ import java.util.function.Supplier;
  * <h2>Validation</h2>
  * Opening checks the size, magic, layout version, header checksum and every fixed field; reading an entry checks its
  * checksum, name, offset, size and alignment. Any failure throws {@link ShmFormatException}; corrupted bytes never
- * cause an out-of-bounds access, a crash or a hang.
+ * cause an out-of-bounds access, a crash or a hang. Damaged mutable words (lock, removal word, attach slots) are not
+ * detectable by a checksum; at worst they make an open or allocation wait its bounded time and throw.
  *
  * <h2>Allocation</h2>
  * Bump allocation under {@code allocLock}: the allocator checks that the name is new, zeroes the block, runs the
  * initializer, writes the entry, then stores {@code allocTop} and {@code entryCount} with release. If the allocating
  * process dies, nothing it did is published; the next allocator takes the lock over and reuses the space. Blocks are
  * never freed.
+ *
+ * <h2>Processes and removal</h2>
+ * A named or file heap is written in full, its creator attached, before its name appears. Every open (except
+ * read-only: it cannot write the table) records its process in the attach table, {@link #close()} removes it, and
+ * {@link #attachedProcesses()} lists them; a killed process's entry shows dead until the next open reclaims it. A
+ * 65th live process gets {@link ShmFullException}. A heap is <em>stale</em> when its creator and every process in
+ * its table are dead: what a run killed by SIGKILL (or SIGTERM: shm4j installs no shutdown hook) leaves behind.
+ * {@link #unlinkIfStale(String)}, {@link HeapOptions#replaceStale()} ({@code create} and {@code openOrCreate} replace
+ * a stale heap) and {@link HeapOptions#unlinkOnLastDetach()} (the last {@code close} removes the name) remove heaps
+ * safely; {@link #unlink(String)} removes unconditionally.
+ *
+ * <p>The race: remover R decides "nobody uses it" while opener O has mapped the heap but not yet attached. R must
+ * take the {@code removal} word (CAS) before reading the table; O reads the word after claiming its slot (both
+ * sequentially consistent), so at least one sees the other:
+ * <ol>
+ * <li>R takes the word before O reads it: O does not return the heap but waits (bounded by
+ *     {@link HeapOptions#initTimeout()}) until R gives the word back (R saw O, or the heap's creator lives: O returns
+ *     the heap) or the name no longer leads to this heap (R removed it: O detaches and opens the name again, finding
+ *     nothing, a newer heap, or, in {@code openOrCreate}, creating one).</li>
+ * <li>O reads the word before R takes it: O's slot claim came earlier still, so R sees O alive and gives the word
+ *     back without removing anything.</li>
+ * <li>R dies holding the word: O or another remover takes it over from the dead token and, as its holder, checks
+ *     whether the name still leads to this heap (R may have removed it just before dying).</li>
+ * </ol>
+ * Hence a heap that an open or create returned is not removed by these three while its process lives and has not
+ * closed it, and a removal that reports success removed no heap that an open returns. "The name leads to this heap"
+ * compares the {@code heapId} read through the path with the mapping's (java.nio cannot {@code fstat} a mapping; the
+ * random id also survives inode reuse). Only the word's holder removes the name, so its check and its {@code unlink}
+ * cannot be split by another removal. File heaps follow the same rules; anonymous heaps have no name. (Python's
+ * {@code resource_tracker}, by contrast, unlinks a segment when any process that attached to it exits.)
  */
 public final class SharedHeap implements AutoCloseable {
     private final SharedMemory memory;
@@ -99,11 +153,13 @@ public final class SharedHeap implements AutoCloseable {
     private final HeapCatalog catalog;
     private final OwnerLock allocLock;
     private final ReentrantLock localLock = new ReentrantLock();
+    private final AtomicBoolean attached;
 
-    private SharedHeap(SharedMemory memory, HeapOptions options, HeapHeader.Geometry geometry) {
+    SharedHeap(SharedMemory memory, HeapOptions options, HeapHeader.Geometry geometry, boolean attached) {
         this.memory = memory;
         this.options = options;
         this.geometry = geometry;
+        this.attached = new AtomicBoolean(attached);
         this.catalog = new HeapCatalog(memory.segment(), geometry, "heap " + memory);
         this.allocLock = new OwnerLock(memory.segment(), HeapLayout.ALLOC_LOCK_OFFSET);
     }
@@ -114,14 +170,17 @@ public final class SharedHeap implements AutoCloseable {
     }
 
     /**
-     * Creates the named heap {@code /dev/shm/<name>}.
+     * Creates the named heap {@code /dev/shm/<name>}, fully initialised and with this process attached before the
+     * name appears. With {@link HeapOptions#replaceStale()}, a stale heap at the name is removed first.
      *
-     * @throws ShmAlreadyExistsException if the name exists
+     * @throws ShmAlreadyExistsException if the name exists (and, with {@code replaceStale}, is not a stale heap)
+     * @throws ShmFormatException        if {@code replaceStale} finds a region at the name that is not a valid heap
      * @throws IllegalArgumentException  if the name is invalid or {@code size} cannot hold the header and catalog
      */
     public static SharedHeap create(String name, long size, HeapOptions options) {
-        HeapHeader.checkSize(size, options.catalogCapacity());
-        return initialise(SharedMemory.create(name, size, options.permissions()), options);
+        Names.checkRegionName(name);
+        return HeapLifecycle.create(init -> SharedMemory.create(name, size, options.permissions(), init),
+                () -> SharedMemory.open(name), size, options);
     }
 
     /** Opens the named heap with default options. */
@@ -130,18 +189,22 @@ public final class SharedHeap implements AutoCloseable {
     }
 
     /**
-     * Opens the named heap, waiting (bounded) while its creator initialises it.
+     * Opens the named heap and records this process in its attach table.
      *
      * @throws ShmNotFoundException if it does not exist
      * @throws ShmFormatException   if it is not a valid heap
      */
     public static SharedHeap open(String name, HeapOptions options) {
-        return attach(SharedMemory.open(name), options);
+        return HeapLifecycle.open(() -> SharedMemory.open(name), options);
     }
 
-    /** Opens the named heap read-only: lookups work, allocation throws {@link UnsupportedOperationException}. */
+    /**
+     * Opens the named heap read-only: lookups work, allocation throws {@link UnsupportedOperationException}. A
+     * read-only heap cannot write the attach table, so it does not count as attached: the heap may be removed from
+     * its name while it is open (its mapping stays valid).
+     */
     public static SharedHeap openReadOnly(String name) {
-        return attach(SharedMemory.openReadOnly(name), HeapOptions.defaults());
+        return HeapLifecycle.open(() -> SharedMemory.openReadOnly(name), HeapOptions.defaults());
     }
 
     /** Opens the named heap, or creates it with {@code size} bytes and default options. */
@@ -151,16 +214,39 @@ public final class SharedHeap implements AutoCloseable {
 
     /**
      * Opens the named heap, or creates it; when several processes race, exactly one creates and initialises it.
-     * {@code size} and the catalog capacity apply only when creating.
+     * {@code size}, the catalog capacity and {@link HeapOptions#unlinkOnLastDetach()} apply only when creating. With
+     * {@link HeapOptions#replaceStale()}, a stale heap at the name is replaced by a new one instead of opened.
      */
     public static SharedHeap openOrCreate(String name, long size, HeapOptions options) {
         Names.checkRegionName(name);
-        return openOrCreate(() -> create(name, size, options), () -> open(name, options));
+        return HeapLifecycle.openOrCreate(() -> create(name, size, options), () -> open(name, options));
     }
 
-    /** Removes the named heap; see {@link SharedMemory#unlink(String)}. */
+    /**
+     * Removes the name of the heap unconditionally, as {@link SharedMemory#unlink(String)} does, even while live
+     * processes use it (they keep their mappings, but new opens find nothing or a new heap). To remove a heap only
+     * when nobody uses it, use {@link #unlinkIfStale(String)} or {@link HeapOptions#unlinkOnLastDetach()}.
+     *
+     * @return true if the name existed
+     */
     public static boolean unlink(String name) {
         return SharedMemory.unlink(name);
+    }
+
+    /**
+     * Removes the named heap if it is stale: its creator and every process recorded in its attach table are dead.
+     * Never removes a heap that a live process has open or is opening (see "Processes and removal" above).
+     *
+     * @return true if this call removed the name; false if there is no such name, the heap is in use, or another
+     *         process removed it meanwhile
+     * @throws ShmFormatException if the region at the name is not a valid heap of this layout version (remove such a
+     *                            region with {@link #unlink(String)})
+     * @throws ShmException       if another process is removing the heap and has not decided within the default
+     *                            {@link HeapOptions#initTimeout()}
+     */
+    public static boolean unlinkIfStale(String name) {
+        Names.checkRegionName(name);
+        return HeapLifecycle.unlinkIfStale(() -> SharedMemory.open(name));
     }
 
     /** Creates a file-backed heap with default options. */
@@ -169,13 +255,16 @@ public final class SharedHeap implements AutoCloseable {
     }
 
     /**
-     * Creates a file-backed, persistent heap.
+     * Creates a file-backed, persistent heap, as {@link #create(String, long, HeapOptions)} creates a named one.
+     * Beware that {@link HeapOptions#replaceStale()} replaces a file heap whenever no process that used it still
+     * runs, for example after a reboot: use it only for files that hold nothing worth keeping.
      *
-     * @throws ShmAlreadyExistsException if the file exists
+     * @throws ShmAlreadyExistsException if the file exists (and, with {@code replaceStale}, is not a stale heap)
      */
     public static SharedHeap create(Path file, long size, HeapOptions options) {
-        HeapHeader.checkSize(size, options.catalogCapacity());
-        return initialise(SharedMemory.create(file, size, options.permissions()), options);
+        Objects.requireNonNull(file, "file");
+        return HeapLifecycle.create(init -> SharedMemory.create(file, size, options.permissions(), init),
+                () -> SharedMemory.open(file), size, options);
     }
 
     /** Opens a file-backed heap with default options. */
@@ -183,14 +272,14 @@ public final class SharedHeap implements AutoCloseable {
         return open(file, HeapOptions.defaults());
     }
 
-    /** Opens a file-backed heap. */
+    /** Opens a file-backed heap and records this process in its attach table. */
     public static SharedHeap open(Path file, HeapOptions options) {
-        return attach(SharedMemory.open(file), options);
+        return HeapLifecycle.open(() -> SharedMemory.open(file), options);
     }
 
-    /** Opens a file-backed heap read-only. */
+    /** Opens a file-backed heap read-only; as {@link #openReadOnly(String)}, it does not count as attached. */
     public static SharedHeap openReadOnly(Path file) {
-        return attach(SharedMemory.openReadOnly(file), HeapOptions.defaults());
+        return HeapLifecycle.open(() -> SharedMemory.openReadOnly(file), HeapOptions.defaults());
     }
 
     /** Opens a file-backed heap, or creates it with default options. */
@@ -201,7 +290,19 @@ public final class SharedHeap implements AutoCloseable {
     /** Opens a file-backed heap, or creates it; racing processes agree on one creator. */
     public static SharedHeap openOrCreate(Path file, long size, HeapOptions options) {
         Objects.requireNonNull(file, "file");
-        return openOrCreate(() -> create(file, size, options), () -> open(file, options));
+        return HeapLifecycle.openOrCreate(() -> create(file, size, options), () -> open(file, options));
+    }
+
+    /**
+     * Deletes a heap file if it is stale, as {@link #unlinkIfStale(String)} removes a named heap. Every process that
+     * used a persistent file is dead after a reboot, so the file is then stale: only call this for files that hold
+     * nothing worth keeping.
+     *
+     * @return true if this call deleted the file
+     */
+    public static boolean unlinkIfStale(Path file) {
+        Objects.requireNonNull(file, "file");
+        return HeapLifecycle.unlinkIfStale(() -> SharedMemory.open(file));
     }
 
     /** Creates a heap in anonymous memory, shared by the threads of this process, with default options. */
@@ -212,7 +313,7 @@ public final class SharedHeap implements AutoCloseable {
     /** Creates a heap in anonymous memory, shared by the threads of this process. */
     public static SharedHeap anonymous(long size, HeapOptions options) {
         HeapHeader.checkSize(size, options.catalogCapacity());
-        return initialise(SharedMemory.anonymous(size), options);
+        return HeapLifecycle.anonymous(SharedMemory.anonymous(size), options);
     }
 
     /**
@@ -308,10 +409,33 @@ public final class SharedHeap implements AutoCloseable {
         return memory;
     }
 
-    /** Unmaps the heap; its blocks' segments become inaccessible. Idempotent. */
+    /**
+     * Reads the attach table: the processes that have this heap open, this one included (unless it opened the heap
+     * read-only), and processes that died with it open and whose entries no later open has reclaimed yet.
+     *
+     * @return one entry per process, in table order
+     * @throws IllegalStateException if this heap is closed
+     */
+    public List<HeapProcess> attachedProcesses() {
+        return AttachTable.processes(memory.segment());
+    }
+
+    /**
+     * Detaches this process (one attachment of it) from the heap and unmaps it; its blocks' segments become
+     * inaccessible. If the heap was created with {@link HeapOptions#unlinkOnLastDetach()} and no live process is
+     * left attached, its name or file is removed. Idempotent.
+     *
+     * @throws ShmException if the heap should be removed but its file cannot be deleted (it is unmapped anyway)
+     */
     @Override
     public void close() {
-        memory.close();
+        try {
+            if (attached.compareAndSet(true, false)) {
+                HeapLifecycle.detach(memory, geometry, options);
+            }
+        } finally {
+            memory.close();
+        }
     }
 
     @Override
@@ -387,39 +511,5 @@ public final class SharedHeap implements AutoCloseable {
                     + block.type().describe() + " (expected: " + type.describe() + ")");
         }
         return block;
-    }
-
-    private static SharedHeap initialise(SharedMemory memory, HeapOptions options) {
-        try {
-            return new SharedHeap(memory, options,
-                    HeapHeader.initialise(memory.segment(), options.catalogCapacity()));
-        } catch (RuntimeException e) {
-            memory.close();
-            throw e;
-        }
-    }
-
-    private static SharedHeap attach(SharedMemory memory, HeapOptions options) {
-        try {
-            return new SharedHeap(memory, options,
-                    HeapHeader.awaitAndValidate(memory.segment(), options.initTimeout(), "heap " + memory));
-        } catch (RuntimeException e) {
-            memory.close();
-            throw e;
-        }
-    }
-
-    private static SharedHeap openOrCreate(Supplier<SharedHeap> create, Supplier<SharedHeap> open) {
-        while (true) {
-            try {
-                return create.get();
-            } catch (ShmAlreadyExistsException exists) {
-                try {
-                    return open.get();
-                } catch (ShmNotFoundException unlinkedMeanwhile) {
-                    // removed between our create and open: try to create it again
-                }
-            }
-        }
     }
 }

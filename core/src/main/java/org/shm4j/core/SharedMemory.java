@@ -14,6 +14,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * A raw region of memory mapped into this process: named shared memory, a file, or anonymous memory. Like Python's
@@ -90,7 +91,16 @@ public final class SharedMemory implements AutoCloseable {
      * @throws IllegalArgumentException  if the name or size is invalid
      */
     public static SharedMemory create(String name, long size, Set<PosixFilePermission> permissions) {
-        return createAt(name, namedPath(name), size, permissions);
+        return createAt(name, namedPath(name), size, permissions, segment -> { });
+    }
+
+    /**
+     * Creates the named region as {@link #create(String, long, Set)} does, running {@code beforeLink} on the new
+     * mapping before the name appears, so that no other process ever sees the region before it is filled.
+     */
+    static SharedMemory create(String name, long size, Set<PosixFilePermission> permissions,
+                               Consumer<MemorySegment> beforeLink) {
+        return createAt(name, namedPath(name), size, permissions, beforeLink);
     }
 
     /**
@@ -156,7 +166,13 @@ public final class SharedMemory implements AutoCloseable {
      * @throws ShmAlreadyExistsException if the file exists
      */
     public static SharedMemory create(Path file, long size, Set<PosixFilePermission> permissions) {
-        return createAt(null, checkPath(file), size, permissions);
+        return createAt(null, checkPath(file), size, permissions, segment -> { });
+    }
+
+    /** Creates {@code file} as {@link #create(String, long, Set, Consumer)} creates a named region. */
+    static SharedMemory create(Path file, long size, Set<PosixFilePermission> permissions,
+                               Consumer<MemorySegment> beforeLink) {
+        return createAt(null, checkPath(file), size, permissions, beforeLink);
     }
 
     /**
@@ -276,12 +292,13 @@ public final class SharedMemory implements AutoCloseable {
         return file;
     }
 
-    private static SharedMemory createAt(String name, Path file, long size, Set<PosixFilePermission> permissions) {
+    private static SharedMemory createAt(String name, Path file, long size, Set<PosixFilePermission> permissions,
+                                         Consumer<MemorySegment> beforeLink) {
         Checks.positive("size", size);
         Objects.requireNonNull(permissions, "permissions");
         Arena arena = Arena.ofShared();
         try {
-            return new SharedMemory(name, file, arena, MappedFiles.create(file, size, permissions, arena));
+            return new SharedMemory(name, file, arena, MappedFiles.create(file, size, permissions, arena, beforeLink));
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -302,7 +319,7 @@ public final class SharedMemory implements AutoCloseable {
         Checks.positive("size", size);
         while (true) {
             try {
-                return createAt(name, file, size, OWNER_ONLY);
+                return createAt(name, file, size, OWNER_ONLY, segment -> { });
             } catch (ShmAlreadyExistsException exists) {
                 try {
                     SharedMemory region = openAt(name, file, false);

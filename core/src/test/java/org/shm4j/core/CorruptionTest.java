@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,7 +45,7 @@ class CorruptionTest {
             }
             image = heap.memory().segment().toArray(JAVA_BYTE);
         }
-        catalogEnd = 256 + NAMES.length * 128;
+        catalogEnd = 2304 + NAMES.length * 128;
     }
 
     @Test
@@ -74,6 +76,27 @@ class CorruptionTest {
             for (int i = start; i < Math.min(catalogEnd, start + length); i++) {
                 bytes[i] = (byte) random.nextInt(256);
             }
+            openAndUse(bytes, trial);
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void shouldSurviveDamageToTheNewHeaderFieldsAndTheAttachTable() throws IOException {
+        Random random = new Random(4);
+        int[] words = {64, 72, 80, 88, 152}; // heapId, attachOffset, attachCapacity+slotLength, flags, removal
+        for (int trial = 0; trial < TRIALS; trial++) {
+            byte[] bytes = image.clone();
+            ByteBuffer view = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+            boolean inTable = trial % 2 == 0;
+            int at = inTable ? 256 + 8 * random.nextInt(2048 / 8) : words[random.nextInt(words.length)];
+            long value = switch (random.nextInt(4)) {
+                case 0 -> random.nextLong();
+                case 1 -> 0L;
+                case 2 -> ProcessHandle.current().pid() << 32 | random.nextInt(2); // this pid, right or wrong start
+                default -> (long) random.nextInt(1 << 22) << 32; // some pid, start time unknown
+            };
+            view.putLong(at, value);
             openAndUse(bytes, trial);
         }
     }

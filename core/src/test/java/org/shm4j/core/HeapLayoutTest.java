@@ -23,12 +23,31 @@ class HeapLayoutTest {
         assertThat(HeapLayout.DATA_OFFSET_OFFSET).isEqualTo(40);
         assertThat(HeapLayout.CREATOR_PID_OFFSET).isEqualTo(48);
         assertThat(HeapLayout.CREATOR_START_OFFSET).isEqualTo(56);
-        assertThat(HeapLayout.HEADER_CHECKSUM_OFFSET).isEqualTo(64);
+        assertThat(HeapLayout.HEAP_ID_OFFSET).isEqualTo(64);
+        assertThat(HeapLayout.ATTACH_OFFSET_OFFSET).isEqualTo(72);
+        assertThat(HeapLayout.ATTACH_CAPACITY_OFFSET).isEqualTo(80);
+        assertThat(HeapLayout.ATTACH_SLOT_LENGTH_OFFSET).isEqualTo(84);
+        assertThat(HeapLayout.FLAGS_OFFSET).isEqualTo(88);
+        assertThat(HeapLayout.HEADER_CHECKSUM_OFFSET).isEqualTo(92);
         assertThat(HeapLayout.ALLOC_LOCK_OFFSET).isEqualTo(128);
         assertThat(HeapLayout.ALLOC_TOP_OFFSET).isEqualTo(136);
         assertThat(HeapLayout.ENTRY_COUNT_OFFSET).isEqualTo(144);
+        assertThat(HeapLayout.REMOVAL_OFFSET).isEqualTo(152);
         assertThat(HeapLayout.HEADER_LENGTH).isEqualTo(256);
-        assertThat(HeapLayout.catalogOffset()).isEqualTo(256);
+        assertThat(HeapLayout.LAYOUT_VERSION).isEqualTo(2);
+    }
+
+    @Test
+    void shouldMatchTheDocumentedAttachTable() {
+        assertThat(HeapLayout.attachOffset()).isEqualTo(256);
+        assertThat(HeapLayout.ATTACH_CAPACITY).isEqualTo(64);
+        assertThat(HeapLayout.SLOT_TOKEN_OFFSET).isEqualTo(0);
+        assertThat(HeapLayout.SLOT_START_MILLIS_OFFSET).isEqualTo(8);
+        assertThat(HeapLayout.SLOT_ATTACHMENTS_OFFSET).isEqualTo(16);
+        assertThat(HeapLayout.ATTACH_SLOT_LENGTH).isEqualTo(32);
+        assertThat(HeapLayout.slotOffset(63)).isEqualTo(256 + 63 * 32);
+        assertThat(HeapLayout.catalogOffset()).isEqualTo(2304);
+        assertThat(HeapLayout.FLAG_UNLINK_ON_LAST_DETACH).isEqualTo(1);
     }
 
     @Test
@@ -43,8 +62,8 @@ class HeapLayoutTest {
         assertThat(HeapLayout.ENTRY_CHECKSUM_OFFSET).isEqualTo(124);
         assertThat(HeapLayout.ENTRY_LENGTH).isEqualTo(128);
         assertThat(HeapLayout.MAX_NAME_BYTES).isEqualTo(92);
-        assertThat(HeapLayout.dataOffset(64)).isEqualTo(256 + 64 * 128);
-        assertThat(HeapLayout.dataOffset(3)).isEqualTo(640);
+        assertThat(HeapLayout.dataOffset(64)).isEqualTo(2304 + 64 * 128);
+        assertThat(HeapLayout.dataOffset(3)).isEqualTo(2688);
     }
 
     @Test

@@ -22,12 +22,13 @@ class ReadmeExamplesTest {
     @Test
     void namedRegion() {
         // README:begin
-        try (SharedMemory region = SharedMemory.create("demo-region", 4096);   // /dev/shm/demo-region, mode 0600
-             SharedMemory other = SharedMemory.open("demo-region")) {          // as another process would
-            region.segment().set(ValueLayout.JAVA_INT, 0, 42);
-            assertThat(other.segment().get(ValueLayout.JAVA_INT, 0)).isEqualTo(42);
-        } finally {
-            SharedMemory.unlink("demo-region");
+        try (SharedMemory region = SharedMemory.create("demo-region", 4096)) {  // /dev/shm/demo-region, mode 0600
+            try (SharedMemory other = SharedMemory.open("demo-region")) {       // as another process would
+                region.segment().set(ValueLayout.JAVA_INT, 0, 42);
+                assertThat(other.segment().get(ValueLayout.JAVA_INT, 0)).isEqualTo(42);
+            } finally {
+                SharedMemory.unlink("demo-region");   // only its creator removes it, never someone else's
+            }
         }
         // README:end
     }
@@ -36,17 +37,20 @@ class ReadmeExamplesTest {
     void heapWithNamedBlocks() {
         // README:begin
         BlockType stats = new BlockType(0x1234, 1);   // your structure's type tag and layout version
-        try (SharedHeap heap = SharedHeap.openOrCreate("demo-heap", 1 << 20)) {
+        HeapOptions options = HeapOptions.defaults()
+                .withReplaceStale(true)          // a heap left by a killed run is replaced; one in use never is
+                .withUnlinkOnLastDetach(true);   // the last process to close it removes /dev/shm/demo-heap
+        try (SharedHeap heap = SharedHeap.openOrCreate("demo-heap", 1 << 20, options)) {
             HeapBlock block = heap.allocateOrLookup("stats", stats, 64, 64,
                     init -> init.set(ValueLayout.JAVA_LONG, 0, 1L));  // runs once, before anyone can see it
             try (SharedHeap other = SharedHeap.open("demo-heap")) {
                 MemorySegment seen = other.lookup("stats", stats).segment();
                 assertThat(seen.get(ValueLayout.JAVA_LONG, 0)).isEqualTo(1L);
                 assertThat(seen.address()).isNotEqualTo(block.segment().address()); // another mapping, same bytes
+                assertThat(heap.attachedProcesses()).hasSize(1);   // this process, with 2 attachments
             }
-        } finally {
-            SharedHeap.unlink("demo-heap");
         }
+        assertThat(SharedMemory.exists("demo-heap")).isFalse();
         // README:end
     }
 

@@ -147,7 +147,7 @@ class SharedHeapTest {
     void shouldReportFullHeap() {
         try (SharedHeap heap = SharedHeap.anonymous(16_384)) {
             long free = heap.freeBytes();
-            assertThat(free).isEqualTo(16_384 - 8_448);
+            assertThat(free).isEqualTo(16_384 - 10_496);
             heap.allocate("most", COUNTER, free - 100);
             assertThatThrownBy(() -> heap.allocate("more", COUNTER, 200)).isInstanceOf(ShmFullException.class)
                     .hasMessageContaining("is full: block 'more' needs byteSize=200");
@@ -178,7 +178,7 @@ class SharedHeapTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lone surrogate");
             assertThatThrownBy(() -> new BlockType(1, 0)).isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> SharedHeap.anonymous(8_000)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("size=8000 (expected: >= 8512");
+                    .hasMessageContaining("size=8000 (expected: >= 10560");
             assertThatThrownBy(() -> HeapOptions.defaults().withCatalogCapacity(0))
                     .isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> HeapOptions.defaults().withCatalogCapacity(65_537))
@@ -280,13 +280,28 @@ class SharedHeapTest {
 
     @Test
     void shouldRefuseUnknownLayoutVersion() {
-        String name = names.unique("version");
+        String name = heapOfLayoutVersion(3);
+        assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("layout version 3 (expected: 2)");
+    }
+
+    @Test
+    void shouldRefuseAHeapOfLayoutVersion1WithAHint() {
+        String name = heapOfLayoutVersion(1);
+        assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("layout version 1 (expected: 2; made by an older shm4j");
+        assertThatThrownBy(() -> SharedHeap.unlinkIfStale(name)).isInstanceOf(ShmFormatException.class);
+        assertThat(SharedMemory.exists(name)).isTrue();
+    }
+
+    /** @return the name of a new heap whose layout version field was then overwritten with {@code version} */
+    private String heapOfLayoutVersion(int version) {
+        String name = names.unique("version-" + version);
         SharedHeap.create(name, 1 << 16).close();
         try (SharedMemory region = SharedMemory.open(name)) {
-            region.segment().set(java.lang.foreign.ValueLayout.JAVA_INT, 8, 2);
+            region.segment().set(java.lang.foreign.ValueLayout.JAVA_INT, 8, version);
         }
-        assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
-                .hasMessageContaining("layout version 2 (expected: 1)");
+        return name;
     }
 
     @Test

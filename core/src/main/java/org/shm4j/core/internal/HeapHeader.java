@@ -4,12 +4,18 @@ import org.shm4j.core.ShmFormatException;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.core.internal.HeapLayout.ALLOC_TOP_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ATTACH_CAPACITY;
+import static org.shm4j.core.internal.HeapLayout.ATTACH_CAPACITY_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ATTACH_OFFSET_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.ATTACH_SLOT_LENGTH;
+import static org.shm4j.core.internal.HeapLayout.ATTACH_SLOT_LENGTH_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.CATALOG_CAPACITY_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.CATALOG_OFFSET_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.CREATOR_PID_OFFSET;
@@ -18,10 +24,13 @@ import static org.shm4j.core.internal.HeapLayout.DATA_OFFSET_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.ENTRY_COUNT_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.ENTRY_LENGTH;
 import static org.shm4j.core.internal.HeapLayout.ENTRY_LENGTH_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.FLAGS_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.HEADER_CHECKSUM_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.HEADER_LENGTH;
 import static org.shm4j.core.internal.HeapLayout.HEADER_LENGTH_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.HEAP_ID_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.HEAP_SIZE_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.KNOWN_FLAGS;
 import static org.shm4j.core.internal.HeapLayout.LAYOUT_VERSION;
 import static org.shm4j.core.internal.HeapLayout.LAYOUT_VERSION_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.MAGIC;
@@ -34,7 +43,13 @@ import static org.shm4j.core.internal.HeapLayout.MAX_CATALOG_CAPACITY;
  * <p>Initialisation protocol: the creator owns a zero-filled region. It stores the creator pid (release) so that a
  * waiter can tell a dead creator, then every other field with plain writes, the header checksum, and last the magic
  * with a release store. An opener reads the magic with acquire: 0 means "being initialised" (wait, bounded), the
- * right value publishes every other header field, anything else is not a heap.
+ * right value publishes every other header field, anything else is not a heap. A named or file heap is initialised
+ * (and its creator attached) before its name appears, so an opener waits only for a region that another tool or an
+ * anonymous heap's creator is still filling.
+ *
+ * <p>The header checksum covers the fixed fields, bytes [8, 92): everything from the layout version to the flags. It
+ * does not cover the words that change while the heap is in use: the allocation lock, top and entry count, the
+ * removal word and the attach table.
  */
 public final class HeapHeader {
     // VarHandle mechanics
@@ -43,16 +58,28 @@ public final class HeapHeader {
     private HeapHeader() {
     }
 
-    /** The fixed geometry of a validated heap. */
-    public record Geometry(long heapSize, int catalogCapacity, long dataOffset) {
+    private static final SecureRandom IDS = new SecureRandom();
+
+    /**
+     * The fixed fields of a validated heap.
+     *
+     * @param heapId random, non-zero identity of this heap; another heap later made at the same name has another
+     * @param flags  {@link HeapLayout#FLAG_UNLINK_ON_LAST_DETACH} or 0
+     */
+    public record Geometry(long heapSize, int catalogCapacity, long dataOffset, long heapId, int flags) {
+        /** @return true if the last process to detach removes the heap's name */
+        public boolean unlinkOnLastDetach() {
+            return (flags & HeapLayout.FLAG_UNLINK_ON_LAST_DETACH) != 0;
+        }
     }
 
     /**
      * Lays out a new heap over a zero-filled {@code segment}.
      *
+     * @param flags {@link HeapLayout#FLAG_UNLINK_ON_LAST_DETACH} or 0
      * @throws IllegalArgumentException if the segment cannot hold the header, catalog and one cache line of data
      */
-    public static Geometry initialise(MemorySegment segment, int catalogCapacity) {
+    public static Geometry initialise(MemorySegment segment, int catalogCapacity, int flags) {
         long heapSize = checkSize(segment.byteSize(), catalogCapacity);
         long dataOffset = HeapLayout.dataOffset(catalogCapacity);
         // release: a waiter that sees the pid may test whether the creator still lives
@@ -66,11 +93,31 @@ public final class HeapHeader {
         segment.set(JAVA_INT, ENTRY_LENGTH_OFFSET, (int) ENTRY_LENGTH);
         segment.set(JAVA_LONG, DATA_OFFSET_OFFSET, dataOffset);
         segment.set(JAVA_LONG, CREATOR_START_OFFSET, ProcessIdentity.currentStartMillis());
+        long heapId = newHeapId();
+        segment.set(JAVA_LONG, HEAP_ID_OFFSET, heapId);
+        segment.set(JAVA_LONG, ATTACH_OFFSET_OFFSET, HeapLayout.attachOffset());
+        segment.set(JAVA_INT, ATTACH_CAPACITY_OFFSET, ATTACH_CAPACITY);
+        segment.set(JAVA_INT, ATTACH_SLOT_LENGTH_OFFSET, (int) ATTACH_SLOT_LENGTH);
+        segment.set(JAVA_INT, FLAGS_OFFSET, flags);
         segment.set(JAVA_LONG, ALLOC_TOP_OFFSET, dataOffset);
         segment.set(JAVA_INT, ENTRY_COUNT_OFFSET, 0);
         segment.set(JAVA_INT, HEADER_CHECKSUM_OFFSET, checksum(segment));
         LONG.setRelease(segment, MAGIC_OFFSET, MAGIC);
-        return new Geometry(heapSize, catalogCapacity, dataOffset);
+        return new Geometry(heapSize, catalogCapacity, dataOffset, heapId, flags);
+    }
+
+    /** @return the owner token of the heap's creator, from a validated header */
+    public static long creatorToken(MemorySegment segment) {
+        return ProcessIdentity.token(segment.get(JAVA_LONG, CREATOR_PID_OFFSET),
+                segment.get(JAVA_LONG, CREATOR_START_OFFSET));
+    }
+
+    private static long newHeapId() {
+        long id = 0;
+        while (id == 0) {
+            id = IDS.nextLong();
+        }
+        return id;
     }
 
     /**
@@ -128,7 +175,7 @@ public final class HeapHeader {
         int version = segment.get(JAVA_INT, LAYOUT_VERSION_OFFSET);
         if (version != LAYOUT_VERSION) {
             throw new ShmFormatException(what + " has layout version " + version + " (expected: " + LAYOUT_VERSION
-                    + ")");
+                    + (version < LAYOUT_VERSION ? "; made by an older shm4j, remove it with SharedHeap.unlink)" : ")"));
         }
         int stored = segment.get(JAVA_INT, HEADER_CHECKSUM_OFFSET);
         if (stored != checksum(segment)) {
@@ -141,6 +188,18 @@ public final class HeapHeader {
         expect(what, "entryLength", segment.get(JAVA_INT, ENTRY_LENGTH_OFFSET), ENTRY_LENGTH);
         expect(what, "catalogOffset", segment.get(JAVA_LONG, CATALOG_OFFSET_OFFSET), HeapLayout.catalogOffset());
         expect(what, "heapSize", heapSize, segment.byteSize());
+        expect(what, "attachOffset", segment.get(JAVA_LONG, ATTACH_OFFSET_OFFSET), HeapLayout.attachOffset());
+        expect(what, "attachCapacity", segment.get(JAVA_INT, ATTACH_CAPACITY_OFFSET), ATTACH_CAPACITY);
+        expect(what, "attachSlotLength", segment.get(JAVA_INT, ATTACH_SLOT_LENGTH_OFFSET), ATTACH_SLOT_LENGTH);
+        int flags = segment.get(JAVA_INT, FLAGS_OFFSET);
+        if ((flags & ~KNOWN_FLAGS) != 0) {
+            throw new ShmFormatException(what + " has flags=0x" + Integer.toHexString(flags) + " (expected: bits 0x"
+                    + Integer.toHexString(KNOWN_FLAGS) + " only)");
+        }
+        long heapId = segment.get(JAVA_LONG, HEAP_ID_OFFSET);
+        if (heapId == 0) {
+            throw new ShmFormatException(what + " has heapId=0 (expected: non-zero)");
+        }
         if (capacity < 1 || capacity > MAX_CATALOG_CAPACITY) {
             throw new ShmFormatException(what + " has catalogCapacity=" + capacity + " (expected: 1.."
                     + MAX_CATALOG_CAPACITY + ")");
@@ -149,7 +208,7 @@ public final class HeapHeader {
         if (dataOffset > heapSize) {
             throw new ShmFormatException(what + " has dataOffset=" + dataOffset + " beyond heapSize=" + heapSize);
         }
-        return new Geometry(heapSize, capacity, dataOffset);
+        return new Geometry(heapSize, capacity, dataOffset, heapId, flags);
     }
 
     private static void expect(String what, String field, long actual, long expected) {
@@ -158,7 +217,7 @@ public final class HeapHeader {
         }
     }
 
-    /** CRC-32C of the fixed header fields, bytes [8, 64): everything from the layout version to the creator. */
+    /** CRC-32C of the fixed header fields, bytes [8, 92): everything from the layout version to the flags. */
     private static int checksum(MemorySegment segment) {
         CRC32C crc = new CRC32C();
         crc.update(segment.asSlice(LAYOUT_VERSION_OFFSET, HEADER_CHECKSUM_OFFSET - LAYOUT_VERSION_OFFSET)

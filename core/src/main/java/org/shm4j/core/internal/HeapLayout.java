@@ -9,7 +9,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The byte layout of a {@link org.shm4j.core.SharedHeap}: header, catalog entry and their constants, in one place.
+ * The byte layout of a {@link org.shm4j.core.SharedHeap}: header, attach table, catalog entry and their constants, in
+ * one place.
  * The offsets are taken from the {@link StructLayout}s, so code and layout cannot drift apart; the table in the
  * {@code SharedHeap} Javadoc is checked against them by a test.
  */
@@ -17,7 +18,7 @@ public final class HeapLayout {
     /** {@code "SHM4JHEP"} read as a little-endian long. */
     public static final long MAGIC = 0x5045_484A_344D_4853L;
     /** Version of this layout; a heap with another version is refused. */
-    public static final int LAYOUT_VERSION = 1;
+    public static final int LAYOUT_VERSION = 2;
     /** Default alignment of blocks: one cache line. */
     public static final long CACHE_LINE = 64;
     /** Data area alignment: two cache lines, against adjacent-line prefetch. */
@@ -28,6 +29,12 @@ public final class HeapLayout {
     public static final int MAX_CATALOG_CAPACITY = 1 << 16;
     /** Longest block name in UTF-8 bytes. */
     public static final int MAX_NAME_BYTES = 92;
+    /** Number of slots of the attach table: how many processes can have a heap open at once. */
+    public static final int ATTACH_CAPACITY = 64;
+    /** Flag bit: the process that detaches last removes the heap's name. */
+    public static final int FLAG_UNLINK_ON_LAST_DETACH = 1;
+    /** Every flag bit this layout defines; a header with another bit set is refused. */
+    public static final int KNOWN_FLAGS = FLAG_UNLINK_ON_LAST_DETACH;
 
     /** The heap header, at offset 0. */
     public static final StructLayout HEADER = MemoryLayout.structLayout(
@@ -41,12 +48,26 @@ public final class HeapLayout {
             JAVA_LONG.withName("dataOffset"),
             JAVA_LONG.withName("creatorPid"),
             JAVA_LONG.withName("creatorStartMillis"),
+            JAVA_LONG.withName("heapId"),
+            JAVA_LONG.withName("attachOffset"),
+            JAVA_INT.withName("attachCapacity"),
+            JAVA_INT.withName("attachSlotLength"),
+            JAVA_INT.withName("flags"),
             JAVA_INT.withName("headerChecksum"),
-            MemoryLayout.paddingLayout(60),
+            MemoryLayout.paddingLayout(32),
             JAVA_LONG.withName("allocLock"),
             JAVA_LONG.withName("allocTop"),
             JAVA_INT.withName("entryCount"),
-            MemoryLayout.paddingLayout(108));
+            MemoryLayout.paddingLayout(4),
+            JAVA_LONG.withName("removal"),
+            MemoryLayout.paddingLayout(96));
+
+    /** One slot of the attach table. */
+    public static final StructLayout ATTACH_SLOT = MemoryLayout.structLayout(
+            JAVA_LONG.withName("token"),
+            JAVA_LONG.withName("startMillis"),
+            JAVA_LONG.withName("attachments"),
+            MemoryLayout.paddingLayout(8));
 
     /** One catalog entry. */
     public static final StructLayout ENTRY = MemoryLayout.structLayout(
@@ -69,11 +90,22 @@ public final class HeapLayout {
     public static final long DATA_OFFSET_OFFSET = header("dataOffset");
     public static final long CREATOR_PID_OFFSET = header("creatorPid");
     public static final long CREATOR_START_OFFSET = header("creatorStartMillis");
+    public static final long HEAP_ID_OFFSET = header("heapId");
+    public static final long ATTACH_OFFSET_OFFSET = header("attachOffset");
+    public static final long ATTACH_CAPACITY_OFFSET = header("attachCapacity");
+    public static final long ATTACH_SLOT_LENGTH_OFFSET = header("attachSlotLength");
+    public static final long FLAGS_OFFSET = header("flags");
     public static final long HEADER_CHECKSUM_OFFSET = header("headerChecksum");
     public static final long ALLOC_LOCK_OFFSET = header("allocLock");
     public static final long ALLOC_TOP_OFFSET = header("allocTop");
     public static final long ENTRY_COUNT_OFFSET = header("entryCount");
+    public static final long REMOVAL_OFFSET = header("removal");
     public static final long HEADER_LENGTH = HEADER.byteSize();
+
+    public static final long SLOT_TOKEN_OFFSET = slot("token");
+    public static final long SLOT_START_MILLIS_OFFSET = slot("startMillis");
+    public static final long SLOT_ATTACHMENTS_OFFSET = slot("attachments");
+    public static final long ATTACH_SLOT_LENGTH = ATTACH_SLOT.byteSize();
 
     public static final long ENTRY_TYPE_TAG_OFFSET = entry("typeTag");
     public static final long ENTRY_LAYOUT_VERSION_OFFSET = entry("layoutVersion");
@@ -88,14 +120,24 @@ public final class HeapLayout {
     private HeapLayout() {
     }
 
-    /** @return the offset of the catalog: right after the header */
-    public static long catalogOffset() {
+    /** @return the offset of the attach table: right after the header */
+    public static long attachOffset() {
         return HEADER_LENGTH;
+    }
+
+    /** @return the offset of attach slot {@code index} */
+    public static long slotOffset(int index) {
+        return attachOffset() + index * ATTACH_SLOT_LENGTH;
+    }
+
+    /** @return the offset of the catalog: right after the attach table */
+    public static long catalogOffset() {
+        return slotOffset(ATTACH_CAPACITY);
     }
 
     /** @return the offset of catalog entry {@code index} */
     public static long entryOffset(long index) {
-        return HEADER_LENGTH + index * ENTRY_LENGTH;
+        return catalogOffset() + index * ENTRY_LENGTH;
     }
 
     /** @return the offset of the data area of a heap with {@code catalogCapacity} entries */
@@ -105,6 +147,10 @@ public final class HeapLayout {
 
     private static long header(String field) {
         return HEADER.byteOffset(PathElement.groupElement(field));
+    }
+
+    private static long slot(String field) {
+        return ATTACH_SLOT.byteOffset(PathElement.groupElement(field));
     }
 
     private static long entry(String field) {

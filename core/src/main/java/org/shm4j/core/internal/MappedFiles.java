@@ -19,13 +19,15 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Creates and maps the files behind named and file-backed regions.
  *
  * <p>Creation is exclusive and atomic: the file is made under a temporary name in the same folder, sized and given its
- * permissions, then published with a hard link that fails if the name exists. Another process therefore never sees
- * the region with a wrong size or wide permissions.
+ * permissions, mapped and (optionally) filled by the caller, then published with a hard link that fails if the name
+ * exists. Another process therefore never sees the region with a wrong size, wide permissions or half-written
+ * contents.
  */
 public final class MappedFiles {
     private static final AtomicLong TEMP_SEQUENCE = new AtomicLong();
@@ -34,12 +36,15 @@ public final class MappedFiles {
     }
 
     /**
-     * Creates {@code file} with {@code size} zero bytes and maps it read-write into {@code arena}.
+     * Creates {@code file} with {@code size} zero bytes, maps it read-write into {@code arena}, runs
+     * {@code beforeLink} on the mapping and only then makes the file appear under its name.
      *
+     * @param beforeLink writes the initial contents; if it throws, no file appears
      * @throws ShmAlreadyExistsException if the file exists
      * @throws ShmException               if the folder is missing, has too little space, or I/O fails
      */
-    public static MemorySegment create(Path file, long size, Set<PosixFilePermission> permissions, Arena arena) {
+    public static MemorySegment create(Path file, long size, Set<PosixFilePermission> permissions, Arena arena,
+                                       Consumer<MemorySegment> beforeLink) {
         Path dir = file.toAbsolutePath().getParent();
         checkSpace(dir, size);
         Path temp = dir.resolve(".shm4j-" + ProcessHandle.current().pid() + "-" + TEMP_SEQUENCE.incrementAndGet()
@@ -50,8 +55,10 @@ public final class MappedFiles {
             try {
                 Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
                 channel.write(ByteBuffer.allocate(1), size - 1);
+                MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
+                beforeLink.accept(segment);
                 Files.createLink(file, temp);
-                return channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
+                return segment;
             } finally {
                 Files.deleteIfExists(temp);
             }

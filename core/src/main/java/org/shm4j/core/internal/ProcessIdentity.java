@@ -14,7 +14,7 @@ import java.util.Optional;
  */
 public final class ProcessIdentity {
     private static final long CURRENT_START_MILLIS = startMillis(ProcessHandle.current());
-    private static final long CURRENT_TOKEN = ProcessHandle.current().pid() << 32 | CURRENT_START_MILLIS & 0xFFFF_FFFFL;
+    private static final long CURRENT_TOKEN = token(ProcessHandle.current().pid(), CURRENT_START_MILLIS);
 
     private ProcessIdentity() {
     }
@@ -27,6 +27,16 @@ public final class ProcessIdentity {
     /** @return the start time of this process in epoch milliseconds, or 0 where the OS does not tell */
     public static long currentStartMillis() {
         return CURRENT_START_MILLIS;
+    }
+
+    /** @return the token of the process {@code pid} that started at {@code startMillis} (0 if unknown) */
+    public static long token(long pid, long startMillis) {
+        return pid << 32 | startMillis & 0xFFFF_FFFFL;
+    }
+
+    /** @return true if {@code startMillis} (0 if unknown) agrees with the start time bits of {@code token} */
+    public static boolean startMatches(long token, long startMillis) {
+        return (token & 0xFFFF_FFFFL) == (startMillis & 0xFFFF_FFFFL);
     }
 
     /** @return the pid held in {@code token} */

@@ -1,0 +1,178 @@
+package org.shm4j.core;
+
+import org.shm4j.core.internal.AttachTable;
+import org.shm4j.core.internal.HeapHeader;
+import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.HeapRemoval;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * How a {@link SharedHeap} is created, opened, closed and removed: attach-table bookkeeping and the removal protocol
+ * (see the "Processes and removal" section of {@link SharedHeap}). Named and file heaps differ only in how their
+ * region is made, so each step takes that as a function.
+ */
+final class HeapLifecycle {
+    private HeapLifecycle() {
+    }
+
+    /**
+     * Creates a named or file heap: the header is written and this process attached before the name appears. With
+     * {@link HeapOptions#replaceStale()}, a stale heap at the name is removed first.
+     *
+     * @param create makes the region, running the given initializer before its name appears
+     * @param open   maps the existing region, for the stale check
+     */
+    static SharedHeap create(Function<Consumer<MemorySegment>, SharedMemory> create, Supplier<SharedMemory> open,
+                             long size, HeapOptions options) {
+        HeapHeader.checkSize(size, options.catalogCapacity());
+        int flags = options.unlinkOnLastDetach() ? HeapLayout.FLAG_UNLINK_ON_LAST_DETACH : 0;
+        long start = System.nanoTime();
+        while (true) {
+            try {
+                SharedMemory memory = create.apply(segment -> {
+                    HeapHeader.initialise(segment, options.catalogCapacity(), flags);
+                    AttachTable.attach(segment, "a new heap");
+                });
+                return new SharedHeap(memory, options, validate(memory, options), true);
+            } catch (ShmAlreadyExistsException exists) {
+                if (!options.replaceStale()) {
+                    throw exists;
+                }
+                HeapRemoval.Outcome outcome = remove(open, HeapRemoval.Condition.STALE, options);
+                if (outcome == HeapRemoval.Outcome.IN_USE
+                        || System.nanoTime() - start > options.initTimeout().toNanos()) {
+                    throw new ShmAlreadyExistsException(exists.getMessage() + " and is not stale: a live process "
+                            + "created it or has it open");
+                }
+            }
+        }
+    }
+
+    /**
+     * Opens a named or file heap and attaches this process (unless read-only); if the heap is removed from its name
+     * meanwhile, detaches and opens the name again.
+     *
+     * @throws ShmNotFoundException if there is no region at the name
+     * @throws ShmFormatException   if the region is not a valid heap
+     */
+    static SharedHeap open(Supplier<SharedMemory> open, HeapOptions options) {
+        long start = System.nanoTime();
+        while (true) {
+            SharedMemory memory = open.get();
+            String what = "heap " + memory;
+            try {
+                HeapHeader.Geometry geometry = HeapHeader.awaitAndValidate(memory.segment(), options.initTimeout(),
+                        what);
+                if (memory.isReadOnly()) {
+                    return new SharedHeap(memory, options, geometry, false);
+                }
+                AttachTable.attach(memory.segment(), what);
+                if (confirm(memory, geometry, options)) {
+                    return new SharedHeap(memory, options, geometry, true);
+                }
+                AttachTable.detach(memory.segment());
+            } catch (RuntimeException e) {
+                memory.close();
+                throw e;
+            }
+            memory.close();
+            if (System.nanoTime() - start > options.initTimeout().toNanos()) {
+                throw new ShmException(what + " was removed and replaced again and again for "
+                        + options.initTimeout().toMillis() + " ms while opening it");
+            }
+        }
+    }
+
+    /** Lays a heap out over anonymous memory and attaches this process. */
+    static SharedHeap anonymous(SharedMemory memory, HeapOptions options) {
+        try {
+            HeapHeader.Geometry geometry = HeapHeader.initialise(memory.segment(), options.catalogCapacity(), 0);
+            AttachTable.attach(memory.segment(), "heap " + memory);
+            return new SharedHeap(memory, options, geometry, true);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    /** @return true if this call removed the stale heap that {@code open} maps */
+    static boolean unlinkIfStale(Supplier<SharedMemory> open) {
+        return remove(open, HeapRemoval.Condition.STALE, HeapOptions.defaults()) == HeapRemoval.Outcome.REMOVED;
+    }
+
+    /**
+     * Maps the region {@code open} gives and removes it if {@code condition} holds.
+     *
+     * @return {@link HeapRemoval.Outcome#GONE} if there is no region
+     */
+    static HeapRemoval.Outcome remove(Supplier<SharedMemory> open, HeapRemoval.Condition condition,
+                                      HeapOptions options) {
+        SharedMemory memory;
+        try {
+            memory = open.get();
+        } catch (ShmNotFoundException absent) {
+            return HeapRemoval.Outcome.GONE;
+        }
+        try (memory) {
+            // no wait: a named or file heap is complete before its name appears, so magic 0 is not a heap
+            HeapHeader.Geometry geometry = HeapHeader.awaitAndValidate(memory.segment(), Duration.ZERO,
+                    "heap " + memory);
+            return HeapRemoval.remove(memory.segment(), geometry.heapId(), memory.path().orElseThrow(), condition,
+                    options.initTimeout(), "heap " + memory);
+        }
+    }
+
+    /**
+     * Detaches this process from an attached heap; if the heap asks for it and no live process is left attached,
+     * removes its name. Does not unmap.
+     */
+    static void detach(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
+        AttachTable.detach(memory.segment());
+        if (geometry.unlinkOnLastDetach() && memory.path().isPresent()) {
+            HeapRemoval.remove(memory.segment(), geometry.heapId(), memory.path().get(), HeapRemoval.Condition.UNUSED,
+                    options.initTimeout(), "heap " + memory);
+        }
+    }
+
+    private static boolean confirm(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
+        if (memory.path().isEmpty()) {
+            return true;
+        }
+        try {
+            return HeapRemoval.confirmAttached(memory.segment(), geometry.heapId(), memory.path().get(),
+                    options.initTimeout(), "heap " + memory);
+        } catch (RuntimeException e) {
+            AttachTable.detach(memory.segment());
+            throw e;
+        }
+    }
+
+    private static HeapHeader.Geometry validate(SharedMemory memory, HeapOptions options) {
+        try {
+            return HeapHeader.awaitAndValidate(memory.segment(), options.initTimeout(), "heap " + memory);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    /** Creates, or else opens, until one works: the name may be removed between a failed create and the open. */
+    static SharedHeap openOrCreate(Supplier<SharedHeap> create, Supplier<SharedHeap> open) {
+        while (true) {
+            try {
+                return create.get();
+            } catch (ShmAlreadyExistsException exists) {
+                try {
+                    return open.get();
+                } catch (ShmNotFoundException unlinkedMeanwhile) {
+                    // removed between our create and open: try to create it again
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package org.shm4j.core.internal;
+
+import org.shm4j.core.HeapProcess;
+import org.shm4j.core.ShmFullException;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.core.internal.HeapLayout.ATTACH_CAPACITY;
+import static org.shm4j.core.internal.HeapLayout.SLOT_ATTACHMENTS_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.SLOT_START_MILLIS_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.SLOT_TOKEN_OFFSET;
+
+/**
+ * The attach table of a heap: {@link HeapLayout#ATTACH_CAPACITY} slots, one per process that has the heap open
+ * (see the layout table of {@link org.shm4j.core.SharedHeap}).
+ *
+ * <p>A slot is free when its token is 0. A process claims a free slot with a CAS of the token from 0 to its own
+ * {@linkplain ProcessIdentity owner token}, then writes its start time and an attachment count of 1; further opens of
+ * the same heap in that process add 1 to the count instead of taking another slot, and each close subtracts 1; the
+ * close that brings it to 0 frees the slot with a CAS of the token back to 0. Only the owning process writes its
+ * slot's start time and count; another process writes a slot only to free it (a CAS from a dead owner's token to 0),
+ * which every attach does for each dead slot it passes, so a killed process's slot is reclaimed by the next attach.
+ *
+ * <p>Within one process, attach and detach are serialised by one lock, so a process never holds two slots of one heap
+ * and its count is exact. The token CASes are volatile: the claim is ordered before the attacher's read of the
+ * heap's removal word, and {@link HeapRemoval} reads the tokens after its own volatile CAS of that word (see there).
+ */
+public final class AttachTable {
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    /** Serialises this process's attaches and detaches, of every heap. */
+    private static final ReentrantLock PROCESS_LOCK = new ReentrantLock();
+
+    private AttachTable() {
+    }
+
+    /**
+     * Records this process as attached to the heap in {@code segment}, reclaiming the slots of dead processes.
+     *
+     * @param what the heap, for the exception message
+     * @throws ShmFullException if every slot belongs to a live process
+     */
+    public static void attach(MemorySegment segment, String what) {
+        long me = ProcessIdentity.currentToken();
+        PROCESS_LOCK.lock();
+        try {
+            reclaimDead(segment, me);
+            int mine = find(segment, me);
+            if (mine >= 0) {
+                // getAndAdd: only this process writes its count, under PROCESS_LOCK; atomic for readers' sake
+                LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 1L);
+                return;
+            }
+            for (int i = 0; i < ATTACH_CAPACITY; i++) {
+                // volatile CAS: the claim must precede (in the total order) our read of the removal word
+                if (LONG.compareAndSet(segment, field(i, SLOT_TOKEN_OFFSET), 0L, me)) {
+                    // release: informational fields, ordered after the claim for readers that check the token
+                    LONG.setRelease(segment, field(i, SLOT_START_MILLIS_OFFSET), ProcessIdentity.currentStartMillis());
+                    LONG.setRelease(segment, field(i, SLOT_ATTACHMENTS_OFFSET), 1L);
+                    return;
+                }
+            }
+            throw new ShmFullException("attach table of " + what + " is full: " + ATTACH_CAPACITY
+                    + " live processes have it open (limit: " + ATTACH_CAPACITY + ")");
+        } finally {
+            PROCESS_LOCK.unlock();
+        }
+    }
+
+    /** Removes one attachment of this process; the last one frees its slot. Does nothing if it has no slot. */
+    public static void detach(MemorySegment segment) {
+        long me = ProcessIdentity.currentToken();
+        PROCESS_LOCK.lock();
+        try {
+            int mine = find(segment, me);
+            if (mine < 0) {
+                return; // the slot was overwritten (damaged bytes): nothing of ours to remove
+            }
+            long left = (long) LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), -1L) - 1;
+            if (left <= 0) {
+                LONG.setRelease(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 0L); // release: before the free below
+                LONG.compareAndSet(segment, field(mine, SLOT_TOKEN_OFFSET), me, 0L); // volatile: frees the slot
+            }
+        } finally {
+            PROCESS_LOCK.unlock();
+        }
+    }
+
+    /** @return true if a slot belongs to a live process (this one included) */
+    public static boolean anyAlive(MemorySegment segment) {
+        for (int i = 0; i < ATTACH_CAPACITY; i++) {
+            // volatile: read after the remover's volatile CAS of the removal word
+            long token = (long) LONG.getVolatile(segment, field(i, SLOT_TOKEN_OFFSET));
+            if (token != 0 && ProcessIdentity.isAlive(token)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** @return the processes of the slots in use, in table order; the start time is 0 while a slot is being filled */
+    public static List<HeapProcess> processes(MemorySegment segment) {
+        List<HeapProcess> processes = new ArrayList<>();
+        for (int i = 0; i < ATTACH_CAPACITY; i++) {
+            long token = (long) LONG.getAcquire(segment, field(i, SLOT_TOKEN_OFFSET)); // acquire: then its fields
+            if (token != 0) {
+                long start = (long) LONG.getAcquire(segment, field(i, SLOT_START_MILLIS_OFFSET));
+                long count = (long) LONG.getAcquire(segment, field(i, SLOT_ATTACHMENTS_OFFSET));
+                processes.add(new HeapProcess(ProcessIdentity.pid(token),
+                        ProcessIdentity.startMatches(token, start) ? start : 0, count, ProcessIdentity.isAlive(token)));
+            }
+        }
+        return processes;
+    }
+
+    private static void reclaimDead(MemorySegment segment, long me) {
+        for (int i = 0; i < ATTACH_CAPACITY; i++) {
+            long token = (long) LONG.getVolatile(segment, field(i, SLOT_TOKEN_OFFSET));
+            if (token != 0 && token != me && !ProcessIdentity.isAlive(token)) {
+                LONG.compareAndSet(segment, field(i, SLOT_TOKEN_OFFSET), token, 0L); // a dead owner never writes again
+            }
+        }
+    }
+
+    private static int find(MemorySegment segment, long token) {
+        for (int i = 0; i < ATTACH_CAPACITY; i++) {
+            if ((long) LONG.getVolatile(segment, field(i, SLOT_TOKEN_OFFSET)) == token) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static long field(int slot, long fieldOffset) {
+        return HeapLayout.slotOffset(slot) + fieldOffset;
+    }
+}
