@@ -26,7 +26,7 @@ final class RatioChart {
     }
 
     /** The estimated width of one character, in units of the font size. */
-    static final double EM_WIDTH = 0.62;
+    static final double EM_WIDTH = 0.6;
     static final int FONT = 12;
     static final int SMALL_FONT = 10;
     static final int TITLE_FONT = 14;
@@ -74,14 +74,19 @@ final class RatioChart {
         return chart.s.append("</svg>\n").toString();
     }
 
-    /** Draws the legend from {@code y} down, wrapping at the chart's width; @return the legend's bottom */
+    /**
+     * Draws the legend from {@code y} down: the colours, then the marks on a line of their own, wrapping at the
+     * chart's width.
+     *
+     * @return the legend's bottom
+     */
     private int legend(int y) {
         double x = MARGIN;
         int line = y;
         for (int i = 0; i < SWATCHES.length + MARKS.length; i++) {
             String text = i < SWATCHES.length ? SWATCHES[i][1] : MARKS[i - SWATCHES.length];
             double itemWidth = 18 + textWidth(text, FONT);
-            if (x > MARGIN && x + itemWidth > width - MARGIN) {
+            if (x > MARGIN && (x + itemWidth > width - MARGIN || i == SWATCHES.length)) { // the marks on a new line
                 x = MARGIN;
                 line += LEGEND_ROW;
             }

@@ -122,8 +122,8 @@ class ReportTest {
 
         String markdown = new Report(JmhResults.parse(JMH), null, python).markdown();
 
-        assertThat(markdown).contains("| Value += 1 | 0.500 ops/µs | 95.0 ops/µs | SharedLock + increment, 1 thread | "
-                + "190× |").contains("| dict | 0.0100 ops/µs | — | none | |");
+        assertThat(markdown).contains("| Value += 1 | 0.500 ops/µs | 95.0 ops/µs | SharedLock + increment, 1 thread"
+                + " | 190× |").contains("| dict | 0.0100 ops/µs | — | none | |");
     }
 
     @Test
@@ -136,7 +136,8 @@ class ReportTest {
                 .parse(new ByteArrayInputStream(svg.getBytes(StandardCharsets.UTF_8)));
 
         assertThat(bars).extracting(RatioChart.Bar::label).containsExactly(
-                "Locks, uncontended: SharedLock / ReentrantLock", "Queues: SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer");
+                "Locks, uncontended: SharedLock / ReentrantLock",
+                "Queues: SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer");
         assertThat(document.getDocumentElement().getTagName()).isEqualTo("svg");
         assertThat(document.getElementsByTagName("rect").getLength()).isEqualTo(1 + 4 + bars.size()); // +legend
     }
