@@ -26,10 +26,10 @@ final class RatioChart {
     }
 
     /** The estimated width of one character, in units of the font size. */
-    static final double EM_WIDTH = 0.6;
-    static final int FONT = 12;
-    static final int SMALL_FONT = 10;
-    static final int TITLE_FONT = 14;
+    private static final double EM_WIDTH = 0.6;
+    private static final int FONT = 12;
+    private static final int SMALL_FONT = 10;
+    private static final int TITLE_FONT = 14;
     private static final int MARGIN = 10;
     private static final int PLOT_WIDTH = 420;
     private static final int ROW = 22;
@@ -168,7 +168,7 @@ final class RatioChart {
     }
 
     /** @return the estimated width of {@code text} at {@code fontSize} */
-    static double textWidth(String text, int fontSize) {
+    private static double textWidth(String text, int fontSize) {
         return text.codePointCount(0, text.length()) * EM_WIDTH * fontSize;
     }
 
