@@ -18,7 +18,7 @@ MVN=(mvn -B -ntp)
 case "${1:-}" in
     bench|bench-full)
         "${MVN[@]}" -q -DskipTests package
-        java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar org.shm4j.bench.QuickSuite \
+        java --enable-native-access=ALL-UNNAMED $(java --sun-misc-unsafe-memory-access=allow -version 2>/dev/null && echo --sun-misc-unsafe-memory-access=allow) -cp bench/target/benchmarks.jar org.shm4j.bench.QuickSuite \
             $([ "$1" = bench-full ] && echo --full)
         ;;
     python)

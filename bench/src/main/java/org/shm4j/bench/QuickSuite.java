@@ -25,12 +25,21 @@ import java.util.stream.Stream;
  * ping-pong and the lock hand-off. Quick by default (short iterations, about 5 minutes on 2 cores); {@code --full}
  * uses the classes' own iterations and more round trips. Prints the side-by-side tables and writes
  * {@code bench/results/<quick|full>-<time>.json} (JMH), {@code .latency.json} and {@code .machine.txt} (CPU model,
- * cores, JDK, VM or not); {@code ResultsReport} turns them into the README's tables.
+ * cores, JDK, VM or not); {@code ResultsReport} ({@code ./run.sh report}) turns a full run's into the README's
+ * tables. On JDK 23+ the forks get {@code --sun-misc-unsafe-memory-access=allow}, for JMH's own use of
+ * {@code sun.misc.Unsafe}.
  */
 public final class QuickSuite {
     /** The JMH benchmarks of the quick suite: all but the region-access detail. */
     private static final String QUICK = "org\\.shm4j\\.bench\\.(Contended)?(Agrona)?(Values|Locks)Benchmark"
             + "|org\\.shm4j\\.bench\\.(Ring|AgronaRing|Disruptor|JdkQueue|TypedQueue|BulkCopy)Benchmark";
+
+    /**
+     * Silences the warnings that JMH's own use of {@code sun.misc.Unsafe} prints in every fork (shm4j never uses
+     * it); given to the forks only on JDK {@value #UNSAFE_FLAG_SINCE}+, where the option exists.
+     */
+    private static final String ALLOW_UNSAFE = "--sun-misc-unsafe-memory-access=allow";
+    private static final int UNSAFE_FLAG_SINCE = 23;
 
     private QuickSuite() {
     }
@@ -50,6 +59,11 @@ public final class QuickSuite {
                 .addProfiler(GCProfiler.class)
                 .resultFormat(ResultFormatType.JSON)
                 .result(json.toString());
+        if (Runtime.version().feature() >= UNSAFE_FLAG_SINCE) {
+            // JMH's own code (org.openjdk.jmh.util.Utils) calls sun.misc.Unsafe::objectFieldOffset in every fork.
+            // Prepend, not append: the classes' @Fork(jvmArgsAppend) would be replaced by an append set here.
+            options.jvmArgsPrepend(ALLOW_UNSAFE);
+        }
         if (!full) {
             options.warmupIterations(2).warmupTime(TimeValue.milliseconds(400))
                     .measurementIterations(3).measurementTime(TimeValue.milliseconds(400)).forks(1)
@@ -64,8 +78,10 @@ public final class QuickSuite {
         System.out.println();
         System.out.println(Report.markdown(Files.readString(json), latency));
         System.out.println("Results: " + run + ".{json,latency.json,machine.txt} on " + machine.strip());
-        System.out.println("README tables: java -cp bench/target/benchmarks.jar "
-                + "org.shm4j.bench.report.ResultsReport " + run);
+        System.out.println(full ? "The README's tables and chart from this run: ./run.sh report (it refuses a run"
+                + " whose errors leave its verdicts meaningless; --force writes it anyway)."
+                : "A quick run is for a look, not for the README: the README's tables come from a full run"
+                + " (./run.sh bench-full, then ./run.sh report).");
     }
 
     /** @return CPU model, cores, JDK and whether this is a VM */

@@ -71,15 +71,9 @@ public final class Report {
         return s.toString();
     }
 
-    /** @return the bars of the chart: every comparison with a target, and the ping-pong medians */
+    /** @return the bars of the chart: every comparison with a target that ran, and the ping-pong medians */
     List<RatioChart.Bar> bars() {
-        List<RatioChart.Bar> bars = new ArrayList<>();
-        for (Comparison c : Comparison.all()) {
-            if (c.target() > 0) {
-                ratio(c).ifPresent(r -> bars.add(new RatioChart.Bar(c.chartSection() + ": "
-                        + c.label(), r, c.target())));
-            }
-        }
+        List<RatioChart.Bar> bars = new ArrayList<>(targeted());
         if (latency != null) {
             pingPongRatio("AGRONA_SPIN", "SHM4J_SPIN")
                     .ifPresent(r -> bars.add(new RatioChart.Bar("Cross-process " + PING_SPIN, r, 0.9)));
@@ -87,6 +81,18 @@ public final class Report {
                     .ifPresent(r -> bars.add(new RatioChart.Bar("Cross-process " + PING_BLOCKING, r, 0)));
         }
         return bars;
+    }
+
+    /** @return every JMH comparison with a target that ran, its ratio with the error JMH measured */
+    List<RatioChart.Bar> targeted() {
+        List<RatioChart.Bar> rows = new ArrayList<>();
+        for (Comparison c : Comparison.all()) {
+            if (c.target() > 0) {
+                ratio(c).ifPresent(r -> rows.add(new RatioChart.Bar(c.chartSection() + ": " + c.label(), r,
+                        c.target())));
+            }
+        }
+        return rows;
     }
 
     private Optional<Score> ratio(Comparison c) {
@@ -190,17 +196,11 @@ public final class Report {
     }
 
     private static String verdict(Score ratio, double target) {
-        if (target <= 0) {
-            return "";
-        }
-        String goal = f("≥ %.2f: ", target);
-        if (ratio.value() >= target) {
-            return goal + "met";
-        }
-        return goal + (ratio.value() + ratio.error() >= target ? "missed (within error)" : "**missed**");
+        return Verdict.of(ratio, target).text(target);
     }
 
-    private static String score(Score score) {
+    /** @return {@code score} as the tables write it: value ± error, to about three significant digits */
+    static String score(Score score) {
         int decimals = decimals(score.value());
         return fixed(score.value(), decimals) + " ± " + fixed(score.error(), decimals);
     }

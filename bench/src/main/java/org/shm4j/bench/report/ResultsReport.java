@@ -1,65 +1,104 @@
 package org.shm4j.bench.report;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
  * Regenerates the README's performance tables and chart from a suite run's files, so no figure is typed by hand.
- * Usage: {@code ResultsReport [bench/results/<run>]}, by default the newest run; it reads {@code <run>.json},
- * {@code <run>.latency.json}, {@code <run>.machine.txt} and the newest {@code bench/results/python-*.json}, writes
- * {@code bench/results/chart.svg}, and replaces the README's text between {@value #BEGIN} and {@value #END}.
+ * Usage: {@code ResultsReport [--force] [bench/results/<run>]}, by default the newest full run ({@code full-*}); it
+ * reads {@code <run>.json}, {@code <run>.latency.json}, {@code <run>.machine.txt} and the newest
+ * {@code bench/results/python-*.json}, writes {@code bench/results/chart.svg}, and replaces the README's text
+ * between {@value #BEGIN} and {@value #END}. A run that fails the {@link NoiseRule} is refused (exit status 1,
+ * nothing written) unless {@code --force} is given.
  */
 public final class ResultsReport {
     static final String BEGIN = "<!-- results:begin -->";
     static final String END = "<!-- results:end -->";
+    static final String FORCE = "--force";
     private static final Path RESULTS = Path.of("bench", "results");
 
     private ResultsReport() {
     }
 
-    /** @param args the run's path without extension; none for the newest */
+    /** @param args {@value #FORCE} to write a run the noise rule refuses; the run's path without extension */
     public static void main(String[] args) throws IOException {
-        Path run = args.length > 0 ? Path.of(args[0]) : newest("quick-", "full-")
-                .orElseThrow(() -> new IllegalStateException("no suite run in " + RESULTS));
-        Path jmhFile = sibling(run, ".json");
+        int status = run(Path.of(""), List.of(args), System.out, System.err);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+
+    /**
+     * Does {@link #main}'s work in the project directory {@code root}.
+     *
+     * @return the exit status: 0 written, 1 refused by the noise rule, 2 bad arguments
+     */
+    static int run(Path root, List<String> args, PrintStream out, PrintStream err) throws IOException {
+        boolean force = args.contains(FORCE);
+        List<String> paths = new ArrayList<>(args);
+        paths.remove(FORCE);
+        if (paths.size() > 1 || paths.stream().anyMatch(a -> a.startsWith("-"))) {
+            err.println("usage: ResultsReport [" + FORCE + "] [bench/results/<run>]");
+            return 2;
+        }
+        Path results = root.resolve(RESULTS);
+        Path run = paths.isEmpty() ? newest(results, "full-")
+                .orElseThrow(() -> new IllegalStateException("no full suite run in " + results))
+                : root.resolve(paths.get(0));
         Path latencyFile = sibling(run, ".latency.json");
-        Optional<Path> pythonFile = newest("python-").map(p -> sibling(p, ".json"));
-        Report report = new Report(JmhResults.read(jmhFile),
+        Optional<Path> pythonFile = newest(results, "python-").map(p -> sibling(p, ".json"));
+        Report report = new Report(JmhResults.read(sibling(run, ".json")),
                 Files.exists(latencyFile) ? LatencyResults.parse(Files.readString(latencyFile)) : null,
                 pythonFile.isPresent() ? Json.object(Json.parse(Files.readString(pythonFile.get()))) : null);
-        Path chart = RESULTS.resolve("chart.svg");
-        Files.writeString(chart, RatioChart.svg("shm4j / peer, same JMH run: " + run.getFileName(), report.bars()));
-        String machine = Files.readString(sibling(run, ".machine.txt")).strip();
-        String section = BEGIN + "\n\nRun `" + run.getFileName() + "` on " + machine + "; files in `bench/results/`"
-                + pythonFile.map(p -> ", Python figures from `" + p.getFileName() + "`").orElse("") + ".\n\n"
-                + "![shm4j / peer ratios](bench/results/chart.svg)\n\n" + report.markdown() + END;
-        Path readme = Path.of("README.md");
+        List<String> failures = NoiseRule.failures(report.targeted());
+        if (!failures.isEmpty()) {
+            PrintStream to = force ? out : err;
+            to.println((force ? "Writing anyway (" + FORCE + ") run " : "Refusing run ") + run.getFileName()
+                    + ": its errors leave its verdicts meaningless.");
+            failures.forEach(to::println);
+            if (!force) {
+                err.println("README.md and the chart are unchanged. Measure again (./run.sh bench-full, on a quieter"
+                        + " machine or with more forks), or write this run anyway: ./run.sh report " + FORCE
+                        + (paths.isEmpty() ? "" : " " + paths.get(0)));
+                return 1;
+            }
+        }
+        Path readme = root.resolve("README.md");
         String text = Files.readString(readme);
         int begin = text.indexOf(BEGIN);
         int end = text.indexOf(END);
         if (begin < 0 || end < begin) {
             throw new IllegalStateException("README.md has no " + BEGIN + " ... " + END + " section");
         }
+        Path chart = results.resolve("chart.svg");
+        Files.writeString(chart, RatioChart.svg("shm4j / peer, same JMH run: " + run.getFileName(), report.bars()));
+        String machine = Files.readString(sibling(run, ".machine.txt")).strip();
+        String section = BEGIN + "\n\nRun `" + run.getFileName() + "` on " + machine + "; files in `bench/results/`"
+                + pythonFile.map(p -> ", Python figures from `" + p.getFileName() + "`").orElse("") + ".\n\n"
+                + "![shm4j / peer ratios](bench/results/chart.svg)\n\n" + report.markdown() + END;
         Files.writeString(readme, text.substring(0, begin) + section + text.substring(end + END.length()));
-        System.out.println("README.md tables and " + chart + " regenerated from " + run);
+        out.println("README.md tables and " + RESULTS.resolve("chart.svg") + " regenerated from " + run);
+        return 0;
     }
 
     private static Path sibling(Path run, String extension) {
         return run.resolveSibling(run.getFileName() + extension);
     }
 
-    /** @return the newest run whose name starts with one of {@code prefixes}, without its extension */
-    private static Optional<Path> newest(String... prefixes) throws IOException {
-        try (Stream<Path> files = Files.list(RESULTS)) {
+    /** @return the newest run in {@code results} whose name starts with {@code prefix}, without its extension */
+    private static Optional<Path> newest(Path results, String prefix) throws IOException {
+        try (Stream<Path> files = Files.list(results)) {
             return files.map(p -> p.getFileName().toString())
-                    .filter(n -> n.endsWith(".json") && !n.endsWith(".latency.json"))
-                    .filter(n -> Stream.of(prefixes).anyMatch(n::startsWith))
-                    .max(Comparator.comparing(n -> n.substring(n.indexOf('-'))))
-                    .map(n -> RESULTS.resolve(n.substring(0, n.length() - ".json".length())));
+                    .filter(n -> n.startsWith(prefix) && n.endsWith(".json") && !n.endsWith(".latency.json"))
+                    .max(Comparator.naturalOrder())
+                    .map(n -> results.resolve(n.substring(0, n.length() - ".json".length())));
         }
     }
 }

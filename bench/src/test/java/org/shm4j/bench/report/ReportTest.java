@@ -1,6 +1,8 @@
 package org.shm4j.bench.report;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.shm4j.bench.latency.LockHandoff;
 import org.shm4j.bench.latency.PingPong;
 import org.shm4j.sync.locks.SharedLock;
@@ -10,6 +12,7 @@ import org.w3c.dom.Document;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import javax.xml.parsers.DocumentBuilderFactory;
 
@@ -68,7 +71,7 @@ class ReportTest {
 
         assertThat(markdown)
                 .contains("| SharedLock / ReentrantLock | 95.0 ± 9.5 | 100 ± 0 | 0.950 ± 0.095 | ≥ 1.00: "
-                        + "missed (within error) |")
+                        + "within the noise, neither met nor missed |")
                 .contains("| SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer | 30.0 ± 3.0 | 20.0 ± 0.0 | "
                         + "1.50 ± 0.15 | ≥ 1.00: met |")
                 .contains("| SPSC 8 B: SharedRing / Agrona OneToOneRingBuffer | — | — | not run | |")
@@ -78,6 +81,35 @@ class ReportTest {
                 .contains("p50 round trip: Agrona busy-spin / SharedRing busy-spin: 0.95 (target ≥ 0.90: met)")
                 .contains("| SharedLock | 400 | 50.0 | 90.0 | 120 | 1.5% |")
                 .doesNotContain("AgronaRingBenchmark.spsc[size=64] |");
+    }
+
+    /**
+     * A verdict counts the ratio's error: the peer is 1 ± 0, so the ratio and its error are shm4j's score and error
+     * exactly, and each case sits at, just inside or just outside a boundary of the target 1.00.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = ';', value = {
+            "2.0;  1.0;  2.00 ± 1.00; met",                // ratio - error == target: met, at the boundary
+            "2.0;  1.01; 2.00 ± 1.01; within the noise, neither met nor missed", // just below: not met
+            "1.5;  0.1;  1.50 ± 0.10; met",
+            "0.5;  0.5;  0.500 ± 0.500; within the noise, neither met nor missed", // ratio + error == target
+            "0.5;  0.49; 0.500 ± 0.490; **missed**",       // just below the target with its error
+            "0.3;  0.05; 0.300 ± 0.050; **missed**",
+            "368;  949;  368 ± 949; within the noise, neither met nor missed", // a quick run's MPSC row
+            "0.95; 0.0;  0.950 ± 0.000; **missed**"})       // no error: the ratio alone decides
+    void verdictsCountTheError(double score, double error, String ratio, String verdict) {
+        String jmh = jmh("LocksBenchmark.sharedLock", score, error) + ",\n" + jmh("LocksBenchmark.reentrantLock", 1, 0);
+
+        String markdown = Report.markdown("[" + jmh + "]", null);
+
+        assertThat(markdown).contains("| SharedLock / ReentrantLock | " + ratio + " | 1.00 ± 0.00 | " + ratio
+                + " | ≥ 1.00: " + verdict + " |");
+    }
+
+    /** @return one primary result as JMH writes it */
+    static String jmh(String benchmark, double score, double error) {
+        return String.format(Locale.ROOT, "{\"benchmark\": \"org.shm4j.bench.%s\", \"primaryMetric\": "
+                + "{\"score\": %s, \"scoreError\": %s, \"scoreUnit\": \"ops/us\"}}", benchmark, score, error);
     }
 
     @Test
@@ -90,8 +122,8 @@ class ReportTest {
 
         String markdown = new Report(JmhResults.parse(JMH), null, python).markdown();
 
-        assertThat(markdown).contains("| Value += 1 | 0.500 ops/µs | 95.0 ops/µs | SharedLock + increment, 1 thread | "
-                + "190× |").contains("| dict | 0.0100 ops/µs | — | none | |");
+        assertThat(markdown).contains("| Value += 1 | 0.500 ops/µs | 95.0 ops/µs | SharedLock + increment, 1 thread"
+                + " | 190× |").contains("| dict | 0.0100 ops/µs | — | none | |");
     }
 
     @Test
@@ -104,9 +136,10 @@ class ReportTest {
                 .parse(new ByteArrayInputStream(svg.getBytes(StandardCharsets.UTF_8)));
 
         assertThat(bars).extracting(RatioChart.Bar::label).containsExactly(
-                "Locks, uncontended: SharedLock / ReentrantLock", "Queues: SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer");
+                "Locks, uncontended: SharedLock / ReentrantLock",
+                "Queues: SPSC 64 B: SharedRing / Agrona OneToOneRingBuffer");
         assertThat(document.getDocumentElement().getTagName()).isEqualTo("svg");
-        assertThat(document.getElementsByTagName("rect").getLength()).isEqualTo(1 + bars.size());
+        assertThat(document.getElementsByTagName("rect").getLength()).isEqualTo(1 + 4 + bars.size()); // +legend
     }
 
     @Test
