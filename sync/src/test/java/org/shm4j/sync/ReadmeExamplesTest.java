@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
+import org.shm4j.core.HeapOptions;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
@@ -24,7 +25,8 @@ class ReadmeExamplesTest {
     @Test
     void valueWithLock() throws InterruptedException {
         // README:begin
-        try (SharedHeap heap = SharedHeap.openOrCreate("demo-sync", 1 << 20)) {
+        HeapOptions options = HeapOptions.defaults().withReplaceStale(true).withUnlinkOnLastDetach(true);
+        try (SharedHeap heap = SharedHeap.openOrCreate("demo-sync", 1 << 20, options)) {
             SharedLong hits = SharedLong.openOrCreate(heap, "hits", 0);
             hits.incrementAndGet();                                   // atomic across processes
 
@@ -44,9 +46,7 @@ class ReadmeExamplesTest {
             }
             assertThat(total.get()).isEqualTo(10);
             assertThat(hits.get()).isEqualTo(1);
-        } finally {
-            SharedHeap.unlink("demo-sync");
-        }
+        }                                                              // the last process to close removes it
         // README:end
     }
 
