@@ -44,7 +44,7 @@ public final class SharedBoolean {
 
     /** Opens the flag named {@code name}. */
     public static SharedBoolean open(SharedHeap heap, String name) {
-        return new SharedBoolean(Blocks.open(heap, name, SyncLayout.BOOLEAN));
+        return new SharedBoolean(Blocks.open(heap, name, SyncLayout.BOOLEAN, SIZE, "SharedBoolean"));
     }
 
     /** Opens the flag named {@code name}, or creates it holding {@code initialValue}. */
@@ -60,7 +60,7 @@ public final class SharedBoolean {
      * @throws IndexOutOfBoundsException if the 4 bytes are not inside the segment
      */
     public static SharedBoolean wrap(MemorySegment segment, long offset) {
-        return new SharedBoolean(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES));
+        return new SharedBoolean(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES, "SharedBoolean"));
     }
 
     /** @return the flag, volatile */

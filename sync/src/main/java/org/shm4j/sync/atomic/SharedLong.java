@@ -72,7 +72,8 @@ public final class SharedLong {
      * @throws org.shm4j.core.ShmTypeMismatchException  if the block is not a {@code SharedLong}
      */
     public static SharedLong open(SharedHeap heap, String name) {
-        return new SharedLong(Blocks.open(heap, name, SyncLayout.LONG), CompanionLocks.find(heap, name));
+        return new SharedLong(Blocks.open(heap, name, SyncLayout.LONG, SIZE, "SharedLong"),
+                CompanionLocks.find(heap, name));
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding {@code initialValue}. */
@@ -89,7 +90,7 @@ public final class SharedLong {
      * @throws IndexOutOfBoundsException if the 8 bytes are not inside the segment
      */
     public static SharedLong wrap(MemorySegment segment, long offset) {
-        return new SharedLong(Blocks.wrap(segment, offset, Long.BYTES, Long.BYTES), null);
+        return new SharedLong(Blocks.wrap(segment, offset, Long.BYTES, Long.BYTES, "SharedLong"), null);
     }
 
     /** @return the value, with volatile semantics */
