@@ -121,10 +121,8 @@ class BlockCorruptionTest {
                 String name = "t" + trial;
                 heap.allocate(name, kind.type(), size, 64,
                         s -> MemorySegment.copy(pristine, 0, s, JAVA_BYTE, 0, Math.min(size, pristine.length)));
-                String what = kind + " in a block of " + size + " bytes";
-                Throwable thrown = outcome(() -> kind.use().open(heap, name), what);
-                assertThat(thrown).as(what).isInstanceOf(ShmFormatException.class);
-                assertThat(thrown.getMessage()).as(what).contains("'" + name + "'");
+                assertRefused(() -> kind.use().open(heap, name), kind + " in a block of " + size + " bytes",
+                        ShmFormatException.class, "'" + name + "'");
             }
         }
     }
@@ -140,11 +138,9 @@ class BlockCorruptionTest {
             for (int trial = 0; trial < TRIALS; trial++) {
                 long length = random.nextLong(kind.byteSize());
                 MemorySegment shorter = raw.asSlice(0, RAW_OFFSET + length);
-                String what = kind + " truncated to " + length + " bytes";
-                Throwable thrown = outcome(() -> kind.wrap().at(shorter, RAW_OFFSET), what);
-                assertThat(thrown).as(what).isInstanceOf(length < kind.fixedSize()
-                        ? IndexOutOfBoundsException.class : ShmFormatException.class);
-                assertThat(thrown.getMessage()).as(what).contains(mention(raw));
+                assertRefused(() -> kind.wrap().at(shorter, RAW_OFFSET), kind + " truncated to " + length + " bytes",
+                        length < kind.fixedSize() ? IndexOutOfBoundsException.class : ShmFormatException.class,
+                        mention(raw));
             }
         }
     }
@@ -161,12 +157,17 @@ class BlockCorruptionTest {
             for (int trial = 0; trial < RANDOM_MEMORY_TRIALS; trial++) {
                 random.nextBytes(noise);
                 MemorySegment.copy(noise, 0, raw, JAVA_BYTE, RAW_OFFSET, noise.length);
-                String what = kind + " over random bytes, trial " + trial;
-                Throwable thrown = outcome(() -> kind.wrap().at(raw, RAW_OFFSET), what);
-                assertThat(thrown).as(what).isInstanceOf(ShmFormatException.class);
-                assertThat(thrown.getMessage()).as(what).contains(mention(raw));
+                assertRefused(() -> kind.wrap().at(raw, RAW_OFFSET), kind + " over random bytes, trial " + trial,
+                        ShmFormatException.class, mention(raw));
             }
         }
+    }
+
+    /** Asserts that {@code trial} throws {@code type} with a message naming the structure by {@code mention}. */
+    private static void assertRefused(Trial trial, String what, Class<? extends Throwable> type, String mention) {
+        Throwable thrown = outcome(trial, what);
+        assertThat(thrown).as(what).isInstanceOf(type);
+        assertThat(thrown.getMessage()).as(what).contains(mention);
     }
 
     private static long seed(Object kind, Damage damage) {
