@@ -51,7 +51,7 @@ public final class SharedBoolean {
 
     /** Opens the flag named {@code name}. */
     public static SharedBoolean open(SharedHeap heap, String name) {
-        return new SharedBoolean(Blocks.open(heap, name, SyncLayout.BOOLEAN),
+        return new SharedBoolean(Blocks.open(heap, name, SyncLayout.BOOLEAN, SIZE, "SharedBoolean"),
                 Blocks.closedMessage("SharedBoolean", name, heap));
     }
 
@@ -73,7 +73,7 @@ public final class SharedBoolean {
      * @throws IndexOutOfBoundsException if the 4 bytes are not inside the segment
      */
     public static SharedBoolean wrap(MemorySegment segment, long offset) {
-        return new SharedBoolean(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES),
+        return new SharedBoolean(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES, "SharedBoolean"),
                 Blocks.closedMessage("SharedBoolean", offset));
     }
 

@@ -62,8 +62,8 @@ public final class SharedDouble {
 
     /** Opens the value named {@code name}, with its lock if it has one. */
     public static SharedDouble open(SharedHeap heap, String name) {
-        return new SharedDouble(Blocks.open(heap, name, SyncLayout.DOUBLE), CompanionLocks.find(heap, name),
-                Blocks.closedMessage("SharedDouble", name, heap));
+        return new SharedDouble(Blocks.open(heap, name, SyncLayout.DOUBLE, SIZE, "SharedDouble"),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedDouble", name, heap));
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding 0.0. */
@@ -85,7 +85,7 @@ public final class SharedDouble {
      * @throws IndexOutOfBoundsException if the 8 bytes are not inside the segment
      */
     public static SharedDouble wrap(MemorySegment segment, long offset) {
-        return new SharedDouble(Blocks.wrap(segment, offset, Double.BYTES, Double.BYTES), null,
+        return new SharedDouble(Blocks.wrap(segment, offset, Double.BYTES, Double.BYTES, "SharedDouble"), null,
                 Blocks.closedMessage("SharedDouble", offset));
     }
 

@@ -73,8 +73,8 @@ public final class SharedInt {
      * @throws org.shm4j.core.ShmTypeMismatchException  if the block is not a {@code SharedInt}
      */
     public static SharedInt open(SharedHeap heap, String name) {
-        return new SharedInt(Blocks.open(heap, name, SyncLayout.INT), CompanionLocks.find(heap, name),
-                Blocks.closedMessage("SharedInt", name, heap));
+        return new SharedInt(Blocks.open(heap, name, SyncLayout.INT, SIZE, "SharedInt"),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedInt", name, heap));
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding 0. */
@@ -96,7 +96,7 @@ public final class SharedInt {
      * @throws IndexOutOfBoundsException if the 4 bytes are not inside the segment
      */
     public static SharedInt wrap(MemorySegment segment, long offset) {
-        return new SharedInt(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES), null,
+        return new SharedInt(Blocks.wrap(segment, offset, Integer.BYTES, Integer.BYTES, "SharedInt"), null,
                 Blocks.closedMessage("SharedInt", offset));
     }
 

@@ -73,8 +73,8 @@ public final class SharedLong {
      * @throws org.shm4j.core.ShmTypeMismatchException  if the block is not a {@code SharedLong}
      */
     public static SharedLong open(SharedHeap heap, String name) {
-        return new SharedLong(Blocks.open(heap, name, SyncLayout.LONG), CompanionLocks.find(heap, name),
-                Blocks.closedMessage("SharedLong", name, heap));
+        return new SharedLong(Blocks.open(heap, name, SyncLayout.LONG, SIZE, "SharedLong"),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLong", name, heap));
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding 0. */
@@ -96,7 +96,7 @@ public final class SharedLong {
      * @throws IndexOutOfBoundsException if the 8 bytes are not inside the segment
      */
     public static SharedLong wrap(MemorySegment segment, long offset) {
-        return new SharedLong(Blocks.wrap(segment, offset, Long.BYTES, Long.BYTES), null,
+        return new SharedLong(Blocks.wrap(segment, offset, Long.BYTES, Long.BYTES, "SharedLong"), null,
                 Blocks.closedMessage("SharedLong", offset));
     }
 

@@ -47,7 +47,7 @@ public final class ArrayBlocks {
     /** @return the {@code length} elements at {@code offset} of a native segment, naturally aligned */
     public static MemorySegment wrap(MemorySegment segment, long offset, long length, int elementSize) {
         Checks.inRange("length", length, 1, MAX_LENGTH);
-        return Blocks.wrap(segment, offset, length * elementSize, elementSize);
+        return Blocks.wrap(segment, offset, length * elementSize, elementSize, "array of " + length + " elements");
     }
 
     private static void writeHeader(MemorySegment block, long length, int elementSize) {
@@ -55,13 +55,28 @@ public final class ArrayBlocks {
         block.set(JAVA_INT, ARRAY_ELEMENT_SIZE_OFFSET, elementSize);
     }
 
+    /**
+     * @return the elements of an array block, after checking its header: the block holds the header, the element
+     *         size is the caller's, the length is in range and header plus elements fill the block exactly
+     * @throws ShmFormatException if not
+     */
     private static MemorySegment elements(MemorySegment block, String name, int elementSize) {
-        long length = block.get(JAVA_LONG, ARRAY_LENGTH_OFFSET);
+        String what = "array '" + name + "'";
+        if (block.byteSize() < ARRAY_ELEMENTS_OFFSET) {
+            throw Blocks.corrupt(what, "block size", block.byteSize(), ">= the " + ARRAY_ELEMENTS_OFFSET
+                    + "-byte header");
+        }
         int storedSize = block.get(JAVA_INT, ARRAY_ELEMENT_SIZE_OFFSET);
-        if (storedSize != elementSize || length < 1 || length > MAX_LENGTH
-                || ARRAY_ELEMENTS_OFFSET + length * elementSize != block.byteSize()) {
-            throw new ShmFormatException("array '" + name + "' has length=" + length + " elementSize=" + storedSize
-                    + " in a block of " + block.byteSize() + " bytes (expected: elementSize=" + elementSize + ")");
+        if (storedSize != elementSize) {
+            throw Blocks.corrupt(what, "elementSize", storedSize, String.valueOf(elementSize));
+        }
+        long length = block.get(JAVA_LONG, ARRAY_LENGTH_OFFSET);
+        if (length < 1 || length > MAX_LENGTH) {
+            throw Blocks.corrupt(what, "length", length, "1.." + MAX_LENGTH);
+        }
+        if (ARRAY_ELEMENTS_OFFSET + length * elementSize != block.byteSize()) {
+            throw Blocks.corrupt(what, "length", length, (block.byteSize() - ARRAY_ELEMENTS_OFFSET) / elementSize
+                    + ", which fills the block of " + block.byteSize() + " bytes");
         }
         return block.asSlice(ARRAY_ELEMENTS_OFFSET, length * elementSize);
     }

@@ -2,14 +2,18 @@ package org.shm4j.sync.internal;
 
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.function.Consumer;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
 /**
- * Finding and checking the memory of a sync structure: a named heap block of the right type, or a caller's segment
- * at an offset that is in bounds and naturally aligned (atomic access needs it).
+ * Finding and checking the memory of a sync structure: a named heap block of the right type (and, for fixed-size
+ * structures, size), or a caller's segment at an offset that is in bounds and naturally aligned (atomic access needs
+ * it); and the one message format of a header that fails its checks.
  */
 public final class Blocks {
     private Blocks() {
@@ -25,6 +29,19 @@ public final class Blocks {
     /** @return the memory of an existing block, type-checked */
     public static MemorySegment open(SharedHeap heap, String name, BlockType type) {
         return Objects.requireNonNull(heap, "heap").lookup(name, type).segment();
+    }
+
+    /**
+     * @return the memory of an existing block of a fixed-size structure, type- and size-checked
+     * @throws ShmFormatException if the block is not {@code byteSize} bytes (a block of the right type made with the
+     *                            wrong size, which the catalog's checksum does not catch)
+     */
+    public static MemorySegment open(SharedHeap heap, String name, BlockType type, long byteSize, String kind) {
+        MemorySegment block = open(heap, name, type);
+        if (block.byteSize() != byteSize) {
+            throw corrupt(kind + " '" + name + "'", "block size", block.byteSize(), String.valueOf(byteSize));
+        }
+        return block;
     }
 
     /** @return the memory of the block, allocated and initialised by exactly one of the racing callers */
@@ -60,22 +77,56 @@ public final class Blocks {
     }
 
     /**
+     * @param kind what the bytes are, for messages: they name it {@code "<kind> at 0x<address>"}
      * @return the {@code byteSize} bytes at {@code offset} of {@code segment}
      * @throws IllegalArgumentException  if the segment is not native memory or the address is not a multiple of
      *                                   {@code alignment}
-     * @throws IndexOutOfBoundsException if the bytes do not lie inside the segment
+     * @throws IndexOutOfBoundsException if the bytes do not lie inside the segment (a bad index, as in
+     *                                   {@code java.lang.foreign})
      */
-    public static MemorySegment wrap(MemorySegment segment, long offset, long byteSize, long alignment) {
+    public static MemorySegment wrap(MemorySegment segment, long offset, long byteSize, long alignment, String kind) {
         Objects.requireNonNull(segment, "segment");
         if (!segment.isNative()) {
-            throw new IllegalArgumentException("segment=" + segment + " (expected: native memory)");
+            throw new IllegalArgumentException(kind + ": segment=" + segment + " (expected: native memory)");
         }
-        Objects.checkFromIndexSize(offset, byteSize, segment.byteSize());
         long address = segment.address() + offset;
+        if (offset < 0 || byteSize > segment.byteSize() - offset) {
+            throw new IndexOutOfBoundsException(describe(kind, address) + ": " + byteSize + " bytes at offset "
+                    + offset + " (expected: inside the segment of " + segment.byteSize() + " bytes)");
+        }
         if (address % alignment != 0) {
-            throw new IllegalArgumentException("offset=" + offset + " gives address 0x" + Long.toHexString(address)
-                    + " (expected: a multiple of " + alignment + " for atomic access)");
+            throw new IllegalArgumentException(describe(kind, address) + ": offset=" + offset + " gives address 0x"
+                    + Long.toHexString(address) + " (expected: a multiple of " + alignment + " for atomic access)");
         }
         return segment.asSlice(offset, byteSize);
+    }
+
+    /** @return how messages name a structure in raw memory: {@code "<kind> at 0x<address>"} */
+    public static String describe(String kind, long address) {
+        return kind + " at 0x" + Long.toHexString(address);
+    }
+
+    /**
+     * @param what     the structure, e.g. {@code "ring 'jobs'"}
+     * @param field    the header field
+     * @param expected the rule its value breaks
+     * @return the exception for a header field whose value no valid structure has
+     */
+    public static ShmFormatException corrupt(String what, String field, Object value, String expected) {
+        return new ShmFormatException(what + " is corrupted: " + field + "=" + value + " (expected: " + expected + ")");
+    }
+
+    /**
+     * Checks reserved bytes, which every valid structure keeps zero.
+     *
+     * @throws ShmFormatException if a byte in {@code [from, to)} of {@code block} is not zero
+     */
+    public static void requireZero(MemorySegment block, long from, long to, String what) {
+        for (long at = from; at < to; at++) {
+            byte b = block.get(JAVA_BYTE, at);
+            if (b != 0) {
+                throw corrupt(what, "reserved byte " + at, b, "0");
+            }
+        }
     }
 }

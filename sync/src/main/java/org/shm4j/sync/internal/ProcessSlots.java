@@ -48,6 +48,32 @@ public final class ProcessSlots {
     }
 
     /**
+     * Checks every slot for states no valid table has, so that a damaged one is refused when it is opened: a token
+     * is 0 or names a pid (bits 63..32 positive: a pid is a positive int), and no counter is negative.
+     *
+     * @param what the structure the table belongs to, for the message
+     * @throws org.shm4j.core.ShmFormatException if a slot holds such a state
+     */
+    public void check(String what) {
+        for (int i = 0; i < SLOTS; i++) {
+            long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
+            if (token < 0 || token != 0 && ProcessIdentity.pid(token) == 0) {
+                throw Blocks.corrupt(what, "process slot " + i + " token", "0x" + Long.toHexString(token),
+                        "0, or a pid in bits 63..32");
+            }
+            checkCount(i, FIRST, "first counter", what);
+            checkCount(i, SECOND, "second counter", what);
+        }
+    }
+
+    private void checkCount(int index, long counter, String field, String what) {
+        int count = get(index, counter);
+        if (count < 0) {
+            throw Blocks.corrupt(what, "process slot " + index + " " + field, count, ">= 0");
+        }
+    }
+
+    /**
      * Claims are serialized within this JVM, so that two threads (or two mappings of the same table) never claim two
      * slots for one process: a lock and an unlock through different objects must count in the same slot.
      *

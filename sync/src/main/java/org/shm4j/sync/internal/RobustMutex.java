@@ -70,6 +70,42 @@ public final class RobustMutex {
         this.segment = segment.asSlice(base, MUTEX_SIZE);
     }
 
+    /**
+     * Checks the mutex's 40 bytes for states no valid mutex has, so that a damaged one is refused when it is opened.
+     * There is no magic (all-zero bytes are a free mutex); instead: a held word names a pid (bits 0..29 not all 0)
+     * and has bit 31 clear; flags have no bit but {@link SyncLayout#LOCK_OWNER_DIED}; bytes 20..23 are zero; thread id,
+     * heldSince and recoveries are not negative. Any other lock word is a possible owner: if its process is not
+     * running, the next waiter takes the mutex over as from a dead owner.
+     *
+     * @param what the structure and the mutex's role in it, for the message
+     * @throws org.shm4j.core.ShmFormatException if a field holds a value no valid mutex has
+     */
+    public static void check(MemorySegment segment, long base, String what) {
+        long word = (long) LONG.getVolatile(segment, base + MUTEX_WORD); // one read: the word is checked as a whole
+        if (word != 0 && ((word & LOCK_PID_MASK) == 0 || ((int) word & ~(LOCK_PID_MASK | LOCK_WAITERS)) != 0)) {
+            throw Blocks.corrupt(what, "lock word", "0x" + Long.toHexString(word),
+                    "0, or a pid in bits 0..29 and bit 31 clear");
+        }
+        int flags = (int) INT.getVolatile(segment, base + MUTEX_FLAGS);
+        if ((flags & ~LOCK_OWNER_DIED) != 0) {
+            throw Blocks.corrupt(what, "flags", flags, "0 or " + LOCK_OWNER_DIED);
+        }
+        Blocks.requireZero(segment, base + MUTEX_FLAGS + Integer.BYTES, base + MUTEX_HELD_SINCE, what);
+        checkNotNegative(segment, base + MUTEX_OWNER_THREAD, "owner thread", what);
+        checkNotNegative(segment, base + MUTEX_HELD_SINCE, "heldSince", what);
+        checkNotNegative(segment, base + MUTEX_RECOVERIES, "recoveries", what);
+    }
+
+    /**
+     * @throws org.shm4j.core.ShmFormatException if the long at {@code offset}, a count, id or time, is negative
+     */
+    public static void checkNotNegative(MemorySegment segment, long offset, String field, String what) {
+        long value = (long) LONG.getVolatile(segment, offset);
+        if (value < 0) {
+            throw Blocks.corrupt(what, field, value, ">= 0");
+        }
+    }
+
     /** @return true if the mutex was free and is now held by the current thread */
     public boolean tryAcquire() {
         if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point

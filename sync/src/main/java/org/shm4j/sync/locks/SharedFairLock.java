@@ -73,6 +73,7 @@ public final class SharedFairLock extends TimedLock {
 
     private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final int BLOCK_STEP = Backoff.PARK_FROM;
+    private static final String KIND = "fair lock";
 
     private final MemorySegment segment;
 
@@ -81,36 +82,105 @@ public final class SharedFairLock extends TimedLock {
 
     private SharedFairLock(MemorySegment segment, String description) {
         super(description);
+        check(segment, description);
         this.segment = segment;
     }
 
     /** Creates a free fair lock named {@code name} in {@code heap}. */
     public static SharedFairLock create(SharedHeap heap, String name) {
         return new SharedFairLock(Blocks.create(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, s -> { }),
-                "fair lock '" + name + "'");
+                KIND + " '" + name + "'");
     }
 
-    /** Opens the fair lock named {@code name}. */
+    /**
+     * Opens the fair lock named {@code name}. A fair lock has no magic (all-zero bytes are a free lock), so opening
+     * checks for states no fair lock has: see {@link #wrap(MemorySegment, long)}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a fair lock
+     * @throws org.shm4j.core.ShmFormatException       if the block holds a state no fair lock has
+     */
     public static SharedFairLock open(SharedHeap heap, String name) {
-        return new SharedFairLock(Blocks.open(heap, name, SyncLayout.FAIR_LOCK), "fair lock '" + name + "'");
+        return new SharedFairLock(Blocks.open(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, KIND),
+                KIND + " '" + name + "'");
     }
 
     /** Opens the fair lock named {@code name}, or creates it free. */
     public static SharedFairLock openOrCreate(SharedHeap heap, String name) {
         return new SharedFairLock(Blocks.openOrCreate(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE,
-                s -> { }), "fair lock '" + name + "'");
+                s -> { }), KIND + " '" + name + "'");
     }
 
     /**
      * Views the {@value org.shm4j.sync.internal.SyncLayout#FAIR_SIZE} bytes at {@code offset} of a native segment as
-     * a fair lock; all-zero bytes are a free lock.
+     * a fair lock; all-zero bytes are a free lock. There is no magic, so the bytes are checked for states no fair lock
+     * has: a next ticket with bit 31 set, more than {@value org.shm4j.sync.internal.SyncLayout#FAIR_QUEUE} tickets
+     * out, a taken turn with no ticket out, flags other than bit 0, a negative waiter count, recoveries, heldSince or
+     * thread id, a slot token that is neither 0, 1 (abandoned) nor a pid, a negative slot ticket, or a non-zero byte
+     * where the layout has none.
      *
-     * @throws IllegalArgumentException  if the address is not 8-byte aligned
-     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     * @throws IllegalArgumentException          if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException         if the bytes are not inside the segment
+     * @throws org.shm4j.core.ShmFormatException if the bytes hold a state no fair lock has
      */
     public static SharedFairLock wrap(MemorySegment segment, long offset) {
-        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.FAIR_SIZE, Long.BYTES);
-        return new SharedFairLock(slice, "fair lock at 0x" + Long.toHexString(slice.address()));
+        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.FAIR_SIZE, Long.BYTES, KIND);
+        return new SharedFairLock(slice, Blocks.describe(KIND, slice.address()));
+    }
+
+    /** The checks {@link #wrap(MemorySegment, long)} describes. */
+    private static void check(MemorySegment segment, String what) {
+        checkTickets(segment, what);
+        Blocks.requireZero(segment, FAIR_NEXT_TICKET_OFFSET + Integer.BYTES, FAIR_SERVING_OFFSET, what);
+        int waiters = (int) INT.getVolatile(segment, FAIR_WAITERS_OFFSET);
+        if (waiters < 0) {
+            throw Blocks.corrupt(what, "waiters", waiters, ">= 0");
+        }
+        int flags = (int) INT.getVolatile(segment, FAIR_FLAGS_OFFSET);
+        if ((flags & ~LOCK_OWNER_DIED) != 0) {
+            throw Blocks.corrupt(what, "flags", flags, "0 or " + LOCK_OWNER_DIED);
+        }
+        Blocks.requireZero(segment, FAIR_FLAGS_OFFSET + Integer.BYTES, FAIR_RECOVERIES_OFFSET, what);
+        RobustMutex.checkNotNegative(segment, FAIR_RECOVERIES_OFFSET, "recoveries", what);
+        RobustMutex.checkNotNegative(segment, FAIR_HELD_SINCE_OFFSET, "heldSince", what);
+        RobustMutex.checkNotNegative(segment, FAIR_OWNER_THREAD_OFFSET, "owner thread", what);
+        Blocks.requireZero(segment, FAIR_OWNER_THREAD_OFFSET + Long.BYTES, FAIR_SLOTS_OFFSET, what);
+        for (int i = 0; i < FAIR_QUEUE; i++) {
+            long slot = FAIR_SLOTS_OFFSET + i * FAIR_SLOT_SIZE;
+            long token = (long) LONG.getVolatile(segment, slot);
+            if (token < 0 || token > FAIR_ABANDONED && ProcessIdentity.pid(token) == 0) {
+                throw Blocks.corrupt(what, "slot " + i + " token", "0x" + Long.toHexString(token),
+                        "0, 1 or a pid in bits 63..32");
+            }
+            int ticket = (int) INT.getVolatile(segment, slot + Long.BYTES);
+            if (ticket < 0) {
+                throw Blocks.corrupt(what, "slot " + i + " ticket", ticket, ">= 0");
+            }
+            Blocks.requireZero(segment, slot + Long.BYTES + Integer.BYTES, slot + FAIR_SLOT_SIZE, what);
+        }
+    }
+
+    /**
+     * Checks the next ticket and how many are out, from a consistent view: serving read before and after the next
+     * ticket, retried while other threads move it (if they keep moving it, its holders' own checks keep it sane).
+     */
+    private static void checkTickets(MemorySegment segment, String what) {
+        for (int attempt = 0; attempt < 4; attempt++) {
+            int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
+            int next = (int) INT.getVolatile(segment, FAIR_NEXT_TICKET_OFFSET);
+            if ((next & ~FAIR_TICKET_MASK) != 0) {
+                throw Blocks.corrupt(what, "next ticket", next, "0.." + FAIR_TICKET_MASK);
+            }
+            if ((int) INT.getVolatile(segment, FAIR_SERVING_OFFSET) != serving) {
+                continue;
+            }
+            int out = (next - (serving & FAIR_TICKET_MASK)) & FAIR_TICKET_MASK;
+            if (out > FAIR_QUEUE || out == 0 && (serving & FAIR_TAKEN) != 0) {
+                throw Blocks.corrupt(what, "tickets out (next ticket " + next + " - serving)", out,
+                        ((serving & FAIR_TAKEN) != 0 ? "1" : "0") + ".." + FAIR_QUEUE);
+            }
+            return;
+        }
     }
 
     /** Takes the lock only if it is free and nobody waits: barging is not allowed. */

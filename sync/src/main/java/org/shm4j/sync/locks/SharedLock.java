@@ -56,11 +56,14 @@ import java.util.Optional;
  */
 public final class SharedLock extends TimedLock {
     private static final long SIZE = SyncLayout.CACHE_LINE;
+    private static final String KIND = "lock";
 
     private final RobustMutex mutex;
 
     private SharedLock(MemorySegment segment, String description) {
         super(description);
+        RobustMutex.check(segment, 0, description);
+        Blocks.requireZero(segment, SyncLayout.MUTEX_SIZE, SIZE, description);
         this.mutex = new RobustMutex(segment, 0);
     }
 
@@ -74,13 +77,17 @@ public final class SharedLock extends TimedLock {
     }
 
     /**
-     * Opens the lock named {@code name}.
+     * Opens the lock named {@code name}. A lock has no magic (all-zero bytes are a free lock), so opening checks for
+     * states no lock has: a block of another size, a held word without a pid or with bit 31 set, flags other than
+     * bit 0, a negative thread id, heldSince or recoveries, or non-zero bytes at 20..23 or 40..63. Any other word is
+     * a possible owner; if its process is not running, the next waiter takes the lock over as from a dead owner.
      *
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a lock
+     * @throws org.shm4j.core.ShmFormatException       if the block holds a state no lock has
      */
     public static SharedLock open(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK), "lock '" + name + "'");
+        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND), KIND + " '" + name + "'");
     }
 
     /** Opens the lock named {@code name}, or creates it free. */
@@ -92,12 +99,13 @@ public final class SharedLock extends TimedLock {
     /**
      * Views the 64 bytes at {@code offset} of a native segment as a lock; all-zero bytes are a free lock.
      *
-     * @throws IllegalArgumentException  if the address is not 8-byte aligned
-     * @throws IndexOutOfBoundsException if the 64 bytes are not inside the segment
+     * @throws IllegalArgumentException          if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException         if the 64 bytes are not inside the segment
+     * @throws org.shm4j.core.ShmFormatException if the bytes hold a state no lock has (see {@link #open})
      */
     public static SharedLock wrap(MemorySegment segment, long offset) {
-        MemorySegment slice = Blocks.wrap(segment, offset, SIZE, Long.BYTES);
-        return new SharedLock(slice, "lock at 0x" + Long.toHexString(slice.address()));
+        MemorySegment slice = Blocks.wrap(segment, offset, SIZE, Long.BYTES, KIND);
+        return new SharedLock(slice, Blocks.describe(KIND, slice.address()));
     }
 
     @Override

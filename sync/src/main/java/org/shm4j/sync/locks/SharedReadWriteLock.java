@@ -59,6 +59,7 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 public final class SharedReadWriteLock implements ReadWriteLock {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final String KIND = "read-write lock";
 
     private final MemorySegment segment;
     private final RobustMutex writer;
@@ -69,9 +70,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private volatile int slot = -1;
 
     private SharedReadWriteLock(MemorySegment segment, String description) {
+        RobustMutex.check(segment, RW_WRITER_OFFSET, description + " writer");
+        Blocks.requireZero(segment, RW_WRITER_OFFSET + SyncLayout.MUTEX_SIZE, RW_READER_RELEASES_OFFSET, description);
+        Blocks.requireZero(segment, RW_READER_RELEASES_OFFSET + Integer.BYTES, RW_SLOTS_OFFSET, description);
         this.segment = segment;
         this.writer = new RobustMutex(segment, RW_WRITER_OFFSET);
         this.slots = new ProcessSlots(segment, RW_SLOTS_OFFSET);
+        slots.check(description);
         this.description = description;
         this.readLock = new ReadLock();
         this.writeLock = new WriteLock();
@@ -80,31 +85,42 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     /** Creates a free read-write lock named {@code name} in {@code heap}. */
     public static SharedReadWriteLock create(SharedHeap heap, String name) {
         return new SharedReadWriteLock(Blocks.create(heap, name, SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE,
-                s -> { }), "read-write lock '" + name + "'");
+                s -> { }), KIND + " '" + name + "'");
     }
 
-    /** Opens the read-write lock named {@code name}. */
+    /**
+     * Opens the read-write lock named {@code name}. It has no magic (all-zero bytes are a free lock), so opening
+     * checks for states no read-write lock has: see {@link #wrap(MemorySegment, long)}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a read-write lock
+     * @throws org.shm4j.core.ShmFormatException       if the block holds a state no read-write lock has
+     */
     public static SharedReadWriteLock open(SharedHeap heap, String name) {
-        return new SharedReadWriteLock(Blocks.open(heap, name, SyncLayout.READ_WRITE_LOCK),
-                "read-write lock '" + name + "'");
+        return new SharedReadWriteLock(Blocks.open(heap, name, SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE, KIND),
+                KIND + " '" + name + "'");
     }
 
     /** Opens the read-write lock named {@code name}, or creates it free. */
     public static SharedReadWriteLock openOrCreate(SharedHeap heap, String name) {
         return new SharedReadWriteLock(Blocks.openOrCreate(heap, name, SyncLayout.READ_WRITE_LOCK,
-                SyncLayout.RW_SIZE, s -> { }), "read-write lock '" + name + "'");
+                SyncLayout.RW_SIZE, s -> { }), KIND + " '" + name + "'");
     }
 
     /**
      * Views the {@value org.shm4j.sync.internal.SyncLayout#RW_SIZE} bytes at {@code offset} of a native segment as a
-     * read-write lock; all-zero bytes are a free lock.
+     * read-write lock; all-zero bytes are a free lock. There is no magic, so the bytes are checked for states no
+     * read-write lock has: a writer word, flags or counts no {@link SharedLock} has (see
+     * {@link SharedLock#open(SharedHeap, String)}), a slot token that is neither 0 nor a pid, a negative read-hold or
+     * waiting-writer count, or a non-zero byte where the layout has none.
      *
-     * @throws IllegalArgumentException  if the address is not 8-byte aligned
-     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     * @throws IllegalArgumentException          if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException         if the bytes are not inside the segment
+     * @throws org.shm4j.core.ShmFormatException if the bytes hold a state no read-write lock has
      */
     public static SharedReadWriteLock wrap(MemorySegment segment, long offset) {
-        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.RW_SIZE, Long.BYTES);
-        return new SharedReadWriteLock(slice, "read-write lock at 0x" + Long.toHexString(slice.address()));
+        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.RW_SIZE, Long.BYTES, KIND);
+        return new SharedReadWriteLock(slice, Blocks.describe(KIND, slice.address()));
     }
 
     /** @return the read lock: shared by readers, excluded by a writer */

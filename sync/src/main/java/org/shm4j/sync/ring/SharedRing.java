@@ -124,6 +124,7 @@ public final class SharedRing {
     /** Largest capacity. */
     public static final int MAX_CAPACITY = 1 << 30;
 
+    private static final String KIND = "ring";
     private static final long STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int STALL_CHECK_EVERY = 64;
     /** Source of the consumer's zeroing. */
@@ -149,26 +150,14 @@ public final class SharedRing {
 
     private SharedRing(MemorySegment block, String what) {
         this.header = block;
-        long magic = block.get(JAVA_LONG, RING_MAGIC_OFFSET);
-        if (magic != RING_MAGIC) {
-            throw new ShmFormatException(what + " is not a ring: magic=0x" + Long.toHexString(magic)
-                    + " (expected: 0x" + Long.toHexString(RING_MAGIC) + ", \"SHM4JRNG\")");
+        int cap = RingHeaders.check(block, what);
+        if (block.byteSize() != RING_HEADER_SIZE + cap) {
+            throw Blocks.corrupt(what, "capacity", cap, (block.byteSize() - RING_HEADER_SIZE) + ", the block's "
+                    + block.byteSize() + " bytes less the header");
         }
-        int version = block.get(JAVA_INT, RING_VERSION_OFFSET);
-        if (version != SyncLayout.RING.layoutVersion()) {
-            throw new ShmFormatException(what + " has ring layout version " + version + " (expected: "
-                    + SyncLayout.RING.layoutVersion() + ")");
-        }
-        int cap = block.get(JAVA_INT, RING_CAPACITY_OFFSET);
-        int kindCode = block.get(JAVA_INT, RING_KIND_OFFSET);
-        if (cap < MIN_CAPACITY || cap > MAX_CAPACITY || Integer.bitCount(cap) != 1
-                || block.byteSize() != RING_HEADER_SIZE + cap
-                || block.get(JAVA_INT, RING_MAX_MESSAGE_OFFSET) != maxMessageLength(cap)
-                || kindCode < 1 || kindCode > Kind.values().length) {
-            throw new ShmFormatException(what + " has a corrupted header: capacity=" + cap + " kind=" + kindCode
-                    + " block size=" + block.byteSize());
-        }
-        this.kind = Kind.values()[kindCode - 1];
+        RingHeaders.checkPositions(block, cap, what);
+        RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
+        this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1];
         this.capacity = cap;
         this.mask = cap - 1;
         this.maxMessageLength = maxMessageLength(cap);
@@ -239,25 +228,31 @@ public final class SharedRing {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedRing format(MemorySegment segment, long offset, Kind kind, int capacity) {
-        MemorySegment block = Blocks.wrap(segment, offset, blockSize(capacity), Long.BYTES);
+        MemorySegment block = Blocks.wrap(segment, offset, blockSize(capacity), Long.BYTES, KIND);
         block.fill((byte) 0);
         format(block, kind, capacity);
-        return new SharedRing(block, "ring at 0x" + Long.toHexString(block.address()));
+        return new SharedRing(block, Blocks.describe(KIND, block.address()));
     }
 
     /**
      * Views a ring laid out by {@link #format(MemorySegment, long, Kind, int)} at {@code offset} of a native segment.
+     * The header is checked before anything is sized from it: magic and layout version first, then the geometry.
      *
-     * @throws ShmFormatException        if the header there is not a ring's
-     * @throws IndexOutOfBoundsException if the ring is not inside the segment
+     * @throws IndexOutOfBoundsException if the 1024-byte header is not inside the segment
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned
+     * @throws ShmFormatException        if the header there is not a valid ring's, or the segment ends before the
+     *                                   capacity it gives
      */
     public static SharedRing wrap(MemorySegment segment, long offset) {
-        int cap = Blocks.wrap(segment, offset, RING_HEADER_SIZE, Long.BYTES).get(JAVA_INT, RING_CAPACITY_OFFSET);
-        if (cap < MIN_CAPACITY || cap > MAX_CAPACITY) {
-            throw new ShmFormatException("no ring at offset " + offset + ": capacity=" + cap);
+        MemorySegment header = Blocks.wrap(segment, offset, RING_HEADER_SIZE, Long.BYTES, KIND);
+        String what = Blocks.describe(KIND, header.address());
+        int cap = RingHeaders.check(header, what);
+        long available = segment.byteSize() - offset - RING_HEADER_SIZE;
+        if (cap > available) {
+            throw Blocks.corrupt(what, "capacity", cap, "<= the " + available + " bytes after the header in the "
+                    + "segment");
         }
-        MemorySegment block = Blocks.wrap(segment, offset, RING_HEADER_SIZE + cap, Long.BYTES);
-        return new SharedRing(block, "ring at 0x" + Long.toHexString(block.address()));
+        return new SharedRing(segment.asSlice(offset, RING_HEADER_SIZE + cap), what);
     }
 
     /**
@@ -732,7 +727,8 @@ public final class SharedRing {
         return (length + RING_RECORD_HEADER - 1) & -RING_RECORD_HEADER;
     }
 
-    private static int maxMessageLength(int capacity) {
+    /** @return the longest message payload of a ring of {@code capacity}: a record fits an eighth of it */
+    static int maxMessageLength(int capacity) {
         return capacity / 8 - RING_RECORD_HEADER;
     }
 

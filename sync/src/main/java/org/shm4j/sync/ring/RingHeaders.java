@@ -1,0 +1,111 @@
+package org.shm4j.sync.ring;
+
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.SyncLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_CACHE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
+
+/**
+ * The checks of a {@link SharedRing}'s header (its layout is in that class's Javadoc), made when a ring is opened,
+ * wrapped or created, before anything is sized from the header: that the block holds a header, then the magic and
+ * layout version, then the geometry (capacity, maxMessageLength, kind), then the positions. Each failure is a
+ * {@link ShmFormatException} naming the ring, the field and the value found.
+ */
+final class RingHeaders {
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    /** Reads of the positions to try for a view in which head did not move. */
+    private static final int POSITION_ATTEMPTS = 4;
+
+    private RingHeaders() {
+    }
+
+    /**
+     * @param block at least the header; the fields read here are written before the block is published
+     * @return the capacity, once magic, version, capacity, maxMessageLength and kind are valid
+     * @throws ShmFormatException if one is not
+     */
+    static int check(MemorySegment block, String what) {
+        if (block.byteSize() < RING_HEADER_SIZE) {
+            throw Blocks.corrupt(what, "block size", block.byteSize(), ">= the " + RING_HEADER_SIZE
+                    + "-byte ring header");
+        }
+        long magic = block.get(JAVA_LONG, RING_MAGIC_OFFSET);
+        if (magic != RING_MAGIC) {
+            throw new ShmFormatException(what + " is not a ring: magic=0x" + Long.toHexString(magic)
+                    + " (expected: 0x" + Long.toHexString(RING_MAGIC) + ", \"SHM4JRNG\")");
+        }
+        int version = block.get(JAVA_INT, RING_VERSION_OFFSET);
+        if (version != SyncLayout.RING.layoutVersion()) {
+            throw new ShmFormatException(what + " has ring layout version " + version + " (expected: "
+                    + SyncLayout.RING.layoutVersion() + ")");
+        }
+        int capacity = block.get(JAVA_INT, RING_CAPACITY_OFFSET);
+        if (capacity < SharedRing.MIN_CAPACITY || capacity > SharedRing.MAX_CAPACITY
+                || Integer.bitCount(capacity) != 1) {
+            throw Blocks.corrupt(what, "capacity", capacity, "a power of 2 from " + SharedRing.MIN_CAPACITY + " to "
+                    + SharedRing.MAX_CAPACITY);
+        }
+        int maxMessage = block.get(JAVA_INT, RING_MAX_MESSAGE_OFFSET);
+        if (maxMessage != SharedRing.maxMessageLength(capacity)) {
+            throw Blocks.corrupt(what, "maxMessageLength", maxMessage, SharedRing.maxMessageLength(capacity)
+                    + " for capacity " + capacity);
+        }
+        int kind = block.get(JAVA_INT, RING_KIND_OFFSET);
+        if (kind < 1 || kind > SharedRing.Kind.values().length) {
+            throw Blocks.corrupt(what, "kind", kind, "1 (SPSC), 2 (MPSC) or 3 (MPMC)");
+        }
+        return capacity;
+    }
+
+    /**
+     * Checks the positions, which other processes may be moving: headCache, head and tail are multiples of the record
+     * alignment and headCache &lt;= head &lt;= tail &lt;= head + capacity. headCache is read first (it never passes
+     * head); the order of head and tail is checked only in a view where head did not move while tail was read.
+     *
+     * @throws ShmFormatException if they are not
+     */
+    static void checkPositions(MemorySegment block, int capacity, String what) {
+        long headCache = (long) LONG.getVolatile(block, RING_HEAD_CACHE_OFFSET);
+        checkPosition(what, "headCache", headCache);
+        for (int attempt = 0; attempt < POSITION_ATTEMPTS; attempt++) {
+            long head = (long) LONG.getVolatile(block, RING_HEAD_OFFSET);
+            long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
+            checkPosition(what, "head", head);
+            checkPosition(what, "tail", tail);
+            if (headCache > head) {
+                throw Blocks.corrupt(what, "headCache", headCache, "<= head " + head);
+            }
+            if ((long) LONG.getVolatile(block, RING_HEAD_OFFSET) != head) {
+                continue; // a consumer moved on while tail was read: look again
+            }
+            if (tail - head < 0 || tail - head > capacity) {
+                throw Blocks.corrupt(what, "tail", tail, "head " + head + " to head + capacity " + capacity);
+            }
+            return;
+        }
+    }
+
+    private static void checkPosition(String what, String field, long position) {
+        if (position < 0 || position % RING_RECORD_HEADER != 0) {
+            throw Blocks.corrupt(what, field, position, "a multiple of " + RING_RECORD_HEADER + ", >= 0");
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.ProcessSlots;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.ring.SharedRing;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The header checks {@link BlockCorruptionTest} fuzzes, one state each, with the exact message: the structure, the
+ * field and the value found.
+ */
+class HeaderChecksTest {
+    private final Arena arena = Arena.ofConfined();
+    private final MemorySegment raw = arena.allocate(4096, 64);
+    private final String at = "0x" + Long.toHexString(raw.address());
+
+    @AfterEach
+    void close() {
+        arena.close();
+    }
+
+    @Test
+    void shouldRefuseARingWhoseSegmentEndsBeforeItsCapacity() {
+        SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 2048);
+        assertThatThrownBy(() -> SharedRing.wrap(raw.asSlice(0, 2048), 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("ring at " + at + " is corrupted: capacity=2048 (expected: <= the 1024 bytes after the "
+                        + "header in the segment)");
+        assertThatThrownBy(() -> SharedRing.wrap(raw.asSlice(0, 1000), 0))
+                .isInstanceOf(IndexOutOfBoundsException.class)
+                .hasMessage("ring at " + at + ": 1024 bytes at offset 0 (expected: inside the segment of 1000 bytes)");
+    }
+
+    @Test
+    void shouldCheckTheMagicBeforeTheCapacity() {
+        raw.set(JAVA_INT, SyncLayout.RING_CAPACITY_OFFSET, 1 << 30);
+        assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessageStartingWith("ring at " + at + " is not a ring: magic=0x0");
+    }
+
+    @Test
+    void shouldRefuseRingPositionsNoRingHas() {
+        SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
+        raw.set(JAVA_LONG, SyncLayout.RING_TAIL_OFFSET, 1032);
+        assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("ring at " + at + " is corrupted: tail=1032 (expected: head 0 to head + capacity 1024)");
+        raw.set(JAVA_LONG, SyncLayout.RING_TAIL_OFFSET, 12);
+        assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("ring at " + at + " is corrupted: tail=12 (expected: a multiple of 8, >= 0)");
+    }
+
+    @Test
+    void shouldRefuseALockWordWithoutAPid() {
+        raw.set(JAVA_LONG, SyncLayout.MUTEX_WORD, 0x1234L << 32);
+        assertThatThrownBy(() -> SharedLock.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("lock at " + at + " is corrupted: lock word=0x123400000000 (expected: 0, or a pid in "
+                        + "bits 0..29 and bit 31 clear)");
+    }
+
+    @Test
+    void shouldAcceptALockWordNamingAnyPid() {
+        raw.set(JAVA_LONG, SyncLayout.MUTEX_WORD, 0x1234L << 32 | 77);
+        assertThat(SharedLock.wrap(raw, 0).owner()).hasValueSatisfying(owner -> assertThat(owner.pid()).isEqualTo(77));
+    }
+
+    @Test
+    void shouldRefuseATakenFairTurnWithNoTicketOut() {
+        raw.set(JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, 5);
+        raw.set(JAVA_INT, SyncLayout.FAIR_SERVING_OFFSET, 5 | SyncLayout.FAIR_TAKEN);
+        assertThatThrownBy(() -> SharedFairLock.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("fair lock at " + at + " is corrupted: tickets out (next ticket 5 - serving)=0 "
+                        + "(expected: 1..64)");
+        raw.set(JAVA_INT, SyncLayout.FAIR_SERVING_OFFSET, 5);
+        assertThat(SharedFairLock.wrap(raw, 0).tryLock()).isTrue();
+    }
+
+    @Test
+    void shouldRefuseANegativeReadHoldCount() {
+        raw.set(JAVA_INT, SyncLayout.RW_SLOTS_OFFSET + 3 * ProcessSlots.SLOT_SIZE + ProcessSlots.FIRST, -1);
+        assertThatThrownBy(() -> SharedReadWriteLock.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("read-write lock at " + at + " is corrupted: process slot 3 first counter=-1 "
+                        + "(expected: >= 0)");
+    }
+
+    @Test
+    void shouldRefuseAHeapLockBlockOfAnotherSize() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("small", SyncLayout.LOCK, 16);
+            assertThatThrownBy(() -> SharedLock.open(heap, "small")).isInstanceOf(ShmFormatException.class)
+                    .hasMessage("lock 'small' is corrupted: block size=16 (expected: 64)");
+        }
+    }
+}
