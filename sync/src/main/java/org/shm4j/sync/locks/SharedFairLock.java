@@ -1,6 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.Blocks;
@@ -308,7 +309,7 @@ public final class SharedFairLock extends TimedLock {
             Turn turn;
             try {
                 turn = awaitTurn(ticket, start, timeoutNanos, interruptible);
-            } catch (InterruptedException e) {
+            } catch (InterruptedException | RuntimeException e) {
                 abandon(ticket);
                 throw e;
             }
@@ -359,8 +360,11 @@ public final class SharedFairLock extends TimedLock {
             int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
             int turn = serving & FAIR_TICKET_MASK;
             if (turn == ticket) {
-                if ((serving & FAIR_TAKEN) == 0
-                        && INT.compareAndSet(segment, FAIR_SERVING_OFFSET, serving, serving | FAIR_TAKEN)) {
+                if ((serving & FAIR_TAKEN) != 0) { // only this waiter takes its own turn: the word was damaged
+                    throw new ShmFormatException(description() + " is corrupted: turn " + ticket
+                            + " is marked taken while its ticket holder is still waiting");
+                }
+                if (INT.compareAndSet(segment, FAIR_SERVING_OFFSET, serving, serving | FAIR_TAKEN)) {
                     return Turn.TAKEN; // the CAS is the linearization point; a skip would have failed it
                 }
                 continue;

@@ -2,7 +2,12 @@ package org.shm4j.sync.locks;
 
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.SyncLayout;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -85,6 +90,19 @@ class SharedFairLockTest {
             assertThat(lock.tryLock()).as("abandoned turns are skipped").isTrue();
             assertThat(lock.queueLength()).isEqualTo(1);
             lock.unlock();
+        }
+    }
+
+    @Test
+    void shouldRefuseARunOfItsOwnTurnMarkedTakenInsteadOfSpinningForEver() throws InterruptedException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
+            SharedFairLock lock = SharedFairLock.wrap(memory, 0);
+            // damage after open: the next ticket's turn is marked taken before anyone holds that ticket
+            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_SERVING_OFFSET, SyncLayout.FAIR_TAKEN);
+            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, 0);
+            assertThatThrownBy(() -> lock.tryLock(5, TimeUnit.SECONDS)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("is corrupted: turn 0 is marked taken while its ticket holder is still waiting");
         }
     }
 }
