@@ -1,25 +1,69 @@
 #!/usr/bin/env bash
-# shm4j's commands:
-#   ./run.sh bench       builds, then runs the main job: the quick benchmark suite (about 4 minutes on 2 cores),
-#                        shm4j beside its peers in one JMH run, plus cross-process latency; prints the tables
-#   ./run.sh test        builds and runs every test (unit, cross-process, Python interop, corruption, jcstress quick)
-#   ./run.sh bench-full  the full suite (the benchmarks' own settings: 2 forks each; about 30 minutes)
-#   ./run.sh python      the same workloads with Python's multiprocessing (bench/python/mp_bench.py)
-#   ./run.sh report      regenerates the README's performance tables and chart from the newest results
-#   ./run.sh demo        two JVM processes share a named heap and a counter
+# shm4j's commands; `./run.sh help` lists them. Help runs on shell builtins alone: it needs no JDK, Maven or PATH.
 set -euo pipefail
+
+usage() {
+    printf '%s\n' \
+        "usage: ./run.sh COMMAND [ARGS]" \
+        "" \
+        "commands:" \
+        "  bench       build, then run the quick benchmark suite, shm4j beside its peers (about 4 minutes on 2 cores)" \
+        "  test        build and run every test: unit, cross-process, Python interop, corruption, then jcstress" \
+        "  install     install shm4j-core and shm4j-sync with their sources and Javadoc jars into ~/.m2 (no tests)" \
+        "  bench-full  the full benchmark suite with the benchmarks' own settings, 2 forks each (about 30 minutes)" \
+        "  python      the same workloads with Python's multiprocessing (bench/python/mp_bench.py ARGS)" \
+        "  report      regenerate the README's performance tables and chart from the newest full run (or ARGS' run;" \
+        "              a run too noisy for its verdicts is refused unless --force is given)" \
+        "  demo        two JVM processes share a named heap and add to one counter" \
+        "  help        print this list (also -h, --help, or no command)" \
+        "" \
+        "Every command but help and python needs a JDK 22+ (JAVA_HOME if it is one, else the newest in /usr/lib/jvm)" \
+        "and Maven (installed with apt-get if missing). SHM4J_JCSTRESS_MODE=sanity|quick|default|tough sets the" \
+        "jcstress mode of test (default: quick, about 5 minutes)."
+}
+
+command="${1:-help}"
+case "$command" in
+    help|-h|--help)
+        usage
+        exit 0
+        ;;
+    bench|bench-full|test|install|python|report|demo)
+        ;;
+    *)
+        printf 'run.sh: unknown command: %s\n\n' "$command" >&2
+        usage >&2
+        exit 2
+        ;;
+esac
+
 cd "$(dirname "$0")"
-source scripts/find-jdk.sh
-if ! command -v mvn >/dev/null 2>&1; then
-    echo "Maven not found: installing it with apt-get" >&2
-    apt-get update -qq && apt-get install -y -qq maven >/dev/null
+
+ensure_maven() {
+    command -v mvn >/dev/null 2>&1 && return 0
+    echo "run.sh: Maven (mvn) is not on PATH; installing it with apt-get" >&2
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 \
+            && apt-get update -qq && apt-get install -y -qq maven >/dev/null && command -v mvn >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "run.sh: could not install Maven (apt-get needs root and a reachable package mirror)." >&2
+    echo "  Install Maven 3.8 or newer with your package manager, put mvn on PATH, and run ./run.sh $command again." >&2
+    exit 1
+}
+
+if [ "$command" != python ]; then
+    source scripts/find-jdk.sh
+    ensure_maven
 fi
 MVN=(mvn -B -ntp)
-case "${1:-}" in
+case "$command" in
     bench|bench-full)
         "${MVN[@]}" -q -DskipTests package
-        java --enable-native-access=ALL-UNNAMED $(java --sun-misc-unsafe-memory-access=allow -version 2>/dev/null && echo --sun-misc-unsafe-memory-access=allow) -cp bench/target/benchmarks.jar org.shm4j.bench.QuickSuite \
-            $([ "$1" = bench-full ] && echo --full)
+        # JMH's own code calls sun.misc.Unsafe; on JDK 23+ this flag keeps its warnings out (shm4j never uses it)
+        unsafe_flag=$(java --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1 \
+            && echo --sun-misc-unsafe-memory-access=allow || true)
+        java --enable-native-access=ALL-UNNAMED $unsafe_flag -cp bench/target/benchmarks.jar org.shm4j.bench.QuickSuite \
+            $([ "$command" = bench-full ] && echo --full)
         ;;
     python)
         python3 bench/python/mp_bench.py "${@:2}"
@@ -36,8 +80,10 @@ case "${1:-}" in
         "${MVN[@]}" verify
         scripts/jcstress.sh "${SHM4J_JCSTRESS_MODE:-quick}"
         ;;
-    *)
-        echo "usage: ./run.sh bench | test | bench-full | python | report | demo" >&2
-        exit 2
+    install)
+        # profile library-jars (root pom) attaches the sources and Javadoc jars; plain `mvn verify` stays without them
+        "${MVN[@]}" -P library-jars -DskipTests -pl core,sync -am install
+        echo "Installed org.shm4j:shm4j-core and org.shm4j:shm4j-sync, each with -sources.jar and -javadoc.jar," \
+            "into the local Maven repository; depend on org.shm4j:shm4j-sync:0.1.0-SNAPSHOT"
         ;;
 esac

@@ -191,9 +191,9 @@ public final class SharedRing {
     /**
      * Opens the ring named {@code name}, checking that it is of the kind this caller's protocol needs.
      *
-     * @throws ShmNotFoundException     if there is no block of that name
-     * @throws ShmTypeMismatchException if the block is not a ring, or a ring of another kind
-     * @throws ShmFormatException       if its header is corrupted
+     * @throws org.shm4j.core.ShmNotFoundException if there is no block of that name
+     * @throws ShmTypeMismatchException            if the block is not a ring, or a ring of another kind
+     * @throws ShmFormatException                  if its header is corrupted
      */
     public static SharedRing open(SharedHeap heap, String name, Kind kind) {
         return open(heap, name).requireKind(kind);
