@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -296,7 +295,7 @@ public final class WorkerProcess implements AutoCloseable {
             if (!capture) {
                 builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
             }
-            String label = type.getSimpleName() + "." + method + Arrays.toString(args.toArray());
+            String label = type.getSimpleName() + "." + method + args;
             try {
                 return new WorkerProcess(builder.start(), label, capture);
             } catch (IOException e) {
