@@ -1,0 +1,100 @@
+package org.shm4j.core.process;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds the command line of a worker JVM from how this JVM was started: its {@code java} binary, its class path and
+ * module path, and its module-system and native-access options.
+ *
+ * <p>Inherited from this JVM's input arguments: {@code --enable-native-access}, {@code --illegal-native-access},
+ * {@code --add-modules}, {@code --add-reads}, {@code --add-exports}, {@code --add-opens}, {@code --patch-module},
+ * {@code --limit-modules} and {@code --upgrade-module-path}. If none enables native access but the class path's code
+ * has it (an executable JAR's {@code Enable-Native-Access} attribute), {@code --enable-native-access=ALL-UNNAMED} is
+ * passed. Other JVM options (heap size, agents, ...) are not inherited: pass them with
+ * {@link WorkerProcess.Builder#jvmOption(String)}.
+ *
+ * <p>When this package is in a named module (the application runs on the module path), the worker starts with
+ * {@code -m org.shm4j.core/org.shm4j.core.process.WorkerLauncher}, the worker class's module is added to the root
+ * modules and its package opened to {@code org.shm4j.core}, so that the launcher can call a method of a package
+ * the module does not export. Otherwise the launcher is started from the class path.
+ */
+final class WorkerCommand {
+    private static final List<String> INHERITED_OPTIONS = List.of("--enable-native-access", "--illegal-native-access",
+            "--add-modules", "--add-reads", "--add-exports", "--add-opens", "--patch-module", "--limit-modules",
+            "--upgrade-module-path");
+
+    private WorkerCommand() {
+    }
+
+    /**
+     * @return the command that runs {@code method} of {@code type} with {@code args} in a new JVM
+     */
+    static List<String> of(Class<?> type, String method, List<String> args, Map<String, String> properties,
+                           List<String> jvmOptions, boolean daemon) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(inheritedOptions());
+        properties.forEach((key, value) -> command.add("-D" + key + "=" + value));
+        command.addAll(jvmOptions);
+        String classPath = System.getProperty("java.class.path", "");
+        if (!classPath.isEmpty()) {
+            command.add("-cp");
+            command.add(classPath);
+        }
+        String modulePath = System.getProperty("jdk.module.path", "");
+        if (!modulePath.isEmpty()) {
+            command.add("--module-path");
+            command.add(modulePath);
+        }
+        Module launcher = WorkerLauncher.class.getModule();
+        if (launcher.isNamed()) {
+            Module target = type.getModule();
+            if (target.isNamed() && target != launcher) {
+                command.add("--add-modules=" + target.getName());
+                if (!target.isOpen(type.getPackageName(), launcher)) {
+                    command.add("--add-opens=" + target.getName() + "/" + type.getPackageName() + "="
+                            + launcher.getName());
+                }
+            }
+            command.add("-m");
+            command.add(launcher.getName() + "/" + WorkerLauncher.class.getName());
+        } else {
+            command.add(WorkerLauncher.class.getName());
+        }
+        command.add(type.getName());
+        command.add(method);
+        command.add(daemon ? parentSpec() : WorkerLauncher.NO_PARENT);
+        command.addAll(args);
+        return command;
+    }
+
+    /** @return the module-system and native-access options this JVM was started with */
+    static List<String> inheritedOptions() {
+        List<String> options = new ArrayList<>();
+        boolean nativeAccess = false;
+        for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            for (String option : INHERITED_OPTIONS) {
+                if (argument.startsWith(option + "=")) {
+                    options.add(argument);
+                    nativeAccess |= option.equals("--enable-native-access");
+                }
+            }
+        }
+        if (!nativeAccess && ClassLoader.getSystemClassLoader().getUnnamedModule().isNativeAccessEnabled()) {
+            options.add("--enable-native-access=ALL-UNNAMED");
+        }
+        return options;
+    }
+
+    /** @return this process as the launcher's parent argument: {@code pid:startMillis} or {@code pid:-} */
+    private static String parentSpec() {
+        ProcessHandle self = ProcessHandle.current();
+        return self.pid() + ":" + self.info().startInstant().map(Instant::toEpochMilli).map(String::valueOf)
+                .orElse(WorkerLauncher.NO_PARENT);
+    }
+}

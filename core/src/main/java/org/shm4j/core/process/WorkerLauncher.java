@@ -1,0 +1,112 @@
+package org.shm4j.core.process;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * The main class of every {@link WorkerProcess}: it watches the parent if the worker is a daemon, then calls the
+ * worker's static method. Started by {@link WorkerProcess.Builder#start()}; not meant to be run by hand.
+ *
+ * <p>Arguments: the worker class's binary name, the method's name, the parent to watch ({@code pid:startMillis},
+ * {@code pid:-} when the parent's start time is unknown, or {@code -} for none), then the worker's own arguments.
+ * A failure inside the method propagates as it would from a {@code main}: the JVM prints it and exits with 1.
+ */
+public final class WorkerLauncher {
+    /**
+     * The exit code of a daemon worker whose parent is gone. The worker halts without running shutdown hooks or
+     * {@code finally} blocks, as after {@code SIGKILL}.
+     */
+    public static final int PARENT_GONE_EXIT_CODE = 86;
+
+    /** How often a daemon worker checks that its parent is alive: it exits within about this long of its death. */
+    public static final Duration PARENT_POLL = Duration.ofMillis(100);
+
+    static final String NO_PARENT = "-";
+    private static final int FIXED_ARGS = 3;
+
+    private WorkerLauncher() {
+    }
+
+    /**
+     * Runs a worker.
+     *
+     * @param args the worker class, its method, the parent to watch, then the worker's arguments
+     * @throws Throwable whatever the worker's method throws
+     */
+    public static void main(String[] args) throws Throwable {
+        if (args.length < FIXED_ARGS) {
+            throw new IllegalArgumentException("WorkerLauncher: expected <class> <method> <parent> [args...], got "
+                    + Arrays.toString(args));
+        }
+        if (!NO_PARENT.equals(args[2])) {
+            watchParent(args[2]);
+        }
+        Class<?> type = Class.forName(args[0], true, ClassLoader.getSystemClassLoader());
+        Method method = findMethod(type, args[1]);
+        method.setAccessible(true);
+        String[] workerArgs = Arrays.copyOfRange(args, FIXED_ARGS, args.length);
+        try {
+            method.invoke(null, method.getParameterCount() == 0 ? new Object[0] : new Object[] {workerArgs});
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
+    }
+
+    /**
+     * Finds the static method {@code name(String[])}, else {@code name()}, declared by {@code type}.
+     *
+     * @throws IllegalArgumentException naming the class and the method if there is none
+     */
+    static Method findMethod(Class<?> type, String name) {
+        for (Class<?>[] parameters : new Class<?>[][] {{String[].class}, {}}) {
+            try {
+                Method method = type.getDeclaredMethod(name, parameters);
+                if (Modifier.isStatic(method.getModifiers()) && method.getReturnType() == void.class) {
+                    return method;
+                }
+            } catch (NoSuchMethodException e) {
+                // try the next signature
+            }
+        }
+        throw new IllegalArgumentException("worker class " + type.getName() + " declares no method static void "
+                + name + "(String[]) or static void " + name + "()");
+    }
+
+    /** Starts the daemon thread that halts this JVM once the parent ({@code pid:startMillis}) is gone. */
+    private static void watchParent(String parentSpec) {
+        int colon = parentSpec.indexOf(':');
+        long pid = Long.parseLong(parentSpec.substring(0, colon));
+        String start = parentSpec.substring(colon + 1);
+        Optional<ProcessHandle> parent = ProcessHandle.of(pid).filter(
+                p -> NO_PARENT.equals(start) || p.info().startInstant().map(t -> t.toEpochMilli())
+                        .orElse(Long.MIN_VALUE) == Long.parseLong(start));
+        if (parent.isEmpty()) {
+            parentGone(pid);
+        }
+        ProcessHandle handle = parent.get();
+        // After its parent's death a process is re-parented (to init or a subreaper) at once, even while the dead
+        // parent is still an unreaped zombie that ProcessHandle may still report alive.
+        boolean childOfParent = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L) == pid;
+        Thread.ofPlatform().daemon().name("shm4j-parent-watch").start(() -> {
+            while (handle.isAlive() && (!childOfParent || ProcessHandle.current().parent()
+                    .map(ProcessHandle::pid).orElse(-1L) == pid)) {
+                try {
+                    Thread.sleep(PARENT_POLL);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            parentGone(pid);
+        });
+    }
+
+    private static void parentGone(long pid) {
+        System.err.println("shm4j worker " + ProcessHandle.current().pid() + ": parent " + pid
+                + " is gone; halting (daemon worker)");
+        Runtime.getRuntime().halt(PARENT_GONE_EXIT_CODE);
+    }
+}

@@ -1,0 +1,306 @@
+package org.shm4j.core.process;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+
+/**
+ * A worker JVM running one static method of a class, like a process of Python's {@code multiprocessing}: started
+ * with this JVM's {@code java}, class path or module path and native-access setting (see {@link Builder}), then
+ * joined, killed or left to die with its parent.
+ *
+ * <pre>{@code
+ * List<WorkerProcess> workers = WorkerProcess.startAll(5,
+ *         i -> WorkerProcess.of(Counter.class, String.valueOf(i)).method("add"));
+ * WorkerProcess.joinAll(workers, Duration.ofMinutes(1));
+ * }</pre>
+ *
+ * <p>Exit values are those of {@link Process}: 0 after a normal end, 1 when the method threw (the JVM prints the
+ * exception), 128 + the signal's number when a signal ended it (137 after {@link #kill()}, usually 143 after
+ * {@link #destroy()}), and {@link WorkerLauncher#PARENT_GONE_EXIT_CODE} for a daemon whose parent died.
+ * Methods of one {@code WorkerProcess} may be called from any thread.
+ */
+public final class WorkerProcess implements AutoCloseable {
+    private static final Duration KILL_BOUND = Duration.ofSeconds(30);
+    private static final Duration OUTPUT_GRACE = Duration.ofSeconds(5);
+
+    private final Process process;
+    private final String name;
+    private final OutputLines output;
+
+    private WorkerProcess(Process process, String name, boolean capture) {
+        this.process = process;
+        this.name = name + " (pid " + process.pid() + ")";
+        this.output = capture ? new OutputLines(process.getInputStream(), "worker-" + process.pid()) : null;
+    }
+
+    /**
+     * Describes a worker that runs {@code type}'s {@code main(String[])} (or another static method, see
+     * {@link Builder#method(String)}) with {@code args}.
+     *
+     * @throws IllegalArgumentException if {@code type} is a hidden class, a primitive type or an array type, which
+     *                                  a new JVM cannot load by name
+     */
+    public static Builder of(Class<?> type, String... args) {
+        Objects.requireNonNull(type, "type");
+        if (type.isHidden() || type.isPrimitive() || type.isArray()) {
+            throw new IllegalArgumentException("WorkerProcess: a worker JVM cannot load " + type.getName()
+                    + " by name (hidden, primitive or array type)");
+        }
+        List<String> arguments = List.of(Objects.requireNonNull(args, "args"));
+        return new Builder(type, arguments);
+    }
+
+    /**
+     * Starts {@code count} workers, the {@code i}-th as described by {@code workers.apply(i)}. If one cannot be
+     * started, those already started are killed and the failure is thrown.
+     *
+     * @return the started workers, in order of {@code i}
+     * @throws IllegalArgumentException if {@code count} is negative
+     */
+    public static List<WorkerProcess> startAll(int count, IntFunction<Builder> workers) {
+        if (count < 0) {
+            throw new IllegalArgumentException("WorkerProcess.startAll: count: " + count + " (expected: >= 0)");
+        }
+        List<WorkerProcess> started = new ArrayList<>(count);
+        try {
+            for (int i = 0; i < count; i++) {
+                started.add(workers.apply(i).start());
+            }
+        } catch (RuntimeException | Error e) {
+            started.forEach(WorkerProcess::close);
+            throw e;
+        }
+        return List.copyOf(started);
+    }
+
+    /**
+     * Waits until every worker has exited, at most {@code timeout} in all.
+     *
+     * @return true if all exited in time; false if some still run (they are left running)
+     */
+    public static boolean joinAll(Collection<WorkerProcess> workers, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean all = true;
+        for (WorkerProcess worker : workers) {
+            all &= worker.join(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        }
+        return all;
+    }
+
+    /** @return the worker's process id */
+    public long pid() {
+        return process.pid();
+    }
+
+    /**
+     * Waits until the worker has exited, at most {@code timeout}. When its output is captured, also until all of it
+     * has been read, within the same bound and at most 5 s after the exit (a process the worker started may hold
+     * its output open).
+     *
+     * @return true if it exited in time
+     */
+    public boolean join(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        if (!process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+            return false;
+        }
+        if (output != null) {
+            long now = System.nanoTime();
+            output.awaitEnd(now + Math.min(deadline - now, OUTPUT_GRACE.toNanos()));
+        }
+        return true;
+    }
+
+    /** @return whether the worker is still running */
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /**
+     * @return the worker's exit value (see the class comment)
+     * @throws IllegalStateException if it is still running
+     */
+    public int exitValue() {
+        if (process.isAlive()) {
+            throw new IllegalStateException("worker " + name + " is still running");
+        }
+        return process.exitValue();
+    }
+
+    /** Kills the worker with {@code SIGKILL}, like Python's {@code Process.kill()}; {@link #join} waits for it. */
+    public void kill() {
+        process.destroyForcibly();
+    }
+
+    /**
+     * Asks the worker to end with {@code SIGTERM}, like Python's {@code Process.terminate()}: its JVM runs its
+     * shutdown hooks and exits. {@link #join} waits for it.
+     */
+    public void destroy() {
+        process.destroy();
+    }
+
+    /**
+     * @return the lines the worker printed to its standard output so far
+     * @throws IllegalStateException if its output is not {@linkplain Builder#captureOutput() captured}
+     */
+    public List<String> output() {
+        return captured().lines();
+    }
+
+    /**
+     * Waits, at most {@code timeout}, for the next line of output that starts with {@code prefix}. Lines that an
+     * earlier call passed over or returned are not looked at again.
+     *
+     * @return the line, or empty if the worker's output ended or the timeout passed first
+     * @throws IllegalStateException if its output is not {@linkplain Builder#captureOutput() captured}
+     */
+    public Optional<String> awaitLine(String prefix, Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(prefix, "prefix");
+        return captured().awaitLine(prefix, System.nanoTime() + timeout.toNanos());
+    }
+
+    /**
+     * Kills the worker if it still runs and waits (up to 30 s) until it is gone. Interrupted, it returns at once
+     * with the thread's interrupt status set.
+     */
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            kill();
+            try {
+                process.waitFor(KILL_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** @return the worker's class, method, arguments and pid */
+    @Override
+    public String toString() {
+        return name;
+    }
+
+    private OutputLines captured() {
+        if (output == null) {
+            throw new IllegalStateException("worker " + name + ": output is not captured (see captureOutput())");
+        }
+        return output;
+    }
+
+    /**
+     * What a worker runs and how: its method, system properties, JVM options, output and whether it is a daemon.
+     * A builder can start several workers; it is not thread-safe.
+     */
+    public static final class Builder {
+        private final Class<?> type;
+        private final List<String> args;
+        private final Map<String, String> properties = new LinkedHashMap<>();
+        private final List<String> jvmOptions = new ArrayList<>();
+        private String method = "main";
+        private boolean capture;
+        private boolean daemon;
+
+        private Builder(Class<?> type, List<String> args) {
+            this.type = type;
+            this.args = args;
+        }
+
+        /**
+         * Runs the static method {@code name} instead of {@code main}: {@code static void name(String[] args)}, or
+         * {@code static void name()} which gets no arguments. It is called reflectively, so it need not be public.
+         *
+         * @throws IllegalArgumentException if the class declares no such method
+         */
+        public Builder method(String name) {
+            WorkerLauncher.findMethod(type, Objects.requireNonNull(name, "name"));
+            this.method = name;
+            return this;
+        }
+
+        /**
+         * Sets the system property {@code key} to {@code value} in the worker.
+         *
+         * @throws IllegalArgumentException if {@code key} is empty or contains {@code '='}
+         */
+        public Builder systemProperty(String key, String value) {
+            Objects.requireNonNull(key, "key");
+            if (key.isEmpty() || key.indexOf('=') >= 0) {
+                throw new IllegalArgumentException("WorkerProcess: system property key: '" + key
+                        + "' (expected: non-empty, without '=')");
+            }
+            properties.put(key, Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        /** Gives the worker this JVM's value of the system property {@code key} (as now), if it has one. */
+        public Builder inheritSystemProperty(String key) {
+            String value = System.getProperty(Objects.requireNonNull(key, "key"));
+            return value == null ? this : systemProperty(key, value);
+        }
+
+        /** Adds a JVM option such as {@code -Xmx64m}, placed before the class path and the main class. */
+        public Builder jvmOption(String option) {
+            jvmOptions.add(Objects.requireNonNull(option, "option"));
+            return this;
+        }
+
+        /** The worker writes to this JVM's standard output and error (the default, as in Python). */
+        public Builder inheritOutput() {
+            this.capture = false;
+            return this;
+        }
+
+        /**
+         * The worker's standard output is read line by line into {@link WorkerProcess#output()} and
+         * {@link WorkerProcess#awaitLine}; its standard error still goes to this JVM's.
+         */
+        public Builder captureOutput() {
+            this.capture = true;
+            return this;
+        }
+
+        /**
+         * A daemon worker exits when this process is gone, like Python's {@code Process(daemon=True)}, also when
+         * this process is killed: a thread of the worker checks every {@link WorkerLauncher#PARENT_POLL} (the pid
+         * and its start time, so a reused pid does not count) and halts the worker's JVM with
+         * {@link WorkerLauncher#PARENT_GONE_EXIT_CODE}, without shutdown hooks.
+         */
+        public Builder daemon(boolean daemon) {
+            this.daemon = daemon;
+            return this;
+        }
+
+        /**
+         * Starts the worker.
+         *
+         * @throws IllegalArgumentException if the class declares no method to run (see {@link #method(String)})
+         * @throws UncheckedIOException     if the JVM cannot be started
+         */
+        public WorkerProcess start() {
+            WorkerLauncher.findMethod(type, method);
+            List<String> command = WorkerCommand.of(type, method, args, properties, jvmOptions, daemon);
+            ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+            if (!capture) {
+                builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
+            }
+            String label = type.getSimpleName() + "." + method + args;
+            try {
+                return new WorkerProcess(builder.start(), label, capture);
+            } catch (IOException e) {
+                throw new UncheckedIOException("WorkerProcess: cannot start a JVM for " + label + ": " + command, e);
+            }
+        }
+    }
+}

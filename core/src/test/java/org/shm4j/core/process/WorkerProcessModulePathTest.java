@@ -1,0 +1,78 @@
+package org.shm4j.core.process;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.spi.ToolProvider;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A worker started by an application on the module path: a small named module, compiled here, whose main class (in
+ * a package the module does not export) starts a worker running one of its package-private methods. The worker
+ * must run on the module path, in that module, with the parent's native access.
+ */
+@Timeout(180)
+class WorkerProcessModulePathTest {
+    private static final String MODULE_INFO = """
+            module demo.workers {
+                requires org.shm4j.core;
+            }
+            """;
+    private static final String MAIN = """
+            package demo.workers.internal;
+
+            import org.shm4j.core.process.WorkerProcess;
+            import java.time.Duration;
+
+            public class Main {
+                public static void main(String[] args) throws Exception {
+                    try (WorkerProcess w = WorkerProcess.of(Main.class, "hi").method("child").captureOutput()
+                            .jvmOption("-XX:TieredStopAtLevel=1").start()) {
+                        if (!w.join(Duration.ofSeconds(60))) {
+                            throw new AssertionError("the worker did not exit");
+                        }
+                        System.out.println("PARENT exit=" + w.exitValue() + " output=" + w.output());
+                    }
+                }
+
+                static void child(String[] args) {
+                    Module module = Main.class.getModule();
+                    System.out.println("CHILD " + args[0] + " module=" + module.getName() + " nativeAccess="
+                            + module.isNativeAccessEnabled() + " classPath=" + System.getProperty("java.class.path"));
+                }
+            }
+            """;
+
+    @Test
+    void shouldStartAWorkerInTheParentsNamedModule(@TempDir Path dir) throws Exception {
+        Path source = dir.resolve("src");
+        Files.createDirectories(source.resolve("demo/workers/internal"));
+        Files.writeString(source.resolve("module-info.java"), MODULE_INFO);
+        Files.writeString(source.resolve("demo/workers/internal/Main.java"), MAIN);
+        Path core = Path.of("target", "classes");
+        Path modules = dir.resolve("mods");
+        int compiled = ToolProvider.findFirst("javac").orElseThrow().run(System.out, System.err, "--module-path",
+                core.toString(), "-d", modules.resolve("demo.workers").toString(),
+                source.resolve("module-info.java").toString(),
+                source.resolve("demo/workers/internal/Main.java").toString());
+        assertThat(compiled).as("javac's exit code").isZero();
+
+        Process parent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=demo.workers", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "--module-path", core + File.pathSeparator + modules, "-m", "demo.workers/demo.workers.internal.Main")
+                .redirectErrorStream(true).start();
+        parent.getOutputStream().close();
+        String output = new String(parent.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(parent.waitFor(60, TimeUnit.SECONDS)).as("the parent exited; output:%n%s", output).isTrue();
+        assertThat(output).as("the parent's output")
+                .contains("PARENT exit=0 output=[CHILD hi module=demo.workers nativeAccess=true classPath=]");
+        assertThat(parent.exitValue()).isZero();
+    }
+}

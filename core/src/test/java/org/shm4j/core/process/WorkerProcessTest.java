@@ -1,0 +1,195 @@
+package org.shm4j.core.process;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Worker JVMs started, joined, killed and outlived, as real child processes: the method run and its arguments, the
+ * output captured, the system properties and native access passed on, exit values after a throw, {@code SIGKILL} and
+ * {@code SIGTERM}, and daemons that die with their parent.
+ */
+@Timeout(180)
+class WorkerProcessTest {
+    static final Duration BOUND = Duration.ofSeconds(60);
+    private static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
+
+    @Test
+    void shouldRunMainWithArgumentsPropertiesAndThisJvmsNativeAccess() throws Exception {
+        assumeTrue(ManagementFactory.getRuntimeMXBean().getInputArguments().contains(NATIVE_ACCESS),
+                "the test JVM runs with " + NATIVE_ACCESS);
+        System.setProperty("shm4j.test.inherited", "from parent");
+        try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, "a b", "c").captureOutput()
+                .systemProperty("shm4j.test.set", "x=1").inheritSystemProperty("shm4j.test.inherited")
+                .inheritSystemProperty("shm4j.test.absent")).start()) {
+            assertThat(worker.join(BOUND)).as("exited in time").isTrue();
+            assertThat(worker.exitValue()).isZero();
+            assertThat(worker.output()).containsExactly("args=[a b, c]", "set=x=1", "inherited=from parent",
+                    "absent=null", "nativeAccess=true", "flag=true");
+        } finally {
+            System.clearProperty("shm4j.test.inherited");
+        }
+    }
+
+    @Test
+    void shouldStartAllAndJoinAllWorkersRunningANamedMethod() throws Exception {
+        List<WorkerProcess> workers = WorkerProcess.startAll(5,
+                i -> fast(WorkerProcess.of(Echo.class, String.valueOf(i)).method("square").captureOutput()));
+        try {
+            assertThat(WorkerProcess.joinAll(workers, BOUND)).as("all exited in time").isTrue();
+            for (int i = 0; i < workers.size(); i++) {
+                assertThat(workers.get(i).exitValue()).isZero();
+                assertThat(workers.get(i).output()).containsExactly("square=" + i * i);
+                assertThat(workers.get(i).isAlive()).isFalse();
+            }
+        } finally {
+            workers.forEach(WorkerProcess::close);
+        }
+    }
+
+    @Test
+    void shouldExitWithOneWhenTheMethodThrowsAndRunANoArgumentMethod() throws Exception {
+        try (WorkerProcess failing = fast(WorkerProcess.of(Echo.class, "boom").method("fail")).start();
+             WorkerProcess noArgs = fast(WorkerProcess.of(Echo.class, "ignored").method("hello").captureOutput())
+                     .start()) {
+            assertThat(noArgs.awaitLine("hello", BOUND)).contains("hello from a no-argument method");
+            assertThat(WorkerProcess.joinAll(List.of(failing, noArgs), BOUND)).isTrue();
+            assertThat(failing.exitValue()).as("an uncaught exception, as from main").isEqualTo(1);
+            assertThat(noArgs.exitValue()).isZero();
+            assertThat(noArgs.awaitLine("hello", Duration.ofMillis(10))).as("the output ended").isEmpty();
+        }
+    }
+
+    @Test
+    void shouldEndByKillAndDestroyWithTheSignalsExitValue() throws Exception {
+        try (WorkerProcess killed = fast(WorkerProcess.of(Echo.class).method("sleep").captureOutput()).start();
+             WorkerProcess destroyed = fast(WorkerProcess.of(Echo.class).method("sleep").captureOutput()).start()) {
+            assertThat(killed.awaitLine("SLEEPING", BOUND)).isPresent();
+            assertThat(destroyed.awaitLine("SLEEPING", BOUND)).isPresent();
+            assertThat(killed.isAlive()).isTrue();
+            assertThatThrownBy(killed::exitValue).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("is still running");
+            assertThat(killed.join(Duration.ofMillis(50))).as("still sleeping").isFalse();
+            killed.kill();
+            destroyed.destroy();
+            assertThat(WorkerProcess.joinAll(List.of(killed, destroyed), BOUND)).isTrue();
+            assertThat(killed.exitValue()).as("128 + SIGKILL").isEqualTo(137);
+            assertThat(destroyed.exitValue()).as("128 + SIGTERM, after the shutdown hooks").isEqualTo(143);
+        }
+    }
+
+    @Test
+    void shouldEndADaemonWorkerWhenItsParentIsKilledButNotAnotherWorker() throws Exception {
+        try (WorkerProcess parent = fast(WorkerProcess.of(Parent.class).captureOutput()).start()) {
+            String[] pids = parent.awaitLine("CHILDREN", BOUND).orElseThrow().split(" ");
+            ProcessHandle daemon = ProcessHandle.of(Long.parseLong(pids[1])).orElseThrow();
+            ProcessHandle plain = ProcessHandle.of(Long.parseLong(pids[2])).orElseThrow();
+            try {
+                parent.kill();
+                assertThat(parent.join(BOUND)).isTrue();
+                long killed = System.nanoTime();
+                daemon.onExit().get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                long tookMillis = (System.nanoTime() - killed) / 1_000_000;
+                assertThat(tookMillis).as("a daemon exits soon after its parent; took %d ms", tookMillis)
+                        .isLessThan(BOUND.toMillis());
+                assertThat(plain.isAlive()).as("a worker that is not a daemon outlives its parent").isTrue();
+            } finally {
+                daemon.destroyForcibly();
+                plain.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void shouldRefuseWhatAWorkerCannotRun() {
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class).method("nothing"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("worker class " + Echo.class.getName() + " declares no method static void nothing"
+                        + "(String[]) or static void nothing()");
+        assertThatThrownBy(() -> WorkerProcess.of(Parent.class).method("toString"))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> WorkerProcess.of(int.class)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cannot load int by name");
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class).systemProperty("a=b", "c"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("WorkerProcess: system property key: 'a=b' (expected: non-empty, without '=')");
+        assertThatThrownBy(() -> WorkerProcess.startAll(-1, i -> WorkerProcess.of(Echo.class)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("WorkerProcess.startAll: count: -1 (expected: >= 0)");
+        assertThat(WorkerProcess.startAll(0, i -> WorkerProcess.of(Echo.class))).isEmpty();
+    }
+
+    @Test
+    void shouldSayWhenOutputIsNotCapturedAndPassAnExplicitExitValue() throws Exception {
+        try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, "3").method("exit")).start()) {
+            assertThatThrownBy(worker::output).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("output is not captured");
+            assertThat(worker.join(BOUND)).isTrue();
+            assertThat(worker.exitValue()).as("System.exit(3)").isEqualTo(3);
+        }
+    }
+
+    /** JVM options that make a short-lived test JVM start faster. */
+    static WorkerProcess.Builder fast(WorkerProcess.Builder builder) {
+        return builder.jvmOption("-XX:+UseSerialGC").jvmOption("-XX:TieredStopAtLevel=1");
+    }
+
+    /** Worker methods that report what they were given. */
+    static final class Echo {
+        public static void main(String[] args) {
+            System.out.println("args=" + List.of(args));
+            System.out.println("set=" + System.getProperty("shm4j.test.set"));
+            System.out.println("inherited=" + System.getProperty("shm4j.test.inherited"));
+            System.out.println("absent=" + System.getProperty("shm4j.test.absent"));
+            System.out.println("nativeAccess=" + Echo.class.getModule().isNativeAccessEnabled());
+            System.out.println("flag=" + ManagementFactory.getRuntimeMXBean().getInputArguments()
+                    .contains(NATIVE_ACCESS));
+        }
+
+        static void square(String[] args) {
+            int i = Integer.parseInt(args[0]);
+            System.out.println("square=" + i * i);
+        }
+
+        static void hello() {
+            System.out.println("hello from a no-argument method");
+        }
+
+        static void fail(String[] args) {
+            throw new IllegalStateException(args[0]);
+        }
+
+        static void exit(String[] args) {
+            System.exit(Integer.parseInt(args[0]));
+        }
+
+        static void sleep() throws InterruptedException {
+            System.out.println("SLEEPING " + ProcessHandle.current().pid());
+            Thread.sleep(BOUND.multipliedBy(2));
+        }
+    }
+
+    /**
+     * Starts a daemon and a plain worker that sleep, prints their pids once both sleep (the daemon's watch is then
+     * running), then waits to be killed.
+     */
+    static final class Parent {
+        public static void main(String[] args) throws InterruptedException {
+            WorkerProcess daemon = fast(WorkerProcess.of(Echo.class).method("sleep").daemon(true).captureOutput())
+                    .start();
+            WorkerProcess plain = fast(WorkerProcess.of(Echo.class).method("sleep").captureOutput()).start();
+            daemon.awaitLine("SLEEPING", BOUND).orElseThrow();
+            plain.awaitLine("SLEEPING", BOUND).orElseThrow();
+            System.out.println("CHILDREN " + daemon.pid() + " " + plain.pid());
+            Thread.sleep(BOUND.multipliedBy(2));
+        }
+    }
+}
