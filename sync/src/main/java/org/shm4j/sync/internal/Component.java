@@ -14,7 +14,7 @@ sealed interface Component {
     /** @return the component's name */
     String name();
 
-    /** Writes this component of {@code record} at {@code offset}; @return the offset after it */
+    /** Writes this component of {@code record} at {@code offset} and returns the offset after it. */
     long write(Object record, MemorySegment target, long offset);
 
     /** @return this component's value that {@code reader} holds next, boxed if primitive */

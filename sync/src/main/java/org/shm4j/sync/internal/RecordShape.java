@@ -52,6 +52,7 @@ public final class RecordShape {
      *                                  records refer to themselves, or a record is not accessible
      */
     public static RecordShape of(Class<?> type) {
+        Objects.requireNonNull(type, "type");
         RecordShape.class.getModule().addReads(type.getModule()); // a named module reads nothing it did not declare
         return new RecordShapeBuilder(MethodHandles.lookup(), false).shape(type, type.getSimpleName());
     }
@@ -63,6 +64,7 @@ public final class RecordShape {
      * @throws IllegalArgumentException as {@link #of(Class)}
      */
     public static RecordShape of(Class<?> type, MethodHandles.Lookup lookup) {
+        Objects.requireNonNull(type, "type");
         return new RecordShapeBuilder(Objects.requireNonNull(lookup, "lookup"), true)
                 .shape(type, type.getSimpleName());
     }
@@ -91,7 +93,7 @@ public final class RecordShape {
         return length;
     }
 
-    /** Writes the components of {@code record} (not null) at {@code offset}; @return the offset after them */
+    /** Writes the components of {@code record} (not null) at {@code offset} and returns the offset after them. */
     public long write(Object record, MemorySegment target, long offset) {
         long at = offset;
         for (Component c : components) {

@@ -22,7 +22,7 @@ sealed interface ValueCodec {
     /** @return how many bytes {@link #write} writes for {@code value} (which may be null) */
     long length(Object value);
 
-    /** Writes {@code value} (which may be null) at {@code offset}; @return the offset after it */
+    /** Writes {@code value} (which may be null) at {@code offset} and returns the offset after it. */
     long write(Object value, MemorySegment target, long offset);
 
     /** @return the value {@code reader} holds next; null for the null encoding */
