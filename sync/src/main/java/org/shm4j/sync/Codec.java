@@ -1,6 +1,10 @@
 package org.shm4j.sync;
 
+import org.shm4j.sync.internal.RecordShape;
+import org.shm4j.sync.internal.Utf8;
+
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
 import java.nio.charset.StandardCharsets;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -13,7 +17,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * @param <T> the value type
  */
 public interface Codec<T> {
-    /** @return the message type this codec writes and accepts, {@code >= 1}; the built-in codecs use 1 to 3 */
+    /**
+     * @return the message type this codec writes and accepts, {@code >= 1}; the built-in codecs use 1 to 3, record
+     *         codecs the fingerprint of their record's shape (2<sup>30</sup> and above)
+     */
     int typeId();
 
     /** @return how many bytes {@link #encode} writes for {@code value} */
@@ -50,6 +57,26 @@ public interface Codec<T> {
         };
     }
 
+    /**
+     * @return a codec of the record type {@code type}, made once and reused; its type id is the fingerprint of the
+     *         record's shape, so that a reader with a differently shaped record fails clearly (see {@link RecordCodec})
+     * @throws IllegalArgumentException if a component's type is not supported, or a record (this one or a nested one)
+     *                                  is not public or not exported to {@code org.shm4j.sync}
+     */
+    static <R extends Record> RecordCodec<R> record(Class<R> type) {
+        return new RecordCodec<>(type, RecordShape.of(type));
+    }
+
+    /**
+     * @param lookup a lookup that can reach the records' canonical constructors and accessors, for example the
+     *               caller's {@code MethodHandles.lookup()} for records that are not public
+     * @return a codec of the record type {@code type}, as {@link #record(Class)}
+     * @throws IllegalArgumentException if a component's type is not supported, or {@code lookup} cannot reach a record
+     */
+    static <R extends Record> RecordCodec<R> record(Class<R> type, MethodHandles.Lookup lookup) {
+        return new RecordCodec<>(type, RecordShape.of(type, lookup));
+    }
+
     /** @return a codec of {@code String}s as UTF-8 (type 2) */
     static Codec<String> utf8() {
         return new Codec<>() {
@@ -60,28 +87,12 @@ public interface Codec<T> {
 
             @Override
             public int encodedLength(String value) {
-                int length = 0;
-                for (int i = 0; i < value.length(); i++) {
-                    char c = value.charAt(i);
-                    if (c < 0x80) {
-                        length += 1;
-                    } else if (c < 0x800) {
-                        length += 2;
-                    } else if (Character.isHighSurrogate(c) && i + 1 < value.length()
-                            && Character.isLowSurrogate(value.charAt(i + 1))) {
-                        length += 4;
-                        i++;
-                    } else {
-                        length += Character.isSurrogate(c) ? 1 : 3; // a lone surrogate encodes as '?'
-                    }
-                }
-                return length;
+                return Math.toIntExact(Utf8.length(value));
             }
 
             @Override
             public void encode(String value, MemorySegment target, long offset) {
-                byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
-                MemorySegment.copy(bytes, 0, target, JAVA_BYTE, offset, bytes.length);
+                Utf8.write(value, target, offset);
             }
 
             @Override

@@ -200,8 +200,9 @@ public final class SharedQueue<T> {
         @Override
         public void onMessage(int type, MemorySegment buffer, long offset, int length) {
             if (type != codec.typeId()) {
-                failure = new IllegalStateException("queue '" + name + "' holds a message of type " + type
-                        + ", but its codec reads type " + codec.typeId());
+                failure = new IllegalStateException("queue '" + name + "'" + (codec instanceof RecordCodec<?> records
+                        ? ": " + records.shapeDiffers(type)
+                        : " holds a message of type " + type + ", but its codec reads type " + codec.typeId()));
                 return;
             }
             value = codec.decode(buffer, offset, length);

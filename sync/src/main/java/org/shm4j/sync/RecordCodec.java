@@ -1,0 +1,148 @@
+package org.shm4j.sync;
+
+import org.shm4j.sync.internal.RecordShape;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * A {@link Codec} of one record type, made by {@link Codec#record(Class)}: the record's components, in declaration
+ * order, written one after the other. The canonical constructor and the accessors are bound to method handles once,
+ * when the codec is made; encoding and decoding use no reflection.
+ *
+ * <h2>Supported components</h2>
+ * Primitives and their boxes, {@code String}, enums, records (nested to any depth, but not recursive), and arrays or
+ * {@code List}s of any of these (including arrays of arrays, {@code byte[]}, and lists of lists). Anything else
+ * (an {@code Object}, a {@code Map}, a class that is not a record, a type variable, a wildcard, a raw {@code List})
+ * is refused with an {@link IllegalArgumentException} naming the record and the component. Every reference-typed
+ * value may be null, at the top level only the record itself may not. A decoded list is unmodifiable (and may hold
+ * nulls); a decoded array is a new array.
+ *
+ * <h2>Wire format (version 1)</h2>
+ * Little-endian, unaligned, no padding; the top-level record is its components' encodings back to back (it is never
+ * null, so it has no flag). "length" is a 32-bit signed int.
+ * <table>
+ *   <caption>Encoding of each component type</caption>
+ *   <tr><th>Type</th><th>Bytes</th><th>Encoding</th></tr>
+ *   <tr><td>{@code boolean}</td><td>1</td><td>0 or 1</td></tr>
+ *   <tr><td>{@code byte}</td><td>1</td><td>the byte</td></tr>
+ *   <tr><td>{@code short}, {@code char}</td><td>2</td><td>the value (a UTF-16 unit for {@code char})</td></tr>
+ *   <tr><td>{@code int}, {@code float}</td><td>4</td><td>the value; a float as its IEEE 754 bits</td></tr>
+ *   <tr><td>{@code long}, {@code double}</td><td>8</td><td>the value; a double as its IEEE 754 bits</td></tr>
+ *   <tr><td>a box ({@code Integer}...)</td><td>1 or 1 + size</td><td>flag byte: 0 null, 1 present; then the
+ *       primitive</td></tr>
+ *   <tr><td>{@code String}</td><td>4 + n</td><td>length n of the UTF-8 bytes (-1: null); then those bytes (a lone
+ *       surrogate is written as {@code '?'})</td></tr>
+ *   <tr><td>primitive array ({@code byte[]}, {@code int[]}...)</td><td>4 + n &times; size</td><td>length n (-1:
+ *       null); then the elements as above</td></tr>
+ *   <tr><td>enum</td><td>4</td><td>the ordinal (-1: null)</td></tr>
+ *   <tr><td>record</td><td>1 or 1 + its components</td><td>flag byte: 0 null, 1 present; then its components in
+ *       this format</td></tr>
+ *   <tr><td>other array, {@code List}</td><td>4 + the elements</td><td>element count n (-1: null); then each element
+ *       in its own encoding</td></tr>
+ * </table>
+ * Decoding checks every length, count, flag and ordinal against the bytes the message has left before it allocates
+ * anything, and that the record ends exactly where the message does: corrupted bytes give an
+ * {@link IllegalStateException} naming this codec, never an {@link IndexOutOfBoundsException} or an oversized
+ * allocation. (A compact constructor that refuses decoded values throws what it throws.)
+ *
+ * <h2>Schema and fingerprint</h2>
+ * {@link #schema()} describes the shape: the record's simple name, then each component's type and name, nested
+ * records and enums (with their constants) written out, e.g. {@code Trade(long id, String symbol, Side{BUY, SELL}
+ * side, List<Fill(int quantity, double price)> fills)}. The {@link #fingerprint()} hashes the same text without the
+ * record and enum class names ({@code shm4j-record-v1 (long id, String symbol, {BUY, SELL} side, ...)}): FNV-1a 64
+ * of its UTF-8 bytes, folded to 30 bits, with bit 30 set. So renaming a record or enum class, or moving it to another
+ * package, keeps the fingerprint; changing a component's type, name or position, or an enum's constants or their
+ * order, changes it. The fingerprint is the codec's {@link #typeId()}: it is written with every
+ * {@link SharedQueue} message, and a queue read with a codec of another shape throws an
+ * {@link IllegalStateException} saying "record shape differs", with both fingerprints and the expected schema.
+ * Structures that keep a codec's identity in their header store the fingerprint.
+ *
+ * <h2>Access</h2>
+ * {@link Codec#record(Class)} reaches the records through this module's own lookup: each record type (the nested
+ * ones too) must be public, and on the module path its package exported or opened to {@code org.shm4j.sync}.
+ * {@link Codec#record(Class, java.lang.invoke.MethodHandles.Lookup)} uses the caller's lookup instead, e.g.
+ * {@code MethodHandles.lookup()} for a private or local record. A record that cannot be reached is refused with an
+ * {@link IllegalArgumentException} saying which and how to fix it.
+ *
+ * <h2>Allocation</h2>
+ * {@link #encodedLength} and {@link #encode} allocate nothing for primitive components, boxes, strings (written as
+ * UTF-8 straight into the target), primitive arrays and enums; arrays and lists of references iterate (an array
+ * through an {@code Arrays.asList} view), which may allocate an iterator the JIT usually removes. Decoding allocates
+ * the record, its component values, and an {@code Object[]} of them for the constructor, with primitive components
+ * boxed on the way. A value must not be changed by another thread while it is being encoded: its length is computed
+ * first, then it is written.
+ *
+ * @param <R> the record type
+ */
+public final class RecordCodec<R extends Record> implements Codec<R> {
+    private final Class<R> type;
+    private final RecordShape shape;
+
+    RecordCodec(Class<R> type, RecordShape shape) {
+        this.type = type;
+        this.shape = shape;
+    }
+
+    /** @return the record type */
+    public Class<R> recordType() {
+        return type;
+    }
+
+    /** @return the fingerprint of the record's shape; see the class comment */
+    public int fingerprint() {
+        return shape.fingerprint();
+    }
+
+    /** @return the schema, e.g. {@code Point(int x, int y)}; see the class comment */
+    public String schema() {
+        return shape.schema();
+    }
+
+    /** @return the {@link #fingerprint()} */
+    @Override
+    public int typeId() {
+        return shape.fingerprint();
+    }
+
+    /**
+     * @throws IllegalArgumentException if the encoding would be over {@code Integer.MAX_VALUE} bytes
+     */
+    @Override
+    public int encodedLength(R value) {
+        long length = shape.length(Objects.requireNonNull(value, "value"));
+        if (length > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(this + ": encoded length=" + length + " (expected: 0.."
+                    + Integer.MAX_VALUE + ")");
+        }
+        return (int) length;
+    }
+
+    @Override
+    public void encode(R value, MemorySegment target, long offset) {
+        shape.write(Objects.requireNonNull(value, "value"), target, offset);
+    }
+
+    /**
+     * @throws IllegalStateException if the bytes are not a record of this shape
+     */
+    @Override
+    public R decode(MemorySegment source, long offset, int length) {
+        return type.cast(shape.read(source, offset, length));
+    }
+
+    @Override
+    public String toString() {
+        return "record codec " + schema() + " (fingerprint " + hex(fingerprint()) + ")";
+    }
+
+    /** @return why a message of type {@code found} cannot be read by this codec */
+    String shapeDiffers(int found) {
+        return "record shape differs: expected fingerprint " + hex(fingerprint()) + " (" + schema() + "), found "
+                + hex(found) + (found >>> 30 == 1 ? "" : " (not a record fingerprint)");
+    }
+
+    private static String hex(int fingerprint) {
+        return String.format("0x%08x", fingerprint);
+    }
+}

@@ -1,0 +1,162 @@
+package org.shm4j.sync.internal;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The encoding of one record type, built once by {@link #of}: its components in declaration order, each with its
+ * accessor bound to a {@link MethodHandle}, and its canonical constructor as one handle taking an {@code Object[]}.
+ * The wire format and the fingerprint are specified in {@code org.shm4j.sync.RecordCodec}. Immutable; safe to share
+ * between threads.
+ */
+public final class RecordShape {
+    /** Hashed in front of the shape, so that a change of the wire format changes every fingerprint. */
+    static final String FORMAT = "shm4j-record-v1 ";
+    private static final long FNV_OFFSET = 0xcbf29ce484222325L;
+    private static final long FNV_PRIME = 0x100000001b3L;
+
+    private final Class<?> type;
+    private final Component[] components;
+    private final Component.Variable[] variable;
+    private final long fixedLength;
+    private final MethodHandle construct;
+    private final String schema;
+    private final int fingerprint;
+
+    /** @param construct the canonical constructor as {@code (Object[])Object} */
+    RecordShape(Class<?> type, Component[] components, MethodHandle construct) {
+        this.type = type;
+        this.components = components;
+        this.variable = Arrays.stream(components).filter(c -> c instanceof Component.Variable)
+                .toArray(Component.Variable[]::new);
+        this.fixedLength = Arrays.stream(components).filter(c -> c instanceof Component.Fixed)
+                .mapToLong(c -> ((Component.Fixed) c).primitive().size).sum();
+        this.construct = construct;
+        StringBuilder out = new StringBuilder();
+        describe(out, true);
+        this.schema = out.toString();
+        out.setLength(0);
+        describe(out.append(FORMAT), false);
+        this.fingerprint = fingerprint(out.toString());
+    }
+
+    /**
+     * Builds the shape of {@code type}, reaching its canonical constructor and accessors through this module's own
+     * lookup: the record types must be public and their packages exported to (or open to) {@code org.shm4j.sync}.
+     *
+     * @throws IllegalArgumentException if {@code type} is not a record, a component's type is not supported, the
+     *                                  records refer to themselves, or a record is not accessible
+     */
+    public static RecordShape of(Class<?> type) {
+        Objects.requireNonNull(type, "type");
+        RecordShape.class.getModule().addReads(type.getModule()); // a named module reads nothing it did not declare
+        return new RecordShapeBuilder(MethodHandles.lookup(), false).shape(type, type.getSimpleName());
+    }
+
+    /**
+     * Builds the shape of {@code type} through the caller's {@code lookup}, which must be able to reach the records'
+     * canonical constructors and accessors (for example the caller's own {@code MethodHandles.lookup()}).
+     *
+     * @throws IllegalArgumentException as {@link #of(Class)}
+     */
+    public static RecordShape of(Class<?> type, MethodHandles.Lookup lookup) {
+        Objects.requireNonNull(type, "type");
+        return new RecordShapeBuilder(Objects.requireNonNull(lookup, "lookup"), true)
+                .shape(type, type.getSimpleName());
+    }
+
+    /** @return the record type */
+    public Class<?> type() {
+        return type;
+    }
+
+    /** @return the schema: the record's simple name and its components' types and names, nested ones included */
+    public String schema() {
+        return schema;
+    }
+
+    /** @return the fingerprint of the shape: bit 30 set, bit 31 clear, bits 0-29 hashed from the shape */
+    public int fingerprint() {
+        return fingerprint;
+    }
+
+    /** @return how many bytes {@link #write} writes for {@code record} (not null) */
+    public long length(Object record) {
+        long length = fixedLength;
+        for (Component.Variable v : variable) {
+            length += v.length(record);
+        }
+        return length;
+    }
+
+    /** Writes the components of {@code record} (not null) at {@code offset} and returns the offset after them. */
+    public long write(Object record, MemorySegment target, long offset) {
+        long at = offset;
+        for (Component c : components) {
+            at = c.write(record, target, at);
+        }
+        return at;
+    }
+
+    /**
+     * @return the record held by exactly the {@code length} bytes at {@code offset}
+     * @throws IllegalStateException if those bytes are not a record of this shape
+     */
+    public Object read(MemorySegment source, long offset, int length) {
+        Objects.checkFromIndexSize(offset, length, source.byteSize());
+        MessageReader reader = new MessageReader(source, offset, length, this);
+        Object record = read(reader);
+        reader.finish();
+        return record;
+    }
+
+    Object read(MessageReader reader) {
+        Object[] values = new Object[components.length];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = components[i].read(reader);
+        }
+        try {
+            return construct.invokeExact(values);
+        } catch (Throwable e) {
+            throw unchecked(e);
+        }
+    }
+
+    void describe(StringBuilder out, boolean names) {
+        out.append(names ? type.getSimpleName() : "").append('(');
+        for (int i = 0; i < components.length; i++) {
+            components[i].describe(out.append(i == 0 ? "" : ", "), names);
+        }
+        out.append(')');
+    }
+
+    /** @return what a failed handle call throws: unchecked throwables as they are (records declare no others) */
+    static RuntimeException unchecked(Throwable e) {
+        if (e instanceof Error error) {
+            throw error;
+        }
+        return e instanceof RuntimeException r ? r : new IllegalStateException(e);
+    }
+
+    /** @return a new array of {@code length} from {@code newArray}, an {@code (int)Object[]} handle */
+    static Object[] newArray(MethodHandle newArray, int length) {
+        try {
+            return (Object[]) newArray.invokeExact(length);
+        } catch (Throwable e) {
+            throw unchecked(e);
+        }
+    }
+
+    /** @return FNV-1a (64-bit) of the UTF-8 bytes of {@code shape}, folded to 30 bits, with bit 30 set */
+    private static int fingerprint(String shape) {
+        long hash = FNV_OFFSET;
+        for (byte b : shape.getBytes(StandardCharsets.UTF_8)) {
+            hash = (hash ^ (b & 0xFF)) * FNV_PRIME;
+        }
+        return (int) (hash ^ hash >>> 32) & 0x3FFF_FFFF | 0x4000_0000;
+    }
+}

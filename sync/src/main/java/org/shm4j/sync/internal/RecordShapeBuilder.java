@@ -1,0 +1,128 @@
+package org.shm4j.sync.internal;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.RecordComponent;
+import java.lang.reflect.Type;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds the {@link RecordShape} of a record type and of the records nested in it, once, with reflection; what it
+ * builds uses only method handles. Each record type is built once per build even if it occurs several times.
+ */
+final class RecordShapeBuilder {
+    private static final String SUPPORTED = "supported: primitives and their boxes, String, enums, records, and "
+            + "arrays or Lists of those";
+
+    private final MethodHandles.Lookup lookup;
+    private final boolean callersLookup;
+    private final Map<Class<?>, RecordShape> built = new HashMap<>();
+    private final Set<Class<?>> building = new LinkedHashSet<>();
+    private Class<?> top;
+
+    /** @param callersLookup true if {@code lookup} is the caller's, false if it is this module's own */
+    RecordShapeBuilder(MethodHandles.Lookup lookup, boolean callersLookup) {
+        this.lookup = lookup;
+        this.callersLookup = callersLookup;
+    }
+
+    /**
+     * @param where the path to this record from the top-level one, for messages
+     * @return the shape of the record {@code type}
+     */
+    RecordShape shape(Class<?> type, String where) {
+        if (!type.isRecord()) {
+            throw new IllegalArgumentException("record codec: " + type.getName() + " is not a record");
+        }
+        if (top == null) {
+            top = type;
+        }
+        RecordShape shape = built.get(type);
+        if (shape != null) {
+            return shape;
+        }
+        if (!building.add(type)) {
+            throw new IllegalArgumentException("record codec for " + top.getName() + ": " + where + " is a "
+                    + type.getSimpleName() + " again, inside itself; recursive records are not supported");
+        }
+        RecordComponent[] declared = type.getRecordComponents();
+        Component[] components = new Component[declared.length];
+        Class<?>[] parameters = new Class<?>[declared.length];
+        for (int i = 0; i < declared.length; i++) {
+            components[i] = component(type, declared[i], where + "." + declared[i].getName());
+            parameters[i] = declared[i].getType();
+        }
+        MethodHandle constructor = find(type, () -> lookup.findConstructor(type,
+                MethodType.methodType(void.class, parameters)));
+        shape = new RecordShape(type, components, constructor.asSpreader(Object[].class, parameters.length)
+                .asType(MethodType.methodType(Object.class, Object[].class)));
+        building.remove(type);
+        built.put(type, shape);
+        return shape;
+    }
+
+    private Component component(Class<?> record, RecordComponent declared, String where) {
+        Class<?> raw = declared.getType();
+        MethodHandle getter = find(record, () -> lookup.findVirtual(record, declared.getName(),
+                MethodType.methodType(raw)));
+        if (raw.isPrimitive()) {
+            return new Component.Fixed(declared.getName(), Primitive.of(raw, false),
+                    getter.asType(MethodType.methodType(raw, Object.class)));
+        }
+        return new Component.Variable(declared.getName(), value(declared.getGenericType(), where),
+                getter.asType(MethodType.methodType(Object.class, Object.class)));
+    }
+
+    private ValueCodec value(Type type, String where) {
+        if (type instanceof Class<?> c) {
+            if (c == String.class) {
+                return new ValueCodec.Text();
+            } else if (Primitive.of(c, true) != null) {
+                return new ValueCodec.Box(Primitive.of(c, true));
+            } else if (c.isArray() && c.getComponentType().isPrimitive()) {
+                return new ValueCodec.PrimitiveArray(Primitive.of(c.getComponentType(), false));
+            } else if (c.isArray()) {
+                return new ValueCodec.Sequence(value(c.getComponentType(), where + "[]"),
+                        MethodHandles.arrayConstructor(c).asType(MethodType.methodType(Object[].class, int.class)));
+            } else if (c.isEnum()) {
+                return new ValueCodec.EnumValue(c, List.of(c.getEnumConstants()));
+            } else if (c.isRecord()) {
+                return new ValueCodec.RecordValue(shape(c, where));
+            }
+        } else if (type instanceof ParameterizedType p && p.getRawType() == List.class) {
+            Type element = p.getActualTypeArguments()[0];
+            if (element instanceof Class<?> || element instanceof ParameterizedType) {
+                return new ValueCodec.Sequence(value(element, where + "[]"), null);
+            }
+        }
+        throw new IllegalArgumentException("record codec for " + top.getName() + ": " + where + " has type "
+                + type.getTypeName() + ", which is not supported (" + SUPPORTED + ")");
+    }
+
+    private MethodHandle find(Class<?> record, Find find) {
+        try {
+            return find.find();
+        } catch (IllegalAccessException e) {
+            throw new IllegalArgumentException("record codec for " + top.getName() + ": " + record.getName()
+                    + " is not accessible to " + (callersLookup ? "the lookup " + lookup : "org.shm4j.sync")
+                    + " (" + e.getMessage() + "); make the record public and export or open its package to "
+                    + "org.shm4j.sync, or pass a lookup that can reach it: Codec.record(" + top.getSimpleName()
+                    + ".class, MethodHandles.lookup())", e);
+        } catch (NoSuchMethodException e) { // javac and the JVM make sure that every record has them
+            throw new IllegalStateException("record codec for " + top.getName() + ": " + record.getName()
+                    + " lacks its canonical constructor or an accessor", e);
+        }
+    }
+
+    /** A method-handle lookup that may fail. */
+    @FunctionalInterface
+    private interface Find {
+        MethodHandle find() throws IllegalAccessException, NoSuchMethodException;
+    }
+}

@@ -1,0 +1,69 @@
+package org.shm4j.sync.internal;
+
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+/**
+ * UTF-8 straight into a segment, without an intermediate {@code byte[]}. A lone surrogate becomes {@code '?'}, as
+ * {@link String#getBytes(java.nio.charset.Charset)} does, so both give the same bytes.
+ */
+public final class Utf8 {
+    private Utf8() {
+    }
+
+    /** @return how many bytes {@link #write} writes for {@code s} */
+    public static long length(String s) {
+        long length = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                length += 1;
+            } else if (c < 0x800) {
+                length += 2;
+            } else if (isPair(s, i)) {
+                length += 4;
+                i++;
+            } else {
+                length += Character.isSurrogate(c) ? 1 : 3; // a lone surrogate encodes as '?'
+            }
+        }
+        return length;
+    }
+
+    /**
+     * Writes {@code s} as UTF-8 at {@code offset}; the caller made room for {@link #length} bytes.
+     *
+     * @return the number of bytes written
+     */
+    public static int write(String s, MemorySegment target, long offset) {
+        long at = offset;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                target.set(JAVA_BYTE, at++, (byte) c);
+            } else if (c < 0x800) {
+                target.set(JAVA_BYTE, at++, (byte) (0xC0 | c >> 6));
+                target.set(JAVA_BYTE, at++, (byte) (0x80 | c & 0x3F));
+            } else if (isPair(s, i)) {
+                int cp = Character.toCodePoint(c, s.charAt(++i));
+                target.set(JAVA_BYTE, at++, (byte) (0xF0 | cp >> 18));
+                target.set(JAVA_BYTE, at++, (byte) (0x80 | cp >> 12 & 0x3F));
+                target.set(JAVA_BYTE, at++, (byte) (0x80 | cp >> 6 & 0x3F));
+                target.set(JAVA_BYTE, at++, (byte) (0x80 | cp & 0x3F));
+            } else if (Character.isSurrogate(c)) {
+                target.set(JAVA_BYTE, at++, (byte) '?');
+            } else {
+                target.set(JAVA_BYTE, at++, (byte) (0xE0 | c >> 12));
+                target.set(JAVA_BYTE, at++, (byte) (0x80 | c >> 6 & 0x3F));
+                target.set(JAVA_BYTE, at++, (byte) (0x80 | c & 0x3F));
+            }
+        }
+        return (int) (at - offset);
+    }
+
+    private static boolean isPair(String s, int i) {
+        return Character.isHighSurrogate(s.charAt(i)) && i + 1 < s.length()
+                && Character.isLowSurrogate(s.charAt(i + 1));
+    }
+}

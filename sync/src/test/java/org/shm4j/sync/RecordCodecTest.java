@@ -1,0 +1,354 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class RecordCodecTest {
+    private static final Duration BOUND = Duration.ofSeconds(90);
+    private static final int GUARD = 8;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    public enum Side { BUY, SELL }
+
+    public record Fill(int quantity, double price) {
+    }
+
+    public record Primitives(boolean bo, byte by, short sh, char ch, int in, long lo, float fl, double du) {
+    }
+
+    public record Boxes(Boolean bo, Byte by, Short sh, Character ch, Integer in, Long lo, Float fl, Double du) {
+    }
+
+    public record Arrays1(byte[] bytes, boolean[] flags, short[] shorts, char[] chars, int[] ints, long[] longs,
+                          float[] floats, double[] doubles, String[] texts, Side[] sides, Fill[] fills,
+                          byte[][] chunks) {
+    }
+
+    public record Everything(Primitives primitives, Boxes boxes, String text, Side side, Fill fill, Arrays1 arrays,
+                             List<String> names, List<Fill> fills, List<Integer> numbers, List<List<String>> nested,
+                             List<byte[]> blobs) {
+    }
+
+    public record Trade(long id, String symbol, Side side, List<Fill> fills, Integer venue) {
+        static Trade number(int i) {
+            List<Fill> fills = new ArrayList<>();
+            for (int k = 0; k < i % 4; k++) {
+                fills.add(new Fill(k + 1, i * 0.5 + k));
+            }
+            return new Trade(i, i % 3 == 0 ? "zähler-計数-\uD83D\uDE00-" + i : "T" + i, Side.values()[i % 2],
+                    i % 5 == 0 ? null : fills, i % 7 == 0 ? null : i * 11);
+        }
+    }
+
+    @Test
+    void shouldRoundTripEveryComponentKind() {
+        Everything full = new Everything(
+                new Primitives(true, (byte) -7, (short) -300, 'ж', -123456, Long.MIN_VALUE, -0.0f, Double.NaN),
+                new Boxes(false, (byte) 7, (short) 300, '€', 123456, Long.MAX_VALUE, 1.5f, -0.0),
+                "plain zähler 計数 emoji \uD83D\uDE00", Side.SELL, new Fill(3, 99.25),
+                new Arrays1(new byte[] {1, -2, 3}, new boolean[] {true, false, true}, new short[] {-1, 2},
+                        new char[] {'a', 'ß'}, new int[] {Integer.MIN_VALUE, 0, 9}, new long[] {5, -5},
+                        new float[] {0.25f}, new double[] {1e300, -1e-300}, new String[] {"x", null, ""},
+                        new Side[] {Side.BUY, null}, new Fill[] {null, new Fill(1, 2)},
+                        new byte[][] {{1}, {}, null}),
+                Arrays.asList("a", null, ""), List.of(new Fill(1, 0.5), new Fill(2, 1.5)), Arrays.asList(1, null),
+                List.of(List.of("p", "q"), List.of()), List.of(new byte[] {9, 8}));
+        Everything empty = new Everything(new Primitives(false, (byte) 0, (short) 0, '\0', 0, 0, 0, 0),
+                new Boxes(null, null, null, null, null, null, null, null), "", null, null,
+                new Arrays1(new byte[0], new boolean[0], new short[0], new char[0], new int[0], new long[0],
+                        new float[0], new double[0], new String[0], new Side[0], new Fill[0], new byte[0][]),
+                List.of(), List.of(), List.of(), List.of(), List.of());
+        Everything nulls = new Everything(null, null, null, null, null, null, null, null, null, null, null);
+        RecordCodec<Everything> codec = Codec.record(Everything.class);
+        for (Everything value : List.of(full, empty, nulls)) {
+            assertThat(roundTrip(codec, value)).usingRecursiveComparison() // exact: NaN equals NaN, -0.0 not 0.0
+                    .withEqualsForType(Double::equals, Double.class).withEqualsForType(Float::equals, Float.class)
+                    .isEqualTo(value);
+        }
+        assertThat(roundTrip(codec, nulls)).isEqualTo(nulls);
+        assertThat(codec.encodedLength(nulls)).isEqualTo(1 + 1 + 4 + 4 + 1 + 1 + 5 * 4);
+        Everything decoded = roundTrip(codec, full);
+        assertThatThrownBy(() -> decoded.names().add("z")).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(decoded.arrays().texts()).isInstanceOf(String[].class);
+        assertThat(roundTrip(Codec.record(Trade.class), new Trade(1, "lone \uD800 x", Side.BUY, null, null)).symbol())
+                .as("a lone surrogate is written as '?', like String.getBytes").isEqualTo("lone ? x");
+    }
+
+    @Test
+    void shouldWriteTheDocumentedFormat() {
+        RecordCodec<Fill> codec = Codec.record(Fill.class);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment segment = arena.allocate(codec.encodedLength(new Fill(0x01020304, 2.0)));
+            codec.encode(new Fill(0x01020304, 2.0), segment, 0);
+            assertThat(segment.toArray(ValueLayout.JAVA_BYTE)).containsExactly(4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 64);
+        }
+        RecordCodec<Trade> trades = Codec.record(Trade.class);
+        Trade trade = new Trade(7, "é", null, List.of(new Fill(1, 0)), 5);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment segment = arena.allocate(trades.encodedLength(trade));
+            trades.encode(trade, segment, 0);
+            assertThat(segment.toArray(ValueLayout.JAVA_BYTE)).containsExactly(
+                    7, 0, 0, 0, 0, 0, 0, 0,                     // long id
+                    2, 0, 0, 0, (byte) 0xC3, (byte) 0xA9,      // String: UTF-8 length, bytes
+                    -1, -1, -1, -1,                            // enum: null
+                    1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // List<Fill>: count, flag, int, double
+                    1, 5, 0, 0, 0);                            // Integer: flag, int
+        }
+    }
+
+    public record WithObject(int id, Object payload) {
+    }
+
+    public record WithMap(Map<String, Integer> counts) {
+    }
+
+    public record WithClass(StringBuilder text) {
+    }
+
+    public record WithTypeVariable<T>(T value) {
+    }
+
+    public record WithWildcard(List<? extends Number> numbers) {
+    }
+
+    @SuppressWarnings("rawtypes")
+    public record WithRawList(List items) {
+    }
+
+    public record Outer(int id, List<WithObject> inners) {
+    }
+
+    public record Node(int value, Node next) {
+    }
+
+    public record Tree(int value, List<Tree> children) {
+    }
+
+    @Test
+    void shouldRefuseUnsupportedComponentsNamingRecordAndComponent() {
+        assertUnsupported(WithObject.class, "WithObject.payload has type java.lang.Object");
+        assertUnsupported(WithMap.class, "WithMap.counts has type java.util.Map<java.lang.String, java.lang.Integer>");
+        assertUnsupported(WithClass.class, "WithClass.text has type java.lang.StringBuilder");
+        assertUnsupported(WithTypeVariable.class, "WithTypeVariable.value has type T");
+        assertUnsupported(WithWildcard.class, "WithWildcard.numbers has type java.util.List<? extends");
+        assertUnsupported(WithRawList.class, "WithRawList.items has type java.util.List");
+        assertUnsupported(Outer.class, "Outer.inners[].payload has type java.lang.Object");
+        assertThatThrownBy(() -> Codec.record(Node.class)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(Node.class.getName()).hasMessageContaining("Node.next is a Node again")
+                .hasMessageContaining("recursive records are not supported");
+        assertThatThrownBy(() -> Codec.record(Tree.class)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Tree.children[] is a Tree again");
+    }
+
+    record Hidden(int x, String label) {
+    }
+
+    @Test
+    void shouldRefuseARecordItCannotReachAndTakeTheCallersLookup() {
+        assertThatThrownBy(() -> Codec.record(Hidden.class)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("record codec for " + Hidden.class.getName() + ": " + Hidden.class.getName()
+                        + " is not accessible to org.shm4j.sync")
+                .hasMessageContaining("make the record public")
+                .hasMessageContaining("Codec.record(Hidden.class, MethodHandles.lookup())");
+        RecordCodec<Hidden> codec = Codec.record(Hidden.class, MethodHandles.lookup());
+        assertThat(roundTrip(codec, new Hidden(4, "four"))).isEqualTo(new Hidden(4, "four"));
+        assertThatThrownBy(() -> Codec.record(Hidden.class, MethodHandles.publicLookup()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not accessible to the lookup");
+    }
+
+    public record PointA(int x, int y) {
+    }
+
+    public record PointB(int x, int y) {
+    }
+
+    public record PointYX(int y, int x) {
+    }
+
+    public record PointLong(long x, int y) {
+    }
+
+    public record PointRenamed(int x, int z) {
+    }
+
+    public record PointBoxed(Integer x, int y) {
+    }
+
+    public enum Color { RED, GREEN }
+
+    public enum Hue { RED, GREEN }
+
+    public enum Shade { GREEN, RED }
+
+    public record Paint(Color color) {
+    }
+
+    public record Dye(Hue color) {
+    }
+
+    public record Tint(Shade color) {
+    }
+
+    @Test
+    void shouldChangeTheFingerprintWithTheShapeButNotWithClassNames() {
+        RecordCodec<PointA> a = Codec.record(PointA.class);
+        assertThat(a.schema()).isEqualTo("PointA(int x, int y)");
+        assertThat(a.fingerprint()).as("pinned: FNV-1a of 'shm4j-record-v1 (int x, int y)', folded")
+                .isEqualTo(0x768ca44d).isEqualTo(a.typeId());
+        assertThat(Codec.record(PointB.class).fingerprint()).isEqualTo(a.fingerprint());
+        for (Class<? extends Record> other : List.of(PointYX.class, PointLong.class, PointRenamed.class,
+                PointBoxed.class)) {
+            assertThat(Codec.record(other).fingerprint()).as(other.getSimpleName()).isNotEqualTo(a.fingerprint());
+        }
+        assertThat(Codec.record(Dye.class).fingerprint()).isEqualTo(Codec.record(Paint.class).fingerprint());
+        assertThat(Codec.record(Tint.class).fingerprint()).isNotEqualTo(Codec.record(Paint.class).fingerprint());
+        assertThat(Codec.record(Trade.class).schema()).isEqualTo("Trade(long id, String symbol, Side{BUY, SELL} side, "
+                + "List<Fill(int quantity, double price)> fills, Integer venue)");
+        assertThat(Codec.record(Arrays1.class).schema()).contains("byte[] bytes", "String[] texts",
+                "Fill(int quantity, double price)[] fills", "byte[][] chunks");
+    }
+
+    @Test
+    void shouldRefuseAQueueWrittenWithAnotherShape() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<PointA> queue = SharedQueue.create(heap, "points", 1024, Codec.record(PointA.class));
+            queue.put(new PointA(1, 2));
+            queue.put(new PointA(3, 4));
+            SharedQueue<PointB> renamed = SharedQueue.open(heap, "points", Codec.record(PointB.class));
+            assertThat(renamed.poll()).isEqualTo(new PointB(1, 2));
+            SharedQueue<PointYX> swapped = SharedQueue.open(heap, "points", Codec.record(PointYX.class));
+            assertThatThrownBy(swapped::poll).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("queue 'points': record shape differs: expected fingerprint 0x%08x (PointYX(int y, "
+                            + "int x)), found 0x768ca44d", Codec.record(PointYX.class).fingerprint());
+            assertThat(queue.poll()).as("the bad message was consumed").isNull();
+            SharedQueue<Long> longs = SharedQueue.create(heap, "longs", 1024, Codec.longs());
+            longs.put(5L);
+            assertThatThrownBy(() -> SharedQueue.open(heap, "longs", Codec.record(PointA.class)).poll(1,
+                    TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageEndingWith("found 0x00000001 (not a record fingerprint)");
+        }
+    }
+
+    @Test
+    void shouldTakeExactlyTheRecordsAnotherProcessPut() throws Exception {
+        String heapName = names.unique("records");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedQueue<Trade> queue = SharedQueue.create(heap, "trades", 4096, Codec.record(Trade.class));
+            try (ChildJvm producer = ChildJvm.start(TradeProducer.class, heapName, "500")) {
+                for (int i = 0; i < 500; i++) {
+                    assertThat(queue.poll(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(Trade.number(i));
+                }
+                producer.awaitSuccess(BOUND);
+            }
+            assertThat(queue.poll()).isNull();
+        }
+    }
+
+    /** {@code main(heap, count)}: puts {@link Trade#number} 0 to count - 1 on the queue "trades". */
+    public static final class TradeProducer {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedQueue<Trade> queue = SharedQueue.open(heap, "trades", Codec.record(Trade.class));
+                for (int i = 0; i < Integer.parseInt(args[1]); i++) {
+                    queue.put(Trade.number(i));
+                }
+            }
+        }
+    }
+
+    public record Blob(boolean flag, String text, List<String> list, int[] ints, Side side, Fill fill) {
+    }
+
+    @Test
+    void shouldRefuseCorruptedBytesClearly() {
+        RecordCodec<Blob> codec = Codec.record(Blob.class);
+        Blob blob = new Blob(true, "héllo", List.of("a", "bc"), new int[] {1, 2, 3}, Side.SELL, new Fill(1, 2));
+        try (Arena arena = Arena.ofConfined()) {
+            int length = codec.encodedLength(blob);
+            MemorySegment segment = arena.allocate(length);
+            codec.encode(blob, segment, 0);
+            for (int truncated = 0; truncated < length; truncated++) {
+                int n = truncated;
+                assertThatThrownBy(() -> codec.decode(segment, 0, n)).as("truncated to %d", n)
+                        .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("record codec Blob(");
+            }
+            MemorySegment longer = arena.allocate(length + 3);
+            MemorySegment.copy(segment, 0, longer, 0, length);
+            assertThatThrownBy(() -> codec.decode(longer, 0, length + 3)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("has 3 bytes left over after the record");
+            assertCorrupt(codec, segment, 1, Integer.MAX_VALUE, "holds length 2147483647 at byte 1 (expected: -1..");
+            assertCorrupt(codec, segment, 1, -2, "holds length -2 at byte 1");
+            assertCorrupt(codec, segment, 11, 1 << 30, "holds length 1073741824 at byte 11");
+            assertCorrupt(codec, segment, 0, 7, "holds 7 at byte 0 where a boolean or null flag (0 or 1) belongs");
+            Random random = new Random(42);
+            for (int i = 0; i < 5000; i++) {
+                MemorySegment copy = arena.allocate(length);
+                MemorySegment.copy(segment, 0, copy, 0, length);
+                for (int flips = 1 + random.nextInt(3); flips > 0; flips--) {
+                    copy.set(ValueLayout.JAVA_BYTE, random.nextInt(length), (byte) random.nextInt());
+                }
+                try {
+                    assertThat(codec.decode(copy, 0, length)).isNotNull();
+                } catch (IllegalStateException e) {
+                    assertThat(e).hasMessageStartingWith("record codec Blob(");
+                }
+            }
+        }
+    }
+
+    private static void assertCorrupt(RecordCodec<Blob> codec, MemorySegment encoded, int at, int value,
+                                      String message) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment copy = arena.allocate(encoded.byteSize());
+            MemorySegment.copy(encoded, 0, copy, 0, encoded.byteSize());
+            if (message.contains("boolean")) {
+                copy.set(ValueLayout.JAVA_BYTE, at, (byte) value);
+            } else {
+                copy.set(ValueLayout.JAVA_INT_UNALIGNED, at, value);
+            }
+            assertThatThrownBy(() -> codec.decode(copy, 0, (int) copy.byteSize()))
+                    .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("record codec Blob(")
+                    .hasMessageContaining(message).hasMessageContaining("corrupted");
+        }
+    }
+
+    private static void assertUnsupported(Class<? extends Record> type, String message) {
+        assertThatThrownBy(() -> Codec.record(type)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("record codec for " + type.getName() + ": ").hasMessageContaining(message)
+                .hasMessageContaining("which is not supported");
+    }
+
+    /** @return {@code value} encoded between guard bytes, checked to stay in its length, and decoded */
+    private static <R extends Record> R roundTrip(RecordCodec<R> codec, R value) {
+        try (Arena arena = Arena.ofConfined()) {
+            int length = codec.encodedLength(value);
+            MemorySegment segment = arena.allocate(length + 2L * GUARD);
+            segment.fill((byte) 0x5A);
+            codec.encode(value, segment, GUARD);
+            for (long i : new long[] {0, GUARD - 1, GUARD + length, length + 2L * GUARD - 1}) {
+                assertThat(segment.get(ValueLayout.JAVA_BYTE, i)).as("guard byte %d", i).isEqualTo((byte) 0x5A);
+            }
+            return codec.decode(segment, GUARD, length);
+        }
+    }
+}
