@@ -7,6 +7,7 @@ import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
+import org.shm4j.sync.internal.WordWait;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -98,7 +99,6 @@ public final class SharedSemaphore {
     }
 
     private static final String KIND = "semaphore";
-    private static final long SLICE_NANOS = RobustMutex.LIVENESS_NANOS;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -241,7 +241,7 @@ public final class SharedSemaphore {
      * @throws InterruptedException     if the thread is interrupted while waiting
      */
     public boolean tryAcquire(int n, long timeout, TimeUnit unit) throws InterruptedException {
-        return acquire(n, Math.max(0, unit.toNanos(timeout)));
+        return acquire(n, WordWait.nanos(timeout, unit));
     }
 
     /** Releases one permit. See {@link #release(int)}. */
@@ -309,30 +309,21 @@ public final class SharedSemaphore {
         if (Thread.interrupted()) {
             throw new InterruptedException();
         }
-        long start = System.nanoTime();
-        long nextCheck = start + SLICE_NANOS;
-        int step = 0;
-        while (true) {
-            int w = word(); // read before the attempt: a release after it changes the word we block on
-            long now = System.nanoTime();
-            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
-            if (kind == Kind.UNDO ? tryUndo(n, timeoutNanos < 0 ? -1 : Math.max(0, left), true) : tryCounted(n, w)) {
-                return true;
-            }
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            if (left <= 0) {
-                return false;
-            }
-            if (now - nextCheck >= 0) {
-                nextCheck = now + SLICE_NANOS;
-                if (kind == Kind.UNDO && slots.reclaimDead() > 0) {
-                    bumpAndWake(); // other acquirers look again too
-                }
-            }
-            step = Waits.idleAnnounced(step, segment, COORD_WORD_OFFSET, w, COORD_WAITERS,
-                    Math.min(left, nextCheck - now));
+        if (kind != Kind.UNDO) {
+            return tryCounted(n, word()) // the uncontended path allocates nothing
+                    || WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos, w -> tryCounted(n, w));
+        }
+        long deadline = System.nanoTime() + timeoutNanos;
+        // the word is read before each attempt: a release after the attempt changes the word the waiter blocks on
+        return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
+                w -> tryUndo(n, timeoutNanos < 0 ? -1 : Math.max(0, deadline - System.nanoTime()), true),
+                this::returnDeadHolders);
+    }
+
+    /** Undo: frees the slots of dead processes, so that their permits are available again, and tells the waiters. */
+    private void returnDeadHolders() {
+        if (slots.reclaimDead() > 0) {
+            bumpAndWake();
         }
     }
 
