@@ -80,4 +80,33 @@ public final class WordWait {
     public static long nanos(long timeout, TimeUnit unit) {
         return Math.max(0, unit.toNanos(timeout));
     }
+
+    /**
+     * Waits while the int at {@code offset} equals {@code expected}, at most {@code timeoutNanos} (negative: for
+     * ever), blocking at most {@link #SLICE_NANOS} at a time. No waiters bit is set: the waker counts its waiters
+     * itself.
+     *
+     * @param interruptible return at once when the thread is interrupted; otherwise note it and keep waiting
+     * @return true if the thread was interrupted while waiting (its interrupt status is then cleared)
+     */
+    public static boolean awaitChange(MemorySegment segment, long offset, int expected, long timeoutNanos,
+                                      boolean interruptible) {
+        long start = System.nanoTime();
+        boolean interrupted = false;
+        int step = 0;
+        while ((int) INT.getVolatile(segment, offset) == expected) {
+            if (Thread.interrupted()) {
+                interrupted = true;
+                if (interruptible) {
+                    break;
+                }
+            }
+            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (System.nanoTime() - start);
+            if (left <= 0) {
+                break;
+            }
+            step = Waits.idle(step, segment, offset, expected, Math.min(left, SLICE_NANOS));
+        }
+        return interrupted;
+    }
 }
