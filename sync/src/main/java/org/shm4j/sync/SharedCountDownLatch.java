@@ -126,20 +126,12 @@ public final class SharedCountDownLatch {
 
     /** Decrements the count, if it is not zero yet; the count-down that reaches zero wakes every waiter. */
     public void countDown() {
-        while (true) {
-            int w = word();
-            int count = w & COORD_VALUE_MASK;
-            if (count == 0) {
-                return;
-            }
-            int next = count == 1 ? 0 : w - 1; // at zero the waiters bit goes too: nobody will block again
-            if (INT.compareAndSet(segment, COORD_WORD_OFFSET, w, next)) {
-                if (next == 0) {
-                    Waits.wakeAllIfAnnounced(segment, COORD_WORD_OFFSET, w, COORD_WAITERS);
-                }
-                return;
-            }
-        }
+        // at zero the waiters bit goes too, with a wake of them all: nobody will block again
+        Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> switch (w & COORD_VALUE_MASK) {
+            case 0 -> w;
+            case 1 -> 0;
+            default -> w - 1;
+        });
     }
 
     /** @return the count left */

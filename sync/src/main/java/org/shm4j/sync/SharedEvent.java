@@ -125,17 +125,9 @@ public final class SharedEvent {
 
     /** Raises the flag and wakes every waiter; does nothing if it is raised already. */
     public void set() {
-        while (true) {
-            int w = word();
-            if ((w & EVENT_SET) != 0) {
-                return;
-            }
-            int next = ((w + EVENT_GENERATION_UNIT) & GENERATIONS) | EVENT_SET; // and the waiters bit cleared
-            if (INT.compareAndSet(segment, COORD_WORD_OFFSET, w, next)) {
-                Waits.wakeAllIfAnnounced(segment, COORD_WORD_OFFSET, w, COORD_WAITERS);
-                return;
-            }
-        }
+        // a new generation, the flag, and the waiters bit cleared with a wake of them all
+        Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> (w & EVENT_SET) != 0 ? w
+                : ((w + EVENT_GENERATION_UNIT) & GENERATIONS) | EVENT_SET);
     }
 
     /** Lowers the flag; waiters announced in the word stay announced. */

@@ -109,7 +109,6 @@ public final class SharedSemaphore {
     private final RobustMutex mutex;
     private final ProcessSlots slots;
     private final String description;
-    private volatile int slot = -1;
 
     private SharedSemaphore(MemorySegment segment, String description) {
         this.segment = segment;
@@ -286,7 +285,7 @@ public final class SharedSemaphore {
 
     /** @return the permits this process holds: counted for an undo semaphore only, else 0 */
     public int heldByThisProcess() {
-        return kind == Kind.UNDO ? slots.get(mySlot(), ProcessSlots.FIRST) : 0;
+        return kind == Kind.UNDO ? slots.get(slots.mine(), ProcessSlots.FIRST) : 0;
     }
 
     /** @return the kind, fixed at creation */
@@ -335,7 +334,7 @@ public final class SharedSemaphore {
 
     /** One attempt on an undo semaphore: under the mutex, take {@code n} if the slots leave them free. */
     private boolean tryUndo(int n, long mutexTimeoutNanos, boolean interruptible) {
-        int me = mySlot();
+        int me = slots.mine();
         try {
             if (!lockMutex(mutexTimeoutNanos, interruptible)) {
                 return false;
@@ -356,7 +355,7 @@ public final class SharedSemaphore {
     }
 
     private void releaseUndo(int n) {
-        int me = mySlot();
+        int me = slots.mine();
         try {
             lockMutex(-1, false);
         } catch (InterruptedException impossible) {
@@ -387,26 +386,11 @@ public final class SharedSemaphore {
 
     /** Undo: bumps the release sequence (clearing the waiters bit) and wakes the blocked acquirers. */
     private void bumpAndWake() {
-        while (true) {
-            int w = word();
-            if (INT.compareAndSet(segment, COORD_WORD_OFFSET, w, (w + 1) & COORD_VALUE_MASK)) {
-                Waits.wakeAllIfAnnounced(segment, COORD_WORD_OFFSET, w, COORD_WAITERS);
-                return;
-            }
-        }
+        Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> (w + 1) & COORD_VALUE_MASK);
     }
 
     private int word() {
         return (int) INT.getVolatile(segment, COORD_WORD_OFFSET);
-    }
-
-    private int mySlot() {
-        int s = slot;
-        if (s < 0) {
-            s = slots.claim();
-            slot = s;
-        }
-        return s;
     }
 
     private void checkCount(int n) {

@@ -4,6 +4,7 @@ import org.shm4j.core.internal.Backoff;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.function.IntUnaryOperator;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
@@ -72,6 +73,29 @@ public final class Waits {
     public static void wakeAllIfAnnounced(MemorySegment segment, long offset, int previous, int waitersBit) {
         if ((previous & waitersBit) != 0) {
             wake(segment, offset, Integer.MAX_VALUE);
+        }
+    }
+
+    /**
+     * Replaces the int at {@code offset} with {@code update} of it by CAS (volatile), and wakes every blocked waiter
+     * if the new word clears the waiters bit the old one had.
+     *
+     * @param update the new word for the current one; returning its argument leaves the word alone
+     * @return the word replaced (or left alone)
+     */
+    public static int updateAndWakeAll(MemorySegment segment, long offset, int waitersBit, IntUnaryOperator update) {
+        while (true) {
+            int w = (int) INT.getVolatile(segment, offset);
+            int next = update.applyAsInt(w);
+            if (next == w) {
+                return w;
+            }
+            if (INT.compareAndSet(segment, offset, w, next)) {
+                if ((next & waitersBit) == 0) {
+                    wakeAllIfAnnounced(segment, offset, w, waitersBit);
+                }
+                return w;
+            }
         }
     }
 }

@@ -69,7 +69,6 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final Lock writeLock;
     private final SharedHeap heap; // where the write lock's newCondition() finds its condition; null if wrapped
     private final String name;
-    private volatile int slot = -1;
 
     private SharedReadWriteLock(MemorySegment segment, String description) {
         this(segment, description, null, null);
@@ -176,17 +175,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return description + writer().map(o -> " write-locked by " + o).orElse("") + " readers " + readerPids();
     }
 
-    private int mySlot() {
-        int s = slot;
-        if (s < 0) {
-            s = slots.claim();
-            slot = s;
-        }
-        return s;
-    }
-
     private boolean acquireRead(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        int me = mySlot();
+        int me = slots.mine();
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
@@ -231,7 +221,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     private boolean acquireWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        int me = mySlot();
+        int me = slots.mine();
         long start = System.nanoTime();
         slots.add(me, ProcessSlots.SECOND, 1); // from now on new readers wait
         boolean locked;
@@ -295,7 +285,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
         @Override
         public void unlock() {
-            releaseRead(mySlot());
+            releaseRead(slots.mine());
         }
 
         @Override

@@ -28,43 +28,58 @@ public final class CoordinationStress {
         return Arena.ofAuto().allocate(bytes, 64);
     }
 
-    /** Two threads race for the one permit of an unbounded semaphore: exactly one gets it. */
-    @JCStressTest
-    @Outcome(id = {"true, false", "false, true"}, expect = ACCEPTABLE, desc = "one got the permit")
-    @Outcome(expect = FORBIDDEN, desc = "both got it (a permit duplicated), or neither (a permit lost)")
-    @State
-    public static class OnePermit {
-        private final SharedSemaphore semaphore = SharedSemaphore.format(memory(SharedSemaphore.requiredBytes()), 0,
-                1, SharedSemaphore.Kind.UNBOUNDED);
+    /** Two threads race for the one permit of a semaphore: exactly one gets it. */
+    abstract static class OnePermitRace {
+        private final SharedSemaphore semaphore;
 
-        @Actor
-        public void actor1(ZZ_Result r) {
-            r.r1 = semaphore.tryAcquire();
+        OnePermitRace(SharedSemaphore.Kind kind) {
+            semaphore = SharedSemaphore.format(memory(SharedSemaphore.requiredBytes()), 0, 1, kind);
         }
 
-        @Actor
-        public void actor2(ZZ_Result r) {
-            r.r2 = semaphore.tryAcquire();
+        boolean take() {
+            return semaphore.tryAcquire();
         }
     }
 
-    /** {@link OnePermit} on an undo semaphore, whose permits are counted per process under its mutex. */
+    /** {@link OnePermitRace} on an unbounded semaphore: one CAS on the count. */
     @JCStressTest
     @Outcome(id = {"true, false", "false, true"}, expect = ACCEPTABLE, desc = "one got the permit")
     @Outcome(expect = FORBIDDEN, desc = "both got it (a permit duplicated), or neither (a permit lost)")
     @State
-    public static class OneUndoPermit {
-        private final SharedSemaphore semaphore = SharedSemaphore.format(memory(SharedSemaphore.requiredBytes()), 0,
-                1, SharedSemaphore.Kind.UNDO);
+    public static class OnePermit extends OnePermitRace {
+        public OnePermit() {
+            super(SharedSemaphore.Kind.UNBOUNDED);
+        }
 
         @Actor
         public void actor1(ZZ_Result r) {
-            r.r1 = semaphore.tryAcquire();
+            r.r1 = take();
         }
 
         @Actor
         public void actor2(ZZ_Result r) {
-            r.r2 = semaphore.tryAcquire();
+            r.r2 = take();
+        }
+    }
+
+    /** {@link OnePermitRace} on an undo semaphore, whose permits are counted per process under its mutex. */
+    @JCStressTest
+    @Outcome(id = {"true, false", "false, true"}, expect = ACCEPTABLE, desc = "one got the permit")
+    @Outcome(expect = FORBIDDEN, desc = "both got it (a permit duplicated), or neither (a permit lost)")
+    @State
+    public static class OneUndoPermit extends OnePermitRace {
+        public OneUndoPermit() {
+            super(SharedSemaphore.Kind.UNDO);
+        }
+
+        @Actor
+        public void actor1(ZZ_Result r) {
+            r.r1 = take();
+        }
+
+        @Actor
+        public void actor2(ZZ_Result r) {
+            r.r2 = take();
         }
     }
 
