@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
+import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -131,9 +132,10 @@ class SharedConditionTest {
             SharedLong sum = SharedLong.create(heap, "sum");
             SharedLong taken = SharedLong.create(heap, "taken");
             int items = 3000;
+            String count = Integer.toString(items);
             Children.runAll(4, i -> i < 2
-                    ? ChildJvm.start(BufferUser.class, heapName, "produce", Integer.toString(i), Integer.toString(items))
-                    : ChildJvm.start(BufferUser.class, heapName, "consume", "0", Integer.toString(items)));
+                    ? ChildJvm.start(BufferUser.class, heapName, "produce", Integer.toString(i), count)
+                    : ChildJvm.start(BufferUser.class, heapName, "consume", "0", count));
             long n = 2L * items;
             assertThat(taken.get()).isEqualTo(n);
             assertThat(sum.get()).as("each item 1..%d exactly once", n).isEqualTo(n * (n + 1) / 2);
@@ -233,7 +235,7 @@ class SharedConditionTest {
             }
         }
 
-        private static void awaitWhile(java.util.function.BooleanSupplier blocked, Condition condition)
+        private static void awaitWhile(BooleanSupplier blocked, Condition condition)
                 throws InterruptedException {
             long deadline = System.nanoTime() + BOUND.toNanos();
             while (blocked.getAsBoolean()) {

@@ -69,7 +69,7 @@ public final class Waits {
         return idle(step, segment, offset, observed | waitersBit, maxBlockNanos);
     }
 
-    /** Wakes every waiter blocked on the int at {@code offset} if {@code previous}, the word replaced, announced any. */
+    /** Wakes every waiter blocked on the int at {@code offset} if {@code previous}, the word replaced, had any. */
     public static void wakeAllIfAnnounced(MemorySegment segment, long offset, int previous, int waitersBit) {
         if ((previous & waitersBit) != 0) {
             wake(segment, offset, Integer.MAX_VALUE);
