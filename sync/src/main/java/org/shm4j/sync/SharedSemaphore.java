@@ -313,6 +313,9 @@ public final class SharedSemaphore {
                     || WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos, w -> tryCounted(n, w));
         }
         long deadline = System.nanoTime() + timeoutNanos;
+        if (tryUndo(n, timeoutNanos, true)) {
+            return true; // the uncontended path allocates nothing
+        }
         // the word is read before each attempt: a release after the attempt changes the word the waiter blocks on
         return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
                 w -> tryUndo(n, timeoutNanos < 0 ? -1 : Math.max(0, deadline - System.nanoTime()), true),
