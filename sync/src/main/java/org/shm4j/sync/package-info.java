@@ -1,11 +1,19 @@
 /**
- * Queues and pipes between threads and processes, and (to come) the coordination types of
- * {@code java.util.concurrent}: the top level of shm4j's synchronisation module.
+ * Queues and pipes between threads and processes, and the coordination types of {@code java.util.concurrent}: the
+ * top level of shm4j's synchronisation module.
  *
  * <p>{@link org.shm4j.sync.SharedQueue} carries typed messages through a {@link org.shm4j.sync.Codec} over a
  * many-producer, many-consumer {@linkplain org.shm4j.sync.ring.SharedRing ring}; {@link org.shm4j.sync.SharedPipe}
  * joins two single-producer rings into a duplex byte channel, like Python's {@code multiprocessing.Pipe}. Every
  * structure lives in a {@link org.shm4j.core.SharedHeap} under a name, so another process opens it by that name.
+ *
+ * <p>The coordination types work across processes as their {@code java.util.concurrent} namesakes do across threads:
+ * {@link org.shm4j.sync.SharedSemaphore} (optionally bounded, or returning a dead process's permits like SysV
+ * {@code SEM_UNDO}), {@link org.shm4j.sync.SharedCountDownLatch}, {@link org.shm4j.sync.SharedEvent} (Python's
+ * {@code Event}) and {@link org.shm4j.sync.SharedBarrier} (a {@code CyclicBarrier} that breaks when a waiting party
+ * dies); the cross-process {@code Condition} is {@link org.shm4j.sync.locks.SharedCondition}. Each lives in a heap
+ * by name or over raw memory ({@code format}/{@code wrap}), has a timeout on every wait, and documents what happens
+ * when a participant process dies.
  *
  * <p>The building blocks live in their own packages, as {@code java.util.concurrent} splits its own:
  * <ul>
@@ -20,9 +28,10 @@
  * <h2>Memory consistency properties</h2>
  * As in {@code java.util.concurrent}: actions of a thread before it puts a message into a queue or pipe
  * <i>happen-before</i> the actions that follow the taking of that message in another thread or process; a lock's
- * release happens-before its next acquisition; a volatile write of an atomic value happens-before every read of
- * that value that sees it. Across processes the same holds, since both sides access the same physical memory with
- * the same atomic instructions.
+ * release happens-before its next acquisition (and a semaphore's release the acquire that obtains its permits, a
+ * latch's count-down or an event's set the awaits they release, a barrier's arrivals the returns of that
+ * generation); a volatile write of an atomic value happens-before every read of that value that sees it. Across
+ * processes the same holds, since both sides access the same physical memory with the same atomic instructions.
  *
  * <h2>Blocking</h2>
  * Blocking waits spin, yield, then block in Linux {@code futex} through {@code java.lang.foreign.Linker} when the

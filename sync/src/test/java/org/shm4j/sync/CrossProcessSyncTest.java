@@ -14,11 +14,11 @@ import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.shm4j.sync.Children.runAll;
 
 /** Values and locks shared by real child JVMs, including children killed with SIGKILL while holding a lock. */
 class CrossProcessSyncTest {
@@ -237,24 +237,6 @@ class CrossProcessSyncTest {
                 assertThat(cpuMillis).as("CPU ms the waiter used while blocked for about 1 s").isLessThan(maxCpuMillis);
                 child.awaitSuccess(BOUND);
             }
-        }
-    }
-
-    private interface Starter {
-        ChildJvm start(int index);
-    }
-
-    private static void runAll(int count, Starter starter) throws InterruptedException {
-        List<ChildJvm> children = new ArrayList<>();
-        try {
-            for (int i = 0; i < count; i++) {
-                children.add(starter.start(i));
-            }
-            for (ChildJvm child : children) {
-                child.awaitSuccess(BOUND);
-            }
-        } finally {
-            children.forEach(ChildJvm::close);
         }
     }
 

@@ -37,6 +37,7 @@ public final class ProcessSlots {
 
     private final MemorySegment segment;
     private final long base;
+    private volatile int mine = -1;
 
     /**
      * @param segment memory holding the table
@@ -84,6 +85,20 @@ public final class ProcessSlots {
         synchronized (ProcessSlots.class) {
             return claimSerialized();
         }
+    }
+
+    /**
+     * @return this process's slot, {@linkplain #claim() claimed} on first use and remembered by this object (a
+     *         process keeps its slot while it lives)
+     * @throws IllegalStateException if all slots belong to live processes
+     */
+    public int mine() {
+        int s = mine;
+        if (s < 0) {
+            s = claim();
+            mine = s;
+        }
+        return s;
     }
 
     private int claimSerialized() {

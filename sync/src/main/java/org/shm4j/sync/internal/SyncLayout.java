@@ -156,6 +156,86 @@ public final class SyncLayout {
     /** Pipe: block size, the header line and one line per end. */
     public static final long PIPE_SIZE = PIPE_FIRST_END_OFFSET + 2 * PIPE_END_STRIDE;
 
+    // ---- Coordination types (SharedSemaphore, SharedCountDownLatch, SharedEvent, SharedBarrier, SharedCondition) ----
+
+    /** Heap block type of a {@code SharedSemaphore}. */
+    public static final BlockType SEMAPHORE = BlockType.named("SharedSemaphore", 0x5348_0061, 1);
+    /** Heap block type of a {@code SharedCountDownLatch}. */
+    public static final BlockType LATCH = BlockType.named("SharedCountDownLatch", 0x5348_0062, 1);
+    /** Heap block type of a {@code SharedEvent}. */
+    public static final BlockType EVENT = BlockType.named("SharedEvent", 0x5348_0063, 1);
+    /** Heap block type of a {@code SharedBarrier}. */
+    public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 1);
+    /** Heap block type of a {@code SharedCondition}. */
+    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 1);
+
+    /** Coordination header: magic (long), {@link #COORD_MAGIC}. */
+    public static final long COORD_MAGIC_OFFSET = 0;
+    /** Coordination header: the block type's tag (int), so that a block of one type is never read as another. */
+    public static final long COORD_TAG_OFFSET = COORD_MAGIC_OFFSET + Long.BYTES;
+    /** Coordination header: the block type's layout version (int). */
+    public static final long COORD_VERSION_OFFSET = COORD_TAG_OFFSET + Integer.BYTES;
+    /** Coordination header: the first parameter (int), fixed at creation. */
+    public static final long COORD_PARAM1_OFFSET = COORD_VERSION_OFFSET + Integer.BYTES;
+    /** Coordination header: the second parameter (int), fixed at creation. */
+    public static final long COORD_PARAM2_OFFSET = COORD_PARAM1_OFFSET + Integer.BYTES;
+    /** Coordination header: the ASCII bytes {@code "SHM4JCRD"} read as a little-endian long. */
+    public static final long COORD_MAGIC = 0x4452_434A_344D_4853L;
+    /** Coordination: the futex word, one cache line after the header (which is read only when opened). */
+    public static final long COORD_WORD_OFFSET = CACHE_LINE;
+    /** Coordination: bit 31 of a futex word, set by a waiter before it blocks; whoever clears it wakes all. */
+    public static final int COORD_WAITERS = 0x8000_0000;
+    /** Coordination: the value bits (0..30) of a futex word. */
+    public static final int COORD_VALUE_MASK = 0x7FFF_FFFF;
+
+    /** Semaphore: the robust mutex that serialises acquire and release of an undo semaphore. */
+    public static final long SEM_MUTEX_OFFSET = COORD_WORD_OFFSET + CACHE_LINE;
+    /** Semaphore: the process slots of an undo semaphore; the first counter is the permits a process holds. */
+    public static final long SEM_SLOTS_OFFSET = SEM_MUTEX_OFFSET + CACHE_LINE;
+    /** Semaphore: block size. */
+    public static final long SEM_SIZE = SEM_SLOTS_OFFSET + ProcessSlots.SIZE;
+
+    /** Latch and event: block size (header line, word line). */
+    public static final long LATCH_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
+    /** Event: bit 0 of the word, the flag. */
+    public static final int EVENT_SET = 1;
+    /** Event: the generation, bits 1..30 of the word, bumped by every set that finds the flag clear. */
+    public static final int EVENT_GENERATION_UNIT = 2;
+
+    /**
+     * Barrier: the state (long) at {@link #COORD_WORD_OFFSET}: its low 32 bits (the futex word, at
+     * {@link #BARRIER_FUTEX}) hold the generation (bits 0..29), {@link #BARRIER_BROKEN} and {@link #COORD_WAITERS};
+     * its high 32 bits the number of parties that arrived in this generation.
+     */
+    public static final long BARRIER_STATE_OFFSET = COORD_WORD_OFFSET;
+    /** Barrier: the futex word, the low 32 bits of the state in native byte order. */
+    public static final long BARRIER_FUTEX = BARRIER_STATE_OFFSET
+            + (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4);
+    /** Barrier: the last generation broken and then reset (int), so that a late waiter of it still sees it broke. */
+    public static final long BARRIER_RESET_GENERATION_OFFSET = BARRIER_STATE_OFFSET + Long.BYTES;
+    /** Barrier: bit 30 of the futex word, set while the current generation is broken. */
+    public static final int BARRIER_BROKEN = 0x4000_0000;
+    /** Barrier: the generation bits of the futex word. */
+    public static final int BARRIER_GENERATION_MASK = 0x3FFF_FFFF;
+    /** Barrier: the arrival slots, one per arrival index: owner token (long), generation (int), zero (int). */
+    public static final long BARRIER_SLOTS_OFFSET = BARRIER_STATE_OFFSET + CACHE_LINE;
+    /** Barrier: bytes per arrival slot. */
+    public static final long BARRIER_SLOT_SIZE = 16;
+    /** Barrier: the most parties one barrier can have. */
+    public static final int BARRIER_MAX_PARTIES = 1024;
+
+    /** Condition: the sequence (int) bumped by every signal that finds waiters; the futex word. */
+    public static final long COND_SEQ_OFFSET = COORD_WORD_OFFSET;
+    /** Condition: the number of threads between reading the sequence and leaving their wait (int). */
+    public static final long COND_WAITERS_OFFSET = COND_SEQ_OFFSET + Integer.BYTES;
+    /** Condition: block size. */
+    public static final long COND_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
+
+    /** @return the size of a barrier block for {@code parties} */
+    public static long barrierSize(int parties) {
+        return BARRIER_SLOTS_OFFSET + parties * BARRIER_SLOT_SIZE;
+    }
+
     private SyncLayout() {
     }
 }

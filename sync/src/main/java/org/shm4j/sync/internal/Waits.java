@@ -3,6 +3,10 @@ package org.shm4j.sync.internal;
 import org.shm4j.core.internal.Backoff;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.function.IntUnaryOperator;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * The idle step of a wait on a 32-bit word in shared memory: the steps of {@link Backoff}, except that from
@@ -10,6 +14,9 @@ import java.lang.foreign.MemorySegment;
  * available. Stateless and allocation-free: the caller keeps the step count.
  */
 public final class Waits {
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
     private Waits() {
     }
 
@@ -41,6 +48,54 @@ public final class Waits {
     public static void wake(MemorySegment segment, long offset, int count) {
         if (Futex.isAvailable()) {
             Futex.wake(segment.address() + offset, count);
+        }
+    }
+
+    /**
+     * Waits one step while the int at {@code offset} still equals {@code observed}, as {@link #idle} does, but first
+     * announces the waiter once blocking is due: it sets {@code waitersBit} in the word by CAS, so that whoever
+     * changes the word and clears the bit knows to {@link #wakeAllIfAnnounced wake} the blocked waiters.
+     *
+     * @return {@code step + 1}, or {@code step} if the word changed before the bit was set (look again at once)
+     */
+    public static int idleAnnounced(int step, MemorySegment segment, long offset, int observed, int waitersBit,
+                                    long maxBlockNanos) {
+        if (step < Backoff.PARK_FROM || (observed & waitersBit) != 0) {
+            return idle(step, segment, offset, observed, maxBlockNanos);
+        }
+        if (!INT.compareAndSet(segment, offset, observed, observed | waitersBit)) {
+            return step;
+        }
+        return idle(step, segment, offset, observed | waitersBit, maxBlockNanos);
+    }
+
+    /** Wakes every waiter blocked on the int at {@code offset} if {@code previous}, the word replaced, had any. */
+    public static void wakeAllIfAnnounced(MemorySegment segment, long offset, int previous, int waitersBit) {
+        if ((previous & waitersBit) != 0) {
+            wake(segment, offset, Integer.MAX_VALUE);
+        }
+    }
+
+    /**
+     * Replaces the int at {@code offset} with {@code update} of it by CAS (volatile), and wakes every blocked waiter
+     * if the new word clears the waiters bit the old one had.
+     *
+     * @param update the new word for the current one; returning its argument leaves the word alone
+     * @return the word replaced (or left alone)
+     */
+    public static int updateAndWakeAll(MemorySegment segment, long offset, int waitersBit, IntUnaryOperator update) {
+        while (true) {
+            int w = (int) INT.getVolatile(segment, offset);
+            int next = update.applyAsInt(w);
+            if (next == w) {
+                return w;
+            }
+            if (INT.compareAndSet(segment, offset, w, next)) {
+                if ((next & waitersBit) == 0) {
+                    wakeAllIfAnnounced(segment, offset, w, waitersBit);
+                }
+                return w;
+            }
         }
     }
 }

@@ -11,7 +11,8 @@ import java.util.Optional;
 /**
  * A mutual-exclusion lock in shared memory for the threads of every process that maps it, that survives the death
  * of its owner: Python's {@code multiprocessing.Lock}, without the lock that stays held forever when its holder is
- * killed. Not reentrant; implements {@link java.util.concurrent.locks.Lock} except {@code newCondition()}.
+ * killed. Not reentrant; implements {@link java.util.concurrent.locks.Lock}, with cross-process
+ * {@linkplain #newCondition() conditions}.
  *
  * <h2>Layout (heap block type {@code 0x53480021} v2, 64 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
@@ -59,12 +60,20 @@ public final class SharedLock extends TimedLock {
     private static final String KIND = "lock";
 
     private final RobustMutex mutex;
+    private final SharedHeap heap; // where newCondition() finds the lock's condition; null if wrapped
+    private final String name;
 
     private SharedLock(MemorySegment segment, String description) {
+        this(segment, description, null, null);
+    }
+
+    private SharedLock(MemorySegment segment, String description, SharedHeap heap, String name) {
         super(description);
         RobustMutex.check(segment, 0, description);
         Blocks.requireZero(segment, SyncLayout.MUTEX_SIZE, SIZE, description);
         this.mutex = new RobustMutex(segment, 0);
+        this.heap = heap;
+        this.name = name;
     }
 
     /**
@@ -73,7 +82,8 @@ public final class SharedLock extends TimedLock {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedLock create(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.create(heap, name, SyncLayout.LOCK, SIZE, s -> { }), "lock '" + name + "'");
+        return new SharedLock(Blocks.create(heap, name, SyncLayout.LOCK, SIZE, s -> { }), "lock '" + name + "'",
+                heap, name);
     }
 
     /**
@@ -87,13 +97,13 @@ public final class SharedLock extends TimedLock {
      * @throws org.shm4j.core.ShmFormatException       if the block holds a state no lock has
      */
     public static SharedLock open(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND), KIND + " '" + name + "'");
+        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND), KIND + " '" + name + "'", heap, name);
     }
 
     /** Opens the lock named {@code name}, or creates it free. */
     public static SharedLock openOrCreate(SharedHeap heap, String name) {
         return new SharedLock(Blocks.openOrCreate(heap, name, SyncLayout.LOCK, SIZE, s -> { }),
-                "lock '" + name + "'");
+                "lock '" + name + "'", heap, name);
     }
 
     /**
@@ -168,6 +178,24 @@ public final class SharedLock extends TimedLock {
     /** @return how many times this lock was taken over from a dead owner */
     public long recoveries() {
         return mutex.recoveries();
+    }
+
+    /**
+     * Returns the lock's own condition: the {@link SharedCondition} named {@code "<lock name>.condition"} in the
+     * lock's heap, created by the first caller in any process. Every call, in every process, returns a view of that
+     * one condition; for more conditions on this lock, create them by name with
+     * {@link SharedCondition#create(SharedHeap, String, SharedLock)}.
+     *
+     * @throws UnsupportedOperationException if this lock was {@linkplain #wrap wrapped} over raw memory: lay a
+     *                                       condition out beside it with {@link SharedCondition#format}
+     */
+    @Override
+    public SharedCondition newCondition() {
+        if (heap == null) {
+            throw new UnsupportedOperationException(description() + " is not in a heap: lay its condition out with "
+                    + "SharedCondition.format(segment, offset, lock)");
+        }
+        return SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), this);
     }
 
     @Override

@@ -12,6 +12,7 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReadWriteLock;
 
@@ -23,7 +24,7 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 /**
  * A read-write lock in shared memory: many readers or one writer, across the threads of every process that maps it.
  * Writers are preferred: once a writer waits, new readers wait too, so writers never starve. Neither side is
- * reentrant, and there are no conditions.
+ * reentrant; the write lock has a cross-process {@linkplain SharedCondition condition}, the read lock none.
  *
  * <h2>Layout (heap block type {@code 0x53480023} v2, 640 bytes, 64-aligned)</h2>
  * <table class="striped">
@@ -67,13 +68,20 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final String description;
     private final Lock readLock;
     private final Lock writeLock;
-    private volatile int slot = -1;
+    private final SharedHeap heap; // where the write lock's newCondition() finds its condition; null if wrapped
+    private final String name;
 
     private SharedReadWriteLock(MemorySegment segment, String description) {
+        this(segment, description, null, null);
+    }
+
+    private SharedReadWriteLock(MemorySegment segment, String description, SharedHeap heap, String name) {
         RobustMutex.check(segment, RW_WRITER_OFFSET, description + " writer");
         Blocks.requireZero(segment, RW_WRITER_OFFSET + SyncLayout.MUTEX_SIZE, RW_READER_RELEASES_OFFSET, description);
         Blocks.requireZero(segment, RW_READER_RELEASES_OFFSET + Integer.BYTES, RW_SLOTS_OFFSET, description);
         this.segment = segment;
+        this.heap = heap;
+        this.name = name;
         this.writer = new RobustMutex(segment, RW_WRITER_OFFSET);
         this.slots = new ProcessSlots(segment, RW_SLOTS_OFFSET);
         slots.check(description);
@@ -85,7 +93,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     /** Creates a free read-write lock named {@code name} in {@code heap}. */
     public static SharedReadWriteLock create(SharedHeap heap, String name) {
         return new SharedReadWriteLock(Blocks.create(heap, name, SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE,
-                s -> { }), KIND + " '" + name + "'");
+                s -> { }), KIND + " '" + name + "'", heap, name);
     }
 
     /**
@@ -98,13 +106,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      */
     public static SharedReadWriteLock open(SharedHeap heap, String name) {
         return new SharedReadWriteLock(Blocks.open(heap, name, SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE, KIND),
-                KIND + " '" + name + "'");
+                KIND + " '" + name + "'", heap, name);
     }
 
     /** Opens the read-write lock named {@code name}, or creates it free. */
     public static SharedReadWriteLock openOrCreate(SharedHeap heap, String name) {
         return new SharedReadWriteLock(Blocks.openOrCreate(heap, name, SyncLayout.READ_WRITE_LOCK,
-                SyncLayout.RW_SIZE, s -> { }), KIND + " '" + name + "'");
+                SyncLayout.RW_SIZE, s -> { }), KIND + " '" + name + "'", heap, name);
     }
 
     /**
@@ -151,6 +159,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return pids;
     }
 
+    /** @return true if the current thread holds the write lock */
+    public boolean isWriteLockedByCurrentThread() {
+        return writer.isHeldByCurrentThread();
+    }
+
     /** @return false after a writer died holding the lock, until {@link #markConsistent()} */
     public boolean isConsistent() {
         return writer.isConsistent();
@@ -178,17 +191,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return description + writer().map(o -> " write-locked by " + o).orElse("") + " readers " + readerPids();
     }
 
-    private int mySlot() {
-        int s = slot;
-        if (s < 0) {
-            s = slots.claim();
-            slot = s;
-        }
-        return s;
-    }
-
     private boolean acquireRead(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        int me = mySlot();
+        int me = slots.mine();
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
@@ -233,7 +237,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     private boolean acquireWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        int me = mySlot();
+        int me = slots.mine();
         long start = System.nanoTime();
         slots.add(me, ProcessSlots.SECOND, 1); // from now on new readers wait
         boolean locked;
@@ -297,7 +301,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
         @Override
         public void unlock() {
-            releaseRead(mySlot());
+            releaseRead(slots.mine());
         }
 
         @Override
@@ -320,6 +324,21 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         @Override
         public void unlock() {
             writer.release(true, description());
+        }
+
+        /**
+         * Returns the write lock's condition: the {@link SharedCondition} named {@code "<lock name>.condition"} in
+         * the lock's heap, the same one for every call in every process. (The read lock has none: a condition needs
+         * an exclusive lock.)
+         *
+         * @throws UnsupportedOperationException if the lock was wrapped over raw memory
+         */
+        @Override
+        public Condition newCondition() {
+            if (heap == null) {
+                throw new UnsupportedOperationException(description() + " is not in a heap: it has no condition");
+            }
+            return SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), SharedReadWriteLock.this);
         }
 
         @Override

@@ -12,7 +12,7 @@ import java.util.function.Supplier;
 /**
  * The {@link Lock} methods every shm4j lock shares, built on one timed acquire: blocking, interruptible and timed
  * acquisition, a timed acquire that names the holder when it fails, and {@code withLock} helpers. Conditions are
- * not supported.
+ * not supported unless a subclass says so.
  */
 abstract class TimedLock implements Lock {
     private final String description;
@@ -107,10 +107,10 @@ abstract class TimedLock implements Lock {
         }
     }
 
-    /** Not supported: shm4j has no cross-process condition variables. */
+    /** Not supported by this lock: {@link SharedLock} and the write lock of {@link SharedReadWriteLock} have them. */
     @Override
     public Condition newCondition() {
-        throw new UnsupportedOperationException(description() + " has no conditions: cross-process conditions are "
-                + "not supported");
+        throw new UnsupportedOperationException(description() + " has no conditions (SharedLock and the write lock "
+                + "of SharedReadWriteLock have them)");
     }
 }

@@ -11,6 +11,10 @@
  * acquirer takes the lock over and finds it marked inconsistent ({@code isConsistent()}) until it repairs the data
  * and calls {@code markConsistent()}, like POSIX robust mutexes.
  *
+ * <p>{@link org.shm4j.sync.locks.SharedCondition} is a {@link java.util.concurrent.locks.Condition} whose waiters
+ * may be in any process, for a {@code SharedLock} ({@code newCondition()}, or more by name) or the write lock of a
+ * {@code SharedReadWriteLock}.
+ *
  * <p>Waiters spin, yield, then block in Linux {@code futex} when the module has native access (see
  * {@link org.shm4j.sync.BlockingWaits#usesFutex()}), else park and re-check.
  */

@@ -1,0 +1,366 @@
+package org.shm4j.sync;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.CoordinationBlocks;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.Waits;
+import org.shm4j.sync.internal.WordWait;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_FUTEX;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_GENERATION_MASK;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_RESET_GENERATION_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOT_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_STATE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
+
+/**
+ * A cyclic barrier in shared memory: {@link java.util.concurrent.CyclicBarrier} (and Python's
+ * {@code multiprocessing.Barrier}) for parties in any threads of any processes. Each generation trips when the
+ * {@code parties}-th party arrives; {@code await} returns the arrival index ({@code parties - 1} for the first, 0
+ * for the last). A timeout, an interrupt, {@link #reset()} or the death of a waiting party breaks the generation:
+ * every waiter, and every later arrival until {@code reset()}, gets {@link BrokenBarrierException}. There is no
+ * barrier action: run it in the party that gets index 0, before it does anything else.
+ *
+ * <h2>Layout (heap block type {@code 0x53480064} v1, 128 + 16 &times; parties bytes, 64-aligned, native byte
+ * order)</h2>
+ * <table class="striped">
+ * <caption>SharedBarrier block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="4">plain; written once
+ *     before the block is published, checked (parties: 1..1024) before the block is sized from it</td></tr>
+ * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480064}</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>1</td></tr>
+ * <tr><td>16</td><td>4</td><td>parties</td><td>1 to 1024</td></tr>
+ * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>8</td><td>state</td><td>low 32 bits, the futex word (offset 64 on little-endian machines, 68
+ *     on big-endian ones): bits 0..29 the generation, bit 30 broken, bit 31 a waiter may be blocked; high 32 bits:
+ *     the parties arrived in this generation</td><td>volatile; 64-bit CAS (an arrival, the trip, a break and a
+ *     reset are each one CAS)</td></tr>
+ * <tr><td>72</td><td>4</td><td>resetGeneration</td><td>1 + the last generation that {@link #reset()} broke and
+ *     left; 0 if none</td><td>volatile</td></tr>
+ * <tr><td>76</td><td>52</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>128</td><td>16 &times; parties</td><td>arrival slots</td><td>slot {@code i} (the {@code i}-th arrival of a
+ *     generation): owner token of the party's process (long), 1 + the generation it arrived in (int), zero
+ *     (int)</td><td>token opaque, then generation release; read generation acquire, then token</td></tr>
+ * </table>
+ *
+ * <h2>Waiting</h2>
+ * A waiting party spins, yields, then sets bit 31 and blocks in futex on the state's low word (or parks up to 1 ms
+ * at a time without native access); the trip or a break clears the bit and wakes every waiter. A blocked party
+ * wakes at least every 50 ms to check its deadline, its interrupt status and the liveness of its neighbours.
+ *
+ * <h2>Process death</h2>
+ * <ul>
+ *   <li>A party that arrived and died while waiting (its pid gone, or reused with another start time) is noticed
+ *       within about 50 ms by a live waiting party in a neighbouring arrival slot (every waiter checks the slots
+ *       just before and after its own, so any dead arrival next to a live one is found, and a chain of dead
+ *       arrivals is found from its live end), or by the next party to arrive. The generation breaks and every
+ *       waiter gets {@link BrokenBarrierException}.</li>
+ *   <li>A party that dies before arriving is not known to the barrier (parties do not register): the others wait
+ *       until their timeouts, and the first timeout breaks the generation for all, as with {@code CyclicBarrier}.
+ *       Give every {@code await} a timeout where parties may die.</li>
+ *   <li>A party killed between winning its arrival CAS and writing its slot (a few instructions) is not noticed;
+ *       timeouts break the generation.</li>
+ * </ul>
+ * Python's {@code Barrier} hangs in the first case even with a timeout; this one does not.
+ *
+ * <p>Memory consistency effects: actions of each party before {@code await} happen-before actions after every
+ * party's successful return from that generation's {@code await}.
+ */
+public final class SharedBarrier {
+    private static final String KIND = "barrier";
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final MemorySegment segment;
+    private final int parties;
+    private final String description;
+
+    private SharedBarrier(MemorySegment segment, String description) {
+        this.segment = segment;
+        this.parties = checkStoredParties(CoordinationBlocks.param1(segment), description);
+        this.description = description;
+    }
+
+    /**
+     * Creates a barrier named {@code name} in {@code heap} for {@code parties} parties.
+     *
+     * @throws IllegalArgumentException                 if {@code parties} is not 1..1024
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     */
+    public static SharedBarrier create(SharedHeap heap, String name, int parties) {
+        return new SharedBarrier(CoordinationBlocks.create(heap, name, SyncLayout.BARRIER, size(parties), parties,
+                0, 0), named(name));
+    }
+
+    /**
+     * Opens the barrier named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a barrier
+     * @throws ShmFormatException                      if its header is corrupted
+     */
+    public static SharedBarrier open(SharedHeap heap, String name) {
+        return new SharedBarrier(CoordinationBlocks.open(heap, name, SyncLayout.BARRIER, named(name)), named(name));
+    }
+
+    /**
+     * Opens the barrier named {@code name}, or creates it for {@code parties}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another number of parties
+     */
+    public static SharedBarrier openOrCreate(SharedHeap heap, String name, int parties) {
+        return new SharedBarrier(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.BARRIER, size(parties),
+                parties, 0, 0, named(name)), named(name));
+    }
+
+    /**
+     * Lays out a barrier over the {@link #requiredBytes(int)} bytes at {@code offset} of a native segment, zeroing
+     * them.
+     *
+     * @throws IllegalArgumentException  if {@code parties} is not 1..1024 or the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     */
+    public static SharedBarrier format(MemorySegment segment, long offset, int parties) {
+        MemorySegment block = CoordinationBlocks.format(segment, offset, SyncLayout.BARRIER, size(parties), parties,
+                0, 0);
+        return new SharedBarrier(block, CoordinationBlocks.describe(KIND, block));
+    }
+
+    /**
+     * Views a barrier laid out by {@link #format} at {@code offset} of a native segment.
+     *
+     * @throws ShmFormatException        if the bytes there are not a barrier's
+     * @throws IndexOutOfBoundsException if they are not inside the segment
+     */
+    public static SharedBarrier wrap(MemorySegment segment, long offset) {
+        MemorySegment block = CoordinationBlocks.wrap(segment, offset, SyncLayout.BARRIER,
+                p -> SyncLayout.barrierSize(checkStoredParties(p, "barrier at offset " + offset)), KIND);
+        return new SharedBarrier(block, CoordinationBlocks.describe(KIND, block));
+    }
+
+    /**
+     * @return the bytes a barrier for {@code parties} needs in raw memory
+     * @throws IllegalArgumentException if {@code parties} is not 1..1024
+     */
+    public static long requiredBytes(int parties) {
+        return size(parties);
+    }
+
+    /**
+     * Waits until all parties have arrived.
+     *
+     * @return the arrival index: {@code getParties() - 1} for the first to arrive, 0 for the last
+     * @throws BrokenBarrierException if the generation broke before or while this party waited
+     * @throws InterruptedException   if the thread was interrupted while waiting (the generation breaks)
+     */
+    public int await() throws InterruptedException, BrokenBarrierException {
+        try {
+            return await(-1);
+        } catch (TimeoutException impossible) {
+            throw new AssertionError(impossible);
+        }
+    }
+
+    /**
+     * Waits until all parties have arrived, at most {@code timeout}.
+     *
+     * @return the arrival index: {@code getParties() - 1} for the first to arrive, 0 for the last
+     * @throws TimeoutException       if the timeout passed first (the generation breaks)
+     * @throws BrokenBarrierException if the generation broke before or while this party waited
+     * @throws InterruptedException   if the thread was interrupted while waiting (the generation breaks)
+     */
+    public int await(long timeout, TimeUnit unit)
+            throws InterruptedException, BrokenBarrierException, TimeoutException {
+        return await(WordWait.nanos(timeout, unit));
+    }
+
+    /**
+     * Breaks the current generation (its waiters get {@link BrokenBarrierException}) and starts a new one, as
+     * {@link java.util.concurrent.CyclicBarrier#reset()} does.
+     */
+    public void reset() {
+        while (true) {
+            long s = state();
+            int generation = (int) s & BARRIER_GENERATION_MASK;
+            if (((int) s & BARRIER_BROKEN) == 0) {
+                breakGeneration(generation);
+                continue;
+            }
+            INT.setVolatile(segment, BARRIER_RESET_GENERATION_OFFSET, generation + 1); // before the new generation
+            if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
+                Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
+                return;
+            }
+        }
+    }
+
+    /** @return true if the current generation is broken */
+    public boolean isBroken() {
+        return ((int) state() & BARRIER_BROKEN) != 0;
+    }
+
+    /** @return the parties waiting in the current generation */
+    public int getNumberWaiting() {
+        long s = state();
+        return ((int) s & BARRIER_BROKEN) != 0 ? 0 : (int) (s >>> 32);
+    }
+
+    /** @return the parties needed to trip the barrier */
+    public int getParties() {
+        return parties;
+    }
+
+    @Override
+    public String toString() {
+        return description + " (" + getNumberWaiting() + " of " + parties + " waiting" + (isBroken() ? ", broken)"
+                : ")");
+    }
+
+    private int await(long timeoutNanos) throws InterruptedException, BrokenBarrierException, TimeoutException {
+        long s = state();
+        int generation = (int) s & BARRIER_GENERATION_MASK;
+        if (Thread.interrupted()) {
+            breakGeneration(generation);
+            throw new InterruptedException();
+        }
+        while (true) {
+            if (((int) s & BARRIER_BROKEN) != 0) {
+                throw new BrokenBarrierException();
+            }
+            generation = (int) s & BARRIER_GENERATION_MASK;
+            int arrived = (int) (s >>> 32);
+            if (arrived + 1 == parties) { // the trip: the successful CAS is the linearization point
+                if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
+                    Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
+                    return 0;
+                }
+            } else if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, s + (1L << 32))) {
+                writeSlot(arrived, generation);
+                return awaitTrip(generation, arrived, timeoutNanos);
+            }
+            s = state();
+        }
+    }
+
+    private int awaitTrip(int generation, int slot, long timeoutNanos)
+            throws InterruptedException, BrokenBarrierException, TimeoutException {
+        int index = parties - 1 - slot;
+        boolean done;
+        try {
+            done = WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, timeoutNanos,
+                    w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
+                    () -> breakIfNeighbourDied(generation, slot));
+        } catch (InterruptedException e) {
+            if (breakGeneration(generation) || !tripped(generation)) {
+                throw e;
+            }
+            Thread.currentThread().interrupt(); // it tripped first: return normally, keeping the interrupt
+            return index;
+        }
+        if (!done && breakGeneration(generation)) {
+            throw new TimeoutException(description + ": " + parties + " parties did not arrive in time");
+        }
+        if (!tripped(generation)) {
+            throw new BrokenBarrierException();
+        }
+        return index;
+    }
+
+    /** @return true if {@code generation} tripped; false if it is still current (then broken) or was reset */
+    private boolean tripped(int generation) {
+        return ((int) state() & BARRIER_GENERATION_MASK) != generation
+                && (int) INT.getVolatile(segment, BARRIER_RESET_GENERATION_OFFSET) != generation + 1;
+    }
+
+    /**
+     * Breaks {@code generation} if it is current and not broken yet.
+     *
+     * @return true if this call broke it
+     */
+    private boolean breakGeneration(int generation) {
+        while (true) {
+            long s = state();
+            int word = (int) s;
+            if ((word & BARRIER_GENERATION_MASK) != generation || (word & BARRIER_BROKEN) != 0) {
+                return false;
+            }
+            long broken = (s & ~0xFFFF_FFFFL) | Integer.toUnsignedLong(generation | BARRIER_BROKEN);
+            if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, broken)) {
+                Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, word, COORD_WAITERS);
+                return true;
+            }
+        }
+    }
+
+    /** Breaks {@code generation} if a party that arrived just before or after slot {@code mine} is dead. */
+    private void breakIfNeighbourDied(int generation, int mine) {
+        if (deadArrival(mine - 1, generation) || deadArrival(mine + 1, generation)) {
+            breakGeneration(generation);
+        }
+    }
+
+    private boolean deadArrival(int slot, int generation) {
+        if (slot < 0 || slot >= parties) {
+            return false;
+        }
+        long at = BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE;
+        if ((int) INT.getAcquire(segment, at + Long.BYTES) != generation + 1) {
+            return false; // empty, being written, or of another generation
+        }
+        long token = (long) LONG.getOpaque(segment, at); // opaque: ordered by the acquire of the generation above
+        return !ProcessIdentity.isAlive(token);
+    }
+
+    private void writeSlot(int slot, int generation) {
+        long at = BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE;
+        // the generation there is older, so no reader trusts the token while it changes
+        LONG.setOpaque(segment, at, ProcessIdentity.currentToken()); // opaque: published by the release below
+        INT.setRelease(segment, at + Long.BYTES, generation + 1);
+        if (deadArrival(slot - 1, generation)) {
+            breakGeneration(generation); // the party before this one died waiting
+        }
+    }
+
+    private long state() {
+        return (long) LONG.getVolatile(segment, BARRIER_STATE_OFFSET);
+    }
+
+    /** @return the state word of the generation after {@code generation}: nobody arrived, not broken */
+    private static int nextGeneration(int generation) {
+        return (generation + 1) & BARRIER_GENERATION_MASK;
+    }
+
+    private static long size(int parties) {
+        if (parties < 1 || parties > BARRIER_MAX_PARTIES) {
+            throw new IllegalArgumentException("parties=" + parties + " (expected: 1.." + BARRIER_MAX_PARTIES + ")");
+        }
+        return SyncLayout.barrierSize(parties);
+    }
+
+    private static int checkStoredParties(int parties, String what) {
+        if (parties < 1 || parties > BARRIER_MAX_PARTIES) {
+            throw new ShmFormatException(what + " has a corrupted header: parties=" + parties);
+        }
+        return parties;
+    }
+
+    private static String named(String name) {
+        return KIND + " '" + name + "'";
+    }
+}

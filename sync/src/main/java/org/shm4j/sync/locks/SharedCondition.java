@@ -1,0 +1,281 @@
+package org.shm4j.sync.locks;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.CoordinationBlocks;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.Waits;
+import org.shm4j.sync.internal.WordWait;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.Date;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.Lock;
+import java.util.function.BooleanSupplier;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.shm4j.sync.internal.SyncLayout.COND_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.COND_WAITERS_OFFSET;
+
+/**
+ * A {@link Condition} in shared memory whose waiters and signallers may be threads of any process, bound to a
+ * {@link SharedLock} or to the write lock of a {@link SharedReadWriteLock}: Python's
+ * {@code multiprocessing.Condition}. {@link SharedLock#newCondition()} returns the lock's own condition; create more
+ * by name here ({@code notEmpty}, {@code notFull}, ...). Every process must use a condition with the same lock.
+ *
+ * <h2>Layout (heap block type {@code 0x53480065} v1, 128 bytes, 64-aligned, native byte order)</h2>
+ * <table class="striped">
+ * <caption>SharedCondition block</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="3">plain; written once
+ *     before the block is published, checked when opened</td></tr>
+ * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480065}</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>1</td></tr>
+ * <tr><td>16</td><td>48</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>4</td><td>sequence</td><td>bumped by every signal that finds waiters; the futex word</td>
+ *     <td>volatile; atomic add, under the lock</td></tr>
+ * <tr><td>68</td><td>4</td><td>waiters</td><td>threads between reading the sequence and leaving their wait</td>
+ *     <td>volatile; atomic add</td></tr>
+ * <tr><td>72</td><td>56</td><td>—</td><td>zero</td><td></td></tr>
+ * </table>
+ *
+ * <h2>Algorithm</h2>
+ * The process-shared condition variable of musl: {@code await} reads the sequence and counts itself a waiter while
+ * it holds the lock, releases the lock, waits (spin, yield, then futex) while the sequence is unchanged, uncounts
+ * itself and takes the lock again. {@code signal} (under the lock) bumps the sequence if anyone waits and wakes one
+ * blocked thread; {@code signalAll} wakes them all. No wake-up is lost: a waiter that has not blocked yet finds the
+ * sequence changed (the kernel compares it too). Spurious wake-ups happen, as the {@code Condition} contract allows:
+ * a waiter not woken by a {@code signal} that bumped the sequence returns when its 50 ms blocking slice ends, and a
+ * waiter that slept through exactly 2<sup>32</sup> signals would miss them. Check the awaited state in a loop, or
+ * use {@link #awaitFor(BooleanSupplier, long, TimeUnit)}. There is no hand-shake between signaller and waiter (the
+ * cause of Python's hangs when a waiter dies).
+ *
+ * <h2>Process death</h2>
+ * A waiter that dies holds nothing; it leaves the waiters count one too high, which costs later signals a sequence
+ * bump and a futex wake each, never a hang. If the lock's holder dies while threads wait, a waiter that returns takes
+ * the lock over as any {@link SharedLock} waiter does, within about 50 ms, and finds it marked inconsistent
+ * ({@code isConsistent()} false) until someone repairs the data and calls {@code markConsistent()}. A signal that
+ * the dead process was to send never comes: waiters return at their timeouts.
+ *
+ * <p>Memory consistency effects: those of the lock, which every waiter holds when {@code await} returns.
+ */
+public final class SharedCondition implements Condition {
+    private static final String KIND = "condition";
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    private final MemorySegment segment;
+    private final Lock lock;
+    private final BooleanSupplier held;
+    private final String description;
+
+    private SharedCondition(MemorySegment segment, Lock lock, BooleanSupplier held, String description) {
+        this.segment = segment;
+        this.lock = lock;
+        this.held = held;
+        this.description = description;
+    }
+
+    private SharedCondition(MemorySegment segment, SharedLock lock, String description) {
+        this(segment, Objects.requireNonNull(lock, "lock"), lock::isHeldByCurrentThread, description);
+    }
+
+    private SharedCondition(MemorySegment segment, SharedReadWriteLock lock, String description) {
+        this(segment, Objects.requireNonNull(lock, "lock").writeLock(), lock::isWriteLockedByCurrentThread,
+                description);
+    }
+
+    /**
+     * Creates a condition named {@code name} in {@code heap}, used with {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     */
+    public static SharedCondition create(SharedHeap heap, String name, SharedLock lock) {
+        return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, 0, 0, 0),
+                lock, named(name));
+    }
+
+    /**
+     * Opens the condition named {@code name}, used with {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition
+     * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     */
+    public static SharedCondition open(SharedHeap heap, String name, SharedLock lock) {
+        return new SharedCondition(CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name)), lock,
+                named(name));
+    }
+
+    /** Opens the condition named {@code name}, or creates it, used with {@code lock}. */
+    public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedLock lock) {
+        return new SharedCondition(openOrCreate(heap, name), lock, named(name));
+    }
+
+    /** Opens the condition named {@code name}, or creates it, used with the write lock of {@code lock}. */
+    public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedReadWriteLock lock) {
+        return new SharedCondition(openOrCreate(heap, name), lock, named(name));
+    }
+
+    /**
+     * Lays out a condition over the {@link #requiredBytes()} bytes at {@code offset} of a native segment, zeroing
+     * them, for use with {@code lock}.
+     *
+     * @throws IllegalArgumentException  if the address is not 8-byte aligned
+     * @throws IndexOutOfBoundsException if the bytes are not inside the segment
+     */
+    public static SharedCondition format(MemorySegment segment, long offset, SharedLock lock) {
+        MemorySegment block = CoordinationBlocks.format(segment, offset, SyncLayout.CONDITION, COND_SIZE, 0, 0, 0);
+        return new SharedCondition(block, lock, CoordinationBlocks.describe(KIND, block));
+    }
+
+    /**
+     * Views a condition laid out by {@link #format} at {@code offset} of a native segment, for use with
+     * {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmFormatException if the bytes there are not a condition's
+     * @throws IndexOutOfBoundsException         if they are not inside the segment
+     */
+    public static SharedCondition wrap(MemorySegment segment, long offset, SharedLock lock) {
+        MemorySegment block = CoordinationBlocks.wrap(segment, offset, SyncLayout.CONDITION, p -> COND_SIZE, KIND);
+        return new SharedCondition(block, lock, CoordinationBlocks.describe(KIND, block));
+    }
+
+    /** @return the bytes a condition needs in raw memory */
+    public static long requiredBytes() {
+        return COND_SIZE;
+    }
+
+    @Override
+    public void await() throws InterruptedException {
+        awaitFor(-1, true);
+    }
+
+    @Override
+    public void awaitUninterruptibly() {
+        try {
+            awaitFor(-1, false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
+        }
+    }
+
+    @Override
+    public long awaitNanos(long nanosTimeout) throws InterruptedException {
+        return awaitFor(Math.max(0, nanosTimeout), true);
+    }
+
+    @Override
+    public boolean await(long time, TimeUnit unit) throws InterruptedException {
+        return awaitNanos(WordWait.nanos(time, unit)) > 0;
+    }
+
+    @Override
+    public boolean awaitUntil(Date deadline) throws InterruptedException {
+        return await(deadline.getTime() - System.currentTimeMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Waits until {@code predicate}, evaluated holding the lock, is true, at most {@code timeout}: Python's
+     * {@code Condition.wait_for}. Spurious wake-ups are absorbed here.
+     *
+     * @return true if the predicate held; false if the timeout passed first
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     * @throws InterruptedException         if the thread is interrupted while waiting
+     */
+    public boolean awaitFor(BooleanSupplier predicate, long timeout, TimeUnit unit) throws InterruptedException {
+        long nanos = WordWait.nanos(timeout, unit);
+        while (!predicate.getAsBoolean()) {
+            if (nanos <= 0) {
+                return false;
+            }
+            nanos = awaitNanos(nanos);
+        }
+        return true;
+    }
+
+    /**
+     * Wakes one waiting thread, in any process, if any waits.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    @Override
+    public void signal() {
+        signal(1);
+    }
+
+    /**
+     * Wakes every waiting thread, in any process.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    @Override
+    public void signalAll() {
+        signal(Integer.MAX_VALUE);
+    }
+
+    @Override
+    public String toString() {
+        return description + " (" + INT.getVolatile(segment, COND_WAITERS_OFFSET) + " waiting)";
+    }
+
+    private void signal(int count) {
+        requireHeld();
+        if ((int) INT.getVolatile(segment, COND_WAITERS_OFFSET) > 0) { // a waiter counts itself holding the lock
+            INT.getAndAdd(segment, COND_SEQ_OFFSET, 1);
+            Waits.wake(segment, COND_SEQ_OFFSET, count);
+        }
+    }
+
+    /**
+     * @param timeoutNanos how long to wait, or a negative value for ever
+     * @return an estimate of the time left ({@code awaitNanos}'s answer; 1 when waiting for ever)
+     */
+    private long awaitFor(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        if (interruptible && Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        requireHeld();
+        long start = System.nanoTime();
+        int sequence = (int) INT.getVolatile(segment, COND_SEQ_OFFSET); // read holding the lock: no signal missed
+        INT.getAndAdd(segment, COND_WAITERS_OFFSET, 1);
+        lock.unlock();
+        boolean interrupted = false;
+        try {
+            interrupted = WordWait.awaitChange(segment, COND_SEQ_OFFSET, sequence, timeoutNanos, interruptible);
+        } finally {
+            INT.getAndAdd(segment, COND_WAITERS_OFFSET, -1);
+            lock.lock(); // through the lock's take-over if its holder died meanwhile
+        }
+        if (interrupted) {
+            if (interruptible) {
+                throw new InterruptedException();
+            }
+            Thread.currentThread().interrupt();
+        }
+        return timeoutNanos < 0 ? 1 : timeoutNanos - (System.nanoTime() - start);
+    }
+
+    private void requireHeld() {
+        if (!held.getAsBoolean()) {
+            throw new IllegalMonitorStateException(description + ": the current thread does not hold " + lock);
+        }
+    }
+
+    /** @return the heap name of the condition {@code newCondition()} returns for the lock named {@code lockName} */
+    static String companionName(String lockName) {
+        return lockName + ".condition";
+    }
+
+    private static MemorySegment openOrCreate(SharedHeap heap, String name) {
+        return CoordinationBlocks.openOrCreate(heap, name, SyncLayout.CONDITION, COND_SIZE, 0, 0, 0, named(name));
+    }
+
+    private static String named(String name) {
+        return KIND + " '" + name + "'";
+    }
+}

@@ -1,0 +1,54 @@
+package org.shm4j.sync;
+
+import org.shm4j.testing.ChildJvm;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Helpers of the coordination types' cross-process tests: run child JVMs to success, wait bounded. */
+final class Children {
+    /** The bound on every wait of these tests: generous, because the machine may be loaded. */
+    static final Duration BOUND = Duration.ofSeconds(90);
+
+    private Children() {
+    }
+
+    /** Starts one child JVM for an index. */
+    interface Starter {
+        ChildJvm start(int index);
+    }
+
+    /** Starts {@code count} children and waits for each to exit with 0. */
+    static void runAll(int count, Starter starter) throws InterruptedException {
+        List<ChildJvm> children = new ArrayList<>();
+        try {
+            for (int i = 0; i < count; i++) {
+                children.add(starter.start(i));
+            }
+            for (ChildJvm child : children) {
+                child.awaitSuccess(BOUND);
+            }
+        } finally {
+            children.forEach(ChildJvm::close);
+        }
+    }
+
+    /** Spins (yielding) until {@code condition} holds, failing after {@link #BOUND}. */
+    static void awaitTrue(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() - deadline).as("waiting for " + what).isNegative();
+            Thread.yield();
+        }
+    }
+
+    /** Prints a line for the parent's {@link ChildJvm#awaitLine} and flushes it. */
+    static void say(String line) {
+        System.out.println(line);
+        System.out.flush();
+    }
+}

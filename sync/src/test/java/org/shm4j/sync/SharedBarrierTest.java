@@ -1,0 +1,200 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.atomic.SharedInt;
+import org.shm4j.sync.atomic.SharedIntArray;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.Children.BOUND;
+
+/** {@link SharedBarrier} in one process and across child JVMs, including a waiting party killed with SIGKILL. */
+class SharedBarrierTest {
+    private static final int PARTIES = 4;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldHandOutEveryArrivalIndexOncePerGeneration() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 3);
+            int generations = 200;
+            ExecutorService pool = Executors.newFixedThreadPool(3);
+            try {
+                List<Future<int[]>> parties = new ArrayList<>();
+                for (int p = 0; p < 3; p++) {
+                    parties.add(pool.submit(() -> {
+                        int[] indices = new int[generations];
+                        for (int g = 0; g < generations; g++) {
+                            indices[g] = barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                        }
+                        return indices;
+                    }));
+                }
+                int[][] all = new int[3][];
+                for (int p = 0; p < 3; p++) {
+                    all[p] = parties.get(p).get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                }
+                for (int g = 0; g < generations; g++) {
+                    assertThat(List.of(all[0][g], all[1][g], all[2][g])).as("generation %d", g)
+                            .containsExactlyInAnyOrder(0, 1, 2);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(barrier.getNumberWaiting()).isZero();
+            assertThat(SharedBarrier.create(heap, "one", 1).await()).as("one party trips at once").isZero();
+        }
+    }
+
+    @Test
+    void shouldBreakOnTimeoutUntilReset() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            assertThatThrownBy(() -> barrier.await(20, TimeUnit.MILLISECONDS)).isInstanceOf(TimeoutException.class)
+                    .hasMessage("barrier 'barrier': 2 parties did not arrive in time");
+            assertThat(barrier.isBroken()).isTrue();
+            assertThatThrownBy(barrier::await).isInstanceOf(BrokenBarrierException.class);
+            barrier.reset();
+            assertThat(barrier.isBroken()).isFalse();
+            Thread.currentThread().interrupt();
+            assertThatThrownBy(barrier::await).isInstanceOf(InterruptedException.class);
+            assertThat(barrier.isBroken()).as("an interrupted arrival breaks it").isTrue();
+            barrier.reset();
+            assertThat(barrier.toString()).isEqualTo("barrier 'barrier' (0 of 2 waiting)");
+        }
+    }
+
+    @Test
+    void shouldBreakTheWaitersOfAReset() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<Integer> waiter = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                Children.awaitTrue("the first party waits", () -> barrier.getNumberWaiting() == 1);
+                barrier.reset();
+                assertThatThrownBy(() -> waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .hasCauseInstanceOf(BrokenBarrierException.class);
+                assertThat(barrier.isBroken()).as("reset leaves a fresh generation").isFalse();
+                Future<Integer> next = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isBetween(0, 1);
+                assertThat(next.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isBetween(0, 1);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void shouldCheckParametersAndHeaders() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            assertThatThrownBy(() -> SharedBarrier.create(heap, "b", 0)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("parties=0 (expected: 1..1024)");
+            SharedBarrier.openOrCreate(heap, "b", 3);
+            assertThat(SharedBarrier.open(heap, "b").getParties()).isEqualTo(3);
+            assertThatThrownBy(() -> SharedBarrier.openOrCreate(heap, "b", 4))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+            MemorySegment raw = arena.allocate(SharedBarrier.requiredBytes(5), 64);
+            assertThat(SharedBarrier.format(raw, 0, 5).getParties()).isEqualTo(5);
+            assertThat(SharedBarrier.wrap(raw, 0).getParties()).isEqualTo(5);
+            raw.set(ValueLayout.JAVA_INT, 16, 5000); // a corrupted parties field is refused before sizing
+            assertThatThrownBy(() -> SharedBarrier.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                    .hasMessage("barrier at offset 0 has a corrupted header: parties=5000");
+        }
+    }
+
+    @Test
+    void shouldTripFourProcessesOverManyGenerations() throws Exception {
+        String heapName = names.unique("barrier");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", PARTIES);
+            SharedInt arrivals = SharedInt.create(heap, "arrivals");
+            SharedIntArray indices = SharedIntArray.create(heap, "indices", PARTIES);
+            int generations = 300;
+            Children.runAll(PARTIES, i -> ChildJvm.start(Party.class, heapName, Integer.toString(generations)));
+            assertThat(arrivals.get()).isEqualTo(PARTIES * generations);
+            for (int i = 0; i < PARTIES; i++) {
+                assertThat(indices.get(i)).as("index %d handed out once per generation", i).isEqualTo(generations);
+            }
+            assertThat(barrier.isBroken()).isFalse();
+        }
+    }
+
+    @Test
+    void shouldBreakWhenAWaitingPartyIsKilled() throws Exception {
+        String heapName = names.unique("barrier-kill");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 3);
+            SharedInt.create(heap, "arrivals");
+            SharedIntArray.create(heap, "indices", 3);
+            try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1");
+                 ChildJvm survivor = ChildJvm.start(Party.class, heapName, "1")) {
+                Children.awaitTrue("two parties waiting", () -> barrier.getNumberWaiting() == 2);
+                doomed.kill();
+                long start = System.nanoTime();
+                assertThat(survivor.awaitLine("BROKEN", BOUND)).isEqualTo("BROKEN");
+                assertThat(System.nanoTime() - start).as("broken well before any timeout")
+                        .isLessThan(TimeUnit.SECONDS.toNanos(10));
+                survivor.awaitSuccess(BOUND);
+            }
+            assertThat(barrier.isBroken()).isTrue();
+            barrier.reset();
+            try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1")) {
+                Children.awaitTrue("a party waiting", () -> barrier.getNumberWaiting() == 1);
+                doomed.kill();
+            }
+            assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .as("the next arrival sees the dead one").isInstanceOf(BrokenBarrierException.class);
+        }
+    }
+
+    /**
+     * {@code main(heap, generations)}: counts its arrival, awaits the barrier, checks everyone arrived, counts its
+     * index; prints {@code BROKEN} and stops if the barrier breaks.
+     */
+    public static final class Party {
+        public static void main(String[] args) throws Exception {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedBarrier barrier = SharedBarrier.open(heap, "barrier");
+                SharedInt arrivals = SharedInt.open(heap, "arrivals");
+                SharedIntArray indices = SharedIntArray.open(heap, "indices");
+                int generations = Integer.parseInt(args[1]);
+                for (int g = 0; g < generations; g++) {
+                    arrivals.incrementAndGet();
+                    int index;
+                    try {
+                        index = barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                    } catch (BrokenBarrierException e) {
+                        Children.say("BROKEN");
+                        return;
+                    }
+                    int seen = arrivals.get();
+                    if (seen < barrier.getParties() * (g + 1)) {
+                        throw new AssertionError("generation " + g + " tripped after " + seen + " arrivals");
+                    }
+                    indices.incrementAndGet(index);
+                }
+            }
+        }
+    }
+}

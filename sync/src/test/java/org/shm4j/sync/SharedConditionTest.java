@@ -1,0 +1,280 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.atomic.SharedInt;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.locks.SharedCondition;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.Lock;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.Children.BOUND;
+
+/** {@link SharedCondition} in one process and across child JVMs, with waiters and lock holders killed. */
+class SharedConditionTest {
+    private static final int CAPACITY = 4;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldRequireTheLockAndTimeOutHoldingItAgain() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            assertThatThrownBy(condition::await).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessageStartingWith("condition 'lock.condition': the current thread does not hold lock 'lock'");
+            assertThatThrownBy(condition::signal).isInstanceOf(IllegalMonitorStateException.class);
+            lock.lock();
+            try {
+                assertThat(condition.await(20, TimeUnit.MILLISECONDS)).isFalse();
+                assertThat(lock.isHeldByCurrentThread()).isTrue();
+                assertThat(condition.awaitNanos(-1)).isNotPositive();
+                Thread.currentThread().interrupt();
+                assertThatThrownBy(condition::await).isInstanceOf(InterruptedException.class);
+                assertThat(lock.isHeldByCurrentThread()).isTrue();
+                condition.signalAll(); // nobody waits: a no-op
+            } finally {
+                lock.unlock();
+            }
+            assertThat(SharedLock.open(heap, "lock").newCondition().toString())
+                    .as("every newCondition() is the lock's one condition").isEqualTo(condition.toString());
+        }
+    }
+
+    @Test
+    void shouldWakeAWaiterOnSignal() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition ready = SharedCondition.create(heap, "ready", lock);
+            SharedInt flag = SharedInt.create(heap, "flag");
+            CompletableFuture<Boolean> waiter = CompletableFuture.supplyAsync(() -> {
+                lock.lock();
+                try {
+                    return ready.awaitFor(() -> flag.getPlain() == 1, BOUND.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                } finally {
+                    lock.unlock();
+                }
+            });
+            Children.awaitTrue("the waiter waits", () -> ready.toString().endsWith("(1 waiting)"));
+            lock.withLock(() -> {
+                flag.setPlain(1);
+                ready.signal();
+            });
+            assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(ready.toString()).endsWith("(0 waiting)");
+        }
+    }
+
+    @Test
+    void shouldGiveTheWriteLockOfAReadWriteLockACondition() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            Condition condition = rw.writeLock().newCondition();
+            assertThatThrownBy(() -> rw.readLock().newCondition()).isInstanceOf(UnsupportedOperationException.class);
+            rw.writeLock().lock();
+            try {
+                assertThat(condition.await(10, TimeUnit.MILLISECONDS)).isFalse();
+                assertThat(rw.isWriteLockedByCurrentThread()).isTrue();
+            } finally {
+                rw.writeLock().unlock();
+            }
+        }
+    }
+
+    @Test
+    void shouldLayConditionsOutOverRawMemory() throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(256, 64);
+            SharedLock lock = SharedLock.wrap(raw, 0);
+            assertThatThrownBy(lock::newCondition).isInstanceOf(UnsupportedOperationException.class)
+                    .hasMessageContaining("SharedCondition.format(segment, offset, lock)");
+            assertThatThrownBy(() -> SharedCondition.wrap(raw, 128, lock)).isInstanceOf(ShmFormatException.class);
+            SharedCondition.format(raw, 128, lock);
+            SharedCondition condition = SharedCondition.wrap(raw, 128, lock);
+            lock.lock();
+            try {
+                assertThat(condition.await(1, TimeUnit.MILLISECONDS)).isFalse();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    @Test
+    void shouldPassEveryItemThroughABoundedBufferBetweenFourProcesses() throws Exception {
+        String heapName = names.unique("cond-buffer");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition.create(heap, "notEmpty", lock);
+            SharedCondition.create(heap, "notFull", lock);
+            SharedLongArray.create(heap, "buffer", CAPACITY);
+            SharedLong.create(heap, "head");
+            SharedLong.create(heap, "tail");
+            SharedLong sum = SharedLong.create(heap, "sum");
+            SharedLong taken = SharedLong.create(heap, "taken");
+            int items = 3000;
+            String count = Integer.toString(items);
+            Children.runAll(4, i -> i < 2
+                    ? ChildJvm.start(BufferUser.class, heapName, "produce", Integer.toString(i), count)
+                    : ChildJvm.start(BufferUser.class, heapName, "consume", "0", count));
+            long n = 2L * items;
+            assertThat(taken.get()).isEqualTo(n);
+            assertThat(sum.get()).as("each item 1..%d exactly once", n).isEqualTo(n * (n + 1) / 2);
+        }
+    }
+
+    @Test
+    void shouldWakeTheLiveWaiterAfterAnotherWaiterIsKilled() throws Exception {
+        String heapName = names.unique("cond-waiter");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            SharedInt flag = SharedInt.create(heap, "flag");
+            try (ChildJvm doomed = ChildJvm.start(FlagWaiter.class, heapName);
+                 ChildJvm survivor = ChildJvm.start(FlagWaiter.class, heapName)) {
+                for (ChildJvm child : List.of(doomed, survivor)) {
+                    child.awaitLine("WAITING", BOUND);
+                }
+                Children.awaitTrue("both wait", () -> condition.toString().endsWith("(2 waiting)"));
+                doomed.kill();
+                lock.withLock(() -> {
+                    flag.setPlain(1);
+                    condition.signalAll();
+                });
+                assertThat(survivor.awaitLine("DONE", BOUND)).isEqualTo("DONE true");
+                survivor.awaitSuccess(BOUND);
+            }
+            lock.withLock(() -> condition.signal()); // a dead waiter's count costs a wasted wake, no hang
+        }
+    }
+
+    @Test
+    void shouldTakeTheLockOverForAWaiterWhenTheSignallerDiesHoldingIt() throws Exception {
+        String heapName = names.unique("cond-holder");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            CompletableFuture<Boolean> waiter = new CompletableFuture<>();
+            Thread.ofPlatform().start(() -> {
+                lock.lock();
+                try {
+                    waiter.complete(condition.await(BOUND.toSeconds(), TimeUnit.SECONDS) && !lock.isConsistent());
+                } catch (Throwable t) {
+                    waiter.completeExceptionally(t);
+                } finally {
+                    lock.markConsistent();
+                    lock.unlock();
+                }
+            });
+            Children.awaitTrue("the waiter waits", () -> condition.toString().endsWith("(1 waiting)"));
+            try (ChildJvm signaller = ChildJvm.start(SignalAndDie.class, heapName)) {
+                signaller.awaitLine("SIGNALLED", BOUND); // it still holds the lock the woken waiter needs
+                signaller.kill();
+            }
+            assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .as("signalled, then got the dead signaller's lock marked inconsistent").isTrue();
+            assertThat(lock.recoveries()).isEqualTo(1);
+        }
+    }
+
+    /**
+     * {@code main(heap, "produce"|"consume", id, items)}: puts items {@code id * items + 1 ..} into the shared
+     * bounded buffer, or takes {@code items} items and adds them to {@code sum}; waits with {@code signal()} only.
+     */
+    public static final class BufferUser {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLock lock = SharedLock.open(heap, "lock");
+                Condition notEmpty = SharedCondition.open(heap, "notEmpty", lock);
+                Condition notFull = SharedCondition.open(heap, "notFull", lock);
+                SharedLongArray buffer = SharedLongArray.open(heap, "buffer");
+                SharedLong head = SharedLong.open(heap, "head");
+                SharedLong tail = SharedLong.open(heap, "tail");
+                boolean produce = args[1].equals("produce");
+                long first = Long.parseLong(args[2]) * Long.parseLong(args[3]) + 1;
+                long sum = 0;
+                for (int i = 0; i < Integer.parseInt(args[3]); i++) {
+                    lock.lock();
+                    try {
+                        if (produce) {
+                            awaitWhile(() -> tail.getPlain() - head.getPlain() == CAPACITY, notFull);
+                            buffer.setPlain((int) (tail.getPlain() % CAPACITY), first + i);
+                            tail.setPlain(tail.getPlain() + 1);
+                            notEmpty.signal();
+                        } else {
+                            awaitWhile(() -> tail.getPlain() == head.getPlain(), notEmpty);
+                            sum += buffer.getPlain((int) (head.getPlain() % CAPACITY));
+                            head.setPlain(head.getPlain() + 1);
+                            notFull.signal();
+                        }
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+                SharedLong.open(heap, "sum").getAndAdd(sum);
+                SharedLong.open(heap, "taken").getAndAdd(produce ? 0 : Long.parseLong(args[3]));
+            }
+        }
+
+        private static void awaitWhile(BooleanSupplier blocked, Condition condition)
+                throws InterruptedException {
+            long deadline = System.nanoTime() + BOUND.toNanos();
+            while (blocked.getAsBoolean()) {
+                if (condition.awaitNanos(deadline - System.nanoTime()) <= 0 && blocked.getAsBoolean()) {
+                    throw new AssertionError("no wake-up within " + BOUND);
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap)}: waits on the lock's condition until {@code flag} is 1; prints {@code DONE <result>}. */
+    public static final class FlagWaiter {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLock lock = SharedLock.open(heap, "lock");
+                SharedCondition condition = lock.newCondition();
+                SharedInt flag = SharedInt.open(heap, "flag");
+                lock.lock();
+                try {
+                    Children.say("WAITING");
+                    boolean done = condition.awaitFor(() -> flag.getPlain() == 1, BOUND.toSeconds(), TimeUnit.SECONDS);
+                    Children.say("DONE " + done);
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap)}: takes the lock, signals its condition and waits, holding the lock, to be killed. */
+    public static final class SignalAndDie {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                Lock lock = SharedLock.open(heap, "lock");
+                lock.lock();
+                lock.newCondition().signal();
+                Children.say("SIGNALLED");
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.SharedSemaphore.Kind;
+import org.shm4j.sync.atomic.SharedInt;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.Children.BOUND;
+
+/** {@link SharedSemaphore} in one process and across child JVMs, including holders killed with SIGKILL. */
+class SharedSemaphoreTest {
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldCountPermitsLikeASemaphore() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 3);
+            assertThat(sem.tryAcquire(2)).isTrue();
+            assertThat(sem.tryAcquire(2)).isFalse();
+            assertThat(sem.availablePermits()).isEqualTo(1);
+            assertThat(sem.tryAcquire(2, 20, TimeUnit.MILLISECONDS)).as("times out").isFalse();
+            sem.release(5);
+            assertThat(sem.availablePermits()).as("unbounded: grows past the initial permits").isEqualTo(6);
+            SharedSemaphore other = SharedSemaphore.open(heap, "sem");
+            assertThat(other.tryAcquire(6)).isTrue();
+            assertThat(sem.availablePermits()).isZero();
+            assertThat(other.kind()).isEqualTo(Kind.UNBOUNDED);
+            assertThat(other.initialPermits()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void shouldRefuseAReleaseAboveTheBound() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 2, Kind.BOUNDED);
+            sem.release(0);
+            assertThat(sem.tryAcquire()).isTrue();
+            sem.release();
+            assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("semaphore 'sem' released too many times: 2 available + 1 released (expected: at "
+                            + "most 2)");
+            assertThatThrownBy(() -> sem.acquire(3)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("semaphore 'sem': n=3 (expected: 0..2)");
+            assertThatThrownBy(() -> sem.release(-1)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void shouldLetOnlyTheHolderProcessReleaseAnUndoSemaphore() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 2, Kind.UNDO);
+            assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("semaphore 'sem' (undo): this process holds 0 permits and cannot release 1");
+            assertThat(sem.tryAcquire(2)).isTrue();
+            assertThat(sem.tryAcquire()).isFalse();
+            assertThat(sem.heldByThisProcess()).isEqualTo(2);
+            assertThat(sem.availablePermits()).isZero();
+            sem.release(2);
+            assertThat(sem.availablePermits()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void shouldCheckParametersAndHeaders() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            assertThatThrownBy(() -> SharedSemaphore.create(heap, "s", 0, Kind.BOUNDED))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("permits=0 (expected: 1..2147483647 for a BOUNDED semaphore)");
+            assertThatThrownBy(() -> SharedSemaphore.create(heap, "s", -1))
+                    .isInstanceOf(IllegalArgumentException.class);
+            SharedSemaphore.openOrCreate(heap, "s", 4, Kind.UNDO);
+            assertThat(SharedSemaphore.openOrCreate(heap, "s", 4, Kind.UNDO).kind()).isEqualTo(Kind.UNDO);
+            assertThatThrownBy(() -> SharedSemaphore.openOrCreate(heap, "s", 4, Kind.BOUNDED))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("semaphore 's' exists with parameters (3, 4) (expected: (2, 4))");
+
+            MemorySegment raw = arena.allocate(SharedSemaphore.requiredBytes() + 64, 64);
+            assertThatThrownBy(() -> SharedSemaphore.wrap(raw, 64)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("is not a coordination block: magic=0x0");
+            SharedSemaphore formatted = SharedSemaphore.format(raw, 64, 5, Kind.BOUNDED);
+            assertThat(formatted.tryAcquire(5)).isTrue();
+            SharedSemaphore wrapped = SharedSemaphore.wrap(raw, 64);
+            assertThat(wrapped.kind()).isEqualTo(Kind.BOUNDED);
+            wrapped.release(5);
+            assertThat(formatted.availablePermits()).isEqualTo(5);
+            assertThatThrownBy(() -> SharedSemaphore.format(raw, 4, 1, Kind.UNBOUNDED))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected: a multiple of 8");
+            assertThatThrownBy(() -> SharedSemaphore.format(raw, 128, 1, Kind.UNBOUNDED))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+        }
+    }
+
+    @Test
+    void shouldWakeABlockedAcquirerOnRelease() throws Exception {
+        for (Kind kind : Kind.values()) {
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 1, kind);
+                assertThat(sem.tryAcquire()).isTrue();
+                CompletableFuture<Boolean> waiter = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return SharedSemaphore.open(heap, "sem").tryAcquire(BOUND.toSeconds(), TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                Thread.sleep(100); // not synchronisation: gives the waiter time to block, the test passes either way
+                sem.release();
+                assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as(kind.toString()).isTrue();
+                assertThat(sem.availablePermits()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void shouldNeverLetMoreThanItsPermitsInAcrossFourProcesses() throws Exception {
+        for (Kind kind : new Kind[] {Kind.UNBOUNDED, Kind.UNDO}) {
+            String heapName = names.unique("sem-bound");
+            try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+                SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 2, kind);
+                SharedInt inside = SharedInt.create(heap, "inside");
+                SharedInt most = SharedInt.create(heap, "most");
+                SharedInt rounds = SharedInt.create(heap, "rounds");
+                Children.runAll(4, i -> ChildJvm.start(Bounded.class, heapName, "2000"));
+                assertThat(rounds.get()).isEqualTo(4 * 2000);
+                assertThat(most.get()).as(kind + ": most holders at once").isBetween(1, 2);
+                assertThat(inside.get()).isZero();
+                assertThat(sem.availablePermits()).isEqualTo(2);
+            }
+        }
+    }
+
+    @Test
+    void shouldReturnThePermitsOfAKilledHolderOfAnUndoSemaphore() throws Exception {
+        String heapName = names.unique("sem-undo");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 2, Kind.UNDO);
+            try (ChildJvm holder = ChildJvm.start(Holder.class, heapName, "2")) {
+                holder.awaitLine("HOLDING", BOUND);
+                assertThat(sem.availablePermits()).isZero();
+                holder.kill();
+            }
+            long start = System.nanoTime();
+            assertThat(sem.tryAcquire(2, 10, TimeUnit.SECONDS)).as("the dead holder's permits come back").isTrue();
+            assertThat(System.nanoTime() - start).isLessThan(TimeUnit.SECONDS.toNanos(5));
+            sem.release(2);
+            assertThat(sem.availablePermits()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void shouldLoseNoPermitOfAnUndoSemaphoreWhenItsUserIsKilledMidLoop() throws Exception {
+        String heapName = names.unique("sem-loop");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 2, Kind.UNDO);
+            SharedInt rounds = SharedInt.create(heap, "rounds");
+            try (ChildJvm a = ChildJvm.start(Looper.class, heapName); ChildJvm b = ChildJvm.start(Looper.class,
+                    heapName)) {
+                a.awaitLine("LOOPING", BOUND);
+                b.awaitLine("LOOPING", BOUND);
+                int seen = rounds.get();
+                Children.awaitTrue("more rounds", () -> rounds.get() > seen + 5000);
+                a.kill(); // at whatever instruction it was: inside the mutex, between acquire and release...
+                b.kill();
+            }
+            assertThat(sem.tryAcquire(2, 10, TimeUnit.SECONDS)).as("all permits come back, none duplicated")
+                    .isTrue();
+            assertThat(sem.availablePermits()).isZero();
+            sem.release(2);
+            assertThat(sem.availablePermits()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void shouldLoseThePermitsOfAKilledHolderOfAPlainSemaphoreAsDocumented() throws Exception {
+        String heapName = names.unique("sem-plain");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 1);
+            try (ChildJvm holder = ChildJvm.start(Holder.class, heapName, "1")) {
+                holder.awaitLine("HOLDING", BOUND);
+                holder.kill();
+            }
+            assertThat(sem.tryAcquire(200, TimeUnit.MILLISECONDS)).as("no owner: the permit is gone").isFalse();
+            sem.release();
+            assertThat(sem.tryAcquire()).isTrue();
+        }
+    }
+
+    /** {@code main(heap, rounds)}: acquire, count holders inside, release; {@code rounds} times. */
+    public static final class Bounded {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedSemaphore sem = SharedSemaphore.open(heap, "sem");
+                SharedInt inside = SharedInt.open(heap, "inside");
+                SharedInt most = SharedInt.open(heap, "most");
+                SharedInt rounds = SharedInt.open(heap, "rounds");
+                for (int i = Integer.parseInt(args[1]); i > 0; i--) {
+                    if (!sem.tryAcquire(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                        throw new AssertionError("no permit within " + BOUND);
+                    }
+                    most.accumulateAndGet(inside.incrementAndGet(), Math::max);
+                    Thread.onSpinWait();
+                    inside.decrementAndGet();
+                    rounds.incrementAndGet();
+                    sem.release();
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap, n)}: acquires {@code n} permits and waits to be killed. */
+    public static final class Holder {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedSemaphore.open(heap, "sem").acquire(Integer.parseInt(args[1]));
+                Children.say("HOLDING");
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            }
+        }
+    }
+
+    /** {@code main(heap)}: acquires and releases one permit in a loop until killed. */
+    public static final class Looper {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedSemaphore sem = SharedSemaphore.open(heap, "sem");
+                SharedInt rounds = SharedInt.open(heap, "rounds");
+                Children.say("LOOPING");
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                while (System.nanoTime() < deadline) { // killed long before this ends
+                    sem.acquire();
+                    rounds.incrementAndGet();
+                    sem.release();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+package org.shm4j.sync.jcstress;
+
+import org.openjdk.jcstress.annotations.Actor;
+import org.openjdk.jcstress.annotations.JCStressTest;
+import org.openjdk.jcstress.annotations.Outcome;
+import org.openjdk.jcstress.annotations.State;
+import org.openjdk.jcstress.infra.results.II_Result;
+import org.openjdk.jcstress.infra.results.I_Result;
+import org.openjdk.jcstress.infra.results.ZZ_Result;
+import org.shm4j.sync.SharedSemaphore;
+import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.locks.SharedCondition;
+import org.shm4j.sync.locks.SharedLock;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+
+import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
+import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
+
+/** Outcome tables of the coordination types: the semaphore's permit count and the condition's signal/await race. */
+public final class CoordinationStress {
+    private CoordinationStress() {
+    }
+
+    private static MemorySegment memory(long bytes) {
+        return Arena.ofAuto().allocate(bytes, 64);
+    }
+
+    /** Two threads race for the one permit of a semaphore: exactly one gets it. */
+    abstract static class OnePermitRace {
+        private final SharedSemaphore semaphore;
+
+        OnePermitRace(SharedSemaphore.Kind kind) {
+            semaphore = SharedSemaphore.format(memory(SharedSemaphore.requiredBytes()), 0, 1, kind);
+        }
+
+        boolean take() {
+            return semaphore.tryAcquire();
+        }
+    }
+
+    /** {@link OnePermitRace} on an unbounded semaphore: one CAS on the count. */
+    @JCStressTest
+    @Outcome(id = {"true, false", "false, true"}, expect = ACCEPTABLE, desc = "one got the permit")
+    @Outcome(expect = FORBIDDEN, desc = "both got it (a permit duplicated), or neither (a permit lost)")
+    @State
+    public static class OnePermit extends OnePermitRace {
+        public OnePermit() {
+            super(SharedSemaphore.Kind.UNBOUNDED);
+        }
+
+        @Actor
+        public void actor1(ZZ_Result r) {
+            r.r1 = take();
+        }
+
+        @Actor
+        public void actor2(ZZ_Result r) {
+            r.r2 = take();
+        }
+    }
+
+    /** {@link OnePermitRace} on an undo semaphore, whose permits are counted per process under its mutex. */
+    @JCStressTest
+    @Outcome(id = {"true, false", "false, true"}, expect = ACCEPTABLE, desc = "one got the permit")
+    @Outcome(expect = FORBIDDEN, desc = "both got it (a permit duplicated), or neither (a permit lost)")
+    @State
+    public static class OneUndoPermit extends OnePermitRace {
+        public OneUndoPermit() {
+            super(SharedSemaphore.Kind.UNDO);
+        }
+
+        @Actor
+        public void actor1(ZZ_Result r) {
+            r.r1 = take();
+        }
+
+        @Actor
+        public void actor2(ZZ_Result r) {
+            r.r2 = take();
+        }
+    }
+
+    /** A release publishes what was written before it to the thread whose acquire gets that permit. */
+    @JCStressTest
+    @Outcome(id = {"1, 1", "0, 0", "0, 1"}, expect = ACCEPTABLE, desc = "acquired after the release, or not")
+    @Outcome(id = "1, 0", expect = FORBIDDEN, desc = "acquired the released permit without seeing the data")
+    @State
+    public static class ReleasePublishes {
+        private final SharedSemaphore semaphore = SharedSemaphore.format(memory(SharedSemaphore.requiredBytes()), 0,
+                0, SharedSemaphore.Kind.UNBOUNDED);
+        private final SharedLongArray data = SharedLongArray.wrap(memory(64), 0, 1);
+
+        @Actor
+        public void releaser() {
+            data.setPlain(0, 1);
+            semaphore.release();
+        }
+
+        @Actor
+        public void acquirer(II_Result r) {
+            r.r1 = semaphore.tryAcquire() ? 1 : 0;
+            r.r2 = (int) data.getPlain(0);
+        }
+    }
+
+    /**
+     * A waiter that checks a flag under the lock and awaits the condition, against a signaller that sets the flag
+     * under the lock and signals: whatever the interleaving, the waiter sees the flag well within its timeout.
+     */
+    @JCStressTest
+    @Outcome(id = "1", expect = ACCEPTABLE, desc = "the waiter saw the flag")
+    @Outcome(id = "0", expect = FORBIDDEN, desc = "a lost wake-up: the waiter timed out")
+    @State
+    public static class SignalAwait {
+        private final MemorySegment memory = memory(64 + SharedCondition.requiredBytes());
+        private final SharedLock lock = SharedLock.wrap(memory, 0);
+        private final SharedCondition condition = SharedCondition.format(memory, 64, lock);
+        private final SharedLongArray flag = SharedLongArray.wrap(memory(64), 0, 1);
+
+        @Actor
+        public void waiter(I_Result r) {
+            lock.lock();
+            try {
+                r.r1 = condition.awaitFor(() -> flag.getPlain(0) == 1, 10, TimeUnit.SECONDS) ? 1 : 0;
+            } catch (InterruptedException e) {
+                r.r1 = -1;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Actor
+        public void signaller() {
+            lock.lock();
+            try {
+                flag.setPlain(0, 1);
+                condition.signal();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+}
