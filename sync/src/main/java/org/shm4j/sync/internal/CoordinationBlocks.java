@@ -66,7 +66,7 @@ public final class CoordinationBlocks {
      */
     public static MemorySegment format(MemorySegment segment, long offset, BlockType type, long size, int param1,
                                        int param2, int word) {
-        MemorySegment block = Blocks.wrap(segment, offset, size, Long.BYTES);
+        MemorySegment block = Blocks.wrap(segment, offset, size, Long.BYTES, type.kindName().orElse(type.toString()));
         block.fill((byte) 0);
         format(block, type, param1, param2, word);
         return block;
@@ -81,9 +81,9 @@ public final class CoordinationBlocks {
      */
     public static MemorySegment wrap(MemorySegment segment, long offset, BlockType type, IntToLongFunction sizeOf,
                                      String kind) {
-        MemorySegment header = Blocks.wrap(segment, offset, COORD_WORD_OFFSET, Long.BYTES);
+        MemorySegment header = Blocks.wrap(segment, offset, COORD_WORD_OFFSET, Long.BYTES, kind);
         check(header, type, describe(kind, header));
-        return Blocks.wrap(segment, offset, sizeOf.applyAsLong(param1(header)), Long.BYTES);
+        return Blocks.wrap(segment, offset, sizeOf.applyAsLong(param1(header)), Long.BYTES, kind);
     }
 
     /** @return the first parameter of the header */
