@@ -23,7 +23,7 @@ public final class SyncLayout {
     public static final BlockType LOCK = new BlockType(0x5348_0021, 2);
     public static final BlockType READ_WRITE_LOCK = new BlockType(0x5348_0023, 2);
     public static final BlockType FAIR_LOCK = new BlockType(0x5348_0022, 1);
-    public static final BlockType RING = new BlockType(0x5348_0031, 2);
+    public static final BlockType RING = new BlockType(0x5348_0031, 3);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -41,8 +41,13 @@ public final class SyncLayout {
     public static final long RING_TAIL_OFFSET = 128;
     /** Ring: the producers' cached copy of head (long). */
     public static final long RING_HEAD_CACHE_OFFSET = 256;
-    /** Ring: head, the consumer's position (long). */
+    /** Ring: head, the consumer's position (long): bytes freed for the producers. */
     public static final long RING_HEAD_OFFSET = 384;
+    /**
+     * Ring: consumedTo, the consumer's commit point (long): bytes handed over to handlers; the records in
+     * [head, consumedTo) are consumed but maybe not zeroed yet. On head's cache line: only the consumer touches both.
+     */
+    public static final long RING_CONSUMED_TO_OFFSET = RING_HEAD_OFFSET + Long.BYTES;
     /** Ring: sequence (int) bumped when a message is published to a blocked consumer; its futex word. */
     public static final long RING_NOT_EMPTY_SEQ_OFFSET = 512;
     /** Ring: number of consumers blocked waiting for a message (int). */
