@@ -37,6 +37,12 @@ public final class SyncLayout {
     public static final long RING_MAGIC_OFFSET = 16;
     /** Ring: the magic, the ASCII bytes {@code "SHM4JRNG"} read as a little-endian long. */
     public static final long RING_MAGIC = 0x474E_524A_344D_4853L;
+    /** Ring: the stall timeout in nanoseconds (long), read by every consumer; set at creation, changeable. */
+    public static final long RING_STALL_TIMEOUT_OFFSET = RING_MAGIC_OFFSET + Long.BYTES;
+    /** Ring: records skipped as abandoned by their producers (long), by the stall rule or {@code unblock()}. */
+    public static final long RING_SKIPPED_OFFSET = RING_STALL_TIMEOUT_OFFSET + Long.BYTES;
+    /** Ring: times a consumer freed records a dead consumer had handed over but not freed (long). */
+    public static final long RING_RECOVERIES_OFFSET = RING_SKIPPED_OFFSET + Long.BYTES;
     /** Ring: tail, the producers' position in bytes since creation (long). */
     public static final long RING_TAIL_OFFSET = 128;
     /** Ring: the producers' cached copy of head (long). */

@@ -4,15 +4,20 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_RECOVERIES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_SKIPPED_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 
 /**
- * The consumer's rare paths of a {@link SharedRing}: finishing the consumption a dead consumer left half done, and
- * skipping the records dead producers left claimed (the stall rule and {@link SharedRing#unblock()}). The rules and
- * their invariants are in the class documentation of {@code SharedRing}. Only the consumer calls these (for MPMC, the
- * consumer holding the consumers' mutex), so nothing here races with the consumer's own paths.
+ * The rare paths of a {@link SharedRing}: finishing the consumption a dead consumer left half done, skipping the
+ * records dead producers left claimed (the stall rule and {@link SharedRing#unblock()}), counting both in the header,
+ * and counting the messages queued. The rules and their invariants are in the class documentation of
+ * {@code SharedRing}. Only the consumer calls the first two (for MPMC, the consumer holding the consumers' mutex), so
+ * they do not race with the consumer's own paths; anyone may count.
  */
 final class RingRecovery {
     // VarHandle mechanics
@@ -47,6 +52,7 @@ final class RingRecovery {
         RingRecords.zero(data, index, first); // the records never wrap, but the range may: zero both pieces
         RingRecords.zero(data, 0, bytes - first);
         LONG.setRelease(header, RING_HEAD_OFFSET, consumedTo); // release: the zeroed bytes before the freed space
+        LONG.getAndAdd(header, RING_RECOVERIES_OFFSET, 1L);
     }
 
     /**
@@ -98,7 +104,55 @@ final class RingRecovery {
 
     private boolean padOver(int index, long expected, int alignedLength) {
         // the successful CAS is the linearization point; it fails if the producer just marked or committed
-        return LONG.compareAndSet(data, (long) index, expected, RingRecords.header(alignedLength, RING_PADDING_TYPE));
+        if (!LONG.compareAndSet(data, (long) index, expected, RingRecords.header(alignedLength, RING_PADDING_TYPE))) {
+            return false;
+        }
+        LONG.getAndAdd(header, RING_SKIPPED_OFFSET, 1L);
+        return true;
+    }
+
+    /** @return the records skipped as abandoned so far */
+    long skippedRecords() {
+        return (long) LONG.getVolatile(header, RING_SKIPPED_OFFSET);
+    }
+
+    /** @return the consumptions finished for dead consumers so far */
+    long consumerRecoveries() {
+        return (long) LONG.getVolatile(header, RING_RECOVERIES_OFFSET);
+    }
+
+    /**
+     * Walks the records from consumedTo to tail. A header read is trusted only if consumedTo had not passed it
+     * afterwards (the consumer stores consumedTo, fenced, before it zeroes a record, and this walk reads consumedTo
+     * with acquire after the header); if it had, every message counted so far is gone and the walk goes on from
+     * there. The walk ends at the tail read first, so it ends even while producers go on.
+     *
+     * @return the committed messages not yet handed to a consumer, up to the first claim whose producer has not
+     *         marked it yet (what lies after such a claim cannot be known)
+     */
+    long messageCount() {
+        long tail = (long) LONG.getAcquire(header, RING_TAIL_OFFSET);
+        long position = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET);
+        long count = 0;
+        while (position < tail) {
+            long record = (long) LONG.getAcquire(data, position & (capacity - 1)); // acquire: consumedTo read after
+            long consumedTo = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET);
+            if (consumedTo > position) {
+                position = consumedTo;
+                count = 0;
+                continue;
+            }
+            int length = RingRecords.length(record);
+            long aligned = length < 0 ? -(long) length : RingRecords.align(length);
+            if (aligned <= 0 || aligned > tail - position) {
+                break; // a claim not marked yet
+            }
+            if (length > 0 && RingRecords.type(record) != RING_PADDING_TYPE) {
+                count++;
+            }
+            position += aligned;
+        }
+        return count;
     }
 
     /** @return the exception for a ring whose shared state no protocol step can produce */

@@ -37,6 +37,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
 
@@ -54,9 +55,15 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     <td>plain; written before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 3 (2 had no consumedTo)</td><td>plain; likewise</td></tr>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 3 (2 had no consumedTo, stall timeout or counters)</td>
+ *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
  *     <td>plain; likewise</td></tr>
+ * <tr><td>24</td><td>8</td><td>stallTimeout: nanoseconds, default 5 s</td><td>written before publication, then
+ *     volatile stores by {@link #setStallTimeout}; consumers read it with opaque loads at their stall checks</td></tr>
+ * <tr><td>32</td><td>8</td><td>skippedRecords: claims padded as abandoned</td><td>atomic add; volatile reads</td></tr>
+ * <tr><td>40</td><td>8</td><td>consumerRecoveries: dead consumers' freeing finished by the next</td><td>atomic add;
+ *     volatile reads</td></tr>
  * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
  *     many: CAS</td></tr>
  * <tr><td>256</td><td>8</td><td>headCache: the producers' last view of head</td><td>acquire/release</td></tr>
@@ -134,7 +141,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * {@link #poll(MessageHandler, Duration, WaitStrategy)} for a message, with the chosen {@link WaitStrategy}. Under
  * {@link WaitStrategy#BLOCKING} a waiter announces itself in the waiters count and sleeps in futex on the sequence
  * word; the other side bumps the sequence and wakes it only when the count is non-zero, so the non-blocking paths
- * pay one volatile load. A waiter re-checks at least every 10 ms.
+ * pay one volatile load. A waiter re-checks at least every 10 ms. An MPMC poll waits for the consumers' turn within
+ * its timeout too, and if the turn is still held when it ends, checks once whether its holder died and takes it over.
+ *
+ * <h2>Counting</h2>
+ * {@link #stats()} reads what the rules did from the header, the same in every process; {@link #messageCount()}
+ * counts the queued messages by walking the records, off the offer and poll paths.
  *
  * <p>Memory consistency effects: actions of a producer before committing a message happen-before the consumer's
  * handler call for it.
@@ -159,7 +171,7 @@ public final class SharedRing {
     /** Largest capacity. */
     public static final int MAX_CAPACITY = 1 << 30;
 
-    private static final long STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final long DEFAULT_STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int STALL_CHECK_EVERY = 64;
 
     // VarHandle mechanics
@@ -178,7 +190,6 @@ public final class SharedRing {
     private final String consumersName; // made once: the MPMC poll path allocates nothing
 
     // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
-    private long stallTimeoutNanos = STALL_TIMEOUT_NANOS;
     private final StallWatch stall = new StallWatch();
 
     private SharedRing(MemorySegment block, String what) {
@@ -222,6 +233,21 @@ public final class SharedRing {
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
         return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity),
                 s -> format(s, kind, capacity)), "ring '" + name + "'");
+    }
+
+    /**
+     * Creates an empty ring named {@code name} in {@code heap}, whose stall timeout (see the class documentation) is
+     * {@code stallTimeout} for every process from the start.
+     *
+     * @param capacity data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
+     * @throws IllegalArgumentException if the capacity is not one, or the stall timeout is not positive
+     */
+    public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
+        long stallNanos = Checks.positive("stallTimeout nanos", stallTimeout.toNanos());
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity), s -> {
+            format(s, kind, capacity);
+            s.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, stallNanos);
+        }), "ring '" + name + "'");
     }
 
     /**
@@ -440,14 +466,18 @@ public final class SharedRing {
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
+        Objects.requireNonNull(handler, "handler");
         long start = System.nanoTime();
+        long timeoutNanos = Waits.nanos(timeout);
         int step = 0;
         while (true) {
-            int handled = drain(handler, 1);
+            // MPMC: the consumers' turn is waited for within the timeout too
+            int handled = consumers == null ? drainAsConsumer(handler, 1)
+                    : drainInTurn(handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
             if (handled > 0) {
                 return handled;
             }
-            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
+            long left = timeoutNanos - (System.nanoTime() - start);
             if (left <= 0) {
                 return 0;
             }
@@ -467,13 +497,42 @@ public final class SharedRing {
     }
 
     /**
-     * Sets how long a record at head may stay claimed but uncommitted (while tail is ahead) before this consumer
-     * takes its producer for dead and skips it; see the class documentation.
+     * Sets how long a record at head may stay claimed but uncommitted (while tail is ahead) before a consumer takes
+     * its producer for dead and skips it; see the class documentation. The timeout lives in the ring's header: it
+     * applies to every consumer, in every process, from their next stall check on.
      *
      * @throws IllegalArgumentException if {@code timeout} is not positive
      */
     public void setStallTimeout(Duration timeout) {
-        stallTimeoutNanos = Checks.positive("stallTimeout nanos", timeout.toNanos());
+        LONG.setVolatile(header, RING_STALL_TIMEOUT_OFFSET, Checks.positive("stallTimeout nanos", timeout.toNanos()));
+    }
+
+    /** @return the stall timeout every consumer of this ring applies (default 5 s) */
+    public Duration stallTimeout() {
+        return Duration.ofNanos(stallTimeoutNanos());
+    }
+
+    /** @return what the ring's rules did so far (skips, consumer recoveries and take-overs), from its header */
+    public RingStats stats() {
+        return new RingStats(size(), stallTimeout(), recovery.skippedRecords(), recovery.consumerRecoveries(),
+                consumers == null ? 0 : consumers.recoveries());
+    }
+
+    /**
+     * Counts the messages committed and not yet handed to a consumer, by walking the records from the consumer's
+     * position to tail (so it costs a read per queued record, and nothing on the offer and poll paths). A snapshot:
+     * producers and consumers may move on meanwhile. Messages behind a claim whose producer has not yet marked it
+     * (MPSC and MPMC producers do so right after claiming; one that died there until the stall rule skips it) are
+     * not counted, since where they start cannot be known.
+     *
+     * @return the number of messages queued, not counting claims not yet committed
+     */
+    public long messageCount() {
+        return recovery.messageCount();
+    }
+
+    private long stallTimeoutNanos() {
+        return (long) LONG.getOpaque(header, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do
     }
 
     /**
@@ -489,9 +548,22 @@ public final class SharedRing {
             return drainAsConsumer(handler, limit);
         }
         try {
-            consumers.acquire(-1, false);
+            return drainInTurn(handler, limit, -1, false);
         } catch (InterruptedException impossible) {
             throw new AssertionError(impossible);
+        }
+    }
+
+    /**
+     * Drains as an MPMC consumer: in the consumers' turn, waited for up to {@code turnNanos} (negative: for ever).
+     *
+     * @return the number of messages handled; 0 if the turn did not come in time
+     */
+    private int drainInTurn(MessageHandler handler, int limit, long turnNanos, boolean interruptible)
+            throws InterruptedException {
+        // a timed wait may end before the mutex's periodic liveness check: then check the holder once
+        if (!consumers.acquire(turnNanos, interruptible) && !consumers.takeOverIfOwnerDead()) {
+            return 0;
         }
         try {
             return drainAsConsumer(handler, limit);
@@ -591,7 +663,7 @@ public final class SharedRing {
             stall.clear(); // empty, not stalled
             return;
         }
-        long bound = stall.expired(position, tail, System.nanoTime(), stallTimeoutNanos);
+        long bound = stall.expired(position, tail, System.nanoTime(), stallTimeoutNanos());
         if (bound >= 0) {
             recovery.unblockAt(position, bound);
         }
@@ -634,7 +706,7 @@ public final class SharedRing {
     }
 
     private long nextStallCheck(boolean consumer) {
-        return consumer ? Math.max(1, stallTimeoutNanos / 4) : Long.MAX_VALUE;
+        return consumer ? Math.max(1, stallTimeoutNanos() / 4) : Long.MAX_VALUE;
     }
 
     /** Wakes the waiters on the other side, if any announced themselves. */
@@ -777,5 +849,6 @@ public final class SharedRing {
         block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
         block.set(JAVA_INT, RING_VERSION_OFFSET, SyncLayout.RING.layoutVersion());
         block.set(JAVA_LONG, RING_MAGIC_OFFSET, RING_MAGIC);
+        block.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, DEFAULT_STALL_TIMEOUT_NANOS);
     }
 }

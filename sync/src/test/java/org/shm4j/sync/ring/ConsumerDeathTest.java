@@ -75,6 +75,7 @@ class ConsumerDeathTest {
                 pending += consumedTo(heap) != head(heap) ? 1 : 0;
                 busy += ring.isEmpty() ? 0 : 1;
                 sizes.check();
+                sizes.checkMessageCount();
                 takeOver(ring, verifier, sizes, big ? 3 : 200); // the parent is the next consumer
             }
             long[] produced = producers.stop();
@@ -88,6 +89,11 @@ class ConsumerDeathTest {
                 assertThat(verifier.next.get(p)).as("producer " + p + " delivered, " + context).isEqualTo(produced[p]);
             }
             assertThat(ring.isEmpty()).isTrue();
+            RingStats stats = ring.stats();
+            assertThat(stats.consumerRecoveries()).as("each freeing left undone, finished once").isEqualTo(pending);
+            assertThat(stats.consumerTakeovers()).isLessThanOrEqualTo(kind == SharedRing.Kind.MPMC ? kills : 0);
+            assertThat(stats.skippedRecords()).as("no producer died").isZero();
+            System.out.print(stats + ", ");
             System.out.println(kind + (big ? " 1 MiB" : " small") + ": " + kills + " kills (" + busy
                     + " with messages queued, " + pending + " between handing over and freeing), " + verifier.report());
         }
@@ -244,7 +250,7 @@ class ConsumerDeathTest {
         }
     }
 
-    /** Records the first observation of {@code size()} outside 0..capacity. */
+    /** Records the first observation of {@code size()} outside 0..capacity (or of a message count out of bounds). */
     static final class SizeWatch {
         final AtomicReference<String> violation = new AtomicReference<>();
         private final SharedRing ring;
@@ -257,6 +263,14 @@ class ConsumerDeathTest {
             long size = ring.size();
             if (size < 0 || size > ring.capacity()) {
                 violation.compareAndSet(null, "size() = " + size);
+            }
+        }
+
+        /** Counts the queued messages while producers go on: at most one per 8-byte record header. */
+        void checkMessageCount() {
+            long count = ring.messageCount();
+            if (count < 0 || count > ring.capacity() / 8) {
+                violation.compareAndSet(null, "messageCount() = " + count);
             }
         }
     }
