@@ -82,8 +82,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     <td>as in {@code SharedLock}</td></tr>
  * <tr><td>1024</td><td>capacity</td><td>records</td><td>see below</td></tr>
  * </table>
- * Each field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a line,
- * even with adjacent-line prefetch.
+ * Each hot field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a
+ * line, even with adjacent-line prefetch; consumedTo shares head's line, since the consumer writes both. The first
+ * line's stall timeout and counters change only on rare paths.
  *
  * <h2>Records</h2>
  * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
