@@ -4,6 +4,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.RingClaim;
+import org.shm4j.sync.ring.RingStats;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
@@ -123,6 +124,38 @@ public final class SharedQueue<T> {
     /** @return true if no value is queued: a snapshot */
     public boolean isEmpty() {
         return ring.isEmpty();
+    }
+
+    /**
+     * @return the number of values queued (committed and not yet taken): a snapshot, counted by walking the ring
+     *         ({@link SharedRing#messageCount()}), so it costs a read per queued value
+     */
+    public long size() {
+        return ring.messageCount();
+    }
+
+    /**
+     * @return how long a value may stay claimed by a producer before consumers take that producer for dead and skip
+     *         it (stored in the queue's shared header; default 5 s)
+     * @see SharedRing#stallTimeout()
+     */
+    public Duration stallTimeout() {
+        return ring.stallTimeout();
+    }
+
+    /**
+     * Sets the stall timeout for every process using the queue.
+     *
+     * @throws IllegalArgumentException if {@code timeout} is not positive
+     * @see SharedRing#setStallTimeout(Duration)
+     */
+    public void setStallTimeout(Duration timeout) {
+        ring.setStallTimeout(timeout);
+    }
+
+    /** @return what the queue's rules did so far: values skipped as abandoned, consumer recoveries and take-overs */
+    public RingStats stats() {
+        return ring.stats();
     }
 
     /** @return the ring under this queue */

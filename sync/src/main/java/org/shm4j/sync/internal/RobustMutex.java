@@ -161,6 +161,17 @@ public final class RobustMutex {
     }
 
     /**
+     * Takes the mutex over for the current thread if it is held by a process that died (one liveness check), for a
+     * caller whose timed {@link #acquire} ran out before the periodic check came.
+     *
+     * @return true if the current thread now holds it, taken over (the data is then marked inconsistent)
+     */
+    public boolean takeOverIfOwnerDead() {
+        long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
+        return w != 0 && takeOverIfOwnerDead(w);
+    }
+
+    /**
      * Waits until the mutex is free (without taking it), clearing it if its owner died.
      *
      * @param timeoutNanos how long to wait, or a negative value for ever

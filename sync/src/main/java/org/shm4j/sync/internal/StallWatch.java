@@ -1,10 +1,11 @@
 package org.shm4j.sync.internal;
 
 /**
- * The consumer's side of a ring's stall rule: which record at head it saw stuck, since when, and how many empty polls
- * it made. Only the consumer thread writes it (for MPMC, the consumer holding the consumers' mutex), on every empty
- * poll; it sits in an object of its own, padded to whole cache lines, so that these writes do not false-share with
- * the fields the producer threads read on every offer.
+ * The consumer's side of a ring's stall rule: which record at head it saw stuck, since when, the tail it saw then (a
+ * skip covers no claim made after it), and how many empty polls it made. Only the consumer thread writes it (for
+ * MPMC, the consumer holding the consumers' mutex), on every empty poll; it sits in an object of its own, padded to
+ * whole cache lines, so that these writes do not false-share with the fields the producer threads read on every
+ * offer.
  */
 public final class StallWatch extends StallWatchFields {
     // padding after the fields (superclass fields come first in the object layout)
@@ -17,21 +18,24 @@ public final class StallWatch extends StallWatchFields {
     }
 
     /**
-     * Notes that the record at {@code head} is still not committed at {@code now}.
+     * Notes that the record at the consumer's position {@code head} is still not committed at {@code now}, with
+     * {@code tail} ahead of it.
      *
-     * @return true if it has stayed so for longer than {@code timeoutNanos}: the record is to be skipped
+     * @return the tail seen when the record was first noted stuck, if it has stayed so for longer than
+     *         {@code timeoutNanos} (the record is then to be skipped, over no claim made after that tail); else -1
      */
-    public boolean stillStalled(long head, long now, long timeoutNanos) {
+    public long expired(long head, long tail, long now, long timeoutNanos) {
         if (stalledHead != head) {
             stalledHead = head;
+            stalledTail = tail;
             stalledSince = now;
-            return false;
+            return -1;
         }
         if (now - stalledSince > timeoutNanos) {
             stalledHead = -1;
-            return true;
+            return stalledTail;
         }
-        return false;
+        return -1;
     }
 
     /** Forgets a stall: the ring is empty or moved on. */
@@ -49,6 +53,7 @@ abstract class StallWatchPadding {
 /** The fields of {@link StallWatch}, between its paddings. */
 abstract class StallWatchFields extends StallWatchPadding {
     long stalledHead = -1;
+    long stalledTail;
     long stalledSince;
     int emptyPolls;
 }

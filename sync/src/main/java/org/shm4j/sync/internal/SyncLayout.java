@@ -23,7 +23,7 @@ public final class SyncLayout {
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 2);
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 2);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 1);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 2);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 3);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -37,12 +37,23 @@ public final class SyncLayout {
     public static final long RING_MAGIC_OFFSET = 16;
     /** Ring: the magic, the ASCII bytes {@code "SHM4JRNG"} read as a little-endian long. */
     public static final long RING_MAGIC = 0x474E_524A_344D_4853L;
+    /** Ring: the stall timeout in nanoseconds (long), read by every consumer; set at creation, changeable. */
+    public static final long RING_STALL_TIMEOUT_OFFSET = RING_MAGIC_OFFSET + Long.BYTES;
+    /** Ring: records skipped as abandoned by their producers (long), by the stall rule or {@code unblock()}. */
+    public static final long RING_SKIPPED_OFFSET = RING_STALL_TIMEOUT_OFFSET + Long.BYTES;
+    /** Ring: times a consumer freed records a dead consumer had handed over but not freed (long). */
+    public static final long RING_RECOVERIES_OFFSET = RING_SKIPPED_OFFSET + Long.BYTES;
     /** Ring: tail, the producers' position in bytes since creation (long). */
     public static final long RING_TAIL_OFFSET = 128;
     /** Ring: the producers' cached copy of head (long). */
     public static final long RING_HEAD_CACHE_OFFSET = 256;
-    /** Ring: head, the consumer's position (long). */
+    /** Ring: head, the consumer's position (long): bytes freed for the producers. */
     public static final long RING_HEAD_OFFSET = 384;
+    /**
+     * Ring: consumedTo, the consumer's commit point (long): bytes handed over to handlers; the records in
+     * [head, consumedTo) are consumed but maybe not zeroed yet. On head's cache line: only the consumer touches both.
+     */
+    public static final long RING_CONSUMED_TO_OFFSET = RING_HEAD_OFFSET + Long.BYTES;
     /** Ring: sequence (int) bumped when a message is published to a blocked consumer; its futex word. */
     public static final long RING_NOT_EMPTY_SEQ_OFFSET = 512;
     /** Ring: number of consumers blocked waiting for a message (int). */

@@ -11,7 +11,6 @@ import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.locks.SharedLock;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -23,6 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
@@ -37,6 +37,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
 
@@ -46,7 +47,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v2, 1024-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v3, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -54,14 +55,22 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     <td>plain; written before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 2</td><td>plain; likewise</td></tr>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 3 (2 had no consumedTo, stall timeout or counters)</td>
+ *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
  *     <td>plain; likewise</td></tr>
+ * <tr><td>24</td><td>8</td><td>stallTimeout: nanoseconds, default 5 s</td><td>written before publication, then
+ *     volatile stores by {@link #setStallTimeout}; consumers read it with opaque loads at their stall checks</td></tr>
+ * <tr><td>32</td><td>8</td><td>skippedRecords: claims padded as abandoned</td><td>atomic add; volatile reads</td></tr>
+ * <tr><td>40</td><td>8</td><td>consumerRecoveries: dead consumers' freeing finished by the next</td><td>atomic add;
+ *     volatile reads</td></tr>
  * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
  *     many: CAS</td></tr>
  * <tr><td>256</td><td>8</td><td>headCache: the producers' last view of head</td><td>acquire/release</td></tr>
- * <tr><td>384</td><td>8</td><td>head: bytes ever consumed</td><td>consumer's release store; producers read it
- *     with acquire</td></tr>
+ * <tr><td>384</td><td>8</td><td>head: bytes ever freed by the consumer</td><td>consumer's release store;
+ *     producers read it with acquire</td></tr>
+ * <tr><td>392</td><td>8</td><td>consumedTo: bytes ever handed over by the consumer (its commit point), at least
+ *     head</td><td>consumer's opaque store, then a store-store fence; read by the next consumer only</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
  *     consumers' futex word</td><td>atomic add</td></tr>
  * <tr><td>516</td><td>4</td><td>notEmptyWaiters: consumers blocked or about to block</td><td>atomic add; producers
@@ -73,33 +82,72 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     <td>as in {@code SharedLock}</td></tr>
  * <tr><td>1024</td><td>capacity</td><td>records</td><td>see below</td></tr>
  * </table>
- * Each field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a line,
- * even with adjacent-line prefetch.
+ * Each hot field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a
+ * line, even with adjacent-line prefetch; consumedTo shares head's line, since the consumer writes both. The first
+ * line's stall timeout and counters change only on rare paths.
  *
  * <h2>Records</h2>
  * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
  * padded to a multiple of 8. Its position is {@code tail & (capacity - 1)}. The length is 0 while the record is not
- * written, negative ({@code -alignedLength}, type 0) while claimed, and positive once committed: the producer writes
- * the payload with plain stores, then the whole header as one 8-byte little-endian word (length in the low half, type
- * in the high half) with a release store, which the consumer reads with one 8-byte acquire load. Every write of a
- * header (claim mark, commit, padding, {@link #unblock()}'s CAS) is such a single 8-byte access. A record
- * never wraps: when it does not fit before the end, the producer claims the rest of the buffer as a padding record
- * (type -1) and puts the message at offset 0. The consumer zeroes each record after reading it, then advances head
- * with a release store, so free space always reads as 0. An aborted claim becomes a padding record.
+ * written, negative ({@code -alignedLength}, type 0: the claim mark) while claimed, and positive once committed. Every
+ * write of a header (claim mark, commit, padding, {@link #unblock()}'s CAS) is a single 8-byte little-endian access,
+ * length in the low half and type in the high half. A record never wraps: when it does not fit before the end, the
+ * producer claims the rest of the buffer as a padding record (type -1) and puts the message at offset 0. An aborted
+ * claim becomes a padding record.
+ *
+ * <h2>Producing</h2>
+ * A producer claims {@code [tail, tail + alignedLength)} (SPSC: a release store of tail after the mark; MPSC/MPMC: a
+ * CAS of tail, then the mark), writes the claim mark with one 8-byte store followed by a store-store fence, then the
+ * payload with plain stores, then commits the whole header with one release store, which the consumer reads with one
+ * 8-byte acquire load. So at every instant, also in a producer killed at any point: a record's payload bytes are never
+ * non-zero while its header word is still 0.
+ *
+ * <h2>Consuming, and a consumer that dies</h2>
+ * The consumer hands the records from consumedTo on to the handler, one by one; for each, once the handler returned
+ * (or threw), it (1) stores consumedTo past the record, (2) fences stores, (3) zeroes the record's bytes; after the
+ * batch it (4) releases head to consumedTo. Invariants, at every instant (a process killed by SIGKILL leaves a prefix,
+ * in program order, of its stores; the fence keeps the compiler's order):
+ * <ul>
+ * <li>head &le; consumedTo &le; tail, and both are record boundaries;</li>
+ * <li>{@code [consumedTo, tail)} holds records exactly as their producers wrote them: the consumer writes no byte at
+ *     or after consumedTo (only {@link #unblock()} turns a dead claim there into padding, by a CAS of its header);</li>
+ * <li>{@code [head, consumedTo)} holds records already handed over, partly zeroed or not: nobody reads them as
+ *     records;</li>
+ * <li>{@code [tail, head + capacity)}, the free space, is all zero.</li>
+ * </ul>
+ * Every drain starts by comparing head with consumedTo (one more load of a cache line it loads anyway); if they
+ * differ, a consumer died between (1) and (4), and this one zeroes {@code [head, consumedTo)} whatever its state and
+ * releases head — idempotent, so a death in there too leaves the same work. So a consumer killed at any point leaves
+ * to the next consumer (a new process, or for MPMC the one that takes the consumers' mutex over) either the record
+ * intact — if it died in the handler, before (1): that message is delivered again, once per death — or the record
+ * fully consumed; never a partial record read as a header.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
- * the record at head stays uncommitted for longer than the stall timeout ({@link #setStallTimeout(Duration)},
- * default 5 s) while tail is ahead, the consumer turns it into padding ({@link #unblock()}, which may also be called
- * directly) and goes on: every committed message is still delivered, exactly once. A live producer must therefore
- * commit within the stall timeout of claiming; one that does not may have its message skipped and overwritten.
+ * the record at consumedTo stays uncommitted for longer than the stall timeout ({@link #setStallTimeout(Duration)},
+ * default 5 s) while tail is ahead, the consumer turns it into padding and goes on: a claim that has a mark is padded
+ * over its marked length. A claim without a mark (MPSC/MPMC: the producer died between its tail CAS and its mark) has
+ * no recorded length: it is padded over the zero words from consumedTo up to the first word that is provably a record
+ * boundary — a non-zero word, once every word before it read as zero again after it (a payload word would make its own
+ * mark visible by then, see Producing), or the tail seen when the stall was first noticed (so no claim made after the
+ * stall began, which may be a live producer's, is ever skipped), or the end of the buffer. Payload bytes are never
+ * taken for a header, and every committed message is still delivered, exactly once.
+ *
+ * <p>Caveat: the rule cannot tell a dead producer from a slow one. A live producer must mark and commit within the
+ * stall timeout of claiming; one that does not may have its message skipped, and its late writes then land in space
+ * the consumer freed. {@link #unblock()} applies the rule at once, taking the current tail as the bound.
  *
  * <h2>Blocking</h2>
  * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and
  * {@link #poll(MessageHandler, Duration, WaitStrategy)} for a message, with the chosen {@link WaitStrategy}. Under
  * {@link WaitStrategy#BLOCKING} a waiter announces itself in the waiters count and sleeps in futex on the sequence
  * word; the other side bumps the sequence and wakes it only when the count is non-zero, so the non-blocking paths
- * pay one volatile load. A waiter re-checks at least every 10 ms.
+ * pay one volatile load. A waiter re-checks at least every 10 ms. An MPMC poll waits for the consumers' turn within
+ * its timeout too, and if the turn is still held when it ends, checks once whether its holder died and takes it over.
+ *
+ * <h2>Counting</h2>
+ * {@link #stats()} reads what the rules did from the header, the same in every process; {@link #messageCount()}
+ * counts the queued messages by walking the records, off the offer and poll paths.
  *
  * <p>Memory consistency effects: actions of a producer before committing a message happen-before the consumer's
  * handler call for it.
@@ -125,10 +173,8 @@ public final class SharedRing {
     public static final int MAX_CAPACITY = 1 << 30;
 
     private static final String KIND = "ring";
-    private static final long STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final long DEFAULT_STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int STALL_CHECK_EVERY = 64;
-    /** Source of the consumer's zeroing. */
-    private static final MemorySegment ZEROS = Arena.global().allocate(4096, 64);
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -141,11 +187,11 @@ public final class SharedRing {
     private final int mask;
     private final int maxMessageLength;
     private final RobustMutex consumers;
+    private final RingRecovery recovery;
     private final String description;
     private final String consumersName; // made once: the MPMC poll path allocates nothing
 
     // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
-    private long stallTimeoutNanos = STALL_TIMEOUT_NANOS;
     private final StallWatch stall = new StallWatch();
 
     private SharedRing(MemorySegment block, String what) {
@@ -163,6 +209,7 @@ public final class SharedRing {
         this.maxMessageLength = maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
         this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
+        this.recovery = new RingRecovery(block, data, what);
         this.description = what;
         this.consumersName = what + " consumers";
     }
@@ -176,6 +223,21 @@ public final class SharedRing {
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
         return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity),
                 s -> format(s, kind, capacity)), "ring '" + name + "'");
+    }
+
+    /**
+     * Creates an empty ring named {@code name} in {@code heap}, whose stall timeout (see the class documentation) is
+     * {@code stallTimeout} for every process from the start.
+     *
+     * @param capacity data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
+     * @throws IllegalArgumentException if the capacity is not one, or the stall timeout is not positive
+     */
+    public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
+        long stallNanos = Checks.positive("stallTimeout nanos", stallTimeout.toNanos());
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity), s -> {
+            format(s, kind, capacity);
+            s.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, stallNanos);
+        }), "ring '" + name + "'");
     }
 
     /**
@@ -400,14 +462,18 @@ public final class SharedRing {
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
+        Objects.requireNonNull(handler, "handler");
         long start = System.nanoTime();
+        long timeoutNanos = Waits.nanos(timeout);
         int step = 0;
         while (true) {
-            int handled = drain(handler, 1);
+            // MPMC: the consumers' turn is waited for within the timeout too
+            int handled = consumers == null ? drainAsConsumer(handler, 1)
+                    : drainInTurn(handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
             if (handled > 0) {
                 return handled;
             }
-            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
+            long left = timeoutNanos - (System.nanoTime() - start);
             if (left <= 0) {
                 return 0;
             }
@@ -427,13 +493,42 @@ public final class SharedRing {
     }
 
     /**
-     * Sets how long a record at head may stay claimed but uncommitted (while tail is ahead) before this consumer
-     * takes its producer for dead and skips it; see the class documentation.
+     * Sets how long a record at head may stay claimed but uncommitted (while tail is ahead) before a consumer takes
+     * its producer for dead and skips it; see the class documentation. The timeout lives in the ring's header: it
+     * applies to every consumer, in every process, from their next stall check on.
      *
      * @throws IllegalArgumentException if {@code timeout} is not positive
      */
     public void setStallTimeout(Duration timeout) {
-        stallTimeoutNanos = Checks.positive("stallTimeout nanos", timeout.toNanos());
+        LONG.setVolatile(header, RING_STALL_TIMEOUT_OFFSET, Checks.positive("stallTimeout nanos", timeout.toNanos()));
+    }
+
+    /** @return the stall timeout every consumer of this ring applies (default 5 s) */
+    public Duration stallTimeout() {
+        return Duration.ofNanos(stallTimeoutNanos());
+    }
+
+    /** @return what the ring's rules did so far (skips, consumer recoveries and take-overs), from its header */
+    public RingStats stats() {
+        return new RingStats(size(), stallTimeout(), recovery.skippedRecords(), recovery.consumerRecoveries(),
+                consumers == null ? 0 : consumers.recoveries());
+    }
+
+    /**
+     * Counts the messages committed and not yet handed to a consumer, by walking the records from the consumer's
+     * position to tail (so it costs a read per queued record, and nothing on the offer and poll paths). A snapshot:
+     * producers and consumers may move on meanwhile. Messages behind a claim whose producer has not yet marked it
+     * (MPSC and MPMC producers do so right after claiming; one that died there until the stall rule skips it) are
+     * not counted, since where they start cannot be known.
+     *
+     * @return the number of messages queued, not counting claims not yet committed
+     */
+    public long messageCount() {
+        return recovery.messageCount();
+    }
+
+    private long stallTimeoutNanos() {
+        return (long) LONG.getOpaque(header, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do
     }
 
     /**
@@ -449,9 +544,22 @@ public final class SharedRing {
             return drainAsConsumer(handler, limit);
         }
         try {
-            consumers.acquire(-1, false);
+            return drainInTurn(handler, limit, -1, false);
         } catch (InterruptedException impossible) {
             throw new AssertionError(impossible);
+        }
+    }
+
+    /**
+     * Drains as an MPMC consumer: in the consumers' turn, waited for up to {@code turnNanos} (negative: for ever).
+     *
+     * @return the number of messages handled; 0 if the turn did not come in time
+     */
+    private int drainInTurn(MessageHandler handler, int limit, long turnNanos, boolean interruptible)
+            throws InterruptedException {
+        // a timed wait may end before the mutex's periodic liveness check: then check the holder once
+        if (!consumers.acquire(turnNanos, interruptible) && !consumers.takeOverIfOwnerDead()) {
+            return 0;
         }
         try {
             return drainAsConsumer(handler, limit);
@@ -463,41 +571,59 @@ public final class SharedRing {
     private int drainAsConsumer(MessageHandler handler, int limit) {
         final MemorySegment data = this.data; // local copies: no reloads after the acquire reads below
         final int mask = this.mask;
-        long head = (long) LONG.getOpaque(header, RING_HEAD_OFFSET); // opaque: only this consumer writes it
-        long consumed = 0;
+        long head = (long) LONG.getOpaque(header, RING_HEAD_OFFSET); // opaque: only the consumer writes it
+        long position = (long) LONG.getOpaque(header, RING_CONSUMED_TO_OFFSET); // opaque: likewise
+        if (position != head) { // a consumer died after handing records over and before freeing them
+            recovery.finishConsumption(head, position);
+            signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
+            head = position;
+        }
         int handled = 0;
         int length = 0;
         try {
             while (handled < limit) {
-                long index = (head + consumed) & mask;
+                int index = (int) (position & mask);
                 long record = (long) LONG.getAcquire(data, index); // acquire: pairs with the producer's release
-                length = recordLength(record);
+                length = RingRecords.length(record);
                 if (length <= 0) {
                     break;
                 }
-                int type = recordType(record);
-                int aligned = align(length);
-                consumed += aligned;
+                if (Integer.compareUnsigned(length - RING_RECORD_HEADER, capacity - index - RING_RECORD_HEADER) > 0) {
+                    throw recovery.corrupted("record header 0x" + Long.toHexString(record) + " at " + position);
+                }
+                int type = RingRecords.type(record);
+                int aligned = RingRecords.align(length);
+                position += aligned;
                 if (type != RING_PADDING_TYPE) {
                     handled++;
                     try {
                         handler.onMessage(type, data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
                     } finally {
-                        zero(data, index, aligned);
+                        consumed(data, index, aligned, position);
                     }
                 } else {
-                    zero(data, index, aligned);
+                    consumed(data, index, aligned, position);
                 }
             }
         } finally {
-            if (consumed > 0) {
-                LONG.setRelease(header, RING_HEAD_OFFSET, head + consumed); // release: the zeroed bytes first
+            if (position != head) {
+                LONG.setRelease(header, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
                 signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
             } else if (mayBeStalled(length) && stall.emptyPoll(STALL_CHECK_EVERY)) {
-                skipIfStalled(head);
+                skipIfStalled(position);
             }
         }
         return handled;
+    }
+
+    /**
+     * Frees a record handed over: moves the commit point past it, then zeroes it. Head moves later, once per drain.
+     */
+    private void consumed(MemorySegment data, int index, int aligned, long end) {
+        // opaque: read only by the next consumer, after the consumers' mutex or the death of this one orders it
+        LONG.setOpaque(header, RING_CONSUMED_TO_OFFSET, end);
+        VarHandle.storeStoreFence(); // no zero of the record before the commit point, even in a process killed here
+        RingRecords.zero(data, index, aligned);
     }
 
     /**
@@ -513,22 +639,29 @@ public final class SharedRing {
     /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
     private void checkStall() {
         if (consumers == null) {
-            skipIfStalled((long) LONG.getOpaque(header, RING_HEAD_OFFSET)); // opaque: the consumer's own field
+            skipIfStalled((long) LONG.getOpaque(header, RING_CONSUMED_TO_OFFSET)); // opaque: the consumer's own field
         } else if (consumers.tryAcquire()) {
             try {
-                skipIfStalled((long) LONG.getAcquire(header, RING_HEAD_OFFSET));
+                skipIfStalled((long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET));
             } finally {
                 consumers.release(false, consumersName);
             }
         }
     }
 
-    /** The stall rule: skip the record at head if it stayed uncommitted for the stall timeout. */
-    private void skipIfStalled(long head) {
-        if ((long) LONG.getVolatile(header, RING_TAIL_OFFSET) == head) {
+    /**
+     * The stall rule: skip the record at the consumer's {@code position} if it stayed uncommitted for the stall
+     * timeout, over no more than the claims made before it was first seen stuck.
+     */
+    private void skipIfStalled(long position) {
+        long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+        if (tail == position) {
             stall.clear(); // empty, not stalled
-        } else if (stall.stillStalled(head, System.nanoTime(), stallTimeoutNanos)) {
-            unblock();
+            return;
+        }
+        long bound = stall.expired(position, tail, System.nanoTime(), stallTimeoutNanos());
+        if (bound >= 0) {
+            recovery.unblockAt(position, bound);
         }
     }
 
@@ -569,7 +702,7 @@ public final class SharedRing {
     }
 
     private long nextStallCheck(boolean consumer) {
-        return consumer ? Math.max(1, stallTimeoutNanos / 4) : Long.MAX_VALUE;
+        return consumer ? Math.max(1, stallTimeoutNanos() / 4) : Long.MAX_VALUE;
     }
 
     /** Wakes the waiters on the other side, if any announced themselves. */
@@ -581,35 +714,32 @@ public final class SharedRing {
     }
 
     /**
-     * Unblocks the consumer after a producer died holding a claim: if the record at head is claimed but not
-     * committed, or was never started although tail is ahead, it becomes padding. Call it only when head has not
-     * moved for longer than any live producer takes to commit (for example a second): it cannot tell a dead
-     * producer from a slow one.
+     * Unblocks the consumer after a producer died holding a claim: if the record at the consumer's position is claimed
+     * but not committed, or was never marked although tail is ahead, it becomes padding (the class documentation
+     * says over which bytes). It cannot tell a dead producer from a slow one: call it only when no live producer can
+     * have claimed without committing for a while (for example a second), from the consumer thread of an SPSC or
+     * MPSC ring (or while it does not consume); for MPMC it takes the consumers' turn, and returns false at once if
+     * another consumer has it (that consumer applies the stall rule itself).
      *
      * @return true if a record was turned into padding
      */
     public boolean unblock() {
-        long head = (long) LONG.getVolatile(header, RING_HEAD_OFFSET);
-        long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
-        if (head == tail) {
+        if (consumers == null) {
+            return unblockAsConsumer();
+        }
+        if (!consumers.tryAcquire()) {
             return false;
         }
-        int index = (int) (head & mask);
-        long record = (long) LONG.getVolatile(data, index);
-        int length = recordLength(record);
-        if (length < 0) {
-            return padOver(index, record, -length);
+        try {
+            return unblockAsConsumer();
+        } finally {
+            consumers.release(false, consumersName);
         }
-        if (length > 0) {
-            return false;
-        }
-        // claimed by a CAS on tail, header never written: pad up to the next written record, or tail, or the end
-        long limit = Math.min(tail - head, capacity - index);
-        int gap = RING_RECORD_HEADER;
-        while (gap < limit && recordLength((long) LONG.getVolatile(data, index + gap)) == 0) {
-            gap += RING_RECORD_HEADER;
-        }
-        return padOver(index, 0L, gap);
+    }
+
+    private boolean unblockAsConsumer() {
+        long position = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET); // acquire: a previous consumer's
+        return recovery.unblockAt(position, (long) LONG.getVolatile(header, RING_TAIL_OFFSET));
     }
 
     @Override
@@ -624,13 +754,8 @@ public final class SharedRing {
 
     /** Commits the record at {@code index}: its whole header with one release store. */
     void publish(long index, int type, int length) {
-        LONG.setRelease(data, index, recordHeader(length + RING_RECORD_HEADER, type)); // release: the payload first
+        LONG.setRelease(data, index, RingRecords.header(length + RING_RECORD_HEADER, type)); // release: payload first
         signal(RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET);
-    }
-
-    private boolean padOver(int index, long expected, int alignedLength) {
-        // the successful CAS is the linearization point; it fails if the producer just committed
-        return LONG.compareAndSet(data, (long) index, expected, recordHeader(alignedLength, RING_PADDING_TYPE));
     }
 
     /** @return the record index claimed for a message, or -1 if there is no room */
@@ -642,7 +767,7 @@ public final class SharedRing {
             throw new IllegalArgumentException(description + ": message length=" + length + " (expected: 0.."
                     + maxMessageLength + ", capacity " + capacity + " / 8 - 8)");
         }
-        int required = align(length + RING_RECORD_HEADER);
+        int required = RingRecords.align(length + RING_RECORD_HEADER);
         return kind == Kind.SPSC ? claimSingle(required) : claimShared(required);
     }
 
@@ -662,7 +787,7 @@ public final class SharedRing {
         }
         writePadding(index, padding);
         long recordIndex = padding > 0 ? 0 : index;
-        LONG.setOpaque(data, recordIndex, recordHeader(-required, 0)); // opaque: marks the claim for unblock()
+        markClaim(recordIndex, required);
         LONG.setRelease(header, RING_TAIL_OFFSET, tail + padding + required); // release: for size() readers
         return recordIndex;
     }
@@ -689,42 +814,20 @@ public final class SharedRing {
         // the successful CAS is the linearization point: [tail, tail + padding + required) is ours
         writePadding(index, padding);
         long recordIndex = padding > 0 ? 0 : index;
-        LONG.setOpaque(data, recordIndex, recordHeader(-required, 0)); // opaque: marks the claim for unblock()
+        markClaim(recordIndex, required);
         return recordIndex;
+    }
+
+    /** Marks a claim: its negative length, stored before any payload byte (what {@link #unblock()} relies on). */
+    private void markClaim(long recordIndex, int required) {
+        LONG.setOpaque(data, recordIndex, RingRecords.header(-required, 0)); // opaque: the fence below orders it
+        VarHandle.storeStoreFence(); // the mark before the payload, even in a producer process killed here
     }
 
     private void writePadding(int index, int padding) {
         if (padding > 0) {
-            LONG.setRelease(data, (long) index, recordHeader(padding, RING_PADDING_TYPE)); // release: for the consumer
+            LONG.setRelease(data, (long) index, RingRecords.header(padding, RING_PADDING_TYPE)); // release: consumer
         }
-    }
-
-    /** Zeroes {@code aligned} bytes at {@code index}: a bulk copy from {@link #ZEROS}, which allocates no slice. */
-    private static void zero(MemorySegment data, long index, int aligned) {
-        // plain: published to producers by the release store of head
-        for (long done = 0; done < aligned; done += ZEROS.byteSize()) {
-            MemorySegment.copy(ZEROS, 0, data, index + done, Math.min(ZEROS.byteSize(), aligned - done));
-        }
-    }
-
-    /**
-     * @return a record header as one 64-bit word: length in the low half (bytes 0..3 on little-endian), type in the
-     *         high half (bytes 4..7), so that both are written and read with a single access
-     */
-    private static long recordHeader(int length, int type) {
-        return (long) type << 32 | length & 0xFFFF_FFFFL;
-    }
-
-    private static int recordLength(long header) {
-        return (int) header;
-    }
-
-    private static int recordType(long header) {
-        return (int) (header >>> 32);
-    }
-
-    private static int align(int length) {
-        return (length + RING_RECORD_HEADER - 1) & -RING_RECORD_HEADER;
     }
 
     /** @return the longest message payload of a ring of {@code capacity}: a record fits an eighth of it */
@@ -746,5 +849,6 @@ public final class SharedRing {
         block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
         block.set(JAVA_INT, RING_VERSION_OFFSET, SyncLayout.RING.layoutVersion());
         block.set(JAVA_LONG, RING_MAGIC_OFFSET, RING_MAGIC);
+        block.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, DEFAULT_STALL_TIMEOUT_NANOS);
     }
 }

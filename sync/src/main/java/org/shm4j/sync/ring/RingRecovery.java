@@ -1,0 +1,162 @@
+package org.shm4j.sync.ring;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
+import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_RECOVERIES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_SKIPPED_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+
+/**
+ * The rare paths of a {@link SharedRing}: finishing the consumption a dead consumer left half done, skipping the
+ * records dead producers left claimed (the stall rule and {@link SharedRing#unblock()}), counting both in the header,
+ * and counting the messages queued. The rules and their invariants are in the class documentation of
+ * {@code SharedRing}. Only the consumer calls the first two (for MPMC, the consumer holding the consumers' mutex), so
+ * they do not race with the consumer's own paths; anyone may count.
+ */
+final class RingRecovery {
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final MemorySegment header;
+    private final MemorySegment data;
+    private final int capacity;
+    private final String description;
+
+    RingRecovery(MemorySegment header, MemorySegment data, String description) {
+        this.header = header;
+        this.data = data;
+        this.capacity = (int) data.byteSize();
+        this.description = description;
+    }
+
+    /**
+     * Finishes what a consumer that died between handing records over and freeing them left: zeroes
+     * [{@code head}, {@code consumedTo}) whatever state its bytes are in, then releases head to {@code consumedTo}.
+     * Idempotent, so a consumer that dies in here leaves the same work to the next one.
+     *
+     * @throws IllegalStateException if the two positions cannot be a ring's (the header was overwritten)
+     */
+    void finishConsumption(long head, long consumedTo) {
+        long bytes = consumedTo - head;
+        if (bytes < 0 || bytes > capacity || (bytes & (RING_RECORD_HEADER - 1)) != 0) {
+            throw corrupted("head=" + head + " consumedTo=" + consumedTo);
+        }
+        int index = (int) (head & (capacity - 1));
+        long first = Math.min(bytes, capacity - index);
+        RingRecords.zero(data, index, first); // the records never wrap, but the range may: zero both pieces
+        RingRecords.zero(data, 0, bytes - first);
+        LONG.setRelease(header, RING_HEAD_OFFSET, consumedTo); // release: the zeroed bytes before the freed space
+        LONG.getAndAdd(header, RING_RECOVERIES_OFFSET, 1L);
+    }
+
+    /**
+     * Skips the record at {@code position} (the consumer's commit point) if its producer is taken for dead: a claim
+     * marked but not committed is padded over its marked length; a claim never marked (its producer died between its
+     * tail CAS and its mark) is padded over the zero words from {@code position} up to the first word that is provably
+     * a record boundary — a non-zero word still seen after re-reading every word before it as zero, {@code bound}, or
+     * the end of the buffer.
+     *
+     * @param bound a tail value read when the record at {@code position} was first seen stuck: every claim that
+     *              starts before it is at least as old as that reading
+     * @return true if a record was turned into padding
+     */
+    boolean unblockAt(long position, long bound) {
+        int index = (int) (position & (capacity - 1));
+        long record = (long) LONG.getVolatile(data, index);
+        int length = RingRecords.length(record);
+        if (length < 0) {
+            return padOver(index, record, -length);
+        }
+        if (length > 0 || bound <= position) {
+            return false;
+        }
+        int gap = zeroClaims(index, (int) Math.min(bound - position, capacity - index));
+        return gap > 0 && padOver(index, 0L, gap);
+    }
+
+    /**
+     * @return the bytes from {@code index} to the first record boundary after it, at most {@code limit}: the zero
+     * words there belong to claims never marked. A producer stores its mark before any payload word, with a
+     * store-store fence between, and this scan reads with acquire: so a non-zero word that is payload would make its
+     * record's mark visible in the re-reading pass, which then narrows the gap to that mark.
+     */
+    private int zeroClaims(int index, int limit) {
+        int gap = limit;
+        boolean narrowed = true;
+        while (narrowed) {
+            narrowed = false;
+            for (int at = 0; at < gap; at += RING_RECORD_HEADER) {
+                if ((long) LONG.getAcquire(data, index + at) != 0) { // acquire: a payload word's mark first
+                    gap = at;
+                    narrowed = true;
+                    break;
+                }
+            }
+        }
+        return gap;
+    }
+
+    private boolean padOver(int index, long expected, int alignedLength) {
+        // the successful CAS is the linearization point; it fails if the producer just marked or committed
+        if (!LONG.compareAndSet(data, (long) index, expected, RingRecords.header(alignedLength, RING_PADDING_TYPE))) {
+            return false;
+        }
+        LONG.getAndAdd(header, RING_SKIPPED_OFFSET, 1L);
+        return true;
+    }
+
+    /** @return the records skipped as abandoned so far */
+    long skippedRecords() {
+        return (long) LONG.getVolatile(header, RING_SKIPPED_OFFSET);
+    }
+
+    /** @return the consumptions finished for dead consumers so far */
+    long consumerRecoveries() {
+        return (long) LONG.getVolatile(header, RING_RECOVERIES_OFFSET);
+    }
+
+    /**
+     * Walks the records from consumedTo to tail. A header read is trusted only if consumedTo had not passed it
+     * afterwards (the consumer stores consumedTo, fenced, before it zeroes a record, and this walk reads consumedTo
+     * with acquire after the header); if it had, every message counted so far is gone and the walk goes on from
+     * there. The walk ends at the tail read first, so it ends even while producers go on.
+     *
+     * @return the committed messages not yet handed to a consumer, up to the first claim whose producer has not
+     *         marked it yet (what lies after such a claim cannot be known)
+     */
+    long messageCount() {
+        long tail = (long) LONG.getAcquire(header, RING_TAIL_OFFSET);
+        long position = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET);
+        long count = 0;
+        while (position < tail) {
+            long record = (long) LONG.getAcquire(data, position & (capacity - 1)); // acquire: consumedTo read after
+            long consumedTo = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET);
+            if (consumedTo > position) {
+                position = consumedTo;
+                count = 0;
+                continue;
+            }
+            int length = RingRecords.length(record);
+            long aligned = length < 0 ? -(long) length : RingRecords.align(length);
+            if (aligned <= 0 || aligned > tail - position) {
+                break; // a claim not marked yet
+            }
+            if (length > 0 && RingRecords.type(record) != RING_PADDING_TYPE) {
+                count++;
+            }
+            position += aligned;
+        }
+        return count;
+    }
+
+    /** @return the exception for a ring whose shared state no protocol step can produce */
+    IllegalStateException corrupted(String what) {
+        return new IllegalStateException(description + " is corrupted: " + what + " (capacity " + capacity + ")");
+    }
+}
