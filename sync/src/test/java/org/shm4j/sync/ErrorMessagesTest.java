@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
@@ -14,11 +15,14 @@ import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -35,7 +39,7 @@ class ErrorMessagesTest {
             assertThatThrownBy(() -> SharedLong.openOrCreate(heap, "total")).hasMessageContaining("is a SharedInt");
             SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
             assertThatThrownBy(() -> SharedReadWriteLock.open(heap, "ring")).hasMessageEndingWith(
-                    "is a SharedRing, type 0x53480031 v2 (expected: a SharedReadWriteLock, type 0x53480023 v2)");
+                    "is a SharedRing, type 0x53480031 v3 (expected: a SharedReadWriteLock, type 0x53480023 v2)");
         }
     }
 
@@ -116,6 +120,24 @@ class ErrorMessagesTest {
         assertClosed(() -> pipe.first().send(new byte[1], Duration.ofSeconds(1)), "SharedPipe 'p'", heap);
         assertClosed(() -> pipe.second().recv(Duration.ofSeconds(1)), "SharedPipe 'p'", heap);
         assertClosed(() -> pipe.second().poll(), "SharedPipe 'p'", heap);
+    }
+
+    @Test
+    void shouldSayWhichRingWasUsedAfterItsHeapWasClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedRing ring = SharedRing.create(heap, "events", SharedRing.Kind.MPMC, 1024);
+        RingClaim claim = new RingClaim();
+        assertThat(ring.tryClaim(1, 8, claim)).isTrue();
+        heap.close();
+        String closed = "ring 'events' cannot be used: the heap or segment it lives in is closed";
+        for (ThrowingCallable call : List.<ThrowingCallable>of(() -> ring.offer(1, new byte[8], 0, 8),
+                () -> ring.offer(1, new byte[8], 0, 8, Duration.ofSeconds(1), WaitStrategy.BLOCKING),
+                () -> ring.poll((type, buffer, offset, length) -> { }),
+                () -> ring.poll((type, buffer, offset, length) -> { }, Duration.ofSeconds(1), WaitStrategy.BLOCKING),
+                ring::size, ring::stats, ring::messageCount, ring::unblock, claim::commit)) {
+            assertThatThrownBy(call).isInstanceOf(IllegalStateException.class).hasMessage(closed)
+                    .cause().isInstanceOf(IllegalStateException.class).hasMessage("Already closed");
+        }
     }
 
     @Test

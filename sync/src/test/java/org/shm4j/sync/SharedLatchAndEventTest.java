@@ -67,8 +67,8 @@ class SharedLatchAndEventTest {
     void shouldReleaseABlockedWaiterOnAPulseAndKeepTheFlag() throws Exception {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment raw = arena.allocate(SharedEvent.requiredBytes(), 64);
-            SharedEvent event = SharedEvent.format(raw, 0);
-            assertThat(event.await(10, TimeUnit.MILLISECONDS)).isFalse();
+            assertThat(SharedEvent.format(raw, 0).await(10, TimeUnit.MILLISECONDS)).isFalse();
+            SharedEvent event = SharedEvent.format(raw, 0); // anew: that wait may have left its waiters bit set
             CompletableFuture<Boolean> waiter = new CompletableFuture<>();
             Thread.ofPlatform().start(() -> waiter.complete(awaitQuietly(
                     () -> event.await(BOUND.toSeconds(), TimeUnit.SECONDS))));

@@ -7,11 +7,13 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.SharedSemaphore.Kind;
 import org.shm4j.sync.atomic.SharedInt;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -116,7 +118,9 @@ class SharedSemaphoreTest {
                         throw new IllegalStateException(e);
                     }
                 });
-                Thread.sleep(100); // not synchronisation: gives the waiter time to block, the test passes either way
+                MemorySegment block = heap.lookup("sem", SyncLayout.SEMAPHORE).segment();
+                Children.awaitTrue("the waiter announced itself", // the waiters bit of the futex word
+                        () -> block.get(ValueLayout.JAVA_INT, SyncLayout.COORD_WORD_OFFSET) < 0);
                 sem.release();
                 assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as(kind.toString()).isTrue();
                 assertThat(sem.availablePermits()).isZero();

@@ -69,11 +69,22 @@ public final class Blocks {
      * @param memory        the scope of the structure's memory
      * @param closedMessage {@link #closedMessage(String, String, SharedHeap)} or {@link #closedMessage(String, long)}
      * @return if {@code memory} is closed, an {@link IllegalStateException} naming the structure, with the JDK's bare
-     *         "Already closed" as its cause; otherwise {@code failure} itself
+     *         "Already closed" as its cause (also when a structure beneath this one, such as a queue's ring, already
+     *         named itself: its message is replaced); otherwise {@code failure} itself
      */
     public static IllegalStateException closedOr(IllegalStateException failure, MemorySegment.Scope memory,
                                                  String closedMessage) {
-        return memory.isAlive() ? failure : new IllegalStateException(closedMessage, failure);
+        if (memory.isAlive() || closedMessage.equals(failure.getMessage())) {
+            return failure;
+        }
+        Throwable jdk = isClosedMessage(failure) ? failure.getCause() : failure;
+        return new IllegalStateException(closedMessage, jdk);
+    }
+
+    /** @return true if {@code failure} is one that {@link #closedOr} made (its messages all end so) */
+    private static boolean isClosedMessage(IllegalStateException failure) {
+        return failure.getCause() instanceof IllegalStateException && failure.getMessage() != null
+                && failure.getMessage().endsWith(" is closed");
     }
 
     /**

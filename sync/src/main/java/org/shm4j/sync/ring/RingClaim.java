@@ -56,14 +56,22 @@ public final class RingClaim {
     /** Publishes the message to the consumer. */
     public void commit() {
         SharedRing r = active();
-        r.publish(index, type, length);
+        try {
+            r.publish(index, type, length);
+        } catch (IllegalStateException e) {
+            throw r.closedOr(e);
+        }
         ring = null;
     }
 
     /** Gives the space up: the consumer skips it. */
     public void abort() {
         SharedRing r = active();
-        r.publish(index, org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE, length);
+        try {
+            r.publish(index, org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE, length);
+        } catch (IllegalStateException e) {
+            throw r.closedOr(e);
+        }
         ring = null;
     }
 

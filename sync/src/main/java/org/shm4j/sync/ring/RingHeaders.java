@@ -11,6 +11,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_CACHE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
@@ -76,9 +77,10 @@ final class RingHeaders {
     }
 
     /**
-     * Checks the positions, which other processes may be moving: headCache, head and tail are multiples of the record
-     * alignment and headCache &lt;= head &lt;= tail &lt;= head + capacity. headCache is read first (it never passes
-     * head); the order of head and tail is checked only in a view where head did not move while tail was read.
+     * Checks the positions, which other processes may be moving: headCache, head, tail and consumedTo are multiples
+     * of the record alignment, headCache &lt;= head &lt;= tail &lt;= head + capacity and head &lt;= consumedTo &lt;=
+     * head + capacity. headCache is read first (it never passes head); the rest is checked only in a view where head
+     * did not move while tail was read.
      *
      * @throws ShmFormatException if they are not
      */
@@ -98,6 +100,12 @@ final class RingHeaders {
             }
             if (tail - head < 0 || tail - head > capacity) {
                 throw Blocks.corrupt(what, "tail", tail, "head " + head + " to head + capacity " + capacity);
+            }
+            long consumedTo = (long) LONG.getVolatile(block, RING_CONSUMED_TO_OFFSET); // after head: never behind it
+            checkPosition(what, "consumedTo", consumedTo);
+            if (consumedTo - head < 0 || consumedTo - head > capacity) {
+                throw Blocks.corrupt(what, "consumedTo", consumedTo,
+                        "head " + head + " to head + capacity " + capacity);
             }
             return;
         }

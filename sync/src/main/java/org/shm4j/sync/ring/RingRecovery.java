@@ -1,5 +1,7 @@
 package org.shm4j.sync.ring;
 
+import org.shm4j.core.ShmFormatException;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
@@ -40,7 +42,7 @@ final class RingRecovery {
      * [{@code head}, {@code consumedTo}) whatever state its bytes are in, then releases head to {@code consumedTo}.
      * Idempotent, so a consumer that dies in here leaves the same work to the next one.
      *
-     * @throws IllegalStateException if the two positions cannot be a ring's (the header was overwritten)
+     * @throws ShmFormatException if the two positions cannot be a ring's (the header was overwritten)
      */
     void finishConsumption(long head, long consumedTo) {
         long bytes = consumedTo - head;
@@ -156,7 +158,7 @@ final class RingRecovery {
     }
 
     /** @return the exception for a ring whose shared state no protocol step can produce */
-    IllegalStateException corrupted(String what) {
-        return new IllegalStateException(description + " is corrupted: " + what + " (capacity " + capacity + ")");
+    ShmFormatException corrupted(String what) {
+        return new ShmFormatException(description + " is corrupted: " + what + " (capacity " + capacity + ")");
     }
 }

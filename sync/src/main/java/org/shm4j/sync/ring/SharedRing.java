@@ -342,12 +342,16 @@ public final class SharedRing {
 
     /** @return bytes of records (with headers and padding) not yet consumed: a snapshot */
     public long size() {
-        while (true) {
-            long head = (long) LONG.getVolatile(header, RING_HEAD_OFFSET);
-            long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
-            if ((long) LONG.getVolatile(header, RING_HEAD_OFFSET) == head) {
-                return tail - head;
+        try {
+            while (true) {
+                long head = (long) LONG.getVolatile(header, RING_HEAD_OFFSET);
+                long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+                if ((long) LONG.getVolatile(header, RING_HEAD_OFFSET) == head) {
+                    return tail - head;
+                }
             }
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
     }
 
@@ -365,13 +369,17 @@ public final class SharedRing {
      *                                  {@link #maxMessageLength()}
      */
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length) {
-        long index = claim(type, length);
-        if (index < 0) {
-            return false;
+        try {
+            long index = claim(type, length);
+            if (index < 0) {
+                return false;
+            }
+            MemorySegment.copy(source, sourceOffset, data, index + RING_RECORD_HEADER, length);
+            publish(index, type, length);
+            return true;
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
-        MemorySegment.copy(source, sourceOffset, data, index + RING_RECORD_HEADER, length);
-        publish(index, type, length);
-        return true;
     }
 
     /**
@@ -381,14 +389,18 @@ public final class SharedRing {
      * @see #offer(int, MemorySegment, long, int)
      */
     public boolean offer(int type, byte[] source, int sourceOffset, int length) {
-        Objects.checkFromIndexSize(sourceOffset, length, source.length);
-        long index = claim(type, length);
-        if (index < 0) {
-            return false;
+        try {
+            Objects.checkFromIndexSize(sourceOffset, length, source.length);
+            long index = claim(type, length);
+            if (index < 0) {
+                return false;
+            }
+            MemorySegment.copy(source, sourceOffset, data, JAVA_BYTE, index + RING_RECORD_HEADER, length);
+            publish(index, type, length);
+            return true;
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
-        MemorySegment.copy(source, sourceOffset, data, JAVA_BYTE, index + RING_RECORD_HEADER, length);
-        publish(index, type, length);
-        return true;
     }
 
     /**
@@ -400,7 +412,11 @@ public final class SharedRing {
      */
     public boolean offer(int type, byte[] source, int sourceOffset, int length, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
-        return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+        try {
+            return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -412,7 +428,11 @@ public final class SharedRing {
      */
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length, Duration timeout,
                          WaitStrategy strategy) throws InterruptedException {
-        return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+        try {
+            return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -423,15 +443,19 @@ public final class SharedRing {
      * @throws IllegalStateException if {@code claim} is still in progress
      */
     public boolean tryClaim(int type, int length, RingClaim claim) {
-        if (claim.isActive()) {
-            throw new IllegalStateException("claim is still in progress: commit or abort it first");
+        try {
+            if (claim.isActive()) {
+                throw new IllegalStateException("claim is still in progress: commit or abort it first");
+            }
+            long index = claim(type, length);
+            if (index < 0) {
+                return false;
+            }
+            claim.start(this, index, type, length);
+            return true;
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
-        long index = claim(type, length);
-        if (index < 0) {
-            return false;
-        }
-        claim.start(this, index, type, length);
-        return true;
     }
 
     /**
@@ -443,7 +467,11 @@ public final class SharedRing {
      */
     public boolean tryClaim(int type, int length, RingClaim claim, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
-        return retry(() -> tryClaim(type, length, claim), timeout, strategy);
+        try {
+            return retry(() -> tryClaim(type, length, claim), timeout, strategy);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -462,22 +490,26 @@ public final class SharedRing {
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
-        Objects.requireNonNull(handler, "handler");
-        long start = System.nanoTime();
-        long timeoutNanos = Waits.nanos(timeout);
-        int step = 0;
-        while (true) {
-            // MPMC: the consumers' turn is waited for within the timeout too
-            int handled = consumers == null ? drainAsConsumer(handler, 1)
-                    : drainInTurn(handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
-            if (handled > 0) {
-                return handled;
+        try {
+            Objects.requireNonNull(handler, "handler");
+            long start = System.nanoTime();
+            long timeoutNanos = Waits.nanos(timeout);
+            int step = 0;
+            while (true) {
+                // MPMC: the consumers' turn is waited for within the timeout too
+                int handled = consumers == null ? drainAsConsumer(handler, 1)
+                        : drainInTurn(handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
+                if (handled > 0) {
+                    return handled;
+                }
+                long left = timeoutNanos - (System.nanoTime() - start);
+                if (left <= 0) {
+                    return 0;
+                }
+                step = await(strategy, step, RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET, left, true);
             }
-            long left = timeoutNanos - (System.nanoTime() - start);
-            if (left <= 0) {
-                return 0;
-            }
-            step = await(strategy, step, RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET, left, true);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
     }
 
@@ -500,18 +532,31 @@ public final class SharedRing {
      * @throws IllegalArgumentException if {@code timeout} is not positive
      */
     public void setStallTimeout(Duration timeout) {
-        LONG.setVolatile(header, RING_STALL_TIMEOUT_OFFSET, Checks.positive("stallTimeout nanos", timeout.toNanos()));
+        try {
+            long nanos = Checks.positive("stallTimeout nanos", timeout.toNanos());
+            LONG.setVolatile(header, RING_STALL_TIMEOUT_OFFSET, nanos);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the stall timeout every consumer of this ring applies (default 5 s) */
     public Duration stallTimeout() {
-        return Duration.ofNanos(stallTimeoutNanos());
+        try {
+            return Duration.ofNanos(stallTimeoutNanos());
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return what the ring's rules did so far (skips, consumer recoveries and take-overs), from its header */
     public RingStats stats() {
-        return new RingStats(size(), stallTimeout(), recovery.skippedRecords(), recovery.consumerRecoveries(),
-                consumers == null ? 0 : consumers.recoveries());
+        try {
+            return new RingStats(size(), stallTimeout(), recovery.skippedRecords(), recovery.consumerRecoveries(),
+                    consumers == null ? 0 : consumers.recoveries());
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -524,7 +569,11 @@ public final class SharedRing {
      * @return the number of messages queued, not counting claims not yet committed
      */
     public long messageCount() {
-        return recovery.messageCount();
+        try {
+            return recovery.messageCount();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     private long stallTimeoutNanos() {
@@ -539,14 +588,18 @@ public final class SharedRing {
      * @return the number of messages handled
      */
     public int drain(MessageHandler handler, int limit) {
-        Objects.requireNonNull(handler, "handler");
-        if (consumers == null) {
-            return drainAsConsumer(handler, limit);
-        }
         try {
-            return drainInTurn(handler, limit, -1, false);
-        } catch (InterruptedException impossible) {
-            throw new AssertionError(impossible);
+            Objects.requireNonNull(handler, "handler");
+            if (consumers == null) {
+                return drainAsConsumer(handler, limit);
+            }
+            try {
+                return drainInTurn(handler, limit, -1, false);
+            } catch (InterruptedException impossible) {
+                throw new AssertionError(impossible);
+            }
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
     }
 
@@ -724,22 +777,35 @@ public final class SharedRing {
      * @return true if a record was turned into padding
      */
     public boolean unblock() {
-        if (consumers == null) {
-            return unblockAsConsumer();
-        }
-        if (!consumers.tryAcquire()) {
-            return false;
-        }
         try {
-            return unblockAsConsumer();
-        } finally {
-            consumers.release(false, consumersName);
+            if (consumers == null) {
+                return unblockAsConsumer();
+            }
+            if (!consumers.tryAcquire()) {
+                return false;
+            }
+            try {
+                return unblockAsConsumer();
+            } finally {
+                consumers.release(false, consumersName);
+            }
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
     }
 
     private boolean unblockAsConsumer() {
         long position = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET); // acquire: a previous consumer's
         return recovery.unblockAt(position, (long) LONG.getVolatile(header, RING_TAIL_OFFSET));
+    }
+
+    /**
+     * @return what a public method throws for {@code failure}: a message naming this ring if the memory it lives in
+     *         was closed, else {@code failure} itself. Called only from catch blocks, so the hot paths pay nothing.
+     */
+    IllegalStateException closedOr(IllegalStateException failure) {
+        return Blocks.closedOr(failure, header.scope(),
+                description + " cannot be used: the heap or segment it lives in is closed");
     }
 
     @Override

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.shm4j.core.ShmFormatException;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -120,7 +121,7 @@ class RingRecoveryTest {
         assertThat(ring.offer(1, filled(8, 1), 0, 8)).isTrue();
         data.set(JAVA_LONG, 0, RingRecords.header(2000, 1)); // overwritten by something that is not the ring
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ring.poll(collect))
-                .isInstanceOf(IllegalStateException.class)
+                .isInstanceOf(ShmFormatException.class)
                 .hasMessageContaining("is corrupted: record header 0x1000007d0 at 0");
     }
 
