@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * Finds shm4j heaps (files under {@code /dev/shm} and given directories whose first 8 bytes are the heap magic),
+ * Finds shm4j heaps (files under {@code /dev/shm}, or under given directories, whose first 8 bytes are the heap magic),
  * opens them read-only (so this process never enters their attach table) and reports them.
  */
 final class HeapScan {
@@ -46,13 +46,13 @@ final class HeapScan {
         }
     }
 
-    /** @return the heaps in {@code /dev/shm} and {@code dirs}, sorted by name within each directory */
+    /**
+     * @param dirs the directories to scan; empty for {@code /dev/shm} alone
+     * @return the heaps there, sorted by name within each directory
+     */
     static List<Found> discover(List<Path> dirs) throws IOException {
         List<Found> found = new ArrayList<>();
-        List<Path> all = new ArrayList<>();
-        all.add(SharedMemory.SHM_DIR);
-        all.addAll(dirs);
-        for (Path dir : all) {
+        for (Path dir : dirs.isEmpty() ? List.of(SharedMemory.SHM_DIR) : dirs) {
             if (!Files.isDirectory(dir)) {
                 throw new IOException("not a directory: " + dir);
             }

@@ -17,14 +17,15 @@ import java.util.Map;
  * launcher, or {@code java -cp <shm4j jars> org.shm4j.sync.tools.Shm4j COMMAND ...}.
  *
  * <pre>
- * shm4j ls [--dir DIR]... [--json]          heaps in /dev/shm (and DIRs): size, use, creator, processes, stale
+ * shm4j ls [--dir DIR]... [--json]          heaps in /dev/shm (or in DIRs): size, use, creator, processes, stale
  * shm4j inspect HEAP [--json]               each block of HEAP with its live state
  * shm4j watch HEAP [--interval MS] [--count N] [--json]
  *                                           inspect again every MS (1000) ms, N times (for ever), with rates
  * shm4j gc [--dir DIR]... [--force] [--json]
  *                                           stale heaps: listed (dry run), or removed with --force
  * </pre>
- * HEAP is a name in {@code /dev/shm}, or the path (containing a '/') of a file-backed heap. Everything but
+ * {@code --dir} scans DIR (for file-backed heaps) instead of {@code /dev/shm}; give {@code --dir /dev/shm} too to
+ * scan both. HEAP is a name in {@code /dev/shm}, or the path (containing a '/') of a file-backed heap. Everything but
  * {@code gc --force} maps heaps read-only and does not attach: it never changes a heap nor blocks a process.
  * {@code --json} prints one JSON document (for {@code watch}: one per line, per refresh) with stable field names.
  *
@@ -43,12 +44,13 @@ public final class Shm4j {
 
     private static final String USAGE_TEXT = """
             usage: shm4j COMMAND [OPTIONS]
-              ls [--dir DIR]... [--json]            heaps in /dev/shm (and DIRs): size, use, creator, processes, stale
+              ls [--dir DIR]... [--json]            heaps in /dev/shm (or DIRs): size, use, creator, processes, stale
               inspect HEAP [--json]                 each block of HEAP with its live state
               watch HEAP [--interval MS] [--count N] [--json]
                                                     inspect every MS ms (1000), N times (for ever), with rates
               gc [--dir DIR]... [--force] [--json]  list stale heaps; remove them with --force
               help                                  this text
+            --dir DIR scans DIR instead of /dev/shm (repeat it, with --dir /dev/shm for both).
             HEAP: a name in /dev/shm, or the path of a file-backed heap. Only gc --force writes.
             exit codes: 0 ok, 1 error, 2 usage, 3 no such heap""";
 
