@@ -6,7 +6,11 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.sync.internal.CountersLayout;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ReadmeSnippets;
 import org.shm4j.testing.ShmNames;
+
+import java.io.IOException;
+import java.nio.file.Path;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,12 +18,29 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 class SharedCountersTest {
     private static final Duration BOUND = Duration.ofSeconds(90);
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldShowTheReadmeExample() throws IOException {
+        // README:begin
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedCounters counters = SharedCounters.openOrCreate(heap, "stats", 64);
+            SharedCounter served = counters.allocate("requests served");  // another process: find("requests served")
+            served.incrementAndGet();
+            served.getAndAdd(2);
+            assertThat(counters.snapshot()).extracting(SharedCounters.Entry::label, SharedCounters.Entry::value)
+                    .containsExactly(tuple("requests served", 3L));
+            served.free();                                    // its slot goes to another label only after 1 s
+        }
+        // README:end
+        ReadmeSnippets.assertShownVerbatim(Path.of("src/test/java/org/shm4j/sync/atomic/SharedCountersTest.java"), 1);
+    }
 
     @Test
     void shouldAllocateLabeledCountersWithEveryAccessMode() {
