@@ -15,6 +15,7 @@ usage() {
         "  report      regenerate the README's performance tables and chart from the newest full run (or ARGS' run;" \
         "              a run too noisy for its verdicts is refused unless --force is given)" \
         "  demo        two JVM processes share a named heap and add to one counter" \
+        "  shm4j       the shm4j tool: list, inspect, watch and clean up heaps (./shm4j ARGS; ./shm4j help)" \
         "  help        print this list (also -h, --help, or no command)" \
         "" \
         "Every command but help and python needs a JDK 22+ (JAVA_HOME if it is one, else the newest in /usr/lib/jvm)" \
@@ -29,6 +30,9 @@ case "$command" in
         exit 0
         ;;
     bench|bench-full|test|install|python|report|demo)
+        ;;
+    shm4j)
+        exec "$(dirname "$0")/shm4j" "${@:2}"
         ;;
     *)
         printf 'run.sh: unknown command: %s\n\n' "$command" >&2

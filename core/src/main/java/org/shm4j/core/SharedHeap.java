@@ -7,6 +7,7 @@ import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.Names;
 import org.shm4j.core.internal.OwnerLock;
+import org.shm4j.core.internal.ProcessIdentity;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -418,6 +419,30 @@ public final class SharedHeap implements AutoCloseable {
      */
     public List<HeapProcess> attachedProcesses() {
         return AttachTable.processes(memory.segment());
+    }
+
+    /**
+     * Reads the creator's pid and start time from the header, for diagnostics.
+     *
+     * @return the process that created this heap, alive or not; its {@code attachments} is 0 (the attach table, see
+     *         {@link #attachedProcesses()}, counts its opens)
+     * @throws IllegalStateException if this heap is closed
+     */
+    public HeapProcess creator() {
+        long token = HeapHeader.creatorToken(memory.segment());
+        return new HeapProcess(ProcessIdentity.pid(token), HeapHeader.creatorStartMillis(memory.segment()), 0,
+                ProcessIdentity.isAlive(token));
+    }
+
+    /**
+     * Tells, without changing anything, whether the heap is stale (its creator and every process in its attach table
+     * are dead), as {@link #unlinkIfStale(String)} decides; a snapshot, for diagnostics: only that method removes a
+     * heap safely.
+     *
+     * @throws IllegalStateException if this heap is closed
+     */
+    public boolean isStale() {
+        return !creator().alive() && attachedProcesses().stream().noneMatch(HeapProcess::alive);
     }
 
     /**

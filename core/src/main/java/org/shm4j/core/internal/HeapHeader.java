@@ -108,8 +108,12 @@ public final class HeapHeader {
 
     /** @return the owner token of the heap's creator, from a validated header */
     public static long creatorToken(MemorySegment segment) {
-        return ProcessIdentity.token(segment.get(JAVA_LONG, CREATOR_PID_OFFSET),
-                segment.get(JAVA_LONG, CREATOR_START_OFFSET));
+        return ProcessIdentity.token(segment.get(JAVA_LONG, CREATOR_PID_OFFSET), creatorStartMillis(segment));
+    }
+
+    /** @return the creator's start time in epoch ms (0 if unknown), from a validated header */
+    public static long creatorStartMillis(MemorySegment segment) {
+        return segment.get(JAVA_LONG, CREATOR_START_OFFSET);
     }
 
     private static long newHeapId() {

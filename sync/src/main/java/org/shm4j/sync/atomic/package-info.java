@@ -11,6 +11,9 @@
  * else. Every access names its VarHandle access mode ({@code get} is volatile, {@code getAcquire},
  * {@code getOpaque}, {@code getPlain}, ...) with the same meaning as in {@code java.lang.invoke.VarHandle}.
  *
+ * <p>{@link org.shm4j.sync.atomic.SharedCounters} holds labeled counters allocated by name, each a
+ * {@link org.shm4j.sync.atomic.SharedCounter}, for outside tools ({@code shm4j inspect}) to read live.
+ *
  * <p>A value created with {@code withLock = true} gets a {@link org.shm4j.sync.locks.SharedLock} beside it, for
  * read-modify-write sequences that one atomic instruction cannot do ({@code withLock(...)}).
  *

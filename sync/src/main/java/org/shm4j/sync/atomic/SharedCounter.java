@@ -1,0 +1,126 @@
+package org.shm4j.sync.atomic;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * One labeled 64-bit counter of a {@link SharedCounters} block, with the access modes of {@link SharedLong}. Handed
+ * out by {@link SharedCounters#allocate(String)} and {@link SharedCounters#find(String)}; every process that holds a
+ * handle of the same allocation counts into the same value.
+ *
+ * <p>Memory consistency effects: {@link #get()}/{@link #set(long)} and the read-modify-write methods are volatile
+ * accesses; {@link #getAcquire()} pairs with {@link #setRelease(long)}; {@link #getOpaque()}/{@link #setOpaque(long)}
+ * are coherent but unordered (enough for a statistic that only needs to be exact in the end).
+ *
+ * <p>After {@link #free()} the handle must not be used: its slot goes to another label once the block's reuse delay
+ * has passed. Used after its heap was closed, a method throws the JDK's {@link IllegalStateException}.
+ */
+public final class SharedCounter {
+    // VarHandle mechanics
+    private static final VarHandle VALUE = JAVA_LONG.varHandle();
+
+    private final SharedCounters counters;
+    private final MemorySegment value;
+    private final int id;
+    private final long registrationId;
+    private final String label;
+
+    SharedCounter(SharedCounters counters, MemorySegment value, int id, long registrationId, String label) {
+        this.counters = counters;
+        this.value = value;
+        this.id = id;
+        this.registrationId = registrationId;
+        this.label = label;
+    }
+
+    /** @return the counter's slot in its block */
+    public int id() {
+        return id;
+    }
+
+    /** @return the id of this allocation, unique in its block: a later counter in the same slot has another */
+    public long registrationId() {
+        return registrationId;
+    }
+
+    /** @return the counter's label */
+    public String label() {
+        return label;
+    }
+
+    /** @return the value, with volatile semantics */
+    public long get() {
+        return (long) VALUE.getVolatile(value, 0L);
+    }
+
+    /** @return the value, with acquire semantics (pairs with {@link #setRelease(long)}) */
+    public long getAcquire() {
+        return (long) VALUE.getAcquire(value, 0L);
+    }
+
+    /** @return the value, opaque: coherent, no ordering of other accesses */
+    public long getOpaque() {
+        return (long) VALUE.getOpaque(value, 0L);
+    }
+
+    /** Sets the value with volatile semantics. */
+    public void set(long newValue) {
+        VALUE.setVolatile(value, 0L, newValue);
+    }
+
+    /** Sets the value with release semantics. */
+    public void setRelease(long newValue) {
+        VALUE.setRelease(value, 0L, newValue);
+    }
+
+    /** Sets the value, opaque. */
+    public void setOpaque(long newValue) {
+        VALUE.setOpaque(value, 0L, newValue);
+    }
+
+    /** @return the value before adding {@code delta}, atomically */
+    public long getAndAdd(long delta) {
+        return (long) VALUE.getAndAdd(value, 0L, delta);
+    }
+
+    /** @return the value after adding {@code delta}, atomically */
+    public long addAndGet(long delta) {
+        return (long) VALUE.getAndAdd(value, 0L, delta) + delta;
+    }
+
+    /** @return the value before adding 1, atomically */
+    public long getAndIncrement() {
+        return getAndAdd(1L);
+    }
+
+    /** @return the value after adding 1, atomically */
+    public long incrementAndGet() {
+        return addAndGet(1L);
+    }
+
+    /** @return the value after subtracting 1, atomically */
+    public long decrementAndGet() {
+        return addAndGet(-1L);
+    }
+
+    /** @return true if the value was {@code expected} and is now {@code newValue} */
+    public boolean compareAndSet(long expected, long newValue) {
+        return VALUE.compareAndSet(value, 0L, expected, newValue);
+    }
+
+    /**
+     * Frees this counter's slot; it is reused for another label only after the block's reuse delay.
+     *
+     * @throws IllegalStateException if this allocation was already freed (by any process)
+     */
+    public void free() {
+        counters.free(this);
+    }
+
+    @Override
+    public String toString() {
+        return "counter '" + label + "' (slot " + id + ") of " + counters;
+    }
+}

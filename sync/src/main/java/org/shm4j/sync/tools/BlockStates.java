@@ -1,0 +1,260 @@
+package org.shm4j.sync.tools;
+
+import org.shm4j.core.BlockType;
+import org.shm4j.core.HeapBlock;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.atomic.SharedCounters;
+import org.shm4j.sync.internal.CoordinationBlocks;
+import org.shm4j.sync.internal.CountersLayout;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.ring.RingStats;
+import org.shm4j.sync.ring.SharedRing;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.*;
+
+/**
+ * Reads the live state of each kind of block in a heap opened read-only, with loads only (volatile, or opaque for
+ * diagnostics): nothing here writes, takes a lock or waits. A block of an unknown tag, of another layout version, or
+ * whose header fails its checks is reported as unreadable with the reason, never read further.
+ */
+final class BlockStates {
+    // VarHandle mechanics
+    private static final VarHandle I32 = JAVA_INT.varHandle();
+    private static final VarHandle I64 = JAVA_LONG.varHandle();
+
+    /** How many elements of an array block a report shows. */
+    private static final int SHOWN_ELEMENTS = 8;
+
+    /** The state reader of each known block type, by tag. */
+    private static final Map<Integer, Reader> READERS = readers();
+
+    private BlockStates() {
+    }
+
+    /** @return the block's catalog entry and, under "state" or "unreadable", its live state or why it is unreadable */
+    static Map<String, Object> describe(SharedHeap heap, HeapBlock block) {
+        BlockType type = block.type();
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("name", block.name());
+        report.put("kind", type.kindName().orElse("unknown"));
+        report.put("tag", "0x" + Integer.toHexString(type.tag()));
+        report.put("layoutVersion", type.layoutVersion());
+        report.put("offset", block.offset());
+        report.put("size", block.byteSize());
+        Reader reader = READERS.get(type.tag());
+        if (reader == null) {
+            report.put("unreadable", "unknown block type " + type + ": not a structure this tool knows");
+        } else if (reader.type().layoutVersion() != type.layoutVersion()) {
+            report.put("unreadable", "layout version " + type.layoutVersion() + " (this tool reads version "
+                    + reader.type().layoutVersion() + " of " + type.kindName().orElse("it") + ")");
+        } else {
+            try {
+                report.put("state", reader.read().apply(heap, block));
+            } catch (RuntimeException e) {
+                report.put("unreadable", e.getMessage() == null ? e.toString() : e.getMessage());
+            }
+        }
+        return report;
+    }
+
+    private record Reader(BlockType type, BiFunction<SharedHeap, HeapBlock, Map<String, Object>> read) {
+    }
+
+    private static Map<Integer, Reader> readers() {
+        Map<Integer, Reader> readers = new LinkedHashMap<>();
+        add(readers, INT, (h, b) -> value((int) I32.getVolatile(b.segment(), 0L)));
+        add(readers, LONG, (h, b) -> value((long) I64.getVolatile(b.segment(), 0L)));
+        add(readers, DOUBLE, (h, b) -> value(Double.longBitsToDouble((long) I64.getVolatile(b.segment(), 0L))));
+        add(readers, BOOLEAN, (h, b) -> value((int) I32.getVolatile(b.segment(), 0L) != 0));
+        add(readers, INT_ARRAY, (h, b) -> array(b.segment(), Integer.BYTES, (s, i) -> s.get(JAVA_INT, i)));
+        add(readers, LONG_ARRAY, (h, b) -> array(b.segment(), Long.BYTES, (s, i) -> s.get(JAVA_LONG, i)));
+        add(readers, DOUBLE_ARRAY, (h, b) -> array(b.segment(), Long.BYTES, (s, i) -> s.get(JAVA_DOUBLE, i)));
+        add(readers, BYTE_ARRAY, (h, b) -> array(b.segment(), 1, null));
+        add(readers, LOCK, (h, b) -> LockStates.mutex(b.segment(), 0, "lock '" + b.name() + "'"));
+        add(readers, READ_WRITE_LOCK, (h, b) -> LockStates.readWrite(b.segment(), "read-write lock '" + b.name()
+                + "'"));
+        add(readers, FAIR_LOCK, (h, b) -> LockStates.fair(b.segment()));
+        add(readers, RING, BlockStates::ring);
+        add(readers, PIPE, (h, b) -> pipe(b.segment()));
+        add(readers, SEMAPHORE, (h, b) -> semaphore(coordination(b, SEMAPHORE)));
+        add(readers, LATCH, (h, b) -> {
+            int word = (int) I32.getVolatile(coordination(b, LATCH), COORD_WORD_OFFSET);
+            return coordinationState("count", word & COORD_VALUE_MASK, word);
+        });
+        add(readers, EVENT, (h, b) -> {
+            int word = (int) I32.getVolatile(coordination(b, EVENT), COORD_WORD_OFFSET);
+            Map<String, Object> state = coordinationState("set", (word & EVENT_SET) != 0, word);
+            state.put("generation", (word & COORD_VALUE_MASK) / EVENT_GENERATION_UNIT);
+            return state;
+        });
+        add(readers, BARRIER, (h, b) -> barrier(coordination(b, BARRIER)));
+        add(readers, CONDITION, (h, b) -> {
+            MemorySegment s = coordination(b, CONDITION);
+            Map<String, Object> state = new LinkedHashMap<>();
+            state.put("waiters", (int) I32.getVolatile(s, COND_WAITERS_OFFSET));
+            state.put("signals", (int) I32.getVolatile(s, COND_SEQ_OFFSET));
+            return state;
+        });
+        add(readers, CountersLayout.COUNTERS, BlockStates::counters);
+        return readers;
+    }
+
+    private static void add(Map<Integer, Reader> readers, BlockType type,
+                            BiFunction<SharedHeap, HeapBlock, Map<String, Object>> read) {
+        readers.put(type.tag(), new Reader(type, read));
+    }
+
+    private static Map<String, Object> value(Object value) {
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("value", value);
+        return state;
+    }
+
+    /** Reads an element of an array block at a byte offset. */
+    private interface Element {
+        Object get(MemorySegment segment, long offset);
+    }
+
+    private static Map<String, Object> array(MemorySegment block, int elementSize, Element element) {
+        long length = block.get(JAVA_LONG, ARRAY_LENGTH_OFFSET);
+        long fits = (block.byteSize() - ARRAY_ELEMENTS_OFFSET) / elementSize;
+        if (length < 0 || length > fits) {
+            throw new IllegalStateException("array length " + length + " (expected: 0 to " + fits + ")");
+        }
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("length", length);
+        if (element != null) {
+            List<Object> first = new ArrayList<>();
+            for (long i = 0; i < Math.min(length, SHOWN_ELEMENTS); i++) {
+                first.add(element.get(block, ARRAY_ELEMENTS_OFFSET + i * elementSize));
+            }
+            state.put("first", first);
+        }
+        return state;
+    }
+
+    private static Map<String, Object> ring(SharedHeap heap, HeapBlock block) {
+        SharedRing ring = SharedRing.open(heap, block.name()); // validates the header; reads only
+        MemorySegment header = block.segment();
+        RingStats stats = ring.stats();
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("ringKind", ring.kind().name());
+        state.put("capacity", ring.capacity());
+        state.put("bytesQueued", stats.sizeBytes());
+        state.put("messagesQueued", ring.messageCount());
+        long tail = (long) I64.getVolatile(header, RING_TAIL_OFFSET);
+        long consumedTo = (long) I64.getVolatile(header, RING_CONSUMED_TO_OFFSET);
+        state.put("tail", tail);
+        state.put("head", (long) I64.getVolatile(header, RING_HEAD_OFFSET));
+        // the record the next consumer reads: a claim not yet committed (length <= 0) holds every message behind it
+        long next = RING_HEADER_SIZE + (consumedTo & (ring.capacity() - 1));
+        state.put("headStalled", consumedTo < tail && (int) I32.getVolatile(header, next) <= 0);
+        state.put("recordsSkipped", stats.skippedRecords());
+        state.put("consumerRecoveries", stats.consumerRecoveries());
+        state.put("consumerTakeOvers", stats.consumerTakeovers());
+        state.put("stallTimeoutMillis", stats.stallTimeout().toMillis());
+        state.put("blockedConsumers", (int) I32.getVolatile(header, RING_NOT_EMPTY_WAITERS_OFFSET));
+        state.put("blockedProducers", (int) I32.getVolatile(header, RING_NOT_FULL_WAITERS_OFFSET));
+        if (ring.kind() == SharedRing.Kind.MPMC) {
+            state.put("consumerTurn", LockStates.mutex(header, RING_CONSUMER_MUTEX_OFFSET, "ring consumers"));
+        }
+        return state;
+    }
+
+    /** A pipe's end states; its depths are those of its two rings, the blocks {@code <name>.ab} and {@code .ba}. */
+    private static Map<String, Object> pipe(MemorySegment block) {
+        long magic = block.get(JAVA_LONG, PIPE_MAGIC_OFFSET);
+        if (magic != PIPE_MAGIC) {
+            throw new IllegalStateException("pipe magic 0x" + Long.toHexString(magic) + " (expected: 0x"
+                    + Long.toHexString(PIPE_MAGIC) + ")");
+        }
+        Map<String, Object> state = new LinkedHashMap<>();
+        for (int end = 0; end < 2; end++) {
+            long at = PIPE_FIRST_END_OFFSET + end * PIPE_END_STRIDE;
+            long token = (long) I64.getVolatile(block, at + PIPE_END_OWNER);
+            Map<String, Object> endState = new LinkedHashMap<>();
+            endState.put("closed", (int) I32.getVolatile(block, at + PIPE_END_STATE) == PIPE_END_CLOSED);
+            endState.put("ownerPid", token == 0 ? null : ProcessIdentity.pid(token));
+            endState.put("ownerAlive", token == 0 ? null : ProcessIdentity.isAlive(token));
+            state.put(end == 0 ? "first" : "second", endState);
+        }
+        return state;
+    }
+
+    /** @return the block, once its coordination header names {@code type} (as the structure's own open checks) */
+    private static MemorySegment coordination(HeapBlock block, BlockType type) {
+        MemorySegment s = block.segment();
+        if (s.byteSize() < COORD_WORD_OFFSET + CACHE_LINE || s.get(JAVA_LONG, COORD_MAGIC_OFFSET) != COORD_MAGIC
+                || s.get(JAVA_INT, COORD_TAG_OFFSET) != type.tag()
+                || s.get(JAVA_INT, COORD_VERSION_OFFSET) != type.layoutVersion()) {
+            throw new IllegalStateException("coordination header is not that of " + type + " (bad magic, tag, "
+                    + "version or size)");
+        }
+        return s;
+    }
+
+    private static Map<String, Object> coordinationState(String field, Object value, int word) {
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put(field, value);
+        state.put("waiters", (word & COORD_WAITERS) != 0);
+        return state;
+    }
+
+    private static Map<String, Object> semaphore(MemorySegment block) {
+        int word = (int) I32.getVolatile(block, COORD_WORD_OFFSET);
+        int kind = CoordinationBlocks.param1(block);
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("semaphoreKind", kind >= 1 && kind <= 3 ? List.of("UNBOUNDED", "BOUNDED", "UNDO").get(kind - 1)
+                : "unknown " + kind);
+        state.put("initialPermits", CoordinationBlocks.param2(block));
+        if (kind == 3) { // undo: the word is a release sequence; permits are the initial less those held
+            state.put("holders", LockStates.holders(block, SEM_SLOTS_OFFSET));
+            state.put("mutex", LockStates.mutex(block, SEM_MUTEX_OFFSET, "semaphore mutex"));
+        } else {
+            state.put("permits", word & COORD_VALUE_MASK);
+        }
+        state.put("waiters", (word & COORD_WAITERS) != 0);
+        return state;
+    }
+
+    private static Map<String, Object> barrier(MemorySegment block) {
+        long barrierState = (long) I64.getVolatile(block, BARRIER_STATE_OFFSET);
+        int word = (int) barrierState;
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("parties", CoordinationBlocks.param1(block));
+        state.put("arrived", (int) (barrierState >>> 32));
+        state.put("generation", word & BARRIER_GENERATION_MASK);
+        state.put("broken", (word & BARRIER_BROKEN) != 0);
+        return state;
+    }
+
+    private static Map<String, Object> counters(SharedHeap heap, HeapBlock block) {
+        SharedCounters counters = SharedCounters.open(heap, block.name()); // validates the header; reads only
+        List<Object> entries = new ArrayList<>();
+        for (SharedCounters.Entry entry : counters.snapshot()) {
+            Map<String, Object> map = new LinkedHashMap<>();
+            map.put("id", entry.id());
+            map.put("registrationId", entry.registrationId());
+            map.put("label", entry.label());
+            map.put("value", entry.value());
+            entries.add(map);
+        }
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("capacity", counters.capacity());
+        state.put("allocated", entries.size());
+        state.put("counters", entries);
+        return state;
+    }
+}

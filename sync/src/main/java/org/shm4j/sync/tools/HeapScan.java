@@ -1,0 +1,140 @@
+package org.shm4j.sync.tools;
+
+import org.shm4j.core.HeapBlock;
+import org.shm4j.core.HeapProcess;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.SharedMemory;
+import org.shm4j.core.internal.HeapLayout;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Finds shm4j heaps (files under {@code /dev/shm}, or under given directories, whose first 8 bytes are the heap magic),
+ * opens them read-only (so this process never enters their attach table) and reports them.
+ */
+final class HeapScan {
+    private HeapScan() {
+    }
+
+    /**
+     * A heap file found on disk.
+     *
+     * @param name  its name: the file name under {@code /dev/shm}, else the path
+     * @param path  the file
+     * @param named true if it is a named heap in {@code /dev/shm}
+     */
+    record Found(String name, Path path, boolean named) {
+        /** @return the heap, mapped read-only and not attached */
+        SharedHeap openReadOnly() {
+            return named ? SharedHeap.openReadOnly(name) : SharedHeap.openReadOnly(path);
+        }
+
+        /** @return true if the library's safe stale removal removed it */
+        boolean unlinkIfStale() {
+            return named ? SharedHeap.unlinkIfStale(name) : SharedHeap.unlinkIfStale(path);
+        }
+    }
+
+    /**
+     * @param dirs the directories to scan; empty for {@code /dev/shm} alone
+     * @return the heaps there, sorted by name within each directory
+     */
+    static List<Found> discover(List<Path> dirs) throws IOException {
+        List<Found> found = new ArrayList<>();
+        for (Path dir : dirs.isEmpty() ? List.of(SharedMemory.SHM_DIR) : dirs) {
+            if (!Files.isDirectory(dir)) {
+                throw new IOException("not a directory: " + dir);
+            }
+            boolean named = dir.toAbsolutePath().normalize().equals(SharedMemory.SHM_DIR);
+            try (Stream<Path> files = Files.list(dir)) {
+                files.sorted().filter(HeapScan::isHeapFile).forEach(p -> found.add(
+                        new Found(named ? p.getFileName().toString() : p.toString(), p, named)));
+            }
+        }
+        return found;
+    }
+
+    /**
+     * @param nameOrPath a name in {@code /dev/shm}, or a path (it contains a '/') of a file-backed heap
+     * @return the heap there, or null if there is no file
+     * @throws IOException if the file is there but is not a shm4j heap
+     */
+    static Found resolve(String nameOrPath) throws IOException {
+        boolean named = !nameOrPath.contains("/");
+        Path path = named ? SharedMemory.SHM_DIR.resolve(nameOrPath) : Path.of(nameOrPath);
+        if (!Files.isRegularFile(path)) {
+            return null;
+        }
+        if (!isHeapFile(path)) {
+            throw new IOException(path + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its start)");
+        }
+        return new Found(named ? nameOrPath : path.toString(), path, named);
+    }
+
+    /** @return the heap's summary: size, use, creator, processes, stale; or its name and why it is unreadable */
+    static Map<String, Object> summary(Found found) {
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("name", found.name());
+        report.put("path", found.path().toString());
+        try (SharedHeap heap = found.openReadOnly()) {
+            report.putAll(summary(heap));
+        } catch (RuntimeException e) {
+            report.put("unreadable", String.valueOf(e.getMessage()));
+        }
+        return report;
+    }
+
+    /** @return size, use, creator, processes and stale of an open heap */
+    static Map<String, Object> summary(SharedHeap heap) {
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("size", heap.byteSize());
+        report.put("used", heap.byteSize() - heap.freeBytes());
+        List<HeapBlock> blocks = heap.blocks();
+        report.put("blocks", blocks.size());
+        report.put("catalogCapacity", heap.catalogCapacity());
+        HeapProcess creator = heap.creator();
+        report.put("creator", process(creator));
+        List<Object> processes = new ArrayList<>();
+        List<HeapProcess> attached = heap.attachedProcesses();
+        attached.forEach(p -> processes.add(process(p)));
+        report.put("processes", processes);
+        report.put("stale", heap.isStale());
+        return report;
+    }
+
+    private static Map<String, Object> process(HeapProcess process) {
+        Map<String, Object> map = new LinkedHashMap<>();
+        map.put("pid", process.pid());
+        map.put("alive", process.alive());
+        map.put("attachments", process.attachments());
+        return map;
+    }
+
+    private static boolean isHeapFile(Path path) {
+        if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+            return false;
+        }
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer magic = ByteBuffer.allocate(Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            while (magic.hasRemaining()) {
+                if (channel.read(magic) < 0) {
+                    return false;
+                }
+            }
+            return magic.getLong(0) == HeapLayout.MAGIC;
+        } catch (IOException e) {
+            return false; // vanished or unreadable: not one we can report
+        }
+    }
+}

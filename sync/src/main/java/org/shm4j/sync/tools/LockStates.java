@@ -1,0 +1,130 @@
+package org.shm4j.sync.tools;
+
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.ProcessSlots;
+import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.locks.LockOwner;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_HELD_SINCE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_NEXT_TICKET_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_QUEUE;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOT_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_TAKEN;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_TICKET_MASK;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
+import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
+
+/**
+ * The live state of the locks in a block, read with loads only: who holds it (pid, thread, since when, alive), whether
+ * a waiter is blocked, whether the data is consistent and how often the lock was taken over from a dead owner.
+ * Every read is volatile or opaque (diagnostics: a recent value will do); nothing here writes or waits.
+ */
+final class LockStates {
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private LockStates() {
+    }
+
+    /** @return the state of the robust mutex at {@code base} (a {@code SharedLock}, a writer, a ring's consumers) */
+    static Map<String, Object> mutex(MemorySegment block, long base, String what) {
+        RobustMutex.check(block, base, what);
+        RobustMutex mutex = new RobustMutex(block, base); // only its read accessors are called
+        long word = (long) LONG.getVolatile(block, base + MUTEX_WORD);
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("held", word != 0);
+        // the owner token of ProcessIdentity from the lock word: pid high, start time bits low
+        long token = (word & LOCK_PID_MASK) << 32 | word >>> 32;
+        state.put("owner", word == 0 ? null : owner(mutex.owner().orElse(null), ProcessIdentity.isAlive(token)));
+        state.put("waiters", (word & LOCK_WAITERS) != 0);
+        state.put("consistent", mutex.isConsistent());
+        state.put("takeOvers", mutex.recoveries());
+        return state;
+    }
+
+    /** @return the state of a {@code SharedReadWriteLock}: its writer mutex and the processes holding read locks */
+    static Map<String, Object> readWrite(MemorySegment block, String what) {
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer"));
+        state.put("readers", holders(block, RW_SLOTS_OFFSET));
+        return state;
+    }
+
+    /** @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits) */
+    static List<Object> holders(MemorySegment block, long base) {
+        ProcessSlots slots = new ProcessSlots(block, base); // only read: get and pid
+        List<Object> holders = new ArrayList<>();
+        for (int i = 0; i < ProcessSlots.SLOTS; i++) {
+            int holds = slots.get(i, ProcessSlots.FIRST);
+            if (holds > 0) {
+                Map<String, Object> holder = new LinkedHashMap<>();
+                holder.put("pid", slots.pid(i));
+                holder.put("holds", holds);
+                holder.put("alive", ProcessIdentity.isPidAlive(slots.pid(i)));
+                holders.add(holder);
+            }
+        }
+        return holders;
+    }
+
+    /** @return the state of a {@code SharedFairLock}: holder, queue length, consistency, take-overs */
+    static Map<String, Object> fair(MemorySegment block) {
+        int serving = (int) INT.getVolatile(block, FAIR_SERVING_OFFSET);
+        int next = (int) INT.getVolatile(block, FAIR_NEXT_TICKET_OFFSET);
+        boolean held = (serving & FAIR_TAKEN) != 0;
+        int ticket = serving & FAIR_TICKET_MASK;
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("held", held);
+        Object owner = null;
+        if (held) {
+            long slot = FAIR_SLOTS_OFFSET + (long) (ticket % FAIR_QUEUE) * FAIR_SLOT_SIZE;
+            long token = (long) LONG.getVolatile(block, slot);
+            long since = (long) LONG.getOpaque(block, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
+            owner = owner(new LockOwner(ProcessIdentity.pid(token),
+                    (long) LONG.getOpaque(block, FAIR_OWNER_THREAD_OFFSET), // opaque: diagnostics
+                    since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))),
+                    ProcessIdentity.isAlive(token));
+        }
+        state.put("owner", owner);
+        int queued = ((next - ticket) & FAIR_TICKET_MASK) - (held ? 1 : 0);
+        state.put("queued", Math.max(0, queued));
+        state.put("blockedWaiters", (int) INT.getVolatile(block, FAIR_WAITERS_OFFSET));
+        state.put("consistent", ((int) INT.getVolatile(block, FAIR_FLAGS_OFFSET) & LOCK_OWNER_DIED) == 0);
+        state.put("takeOvers", (long) LONG.getVolatile(block, FAIR_RECOVERIES_OFFSET));
+        return state;
+    }
+
+    private static Map<String, Object> owner(LockOwner owner, boolean alive) {
+        if (owner == null) {
+            return null; // released between the two reads
+        }
+        Map<String, Object> map = new LinkedHashMap<>();
+        map.put("pid", owner.pid());
+        map.put("thread", owner.threadId());
+        map.put("alive", alive);
+        map.put("heldSince", owner.heldSince().map(Instant::toString).orElse(null));
+        return map;
+    }
+}

@@ -1,0 +1,258 @@
+package org.shm4j.sync.tools;
+
+import org.shm4j.core.HeapBlock;
+import org.shm4j.core.SharedHeap;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The {@code shm4j} command: see inside the shm4j heaps of a machine. Run it with the repository's {@code ./shm4j}
+ * launcher, or {@code java -cp <shm4j jars> org.shm4j.sync.tools.Shm4j COMMAND ...}.
+ *
+ * <pre>
+ * shm4j ls [--dir DIR]... [--json]          heaps in /dev/shm (or in DIRs): size, use, creator, processes, stale
+ * shm4j inspect HEAP [--json]               each block of HEAP with its live state
+ * shm4j watch HEAP [--interval MS] [--count N] [--json]
+ *                                           inspect again every MS (1000) ms, N times (for ever), with rates
+ * shm4j gc [--dir DIR]... [--force] [--json]
+ *                                           stale heaps: listed (dry run), or removed with --force
+ * </pre>
+ * {@code --dir} scans DIR (for file-backed heaps) instead of {@code /dev/shm}; give {@code --dir /dev/shm} too to
+ * scan both. HEAP is a name in {@code /dev/shm}, or the path (containing a '/') of a file-backed heap. Everything but
+ * {@code gc --force} maps heaps read-only and does not attach: it never changes a heap nor blocks a process.
+ * {@code --json} prints one JSON document (for {@code watch}: one per line, per refresh) with stable field names.
+ *
+ * <p>Exit codes: {@value #OK} success; {@value #ERROR} error (an unreadable heap, an I/O error); {@value #USAGE}
+ * bad usage; {@value #NOT_FOUND} no such heap.
+ */
+public final class Shm4j {
+    /** Exit code: success. */
+    public static final int OK = 0;
+    /** Exit code: an error, for example a heap that is not readable. */
+    public static final int ERROR = 1;
+    /** Exit code: bad usage. */
+    public static final int USAGE = 2;
+    /** Exit code: the named heap does not exist. */
+    public static final int NOT_FOUND = 3;
+
+    private static final String USAGE_TEXT = """
+            usage: shm4j COMMAND [OPTIONS]
+              ls [--dir DIR]... [--json]            heaps in /dev/shm (or DIRs): size, use, creator, processes, stale
+              inspect HEAP [--json]                 each block of HEAP with its live state
+              watch HEAP [--interval MS] [--count N] [--json]
+                                                    inspect every MS ms (1000), N times (for ever), with rates
+              gc [--dir DIR]... [--force] [--json]  list stale heaps; remove them with --force
+              help                                  this text
+            --dir DIR scans DIR instead of /dev/shm (repeat it, with --dir /dev/shm for both).
+            HEAP: a name in /dev/shm, or the path of a file-backed heap. Only gc --force writes.
+            exit codes: 0 ok, 1 error, 2 usage, 3 no such heap""";
+
+    private Shm4j() {
+    }
+
+    /** Runs the command line and exits with its exit code. */
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /**
+     * Runs one command line, printing to {@code out} and {@code err}.
+     *
+     * @return the exit code: {@link #OK}, {@link #ERROR}, {@link #USAGE} or {@link #NOT_FOUND}
+     */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Options options;
+        try {
+            options = Options.parse(args);
+        } catch (IllegalArgumentException e) {
+            err.println("shm4j: " + e.getMessage());
+            err.println(USAGE_TEXT);
+            return USAGE;
+        }
+        try {
+            return switch (options.command()) {
+                case "help" -> {
+                    out.println(USAGE_TEXT);
+                    yield OK;
+                }
+                case "ls" -> ls(options, out);
+                case "inspect", "watch" -> inspect(options, out, err);
+                case "gc" -> gc(options, out);
+                default -> throw new AssertionError(options.command());
+            };
+        } catch (IOException | RuntimeException e) {
+            err.println("shm4j " + options.command() + ": " + e.getMessage());
+            return ERROR;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return ERROR;
+        }
+    }
+
+    private static int ls(Options options, PrintStream out) throws IOException {
+        List<Map<String, Object>> heaps = new ArrayList<>();
+        for (HeapScan.Found found : HeapScan.discover(options.dirs())) {
+            heaps.add(HeapScan.summary(found));
+        }
+        if (options.json()) {
+            out.println(Json.write(Map.of("heaps", heaps)));
+        } else {
+            Text.heaps(heaps, out);
+        }
+        return OK;
+    }
+
+    private static int inspect(Options options, PrintStream out, PrintStream err)
+            throws IOException, InterruptedException {
+        HeapScan.Found found = HeapScan.resolve(options.heap());
+        if (found == null) {
+            err.println("shm4j " + options.command() + ": no heap " + options.heap());
+            return NOT_FOUND;
+        }
+        try (SharedHeap heap = found.openReadOnly()) {
+            if (options.command().equals("inspect")) {
+                print(report(found, heap), options, out);
+                return OK;
+            }
+            Watch watch = new Watch();
+            for (long i = 0; options.count() < 0 || i < options.count(); i++) {
+                if (i > 0) {
+                    Thread.sleep(options.intervalMillis()); // the refresh period, not a synchronisation
+                }
+                Map<String, Object> report = watch.addRates(report(found, heap), System.nanoTime());
+                report.put("time", Instant.now().toString());
+                if (!options.json() && System.console() != null && out == System.out) {
+                    out.print("\033[H\033[2J"); // like top: redraw in place on a terminal
+                }
+                if (!options.json()) {
+                    out.println("shm4j watch " + found.name() + " at " + report.get("time"));
+                }
+                print(report, options, out);
+                out.flush();
+            }
+            return OK;
+        }
+    }
+
+    private static int gc(Options options, PrintStream out) throws IOException {
+        List<Object> stale = new ArrayList<>();
+        for (HeapScan.Found found : HeapScan.discover(options.dirs())) {
+            Map<String, Object> summary = HeapScan.summary(found);
+            if (!Boolean.TRUE.equals(summary.get("stale"))) {
+                continue; // in use, or unreadable: never removed
+            }
+            String action = !options.force() ? "would remove"
+                    : found.unlinkIfStale() ? "removed" : "kept: in use or removed by another process";
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("name", found.name());
+            entry.put("path", found.path().toString());
+            entry.put("action", action);
+            stale.add(entry);
+            if (!options.json()) {
+                out.println(action + " " + found.name());
+            }
+        }
+        if (options.json()) {
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("dryRun", !options.force());
+            report.put("heaps", stale);
+            out.println(Json.write(report));
+        } else {
+            out.println(stale.size() + " stale heap(s)" + (options.force() ? "" : "; dry run, remove with --force"));
+        }
+        return OK;
+    }
+
+    private static Map<String, Object> report(HeapScan.Found found, SharedHeap heap) {
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("name", found.name());
+        report.put("path", found.path().toString());
+        report.putAll(HeapScan.summary(heap));
+        List<Object> catalog = new ArrayList<>();
+        for (HeapBlock block : heap.blocks()) {
+            catalog.add(BlockStates.describe(heap, block));
+        }
+        report.put("catalog", catalog);
+        return report;
+    }
+
+    private static void print(Map<String, Object> report, Options options, PrintStream out) {
+        if (options.json()) {
+            out.println(Json.write(report));
+        } else {
+            Text.inspect(report, out);
+        }
+    }
+
+    /**
+     * A parsed command line.
+     *
+     * @param count how many refreshes {@code watch} prints, or -1 for ever
+     */
+    private record Options(String command, String heap, List<Path> dirs, boolean json, boolean force, long count,
+                           long intervalMillis) {
+        static Options parse(String[] args) {
+            List<String> positional = new ArrayList<>();
+            List<Path> dirs = new ArrayList<>();
+            boolean json = false;
+            boolean force = false;
+            long count = -1;
+            long interval = 1000;
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--json" -> json = true;
+                    case "--force" -> force = true;
+                    case "--dir" -> dirs.add(Path.of(value(args, ++i, "--dir")));
+                    case "--count" -> count = number(value(args, ++i, "--count"), "--count", 1);
+                    case "--interval" -> interval = number(value(args, ++i, "--interval"), "--interval", 0);
+                    case "-h", "--help" -> positional.addFirst("help");
+                    default -> {
+                        if (args[i].startsWith("--")) {
+                            throw new IllegalArgumentException("unknown option " + args[i]);
+                        }
+                        positional.add(args[i]);
+                    }
+                }
+            }
+            String command = positional.isEmpty() ? "help" : positional.getFirst();
+            int operands = switch (command) {
+                case "help" -> positional.size() - 1;
+                case "ls", "gc" -> 0;
+                case "inspect", "watch" -> 1;
+                default -> throw new IllegalArgumentException("unknown command " + command);
+            };
+            if (!command.equals("help") && positional.size() - 1 != operands) {
+                throw new IllegalArgumentException(command + " takes " + (operands == 0 ? "no operand"
+                        : "one operand, HEAP") + ", got " + positional.subList(1, positional.size()));
+            }
+            return new Options(command, operands == 1 ? positional.get(1) : null, dirs, json, force, count,
+                    interval);
+        }
+
+        private static String value(String[] args, int i, String option) {
+            if (i >= args.length) {
+                throw new IllegalArgumentException(option + " needs a value");
+            }
+            return args[i];
+        }
+
+        private static long number(String text, String option, long min) {
+            try {
+                long n = Long.parseLong(text);
+                if (n >= min) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+            throw new IllegalArgumentException(option + " " + text + " (expected: an integer >= " + min + ")");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package org.shm4j.sync.tools;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
+
+/** The tool's reports as text for people: a table for {@code ls}, one line per block for {@code inspect}. */
+final class Text {
+    private static final String LS_FORMAT = "%-32s %10s %10s %6s  %-14s %-5s  %s%n";
+
+    private Text() {
+    }
+
+    /** Prints the {@code ls} table. */
+    static void heaps(List<Map<String, Object>> heaps, PrintStream out) {
+        out.printf(LS_FORMAT, "NAME", "SIZE", "USED", "BLOCKS", "CREATOR", "STALE", "PROCESSES");
+        for (Map<String, Object> heap : heaps) {
+            if (heap.containsKey("unreadable")) {
+                out.printf("%-32s unreadable: %s%n", heap.get("name"), heap.get("unreadable"));
+                continue;
+            }
+            out.printf(LS_FORMAT, heap.get("name"), heap.get("size"), heap.get("used"), heap.get("blocks"),
+                    process(heap.get("creator")), yesNo(heap.get("stale")), processes(heap.get("processes")));
+        }
+    }
+
+    /** Prints an {@code inspect} report: the heap's summary, then one line per block. */
+    static void inspect(Map<String, Object> report, PrintStream out) {
+        out.printf("heap %s (%s): size %s, used %s, %s blocks, creator %s, stale %s%n", report.get("name"),
+                report.get("path"), report.get("size"), report.get("used"), report.get("blocks"),
+                process(report.get("creator")), yesNo(report.get("stale")));
+        out.printf("processes: %s%n", processes(report.get("processes")));
+        for (Object item : (List<?>) report.get("catalog")) {
+            Map<?, ?> block = (Map<?, ?>) item;
+            String state = block.containsKey("unreadable") ? "unreadable: " + block.get("unreadable")
+                    : fields((Map<?, ?>) block.get("state"));
+            out.printf("  %-24s %-20s %s%n", block.get("name"), block.get("kind"), state);
+        }
+    }
+
+    /** @return {@code k=v k=v ...}, nested maps in braces and lists in brackets */
+    static String fields(Map<?, ?> map) {
+        StringBuilder line = new StringBuilder();
+        map.forEach((key, value) -> line.append(line.isEmpty() ? "" : " ").append(key).append('=')
+                .append(inline(value)));
+        return line.toString();
+    }
+
+    private static String inline(Object value) {
+        return switch (value) {
+            case Map<?, ?> map -> "{" + fields(map) + "}";
+            case List<?> list -> "[" + String.join(", ", list.stream().map(Text::inline).toList()) + "]";
+            case String s -> s.contains(" ") ? "'" + s + "'" : s;
+            case null -> "-";
+            default -> value.toString();
+        };
+    }
+
+    private static String process(Object process) {
+        Map<?, ?> p = (Map<?, ?>) process;
+        return p.get("pid") + (Boolean.TRUE.equals(p.get("alive")) ? " alive" : " dead");
+    }
+
+    private static String processes(Object processes) {
+        List<?> list = (List<?>) processes;
+        return list.isEmpty() ? "-" : String.join(", ", list.stream().map(Text::process).toList());
+    }
+
+    private static String yesNo(Object flag) {
+        return Boolean.TRUE.equals(flag) ? "yes" : "no";
+    }
+}

@@ -1,0 +1,284 @@
+package org.shm4j.sync.tools;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.core.BlockType;
+import org.shm4j.core.HeapProcess;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.Codec;
+import org.shm4j.sync.SharedQueue;
+import org.shm4j.sync.atomic.SharedCounter;
+import org.shm4j.sync.atomic.SharedCounters;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class Shm4jToolTest {
+    private static final Duration BOUND = Duration.ofSeconds(90);
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @TempDir
+    Path dir;
+
+    private record Result(int code, String out, String err) {
+    }
+
+    private static Result run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Shm4j.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> json(String... args) {
+        Result result = run(args);
+        assertThat(result.code()).as(result.err()).isZero();
+        return (Map<String, Object>) JsonReader.parse(result.out());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> block(Map<String, Object> report, String name) {
+        return ((List<Map<String, Object>>) report.get("catalog")).stream().filter(b -> b.get("name").equals(name))
+                .findFirst().orElseThrow(() -> new AssertionError("no block " + name + " in " + report));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> state(Map<String, Object> report, String name) {
+        Map<String, Object> block = block(report, name);
+        assertThat(block).as("block %s is readable", name).doesNotContainKey("unreadable");
+        return (Map<String, Object>) block.get("state");
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Object> list(Object value) {
+        return (List<Object>) value;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> map(Object value) {
+        return (Map<String, Object>) value;
+    }
+
+    @Test
+    void shouldShowALockHeldByALiveChildThenByADeadOneWithoutAttachingOrChangingTheHeap() throws Exception {
+        String heapName = names.unique("tool-lock");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedLock.create(heap, "orders");
+            SharedQueue<String> jobs = SharedQueue.create(heap, "jobs", 4096, Codec.utf8());
+            assertThat(jobs.offer("first")).isTrue();
+            assertThat(jobs.offer("second")).isTrue();
+            SharedCounters.create(heap, "stats", 4).allocate("requests served").addAndGet(5);
+            try (ChildJvm holder = ChildJvm.start(LockHolder.class, heapName)) {
+                holder.awaitLine("LOCKED", BOUND);
+                List<HeapProcess> attached = heap.attachedProcesses();
+                Map<String, Object> live = json("inspect", heapName, "--json");
+                assertThat(heap.attachedProcesses()).as("inspect does not attach").isEqualTo(attached);
+
+                assertThat(live.get("name")).isEqualTo(heapName);
+                assertThat(live.get("stale")).isEqualTo(false);
+                assertThat(map(live.get("creator"))).containsEntry("pid", ProcessHandle.current().pid())
+                        .containsEntry("alive", true);
+                assertThat(list(live.get("processes"))).hasSize(2)
+                        .contains(Map.of("pid", holder.pid(), "alive", true, "attachments", 1L));
+                assertThat(block(live, "orders")).containsEntry("kind", "SharedLock").containsEntry("tag", "0x53480021")
+                        .containsEntry("layoutVersion", 2L);
+                Map<String, Object> lock = state(live, "orders");
+                assertThat(lock).containsEntry("held", true).containsEntry("consistent", true)
+                        .containsEntry("takeOvers", 0L).containsEntry("waiters", false);
+                assertThat(map(lock.get("owner"))).containsEntry("pid", holder.pid()).containsEntry("alive", true)
+                        .containsKey("thread").containsEntry("heldSince", null);
+                assertThat(state(live, "jobs")).containsEntry("ringKind", "MPMC").containsEntry("capacity", 4096L)
+                        .containsEntry("messagesQueued", 2L).containsEntry("headStalled", false)
+                        .containsEntry("recordsSkipped", 0L);
+                assertThat(list(state(live, "stats").get("counters"))).containsExactly(
+                        Map.of("id", 0L, "registrationId", 1L, "label", "requests served", "value", 5L));
+                assertThat(jobs.poll()).as("inspect consumed nothing").isEqualTo("first");
+
+                holder.kill();
+                Map<String, Object> dead = json("inspect", heapName, "--json");
+                assertThat(map(state(dead, "orders").get("owner"))).containsEntry("pid", holder.pid())
+                        .containsEntry("alive", false);
+                assertThat(list(dead.get("processes")))
+                        .contains(Map.of("pid", holder.pid(), "alive", false, "attachments", 1L));
+                Result text = run("inspect", heapName);
+                assertThat(text.code()).isZero();
+                assertThat(text.out()).contains("heap " + heapName + " (/dev/shm/" + heapName + ")")
+                        .containsPattern("orders +SharedLock +held=true owner=\\{pid=" + holder.pid()
+                                + " thread=\\d+ alive=false heldSince=-} waiters=false consistent=true takeOvers=0")
+                        .containsPattern("jobs +SharedRing +ringKind=MPMC capacity=4096 bytesQueued=\\d+ "
+                                + "messagesQueued=1 ");
+            }
+        }
+    }
+
+    @Test
+    void shouldReportBlocksOfAnotherLayoutOrKindAsUnreadable() {
+        String heapName = names.unique("tool-layouts");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            heap.allocate("old ring", new BlockType(0x5348_0031, 2), 2048);
+            heap.allocate("broken ring", new BlockType(0x5348_0031, 3), 2048);
+            heap.allocate("custom", new BlockType(0x100, 1), 64);
+            Map<String, Object> report = json("inspect", heapName, "--json");
+            assertThat(block(report, "old ring")).containsEntry("kind", "SharedRing")
+                    .containsEntry("unreadable", "layout version 2 (this tool reads version 3 of SharedRing)");
+            assertThat(block(report, "broken ring")).containsEntry("unreadable",
+                    "ring 'broken ring' is not a ring: magic=0x0 (expected: 0x474e524a344d4853, \"SHM4JRNG\")");
+            assertThat(block(report, "custom")).containsEntry("kind", "unknown").containsEntry("unreadable",
+                    "unknown block type type 0x100 v1: not a structure this tool knows");
+        }
+    }
+
+    @Test
+    void shouldListStaleHeapsAndRemoveOnlyThoseAndOnlyWithForce() throws Exception {
+        Path live = dir.resolve("live");
+        Path stale = dir.resolve("stale");
+        Path used = dir.resolve("used");
+        try (SharedHeap liveHeap = SharedHeap.create(live, 1 << 16)) {
+            try (ChildJvm creator = ChildJvm.start(FileHeapCreator.class, stale.toString())) {
+                creator.awaitLine("CREATED", BOUND);
+                creator.kill();
+            }
+            SharedHeap usedHeap;
+            try (ChildJvm creator = ChildJvm.start(FileHeapCreator.class, used.toString())) {
+                creator.awaitLine("CREATED", BOUND);
+                usedHeap = SharedHeap.open(used); // its creator dies, but this live process stays attached
+                creator.kill();
+            }
+            try (usedHeap) {
+                Map<String, Object> ls = json("ls", "--dir", dir.toString(), "--json");
+                assertThat(list(ls.get("heaps"))).extracting(h -> map(h).get("name"), h -> map(h).get("stale"))
+                        .containsExactly(org.assertj.core.groups.Tuple.tuple(live.toString(), false),
+                                org.assertj.core.groups.Tuple.tuple(stale.toString(), true),
+                                org.assertj.core.groups.Tuple.tuple(used.toString(), false));
+
+                Map<String, Object> dry = json("gc", "--dir", dir.toString(), "--json");
+                assertThat(dry).isEqualTo(Map.of("dryRun", true, "heaps", List.of(Map.of("name", stale.toString(),
+                        "path", stale.toString(), "action", "would remove"))));
+                assertThat(Files.exists(stale)).as("a dry run removes nothing").isTrue();
+
+                Result force = run("gc", "--dir", dir.toString(), "--force");
+                assertThat(force.code()).isZero();
+                assertThat(force.out()).isEqualTo("removed " + stale + "\n1 stale heap(s)\n");
+                assertThat(Files.exists(stale)).isFalse();
+                assertThat(Files.exists(live)).as("a heap whose creator lives is kept").isTrue();
+                assertThat(Files.exists(used)).as("a heap a live process has open is kept").isTrue();
+                assertThat(liveHeap.blocks()).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void shouldWatchCountersWithRates() throws Exception {
+        String heapName = names.unique("tool-watch");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedCounter ticks = SharedCounters.create(heap, "stats", 2).allocate("ticks");
+            AtomicBoolean done = new AtomicBoolean();
+            Thread ticker = Thread.ofPlatform().start(() -> {
+                while (!done.get()) {
+                    ticks.incrementAndGet();
+                    Thread.onSpinWait();
+                }
+            });
+            Result watch;
+            try {
+                watch = run("watch", heapName, "--count", "2", "--interval", "200", "--json");
+            } finally {
+                done.set(true);
+                ticker.join(BOUND.toMillis());
+            }
+            assertThat(watch.code()).as(watch.err()).isZero();
+            List<String> lines = watch.out().lines().toList();
+            assertThat(lines).hasSize(2);
+            Map<String, Object> first = map(JsonReader.parse(lines.get(0)));
+            Map<String, Object> second = map(JsonReader.parse(lines.get(1)));
+            assertThat(first).containsKey("time");
+            assertThat(map((list(state(first, "stats").get("counters")).getFirst())))
+                    .containsEntry("label", "ticks").containsEntry("perSecond", null);
+            assertThat((Double) map((list(state(second, "stats").get("counters")).getFirst())).get("perSecond"))
+                    .as("the ticker counted between the refreshes").isPositive();
+        }
+    }
+
+    @Test
+    void shouldExitWithCodesScriptsCanUse() throws IOException {
+        assertThat(run("help").code()).isEqualTo(Shm4j.OK);
+        assertThat(run("inspect", names.unique("absent")).code()).isEqualTo(Shm4j.NOT_FOUND);
+        Result unknown = run("frobnicate");
+        assertThat(unknown.code()).isEqualTo(Shm4j.USAGE);
+        assertThat(unknown.err()).startsWith("shm4j: unknown command frobnicate\nusage: shm4j COMMAND [OPTIONS]");
+        assertThat(run("inspect").code()).isEqualTo(Shm4j.USAGE);
+        assertThat(run("watch", "x", "--count", "0").code()).isEqualTo(Shm4j.USAGE);
+        Path notAHeap = Files.writeString(dir.resolve("notes.txt"), "hello, not a heap");
+        Result wrong = run("inspect", notAHeap.toString());
+        assertThat(wrong.code()).isEqualTo(Shm4j.ERROR);
+        assertThat(wrong.err()).isEqualTo("shm4j inspect: " + notAHeap
+                + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its start)\n");
+    }
+
+    @Test
+    void shouldRunThroughTheLauncherScript() throws Exception {
+        String heapName = names.unique("tool-launcher");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedCounters.create(heap, "stats", 2).allocate("launched").set(7);
+            Path launcher = Path.of("..", "shm4j").toAbsolutePath().normalize();
+            ProcessBuilder builder = new ProcessBuilder(launcher.toString(), "inspect", heapName, "--json")
+                    .redirectError(ProcessBuilder.Redirect.INHERIT);
+            builder.environment().put("SHM4J_CLASSPATH", System.getProperty("java.class.path"));
+            Process process = builder.start();
+            String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(process.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(process.exitValue()).isZero();
+            Map<String, Object> report = map(JsonReader.parse(out));
+            assertThat(list(state(report, "stats").get("counters"))).containsExactly(
+                    Map.of("id", 0L, "registrationId", 1L, "label", "launched", "value", 7L));
+
+            Process missing = new ProcessBuilder(launcher.toString(), "inspect", heapName + "-absent")
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            missing.getInputStream().readAllBytes();
+            assertThat(missing.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(missing.exitValue()).isEqualTo(Shm4j.NOT_FOUND);
+        }
+    }
+
+    /** {@code main(heap)}: locks the lock "orders" and holds it until killed. */
+    public static final class LockHolder {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLock.open(heap, "orders").lock();
+                System.out.println("LOCKED");
+                System.out.flush();
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            }
+        }
+    }
+
+    /** {@code main(path)}: creates a file-backed heap and keeps it until killed. */
+    public static final class FileHeapCreator {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.create(Path.of(args[0]), 1 << 16)) {
+                System.out.println("CREATED");
+                System.out.flush();
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            }
+        }
+    }
+}
