@@ -2,8 +2,10 @@ package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.WaitLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Optional;
@@ -68,10 +70,10 @@ public final class SharedLock extends TimedLock {
     }
 
     private SharedLock(MemorySegment segment, String description, SharedHeap heap, String name) {
-        super(description);
+        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_LOCK, description));
         RobustMutex.check(segment, 0, description);
         Blocks.requireZero(segment, SyncLayout.MUTEX_SIZE, SIZE, description);
-        this.mutex = new RobustMutex(segment, 0);
+        this.mutex = new RobustMutex(segment, 0, watch());
         this.heap = heap;
         this.name = name;
     }
