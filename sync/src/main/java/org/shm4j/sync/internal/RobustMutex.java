@@ -43,6 +43,9 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * saw that bit, so the uncontended path touches neither it nor the futex. A blocked waiter wakes at least every
  * {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline and its interrupt status.
  *
+ * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
+ * {@link #tryAcquire()} and the first attempt of {@link #acquire} are unchanged by it.
+ *
  * <p>Non-invariant: right after a take-over, until the new owner records its thread, the thread field still names
  * the dead owner's thread (an id of another JVM), which a wrong-thread unlock in this process could match.
  */

@@ -32,7 +32,7 @@ public final class WaitLayout {
 
     /** Entry: the waiter's process owner token (long; 0 = free slot), claimed by CAS from 0. */
     public static final long ENTRY_TOKEN = 0;
-    /** Entry: the wait's sequence number (long; 0 = not published), written last when publishing, first when clearing. */
+    /** Entry: the wait's sequence number (long; 0 = not published), written last to publish, first to clear. */
     public static final long ENTRY_SEQUENCE = ENTRY_TOKEN + Long.BYTES;
     /** Entry: the waiter's Java thread id (long). */
     public static final long ENTRY_THREAD = ENTRY_SEQUENCE + Long.BYTES;

@@ -202,7 +202,8 @@ public final class WaitTable {
                 return Optional.empty();
             }
             int ticket = serving & SyncLayout.FAIR_TICKET_MASK;
-            long slot = at + SyncLayout.FAIR_SLOTS_OFFSET + (long) (ticket % SyncLayout.FAIR_QUEUE) * SyncLayout.FAIR_SLOT_SIZE;
+            long slot = at + SyncLayout.FAIR_SLOTS_OFFSET
+                    + (long) (ticket % SyncLayout.FAIR_QUEUE) * SyncLayout.FAIR_SLOT_SIZE;
             return holder((long) LONG.getVolatile(memory, slot),
                     (long) LONG.getVolatile(memory, at + SyncLayout.FAIR_OWNER_THREAD_OFFSET));
         }

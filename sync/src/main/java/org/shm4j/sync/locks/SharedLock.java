@@ -54,6 +54,12 @@ import java.util.Optional;
  * The mark stays (and every later owner sees it) until someone calls {@code markConsistent}. Only the death of a
  * whole process is detected, not of a thread of a live process.
  *
+ * <h2>Deadlock detection</h2>
+ * A waiter blocked past 100 ms publishes its wait in the heap's wait table; a cycle of waits across threads and
+ * processes is broken by a {@link DeadlockException} thrown to one member (see the package documentation and
+ * {@link WaitForGraph}). The uncontended path is unchanged. A lock {@linkplain #wrap wrapped} over raw memory takes
+ * no part.
+ *
  * <p>Memory consistency effects: as for {@link java.util.concurrent.locks.ReentrantLock}, actions before
  * {@link #unlock()} in one thread, in any process, happen-before actions after a later successful lock.
  */

@@ -92,8 +92,10 @@ public final class WaitForGraph {
 
         @Override
         public String toString() {
+            String holder = holderPid == 0 ? " (holder unknown)"
+                    : " held by pid " + holderPid + " thread " + holderThreadId;
             return "pid " + waiterPid + " thread " + waiterThreadId + " '" + waiterThreadName + "' waits for " + lock
-                    + (holderPid == 0 ? " (holder unknown)" : " held by pid " + holderPid + " thread " + holderThreadId);
+                    + holder;
         }
     }
 }

@@ -12,12 +12,14 @@ import org.shm4j.testing.ShmNames;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -77,19 +79,15 @@ class DeadlockDetectionTest {
             for (String name : List.of("A", "B", "C")) {
                 SharedLock.create(heap, name);
             }
-            ExecutorService threads = Executors.newFixedThreadPool(2);
             try (ChildJvm child = ChildJvm.start(DeadlockMember.class, heapName, "cycle", "lock", "3", "B", "C")) {
-                Future<String> t1 = threads.submit(() -> DeadlockMember.cycle(heap, "lock", 3, "A", "B"));
-                Future<String> t2 = threads.submit(() -> DeadlockMember.cycle(heap, "lock", 3, "C", "A"));
-                String childOutcome = child.awaitLine("", BOUND);
+                List<String> outcomes = new ArrayList<>(inThreads(
+                        () -> DeadlockMember.cycle(heap, "lock", 3, "A", "B"),
+                        () -> DeadlockMember.cycle(heap, "lock", 3, "C", "A")));
+                outcomes.add(child.awaitLine("", BOUND));
                 child.awaitSuccess(BOUND);
-                List<String> outcomes = List.of(t1.get(BOUND.toSeconds(), TimeUnit.SECONDS),
-                        t2.get(BOUND.toSeconds(), TimeUnit.SECONDS), childOutcome);
                 String deadlock = single(outcomes);
                 assertThat(deadlock).contains("pid " + ProcessHandle.current().pid(), "pid " + child.pid(),
                         "lock 'A'", "lock 'B'", "lock 'C'", "pool-");
-            } finally {
-                threads.shutdownNow();
             }
         }
     }
@@ -100,16 +98,9 @@ class DeadlockDetectionTest {
             SharedLong.create(heap, "ready");
             SharedLock.create(heap, "A");
             SharedFairLock.create(heap, "B");
-            ExecutorService threads = Executors.newFixedThreadPool(2);
-            try {
-                Future<String> t1 = threads.submit(() -> DeadlockMember.cycle(heap, "lock/fair", 2, "A", "B"));
-                Future<String> t2 = threads.submit(() -> DeadlockMember.cycle(heap, "fair/lock", 2, "B", "A"));
-                String deadlock = single(List.of(t1.get(BOUND.toSeconds(), TimeUnit.SECONDS),
-                        t2.get(BOUND.toSeconds(), TimeUnit.SECONDS)));
-                assertThat(deadlock).contains("lock 'A'", "fair lock 'B'", "deadlock of 2 waiters");
-            } finally {
-                threads.shutdownNow();
-            }
+            String deadlock = single(inThreads(() -> DeadlockMember.cycle(heap, "lock/fair", 2, "A", "B"),
+                    () -> DeadlockMember.cycle(heap, "fair/lock", 2, "B", "A")));
+            assertThat(deadlock).contains("lock 'A'", "fair lock 'B'", "deadlock of 2 waiters");
         }
     }
 
@@ -122,17 +113,9 @@ class DeadlockDetectionTest {
             b.setDeadlockDetection(false);
             assertThat(a.isDeadlockDetectionEnabled()).isFalse();
             AtomicInteger holding = new AtomicInteger();
-            ExecutorService threads = Executors.newFixedThreadPool(2);
-            try {
-                Future<Boolean> t1 = threads.submit(() -> takeBoth(a, b, holding));
-                Future<Boolean> t2 = threads.submit(() -> takeBoth(b, a, holding));
-                // no DeadlockException (get would throw it); the first to time out lets the other through
-                List<Boolean> acquired = List.of(t1.get(BOUND.toSeconds(), TimeUnit.SECONDS),
-                        t2.get(BOUND.toSeconds(), TimeUnit.SECONDS));
-                assertThat(acquired).as("acquired").contains(false);
-            } finally {
-                threads.shutdownNow();
-            }
+            // no DeadlockException (it would fail inThreads); the first to time out lets the other through
+            assertThat(inThreads(() -> takeBoth(a, b, holding), () -> takeBoth(b, a, holding))).as("acquired")
+                    .contains(false);
             assertThat(WaitForGraph.snapshot(heap).edges()).isEmpty();
             assertThat(heap.find("shm4j.waits")).as("no wait was published").isEmpty();
         }
@@ -224,6 +207,22 @@ class DeadlockDetectionTest {
             assertThat(deadlocks.get()).isZero();
             assertThat(acquisitions.get()).isPositive();
             assertThat(mostEdges.get()).as("waits were published, so detection ran").isPositive();
+        }
+    }
+
+    /** @return the results of {@code tasks}, run in threads of their own, in order */
+    @SafeVarargs
+    private static <T> List<T> inThreads(Callable<T>... tasks) throws Exception {
+        ExecutorService threads = Executors.newFixedThreadPool(tasks.length);
+        try {
+            List<Future<T>> futures = Stream.of(tasks).map(threads::submit).toList();
+            List<T> results = new ArrayList<>();
+            for (Future<T> f : futures) {
+                results.add(f.get(BOUND.toSeconds(), TimeUnit.SECONDS));
+            }
+            return results;
+        } finally {
+            threads.shutdownNow();
         }
     }
 
