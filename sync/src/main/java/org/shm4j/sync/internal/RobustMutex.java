@@ -43,6 +43,9 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * saw that bit, so the uncontended path touches neither it nor the futex. A blocked waiter wakes at least every
  * {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline and its interrupt status.
  *
+ * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
+ * {@link #tryAcquire()} and the first attempt of {@link #acquire} are unchanged by it.
+ *
  * <p>Non-invariant: right after a take-over, until the new owner records its thread, the thread field still names
  * the dead owner's thread (an id of another JVM), which a wrong-thread unlock in this process could match.
  */
@@ -61,13 +64,27 @@ public final class RobustMutex {
 
     /** The mutex's own 40 bytes: every access below is at a constant offset, which the JIT checks more cheaply. */
     private final MemorySegment segment;
+    /** Publishes long waits for deadlock detection; null if this mutex's waits take no part. */
+    private final DeadlockWatch watch;
 
     /**
+     * A mutex whose waits take no part in deadlock detection.
+     *
      * @param segment memory holding the mutex
      * @param base    offset of the mutex's 40 bytes, 8-byte aligned
      */
     public RobustMutex(MemorySegment segment, long base) {
+        this(segment, base, null);
+    }
+
+    /**
+     * @param segment memory holding the mutex
+     * @param base    offset of the mutex's 40 bytes, 8-byte aligned
+     * @param watch   deadlock detection for its long waits, or null for none
+     */
+    public RobustMutex(MemorySegment segment, long base, DeadlockWatch watch) {
         this.segment = segment.asSlice(base, MUTEX_SIZE);
+        this.watch = watch;
     }
 
     /**
@@ -121,42 +138,56 @@ public final class RobustMutex {
      * @param timeoutNanos how long to wait, or a negative value for ever
      * @return false if the timeout passed first
      * @throws InterruptedException if {@code interruptible} and the thread is interrupted while waiting
+     * @throws org.shm4j.sync.locks.DeadlockException if the wait closed a cycle of waits and was chosen to break it
      */
     public boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
         if (tryAcquire()) {
             return true;
         }
+        return acquireContended(timeoutNanos, interruptible);
+    }
+
+    /** The slow path of {@link #acquire}: waits, takes over from a dead owner, publishes a long wait. */
+    private boolean acquireContended(long timeoutNanos, boolean interruptible) throws InterruptedException {
         if (isHeldByCurrentThread()) {
             throw new IllegalMonitorStateException("already held by this thread, and not reentrant");
         }
         long start = System.nanoTime();
         long nextLivenessCheck = start + LIVENESS_NANOS;
         int step = 0;
-        while (true) {
-            long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
-            if (w == 0) {
-                long locked = step >= BLOCK_STEP ? LOCKED | LOCK_WAITERS : LOCKED; // others may still be blocked
-                if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, locked)) {
-                    claim();
-                    return true;
+        DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
+        try {
+            while (true) {
+                long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
+                if (w == 0) {
+                    long locked = step >= BLOCK_STEP ? LOCKED | LOCK_WAITERS : LOCKED; // others may still be blocked
+                    if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, locked)) {
+                        claim();
+                        return true;
+                    }
+                    continue;
                 }
-                continue;
-            }
-            if (interruptible && Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            long now = System.nanoTime();
-            if (now - nextLivenessCheck >= 0) {
-                nextLivenessCheck = now + LIVENESS_NANOS;
-                if (takeOverIfOwnerDead(w)) {
-                    return true;
+                if (interruptible && Thread.interrupted()) {
+                    throw new InterruptedException();
                 }
+                long now = System.nanoTime();
+                if (now - nextLivenessCheck >= 0) {
+                    nextLivenessCheck = now + LIVENESS_NANOS;
+                    if (takeOverIfOwnerDead(w)) {
+                        return true;
+                    }
+                    if (watch != null) {
+                        published = watch.poll(published, now - start); // throws to the victim of a deadlock
+                    }
+                }
+                long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+                if (left <= 0) {
+                    return false;
+                }
+                step = block(step, w, Math.min(left, nextLivenessCheck - now));
             }
-            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
-            if (left <= 0) {
-                return false;
-            }
-            step = block(step, w, Math.min(left, nextLivenessCheck - now));
+        } finally {
+            DeadlockWatch.end(published);
         }
     }
 

@@ -5,8 +5,10 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.WaitLayout;
 import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
@@ -81,8 +83,8 @@ public final class SharedFairLock extends TimedLock {
     /** Outcome of waiting for a turn. */
     private enum Turn { TAKEN, SKIPPED, TIMED_OUT }
 
-    private SharedFairLock(MemorySegment segment, String description) {
-        super(description);
+    private SharedFairLock(MemorySegment segment, String description, SharedHeap heap) {
+        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_FAIR, description));
         check(segment, description);
         this.segment = segment;
     }
@@ -90,7 +92,7 @@ public final class SharedFairLock extends TimedLock {
     /** Creates a free fair lock named {@code name} in {@code heap}. */
     public static SharedFairLock create(SharedHeap heap, String name) {
         return new SharedFairLock(Blocks.create(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, s -> { }),
-                KIND + " '" + name + "'");
+                KIND + " '" + name + "'", heap);
     }
 
     /**
@@ -103,13 +105,13 @@ public final class SharedFairLock extends TimedLock {
      */
     public static SharedFairLock open(SharedHeap heap, String name) {
         return new SharedFairLock(Blocks.open(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, KIND),
-                KIND + " '" + name + "'");
+                KIND + " '" + name + "'", heap);
     }
 
     /** Opens the fair lock named {@code name}, or creates it free. */
     public static SharedFairLock openOrCreate(SharedHeap heap, String name) {
         return new SharedFairLock(Blocks.openOrCreate(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE,
-                s -> { }), KIND + " '" + name + "'");
+                s -> { }), KIND + " '" + name + "'", heap);
     }
 
     /**
@@ -126,7 +128,7 @@ public final class SharedFairLock extends TimedLock {
      */
     public static SharedFairLock wrap(MemorySegment segment, long offset) {
         MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.FAIR_SIZE, Long.BYTES, KIND);
-        return new SharedFairLock(slice, Blocks.describe(KIND, slice.address()));
+        return new SharedFairLock(slice, Blocks.describe(KIND, slice.address()), null);
     }
 
     /** The checks {@link #wrap(MemorySegment, long)} describes. */
@@ -356,50 +358,58 @@ public final class SharedFairLock extends TimedLock {
         int stalledTurn = -1;
         long stalledSince = 0;
         int step = 0;
-        while (true) {
-            int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-            int turn = serving & FAIR_TICKET_MASK;
-            if (turn == ticket) {
-                if ((serving & FAIR_TAKEN) != 0) { // only this waiter takes its own turn: the word was damaged
-                    throw new ShmFormatException(description() + " is corrupted: turn " + ticket
-                            + " is marked taken while its ticket holder is still waiting");
+        DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
+        try {
+            while (true) {
+                int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
+                int turn = serving & FAIR_TICKET_MASK;
+                if (turn == ticket) {
+                    if ((serving & FAIR_TAKEN) != 0) { // only this waiter takes its own turn: the word was damaged
+                        throw new ShmFormatException(description() + " is corrupted: turn " + ticket
+                                + " is marked taken while its ticket holder is still waiting");
+                    }
+                    if (INT.compareAndSet(segment, FAIR_SERVING_OFFSET, serving, serving | FAIR_TAKEN)) {
+                        return Turn.TAKEN; // the CAS is the linearization point; a skip would have failed it
+                    }
+                    continue;
                 }
-                if (INT.compareAndSet(segment, FAIR_SERVING_OFFSET, serving, serving | FAIR_TAKEN)) {
-                    return Turn.TAKEN; // the CAS is the linearization point; a skip would have failed it
+                if (((turn - ticket) & FAIR_TICKET_MASK) < (1 << 30)) {
+                    return Turn.SKIPPED; // the turn passed us while we were presumed dead
                 }
-                continue;
+                if (interruptible && Thread.interrupted()) {
+                    throw new InterruptedException();
+                }
+                long now = System.nanoTime();
+                boolean livenessDue = now - nextLivenessCheck >= 0;
+                if (livenessDue) {
+                    nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
+                    if (watch() != null) {
+                        published = watch().poll(published, now - start); // throws to the victim of a deadlock
+                    }
+                }
+                long token = (long) LONG.getVolatile(segment, slot(turn));
+                boolean slotWritten = token != 0 && (int) INT.getVolatile(segment, slot(turn) + 8) == turn;
+                if (!slotWritten && stalledTurn != turn) {
+                    stalledTurn = turn;
+                    stalledSince = now;
+                }
+                boolean skip = slotWritten
+                        ? token == FAIR_ABANDONED || livenessDue && !ProcessIdentity.isAlive(token)
+                        : (serving & FAIR_TAKEN) == 0 && stalledTurn == turn && now - stalledSince > STALL_NANOS;
+                if (skip && skipTurn(serving, token)) {
+                    continue;
+                }
+                if (step == Backoff.SPIN_STEPS && (serving & FAIR_TAKEN) != 0) {
+                    LONG.compareAndSet(segment, FAIR_HELD_SINCE_OFFSET, 0L, System.currentTimeMillis());
+                }
+                long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+                if (left <= 0) {
+                    return Turn.TIMED_OUT;
+                }
+                step = idle(step, serving, Math.min(left, nextLivenessCheck - now));
             }
-            if (((turn - ticket) & FAIR_TICKET_MASK) < (1 << 30)) {
-                return Turn.SKIPPED; // the turn passed us while we were presumed dead
-            }
-            if (interruptible && Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            long now = System.nanoTime();
-            boolean livenessDue = now - nextLivenessCheck >= 0;
-            if (livenessDue) {
-                nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
-            }
-            long token = (long) LONG.getVolatile(segment, slot(turn));
-            boolean slotWritten = token != 0 && (int) INT.getVolatile(segment, slot(turn) + 8) == turn;
-            if (!slotWritten && stalledTurn != turn) {
-                stalledTurn = turn;
-                stalledSince = now;
-            }
-            boolean skip = slotWritten
-                    ? token == FAIR_ABANDONED || livenessDue && !ProcessIdentity.isAlive(token)
-                    : (serving & FAIR_TAKEN) == 0 && stalledTurn == turn && now - stalledSince > STALL_NANOS;
-            if (skip && skipTurn(serving, token)) {
-                continue;
-            }
-            if (step == Backoff.SPIN_STEPS && (serving & FAIR_TAKEN) != 0) {
-                LONG.compareAndSet(segment, FAIR_HELD_SINCE_OFFSET, 0L, System.currentTimeMillis());
-            }
-            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
-            if (left <= 0) {
-                return Turn.TIMED_OUT;
-            }
-            step = idle(step, serving, Math.min(left, nextLivenessCheck - now));
+        } finally {
+            DeadlockWatch.end(published);
         }
     }
 

@@ -2,8 +2,10 @@ package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.WaitLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Optional;
@@ -52,6 +54,12 @@ import java.util.Optional;
  * The mark stays (and every later owner sees it) until someone calls {@code markConsistent}. Only the death of a
  * whole process is detected, not of a thread of a live process.
  *
+ * <h2>Deadlock detection</h2>
+ * A waiter blocked past 100 ms publishes its wait in the heap's wait table; a cycle of waits across threads and
+ * processes is broken by a {@link DeadlockException} thrown to one member (see the package documentation and
+ * {@link WaitForGraph}). The uncontended path is unchanged. A lock {@linkplain #wrap wrapped} over raw memory takes
+ * no part.
+ *
  * <p>Memory consistency effects: as for {@link java.util.concurrent.locks.ReentrantLock}, actions before
  * {@link #unlock()} in one thread, in any process, happen-before actions after a later successful lock.
  */
@@ -68,10 +76,10 @@ public final class SharedLock extends TimedLock {
     }
 
     private SharedLock(MemorySegment segment, String description, SharedHeap heap, String name) {
-        super(description);
+        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_LOCK, description));
         RobustMutex.check(segment, 0, description);
         Blocks.requireZero(segment, SyncLayout.MUTEX_SIZE, SIZE, description);
-        this.mutex = new RobustMutex(segment, 0);
+        this.mutex = new RobustMutex(segment, 0, watch());
         this.heap = heap;
         this.name = name;
     }

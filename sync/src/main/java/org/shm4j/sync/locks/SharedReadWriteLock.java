@@ -2,9 +2,11 @@ package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.WaitLayout;
 import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
@@ -82,12 +84,14 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         this.segment = segment;
         this.heap = heap;
         this.name = name;
-        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET);
         this.slots = new ProcessSlots(segment, RW_SLOTS_OFFSET);
         slots.check(description);
         this.description = description;
+        WriteLock write = new WriteLock(DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET), WaitLayout.KIND_WRITE,
+                description + " (write)"));
+        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.watch());
         this.readLock = new ReadLock();
-        this.writeLock = new WriteLock();
+        this.writeLock = write;
     }
 
     /** Creates a free read-write lock named {@code name} in {@code heap}. */
@@ -179,6 +183,14 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             throw new IllegalMonitorStateException(description + ": hold the write lock to mark it consistent");
         }
         writer.markConsistent();
+    }
+
+    /**
+     * Turns deadlock detection on or off for later waits of writers for other writers through this view of the lock,
+     * in this process; see {@link SharedLock#setDeadlockDetection(boolean)}.
+     */
+    public void setDeadlockDetection(boolean enabled) {
+        ((TimedLock) writeLock).setDeadlockDetection(enabled);
     }
 
     /** @return how many times a dead writer's lock was taken back */
@@ -291,7 +303,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     /** The shared side. */
     private final class ReadLock extends TimedLock {
         ReadLock() {
-            super(description + " (read)");
+            super(description + " (read)", null); // readers take no part in deadlock detection
         }
 
         @Override
@@ -312,8 +324,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** The exclusive side. */
     private final class WriteLock extends TimedLock {
-        WriteLock() {
-            super(description + " (write)");
+        WriteLock(DeadlockWatch watch) {
+            super(description + " (write)", watch);
         }
 
         @Override

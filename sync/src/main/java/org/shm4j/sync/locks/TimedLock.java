@@ -1,5 +1,6 @@
 package org.shm4j.sync.locks;
 
+import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.Waits;
 
 import java.time.Duration;
@@ -16,18 +17,43 @@ import java.util.function.Supplier;
  */
 abstract class TimedLock implements Lock {
     private final String description;
+    private final DeadlockWatch watch; // null if the lock's waits take no part in deadlock detection
 
     /**
      * @param description what this lock is, for messages
+     * @param watch       deadlock detection of its long waits, or null if they take no part (a wrapped lock)
      */
-    TimedLock(String description) {
+    TimedLock(String description, DeadlockWatch watch) {
         this.description = description;
+        this.watch = watch;
+    }
+
+    /** @return the deadlock detection of this lock's long waits, or null if they take no part */
+    final DeadlockWatch watch() {
+        return watch;
+    }
+
+    /**
+     * Turns deadlock detection on or off for later waits through this view of the lock, in this process (it is on
+     * unless the system property {@code shm4j.deadlockDetection} is {@code false}). A wait that takes no part is not
+     * published, so no cycle through it is found. A lock wrapped over raw memory never takes part: this does nothing.
+     */
+    public void setDeadlockDetection(boolean enabled) {
+        if (watch != null) {
+            watch.setEnabled(enabled);
+        }
+    }
+
+    /** @return true if this view's waits take part in deadlock detection (never for a lock wrapped over raw memory) */
+    public boolean isDeadlockDetectionEnabled() {
+        return watch != null && watch.isEnabled();
     }
 
     /**
      * @param timeoutNanos how long to wait, or a negative value for ever
      * @return true once acquired; false if the timeout passed first
      * @throws InterruptedException if {@code interruptible} and the thread is interrupted while waiting
+     * @throws DeadlockException    if the wait closed a cycle of waits and was chosen to break it
      */
     abstract boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException;
 
