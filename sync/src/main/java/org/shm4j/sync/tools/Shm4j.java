@@ -2,6 +2,7 @@ package org.shm4j.sync.tools;
 
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.locks.WaitForGraph;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -180,7 +181,23 @@ public final class Shm4j {
             catalog.add(BlockStates.describe(heap, block));
         }
         report.put("catalog", catalog);
+        WaitForGraph graph = WaitForGraph.snapshot(heap); // reads the wait table, if any waiter made one
+        report.put("waits", graph.edges().stream().map(Shm4j::edge).toList());
+        report.put("deadlocks", graph.cycles().stream().map(cycle -> cycle.stream().map(Shm4j::edge).toList())
+                .toList());
         return report;
+    }
+
+    private static Map<String, Object> edge(WaitForGraph.Edge edge) {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("waiterPid", edge.waiterPid());
+        fields.put("waiterThreadId", edge.waiterThreadId());
+        fields.put("waiterThreadName", edge.waiterThreadName());
+        fields.put("lock", edge.lock());
+        fields.put("holderPid", edge.holderPid());
+        fields.put("holderThreadId", edge.holderThreadId());
+        fields.put("waitingSince", edge.waitingSince().toString());
+        return fields;
     }
 
     private static void print(Map<String, Object> report, Options options, PrintStream out) {

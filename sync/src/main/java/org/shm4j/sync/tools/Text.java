@@ -36,6 +36,17 @@ final class Text {
                     : fields((Map<?, ?>) block.get("state"));
             out.printf("  %-24s %-20s %s%n", block.get("name"), block.get("kind"), state);
         }
+        List<?> waits = (List<?>) report.get("waits");
+        out.printf("waits longer than the deadlock threshold: %s%n", waits.isEmpty() ? "none" : waits.size());
+        for (Object wait : waits) {
+            out.printf("  %s%n", fields((Map<?, ?>) wait));
+        }
+        for (Object cycle : (List<?>) report.get("deadlocks")) {
+            out.printf("DEADLOCK cycle:%n");
+            for (Object wait : (List<?>) cycle) {
+                out.printf("  %s%n", fields((Map<?, ?>) wait));
+            }
+        }
     }
 
     /** @return {@code k=v k=v ...}, nested maps in braces and lists in brackets */

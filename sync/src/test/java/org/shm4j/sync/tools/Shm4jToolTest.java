@@ -131,6 +131,41 @@ class Shm4jToolTest {
     }
 
     @Test
+    void shouldShowAWaitLongerThanTheDeadlockThresholdWithItsHolder() throws Exception {
+        String heapName = names.unique("tool-waits");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "orders");
+            lock.lock();
+            Thread waiter = Thread.ofPlatform().name("order-waiter").start(() -> {
+                try {
+                    if (SharedLock.open(heap, "orders").tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                        lock.unlock();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            try {
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                List<Object> waits;
+                do { // the waiter publishes its wait once it has waited past the threshold (100 ms)
+                    assertThat(System.nanoTime()).as("waiting for the wait to show").isLessThan(deadline);
+                    waits = list(json("inspect", heapName, "--json").get("waits"));
+                } while (waits.isEmpty());
+                assertThat(map(waits.get(0))).containsEntry("waiterThreadName", "order-waiter")
+                        .containsEntry("lock", "lock 'orders'")
+                        .containsEntry("holderPid", ProcessHandle.current().pid());
+                assertThat(list(json("inspect", heapName, "--json").get("deadlocks"))).isEmpty();
+                assertThat(run("inspect", heapName).out())
+                        .contains("waits longer than the deadlock threshold: 1", "waiterThreadName=order-waiter");
+            } finally {
+                lock.unlock();
+                waiter.join(BOUND.toMillis());
+            }
+        }
+    }
+
+    @Test
     void shouldReportBlocksOfAnotherLayoutOrKindAsUnreadable() {
         String heapName = names.unique("tool-layouts");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
