@@ -60,6 +60,14 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WAITERS_OFFSET;
  * ({@code isConsistent()} false) until someone repairs the data and calls {@code markConsistent()}. A signal that
  * the dead process was to send never comes: waiters return at their timeouts.
  *
+ * <h2>Deadlock</h2>
+ * Re-taking the lock at the end of an {@code await} is a lock wait like any other: if it closes a cycle of waits
+ * across threads and processes and this thread is the one chosen to break it, {@code await} throws
+ * {@link DeadlockException} <em>without</em> the lock held (unlike every other way out of {@code await}); a
+ * {@code finally { lock.unlock(); }} around it then throws {@link IllegalMonitorStateException}, so a caller that
+ * wants the deadlock reported should check that it holds the lock ({@code isHeldByCurrentThread()}, or
+ * {@code isWriteLockedByCurrentThread()} for a read-write lock) before unlocking.
+ *
  * <p>Memory consistency effects: those of the lock, which every waiter holds when {@code await} returns.
  */
 public final class SharedCondition implements Condition {
