@@ -13,6 +13,7 @@ import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedIntArray;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.ring.RingClaim;
@@ -23,6 +24,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -120,6 +124,27 @@ class ErrorMessagesTest {
         assertClosed(() -> pipe.first().send(new byte[1], Duration.ofSeconds(1)), "SharedPipe 'p'", heap);
         assertClosed(() -> pipe.second().recv(Duration.ofSeconds(1)), "SharedPipe 'p'", heap);
         assertClosed(() -> pipe.second().poll(), "SharedPipe 'p'", heap);
+    }
+
+    @Test
+    void shouldSayWhichLockWasUsedAfterItsHeapWasClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedLock lock = SharedLock.create(heap, "orders");
+        SharedFairLock fair = SharedFairLock.create(heap, "fair");
+        SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+        lock.lock();
+        heap.close();
+        for (var named : List.of(Map.entry("lock 'orders'", (Lock) lock), Map.entry("fair lock 'fair'", (Lock) fair),
+                Map.entry("read-write lock 'rw' (write)", rw.writeLock()),
+                Map.entry("read-write lock 'rw' (read)", rw.readLock()))) {
+            String closed = named.getKey() + " cannot be used: the heap or segment it lives in is closed";
+            Lock closedLock = named.getValue();
+            for (ThrowingCallable call : List.<ThrowingCallable>of(closedLock::lock, closedLock::tryLock,
+                    closedLock::lockInterruptibly, () -> closedLock.tryLock(1, TimeUnit.SECONDS), closedLock::unlock)) {
+                assertThatThrownBy(call).as(named.getKey()).isInstanceOf(IllegalStateException.class)
+                        .hasMessage(closed).cause().hasMessage("Already closed");
+            }
+        }
     }
 
     @Test

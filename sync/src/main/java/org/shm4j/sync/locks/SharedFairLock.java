@@ -84,7 +84,7 @@ public final class SharedFairLock extends TimedLock {
     private enum Turn { TAKEN, SKIPPED, TIMED_OUT }
 
     private SharedFairLock(MemorySegment segment, String description, SharedHeap heap) {
-        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_FAIR, description));
+        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_FAIR, description), segment);
         check(segment, description);
         this.segment = segment;
     }
@@ -189,29 +189,28 @@ public final class SharedFairLock extends TimedLock {
     /** Takes the lock only if it is free and nobody waits: barging is not allowed. */
     @Override
     public boolean tryLock() {
-        skipAbandonedTurns();
-        int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-        int next = (int) INT.getVolatile(segment, FAIR_NEXT_TICKET_OFFSET);
-        if ((serving & FAIR_TAKEN) != 0 || next != serving
-                || !INT.compareAndSet(segment, FAIR_NEXT_TICKET_OFFSET, next, following(next))) {
+        try {
+            skipAbandonedTurns();
+            int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
+            int next = (int) INT.getVolatile(segment, FAIR_NEXT_TICKET_OFFSET);
+            if ((serving & FAIR_TAKEN) != 0 || next != serving
+                    || !INT.compareAndSet(segment, FAIR_NEXT_TICKET_OFFSET, next, following(next))) {
+                return false;
+            }
+            publishSlot(next);
+            if (INT.compareAndSet(segment, FAIR_SERVING_OFFSET, next, next | FAIR_TAKEN)) {
+                claim();
+                return true;
+            }
+            abandon(next);
             return false;
+        } catch (IllegalStateException failure) {
+            throw closedOr(failure);
         }
-        publishSlot(next);
-        if (INT.compareAndSet(segment, FAIR_SERVING_OFFSET, next, next | FAIR_TAKEN)) {
-            claim();
-            return true;
-        }
-        abandon(next);
-        return false;
     }
 
-    /**
-     * Passes the lock to the next ticket and wakes the waiters.
-     *
-     * @throws IllegalMonitorStateException if the current thread does not hold the lock
-     */
     @Override
-    public void unlock() {
+    void release() {
         int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
         int ticket = serving & FAIR_TICKET_MASK;
         if (!isHeldByCurrentThread()) {

@@ -76,7 +76,7 @@ public final class SharedLock extends TimedLock {
     }
 
     private SharedLock(MemorySegment segment, String description, SharedHeap heap, String name) {
-        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_LOCK, description));
+        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_LOCK, description), segment);
         RobustMutex.check(segment, 0, description);
         Blocks.requireZero(segment, SyncLayout.MUTEX_SIZE, SIZE, description);
         this.mutex = new RobustMutex(segment, 0, watch());
@@ -128,7 +128,11 @@ public final class SharedLock extends TimedLock {
 
     @Override
     public boolean tryLock() {
-        return mutex.tryAcquire();
+        try {
+            return mutex.tryAcquire();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     @Override
@@ -141,13 +145,8 @@ public final class SharedLock extends TimedLock {
         return owner();
     }
 
-    /**
-     * Releases the lock and wakes one blocked waiter, if any.
-     *
-     * @throws IllegalMonitorStateException if the current thread does not hold the lock
-     */
     @Override
-    public void unlock() {
+    void release() {
         mutex.release(false, description());
     }
 

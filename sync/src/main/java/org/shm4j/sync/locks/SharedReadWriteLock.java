@@ -303,7 +303,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     /** The shared side. */
     private final class ReadLock extends TimedLock {
         ReadLock() {
-            super(description + " (read)", null); // readers take no part in deadlock detection
+            super(description + " (read)", null, segment); // readers take no part in deadlock detection
         }
 
         @Override
@@ -312,7 +312,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
 
         @Override
-        public void unlock() {
+        void release() {
             releaseRead(slots.mine());
         }
 
@@ -325,7 +325,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     /** The exclusive side. */
     private final class WriteLock extends TimedLock {
         WriteLock(DeadlockWatch watch) {
-            super(description + " (write)", watch);
+            super(description + " (write)", watch, segment);
         }
 
         @Override
@@ -334,7 +334,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
 
         @Override
-        public void unlock() {
+        void release() {
             writer.release(true, description());
         }
 

@@ -1,8 +1,10 @@
 package org.shm4j.sync.locks;
 
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.Waits;
 
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -18,14 +20,17 @@ import java.util.function.Supplier;
 abstract class TimedLock implements Lock {
     private final String description;
     private final DeadlockWatch watch; // null if the lock's waits take no part in deadlock detection
+    private final MemorySegment.Scope memory;
 
     /**
      * @param description what this lock is, for messages
      * @param watch       deadlock detection of its long waits, or null if they take no part (a wrapped lock)
+     * @param memory      the memory the lock lives in, to tell a closed heap or segment in messages
      */
-    TimedLock(String description, DeadlockWatch watch) {
+    TimedLock(String description, DeadlockWatch watch, MemorySegment memory) {
         this.description = description;
         this.watch = watch;
+        this.memory = memory.scope();
     }
 
     /** @return the deadlock detection of this lock's long waits, or null if they take no part */
@@ -65,12 +70,21 @@ abstract class TimedLock implements Lock {
     /** @return who holds the lock, for messages */
     abstract Optional<LockOwner> holder();
 
+    /**
+     * Releases the lock.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold it
+     */
+    abstract void release();
+
     @Override
     public void lock() {
         try {
             acquire(-1, false);
         } catch (InterruptedException impossible) {
             throw new AssertionError(impossible);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
     }
 
@@ -81,6 +95,8 @@ abstract class TimedLock implements Lock {
             return acquire(0, false);
         } catch (InterruptedException impossible) {
             throw new AssertionError(impossible);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
     }
 
@@ -89,7 +105,11 @@ abstract class TimedLock implements Lock {
         if (Thread.interrupted()) {
             throw new InterruptedException();
         }
-        acquire(-1, true);
+        try {
+            acquire(-1, true);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     @Override
@@ -97,7 +117,35 @@ abstract class TimedLock implements Lock {
         if (Thread.interrupted()) {
             throw new InterruptedException();
         }
-        return acquire(Math.max(0, unit.toNanos(time)), true);
+        try {
+            return acquire(Math.max(0, unit.toNanos(time)), true);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /**
+     * Releases the lock and wakes a blocked waiter, if any.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     * @throws IllegalStateException        if the heap or segment the lock lives in is closed
+     */
+    @Override
+    public final void unlock() {
+        try {
+            release();
+        } catch (IllegalStateException e) { // IllegalMonitorStateException included: passed on as it is
+            throw closedOr(e);
+        }
+    }
+
+    /**
+     * @return what a lock method throws for {@code failure}: a message naming this lock if the memory it lives in
+     *         was closed, else {@code failure} itself. Only called from catch blocks: the hot paths pay nothing.
+     */
+    final IllegalStateException closedOr(IllegalStateException failure) {
+        return Blocks.closedOr(failure, memory,
+                description + " cannot be used: the heap or segment it lives in is closed");
     }
 
     /**
