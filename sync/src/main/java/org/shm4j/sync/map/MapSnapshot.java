@@ -1,0 +1,70 @@
+package org.shm4j.sync.map;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.shm4j.sync.map.MapLayout.EMPTY;
+import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
+import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
+
+/**
+ * The encoded entries of one segment at one moment, for the map's weakly consistent iterators: copied under an
+ * optimistic read (retried if a writer interfered) or, if writers keep the segment busy, under its lock.
+ *
+ * @param keys   the entries' key bytes
+ * @param values the entries' value bytes, in the same order
+ */
+record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
+    /** @return the entries of {@code segment} */
+    static MapSnapshot of(MapSegment segment) {
+        for (int i = 0; i < MapSegment.OPTIMISTIC_TRIES; i++) {
+            long stamp = segment.sequenceAcquire();
+            if ((stamp & 1) == 0) {
+                MapSnapshot copy;
+                try {
+                    copy = copy(segment);
+                } catch (IndexOutOfBoundsException torn) {
+                    copy = null;
+                }
+                if (copy != null && segment.validate(stamp)) {
+                    return copy;
+                }
+            }
+            Thread.onSpinWait();
+        }
+        segment.lock();
+        try {
+            MapSnapshot copy = copy(segment);
+            if (copy == null) {
+                throw segment.corrupted("an entry's offset or lengths lie outside the segment");
+            }
+            return copy;
+        } finally {
+            segment.unlock();
+        }
+    }
+
+    /** @return the copied entries, or null if a checked offset or length was out of bounds (a torn read) */
+    private static MapSnapshot copy(MapSegment segment) {
+        int count = Math.clamp(segment.count(), 0, segment.mask + 1);
+        List<byte[]> keys = new ArrayList<>(count);
+        List<byte[]> values = new ArrayList<>(count);
+        MemorySegment memory = segment.memory;
+        for (int i = 0; i <= segment.mask; i++) {
+            long word = segment.slotWord(i);
+            if (word == EMPTY || word == TOMBSTONE) {
+                continue;
+            }
+            long chunk = segment.chunk(i);
+            int keyLength = segment.checkedKeyLength(chunk);
+            if (keyLength < 0) {
+                return null;
+            }
+            keys.add(memory.asSlice(chunk + ENTRY_HEADER, keyLength).toArray(JAVA_BYTE));
+            values.add(memory.asSlice(segment.valueOffset(chunk), segment.valueLength(chunk)).toArray(JAVA_BYTE));
+        }
+        return new MapSnapshot(keys, values);
+    }
+}
