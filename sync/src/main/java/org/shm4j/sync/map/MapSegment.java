@@ -222,7 +222,7 @@ final class MapSegment {
         long stamp = beginWrite();
         try {
             long chunk = arena.allocate(sizeClass);
-            writeEntry(chunk, sizeClass, keyLength, valueLength, hash, stamp, scratch);
+            writeEntry(chunk, arena.sizeClassOf(chunk), keyLength, valueLength, hash, stamp, scratch);
             long word = hash & TAG_MASK | chunk;
             if (found < 0) {
                 int slot = (int) (-found - 1);

@@ -103,10 +103,14 @@ final class SegmentArena {
         throw new IllegalStateException("no chunk of class " + sizeClass + " in " + segment.map.describe(segment));
     }
 
+    /** @return the size class of an allocated chunk (which may exceed the class asked for) */
+    int sizeClassOf(long chunk) {
+        return memory.get(JAVA_INT, chunk + E_STATE) & STATE_CLASS_MASK;
+    }
+
     /** Returns the chunk of a dead entry to its class's free list. */
     void free(long chunk) {
-        int state = memory.get(JAVA_INT, chunk + E_STATE);
-        int sizeClass = state & STATE_CLASS_MASK;
+        int sizeClass = sizeClassOf(chunk);
         INT.setOpaque(memory, chunk + E_STATE, STATE_MARK | sizeClass); // opaque: not live before anything else
         memory.set(JAVA_INT, chunk + E_NEXT_FREE, (int) freeHead(sizeClass)); // plain: under the sequence
         setFreeHead(sizeClass, chunk);

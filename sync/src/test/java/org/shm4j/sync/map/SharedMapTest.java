@@ -57,6 +57,28 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldAgreeWithAHashMapOnLongKeysInOneCrowdedSegment() {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                new MapSizing(256, 8, 48));
+        Map<Long, Long> model = new HashMap<>();
+        Random random = new Random(5);
+        for (int version = 1; version <= 60_000; version++) {
+            long key = random.nextInt(256);
+            if (random.nextInt(5) == 0) {
+                Long old = model.remove(key);
+                byte[] removed = map.remove(key);
+                assertThat(removed == null ? null : SelfChecking.version(key, removed)).isEqualTo(old);
+            } else {
+                Long old = model.put(key, (long) version);
+                byte[] replaced = map.put(key, SelfChecking.of(key, version));
+                assertThat(replaced == null ? null : SelfChecking.version(key, replaced)).isEqualTo(old);
+            }
+        }
+        assertThat(map.size()).isEqualTo(model.size());
+        model.forEach((key, version) -> assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(version));
+    }
+
+    @Test
     void shouldApplyConditionalOperationsByEncodedBytes() {
         SharedMap<String, byte[]> map = SharedMap.create(heap, "m", Codec.utf8(), Codec.bytes(),
                 new MapSizing(100, 4, 4));
