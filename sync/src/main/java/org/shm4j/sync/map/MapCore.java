@@ -2,8 +2,10 @@ package org.shm4j.sync.map;
 
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.Codec;
 import org.shm4j.sync.internal.Blocks;
 
 import java.lang.foreign.MemorySegment;
@@ -67,6 +69,35 @@ final class MapCore {
         return segments[(int) hash & segmentMask];
     }
 
+    /** @return the value of the key that {@code scratch} holds after its header space, decoded; null if absent */
+    <V> V get(long hash, Scratch scratch, int keyLength, Codec<V> values) {
+        MapSegment segment = segment(hash);
+        while (true) {
+            int length = segment.read(hash, scratch.entrySegment, MapLayout.ENTRY_HEADER, keyLength,
+                    scratch.outSegment, 0, scratch.out.length);
+            if (length < 0) {
+                return null;
+            }
+            if (length <= scratch.out.length) {
+                return decode(values, scratch.outSegment, 0, length);
+            }
+            scratch.outCapacity(length);
+        }
+    }
+
+    /** @return true if the map holds the key that {@code scratch} holds after its header space */
+    boolean containsKey(long hash, Scratch scratch, int keyLength) {
+        return segment(hash).read(hash, scratch.entrySegment, MapLayout.ENTRY_HEADER, keyLength, scratch.outSegment,
+                0, 0) >= 0;
+    }
+
+    /** @return as {@link SharedMap#getInto}, for the key that {@code scratch} holds after its header space */
+    int getInto(long hash, Scratch scratch, int keyLength, MemorySegment target, long offset) {
+        Objects.checkIndex(offset, target.byteSize() + 1);
+        return segment(hash).read(hash, scratch.entrySegment, MapLayout.ENTRY_HEADER, keyLength, target, offset,
+                target.byteSize() - offset);
+    }
+
     /** @return the segments in index order */
     MapSegment[] segments() {
         return segments;
@@ -74,11 +105,20 @@ final class MapCore {
 
     /** @return entries in the map: the sum of the segments' counts, each read without a lock */
     long size() {
-        long size = 0;
-        for (MapSegment segment : segments) {
-            size += segment.count();
+        try {
+            long size = 0;
+            for (MapSegment segment : segments) {
+                size += segment.count();
+            }
+            return size;
+        } catch (IllegalStateException e) {
+            throw closed(e);
         }
-        return size;
+    }
+
+    /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
+    IllegalStateException closed(IllegalStateException e) {
+        return Blocks.closedOr(e, segments[0].memory.scope(), Blocks.closedMessage("SharedMap", name, heap));
     }
 
     /** @return most entries one segment holds */
@@ -117,14 +157,27 @@ final class MapCore {
         MapSizing suggestion = new MapSizing(fits, Math.max(sized.averageKeySize(), Math.min(1 << 24, keyLength)),
                 Math.max(sized.averageValueSize(), Math.min(1 << 24, valueLength)));
         return new ShmFullException(this + " is full: segment " + segment.index + " cannot take an entry of "
-                + (MapLayout.ENTRY_HEADER + (long) keyLength + valueLength) + " bytes: " + reason + "; it holds " + segment.count() + " of at most " + maxLoad
-                + " entries in " + segment.usedBytes() + " of " + segment.arena.size() + " arena bytes; the map holds "
+                + (MapLayout.ENTRY_HEADER + (long) keyLength + valueLength) + " bytes: " + reason + "; it holds "
+                + segment.count() + " of at most " + maxLoad + " entries in " + segment.usedBytes() + " of " + segment.arena.size() + " arena bytes; the map holds "
                 + entries + " entries in " + usedBytes() + " bytes; it was sized for " + sized
                 + "; a map created with " + suggestion + " would fit");
     }
 
+    /** @return what {@code codec} decodes from stored bytes; its failure is reported as damaged map bytes */
+    <T> T decode(Codec<T> codec, MemorySegment source, long offset, int length) {
+        try {
+            return codec.decode(source, offset, length);
+        } catch (RuntimeException e) {
+            throw new ShmFormatException(this + ": codec of type " + codec.typeId() + " cannot decode " + length
+                    + " stored bytes (corrupted bytes, or another codec with the same type id): " + e);
+        }
+    }
+
     /** @return a snapshot of the map's fill, per segment */
     SharedMapStats stats() {
+        if (!segments[0].memory.scope().isAlive()) {
+            throw new IllegalStateException(Blocks.closedMessage("SharedMap", name, heap));
+        }
         List<SharedMapStats.Segment> list = new ArrayList<>(segments.length);
         long entries = 0;
         for (MapSegment s : segments) {

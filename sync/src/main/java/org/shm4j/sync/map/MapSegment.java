@@ -92,12 +92,16 @@ final class MapSegment {
      */
     int read(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target, long targetOffset,
              long capacity) {
-        for (int i = 0; i < OPTIMISTIC_TRIES; i++) {
-            int result = tryRead(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
-            if (result != RETRY) {
-                return result;
+        try {
+            for (int i = 0; i < OPTIMISTIC_TRIES; i++) {
+                int result = tryRead(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+                if (result != RETRY) {
+                    return result;
+                }
+                Thread.onSpinWait();
             }
-            Thread.onSpinWait();
+        } catch (IllegalStateException e) {
+            throw map.closed(e);
         }
         lock();
         try {
@@ -169,14 +173,16 @@ final class MapSegment {
             mutex.acquire(-1, false);
         } catch (InterruptedException notInterruptible) {
             throw new AssertionError(notInterruptible);
+        } catch (IllegalStateException e) {
+            throw map.closed(e);
+        }
+        long sequence = (long) LONG.getOpaque(memory, S_SEQUENCE); // opaque: the lock orders it
+        if ((sequence & 1) != 0) { // a dead owner was changing the segment (a live one leaves it even)
+            arena.rebuild();
+            LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
+            endWrite(sequence);
         }
         if (!mutex.isConsistent()) {
-            long sequence = (long) LONG.getOpaque(memory, S_SEQUENCE); // opaque: the lock orders it
-            if ((sequence & 1) != 0) { // the dead owner was changing the segment
-                arena.rebuild();
-                LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
-                endWrite(sequence);
-            }
             mutex.markConsistent();
         }
     }

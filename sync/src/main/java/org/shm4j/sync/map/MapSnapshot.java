@@ -3,6 +3,7 @@ package org.shm4j.sync.map;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.shm4j.sync.map.MapLayout.EMPTY;
@@ -11,7 +12,8 @@ import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
 
 /**
  * The encoded entries of one segment at one moment, for the map's weakly consistent iterators: copied under an
- * optimistic read (retried if a writer interfered) or, if writers keep the segment busy, under its lock.
+ * optimistic read (retried if a writer interfered) or, if writers keep the segment busy, under its lock. Each
+ * entry's checksum is verified, so that corrupted bytes never reach a codec.
  *
  * @param keys   the entries' key bytes
  * @param values the entries' value bytes, in the same order
@@ -38,7 +40,7 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
         try {
             MapSnapshot copy = copy(segment);
             if (copy == null) {
-                throw segment.corrupted("an entry's offset or lengths lie outside the segment");
+                throw segment.corrupted("an entry's offset or lengths lie outside the segment, or its checksum fails");
             }
             return copy;
         } finally {
@@ -46,8 +48,12 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
         }
     }
 
-    /** @return the copied entries, or null if a checked offset or length was out of bounds (a torn read) */
+    /**
+     * @return the copied entries, or null if a checked offset or length was out of bounds or an entry's checksum
+     *         failed (a torn read, or corrupted bytes)
+     */
     private static MapSnapshot copy(MapSegment segment) {
+        CRC32C crc = new CRC32C();
         int count = Math.clamp(segment.count(), 0, segment.mask + 1);
         List<byte[]> keys = new ArrayList<>(count);
         List<byte[]> values = new ArrayList<>(count);
@@ -59,7 +65,7 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
             }
             long chunk = segment.chunk(i);
             int keyLength = segment.checkedKeyLength(chunk);
-            if (keyLength < 0) {
+            if (keyLength < 0 || !segment.arena.verifies(chunk, segment.end - chunk, crc)) {
                 return null;
             }
             keys.add(memory.asSlice(chunk + ENTRY_HEADER, keyLength).toArray(JAVA_BYTE));

@@ -161,8 +161,8 @@ final class SegmentArena {
         recount();
     }
 
-    /** @return true if the live chunk's lengths fit it and its checksum verifies */
-    private boolean verifies(long chunk, long chunkSize, CRC32C crc) {
+    /** @return true if the entry's lengths fit in {@code chunkSize} bytes and its checksum verifies */
+    boolean verifies(long chunk, long chunkSize, CRC32C crc) {
         int keyLength = memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
         int valueLength = memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
         if (keyLength < 0 || valueLength < 0 || (long) ENTRY_HEADER + keyLength + valueLength > chunkSize) {

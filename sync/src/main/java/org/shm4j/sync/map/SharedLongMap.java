@@ -50,28 +50,12 @@ public final class SharedLongMap<V> {
 
     /** @return true if the map holds {@code key} */
     public boolean containsKey(long key) {
-        Scratch scratch = keyInScratch(key, 0);
-        long hash = KeyHash.hashLong(key);
-        return core.segment(hash).read(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES, scratch.outSegment, 0,
-                0) >= 0;
+        return core.containsKey(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES);
     }
 
     /** @return the value of {@code key}, decoded, or null if absent */
     public V get(long key) {
-        Scratch scratch = keyInScratch(key, 0);
-        long hash = KeyHash.hashLong(key);
-        MapSegment segment = core.segment(hash);
-        while (true) {
-            int length = segment.read(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES, scratch.outSegment, 0,
-                    scratch.out.length);
-            if (length < 0) {
-                return null;
-            }
-            if (length <= scratch.out.length) {
-                return values.decode(scratch.outSegment, 0, length);
-            }
-            scratch.outCapacity(length);
-        }
+        return core.get(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES, values);
     }
 
     /**
@@ -80,11 +64,7 @@ public final class SharedLongMap<V> {
      * @return as {@link SharedMap#getInto}: the value's length, or -1 if absent
      */
     public int getInto(long key, MemorySegment target, long offset) {
-        Objects.checkIndex(offset, target.byteSize() + 1);
-        Scratch scratch = keyInScratch(key, 0);
-        long hash = KeyHash.hashLong(key);
-        return core.segment(hash).read(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES, target, offset,
-                target.byteSize() - offset);
+        return core.getInto(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES, target, offset);
     }
 
     /**

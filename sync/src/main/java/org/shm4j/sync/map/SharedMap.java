@@ -128,28 +128,14 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     public boolean containsKey(Object key) {
         Scratch scratch = Scratch.get();
         int keyLength = encodeKey(key, scratch, 0);
-        long hash = KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength);
-        return core.segment(hash).read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, scratch.outSegment, 0,
-                0) >= 0;
+        return core.containsKey(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength);
     }
 
     @Override
     public V get(Object key) {
         Scratch scratch = Scratch.get();
         int keyLength = encodeKey(key, scratch, 0);
-        long hash = KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength);
-        MapSegment segment = core.segment(hash);
-        while (true) {
-            int length = segment.read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, scratch.outSegment, 0,
-                    scratch.out.length);
-            if (length < 0) {
-                return null;
-            }
-            if (length <= scratch.out.length) {
-                return values.decode(scratch.outSegment, 0, length);
-            }
-            scratch.outCapacity(length);
-        }
+        return core.get(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength, values);
     }
 
     /**
@@ -161,12 +147,9 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * @throws IndexOutOfBoundsException if {@code offset} is not within {@code target}
      */
     public int getInto(K key, MemorySegment target, long offset) {
-        Objects.checkIndex(offset, target.byteSize() + 1);
         Scratch scratch = Scratch.get();
         int keyLength = encodeKey(key, scratch, 0);
-        long hash = KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength);
-        return core.segment(hash).read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, target, offset,
-                target.byteSize() - offset);
+        return core.getInto(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength, target, offset);
     }
 
     @Override
@@ -336,7 +319,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
     private V decodeValue(MapSegment segment, long slot) {
         long chunk = segment.chunk((int) slot);
-        return values.decode(segment.memory, segment.valueOffset(chunk), segment.valueLength(chunk));
+        return core.decode(values, segment.memory, segment.valueOffset(chunk), segment.valueLength(chunk));
     }
 
     private static boolean sameBytes(MapSegment segment, long slot, byte[] expected) {
@@ -380,8 +363,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             }
             byte[] key = snapshot.keys().get(next);
             byte[] value = snapshot.values().get(next++);
-            last = keys.decode(MemorySegment.ofArray(key), 0, key.length);
-            return new WriteThroughEntry(last, values.decode(MemorySegment.ofArray(value), 0, value.length));
+            last = core.decode(keys, MemorySegment.ofArray(key), 0, key.length);
+            return new WriteThroughEntry(last, core.decode(values, MemorySegment.ofArray(value), 0, value.length));
         }
 
         @Override

@@ -217,6 +217,51 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldSayTheMapsHeapIsClosed() {
+        SharedHeap other = SharedHeap.anonymous(1 << 20);
+        SharedMap<Long, Long> map = SharedMap.create(other, "m", Codec.longs(), Codec.longs(), new MapSizing(8, 8, 8));
+        other.close();
+        assertThatThrownBy(() -> map.get(1L)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("SharedMap 'm' cannot be used").hasMessageContaining("is closed");
+        assertThatThrownBy(() -> map.put(1L, 2L)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("SharedMap 'm' cannot be used");
+        assertThatThrownBy(map::size).hasMessageContaining("SharedMap 'm' cannot be used");
+    }
+
+    @Test
+    void shouldMeetCorruptedSegmentBytesWithValuesOrAClearException() {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                new MapSizing(64, 8, 24));
+        MemorySegment block = heap.lookup("m", MapLayout.MAP).segment();
+        long segmentSize = block.get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+        Random random = new Random(3);
+        int clear = 0;
+        for (int round = 0; round < 200; round++) {
+            for (long key = 0; key < 48; key++) {
+                map.put(key, SelfChecking.of(key, round));
+            }
+            for (int i = 0; i < 4; i++) { // flip bytes in slots, entries and segment headers, not in mutexes
+                long offset = MapLayout.HEADER_SIZE + random.nextLong(block.byteSize() - MapLayout.HEADER_SIZE);
+                if ((offset - MapLayout.HEADER_SIZE) % segmentSize >= MapLayout.S_SEQUENCE) {
+                    block.set(JAVA_BYTE, offset, (byte) random.nextInt());
+                }
+            }
+            try {
+                for (long key = 0; key < 64; key++) {
+                    map.get(key); // a wrong value is possible (the fuzzer may flip value bytes), a crash is not
+                    map.remove(key + 1);
+                }
+                map.forEach((key, value) -> { });
+            } catch (org.shm4j.core.ShmFormatException e) {
+                assertThat(e.getMessage()).containsAnyOf("is corrupted", "cannot decode").contains("SharedMap 'm'");
+                clear++;
+            }
+            map.clear();
+        }
+        assertThat(clear).as("corruptions reported").isPositive();
+    }
+
+    @Test
     void shouldRebuildASegmentLeftHalfWrittenByADeadWriter() {
         SharedMap<Long, String> map = SharedMap.create(heap, "m", Codec.longs(), Codec.utf8(),
                 new MapSizing(64, 8, 8));
