@@ -158,8 +158,8 @@ final class MapCore {
                 Math.max(sized.averageValueSize(), Math.min(1 << 24, valueLength)));
         return new ShmFullException(this + " is full: segment " + segment.index + " cannot take an entry of "
                 + (MapLayout.ENTRY_HEADER + (long) keyLength + valueLength) + " bytes: " + reason + "; it holds "
-                + segment.count() + " of at most " + maxLoad + " entries in " + segment.usedBytes() + " of " + segment.arena.size() + " arena bytes; the map holds "
-                + entries + " entries in " + usedBytes() + " bytes; it was sized for " + sized
+                + segment.count() + " of at most " + maxLoad + " entries in " + segment.usedBytes() + " of "
+                + segment.arena.size() + " arena bytes; the map holds " + entries + " entries in " + usedBytes() + " bytes; it was sized for " + sized
                 + "; a map created with " + suggestion + " would fit");
     }
 
