@@ -159,8 +159,8 @@ final class MapCore {
         return new ShmFullException(this + " is full: segment " + segment.index + " cannot take an entry of "
                 + (MapLayout.ENTRY_HEADER + (long) keyLength + valueLength) + " bytes: " + reason + "; it holds "
                 + segment.count() + " of at most " + maxLoad + " entries in " + segment.usedBytes() + " of "
-                + segment.arena.size() + " arena bytes; the map holds " + entries + " entries in " + usedBytes() + " bytes; it was sized for " + sized
-                + "; a map created with " + suggestion + " would fit");
+                + segment.arena.size() + " arena bytes; the map holds " + entries + " entries in " + usedBytes()
+                + " bytes; it was sized for " + sized + "; a map created with " + suggestion + " would fit");
     }
 
     /** @return what {@code codec} decodes from stored bytes; its failure is reported as damaged map bytes */
