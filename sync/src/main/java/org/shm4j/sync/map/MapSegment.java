@@ -72,6 +72,8 @@ final class MapSegment {
     final long end;
     final SegmentArena arena;
     private final RobustMutex mutex;
+    /** For messages, built once: an unlock names the segment without allocating. */
+    private final String description;
 
     MapSegment(MapCore map, MemorySegment memory, int index, MapGeometry geometry) {
         this.map = map;
@@ -82,6 +84,7 @@ final class MapSegment {
         this.end = memory.byteSize();
         this.mutex = new RobustMutex(memory, S_MUTEX);
         this.arena = new SegmentArena(this, geometry.arenaSize());
+        this.description = map.describe(this);
     }
 
     /**
@@ -189,7 +192,7 @@ final class MapSegment {
 
     /** Releases the mutex. */
     void unlock() {
-        mutex.release(false, map.describe(this));
+        mutex.release(false, description);
     }
 
     /** Under the lock: {@link #probe}, a failed check meaning corrupted memory. */
@@ -358,7 +361,7 @@ final class MapSegment {
 
     /** @return a {@link ShmFormatException} naming this segment and what is wrong */
     ShmFormatException corrupted(String what) {
-        return new ShmFormatException(map.describe(this) + " is corrupted: " + what);
+        return new ShmFormatException(description + " is corrupted: " + what);
     }
 
     private int copyValue(long chunk, MemorySegment target, long targetOffset, long capacity) {

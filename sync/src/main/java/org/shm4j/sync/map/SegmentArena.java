@@ -100,7 +100,7 @@ final class SegmentArena {
                 return pop(c);
             }
         }
-        throw new IllegalStateException("no chunk of class " + sizeClass + " in " + segment.map.describe(segment));
+        throw segment.corrupted("no chunk of class " + sizeClass + " although one was found just before");
     }
 
     /** @return the size class of an allocated chunk (which may exceed the class asked for) */
