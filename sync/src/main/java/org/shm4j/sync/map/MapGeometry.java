@@ -9,7 +9,10 @@ import java.util.zip.CRC32C;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.map.MapLayout.ALIGNMENT;
-import static org.shm4j.sync.map.MapLayout.HEADER_SIZE;
+import static org.shm4j.sync.map.MapLayout.GROWTH_DEPTH;
+import static org.shm4j.sync.map.MapLayout.H_DIRECTORY;
+import static org.shm4j.sync.map.MapLayout.H_MAX_DEPTH;
+import static org.shm4j.sync.map.MapLayout.MAX_DEPTH;
 import static org.shm4j.sync.map.MapLayout.H_ARENA_SIZE;
 import static org.shm4j.sync.map.MapLayout.H_CHECKSUM;
 import static org.shm4j.sync.map.MapLayout.H_KEY_TYPE;
@@ -33,16 +36,17 @@ import static org.shm4j.sync.map.MapLayout.S_SLOTS;
  * The fixed shape of a map, as its header stores it: planned from a {@link MapSizing} at creation, read back and
  * checked on open before anything is sized from it.
  *
- * @param segments     number of segments, a power of two
+ * @param segments     number of initial segments, a power of two
  * @param segmentSize  bytes per segment
  * @param slots        slots per segment, a power of two
  * @param arenaSize    entry bytes per segment
  * @param keyTypeId    the key codec's type id
  * @param valueTypeId  the value codec's type id
  * @param sizing       what the map was sized for
+ * @param maxDepth     bits of the directory index
  */
 record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int keyTypeId, int valueTypeId,
-                   MapSizing sizing) {
+                   MapSizing sizing, int maxDepth) {
     /** Entries per segment the planner aims at. */
     private static final int ENTRIES_PER_SEGMENT = 256;
     /** Largest arena of a segment. */
@@ -67,21 +71,42 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
                     + MAX_SLOTS + ")");
         }
         long segmentSize = Checks.alignUp(S_SLOTS + 8L * slots + arena, ALIGNMENT);
-        return new MapGeometry(segments, segmentSize, slots, (int) arena, keyTypeId, valueTypeId, sizing);
+        int depth = Integer.numberOfTrailingZeros(segments);
+        return new MapGeometry(segments, segmentSize, slots, (int) arena, keyTypeId, valueTypeId, sizing,
+                Math.min(MAX_DEPTH, depth + GROWTH_DEPTH));
     }
 
-    /** @return bytes of the whole block */
+    /** @return bytes of the map block: header, directory, initial segments */
     long blockSize() {
-        return HEADER_SIZE + segments * segmentSize;
+        return segmentsOffset() + segments * segmentSize;
     }
 
-    /** @return the offset in the block of segment {@code i} */
-    long segmentOffset(int i) {
-        return HEADER_SIZE + i * segmentSize;
+    /** @return the offset in the map block of segment 0 */
+    long segmentsOffset() {
+        return Checks.alignUp(H_DIRECTORY + ((long) Integer.BYTES << maxDepth), ALIGNMENT);
     }
 
-    /** Writes the header into a new, zeroed block. */
+    /** @return the initial segments' local depth */
+    int initialDepth() {
+        return Integer.numberOfTrailingZeros(segments);
+    }
+
+    /** @return most segments the map can have */
+    int maxSegments() {
+        return 1 << maxDepth;
+    }
+
+    /** Writes the header, the directory and the initial segments' depths into a new, zeroed block. */
     void write(MemorySegment block) {
+        for (int j = 0; j < maxSegments(); j++) {
+            block.set(JAVA_INT, H_DIRECTORY + (long) Integer.BYTES * j, j & (segments - 1));
+        }
+        for (int i = 0; i < segments; i++) {
+            long segment = segmentsOffset() + i * segmentSize;
+            block.set(JAVA_INT, segment + MapLayout.S_LOCAL_DEPTH, initialDepth());
+            block.set(JAVA_INT, segment + MapLayout.S_PATTERN, i);
+        }
+        block.set(JAVA_INT, MapLayout.H_NEXT_SEGMENT, segments);
         block.set(JAVA_LONG, H_MAGIC, MAGIC);
         block.set(JAVA_INT, H_VERSION, MAP.layoutVersion());
         block.set(JAVA_INT, H_SEGMENT_COUNT, segments);
@@ -93,6 +118,7 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
         block.set(JAVA_LONG, H_SIZED_ENTRIES, sizing.entries());
         block.set(JAVA_INT, H_SIZED_KEY, sizing.averageKeySize());
         block.set(JAVA_INT, H_SIZED_VALUE, sizing.averageValueSize());
+        block.set(JAVA_INT, H_MAX_DEPTH, maxDepth);
         block.set(JAVA_INT, H_CHECKSUM, checksum(block));
     }
 
@@ -102,9 +128,9 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
      * @throws ShmFormatException if the magic, version, checksum or any figure is wrong
      */
     static MapGeometry read(MemorySegment block, String what) {
-        if (block.byteSize() < HEADER_SIZE) {
+        if (block.byteSize() < H_DIRECTORY) {
             throw new ShmFormatException(what + ": block of " + block.byteSize() + " bytes is shorter than the "
-                    + HEADER_SIZE + "-byte header");
+                    + H_DIRECTORY + "-byte header");
         }
         long magic = block.get(JAVA_LONG, H_MAGIC);
         if (magic != MAGIC) {
@@ -126,15 +152,17 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
                     block.get(JAVA_LONG, H_SEGMENT_SIZE), block.get(JAVA_INT, H_SLOTS),
                     block.get(JAVA_INT, H_ARENA_SIZE), block.get(JAVA_INT, H_KEY_TYPE),
                     block.get(JAVA_INT, H_VALUE_TYPE), new MapSizing(block.get(JAVA_LONG, H_SIZED_ENTRIES),
-                    block.get(JAVA_INT, H_SIZED_KEY), block.get(JAVA_INT, H_SIZED_VALUE))));
+                    block.get(JAVA_INT, H_SIZED_KEY), block.get(JAVA_INT, H_SIZED_VALUE)),
+                    block.get(JAVA_INT, H_MAX_DEPTH)));
         } catch (IllegalArgumentException e) {
             throw new ShmFormatException(what + ": header " + e.getMessage());
         }
     }
 
     private static MapGeometry checked(MemorySegment block, MapGeometry g) {
-        Checks.powerOfTwo("segmentCount", g.segments);
-        Checks.inRange("segmentCount", g.segments, 1, MAX_SEGMENTS);
+        Checks.powerOfTwo("initialSegments", g.segments);
+        Checks.inRange("initialSegments", g.segments, 1, MAX_SEGMENTS);
+        Checks.inRange("maxDepth", g.maxDepth, g.initialDepth(), MAX_DEPTH);
         Checks.powerOfTwo("slotsPerSegment", g.slots);
         Checks.inRange("slotsPerSegment", g.slots, MIN_SLOTS, MAX_SLOTS);
         Checks.inRange("arenaSize", g.arenaSize, ALIGNMENT, MAX_ARENA);

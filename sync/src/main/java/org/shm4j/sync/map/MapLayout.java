@@ -8,12 +8,14 @@ import org.shm4j.sync.internal.SyncLayout;
  * (shm4j supports little-endian platforms only); every offset below a segment is relative to that segment's start.
  *
  * <table class="striped">
- * <caption>Map header: bytes 0 to 63 of the block; immutable once the heap publishes the block</caption>
+ * <caption>Map header: bytes 0 to 127 of the block; bytes 0..63 immutable once the heap publishes the block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x50414D4A344D4853}, the ASCII bytes {@code "SHM4JMAP"}</td>
  *     <td>plain: the heap publishes the block after its initializer</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>1</td><td>plain, as magic</td></tr>
- * <tr><td>12</td><td>4</td><td>segmentCount</td><td>a power of two, 1..4096</td><td>plain, as magic</td></tr>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>2 (version 1 had a fixed set of segments, no directory)</td>
+ *     <td>plain, as magic</td></tr>
+ * <tr><td>12</td><td>4</td><td>initialSegments</td><td>segments in this block, a power of two
+ *     2<sup>initialDepth</sup>, 1..4096</td><td>plain, as magic</td></tr>
  * <tr><td>16</td><td>8</td><td>segmentSize</td><td>bytes per segment, a multiple of 64, below 2<sup>31</sup></td>
  *     <td>plain, as magic</td></tr>
  * <tr><td>24</td><td>4</td><td>slotsPerSegment</td><td>a power of two, 8..2<sup>26</sup></td>
@@ -28,10 +30,27 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><td>48</td><td>4</td><td>sizedKeySize</td><td>the sizing: average key bytes</td><td>plain, as magic</td></tr>
  * <tr><td>52</td><td>4</td><td>sizedValueSize</td><td>the sizing: average value bytes</td>
  *     <td>plain, as magic</td></tr>
- * <tr><td>56</td><td>4</td><td>headerChecksum</td><td>CRC-32C of bytes 0..55</td><td>plain, as magic</td></tr>
- * <tr><td>60</td><td>4</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>56</td><td>4</td><td>maxDepth</td><td>bits of the directory index, initialDepth..16: at most
+ *     2<sup>maxDepth</sup> segments</td><td>plain, as magic</td></tr>
+ * <tr><td>60</td><td>4</td><td>headerChecksum</td><td>CRC-32C of bytes 0..59</td><td>plain, as magic</td></tr>
+ * <tr><td>64</td><td>4</td><td>nextSegment</td><td>the next segment number to hand out to a split</td>
+ *     <td>volatile get-and-add</td></tr>
+ * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>128</td><td>4 &times; 2<sup>maxDepth</sup></td><td>directory</td><td>entry {@code j}: the number of the
+ *     segment holding the keys whose hash has {@code j} in its low maxDepth bits</td><td>written under the lock
+ *     of the segment it names, with release; read with acquire, and read again after a segment read to check
+ *     that no split moved the key meanwhile</td></tr>
  * </table>
- * Segment {@code i} starts at {@code 64 + i * segmentSize}; the segment of a key is the low bits of its hash.
+ * Segment {@code n} below {@code initialSegments} starts at {@code segmentsOffset + n * segmentSize}, where
+ * {@code segmentsOffset = 128 + 4 * 2^maxDepth} rounded up to 64. Segments made by splits live in extension blocks
+ * of type {@code SharedMapSegments} named {@code "<map>#<b>"}: block {@code b >= 1} holds segments
+ * {@code initialSegments << (b - 1)} up to {@code (initialSegments << b) - 1}, back to back from its offset 0.
+ *
+ * <p>Growth (extendible hashing): a segment of local depth {@code d} holds the keys whose hash's low {@code d} bits
+ * equal its pattern. When a put does not fit, its segment splits alone under its lock: a new segment gets the keys
+ * whose bit {@code d} is set (split state COPYING, then COPIED), the directory entries of that half are pointed at
+ * it, then the moved entries are dropped from the old segment and both get depth {@code d + 1}. A splitter that dies
+ * is rolled back from COPYING (nothing was published) and forward from COPIED (the copy is complete).
  *
  * <table class="striped">
  * <caption>Segment header: 256 bytes</caption>
@@ -50,7 +69,14 @@ import org.shm4j.sync.internal.SyncLayout;
  *     </tr>
  * <tr><td>64</td><td>8</td><td>repairs</td><td>times the segment was rebuilt after its writer died</td>
  *     <td>under the mutex, opaque (stats)</td></tr>
- * <tr><td>72</td><td>56</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>72</td><td>4</td><td>localDepth</td><td>low hash bits its keys share</td><td>under the mutex and the
+ *     sequence, opaque (iterators read it)</td></tr>
+ * <tr><td>76</td><td>4</td><td>pattern</td><td>those bits</td><td>as localDepth</td></tr>
+ * <tr><td>80</td><td>4</td><td>splitState</td><td>0, or 1 (COPYING) / 2 (COPIED) while it splits</td>
+ *     <td>under the mutex and the sequence, plain</td></tr>
+ * <tr><td>84</td><td>4</td><td>splitTarget</td><td>number of the segment it splits into, plus 1; kept after a
+ *     rolled-back split for the next one</td><td>as splitState</td></tr>
+ * <tr><td>88</td><td>40</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>4 &times; 32</td><td>freeHeads</td><td>per size class, the segment offset of the first
  *     free chunk, or 0</td><td>under the mutex, plain</td></tr>
  * <tr><td>256</td><td>8 &times; slots</td><td>slots</td><td>the open-addressing table, linear probing</td>
@@ -89,7 +115,9 @@ import org.shm4j.sync.internal.SyncLayout;
  */
 final class MapLayout {
     /** The block type of a map. */
-    static final BlockType MAP = BlockType.named("SharedMap", 0x5348_0051, 1);
+    static final BlockType MAP = BlockType.named("SharedMap", 0x5348_0051, 2);
+    /** The block type of a map's extension block of segments. */
+    static final BlockType SEGMENTS = BlockType.named("SharedMapSegments", 0x5348_0052, 1);
     /** The magic, the ASCII bytes {@code "SHM4JMAP"} read as a little-endian long. */
     static final long MAGIC = 0x5041_4D4A_344D_4853L;
     /** Alignment of the block and of every segment. */
@@ -106,9 +134,15 @@ final class MapLayout {
     static final long H_SIZED_ENTRIES = H_VALUE_TYPE + Integer.BYTES;
     static final long H_SIZED_KEY = H_SIZED_ENTRIES + Long.BYTES;
     static final long H_SIZED_VALUE = H_SIZED_KEY + Integer.BYTES;
-    static final long H_CHECKSUM = H_SIZED_VALUE + Integer.BYTES;
-    /** Header size; segment 0 starts here. */
-    static final long HEADER_SIZE = 64;
+    static final long H_MAX_DEPTH = H_SIZED_VALUE + Integer.BYTES;
+    static final long H_CHECKSUM = H_MAX_DEPTH + Integer.BYTES;
+    static final long H_NEXT_SEGMENT = H_CHECKSUM + Integer.BYTES;
+    /** The directory starts here. */
+    static final long H_DIRECTORY = 128;
+    /** Most bits of a directory index: the slot index starts at {@link #SLOT_SHIFT}. */
+    static final int MAX_DEPTH = 16;
+    /** How many doublings a map can grow by, beyond its initial segments (up to {@link #MAX_DEPTH}). */
+    static final int GROWTH_DEPTH = 7;
 
     static final long S_MUTEX = 0;
     static final long S_SEQUENCE = S_MUTEX + SyncLayout.MUTEX_SIZE;
@@ -117,6 +151,13 @@ final class MapLayout {
     static final long S_ARENA_TOP = S_TOMBSTONES + Integer.BYTES;
     static final long S_USED_BYTES = S_ARENA_TOP + Integer.BYTES;
     static final long S_REPAIRS = S_USED_BYTES + Integer.BYTES;
+    static final long S_LOCAL_DEPTH = S_REPAIRS + Long.BYTES;
+    static final long S_PATTERN = S_LOCAL_DEPTH + Integer.BYTES;
+    static final long S_SPLIT_STATE = S_PATTERN + Integer.BYTES;
+    static final long S_SPLIT_TARGET = S_SPLIT_STATE + Integer.BYTES;
+    static final int SPLIT_NONE = 0;
+    static final int SPLIT_COPYING = 1;
+    static final int SPLIT_COPIED = 2;
     static final long S_FREE_HEADS = 128;
     /** Number of size classes: chunk sizes 32 B to 32 B &lt;&lt; 31. */
     static final int CLASSES = 32;

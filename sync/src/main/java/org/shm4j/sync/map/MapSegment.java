@@ -24,6 +24,10 @@ import static org.shm4j.sync.map.MapLayout.SLOT_SHIFT;
 import static org.shm4j.sync.map.MapLayout.STATE_LIVE;
 import static org.shm4j.sync.map.MapLayout.STATE_MARK;
 import static org.shm4j.sync.map.MapLayout.S_COUNT;
+import static org.shm4j.sync.map.MapLayout.S_LOCAL_DEPTH;
+import static org.shm4j.sync.map.MapLayout.S_PATTERN;
+import static org.shm4j.sync.map.MapLayout.S_SPLIT_STATE;
+import static org.shm4j.sync.map.MapLayout.S_SPLIT_TARGET;
 import static org.shm4j.sync.map.MapLayout.S_MUTEX;
 import static org.shm4j.sync.map.MapLayout.S_REPAIRS;
 import static org.shm4j.sync.map.MapLayout.S_SEQUENCE;
@@ -75,10 +79,10 @@ final class MapSegment {
     /** For messages, built once: an unlock names the segment without allocating. */
     private final String description;
 
-    MapSegment(MapCore map, MemorySegment memory, int index, MapGeometry geometry) {
+    MapSegment(MapCore map, MemorySegment memory, int number, MapGeometry geometry) {
         this.map = map;
         this.memory = memory;
-        this.index = index;
+        this.index = number;
         this.mask = geometry.slots() - 1;
         this.arenaStart = S_SLOTS + 8L * geometry.slots();
         this.end = memory.byteSize();
@@ -128,7 +132,11 @@ final class MapSegment {
             if (found == TORN) {
                 return RETRY;
             }
-            result = found < 0 ? ABSENT : copyValue(chunk((int) found), target, targetOffset, capacity);
+            long chunk = found < 0 ? 0 : chunk((int) found); // the slot may have changed since the probe: check
+            if (found >= 0 && checkedKeyLength(chunk) < 0) {
+                return RETRY;
+            }
+            result = found < 0 ? ABSENT : copyValue(chunk, target, targetOffset, capacity);
         } catch (IndexOutOfBoundsException torn) {
             return RETRY;
         }
@@ -182,6 +190,7 @@ final class MapSegment {
         long sequence = (long) LONG.getOpaque(memory, S_SEQUENCE); // opaque: the lock orders it
         if ((sequence & 1) != 0) { // a dead owner was changing the segment (a live one leaves it even)
             arena.rebuild();
+            SegmentSplit.recover(map, this);
             LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
             endWrite(sequence);
         }
@@ -209,15 +218,15 @@ final class MapSegment {
      * the key's slot at it; frees the chunk of the value it replaces.
      *
      * @param found what {@link #find} returned for the key
-     * @throws org.shm4j.core.ShmFullException if the segment has no room; nothing changed then
+     * @return false if the segment has no room (its slots or its arena); nothing changed then
      */
-    void store(long found, long hash, Scratch scratch, int keyLength, int valueLength) {
+    boolean tryStore(long found, long hash, Scratch scratch, int keyLength, int valueLength) {
         long size = (long) ENTRY_HEADER + keyLength + valueLength;
         int sizeClass = map.checkEntrySize(size, keyLength, valueLength);
         if (found < 0) {
             int count = count();
             if (count + 1 > map.maxLoad()) {
-                throw map.full(this, keyLength, valueLength, "all " + count + " of its entry slots are taken");
+                return false;
             }
             if (count + tombstones() + 1 > map.maxLoad() || found == NO_ROOM) {
                 purgeTombstones();
@@ -225,8 +234,7 @@ final class MapSegment {
             }
         }
         if (!arena.canAllocate(sizeClass)) {
-            throw map.full(this, keyLength, valueLength,
-                    "no free chunk of " + MapLayout.chunkSize(sizeClass) + " bytes is left");
+            return false;
         }
         long stamp = beginWrite();
         try {
@@ -251,6 +259,7 @@ final class MapSegment {
         } finally {
             endWrite(stamp);
         }
+        return true;
     }
 
     /** Under the lock: removes the entry in slot {@code slot} (found by {@link #find}). */
@@ -327,6 +336,75 @@ final class MapSegment {
         return mutex.recoveries();
     }
 
+    /** @return the low hash bits all keys of this segment share (opaque: iterators read it without the lock) */
+    int localDepth() {
+        return (int) INT.getOpaque(memory, S_LOCAL_DEPTH);
+    }
+
+    /** @return the value of those bits */
+    int pattern() {
+        return (int) INT.getOpaque(memory, S_PATTERN);
+    }
+
+    /** Under the sequence: sets the local depth and pattern (opaque: iterators read them without the lock). */
+    void setDepth(int depth, int pattern) {
+        INT.setOpaque(memory, S_LOCAL_DEPTH, depth);
+        INT.setOpaque(memory, S_PATTERN, pattern);
+    }
+
+    /** @return the split word: state in bits 7..0, the depth being split at in bits 15..8 */
+    int splitWord() {
+        return memory.get(JAVA_INT, S_SPLIT_STATE); // plain: under the lock
+    }
+
+    /** @return the number of the segment this one splits or last split into, or -1 */
+    int splitTarget() {
+        return memory.get(JAVA_INT, S_SPLIT_TARGET) - 1; // plain: under the lock
+    }
+
+    /** Under the sequence: records the split in progress. */
+    void setSplit(int word, int target) {
+        memory.set(JAVA_INT, S_SPLIT_TARGET, target + 1); // plain: under the sequence
+        memory.set(JAVA_INT, S_SPLIT_STATE, word);
+    }
+
+    /** @return the sequence (opaque: the caller holds the lock, or only compares it) */
+    long sequence() {
+        return (long) LONG.getOpaque(memory, S_SEQUENCE);
+    }
+
+    /** Under the lock, before a change: raises the sequence to at least {@code floor} (even), keeping stamps rising. */
+    void raiseSequence(long floor) {
+        LONG.setOpaque(memory, S_SEQUENCE, Math.max(sequence(), floor + (floor & 1))); // opaque: under the lock
+    }
+
+    /** Under the sequence: keeps only the entries whose slot word passes {@code keep}, freeing the others. */
+    void retain(java.util.function.LongPredicate keep) {
+        long[] live = new long[count()];
+        int n = 0;
+        for (int i = 0; i <= mask; i++) {
+            long word = slotWord(i);
+            if (word != EMPTY && word != TOMBSTONE) {
+                if (keep.test(word)) {
+                    live[n++] = word;
+                } else {
+                    arena.free(word & OFFSET_MASK);
+                }
+            }
+        }
+        memory.asSlice(S_SLOTS, arenaStart - S_SLOTS).fill((byte) 0);
+        for (int j = 0; j < n; j++) {
+            place(live[j]);
+        }
+        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+        INT.setOpaque(memory, S_COUNT, n); // opaque: size() reads it without the lock
+    }
+
+    /** Under the sequence: sets the count of live entries (opaque: size() reads it without the lock). */
+    void setCount(int count) {
+        INT.setOpaque(memory, S_COUNT, count);
+    }
+
     /** @return live chunk bytes (opaque: stats) */
     int usedBytes() {
         return (int) INT.getOpaque(memory, S_USED_BYTES);
@@ -393,19 +471,7 @@ final class MapSegment {
     private void purgeTombstones() {
         long stamp = beginWrite();
         try {
-            long[] live = new long[count()];
-            int n = 0;
-            for (int i = 0; i <= mask; i++) {
-                long word = slotWord(i);
-                if (word != EMPTY && word != TOMBSTONE) {
-                    live[n++] = word;
-                }
-            }
-            memory.asSlice(S_SLOTS, arenaStart - S_SLOTS).fill((byte) 0);
-            for (int j = 0; j < n; j++) {
-                place(live[j]);
-            }
-            memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+            retain(word -> true);
         } finally {
             endWrite(stamp);
         }
@@ -421,14 +487,16 @@ final class MapSegment {
         LONG.setOpaque(memory, S_SLOTS + 8L * i, word); // opaque: one atomic store
     }
 
-    private long beginWrite() {
+    /** Starts a change: the sequence turns odd. @return the odd sequence, for {@link #endWrite} */
+    long beginWrite() {
         long odd = (long) LONG.getOpaque(memory, S_SEQUENCE) + 1; // opaque: only the lock holder writes it
         LONG.setOpaque(memory, S_SEQUENCE, odd);
         VarHandle.releaseFence(); // the odd sequence is visible before any data store below
         return odd;
     }
 
-    private void endWrite(long odd) {
+    /** Ends the change {@link #beginWrite} started: the sequence turns even. */
+    void endWrite(long odd) {
         LONG.setRelease(memory, S_SEQUENCE, odd + 1); // release: every data store before the even sequence
     }
 }

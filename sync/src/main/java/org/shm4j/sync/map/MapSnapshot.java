@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.map.MapLayout.E_HASH;
 import static org.shm4j.sync.map.MapLayout.EMPTY;
 import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
 import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
@@ -19,14 +21,39 @@ import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
  * @param values the entries' value bytes, in the same order
  */
 record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
-    /** @return the entries of {@code segment} */
-    static MapSnapshot of(MapSegment segment) {
+    /** No entries: the pattern's segment has split since; its halves were pushed instead. */
+    private static final MapSnapshot SPLIT = new MapSnapshot(List.of(), List.of());
+
+    /**
+     * @return the entries whose hash's low {@code depth} bits are {@code pattern}, from the segment the directory
+     *         names for them; or no entries, with the two halves of the pattern pushed onto {@code pending}, if that
+     *         segment is deeper than {@code depth}
+     */
+    static MapSnapshot of(MapCore map, int pattern, int depth, java.util.Deque<long[]> pending) {
+        while (true) {
+            int number = map.directory(pattern);
+            MapSegment segment = map.segmentNumber(number, null, 0, 0);
+            int localDepth = segment.localDepth();
+            if (localDepth > depth) {
+                pending.push(new long[] {pattern | 1L << depth, depth + 1});
+                pending.push(new long[] {pattern, depth + 1});
+                return SPLIT;
+            }
+            MapSnapshot copy = of(segment, pattern, depth);
+            if (map.directory(pattern) == number && segment.localDepth() == localDepth) {
+                return copy;
+            }
+        }
+    }
+
+    /** @return the entries of {@code segment} whose hash's low {@code depth} bits are {@code pattern} */
+    private static MapSnapshot of(MapSegment segment, int pattern, int depth) {
         for (int i = 0; i < MapSegment.OPTIMISTIC_TRIES; i++) {
             long stamp = segment.sequenceAcquire();
             if ((stamp & 1) == 0) {
                 MapSnapshot copy;
                 try {
-                    copy = copy(segment);
+                    copy = copy(segment, pattern, depth);
                 } catch (IndexOutOfBoundsException torn) {
                     copy = null;
                 }
@@ -38,7 +65,7 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
         }
         segment.lock();
         try {
-            MapSnapshot copy = copy(segment);
+            MapSnapshot copy = copy(segment, pattern, depth);
             if (copy == null) {
                 throw segment.corrupted("an entry's offset or lengths lie outside the segment, or its checksum fails");
             }
@@ -52,7 +79,8 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
      * @return the copied entries, or null if a checked offset or length was out of bounds or an entry's checksum
      *         failed (a torn read, or corrupted bytes)
      */
-    private static MapSnapshot copy(MapSegment segment) {
+    private static MapSnapshot copy(MapSegment segment, int pattern, int depth) {
+        long mask = (1L << depth) - 1;
         CRC32C crc = new CRC32C();
         int count = Math.clamp(segment.count(), 0, segment.mask + 1);
         List<byte[]> keys = new ArrayList<>(count);
@@ -67,6 +95,9 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
             int keyLength = segment.checkedKeyLength(chunk);
             if (keyLength < 0 || !segment.arena.verifies(chunk, segment.end - chunk, crc)) {
                 return null;
+            }
+            if ((memory.get(JAVA_LONG, chunk + E_HASH) & mask) != pattern) {
+                continue;
             }
             keys.add(memory.asSlice(chunk + ENTRY_HEADER, keyLength).toArray(JAVA_BYTE));
             values.add(memory.asSlice(segment.valueOffset(chunk), segment.valueLength(chunk)).toArray(JAVA_BYTE));

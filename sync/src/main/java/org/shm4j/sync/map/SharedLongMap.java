@@ -96,8 +96,7 @@ public final class SharedLongMap<V> {
     public boolean delete(long key) {
         Scratch scratch = keyInScratch(key, 0);
         long hash = KeyHash.hashLong(key);
-        MapSegment segment = core.segment(hash);
-        segment.lock();
+        MapSegment segment = core.lock(hash);
         try {
             long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
             if (found >= 0) {
@@ -131,11 +130,10 @@ public final class SharedLongMap<V> {
 
     private boolean store(long key, Scratch scratch, int valueLength) {
         long hash = KeyHash.hashLong(key);
-        MapSegment segment = core.segment(hash);
-        segment.lock();
+        MapSegment segment = core.lock(hash);
         try {
             long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
-            segment.store(found, hash, scratch, Long.BYTES, valueLength);
+            segment = core.store(segment, found, hash, scratch, Long.BYTES, valueLength);
             return found < 0;
         } finally {
             segment.unlock();

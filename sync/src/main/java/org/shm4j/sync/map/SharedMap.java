@@ -225,7 +225,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     /** Removes every entry, one segment at a time (so a concurrent put may survive it, as in ConcurrentHashMap). */
     @Override
     public void clear() {
-        for (MapSegment segment : core.segments()) {
+        for (MapSegment segment : core.existingSegments()) {
             segment.lock();
             try {
                 segment.clear();
@@ -278,8 +278,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         Scratch scratch = Scratch.get();
         int keyLength = encodeKey(key, scratch, 0);
         long hash = KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength);
-        MapSegment segment = core.segment(hash);
-        segment.lock();
+        MapSegment segment = core.lock(hash);
         try {
             long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
             if (found >= 0 ? !ifPresent || expected != null && !sameBytes(segment, found, expected) : !ifAbsent) {
@@ -295,7 +294,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 scratch = Scratch.get();
                 keyLength = encodeKey(key, scratch, values.encodedLength(result)); // the function may have used it
                 values.encode(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
-                segment.store(found, hash, scratch, keyLength, values.encodedLength(result));
+                segment = core.store(segment, found, hash, scratch, keyLength, values.encodedLength(result));
             }
             return returnOld ? old : result;
         } finally {
@@ -337,20 +336,30 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return Objects.requireNonNull(values, "values").typeId();
     }
 
-    /** Walks the segments in order, copying each as it reaches it. */
+    /**
+     * Walks the key space by hash pattern: a pattern whose segment has split since is walked as its two halves, so
+     * each key present throughout is returned once even while segments split.
+     */
     private final class EntryIterator implements Iterator<Map.Entry<K, V>> {
-        private int segment;
+        private final java.util.ArrayDeque<long[]> patterns = new java.util.ArrayDeque<>();
         private MapSnapshot snapshot;
         private int next;
         private K last;
 
+        EntryIterator() {
+            for (int p = (1 << core.initialDepth()) - 1; p >= 0; p--) {
+                patterns.push(new long[] {p, core.initialDepth()});
+            }
+        }
+
         @Override
         public boolean hasNext() {
             while (snapshot == null || next == snapshot.keys().size()) {
-                if (segment == core.segments().length) {
+                if (patterns.isEmpty()) {
                     return false;
                 }
-                snapshot = MapSnapshot.of(core.segments()[segment++]);
+                long[] pattern = patterns.pop();
+                snapshot = MapSnapshot.of(core, (int) pattern[0], (int) pattern[1], patterns);
                 next = 0;
             }
             return true;

@@ -10,7 +10,7 @@ import java.util.List;
  * @param name     the map's name
  * @param entries  entries in the map
  * @param sizing   what the map was sized for at creation
- * @param segments one entry per segment, in index order
+ * @param segments one entry per segment, in number order (splits add segments)
  */
 public record SharedMapStats(String name, long entries, MapSizing sizing, List<Segment> segments) {
     /** Copies the segment list. */
@@ -31,7 +31,9 @@ public record SharedMapStats(String name, long entries, MapSizing sizing, List<S
     /**
      * One segment's figures.
      *
-     * @param index      the segment's index
+     * @param index      the segment's number
+     * @param depth      low hash bits its keys share (it grew from the initial segments by {@code depth} minus
+     *                   theirs splits)
      * @param entries    live entries
      * @param maxEntries most entries its slots take (3/4 of them)
      * @param tombstones slots of removed entries not yet reused
@@ -41,7 +43,7 @@ public record SharedMapStats(String name, long entries, MapSizing sizing, List<S
      * @param repairs    times it was rebuilt after its writer died
      * @param takeOvers  times its lock was taken over from a dead process
      */
-    public record Segment(int index, int entries, int maxEntries, int tombstones, long usedBytes, long arenaTop,
+    public record Segment(int index, int depth, int entries, int maxEntries, int tombstones, long usedBytes, long arenaTop,
                           long arenaSize, long repairs, long takeOvers) {
         /** @return the larger of the slot fill and the arena fill, from 0 to 1 */
         public double fill() {

@@ -72,7 +72,7 @@ class SharedMapCrossProcessTest {
         String heapName = names.unique("map-killed");
         try (SharedHeap heap = SharedHeap.create(heapName, 8 << 20)) {
             SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
-                    new MapSizing(KILLED_KEYS, 8, 48));
+                    new MapSizing(16, 8, 48)); // grows by splits while the writers are killed
             SharedLongArray acks = SharedLongArray.create(heap, "acks", KILLED_KEYS);
             SharedLongArray doing = SharedLongArray.create(heap, "doing", 4);
             Random random = new Random(7);
@@ -93,7 +93,8 @@ class SharedMapCrossProcessTest {
             }
             SharedMapStats stats = map.stats();
             System.out.println("after " + RUNS + " kills: " + stats.repairs() + " repairs, "
-                    + stats.segments().stream().mapToLong(SharedMapStats.Segment::takeOvers).sum() + " take-overs");
+                    + stats.segments().stream().mapToLong(SharedMapStats.Segment::takeOvers).sum() + " take-overs, "
+                    + stats.segments().size() + " segments");
             assertThat(stats.entries()).isEqualTo(map.entrySet().stream().count());
         }
     }
@@ -240,7 +241,7 @@ class SharedMapCrossProcessTest {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedMap<Long, byte[]> map = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes());
-                MapSegment segment = map.core().segment(KeyHash.hashLong(Long.parseLong(args[1])));
+                MapSegment segment = SharedMapTest.segmentOf(map.core(), Long.parseLong(args[1]));
                 segment.lock();
                 long sequence = segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE);
                 segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, sequence + 1);

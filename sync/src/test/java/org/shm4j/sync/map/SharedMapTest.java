@@ -25,6 +25,11 @@ class SharedMapTest {
     /** A lock word naming pid 2^30 - 1, above any Linux pid_max: a dead owner. */
     static final long DEAD_OWNER = 0x3FFF_FFFFL;
 
+    /** @return the segment that holds {@code key} now */
+    static MapSegment segmentOf(MapCore core, long key) {
+        return core.segmentNumber(core.directory((int) KeyHash.hashLong(key) & (core.maxSegments() - 1)), null, 0, 0);
+    }
+
     private final SharedHeap heap = SharedHeap.anonymous(8 << 20);
 
     @AfterEach
@@ -234,6 +239,7 @@ class SharedMapTest {
                 new MapSizing(64, 8, 24));
         MemorySegment block = heap.lookup("m", MapLayout.MAP).segment();
         long segmentSize = block.get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+        long segments = MapGeometry.read(block, "m").segmentsOffset();
         Random random = new Random(3);
         int clear = 0;
         for (int round = 0; round < 200; round++) {
@@ -241,8 +247,8 @@ class SharedMapTest {
                 map.put(key, SelfChecking.of(key, round));
             }
             for (int i = 0; i < 4; i++) { // flip bytes in slots, entries and segment headers, not in mutexes
-                long offset = MapLayout.HEADER_SIZE + random.nextLong(block.byteSize() - MapLayout.HEADER_SIZE);
-                if ((offset - MapLayout.HEADER_SIZE) % segmentSize >= MapLayout.S_SEQUENCE) {
+                long offset = segments + random.nextLong(block.byteSize() - segments);
+                if ((offset - segments) % segmentSize >= MapLayout.S_SEQUENCE) {
                     block.set(JAVA_BYTE, offset, (byte) random.nextInt());
                 }
             }
@@ -268,7 +274,7 @@ class SharedMapTest {
         for (long i = 0; i < 64; i++) {
             map.put(i, "v" + i);
         }
-        MapSegment segment = map.core().segment(KeyHash.hashLong(5));
+        MapSegment segment = segmentOf(map.core(), 5);
         int inSegment = segment.count();
         // what a writer killed in the middle of purging tombstones leaves: odd sequence, slots wiped, lock held
         segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE) + 1);
