@@ -33,7 +33,7 @@ import static org.shm4j.sync.map.MapLayout.MIN_SLOTS;
 import static org.shm4j.sync.map.MapLayout.S_SLOTS;
 
 /**
- * The fixed shape of a map, as its header stores it: planned from a {@link MapSizing} at creation, read back and
+ * The immutable shape of a map, as its header stores it: planned from a {@link MapSizing} at creation, read back and
  * checked on open before anything is sized from it.
  *
  * @param segments     number of initial segments, a power of two

@@ -378,28 +378,6 @@ final class MapSegment {
         LONG.setOpaque(memory, S_SEQUENCE, Math.max(sequence(), floor + (floor & 1))); // opaque: under the lock
     }
 
-    /** Under the sequence: keeps only the entries whose slot word passes {@code keep}, freeing the others. */
-    void retain(java.util.function.LongPredicate keep) {
-        long[] live = new long[count()];
-        int n = 0;
-        for (int i = 0; i <= mask; i++) {
-            long word = slotWord(i);
-            if (word != EMPTY && word != TOMBSTONE) {
-                if (keep.test(word)) {
-                    live[n++] = word;
-                } else {
-                    arena.free(word & OFFSET_MASK);
-                }
-            }
-        }
-        memory.asSlice(S_SLOTS, arenaStart - S_SLOTS).fill((byte) 0);
-        for (int j = 0; j < n; j++) {
-            place(live[j]);
-        }
-        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
-        INT.setOpaque(memory, S_COUNT, n); // opaque: size() reads it without the lock
-    }
-
     /** Under the sequence: sets the count of live entries (opaque: size() reads it without the lock). */
     void setCount(int count) {
         INT.setOpaque(memory, S_COUNT, count);
@@ -471,20 +449,10 @@ final class MapSegment {
     private void purgeTombstones() {
         long stamp = beginWrite();
         try {
-            retain(word -> true);
+            arena.retain(word -> true);
         } finally {
             endWrite(stamp);
         }
-    }
-
-    /** Puts a slot word into the first empty slot of its probe sequence; the table has one. */
-    void place(long word) {
-        long hash = memory.get(JAVA_LONG, (word & OFFSET_MASK) + E_HASH);
-        int i = (int) (hash >>> SLOT_SHIFT) & mask;
-        while (slotWord(i) != EMPTY) {
-            i = (i + 1) & mask;
-        }
-        LONG.setOpaque(memory, S_SLOTS + 8L * i, word); // opaque: one atomic store
     }
 
     /** Starts a change: the sequence turns odd. @return the odd sequence, for {@link #endWrite} */

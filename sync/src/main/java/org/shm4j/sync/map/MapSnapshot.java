@@ -2,6 +2,7 @@ package org.shm4j.sync.map;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.zip.CRC32C;
 
@@ -29,7 +30,7 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
      *         names for them; or no entries, with the two halves of the pattern pushed onto {@code pending}, if that
      *         segment is deeper than {@code depth}
      */
-    static MapSnapshot of(MapCore map, int pattern, int depth, java.util.Deque<long[]> pending) {
+    static MapSnapshot of(MapCore map, int pattern, int depth, Deque<long[]> pending) {
         while (true) {
             int number = map.directory(pattern);
             MapSegment segment = map.segmentNumber(number, null, 0, 0);

@@ -2,6 +2,7 @@ package org.shm4j.sync.map;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.function.LongPredicate;
 import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -28,11 +29,13 @@ import static org.shm4j.sync.map.MapLayout.S_FREE_HEADS;
 import static org.shm4j.sync.map.MapLayout.S_SLOTS;
 import static org.shm4j.sync.map.MapLayout.S_TOMBSTONES;
 import static org.shm4j.sync.map.MapLayout.S_USED_BYTES;
+import static org.shm4j.sync.map.MapLayout.SLOT_SHIFT;
 import static org.shm4j.sync.map.MapLayout.TAG_MASK;
+import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
 import static org.shm4j.sync.map.MapLayout.chunkSize;
 
 /**
- * The entry arena of a segment: chunks of {@code 32 << class} bytes, bump-allocated from {@code arenaTop} and
+ * The entry arena of a segment, and the rebuilds of its slot table from the arena or from the slots themselves: chunks of {@code 32 << class} bytes, bump-allocated from {@code arenaTop} and
  * recycled through one free list per size class; a request takes a free chunk of its class, else fresh arena, else a
  * free chunk of a larger class (kept whole, so that it returns to its own list). Every chunk below
  * {@code arenaTop} starts with a valid state word, so {@link #rebuild()} can walk them all. All methods run under
@@ -41,6 +44,7 @@ import static org.shm4j.sync.map.MapLayout.chunkSize;
 final class SegmentArena {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private final MapSegment segment;
     private final MemorySegment memory;
@@ -161,6 +165,38 @@ final class SegmentArena {
         recount();
     }
 
+    /** Under the sequence: keeps only the entries whose slot word passes {@code keep}, freeing the others. */
+    void retain(LongPredicate keep) {
+        long[] live = new long[segment.count()];
+        int n = 0;
+        for (int i = 0; i <= segment.mask; i++) {
+            long word = segment.slotWord(i);
+            if (word != EMPTY && word != TOMBSTONE) {
+                if (keep.test(word)) {
+                    live[n++] = word;
+                } else {
+                    free(word & OFFSET_MASK);
+                }
+            }
+        }
+        memory.asSlice(S_SLOTS, segment.arenaStart - S_SLOTS).fill((byte) 0);
+        for (int j = 0; j < n; j++) {
+            place(live[j]);
+        }
+        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+        segment.setCount(n);
+    }
+
+    /** Puts a slot word into the first empty slot of its probe sequence; the table has one. */
+    void place(long word) {
+        long hash = memory.get(JAVA_LONG, (word & OFFSET_MASK) + E_HASH);
+        int i = (int) (hash >>> SLOT_SHIFT) & segment.mask;
+        while (segment.slotWord(i) != EMPTY) {
+            i = (i + 1) & segment.mask;
+        }
+        LONG.setOpaque(memory, S_SLOTS + 8L * i, word); // opaque: one atomic store
+    }
+
     /** @return true if the entry's lengths fit in {@code chunkSize} bytes and its checksum verifies */
     boolean verifies(long chunk, long chunkSize, CRC32C crc) {
         int keyLength = memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
@@ -192,7 +228,7 @@ final class SegmentArena {
         if (found == MapSegment.NO_ROOM) {
             return false;
         }
-        segment.place(word);
+        place(word);
         return true;
     }
 

@@ -1,5 +1,7 @@
 package org.shm4j.sync.map;
 
+import java.lang.foreign.MemorySegment;
+
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.map.MapLayout.EMPTY;
@@ -107,9 +109,9 @@ final class SegmentSplit {
                 long to = half.arena.allocate(sizeClass);
                 long bytes = ENTRY_HEADER + (long) full.memory.get(JAVA_INT, from + E_KEY_LENGTH)
                         + full.memory.get(JAVA_INT, from + E_VALUE_LENGTH);
-                java.lang.foreign.MemorySegment.copy(full.memory, from, half.memory, to, bytes); // live, checksummed
+                MemorySegment.copy(full.memory, from, half.memory, to, bytes); // live, checksummed
                 half.arena.addUsed(MapLayout.chunkSize(sizeClass));
-                half.place(word & TAG_MASK | to);
+                half.arena.place(word & TAG_MASK | to);
                 count++;
             }
             half.setCount(count);
@@ -124,7 +126,7 @@ final class SegmentSplit {
         for (int j = pattern; j < map.maxSegments(); j += 1 << (depth + 1)) {
             map.setDirectory(j, target);
         }
-        full.retain(word -> !moves(full, word, depth));
+        full.arena.retain(word -> !moves(full, word, depth));
         full.setDepth(depth + 1, full.pattern());
         full.setSplit(SPLIT_NONE, -1);
     }

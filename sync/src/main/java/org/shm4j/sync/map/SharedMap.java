@@ -5,6 +5,7 @@ import org.shm4j.sync.Codec;
 
 import java.lang.foreign.MemorySegment;
 import java.util.AbstractMap;
+import java.util.ArrayDeque;
 import java.util.AbstractSet;
 import java.util.Iterator;
 import java.util.Map;
@@ -37,14 +38,16 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * {@link java.util.concurrent.ConcurrentHashMap}: each segment is copied at one moment as the iterator reaches it.
  * {@code null} keys and values are refused with {@link NullPointerException}.
  *
- * <p>Capacity is fixed at creation by a {@link MapSizing}; a put that does not fit its segment throws
- * {@link org.shm4j.core.ShmFullException} naming the figures and a sizing that would fit, and changes nothing;
- * {@link #stats()} shows each segment's fill.
+ * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
+ * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
+ * readers or writers of other segments, up to 128 times the initial segments (65,536 at most) or the heap's free
+ * space. Only then does the put throw {@link org.shm4j.core.ShmFullException}, naming the figures and a sizing that
+ * would fit, and change nothing; {@link #stats()} shows each segment's fill.
  *
  * <p>A writer that dies in the middle of a change (for example killed by SIGKILL) leaves its segment locked by a
  * dead process: the next writer or blocked reader takes the lock over and rebuilds that segment alone from its
- * checksummed entries. Every change that returned before the death is kept; a change in progress is either
- * complete or absent; no reader sees a half-written value.
+ * checksummed entries, finishing or undoing a split it was making. Every change that returned before the death is
+ * kept; a change in progress is either complete or absent; no reader sees a half-written value.
  *
  * <p>Memory consistency effects: as in {@link ConcurrentMap}, actions in a thread (of any process) before placing
  * an entry into the map <i>happen-before</i> actions after the access or removal of that entry in another thread.
@@ -341,7 +344,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * each key present throughout is returned once even while segments split.
      */
     private final class EntryIterator implements Iterator<Map.Entry<K, V>> {
-        private final java.util.ArrayDeque<long[]> patterns = new java.util.ArrayDeque<>();
+        private final ArrayDeque<long[]> patterns = new ArrayDeque<>();
         private MapSnapshot snapshot;
         private int next;
         private K last;

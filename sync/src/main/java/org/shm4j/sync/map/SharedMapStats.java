@@ -43,8 +43,8 @@ public record SharedMapStats(String name, long entries, MapSizing sizing, List<S
      * @param repairs    times it was rebuilt after its writer died
      * @param takeOvers  times its lock was taken over from a dead process
      */
-    public record Segment(int index, int depth, int entries, int maxEntries, int tombstones, long usedBytes, long arenaTop,
-                          long arenaSize, long repairs, long takeOvers) {
+    public record Segment(int index, int depth, int entries, int maxEntries, int tombstones, long usedBytes,
+                          long arenaTop, long arenaSize, long repairs, long takeOvers) {
         /** @return the larger of the slot fill and the arena fill, from 0 to 1 */
         public double fill() {
             return Math.max((double) entries / maxEntries, (double) usedBytes / arenaSize);

@@ -6,6 +6,7 @@
  *
  * <p>The byte layout is specified in the Javadoc of the package-private {@code MapLayout}: segments, each with a
  * robust lock for writers and a sequence counter for lock-free readers, 8-byte slots over an arena of checksummed
- * entries. A process that dies while writing leaves only its segment to repair, which the next locker does.
+ * entries. A full segment splits alone (extendible hashing: a directory of segments in the map's header). A process
+ * that dies while writing leaves only its segment to repair, which the next locker does.
  */
 package org.shm4j.sync.map;
