@@ -115,22 +115,31 @@ final class MapCore {
      * Under {@code segment}'s lock: stores the entry that {@code scratch} holds, splitting the segment (and the
      * half the key goes to) until it fits.
      *
-     * @return the locked segment that now holds the key, which the caller unlocks instead of {@code segment}
-     * @throws ShmFullException if no split is left or the heap has no room; nothing changed then
+     * @return the segment that now holds the key, locked: {@code segment} itself, or a half that the caller unlocks
+     *         besides {@code segment} (which stays locked either way)
+     * @throws ShmFullException if no split is left or the heap has no room; nothing changed then, and only
+     *                          {@code segment} is still locked
      */
     MapSegment store(MapSegment segment, long found, long hash, Scratch scratch, int keyLength, int valueLength) {
-        while (!segment.tryStore(found, hash, scratch, keyLength, valueLength)) {
-            int bit = segment.localDepth();
-            MapSegment half = SegmentSplit.split(this, segment, keyLength, valueLength);
-            if ((hash >>> bit & 1) != 0) {
-                segment.unlock();
-                segment = half;
-            } else {
-                half.unlock();
+        MapSegment target = segment;
+        try {
+            while (!target.tryStore(found, hash, scratch, keyLength, valueLength)) {
+                int bit = target.localDepth();
+                MapSegment half = SegmentSplit.split(this, target, keyLength, valueLength);
+                MapSegment other = (hash >>> bit & 1) != 0 ? target : half;
+                target = other == half ? target : half;
+                if (other != segment) {
+                    other.unlock();
+                }
+                found = target.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
             }
-            found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
+            return target;
+        } catch (RuntimeException | Error e) {
+            if (target != segment) {
+                target.unlock();
+            }
+            throw e;
         }
-        return segment;
     }
 
     /** @return the value of the key that {@code scratch} holds after its header space, decoded; null if absent */

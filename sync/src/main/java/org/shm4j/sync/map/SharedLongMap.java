@@ -131,12 +131,13 @@ public final class SharedLongMap<V> {
     private boolean store(long key, Scratch scratch, int valueLength) {
         long hash = KeyHash.hashLong(key);
         MapSegment segment = core.lock(hash);
+        MapSegment holder = segment;
         try {
             long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
-            segment = core.store(segment, found, hash, scratch, Long.BYTES, valueLength);
+            holder = core.store(segment, found, hash, scratch, Long.BYTES, valueLength);
             return found < 0;
         } finally {
-            segment.unlock();
+            SharedMap.unlock(segment, holder);
         }
     }
 

@@ -282,6 +282,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         int keyLength = encodeKey(key, scratch, 0);
         long hash = KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength);
         MapSegment segment = core.lock(hash);
+        MapSegment holder = segment;
         try {
             long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
             if (found >= 0 ? !ifPresent || expected != null && !sameBytes(segment, found, expected) : !ifAbsent) {
@@ -297,12 +298,20 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 scratch = Scratch.get();
                 keyLength = encodeKey(key, scratch, values.encodedLength(result)); // the function may have used it
                 values.encode(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
-                segment = core.store(segment, found, hash, scratch, keyLength, values.encodedLength(result));
+                holder = core.store(segment, found, hash, scratch, keyLength, values.encodedLength(result));
             }
             return returnOld ? old : result;
         } finally {
-            segment.unlock();
+            unlock(segment, holder);
         }
+    }
+
+    /** Unlocks a write's segment and the half of a split that took its key, if any. */
+    static void unlock(MapSegment segment, MapSegment holder) {
+        if (holder != segment) {
+            holder.unlock();
+        }
+        segment.unlock();
     }
 
     private int encodeKey(Object key, Scratch scratch, int valueLength) {

@@ -2,6 +2,7 @@ package org.shm4j.sync.map;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.sync.Codec;
@@ -117,6 +118,43 @@ class SharedMapGrowthTest {
             for (long key = 1; key < put; key++) {
                 assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(1);
             }
+        }
+    }
+
+    @Test
+    void shouldReleaseEveryLockWhenASecondSplitFindsTheHeapFull() throws Exception {
+        HeapBlock probe;
+        long segmentSize;
+        try (SharedHeap sizing = SharedHeap.anonymous(1 << 20)) {
+            SharedMap.create(sizing, "m", Codec.longs(), Codec.bytes(), new MapSizing(40, 8, 40));
+            probe = sizing.lookup("m", MapLayout.MAP);
+            segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+        }
+        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + 2 * segmentSize)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(),
+                    new MapSizing(40, 8, 40));
+            long key = 0;
+            long put = 0;
+            ShmFullException full = null;
+            while (full == null) { // keys of hash pattern 0b11 follow each other into every split's upper half
+                key++;
+                if ((KeyHash.hashLong(key) & 3) == 3) {
+                    try {
+                        map.put(key, SelfChecking.of(key, 1));
+                        put++;
+                    } catch (ShmFullException e) {
+                        full = e;
+                    }
+                }
+            }
+            assertThat(full.getMessage()).contains("the heap has no room for 2 more segments");
+            assertThat(map.stats().segments()).hasSize(2);
+            long last = key;
+            Future<Long> other = threads.submit(() -> { // every lock was released: another thread gets through
+                map.put(0L, SelfChecking.of(0, 2));
+                return map.keySet().stream().filter(k -> k != 0 && k < last).count();
+            });
+            assertThat(other.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(put);
         }
     }
 
