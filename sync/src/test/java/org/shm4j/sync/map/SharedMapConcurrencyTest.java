@@ -1,16 +1,11 @@
 package org.shm4j.sync.map;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -23,19 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Threads of one process on one map: atomic updates add up exactly, and optimistic readers never return a value
  * that was not written whole for their key (values check themselves, see {@link SelfChecking}).
  */
-class SharedMapConcurrencyTest {
-    private static final Duration BOUND = Duration.ofSeconds(60);
-
-    private final SharedHeap heap = SharedHeap.anonymous(4 << 20);
-    private final ExecutorService threads = Executors.newFixedThreadPool(4);
-
-    @AfterEach
-    void close() throws InterruptedException {
-        threads.shutdownNow();
-        assertThat(threads.awaitTermination(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
-        heap.close();
-    }
-
+class SharedMapConcurrencyTest extends ThreadedMapFixture {
     @Test
     void shouldAddUpMergesAndComputesFromFourThreadsExactly() throws Exception {
         SharedMap<Long, Long> map = SharedMap.create(heap, "counters", Codec.longs(), Codec.longs(),

@@ -1,18 +1,14 @@
 package org.shm4j.sync.map;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.sync.Codec;
 
-import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -27,19 +23,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Growth by splitting one segment at a time: from a tiny sizing to a hundred times it while other threads read and
  * iterate, until the heap is full; and splits whose writer died, finished or undone by the next locker.
  */
-class SharedMapGrowthTest {
-    private static final Duration BOUND = Duration.ofSeconds(60);
-
-    private final SharedHeap heap = SharedHeap.anonymous(16 << 20);
-    private final ExecutorService threads = Executors.newFixedThreadPool(2);
-
-    @AfterEach
-    void close() throws InterruptedException {
-        threads.shutdownNow();
-        assertThat(threads.awaitTermination(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
-        heap.close();
-    }
-
+class SharedMapGrowthTest extends ThreadedMapFixture {
     @Test
     void shouldGrowAHundredFoldWhileReadersFindEveryAcknowledgedKey() throws Exception {
         SharedMap<Long, byte[]> map = SharedMap.create(heap, "grow", Codec.longs(), Codec.bytes(),
