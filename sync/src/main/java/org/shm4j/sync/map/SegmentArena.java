@@ -35,11 +35,12 @@ import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
 import static org.shm4j.sync.map.MapLayout.chunkSize;
 
 /**
- * The entry arena of a segment, and the rebuilds of its slot table from the arena or from the slots themselves: chunks of {@code 32 << class} bytes, bump-allocated from {@code arenaTop} and
- * recycled through one free list per size class; a request takes a free chunk of its class, else fresh arena, else a
- * free chunk of a larger class (kept whole, so that it returns to its own list). Every chunk below
- * {@code arenaTop} starts with a valid state word, so {@link #rebuild()} can walk them all. All methods run under
- * the segment's mutex and, when they change bytes, under its odd sequence.
+ * The entry arena of a segment, and the rebuilds of its slot table (from the arena or from the slots themselves).
+ * Chunks of {@code 32 << class} bytes are bump-allocated from {@code arenaTop} and recycled through one free list per
+ * size class; a request takes a free chunk of its class, else fresh arena, else a free chunk of a larger class (kept
+ * whole, so that it returns to its own list). Every chunk below {@code arenaTop} starts with a valid state word, so
+ * {@link #rebuild()} can walk them all. All methods run under the segment's mutex and, when they change bytes, under
+ * its odd sequence.
  */
 final class SegmentArena {
     // VarHandle mechanics
