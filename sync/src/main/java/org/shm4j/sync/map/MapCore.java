@@ -1,0 +1,397 @@
+package org.shm4j.sync.map;
+
+import org.shm4j.core.HeapBlock;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.Codec;
+import org.shm4j.sync.internal.Blocks;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
+import static org.shm4j.sync.map.MapLayout.H_DIRECTORY;
+import static org.shm4j.sync.map.MapLayout.H_NEXT_SEGMENT;
+
+/**
+ * The byte-level map under {@link SharedMap} and {@link SharedLongMap}: finds or creates the block, checks its
+ * header and codecs, follows the directory to the segments (mapping extension blocks as splits create them), grows
+ * by splitting, and words the map's exceptions.
+ */
+final class MapCore {
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    /** Longest map name: it leaves room for the {@code "#<b>"} of extension blocks in a heap block name. */
+    static final int MAX_NAME_BYTES = 88;
+
+    private final String name;
+    private final SharedHeap heap;
+    private final MapGeometry geometry;
+    private final MemorySegment block;
+    private final int directoryMask;
+    private final int maxLoad;
+    private final long maxEntryBytes;
+    /** This process's segment objects by number, made on first use (benign race: they hold only final fields). */
+    private final MapSegment[] segments;
+    /** This process's extension blocks by index, looked up on first use. */
+    private final MemorySegment[] extensions;
+
+    private MapCore(SharedHeap heap, String name, MemorySegment block) {
+        this.heap = heap;
+        this.name = name;
+        this.block = block;
+        this.geometry = MapGeometry.read(block, "SharedMap '" + name + "' in " + heap);
+        this.directoryMask = geometry.maxSegments() - 1;
+        this.maxLoad = MapLayout.maxLoad(geometry.slots());
+        this.segments = new MapSegment[geometry.maxSegments()];
+        this.extensions = new MemorySegment[geometry.maxDepth() - geometry.initialDepth() + 1];
+        this.maxEntryBytes = MapLayout.chunkSize(segmentNumber(0, null, 0, 0).arena.maxClass());
+    }
+
+    /** Creates a map block; see {@link SharedMap#create}. */
+    static MapCore create(SharedHeap heap, String name, int keyTypeId, int valueTypeId, MapSizing sizing) {
+        MapGeometry geometry = MapGeometry.plan(Objects.requireNonNull(sizing, "sizing"), keyTypeId, valueTypeId);
+        return new MapCore(heap, name, Blocks.create(heap, checkName(name), MapLayout.MAP, geometry.blockSize(),
+                geometry::write));
+    }
+
+    /** Opens a map block and checks its codecs; see {@link SharedMap#open}. */
+    static MapCore open(SharedHeap heap, String name, int keyTypeId, int valueTypeId) {
+        return new MapCore(heap, name, Blocks.open(heap, name, MapLayout.MAP)).checkTypes(keyTypeId, valueTypeId);
+    }
+
+    /** Opens a map block, or creates it; see {@link SharedMap#openOrCreate}. */
+    static MapCore openOrCreate(SharedHeap heap, String name, int keyTypeId, int valueTypeId, MapSizing sizing) {
+        Optional<HeapBlock> existing = Objects.requireNonNull(heap, "heap").find(name);
+        if (existing.isPresent()) {
+            return open(heap, name, keyTypeId, valueTypeId);
+        }
+        MapGeometry geometry = MapGeometry.plan(Objects.requireNonNull(sizing, "sizing"), keyTypeId, valueTypeId);
+        return new MapCore(heap, name, Blocks.openOrCreate(heap, checkName(name), MapLayout.MAP,
+                geometry.blockSize(), geometry::write)).checkTypes(keyTypeId, valueTypeId);
+    }
+
+    /**
+     * Looks a key up (see {@link MapSegment#read}) in the segment the directory names, again if a split moved the
+     * key meanwhile.
+     */
+    int read(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target, long targetOffset,
+             long capacity) {
+        int j = (int) hash & directoryMask;
+        while (true) {
+            int number = directory(j);
+            int result = segmentNumber(number, null, 0, 0).read(hash, key, keyOffset, keyLength, target,
+                    targetOffset, capacity);
+            if (directory(j) == number) {
+                return result;
+            }
+        }
+    }
+
+    /** @return the segment of a key's hash, locked by the current thread (which unlocks it) */
+    MapSegment lock(long hash) {
+        int j = (int) hash & directoryMask;
+        while (true) {
+            int number = directory(j);
+            MapSegment segment = segmentNumber(number, null, 0, 0);
+            segment.lock();
+            if (directory(j) == number) { // only the segment's own lock holder re-points its entries
+                return segment;
+            }
+            segment.unlock();
+        }
+    }
+
+    /**
+     * Under {@code segment}'s lock: stores the entry that {@code scratch} holds, splitting the segment (and the
+     * half the key goes to) until it fits.
+     *
+     * @return the segment that now holds the key, locked: {@code segment} itself, or a half that the caller unlocks
+     *         besides {@code segment} (which stays locked either way)
+     * @throws ShmFullException if no split is left or the heap has no room; nothing changed then, and only
+     *                          {@code segment} is still locked
+     */
+    MapSegment store(MapSegment segment, long found, long hash, Scratch scratch, int keyLength, int valueLength) {
+        MapSegment target = segment;
+        try {
+            while (!target.tryStore(found, hash, scratch, keyLength, valueLength)) {
+                int bit = target.localDepth();
+                MapSegment half = SegmentSplit.split(this, target, keyLength, valueLength);
+                MapSegment other = (hash >>> bit & 1) != 0 ? target : half;
+                target = other == half ? target : half;
+                if (other != segment) {
+                    other.unlock();
+                }
+                found = target.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
+            }
+            return target;
+        } catch (RuntimeException | Error e) {
+            if (target != segment) {
+                target.unlock();
+            }
+            throw e;
+        }
+    }
+
+    /** @return the value of the key that {@code scratch} holds after its header space, decoded; null if absent */
+    <V> V get(long hash, Scratch scratch, int keyLength, Codec<V> values) {
+        while (true) {
+            int length = read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, scratch.outSegment, 0,
+                    scratch.out.length);
+            if (length < 0) {
+                return null;
+            }
+            if (length <= scratch.out.length) {
+                return decode(values, scratch.outSegment, 0, length);
+            }
+            scratch.outCapacity(length);
+        }
+    }
+
+    /** @return true if the map holds the key that {@code scratch} holds after its header space */
+    boolean containsKey(long hash, Scratch scratch, int keyLength) {
+        return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, scratch.outSegment, 0, 0) >= 0;
+    }
+
+    /** @return as {@link SharedMap#getInto}, for the key that {@code scratch} holds after its header space */
+    int getInto(long hash, Scratch scratch, int keyLength, MemorySegment target, long offset) {
+        Objects.checkIndex(offset, target.byteSize() + 1);
+        return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, target, offset, target.byteSize() - offset);
+    }
+
+    /** @return the number of the segment holding the keys whose hash's low bits are {@code j} (acquire) */
+    int directory(int j) {
+        try {
+            return (int) INT.getAcquire(block, H_DIRECTORY + (long) Integer.BYTES * j);
+        } catch (IllegalStateException e) {
+            throw closed(e);
+        }
+    }
+
+    /** Under the lock of the segment it named: points directory entry {@code j} at segment {@code number}. */
+    void setDirectory(int j, int number) {
+        INT.setRelease(block, H_DIRECTORY + (long) Integer.BYTES * j, number); // release: the segment's bytes first
+    }
+
+    /** @return how many segment numbers were handed out (some may be unused: a splitter died holding one) */
+    int segmentCount() {
+        return Math.min(geometry.maxSegments(), (int) INT.getVolatile(block, H_NEXT_SEGMENT));
+    }
+
+    /**
+     * @return the segment numbered {@code number}, mapping its extension block on first use
+     * @throws ShmFullException (naming {@code full} and the entry) if the block must be made and the heap is full
+     */
+    MapSegment segmentNumber(int number, MapSegment full, int keyLength, int valueLength) {
+        MapSegment segment = segments[number];
+        if (segment == null) {
+            segment = new MapSegment(this, segmentMemory(number, full, keyLength, valueLength), number, geometry);
+            segments[number] = segment;
+        }
+        return segment;
+    }
+
+    /**
+     * @return a segment number no segment uses yet
+     * @throws ShmFullException if the map has all {@code 2^maxDepth} segments
+     */
+    int newSegmentNumber(MapSegment full, int keyLength, int valueLength) {
+        while (true) {
+            int next = (int) INT.getVolatile(block, H_NEXT_SEGMENT);
+            if (next >= geometry.maxSegments()) {
+                throw full(full, keyLength, valueLength, "the map has all " + next + " segments it can have");
+            }
+            if (INT.compareAndSet(block, H_NEXT_SEGMENT, next, next + 1)) {
+                return next;
+            }
+        }
+    }
+
+    /** @return the entries in the map: the sum of the segments' counts, each read without a lock */
+    long size() {
+        try {
+            long size = 0;
+            for (MapSegment segment : existingSegments()) {
+                size += segment.count();
+            }
+            return size;
+        } catch (IllegalStateException e) {
+            throw closed(e);
+        }
+    }
+
+    /**
+     * @return the segments in use, in number order: those the directory names (not a number whose block no process
+     *         made, nor the half of a split undone after its writer died)
+     */
+    List<MapSegment> existingSegments() {
+        int count = segmentCount();
+        List<MapSegment> list = new ArrayList<>(count);
+        for (int number = 0; number < count; number++) {
+            if (number < geometry.segments() || extensionExists(number)) {
+                MapSegment segment = segmentNumber(number, null, 0, 0);
+                int pattern = segment.pattern();
+                if (pattern >= 0 && pattern < geometry.maxSegments() && directory(pattern) == number) {
+                    list.add(segment);
+                }
+            }
+        }
+        return list;
+    }
+
+    /** @return most entries one segment holds */
+    int maxLoad() {
+        return maxLoad;
+    }
+
+    /** @return the directory's bits */
+    int maxDepth() {
+        return geometry.maxDepth();
+    }
+
+    /** @return the initial segments' depth, where iteration starts */
+    int initialDepth() {
+        return geometry.initialDepth();
+    }
+
+    /** @return most segments the map can have */
+    int maxSegments() {
+        return geometry.maxSegments();
+    }
+
+    /** @return the map's name */
+    String name() {
+        return name;
+    }
+
+    /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
+    IllegalStateException closed(IllegalStateException e) {
+        return Blocks.closedOr(e, block.scope(), Blocks.closedMessage("SharedMap", name, heap));
+    }
+
+    /**
+     * @return the size class of an entry of {@code size} bytes
+     * @throws IllegalArgumentException if no chunk of this map holds that many bytes
+     */
+    int checkEntrySize(long size, int keyLength, int valueLength) {
+        if (size > maxEntryBytes) {
+            throw new IllegalArgumentException(this + ": entry of " + size + " bytes (key " + keyLength
+                    + " + value " + valueLength + " + header " + ENTRY_HEADER + ") (expected: at most "
+                    + maxEntryBytes + " bytes, the largest chunk of a segment sized for " + geometry.sizing() + ")");
+        }
+        return MapLayout.sizeClass(size);
+    }
+
+    /** @return what {@code codec} decodes from stored bytes; its failure is reported as damaged map bytes */
+    <T> T decode(Codec<T> codec, MemorySegment source, long offset, int length) {
+        try {
+            return codec.decode(source, offset, length);
+        } catch (RuntimeException e) {
+            throw new ShmFormatException(this + ": codec of type " + codec.typeId() + " cannot decode " + length
+                    + " stored bytes (corrupted bytes, or another codec with the same type id): " + e);
+        }
+    }
+
+    /** @return the exception for a put that does not fit {@code segment}, with the figures and a sizing that fits */
+    ShmFullException full(MapSegment segment, int keyLength, int valueLength, String reason) {
+        MapSizing sized = geometry.sizing();
+        long entries = size();
+        long fits = Math.min(MapSizing.MAX_ENTRIES, 2 * Math.max(sized.entries(), entries + 1));
+        MapSizing suggestion = new MapSizing(fits, Math.max(sized.averageKeySize(), Math.min(1 << 24, keyLength)),
+                Math.max(sized.averageValueSize(), Math.min(1 << 24, valueLength)));
+        return new ShmFullException(this + " is full: segment " + segment.index + " cannot take an entry of "
+                + (ENTRY_HEADER + (long) keyLength + valueLength) + " bytes: " + reason + "; it holds "
+                + segment.count() + " of at most " + maxLoad + " entries in " + segment.usedBytes() + " of "
+                + segment.arena.size() + " arena bytes; the map holds " + entries + " entries in " + usedBytes()
+                + " bytes; it was sized for " + sized + "; a map created with " + suggestion + " would fit");
+    }
+
+    /** @return a snapshot of the map's fill, per segment */
+    SharedMapStats stats() {
+        if (!block.scope().isAlive()) {
+            throw new IllegalStateException(Blocks.closedMessage("SharedMap", name, heap));
+        }
+        List<SharedMapStats.Segment> list = new ArrayList<>();
+        long entries = 0;
+        for (MapSegment s : existingSegments()) {
+            list.add(new SharedMapStats.Segment(s.index, s.localDepth(), s.count(), maxLoad, s.tombstones(),
+                    s.usedBytes(), s.arena.top(), s.arena.size(), s.repairs(), s.takeOvers()));
+            entries += s.count();
+        }
+        return new SharedMapStats(name, entries, geometry.sizing(), list);
+    }
+
+    /** @return "segment 3 of SharedMap 'name' in heap ..." */
+    String describe(MapSegment segment) {
+        return "segment " + segment.index + " of " + this;
+    }
+
+    @Override
+    public String toString() {
+        return "SharedMap '" + name + "' in " + heap;
+    }
+
+    private MemorySegment segmentMemory(int number, MapSegment full, int keyLength, int valueLength) {
+        long size = geometry.segmentSize();
+        if (number < geometry.segments()) {
+            return block.asSlice(geometry.segmentsOffset() + number * size, size);
+        }
+        int b = extensionIndex(number);
+        MemorySegment extension = extensions[b];
+        if (extension == null) {
+            long first = (long) geometry.segments() << (b - 1);
+            try {
+                extension = Blocks.openOrCreate(heap, name + "#" + b, MapLayout.SEGMENTS, first * size, zeroed -> { });
+            } catch (ShmFullException e) {
+                throw full == null ? e : full(full, keyLength, valueLength, "the heap has no room for "
+                        + first + " more segments of " + size + " bytes (" + e.getMessage() + ")");
+            }
+            extensions[b] = extension;
+        }
+        return extension.asSlice((number - ((long) geometry.segments() << (b - 1))) * size, size);
+    }
+
+    private boolean extensionExists(int number) {
+        int b = extensionIndex(number);
+        return extensions[b] != null || heap.find(name + "#" + b).isPresent();
+    }
+
+    private int extensionIndex(int number) {
+        return 32 - Integer.numberOfLeadingZeros(number / geometry.segments());
+    }
+
+    private long usedBytes() {
+        long used = 0;
+        for (MapSegment segment : existingSegments()) {
+            used += segment.usedBytes();
+        }
+        return used;
+    }
+
+    private MapCore checkTypes(int keyTypeId, int valueTypeId) {
+        if (geometry.keyTypeId() != keyTypeId || geometry.valueTypeId() != valueTypeId) {
+            throw new ShmTypeMismatchException(this + " holds keys of codec type " + geometry.keyTypeId()
+                    + " and values of codec type " + geometry.valueTypeId() + " (expected: keys " + keyTypeId
+                    + ", values " + valueTypeId + ")");
+        }
+        return this;
+    }
+
+    private static String checkName(String name) {
+        int bytes = Objects.requireNonNull(name, "name").getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_NAME_BYTES) {
+            throw new IllegalArgumentException("SharedMap name '" + name + "' has " + bytes + " UTF-8 bytes (expected: "
+                    + "at most " + MAX_NAME_BYTES + ", leaving room for its extension blocks' names)");
+        }
+        return name;
+    }
+}

@@ -1,0 +1,470 @@
+package org.shm4j.sync.map;
+
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.RobustMutex;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static org.shm4j.sync.map.MapLayout.CHECKED_FROM;
+import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
+import static org.shm4j.sync.map.MapLayout.E_CHECKSUM;
+import static org.shm4j.sync.map.MapLayout.E_HASH;
+import static org.shm4j.sync.map.MapLayout.E_KEY_LENGTH;
+import static org.shm4j.sync.map.MapLayout.E_STAMP;
+import static org.shm4j.sync.map.MapLayout.E_STATE;
+import static org.shm4j.sync.map.MapLayout.E_VALUE_LENGTH;
+import static org.shm4j.sync.map.MapLayout.EMPTY;
+import static org.shm4j.sync.map.MapLayout.OFFSET_MASK;
+import static org.shm4j.sync.map.MapLayout.SLOT_SHIFT;
+import static org.shm4j.sync.map.MapLayout.STATE_LIVE;
+import static org.shm4j.sync.map.MapLayout.STATE_MARK;
+import static org.shm4j.sync.map.MapLayout.S_COUNT;
+import static org.shm4j.sync.map.MapLayout.S_LOCAL_DEPTH;
+import static org.shm4j.sync.map.MapLayout.S_PATTERN;
+import static org.shm4j.sync.map.MapLayout.S_SPLIT_STATE;
+import static org.shm4j.sync.map.MapLayout.S_SPLIT_TARGET;
+import static org.shm4j.sync.map.MapLayout.S_MUTEX;
+import static org.shm4j.sync.map.MapLayout.S_REPAIRS;
+import static org.shm4j.sync.map.MapLayout.S_SEQUENCE;
+import static org.shm4j.sync.map.MapLayout.S_SLOTS;
+import static org.shm4j.sync.map.MapLayout.S_TOMBSTONES;
+import static org.shm4j.sync.map.MapLayout.S_USED_BYTES;
+import static org.shm4j.sync.map.MapLayout.TAG_MASK;
+import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
+
+/**
+ * One segment of a map: its slot table and entry arena, written under its robust mutex and read optimistically
+ * under its sequence counter (see {@link MapLayout}).
+ *
+ * <p>Reads: {@link #tryRead} loads the sequence (acquire); if even, probes and copies the value with plain loads,
+ * every offset checked against the segment first, then an acquire fence and a second load of the sequence: a change
+ * means a writer interfered and the result is dropped (a torn offset that still slips past the checks throws
+ * {@link IndexOutOfBoundsException}, caught and dropped too). After {@link #OPTIMISTIC_TRIES} failures, or while a
+ * writer's odd sequence stays, the reader takes the mutex, which also takes the segment over from a dead writer.
+ *
+ * <p>Writes: between {@link #lock()} and {@link #unlock()}; every change of shared bytes sits between
+ * {@link #beginWrite()} (odd sequence) and {@link #endWrite(long)} (even). A new value always goes to a new chunk
+ * (see {@link SegmentArena}), published by one slot store; so a writer that dies leaves an odd sequence, and the
+ * next locker rebuilds the segment from its checksummed chunks ({@link SegmentArena#rebuild()}).
+ */
+final class MapSegment {
+    /** {@link #tryRead}: the key is not in the segment. */
+    static final int ABSENT = -1;
+    /** {@link #tryRead}: a writer interfered; read again. */
+    static final int RETRY = -2;
+    /** {@link #probe}: a checked offset or length was out of bounds. */
+    static final long TORN = Long.MIN_VALUE;
+    /** {@link #probe}: absent, and no slot free to insert it. */
+    static final long NO_ROOM = Long.MIN_VALUE + 1;
+    /** Optimistic reads tried before a reader takes the mutex. */
+    static final int OPTIMISTIC_TRIES = 64;
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    final MemorySegment memory;
+    final int index;
+    final MapCore map;
+    final int mask;
+    final long arenaStart;
+    final long end;
+    final SegmentArena arena;
+    private final RobustMutex mutex;
+    /** For messages, built once: an unlock names the segment without allocating. */
+    private final String description;
+
+    MapSegment(MapCore map, MemorySegment memory, int number, MapGeometry geometry) {
+        this.map = map;
+        this.memory = memory;
+        this.index = number;
+        this.mask = geometry.slots() - 1;
+        this.arenaStart = S_SLOTS + 8L * geometry.slots();
+        this.end = memory.byteSize();
+        this.mutex = new RobustMutex(memory, S_MUTEX);
+        this.arena = new SegmentArena(this, geometry.arenaSize());
+        this.description = map.describe(this);
+    }
+
+    /**
+     * Looks a key up without writing shared memory unless writers keep the segment busy.
+     *
+     * @return the value's length, its bytes copied to {@code target} if it is at most {@code capacity}; or
+     *         {@link #ABSENT}
+     */
+    int read(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target, long targetOffset,
+             long capacity) {
+        try {
+            for (int i = 0; i < OPTIMISTIC_TRIES; i++) {
+                int result = tryRead(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+                if (result != RETRY) {
+                    return result;
+                }
+                Thread.onSpinWait();
+            }
+        } catch (IllegalStateException e) {
+            throw map.closed(e);
+        }
+        lock();
+        try {
+            long found = find(hash, key, keyOffset, keyLength);
+            return found < 0 ? ABSENT : copyValue(chunk((int) found), target, targetOffset, capacity);
+        } finally {
+            unlock();
+        }
+    }
+
+    /** One optimistic read; see {@link #read}. @return as {@link #read}, or {@link #RETRY} */
+    int tryRead(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target,
+                long targetOffset, long capacity) {
+        long stamp = (long) LONG.getAcquire(memory, S_SEQUENCE);
+        if ((stamp & 1) != 0) {
+            return RETRY;
+        }
+        int result;
+        try {
+            long found = probe(hash, key, keyOffset, keyLength);
+            if (found == TORN) {
+                return RETRY;
+            }
+            long chunk = found < 0 ? 0 : chunk((int) found); // the slot may have changed since the probe: check
+            if (found >= 0 && checkedKeyLength(chunk) < 0) {
+                return RETRY;
+            }
+            result = found < 0 ? ABSENT : copyValue(chunk, target, targetOffset, capacity);
+        } catch (IndexOutOfBoundsException torn) {
+            return RETRY;
+        }
+        VarHandle.acquireFence(); // the loads above complete before the validating load below
+        return (long) LONG.getOpaque(memory, S_SEQUENCE) == stamp ? result : RETRY;
+    }
+
+    /**
+     * Finds a key with plain loads, checking every chunk offset and length it follows.
+     *
+     * @return the slot index of the key; if absent, {@code -(slot to insert at) - 1} or {@link #NO_ROOM}; or
+     *         {@link #TORN} if a check failed
+     */
+    long probe(long hash, MemorySegment key, long keyOffset, int keyLength) {
+        long tag = hash & TAG_MASK;
+        int i = (int) (hash >>> SLOT_SHIFT) & mask;
+        int free = -1;
+        for (int n = 0; n <= mask; n++, i = (i + 1) & mask) {
+            long slot = memory.get(JAVA_LONG, S_SLOTS + 8L * i); // plain: validated by the sequence or the lock
+            if (slot == EMPTY) {
+                return -(free >= 0 ? free : i) - 1L;
+            }
+            if (slot == TOMBSTONE) {
+                free = free >= 0 ? free : i;
+            } else if ((slot & TAG_MASK) == tag) {
+                long chunk = slot & OFFSET_MASK;
+                int length = checkedKeyLength(chunk);
+                if (length < 0) {
+                    return TORN;
+                }
+                if (length == keyLength && (length == Long.BYTES // one load compares the common 8-byte key
+                        ? memory.get(JAVA_LONG, chunk + ENTRY_HEADER) == key.get(JAVA_LONG_UNALIGNED, keyOffset)
+                        : MemorySegment.mismatch(memory, chunk + ENTRY_HEADER, chunk + ENTRY_HEADER + length, key,
+                        keyOffset, keyOffset + length) < 0)) {
+                    return i;
+                }
+            }
+        }
+        return free >= 0 ? -free - 1L : NO_ROOM;
+    }
+
+    /** Takes the mutex, taking it over from a dead owner and repairing what that owner left half done. */
+    void lock() {
+        try {
+            mutex.acquire(-1, false);
+        } catch (InterruptedException notInterruptible) {
+            throw new AssertionError(notInterruptible);
+        } catch (IllegalStateException e) {
+            throw map.closed(e);
+        }
+        long sequence = (long) LONG.getOpaque(memory, S_SEQUENCE); // opaque: the lock orders it
+        if ((sequence & 1) != 0) { // a dead owner was changing the segment (a live one leaves it even)
+            arena.rebuild();
+            SegmentSplit.recover(map, this);
+            LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
+            endWrite(sequence);
+        }
+        if (!mutex.isConsistent()) {
+            mutex.markConsistent();
+        }
+    }
+
+    /** Releases the mutex. */
+    void unlock() {
+        mutex.release(false, description);
+    }
+
+    /** Under the lock: {@link #probe}, a failed check meaning corrupted memory. */
+    long find(long hash, MemorySegment key, long keyOffset, int keyLength) {
+        long found = probe(hash, key, keyOffset, keyLength);
+        if (found == TORN) {
+            throw corrupted("an entry's offset or lengths lie outside the segment");
+        }
+        return found;
+    }
+
+    /**
+     * Under the lock: writes the entry whose key and value {@code scratch} holds after its header space, and points
+     * the key's slot at it; frees the chunk of the value it replaces.
+     *
+     * @param found what {@link #find} returned for the key
+     * @return false if the segment has no room (its slots or its arena); nothing changed then
+     */
+    boolean tryStore(long found, long hash, Scratch scratch, int keyLength, int valueLength) {
+        long size = (long) ENTRY_HEADER + keyLength + valueLength;
+        int sizeClass = map.checkEntrySize(size, keyLength, valueLength);
+        if (found < 0) {
+            int count = count();
+            if (count + 1 > map.maxLoad()) {
+                return false;
+            }
+            if (count + tombstones() + 1 > map.maxLoad() || found == NO_ROOM) {
+                purgeTombstones();
+                found = find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
+            }
+        }
+        if (!arena.canAllocate(sizeClass)) {
+            return false;
+        }
+        long stamp = beginWrite();
+        try {
+            long chunk = arena.allocate(sizeClass);
+            writeEntry(chunk, arena.sizeClassOf(chunk), keyLength, valueLength, hash, stamp, scratch);
+            long word = hash & TAG_MASK | chunk;
+            if (found < 0) {
+                int slot = (int) (-found - 1);
+                if (slotWord(slot) == TOMBSTONE) {
+                    memory.set(JAVA_INT, S_TOMBSTONES, tombstones() - 1); // plain: under the sequence
+                }
+                LONG.setOpaque(memory, S_SLOTS + 8L * slot, word); // opaque: one atomic store publishes it
+                INT.setOpaque(memory, S_COUNT, count() + 1); // opaque: size() reads it without the lock
+            } else {
+                long old = chunk((int) found);
+                LONG.setOpaque(memory, S_SLOTS + 8L * found, word); // opaque: one atomic store swings the key
+                arena.free(old);
+            }
+        } catch (RuntimeException | Error e) {
+            arena.rebuild(); // whatever broke mid-change, leave the segment consistent
+            throw e;
+        } finally {
+            endWrite(stamp);
+        }
+        return true;
+    }
+
+    /** Under the lock: removes the entry in slot {@code slot} (found by {@link #find}). */
+    void delete(int slot) {
+        long stamp = beginWrite();
+        try {
+            long chunk = chunk(slot);
+            if (slotWord((slot + 1) & mask) == EMPTY) {
+                LONG.setOpaque(memory, S_SLOTS + 8L * slot, EMPTY); // opaque: one atomic store; no probe passes
+            } else {
+                LONG.setOpaque(memory, S_SLOTS + 8L * slot, TOMBSTONE); // opaque: one atomic store
+                memory.set(JAVA_INT, S_TOMBSTONES, tombstones() + 1); // plain: under the sequence
+            }
+            INT.setOpaque(memory, S_COUNT, count() - 1); // opaque: size() reads it without the lock
+            arena.free(chunk);
+        } catch (RuntimeException | Error e) {
+            arena.rebuild();
+            throw e;
+        } finally {
+            endWrite(stamp);
+        }
+    }
+
+    /** Under the lock: removes every entry. */
+    void clear() {
+        long stamp = beginWrite();
+        try {
+            memory.asSlice(S_SLOTS, arenaStart - S_SLOTS).fill((byte) 0);
+            memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+            INT.setOpaque(memory, S_COUNT, 0); // opaque: size() reads it without the lock
+            arena.reset();
+        } finally {
+            endWrite(stamp);
+        }
+    }
+
+    /** @return the chunk the occupied slot {@code slot} points at */
+    long chunk(int slot) {
+        return slotWord(slot) & OFFSET_MASK;
+    }
+
+    /** @return the word of slot {@code slot} (plain: under the lock or the sequence) */
+    long slotWord(int slot) {
+        return memory.get(JAVA_LONG, S_SLOTS + 8L * slot);
+    }
+
+    /** @return the value bytes' offset in the segment of the entry in {@code chunk} */
+    long valueOffset(long chunk) {
+        return chunk + ENTRY_HEADER + memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
+    }
+
+    /** @return the value length of the entry in {@code chunk} */
+    int valueLength(long chunk) {
+        return memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
+    }
+
+    /** @return live entries (opaque: may lag a concurrent writer) */
+    int count() {
+        return (int) INT.getOpaque(memory, S_COUNT);
+    }
+
+    /** @return slots marked deleted (opaque: stats may read it without the lock) */
+    int tombstones() {
+        return (int) INT.getOpaque(memory, S_TOMBSTONES);
+    }
+
+    /** @return times this segment was rebuilt after a writer died (opaque: stats) */
+    long repairs() {
+        return (long) LONG.getOpaque(memory, S_REPAIRS);
+    }
+
+    /** @return times this segment's mutex was taken over from a dead owner */
+    long takeOvers() {
+        return mutex.recoveries();
+    }
+
+    /** @return the low hash bits all keys of this segment share (opaque: iterators read it without the lock) */
+    int localDepth() {
+        return (int) INT.getOpaque(memory, S_LOCAL_DEPTH);
+    }
+
+    /** @return the value of those bits */
+    int pattern() {
+        return (int) INT.getOpaque(memory, S_PATTERN);
+    }
+
+    /** Under the sequence: sets the local depth and pattern (opaque: iterators read them without the lock). */
+    void setDepth(int depth, int pattern) {
+        INT.setOpaque(memory, S_LOCAL_DEPTH, depth);
+        INT.setOpaque(memory, S_PATTERN, pattern);
+    }
+
+    /** @return the split word: state in bits 7..0, the depth being split at in bits 15..8 */
+    int splitWord() {
+        return memory.get(JAVA_INT, S_SPLIT_STATE); // plain: under the lock
+    }
+
+    /** @return the number of the segment this one splits or last split into, or -1 */
+    int splitTarget() {
+        return memory.get(JAVA_INT, S_SPLIT_TARGET) - 1; // plain: under the lock
+    }
+
+    /** Under the sequence: records the split in progress. */
+    void setSplit(int word, int target) {
+        memory.set(JAVA_INT, S_SPLIT_TARGET, target + 1); // plain: under the sequence
+        memory.set(JAVA_INT, S_SPLIT_STATE, word);
+    }
+
+    /** @return the sequence (opaque: the caller holds the lock, or only compares it) */
+    long sequence() {
+        return (long) LONG.getOpaque(memory, S_SEQUENCE);
+    }
+
+    /** Under the lock, before a change: raises the sequence to at least {@code floor} (even), keeping stamps rising. */
+    void raiseSequence(long floor) {
+        LONG.setOpaque(memory, S_SEQUENCE, Math.max(sequence(), floor + (floor & 1))); // opaque: under the lock
+    }
+
+    /** Under the sequence: sets the count of live entries (opaque: size() reads it without the lock). */
+    void setCount(int count) {
+        INT.setOpaque(memory, S_COUNT, count);
+    }
+
+    /** @return live chunk bytes (opaque: stats) */
+    int usedBytes() {
+        return (int) INT.getOpaque(memory, S_USED_BYTES);
+    }
+
+    /** @return the sequence, for a reader's snapshot (acquire: pairs with {@link #endWrite}) */
+    long sequenceAcquire() {
+        return (long) LONG.getAcquire(memory, S_SEQUENCE);
+    }
+
+    /** @return true if the sequence is still {@code stamp} after the reader's loads (acquire fence first) */
+    boolean validate(long stamp) {
+        VarHandle.acquireFence(); // the reader's loads complete before the validating load below
+        return (long) LONG.getOpaque(memory, S_SEQUENCE) == stamp;
+    }
+
+    /**
+     * @return the key length of the entry in {@code chunk}, or -1 if the chunk or its key and value do not lie
+     *         inside the segment
+     */
+    int checkedKeyLength(long chunk) {
+        if (chunk < arenaStart || chunk > end - ENTRY_HEADER || (chunk & 7) != 0) {
+            return -1;
+        }
+        int keyLength = memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
+        int valueLength = memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
+        if (keyLength < 0 || valueLength < 0 || (long) keyLength + valueLength > end - chunk - ENTRY_HEADER) {
+            return -1;
+        }
+        return keyLength;
+    }
+
+    /** @return a {@link ShmFormatException} naming this segment and what is wrong */
+    ShmFormatException corrupted(String what) {
+        return new ShmFormatException(description + " is corrupted: " + what);
+    }
+
+    private int copyValue(long chunk, MemorySegment target, long targetOffset, long capacity) {
+        int length = valueLength(chunk);
+        if (length <= capacity) {
+            MemorySegment.copy(memory, valueOffset(chunk), target, targetOffset, length);
+        }
+        return length;
+    }
+
+    private void writeEntry(long chunk, int sizeClass, int keyLength, int valueLength, long hash, long stamp,
+                            Scratch scratch) {
+        int size = ENTRY_HEADER + keyLength + valueLength;
+        MemorySegment image = scratch.entrySegment;
+        image.set(JAVA_INT_UNALIGNED, E_STATE, STATE_MARK | sizeClass);
+        image.set(JAVA_INT_UNALIGNED, E_KEY_LENGTH, keyLength);
+        image.set(JAVA_INT_UNALIGNED, E_VALUE_LENGTH, valueLength);
+        image.set(JAVA_LONG_UNALIGNED, E_HASH, hash);
+        image.set(JAVA_LONG_UNALIGNED, E_STAMP, stamp);
+        scratch.crc.reset();
+        scratch.crc.update(scratch.entry, CHECKED_FROM, size - CHECKED_FROM);
+        image.set(JAVA_INT_UNALIGNED, E_CHECKSUM, (int) scratch.crc.getValue());
+        MemorySegment.copy(image, 0, memory, chunk, size);
+        // release: the entry's bytes before its live bit, so a repair never takes an old image for a new entry
+        INT.setRelease(memory, chunk + E_STATE, STATE_MARK | STATE_LIVE | sizeClass);
+        arena.addUsed(MapLayout.chunkSize(sizeClass));
+    }
+
+    private void purgeTombstones() {
+        long stamp = beginWrite();
+        try {
+            arena.retain(word -> true);
+        } finally {
+            endWrite(stamp);
+        }
+    }
+
+    /** Starts a change: the sequence turns odd. @return the odd sequence, for {@link #endWrite} */
+    long beginWrite() {
+        long odd = (long) LONG.getOpaque(memory, S_SEQUENCE) + 1; // opaque: only the lock holder writes it
+        LONG.setOpaque(memory, S_SEQUENCE, odd);
+        VarHandle.releaseFence(); // the odd sequence is visible before any data store below
+        return odd;
+    }
+
+    /** Ends the change {@link #beginWrite} started: the sequence turns even. */
+    void endWrite(long odd) {
+        LONG.setRelease(memory, S_SEQUENCE, odd + 1); // release: every data store before the even sequence
+    }
+}

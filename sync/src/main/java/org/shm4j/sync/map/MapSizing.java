@@ -1,0 +1,32 @@
+package org.shm4j.sync.map;
+
+import org.shm4j.core.internal.Checks;
+
+/**
+ * How big a {@link SharedMap} is made at creation: the entries it should hold and the average encoded sizes of its
+ * keys and values. The map adds headroom for an uneven spread over its segments; a segment that fills up anyway
+ * splits in two, up to 128 times the initial segments; past that, or when the heap is full, the put that does not
+ * fit throws {@link org.shm4j.core.ShmFullException}, naming a sizing that would fit.
+ *
+ * @param entries          how many entries the map should hold, {@code >= 1}
+ * @param averageKeySize   average encoded key bytes, {@code >= 1}
+ * @param averageValueSize average encoded value bytes, {@code >= 0}
+ */
+public record MapSizing(long entries, int averageKeySize, int averageValueSize) {
+    /** Most entries a map can be sized for. */
+    public static final long MAX_ENTRIES = 1L << 32;
+
+    /**
+     * @throws IllegalArgumentException if a figure is out of range
+     */
+    public MapSizing {
+        Checks.inRange("entries", entries, 1, MAX_ENTRIES);
+        Checks.inRange("averageKeySize", averageKeySize, 1, 1 << 24);
+        Checks.inRange("averageValueSize", averageValueSize, 0, 1 << 24);
+    }
+
+    /** @return a sizing for {@code entries} entries of 8-byte keys and {@code averageValueSize}-byte values */
+    public static MapSizing ofLongKeys(long entries, int averageValueSize) {
+        return new MapSizing(entries, Long.BYTES, averageValueSize);
+    }
+}

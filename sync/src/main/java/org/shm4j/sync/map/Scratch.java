@@ -1,0 +1,52 @@
+package org.shm4j.sync.map;
+
+import java.lang.foreign.MemorySegment;
+import java.util.zip.CRC32C;
+
+/**
+ * A thread's buffers for map operations, so that hot paths allocate nothing once the buffers have grown to the
+ * largest entry the thread handled: {@link #entry} holds the image of an entry being written (header, key, value;
+ * the key alone for lookups), {@link #out} receives a value read from the map.
+ */
+final class Scratch {
+    private static final ThreadLocal<Scratch> CURRENT = ThreadLocal.withInitial(Scratch::new);
+
+    final CRC32C crc = new CRC32C();
+    byte[] entry = new byte[256];
+    MemorySegment entrySegment = MemorySegment.ofArray(entry);
+    byte[] out = new byte[256];
+    MemorySegment outSegment = MemorySegment.ofArray(out);
+
+    private Scratch() {
+    }
+
+    /** @return the current thread's buffers */
+    static Scratch get() {
+        return CURRENT.get();
+    }
+
+    /** Grows {@link #entry} to at least {@code size} bytes, keeping its first {@code keep} bytes. */
+    void entryCapacity(long size, int keep) {
+        if (size > entry.length) {
+            byte[] grown = new byte[grownSize(size)];
+            System.arraycopy(entry, 0, grown, 0, keep);
+            entry = grown;
+            entrySegment = MemorySegment.ofArray(grown);
+        }
+    }
+
+    /** Grows {@link #out} to at least {@code size} bytes; its contents are dropped. */
+    void outCapacity(long size) {
+        if (size > out.length) {
+            out = new byte[grownSize(size)];
+            outSegment = MemorySegment.ofArray(out);
+        }
+    }
+
+    private static int grownSize(long size) {
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("entry of " + size + " bytes (expected: below 2 GiB)");
+        }
+        return (int) Math.max(size, Math.min(Integer.MAX_VALUE - 8, 2L * size));
+    }
+}

@@ -1,0 +1,270 @@
+package org.shm4j.sync.map;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.function.LongPredicate;
+import java.util.zip.CRC32C;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.map.MapLayout.CHECKED_FROM;
+import static org.shm4j.sync.map.MapLayout.CLASSES;
+import static org.shm4j.sync.map.MapLayout.EMPTY;
+import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
+import static org.shm4j.sync.map.MapLayout.E_CHECKSUM;
+import static org.shm4j.sync.map.MapLayout.E_HASH;
+import static org.shm4j.sync.map.MapLayout.E_KEY_LENGTH;
+import static org.shm4j.sync.map.MapLayout.E_NEXT_FREE;
+import static org.shm4j.sync.map.MapLayout.E_STAMP;
+import static org.shm4j.sync.map.MapLayout.E_STATE;
+import static org.shm4j.sync.map.MapLayout.E_VALUE_LENGTH;
+import static org.shm4j.sync.map.MapLayout.OFFSET_MASK;
+import static org.shm4j.sync.map.MapLayout.STATE_CLASS_MASK;
+import static org.shm4j.sync.map.MapLayout.STATE_LIVE;
+import static org.shm4j.sync.map.MapLayout.STATE_MARK;
+import static org.shm4j.sync.map.MapLayout.STATE_MARK_MASK;
+import static org.shm4j.sync.map.MapLayout.S_ARENA_TOP;
+import static org.shm4j.sync.map.MapLayout.S_COUNT;
+import static org.shm4j.sync.map.MapLayout.S_FREE_HEADS;
+import static org.shm4j.sync.map.MapLayout.S_SLOTS;
+import static org.shm4j.sync.map.MapLayout.S_TOMBSTONES;
+import static org.shm4j.sync.map.MapLayout.S_USED_BYTES;
+import static org.shm4j.sync.map.MapLayout.SLOT_SHIFT;
+import static org.shm4j.sync.map.MapLayout.TAG_MASK;
+import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
+import static org.shm4j.sync.map.MapLayout.chunkSize;
+
+/**
+ * The entry arena of a segment, and the rebuilds of its slot table (from the arena or from the slots themselves).
+ * Chunks of {@code 32 << class} bytes are bump-allocated from {@code arenaTop} and recycled through one free list per
+ * size class; a request takes a free chunk of its class, else fresh arena, else a free chunk of a larger class (kept
+ * whole, so that it returns to its own list). Every chunk below {@code arenaTop} starts with a valid state word, so
+ * {@link #rebuild()} can walk them all. All methods run under the segment's mutex and, when they change bytes, under
+ * its odd sequence.
+ */
+final class SegmentArena {
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final MapSegment segment;
+    private final MemorySegment memory;
+    private final long size;
+    private final int maxClass;
+
+    SegmentArena(MapSegment segment, int size) {
+        this.segment = segment;
+        this.memory = segment.memory;
+        this.size = size;
+        this.maxClass = MapLayout.sizeClass(Long.highestOneBit(size));
+    }
+
+    /** @return the largest size class a chunk of this arena can have */
+    int maxClass() {
+        return maxClass;
+    }
+
+    /** @return the arena's size in bytes */
+    long size() {
+        return size;
+    }
+
+    /** @return bytes handed out so far */
+    int top() {
+        return (int) INT.getOpaque(memory, S_ARENA_TOP); // opaque: stats read it without the lock
+    }
+
+    /** @return true if {@link #allocate} would find a chunk of class {@code sizeClass} */
+    boolean canAllocate(int sizeClass) {
+        if (freeHead(sizeClass) != 0 || top() + chunkSize(sizeClass) <= size) {
+            return true;
+        }
+        for (int c = sizeClass + 1; c <= maxClass; c++) {
+            if (freeHead(c) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** @return the segment offset of a chunk of class {@code sizeClass} or larger; {@link #canAllocate} said yes */
+    long allocate(int sizeClass) {
+        if (freeHead(sizeClass) != 0) {
+            return pop(sizeClass);
+        }
+        int top = top();
+        if (top + chunkSize(sizeClass) <= size) {
+            long chunk = segment.arenaStart + top;
+            memory.set(JAVA_INT, chunk + E_STATE, STATE_MARK | sizeClass); // plain: published by the release below
+            // release: the chunk's state word before the top that covers it, for the walk of a repair
+            INT.setRelease(memory, S_ARENA_TOP, (int) (top + chunkSize(sizeClass)));
+            return chunk;
+        }
+        for (int c = sizeClass + 1; c <= maxClass; c++) {
+            if (freeHead(c) != 0) {
+                return pop(c);
+            }
+        }
+        throw segment.corrupted("no chunk of class " + sizeClass + " although one was found just before");
+    }
+
+    /** @return the size class of an allocated chunk (which may exceed the class asked for) */
+    int sizeClassOf(long chunk) {
+        return memory.get(JAVA_INT, chunk + E_STATE) & STATE_CLASS_MASK;
+    }
+
+    /** Returns the chunk of a dead entry to its class's free list. */
+    void free(long chunk) {
+        int sizeClass = sizeClassOf(chunk);
+        INT.setOpaque(memory, chunk + E_STATE, STATE_MARK | sizeClass); // opaque: not live before anything else
+        memory.set(JAVA_INT, chunk + E_NEXT_FREE, (int) freeHead(sizeClass)); // plain: under the sequence
+        setFreeHead(sizeClass, chunk);
+        addUsed(-chunkSize(sizeClass));
+    }
+
+    /** Counts {@code bytes} more (or fewer) in live chunks. */
+    void addUsed(long bytes) {
+        INT.setOpaque(memory, S_USED_BYTES, (int) (segment.usedBytes() + bytes)); // opaque: stats
+    }
+
+    /** Forgets every chunk: the arena is empty. */
+    void reset() {
+        memory.asSlice(S_FREE_HEADS, CLASSES * Integer.BYTES).fill((byte) 0);
+        INT.setOpaque(memory, S_USED_BYTES, 0); // opaque: stats
+        INT.setRelease(memory, S_ARENA_TOP, 0); // release: as in allocate
+    }
+
+    /**
+     * Rebuilds the segment from its arena after a writer died in the middle of a change (or a change failed): clears
+     * the slots and free lists, then walks the chunks below {@code arenaTop}: a live chunk whose checksum verifies
+     * gets its slot back (of two live chunks of one key, the larger stamp wins), every other chunk goes to its free
+     * list. The walk stops at the first chunk without a valid state word (a chunk whose allocation did not finish)
+     * and lowers {@code arenaTop} to it.
+     */
+    void rebuild() {
+        memory.asSlice(S_SLOTS, segment.arenaStart - S_SLOTS).fill((byte) 0);
+        memory.asSlice(S_FREE_HEADS, CLASSES * Integer.BYTES).fill((byte) 0);
+        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+        long top = Math.clamp(memory.get(JAVA_INT, S_ARENA_TOP), 0, size);
+        CRC32C crc = new CRC32C();
+        long offset = 0;
+        while (offset < top) {
+            long chunk = segment.arenaStart + offset;
+            int state = memory.get(JAVA_INT, chunk + E_STATE);
+            int sizeClass = state & STATE_CLASS_MASK;
+            if ((state & STATE_MARK_MASK) != STATE_MARK || sizeClass > maxClass
+                    || (state & ~(STATE_MARK_MASK | STATE_LIVE | STATE_CLASS_MASK)) != 0
+                    || offset + chunkSize(sizeClass) > top) {
+                break;
+            }
+            if ((state & STATE_LIVE) == 0 || !verifies(chunk, chunkSize(sizeClass), crc) || !keep(chunk)) {
+                free(chunk);
+            }
+            offset += chunkSize(sizeClass);
+        }
+        INT.setRelease(memory, S_ARENA_TOP, (int) offset); // release: as in allocate
+        recount();
+    }
+
+    /** Under the sequence: keeps only the entries whose slot word passes {@code keep}, freeing the others. */
+    void retain(LongPredicate keep) {
+        long[] live = new long[segment.count()];
+        int n = 0;
+        for (int i = 0; i <= segment.mask; i++) {
+            long word = segment.slotWord(i);
+            if (word != EMPTY && word != TOMBSTONE) {
+                if (keep.test(word)) {
+                    live[n++] = word;
+                } else {
+                    free(word & OFFSET_MASK);
+                }
+            }
+        }
+        memory.asSlice(S_SLOTS, segment.arenaStart - S_SLOTS).fill((byte) 0);
+        for (int j = 0; j < n; j++) {
+            place(live[j]);
+        }
+        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+        segment.setCount(n);
+    }
+
+    /** Puts a slot word into the first empty slot of its probe sequence; the table has one. */
+    void place(long word) {
+        long hash = memory.get(JAVA_LONG, (word & OFFSET_MASK) + E_HASH);
+        int i = (int) (hash >>> SLOT_SHIFT) & segment.mask;
+        while (segment.slotWord(i) != EMPTY) {
+            i = (i + 1) & segment.mask;
+        }
+        LONG.setOpaque(memory, S_SLOTS + 8L * i, word); // opaque: one atomic store
+    }
+
+    /** @return true if the entry's lengths fit in {@code chunkSize} bytes and its checksum verifies */
+    boolean verifies(long chunk, long chunkSize, CRC32C crc) {
+        int keyLength = memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
+        int valueLength = memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
+        if (keyLength < 0 || valueLength < 0 || (long) ENTRY_HEADER + keyLength + valueLength > chunkSize) {
+            return false;
+        }
+        crc.reset();
+        crc.update(memory.asSlice(chunk + CHECKED_FROM, ENTRY_HEADER - CHECKED_FROM + keyLength + valueLength)
+                .asByteBuffer());
+        return (int) crc.getValue() == memory.get(JAVA_INT, chunk + E_CHECKSUM);
+    }
+
+    /** Gives a verified live chunk its slot. @return false if it lost to a newer chunk of its key (to be freed) */
+    private boolean keep(long chunk) {
+        long hash = memory.get(JAVA_LONG, chunk + E_HASH);
+        int keyLength = memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
+        long found = segment.find(hash, memory, chunk + ENTRY_HEADER, keyLength);
+        long word = hash & TAG_MASK | chunk;
+        if (found >= 0) {
+            long other = segment.chunk((int) found);
+            if (memory.get(JAVA_LONG, other + E_STAMP) > memory.get(JAVA_LONG, chunk + E_STAMP)) {
+                return false;
+            }
+            memory.set(JAVA_LONG, S_SLOTS + 8L * found, word); // plain: under the sequence
+            free(other);
+            return true;
+        }
+        if (found == MapSegment.NO_ROOM) {
+            return false;
+        }
+        place(word);
+        return true;
+    }
+
+    /** Recomputes the count and the live bytes from the slots. */
+    private void recount() {
+        int count = 0;
+        long used = 0;
+        for (int i = 0; i <= segment.mask; i++) {
+            long word = segment.slotWord(i);
+            if (word != EMPTY) {
+                count++;
+                used += chunkSize(memory.get(JAVA_INT, (word & OFFSET_MASK) + E_STATE) & STATE_CLASS_MASK);
+            }
+        }
+        INT.setOpaque(memory, S_COUNT, count); // opaque: size() reads it without the lock
+        INT.setOpaque(memory, S_USED_BYTES, (int) used); // opaque: stats
+    }
+
+    private long pop(int sizeClass) {
+        long chunk = freeHead(sizeClass);
+        int state = chunk < segment.arenaStart || chunk + chunkSize(sizeClass) > segment.arenaStart + size
+                || (chunk & 7) != 0 ? 0 : memory.get(JAVA_INT, chunk + E_STATE);
+        if (state != (STATE_MARK | sizeClass)) {
+            throw segment.corrupted("free chunk " + chunk + " of class " + sizeClass + " has state 0x"
+                    + Integer.toHexString(state));
+        }
+        setFreeHead(sizeClass, memory.get(JAVA_INT, chunk + E_NEXT_FREE));
+        return chunk;
+    }
+
+    private long freeHead(int sizeClass) {
+        return memory.get(JAVA_INT, S_FREE_HEADS + (long) Integer.BYTES * sizeClass); // plain: under the mutex
+    }
+
+    private void setFreeHead(int sizeClass, long chunk) {
+        memory.set(JAVA_INT, S_FREE_HEADS + (long) Integer.BYTES * sizeClass, (int) chunk); // plain: under the mutex
+    }
+}

@@ -1,0 +1,154 @@
+package org.shm4j.sync.map;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.Codec;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
+
+/**
+ * A {@link SharedMap} with primitive {@code long} keys for hot loops: {@link #getInto}, {@link #containsKey},
+ * {@link #set}, {@link #setBytes} and {@link #delete} allocate nothing (once the thread's buffers have grown to its
+ * largest entry, and {@code set} only if the value codec's {@code encode} allocates nothing). Its keys are stored as
+ * {@link Codec#longs()} stores them, so {@link #asMap()} (or {@link SharedMap#open} with {@code Codec.longs()})
+ * sees the same entries through the full {@link java.util.concurrent.ConcurrentMap} API.
+ *
+ * <p>Concurrency, capacity and crash behaviour are those of {@link SharedMap}.
+ *
+ * @param <V> the value type
+ */
+public final class SharedLongMap<V> {
+    private static final Codec<Long> KEYS = Codec.longs();
+
+    private final MapCore core;
+    private final Codec<V> values;
+
+    private SharedLongMap(MapCore core, Codec<V> values) {
+        this.core = core;
+        this.values = values;
+    }
+
+    /** Creates an empty map; see {@link SharedMap#create}. */
+    public static <V> SharedLongMap<V> create(SharedHeap heap, String name, Codec<V> values, MapSizing sizing) {
+        return new SharedLongMap<>(MapCore.create(heap, name, KEYS.typeId(), valueType(values), sizing), values);
+    }
+
+    /** Opens a map; see {@link SharedMap#open}. */
+    public static <V> SharedLongMap<V> open(SharedHeap heap, String name, Codec<V> values) {
+        return new SharedLongMap<>(MapCore.open(heap, name, KEYS.typeId(), valueType(values)), values);
+    }
+
+    /** Opens a map or creates it empty; see {@link SharedMap#openOrCreate}. */
+    public static <V> SharedLongMap<V> openOrCreate(SharedHeap heap, String name, Codec<V> values,
+                                                    MapSizing sizing) {
+        return new SharedLongMap<>(MapCore.openOrCreate(heap, name, KEYS.typeId(), valueType(values), sizing),
+                values);
+    }
+
+    /** @return true if the map holds {@code key} */
+    public boolean containsKey(long key) {
+        return core.containsKey(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES);
+    }
+
+    /** @return the value of {@code key}, decoded, or null if absent */
+    public V get(long key) {
+        return core.get(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES, values);
+    }
+
+    /**
+     * Copies the encoded value of {@code key} into {@code target} at {@code offset}; allocates nothing.
+     *
+     * @return as {@link SharedMap#getInto}: the value's length, or -1 if absent
+     */
+    public int getInto(long key, MemorySegment target, long offset) {
+        return core.getInto(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES, target, offset);
+    }
+
+    /**
+     * Maps {@code key} to {@code value} without decoding the old value.
+     *
+     * @return true if the key was new
+     * @throws org.shm4j.core.ShmFullException if the key's segment has no room; nothing changed then
+     */
+    public boolean set(long key, V value) {
+        int valueLength = values.encodedLength(Objects.requireNonNull(value, "value"));
+        Scratch scratch = keyInScratch(key, valueLength);
+        values.encode(value, scratch.entrySegment, ENTRY_HEADER + Long.BYTES);
+        return store(key, scratch, valueLength);
+    }
+
+    /**
+     * Maps {@code key} to the {@code length} bytes at {@code offset} of {@code source}, taken as an encoded value.
+     *
+     * @return true if the key was new
+     */
+    public boolean setBytes(long key, MemorySegment source, long offset, int length) {
+        Objects.checkFromIndexSize(offset, length, source.byteSize());
+        Scratch scratch = keyInScratch(key, length);
+        MemorySegment.copy(source, offset, scratch.entrySegment, ENTRY_HEADER + Long.BYTES, length);
+        return store(key, scratch, length);
+    }
+
+    /** Removes {@code key} without decoding its value. @return true if it was present */
+    public boolean delete(long key) {
+        Scratch scratch = keyInScratch(key, 0);
+        long hash = KeyHash.hashLong(key);
+        MapSegment segment = core.lock(hash);
+        try {
+            long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
+            if (found >= 0) {
+                segment.delete((int) found);
+            }
+            return found >= 0;
+        } finally {
+            segment.unlock();
+        }
+    }
+
+    /** @return the number of entries (each segment's count read at a slightly different moment) */
+    public long size() {
+        return core.size();
+    }
+
+    /** @return a snapshot of each segment's fill */
+    public SharedMapStats stats() {
+        return core.stats();
+    }
+
+    /** @return the same map as a {@code ConcurrentMap<Long, V>} */
+    public SharedMap<Long, V> asMap() {
+        return SharedMap.over(core, KEYS, values);
+    }
+
+    @Override
+    public String toString() {
+        return core.toString();
+    }
+
+    private boolean store(long key, Scratch scratch, int valueLength) {
+        long hash = KeyHash.hashLong(key);
+        MapSegment segment = core.lock(hash);
+        MapSegment holder = segment;
+        try {
+            long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
+            holder = core.store(segment, found, hash, scratch, Long.BYTES, valueLength);
+            return found < 0;
+        } finally {
+            SharedMap.unlock(segment, holder);
+        }
+    }
+
+    private static Scratch keyInScratch(long key, int valueLength) {
+        Scratch scratch = Scratch.get();
+        scratch.entryCapacity((long) ENTRY_HEADER + Long.BYTES + valueLength, 0);
+        scratch.entrySegment.set(JAVA_LONG_UNALIGNED, ENTRY_HEADER, key);
+        return scratch;
+    }
+
+    private static int valueType(Codec<?> values) {
+        return Objects.requireNonNull(values, "values").typeId();
+    }
+}

@@ -1,0 +1,414 @@
+package org.shm4j.sync.map;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.Codec;
+
+import java.lang.foreign.MemorySegment;
+import java.util.AbstractMap;
+import java.util.ArrayDeque;
+import java.util.AbstractSet;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentMap;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+
+import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
+
+/**
+ * A hash map in a {@link SharedHeap} block that every process mapping the heap reads and writes directly, with no
+ * server: Python's {@code multiprocessing.Manager().dict()} without the manager process. Keys and values are stored
+ * as the bytes of their {@link Codec}s; the codecs' type ids are stored with the map and checked on open.
+ *
+ * <pre>{@code
+ * SharedMap<String, Long> hits = SharedMap.openOrCreate(heap, "hits", Codec.utf8(), Codec.longs(),
+ *         new MapSizing(10_000, 16, 8));
+ * hits.merge("/index.html", 1L, Long::sum);   // atomic across processes
+ * }</pre>
+ *
+ * <p>The map is split into segments by key hash. A {@code get} never writes shared memory: it reads a segment
+ * optimistically under the segment's sequence counter and retries if a writer interfered (a torn read is never
+ * returned). Writes take the segment's robust lock; {@code putIfAbsent}, {@code replace}, {@code remove(k, v)},
+ * {@code compute*} and {@code merge} run atomically under it across processes, their functions included (so a
+ * function must not write to the same segment: the lock is not reentrant). Values are compared by their encoded
+ * bytes ({@code replace(k, old, new)}, {@code remove(k, v)}). Iterators are weakly consistent, as those of
+ * {@link java.util.concurrent.ConcurrentHashMap}: each segment is copied at one moment as the iterator reaches it.
+ * {@code null} keys and values are refused with {@link NullPointerException}.
+ *
+ * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
+ * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
+ * readers or writers of other segments, up to 128 times the initial segments (65,536 at most) or the heap's free
+ * space. Only then does the put throw {@link org.shm4j.core.ShmFullException}, naming the figures and a sizing that
+ * would fit, and change nothing; {@link #stats()} shows each segment's fill.
+ *
+ * <p>A writer that dies in the middle of a change (for example killed by SIGKILL) leaves its segment locked by a
+ * dead process: the next writer or blocked reader takes the lock over and rebuilds that segment alone from its
+ * checksummed entries, finishing or undoing a split it was making. Every change that returned before the death is
+ * kept; a change in progress is either complete or absent; no reader sees a half-written value.
+ *
+ * <p>Memory consistency effects: as in {@link ConcurrentMap}, actions in a thread (of any process) before placing
+ * an entry into the map <i>happen-before</i> actions after the access or removal of that entry in another thread.
+ *
+ * @param <K> the key type
+ * @param <V> the value type
+ */
+public final class SharedMap<K, V> extends AbstractMap<K, V> implements ConcurrentMap<K, V> {
+    private final MapCore core;
+    private final Codec<K> keys;
+    private final Codec<V> values;
+
+    private SharedMap(MapCore core, Codec<K> keys, Codec<V> values) {
+        this.core = core;
+        this.keys = keys;
+        this.values = values;
+    }
+
+    /**
+     * Creates an empty map named {@code name} in {@code heap}.
+     *
+     * @throws org.shm4j.core.ShmAlreadyExistsException if a block of that name exists
+     * @throws org.shm4j.core.ShmFullException          if the heap has no room for the map
+     * @throws IllegalArgumentException                 if the sizing needs segments above 1 GiB
+     */
+    public static <K, V> SharedMap<K, V> create(SharedHeap heap, String name, Codec<K> keys, Codec<V> values,
+                                                MapSizing sizing) {
+        return new SharedMap<>(MapCore.create(heap, name, keyType(keys), valueType(values), sizing), keys, values);
+    }
+
+    /**
+     * Opens the map named {@code name}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is no block of that name
+     * @throws org.shm4j.core.ShmTypeMismatchException if it is not a map, or its codecs' type ids differ
+     * @throws org.shm4j.core.ShmFormatException       if its header is damaged
+     */
+    public static <K, V> SharedMap<K, V> open(SharedHeap heap, String name, Codec<K> keys, Codec<V> values) {
+        return new SharedMap<>(MapCore.open(heap, name, keyType(keys), valueType(values)), keys, values);
+    }
+
+    /**
+     * Opens the map named {@code name}, or creates it empty with {@code sizing} (ignored when it exists); when
+     * several processes race, exactly one creates it.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a map, or its codecs' type ids differ
+     */
+    public static <K, V> SharedMap<K, V> openOrCreate(SharedHeap heap, String name, Codec<K> keys,
+                                                      Codec<V> values, MapSizing sizing) {
+        return new SharedMap<>(MapCore.openOrCreate(heap, name, keyType(keys), valueType(values), sizing), keys,
+                values);
+    }
+
+    /** @return a map over an opened core (for {@link SharedLongMap#asMap()}) */
+    static <K, V> SharedMap<K, V> over(MapCore core, Codec<K> keys, Codec<V> values) {
+        return new SharedMap<>(core, keys, values);
+    }
+
+    /** @return the byte-level map under this one */
+    MapCore core() {
+        return core;
+    }
+
+    /** @return the number of entries, at most {@link Integer#MAX_VALUE}; see {@link #mappingCount()} */
+    @Override
+    public int size() {
+        return (int) Math.min(Integer.MAX_VALUE, core.size());
+    }
+
+    /** @return the number of entries: the sum of the segments' counts, each read at a slightly different moment */
+    public long mappingCount() {
+        return core.size();
+    }
+
+    @Override
+    public boolean isEmpty() {
+        return core.size() == 0;
+    }
+
+    @Override
+    public boolean containsKey(Object key) {
+        Scratch scratch = Scratch.get();
+        int keyLength = encodeKey(key, scratch, 0);
+        return core.containsKey(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength);
+    }
+
+    @Override
+    public V get(Object key) {
+        Scratch scratch = Scratch.get();
+        int keyLength = encodeKey(key, scratch, 0);
+        return core.get(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength, values);
+    }
+
+    /**
+     * Copies the value of {@code key} into {@code target} at {@code offset} without decoding it: with a key codec
+     * that allocates nothing, this allocates nothing.
+     *
+     * @return the value's encoded length, or -1 if the key is absent; the bytes are copied only if that length is
+     *         at most {@code target.byteSize() - offset} (a larger length tells how much room the value needs)
+     * @throws IndexOutOfBoundsException if {@code offset} is not within {@code target}
+     */
+    public int getInto(K key, MemorySegment target, long offset) {
+        Scratch scratch = Scratch.get();
+        int keyLength = encodeKey(key, scratch, 0);
+        return core.getInto(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength, target, offset);
+    }
+
+    @Override
+    public V put(K key, V value) {
+        Objects.requireNonNull(value, "value");
+        return compute(key, (k, old) -> value, true, true, null, true);
+    }
+
+    @Override
+    public V putIfAbsent(K key, V value) {
+        Objects.requireNonNull(value, "value");
+        return compute(key, (k, old) -> value, true, false, null, true);
+    }
+
+    @Override
+    public V replace(K key, V value) {
+        Objects.requireNonNull(value, "value");
+        return compute(key, (k, old) -> value, false, true, null, true);
+    }
+
+    @Override
+    public boolean replace(K key, V oldValue, V newValue) {
+        Objects.requireNonNull(newValue, "newValue");
+        byte[] expected = encodeValue(Objects.requireNonNull(oldValue, "oldValue"));
+        return compute(key, (k, old) -> newValue, false, true, expected, true) != null;
+    }
+
+    @Override
+    public V remove(Object key) {
+        @SuppressWarnings("unchecked") K k = (K) Objects.requireNonNull(key, "key");
+        return compute(k, (kk, old) -> null, false, true, null, true);
+    }
+
+    @Override
+    public boolean remove(Object key, Object value) {
+        if (key == null || value == null) {
+            return false;
+        }
+        @SuppressWarnings("unchecked") K k = (K) key;
+        @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) value);
+        return compute(k, (kk, old) -> null, false, true, expected, true) != null;
+    }
+
+    @Override
+    public V compute(K key, BiFunction<? super K, ? super V, ? extends V> remapping) {
+        Objects.requireNonNull(remapping, "remapping");
+        return compute(key, remapping, true, true, null, false);
+    }
+
+    @Override
+    public V computeIfAbsent(K key, Function<? super K, ? extends V> mapping) {
+        Objects.requireNonNull(mapping, "mapping");
+        V present = get(key);
+        if (present != null) {
+            return present; // lock-free fast path, as ConcurrentHashMap's
+        }
+        return compute(key, (k, old) -> mapping.apply(k), true, false, null, false);
+    }
+
+    @Override
+    public V computeIfPresent(K key, BiFunction<? super K, ? super V, ? extends V> remapping) {
+        Objects.requireNonNull(remapping, "remapping");
+        return compute(key, remapping, false, true, null, false);
+    }
+
+    @Override
+    public V merge(K key, V value, BiFunction<? super V, ? super V, ? extends V> remapping) {
+        Objects.requireNonNull(value, "value");
+        Objects.requireNonNull(remapping, "remapping");
+        return compute(key, (k, old) -> old == null ? value : remapping.apply(old, value), true, true, null, false);
+    }
+
+    /** Removes every entry, one segment at a time (so a concurrent put may survive it, as in ConcurrentHashMap). */
+    @Override
+    public void clear() {
+        for (MapSegment segment : core.existingSegments()) {
+            segment.lock();
+            try {
+                segment.clear();
+            } finally {
+                segment.unlock();
+            }
+        }
+    }
+
+    /** @return a weakly consistent view of the entries; {@code setValue} and {@code remove} write through */
+    @Override
+    public Set<Map.Entry<K, V>> entrySet() {
+        return new AbstractSet<>() {
+            @Override
+            public Iterator<Map.Entry<K, V>> iterator() {
+                return new EntryIterator();
+            }
+
+            @Override
+            public int size() {
+                return SharedMap.this.size();
+            }
+        };
+    }
+
+    /** @return a snapshot of each segment's fill */
+    public SharedMapStats stats() {
+        return core.stats();
+    }
+
+    /** @return the map's name in its heap */
+    public String name() {
+        return core.name();
+    }
+
+    @Override
+    public String toString() {
+        return core.toString();
+    }
+
+    /**
+     * The one locked path of every write: under the key's segment lock, finds the entry, decodes the old value and,
+     * if the key's presence matches {@code ifAbsent}/{@code ifPresent} and {@code expected} (encoded bytes, or
+     * null for any) matches the old value, stores the function's result ({@code null} removes).
+     *
+     * @return the old value if {@code returnOld}, else the new one; null when nothing matched
+     */
+    private V compute(K key, BiFunction<? super K, ? super V, ? extends V> function, boolean ifAbsent,
+                      boolean ifPresent, byte[] expected, boolean returnOld) {
+        Scratch scratch = Scratch.get();
+        int keyLength = encodeKey(key, scratch, 0);
+        long hash = KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength);
+        MapSegment segment = core.lock(hash);
+        MapSegment holder = segment;
+        try {
+            long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
+            if (found >= 0 ? !ifPresent || expected != null && !sameBytes(segment, found, expected) : !ifAbsent) {
+                return found >= 0 && expected == null ? decodeValue(segment, found) : null;
+            }
+            V old = found >= 0 ? decodeValue(segment, found) : null;
+            V result = function.apply(key, old);
+            if (result == null) {
+                if (found >= 0) {
+                    segment.delete((int) found);
+                }
+            } else {
+                scratch = Scratch.get();
+                keyLength = encodeKey(key, scratch, values.encodedLength(result)); // the function may have used it
+                values.encode(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
+                holder = core.store(segment, found, hash, scratch, keyLength, values.encodedLength(result));
+            }
+            return returnOld ? old : result;
+        } finally {
+            unlock(segment, holder);
+        }
+    }
+
+    /** Unlocks a write's segment and the half of a split that took its key, if any. */
+    static void unlock(MapSegment segment, MapSegment holder) {
+        if (holder != segment) {
+            holder.unlock();
+        }
+        segment.unlock();
+    }
+
+    private int encodeKey(Object key, Scratch scratch, int valueLength) {
+        @SuppressWarnings("unchecked") K k = (K) Objects.requireNonNull(key, "key");
+        int keyLength = keys.encodedLength(k);
+        scratch.entryCapacity((long) ENTRY_HEADER + keyLength + valueLength, 0);
+        keys.encode(k, scratch.entrySegment, ENTRY_HEADER);
+        return keyLength;
+    }
+
+    private byte[] encodeValue(V value) {
+        byte[] bytes = new byte[values.encodedLength(value)];
+        values.encode(value, MemorySegment.ofArray(bytes), 0);
+        return bytes;
+    }
+
+    private V decodeValue(MapSegment segment, long slot) {
+        long chunk = segment.chunk((int) slot);
+        return core.decode(values, segment.memory, segment.valueOffset(chunk), segment.valueLength(chunk));
+    }
+
+    private static boolean sameBytes(MapSegment segment, long slot, byte[] expected) {
+        long chunk = segment.chunk((int) slot);
+        long offset = segment.valueOffset(chunk);
+        return segment.valueLength(chunk) == expected.length && MemorySegment.mismatch(segment.memory, offset,
+                offset + expected.length, MemorySegment.ofArray(expected), 0, expected.length) < 0;
+    }
+
+    private static int keyType(Codec<?> keys) {
+        return Objects.requireNonNull(keys, "keys").typeId();
+    }
+
+    private static int valueType(Codec<?> values) {
+        return Objects.requireNonNull(values, "values").typeId();
+    }
+
+    /**
+     * Walks the key space by hash pattern: a pattern whose segment has split since is walked as its two halves, so
+     * each key present throughout is returned once even while segments split.
+     */
+    private final class EntryIterator implements Iterator<Map.Entry<K, V>> {
+        private final ArrayDeque<long[]> patterns = new ArrayDeque<>();
+        private MapSnapshot snapshot;
+        private int next;
+        private K last;
+
+        EntryIterator() {
+            for (int p = (1 << core.initialDepth()) - 1; p >= 0; p--) {
+                patterns.push(new long[] {p, core.initialDepth()});
+            }
+        }
+
+        @Override
+        public boolean hasNext() {
+            while (snapshot == null || next == snapshot.keys().size()) {
+                if (patterns.isEmpty()) {
+                    return false;
+                }
+                long[] pattern = patterns.pop();
+                snapshot = MapSnapshot.of(core, (int) pattern[0], (int) pattern[1], patterns);
+                next = 0;
+            }
+            return true;
+        }
+
+        @Override
+        public Map.Entry<K, V> next() {
+            if (!hasNext()) {
+                throw new NoSuchElementException("no more entries in " + core);
+            }
+            byte[] key = snapshot.keys().get(next);
+            byte[] value = snapshot.values().get(next++);
+            last = core.decode(keys, MemorySegment.ofArray(key), 0, key.length);
+            return new WriteThroughEntry(last, core.decode(values, MemorySegment.ofArray(value), 0, value.length));
+        }
+
+        @Override
+        public void remove() {
+            if (last == null) {
+                throw new IllegalStateException("next() has not returned an entry to remove");
+            }
+            SharedMap.this.remove(last);
+            last = null;
+        }
+    }
+
+    /** An entry whose {@code setValue} puts into the map. */
+    private final class WriteThroughEntry extends SimpleEntry<K, V> {
+        WriteThroughEntry(K key, V value) {
+            super(key, value);
+        }
+
+        @Override
+        public V setValue(V value) {
+            V old = super.setValue(Objects.requireNonNull(value, "value"));
+            put(getKey(), value);
+            return old;
+        }
+    }
+}

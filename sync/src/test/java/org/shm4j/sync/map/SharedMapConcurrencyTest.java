@@ -1,0 +1,97 @@
+package org.shm4j.sync.map;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.sync.Codec;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Threads of one process on one map: atomic updates add up exactly, and optimistic readers never return a value
+ * that was not written whole for their key (values check themselves, see {@link SelfChecking}).
+ */
+class SharedMapConcurrencyTest extends ThreadedMapFixture {
+    @Test
+    void shouldAddUpMergesAndComputesFromFourThreadsExactly() throws Exception {
+        SharedMap<Long, Long> map = SharedMap.create(heap, "counters", Codec.longs(), Codec.longs(),
+                new MapSizing(64, 8, 8));
+        List<Future<?>> done = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            done.add(threads.submit(() -> {
+                for (int i = 0; i < 4_800; i++) {
+                    long key = i % 16;
+                    if (i % 2 == 0) {
+                        map.merge(key, 1L, Long::sum);
+                    } else {
+                        map.compute(key, (k, v) -> v == null ? 1 : v + 1);
+                    }
+                }
+            }));
+        }
+        for (Future<?> future : done) {
+            future.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        }
+        for (long key = 0; key < 16; key++) {
+            assertThat(map.get(key)).as("key %d", key).isEqualTo(4 * 4_800 / 16);
+        }
+    }
+
+    @Test
+    void shouldNeverReturnATornValueWhileWritersReplaceAndRemoveIt() throws Exception {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                new MapSizing(64, 8, 48));
+        AtomicBoolean writing = new AtomicBoolean(true);
+        AtomicLong reads = new AtomicLong();
+        List<Future<?>> writers = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            long first = t;
+            writers.add(threads.submit(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                for (long version = 1; version <= 30_000; version++) {
+                    long key = first + 2 * random.nextInt(16);
+                    if (random.nextInt(8) == 0) {
+                        map.remove(key);
+                    } else {
+                        map.put(key, SelfChecking.of(key, version));
+                    }
+                }
+            }));
+        }
+        List<Future<?>> readers = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            readers.add(threads.submit(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                while (writing.get()) {
+                    long key = random.nextInt(32);
+                    byte[] value = map.get(key);
+                    if (value != null) {
+                        SelfChecking.version(key, value);
+                        reads.incrementAndGet();
+                    }
+                    for (Map.Entry<Long, byte[]> entry : random.nextInt(64) == 0 ? map.entrySet() : Map.<Long,
+                            byte[]>of().entrySet()) {
+                        SelfChecking.version(entry.getKey(), entry.getValue());
+                    }
+                }
+            }));
+        }
+        for (Future<?> writer : writers) {
+            writer.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        }
+        writing.set(false);
+        for (Future<?> reader : readers) {
+            reader.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        }
+        assertThat(reads.get()).isPositive();
+        assertThat(map.size()).isEqualTo(map.entrySet().stream().count()).isLessThanOrEqualTo(32);
+        map.forEach(SelfChecking::version);
+    }
+}

@@ -1,0 +1,255 @@
+package org.shm4j.sync.map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.Codec;
+import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ThreadLocalRandom;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Child JVMs on one map: a model check of three writers with overlapping counters, and a writer killed with
+ * SIGKILL in a tight put/remove loop again and again, after which every acknowledged write is still there.
+ */
+class SharedMapCrossProcessTest {
+    private static final Duration BOUND = Duration.ofSeconds(120);
+    private static final int CHILDREN = 3;
+    private static final int OPS = 20_000;
+    private static final int OWNED = 100;
+    private static final int COUNTERS = 8;
+    private static final int KILLED_KEYS = 256;
+    private static final int RUNS = 6;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldEndAsTheOperationsOfThreeProcessesImply() throws Exception {
+        String heapName = names.unique("map-model");
+        try (SharedHeap heap = SharedHeap.create(heapName, 16 << 20)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                    new MapSizing(CHILDREN * OWNED, 8, 48));
+            SharedMap<Long, Long> counters = SharedMap.create(heap, "counters", Codec.longs(), Codec.longs(),
+                    new MapSizing(COUNTERS, 8, 8));
+            List<ChildJvm> children = new ArrayList<>();
+            try {
+                for (int i = 0; i < CHILDREN; i++) {
+                    children.add(ChildJvm.start(ModelWorker.class, heapName, Integer.toString(i)));
+                }
+                for (ChildJvm child : children) {
+                    child.awaitSuccess(BOUND);
+                }
+            } finally {
+                children.forEach(ChildJvm::close);
+            }
+            Map<Long, byte[]> expected = new HashMap<>();
+            Map<Long, Long> expectedCounters = new HashMap<>();
+            for (int i = 0; i < CHILDREN; i++) {
+                ModelWorker.run(i, expected, expectedCounters, null);
+            }
+            assertThat(map).hasSameSizeAs(expected);
+            expected.forEach((key, value) -> assertThat(map.get(key)).as("key %d", key).isEqualTo(value));
+            assertThat(counters).isEqualTo(expectedCounters);
+            assertThat(counters.values().stream().mapToLong(Long::longValue).sum())
+                    .isEqualTo(expectedCounters.values().stream().mapToLong(Long::longValue).sum());
+        }
+    }
+
+    @Test
+    void shouldKeepEveryAcknowledgedWriteOfWritersKilledMidLoop() throws Exception {
+        String heapName = names.unique("map-killed");
+        try (SharedHeap heap = SharedHeap.create(heapName, 8 << 20)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                    new MapSizing(16, 8, 48)); // grows by splits while the writers are killed
+            SharedLongArray acks = SharedLongArray.create(heap, "acks", KILLED_KEYS);
+            SharedLongArray doing = SharedLongArray.create(heap, "doing", 4);
+            Random random = new Random(7);
+            for (int run = 0; run < RUNS; run++) {
+                try (ChildJvm child = ChildJvm.start(KilledWriter.class, heapName, Long.toString(run * 1L << 40))) {
+                    child.awaitLine("WRITING", BOUND);
+                    long until = System.nanoTime() + Duration.ofMillis(50 + random.nextInt(400)).toNanos();
+                    while (System.nanoTime() < until) {
+                        long key = random.nextInt(KILLED_KEYS);
+                        byte[] value = map.get(key);
+                        if (value != null) {
+                            SelfChecking.version(key, value);
+                        }
+                    }
+                    child.kill();
+                }
+                checkAcknowledged(map, acks, doing);
+            }
+            SharedMapStats stats = map.stats();
+            System.out.println("after " + RUNS + " kills: " + stats.repairs() + " repairs, "
+                    + stats.segments().stream().mapToLong(SharedMapStats.Segment::takeOvers).sum() + " take-overs, "
+                    + stats.segments().size() + " segments");
+            assertThat(stats.entries()).isEqualTo(map.entrySet().stream().count());
+        }
+    }
+
+    @Test
+    void shouldRepairTheSegmentOfAWriterKilledMidChangeForReadersAndWriters() throws Exception {
+        String heapName = names.unique("map-dying");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                    new MapSizing(KILLED_KEYS, 8, 48));
+            for (long key = 0; key < KILLED_KEYS; key++) {
+                map.put(key, SelfChecking.of(key, key + 1));
+            }
+            try (ChildJvm child = ChildJvm.start(DyingWriter.class, heapName, "3")) {
+                child.awaitLine("DYING", BOUND);
+                child.kill();
+            }
+            long start = System.nanoTime();
+            assertThat(SelfChecking.version(3, map.get(3L))).as("a reader repairs the segment").isEqualTo(4);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            assertThat(map.stats().repairs()).isEqualTo(1);
+            for (long key = 0; key < KILLED_KEYS; key++) {
+                assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(key + 1);
+            }
+            assertThat(map.put(3L, SelfChecking.of(3, 99))).isNotNull();
+            assertThat(map.mappingCount()).isEqualTo(KILLED_KEYS);
+        }
+    }
+
+    /**
+     * Every key holds what its last acknowledged write left, or what the write in flight on it (one per writer
+     * thread) would leave; then records the in-flight writes that took effect as acknowledged.
+     */
+    private static void checkAcknowledged(SharedMap<Long, byte[]> map, SharedLongArray acks, SharedLongArray doing) {
+        for (long key = 0; key < KILLED_KEYS; key++) {
+            long inFlightKey = doing.get(2 * (key % 2));
+            long inFlight = doing.get(2 * (key % 2) + 1);
+            byte[] value = map.get(key);
+            long state = value == null ? 0 : SelfChecking.version(key, value);
+            long acked = Math.max(0, acks.get(key)); // a remove is acknowledged as minus its version
+            if (key == inFlightKey && state != acked) {
+                assertThat(state).as("key %d: in flight", key).isEqualTo(Math.max(0, inFlight));
+                acks.set(key, inFlight); // it took effect: the next run's checks build on it
+            } else {
+                assertThat(state).as("key %d: acknowledged %d, in flight key %d version %d; %s", key, acks.get(key),
+                        inFlightKey, inFlight, map.stats()).isEqualTo(acked);
+            }
+        }
+        long iterated = 0;
+        for (Map.Entry<Long, byte[]> entry : map.entrySet()) {
+            SelfChecking.version(entry.getKey(), entry.getValue());
+            iterated++;
+        }
+        assertThat(map.mappingCount()).isEqualTo(iterated);
+    }
+
+    /**
+     * {@code main(heap, index)}: {@link #OPS} random puts, removes and computes on its own {@link #OWNED} keys and
+     * merges and computes on {@link #COUNTERS} shared counters, checking every value it reads of other processes'
+     * keys.
+     */
+    public static final class ModelWorker {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedMap<Long, byte[]> map = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes());
+                SharedMap<Long, Long> counters = SharedMap.open(heap, "counters", Codec.longs(), Codec.longs());
+                run(Integer.parseInt(args[1]), map, counters, map);
+            }
+        }
+
+        /** Applies worker {@code index}'s operations, a function of the index alone, to the maps. */
+        static void run(int index, Map<Long, byte[]> map, Map<Long, Long> counters, Map<Long, byte[]> reads) {
+            Random random = new Random(index);
+            long first = (long) index * 1_000;
+            for (int i = 1; i <= OPS; i++) {
+                long key = first + random.nextInt(OWNED);
+                long version = i;
+                switch (random.nextInt(10)) {
+                    case 0, 1, 2, 3 -> map.put(key, SelfChecking.of(key, version));
+                    case 4, 5 -> map.remove(key);
+                    case 6 -> map.compute(key, (k, v) -> SelfChecking.of(k, v == null ? version : -version));
+                    case 7 -> counters.merge((long) random.nextInt(COUNTERS), 1L, Long::sum);
+                    case 8 -> counters.compute((long) random.nextInt(COUNTERS), (k, v) -> v == null ? 1 : v + 1);
+                    default -> {
+                        long other = random.nextInt(CHILDREN) * 1_000L + random.nextInt(OWNED);
+                        byte[] value = reads == null ? null : reads.get(other);
+                        if (value != null) {
+                            SelfChecking.version(other, value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap, firstVersion)}: two threads put and remove random keys (even and odd ones) in a tight loop
+     * until killed, each noting its write in "doing" before it starts and in "acks" (minus the version for a remove)
+     * after it returned.
+     */
+    public static final class KilledWriter {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedMap<Long, byte[]> map = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes());
+                SharedLongArray acks = SharedLongArray.open(heap, "acks");
+                SharedLongArray doing = SharedLongArray.open(heap, "doing");
+                long first = Long.parseLong(args[1]);
+                Thread[] writers = new Thread[2];
+                for (int t = 0; t < writers.length; t++) {
+                    int parity = t;
+                    writers[t] = Thread.ofPlatform().start(() -> write(map, acks, doing, parity, first));
+                }
+                System.out.println("WRITING");
+                System.out.flush();
+                for (Thread writer : writers) {
+                    writer.join();
+                }
+            }
+        }
+
+        private static void write(SharedMap<Long, byte[]> map, SharedLongArray acks, SharedLongArray doing,
+                                  int parity, long first) {
+            ThreadLocalRandom random = ThreadLocalRandom.current();
+            for (long version = first + 1 + parity; ; version += 2) {
+                long key = 2L * random.nextInt(KILLED_KEYS / 2) + parity;
+                boolean remove = random.nextInt(5) == 0;
+                doing.set(2L * parity, key);
+                doing.set(2L * parity + 1, remove ? -version : version);
+                if (remove) {
+                    map.remove(key);
+                } else {
+                    map.put(key, SelfChecking.of(key, version));
+                }
+                acks.set(key, remove ? -version : version);
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap, key)}: takes the lock of the key's segment and, as a writer dies mid-change, leaves its
+     * sequence odd and its slots wiped, then waits to be killed.
+     */
+    public static final class DyingWriter {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedMap<Long, byte[]> map = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes());
+                MapSegment segment = SharedMapTest.segmentOf(map.core(), Long.parseLong(args[1]));
+                segment.lock();
+                long sequence = segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE);
+                segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, sequence + 1);
+                segment.memory.asSlice(MapLayout.S_SLOTS, segment.arenaStart - MapLayout.S_SLOTS).fill((byte) 0);
+                System.out.println("DYING");
+                System.out.flush();
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+package org.shm4j.sync.map;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.HeapBlock;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFullException;
+import org.shm4j.sync.Codec;
+
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Growth by splitting one segment at a time: from a tiny sizing to a hundred times it while other threads read and
+ * iterate, until the heap is full; and splits whose writer died, finished or undone by the next locker.
+ */
+class SharedMapGrowthTest extends ThreadedMapFixture {
+    @Test
+    void shouldGrowAHundredFoldWhileReadersFindEveryAcknowledgedKey() throws Exception {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "grow", Codec.longs(), Codec.bytes(),
+                new MapSizing(64, 8, 40));
+        int keys = 6_400;
+        AtomicLong acknowledged = new AtomicLong(-1);
+        AtomicBoolean growing = new AtomicBoolean(true);
+        Future<Long> reader = threads.submit(() -> {
+            long reads = 0;
+            while (growing.get()) {
+                long upTo = acknowledged.get();
+                if (upTo >= 0) {
+                    long key = ThreadLocalRandom.current().nextLong(upTo + 1);
+                    byte[] value = map.get(key);
+                    assertThat(value).as("key %d, put before this get", key).isNotNull();
+                    SelfChecking.version(key, value);
+                    reads++;
+                }
+            }
+            return reads;
+        });
+        Future<Integer> iterator = threads.submit(() -> {
+            int walks = 0;
+            while (growing.get()) {
+                long before = acknowledged.get();
+                Set<Long> seen = new HashSet<>();
+                for (Map.Entry<Long, byte[]> entry : map.entrySet()) {
+                    assertThat(seen.add(entry.getKey())).as("key %d returned twice", entry.getKey()).isTrue();
+                    SelfChecking.version(entry.getKey(), entry.getValue());
+                }
+                for (long key = 0; key <= before; key++) {
+                    assertThat(seen).as("present throughout the walk").contains(key);
+                }
+                walks++;
+            }
+            return walks;
+        });
+        for (long key = 0; key < keys; key++) {
+            map.put(key, SelfChecking.of(key, key));
+            acknowledged.set(key);
+        }
+        growing.set(false);
+        assertThat(reader.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isPositive();
+        assertThat(iterator.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isPositive();
+        assertThat(map).hasSize(keys);
+        for (long key = 0; key < keys; key++) {
+            assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(key);
+        }
+        SharedMapStats stats = map.stats();
+        assertThat(stats.segments()).hasSizeGreaterThan(32);
+        assertThat(stats.entries()).isEqualTo(keys);
+        assertThat(stats.segments().stream().mapToInt(SharedMapStats.Segment::depth).max().orElseThrow())
+                .isGreaterThan(5);
+    }
+
+    @Test
+    void shouldThrowShmFullWhenTheHeapCannotHoldMoreSegmentsAndStayUsable() {
+        try (SharedHeap small = SharedHeap.anonymous(256 << 10)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(),
+                    new MapSizing(64, 8, 40));
+            long put = 0;
+            ShmFullException full = null;
+            while (full == null) {
+                try {
+                    map.put(put, SelfChecking.of(put, 1));
+                    put++;
+                } catch (ShmFullException e) {
+                    full = e;
+                }
+            }
+            assertThat(full.getMessage()).contains("SharedMap 'm'", "is full", "the heap has no room for",
+                    "the map holds " + put + " entries", "would fit");
+            assertThat(map.size()).isEqualTo(put);
+            assertThat(map.containsKey(put)).isFalse();
+            assertThat(SelfChecking.version(0, map.remove(0L))).isEqualTo(1);
+            for (long key = 1; key < put; key++) {
+                assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void shouldReleaseEveryLockWhenASecondSplitFindsTheHeapFull() throws Exception {
+        HeapBlock probe;
+        long segmentSize;
+        try (SharedHeap sizing = SharedHeap.anonymous(1 << 20)) {
+            SharedMap.create(sizing, "m", Codec.longs(), Codec.bytes(), new MapSizing(40, 8, 40));
+            probe = sizing.lookup("m", MapLayout.MAP);
+            segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+        }
+        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + 2 * segmentSize)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(),
+                    new MapSizing(40, 8, 40));
+            long key = 0;
+            long put = 0;
+            ShmFullException full = null;
+            while (full == null) { // keys of hash pattern 0b11 follow each other into every split's upper half
+                key++;
+                if ((KeyHash.hashLong(key) & 3) == 3) {
+                    try {
+                        map.put(key, SelfChecking.of(key, 1));
+                        put++;
+                    } catch (ShmFullException e) {
+                        full = e;
+                    }
+                }
+            }
+            assertThat(full.getMessage()).contains("the heap has no room for 2 more segments");
+            assertThat(map.stats().segments()).hasSize(2);
+            long last = key;
+            Future<Long> other = threads.submit(() -> { // every lock was released: another thread gets through
+                map.put(0L, SelfChecking.of(0, 2));
+                return map.keySet().stream().filter(k -> k != 0 && k < last).count();
+            });
+            assertThat(other.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(put);
+        }
+    }
+
+    @Test
+    void shouldFinishASplitWhoseWriterDiedAfterCopying() {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInSplit(map, MapLayout.SPLIT_COPIED);
+        for (long key = 0; key < 40; key++) {
+            assertThat(SelfChecking.version(key, map.get(key))).as("key %d", key).isEqualTo(key);
+        }
+        assertThat(full.localDepth()).as("the split was finished").isEqualTo(1);
+        assertThat(map.stats().repairs()).isEqualTo(1);
+        assertThat(map.stats().segments()).hasSize(2);
+        assertThat(map).hasSize(40);
+    }
+
+    @Test
+    void shouldUndoASplitWhoseWriterDiedWhileCopyingAndSplitAgainLater() {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInSplit(map, MapLayout.SPLIT_COPYING);
+        for (long key = 0; key < 40; key++) {
+            assertThat(SelfChecking.version(key, map.get(key))).as("key %d", key).isEqualTo(key);
+        }
+        assertThat(full.localDepth()).as("the split was undone").isZero();
+        assertThat(map).hasSize(40);
+        for (long key = 40; key < 400; key++) {
+            map.put(key, SelfChecking.of(key, key));
+        }
+        assertThat(map).hasSize(400);
+        assertThat(map.stats().segments().size()).isGreaterThan(2);
+    }
+
+    /** @return a one-segment map of 40 self-checking entries */
+    private SharedMap<Long, byte[]> filled() {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                new MapSizing(40, 8, 40));
+        for (long key = 0; key < 40; key++) {
+            map.put(key, SelfChecking.of(key, key));
+        }
+        return map;
+    }
+
+    /**
+     * Splits segment 0 up to the given state and leaves it (and the new half) locked by a dead process, with the
+     * sequence odd, as a writer killed at that point would.
+     */
+    private static MapSegment dieInSplit(SharedMap<Long, byte[]> map, int state) {
+        MapCore core = map.core();
+        MapSegment full = core.segmentNumber(0, null, 0, 0);
+        full.lock();
+        MapSegment half = core.segmentNumber(core.newSegmentNumber(full, 0, 0), full, 0, 0);
+        half.lock();
+        long stamp = full.beginWrite();
+        SegmentSplit.copyHalf(full, half, 0, stamp);
+        full.setSplit(state, half.index);
+        full.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
+        half.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
+        return full;
+    }
+}

@@ -1,0 +1,292 @@
+package org.shm4j.sync.map;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.Codec;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Random;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** One process: the map behaves as a {@code ConcurrentMap}, checks its input and its bytes, and reports its fill. */
+class SharedMapTest {
+    /** A lock word naming pid 2^30 - 1, above any Linux pid_max: a dead owner. */
+    static final long DEAD_OWNER = 0x3FFF_FFFFL;
+
+    /** @return the segment that holds {@code key} now */
+    static MapSegment segmentOf(MapCore core, long key) {
+        return core.segmentNumber(core.directory((int) KeyHash.hashLong(key) & (core.maxSegments() - 1)), null, 0, 0);
+    }
+
+    private final SharedHeap heap = SharedHeap.anonymous(8 << 20);
+
+    @AfterEach
+    void closeHeap() {
+        heap.close();
+    }
+
+    @Test
+    void shouldAgreeWithAHashMapOverRandomOperations() {
+        SharedMap<String, String> map = SharedMap.create(heap, "m", Codec.utf8(), Codec.utf8(),
+                new MapSizing(2_000, 8, 24));
+        Map<String, String> model = new HashMap<>();
+        Random random = new Random(11);
+        for (int i = 0; i < 40_000; i++) {
+            String key = "k" + random.nextInt(1_500);
+            String value = "v".repeat(random.nextInt(40)) + i;
+            switch (random.nextInt(4)) {
+                case 0, 1 -> assertThat(map.put(key, value)).isEqualTo(model.put(key, value));
+                case 2 -> assertThat(map.remove(key)).isEqualTo(model.remove(key));
+                default -> assertThat(map.get(key)).isEqualTo(model.get(key));
+            }
+        }
+        assertThat(map.size()).isEqualTo(model.size());
+        assertThat(map).isEqualTo(model);
+        for (String key : model.keySet()) {
+            assertThat(map.containsKey(key)).isTrue();
+        }
+        assertThat(map.containsKey("absent")).isFalse();
+        assertThat(map.stats().entries()).isEqualTo(model.size());
+    }
+
+    @Test
+    void shouldAgreeWithAHashMapOnLongKeysInOneCrowdedSegment() {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                new MapSizing(256, 8, 48));
+        Map<Long, Long> model = new HashMap<>();
+        Random random = new Random(5);
+        for (int version = 1; version <= 60_000; version++) {
+            long key = random.nextInt(256);
+            if (random.nextInt(5) == 0) {
+                Long old = model.remove(key);
+                byte[] removed = map.remove(key);
+                assertThat(removed == null ? null : SelfChecking.version(key, removed)).isEqualTo(old);
+            } else {
+                Long old = model.put(key, (long) version);
+                byte[] replaced = map.put(key, SelfChecking.of(key, version));
+                assertThat(replaced == null ? null : SelfChecking.version(key, replaced)).isEqualTo(old);
+            }
+        }
+        assertThat(map.size()).isEqualTo(model.size());
+        model.forEach((key, version) -> assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(version));
+    }
+
+    @Test
+    void shouldApplyConditionalOperationsByEncodedBytes() {
+        SharedMap<String, byte[]> map = SharedMap.create(heap, "m", Codec.utf8(), Codec.bytes(),
+                new MapSizing(100, 4, 4));
+        assertThat(map.putIfAbsent("a", new byte[] {1})).isNull();
+        assertThat(map.putIfAbsent("a", new byte[] {2})).containsExactly(1);
+        assertThat(map.replace("a", new byte[] {9}, new byte[] {3})).isFalse();
+        assertThat(map.replace("a", new byte[] {1}, new byte[] {3})).isTrue();
+        assertThat(map.replace("b", new byte[] {4})).isNull();
+        assertThat(map.containsKey("b")).isFalse();
+        assertThat(map.replace("a", new byte[] {4})).containsExactly(3);
+        assertThat(map.remove("a", new byte[] {3})).isFalse();
+        assertThat(map.remove("a", new byte[] {4})).isTrue();
+        assertThat(map.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldComputeMergeAndCountLikeConcurrentHashMap() {
+        SharedMap<String, Long> map = SharedMap.create(heap, "m", Codec.utf8(), Codec.longs(),
+                new MapSizing(100, 4, 8));
+        assertThat(map.merge("x", 5L, Long::sum)).isEqualTo(5L);
+        assertThat(map.merge("x", 5L, Long::sum)).isEqualTo(10L);
+        assertThat(map.compute("x", (k, v) -> v == null ? -1 : v * 2)).isEqualTo(20L);
+        assertThat(map.computeIfAbsent("x", k -> 99L)).isEqualTo(20L);
+        assertThat(map.computeIfAbsent("y", k -> 7L)).isEqualTo(7L);
+        assertThat(map.computeIfPresent("z", (k, v) -> 1L)).isNull();
+        assertThat(map.computeIfPresent("y", (k, v) -> null)).isNull();
+        assertThat(map.containsKey("y")).isFalse();
+        assertThat(map.merge("x", 0L, (a, b) -> null)).isNull();
+        assertThat(map).isEmpty();
+    }
+
+    @Test
+    void shouldIterateEveryEntryAndWriteThrough() {
+        SharedMap<Long, String> map = SharedMap.create(heap, "m", Codec.longs(), Codec.utf8(),
+                new MapSizing(3_000, 8, 8));
+        for (long i = 0; i < 2_000; i++) {
+            map.put(i, "v" + i);
+        }
+        Map<Long, String> seen = new HashMap<>();
+        for (Iterator<Map.Entry<Long, String>> it = map.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, String> entry = it.next();
+            assertThat(seen.put(entry.getKey(), entry.getValue())).isNull();
+            if (entry.getKey() % 2 == 0) {
+                it.remove();
+            } else {
+                entry.setValue("w" + entry.getKey());
+            }
+        }
+        assertThat(seen).hasSize(2_000).containsEntry(7L, "v7");
+        assertThat(map).hasSize(1_000).containsEntry(7L, "w7").doesNotContainKey(8L);
+        map.clear();
+        assertThat(map).isEmpty();
+        map.put(1L, "again");
+        assertThat(map.get(1L)).isEqualTo("again");
+    }
+
+    @Test
+    void shouldGetIntoACallersSegmentAndShareEntriesWithTheLongKeyMap() {
+        SharedLongMap<byte[]> longs = SharedLongMap.create(heap, "m", Codec.bytes(), MapSizing.ofLongKeys(500, 64));
+        byte[] value = new byte[64];
+        new Random(1).nextBytes(value);
+        assertThat(longs.set(42, value)).isTrue();
+        assertThat(longs.set(42, value)).isFalse();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment target = arena.allocate(64);
+            assertThat(longs.getInto(42, target, 0)).isEqualTo(64);
+            assertThat(target.toArray(JAVA_BYTE)).isEqualTo(value);
+            assertThat(longs.getInto(43, target, 0)).isEqualTo(-1);
+            assertThat(longs.getInto(42, target, 32)).as("too small: length only").isEqualTo(64);
+            target.set(JAVA_LONG, 0, 7L);
+            assertThat(longs.setBytes(43, target, 0, 8)).isTrue();
+        }
+        SharedMap<Long, byte[]> view = SharedMap.open(heap, "m", Codec.longs(), Codec.bytes());
+        assertThat(view.get(42L)).isEqualTo(value);
+        assertThat(view.get(43L)).hasSize(8);
+        assertThat(longs.asMap().remove(43L)).hasSize(8);
+        assertThat(longs.delete(42)).isTrue();
+        assertThat(longs.delete(42)).isFalse();
+        assertThat(longs.size()).isZero();
+    }
+
+    @Test
+    void shouldRefuseAnotherCodecOrAStructureOfAnotherType() {
+        SharedMap.create(heap, "m", Codec.utf8(), Codec.longs(), new MapSizing(10, 4, 8));
+        assertThatThrownBy(() -> SharedMap.open(heap, "m", Codec.utf8(), Codec.bytes()))
+                .isInstanceOf(ShmTypeMismatchException.class)
+                .hasMessageContaining("SharedMap 'm'")
+                .hasMessageContaining("values of codec type 1 (expected: keys 2, values 3)");
+        assertThatThrownBy(() -> SharedLongMap.open(heap, "m", Codec.longs()))
+                .isInstanceOf(ShmTypeMismatchException.class);
+        assertThat(SharedMap.openOrCreate(heap, "m", Codec.utf8(), Codec.longs(), new MapSizing(99, 1, 1)).name())
+                .isEqualTo("m");
+    }
+
+    @Test
+    void shouldRefuseADamagedHeader() {
+        SharedMap.create(heap, "m", Codec.utf8(), Codec.longs(), new MapSizing(10, 4, 8));
+        MemorySegment block = heap.lookup("m", MapLayout.MAP).segment();
+        block.set(JAVA_BYTE, MapLayout.H_SIZED_ENTRIES, (byte) 77);
+        assertThatThrownBy(() -> SharedMap.open(heap, "m", Codec.utf8(), Codec.longs()))
+                .isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("SharedMap 'm'").hasMessageContaining("header checksum");
+        block.set(JAVA_LONG, MapLayout.H_MAGIC, 1L);
+        assertThatThrownBy(() -> SharedMap.open(heap, "m", Codec.utf8(), Codec.longs()))
+                .isInstanceOf(ShmFormatException.class).hasMessageContaining("SHM4JMAP");
+    }
+
+    @Test
+    void shouldThrowShmFullWithItsFiguresAndStayUsable() {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "small", Codec.longs(), Codec.bytes(),
+                new MapSizing(16, 8, 16));
+        long put = 0;
+        ShmFullException full = null;
+        while (full == null) {
+            try {
+                map.put(put, new byte[16]);
+                put++;
+            } catch (ShmFullException e) {
+                full = e;
+            }
+        }
+        assertThat(full.getMessage()).contains("SharedMap 'small'", "is full", "the map holds " + put + " entries",
+                "sized for MapSizing[entries=16, averageKeySize=8, averageValueSize=16]",
+                "a map created with MapSizing[entries=" + 2 * (put + 1));
+        assertThat(map.size()).isEqualTo(put);
+        assertThat(map.containsKey(put)).isFalse();
+        assertThat(map.get(0L)).hasSize(16);
+        long victim = map.keySet().iterator().next();
+        map.remove(victim);
+        map.put(victim, new byte[8]);
+        assertThat(map.get(victim)).hasSize(8);
+        assertThat(map.stats().fullestSegment()).isGreaterThan(0.5);
+        assertThatThrownBy(() -> map.put(-1L, new byte[1 << 20]))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("SharedMap 'small'")
+                .hasMessageContaining("the largest chunk of a segment");
+    }
+
+    @Test
+    void shouldSayTheMapsHeapIsClosed() {
+        SharedHeap other = SharedHeap.anonymous(1 << 20);
+        SharedMap<Long, Long> map = SharedMap.create(other, "m", Codec.longs(), Codec.longs(), new MapSizing(8, 8, 8));
+        other.close();
+        assertThatThrownBy(() -> map.get(1L)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("SharedMap 'm' cannot be used").hasMessageContaining("is closed");
+        assertThatThrownBy(() -> map.put(1L, 2L)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("SharedMap 'm' cannot be used");
+        assertThatThrownBy(map::size).hasMessageContaining("SharedMap 'm' cannot be used");
+    }
+
+    @Test
+    void shouldMeetCorruptedSegmentBytesWithValuesOrAClearException() {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                new MapSizing(64, 8, 24));
+        MemorySegment block = heap.lookup("m", MapLayout.MAP).segment();
+        long segmentSize = block.get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+        long segments = MapGeometry.read(block, "m").segmentsOffset();
+        Random random = new Random(3);
+        int clear = 0;
+        for (int round = 0; round < 200; round++) {
+            for (long key = 0; key < 48; key++) {
+                map.put(key, SelfChecking.of(key, round));
+            }
+            for (int i = 0; i < 4; i++) { // flip bytes in slots, entries and segment headers, not in mutexes
+                long offset = segments + random.nextLong(block.byteSize() - segments);
+                if ((offset - segments) % segmentSize >= MapLayout.S_SEQUENCE) {
+                    block.set(JAVA_BYTE, offset, (byte) random.nextInt());
+                }
+            }
+            try {
+                for (long key = 0; key < 64; key++) {
+                    map.get(key); // a wrong value is possible (the fuzzer may flip value bytes), a crash is not
+                    map.remove(key + 1);
+                }
+                map.forEach((key, value) -> { });
+            } catch (org.shm4j.core.ShmFormatException e) {
+                assertThat(e.getMessage()).containsAnyOf("is corrupted", "cannot decode").contains("SharedMap 'm'");
+                clear++;
+            }
+            map.clear();
+        }
+        assertThat(clear).as("corruptions reported").isPositive();
+    }
+
+    @Test
+    void shouldRebuildASegmentLeftHalfWrittenByADeadWriter() {
+        SharedMap<Long, String> map = SharedMap.create(heap, "m", Codec.longs(), Codec.utf8(),
+                new MapSizing(64, 8, 8));
+        for (long i = 0; i < 64; i++) {
+            map.put(i, "v" + i);
+        }
+        MapSegment segment = segmentOf(map.core(), 5);
+        int inSegment = segment.count();
+        // what a writer killed in the middle of purging tombstones leaves: odd sequence, slots wiped, lock held
+        segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE) + 1);
+        segment.memory.asSlice(MapLayout.S_SLOTS, segment.arenaStart - MapLayout.S_SLOTS).fill((byte) 0);
+        segment.memory.set(JAVA_LONG, MapLayout.S_MUTEX, DEAD_OWNER);
+        assertThat(map.get(5L)).as("a reader takes the segment over and repairs it").isEqualTo("v5");
+        assertThat(segment.count()).isEqualTo(inSegment);
+        assertThat(map).hasSize(64);
+        for (long i = 0; i < 64; i++) {
+            assertThat(map.get(i)).isEqualTo("v" + i);
+        }
+        assertThat(map.stats().repairs()).isEqualTo(1);
+        assertThat(map.stats().segments().get(segment.index).takeOvers()).isEqualTo(1);
+    }
+}
