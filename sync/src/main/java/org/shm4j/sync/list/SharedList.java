@@ -294,6 +294,11 @@ public final class SharedList<T> implements Iterable<T> {
         }
     }
 
+    /** @return how many times a writer found the mutex held by a dead process and finished that writer's change */
+    public long recoveries() {
+        return store.mutex.recoveries();
+    }
+
     /** @return the elements now, in one consistent read, as an unmodifiable list */
     public List<T> snapshot() {
         List<byte[]> copies = copyAll();

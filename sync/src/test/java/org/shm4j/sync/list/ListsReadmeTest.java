@@ -1,7 +1,9 @@
 package org.shm4j.sync.list;
 
 import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
+import org.shm4j.sync.Codec;
 import org.shm4j.testing.ReadmeSnippets;
 
 import java.io.IOException;
@@ -28,7 +30,22 @@ class ListsReadmeTest {
     }
 
     @Test
+    void sharedList() {
+        // README:begin
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<String> jobs = SharedList.openOrCreate(heap, "jobs", Codec.utf8(), 64); // 64 bytes a value
+            jobs.add("resize");                                     // any thread of any process that opens "jobs"
+            jobs.add(0, "first");                                   // O(size - index), like remove(index)
+            jobs.set(1, "resize 2x");
+            assertThat(jobs.get(1)).isEqualTo("resize 2x");         // no lock: a seqlock read
+            assertThat(jobs.snapshot()).containsExactly("first", "resize 2x");
+            assertThat(jobs.removeLast()).isEqualTo("resize 2x");
+        }
+        // README:end
+    }
+
+    @Test
     void shouldShowTheseExamplesVerbatimInTheReadme() throws IOException {
-        ReadmeSnippets.assertShownVerbatim(Path.of("src/test/java/org/shm4j/sync/list/ListsReadmeTest.java"), 1);
+        ReadmeSnippets.assertShownVerbatim(Path.of("src/test/java/org/shm4j/sync/list/ListsReadmeTest.java"), 2);
     }
 }
