@@ -151,11 +151,19 @@ final class ListStore {
     }
 
     /** Writes the journal, then commits it (release: its fields and the scratch slot are in memory first). */
-    void journal(int op, long index, long progress, long size) {
+    private void journal(int op, long index, long progress, long size) {
         header.set(JAVA_LONG, LIST_JOURNAL_INDEX_OFFSET, index); // plain: published by the op's release below
         LONG.setRelease(header, LIST_JOURNAL_PROGRESS_OFFSET, progress);
         header.set(JAVA_LONG, LIST_JOURNAL_SIZE_OFFSET, size); // plain: published by the op's release below
         INT.setRelease(header, LIST_JOURNAL_OP_OFFSET, op); // the commit point of a set, insert or remove
+    }
+
+    /** Commits a set, insert or remove to the journal and runs it inside a seqlock section. */
+    void apply(int op, long index, long progress, long size) {
+        journal(op, index, progress, size);
+        beginWrite();
+        redo();
+        endWrite();
     }
 
     /** Runs the journaled change to its end: the normal path and recovery after a writer died are the same. */

@@ -191,10 +191,7 @@ public final class SharedList<T> implements Iterable<T> {
         try {
             checkIndex(index, store.size(), store.size());
             writeScratch(value, length);
-            store.journal(OP_SET, index, 0, store.size());
-            store.beginWrite();
-            store.redo();
-            store.endWrite();
+            store.apply(OP_SET, index, 0, store.size());
         } finally {
             unlock();
         }
@@ -215,10 +212,13 @@ public final class SharedList<T> implements Iterable<T> {
             MemorySegment chunk = store.slotSegment(size);
             long at = store.slotOffset(size);
             store.beginWrite();
-            chunk.set(JAVA_INT, at, length); // plain: published by the size's release
-            codec.encode(value, chunk, at + Integer.BYTES);
-            store.setSize(size + 1);
-            store.endWrite();
+            try {
+                chunk.set(JAVA_INT, at, length); // plain: published by the size's release
+                codec.encode(value, chunk, at + Integer.BYTES);
+                store.setSize(size + 1);
+            } finally {
+                store.endWrite(); // also if the codec threw: the slot past the size is not part of the list
+            }
         } finally {
             unlock();
         }
@@ -239,10 +239,7 @@ public final class SharedList<T> implements Iterable<T> {
             checkIndex(index, size + 1, size);
             ensureRoomFor(size);
             writeScratch(value, length);
-            store.journal(OP_INSERT, index, size, size);
-            store.beginWrite();
-            store.redo();
-            store.endWrite();
+            store.apply(OP_INSERT, index, size, size);
         } finally {
             unlock();
         }
@@ -332,10 +329,7 @@ public final class SharedList<T> implements Iterable<T> {
     private T removeLocked(int index, int size) {
         checkIndex(index, size, size);
         T removed = decode(readLocked(index));
-        store.journal(OP_REMOVE, index, index, size);
-        store.beginWrite();
-        store.redo();
-        store.endWrite();
+        store.apply(OP_REMOVE, index, index, size);
         return removed;
     }
 
