@@ -10,6 +10,7 @@ module org.shm4j.sync {
 
     exports org.shm4j.sync;
     exports org.shm4j.sync.atomic;
+    exports org.shm4j.sync.list;
     exports org.shm4j.sync.locks;
     exports org.shm4j.sync.map;
     exports org.shm4j.sync.ring;

@@ -1,0 +1,253 @@
+package org.shm4j.sync.list;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.RobustMutex;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.list.ListLayout.FIRST_CHUNK;
+import static org.shm4j.sync.list.ListLayout.LIST_CHUNK;
+import static org.shm4j.sync.list.ListLayout.LIST_JOURNAL_INDEX_OFFSET;
+import static org.shm4j.sync.list.ListLayout.LIST_JOURNAL_OP_OFFSET;
+import static org.shm4j.sync.list.ListLayout.LIST_JOURNAL_PROGRESS_OFFSET;
+import static org.shm4j.sync.list.ListLayout.LIST_JOURNAL_SIZE_OFFSET;
+import static org.shm4j.sync.list.ListLayout.LIST_MUTEX_OFFSET;
+import static org.shm4j.sync.list.ListLayout.LIST_SCRATCH_OFFSET;
+import static org.shm4j.sync.list.ListLayout.LIST_SEQ_OFFSET;
+import static org.shm4j.sync.list.ListLayout.LIST_SIZE_OFFSET;
+import static org.shm4j.sync.list.ListLayout.MAX_CHUNKS;
+import static org.shm4j.sync.list.ListLayout.OP_INSERT;
+import static org.shm4j.sync.list.ListLayout.OP_NONE;
+import static org.shm4j.sync.list.ListLayout.OP_REMOVE;
+import static org.shm4j.sync.list.ListLayout.OP_SET;
+
+/**
+ * The slots of a {@link SharedList} and the writers' protocol over them: chunk lookup and growth, the seqlock, the
+ * redo journal and its recovery after a writer died. Every method that changes memory is called with the writers'
+ * mutex held, except the reads, which validate against the seqlock.
+ */
+final class ListStore {
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    final MemorySegment header;
+    final RobustMutex mutex;
+    final int slotBytes;
+    final int maxElementBytes;
+    private final SharedHeap heap;
+    private final String name;
+    private final String what;
+    /** Chunks mapped so far; a racy cache: a missing entry is looked up again, a segment is safely published. */
+    private final MemorySegment[] chunks = new MemorySegment[MAX_CHUNKS];
+
+    ListStore(SharedHeap heap, String name, MemorySegment header, int maxElementBytes, int slotBytes) {
+        this.heap = heap;
+        this.name = name;
+        this.what = "SharedList '" + name + "'";
+        this.header = header;
+        this.mutex = new RobustMutex(header, LIST_MUTEX_OFFSET);
+        this.maxElementBytes = maxElementBytes;
+        this.slotBytes = slotBytes;
+    }
+
+    /** @return the heap name of chunk {@code k} */
+    static String chunkName(String list, int k) {
+        return list + ".chunk" + k;
+    }
+
+    /** @return the slots of all chunks up to {@code chunks}: {@code FIRST_CHUNK * (2^chunks - 1)} */
+    static long slotsIn(int chunks) {
+        return (long) FIRST_CHUNK * ((1L << chunks) - 1);
+    }
+
+    String what() {
+        return what;
+    }
+
+    // ---- reads (seqlock) ----
+
+    /** @return the seqlock counter, acquire: the reads after it see what the writer before it published */
+    long beginRead() {
+        return (long) LONG.getAcquire(header, LIST_SEQ_OFFSET);
+    }
+
+    /** @return true if no writer changed anything since {@code seq} (even) was read by {@link #beginRead} */
+    boolean validate(long seq) {
+        VarHandle.loadLoadFence(); // the plain slot reads before must not move after the check below
+        return (long) LONG.getOpaque(header, LIST_SEQ_OFFSET) == seq; // opaque: ordered by the fence above
+    }
+
+    /** @return the size; opaque: validated by the seqlock, or read under the mutex */
+    int size() {
+        return (int) (long) LONG.getOpaque(header, LIST_SIZE_OFFSET);
+    }
+
+    /**
+     * @return a copy of the element bytes in slot {@code index} ({@code index} below a size read in the same seqlock
+     *         section, so its chunk exists), or null if the length read is out of range (a torn read, or damage)
+     */
+    byte[] copy(int index) {
+        MemorySegment chunk = chunkOf(index, false);
+        long at = offsetIn(index);
+        int length = chunk.get(JAVA_INT, at); // plain: validated by the seqlock, or read under the mutex
+        if (length < 0 || length > maxElementBytes) {
+            return null;
+        }
+        return chunk.asSlice(at + Integer.BYTES, length).toArray(JAVA_BYTE); // plain: as above
+    }
+
+    /** @return the exception for a length word out of range, read under the mutex */
+    ShmFormatException damagedSlot(int index) {
+        return Blocks.corrupt(what, "length of element " + index, chunkOf(index, false).get(JAVA_INT,
+                offsetIn(index)), "0.." + maxElementBytes);
+    }
+
+    // ---- writes (mutex held) ----
+
+    /** Makes slot {@code index} exist, allocating its chunk if needed. @throws ShmFullException with the figures */
+    void ensureSlot(int index) {
+        chunkOf(index, true);
+    }
+
+    /** @return the segment and offset of slot {@code index}'s bytes, for the codec to write into */
+    MemorySegment slotSegment(int index) {
+        return chunkOf(index, false);
+    }
+
+    /** @return the offset of slot {@code index} in {@link #slotSegment(int)} */
+    long slotOffset(int index) {
+        return offsetIn(index);
+    }
+
+    /** The scratch slot's length word is written here; its bytes follow. */
+    long scratchOffset() {
+        return LIST_SCRATCH_OFFSET;
+    }
+
+    /** Starts a change: the seqlock goes odd before any slot or the size is touched. */
+    void beginWrite() {
+        long seq = (long) LONG.getOpaque(header, LIST_SEQ_OFFSET); // opaque: only the mutex holder writes it
+        LONG.setOpaque(header, LIST_SEQ_OFFSET, seq | 1); // |1: a recovered odd value stays odd once
+        VarHandle.storeStoreFence(); // the odd value is visible before any slot store below
+    }
+
+    /** Ends a change: the seqlock goes even, with release, so a reader that sees it sees every store before. */
+    void endWrite() {
+        long seq = (long) LONG.getOpaque(header, LIST_SEQ_OFFSET); // opaque: only the mutex holder writes it
+        LONG.setRelease(header, LIST_SEQ_OFFSET, (seq | 1) + 1);
+    }
+
+    /** Publishes the size; release: the slot stores before it are visible to a reader that sees it. */
+    void setSize(long size) {
+        LONG.setRelease(header, LIST_SIZE_OFFSET, size);
+    }
+
+    /** Writes the journal, then commits it (release: its fields and the scratch slot are in memory first). */
+    private void journal(int op, long index, long progress, long size) {
+        header.set(JAVA_LONG, LIST_JOURNAL_INDEX_OFFSET, index); // plain: published by the op's release below
+        LONG.setRelease(header, LIST_JOURNAL_PROGRESS_OFFSET, progress);
+        header.set(JAVA_LONG, LIST_JOURNAL_SIZE_OFFSET, size); // plain: published by the op's release below
+        INT.setRelease(header, LIST_JOURNAL_OP_OFFSET, op); // the commit point of a set, insert or remove
+    }
+
+    /** Commits a set, insert or remove to the journal and runs it inside a seqlock section. */
+    void apply(int op, long index, long progress, long size) {
+        journal(op, index, progress, size);
+        beginWrite();
+        redo();
+        endWrite();
+    }
+
+    /** Runs the journaled change to its end: the normal path and recovery after a writer died are the same. */
+    void redo() {
+        int op = (int) INT.getOpaque(header, LIST_JOURNAL_OP_OFFSET); // opaque: only the mutex holder writes it
+        long index = header.get(JAVA_LONG, LIST_JOURNAL_INDEX_OFFSET); // plain: written before op by this holder
+        long size = header.get(JAVA_LONG, LIST_JOURNAL_SIZE_OFFSET); // plain: as above
+        long progress = (long) LONG.getOpaque(header, LIST_JOURNAL_PROGRESS_OFFSET); // opaque: as above
+        switch (op) {
+            case OP_SET -> copyScratchTo(index);
+            case OP_REMOVE -> {
+                for (long j = progress; j < size - 1; j++) {
+                    copySlot(j + 1, j);
+                    LONG.setRelease(header, LIST_JOURNAL_PROGRESS_OFFSET, j + 1); // after the copy: redo resumes here
+                }
+                setSize(size - 1);
+            }
+            case OP_INSERT -> {
+                for (long j = progress; j > index; j--) {
+                    copySlot(j - 1, j);
+                    LONG.setRelease(header, LIST_JOURNAL_PROGRESS_OFFSET, j - 1); // after the copy: redo resumes here
+                }
+                copyScratchTo(index);
+                setSize(size + 1);
+            }
+            default -> { }
+        }
+        INT.setRelease(header, LIST_JOURNAL_OP_OFFSET, OP_NONE); // release: the change is in memory before
+    }
+
+    /** After a take-over from a dead writer: finishes its journaled change and closes its seqlock section. */
+    void recover() {
+        redo();
+        endWrite();
+    }
+
+    private void copyScratchTo(long index) {
+        int length = header.get(JAVA_INT, LIST_SCRATCH_OFFSET); // plain: written before the journal's release
+        MemorySegment chunk = chunkOf((int) index, false);
+        MemorySegment.copy(header, LIST_SCRATCH_OFFSET, chunk, offsetIn((int) index), Integer.BYTES + length);
+    }
+
+    private void copySlot(long from, long to) {
+        MemorySegment source = chunkOf((int) from, false);
+        int length = source.get(JAVA_INT, offsetIn((int) from)); // plain: mutex held
+        MemorySegment.copy(source, offsetIn((int) from), chunkOf((int) to, false), offsetIn((int) to),
+                Integer.BYTES + Math.clamp(length, 0, maxElementBytes));
+    }
+
+    // ---- chunks ----
+
+    private static int chunkIndex(int index) {
+        return 63 - Long.numberOfLeadingZeros((long) index / FIRST_CHUNK + 1);
+    }
+
+    private long offsetIn(int index) {
+        return (index - slotsIn(chunkIndex(index))) * slotBytes;
+    }
+
+    private MemorySegment chunkOf(int index, boolean create) {
+        int k = chunkIndex(index);
+        MemorySegment chunk = chunks[k];
+        if (chunk != null) {
+            return chunk;
+        }
+        long bytes = ((long) FIRST_CHUNK << k) * slotBytes;
+        String chunkName = chunkName(name, k);
+        if (create) {
+            try {
+                chunk = Blocks.openOrCreate(heap, chunkName, LIST_CHUNK, bytes, s -> { });
+            } catch (ShmFullException e) {
+                ShmFullException full = new ShmFullException(what + " is full: size=" + size() + ", capacity="
+                        + slotsIn(k) + " elements; its next chunk of " + (FIRST_CHUNK << k) + " elements needs "
+                        + bytes + " bytes, but " + heap + " has " + heap.freeBytes() + " bytes free");
+                full.initCause(e);
+                throw full;
+            }
+        } else {
+            chunk = Blocks.open(heap, chunkName, LIST_CHUNK);
+        }
+        if (chunk.byteSize() != bytes) {
+            throw Blocks.corrupt(what, "size of chunk " + k, chunk.byteSize(), String.valueOf(bytes));
+        }
+        chunks[k] = chunk;
+        return chunk;
+    }
+}

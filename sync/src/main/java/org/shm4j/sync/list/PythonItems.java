@@ -1,0 +1,182 @@
+package org.shm4j.sync.list;
+
+import org.shm4j.core.ShmFormatException;
+
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+import static org.shm4j.sync.list.ListLayout.PY_CODE_BYTES;
+import static org.shm4j.sync.list.ListLayout.PY_CODE_NONE;
+import static org.shm4j.sync.list.ListLayout.PY_CODE_STR;
+import static org.shm4j.sync.list.ListLayout.PY_CODE_VALUE;
+import static org.shm4j.sync.list.ListLayout.PY_FORMAT_BOOLEAN;
+import static org.shm4j.sync.list.ListLayout.PY_FORMAT_DOUBLE;
+import static org.shm4j.sync.list.ListLayout.PY_FORMAT_LONG;
+import static org.shm4j.sync.list.ListLayout.PY_FORMAT_NONE;
+import static org.shm4j.sync.list.ListLayout.PY_MAX_SLOT;
+import static org.shm4j.sync.list.ListLayout.PY_WORD;
+
+/**
+ * The item rules of CPython's {@code ShareableList}: which Java value is which Python kind, how large a slot Python
+ * would make for it, the struct formats and back-transform codes, and the two caveats of its str and bytes items
+ * (trailing NUL bytes are stripped on read, python/cpython#96779; a str is truncated if it was sized by characters,
+ * python/cpython#88336).
+ */
+final class PythonItems {
+    private PythonItems() {
+    }
+
+    /** @return the kind a Java value is stored as */
+    static ShareableList.Kind kindOf(Object value, String what) {
+        return switch (value) {
+            case null -> ShareableList.Kind.NONE;
+            case Long l -> ShareableList.Kind.LONG;
+            case Integer i -> ShareableList.Kind.LONG;
+            case Short s -> ShareableList.Kind.LONG;
+            case Byte b -> ShareableList.Kind.LONG;
+            case Double d -> ShareableList.Kind.DOUBLE;
+            case Float f -> ShareableList.Kind.DOUBLE;
+            case Boolean b -> ShareableList.Kind.BOOLEAN;
+            case String s -> ShareableList.Kind.STRING;
+            case byte[] b -> ShareableList.Kind.BYTES;
+            default -> throw new IllegalArgumentException(what + ": value of " + value.getClass().getName()
+                    + " (expected: Long, Integer, Short, Byte, Double, Float, Boolean, String, byte[] or null)");
+        };
+    }
+
+    /** @return the bytes a str or bytes item is stored as, checked against Python's caveats */
+    static byte[] encode(Object value, String what) {
+        byte[] bytes = value instanceof String s ? utf8(s, what) : (byte[]) value;
+        if (bytes.length > 0 && bytes[bytes.length - 1] == 0) {
+            throw new IllegalArgumentException(what + ": a " + (value instanceof String ? "String" : "byte[]")
+                    + " ending in a NUL byte (expected: none, since CPython's ShareableList strips trailing NULs"
+                    + " on read, python/cpython#96779, so the value would not read back)");
+        }
+        return bytes;
+    }
+
+    /** @return the slot Python makes for an item: 8 bytes, or for str and bytes {@code 8 * (length / 8 + 1)} */
+    static int slotBytes(ShareableList.Kind kind, byte[] encoded, String what) {
+        if (encoded == null) {
+            return PY_WORD;
+        }
+        long slot = (long) PY_WORD * (encoded.length / PY_WORD + 1);
+        if (slot > PY_MAX_SLOT) {
+            throw new IllegalArgumentException(what + ": a " + kind + " of " + encoded.length
+                    + " bytes (expected: at most " + (PY_MAX_SLOT - 1) + ", so that its \"<n>s\" struct format fits"
+                    + " the 8 format bytes)");
+        }
+        return (int) slot;
+    }
+
+    /** @return the back-transform code of a kind */
+    static byte code(ShareableList.Kind kind) {
+        return switch (kind) {
+            case LONG, DOUBLE, BOOLEAN -> PY_CODE_VALUE;
+            case STRING -> PY_CODE_STR;
+            case BYTES -> PY_CODE_BYTES;
+            case NONE -> PY_CODE_NONE;
+        };
+    }
+
+    /** @return the format word of a fixed-size kind, or of {@code "<slot>s"} for str and bytes */
+    static long format(ShareableList.Kind kind, int slot) {
+        return switch (kind) {
+            case LONG -> PY_FORMAT_LONG;
+            case DOUBLE -> PY_FORMAT_DOUBLE;
+            case BOOLEAN -> PY_FORMAT_BOOLEAN;
+            case NONE -> PY_FORMAT_NONE;
+            case STRING, BYTES -> ListLayout.format(slot + "s");
+        };
+    }
+
+    /**
+     * @return the kind of an item from its format word and code
+     * @throws ShmFormatException if they are not a pair Python writes, or an {@code "<n>s"} format exceeds the slot
+     */
+    static ShareableList.Kind kind(long format, byte code, int slot, String what) {
+        ShareableList.Kind kind = switch (code) {
+            case PY_CODE_VALUE -> format == PY_FORMAT_LONG ? ShareableList.Kind.LONG
+                    : format == PY_FORMAT_DOUBLE ? ShareableList.Kind.DOUBLE
+                    : format == PY_FORMAT_BOOLEAN ? ShareableList.Kind.BOOLEAN : null;
+            case PY_CODE_STR -> stringLength(format, slot) >= 0 ? ShareableList.Kind.STRING : null;
+            case PY_CODE_BYTES -> stringLength(format, slot) >= 0 ? ShareableList.Kind.BYTES : null;
+            case PY_CODE_NONE -> format == PY_FORMAT_NONE ? ShareableList.Kind.NONE : null;
+            default -> null;
+        };
+        if (kind == null) {
+            throw new ShmFormatException(what + " is corrupted: format=" + describe(format) + ", code=" + code
+                    + " (expected: q, d, xxxxxxx? with code 0; <n>s with n <= " + slot
+                    + " and code 1 or 2; xxxxxx?x with code 3)");
+        }
+        return kind;
+    }
+
+    /** @return n of a {@code "<n>s"} format word with {@code n <= slot}, else -1 */
+    static int stringLength(long format, int slot) {
+        byte[] ascii = ByteBuffer.allocate(PY_WORD).order(java.nio.ByteOrder.nativeOrder()).putLong(format).array();
+        int end = 0;
+        while (end < PY_WORD && ascii[end] != 0) {
+            end++;
+        }
+        for (int i = end; i < PY_WORD; i++) {
+            if (ascii[i] != 0) {
+                return -1;
+            }
+        }
+        if (end < 2 || ascii[end - 1] != 's') {
+            return -1;
+        }
+        long n = 0;
+        for (int i = 0; i < end - 1; i++) {
+            if (ascii[i] < '0' || ascii[i] > '9') {
+                return -1;
+            }
+            n = n * 10 + ascii[i] - '0';
+        }
+        return n <= slot ? (int) n : -1;
+    }
+
+    /** @return the value of str or bytes item bytes, trailing NULs stripped as Python does */
+    static Object decode(ShareableList.Kind kind, byte[] raw, String what) {
+        int end = raw.length;
+        while (end > 0 && raw[end - 1] == 0) {
+            end--;
+        }
+        byte[] bytes = Arrays.copyOf(raw, end);
+        if (kind == ShareableList.Kind.BYTES) {
+            return bytes;
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw new ShmFormatException(what + " holds " + end + " bytes that are not valid UTF-8 (expected: a"
+                    + " str; CPython truncates a non-ASCII str it sized by characters, python/cpython#88336)");
+        }
+    }
+
+    private static byte[] utf8(String s, String what) {
+        try {
+            ByteBuffer buffer = StandardCharsets.UTF_8.newEncoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).encode(CharBuffer.wrap(s));
+            return Arrays.copyOf(buffer.array(), buffer.limit());
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException(what + ": a String with an unpaired surrogate (expected: text that"
+                    + " UTF-8 can encode, as Python's str.encode requires)", e);
+        }
+    }
+
+    private static String describe(long format) {
+        byte[] ascii = ByteBuffer.allocate(PY_WORD).order(java.nio.ByteOrder.nativeOrder()).putLong(format).array();
+        StringBuilder out = new StringBuilder("\"");
+        for (byte b : ascii) {
+            out.append(b >= 0x20 && b < 0x7F ? String.valueOf((char) b) : String.format("\\x%02x", b & 0xFF));
+        }
+        return out.append('"').toString();
+    }
+}

@@ -1,0 +1,449 @@
+package org.shm4j.sync.list;
+
+import org.shm4j.core.SharedMemory;
+import org.shm4j.core.ShmFormatException;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.util.AbstractList;
+import java.util.List;
+import java.util.Objects;
+import java.util.RandomAccess;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.list.ListLayout.PY_BOOLEAN_BYTE;
+import static org.shm4j.sync.list.ListLayout.PY_COUNT_OFFSET;
+import static org.shm4j.sync.list.ListLayout.PY_MAX_SLOT;
+import static org.shm4j.sync.list.ListLayout.PY_OFFSETS_OFFSET;
+import static org.shm4j.sync.list.ListLayout.PY_WORD;
+
+/**
+ * A fixed-length list of {@code long}, {@code double}, {@code boolean}, {@code String}, {@code byte[]} and
+ * {@code null} items, byte-compatible with CPython 3.11 to 3.13's {@code multiprocessing.shared_memory.ShareableList}:
+ * a list Python made ({@code ShareableList([...], name="x")}) opens here with {@link #open(String)}, and one made here
+ * with {@link #create(String, List)} opens in Python with {@code ShareableList(name="x")}.
+ *
+ * <h2>Layout (CPython's; native byte order, 8-byte words)</h2>
+ * <table class="striped">
+ * <caption>A list of N items</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>N ({@code q})</td><td>plain; written once at creation</td></tr>
+ * <tr><td>8</td><td>8 (N + 1)</td><td>offset of item i's slot from the data area ({@code q}); entry N is the data
+ *     area's length; slots are multiples of 8 bytes, at least 8</td><td>plain; written once at creation</td></tr>
+ * <tr><td>8 (N + 2)</td><td>offsets[N]</td><td>data area: the item slots</td><td>opaque 8-byte words for numbers,
+ *     booleans and None; plain bytes for str and bytes</td></tr>
+ * <tr><td>8 (N + 2) + offsets[N]</td><td>8 N</td><td>each item's {@code struct} format, ASCII, NUL-padded:
+ *     {@code q} (int), {@code d} (float), {@code xxxxxxx?} (bool, in byte 7), {@code xxxxxx?x} (None, all zero),
+ *     {@code <n>s} (str as UTF-8, or bytes, NUL-padded)</td><td>opaque 8-byte word</td></tr>
+ * <tr><td>8 (2N + 2) + offsets[N]</td><td>N</td><td>each item's back-transform code ({@code b}): 0 int, float or
+ *     bool; 1 str; 2 bytes; 3 None</td><td>opaque byte</td></tr>
+ * </table>
+ *
+ * <h2>Python's rules are this class's</h2>
+ * <ul>
+ * <li>The length is fixed; an item's slot is fixed at creation: 8 bytes, or {@code 8 * (len / 8 + 1)} for str and
+ *     bytes. A write that does not fit throws {@link IllegalArgumentException} (Python raises {@code ValueError}).
+ *     An item may change kind (Python allows it) if the new value fits its slot.</li>
+ * <li>Python sizes a str slot by its number of <em>characters</em>, so it truncates a non-ASCII str at creation
+ *     (python/cpython#88336). This class sizes by UTF-8 bytes, so lists it creates are never truncated; reading a str
+ *     that Python cut inside a character throws {@link ShmFormatException} naming the item (a cut between characters
+ *     cannot be detected, here or in Python).</li>
+ * <li>Python strips trailing NUL bytes from str and bytes on read (python/cpython#96779); writing a {@code String} or
+ *     {@code byte[]} that ends in a NUL byte is refused with {@link IllegalArgumentException}, so that nothing reads
+ *     back different from what was written.</li>
+ * <li>{@code Integer}, {@code Short} and {@code Byte} are stored as Python ints ({@code long}), {@code Float} as a
+ *     float ({@code double}); they read back as {@code Long} and {@code Double}.</li>
+ * </ul>
+ *
+ * <h2>Not synchronised</h2>
+ * Like Python's, this list has no lock and no atomic protocol: CPython reads and writes it with plain {@code struct}
+ * calls. Here, an 8-byte number, boolean or None and each format word are written with one opaque store (never torn,
+ * no ordering); str and bytes are copied with plain stores, so a reader racing a writer of the same item may see a
+ * mix of the old and new text; an item that changes kind is written value first, then format, then code, so a racing
+ * reader may decode one item with the wrong kind. Coordinate writers and readers of one item yourself (a lock, or a
+ * pipe), in either language.
+ *
+ * <h2>Region lifetime</h2>
+ * This class never unlinks a region. {@link #close()} unmaps a region that {@link #create(String, List)} or
+ * {@link #open(String)} mapped, and leaves a caller's {@link SharedMemory} open. Python 3.12 and older unlink a
+ * segment when any Python process that attached to it exits: a Python process that opens a list made here calls
+ * {@code resource_tracker.unregister(sl.shm._name, "shared_memory")} right after opening it (3.13's
+ * {@code track=False} is not passed through by {@code ShareableList}).
+ */
+public final class ShareableList extends AbstractList<Object> implements RandomAccess, AutoCloseable {
+    /** The kind of an item, as Python knows it. */
+    public enum Kind {
+        /** A Python {@code int} (64-bit signed): {@code Long}. */
+        LONG,
+        /** A Python {@code float}: {@code Double}. */
+        DOUBLE,
+        /** A Python {@code bool}: {@code Boolean}. */
+        BOOLEAN,
+        /** A Python {@code str}, UTF-8: {@code String}. */
+        STRING,
+        /** A Python {@code bytes}: {@code byte[]}. */
+        BYTES,
+        /** Python's {@code None}: {@code null}. */
+        NONE
+    }
+
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+    private static final VarHandle BYTE = JAVA_BYTE.varHandle();
+    private static final long TRUE_WORD = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
+            ? 1L << (8 * PY_BOOLEAN_BYTE) : 1L;
+
+    private final SharedMemory region;
+    private final boolean ownsRegion;
+    private final MemorySegment segment;
+    private final String what;
+    private final long[] offsets;
+    private final long dataStart;
+    private final long formatsStart;
+    private final long codesStart;
+
+    private ShareableList(SharedMemory region, boolean ownsRegion) {
+        this.region = region;
+        this.ownsRegion = ownsRegion;
+        this.segment = region.segment();
+        this.what = "ShareableList " + region;
+        this.offsets = readOffsets(segment, what);
+        int n = offsets.length - 1;
+        this.dataStart = (long) PY_WORD * (n + 2);
+        this.formatsStart = dataStart + offsets[n];
+        this.codesStart = formatsStart + (long) PY_WORD * n;
+        for (int i = 0; i < n; i++) {
+            kind(i); // refuses a list with a damaged item now rather than at its first read
+        }
+    }
+
+    /**
+     * Creates the named region {@code /dev/shm/<name>} of exactly the size Python would, holding {@code items}.
+     *
+     * @throws IllegalArgumentException              if an item is of another type, a str or bytes item ends in a NUL
+     *                                               byte or is too long for Python's format, or the name is invalid
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     */
+    public static ShareableList create(String name, List<?> items) {
+        long size = byteSize(items);
+        SharedMemory region = SharedMemory.create(name, size);
+        try {
+            write(region.segment(), items, "ShareableList " + region);
+            return new ShareableList(region, true);
+        } catch (RuntimeException | Error e) {
+            region.close();
+            SharedMemory.unlink(name); // ours: created above
+            throw e;
+        }
+    }
+
+    /**
+     * Writes {@code items} at the start of a caller's region of at least {@link #byteSize(List)} bytes, then views it.
+     * The region stays the caller's: {@link #close()} leaves it open.
+     *
+     * @throws IllegalArgumentException if the region is smaller, or an item is refused as by {@link #create}
+     */
+    public static ShareableList create(SharedMemory region, List<?> items) {
+        long size = byteSize(items);
+        if (region.byteSize() < size) {
+            throw new IllegalArgumentException("ShareableList " + region + ": region of " + region.byteSize()
+                    + " bytes (expected: at least " + size + " for " + items.size() + " items)");
+        }
+        write(region.segment(), items, "ShareableList " + region);
+        return new ShareableList(region, false);
+    }
+
+    /**
+     * Opens the list in the named region {@code /dev/shm/<name>}, made by Python or by this class.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException if there is no region of that name
+     * @throws ShmFormatException                  if the bytes are not a valid list
+     */
+    public static ShareableList open(String name) {
+        SharedMemory region = SharedMemory.open(name);
+        try {
+            return new ShareableList(region, true);
+        } catch (RuntimeException | Error e) {
+            region.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Views the list at the start of a caller's region; {@link #close()} leaves the region open.
+     *
+     * @throws ShmFormatException if the bytes are not a valid list
+     */
+    public static ShareableList wrap(SharedMemory region) {
+        return new ShareableList(Objects.requireNonNull(region, "region"), false);
+    }
+
+    /**
+     * @return the bytes Python's layout takes for {@code items}: {@code 8 (N + 2)}, the slots, then 9 per item
+     * @throws IllegalArgumentException if an item is refused as by {@link #create(String, List)}
+     */
+    public static long byteSize(List<?> items) {
+        long slots = 0;
+        for (int i = 0; i < items.size(); i++) {
+            slots += slotOf(items.get(i), "ShareableList item " + i);
+        }
+        return (long) PY_WORD * (items.size() + 2) + slots + (long) (PY_WORD + 1) * items.size();
+    }
+
+    /** @return the number of items, fixed at creation */
+    @Override
+    public int size() {
+        return offsets.length - 1;
+    }
+
+    /**
+     * @return the item at {@code index}: a {@code Long}, {@code Double}, {@code Boolean}, {@code String},
+     *         {@code byte[]} or {@code null}
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
+     * @throws ShmFormatException        if the item's format, code or text is damaged
+     */
+    @Override
+    public Object get(int index) {
+        long slot = slot(index);
+        return switch (kind(index)) {
+            case LONG -> (long) LONG.getOpaque(segment, slot);
+            case DOUBLE -> Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
+            case BOOLEAN -> (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
+            case NONE -> null;
+            case STRING, BYTES -> readText(index, slot);
+        };
+    }
+
+    /**
+     * @return the kind of the item at {@code index}
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
+     * @throws ShmFormatException        if the item's format and code are not a pair Python writes
+     */
+    public Kind kind(int index) {
+        checkIndex(index);
+        // opaque: no ordering with the value is promised (the list is not synchronised), but never a torn word
+        long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
+        byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
+        return PythonItems.kind(format, code, capacity(index), item(index));
+    }
+
+    /**
+     * @return the bytes of the item's slot: the longest UTF-8 str or bytes value it takes
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
+     */
+    public int capacity(int index) {
+        checkIndex(index);
+        return (int) (offsets[index + 1] - offsets[index]);
+    }
+
+    /** @return the item at {@code index} as a long @throws ClassCastException if it is not a {@link Kind#LONG} */
+    public long getLong(int index) {
+        return (Long) typed(index, Kind.LONG);
+    }
+
+    /** @return the item at {@code index} as a double @throws ClassCastException if it is not a {@link Kind#DOUBLE} */
+    public double getDouble(int index) {
+        return (Double) typed(index, Kind.DOUBLE);
+    }
+
+    /** @return the item at {@code index} as a boolean @throws ClassCastException if it is not a boolean */
+    public boolean getBoolean(int index) {
+        return (Boolean) typed(index, Kind.BOOLEAN);
+    }
+
+    /** @return the item at {@code index} as a String @throws ClassCastException if it is not a {@link Kind#STRING} */
+    public String getString(int index) {
+        return (String) typed(index, Kind.STRING);
+    }
+
+    /** @return the item at {@code index} as bytes @throws ClassCastException if it is not a {@link Kind#BYTES} */
+    public byte[] getBytes(int index) {
+        return (byte[]) typed(index, Kind.BYTES);
+    }
+
+    /**
+     * Replaces the item at {@code index}, changing its kind if {@code value}'s differs (as Python allows).
+     *
+     * @param value a {@code Long}, {@code Integer}, {@code Short}, {@code Byte}, {@code Double}, {@code Float},
+     *              {@code Boolean}, {@code String}, {@code byte[]} or {@code null}
+     * @return the previous item
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
+     * @throws IllegalArgumentException  if the value is of another type, does not fit the slot ({@link #capacity}),
+     *                                   or is a str or bytes ending in a NUL byte
+     */
+    @Override
+    public Object set(int index, Object value) {
+        Object previous = get(index);
+        Kind kind = PythonItems.kindOf(value, item(index));
+        switch (kind) {
+            case LONG -> setWord(index, kind, ((Number) value).longValue());
+            case DOUBLE -> setWord(index, kind, Double.doubleToRawLongBits(((Number) value).doubleValue()));
+            case BOOLEAN -> setWord(index, kind, (Boolean) value ? TRUE_WORD : 0L);
+            case NONE -> setWord(index, kind, 0L);
+            case STRING, BYTES -> writeText(index, kind, PythonItems.encode(value, item(index)));
+        }
+        return previous;
+    }
+
+    /** Sets the item at {@code index} to a Python int. @throws IndexOutOfBoundsException for a bad index */
+    public void setLong(int index, long value) {
+        checkIndex(index);
+        setWord(index, Kind.LONG, value);
+    }
+
+    /** Sets the item at {@code index} to a Python float. @throws IndexOutOfBoundsException for a bad index */
+    public void setDouble(int index, double value) {
+        checkIndex(index);
+        setWord(index, Kind.DOUBLE, Double.doubleToRawLongBits(value));
+    }
+
+    /** Sets the item at {@code index} to a Python bool. @throws IndexOutOfBoundsException for a bad index */
+    public void setBoolean(int index, boolean value) {
+        checkIndex(index);
+        setWord(index, Kind.BOOLEAN, value ? TRUE_WORD : 0L);
+    }
+
+    /** @return the region the list lives in */
+    public SharedMemory region() {
+        return region;
+    }
+
+    /** Unmaps the region if this list mapped it ({@link #create(String, List)}, {@link #open}); never unlinks. */
+    @Override
+    public void close() {
+        if (ownsRegion) {
+            region.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return what + " " + super.toString();
+    }
+
+    private Object typed(int index, Kind expected) {
+        Kind kind = kind(index);
+        if (kind != expected) {
+            throw new ClassCastException(item(index) + " is a " + kind + " (expected: a " + expected + ")");
+        }
+        return get(index);
+    }
+
+    private void setWord(int index, Kind kind, long word) {
+        LONG.setOpaque(segment, slot(index), word); // opaque: not torn; the list promises no ordering (see class doc)
+        writeKind(index, kind);
+    }
+
+    private void writeText(int index, Kind kind, byte[] bytes) {
+        int capacity = capacity(index);
+        if (bytes.length > capacity) {
+            throw new IllegalArgumentException(item(index) + ": a " + kind + " of " + bytes.length + " bytes"
+                    + " (expected: at most " + capacity + ", the slot size fixed at creation; Python raises"
+                    + " ValueError: bytes/str item exceeds available storage)");
+        }
+        long slot = slot(index);
+        MemorySegment.copy(bytes, 0, segment, JAVA_BYTE, slot, bytes.length); // plain: see class doc
+        segment.asSlice(slot + bytes.length, capacity - bytes.length).fill((byte) 0);
+        writeKind(index, kind);
+    }
+
+    private void writeKind(int index, Kind kind) {
+        // opaque, after the value: a reader of the old kind sees the new value at worst, never a torn format
+        LONG.setOpaque(segment, formatsStart + (long) PY_WORD * index, PythonItems.format(kind, capacity(index)));
+        BYTE.setOpaque(segment, codesStart + index, PythonItems.code(kind));
+    }
+
+    private Object readText(int index, long slot) {
+        long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index); // opaque: see kind()
+        int length = Math.max(PythonItems.stringLength(format, capacity(index)), 0);
+        byte[] raw = segment.asSlice(slot, length).toArray(JAVA_BYTE); // plain: see class doc
+        return PythonItems.decode(kind(index), raw, item(index));
+    }
+
+    private long slot(int index) {
+        checkIndex(index);
+        return dataStart + offsets[index];
+    }
+
+    private void checkIndex(int index) {
+        if (index < 0 || index >= offsets.length - 1) {
+            throw new IndexOutOfBoundsException(what + ": index=" + index + " (expected: 0.." + (offsets.length - 2)
+                    + ", the list's fixed length is " + (offsets.length - 1) + ")");
+        }
+    }
+
+    private String item(int index) {
+        return "item " + index + " of " + what;
+    }
+
+    private static int slotOf(Object item, String what) {
+        Kind kind = PythonItems.kindOf(item, what);
+        return PythonItems.slotBytes(kind, kind == Kind.STRING || kind == Kind.BYTES
+                ? PythonItems.encode(item, what) : null, what);
+    }
+
+    /** Writes the whole layout: count, offsets, slots, formats, codes. Plain: the list is handed out after this. */
+    private static void write(MemorySegment segment, List<?> items, String what) {
+        int n = items.size();
+        long dataStart = (long) PY_WORD * (n + 2);
+        long[] offsets = new long[n + 1];
+        for (int i = 0; i < n; i++) {
+            offsets[i + 1] = offsets[i] + slotOf(items.get(i), "item " + i + " of " + what);
+        }
+        segment.set(JAVA_LONG, PY_COUNT_OFFSET, n);
+        MemorySegment.copy(offsets, 0, segment, JAVA_LONG, PY_OFFSETS_OFFSET, n + 1);
+        long formatsStart = dataStart + offsets[n];
+        for (int i = 0; i < n; i++) {
+            Object item = items.get(i);
+            Kind kind = PythonItems.kindOf(item, what);
+            long slot = dataStart + offsets[i];
+            int capacity = (int) (offsets[i + 1] - offsets[i]);
+            segment.asSlice(slot, capacity).fill((byte) 0);
+            switch (kind) {
+                case LONG -> segment.set(JAVA_LONG, slot, ((Number) item).longValue());
+                case DOUBLE -> segment.set(JAVA_LONG, slot, Double.doubleToRawLongBits(((Number) item).doubleValue()));
+                case BOOLEAN -> segment.set(JAVA_LONG, slot, (Boolean) item ? TRUE_WORD : 0L);
+                case NONE -> { }
+                case STRING, BYTES -> {
+                    byte[] bytes = PythonItems.encode(item, what);
+                    MemorySegment.copy(bytes, 0, segment, JAVA_BYTE, slot, bytes.length);
+                }
+            }
+            segment.set(JAVA_LONG, formatsStart + (long) PY_WORD * i, PythonItems.format(kind, capacity));
+            segment.set(JAVA_BYTE, formatsStart + (long) PY_WORD * n + i, PythonItems.code(kind));
+        }
+    }
+
+    /**
+     * @return the N + 1 offsets, checked: N fits the region, offsets start at 0 and grow by multiples of 8 (at least
+     *         8, at most the largest slot a format can name), and the formats and codes fit the region
+     */
+    private static long[] readOffsets(MemorySegment segment, String what) {
+        long size = segment.byteSize();
+        if (size < 2L * PY_WORD) {
+            throw new ShmFormatException(what + " is too short for a ShareableList: " + size
+                    + " bytes (expected: at least 16)");
+        }
+        long n = segment.get(JAVA_LONG, PY_COUNT_OFFSET); // plain: written once at creation
+        long most = (size - 2L * PY_WORD) / (2L * PY_WORD + PY_WORD + 1);
+        if (n < 0 || n > most) {
+            throw new ShmFormatException(what + " is corrupted: item count=" + n + " (expected: 0.." + most
+                    + " for a region of " + size + " bytes)");
+        }
+        long[] offsets = new long[(int) n + 1];
+        MemorySegment.copy(segment, JAVA_LONG, PY_OFFSETS_OFFSET, offsets, 0, (int) n + 1);
+        long room = size - PY_WORD * (n + 2) - (PY_WORD + 1) * n;
+        for (int i = 0; i <= n; i++) {
+            long step = i == 0 ? offsets[0] : offsets[i] - offsets[i - 1];
+            boolean bad = i == 0 ? step != 0 : step < PY_WORD || step > PY_MAX_SLOT || step % PY_WORD != 0;
+            if (bad || offsets[i] > room) {
+                throw new ShmFormatException(what + " is corrupted: offset of item " + i + "=" + offsets[i]
+                        + " (expected: " + (i == 0 ? "0" : offsets[i - 1] + " plus a multiple of 8 from 8 to "
+                        + PY_MAX_SLOT) + ", at most " + room + " for a region of " + size + " bytes)");
+            }
+        }
+        return offsets;
+    }
+}

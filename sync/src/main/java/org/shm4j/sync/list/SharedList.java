@@ -1,0 +1,419 @@
+package org.shm4j.sync.list;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFullException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.Codec;
+import org.shm4j.sync.RecordCodec;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.shm4j.sync.list.ListLayout.LIST_CODEC_OFFSET;
+import static org.shm4j.sync.list.ListLayout.LIST_MAX_ELEMENT_OFFSET;
+import static org.shm4j.sync.list.ListLayout.MAX_CHUNKS;
+import static org.shm4j.sync.list.ListLayout.OP_INSERT;
+import static org.shm4j.sync.list.ListLayout.OP_REMOVE;
+import static org.shm4j.sync.list.ListLayout.OP_SET;
+
+/**
+ * A growable list of typed values in a {@link SharedHeap}, for any threads of any processes: Python's
+ * {@code Manager().list()} without its server process. Values are encoded by a {@link Codec} (records included) into
+ * fixed-size slots of {@code maxElementBytes}, declared at creation; the codec's type id (a record codec's
+ * {@linkplain RecordCodec#fingerprint() fingerprint}) is kept in the header, so a process that opens the list with
+ * another codec fails clearly.
+ *
+ * <h2>Operations and their cost</h2>
+ * {@link #get}, {@link #set}, {@link #add(Object)} (append), {@link #removeLast()}, {@link #size()} and
+ * {@link #clear()} take O(1) (plus the element's bytes); {@link #add(int, Object)} and {@link #remove(int)} shift the
+ * slots after the index, O(size - index). Growth allocates chunk blocks in the heap ({@code <name>.chunk<k>}, chunk
+ * k holding 64 &times; 2<sup>k</sup> slots), so the list grows until the heap is full ({@link ShmFullException} with
+ * the figures) or reaches {@link #maxSize()}; blocks are never freed, so removing does not give memory back.
+ *
+ * <h2>Consistency</h2>
+ * Writers take a robust mutex (the same as {@link org.shm4j.sync.locks.SharedLock}'s: pid and start time in the
+ * lock word); readers take no lock but a seqlock: they copy an element's bytes and retry if a writer changed
+ * anything meanwhile, taking the mutex after 64 failed tries. Set, insert and remove first write the new element to a
+ * scratch slot and commit a redo journal, so a writer killed at any point leaves the list as before or after its
+ * change once the next writer (or a reader that falls back to the mutex) takes the mutex over and finishes it; an
+ * append publishes its slot by the size store. No reader sees a half-written element.
+ *
+ * <p>Iteration is over a snapshot, like {@link java.util.concurrent.CopyOnWriteArrayList}'s: {@link #iterator()}
+ * copies every element's bytes in one consistent read (O(size) memory), never throws
+ * {@link java.util.ConcurrentModificationException}, and does not see later changes. This is not a
+ * {@link java.util.List}: a view (sub-list, list iterator) of a list other processes change would mean little.
+ *
+ * <p>Memory consistency effects: actions of a thread before a change of the list happen-before actions after a read
+ * (in any thread or process) that returns that change.
+ *
+ * <h2>Layout of the header block (type {@code 0x53480071}, version 1)</h2>
+ * <table class="striped">
+ * <caption>Header: 256 bytes, then the scratch slot</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>magic {@code "SHM4JLST"}</td><td>plain; published with the block</td></tr>
+ * <tr><td>8</td><td>4</td><td>codec type id</td><td>plain; published with the block</td></tr>
+ * <tr><td>12</td><td>4</td><td>maxElementBytes, 0..2<sup>20</sup></td><td>plain; published with the block</td></tr>
+ * <tr><td>16</td><td>4</td><td>slotBytes: 4 + maxElementBytes rounded up to 8</td><td>plain; published with the
+ *     block</td></tr>
+ * <tr><td>64</td><td>40</td><td>writers' robust mutex</td><td>see {@code SharedLock}</td></tr>
+ * <tr><td>128</td><td>8</td><td>seq: odd while a writer changes slots or size</td><td>writer: opaque odd, store-store
+ *     fence, changes, release even; reader: acquire, plain copies, load-load fence, opaque</td></tr>
+ * <tr><td>136</td><td>8</td><td>size</td><td>release by the writer; opaque, validated by seq, for readers</td></tr>
+ * <tr><td>144</td><td>4</td><td>journal op: 0 none, 1 set, 2 remove, 3 insert</td><td>release: the commit point
+ *     of a set, insert or remove; release back to 0 when done</td></tr>
+ * <tr><td>152</td><td>8</td><td>journal index</td><td>plain; published by the op</td></tr>
+ * <tr><td>160</td><td>8</td><td>journal progress: the next slot to shift</td><td>release after each slot
+ *     shifted</td></tr>
+ * <tr><td>168</td><td>8</td><td>journal size: the size before the change</td><td>plain; published by the op</td></tr>
+ * <tr><td>256</td><td>slotBytes</td><td>scratch slot: the element being set or inserted</td><td>plain; published by
+ *     the op</td></tr>
+ * </table>
+ * A slot (in a chunk block, type {@code 0x53480072}, of {@code 64 << k} slots) is the element's encoded length (int)
+ * and its bytes; other header bytes are zero.
+ *
+ * @param <T> the element type
+ */
+public final class SharedList<T> implements Iterable<T> {
+    private static final int READ_TRIES = 64;
+
+    private final ListStore store;
+    private final Codec<T> codec;
+
+    private SharedList(ListStore store, Codec<T> codec) {
+        this.store = store;
+        this.codec = codec;
+    }
+
+    /**
+     * Creates an empty list named {@code name} in {@code heap}.
+     *
+     * @param maxElementBytes the longest encoded element, 0 to 2<sup>20</sup>: every slot has room for it
+     * @throws IllegalArgumentException                 if {@code maxElementBytes} is out of range
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     */
+    public static <T> SharedList<T> create(SharedHeap heap, String name, Codec<T> codec, int maxElementBytes) {
+        Objects.requireNonNull(codec, "codec");
+        return new SharedList<>(ListHeaders.create(heap, name, codec.typeId(), maxElementBytes), codec);
+    }
+
+    /**
+     * Opens the list named {@code name}.
+     *
+     * @throws ShmTypeMismatchException             if it was made with another codec (another type id)
+     * @throws org.shm4j.core.ShmNotFoundException  if there is no block of that name
+     * @throws org.shm4j.core.ShmFormatException    if its header is damaged
+     */
+    public static <T> SharedList<T> open(SharedHeap heap, String name, Codec<T> codec) {
+        Objects.requireNonNull(codec, "codec");
+        return checked(new SharedList<>(ListHeaders.open(heap, name), codec));
+    }
+
+    /**
+     * Opens the list named {@code name}, or creates it empty; exactly one of racing callers creates it.
+     *
+     * @throws ShmTypeMismatchException if it exists with another codec or another {@code maxElementBytes}
+     */
+    public static <T> SharedList<T> openOrCreate(SharedHeap heap, String name, Codec<T> codec, int maxElementBytes) {
+        Objects.requireNonNull(codec, "codec");
+        SharedList<T> list = checked(new SharedList<>(ListHeaders.openOrCreate(heap, name, codec.typeId(),
+                maxElementBytes), codec));
+        if (list.store.maxElementBytes != maxElementBytes) {
+            throw new ShmTypeMismatchException(list.store.what() + " exists with maxElementBytes="
+                    + list.store.maxElementBytes + " (expected: " + maxElementBytes + ")");
+        }
+        return list;
+    }
+
+    /** @return the number of elements now (a snapshot) */
+    public int size() {
+        return store.size();
+    }
+
+    /** @return true if the list has no element now */
+    public boolean isEmpty() {
+        return size() == 0;
+    }
+
+    /** @return the most elements the list can hold (if the heap has room for them) */
+    public int maxSize() {
+        return (int) ListStore.slotsIn(MAX_CHUNKS);
+    }
+
+    /** @return the longest encoded element, fixed at creation */
+    public int maxElementBytes() {
+        return store.maxElementBytes;
+    }
+
+    /**
+     * @return the element at {@code index}, read without locking (see the class comment)
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
+     */
+    public T get(int index) {
+        for (int attempt = 0; attempt < READ_TRIES; attempt++) {
+            long seq = store.beginRead();
+            if ((seq & 1) != 0) {
+                Thread.onSpinWait(); // a writer is changing the list
+                continue;
+            }
+            int size = store.size();
+            byte[] bytes = index >= 0 && index < size ? store.copy(index) : null;
+            if (store.validate(seq)) {
+                if (bytes != null) {
+                    return decode(bytes);
+                }
+                checkIndex(index, size, size); // a consistent size: the index is out of range, or the slot is damaged
+            }
+        }
+        lock();
+        try {
+            checkIndex(index, store.size(), store.size());
+            return decode(readLocked(index));
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * Replaces the element at {@code index}.
+     *
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
+     * @throws IllegalArgumentException  if the encoded value is longer than {@link #maxElementBytes()}
+     */
+    public void set(int index, T value) {
+        int length = encodedLength(value);
+        lock();
+        try {
+            checkIndex(index, store.size(), store.size());
+            writeScratch(value, length);
+            store.apply(OP_SET, index, 0, store.size());
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * Appends {@code value}.
+     *
+     * @throws IllegalArgumentException if the encoded value is longer than {@link #maxElementBytes()}
+     * @throws ShmFullException         if the heap has no room for the next chunk, or the list has {@link #maxSize()}
+     */
+    public void add(T value) {
+        int length = encodedLength(value);
+        lock();
+        try {
+            int size = store.size();
+            ensureRoomFor(size);
+            MemorySegment chunk = store.slotSegment(size);
+            long at = store.slotOffset(size);
+            store.beginWrite();
+            try {
+                chunk.set(JAVA_INT, at, length); // plain: published by the size's release
+                codec.encode(value, chunk, at + Integer.BYTES);
+                store.setSize(size + 1);
+            } finally {
+                store.endWrite(); // also if the codec threw: the slot past the size is not part of the list
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * Inserts {@code value} at {@code index}, shifting the elements from there up by one: O(size - index).
+     *
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size()]}
+     * @throws IllegalArgumentException  if the encoded value is longer than {@link #maxElementBytes()}
+     * @throws ShmFullException         if the heap has no room for the next chunk, or the list has {@link #maxSize()}
+     */
+    public void add(int index, T value) {
+        int length = encodedLength(value);
+        lock();
+        try {
+            int size = store.size();
+            checkIndex(index, size + 1, size);
+            ensureRoomFor(size);
+            writeScratch(value, length);
+            store.apply(OP_INSERT, index, size, size);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * Removes the element at {@code index}, shifting the elements after it down by one: O(size - index).
+     *
+     * @return the element removed
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
+     */
+    public T remove(int index) {
+        lock();
+        try {
+            return removeLocked(index, store.size());
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * Removes the last element: O(1).
+     *
+     * @return the element removed
+     * @throws NoSuchElementException if the list is empty
+     */
+    public T removeLast() {
+        lock();
+        try {
+            int size = store.size();
+            if (size == 0) {
+                throw new NoSuchElementException(store.what() + " is empty");
+            }
+            return removeLocked(size - 1, size);
+        } finally {
+            unlock();
+        }
+    }
+
+    /** Removes every element: O(1); the chunks stay allocated for later elements. */
+    public void clear() {
+        lock();
+        try {
+            store.beginWrite();
+            store.setSize(0);
+            store.endWrite();
+        } finally {
+            unlock();
+        }
+    }
+
+    /** @return how many times a writer found the mutex held by a dead process and finished that writer's change */
+    public long recoveries() {
+        return store.mutex.recoveries();
+    }
+
+    /** @return the elements now, in one consistent read, as an unmodifiable list */
+    public List<T> snapshot() {
+        List<byte[]> copies = copyAll();
+        List<T> values = new ArrayList<>(copies.size());
+        copies.forEach(bytes -> values.add(decode(bytes)));
+        return Collections.unmodifiableList(values);
+    }
+
+    /** @return an iterator over a {@link #snapshot()}: it never sees later changes and does not remove */
+    @Override
+    public Iterator<T> iterator() {
+        return snapshot().iterator();
+    }
+
+    @Override
+    public String toString() {
+        return store.what() + " of " + size() + " elements";
+    }
+
+    private static <T> SharedList<T> checked(SharedList<T> list) {
+        int stored = list.store.header.get(JAVA_INT, LIST_CODEC_OFFSET); // plain: written before publication
+        if (stored != list.codec.typeId()) {
+            throw new ShmTypeMismatchException(list.store.what() + " holds elements of codec type 0x"
+                    + Integer.toHexString(stored) + ", but the codec given "
+                    + (list.codec instanceof RecordCodec<?> r ? "is " + r : "has type 0x"
+                    + Integer.toHexString(list.codec.typeId())));
+        }
+        return list;
+    }
+
+    private T removeLocked(int index, int size) {
+        checkIndex(index, size, size);
+        T removed = decode(readLocked(index));
+        store.apply(OP_REMOVE, index, index, size);
+        return removed;
+    }
+
+    private List<byte[]> copyAll() {
+        for (int attempt = 0; attempt < READ_TRIES; attempt++) {
+            long seq = store.beginRead();
+            if ((seq & 1) != 0) {
+                Thread.onSpinWait(); // a writer is changing the list
+                continue;
+            }
+            List<byte[]> copies = copyUpTo(store.size(), false);
+            if (copies != null && store.validate(seq)) {
+                return copies;
+            }
+        }
+        lock();
+        try {
+            return copyUpTo(store.size(), true);
+        } finally {
+            unlock();
+        }
+    }
+
+    /** @return copies of the first {@code size} elements, or null at a length out of range unless {@code locked} */
+    private List<byte[]> copyUpTo(int size, boolean locked) {
+        List<byte[]> copies = new ArrayList<>(size);
+        for (int i = 0; i < size; i++) {
+            byte[] bytes = locked ? readLocked(i) : store.copy(i);
+            if (bytes == null) {
+                return null;
+            }
+            copies.add(bytes);
+        }
+        return copies;
+    }
+
+    private byte[] readLocked(int index) {
+        byte[] bytes = store.copy(index);
+        if (bytes == null) {
+            throw store.damagedSlot(index);
+        }
+        return bytes;
+    }
+
+    private T decode(byte[] bytes) {
+        return codec.decode(MemorySegment.ofArray(bytes), 0, bytes.length);
+    }
+
+    private int encodedLength(T value) {
+        Objects.requireNonNull(value, "value");
+        int length = codec.encodedLength(value);
+        if (length < 0 || length > store.maxElementBytes) {
+            throw new IllegalArgumentException(store.what() + ": encoded value length=" + length + " (expected: 0.."
+                    + store.maxElementBytes + ", the maxElementBytes fixed at creation)");
+        }
+        return length;
+    }
+
+    private void writeScratch(T value, int length) {
+        store.header.set(JAVA_INT, store.scratchOffset(), length); // plain: published by the journal's release
+        codec.encode(value, store.header, store.scratchOffset() + Integer.BYTES);
+    }
+
+    private void ensureRoomFor(int size) {
+        if (size >= maxSize()) {
+            throw new ShmFullException(store.what() + " is full: size=" + size + ", capacity=" + maxSize()
+                    + " elements (its most)");
+        }
+        store.ensureSlot(size);
+    }
+
+    /** @throws IndexOutOfBoundsException unless {@code 0 <= index < bound}, naming the list and its size */
+    private void checkIndex(int index, int bound, int size) {
+        if (index < 0 || index >= bound) {
+            throw new IndexOutOfBoundsException(store.what() + ": index=" + index + " (expected: 0.." + (bound - 1)
+                    + ", size " + size + ")");
+        }
+    }
+
+    private void lock() {
+        ListHeaders.lock(store);
+    }
+
+    private void unlock() {
+        store.mutex.release(false, store.what());
+    }
+}

@@ -1,0 +1,112 @@
+package org.shm4j.sync.list;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedMemory;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.testing.ShmNames;
+
+import java.math.BigInteger;
+import java.util.Arrays;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@link ShareableList} on its own: the kinds, its refusals, bad indices and damaged bytes. */
+class ShareableListTest {
+    private static final List<Object> ITEMS = Arrays.asList(1L, 2.5, true, null, "abc", new byte[]{9});
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldHoldEveryKindAndConvertBoxes() {
+        try (SharedMemory region = SharedMemory.anonymous(ShareableList.byteSize(ITEMS));
+             ShareableList list = ShareableList.create(region, ITEMS)) {
+            assertThat(list.subList(0, 5)).containsExactly(1L, 2.5, true, null, "abc");
+            assertThat(list.stream().map(list::indexOf).count()).isEqualTo(6);
+            assertThat(list.getBytes(5)).containsExactly(9);
+            assertThat(list.set(0, 7)).isEqualTo(1L);
+            assertThat(list.set(1, 0.5f)).isEqualTo(2.5);
+            assertThat(list.set(2, (short) 3)).isEqualTo(true);
+            assertThat(list.set(3, false)).isNull();
+            assertThat(list.subList(0, 4)).containsExactly(7L, 0.5, 3L, false);
+            assertThat(ShareableList.wrap(region)).as("another view").hasSize(6).startsWith(7L, 0.5, 3L, false);
+        }
+    }
+
+    @Test
+    void shouldRefuseWhatPythonCouldNotReadBack() {
+        try (ShareableList list = ShareableList.create(names.unique("refusals"), ITEMS)) {
+            String item4 = "item 4 of ShareableList '" + list.region().name().orElseThrow() + "'";
+            assertThatThrownBy(() -> list.set(4, "ab\0")).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(item4 + ": a String ending in a NUL byte (expected: none, since CPython's"
+                            + " ShareableList strips trailing NULs on read, python/cpython#96779, so the value would"
+                            + " not read back)");
+            assertThatThrownBy(() -> list.set(5, new byte[]{1, 0})).hasMessageContaining("byte[] ending in a NUL");
+            assertThatThrownBy(() -> list.set(4, "\uD800")).hasMessageContaining("unpaired surrogate");
+            assertThatThrownBy(() -> list.set(4, "nine char")).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(item4 + ": a STRING of 9 bytes (expected: at most 8, the slot size fixed at"
+                            + " creation; Python raises ValueError: bytes/str item exceeds available storage)");
+            assertThatThrownBy(() -> list.set(4, BigInteger.ONE)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("value of java.math.BigInteger (expected: Long, Integer");
+            assertThatThrownBy(() -> list.getLong(4)).isInstanceOf(ClassCastException.class)
+                    .hasMessage(item4 + " is a STRING (expected: a LONG)");
+            assertThatThrownBy(() -> list.add(1L)).isInstanceOf(UnsupportedOperationException.class);
+            assertThat(list.get(4)).as("unchanged by the refusals").isEqualTo("abc");
+            assertThatThrownBy(() -> ShareableList.create(names.unique("long"), List.of("x".repeat(9_999_992))))
+                    .hasMessageContaining("at most 9999991");
+        }
+    }
+
+    @Test
+    void shouldNameTheListAndItsLengthForABadIndex() {
+        try (ShareableList list = ShareableList.create(names.unique("index"), ITEMS)) {
+            String expected = "ShareableList '" + list.region().name().orElseThrow() + "': index=%d (expected: 0..5,"
+                    + " the list's fixed length is 6)";
+            assertThatThrownBy(() -> list.get(6)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage(expected, 6);
+            assertThatThrownBy(() -> list.setLong(-1, 0)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage(expected, -1);
+            assertThatThrownBy(() -> list.capacity(6)).isInstanceOf(IndexOutOfBoundsException.class);
+        }
+    }
+
+    @Test
+    void shouldRefuseDamagedBytes() {
+        long size = ShareableList.byteSize(ITEMS);
+        long formats = 8 * 8 + 48;
+        assertDamaged(size, 0, -1L, "item count=-1 (expected: 0..6 for a region of 166 bytes");
+        assertDamaged(size, 0, 1_000L, "item count=1000");
+        assertDamaged(size, 8, 8L, "offset of item 0=8 (expected: 0,");
+        assertDamaged(size, 16, 12L, "offset of item 1=12 (expected: 0 plus a multiple of 8 from 8 to 9999992");
+        assertDamaged(size, 7 * 8, 4096L, "offset of item 6=4096");
+        assertDamaged(size, formats, ListLayout.format("z"), "item 0 of ShareableList");
+        assertDamaged(size, formats + 4 * 8, ListLayout.format("16s"), "format=\"16s\\x00");
+        assertDamaged(size, formats + 3 * 8, ListLayout.format("q"), "format=\"q\\x00");
+        try (SharedMemory region = SharedMemory.anonymous(size)) {
+            ShareableList.create(region, ITEMS);
+            region.segment().set(JAVA_BYTE, formats + 6 * 8 + 2, (byte) 9);
+            assertThatThrownBy(() -> ShareableList.wrap(region)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("item 2 of ShareableList anonymous@" + region.segment().address()
+                            + " is corrupted: format=\"xxxxxxx?\", code=9 (expected: q, d, xxxxxxx? with"
+                            + " code 0; <n>s with n <= 8 and code 1 or 2; xxxxxx?x with code 3)");
+        }
+        try (SharedMemory tiny = SharedMemory.anonymous(8)) {
+            assertThatThrownBy(() -> ShareableList.wrap(tiny)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("too short for a ShareableList: 8 bytes");
+        }
+    }
+
+    private static void assertDamaged(long size, long offset, long value, String message) {
+        try (SharedMemory region = SharedMemory.anonymous(size)) {
+            ShareableList.create(region, ITEMS);
+            region.segment().set(JAVA_LONG, offset, value);
+            assertThatThrownBy(() -> ShareableList.wrap(region)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining(message);
+        }
+    }
+}

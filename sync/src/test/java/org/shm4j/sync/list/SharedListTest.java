@@ -1,0 +1,156 @@
+package org.shm4j.sync.list;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.Codec;
+
+import java.lang.foreign.MemoryLayout.PathElement;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.stream.IntStream;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@link SharedList} in one process: the operations against an {@code ArrayList}, growth, refusals, damage. */
+class SharedListTest {
+    /** A public record for the record codec. */
+    public record Point(int x, String label) {
+    }
+
+    @Test
+    void shouldBehaveAsAnArrayListAcrossChunks() {
+        try (SharedHeap heap = SharedHeap.anonymous(4 << 20)) {
+            SharedList<String> list = SharedList.create(heap, "names", Codec.utf8(), 16);
+            List<String> model = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                String value = "v" + i;
+                switch (i % 7) {
+                    case 3 -> { list.add(i / 3, value); model.add(i / 3, value); }
+                    case 5 -> assertThat(list.remove(i / 5)).isEqualTo(model.remove(i / 5));
+                    case 6 -> { list.set(i / 6, value); model.set(i / 6, value); }
+                    default -> { list.add(value); model.add(value); }
+                }
+            }
+            assertThat(list.size()).isEqualTo(model.size()).isGreaterThan(64 + 128 + 256); // four chunks
+            assertThat(list.snapshot()).isEqualTo(model);
+            assertThat(IntStream.range(0, model.size()).mapToObj(list::get).toList()).isEqualTo(model);
+            assertThat(list.removeLast()).isEqualTo(model.getLast());
+            list.clear();
+            assertThat(list.isEmpty()).isTrue();
+            assertThatThrownBy(list::removeLast).isInstanceOf(NoSuchElementException.class)
+                    .hasMessage("SharedList 'names' is empty");
+            list.add("again");
+            assertThat(SharedList.open(heap, "names", Codec.utf8())).containsExactly("again");
+        }
+    }
+
+    @Test
+    void shouldKeepRecordsAndCheckTheCodecOnOpen() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<Point> points = SharedList.openOrCreate(heap, "points", Codec.record(Point.class), 64);
+            points.add(new Point(1, "a"));
+            assertThat(SharedList.openOrCreate(heap, "points", Codec.record(Point.class), 64).get(0))
+                    .isEqualTo(new Point(1, "a"));
+            assertThatThrownBy(() -> SharedList.open(heap, "points", Codec.utf8()))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageStartingWith("SharedList 'points' holds elements of codec type 0x")
+                    .hasMessageEndingWith(", but the codec given has type 0x2");
+            SharedList.create(heap, "texts", Codec.utf8(), 8);
+            assertThatThrownBy(() -> SharedList.open(heap, "texts", Codec.record(Point.class)))
+                    .hasMessage("SharedList 'texts' holds elements of codec type 0x2, but the codec given is record"
+                            + " codec " + Codec.record(Point.class).schema() + " (fingerprint "
+                            + String.format("0x%08x", Codec.record(Point.class).fingerprint()) + ")");
+            assertThatThrownBy(() -> SharedList.openOrCreate(heap, "texts", Codec.utf8(), 9))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("SharedList 'texts' exists with maxElementBytes=8 (expected: 9)");
+        }
+    }
+
+    @Test
+    void shouldRefuseBadInputClearly() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<String> list = SharedList.create(heap, "l", Codec.utf8(), 4);
+            list.add("abcd");
+            assertThatThrownBy(() -> list.get(1)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage("SharedList 'l': index=1 (expected: 0..0, size 1)");
+            assertThatThrownBy(() -> list.set(-1, "x")).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage("SharedList 'l': index=-1 (expected: 0..0, size 1)");
+            assertThatThrownBy(() -> list.add(2, "x")).hasMessage("SharedList 'l': index=2 (expected: 0..1, size 1)");
+            assertThatThrownBy(() -> list.remove(1)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> list.add("abcde")).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("SharedList 'l': encoded value length=5 (expected: 0..4, the maxElementBytes fixed"
+                            + " at creation)");
+            assertThatThrownBy(() -> list.add(null)).isInstanceOf(NullPointerException.class);
+            assertThatThrownBy(() -> SharedList.create(heap, "m", Codec.utf8(), -1))
+                    .hasMessage("SharedList 'm': maxElementBytes=-1 (expected: 0..1048576)");
+            assertThat(list.snapshot()).containsExactly("abcd");
+        }
+    }
+
+    @Test
+    void shouldSayWhenTheHeapIsFull() {
+        try (SharedHeap heap = SharedHeap.anonymous(200_000)) {
+            SharedList<byte[]> list = SharedList.create(heap, "big", Codec.bytes(), 500);
+            assertThatThrownBy(() -> {
+                for (int i = 0; i < 10_000; i++) {
+                    list.add(new byte[500]);
+                }
+            }).isInstanceOf(ShmFullException.class)
+                    .hasMessageMatching("SharedList 'big' is full: size=192, capacity=192 elements; its next chunk"
+                            + " of 256 elements needs 129024 bytes, but .* has \\d+ bytes free");
+            assertThat(list.size()).isEqualTo(192);
+        }
+    }
+
+    @Test
+    void shouldRefuseADamagedHeader() {
+        assertDamaged(ListLayout.LIST_MAGIC_OFFSET, 7L, "SharedList 'd' is corrupted: magic=0x7 (expected:");
+        assertDamaged(ListLayout.LIST_SIZE_OFFSET, -3L, "size=-3 (expected: 0..1073741760)");
+        assertDamaged(ListLayout.LIST_JOURNAL_OP_OFFSET, 9L, "journal op=9 (expected: 0..3)");
+        assertDamaged(ListLayout.LIST_JOURNAL_SIZE_OFFSET + 8, 1L, "reserved byte 176=1 (expected: 0)");
+        assertDamaged(ListLayout.LIST_MUTEX_OFFSET, 1L << 31, "lock word=0x80000000");
+        assertDamaged(ListLayout.LIST_CODEC_OFFSET + 4, -5L, "maxElementBytes=-5 (expected: 0..1048576)");
+    }
+
+    @Test
+    void shouldKeepTheHeaderConstantsEqualToTheStruct() {
+        assertThat(ListLayout.LIST_HEADER.byteSize()).isEqualTo(ListLayout.LIST_SCRATCH_OFFSET);
+        assertThat(offset("magic")).isEqualTo(ListLayout.LIST_MAGIC_OFFSET);
+        assertThat(offset("codecTypeId")).isEqualTo(ListLayout.LIST_CODEC_OFFSET);
+        assertThat(offset("maxElementBytes")).isEqualTo(ListLayout.LIST_MAX_ELEMENT_OFFSET);
+        assertThat(offset("slotBytes")).isEqualTo(ListLayout.LIST_SLOT_BYTES_OFFSET);
+        assertThat(offset("mutex")).isEqualTo(ListLayout.LIST_MUTEX_OFFSET);
+        assertThat(offset("seq")).isEqualTo(ListLayout.LIST_SEQ_OFFSET);
+        assertThat(offset("size")).isEqualTo(ListLayout.LIST_SIZE_OFFSET);
+        assertThat(offset("journalOp")).isEqualTo(ListLayout.LIST_JOURNAL_OP_OFFSET);
+        assertThat(offset("journalIndex")).isEqualTo(ListLayout.LIST_JOURNAL_INDEX_OFFSET);
+        assertThat(offset("journalProgress")).isEqualTo(ListLayout.LIST_JOURNAL_PROGRESS_OFFSET);
+        assertThat(offset("journalSize")).isEqualTo(ListLayout.LIST_JOURNAL_SIZE_OFFSET);
+    }
+
+    private static long offset(String field) {
+        return ListLayout.LIST_HEADER.byteOffset(PathElement.groupElement(field));
+    }
+
+    private static void assertDamaged(long offset, long value, String message) {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList.create(heap, "d", Codec.longs(), 8).add(1L);
+            MemorySegment header = heap.lookup("d", ListLayout.LIST).segment();
+            if (offset == ListLayout.LIST_CODEC_OFFSET + 4 || offset == ListLayout.LIST_JOURNAL_OP_OFFSET) {
+                header.set(JAVA_INT, offset, (int) value);
+            } else {
+                header.set(JAVA_LONG, offset, value);
+            }
+            assertThatThrownBy(() -> SharedList.open(heap, "d", Codec.longs())).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining(message);
+        }
+    }
+}
