@@ -6,6 +6,8 @@ import org.shm4j.core.HeapOptions;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.process.WorkerProcess;
 import org.shm4j.sync.atomic.SharedInt;
+import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedMap;
 import org.shm4j.testing.ReadmeSnippets;
 
 import java.io.IOException;
@@ -37,8 +39,13 @@ class ClassicExamplesTest {
     }
 
     @Test
+    void managerDictCounterWithFourWorkerProcesses() throws Exception {
+        assertThat(runMain(DictCounter.class)).containsExactly("4000");
+    }
+
+    @Test
     void shouldShowTheseExamplesVerbatimInTheReadme() throws IOException {
-        ReadmeSnippets.assertShownVerbatim(Path.of("src/test/java/org/shm4j/sync/ClassicExamplesTest.java"), 2);
+        ReadmeSnippets.assertShownVerbatim(Path.of("src/test/java/org/shm4j/sync/ClassicExamplesTest.java"), 3);
     }
 
     /** Runs {@code example}'s {@code main} in a JVM of its own; its workers print to the same output. */
@@ -104,6 +111,33 @@ class ClassicExamplesTest {
                 SharedQueue<String> jobs = SharedQueue.open(heap, "jobs", Codec.utf8());
                 for (String job = jobs.take(); !job.equals("STOP"); job = jobs.take()) {  // q.get()
                     System.out.println("done " + job);
+                }
+            }
+        }
+        // README:end
+    }
+
+    /** Python: a {@code Manager().dict()} counter that 4 {@code Process}es add to. */
+    static final class DictCounter {
+        // README:begin
+        public static void main(String[] args) throws Exception {
+            HeapOptions options = HeapOptions.defaults().withReplaceStale(true).withUnlinkOnLastDetach(true);
+            try (SharedHeap heap = SharedHeap.openOrCreate("classic-dict", 1 << 20, options)) {
+                SharedMap<String, Long> d = SharedMap.create(heap, "d", Codec.utf8(), Codec.longs(),
+                        new MapSizing(100, 8, 8));                                // manager.dict(), no server
+                d.put("hits", 0L);
+                List<WorkerProcess> workers = WorkerProcess.startAll(4,
+                        i -> WorkerProcess.of(DictCounter.class).method("count"));
+                WorkerProcess.joinAll(workers, Duration.ofMinutes(1));
+                System.out.println(d.get("hits"));                                // 4000
+            }
+        }
+
+        static void count() {
+            try (SharedHeap heap = SharedHeap.open("classic-dict")) {
+                SharedMap<String, Long> d = SharedMap.open(heap, "d", Codec.utf8(), Codec.longs());
+                for (int i = 0; i < 1000; i++) {
+                    d.merge("hits", 1L, Long::sum);                               // atomic: no lock needed
                 }
             }
         }
