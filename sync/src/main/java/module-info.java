@@ -1,5 +1,7 @@
 /**
- * shm4j sync: atomic values and arrays, and cross-process locks, in shared memory.
+ * shm4j sync: what Python's {@code multiprocessing} shares between processes, in shared memory, for threads and
+ * processes alike: atomic values, arrays and counters; robust locks, conditions and deadlock detection; semaphores,
+ * latches, events and barriers; byte rings, queues and pipes; maps and lists; and the {@code shm4j} inspection tool.
  *
  * <p>Blocking waits use Linux {@code futex} through {@code java.lang.foreign.Linker} when this module has native
  * access ({@code --enable-native-access=org.shm4j.sync}, or {@code ALL-UNNAMED} on the class path); without it they

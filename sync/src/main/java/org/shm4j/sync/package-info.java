@@ -4,8 +4,11 @@
  *
  * <p>{@link org.shm4j.sync.SharedQueue} carries typed messages through a {@link org.shm4j.sync.Codec} over a
  * many-producer, many-consumer {@linkplain org.shm4j.sync.ring.SharedRing ring}; {@link org.shm4j.sync.SharedPipe}
- * joins two single-producer rings into a duplex byte channel, like Python's {@code multiprocessing.Pipe}. Every
- * structure lives in a {@link org.shm4j.core.SharedHeap} under a name, so another process opens it by that name.
+ * joins two single-producer rings into a duplex byte channel, like Python's {@code multiprocessing.Pipe}, whose
+ * {@code recv} ends with {@link org.shm4j.sync.PipeClosedException} once the other end closed or its process died.
+ * {@link org.shm4j.sync.Codec#record(Class)} makes a {@link org.shm4j.sync.RecordCodec} for a Java record, with a
+ * schema fingerprint that a reader with another record shape is refused by. Every structure lives in a
+ * {@link org.shm4j.core.SharedHeap} under a name, so another process opens it by that name.
  *
  * <p>The coordination types work across processes as their {@code java.util.concurrent} namesakes do across threads:
  * {@link org.shm4j.sync.SharedSemaphore} (optionally bounded, or returning a dead process's permits like SysV
@@ -22,7 +25,12 @@
  *   <li>{@link org.shm4j.sync.locks}: robust cross-process locks ({@code SharedLock}, {@code SharedFairLock},
  *       {@code SharedReadWriteLock}) that survive the death of their holder;</li>
  *   <li>{@link org.shm4j.sync.ring}: the variable-length byte ring under the queues, with zero-copy
- *       claim/commit.</li>
+ *       claim/commit;</li>
+ *   <li>{@link org.shm4j.sync.map}: {@code SharedMap}, a {@code ConcurrentMap} every process reads and writes
+ *       directly (Python's {@code Manager().dict()} without a server), and {@code SharedLongMap};</li>
+ *   <li>{@link org.shm4j.sync.list}: {@code SharedList} (Python's {@code Manager().list()} without a server) and
+ *       {@code ShareableList}, byte-compatible with CPython's;</li>
+ *   <li>{@link org.shm4j.sync.tools}: the {@code shm4j} command-line tool that shows what is in the heaps.</li>
  * </ul>
  *
  * <h2>Memory consistency properties</h2>
