@@ -1,5 +1,6 @@
 package org.shm4j.sync.list;
 
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
@@ -133,6 +134,29 @@ public final class SharedList<T> implements Iterable<T> {
     /** @return the number of elements now (a snapshot) */
     public int size() {
         return store.size();
+    }
+
+    /**
+     * Reads the size of the list named {@code name} without knowing its codec, for tools such as
+     * {@code shm4j inspect}: one load, no lock taken, nothing written (a heap opened read-only will do).
+     *
+     * @return the number of elements now (a snapshot)
+     * @throws org.shm4j.core.ShmNotFoundException     if there is no such block
+     * @throws org.shm4j.core.ShmTypeMismatchException if it is not a list of this layout version
+     * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     */
+    public static int sizeOf(SharedHeap heap, String name) {
+        return ListHeaders.open(heap, name).size();
+    }
+
+    /** @return the heap block type of a list's header block (tag and layout version), for tools */
+    public static BlockType blockType() {
+        return ListLayout.LIST;
+    }
+
+    /** @return the heap block type of the chunk blocks that hold a list's elements, for tools */
+    public static BlockType chunkBlockType() {
+        return ListLayout.LIST_CHUNK;
     }
 
     /** @return true if the list has no element now */

@@ -69,6 +69,11 @@ final class MapCore {
         return new MapCore(heap, name, Blocks.open(heap, name, MapLayout.MAP)).checkTypes(keyTypeId, valueTypeId);
     }
 
+    /** Opens a map block whatever its codecs, to read its figures only; see {@link SharedMap#inspect}. */
+    static MapCore inspect(SharedHeap heap, String name) {
+        return new MapCore(heap, name, Blocks.open(heap, name, MapLayout.MAP));
+    }
+
     /** Opens a map block, or creates it; see {@link SharedMap#openOrCreate}. */
     static MapCore openOrCreate(SharedHeap heap, String name, int keyTypeId, int valueTypeId, MapSizing sizing) {
         Optional<HeapBlock> existing = Objects.requireNonNull(heap, "heap").find(name);
@@ -349,8 +354,11 @@ final class MapCore {
         MemorySegment extension = extensions[b];
         if (extension == null) {
             long first = (long) geometry.segments() << (b - 1);
-            try {
-                extension = Blocks.openOrCreate(heap, name + "#" + b, MapLayout.SEGMENTS, first * size, zeroed -> { });
+            String extensionName = name + "#" + b;
+            try { // an existing block is only looked up: that works on a heap opened read-only too (shm4j inspect)
+                extension = heap.find(extensionName).isPresent()
+                        ? Blocks.open(heap, extensionName, MapLayout.SEGMENTS, first * size, "SharedMap segments")
+                        : Blocks.openOrCreate(heap, extensionName, MapLayout.SEGMENTS, first * size, zeroed -> { });
             } catch (ShmFullException e) {
                 throw full == null ? e : full(full, keyLength, valueLength, "the heap has no room for "
                         + first + " more segments of " + size + " bytes (" + e.getMessage() + ")");

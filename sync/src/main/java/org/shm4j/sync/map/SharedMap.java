@@ -1,12 +1,13 @@
 package org.shm4j.sync.map;
 
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
 
 import java.lang.foreign.MemorySegment;
 import java.util.AbstractMap;
-import java.util.ArrayDeque;
 import java.util.AbstractSet;
+import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -257,6 +258,29 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     /** @return a snapshot of each segment's fill */
     public SharedMapStats stats() {
         return core.stats();
+    }
+
+    /**
+     * Reads the figures of the map named {@code name} without knowing its codecs, for tools such as
+     * {@code shm4j inspect}: loads only, no lock taken, nothing written (a heap opened read-only will do).
+     *
+     * @return a snapshot of each segment's fill
+     * @throws org.shm4j.core.ShmNotFoundException     if there is no such block
+     * @throws org.shm4j.core.ShmTypeMismatchException if it is not a map of this layout version
+     * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     */
+    public static SharedMapStats inspect(SharedHeap heap, String name) {
+        return MapCore.inspect(heap, name).stats();
+    }
+
+    /** @return the heap block type of a map's main block (tag and layout version), for tools */
+    public static BlockType blockType() {
+        return MapLayout.MAP;
+    }
+
+    /** @return the heap block type of the blocks that hold a map's segments made by splits, for tools */
+    public static BlockType segmentsBlockType() {
+        return MapLayout.SEGMENTS;
     }
 
     /** @return the map's name in its heap */

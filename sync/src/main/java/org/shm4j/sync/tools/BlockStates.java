@@ -8,6 +8,9 @@ import org.shm4j.sync.atomic.SharedCounters;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.CountersLayout;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.list.SharedList;
+import org.shm4j.sync.map.SharedMap;
+import org.shm4j.sync.map.SharedMapStats;
 import org.shm4j.sync.ring.RingStats;
 import org.shm4j.sync.ring.SharedRing;
 
@@ -108,7 +111,35 @@ final class BlockStates {
             return state;
         });
         add(readers, CountersLayout.COUNTERS, BlockStates::counters);
+        add(readers, SharedMap.blockType(), (h, b) -> map(SharedMap.inspect(h, b.name())));
+        add(readers, SharedMap.segmentsBlockType(), (h, b) -> extension("segments of a SharedMap split"));
+        add(readers, SharedList.blockType(), (h, b) -> {
+            Map<String, Object> state = new LinkedHashMap<>();
+            state.put("size", SharedList.sizeOf(h, b.name()));
+            return state;
+        });
+        add(readers, SharedList.chunkBlockType(), (h, b) -> extension("elements of a SharedList"));
         return readers;
+    }
+
+    private static Map<String, Object> map(SharedMapStats stats) {
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("entries", stats.entries());
+        state.put("segments", stats.segments().size());
+        state.put("fullestSegmentFill", Math.round(stats.fullestSegment() * 1000) / 1000.0);
+        state.put("repairs", stats.repairs());
+        List<Object> fills = new ArrayList<>();
+        for (SharedMapStats.Segment segment : stats.segments()) {
+            fills.add(Math.round(segment.fill() * 1000) / 1000.0);
+        }
+        state.put("segmentFill", fills);
+        return state;
+    }
+
+    private static Map<String, Object> extension(String holds) {
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("holds", holds);
+        return state;
     }
 
     private static void add(Map<Integer, Reader> readers, BlockType type,

@@ -10,7 +10,10 @@ import org.shm4j.sync.Codec;
 import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedCounter;
 import org.shm4j.sync.atomic.SharedCounters;
+import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedMap;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -162,6 +165,31 @@ class Shm4jToolTest {
                 lock.unlock();
                 waiter.join(BOUND.toMillis());
             }
+        }
+    }
+
+    @Test
+    void shouldShowMapEntriesWithSegmentFillAndListSizesWithoutTheirCodecs() {
+        String heapName = names.unique("tool-collections");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 22)) {
+            SharedMap<Long, String> map = SharedMap.create(heap, "prices", Codec.longs(), Codec.utf8(),
+                    new MapSizing(64, 8, 8));
+            for (long key = 0; key < 500; key++) { // past its sizing: segments split into blocks of their own
+                map.put(key, "price " + key);
+            }
+            SharedList<String> list = SharedList.create(heap, "names", Codec.utf8(), 32);
+            for (int i = 0; i < 100; i++) { // past the first chunk of 64
+                list.add("name " + i);
+            }
+            Map<String, Object> report = json("inspect", heapName, "--json");
+            Map<String, Object> prices = state(report, "prices");
+            assertThat(prices).containsEntry("entries", 500L).containsEntry("repairs", 0L);
+            assertThat(list(prices.get("segmentFill"))).hasSize(((Long) prices.get("segments")).intValue())
+                    .allSatisfy(fill -> assertThat((Double) fill).isBetween(0.0, 1.0));
+            assertThat(state(report, "names")).containsEntry("size", 100L);
+            assertThat(list(report.get("catalog"))).map(block -> map(block))
+                    .noneMatch(block -> block.containsKey("unreadable"));
+            assertThat(map.size()).isEqualTo(500);
         }
     }
 
