@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
@@ -14,7 +15,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -138,7 +138,7 @@ class AttachKillTest {
         ChildJvm second = children.get(pair * 2 + 1);
         first.awaitLine("LOOPING", BOUND);
         second.awaitLine("LOOPING", BOUND);
-        spin(random.nextLong(KILL_JITTER_NANOS));
+        RandomKills.spin(random.nextLong(KILL_JITTER_NANOS));
         first.kill();
         long survivorSlot = slot(firstSlot + pair * 2 + 1);
         long reached = (long) LONG.getVolatile(progress, survivorSlot);
@@ -148,7 +148,7 @@ class AttachKillTest {
                     .isNegative();
             Thread.onSpinWait();
         }
-        spin(random.nextLong(KILL_JITTER_NANOS));
+        RandomKills.spin(random.nextLong(KILL_JITTER_NANOS));
         second.kill();
         assertThat(first.output() + second.output()).as("no child reported an error").doesNotContain("ERROR");
     }
@@ -178,23 +178,8 @@ class AttachKillTest {
 
     /** Starts a wave of loopers, kills each at a random moment of its loop; @return their pids. */
     private static Set<Long> killLoopers(Random random, String plain, String removed) throws InterruptedException {
-        List<ChildJvm> loopers = new ArrayList<>();
-        try {
-            for (int i = 0; i < PER_WAVE; i++) {
-                loopers.add(ChildJvm.start(AttachLooper.class, plain, removed));
-            }
-            for (ChildJvm looper : loopers) {
-                looper.awaitLine("LOOPING", BOUND);
-            }
-            for (ChildJvm looper : loopers) {
-                spin(random.nextLong(KILL_JITTER_NANOS / PER_WAVE));
-                looper.kill();
-                assertThat(looper.output()).doesNotContain("ERROR");
-            }
-            return loopers.stream().map(ChildJvm::pid).collect(Collectors.toSet());
-        } finally {
-            loopers.forEach(ChildJvm::close);
-        }
+        return RandomKills.wave(random, KILL_JITTER_NANOS / PER_WAVE, PER_WAVE, "LOOPING",
+                () -> ChildJvm.start(AttachLooper.class, plain, removed));
     }
 
     /** @return true if a pair got to heap {@code base-i}: it, or the next (a kill mid-create leaves a gap), exists */
@@ -214,14 +199,6 @@ class AttachKillTest {
         return index * 64L;
     }
 
-    /** Busy-waits {@code nanos}: where the kill lands, not a synchronisation. */
-    private static void spin(long nanos) {
-        long end = System.nanoTime() + nanos;
-        while (System.nanoTime() - end < 0) {
-            Thread.onSpinWait();
-        }
-    }
-
     /**
      * {@code main(plain, removed)}: creates both heaps, the second removed by its last close, each with a block
      * "data" holding the pattern; prints READY and waits to be killed.
@@ -231,8 +208,7 @@ class AttachKillTest {
             SharedHeap.create(args[0], SIZE).allocate("data", MARK, 64, 64, CreateLooper::fill);
             SharedHeap.create(args[1], SIZE, HeapOptions.defaults().withUnlinkOnLastDetach(true))
                     .allocate("data", MARK, 64, 64, CreateLooper::fill);
-            System.out.println("READY");
-            System.out.flush();
+            RandomKills.say("READY");
             Thread.sleep(TimeUnit.SECONDS.toMillis(120)); // killed long before
         }
     }
@@ -253,14 +229,11 @@ class AttachKillTest {
                         }
                     }
                     if (round == 0) {
-                        System.out.println("LOOPING");
-                        System.out.flush();
+                        RandomKills.say("LOOPING");
                     }
                 }
             } catch (Throwable t) {
-                System.out.println("ERROR " + t);
-                System.out.flush();
-                System.exit(1);
+                RandomKills.fail(t);
             }
         }
     }
@@ -288,14 +261,11 @@ class AttachKillTest {
                         check(heap.allocate("own-" + pid, MARK, 128, 64, CreateLooper::fill));
                     }
                     if (i == 0) {
-                        System.out.println("LOOPING");
-                        System.out.flush();
+                        RandomKills.say("LOOPING");
                     }
                 }
             } catch (Throwable t) {
-                System.out.println("ERROR " + t);
-                System.out.flush();
-                System.exit(1);
+                RandomKills.fail(t);
             }
         }
 

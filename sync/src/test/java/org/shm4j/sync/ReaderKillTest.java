@@ -9,10 +9,10 @@ import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -65,7 +65,8 @@ class ReaderKillTest {
             try (ChildJvm survivor = ChildJvm.start(Reader.class, heapName)) {
                 survivor.awaitLine("READING", BOUND);
                 for (int wave = 0; wave < WAVES; wave++) {
-                    killReaders(random, heapName);
+                    RandomKills.wave(random, KILL_JITTER_NANOS, PER_WAVE, "READING",
+                            () -> ChildJvm.start(Reader.class, heapName));
                     checkAll(map, list); // this process reads along too
                 }
                 stop.set(1);
@@ -83,26 +84,6 @@ class ReaderKillTest {
                 assertThat(list.get(i)).as("element %d", i).isEqualTo(encode(i, last[KEYS + i]));
             }
             System.out.println("reader kills: " + list.recoveries() + " take-overs of the list's lock");
-        }
-    }
-
-    /** Starts a wave of readers, kills each at a random moment of its reads. */
-    private static void killReaders(Random random, String heapName) throws InterruptedException {
-        List<ChildJvm> readers = new ArrayList<>();
-        try {
-            for (int i = 0; i < PER_WAVE; i++) {
-                readers.add(ChildJvm.start(Reader.class, heapName));
-            }
-            for (ChildJvm reader : readers) {
-                reader.awaitLine("READING", BOUND);
-            }
-            for (ChildJvm reader : readers) {
-                spin(random.nextLong(KILL_JITTER_NANOS));
-                reader.kill();
-                assertThat(reader.output()).doesNotContain("ERROR");
-            }
-        } finally {
-            readers.forEach(ChildJvm::close);
         }
     }
 
@@ -162,14 +143,6 @@ class ReaderKillTest {
         }
     }
 
-    /** Busy-waits {@code nanos}: where the kill lands, not a synchronisation. */
-    private static void spin(long nanos) {
-        long end = System.nanoTime() + nanos;
-        while (System.nanoTime() - end < 0) {
-            Thread.onSpinWait();
-        }
-    }
-
     /**
      * {@code main(heap)}: reads map and list over and over (see {@link #checkAll}) until "stop" is set, then prints
      * {@code READS <rounds>}; prints READING after the first round, ERROR and the exception if a read fails.
@@ -190,8 +163,7 @@ class ReaderKillTest {
                 }
                 Children.say("READS " + rounds);
             } catch (Throwable t) {
-                Children.say("ERROR " + t);
-                System.exit(1);
+                RandomKills.fail(t);
             }
         }
     }

@@ -6,10 +6,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -51,23 +51,8 @@ class CountersKillTest {
             int kills = 0;
             try {
                 for (int wave = 0; wave < WAVES; wave++) {
-                    List<ChildJvm> churners = new ArrayList<>();
-                    try {
-                        for (int i = 0; i < PER_WAVE; i++) {
-                            churners.add(ChildJvm.start(Churner.class, heapName));
-                        }
-                        for (ChildJvm churner : churners) {
-                            churner.awaitLine("LOOPING", BOUND);
-                        }
-                        for (ChildJvm churner : churners) {
-                            spin(random.nextLong(KILL_JITTER_NANOS));
-                            churner.kill();
-                            kills++;
-                            assertThat(churner.output()).doesNotContain("ERROR");
-                        }
-                    } finally {
-                        churners.forEach(ChildJvm::close);
-                    }
+                    kills += RandomKills.wave(random, KILL_JITTER_NANOS, PER_WAVE, "LOOPING",
+                            () -> ChildJvm.start(Churner.class, heapName)).size();
                 }
             } finally {
                 running.set(false);
@@ -112,14 +97,6 @@ class CountersKillTest {
         assertThat(e.value()).as("value of '%s'", e.label()).isIn(0L, n);
     }
 
-    /** Busy-waits {@code nanos}: where the kill lands, not a synchronisation. */
-    private static void spin(long nanos) {
-        long end = System.nanoTime() + nanos;
-        while (System.nanoTime() - end < 0) {
-            Thread.onSpinWait();
-        }
-    }
-
     /**
      * {@code main(heap)}: allocates counter {@code <pid>-n}, sets it to n, checks a snapshot and frees it, for n = 1,
      * 2, ... until killed; prints LOOPING after the first, ERROR and the exception if anything fails.
@@ -135,14 +112,11 @@ class CountersKillTest {
                     counters.snapshot().forEach(CountersKillTest::check);
                     counter.free();
                     if (n == 1) {
-                        System.out.println("LOOPING");
-                        System.out.flush();
+                        RandomKills.say("LOOPING");
                     }
                 }
             } catch (Throwable t) {
-                System.out.println("ERROR " + t);
-                System.out.flush();
-                System.exit(1);
+                RandomKills.fail(t);
             }
         }
     }

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
 import java.time.Duration;
@@ -59,7 +60,7 @@ class DeadlockKillTest {
                         }
                         awaitTrue("the waits are published", () -> pidsIn(heap).size() >= waiters.size());
                         for (ChildJvm waiter : waiters) {
-                            spin(random.nextLong(KILL_JITTER_NANOS));
+                            RandomKills.spin(random.nextLong(KILL_JITTER_NANOS));
                             waiter.kill();
                             dead.add(waiter.pid());
                         }
@@ -146,14 +147,6 @@ class DeadlockKillTest {
         while (!condition.getAsBoolean()) {
             assertThat(System.nanoTime() - deadline).as("waiting for " + what).isNegative();
             Thread.yield();
-        }
-    }
-
-    /** Busy-waits {@code nanos}: where the kill lands, not a synchronisation. */
-    private static void spin(long nanos) {
-        long end = System.nanoTime() + nanos;
-        while (System.nanoTime() - end < 0) {
-            Thread.onSpinWait();
         }
     }
 

@@ -15,13 +15,10 @@ import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.RandomKills;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -63,31 +60,17 @@ class ToolKillTest {
             CompletableFuture<Long> tool = CompletableFuture.supplyAsync(() -> runTool(heapPath, running));
             try {
                 for (int wave = 0; wave < WAVES; wave++) {
-                    List<ChildJvm> workers = new ArrayList<>();
-                    try {
-                        for (int i = 0; i < PER_WAVE; i++) {
-                            workers.add(ChildJvm.start(Worker.class, heapPath.toString()));
-                        }
-                        for (ChildJvm worker : workers) {
-                            worker.awaitLine("WORKING", BOUND);
-                        }
-                        for (ChildJvm worker : workers) {
-                            spin(random.nextLong(KILL_JITTER_NANOS));
-                            worker.kill();
-                            assertThat(worker.output()).doesNotContain("ERROR");
-                        }
-                    } finally {
-                        workers.forEach(ChildJvm::close);
-                    }
+                    RandomKills.wave(random, KILL_JITTER_NANOS, PER_WAVE, "WORKING",
+                            () -> ChildJvm.start(Worker.class, heapPath.toString()));
                 }
             } finally {
                 running.set(false);
             }
             assertThat(tool.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("tool runs").isPositive();
-            Result gc = run("gc", "--dir", dir.toString(), "--force", "--json");
+            Shm4jToolTest.Result gc = Shm4jToolTest.run("gc", "--dir", dir.toString(), "--force", "--json");
             assertThat(gc.code()).as(gc.err()).isZero();
             assertThat(gc.out()).as("this process has the busy heap open").doesNotContain(heapPath.toString());
-            Result ls = run("ls", "--dir", dir.toString(), "--json");
+            Shm4jToolTest.Result ls = Shm4jToolTest.run("ls", "--dir", dir.toString(), "--json");
             assertThat(ls.code()).as(ls.err()).isZero();
             assertThat(ls.out()).as("every side heap was stale: removed").doesNotContain("side-");
         }
@@ -107,7 +90,7 @@ class ToolKillTest {
         while (running.get()) {
             for (String[] command : commands) {
                 long start = System.nanoTime();
-                Result result = run(command);
+                Shm4jToolTest.Result result = Shm4jToolTest.run(command);
                 assertThat(Duration.ofNanos(System.nanoTime() - start)).as(command[0]).isLessThan(BOUND);
                 assertThat(result.code()).as("%s: %s", command[0], result.err()).isZero();
                 assertThat(JsonReader.parse(result.out())).as(command[0]).isNotNull();
@@ -115,25 +98,6 @@ class ToolKillTest {
             }
         }
         return runs;
-    }
-
-    private record Result(int code, String out, String err) {
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Shm4j.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
-
-    /** Busy-waits {@code nanos}: where the kill lands, not a synchronisation. */
-    private static void spin(long nanos) {
-        long end = System.nanoTime() + nanos;
-        while (System.nanoTime() - end < 0) {
-            Thread.onSpinWait();
-        }
     }
 
     /**
@@ -174,14 +138,11 @@ class ToolKillTest {
                         }
                     }
                     if (n == 0) {
-                        System.out.println("WORKING");
-                        System.out.flush();
+                        RandomKills.say("WORKING");
                     }
                 }
             } catch (Throwable t) {
-                System.out.println("ERROR " + t);
-                System.out.flush();
-                System.exit(1);
+                RandomKills.fail(t);
             }
         }
     }
