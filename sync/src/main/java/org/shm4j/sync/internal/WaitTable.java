@@ -62,8 +62,9 @@ import static org.shm4j.sync.internal.WaitLayout.VERSION_OFFSET;
  *     the sequence number before and after the fields and keeps the entry only if both are the same non-zero
  *     number (sequence numbers are never reused, so this is a seqlock without ABA)</td></tr>
  * </table>
- * A process that dies while published leaves its entry; the next waiter that finds the table full, and the waiters
- * that find a cycle, drop entries of dead processes.
+ * A process that dies while published leaves its entry; readers skip it (a dead process waits for nothing, so the
+ * graph and its cycles never show it), and the next waiter that finds the table full, and the waiters that find a
+ * cycle, drop entries of dead processes.
  */
 public final class WaitTable {
     // VarHandle mechanics
@@ -256,6 +257,9 @@ public final class WaitTable {
         int nameLength = (int) INT.getVolatile(table, at + ENTRY_NAME_LENGTH);
         if (nameLength < 0 || nameLength > MAX_NAME_BYTES || !wellFormed(token, lock, kind)) {
             return null; // damaged: a wait nobody can follow
+        }
+        if (!ProcessIdentity.isAlive(token)) {
+            return null; // its process was killed while published: it waits for nothing, holds nothing in a cycle
         }
         byte[] name = new byte[nameLength];
         MemorySegment.copy(table, JAVA_BYTE, at + ENTRY_NAME, name, 0, nameLength);
