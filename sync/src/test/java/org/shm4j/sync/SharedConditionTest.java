@@ -175,14 +175,19 @@ class SharedConditionTest {
             SharedCondition condition = lock.newCondition();
             CompletableFuture<Boolean> waiter = new CompletableFuture<>();
             Thread.ofPlatform().start(() -> {
-                lock.lock();
-                try {
-                    waiter.complete(condition.await(BOUND.toSeconds(), TimeUnit.SECONDS) && !lock.isConsistent());
+                try { // completed only once the lock is released, so the test closes the heap after that
+                    boolean signalledAndTakenOver;
+                    lock.lock();
+                    try {
+                        signalledAndTakenOver = condition.await(BOUND.toSeconds(), TimeUnit.SECONDS)
+                                && !lock.isConsistent();
+                    } finally {
+                        lock.markConsistent();
+                        lock.unlock();
+                    }
+                    waiter.complete(signalledAndTakenOver);
                 } catch (Throwable t) {
                     waiter.completeExceptionally(t);
-                } finally {
-                    lock.markConsistent();
-                    lock.unlock();
                 }
             });
             Children.awaitTrue("the waiter waits", () -> condition.toString().endsWith("(1 waiting)"));
