@@ -12,6 +12,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -52,6 +54,22 @@ class SharedMemoryTest {
             assertThat(files.map(p -> p.getFileName().toString())
                     .filter(f -> f.startsWith(".shm4j-" + ProcessHandle.current().pid() + "-"))).isEmpty();
         }
+    }
+
+    @Test
+    void shouldRemoveTheTemporaryFilesOfProcessesKilledMidCreateButNoLiveOnes() throws Exception {
+        Process finished = new ProcessBuilder("true").start(); // its pid: a process that is gone
+        assertThat(finished.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        Path dead = dir.resolve(".shm4j-" + finished.pid() + "-7.tmp");
+        Path live = dir.resolve(".shm4j-" + ProcessHandle.current().pid() + "-999999.tmp");
+        Path other = dir.resolve(".shm4j-notes.tmp");
+        for (Path left : List.of(dead, live, other)) {
+            Files.write(left, new byte[16]);
+        }
+        SharedMemory.create(dir.resolve("region"), 64).close();
+        assertThat(dead).doesNotExist();
+        assertThat(live).exists();  // a creation in progress, for all the sweep can tell
+        assertThat(other).exists(); // not a name create() makes
     }
 
     @Test

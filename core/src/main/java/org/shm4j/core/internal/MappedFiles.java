@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -20,6 +21,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Creates and maps the files behind named and file-backed regions.
@@ -31,6 +34,10 @@ import java.util.function.Consumer;
  */
 public final class MappedFiles {
     private static final AtomicLong TEMP_SEQUENCE = new AtomicLong();
+    private static final String TEMP_PREFIX = ".shm4j-";
+    private static final String TEMP_SUFFIX = ".tmp";
+    /** A temporary file's name: the prefix, the creating process's pid, a sequence number, the suffix. */
+    private static final Pattern TEMP_NAME = Pattern.compile("\\.shm4j-(\\d{1,10})-\\d+\\.tmp");
 
     private MappedFiles() {
     }
@@ -46,9 +53,10 @@ public final class MappedFiles {
     public static MemorySegment create(Path file, long size, Set<PosixFilePermission> permissions, Arena arena,
                                        Consumer<MemorySegment> beforeLink) {
         Path dir = file.toAbsolutePath().getParent();
+        removeTemporariesOfDeadProcesses(dir);
         checkSpace(dir, size);
-        Path temp = dir.resolve(".shm4j-" + ProcessHandle.current().pid() + "-" + TEMP_SEQUENCE.incrementAndGet()
-                + ".tmp");
+        Path temp = dir.resolve(TEMP_PREFIX + ProcessHandle.current().pid() + "-" + TEMP_SEQUENCE.incrementAndGet()
+                + TEMP_SUFFIX);
         Set<StandardOpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
         try (FileChannel channel = FileChannel.open(temp, options, PosixFilePermissions.asFileAttribute(permissions))) {
@@ -68,6 +76,26 @@ public final class MappedFiles {
             throw new ShmNotFoundException("folder " + dir + " does not exist");
         } catch (IOException | UnsupportedOperationException e) {
             throw new ShmException("cannot create " + file + ": " + e, e);
+        }
+    }
+
+    /**
+     * Deletes the temporary files in {@code dir} that processes killed in the middle of {@link #create} left behind
+     * (a process that exits normally deletes its own). A file whose pid names a live process is left alone, whoever
+     * that process is, so a creation in progress is never disturbed; a temporary file is never the only name of a
+     * published region (the region's own name is a hard link), so deleting one never loses a region. Best effort:
+     * a folder that cannot be listed is skipped.
+     */
+    static void removeTemporariesOfDeadProcesses(Path dir) {
+        try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
+            for (Path temporary : temporaries) {
+                Matcher name = TEMP_NAME.matcher(temporary.getFileName().toString());
+                if (name.matches() && ProcessHandle.of(Long.parseLong(name.group(1))).isEmpty()) {
+                    Files.deleteIfExists(temporary);
+                }
+            }
+        } catch (IOException | SecurityException e) {
+            // best effort: a leftover temporary file costs space, never correctness
         }
     }
 
