@@ -3,6 +3,7 @@ package org.shm4j.sync;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.BarrierRegistry;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
@@ -13,6 +14,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -34,7 +36,7 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  * every waiter, and every later arrival until {@code reset()}, gets {@link BrokenBarrierException}. There is no
  * barrier action: run it in the party that gets index 0, before it does anything else.
  *
- * <h2>Layout (heap block type {@code 0x53480064} v1, 128 + 16 &times; parties bytes, 64-aligned, native byte
+ * <h2>Layout (heap block type {@code 0x53480064} v2, 128 + 24 &times; parties bytes, 64-aligned, native byte
  * order)</h2>
  * <table class="striped">
  * <caption>SharedBarrier block</caption>
@@ -42,7 +44,7 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="4">plain; written once
  *     before the block is published, checked (parties: 1..1024) before the block is sized from it</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480064}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>1</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>2 (version 1, without the registrations, is refused)</td></tr>
  * <tr><td>16</td><td>4</td><td>parties</td><td>1 to 1024</td></tr>
  * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>8</td><td>state</td><td>low 32 bits, the futex word (offset 64 on little-endian machines, 68
@@ -55,12 +57,15 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  * <tr><td>128</td><td>16 &times; parties</td><td>arrival slots</td><td>slot {@code i} (the {@code i}-th arrival of a
  *     generation): owner token of the party's process (long), 1 + the generation it arrived in (int), zero
  *     (int)</td><td>token opaque, then generation release; read generation acquire, then token</td></tr>
+ * <tr><td>128 + 16 &times; parties</td><td>8 &times; parties</td><td>registrations</td><td>one entry per
+ *     {@linkplain #register() registered} party: the owner token (pid and start time) of its process (long); 0 if
+ *     free</td><td>volatile; claimed by a CAS from 0, freed by a CAS back to 0</td></tr>
  * </table>
  *
  * <h2>Waiting</h2>
  * A waiting party spins, yields, then sets bit 31 and blocks in futex on the state's low word (or parks up to 1 ms
  * at a time without native access); the trip or a break clears the bit and wakes every waiter. A blocked party
- * wakes at least every 50 ms to check its deadline, its interrupt status and the liveness of its neighbours.
+ * wakes at least every 50 ms to check its deadline, its interrupt status and the liveness of other parties.
  *
  * <h2>Process death</h2>
  * <ul>
@@ -69,13 +74,19 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  *       just before and after its own, so any dead arrival next to a live one is found, and a chain of dead
  *       arrivals is found from its live end), or by the next party to arrive. The generation breaks and every
  *       waiter gets {@link BrokenBarrierException}.</li>
- *   <li>A party that dies before arriving is not known to the barrier (parties do not register): the others wait
- *       until their timeouts, and the first timeout breaks the generation for all, as with {@code CyclicBarrier}.
- *       Give every {@code await} a timeout where parties may die.</li>
- *   <li>A party killed between winning its arrival CAS and writing its slot (a few instructions) is not noticed;
- *       timeouts break the generation.</li>
+ *   <li>A party that {@linkplain #register() registered} and died before arriving (or while arriving) is noticed
+ *       by any waiting party within about 50 ms (each check asks the OS about at most 16 registered processes,
+ *       going on where the last stopped, so with more registered processes it takes a few checks), and the
+ *       generation breaks the same way. Its registration stays until {@link #reset()} frees it: until then every
+ *       generation breaks at its first check, so reset the barrier before a replacement registers.</li>
+ *   <li>A party that did not register and dies before arriving is not known to the barrier: the others wait until
+ *       their timeouts, and the first timeout breaks the generation for all, as with {@code CyclicBarrier}. So is
+ *       an unregistered party killed between winning its arrival CAS and writing its slot (a few
+ *       instructions).</li>
  * </ul>
- * Python's {@code Barrier} hangs in the first case even with a timeout; this one does not.
+ * Registration is opt-in, as in {@link java.util.concurrent.Phaser#register()}, but it does not change the number
+ * of parties: it only tells the barrier whose death to watch for. Python's {@code Barrier} hangs in the first case
+ * even with a timeout; this one does not.
  *
  * <p>Memory consistency effects: actions of each party before {@code await} happen-before actions after every
  * party's successful return from that generation's {@code await}.
@@ -90,11 +101,13 @@ public final class SharedBarrier {
     private final MemorySegment segment;
     private final int parties;
     private final String description;
+    private final BarrierRegistry registry;
 
     private SharedBarrier(MemorySegment segment, String description) {
         this.segment = segment;
         this.parties = checkStoredParties(CoordinationBlocks.param1(segment), description);
         this.description = description;
+        this.registry = new BarrierRegistry(segment, SyncLayout.barrierRegistrationsOffset(parties), parties);
     }
 
     /**
@@ -163,6 +176,20 @@ public final class SharedBarrier {
     }
 
     /**
+     * Registers a party, so that the death of this process breaks the barrier (see "Process death" above) until the
+     * party {@linkplain Party#close() deregisters}. Register once for each party that awaits (usually one thread
+     * each), before its first {@code await}, and deregister after its last; the barrier still needs
+     * {@link #getParties()} arrivals per generation, registered or not.
+     *
+     * @return the registration, to close when the party leaves
+     * @throws IllegalStateException if {@link #getParties()} registrations are taken (those of dead processes are
+     *                               freed by {@link #reset()})
+     */
+    public Party register() {
+        return new Party(registry.register(description));
+    }
+
+    /**
      * Waits until all parties have arrived.
      *
      * @return the arrival index: {@code getParties() - 1} for the first to arrive, 0 for the last
@@ -195,6 +222,7 @@ public final class SharedBarrier {
      * {@link java.util.concurrent.CyclicBarrier#reset()} does.
      */
     public void reset() {
+        registry.freeDead(); // before the new generation, whose waiters would break on them
         while (true) {
             long s = state();
             int generation = (int) s & BARRIER_GENERATION_MASK;
@@ -219,6 +247,11 @@ public final class SharedBarrier {
     public int getNumberWaiting() {
         long s = state();
         return ((int) s & BARRIER_BROKEN) != 0 ? 0 : (int) (s >>> 32);
+    }
+
+    /** @return the parties registered now, including any whose process died and that no {@link #reset()} freed */
+    public int getRegisteredParties() {
+        return registry.tokens().length;
     }
 
     /** @return the parties needed to trip the barrier */
@@ -265,7 +298,7 @@ public final class SharedBarrier {
         try {
             done = WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, timeoutNanos,
                     w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
-                    () -> breakIfNeighbourDied(generation, slot));
+                    () -> breakIfPartyDied(generation, slot));
         } catch (InterruptedException e) {
             if (breakGeneration(generation) || !tripped(generation)) {
                 throw e;
@@ -308,9 +341,12 @@ public final class SharedBarrier {
         }
     }
 
-    /** Breaks {@code generation} if a party that arrived just before or after slot {@code mine} is dead. */
-    private void breakIfNeighbourDied(int generation, int mine) {
-        if (deadArrival(mine - 1, generation) || deadArrival(mine + 1, generation)) {
+    /**
+     * Breaks {@code generation} if a party that arrived just before or after slot {@code mine} is dead, or the
+     * process of a registered party (which then has not arrived, or died waiting).
+     */
+    private void breakIfPartyDied(int generation, int mine) {
+        if (deadArrival(mine - 1, generation) || deadArrival(mine + 1, generation) || registry.findDead() != 0) {
             breakGeneration(generation);
         }
     }
@@ -362,5 +398,37 @@ public final class SharedBarrier {
 
     private static String named(String name) {
         return KIND + " '" + name + "'";
+    }
+
+    /**
+     * A party's registration, made by {@link SharedBarrier#register()}. It belongs to a party, not to a thread (any
+     * thread may await for it), and the barrier watches the process that made it: a party thread that ends without
+     * arriving while its process lives is not noticed, so close the registration in a {@code finally} block.
+     */
+    public final class Party implements AutoCloseable {
+        private final int entry;
+        private final AtomicBoolean registered = new AtomicBoolean(true);
+
+        private Party(int entry) {
+            this.entry = entry;
+        }
+
+        /** @return the barrier this party is registered with */
+        public SharedBarrier barrier() {
+            return SharedBarrier.this;
+        }
+
+        /** Deregisters the party: the death of its process no longer breaks the barrier. Closing again does nothing. */
+        @Override
+        public void close() {
+            if (registered.compareAndSet(true, false)) {
+                registry.deregister(entry);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "party of " + description + (registered.get() ? " (registered)" : " (deregistered)");
+        }
     }
 }

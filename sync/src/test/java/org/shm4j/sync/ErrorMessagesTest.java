@@ -13,9 +13,13 @@ import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedIntArray;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedLongMap;
+import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
@@ -162,6 +166,50 @@ class ErrorMessagesTest {
                 ring::size, ring::stats, ring::messageCount, ring::unblock, claim::commit)) {
             assertThatThrownBy(call).isInstanceOf(IllegalStateException.class).hasMessage(closed)
                     .cause().isInstanceOf(IllegalStateException.class).hasMessage("Already closed");
+        }
+    }
+
+    @Test
+    void shouldSayWhichListWasUsedAfterItsHeapWasClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 20);
+        SharedList<Long> list = SharedList.create(heap, "names", Codec.longs(), Long.BYTES);
+        list.add(1L);
+        list.add(2L);
+        heap.close();
+        for (ThrowingCallable call : List.<ThrowingCallable>of(list::size, list::isEmpty, () -> list.get(0),
+                () -> list.set(0, 3L), () -> list.add(4L), () -> list.add(0, 5L), () -> list.remove(0),
+                list::removeLast, list::clear, list::recoveries, list::snapshot, list::iterator)) {
+            assertClosed(call, "SharedList 'names'", heap);
+        }
+        assertThat(list.toString()).isEqualTo("SharedList 'names' (its heap is closed)");
+    }
+
+    @Test
+    void shouldSayWhichMapWasUsedAfterItsHeapWasClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 20);
+        MapSizing sizing = new MapSizing(64, 8, 8);
+        SharedMap<Long, Long> map = SharedMap.create(heap, "prices", Codec.longs(), Codec.longs(), sizing);
+        SharedLongMap<Long> longs = SharedLongMap.create(heap, "ids", Codec.longs(), sizing);
+        map.put(1L, 1L);
+        longs.set(1L, 1L);
+        heap.close();
+        MemorySegment target = MemorySegment.ofArray(new byte[8]);
+        for (ThrowingCallable call : List.<ThrowingCallable>of(map::size, map::mappingCount, map::isEmpty,
+                () -> map.containsKey(1L), () -> map.get(1L), () -> map.getInto(1L, target, 0),
+                () -> map.put(2L, 2L), () -> map.putIfAbsent(2L, 2L), () -> map.replace(1L, 3L),
+                () -> map.replace(1L, 1L, 3L), () -> map.remove(1L), () -> map.remove(1L, 1L),
+                () -> map.compute(1L, (k, v) -> 4L), () -> map.computeIfAbsent(5L, k -> 5L),
+                () -> map.computeIfPresent(1L, (k, v) -> 6L), () -> map.merge(1L, 7L, Long::sum), map::clear,
+                () -> map.entrySet().iterator().next(), () -> map.entrySet().size())) {
+            assertClosed(call, "SharedMap 'prices'", heap);
+        }
+        assertThatThrownBy(map::stats).isInstanceOf(IllegalStateException.class) // checked before any access
+                .hasMessage("SharedMap 'prices' cannot be used: its " + heap + " is closed");
+        for (ThrowingCallable call : List.<ThrowingCallable>of(() -> longs.containsKey(1L), () -> longs.get(1L),
+                () -> longs.getInto(1L, target, 0), () -> longs.set(2L, 2L),
+                () -> longs.setBytes(2L, target, 0, 8), () -> longs.delete(1L), longs::size,
+                () -> longs.asMap().get(1L))) {
+            assertClosed(call, "SharedMap 'ids'", heap);
         }
     }
 

@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
@@ -16,6 +17,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -26,7 +28,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.Children.BOUND;
 
-/** {@link SharedBarrier} in one process and across child JVMs, including a waiting party killed with SIGKILL. */
+/**
+ * {@link SharedBarrier} in one process and across child JVMs, including a waiting party killed with SIGKILL and a
+ * registered party killed before it arrives.
+ */
 class SharedBarrierTest {
     private static final int PARTIES = 4;
 
@@ -165,6 +170,130 @@ class SharedBarrierTest {
             }
             assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
                     .as("the next arrival sees the dead one").isInstanceOf(BrokenBarrierException.class);
+        }
+    }
+
+    @Test
+    void shouldBreakWithoutTimeoutsWhenARegisteredPartyIsKilledBeforeArriving() throws Exception {
+        String heapName = names.unique("barrier-registered");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 3);
+            SharedCountDownLatch.create(heap, "never", 1);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try (ChildJvm doomed = ChildJvm.start(RegisteredParty.class, heapName, "hold");
+                 ChildJvm survivor = ChildJvm.start(RegisteredParty.class, heapName, "await");
+                 SharedBarrier.Party mine = barrier.register()) {
+                doomed.awaitLine("REGISTERED", BOUND);
+                survivor.awaitLine("REGISTERED", BOUND);
+                assertThat(barrier.getRegisteredParties()).isEqualTo(3);
+                Future<Integer> waiter = pool.submit(() -> barrier.await()); // no timeout: only the death breaks it
+                Children.awaitTrue("two parties waiting", () -> barrier.getNumberWaiting() == 2);
+                doomed.kill();
+                long start = System.nanoTime();
+                assertThat(survivor.awaitLine("BROKEN", BOUND)).isEqualTo("BROKEN");
+                assertThatThrownBy(() -> waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(BrokenBarrierException.class);
+                assertThat(System.nanoTime() - start).as("broken within a bound, with no timeout anywhere")
+                        .isLessThan(TimeUnit.SECONDS.toNanos(10));
+                survivor.awaitSuccess(BOUND);
+                assertThat(barrier.getRegisteredParties()).as("this party and the dead one").isEqualTo(2);
+                barrier.reset();
+                assertThat(barrier.getRegisteredParties()).as("reset frees the dead one's registration").isOne();
+                assertThat(mine.barrier()).isSameAs(barrier);
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(barrier.getRegisteredParties()).isZero();
+        }
+    }
+
+    @Test
+    void shouldNotBreakWhenARegisteredPartyDeregistersAndExitsButBreakWhenItExitsRegistered() throws Exception {
+        String heapName = names.unique("barrier-leave");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 3);
+            try (SharedBarrier.Party mine = barrier.register()) {
+                try (ChildJvm first = ChildJvm.start(RegisteredParty.class, heapName, "leave");
+                     ChildJvm second = ChildJvm.start(RegisteredParty.class, heapName, "leave")) {
+                    assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isBetween(0, 2);
+                    first.awaitSuccess(BOUND);
+                    second.awaitSuccess(BOUND);
+                }
+                assertThat(barrier.getRegisteredParties()).isOne();
+                assertThatThrownBy(() -> barrier.await(500, TimeUnit.MILLISECONDS))
+                        .as("liveness checks ran for 500 ms and found no death: the timeout broke it")
+                        .isInstanceOf(TimeoutException.class);
+                barrier.reset();
+                try (ChildJvm quitter = ChildJvm.start(RegisteredParty.class, heapName, "exit")) {
+                    quitter.awaitSuccess(BOUND);
+                }
+                assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .as("a party that exited registered is dead").isInstanceOf(BrokenBarrierException.class);
+                barrier.reset();
+                assertThat(barrier.getRegisteredParties()).isOne();
+            }
+            assertThat(barrier.getRegisteredParties()).isZero();
+        }
+    }
+
+    @Test
+    void shouldLimitRegistrationsAndRefuseTheOldLayout() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            SharedBarrier.Party first = barrier.register();
+            try (SharedBarrier.Party second = barrier.register()) {
+                assertThatThrownBy(barrier::register).isInstanceOf(IllegalStateException.class)
+                        .hasMessage("barrier 'barrier': all 2 registrations are taken (expected: at most one per "
+                                + "party; reset() frees those of dead processes)");
+                assertThat(second.toString()).isEqualTo("party of barrier 'barrier' (registered)");
+            }
+            first.close();
+            first.close(); // closing again frees nothing another party holds
+            try (SharedBarrier.Party again = barrier.register(); SharedBarrier.Party more = barrier.register()) {
+                assertThat(barrier.getRegisteredParties()).isEqualTo(2);
+            }
+            heap.allocate("old", new BlockType(0x5348_0064, 1), 160);
+            assertThatThrownBy(() -> SharedBarrier.open(heap, "old")).isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageContaining("v1").hasMessageContaining("v2");
+            MemorySegment raw = arena.allocate(SharedBarrier.requiredBytes(2), 64);
+            SharedBarrier.format(raw, 0, 2);
+            raw.set(ValueLayout.JAVA_INT, 12, 1); // the layout version of a block written before registrations
+            assertThatThrownBy(() -> SharedBarrier.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("v1 (expected: ");
+        }
+    }
+
+    /**
+     * {@code main(heap, mode)}: registers with the barrier, prints {@code REGISTERED}, then by mode: {@code hold}
+     * waits (bounded) to be killed before arriving; {@code await} awaits without a timeout and prints {@code BROKEN}
+     * when the barrier breaks; {@code leave} awaits one generation, then deregisters; {@code exit} exits without
+     * deregistering.
+     */
+    public static final class RegisteredParty {
+        public static void main(String[] args) throws Exception {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedBarrier barrier = SharedBarrier.open(heap, "barrier");
+                SharedBarrier.Party party = barrier.register();
+                Children.say("REGISTERED");
+                switch (args[1]) {
+                    case "hold" -> SharedCountDownLatch.open(heap, "never").await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                    case "await" -> {
+                        try {
+                            barrier.await();
+                        } catch (BrokenBarrierException e) {
+                            Children.say("BROKEN");
+                        }
+                        party.close();
+                    }
+                    case "leave" -> {
+                        barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                        party.close();
+                    }
+                    default -> {
+                        // "exit": the party stays registered to a process that is gone
+                    }
+                }
+            }
         }
     }
 

@@ -176,7 +176,7 @@ public final class SyncLayout {
     /** Heap block type of a {@code SharedEvent}. */
     public static final BlockType EVENT = BlockType.named("SharedEvent", 0x5348_0063, 1);
     /** Heap block type of a {@code SharedBarrier}. */
-    public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 1);
+    public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 2);
     /** Heap block type of a {@code SharedCondition}. */
     public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 1);
 
@@ -234,6 +234,8 @@ public final class SyncLayout {
     public static final long BARRIER_SLOT_SIZE = 16;
     /** Barrier: the most parties one barrier can have. */
     public static final int BARRIER_MAX_PARTIES = 1024;
+    /** Barrier: bytes per registration: the owner token of a registered party's process (long), 0 if free. */
+    public static final long BARRIER_REGISTRATION_SIZE = Long.BYTES;
 
     /** Condition: the sequence (int) bumped by every signal that finds waiters; the futex word. */
     public static final long COND_SEQ_OFFSET = COORD_WORD_OFFSET;
@@ -242,9 +244,14 @@ public final class SyncLayout {
     /** Condition: block size. */
     public static final long COND_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
 
+    /** @return the offset of a barrier's registration table (one entry per party), after its arrival slots */
+    public static long barrierRegistrationsOffset(int parties) {
+        return BARRIER_SLOTS_OFFSET + parties * BARRIER_SLOT_SIZE;
+    }
+
     /** @return the size of a barrier block for {@code parties} */
     public static long barrierSize(int parties) {
-        return BARRIER_SLOTS_OFFSET + parties * BARRIER_SLOT_SIZE;
+        return barrierRegistrationsOffset(parties) + parties * BARRIER_REGISTRATION_SIZE;
     }
 
     private SyncLayout() {

@@ -72,6 +72,14 @@ final class ListStore {
         return what;
     }
 
+    /**
+     * @return what a public method of the list throws for {@code e}, caught around its body only (the hot path pays
+     *         nothing); see {@link Blocks#closedOr}
+     */
+    IllegalStateException closed(IllegalStateException e) {
+        return Blocks.closedOr(e, header.scope(), Blocks.closedMessage("SharedList", name, heap));
+    }
+
     // ---- reads (seqlock) ----
 
     /** @return the seqlock counter, acquire: the reads after it see what the writer before it published */

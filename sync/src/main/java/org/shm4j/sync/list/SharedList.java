@@ -133,7 +133,11 @@ public final class SharedList<T> implements Iterable<T> {
 
     /** @return the number of elements now (a snapshot) */
     public int size() {
-        return store.size();
+        try {
+            return store.size();
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
+        }
     }
 
     /**
@@ -179,6 +183,14 @@ public final class SharedList<T> implements Iterable<T> {
      * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
      */
     public T get(int index) {
+        try {
+            return read(index);
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
+        }
+    }
+
+    private T read(int index) {
         for (int attempt = 0; attempt < READ_TRIES; attempt++) {
             long seq = store.beginRead();
             if ((seq & 1) != 0) {
@@ -211,13 +223,17 @@ public final class SharedList<T> implements Iterable<T> {
      */
     public void set(int index, T value) {
         int length = encodedLength(value);
-        lock();
         try {
-            checkIndex(index, store.size(), store.size());
-            writeScratch(value, length);
-            store.apply(OP_SET, index, 0, store.size());
-        } finally {
-            unlock();
+            lock();
+            try {
+                checkIndex(index, store.size(), store.size());
+                writeScratch(value, length);
+                store.apply(OP_SET, index, 0, store.size());
+            } finally {
+                unlock();
+            }
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
         }
     }
 
@@ -229,22 +245,26 @@ public final class SharedList<T> implements Iterable<T> {
      */
     public void add(T value) {
         int length = encodedLength(value);
-        lock();
         try {
-            int size = store.size();
-            ensureRoomFor(size);
-            MemorySegment chunk = store.slotSegment(size);
-            long at = store.slotOffset(size);
-            store.beginWrite();
+            lock();
             try {
-                chunk.set(JAVA_INT, at, length); // plain: published by the size's release
-                codec.encode(value, chunk, at + Integer.BYTES);
-                store.setSize(size + 1);
+                int size = store.size();
+                ensureRoomFor(size);
+                MemorySegment chunk = store.slotSegment(size);
+                long at = store.slotOffset(size);
+                store.beginWrite();
+                try {
+                    chunk.set(JAVA_INT, at, length); // plain: published by the size's release
+                    codec.encode(value, chunk, at + Integer.BYTES);
+                    store.setSize(size + 1);
+                } finally {
+                    store.endWrite(); // also if the codec threw: the slot past the size is not part of the list
+                }
             } finally {
-                store.endWrite(); // also if the codec threw: the slot past the size is not part of the list
+                unlock();
             }
-        } finally {
-            unlock();
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
         }
     }
 
@@ -257,15 +277,19 @@ public final class SharedList<T> implements Iterable<T> {
      */
     public void add(int index, T value) {
         int length = encodedLength(value);
-        lock();
         try {
-            int size = store.size();
-            checkIndex(index, size + 1, size);
-            ensureRoomFor(size);
-            writeScratch(value, length);
-            store.apply(OP_INSERT, index, size, size);
-        } finally {
-            unlock();
+            lock();
+            try {
+                int size = store.size();
+                checkIndex(index, size + 1, size);
+                ensureRoomFor(size);
+                writeScratch(value, length);
+                store.apply(OP_INSERT, index, size, size);
+            } finally {
+                unlock();
+            }
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
         }
     }
 
@@ -276,11 +300,15 @@ public final class SharedList<T> implements Iterable<T> {
      * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
      */
     public T remove(int index) {
-        lock();
         try {
-            return removeLocked(index, store.size());
-        } finally {
-            unlock();
+            lock();
+            try {
+                return removeLocked(index, store.size());
+            } finally {
+                unlock();
+            }
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
         }
     }
 
@@ -291,38 +319,55 @@ public final class SharedList<T> implements Iterable<T> {
      * @throws NoSuchElementException if the list is empty
      */
     public T removeLast() {
-        lock();
         try {
-            int size = store.size();
-            if (size == 0) {
-                throw new NoSuchElementException(store.what() + " is empty");
+            lock();
+            try {
+                int size = store.size();
+                if (size == 0) {
+                    throw new NoSuchElementException(store.what() + " is empty");
+                }
+                return removeLocked(size - 1, size);
+            } finally {
+                unlock();
             }
-            return removeLocked(size - 1, size);
-        } finally {
-            unlock();
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
         }
     }
 
     /** Removes every element: O(1); the chunks stay allocated for later elements. */
     public void clear() {
-        lock();
         try {
-            store.beginWrite();
-            store.setSize(0);
-            store.endWrite();
-        } finally {
-            unlock();
+            lock();
+            try {
+                store.beginWrite();
+                store.setSize(0);
+                store.endWrite();
+            } finally {
+                unlock();
+            }
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
         }
     }
 
     /** @return how many times a writer found the mutex held by a dead process and finished that writer's change */
     public long recoveries() {
-        return store.mutex.recoveries();
+        try {
+            return store.mutex.recoveries();
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
+        }
     }
 
     /** @return the elements now, in one consistent read, as an unmodifiable list */
     public List<T> snapshot() {
-        List<byte[]> copies = copyAll();
+        List<byte[]> copies;
+        try {
+            copies = copyAll();
+        } catch (IllegalStateException e) {
+            throw store.closed(e);
+        }
         List<T> values = new ArrayList<>(copies.size());
         copies.forEach(bytes -> values.add(decode(bytes)));
         return Collections.unmodifiableList(values);
@@ -336,7 +381,8 @@ public final class SharedList<T> implements Iterable<T> {
 
     @Override
     public String toString() {
-        return store.what() + " of " + size() + " elements";
+        return store.header.scope().isAlive() ? store.what() + " of " + size() + " elements"
+                : store.what() + " (its heap is closed)";
     }
 
     private static <T> SharedList<T> checked(SharedList<T> list) {

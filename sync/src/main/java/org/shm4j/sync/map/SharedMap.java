@@ -229,13 +229,17 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     /** Removes every entry, one segment at a time (so a concurrent put may survive it, as in ConcurrentHashMap). */
     @Override
     public void clear() {
-        for (MapSegment segment : core.existingSegments()) {
-            segment.lock();
-            try {
-                segment.clear();
-            } finally {
-                segment.unlock();
+        try {
+            for (MapSegment segment : core.existingSegments()) {
+                segment.lock();
+                try {
+                    segment.clear();
+                } finally {
+                    segment.unlock();
+                }
             }
+        } catch (IllegalStateException e) {
+            throw core.closed(e);
         }
     }
 

@@ -5,6 +5,7 @@ import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.atomic.SharedCounters;
+import org.shm4j.sync.internal.BarrierRegistry;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.CountersLayout;
 import org.shm4j.sync.internal.SyncLayout;
@@ -263,11 +264,24 @@ final class BlockStates {
     private static Map<String, Object> barrier(MemorySegment block) {
         long barrierState = (long) I64.getVolatile(block, BARRIER_STATE_OFFSET);
         int word = (int) barrierState;
+        int parties = CoordinationBlocks.param1(block);
+        if (parties < 1 || parties > BARRIER_MAX_PARTIES || block.byteSize() < barrierSize(parties)) {
+            throw new IllegalStateException("barrier parties=" + parties + " in a block of " + block.byteSize()
+                    + " bytes (expected: 1.." + BARRIER_MAX_PARTIES + " parties and the block they need)");
+        }
         Map<String, Object> state = new LinkedHashMap<>();
-        state.put("parties", CoordinationBlocks.param1(block));
+        state.put("parties", parties);
         state.put("arrived", (int) (barrierState >>> 32));
         state.put("generation", word & BARRIER_GENERATION_MASK);
         state.put("broken", (word & BARRIER_BROKEN) != 0);
+        List<Object> registered = new ArrayList<>(); // read-only: the registry's tokens() only loads
+        for (long token : new BarrierRegistry(block, barrierRegistrationsOffset(parties), parties).tokens()) {
+            Map<String, Object> party = new LinkedHashMap<>();
+            party.put("pid", ProcessIdentity.pid(token));
+            party.put("alive", ProcessIdentity.isAlive(token));
+            registered.add(party);
+        }
+        state.put("registered", registered);
         return state;
     }
 

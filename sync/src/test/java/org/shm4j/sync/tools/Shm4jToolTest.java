@@ -7,6 +7,7 @@ import org.shm4j.core.BlockType;
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.SharedBarrier;
 import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedCounter;
 import org.shm4j.sync.atomic.SharedCounters;
@@ -207,6 +208,24 @@ class Shm4jToolTest {
                     "ring 'broken ring' is not a ring: magic=0x0 (expected: 0x474e524a344d4853, \"SHM4JRNG\")");
             assertThat(block(report, "custom")).containsEntry("kind", "unknown").containsEntry("unreadable",
                     "unknown block type type 0x100 v1: not a structure this tool knows");
+        }
+    }
+
+    @Test
+    void shouldShowTheRegisteredPartiesOfABarrierAndReportItsOldLayoutAsUnreadable() {
+        String heapName = names.unique("tool-barrier");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 3);
+            heap.allocate("old barrier", new BlockType(0x5348_0064, 1), 176);
+            try (SharedBarrier.Party party = barrier.register()) {
+                Map<String, Object> report = json("inspect", heapName, "--json");
+                Map<String, Object> state = state(report, "barrier");
+                assertThat(state).containsEntry("parties", 3L).containsEntry("broken", false);
+                assertThat(list(state.get("registered")))
+                        .containsExactly(Map.of("pid", ProcessHandle.current().pid(), "alive", true));
+                assertThat(block(report, "old barrier")).containsEntry("unreadable",
+                        "layout version 1 (this tool reads version 2 of SharedBarrier)");
+            }
         }
     }
 
