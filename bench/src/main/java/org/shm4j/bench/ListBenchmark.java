@@ -12,7 +12,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.SharedMemory;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.list.ShareableList;
 import org.shm4j.sync.list.SharedList;
 
 import java.util.ArrayList;
@@ -27,6 +29,8 @@ import java.util.concurrent.TimeUnit;
  * {@link CopyOnWriteArrayList} and {@code Collections.synchronizedList(new ArrayList<>())}, each holding
  * {@value #SIZE} elements. {@code get} and {@code set} go to a random index ({@code set} stores one of two values in turn); {@code append} adds an element at the
  * end and removes it again, so that every list keeps its size (a copy-on-write list copies its array twice).
+ * {@link ShareableList} (CPython's fixed-length layout, {@value #SIZE} ints in an anonymous region) has get and set
+ * only: the counterpart of Python's {@code ShareableList} in {@code bench/python}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -44,6 +48,8 @@ public class ListBenchmark {
     private final List<Long> synchronizedList = Collections.synchronizedList(new ArrayList<>());
     private SharedHeap heap;
     private SharedList<Long> shared;
+    private SharedMemory region;
+    private ShareableList shareable;
     private int turn;
 
     /** Creates the shared list and fills the three lists. */
@@ -51,17 +57,22 @@ public class ListBenchmark {
     public void setUp() {
         heap = SharedHeap.anonymous(1 << 20);
         shared = SharedList.create(heap, "list", Codec.longs(), Long.BYTES);
+        List<Long> items = new ArrayList<>();
         for (long i = 0; i < SIZE; i++) {
+            items.add(i);
             shared.add(i);
             cow.add(i);
             synchronizedList.add(i);
         }
+        region = SharedMemory.anonymous(ShareableList.byteSize(items));
+        shareable = ShareableList.create(region, items);
     }
 
-    /** Frees the heap. */
+    /** Frees the heap and the region. */
     @TearDown
     public void tearDown() {
         heap.close();
+        region.close();
     }
 
     private Long next() {
@@ -86,6 +97,18 @@ public class ListBenchmark {
     public Long sharedAppend() {
         shared.add(next());
         return shared.removeLast();
+    }
+
+    /** @return the int at a random index */
+    @Benchmark
+    public long shareableGet() {
+        return shareable.getLong(random.nextInt(SIZE));
+    }
+
+    /** Replaces the int at a random index. */
+    @Benchmark
+    public void shareableSet() {
+        shareable.setLong(random.nextInt(SIZE), next());
     }
 
     /** @return the element at a random index */
