@@ -30,9 +30,13 @@ import java.util.stream.Stream;
  * {@code sun.misc.Unsafe}.
  */
 public final class QuickSuite {
-    /** The JMH benchmarks of the quick suite: all but the region-access detail. */
+    /**
+     * The JMH benchmarks of the quick suite: those the report compares, except the two-thread map twins
+     * ({@code Contended*MapBenchmark}), which only the full suite runs.
+     */
     private static final String QUICK = "org\\.shm4j\\.bench\\.(Contended)?(Agrona)?(Values|Locks)Benchmark"
-            + "|org\\.shm4j\\.bench\\.(Ring|AgronaRing|Disruptor|JdkQueue|TypedQueue|BulkCopy)Benchmark";
+            + "|org\\.shm4j\\.bench\\.(Ring|AgronaRing|Disruptor|JdkQueue|TypedQueue|BulkCopy)Benchmark"
+            + "|org\\.shm4j\\.bench\\.(Map|ChronicleMap|LmdbMap|List|Coordination|DeadlockDetection)Benchmark\\.";
 
     /**
      * Silences the warnings that JMH's own use of {@code sun.misc.Unsafe} prints in every fork (shm4j never uses
