@@ -33,6 +33,17 @@ def rate(operations, seconds):
     return operations / (seconds * 1e6)
 
 
+def two_processes(target, args_of):
+    """Runs target(*args_of(i)) in processes i = 0 and 1 at once; returns the seconds until both ended."""
+    workers = [mp.Process(target=target, args=args_of(i)) for i in (0, 1)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=600)
+    return time.perf_counter() - start
+
+
 def locked_increments(value, n):
     for _ in range(n):
         with value.get_lock():
@@ -48,13 +59,7 @@ def value_locked_increment(n):
 
 def value_locked_increment_2(n):
     value = mp.Value('q', 0)
-    workers = [mp.Process(target=locked_increments, args=(value, n // 2)) for _ in range(2)]
-    start = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=300)
-    elapsed = time.perf_counter() - start
+    elapsed = two_processes(locked_increments, lambda _: (value, n // 2))
     assert value.value == 2 * (n // 2), f"lost updates: {value.value}"
     return rate(2 * (n // 2), elapsed)
 
@@ -259,13 +264,7 @@ def pass_turns(condition, turn, me, n):
 def condition_handoff(n):
     condition = mp.Condition()
     turn = mp.Value('q', 0, lock=False)  # guarded by the condition's lock
-    workers = [mp.Process(target=pass_turns, args=(condition, turn, me, n // 2)) for me in (0, 1)]
-    start = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=600)
-    elapsed = time.perf_counter() - start
+    elapsed = two_processes(pass_turns, lambda me: (condition, turn, me, n // 2))
     assert turn.value == 2 * (n // 2), f"lost hand-offs: {turn.value}"
     return rate(2 * (n // 2), elapsed)
 
