@@ -7,7 +7,7 @@ usage() {
         "usage: ./run.sh COMMAND [ARGS]" \
         "" \
         "commands:" \
-        "  bench       build, then run the quick benchmark suite, shm4j beside its peers (about 4 minutes on 2 cores)" \
+        "  bench       build, then run the quick benchmark suite, shm4j beside its peers (about 6 minutes on 2 cores)" \
         "  test        build and run every test: unit, cross-process, Python interop, corruption, then jcstress" \
         "  install     install shm4j-core and shm4j-sync with their sources and Javadoc jars into ~/.m2 (no tests)" \
         "  bench-full  the full benchmark suite with the benchmarks' own settings, 2 forks each (about 30 minutes)" \

@@ -3,7 +3,6 @@ package org.shm4j.bench;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -17,47 +16,41 @@ import org.shm4j.sync.Codec;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedLongMap;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The workload of issue 11: 100,000 preloaded random {@code long} keys with 64-byte values, random access, every get
- * hits and every put overwrites. {@link SharedLongMap} in a named heap ({@code getInto} and {@code setBytes}: no
- * allocation; {@code get}: decodes a {@code byte[]}) beside {@link ConcurrentHashMap ConcurrentHashMap<Long, byte[]>}
- * (in-heap reference; its put stores a preallocated array). Chronicle Map and LmdbJava are not in this run: their
- * dependencies and JVM flags (RESEARCH-2 §4) are left for their own forks. Run with {@code -t 1} and {@code -t 2}.
+ * The workload of issue 11 ({@link MapWorkload}): 100,000 preloaded random {@code long} keys with 64-byte values,
+ * random access, every get hits and every put overwrites. {@link SharedLongMap} in a named heap ({@code getInto} and
+ * {@code setBytes}: no allocation; {@code get}: decodes a {@code byte[]}) beside
+ * {@link ConcurrentHashMap ConcurrentHashMap<Long, byte[]>} (in-heap reference; its put stores a preallocated array).
+ * Chronicle Map and LmdbJava run the same workload in {@link ChronicleMapBenchmark} and {@link LmdbMapBenchmark},
+ * whose JVM flags their own forks get; {@link ContendedMapBenchmark} runs this class with two threads.
  */
 @State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Fork(value = 2, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class MapBenchmark {
-    private static final int KEYS = 100_000;
-    private static final int VALUE = 64;
-
     private String name;
     private SharedHeap heap;
     private SharedLongMap<byte[]> shared;
     private final ConcurrentHashMap<Long, byte[]> chm = new ConcurrentHashMap<>();
-    private final long[] keys = new long[KEYS];
+    private final long[] keys = MapWorkload.keys();
 
     /** Creates both maps and loads the same keys into them. */
     @Setup
     public void setUp() {
         name = "shm4j-bench-map-" + ProcessHandle.current().pid();
         heap = SharedHeap.create(name, 64L << 20);
-        shared = SharedLongMap.create(heap, "map", Codec.bytes(), MapSizing.ofLongKeys(KEYS, VALUE));
-        SplittableRandom random = new SplittableRandom(11);
-        byte[] value = new byte[VALUE];
-        for (int i = 0; i < KEYS; i++) {
-            keys[i] = random.nextLong();
-            shared.set(keys[i], value);
-            chm.put(keys[i], value);
+        shared = SharedLongMap.create(heap, "map", Codec.bytes(), MapSizing.ofLongKeys(MapWorkload.KEYS,
+                MapWorkload.VALUE));
+        byte[] value = new byte[MapWorkload.VALUE];
+        for (long key : keys) {
+            shared.set(key, value);
+            chm.put(key, value);
         }
     }
 
@@ -68,53 +61,33 @@ public class MapBenchmark {
         SharedHeap.unlink(name);
     }
 
-    /** A thread's random key order and its value buffer. */
-    @State(Scope.Thread)
-    public static class Cursor {
-        private final Arena arena = Arena.ofConfined();
-        private final MemorySegment buffer = arena.allocate(VALUE, 8);
-        private final byte[] value = new byte[VALUE];
-        private final SplittableRandom random = new SplittableRandom();
-
-        /** @return a random index into the keys */
-        int next() {
-            return random.nextInt(KEYS);
-        }
-
-        /** Frees the buffer. */
-        @TearDown(Level.Trial)
-        public void close() {
-            arena.close();
-        }
-    }
-
     /** Copies a value into the thread's buffer: no allocation. */
     @Benchmark
-    public int sharedGetInto(Cursor cursor) {
+    public int sharedGetInto(MapWorkload cursor) {
         return shared.getInto(keys[cursor.next()], cursor.buffer, 0);
     }
 
     /** Gets a value as a new {@code byte[]}. */
     @Benchmark
-    public byte[] sharedGet(Cursor cursor) {
+    public byte[] sharedGet(MapWorkload cursor) {
         return shared.get(keys[cursor.next()]);
     }
 
     /** Overwrites a value from the thread's buffer: no allocation. */
     @Benchmark
-    public boolean sharedPut(Cursor cursor) {
-        return shared.setBytes(keys[cursor.next()], cursor.buffer, 0, VALUE);
+    public boolean sharedPut(MapWorkload cursor) {
+        return shared.setBytes(keys[cursor.next()], cursor.buffer, 0, MapWorkload.VALUE);
     }
 
     /** Gets a value from the in-heap reference. */
     @Benchmark
-    public byte[] chmGet(Cursor cursor) {
+    public byte[] chmGet(MapWorkload cursor) {
         return chm.get(keys[cursor.next()]);
     }
 
     /** Overwrites a value in the in-heap reference. */
     @Benchmark
-    public byte[] chmPut(Cursor cursor) {
+    public byte[] chmPut(MapWorkload cursor) {
         return chm.put(keys[cursor.next()], cursor.value);
     }
 }

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
 
 /**
  * The benchmark suite: every JMH benchmark of shm4j beside its peers with {@code -prof gc}, then the cross-process
- * ping-pong and the lock hand-off. Quick by default (short iterations, about 5 minutes on 2 cores); {@code --full}
+ * ping-pong and the lock hand-off. Quick by default (short iterations, about 6 minutes on 2 cores); {@code --full}
  * uses the classes' own iterations and more round trips. Prints the side-by-side tables and writes
  * {@code bench/results/<quick|full>-<time>.json} (JMH), {@code .latency.json} and {@code .machine.txt} (CPU model,
  * cores, JDK, VM or not); {@code ResultsReport} ({@code ./run.sh report}) turns a full run's into the README's
@@ -30,9 +30,13 @@ import java.util.stream.Stream;
  * {@code sun.misc.Unsafe}.
  */
 public final class QuickSuite {
-    /** The JMH benchmarks of the quick suite: all but the region-access detail. */
+    /**
+     * The JMH benchmarks of the quick suite: those the report compares, except the two-thread map twins
+     * ({@code Contended*MapBenchmark}), which only the full suite runs.
+     */
     private static final String QUICK = "org\\.shm4j\\.bench\\.(Contended)?(Agrona)?(Values|Locks)Benchmark"
-            + "|org\\.shm4j\\.bench\\.(Ring|AgronaRing|Disruptor|JdkQueue|TypedQueue|BulkCopy)Benchmark";
+            + "|org\\.shm4j\\.bench\\.(Ring|AgronaRing|Disruptor|JdkQueue|TypedQueue|BulkCopy)Benchmark"
+            + "|org\\.shm4j\\.bench\\.(Map|ChronicleMap|LmdbMap|List|Coordination|DeadlockDetection)Benchmark\\.";
 
     /**
      * Silences the warnings that JMH's own use of {@code sun.misc.Unsafe} prints in every fork (shm4j never uses

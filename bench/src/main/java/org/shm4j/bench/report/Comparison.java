@@ -2,6 +2,7 @@ package org.shm4j.bench.report;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedByteArray;
 import org.shm4j.sync.atomic.SharedLong;
@@ -28,6 +29,11 @@ record Comparison(String section, String label, String ours, String peer, double
     static final String LOCKS_2 = "Locks, 2 threads contending";
     static final String QUEUES = "Queues, messages received per µs (offer + poll pairs for the 1-thread lines)";
     static final String BULK = "Bulk copy from a Java array";
+    static final String MAPS = "Maps, 100,000 long keys, 64-byte values, random access, 1 thread";
+    static final String MAPS_2 = "Maps, 2 threads on one map";
+    static final String LISTS = "Lists, 1,024 Long elements, 1 thread";
+    static final String COORDINATION = "Coordination, uncontended acquire + release; condition hand-offs between 2"
+            + " threads";
 
     /** @return the section as the chart names it: short, but telling the one- and two-thread sections apart */
     String chartSection() {
@@ -35,6 +41,7 @@ record Comparison(String section, String label, String ours, String peer, double
             case VALUES_2 -> "Values, 2 threads";
             case LOCKS -> "Locks, uncontended";
             case LOCKS_2 -> "Locks, 2 threads";
+            case MAPS_2 -> "Maps, 2 threads";
             default -> section.replaceFirst(",.*", "");
         };
     }
@@ -46,6 +53,8 @@ record Comparison(String section, String label, String ours, String peer, double
         values(all, VALUES_2, "ContendedValuesBenchmark", "ContendedAgronaValuesBenchmark");
         locks(all, LOCKS, "LocksBenchmark");
         locks(all, LOCKS_2, "ContendedLocksBenchmark");
+        all.add(new Comparison(LOCKS, "SharedLock, deadlock detection on / off", "DeadlockDetectionBenchmark"
+                + ".detectionOn", "DeadlockDetectionBenchmark.detectionOff", 0));
         for (String size : List.of("8", "64", "256")) {
             String p = "[size=" + size + "]";
             all.add(new Comparison(QUEUES, "SPSC " + size + " B: SharedRing / Agrona OneToOneRingBuffer",
@@ -86,7 +95,53 @@ record Comparison(String section, String label, String ours, String peer, double
             all.add(new Comparison(BULK, size + ": SharedByteArray.copyFrom / System.arraycopy",
                     "BulkCopyBenchmark.sharedByteArrayCopyFrom" + p, "BulkCopyBenchmark.arraycopyBytes" + p, 0));
         }
+        maps(all, MAPS, "");
+        maps(all, MAPS_2, "Contended");
+        lists(all);
+        coordination(all);
         return all;
+    }
+
+    /** The map rows; the targets of issue 11 (get 2×, put 3× Chronicle Map) are set on the 1-thread rows. */
+    private static void maps(List<Comparison> all, String section, String twin) {
+        boolean single = section.equals(MAPS);
+        String ours = twin + "MapBenchmark.";
+        String chronicle = twin + "ChronicleMapBenchmark.";
+        String lmdb = twin + "LmdbMapBenchmark.";
+        all.add(new Comparison(section, "get: SharedLongMap.get / Chronicle Map get (both decode a new byte[])",
+                ours + "sharedGet", chronicle + "chronicleGet", single ? 2.0 : 0));
+        all.add(new Comparison(section, "get: SharedLongMap.getInto / Chronicle Map getUsing (into a buffer)",
+                ours + "sharedGetInto", chronicle + "chronicleGetUsing", single ? 2.0 : 0));
+        all.add(new Comparison(section, "put: SharedLongMap.setBytes / Chronicle Map put", ours + "sharedPut",
+                chronicle + "chroniclePut", single ? 3.0 : 0));
+        all.add(new Comparison(section, "get: SharedLongMap.getInto / LmdbJava get (reused read txn, no copy)",
+                ours + "sharedGetInto", lmdb + "lmdbGet", 0));
+        all.add(new Comparison(section, "put: SharedLongMap.setBytes / LmdbJava put (txn per put)",
+                ours + "sharedPut", lmdb + "lmdbPut", 0));
+        all.add(new Comparison(section, "get: SharedLongMap.getInto / ConcurrentHashMap (in-heap reference)",
+                ours + "sharedGetInto", ours + "chmGet", 0));
+        all.add(new Comparison(section, "put: SharedLongMap.setBytes / ConcurrentHashMap (in-heap reference)",
+                ours + "sharedPut", ours + "chmPut", 0));
+    }
+
+    private static void lists(List<Comparison> all) {
+        for (String op : List.of("Get", "Set", "Append")) {
+            String what = op.equals("Append") ? "append + remove last" : op.toLowerCase(Locale.ROOT);
+            all.add(new Comparison(LISTS, what + ": SharedList / CopyOnWriteArrayList", "ListBenchmark.shared" + op,
+                    "ListBenchmark.copyOnWrite" + op, 0));
+            all.add(new Comparison(LISTS, what + ": SharedList / synchronizedList(ArrayList)",
+                    "ListBenchmark.shared" + op, "ListBenchmark.synchronized" + op, 0));
+        }
+    }
+
+    private static void coordination(List<Comparison> all) {
+        String bench = "CoordinationBenchmark.";
+        all.add(new Comparison(COORDINATION, "SharedSemaphore / Semaphore", bench + "sharedSemaphore",
+                bench + "jdkSemaphore", 0));
+        all.add(new Comparison(COORDINATION, "SharedSemaphore (UNDO: permits of a dead process return) / Semaphore",
+                bench + "sharedUndoSemaphore", bench + "jdkSemaphore", 0));
+        all.add(new Comparison(COORDINATION, "signal/await hand-off: SharedLock condition / ReentrantLock condition",
+                bench + "sharedCondition", bench + "jdkCondition", 0));
     }
 
     private static void values(List<Comparison> all, String section, String ours, String agrona) {

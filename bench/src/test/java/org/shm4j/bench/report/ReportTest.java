@@ -123,7 +123,46 @@ class ReportTest {
         String markdown = new Report(JmhResults.parse(JMH), null, python).markdown();
 
         assertThat(markdown).contains("| Value += 1 | 0.500 ops/µs | 95.0 ops/µs | SharedLock + increment, 1 thread"
-                + " | 190× |").contains("| dict | 0.0100 ops/µs | — | none | |");
+                + " | 190× |  |").contains("| dict | 0.0100 ops/µs | — | none | | |");
+    }
+
+    @Test
+    void mapListAndCoordinationRowsSitBesideTheirPeersAndPython() {
+        String jmh = "[" + String.join(",\n", jmh("MapBenchmark.sharedGet", 4, 0),
+                jmh("ChronicleMapBenchmark.chronicleGet", 1, 0), jmh("MapBenchmark.sharedPut", 2, 0),
+                jmh("ChronicleMapBenchmark.chroniclePut", 1, 0), jmh("ListBenchmark.sharedAppend", 10, 0),
+                jmh("ListBenchmark.copyOnWriteAppend", 0.5, 0), jmh("CoordinationBenchmark.sharedCondition", 0.2, 0),
+                jmh("CoordinationBenchmark.jdkCondition", 0.4, 0)) + "]";
+        Map<String, Object> python = Json.object(Json.parse("""
+                {"python": "3.11.7", "workloads": [
+                  {"name": "manager_dict_get", "label": "dict get", "unit": "ops/µs", "value": 0.01},
+                  {"name": "manager_dict_put", "label": "dict put", "unit": "ops/µs", "value": 0.02},
+                  {"name": "condition_handoff", "label": "hand-off", "unit": "ops/µs", "value": 0.01}]}
+                """));
+        Report report = new Report(JmhResults.parse(jmh), null, python);
+
+        String markdown = report.markdown();
+
+        assertThat(markdown)
+                .contains("| get: SharedLongMap.get / Chronicle Map get (both decode a new byte[]) | 4.00 ± 0.00 | "
+                        + "1.00 ± 0.00 | 4.00 ± 0.00 | ≥ 2.00: met |")
+                .contains("| put: SharedLongMap.setBytes / Chronicle Map put | 2.00 ± 0.00 | 1.00 ± 0.00 | "
+                        + "2.00 ± 0.00 | ≥ 3.00: **missed** |")
+                .contains("| append + remove last: SharedList / CopyOnWriteArrayList | 10.0 ± 0.0 | 0.500 ± 0.000 | "
+                        + "20.0 ± 0.0 |  |")
+                .contains("| signal/await hand-off: SharedLock condition / ReentrantLock condition | 0.200 ± 0.000 | "
+                        + "0.400 ± 0.000 | 0.500 ± 0.000 |  |")
+                .contains("| dict get | 0.0100 ops/µs | 4.00 ops/µs | SharedLongMap.get, 1 thread | 400× | "
+                        + "≥ 200.00: met |")
+                .contains("| dict put | 0.0200 ops/µs | 2.00 ops/µs | SharedLongMap.setBytes, 1 thread | 100× | "
+                        + "≥ 200.00: **missed** |")
+                .contains("| hand-off | 0.0100 ops/µs | 0.200 ops/µs | SharedLock condition hand-off, 2 threads | "
+                        + "20.0× |  |");
+        assertThat(markdown.substring(markdown.indexOf("#### " + Comparison.MAPS_2)))
+                .contains("| get: SharedLongMap.get / Chronicle Map get (both decode a new byte[]) | — | — | not run |");
+        assertThat(report.bars()).extracting(RatioChart.Bar::label).containsExactly(
+                "Maps: get: SharedLongMap.get / Chronicle Map get (both decode a new byte[])",
+                "Maps: put: SharedLongMap.setBytes / Chronicle Map put");
     }
 
     @Test
