@@ -8,6 +8,7 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedIntArray;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -154,7 +155,8 @@ class SharedBarrierTest {
             SharedIntArray.create(heap, "indices", 3);
             try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1");
                  ChildJvm survivor = ChildJvm.start(Party.class, heapName, "1")) {
-                Children.awaitTrue("two parties waiting", () -> barrier.getNumberWaiting() == 2);
+                Children.awaitTrue("two parties waiting, their slots written", () -> barrier.getNumberWaiting() == 2
+                        && slotWritten(heap, 0) && slotWritten(heap, 1));
                 doomed.kill();
                 long start = System.nanoTime();
                 assertThat(survivor.awaitLine("BROKEN", BOUND)).isEqualTo("BROKEN");
@@ -165,12 +167,21 @@ class SharedBarrierTest {
             assertThat(barrier.isBroken()).isTrue();
             barrier.reset();
             try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1")) {
-                Children.awaitTrue("a party waiting", () -> barrier.getNumberWaiting() == 1);
-                doomed.kill();
+                Children.awaitTrue("a party waiting, its slot written", () -> barrier.getNumberWaiting() == 1
+                        && slotWritten(heap, 0));
+                doomed.kill(); // not between its arrival and its slot write: that window goes unseen (documented)
             }
             assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
                     .as("the next arrival sees the dead one").isInstanceOf(BrokenBarrierException.class);
         }
+    }
+
+    /** @return true if arrival slot {@code slot} of the barrier holds its party's token for this generation */
+    private static boolean slotWritten(SharedHeap heap, int slot) {
+        MemorySegment block = heap.lookup("barrier", SyncLayout.BARRIER).segment();
+        int generation = block.get(ValueLayout.JAVA_INT, SyncLayout.BARRIER_FUTEX) & SyncLayout.BARRIER_GENERATION_MASK;
+        return block.get(ValueLayout.JAVA_INT, SyncLayout.BARRIER_SLOTS_OFFSET + slot * SyncLayout.BARRIER_SLOT_SIZE
+                + Long.BYTES) == generation + 1;
     }
 
     @Test
