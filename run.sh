@@ -10,7 +10,8 @@ usage() {
         "  bench       build, then run the quick benchmark suite, shm4j beside its peers (about 6 minutes on 2 cores)" \
         "  test        build and run every test: unit, cross-process, Python interop, corruption, then jcstress" \
         "  install     install shm4j-core and shm4j-sync with their sources and Javadoc jars into ~/.m2 (no tests)" \
-        "  bench-full  the full benchmark suite with the benchmarks' own settings, 2 forks each (about 30 minutes)" \
+        "  bench-full  the full benchmark suite with the benchmarks' own settings, 2 forks each (30 minutes before" \
+        "              the map, list and coordination benchmarks were added; not timed since)" \
         "  python      the same workloads with Python's multiprocessing (bench/python/mp_bench.py ARGS)" \
         "  report      regenerate the README's performance tables and chart from the newest full run (or ARGS' run;" \
         "              a run too noisy for its verdicts is refused unless --force is given)" \
