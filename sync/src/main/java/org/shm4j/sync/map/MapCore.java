@@ -129,14 +129,28 @@ final class MapCore {
         }
     }
 
-    /** @return the segment of a key's hash, locked by the current thread (which unlocks it) */
+    /**
+     * @return the segment of a key's hash, locked by the current thread (which unlocks it): the hint of
+     *         {@link #read} if, locked, it covers the hash (a half still being split is locked by its splitter), else
+     *         the segment the directory names
+     */
     MapSegment lock(long hash) {
+        int h = (int) hash & hintMask;
+        MapSegment hint = hints[h];
+        if (hint != null) {
+            hint.lock();
+            if (hint.covers(hash)) {
+                return hint;
+            }
+            hint.unlock();
+        }
         int j = (int) hash & directoryMask;
         while (true) {
             int number = directory(j);
             MapSegment segment = segmentNumber(number, null, 0, 0);
             segment.lock();
             if (directory(j) == number) { // only the segment's own lock holder re-points its entries
+                hints[h] = segment;
                 return segment;
             }
             segment.unlock();
