@@ -32,8 +32,8 @@ final class MapCore {
 
     /** Longest map name: it leaves room for the {@code "#<b>"} of extension blocks in a heap block name. */
     static final int MAX_NAME_BYTES = 88;
-    /** Hints per initial segment ({@link #hints}): room for two doublings of the map before they collide. */
-    private static final int HINT_BITS = 2;
+    /** Hints per initial segment ({@link #hints}): room for four doublings of the map before they collide. */
+    private static final int HINT_BITS = 4;
 
     private final String name;
     private final SharedHeap heap;
