@@ -41,7 +41,8 @@ import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
  * One segment of a map: its slot table and entry arena, written under its robust mutex and read optimistically
  * under its sequence counter (see {@link MapLayout}).
  *
- * <p>Reads: {@link #tryRead} loads the sequence (acquire); if even, probes and copies the value with plain loads,
+ * <p>Reads: {@link #tryRead} loads the sequence (acquire); if even, checks that the segment's local depth and
+ * pattern cover the hash ({@link #MOVED} if not), probes and copies the value with plain loads,
  * every offset checked against the segment first, then an acquire fence and a second load of the sequence: a change
  * means a writer interfered and the result is dropped (a torn offset that still slips past the checks throws
  * {@link IndexOutOfBoundsException}, caught and dropped too). After {@link #OPTIMISTIC_TRIES} failures, or while a
