@@ -32,6 +32,8 @@ final class MapCore {
 
     /** Longest map name: it leaves room for the {@code "#<b>"} of extension blocks in a heap block name. */
     static final int MAX_NAME_BYTES = 88;
+    /** Hints per initial segment ({@link #hints}): room for four doublings of the map before they collide. */
+    private static final int HINT_BITS = 4;
 
     private final String name;
     private final SharedHeap heap;
@@ -42,6 +44,13 @@ final class MapCore {
     private final long maxEntryBytes;
     /** This process's segment objects by number, made on first use (benign race: they hold only final fields). */
     private final MapSegment[] segments;
+    /** Low bits of a hash that index {@link #hints}. */
+    private final int hintMask;
+    /**
+     * This process's guess of the segment holding a key, by the low bits of its hash: the last segment a read
+     * found there (benign race, as {@link #segments}).
+     */
+    private final MapSegment[] hints;
     /** This process's extension blocks by index, looked up on first use. */
     private final MemorySegment[] extensions;
 
@@ -53,6 +62,8 @@ final class MapCore {
         this.directoryMask = geometry.maxSegments() - 1;
         this.maxLoad = MapLayout.maxLoad(geometry.slots());
         this.segments = new MapSegment[geometry.maxSegments()];
+        this.hints = new MapSegment[Math.min(geometry.maxSegments(), geometry.segments() << HINT_BITS)];
+        this.hintMask = hints.length - 1;
         this.extensions = new MemorySegment[geometry.maxDepth() - geometry.initialDepth() + 1];
         this.maxEntryBytes = MapLayout.chunkSize(segmentNumber(0, null, 0, 0).arena.maxClass());
     }
@@ -86,30 +97,60 @@ final class MapCore {
     }
 
     /**
-     * Looks a key up (see {@link MapSegment#read}) in the segment the directory names, again if a split moved the
-     * key meanwhile.
+     * Looks a key up (see {@link MapSegment#read}) in the segment that last held keys of its hash's low bits in this
+     * process, if it still covers the hash; else in the segment the directory names, again if a split moved the key
+     * meanwhile. A segment that covers a hash in a validated read holds its key: the directory names a segment
+     * before any reader can find it, only ever points on to newer segments, and a split changes the depth and
+     * pattern together with the entries it drops (see {@link MapLayout}); so the hint saves the directory load.
      */
     int read(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target, long targetOffset,
              long capacity) {
+        int h = (int) hash & hintMask;
+        MapSegment hint = hints[h];
+        if (hint != null) {
+            int result = hint.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+            if (result != MapSegment.MOVED) {
+                return result;
+            }
+        }
         int j = (int) hash & directoryMask;
         while (true) {
             int number = directory(j);
-            int result = segmentNumber(number, null, 0, 0).read(hash, key, keyOffset, keyLength, target,
-                    targetOffset, capacity);
-            if (directory(j) == number) {
+            MapSegment segment = segmentNumber(number, null, 0, 0);
+            int result = segment.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+            if (result != MapSegment.MOVED) {
+                hints[h] = segment;
                 return result;
+            }
+            if (directory(j) == number) { // a split points the directory on before it deepens the segment
+                throw segment.corrupted("directory entry " + j + " names it, but its local depth and pattern do "
+                        + "not cover that entry");
             }
         }
     }
 
-    /** @return the segment of a key's hash, locked by the current thread (which unlocks it) */
+    /**
+     * @return the segment of a key's hash, locked by the current thread (which unlocks it): the hint of
+     *         {@link #read} if, locked, it covers the hash (a half still being split is locked by its splitter), else
+     *         the segment the directory names
+     */
     MapSegment lock(long hash) {
+        int h = (int) hash & hintMask;
+        MapSegment hint = hints[h];
+        if (hint != null) {
+            hint.lock();
+            if (hint.covers(hash)) {
+                return hint;
+            }
+            hint.unlock();
+        }
         int j = (int) hash & directoryMask;
         while (true) {
             int number = directory(j);
             MapSegment segment = segmentNumber(number, null, 0, 0);
             segment.lock();
             if (directory(j) == number) { // only the segment's own lock holder re-points its entries
+                hints[h] = segment;
                 return segment;
             }
             segment.unlock();

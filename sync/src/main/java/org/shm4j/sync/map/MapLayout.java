@@ -38,8 +38,9 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>4 &times; 2<sup>maxDepth</sup></td><td>directory</td><td>entry {@code j}: the number of the
  *     segment holding the keys whose hash has {@code j} in its low maxDepth bits</td><td>written under the lock
- *     of the segment it names, with release; read with acquire, and read again after a segment read to check
- *     that no split moved the key meanwhile</td></tr>
+ *     of the segment it names, with release; read with acquire. A reader takes the segment's read as valid only
+ *     if the segment's localDepth and pattern (read under its sequence) cover the hash, else it reads the entry
+ *     again; so a reader may also skip the directory and go to a segment it found before</td></tr>
  * </table>
  * Segment {@code n} below {@code initialSegments} starts at {@code segmentsOffset + n * segmentSize}, where
  * {@code segmentsOffset = 128 + 4 * 2^maxDepth} rounded up to 64. Segments made by splits live in extension blocks

@@ -41,7 +41,8 @@ import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
  * One segment of a map: its slot table and entry arena, written under its robust mutex and read optimistically
  * under its sequence counter (see {@link MapLayout}).
  *
- * <p>Reads: {@link #tryRead} loads the sequence (acquire); if even, probes and copies the value with plain loads,
+ * <p>Reads: {@link #tryRead} loads the sequence (acquire); if even, checks that the segment's local depth and
+ * pattern cover the hash ({@link #MOVED} if not), probes and copies the value with plain loads,
  * every offset checked against the segment first, then an acquire fence and a second load of the sequence: a change
  * means a writer interfered and the result is dropped (a torn offset that still slips past the checks throws
  * {@link IndexOutOfBoundsException}, caught and dropped too). After {@link #OPTIMISTIC_TRIES} failures, or while a
@@ -57,6 +58,8 @@ final class MapSegment {
     static final int ABSENT = -1;
     /** {@link #tryRead}: a writer interfered; read again. */
     static final int RETRY = -2;
+    /** {@link #read}: the segment does not hold the hash's keys (a split moved them); look it up again. */
+    static final int MOVED = -3;
     /** {@link #probe}: a checked offset or length was out of bounds. */
     static final long TORN = Long.MIN_VALUE;
     /** {@link #probe}: absent, and no slot free to insert it. */
@@ -94,8 +97,8 @@ final class MapSegment {
     /**
      * Looks a key up without writing shared memory unless writers keep the segment busy.
      *
-     * @return the value's length, its bytes copied to {@code target} if it is at most {@code capacity}; or
-     *         {@link #ABSENT}
+     * @return the value's length, its bytes copied to {@code target} if it is at most {@code capacity};
+     *         {@link #ABSENT}; or {@link #MOVED} if the segment's local depth and pattern do not cover {@code hash}
      */
     int read(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target, long targetOffset,
              long capacity) {
@@ -112,6 +115,9 @@ final class MapSegment {
         }
         lock();
         try {
+            if (!covers(hash)) { // the lock's repair may have finished a dead writer's split
+                return MOVED;
+            }
             long found = find(hash, key, keyOffset, keyLength);
             return found < 0 ? ABSENT : copyValue(chunk((int) found), target, targetOffset, capacity);
         } finally {
@@ -125,6 +131,9 @@ final class MapSegment {
         long stamp = (long) LONG.getAcquire(memory, S_SEQUENCE);
         if ((stamp & 1) != 0) {
             return RETRY;
+        }
+        if (!covers(hash)) { // a split moved the key, or a stale hint led here: validated, so not a torn read
+            return validate(stamp) ? MOVED : RETRY;
         }
         int result;
         try {
@@ -339,6 +348,16 @@ final class MapSegment {
     /** @return the low hash bits all keys of this segment share (opaque: iterators read it without the lock) */
     int localDepth() {
         return (int) INT.getOpaque(memory, S_LOCAL_DEPTH);
+    }
+
+    /**
+     * @return true if the low {@code localDepth} bits of {@code hash} equal the segment's pattern: the segment holds
+     *         the key if the map does (plain loads: under the lock, or validated by the sequence)
+     */
+    boolean covers(long hash) {
+        int depth = memory.get(JAVA_INT, S_LOCAL_DEPTH);
+        return depth >= 0 && depth < Integer.SIZE
+                && ((int) hash & ((1 << depth) - 1)) == memory.get(JAVA_INT, S_PATTERN);
     }
 
     /** @return the value of those bits */
