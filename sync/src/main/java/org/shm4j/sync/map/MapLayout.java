@@ -88,14 +88,17 @@ import org.shm4j.sync.internal.SyncLayout;
  *
  * <table class="striped">
  * <caption>Slot: 8 bytes</caption>
- * <tr><th>Bits</th><th>Meaning</th></tr>
- * <tr><td>63..48</td><td>tag: the high 16 bits of the key's hash</td></tr>
+ * <tr><th>Bits</th><th>Meaning</th><th>Memory ordering</th></tr>
+ * <tr><td>63..48</td><td>tag: the high 16 bits of the key's hash</td><td rowspan="2">the whole word is one opaque
+ *     store by the writer holding the segment lock (so it changes atomically); readers load it plain, validated by
+ *     the segment's sequence (or under the lock)</td></tr>
  * <tr><td>47..0</td><td>segment offset of the entry's chunk; the whole slot is 0 when empty and 1 when deleted
  *     (a tombstone)</td></tr>
  * </table>
  *
  * <table class="striped">
- * <caption>Chunk (entry): {@code 32 << class} bytes, 8-byte aligned</caption>
+ * <caption>Chunk (entry): {@code 32 << class} bytes, 8-byte aligned; written plain by the lock holder before the
+ * slot store publishes it, read plain under the sequence or the lock, except the state word (below)</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th></tr>
  * <tr><td>0</td><td>4</td><td>checksum / next</td><td>live: CRC-32C of bytes 8 to the end of the value; free: the
  *     segment offset of the next free chunk of its class, or 0</td></tr>
