@@ -90,7 +90,7 @@ public final class MappedFiles {
         try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
             for (Path temporary : temporaries) {
                 Matcher name = TEMP_NAME.matcher(temporary.getFileName().toString());
-                if (name.matches() && ProcessHandle.of(Long.parseLong(name.group(1))).isEmpty()) {
+                if (name.matches() && !ProcessIdentity.isPidAlive(Long.parseLong(name.group(1)))) {
                     Files.deleteIfExists(temporary);
                 }
             }
