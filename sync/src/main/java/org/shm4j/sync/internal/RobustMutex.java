@@ -319,6 +319,15 @@ public final class RobustMutex {
     }
 
     /**
+     * @param word a lock word: the owner's pid in bits 0..29 (with the waiters bit above it), its start time bits in
+     *             the high half
+     * @return the same owner as a {@link ProcessIdentity} token (pid high, start time bits low); 0 for a free word
+     */
+    public static long ownerToken(long word) {
+        return (word & LOCK_PID_MASK) << 32 | word >>> 32;
+    }
+
+    /**
      * Takes the mutex over from a dead owner for the current thread, with the waiters bit (others may be blocked),
      * and marks the data inconsistent.
      */
@@ -327,8 +336,7 @@ public final class RobustMutex {
         if (owner == LOCKED) {
             return false; // another thread of this live process
         }
-        // the owner token of ProcessIdentity: pid high, start time bits low
-        if (ProcessIdentity.isAlive((owner & LOCK_PID_MASK) << 32 | owner >>> 32)) {
+        if (ProcessIdentity.isAlive(ownerToken(owner))) {
             return false;
         }
         if (!LONG.compareAndSet(segment, MUTEX_WORD, w, LOCKED | LOCK_WAITERS)) {

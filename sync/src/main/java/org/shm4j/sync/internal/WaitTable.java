@@ -209,8 +209,7 @@ public final class WaitTable {
                     (long) LONG.getVolatile(memory, at + SyncLayout.FAIR_OWNER_THREAD_OFFSET));
         }
         long word = (long) LONG.getVolatile(memory, at + SyncLayout.MUTEX_WORD) & ~SyncLayout.LOCK_WAITERS;
-        // the mutex word holds pid low and start time high; the owner token the other way round
-        long token = word == 0 ? 0 : (word & SyncLayout.LOCK_PID_MASK) << 32 | word >>> 32;
+        long token = RobustMutex.ownerToken(word);
         return holder(token, (long) LONG.getVolatile(memory, at + SyncLayout.MUTEX_OWNER_THREAD));
     }
 

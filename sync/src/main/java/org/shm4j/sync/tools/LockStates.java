@@ -55,8 +55,7 @@ final class LockStates {
         long word = (long) LONG.getVolatile(block, base + MUTEX_WORD);
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("held", word != 0);
-        // the owner token of ProcessIdentity from the lock word: pid high, start time bits low
-        long token = (word & LOCK_PID_MASK) << 32 | word >>> 32;
+        long token = RobustMutex.ownerToken(word);
         state.put("owner", word == 0 ? null : owner(mutex.owner().orElse(null), ProcessIdentity.isAlive(token)));
         state.put("waiters", (word & LOCK_WAITERS) != 0);
         state.put("consistent", mutex.isConsistent());
