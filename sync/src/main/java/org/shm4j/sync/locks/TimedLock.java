@@ -3,6 +3,7 @@ package org.shm4j.sync.locks;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.Waits;
+import org.shm4j.sync.internal.WordWait;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -118,7 +119,7 @@ abstract class TimedLock implements Lock {
             throw new InterruptedException();
         }
         try {
-            return acquire(Math.max(0, unit.toNanos(time)), true);
+            return acquire(WordWait.nanos(time, unit), true);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
