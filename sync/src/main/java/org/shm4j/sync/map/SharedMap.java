@@ -323,10 +323,11 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                     segment.delete((int) found);
                 }
             } else {
+                int valueLength = values.encodedLength(result);
                 scratch = Scratch.get();
-                keyLength = encodeKey(key, scratch, values.encodedLength(result)); // the function may have used it
+                keyLength = encodeKey(key, scratch, valueLength); // the function may have used the scratch
                 values.encode(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
-                holder = core.store(segment, found, hash, scratch, keyLength, values.encodedLength(result));
+                holder = core.store(segment, found, hash, scratch, keyLength, valueLength);
             }
             return returnOld ? old : result;
         } finally {
