@@ -78,7 +78,7 @@ public final class PipeEnds {
      * @throws ShmFormatException if its magic or layout version is not this one's
      */
     public static PipeEnds open(SharedHeap heap, String name) {
-        return new PipeEnds(Blocks.open(heap, name, SyncLayout.PIPE), name,
+        return new PipeEnds(Blocks.open(heap, name, SyncLayout.PIPE, SyncLayout.PIPE_SIZE, "SharedPipe"), name,
                 Blocks.closedMessage("SharedPipe", name, heap));
     }
 
