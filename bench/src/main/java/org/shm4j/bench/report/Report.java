@@ -154,7 +154,8 @@ public final class Report {
         return key.matches("(Contended)?ValuesBenchmark\\.sharedLong.*") || key.matches("(Contended)?LocksBenchmark"
                 + "\\.shared.*") || key.startsWith("RingBenchmark.")
                 || key.matches("(Contended)?MapBenchmark\\.shared(GetInto|Put):.*")
-                || key.matches("CoordinationBenchmark\\.shared(Undo)?Semaphore:.*");
+                || key.matches("CoordinationBenchmark\\.shared(Undo)?Semaphore:.*")
+                || key.matches("ListBenchmark\\.shareable(Get|Set):.*");
     }
 
     private void python(StringBuilder s) {
