@@ -10,11 +10,13 @@ usage() {
         "  bench       build, then run the quick benchmark suite, shm4j beside its peers (about 6 minutes on 2 cores)" \
         "  test        build and run every test: unit, cross-process, Python interop, corruption, then jcstress" \
         "  install     install shm4j-core and shm4j-sync with their sources and Javadoc jars into ~/.m2 (no tests)" \
-        "  bench-full  the full benchmark suite with the benchmarks' own settings, 2 forks each (30 minutes before" \
-        "              the map, list and coordination benchmarks were added; not timed since)" \
+        "  bench-full  the full benchmark suite with the benchmarks' own settings, 2 forks each (not timed since" \
+        "              the map, list and coordination benchmarks came: about 150 runs of some 20 s each);" \
+        "              ARGS: JMH patterns for a partial run of some classes, e.g. 'LocksBenchmark|RingBenchmark'" \
         "  python      the same workloads with Python's multiprocessing (bench/python/mp_bench.py ARGS)" \
-        "  report      regenerate the README's performance tables and chart from the newest full run (or ARGS' run;" \
-        "              a run too noisy for its verdicts is refused unless --force is given)" \
+        "  report      regenerate the README's performance tables and chart from the full runs, newest first (or" \
+        "              ARGS' runs): each row from the newest run that measured it; a run too noisy for its" \
+        "              verdicts is refused unless --force is given" \
         "  demo        two JVM processes share a named heap and add to one counter" \
         "  shm4j       the shm4j tool: list, inspect, watch and clean up heaps (./shm4j ARGS; ./shm4j help)" \
         "  help        print this list (also -h, --help, or no command)" \
@@ -68,7 +70,7 @@ case "$command" in
         unsafe_flag=$(java --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1 \
             && echo --sun-misc-unsafe-memory-access=allow || true)
         java --enable-native-access=ALL-UNNAMED $unsafe_flag -cp bench/target/benchmarks.jar org.shm4j.bench.QuickSuite \
-            $([ "$command" = bench-full ] && echo --full)
+            $([ "$command" = bench-full ] && echo --full) "${@:2}"
         ;;
     python)
         python3 bench/python/mp_bench.py "${@:2}"

@@ -23,7 +23,9 @@ import java.util.stream.Stream;
 /**
  * The benchmark suite: every JMH benchmark of shm4j beside its peers with {@code -prof gc}, then the cross-process
  * ping-pong and the lock hand-off. Quick by default (short iterations, about 6 minutes on 2 cores); {@code --full}
- * uses the classes' own iterations and more round trips. Prints the side-by-side tables and writes
+ * uses the classes' own iterations and more round trips, and may be narrowed to some benchmark classes with JMH
+ * include patterns after it ({@code --full 'LocksBenchmark|RingBenchmark'}: a partial full run, which the report
+ * layers over the last complete one). Prints the side-by-side tables and writes
  * {@code bench/results/<quick|full>-<time>.json} (JMH), {@code .latency.json} and {@code .machine.txt} (CPU model,
  * cores, JDK, VM or not); {@code ResultsReport} ({@code ./run.sh report}) turns a full run's into the README's
  * tables. On JDK 23+ the forks get {@code --sun-misc-unsafe-memory-access=allow}, for JMH's own use of
@@ -49,17 +51,22 @@ public final class QuickSuite {
     }
 
     /**
-     * @param args {@code --full} for the classes' own iteration settings
+     * @param args {@code --full} for the classes' own iteration settings, then optionally JMH include patterns
      */
     public static void main(String[] args) throws RunnerException, IOException, InterruptedException {
         boolean full = List.of(args).contains("--full");
+        List<String> only = List.of(args).stream().filter(a -> !a.startsWith("--")).toList();
+        if (!full && !only.isEmpty()) {
+            throw new IllegalArgumentException("benchmark patterns " + only + " need --full (the quick suite always"
+                    + " runs its own list)");
+        }
         Path results = Path.of("bench", "results");
         Files.createDirectories(results);
         String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         Path run = results.resolve((full ? "full-" : "quick-") + stamp);
         Path json = Path.of(run + ".json");
         ChainedOptionsBuilder options = new OptionsBuilder()
-                .include(full ? "org\\.shm4j\\.bench\\..*Benchmark" : QUICK)
+                .include(!full ? QUICK : only.isEmpty() ? "org\\.shm4j\\.bench\\..*Benchmark" : String.join("|", only))
                 .addProfiler(GCProfiler.class)
                 .resultFormat(ResultFormatType.JSON)
                 .result(json.toString());

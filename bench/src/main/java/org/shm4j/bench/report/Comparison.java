@@ -60,7 +60,7 @@ record Comparison(String section, String label, String ours, String peer, double
             all.add(new Comparison(QUEUES, "SPSC " + size + " B: SharedRing / Agrona OneToOneRingBuffer",
                     "RingBenchmark.spsc:polled" + p, "AgronaRingBenchmark.spsc:polled" + p, 1.0));
             all.add(new Comparison(QUEUES, "SPSC " + size + " B, offer + poll in 1 thread: SharedRing / Agrona",
-                    "RingBenchmark.spscOfferPoll" + p, "AgronaRingBenchmark.spscOfferPoll" + p, 0));
+                    "RingBenchmark.spscOfferPoll" + p, "AgronaRingBenchmark.spscOfferPoll" + p, 1.0));
             all.add(new Comparison(QUEUES, "SPSC " + size + " B: SharedRing / Disruptor",
                     "RingBenchmark.spsc:polled" + p, "DisruptorBenchmark.spsc:polled" + p, 0));
             all.add(new Comparison(QUEUES, "MPSC " + size + " B: SharedRing / Agrona ManyToOneRingBuffer",
@@ -72,7 +72,7 @@ record Comparison(String section, String label, String ours, String peer, double
                     3.0));
             all.add(new Comparison(QUEUES, "MPMC " + size + " B: SharedRing / ConcurrentLinkedQueue",
                     "RingBenchmark.mpmc:polled" + p, "JdkQueueBenchmark.mpmc:polled[queue=ConcurrentLinkedQueue]",
-                    0));
+                    1.0));
         }
         all.add(new Comparison(QUEUES, "SPSC 64 B: SharedRing / ArrayBlockingQueue",
                 "RingBenchmark.spsc:polled[size=64]", "JdkQueueBenchmark.spsc:polled[queue=ArrayBlockingQueue]", 0));
@@ -151,13 +151,13 @@ record Comparison(String section, String label, String ours, String peer, double
         all.add(new Comparison(section, "getAndAdd: SharedLong / raw VarHandle (floor)", ours + ".sharedLongGetAndAdd",
                 ours + ".rawVarHandleGetAndAdd", single ? 0.9 : 0));
         all.add(new Comparison(section, "getAndAdd: SharedLong / Agrona AtomicBuffer", ours + ".sharedLongGetAndAdd",
-                agrona + ".agronaGetAndAdd", 0));
+                agrona + ".agronaGetAndAdd", single ? 0.95 : 0));
         all.add(new Comparison(section, "get: SharedLong / AtomicLong", ours + ".sharedLongGet",
                 ours + ".atomicLongGet", 0));
         all.add(new Comparison(section, "get: SharedLong / raw VarHandle (floor)", ours + ".sharedLongGet",
                 ours + ".rawVarHandleGet", 0));
         all.add(new Comparison(section, "get: SharedLong / Agrona AtomicBuffer", ours + ".sharedLongGet",
-                agrona + ".agronaGet", 0));
+                agrona + ".agronaGet", single ? 0.9 : 0));
         all.add(new Comparison(section, "set: SharedLong / AtomicLong", ours + ".sharedLongSet",
                 ours + ".atomicLongSet", 0));
         all.add(new Comparison(section, "set: SharedLong / raw VarHandle (floor)", ours + ".sharedLongSet",
@@ -177,9 +177,10 @@ record Comparison(String section, String label, String ours, String peer, double
                 bench + ".synchronizedBlock", 0));
         all.add(new Comparison(section, "SharedLock / CAS spin lock (floor)", bench + ".sharedLock",
                 bench + ".casSpinLock", 0));
+        boolean single = section.equals(LOCKS);
         all.add(new Comparison(section, "SharedFairLock / ReentrantLock", bench + ".sharedFairLock",
-                bench + ".reentrantLock", 0));
+                bench + ".reentrantLock", single ? 0.5 : 0));
         all.add(new Comparison(section, "SharedReadWriteLock (write) / ReentrantLock", bench + ".sharedWriteLock",
-                bench + ".reentrantLock", 0));
+                bench + ".reentrantLock", single ? 0.5 : 0));
     }
 }

@@ -49,15 +49,16 @@ public final class Report {
             s.append("| comparison | shm4j (ops/µs) | peer (ops/µs) | ratio | target |\n");
             s.append("|---|---:|---:|---:|---|\n");
             for (Comparison c : comparisons) {
-                Optional<Score> ours = jmh.get(c.ours());
-                Optional<Score> peer = jmh.get(c.peer());
-                if (ours.isEmpty() || peer.isEmpty()) {
-                    s.append(f("| %s | %s | %s | not run | |%n", c.label(), ours.map(Report::score).orElse("—"),
-                            peer.map(Report::score).orElse("—")));
+                Optional<JmhResults.Pair> pair = jmh.pair(c.ours(), c.peer());
+                if (pair.isEmpty()) {
+                    s.append(f("| %s | %s | %s | not run | |%n", c.label(), jmh.get(c.ours()).map(Report::score)
+                            .orElse("—"), jmh.get(c.peer()).map(Report::score).orElse("—")));
                     continue;
                 }
-                Score ratio = ours.get().over(peer.get());
-                s.append(f("| %s | %s | %s | %s | %s |%n", c.label(), score(ours.get()), score(peer.get()),
+                JmhResults.Pair p = pair.get();
+                Score ratio = p.ours().over(p.peer());
+                String from = p.run().equals(jmh.run()) ? "" : " (run `" + p.run() + "`)";
+                s.append(f("| %s%s | %s | %s | %s | %s |%n", c.label(), from, score(p.ours()), score(p.peer()),
                         score(ratio), verdict(ratio, c.target())));
             }
             s.append('\n');
@@ -98,7 +99,7 @@ public final class Report {
     }
 
     private Optional<Score> ratio(Comparison c) {
-        return jmh.get(c.ours()).flatMap(ours -> jmh.get(c.peer()).map(ours::over));
+        return jmh.pair(c.ours(), c.peer()).map(p -> p.ours().over(p.peer()));
     }
 
     private Optional<Score> pingPongRatio(String peer, String ours) {
@@ -153,7 +154,8 @@ public final class Report {
         return key.matches("(Contended)?ValuesBenchmark\\.sharedLong.*") || key.matches("(Contended)?LocksBenchmark"
                 + "\\.shared.*") || key.startsWith("RingBenchmark.")
                 || key.matches("(Contended)?MapBenchmark\\.shared(GetInto|Put):.*")
-                || key.matches("CoordinationBenchmark\\.shared(Undo)?Semaphore:.*");
+                || key.matches("CoordinationBenchmark\\.shared(Undo)?Semaphore:.*")
+                || key.matches("ListBenchmark\\.shareable(Get|Set):.*");
     }
 
     private void python(StringBuilder s) {

@@ -12,11 +12,13 @@ import java.util.stream.Stream;
 
 /**
  * Regenerates the README's performance tables and chart from a suite run's files, so no figure is typed by hand.
- * Usage: {@code ResultsReport [--force] [bench/results/<run>]}, by default the newest full run ({@code full-*}); it
- * reads {@code <run>.json}, {@code <run>.latency.json}, {@code <run>.machine.txt} and the newest
- * {@code bench/results/python-*.json}, writes {@code bench/results/chart.svg}, and replaces the README's text
- * between {@value #BEGIN} and {@value #END}. A run that fails the {@link NoiseRule} is refused (exit status 1,
- * nothing written) unless {@code --force} is given.
+ * Usage: {@code ResultsReport [--force] [bench/results/<run> ...]}, by default every full run ({@code full-*}),
+ * newest first. The newest run leads: its {@code <run>.latency.json} and {@code <run>.machine.txt} are used, and each
+ * comparison is read from the newest run that measured both of its sides, so a partial full run
+ * ({@code ./run.sh bench-full REGEX}) refreshes its rows over the last complete one; a row from an older run is
+ * labelled with it. The newest {@code bench/results/python-*.json} is read too. It writes
+ * {@code bench/results/chart.svg} and replaces the README's text between {@value #BEGIN} and {@value #END}. Runs that
+ * fail the {@link NoiseRule} are refused (exit status 1, nothing written) unless {@code --force} is given.
  */
 public final class ResultsReport {
     static final String BEGIN = "<!-- results:begin -->";
@@ -44,17 +46,19 @@ public final class ResultsReport {
         boolean force = args.contains(FORCE);
         List<String> paths = new ArrayList<>(args);
         paths.remove(FORCE);
-        if (paths.size() > 1 || paths.stream().anyMatch(a -> a.startsWith("-"))) {
-            err.println("usage: ResultsReport [" + FORCE + "] [bench/results/<run>]");
+        if (paths.stream().anyMatch(a -> a.startsWith("-"))) {
+            err.println("usage: ResultsReport [" + FORCE + "] [bench/results/<run> ...]");
             return 2;
         }
         Path results = root.resolve(RESULTS);
-        Path run = paths.isEmpty() ? newest(results, "full-")
-                .orElseThrow(() -> new IllegalStateException("no full suite run in " + results))
-                : root.resolve(paths.get(0));
+        List<Path> runs = paths.isEmpty() ? newestFirst(results, "full-") : paths.stream().map(root::resolve).toList();
+        if (runs.isEmpty()) {
+            throw new IllegalStateException("no full suite run in " + results);
+        }
+        Path run = runs.get(0);
         Path latencyFile = sibling(run, ".latency.json");
-        Optional<Path> pythonFile = newest(results, "python-").map(p -> sibling(p, ".json"));
-        Report report = new Report(JmhResults.read(sibling(run, ".json")),
+        Optional<Path> pythonFile = newestFirst(results, "python-").stream().findFirst().map(p -> sibling(p, ".json"));
+        Report report = new Report(JmhResults.read(runs.stream().map(r -> sibling(r, ".json")).toList()),
                 Files.exists(latencyFile) ? LatencyResults.parse(Files.readString(latencyFile)) : null,
                 pythonFile.isPresent() ? Json.object(Json.parse(Files.readString(pythonFile.get()))) : null);
         List<String> failures = NoiseRule.failures(report.targeted());
@@ -66,7 +70,7 @@ public final class ResultsReport {
             if (!force) {
                 err.println("README.md and the chart are unchanged. Measure again (./run.sh bench-full, on a quieter"
                         + " machine or with more forks), or write this run anyway: ./run.sh report " + FORCE
-                        + (paths.isEmpty() ? "" : " " + paths.get(0)));
+                        + (paths.isEmpty() ? "" : " " + String.join(" ", paths)));
                 return 1;
             }
         }
@@ -80,7 +84,9 @@ public final class ResultsReport {
         Path chart = results.resolve("chart.svg");
         Files.writeString(chart, RatioChart.svg("shm4j / peer, same JMH run: " + run.getFileName(), report.bars()));
         String machine = Files.readString(sibling(run, ".machine.txt")).strip();
-        String section = BEGIN + "\n\nRun `" + run.getFileName() + "` on " + machine + "; files in `bench/results/`"
+        String older = runs.size() == 1 ? "" : " (rows it did not measure from the older full runs, each labelled)";
+        String section = BEGIN + "\n\nRun `" + run.getFileName() + "`" + older + " on " + machine
+                + "; files in `bench/results/`"
                 + pythonFile.map(p -> ", Python figures from `" + p.getFileName() + "`").orElse("") + ".\n\n"
                 + "![shm4j / peer ratios](bench/results/chart.svg)\n\n" + report.markdown() + END;
         Files.writeString(readme, text.substring(0, begin) + section + text.substring(end + END.length()));
@@ -92,13 +98,13 @@ public final class ResultsReport {
         return run.resolveSibling(run.getFileName() + extension);
     }
 
-    /** @return the newest run in {@code results} whose name starts with {@code prefix}, without its extension */
-    private static Optional<Path> newest(Path results, String prefix) throws IOException {
+    /** @return the runs in {@code results} whose names start with {@code prefix}, newest first, without extension */
+    private static List<Path> newestFirst(Path results, String prefix) throws IOException {
         try (Stream<Path> files = Files.list(results)) {
             return files.map(p -> p.getFileName().toString())
                     .filter(n -> n.startsWith(prefix) && n.endsWith(".json") && !n.endsWith(".latency.json"))
-                    .max(Comparator.naturalOrder())
-                    .map(n -> results.resolve(n.substring(0, n.length() - ".json".length())));
+                    .sorted(Comparator.reverseOrder())
+                    .map(n -> results.resolve(n.substring(0, n.length() - ".json".length()))).toList();
         }
     }
 }

@@ -101,6 +101,26 @@ class ResultsReportTest {
         assertThat(report("--fast")).isEqualTo(2);
     }
 
+    @Test
+    void aPartialFullRunLeadsAndTheOlderFullRunFillsTheRowsItDidNotMeasure() throws IOException {
+        write("full-20260101-000000", DECIDED);
+        write("full-20260102-000000", "[" + String.join(",\n",
+                ReportTest.jmh("LocksBenchmark.sharedLock", 1.6, 0.1),
+                ReportTest.jmh("LocksBenchmark.reentrantLock", 1, 0),
+                // one side of a comparison alone: the pair is read from the older run, never mixed
+                ReportTest.jmh("ContendedLocksBenchmark.sharedLock", 9, 0)) + "]");
+
+        assertThat(report()).isZero();
+        String readme = Files.readString(root.resolve("README.md"));
+        assertThat(readme).contains("Run `full-20260102-000000` (rows it did not measure from the older full runs")
+                .contains("| SharedLock / ReentrantLock | 1.60 ± 0.10 | 1.00 ± 0.00 | 1.60 ± 0.10 | ≥ 1.00: met |")
+                .contains("| SharedLock / ReentrantLock (run `full-20260101-000000`) | 1.50 ± 0.20 | 1.00 ± 0.00 |")
+                .contains("| getAndAdd: SharedLong / AtomicLong (run `full-20260101-000000`) |");
+        assertThat(report("bench/results/full-20260102-000000")).isZero();
+        assertThat(Files.readString(root.resolve("README.md"))).contains("Run `full-20260102-000000` on")
+                .doesNotContain("full-20260101-000000");
+    }
+
     private int report(String... args) throws IOException {
         Files.writeString(root.resolve("README.md"), README, StandardCharsets.UTF_8);
         out.reset();

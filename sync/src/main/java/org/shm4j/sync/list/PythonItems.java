@@ -95,11 +95,11 @@ final class PythonItems {
     }
 
     /**
-     * @return the kind of an item from its format word and code
-     * @throws ShmFormatException if they are not a pair Python writes, or an {@code "<n>s"} format exceeds the slot
+     * @return the kind of an item from its format word and code, or null if they are not a pair Python writes or an
+     *         {@code "<n>s"} format exceeds the slot (then {@link #corrupt} says so)
      */
-    static ShareableList.Kind kind(long format, byte code, int slot, String what) {
-        ShareableList.Kind kind = switch (code) {
+    static ShareableList.Kind kindOrNull(long format, byte code, int slot) {
+        return switch (code) {
             case PY_CODE_VALUE -> format == PY_FORMAT_LONG ? ShareableList.Kind.LONG
                     : format == PY_FORMAT_DOUBLE ? ShareableList.Kind.DOUBLE
                     : format == PY_FORMAT_BOOLEAN ? ShareableList.Kind.BOOLEAN : null;
@@ -108,12 +108,13 @@ final class PythonItems {
             case PY_CODE_NONE -> format == PY_FORMAT_NONE ? ShareableList.Kind.NONE : null;
             default -> null;
         };
-        if (kind == null) {
-            throw new ShmFormatException(what + " is corrupted: format=" + describe(format) + ", code=" + code
-                    + " (expected: q, d, xxxxxxx? with code 0; <n>s with n <= " + slot
-                    + " and code 1 or 2; xxxxxx?x with code 3)");
-        }
-        return kind;
+    }
+
+    /** @return the exception for an item whose format and code {@link #kindOrNull} refused; {@code what} names it */
+    static ShmFormatException corrupt(long format, byte code, int slot, String what) {
+        return new ShmFormatException(what + " is corrupted: format=" + describe(format) + ", code=" + code
+                + " (expected: q, d, xxxxxxx? with code 0; <n>s with n <= " + slot
+                + " and code 1 or 2; xxxxxx?x with code 3)");
     }
 
     /** @return n of a {@code "<n>s"} format word with {@code n <= slot}, else -1 */

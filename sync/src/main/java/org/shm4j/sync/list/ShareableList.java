@@ -206,13 +206,14 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     @Override
     public Object get(int index) {
+        Kind kind = kind(index);
         long slot = slot(index);
-        return switch (kind(index)) {
+        return switch (kind) {
             case LONG -> (long) LONG.getOpaque(segment, slot);
             case DOUBLE -> Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
             case BOOLEAN -> (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
             case NONE -> null;
-            case STRING, BYTES -> readText(index, slot);
+            case STRING, BYTES -> readText(index, kind, slot);
         };
     }
 
@@ -226,7 +227,12 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         // opaque: no ordering with the value is promised (the list is not synchronised), but never a torn word
         long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
         byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
-        return PythonItems.kind(format, code, capacity(index), item(index));
+        int capacity = (int) (offsets[index + 1] - offsets[index]);
+        Kind kind = PythonItems.kindOrNull(format, code, capacity);
+        if (kind == null) {
+            throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
+        }
+        return kind;
     }
 
     /**
@@ -240,27 +246,27 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     /** @return the item at {@code index} as a long @throws ClassCastException if it is not a {@link Kind#LONG} */
     public long getLong(int index) {
-        return (Long) typed(index, Kind.LONG);
+        return (long) LONG.getOpaque(segment, typedSlot(index, Kind.LONG)); // opaque: see get()
     }
 
     /** @return the item at {@code index} as a double @throws ClassCastException if it is not a {@link Kind#DOUBLE} */
     public double getDouble(int index) {
-        return (Double) typed(index, Kind.DOUBLE);
+        return Double.longBitsToDouble((long) LONG.getOpaque(segment, typedSlot(index, Kind.DOUBLE)));
     }
 
     /** @return the item at {@code index} as a boolean @throws ClassCastException if it is not a boolean */
     public boolean getBoolean(int index) {
-        return (Boolean) typed(index, Kind.BOOLEAN);
+        return (byte) BYTE.getOpaque(segment, typedSlot(index, Kind.BOOLEAN) + PY_BOOLEAN_BYTE) != 0;
     }
 
     /** @return the item at {@code index} as a String @throws ClassCastException if it is not a {@link Kind#STRING} */
     public String getString(int index) {
-        return (String) typed(index, Kind.STRING);
+        return (String) readText(index, Kind.STRING, typedSlot(index, Kind.STRING));
     }
 
     /** @return the item at {@code index} as bytes @throws ClassCastException if it is not a {@link Kind#BYTES} */
     public byte[] getBytes(int index) {
-        return (byte[]) typed(index, Kind.BYTES);
+        return (byte[]) readText(index, Kind.BYTES, typedSlot(index, Kind.BYTES));
     }
 
     /**
@@ -323,12 +329,13 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         return what + " " + super.toString();
     }
 
-    private Object typed(int index, Kind expected) {
+    /** @return the slot of the item at {@code index}, checked to hold a {@code expected} */
+    private long typedSlot(int index, Kind expected) {
         Kind kind = kind(index);
         if (kind != expected) {
             throw new ClassCastException(item(index) + " is a " + kind + " (expected: a " + expected + ")");
         }
-        return get(index);
+        return dataStart + offsets[index]; // kind() checked the index
     }
 
     private void setWord(int index, Kind kind, long word) {
@@ -355,11 +362,11 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         BYTE.setOpaque(segment, codesStart + index, PythonItems.code(kind));
     }
 
-    private Object readText(int index, long slot) {
+    private Object readText(int index, Kind kind, long slot) {
         long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index); // opaque: see kind()
         int length = Math.max(PythonItems.stringLength(format, capacity(index)), 0);
         byte[] raw = segment.asSlice(slot, length).toArray(JAVA_BYTE); // plain: see class doc
-        return PythonItems.decode(kind(index), raw, item(index));
+        return PythonItems.decode(kind, raw, item(index));
     }
 
     private long slot(int index) {
