@@ -122,10 +122,38 @@ final class MapCore {
                 hints[h] = segment;
                 return result;
             }
-            if (directory(j) == number) { // a split points the directory on before it deepens the segment
-                throw segment.corrupted("directory entry " + j + " names it, but its local depth and pattern do "
-                        + "not cover that entry");
+            checkMoved(segment, j, number);
+        }
+    }
+
+    /** After a read found that {@code segment}, named by directory entry {@code j}, does not cover the hash. */
+    private void checkMoved(MapSegment segment, int j, int number) {
+        if (directory(j) == number) { // a split points the directory on before it deepens the segment
+            throw segment.corrupted("directory entry " + j + " names it, but its local depth and pattern do "
+                    + "not cover that entry");
+        }
+    }
+
+    /** {@link #read} for an 8-byte key held in a {@code long}: see {@link LongKeyRead}. */
+    int readLong(long hash, long key, MemorySegment target, long targetOffset, long capacity) {
+        int h = (int) hash & hintMask;
+        MapSegment hint = hints[h];
+        if (hint != null) {
+            int result = LongKeyRead.read(hint, hash, key, target, targetOffset, capacity);
+            if (result != MapSegment.MOVED) {
+                return result;
             }
+        }
+        int j = (int) hash & directoryMask;
+        while (true) {
+            int number = directory(j);
+            MapSegment segment = segmentNumber(number, null, 0, 0);
+            int result = LongKeyRead.read(segment, hash, key, target, targetOffset, capacity);
+            if (result != MapSegment.MOVED) {
+                hints[h] = segment;
+                return result;
+            }
+            checkMoved(segment, j, number);
         }
     }
 
@@ -206,6 +234,12 @@ final class MapCore {
     /** @return true if the map holds the key that {@code scratch} holds after its header space */
     boolean containsKey(long hash, Scratch scratch, int keyLength) {
         return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, scratch.outSegment, 0, 0) >= 0;
+    }
+
+    /** @return as {@link SharedMap#getInto}, for the 8-byte key {@code key} */
+    int getInto(long hash, long key, MemorySegment target, long offset) {
+        Objects.checkIndex(offset, target.byteSize() + 1);
+        return readLong(hash, key, target, offset, target.byteSize() - offset);
     }
 
     /** @return as {@link SharedMap#getInto}, for the key that {@code scratch} holds after its header space */

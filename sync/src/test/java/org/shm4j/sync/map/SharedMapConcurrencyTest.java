@@ -3,6 +3,8 @@ package org.shm4j.sync.map;
 import org.junit.jupiter.api.Test;
 import org.shm4j.sync.Codec;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -12,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -93,5 +96,60 @@ class SharedMapConcurrencyTest extends ThreadedMapFixture {
         assertThat(reads.get()).isPositive();
         assertThat(map.size()).isEqualTo(map.entrySet().stream().count()).isLessThanOrEqualTo(32);
         map.forEach(SelfChecking::version);
+    }
+
+    @Test
+    void shouldNeverCopyATornValueIntoALongKeyReadersBufferWhileTheMapGrows() throws Exception {
+        SharedLongMap<byte[]> map = SharedLongMap.create(heap, "longs", Codec.bytes(), new MapSizing(16, 8, 24));
+        AtomicBoolean writing = new AtomicBoolean(true);
+        AtomicLong reads = new AtomicLong();
+        List<Future<?>> writers = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            long first = t;
+            writers.add(threads.submit(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                for (long version = 1; version <= 20_000; version++) {
+                    long key = first + 2 * random.nextInt(512);
+                    if (random.nextInt(8) == 0) {
+                        map.delete(key);
+                    } else {
+                        byte[] value = SelfChecking.of(key, version);
+                        map.setBytes(key, MemorySegment.ofArray(value), 0, value.length);
+                    }
+                }
+            }));
+        }
+        List<Future<?>> readers = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            readers.add(threads.submit(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                MemorySegment target = Arena.ofAuto().allocate(128, 8);
+                while (writing.get()) {
+                    long key = random.nextInt(1024);
+                    int length = map.getInto(key, target, 8);
+                    if (length >= 0) {
+                        assertThat(length).isLessThanOrEqualTo(120);
+                        SelfChecking.version(key, target.asSlice(8, length).toArray(JAVA_BYTE));
+                        reads.incrementAndGet();
+                    }
+                }
+            }));
+        }
+        for (Future<?> writer : writers) {
+            writer.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        }
+        writing.set(false);
+        for (Future<?> reader : readers) {
+            reader.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        }
+        assertThat(reads.get()).isPositive();
+        assertThat(map.stats().segments()).as("the map grew by splits while it was read").hasSizeGreaterThan(1);
+        MemorySegment target = Arena.ofAuto().allocate(128, 8);
+        for (long key = 0; key < 1024; key++) {
+            int length = map.getInto(key, target, 0);
+            if (length >= 0) {
+                SelfChecking.version(key, target.asSlice(0, length).toArray(JAVA_BYTE));
+            }
+        }
     }
 }
