@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
 import static org.shm4j.sync.map.MapLayout.H_DIRECTORY;
 import static org.shm4j.sync.map.MapLayout.H_NEXT_SEGMENT;
@@ -105,6 +106,9 @@ final class MapCore {
      */
     int read(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target, long targetOffset,
              long capacity) {
+        if (keyLength == Long.BYTES) { // any 8-byte key compares as one long: the fast path
+            return readLong(hash, key.get(JAVA_LONG_UNALIGNED, keyOffset), target, targetOffset, capacity);
+        }
         int h = (int) hash & hintMask;
         MapSegment hint = hints[h];
         if (hint != null) {
