@@ -106,58 +106,40 @@ final class MapCore {
      */
     int read(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target, long targetOffset,
              long capacity) {
-        if (keyLength == Long.BYTES) { // any 8-byte key compares as one long: the fast path
-            return readLong(hash, key.get(JAVA_LONG_UNALIGNED, keyOffset), target, targetOffset, capacity);
-        }
-        int h = (int) hash & hintMask;
-        MapSegment hint = hints[h];
-        if (hint != null) {
-            int result = hint.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
-            if (result != MapSegment.MOVED) {
-                return result;
-            }
-        }
-        int j = (int) hash & directoryMask;
-        while (true) {
-            int number = directory(j);
-            MapSegment segment = segmentNumber(number, null, 0, 0);
-            int result = segment.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
-            if (result != MapSegment.MOVED) {
-                hints[h] = segment;
-                return result;
-            }
-            checkMoved(segment, j, number);
-        }
-    }
-
-    /** After a read found that {@code segment}, named by directory entry {@code j}, does not cover the hash. */
-    private void checkMoved(MapSegment segment, int j, int number) {
-        if (directory(j) == number) { // a split points the directory on before it deepens the segment
-            throw segment.corrupted("directory entry " + j + " names it, but its local depth and pattern do "
-                    + "not cover that entry");
-        }
+        long longKey = keyLength == Long.BYTES ? key.get(JAVA_LONG_UNALIGNED, keyOffset) : 0;
+        return read(hash, key, keyOffset, keyLength, longKey, target, targetOffset, capacity);
     }
 
     /** {@link #read} for an 8-byte key held in a {@code long}: see {@link LongKeyRead}. */
     int readLong(long hash, long key, MemorySegment target, long targetOffset, long capacity) {
+        return read(hash, null, 0, Long.BYTES, key, target, targetOffset, capacity);
+    }
+
+    /** {@link #read}; an 8-byte key is {@code longKey} (any 8-byte key compares as one long: the fast path). */
+    private int read(long hash, MemorySegment key, long keyOffset, int keyLength, long longKey, MemorySegment target,
+                     long targetOffset, long capacity) {
         int h = (int) hash & hintMask;
         MapSegment hint = hints[h];
-        if (hint != null) {
-            int result = LongKeyRead.read(hint, hash, key, target, targetOffset, capacity);
-            if (result != MapSegment.MOVED) {
-                return result;
-            }
-        }
+        MapSegment segment = hint;
         int j = (int) hash & directoryMask;
         while (true) {
-            int number = directory(j);
-            MapSegment segment = segmentNumber(number, null, 0, 0);
-            int result = LongKeyRead.read(segment, hash, key, target, targetOffset, capacity);
-            if (result != MapSegment.MOVED) {
-                hints[h] = segment;
-                return result;
+            if (segment != null) {
+                int result = keyLength == Long.BYTES
+                        ? LongKeyRead.read(segment, hash, longKey, target, targetOffset, capacity)
+                        : segment.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+                if (result != MapSegment.MOVED) {
+                    if (segment != hint) {
+                        hints[h] = segment;
+                    }
+                    return result;
+                }
             }
-            checkMoved(segment, j, number);
+            int number = directory(j);
+            if (segment != null && segment.index == number) { // a split points the directory on before it deepens
+                throw segment.corrupted("directory entry " + j + " names it, but its local depth and pattern do "
+                        + "not cover that entry");
+            }
+            segment = segmentNumber(number, null, 0, 0);
         }
     }
 
