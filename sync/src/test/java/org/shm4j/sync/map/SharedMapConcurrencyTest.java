@@ -13,6 +13,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
+import java.util.function.LongConsumer;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -53,21 +55,7 @@ class SharedMapConcurrencyTest extends ThreadedMapFixture {
                 new MapSizing(64, 8, 48));
         AtomicBoolean writing = new AtomicBoolean(true);
         AtomicLong reads = new AtomicLong();
-        List<Future<?>> writers = new ArrayList<>();
-        for (int t = 0; t < 2; t++) {
-            long first = t;
-            writers.add(threads.submit(() -> {
-                ThreadLocalRandom random = ThreadLocalRandom.current();
-                for (long version = 1; version <= 30_000; version++) {
-                    long key = first + 2 * random.nextInt(16);
-                    if (random.nextInt(8) == 0) {
-                        map.remove(key);
-                    } else {
-                        map.put(key, SelfChecking.of(key, version));
-                    }
-                }
-            }));
-        }
+        List<Future<?>> writers = startWriters(16, 30_000, map::remove, (key, value) -> map.put(key, value));
         List<Future<?>> readers = new ArrayList<>();
         for (int t = 0; t < 2; t++) {
             readers.add(threads.submit(() -> {
@@ -86,13 +74,7 @@ class SharedMapConcurrencyTest extends ThreadedMapFixture {
                 }
             }));
         }
-        for (Future<?> writer : writers) {
-            writer.get(BOUND.toSeconds(), TimeUnit.SECONDS);
-        }
-        writing.set(false);
-        for (Future<?> reader : readers) {
-            reader.get(BOUND.toSeconds(), TimeUnit.SECONDS);
-        }
+        awaitWritersThenReaders(writers, writing, readers);
         assertThat(reads.get()).isPositive();
         assertThat(map.size()).isEqualTo(map.entrySet().stream().count()).isLessThanOrEqualTo(32);
         map.forEach(SelfChecking::version);
@@ -103,22 +85,8 @@ class SharedMapConcurrencyTest extends ThreadedMapFixture {
         SharedLongMap<byte[]> map = SharedLongMap.create(heap, "longs", Codec.bytes(), new MapSizing(16, 8, 24));
         AtomicBoolean writing = new AtomicBoolean(true);
         AtomicLong reads = new AtomicLong();
-        List<Future<?>> writers = new ArrayList<>();
-        for (int t = 0; t < 2; t++) {
-            long first = t;
-            writers.add(threads.submit(() -> {
-                ThreadLocalRandom random = ThreadLocalRandom.current();
-                for (long version = 1; version <= 20_000; version++) {
-                    long key = first + 2 * random.nextInt(512);
-                    if (random.nextInt(8) == 0) {
-                        map.delete(key);
-                    } else {
-                        byte[] value = SelfChecking.of(key, version);
-                        map.setBytes(key, MemorySegment.ofArray(value), 0, value.length);
-                    }
-                }
-            }));
-        }
+        List<Future<?>> writers = startWriters(512, 20_000, map::delete,
+                (key, value) -> map.setBytes(key, MemorySegment.ofArray(value), 0, value.length));
         List<Future<?>> readers = new ArrayList<>();
         for (int t = 0; t < 2; t++) {
             readers.add(threads.submit(() -> {
@@ -135,13 +103,7 @@ class SharedMapConcurrencyTest extends ThreadedMapFixture {
                 }
             }));
         }
-        for (Future<?> writer : writers) {
-            writer.get(BOUND.toSeconds(), TimeUnit.SECONDS);
-        }
-        writing.set(false);
-        for (Future<?> reader : readers) {
-            reader.get(BOUND.toSeconds(), TimeUnit.SECONDS);
-        }
+        awaitWritersThenReaders(writers, writing, readers);
         assertThat(reads.get()).isPositive();
         assertThat(map.stats().segments()).as("the map grew by splits while it was read").hasSizeGreaterThan(1);
         MemorySegment target = Arena.ofAuto().allocate(128, 8);
@@ -150,6 +112,41 @@ class SharedMapConcurrencyTest extends ThreadedMapFixture {
             if (length >= 0) {
                 SelfChecking.version(key, target.asSlice(0, length).toArray(JAVA_BYTE));
             }
+        }
+    }
+
+    /**
+     * Starts two writers, of the even and the odd keys below {@code 2 * keys}: each replaces a random key's value
+     * with the next {@link SelfChecking} version, or removes it one time in eight, {@code versions} times.
+     */
+    private List<Future<?>> startWriters(int keys, int versions, LongConsumer remove, BiConsumer<Long, byte[]> put) {
+        List<Future<?>> writers = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            long first = t;
+            writers.add(threads.submit(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                for (long version = 1; version <= versions; version++) {
+                    long key = first + 2 * random.nextInt(keys);
+                    if (random.nextInt(8) == 0) {
+                        remove.accept(key);
+                    } else {
+                        put.accept(key, SelfChecking.of(key, version));
+                    }
+                }
+            }));
+        }
+        return writers;
+    }
+
+    /** Waits (bounded) for the writers to finish, then tells the readers to stop and waits for them. */
+    private static void awaitWritersThenReaders(List<Future<?>> writers, AtomicBoolean writing,
+                                                List<Future<?>> readers) throws Exception {
+        for (Future<?> writer : writers) {
+            writer.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        }
+        writing.set(false);
+        for (Future<?> reader : readers) {
+            reader.get(BOUND.toSeconds(), TimeUnit.SECONDS);
         }
     }
 }
