@@ -122,7 +122,9 @@ public interface Codec<T> {
 
             @Override
             public byte[] decode(MemorySegment source, long offset, int length) {
-                return source.asSlice(offset, length).toArray(JAVA_BYTE);
+                byte[] value = new byte[length];
+                MemorySegment.copy(source, JAVA_BYTE, offset, value, 0, length); // no slice: the array only
+                return value;
             }
         };
     }

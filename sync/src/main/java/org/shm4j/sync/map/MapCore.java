@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
 import static org.shm4j.sync.map.MapLayout.H_DIRECTORY;
 import static org.shm4j.sync.map.MapLayout.H_NEXT_SEGMENT;
@@ -105,27 +106,40 @@ final class MapCore {
      */
     int read(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target, long targetOffset,
              long capacity) {
+        long longKey = keyLength == Long.BYTES ? key.get(JAVA_LONG_UNALIGNED, keyOffset) : 0;
+        return read(hash, key, keyOffset, keyLength, longKey, target, targetOffset, capacity);
+    }
+
+    /** {@link #read} for an 8-byte key held in a {@code long}: see {@link LongKeyRead}. */
+    int readLong(long hash, long key, MemorySegment target, long targetOffset, long capacity) {
+        return read(hash, null, 0, Long.BYTES, key, target, targetOffset, capacity);
+    }
+
+    /** {@link #read}; an 8-byte key is {@code longKey} (any 8-byte key compares as one long: the fast path). */
+    private int read(long hash, MemorySegment key, long keyOffset, int keyLength, long longKey, MemorySegment target,
+                     long targetOffset, long capacity) {
         int h = (int) hash & hintMask;
         MapSegment hint = hints[h];
-        if (hint != null) {
-            int result = hint.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
-            if (result != MapSegment.MOVED) {
-                return result;
-            }
-        }
+        MapSegment segment = hint;
         int j = (int) hash & directoryMask;
         while (true) {
-            int number = directory(j);
-            MapSegment segment = segmentNumber(number, null, 0, 0);
-            int result = segment.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
-            if (result != MapSegment.MOVED) {
-                hints[h] = segment;
-                return result;
+            if (segment != null) {
+                int result = keyLength == Long.BYTES
+                        ? LongKeyRead.read(segment, hash, longKey, target, targetOffset, capacity)
+                        : segment.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+                if (result != MapSegment.MOVED) {
+                    if (segment != hint) {
+                        hints[h] = segment;
+                    }
+                    return result;
+                }
             }
-            if (directory(j) == number) { // a split points the directory on before it deepens the segment
+            int number = directory(j);
+            if (segment != null && segment.index == number) { // a split points the directory on before it deepens
                 throw segment.corrupted("directory entry " + j + " names it, but its local depth and pattern do "
                         + "not cover that entry");
             }
+            segment = segmentNumber(number, null, 0, 0);
         }
     }
 
@@ -206,6 +220,12 @@ final class MapCore {
     /** @return true if the map holds the key that {@code scratch} holds after its header space */
     boolean containsKey(long hash, Scratch scratch, int keyLength) {
         return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, scratch.outSegment, 0, 0) >= 0;
+    }
+
+    /** @return as {@link SharedMap#getInto}, for the 8-byte key {@code key} */
+    int getInto(long hash, long key, MemorySegment target, long offset) {
+        Objects.checkIndex(offset, target.byteSize() + 1);
+        return readLong(hash, key, target, offset, target.byteSize() - offset);
     }
 
     /** @return as {@link SharedMap#getInto}, for the key that {@code scratch} holds after its header space */

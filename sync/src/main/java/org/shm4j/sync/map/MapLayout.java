@@ -12,7 +12,8 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x50414D4A344D4853}, the ASCII bytes {@code "SHM4JMAP"}</td>
  *     <td>plain: the heap publishes the block after its initializer</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>2 (version 1 had a fixed set of segments, no directory)</td>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>3 (version 2 had no spare chunk; version 1 had a fixed set of segments,
+ *     no directory)</td>
  *     <td>plain, as magic</td></tr>
  * <tr><td>12</td><td>4</td><td>initialSegments</td><td>segments in this block, a power of two
  *     2<sup>initialDepth</sup>, 1..4096</td><td>plain, as magic</td></tr>
@@ -77,7 +78,11 @@ import org.shm4j.sync.internal.SyncLayout;
  *     <td>under the mutex and the sequence, plain</td></tr>
  * <tr><td>84</td><td>4</td><td>splitTarget</td><td>number of the segment it splits into, plus 1; kept after a
  *     rolled-back split for the next one</td><td>as splitState</td></tr>
- * <tr><td>88</td><td>40</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>88</td><td>4</td><td>spare</td><td>a free chunk kept off the free lists, for the next put's entry:
+ *     its segment offset (a multiple of 32) plus its size class in bits 4..0; or 0. The chunk a put replaces becomes
+ *     the spare when there is none, so an overwrite neither reads a cold free chunk nor links one</td>
+ *     <td>under the mutex and the sequence, plain; a repair recomputes it</td></tr>
+ * <tr><td>92</td><td>36</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>4 &times; 32</td><td>freeHeads</td><td>per size class, the segment offset of the first
  *     free chunk, or 0</td><td>under the mutex, plain</td></tr>
  * <tr><td>256</td><td>8 &times; slots</td><td>slots</td><td>the open-addressing table, linear probing</td>
@@ -119,9 +124,9 @@ import org.shm4j.sync.internal.SyncLayout;
  */
 final class MapLayout {
     /** The block type of a map. */
-    static final BlockType MAP = BlockType.named("SharedMap", 0x5348_0051, 2);
+    static final BlockType MAP = BlockType.named("SharedMap", 0x5348_0051, 3);
     /** The block type of a map's extension block of segments. */
-    static final BlockType SEGMENTS = BlockType.named("SharedMapSegments", 0x5348_0052, 1);
+    static final BlockType SEGMENTS = BlockType.named("SharedMapSegments", 0x5348_0052, 2);
     /** The magic, the ASCII bytes {@code "SHM4JMAP"} read as a little-endian long. */
     static final long MAGIC = 0x5041_4D4A_344D_4853L;
     /** Alignment of the block and of every segment. */
@@ -159,6 +164,9 @@ final class MapLayout {
     static final long S_PATTERN = S_LOCAL_DEPTH + Integer.BYTES;
     static final long S_SPLIT_STATE = S_PATTERN + Integer.BYTES;
     static final long S_SPLIT_TARGET = S_SPLIT_STATE + Integer.BYTES;
+    static final long S_SPARE = S_SPLIT_TARGET + Integer.BYTES;
+    /** The size class bits of the spare word; the chunk offset is the rest. */
+    static final int SPARE_CLASS_MASK = 0x1F;
     static final int SPLIT_NONE = 0;
     static final int SPLIT_COPYING = 1;
     static final int SPLIT_COPIED = 2;

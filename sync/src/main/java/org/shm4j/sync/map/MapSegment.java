@@ -113,6 +113,12 @@ final class MapSegment {
         } catch (IllegalStateException e) {
             throw map.closed(e);
         }
+        return readLocked(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+    }
+
+    /** {@link #read} under the lock, for a reader whose optimistic tries all failed. @return as {@link #read} */
+    int readLocked(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target,
+                   long targetOffset, long capacity) {
         lock();
         try {
             if (!covers(hash)) { // the lock's repair may have finished a dead writer's split

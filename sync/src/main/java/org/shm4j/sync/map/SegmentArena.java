@@ -26,7 +26,9 @@ import static org.shm4j.sync.map.MapLayout.STATE_MARK_MASK;
 import static org.shm4j.sync.map.MapLayout.S_ARENA_TOP;
 import static org.shm4j.sync.map.MapLayout.S_COUNT;
 import static org.shm4j.sync.map.MapLayout.S_FREE_HEADS;
+import static org.shm4j.sync.map.MapLayout.SPARE_CLASS_MASK;
 import static org.shm4j.sync.map.MapLayout.S_SLOTS;
+import static org.shm4j.sync.map.MapLayout.S_SPARE;
 import static org.shm4j.sync.map.MapLayout.S_TOMBSTONES;
 import static org.shm4j.sync.map.MapLayout.S_USED_BYTES;
 import static org.shm4j.sync.map.MapLayout.SLOT_SHIFT;
@@ -36,9 +38,10 @@ import static org.shm4j.sync.map.MapLayout.chunkSize;
 
 /**
  * The entry arena of a segment, and the rebuilds of its slot table (from the arena or from the slots themselves).
- * Chunks of {@code 32 << class} bytes are bump-allocated from {@code arenaTop} and recycled through one free list per
- * size class; a request takes a free chunk of its class, else fresh arena, else a free chunk of a larger class (kept
- * whole, so that it returns to its own list). Every chunk below {@code arenaTop} starts with a valid state word, so
+ * Chunks of {@code 32 << class} bytes are bump-allocated from {@code arenaTop} and recycled through the spare (one
+ * free chunk named by the header, the allocator's fast path: taking or setting it touches no chunk) and one free list
+ * per size class; a request takes the spare if it has its class, else a free chunk of its class, else fresh arena,
+ * else a free chunk of a larger class (kept whole, so that it returns to its own list). Every chunk below {@code arenaTop} starts with a valid state word, so
  * {@link #rebuild()} can walk them all. All methods run under the segment's mutex and, when they change bytes, under
  * its odd sequence.
  */
@@ -76,7 +79,7 @@ final class SegmentArena {
 
     /** @return true if {@link #allocate} would find a chunk of class {@code sizeClass} */
     boolean canAllocate(int sizeClass) {
-        if (freeHead(sizeClass) != 0 || top() + chunkSize(sizeClass) <= size) {
+        if (spareOf(sizeClass) != 0 || freeHead(sizeClass) != 0 || top() + chunkSize(sizeClass) <= size) {
             return true;
         }
         for (int c = sizeClass + 1; c <= maxClass; c++) {
@@ -89,6 +92,11 @@ final class SegmentArena {
 
     /** @return the segment offset of a chunk of class {@code sizeClass} or larger; {@link #canAllocate} said yes */
     long allocate(int sizeClass) {
+        long spare = spareOf(sizeClass);
+        if (spare != 0) {
+            memory.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
+            return spare;
+        }
         if (freeHead(sizeClass) != 0) {
             return pop(sizeClass);
         }
@@ -113,12 +121,19 @@ final class SegmentArena {
         return memory.get(JAVA_INT, chunk + E_STATE) & STATE_CLASS_MASK;
     }
 
-    /** Returns the chunk of a dead entry to its class's free list. */
+    /**
+     * Frees the chunk of a dead entry: it becomes the spare if there is none (an overwrite's old chunk, still in
+     * the cache, serves the next overwrite), else it goes to its class's free list.
+     */
     void free(long chunk) {
         int sizeClass = sizeClassOf(chunk);
         INT.setOpaque(memory, chunk + E_STATE, STATE_MARK | sizeClass); // opaque: not live before anything else
-        memory.set(JAVA_INT, chunk + E_NEXT_FREE, (int) freeHead(sizeClass)); // plain: under the sequence
-        setFreeHead(sizeClass, chunk);
+        if (memory.get(JAVA_INT, S_SPARE) == 0) { // plain: under the sequence
+            memory.set(JAVA_INT, S_SPARE, (int) chunk | sizeClass);
+        } else {
+            memory.set(JAVA_INT, chunk + E_NEXT_FREE, (int) freeHead(sizeClass)); // plain: under the sequence
+            setFreeHead(sizeClass, chunk);
+        }
         addUsed(-chunkSize(sizeClass));
     }
 
@@ -130,6 +145,7 @@ final class SegmentArena {
     /** Forgets every chunk: the arena is empty. */
     void reset() {
         memory.asSlice(S_FREE_HEADS, CLASSES * Integer.BYTES).fill((byte) 0);
+        memory.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
         INT.setOpaque(memory, S_USED_BYTES, 0); // opaque: stats
         INT.setRelease(memory, S_ARENA_TOP, 0); // release: as in allocate
     }
@@ -144,6 +160,7 @@ final class SegmentArena {
     void rebuild() {
         memory.asSlice(S_SLOTS, segment.arenaStart - S_SLOTS).fill((byte) 0);
         memory.asSlice(S_FREE_HEADS, CLASSES * Integer.BYTES).fill((byte) 0);
+        memory.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
         memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
         long top = Math.clamp(memory.get(JAVA_INT, S_ARENA_TOP), 0, size);
         CRC32C crc = new CRC32C();
@@ -258,6 +275,17 @@ final class SegmentArena {
         }
         setFreeHead(sizeClass, memory.get(JAVA_INT, chunk + E_NEXT_FREE));
         return chunk;
+    }
+
+    /**
+     * @return the spare chunk if it has class {@code sizeClass} and lies in the arena, else 0 (plain: under the
+     *         mutex; like the free heads it is trusted, and a repair recomputes it)
+     */
+    private long spareOf(int sizeClass) {
+        int spare = memory.get(JAVA_INT, S_SPARE);
+        long chunk = spare & ~SPARE_CLASS_MASK;
+        return spare != 0 && (spare & SPARE_CLASS_MASK) == sizeClass && chunk >= segment.arenaStart
+                && chunk + chunkSize(sizeClass) <= segment.arenaStart + size ? chunk : 0;
     }
 
     private long freeHead(int sizeClass) {

@@ -64,7 +64,7 @@ public final class SharedLongMap<V> {
      * @return as {@link SharedMap#getInto}: the value's length, or -1 if absent
      */
     public int getInto(long key, MemorySegment target, long offset) {
-        return core.getInto(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES, target, offset);
+        return core.getInto(KeyHash.hashLong(key), key, target, offset);
     }
 
     /**
