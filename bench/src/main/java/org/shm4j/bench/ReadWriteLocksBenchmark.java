@@ -65,7 +65,7 @@ public class ReadWriteLocksBenchmark {
         return read(reentrant.readLock());
     }
 
-    /** @return the counter, read optimistically under {@link StampedLock} (retried under its read lock if a write came) */
+    /** @return the counter, read optimistically under {@link StampedLock} (again under its read lock after a write) */
     @Benchmark
     public long stampedOptimisticRead() {
         long stamp = stamped.tryOptimisticRead();

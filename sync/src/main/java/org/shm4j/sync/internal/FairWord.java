@@ -31,6 +31,7 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * halves are equal, so the uncontended lock is one CAS that takes a ticket, takes the turn and names the holder's
  * process at once: no window in which the lock is held by nobody known. The holder's token is read from its process
  * slot; if the slot no longer holds a token with the same hash, the holder's process died and its slot was reclaimed.
+ * Also the checks of a fair lock block when it is opened.
  */
 public final class FairWord {
     // VarHandle mechanics
@@ -39,7 +40,8 @@ public final class FairWord {
 
     private static final long NEXT_MASK = (long) FAIR_TICKET_MASK << Integer.SIZE;
     private static final int LOW_BITS = Integer.SIZE - FAIR_OWNER_LOW_SHIFT;
-    private static final long OWNER_MASK = ((1L << LOW_BITS) - 1) << FAIR_OWNER_LOW_SHIFT | -1L << FAIR_OWNER_HIGH_SHIFT;
+    private static final long OWNER_MASK = ((1L << LOW_BITS) - 1) << FAIR_OWNER_LOW_SHIFT
+            | -1L << FAIR_OWNER_HIGH_SHIFT;
     private static final int SLOT_BITS = Integer.numberOfTrailingZeros(ProcessSlots.SLOTS);
     private static final int HASH_BITS = LOW_BITS + Long.SIZE - FAIR_OWNER_HIGH_SHIFT - SLOT_BITS;
 

@@ -77,7 +77,7 @@ public final class SyncLayout {
      * its token, see {@link #FAIR_OWNER_LOW_SHIFT}) in bits 21..31 and 52..63.
      */
     public static final long FAIR_WORD_OFFSET = 0;
-    /** Fair lock: the low 32 bits of the ticket word (serving, taken, low owner bits) in native order; the futex word. */
+    /** Fair lock: the low 32 bits of the ticket word (serving, taken, low owner bits), native order; the futex word. */
     public static final long FAIR_SERVING_OFFSET = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4;
     /** Fair lock: the high 32 bits of the ticket word (next ticket, high owner bits) in native order. */
     public static final long FAIR_NEXT_TICKET_OFFSET = 4 - FAIR_SERVING_OFFSET;

@@ -94,12 +94,17 @@ public final class SharedFairLock extends TimedLock {
     /** This process's owner bits, 0 until its process slot is claimed (on first lock); the same in every thread. */
     private volatile long me;
     /**
-     * The thread that took the lock through this view, and the ticket word its take set. Plain: written by that
-     * thread while it holds the lock and read by the releasing thread, which trusts them only through a CAS that
-     * expects this very word (its ticket numbers make it unique to one take).
+     * The id of the thread that last took the lock through this view, and the ticket word its take set. Plain:
+     * written by that thread while it holds the lock, and trusted by a releasing thread only through a CAS that
+     * expects this very word (its ticket numbers make it unique to one take), so stale values are harmless.
      */
-    private Thread holder;
+    private long holderThread;
     private long heldWord;
+    /**
+     * The idle ticket word this view's last release left, or 0 (a new lock): if nobody used the lock since, the
+     * uncontended lock's CAS expects it without reading the word first. Plain: a stale value only fails that CAS.
+     */
+    private long idleGuess;
 
     /** Outcome of waiting for a turn. */
     private enum Turn { TAKEN, SKIPPED, TIMED_OUT }
@@ -167,11 +172,18 @@ public final class SharedFairLock extends TimedLock {
         }
     }
 
-    /** The uncontended lock: one CAS that takes a ticket, its turn and names this process, if no ticket is out. */
+    /**
+     * The uncontended lock: one CAS that takes a ticket, its turn and names this process, if no ticket is out; first
+     * without reading the word, expecting the one this view's last release left (nobody used the lock since).
+     */
     private boolean tryTakeIdle() {
         MemorySegment s = segment;
         long owner = me();
-        long word = (long) LONG.getOpaque(s, FAIR_WORD_OFFSET); // opaque: the CAS below checks it
+        return takeIdle(s, idleGuess, owner)
+                || takeIdle(s, (long) LONG.getOpaque(s, FAIR_WORD_OFFSET), owner); // opaque: the CAS checks it
+    }
+
+    private boolean takeIdle(MemorySegment s, long word, long owner) {
         long taken = FairWord.takenBy(FairWord.withTicket(word), owner);
         if (FairWord.isIdle(word) && LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, taken)) { // linearization point
             claim(s, taken);
@@ -183,17 +195,18 @@ public final class SharedFairLock extends TimedLock {
     @Override
     void release() {
         MemorySegment s = segment;
-        Thread current = Thread.currentThread();
-        if (holder == current) { // taken through this view: the word is as its take set it, unless tickets came
-            holder = null;
+        long current = Thread.currentThread().threadId();
+        if (holderThread == current) { // taken through this view: the word is as its take set it, unless tickets came
             long word = heldWord;
             // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's write
             LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
-            if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) { // the release
+            long passed = FairWord.passed(word);
+            if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, passed)) { // the release
+                idleGuess = passed;
                 afterPass(s, word);
                 return;
             }
-            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current.threadId()); // opaque: as in claim
+            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current); // opaque: as in claim
         }
         releaseChecked(s);
     }
@@ -294,9 +307,11 @@ public final class SharedFairLock extends TimedLock {
 
     @Override
     boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        if (tryTakeIdle()) {
-            return true;
-        }
+        return tryTakeIdle() || acquireQueued(timeoutNanos, interruptible); // small, so that it inlines
+    }
+
+    /** The slow path of {@link #acquire}: takes a ticket and waits for its turn. */
+    private boolean acquireQueued(long timeoutNanos, boolean interruptible) throws InterruptedException {
         if (isHeldByCurrentThread()) {
             throw new IllegalMonitorStateException(description() + " is already held by this thread and is not "
                     + "reentrant");
@@ -510,10 +525,10 @@ public final class SharedFairLock extends TimedLock {
 
     /** Records the current thread as the holder that set {@code word}: in shared memory and in this view. */
     private void claim(MemorySegment s, long word) {
-        Thread current = Thread.currentThread();
+        long current = Thread.currentThread().threadId();
         // opaque: read by this thread on release and by diagnostics; the ticket word orders it for the next owner
-        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current.threadId());
-        holder = current;
+        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current);
+        holderThread = current;
         heldWord = word;
     }
 

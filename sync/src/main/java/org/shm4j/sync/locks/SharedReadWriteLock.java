@@ -226,9 +226,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     private boolean acquireRead(long timeoutNanos, boolean interruptible) throws InterruptedException {
         long holds = readHolds();
-        if (tryRead(holds)) {
-            return true;
-        }
+        return tryRead(holds) || awaitRead(holds, timeoutNanos, interruptible); // small, so that it inlines
+    }
+
+    /** The slow path of {@link #acquireRead}: waits while a writer holds the lock or waits for it. */
+    private boolean awaitRead(long holds, long timeoutNanos, boolean interruptible) throws InterruptedException {
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
@@ -350,6 +352,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         if (writer.tryAcquire()) {
             return !readersIn() || drainReaders(timeoutNanos, interruptible);
         }
+        return awaitWrite(timeoutNanos, interruptible); // apart, so that the fast path inlines
+    }
+
+    /** The slow path of {@link #acquireWrite}: counts itself as a waiting writer while it waits for the mutex. */
+    private boolean awaitWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
         int me = slots.mine();
         long start = System.nanoTime();
         countWaitingWriter(me, 1); // from now on new readers wait

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -131,6 +132,38 @@ class SharedFairLockTest {
                 lock.unlock();
                 assertThat(lock.queueLength()).isZero();
             }
+        }
+    }
+
+    @Test
+    void shouldReleaseThroughAnyViewAndRefuseAViewThatNoLongerHolds() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedFairLock first = SharedFairLock.create(heap, "fair");
+            SharedFairLock second = SharedFairLock.open(heap, "fair");
+            first.lock();
+            second.unlock();
+            assertThat(first.isLocked()).isFalse();
+            assertThatThrownBy(first::unlock).isInstanceOf(IllegalMonitorStateException.class);
+            first.lock();
+            first.unlock(); // first now expects the word it left
+            second.lock(); // ... which second changes
+            assertThat(first.isHeldByCurrentThread()).isTrue();
+            AtomicReference<Throwable> refused = new AtomicReference<>();
+            Thread other = Thread.ofPlatform().start(() -> {
+                try {
+                    first.unlock();
+                } catch (IllegalMonitorStateException expected) {
+                    refused.set(expected);
+                }
+            });
+            other.join(10_000);
+            assertThat(refused.get()).as("another thread's unlock").isNotNull();
+            assertThat(first.tryLock()).isFalse();
+            second.unlock();
+            assertThatThrownBy(first::unlock).isInstanceOf(IllegalMonitorStateException.class);
+            assertThat(first.tryLock()).as("the guess is stale: the word is read").isTrue();
+            first.unlock();
+            assertThat(second.queueLength()).isZero();
         }
     }
 }
