@@ -21,8 +21,8 @@ public final class SyncLayout {
     public static final BlockType DOUBLE_ARRAY = BlockType.named("SharedDoubleArray", 0x5348_0013, 1);
     public static final BlockType BYTE_ARRAY = BlockType.named("SharedByteArray", 0x5348_0014, 1);
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 2);
-    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 2);
-    public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 1);
+    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 3);
+    public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 2);
     public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 3);
 
     /** Ring: data capacity in bytes (int), a power of two. */
@@ -71,37 +71,59 @@ public final class SyncLayout {
     /** Ring record: type of a padding record (wrap-around filler or aborted claim). */
     public static final int RING_PADDING_TYPE = -1;
 
-    /** Fair lock: the next ticket to hand out (int, 31 bits used). */
-    public static final long FAIR_NEXT_TICKET_OFFSET = 0;
-    /** Fair lock: the ticket being served (bits 0..30) and {@link #FAIR_TAKEN} (bit 31); the futex word. */
-    public static final long FAIR_SERVING_OFFSET = 64;
+    /**
+     * Fair lock: the ticket word (long): the ticket being served in bits 0..19, {@link #FAIR_TAKEN} (bit 20), the
+     * next ticket to hand out in bits 32..51, and while taken the holder's owner bits (its process slot and a hash of
+     * its token, see {@link #FAIR_OWNER_LOW_SHIFT}) in bits 21..31 and 52..63.
+     */
+    public static final long FAIR_WORD_OFFSET = 0;
+    /** Fair lock: the low 32 bits of the ticket word (serving, taken, low owner bits), native order; the futex word. */
+    public static final long FAIR_SERVING_OFFSET = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4;
+    /** Fair lock: the high 32 bits of the ticket word (next ticket, high owner bits) in native order. */
+    public static final long FAIR_NEXT_TICKET_OFFSET = 4 - FAIR_SERVING_OFFSET;
     /** Fair lock: number of threads blocked in futex on the serving word (int). */
-    public static final long FAIR_WAITERS_OFFSET = 68;
+    public static final long FAIR_WAITERS_OFFSET = FAIR_WORD_OFFSET + Long.BYTES;
     /** Fair lock: flags (int), {@link #LOCK_OWNER_DIED}. */
-    public static final long FAIR_FLAGS_OFFSET = 72;
+    public static final long FAIR_FLAGS_OFFSET = FAIR_WAITERS_OFFSET + Integer.BYTES;
     /** Fair lock: take-overs from dead owners (long). */
-    public static final long FAIR_RECOVERIES_OFFSET = 80;
+    public static final long FAIR_RECOVERIES_OFFSET = FAIR_FLAGS_OFFSET + Integer.BYTES;
     /** Fair lock: epoch ms by which the owner held it, set by the first waiter; 0 if none (long). */
-    public static final long FAIR_HELD_SINCE_OFFSET = 88;
+    public static final long FAIR_HELD_SINCE_OFFSET = FAIR_RECOVERIES_OFFSET + Long.BYTES;
     /** Fair lock: Java thread id of the owner, 0 when free (long). */
-    public static final long FAIR_OWNER_THREAD_OFFSET = 96;
+    public static final long FAIR_OWNER_THREAD_OFFSET = FAIR_HELD_SINCE_OFFSET + Long.BYTES;
+    /** Fair lock: the process slots (owner tokens of the processes that use the lock; counters unused). */
+    public static final long FAIR_PROCESSES_OFFSET = CACHE_LINE;
     /** Fair lock: the ticket slots. */
-    public static final long FAIR_SLOTS_OFFSET = 128;
+    public static final long FAIR_SLOTS_OFFSET = FAIR_PROCESSES_OFFSET + ProcessSlots.SIZE;
     /** Fair lock: number of ticket slots, so at most this many threads wait or hold at once. */
     public static final int FAIR_QUEUE = 64;
     /** Fair lock: bytes per ticket slot: owner token (long) at 0, ticket (int) at 8. */
     public static final long FAIR_SLOT_SIZE = 16;
     /** Fair lock: block size. */
     public static final long FAIR_SIZE = FAIR_SLOTS_OFFSET + FAIR_QUEUE * FAIR_SLOT_SIZE;
-    /** Fair lock: the serving ticket has been taken by its holder. */
-    public static final int FAIR_TAKEN = 0x8000_0000;
-    /** Fair lock: ticket numbers are 31-bit counters. */
-    public static final int FAIR_TICKET_MASK = 0x7FFF_FFFF;
+    /** Fair lock: the serving ticket has been taken by its holder (bit 20 of the ticket word). */
+    public static final int FAIR_TAKEN = 1 << 20;
+    /** Fair lock: ticket numbers are 20-bit counters. */
+    public static final int FAIR_TICKET_MASK = FAIR_TAKEN - 1;
+    /** Fair lock: the low 11 owner bits sit at bits 21..31 of the ticket word. */
+    public static final int FAIR_OWNER_LOW_SHIFT = 21;
+    /** Fair lock: the high 12 owner bits sit at bits 52..63 of the ticket word. */
+    public static final int FAIR_OWNER_HIGH_SHIFT = 52;
     /** Fair lock: slot token of a ticket whose waiter gave up; no real token has this value. */
     public static final long FAIR_ABANDONED = 1;
 
     /** Read-write lock: the writer's robust mutex. */
     public static final long RW_WRITER_OFFSET = 0;
+    /**
+     * Read-write lock: waiting writers (int), bit i set while the process in process slot i has threads waiting for
+     * the writer's mutex; readers that see a bit wait.
+     */
+    public static final long RW_WAITING_WRITERS_OFFSET = RW_WRITER_OFFSET + SyncLayout.MUTEX_SIZE;
+    /**
+     * Read-write lock: reader slots (int), bit i set once the process in process slot i has taken a read lock; never
+     * cleared. A writer checks the read holds of these slots only.
+     */
+    public static final long RW_READER_SLOTS_OFFSET = RW_WAITING_WRITERS_OFFSET + Integer.BYTES;
     /** Read-write lock: count of reader releases seen by a writer (int), the futex word writers drain readers on. */
     public static final long RW_READER_RELEASES_OFFSET = 64;
     /** Read-write lock: the process slots (read holds, waiting writers). */

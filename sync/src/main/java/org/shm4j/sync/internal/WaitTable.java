@@ -198,14 +198,11 @@ public final class WaitTable {
     public Optional<Holder> holder(Entry e) {
         long at = e.lockOffset();
         if (e.kind() == KIND_FAIR) {
-            int serving = (int) INT.getVolatile(memory, at + SyncLayout.FAIR_SERVING_OFFSET);
-            if ((serving & SyncLayout.FAIR_TAKEN) == 0) {
+            long word = (long) LONG.getVolatile(memory, at + SyncLayout.FAIR_WORD_OFFSET);
+            if (!FairWord.taken(word)) {
                 return Optional.empty();
             }
-            int ticket = serving & SyncLayout.FAIR_TICKET_MASK;
-            long slot = at + SyncLayout.FAIR_SLOTS_OFFSET
-                    + (long) (ticket % SyncLayout.FAIR_QUEUE) * SyncLayout.FAIR_SLOT_SIZE;
-            return holder((long) LONG.getVolatile(memory, slot),
+            return holder(FairWord.holderToken(memory, at, word),
                     (long) LONG.getVolatile(memory, at + SyncLayout.FAIR_OWNER_THREAD_OFFSET));
         }
         long word = (long) LONG.getVolatile(memory, at + SyncLayout.MUTEX_WORD) & ~SyncLayout.LOCK_WAITERS;

@@ -6,6 +6,8 @@ import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
+import org.shm4j.sync.internal.FairWord;
+import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.WaitLayout;
@@ -22,8 +24,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_ABANDONED;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_HELD_SINCE_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_NEXT_TICKET_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_PROCESSES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_QUEUE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
@@ -32,6 +34,7 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOT_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_TAKEN;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_TICKET_MASK;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 
 /**
@@ -39,33 +42,41 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * that survives the death of its owner and of its waiters. Like {@link SharedLock} otherwise: not reentrant, no
  * conditions, futex waits where native access is enabled, owner death reported through {@link #isConsistent()}.
  *
- * <h2>Layout (heap block type {@code 0x53480022} v1, 1152 bytes, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480022} v2, 1600 bytes, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedFairLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
- * <tr><td>0</td><td>4</td><td>nextTicket: the next ticket to hand out, a 31-bit counter</td><td>CAS</td></tr>
- * <tr><td>64</td><td>4</td><td>serving: bits 0..30 the ticket whose turn it is, bit 31 set once its holder has taken
- *     the lock; the futex word waiters block on</td><td>CAS (acquire when taking, release when passing on)</td></tr>
- * <tr><td>68</td><td>4</td><td>waiters: threads blocked in futex on serving</td><td>atomic add</td></tr>
- * <tr><td>72</td><td>4</td><td>flags: bit 0 = an owner died holding the lock</td><td>atomic or/and</td></tr>
- * <tr><td>80</td><td>8</td><td>recoveries: take-overs from dead owners</td><td>atomic add</td></tr>
- * <tr><td>88</td><td>8</td><td>heldSinceMillis: when a waiter first saw the owner holding it, 0 if none</td>
+ * <tr><td>0</td><td>8</td><td>ticket word: serving ticket (bits 0..19), taken (bit 20), next ticket (bits 32..51);
+ *     while taken, the holder's owner bits (process slot and an 18-bit hash of its token) in bits 21..31 and 52..63
+ *     (see {@code FairWord}); its low 32 bits (native order) are the futex word waiters block on</td>
+ *     <td>CAS (acquire when taking, release when passing on)</td></tr>
+ * <tr><td>8</td><td>4</td><td>waiters: threads blocked in futex on the ticket word</td><td>atomic add</td></tr>
+ * <tr><td>12</td><td>4</td><td>flags: bit 0 = an owner died holding the lock</td><td>atomic or/and</td></tr>
+ * <tr><td>16</td><td>8</td><td>recoveries: take-overs from dead owners</td><td>atomic add</td></tr>
+ * <tr><td>24</td><td>8</td><td>heldSinceMillis: when a waiter first saw the owner holding it, 0 if none</td>
  *     <td>opaque, set by CAS</td></tr>
- * <tr><td>96</td><td>8</td><td>ownerThreadId, 0 when free</td><td>opaque</td></tr>
- * <tr><td>128</td><td>1024</td><td>64 ticket slots of 16 bytes, slot {@code ticket % 64}: owner token (long: pid in
- *     bits 63..32, low 32 bits of the start time in epoch ms; 0 = empty, 1 = abandoned by a waiter that timed out)
- *     and the ticket (int)</td><td>volatile; the ticket is written before the token, read after it</td></tr>
+ * <tr><td>32</td><td>8</td><td>ownerThreadId, 0 when free</td><td>opaque</td></tr>
+ * <tr><td>40</td><td>24</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 63..32, low 32 bits
+ *     of the start time in epoch ms; 0 = free) and two int counters, unused (0)</td><td>volatile, claimed by CAS</td>
+ *     </tr>
+ * <tr><td>576</td><td>1024</td><td>64 ticket slots of 16 bytes, slot {@code ticket % 64}: a waiter's token (0 =
+ *     empty, 1 = abandoned by a waiter that timed out) and its ticket (int)</td><td>volatile; the ticket is written
+ *     before the token, read after it</td></tr>
  * </table>
  *
  * <h2>Protocol</h2>
- * A thread takes a ticket with a CAS on nextTicket (only while fewer than 64 tickets are out, else it waits),
- * writes its token into the ticket's slot, and waits until serving equals its ticket; it then takes the lock with a
- * CAS that sets bit 31. Unlock passes the turn on with a CAS to the next ticket and wakes the waiters. Because taking
- * and skipping are both CASes on serving, exactly one of them wins. A waiter that gives up (timeout, interrupt)
- * marks its slot abandoned and is skipped at once. A turn whose slot shows a dead process is skipped within about
- * 50 ms (if it had taken the lock, the lock is marked inconsistent, as in {@link SharedLock}); a turn whose slot was
- * never written (its taker died between taking a ticket and writing its slot) is skipped after 1 s. A live thread
- * that finds its turn skipped takes a new ticket.
+ * Uncontended, a thread takes the lock with one CAS on the ticket word that hands out the next ticket, takes its turn
+ * and writes its process's owner bits, all at once (only when the lock is free and no ticket is out), and unlocks
+ * with one CAS that passes the turn on. Otherwise a thread takes a ticket with a CAS (only while fewer than 64 are
+ * out, else it waits), writes its token into the ticket's slot, and waits until its ticket is served; it then takes
+ * the turn with a CAS that sets the taken bit and its owner bits. Because taking and skipping are both CASes on the
+ * ticket word, exactly one of them wins. A waiter that gives up (timeout, interrupt) marks its slot abandoned and is
+ * skipped at once. A taken turn whose owner bits name a dead process (or a process slot that no longer holds it) is
+ * skipped within about 50 ms and the lock is marked inconsistent, as in {@link SharedLock}; a turn not yet taken is
+ * skipped within about 50 ms if its ticket slot shows a dead process, and after 1 s if its slot was never written
+ * (its taker died between taking a ticket and writing its slot). A live thread that finds its turn skipped takes a
+ * new ticket. At most 32 processes use one fair lock at a time (one process slot each, kept while they live).
  *
  * <p>Memory consistency effects: as for {@link SharedLock}.
  */
@@ -79,13 +90,29 @@ public final class SharedFairLock extends TimedLock {
     private static final String KIND = "fair lock";
 
     private final MemorySegment segment;
+    private final ProcessSlots processes;
+    /** This process's owner bits, 0 until its process slot is claimed (on first lock); the same in every thread. */
+    private volatile long me;
+    /**
+     * The id of the thread that last took the lock through this view, and the ticket word its take set. Plain:
+     * written by that thread while it holds the lock, and trusted by a releasing thread only through a CAS that
+     * expects this very word (its ticket numbers make it unique to one take), so stale values are harmless.
+     */
+    private long holderThread;
+    private long heldWord;
+    /**
+     * The idle ticket word this view's last release left, or 0 (a new lock): if nobody used the lock since, the
+     * uncontended lock's CAS expects it without reading the word first. Plain: a stale value only fails that CAS.
+     */
+    private long idleGuess;
 
     /** Outcome of waiting for a turn. */
     private enum Turn { TAKEN, SKIPPED, TIMED_OUT }
 
     private SharedFairLock(MemorySegment segment, String description, SharedHeap heap) {
         super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_FAIR, description), segment);
-        check(segment, description);
+        this.processes = new ProcessSlots(segment, FAIR_PROCESSES_OFFSET);
+        FairWord.check(segment, processes, description);
         this.segment = segment;
     }
 
@@ -117,10 +144,10 @@ public final class SharedFairLock extends TimedLock {
     /**
      * Views the {@value org.shm4j.sync.internal.SyncLayout#FAIR_SIZE} bytes at {@code offset} of a native segment as
      * a fair lock; all-zero bytes are a free lock. There is no magic, so the bytes are checked for states no fair lock
-     * has: a next ticket with bit 31 set, more than {@value org.shm4j.sync.internal.SyncLayout#FAIR_QUEUE} tickets
-     * out, a taken turn with no ticket out, flags other than bit 0, a negative waiter count, recoveries, heldSince or
-     * thread id, a slot token that is neither 0, 1 (abandoned) nor a pid, a negative slot ticket, or a non-zero byte
-     * where the layout has none.
+     * has: more than {@value org.shm4j.sync.internal.SyncLayout#FAIR_QUEUE} tickets out, a taken turn with no ticket
+     * out, owner bits on a turn not taken, flags other than bit 0, a negative waiter count, recoveries, heldSince or
+     * thread id, a process or ticket slot token that is neither 0, 1 (abandoned, ticket slots only) nor a pid, a
+     * negative slot ticket or counter, or a non-zero byte where the layout has none.
      *
      * @throws IllegalArgumentException          if the address is not 8-byte aligned
      * @throws IndexOutOfBoundsException         if the bytes are not inside the segment
@@ -131,134 +158,118 @@ public final class SharedFairLock extends TimedLock {
         return new SharedFairLock(slice, Blocks.describe(KIND, slice.address()), null);
     }
 
-    /** The checks {@link #wrap(MemorySegment, long)} describes. */
-    private static void check(MemorySegment segment, String what) {
-        checkTickets(segment, what);
-        Blocks.requireZero(segment, FAIR_NEXT_TICKET_OFFSET + Integer.BYTES, FAIR_SERVING_OFFSET, what);
-        int waiters = (int) INT.getVolatile(segment, FAIR_WAITERS_OFFSET);
-        if (waiters < 0) {
-            throw Blocks.corrupt(what, "waiters", waiters, ">= 0");
-        }
-        int flags = (int) INT.getVolatile(segment, FAIR_FLAGS_OFFSET);
-        if ((flags & ~LOCK_OWNER_DIED) != 0) {
-            throw Blocks.corrupt(what, "flags", flags, "0 or " + LOCK_OWNER_DIED);
-        }
-        Blocks.requireZero(segment, FAIR_FLAGS_OFFSET + Integer.BYTES, FAIR_RECOVERIES_OFFSET, what);
-        RobustMutex.checkNotNegative(segment, FAIR_RECOVERIES_OFFSET, "recoveries", what);
-        RobustMutex.checkNotNegative(segment, FAIR_HELD_SINCE_OFFSET, "heldSince", what);
-        RobustMutex.checkNotNegative(segment, FAIR_OWNER_THREAD_OFFSET, "owner thread", what);
-        Blocks.requireZero(segment, FAIR_OWNER_THREAD_OFFSET + Long.BYTES, FAIR_SLOTS_OFFSET, what);
-        for (int i = 0; i < FAIR_QUEUE; i++) {
-            long slot = FAIR_SLOTS_OFFSET + i * FAIR_SLOT_SIZE;
-            long token = (long) LONG.getVolatile(segment, slot);
-            if (token < 0 || token > FAIR_ABANDONED && ProcessIdentity.pid(token) == 0) {
-                throw Blocks.corrupt(what, "slot " + i + " token", "0x" + Long.toHexString(token),
-                        "0, 1 or a pid in bits 63..32");
-            }
-            int ticket = (int) INT.getVolatile(segment, slot + Long.BYTES);
-            if (ticket < 0) {
-                throw Blocks.corrupt(what, "slot " + i + " ticket", ticket, ">= 0");
-            }
-            Blocks.requireZero(segment, slot + Long.BYTES + Integer.BYTES, slot + FAIR_SLOT_SIZE, what);
-        }
-    }
-
-    /**
-     * Checks the next ticket and how many are out, from a consistent view: serving read before and after the next
-     * ticket, retried while other threads move it (if they keep moving it, its holders' own checks keep it sane).
-     */
-    private static void checkTickets(MemorySegment segment, String what) {
-        for (int attempt = 0; attempt < 4; attempt++) {
-            int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-            int next = (int) INT.getVolatile(segment, FAIR_NEXT_TICKET_OFFSET);
-            if ((next & ~FAIR_TICKET_MASK) != 0) {
-                throw Blocks.corrupt(what, "next ticket", next, "0.." + FAIR_TICKET_MASK);
-            }
-            if ((int) INT.getVolatile(segment, FAIR_SERVING_OFFSET) != serving) {
-                continue;
-            }
-            int out = (next - (serving & FAIR_TICKET_MASK)) & FAIR_TICKET_MASK;
-            if (out > FAIR_QUEUE || out == 0 && (serving & FAIR_TAKEN) != 0) {
-                throw Blocks.corrupt(what, "tickets out (next ticket " + next + " - serving)", out,
-                        ((serving & FAIR_TAKEN) != 0 ? "1" : "0") + ".." + FAIR_QUEUE);
-            }
-            return;
-        }
-    }
-
     /** Takes the lock only if it is free and nobody waits: barging is not allowed. */
     @Override
     public boolean tryLock() {
         try {
-            skipAbandonedTurns();
-            int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-            int next = (int) INT.getVolatile(segment, FAIR_NEXT_TICKET_OFFSET);
-            if ((serving & FAIR_TAKEN) != 0 || next != serving
-                    || !INT.compareAndSet(segment, FAIR_NEXT_TICKET_OFFSET, next, following(next))) {
-                return false;
-            }
-            publishSlot(next);
-            if (INT.compareAndSet(segment, FAIR_SERVING_OFFSET, next, next | FAIR_TAKEN)) {
-                claim();
+            if (tryTakeIdle()) {
                 return true;
             }
-            abandon(next);
-            return false;
+            skipAbandonedTurns();
+            return tryTakeIdle();
         } catch (IllegalStateException failure) {
             throw closedOr(failure);
         }
     }
 
+    /**
+     * The uncontended lock: one CAS that takes a ticket, its turn and names this process, if no ticket is out; first
+     * without reading the word, expecting the one this view's last release left (nobody used the lock since).
+     */
+    private boolean tryTakeIdle() {
+        MemorySegment s = segment;
+        long owner = me();
+        return takeIdle(s, idleGuess, owner)
+                || takeIdle(s, (long) LONG.getOpaque(s, FAIR_WORD_OFFSET), owner); // opaque: the CAS checks it
+    }
+
+    private boolean takeIdle(MemorySegment s, long word, long owner) {
+        long taken = FairWord.takenBy(FairWord.withTicket(word), owner);
+        if (FairWord.isIdle(word) && LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, taken)) { // linearization point
+            claim(s, taken);
+            return true;
+        }
+        return false;
+    }
+
     @Override
     void release() {
-        int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-        int ticket = serving & FAIR_TICKET_MASK;
-        if (!isHeldByCurrentThread()) {
+        MemorySegment s = segment;
+        long current = Thread.currentThread().threadId();
+        if (holderThread == current) { // taken through this view: the word is as its take set it, unless tickets came
+            long word = heldWord;
+            // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's write
+            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
+            long passed = FairWord.passed(word);
+            if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, passed)) { // the release
+                idleGuess = passed;
+                afterPass(s, word);
+                return;
+            }
+            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current); // opaque: as in claim
+        }
+        releaseChecked(s);
+    }
+
+    /** Releases after checking the holder in shared memory: taken through another view, or tickets came. */
+    private void releaseChecked(MemorySegment s) {
+        long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
+        if (!heldByCurrentThread(s, word)) {
             throw new IllegalMonitorStateException(description() + " is not held by this thread; held by "
                     + owner().map(LockOwner::toString).orElse("nobody"));
         }
-        // opaque: diagnostics only, ordered before the next owner by the release CAS below
-        LONG.setOpaque(segment, FAIR_OWNER_THREAD_OFFSET, 0L);
-        if ((long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET) != 0) {
-            LONG.setOpaque(segment, FAIR_HELD_SINCE_OFFSET, 0L);
+        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as in release
+        while (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) { // the release
+            long now = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
+            if ((int) now != (int) word) { // only tickets may come meanwhile: serving and owner are ours
+                throw new IllegalStateException(description() + " was taken over while held by this live thread");
+            }
+            word = now;
         }
-        LONG.setVolatile(segment, slot(ticket), 0L);
-        if (!INT.compareAndSet(segment, FAIR_SERVING_OFFSET, serving, following(ticket))) {
-            throw new IllegalStateException(description() + " was taken over while held by this live thread");
+        afterPass(s, word);
+    }
+
+    /** After the turn in {@code word} was passed on: if tickets were out beside it, clears the note, wakes waiters. */
+    private void afterPass(MemorySegment s, long word) {
+        if (FairWord.out(word) > 1) { // waiters may have noted the holder and may be blocked
+            if ((long) LONG.getOpaque(s, FAIR_HELD_SINCE_OFFSET) != 0) { // opaque: diagnostics
+                LONG.setOpaque(s, FAIR_HELD_SINCE_OFFSET, 0L);
+            }
+            wakeWaiters();
         }
-        wakeWaiters();
     }
 
     /** @return true if the current thread holds the lock */
     public boolean isHeldByCurrentThread() {
-        int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-        return (serving & FAIR_TAKEN) != 0
-                && (long) LONG.getVolatile(segment, slot(serving & FAIR_TICKET_MASK)) == ProcessIdentity.currentToken()
-                && (long) LONG.getOpaque(segment, FAIR_OWNER_THREAD_OFFSET) == Thread.currentThread().threadId();
+        return heldByCurrentThread(segment, (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
+    }
+
+    private boolean heldByCurrentThread(MemorySegment s, long word) {
+        return FairWord.taken(word) && FairWord.owner(word) == me()
+                // opaque: only this thread writes its own id there, so a stale value cannot be its own
+                && (long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == Thread.currentThread().threadId();
     }
 
     /** @return true if some thread of some process holds the lock */
     public boolean isLocked() {
-        return ((int) INT.getVolatile(segment, FAIR_SERVING_OFFSET) & FAIR_TAKEN) != 0;
+        return FairWord.taken((long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
     }
 
     /** @return how many tickets are out: the holder and the waiters */
     public int queueLength() {
-        int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-        int next = (int) INT.getVolatile(segment, FAIR_NEXT_TICKET_OFFSET);
-        return (next - (serving & FAIR_TICKET_MASK)) & FAIR_TICKET_MASK;
+        return FairWord.out((long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
     }
 
-    /** @return who holds the lock now, if anyone */
+    /** @return who holds the lock now, if anyone (pid 0 if its process died and its process slot was reclaimed) */
     public Optional<LockOwner> owner() {
-        int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-        if ((serving & FAIR_TAKEN) == 0) {
+        long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
+        if (!FairWord.taken(word)) {
             return Optional.empty();
         }
-        long token = (long) LONG.getVolatile(segment, slot(serving & FAIR_TICKET_MASK));
-        long since = (long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET);
+        long token = FairWord.holderToken(segment, 0, word);
+        long since = (long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
         return Optional.of(new LockOwner(ProcessIdentity.pid(token),
-                (long) LONG.getOpaque(segment, FAIR_OWNER_THREAD_OFFSET),
+                (long) LONG.getOpaque(segment, FAIR_OWNER_THREAD_OFFSET), // opaque: diagnostics
                 since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
     }
 
@@ -296,6 +307,11 @@ public final class SharedFairLock extends TimedLock {
 
     @Override
     boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        return tryTakeIdle() || acquireQueued(timeoutNanos, interruptible); // small, so that it inlines
+    }
+
+    /** The slow path of {@link #acquire}: takes a ticket and waits for its turn. */
+    private boolean acquireQueued(long timeoutNanos, boolean interruptible) throws InterruptedException {
         if (isHeldByCurrentThread()) {
             throw new IllegalMonitorStateException(description() + " is already held by this thread and is not "
                     + "reentrant");
@@ -316,7 +332,6 @@ public final class SharedFairLock extends TimedLock {
             }
             switch (turn) {
                 case TAKEN -> {
-                    claim();
                     return true;
                 }
                 case TIMED_OUT -> {
@@ -335,11 +350,10 @@ public final class SharedFairLock extends TimedLock {
     private int takeTicket(long start, long timeoutNanos) {
         int step = 0;
         while (true) {
-            int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-            int next = (int) INT.getVolatile(segment, FAIR_NEXT_TICKET_OFFSET);
-            if (((next - (serving & FAIR_TICKET_MASK)) & FAIR_TICKET_MASK) < FAIR_QUEUE) {
-                if (INT.compareAndSet(segment, FAIR_NEXT_TICKET_OFFSET, next, following(next))) {
-                    return next;
+            long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
+            if (FairWord.out(word) < FAIR_QUEUE) {
+                if (LONG.compareAndSet(segment, FAIR_WORD_OFFSET, word, FairWord.withTicket(word))) {
+                    return FairWord.next(word);
                 }
                 continue;
             }
@@ -347,7 +361,7 @@ public final class SharedFairLock extends TimedLock {
             if (timeoutNanos >= 0 && elapsed >= timeoutNanos) {
                 return -1;
             }
-            step = Waits.idle(Math.min(step, BLOCK_STEP - 1), segment, FAIR_SERVING_OFFSET, serving, 0);
+            step = Waits.idle(Math.min(step, BLOCK_STEP - 1), segment, FAIR_SERVING_OFFSET, (int) word, 0);
         }
     }
 
@@ -360,19 +374,15 @@ public final class SharedFairLock extends TimedLock {
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
         try {
             while (true) {
-                int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-                int turn = serving & FAIR_TICKET_MASK;
+                long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
+                int turn = FairWord.serving(word);
                 if (turn == ticket) {
-                    if ((serving & FAIR_TAKEN) != 0) { // only this waiter takes its own turn: the word was damaged
-                        throw new ShmFormatException(description() + " is corrupted: turn " + ticket
-                                + " is marked taken while its ticket holder is still waiting");
-                    }
-                    if (INT.compareAndSet(segment, FAIR_SERVING_OFFSET, serving, serving | FAIR_TAKEN)) {
-                        return Turn.TAKEN; // the CAS is the linearization point; a skip would have failed it
+                    if (takeOwnTurn(word, ticket)) {
+                        return Turn.TAKEN;
                     }
                     continue;
                 }
-                if (((turn - ticket) & FAIR_TICKET_MASK) < (1 << 30)) {
+                if (((turn - ticket) & FAIR_TICKET_MASK) < FAIR_TAKEN >>> 1) {
                     return Turn.SKIPPED; // the turn passed us while we were presumed dead
                 }
                 if (interruptible && Thread.interrupted()) {
@@ -386,55 +396,75 @@ public final class SharedFairLock extends TimedLock {
                         published = watch().poll(published, now - start); // throws to the victim of a deadlock
                     }
                 }
-                long token = (long) LONG.getVolatile(segment, slot(turn));
-                boolean slotWritten = token != 0 && (int) INT.getVolatile(segment, slot(turn) + 8) == turn;
+                boolean taken = FairWord.taken(word);
+                long token = taken ? FairWord.holderToken(segment, 0, word) : (long) LONG.getVolatile(segment,
+                        slot(turn));
+                boolean slotWritten = taken || token != 0 && (int) INT.getVolatile(segment, slot(turn) + 8) == turn;
                 if (!slotWritten && stalledTurn != turn) {
                     stalledTurn = turn;
                     stalledSince = now;
                 }
                 boolean skip = slotWritten
-                        ? token == FAIR_ABANDONED || livenessDue && !ProcessIdentity.isAlive(token)
-                        : (serving & FAIR_TAKEN) == 0 && stalledTurn == turn && now - stalledSince > STALL_NANOS;
-                if (skip && skipTurn(serving, token)) {
+                        ? token == FAIR_ABANDONED || livenessDue && (token == 0 || !ProcessIdentity.isAlive(token))
+                        : stalledTurn == turn && now - stalledSince > STALL_NANOS;
+                if (skip && skipTurn(word, token)) {
                     continue;
                 }
-                if (step == Backoff.SPIN_STEPS && (serving & FAIR_TAKEN) != 0) {
+                if (step == Backoff.SPIN_STEPS && taken) {
                     LONG.compareAndSet(segment, FAIR_HELD_SINCE_OFFSET, 0L, System.currentTimeMillis());
                 }
                 long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
                 if (left <= 0) {
                     return Turn.TIMED_OUT;
                 }
-                step = idle(step, serving, Math.min(left, nextLivenessCheck - now));
+                step = idle(step, (int) word, Math.min(left, nextLivenessCheck - now));
             }
         } finally {
             DeadlockWatch.end(published);
         }
     }
 
-    /** Passes the turn {@code serving} on, because its ticket holder is dead, gone or never arrived. */
-    private boolean skipTurn(int serving, long token) {
-        int turn = serving & FAIR_TICKET_MASK;
-        if (!INT.compareAndSet(segment, FAIR_SERVING_OFFSET, serving, following(turn))) {
+    /** @return true if this waiter took its own turn {@code ticket}, served in {@code word}; false to look again */
+    private boolean takeOwnTurn(long word, int ticket) {
+        if (FairWord.taken(word)) { // only this waiter takes its own turn: the word was damaged
+            throw new ShmFormatException(description() + " is corrupted: turn " + ticket
+                    + " is marked taken while its ticket holder is still waiting");
+        }
+        long taken = FairWord.takenBy(word, me());
+        if (!LONG.compareAndSet(segment, FAIR_WORD_OFFSET, word, taken)) {
             return false;
         }
-        if ((serving & FAIR_TAKEN) != 0) { // the dead process held the lock
-            INT.getAndBitwiseOr(segment, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED);
-            LONG.getAndAdd(segment, FAIR_RECOVERIES_OFFSET, 1L);
+        claim(segment, taken);
+        // the CAS is the linearization point; a skip would have failed it. A waiter's late note of the previous
+        // holder is not ours: opaque, diagnostics
+        if ((long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET) != 0) {
             LONG.setOpaque(segment, FAIR_HELD_SINCE_OFFSET, 0L);
         }
-        clearSlot(turn, token);
+        return true;
+    }
+
+    /** Passes the turn served in {@code word} on, because its holder or ticket holder is dead, gone or never came. */
+    private boolean skipTurn(long word, long token) {
+        if (!LONG.compareAndSet(segment, FAIR_WORD_OFFSET, word, FairWord.passed(word))) {
+            return false;
+        }
+        if (FairWord.taken(word)) { // the dead process held the lock
+            INT.getAndBitwiseOr(segment, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED);
+            LONG.getAndAdd(segment, FAIR_RECOVERIES_OFFSET, 1L);
+            LONG.setOpaque(segment, FAIR_HELD_SINCE_OFFSET, 0L); // opaque: diagnostics; the dead owner's note
+        }
+        clearSlot(FairWord.serving(word), token);
         wakeWaiters();
         return true;
     }
 
-    private int idle(int step, int serving, long maxBlockNanos) {
+    private int idle(int step, int futexWord, long maxBlockNanos) {
         if (step < BLOCK_STEP) {
-            return Waits.idle(step, segment, FAIR_SERVING_OFFSET, serving, maxBlockNanos);
+            return Waits.idle(step, segment, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
         }
-        INT.getAndAdd(segment, FAIR_WAITERS_OFFSET, 1); // before the futex compares serving: no lost wake-up
+        INT.getAndAdd(segment, FAIR_WAITERS_OFFSET, 1); // before the futex compares the word: no lost wake-up
         try {
-            return Waits.idle(step, segment, FAIR_SERVING_OFFSET, serving, maxBlockNanos);
+            return Waits.idle(step, segment, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
         } finally {
             INT.getAndAdd(segment, FAIR_WAITERS_OFFSET, -1);
         }
@@ -448,14 +478,14 @@ public final class SharedFairLock extends TimedLock {
 
     private void skipAbandonedTurns() {
         while (true) {
-            int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-            int turn = serving & FAIR_TICKET_MASK;
-            if ((serving & FAIR_TAKEN) != 0 || (int) INT.getVolatile(segment, FAIR_NEXT_TICKET_OFFSET) == turn
+            long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
+            int turn = FairWord.serving(word);
+            if (FairWord.taken(word) || FairWord.out(word) == 0
                     || (long) LONG.getVolatile(segment, slot(turn)) != FAIR_ABANDONED
                     || (int) INT.getVolatile(segment, slot(turn) + 8) != turn) {
                 return;
             }
-            skipTurn(serving, FAIR_ABANDONED);
+            skipTurn(word, FAIR_ABANDONED);
         }
     }
 
@@ -465,9 +495,9 @@ public final class SharedFairLock extends TimedLock {
         if (!LONG.compareAndSet(segment, slot, ProcessIdentity.currentToken(), FAIR_ABANDONED)) {
             return; // already skipped and cleared by another waiter
         }
-        int serving = (int) INT.getVolatile(segment, FAIR_SERVING_OFFSET);
-        if (serving == ticket) {
-            skipTurn(serving, FAIR_ABANDONED);
+        long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
+        if (FairWord.serving(word) == ticket && !FairWord.taken(word)) {
+            skipTurn(word, FAIR_ABANDONED);
         }
     }
 
@@ -478,21 +508,31 @@ public final class SharedFairLock extends TimedLock {
 
     /** Empties the slot of a skipped {@code ticket}, if it still holds {@code token} (dead or abandoned). */
     private void clearSlot(int ticket, long token) {
-        if ((int) INT.getVolatile(segment, slot(ticket) + 8) == ticket) {
+        if (token != 0 && (int) INT.getVolatile(segment, slot(ticket) + 8) == ticket) {
             LONG.compareAndSet(segment, slot(ticket), token, 0L);
         }
     }
 
-    private void claim() {
-        // opaque: read only by diagnostics
-        LONG.setOpaque(segment, FAIR_OWNER_THREAD_OFFSET, Thread.currentThread().threadId());
+    /** @return this process's owner bits, claiming its process slot on first use */
+    private long me() {
+        long bits = me;
+        if (bits == 0) {
+            bits = FairWord.ownerBits(processes.mine(), ProcessIdentity.currentToken());
+            me = bits;
+        }
+        return bits;
+    }
+
+    /** Records the current thread as the holder that set {@code word}: in shared memory and in this view. */
+    private void claim(MemorySegment s, long word) {
+        long current = Thread.currentThread().threadId();
+        // opaque: read by this thread on release and by diagnostics; the ticket word orders it for the next owner
+        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current);
+        holderThread = current;
+        heldWord = word;
     }
 
     private static long slot(int ticket) {
         return FAIR_SLOTS_OFFSET + (long) (ticket % FAIR_QUEUE) * FAIR_SLOT_SIZE;
-    }
-
-    private static int following(int ticket) {
-        return (ticket + 1) & FAIR_TICKET_MASK;
     }
 }

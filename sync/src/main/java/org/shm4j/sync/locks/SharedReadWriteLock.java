@@ -19,8 +19,12 @@ import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReadWriteLock;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 import static org.shm4j.sync.internal.SyncLayout.RW_READER_RELEASES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_READER_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_WAITING_WRITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
 /**
@@ -28,16 +32,20 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * Writers are preferred: once a writer waits, new readers wait too, so writers never starve. Neither side is
  * reentrant; the write lock has a cross-process {@linkplain SharedCondition condition}, the read lock none.
  *
- * <h2>Layout (heap block type {@code 0x53480023} v2, 640 bytes, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480023} v3, 640 bytes, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedReadWriteLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>40</td><td>the writer's robust mutex: the same 40 bytes as a {@link SharedLock} (64-bit
  *     word with pid and start time, owner thread, flags, held since, recoveries)</td>
  *     <td>as in {@code SharedLock}</td></tr>
- * <tr><td>40</td><td>24</td><td>zero</td><td></td></tr>
- * <tr><td>64</td><td>4</td><td>readerReleases: bumped by a reader that releases while a writer waits or holds; the
- *     futex word a writer waits on for readers to leave</td><td>atomic add</td></tr>
+ * <tr><td>40</td><td>4</td><td>waitingWriters: bit i set while the process in process slot i has threads waiting
+ *     for the writer's mutex</td><td>atomic or/and, read volatile</td></tr>
+ * <tr><td>44</td><td>4</td><td>readerSlots: bit i set once the process in process slot i has taken a read lock,
+ *     never cleared</td><td>atomic or, read volatile</td></tr>
+ * <tr><td>48</td><td>16</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>4</td><td>readerReleases: bumped by a reader that releases while a writer holds; the futex
+ *     word a writer waits on for readers to leave</td><td>atomic add</td></tr>
  * <tr><td>68</td><td>60</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 63..32, low 32 bits
  *     of the start time in epoch ms in bits 31..0; 0 = free), read holds (int), waiting writers (int)</td>
@@ -45,16 +53,23 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * </table>
  *
  * <h2>Protocol</h2>
- * A reader adds 1 to its process's read holds, then checks that the writer word is 0 (else it backs out and waits);
- * a writer takes the word, then waits until every slot's read holds are 0. Both sides use volatile accesses, so at
- * least one of them sees the other (a store-load order). A reader also waits while any slot has waiting writers.
+ * A reader adds 1 to its process's read holds, then checks that the writer word and waitingWriters are 0 (else it
+ * backs out and waits); a writer takes the word, then waits until the read holds of every slot named in readerSlots
+ * are 0. Both sides use volatile accesses, so at least one of them sees the other (a store-load order); a process
+ * sets its readerSlots bit before its first read hold. So the uncontended read lock is one atomic add and two reads,
+ * its unlock a CAS and a read, and the uncontended write lock the mutex's CAS and a read per reader process. A writer
+ * that finds the mutex held counts itself in its slot's waiting writers and sets the slot's waitingWriters bit
+ * (both under a lock of its process, so the bit is set exactly while the count is not 0) until it has the mutex.
  *
  * <h2>Process death</h2>
  * A writer that dies holding the lock is treated as {@link SharedLock} treats a dead owner: the next waiter (reader
  * or writer) clears or takes the word, and {@link #isConsistent()} is false until {@link #markConsistent()} is called
  * by a writer. A process that dies holding read locks, or waiting to write, is found by its slot's token; its holds
- * are dropped within about 50 ms (readers do not change the data, so this does not mark it inconsistent). At most 32
- * processes can use one lock at a time. Read holds are counted per process, not per thread.
+ * and its waitingWriters bit are dropped within about 50 ms (readers do not change the data, so this does not mark it
+ * inconsistent). At most 32 processes can use one lock at a time. Read holds are counted per process, not per thread.
+ * Non-invariant: a waiting writer of a process that has just taken over the slot of a dead one may have its bit
+ * cleared for an instant by a reader dropping the dead one's bit; readers that come in that instant do not wait for
+ * it (the writer still gets the lock once they leave).
  *
  * <p>Memory consistency effects: actions before releasing the write lock happen-before actions after a later read or
  * write lock; actions of a reader happen-before a later write lock.
@@ -62,7 +77,11 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 public final class SharedReadWriteLock implements ReadWriteLock {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
     private static final String KIND = "read-write lock";
+    private static final long WRITER_WORD = RW_WRITER_OFFSET + MUTEX_WORD;
+    /** Serializes, in this process, the changes of a slot's waiting-writer count with its waitingWriters bit. */
+    private static final Object WAITING_WRITERS = new Object();
 
     private final MemorySegment segment;
     private final RobustMutex writer;
@@ -72,6 +91,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final Lock writeLock;
     private final SharedHeap heap; // where the write lock's newCondition() finds its condition; null if wrapped
     private final String name;
+    /** Offset of this process's read holds, 0 until its slot is claimed and announced in readerSlots. */
+    private volatile long readHolds;
 
     private SharedReadWriteLock(MemorySegment segment, String description) {
         this(segment, description, null, null);
@@ -79,7 +100,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     private SharedReadWriteLock(MemorySegment segment, String description, SharedHeap heap, String name) {
         RobustMutex.check(segment, RW_WRITER_OFFSET, description + " writer");
-        Blocks.requireZero(segment, RW_WRITER_OFFSET + SyncLayout.MUTEX_SIZE, RW_READER_RELEASES_OFFSET, description);
+        Blocks.requireZero(segment, RW_READER_SLOTS_OFFSET + Integer.BYTES, RW_READER_RELEASES_OFFSET, description);
         Blocks.requireZero(segment, RW_READER_RELEASES_OFFSET + Integer.BYTES, RW_SLOTS_OFFSET, description);
         this.segment = segment;
         this.heap = heap;
@@ -204,17 +225,18 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     private boolean acquireRead(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        int me = slots.mine();
+        long holds = readHolds();
+        return tryRead(holds) || awaitRead(holds, timeoutNanos, interruptible); // small, so that it inlines
+    }
+
+    /** The slow path of {@link #acquireRead}: waits while a writer holds the lock or waits for it. */
+    private boolean awaitRead(long holds, long timeoutNanos, boolean interruptible) throws InterruptedException {
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
         while (true) {
-            if (!writer.isHeld() && slots.sum(ProcessSlots.SECOND) == 0) {
-                slots.add(me, ProcessSlots.FIRST, 1);
-                if (!writer.isHeld()) {
-                    return true; // the writer, if any, will see our hold: store-load order on volatiles
-                }
-                releaseRead(me);
+            if (noWriter() && tryRead(holds)) {
+                return true;
             }
             if (interruptible && Thread.interrupted()) {
                 throw new InterruptedException();
@@ -222,7 +244,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             long now = System.nanoTime();
             if (now - nextLivenessCheck >= 0) {
                 nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
-                slots.reclaimDead(); // a dead process's waiting-writer count must not block readers
+                dropDeadWaitingWriters(); // a dead process's waiting writers must not block readers
             }
             long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
             if (left <= 0) {
@@ -237,33 +259,124 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
     }
 
-    private void releaseRead(int me) {
-        if (slots.get(me, ProcessSlots.FIRST) <= 0) {
+    /** @return true if a read hold was taken: counted in {@code holds}, with no writer holding or waiting */
+    private boolean tryRead(long holds) {
+        MemorySegment s = segment;
+        INT.getAndAdd(s, holds, 1); // volatile: the writer, if any, sees this hold or we see its word (store-load)
+        if (noWriter(s)) {
+            return true;
+        }
+        releaseRead(s, holds);
+        return false;
+    }
+
+    private boolean noWriter() {
+        return noWriter(segment);
+    }
+
+    private static boolean noWriter(MemorySegment s) {
+        return (long) LONG.getVolatile(s, WRITER_WORD) == 0 && (int) INT.getVolatile(s, RW_WAITING_WRITERS_OFFSET) == 0;
+    }
+
+    /** Releases one read hold of this process. */
+    private void releaseRead(MemorySegment s, long holds) {
+        // volatile: store-load order with the writer, which counts a slot that is not 0 (even -1 below) as holding
+        if ((int) INT.getAndAdd(s, holds, -1) <= 0) {
+            INT.getAndAdd(s, holds, 1);
             throw new IllegalMonitorStateException(description + ": this process holds no read lock");
         }
-        slots.add(me, ProcessSlots.FIRST, -1);
-        if (writer.isHeld() || slots.sum(ProcessSlots.SECOND) > 0) {
-            INT.getAndAdd(segment, RW_READER_RELEASES_OFFSET, 1);
-            Waits.wake(segment, RW_READER_RELEASES_OFFSET, Integer.MAX_VALUE);
+        if ((long) LONG.getVolatile(s, WRITER_WORD) != 0) { // a writer may be waiting for readers to leave
+            INT.getAndAdd(s, RW_READER_RELEASES_OFFSET, 1);
+            Waits.wake(s, RW_READER_RELEASES_OFFSET, Integer.MAX_VALUE);
+        }
+    }
+
+    /**
+     * @return the offset of this process's read holds; on first use claims its slot and sets its readerSlots bit
+     *         before any hold is counted there (the volatile write of the field publishes both)
+     */
+    private long readHolds() {
+        long holds = readHolds;
+        if (holds == 0) {
+            int me = slots.mine();
+            INT.getAndBitwiseOr(segment, RW_READER_SLOTS_OFFSET, 1 << me);
+            holds = RW_SLOTS_OFFSET + me * ProcessSlots.SLOT_SIZE + ProcessSlots.FIRST;
+            readHolds = holds;
+        }
+        return holds;
+    }
+
+    /**
+     * @return true if some process that ever read-locked has a read-hold count that is not 0 (a count briefly -1
+     *         during a refused unlock counts too), read after the writer's CAS
+     */
+    private boolean readersIn() {
+        MemorySegment s = segment;
+        for (int left = (int) INT.getVolatile(s, RW_READER_SLOTS_OFFSET); left != 0; left &= left - 1) {
+            long slot = RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(left) * ProcessSlots.SLOT_SIZE;
+            if ((int) INT.getVolatile(s, slot + ProcessSlots.FIRST) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Counts a waiting writer of this process ({@code delta} 1) or uncounts it (-1), keeping its bit in step. */
+    private void countWaitingWriter(int me, int delta) {
+        synchronized (WAITING_WRITERS) {
+            int count = slots.add(me, ProcessSlots.SECOND, delta);
+            if (count == 1 && delta > 0) {
+                INT.getAndBitwiseOr(segment, RW_WAITING_WRITERS_OFFSET, 1 << me);
+            } else if (count == 0) {
+                INT.getAndBitwiseAnd(segment, RW_WAITING_WRITERS_OFFSET, ~(1 << me));
+            }
+        }
+    }
+
+    /** Frees the slots of dead processes and clears the waitingWriters bits no live process's count backs. */
+    private void dropDeadWaitingWriters() {
+        slots.reclaimDead();
+        int waiting = (int) INT.getVolatile(segment, RW_WAITING_WRITERS_OFFSET);
+        for (int left = waiting; left != 0; left &= left - 1) {
+            int i = Integer.numberOfTrailingZeros(left);
+            if (slots.pid(i) == 0 && slots.get(i, ProcessSlots.SECOND) == 0) {
+                INT.getAndBitwiseAnd(segment, RW_WAITING_WRITERS_OFFSET, ~(1 << i));
+                if (slots.get(i, ProcessSlots.SECOND) > 0) { // a new process took the slot and waits: set it again
+                    INT.getAndBitwiseOr(segment, RW_WAITING_WRITERS_OFFSET, 1 << i);
+                }
+            }
         }
     }
 
     private boolean acquireWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        if (writer.tryAcquire()) {
+            return !readersIn() || drainReaders(timeoutNanos, interruptible);
+        }
+        return awaitWrite(timeoutNanos, interruptible); // apart, so that the fast path inlines
+    }
+
+    /** The slow path of {@link #acquireWrite}: counts itself as a waiting writer while it waits for the mutex. */
+    private boolean awaitWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
         int me = slots.mine();
         long start = System.nanoTime();
-        slots.add(me, ProcessSlots.SECOND, 1); // from now on new readers wait
+        countWaitingWriter(me, 1); // from now on new readers wait
         boolean locked;
         try {
             locked = writer.acquire(timeoutNanos, interruptible);
         } finally {
-            slots.add(me, ProcessSlots.SECOND, -1);
+            countWaitingWriter(me, -1);
         }
         if (!locked) {
             return false;
         }
+        return drainReaders(timeoutNanos < 0 ? -1 : Math.max(0, timeoutNanos - (System.nanoTime() - start)),
+                interruptible);
+    }
+
+    /** Holding the writer's mutex, waits for readers to leave; releases the mutex if they do not in time. */
+    private boolean drainReaders(long timeoutNanos, boolean interruptible) throws InterruptedException {
         try {
-            long left = timeoutNanos < 0 ? -1 : Math.max(0, timeoutNanos - (System.nanoTime() - start));
-            if (awaitNoReaders(left, interruptible)) {
+            if (awaitNoReaders(timeoutNanos, interruptible)) {
                 return true;
             }
         } catch (InterruptedException | RuntimeException e) {
@@ -279,8 +392,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
         while (true) {
-            int releases = (int) INT.getVolatile(segment, RW_READER_RELEASES_OFFSET); // read before the sum
-            if (slots.sum(ProcessSlots.FIRST) == 0) {
+            int releases = (int) INT.getVolatile(segment, RW_READER_RELEASES_OFFSET); // read before the holds
+            if (!readersIn()) {
                 return true;
             }
             if (interruptible && Thread.interrupted()) {
@@ -313,7 +426,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
         @Override
         void release() {
-            releaseRead(slots.mine());
+            releaseRead(segment, readHolds());
         }
 
         @Override

@@ -1,6 +1,7 @@
 package org.shm4j.sync.tools;
 
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.locks.LockOwner;
@@ -18,16 +19,10 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_HELD_SINCE_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_NEXT_TICKET_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_QUEUE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOTS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOT_SIZE;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_TAKEN;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_TICKET_MASK;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
@@ -90,25 +85,21 @@ final class LockStates {
 
     /** @return the state of a {@code SharedFairLock}: holder, queue length, consistency, take-overs */
     static Map<String, Object> fair(MemorySegment block) {
-        int serving = (int) INT.getVolatile(block, FAIR_SERVING_OFFSET);
-        int next = (int) INT.getVolatile(block, FAIR_NEXT_TICKET_OFFSET);
-        boolean held = (serving & FAIR_TAKEN) != 0;
-        int ticket = serving & FAIR_TICKET_MASK;
+        long word = (long) LONG.getVolatile(block, FAIR_WORD_OFFSET);
+        boolean held = FairWord.taken(word);
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("held", held);
         Object owner = null;
         if (held) {
-            long slot = FAIR_SLOTS_OFFSET + (long) (ticket % FAIR_QUEUE) * FAIR_SLOT_SIZE;
-            long token = (long) LONG.getVolatile(block, slot);
+            long token = FairWord.holderToken(block, 0, word); // 0 if its process died and its slot was reclaimed
             long since = (long) LONG.getOpaque(block, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
             owner = owner(new LockOwner(ProcessIdentity.pid(token),
                     (long) LONG.getOpaque(block, FAIR_OWNER_THREAD_OFFSET), // opaque: diagnostics
                     since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))),
-                    ProcessIdentity.isAlive(token));
+                    token != 0 && ProcessIdentity.isAlive(token));
         }
         state.put("owner", owner);
-        int queued = ((next - ticket) & FAIR_TICKET_MASK) - (held ? 1 : 0);
-        state.put("queued", Math.max(0, queued));
+        state.put("queued", Math.max(0, FairWord.out(word) - (held ? 1 : 0)));
         state.put("blockedWaiters", (int) INT.getVolatile(block, FAIR_WAITERS_OFFSET));
         state.put("consistent", ((int) INT.getVolatile(block, FAIR_FLAGS_OFFSET) & LOCK_OWNER_DIED) == 0);
         state.put("takeOvers", (long) LONG.getVolatile(block, FAIR_RECOVERIES_OFFSET));

@@ -3,6 +3,9 @@ package org.shm4j.sync.locks;
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.FairWord;
+import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.Arena;
@@ -12,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -104,6 +108,62 @@ class SharedFairLockTest {
             assertThatThrownBy(() -> lock.tryLock(5, TimeUnit.SECONDS)).isInstanceOf(ShmFormatException.class)
                     .hasMessageContaining("is corrupted: turn 0 is marked taken while its ticket holder is still")
                     .hasMessageEndingWith("waiting");
+        }
+    }
+
+    @Test
+    void shouldTakeOverATurnTakenByADeadProcessOrOneWhoseProcessSlotWasReclaimed() throws InterruptedException {
+        long dead = ProcessIdentity.token(ProcessHandle.current().pid(), ProcessIdentity.currentStartMillis() + 1);
+        try (Arena arena = Arena.ofConfined()) {
+            for (long slotToken : new long[] {dead, 0L}) { // the holder's slot: still its dead token, or reclaimed
+                MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
+                memory.set(ValueLayout.JAVA_LONG, SyncLayout.FAIR_PROCESSES_OFFSET + 5 * ProcessSlots.SLOT_SIZE,
+                        slotToken);
+                memory.set(ValueLayout.JAVA_LONG, SyncLayout.FAIR_WORD_OFFSET,
+                        FairWord.takenBy(FairWord.withTicket(0), FairWord.ownerBits(5, dead)));
+                SharedFairLock lock = SharedFairLock.wrap(memory, 0);
+                assertThat(lock.owner()).get().extracting(LockOwner::pid)
+                        .isEqualTo(slotToken == 0 ? 0L : ProcessHandle.current().pid());
+                assertThat(lock.tryLock()).isFalse();
+                assertThat(lock.tryLock(30, TimeUnit.SECONDS)).as("taken over from " + slotToken).isTrue();
+                assertThat(lock.isConsistent()).isFalse();
+                assertThat(lock.recoveries()).isEqualTo(1);
+                lock.markConsistent();
+                lock.unlock();
+                assertThat(lock.queueLength()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void shouldReleaseThroughAnyViewAndRefuseAViewThatNoLongerHolds() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedFairLock first = SharedFairLock.create(heap, "fair");
+            SharedFairLock second = SharedFairLock.open(heap, "fair");
+            first.lock();
+            second.unlock();
+            assertThat(first.isLocked()).isFalse();
+            assertThatThrownBy(first::unlock).isInstanceOf(IllegalMonitorStateException.class);
+            first.lock();
+            first.unlock(); // first now expects the word it left
+            second.lock(); // ... which second changes
+            assertThat(first.isHeldByCurrentThread()).isTrue();
+            AtomicReference<Throwable> refused = new AtomicReference<>();
+            Thread other = Thread.ofPlatform().start(() -> {
+                try {
+                    first.unlock();
+                } catch (IllegalMonitorStateException expected) {
+                    refused.set(expected);
+                }
+            });
+            other.join(10_000);
+            assertThat(refused.get()).as("another thread's unlock").isNotNull();
+            assertThat(first.tryLock()).isFalse();
+            second.unlock();
+            assertThatThrownBy(first::unlock).isInstanceOf(IllegalMonitorStateException.class);
+            assertThat(first.tryLock()).as("the guess is stale: the word is read").isTrue();
+            first.unlock();
+            assertThat(second.queueLength()).isZero();
         }
     }
 }

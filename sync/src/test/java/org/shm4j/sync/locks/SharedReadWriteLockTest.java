@@ -2,8 +2,14 @@ package org.shm4j.sync.locks;
 
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.internal.ProcessSlots;
+import org.shm4j.sync.internal.SyncLayout;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -149,6 +155,29 @@ class SharedReadWriteLockTest {
             }
             assertThat(torn).hasValue(0);
             assertThat(record.get(7)).isEqualTo(5_000);
+        }
+    }
+
+    @Test
+    void shouldDropTheWaitingWritersOfADeadProcessAndMarkReaderSlots() throws InterruptedException {
+        long dead = ProcessIdentity.token(ProcessHandle.current().pid(), ProcessIdentity.currentStartMillis() + 1);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            long slot = SyncLayout.RW_SLOTS_OFFSET + 3 * ProcessSlots.SLOT_SIZE;
+            memory.set(ValueLayout.JAVA_LONG, slot + ProcessSlots.TOKEN, dead);
+            memory.set(ValueLayout.JAVA_INT, slot + ProcessSlots.SECOND, 1);
+            memory.set(ValueLayout.JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET, 1 << 3);
+            SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, 0);
+            assertThat(rw.readLock().tryLock()).as("a writer of slot 3 waits").isFalse();
+            assertThat(rw.readLock().tryLock(30, TimeUnit.SECONDS)).as("its process is dead").isTrue();
+            assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).isZero();
+            int mine = new ProcessSlots(memory, SyncLayout.RW_SLOTS_OFFSET).claim();
+            assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET)).isEqualTo(1 << mine);
+            assertThat(rw.readerPids()).containsExactly(ProcessHandle.current().pid());
+            assertThat(rw.writeLock().tryLock()).isFalse();
+            rw.readLock().unlock();
+            assertThat(rw.writeLock().tryLock()).isTrue();
+            rw.writeLock().unlock();
         }
     }
 }
