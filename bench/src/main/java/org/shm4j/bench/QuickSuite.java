@@ -37,7 +37,7 @@ public final class QuickSuite {
      * ({@code Contended*MapBenchmark}), which only the full suite runs.
      */
     private static final String QUICK = "org\\.shm4j\\.bench\\.(Contended)?(Agrona)?(Values|Locks)Benchmark"
-            + "|org\\.shm4j\\.bench\\.(Ring|AgronaRing|Disruptor|JdkQueue|TypedQueue|BulkCopy)Benchmark"
+            + "|org\\.shm4j\\.bench\\.(ReadWriteLocks|Ring|AgronaRing|Disruptor|JdkQueue|TypedQueue|BulkCopy)Benchmark"
             + "|org\\.shm4j\\.bench\\.(Map|ChronicleMap|LmdbMap|List|Coordination|DeadlockDetection)Benchmark\\.";
 
     /**

@@ -53,6 +53,13 @@ record Comparison(String section, String label, String ours, String peer, double
         values(all, VALUES_2, "ContendedValuesBenchmark", "ContendedAgronaValuesBenchmark");
         locks(all, LOCKS, "LocksBenchmark");
         locks(all, LOCKS_2, "ContendedLocksBenchmark");
+        String rw = "ReadWriteLocksBenchmark.";
+        all.add(new Comparison(LOCKS, "SharedReadWriteLock (read) / ReentrantReadWriteLock (read)",
+                rw + "sharedReadLock", rw + "reentrantReadLock", 1.0));
+        all.add(new Comparison(LOCKS, "SharedReadWriteLock (read) / StampedLock optimistic read (reference)",
+                rw + "sharedReadLock", rw + "stampedOptimisticRead", 0));
+        all.add(new Comparison(LOCKS, "SharedReadWriteLock (write) / ReentrantReadWriteLock (write)",
+                rw + "sharedWriteLock", rw + "reentrantWriteLock", 0));
         all.add(new Comparison(LOCKS, "SharedLock, deadlock detection on / off", "DeadlockDetectionBenchmark"
                 + ".detectionOn", "DeadlockDetectionBenchmark.detectionOff", 0));
         for (String size : List.of("8", "64", "256")) {

@@ -151,8 +151,8 @@ public final class Report {
     }
 
     private static boolean isShm4jHotPath(String key) {
-        return key.matches("(Contended)?ValuesBenchmark\\.sharedLong.*") || key.matches("(Contended)?LocksBenchmark"
-                + "\\.shared.*") || key.startsWith("RingBenchmark.")
+        return key.matches("(Contended)?ValuesBenchmark\\.sharedLong.*") || key.matches("(Contended|ReadWrite)?"
+                + "LocksBenchmark\\.shared.*") || key.startsWith("RingBenchmark.")
                 || key.matches("(Contended)?MapBenchmark\\.shared(GetInto|Put):.*")
                 || key.matches("CoordinationBenchmark\\.shared(Undo)?Semaphore:.*")
                 || key.matches("ListBenchmark\\.shareable(Get|Set):.*");
