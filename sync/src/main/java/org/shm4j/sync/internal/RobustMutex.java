@@ -37,6 +37,16 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * blocked". The futex works on the low 32 bits. A thread that has blocked once acquires with the waiters bit set,
  * since other threads may still be blocked; this costs at most one spurious wake.
  *
+ * <p>Costs: an uncontended acquire + release is two atomics (the CAS that takes the word, the CAS that gives it back,
+ * which also checks that the word is this process's) and three plain accesses to the owner thread field (record,
+ * check, clear), each method reading the segment field once into a local (re-reading the field after each atomic
+ * makes the JIT check the segment again).
+ * A contended acquire first spins on reads of the word, which leave the holder's cache line shared rather than
+ * taking it away: the spin's length adapts per view (doubled after a spin that acquired, halved after one that did
+ * not) and it stops at once when the waiters bit shows that others already block. Then it blocks until woken (the
+ * releaser wakes one waiter only if the waiters bit was set, and clears the bit; a woken waiter that finds the
+ * mutex taken again, as a running thread may re-take it first, sets the bit again and blocks again).
+ *
  * <p>Invariants: word != 0 iff the mutex is held; the owner thread field is written only by the owner, after its CAS
  * and before its release (so a thread of the owner's process that did not lock sees 0 or another id there, never its
  * own); heldSince is set only by a waiter that announced itself with the waiters bit and cleared by the releaser that
@@ -47,7 +57,8 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * {@link #tryAcquire()} and the first attempt of {@link #acquire} are unchanged by it.
  *
  * <p>Non-invariant: right after a take-over, until the new owner records its thread, the thread field still names
- * the dead owner's thread (an id of another JVM), which a wrong-thread unlock in this process could match.
+ * the dead owner's thread (an id of another JVM), which a wrong-thread unlock in this process could match; the
+ * release's CAS then fails on the word, and the release puts the id back and throws.
  */
 public final class RobustMutex {
     /** How often a waiter checks that the owner process lives. */
@@ -58,6 +69,9 @@ public final class RobustMutex {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private static final int BLOCK_STEP = Backoff.PARK_FROM;
+    /** The bounds of a contended acquire's adaptive spin, in reads of the word. */
+    private static final int MIN_SPINS = 4;
+    private static final int MAX_SPINS = 256;
     private static final long PID = ProcessHandle.current().pid() & LOCK_PID_MASK;
     /** This process's locked word: start time bits high, pid low. */
     private static final long LOCKED = (ProcessIdentity.currentStartMillis() & 0xFFFF_FFFFL) << 32 | PID;
@@ -66,6 +80,11 @@ public final class RobustMutex {
     private final MemorySegment segment;
     /** Publishes long waits for deadlock detection; null if this mutex's waits take no part. */
     private final DeadlockWatch watch;
+    /**
+     * How long the next contended acquire through this view spins before it blocks: doubled when a spin acquired,
+     * halved when it did not. Plain: a per-process hint, that racing updates only blur.
+     */
+    private int spinLimit = MAX_SPINS / 4;
 
     /**
      * A mutex whose waits take no part in deadlock detection.
@@ -125,8 +144,9 @@ public final class RobustMutex {
 
     /** @return true if the mutex was free and is now held by the current thread */
     public boolean tryAcquire() {
-        if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
-            claim();
+        MemorySegment s = segment; // one local: the field re-read after an atomic would be checked again
+        if (LONG.compareAndSet(s, MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
+            claim(s);
             return true;
         }
         return false;
@@ -147,22 +167,30 @@ public final class RobustMutex {
         return acquireContended(timeoutNanos, interruptible);
     }
 
-    /** The slow path of {@link #acquire}: waits, takes over from a dead owner, publishes a long wait. */
+    /**
+     * The slow path of {@link #acquire}: spins while the holder may soon release, then blocks (announced by the
+     * waiters bit), takes over from a dead owner, publishes a long wait.
+     */
     private boolean acquireContended(long timeoutNanos, boolean interruptible) throws InterruptedException {
         if (isHeldByCurrentThread()) {
             throw new IllegalMonitorStateException("already held by this thread, and not reentrant");
         }
+        if (timeoutNanos != 0 && spin()) {
+            return true;
+        }
+        MemorySegment s = segment;
         long start = System.nanoTime();
         long nextLivenessCheck = start + LIVENESS_NANOS;
-        int step = 0;
+        int step = BLOCK_STEP; // the spin is over: each step blocks
+        boolean blocked = false;
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
         try {
             while (true) {
-                long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
+                long w = (long) LONG.getVolatile(s, MUTEX_WORD);
                 if (w == 0) {
-                    long locked = step >= BLOCK_STEP ? LOCKED | LOCK_WAITERS : LOCKED; // others may still be blocked
-                    if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, locked)) {
-                        claim();
+                    long locked = blocked ? LOCKED | LOCK_WAITERS : LOCKED; // others may still be blocked
+                    if (LONG.compareAndSet(s, MUTEX_WORD, 0L, locked)) {
+                        claim(s);
                         return true;
                     }
                     continue;
@@ -184,11 +212,39 @@ public final class RobustMutex {
                 if (left <= 0) {
                     return false;
                 }
-                step = block(step, w, Math.min(left, nextLivenessCheck - now));
+                int next = block(step, w, Math.min(left, nextLivenessCheck - now));
+                blocked |= next != step;
+                step = next;
             }
         } finally {
             DeadlockWatch.end(published);
         }
+    }
+
+    /**
+     * Spins up to the adaptive limit while the holder may release soon, reading the word (not writing it) so that
+     * the holder keeps its cache line; gives up at once if others are already blocked, to queue behind them.
+     *
+     * @return true if the current thread now holds the mutex
+     */
+    private boolean spin() {
+        MemorySegment s = segment;
+        int limit = spinLimit;
+        for (int i = 0; i < limit; i++) {
+            Thread.onSpinWait();
+            long w = (long) LONG.getOpaque(s, MUTEX_WORD); // opaque: a hint; the CAS below decides
+            if (w == 0) {
+                if (LONG.compareAndSet(s, MUTEX_WORD, 0L, LOCKED)) {
+                    claim(s);
+                    spinLimit = Math.min(MAX_SPINS, limit * 2);
+                    return true;
+                }
+            } else if ((w & LOCK_WAITERS) != 0) {
+                break;
+            }
+        }
+        spinLimit = Math.max(MIN_SPINS, limit / 2);
+        return false;
     }
 
     /**
@@ -243,26 +299,47 @@ public final class RobustMutex {
      * @throws IllegalMonitorStateException if the current thread does not hold it
      */
     public void release(boolean wakeAll, String what) {
-        if (!isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(what + " is not held by this thread; held by "
-                    + owner().map(LockOwner::toString).orElse("nobody"));
+        MemorySegment s = segment; // one local: the field re-read after an atomic would be checked again
+        long me = Thread.currentThread().threadId();
+        // opaque: only this thread writes its own id there, so a stale value cannot be its own
+        if ((long) LONG.getOpaque(s, MUTEX_OWNER_THREAD) != me) {
+            throw notHeld(what);
         }
         // opaque: the owner's own field; the release below orders it before the next owner's write
-        LONG.setOpaque(segment, MUTEX_OWNER_THREAD, 0L);
-        long previous = (long) LONG.getAndSet(segment, MUTEX_WORD, 0L); // volatile: releases the guarded data
-        if ((previous & LOCK_WAITERS) != 0) {
-            // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
-            LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L);
-            Waits.wake(segment, MUTEX_FUTEX, wakeAll ? Integer.MAX_VALUE : 1);
+        LONG.setOpaque(s, MUTEX_OWNER_THREAD, 0L);
+        // volatile: releases the guarded data; it fails if a waiter set its bit, or if the word is another process's
+        if (!LONG.compareAndSet(s, MUTEX_WORD, LOCKED, 0L)) {
+            releaseContended(s, me, wakeAll, what);
         }
+    }
+
+    /** The slow path of {@link #release}: the waiters bit is set, or the thread id matched another process's. */
+    private void releaseContended(MemorySegment s, long me, boolean wakeAll, String what) {
+        long w = (long) LONG.getVolatile(s, MUTEX_WORD);
+        if ((w & ~LOCK_WAITERS) != LOCKED) {
+            // a thread of another JVM with the same id holds it: put its id back (0 means we cleared it) and refuse
+            LONG.compareAndSet(s, MUTEX_OWNER_THREAD, 0L, me);
+            throw notHeld(what);
+        }
+        // only waiters change the word while we hold it, and only by adding their bit: the word is LOCKED | WAITERS
+        LONG.getAndSet(s, MUTEX_WORD, 0L); // volatile: releases the guarded data
+        // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
+        LONG.setOpaque(s, MUTEX_HELD_SINCE, 0L);
+        Waits.wake(s, MUTEX_FUTEX, wakeAll ? Integer.MAX_VALUE : 1);
+    }
+
+    private IllegalMonitorStateException notHeld(String what) {
+        return new IllegalMonitorStateException(what + " is not held by this thread; held by "
+                + owner().map(LockOwner::toString).orElse("nobody"));
     }
 
     /** @return true if the current thread holds the mutex */
     public boolean isHeldByCurrentThread() {
-        long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
+        MemorySegment s = segment;
+        long w = (long) LONG.getVolatile(s, MUTEX_WORD);
         return (w & ~LOCK_WAITERS) == LOCKED
                 // opaque: only this thread writes its own id there, so a stale value cannot be its own
-                && (long) LONG.getOpaque(segment, MUTEX_OWNER_THREAD) == Thread.currentThread().threadId();
+                && (long) LONG.getOpaque(s, MUTEX_OWNER_THREAD) == Thread.currentThread().threadId();
     }
 
     /** @return true if held */
@@ -313,9 +390,9 @@ public final class RobustMutex {
         return Waits.idle(step, segment, MUTEX_FUTEX, (int) w, maxBlockNanos);
     }
 
-    private void claim() {
+    private static void claim(MemorySegment s) {
         // opaque: read by this thread on release and by diagnostics; the lock word orders it for the next owner
-        LONG.setOpaque(segment, MUTEX_OWNER_THREAD, Thread.currentThread().threadId());
+        LONG.setOpaque(s, MUTEX_OWNER_THREAD, Thread.currentThread().threadId());
     }
 
     /**
@@ -345,7 +422,7 @@ public final class RobustMutex {
         INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
         LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
         LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
-        claim();
+        claim(segment);
         return true;
     }
 }

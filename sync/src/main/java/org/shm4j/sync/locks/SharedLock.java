@@ -24,7 +24,7 @@ import java.util.Optional;
  *     blocked (the releaser must futex-wake one), bits 32..63 = low 32 bits of the owner process's start time in
  *     epoch ms (0 if the OS does not tell); with the pid it tells a dead owner from a recycled pid. The futex word
  *     is its low 32 bits (offset 0 on little-endian machines, 4 on big-endian ones)</td><td>64-bit CAS to acquire
- *     (acquire semantics); getAndSet 0 to release (release semantics)</td></tr>
+ *     (acquire semantics); CAS to 0 to release (release semantics), getAndSet 0 if bit 30 was set</td></tr>
  * <tr><td>8</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free (and, after a take-over,
  *     the dead owner's until the new owner writes its own)</td><td>opaque, written by the owner after its CAS and
  *     cleared before its release</td></tr>
@@ -41,7 +41,8 @@ import java.util.Optional;
  * Version 1 (earlier 0.1.0-SNAPSHOT builds) had a 32-bit word and the start time in its own field; a v1 block is refused.
  *
  * <h2>Waiting</h2>
- * A contended {@code lock} spins briefly, yields, then blocks: with futex on Linux when native access is enabled
+ * A contended {@code lock} spins briefly (less after spins that failed, none while others are blocked), reading the
+ * word without writing it, then blocks: with futex on Linux when native access is enabled
  * ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by the release; otherwise it parks
  * for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that the owner still lives, its
  * deadline, and (for {@link #lockInterruptibly()}) its interrupt status.

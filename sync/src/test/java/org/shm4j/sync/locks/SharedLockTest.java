@@ -199,6 +199,25 @@ class SharedLockTest {
     }
 
     @Test
+    void shouldRefuseUnlockWhenAThreadOfAnotherProcessWithTheSameIdHoldsIt() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(64, 64);
+            SharedLock lock = SharedLock.wrap(raw, 0);
+            // held by another (dead) process whose owner thread had this thread's id
+            long pid = ProcessHandle.current().pid();
+            long otherStart = ~ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(1L);
+            long word = (otherStart & 0xFFFF_FFFFL) << 32 | pid;
+            raw.set(JAVA_LONG, 0, word);
+            raw.set(JAVA_LONG, 8, Thread.currentThread().threadId());
+            assertThatThrownBy(lock::unlock).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessageContaining("not held by this thread");
+            assertThat(raw.get(JAVA_LONG, 0)).as("the word is left alone").isEqualTo(word);
+            assertThat(raw.get(JAVA_LONG, 8)).as("the owner's thread id is put back")
+                    .isEqualTo(Thread.currentThread().threadId());
+        }
+    }
+
+    @Test
     void shouldRefuseABlockOfAnOlderLayoutVersion() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             heap.allocate("old", new BlockType(0x5348_0021, 1), 64);
