@@ -215,6 +215,8 @@ public final class SharedRing {
     // still holds it, no other consumer moved since, so head holds it too and need not be read. Plain: only the
     // consumer thread (MPMC: the holder of the consumers' mutex, which orders it) touches it.
     private long consumerPosition = -1;
+    // emptyLooks: MPMC polls that found nothing committed without taking the consumers' turn (see nothingCommitted)
+    private int emptyLooks;
 
     private SharedRing(MemorySegment block, String what) {
         this.block = block;
@@ -634,6 +636,9 @@ public final class SharedRing {
      */
     private int drainInTurn(MessageHandler handler, int limit, long turnNanos, boolean interruptible)
             throws InterruptedException {
+        if (nothingCommitted()) {
+            return 0;
+        }
         // a timed wait may end before the mutex's periodic liveness check: then check the holder once
         if (!consumers.acquire(turnNanos, interruptible) && !consumers.takeOverIfOwnerDead()) {
             return 0;
@@ -643,6 +648,25 @@ public final class SharedRing {
         } finally {
             consumers.release(false, consumersName);
         }
+    }
+
+    /**
+     * Looks, without the consumers' turn, at the record at consumedTo: if it is not committed, and consumedTo did not
+     * move meanwhile, there is no message at that instant, and the poll need not take the turn. Every
+     * {@value #STALL_CHECK_EVERY}th such look takes the turn anyway, for the stall rule and a dead consumer's freeing.
+     *
+     * @return true if the poll may return 0 at once
+     */
+    private boolean nothingCommitted() {
+        final MemorySegment block = this.block;
+        long position = (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET); // acquire: a consumer's zeroing first
+        // acquire: the re-read of consumedTo after it; a consumer moves consumedTo (fenced) before zeroing a record
+        long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + (position & mask));
+        if (RingRecords.length(record) > 0 || (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET) != position) {
+            return false;
+        }
+        // plain and racy between this process's consumer threads: a lost count only delays a check
+        return (++emptyLooks & (STALL_CHECK_EVERY - 1)) != 0;
     }
 
     private int drainAsConsumer(MessageHandler handler, int limit) {
