@@ -72,7 +72,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * <tr><td>384</td><td>8</td><td>head: bytes ever freed by the consumer</td><td>consumer's release store;
  *     producers read it with acquire</td></tr>
  * <tr><td>392</td><td>8</td><td>consumedTo: bytes ever handed over by the consumer (its commit point), at least
- *     head</td><td>consumer's opaque store, then a store-store fence; read by the next consumer only</td></tr>
+ *     head; SPSC: unused, 0 (head is the commit point)</td><td>consumer's opaque store, then a store-store fence;
+ *     read by the next consumer, and by MPMC polls' look without the turn, with acquire</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
  *     consumers' futex word</td><td>atomic add</td></tr>
  * <tr><td>516</td><td>4</td><td>notEmptyWaiters: consumers blocked or about to block</td><td>atomic add; producers
@@ -104,6 +105,14 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * 8-byte acquire load. So at every instant, also in a producer killed at any point: a record's payload bytes are never
  * non-zero while its header word is still 0.
  *
+ * <p>SPSC differs: its consumer does not zero what it frees (see below), so before its mark the producer zeroes the
+ * word after its record (the next record's header; a ring holds up to capacity - 8 bytes of records for it) with a
+ * plain store, which its commit's release publishes. When it pads the end of the buffer, it marks the record at 0
+ * before it writes the padding, since the consumer reads on past the padding at once. So the SPSC invariant is: the
+ * word at tail is 0, and the other free bytes are garbage that nothing reads, since every read position is a record
+ * boundary below tail or tail itself. Each process keeps its producers' view of head in a Java field (head only
+ * grows, so a stale view only refuses room that is free), and reads head only when that view says full.
+ *
  * <h2>Consuming, and a consumer that dies</h2>
  * The consumer hands the records from consumedTo on to the handler, one by one; for each, once the handler returned
  * (or threw), it (1) stores consumedTo past the record, (2) fences stores, (3) zeroes the record's bytes; after the
@@ -115,14 +124,24 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     or after consumedTo (only {@link #unblock()} turns a dead claim there into padding, by a CAS of its header);</li>
  * <li>{@code [head, consumedTo)} holds records already handed over, partly zeroed or not: nobody reads them as
  *     records;</li>
- * <li>{@code [tail, head + capacity)}, the free space, is all zero.</li>
+ * <li>{@code [tail, head + capacity)}, the free space, is all zero (MPSC and MPMC; SPSC: see below).</li>
  * </ul>
  * Every drain starts by comparing head with consumedTo (one more load of a cache line it loads anyway); if they
  * differ, a consumer died between (1) and (4), and this one zeroes {@code [head, consumedTo)} whatever its state and
  * releases head — idempotent, so a death in there too leaves the same work. So a consumer killed at any point leaves
  * to the next consumer (a new process, or for MPMC the one that takes the consumers' mutex over) either the record
  * intact — if it died in the handler, before (1): that message is delivered again, once per death — or the record
- * fully consumed; never a partial record read as a header.
+ * fully consumed; never a partial record read as a header. A consumer object remembers where it left head and
+ * consumedTo equal; while consumedTo still holds that, no other consumer ran, and it does not read head.
+ *
+ * <p>SPSC differs: its consumer frees each record, once the handler returned or threw, by one release store of head
+ * past it, which is also its commit point; nothing is zeroed, consumedTo stays 0, and a consumer killed at any point
+ * leaves head before or after the record, never in between.
+ *
+ * <p>An MPMC poll first looks, without the consumers' turn, at the header at consumedTo (acquire), then re-reads
+ * consumedTo: if the record is not committed and consumedTo did not move, there was no message at that instant, and
+ * it returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished
+ * freeing still run.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
