@@ -29,8 +29,9 @@ import java.util.concurrent.TimeUnit;
  * Producer and consumer threads through a {@link SharedRing} of 64 KiB in a named region, for 8, 64 and 256-byte
  * messages: groups {@code spsc} (1 producer, 1 consumer), {@code mpsc} (2, 1) and {@code mpmc} (2, 2), each on a
  * ring of that kind; {@code spscClaim} is {@code spsc} with the producer writing in place (claim, write, commit)
- * instead of copying; {@code spscOfferPoll}, {@code mpscOfferPoll} and {@code mpmcOfferPoll} offer and poll in one thread,
- * for the cost of each kind's code path alone. Peers: {@link AgronaRingBenchmark}, {@link DisruptorBenchmark}, {@link JdkQueueBenchmark}.
+ * instead of copying; {@code spscOfferPoll}, {@code mpscOfferPoll} and {@code mpmcOfferPoll} offer and poll in one
+ * thread, for the cost of each kind's code path alone. Peers: {@link AgronaRingBenchmark},
+ * {@link DisruptorBenchmark}, {@link JdkQueueBenchmark}.
  * Compare the {@code polled} rates.
  */
 @State(Scope.Group)

@@ -370,7 +370,8 @@ class SharedRingTest {
             assertThat(raw.get(JAVA_INT, data)).as("committed: header + payload").isEqualTo(8 + 5);
             assertThat(raw.get(JAVA_INT, data + 4)).as("committed: type").isEqualTo(9);
             assertThat(raw.get(JAVA_BYTE, data + 8)).isEqualTo((byte) 42);
-            assertThat(raw.get(JAVA_LONG_UNALIGNED, data + 16)).as("claimed: the next header zeroed by the producer").isZero();
+            assertThat(raw.get(JAVA_LONG_UNALIGNED, data + 16)).as("claimed: the next header, zeroed by the producer")
+                    .isZero();
             assertThat(ring.poll((type, b, o, l) -> { })).isEqualTo(1);
             assertThat(raw.get(JAVA_INT, data)).as("SPSC consumed: left as it was").isEqualTo(8 + 5);
             assertThat(ring.size()).isZero();
@@ -383,7 +384,7 @@ class SharedRingTest {
             MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
             SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 1024);
             byte[] message = new byte[ring.maxMessageLength()];
-            int[] seen = new int[2];
+            int[] seen = new int[1];
             int sent = 0;
             for (int round = 0; round < 2000; round++) {
                 int batch = 1 + round % 5;
@@ -401,7 +402,7 @@ class SharedRingTest {
                         assertThat(buffer.get(JAVA_BYTE, offset + b)).isEqualTo((byte) (n | 1));
                     }
                 }) > 0) {
-                    seen[1]++;
+                    assertThat(seen[0]).isLessThanOrEqualTo(sent);
                 }
             }
             assertThat(seen[0]).isEqualTo(sent);
