@@ -12,7 +12,6 @@ import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
@@ -200,15 +199,6 @@ public final class SharedRing {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
-    private static final VarHandle HEAD_CACHE;
-
-    static {
-        try {
-            HEAD_CACHE = MethodHandles.lookup().findVarHandle(SharedRing.class, "headCache", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     private final MemorySegment block; // header and records: the hot paths access all through this one segment
     private final MemorySegment data;
@@ -226,16 +216,18 @@ public final class SharedRing {
     private final StallWatch stall = new StallWatch();
 
     // Process-local copies of shared positions, each a safe under-estimate, so that the hot paths read fewer shared
-    // words. headCache: this process's producers' last view of head (head only grows, so a stale view only refuses
-    // room that is free); accessed through HEAD_CACHE with acquire/release, which carries the consumer's zeroing from
-    // the producer thread that read head to the one that uses the copy.
-    private long headCache;
+    // words; each on cache lines of its own (LocalPosition), away from the final fields every thread reads.
+    // headCache: this process's producers' last view of head (head only grows, so a stale view only refuses room
+    // that is free); acquire/release, which carries the consumer's zeroing from the producer thread that read head to
+    // the one that uses the copy.
+    private final LocalPosition headCache = new LocalPosition(0);
     // consumerPosition: where this object's consumer last left head and consumedTo both (-1: not yet). If consumedTo
     // still holds it, no other consumer moved since, so head holds it too and need not be read. Plain: only the
     // consumer thread (MPMC: the holder of the consumers' mutex, which orders it) touches it.
-    private long consumerPosition = -1;
+    private final LocalPosition consumerPosition = new LocalPosition(-1);
     // emptyLooks: MPMC polls that found nothing committed without taking the consumers' turn (see nothingCommitted)
-    private int emptyLooks;
+    // plain and racy between this process's consumer threads: a lost count only delays a check
+    private final LocalPosition emptyLooks = new LocalPosition(0);
 
     private SharedRing(MemorySegment block, String what) {
         this.block = block;
@@ -684,8 +676,9 @@ public final class SharedRing {
         if (RingRecords.length(record) > 0 || (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET) != position) {
             return false;
         }
-        // plain and racy between this process's consumer threads: a lost count only delays a check
-        return (++emptyLooks & (STALL_CHECK_EVERY - 1)) != 0;
+        long looks = emptyLooks.plain() + 1; // plain: see the field
+        emptyLooks.setPlain(looks);
+        return (looks & (STALL_CHECK_EVERY - 1)) != 0;
     }
 
     private int drainAsConsumer(MessageHandler handler, int limit) {
@@ -696,14 +689,14 @@ public final class SharedRing {
         // opaque: only a consumer writes it, and the consumers' mutex (MPMC) or the caller orders consumers
         long position = (long) LONG.getOpaque(block, positionOffset);
         long head = position;
-        if (zeroes && position != consumerPosition) { // another consumer ran since this one did (or none yet)
+        if (zeroes && position != consumerPosition.plain()) { // another consumer ran since this one did (or none yet)
             head = (long) LONG.getOpaque(block, RING_HEAD_OFFSET); // opaque: likewise
             if (position != head) { // a consumer died after handing records over and before freeing them
                 recovery.finishConsumption(head, position);
                 signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
                 head = position;
             }
-            consumerPosition = position;
+            consumerPosition.setPlain(position);
         }
         int handled = 0;
         int length = 0;
@@ -737,7 +730,7 @@ public final class SharedRing {
             if (position != head) {
                 if (zeroes) {
                     LONG.setRelease(block, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
-                    consumerPosition = position;
+                    consumerPosition.setPlain(position);
                 }
                 signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
             } else if (mayBeStalled(length) && stall.emptyPoll(STALL_CHECK_EVERY)) {
@@ -925,7 +918,7 @@ public final class SharedRing {
         final MemorySegment block = this.block;
         final int capacity = this.capacity;
         long tail = (long) LONG.getOpaque(block, RING_TAIL_OFFSET); // opaque: only this producer writes it
-        long head = (long) HEAD_CACHE.getAcquire(this);
+        long head = headCache.acquire();
         int index = (int) (tail & mask);
         int toEnd = capacity - index;
         int padding = required > toEnd ? toEnd : 0;
@@ -949,14 +942,14 @@ public final class SharedRing {
     /** @return head, read from the ring and kept in this process's copy */
     private long freshHead(MemorySegment block) {
         long head = (long) LONG.getAcquire(block, RING_HEAD_OFFSET); // acquire: the consumer zeroed what it freed
-        HEAD_CACHE.setRelease(this, head); // release: passes the zeroed bytes on to this process's other producers
+        headCache.setRelease(head); // release: passes the zeroed bytes on to this process's other producers
         return head;
     }
 
     private long claimShared(int required) {
         final MemorySegment block = this.block;
         final int capacity = this.capacity;
-        long head = (long) HEAD_CACHE.getAcquire(this); // acquire: pairs with freshHead's release
+        long head = headCache.acquire(); // acquire: pairs with freshHead's release
         long tail;
         int index;
         int padding;
