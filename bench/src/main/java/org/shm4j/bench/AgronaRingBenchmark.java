@@ -64,6 +64,18 @@ public class AgronaRingBenchmark extends QueueBenchmark {
     @Group("spscOfferPoll")
     @GroupThreads(1)
     public int spscOfferPoll() {
+        return offerPoll();
+    }
+
+    /** {@link #spscOfferPoll()} on a {@code ManyToOneRingBuffer}: the peer of {@code RingBenchmark.mpscOfferPoll}. */
+    @Benchmark
+    @Group("mpscOfferPoll")
+    @GroupThreads(1)
+    public int mpscOfferPoll() {
+        return offerPoll();
+    }
+
+    private int offerPoll() {
         boolean offered = ring.write(1, message, 0, size);
         return ring.read(handler, 1) + (offered ? 0 : 1);
     }

@@ -1,8 +1,10 @@
 package org.shm4j.bench;
 
+import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Group;
+import org.openjdk.jmh.annotations.GroupThreads;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -58,6 +60,20 @@ public class JdkQueueBenchmark extends ManyToManyQueueBenchmark {
      */
     private boolean overBound(RingCounters counters) {
         return unbounded && counters.offered % 4096 == 0 && messages.size() > 4096;
+    }
+
+    /**
+     * One thread offers a message and polls it back: the peer of {@code RingBenchmark.mpmcOfferPoll}, the cost of the
+     * code path alone.
+     *
+     * @return the number of messages polled
+     */
+    @Benchmark
+    @Group("mpmcOfferPoll")
+    @GroupThreads(1)
+    public int mpmcOfferPoll() {
+        messages.offer(message);
+        return messages.poll() != null ? 1 : 0;
     }
 
     @Override

@@ -29,7 +29,9 @@ import java.util.concurrent.TimeUnit;
  * Producer and consumer threads through a {@link SharedRing} of 64 KiB in a named region, for 8, 64 and 256-byte
  * messages: groups {@code spsc} (1 producer, 1 consumer), {@code mpsc} (2, 1) and {@code mpmc} (2, 2), each on a
  * ring of that kind; {@code spscClaim} is {@code spsc} with the producer writing in place (claim, write, commit)
- * instead of copying. Peers: {@link AgronaRingBenchmark}, {@link DisruptorBenchmark}, {@link JdkQueueBenchmark}.
+ * instead of copying; {@code spscOfferPoll}, {@code mpscOfferPoll} and {@code mpmcOfferPoll} offer and poll in one
+ * thread, for the cost of each kind's code path alone. Peers: {@link AgronaRingBenchmark},
+ * {@link DisruptorBenchmark}, {@link JdkQueueBenchmark}.
  * Compare the {@code polled} rates.
  */
 @State(Scope.Group)
@@ -77,6 +79,26 @@ public class RingBenchmark extends ManyToManyQueueBenchmark {
     @Group("spscOfferPoll")
     @GroupThreads(1)
     public int spscOfferPoll() {
+        return offerPoll();
+    }
+
+    /** {@link #spscOfferPoll()} on an MPSC ring: its producers' tail CAS and its consumer's zeroing, alone. */
+    @Benchmark
+    @Group("mpscOfferPoll")
+    @GroupThreads(1)
+    public int mpscOfferPoll() {
+        return offerPoll();
+    }
+
+    /** {@link #spscOfferPoll()} on an MPMC ring: {@link #mpscOfferPoll()} plus the consumers' turn, alone. */
+    @Benchmark
+    @Group("mpmcOfferPoll")
+    @GroupThreads(1)
+    public int mpmcOfferPoll() {
+        return offerPoll();
+    }
+
+    private int offerPoll() {
         boolean offered = ring.offer(1, message, 0, size);
         return ring.poll(handler) + (offered ? 0 : 1);
     }

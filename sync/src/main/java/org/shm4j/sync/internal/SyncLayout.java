@@ -23,7 +23,7 @@ public final class SyncLayout {
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 2);
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 3);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 2);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 3);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 4);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -45,8 +45,6 @@ public final class SyncLayout {
     public static final long RING_RECOVERIES_OFFSET = RING_SKIPPED_OFFSET + Long.BYTES;
     /** Ring: tail, the producers' position in bytes since creation (long). */
     public static final long RING_TAIL_OFFSET = 128;
-    /** Ring: the producers' cached copy of head (long). */
-    public static final long RING_HEAD_CACHE_OFFSET = 256;
     /** Ring: head, the consumer's position (long): bytes freed for the producers. */
     public static final long RING_HEAD_OFFSET = 384;
     /**

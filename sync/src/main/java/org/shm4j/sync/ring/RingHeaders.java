@@ -12,7 +12,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_CACHE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
@@ -77,29 +76,34 @@ final class RingHeaders {
     }
 
     /**
-     * Checks the positions, which other processes may be moving: headCache, head, tail and consumedTo are multiples
-     * of the record alignment, headCache &lt;= head &lt;= tail &lt;= head + capacity and head &lt;= consumedTo &lt;=
-     * head + capacity. headCache is read first (it never passes head); the rest is checked only in a view where head
-     * did not move while tail was read.
+     * @return the offset of a ring's consumer position, its commit point: head for {@link SharedRing.Kind#SPSC} (whose
+     *         consumer frees a record as it hands it over; consumedTo stays 0), else consumedTo
+     */
+    static long consumerPositionOffset(SharedRing.Kind kind) {
+        return kind == SharedRing.Kind.SPSC ? RING_HEAD_OFFSET : RING_CONSUMED_TO_OFFSET;
+    }
+
+    /**
+     * Checks the positions, which other processes may be moving: head, tail and consumedTo are multiples of the
+     * record alignment, head &lt;= tail &lt;= head + capacity and head &lt;= consumedTo &lt;= head + capacity, checked
+     * in a view where head did not move while tail was read.
      *
      * @throws ShmFormatException if they are not
      */
     static void checkPositions(MemorySegment block, int capacity, String what) {
-        long headCache = (long) LONG.getVolatile(block, RING_HEAD_CACHE_OFFSET);
-        checkPosition(what, "headCache", headCache);
         for (int attempt = 0; attempt < POSITION_ATTEMPTS; attempt++) {
             long head = (long) LONG.getVolatile(block, RING_HEAD_OFFSET);
             long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
             checkPosition(what, "head", head);
             checkPosition(what, "tail", tail);
-            if (headCache > head) {
-                throw Blocks.corrupt(what, "headCache", headCache, "<= head " + head);
-            }
             if ((long) LONG.getVolatile(block, RING_HEAD_OFFSET) != head) {
                 continue; // a consumer moved on while tail was read: look again
             }
             if (tail - head < 0 || tail - head > capacity) {
                 throw Blocks.corrupt(what, "tail", tail, "head " + head + " to head + capacity " + capacity);
+            }
+            if (block.get(JAVA_INT, RING_KIND_OFFSET) == SharedRing.Kind.SPSC.ordinal() + 1) {
+                return; // consumedTo unused
             }
             long consumedTo = (long) LONG.getVolatile(block, RING_CONSUMED_TO_OFFSET); // after head: never behind it
             checkPosition(what, "consumedTo", consumedTo);

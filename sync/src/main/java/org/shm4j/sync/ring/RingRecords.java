@@ -1,6 +1,5 @@
 package org.shm4j.sync.ring;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
@@ -11,9 +10,6 @@ import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
  * with a single access; records are aligned to {@link org.shm4j.sync.internal.SyncLayout#RING_RECORD_HEADER}.
  */
 final class RingRecords {
-    /** Source of the consumer's zeroing. */
-    private static final MemorySegment ZEROS = Arena.global().allocate(4096, 64);
-
     private RingRecords() {
     }
 
@@ -34,11 +30,8 @@ final class RingRecords {
         return (length + RING_RECORD_HEADER - 1) & -RING_RECORD_HEADER;
     }
 
-    /** Zeroes {@code bytes} bytes at {@code index}: a bulk copy from {@link #ZEROS}, which allocates no slice. */
+    /** Zeroes {@code bytes} bytes at {@code index}: a fill of a slice, which the JIT's escape analysis removes. */
     static void zero(MemorySegment data, long index, long bytes) {
-        // plain: published to producers by the release store of head that follows
-        for (long done = 0; done < bytes; done += ZEROS.byteSize()) {
-            MemorySegment.copy(ZEROS, 0, data, index + done, Math.min(ZEROS.byteSize(), bytes - done));
-        }
+        data.asSlice(index, bytes).fill((byte) 0); // plain: published to producers by the release store of head
     }
 }

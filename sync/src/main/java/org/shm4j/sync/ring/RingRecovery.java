@@ -6,7 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
@@ -28,11 +27,13 @@ final class RingRecovery {
     private final MemorySegment header;
     private final MemorySegment data;
     private final int capacity;
+    private final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
     private final String description;
 
-    RingRecovery(MemorySegment header, MemorySegment data, String description) {
+    RingRecovery(MemorySegment header, MemorySegment data, long positionOffset, String description) {
         this.header = header;
         this.data = data;
+        this.positionOffset = positionOffset;
         this.capacity = (int) data.byteSize();
         this.description = description;
     }
@@ -134,11 +135,11 @@ final class RingRecovery {
      */
     long messageCount() {
         long tail = (long) LONG.getAcquire(header, RING_TAIL_OFFSET);
-        long position = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET);
+        long position = (long) LONG.getAcquire(header, positionOffset);
         long count = 0;
         while (position < tail) {
             long record = (long) LONG.getAcquire(data, position & (capacity - 1)); // acquire: consumedTo read after
-            long consumedTo = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET);
+            long consumedTo = (long) LONG.getAcquire(header, positionOffset);
             if (consumedTo > position) {
                 position = consumedTo;
                 count = 0;

@@ -29,7 +29,6 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
-import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_CACHE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
@@ -47,7 +46,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v3, 1024-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v4, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -55,7 +54,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     <td>plain; written before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 3 (2 had no consumedTo, stall timeout or counters)</td>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 4 (3 kept the producers' copy of head at 256; 2 had no consumedTo,
+ *     stall timeout or counters)</td>
  *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
  *     <td>plain; likewise</td></tr>
@@ -66,11 +66,13 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     volatile reads</td></tr>
  * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
  *     many: CAS</td></tr>
- * <tr><td>256</td><td>8</td><td>headCache: the producers' last view of head</td><td>acquire/release</td></tr>
+ * <tr><td>256</td><td>8</td><td>reserved, zero (each process keeps its producers' view of head itself)</td>
+ *     <td>unused</td></tr>
  * <tr><td>384</td><td>8</td><td>head: bytes ever freed by the consumer</td><td>consumer's release store;
  *     producers read it with acquire</td></tr>
  * <tr><td>392</td><td>8</td><td>consumedTo: bytes ever handed over by the consumer (its commit point), at least
- *     head</td><td>consumer's opaque store, then a store-store fence; read by the next consumer only</td></tr>
+ *     head; SPSC: unused, 0 (head is the commit point)</td><td>consumer's opaque store, then a store-store fence;
+ *     read by the next consumer, and by MPMC polls' look without the turn, with acquire</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
  *     consumers' futex word</td><td>atomic add</td></tr>
  * <tr><td>516</td><td>4</td><td>notEmptyWaiters: consumers blocked or about to block</td><td>atomic add; producers
@@ -102,6 +104,14 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * 8-byte acquire load. So at every instant, also in a producer killed at any point: a record's payload bytes are never
  * non-zero while its header word is still 0.
  *
+ * <p>SPSC differs: its consumer does not zero what it frees (see below), so before its mark the producer zeroes the
+ * word after its record (the next record's header; a ring holds up to capacity - 8 bytes of records for it) with a
+ * plain store, which its commit's release publishes. When it pads the end of the buffer, it marks the record at 0
+ * before it writes the padding, since the consumer reads on past the padding at once. So the SPSC invariant is: the
+ * word at tail is 0, and the other free bytes are garbage that nothing reads, since every read position is a record
+ * boundary below tail or tail itself. Each process keeps its producers' view of head in a Java field (head only
+ * grows, so a stale view only refuses room that is free), and reads head only when that view says full.
+ *
  * <h2>Consuming, and a consumer that dies</h2>
  * The consumer hands the records from consumedTo on to the handler, one by one; for each, once the handler returned
  * (or threw), it (1) stores consumedTo past the record, (2) fences stores, (3) zeroes the record's bytes; after the
@@ -113,14 +123,24 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     or after consumedTo (only {@link #unblock()} turns a dead claim there into padding, by a CAS of its header);</li>
  * <li>{@code [head, consumedTo)} holds records already handed over, partly zeroed or not: nobody reads them as
  *     records;</li>
- * <li>{@code [tail, head + capacity)}, the free space, is all zero.</li>
+ * <li>{@code [tail, head + capacity)}, the free space, is all zero (MPSC and MPMC; SPSC: see below).</li>
  * </ul>
  * Every drain starts by comparing head with consumedTo (one more load of a cache line it loads anyway); if they
  * differ, a consumer died between (1) and (4), and this one zeroes {@code [head, consumedTo)} whatever its state and
  * releases head — idempotent, so a death in there too leaves the same work. So a consumer killed at any point leaves
  * to the next consumer (a new process, or for MPMC the one that takes the consumers' mutex over) either the record
  * intact — if it died in the handler, before (1): that message is delivered again, once per death — or the record
- * fully consumed; never a partial record read as a header.
+ * fully consumed; never a partial record read as a header. A consumer object remembers where it left head and
+ * consumedTo equal; while consumedTo still holds that, no other consumer ran, and it does not read head.
+ *
+ * <p>SPSC differs: its consumer frees each record, once the handler returned or threw, by one release store of head
+ * past it, which is also its commit point; nothing is zeroed, consumedTo stays 0, and a consumer killed at any point
+ * leaves head before or after the record, never in between.
+ *
+ * <p>An MPMC poll first looks, without the consumers' turn, at the header at consumedTo (acquire), then re-reads
+ * consumedTo: if the record is not committed and consumedTo did not move, there was no message at that instant, and
+ * it returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished
+ * freeing still run.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
@@ -180,13 +200,14 @@ public final class SharedRing {
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
-    private final MemorySegment header;
+    private final MemorySegment block; // header and records: the hot paths access all through this one segment
     private final MemorySegment data;
     private final Kind kind;
     private final int capacity;
     private final int mask;
     private final int maxMessageLength;
     private final RobustMutex consumers;
+    private final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
     private final RingRecovery recovery;
     private final String description;
     private final String consumersName; // made once: the MPMC poll path allocates nothing
@@ -194,8 +215,22 @@ public final class SharedRing {
     // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
     private final StallWatch stall = new StallWatch();
 
+    // Process-local copies of shared positions, each a safe under-estimate, so that the hot paths read fewer shared
+    // words; each on cache lines of its own (LocalPosition), away from the final fields every thread reads.
+    // headCache: this process's producers' last view of head (head only grows, so a stale view only refuses room
+    // that is free); acquire/release, which carries the consumer's zeroing from the producer thread that read head to
+    // the one that uses the copy.
+    private final LocalPosition headCache = new LocalPosition(0);
+    // consumerPosition: where this object's consumer last left head and consumedTo both (-1: not yet). If consumedTo
+    // still holds it, no other consumer moved since, so head holds it too and need not be read. Plain: only the
+    // consumer thread (MPMC: the holder of the consumers' mutex, which orders it) touches it.
+    private final LocalPosition consumerPosition = new LocalPosition(-1);
+    // emptyLooks: MPMC polls that found nothing committed without taking the consumers' turn (see nothingCommitted)
+    // plain and racy between this process's consumer threads: a lost count only delays a check
+    private final LocalPosition emptyLooks = new LocalPosition(0);
+
     private SharedRing(MemorySegment block, String what) {
-        this.header = block;
+        this.block = block;
         int cap = RingHeaders.check(block, what);
         if (block.byteSize() != RING_HEADER_SIZE + cap) {
             throw Blocks.corrupt(what, "capacity", cap, (block.byteSize() - RING_HEADER_SIZE) + ", the block's "
@@ -209,7 +244,8 @@ public final class SharedRing {
         this.maxMessageLength = maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
         this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
-        this.recovery = new RingRecovery(block, data, what);
+        this.positionOffset = RingHeaders.consumerPositionOffset(kind);
+        this.recovery = new RingRecovery(block, data, positionOffset, what);
         this.description = what;
         this.consumersName = what + " consumers";
     }
@@ -344,9 +380,9 @@ public final class SharedRing {
     public long size() {
         try {
             while (true) {
-                long head = (long) LONG.getVolatile(header, RING_HEAD_OFFSET);
-                long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
-                if ((long) LONG.getVolatile(header, RING_HEAD_OFFSET) == head) {
+                long head = (long) LONG.getVolatile(block, RING_HEAD_OFFSET);
+                long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
+                if ((long) LONG.getVolatile(block, RING_HEAD_OFFSET) == head) {
                     return tail - head;
                 }
             }
@@ -374,7 +410,7 @@ public final class SharedRing {
             if (index < 0) {
                 return false;
             }
-            MemorySegment.copy(source, sourceOffset, data, index + RING_RECORD_HEADER, length);
+            MemorySegment.copy(source, sourceOffset, block, RING_HEADER_SIZE + RING_RECORD_HEADER + index, length);
             publish(index, type, length);
             return true;
         } catch (IllegalStateException e) {
@@ -395,7 +431,8 @@ public final class SharedRing {
             if (index < 0) {
                 return false;
             }
-            MemorySegment.copy(source, sourceOffset, data, JAVA_BYTE, index + RING_RECORD_HEADER, length);
+            MemorySegment.copy(source, sourceOffset, block, JAVA_BYTE, RING_HEADER_SIZE + RING_RECORD_HEADER + index,
+                    length);
             publish(index, type, length);
             return true;
         } catch (IllegalStateException e) {
@@ -534,7 +571,7 @@ public final class SharedRing {
     public void setStallTimeout(Duration timeout) {
         try {
             long nanos = Checks.positive("stallTimeout nanos", timeout.toNanos());
-            LONG.setVolatile(header, RING_STALL_TIMEOUT_OFFSET, nanos);
+            LONG.setVolatile(block, RING_STALL_TIMEOUT_OFFSET, nanos);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -577,7 +614,7 @@ public final class SharedRing {
     }
 
     private long stallTimeoutNanos() {
-        return (long) LONG.getOpaque(header, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do
+        return (long) LONG.getOpaque(block, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do
     }
 
     /**
@@ -610,6 +647,9 @@ public final class SharedRing {
      */
     private int drainInTurn(MessageHandler handler, int limit, long turnNanos, boolean interruptible)
             throws InterruptedException {
+        if (nothingCommitted()) {
+            return 0;
+        }
         // a timed wait may end before the mutex's periodic liveness check: then check the holder once
         if (!consumers.acquire(turnNanos, interruptible) && !consumers.takeOverIfOwnerDead()) {
             return 0;
@@ -621,22 +661,50 @@ public final class SharedRing {
         }
     }
 
+    /**
+     * Looks, without the consumers' turn, at the record at consumedTo: if it is not committed, and consumedTo did not
+     * move meanwhile, there is no message at that instant, and the poll need not take the turn. Every
+     * {@value #STALL_CHECK_EVERY}th such look takes the turn anyway, for the stall rule and a dead consumer's freeing.
+     *
+     * @return true if the poll may return 0 at once
+     */
+    private boolean nothingCommitted() {
+        final MemorySegment block = this.block;
+        long position = (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET); // acquire: a consumer's zeroing first
+        // acquire: the re-read of consumedTo after it; a consumer moves consumedTo (fenced) before zeroing a record
+        long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + (position & mask));
+        if (RingRecords.length(record) > 0 || (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET) != position) {
+            return false;
+        }
+        long looks = emptyLooks.plain() + 1; // plain: see the field
+        emptyLooks.setPlain(looks);
+        return (looks & (STALL_CHECK_EVERY - 1)) != 0;
+    }
+
     private int drainAsConsumer(MessageHandler handler, int limit) {
-        final MemorySegment data = this.data; // local copies: no reloads after the acquire reads below
+        final MemorySegment block = this.block; // local copies: no reloads after the acquire reads below
+        final MemorySegment data = this.data;
         final int mask = this.mask;
-        long head = (long) LONG.getOpaque(header, RING_HEAD_OFFSET); // opaque: only the consumer writes it
-        long position = (long) LONG.getOpaque(header, RING_CONSUMED_TO_OFFSET); // opaque: likewise
-        if (position != head) { // a consumer died after handing records over and before freeing them
-            recovery.finishConsumption(head, position);
-            signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
-            head = position;
+        final boolean zeroes = kind != Kind.SPSC; // SPSC: head is the commit point, freed bytes stay as they are
+        // opaque: only a consumer writes it, and the consumers' mutex (MPMC) or the caller orders consumers
+        long position = (long) LONG.getOpaque(block, positionOffset);
+        long head = position;
+        if (zeroes && position != consumerPosition.plain()) { // another consumer ran since this one did (or none yet)
+            head = (long) LONG.getOpaque(block, RING_HEAD_OFFSET); // opaque: likewise
+            if (position != head) { // a consumer died after handing records over and before freeing them
+                recovery.finishConsumption(head, position);
+                signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
+                head = position;
+            }
+            consumerPosition.setPlain(position);
         }
         int handled = 0;
         int length = 0;
         try {
             while (handled < limit) {
                 int index = (int) (position & mask);
-                long record = (long) LONG.getAcquire(data, index); // acquire: pairs with the producer's release
+                // acquire: pairs with the producer's release
+                long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + index);
                 length = RingRecords.length(record);
                 if (length <= 0) {
                     break;
@@ -652,15 +720,18 @@ public final class SharedRing {
                     try {
                         handler.onMessage(type, data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
                     } finally {
-                        consumed(data, index, aligned, position);
+                        consumed(block, index, aligned, position, zeroes);
                     }
                 } else {
-                    consumed(data, index, aligned, position);
+                    consumed(block, index, aligned, position, zeroes);
                 }
             }
         } finally {
             if (position != head) {
-                LONG.setRelease(header, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
+                if (zeroes) {
+                    LONG.setRelease(block, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
+                    consumerPosition.setPlain(position);
+                }
                 signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
             } else if (mayBeStalled(length) && stall.emptyPoll(STALL_CHECK_EVERY)) {
                 skipIfStalled(position);
@@ -670,13 +741,18 @@ public final class SharedRing {
     }
 
     /**
-     * Frees a record handed over: moves the commit point past it, then zeroes it. Head moves later, once per drain.
+     * Frees a record handed over. SPSC: moves head past it, which is also the commit point. Else: moves the commit
+     * point past it, then zeroes it; head moves later, once per drain.
      */
-    private void consumed(MemorySegment data, int index, int aligned, long end) {
+    private static void consumed(MemorySegment block, int index, int aligned, long end, boolean zeroes) {
+        if (!zeroes) {
+            LONG.setRelease(block, RING_HEAD_OFFSET, end); // release: the handler's reads before the producer's writes
+            return;
+        }
         // opaque: read only by the next consumer, after the consumers' mutex or the death of this one orders it
-        LONG.setOpaque(header, RING_CONSUMED_TO_OFFSET, end);
+        LONG.setOpaque(block, RING_CONSUMED_TO_OFFSET, end);
         VarHandle.storeStoreFence(); // no zero of the record before the commit point, even in a process killed here
-        RingRecords.zero(data, index, aligned);
+        RingRecords.zero(block, RING_HEADER_SIZE + index, aligned);
     }
 
     /**
@@ -692,10 +768,10 @@ public final class SharedRing {
     /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
     private void checkStall() {
         if (consumers == null) {
-            skipIfStalled((long) LONG.getOpaque(header, RING_CONSUMED_TO_OFFSET)); // opaque: the consumer's own field
+            skipIfStalled((long) LONG.getOpaque(block, positionOffset)); // opaque: the consumer's own field
         } else if (consumers.tryAcquire()) {
             try {
-                skipIfStalled((long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET));
+                skipIfStalled((long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET));
             } finally {
                 consumers.release(false, consumersName);
             }
@@ -707,7 +783,7 @@ public final class SharedRing {
      * timeout, over no more than the claims made before it was first seen stuck.
      */
     private void skipIfStalled(long position) {
-        long tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+        long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
         if (tail == position) {
             stall.clear(); // empty, not stalled
             return;
@@ -742,15 +818,15 @@ public final class SharedRing {
         if (consumer && (strategy.blocksAt(step) || step % STALL_CHECK_EVERY == STALL_CHECK_EVERY - 1)) {
             checkStall();
         }
-        int seq = (int) INT.getVolatile(header, seqOffset);
+        int seq = (int) INT.getVolatile(block, seqOffset);
         if (!strategy.blocksAt(step)) {
-            return strategy.idle(step, header, seqOffset, seq, leftNanos);
+            return strategy.idle(step, block, seqOffset, seq, leftNanos);
         }
-        INT.getAndAdd(header, waitersOffset, 1); // announce, then re-check in the caller's next round
+        INT.getAndAdd(block, waitersOffset, 1); // announce, then re-check in the caller's next round
         try {
-            return strategy.idle(step, header, seqOffset, seq, Math.min(leftNanos, nextStallCheck(consumer)));
+            return strategy.idle(step, block, seqOffset, seq, Math.min(leftNanos, nextStallCheck(consumer)));
         } finally {
-            INT.getAndAdd(header, waitersOffset, -1);
+            INT.getAndAdd(block, waitersOffset, -1);
         }
     }
 
@@ -760,9 +836,9 @@ public final class SharedRing {
 
     /** Wakes the waiters on the other side, if any announced themselves. */
     private void signal(long seqOffset, long waitersOffset) {
-        if ((int) INT.getVolatile(header, waitersOffset) != 0) {
-            INT.getAndAdd(header, seqOffset, 1);
-            Waits.wake(header, seqOffset, Integer.MAX_VALUE);
+        if ((int) INT.getVolatile(block, waitersOffset) != 0) {
+            INT.getAndAdd(block, seqOffset, 1);
+            Waits.wake(block, seqOffset, Integer.MAX_VALUE);
         }
     }
 
@@ -795,8 +871,8 @@ public final class SharedRing {
     }
 
     private boolean unblockAsConsumer() {
-        long position = (long) LONG.getAcquire(header, RING_CONSUMED_TO_OFFSET); // acquire: a previous consumer's
-        return recovery.unblockAt(position, (long) LONG.getVolatile(header, RING_TAIL_OFFSET));
+        long position = (long) LONG.getAcquire(block, positionOffset); // acquire: a previous consumer's
+        return recovery.unblockAt(position, (long) LONG.getVolatile(block, RING_TAIL_OFFSET));
     }
 
     /**
@@ -804,7 +880,7 @@ public final class SharedRing {
      *         was closed, else {@code failure} itself. Called only from catch blocks, so the hot paths pay nothing.
      */
     IllegalStateException closedOr(IllegalStateException failure) {
-        return Blocks.closedOr(failure, header.scope(),
+        return Blocks.closedOr(failure, block.scope(),
                 description + " cannot be used: the heap or segment it lives in is closed");
     }
 
@@ -820,7 +896,8 @@ public final class SharedRing {
 
     /** Commits the record at {@code index}: its whole header with one release store. */
     void publish(long index, int type, int length) {
-        LONG.setRelease(data, index, RingRecords.header(length + RING_RECORD_HEADER, type)); // release: payload first
+        // release: the payload first
+        LONG.setRelease(block, RING_HEADER_SIZE + index, RingRecords.header(length + RING_RECORD_HEADER, type));
         signal(RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET);
     }
 
@@ -838,61 +915,73 @@ public final class SharedRing {
     }
 
     private long claimSingle(int required) {
+        final MemorySegment block = this.block;
         final int capacity = this.capacity;
-        long tail = (long) LONG.getOpaque(header, RING_TAIL_OFFSET); // opaque: only this producer writes it
-        long head = (long) LONG.getOpaque(header, RING_HEAD_CACHE_OFFSET); // opaque: likewise
+        long tail = (long) LONG.getOpaque(block, RING_TAIL_OFFSET); // opaque: only this producer writes it
+        long head = headCache.acquire();
         int index = (int) (tail & mask);
         int toEnd = capacity - index;
         int padding = required > toEnd ? toEnd : 0;
-        if (required + padding > capacity - (tail - head)) {
-            head = (long) LONG.getAcquire(header, RING_HEAD_OFFSET); // acquire: the consumer zeroed what it freed
-            LONG.setOpaque(header, RING_HEAD_CACHE_OFFSET, head);
-            if (required + padding > capacity - (tail - head)) {
+        // the record, and the header after it: zeroed here, since the consumer leaves freed bytes as they were
+        int end = required + padding + RING_RECORD_HEADER;
+        if (end > capacity - (tail - head)) {
+            head = freshHead(block);
+            if (end > capacity - (tail - head)) {
                 return -1;
             }
         }
-        writePadding(index, padding);
         long recordIndex = padding > 0 ? 0 : index;
-        markClaim(recordIndex, required);
-        LONG.setRelease(header, RING_TAIL_OFFSET, tail + padding + required); // release: for size() readers
+        // plain: ordered before this record's commit (release), after which alone the consumer reads that word
+        LONG.set(block, RING_HEADER_SIZE + ((recordIndex + required) & mask), 0L);
+        markClaim(block, recordIndex, required); // before the padding: the consumer reads past it at once
+        writePadding(block, index, padding);
+        LONG.setRelease(block, RING_TAIL_OFFSET, tail + padding + required); // release: for size() readers
         return recordIndex;
     }
 
+    /** @return head, read from the ring and kept in this process's copy */
+    private long freshHead(MemorySegment block) {
+        long head = (long) LONG.getAcquire(block, RING_HEAD_OFFSET); // acquire: the consumer zeroed what it freed
+        headCache.setRelease(head); // release: passes the zeroed bytes on to this process's other producers
+        return head;
+    }
+
     private long claimShared(int required) {
+        final MemorySegment block = this.block;
         final int capacity = this.capacity;
-        long head = (long) LONG.getAcquire(header, RING_HEAD_CACHE_OFFSET);
+        long head = headCache.acquire(); // acquire: pairs with freshHead's release
         long tail;
         int index;
         int padding;
         do {
-            tail = (long) LONG.getVolatile(header, RING_TAIL_OFFSET);
+            tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
             index = (int) (tail & mask);
             int toEnd = capacity - index;
             padding = required > toEnd ? toEnd : 0;
             if (required + padding > capacity - (tail - head)) {
-                head = (long) LONG.getAcquire(header, RING_HEAD_OFFSET); // acquire: freed bytes are zeroed
+                head = freshHead(block);
                 if (required + padding > capacity - (tail - head)) {
                     return -1;
                 }
-                LONG.setRelease(header, RING_HEAD_CACHE_OFFSET, head);
             }
-        } while (!LONG.compareAndSet(header, RING_TAIL_OFFSET, tail, tail + padding + required));
+        } while (!LONG.compareAndSet(block, RING_TAIL_OFFSET, tail, tail + padding + required));
         // the successful CAS is the linearization point: [tail, tail + padding + required) is ours
-        writePadding(index, padding);
         long recordIndex = padding > 0 ? 0 : index;
-        markClaim(recordIndex, required);
+        writePadding(block, index, padding);
+        markClaim(block, recordIndex, required);
         return recordIndex;
     }
 
     /** Marks a claim: its negative length, stored before any payload byte (what {@link #unblock()} relies on). */
-    private void markClaim(long recordIndex, int required) {
-        LONG.setOpaque(data, recordIndex, RingRecords.header(-required, 0)); // opaque: the fence below orders it
+    private static void markClaim(MemorySegment block, long recordIndex, int required) {
+        // opaque: the fence below orders it
+        LONG.setOpaque(block, RING_HEADER_SIZE + recordIndex, RingRecords.header(-required, 0));
         VarHandle.storeStoreFence(); // the mark before the payload, even in a producer process killed here
     }
 
-    private void writePadding(int index, int padding) {
-        if (padding > 0) {
-            LONG.setRelease(data, (long) index, RingRecords.header(padding, RING_PADDING_TYPE)); // release: consumer
+    private static void writePadding(MemorySegment block, int index, int padding) {
+        if (padding > 0) { // release: the consumer reads it with acquire
+            LONG.setRelease(block, RING_HEADER_SIZE + index, RingRecords.header(padding, RING_PADDING_TYPE));
         }
     }
 

@@ -342,13 +342,13 @@ class SharedRingTest {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
             SharedRing.format(raw, 0, SharedRing.Kind.MPMC, 1024);
-            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(3);
+            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(4);
             byte[] magic = raw.asSlice(16, 8).toArray(JAVA_BYTE);
             assertThat(new String(magic, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("SHM4JRNG");
             raw.set(JAVA_INT, 12, 2);
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 2 (expected: 3)");
-            raw.set(JAVA_INT, 12, 3);
+                    .hasMessageContaining("ring layout version 2 (expected: 4)");
+            raw.set(JAVA_INT, 12, 4);
             raw.set(JAVA_LONG_UNALIGNED, 16, 0L);
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
                     .hasMessageContaining("is not a ring: magic=0x0");
@@ -370,6 +370,54 @@ class SharedRingTest {
             assertThat(raw.get(JAVA_INT, data)).as("committed: header + payload").isEqualTo(8 + 5);
             assertThat(raw.get(JAVA_INT, data + 4)).as("committed: type").isEqualTo(9);
             assertThat(raw.get(JAVA_BYTE, data + 8)).isEqualTo((byte) 42);
+            assertThat(raw.get(JAVA_LONG_UNALIGNED, data + 16)).as("claimed: the next header, zeroed by the producer")
+                    .isZero();
+            assertThat(ring.poll((type, b, o, l) -> { })).isEqualTo(1);
+            assertThat(raw.get(JAVA_INT, data)).as("SPSC consumed: left as it was").isEqualTo(8 + 5);
+            assertThat(ring.size()).isZero();
+        }
+    }
+
+    @Test
+    void shouldDeliverEveryLengthExactlyOverManyLapsOfAnSpscRingThatLeavesFreedBytesDirty() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
+            SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 1024);
+            byte[] message = new byte[ring.maxMessageLength()];
+            int[] seen = new int[1];
+            int sent = 0;
+            for (int round = 0; round < 2000; round++) {
+                int batch = 1 + round % 5;
+                for (int i = 0; i < batch; i++) {
+                    int length = (sent * 37) % (message.length + 1);
+                    java.util.Arrays.fill(message, 0, length, (byte) (sent | 1));
+                    assertThat(ring.offer(1 + sent % 3, message, 0, length)).as("offer %d", sent).isTrue();
+                    sent++;
+                }
+                while (ring.poll((type, buffer, offset, length) -> {
+                    int n = seen[0]++;
+                    assertThat(length).as("length of %d", n).isEqualTo((n * 37) % (message.length + 1));
+                    assertThat(type).as("type of %d", n).isEqualTo(1 + n % 3);
+                    for (int b = 0; b < length; b++) {
+                        assertThat(buffer.get(JAVA_BYTE, offset + b)).isEqualTo((byte) (n | 1));
+                    }
+                }) > 0) {
+                    assertThat(seen[0]).isLessThanOrEqualTo(sent);
+                }
+            }
+            assertThat(seen[0]).isEqualTo(sent);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldZeroConsumedRecordsOfAManyProducerRing() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
+            SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
+            long data = 1024; // the header's size
+            assertThat(ring.offer(9, new byte[] {1, 2, 3, 4, 5}, 0, 5)).isTrue();
+            assertThat(raw.get(JAVA_INT, data)).as("committed: header + payload").isEqualTo(8 + 5);
             assertThat(ring.poll((type, b, o, l) -> { })).isEqualTo(1);
             assertThat(raw.asSlice(data, 16).toArray(JAVA_BYTE)).as("consumed: zeroed").containsOnly(0);
         }
