@@ -68,6 +68,8 @@ record Comparison(String section, String label, String ours, String peer, double
                     "RingBenchmark.spsc:polled" + p, "AgronaRingBenchmark.spsc:polled" + p, 1.0));
             all.add(new Comparison(QUEUES, "SPSC " + size + " B, offer + poll in 1 thread: SharedRing / Agrona",
                     "RingBenchmark.spscOfferPoll" + p, "AgronaRingBenchmark.spscOfferPoll" + p, 1.0));
+            all.add(new Comparison(QUEUES, "MPSC " + size + " B, offer + poll in 1 thread: SharedRing / Agrona",
+                    "RingBenchmark.mpscOfferPoll" + p, "AgronaRingBenchmark.mpscOfferPoll" + p, 0));
             all.add(new Comparison(QUEUES, "SPSC " + size + " B: SharedRing / Disruptor",
                     "RingBenchmark.spsc:polled" + p, "DisruptorBenchmark.spsc:polled" + p, 0));
             all.add(new Comparison(QUEUES, "MPSC " + size + " B: SharedRing / Agrona ManyToOneRingBuffer",
@@ -81,6 +83,12 @@ record Comparison(String section, String label, String ours, String peer, double
                     "RingBenchmark.mpmc:polled" + p, "JdkQueueBenchmark.mpmc:polled[queue=ConcurrentLinkedQueue]",
                     1.0));
         }
+        all.add(new Comparison(QUEUES, "MPMC 64 B, offer + poll in 1 thread: SharedRing / ConcurrentLinkedQueue",
+                "RingBenchmark.mpmcOfferPoll[size=64]", "JdkQueueBenchmark.mpmcOfferPoll[queue=ConcurrentLinkedQueue]",
+                0));
+        all.add(new Comparison(QUEUES, "MPMC 64 B, offer + poll in 1 thread: SharedRing / ArrayBlockingQueue",
+                "RingBenchmark.mpmcOfferPoll[size=64]", "JdkQueueBenchmark.mpmcOfferPoll[queue=ArrayBlockingQueue]",
+                0));
         all.add(new Comparison(QUEUES, "SPSC 64 B: SharedRing / ArrayBlockingQueue",
                 "RingBenchmark.spsc:polled[size=64]", "JdkQueueBenchmark.spsc:polled[queue=ArrayBlockingQueue]", 0));
         all.add(new Comparison(QUEUES, "MPSC 64 B: SharedRing / ConcurrentLinkedQueue",
