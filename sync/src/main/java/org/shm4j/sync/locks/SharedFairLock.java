@@ -94,11 +94,10 @@ public final class SharedFairLock extends TimedLock {
     /** This process's owner bits, 0 until its process slot is claimed (on first lock); the same in every thread. */
     private volatile long me;
     /**
-     * The id of the thread that last took the lock through this view, and the ticket word its take set. Plain:
-     * written by that thread while it holds the lock, and trusted by a releasing thread only through a CAS that
-     * expects this very word (its ticket numbers make it unique to one take), so stale values are harmless.
+     * The ticket word the last take through this view set. Plain: written by the taking thread while it holds the
+     * lock, and trusted by a releasing thread only through a CAS that expects this very word (its ticket numbers make
+     * it unique to one take), so a stale value is harmless.
      */
-    private long holderThread;
     private long heldWord;
     /**
      * The idle ticket word this view's last release left, or 0 (a new lock): if nobody used the lock since, the
@@ -196,8 +195,9 @@ public final class SharedFairLock extends TimedLock {
     void release() {
         MemorySegment s = segment;
         long current = Thread.currentThread().threadId();
-        if (holderThread == current) { // taken through this view: the word is as its take set it, unless tickets came
-            long word = heldWord;
+        // opaque: only this thread writes its own id there, so a stale value cannot be its own
+        if ((long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == current) {
+            long word = heldWord; // as the take through this view set it, unless tickets came or another view took it
             // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's write
             LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
             long passed = FairWord.passed(word);
@@ -523,12 +523,11 @@ public final class SharedFairLock extends TimedLock {
         return bits;
     }
 
-    /** Records the current thread as the holder that set {@code word}: in shared memory and in this view. */
+    /** Records the current thread as the holder in shared memory, and {@code word} as this view's take. */
     private void claim(MemorySegment s, long word) {
         long current = Thread.currentThread().threadId();
         // opaque: read by this thread on release and by diagnostics; the ticket word orders it for the next owner
         LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current);
-        holderThread = current;
         heldWord = word;
     }
 
