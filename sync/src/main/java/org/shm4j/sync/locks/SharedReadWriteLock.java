@@ -339,7 +339,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         int waiting = (int) INT.getVolatile(segment, RW_WAITING_WRITERS_OFFSET);
         for (int left = waiting; left != 0; left &= left - 1) {
             int i = Integer.numberOfTrailingZeros(left);
-            if (slots.pid(i) == 0 && slots.get(i, ProcessSlots.SECOND) == 0) {
+            if (slots.get(i, ProcessSlots.SECOND) == 0) { // a dead waiter's slot may already be another process's
                 INT.getAndBitwiseAnd(segment, RW_WAITING_WRITERS_OFFSET, ~(1 << i));
                 if (slots.get(i, ProcessSlots.SECOND) > 0) { // a new process took the slot and waits: set it again
                     INT.getAndBitwiseOr(segment, RW_WAITING_WRITERS_OFFSET, 1 << i);
