@@ -1,7 +1,7 @@
 package org.shm4j.sync.map;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
@@ -10,7 +10,6 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
 import static org.shm4j.sync.map.MapLayout.E_KEY_LENGTH;
 import static org.shm4j.sync.map.MapLayout.OFFSET_MASK;
 import static org.shm4j.sync.map.MapLayout.SLOT_SHIFT;
-import static org.shm4j.sync.map.MapLayout.S_SEQUENCE;
 import static org.shm4j.sync.map.MapLayout.S_SLOTS;
 import static org.shm4j.sync.map.MapLayout.TAG_MASK;
 import static org.shm4j.sync.map.MapSegment.ABSENT;
@@ -31,10 +30,14 @@ import static org.shm4j.sync.map.MapSegment.RETRY;
  * validates it. A slot whose offset is not 8-byte aligned (corrupted bytes; a tombstone) never matches the tag test.
  */
 final class LongKeyRead {
-    // VarHandle mechanics
-    private static final VarHandle LONG = JAVA_LONG.varHandle();
     /** A slot matches a tag if its tag bits are the tag's and its offset is 8-byte aligned (so not a tombstone). */
     private static final long MATCH_MASK = TAG_MASK | 7;
+    /**
+     * Where the key length and the value length (two adjacent ints from {@code E_KEY_LENGTH}) sit in the one long
+     * that reads both: the int at the lower address is the long's low half on a little-endian machine.
+     */
+    private static final int KEY_LENGTH_SHIFT = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : Integer.SIZE;
+    private static final int VALUE_LENGTH_SHIFT = Integer.SIZE - KEY_LENGTH_SHIFT;
     /** The value of an entry with an 8-byte key starts here in its chunk. */
     private static final long VALUE_AT = ENTRY_HEADER + Long.BYTES;
 
@@ -63,8 +66,7 @@ final class LongKeyRead {
 
     private static int tryRead(MapSegment segment, long hash, long key, MemorySegment target, long targetOffset,
                                long capacity) {
-        MemorySegment memory = segment.memory;
-        long stamp = (long) LONG.getAcquire(memory, S_SEQUENCE);
+        long stamp = segment.sequenceAcquire();
         if ((stamp & 1) != 0) {
             return RETRY;
         }
@@ -73,13 +75,12 @@ final class LongKeyRead {
             if (!segment.covers(hash)) { // a split moved the key, or a stale hint led here
                 result = MOVED;
             } else {
-                result = probe(segment, memory, hash, key, target, targetOffset, capacity);
+                result = probe(segment, segment.memory, hash, key, target, targetOffset, capacity);
             }
         } catch (IndexOutOfBoundsException torn) {
             return RETRY;
         }
-        VarHandle.acquireFence(); // the loads above complete before the validating load below
-        return (long) LONG.getOpaque(memory, S_SEQUENCE) == stamp ? result : RETRY;
+        return segment.validate(stamp) ? result : RETRY;
     }
 
     /** Plain loads, validated by the caller's second sequence load. @return length, ABSENT or RETRY */
@@ -98,9 +99,11 @@ final class LongKeyRead {
                 if (chunk < segment.arenaStart) {
                     return RETRY;
                 }
-                long lengths = memory.get(JAVA_LONG, chunk + E_KEY_LENGTH); // key length low, value length high
-                if ((int) lengths == Long.BYTES && memory.get(JAVA_LONG, chunk + ENTRY_HEADER) == key) {
-                    long valueLength = lengths >>> Integer.SIZE; // unsigned: a torn negative length is too long
+                long lengths = memory.get(JAVA_LONG, chunk + E_KEY_LENGTH); // both lengths in one load
+                if ((int) (lengths >>> KEY_LENGTH_SHIFT) == Long.BYTES
+                        && memory.get(JAVA_LONG, chunk + ENTRY_HEADER) == key) {
+                    // unsigned: a torn negative length is too long
+                    long valueLength = (lengths >>> VALUE_LENGTH_SHIFT) & 0xFFFF_FFFFL;
                     if (valueLength > segment.end - chunk - VALUE_AT) {
                         return RETRY;
                     }
