@@ -83,7 +83,7 @@ final class SegmentArena {
             return true;
         }
         for (int c = sizeClass + 1; c <= maxClass; c++) {
-            if (freeHead(c) != 0) {
+            if (spareOf(c) != 0 || freeHead(c) != 0) {
                 return true;
             }
         }
@@ -92,10 +92,8 @@ final class SegmentArena {
 
     /** @return the segment offset of a chunk of class {@code sizeClass} or larger; {@link #canAllocate} said yes */
     long allocate(int sizeClass) {
-        long spare = spareOf(sizeClass);
-        if (spare != 0) {
-            memory.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
-            return spare;
+        if (spareOf(sizeClass) != 0) {
+            return takeSpare(sizeClass);
         }
         if (freeHead(sizeClass) != 0) {
             return pop(sizeClass);
@@ -109,6 +107,9 @@ final class SegmentArena {
             return chunk;
         }
         for (int c = sizeClass + 1; c <= maxClass; c++) {
+            if (spareOf(c) != 0) {
+                return takeSpare(c);
+            }
             if (freeHead(c) != 0) {
                 return pop(c);
             }
@@ -265,27 +266,41 @@ final class SegmentArena {
         INT.setOpaque(memory, S_USED_BYTES, (int) used); // opaque: stats
     }
 
+    /** @return the spare chunk, of class {@code sizeClass} ({@link #spareOf} said so), which is no longer spare */
+    private long takeSpare(int sizeClass) {
+        long chunk = checkedFree(spareOf(sizeClass), sizeClass);
+        memory.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
+        return chunk;
+    }
+
     private long pop(int sizeClass) {
-        long chunk = freeHead(sizeClass);
+        long chunk = checkedFree(freeHead(sizeClass), sizeClass);
+        setFreeHead(sizeClass, memory.get(JAVA_INT, chunk + E_NEXT_FREE));
+        return chunk;
+    }
+
+    /**
+     * @return {@code chunk}, a free chunk of class {@code sizeClass} taken from a free list or the spare
+     * @throws org.shm4j.core.ShmFormatException (through {@link MapSegment#corrupted}) if it lies outside the arena,
+     *         is misaligned, or its state word is not that of a free chunk of that class
+     */
+    private long checkedFree(long chunk, int sizeClass) {
         int state = chunk < segment.arenaStart || chunk + chunkSize(sizeClass) > segment.arenaStart + size
                 || (chunk & 7) != 0 ? 0 : memory.get(JAVA_INT, chunk + E_STATE);
         if (state != (STATE_MARK | sizeClass)) {
             throw segment.corrupted("free chunk " + chunk + " of class " + sizeClass + " has state 0x"
                     + Integer.toHexString(state));
         }
-        setFreeHead(sizeClass, memory.get(JAVA_INT, chunk + E_NEXT_FREE));
         return chunk;
     }
 
     /**
-     * @return the spare chunk if it has class {@code sizeClass} and lies in the arena, else 0 (plain: under the
-     *         mutex; like the free heads it is trusted, and a repair recomputes it)
+     * @return the spare chunk if it has class {@code sizeClass}, else 0 (plain: under the mutex; checked like a free
+     *         list's head when it is handed out)
      */
     private long spareOf(int sizeClass) {
         int spare = memory.get(JAVA_INT, S_SPARE);
-        long chunk = spare & ~SPARE_CLASS_MASK;
-        return spare != 0 && (spare & SPARE_CLASS_MASK) == sizeClass && chunk >= segment.arenaStart
-                && chunk + chunkSize(sizeClass) <= segment.arenaStart + size ? chunk : 0;
+        return spare != 0 && (spare & SPARE_CLASS_MASK) == sizeClass ? spare & ~SPARE_CLASS_MASK : 0;
     }
 
     private long freeHead(int sizeClass) {
