@@ -733,7 +733,8 @@ public final class SharedRing {
                     consumerPosition.setPlain(position);
                 }
                 signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
-            } else if (mayBeStalled(length) && stall.emptyPoll(STALL_CHECK_EVERY)) {
+            } else if (mayBeStalled(length) && (consumers != null || stall.emptyPoll(STALL_CHECK_EVERY))) {
+                // MPMC: nothingCommitted already let only every STALL_CHECK_EVERY-th empty look take the turn
                 skipIfStalled(position);
             }
         }
@@ -771,7 +772,7 @@ public final class SharedRing {
             skipIfStalled((long) LONG.getOpaque(block, positionOffset)); // opaque: the consumer's own field
         } else if (consumers.tryAcquire()) {
             try {
-                skipIfStalled((long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET));
+                skipIfStalled((long) LONG.getAcquire(block, positionOffset)); // acquire: a previous consumer's
             } finally {
                 consumers.release(false, consumersName);
             }
@@ -941,7 +942,8 @@ public final class SharedRing {
 
     /** @return head, read from the ring and kept in this process's copy */
     private long freshHead(MemorySegment block) {
-        long head = (long) LONG.getAcquire(block, RING_HEAD_OFFSET); // acquire: the consumer zeroed what it freed
+        // acquire: the consumer's reads (SPSC) or zeroing (MPSC, MPMC) of what it freed come before our writes there
+        long head = (long) LONG.getAcquire(block, RING_HEAD_OFFSET);
         headCache.setRelease(head); // release: passes the zeroed bytes on to this process's other producers
         return head;
     }
