@@ -207,7 +207,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     @Override
     public Object get(int index) {
         Kind kind = kind(index);
-        long slot = slot(index);
+        long slot = dataStart + offsets[index]; // kind() checked the index
         return switch (kind) {
             case LONG -> (long) LONG.getOpaque(segment, slot);
             case DOUBLE -> Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
