@@ -14,6 +14,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -164,6 +165,41 @@ class SharedFairLockTest {
             assertThat(first.tryLock()).as("the guess is stale: the word is read").isTrue();
             first.unlock();
             assertThat(second.queueLength()).isZero();
+        }
+    }
+
+    @Test
+    void shouldRefuseTheUnlockOfTheThreadThatLastLockedThroughAViewWhileAnotherThreadHoldsIt()
+            throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedFairLock first = SharedFairLock.create(heap, "fair");
+            SharedFairLock second = SharedFairLock.open(heap, "fair");
+            CountDownLatch unlockedByOther = new CountDownLatch(1);
+            CountDownLatch lockedByMain = new CountDownLatch(1);
+            AtomicReference<Throwable> unlockThroughFirst = new AtomicReference<>();
+            Thread other = Thread.ofPlatform().start(() -> {
+                first.lock(); // this view now remembers the other thread's take
+                first.unlock();
+                unlockedByOther.countDown();
+                try {
+                    if (lockedByMain.await(10, TimeUnit.SECONDS)) {
+                        first.unlock(); // the main thread holds it, through the second view
+                    }
+                } catch (Throwable t) {
+                    unlockThroughFirst.set(t);
+                }
+            });
+            assertThat(unlockedByOther.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(second.tryLock(10, TimeUnit.SECONDS)).isTrue();
+            lockedByMain.countDown();
+            other.join(10_000);
+            assertThat(other.isAlive()).isFalse();
+            assertThat(unlockThroughFirst.get()).isInstanceOf(IllegalMonitorStateException.class);
+            assertThat(second.isHeldByCurrentThread()).as("the holder still holds it").isTrue();
+            assertThat(second.owner()).get().extracting(LockOwner::threadId)
+                    .isEqualTo(Thread.currentThread().threadId());
+            second.unlock();
+            assertThat(first.isLocked()).isFalse();
         }
     }
 }
