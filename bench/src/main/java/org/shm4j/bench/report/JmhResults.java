@@ -83,6 +83,11 @@ final class JmhResults {
         return older == null ? Optional.empty() : older.pair(ours, peer);
     }
 
+    /** @return the name of the newest run that has {@code key}, if any has it */
+    Optional<String> runOf(String key) {
+        return scores.containsKey(key) ? Optional.of(run) : older == null ? Optional.empty() : older.runOf(key);
+    }
+
     /** @return the name of the newest run ({@code ""} for parsed text) */
     String run() {
         return run;

@@ -57,9 +57,8 @@ public final class Report {
                 }
                 JmhResults.Pair p = pair.get();
                 Score ratio = p.ours().over(p.peer());
-                String from = p.run().equals(jmh.run()) ? "" : " (run `" + p.run() + "`)";
-                s.append(f("| %s%s | %s | %s | %s | %s |%n", c.label(), from, score(p.ours()), score(p.peer()),
-                        score(ratio), verdict(ratio, c.target())));
+                s.append(f("| %s%s | %s | %s | %s | %s |%n", c.label(), from(p.run()), score(p.ours()),
+                        score(p.peer()), score(ratio), verdict(ratio, c.target())));
             }
             s.append('\n');
         });
@@ -137,8 +136,8 @@ public final class Report {
         List<String> rows = new ArrayList<>();
         jmh.all().forEach((key, score) -> {
             if (key.contains(":gc.alloc.rate.norm") && isShm4jHotPath(key)) {
-                rows.add(f("| %s | %.3f | %s |", key.replace(":gc.alloc.rate.norm", ""), score.value(),
-                        score.value() < 1 ? "met" : "**missed**"));
+                rows.add(f("| %s%s | %.3f | %s |", key.replace(":gc.alloc.rate.norm", ""),
+                        from(jmh.runOf(key).orElseThrow()), score.value(), score.value() < 1 ? "met" : "**missed**"));
             }
         });
         if (rows.isEmpty()) {
@@ -148,6 +147,11 @@ public final class Report {
         s.append("| benchmark | gc.alloc.rate.norm (B/op) | target ≈ 0 |\n|---|---:|---|\n");
         rows.forEach(row -> s.append(row).append('\n'));
         s.append('\n');
+    }
+
+    /** @return the label of a row read from {@code run}: empty for the newest run, else the older run's name */
+    private String from(String run) {
+        return run.equals(jmh.run()) ? "" : " (run `" + run + "`)";
     }
 
     private static boolean isShm4jHotPath(String key) {

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -119,6 +120,24 @@ class ResultsReportTest {
         assertThat(report("bench/results/full-20260102-000000")).isZero();
         assertThat(Files.readString(root.resolve("README.md"))).contains("Run `full-20260102-000000` on")
                 .doesNotContain("full-20260101-000000");
+    }
+
+    @Test
+    void anAllocationRowFromAnOlderRunNamesThatRun() throws IOException {
+        write("full-20260101-000000", "[" + String.join(",\n", allocation("LocksBenchmark.sharedLock", 0.001),
+                allocation("RingBenchmark.spsc", 0.002)) + "]");
+        write("full-20260102-000000", "[" + allocation("LocksBenchmark.sharedLock", 0.003) + "]");
+
+        assertThat(report("--force")).isZero();
+        assertThat(Files.readString(root.resolve("README.md"))).contains("| LocksBenchmark.sharedLock | 0.003 | met |")
+                .contains("| RingBenchmark.spsc (run `full-20260101-000000`) | 0.002 | met |");
+    }
+
+    /** @return a JMH result of {@code benchmark} with its {@code -prof gc} bytes per operation */
+    private static String allocation(String benchmark, double bytes) {
+        return String.format(Locale.ROOT, "{\"benchmark\": \"org.shm4j.bench.%s\", \"primaryMetric\": {\"score\": 1, "
+                + "\"scoreError\": 0, \"scoreUnit\": \"ops/us\"}, \"secondaryMetrics\": {\"\u00b7gc.alloc.rate.norm\": "
+                + "{\"score\": %s, \"scoreError\": 0, \"scoreUnit\": \"B/op\"}}}", benchmark, bytes);
     }
 
     private int report(String... args) throws IOException {
