@@ -68,7 +68,12 @@ public final class SharedLock extends TimedLock {
     private static final long SIZE = SyncLayout.CACHE_LINE;
     private static final String KIND = "lock";
 
-    private final RobustMutex mutex;
+    /**
+     * The lock's 64 bytes, its mutex at offset 0. The uncontended paths use it rather than {@link #mutex}'s own:
+     * each object between the caller and the segment is one more dependent load, repeated after every atomic.
+     */
+    private final MemorySegment segment;
+    private final RobustMutex mutex; // the slow paths: waiting, take-over, diagnostics
     private final SharedHeap heap; // where newCondition() finds the lock's condition; null if wrapped
     private final String name;
 
@@ -80,6 +85,7 @@ public final class SharedLock extends TimedLock {
         super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_LOCK, description), segment);
         RobustMutex.check(segment, 0, description);
         Blocks.requireZero(segment, SyncLayout.MUTEX_SIZE, SIZE, description);
+        this.segment = segment;
         this.mutex = new RobustMutex(segment, 0, watch());
         this.heap = heap;
         this.name = name;
@@ -130,7 +136,7 @@ public final class SharedLock extends TimedLock {
     @Override
     public boolean tryLock() {
         try {
-            return mutex.tryAcquire();
+            return RobustMutex.tryAcquire(segment, 0);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -138,7 +144,7 @@ public final class SharedLock extends TimedLock {
 
     @Override
     boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        return mutex.acquire(timeoutNanos, interruptible);
+        return RobustMutex.tryAcquire(segment, 0) || mutex.acquire(timeoutNanos, interruptible);
     }
 
     @Override
@@ -148,7 +154,7 @@ public final class SharedLock extends TimedLock {
 
     @Override
     void release() {
-        mutex.release(false, description());
+        RobustMutex.release(segment, 0, false, description());
     }
 
     /** @return true if the current thread holds the lock */

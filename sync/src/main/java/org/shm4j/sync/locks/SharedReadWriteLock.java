@@ -57,9 +57,9 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * backs out and waits); a writer takes the word, then waits until the read holds of every slot named in readerSlots
  * are 0. Both sides use volatile accesses, so at least one of them sees the other (a store-load order); a process
  * sets its readerSlots bit before its first read hold. So the uncontended read lock is one atomic add and two reads,
- * its unlock a CAS and a read, and the uncontended write lock the mutex's CAS and a read per reader process. A writer
- * that finds the mutex held counts itself in its slot's waiting writers and sets the slot's waitingWriters bit
- * (both under a lock of its process, so the bit is set exactly while the count is not 0) until it has the mutex.
+ * its unlock an atomic add and a read, and the uncontended write lock the mutex's CAS and a read per reader process.
+ * A writer that finds the mutex held counts itself in its slot's waiting writers and sets the slot's waitingWriters
+ * bit (both under a lock of its process, so the bit is set exactly while the count is not 0) until it has the mutex.
  *
  * <h2>Process death</h2>
  * A writer that dies holding the lock is treated as {@link SharedLock} treats a dead owner: the next waiter (reader
@@ -91,8 +91,6 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final Lock writeLock;
     private final SharedHeap heap; // where the write lock's newCondition() finds its condition; null if wrapped
     private final String name;
-    /** Offset of this process's read holds, 0 until its slot is claimed and announced in readerSlots. */
-    private volatile long readHolds;
 
     private SharedReadWriteLock(MemorySegment segment, String description) {
         this(segment, description, null, null);
@@ -108,10 +106,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         this.slots = new ProcessSlots(segment, RW_SLOTS_OFFSET);
         slots.check(description);
         this.description = description;
-        WriteLock write = new WriteLock(DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET), WaitLayout.KIND_WRITE,
-                description + " (write)"));
+        WriteLock write = new WriteLock(segment, DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET),
+                WaitLayout.KIND_WRITE, description + " (write)"));
         this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.watch());
-        this.readLock = new ReadLock();
+        this.readLock = new ReadLock(segment);
         this.writeLock = write;
     }
 
@@ -224,18 +222,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return description + writer().map(o -> " write-locked by " + o).orElse("") + " readers " + readerPids();
     }
 
-    private boolean acquireRead(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        long holds = readHolds();
-        return tryRead(holds) || awaitRead(holds, timeoutNanos, interruptible); // small, so that it inlines
-    }
-
-    /** The slow path of {@link #acquireRead}: waits while a writer holds the lock or waits for it. */
+    /** The slow path of the read lock: waits while a writer holds the lock or waits for it. */
     private boolean awaitRead(long holds, long timeoutNanos, boolean interruptible) throws InterruptedException {
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
         while (true) {
-            if (noWriter() && tryRead(holds)) {
+            if (noWriter(segment) && tryRead(segment, holds)) {
                 return true;
             }
             if (interruptible && Thread.interrupted()) {
@@ -260,18 +253,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /** @return true if a read hold was taken: counted in {@code holds}, with no writer holding or waiting */
-    private boolean tryRead(long holds) {
-        MemorySegment s = segment;
+    private boolean tryRead(MemorySegment s, long holds) {
         INT.getAndAdd(s, holds, 1); // volatile: the writer, if any, sees this hold or we see its word (store-load)
         if (noWriter(s)) {
             return true;
         }
         releaseRead(s, holds);
         return false;
-    }
-
-    private boolean noWriter() {
-        return noWriter(segment);
     }
 
     private static boolean noWriter(MemorySegment s) {
@@ -291,27 +279,22 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
     }
 
-    /**
-     * @return the offset of this process's read holds; on first use claims its slot and sets its readerSlots bit
-     *         before any hold is counted there (the volatile write of the field publishes both)
-     */
-    private long readHolds() {
-        long holds = readHolds;
-        if (holds == 0) {
-            int me = slots.mine();
-            INT.getAndBitwiseOr(segment, RW_READER_SLOTS_OFFSET, 1 << me);
-            holds = RW_SLOTS_OFFSET + me * ProcessSlots.SLOT_SIZE + ProcessSlots.FIRST;
-            readHolds = holds;
-        }
-        return holds;
+    /** Claims this process's slot and sets its readerSlots bit; @return the offset of its read holds there */
+    private long announceReader() {
+        int me = slots.mine();
+        INT.getAndBitwiseOr(segment, RW_READER_SLOTS_OFFSET, 1 << me);
+        return RW_SLOTS_OFFSET + me * ProcessSlots.SLOT_SIZE + ProcessSlots.FIRST;
+    }
+
+    private boolean readersIn() {
+        return readersIn(segment);
     }
 
     /**
      * @return true if some process that ever read-locked has a read-hold count that is not 0 (a count briefly -1
      *         during a refused unlock counts too), read after the writer's CAS
      */
-    private boolean readersIn() {
-        MemorySegment s = segment;
+    private static boolean readersIn(MemorySegment s) {
         for (int left = (int) INT.getVolatile(s, RW_READER_SLOTS_OFFSET); left != 0; left &= left - 1) {
             long slot = RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(left) * ProcessSlots.SLOT_SIZE;
             if ((int) INT.getVolatile(s, slot + ProcessSlots.FIRST) != 0) {
@@ -348,14 +331,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
     }
 
-    private boolean acquireWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        if (writer.tryAcquire()) {
-            return !readersIn() || drainReaders(timeoutNanos, interruptible);
-        }
-        return awaitWrite(timeoutNanos, interruptible); // apart, so that the fast path inlines
-    }
-
-    /** The slow path of {@link #acquireWrite}: counts itself as a waiting writer while it waits for the mutex. */
+    /** The slow path of the write lock: counts itself as a waiting writer while it waits for the mutex. */
     private boolean awaitWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
         int me = slots.mine();
         long start = System.nanoTime();
@@ -413,20 +389,45 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
     }
 
-    /** The shared side. */
+    /**
+     * The shared side. It holds the segment and this process's hold offset itself: each object between the caller
+     * and the segment is one more dependent load, repeated after every atomic.
+     */
     private final class ReadLock extends TimedLock {
-        ReadLock() {
+        private final MemorySegment segment;
+        /**
+         * Offset of this process's read holds, 0 until its slot is claimed and announced in readerSlots. Volatile:
+         * its write publishes the readerSlots bit set before it, which must precede any hold counted there.
+         */
+        private volatile long holds;
+
+        ReadLock(MemorySegment segment) {
             super(description + " (read)", null, segment); // readers take no part in deadlock detection
+            this.segment = segment;
+        }
+
+        /** @return the offset of this process's read holds, announcing this process as a reader on first use */
+        private long holds() {
+            long offset = holds;
+            if (offset == 0) {
+                offset = announceReader();
+                holds = offset;
+            }
+            return offset;
         }
 
         @Override
         boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
-            return acquireRead(timeoutNanos, interruptible);
+            MemorySegment s = segment;
+            long offset = holds();
+            // no check for a writer before the add: it would cost every uncontended read lock + unlock about 1.2 ns
+            // (a fifth checked access), to spare a reader that comes while a writer holds one add, back-out and wake
+            return tryRead(s, offset) || awaitRead(offset, timeoutNanos, interruptible);
         }
 
         @Override
         void release() {
-            releaseRead(segment, readHolds());
+            releaseRead(segment, holds());
         }
 
         @Override
@@ -437,18 +438,25 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** The exclusive side. */
     private final class WriteLock extends TimedLock {
-        WriteLock(DeadlockWatch watch) {
+        private final MemorySegment segment; // its own: see ReadLock
+
+        WriteLock(MemorySegment segment, DeadlockWatch watch) {
             super(description + " (write)", watch, segment);
+            this.segment = segment;
         }
 
         @Override
         boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
-            return acquireWrite(timeoutNanos, interruptible);
+            MemorySegment s = segment;
+            if (RobustMutex.tryAcquire(s, RW_WRITER_OFFSET)) {
+                return !readersIn(s) || drainReaders(timeoutNanos, interruptible);
+            }
+            return awaitWrite(timeoutNanos, interruptible); // apart, so that the fast path inlines
         }
 
         @Override
         void release() {
-            writer.release(true, description());
+            RobustMutex.release(segment, RW_WRITER_OFFSET, true, description());
         }
 
         /**

@@ -180,4 +180,36 @@ class SharedReadWriteLockTest {
             rw.writeLock().unlock();
         }
     }
+
+    @Test
+    void shouldTurnAReaderAwayFromAHeldWriteLockAndRefuseAnotherThreadsWriteUnlock() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, 0);
+            rw.readLock().lock(); // claims this process's slot
+            rw.readLock().unlock();
+            long holds = SyncLayout.RW_SLOTS_OFFSET + ProcessSlots.SLOT_SIZE
+                    * Integer.numberOfTrailingZeros(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET))
+                    + ProcessSlots.FIRST;
+            rw.writeLock().lock();
+            assertThat(rw.readLock().tryLock()).isFalse();
+            assertThat(memory.get(ValueLayout.JAVA_INT, holds)).as("read holds, backed out").isZero();
+            List<Throwable> thrown = new ArrayList<>();
+            Thread other = Thread.ofPlatform().start(() -> {
+                try {
+                    rw.writeLock().unlock();
+                } catch (RuntimeException e) {
+                    thrown.add(e);
+                }
+            });
+            other.join(30_000);
+            assertThat(other.isAlive()).isFalse();
+            assertThat(thrown).singleElement().isInstanceOf(IllegalMonitorStateException.class)
+                    .extracting(Throwable::getMessage).asString().contains("(write) is not held");
+            assertThat(rw.isWriteLockedByCurrentThread()).isTrue();
+            rw.writeLock().unlock();
+            assertThat(rw.readLock().tryLock()).isTrue();
+            rw.readLock().unlock();
+        }
+    }
 }
