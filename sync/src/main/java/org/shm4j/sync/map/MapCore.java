@@ -260,7 +260,7 @@ final class MapCore {
     MapSegment segmentNumber(int number, MapSegment full, int keyLength, int valueLength) {
         MapSegment segment = segments[number];
         if (segment == null) {
-            segment = newSegment(number, full, keyLength, valueLength);
+            segment = new MapSegment(this, segmentMemory(number, full, keyLength, valueLength), number, geometry);
             segments[number] = segment;
         }
         return segment;
@@ -406,37 +406,27 @@ final class MapCore {
         return "SharedMap '" + name + "' in " + heap;
     }
 
-    /** @return segment {@code number}'s header and body, in the map block or in its extension block */
-    private MapSegment newSegment(int number, MapSegment full, int keyLength, int valueLength) {
+    private MemorySegment segmentMemory(int number, MapSegment full, int keyLength, int valueLength) {
         long size = geometry.segmentSize();
         if (number < geometry.segments()) {
-            MemorySegment all = block.asSlice(geometry.segmentsOffset(), geometry.segmentsBytes(geometry.segments()));
-            return newSegment(all, geometry.segments(), number, number);
+            return block.asSlice(geometry.segmentsOffset() + number * size, size);
         }
         int b = extensionIndex(number);
-        long first = (long) geometry.segments() << (b - 1);
         MemorySegment extension = extensions[b];
         if (extension == null) {
+            long first = (long) geometry.segments() << (b - 1);
             String extensionName = name + "#" + b;
-            long bytes = geometry.segmentsBytes(first);
             try { // an existing block is only looked up: that works on a heap opened read-only too (shm4j inspect)
                 extension = heap.find(extensionName).isPresent()
-                        ? Blocks.open(heap, extensionName, MapLayout.SEGMENTS, bytes, "SharedMap segments")
-                        : Blocks.openOrCreate(heap, extensionName, MapLayout.SEGMENTS, bytes, zeroed -> { });
+                        ? Blocks.open(heap, extensionName, MapLayout.SEGMENTS, first * size, "SharedMap segments")
+                        : Blocks.openOrCreate(heap, extensionName, MapLayout.SEGMENTS, first * size, zeroed -> { });
             } catch (ShmFullException e) {
                 throw full == null ? e : full(full, keyLength, valueLength, "the heap has no room for "
-                        + first + " more segments of " + (MapLayout.SEGMENT_HEADER + size) + " bytes ("
-                        + e.getMessage() + ")");
+                        + first + " more segments of " + size + " bytes (" + e.getMessage() + ")");
             }
             extensions[b] = extension;
         }
-        return newSegment(extension, first, number, number - first);
-    }
-
-    /** @return segment {@code number}, the {@code i}th of the {@code count} segments laid out in {@code all} */
-    private MapSegment newSegment(MemorySegment all, long count, int number, long i) {
-        return new MapSegment(this, all.asSlice(MapGeometry.headerOffset(i), MapLayout.SEGMENT_HEADER),
-                all.asSlice(geometry.bodyOffset(count, i), geometry.segmentSize()), number, geometry);
+        return extension.asSlice((number - ((long) geometry.segments() << (b - 1))) * size, size);
     }
 
     private boolean extensionExists(int number) {

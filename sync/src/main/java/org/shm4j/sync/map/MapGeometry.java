@@ -30,7 +30,6 @@ import static org.shm4j.sync.map.MapLayout.MAP;
 import static org.shm4j.sync.map.MapLayout.MAX_SEGMENTS;
 import static org.shm4j.sync.map.MapLayout.MAX_SLOTS;
 import static org.shm4j.sync.map.MapLayout.MIN_SLOTS;
-import static org.shm4j.sync.map.MapLayout.SEGMENT_HEADER;
 import static org.shm4j.sync.map.MapLayout.S_SLOTS;
 
 /**
@@ -38,7 +37,7 @@ import static org.shm4j.sync.map.MapLayout.S_SLOTS;
  * checked on open before anything is sized from it.
  *
  * @param segments     number of initial segments, a power of two
- * @param segmentSize  bytes per segment body (its header is apart: {@link MapLayout#SEGMENT_HEADER})
+ * @param segmentSize  bytes per segment
  * @param slots        slots per segment, a power of two
  * @param arenaSize    entry bytes per segment
  * @param keyTypeId    the key codec's type id
@@ -79,25 +78,10 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
 
     /** @return bytes of the map block: header, directory, initial segments */
     long blockSize() {
-        return segmentsOffset() + segmentsBytes(segments);
+        return segmentsOffset() + segments * segmentSize;
     }
 
-    /** @return bytes of {@code count} segments laid out together: their packed headers, then their bodies */
-    long segmentsBytes(long count) {
-        return count * (SEGMENT_HEADER + segmentSize);
-    }
-
-    /** @return the offset of the {@code i}th header of segments laid out together */
-    static long headerOffset(long i) {
-        return i * SEGMENT_HEADER;
-    }
-
-    /** @return the offset of the {@code i}th body of {@code count} segments laid out together */
-    long bodyOffset(long count, long i) {
-        return count * SEGMENT_HEADER + i * segmentSize;
-    }
-
-    /** @return the offset in the map block of segment 0's header, where the initial segments start */
+    /** @return the offset in the map block of segment 0 */
     long segmentsOffset() {
         return Checks.alignUp(H_DIRECTORY + ((long) Integer.BYTES << maxDepth), ALIGNMENT);
     }
@@ -118,9 +102,9 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
             block.set(JAVA_INT, H_DIRECTORY + (long) Integer.BYTES * j, j & (segments - 1));
         }
         for (int i = 0; i < segments; i++) {
-            long header = segmentsOffset() + headerOffset(i);
-            block.set(JAVA_INT, header + MapLayout.S_LOCAL_DEPTH, initialDepth());
-            block.set(JAVA_INT, header + MapLayout.S_PATTERN, i);
+            long segment = segmentsOffset() + i * segmentSize;
+            block.set(JAVA_INT, segment + MapLayout.S_LOCAL_DEPTH, initialDepth());
+            block.set(JAVA_INT, segment + MapLayout.S_PATTERN, i);
         }
         block.set(JAVA_INT, MapLayout.H_NEXT_SEGMENT, segments);
         block.set(JAVA_LONG, H_MAGIC, MAGIC);

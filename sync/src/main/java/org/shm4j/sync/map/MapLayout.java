@@ -12,12 +12,12 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x50414D4A344D4853}, the ASCII bytes {@code "SHM4JMAP"}</td>
  *     <td>plain: the heap publishes the block after its initializer</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>4 (version 3 had each segment's header at the start of its body;
- *     version 2 had no spare chunk; version 1 had a fixed set of segments, no directory)</td>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>3 (version 2 had no spare chunk; version 1 had a fixed set of segments,
+ *     no directory)</td>
  *     <td>plain, as magic</td></tr>
  * <tr><td>12</td><td>4</td><td>initialSegments</td><td>segments in this block, a power of two
  *     2<sup>initialDepth</sup>, 1..4096</td><td>plain, as magic</td></tr>
- * <tr><td>16</td><td>8</td><td>segmentSize</td><td>bytes per segment body, a multiple of 64, below 2<sup>31</sup></td>
+ * <tr><td>16</td><td>8</td><td>segmentSize</td><td>bytes per segment, a multiple of 64, below 2<sup>31</sup></td>
  *     <td>plain, as magic</td></tr>
  * <tr><td>24</td><td>4</td><td>slotsPerSegment</td><td>a power of two, 8..2<sup>26</sup></td>
  *     <td>plain, as magic</td></tr>
@@ -43,15 +43,10 @@ import org.shm4j.sync.internal.SyncLayout;
  *     if the segment's localDepth and pattern (read under its sequence) cover the hash, else it reads the entry
  *     again; so a reader may also skip the directory and go to a segment it found before</td></tr>
  * </table>
- * The segments follow at {@code segmentsOffset = 128 + 4 * 2^maxDepth} rounded up to 64: first the headers of all
- * {@code initialSegments} segments back to back ({@value #SEGMENT_HEADER} bytes each), then their bodies
- * ({@code segmentSize} bytes each): segment {@code n}'s header is at {@code segmentsOffset + 128 * n} and its body at
- * {@code segmentsOffset + 128 * initialSegments + segmentSize * n}. The headers are packed so that the lines a read
- * touches for its sequence (one per segment, 64 KiB for 512 segments) stay in the caches and the TLB, instead of one
- * more random miss per read on the page where a segment starts. Segments made by splits live in extension blocks
+ * Segment {@code n} below {@code initialSegments} starts at {@code segmentsOffset + n * segmentSize}, where
+ * {@code segmentsOffset = 128 + 4 * 2^maxDepth} rounded up to 64. Segments made by splits live in extension blocks
  * of type {@code SharedMapSegments} named {@code "<map>#<b>"}: block {@code b >= 1} holds segments
- * {@code first = initialSegments << (b - 1)} up to {@code (initialSegments << b) - 1}, laid out the same way from
- * its offset 0 (the {@code first} headers, then the {@code first} bodies).
+ * {@code initialSegments << (b - 1)} up to {@code (initialSegments << b) - 1}, back to back from its offset 0.
  *
  * <p>Growth (extendible hashing): a segment of local depth {@code d} holds the keys whose hash's low {@code d} bits
  * equal its pattern. When a put does not fit, its segment splits alone under its lock: a new segment gets the keys
@@ -60,45 +55,39 @@ import org.shm4j.sync.internal.SyncLayout;
  * is rolled back from COPYING (nothing was published) and forward from COPIED (the copy is complete).
  *
  * <table class="striped">
- * <caption>Segment header: 128 bytes, with the other headers of its block (offsets from the header's start)</caption>
+ * <caption>Segment header: 256 bytes</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>40</td><td>mutex</td><td>the writers' robust mutex (layout of {@code SharedLock}: pid and
  *     start time of the owner, take-over count)</td><td>CAS to take, volatile exchange to release</td></tr>
  * <tr><td>40</td><td>8</td><td>sequence</td><td>even when stable; odd while a writer changes the segment</td>
  *     <td>writer: opaque store of the odd value, release fence, data stores, release store of the even value;
  *     reader: acquire load, data loads, acquire fence, load</td></tr>
- * <tr><td>48</td><td>4</td><td>localDepth</td><td>low hash bits its keys share (on the sequence's line: a read
- *     checks it)</td><td>under the mutex and the sequence, opaque (iterators read it)</td></tr>
- * <tr><td>52</td><td>4</td><td>pattern</td><td>those bits</td><td>as localDepth</td></tr>
- * <tr><td>56</td><td>4</td><td>count</td><td>live entries</td><td>written under the mutex, opaque; read opaque
+ * <tr><td>48</td><td>4</td><td>count</td><td>live entries</td><td>written under the mutex, opaque; read opaque
  *     by {@code size()}</td></tr>
- * <tr><td>60</td><td>4</td><td>tombstones</td><td>slots marked deleted</td><td>under the mutex, plain</td></tr>
- * <tr><td>64</td><td>4</td><td>arenaTop</td><td>bytes of the arena handed out so far</td><td>under the mutex,
+ * <tr><td>52</td><td>4</td><td>tombstones</td><td>slots marked deleted</td><td>under the mutex, plain</td></tr>
+ * <tr><td>56</td><td>4</td><td>arenaTop</td><td>bytes of the arena handed out so far</td><td>under the mutex,
  *     release after the new chunk's state word, so a repair can walk every chunk below it</td></tr>
- * <tr><td>68</td><td>4</td><td>usedBytes</td><td>bytes of live chunks</td><td>under the mutex, opaque (stats)</td>
+ * <tr><td>60</td><td>4</td><td>usedBytes</td><td>bytes of live chunks</td><td>under the mutex, opaque (stats)</td>
  *     </tr>
- * <tr><td>72</td><td>8</td><td>repairs</td><td>times the segment was rebuilt after its writer died</td>
+ * <tr><td>64</td><td>8</td><td>repairs</td><td>times the segment was rebuilt after its writer died</td>
  *     <td>under the mutex, opaque (stats)</td></tr>
+ * <tr><td>72</td><td>4</td><td>localDepth</td><td>low hash bits its keys share</td><td>under the mutex and the
+ *     sequence, opaque (iterators read it)</td></tr>
+ * <tr><td>76</td><td>4</td><td>pattern</td><td>those bits</td><td>as localDepth</td></tr>
  * <tr><td>80</td><td>4</td><td>splitState</td><td>0, or 1 (COPYING) / 2 (COPIED) while it splits</td>
  *     <td>under the mutex and the sequence, plain</td></tr>
  * <tr><td>84</td><td>4</td><td>splitTarget</td><td>number of the segment it splits into, plus 1; kept after a
  *     rolled-back split for the next one</td><td>as splitState</td></tr>
  * <tr><td>88</td><td>4</td><td>spare</td><td>a free chunk kept off the free lists, for the next put's entry:
- *     its body offset (a multiple of 32) plus its size class in bits 4..0; or 0. The chunk a put replaces becomes
+ *     its segment offset (a multiple of 32) plus its size class in bits 4..0; or 0. The chunk a put replaces becomes
  *     the spare when there is none, so an overwrite neither reads a cold free chunk nor links one</td>
  *     <td>under the mutex and the sequence, plain; a repair recomputes it</td></tr>
- * <tr><td>92</td><td>36</td><td>&mdash;</td><td>zero</td><td></td></tr>
- * </table>
- *
- * <table class="striped">
- * <caption>Segment body: {@code segmentSize} bytes (offsets from the body's start; every "segment offset" below and
- * in a slot is one of these)</caption>
- * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
- * <tr><td>0</td><td>4 &times; 32</td><td>freeHeads</td><td>per size class, the body offset of the first
+ * <tr><td>92</td><td>36</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>128</td><td>4 &times; 32</td><td>freeHeads</td><td>per size class, the segment offset of the first
  *     free chunk, or 0</td><td>under the mutex, plain</td></tr>
- * <tr><td>128</td><td>8 &times; slots</td><td>slots</td><td>the open-addressing table, linear probing</td>
+ * <tr><td>256</td><td>8 &times; slots</td><td>slots</td><td>the open-addressing table, linear probing</td>
  *     <td>one opaque 8-byte store per change, under the sequence</td></tr>
- * <tr><td>128 + 8 &times; slots</td><td>arenaSize</td><td>arena</td><td>chunks of {@code 32 << class} bytes</td>
+ * <tr><td>256 + 8 &times; slots</td><td>arenaSize</td><td>arena</td><td>chunks of {@code 32 << class} bytes</td>
  *     <td>under the sequence</td></tr>
  * </table>
  *
@@ -135,9 +124,9 @@ import org.shm4j.sync.internal.SyncLayout;
  */
 final class MapLayout {
     /** The block type of a map. */
-    static final BlockType MAP = BlockType.named("SharedMap", 0x5348_0051, 4);
+    static final BlockType MAP = BlockType.named("SharedMap", 0x5348_0051, 3);
     /** The block type of a map's extension block of segments. */
-    static final BlockType SEGMENTS = BlockType.named("SharedMapSegments", 0x5348_0052, 3);
+    static final BlockType SEGMENTS = BlockType.named("SharedMapSegments", 0x5348_0052, 2);
     /** The magic, the ASCII bytes {@code "SHM4JMAP"} read as a little-endian long. */
     static final long MAGIC = 0x5041_4D4A_344D_4853L;
     /** Alignment of the block and of every segment. */
@@ -164,18 +153,16 @@ final class MapLayout {
     /** How many doublings a map can grow by, beyond its initial segments (up to {@link #MAX_DEPTH}). */
     static final int GROWTH_DEPTH = 7;
 
-    /** Bytes of a segment header; a block's headers are packed back to back before its segment bodies. */
-    static final int SEGMENT_HEADER = 128;
     static final long S_MUTEX = 0;
     static final long S_SEQUENCE = S_MUTEX + SyncLayout.MUTEX_SIZE;
-    static final long S_LOCAL_DEPTH = S_SEQUENCE + Long.BYTES;
-    static final long S_PATTERN = S_LOCAL_DEPTH + Integer.BYTES;
-    static final long S_COUNT = S_PATTERN + Integer.BYTES;
+    static final long S_COUNT = S_SEQUENCE + Long.BYTES;
     static final long S_TOMBSTONES = S_COUNT + Integer.BYTES;
     static final long S_ARENA_TOP = S_TOMBSTONES + Integer.BYTES;
     static final long S_USED_BYTES = S_ARENA_TOP + Integer.BYTES;
     static final long S_REPAIRS = S_USED_BYTES + Integer.BYTES;
-    static final long S_SPLIT_STATE = S_REPAIRS + Long.BYTES;
+    static final long S_LOCAL_DEPTH = S_REPAIRS + Long.BYTES;
+    static final long S_PATTERN = S_LOCAL_DEPTH + Integer.BYTES;
+    static final long S_SPLIT_STATE = S_PATTERN + Integer.BYTES;
     static final long S_SPLIT_TARGET = S_SPLIT_STATE + Integer.BYTES;
     static final long S_SPARE = S_SPLIT_TARGET + Integer.BYTES;
     /** The size class bits of the spare word; the chunk offset is the rest. */
@@ -183,8 +170,7 @@ final class MapLayout {
     static final int SPLIT_NONE = 0;
     static final int SPLIT_COPYING = 1;
     static final int SPLIT_COPIED = 2;
-    /** In the segment body (as {@link #S_SLOTS}, unlike the other {@code S_} offsets, which are in the header). */
-    static final long S_FREE_HEADS = 0;
+    static final long S_FREE_HEADS = 128;
     /** Number of size classes: chunk sizes 32 B to 32 B &lt;&lt; 31. */
     static final int CLASSES = 32;
     static final long S_SLOTS = S_FREE_HEADS + CLASSES * Integer.BYTES;

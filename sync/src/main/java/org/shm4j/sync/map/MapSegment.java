@@ -71,9 +71,6 @@ final class MapSegment {
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
-    /** The segment's header, packed with its block's other headers: the mutex, the sequence and the counts. */
-    final MemorySegment header;
-    /** The segment's body: free-list heads, slots and arena; every segment offset is relative to it. */
     final MemorySegment memory;
     final int index;
     final MapCore map;
@@ -85,15 +82,14 @@ final class MapSegment {
     /** For messages, built once: an unlock names the segment without allocating. */
     private final String description;
 
-    MapSegment(MapCore map, MemorySegment header, MemorySegment memory, int number, MapGeometry geometry) {
+    MapSegment(MapCore map, MemorySegment memory, int number, MapGeometry geometry) {
         this.map = map;
-        this.header = header;
         this.memory = memory;
         this.index = number;
         this.mask = geometry.slots() - 1;
         this.arenaStart = S_SLOTS + 8L * geometry.slots();
         this.end = memory.byteSize();
-        this.mutex = new RobustMutex(header, S_MUTEX);
+        this.mutex = new RobustMutex(memory, S_MUTEX);
         this.arena = new SegmentArena(this, geometry.arenaSize());
         this.description = map.describe(this);
     }
@@ -138,7 +134,7 @@ final class MapSegment {
     /** One optimistic read; see {@link #read}. @return as {@link #read}, or {@link #RETRY} */
     int tryRead(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target,
                 long targetOffset, long capacity) {
-        long stamp = (long) LONG.getAcquire(header, S_SEQUENCE);
+        long stamp = (long) LONG.getAcquire(memory, S_SEQUENCE);
         if ((stamp & 1) != 0) {
             return RETRY;
         }
@@ -160,7 +156,7 @@ final class MapSegment {
             return RETRY;
         }
         VarHandle.acquireFence(); // the loads above complete before the validating load below
-        return (long) LONG.getOpaque(header, S_SEQUENCE) == stamp ? result : RETRY;
+        return (long) LONG.getOpaque(memory, S_SEQUENCE) == stamp ? result : RETRY;
     }
 
     /**
@@ -206,11 +202,11 @@ final class MapSegment {
         } catch (IllegalStateException e) {
             throw map.closed(e);
         }
-        long sequence = (long) LONG.getOpaque(header, S_SEQUENCE); // opaque: the lock orders it
+        long sequence = (long) LONG.getOpaque(memory, S_SEQUENCE); // opaque: the lock orders it
         if ((sequence & 1) != 0) { // a dead owner was changing the segment (a live one leaves it even)
             arena.rebuild();
             SegmentSplit.recover(map, this);
-            LONG.setOpaque(header, S_REPAIRS, (long) LONG.getOpaque(header, S_REPAIRS) + 1); // opaque: stats
+            LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
             endWrite(sequence);
         }
         if (!mutex.isConsistent()) {
@@ -263,10 +259,10 @@ final class MapSegment {
             if (found < 0) {
                 int slot = (int) (-found - 1);
                 if (slotWord(slot) == TOMBSTONE) {
-                    header.set(JAVA_INT, S_TOMBSTONES, tombstones() - 1); // plain: under the sequence
+                    memory.set(JAVA_INT, S_TOMBSTONES, tombstones() - 1); // plain: under the sequence
                 }
                 LONG.setOpaque(memory, S_SLOTS + 8L * slot, word); // opaque: one atomic store publishes it
-                INT.setOpaque(header, S_COUNT, count() + 1); // opaque: size() reads it without the lock
+                INT.setOpaque(memory, S_COUNT, count() + 1); // opaque: size() reads it without the lock
             } else {
                 long old = chunk((int) found);
                 LONG.setOpaque(memory, S_SLOTS + 8L * found, word); // opaque: one atomic store swings the key
@@ -290,9 +286,9 @@ final class MapSegment {
                 LONG.setOpaque(memory, S_SLOTS + 8L * slot, EMPTY); // opaque: one atomic store; no probe passes
             } else {
                 LONG.setOpaque(memory, S_SLOTS + 8L * slot, TOMBSTONE); // opaque: one atomic store
-                header.set(JAVA_INT, S_TOMBSTONES, tombstones() + 1); // plain: under the sequence
+                memory.set(JAVA_INT, S_TOMBSTONES, tombstones() + 1); // plain: under the sequence
             }
-            INT.setOpaque(header, S_COUNT, count() - 1); // opaque: size() reads it without the lock
+            INT.setOpaque(memory, S_COUNT, count() - 1); // opaque: size() reads it without the lock
             arena.free(chunk);
         } catch (RuntimeException | Error e) {
             arena.rebuild();
@@ -307,8 +303,8 @@ final class MapSegment {
         long stamp = beginWrite();
         try {
             memory.asSlice(S_SLOTS, arenaStart - S_SLOTS).fill((byte) 0);
-            header.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
-            INT.setOpaque(header, S_COUNT, 0); // opaque: size() reads it without the lock
+            memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+            INT.setOpaque(memory, S_COUNT, 0); // opaque: size() reads it without the lock
             arena.reset();
         } finally {
             endWrite(stamp);
@@ -337,17 +333,17 @@ final class MapSegment {
 
     /** @return live entries (opaque: may lag a concurrent writer) */
     int count() {
-        return (int) INT.getOpaque(header, S_COUNT);
+        return (int) INT.getOpaque(memory, S_COUNT);
     }
 
     /** @return slots marked deleted (opaque: stats may read it without the lock) */
     int tombstones() {
-        return (int) INT.getOpaque(header, S_TOMBSTONES);
+        return (int) INT.getOpaque(memory, S_TOMBSTONES);
     }
 
     /** @return times this segment was rebuilt after a writer died (opaque: stats) */
     long repairs() {
-        return (long) LONG.getOpaque(header, S_REPAIRS);
+        return (long) LONG.getOpaque(memory, S_REPAIRS);
     }
 
     /** @return times this segment's mutex was taken over from a dead owner */
@@ -357,7 +353,7 @@ final class MapSegment {
 
     /** @return the low hash bits all keys of this segment share (opaque: iterators read it without the lock) */
     int localDepth() {
-        return (int) INT.getOpaque(header, S_LOCAL_DEPTH);
+        return (int) INT.getOpaque(memory, S_LOCAL_DEPTH);
     }
 
     /**
@@ -365,67 +361,67 @@ final class MapSegment {
      *         the key if the map does (plain loads: under the lock, or validated by the sequence)
      */
     boolean covers(long hash) {
-        int depth = header.get(JAVA_INT, S_LOCAL_DEPTH);
+        int depth = memory.get(JAVA_INT, S_LOCAL_DEPTH);
         return depth >= 0 && depth < Integer.SIZE
-                && ((int) hash & ((1 << depth) - 1)) == header.get(JAVA_INT, S_PATTERN);
+                && ((int) hash & ((1 << depth) - 1)) == memory.get(JAVA_INT, S_PATTERN);
     }
 
     /** @return the value of those bits */
     int pattern() {
-        return (int) INT.getOpaque(header, S_PATTERN);
+        return (int) INT.getOpaque(memory, S_PATTERN);
     }
 
     /** Under the sequence: sets the local depth and pattern (opaque: iterators read them without the lock). */
     void setDepth(int depth, int pattern) {
-        INT.setOpaque(header, S_LOCAL_DEPTH, depth);
-        INT.setOpaque(header, S_PATTERN, pattern);
+        INT.setOpaque(memory, S_LOCAL_DEPTH, depth);
+        INT.setOpaque(memory, S_PATTERN, pattern);
     }
 
     /** @return the split word: state in bits 7..0, the depth being split at in bits 15..8 */
     int splitWord() {
-        return header.get(JAVA_INT, S_SPLIT_STATE); // plain: under the lock
+        return memory.get(JAVA_INT, S_SPLIT_STATE); // plain: under the lock
     }
 
     /** @return the number of the segment this one splits or last split into, or -1 */
     int splitTarget() {
-        return header.get(JAVA_INT, S_SPLIT_TARGET) - 1; // plain: under the lock
+        return memory.get(JAVA_INT, S_SPLIT_TARGET) - 1; // plain: under the lock
     }
 
     /** Under the sequence: records the split in progress. */
     void setSplit(int word, int target) {
-        header.set(JAVA_INT, S_SPLIT_TARGET, target + 1); // plain: under the sequence
-        header.set(JAVA_INT, S_SPLIT_STATE, word);
+        memory.set(JAVA_INT, S_SPLIT_TARGET, target + 1); // plain: under the sequence
+        memory.set(JAVA_INT, S_SPLIT_STATE, word);
     }
 
     /** @return the sequence (opaque: the caller holds the lock, or only compares it) */
     long sequence() {
-        return (long) LONG.getOpaque(header, S_SEQUENCE);
+        return (long) LONG.getOpaque(memory, S_SEQUENCE);
     }
 
     /** Under the lock, before a change: raises the sequence to at least {@code floor} (even), keeping stamps rising. */
     void raiseSequence(long floor) {
-        LONG.setOpaque(header, S_SEQUENCE, Math.max(sequence(), floor + (floor & 1))); // opaque: under the lock
+        LONG.setOpaque(memory, S_SEQUENCE, Math.max(sequence(), floor + (floor & 1))); // opaque: under the lock
     }
 
     /** Under the sequence: sets the count of live entries (opaque: size() reads it without the lock). */
     void setCount(int count) {
-        INT.setOpaque(header, S_COUNT, count);
+        INT.setOpaque(memory, S_COUNT, count);
     }
 
     /** @return live chunk bytes (opaque: stats) */
     int usedBytes() {
-        return (int) INT.getOpaque(header, S_USED_BYTES);
+        return (int) INT.getOpaque(memory, S_USED_BYTES);
     }
 
     /** @return the sequence, for a reader's snapshot (acquire: pairs with {@link #endWrite}) */
     long sequenceAcquire() {
-        return (long) LONG.getAcquire(header, S_SEQUENCE);
+        return (long) LONG.getAcquire(memory, S_SEQUENCE);
     }
 
     /** @return true if the sequence is still {@code stamp} after the reader's loads (acquire fence first) */
     boolean validate(long stamp) {
         VarHandle.acquireFence(); // the reader's loads complete before the validating load below
-        return (long) LONG.getOpaque(header, S_SEQUENCE) == stamp;
+        return (long) LONG.getOpaque(memory, S_SEQUENCE) == stamp;
     }
 
     /**
@@ -486,14 +482,14 @@ final class MapSegment {
 
     /** Starts a change: the sequence turns odd. @return the odd sequence, for {@link #endWrite} */
     long beginWrite() {
-        long odd = (long) LONG.getOpaque(header, S_SEQUENCE) + 1; // opaque: only the lock holder writes it
-        LONG.setOpaque(header, S_SEQUENCE, odd);
+        long odd = (long) LONG.getOpaque(memory, S_SEQUENCE) + 1; // opaque: only the lock holder writes it
+        LONG.setOpaque(memory, S_SEQUENCE, odd);
         VarHandle.releaseFence(); // the odd sequence is visible before any data store below
         return odd;
     }
 
     /** Ends the change {@link #beginWrite} started: the sequence turns even. */
     void endWrite(long odd) {
-        LONG.setRelease(header, S_SEQUENCE, odd + 1); // release: every data store before the even sequence
+        LONG.setRelease(memory, S_SEQUENCE, odd + 1); // release: every data store before the even sequence
     }
 }

@@ -41,10 +41,9 @@ import static org.shm4j.sync.map.MapLayout.chunkSize;
  * Chunks of {@code 32 << class} bytes are bump-allocated from {@code arenaTop} and recycled through the spare (one
  * free chunk named by the header, the allocator's fast path: taking or setting it touches no chunk) and one free list
  * per size class; a request takes the spare if it has its class, else a free chunk of its class, else fresh arena,
- * else a free chunk of a larger class (kept whole, so that it returns to its own list). Every chunk below
- * {@code arenaTop} starts with a valid state word, so {@link #rebuild()} can walk them all. The counters, the spare
- * and {@code arenaTop} are in the segment's header; the free-list heads, slots and chunks in its body. All methods run
- * under the segment's mutex and, when they change bytes, under its odd sequence.
+ * else a free chunk of a larger class (kept whole, so that it returns to its own list). Every chunk below {@code arenaTop} starts with a valid state word, so
+ * {@link #rebuild()} can walk them all. All methods run under the segment's mutex and, when they change bytes, under
+ * its odd sequence.
  */
 final class SegmentArena {
     // VarHandle mechanics
@@ -52,14 +51,12 @@ final class SegmentArena {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private final MapSegment segment;
-    private final MemorySegment header;
     private final MemorySegment memory;
     private final long size;
     private final int maxClass;
 
     SegmentArena(MapSegment segment, int size) {
         this.segment = segment;
-        this.header = segment.header;
         this.memory = segment.memory;
         this.size = size;
         this.maxClass = MapLayout.sizeClass(Long.highestOneBit(size));
@@ -77,7 +74,7 @@ final class SegmentArena {
 
     /** @return bytes handed out so far */
     int top() {
-        return (int) INT.getOpaque(header, S_ARENA_TOP); // opaque: stats read it without the lock
+        return (int) INT.getOpaque(memory, S_ARENA_TOP); // opaque: stats read it without the lock
     }
 
     /** @return true if {@link #allocate} would find a chunk of class {@code sizeClass} */
@@ -106,7 +103,7 @@ final class SegmentArena {
             long chunk = segment.arenaStart + top;
             memory.set(JAVA_INT, chunk + E_STATE, STATE_MARK | sizeClass); // plain: published by the release below
             // release: the chunk's state word before the top that covers it, for the walk of a repair
-            INT.setRelease(header, S_ARENA_TOP, (int) (top + chunkSize(sizeClass)));
+            INT.setRelease(memory, S_ARENA_TOP, (int) (top + chunkSize(sizeClass)));
             return chunk;
         }
         for (int c = sizeClass + 1; c <= maxClass; c++) {
@@ -132,8 +129,8 @@ final class SegmentArena {
     void free(long chunk) {
         int sizeClass = sizeClassOf(chunk);
         INT.setOpaque(memory, chunk + E_STATE, STATE_MARK | sizeClass); // opaque: not live before anything else
-        if (header.get(JAVA_INT, S_SPARE) == 0) { // plain: under the sequence
-            header.set(JAVA_INT, S_SPARE, (int) chunk | sizeClass);
+        if (memory.get(JAVA_INT, S_SPARE) == 0) { // plain: under the sequence
+            memory.set(JAVA_INT, S_SPARE, (int) chunk | sizeClass);
         } else {
             memory.set(JAVA_INT, chunk + E_NEXT_FREE, (int) freeHead(sizeClass)); // plain: under the sequence
             setFreeHead(sizeClass, chunk);
@@ -143,15 +140,15 @@ final class SegmentArena {
 
     /** Counts {@code bytes} more (or fewer) in live chunks. */
     void addUsed(long bytes) {
-        INT.setOpaque(header, S_USED_BYTES, (int) (segment.usedBytes() + bytes)); // opaque: stats
+        INT.setOpaque(memory, S_USED_BYTES, (int) (segment.usedBytes() + bytes)); // opaque: stats
     }
 
     /** Forgets every chunk: the arena is empty. */
     void reset() {
         memory.asSlice(S_FREE_HEADS, CLASSES * Integer.BYTES).fill((byte) 0);
-        header.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
-        INT.setOpaque(header, S_USED_BYTES, 0); // opaque: stats
-        INT.setRelease(header, S_ARENA_TOP, 0); // release: as in allocate
+        memory.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
+        INT.setOpaque(memory, S_USED_BYTES, 0); // opaque: stats
+        INT.setRelease(memory, S_ARENA_TOP, 0); // release: as in allocate
     }
 
     /**
@@ -164,9 +161,9 @@ final class SegmentArena {
     void rebuild() {
         memory.asSlice(S_SLOTS, segment.arenaStart - S_SLOTS).fill((byte) 0);
         memory.asSlice(S_FREE_HEADS, CLASSES * Integer.BYTES).fill((byte) 0);
-        header.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
-        header.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
-        long top = Math.clamp(header.get(JAVA_INT, S_ARENA_TOP), 0, size);
+        memory.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
+        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+        long top = Math.clamp(memory.get(JAVA_INT, S_ARENA_TOP), 0, size);
         CRC32C crc = new CRC32C();
         long offset = 0;
         while (offset < top) {
@@ -183,7 +180,7 @@ final class SegmentArena {
             }
             offset += chunkSize(sizeClass);
         }
-        INT.setRelease(header, S_ARENA_TOP, (int) offset); // release: as in allocate
+        INT.setRelease(memory, S_ARENA_TOP, (int) offset); // release: as in allocate
         recount();
     }
 
@@ -205,7 +202,7 @@ final class SegmentArena {
         for (int j = 0; j < n; j++) {
             place(live[j]);
         }
-        header.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
         segment.setCount(n);
     }
 
@@ -265,14 +262,14 @@ final class SegmentArena {
                 used += chunkSize(memory.get(JAVA_INT, (word & OFFSET_MASK) + E_STATE) & STATE_CLASS_MASK);
             }
         }
-        INT.setOpaque(header, S_COUNT, count); // opaque: size() reads it without the lock
-        INT.setOpaque(header, S_USED_BYTES, (int) used); // opaque: stats
+        INT.setOpaque(memory, S_COUNT, count); // opaque: size() reads it without the lock
+        INT.setOpaque(memory, S_USED_BYTES, (int) used); // opaque: stats
     }
 
     /** @return the spare chunk, of class {@code sizeClass} ({@link #spareOf} said so), which is no longer spare */
     private long takeSpare(int sizeClass) {
         long chunk = checkedFree(spareOf(sizeClass), sizeClass);
-        header.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
+        memory.set(JAVA_INT, S_SPARE, 0); // plain: under the sequence
         return chunk;
     }
 
@@ -302,7 +299,7 @@ final class SegmentArena {
      *         list's head when it is handed out)
      */
     private long spareOf(int sizeClass) {
-        int spare = header.get(JAVA_INT, S_SPARE);
+        int spare = memory.get(JAVA_INT, S_SPARE);
         return spare != 0 && (spare & SPARE_CLASS_MASK) == sizeClass ? spare & ~SPARE_CLASS_MASK : 0;
     }
 

@@ -243,8 +243,8 @@ class SharedMapCrossProcessTest {
                 SharedMap<Long, byte[]> map = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes());
                 MapSegment segment = SharedMapTest.segmentOf(map.core(), Long.parseLong(args[1]));
                 segment.lock();
-                long sequence = segment.header.get(JAVA_LONG, MapLayout.S_SEQUENCE);
-                segment.header.set(JAVA_LONG, MapLayout.S_SEQUENCE, sequence + 1);
+                long sequence = segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE);
+                segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, sequence + 1);
                 segment.memory.asSlice(MapLayout.S_SLOTS, segment.arenaStart - MapLayout.S_SLOTS).fill((byte) 0);
                 System.out.println("DYING");
                 System.out.flush();

@@ -194,8 +194,8 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         long stamp = full.beginWrite();
         SegmentSplit.copyHalf(full, half, 0, stamp);
         full.setSplit(state, half.index);
-        full.header.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
-        half.header.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
+        full.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
+        half.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
         return full;
     }
 }
