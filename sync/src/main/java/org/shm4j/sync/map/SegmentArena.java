@@ -41,9 +41,9 @@ import static org.shm4j.sync.map.MapLayout.chunkSize;
  * Chunks of {@code 32 << class} bytes are bump-allocated from {@code arenaTop} and recycled through the spare (one
  * free chunk named by the header, the allocator's fast path: taking or setting it touches no chunk) and one free list
  * per size class; a request takes the spare if it has its class, else a free chunk of its class, else fresh arena,
- * else a free chunk of a larger class (kept whole, so that it returns to its own list). Every chunk below {@code arenaTop} starts with a valid state word, so
- * {@link #rebuild()} can walk them all. All methods run under the segment's mutex and, when they change bytes, under
- * its odd sequence.
+ * else a free chunk of a larger class (kept whole, so that it returns to its own list). Every chunk below
+ * {@code arenaTop} starts with a valid state word, so {@link #rebuild()} can walk them all. All methods run under the
+ * segment's mutex and, when they change bytes, under its odd sequence.
  */
 final class SegmentArena {
     // VarHandle mechanics
