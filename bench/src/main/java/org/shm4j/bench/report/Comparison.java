@@ -137,6 +137,12 @@ record Comparison(String section, String label, String ours, String peer, double
                 ours + "sharedGetInto", ours + "chmGet", 0));
         all.add(new Comparison(section, "put: SharedLongMap.setBytes / ConcurrentHashMap (in-heap reference)",
                 ours + "sharedPut", ours + "chmPut", 0));
+        if (single) {
+            all.add(new Comparison(section, "get: SharedLongMap.getInto / two dependent misses over its 194 B per key "
+                    + "(floor)", ours + "sharedGetInto", "MapFloorBenchmark.floor[bytesPerKey=194]", 0));
+            all.add(new Comparison(section, "get: SharedLongMap.getInto / two dependent misses over Chronicle Map's "
+                    + "108 B per key (floor)", ours + "sharedGetInto", "MapFloorBenchmark.floor[bytesPerKey=108]", 0));
+        }
     }
 
     private static void lists(List<Comparison> all) {
