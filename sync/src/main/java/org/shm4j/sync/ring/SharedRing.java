@@ -112,6 +112,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * boundary below tail or tail itself. Each process keeps its producers' view of head in a Java field (head only
  * grows, so a stale view only refuses room that is free), and reads head only when that view says full.
  *
+ * <p>The SPSC producer needs its claim mark too, although it alone moves tail: without it, a producer killed after
+ * its tail store and before its commit leaves a 0 header at the consumer's position with tail ahead, which the SPSC
+ * consumer reads as empty for ever (and the stall rule's scan for an unmarked claim needs zeroed free space, which
+ * SPSC does not keep); storing tail after the commit instead loses a message when a producer is killed between the
+ * two, since the consumer then frees the record past tail and the next producer writes behind head.
+ *
  * <h2>Consuming, and a consumer that dies</h2>
  * The consumer hands the records from consumedTo on to the handler, one by one; for each, once the handler returned
  * (or threw), it (1) stores consumedTo past the record, (2) fences stores, (3) zeroes the record's bytes; after the
