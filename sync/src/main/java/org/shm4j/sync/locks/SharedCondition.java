@@ -12,7 +12,6 @@ import java.util.Date;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.Lock;
 import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -77,11 +76,11 @@ public final class SharedCondition implements Condition {
     private static final VarHandle INT = JAVA_INT.varHandle();
 
     private final MemorySegment segment;
-    private final Lock lock;
+    private final TimedLock lock;
     private final BooleanSupplier held;
     private final String description;
 
-    private SharedCondition(MemorySegment segment, Lock lock, BooleanSupplier held, String description) {
+    private SharedCondition(MemorySegment segment, TimedLock lock, BooleanSupplier held, String description) {
         this.segment = segment;
         this.lock = lock;
         this.held = held;
@@ -93,7 +92,7 @@ public final class SharedCondition implements Condition {
     }
 
     private SharedCondition(MemorySegment segment, SharedReadWriteLock lock, String description) {
-        this(segment, Objects.requireNonNull(lock, "lock").writeLock(), lock::isWriteLockedByCurrentThread,
+        this(segment, Objects.requireNonNull(lock, "lock").exclusiveLock(), lock::isWriteLockedByCurrentThread,
                 description);
     }
 
@@ -257,7 +256,7 @@ public final class SharedCondition implements Condition {
             interrupted = WordWait.awaitChange(segment, COND_SEQ_OFFSET, sequence, timeoutNanos, interruptible);
         } finally {
             INT.getAndAdd(segment, COND_WAITERS_OFFSET, -1);
-            lock.lock(); // through the lock's take-over if its holder died meanwhile
+            lock.lockAfterSignal(); // through the lock's take-over if its holder died meanwhile
         }
         if (interrupted) {
             if (interruptible) {

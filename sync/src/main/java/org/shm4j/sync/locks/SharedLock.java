@@ -41,8 +41,8 @@ import java.util.Optional;
  * Version 1 (earlier 0.1.0-SNAPSHOT builds) had a 32-bit word and the start time in its own field; a v1 block is refused.
  *
  * <h2>Waiting</h2>
- * A contended {@code lock} spins briefly (less after spins that failed, none while others are blocked), reading the
- * word without writing it, then blocks: with futex on Linux when native access is enabled
+ * A contended {@code lock} reads the word a few times (none while others are blocked; longer for a
+ * {@linkplain #newCondition() condition}'s waiter re-taking the lock from its signaller), then blocks: with futex on Linux when native access is enabled
  * ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by the release; otherwise it parks
  * for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that the owner still lives, its
  * deadline, and (for {@link #lockInterruptibly()}) its interrupt status.
@@ -145,6 +145,17 @@ public final class SharedLock extends TimedLock {
     @Override
     boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
         return RobustMutex.tryAcquire(segment, 0) || mutex.acquire(timeoutNanos, interruptible);
+    }
+
+    @Override
+    void lockAfterSignal() {
+        try {
+            if (!RobustMutex.tryAcquire(segment, 0)) {
+                mutex.acquireAfterSignal();
+            }
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     @Override

@@ -88,7 +88,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final ProcessSlots slots;
     private final String description;
     private final Lock readLock;
-    private final Lock writeLock;
+    private final TimedLock writeLock;
     private final SharedHeap heap; // where the write lock's newCondition() finds its condition; null if wrapped
     private final String name;
 
@@ -163,6 +163,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     /** @return the write lock: exclusive */
     @Override
     public Lock writeLock() {
+        return writeLock;
+    }
+
+    /** @return the write lock, as the condition of this lock takes it */
+    TimedLock exclusiveLock() {
         return writeLock;
     }
 

@@ -126,6 +126,14 @@ abstract class TimedLock implements Lock {
     }
 
     /**
+     * Takes the lock for a condition's waiter that its holder has just signalled, and will release soon: a lock may
+     * spin longer here before it blocks. Waits for ever, not interruptibly, as {@link #lock()}.
+     */
+    void lockAfterSignal() {
+        lock();
+    }
+
+    /**
      * Releases the lock and wakes a blocked waiter, if any.
      *
      * @throws IllegalMonitorStateException if the current thread does not hold the lock
