@@ -22,7 +22,6 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_TAKEN;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_TICKET_MASK;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 
 /**
  * The 64-bit ticket word of a {@link org.shm4j.sync.locks.SharedFairLock}: serving ticket (bits 0..19), taken (bit
@@ -143,10 +142,7 @@ public final class FairWord {
         if (waiters < 0) {
             throw Blocks.corrupt(what, "waiters", waiters, ">= 0");
         }
-        int flags = (int) INT.getVolatile(segment, FAIR_FLAGS_OFFSET);
-        if ((flags & ~LOCK_OWNER_DIED) != 0) {
-            throw Blocks.corrupt(what, "flags", flags, "0 or " + LOCK_OWNER_DIED);
-        }
+        RobustMutex.checkFlags(segment, FAIR_FLAGS_OFFSET, what);
         RobustMutex.checkNotNegative(segment, FAIR_RECOVERIES_OFFSET, "recoveries", what);
         RobustMutex.checkNotNegative(segment, FAIR_HELD_SINCE_OFFSET, "heldSince", what);
         RobustMutex.checkNotNegative(segment, FAIR_OWNER_THREAD_OFFSET, "owner thread", what);

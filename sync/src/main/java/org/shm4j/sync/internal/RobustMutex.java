@@ -47,11 +47,12 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * before it parks), which leaves the holder's cache line shared rather than taking it away, and stops at once when
  * the waiters bit shows that others already block. A longer spin lets a waiter take the mutex in the instant between
  * a holder's release and its next acquire, and each read makes the holder fetch its line again: with two threads
- * taking turns, a spin of up to 256 reads measured 26 ops/µs where 4 reads measured 76-84, beside
- * {@code ReentrantLock}'s 61-92. Only a condition's signalled waiter, whose signaller releases soon, spins longer
- * ({@value #AFTER_SIGNAL_SPINS} reads, {@link #acquireAfterSignal()}). Then it blocks until woken (the
- * releaser wakes one waiter only if the waiters bit was set, and clears the bit; a woken waiter that finds the
- * mutex taken again, as a running thread may re-take it first, sets the bit again and blocks again).
+ * taking turns, a spin of up to 256 reads measured 21-26 ops/µs in ten runs, 4 reads 26-31 in six runs on a quiet
+ * machine and 76-84 in five while other work ran (the README has the figures). Only a condition's signalled waiter,
+ * whose signaller releases soon, spins longer ({@value #AFTER_SIGNAL_SPINS} reads, {@link #acquireAfterSignal()}).
+ * Then it blocks until woken (the releaser wakes one waiter only if the waiters bit was set, and clears the bit; a
+ * woken waiter that finds the mutex taken again, as a running thread may re-take it first, sets the bit again and
+ * blocks again).
  *
  * <p>Invariants: word != 0 iff the mutex is held; the owner thread field is written only by the owner, after its CAS
  * and before its release (so a thread of the owner's process that did not lock sees 0 or another id there, never its
@@ -124,14 +125,22 @@ public final class RobustMutex {
             throw Blocks.corrupt(what, "lock word", "0x" + Long.toHexString(word),
                     "0, or a pid in bits 0..29 and bit 31 clear");
         }
-        int flags = (int) INT.getVolatile(segment, base + MUTEX_FLAGS);
-        if ((flags & ~LOCK_OWNER_DIED) != 0) {
-            throw Blocks.corrupt(what, "flags", flags, "0 or " + LOCK_OWNER_DIED);
-        }
+        checkFlags(segment, base + MUTEX_FLAGS, what);
         Blocks.requireZero(segment, base + MUTEX_FLAGS + Integer.BYTES, base + MUTEX_HELD_SINCE, what);
         checkNotNegative(segment, base + MUTEX_OWNER_THREAD, "owner thread", what);
         checkNotNegative(segment, base + MUTEX_HELD_SINCE, "heldSince", what);
         checkNotNegative(segment, base + MUTEX_RECOVERIES, "recoveries", what);
+    }
+
+    /**
+     * @throws org.shm4j.core.ShmFormatException if the lock flags (int) at {@code offset} have a bit but
+     *                                           {@link SyncLayout#LOCK_OWNER_DIED}
+     */
+    public static void checkFlags(MemorySegment segment, long offset, String what) {
+        int flags = (int) INT.getVolatile(segment, offset);
+        if ((flags & ~LOCK_OWNER_DIED) != 0) {
+            throw Blocks.corrupt(what, "flags", flags, "0 or " + LOCK_OWNER_DIED);
+        }
     }
 
     /**
@@ -158,7 +167,7 @@ public final class RobustMutex {
      */
     public static boolean tryAcquire(MemorySegment s, long base) {
         if (LONG.compareAndSet(s, base + MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
-            LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, Thread.currentThread().threadId()); // opaque: as in claim
+            claim(s, base);
             return true;
         }
         return false;
@@ -174,6 +183,14 @@ public final class RobustMutex {
      */
     public boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
         return tryAcquire() || acquireContended(timeoutNanos, interruptible, SPINS);
+    }
+
+    /**
+     * {@link #acquire} for a lock whose own {@link #tryAcquire(MemorySegment, long)} has just failed: it goes on with
+     * the spin and the wait, without a second CAS on the holder's cache line first.
+     */
+    public boolean acquireContended(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        return acquireContended(timeoutNanos, interruptible, SPINS);
     }
 
     /**
@@ -207,16 +224,15 @@ public final class RobustMutex {
         MemorySegment s = segment;
         long start = System.nanoTime();
         long nextLivenessCheck = start + LIVENESS_NANOS;
-        int step = BLOCK_STEP; // the spin is over: each step blocks
-        boolean blocked = false;
+        int step = BLOCK_STEP; // the spin is over: each step blocks, and a step past it has blocked once
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
         try {
             while (true) {
                 long w = (long) LONG.getVolatile(s, MUTEX_WORD);
                 if (w == 0) {
-                    long locked = blocked ? LOCKED | LOCK_WAITERS : LOCKED; // others may still be blocked
+                    long locked = step > BLOCK_STEP ? LOCKED | LOCK_WAITERS : LOCKED; // others may still be blocked
                     if (LONG.compareAndSet(s, MUTEX_WORD, 0L, locked)) {
-                        claim(s);
+                        claim(s, 0);
                         return true;
                     }
                     continue;
@@ -238,9 +254,7 @@ public final class RobustMutex {
                 if (left <= 0) {
                     return false;
                 }
-                int next = block(step, w, Math.min(left, nextLivenessCheck - now));
-                blocked |= next != step;
-                step = next;
+                step = block(step, w, Math.min(left, nextLivenessCheck - now));
             }
         } finally {
             DeadlockWatch.end(published);
@@ -260,7 +274,7 @@ public final class RobustMutex {
             long w = (long) LONG.getOpaque(s, MUTEX_WORD); // opaque: a hint; the CAS below decides
             if (w == 0) {
                 if (LONG.compareAndSet(s, MUTEX_WORD, 0L, LOCKED)) {
-                    claim(s);
+                    claim(s, 0);
                     return true;
                 }
             } else if ((w & LOCK_WAITERS) != 0) {
@@ -427,9 +441,9 @@ public final class RobustMutex {
         return Waits.idle(step, segment, MUTEX_FUTEX, (int) w, maxBlockNanos);
     }
 
-    private static void claim(MemorySegment s) {
+    private static void claim(MemorySegment s, long base) {
         // opaque: read by this thread on release and by diagnostics; the lock word orders it for the next owner
-        LONG.setOpaque(s, MUTEX_OWNER_THREAD, Thread.currentThread().threadId());
+        LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, Thread.currentThread().threadId());
     }
 
     /**
@@ -459,7 +473,7 @@ public final class RobustMutex {
         INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
         LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
         LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
-        claim(segment);
+        claim(segment, 0);
         return true;
     }
 }

@@ -38,14 +38,15 @@ import java.util.Optional;
  *     <td>atomic add</td></tr>
  * <tr><td>40</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
- * Version 1 (earlier 0.1.0-SNAPSHOT builds) had a 32-bit word and the start time in its own field; a v1 block is refused.
+ * Version 1 (earlier 0.1.0-SNAPSHOT builds) had a 32-bit word and the start time in its own field; a v1 block is
+ * refused.
  *
  * <h2>Waiting</h2>
  * A contended {@code lock} reads the word a few times (none while others are blocked; longer for a
- * {@linkplain #newCondition() condition}'s waiter re-taking the lock from its signaller), then blocks: with futex on Linux when native access is enabled
- * ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by the release; otherwise it parks
- * for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that the owner still lives, its
- * deadline, and (for {@link #lockInterruptibly()}) its interrupt status.
+ * {@linkplain #newCondition() condition}'s waiter re-taking the lock from its signaller), then blocks: with futex on
+ * Linux when native access is enabled ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by
+ * the release; otherwise it parks for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that
+ * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status.
  *
  * <h2>Owner death</h2>
  * When the owner process dies holding the lock (its pid no longer runs, or runs with another start time), the next
@@ -112,7 +113,8 @@ public final class SharedLock extends TimedLock {
      * @throws org.shm4j.core.ShmFormatException       if the block holds a state no lock has
      */
     public static SharedLock open(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND), KIND + " '" + name + "'", heap, name);
+        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND), KIND + " '" + name + "'", heap,
+                name);
     }
 
     /** Opens the lock named {@code name}, or creates it free. */
@@ -144,15 +146,13 @@ public final class SharedLock extends TimedLock {
 
     @Override
     boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        return RobustMutex.tryAcquire(segment, 0) || mutex.acquire(timeoutNanos, interruptible);
+        return RobustMutex.tryAcquire(segment, 0) || mutex.acquireContended(timeoutNanos, interruptible);
     }
 
     @Override
     void lockAfterSignal() {
         try {
-            if (!RobustMutex.tryAcquire(segment, 0)) {
-                mutex.acquireAfterSignal();
-            }
+            mutex.acquireAfterSignal();
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
