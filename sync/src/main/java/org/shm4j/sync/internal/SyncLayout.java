@@ -52,6 +52,14 @@ public final class SyncLayout {
      * [head, consumedTo) are consumed but maybe not zeroed yet. On head's cache line: only the consumer touches both.
      */
     public static final long RING_CONSUMED_TO_OFFSET = RING_HEAD_OFFSET + Long.BYTES;
+
+    /**
+     * @return the offset of a ring's consumer position, its commit point: head for an SPSC ring (whose consumer frees a
+     *         record as it hands it over; consumedTo stays 0), else consumedTo
+     */
+    public static long ringConsumerPosition(boolean spsc) {
+        return spsc ? RING_HEAD_OFFSET : RING_CONSUMED_TO_OFFSET;
+    }
     /** Ring: sequence (int) bumped when a message is published to a blocked consumer; its futex word. */
     public static final long RING_NOT_EMPTY_SEQ_OFFSET = 512;
     /** Ring: number of consumers blocked waiting for a message (int). */

@@ -76,21 +76,13 @@ final class RingHeaders {
     }
 
     /**
-     * @return the offset of a ring's consumer position, its commit point: head for {@link SharedRing.Kind#SPSC} (whose
-     *         consumer frees a record as it hands it over; consumedTo stays 0), else consumedTo
-     */
-    static long consumerPositionOffset(SharedRing.Kind kind) {
-        return kind == SharedRing.Kind.SPSC ? RING_HEAD_OFFSET : RING_CONSUMED_TO_OFFSET;
-    }
-
-    /**
      * Checks the positions, which other processes may be moving: head, tail and consumedTo are multiples of the
      * record alignment, head &lt;= tail &lt;= head + capacity and head &lt;= consumedTo &lt;= head + capacity, checked
-     * in a view where head did not move while tail was read.
+     * in a view where head did not move while tail was read (consumedTo only if {@code kind} uses it).
      *
      * @throws ShmFormatException if they are not
      */
-    static void checkPositions(MemorySegment block, int capacity, String what) {
+    static void checkPositions(MemorySegment block, int capacity, SharedRing.Kind kind, String what) {
         for (int attempt = 0; attempt < POSITION_ATTEMPTS; attempt++) {
             long head = (long) LONG.getVolatile(block, RING_HEAD_OFFSET);
             long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
@@ -102,7 +94,7 @@ final class RingHeaders {
             if (tail - head < 0 || tail - head > capacity) {
                 throw Blocks.corrupt(what, "tail", tail, "head " + head + " to head + capacity " + capacity);
             }
-            if (block.get(JAVA_INT, RING_KIND_OFFSET) == SharedRing.Kind.SPSC.ordinal() + 1) {
+            if (kind == SharedRing.Kind.SPSC) {
                 return; // consumedTo unused
             }
             long consumedTo = (long) LONG.getVolatile(block, RING_CONSUMED_TO_OFFSET); // after head: never behind it

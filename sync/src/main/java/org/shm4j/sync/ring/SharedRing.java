@@ -242,15 +242,15 @@ public final class SharedRing {
             throw Blocks.corrupt(what, "capacity", cap, (block.byteSize() - RING_HEADER_SIZE) + ", the block's "
                     + block.byteSize() + " bytes less the header");
         }
-        RingHeaders.checkPositions(block, cap, what);
-        RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
         this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1];
+        RingHeaders.checkPositions(block, cap, kind, what);
+        RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
         this.capacity = cap;
         this.mask = cap - 1;
         this.maxMessageLength = maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
         this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
-        this.positionOffset = RingHeaders.consumerPositionOffset(kind);
+        this.positionOffset = SyncLayout.ringConsumerPosition(kind == Kind.SPSC);
         this.recovery = new RingRecovery(block, data, positionOffset, what);
         this.description = what;
         this.consumersName = what + " consumers";

@@ -187,9 +187,8 @@ final class BlockStates {
         state.put("bytesQueued", stats.sizeBytes());
         state.put("messagesQueued", ring.messageCount());
         long tail = (long) I64.getVolatile(header, RING_TAIL_OFFSET);
-        // the consumer's commit point: an SPSC consumer frees each record as it hands it over, at head
-        long consumedTo = (long) I64.getVolatile(header, ring.kind() == SharedRing.Kind.SPSC ? RING_HEAD_OFFSET
-                : RING_CONSUMED_TO_OFFSET);
+        boolean spsc = ring.kind() == SharedRing.Kind.SPSC;
+        long consumedTo = (long) I64.getVolatile(header, SyncLayout.ringConsumerPosition(spsc)); // its commit point
         state.put("tail", tail);
         state.put("head", (long) I64.getVolatile(header, RING_HEAD_OFFSET));
         // the record the next consumer reads: a claim not yet committed (length <= 0) holds every message behind it
