@@ -6,6 +6,7 @@ import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
+import org.shm4j.sync.internal.FairTurns;
 import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
@@ -29,11 +30,8 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_PROCESSES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_QUEUE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOTS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOT_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_TAKEN;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_TICKET_MASK;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 
@@ -164,7 +162,7 @@ public final class SharedFairLock extends TimedLock {
             if (tryTakeIdle()) {
                 return true;
             }
-            skipAbandonedTurns();
+            FairTurns.skipAbandonedTurns(segment);
             return tryTakeIdle();
         } catch (IllegalStateException failure) {
             throw closedOr(failure);
@@ -235,7 +233,7 @@ public final class SharedFairLock extends TimedLock {
             if ((long) LONG.getOpaque(s, FAIR_HELD_SINCE_OFFSET) != 0) { // opaque: diagnostics
                 LONG.setOpaque(s, FAIR_HELD_SINCE_OFFSET, 0L);
             }
-            wakeWaiters();
+            FairTurns.wakeWaiters(s);
         }
     }
 
@@ -322,12 +320,12 @@ public final class SharedFairLock extends TimedLock {
             if (ticket < 0) {
                 return false;
             }
-            publishSlot(ticket);
+            FairTurns.publishSlot(segment, ticket);
             Turn turn;
             try {
                 turn = awaitTurn(ticket, start, timeoutNanos, interruptible);
             } catch (InterruptedException | RuntimeException e) {
-                abandon(ticket);
+                FairTurns.abandon(segment, ticket);
                 throw e;
             }
             switch (turn) {
@@ -335,7 +333,7 @@ public final class SharedFairLock extends TimedLock {
                     return true;
                 }
                 case TIMED_OUT -> {
-                    abandon(ticket);
+                    FairTurns.abandon(segment, ticket);
                     return false;
                 }
                 case SKIPPED -> {
@@ -397,9 +395,9 @@ public final class SharedFairLock extends TimedLock {
                     }
                 }
                 boolean taken = FairWord.taken(word);
-                long token = taken ? FairWord.holderToken(segment, 0, word) : (long) LONG.getVolatile(segment,
-                        slot(turn));
-                boolean slotWritten = taken || token != 0 && (int) INT.getVolatile(segment, slot(turn) + 8) == turn;
+                long slot = FairTurns.slot(turn);
+                long token = taken ? FairWord.holderToken(segment, 0, word) : (long) LONG.getVolatile(segment, slot);
+                boolean slotWritten = taken || token != 0 && (int) INT.getVolatile(segment, slot + 8) == turn;
                 if (!slotWritten && stalledTurn != turn) {
                     stalledTurn = turn;
                     stalledSince = now;
@@ -407,7 +405,7 @@ public final class SharedFairLock extends TimedLock {
                 boolean skip = slotWritten
                         ? token == FAIR_ABANDONED || livenessDue && (token == 0 || !ProcessIdentity.isAlive(token))
                         : stalledTurn == turn && now - stalledSince > STALL_NANOS;
-                if (skip && skipTurn(word, token)) {
+                if (skip && FairTurns.skipTurn(segment, word, token)) {
                     continue;
                 }
                 if (step == Backoff.SPIN_STEPS && taken) {
@@ -417,7 +415,7 @@ public final class SharedFairLock extends TimedLock {
                 if (left <= 0) {
                     return Turn.TIMED_OUT;
                 }
-                step = idle(step, (int) word, Math.min(left, nextLivenessCheck - now));
+                step = FairTurns.idle(segment, step, (int) word, Math.min(left, nextLivenessCheck - now));
             }
         } finally {
             DeadlockWatch.end(published);
@@ -443,76 +441,6 @@ public final class SharedFairLock extends TimedLock {
         return true;
     }
 
-    /** Passes the turn served in {@code word} on, because its holder or ticket holder is dead, gone or never came. */
-    private boolean skipTurn(long word, long token) {
-        if (!LONG.compareAndSet(segment, FAIR_WORD_OFFSET, word, FairWord.passed(word))) {
-            return false;
-        }
-        if (FairWord.taken(word)) { // the dead process held the lock
-            INT.getAndBitwiseOr(segment, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED);
-            LONG.getAndAdd(segment, FAIR_RECOVERIES_OFFSET, 1L);
-            LONG.setOpaque(segment, FAIR_HELD_SINCE_OFFSET, 0L); // opaque: diagnostics; the dead owner's note
-        }
-        clearSlot(FairWord.serving(word), token);
-        wakeWaiters();
-        return true;
-    }
-
-    private int idle(int step, int futexWord, long maxBlockNanos) {
-        if (step < BLOCK_STEP) {
-            return Waits.idle(step, segment, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
-        }
-        INT.getAndAdd(segment, FAIR_WAITERS_OFFSET, 1); // before the futex compares the word: no lost wake-up
-        try {
-            return Waits.idle(step, segment, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
-        } finally {
-            INT.getAndAdd(segment, FAIR_WAITERS_OFFSET, -1);
-        }
-    }
-
-    private void wakeWaiters() {
-        if ((int) INT.getVolatile(segment, FAIR_WAITERS_OFFSET) > 0) {
-            Waits.wake(segment, FAIR_SERVING_OFFSET, Integer.MAX_VALUE);
-        }
-    }
-
-    private void skipAbandonedTurns() {
-        while (true) {
-            long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
-            int turn = FairWord.serving(word);
-            if (FairWord.taken(word) || FairWord.out(word) == 0
-                    || (long) LONG.getVolatile(segment, slot(turn)) != FAIR_ABANDONED
-                    || (int) INT.getVolatile(segment, slot(turn) + 8) != turn) {
-                return;
-            }
-            skipTurn(word, FAIR_ABANDONED);
-        }
-    }
-
-    /** Gives up {@code ticket}: if it is being served and not taken, passes the turn on; else marks it abandoned. */
-    private void abandon(int ticket) {
-        long slot = slot(ticket);
-        if (!LONG.compareAndSet(segment, slot, ProcessIdentity.currentToken(), FAIR_ABANDONED)) {
-            return; // already skipped and cleared by another waiter
-        }
-        long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
-        if (FairWord.serving(word) == ticket && !FairWord.taken(word)) {
-            skipTurn(word, FAIR_ABANDONED);
-        }
-    }
-
-    private void publishSlot(int ticket) {
-        INT.setVolatile(segment, slot(ticket) + 8, ticket); // the ticket first: a reader checks it after the token
-        LONG.setVolatile(segment, slot(ticket), ProcessIdentity.currentToken());
-    }
-
-    /** Empties the slot of a skipped {@code ticket}, if it still holds {@code token} (dead or abandoned). */
-    private void clearSlot(int ticket, long token) {
-        if (token != 0 && (int) INT.getVolatile(segment, slot(ticket) + 8) == ticket) {
-            LONG.compareAndSet(segment, slot(ticket), token, 0L);
-        }
-    }
-
     /** @return this process's owner bits, claiming its process slot on first use */
     private long me() {
         long bits = me;
@@ -529,9 +457,5 @@ public final class SharedFairLock extends TimedLock {
         // opaque: read by this thread on release and by diagnostics; the ticket word orders it for the next owner
         LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current);
         heldWord = word;
-    }
-
-    private static long slot(int ticket) {
-        return FAIR_SLOTS_OFFSET + (long) (ticket % FAIR_QUEUE) * FAIR_SLOT_SIZE;
     }
 }

@@ -1,0 +1,127 @@
+package org.shm4j.sync.internal;
+
+import org.shm4j.core.internal.Backoff;
+import org.shm4j.core.internal.ProcessIdentity;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_ABANDONED;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_HELD_SINCE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_QUEUE;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOT_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
+
+/**
+ * The waiting side of a {@link org.shm4j.sync.locks.SharedFairLock} block (its layout table is in that class): the
+ * ticket slots in which waiters name themselves, the passing on of a turn whose holder or ticket holder is dead, gone
+ * or never came, and the futex waits on the serving ticket. Every method works on the lock's block {@code s}; the
+ * uncontended lock and unlock touch none of this.
+ */
+public final class FairTurns {
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private static final int BLOCK_STEP = Backoff.PARK_FROM;
+
+    private FairTurns() {
+    }
+
+    /** @return the offset of {@code ticket}'s slot: a waiter's token (long), then its ticket (int) */
+    public static long slot(int ticket) {
+        return FAIR_SLOTS_OFFSET + (long) (ticket % FAIR_QUEUE) * FAIR_SLOT_SIZE;
+    }
+
+    /** Names the current process as the holder of {@code ticket} in its slot. */
+    public static void publishSlot(MemorySegment s, int ticket) {
+        INT.setVolatile(s, slot(ticket) + 8, ticket); // the ticket first: a reader checks it after the token
+        LONG.setVolatile(s, slot(ticket), ProcessIdentity.currentToken());
+    }
+
+    /** Empties the slot of a skipped {@code ticket}, if it still holds {@code token} (dead or abandoned). */
+    private static void clearSlot(MemorySegment s, int ticket, long token) {
+        if (token != 0 && (int) INT.getVolatile(s, slot(ticket) + 8) == ticket) {
+            LONG.compareAndSet(s, slot(ticket), token, 0L);
+        }
+    }
+
+    /**
+     * Passes the turn served in {@code word} on, because its holder or ticket holder ({@code token}) is dead, gone or
+     * never came; a dead holder marks the lock inconsistent and counts a recovery.
+     *
+     * @return false if the word changed first: look again
+     */
+    public static boolean skipTurn(MemorySegment s, long word, long token) {
+        if (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) {
+            return false;
+        }
+        if (FairWord.taken(word)) { // the dead process held the lock
+            INT.getAndBitwiseOr(s, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED);
+            LONG.getAndAdd(s, FAIR_RECOVERIES_OFFSET, 1L);
+            LONG.setOpaque(s, FAIR_HELD_SINCE_OFFSET, 0L); // opaque: diagnostics; the dead owner's note
+        }
+        clearSlot(s, FairWord.serving(word), token);
+        wakeWaiters(s);
+        return true;
+    }
+
+    /** Passes on every turn at the head of the queue whose waiter gave up, so that a try-lock can take the lock. */
+    public static void skipAbandonedTurns(MemorySegment s) {
+        while (true) {
+            long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
+            int turn = FairWord.serving(word);
+            if (FairWord.taken(word) || FairWord.out(word) == 0
+                    || (long) LONG.getVolatile(s, slot(turn)) != FAIR_ABANDONED
+                    || (int) INT.getVolatile(s, slot(turn) + 8) != turn) {
+                return;
+            }
+            skipTurn(s, word, FAIR_ABANDONED);
+        }
+    }
+
+    /** Gives up {@code ticket}: if it is being served and not taken, passes the turn on; else marks it abandoned. */
+    public static void abandon(MemorySegment s, int ticket) {
+        long slot = slot(ticket);
+        if (!LONG.compareAndSet(s, slot, ProcessIdentity.currentToken(), FAIR_ABANDONED)) {
+            return; // already skipped and cleared by another waiter
+        }
+        long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
+        if (FairWord.serving(word) == ticket && !FairWord.taken(word)) {
+            skipTurn(s, word, FAIR_ABANDONED);
+        }
+    }
+
+    /**
+     * Idles one step of a wait for the serving ticket to change from {@code futexWord}; past the spin, counted among
+     * the blocked waiters so that a release wakes it.
+     *
+     * @return the next step
+     */
+    public static int idle(MemorySegment s, int step, int futexWord, long maxBlockNanos) {
+        if (step < BLOCK_STEP) {
+            return Waits.idle(step, s, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
+        }
+        INT.getAndAdd(s, FAIR_WAITERS_OFFSET, 1); // before the futex compares the word: no lost wake-up
+        try {
+            return Waits.idle(step, s, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
+        } finally {
+            INT.getAndAdd(s, FAIR_WAITERS_OFFSET, -1);
+        }
+    }
+
+    /** Wakes every blocked waiter, if any, after the serving ticket changed. */
+    public static void wakeWaiters(MemorySegment s) {
+        if ((int) INT.getVolatile(s, FAIR_WAITERS_OFFSET) > 0) {
+            Waits.wake(s, FAIR_SERVING_OFFSET, Integer.MAX_VALUE);
+        }
+    }
+}
