@@ -15,7 +15,7 @@ import java.util.SplittableRandom;
 
 /**
  * The map workload of issue 11, one per thread, shared by {@link MapBenchmark}, {@link ChronicleMapBenchmark} and
- * {@link LmdbMapBenchmark}: the same {@value #KEYS} random {@code long} keys in every fork and class (preloaded by
+ * {@link LmdbMapBenchmark} ({@link SmallMapBenchmark} uses the first keys only): the same {@value #KEYS} random {@code long} keys in every fork and class (preloaded by
  * each benchmark's setup with {@value #VALUE}-byte values), visited in a random order of the thread's own, and the
  * thread's value buffers (a segment and an array) for the allocation-free paths.
  */
@@ -65,6 +65,11 @@ public class MapWorkload {
     /** @return a random index into the keys */
     int next() {
         return random.nextInt(KEYS);
+    }
+
+    /** @return a random index into the first {@code keys} keys */
+    int next(int keys) {
+        return random.nextInt(keys);
     }
 
     /** Frees the buffer. */
