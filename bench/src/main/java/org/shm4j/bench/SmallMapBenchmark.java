@@ -6,6 +6,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -21,8 +22,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The non-miss cost of {@link SharedLongMap}'s hot paths, the reference beside {@link MapBenchmark}: the same
- * workload over only {@value #KEYS} keys, so the map (about 2 MB) stays in the caches and the TLB, and what a get or
- * put costs besides its cache misses shows without their noise. {@link ConcurrentHashMap} is the in-heap reference.
+ * workload over only {@code keys} keys: 1,000 by default, about 200 KB, which stays in a core's second-level cache
+ * (1 MB on the bench machine) and its TLB, so what a get or put costs besides its cache misses shows without their
+ * noise; with {@code -p keys=10000} (about 2 MB) it reaches the shared third-level cache. {@link ConcurrentHashMap} is the
+ * in-heap reference.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -32,24 +35,25 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 public class SmallMapBenchmark {
     /** Keys in the map: few enough that it fits this machine's caches. */
-    static final int KEYS = 10_000;
+    @Param("1000")
+    public int keys;
 
     private String name;
     private SharedHeap heap;
     private SharedLongMap<byte[]> shared;
     private final ConcurrentHashMap<Long, byte[]> chm = new ConcurrentHashMap<>();
-    private final long[] keys = MapWorkload.keys();
+    private final long[] all = MapWorkload.keys();
 
     /** Creates both maps and loads the same keys into them. */
     @Setup
     public void setUp() {
         name = "shm4j-bench-small-map-" + ProcessHandle.current().pid();
         heap = SharedHeap.create(name, 16L << 20);
-        shared = SharedLongMap.create(heap, "map", Codec.bytes(), MapSizing.ofLongKeys(KEYS, MapWorkload.VALUE));
+        shared = SharedLongMap.create(heap, "map", Codec.bytes(), MapSizing.ofLongKeys(keys, MapWorkload.VALUE));
         byte[] value = new byte[MapWorkload.VALUE];
-        for (int i = 0; i < KEYS; i++) {
-            shared.set(keys[i], value);
-            chm.put(keys[i], value);
+        for (int i = 0; i < keys; i++) {
+            shared.set(all[i], value);
+            chm.put(all[i], value);
         }
     }
 
@@ -63,18 +67,18 @@ public class SmallMapBenchmark {
     /** Copies a value into the thread's buffer: no allocation. */
     @Benchmark
     public int sharedGetInto(MapWorkload cursor) {
-        return shared.getInto(keys[cursor.next(KEYS)], cursor.buffer, 0);
+        return shared.getInto(all[cursor.next(keys)], cursor.buffer, 0);
     }
 
     /** Overwrites a value from the thread's buffer: no allocation. */
     @Benchmark
     public boolean sharedPut(MapWorkload cursor) {
-        return shared.setBytes(keys[cursor.next(KEYS)], cursor.buffer, 0, MapWorkload.VALUE);
+        return shared.setBytes(all[cursor.next(keys)], cursor.buffer, 0, MapWorkload.VALUE);
     }
 
     /** Overwrites a value in the in-heap reference. */
     @Benchmark
     public byte[] chmPut(MapWorkload cursor) {
-        return chm.put(keys[cursor.next(KEYS)], cursor.value);
+        return chm.put(all[cursor.next(keys)], cursor.value);
     }
 }
