@@ -15,9 +15,10 @@ import java.util.SplittableRandom;
 
 /**
  * The map workload of issue 11, one per thread, shared by {@link MapBenchmark}, {@link ChronicleMapBenchmark} and
- * {@link LmdbMapBenchmark} ({@link SmallMapBenchmark} uses the first keys only): the same {@value #KEYS} random {@code long} keys in every fork and class (preloaded by
- * each benchmark's setup with {@value #VALUE}-byte values), visited in a random order of the thread's own, and the
- * thread's value buffers (a segment and an array) for the allocation-free paths.
+ * {@link LmdbMapBenchmark}: the same {@value #KEYS} random {@code long} keys in every fork and class (preloaded by
+ * each benchmark's setup with {@value #VALUE}-byte values; {@link SmallMapBenchmark} takes only the first ones),
+ * visited in a random order of the thread's own, and the thread's value buffers (a segment and an array) for the
+ * allocation-free paths.
  */
 @State(Scope.Thread)
 public class MapWorkload {
