@@ -9,11 +9,7 @@ import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.Codec;
-import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedLongMap;
 
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,32 +29,11 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 2, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class MapBenchmark {
-    private String name;
-    private SharedHeap heap;
-    private SharedLongMap<byte[]> shared;
-    private final ConcurrentHashMap<Long, byte[]> chm = new ConcurrentHashMap<>();
-    private final long[] keys = MapWorkload.keys();
-
+public class MapBenchmark extends LongMapFixture {
     /** Creates both maps and loads the same keys into them. */
     @Setup
     public void setUp() {
-        name = "shm4j-bench-map-" + ProcessHandle.current().pid();
-        heap = SharedHeap.create(name, 64L << 20);
-        shared = SharedLongMap.create(heap, "map", Codec.bytes(), MapSizing.ofLongKeys(MapWorkload.KEYS,
-                MapWorkload.VALUE));
-        byte[] value = new byte[MapWorkload.VALUE];
-        for (long key : keys) {
-            shared.set(key, value);
-            chm.put(key, value);
-        }
-    }
-
-    /** Unmaps and unlinks the heap. */
-    @TearDown
-    public void tearDown() {
-        heap.close();
-        SharedHeap.unlink(name);
+        load("map", 64L << 20, MapWorkload.KEYS);
     }
 
     /** Copies a value into the thread's buffer: no allocation. */

@@ -16,8 +16,9 @@ import java.util.SplittableRandom;
 /**
  * The map workload of issue 11, one per thread, shared by {@link MapBenchmark}, {@link ChronicleMapBenchmark} and
  * {@link LmdbMapBenchmark}: the same {@value #KEYS} random {@code long} keys in every fork and class (preloaded by
- * each benchmark's setup with {@value #VALUE}-byte values), visited in a random order of the thread's own, and the
- * thread's value buffers (a segment and an array) for the allocation-free paths.
+ * each benchmark's setup with {@value #VALUE}-byte values; {@link SmallMapBenchmark} takes only the first ones),
+ * visited in a random order of the thread's own, and the thread's value buffers (a segment and an array) for the
+ * allocation-free paths.
  */
 @State(Scope.Thread)
 public class MapWorkload {
@@ -65,6 +66,11 @@ public class MapWorkload {
     /** @return a random index into the keys */
     int next() {
         return random.nextInt(KEYS);
+    }
+
+    /** @return a random index into the first {@code keys} keys */
+    int next(int keys) {
+        return random.nextInt(keys);
     }
 
     /** Frees the buffer. */

@@ -62,6 +62,37 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldCountTheBytesOfLiveChunksThroughOverwritesOfEverySize() {
+        SharedLongMap<byte[]> map = SharedLongMap.create(heap, "m", Codec.bytes(), new MapSizing(512, 8, 64));
+        Map<Long, Integer> lengths = new HashMap<>();
+        Random random = new Random(3);
+        for (int i = 0; i < 20_000; i++) {
+            long key = random.nextInt(300);
+            if (random.nextInt(6) == 0) {
+                assertThat(map.delete(key)).isEqualTo(lengths.remove(key) != null);
+            } else { // the same size class as before, or another one
+                int length = random.nextBoolean() ? lengths.getOrDefault(key, 0) : random.nextInt(200);
+                assertThat(map.set(key, new byte[length])).isEqualTo(lengths.put(key, length) == null);
+            }
+        }
+        long counted = usedBytes(map);
+        MapCore core = MapCore.open(heap, "m", Codec.longs().typeId(), Codec.bytes().typeId());
+        for (MapSegment segment : core.existingSegments()) { // a rebuild recounts the live bytes from the slots
+            segment.lock();
+            long stamp = segment.beginWrite();
+            segment.arena.rebuild();
+            segment.endWrite(stamp);
+            segment.unlock();
+        }
+        assertThat(map.size()).isEqualTo(lengths.size());
+        assertThat(counted).isEqualTo(usedBytes(map)).isPositive();
+    }
+
+    private static long usedBytes(SharedLongMap<?> map) {
+        return map.stats().segments().stream().mapToLong(SharedMapStats.Segment::usedBytes).sum();
+    }
+
+    @Test
     void shouldAgreeWithAHashMapOnLongKeysInOneCrowdedSegment() {
         SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
                 new MapSizing(256, 8, 48));
