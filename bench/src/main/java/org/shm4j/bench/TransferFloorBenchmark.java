@@ -146,24 +146,11 @@ public class TransferFloorBenchmark {
     /** @return false if every slot is taken */
     private boolean offer() {
         final MemorySegment queue = this.queue; // one segment local: no reloads after the atomics
-        final long stride = this.stride;
-        final long mask = this.mask;
-        long position = (long) LONG.getOpaque(queue, PRODUCERS); // opaque: a stale value fails the CAS or the check
-        long slot;
-        while (true) {
-            slot = SLOTS_OFFSET + (position & mask) * stride;
-            long sequence = (long) LONG.getAcquire(queue, slot); // acquire: the consumer's copy-out came first
-            if (sequence == position) {
-                if (LONG.compareAndSet(queue, PRODUCERS, position, position + 1)) {
-                    break; // the successful CAS is the linearization point: the slot is this producer's
-                }
-                position = (long) LONG.getOpaque(queue, PRODUCERS); // opaque: as above
-            } else if (sequence < position) {
-                return false; // full: the slot still holds the message of position - slots
-            } else {
-                position = (long) LONG.getOpaque(queue, PRODUCERS); // another producer took it: as above
-            }
+        long position = claim(queue, PRODUCERS, 0);
+        if (position < 0) {
+            return false;
         }
+        long slot = SLOTS_OFFSET + (position & mask) * stride;
         if (size != 0) {
             MemorySegment.copy(message, 0, queue, slot + Long.BYTES, size);
         }
@@ -174,29 +161,39 @@ public class TransferFloorBenchmark {
     /** @return 1 if a message was copied into {@code into}, 0 if the queue was empty */
     private int poll(MemorySegment into) {
         final MemorySegment queue = this.queue;
-        final long stride = this.stride;
-        final long mask = this.mask;
-        long position = (long) LONG.getOpaque(queue, CONSUMERS); // opaque: a stale value fails the CAS or the check
-        long slot;
-        while (true) {
-            slot = SLOTS_OFFSET + (position & mask) * stride;
-            long sequence = (long) LONG.getAcquire(queue, slot); // acquire: the producer's payload came first
-            if (sequence == position + 1) {
-                if (LONG.compareAndSet(queue, CONSUMERS, position, position + 1)) {
-                    break; // the successful CAS is the linearization point: the message is this consumer's
-                }
-                position = (long) LONG.getOpaque(queue, CONSUMERS); // opaque: as above
-            } else if (sequence < position + 1) {
-                return 0; // empty: position not yet published
-            } else {
-                position = (long) LONG.getOpaque(queue, CONSUMERS); // another consumer took it: as above
-            }
+        long position = claim(queue, CONSUMERS, 1);
+        if (position < 0) {
+            return 0;
         }
+        long slot = SLOTS_OFFSET + (position & mask) * stride;
         if (size != 0) {
             MemorySegment.copy(queue, slot + Long.BYTES, into, 0, size);
         }
         LONG.setRelease(queue, slot, position + slots); // release: the copy-out before the producer's next write
         return 1;
+    }
+
+    /**
+     * Claims the next position of the cursor at {@code cursor}: its slot is ready when its sequence is the position
+     * plus {@code lag} (0: free, for a producer; 1: published, for a consumer).
+     *
+     * @return the position claimed, or -1 if its slot is not ready (the queue is full, or empty)
+     */
+    private long claim(MemorySegment queue, long cursor, long lag) {
+        final long stride = this.stride;
+        final long mask = this.mask;
+        long position = (long) LONG.getOpaque(queue, cursor); // opaque: a stale value fails the CAS or the check
+        while (true) {
+            // acquire: the other side's copy came first
+            long sequence = (long) LONG.getAcquire(queue, SLOTS_OFFSET + (position & mask) * stride);
+            if (sequence < position + lag) {
+                return -1; // producers: the slot still holds position - slots; consumers: position not published
+            }
+            if (sequence == position + lag && LONG.compareAndSet(queue, cursor, position, position + 1)) {
+                return position; // the successful CAS is the linearization point: the slot is this thread's
+            }
+            position = (long) LONG.getOpaque(queue, cursor); // another thread took it: as above
+        }
     }
 
     /** A consumer thread's own buffer, which it copies each message into. */
