@@ -144,10 +144,11 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * leaves head before or after the record, never in between.
  *
  * <p>An MPMC poll first looks, without the consumers' turn, at the header at consumedTo (acquire), then re-reads
- * consumedTo: if the record is not committed and consumedTo did not move, there was no message at that instant, and
- * it returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished
- * freeing still run. A poll that finds the turn held spins, repeating that look, for up to 128 rounds before it
- * blocks in the mutex: a turn lasts one drain, far shorter than a futex sleep and wake-up.
+ * consumedTo: if the record is not committed and consumedTo did not move, there was no message at that instant, and it
+ * returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished freeing
+ * still run. A poll right after a turn that handed a message over takes the turn without that look. A poll that finds
+ * the turn held spins, repeating that look, for up to 128 rounds before it blocks in the mutex: a turn lasts one drain,
+ * far shorter than a futex sleep and wake-up.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
@@ -239,6 +240,10 @@ public final class SharedRing {
     // emptyLooks: MPMC polls that found nothing committed without taking the consumers' turn (see nothingCommitted)
     // plain and racy between this process's consumer threads: a lost count only delays a check
     private final LocalPosition emptyLooks = new LocalPosition(0);
+    // lastTurnFound: 1 if the last MPMC turn taken through this object handed a message over, so the next poll takes
+    // the turn without looking first (the look only pays when the ring is empty); written only when it changes.
+    // Plain and racy between this process's consumer threads: a stale value only costs one look or one empty turn
+    private final LocalPosition lastTurnFound = new LocalPosition(0);
 
     private SharedRing(MemorySegment block, String what) {
         this.block = block;
@@ -658,12 +663,14 @@ public final class SharedRing {
      */
     private int drainInTurn(MessageHandler handler, int limit, long turnNanos, boolean interruptible)
             throws InterruptedException {
-        if (nothingCommitted()) {
+        boolean lastFound = lastTurnFound.plain() != 0; // plain: see the field
+        if (!lastFound && nothingCommitted()) {
             return 0;
         }
         if (!consumers.tryAcquire()) {
             int spun = spinForTurn();
             if (spun == TURN_EMPTY) {
+                noteTurn(lastFound, 0);
                 return 0;
             }
             // a timed wait may end before the mutex's periodic liveness check: then check the holder once
@@ -672,10 +679,20 @@ public final class SharedRing {
                 return 0;
             }
         }
+        int handled;
         try {
-            return drainAsConsumer(handler, limit);
+            handled = drainAsConsumer(handler, limit);
         } finally {
             consumers.release(false, consumersName);
+        }
+        noteTurn(lastFound, handled);
+        return handled;
+    }
+
+    /** Records whether a turn handed messages over, writing the shared local field only when that changes. */
+    private void noteTurn(boolean lastFound, int handled) {
+        if (lastFound != handled > 0) {
+            lastTurnFound.setPlain(handled > 0 ? 1 : 0); // plain: see the field
         }
     }
 
