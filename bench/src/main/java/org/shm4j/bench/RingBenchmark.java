@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
  * ring of that kind; {@code spscClaim} is {@code spsc} with the producer writing in place (claim, write, commit)
  * instead of copying; {@code spscOfferPoll}, {@code mpscOfferPoll} and {@code mpmcOfferPoll} offer and poll in one
  * thread, for the cost of each kind's code path alone. Peers: {@link AgronaRingBenchmark},
- * {@link DisruptorBenchmark}, {@link JdkQueueBenchmark}.
+ * {@link DisruptorBenchmark}, {@link JdkQueueBenchmark}; floor: {@link TransferFloorBenchmark}.
  * Compare the {@code polled} rates.
  */
 @State(Scope.Group)

@@ -98,6 +98,7 @@ record Comparison(String section, String label, String ours, String peer, double
                 "RingBenchmark.spscClaim:polled[size=64]", "AgronaRingBenchmark.spsc:polled[size=64]", 0));
         all.add(new Comparison(QUEUES, "SPSC Long: SharedQueue<Long> / ArrayBlockingQueue<Long>",
                 "TypedQueueBenchmark.sharedQueue:polled", "TypedQueueBenchmark.arrayBlockingQueue:polled", 0));
+        transferFloor(all);
         for (String bytes : List.of("4096", "1048576")) {
             String p = "[bytes=" + bytes + "]";
             String size = bytes.equals("4096") ? "4 KiB" : "1 MiB";
@@ -115,6 +116,31 @@ record Comparison(String section, String label, String ours, String peer, double
         lists(all);
         coordination(all);
         return all;
+    }
+
+    /**
+     * The queue rows over {@code TransferFloorBenchmark}, the cheapest hand-over of the bytes between threads
+     * (copied in and out of a slot, Vyukov's sequences, no guarantees): how far the ring is above it, and how far
+     * {@code ConcurrentLinkedQueue}, which moves a reference and no bytes, is above it too.
+     */
+    private static void transferFloor(List<Comparison> all) {
+        String floor = "TransferFloorBenchmark.";
+        String clq = "JdkQueueBenchmark.mpmc:polled[queue=ConcurrentLinkedQueue]";
+        for (String size : List.of("8", "64", "256")) {
+            String p = "[size=" + size + "]";
+            all.add(new Comparison(QUEUES, "MPMC " + size + " B: SharedRing / transfer floor (bytes copied in and out)",
+                    "RingBenchmark.mpmc:polled" + p, floor + "mpmc:polled" + p, 0));
+            all.add(new Comparison(QUEUES, "MPMC " + size + " B: ConcurrentLinkedQueue / transfer floor", clq,
+                    floor + "mpmc:polled" + p, 0));
+        }
+        all.add(new Comparison(QUEUES, "MPMC: ConcurrentLinkedQueue / transfer floor moving no bytes (slot only)",
+                clq, floor + "mpmc:polled[size=0]", 0));
+        all.add(new Comparison(QUEUES, "MPMC 64 B, offer + poll in 1 thread: SharedRing / transfer floor",
+                "RingBenchmark.mpmcOfferPoll[size=64]", floor + "mpmcOfferPoll[size=64]", 0));
+        all.add(new Comparison(QUEUES, "MPMC 64 B, offer + poll in 1 thread: ConcurrentLinkedQueue / transfer floor",
+                "JdkQueueBenchmark.mpmcOfferPoll[queue=ConcurrentLinkedQueue]", floor + "mpmcOfferPoll[size=64]", 0));
+        all.add(new Comparison(QUEUES, "SPSC 64 B: SharedRing / transfer floor (1 + 1 threads)",
+                "RingBenchmark.spsc:polled[size=64]", floor + "spsc:polled[size=64]", 0));
     }
 
     /** The map rows; the targets of issue 11 (get 2×, put 3× Chronicle Map) are set on the 1-thread rows. */

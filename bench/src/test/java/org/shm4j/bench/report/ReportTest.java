@@ -83,6 +83,28 @@ class ReportTest {
                 .doesNotContain("AgronaRingBenchmark.spsc[size=64] |");
     }
 
+    @Test
+    void transferFloorRowsPutTheRingAndConcurrentLinkedQueueOverTheFloor() {
+        String floor = """
+                {"benchmark": "org.shm4j.bench.%s.mpmc", "params": {%s},
+                 "primaryMetric": {"score": 100.0, "scoreError": 1.0, "scoreUnit": "ops/us"},
+                 "secondaryMetrics": {"polled": {"score": %s, "scoreError": 0.0, "scoreUnit": "ops/us"}}}""";
+        String jmh = "[" + floor.formatted("RingBenchmark", "\"size\": \"64\"", "3.0") + ",\n"
+                + floor.formatted("TransferFloorBenchmark", "\"size\": \"64\"", "6.0") + ",\n"
+                + floor.formatted("TransferFloorBenchmark", "\"size\": \"0\"", "24.0") + ",\n"
+                + floor.formatted("JdkQueueBenchmark", "\"queue\": \"ConcurrentLinkedQueue\"", "12.0") + "]";
+
+        String markdown = Report.markdown(jmh, null);
+
+        assertThat(markdown)
+                .contains("| MPMC 64 B: SharedRing / transfer floor (bytes copied in and out) | 3.00 ± 0.00 | "
+                        + "6.00 ± 0.00 | 0.500 ± 0.000 |  |")
+                .contains("| MPMC 64 B: ConcurrentLinkedQueue / transfer floor | 12.0 ± 0.0 | 6.00 ± 0.00 | "
+                        + "2.00 ± 0.00 |  |")
+                .contains("| MPMC: ConcurrentLinkedQueue / transfer floor moving no bytes (slot only) | "
+                        + "12.0 ± 0.0 | 24.0 ± 0.0 | 0.500 ± 0.000 |  |");
+    }
+
     /**
      * A verdict counts the ratio's error: the peer is 1 ± 0, so the ratio and its error are shm4j's score and error
      * exactly, and each case sits at, just inside or just outside a boundary of the target 1.00.

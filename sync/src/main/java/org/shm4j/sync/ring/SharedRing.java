@@ -144,9 +144,11 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * leaves head before or after the record, never in between.
  *
  * <p>An MPMC poll first looks, without the consumers' turn, at the header at consumedTo (acquire), then re-reads
- * consumedTo: if the record is not committed and consumedTo did not move, there was no message at that instant, and
- * it returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished
- * freeing still run.
+ * consumedTo: if the record is not committed and consumedTo did not move, there was no message at that instant, and it
+ * returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished freeing
+ * still run. A poll right after a turn that handed a message over takes the turn without that look. A poll that finds
+ * the turn held spins, repeating that look, for up to 128 rounds before it blocks in the mutex: a turn lasts one drain,
+ * far shorter than a futex sleep and wake-up.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
@@ -201,6 +203,10 @@ public final class SharedRing {
     private static final String KIND = "ring";
     private static final long DEFAULT_STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int STALL_CHECK_EVERY = 64;
+    private static final int TURN_SPINS = 128;
+    private static final int TURN_TAKEN = 0;
+    private static final int TURN_EMPTY = 1;
+    private static final int TURN_BUSY = 2;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -234,6 +240,10 @@ public final class SharedRing {
     // emptyLooks: MPMC polls that found nothing committed without taking the consumers' turn (see nothingCommitted)
     // plain and racy between this process's consumer threads: a lost count only delays a check
     private final LocalPosition emptyLooks = new LocalPosition(0);
+    // lastTurnFound: 1 if the last MPMC turn taken through this object handed a message over, so the next poll takes
+    // the turn without looking first (the look only pays when the ring is empty); written only when it changes.
+    // Plain and racy between this process's consumer threads: a stale value only costs one look or one empty turn
+    private final LocalPosition lastTurnFound = new LocalPosition(0);
 
     private SharedRing(MemorySegment block, String what) {
         this.block = block;
@@ -649,22 +659,63 @@ public final class SharedRing {
     /**
      * Drains as an MPMC consumer: in the consumers' turn, waited for up to {@code turnNanos} (negative: for ever).
      *
-     * @return the number of messages handled; 0 if the turn did not come in time
+     * @return the number of messages handled; 0 if the turn did not come in time, or nothing was committed
      */
     private int drainInTurn(MessageHandler handler, int limit, long turnNanos, boolean interruptible)
             throws InterruptedException {
-        if (nothingCommitted()) {
+        boolean lastFound = lastTurnFound.plain() != 0; // plain: see the field
+        if (!lastFound && nothingCommitted()) {
             return 0;
         }
-        // a timed wait may end before the mutex's periodic liveness check: then check the holder once
-        if (!consumers.acquire(turnNanos, interruptible) && !consumers.takeOverIfOwnerDead()) {
-            return 0;
+        if (!consumers.tryAcquire()) {
+            int spun = spinForTurn();
+            if (spun == TURN_EMPTY) {
+                noteTurn(lastFound, 0);
+                return 0;
+            }
+            // a timed wait may end before the mutex's periodic liveness check: then check the holder once
+            if (spun == TURN_BUSY && !consumers.acquire(turnNanos, interruptible)
+                    && !consumers.takeOverIfOwnerDead()) {
+                return 0;
+            }
         }
+        int handled;
         try {
-            return drainAsConsumer(handler, limit);
+            handled = drainAsConsumer(handler, limit);
         } finally {
             consumers.release(false, consumersName);
         }
+        noteTurn(lastFound, handled);
+        return handled;
+    }
+
+    /** Records whether a turn handed messages over, writing the shared local field only when that changes. */
+    private void noteTurn(boolean lastFound, int handled) {
+        if (lastFound != handled > 0) {
+            lastTurnFound.setPlain(handled > 0 ? 1 : 0); // plain: see the field
+        }
+    }
+
+    /**
+     * Waits for the consumers' turn by spinning, up to {@value #TURN_SPINS} rounds, while another consumer holds it:
+     * a turn is usually held for one drain of a few records, far shorter than blocking in the futex and being woken
+     * (the mutex's own acquire blocks after a few reads). Each round looks at the record at consumedTo without the
+     * turn first, and gives up as soon as nothing is committed there.
+     *
+     * @return {@link #TURN_TAKEN} if this thread now holds the turn, {@link #TURN_EMPTY} if nothing was committed at
+     *         some instant (a poll may return 0), {@link #TURN_BUSY} if the turn is still held
+     */
+    private int spinForTurn() {
+        for (int i = 0; i < TURN_SPINS; i++) {
+            Thread.onSpinWait();
+            if (lookEmpty()) {
+                return TURN_EMPTY;
+            }
+            if (!consumers.isHeld() && consumers.tryAcquire()) {
+                return TURN_TAKEN;
+            }
+        }
+        return TURN_BUSY;
     }
 
     /**
@@ -675,16 +726,21 @@ public final class SharedRing {
      * @return true if the poll may return 0 at once
      */
     private boolean nothingCommitted() {
-        final MemorySegment block = this.block;
-        long position = (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET); // acquire: a consumer's zeroing first
-        // acquire: the re-read of consumedTo after it; a consumer moves consumedTo (fenced) before zeroing a record
-        long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + (position & mask));
-        if (RingRecords.length(record) > 0 || (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET) != position) {
+        if (!lookEmpty()) {
             return false;
         }
         long looks = emptyLooks.plain() + 1; // plain: see the field
         emptyLooks.setPlain(looks);
         return (looks & (STALL_CHECK_EVERY - 1)) != 0;
+    }
+
+    /** @return true if the record at consumedTo was not committed, at an instant consumedTo held still */
+    private boolean lookEmpty() {
+        final MemorySegment block = this.block;
+        long position = (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET); // acquire: a consumer's zeroing first
+        // acquire: the re-read of consumedTo after it; a consumer moves consumedTo (fenced) before zeroing a record
+        long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + (position & mask));
+        return RingRecords.length(record) <= 0 && (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET) == position;
     }
 
     private int drainAsConsumer(MessageHandler handler, int limit) {

@@ -10,6 +10,8 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -316,6 +318,53 @@ class SharedRingTest {
                     throw new AssertionError("message " + i + " delivered " + seen.get(i) + " times");
                 }
             }
+        }
+    }
+
+    @Test
+    void shouldLetAnMpmcPollWaitForTheTurnWhileAnotherConsumerHandlesAndReturnZeroOnceEmpty() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPMC, CAPACITY);
+            byte[] message = new byte[8];
+            assertThat(ring.offer(1, message, 0, 8)).isTrue();
+            assertThat(ring.offer(2, message, 0, 8)).isTrue();
+            CountDownLatch handling = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            AtomicInteger firstType = new AtomicInteger();
+            AtomicInteger secondType = new AtomicInteger();
+            AtomicInteger secondPolled = new AtomicInteger(-1);
+            Thread first = Thread.ofPlatform().start(() -> ring.poll((type, buffer, offset, length) -> {
+                firstType.set(type);
+                handling.countDown();
+                awaitBounded(release); // holds the consumers' turn meanwhile
+            }));
+            assertThat(handling.await(30, TimeUnit.SECONDS)).isTrue();
+            Thread second = Thread.ofPlatform().start(
+                    () -> secondPolled.set(ring.poll((type, buffer, offset, length) -> secondType.set(type))));
+            second.join(200);
+            assertThat(second.isAlive()).as("a poll waits for the turn a handler holds").isTrue();
+            release.countDown();
+            first.join(30_000);
+            second.join(30_000);
+            assertThat(first.isAlive() || second.isAlive()).isFalse();
+            assertThat(List.of(firstType.get(), secondType.get(), secondPolled.get())).containsExactly(1, 2, 1);
+            // after a turn that found a message, the next poll takes the turn without looking: still 0 when empty
+            assertThat(ring.poll((type, buffer, offset, length) -> { })).isZero();
+            assertThat(ring.poll((type, buffer, offset, length) -> { })).isZero();
+            assertThat(ring.offer(3, message, 0, 8)).isTrue();
+            assertThat(ring.poll((type, buffer, offset, length) -> secondType.set(type))).isOne();
+            assertThat(secondType.get()).isEqualTo(3);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    private static void awaitBounded(CountDownLatch latch) {
+        try {
+            if (!latch.await(30, TimeUnit.SECONDS)) {
+                throw new AssertionError("not released within 30 s");
+            }
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
         }
     }
 
