@@ -6,6 +6,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.internal.Futex;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.LockOwner;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
@@ -13,10 +14,12 @@ import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.shm4j.sync.Children.runAll;
 
@@ -92,6 +95,48 @@ class CrossProcessSyncTest {
             assertThat(lock.isConsistent()).isTrue();
             runAll(2, i -> ChildJvm.start(Worker.class, heapName, "locked", "10000", "1"));
             assertThat(counter.get()).isEqualTo(20_000L);
+        }
+    }
+
+    @Test
+    void shouldWakeTheNextWaiterAfterAWaiterWasKilledWhileBlocked() throws Exception {
+        String heapName = names.unique("killed-waiter");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            MemorySegment raw = heap.find("lock").orElseThrow().segment();
+            lock.lock();
+            try (ChildJvm child = ChildJvm.start(Waiter.class, heapName)) {
+                child.awaitLine("WAITING", BOUND);
+                awaitSleepers(raw, 1);
+                child.kill();
+            }
+            assertThat(sleepers(raw)).as("the killed waiter stays counted: it only costs wakes").isEqualTo(1);
+            lock.unlock(); // wakes nobody
+            assertThat(SharedLock.open(heap, "lock").tryLock()).as("opens and locks").isTrue();
+            try (ChildJvm child = ChildJvm.start(Waiter.class, heapName)) {
+                child.awaitLine("WAITING", BOUND);
+                awaitSleepers(raw, 2);
+                long start = System.nanoTime();
+                lock.unlock();
+                child.awaitLine("ACQUIRED", BOUND);
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+                child.awaitSuccess(BOUND);
+            }
+            assertThat(sleepers(raw)).isEqualTo(1);
+            assertThat(lock.tryLock()).isTrue();
+            lock.unlock();
+        }
+    }
+
+    private static int sleepers(MemorySegment lock) {
+        return lock.get(JAVA_INT, SyncLayout.MUTEX_WAKES) & SyncLayout.MUTEX_SLEEPERS_MASK;
+    }
+
+    private static void awaitSleepers(MemorySegment lock, int count) {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (sleepers(lock) != count) {
+            assertThat(System.nanoTime() - deadline).as("%d sleepers within %s", count, BOUND).isNegative();
+            Thread.onSpinWait();
         }
     }
 
