@@ -399,7 +399,7 @@ public final class RobustMutex {
         do { // volatile, after the word is free: a waiter that read the old wake word before that sees it change
             wakes = (int) INT.getVolatile(s, base + MUTEX_WAKES);
         } while (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, (wakes + MUTEX_WAKE_SEQ_ONE) & MUTEX_WAKES_MASK));
-        if ((wakes & MUTEX_SLEEPERS_MASK) != 0) { // no waiter counted itself: none sleeps, no wake call
+        if ((wakes & MUTEX_SLEEPERS_MASK) != 0) { // else none sleeps (nappers are not counted: their nap ends)
             Waits.wake(s, base + MUTEX_WAKES, wakeAll ? Integer.MAX_VALUE : 1);
         }
     }

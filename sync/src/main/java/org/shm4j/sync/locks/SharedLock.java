@@ -16,7 +16,7 @@ import java.util.Optional;
  * killed. Not reentrant; implements {@link java.util.concurrent.locks.Lock}, with cross-process
  * {@linkplain #newCondition() conditions}.
  *
- * <h2>Layout (heap block type {@code 0x53480021} v2, 64 bytes, 64-aligned, native byte order)</h2>
+ * <h2>Layout (heap block type {@code 0x53480021} v3, 64 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
  * <caption>SharedLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>

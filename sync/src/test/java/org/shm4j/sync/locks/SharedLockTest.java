@@ -283,9 +283,9 @@ class SharedLockTest {
     @Test
     void shouldRefuseABlockOfAnOlderLayoutVersion() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            heap.allocate("old", new BlockType(0x5348_0021, 1), 64);
+            heap.allocate("old", new BlockType(0x5348_0021, 2), 64);
             assertThatThrownBy(() -> SharedLock.open(heap, "old")).isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessageContaining("v1").hasMessageContaining("v2");
+                    .hasMessageContaining("v2").hasMessageContaining("v3");
         }
     }
 }
