@@ -18,6 +18,7 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -125,6 +126,37 @@ class CrossProcessSyncTest {
             assertThat(sleepers(raw)).isEqualTo(1);
             assertThat(lock.tryLock()).isTrue();
             lock.unlock();
+        }
+    }
+
+    @Test
+    void shouldLetABlockedWaiterTakeOverFromAHolderKilledWhileItSlept() throws Exception {
+        String heapName = names.unique("killed-holder");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLong counter = SharedLong.create(heap, "counter", 0, true);
+            SharedLock lock = counter.lock();
+            MemorySegment raw = heap.blocks().stream().filter(b -> b.type().tag() == SyncLayout.LOCK.tag())
+                    .findFirst().orElseThrow().segment();
+            try (ChildJvm child = ChildJvm.start(Holder.class, heapName)) {
+                child.awaitLine("HOLDING", BOUND);
+                AtomicBoolean tookOver = new AtomicBoolean();
+                Thread waiter = Thread.ofPlatform().start(() -> {
+                    try {
+                        lock.lock(BOUND); // blocks, counted in the wake word, until the holder dies
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    tookOver.set(!lock.isConsistent());
+                    lock.markConsistent();
+                    lock.unlock();
+                });
+                awaitSleepers(raw, 1);
+                child.kill();
+                assertThat(waiter.join(BOUND)).as("the waiter took the lock over").isTrue();
+                assertThat(tookOver).isTrue();
+            }
+            assertThat(sleepers(raw)).as("the waiter took its count back").isZero();
+            assertThat(lock.recoveries()).isEqualTo(1);
         }
     }
 
