@@ -51,7 +51,10 @@ import java.util.Optional;
  * {@linkplain #newCondition() condition}'s waiter re-taking the lock from its signaller), then blocks: with futex on
  * Linux when native access is enabled ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by
  * the release; otherwise it parks for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that
- * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status.
+ * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status. Not fair: a
+ * running thread may take the lock again before the waiter it woke, as with {@code ReentrantLock}; that waiter then
+ * waits up to 50 µs before it blocks again, so that a thread taking the lock in a loop is not slowed by a wake call
+ * on each release.
  *
  * <h2>Owner death</h2>
  * When the owner process dies holding the lock (its pid no longer runs, or runs with another start time), the next
