@@ -42,7 +42,8 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  * section on every acquire and release. Choose {@code UNDO} where permits stand for a resource a process holds, such
  * as "at most 4 processes use the GPU".
  *
- * <h2>Layout (heap block type {@code 0x53480061} v1, 704 bytes, 64-aligned, native byte order)</h2>
+ * <h2>Layout (heap block type {@code 0x53480061} v2, 704 bytes, 64-aligned, native byte order)</h2>
+ * Version 1 had the mutex of a v2 {@link org.shm4j.sync.locks.SharedLock}; a v1 block is refused.
  * <table class="striped">
  * <caption>SharedSemaphore block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>

@@ -6,6 +6,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.internal.Futex;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.LockOwner;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
@@ -13,10 +14,13 @@ import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.shm4j.sync.Children.runAll;
 
@@ -92,6 +96,79 @@ class CrossProcessSyncTest {
             assertThat(lock.isConsistent()).isTrue();
             runAll(2, i -> ChildJvm.start(Worker.class, heapName, "locked", "10000", "1"));
             assertThat(counter.get()).isEqualTo(20_000L);
+        }
+    }
+
+    @Test
+    void shouldWakeTheNextWaiterAfterAWaiterWasKilledWhileBlocked() throws Exception {
+        String heapName = names.unique("killed-waiter");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            MemorySegment raw = heap.find("lock").orElseThrow().segment();
+            lock.lock();
+            try (ChildJvm child = ChildJvm.start(Waiter.class, heapName)) {
+                child.awaitLine("WAITING", BOUND);
+                awaitSleepers(raw, 1);
+                child.kill();
+            }
+            assertThat(sleepers(raw)).as("the killed waiter stays counted: it only costs wakes").isEqualTo(1);
+            lock.unlock(); // wakes nobody
+            assertThat(SharedLock.open(heap, "lock").tryLock()).as("opens and locks").isTrue();
+            try (ChildJvm child = ChildJvm.start(Waiter.class, heapName)) {
+                child.awaitLine("WAITING", BOUND);
+                awaitSleepers(raw, 2);
+                long start = System.nanoTime();
+                lock.unlock();
+                child.awaitLine("ACQUIRED", BOUND);
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+                child.awaitSuccess(BOUND);
+            }
+            assertThat(sleepers(raw)).isEqualTo(1);
+            assertThat(lock.tryLock()).isTrue();
+            lock.unlock();
+        }
+    }
+
+    @Test
+    void shouldLetABlockedWaiterTakeOverFromAHolderKilledWhileItSlept() throws Exception {
+        String heapName = names.unique("killed-holder");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLong counter = SharedLong.create(heap, "counter", 0, true);
+            SharedLock lock = counter.lock();
+            MemorySegment raw = heap.blocks().stream().filter(b -> b.type().tag() == SyncLayout.LOCK.tag())
+                    .findFirst().orElseThrow().segment();
+            try (ChildJvm child = ChildJvm.start(Holder.class, heapName)) {
+                child.awaitLine("HOLDING", BOUND);
+                AtomicBoolean tookOver = new AtomicBoolean();
+                Thread waiter = Thread.ofPlatform().start(() -> {
+                    try {
+                        lock.lock(BOUND); // blocks, counted in the wake word, until the holder dies
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    tookOver.set(!lock.isConsistent());
+                    lock.markConsistent();
+                    lock.unlock();
+                });
+                awaitSleepers(raw, 1);
+                child.kill();
+                assertThat(waiter.join(BOUND)).as("the waiter took the lock over").isTrue();
+                assertThat(tookOver).isTrue();
+            }
+            assertThat(sleepers(raw)).as("the waiter took its count back").isZero();
+            assertThat(lock.recoveries()).isEqualTo(1);
+        }
+    }
+
+    private static int sleepers(MemorySegment lock) {
+        return lock.get(JAVA_INT, SyncLayout.MUTEX_WAKES) & SyncLayout.MUTEX_SLEEPERS_MASK;
+    }
+
+    private static void awaitSleepers(MemorySegment lock, int count) {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (sleepers(lock) != count) {
+            assertThat(System.nanoTime() - deadline).as("%d sleepers within %s", count, BOUND).isNegative();
+            Thread.onSpinWait();
         }
     }
 

@@ -59,13 +59,14 @@ import static org.shm4j.sync.internal.CountersLayout.valueOffset;
  * before and after its label and value and keeps the reading only if the id did not change, so a reading never pairs
  * one counter's label with another's value.
  *
- * <h2>Layout (heap block type {@code 0x53480081} v1, {@code 128 + 256 * capacity} bytes, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480081} v2, {@code 128 + 256 * capacity} bytes, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedCounters block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic {@code 0x544E434A344D4853}, the ASCII bytes {@code "SHM4JCNT"}</td>
  *     <td>plain; written before the block is published</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion: 1</td><td>plain; likewise</td></tr>
+ * <tr><td>8</td><td>4</td><td>layoutVersion: 2 (1 had the mutex of a v2 {@code SharedLock})</td>
+ *     <td>plain; likewise</td></tr>
  * <tr><td>12</td><td>4</td><td>capacity: counter slots, 1 to 65536</td><td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>reuseDelayMillis, &gt;= 0</td><td>plain; likewise</td></tr>
  * <tr><td>24</td><td>8</td><td>lastRegistrationId</td><td>plain, under the mutex</td></tr>

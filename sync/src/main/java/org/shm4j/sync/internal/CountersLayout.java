@@ -8,7 +8,7 @@ import org.shm4j.core.BlockType;
  */
 public final class CountersLayout {
     /** Heap block type of a {@code SharedCounters}. */
-    public static final BlockType COUNTERS = BlockType.named("SharedCounters", 0x5348_0081, 1);
+    public static final BlockType COUNTERS = BlockType.named("SharedCounters", 0x5348_0081, 2);
 
     /** Header: magic (long), {@link #MAGIC}. */
     public static final long MAGIC_OFFSET = 0;

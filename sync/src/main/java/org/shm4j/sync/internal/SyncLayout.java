@@ -20,10 +20,10 @@ public final class SyncLayout {
     public static final BlockType LONG_ARRAY = BlockType.named("SharedLongArray", 0x5348_0012, 1);
     public static final BlockType DOUBLE_ARRAY = BlockType.named("SharedDoubleArray", 0x5348_0013, 1);
     public static final BlockType BYTE_ARRAY = BlockType.named("SharedByteArray", 0x5348_0014, 1);
-    public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 2);
-    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 3);
+    public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
+    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 4);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 2);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 4);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 5);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -150,12 +150,22 @@ public final class SyncLayout {
      * (epoch ms; 0 if unknown) in its high 32 bits.
      */
     public static final long MUTEX_WORD = 0;
-    /** Robust mutex: the futex word, the low 32 bits of {@link #MUTEX_WORD} in native byte order. */
-    public static final long MUTEX_FUTEX = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4;
     /** Robust mutex: Java thread id of the owner (long), 0 when free or not yet recorded. */
     public static final long MUTEX_OWNER_THREAD = MUTEX_WORD + Long.BYTES;
     /** Robust mutex: flags (int); {@link #LOCK_OWNER_DIED} set while the data is marked inconsistent. */
     public static final long MUTEX_FLAGS = MUTEX_OWNER_THREAD + Long.BYTES;
+    /**
+     * Robust mutex: the wake word (int), the futex word its blocked waiters sleep on: bits 0..14 count the waiters
+     * in (or about to enter) futex wait ({@link #MUTEX_SLEEPERS_MASK}), bits 15..30 are a wake sequence to which a
+     * releaser that saw {@link #LOCK_WAITERS} adds 1 after it frees the lock word, bit 31 is clear.
+     */
+    public static final long MUTEX_WAKES = MUTEX_FLAGS + Integer.BYTES;
+    /** Robust mutex: the sleepers count in {@link #MUTEX_WAKES}; a waiter that finds it full sleeps uncounted. */
+    public static final int MUTEX_SLEEPERS_MASK = 0x7FFF;
+    /** Robust mutex: 1 in the wake sequence of {@link #MUTEX_WAKES}. */
+    public static final int MUTEX_WAKE_SEQ_ONE = MUTEX_SLEEPERS_MASK + 1;
+    /** Robust mutex: the bits of {@link #MUTEX_WAKES} in use (bit 31 is clear). */
+    public static final int MUTEX_WAKES_MASK = 0x7FFF_FFFF;
     /** Robust mutex: epoch ms by which the current owner held it (long), set by the first blocked waiter; 0 if none. */
     public static final long MUTEX_HELD_SINCE = MUTEX_FLAGS + Long.BYTES;
     /** Robust mutex: number of take-overs from a dead owner (long). */
@@ -198,7 +208,7 @@ public final class SyncLayout {
     // ---- Coordination types (SharedSemaphore, SharedCountDownLatch, SharedEvent, SharedBarrier, SharedCondition) ----
 
     /** Heap block type of a {@code SharedSemaphore}. */
-    public static final BlockType SEMAPHORE = BlockType.named("SharedSemaphore", 0x5348_0061, 1);
+    public static final BlockType SEMAPHORE = BlockType.named("SharedSemaphore", 0x5348_0061, 2);
     /** Heap block type of a {@code SharedCountDownLatch}. */
     public static final BlockType LATCH = BlockType.named("SharedCountDownLatch", 0x5348_0062, 1);
     /** Heap block type of a {@code SharedEvent}. */

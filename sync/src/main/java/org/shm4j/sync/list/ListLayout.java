@@ -48,7 +48,7 @@ final class ListLayout {
     // ---- shm4j's SharedList header block ----
 
     /** SharedList header block (elements live in chunk blocks named {@code <name>.chunk<k>}). */
-    static final BlockType LIST = BlockType.named("SharedList", 0x5348_0071, 1);
+    static final BlockType LIST = BlockType.named("SharedList", 0x5348_0071, 2);
     /** SharedList chunk block: element slots. */
     static final BlockType LIST_CHUNK = BlockType.named("SharedList chunk", 0x5348_0072, 1);
     /** SharedList: the magic, the ASCII bytes {@code "SHM4JLST"} read as a little-endian long. */

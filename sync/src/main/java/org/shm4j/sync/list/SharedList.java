@@ -53,7 +53,7 @@ import static org.shm4j.sync.list.ListLayout.OP_SET;
  * <p>Memory consistency effects: actions of a thread before a change of the list happen-before actions after a read
  * (in any thread or process) that returns that change.
  *
- * <h2>Layout of the header block (type {@code 0x53480071}, version 1)</h2>
+ * <h2>Layout of the header block (type {@code 0x53480071}, version 2; 1 had the mutex of a v2 {@code SharedLock})</h2>
  * <table class="striped">
  * <caption>Header: 256 bytes, then the scratch slot</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>

@@ -16,21 +16,26 @@ import java.util.Optional;
  * killed. Not reentrant; implements {@link java.util.concurrent.locks.Lock}, with cross-process
  * {@linkplain #newCondition() conditions}.
  *
- * <h2>Layout (heap block type {@code 0x53480021} v2, 64 bytes, 64-aligned, native byte order)</h2>
+ * <h2>Layout (heap block type {@code 0x53480021} v3, 64 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
  * <caption>SharedLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>word</td><td>0 = free; else bits 0..29 = owner pid, bit 30 = a waiter may be
- *     blocked (the releaser must futex-wake one), bits 32..63 = low 32 bits of the owner process's start time in
- *     epoch ms (0 if the OS does not tell); with the pid it tells a dead owner from a recycled pid. The futex word
- *     is its low 32 bits (offset 0 on little-endian machines, 4 on big-endian ones)</td><td>64-bit CAS to acquire
- *     (acquire semantics); CAS to 0 to release (release semantics), getAndSet 0 if bit 30 was set</td></tr>
+ *     blocked (the releaser must move the wake sequence and wake one), bits 32..63 = low 32 bits of the owner
+ *     process's start time in epoch ms (0 if the OS does not tell); with the pid it tells a dead owner from a
+ *     recycled pid</td><td>64-bit CAS to acquire (acquire semantics); CAS to 0 to release (release semantics),
+ *     getAndSet 0 if bit 30 was set</td></tr>
  * <tr><td>8</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free (and, after a take-over,
  *     the dead owner's until the new owner writes its own)</td><td>opaque, written by the owner after its CAS and
  *     cleared before its release</td></tr>
  * <tr><td>16</td><td>4</td><td>flags</td><td>bit 0 = the previous owner died holding the lock; the protected data is
  *     inconsistent until {@link #markConsistent()}</td><td>volatile</td></tr>
- * <tr><td>20</td><td>4</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>20</td><td>4</td><td>wakes</td><td>the futex word blocked waiters sleep on: bits 0..14 = how many
+ *     waiters are in (or about to enter) futex wait, at least the number blocked (one more for each waiter killed
+ *     while counted; at 0x7FFF waiters sleep uncounted), bits 15..30 = wake sequence, bit 31 = 0. A releaser that
+ *     saw bit 30 adds 1 to the sequence (modulo 2^16) after it frees the word, then wakes one waiter if the count
+ *     was not 0</td><td>CAS (volatile): a waiter counts itself after it read the sequence and saw bit 30 set on the
+ *     word; the releaser moves the sequence after its getAndSet</td></tr>
  * <tr><td>24</td><td>8</td><td>heldSinceMillis</td><td>epoch ms at which a blocked waiter first saw the current
  *     owner holding the lock; 0 if none. Set only after the waiter set bit 30; cleared by a releaser that saw bit
  *     30</td><td>opaque, set by CAS</td></tr>
@@ -38,15 +43,18 @@ import java.util.Optional;
  *     <td>atomic add</td></tr>
  * <tr><td>40</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
- * Version 1 (earlier 0.1.0-SNAPSHOT builds) had a 32-bit word and the start time in its own field; a v1 block is
- * refused.
+ * Version 1 (earlier 0.1.0-SNAPSHOT builds) had a 32-bit word and the start time in its own field; version 2 had
+ * zero at 20..23 and blocked waiters sleeping on the word's low half. Older blocks are refused.
  *
  * <h2>Waiting</h2>
  * A contended {@code lock} reads the word a few times (none while others are blocked; longer for a
  * {@linkplain #newCondition() condition}'s waiter re-taking the lock from its signaller), then blocks: with futex on
  * Linux when native access is enabled ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by
  * the release; otherwise it parks for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that
- * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status.
+ * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status. Not fair: a
+ * running thread may take the lock again before the waiter it woke, as with {@code ReentrantLock}; that waiter then
+ * waits up to 50 µs before it blocks again, so that a thread taking the lock in a loop is not slowed by a wake call
+ * on each release.
  *
  * <h2>Owner death</h2>
  * When the owner process dies holding the lock (its pid no longer runs, or runs with another start time), the next
@@ -105,8 +113,9 @@ public final class SharedLock extends TimedLock {
     /**
      * Opens the lock named {@code name}. A lock has no magic (all-zero bytes are a free lock), so opening checks for
      * states no lock has: a block of another size, a held word without a pid or with bit 31 set, flags other than
-     * bit 0, a negative thread id, heldSince or recoveries, or non-zero bytes at 20..23 or 40..63. Any other word is
-     * a possible owner; if its process is not running, the next waiter takes the lock over as from a dead owner.
+     * bit 0, a wake word with bit 31 set, a negative thread id, heldSince or recoveries, or non-zero bytes at
+     * 40..63. Any other word is a possible owner; if its process is not running, the next waiter takes the lock over
+     * as from a dead owner.
      *
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a lock

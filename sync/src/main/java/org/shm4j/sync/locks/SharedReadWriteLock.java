@@ -32,12 +32,13 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * Writers are preferred: once a writer waits, new readers wait too, so writers never starve. Neither side is
  * reentrant; the write lock has a cross-process {@linkplain SharedCondition condition}, the read lock none.
  *
- * <h2>Layout (heap block type {@code 0x53480023} v3, 640 bytes, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480023} v4, 640 bytes, 64-aligned)</h2>
+ * Version 3 had the writer mutex of a v2 {@link SharedLock}; a v3 block is refused.
  * <table class="striped">
  * <caption>SharedReadWriteLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>40</td><td>the writer's robust mutex: the same 40 bytes as a {@link SharedLock} (64-bit
- *     word with pid and start time, owner thread, flags, held since, recoveries)</td>
+ *     word with pid and start time, owner thread, flags, wake word, held since, recoveries)</td>
  *     <td>as in {@code SharedLock}</td></tr>
  * <tr><td>40</td><td>4</td><td>waitingWriters: bit i set while the process in process slot i has threads waiting
  *     for the writer's mutex</td><td>atomic or/and, read volatile</td></tr>

@@ -46,7 +46,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v4, 1024-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v5, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -54,8 +54,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  *     <td>plain; written before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 4 (3 kept the producers' copy of head at 256; 2 had no consumedTo,
- *     stall timeout or counters)</td>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 5 (4 had the consumers' mutex of a v2 {@code SharedLock}; 3 kept
+ *     the producers' copy of head at 256; 2 had no consumedTo, stall timeout or counters)</td>
  *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
  *     <td>plain; likewise</td></tr>

@@ -5,7 +5,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
@@ -169,7 +171,7 @@ class SharedLockTest {
                     & 0xFFFF_FFFFL;
             assertThat(raw.get(JAVA_LONG, 0)).as("word: start time bits high, pid low")
                     .isEqualTo(startBits << 32 | pid);
-            assertThat(raw.get(JAVA_INT, 0)).as("the futex word is the low half").isEqualTo((int) pid);
+            assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES)).as("the wake word: no sleeper, no wake").isZero();
             assertThat(raw.get(JAVA_LONG, 8)).as("owner thread").isEqualTo(Thread.currentThread().threadId());
             lock.unlock();
             assertThat(raw.get(JAVA_LONG, 0)).isZero();
@@ -218,11 +220,72 @@ class SharedLockTest {
     }
 
     @Test
+    void shouldAcceptAWakeWordWithBit31ClearAndRefuseOthers() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(64, 64);
+            raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, SyncLayout.MUTEX_WAKES_MASK); // every sleeper, last sequence
+            SharedLock lock = SharedLock.wrap(raw, 0);
+            lock.lock();
+            lock.unlock();
+            assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES)).as("left alone by an uncontended lock + unlock")
+                    .isEqualTo(SyncLayout.MUTEX_WAKES_MASK);
+            raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, SyncLayout.MUTEX_WAKES_MASK - SyncLayout.MUTEX_SLEEPERS_MASK);
+            lock.lock();
+            long word = raw.get(JAVA_LONG, SyncLayout.MUTEX_WORD);
+            raw.set(JAVA_LONG, SyncLayout.MUTEX_WORD, word | SyncLayout.LOCK_WAITERS); // as a waiter announces itself
+            lock.unlock();
+            assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES)).as("the last sequence wraps to 0, bit 31 clear")
+                    .isZero();
+            raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, 0x8000_0003);
+            assertThatThrownBy(() -> SharedLock.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                    .hasMessage("lock at 0x" + Long.toHexString(raw.address()) + " is corrupted: wake word="
+                            + 0x8000_0003 + " (expected: 0.." + SyncLayout.MUTEX_WAKES_MASK + ")");
+        }
+    }
+
+    @Test
+    void shouldLetAWaiterInWhoseReleaserDiedBetweenFreeingTheWordAndWaking() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment raw = arena.allocate(64, 64);
+            SharedLock lock = SharedLock.wrap(raw, 0);
+            lock.lock();
+            AtomicBoolean acquired = new AtomicBoolean();
+            Thread waiter = Thread.ofPlatform().start(() -> {
+                try {
+                    acquired.set(lock.tryLock(60, TimeUnit.SECONDS));
+                    lock.unlock();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            awaitSleepers(raw, 1);
+            // what a releaser killed after its swap leaves: the word free, the sequence not moved, nobody woken
+            raw.set(JAVA_LONG, SyncLayout.MUTEX_OWNER_THREAD, 0L);
+            raw.set(JAVA_LONG, SyncLayout.MUTEX_WORD, 0L);
+            long start = System.nanoTime();
+            assertThat(waiter.join(Duration.ofSeconds(60))).as("the waiter ended").isTrue();
+            assertThat(acquired).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("within its liveness re-checks")
+                    .isLessThan(Duration.ofSeconds(10));
+            assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES) & SyncLayout.MUTEX_SLEEPERS_MASK).isZero();
+        }
+    }
+
+    /** Waits (bounded) until {@code count} waiters have counted themselves in the wake word of the lock. */
+    static void awaitSleepers(MemorySegment lock, int count) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while ((lock.get(JAVA_INT, SyncLayout.MUTEX_WAKES) & SyncLayout.MUTEX_SLEEPERS_MASK) != count) {
+            assertThat(System.nanoTime() - deadline).as("%d sleepers within 60 s", count).isNegative();
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
     void shouldRefuseABlockOfAnOlderLayoutVersion() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            heap.allocate("old", new BlockType(0x5348_0021, 1), 64);
+            heap.allocate("old", new BlockType(0x5348_0021, 2), 64);
             assertThatThrownBy(() -> SharedLock.open(heap, "old")).isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessageContaining("v1").hasMessageContaining("v2");
+                    .hasMessageContaining("v2").hasMessageContaining("v3");
         }
     }
 }

@@ -104,7 +104,7 @@ class Shm4jToolTest {
                 assertThat(list(live.get("processes"))).hasSize(2)
                         .contains(Map.of("pid", holder.pid(), "alive", true, "attachments", 1L));
                 assertThat(block(live, "orders")).containsEntry("kind", "SharedLock").containsEntry("tag", "0x53480021")
-                        .containsEntry("layoutVersion", 2L);
+                        .containsEntry("layoutVersion", 3L);
                 Map<String, Object> lock = state(live, "orders");
                 assertThat(lock).containsEntry("held", true).containsEntry("consistent", true)
                         .containsEntry("takeOvers", 0L).containsEntry("waiters", false);
@@ -199,11 +199,11 @@ class Shm4jToolTest {
         String heapName = names.unique("tool-layouts");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             heap.allocate("old ring", new BlockType(0x5348_0031, 2), 2048);
-            heap.allocate("broken ring", new BlockType(0x5348_0031, 4), 2048);
+            heap.allocate("broken ring", new BlockType(0x5348_0031, 5), 2048);
             heap.allocate("custom", new BlockType(0x100, 1), 64);
             Map<String, Object> report = json("inspect", heapName, "--json");
             assertThat(block(report, "old ring")).containsEntry("kind", "SharedRing")
-                    .containsEntry("unreadable", "layout version 2 (this tool reads version 4 of SharedRing)");
+                    .containsEntry("unreadable", "layout version 2 (this tool reads version 5 of SharedRing)");
             assertThat(block(report, "broken ring")).containsEntry("unreadable",
                     "ring 'broken ring' is not a ring: magic=0x0 (expected: 0x474e524a344d4853, \"SHM4JRNG\")");
             assertThat(block(report, "custom")).containsEntry("kind", "unknown").containsEntry("unreadable",
