@@ -21,10 +21,6 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_HELD_SINCE;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_SIZE;
-import static org.shm4j.sync.internal.SyncLayout.MUTEX_SLEEPERS_MASK;
-import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKES;
-import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKES_MASK;
-import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKE_SEQ_ONE;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 
 /**
@@ -37,11 +33,10 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * <p>Algorithm: a futex mutex in the style of Drepper's "Futexes Are Tricky" (mutex, take 2). The locked state is the
  * owner's <em>process word</em> (pid in the low half, start time in the high half), so a waiter can tell from one
  * atomic read whether the owner is alive, with no window in which the two disagree; bit 30 means "a waiter may be
- * blocked". Blocked waiters sleep in futex on a separate wake word (bytes 20..23: a count of the waiters in or about to
- * enter futex wait, and a wake sequence), so that a holder that releases and re-takes the lock word does not end
- * their wait; a releaser that saw the waiters bit adds 1 to the sequence and calls futex wake only if the count is
- * not 0. A thread that has blocked once acquires with the waiters bit set if others are counted, since they may
- * still be blocked; this costs at most one spurious wake.
+ * blocked". Blocked waiters sleep in futex on a separate {@link WakeWord} (bytes 20..23), so that a holder that
+ * releases and re-takes the lock word does not end their wait. A thread that has blocked once acquires with the
+ * waiters bit set if others are counted there, since they may still be blocked; this costs at most one spurious
+ * wake.
  *
  * <p>Costs: an uncontended acquire + release is two atomics (the CAS that takes the word, the CAS that gives it back,
  * which also checks that the word is this process's) and three plain accesses to the owner thread field (record,
@@ -56,21 +51,17 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * taking turns, a spin of up to 256 reads measured 21-26 ops/µs in ten runs, 4 reads 26-31 in six runs on a quiet
  * machine and 76-84 in five while other work ran (the README has the figures). Only a condition's signalled waiter,
  * whose signaller releases soon, spins longer ({@value #AFTER_SIGNAL_SPINS} reads, {@link #acquireAfterSignal()}).
- * Then it blocks until woken (the releaser wakes one waiter only if the waiters bit was set, and clears the bit; a
+ * Then it blocks until woken (the releaser wakes a waiter only if the waiters bit was set, and clears the bit; a
  * woken waiter that finds the mutex taken again, as a running thread may re-take it first, naps up to
- * {@link #NAP_NANOS} unannounced (but a condition's signalled waiter), then sets the bit again and blocks again: see
- * {@link #block}). With two threads
+ * {@link #NAP_NANOS} unannounced, then sets the bit again and blocks again: see {@link #block}). With two threads
  * taking turns, the wake word and the nap took the lock from a median of 32.8 ops/µs (15.9-73.9 in nine runs,
- * bimodal) to 71.5 (36.5-75.4 in seven, the lowest two beside a test run): the holder now runs alone while the
- * waiter sleeps, where before the waiter's futex waits nearly all returned {@code EAGAIN} and each cost the holder a
- * wake call, unless load elsewhere kept the waiter descheduled.
+ * bimodal) to 71.5 (36.5-75.4 in seven): the holder now runs alone while the waiter sleeps, where before the
+ * waiter's futex waits nearly all returned {@code EAGAIN} and each cost the holder a wake call.
  *
  * <p>Invariants: word != 0 iff the mutex is held; the owner thread field is written only by the owner, after its CAS
  * and before its release (so a thread of the owner's process that did not lock sees 0 or another id there, never its
  * own); heldSince is set only by a waiter that announced itself with the waiters bit and cleared by the releaser that
- * saw that bit, so the uncontended path touches neither it nor the wake word. The wake word's count is at least
- * the number of waiters in futex wait on it (a waiter killed while counted leaves it higher, which costs only wake
- * calls); its sequence changes after every release that saw the waiters bit. A blocked waiter wakes at least every
+ * saw that bit, so the uncontended path touches neither it nor the wake word. A blocked waiter wakes at least every
  * {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline and its interrupt status.
  *
  * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
@@ -145,10 +136,7 @@ public final class RobustMutex {
                     "0, or a pid in bits 0..29 and bit 31 clear");
         }
         checkFlags(segment, base + MUTEX_FLAGS, what);
-        int wakes = (int) INT.getVolatile(segment, base + MUTEX_WAKES);
-        if ((wakes & ~MUTEX_WAKES_MASK) != 0) {
-            throw Blocks.corrupt(what, "wake word", wakes, "0.." + MUTEX_WAKES_MASK);
-        }
+        WakeWord.check(segment, base, what);
         checkNotNegative(segment, base + MUTEX_OWNER_THREAD, "owner thread", what);
         checkNotNegative(segment, base + MUTEX_HELD_SINCE, "heldSince", what);
         checkNotNegative(segment, base + MUTEX_RECOVERIES, "recoveries", what);
@@ -250,12 +238,11 @@ public final class RobustMutex {
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
         try {
             while (true) {
-                int wakes = (int) INT.getVolatile(s, MUTEX_WAKES); // before the word: see block
+                int wakes = WakeWord.read(s, 0); // before the word: see WakeWord
                 long w = (long) LONG.getVolatile(s, MUTEX_WORD);
                 if (w == 0) {
                     // others may still be blocked: counted, or (uncounted) when the count is full
-                    long locked = step > BLOCK_STEP && (wakes & MUTEX_SLEEPERS_MASK) != 0 ? LOCKED | LOCK_WAITERS
-                            : LOCKED;
+                    long locked = step > BLOCK_STEP && WakeWord.countsSleepers(wakes) ? LOCKED | LOCK_WAITERS : LOCKED;
                     if (LONG.compareAndSet(s, MUTEX_WORD, 0L, locked)) {
                         claim(s, 0);
                         return true;
@@ -331,7 +318,7 @@ public final class RobustMutex {
         long nextLivenessCheck = start + LIVENESS_NANOS;
         int step = 0;
         while (true) {
-            int wakes = (int) INT.getVolatile(segment, MUTEX_WAKES); // before the word: see block
+            int wakes = WakeWord.read(segment, 0); // before the word: see WakeWord
             long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
             if (w == 0) {
                 return true;
@@ -398,13 +385,7 @@ public final class RobustMutex {
         LONG.getAndSet(s, base + MUTEX_WORD, 0L); // volatile: releases the guarded data
         // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
         LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L);
-        int wakes;
-        do { // volatile, after the word is free: a waiter that read the old wake word before that sees it change
-            wakes = (int) INT.getVolatile(s, base + MUTEX_WAKES);
-        } while (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, (wakes + MUTEX_WAKE_SEQ_ONE) & MUTEX_WAKES_MASK));
-        if ((wakes & MUTEX_SLEEPERS_MASK) != 0) { // else none sleeps (nappers are not counted: their nap ends)
-            Waits.wake(s, base + MUTEX_WAKES, wakeAll ? Integer.MAX_VALUE : 1);
-        }
+        WakeWord.wakeAfterRelease(s, base, wakeAll);
     }
 
     private static IllegalMonitorStateException notHeld(MemorySegment s, long base, String what) {
@@ -458,63 +439,33 @@ public final class RobustMutex {
     }
 
     /**
-     * Announces a waiter (the waiters bit, then heldSince) once the spin is over, then idles one step: it blocks on
-     * the wake word, not on the lock word, so that a holder that releases and re-takes the lock without a waiter's
-     * bit does not end the wait ({@code EAGAIN}). No wake is lost: {@code wakes} was read before {@code w}, and the
-     * hold {@code w} belongs to, which has the waiters bit (set here or already), adds 1 to the wake sequence after
-     * it frees the lock word and then wakes if the count it replaced was not 0; if this waiter is counted by then,
-     * it is woken or its wait sees the new sequence, and if not, its counting CAS fails on the new sequence.
+     * Announces a waiter (the waiters bit, then heldSince) once the spin is over, then sleeps one step on the wake
+     * word ({@link WakeWord}: a holder that releases and re-takes the lock word does not end that sleep). A waiter
+     * woken (or whose wait ended) that finds the mutex taken again first naps up to {@code napNanos} unannounced,
+     * so that the holder's releases stay on their fast path; at worst the nap delays it by {@code napNanos} after a
+     * release that saw no waiters bit. A condition's signalled waiter does not nap ({@code napNanos} 0): its
+     * signaller releases soon, and in a hand-off through a condition each side waits for the other. (Condition
+     * hand-offs measured 0.04-1.7 per µs with and without the nap, too widely to tell.)
      *
-     * <p>A waiter woken (or whose wait ended) that finds the mutex taken again first naps up to {@link #NAP_NANOS}
-     * unannounced: no waiters bit, no count, so the holder's releases stay on their fast path. Announcing itself at
-     * once, it could hardly ever fall asleep: a holder that takes and releases in a loop releases within the
-     * microsecond the futex call needs to enter its wait, so each announcement cost the holder a wake call and the
-     * waiter an {@code EAGAIN}. The nap ends early when a release wakes the wake word; at worst it delays a waiter
-     * by {@link #NAP_NANOS} after a release that saw no waiters bit. A condition's signalled waiter does not nap
-     * ({@code napNanos} 0): its signaller releases soon, and in a hand-off through a condition each side waits for
-     * the other. (Condition hand-offs measured 0.04-1.7 per µs with and without the nap, too widely to tell.)
-     *
+     * @param wakes    the wake word, read before the lock word {@code w}
      * @param napNanos how long a woken waiter naps before it announces itself again; 0 for no nap
      */
     private int block(int step, long w, int wakes, long maxBlockNanos, long napNanos) {
         if (napNanos > 0 && step > BLOCK_STEP && ((step - BLOCK_STEP) & 1) == 1) { // woken, taken again: nap first
-            return Waits.idle(step, segment, MUTEX_WAKES, wakes, Math.min(napNanos, maxBlockNanos));
+            return WakeWord.idle(segment, 0, step, wakes, Math.min(napNanos, maxBlockNanos));
         }
-        if (step >= BLOCK_STEP) {
-            if ((w & LOCK_WAITERS) == 0) {
-                if (!LONG.compareAndSet(segment, MUTEX_WORD, w, w | LOCK_WAITERS)) {
-                    return step; // the word changed: look again at once
-                }
-                w |= LOCK_WAITERS;
+        if (step < BLOCK_STEP) {
+            return WakeWord.idle(segment, 0, step, wakes, maxBlockNanos);
+        }
+        if ((w & LOCK_WAITERS) == 0) {
+            if (!LONG.compareAndSet(segment, MUTEX_WORD, w, w | LOCK_WAITERS)) {
+                return step; // the word changed: look again at once
             }
-            if ((long) LONG.getOpaque(segment, MUTEX_HELD_SINCE) == 0) { // opaque: diagnostics
-                LONG.compareAndSet(segment, MUTEX_HELD_SINCE, 0L, System.currentTimeMillis());
-            }
-            return sleep(step, wakes, maxBlockNanos);
         }
-        return Waits.idle(step, segment, MUTEX_WAKES, wakes, maxBlockNanos);
-    }
-
-    /**
-     * Counts the waiter in the wake word (unless the count is full), blocks while the word is unchanged, and takes
-     * the count back. A waiter killed while counted leaves the count one too high: releasers then call wake when
-     * nobody sleeps, and woken waiters acquire with the waiters bit, which only costs time.
-     *
-     * @return {@code step + 1}, or {@code step} if the wake word changed before the waiter was counted
-     */
-    private int sleep(int step, int wakes, long maxBlockNanos) {
-        if ((wakes & MUTEX_SLEEPERS_MASK) == MUTEX_SLEEPERS_MASK) { // full: the releaser wakes anyway
-            return Waits.idle(step, segment, MUTEX_WAKES, wakes, maxBlockNanos);
+        if ((long) LONG.getOpaque(segment, MUTEX_HELD_SINCE) == 0) { // opaque: diagnostics
+            LONG.compareAndSet(segment, MUTEX_HELD_SINCE, 0L, System.currentTimeMillis());
         }
-        // volatile: the count must be visible before the releaser, which frees the word first, reads it
-        if (!INT.compareAndSet(segment, MUTEX_WAKES, wakes, wakes + 1)) {
-            return step; // a release or another waiter changed it: look again at once
-        }
-        try {
-            return Waits.idle(step, segment, MUTEX_WAKES, wakes + 1, maxBlockNanos);
-        } finally {
-            INT.getAndAdd(segment, MUTEX_WAKES, -1); // the count includes this waiter: no borrow from the sequence
-        }
+        return WakeWord.sleep(segment, 0, step, wakes, maxBlockNanos);
     }
 
     private static void claim(MemorySegment s, long base) {

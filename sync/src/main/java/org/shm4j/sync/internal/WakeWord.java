@@ -1,0 +1,103 @@
+package org.shm4j.sync.internal;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_SLEEPERS_MASK;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKES;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKES_MASK;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKE_SEQ_ONE;
+
+/**
+ * The wake word of a {@link RobustMutex} (its bytes 20..23, {@link SyncLayout#MUTEX_WAKES}): the futex word its
+ * blocked waiters sleep on, so that a holder that releases and re-takes the lock word does not end their wait with
+ * {@code EAGAIN}. Bits 0..14 count the waiters in (or about to enter) futex wait, bits 15..30 are a wake sequence,
+ * bit 31 is clear. Every method takes the mutex's segment and the offset of its 40 bytes.
+ *
+ * <p>Protocol. A waiter reads the wake word before the lock word; once it has set the waiters bit on the hold it saw,
+ * it counts itself with a CAS that expects the wake word it read, and sleeps while the word holds the counted value.
+ * The releaser of a hold with the waiters bit frees the lock word, then adds 1 to the sequence, then calls futex wake
+ * only if the count it replaced was not 0. No wake is lost: if the waiter was counted first, it is woken or its wait
+ * sees the new sequence; if not, its counting CAS fails on the new sequence and it looks at the lock word again.
+ * A waiter killed while counted leaves the count one too high, which costs only wake calls nobody needs.
+ *
+ * <p>Naps. A woken waiter that finds the mutex taken again first naps unannounced (no waiters bit, no count) on this
+ * word, so that the holder's releases stay on their fast path; announcing itself at once, it could hardly ever fall
+ * asleep: a holder that takes and releases in a loop releases within the microsecond a futex call needs to enter its
+ * wait, so each announcement cost the holder a wake call and the waiter an {@code EAGAIN}. A nap ends when it times
+ * out, or early when a release for counted sleepers wakes the word.
+ */
+final class WakeWord {
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    private WakeWord() {
+    }
+
+    /** @return the wake word, read (volatile) before the lock word by a waiter that may block */
+    static int read(MemorySegment s, long base) {
+        return (int) INT.getVolatile(s, base + MUTEX_WAKES);
+    }
+
+    /** @return true if the wake word {@code wakes} counts sleepers: a waiter that acquires must keep the waiters bit */
+    static boolean countsSleepers(int wakes) {
+        return (wakes & MUTEX_SLEEPERS_MASK) != 0;
+    }
+
+    /**
+     * @throws org.shm4j.core.ShmFormatException if the wake word has bit 31 set (any count and sequence are valid)
+     */
+    static void check(MemorySegment s, long base, String what) {
+        int wakes = read(s, base);
+        if ((wakes & ~MUTEX_WAKES_MASK) != 0) {
+            throw Blocks.corrupt(what, "wake word", wakes, "0.." + MUTEX_WAKES_MASK);
+        }
+    }
+
+    /**
+     * Idles one step unannounced while the wake word holds {@code wakes}: the spin steps before a waiter announces
+     * itself, and a nap of a waiter that found the mutex taken again.
+     *
+     * @return the next step
+     */
+    static int idle(MemorySegment s, long base, int step, int wakes, long maxBlockNanos) {
+        return Waits.idle(step, s, base + MUTEX_WAKES, wakes, maxBlockNanos);
+    }
+
+    /**
+     * For a waiter that announced itself with the waiters bit: counts it in the wake word (unless the count is full:
+     * it then sleeps uncounted, and releasers wake anyway), blocks while the word is unchanged, and takes the count
+     * back.
+     *
+     * @return {@code step + 1}, or {@code step} if the wake word changed before the waiter was counted (look again)
+     */
+    static int sleep(MemorySegment s, long base, int step, int wakes, long maxBlockNanos) {
+        if ((wakes & MUTEX_SLEEPERS_MASK) == MUTEX_SLEEPERS_MASK) {
+            return idle(s, base, step, wakes, maxBlockNanos);
+        }
+        // volatile: the count must be visible before the releaser, which frees the lock word first, reads it
+        if (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, wakes + 1)) {
+            return step;
+        }
+        try {
+            return idle(s, base, step, wakes + 1, maxBlockNanos);
+        } finally {
+            INT.getAndAdd(s, base + MUTEX_WAKES, -1); // the count includes this waiter: no borrow from the sequence
+        }
+    }
+
+    /**
+     * For the releaser of a hold that had the waiters bit, after it freed the lock word: moves the sequence on and
+     * wakes one sleeper (or all) if any is counted. Nappers are not counted: their naps end by themselves.
+     */
+    static void wakeAfterRelease(MemorySegment s, long base, boolean wakeAll) {
+        int wakes;
+        do { // volatile, after the lock word is free: a waiter that read the old wake word before that sees it change
+            wakes = read(s, base);
+        } while (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, (wakes + MUTEX_WAKE_SEQ_ONE) & MUTEX_WAKES_MASK));
+        if (countsSleepers(wakes)) {
+            Waits.wake(s, base + MUTEX_WAKES, wakeAll ? Integer.MAX_VALUE : 1);
+        }
+    }
+}
