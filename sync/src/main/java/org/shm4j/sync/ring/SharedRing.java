@@ -15,13 +15,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
@@ -31,14 +29,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
-import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
 
 /**
  * A ring buffer of variable-length byte messages in shared memory, with one consumer and one or many producers, in
@@ -201,7 +195,6 @@ public final class SharedRing {
     public static final int MAX_CAPACITY = 1 << 30;
 
     private static final String KIND = "ring";
-    private static final long DEFAULT_STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int STALL_CHECK_EVERY = 64;
     private static final int TURN_SPINS = 128;
     private static final int TURN_TAKEN = 0;
@@ -257,7 +250,7 @@ public final class SharedRing {
         RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
         this.capacity = cap;
         this.mask = cap - 1;
-        this.maxMessageLength = maxMessageLength(cap);
+        this.maxMessageLength = RingHeaders.maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
         this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
         this.positionOffset = SyncLayout.ringConsumerPosition(kind == Kind.SPSC);
@@ -273,8 +266,8 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the capacity is not one
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity),
-                s -> format(s, kind, capacity)), "ring '" + name + "'");
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
+                s -> RingHeaders.format(s, kind, capacity)), "ring '" + name + "'");
     }
 
     /**
@@ -286,8 +279,8 @@ public final class SharedRing {
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
         long stallNanos = Checks.positive("stallTimeout nanos", stallTimeout.toNanos());
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity), s -> {
-            format(s, kind, capacity);
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity), s -> {
+            RingHeaders.format(s, kind, capacity);
             s.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, stallNanos);
         }), "ring '" + name + "'");
     }
@@ -319,8 +312,8 @@ public final class SharedRing {
      * @throws ShmTypeMismatchException if it exists with another kind or capacity
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
-        return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, blockSize(capacity),
-                s -> format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
+        return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
+                s -> RingHeaders.format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
     }
 
     /**
@@ -342,9 +335,9 @@ public final class SharedRing {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedRing format(MemorySegment segment, long offset, Kind kind, int capacity) {
-        MemorySegment block = Blocks.wrap(segment, offset, blockSize(capacity), Long.BYTES, KIND);
+        MemorySegment block = Blocks.wrap(segment, offset, RingHeaders.blockSize(capacity), Long.BYTES, KIND);
         block.fill((byte) 0);
-        format(block, kind, capacity);
+        RingHeaders.format(block, kind, capacity);
         return new SharedRing(block, Blocks.describe(KIND, block.address()));
     }
 
@@ -374,7 +367,7 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
      */
     public static long requiredBytes(int capacity) {
-        return blockSize(capacity);
+        return RingHeaders.blockSize(capacity);
     }
 
     /** @return the kind of ring */
@@ -1047,27 +1040,5 @@ public final class SharedRing {
         if (padding > 0) { // release: the consumer reads it with acquire
             LONG.setRelease(block, RING_HEADER_SIZE + index, RingRecords.header(padding, RING_PADDING_TYPE));
         }
-    }
-
-    /** @return the longest message payload of a ring of {@code capacity}: a record fits an eighth of it */
-    static int maxMessageLength(int capacity) {
-        return capacity / 8 - RING_RECORD_HEADER;
-    }
-
-    private static long blockSize(int capacity) {
-        if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || Integer.bitCount(capacity) != 1) {
-            throw new IllegalArgumentException("capacity=" + capacity + " (expected: a power of 2 from "
-                    + MIN_CAPACITY + " to " + MAX_CAPACITY + ")");
-        }
-        return RING_HEADER_SIZE + capacity;
-    }
-
-    private static void format(MemorySegment block, Kind kind, int capacity) {
-        block.set(JAVA_INT, RING_CAPACITY_OFFSET, capacity);
-        block.set(JAVA_INT, RING_MAX_MESSAGE_OFFSET, maxMessageLength(capacity));
-        block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
-        block.set(JAVA_INT, RING_VERSION_OFFSET, SyncLayout.RING.layoutVersion());
-        block.set(JAVA_LONG, RING_MAGIC_OFFSET, RING_MAGIC);
-        block.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, DEFAULT_STALL_TIMEOUT_NANOS);
     }
 }
