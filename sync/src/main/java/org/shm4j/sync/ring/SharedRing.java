@@ -195,7 +195,6 @@ public final class SharedRing {
     public static final int MAX_CAPACITY = 1 << 30;
 
     private static final String KIND = "ring";
-    private static final int STALL_CHECK_EVERY = 64;
     private static final int TURN_SPINS = 128;
     private static final int TURN_TAKEN = 0;
     private static final int TURN_EMPTY = 1;
@@ -217,8 +216,9 @@ public final class SharedRing {
     private final String description;
     private final String consumersName; // made once: the MPMC poll path allocates nothing
 
-    // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
+    // consumer-side state of the stall rule, also held by stallRule: the empty polls count in it with no hop
     private final StallWatch stall = new StallWatch();
+    private final RingStallRule stallRule; // cold: stall checks, take-over and unblock
 
     // Process-local copies of shared positions, each a safe under-estimate, so that the hot paths read fewer shared
     // words; each on cache lines of its own (LocalPosition), away from the final fields every thread reads.
@@ -257,6 +257,7 @@ public final class SharedRing {
         this.recovery = new RingRecovery(block, data, positionOffset, what);
         this.description = what;
         this.consumersName = what + " consumers";
+        this.stallRule = new RingStallRule(block, consumers, positionOffset, recovery, consumersName, stall);
     }
 
     /**
@@ -589,7 +590,7 @@ public final class SharedRing {
     /** @return the stall timeout every consumer of this ring applies (default 5 s) */
     public Duration stallTimeout() {
         try {
-            return Duration.ofNanos(stallTimeoutNanos());
+            return Duration.ofNanos(stallRule.timeoutNanos());
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -620,10 +621,6 @@ public final class SharedRing {
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
-    }
-
-    private long stallTimeoutNanos() {
-        return (long) LONG.getOpaque(block, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do
     }
 
     /**
@@ -714,7 +711,8 @@ public final class SharedRing {
     /**
      * Looks, without the consumers' turn, at the record at consumedTo: if it is not committed, and consumedTo did not
      * move meanwhile, there is no message at that instant, and the poll need not take the turn. Every
-     * {@value #STALL_CHECK_EVERY}th such look takes the turn anyway, for the stall rule and a dead consumer's freeing.
+     * {@value RingStallRule#CHECK_EVERY}th such look takes the turn anyway, for the stall rule and a dead consumer's
+     * freeing.
      *
      * @return true if the poll may return 0 at once
      */
@@ -724,7 +722,7 @@ public final class SharedRing {
         }
         long looks = emptyLooks.plain() + 1; // plain: see the field
         emptyLooks.setPlain(looks);
-        return (looks & (STALL_CHECK_EVERY - 1)) != 0;
+        return (looks & (RingStallRule.CHECK_EVERY - 1)) != 0;
     }
 
     /** @return true if the record at consumedTo was not committed, at an instant consumedTo held still */
@@ -788,9 +786,10 @@ public final class SharedRing {
                     consumerPosition.setPlain(position);
                 }
                 signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
-            } else if (mayBeStalled(length) && (consumers != null || stall.emptyPoll(STALL_CHECK_EVERY))) {
-                // MPMC: nothingCommitted already let only every STALL_CHECK_EVERY-th empty look take the turn
-                skipIfStalled(position);
+            } else if (RingStallRule.mayBeStalled(length, kind)
+                    && (consumers != null || stall.emptyPoll(RingStallRule.CHECK_EVERY))) {
+                // MPMC: nothingCommitted already let only every CHECK_EVERY-th empty look take the turn
+                stallRule.skipIfStalled(position);
             }
         }
         return handled;
@@ -809,45 +808,6 @@ public final class SharedRing {
         LONG.setOpaque(block, RING_CONSUMED_TO_OFFSET, end);
         VarHandle.storeStoreFence(); // no zero of the record before the commit point, even in a process killed here
         RingRecords.zero(block, RING_HEADER_SIZE + index, aligned);
-    }
-
-    /**
-     * @return whether an empty poll that read {@code length} at head may be looking at a stalled record: a claimed one
-     * (negative length), or for MPSC and MPMC also a zero, since their producers mark a claim only after winning the
-     * tail CAS. An SPSC producer marks its claim before it moves tail, so there a zero means empty, and the spinning
-     * consumer never touches the producer's tail cache line.
-     */
-    private boolean mayBeStalled(int length) {
-        return length < 0 || kind != Kind.SPSC;
-    }
-
-    /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
-    private void checkStall() {
-        if (consumers == null) {
-            skipIfStalled((long) LONG.getOpaque(block, positionOffset)); // opaque: the consumer's own field
-        } else if (consumers.tryAcquire()) {
-            try {
-                skipIfStalled((long) LONG.getAcquire(block, positionOffset)); // acquire: a previous consumer's
-            } finally {
-                consumers.release(false, consumersName);
-            }
-        }
-    }
-
-    /**
-     * The stall rule: skip the record at the consumer's {@code position} if it stayed uncommitted for the stall
-     * timeout, over no more than the claims made before it was first seen stuck.
-     */
-    private void skipIfStalled(long position) {
-        long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
-        if (tail == position) {
-            stall.clear(); // empty, not stalled
-            return;
-        }
-        long bound = stall.expired(position, tail, System.nanoTime(), stallTimeoutNanos());
-        if (bound >= 0) {
-            recovery.unblockAt(position, bound);
-        }
     }
 
     /** Repeats {@code attempt}, waiting for the consumer to free space between tries, until it succeeds or times out. */
@@ -871,8 +831,9 @@ public final class SharedRing {
         if (Thread.interrupted()) {
             throw new InterruptedException();
         }
-        if (consumer && (strategy.blocksAt(step) || step % STALL_CHECK_EVERY == STALL_CHECK_EVERY - 1)) {
-            checkStall();
+        if (consumer && (strategy.blocksAt(step)
+                || step % RingStallRule.CHECK_EVERY == RingStallRule.CHECK_EVERY - 1)) {
+            stallRule.check();
         }
         int seq = (int) INT.getVolatile(block, seqOffset);
         if (!strategy.blocksAt(step)) {
@@ -880,14 +841,11 @@ public final class SharedRing {
         }
         INT.getAndAdd(block, waitersOffset, 1); // announce, then re-check in the caller's next round
         try {
-            return strategy.idle(step, block, seqOffset, seq, Math.min(leftNanos, nextStallCheck(consumer)));
+            long idleNanos = consumer ? Math.min(leftNanos, stallRule.nextCheckNanos()) : leftNanos;
+            return strategy.idle(step, block, seqOffset, seq, idleNanos);
         } finally {
             INT.getAndAdd(block, waitersOffset, -1);
         }
-    }
-
-    private long nextStallCheck(boolean consumer) {
-        return consumer ? Math.max(1, stallTimeoutNanos() / 4) : Long.MAX_VALUE;
     }
 
     /** Wakes the waiters on the other side, if any announced themselves. */
@@ -910,25 +868,10 @@ public final class SharedRing {
      */
     public boolean unblock() {
         try {
-            if (consumers == null) {
-                return unblockAsConsumer();
-            }
-            if (!consumers.tryAcquire()) {
-                return false;
-            }
-            try {
-                return unblockAsConsumer();
-            } finally {
-                consumers.release(false, consumersName);
-            }
+            return stallRule.unblock();
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
-    }
-
-    private boolean unblockAsConsumer() {
-        long position = (long) LONG.getAcquire(block, positionOffset); // acquire: a previous consumer's
-        return recovery.unblockAt(position, (long) LONG.getVolatile(block, RING_TAIL_OFFSET));
     }
 
     /**
