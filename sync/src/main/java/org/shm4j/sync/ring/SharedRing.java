@@ -15,17 +15,12 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
@@ -201,7 +196,6 @@ public final class SharedRing {
     private static final int TURN_BUSY = 2;
 
     // VarHandle mechanics
-    private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private final MemorySegment block; // header and records: the hot paths access all through this one segment
@@ -460,7 +454,7 @@ public final class SharedRing {
     public boolean offer(int type, byte[] source, int sourceOffset, int length, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
         try {
-            return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+            return RingWaits.retry(block, () -> offer(type, source, sourceOffset, length), timeout, strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -476,7 +470,7 @@ public final class SharedRing {
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length, Duration timeout,
                          WaitStrategy strategy) throws InterruptedException {
         try {
-            return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+            return RingWaits.retry(block, () -> offer(type, source, sourceOffset, length), timeout, strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -515,7 +509,7 @@ public final class SharedRing {
     public boolean tryClaim(int type, int length, RingClaim claim, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
         try {
-            return retry(() -> tryClaim(type, length, claim), timeout, strategy);
+            return RingWaits.retry(block, () -> tryClaim(type, length, claim), timeout, strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -553,7 +547,7 @@ public final class SharedRing {
                 if (left <= 0) {
                     return 0;
                 }
-                step = await(strategy, step, RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET, left, true);
+                step = RingWaits.awaitNotEmpty(block, strategy, step, left, stallRule);
             }
         } catch (IllegalStateException e) {
             throw closedOr(e);
@@ -746,7 +740,7 @@ public final class SharedRing {
             head = (long) LONG.getOpaque(block, RING_HEAD_OFFSET); // opaque: likewise
             if (position != head) { // a consumer died after handing records over and before freeing them
                 recovery.finishConsumption(head, position);
-                signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
+                RingWaits.signalNotFull(block);
                 head = position;
             }
             consumerPosition.setPlain(position);
@@ -785,7 +779,7 @@ public final class SharedRing {
                     LONG.setRelease(block, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
                     consumerPosition.setPlain(position);
                 }
-                signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
+                RingWaits.signalNotFull(block);
             } else if (RingStallRule.mayBeStalled(length, kind)
                     && (consumers != null || stall.emptyPoll(RingStallRule.CHECK_EVERY))) {
                 // MPMC: nothingCommitted already let only every CHECK_EVERY-th empty look take the turn
@@ -808,52 +802,6 @@ public final class SharedRing {
         LONG.setOpaque(block, RING_CONSUMED_TO_OFFSET, end);
         VarHandle.storeStoreFence(); // no zero of the record before the commit point, even in a process killed here
         RingRecords.zero(block, RING_HEADER_SIZE + index, aligned);
-    }
-
-    /** Repeats {@code attempt}, waiting for the consumer to free space between tries, until it succeeds or times out. */
-    private boolean retry(BooleanSupplier attempt, Duration timeout, WaitStrategy strategy)
-            throws InterruptedException {
-        long start = System.nanoTime();
-        int step = 0;
-        while (!attempt.getAsBoolean()) {
-            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
-            if (left <= 0) {
-                return false;
-            }
-            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
-        }
-        return true;
-    }
-
-    /** Waits one step of {@code strategy} for the sequence at {@code seqOffset} to move. */
-    private int await(WaitStrategy strategy, int step, long seqOffset, long waitersOffset, long leftNanos,
-                      boolean consumer) throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
-        }
-        if (consumer && (strategy.blocksAt(step)
-                || step % RingStallRule.CHECK_EVERY == RingStallRule.CHECK_EVERY - 1)) {
-            stallRule.check();
-        }
-        int seq = (int) INT.getVolatile(block, seqOffset);
-        if (!strategy.blocksAt(step)) {
-            return strategy.idle(step, block, seqOffset, seq, leftNanos);
-        }
-        INT.getAndAdd(block, waitersOffset, 1); // announce, then re-check in the caller's next round
-        try {
-            long idleNanos = consumer ? Math.min(leftNanos, stallRule.nextCheckNanos()) : leftNanos;
-            return strategy.idle(step, block, seqOffset, seq, idleNanos);
-        } finally {
-            INT.getAndAdd(block, waitersOffset, -1);
-        }
-    }
-
-    /** Wakes the waiters on the other side, if any announced themselves. */
-    private void signal(long seqOffset, long waitersOffset) {
-        if ((int) INT.getVolatile(block, waitersOffset) != 0) {
-            INT.getAndAdd(block, seqOffset, 1);
-            Waits.wake(block, seqOffset, Integer.MAX_VALUE);
-        }
     }
 
     /**
@@ -897,7 +845,7 @@ public final class SharedRing {
     void publish(long index, int type, int length) {
         // release: the payload first
         LONG.setRelease(block, RING_HEADER_SIZE + index, RingRecords.header(length + RING_RECORD_HEADER, type));
-        signal(RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET);
+        RingWaits.signalNotEmpty(block);
     }
 
     /** @return the record index claimed for a message, or -1 if there is no room */
