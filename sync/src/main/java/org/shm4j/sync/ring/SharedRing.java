@@ -19,12 +19,10 @@ import java.util.Objects;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
@@ -190,29 +188,25 @@ public final class SharedRing {
     public static final int MAX_CAPACITY = 1 << 30;
 
     private static final String KIND = "ring";
-    private static final int TURN_SPINS = 128;
-    private static final int TURN_TAKEN = 0;
-    private static final int TURN_EMPTY = 1;
-    private static final int TURN_BUSY = 2;
 
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
-    private final MemorySegment block; // header and records: the hot paths access all through this one segment
-    private final MemorySegment data;
-    private final Kind kind;
-    private final int capacity;
-    private final int mask;
+    final MemorySegment block; // header and records: the hot paths access all through this one segment
+    final MemorySegment data;
+    final Kind kind;
+    final int capacity;
+    final int mask;
     private final int maxMessageLength;
-    private final RobustMutex consumers;
-    private final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
-    private final RingRecovery recovery;
+    final RobustMutex consumers;
+    final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
+    final RingRecovery recovery;
     private final String description;
-    private final String consumersName; // made once: the MPMC poll path allocates nothing
+    final String consumersName; // made once: the MPMC poll path allocates nothing
 
     // consumer-side state of the stall rule, also held by stallRule: the empty polls count in it with no hop
-    private final StallWatch stall = new StallWatch();
-    private final RingStallRule stallRule; // cold: stall checks, take-over and unblock
+    final StallWatch stall = new StallWatch();
+    final RingStallRule stallRule; // cold: stall checks, take-over and unblock
 
     // Process-local copies of shared positions, each a safe under-estimate, so that the hot paths read fewer shared
     // words; each on cache lines of its own (LocalPosition), away from the final fields every thread reads.
@@ -223,14 +217,14 @@ public final class SharedRing {
     // consumerPosition: where this object's consumer last left head and consumedTo both (-1: not yet). If consumedTo
     // still holds it, no other consumer moved since, so head holds it too and need not be read. Plain: only the
     // consumer thread (MPMC: the holder of the consumers' mutex, which orders it) touches it.
-    private final LocalPosition consumerPosition = new LocalPosition(-1);
+    final LocalPosition consumerPosition = new LocalPosition(-1);
     // emptyLooks: MPMC polls that found nothing committed without taking the consumers' turn (see nothingCommitted)
     // plain and racy between this process's consumer threads: a lost count only delays a check
-    private final LocalPosition emptyLooks = new LocalPosition(0);
+    final LocalPosition emptyLooks = new LocalPosition(0);
     // lastTurnFound: 1 if the last MPMC turn taken through this object handed a message over, so the next poll takes
     // the turn without looking first (the look only pays when the ring is empty); written only when it changes.
     // Plain and racy between this process's consumer threads: a stale value only costs one look or one empty turn
-    private final LocalPosition lastTurnFound = new LocalPosition(0);
+    final LocalPosition lastTurnFound = new LocalPosition(0);
 
     private SharedRing(MemorySegment block, String what) {
         this.block = block;
@@ -532,23 +526,7 @@ public final class SharedRing {
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
         try {
-            Objects.requireNonNull(handler, "handler");
-            long start = System.nanoTime();
-            long timeoutNanos = Waits.nanos(timeout);
-            int step = 0;
-            while (true) {
-                // MPMC: the consumers' turn is waited for within the timeout too
-                int handled = consumers == null ? drainAsConsumer(handler, 1)
-                        : drainInTurn(handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
-                if (handled > 0) {
-                    return handled;
-                }
-                long left = timeoutNanos - (System.nanoTime() - start);
-                if (left <= 0) {
-                    return 0;
-                }
-                step = RingWaits.awaitNotEmpty(block, strategy, step, left, stallRule);
-            }
+            return RingConsumer.poll(this, Objects.requireNonNull(handler, "handler"), Waits.nanos(timeout), strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -626,182 +604,10 @@ public final class SharedRing {
      */
     public int drain(MessageHandler handler, int limit) {
         try {
-            Objects.requireNonNull(handler, "handler");
-            if (consumers == null) {
-                return drainAsConsumer(handler, limit);
-            }
-            try {
-                return drainInTurn(handler, limit, -1, false);
-            } catch (InterruptedException impossible) {
-                throw new AssertionError(impossible);
-            }
+            return RingConsumer.drain(this, Objects.requireNonNull(handler, "handler"), limit);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
-    }
-
-    /**
-     * Drains as an MPMC consumer: in the consumers' turn, waited for up to {@code turnNanos} (negative: for ever).
-     *
-     * @return the number of messages handled; 0 if the turn did not come in time, or nothing was committed
-     */
-    private int drainInTurn(MessageHandler handler, int limit, long turnNanos, boolean interruptible)
-            throws InterruptedException {
-        boolean lastFound = lastTurnFound.plain() != 0; // plain: see the field
-        if (!lastFound && nothingCommitted()) {
-            return 0;
-        }
-        if (!consumers.tryAcquire()) {
-            int spun = spinForTurn();
-            if (spun == TURN_EMPTY) {
-                noteTurn(lastFound, 0);
-                return 0;
-            }
-            // a timed wait may end before the mutex's periodic liveness check: then check the holder once
-            if (spun == TURN_BUSY && !consumers.acquire(turnNanos, interruptible)
-                    && !consumers.takeOverIfOwnerDead()) {
-                return 0;
-            }
-        }
-        int handled;
-        try {
-            handled = drainAsConsumer(handler, limit);
-        } finally {
-            consumers.release(false, consumersName);
-        }
-        noteTurn(lastFound, handled);
-        return handled;
-    }
-
-    /** Records whether a turn handed messages over, writing the shared local field only when that changes. */
-    private void noteTurn(boolean lastFound, int handled) {
-        if (lastFound != handled > 0) {
-            lastTurnFound.setPlain(handled > 0 ? 1 : 0); // plain: see the field
-        }
-    }
-
-    /**
-     * Waits for the consumers' turn by spinning, up to {@value #TURN_SPINS} rounds, while another consumer holds it:
-     * a turn is usually held for one drain of a few records, far shorter than blocking in the futex and being woken
-     * (the mutex's own acquire blocks after a few reads). Each round looks at the record at consumedTo without the
-     * turn first, and gives up as soon as nothing is committed there.
-     *
-     * @return {@link #TURN_TAKEN} if this thread now holds the turn, {@link #TURN_EMPTY} if nothing was committed at
-     *         some instant (a poll may return 0), {@link #TURN_BUSY} if the turn is still held
-     */
-    private int spinForTurn() {
-        for (int i = 0; i < TURN_SPINS; i++) {
-            Thread.onSpinWait();
-            if (lookEmpty()) {
-                return TURN_EMPTY;
-            }
-            if (!consumers.isHeld() && consumers.tryAcquire()) {
-                return TURN_TAKEN;
-            }
-        }
-        return TURN_BUSY;
-    }
-
-    /**
-     * Looks, without the consumers' turn, at the record at consumedTo: if it is not committed, and consumedTo did not
-     * move meanwhile, there is no message at that instant, and the poll need not take the turn. Every
-     * {@value RingStallRule#CHECK_EVERY}th such look takes the turn anyway, for the stall rule and a dead consumer's
-     * freeing.
-     *
-     * @return true if the poll may return 0 at once
-     */
-    private boolean nothingCommitted() {
-        if (!lookEmpty()) {
-            return false;
-        }
-        long looks = emptyLooks.plain() + 1; // plain: see the field
-        emptyLooks.setPlain(looks);
-        return (looks & (RingStallRule.CHECK_EVERY - 1)) != 0;
-    }
-
-    /** @return true if the record at consumedTo was not committed, at an instant consumedTo held still */
-    private boolean lookEmpty() {
-        final MemorySegment block = this.block;
-        long position = (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET); // acquire: a consumer's zeroing first
-        // acquire: the re-read of consumedTo after it; a consumer moves consumedTo (fenced) before zeroing a record
-        long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + (position & mask));
-        return RingRecords.length(record) <= 0 && (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET) == position;
-    }
-
-    private int drainAsConsumer(MessageHandler handler, int limit) {
-        final MemorySegment block = this.block; // local copies: no reloads after the acquire reads below
-        final MemorySegment data = this.data;
-        final int mask = this.mask;
-        final boolean zeroes = kind != Kind.SPSC; // SPSC: head is the commit point, freed bytes stay as they are
-        // opaque: only a consumer writes it, and the consumers' mutex (MPMC) or the caller orders consumers
-        long position = (long) LONG.getOpaque(block, positionOffset);
-        long head = position;
-        if (zeroes && position != consumerPosition.plain()) { // another consumer ran since this one did (or none yet)
-            head = (long) LONG.getOpaque(block, RING_HEAD_OFFSET); // opaque: likewise
-            if (position != head) { // a consumer died after handing records over and before freeing them
-                recovery.finishConsumption(head, position);
-                RingWaits.signalNotFull(block);
-                head = position;
-            }
-            consumerPosition.setPlain(position);
-        }
-        int handled = 0;
-        int length = 0;
-        try {
-            while (handled < limit) {
-                int index = (int) (position & mask);
-                // acquire: pairs with the producer's release
-                long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + index);
-                length = RingRecords.length(record);
-                if (length <= 0) {
-                    break;
-                }
-                if (Integer.compareUnsigned(length - RING_RECORD_HEADER, capacity - index - RING_RECORD_HEADER) > 0) {
-                    throw recovery.corrupted("record header 0x" + Long.toHexString(record) + " at " + position);
-                }
-                int type = RingRecords.type(record);
-                int aligned = RingRecords.align(length);
-                position += aligned;
-                if (type != RING_PADDING_TYPE) {
-                    handled++;
-                    try {
-                        handler.onMessage(type, data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
-                    } finally {
-                        consumed(block, index, aligned, position, zeroes);
-                    }
-                } else {
-                    consumed(block, index, aligned, position, zeroes);
-                }
-            }
-        } finally {
-            if (position != head) {
-                if (zeroes) {
-                    LONG.setRelease(block, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
-                    consumerPosition.setPlain(position);
-                }
-                RingWaits.signalNotFull(block);
-            } else if (RingStallRule.mayBeStalled(length, kind)
-                    && (consumers != null || stall.emptyPoll(RingStallRule.CHECK_EVERY))) {
-                // MPMC: nothingCommitted already let only every CHECK_EVERY-th empty look take the turn
-                stallRule.skipIfStalled(position);
-            }
-        }
-        return handled;
-    }
-
-    /**
-     * Frees a record handed over. SPSC: moves head past it, which is also the commit point. Else: moves the commit
-     * point past it, then zeroes it; head moves later, once per drain.
-     */
-    private static void consumed(MemorySegment block, int index, int aligned, long end, boolean zeroes) {
-        if (!zeroes) {
-            LONG.setRelease(block, RING_HEAD_OFFSET, end); // release: the handler's reads before the producer's writes
-            return;
-        }
-        // opaque: read only by the next consumer, after the consumers' mutex or the death of this one orders it
-        LONG.setOpaque(block, RING_CONSUMED_TO_OFFSET, end);
-        VarHandle.storeStoreFence(); // no zero of the record before the commit point, even in a process killed here
-        RingRecords.zero(block, RING_HEADER_SIZE + index, aligned);
     }
 
     /**
