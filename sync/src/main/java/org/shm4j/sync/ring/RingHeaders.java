@@ -114,6 +114,22 @@ final class RingHeaders {
     }
 
     /**
+     * Checks a whole ring block: its header as {@link #check} does, then that the block is exactly the header and the
+     * capacity it gives.
+     *
+     * @return the capacity
+     * @throws ShmFormatException if the header is not valid or the block's size does not match it
+     */
+    static int checkBlock(MemorySegment block, String what) {
+        int cap = check(block, what);
+        if (block.byteSize() != RING_HEADER_SIZE + cap) {
+            throw Blocks.corrupt(what, "capacity", cap, (block.byteSize() - RING_HEADER_SIZE) + ", the block's "
+                    + block.byteSize() + " bytes less the header");
+        }
+        return cap;
+    }
+
+    /**
      * Checks the positions, which other processes may be moving: head, tail and consumedTo are multiples of the
      * record alignment, head &lt;= tail &lt;= head + capacity and head &lt;= consumedTo &lt;= head + capacity, checked
      * in a view where head did not move while tail was read (consumedTo only if {@code kind} uses it).

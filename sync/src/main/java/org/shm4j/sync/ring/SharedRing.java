@@ -218,7 +218,7 @@ public final class SharedRing {
     // still holds it, no other consumer moved since, so head holds it too and need not be read. Plain: only the
     // consumer thread (MPMC: the holder of the consumers' mutex, which orders it) touches it.
     final LocalPosition consumerPosition = new LocalPosition(-1);
-    // emptyLooks: MPMC polls that found nothing committed without taking the consumers' turn (see nothingCommitted)
+    // emptyLooks: MPMC polls that found nothing committed without the consumers' turn (RingConsumer.nothingCommitted)
     // plain and racy between this process's consumer threads: a lost count only delays a check
     final LocalPosition emptyLooks = new LocalPosition(0);
     // lastTurnFound: 1 if the last MPMC turn taken through this object handed a message over, so the next poll takes
@@ -228,11 +228,7 @@ public final class SharedRing {
 
     private SharedRing(MemorySegment block, String what) {
         this.block = block;
-        int cap = RingHeaders.check(block, what);
-        if (block.byteSize() != RING_HEADER_SIZE + cap) {
-            throw Blocks.corrupt(what, "capacity", cap, (block.byteSize() - RING_HEADER_SIZE) + ", the block's "
-                    + block.byteSize() + " bytes less the header");
-        }
+        int cap = RingHeaders.checkBlock(block, what);
         this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1];
         RingHeaders.checkPositions(block, cap, kind, what);
         RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
