@@ -30,22 +30,6 @@ final class RingConsumer {
     }
 
     /**
-     * Does what {@link SharedRing#drain(MessageHandler, int)} documents.
-     *
-     * @return the number of messages handled
-     */
-    static int drain(SharedRing ring, MessageHandler handler, int limit) {
-        if (ring.consumers == null) {
-            return drainAsConsumer(ring, handler, limit);
-        }
-        try {
-            return drainInTurn(ring, handler, limit, -1, false);
-        } catch (InterruptedException impossible) {
-            throw new AssertionError(impossible);
-        }
-    }
-
-    /**
      * Does what {@link SharedRing#poll(MessageHandler, java.time.Duration, WaitStrategy)} documents.
      *
      * @return 1 if a message was handled, 0 if none came within {@code timeoutNanos}
@@ -75,8 +59,8 @@ final class RingConsumer {
      *
      * @return the number of messages handled; 0 if the turn did not come in time, or nothing was committed
      */
-    private static int drainInTurn(SharedRing ring, MessageHandler handler, int limit, long turnNanos,
-                                   boolean interruptible) throws InterruptedException {
+    static int drainInTurn(SharedRing ring, MessageHandler handler, int limit, long turnNanos,
+                           boolean interruptible) throws InterruptedException {
         boolean lastFound = ring.lastTurnFound.plain() != 0; // plain: see SharedRing's field
         if (!lastFound && nothingCommitted(ring)) {
             return 0;
@@ -165,7 +149,7 @@ final class RingConsumer {
      *
      * @return the number of messages handled
      */
-    private static int drainAsConsumer(SharedRing ring, MessageHandler handler, int limit) {
+    static int drainAsConsumer(SharedRing ring, MessageHandler handler, int limit) {
         final MemorySegment block = ring.block; // local copies: no reloads after the acquire reads below
         final MemorySegment data = ring.data;
         final int mask = ring.mask;

@@ -600,7 +600,15 @@ public final class SharedRing {
      */
     public int drain(MessageHandler handler, int limit) {
         try {
-            return RingConsumer.drain(this, Objects.requireNonNull(handler, "handler"), limit);
+            Objects.requireNonNull(handler, "handler");
+            if (consumers == null) {
+                return RingConsumer.drainAsConsumer(this, handler, limit);
+            }
+            try {
+                return RingConsumer.drainInTurn(this, handler, limit, -1, false);
+            } catch (InterruptedException impossible) {
+                throw new AssertionError(impossible);
+            }
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
