@@ -6,6 +6,8 @@ import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -18,14 +20,16 @@ import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
 
 /**
- * The checks of a {@link SharedRing}'s header (its layout is in that class's Javadoc), made when a ring is opened,
- * wrapped or created, before anything is sized from the header: that the block holds a header, then the magic and
- * layout version, then the geometry (capacity, maxMessageLength, kind), then the positions. Each failure is a
- * {@link ShmFormatException} naming the ring, the field and the value found.
+ * A {@link SharedRing}'s header (its layout is in that class's Javadoc): its geometry and how it is written when a
+ * ring is created, and the checks made when a ring is opened, wrapped or created, before anything is sized from the
+ * header: that the block holds a header, then the magic and layout version, then the geometry (capacity,
+ * maxMessageLength, kind), then the positions. Each failure is a {@link ShmFormatException} naming the ring, the
+ * field and the value found.
  */
 final class RingHeaders {
     // VarHandle mechanics
@@ -33,8 +37,42 @@ final class RingHeaders {
 
     /** Reads of the positions to try for a view in which head did not move. */
     private static final int POSITION_ATTEMPTS = 4;
+    /** The stall timeout a new ring's header holds. */
+    private static final long DEFAULT_STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     private RingHeaders() {
+    }
+
+    /** @return the longest message payload of a ring of {@code capacity}: a record fits an eighth of it */
+    static int maxMessageLength(int capacity) {
+        return capacity / 8 - RING_RECORD_HEADER;
+    }
+
+    /**
+     * @return the bytes a ring of {@code capacity} needs: the header and the data
+     * @throws IllegalArgumentException if the capacity is not a power of two from {@link SharedRing#MIN_CAPACITY}
+     *                                  to {@link SharedRing#MAX_CAPACITY}
+     */
+    static long blockSize(int capacity) {
+        if (capacity < SharedRing.MIN_CAPACITY || capacity > SharedRing.MAX_CAPACITY
+                || Integer.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException("capacity=" + capacity + " (expected: a power of 2 from "
+                    + SharedRing.MIN_CAPACITY + " to " + SharedRing.MAX_CAPACITY + ")");
+        }
+        return RING_HEADER_SIZE + capacity;
+    }
+
+    /**
+     * Writes the geometry, magic, layout version and default stall timeout of an empty ring into {@code block}.
+     * Plain stores: the caller publishes the block to other threads and processes after this.
+     */
+    static void format(MemorySegment block, SharedRing.Kind kind, int capacity) {
+        block.set(JAVA_INT, RING_CAPACITY_OFFSET, capacity);
+        block.set(JAVA_INT, RING_MAX_MESSAGE_OFFSET, maxMessageLength(capacity));
+        block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
+        block.set(JAVA_INT, RING_VERSION_OFFSET, SyncLayout.RING.layoutVersion());
+        block.set(JAVA_LONG, RING_MAGIC_OFFSET, RING_MAGIC);
+        block.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, DEFAULT_STALL_TIMEOUT_NANOS);
     }
 
     /**
@@ -64,8 +102,8 @@ final class RingHeaders {
                     + SharedRing.MAX_CAPACITY);
         }
         int maxMessage = block.get(JAVA_INT, RING_MAX_MESSAGE_OFFSET);
-        if (maxMessage != SharedRing.maxMessageLength(capacity)) {
-            throw Blocks.corrupt(what, "maxMessageLength", maxMessage, SharedRing.maxMessageLength(capacity)
+        if (maxMessage != maxMessageLength(capacity)) {
+            throw Blocks.corrupt(what, "maxMessageLength", maxMessage, maxMessageLength(capacity)
                     + " for capacity " + capacity);
         }
         int kind = block.get(JAVA_INT, RING_KIND_OFFSET);
@@ -73,6 +111,22 @@ final class RingHeaders {
             throw Blocks.corrupt(what, "kind", kind, "1 (SPSC), 2 (MPSC) or 3 (MPMC)");
         }
         return capacity;
+    }
+
+    /**
+     * Checks a whole ring block: its header as {@link #check} does, then that the block is exactly the header and the
+     * capacity it gives.
+     *
+     * @return the capacity
+     * @throws ShmFormatException if the header is not valid or the block's size does not match it
+     */
+    static int checkBlock(MemorySegment block, String what) {
+        int cap = check(block, what);
+        if (block.byteSize() != RING_HEADER_SIZE + cap) {
+            throw Blocks.corrupt(what, "capacity", cap, (block.byteSize() - RING_HEADER_SIZE) + ", the block's "
+                    + block.byteSize() + " bytes less the header");
+        }
+        return cap;
     }
 
     /**

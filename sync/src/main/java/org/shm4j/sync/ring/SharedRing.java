@@ -15,30 +15,17 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
-import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
 
 /**
  * A ring buffer of variable-length byte messages in shared memory, with one consumer and one or many producers, in
@@ -201,31 +188,25 @@ public final class SharedRing {
     public static final int MAX_CAPACITY = 1 << 30;
 
     private static final String KIND = "ring";
-    private static final long DEFAULT_STALL_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
-    private static final int STALL_CHECK_EVERY = 64;
-    private static final int TURN_SPINS = 128;
-    private static final int TURN_TAKEN = 0;
-    private static final int TURN_EMPTY = 1;
-    private static final int TURN_BUSY = 2;
 
     // VarHandle mechanics
-    private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
-    private final MemorySegment block; // header and records: the hot paths access all through this one segment
-    private final MemorySegment data;
-    private final Kind kind;
-    private final int capacity;
-    private final int mask;
+    final MemorySegment block; // header and records: the hot paths access all through this one segment
+    final MemorySegment data;
+    final Kind kind;
+    final int capacity;
+    final int mask;
     private final int maxMessageLength;
-    private final RobustMutex consumers;
-    private final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
-    private final RingRecovery recovery;
+    final RobustMutex consumers;
+    final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
+    final RingRecovery recovery;
     private final String description;
-    private final String consumersName; // made once: the MPMC poll path allocates nothing
+    final String consumersName; // made once: the MPMC poll path allocates nothing
 
-    // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
-    private final StallWatch stall = new StallWatch();
+    // consumer-side state of the stall rule, also held by stallRule: the empty polls count in it with no hop
+    final StallWatch stall = new StallWatch();
+    final RingStallRule stallRule; // cold: stall checks, take-over and unblock
 
     // Process-local copies of shared positions, each a safe under-estimate, so that the hot paths read fewer shared
     // words; each on cache lines of its own (LocalPosition), away from the final fields every thread reads.
@@ -236,34 +217,31 @@ public final class SharedRing {
     // consumerPosition: where this object's consumer last left head and consumedTo both (-1: not yet). If consumedTo
     // still holds it, no other consumer moved since, so head holds it too and need not be read. Plain: only the
     // consumer thread (MPMC: the holder of the consumers' mutex, which orders it) touches it.
-    private final LocalPosition consumerPosition = new LocalPosition(-1);
-    // emptyLooks: MPMC polls that found nothing committed without taking the consumers' turn (see nothingCommitted)
+    final LocalPosition consumerPosition = new LocalPosition(-1);
+    // emptyLooks: MPMC polls that found nothing committed without the consumers' turn (RingConsumer.nothingCommitted)
     // plain and racy between this process's consumer threads: a lost count only delays a check
-    private final LocalPosition emptyLooks = new LocalPosition(0);
+    final LocalPosition emptyLooks = new LocalPosition(0);
     // lastTurnFound: 1 if the last MPMC turn taken through this object handed a message over, so the next poll takes
     // the turn without looking first (the look only pays when the ring is empty); written only when it changes.
     // Plain and racy between this process's consumer threads: a stale value only costs one look or one empty turn
-    private final LocalPosition lastTurnFound = new LocalPosition(0);
+    final LocalPosition lastTurnFound = new LocalPosition(0);
 
     private SharedRing(MemorySegment block, String what) {
         this.block = block;
-        int cap = RingHeaders.check(block, what);
-        if (block.byteSize() != RING_HEADER_SIZE + cap) {
-            throw Blocks.corrupt(what, "capacity", cap, (block.byteSize() - RING_HEADER_SIZE) + ", the block's "
-                    + block.byteSize() + " bytes less the header");
-        }
+        int cap = RingHeaders.checkBlock(block, what);
         this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1];
         RingHeaders.checkPositions(block, cap, kind, what);
         RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
         this.capacity = cap;
         this.mask = cap - 1;
-        this.maxMessageLength = maxMessageLength(cap);
+        this.maxMessageLength = RingHeaders.maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
         this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
         this.positionOffset = SyncLayout.ringConsumerPosition(kind == Kind.SPSC);
         this.recovery = new RingRecovery(block, data, positionOffset, what);
         this.description = what;
         this.consumersName = what + " consumers";
+        this.stallRule = new RingStallRule(block, consumers, positionOffset, recovery, consumersName, stall);
     }
 
     /**
@@ -273,8 +251,8 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the capacity is not one
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity),
-                s -> format(s, kind, capacity)), "ring '" + name + "'");
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
+                s -> RingHeaders.format(s, kind, capacity)), "ring '" + name + "'");
     }
 
     /**
@@ -286,8 +264,8 @@ public final class SharedRing {
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
         long stallNanos = Checks.positive("stallTimeout nanos", stallTimeout.toNanos());
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, blockSize(capacity), s -> {
-            format(s, kind, capacity);
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity), s -> {
+            RingHeaders.format(s, kind, capacity);
             s.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, stallNanos);
         }), "ring '" + name + "'");
     }
@@ -319,8 +297,8 @@ public final class SharedRing {
      * @throws ShmTypeMismatchException if it exists with another kind or capacity
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
-        return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, blockSize(capacity),
-                s -> format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
+        return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
+                s -> RingHeaders.format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
     }
 
     /**
@@ -342,9 +320,9 @@ public final class SharedRing {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedRing format(MemorySegment segment, long offset, Kind kind, int capacity) {
-        MemorySegment block = Blocks.wrap(segment, offset, blockSize(capacity), Long.BYTES, KIND);
+        MemorySegment block = Blocks.wrap(segment, offset, RingHeaders.blockSize(capacity), Long.BYTES, KIND);
         block.fill((byte) 0);
-        format(block, kind, capacity);
+        RingHeaders.format(block, kind, capacity);
         return new SharedRing(block, Blocks.describe(KIND, block.address()));
     }
 
@@ -374,7 +352,7 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
      */
     public static long requiredBytes(int capacity) {
-        return blockSize(capacity);
+        return RingHeaders.blockSize(capacity);
     }
 
     /** @return the kind of ring */
@@ -466,7 +444,7 @@ public final class SharedRing {
     public boolean offer(int type, byte[] source, int sourceOffset, int length, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
         try {
-            return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+            return RingWaits.retry(block, () -> offer(type, source, sourceOffset, length), timeout, strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -482,7 +460,7 @@ public final class SharedRing {
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length, Duration timeout,
                          WaitStrategy strategy) throws InterruptedException {
         try {
-            return retry(() -> offer(type, source, sourceOffset, length), timeout, strategy);
+            return RingWaits.retry(block, () -> offer(type, source, sourceOffset, length), timeout, strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -521,7 +499,7 @@ public final class SharedRing {
     public boolean tryClaim(int type, int length, RingClaim claim, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
         try {
-            return retry(() -> tryClaim(type, length, claim), timeout, strategy);
+            return RingWaits.retry(block, () -> tryClaim(type, length, claim), timeout, strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -544,23 +522,7 @@ public final class SharedRing {
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
         try {
-            Objects.requireNonNull(handler, "handler");
-            long start = System.nanoTime();
-            long timeoutNanos = Waits.nanos(timeout);
-            int step = 0;
-            while (true) {
-                // MPMC: the consumers' turn is waited for within the timeout too
-                int handled = consumers == null ? drainAsConsumer(handler, 1)
-                        : drainInTurn(handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
-                if (handled > 0) {
-                    return handled;
-                }
-                long left = timeoutNanos - (System.nanoTime() - start);
-                if (left <= 0) {
-                    return 0;
-                }
-                step = await(strategy, step, RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET, left, true);
-            }
+            return RingConsumer.poll(this, Objects.requireNonNull(handler, "handler"), Waits.nanos(timeout), strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -596,7 +558,7 @@ public final class SharedRing {
     /** @return the stall timeout every consumer of this ring applies (default 5 s) */
     public Duration stallTimeout() {
         try {
-            return Duration.ofNanos(stallTimeoutNanos());
+            return Duration.ofNanos(stallRule.timeoutNanos());
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -629,10 +591,6 @@ public final class SharedRing {
         }
     }
 
-    private long stallTimeoutNanos() {
-        return (long) LONG.getOpaque(block, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do
-    }
-
     /**
      * Hands up to {@code limit} messages to {@code handler}, in order. SPSC and MPSC rings allow one consuming
      * thread at a time; MPMC consumers take turns. If the handler throws, the message it threw on counts as
@@ -644,264 +602,15 @@ public final class SharedRing {
         try {
             Objects.requireNonNull(handler, "handler");
             if (consumers == null) {
-                return drainAsConsumer(handler, limit);
+                return RingConsumer.drainAsConsumer(this, handler, limit);
             }
             try {
-                return drainInTurn(handler, limit, -1, false);
+                return RingConsumer.drainInTurn(this, handler, limit, -1, false);
             } catch (InterruptedException impossible) {
                 throw new AssertionError(impossible);
             }
         } catch (IllegalStateException e) {
             throw closedOr(e);
-        }
-    }
-
-    /**
-     * Drains as an MPMC consumer: in the consumers' turn, waited for up to {@code turnNanos} (negative: for ever).
-     *
-     * @return the number of messages handled; 0 if the turn did not come in time, or nothing was committed
-     */
-    private int drainInTurn(MessageHandler handler, int limit, long turnNanos, boolean interruptible)
-            throws InterruptedException {
-        boolean lastFound = lastTurnFound.plain() != 0; // plain: see the field
-        if (!lastFound && nothingCommitted()) {
-            return 0;
-        }
-        if (!consumers.tryAcquire()) {
-            int spun = spinForTurn();
-            if (spun == TURN_EMPTY) {
-                noteTurn(lastFound, 0);
-                return 0;
-            }
-            // a timed wait may end before the mutex's periodic liveness check: then check the holder once
-            if (spun == TURN_BUSY && !consumers.acquire(turnNanos, interruptible)
-                    && !consumers.takeOverIfOwnerDead()) {
-                return 0;
-            }
-        }
-        int handled;
-        try {
-            handled = drainAsConsumer(handler, limit);
-        } finally {
-            consumers.release(false, consumersName);
-        }
-        noteTurn(lastFound, handled);
-        return handled;
-    }
-
-    /** Records whether a turn handed messages over, writing the shared local field only when that changes. */
-    private void noteTurn(boolean lastFound, int handled) {
-        if (lastFound != handled > 0) {
-            lastTurnFound.setPlain(handled > 0 ? 1 : 0); // plain: see the field
-        }
-    }
-
-    /**
-     * Waits for the consumers' turn by spinning, up to {@value #TURN_SPINS} rounds, while another consumer holds it:
-     * a turn is usually held for one drain of a few records, far shorter than blocking in the futex and being woken
-     * (the mutex's own acquire blocks after a few reads). Each round looks at the record at consumedTo without the
-     * turn first, and gives up as soon as nothing is committed there.
-     *
-     * @return {@link #TURN_TAKEN} if this thread now holds the turn, {@link #TURN_EMPTY} if nothing was committed at
-     *         some instant (a poll may return 0), {@link #TURN_BUSY} if the turn is still held
-     */
-    private int spinForTurn() {
-        for (int i = 0; i < TURN_SPINS; i++) {
-            Thread.onSpinWait();
-            if (lookEmpty()) {
-                return TURN_EMPTY;
-            }
-            if (!consumers.isHeld() && consumers.tryAcquire()) {
-                return TURN_TAKEN;
-            }
-        }
-        return TURN_BUSY;
-    }
-
-    /**
-     * Looks, without the consumers' turn, at the record at consumedTo: if it is not committed, and consumedTo did not
-     * move meanwhile, there is no message at that instant, and the poll need not take the turn. Every
-     * {@value #STALL_CHECK_EVERY}th such look takes the turn anyway, for the stall rule and a dead consumer's freeing.
-     *
-     * @return true if the poll may return 0 at once
-     */
-    private boolean nothingCommitted() {
-        if (!lookEmpty()) {
-            return false;
-        }
-        long looks = emptyLooks.plain() + 1; // plain: see the field
-        emptyLooks.setPlain(looks);
-        return (looks & (STALL_CHECK_EVERY - 1)) != 0;
-    }
-
-    /** @return true if the record at consumedTo was not committed, at an instant consumedTo held still */
-    private boolean lookEmpty() {
-        final MemorySegment block = this.block;
-        long position = (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET); // acquire: a consumer's zeroing first
-        // acquire: the re-read of consumedTo after it; a consumer moves consumedTo (fenced) before zeroing a record
-        long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + (position & mask));
-        return RingRecords.length(record) <= 0 && (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET) == position;
-    }
-
-    private int drainAsConsumer(MessageHandler handler, int limit) {
-        final MemorySegment block = this.block; // local copies: no reloads after the acquire reads below
-        final MemorySegment data = this.data;
-        final int mask = this.mask;
-        final boolean zeroes = kind != Kind.SPSC; // SPSC: head is the commit point, freed bytes stay as they are
-        // opaque: only a consumer writes it, and the consumers' mutex (MPMC) or the caller orders consumers
-        long position = (long) LONG.getOpaque(block, positionOffset);
-        long head = position;
-        if (zeroes && position != consumerPosition.plain()) { // another consumer ran since this one did (or none yet)
-            head = (long) LONG.getOpaque(block, RING_HEAD_OFFSET); // opaque: likewise
-            if (position != head) { // a consumer died after handing records over and before freeing them
-                recovery.finishConsumption(head, position);
-                signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
-                head = position;
-            }
-            consumerPosition.setPlain(position);
-        }
-        int handled = 0;
-        int length = 0;
-        try {
-            while (handled < limit) {
-                int index = (int) (position & mask);
-                // acquire: pairs with the producer's release
-                long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + index);
-                length = RingRecords.length(record);
-                if (length <= 0) {
-                    break;
-                }
-                if (Integer.compareUnsigned(length - RING_RECORD_HEADER, capacity - index - RING_RECORD_HEADER) > 0) {
-                    throw recovery.corrupted("record header 0x" + Long.toHexString(record) + " at " + position);
-                }
-                int type = RingRecords.type(record);
-                int aligned = RingRecords.align(length);
-                position += aligned;
-                if (type != RING_PADDING_TYPE) {
-                    handled++;
-                    try {
-                        handler.onMessage(type, data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
-                    } finally {
-                        consumed(block, index, aligned, position, zeroes);
-                    }
-                } else {
-                    consumed(block, index, aligned, position, zeroes);
-                }
-            }
-        } finally {
-            if (position != head) {
-                if (zeroes) {
-                    LONG.setRelease(block, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
-                    consumerPosition.setPlain(position);
-                }
-                signal(RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET);
-            } else if (mayBeStalled(length) && (consumers != null || stall.emptyPoll(STALL_CHECK_EVERY))) {
-                // MPMC: nothingCommitted already let only every STALL_CHECK_EVERY-th empty look take the turn
-                skipIfStalled(position);
-            }
-        }
-        return handled;
-    }
-
-    /**
-     * Frees a record handed over. SPSC: moves head past it, which is also the commit point. Else: moves the commit
-     * point past it, then zeroes it; head moves later, once per drain.
-     */
-    private static void consumed(MemorySegment block, int index, int aligned, long end, boolean zeroes) {
-        if (!zeroes) {
-            LONG.setRelease(block, RING_HEAD_OFFSET, end); // release: the handler's reads before the producer's writes
-            return;
-        }
-        // opaque: read only by the next consumer, after the consumers' mutex or the death of this one orders it
-        LONG.setOpaque(block, RING_CONSUMED_TO_OFFSET, end);
-        VarHandle.storeStoreFence(); // no zero of the record before the commit point, even in a process killed here
-        RingRecords.zero(block, RING_HEADER_SIZE + index, aligned);
-    }
-
-    /**
-     * @return whether an empty poll that read {@code length} at head may be looking at a stalled record: a claimed one
-     * (negative length), or for MPSC and MPMC also a zero, since their producers mark a claim only after winning the
-     * tail CAS. An SPSC producer marks its claim before it moves tail, so there a zero means empty, and the spinning
-     * consumer never touches the producer's tail cache line.
-     */
-    private boolean mayBeStalled(int length) {
-        return length < 0 || kind != Kind.SPSC;
-    }
-
-    /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
-    private void checkStall() {
-        if (consumers == null) {
-            skipIfStalled((long) LONG.getOpaque(block, positionOffset)); // opaque: the consumer's own field
-        } else if (consumers.tryAcquire()) {
-            try {
-                skipIfStalled((long) LONG.getAcquire(block, positionOffset)); // acquire: a previous consumer's
-            } finally {
-                consumers.release(false, consumersName);
-            }
-        }
-    }
-
-    /**
-     * The stall rule: skip the record at the consumer's {@code position} if it stayed uncommitted for the stall
-     * timeout, over no more than the claims made before it was first seen stuck.
-     */
-    private void skipIfStalled(long position) {
-        long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
-        if (tail == position) {
-            stall.clear(); // empty, not stalled
-            return;
-        }
-        long bound = stall.expired(position, tail, System.nanoTime(), stallTimeoutNanos());
-        if (bound >= 0) {
-            recovery.unblockAt(position, bound);
-        }
-    }
-
-    /** Repeats {@code attempt}, waiting for the consumer to free space between tries, until it succeeds or times out. */
-    private boolean retry(BooleanSupplier attempt, Duration timeout, WaitStrategy strategy)
-            throws InterruptedException {
-        long start = System.nanoTime();
-        int step = 0;
-        while (!attempt.getAsBoolean()) {
-            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
-            if (left <= 0) {
-                return false;
-            }
-            step = await(strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, false);
-        }
-        return true;
-    }
-
-    /** Waits one step of {@code strategy} for the sequence at {@code seqOffset} to move. */
-    private int await(WaitStrategy strategy, int step, long seqOffset, long waitersOffset, long leftNanos,
-                      boolean consumer) throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
-        }
-        if (consumer && (strategy.blocksAt(step) || step % STALL_CHECK_EVERY == STALL_CHECK_EVERY - 1)) {
-            checkStall();
-        }
-        int seq = (int) INT.getVolatile(block, seqOffset);
-        if (!strategy.blocksAt(step)) {
-            return strategy.idle(step, block, seqOffset, seq, leftNanos);
-        }
-        INT.getAndAdd(block, waitersOffset, 1); // announce, then re-check in the caller's next round
-        try {
-            return strategy.idle(step, block, seqOffset, seq, Math.min(leftNanos, nextStallCheck(consumer)));
-        } finally {
-            INT.getAndAdd(block, waitersOffset, -1);
-        }
-    }
-
-    private long nextStallCheck(boolean consumer) {
-        return consumer ? Math.max(1, stallTimeoutNanos() / 4) : Long.MAX_VALUE;
-    }
-
-    /** Wakes the waiters on the other side, if any announced themselves. */
-    private void signal(long seqOffset, long waitersOffset) {
-        if ((int) INT.getVolatile(block, waitersOffset) != 0) {
-            INT.getAndAdd(block, seqOffset, 1);
-            Waits.wake(block, seqOffset, Integer.MAX_VALUE);
         }
     }
 
@@ -917,25 +626,10 @@ public final class SharedRing {
      */
     public boolean unblock() {
         try {
-            if (consumers == null) {
-                return unblockAsConsumer();
-            }
-            if (!consumers.tryAcquire()) {
-                return false;
-            }
-            try {
-                return unblockAsConsumer();
-            } finally {
-                consumers.release(false, consumersName);
-            }
+            return stallRule.unblock();
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
-    }
-
-    private boolean unblockAsConsumer() {
-        long position = (long) LONG.getAcquire(block, positionOffset); // acquire: a previous consumer's
-        return recovery.unblockAt(position, (long) LONG.getVolatile(block, RING_TAIL_OFFSET));
     }
 
     /**
@@ -961,7 +655,7 @@ public final class SharedRing {
     void publish(long index, int type, int length) {
         // release: the payload first
         LONG.setRelease(block, RING_HEADER_SIZE + index, RingRecords.header(length + RING_RECORD_HEADER, type));
-        signal(RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET);
+        RingWaits.signalNotEmpty(block);
     }
 
     /** @return the record index claimed for a message, or -1 if there is no room */
@@ -974,100 +668,7 @@ public final class SharedRing {
                     + maxMessageLength + ", capacity " + capacity + " / 8 - 8)");
         }
         int required = RingRecords.align(length + RING_RECORD_HEADER);
-        return kind == Kind.SPSC ? claimSingle(required) : claimShared(required);
-    }
-
-    private long claimSingle(int required) {
-        final MemorySegment block = this.block;
-        final int capacity = this.capacity;
-        long tail = (long) LONG.getOpaque(block, RING_TAIL_OFFSET); // opaque: only this producer writes it
-        long head = headCache.acquire();
-        int index = (int) (tail & mask);
-        int toEnd = capacity - index;
-        int padding = required > toEnd ? toEnd : 0;
-        // the record, and the header after it: zeroed here, since the consumer leaves freed bytes as they were
-        int end = required + padding + RING_RECORD_HEADER;
-        if (end > capacity - (tail - head)) {
-            head = freshHead(block);
-            if (end > capacity - (tail - head)) {
-                return -1;
-            }
-        }
-        long recordIndex = padding > 0 ? 0 : index;
-        // plain: ordered before this record's commit (release), after which alone the consumer reads that word
-        LONG.set(block, RING_HEADER_SIZE + ((recordIndex + required) & mask), 0L);
-        markClaim(block, recordIndex, required); // before the padding: the consumer reads past it at once
-        writePadding(block, index, padding);
-        LONG.setRelease(block, RING_TAIL_OFFSET, tail + padding + required); // release: for size() readers
-        return recordIndex;
-    }
-
-    /** @return head, read from the ring and kept in this process's copy */
-    private long freshHead(MemorySegment block) {
-        // acquire: the consumer's reads (SPSC) or zeroing (MPSC, MPMC) of what it freed come before our writes there
-        long head = (long) LONG.getAcquire(block, RING_HEAD_OFFSET);
-        headCache.setRelease(head); // release: passes the zeroed bytes on to this process's other producers
-        return head;
-    }
-
-    private long claimShared(int required) {
-        final MemorySegment block = this.block;
-        final int capacity = this.capacity;
-        long head = headCache.acquire(); // acquire: pairs with freshHead's release
-        long tail;
-        int index;
-        int padding;
-        do {
-            tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
-            index = (int) (tail & mask);
-            int toEnd = capacity - index;
-            padding = required > toEnd ? toEnd : 0;
-            if (required + padding > capacity - (tail - head)) {
-                head = freshHead(block);
-                if (required + padding > capacity - (tail - head)) {
-                    return -1;
-                }
-            }
-        } while (!LONG.compareAndSet(block, RING_TAIL_OFFSET, tail, tail + padding + required));
-        // the successful CAS is the linearization point: [tail, tail + padding + required) is ours
-        long recordIndex = padding > 0 ? 0 : index;
-        writePadding(block, index, padding);
-        markClaim(block, recordIndex, required);
-        return recordIndex;
-    }
-
-    /** Marks a claim: its negative length, stored before any payload byte (what {@link #unblock()} relies on). */
-    private static void markClaim(MemorySegment block, long recordIndex, int required) {
-        // opaque: the fence below orders it
-        LONG.setOpaque(block, RING_HEADER_SIZE + recordIndex, RingRecords.header(-required, 0));
-        VarHandle.storeStoreFence(); // the mark before the payload, even in a producer process killed here
-    }
-
-    private static void writePadding(MemorySegment block, int index, int padding) {
-        if (padding > 0) { // release: the consumer reads it with acquire
-            LONG.setRelease(block, RING_HEADER_SIZE + index, RingRecords.header(padding, RING_PADDING_TYPE));
-        }
-    }
-
-    /** @return the longest message payload of a ring of {@code capacity}: a record fits an eighth of it */
-    static int maxMessageLength(int capacity) {
-        return capacity / 8 - RING_RECORD_HEADER;
-    }
-
-    private static long blockSize(int capacity) {
-        if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || Integer.bitCount(capacity) != 1) {
-            throw new IllegalArgumentException("capacity=" + capacity + " (expected: a power of 2 from "
-                    + MIN_CAPACITY + " to " + MAX_CAPACITY + ")");
-        }
-        return RING_HEADER_SIZE + capacity;
-    }
-
-    private static void format(MemorySegment block, Kind kind, int capacity) {
-        block.set(JAVA_INT, RING_CAPACITY_OFFSET, capacity);
-        block.set(JAVA_INT, RING_MAX_MESSAGE_OFFSET, maxMessageLength(capacity));
-        block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
-        block.set(JAVA_INT, RING_VERSION_OFFSET, SyncLayout.RING.layoutVersion());
-        block.set(JAVA_LONG, RING_MAGIC_OFFSET, RING_MAGIC);
-        block.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, DEFAULT_STALL_TIMEOUT_NANOS);
+        return kind == Kind.SPSC ? RingProducer.claimSingle(block, capacity, mask, headCache, required)
+                : RingProducer.claimShared(block, capacity, mask, headCache, required);
     }
 }

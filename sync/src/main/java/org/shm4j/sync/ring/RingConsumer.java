@@ -1,0 +1,230 @@
+package org.shm4j.sync.ring;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
+import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+
+/**
+ * A {@link SharedRing} consumer's drain: hands committed records over in order and frees them (SPSC: moves head;
+ * MPSC and MPMC: moves consumedTo, zeroes, then moves head once per drain, finishing a dead consumer's freeing
+ * first), and for MPMC takes the consumers' turn (spinning briefly, then in the mutex), after a look without it that
+ * lets a poll of an empty ring return at once. Static methods taking the ring, whose final fields they read into
+ * locals as the ring's own methods would: no object lies between the ring and its segment on the poll path.
+ */
+final class RingConsumer {
+    private static final int TURN_SPINS = 128;
+    private static final int TURN_TAKEN = 0;
+    private static final int TURN_EMPTY = 1;
+    private static final int TURN_BUSY = 2;
+
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private RingConsumer() {
+    }
+
+    /**
+     * Does what {@link SharedRing#poll(MessageHandler, java.time.Duration, WaitStrategy)} documents.
+     *
+     * @return 1 if a message was handled, 0 if none came within {@code timeoutNanos}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     */
+    static int poll(SharedRing ring, MessageHandler handler, long timeoutNanos, WaitStrategy strategy)
+            throws InterruptedException {
+        long start = System.nanoTime();
+        int step = 0;
+        while (true) {
+            // MPMC: the consumers' turn is waited for within the timeout too
+            int handled = ring.consumers == null ? drainAsConsumer(ring, handler, 1)
+                    : drainInTurn(ring, handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
+            if (handled > 0) {
+                return handled;
+            }
+            long left = timeoutNanos - (System.nanoTime() - start);
+            if (left <= 0) {
+                return 0;
+            }
+            step = RingWaits.awaitNotEmpty(ring.block, strategy, step, left, ring.stallRule);
+        }
+    }
+
+    /**
+     * Drains as an MPMC consumer: in the consumers' turn, waited for up to {@code turnNanos} (negative: for ever).
+     *
+     * @return the number of messages handled; 0 if the turn did not come in time, or nothing was committed
+     */
+    static int drainInTurn(SharedRing ring, MessageHandler handler, int limit, long turnNanos,
+                           boolean interruptible) throws InterruptedException {
+        boolean lastFound = ring.lastTurnFound.plain() != 0; // plain: see SharedRing's field
+        if (!lastFound && nothingCommitted(ring)) {
+            return 0;
+        }
+        if (!ring.consumers.tryAcquire()) {
+            int spun = spinForTurn(ring);
+            if (spun == TURN_EMPTY) {
+                noteTurn(ring, lastFound, 0);
+                return 0;
+            }
+            // a timed wait may end before the mutex's periodic liveness check: then check the holder once
+            if (spun == TURN_BUSY && !ring.consumers.acquire(turnNanos, interruptible)
+                    && !ring.consumers.takeOverIfOwnerDead()) {
+                return 0;
+            }
+        }
+        int handled;
+        try {
+            handled = drainAsConsumer(ring, handler, limit);
+        } finally {
+            ring.consumers.release(false, ring.consumersName);
+        }
+        noteTurn(ring, lastFound, handled);
+        return handled;
+    }
+
+    /** Records whether a turn handed messages over, writing the shared local field only when that changes. */
+    private static void noteTurn(SharedRing ring, boolean lastFound, int handled) {
+        if (lastFound != handled > 0) {
+            ring.lastTurnFound.setPlain(handled > 0 ? 1 : 0); // plain: see SharedRing's field
+        }
+    }
+
+    /**
+     * Waits for the consumers' turn by spinning, up to {@value #TURN_SPINS} rounds, while another consumer holds it:
+     * a turn is usually held for one drain of a few records, far shorter than blocking in the futex and being woken
+     * (the mutex's own acquire blocks after a few reads). Each round looks at the record at consumedTo without the
+     * turn first, and gives up as soon as nothing is committed there.
+     *
+     * @return {@link #TURN_TAKEN} if this thread now holds the turn, {@link #TURN_EMPTY} if nothing was committed at
+     *         some instant (a poll may return 0), {@link #TURN_BUSY} if the turn is still held
+     */
+    private static int spinForTurn(SharedRing ring) {
+        for (int i = 0; i < TURN_SPINS; i++) {
+            Thread.onSpinWait();
+            if (lookEmpty(ring)) {
+                return TURN_EMPTY;
+            }
+            if (!ring.consumers.isHeld() && ring.consumers.tryAcquire()) {
+                return TURN_TAKEN;
+            }
+        }
+        return TURN_BUSY;
+    }
+
+    /**
+     * Looks, without the consumers' turn, at the record at consumedTo: if it is not committed, and consumedTo did not
+     * move meanwhile, there is no message at that instant, and the poll need not take the turn. Every
+     * {@value RingStallRule#CHECK_EVERY}th such look takes the turn anyway, for the stall rule and a dead consumer's
+     * freeing.
+     *
+     * @return true if the poll may return 0 at once
+     */
+    private static boolean nothingCommitted(SharedRing ring) {
+        if (!lookEmpty(ring)) {
+            return false;
+        }
+        long looks = ring.emptyLooks.plain() + 1; // plain: see SharedRing's field
+        ring.emptyLooks.setPlain(looks);
+        return (looks & (RingStallRule.CHECK_EVERY - 1)) != 0;
+    }
+
+    /** @return true if the record at consumedTo was not committed, at an instant consumedTo held still */
+    private static boolean lookEmpty(SharedRing ring) {
+        final MemorySegment block = ring.block;
+        long position = (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET); // acquire: a consumer's zeroing first
+        // acquire: the re-read of consumedTo after it; a consumer moves consumedTo (fenced) before zeroing a record
+        long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + (position & ring.mask));
+        return RingRecords.length(record) <= 0 && (long) LONG.getAcquire(block, RING_CONSUMED_TO_OFFSET) == position;
+    }
+
+    /**
+     * Hands up to {@code limit} records over as the ring's only consumer at this moment (SPSC and MPSC: the caller's
+     * thread; MPMC: the holder of the consumers' turn), then frees them and applies the stall rule after an empty
+     * look that may have met a stalled record.
+     *
+     * @return the number of messages handled
+     */
+    static int drainAsConsumer(SharedRing ring, MessageHandler handler, int limit) {
+        final MemorySegment block = ring.block; // local copies: no reloads after the acquire reads below
+        final MemorySegment data = ring.data;
+        final int mask = ring.mask;
+        // SPSC: head is the commit point, freed bytes stay as they are
+        final boolean zeroes = ring.kind != SharedRing.Kind.SPSC;
+        // opaque: only a consumer writes it, and the consumers' mutex (MPMC) or the caller orders consumers
+        long position = (long) LONG.getOpaque(block, ring.positionOffset);
+        long head = position;
+        // another consumer ran since this one did (or none yet)
+        if (zeroes && position != ring.consumerPosition.plain()) {
+            head = (long) LONG.getOpaque(block, RING_HEAD_OFFSET); // opaque: likewise
+            if (position != head) { // a consumer died after handing records over and before freeing them
+                ring.recovery.finishConsumption(head, position);
+                RingWaits.signalNotFull(block);
+                head = position;
+            }
+            ring.consumerPosition.setPlain(position);
+        }
+        int handled = 0;
+        int length = 0;
+        try {
+            while (handled < limit) {
+                int index = (int) (position & mask);
+                // acquire: pairs with the producer's release
+                long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + index);
+                length = RingRecords.length(record);
+                if (length <= 0) {
+                    break;
+                }
+                if (Integer.compareUnsigned(length - RING_RECORD_HEADER,
+                        ring.capacity - index - RING_RECORD_HEADER) > 0) {
+                    throw ring.recovery.corrupted("record header 0x" + Long.toHexString(record) + " at " + position);
+                }
+                int type = RingRecords.type(record);
+                int aligned = RingRecords.align(length);
+                position += aligned;
+                if (type != RING_PADDING_TYPE) {
+                    handled++;
+                    try {
+                        handler.onMessage(type, data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
+                    } finally {
+                        consumed(block, index, aligned, position, zeroes);
+                    }
+                } else {
+                    consumed(block, index, aligned, position, zeroes);
+                }
+            }
+        } finally {
+            if (position != head) {
+                if (zeroes) {
+                    LONG.setRelease(block, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
+                    ring.consumerPosition.setPlain(position);
+                }
+                RingWaits.signalNotFull(block);
+            } else if (RingStallRule.mayBeStalled(length, ring.kind)
+                    && (ring.consumers != null || ring.stall.emptyPoll(RingStallRule.CHECK_EVERY))) {
+                // MPMC: nothingCommitted already let only every CHECK_EVERY-th empty look take the turn
+                ring.stallRule.skipIfStalled(position);
+            }
+        }
+        return handled;
+    }
+
+    /**
+     * Frees a record handed over. SPSC: moves head past it, which is also the commit point. Else: moves the commit
+     * point past it, then zeroes it; head moves later, once per drain.
+     */
+    private static void consumed(MemorySegment block, int index, int aligned, long end, boolean zeroes) {
+        if (!zeroes) {
+            LONG.setRelease(block, RING_HEAD_OFFSET, end); // release: the handler's reads before the producer's writes
+            return;
+        }
+        // opaque: read only by the next consumer, after the consumers' mutex or the death of this one orders it
+        LONG.setOpaque(block, RING_CONSUMED_TO_OFFSET, end);
+        VarHandle.storeStoreFence(); // no zero of the record before the commit point, even in a process killed here
+        RingRecords.zero(block, RING_HEADER_SIZE + index, aligned);
+    }
+}

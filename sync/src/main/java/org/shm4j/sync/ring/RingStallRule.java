@@ -1,0 +1,121 @@
+package org.shm4j.sync.ring;
+
+import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.StallWatch;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+
+/**
+ * A {@link SharedRing}'s stall rule and take-over, applied by its consumers: a record at the consumer's position that
+ * stays claimed but uncommitted for the stall timeout (its producer taken for dead) is skipped, and {@link #unblock()}
+ * skips it at once. Cold code, kept off the offer and poll paths: a consumer comes here only on an empty poll that
+ * may be looking at a stalled record, every {@value #CHECK_EVERY}th empty look, or while it waits.
+ */
+final class RingStallRule {
+    /** Empty polls (and wait steps) between two applications of the stall rule. */
+    static final int CHECK_EVERY = 64;
+
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final MemorySegment block;
+    private final RobustMutex consumers; // MPMC only, else null
+    private final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
+    private final RingRecovery recovery;
+    private final String consumersName;
+    // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
+    private final StallWatch stall;
+
+    /**
+     * @param consumers the MPMC consumers' mutex, or null for SPSC and MPSC
+     * @param stall     the consumer-side state of the stall rule, which the ring's empty polls count in too
+     */
+    RingStallRule(MemorySegment block, RobustMutex consumers, long positionOffset, RingRecovery recovery,
+                  String consumersName, StallWatch stall) {
+        this.block = block;
+        this.consumers = consumers;
+        this.positionOffset = positionOffset;
+        this.recovery = recovery;
+        this.consumersName = consumersName;
+        this.stall = stall;
+    }
+
+    /**
+     * @return whether an empty poll that read {@code length} at head may be looking at a stalled record: a claimed one
+     * (negative length), or for MPSC and MPMC also a zero, since their producers mark a claim only after winning the
+     * tail CAS. An SPSC producer marks its claim before it moves tail, so there a zero means empty, and the spinning
+     * consumer never touches the producer's tail cache line.
+     */
+    static boolean mayBeStalled(int length, SharedRing.Kind kind) {
+        return length < 0 || kind != SharedRing.Kind.SPSC;
+    }
+
+    /** @return the stall timeout in the ring's header */
+    long timeoutNanos() {
+        return (long) LONG.getOpaque(block, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do
+    }
+
+    /** @return how long a waiting consumer may block before it applies the stall rule again */
+    long nextCheckNanos() {
+        return Math.max(1, timeoutNanos() / 4);
+    }
+
+    /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
+    void check() {
+        if (consumers == null) {
+            skipIfStalled((long) LONG.getOpaque(block, positionOffset)); // opaque: the consumer's own field
+        } else if (consumers.tryAcquire()) {
+            try {
+                skipIfStalled((long) LONG.getAcquire(block, positionOffset)); // acquire: a previous consumer's
+            } finally {
+                consumers.release(false, consumersName);
+            }
+        }
+    }
+
+    /**
+     * The stall rule: skip the record at the consumer's {@code position} if it stayed uncommitted for the stall
+     * timeout, over no more than the claims made before it was first seen stuck.
+     */
+    void skipIfStalled(long position) {
+        long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
+        if (tail == position) {
+            stall.clear(); // empty, not stalled
+            return;
+        }
+        long bound = stall.expired(position, tail, System.nanoTime(), timeoutNanos());
+        if (bound >= 0) {
+            recovery.unblockAt(position, bound);
+        }
+    }
+
+    /**
+     * Does what {@link SharedRing#unblock()} documents: as the consumer, for MPMC in the consumers' turn if it is
+     * free now.
+     *
+     * @return true if a record was turned into padding
+     */
+    boolean unblock() {
+        if (consumers == null) {
+            return unblockAsConsumer();
+        }
+        if (!consumers.tryAcquire()) {
+            return false;
+        }
+        try {
+            return unblockAsConsumer();
+        } finally {
+            consumers.release(false, consumersName);
+        }
+    }
+
+    private boolean unblockAsConsumer() {
+        long position = (long) LONG.getAcquire(block, positionOffset); // acquire: a previous consumer's
+        return recovery.unblockAt(position, (long) LONG.getVolatile(block, RING_TAIL_OFFSET));
+    }
+}
