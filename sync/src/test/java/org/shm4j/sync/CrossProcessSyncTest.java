@@ -20,9 +20,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.shm4j.sync.Children.runAll;
+import static org.shm4j.sync.locks.WakeWords.awaitSleepers;
+import static org.shm4j.sync.locks.WakeWords.sleepers;
 
 /** Values and locks shared by real child JVMs, including children killed with SIGKILL while holding a lock. */
 class CrossProcessSyncTest {
@@ -108,7 +109,7 @@ class CrossProcessSyncTest {
             lock.lock();
             try (ChildJvm child = ChildJvm.start(Waiter.class, heapName)) {
                 child.awaitLine("WAITING", BOUND);
-                awaitSleepers(raw, 1);
+                awaitSleepers(raw, 1, BOUND);
                 child.kill();
             }
             assertThat(sleepers(raw)).as("the killed waiter stays counted: it only costs wakes").isEqualTo(1);
@@ -116,7 +117,7 @@ class CrossProcessSyncTest {
             assertThat(SharedLock.open(heap, "lock").tryLock()).as("opens and locks").isTrue();
             try (ChildJvm child = ChildJvm.start(Waiter.class, heapName)) {
                 child.awaitLine("WAITING", BOUND);
-                awaitSleepers(raw, 2);
+                awaitSleepers(raw, 2, BOUND);
                 long start = System.nanoTime();
                 lock.unlock();
                 child.awaitLine("ACQUIRED", BOUND);
@@ -150,25 +151,13 @@ class CrossProcessSyncTest {
                     lock.markConsistent();
                     lock.unlock();
                 });
-                awaitSleepers(raw, 1);
+                awaitSleepers(raw, 1, BOUND);
                 child.kill();
                 assertThat(waiter.join(BOUND)).as("the waiter took the lock over").isTrue();
                 assertThat(tookOver).isTrue();
             }
             assertThat(sleepers(raw)).as("the waiter took its count back").isZero();
             assertThat(lock.recoveries()).isEqualTo(1);
-        }
-    }
-
-    private static int sleepers(MemorySegment lock) {
-        return lock.get(JAVA_INT, SyncLayout.MUTEX_WAKES) & SyncLayout.MUTEX_SLEEPERS_MASK;
-    }
-
-    private static void awaitSleepers(MemorySegment lock, int count) {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (sleepers(lock) != count) {
-            assertThat(System.nanoTime() - deadline).as("%d sleepers within %s", count, BOUND).isNegative();
-            Thread.onSpinWait();
         }
     }
 

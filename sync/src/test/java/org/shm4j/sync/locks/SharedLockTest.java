@@ -258,7 +258,7 @@ class SharedLockTest {
                     Thread.currentThread().interrupt();
                 }
             });
-            awaitSleepers(raw, 1);
+            WakeWords.awaitSleepers(raw, 1, Duration.ofSeconds(60));
             // what a releaser killed after its swap leaves: the word free, the sequence not moved, nobody woken
             raw.set(JAVA_LONG, SyncLayout.MUTEX_OWNER_THREAD, 0L);
             raw.set(JAVA_LONG, SyncLayout.MUTEX_WORD, 0L);
@@ -267,16 +267,7 @@ class SharedLockTest {
             assertThat(acquired).isTrue();
             assertThat(Duration.ofNanos(System.nanoTime() - start)).as("within its liveness re-checks")
                     .isLessThan(Duration.ofSeconds(10));
-            assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES) & SyncLayout.MUTEX_SLEEPERS_MASK).isZero();
-        }
-    }
-
-    /** Waits (bounded) until {@code count} waiters have counted themselves in the wake word of the lock. */
-    static void awaitSleepers(MemorySegment lock, int count) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while ((lock.get(JAVA_INT, SyncLayout.MUTEX_WAKES) & SyncLayout.MUTEX_SLEEPERS_MASK) != count) {
-            assertThat(System.nanoTime() - deadline).as("%d sleepers within 60 s", count).isNegative();
-            Thread.onSpinWait();
+            assertThat(WakeWords.sleepers(raw)).isZero();
         }
     }
 
