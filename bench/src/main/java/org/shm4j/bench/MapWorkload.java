@@ -65,7 +65,7 @@ public class MapWorkload {
 
     /** @return a random index into the keys */
     int next() {
-        return random.nextInt(KEYS);
+        return next(KEYS);
     }
 
     /** @return a random index into the first {@code keys} keys */
