@@ -17,7 +17,6 @@ import java.util.Objects;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.shm4j.sync.list.ListLayout.LIST_CODEC_OFFSET;
-import static org.shm4j.sync.list.ListLayout.LIST_MAX_ELEMENT_OFFSET;
 import static org.shm4j.sync.list.ListLayout.MAX_CHUNKS;
 import static org.shm4j.sync.list.ListLayout.OP_INSERT;
 import static org.shm4j.sync.list.ListLayout.OP_REMOVE;

@@ -12,8 +12,8 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x50414D4A344D4853}, the ASCII bytes {@code "SHM4JMAP"}</td>
  *     <td>plain: the heap publishes the block after its initializer</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>4 (in version 3, bytes 20..23 of each segment's mutex were zero, not
- *     its wake word; version 2 had no spare chunk; version 1 had a fixed set of segments, no directory)</td>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>4 (in version 3, bytes 20..23 of each segment's mutex were zero,
+ *     not its wake word; version 2 had no spare chunk; version 1 had a fixed set of segments, no directory)</td>
  *     <td>plain, as magic</td></tr>
  * <tr><td>12</td><td>4</td><td>initialSegments</td><td>segments in this block, a power of two
  *     2<sup>initialDepth</sup>, 1..4096</td><td>plain, as magic</td></tr>
