@@ -64,9 +64,9 @@ class ErrorMessagesTest {
             SharedDouble.create(heap, "mean", 1, true);
             assertThatThrownBy(() -> SharedDouble.create(heap, "mean", 1, true))
                     .hasMessageStartingWith("block 'mean' ");
-            SharedLock.create(heap, "orphan.lock"); // a lock of that name, but no value: the lock is the conflict
-            assertThatThrownBy(() -> SharedLong.create(heap, "orphan", 0, true))
-                    .hasMessageStartingWith("block 'orphan.lock' already exists");
+            SharedLong.create(heap, "odd.lock", 0, false); // a block of the lock's name that is no lock
+            assertThatThrownBy(() -> SharedLong.create(heap, "odd", 0, true))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("'odd.lock'");
         }
     }
 
