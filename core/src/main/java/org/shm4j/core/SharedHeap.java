@@ -114,8 +114,8 @@ import java.util.function.Function;
  * <h2>Allocation</h2>
  * Bump allocation under {@code allocLock}: the allocator checks that the name is new, zeroes the block, runs the
  * initializer, writes the entry, then stores {@code allocTop} and {@code entryCount} with release. If the allocating
- * process dies, nothing it did is published; the next allocator takes the lock over and reuses the space. Blocks are
- * never freed.
+ * process dies, nothing it did is published; the next allocator takes the lock over and reuses the space (allocTop is
+ * set back to the end of the last published block if the dead allocator had moved it). Blocks are never freed.
  *
  * <h2>Processes and removal</h2>
  * A named or file heap is written in full, its creator attached, before its name appears. Every open (except
@@ -511,7 +511,7 @@ public final class SharedHeap implements AutoCloseable {
             throw new ShmFullException("catalog of heap " + memory + " is full: " + index + " blocks; cannot add '"
                     + name + "'");
         }
-        long top = catalog.top();
+        long top = catalog.freeStart(index);
         long offset = Checks.alignUp(top, alignment);
         if (offset > geometry.heapSize() || byteSize > geometry.heapSize() - offset) {
             throw new ShmFullException("heap " + memory + " is full: block '" + name + "' needs byteSize="

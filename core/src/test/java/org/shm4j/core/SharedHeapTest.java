@@ -3,6 +3,7 @@ package org.shm4j.core;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.testing.ShmNames;
 
 import java.nio.file.Path;
@@ -29,6 +30,25 @@ class SharedHeapTest {
 
     @TempDir
     Path dir;
+
+    @Test
+    void shouldGiveBackTheSpaceOfAnAllocatorKilledBetweenMovingTheTopAndPublishingItsBlock() {
+        String name = names.unique("top");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16); SharedMemory raw = SharedMemory.open(name)) {
+            HeapBlock first = heap.allocate("first", COUNTER, 100);
+            long free = heap.freeBytes();
+            // what an allocator killed between its store of allocTop and its store of entryCount leaves
+            raw.segment().set(JAVA_LONG, HeapLayout.ALLOC_TOP_OFFSET, first.offset() + 100 + 4096);
+            assertThat(heap.freeBytes()).isEqualTo(free - 4096);
+            HeapBlock second = heap.allocate("second", COUNTER, 8);
+            assertThat(second.offset()).as("right after the last published block")
+                    .isEqualTo(first.offset() + 128);
+            assertThat(heap.freeBytes()).isEqualTo(free - 28 - 8);
+            raw.segment().set(JAVA_LONG, HeapLayout.ALLOC_TOP_OFFSET, second.offset()); // below a block: damaged
+            assertThatThrownBy(() -> heap.allocate("third", COUNTER, 8)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("allocTop=" + second.offset() + " below the end of its last block");
+        }
+    }
 
     @Test
     void shouldAllocateAndFindBlocksFromAnotherMapping() {

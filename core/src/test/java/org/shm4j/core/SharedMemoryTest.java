@@ -5,6 +5,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.ShmNames;
 
 import java.io.IOException;
@@ -61,14 +62,19 @@ class SharedMemoryTest {
         Process finished = new ProcessBuilder("true").start(); // its pid: a process that is gone
         assertThat(finished.waitFor(60, TimeUnit.SECONDS)).isTrue();
         Path dead = dir.resolve(".shm4j-" + finished.pid() + "-7.tmp");
-        Path live = dir.resolve(".shm4j-" + ProcessHandle.current().pid() + "-999999.tmp");
+        long me = ProcessIdentity.currentToken();
+        Path live = dir.resolve(".shm4j-" + ProcessIdentity.pid(me) + "-999999.tmp");
+        Path liveWithStart = dir.resolve(".shm4j-" + ProcessIdentity.pid(me) + "-" + (me & 0xFFFF_FFFFL) + "-3.tmp");
+        Path reused = dir.resolve(".shm4j-" + ProcessIdentity.pid(me) + "-" + ((me + 1) & 0xFFFF_FFFFL) + "-3.tmp");
         Path other = dir.resolve(".shm4j-notes.tmp");
-        for (Path left : List.of(dead, live, other)) {
+        for (Path left : List.of(dead, live, liveWithStart, reused, other)) {
             Files.write(left, new byte[16]);
         }
         SharedMemory.create(dir.resolve("region"), 64).close();
         assertThat(dead).doesNotExist();
+        assertThat(reused).as("its pid now names another process").doesNotExist();
         assertThat(live).exists();  // a creation in progress, for all the sweep can tell
+        assertThat(liveWithStart).exists();
         assertThat(other).exists(); // not a name create() makes
     }
 

@@ -219,7 +219,9 @@ public final class SharedBarrier {
 
     /**
      * Breaks the current generation (its waiters get {@link BrokenBarrierException}) and starts a new one, as
-     * {@link java.util.concurrent.CyclicBarrier#reset()} does.
+     * {@link java.util.concurrent.CyclicBarrier#reset()} does. A process killed inside {@code reset()} may leave the
+     * generation broken without starting the next: parties then get {@link BrokenBarrierException} until someone
+     * calls {@code reset()} again, as after any broken generation.
      */
     public void reset() {
         registry.freeDead(); // before the new generation, whose waiters would break on them

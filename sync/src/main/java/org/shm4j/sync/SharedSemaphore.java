@@ -42,8 +42,10 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  * section on every acquire and release. Choose {@code UNDO} where permits stand for a resource a process holds, such
  * as "at most 4 processes use the GPU".
  *
- * <h2>Layout (heap block type {@code 0x53480061} v2, 704 bytes, 64-aligned, native byte order)</h2>
- * Version 1 had the mutex of a v2 {@link org.shm4j.sync.locks.SharedLock}; a v1 block is refused.
+ * <h2>Layout (heap block type {@code 0x53480061} v3, 704 bytes, 64-aligned, native byte order)</h2>
+ * Version 2 reclaimed a dead process's slot without marking it
+ * ({@link org.shm4j.sync.internal.ProcessSlots#RECLAIMING}), version 1 had the mutex of a v2
+ * {@link org.shm4j.sync.locks.SharedLock}; older blocks are refused.
  * <table class="striped">
  * <caption>SharedSemaphore block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
@@ -63,7 +65,8 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *     <td>as in {@code SharedLock}</td></tr>
  * <tr><td>168</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>192</td><td>512</td><td>slots</td><td>undo only: 32 process slots of 16 bytes: owner token (long: pid
- *     high, start-time bits low; 0 = free), permits this process holds (int), zero (int)</td>
+ *     high, start-time bits low; 0 = free; bit 63 set: that process is reclaiming the slot of a dead one), permits
+ *     this process holds (int), zero (int)</td>
  *     <td>volatile; CAS to claim and free</td></tr>
  * </table>
  *

@@ -47,7 +47,7 @@ class ErrorMessagesTest {
             assertThatThrownBy(() -> SharedLong.openOrCreate(heap, "total")).hasMessageContaining("is a SharedInt");
             SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
             assertThatThrownBy(() -> SharedReadWriteLock.open(heap, "ring")).hasMessageEndingWith(
-                    "is a SharedRing, type 0x53480031 v5 (expected: a SharedReadWriteLock, type 0x53480023 v4)");
+                    "is a SharedRing, type 0x53480031 v5 (expected: a SharedReadWriteLock, type 0x53480023 v5)");
         }
     }
 
@@ -64,9 +64,9 @@ class ErrorMessagesTest {
             SharedDouble.create(heap, "mean", 1, true);
             assertThatThrownBy(() -> SharedDouble.create(heap, "mean", 1, true))
                     .hasMessageStartingWith("block 'mean' ");
-            SharedLock.create(heap, "orphan.lock"); // a lock of that name, but no value: the lock is the conflict
-            assertThatThrownBy(() -> SharedLong.create(heap, "orphan", 0, true))
-                    .hasMessageStartingWith("block 'orphan.lock' already exists");
+            SharedLong.create(heap, "odd.lock", 0, false); // a block of the lock's name that is no lock
+            assertThatThrownBy(() -> SharedLong.create(heap, "odd", 0, true))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("'odd.lock'");
         }
     }
 

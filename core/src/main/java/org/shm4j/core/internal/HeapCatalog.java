@@ -128,6 +128,29 @@ public final class HeapCatalog {
     }
 
     /**
+     * Under the allocation lock: the first free byte of the data area, where the last of the {@code count} published
+     * blocks ends (or the data area's start). allocTop says the same, unless an allocator died between its stores of
+     * allocTop and entryCount in {@link #append}: no entry names the space it took, so allocTop is set back.
+     *
+     * @throws ShmFormatException if allocTop lies below the end of the last block
+     */
+    public long freeStart(int count) {
+        long top = top();
+        long end = geometry.dataOffset();
+        if (count > 0) {
+            Entry last = entry(count - 1);
+            end = last.offset() + last.byteSize();
+        }
+        if (top < end) {
+            throw new ShmFormatException(what + " has allocTop=" + top + " below the end of its last block, " + end);
+        }
+        if (top > end) {
+            LONG.setRelease(heap, ALLOC_TOP_OFFSET, end); // release: as in append
+        }
+        return end;
+    }
+
+    /**
      * Appends an entry. The caller holds the allocation lock, has checked that the name is new, that the catalog has
      * room and that {@code [offset, newTop)} lies in the data area.
      */

@@ -36,8 +36,11 @@ public final class MappedFiles {
     private static final AtomicLong TEMP_SEQUENCE = new AtomicLong();
     private static final String TEMP_PREFIX = ".shm4j-";
     private static final String TEMP_SUFFIX = ".tmp";
-    /** A temporary file's name: the prefix, the creating process's pid, a sequence number, the suffix. */
-    private static final Pattern TEMP_NAME = Pattern.compile("\\.shm4j-(\\d{1,10})-\\d+\\.tmp");
+    /**
+     * A temporary file's name: the prefix, the creating process's pid and start time bits (as in its token), a
+     * sequence number, the suffix; names without the start time bits are older.
+     */
+    private static final Pattern TEMP_NAME = Pattern.compile("\\.shm4j-(\\d{1,10})-(?:(\\d{1,10})-)?\\d+\\.tmp");
 
     private MappedFiles() {
     }
@@ -55,8 +58,9 @@ public final class MappedFiles {
         Path dir = file.toAbsolutePath().getParent();
         removeTemporariesOfDeadProcesses(dir);
         checkSpace(dir, size);
-        Path temp = dir.resolve(TEMP_PREFIX + ProcessHandle.current().pid() + "-" + TEMP_SEQUENCE.incrementAndGet()
-                + TEMP_SUFFIX);
+        long token = ProcessIdentity.currentToken();
+        Path temp = dir.resolve(TEMP_PREFIX + ProcessIdentity.pid(token) + "-" + (token & 0xFFFF_FFFFL) + "-"
+                + TEMP_SEQUENCE.incrementAndGet() + TEMP_SUFFIX);
         Set<StandardOpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
         try (FileChannel channel = FileChannel.open(temp, options, PosixFilePermissions.asFileAttribute(permissions))) {
@@ -81,8 +85,9 @@ public final class MappedFiles {
 
     /**
      * Deletes the temporary files in {@code dir} that processes killed in the middle of {@link #create} left behind
-     * (a process that exits normally deletes its own). A file whose pid names a live process is left alone, whoever
-     * that process is, so a creation in progress is never disturbed; a temporary file is never the only name of a
+     * (a process that exits normally deletes its own). A file whose pid and start time name a live process is left
+     * alone, so a creation in progress is never disturbed, while one whose pid a new process reuses is deleted (a name
+     * without start time bits is kept while its pid lives); a temporary file is never the only name of a
      * published region (the region's own name is a hard link), so deleting one never loses a region. Best effort:
      * a folder that cannot be listed is skipped.
      */
@@ -90,13 +95,19 @@ public final class MappedFiles {
         try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
             for (Path temporary : temporaries) {
                 Matcher name = TEMP_NAME.matcher(temporary.getFileName().toString());
-                if (name.matches() && !ProcessIdentity.isPidAlive(Long.parseLong(name.group(1)))) {
+                if (name.matches() && !creatorAlive(Long.parseLong(name.group(1)), name.group(2))) {
                     Files.deleteIfExists(temporary);
                 }
             }
         } catch (IOException | SecurityException e) {
             // best effort: a leftover temporary file costs space, never correctness
         }
+    }
+
+    /** @return true if the process named by a temporary file's pid and start time bits (or null) may be alive */
+    private static boolean creatorAlive(long pid, String startBits) {
+        return startBits == null ? ProcessIdentity.isPidAlive(pid)
+                : ProcessIdentity.isAlive(ProcessIdentity.token(pid, Long.parseLong(startBits)));
     }
 
     /**

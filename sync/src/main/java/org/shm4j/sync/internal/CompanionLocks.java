@@ -19,17 +19,20 @@ public final class CompanionLocks {
 
     /**
      * Creates the lock beside the value {@code valueName}; call it before creating the value, so that whoever finds
-     * the value finds its lock.
+     * the value finds its lock. A lock of that name without a value was left by a creator killed between its lock and
+     * its value (or belongs to a creator still on its way): it is opened and used, and creating the value decides
+     * which creator wins.
      *
      * @throws ShmAlreadyExistsException naming the value if it exists already (not its lock, which the user never
-     *                                   named), else naming the lock
+     *                                   named)
+     * @throws org.shm4j.core.ShmTypeMismatchException if a block of the lock's name is not a lock
      */
     public static SharedLock create(SharedHeap heap, String valueName) {
         try {
             return SharedLock.create(heap, nameFor(valueName));
         } catch (ShmAlreadyExistsException lockExists) {
             if (heap.find(valueName).isEmpty()) {
-                throw lockExists;
+                return SharedLock.open(heap, nameFor(valueName));
             }
             ShmAlreadyExistsException valueExists = new ShmAlreadyExistsException("block '" + valueName
                     + "' already exists in " + heap);

@@ -41,10 +41,26 @@ public final class FairTurns {
         return FAIR_SLOTS_OFFSET + (long) (ticket % FAIR_QUEUE) * FAIR_SLOT_SIZE;
     }
 
-    /** Names the current process as the holder of {@code ticket} in its slot. */
+    /**
+     * Names the current process as the holder of {@code ticket} in its slot: the token first, then the ticket, which
+     * readers read first ({@link #slotToken}). A waiter killed between the two stores leaves its dead token beside
+     * the slot's old ticket: a slot not yet written, skipped by the stall rule. (The other order left the new ticket
+     * beside the token of whoever used the slot 64 tickets before, usually a live process: a turn never skipped.)
+     */
     public static void publishSlot(MemorySegment s, int ticket) {
-        INT.setVolatile(s, slot(ticket) + 8, ticket); // the ticket first: a reader checks it after the token
         LONG.setVolatile(s, slot(ticket), ProcessIdentity.currentToken());
+        INT.setVolatile(s, slot(ticket) + 8, ticket);
+    }
+
+    /**
+     * @return the token in the slot of {@code ticket}, if that slot names {@code ticket}; else 0 (not yet written).
+     *         The ticket is read before the token: a slot showing the ticket shows its writer's token.
+     */
+    public static long slotToken(MemorySegment s, int ticket) {
+        if ((int) INT.getVolatile(s, slot(ticket) + 8) != ticket) {
+            return 0;
+        }
+        return (long) LONG.getVolatile(s, slot(ticket));
     }
 
     /** Empties the slot of a skipped {@code ticket}, if it still holds {@code token} (dead or abandoned). */
@@ -61,11 +77,19 @@ public final class FairTurns {
      * @return false if the word changed first: look again
      */
     public static boolean skipTurn(MemorySegment s, long word, long token) {
+        boolean ownerDied = FairWord.taken(word); // the dead process held the lock
+        if (ownerDied) {
+            // marked before the turn passes on, so that a skipper killed after passing it loses no mark; the word is
+            // read again first, so that a skipper late by a whole take-over does not mark a repaired lock again
+            if ((long) LONG.getVolatile(s, FAIR_WORD_OFFSET) != word) {
+                return false;
+            }
+            INT.getAndBitwiseOr(s, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED);
+        }
         if (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) {
             return false;
         }
-        if (FairWord.taken(word)) { // the dead process held the lock
-            INT.getAndBitwiseOr(s, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED);
+        if (ownerDied) {
             LONG.getAndAdd(s, FAIR_RECOVERIES_OFFSET, 1L);
             LONG.setOpaque(s, FAIR_HELD_SINCE_OFFSET, 0L); // opaque: diagnostics; the dead owner's note
         }
@@ -79,9 +103,7 @@ public final class FairTurns {
         while (true) {
             long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
             int turn = FairWord.serving(word);
-            if (FairWord.taken(word) || FairWord.out(word) == 0
-                    || (long) LONG.getVolatile(s, slot(turn)) != FAIR_ABANDONED
-                    || (int) INT.getVolatile(s, slot(turn) + 8) != turn) {
+            if (FairWord.taken(word) || FairWord.out(word) == 0 || slotToken(s, turn) != FAIR_ABANDONED) {
                 return;
             }
             skipTurn(s, word, FAIR_ABANDONED);

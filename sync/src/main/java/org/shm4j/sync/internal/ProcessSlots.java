@@ -12,7 +12,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * A table of per-process counters in shared memory, so that what a process holds can be taken back when it dies.
  * {@link #SLOTS} slots of 16 bytes: the owner token of the process (long, 0 = free) and two int counters. A process
  * claims a slot with a CAS from 0 to its token and keeps it while it lives; any process may reclaim the slot of a
- * dead one (counters zeroed, then the token CAS'd back to 0).
+ * dead one: it first takes the slot by a CAS of the dead token to its own token with bit 63 set ({@link #RECLAIMING}),
+ * then zeroes the counters and frees the slot. Taking the slot first matters: a reclaimer that read the dead token
+ * just before another reclaimer freed the slot, and a new process claimed it, fails its CAS instead of zeroing the
+ * newcomer's counters. A reclaimer killed while it holds a slot leaves its own marked token, which the next reclaimer
+ * takes over the same way.
  *
  * <p>Memory ordering: every access is volatile or an atomic read-modify-write, because readers and writers of a
  * read-write lock rely on a store-load (Dekker) order between the counters and the writer's word.
@@ -30,6 +34,8 @@ public final class ProcessSlots {
     public static final long FIRST = 8;
     /** Offset of the second counter in a slot. */
     public static final long SECOND = 12;
+    /** Bit 63 of a token: the process the other bits name is reclaiming the slot (it held a dead process's token). */
+    public static final long RECLAIMING = Long.MIN_VALUE;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -50,7 +56,7 @@ public final class ProcessSlots {
 
     /**
      * Checks every slot for states no valid table has, so that a damaged one is refused when it is opened: a token
-     * is 0 or names a pid (bits 63..32 positive: a pid is a positive int), and no counter is negative.
+     * is 0 or names a pid (bits 62..32 not zero, bit 63 the {@link #RECLAIMING} mark), and no counter is negative.
      *
      * @param what the structure the table belongs to, for the message
      * @throws org.shm4j.core.ShmFormatException if a slot holds such a state
@@ -58,9 +64,9 @@ public final class ProcessSlots {
     public void check(String what) {
         for (int i = 0; i < SLOTS; i++) {
             long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
-            if (token < 0 || token != 0 && ProcessIdentity.pid(token) == 0) {
+            if (token != 0 && ProcessIdentity.pid(token & ~RECLAIMING) == 0) {
                 throw Blocks.corrupt(what, "process slot " + i + " token", "0x" + Long.toHexString(token),
-                        "0, or a pid in bits 63..32");
+                        "0, or a pid in bits 62..32");
             }
             checkCount(i, FIRST, "first counter", what);
             checkCount(i, SECOND, "second counter", what);
@@ -139,28 +145,33 @@ public final class ProcessSlots {
     }
 
     /**
-     * Frees the slots of dead processes, zeroing their counters.
+     * Frees the slots of dead processes (and of reclaimers killed while freeing one), zeroing their counters; see the
+     * class documentation for the order.
      *
      * @return how many slots with a non-zero first counter were reclaimed
      */
     public int reclaimDead() {
+        long reclaimer = ProcessIdentity.currentToken() | RECLAIMING;
         int reclaimedHolders = 0;
         for (int i = 0; i < SLOTS; i++) {
             long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
-            if (token != 0 && !ProcessIdentity.isAlive(token)) {
-                int held = (int) INT.getAndSet(segment, slot(i) + FIRST, 0);
-                INT.setVolatile(segment, slot(i) + SECOND, 0);
-                if (LONG.compareAndSet(segment, slot(i) + TOKEN, token, 0L) && held > 0) {
-                    reclaimedHolders++;
-                }
+            if (token == 0 || ProcessIdentity.isAlive(token & ~RECLAIMING)
+                    || !LONG.compareAndSet(segment, slot(i) + TOKEN, token, reclaimer)) {
+                continue; // free, alive (a live reclaimer finishes its own), or taken by another reclaimer first
+            }
+            int held = (int) INT.getAndSet(segment, slot(i) + FIRST, 0);
+            INT.setVolatile(segment, slot(i) + SECOND, 0);
+            LONG.setVolatile(segment, slot(i) + TOKEN, 0L); // volatile: the zeroed counters before a new claim
+            if (held > 0) {
+                reclaimedHolders++;
             }
         }
         return reclaimedHolders;
     }
 
-    /** @return the pid owning slot {@code index}, or 0 */
+    /** @return the pid owning slot {@code index} (or reclaiming it), or 0 */
     public long pid(int index) {
-        return ProcessIdentity.pid((long) LONG.getVolatile(segment, slot(index) + TOKEN));
+        return ProcessIdentity.pid((long) LONG.getVolatile(segment, slot(index) + TOKEN) & ~RECLAIMING);
     }
 
     private long slot(int index) {

@@ -21,6 +21,7 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_HELD_SINCE;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_SLEEPERS_MASK;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 
 /**
@@ -436,6 +437,14 @@ public final class RobustMutex {
     /** @return how many times the mutex was taken over from a dead owner */
     public long recoveries() {
         return (long) LONG.getVolatile(segment, MUTEX_RECOVERIES);
+    }
+
+    /**
+     * @return the blocked waiters the wake word counts (diagnostics: it also counts waiters killed while counted,
+     *         which stay counted)
+     */
+    public int sleepers() {
+        return WakeWord.read(segment, 0) & MUTEX_SLEEPERS_MASK;
     }
 
     /**

@@ -21,8 +21,8 @@ public final class SyncLayout {
     public static final BlockType DOUBLE_ARRAY = BlockType.named("SharedDoubleArray", 0x5348_0013, 1);
     public static final BlockType BYTE_ARRAY = BlockType.named("SharedByteArray", 0x5348_0014, 1);
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
-    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 4);
-    public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 2);
+    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 5);
+    public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 3);
     public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 5);
 
     /** Ring: data capacity in bytes (int), a power of two. */
@@ -208,7 +208,7 @@ public final class SyncLayout {
     // ---- Coordination types (SharedSemaphore, SharedCountDownLatch, SharedEvent, SharedBarrier, SharedCondition) ----
 
     /** Heap block type of a {@code SharedSemaphore}. */
-    public static final BlockType SEMAPHORE = BlockType.named("SharedSemaphore", 0x5348_0061, 2);
+    public static final BlockType SEMAPHORE = BlockType.named("SharedSemaphore", 0x5348_0061, 3);
     /** Heap block type of a {@code SharedCountDownLatch}. */
     public static final BlockType LATCH = BlockType.named("SharedCountDownLatch", 0x5348_0062, 1);
     /** Heap block type of a {@code SharedEvent}. */

@@ -222,7 +222,10 @@ public final class WaitTable {
             long token = (long) LONG.getVolatile(table, at + ENTRY_TOKEN);
             if (token != 0 && !ProcessIdentity.isAlive(token)) {
                 long sequence = (long) LONG.getVolatile(table, at + ENTRY_SEQUENCE);
-                if (LONG.compareAndSet(table, at + ENTRY_SEQUENCE, sequence, 0L)) {
+                // the token again: if another reclaimer freed the entry meanwhile and a live waiter claimed it, the
+                // sequence read was that waiter's (sequences are unique, so a CAS of the dead one's cannot hit it)
+                if ((long) LONG.getVolatile(table, at + ENTRY_TOKEN) == token
+                        && LONG.compareAndSet(table, at + ENTRY_SEQUENCE, sequence, 0L)) {
                     LONG.compareAndSet(table, at + ENTRY_TOKEN, token, 0L);
                 }
             }

@@ -40,7 +40,9 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * that survives the death of its owner and of its waiters. Like {@link SharedLock} otherwise: not reentrant, no
  * conditions, futex waits where native access is enabled, owner death reported through {@link #isConsistent()}.
  *
- * <h2>Layout (heap block type {@code 0x53480022} v2, 1600 bytes, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480022} v3, 1600 bytes, 64-aligned)</h2>
+ * Version 2 wrote a ticket slot's ticket before its token, and reclaimed process slots without marking them
+ * ({@link ProcessSlots#RECLAIMING}); a v2 block is refused.
  * <table class="striped">
  * <caption>SharedFairLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -55,12 +57,12 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  *     <td>opaque, set by CAS</td></tr>
  * <tr><td>32</td><td>8</td><td>ownerThreadId, 0 when free</td><td>opaque</td></tr>
  * <tr><td>40</td><td>24</td><td>zero</td><td></td></tr>
- * <tr><td>64</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 63..32, low 32 bits
- *     of the start time in epoch ms; 0 = free) and two int counters, unused (0)</td><td>volatile, claimed by CAS</td>
- *     </tr>
+ * <tr><td>64</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 62..32, low 32 bits
+ *     of the start time in epoch ms; 0 = free; bit 63 set: that process is reclaiming the slot of a dead one) and
+ *     two int counters, unused (0)</td><td>volatile, claimed by CAS</td></tr>
  * <tr><td>576</td><td>1024</td><td>64 ticket slots of 16 bytes, slot {@code ticket % 64}: a waiter's token (0 =
- *     empty, 1 = abandoned by a waiter that timed out) and its ticket (int)</td><td>volatile; the ticket is written
- *     before the token, read after it</td></tr>
+ *     empty, 1 = abandoned by a waiter that timed out) and its ticket (int)</td><td>volatile; the token is written
+ *     before the ticket, read after it</td></tr>
  * </table>
  *
  * <h2>Protocol</h2>
@@ -395,9 +397,8 @@ public final class SharedFairLock extends TimedLock {
                     }
                 }
                 boolean taken = FairWord.taken(word);
-                long slot = FairTurns.slot(turn);
-                long token = taken ? FairWord.holderToken(segment, 0, word) : (long) LONG.getVolatile(segment, slot);
-                boolean slotWritten = taken || token != 0 && (int) INT.getVolatile(segment, slot + 8) == turn;
+                long token = taken ? FairWord.holderToken(segment, 0, word) : FairTurns.slotToken(segment, turn);
+                boolean slotWritten = taken || token != 0;
                 if (!slotWritten && stalledTurn != turn) {
                     stalledTurn = turn;
                     stalledSince = now;

@@ -32,8 +32,9 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * Writers are preferred: once a writer waits, new readers wait too, so writers never starve. Neither side is
  * reentrant; the write lock has a cross-process {@linkplain SharedCondition condition}, the read lock none.
  *
- * <h2>Layout (heap block type {@code 0x53480023} v4, 640 bytes, 64-aligned)</h2>
- * Version 3 had the writer mutex of a v2 {@link SharedLock}; a v3 block is refused.
+ * <h2>Layout (heap block type {@code 0x53480023} v5, 640 bytes, 64-aligned)</h2>
+ * Version 4 reclaimed a dead process's slot without marking it ({@link ProcessSlots#RECLAIMING}), version 3 had the
+ * writer mutex of a v2 {@link SharedLock}; older blocks are refused.
  * <table class="striped">
  * <caption>SharedReadWriteLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -48,9 +49,10 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * <tr><td>64</td><td>4</td><td>readerReleases: bumped by a reader that releases while a writer holds; the futex
  *     word a writer waits on for readers to leave</td><td>atomic add</td></tr>
  * <tr><td>68</td><td>60</td><td>zero</td><td></td></tr>
- * <tr><td>128</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 63..32, low 32 bits
- *     of the start time in epoch ms in bits 31..0; 0 = free), read holds (int), waiting writers (int)</td>
- *     <td>volatile and atomic add</td></tr>
+ * <tr><td>128</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 62..32, low 32 bits
+ *     of the start time in epoch ms in bits 31..0; 0 = free; bit 63 set: that process is reclaiming the slot of a
+ *     dead one), read holds (int), waiting writers (int)</td>
+ *     <td>volatile and atomic add; the token by CAS</td></tr>
  * </table>
  *
  * <h2>Protocol</h2>

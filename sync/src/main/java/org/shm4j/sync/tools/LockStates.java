@@ -53,6 +53,7 @@ final class LockStates {
         long token = RobustMutex.ownerToken(word);
         state.put("owner", word == 0 ? null : owner(mutex.owner().orElse(null), ProcessIdentity.isAlive(token)));
         state.put("waiters", (word & LOCK_WAITERS) != 0);
+        state.put("sleepers", mutex.sleepers());
         state.put("consistent", mutex.isConsistent());
         state.put("takeOvers", mutex.recoveries());
         return state;

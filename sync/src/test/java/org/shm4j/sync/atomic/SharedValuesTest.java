@@ -5,6 +5,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -46,6 +47,22 @@ class SharedValuesTest {
             assertThat(SharedLong.openOrCreate(heap, "v", 5).get()).isEqualTo(100);
             assertThat(SharedLong.openOrCreate(heap, "w", 5).get()).isEqualTo(5);
             assertThat(v.segment().get(JAVA_LONG, 0)).isEqualTo(100);
+        }
+    }
+
+    @Test
+    void shouldUseTheLockLeftByACreatorKilledBeforeItCreatedItsValue() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            // what a process killed in create(heap, name, initial, true) between its two blocks leaves
+            SharedLock orphan = SharedLock.create(heap, "total.lock");
+            SharedLong total = SharedLong.create(heap, "total", 7, true);
+            assertThat(total.get()).isEqualTo(7);
+            total.lock().lock();
+            assertThat(orphan.isLocked()).as("the value's lock is the block left behind").isTrue();
+            total.lock().unlock();
+            SharedInt.create(heap, "count", 1, true);
+            assertThatThrownBy(() -> SharedInt.create(heap, "count", 1, true))
+                    .isInstanceOf(ShmAlreadyExistsException.class).hasMessageStartingWith("block 'count' ");
         }
     }
 

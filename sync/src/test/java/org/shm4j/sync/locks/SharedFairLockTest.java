@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.FairTurns;
 import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
@@ -130,6 +131,28 @@ class SharedFairLockTest {
                 assertThat(lock.isConsistent()).isFalse();
                 assertThat(lock.recoveries()).isEqualTo(1);
                 lock.markConsistent();
+                lock.unlock();
+                assertThat(lock.queueLength()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void shouldSkipATurnWhoseWaiterDiedBeforeItsTicketSlotNamedIt() throws InterruptedException {
+        long dead = ProcessIdentity.token(ProcessHandle.current().pid(), ProcessIdentity.currentStartMillis() + 1);
+        try (Arena arena = Arena.ofConfined()) {
+            // ticket 64 is out and served, not taken; its slot (slot 0) still names ticket 0, with the token of a
+            // live process that used it then, or of the waiter of ticket 64 killed between its token and ticket
+            for (long slotToken : new long[] {ProcessIdentity.currentToken(), dead}) {
+                MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
+                memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_SERVING_OFFSET, 64);
+                memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, 65);
+                memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(64), slotToken);
+                memory.set(ValueLayout.JAVA_INT, FairTurns.slot(64) + 8, 0);
+                SharedFairLock lock = SharedFairLock.wrap(memory, 0);
+                assertThat(FairTurns.slotToken(memory, 64)).as("a slot not naming its ticket is not written").isZero();
+                assertThat(lock.tryLock(30, TimeUnit.SECONDS)).as("skipped by the stall rule: " + slotToken).isTrue();
+                assertThat(lock.isConsistent()).as("no holder died").isTrue();
                 lock.unlock();
                 assertThat(lock.queueLength()).isZero();
             }

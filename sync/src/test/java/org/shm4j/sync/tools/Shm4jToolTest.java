@@ -107,7 +107,7 @@ class Shm4jToolTest {
                         .containsEntry("layoutVersion", 3L);
                 Map<String, Object> lock = state(live, "orders");
                 assertThat(lock).containsEntry("held", true).containsEntry("consistent", true)
-                        .containsEntry("takeOvers", 0L).containsEntry("waiters", false);
+                        .containsEntry("takeOvers", 0L).containsEntry("waiters", false).containsEntry("sleepers", 0L);
                 assertThat(map(lock.get("owner"))).containsEntry("pid", holder.pid()).containsEntry("alive", true)
                         .containsKey("thread").containsEntry("heldSince", null);
                 assertThat(state(live, "jobs")).containsEntry("ringKind", "MPMC").containsEntry("capacity", 4096L)
@@ -127,7 +127,8 @@ class Shm4jToolTest {
                 assertThat(text.code()).isZero();
                 assertThat(text.out()).contains("heap " + heapName + " (/dev/shm/" + heapName + ")")
                         .containsPattern("orders +SharedLock +held=true owner=\\{pid=" + holder.pid()
-                                + " thread=\\d+ alive=false heldSince=-} waiters=false consistent=true takeOvers=0")
+                                + " thread=\\d+ alive=false heldSince=-} waiters=false sleepers=0 consistent=true"
+                                + " takeOvers=0")
                         .containsPattern("jobs +SharedRing +ringKind=MPMC capacity=4096 bytesQueued=\\d+ "
                                 + "messagesQueued=1 ");
             }
