@@ -1,7 +1,9 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.PipeEnds;
 import org.shm4j.sync.internal.Waits;
@@ -89,22 +91,37 @@ public final class SharedPipe implements AutoCloseable {
 
     /**
      * Creates a pipe named {@code name} in {@code heap}: its end-state block {@code name} and rings {@code name.ab}
-     * and {@code name.ba} of {@code capacity} bytes each, both ends open and unclaimed.
+     * and {@code name.ba} of {@code capacity} bytes each, both ends open and unclaimed. A pipe whose creator was killed
+     * after its end-state block and before both rings is finished here: its missing rings are made.
      *
      * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
+     * @throws ShmAlreadyExistsException if the pipe exists, with both its rings
+     * @throws ShmTypeMismatchException if a ring of a half-made pipe has another capacity or kind
      */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
         SharedRing.requiredBytes(capacity); // checks it before any block is made
-        PipeEnds ends = PipeEnds.create(heap, name); // first: a pipe whose state block exists is not an old one
-        SharedRing ab = SharedRing.create(heap, name + ".ab", SharedRing.Kind.SPSC, capacity);
-        return new SharedPipe(ends, ab, SharedRing.create(heap, name + ".ba", SharedRing.Kind.SPSC, capacity));
+        String ab = name + ".ab";
+        String ba = name + ".ba";
+        try {
+            PipeEnds ends = PipeEnds.create(heap, name); // first: a pipe whose state block exists is not an old one
+            return new SharedPipe(ends, SharedRing.create(heap, ab, SharedRing.Kind.SPSC, capacity),
+                    SharedRing.create(heap, ba, SharedRing.Kind.SPSC, capacity));
+        } catch (ShmAlreadyExistsException exists) {
+            if (heap.find(name).isEmpty() || heap.find(ab).isPresent() && heap.find(ba).isPresent()) {
+                throw exists;
+            }
+            return new SharedPipe(PipeEnds.open(heap, name), // half made: its creator was killed
+                    SharedRing.openOrCreate(heap, ab, SharedRing.Kind.SPSC, capacity),
+                    SharedRing.openOrCreate(heap, ba, SharedRing.Kind.SPSC, capacity));
+        }
     }
 
     /**
      * Opens the pipe named {@code name}; no end is claimed yet.
      *
      * @throws ShmNotFoundException if there is no such pipe, or it has rings but no end-state block (a pipe made by
-     *                              a shm4j before pipes tracked their ends)
+     *                              a shm4j before pipes tracked their ends), or an end-state block but not both rings
+     *                              (its creator was killed: {@link #create} finishes it)
      * @throws org.shm4j.core.ShmFormatException if the end-state block's magic or layout version is not this one's
      */
     public static SharedPipe open(SharedHeap heap, String name) {
@@ -114,6 +131,11 @@ public final class SharedPipe implements AutoCloseable {
                     + name + "': it was made by a shm4j whose pipes did not track their ends; create it anew");
         }
         PipeEnds ends = PipeEnds.open(heap, name);
+        if (heap.find(name + ".ab").isEmpty() || heap.find(name + ".ba").isEmpty()) {
+            throw new ShmNotFoundException("pipe '" + name + "' is half made: its creator was killed before its rings '"
+                    + name + ".ab' and '" + name + ".ba' were both made; create(heap, \"" + name + "\", capacity)"
+                    + " finishes it");
+        }
         SharedRing ab = SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC);
         return new SharedPipe(ends, ab, SharedRing.open(heap, name + ".ba", SharedRing.Kind.SPSC));
     }

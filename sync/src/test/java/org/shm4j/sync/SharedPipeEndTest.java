@@ -6,7 +6,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.internal.PipeEnds;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
@@ -193,6 +196,24 @@ class SharedPipeEndTest {
                 .hasMessageContaining("magic=0x0");
         assertThatThrownBy(() -> SharedPipe.create(heap, "bad", 1000)).isInstanceOf(IllegalArgumentException.class);
         assertThat(heap.find("bad")).as("nothing made for a refused capacity").isEmpty();
+    }
+
+    @Test
+    void shouldFinishAPipeWhoseCreatorWasKilledBeforeItsRingsAndRefuseToOpenItUntilThen() throws Exception {
+        // what a creator killed after the end-state block and the first ring leaves
+        PipeEnds.create(heap, "half");
+        SharedRing.create(heap, "half.ab", SharedRing.Kind.SPSC, 1024);
+        assertThatThrownBy(() -> SharedPipe.open(heap, "half")).isInstanceOf(ShmNotFoundException.class)
+                .hasMessageContaining("pipe 'half' is half made").hasMessageContaining("create(heap, \"half\"");
+        assertThatThrownBy(() -> SharedPipe.create(heap, "half", 2048))
+                .as("a ring of another capacity").isInstanceOf(ShmTypeMismatchException.class);
+        SharedPipe finished = SharedPipe.create(heap, "half", 1024);
+        assertThat(finished.first().send("hi".getBytes(), BOUND)).isTrue();
+        assertThat(SharedPipe.open(heap, "half").second().recv(BOUND)).isEqualTo("hi".getBytes());
+        assertThatThrownBy(() -> SharedPipe.create(heap, "half", 1024)).as("whole now")
+                .isInstanceOf(ShmAlreadyExistsException.class);
+        PipeEnds.create(heap, "bare"); // killed before either ring
+        assertThat(SharedPipe.create(heap, "bare", 1024).second().send(new byte[] {7}, BOUND)).isTrue();
     }
 
     @Test
