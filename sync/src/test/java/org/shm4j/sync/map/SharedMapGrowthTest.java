@@ -1,11 +1,14 @@
 package org.shm4j.sync.map;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.sync.Codec;
 
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -171,6 +174,120 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(map.stats().segments().size()).isGreaterThan(2);
     }
 
+    @ParameterizedTest(name = "{0} of its 64 directory entries pointed on")
+    @ValueSource(ints = {0, 1, 32, 64})
+    void shouldFinishASplitWhoseWriterDiedPointingTheDirectoryOn(int pointed) {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInFinish(map, pointed);
+        MapSegment half = map.core().segmentNumber(full.splitTarget(), null, 0, 0);
+        Map<Long, Long> model = versions(40);
+        SharedMap<Long, byte[]> other = reopen(); // a process with no hint: it goes by the directory
+        for (long key = 0; key < 40; key++) {
+            if (map.core().directory(entry(map, key)) == half.index) { // to the half, not repairing `full`
+                other.put(key, SelfChecking.of(key, key + 100));
+                model.put(key, key + 100);
+            }
+        }
+        assertThat(full.sequence() & 1).as("not repaired yet").isOne();
+        assertConsistent(map, model);
+        assertThat(full.localDepth()).as("the split was finished").isEqualTo(1);
+        assertThat(map.stats().repairs()).isEqualTo(1);
+        assertThat(map.stats().segments()).hasSize(2);
+    }
+
+    @ParameterizedTest(name = "{0} of its 64 directory entries pointed on")
+    @ValueSource(ints = {1, 32, 64})
+    void shouldNotPointTheDirectoryBackOverANewerSplitOfTheHalfWhenFinishingADeadSplit(int pointed) {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInFinish(map, pointed);
+        MapSegment half = map.core().segmentNumber(full.splitTarget(), null, 0, 0);
+        Map<Long, Long> model = versions(40);
+        SharedMap<Long, byte[]> other = reopen(); // a restarted worker: no hint leads it to `full`
+        for (long key = 40; key < 100_000 && half.localDepth() == 1; key++) { // through the pointed entries only
+            if (map.core().directory(entry(map, key)) == half.index) {
+                other.put(key, SelfChecking.of(key, key));
+                model.put(key, key);
+            }
+        }
+        assertThat(half.localDepth()).as("the half took the dead splitter's lock over and split").isEqualTo(2);
+        assertThat(full.sequence() & 1).as("`full` not repaired yet").isOne();
+        assertConsistent(map, model); // its first read of `full` repairs it
+        assertThat(full.localDepth()).isEqualTo(1);
+        assertThat(map.stats().segments()).hasSize(3);
+    }
+
+    @Test
+    void shouldUndoASplitWhoseWriterDiedMidCopyAndReuseItsHalfForTheNextSplit() {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInSplit(map, MapLayout.SPLIT_COPYING);
+        MapSegment half = map.core().segmentNumber(full.splitTarget(), null, 0, 0);
+        half.beginWrite(); // as mid-copy: the half's sequence odd and half its table still to fill
+        half.memory.asSlice(MapLayout.S_SLOTS, (half.arenaStart - MapLayout.S_SLOTS) / 2).fill((byte) 0);
+        Map<Long, Long> model = versions(40);
+        assertConsistent(map, model);
+        assertThat(full.localDepth()).as("the split was undone").isZero();
+        assertThat(full.splitTarget()).as("its half kept for the next split").isEqualTo(half.index);
+        for (long key = 40; key < 400; key++) {
+            map.put(key, SelfChecking.of(key, key));
+            model.put(key, key);
+        }
+        assertConsistent(map, model);
+        assertThat(map.core().directory(1)).as("the first split of `full` went to the kept half").isEqualTo(half.index);
+    }
+
+    /**
+     * Checks, through {@code map} and through a handle with no hints, that every key of {@code model} holds its
+     * version, that the map holds no other key and none twice, that every directory entry names a segment that
+     * covers it, and that the statistics count each segment's keys; then rewrites every key (half of them through
+     * each handle) and checks it all again.
+     */
+    private void assertConsistent(SharedMap<Long, byte[]> map, Map<Long, Long> model) {
+        SharedMap<Long, byte[]> other = reopen();
+        MapCore core = map.core();
+        for (int pass = 0; pass < 2; pass++) {
+            for (Map.Entry<Long, Long> e : model.entrySet()) {
+                assertThat(SelfChecking.version(e.getKey(), map.get(e.getKey()))).as("key %d", e.getKey())
+                        .isEqualTo(e.getValue());
+                assertThat(SelfChecking.version(e.getKey(), other.get(e.getKey()))).as("key %d", e.getKey())
+                        .isEqualTo(e.getValue());
+            }
+            assertThat(map.keySet().stream().toList()).containsExactlyInAnyOrderElementsOf(model.keySet());
+            for (int j = 0; j < core.maxSegments(); j++) {
+                assertThat(core.segmentNumber(core.directory(j), null, 0, 0).covers(j)).as("entry %d", j).isTrue();
+            }
+            SharedMapStats stats = map.stats();
+            assertThat(stats.entries()).isEqualTo(model.size());
+            for (SharedMapStats.Segment s : stats.segments()) {
+                MapSegment segment = core.segmentNumber(s.index(), null, 0, 0);
+                assertThat(s.entries()).as("segment %d", s.index())
+                        .isEqualTo(model.keySet().stream().filter(k -> segment.covers(KeyHash.hashLong(k))).count());
+            }
+            for (Map.Entry<Long, Long> e : model.entrySet()) {
+                e.setValue(e.getValue() + 48 * 21); // a value of the same length: no segment needs more room
+                (e.getKey() % 2 == 0 ? map : other).put(e.getKey(), SelfChecking.of(e.getKey(), e.getValue()));
+            }
+        }
+    }
+
+    /** @return keys 0 to {@code keys - 1} at the versions {@link #filled()} gave them */
+    private static Map<Long, Long> versions(int keys) {
+        Map<Long, Long> model = new HashMap<>();
+        for (long key = 0; key < keys; key++) {
+            model.put(key, key);
+        }
+        return model;
+    }
+
+    /** @return the map "m" opened again: another handle, as another process has, with hints of its own */
+    private SharedMap<Long, byte[]> reopen() {
+        return SharedMap.open(heap, "m", Codec.longs(), Codec.bytes());
+    }
+
+    /** @return the directory entry of {@code key} */
+    private static int entry(SharedMap<Long, byte[]> map, long key) {
+        return (int) KeyHash.hashLong(key) & (map.core().maxSegments() - 1);
+    }
+
     /** @return a one-segment map of 40 self-checking entries */
     private SharedMap<Long, byte[]> filled() {
         SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
@@ -179,6 +296,18 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
             map.put(key, SelfChecking.of(key, key));
         }
         return map;
+    }
+
+    /**
+     * {@link #dieInSplit} after the copy, as a splitter killed in the loop that points the half's directory entries
+     * at it ({@code 1, 3, 5, ...} of the 128), after the first {@code pointed} of them.
+     */
+    private static MapSegment dieInFinish(SharedMap<Long, byte[]> map, int pointed) {
+        MapSegment full = dieInSplit(map, MapLayout.SPLIT_COPIED);
+        for (int n = 0; n < pointed; n++) {
+            map.core().pointDirectory(2 * n + 1, full.splitTarget());
+        }
+        return full;
     }
 
     /**
