@@ -17,6 +17,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.LongStream;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -216,6 +217,22 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(map.stats().segments()).hasSize(3);
     }
 
+    @ParameterizedTest(name = "the half repaired first: {0}")
+    @ValueSource(booleans = {true, false})
+    void shouldFinishTwoNestedSplitsThatDiedMidFinishInEitherOrder(boolean halfFirst) {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInFinish(map, 32); // entries 1, 3, .., 63 point at the half; 65, .., 127 not yet
+        MapSegment half = dieInSplit(map, full.splitTarget(), 1, MapLayout.SPLIT_COPIED, 24); // 3, 7, .., 95 on
+        long key = LongStream.range(0, 40).filter(k -> halfFirst ? entry(map, k) % 4 == 1 && entry(map, k) < 64
+                : entry(map, k) % 2 == 0).findFirst().orElseThrow(); // a key of the segment to repair first
+        assertThat(SelfChecking.version(key, reopen().get(key))).isEqualTo(key);
+        assertThat((halfFirst ? half : full).sequence() & 1).as("repaired first").isZero();
+        assertThat((halfFirst ? full : half).sequence() & 1).as("not repaired yet").isOne();
+        assertConsistent(map, versions(40));
+        assertThat(map.stats().segments()).hasSize(3);
+        assertThat(map.stats().repairs()).isEqualTo(2);
+    }
+
     @Test
     void shouldUndoASplitWhoseWriterDiedMidCopyAndReuseItsHalfForTheNextSplit() {
         SharedMap<Long, byte[]> map = filled();
@@ -298,31 +315,34 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         return map;
     }
 
-    /**
-     * {@link #dieInSplit} after the copy, as a splitter killed in the loop that points the half's directory entries
-     * at it ({@code 1, 3, 5, ...} of the 128), after the first {@code pointed} of them.
-     */
+    /** {@link #dieInSplit(SharedMap, int, int, int, int) dieInSplit} of segment 0, pointing no entry. */
+    private static MapSegment dieInSplit(SharedMap<Long, byte[]> map, int state) {
+        return dieInSplit(map, 0, 0, state, 0);
+    }
+
+    /** {@link #dieInSplit(SharedMap, int, int, int, int) dieInSplit} of segment 0 after the copy. */
     private static MapSegment dieInFinish(SharedMap<Long, byte[]> map, int pointed) {
-        MapSegment full = dieInSplit(map, MapLayout.SPLIT_COPIED);
-        for (int n = 0; n < pointed; n++) {
-            map.core().pointDirectory(2 * n + 1, full.splitTarget());
-        }
-        return full;
+        return dieInSplit(map, 0, 0, MapLayout.SPLIT_COPIED, pointed);
     }
 
     /**
-     * Splits segment 0 up to the given state and leaves it (and the new half) locked by a dead process, with the
-     * sequence odd, as a writer killed at that point would.
+     * Splits segment {@code number} at bit {@code depth} up to the given state, points the first {@code pointed}
+     * directory entries of the new half at it (as a splitter killed in {@code finish}'s loop), and leaves both
+     * segments locked by a dead process, the split one's sequence odd, as a writer killed at that point would.
      */
-    private static MapSegment dieInSplit(SharedMap<Long, byte[]> map, int state) {
+    private static MapSegment dieInSplit(SharedMap<Long, byte[]> map, int number, int depth, int state,
+                                         int pointed) {
         MapCore core = map.core();
-        MapSegment full = core.segmentNumber(0, null, 0, 0);
+        MapSegment full = core.segmentNumber(number, null, 0, 0);
         full.lock();
         MapSegment half = core.segmentNumber(core.newSegmentNumber(full, 0, 0), full, 0, 0);
         half.lock();
         long stamp = full.beginWrite();
-        SegmentSplit.copyHalf(full, half, 0, stamp);
-        full.setSplit(state, half.index);
+        SegmentSplit.copyHalf(full, half, depth, stamp);
+        full.setSplit(state | depth << 8, half.index);
+        for (int n = 0; n < pointed; n++) {
+            core.pointDirectory(full.pattern() + (1 << depth) + (n << (depth + 1)), half.index);
+        }
         full.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
         half.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
         return full;
