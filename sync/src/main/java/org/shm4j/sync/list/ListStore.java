@@ -202,8 +202,13 @@ final class ListStore {
         INT.setRelease(header, LIST_JOURNAL_OP_OFFSET, OP_NONE); // release: the change is in memory before
     }
 
-    /** After a take-over from a dead writer: finishes its journaled change and closes its seqlock section. */
+    /**
+     * After a take-over from a dead writer: finishes its journaled change inside a seqlock section, so readers
+     * running meanwhile retry rather than see slots mid-shift. The writer may have died before its
+     * {@link #beginWrite} (with its journal committed, so the sequence is even) or after it (odd, kept odd).
+     */
     void recover() {
+        beginWrite();
         redo();
         endWrite();
     }

@@ -163,7 +163,7 @@ final class MapCore {
             int number = directory(j);
             MapSegment segment = segmentNumber(number, null, 0, 0);
             segment.lock();
-            if (directory(j) == number) { // only the segment's own lock holder re-points its entries
+            if (directory(j) == number) { // its lock repaired it: now only its own lock holder re-points the entry
                 hints[h] = segment;
                 return segment;
             }
@@ -243,9 +243,23 @@ final class MapCore {
         }
     }
 
-    /** Under the lock of the segment it named: points directory entry {@code j} at segment {@code number}. */
-    void setDirectory(int j, int number) {
-        INT.setRelease(block, H_DIRECTORY + (long) Integer.BYTES * j, number); // release: the segment's bytes first
+    /**
+     * Under the lock of the segment splitting into segment {@code number}: points directory entry {@code j} at it,
+     * unless the entry names {@code number} or a higher number already. Along the segments that hold one entry's keys
+     * over time, numbers only rise (a split's new segment gets a number handed out after its splitter was made), so
+     * a lower number is the splitter, or an older segment whose own split of the entry died before pointing it on;
+     * a higher one is a newer split of the new segment, which a repair must not point back (see {@link MapLayout}).
+     */
+    void pointDirectory(int j, int number) {
+        long offset = H_DIRECTORY + (long) Integer.BYTES * j;
+        int named = directory(j);
+        while (named < number) { // volatile CAS: the segment's bytes first; it loses only to a newer split or repair
+            int witness = (int) INT.compareAndExchange(block, offset, named, number);
+            if (witness == named) {
+                return;
+            }
+            named = witness;
+        }
     }
 
     /** @return how many segment numbers were handed out (some may be unused: a splitter died holding one) */

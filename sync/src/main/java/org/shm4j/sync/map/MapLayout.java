@@ -38,8 +38,9 @@ import org.shm4j.sync.internal.SyncLayout;
  *     <td>volatile get-and-add</td></tr>
  * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>4 &times; 2<sup>maxDepth</sup></td><td>directory</td><td>entry {@code j}: the number of the
- *     segment holding the keys whose hash has {@code j} in its low maxDepth bits</td><td>written under the lock
- *     of the segment it names, with release; read with acquire. A reader takes the segment's read as valid only
+ *     segment holding the keys whose hash has {@code j} in its low maxDepth bits</td><td>written by a split under
+ *     the splitting segment's lock, by a volatile compare-and-exchange that only raises the number (see Growth);
+ *     read with acquire. A reader takes the segment's read as valid only
  *     if the segment's localDepth and pattern (read under its sequence) cover the hash, else it reads the entry
  *     again; so a reader may also skip the directory and go to a segment it found before</td></tr>
  * </table>
@@ -53,6 +54,13 @@ import org.shm4j.sync.internal.SyncLayout;
  * whose bit {@code d} is set (split state COPYING, then COPIED), the directory entries of that half are pointed at
  * it, then the moved entries are dropped from the old segment and both get depth {@code d + 1}. A splitter that dies
  * is rolled back from COPYING (nothing was published) and forward from COPIED (the copy is complete).
+ *
+ * <p>A split points an entry on only if the entry names a lower segment number than the new segment. The segments
+ * that hold one entry's keys over time have rising numbers (a new segment's number is handed out after its
+ * splitter was published, and a published segment never becomes another split's new segment), so a lower number is
+ * the splitter or an older segment whose split of that entry died before pointing it on (the later split takes the
+ * entry over from it), and a higher one is a newer split of the new segment. So the repair of a splitter that died
+ * part-way through the entries, after its new segment was taken over and split again, never points an entry back.
  *
  * <table class="striped">
  * <caption>Segment header: 256 bytes</caption>

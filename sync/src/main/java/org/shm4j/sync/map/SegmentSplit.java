@@ -120,11 +120,16 @@ final class SegmentSplit {
         }
     }
 
-    /** Points the moved half's directory entries at {@code target}, drops the moved entries, deepens the segment. */
+    /**
+     * Points the moved half's directory entries at {@code target}, drops the moved entries, deepens the segment.
+     * Also the repair of a splitter that died part-way through the entries: each entry moves on only from a segment
+     * numbered below {@code target} ({@link MapCore#pointDirectory}), so an entry that a later split of the half
+     * already points at a newer segment keeps it.
+     */
     private static void finish(MapCore map, MapSegment full, int depth, int target) {
         int pattern = full.pattern() | 1 << depth;
         for (int j = pattern; j < map.maxSegments(); j += 1 << (depth + 1)) {
-            map.setDirectory(j, target);
+            map.pointDirectory(j, target);
         }
         full.arena.retain(word -> !moves(full, word, depth));
         full.setDepth(depth + 1, full.pattern());

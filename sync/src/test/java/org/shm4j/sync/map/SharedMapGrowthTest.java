@@ -1,11 +1,14 @@
 package org.shm4j.sync.map;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.sync.Codec;
 
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -14,6 +17,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.LongStream;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -171,6 +175,136 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(map.stats().segments().size()).isGreaterThan(2);
     }
 
+    @ParameterizedTest(name = "{0} of its 64 directory entries pointed on")
+    @ValueSource(ints = {0, 1, 32, 64})
+    void shouldFinishASplitWhoseWriterDiedPointingTheDirectoryOn(int pointed) {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInFinish(map, pointed);
+        MapSegment half = map.core().segmentNumber(full.splitTarget(), null, 0, 0);
+        Map<Long, Long> model = versions(40);
+        SharedMap<Long, byte[]> other = reopen(); // a process with no hint: it goes by the directory
+        for (long key = 0; key < 40; key++) {
+            if (map.core().directory(entry(map, key)) == half.index) { // to the half, not repairing `full`
+                other.put(key, SelfChecking.of(key, key + 100));
+                model.put(key, key + 100);
+            }
+        }
+        assertThat(full.sequence() & 1).as("not repaired yet").isOne();
+        assertConsistent(map, model);
+        assertThat(full.localDepth()).as("the split was finished").isEqualTo(1);
+        assertThat(map.stats().repairs()).isEqualTo(1);
+        assertThat(map.stats().segments()).hasSize(2);
+    }
+
+    @ParameterizedTest(name = "{0} of its 64 directory entries pointed on")
+    @ValueSource(ints = {1, 32, 64})
+    void shouldNotPointTheDirectoryBackOverANewerSplitOfTheHalfWhenFinishingADeadSplit(int pointed) {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInFinish(map, pointed);
+        MapSegment half = map.core().segmentNumber(full.splitTarget(), null, 0, 0);
+        Map<Long, Long> model = versions(40);
+        SharedMap<Long, byte[]> other = reopen(); // a restarted worker: no hint leads it to `full`
+        for (long key = 40; key < 100_000 && half.localDepth() == 1; key++) { // through the pointed entries only
+            if (map.core().directory(entry(map, key)) == half.index) {
+                other.put(key, SelfChecking.of(key, key));
+                model.put(key, key);
+            }
+        }
+        assertThat(half.localDepth()).as("the half took the dead splitter's lock over and split").isEqualTo(2);
+        assertThat(full.sequence() & 1).as("`full` not repaired yet").isOne();
+        assertConsistent(map, model); // its first read of `full` repairs it
+        assertThat(full.localDepth()).isEqualTo(1);
+        assertThat(map.stats().segments()).hasSize(3);
+    }
+
+    @ParameterizedTest(name = "the half repaired first: {0}")
+    @ValueSource(booleans = {true, false})
+    void shouldFinishTwoNestedSplitsThatDiedMidFinishInEitherOrder(boolean halfFirst) {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInFinish(map, 32); // entries 1, 3, .., 63 point at the half; 65, .., 127 not yet
+        MapSegment half = dieInSplit(map, full.splitTarget(), 1, MapLayout.SPLIT_COPIED, 24); // 3, 7, .., 95 on
+        long key = LongStream.range(0, 40).filter(k -> halfFirst ? entry(map, k) % 4 == 1 && entry(map, k) < 64
+                : entry(map, k) % 2 == 0).findFirst().orElseThrow(); // a key of the segment to repair first
+        assertThat(SelfChecking.version(key, reopen().get(key))).isEqualTo(key);
+        assertThat((halfFirst ? half : full).sequence() & 1).as("repaired first").isZero();
+        assertThat((halfFirst ? full : half).sequence() & 1).as("not repaired yet").isOne();
+        assertConsistent(map, versions(40));
+        assertThat(map.stats().segments()).hasSize(3);
+        assertThat(map.stats().repairs()).isEqualTo(2);
+    }
+
+    @Test
+    void shouldUndoASplitWhoseWriterDiedMidCopyAndReuseItsHalfForTheNextSplit() {
+        SharedMap<Long, byte[]> map = filled();
+        MapSegment full = dieInSplit(map, MapLayout.SPLIT_COPYING);
+        MapSegment half = map.core().segmentNumber(full.splitTarget(), null, 0, 0);
+        half.beginWrite(); // as mid-copy: the half's sequence odd and half its table still to fill
+        half.memory.asSlice(MapLayout.S_SLOTS, (half.arenaStart - MapLayout.S_SLOTS) / 2).fill((byte) 0);
+        Map<Long, Long> model = versions(40);
+        assertConsistent(map, model);
+        assertThat(full.localDepth()).as("the split was undone").isZero();
+        assertThat(full.splitTarget()).as("its half kept for the next split").isEqualTo(half.index);
+        for (long key = 40; key < 400; key++) {
+            map.put(key, SelfChecking.of(key, key));
+            model.put(key, key);
+        }
+        assertConsistent(map, model);
+        assertThat(map.core().directory(1)).as("the first split of `full` went to the kept half").isEqualTo(half.index);
+    }
+
+    /**
+     * Checks, through {@code map} and through a handle with no hints, that every key of {@code model} holds its
+     * version, that the map holds no other key and none twice, that every directory entry names a segment that
+     * covers it, and that the statistics count each segment's keys; then rewrites every key (half of them through
+     * each handle) and checks it all again.
+     */
+    private void assertConsistent(SharedMap<Long, byte[]> map, Map<Long, Long> model) {
+        SharedMap<Long, byte[]> other = reopen();
+        MapCore core = map.core();
+        for (int pass = 0; pass < 2; pass++) {
+            for (Map.Entry<Long, Long> e : model.entrySet()) {
+                assertThat(SelfChecking.version(e.getKey(), map.get(e.getKey()))).as("key %d", e.getKey())
+                        .isEqualTo(e.getValue());
+                assertThat(SelfChecking.version(e.getKey(), other.get(e.getKey()))).as("key %d", e.getKey())
+                        .isEqualTo(e.getValue());
+            }
+            assertThat(map.keySet().stream().toList()).containsExactlyInAnyOrderElementsOf(model.keySet());
+            for (int j = 0; j < core.maxSegments(); j++) {
+                assertThat(core.segmentNumber(core.directory(j), null, 0, 0).covers(j)).as("entry %d", j).isTrue();
+            }
+            SharedMapStats stats = map.stats();
+            assertThat(stats.entries()).isEqualTo(model.size());
+            for (SharedMapStats.Segment s : stats.segments()) {
+                MapSegment segment = core.segmentNumber(s.index(), null, 0, 0);
+                assertThat(s.entries()).as("segment %d", s.index())
+                        .isEqualTo(model.keySet().stream().filter(k -> segment.covers(KeyHash.hashLong(k))).count());
+            }
+            for (Map.Entry<Long, Long> e : model.entrySet()) {
+                e.setValue(e.getValue() + 48 * 21); // a value of the same length: no segment needs more room
+                (e.getKey() % 2 == 0 ? map : other).put(e.getKey(), SelfChecking.of(e.getKey(), e.getValue()));
+            }
+        }
+    }
+
+    /** @return keys 0 to {@code keys - 1} at the versions {@link #filled()} gave them */
+    private static Map<Long, Long> versions(int keys) {
+        Map<Long, Long> model = new HashMap<>();
+        for (long key = 0; key < keys; key++) {
+            model.put(key, key);
+        }
+        return model;
+    }
+
+    /** @return the map "m" opened again: another handle, as another process has, with hints of its own */
+    private SharedMap<Long, byte[]> reopen() {
+        return SharedMap.open(heap, "m", Codec.longs(), Codec.bytes());
+    }
+
+    /** @return the directory entry of {@code key} */
+    private static int entry(SharedMap<Long, byte[]> map, long key) {
+        return (int) KeyHash.hashLong(key) & (map.core().maxSegments() - 1);
+    }
+
     /** @return a one-segment map of 40 self-checking entries */
     private SharedMap<Long, byte[]> filled() {
         SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
@@ -181,19 +315,34 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         return map;
     }
 
-    /**
-     * Splits segment 0 up to the given state and leaves it (and the new half) locked by a dead process, with the
-     * sequence odd, as a writer killed at that point would.
-     */
+    /** {@link #dieInSplit(SharedMap, int, int, int, int) dieInSplit} of segment 0, pointing no entry. */
     private static MapSegment dieInSplit(SharedMap<Long, byte[]> map, int state) {
+        return dieInSplit(map, 0, 0, state, 0);
+    }
+
+    /** {@link #dieInSplit(SharedMap, int, int, int, int) dieInSplit} of segment 0 after the copy. */
+    private static MapSegment dieInFinish(SharedMap<Long, byte[]> map, int pointed) {
+        return dieInSplit(map, 0, 0, MapLayout.SPLIT_COPIED, pointed);
+    }
+
+    /**
+     * Splits segment {@code number} at bit {@code depth} up to the given state, points the first {@code pointed}
+     * directory entries of the new half at it (as a splitter killed in {@code finish}'s loop), and leaves both
+     * segments locked by a dead process, the split one's sequence odd, as a writer killed at that point would.
+     */
+    private static MapSegment dieInSplit(SharedMap<Long, byte[]> map, int number, int depth, int state,
+                                         int pointed) {
         MapCore core = map.core();
-        MapSegment full = core.segmentNumber(0, null, 0, 0);
+        MapSegment full = core.segmentNumber(number, null, 0, 0);
         full.lock();
         MapSegment half = core.segmentNumber(core.newSegmentNumber(full, 0, 0), full, 0, 0);
         half.lock();
         long stamp = full.beginWrite();
-        SegmentSplit.copyHalf(full, half, 0, stamp);
-        full.setSplit(state, half.index);
+        SegmentSplit.copyHalf(full, half, depth, stamp);
+        full.setSplit(state | depth << 8, half.index);
+        for (int n = 0; n < pointed; n++) {
+            core.pointDirectory(full.pattern() + (1 << depth) + (n << (depth + 1)), half.index);
+        }
         full.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
         half.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
         return full;
