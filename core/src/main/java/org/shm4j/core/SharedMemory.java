@@ -96,10 +96,16 @@ public final class SharedMemory implements AutoCloseable {
 
     /**
      * Creates the named region as {@link #create(String, long, Set)} does, running {@code beforeLink} on the new
-     * mapping before the name appears, so that no other process ever sees the region before it is filled.
+     * mapping before the name appears, so that no other process ever sees the region before it is filled: a creator
+     * killed or failing in {@code beforeLink} leaves no name (its temporary file is removed by a later create).
+     *
+     * @param beforeLink writes the region's initial contents; if it throws, no region is made and the exception
+     *                   propagates
+     * @throws ShmAlreadyExistsException if the name exists when the region is linked under it
+     * @throws IllegalArgumentException  if the name or size is invalid
      */
-    static SharedMemory create(String name, long size, Set<PosixFilePermission> permissions,
-                               Consumer<MemorySegment> beforeLink) {
+    public static SharedMemory create(String name, long size, Set<PosixFilePermission> permissions,
+                                      Consumer<MemorySegment> beforeLink) {
         return createAt(name, namedPath(name), size, permissions, beforeLink);
     }
 
@@ -169,9 +175,14 @@ public final class SharedMemory implements AutoCloseable {
         return createAt(null, checkPath(file), size, permissions, segment -> { });
     }
 
-    /** Creates {@code file} as {@link #create(String, long, Set, Consumer)} creates a named region. */
-    static SharedMemory create(Path file, long size, Set<PosixFilePermission> permissions,
-                               Consumer<MemorySegment> beforeLink) {
+    /**
+     * Creates {@code file} as {@link #create(String, long, Set, Consumer)} creates a named region: filled by
+     * {@code beforeLink} before the file appears under its name.
+     *
+     * @throws ShmAlreadyExistsException if the file exists when it is linked
+     */
+    public static SharedMemory create(Path file, long size, Set<PosixFilePermission> permissions,
+                                      Consumer<MemorySegment> beforeLink) {
         return createAt(null, checkPath(file), size, permissions, beforeLink);
     }
 

@@ -48,6 +48,25 @@ class SharedMemoryTest {
     }
 
     @Test
+    void shouldShowANamedRegionOnlyOnceBeforeLinkFilledItAndNoneIfItThrows() {
+        String name = names.unique("filled");
+        try (SharedMemory region = SharedMemory.create(name, 64, SharedMemory.OWNER_ONLY, segment -> {
+            assertThat(SharedMemory.exists(name)).as("no name while it is being filled").isFalse();
+            segment.set(JAVA_LONG, 0, 42);
+        }); SharedMemory other = SharedMemory.open(name)) {
+            assertThat(other.segment().get(JAVA_LONG, 0)).isEqualTo(42);
+            assertThat(region.name()).contains(name);
+        } finally {
+            SharedMemory.unlink(name);
+        }
+        String failed = names.unique("failed");
+        assertThatThrownBy(() -> SharedMemory.create(failed, 64, SharedMemory.OWNER_ONLY, segment -> {
+            throw new IllegalStateException("cannot fill");
+        })).isInstanceOf(IllegalStateException.class).hasMessage("cannot fill");
+        assertThat(SharedMemory.exists(failed)).as("a failed fill leaves no name").isFalse();
+    }
+
+    @Test
     void shouldLeaveNoTemporaryFileBehind() throws IOException {
         String name = names.unique("temp");
         SharedMemory.create(name, 100).close();

@@ -128,9 +128,10 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     public static ShareableList create(String name, List<?> items) {
         long size = byteSize(items);
-        SharedMemory region = SharedMemory.create(name, size);
+        // written before the name appears: a creator killed here leaves no half-written list under it
+        SharedMemory region = SharedMemory.create(name, size, SharedMemory.OWNER_ONLY,
+                segment -> write(segment, items, "ShareableList '" + name + "'"));
         try {
-            write(region.segment(), items, "ShareableList " + region);
             return new ShareableList(region, true);
         } catch (RuntimeException | Error e) {
             region.close();
