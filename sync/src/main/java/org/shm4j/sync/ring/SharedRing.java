@@ -38,16 +38,18 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>4</td><td>capacity: data bytes, a power of two from 1024 to 2<sup>30</sup></td>
- *     <td>plain; written before the block is published</td></tr>
+ *     <td>plain; written before the magic, and before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
  * <tr><td>12</td><td>4</td><td>layoutVersion: 5 (4 had the consumers' mutex of a v2 {@code SharedLock}; 3 kept
  *     the producers' copy of head at 256; 2 had no consumedTo, stall timeout or counters)</td>
  *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
- *     <td>plain; likewise</td></tr>
- * <tr><td>24</td><td>8</td><td>stallTimeout: nanoseconds, default 5 s</td><td>written before publication, then
- *     volatile stores by {@link #setStallTimeout}; consumers read it with opaque loads at their stall checks</td></tr>
+ *     <td>written last, with a release store (a raw {@link #format} killed midway leaves none); read first, with
+ *     acquire</td></tr>
+ * <tr><td>24</td><td>8</td><td>stallTimeout: nanoseconds, positive (checked on open and wrap), default 5 s</td>
+ *     <td>written before the magic, then volatile stores by {@link #setStallTimeout}; consumers read it with opaque
+ *     loads at their stall checks</td></tr>
  * <tr><td>32</td><td>8</td><td>skippedRecords: claims padded as abandoned</td><td>atomic add; volatile reads</td></tr>
  * <tr><td>40</td><td>8</td><td>consumerRecoveries: dead consumers' freeing finished by the next</td><td>atomic add;
  *     volatile reads</td></tr>
@@ -264,10 +266,8 @@ public final class SharedRing {
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
         long stallNanos = Checks.positive("stallTimeout nanos", stallTimeout.toNanos());
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity), s -> {
-            RingHeaders.format(s, kind, capacity);
-            s.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, stallNanos);
-        }), "ring '" + name + "'");
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
+                s -> RingHeaders.format(s, kind, capacity, stallNanos)), "ring '" + name + "'");
     }
 
     /**
