@@ -70,13 +70,16 @@ final class RingRecovery {
      * @return true if a record was turned into padding
      */
     boolean unblockAt(long position, long bound) {
+        if (bound <= position) {
+            return false; // nothing claimed: a mark at tail (SPSC) belongs to a claim tail has not reached yet
+        }
         int index = (int) (position & (capacity - 1));
         long record = (long) LONG.getVolatile(data, index);
         int length = RingRecords.length(record);
         if (length < 0) {
             return padOver(index, record, -length);
         }
-        if (length > 0 || bound <= position) {
+        if (length > 0) {
             return false;
         }
         int gap = zeroClaims(index, (int) Math.min(bound - position, capacity - index));

@@ -96,10 +96,15 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * <p>SPSC differs: its consumer does not zero what it frees (see below), so before its mark the producer zeroes the
  * word after its record (the next record's header; a ring holds up to capacity - 8 bytes of records for it) with a
  * plain store, which its commit's release publishes. When it pads the end of the buffer, it marks the record at 0
- * before it writes the padding, since the consumer reads on past the padding at once. So the SPSC invariant is: the
- * word at tail is 0, and the other free bytes are garbage that nothing reads, since every read position is a record
- * boundary below tail or tail itself. Each process keeps its producers' view of head in a Java field (head only
- * grows, so a stale view only refuses room that is free), and reads head only when that view says full.
+ * before it writes the padding, since the consumer reads on past the padding at once, and moves tail last. So the SPSC
+ * invariant is: the word at tail is 0, or what a producer claiming from tail wrote there before moving tail (its mark,
+ * or its padding — also when that producer was killed in between); the other free bytes are garbage that nothing
+ * reads, since every read position is a record boundary below tail or tail itself. The consumer stops at a mark, and
+ * frees a padding record only once tail has passed its end (it reads tail then, once a lap, and the padding's header
+ * again after it, since the next producer overwrites a dead one's padding before it moves tail): so head never passes
+ * tail, whatever point the producer died at or was preempted at. Each process keeps its producers' view of head in a
+ * Java field (head only grows, so a stale view only refuses room that is free), and reads head only when that view
+ * says full.
  *
  * <p>The SPSC producer needs its claim mark too, although it alone moves tail: without it, a producer killed after
  * its tail store and before its commit leaves a 0 header at the consumer's position with tail ahead, which the SPSC
