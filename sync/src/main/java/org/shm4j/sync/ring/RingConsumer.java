@@ -68,7 +68,8 @@ final class RingConsumer {
         }
         if (!ring.consumers.tryAcquire()) {
             int spun = spinForTurn(ring);
-            if (spun == TURN_EMPTY) {
+            // nothing committed at consumedTo, so no waiter in the mutex would notice a dead holder: check for one
+            if (spun == TURN_EMPTY && !ring.stallRule.takeOverDeadTurn()) {
                 noteTurn(ring, lastFound, 0);
                 return 0;
             }
@@ -158,15 +159,10 @@ final class RingConsumer {
         final boolean zeroes = ring.kind != SharedRing.Kind.SPSC;
         // opaque: only a consumer writes it, and the consumers' mutex (MPMC) or the caller orders consumers
         long position = (long) LONG.getOpaque(block, ring.positionOffset);
-        long head = position;
+        final long head = position;
         // another consumer ran since this one did (or none yet)
         if (zeroes && position != ring.consumerPosition.plain()) {
-            head = (long) LONG.getOpaque(block, RING_HEAD_OFFSET); // opaque: likewise
-            if (position != head) { // a consumer died after handing records over and before freeing them
-                ring.recovery.finishConsumption(head, position);
-                RingWaits.signalNotFull(block);
-                head = position;
-            }
+            ring.recovery.finishPending(position);
             ring.consumerPosition.setPlain(position);
         }
         int handled = 0;

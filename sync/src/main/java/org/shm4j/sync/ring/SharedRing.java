@@ -142,7 +142,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished freeing
  * still run. A poll right after a turn that handed a message over takes the turn without that look. A poll that finds
  * the turn held spins, repeating that look, for up to 128 rounds before it blocks in the mutex: a turn lasts one drain,
- * far shorter than a futex sleep and wake-up.
+ * far shorter than a futex sleep and wake-up. A poll whose look finds nothing committed while the turn is held, and a
+ * waiting consumer's stall check, see whether the holder's process died (at most every 50 ms per ring object: it
+ * costs a system call) and take the turn over: no waiter in the mutex would notice that death while nothing is
+ * committed, for example after a consumer killed after handing every queued record over and before freeing them.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
@@ -624,8 +627,9 @@ public final class SharedRing {
      * but not committed, or was never marked although tail is ahead, it becomes padding (the class documentation
      * says over which bytes). It cannot tell a dead producer from a slow one: call it only when no live producer can
      * have claimed without committing for a while (for example a second), from the consumer thread of an SPSC or
-     * MPSC ring (or while it does not consume); for MPMC it takes the consumers' turn, and returns false at once if
-     * another consumer has it (that consumer applies the stall rule itself).
+     * MPSC ring (or while it does not consume); for MPMC it takes the consumers' turn (over from a holder whose
+     * process died, too), and returns false at once if another live consumer has it (that consumer applies the stall
+     * rule itself).
      *
      * @return true if a record was turned into padding
      */
