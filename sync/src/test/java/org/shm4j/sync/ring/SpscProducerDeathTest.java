@@ -156,7 +156,7 @@ class SpscProducerDeathTest {
             try {
                 for (int k = 0; k < kills; k++) {
                     String producer = Integer.toString(k);
-                    RandomKills.wave(random, 30_000_000L, 1, "READY",
+                    RandomKills.wave(random, 100_000_000L, 1, "READY",
                             () -> ChildJvm.start(Producer.class, heapName, producer, "0"));
                     long size = SharedRing.open(heap, "ring", SharedRing.Kind.SPSC).size(); // opens: not corrupted
                     assertThat(size).as("seed " + seed + ": size after kill " + k).isBetween(0L, 1024L);
@@ -274,9 +274,11 @@ class SpscProducerDeathTest {
 
     /**
      * {@code main(heap, producer, count)}: offers messages of type {@code producer + 1} into the SPSC ring, {@code 0}
-     * = until killed; prints {@code READY} once the ring is open.
+     * = until killed; prints {@code READY} after its first {@value #READY_AFTER} messages (more than a lap).
      */
     public static final class Producer {
+        static final int READY_AFTER = 32;
+
         public static void main(String[] args) {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedRing ring = SharedRing.open(heap, "ring", SharedRing.Kind.SPSC);
@@ -285,8 +287,10 @@ class SpscProducerDeathTest {
                 long limit = count > 0 ? count : Long.MAX_VALUE;
                 byte[] message = new byte[ring.maxMessageLength()];
                 MemorySegment view = MemorySegment.ofArray(message);
-                RandomKills.say("READY");
                 for (long seq = 0; seq < limit; seq++) {
+                    if (seq == READY_AFTER) {
+                        RandomKills.say("READY"); // the stream runs: a kill lands in it, often in a claim
+                    }
                     int length = lengthOf(producer, seq);
                     view.set(JAVA_LONG_UNALIGNED, 0, seq);
                     for (int i = Long.BYTES; i < length; i++) {
