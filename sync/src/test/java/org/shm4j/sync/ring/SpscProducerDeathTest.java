@@ -1,6 +1,5 @@
 package org.shm4j.sync.ring;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -10,7 +9,6 @@ import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,24 +31,13 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * all arrive. First the exact states such a producer leaves, in a raw ring; then producer JVMs SIGKILLed at random
  * moments while the test JVM consumes.
  */
-class SpscProducerDeathTest {
+class SpscProducerDeathTest extends RawRingTest {
     private static final Duration BOUND = Duration.ofSeconds(60);
     /** Where the raw ring's tail is left: 48 bytes before the end of its 1024. */
     private static final long NEAR_END = 976;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
-
-    private final Arena arena = Arena.ofConfined();
-    private final MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
-    private final List<String> got = new ArrayList<>();
-    private final MessageHandler collect = (type, buffer, offset, length) ->
-            got.add(type + ":" + length + ":" + buffer.get(JAVA_BYTE, offset + length - 1));
-
-    @AfterEach
-    void close() {
-        arena.close();
-    }
 
     /**
      * The producer of a wrapping claim wrote the word after its record, its mark at 0 and its padding at tail, and
@@ -192,12 +179,6 @@ class SpscProducerDeathTest {
         assertThat(raw.get(JAVA_LONG, RING_HEAD_OFFSET)).isEqualTo(NEAR_END);
         assertThat(ring.isEmpty()).isTrue();
         return ring;
-    }
-
-    private static byte[] filled(int length, int value) {
-        byte[] bytes = new byte[length];
-        java.util.Arrays.fill(bytes, (byte) value);
-        return bytes;
     }
 
     /** @return the payload length of message {@code seq} of {@code producer}: 8..120 bytes */
