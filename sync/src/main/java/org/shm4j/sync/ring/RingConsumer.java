@@ -9,6 +9,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 
 /**
  * A {@link SharedRing} consumer's drain: hands committed records over in order and frees them (SPSC: moves head;
@@ -67,7 +68,8 @@ final class RingConsumer {
         }
         if (!ring.consumers.tryAcquire()) {
             int spun = spinForTurn(ring);
-            if (spun == TURN_EMPTY) {
+            // nothing committed at consumedTo, so no waiter in the mutex would notice a dead holder: check for one
+            if (spun == TURN_EMPTY && !ring.stallRule.takeOverDeadTurn()) {
                 noteTurn(ring, lastFound, 0);
                 return 0;
             }
@@ -157,15 +159,10 @@ final class RingConsumer {
         final boolean zeroes = ring.kind != SharedRing.Kind.SPSC;
         // opaque: only a consumer writes it, and the consumers' mutex (MPMC) or the caller orders consumers
         long position = (long) LONG.getOpaque(block, ring.positionOffset);
-        long head = position;
+        final long head = position;
         // another consumer ran since this one did (or none yet)
         if (zeroes && position != ring.consumerPosition.plain()) {
-            head = (long) LONG.getOpaque(block, RING_HEAD_OFFSET); // opaque: likewise
-            if (position != head) { // a consumer died after handing records over and before freeing them
-                ring.recovery.finishConsumption(head, position);
-                RingWaits.signalNotFull(block);
-                head = position;
-            }
+            ring.recovery.finishPending(position);
             ring.consumerPosition.setPlain(position);
         }
         int handled = 0;
@@ -185,16 +182,19 @@ final class RingConsumer {
                 }
                 int type = RingRecords.type(record);
                 int aligned = RingRecords.align(length);
-                position += aligned;
                 if (type != RING_PADDING_TYPE) {
+                    position += aligned;
                     handled++;
                     try {
                         handler.onMessage(type, data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
                     } finally {
                         consumed(block, index, aligned, position, zeroes);
                     }
-                } else {
+                } else if (zeroes || tailPassed(block, position + aligned, index, record)) {
+                    position += aligned;
                     consumed(block, index, aligned, position, zeroes);
+                } else {
+                    break; // SPSC: tail has not passed this padding yet; a positive length: no stall check below
                 }
             }
         } finally {
@@ -211,6 +211,27 @@ final class RingConsumer {
             }
         }
         return handled;
+    }
+
+    /**
+     * SPSC, at a padding record: whether tail has passed it, so that the consumer may free it. Its producer writes the
+     * padding, then moves tail past it (and past the record at 0 after it); a producer killed or preempted between
+     * the two leaves the padding at tail, and a consumer that freed it would move head past tail: every later open
+     * would then refuse the ring as corrupted, and a later producer would write behind head. Such a padding stays at
+     * tail until the next producer claims from there: that one overwrites it (with its mark, or the same padding)
+     * before it moves tail, so the header, read again after tail, shows whether it is still the padding tail passed.
+     * Called once a lap (and for an aborted claim), so the offer and poll of a message pay nothing for it.
+     *
+     * @param end    the position where the padding ends
+     * @param record the padding's header, read at {@code index}
+     * @return true if the padding may be freed; false if tail has not passed it, or its header changed meanwhile
+     *         (the caller stops: the next drain reads the new record)
+     */
+    private static boolean tailPassed(MemorySegment block, long end, int index, long record) {
+        // acquire: the producer's writes at index before its release of tail come before the re-read below
+        long tail = (long) LONG.getAcquire(block, RING_TAIL_OFFSET);
+        // acquire: ordered after the read of tail
+        return tail - end >= 0 && (long) LONG.getAcquire(block, RING_HEADER_SIZE + index) == record;
     }
 
     /**

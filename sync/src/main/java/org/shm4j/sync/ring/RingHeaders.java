@@ -28,8 +28,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * A {@link SharedRing}'s header (its layout is in that class's Javadoc): its geometry and how it is written when a
  * ring is created, and the checks made when a ring is opened, wrapped or created, before anything is sized from the
  * header: that the block holds a header, then the magic and layout version, then the geometry (capacity,
- * maxMessageLength, kind), then the positions. Each failure is a {@link ShmFormatException} naming the ring, the
- * field and the value found.
+ * maxMessageLength, kind) and the stall timeout, then the positions. Each failure is a {@link ShmFormatException}
+ * naming the ring, the field and the value found.
  */
 final class RingHeaders {
     // VarHandle mechanics
@@ -62,22 +62,31 @@ final class RingHeaders {
         return RING_HEADER_SIZE + capacity;
     }
 
-    /**
-     * Writes the geometry, magic, layout version and default stall timeout of an empty ring into {@code block}.
-     * Plain stores: the caller publishes the block to other threads and processes after this.
-     */
+    /** Writes the header of an empty ring with the default stall timeout (5 s), as the four-argument format does. */
     static void format(MemorySegment block, SharedRing.Kind kind, int capacity) {
+        format(block, kind, capacity, DEFAULT_STALL_TIMEOUT_NANOS);
+    }
+
+    /**
+     * Writes the geometry, layout version, stall timeout and, last, the magic of an empty ring into {@code block},
+     * whose other bytes are zero. Plain stores, then the magic with a release store: a process killed while it
+     * formats raw memory ({@link SharedRing#format}) leaves no magic, which {@link #check} refuses, rather than a
+     * header with some fields still zero. A heap block is published by its caller after this anyway.
+     *
+     * @param stallNanos the stall timeout, positive
+     */
+    static void format(MemorySegment block, SharedRing.Kind kind, int capacity, long stallNanos) {
         block.set(JAVA_INT, RING_CAPACITY_OFFSET, capacity);
         block.set(JAVA_INT, RING_MAX_MESSAGE_OFFSET, maxMessageLength(capacity));
         block.set(JAVA_INT, RING_KIND_OFFSET, Objects.requireNonNull(kind, "kind").ordinal() + 1);
         block.set(JAVA_INT, RING_VERSION_OFFSET, SyncLayout.RING.layoutVersion());
-        block.set(JAVA_LONG, RING_MAGIC_OFFSET, RING_MAGIC);
-        block.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, DEFAULT_STALL_TIMEOUT_NANOS);
+        block.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, stallNanos);
+        LONG.setRelease(block, RING_MAGIC_OFFSET, RING_MAGIC); // release: every field above before the magic
     }
 
     /**
      * @param block at least the header; the fields read here are written before the block is published
-     * @return the capacity, once magic, version, capacity, maxMessageLength and kind are valid
+     * @return the capacity, once magic, version, capacity, maxMessageLength, kind and stall timeout are valid
      * @throws ShmFormatException if one is not
      */
     static int check(MemorySegment block, String what) {
@@ -85,7 +94,7 @@ final class RingHeaders {
             throw Blocks.corrupt(what, "block size", block.byteSize(), ">= the " + RING_HEADER_SIZE
                     + "-byte ring header");
         }
-        long magic = block.get(JAVA_LONG, RING_MAGIC_OFFSET);
+        long magic = (long) LONG.getAcquire(block, RING_MAGIC_OFFSET); // acquire: pairs with format's release
         if (magic != RING_MAGIC) {
             throw new ShmFormatException(what + " is not a ring: magic=0x" + Long.toHexString(magic)
                     + " (expected: 0x" + Long.toHexString(RING_MAGIC) + ", \"SHM4JRNG\")");
@@ -109,6 +118,11 @@ final class RingHeaders {
         int kind = block.get(JAVA_INT, RING_KIND_OFFSET);
         if (kind < 1 || kind > SharedRing.Kind.values().length) {
             throw Blocks.corrupt(what, "kind", kind, "1 (SPSC), 2 (MPSC) or 3 (MPMC)");
+        }
+        // volatile: setStallTimeout may store it meanwhile
+        long stallTimeout = (long) LONG.getVolatile(block, RING_STALL_TIMEOUT_OFFSET);
+        if (stallTimeout <= 0) {
+            throw Blocks.corrupt(what, "stallTimeout", stallTimeout, "> 0 nanoseconds");
         }
         return capacity;
     }

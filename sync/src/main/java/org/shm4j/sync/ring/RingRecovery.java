@@ -45,7 +45,7 @@ final class RingRecovery {
      *
      * @throws ShmFormatException if the two positions cannot be a ring's (the header was overwritten)
      */
-    void finishConsumption(long head, long consumedTo) {
+    private void finishConsumption(long head, long consumedTo) {
         long bytes = consumedTo - head;
         if (bytes < 0 || bytes > capacity || (bytes & (RING_RECORD_HEADER - 1)) != 0) {
             throw corrupted("head=" + head + " consumedTo=" + consumedTo);
@@ -56,6 +56,19 @@ final class RingRecovery {
         RingRecords.zero(data, 0, bytes - first);
         LONG.setRelease(header, RING_HEAD_OFFSET, consumedTo); // release: the zeroed bytes before the freed space
         LONG.getAndAdd(header, RING_RECOVERIES_OFFSET, 1L);
+    }
+
+    /**
+     * As the consumer: finishes what a consumer that died between handing records over and freeing them left, if
+     * head is behind {@code consumedTo} ({@link #finishConsumption}), and wakes the producers waiting for room.
+     */
+    void finishPending(long consumedTo) {
+        // opaque: only a consumer writes it, and the consumers' mutex (MPMC) or the caller orders consumers
+        long head = (long) LONG.getOpaque(header, RING_HEAD_OFFSET);
+        if (head != consumedTo) {
+            finishConsumption(head, consumedTo);
+            RingWaits.signalNotFull(header);
+        }
     }
 
     /**
@@ -70,13 +83,16 @@ final class RingRecovery {
      * @return true if a record was turned into padding
      */
     boolean unblockAt(long position, long bound) {
+        if (bound <= position) {
+            return false; // nothing claimed: a mark at tail (SPSC) belongs to a claim tail has not reached yet
+        }
         int index = (int) (position & (capacity - 1));
         long record = (long) LONG.getVolatile(data, index);
         int length = RingRecords.length(record);
         if (length < 0) {
             return padOver(index, record, -length);
         }
-        if (length > 0 || bound <= position) {
+        if (length > 0) {
             return false;
         }
         int gap = zeroClaims(index, (int) Math.min(bound - position, capacity - index));

@@ -13,8 +13,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 /**
  * A {@link SharedRing}'s stall rule and take-over, applied by its consumers: a record at the consumer's position that
  * stays claimed but uncommitted for the stall timeout (its producer taken for dead) is skipped, and {@link #unblock()}
- * skips it at once. Cold code, kept off the offer and poll paths: a consumer comes here only on an empty poll that
- * may be looking at a stalled record, every {@value #CHECK_EVERY}th empty look, or while it waits.
+ * skips it at once; for MPMC, the take-over of the consumers' turn from a dead holder when nothing is committed.
+ * Cold code, kept off the offer and poll paths: a consumer comes here only on an empty poll that may be looking at a
+ * stalled record, every {@value #CHECK_EVERY}th empty look, an MPMC look that found the turn held and nothing
+ * committed, or while it waits.
  */
 final class RingStallRule {
     /** Empty polls (and wait steps) between two applications of the stall rule. */
@@ -30,6 +32,9 @@ final class RingStallRule {
     private final String consumersName;
     // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
     private final StallWatch stall;
+    // MPMC: System.nanoTime() from which takeOverDeadTurn may check the turn's holder again. Plain and racy between
+    // this process's consumer threads: a lost update only adds or delays one check
+    private final LocalPosition nextTurnCheck = new LocalPosition(System.nanoTime());
 
     /**
      * @param consumers the MPMC consumers' mutex, or null for SPSC and MPSC
@@ -65,17 +70,41 @@ final class RingStallRule {
         return Math.max(1, timeoutNanos() / 4);
     }
 
-    /** Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now. */
+    /**
+     * Applies the stall rule as the consumer: for MPMC only if no other consumer is draining now, or the one holding
+     * the consumers' turn died (checked at most every {@link RobustMutex#LIVENESS_NANOS}); in the turn, an MPMC
+     * consumer first finishes a dead consumer's freeing, if one left it undone.
+     */
     void check() {
         if (consumers == null) {
             skipIfStalled((long) LONG.getOpaque(block, positionOffset)); // opaque: the consumer's own field
-        } else if (consumers.tryAcquire()) {
+        } else if (consumers.tryAcquire() || takeOverDeadTurn()) {
             try {
-                skipIfStalled((long) LONG.getAcquire(block, positionOffset)); // acquire: a previous consumer's
+                long position = (long) LONG.getAcquire(block, positionOffset); // acquire: a previous consumer's
+                recovery.finishPending(position);
+                skipIfStalled(position);
             } finally {
                 consumers.release(false, consumersName);
             }
         }
+    }
+
+    /**
+     * MPMC: takes the consumers' turn over if the process holding it died, checking at most once every
+     * {@link RobustMutex#LIVENESS_NANOS} per ring object, since a check costs a system call. For the paths that find
+     * the turn held while nothing is committed at consumedTo (an empty look, the stall check): no consumer then
+     * waits in the mutex, whose waiters would notice the death, so without this a holder killed there (after
+     * handing every record over, or beside a claim its own process left open) would stop the ring for good.
+     *
+     * @return true if the current thread now holds the turn
+     */
+    boolean takeOverDeadTurn() {
+        long now = System.nanoTime();
+        if (now - nextTurnCheck.plain() < 0) {
+            return false;
+        }
+        nextTurnCheck.setPlain(now + RobustMutex.LIVENESS_NANOS);
+        return consumers.takeOverIfOwnerDead();
     }
 
     /**
@@ -96,7 +125,7 @@ final class RingStallRule {
 
     /**
      * Does what {@link SharedRing#unblock()} documents: as the consumer, for MPMC in the consumers' turn if it is
-     * free now.
+     * free now, or its holder's process died.
      *
      * @return true if a record was turned into padding
      */
@@ -104,7 +133,7 @@ final class RingStallRule {
         if (consumers == null) {
             return unblockAsConsumer();
         }
-        if (!consumers.tryAcquire()) {
+        if (!consumers.tryAcquire() && !consumers.takeOverIfOwnerDead()) {
             return false;
         }
         try {

@@ -38,16 +38,18 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>4</td><td>capacity: data bytes, a power of two from 1024 to 2<sup>30</sup></td>
- *     <td>plain; written before the block is published</td></tr>
+ *     <td>plain; written before the magic, and before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
  * <tr><td>12</td><td>4</td><td>layoutVersion: 5 (4 had the consumers' mutex of a v2 {@code SharedLock}; 3 kept
  *     the producers' copy of head at 256; 2 had no consumedTo, stall timeout or counters)</td>
  *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
- *     <td>plain; likewise</td></tr>
- * <tr><td>24</td><td>8</td><td>stallTimeout: nanoseconds, default 5 s</td><td>written before publication, then
- *     volatile stores by {@link #setStallTimeout}; consumers read it with opaque loads at their stall checks</td></tr>
+ *     <td>written last, with a release store (a raw {@link #format} killed midway leaves none); read first, with
+ *     acquire</td></tr>
+ * <tr><td>24</td><td>8</td><td>stallTimeout: nanoseconds, positive (checked on open and wrap), default 5 s</td>
+ *     <td>written before the magic, then volatile stores by {@link #setStallTimeout}; consumers read it with opaque
+ *     loads at their stall checks</td></tr>
  * <tr><td>32</td><td>8</td><td>skippedRecords: claims padded as abandoned</td><td>atomic add; volatile reads</td></tr>
  * <tr><td>40</td><td>8</td><td>consumerRecoveries: dead consumers' freeing finished by the next</td><td>atomic add;
  *     volatile reads</td></tr>
@@ -94,10 +96,15 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * <p>SPSC differs: its consumer does not zero what it frees (see below), so before its mark the producer zeroes the
  * word after its record (the next record's header; a ring holds up to capacity - 8 bytes of records for it) with a
  * plain store, which its commit's release publishes. When it pads the end of the buffer, it marks the record at 0
- * before it writes the padding, since the consumer reads on past the padding at once. So the SPSC invariant is: the
- * word at tail is 0, and the other free bytes are garbage that nothing reads, since every read position is a record
- * boundary below tail or tail itself. Each process keeps its producers' view of head in a Java field (head only
- * grows, so a stale view only refuses room that is free), and reads head only when that view says full.
+ * before it writes the padding, since the consumer reads on past the padding at once, and moves tail last. So the SPSC
+ * invariant is: the word at tail is 0, or what a producer claiming from tail wrote there before moving tail (its mark,
+ * or its padding — also when that producer was killed in between); the other free bytes are garbage that nothing
+ * reads, since every read position is a record boundary below tail or tail itself. The consumer stops at a mark, and
+ * frees a padding record only once tail has passed its end (it reads tail then, once a lap, and the padding's header
+ * again after it, since the next producer overwrites a dead one's padding before it moves tail): so head never passes
+ * tail, whatever point the producer died at or was preempted at. Each process keeps its producers' view of head in a
+ * Java field (head only grows, so a stale view only refuses room that is free), and reads head only when that view
+ * says full.
  *
  * <p>The SPSC producer needs its claim mark too, although it alone moves tail: without it, a producer killed after
  * its tail store and before its commit leaves a 0 header at the consumer's position with tail ahead, which the SPSC
@@ -135,7 +142,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished freeing
  * still run. A poll right after a turn that handed a message over takes the turn without that look. A poll that finds
  * the turn held spins, repeating that look, for up to 128 rounds before it blocks in the mutex: a turn lasts one drain,
- * far shorter than a futex sleep and wake-up.
+ * far shorter than a futex sleep and wake-up. A poll whose look finds nothing committed while the turn is held, and a
+ * waiting consumer's stall check, see whether the holder's process died (at most every 50 ms per ring object: it
+ * costs a system call) and take the turn over: no waiter in the mutex would notice that death while nothing is
+ * committed, for example after a consumer killed after handing every queued record over and before freeing them.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
@@ -264,10 +274,8 @@ public final class SharedRing {
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
         long stallNanos = Checks.positive("stallTimeout nanos", stallTimeout.toNanos());
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity), s -> {
-            RingHeaders.format(s, kind, capacity);
-            s.set(JAVA_LONG, RING_STALL_TIMEOUT_OFFSET, stallNanos);
-        }), "ring '" + name + "'");
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
+                s -> RingHeaders.format(s, kind, capacity, stallNanos)), "ring '" + name + "'");
     }
 
     /**
@@ -619,8 +627,9 @@ public final class SharedRing {
      * but not committed, or was never marked although tail is ahead, it becomes padding (the class documentation
      * says over which bytes). It cannot tell a dead producer from a slow one: call it only when no live producer can
      * have claimed without committing for a while (for example a second), from the consumer thread of an SPSC or
-     * MPSC ring (or while it does not consume); for MPMC it takes the consumers' turn, and returns false at once if
-     * another consumer has it (that consumer applies the stall rule itself).
+     * MPSC ring (or while it does not consume); for MPMC it takes the consumers' turn (over from a holder whose
+     * process died, too), and returns false at once if another live consumer has it (that consumer applies the stall
+     * rule itself).
      *
      * @return true if a record was turned into padding
      */

@@ -1,23 +1,17 @@
 package org.shm4j.sync.ring;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.ShmFormatException;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 
@@ -25,19 +19,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * The states a dead consumer or a dead producer can leave in a ring, written into a raw ring byte by byte, and what
  * the next consumer makes of them: nothing lost, no payload byte read as a record header, free space zero again.
  */
-class RingRecoveryTest {
-    private final Arena arena = Arena.ofConfined();
-    private final MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
-    private final MemorySegment data = raw.asSlice(RING_HEADER_SIZE, 1024);
-    private final List<String> got = new ArrayList<>();
-    private final MessageHandler collect = (type, buffer, offset, length) ->
-            got.add(type + ":" + length + ":" + buffer.get(JAVA_BYTE, offset + length - 1));
-
-    @AfterEach
-    void close() {
-        arena.close();
-    }
-
+class RingRecoveryTest extends RawRingTest {
     /** A consumer handed messages 1 (and maybe 2) over, moved its commit point, and died while zeroing. */
     @ParameterizedTest
     @ValueSource(ints = {1, 2})
@@ -123,11 +105,5 @@ class RingRecoveryTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ring.poll(collect))
                 .isInstanceOf(ShmFormatException.class)
                 .hasMessageContaining("is corrupted: record header 0x1000007d0 at 0");
-    }
-
-    private static byte[] filled(int length, int value) {
-        byte[] bytes = new byte[length];
-        java.util.Arrays.fill(bytes, (byte) value);
-        return bytes;
     }
 }

@@ -404,6 +404,39 @@ class SharedRingTest {
         }
     }
 
+    /**
+     * A raw format killed after its magic would leave a stall timeout of 0 (the block is zeroed first), with which
+     * the stall rule pads live producers' claims: format writes the magic last, and a header whose stall timeout is
+     * not positive is refused, by wrap and by a heap open alike.
+     */
+    @Test
+    void shouldRefuseARingHeaderWhoseStallTimeoutIsNotPositive() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
+            SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 1024);
+            assertThat(raw.get(JAVA_LONG_UNALIGNED, 24)).as("stall timeout").isEqualTo(5_000_000_000L);
+            String what = "ring at 0x" + Long.toHexString(raw.address());
+            for (long bad : new long[] {0, -1}) {
+                raw.set(JAVA_LONG_UNALIGNED, 24, bad);
+                assertThatThrownBy(() -> SharedRing.wrap(raw, 0))
+                        .isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                        .hasMessage(what + " is corrupted: stallTimeout=" + bad + " (expected: > 0 nanoseconds)");
+            }
+            raw.set(JAVA_LONG_UNALIGNED, 16, 0L); // a format killed before its last store, the magic
+            assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessageContaining("is not a ring: magic=0x0");
+        }
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing.create(heap, "timed", SharedRing.Kind.MPMC, 1024, Duration.ofMillis(300));
+            MemorySegment block = heap.lookup("timed", org.shm4j.sync.internal.SyncLayout.RING).segment();
+            assertThat(block.get(JAVA_LONG_UNALIGNED, 24)).isEqualTo(300_000_000L);
+            block.set(JAVA_LONG_UNALIGNED, 24, 0L);
+            assertThatThrownBy(() -> SharedRing.open(heap, "timed"))
+                    .isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessage("ring 'timed' is corrupted: stallTimeout=0 (expected: > 0 nanoseconds)");
+        }
+    }
+
     @Test
     void shouldWriteRecordsAsTheLayoutSays() {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
