@@ -24,7 +24,8 @@ import java.util.concurrent.TimeUnit;
  * The LMAX Disruptor peer of {@link RingBenchmark}: a ring of 4096 preallocated 256-byte events, single-producer
  * ({@code spsc}) or multi-producer ({@code mpsc}, 2 producers), drained by an {@code EventPoller} that takes every
  * published event per call (its idiom: taking one per call makes the multi-producer poller rescan the whole ring's
- * availability flags each time, about 100 times slower here). The producer copies {@code size} bytes into the event, as a ring copies its message.
+ * availability flags each time, about 100 times slower here). The producer copies {@code size} bytes into the event,
+ * as a ring copies its message.
  * Disruptor 4 has no work pool, so it has no many-to-many entry. Compare the {@code polled} rates.
  */
 @State(Scope.Group)

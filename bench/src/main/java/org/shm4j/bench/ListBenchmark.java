@@ -27,8 +27,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The list workload of issue 12, one thread: {@link SharedList SharedList<Long>} in an anonymous heap beside
  * {@link CopyOnWriteArrayList} and {@code Collections.synchronizedList(new ArrayList<>())}, each holding
- * {@value #SIZE} elements. {@code get} and {@code set} go to a random index ({@code set} stores one of two values in turn); {@code append} adds an element at the
- * end and removes it again, so that every list keeps its size (a copy-on-write list copies its array twice).
+ * {@value #SIZE} elements. {@code get} and {@code set} go to a random index ({@code set} stores one of two values in
+ * turn); {@code append} adds an element at the end and removes it again, so that every list keeps its size (a
+ * copy-on-write list copies its array twice).
  * {@link ShareableList} (CPython's fixed-length layout, {@value #SIZE} ints in an anonymous region) has get and set
  * only: the counterpart of Python's {@code ShareableList} in {@code bench/python}.
  */

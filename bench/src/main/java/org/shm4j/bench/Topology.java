@@ -6,7 +6,8 @@ import java.util.Locale;
 
 /**
  * The producer/consumer shape of a queue benchmark group, read from the group's name ({@code spsc}, {@code mpsc} or
- * {@code mpmc}, perhaps followed by more), so one {@code @Setup} can build the matching queue for each group of a class.
+ * {@code mpmc}, perhaps followed by more), so one {@code @Setup} can build the matching queue for each group of a
+ * class.
  */
 enum Topology {
     /** One producer thread, one consumer thread. */

@@ -181,7 +181,8 @@ class ReportTest {
                 .contains("| hand-off | 0.0100 ops/µs | 0.200 ops/µs | SharedLock condition hand-off, 2 threads | "
                         + "20.0× |  |");
         assertThat(markdown.substring(markdown.indexOf("#### " + Comparison.MAPS_2)))
-                .contains("| get: SharedLongMap.get / Chronicle Map get (both decode a new byte[]) | — | — | not run |");
+                .contains("| get: SharedLongMap.get / Chronicle Map get (both decode a new byte[]) | — | — | "
+                        + "not run |");
         assertThat(report.bars()).extracting(RatioChart.Bar::label).containsExactly(
                 "Maps: get: SharedLongMap.get / Chronicle Map get (both decode a new byte[])",
                 "Maps: put: SharedLongMap.setBytes / Chronicle Map put");

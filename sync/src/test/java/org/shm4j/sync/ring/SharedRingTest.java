@@ -148,8 +148,8 @@ class SharedRingTest {
             claim.segment().set(JAVA_LONG_UNALIGNED, 0, 43L);
             claim.commit();
             List<Long> seen = new ArrayList<>();
-            ring.drain((type, buffer, offset, length) -> seen.add(type * 1000 + buffer.get(JAVA_LONG_UNALIGNED, offset)),
-                    10);
+            ring.drain((type, buffer, offset, length) ->
+                    seen.add(type * 1000 + buffer.get(JAVA_LONG_UNALIGNED, offset)), 10);
             assertThat(seen).containsExactly(3042L, 5043L);
         }
     }
@@ -526,7 +526,8 @@ class SharedRingTest {
                     .isInstanceOf(ShmTypeMismatchException.class);
             assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.SPSC, 2048))
                     .isInstanceOf(ShmTypeMismatchException.class);
-            assertThatThrownBy(() -> SharedRing.open(heap, "nope")).isInstanceOf(org.shm4j.core.ShmNotFoundException.class);
+            assertThatThrownBy(() -> SharedRing.open(heap, "nope"))
+                    .isInstanceOf(org.shm4j.core.ShmNotFoundException.class);
             SharedLong.create(heap, "long");
             assertThatThrownBy(() -> SharedRing.open(heap, "long")).isInstanceOf(ShmTypeMismatchException.class);
         }
