@@ -36,8 +36,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <li>ACCEPTABLE: {@link BrokenBarrierException} for the generation a victim was killed in, or that a reset broke;
  *     the barrier left broken by a victim killed inside {@code reset()}, until a survivor resets it.</li>
  * <li>FORBIDDEN: a survivor's await that neither returns nor throws {@link BrokenBarrierException} within
- *     {@link #BOUND} (a timeout: a dead party went unnoticed, or a broken barrier could not be reset); an arrival
- *     index outside {@code 0..PARTIES-1}; once the victims are dead and the barrier reset, registrations left, or a
+ *     {@link #BOUND} (a timeout: a dead party went unnoticed, or a broken barrier could not be reset); after each
+ *     wave, the dead victims not noticed within {@link #NOTICE_BOUND} (see {@link #awaitNoticed}); an arrival index
+ *     outside {@code 0..PARTIES-1}; once the victims are dead and the barrier reset, registrations left, or a
  *     generation of {@link #PARTIES} live parties that does not trip with each index once.</li>
  * </ul>
  */
@@ -46,11 +47,13 @@ class BarrierKillTest {
     private static final Duration BOUND = Children.BOUND;
     private static final int PARTIES = 4;
     private static final int SURVIVORS = 2;
-    private static final int WAVES = 3;
+    private static final int WAVES = 6;
     /** A victim is killed up to this long after its first trip. */
     private static final long KILL_JITTER_NANOS = 100_000_000;
     /** A victim resets the barrier unasked before one await in this many. */
     private static final int RESET_ONE_IN = 8;
+    /** How soon after the last victim of a wave is killed the survivors must have noticed (by about 50 ms). */
+    private static final Duration NOTICE_BOUND = Duration.ofSeconds(10);
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -72,7 +75,11 @@ class BarrierKillTest {
                 for (int wave = 0; wave < WAVES; wave++) {
                     RandomKills.wave(random, KILL_JITTER_NANOS, PARTIES - SURVIVORS, "TRIPPED",
                             () -> ChildJvm.start(Victim.class, heapName));
+                    awaitNoticed(barrier, seed);
                 }
+            } catch (Throwable failed) {
+                threads.shutdownNow(); // a survivor waiting for parties that will not come stops at once
+                throw failed;
             } finally {
                 running.set(false);
             }
@@ -96,6 +103,20 @@ class BarrierKillTest {
             assertThat(barrier.isBroken()).isFalse();
             System.out.println("barrier kills (seed " + seed + "): " + WAVES * (PARTIES - SURVIVORS)
                     + " victims, " + trips + " survivor trips");
+        }
+    }
+
+    /**
+     * Waits until the survivors noticed that every victim of a wave is dead: the generation they arrived in broken
+     * (so that no more than the survivors wait) and reset (which frees the victims' registrations). A dead party
+     * left unnoticed would keep the survivors waiting for the next wave's parties instead.
+     */
+    private static void awaitNoticed(SharedBarrier barrier, long seed) {
+        long deadline = System.nanoTime() + NOTICE_BOUND.toNanos();
+        while (barrier.getRegisteredParties() > 0 || barrier.getNumberWaiting() > SURVIVORS) {
+            assertThat(System.nanoTime() - deadline).as("the killed victims noticed within %s: %s (seed %d)",
+                    NOTICE_BOUND, barrier, seed).isNegative();
+            Thread.yield();
         }
     }
 
