@@ -38,8 +38,8 @@ final class RingRecords {
     /**
      * Zeroes {@code bytes} bytes at {@code index}, both multiples of 8 (records are aligned): long stores on
      * {@code data} itself. No slice: C2 removes a slice's allocation only if it inlines all of {@code asSlice}, which
-     * the JDK method's shared profile may refuse ("low call site frequency" for {@code dup}: one MPMC JMH fork in
-     * about ten allocated 40 bytes per record freed).
+     * the JDK method's shared profile may refuse ("low call site frequency" for {@code dup}: 1 MPMC JMH fork in 28
+     * then allocated 40 bytes per record freed).
      */
     static void zero(MemorySegment data, long index, long bytes) {
         for (long done = 0; done < bytes; done += Long.BYTES) {
