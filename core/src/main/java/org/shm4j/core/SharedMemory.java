@@ -100,7 +100,8 @@ public final class SharedMemory implements AutoCloseable {
      * killed or failing in {@code beforeLink} leaves no name (its temporary file is removed by a later create).
      *
      * @param beforeLink writes the region's initial contents; if it throws, no region is made and the exception
-     *                   propagates
+     *                   propagates (an {@code UnsupportedOperationException} wrapped in {@link ShmException}, as
+     *                   from the file system)
      * @throws ShmAlreadyExistsException if the name exists when the region is linked under it
      * @throws IllegalArgumentException  if the name or size is invalid
      */
@@ -310,7 +311,7 @@ public final class SharedMemory implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             return new SharedMemory(name, file, arena, MappedFiles.create(file, size, permissions, arena, beforeLink));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an Error too: beforeLink is the caller's code
             arena.close();
             throw e;
         }

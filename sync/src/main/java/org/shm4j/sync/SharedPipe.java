@@ -68,8 +68,10 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * <tr><td>136</td><td>4</td><td>second end's state, as at 72</td><td>as at 72</td></tr>
  * </table>
  * The owner word keeps the closer's token after a close. Both ends change only when claimed or closed, so they share
- * no hot cache line with the rings. Pipes made before this block existed (two rings only, no block named as the
- * pipe) are refused by {@link #open} with {@link ShmNotFoundException} naming the missing block.
+ * no hot cache line with the rings. {@link #create} makes the rings first and this block last, so a creator killed
+ * in between leaves two rings and no block named as the pipe (as pipes made before this block existed look):
+ * {@link #open} refuses them with {@link ShmNotFoundException} naming the missing block, and {@link #create} finishes
+ * the pipe.
  *
  * <p>Memory consistency effects: actions of a thread before it sends a message happen-before the actions following
  * the receipt of that message; actions of an end's holder before it closes the end happen-before the peer's
@@ -90,52 +92,42 @@ public final class SharedPipe implements AutoCloseable {
     }
 
     /**
-     * Creates a pipe named {@code name} in {@code heap}: its end-state block {@code name} and rings {@code name.ab}
-     * and {@code name.ba} of {@code capacity} bytes each, both ends open and unclaimed. A pipe whose creator was killed
-     * after its end-state block and before both rings is finished here: its missing rings are made.
+     * Creates a pipe named {@code name} in {@code heap}: its rings {@code name.ab} and {@code name.ba} of
+     * {@code capacity} bytes each, then its end-state block {@code name}, both ends open and unclaimed. Making the
+     * end-state block is the pipe's commit point, exclusive as any block's creation: of racing creators exactly one
+     * returns. Rings without an end-state block (a creator killed before it, or one still on its way) are used as they
+     * are.
      *
-     * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
-     * @throws ShmAlreadyExistsException if the pipe exists, with both its rings
-     * @throws ShmTypeMismatchException if a ring of a half-made pipe has another capacity or kind
+     * @throws IllegalArgumentException  if the capacity is not a power of two from 1024 to 2<sup>30</sup>
+     * @throws ShmAlreadyExistsException if the pipe exists
+     * @throws ShmTypeMismatchException  if a block of a ring's name is not an SPSC ring of that capacity
      */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
         SharedRing.requiredBytes(capacity); // checks it before any block is made
-        String ab = name + ".ab";
-        String ba = name + ".ba";
-        try {
-            PipeEnds ends = PipeEnds.create(heap, name); // first: a pipe whose state block exists is not an old one
-            return new SharedPipe(ends, SharedRing.create(heap, ab, SharedRing.Kind.SPSC, capacity),
-                    SharedRing.create(heap, ba, SharedRing.Kind.SPSC, capacity));
-        } catch (ShmAlreadyExistsException exists) {
-            if (heap.find(name).isEmpty() || heap.find(ab).isPresent() && heap.find(ba).isPresent()) {
-                throw exists;
-            }
-            return new SharedPipe(PipeEnds.open(heap, name), // half made: its creator was killed
-                    SharedRing.openOrCreate(heap, ab, SharedRing.Kind.SPSC, capacity),
-                    SharedRing.openOrCreate(heap, ba, SharedRing.Kind.SPSC, capacity));
+        if (heap.find(name).isPresent()) { // before the rings: an existing pipe's capacity is not this call's concern
+            throw new ShmAlreadyExistsException("block '" + name + "' already exists in " + heap);
         }
+        SharedRing ab = SharedRing.openOrCreate(heap, name + ".ab", SharedRing.Kind.SPSC, capacity);
+        SharedRing ba = SharedRing.openOrCreate(heap, name + ".ba", SharedRing.Kind.SPSC, capacity);
+        return new SharedPipe(PipeEnds.create(heap, name), ab, ba); // last: the commit point
     }
 
     /**
      * Opens the pipe named {@code name}; no end is claimed yet.
      *
-     * @throws ShmNotFoundException if there is no such pipe, or it has rings but no end-state block (a pipe made by
-     *                              a shm4j before pipes tracked their ends), or an end-state block but not both rings
-     *                              (its creator was killed: {@link #create} finishes it)
+     * @throws ShmNotFoundException if there is no such pipe, or it has rings but no end-state block (its creator was
+     *                              killed before finishing it, which {@link #create} does, or a shm4j before pipes
+     *                              tracked their ends made it)
      * @throws org.shm4j.core.ShmFormatException if the end-state block's magic or layout version is not this one's
      */
     public static SharedPipe open(SharedHeap heap, String name) {
         Objects.requireNonNull(heap, "heap");
         if (heap.find(name).isEmpty() && heap.find(name + ".ab").isPresent()) {
             throw new ShmNotFoundException("pipe '" + name + "' has ring '" + name + ".ab' but no end-state block '"
-                    + name + "': it was made by a shm4j whose pipes did not track their ends; create it anew");
+                    + name + "': its creator was killed before finishing it (create(heap, \"" + name + "\", capacity)"
+                    + " finishes it), or a shm4j whose pipes did not track their ends made it");
         }
         PipeEnds ends = PipeEnds.open(heap, name);
-        if (heap.find(name + ".ab").isEmpty() || heap.find(name + ".ba").isEmpty()) {
-            throw new ShmNotFoundException("pipe '" + name + "' is half made: its creator was killed before its rings '"
-                    + name + ".ab' and '" + name + ".ba' were both made; create(heap, \"" + name + "\", capacity)"
-                    + " finishes it");
-        }
         SharedRing ab = SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC);
         return new SharedPipe(ends, ab, SharedRing.open(heap, name + ".ba", SharedRing.Kind.SPSC));
     }

@@ -5,11 +5,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
-import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmAlreadyExistsException;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
-import org.shm4j.sync.internal.PipeEnds;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
@@ -19,9 +18,15 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
@@ -199,21 +204,48 @@ class SharedPipeEndTest {
     }
 
     @Test
-    void shouldFinishAPipeWhoseCreatorWasKilledBeforeItsRingsAndRefuseToOpenItUntilThen() throws Exception {
-        // what a creator killed after the end-state block and the first ring leaves
-        PipeEnds.create(heap, "half");
-        SharedRing.create(heap, "half.ab", SharedRing.Kind.SPSC, 1024);
-        assertThatThrownBy(() -> SharedPipe.open(heap, "half")).isInstanceOf(ShmNotFoundException.class)
-                .hasMessageContaining("pipe 'half' is half made").hasMessageContaining("create(heap, \"half\"");
-        assertThatThrownBy(() -> SharedPipe.create(heap, "half", 2048))
-                .as("a ring of another capacity").isInstanceOf(ShmTypeMismatchException.class);
-        SharedPipe finished = SharedPipe.create(heap, "half", 1024);
-        assertThat(finished.first().send("hi".getBytes(), BOUND)).isTrue();
-        assertThat(SharedPipe.open(heap, "half").second().recv(BOUND)).isEqualTo("hi".getBytes());
-        assertThatThrownBy(() -> SharedPipe.create(heap, "half", 1024)).as("whole now")
-                .isInstanceOf(ShmAlreadyExistsException.class);
-        PipeEnds.create(heap, "bare"); // killed before either ring
-        assertThat(SharedPipe.create(heap, "bare", 1024).second().send(new byte[] {7}, BOUND)).isTrue();
+    void shouldFinishAPipeWhoseCreatorWasKilledBeforeItsEndStateBlockAndRefuseToOpenItUntilThen() throws Exception {
+        // what a creator killed after its first ring, and after both, leaves
+        SharedRing.create(heap, "one.ab", SharedRing.Kind.SPSC, 1024);
+        SharedRing.create(heap, "two.ab", SharedRing.Kind.SPSC, 1024);
+        SharedRing.create(heap, "two.ba", SharedRing.Kind.SPSC, 1024);
+        for (String name : List.of("one", "two")) {
+            assertThatThrownBy(() -> SharedPipe.open(heap, name)).isInstanceOf(ShmNotFoundException.class)
+                    .hasMessageContaining("no end-state block '" + name + "': its creator was killed");
+        }
+        assertThatThrownBy(() -> SharedPipe.create(heap, "one", 2048)).as("a ring of another capacity")
+                .isInstanceOf(ShmTypeMismatchException.class);
+        for (String name : List.of("one", "two")) {
+            SharedPipe finished = SharedPipe.create(heap, name, 1024);
+            assertThat(finished.first().send("hi".getBytes(), BOUND)).isTrue();
+            assertThat(SharedPipe.open(heap, name).second().recv(BOUND)).isEqualTo("hi".getBytes());
+            assertThatThrownBy(() -> SharedPipe.create(heap, name, 1024)).as("whole now")
+                    .isInstanceOf(ShmAlreadyExistsException.class).hasMessageStartingWith("block '" + name + "'");
+        }
+    }
+
+    @Test
+    void shouldLetExactlyOneOfRacingCreatorsMakeThePipe() throws Exception {
+        try (SharedHeap roomy = SharedHeap.anonymous(1 << 20);
+             ExecutorService creators = Executors.newFixedThreadPool(2)) {
+            for (int round = 0; round < 20; round++) {
+                String name = "race" + round;
+                CyclicBarrier start = new CyclicBarrier(2);
+                Callable<Boolean> create = () -> {
+                    start.await(10, TimeUnit.SECONDS);
+                    try {
+                        SharedPipe.create(roomy, name, 1024);
+                        return true;
+                    } catch (ShmAlreadyExistsException lost) {
+                        return false;
+                    }
+                };
+                Future<Boolean> first = creators.submit(create);
+                Future<Boolean> second = creators.submit(create);
+                assertThat(List.of(first.get(10, TimeUnit.SECONDS), second.get(10, TimeUnit.SECONDS)))
+                        .as("round %d", round).containsExactlyInAnyOrder(true, false);
+            }
+        }
     }
 
     @Test

@@ -80,7 +80,8 @@ public final class FairTurns {
         boolean ownerDied = FairWord.taken(word); // the dead process held the lock
         if (ownerDied) {
             // marked before the turn passes on, so that a skipper killed after passing it loses no mark; the word is
-            // read again first, so that a skipper late by a whole take-over does not mark a repaired lock again
+            // read again first, which narrows (not closes) the window in which a skipper late by a whole take-over
+            // marks a repaired lock again: a needless repair, never a lost one
             if ((long) LONG.getVolatile(s, FAIR_WORD_OFFSET) != word) {
                 return false;
             }
