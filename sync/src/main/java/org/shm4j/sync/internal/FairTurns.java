@@ -63,6 +63,21 @@ public final class FairTurns {
         return (long) LONG.getVolatile(s, slot(ticket));
     }
 
+    /**
+     * Called by a waiter whose {@code ticket} was skipped before it published its slot (it stalled for longer than
+     * the stall rule's second): its late stores may have interleaved with those of the waiter of {@code ticket + 64},
+     * leaving that later ticket beside this process's token. This process does not wait for that turn, so the slot
+     * would read as written by a live process and never be skipped if its own waiter gave up (its abandon CAS expects
+     * its own token). The token is cleared instead: the slot reads as not written, its waiter still takes its turn,
+     * and the stall rule skips it if that waiter is gone. (Another thread of this process publishing that later
+     * ticket is cleared too: at worst its turn waits the stall rule's second, if it gives up.)
+     */
+    public static void unpublishSkipped(MemorySegment s, int ticket) {
+        if ((int) INT.getVolatile(s, slot(ticket) + 8) != ticket) {
+            LONG.compareAndSet(s, slot(ticket), ProcessIdentity.currentToken(), 0L);
+        }
+    }
+
     /** Empties the slot of a skipped {@code ticket}, if it still holds {@code token} (dead or abandoned). */
     private static void clearSlot(MemorySegment s, int ticket, long token) {
         if (token != 0 && (int) INT.getVolatile(s, slot(ticket) + 8) == ticket) {

@@ -339,8 +339,9 @@ public final class SharedFairLock extends TimedLock {
                     return false;
                 }
                 case SKIPPED -> {
-                    // take a new ticket; the stale slot is overwritten by its next user, never cleared here,
-                    // since another thread of this process (same token) may be publishing into it
+                    // take a new ticket; the stale slot is overwritten by its next user (cleared only if it now
+                    // names a later ticket beside this process's token: see FairTurns.unpublishSkipped)
+                    FairTurns.unpublishSkipped(segment, ticket);
                 }
             }
         }

@@ -160,6 +160,28 @@ class SharedFairLockTest {
     }
 
     @Test
+    void shouldClearALaterTicketsSlotThatALateSkippedWaiterLeftNamingItsProcess() throws InterruptedException {
+        try (Arena arena = Arena.ofConfined()) {
+            // ticket 0's waiter stalled before publishing and was skipped; ticket 64's waiter (another process)
+            // published meanwhile, and their stores interleaved: the slot shows ticket 64 beside this process's token.
+            // Ticket 64's waiter then gave up (its abandon CAS failed on the token), so the turn waits for nobody.
+            MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
+            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_SERVING_OFFSET, 64);
+            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, 65);
+            memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(64), ProcessIdentity.currentToken());
+            memory.set(ValueLayout.JAVA_INT, FairTurns.slot(64) + 8, 64);
+            FairTurns.unpublishSkipped(memory, 64); // the slot names its own ticket: left alone
+            assertThat(FairTurns.slotToken(memory, 64)).isEqualTo(ProcessIdentity.currentToken());
+            FairTurns.unpublishSkipped(memory, 0); // what the skipped waiter of ticket 0 does
+            assertThat(FairTurns.slotToken(memory, 64)).as("cleared: reads as not written").isZero();
+            SharedFairLock lock = SharedFairLock.wrap(memory, 0);
+            assertThat(lock.tryLock(30, TimeUnit.SECONDS)).as("the turn skipped by the stall rule").isTrue();
+            lock.unlock();
+            assertThat(lock.queueLength()).isZero();
+        }
+    }
+
+    @Test
     void shouldReleaseThroughAnyViewAndRefuseAViewThatNoLongerHolds() throws InterruptedException {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedFairLock first = SharedFairLock.create(heap, "fair");
