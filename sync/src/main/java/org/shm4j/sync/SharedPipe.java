@@ -5,6 +5,7 @@ import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.PipeEnds;
 import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.ring.MessageHandler;
@@ -105,7 +106,7 @@ public final class SharedPipe implements AutoCloseable {
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
         SharedRing.requiredBytes(capacity); // checks it before any block is made
         if (heap.find(name).isPresent()) { // before the rings: an existing pipe's capacity is not this call's concern
-            throw new ShmAlreadyExistsException("block '" + name + "' already exists in " + heap);
+            throw Blocks.alreadyExists(heap, name);
         }
         SharedRing ab = SharedRing.openOrCreate(heap, name + ".ab", SharedRing.Kind.SPSC, capacity);
         SharedRing ba = SharedRing.openOrCreate(heap, name + ".ba", SharedRing.Kind.SPSC, capacity);

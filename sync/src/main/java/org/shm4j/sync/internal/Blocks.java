@@ -2,6 +2,7 @@ package org.shm4j.sync.internal;
 
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmFormatException;
 
 import java.lang.foreign.MemorySegment;
@@ -49,6 +50,14 @@ public final class Blocks {
                                              Consumer<MemorySegment> init) {
         return Objects.requireNonNull(heap, "heap")
                 .allocateOrLookup(name, type, byteSize, SyncLayout.CACHE_LINE, init).segment();
+    }
+
+    /**
+     * @return the exception for a block named {@code name} that already exists in {@code heap}, worded as the heap's
+     *         own (for a structure that finds the name taken before it makes its last block)
+     */
+    public static ShmAlreadyExistsException alreadyExists(SharedHeap heap, String name) {
+        return new ShmAlreadyExistsException("block '" + name + "' already exists in " + heap);
     }
 
     /** @return the message for the {@code kind} named {@code name} used after {@code heap} was closed */

@@ -34,8 +34,7 @@ public final class CompanionLocks {
             if (heap.find(valueName).isEmpty()) {
                 return SharedLock.open(heap, nameFor(valueName));
             }
-            ShmAlreadyExistsException valueExists = new ShmAlreadyExistsException("block '" + valueName
-                    + "' already exists in " + heap);
+            ShmAlreadyExistsException valueExists = Blocks.alreadyExists(heap, valueName);
             valueExists.initCause(lockExists);
             throw valueExists;
         }

@@ -23,6 +23,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SharedFairLockTest {
+    /** A token naming this process's pid with another start time: a dead process whose pid was reused. */
+    private static final long DEAD = ProcessIdentity.token(ProcessHandle.current().pid(),
+            ProcessIdentity.currentStartMillis() + 1);
+
     @Test
     void shouldLockUnlockAndTellTheOwner() throws InterruptedException {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
@@ -115,14 +119,13 @@ class SharedFairLockTest {
 
     @Test
     void shouldTakeOverATurnTakenByADeadProcessOrOneWhoseProcessSlotWasReclaimed() throws InterruptedException {
-        long dead = ProcessIdentity.token(ProcessHandle.current().pid(), ProcessIdentity.currentStartMillis() + 1);
         try (Arena arena = Arena.ofConfined()) {
-            for (long slotToken : new long[] {dead, 0L}) { // the holder's slot: still its dead token, or reclaimed
+            for (long slotToken : new long[] {DEAD, 0L}) { // the holder's slot: still its dead token, or reclaimed
                 MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
                 memory.set(ValueLayout.JAVA_LONG, SyncLayout.FAIR_PROCESSES_OFFSET + 5 * ProcessSlots.SLOT_SIZE,
                         slotToken);
                 memory.set(ValueLayout.JAVA_LONG, SyncLayout.FAIR_WORD_OFFSET,
-                        FairWord.takenBy(FairWord.withTicket(0), FairWord.ownerBits(5, dead)));
+                        FairWord.takenBy(FairWord.withTicket(0), FairWord.ownerBits(5, DEAD)));
                 SharedFairLock lock = SharedFairLock.wrap(memory, 0);
                 assertThat(lock.owner()).get().extracting(LockOwner::pid)
                         .isEqualTo(slotToken == 0 ? 0L : ProcessHandle.current().pid());
@@ -139,16 +142,11 @@ class SharedFairLockTest {
 
     @Test
     void shouldSkipATurnWhoseWaiterDiedBeforeItsTicketSlotNamedIt() throws InterruptedException {
-        long dead = ProcessIdentity.token(ProcessHandle.current().pid(), ProcessIdentity.currentStartMillis() + 1);
         try (Arena arena = Arena.ofConfined()) {
             // ticket 64 is out and served, not taken; its slot (slot 0) still names ticket 0, with the token of a
             // live process that used it then, or of the waiter of ticket 64 killed between its token and ticket
-            for (long slotToken : new long[] {ProcessIdentity.currentToken(), dead}) {
-                MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
-                memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_SERVING_OFFSET, 64);
-                memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, 65);
-                memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(64), slotToken);
-                memory.set(ValueLayout.JAVA_INT, FairTurns.slot(64) + 8, 0);
+            for (long slotToken : new long[] {ProcessIdentity.currentToken(), DEAD}) {
+                MemorySegment memory = ticket64Served(arena, slotToken, 0);
                 SharedFairLock lock = SharedFairLock.wrap(memory, 0);
                 assertThat(FairTurns.slotToken(memory, 64)).as("a slot not naming its ticket is not written").isZero();
                 assertThat(lock.tryLock(30, TimeUnit.SECONDS)).as("skipped by the stall rule: " + slotToken).isTrue();
@@ -165,11 +163,7 @@ class SharedFairLockTest {
             // ticket 0's waiter stalled before publishing and was skipped; ticket 64's waiter (another process)
             // published meanwhile, and their stores interleaved: the slot shows ticket 64 beside this process's token.
             // Ticket 64's waiter then gave up (its abandon CAS failed on the token), so the turn waits for nobody.
-            MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
-            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_SERVING_OFFSET, 64);
-            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, 65);
-            memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(64), ProcessIdentity.currentToken());
-            memory.set(ValueLayout.JAVA_INT, FairTurns.slot(64) + 8, 64);
+            MemorySegment memory = ticket64Served(arena, ProcessIdentity.currentToken(), 64);
             FairTurns.unpublishSkipped(memory, 64); // the slot names its own ticket: left alone
             assertThat(FairTurns.slotToken(memory, 64)).isEqualTo(ProcessIdentity.currentToken());
             FairTurns.unpublishSkipped(memory, 0); // what the skipped waiter of ticket 0 does
@@ -246,5 +240,18 @@ class SharedFairLockTest {
             second.unlock();
             assertThat(first.isLocked()).isFalse();
         }
+    }
+
+    /**
+     * @return a fair lock whose ticket 64 is out and served, not taken, its slot (slot 0, also ticket 0's) holding
+     *         {@code slotToken} and {@code slotTicket}
+     */
+    private static MemorySegment ticket64Served(Arena arena, long slotToken, int slotTicket) {
+        MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
+        memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_SERVING_OFFSET, 64);
+        memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, 65);
+        memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(64), slotToken);
+        memory.set(ValueLayout.JAVA_INT, FairTurns.slot(64) + 8, slotTicket);
+        return memory;
     }
 }
