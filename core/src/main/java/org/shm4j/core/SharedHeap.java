@@ -57,7 +57,7 @@ import java.util.function.Function;
  *     <td>plain; published by magic</td></tr>
  * <tr><td>48</td><td>8</td><td>creatorPid</td><td>pid of the creating process</td><td>written first with
  *     release, so a waiter can tell a dead creator</td></tr>
- * <tr><td>56</td><td>8</td><td>creatorStartMillis</td><td>creator's start time, epoch ms (0 if unknown)</td>
+ * <tr><td>56</td><td>8</td><td>creatorStartStamp</td><td>creator's start stamp (0 if unknown; see the owner token below)</td>
  *     <td>plain; published by magic</td></tr>
  * <tr><td>64</td><td>8</td><td>heapId</td><td>random, non-zero: tells this heap from a later one at the same
  *     name</td><td>plain; published by magic</td></tr>
@@ -70,7 +70,8 @@ import java.util.function.Function;
  *     fields only, not the mutable words below nor the attach table</td><td>plain; published by magic</td></tr>
  * <tr><td>96</td><td>32</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
- *     63..32, low 32 bits of its start time in epoch ms in bits 31..0</td><td>CAS to take, CAS back to 0 to
+ *     63..32, low 32 bits of its start stamp in bits 31..0 (on Linux its start time in clock ticks since boot,
+ *     {@code /proc/<pid>/stat} field 22)</td><td>CAS to take, CAS back to 0 to
  *     release; a dead owner's token is replaced by CAS</td></tr>
  * <tr><td>136</td><td>8</td><td>allocTop</td><td>first free byte of the data area</td><td>written under the lock
  *     with release; read with acquire</td></tr>
@@ -86,7 +87,7 @@ import java.util.function.Function;
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>token</td><td>0 (free), or the owner token of a process that has the heap open</td>
  *     <td>volatile CAS from 0 (or a dead token) to claim, back to 0 to free</td></tr>
- * <tr><td>8</td><td>8</td><td>startMillis</td><td>that process's start time, epoch ms (0 if unknown)</td>
+ * <tr><td>8</td><td>8</td><td>startStamp</td><td>that process's start stamp (0 if unknown)</td>
  *     <td>release after the claim</td></tr>
  * <tr><td>16</td><td>8</td><td>attachments</td><td>how many heap objects that process has open</td>
  *     <td>written only by that process; release</td></tr>
@@ -430,7 +431,7 @@ public final class SharedHeap implements AutoCloseable {
      */
     public HeapProcess creator() {
         long token = HeapHeader.creatorToken(memory.segment());
-        return new HeapProcess(ProcessIdentity.pid(token), HeapHeader.creatorStartMillis(memory.segment()), 0,
+        return new HeapProcess(ProcessIdentity.pid(token), ProcessIdentity.startMillis(HeapHeader.creatorStartStamp(memory.segment())), 0,
                 ProcessIdentity.isAlive(token));
     }
 

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.ShmNames;
 
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -156,7 +156,7 @@ class HeapAttachTest {
     }
 
     private static long startMillis() {
-        return ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(0L);
+        return ProcessIdentity.startMillis(ProcessIdentity.currentStartStamp());
     }
 
     /** @return the pid of a process that has exited and been reaped */

@@ -34,7 +34,7 @@ class HeapLayoutTest {
         assertThat(HeapLayout.ENTRY_COUNT_OFFSET).isEqualTo(144);
         assertThat(HeapLayout.REMOVAL_OFFSET).isEqualTo(152);
         assertThat(HeapLayout.HEADER_LENGTH).isEqualTo(256);
-        assertThat(HeapLayout.LAYOUT_VERSION).isEqualTo(2);
+        assertThat(HeapLayout.LAYOUT_VERSION).isEqualTo(3);
     }
 
     @Test
@@ -42,7 +42,7 @@ class HeapLayoutTest {
         assertThat(HeapLayout.attachOffset()).isEqualTo(256);
         assertThat(HeapLayout.ATTACH_CAPACITY).isEqualTo(64);
         assertThat(HeapLayout.SLOT_TOKEN_OFFSET).isEqualTo(0);
-        assertThat(HeapLayout.SLOT_START_MILLIS_OFFSET).isEqualTo(8);
+        assertThat(HeapLayout.SLOT_START_STAMP_OFFSET).isEqualTo(8);
         assertThat(HeapLayout.SLOT_ATTACHMENTS_OFFSET).isEqualTo(16);
         assertThat(HeapLayout.ATTACH_SLOT_LENGTH).isEqualTo(32);
         assertThat(HeapLayout.slotOffset(63)).isEqualTo(256 + 63 * 32);

@@ -61,7 +61,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  *     <td>plain; written before the block is published</td></tr>
  * <tr><td>8</td><td>4</td><td>layoutVersion: 1</td><td>plain; likewise</td></tr>
  * <tr><td>64</td><td>8</td><td>first end's owner: the holder's owner token (pid in bits 63..32, low 32 bits of its
- *     start time in epoch ms below; see {@code ProcessIdentity}), 0 while unclaimed</td><td>CAS to claim;
+ *     start stamp below; see {@code ProcessIdentity}), 0 while unclaimed</td><td>CAS to claim;
  *     volatile reads</td></tr>
  * <tr><td>72</td><td>4</td><td>first end's state: 0 = open, 1 = closed (final)</td><td>release store by the
  *     closer, after its last send; acquire load by the peer, before the poll that finds the ring empty</td></tr>

@@ -12,7 +12,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.core.internal.HeapLayout.ATTACH_CAPACITY;
 import static org.shm4j.core.internal.HeapLayout.SLOT_ATTACHMENTS_OFFSET;
-import static org.shm4j.core.internal.HeapLayout.SLOT_START_MILLIS_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.SLOT_START_STAMP_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.SLOT_TOKEN_OFFSET;
 
 /**
@@ -61,7 +61,7 @@ public final class AttachTable {
                 // volatile CAS: the claim must precede (in the total order) our read of the removal word
                 if (LONG.compareAndSet(segment, field(i, SLOT_TOKEN_OFFSET), 0L, me)) {
                     // release: informational fields, ordered after the claim for readers that check the token
-                    LONG.setRelease(segment, field(i, SLOT_START_MILLIS_OFFSET), ProcessIdentity.currentStartMillis());
+                    LONG.setRelease(segment, field(i, SLOT_START_STAMP_OFFSET), ProcessIdentity.currentStartStamp());
                     LONG.setRelease(segment, field(i, SLOT_ATTACHMENTS_OFFSET), 1L);
                     return;
                 }
@@ -110,10 +110,10 @@ public final class AttachTable {
         for (int i = 0; i < ATTACH_CAPACITY; i++) {
             long token = (long) LONG.getAcquire(segment, field(i, SLOT_TOKEN_OFFSET)); // acquire: then its fields
             if (token != 0) {
-                long start = (long) LONG.getAcquire(segment, field(i, SLOT_START_MILLIS_OFFSET));
+                long start = (long) LONG.getAcquire(segment, field(i, SLOT_START_STAMP_OFFSET));
                 long count = (long) LONG.getAcquire(segment, field(i, SLOT_ATTACHMENTS_OFFSET));
                 processes.add(new HeapProcess(ProcessIdentity.pid(token),
-                        ProcessIdentity.startMatches(token, start) ? start : 0, count, ProcessIdentity.isAlive(token)));
+                        ProcessIdentity.startMatches(token, start) ? ProcessIdentity.startMillis(start) : 0, count, ProcessIdentity.isAlive(token)));
             }
         }
         return processes;

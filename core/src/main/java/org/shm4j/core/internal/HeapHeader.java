@@ -92,7 +92,7 @@ public final class HeapHeader {
         segment.set(JAVA_INT, CATALOG_CAPACITY_OFFSET, catalogCapacity);
         segment.set(JAVA_INT, ENTRY_LENGTH_OFFSET, (int) ENTRY_LENGTH);
         segment.set(JAVA_LONG, DATA_OFFSET_OFFSET, dataOffset);
-        segment.set(JAVA_LONG, CREATOR_START_OFFSET, ProcessIdentity.currentStartMillis());
+        segment.set(JAVA_LONG, CREATOR_START_OFFSET, ProcessIdentity.currentStartStamp());
         long heapId = newHeapId();
         segment.set(JAVA_LONG, HEAP_ID_OFFSET, heapId);
         segment.set(JAVA_LONG, ATTACH_OFFSET_OFFSET, HeapLayout.attachOffset());
@@ -108,11 +108,11 @@ public final class HeapHeader {
 
     /** @return the owner token of the heap's creator, from a validated header */
     public static long creatorToken(MemorySegment segment) {
-        return ProcessIdentity.token(segment.get(JAVA_LONG, CREATOR_PID_OFFSET), creatorStartMillis(segment));
+        return ProcessIdentity.token(segment.get(JAVA_LONG, CREATOR_PID_OFFSET), creatorStartStamp(segment));
     }
 
-    /** @return the creator's start time in epoch ms (0 if unknown), from a validated header */
-    public static long creatorStartMillis(MemorySegment segment) {
+    /** @return the creator's start stamp (0 if unknown; see {@link ProcessIdentity}), from a validated header */
+    public static long creatorStartStamp(MemorySegment segment) {
         return segment.get(JAVA_LONG, CREATOR_START_OFFSET);
     }
 

@@ -18,7 +18,7 @@ public final class HeapLayout {
     /** {@code "SHM4JHEP"} read as a little-endian long. */
     public static final long MAGIC = 0x5045_484A_344D_4853L;
     /** Version of this layout; a heap with another version is refused. */
-    public static final int LAYOUT_VERSION = 2;
+    public static final int LAYOUT_VERSION = 3;
     /** Default alignment of blocks: one cache line. */
     public static final long CACHE_LINE = 64;
     /** Data area alignment: two cache lines, against adjacent-line prefetch. */
@@ -47,7 +47,7 @@ public final class HeapLayout {
             JAVA_INT.withName("entryLength"),
             JAVA_LONG.withName("dataOffset"),
             JAVA_LONG.withName("creatorPid"),
-            JAVA_LONG.withName("creatorStartMillis"),
+            JAVA_LONG.withName("creatorStartStamp"),
             JAVA_LONG.withName("heapId"),
             JAVA_LONG.withName("attachOffset"),
             JAVA_INT.withName("attachCapacity"),
@@ -65,7 +65,7 @@ public final class HeapLayout {
     /** One slot of the attach table. */
     public static final StructLayout ATTACH_SLOT = MemoryLayout.structLayout(
             JAVA_LONG.withName("token"),
-            JAVA_LONG.withName("startMillis"),
+            JAVA_LONG.withName("startStamp"),
             JAVA_LONG.withName("attachments"),
             MemoryLayout.paddingLayout(8));
 
@@ -89,7 +89,7 @@ public final class HeapLayout {
     public static final long ENTRY_LENGTH_OFFSET = header("entryLength");
     public static final long DATA_OFFSET_OFFSET = header("dataOffset");
     public static final long CREATOR_PID_OFFSET = header("creatorPid");
-    public static final long CREATOR_START_OFFSET = header("creatorStartMillis");
+    public static final long CREATOR_START_OFFSET = header("creatorStartStamp");
     public static final long HEAP_ID_OFFSET = header("heapId");
     public static final long ATTACH_OFFSET_OFFSET = header("attachOffset");
     public static final long ATTACH_CAPACITY_OFFSET = header("attachCapacity");
@@ -103,7 +103,7 @@ public final class HeapLayout {
     public static final long HEADER_LENGTH = HEADER.byteSize();
 
     public static final long SLOT_TOKEN_OFFSET = slot("token");
-    public static final long SLOT_START_MILLIS_OFFSET = slot("startMillis");
+    public static final long SLOT_START_STAMP_OFFSET = slot("startStamp");
     public static final long SLOT_ATTACHMENTS_OFFSET = slot("attachments");
     public static final long ATTACH_SLOT_LENGTH = ATTACH_SLOT.byteSize();
 

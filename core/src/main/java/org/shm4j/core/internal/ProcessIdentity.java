@@ -1,5 +1,9 @@
 package org.shm4j.core.internal;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Optional;
 
@@ -7,14 +11,30 @@ import java.util.Optional;
  * Who a process is, packed into one 64-bit <em>owner token</em> that fits a lock word in shared memory, and whether
  * that process is still alive.
  *
- * <p>Token layout: bits 63..32 hold the pid, bits 31..0 the low 32 bits of the process start time in epoch
- * milliseconds (as {@link ProcessHandle.Info#startInstant()} reports it), or 0 where the OS does not tell. A token is
- * never 0, so 0 can mean "no owner". The start time guards against a recycled pid: a live process whose start time
- * differs from the token's is another process, and the token's owner is dead.
+ * <p>Token layout: bits 63..32 hold the pid, bits 31..0 the low 32 bits of the process's <em>start stamp</em>, or 0
+ * where the OS does not tell. A token is never 0, so 0 can mean "no owner". The start stamp guards against a
+ * recycled pid: a live process whose stamp differs from the token's is another process, and the token's owner is
+ * dead.
+ *
+ * <p>Start stamp: on Linux, the process's start time in clock ticks since boot, field 22 ({@code starttime}) of
+ * {@code /proc/<pid>/stat}, which every process reads alike. Elsewhere, the start time in epoch milliseconds that
+ * {@link ProcessHandle.Info#startInstant()} reports. Not the epoch time on Linux: the JDK computes it as the boot time
+ * from {@code /proc/stat}'s {@code btime}, read once per JVM, plus the ticks, and {@code btime} is the wall clock
+ * minus the uptime, recomputed at each read, so it moves with every clock step and drifts a second at a time under
+ * NTP; two JVMs started apart then compute different start times for one live process, and each would take the
+ * other for dead (and take over its locks).
  */
 public final class ProcessIdentity {
-    private static final long CURRENT_START_MILLIS = startMillis(ProcessHandle.current());
-    private static final long CURRENT_TOKEN = token(ProcessHandle.current().pid(), CURRENT_START_MILLIS);
+    /** Field 22 of {@code /proc/<pid>/stat}, counted from field 3 (the state), which follows the last ')'. */
+    private static final int STARTTIME_AFTER_STATE = 22 - 3;
+    /** Clock ticks per second of {@code /proc}'s times ({@code USER_HZ}: 100 on every Linux this runs on). */
+    private static final long USER_HZ = 100;
+    private static final boolean PROC = procStamp(ProcessHandle.current().pid()) > 0;
+    private static final long CURRENT_STAMP = stamp(ProcessHandle.current());
+    private static final long CURRENT_TOKEN = token(ProcessHandle.current().pid(), CURRENT_STAMP);
+    /** Epoch ms at tick 0 as this JVM sees it (for display only), or 0 without {@code /proc}. */
+    private static final long BOOT_MILLIS = PROC ? epochMillis(ProcessHandle.current()) - CURRENT_STAMP * 1000 / USER_HZ
+            : 0;
 
     private ProcessIdentity() {
     }
@@ -24,19 +44,41 @@ public final class ProcessIdentity {
         return CURRENT_TOKEN;
     }
 
-    /** @return the start time of this process in epoch milliseconds, or 0 where the OS does not tell */
-    public static long currentStartMillis() {
-        return CURRENT_START_MILLIS;
+    /** @return the start stamp of this process (see the class comment), or 0 where the OS does not tell */
+    public static long currentStartStamp() {
+        return CURRENT_STAMP;
     }
 
-    /** @return the token of the process {@code pid} that started at {@code startMillis} (0 if unknown) */
-    public static long token(long pid, long startMillis) {
-        return pid << 32 | startMillis & 0xFFFF_FFFFL;
+    /**
+     * @return the start stamp of the live process {@code pid}, or -1 if there is none (or it is a zombie); 0 where the
+     *         OS does not tell
+     */
+    public static long startStamp(long pid) {
+        if (PROC) {
+            return procStamp(pid);
+        }
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(ProcessIdentity::stamp).orElse(-1L);
     }
 
-    /** @return true if {@code startMillis} (0 if unknown) agrees with the start time bits of {@code token} */
-    public static boolean startMatches(long token, long startMillis) {
-        return (token & 0xFFFF_FFFFL) == (startMillis & 0xFFFF_FFFFL);
+    /**
+     * @return the start time in epoch ms that the start stamp {@code stamp} stands for, as this JVM reads the clock
+     *         (for display: it moves with the wall clock); 0 for 0
+     */
+    public static long startMillis(long stamp) {
+        if (stamp == 0 || !PROC) {
+            return stamp;
+        }
+        return BOOT_MILLIS + stamp * 1000 / USER_HZ;
+    }
+
+    /** @return the token of the process {@code pid} whose start stamp is {@code stamp} (0 if unknown) */
+    public static long token(long pid, long stamp) {
+        return pid << 32 | stamp & 0xFFFF_FFFFL;
+    }
+
+    /** @return true if {@code stamp} (0 if unknown) agrees with the start stamp bits of {@code token} */
+    public static boolean startMatches(long token, long stamp) {
+        return (token & 0xFFFF_FFFFL) == (stamp & 0xFFFF_FFFFL);
     }
 
     /** @return the pid held in {@code token} */
@@ -46,18 +88,18 @@ public final class ProcessIdentity {
 
     /**
      * @return true unless the process named by {@code token} is known to be gone: no such pid, a zombie, or a live
-     *         process with another start time (the pid was recycled)
+     *         process with another start stamp (the pid was recycled)
      */
     public static boolean isAlive(long token) {
         if (token == CURRENT_TOKEN) {
             return true;
         }
-        Optional<ProcessHandle> handle = ProcessHandle.of(pid(token));
-        if (handle.isEmpty() || !handle.get().isAlive()) {
+        long stamp = startStamp(pid(token));
+        if (stamp < 0) {
             return false;
         }
-        long startBits = token & 0xFFFF_FFFFL;
-        return startBits == 0 || startBits == startBits(handle.get());
+        long bits = token & 0xFFFF_FFFFL;
+        return bits == 0 || stamp == 0 || startMatches(token, stamp);
     }
 
     /** @return true if a process with that pid exists and is not a zombie */
@@ -65,16 +107,43 @@ public final class ProcessIdentity {
         return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
-    private static long startBits(ProcessHandle process) {
-        return startMillis(process) & 0xFFFF_FFFFL;
-    }
-
-    private static long startMillis(ProcessHandle process) {
-        return process.info().startInstant().map(Instant::toEpochMilli).orElse(0L);
-    }
-
     /** @return a readable form of a token, e.g. {@code pid 1234} */
     public static String describe(long token) {
         return "pid " + pid(token);
+    }
+
+    private static long stamp(ProcessHandle process) {
+        return PROC ? procStamp(process.pid()) : epochMillis(process);
+    }
+
+    private static long epochMillis(ProcessHandle process) {
+        return process.info().startInstant().map(Instant::toEpochMilli).orElse(0L);
+    }
+
+    /**
+     * @return field 22 of {@code /proc/<pid>/stat}: the start time in clock ticks since boot; -1 if there is no such
+     *         process, it is a zombie, or the file cannot be read or parsed
+     */
+    private static long procStamp(long pid) {
+        String stat;
+        try {
+            stat = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "stat")),
+                    StandardCharsets.US_ASCII);
+        } catch (IOException | SecurityException e) {
+            return -1;
+        }
+        int close = stat.lastIndexOf(')'); // the command name, in parentheses, may hold spaces and parentheses
+        if (close < 0 || close + 2 >= stat.length()) {
+            return -1;
+        }
+        String[] fields = stat.substring(close + 2).split(" ");
+        if (fields.length <= STARTTIME_AFTER_STATE || "ZX".contains(fields[0])) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(fields[STARTTIME_AFTER_STATE]);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 }

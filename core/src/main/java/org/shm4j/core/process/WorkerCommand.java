@@ -1,8 +1,9 @@
 package org.shm4j.core.process;
 
+import org.shm4j.core.internal.ProcessIdentity;
+
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -91,10 +92,9 @@ final class WorkerCommand {
         return options;
     }
 
-    /** @return this process as the launcher's parent argument: {@code pid:startMillis} or {@code pid:-} */
+    /** @return this process as the launcher's parent argument: {@code pid:startStamp} or {@code pid:-} */
     private static String parentSpec() {
-        ProcessHandle self = ProcessHandle.current();
-        return self.pid() + ":" + self.info().startInstant().map(Instant::toEpochMilli).map(String::valueOf)
-                .orElse(WorkerLauncher.NO_PARENT);
+        long stamp = ProcessIdentity.currentStartStamp();
+        return ProcessHandle.current().pid() + ":" + (stamp == 0 ? WorkerLauncher.NO_PARENT : Long.toString(stamp));
     }
 }

@@ -1,5 +1,7 @@
 package org.shm4j.core.process;
 
+import org.shm4j.core.internal.ProcessIdentity;
+
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
@@ -11,7 +13,7 @@ import java.util.Optional;
  * The main class of every {@link WorkerProcess}: it watches the parent if the worker is a daemon, then calls the
  * worker's static method. Started by {@link WorkerProcess.Builder#start()}; not meant to be run by hand.
  *
- * <p>Arguments: the worker class's binary name, the method's name, the parent to watch ({@code pid:startMillis},
+ * <p>Arguments: the worker class's binary name, the method's name, the parent to watch ({@code pid:startStamp},
  * {@code pid:-} when the parent's start time is unknown, or {@code -} for none), then the worker's own arguments.
  * A failure inside the method propagates as it would from a {@code main}: the JVM prints it and exits with 1.
  */
@@ -76,14 +78,13 @@ public final class WorkerLauncher {
                 + name + "(String[]) or static void " + name + "()");
     }
 
-    /** Starts the daemon thread that halts this JVM once the parent ({@code pid:startMillis}) is gone. */
+    /** Starts the daemon thread that halts this JVM once the parent ({@code pid:startStamp}) is gone. */
     private static void watchParent(String parentSpec) {
         int colon = parentSpec.indexOf(':');
         long pid = Long.parseLong(parentSpec.substring(0, colon));
         String start = parentSpec.substring(colon + 1);
         Optional<ProcessHandle> parent = ProcessHandle.of(pid).filter(
-                p -> NO_PARENT.equals(start) || p.info().startInstant().map(t -> t.toEpochMilli())
-                        .orElse(Long.MIN_VALUE) == Long.parseLong(start));
+                p -> NO_PARENT.equals(start) || ProcessIdentity.startStamp(pid) == Long.parseLong(start));
         if (parent.isEmpty()) {
             parentGone(pid);
         }

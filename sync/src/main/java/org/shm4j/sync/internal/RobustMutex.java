@@ -92,7 +92,7 @@ public final class RobustMutex {
     private static final long NAP_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
     private static final long PID = ProcessHandle.current().pid() & LOCK_PID_MASK;
     /** This process's locked word: start time bits high, pid low. */
-    private static final long LOCKED = (ProcessIdentity.currentStartMillis() & 0xFFFF_FFFFL) << 32 | PID;
+    private static final long LOCKED = (ProcessIdentity.currentStartStamp() & 0xFFFF_FFFFL) << 32 | PID;
 
     /** The mutex's own 40 bytes: every access below is at a constant offset, which the JIT checks more cheaply. */
     private final MemorySegment segment;

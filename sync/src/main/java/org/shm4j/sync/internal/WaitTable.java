@@ -53,7 +53,7 @@ import static org.shm4j.sync.internal.WaitLayout.VERSION_OFFSET;
  * <tr><td>16</td><td>8</td><td>last sequence number handed out</td><td>atomic add</td></tr>
  * <tr><td>24</td><td>40</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>64 × 128</td><td>entries, each: owner token of the waiter's process (long, 0 = free; pid in
- *     bits 63..32, low 32 bits of its start time in epoch ms), sequence number of the wait (long, 0 = not
+ *     bits 63..32, low 32 bits of its start stamp), sequence number of the wait (long, 0 = not
  *     published), waiter's thread id (long), offset of the awaited lock from the heap's start (long), epoch ms the
  *     wait began (long), lock kind (int: 1 lock, 2 fair lock, 3 write side of a read-write lock), thread name length
  *     (int), thread name (80 bytes UTF-8, cut)</td>

@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class ProcessSlotsTest {
     /** A token naming this process's pid with another start time: a dead process whose pid was reused. */
     private static final long DEAD = ProcessIdentity.token(ProcessHandle.current().pid(),
-            ProcessIdentity.currentStartMillis() + 1);
+            ProcessIdentity.currentStartStamp() + 1);
     private static final long ROUNDS = 300;
 
     @Test

@@ -25,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class SharedFairLockTest {
     /** A token naming this process's pid with another start time: a dead process whose pid was reused. */
     private static final long DEAD = ProcessIdentity.token(ProcessHandle.current().pid(),
-            ProcessIdentity.currentStartMillis() + 1);
+            ProcessIdentity.currentStartStamp() + 1);
 
     @Test
     void shouldLockUnlockAndTellTheOwner() throws InterruptedException {

@@ -6,6 +6,7 @@ import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ShmNames;
@@ -13,7 +14,6 @@ import org.shm4j.testing.ShmNames;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -167,9 +167,8 @@ class SharedLockTest {
             SharedLock lock = SharedLock.wrap(raw, 0);
             lock.lock();
             long pid = ProcessHandle.current().pid();
-            long startBits = ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(0L)
-                    & 0xFFFF_FFFFL;
-            assertThat(raw.get(JAVA_LONG, 0)).as("word: start time bits high, pid low")
+            long startBits = ProcessIdentity.currentStartStamp() & 0xFFFF_FFFFL;
+            assertThat(raw.get(JAVA_LONG, 0)).as("word: start stamp bits high, pid low")
                     .isEqualTo(startBits << 32 | pid);
             assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES)).as("the wake word: no sleeper, no wake").isZero();
             assertThat(raw.get(JAVA_LONG, 8)).as("owner thread").isEqualTo(Thread.currentThread().threadId());
@@ -186,7 +185,7 @@ class SharedLockTest {
             SharedLock lock = SharedLock.wrap(raw, 0);
             // a dead process that had this process's pid: same pid, another start time
             long pid = ProcessHandle.current().pid();
-            long otherStart = ~ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(1L);
+            long otherStart = ~ProcessIdentity.currentStartStamp();
             raw.set(JAVA_LONG, 0, (otherStart & 0xFFFF_FFFFL) << 32 | pid);
             raw.set(JAVA_LONG, 8, 12_345L);
             assertThat(lock.isHeldByCurrentThread()).isFalse();
@@ -207,7 +206,7 @@ class SharedLockTest {
             SharedLock lock = SharedLock.wrap(raw, 0);
             // held by another (dead) process whose owner thread had this thread's id
             long pid = ProcessHandle.current().pid();
-            long otherStart = ~ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElse(1L);
+            long otherStart = ~ProcessIdentity.currentStartStamp();
             long word = (otherStart & 0xFFFF_FFFFL) << 32 | pid;
             raw.set(JAVA_LONG, 0, word);
             raw.set(JAVA_LONG, 8, Thread.currentThread().threadId());

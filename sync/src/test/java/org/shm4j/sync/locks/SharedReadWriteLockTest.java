@@ -160,7 +160,7 @@ class SharedReadWriteLockTest {
 
     @Test
     void shouldDropTheWaitingWritersOfADeadProcessAndMarkReaderSlots() throws InterruptedException {
-        long dead = ProcessIdentity.token(ProcessHandle.current().pid(), ProcessIdentity.currentStartMillis() + 1);
+        long dead = ProcessIdentity.token(ProcessHandle.current().pid(), ProcessIdentity.currentStartStamp() + 1);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
             long slot = SyncLayout.RW_SLOTS_OFFSET + 3 * ProcessSlots.SLOT_SIZE;

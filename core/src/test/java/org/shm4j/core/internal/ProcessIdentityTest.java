@@ -1,0 +1,83 @@
+package org.shm4j.core.internal;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+import org.shm4j.testing.ChildJvm;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Owner tokens: every process computes the same token for a live process (the start stamp is the kernel's start
+ * time in ticks since boot, not an epoch time derived from a boot time each JVM reads once), and a dead or recycled
+ * pid is told apart.
+ */
+@EnabledOnOs(OS.LINUX)
+class ProcessIdentityTest {
+    private static final Duration BOUND = Duration.ofSeconds(60);
+
+    @Test
+    void shouldStampThisProcessWithItsKernelStartTicks() throws IOException {
+        String stat = Files.readString(Path.of("/proc/self/stat"));
+        String[] afterName = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        assertThat(ProcessIdentity.currentStartStamp()).isEqualTo(Long.parseLong(afterName[19]));
+        assertThat(ProcessIdentity.currentToken())
+                .isEqualTo(ProcessHandle.current().pid() << 32 | ProcessIdentity.currentStartStamp() & 0xFFFF_FFFFL);
+        long jdkMillis = ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElseThrow();
+        assertThat(ProcessIdentity.startMillis(ProcessIdentity.currentStartStamp())).as("display time of this JVM")
+                .isEqualTo(jdkMillis);
+    }
+
+    @Test
+    void shouldAgreeWithAChildOnItsTokenAndSeeItDie() throws InterruptedException {
+        try (ChildJvm child = ChildJvm.start(TokenChild.class)) {
+            long token = Long.parseLong(child.awaitLine("token ", BOUND).substring("token ".length()));
+            assertThat(ProcessIdentity.pid(token)).isEqualTo(child.pid());
+            assertThat(ProcessIdentity.token(child.pid(), ProcessIdentity.startStamp(child.pid())))
+                    .as("the child's own token, as this process computes it").isEqualTo(token);
+            assertThat(ProcessIdentity.isAlive(token)).isTrue();
+            assertThat(ProcessIdentity.isAlive(token ^ 1)).as("same pid, another start: recycled").isFalse();
+            child.kill();
+            assertThat(ProcessIdentity.isAlive(token)).isFalse();
+            assertThat(ProcessIdentity.startStamp(child.pid())).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void shouldReadTheStampOfAProcessWhoseNameHoldsParenthesesAndSpaces() throws IOException, InterruptedException {
+        // the command name sits in parentheses in /proc/<pid>/stat: ") (" inside it must not shift the fields
+        Process odd = new ProcessBuilder("bash", "-c", "printf 'a) b (c' > /proc/$$/comm; echo ready; read -t 60 x")
+                .redirectErrorStream(true).start();
+        try {
+            assertThat(odd.inputReader().readLine()).isEqualTo("ready");
+            assertThat(Files.readString(Path.of("/proc", Long.toString(odd.pid()), "comm")).strip())
+                    .isEqualTo("a) b (c");
+            long stamp = ProcessIdentity.startStamp(odd.pid());
+            assertThat(stamp).isPositive();
+            long token = ProcessIdentity.token(odd.pid(), stamp);
+            assertThat(ProcessIdentity.isAlive(token)).isTrue();
+            odd.destroyForcibly();
+            assertThat(odd.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(ProcessIdentity.isAlive(token)).isFalse();
+        } finally {
+            odd.destroyForcibly();
+        }
+    }
+
+    /** Prints this process's token, then waits (bounded) to be killed. */
+    public static final class TokenChild {
+        public static void main(String[] args) throws InterruptedException {
+            System.out.println("token " + ProcessIdentity.currentToken());
+            System.out.flush();
+            new CountDownLatch(1).await(2, TimeUnit.MINUTES);
+        }
+    }
+}
