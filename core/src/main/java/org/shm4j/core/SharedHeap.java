@@ -199,6 +199,7 @@ public final class SharedHeap implements AutoCloseable {
      *
      * @throws ShmNotFoundException if it does not exist
      * @throws ShmFormatException   if it is not a valid heap
+     * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README)
      */
     public static SharedHeap open(String name, HeapOptions options) {
         return HeapLifecycle.open(() -> SharedMemory.open(name), options);
@@ -248,7 +249,8 @@ public final class SharedHeap implements AutoCloseable {
      * @throws ShmFormatException if the region at the name is not a valid heap of this layout version (remove such a
      *                            region with {@link #unlink(String)})
      * @throws ShmException       if another process is removing the heap and has not decided within the default
-     *                            {@link HeapOptions#initTimeout()}
+     *                            {@link HeapOptions#initTimeout()}, or the heap was made in another pid namespace
+     *                            (whose processes this one cannot judge)
      */
     public static boolean unlinkIfStale(String name) {
         Names.checkRegionName(name);
