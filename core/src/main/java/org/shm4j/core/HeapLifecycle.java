@@ -71,6 +71,7 @@ final class HeapLifecycle {
                 if (memory.isReadOnly()) {
                     return new SharedHeap(memory, options, geometry, false);
                 }
+                HeapHeader.checkPidNamespace(memory.segment(), what);
                 AttachTable.attach(memory.segment(), what);
                 if (confirm(memory, geometry, options)) {
                     return new SharedHeap(memory, options, geometry, true);
@@ -122,6 +123,7 @@ final class HeapLifecycle {
             // no wait: a named or file heap is complete before its name appears, so magic 0 is not a heap
             HeapHeader.Geometry geometry = HeapHeader.awaitAndValidate(memory.segment(), Duration.ZERO,
                     "heap " + memory);
+            HeapHeader.checkPidNamespace(memory.segment(), "heap " + memory); // whose processes it cannot judge
             return HeapRemoval.remove(memory.segment(), geometry.heapId(), memory.path().orElseThrow(), condition,
                     options.initTimeout(), "heap " + memory);
         }

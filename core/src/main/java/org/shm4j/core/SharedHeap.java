@@ -66,9 +66,13 @@ import java.util.function.Function;
  * <tr><td>84</td><td>4</td><td>attachSlotLength</td><td>32</td><td>plain; published by magic</td></tr>
  * <tr><td>88</td><td>4</td><td>flags</td><td>bit 0: remove the name when the last process detaches; other bits
  *     0</td><td>plain; published by magic</td></tr>
- * <tr><td>92</td><td>4</td><td>headerChecksum</td><td>CRC-32C (Castagnoli) of bytes 8..91: it covers the fixed
- *     fields only, not the mutable words below nor the attach table</td><td>plain; published by magic</td></tr>
- * <tr><td>96</td><td>32</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>92</td><td>4</td><td>headerChecksum</td><td>CRC-32C (Castagnoli) of bytes 8..91, then 96..103: it covers
+ *     the fixed fields only, not the mutable words below nor the attach table</td><td>plain; published by magic</td>
+ *     </tr>
+ * <tr><td>96</td><td>8</td><td>creatorPidNamespace</td><td>inode of the creator's pid namespace
+ *     ({@code /proc/self/ns/pid}; 0 if unknown): a process of another namespace is refused, since the pids in owner
+ *     tokens would not name its processes</td><td>plain; published by magic</td></tr>
+ * <tr><td>104</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
  *     63..32, low 32 bits of its start stamp in bits 31..0 (on Linux its start time in clock ticks since boot,
  *     {@code /proc/<pid>/stat} field 22)</td><td>CAS to take, CAS back to 0 to
@@ -195,6 +199,7 @@ public final class SharedHeap implements AutoCloseable {
      *
      * @throws ShmNotFoundException if it does not exist
      * @throws ShmFormatException   if it is not a valid heap
+     * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README)
      */
     public static SharedHeap open(String name, HeapOptions options) {
         return HeapLifecycle.open(() -> SharedMemory.open(name), options);
@@ -244,7 +249,8 @@ public final class SharedHeap implements AutoCloseable {
      * @throws ShmFormatException if the region at the name is not a valid heap of this layout version (remove such a
      *                            region with {@link #unlink(String)})
      * @throws ShmException       if another process is removing the heap and has not decided within the default
-     *                            {@link HeapOptions#initTimeout()}
+     *                            {@link HeapOptions#initTimeout()}, or the heap was made in another pid namespace
+     *                            (whose processes this one cannot judge)
      */
     public static boolean unlinkIfStale(String name) {
         Names.checkRegionName(name);

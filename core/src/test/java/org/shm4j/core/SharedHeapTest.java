@@ -300,16 +300,16 @@ class SharedHeapTest {
 
     @Test
     void shouldRefuseUnknownLayoutVersion() {
-        String name = heapOfLayoutVersion(3);
+        String name = heapOfLayoutVersion(4);
         assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
-                .hasMessageContaining("layout version 3 (expected: 2)");
+                .hasMessageContaining("layout version 4 (expected: 3)");
     }
 
     @Test
-    void shouldRefuseAHeapOfLayoutVersion1WithAHint() {
-        String name = heapOfLayoutVersion(1);
+    void shouldRefuseAHeapOfAnOlderLayoutVersionWithAHint() {
+        String name = heapOfLayoutVersion(2);
         assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmFormatException.class)
-                .hasMessageContaining("layout version 1 (expected: 2; made by an older shm4j");
+                .hasMessageContaining("layout version 2 (expected: 3; made by an older shm4j");
         assertThatThrownBy(() -> SharedHeap.unlinkIfStale(name)).isInstanceOf(ShmFormatException.class);
         assertThat(SharedMemory.exists(name)).isTrue();
     }

@@ -1,5 +1,6 @@
 package org.shm4j.core.internal;
 
+import org.shm4j.core.ShmException;
 import org.shm4j.core.ShmFormatException;
 
 import java.lang.foreign.MemorySegment;
@@ -18,6 +19,7 @@ import static org.shm4j.core.internal.HeapLayout.ATTACH_SLOT_LENGTH;
 import static org.shm4j.core.internal.HeapLayout.ATTACH_SLOT_LENGTH_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.CATALOG_CAPACITY_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.CATALOG_OFFSET_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.CREATOR_PID_NAMESPACE_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.CREATOR_PID_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.CREATOR_START_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.DATA_OFFSET_OFFSET;
@@ -93,6 +95,7 @@ public final class HeapHeader {
         segment.set(JAVA_INT, ENTRY_LENGTH_OFFSET, (int) ENTRY_LENGTH);
         segment.set(JAVA_LONG, DATA_OFFSET_OFFSET, dataOffset);
         segment.set(JAVA_LONG, CREATOR_START_OFFSET, ProcessIdentity.currentStartStamp());
+        segment.set(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET, ProcessIdentity.currentPidNamespace());
         long heapId = newHeapId();
         segment.set(JAVA_LONG, HEAP_ID_OFFSET, heapId);
         segment.set(JAVA_LONG, ATTACH_OFFSET_OFFSET, HeapLayout.attachOffset());
@@ -104,6 +107,23 @@ public final class HeapHeader {
         segment.set(JAVA_INT, HEADER_CHECKSUM_OFFSET, checksum(segment));
         LONG.setRelease(segment, MAGIC_OFFSET, MAGIC);
         return new Geometry(heapSize, catalogCapacity, dataOffset, heapId, flags);
+    }
+
+    /**
+     * Refuses a heap made in another pid namespace (a container that shares the heap's file or {@code /dev/shm} but
+     * not its processes): pids in owner tokens would name other processes or none, so live owners would look dead
+     * and their locks and slots would be taken over. A heap or process that cannot tell its namespace (0) passes.
+     *
+     * @throws ShmException naming the heap and both namespaces
+     */
+    public static void checkPidNamespace(MemorySegment segment, String what) {
+        long creator = segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET);
+        long mine = ProcessIdentity.currentPidNamespace();
+        if (creator != 0 && mine != 0 && creator != mine) {
+            throw new ShmException(what + " was created in pid namespace " + creator + " and this process runs in "
+                    + mine + ": owner-death detection needs one pid namespace for all its processes (share it, e.g. "
+                    + "docker --pid=container:<id> or Kubernetes shareProcessNamespace: true)");
+        }
     }
 
     /** @return the owner token of the heap's creator, from a validated header */
@@ -226,6 +246,7 @@ public final class HeapHeader {
         CRC32C crc = new CRC32C();
         crc.update(segment.asSlice(LAYOUT_VERSION_OFFSET, HEADER_CHECKSUM_OFFSET - LAYOUT_VERSION_OFFSET)
                 .asByteBuffer());
+        crc.update(segment.asSlice(CREATOR_PID_NAMESPACE_OFFSET, Long.BYTES).asByteBuffer());
         return (int) crc.getValue();
     }
 }

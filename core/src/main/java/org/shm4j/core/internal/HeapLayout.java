@@ -54,7 +54,8 @@ public final class HeapLayout {
             JAVA_INT.withName("attachSlotLength"),
             JAVA_INT.withName("flags"),
             JAVA_INT.withName("headerChecksum"),
-            MemoryLayout.paddingLayout(32),
+            JAVA_LONG.withName("creatorPidNamespace"),
+            MemoryLayout.paddingLayout(24),
             JAVA_LONG.withName("allocLock"),
             JAVA_LONG.withName("allocTop"),
             JAVA_INT.withName("entryCount"),
@@ -96,6 +97,7 @@ public final class HeapLayout {
     public static final long ATTACH_SLOT_LENGTH_OFFSET = header("attachSlotLength");
     public static final long FLAGS_OFFSET = header("flags");
     public static final long HEADER_CHECKSUM_OFFSET = header("headerChecksum");
+    public static final long CREATOR_PID_NAMESPACE_OFFSET = header("creatorPidNamespace");
     public static final long ALLOC_LOCK_OFFSET = header("allocLock");
     public static final long ALLOC_TOP_OFFSET = header("allocTop");
     public static final long ENTRY_COUNT_OFFSET = header("entryCount");

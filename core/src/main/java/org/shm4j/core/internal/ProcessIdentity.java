@@ -32,6 +32,7 @@ public final class ProcessIdentity {
     private static final boolean PROC = procStamp(ProcessHandle.current().pid()) > 0;
     private static final long CURRENT_STAMP = stamp(ProcessHandle.current());
     private static final long CURRENT_TOKEN = token(ProcessHandle.current().pid(), CURRENT_STAMP);
+    private static final long PID_NAMESPACE = pidNamespace();
     /** Epoch ms at tick 0 as this JVM sees it (for display only), or 0 without {@code /proc}. */
     private static final long BOOT_MILLIS = PROC ? epochMillis(ProcessHandle.current()) - CURRENT_STAMP * 1000 / USER_HZ
             : 0;
@@ -107,9 +108,27 @@ public final class ProcessIdentity {
         return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
+    /**
+     * @return the inode number of this process's pid namespace ({@code /proc/self/ns/pid}), or 0 where it cannot be
+     *         read: tokens name processes of one namespace only
+     */
+    public static long currentPidNamespace() {
+        return PID_NAMESPACE;
+    }
+
     /** @return a readable form of a token, e.g. {@code pid 1234} */
     public static String describe(long token) {
         return "pid " + pid(token);
+    }
+
+    private static long pidNamespace() {
+        try {
+            String link = Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString(); // e.g. pid:[4026531836]
+            return Long.parseLong(link.substring(link.indexOf('[') + 1, link.indexOf(']')));
+        } catch (IOException | UnsupportedOperationException | SecurityException | IndexOutOfBoundsException
+                 | NumberFormatException e) {
+            return 0;
+        }
     }
 
     private static long stamp(ProcessHandle process) {

@@ -1,0 +1,117 @@
+package org.shm4j.core;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.testing.ShmNames;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+/**
+ * A heap records its creator's pid namespace, and a process of another namespace (a container sharing the heap's
+ * file but not its processes) is refused: the pids in owner tokens would not name its processes, so it would take
+ * live owners for dead.
+ */
+@EnabledOnOs(OS.LINUX)
+class HeapPidNamespaceTest {
+    private static final long WAIT_SECONDS = 60;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldRecordTheCreatorsPidNamespace() throws IOException {
+        String link = Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
+        long mine = Long.parseLong(link.substring(link.indexOf('[') + 1, link.indexOf(']')));
+        assertThat(ProcessIdentity.currentPidNamespace()).isEqualTo(mine);
+        String name = names.unique("ns-record");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16); SharedMemory raw = SharedMemory.open(name)) {
+            assertThat(raw.segment().get(JAVA_LONG, HeapLayout.CREATOR_PID_NAMESPACE_OFFSET)).isEqualTo(mine);
+        }
+    }
+
+    @Test
+    void shouldRefuseToAttachToOrRemoveAHeapOfAnotherPidNamespace() {
+        String name = names.unique("ns-other");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16); SharedMemory raw = SharedMemory.open(name)) {
+            long other = ProcessIdentity.currentPidNamespace() + 1;
+            writeCreatorNamespace(raw.segment(), other);
+            assertThatThrownBy(() -> SharedHeap.open(name)).isInstanceOf(ShmException.class)
+                    .hasMessageContaining("heap").hasMessageContaining(name)
+                    .hasMessageContaining("pid namespace " + other)
+                    .hasMessageContaining(Long.toString(ProcessIdentity.currentPidNamespace()));
+            assertThatThrownBy(() -> SharedHeap.unlinkIfStale(name)).isInstanceOf(ShmException.class)
+                    .hasMessageContaining("pid namespace");
+            try (SharedHeap inspected = SharedHeap.openReadOnly(name)) {
+                assertThat(inspected.attachedProcesses()).hasSize(1); // the tool may still look
+            }
+            writeCreatorNamespace(raw.segment(), 0); // a creator that could not tell its namespace: not refused
+            try (SharedHeap again = SharedHeap.open(name)) {
+                assertThat(again.attachedProcesses()).singleElement().extracting(HeapProcess::attachments)
+                        .isEqualTo(2L);
+            }
+        }
+    }
+
+    @Test
+    void shouldRefuseAProcessInItsOwnPidNamespace() throws IOException, InterruptedException {
+        assumeThat(unshareWorks()).as("unshare --pid (root) is available").isTrue();
+        String name = names.unique("ns-child");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
+            List<String> command = List.of("unshare", "--pid", "--fork", "--mount-proc",
+                    ProcessHandle.current().info().command().orElseThrow(), "-cp",
+                    System.getProperty("java.class.path"), "--enable-native-access=ALL-UNNAMED",
+                    "-XX:TieredStopAtLevel=1", OpenChild.class.getName(), name);
+            Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+            assertThat(child.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            String output = new String(child.getInputStream().readAllBytes());
+            assertThat(output).contains("refused: heap").contains("pid namespace " + ProcessIdentity.currentPidNamespace());
+            assertThat(heap.attachedProcesses()).hasSize(1); // the child did not attach
+        }
+    }
+
+    private static boolean unshareWorks() throws IOException, InterruptedException {
+        try {
+            Process probe = new ProcessBuilder("unshare", "--pid", "--fork", "--mount-proc", "true")
+                    .redirectErrorStream(true).start();
+            return probe.waitFor(WAIT_SECONDS, TimeUnit.SECONDS) && probe.exitValue() == 0;
+        } catch (IOException noUnshare) {
+            return false;
+        }
+    }
+
+    /** Rewrites the header's namespace field and its checksum as the layout table specifies (bytes 8..91, 96..103). */
+    private static void writeCreatorNamespace(MemorySegment header, long namespace) {
+        header.set(JAVA_LONG, HeapLayout.CREATOR_PID_NAMESPACE_OFFSET, namespace);
+        CRC32C crc = new CRC32C();
+        crc.update(header.asSlice(8, 84).asByteBuffer());
+        crc.update(header.asSlice(96, 8).asByteBuffer());
+        header.set(JAVA_INT, HeapLayout.HEADER_CHECKSUM_OFFSET, (int) crc.getValue());
+    }
+
+    /** Opens the heap named by its argument from its own pid namespace and prints what happened. */
+    public static final class OpenChild {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                System.out.println("attached: " + heap);
+            } catch (ShmException e) {
+                System.out.println("refused: " + e.getMessage());
+            }
+        }
+    }
+}
