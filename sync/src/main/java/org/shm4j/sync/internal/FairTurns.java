@@ -141,14 +141,14 @@ public final class FairTurns {
     }
 
     /**
-     * Idles one step of a wait for the serving ticket to change from {@code futexWord}, which the caller read (volatile)
-     * before this; past the spin, announced in the waiters flag first, so that a pass of the turn wakes it.
+     * Idles one step of a wait for the serving ticket to change from {@code futexWord}, which the caller read
+     * (volatile) before this; past the spin, announced in the waiters flag first, so that a pass of the turn wakes it.
      *
      * @return the next step
      */
     public static int idle(MemorySegment s, int step, int futexWord, long maxBlockNanos) {
         if (step >= BLOCK_STEP) {
-            Waits.announce(s, FAIR_WAITERS_OFFSET); // after reading the word: who erases the flag then changes it
+            Waits.announce(s, FAIR_WAITERS_OFFSET); // after reading the word: a passer erasing it changes the word after
         }
         return Waits.idle(step, s, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
     }

@@ -171,8 +171,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * {@link WaitStrategy#BLOCKING} a waiter announces itself in the waiters flag and sleeps in futex on the sequence
  * word; the other side clears the flag, bumps the sequence and wakes every sleeper only when the flag is set, so the
  * non-blocking paths pay one volatile load. Waiters never clear the flag, so one that times out or is killed costs
- * the next signal a spare wake-up, not every later one. A waiter re-checks at least every 10 ms. An MPMC poll waits for the consumers' turn within
- * its timeout too, and if the turn is still held when it ends, checks once whether its holder died and takes it over.
+ * the next signal a spare wake-up, not every later one. A waiter re-checks at least every 10 ms. An MPMC poll waits
+ * for the consumers' turn within its timeout too, and if the turn is still held when it ends, checks once whether its
+ * holder died and takes it over.
  *
  * <h2>Counting</h2>
  * {@link #stats()} reads what the rules did from the header, the same in every process; {@link #messageCount()}
