@@ -51,65 +51,65 @@ class DeadWaiterKillTest {
 
     @Test
     void shouldClearADeadConsumersAnnouncementAtTheNextOfferAndStillWakeALiveOne() throws Exception {
-        String heapName = names.unique("dead-consumer");
-        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
-            MemorySegment header = heap.lookup("ring", SyncLayout.RING).segment();
-            killWhileAnnounced(header, RING_NOT_EMPTY_WAITERS_OFFSET, heapName, "poll");
-
-            int seq = word(header, RING_NOT_EMPTY_SEQ_OFFSET);
-            assertThat(ring.offer(1, MESSAGE, 0, MESSAGE.length)).isTrue();
-            assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).as("flag after the next offer").isZero();
-            assertThat(word(header, RING_NOT_EMPTY_SEQ_OFFSET)).as("one spare wake-up").isEqualTo(seq + 1);
-            for (int i = 0; i < LATER_SIGNALS; i++) {
-                assertThat(ring.offer(1, MESSAGE, 0, MESSAGE.length)).isTrue();
-                assertThat(ring.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
-            }
-            assertThat(ring.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
-            assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).as("flag after later offers").isZero();
-            assertThat(word(header, RING_NOT_EMPTY_SEQ_OFFSET)).as("no wake-up by later offers").isEqualTo(seq + 1);
-
-            FutureTask<Integer> live = startBlocked(header, RING_NOT_EMPTY_WAITERS_OFFSET,
-                    () -> ring.poll((type, buffer, offset, length) -> { }, BOUND, WaitStrategy.BLOCKING));
-            assertThat(ring.offer(1, MESSAGE, 0, MESSAGE.length)).isTrue();
-            assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live consumer got the message")
-                    .isEqualTo(1);
-            assertThat(word(header, RING_NOT_EMPTY_SEQ_OFFSET)).as("it was woken").isEqualTo(seq + 2);
-            assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).isZero();
-        }
+        deadRingWaiter(true, RING_NOT_EMPTY_WAITERS_OFFSET, RING_NOT_EMPTY_SEQ_OFFSET);
     }
 
     @Test
     void shouldClearADeadProducersAnnouncementAtTheNextPollAndStillWakeALiveOne() throws Exception {
-        String heapName = names.unique("dead-producer");
+        deadRingWaiter(false, RING_NOT_FULL_WAITERS_OFFSET, RING_NOT_FULL_SEQ_OFFSET);
+    }
+
+    /**
+     * A child consumer waiting for a message ({@code consumer}) or producer waiting for room is killed announced;
+     * then this process's signals (offers for a consumer, polls for a producer) are checked through the side's flag
+     * and sequence, and a waiter of that side in this process is served.
+     */
+    private void deadRingWaiter(boolean consumer, long flagOffset, long seqOffset) throws Exception {
+        String heapName = names.unique(consumer ? "dead-consumer" : "dead-producer");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
             MemorySegment header = heap.lookup("ring", SyncLayout.RING).segment();
-            fill(ring);
-            killWhileAnnounced(header, RING_NOT_FULL_WAITERS_OFFSET, heapName, "offer");
+            if (!consumer) {
+                fill(ring);
+            }
+            killWhileAnnounced(header, flagOffset, heapName, consumer ? "poll" : "offer");
 
-            int seq = word(header, RING_NOT_FULL_SEQ_OFFSET);
-            assertThat(ring.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
-            assertThat(word(header, RING_NOT_FULL_WAITERS_OFFSET)).as("flag after the next poll").isZero();
-            assertThat(word(header, RING_NOT_FULL_SEQ_OFFSET)).as("one spare wake-up").isEqualTo(seq + 1);
+            int seq = word(header, seqOffset);
+            signal(ring, consumer);
+            assertFlagClear(header, flagOffset, seqOffset, seq + 1, "after the next signal: one spare wake-up");
             while (ring.poll((type, buffer, offset, length) -> { }) > 0) {
-                assertThat(word(header, RING_NOT_FULL_WAITERS_OFFSET)).isZero();
+                assertThat(word(header, flagOffset)).isZero();
             }
             for (int i = 0; i < LATER_SIGNALS; i++) {
                 assertThat(ring.offer(1, MESSAGE, 0, MESSAGE.length)).isTrue();
                 assertThat(ring.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
             }
-            assertThat(word(header, RING_NOT_FULL_WAITERS_OFFSET)).as("flag after later polls").isZero();
-            assertThat(word(header, RING_NOT_FULL_SEQ_OFFSET)).as("no wake-up by later polls").isEqualTo(seq + 1);
+            assertFlagClear(header, flagOffset, seqOffset, seq + 1, "after later signals: no wake-up");
 
-            fill(ring);
-            FutureTask<Boolean> live = startBlocked(header, RING_NOT_FULL_WAITERS_OFFSET,
-                    () -> ring.offer(2, MESSAGE, 0, MESSAGE.length, BOUND, WaitStrategy.BLOCKING));
-            assertThat(ring.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
-            assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live producer got room").isTrue();
-            assertThat(word(header, RING_NOT_FULL_SEQ_OFFSET)).as("it was woken").isEqualTo(seq + 2);
-            assertThat(word(header, RING_NOT_FULL_WAITERS_OFFSET)).isZero();
+            if (!consumer) {
+                fill(ring);
+            }
+            FutureTask<Boolean> live = startBlocked(header, flagOffset, () -> consumer
+                    ? ring.poll((type, buffer, offset, length) -> { }, BOUND, WaitStrategy.BLOCKING) == 1
+                    : ring.offer(2, MESSAGE, 0, MESSAGE.length, BOUND, WaitStrategy.BLOCKING));
+            signal(ring, consumer);
+            assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter was served").isTrue();
+            assertFlagClear(header, flagOffset, seqOffset, seq + 2, "after the live waiter's wake-up");
         }
+    }
+
+    /** Offers a message (for a waiting consumer) or polls one (for a waiting producer). */
+    private static void signal(SharedRing ring, boolean consumer) {
+        if (consumer) {
+            assertThat(ring.offer(1, MESSAGE, 0, MESSAGE.length)).isTrue();
+        } else {
+            assertThat(ring.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
+        }
+    }
+
+    private static void assertFlagClear(MemorySegment header, long flagOffset, long seqOffset, int seq, String when) {
+        assertThat(word(header, flagOffset)).as("waiters flag " + when).isZero();
+        assertThat(word(header, seqOffset)).as("sequence " + when).isEqualTo(seq);
     }
 
     @Test
