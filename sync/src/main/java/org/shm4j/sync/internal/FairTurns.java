@@ -148,7 +148,7 @@ public final class FairTurns {
      */
     public static int idle(MemorySegment s, int step, int futexWord, long maxBlockNanos) {
         if (step >= BLOCK_STEP) {
-            Waits.announce(s, FAIR_WAITERS_OFFSET); // after reading the word: a passer erasing it changes the word after
+            Waits.announce(s, FAIR_WAITERS_OFFSET); // after reading the word: a passer erasing it then changes it
         }
         return Waits.idle(step, s, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
     }
