@@ -102,7 +102,9 @@ public final class FairTurns {
             }
             INT.getAndBitwiseOr(s, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED);
         }
+        boolean announced = takeAnnouncement(s); // before the pass changes the futex word
         if (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) {
+            restoreAnnouncement(s, announced);
             return false;
         }
         if (ownerDied) {
@@ -110,7 +112,7 @@ public final class FairTurns {
             LONG.setOpaque(s, FAIR_HELD_SINCE_OFFSET, 0L); // opaque: diagnostics; the dead owner's note
         }
         clearSlot(s, FairWord.serving(word), token);
-        wakeWaiters(s);
+        wakeAfterPass(s, announced);
         return true;
     }
 
@@ -139,26 +141,48 @@ public final class FairTurns {
     }
 
     /**
-     * Idles one step of a wait for the serving ticket to change from {@code futexWord}; past the spin, counted among
-     * the blocked waiters so that a release wakes it.
+     * Idles one step of a wait for the serving ticket to change from {@code futexWord}, which the caller read
+     * (volatile) before this; past the spin, announced in the waiters flag first, so that a pass of the turn wakes it.
      *
      * @return the next step
      */
     public static int idle(MemorySegment s, int step, int futexWord, long maxBlockNanos) {
-        if (step < BLOCK_STEP) {
-            return Waits.idle(step, s, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
+        if (step >= BLOCK_STEP) {
+            Waits.announce(s, FAIR_WAITERS_OFFSET); // after reading the word: a passer erasing it then changes it
         }
-        INT.getAndAdd(s, FAIR_WAITERS_OFFSET, 1); // before the futex compares the word: no lost wake-up
-        try {
-            return Waits.idle(step, s, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
-        } finally {
-            INT.getAndAdd(s, FAIR_WAITERS_OFFSET, -1);
+        return Waits.idle(step, s, FAIR_SERVING_OFFSET, futexWord, maxBlockNanos);
+    }
+
+    /**
+     * Takes the blocked waiters' announcement before a CAS that passes the turn on (which changes the futex word):
+     * a waiter whose announcement this erases read the word before, so its wait ends once the turn passes.
+     *
+     * @return true if the waiters flag was set; pass it to {@link #wakeAfterPass}, or to {@link #restoreAnnouncement}
+     *         if the CAS failed
+     */
+    public static boolean takeAnnouncement(MemorySegment s) {
+        return Waits.takeAnnouncement(s, FAIR_WAITERS_OFFSET);
+    }
+
+    /**
+     * After the turn passed: wakes every blocked waiter if {@code announced} (taken before the pass), or if a waiter
+     * announced itself since. That second look (a volatile load, not cleared) catches a waiter that announced itself
+     * between the take and the pass and compared the futex word before it changed.
+     */
+    public static void wakeAfterPass(MemorySegment s, boolean announced) {
+        if (announced || (int) INT.getVolatile(s, FAIR_WAITERS_OFFSET) != 0) {
+            Waits.wake(s, FAIR_SERVING_OFFSET, Integer.MAX_VALUE);
         }
     }
 
-    /** Wakes every blocked waiter, if any, after the serving ticket changed. */
-    public static void wakeWaiters(MemorySegment s) {
-        if ((int) INT.getVolatile(s, FAIR_WAITERS_OFFSET) > 0) {
+    /**
+     * After a CAS that was to pass the turn failed: sets the waiters flag again if {@code announced} took it, and
+     * wakes every blocked waiter, since the futex word may not have changed since they compared it (they look again
+     * and block again, announced).
+     */
+    public static void restoreAnnouncement(MemorySegment s, boolean announced) {
+        if (announced) {
+            Waits.announce(s, FAIR_WAITERS_OFFSET);
             Waits.wake(s, FAIR_SERVING_OFFSET, Integer.MAX_VALUE);
         }
     }

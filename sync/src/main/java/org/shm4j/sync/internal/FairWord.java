@@ -139,8 +139,8 @@ public final class FairWord {
             throw Blocks.corrupt(what, "ticket word", "0x" + Long.toHexString(word), "no owner bits while not taken");
         }
         int waiters = (int) INT.getVolatile(segment, FAIR_WAITERS_OFFSET);
-        if (waiters < 0) {
-            throw Blocks.corrupt(what, "waiters", waiters, ">= 0");
+        if (waiters != 0 && waiters != 1) {
+            throw Blocks.corrupt(what, "waiters flag", waiters, "0 or 1");
         }
         RobustMutex.checkFlags(segment, FAIR_FLAGS_OFFSET, what);
         RobustMutex.checkNotNegative(segment, FAIR_RECOVERIES_OFFSET, "recoveries", what);

@@ -22,8 +22,8 @@ public final class SyncLayout {
     public static final BlockType BYTE_ARRAY = BlockType.named("SharedByteArray", 0x5348_0014, 1);
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 5);
-    public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 3);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 5);
+    public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 6);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -62,11 +62,14 @@ public final class SyncLayout {
     }
     /** Ring: sequence (int) bumped when a message is published to a blocked consumer; its futex word. */
     public static final long RING_NOT_EMPTY_SEQ_OFFSET = 512;
-    /** Ring: number of consumers blocked waiting for a message (int). */
+    /**
+     * Ring: the consumers' waiters flag (int, 0 or 1): set by a consumer about to block (after it read the
+     * not-empty sequence), cleared by the producer that then bumps the sequence and wakes them all.
+     */
     public static final long RING_NOT_EMPTY_WAITERS_OFFSET = 516;
     /** Ring: sequence (int) bumped when space is freed for a blocked producer; its futex word. */
     public static final long RING_NOT_FULL_SEQ_OFFSET = 640;
-    /** Ring: number of producers blocked waiting for space (int). */
+    /** Ring: the producers' waiters flag (int, 0 or 1), as the consumers' one, on the not-full sequence. */
     public static final long RING_NOT_FULL_WAITERS_OFFSET = 644;
     /** Ring: the consumers' robust mutex (many-consumer rings only). */
     public static final long RING_CONSUMER_MUTEX_OFFSET = 768;
@@ -87,7 +90,10 @@ public final class SyncLayout {
     public static final long FAIR_SERVING_OFFSET = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4;
     /** Fair lock: the high 32 bits of the ticket word (next ticket, high owner bits) in native order. */
     public static final long FAIR_NEXT_TICKET_OFFSET = 4 - FAIR_SERVING_OFFSET;
-    /** Fair lock: number of threads blocked in futex on the serving word (int). */
+    /**
+     * Fair lock: the waiters flag (int, 0 or 1): set by a waiter about to block in futex on the serving word (after
+     * it read the word), cleared by whoever then passes the turn on and wakes them all.
+     */
     public static final long FAIR_WAITERS_OFFSET = FAIR_WORD_OFFSET + Long.BYTES;
     /** Fair lock: flags (int), {@link #LOCK_OWNER_DIED}. */
     public static final long FAIR_FLAGS_OFFSET = FAIR_WAITERS_OFFSET + Integer.BYTES;

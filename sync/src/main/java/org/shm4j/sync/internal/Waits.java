@@ -35,6 +35,30 @@ public final class Waits {
         return Backoff.idle(step, maxBlockNanos);
     }
 
+    /**
+     * Announces a waiter about to block on a futex word in the waiters flag (an int, 0 or 1) at {@code flagOffset}:
+     * sets it unless it is set already (volatile load, then volatile store; a set flag's cache line stays shared).
+     * The caller must have read the value it will wait on from the futex word before this: a waker that erases the
+     * flag ({@link #takeAnnouncement}) changes the word afterwards, so that the wait returns at once and the waiter
+     * announces itself again. Never undone: a waiter that stops waiting, or dies, leaves the flag set, and the next
+     * waker clears it at the cost of one spare wake-up.
+     */
+    public static void announce(MemorySegment segment, long flagOffset) {
+        if ((int) INT.getVolatile(segment, flagOffset) == 0) {
+            INT.setVolatile(segment, flagOffset, 1);
+        }
+    }
+
+    /**
+     * Takes the waiters' announcement from the flag at {@code flagOffset}, clearing it; the caller must then change
+     * the futex word they wait on, and then wake them all. One volatile load while the flag is clear.
+     *
+     * @return true if the flag was set; of concurrent callers, only one (the atomic swap's) gets true
+     */
+    public static boolean takeAnnouncement(MemorySegment segment, long flagOffset) {
+        return (int) INT.getVolatile(segment, flagOffset) != 0 && (int) INT.getAndSet(segment, flagOffset, 0) != 0;
+    }
+
     /** @return {@code timeout} in nanoseconds, saturated to {@link Long#MAX_VALUE} instead of overflowing */
     public static long nanos(java.time.Duration timeout) {
         try {

@@ -40,9 +40,10 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * that survives the death of its owner and of its waiters. Like {@link SharedLock} otherwise: not reentrant, no
  * conditions, futex waits where native access is enabled, owner death reported through {@link #isConsistent()}.
  *
- * <h2>Layout (heap block type {@code 0x53480022} v3, 1600 bytes, 64-aligned)</h2>
- * Version 2 wrote a ticket slot's ticket before its token, and reclaimed process slots without marking them
- * ({@link ProcessSlots#RECLAIMING}); a v2 block is refused.
+ * <h2>Layout (heap block type {@code 0x53480022} v4, 1600 bytes, 64-aligned)</h2>
+ * Version 3 counted the blocked waiters at 8 (each undid its count on leaving, so a waiter killed while counted made
+ * every later contended unlock wake); version 2 wrote a ticket slot's ticket before its token, and reclaimed process
+ * slots without marking them ({@link ProcessSlots#RECLAIMING}); older blocks are refused.
  * <table class="striped">
  * <caption>SharedFairLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -50,7 +51,9 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  *     while taken, the holder's owner bits (process slot and an 18-bit hash of its token) in bits 21..31 and 52..63
  *     (see {@code FairWord}); its low 32 bits (native order) are the futex word waiters block on</td>
  *     <td>CAS (acquire when taking, release when passing on)</td></tr>
- * <tr><td>8</td><td>4</td><td>waiters: threads blocked in futex on the ticket word</td><td>atomic add</td></tr>
+ * <tr><td>8</td><td>4</td><td>waiters flag: 1 once a waiter about to block in futex on the ticket word announced
+ *     itself, 0 once a pass of the turn took that announcement</td><td>waiters: volatile load, then a volatile store
+ *     of 1 if 0; passers: an atomic swap to 0 before the CAS that passes, a volatile load after it</td></tr>
  * <tr><td>12</td><td>4</td><td>flags: bit 0 = an owner died holding the lock</td><td>atomic or/and</td></tr>
  * <tr><td>16</td><td>8</td><td>recoveries: take-overs from dead owners</td><td>atomic add</td></tr>
  * <tr><td>24</td><td>8</td><td>heldSinceMillis: when a waiter first saw the owner holding it, 0 if none</td>
@@ -77,6 +80,14 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * skipped within about 50 ms if its ticket slot shows a dead process, and after 1 s if its slot was never written
  * (its taker died between taking a ticket and writing its slot). A live thread that finds its turn skipped takes a
  * new ticket. At most 32 processes use one fair lock at a time (one process slot each, kept while they live).
+ *
+ * <p>Blocking. A waiter past its spin reads the ticket word, sets the waiters flag, then sleeps in futex while the
+ * word's low half is unchanged; it never clears the flag. Whoever passes the turn on (an unlock with tickets out
+ * beside its own, or a skip) first takes the flag (clears it by an atomic swap), then passes the turn with its CAS,
+ * then wakes every sleeper if it took the flag or the flag is set again. A waiter whose announcement was erased read
+ * the word before, and the word changes after, so its wait ends at once and it announces itself again; a pass whose
+ * CAS fails sets a flag it took again and wakes the sleepers. A waiter that timed out or was killed leaves the flag
+ * set: the next contended unlock clears it with one spare wake-up, and the ones after it pay none.
  *
  * <p>Memory consistency effects: as for {@link SharedLock}.
  */
@@ -144,9 +155,9 @@ public final class SharedFairLock extends TimedLock {
      * Views the {@value org.shm4j.sync.internal.SyncLayout#FAIR_SIZE} bytes at {@code offset} of a native segment as
      * a fair lock; all-zero bytes are a free lock. There is no magic, so the bytes are checked for states no fair lock
      * has: more than {@value org.shm4j.sync.internal.SyncLayout#FAIR_QUEUE} tickets out, a taken turn with no ticket
-     * out, owner bits on a turn not taken, flags other than bit 0, a negative waiter count, recoveries, heldSince or
-     * thread id, a process or ticket slot token that is neither 0, 1 (abandoned, ticket slots only) nor a pid, a
-     * negative slot ticket or counter, or a non-zero byte where the layout has none.
+     * out, owner bits on a turn not taken, flags other than bit 0, a waiters flag other than 0 or 1, negative
+     * recoveries, heldSince or thread id, a process or ticket slot token that is neither 0, 1 (abandoned, ticket slots
+     * only) nor a pid, a negative slot ticket or counter, or a non-zero byte where the layout has none.
      *
      * @throws IllegalArgumentException          if the address is not 8-byte aligned
      * @throws IndexOutOfBoundsException         if the bytes are not inside the segment
@@ -201,11 +212,14 @@ public final class SharedFairLock extends TimedLock {
             // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's write
             LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
             long passed = FairWord.passed(word);
+            // waiters block only with a ticket out beside ours; uncontended, the flag is not even read
+            boolean announced = FairWord.out(word) > 1 && FairTurns.takeAnnouncement(s);
             if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, passed)) { // the release
                 idleGuess = passed;
-                afterPass(s, word);
+                afterPass(s, word, announced);
                 return;
             }
+            FairTurns.restoreAnnouncement(s, announced);
             LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current); // opaque: as in claim
         }
         releaseChecked(s);
@@ -219,23 +233,28 @@ public final class SharedFairLock extends TimedLock {
                     + owner().map(LockOwner::toString).orElse("nobody"));
         }
         LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as in release
+        boolean announced = FairWord.out(word) > 1 && FairTurns.takeAnnouncement(s); // as in release
         while (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) { // the release
             long now = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
             if ((int) now != (int) word) { // only tickets may come meanwhile: serving and owner are ours
+                FairTurns.restoreAnnouncement(s, announced);
                 throw new IllegalStateException(description() + " was taken over while held by this live thread");
             }
             word = now;
         }
-        afterPass(s, word);
+        afterPass(s, word, announced);
     }
 
-    /** After the turn in {@code word} was passed on: if tickets were out beside it, clears the note, wakes waiters. */
-    private void afterPass(MemorySegment s, long word) {
+    /**
+     * After the turn in {@code word} was passed on: if tickets were out beside it, clears the note and wakes the
+     * blocked waiters ({@code announced}: their flag, taken before the pass).
+     */
+    private void afterPass(MemorySegment s, long word, boolean announced) {
         if (FairWord.out(word) > 1) { // waiters may have noted the holder and may be blocked
             if ((long) LONG.getOpaque(s, FAIR_HELD_SINCE_OFFSET) != 0) { // opaque: diagnostics
                 LONG.setOpaque(s, FAIR_HELD_SINCE_OFFSET, 0L);
             }
-            FairTurns.wakeWaiters(s);
+            FairTurns.wakeAfterPass(s, announced);
         }
     }
 

@@ -15,10 +15,25 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 
 /**
  * A {@link SharedRing}'s waits and wake-ups: producers wait for room on the not-full sequence, consumers for a
- * message on the not-empty sequence; a waiter about to block announces itself in the waiters count next to the
- * sequence, and the other side bumps the sequence and wakes the futex only when that count is not zero. Static
- * methods taking the ring's segment: {@link #signalNotEmpty} and {@link #signalNotFull} are on the offer and poll
- * paths, with no load of another object between the ring and its segment.
+ * message on the not-empty sequence. Static methods taking the ring's segment: {@link #signalNotEmpty} and
+ * {@link #signalNotFull} are on the offer and poll paths, with no load of another object between the ring and its
+ * segment.
+ *
+ * <p>Protocol (an eventcount with a waiters flag beside each sequence). A waiter about to block reads the sequence
+ * (volatile), then sets the flag ({@link Waits#announce}), then sleeps in futex while the sequence still holds the
+ * value it read, at most {@link WaitStrategy#MAX_BLOCK_NANOS}; it never clears the flag. The other side, after
+ * publishing (a message, or freed space), loads the flag (volatile) and, only if it is set, clears it, then bumps
+ * the sequence, then wakes every sleeper. No wake-up is lost to the clearing: a waiter whose announcement a signal
+ * erased read the sequence before it set the flag, and that signal bumps the sequence after erasing it, so the
+ * waiter's futex wait returns at once and it announces itself again. A waiter that timed out or was killed leaves
+ * the flag set: the next signal clears it, at the cost of one spare wake-up, and later ones pay one volatile load
+ * again. (Before layout version 6 the word was a count undone by each waiter on its way out: a waiter killed while
+ * counted made every later signal bump and wake for ever.)
+ *
+ * <p>Non-invariant: a waiter that found the ring empty (or full) and announces itself after a publisher's look at
+ * the flag sleeps through that publication; the publisher's release store and its volatile load of the flag are not
+ * ordered against each other (that would need a full fence on every offer and poll). Such a waiter re-checks when
+ * its block of at most 10 ms ends, as before.
  */
 final class RingWaits {
     // VarHandle mechanics
@@ -88,18 +103,14 @@ final class RingWaits {
         if (!strategy.blocksAt(step)) {
             return strategy.idle(step, block, seqOffset, seq, leftNanos);
         }
-        INT.getAndAdd(block, waitersOffset, 1); // announce, then re-check in the caller's next round
-        try {
-            long idleNanos = consumer ? Math.min(leftNanos, stallRule.nextCheckNanos()) : leftNanos;
-            return strategy.idle(step, block, seqOffset, seq, idleNanos);
-        } finally {
-            INT.getAndAdd(block, waitersOffset, -1);
-        }
+        Waits.announce(block, waitersOffset); // after reading seq: a signal that erases the flag bumps seq after
+        long idleNanos = consumer ? Math.min(leftNanos, stallRule.nextCheckNanos()) : leftNanos;
+        return strategy.idle(step, block, seqOffset, seq, idleNanos);
     }
 
-    /** Wakes the waiters on the sequence at {@code seqOffset}, if any announced themselves. */
+    /** Wakes the waiters on the sequence at {@code seqOffset}, if any announced themselves since the last signal. */
     private static void signal(MemorySegment block, long seqOffset, long waitersOffset) {
-        if ((int) INT.getVolatile(block, waitersOffset) != 0) {
+        if (Waits.takeAnnouncement(block, waitersOffset)) { // clears the flag before the bump: see the class comment
             INT.getAndAdd(block, seqOffset, 1);
             Waits.wake(block, seqOffset, Integer.MAX_VALUE);
         }

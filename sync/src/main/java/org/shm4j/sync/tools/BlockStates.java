@@ -198,8 +198,9 @@ final class BlockStates {
         state.put("consumerRecoveries", stats.consumerRecoveries());
         state.put("consumerTakeOvers", stats.consumerTakeovers());
         state.put("stallTimeoutMillis", stats.stallTimeout().toMillis());
-        state.put("blockedConsumers", (int) I32.getVolatile(header, RING_NOT_EMPTY_WAITERS_OFFSET));
-        state.put("blockedProducers", (int) I32.getVolatile(header, RING_NOT_FULL_WAITERS_OFFSET));
+        // the waiters flags: a waiter announced itself since the last signal (maybe since timed out or died)
+        state.put("consumersWaiting", (int) I32.getVolatile(header, RING_NOT_EMPTY_WAITERS_OFFSET) != 0);
+        state.put("producersWaiting", (int) I32.getVolatile(header, RING_NOT_FULL_WAITERS_OFFSET) != 0);
         if (ring.kind() == SharedRing.Kind.MPMC) {
             state.put("consumerTurn", LockStates.mutex(header, RING_CONSUMER_MUTEX_OFFSET, "ring consumers"));
         }

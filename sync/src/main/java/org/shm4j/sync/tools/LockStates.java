@@ -101,7 +101,7 @@ final class LockStates {
         }
         state.put("owner", owner);
         state.put("queued", Math.max(0, FairWord.out(word) - (held ? 1 : 0)));
-        state.put("blockedWaiters", (int) INT.getVolatile(block, FAIR_WAITERS_OFFSET));
+        state.put("waiters", (int) INT.getVolatile(block, FAIR_WAITERS_OFFSET) != 0); // the flag, as a lock's bit
         state.put("consistent", ((int) INT.getVolatile(block, FAIR_FLAGS_OFFSET) & LOCK_OWNER_DIED) == 0);
         state.put("takeOvers", (long) LONG.getVolatile(block, FAIR_RECOVERIES_OFFSET));
         return state;

@@ -1,0 +1,210 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
+
+/**
+ * A waiter SIGKILLed while blocked (a ring consumer waiting for a message, a ring producer waiting for room, a fair
+ * lock waiter) leaves its announcement, the waiters flag, set. The next signal (offer, poll, contended unlock) clears
+ * it with one spare wake-up, and the signals after it pay nothing: the flag stays 0 and the ring's sequence does not
+ * move again. A waiter blocked in this process afterwards is still woken.
+ */
+@Timeout(120)
+class DeadWaiterKillTest {
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    private static final Duration BOUND = Children.BOUND;
+    private static final int CAPACITY = 1024;
+    private static final byte[] MESSAGE = new byte[16];
+    /** Signals after the one that clears a dead waiter's flag, each of which must leave it and the sequence alone. */
+    private static final int LATER_SIGNALS = 200;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldClearADeadConsumersAnnouncementAtTheNextOfferAndStillWakeALiveOne() throws Exception {
+        deadRingWaiter(true, RING_NOT_EMPTY_WAITERS_OFFSET, RING_NOT_EMPTY_SEQ_OFFSET);
+    }
+
+    @Test
+    void shouldClearADeadProducersAnnouncementAtTheNextPollAndStillWakeALiveOne() throws Exception {
+        deadRingWaiter(false, RING_NOT_FULL_WAITERS_OFFSET, RING_NOT_FULL_SEQ_OFFSET);
+    }
+
+    /**
+     * A child consumer waiting for a message ({@code consumer}) or producer waiting for room is killed announced;
+     * then this process's signals (offers for a consumer, polls for a producer) are checked through the side's flag
+     * and sequence, and a waiter of that side in this process is served.
+     */
+    private void deadRingWaiter(boolean consumer, long flagOffset, long seqOffset) throws Exception {
+        String heapName = names.unique(consumer ? "dead-consumer" : "dead-producer");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
+            MemorySegment header = heap.lookup("ring", SyncLayout.RING).segment();
+            if (!consumer) {
+                fill(ring);
+            }
+            killWhileAnnounced(header, flagOffset, heapName, consumer ? "poll" : "offer");
+
+            int seq = word(header, seqOffset);
+            signal(ring, consumer);
+            assertFlagClear(header, flagOffset, seqOffset, seq + 1, "after the next signal: one spare wake-up");
+            while (ring.poll((type, buffer, offset, length) -> { }) > 0) {
+                assertThat(word(header, flagOffset)).isZero();
+            }
+            for (int i = 0; i < LATER_SIGNALS; i++) {
+                assertThat(ring.offer(1, MESSAGE, 0, MESSAGE.length)).isTrue();
+                assertThat(ring.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
+            }
+            assertFlagClear(header, flagOffset, seqOffset, seq + 1, "after later signals: no wake-up");
+
+            if (!consumer) {
+                fill(ring);
+            }
+            FutureTask<Boolean> live = startBlocked(header, flagOffset, () -> consumer
+                    ? ring.poll((type, buffer, offset, length) -> { }, BOUND, WaitStrategy.BLOCKING) == 1
+                    : ring.offer(2, MESSAGE, 0, MESSAGE.length, BOUND, WaitStrategy.BLOCKING));
+            signal(ring, consumer);
+            assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter was served").isTrue();
+            assertFlagClear(header, flagOffset, seqOffset, seq + 2, "after the live waiter's wake-up");
+        }
+    }
+
+    /** Offers a message (for a waiting consumer) or polls one (for a waiting producer). */
+    private static void signal(SharedRing ring, boolean consumer) {
+        if (consumer) {
+            assertThat(ring.offer(1, MESSAGE, 0, MESSAGE.length)).isTrue();
+        } else {
+            assertThat(ring.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
+        }
+    }
+
+    private static void assertFlagClear(MemorySegment header, long flagOffset, long seqOffset, int seq, String when) {
+        assertThat(word(header, flagOffset)).as("waiters flag " + when).isZero();
+        assertThat(word(header, seqOffset)).as("sequence " + when).isEqualTo(seq);
+    }
+
+    @Test
+    void shouldClearADeadFairLockWaitersAnnouncementAtTheNextUnlockAndStillWakeALiveOne() throws Exception {
+        String heapName = names.unique("dead-fair-waiter");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedFairLock lock = SharedFairLock.create(heap, "fair");
+            MemorySegment block = heap.lookup("fair", SyncLayout.FAIR_LOCK).segment();
+            lock.lock();
+            killWhileAnnounced(block, FAIR_WAITERS_OFFSET, heapName, "lock");
+            lock.unlock(); // passes the turn to the dead waiter's ticket
+            assertThat(word(block, FAIR_WAITERS_OFFSET)).as("flag after the next unlock").isZero();
+
+            // this thread's wait skips the dead waiter's turn (within about 50 ms), clearing its own announcement
+            assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            lock.unlock();
+            for (int i = 0; i < LATER_SIGNALS; i++) {
+                lock.lock();
+                lock.unlock();
+            }
+            assertThat(word(block, FAIR_WAITERS_OFFSET)).as("flag after later unlocks").isZero();
+            assertThat(lock.queueLength()).isZero();
+
+            lock.lock();
+            FutureTask<Boolean> live = startBlocked(block, FAIR_WAITERS_OFFSET, () -> {
+                boolean locked = lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS);
+                if (locked) {
+                    lock.unlock();
+                }
+                return locked;
+            });
+            lock.unlock();
+            assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter got the lock").isTrue();
+            assertThat(word(block, FAIR_WAITERS_OFFSET)).isZero();
+        }
+    }
+
+    @Test
+    void shouldRefuseRingsAndFairLocksOfTheCountingLayouts() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("old ring", new BlockType(0x5348_0031, 5), 2048);
+            heap.allocate("old fair", new BlockType(0x5348_0022, 3), SyncLayout.FAIR_SIZE);
+            assertThatThrownBy(() -> SharedRing.open(heap, "old ring")).isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageContaining("v5").hasMessageContaining("v6");
+            assertThatThrownBy(() -> SharedFairLock.open(heap, "old fair"))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v3").hasMessageContaining("v4");
+        }
+    }
+
+    /** Starts a {@link Waiter} child doing {@code what}, waits until it announced itself in the flag, kills it. */
+    private static void killWhileAnnounced(MemorySegment block, long flagOffset, String heapName, String what)
+            throws InterruptedException {
+        try (ChildJvm child = ChildJvm.start(Waiter.class, heapName, what)) {
+            Children.awaitTrue("the " + what + " child's announcement", () -> word(block, flagOffset) != 0);
+            child.kill();
+        }
+        assertThat(word(block, flagOffset)).as("the dead " + what + " child's announcement").isEqualTo(1);
+    }
+
+    /** Runs {@code call} on a new thread and waits until it announced itself in the flag at {@code flagOffset}. */
+    private static <T> FutureTask<T> startBlocked(MemorySegment block, long flagOffset, Callable<T> call) {
+        FutureTask<T> task = new FutureTask<>(call);
+        Thread.ofPlatform().daemon().start(task);
+        Children.awaitTrue("the live waiter's announcement", () -> word(block, flagOffset) != 0 || task.isDone());
+        assertThat(task.isDone()).as("the live waiter still waits").isFalse();
+        return task;
+    }
+
+    /** Offers messages until the ring refuses one. */
+    private static void fill(SharedRing ring) {
+        while (ring.offer(1, MESSAGE, 0, MESSAGE.length)) {
+            assertThat(ring.isEmpty()).isFalse();
+        }
+    }
+
+    private static int word(MemorySegment block, long offset) {
+        return (int) INT.getVolatile(block, offset); // volatile: written by other processes
+    }
+
+    /**
+     * {@code main(heap, what)}: waits on the heap's {@code "ring"} for a message ({@code poll}) or room
+     * ({@code offer}), or for its fair lock {@code "fair"} ({@code lock}), blocking, until killed.
+     */
+    public static final class Waiter {
+        public static void main(String[] args) throws Exception {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                boolean done = switch (args[1]) {
+                    case "poll" -> SharedRing.open(heap, "ring")
+                            .poll((type, buffer, offset, length) -> { }, BOUND, WaitStrategy.BLOCKING) == 1;
+                    case "offer" -> SharedRing.open(heap, "ring")
+                            .offer(2, MESSAGE, 0, MESSAGE.length, BOUND, WaitStrategy.BLOCKING);
+                    default -> SharedFairLock.open(heap, "fair").tryLock(BOUND.toSeconds(), TimeUnit.SECONDS);
+                };
+                Children.say(done ? "DONE" : "TIMED OUT");
+            }
+        }
+    }
+}
