@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.UUID;
 
 /**
  * Who a process is, packed into one 64-bit <em>owner token</em> that fits a lock word in shared memory, and whether
@@ -17,8 +18,11 @@ import java.util.Optional;
  * dead.
  *
  * <p>Start stamp: on Linux, the process's start time in clock ticks since boot, field 22 ({@code starttime}) of
- * {@code /proc/<pid>/stat}, less the boot-time offset of the reader's time namespace ({@code /proc/self/timens_offsets},
- * which the kernel adds to that field), so that every process reads it alike. Where {@code /proc} does not describe
+ * {@code /proc/<pid>/stat}, less the boot-time offset of the reader's time namespace
+ * ({@code /proc/self/timens_offsets}, which the kernel adds to that field), so that every process reads it alike,
+ * plus a salt below 2<sup>31</sup> drawn from this boot's id ({@code /proc/sys/kernel/random/boot_id}), so that the
+ * token of a process of an earlier boot, left in a file-backed heap, does not name the process that got the same pid
+ * at the same tick after a reboot. Where {@code /proc} does not describe
  * this process (mounted for another pid namespace) or is missing, the start time in epoch milliseconds that
  * {@link ProcessHandle.Info#startInstant()} reports. Not the epoch time on Linux: the JDK computes it as the boot time
  * from {@code /proc/stat}'s {@code btime}, read once per JVM, plus the ticks, and {@code btime} is the wall clock
@@ -33,6 +37,8 @@ public final class ProcessIdentity {
     private static final long USER_HZ = 100;
     /** Clock ticks that this process's time namespace adds to every {@code starttime} it reads. */
     private static final long TIME_NAMESPACE_TICKS = timeNamespaceTicks();
+    /** Added to every start time in ticks: the same for every process of this boot, another after a reboot. */
+    private static final long BOOT_SALT = bootSalt();
     private static final boolean PROC = procDescribesThisProcess();
     private static final long CURRENT_STAMP = stamp(ProcessHandle.current());
     private static final long CURRENT_TOKEN = token(ProcessHandle.current().pid(), CURRENT_STAMP);
@@ -59,7 +65,7 @@ public final class ProcessIdentity {
      */
     public static long startStamp(long pid) {
         if (PROC) {
-            return procStamp(pid);
+            return salted(procStamp(pid));
         }
         return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(ProcessIdentity::stamp).orElse(-1L);
     }
@@ -72,7 +78,7 @@ public final class ProcessIdentity {
         if (stamp == 0 || !PROC) {
             return stamp;
         }
-        return BOOT_MILLIS + stamp * 1000 / USER_HZ;
+        return BOOT_MILLIS + (stamp - BOOT_SALT) * 1000 / USER_HZ;
     }
 
     /** @return the token of the process {@code pid} whose start stamp is {@code stamp} (0 if unknown) */
@@ -135,7 +141,12 @@ public final class ProcessIdentity {
     }
 
     private static long stamp(ProcessHandle process) {
-        return PROC ? procStamp(process.pid()) : epochMillis(process);
+        return PROC ? salted(procStamp(process.pid())) : epochMillis(process);
+    }
+
+    /** @return {@code ticks} plus this boot's salt, or {@code ticks} itself if it is -1 (gone) or 0 (unknown) */
+    private static long salted(long ticks) {
+        return ticks > 0 ? ticks + BOOT_SALT : ticks;
     }
 
     private static long epochMillis(ProcessHandle process) {
@@ -204,6 +215,16 @@ public final class ProcessIdentity {
     /** @return epoch ms at tick 0 as this JVM's clock reads it (for display), or 0 if unknown */
     private static long bootMillis() {
         long started = epochMillis(ProcessHandle.current());
-        return PROC && started != 0 ? started - CURRENT_STAMP * 1000 / USER_HZ : 0;
+        return PROC && started != 0 ? started - (CURRENT_STAMP - BOOT_SALT) * 1000 / USER_HZ : 0;
+    }
+
+    /** @return a value in [0, 2^31) drawn from this boot's id, or 0 if it cannot be read */
+    private static long bootSalt() {
+        try {
+            UUID bootId = UUID.fromString(Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip());
+            return (bootId.getMostSignificantBits() ^ bootId.getLeastSignificantBits()) & Integer.MAX_VALUE;
+        } catch (IOException | SecurityException | IllegalArgumentException e) {
+            return 0;
+        }
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -29,7 +30,13 @@ class ProcessIdentityTest {
     void shouldStampThisProcessWithItsKernelStartTicks() throws IOException {
         String stat = Files.readString(Path.of("/proc/self/stat"));
         String[] afterName = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        assertThat(ProcessIdentity.currentStartStamp()).isEqualTo(Long.parseLong(afterName[19]));
+        UUID bootId = UUID.fromString(Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip());
+        long salt = (bootId.getMostSignificantBits() ^ bootId.getLeastSignificantBits()) & Integer.MAX_VALUE;
+        assertThat(ProcessIdentity.currentStartStamp()).as("start ticks plus this boot's salt")
+                .isEqualTo(Long.parseLong(afterName[19]) + salt);
+        long anotherBoot = ProcessIdentity.currentStartStamp() - salt + (salt ^ 1);
+        assertThat(ProcessIdentity.isAlive(ProcessIdentity.token(ProcessHandle.current().pid(), anotherBoot)))
+                .as("this pid at this tick in another boot (a token left in a file-backed heap)").isFalse();
         assertThat(ProcessIdentity.currentToken())
                 .isEqualTo(ProcessHandle.current().pid() << 32 | ProcessIdentity.currentStartStamp() & 0xFFFF_FFFFL);
         long jdkMillis = ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElseThrow();
