@@ -95,9 +95,9 @@ public final class MappedFiles {
      * Deletes the temporary files in {@code dir} that processes killed in the middle of {@link #create} left behind
      * (a process that exits normally deletes its own). A file whose pid and start time name a live process is left
      * alone, so a creation in progress is never disturbed, while one whose pid a new process reuses is deleted (an
-     * older version's name, whose start bits are of another clock, is kept while its pid lives); a temporary file is never the only name of a
-     * published region (the region's own name is a hard link), so deleting one never loses a region. Best effort:
-     * a folder that cannot be listed is skipped.
+     * older version's name, whose start bits are of another clock, is kept while its pid lives); a temporary file is
+     * never the only name of a published region (the region's own name is a hard link), so deleting one never loses
+     * a region. Best effort: a folder that cannot be listed is skipped.
      */
     static void removeTemporariesOfDeadProcesses(Path dir) {
         try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
