@@ -57,8 +57,8 @@ import java.util.function.Function;
  *     <td>plain; published by magic</td></tr>
  * <tr><td>48</td><td>8</td><td>creatorPid</td><td>pid of the creating process</td><td>written first with
  *     release, so a waiter can tell a dead creator</td></tr>
- * <tr><td>56</td><td>8</td><td>creatorStartStamp</td><td>creator's start stamp (0 if unknown; see the owner token below)</td>
- *     <td>plain; published by magic</td></tr>
+ * <tr><td>56</td><td>8</td><td>creatorStartStamp</td><td>creator's start stamp (0 if unknown; see the owner token
+ *     below)</td><td>plain; published by magic</td></tr>
  * <tr><td>64</td><td>8</td><td>heapId</td><td>random, non-zero: tells this heap from a later one at the same
  *     name</td><td>plain; published by magic</td></tr>
  * <tr><td>72</td><td>8</td><td>attachOffset</td><td>256</td><td>plain; published by magic</td></tr>
@@ -437,8 +437,8 @@ public final class SharedHeap implements AutoCloseable {
      */
     public HeapProcess creator() {
         long token = HeapHeader.creatorToken(memory.segment());
-        return new HeapProcess(ProcessIdentity.pid(token), ProcessIdentity.startMillis(HeapHeader.creatorStartStamp(memory.segment())), 0,
-                ProcessIdentity.isAlive(token));
+        long startMillis = ProcessIdentity.startMillis(HeapHeader.creatorStartStamp(memory.segment()));
+        return new HeapProcess(ProcessIdentity.pid(token), startMillis, 0, ProcessIdentity.isAlive(token));
     }
 
     /**

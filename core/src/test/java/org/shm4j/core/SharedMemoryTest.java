@@ -72,7 +72,7 @@ class SharedMemoryTest {
         SharedMemory.create(name, 100).close();
         try (var files = Files.list(Path.of("/dev/shm"))) {
             assertThat(files.map(p -> p.getFileName().toString())
-                    .filter(f -> f.startsWith(".shm4j-" + ProcessHandle.current().pid() + "-"))).isEmpty();
+                    .filter(f -> f.startsWith(".shm4j-t-" + ProcessHandle.current().pid() + "-"))).isEmpty();
         }
     }
 
@@ -80,20 +80,25 @@ class SharedMemoryTest {
     void shouldRemoveTheTemporaryFilesOfProcessesKilledMidCreateButNoLiveOnes() throws Exception {
         Process finished = new ProcessBuilder("true").start(); // its pid: a process that is gone
         assertThat(finished.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        Path dead = dir.resolve(".shm4j-" + finished.pid() + "-7.tmp");
         long me = ProcessIdentity.currentToken();
-        Path live = dir.resolve(".shm4j-" + ProcessIdentity.pid(me) + "-999999.tmp");
-        Path liveWithStart = dir.resolve(".shm4j-" + ProcessIdentity.pid(me) + "-" + (me & 0xFFFF_FFFFL) + "-3.tmp");
-        Path reused = dir.resolve(".shm4j-" + ProcessIdentity.pid(me) + "-" + ((me + 1) & 0xFFFF_FFFFL) + "-3.tmp");
+        long pid = ProcessIdentity.pid(me);
+        Path dead = dir.resolve(".shm4j-t-" + finished.pid() + "-" + (me & 0xFFFF_FFFFL) + "-7.tmp");
+        Path live = dir.resolve(".shm4j-t-" + pid + "-" + (me & 0xFFFF_FFFFL) + "-3.tmp");
+        Path reused = dir.resolve(".shm4j-t-" + pid + "-" + ((me + 1) & 0xFFFF_FFFFL) + "-3.tmp");
+        Path olderDead = dir.resolve(".shm4j-" + finished.pid() + "-7.tmp");
+        Path olderLive = dir.resolve(".shm4j-" + pid + "-999999.tmp");
+        Path olderLiveOtherClock = dir.resolve(".shm4j-" + pid + "-" + ((me + 1) & 0xFFFF_FFFFL) + "-3.tmp");
         Path other = dir.resolve(".shm4j-notes.tmp");
-        for (Path left : List.of(dead, live, liveWithStart, reused, other)) {
+        for (Path left : List.of(dead, live, reused, olderDead, olderLive, olderLiveOtherClock, other)) {
             Files.write(left, new byte[16]);
         }
         SharedMemory.create(dir.resolve("region"), 64).close();
         assertThat(dead).doesNotExist();
         assertThat(reused).as("its pid now names another process").doesNotExist();
-        assertThat(live).exists();  // a creation in progress, for all the sweep can tell
-        assertThat(liveWithStart).exists();
+        assertThat(live).exists(); // a creation in progress
+        assertThat(olderDead).doesNotExist();
+        assertThat(olderLive).as("an older version's, kept while its pid lives").exists();
+        assertThat(olderLiveOtherClock).as("epoch-ms start bits are not compared with a stamp").exists();
         assertThat(other).exists(); // not a name create() makes
     }
 

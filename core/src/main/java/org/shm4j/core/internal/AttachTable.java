@@ -112,8 +112,9 @@ public final class AttachTable {
             if (token != 0) {
                 long start = (long) LONG.getAcquire(segment, field(i, SLOT_START_STAMP_OFFSET));
                 long count = (long) LONG.getAcquire(segment, field(i, SLOT_ATTACHMENTS_OFFSET));
-                processes.add(new HeapProcess(ProcessIdentity.pid(token),
-                        ProcessIdentity.startMatches(token, start) ? ProcessIdentity.startMillis(start) : 0, count, ProcessIdentity.isAlive(token)));
+                long startMillis = ProcessIdentity.startMatches(token, start) ? ProcessIdentity.startMillis(start) : 0;
+                processes.add(new HeapProcess(ProcessIdentity.pid(token), startMillis, count,
+                        ProcessIdentity.isAlive(token)));
             }
         }
         return processes;

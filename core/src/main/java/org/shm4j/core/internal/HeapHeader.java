@@ -49,9 +49,9 @@ import static org.shm4j.core.internal.HeapLayout.MAX_CATALOG_CAPACITY;
  * (and its creator attached) before its name appears, so an opener waits only for a region that another tool or an
  * anonymous heap's creator is still filling.
  *
- * <p>The header checksum covers the fixed fields, bytes [8, 92): everything from the layout version to the flags. It
- * does not cover the words that change while the heap is in use: the allocation lock, top and entry count, the
- * removal word and the attach table.
+ * <p>The header checksum covers the fixed fields, bytes [8, 92) (everything from the layout version to the flags),
+ * then [96, 104) (the creator's pid namespace). It does not cover the words that change while the heap is in use:
+ * the allocation lock, top and entry count, the removal word and the attach table.
  */
 public final class HeapHeader {
     // VarHandle mechanics
@@ -117,13 +117,23 @@ public final class HeapHeader {
      * @throws ShmException naming the heap and both namespaces
      */
     public static void checkPidNamespace(MemorySegment segment, String what) {
-        long creator = segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET);
-        long mine = ProcessIdentity.currentPidNamespace();
-        if (creator != 0 && mine != 0 && creator != mine) {
+        if (ofAnotherPidNamespace(segment)) {
+            long creator = segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET);
+            long mine = ProcessIdentity.currentPidNamespace();
             throw new ShmException(what + " was created in pid namespace " + creator + " and this process runs in "
                     + mine + ": owner-death detection needs one pid namespace for all its processes (share it, e.g. "
                     + "docker --pid=container:<id> or Kubernetes shareProcessNamespace: true)");
         }
+    }
+
+    /**
+     * @return true if the validated header names a pid namespace and this process runs in another (both known): the
+     *         heap's owner tokens name processes this one cannot see
+     */
+    public static boolean ofAnotherPidNamespace(MemorySegment segment) {
+        long creator = segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET);
+        long mine = ProcessIdentity.currentPidNamespace();
+        return creator != 0 && mine != 0 && creator != mine;
     }
 
     /** @return the owner token of the heap's creator, from a validated header */
@@ -241,7 +251,7 @@ public final class HeapHeader {
         }
     }
 
-    /** CRC-32C of the fixed header fields, bytes [8, 92): everything from the layout version to the flags. */
+    /** CRC-32C of the fixed header fields: bytes [8, 92), from the layout version to the flags, then [96, 104). */
     private static int checksum(MemorySegment segment) {
         CRC32C crc = new CRC32C();
         crc.update(segment.asSlice(LAYOUT_VERSION_OFFSET, HEADER_CHECKSUM_OFFSET - LAYOUT_VERSION_OFFSET)

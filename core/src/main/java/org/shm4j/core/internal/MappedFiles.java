@@ -34,13 +34,21 @@ import java.util.regex.Pattern;
  */
 public final class MappedFiles {
     private static final AtomicLong TEMP_SEQUENCE = new AtomicLong();
+    /** Every temporary name starts so, this version's and older ones'. */
     private static final String TEMP_PREFIX = ".shm4j-";
+    /** This version's temporary names: {@code .shm4j-t-<pid>-<start stamp bits>-<sequence>.tmp}. */
+    private static final String STAMPED_PREFIX = TEMP_PREFIX + "t-";
     private static final String TEMP_SUFFIX = ".tmp";
     /**
-     * A temporary file's name: the prefix, the creating process's pid and start time bits (as in its token), a
-     * sequence number, the suffix; names without the start time bits are older.
+     * A temporary file's name as this version makes it: the creating process's pid and start stamp bits (as in its
+     * token), a sequence number.
      */
-    private static final Pattern TEMP_NAME = Pattern.compile("\\.shm4j-(\\d{1,10})-(?:(\\d{1,10})-)?\\d+\\.tmp");
+    private static final Pattern STAMPED_NAME = Pattern.compile("\\.shm4j-t-(\\d{1,10})-(\\d{1,10})-\\d+\\.tmp");
+    /**
+     * Names of older versions: the pid, then epoch-ms start bits (another clock than the stamp's, so not compared)
+     * or nothing, then a sequence number.
+     */
+    private static final Pattern OLDER_NAME = Pattern.compile("\\.shm4j-(\\d{1,10})-(?:\\d{1,10}-)?\\d+\\.tmp");
 
     private MappedFiles() {
     }
@@ -59,7 +67,7 @@ public final class MappedFiles {
         removeTemporariesOfDeadProcesses(dir);
         checkSpace(dir, size);
         long token = ProcessIdentity.currentToken();
-        Path temp = dir.resolve(TEMP_PREFIX + ProcessIdentity.pid(token) + "-" + (token & 0xFFFF_FFFFL) + "-"
+        Path temp = dir.resolve(STAMPED_PREFIX + ProcessIdentity.pid(token) + "-" + (token & 0xFFFF_FFFFL) + "-"
                 + TEMP_SEQUENCE.incrementAndGet() + TEMP_SUFFIX);
         Set<StandardOpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
@@ -86,16 +94,15 @@ public final class MappedFiles {
     /**
      * Deletes the temporary files in {@code dir} that processes killed in the middle of {@link #create} left behind
      * (a process that exits normally deletes its own). A file whose pid and start time name a live process is left
-     * alone, so a creation in progress is never disturbed, while one whose pid a new process reuses is deleted (a name
-     * without start time bits is kept while its pid lives); a temporary file is never the only name of a
-     * published region (the region's own name is a hard link), so deleting one never loses a region. Best effort:
-     * a folder that cannot be listed is skipped.
+     * alone, so a creation in progress is never disturbed, while one whose pid a new process reuses is deleted (an
+     * older version's name, whose start bits are of another clock, is kept while its pid lives); a temporary file is
+     * never the only name of a published region (the region's own name is a hard link), so deleting one never loses
+     * a region. Best effort: a folder that cannot be listed is skipped.
      */
     static void removeTemporariesOfDeadProcesses(Path dir) {
         try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
             for (Path temporary : temporaries) {
-                Matcher name = TEMP_NAME.matcher(temporary.getFileName().toString());
-                if (name.matches() && !creatorAlive(Long.parseLong(name.group(1)), name.group(2))) {
+                if (!creatorMayLive(temporary.getFileName().toString())) {
                     Files.deleteIfExists(temporary);
                 }
             }
@@ -104,10 +111,15 @@ public final class MappedFiles {
         }
     }
 
-    /** @return true if the process named by a temporary file's pid and start time bits (or null) may be alive */
-    private static boolean creatorAlive(long pid, String startBits) {
-        return startBits == null ? ProcessIdentity.isPidAlive(pid)
-                : ProcessIdentity.isAlive(ProcessIdentity.token(pid, Long.parseLong(startBits)));
+    /** @return false only for a temporary name of this or an older version whose creating process is gone */
+    private static boolean creatorMayLive(String name) {
+        Matcher stamped = STAMPED_NAME.matcher(name);
+        if (stamped.matches()) {
+            return ProcessIdentity.isAlive(ProcessIdentity.token(Long.parseLong(stamped.group(1)),
+                    Long.parseLong(stamped.group(2))));
+        }
+        Matcher older = OLDER_NAME.matcher(name);
+        return !older.matches() || ProcessIdentity.isPidAlive(Long.parseLong(older.group(1)));
     }
 
     /**

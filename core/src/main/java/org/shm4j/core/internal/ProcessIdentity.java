@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.UUID;
 
 /**
  * Who a process is, packed into one 64-bit <em>owner token</em> that fits a lock word in shared memory, and whether
@@ -17,7 +18,12 @@ import java.util.Optional;
  * dead.
  *
  * <p>Start stamp: on Linux, the process's start time in clock ticks since boot, field 22 ({@code starttime}) of
- * {@code /proc/<pid>/stat}, which every process reads alike. Elsewhere, the start time in epoch milliseconds that
+ * {@code /proc/<pid>/stat}, less the boot-time offset of the reader's time namespace
+ * ({@code /proc/self/timens_offsets}, which the kernel adds to that field), so that every process reads it alike,
+ * plus a salt below 2<sup>31</sup> drawn from this boot's id ({@code /proc/sys/kernel/random/boot_id}), so that the
+ * token of a process of an earlier boot, left in a file-backed heap, does not name the process that got the same pid
+ * at the same tick after a reboot. Where {@code /proc} does not describe
+ * this process (mounted for another pid namespace) or is missing, the start time in epoch milliseconds that
  * {@link ProcessHandle.Info#startInstant()} reports. Not the epoch time on Linux: the JDK computes it as the boot time
  * from {@code /proc/stat}'s {@code btime}, read once per JVM, plus the ticks, and {@code btime} is the wall clock
  * minus the uptime, recomputed at each read, so it moves with every clock step and drifts a second at a time under
@@ -29,13 +35,16 @@ public final class ProcessIdentity {
     private static final int STARTTIME_AFTER_STATE = 22 - 3;
     /** Clock ticks per second of {@code /proc}'s times ({@code USER_HZ}: 100 on every Linux this runs on). */
     private static final long USER_HZ = 100;
-    private static final boolean PROC = procStamp(ProcessHandle.current().pid()) > 0;
+    /** Clock ticks that this process's time namespace adds to every {@code starttime} it reads. */
+    private static final long TIME_NAMESPACE_TICKS = timeNamespaceTicks();
+    /** Added to every start time in ticks: the same for every process of this boot, another after a reboot. */
+    private static final long BOOT_SALT = bootSalt();
+    private static final boolean PROC = procDescribesThisProcess();
     private static final long CURRENT_STAMP = stamp(ProcessHandle.current());
     private static final long CURRENT_TOKEN = token(ProcessHandle.current().pid(), CURRENT_STAMP);
     private static final long PID_NAMESPACE = pidNamespace();
     /** Epoch ms at tick 0 as this JVM sees it (for display only), or 0 without {@code /proc}. */
-    private static final long BOOT_MILLIS = PROC ? epochMillis(ProcessHandle.current()) - CURRENT_STAMP * 1000 / USER_HZ
-            : 0;
+    private static final long BOOT_MILLIS = bootMillis();
 
     private ProcessIdentity() {
     }
@@ -52,11 +61,11 @@ public final class ProcessIdentity {
 
     /**
      * @return the start stamp of the live process {@code pid}, or -1 if there is none (or it is a zombie); 0 where the
-     *         OS does not tell
+     *         OS does not tell (also when {@code /proc/<pid>} exists but may not be read, as under {@code hidepid=1})
      */
     public static long startStamp(long pid) {
         if (PROC) {
-            return procStamp(pid);
+            return salted(procStamp(pid));
         }
         return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(ProcessIdentity::stamp).orElse(-1L);
     }
@@ -69,7 +78,7 @@ public final class ProcessIdentity {
         if (stamp == 0 || !PROC) {
             return stamp;
         }
-        return BOOT_MILLIS + stamp * 1000 / USER_HZ;
+        return BOOT_MILLIS + (stamp - BOOT_SALT) * 1000 / USER_HZ;
     }
 
     /** @return the token of the process {@code pid} whose start stamp is {@code stamp} (0 if unknown) */
@@ -132,7 +141,12 @@ public final class ProcessIdentity {
     }
 
     private static long stamp(ProcessHandle process) {
-        return PROC ? procStamp(process.pid()) : epochMillis(process);
+        return PROC ? salted(procStamp(process.pid())) : epochMillis(process);
+    }
+
+    /** @return {@code ticks} plus this boot's salt, or {@code ticks} itself if it is -1 (gone) or 0 (unknown) */
+    private static long salted(long ticks) {
+        return ticks > 0 ? ticks + BOOT_SALT : ticks;
     }
 
     private static long epochMillis(ProcessHandle process) {
@@ -140,16 +154,14 @@ public final class ProcessIdentity {
     }
 
     /**
-     * @return field 22 of {@code /proc/<pid>/stat}: the start time in clock ticks since boot; -1 if there is no such
-     *         process, it is a zombie, or the file cannot be read or parsed
+     * @return field 22 of {@code /proc/<pid>/stat} less this time namespace's offset: the start time in clock ticks
+     *         since boot; -1 if there is no such process, it is a zombie, or the file cannot be parsed; 0 if it
+     *         exists but may not be read
      */
     private static long procStamp(long pid) {
-        String stat;
-        try {
-            stat = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "stat")),
-                    StandardCharsets.US_ASCII);
-        } catch (IOException | SecurityException e) {
-            return -1;
+        String stat = procStat(Long.toString(pid));
+        if (stat == null) {
+            return Files.exists(Path.of("/proc", Long.toString(pid))) ? 0 : -1;
         }
         int close = stat.lastIndexOf(')'); // the command name, in parentheses, may hold spaces and parentheses
         if (close < 0 || close + 2 >= stat.length()) {
@@ -160,9 +172,59 @@ public final class ProcessIdentity {
             return -1;
         }
         try {
-            return Long.parseLong(fields[STARTTIME_AFTER_STATE]);
+            return Long.parseLong(fields[STARTTIME_AFTER_STATE]) - TIME_NAMESPACE_TICKS;
         } catch (NumberFormatException e) {
             return -1;
+        }
+    }
+
+    /** @return {@code /proc/<pid>/stat}, or null if it cannot be read */
+    private static String procStat(String pid) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", pid, "stat")), StandardCharsets.US_ASCII);
+        } catch (IOException | SecurityException e) {
+            return null;
+        }
+    }
+
+    /**
+     * @return true if {@code /proc/self/stat} names this process's pid (not so under a {@code /proc} mounted for
+     *         another pid namespace, whose entries describe other processes) and gives its start time
+     */
+    private static boolean procDescribesThisProcess() {
+        String stat = procStat("self");
+        long pid = ProcessHandle.current().pid();
+        return stat != null && stat.startsWith(pid + " (") && procStamp(pid) > 0;
+    }
+
+    /** @return the boot-time offset of this process's time namespace in clock ticks (0 without time namespaces) */
+    private static long timeNamespaceTicks() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/timens_offsets"))) {
+                String[] words = line.trim().split("\\s+"); // e.g. "boottime  100000  0": seconds, nanoseconds
+                if (words.length == 3 && words[0].equals("boottime")) {
+                    return Long.parseLong(words[1]) * USER_HZ + Long.parseLong(words[2]) / (1_000_000_000L / USER_HZ);
+                }
+            }
+        } catch (IOException | SecurityException | NumberFormatException e) {
+            // no time namespaces (Linux before 5.6) or not Linux: no offset
+        }
+        return 0;
+    }
+
+    /** @return epoch ms at tick 0 as this JVM's clock reads it (for display), or 0 if unknown */
+    private static long bootMillis() {
+        long started = epochMillis(ProcessHandle.current());
+        return PROC && started != 0 ? started - (CURRENT_STAMP - BOOT_SALT) * 1000 / USER_HZ : 0;
+    }
+
+    /** @return a value in [0, 2^31) drawn from this boot's id, or 0 if it cannot be read */
+    private static long bootSalt() {
+        try {
+            UUID bootId = UUID.fromString(Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip());
+            return (bootId.getMostSignificantBits() ^ bootId.getLeastSignificantBits()) & Integer.MAX_VALUE;
+        } catch (IOException | SecurityException | IllegalArgumentException e) {
+            return 0;
         }
     }
 }

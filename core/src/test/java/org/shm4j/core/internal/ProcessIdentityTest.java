@@ -10,10 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
 
 /**
  * Owner tokens: every process computes the same token for a live process (the start stamp is the kernel's start
@@ -28,7 +30,13 @@ class ProcessIdentityTest {
     void shouldStampThisProcessWithItsKernelStartTicks() throws IOException {
         String stat = Files.readString(Path.of("/proc/self/stat"));
         String[] afterName = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        assertThat(ProcessIdentity.currentStartStamp()).isEqualTo(Long.parseLong(afterName[19]));
+        UUID bootId = UUID.fromString(Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip());
+        long salt = (bootId.getMostSignificantBits() ^ bootId.getLeastSignificantBits()) & Integer.MAX_VALUE;
+        assertThat(ProcessIdentity.currentStartStamp()).as("start ticks plus this boot's salt")
+                .isEqualTo(Long.parseLong(afterName[19]) + salt);
+        long anotherBoot = ProcessIdentity.currentStartStamp() - salt + (salt ^ 1);
+        assertThat(ProcessIdentity.isAlive(ProcessIdentity.token(ProcessHandle.current().pid(), anotherBoot)))
+                .as("this pid at this tick in another boot (a token left in a file-backed heap)").isFalse();
         assertThat(ProcessIdentity.currentToken())
                 .isEqualTo(ProcessHandle.current().pid() << 32 | ProcessIdentity.currentStartStamp() & 0xFFFF_FFFFL);
         long jdkMillis = ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElseThrow();
@@ -61,7 +69,8 @@ class ProcessIdentityTest {
             assertThat(Files.readString(Path.of("/proc", Long.toString(odd.pid()), "comm")).strip())
                     .isEqualTo("a) b (c");
             long stamp = ProcessIdentity.startStamp(odd.pid());
-            assertThat(stamp).isPositive();
+            assertThat(ProcessIdentity.startMillis(stamp)).as("field 22, not a field before it")
+                    .isEqualTo(odd.info().startInstant().map(Instant::toEpochMilli).orElseThrow());
             long token = ProcessIdentity.token(odd.pid(), stamp);
             assertThat(ProcessIdentity.isAlive(token)).isTrue();
             odd.destroyForcibly();
@@ -69,6 +78,38 @@ class ProcessIdentityTest {
             assertThat(ProcessIdentity.isAlive(token)).isFalse();
         } finally {
             odd.destroyForcibly();
+        }
+    }
+
+    @Test
+    void shouldAgreeWithAProcessInAnotherTimeNamespace() throws IOException, InterruptedException {
+        // the kernel adds the reader's time-namespace boot offset to /proc/<pid>/stat's start time
+        assumeThat(works("unshare", "--time", "--boottime", "100000", "--fork", "true"))
+                .as("unshare --time (Linux 5.6+, root) is available").isTrue();
+        Process child = new ProcessBuilder("unshare", "--time", "--boottime", "100000", "--fork",
+                ProcessHandle.current().info().command().orElseThrow(), "-cp", System.getProperty("java.class.path"),
+                "-XX:TieredStopAtLevel=1", TokenChild.class.getName()).redirectErrorStream(true).start();
+        long token = 0;
+        try {
+            String line = child.inputReader().readLine();
+            assertThat(line).startsWith("token ");
+            token = Long.parseLong(line.substring("token ".length()));
+            assertThat(ProcessIdentity.token(ProcessIdentity.pid(token),
+                    ProcessIdentity.startStamp(ProcessIdentity.pid(token)))).isEqualTo(token);
+            assertThat(ProcessIdentity.isAlive(token)).isTrue();
+        } finally {
+            ProcessHandle.of(ProcessIdentity.pid(token)).ifPresent(ProcessHandle::destroyForcibly);
+            child.destroyForcibly();
+            assertThat(child.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    private static boolean works(String... command) throws InterruptedException {
+        try {
+            Process probe = new ProcessBuilder(command).redirectErrorStream(true).start();
+            return probe.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS) && probe.exitValue() == 0;
+        } catch (IOException absent) {
+            return false;
         }
     }
 

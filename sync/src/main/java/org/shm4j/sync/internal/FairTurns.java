@@ -25,6 +25,11 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * ticket slots in which waiters name themselves, the passing on of a turn whose holder or ticket holder is dead, gone
  * or never came, and the futex waits on the serving ticket. Every method works on the lock's block {@code s}; the
  * uncontended lock and unlock touch none of this.
+ *
+ * <p>The waiters flag is taken before the CAS that passes a turn and given back if that CAS fails. When two
+ * processes race to pass one turn, the flag may be taken by the one whose CAS wins and the restore fall to the
+ * loser, or the reverse; a passer killed or descheduled between its take and its CAS or restore leaves blocked
+ * waiters to their own re-check (a futex wait is bounded: about 50 ms apart), never asleep for good.
  */
 public final class FairTurns {
     // VarHandle mechanics

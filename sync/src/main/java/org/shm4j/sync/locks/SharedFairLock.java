@@ -61,8 +61,8 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * <tr><td>32</td><td>8</td><td>ownerThreadId, 0 when free</td><td>opaque</td></tr>
  * <tr><td>40</td><td>24</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 62..32, low 32 bits
- *     of the start stamp (see {@code SharedLock}); 0 = free; bit 63 set: that process is reclaiming the slot of a dead one) and
- *     two int counters, unused (0)</td><td>volatile, claimed by CAS</td></tr>
+ *     of the start stamp (see {@code SharedLock}); 0 = free; bit 63 set: that process is reclaiming the slot of a
+ *     dead one) and two int counters, unused (0)</td><td>volatile, claimed by CAS</td></tr>
  * <tr><td>576</td><td>1024</td><td>64 ticket slots of 16 bytes, slot {@code ticket % 64}: a waiter's token (0 =
  *     empty, 1 = abandoned by a waiter that timed out) and its ticket (int)</td><td>volatile; the token is written
  *     before the ticket, read after it</td></tr>

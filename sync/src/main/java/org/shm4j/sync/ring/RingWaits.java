@@ -30,10 +30,11 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
  * again. (Before layout version 6 the word was a count undone by each waiter on its way out: a waiter killed while
  * counted made every later signal bump and wake for ever.)
  *
- * <p>Non-invariant: a waiter that found the ring empty (or full) and announces itself after a publisher's look at
- * the flag sleeps through that publication; the publisher's release store and its volatile load of the flag are not
- * ordered against each other (that would need a full fence on every offer and poll). Such a waiter re-checks when
- * its block of at most 10 ms ends, as before.
+ * <p>Non-invariant: a waiter looks at the ring (empty, or full) before it reads the sequence and announces itself,
+ * so a publication between that look and the announcement, whose publisher found the flag clear, is slept through
+ * (the eventcount order, sequence and announcement first, then the look, would close it; so would, for a waiter
+ * already announced, a full fence between the publisher's release store and its load of the flag, on every offer and
+ * poll). Such a waiter re-checks when its block of at most 10 ms ends, as before this layout version.
  */
 final class RingWaits {
     // VarHandle mechanics

@@ -4,6 +4,7 @@ import org.shm4j.core.HeapBlock;
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
+import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
 
 import java.io.IOException;
@@ -109,7 +110,13 @@ final class HeapScan {
         List<HeapProcess> attached = heap.attachedProcesses();
         attached.forEach(p -> processes.add(process(p)));
         report.put("processes", processes);
-        report.put("stale", heap.isStale());
+        if (HeapHeader.ofAnotherPidNamespace(heap.memory().segment())) {
+            // its pids name processes of another namespace: alive or dead cannot be told from here
+            report.put("otherPidNamespace", true);
+            report.put("stale", false);
+        } else {
+            report.put("stale", heap.isStale());
+        }
         return report;
     }
 

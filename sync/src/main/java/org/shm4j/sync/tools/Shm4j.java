@@ -2,6 +2,7 @@ package org.shm4j.sync.tools;
 
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmException;
 import org.shm4j.sync.locks.WaitForGraph;
 
 import java.io.IOException;
@@ -142,6 +143,15 @@ public final class Shm4j {
         }
     }
 
+    /** @return what the safe stale removal did with {@code found}; a refusal keeps it and the scan goes on */
+    private static String remove(HeapScan.Found found) {
+        try {
+            return found.unlinkIfStale() ? "removed" : "kept: in use or removed by another process";
+        } catch (ShmException e) {
+            return "kept: " + e.getMessage();
+        }
+    }
+
     private static int gc(Options options, PrintStream out) throws IOException {
         List<Object> stale = new ArrayList<>();
         for (HeapScan.Found found : HeapScan.discover(options.dirs())) {
@@ -149,8 +159,7 @@ public final class Shm4j {
             if (!Boolean.TRUE.equals(summary.get("stale"))) {
                 continue; // in use, or unreadable: never removed
             }
-            String action = !options.force() ? "would remove"
-                    : found.unlinkIfStale() ? "removed" : "kept: in use or removed by another process";
+            String action = !options.force() ? "would remove" : remove(found);
             Map<String, Object> entry = new LinkedHashMap<>();
             entry.put("name", found.name());
             entry.put("path", found.path().toString());

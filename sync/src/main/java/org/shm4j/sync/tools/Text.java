@@ -20,7 +20,7 @@ final class Text {
                 continue;
             }
             out.printf(LS_FORMAT, heap.get("name"), heap.get("size"), heap.get("used"), heap.get("blocks"),
-                    process(heap.get("creator")), yesNo(heap.get("stale")), processes(heap.get("processes")));
+                    process(heap.get("creator")), stale(heap), processes(heap.get("processes")));
         }
     }
 
@@ -28,7 +28,7 @@ final class Text {
     static void inspect(Map<String, Object> report, PrintStream out) {
         out.printf("heap %s (%s): size %s, used %s, %s blocks, creator %s, stale %s%n", report.get("name"),
                 report.get("path"), report.get("size"), report.get("used"), report.get("blocks"),
-                process(report.get("creator")), yesNo(report.get("stale")));
+                process(report.get("creator")), stale(report));
         out.printf("processes: %s%n", processes(report.get("processes")));
         for (Object item : (List<?>) report.get("catalog")) {
             Map<?, ?> block = (Map<?, ?>) item;
@@ -75,6 +75,11 @@ final class Text {
     private static String processes(Object processes) {
         List<?> list = (List<?>) processes;
         return list.isEmpty() ? "-" : String.join(", ", list.stream().map(Text::process).toList());
+    }
+
+    /** @return yes or no; "n/a" for a heap of another pid namespace, whose processes' liveness is unknown here */
+    private static String stale(Map<?, ?> heap) {
+        return heap.containsKey("otherPidNamespace") ? "n/a (another pid namespace)" : yesNo(heap.get("stale"));
     }
 
     private static String yesNo(Object flag) {

@@ -6,6 +6,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.SharedMemory;
+import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.SharedBarrier;
 import org.shm4j.sync.SharedQueue;
@@ -16,6 +18,7 @@ import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.HeapHeaders;
 import org.shm4j.testing.ShmNames;
 
 import java.io.ByteArrayOutputStream;
@@ -112,7 +115,8 @@ class Shm4jToolTest {
                         .containsKey("thread").containsEntry("heldSince", null);
                 assertThat(state(live, "jobs")).containsEntry("ringKind", "MPMC").containsEntry("capacity", 4096L)
                         .containsEntry("messagesQueued", 2L).containsEntry("headStalled", false)
-                        .containsEntry("recordsSkipped", 0L);
+                        .containsEntry("recordsSkipped", 0L).containsEntry("consumersWaiting", false)
+                        .containsEntry("producersWaiting", false);
                 assertThat(list(state(live, "stats").get("counters"))).containsExactly(
                         Map.of("id", 0L, "registrationId", 1L, "label", "requests served", "value", 5L));
                 assertThat(jobs.poll()).as("inspect consumed nothing").isEqualTo("first");
@@ -267,6 +271,25 @@ class Shm4jToolTest {
                 assertThat(liveHeap.blocks()).isEmpty();
             }
         }
+    }
+
+    @Test
+    void shouldNeitherCallStaleNorRemoveAHeapOfAnotherPidNamespace() throws Exception {
+        Path foreign = dir.resolve("foreign");
+        try (ChildJvm creator = ChildJvm.start(FileHeapCreator.class, foreign.toString())) {
+            creator.awaitLine("CREATED", BOUND);
+            creator.kill(); // its creator is gone: in this namespace the heap would be stale
+        }
+        try (SharedMemory raw = SharedMemory.open(foreign)) {
+            HeapHeaders.setCreatorPidNamespace(raw.segment(), ProcessIdentity.currentPidNamespace() + 1);
+        }
+        Map<String, Object> ls = json("ls", "--dir", dir.toString(), "--json");
+        assertThat(map(list(ls.get("heaps")).getFirst())).containsEntry("otherPidNamespace", true)
+                .containsEntry("stale", false);
+        assertThat(run("ls", "--dir", dir.toString()).out()).contains("n/a (another pid namespace)");
+        Result force = run("gc", "--dir", dir.toString(), "--force");
+        assertThat(force.code()).isZero();
+        assertThat(Files.exists(foreign)).as("its processes may live in their namespace").isTrue();
     }
 
     @Test
