@@ -8,6 +8,7 @@ import org.shm4j.sync.atomic.SharedByteArray;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
+import org.shm4j.sync.map.SharedMapStats;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
@@ -75,8 +76,8 @@ class MapKillTest {
                 int writers = 3 * Math.max(rounds.started(0), Math.max(rounds.started(1), rounds.started(2)));
                 assertThat(writers).as("writer children").isLessThanOrEqualTo(MAX_WRITERS);
                 int writerKills = rounds.kills(0) + rounds.kills(1) + rounds.kills(2);
-                String context = "seed " + seed + ", " + writerKills + " writer kills, " + map.stats()
-                        + "; children printed:\n" + rounds.transcripts();
+                String context = "seed " + seed + ", " + writerKills + " writer kills; children printed:\n"
+                        + rounds.transcripts();
                 checkCounters(heap, map, writers, writerKills, context);
                 checkOwnKeys(heap, map, writers, context);
                 for (int k = 0; k < KEYS; k++) { // still usable by anyone
@@ -103,8 +104,10 @@ class MapKillTest {
             excess += value - sum;
             total += value;
         }
+        SharedMapStats stats = map.stats();
         System.out.println("map chaos: " + total + " increments, " + excess + " unrecorded, " + writerKills
-                + " writer kills, " + map.stats());
+                + " writer kills, " + stats.entries() + " entries in " + stats.segments().size() + " segments, "
+                + stats.repairs() + " repairs");
         assertThat(total).as("increments went through").isPositive();
         assertThat(excess).as("increments not recorded; " + context).isLessThanOrEqualTo(writerKills);
     }
