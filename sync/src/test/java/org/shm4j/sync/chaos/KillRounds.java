@@ -18,6 +18,8 @@ import java.util.concurrent.TimeUnit;
 final class KillRounds implements AutoCloseable {
     /** The bound on every wait of the chaos tests: generous, because the machine may be loaded. */
     static final Duration BOUND = Duration.ofSeconds(90);
+    /** Kills per test: {@code -Dshm4j.chaos.rounds=N}, default 8 (short for CI; tens or hundreds for local hunts). */
+    static final int ROUNDS = Integer.getInteger("shm4j.chaos.rounds", 8);
 
     /** Starts child number {@code n} of a role. */
     interface Role {

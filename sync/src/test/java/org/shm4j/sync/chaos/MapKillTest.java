@@ -46,7 +46,6 @@ class MapKillTest {
     private static final int PER_CHILD = 1 << 14;
     /** Own keys a writer keeps in the map before it removes its oldest. */
     private static final int LIVE = 40;
-    private static final int ROUNDS = Integer.getInteger("shm4j.chaos.rounds", 8);
 
     private static final byte PUTTING = 1;
     private static final byte PUT = 2;
@@ -71,7 +70,7 @@ class MapKillTest {
                     n -> ChildJvm.start(Writer.class, heapName, Integer.toString(3 * n + 2)),
                     n -> ChildJvm.start(Reader.class, heapName));
             try (KillRounds rounds = new KillRounds(roles)) {
-                rounds.run(new Random(seed), ROUNDS, 400);
+                rounds.run(new Random(seed), KillRounds.ROUNDS, 400);
                 rounds.killAll();
                 int writers = 3 * Math.max(rounds.started(0), Math.max(rounds.started(1), rounds.started(2)));
                 assertThat(writers).as("writer children").isLessThanOrEqualTo(MAX_WRITERS);

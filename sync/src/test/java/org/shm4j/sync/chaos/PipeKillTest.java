@@ -32,7 +32,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class PipeKillTest {
     private static final int MAX_SENDERS = 64;
-    private static final int ROUNDS = Integer.getInteger("shm4j.chaos.rounds", 8);
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -49,7 +48,7 @@ class PipeKillTest {
             Thread receiving = Thread.ofPlatform().name("receiver").start(receiver);
             KillRounds.Role sender = n -> ChildJvm.start(Sender.class, heapName, Integer.toString(n));
             try (KillRounds rounds = new KillRounds(List.of(sender))) {
-                rounds.run(new Random(seed), ROUNDS, 400);
+                rounds.run(new Random(seed), KillRounds.ROUNDS, 400);
                 rounds.killAll();
                 int senders = rounds.started(0);
                 assertThat(senders).isLessThanOrEqualTo(MAX_SENDERS);

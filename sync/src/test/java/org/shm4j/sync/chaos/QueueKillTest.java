@@ -46,7 +46,6 @@ class QueueKillTest {
     /** Ids per producer child: child n offers ids {@code n * PER_CHILD ...}. */
     private static final int PER_CHILD = 1 << 16;
     private static final int MAX_PRODUCERS = 64;
-    private static final int ROUNDS = Integer.getInteger("shm4j.chaos.rounds", 8);
     private static final Duration STALL = Duration.ofSeconds(2);
 
     @RegisterExtension
@@ -80,7 +79,7 @@ class QueueKillTest {
                     n -> ChildJvm.start(Consumer.class, heapName, n % 2 == 0 ? "take" : "poll"),
                     n -> ChildJvm.start(Consumer.class, heapName, "handler"));
             try (KillRounds rounds = new KillRounds(roles)) {
-                rounds.run(new Random(seed), ROUNDS, 400);
+                rounds.run(new Random(seed), KillRounds.ROUNDS, 400);
                 rounds.killAll();
                 int producers = 2 * Math.max(rounds.started(0), rounds.started(1));
                 assertThat(producers).as("producer children").isLessThanOrEqualTo(MAX_PRODUCERS);

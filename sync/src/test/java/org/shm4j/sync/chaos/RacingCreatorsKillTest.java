@@ -36,7 +36,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  * that order, and together they differ by at most one per kill; each queue holds its own round's number only.
  */
 class RacingCreatorsKillTest {
-    private static final int ROUNDS = Integer.getInteger("shm4j.chaos.rounds", 8);
     private static final int MAX_ROUNDS = 1500;
 
     @RegisterExtension
@@ -51,7 +50,7 @@ class RacingCreatorsKillTest {
             SharedLong round = SharedLong.create(heap, "round");
             KillRounds.Role racer = n -> ChildJvm.start(Racer.class, heapName);
             try (KillRounds rounds = new KillRounds(List.of(racer, racer, racer))) {
-                rounds.run(new Random(seed), ROUNDS, 400);
+                rounds.run(new Random(seed), KillRounds.ROUNDS, 400);
                 rounds.killAll();
                 int kills = rounds.kills(0) + rounds.kills(1) + rounds.kills(2);
                 long last = round.get();
