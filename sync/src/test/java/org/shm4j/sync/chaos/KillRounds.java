@@ -20,6 +20,8 @@ final class KillRounds implements AutoCloseable {
     static final Duration BOUND = Duration.ofSeconds(90);
     /** Kills per test: {@code -Dshm4j.chaos.rounds=N}, default 8 (short for CI; tens or hundreds for local hunts). */
     static final int ROUNDS = Integer.getInteger("shm4j.chaos.rounds", 8);
+    /** The children a role starts at most: its first, and one per round. */
+    static final int MAX_PER_ROLE = ROUNDS + 1;
 
     /** Starts child number {@code n} of a role. */
     interface Role {
