@@ -186,7 +186,11 @@ public final class SharedBarrier {
      *                               freed by {@link #reset()})
      */
     public Party register() {
-        return new Party(registry.register(description));
+        try {
+            return new Party(registry.register(description));
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -224,19 +228,23 @@ public final class SharedBarrier {
      * calls {@code reset()} again, as after any broken generation.
      */
     public void reset() {
-        registry.freeDead(); // before the new generation, whose waiters would break on them
-        while (true) {
-            long s = state();
-            int generation = (int) s & BARRIER_GENERATION_MASK;
-            if (((int) s & BARRIER_BROKEN) == 0) {
-                breakGeneration(generation);
-                continue;
+        try {
+            registry.freeDead(); // before the new generation, whose waiters would break on them
+            while (true) {
+                long s = state();
+                int generation = (int) s & BARRIER_GENERATION_MASK;
+                if (((int) s & BARRIER_BROKEN) == 0) {
+                    breakGeneration(generation);
+                    continue;
+                }
+                INT.setVolatile(segment, BARRIER_RESET_GENERATION_OFFSET, generation + 1); // before the new generation
+                if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
+                    Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
+                    return;
+                }
             }
-            INT.setVolatile(segment, BARRIER_RESET_GENERATION_OFFSET, generation + 1); // before the new generation
-            if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
-                Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
-                return;
-            }
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
     }
 
@@ -253,7 +261,11 @@ public final class SharedBarrier {
 
     /** @return the parties registered now, including any whose process died and that no {@link #reset()} freed */
     public int getRegisteredParties() {
-        return registry.tokens().length;
+        try {
+            return registry.tokens().length;
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the parties needed to trip the barrier */
@@ -268,6 +280,15 @@ public final class SharedBarrier {
     }
 
     private int await(long timeoutNanos) throws InterruptedException, BrokenBarrierException, TimeoutException {
+        try {
+            return arriveAndWait(timeoutNanos);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    private int arriveAndWait(long timeoutNanos)
+            throws InterruptedException, BrokenBarrierException, TimeoutException {
         long s = state();
         int generation = (int) s & BARRIER_GENERATION_MASK;
         if (Thread.interrupted()) {
@@ -375,8 +396,17 @@ public final class SharedBarrier {
         }
     }
 
+    /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
+    private IllegalStateException closedOr(IllegalStateException failure) {
+        return CoordinationBlocks.closedOr(failure, segment, description);
+    }
+
     private long state() {
-        return (long) LONG.getVolatile(segment, BARRIER_STATE_OFFSET);
+        try {
+            return (long) LONG.getVolatile(segment, BARRIER_STATE_OFFSET);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the state word of the generation after {@code generation}: nobody arrived, not broken */
@@ -423,8 +453,12 @@ public final class SharedBarrier {
         /** Deregisters the party: the death of its process no longer breaks the barrier. Closing again does nothing. */
         @Override
         public void close() {
-            if (registered.compareAndSet(true, false)) {
-                registry.deregister(entry);
+            try {
+                if (registered.compareAndSet(true, false)) {
+                    registry.deregister(entry);
+                }
+            } catch (IllegalStateException e) {
+                throw closedOr(e);
             }
         }
 

@@ -126,12 +126,16 @@ public final class SharedCountDownLatch {
 
     /** Decrements the count, if it is not zero yet; the count-down that reaches zero wakes every waiter. */
     public void countDown() {
-        // at zero the waiters bit goes too, with a wake of them all: nobody will block again
-        Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> switch (w & COORD_VALUE_MASK) {
-            case 0 -> w;
-            case 1 -> 0;
-            default -> w - 1;
-        });
+        try {
+            // at zero the waiters bit goes too, with a wake of them all: nobody will block again
+            Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> switch (w & COORD_VALUE_MASK) {
+                case 0 -> w;
+                case 1 -> 0;
+                default -> w - 1;
+            });
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the count left */
@@ -164,18 +168,31 @@ public final class SharedCountDownLatch {
     }
 
     private boolean await(long timeoutNanos) throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
+        try {
+            if (Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+            if ((word() & COORD_VALUE_MASK) == 0) {
+                return true; // open: allocates nothing
+            }
+            return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
+                    w -> (w & COORD_VALUE_MASK) == 0);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
-        if ((word() & COORD_VALUE_MASK) == 0) {
-            return true; // open: allocates nothing
-        }
-        return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
-                w -> (w & COORD_VALUE_MASK) == 0);
+    }
+
+    /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
+    private IllegalStateException closedOr(IllegalStateException failure) {
+        return CoordinationBlocks.closedOr(failure, segment, description);
     }
 
     private int word() {
-        return (int) INT.getVolatile(segment, COORD_WORD_OFFSET);
+        try {
+            return (int) INT.getVolatile(segment, COORD_WORD_OFFSET);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     private static int checkCount(int count) {

@@ -125,14 +125,22 @@ public final class SharedEvent {
 
     /** Raises the flag and wakes every waiter; does nothing if it is raised already. */
     public void set() {
-        // a new generation, the flag, and the waiters bit cleared with a wake of them all
-        Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> (w & EVENT_SET) != 0 ? w
-                : ((w + EVENT_GENERATION_UNIT) & GENERATIONS) | EVENT_SET);
+        try {
+            // a new generation, the flag, and the waiters bit cleared with a wake of them all
+            Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> (w & EVENT_SET) != 0 ? w
+                    : ((w + EVENT_GENERATION_UNIT) & GENERATIONS) | EVENT_SET);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** Lowers the flag; waiters announced in the word stay announced. */
     public void clear() {
-        INT.getAndBitwiseAnd(segment, COORD_WORD_OFFSET, ~EVENT_SET);
+        try {
+            INT.getAndBitwiseAnd(segment, COORD_WORD_OFFSET, ~EVENT_SET);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return true if the flag is raised */
@@ -165,20 +173,33 @@ public final class SharedEvent {
     }
 
     private boolean await(long timeoutNanos) throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
+        try {
+            if (Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+            int first = word();
+            if ((first & EVENT_SET) != 0) {
+                return true; // raised: allocates nothing
+            }
+            int generation = first & GENERATIONS;
+            return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
+                    w -> (w & EVENT_SET) != 0 || (w & GENERATIONS) != generation);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
-        int first = word();
-        if ((first & EVENT_SET) != 0) {
-            return true; // raised: allocates nothing
-        }
-        int generation = first & GENERATIONS;
-        return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
-                w -> (w & EVENT_SET) != 0 || (w & GENERATIONS) != generation);
+    }
+
+    /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
+    private IllegalStateException closedOr(IllegalStateException failure) {
+        return CoordinationBlocks.closedOr(failure, segment, description);
     }
 
     private int word() {
-        return (int) INT.getVolatile(segment, COORD_WORD_OFFSET);
+        try {
+            return (int) INT.getVolatile(segment, COORD_WORD_OFFSET);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     private static String named(String name) {

@@ -222,8 +222,12 @@ public final class SharedSemaphore {
      * @throws IllegalArgumentException if {@code n} is out of range (see {@link #acquire(int)})
      */
     public boolean tryAcquire(int n) {
-        checkCount(n);
-        return kind == Kind.UNDO ? tryUndo(n, -1, false) : tryCounted(n, word());
+        try {
+            checkCount(n);
+            return kind == Kind.UNDO ? tryUndo(n, -1, false) : tryCounted(n, word());
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -260,36 +264,48 @@ public final class SharedSemaphore {
      *                                  2<sup>31</sup>-1 permits, or (undo) this process holds fewer than {@code n}
      */
     public void release(int n) {
-        if (n < 0) {
-            throw new IllegalArgumentException(description + ": n=" + n + " (expected: >= 0)");
-        }
-        if (kind == Kind.UNDO) {
-            releaseUndo(n);
-            return;
-        }
-        int limit = kind == Kind.BOUNDED ? permits : COORD_VALUE_MASK;
-        while (true) {
-            int w = word();
-            int available = w & COORD_VALUE_MASK;
-            if (n > limit - available) {
-                throw new IllegalStateException(description + " released too many times: " + available
-                        + " available + " + n + " released (expected: at most " + limit + ")");
+        try {
+            if (n < 0) {
+                throw new IllegalArgumentException(description + ": n=" + n + " (expected: >= 0)");
             }
-            if (INT.compareAndSet(segment, COORD_WORD_OFFSET, w, available + n)) { // clears the waiters bit
-                Waits.wakeAllIfAnnounced(segment, COORD_WORD_OFFSET, w, COORD_WAITERS);
+            if (kind == Kind.UNDO) {
+                releaseUndo(n);
                 return;
             }
+            int limit = kind == Kind.BOUNDED ? permits : COORD_VALUE_MASK;
+            while (true) {
+                int w = word();
+                int available = w & COORD_VALUE_MASK;
+                if (n > limit - available) {
+                    throw new IllegalStateException(description + " released too many times: " + available
+                            + " available + " + n + " released (expected: at most " + limit + ")");
+                }
+                if (INT.compareAndSet(segment, COORD_WORD_OFFSET, w, available + n)) { // clears the waiters bit
+                    Waits.wakeAllIfAnnounced(segment, COORD_WORD_OFFSET, w, COORD_WAITERS);
+                    return;
+                }
+            }
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
     }
 
     /** @return the permits available now (a snapshot; for an undo semaphore it counts dead holders not yet found) */
     public int availablePermits() {
-        return kind == Kind.UNDO ? (int) (permits - slots.sum(ProcessSlots.FIRST)) : word() & COORD_VALUE_MASK;
+        try {
+            return kind == Kind.UNDO ? (int) (permits - slots.sum(ProcessSlots.FIRST)) : word() & COORD_VALUE_MASK;
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the permits this process holds: counted for an undo semaphore only, else 0 */
     public int heldByThisProcess() {
-        return kind == Kind.UNDO ? slots.get(slots.mine(), ProcessSlots.FIRST) : 0;
+        try {
+            return kind == Kind.UNDO ? slots.get(slots.mine(), ProcessSlots.FIRST) : 0;
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the kind, fixed at creation */
@@ -308,6 +324,14 @@ public final class SharedSemaphore {
     }
 
     private boolean acquire(int n, long timeoutNanos) throws InterruptedException {
+        try {
+            return acquireOrWait(n, timeoutNanos);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    private boolean acquireOrWait(int n, long timeoutNanos) throws InterruptedException {
         checkCount(n);
         if (Thread.interrupted()) {
             throw new InterruptedException();
@@ -394,6 +418,11 @@ public final class SharedSemaphore {
     /** Undo: bumps the release sequence (clearing the waiters bit) and wakes the blocked acquirers. */
     private void bumpAndWake() {
         Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> (w + 1) & COORD_VALUE_MASK);
+    }
+
+    /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
+    private IllegalStateException closedOr(IllegalStateException failure) {
+        return CoordinationBlocks.closedOr(failure, segment, description);
     }
 
     private int word() {

@@ -101,6 +101,17 @@ public final class CoordinationBlocks {
         return kind + " at 0x" + Long.toHexString(block.address());
     }
 
+    /**
+     * @return what a coordination method throws for {@code failure}: if the memory of {@code block} was closed, an
+     *         {@link IllegalStateException} naming the structure (as the locks' messages do), else {@code failure}
+     *         itself; see {@link Blocks#closedOr}. Only called from catch blocks: the hot paths pay nothing.
+     */
+    public static IllegalStateException closedOr(IllegalStateException failure, MemorySegment block,
+                                                 String description) {
+        return Blocks.closedOr(failure, block.scope(),
+                description + " cannot be used: the heap or segment it lives in is closed");
+    }
+
     private static void format(MemorySegment block, BlockType type, int param1, int param2, int word) {
         block.set(JAVA_INT, COORD_WORD_OFFSET, word); // plain: the block is published (or handed out) after this
         block.set(JAVA_INT, COORD_TAG_OFFSET, type.tag());

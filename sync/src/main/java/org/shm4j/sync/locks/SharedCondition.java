@@ -212,7 +212,11 @@ public final class SharedCondition implements Condition {
      */
     @Override
     public void signal() {
-        signal(1);
+        try {
+            signal(1);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -222,7 +226,11 @@ public final class SharedCondition implements Condition {
      */
     @Override
     public void signalAll() {
-        signal(Integer.MAX_VALUE);
+        try {
+            signal(Integer.MAX_VALUE);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     @Override
@@ -243,6 +251,14 @@ public final class SharedCondition implements Condition {
      * @return an estimate of the time left ({@code awaitNanos}'s answer; 1 when waiting for ever)
      */
     private long awaitFor(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        try {
+            return awaitChange(timeoutNanos, interruptible);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    private long awaitChange(long timeoutNanos, boolean interruptible) throws InterruptedException {
         if (interruptible && Thread.interrupted()) {
             throw new InterruptedException();
         }
@@ -265,6 +281,11 @@ public final class SharedCondition implements Condition {
             Thread.currentThread().interrupt();
         }
         return timeoutNanos < 0 ? 1 : timeoutNanos - (System.nanoTime() - start);
+    }
+
+    /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
+    private IllegalStateException closedOr(IllegalStateException failure) {
+        return CoordinationBlocks.closedOr(failure, segment, description);
     }
 
     private void requireHeld() {
