@@ -4,6 +4,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.BarrierRegistry;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
@@ -275,8 +276,8 @@ public final class SharedBarrier {
 
     @Override
     public String toString() {
-        return description + " (" + getNumberWaiting() + " of " + parties + " waiting" + (isBroken() ? ", broken)"
-                : ")");
+        return Blocks.unlessClosed(segment.scope(), () -> description + " (" + getNumberWaiting() + " of " + parties
+                + " waiting" + (isBroken() ? ", broken)" : ")"), description + " (its heap is closed)");
     }
 
     private int await(long timeoutNanos) throws InterruptedException, BrokenBarrierException, TimeoutException {

@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
@@ -164,7 +165,8 @@ public final class SharedCountDownLatch {
 
     @Override
     public String toString() {
-        return description + " (count " + getCount() + ")";
+        return Blocks.unlessClosed(segment.scope(), () -> description + " (count " + getCount() + ")",
+                description + " (its heap is closed)");
     }
 
     private boolean await(long timeoutNanos) throws InterruptedException {

@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
@@ -169,7 +170,8 @@ public final class SharedEvent {
 
     @Override
     public String toString() {
-        return description + (isSet() ? " (set)" : " (clear)");
+        return Blocks.unlessClosed(segment.scope(), () -> description + (isSet() ? " (set)" : " (clear)"),
+                description + " (its heap is closed)");
     }
 
     private boolean await(long timeoutNanos) throws InterruptedException {

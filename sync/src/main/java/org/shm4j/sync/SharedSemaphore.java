@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
@@ -320,7 +321,8 @@ public final class SharedSemaphore {
 
     @Override
     public String toString() {
-        return description + " (" + kind + ", " + availablePermits() + " of " + permits + " available)";
+        return Blocks.unlessClosed(segment.scope(), () -> description + " (" + kind + ", " + availablePermits()
+                + " of " + permits + " available)", description + " (its heap is closed)");
     }
 
     private boolean acquire(int n, long timeoutNanos) throws InterruptedException {

@@ -130,7 +130,7 @@ public final class SharedBoolean {
 
     @Override
     public String toString() {
-        return Boolean.toString(get());
+        return Blocks.unlessClosed(segment.scope(), () -> Boolean.toString(get()), closedMessage);
     }
 
     private static int bits(boolean value) {

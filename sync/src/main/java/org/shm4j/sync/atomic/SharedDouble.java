@@ -233,6 +233,6 @@ public final class SharedDouble {
 
     @Override
     public String toString() {
-        return Double.toString(get());
+        return Blocks.unlessClosed(segment.scope(), () -> Double.toString(get()), closedMessage);
     }
 }

@@ -268,6 +268,6 @@ public final class SharedInt {
 
     @Override
     public String toString() {
-        return Integer.toString(get());
+        return Blocks.unlessClosed(segment.scope(), () -> Integer.toString(get()), closedMessage);
     }
 }

@@ -268,6 +268,6 @@ public final class SharedLong {
 
     @Override
     public String toString() {
-        return Long.toString(get());
+        return Blocks.unlessClosed(segment.scope(), () -> Long.toString(get()), closedMessage);
     }
 }

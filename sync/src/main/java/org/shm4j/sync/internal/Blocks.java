@@ -8,6 +8,7 @@ import org.shm4j.core.ShmFormatException;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
@@ -88,6 +89,23 @@ public final class Blocks {
         }
         Throwable jdk = isClosedMessage(failure) ? failure.getCause() : failure;
         return new IllegalStateException(closedMessage, jdk);
+    }
+
+    /**
+     * For a structure's {@code toString}, which must not throw (loggers and debuggers call it): {@code live} while
+     * its memory is open, else {@code closed}, also when the memory is closed while {@code live} reads it.
+     */
+    public static String unlessClosed(MemorySegment.Scope memory, Supplier<String> live, String closed) {
+        if (memory.isAlive()) {
+            try {
+                return live.get();
+            } catch (IllegalStateException e) {
+                if (memory.isAlive()) {
+                    throw e;
+                }
+            }
+        }
+        return closed;
     }
 
     /** @return true if {@code failure} is one that {@link #closedOr} made (its messages all end so) */

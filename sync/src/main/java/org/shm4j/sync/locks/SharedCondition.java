@@ -1,6 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
@@ -235,7 +236,8 @@ public final class SharedCondition implements Condition {
 
     @Override
     public String toString() {
-        return description + " (" + INT.getVolatile(segment, COND_WAITERS_OFFSET) + " waiting)";
+        return Blocks.unlessClosed(segment.scope(), () -> description + " ("
+                + INT.getVolatile(segment, COND_WAITERS_OFFSET) + " waiting)", description + " (its heap is closed)");
     }
 
     private void signal(int count) {

@@ -316,7 +316,8 @@ public final class SharedFairLock extends TimedLock {
 
     @Override
     public String toString() {
-        return description() + owner().map(o -> " held by " + o).orElse(" (free)");
+        return Blocks.unlessClosed(segment.scope(), () -> description() + owner().map(o -> " held by " + o)
+                .orElse(" (free)"), description() + " (its heap is closed)");
     }
 
     @Override

@@ -227,7 +227,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     @Override
     public String toString() {
-        return description + writer().map(o -> " write-locked by " + o).orElse("") + " readers " + readerPids();
+        return Blocks.unlessClosed(segment.scope(), () -> description + writer().map(o -> " write-locked by " + o)
+                .orElse("") + " readers " + readerPids(), description + " (its heap is closed)");
     }
 
     /** The slow path of the read lock: waits while a writer holds the lock or waits for it. */

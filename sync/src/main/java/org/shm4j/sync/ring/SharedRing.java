@@ -657,7 +657,8 @@ public final class SharedRing {
 
     @Override
     public String toString() {
-        return "ring(" + kind + ", capacity " + capacity + ", " + size() + " bytes in use)";
+        return Blocks.unlessClosed(block.scope(), () -> "ring(" + kind + ", capacity " + capacity + ", " + size()
+                + " bytes in use)", description + " (its heap is closed)");
     }
 
     /** @return the data memory (for claims) */
