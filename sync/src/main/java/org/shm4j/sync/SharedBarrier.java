@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.BarrierRegistry;
 import org.shm4j.sync.internal.Blocks;
@@ -139,8 +140,16 @@ public final class SharedBarrier {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another number of parties
      */
     public static SharedBarrier openOrCreate(SharedHeap heap, String name, int parties) {
-        return new SharedBarrier(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.BARRIER, size(parties),
-                parties, 0, 0, named(name)), named(name));
+        try {
+            return new SharedBarrier(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.BARRIER, size(parties),
+                    parties, 0, 0, named(name)), named(name));
+        } catch (ShmTypeMismatchException e) {
+            throw Blocks.mismatch(e, () -> {
+                SharedBarrier existing = open(heap, name);
+                return existing.description + " exists for " + existing.parties + " parties (asked: " + parties
+                        + ")";
+            });
+        }
     }
 
     /**

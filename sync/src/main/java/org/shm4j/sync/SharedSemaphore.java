@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.ProcessSlots;
@@ -159,8 +160,16 @@ public final class SharedSemaphore {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another kind or initial permits
      */
     public static SharedSemaphore openOrCreate(SharedHeap heap, String name, int permits, Kind kind) {
-        return new SharedSemaphore(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.SEMAPHORE, SEM_SIZE,
-                code(kind, permits), permits, initialWord(kind, permits), named(name)), named(name));
+        try {
+            return new SharedSemaphore(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.SEMAPHORE, SEM_SIZE,
+                    code(kind, permits), permits, initialWord(kind, permits), named(name)), named(name));
+        } catch (ShmTypeMismatchException e) {
+            throw Blocks.mismatch(e, () -> {
+                SharedSemaphore existing = open(heap, name);
+                return existing.description + " exists as " + existing.kind + " with " + existing.permits
+                        + " permits (asked: " + kind + " with " + permits + ")";
+            });
+        }
     }
 
     /**

@@ -52,6 +52,29 @@ class ErrorMessagesTest {
     }
 
     @Test
+    void shouldNameTheParametersAStructureExistsWithWhenOpenOrCreateAsksOthers() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedQueue.create(heap, "q", 1024, Codec.longs());
+            assertThatThrownBy(() -> SharedQueue.openOrCreate(heap, "q", 4096, Codec.longs()))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("ring 'q' exists as MPMC with capacity 1024 (asked: MPMC with capacity 4096)");
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "q", SharedRing.Kind.SPSC, 1024))
+                    .hasMessage("ring 'q' exists as MPMC with capacity 1024 (asked: SPSC with capacity 1024)");
+            SharedSemaphore.create(heap, "sem", 3, SharedSemaphore.Kind.UNDO);
+            assertThatThrownBy(() -> SharedSemaphore.openOrCreate(heap, "sem", 3, SharedSemaphore.Kind.BOUNDED))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("semaphore 'sem' exists as UNDO with 3 permits (asked: BOUNDED with 3)");
+            SharedBarrier.create(heap, "barrier", 2);
+            assertThatThrownBy(() -> SharedBarrier.openOrCreate(heap, "barrier", 3))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("barrier 'barrier' exists for 2 parties (asked: 3)");
+            SharedInt.create(heap, "int");
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "int", SharedRing.Kind.SPSC, 1024))
+                    .as("another kind of block: the heap's own words").hasMessageContaining("is a SharedInt");
+        }
+    }
+
+    @Test
     void shouldNameTheValueNotItsLockWhenCreatedTwice() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedLong.create(heap, "total", 0, true);

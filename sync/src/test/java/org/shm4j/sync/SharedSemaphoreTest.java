@@ -87,7 +87,7 @@ class SharedSemaphoreTest {
             assertThat(SharedSemaphore.openOrCreate(heap, "s", 4, Kind.UNDO).kind()).isEqualTo(Kind.UNDO);
             assertThatThrownBy(() -> SharedSemaphore.openOrCreate(heap, "s", 4, Kind.BOUNDED))
                     .isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessage("semaphore 's' exists with parameters (3, 4) (expected: (2, 4))");
+                    .hasMessage("semaphore 's' exists as UNDO with 4 permits (asked: BOUNDED with 4)");
 
             MemorySegment raw = arena.allocate(SharedSemaphore.requiredBytes() + 64, 64);
             assertThatThrownBy(() -> SharedSemaphore.wrap(raw, 64)).isInstanceOf(ShmFormatException.class)

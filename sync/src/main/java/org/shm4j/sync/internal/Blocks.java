@@ -4,6 +4,7 @@ import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
@@ -89,6 +90,24 @@ public final class Blocks {
         }
         Throwable jdk = isClosedMessage(failure) ? failure.getCause() : failure;
         return new IllegalStateException(closedMessage, jdk);
+    }
+
+    /**
+     * For the {@code openOrCreate} of a structure that exists with other parameters: the heap's or the header's
+     * mismatch {@code e} (worded in block bytes or raw header fields), re-worded by {@code existing}, which opens the
+     * structure as it is and describes it beside what was asked; {@code e} itself if it cannot be opened (another
+     * kind of block, damaged bytes).
+     */
+    public static ShmTypeMismatchException mismatch(ShmTypeMismatchException e, Supplier<String> existing) {
+        String described;
+        try {
+            described = existing.get();
+        } catch (RuntimeException cannotOpen) {
+            return e;
+        }
+        ShmTypeMismatchException clear = new ShmTypeMismatchException(described);
+        clear.initCause(e);
+        return clear;
     }
 
     /**

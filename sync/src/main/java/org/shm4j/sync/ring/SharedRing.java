@@ -310,8 +310,16 @@ public final class SharedRing {
      * @throws ShmTypeMismatchException if it exists with another kind or capacity
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
-        return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
-                s -> RingHeaders.format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
+        try {
+            return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
+                    s -> RingHeaders.format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
+        } catch (ShmTypeMismatchException e) {
+            throw Blocks.mismatch(e, () -> {
+                SharedRing existing = open(heap, name);
+                return existing.description + " exists as " + existing.kind + " with capacity " + existing.capacity
+                        + " (asked: " + kind + " with capacity " + capacity + ")";
+            });
+        }
     }
 
     /**
