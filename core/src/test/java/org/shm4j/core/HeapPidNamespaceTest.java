@@ -8,6 +8,7 @@ import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.HeapHeaders;
 import org.shm4j.testing.ShmNames;
+import org.shm4j.testing.Unshare;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -68,28 +69,14 @@ class HeapPidNamespaceTest {
 
     @Test
     void shouldRefuseAProcessInItsOwnPidNamespace() throws IOException, InterruptedException {
-        assumeThat(unshareWorks()).as("unshare --pid (root) is available").isTrue();
+        assumeThat(Unshare.works("--pid", "--fork", "--mount-proc")).as("unshare --pid (root) is available").isTrue();
         String name = names.unique("ns-child");
         try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
-            List<String> command = List.of("unshare", "--pid", "--fork", "--mount-proc",
-                    ProcessHandle.current().info().command().orElseThrow(), "-cp",
-                    System.getProperty("java.class.path"), "--enable-native-access=ALL-UNNAMED",
-                    "-XX:TieredStopAtLevel=1", OpenChild.class.getName(), name);
-            Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+            Process child = Unshare.java(List.of("--pid", "--fork", "--mount-proc"), OpenChild.class, name);
             assertThat(child.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
             String output = new String(child.getInputStream().readAllBytes());
             assertThat(output).as("the child's own words").contains("refused: heap")
                     .contains("pid namespace " + ProcessIdentity.currentPidNamespace());
-        }
-    }
-
-    private static boolean unshareWorks() throws IOException, InterruptedException {
-        try {
-            Process probe = new ProcessBuilder("unshare", "--pid", "--fork", "--mount-proc", "true")
-                    .redirectErrorStream(true).start();
-            return probe.waitFor(WAIT_SECONDS, TimeUnit.SECONDS) && probe.exitValue() == 0;
-        } catch (IOException noUnshare) {
-            return false;
         }
     }
 

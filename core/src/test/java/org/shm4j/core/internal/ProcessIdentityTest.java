@@ -4,12 +4,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.Unshare;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -84,11 +86,10 @@ class ProcessIdentityTest {
     @Test
     void shouldAgreeWithAProcessInAnotherTimeNamespace() throws IOException, InterruptedException {
         // the kernel adds the reader's time-namespace boot offset to /proc/<pid>/stat's start time
-        assumeThat(works("unshare", "--time", "--boottime", "100000", "--fork", "true"))
-                .as("unshare --time (Linux 5.6+, root) is available").isTrue();
-        Process child = new ProcessBuilder("unshare", "--time", "--boottime", "100000", "--fork",
-                ProcessHandle.current().info().command().orElseThrow(), "-cp", System.getProperty("java.class.path"),
-                "-XX:TieredStopAtLevel=1", TokenChild.class.getName()).redirectErrorStream(true).start();
+        List<String> options = List.of("--time", "--boottime", "100000", "--fork");
+        assumeThat(Unshare.works(options.toArray(String[]::new))).as("unshare --time (Linux 5.6+, root) is available")
+                .isTrue();
+        Process child = Unshare.java(options, TokenChild.class);
         long token = 0;
         try {
             String line = child.inputReader().readLine();
@@ -101,15 +102,6 @@ class ProcessIdentityTest {
             ProcessHandle.of(ProcessIdentity.pid(token)).ifPresent(ProcessHandle::destroyForcibly);
             child.destroyForcibly();
             assertThat(child.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
-        }
-    }
-
-    private static boolean works(String... command) throws InterruptedException {
-        try {
-            Process probe = new ProcessBuilder(command).redirectErrorStream(true).start();
-            return probe.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS) && probe.exitValue() == 0;
-        } catch (IOException absent) {
-            return false;
         }
     }
 
