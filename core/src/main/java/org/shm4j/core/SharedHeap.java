@@ -280,7 +280,13 @@ public final class SharedHeap implements AutoCloseable {
         return open(file, HeapOptions.defaults());
     }
 
-    /** Opens a file-backed heap and records this process in its attach table. */
+    /**
+     * Opens a file-backed heap and records this process in its attach table.
+     *
+     * @throws ShmNotFoundException if the file does not exist
+     * @throws ShmFormatException   if it is not a valid heap
+     * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README)
+     */
     public static SharedHeap open(Path file, HeapOptions options) {
         return HeapLifecycle.open(() -> SharedMemory.open(file), options);
     }
@@ -307,6 +313,7 @@ public final class SharedHeap implements AutoCloseable {
      * nothing worth keeping.
      *
      * @return true if this call deleted the file
+     * @throws ShmException if the heap was made in another pid namespace, whose processes this one cannot judge
      */
     public static boolean unlinkIfStale(Path file) {
         Objects.requireNonNull(file, "file");
