@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -40,7 +39,7 @@ public final class ProcessIdentity {
     /** Added to every start time in ticks: the same for every process of this boot, another after a reboot. */
     private static final long BOOT_SALT = bootSalt();
     private static final boolean PROC = procDescribesThisProcess();
-    private static final long CURRENT_STAMP = stamp(ProcessHandle.current());
+    private static final long CURRENT_STAMP = startStamp(ProcessHandle.current().pid());
     private static final long CURRENT_TOKEN = token(ProcessHandle.current().pid(), CURRENT_STAMP);
     private static final long PID_NAMESPACE = pidNamespace();
     /** Epoch ms at tick 0 as this JVM sees it (for display only), or 0 without {@code /proc}. */
@@ -67,7 +66,7 @@ public final class ProcessIdentity {
         if (PROC) {
             return salted(procStamp(pid));
         }
-        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(ProcessIdentity::stamp).orElse(-1L);
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(ProcessIdentity::epochMillis).orElse(-1L);
     }
 
     /**
@@ -140,10 +139,6 @@ public final class ProcessIdentity {
         }
     }
 
-    private static long stamp(ProcessHandle process) {
-        return PROC ? salted(procStamp(process.pid())) : epochMillis(process);
-    }
-
     /** @return {@code ticks} plus this boot's salt, or {@code ticks} itself if it is -1 (gone) or 0 (unknown) */
     private static long salted(long ticks) {
         return ticks > 0 ? ticks + BOOT_SALT : ticks;
@@ -163,6 +158,14 @@ public final class ProcessIdentity {
         if (stat == null) {
             return Files.exists(Path.of("/proc", Long.toString(pid))) ? 0 : -1;
         }
+        return parseStamp(stat);
+    }
+
+    /**
+     * @return field 22 of the {@code /proc/<pid>/stat} text {@code stat} less this time namespace's offset; -1 for
+     *         a zombie or text that cannot be parsed
+     */
+    private static long parseStamp(String stat) {
         int close = stat.lastIndexOf(')'); // the command name, in parentheses, may hold spaces and parentheses
         if (close < 0 || close + 2 >= stat.length()) {
             return -1;
@@ -193,8 +196,7 @@ public final class ProcessIdentity {
      */
     private static boolean procDescribesThisProcess() {
         String stat = procStat("self");
-        long pid = ProcessHandle.current().pid();
-        return stat != null && stat.startsWith(pid + " (") && procStamp(pid) > 0;
+        return stat != null && stat.startsWith(ProcessHandle.current().pid() + " (") && parseStamp(stat) > 0;
     }
 
     /** @return the boot-time offset of this process's time namespace in clock ticks (0 without time namespaces) */
