@@ -170,6 +170,14 @@ public final class FairTurns {
     }
 
     /**
+     * For an unlock of the turn in {@code word}: {@link #takeAnnouncement}, if tickets are out beside the holder's
+     * (waiters block only then); an uncontended unlock does not even read the flag.
+     */
+    public static boolean takeAnnouncementBeforeRelease(MemorySegment s, long word) {
+        return FairWord.out(word) > 1 && takeAnnouncement(s);
+    }
+
+    /**
      * After the turn passed: wakes every blocked waiter if {@code announced} (taken before the pass), or if a waiter
      * announced itself since. That second look (a volatile load, not cleared) catches a waiter that announced itself
      * between the take and the pass and compared the futex word before it changed.

@@ -212,8 +212,7 @@ public final class SharedFairLock extends TimedLock {
             // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's write
             LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
             long passed = FairWord.passed(word);
-            // waiters block only with a ticket out beside ours; uncontended, the flag is not even read
-            boolean announced = FairWord.out(word) > 1 && FairTurns.takeAnnouncement(s);
+            boolean announced = FairTurns.takeAnnouncementBeforeRelease(s, word);
             if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, passed)) { // the release
                 idleGuess = passed;
                 afterPass(s, word, announced);
@@ -233,7 +232,7 @@ public final class SharedFairLock extends TimedLock {
                     + owner().map(LockOwner::toString).orElse("nobody"));
         }
         LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as in release
-        boolean announced = FairWord.out(word) > 1 && FairTurns.takeAnnouncement(s); // as in release
+        boolean announced = FairTurns.takeAnnouncementBeforeRelease(s, word);
         while (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) { // the release
             long now = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
             if ((int) now != (int) word) { // only tickets may come meanwhile: serving and owner are ours
@@ -316,8 +315,8 @@ public final class SharedFairLock extends TimedLock {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(segment.scope(), () -> description() + owner().map(o -> " held by " + o)
-                .orElse(" (free)"), description() + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(segment.scope(), description(),
+                () -> description() + owner().map(o -> " held by " + o).orElse(" (free)"));
     }
 
     @Override

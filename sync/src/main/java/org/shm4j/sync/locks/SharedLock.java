@@ -23,8 +23,8 @@ import java.util.Optional;
  * <tr><td>0</td><td>8</td><td>word</td><td>0 = free; else bits 0..29 = owner pid, bit 30 = a waiter may be
  *     blocked (the releaser must move the wake sequence and wake one), bits 32..63 = low 32 bits of the owner
  *     process's start stamp (on Linux its start time in clock ticks since boot; 0 if the OS does not tell); with the
- *     pid it tells a dead owner from a recycled pid</td><td>64-bit CAS to acquire (acquire semantics); CAS to 0 to release (release semantics),
- *     getAndSet 0 if bit 30 was set</td></tr>
+ *     pid it tells a dead owner from a recycled pid</td><td>64-bit CAS to acquire (acquire semantics); CAS to 0 to
+ *     release (release semantics), getAndSet 0 if bit 30 was set</td></tr>
  * <tr><td>8</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free (and, after a take-over,
  *     the dead owner's until the new owner writes its own)</td><td>opaque, written by the owner after its CAS and
  *     cleared before its release</td></tr>
@@ -234,7 +234,7 @@ public final class SharedLock extends TimedLock {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(segment.scope(), () -> description() + owner().map(o -> " held by " + o)
-                .orElse(" (free)"), description() + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(segment.scope(), description(),
+                () -> description() + owner().map(o -> " held by " + o).orElse(" (free)"));
     }
 }
