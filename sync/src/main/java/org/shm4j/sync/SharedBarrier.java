@@ -285,8 +285,8 @@ public final class SharedBarrier {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(segment.scope(), () -> description + " (" + getNumberWaiting() + " of " + parties
-                + " waiting" + (isBroken() ? ", broken)" : ")"), description + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(segment.scope(), description, () -> description + " ("
+                + getNumberWaiting() + " of " + parties + " waiting" + (isBroken() ? ", broken)" : ")"));
     }
 
     private int await(long timeoutNanos) throws InterruptedException, BrokenBarrierException, TimeoutException {

@@ -165,8 +165,8 @@ public final class SharedCountDownLatch {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(segment.scope(), () -> description + " (count " + getCount() + ")",
-                description + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(segment.scope(), description,
+                () -> description + " (count " + getCount() + ")");
     }
 
     private boolean await(long timeoutNanos) throws InterruptedException {

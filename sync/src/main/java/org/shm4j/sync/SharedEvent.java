@@ -170,8 +170,8 @@ public final class SharedEvent {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(segment.scope(), () -> description + (isSet() ? " (set)" : " (clear)"),
-                description + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(segment.scope(), description,
+                () -> description + (isSet() ? " (set)" : " (clear)"));
     }
 
     private boolean await(long timeoutNanos) throws InterruptedException {

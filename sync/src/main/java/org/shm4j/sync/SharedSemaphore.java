@@ -330,8 +330,8 @@ public final class SharedSemaphore {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(segment.scope(), () -> description + " (" + kind + ", " + availablePermits()
-                + " of " + permits + " available)", description + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(segment.scope(), description, () -> description + " (" + kind + ", "
+                + availablePermits() + " of " + permits + " available)");
     }
 
     private boolean acquire(int n, long timeoutNanos) throws InterruptedException {

@@ -127,6 +127,14 @@ public final class Blocks {
         return closed;
     }
 
+    /**
+     * {@link #unlessClosed} for a structure described by {@code description}: once its memory is closed,
+     * {@code description} followed by {@code " (its heap is closed)"}.
+     */
+    public static String describeUnlessClosed(MemorySegment.Scope memory, String description, Supplier<String> live) {
+        return unlessClosed(memory, live, description + " (its heap is closed)");
+    }
+
     /** @return true if {@code failure} is one that {@link #closedOr} made (its messages all end so) */
     private static boolean isClosedMessage(IllegalStateException failure) {
         return failure.getCause() instanceof IllegalStateException && failure.getMessage() != null

@@ -6,6 +6,7 @@ import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.RecordCodec;
+import org.shm4j.sync.internal.Blocks;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -380,8 +381,8 @@ public final class SharedList<T> implements Iterable<T> {
 
     @Override
     public String toString() {
-        return store.header.scope().isAlive() ? store.what() + " of " + size() + " elements"
-                : store.what() + " (its heap is closed)";
+        return Blocks.describeUnlessClosed(store.header.scope(), store.what(),
+                () -> store.what() + " of " + size() + " elements");
     }
 
     private static <T> SharedList<T> checked(SharedList<T> list) {

@@ -236,8 +236,8 @@ public final class SharedCondition implements Condition {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(segment.scope(), () -> description + " ("
-                + INT.getVolatile(segment, COND_WAITERS_OFFSET) + " waiting)", description + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(segment.scope(), description,
+                () -> description + " (" + INT.getVolatile(segment, COND_WAITERS_OFFSET) + " waiting)");
     }
 
     private void signal(int count) {

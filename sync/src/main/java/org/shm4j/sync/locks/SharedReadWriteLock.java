@@ -227,8 +227,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(segment.scope(), () -> description + writer().map(o -> " write-locked by " + o)
-                .orElse("") + " readers " + readerPids(), description + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(segment.scope(), description, () -> description
+                + writer().map(o -> " write-locked by " + o).orElse("") + " readers " + readerPids());
     }
 
     /** The slow path of the read lock: waits while a writer holds the lock or waits for it. */

@@ -665,8 +665,8 @@ public final class SharedRing {
 
     @Override
     public String toString() {
-        return Blocks.unlessClosed(block.scope(), () -> "ring(" + kind + ", capacity " + capacity + ", " + size()
-                + " bytes in use)", description + " (its heap is closed)");
+        return Blocks.describeUnlessClosed(block.scope(), description, () -> "ring(" + kind + ", capacity "
+                + capacity + ", " + size() + " bytes in use)");
     }
 
     /** @return the data memory (for claims) */
