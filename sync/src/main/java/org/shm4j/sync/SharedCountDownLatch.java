@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
@@ -93,8 +94,13 @@ public final class SharedCountDownLatch {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another initial count
      */
     public static SharedCountDownLatch openOrCreate(SharedHeap heap, String name, int count) {
-        return new SharedCountDownLatch(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.LATCH, LATCH_SIZE,
-                checkCount(count), 0, count, named(name)), named(name));
+        try {
+            return new SharedCountDownLatch(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.LATCH, LATCH_SIZE,
+                    checkCount(count), 0, count, named(name)), named(name));
+        } catch (ShmTypeMismatchException e) {
+            throw Blocks.mismatch(e, () -> named(name) + " exists with initial count "
+                    + CoordinationBlocks.param1(open(heap, name).segment) + " (asked: " + count + ")");
+        }
     }
 
     /**

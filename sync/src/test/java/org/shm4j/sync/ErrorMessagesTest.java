@@ -68,6 +68,10 @@ class ErrorMessagesTest {
             assertThatThrownBy(() -> SharedBarrier.openOrCreate(heap, "barrier", 3))
                     .isInstanceOf(ShmTypeMismatchException.class)
                     .hasMessage("barrier 'barrier' exists for 2 parties (asked: 3)");
+            SharedCountDownLatch.create(heap, "latch", 2);
+            assertThatThrownBy(() -> SharedCountDownLatch.openOrCreate(heap, "latch", 3))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("latch 'latch' exists with initial count 2 (asked: 3)");
             SharedInt.create(heap, "int");
             assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "int", SharedRing.Kind.SPSC, 1024))
                     .as("another kind of block: the heap's own words").hasMessageContaining("is a SharedInt");
