@@ -3,10 +3,12 @@ package org.shm4j.testing;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -67,6 +69,28 @@ public final class Unshare {
     public static Process javaAsNobodyUnderHidepid(Path staging, boolean nativeAccess, Class<?> main, String... args)
             throws IOException {
         return start(HIDEPID_AS_NOBODY, readableClassPath(staging), nativeAccess, main, args);
+    }
+
+    /**
+     * Waits for {@code child} to exit, at most {@code timeout}, then kills it if it still runs.
+     *
+     * @return everything it printed (its output is small enough for the pipe, so it never blocks on it)
+     * @throws AssertionError if it does not exit in time or exits with a code other than 0
+     */
+    public static String awaitOutput(Process child, Duration timeout) throws IOException, InterruptedException {
+        try {
+            if (!child.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new AssertionError("child " + child.pid() + " did not exit within " + timeout);
+            }
+            String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (child.exitValue() != 0) {
+                throw new AssertionError("child " + child.pid() + " exited with " + child.exitValue() + "; output:\n"
+                        + output);
+            }
+            return output;
+        } finally {
+            child.destroyForcibly();
+        }
     }
 
     private static Process start(List<String> prefix, String classPath, boolean nativeAccess, Class<?> main,

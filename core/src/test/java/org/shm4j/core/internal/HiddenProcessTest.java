@@ -7,9 +7,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.testing.Unshare;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -26,7 +26,7 @@ import static org.assertj.core.api.Assumptions.assumeThat;
  */
 @EnabledOnOs(OS.LINUX)
 class HiddenProcessTest {
-    private static final long BOUND_SECONDS = 60;
+    private static final Duration BOUND = Duration.ofSeconds(60);
 
     @TempDir
     Path staging;
@@ -48,7 +48,7 @@ class HiddenProcessTest {
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), FallbackChild.class.getName());
         Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = output(child);
+        String output = Unshare.awaitOutput(child, BOUND);
         assertThat(output).contains("available false", "exists false")
                 .contains("reason native access is not enabled for unnamed module")
                 .contains("start java with --enable-native-access=ALL-UNNAMED to ask the kernel")
@@ -84,7 +84,7 @@ class HiddenProcessTest {
         long dead = deadToken();
         Process child = Unshare.javaAsNobodyUnderHidepid(staging, nativeAccess, HiddenChild.class,
                 Long.toString(ProcessIdentity.currentToken()), Long.toString(dead));
-        String output = output(child);
+        String output = Unshare.awaitOutput(child, BOUND);
         Map<String, String> seen = new HashMap<>();
         for (String line : output.split("\n")) {
             String[] words = line.split(" ", 2);
@@ -94,24 +94,12 @@ class HiddenProcessTest {
         return seen;
     }
 
-    /** @return everything {@code child} printed, once it has exited with 0 (bounded) */
-    private static String output(Process child) throws IOException, InterruptedException {
-        try {
-            assertThat(child.waitFor(BOUND_SECONDS, TimeUnit.SECONDS)).as("the child exits").isTrue();
-            String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(child.exitValue()).as(output).isZero();
-            return output;
-        } finally {
-            child.destroyForcibly();
-        }
-    }
-
     /** @return the token of a process that has been started, stamped, killed and reaped */
     private static long deadToken() throws IOException, InterruptedException {
         Process sleeper = new ProcessBuilder("sleep", "60").start();
         long token = ProcessIdentity.token(sleeper.pid(), ProcessIdentity.startStamp(sleeper.pid()));
         sleeper.destroyForcibly();
-        assertThat(sleeper.waitFor(BOUND_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(sleeper.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
         return token;
     }
 
@@ -155,7 +143,7 @@ class HiddenProcessTest {
                 answers.add("zombiePidAlive " + ProcessIdentity.isPidAlive(zombie));
             } finally {
                 keeper.destroyForcibly();
-                keeper.waitFor(BOUND_SECONDS, TimeUnit.SECONDS);
+                keeper.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS);
             }
             answers.forEach(System.out::println);
             System.out.println("done");
@@ -163,7 +151,7 @@ class HiddenProcessTest {
 
         /** @return true once {@code /proc/<pid>/stat} shows state Z, false if it does not within the bound */
         private static boolean awaitZombie(long pid) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(BOUND_SECONDS);
+            long deadline = System.nanoTime() + BOUND.toNanos();
             while (System.nanoTime() < deadline) {
                 try {
                     String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
