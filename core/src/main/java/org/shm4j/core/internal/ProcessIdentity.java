@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -28,6 +29,18 @@ import java.util.UUID;
  * minus the uptime, recomputed at each read, so it moves with every clock step and drifts a second at a time under
  * NTP; two JVMs started apart then compute different start times for one live process, and each would take the
  * other for dead (and take over its locks).
+ *
+ * <p>Liveness: a process is alive unless {@code /proc/<pid>/stat} (or, without a {@code /proc} for this pid
+ * namespace, {@link ProcessHandle}) shows it as a zombie or with another start stamp, or there is no entry for it
+ * at all. An entry that exists but may not be read ({@code hidepid=1}) gives start stamp 0: alive, stamp unknown.
+ * A missing entry is checked once more with the kernel ({@link PidProbe}, {@code kill(pid, 0)}), because
+ * {@code /proc} mounted with {@code hidepid=2} hides the entries of other users' processes: if the pid exists it is
+ * treated like {@code hidepid=1}'s unknown stamp, alive (so an invisible zombie of another user, or a dead owner's
+ * pid since reused by another user's process, also counts as alive: a lock is then kept too long, never taken from
+ * a live owner). That probe runs only for a missing entry, never for a live owner's visible one. Without native
+ * access for this module ({@code --enable-native-access}) the probe cannot ask, and a missing entry means gone, as
+ * before the probe: right wherever {@code /proc} shows every process, wrong under {@code hidepid=2}, where another
+ * user's live process then looks dead.
  */
 public final class ProcessIdentity {
     /** Field 22 of {@code /proc/<pid>/stat}, counted from field 3 (the state), which follows the last ')'. */
@@ -60,13 +73,19 @@ public final class ProcessIdentity {
 
     /**
      * @return the start stamp of the live process {@code pid}, or -1 if there is none (or it is a zombie); 0 where the
-     *         OS does not tell (also when {@code /proc/<pid>} exists but may not be read, as under {@code hidepid=1})
+     *         OS does not tell: when {@code /proc/<pid>} exists but may not be read (as under {@code hidepid=1}), or
+     *         when it is missing but the kernel says the pid exists (another user's process under {@code hidepid=2};
+     *         see the class comment)
      */
     public static long startStamp(long pid) {
         if (PROC) {
             return salted(procStamp(pid));
         }
-        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(ProcessIdentity::epochMillis).orElse(-1L);
+        Optional<ProcessHandle> process = ProcessHandle.of(pid);
+        if (process.isEmpty()) {
+            return hiddenOrGone(pid);
+        }
+        return process.filter(ProcessHandle::isAlive).map(ProcessIdentity::epochMillis).orElse(-1L);
     }
 
     /**
@@ -111,9 +130,12 @@ public final class ProcessIdentity {
         return bits == 0 || stamp == 0 || startMatches(token, stamp);
     }
 
-    /** @return true if a process with that pid exists and is not a zombie */
+    /**
+     * @return true if a process with that pid exists and is not a zombie, as far as this process can tell (a pid that
+     *         the kernel has but {@code /proc} hides counts as alive; see the class comment)
+     */
     public static boolean isPidAlive(long pid) {
-        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+        return startStamp(pid) >= 0;
     }
 
     /**
@@ -151,14 +173,22 @@ public final class ProcessIdentity {
     /**
      * @return field 22 of {@code /proc/<pid>/stat} less this time namespace's offset: the start time in clock ticks
      *         since boot; -1 if there is no such process, it is a zombie, or the file cannot be parsed; 0 if it
-     *         exists but may not be read
+     *         exists but may not be read, or is hidden
      */
     private static long procStamp(long pid) {
         String stat = procStat(Long.toString(pid));
         if (stat == null) {
-            return Files.exists(Path.of("/proc", Long.toString(pid))) ? 0 : -1;
+            return Files.exists(Path.of("/proc", Long.toString(pid))) ? 0 : hiddenOrGone(pid);
         }
         return parseStamp(stat);
+    }
+
+    /**
+     * @return 0 (unknown) if the kernel says that {@code pid}, which {@code /proc} or the JDK says does not exist,
+     *         exists (hidden by {@code hidepid=2}); -1 (gone) if it says there is none or cannot be asked
+     */
+    private static long hiddenOrGone(long pid) {
+        return PidProbe.exists(pid) ? 0 : -1;
     }
 
     /**
