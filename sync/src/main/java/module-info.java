@@ -5,7 +5,9 @@
  *
  * <p>Blocking waits use Linux {@code futex} through {@code java.lang.foreign.Linker} when this module has native
  * access ({@code --enable-native-access=org.shm4j.sync}, or {@code ALL-UNNAMED} on the class path); without it they
- * fall back to spinning and parking, which works the same but wakes more slowly.
+ * fall back to spinning and parking, which works the same but wakes more slowly. Give {@code org.shm4j.core} native
+ * access too ({@code --enable-native-access=org.shm4j.sync,org.shm4j.core}): with it, a lock held by another user's
+ * live process is never taken for dead where {@code /proc} hides that process ({@code hidepid=2}).
  */
 module org.shm4j.sync {
     requires transitive org.shm4j.core;
