@@ -251,6 +251,7 @@ public final class RobustMutex {
                     continue;
                 }
                 if (interruptible && Thread.interrupted()) {
+                    passOnWakeIfSlept(step);
                     throw new InterruptedException();
                 }
                 long now = System.nanoTime();
@@ -260,11 +261,12 @@ public final class RobustMutex {
                         return true;
                     }
                     if (watch != null) {
-                        published = watch.poll(published, now - start); // throws to the victim of a deadlock
+                        published = pollDeadlocks(published, now - start, step);
                     }
                 }
                 long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
                 if (left <= 0) {
+                    passOnWakeIfSlept(step);
                     return false;
                 }
                 step = block(step, w, wakes, Math.min(left, nextLivenessCheck - now), napNanos);
@@ -475,6 +477,26 @@ public final class RobustMutex {
             LONG.compareAndSet(segment, MUTEX_HELD_SINCE, 0L, System.currentTimeMillis());
         }
         return WakeWord.sleep(segment, 0, step, wakes, maxBlockNanos);
+    }
+
+    /** {@link DeadlockWatch#poll}, passing a wake on (see {@link #passOnWakeIfSlept}) when it picks this waiter. */
+    private DeadlockWatch.Wait pollDeadlocks(DeadlockWatch.Wait published, long waitedNanos, int step) {
+        try {
+            return watch.poll(published, waitedNanos); // throws to the victim of a deadlock
+        } catch (RuntimeException victim) {
+            passOnWakeIfSlept(step);
+            throw victim;
+        }
+    }
+
+    /**
+     * For a waiter leaving {@link #acquireContended} without the mutex at {@code step}: if it slept, the wake that
+     * ended its sleep may have been meant for the next sleeper; see {@link WakeWord#passOn}.
+     */
+    private void passOnWakeIfSlept(int step) {
+        if (step > BLOCK_STEP) {
+            WakeWord.passOn(segment, 0);
+        }
     }
 
     private static void claim(MemorySegment s, long base) {

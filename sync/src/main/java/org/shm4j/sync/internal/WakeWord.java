@@ -20,7 +20,11 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKE_SEQ_ONE;
  * The releaser of a hold with the waiters bit frees the lock word, then adds 1 to the sequence, then calls futex wake
  * only if the count it replaced was not 0. No wake is lost: if the waiter was counted first, it is woken or its wait
  * sees the new sequence; if not, its counting CAS fails on the new sequence and it looks at the lock word again.
- * A waiter killed while counted leaves the count one too high, which costs only wake calls nobody needs.
+ * A release wakes one sleeper (or all); a waiter that then leaves without the mutex (timed out, interrupted, a
+ * deadlock's victim) passes the wake on ({@link #passOn}), so that the next sleeper does not sleep out its liveness
+ * period behind a barger whose hold has no waiters bit. A waiter killed while counted leaves the count one too high,
+ * which costs the release of each hold taken after blocking a wake call nobody needs; one killed after its wake,
+ * before it took the mutex, leaves the next sleeper to its liveness period (at most 50 ms).
  *
  * <p>Naps. A woken waiter that finds the mutex taken again first naps unannounced (no waiters bit, no count) on this
  * word, so that the holder's releases stay on their fast path; announcing itself at once, it could hardly ever fall
@@ -84,6 +88,18 @@ final class WakeWord {
             return idle(s, base, step, wakes + 1, maxBlockNanos);
         } finally {
             INT.getAndAdd(s, base + MUTEX_WAKES, -1); // the count includes this waiter: no borrow from the sequence
+        }
+    }
+
+    /**
+     * For a waiter that leaves without the mutex (timed out, interrupted, chosen as a deadlock's victim) after it
+     * slept: a release wakes one sleeper, and the one it woke may be this waiter, so the wake goes on to the next
+     * counted sleeper (if any), who would otherwise sleep out its liveness period while the mutex may be free, or
+     * held by a barger whose release, without the waiters bit, wakes nobody.
+     */
+    static void passOn(MemorySegment s, long base) {
+        if (countsSleepers(read(s, base))) {
+            wakeAfterRelease(s, base, false);
         }
     }
 
