@@ -387,7 +387,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             long now = System.nanoTime();
             if (now - nextLivenessCheck >= 0) {
                 nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
-                slots.reclaimDead(); // drops the read holds of dead processes
+                slots.reclaimDead(); // drops the read holds of dead processes, which bumps no release count
+                continue; // so look at the holds again now, not after one more sleep on an unchanged word
             }
             long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
             if (left <= 0) {
