@@ -7,7 +7,9 @@ import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.locks.SharedCondition;
 import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ChildJvm;
@@ -23,6 +25,8 @@ import java.util.concurrent.TimeUnit;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.internal.SyncLayout.COND_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
@@ -31,7 +35,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 
 /**
  * A waiter SIGKILLed while blocked (a ring consumer waiting for a message, a ring producer waiting for room, a fair
- * lock waiter) leaves its announcement, the waiters flag, set. The next signal (offer, poll, contended unlock) clears
+ * lock waiter, a condition's waiter) leaves its announcement, the waiters flag, set. The next signal (offer, poll,
+ * contended unlock, signal) clears
  * it with one spare wake-up, and the signals after it pay nothing: the flag stays 0 and the ring's sequence does not
  * move again. A waiter blocked in this process afterwards is still woken.
  */
@@ -148,6 +153,44 @@ class DeadWaiterKillTest {
     }
 
     @Test
+    void shouldClearADeadConditionWaitersFlagAtTheNextSignalAndStillWakeALiveOne() throws Exception {
+        String heapName = names.unique("dead-cond-waiter");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = SharedCondition.create(heap, "cond", lock);
+            MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
+            killWhileAnnounced(block, COND_WAITING_OFFSET, heapName, "await");
+            int seq = word(block, COND_SEQ_OFFSET);
+            lock.lock(); // taken over if the child died holding it, before its await released it
+            try {
+                condition.signal();
+                assertFlagClear(block, COND_WAITING_OFFSET, COND_SEQ_OFFSET, seq + 1,
+                        "after the next signal: one spare wake-up");
+                for (int i = 0; i < LATER_SIGNALS; i++) {
+                    condition.signal();
+                    condition.signalAll();
+                }
+                assertFlagClear(block, COND_WAITING_OFFSET, COND_SEQ_OFFSET, seq + 1, "after later signals: no wake-up");
+            } finally {
+                lock.unlock();
+            }
+            FutureTask<Boolean> live = startBlocked(block, COND_WAITING_OFFSET, () -> {
+                lock.lock();
+                try {
+                    return condition.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                } finally {
+                    lock.unlock();
+                }
+            });
+            lock.withLock(condition::signal);
+            assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter was signalled").isTrue();
+            assertFlagClear(block, COND_WAITING_OFFSET, COND_SEQ_OFFSET, seq + 2, "after the live waiter's wake-up");
+            assertThat(condition.toString()).as("the dead waiter's count stays, for display")
+                    .endsWith("(1 waiting)");
+        }
+    }
+
+    @Test
     void shouldRefuseRingsAndFairLocksOfTheCountingLayouts() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             heap.allocate("old ring", new BlockType(0x5348_0031, 5), 2048);
@@ -191,7 +234,8 @@ class DeadWaiterKillTest {
 
     /**
      * {@code main(heap, what)}: waits on the heap's {@code "ring"} for a message ({@code poll}) or room
-     * ({@code offer}), or for its fair lock {@code "fair"} ({@code lock}), blocking, until killed.
+     * ({@code offer}), for its fair lock {@code "fair"} ({@code lock}), or on its condition {@code "cond"} of lock
+     * {@code "lock"} ({@code await}), blocking, until killed.
      */
     public static final class Waiter {
         public static void main(String[] args) throws Exception {
@@ -201,6 +245,16 @@ class DeadWaiterKillTest {
                             .poll((type, buffer, offset, length) -> { }, BOUND, WaitStrategy.BLOCKING) == 1;
                     case "offer" -> SharedRing.open(heap, "ring")
                             .offer(2, MESSAGE, 0, MESSAGE.length, BOUND, WaitStrategy.BLOCKING);
+                    case "await" -> {
+                        SharedLock lock = SharedLock.open(heap, "lock");
+                        SharedCondition condition = SharedCondition.open(heap, "cond", lock);
+                        lock.lock();
+                        try {
+                            yield condition.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                        } finally {
+                            lock.unlock();
+                        }
+                    }
                     default -> SharedFairLock.open(heap, "fair").tryLock(BOUND.toSeconds(), TimeUnit.SECONDS);
                 };
                 Children.say(done ? "DONE" : "TIMED OUT");

@@ -66,10 +66,15 @@ public final class Futex {
         }
     }
 
-    /** Wakes up to {@code count} threads, in any process, waiting on the int at {@code address}. */
-    public static void wake(long address, int count) {
+    /**
+     * Wakes up to {@code count} threads, in any process, waiting on the int at {@code address}.
+     *
+     * @return how many it woke (0 on an error, which a valid address never gives)
+     */
+    public static int wake(long address, int count) {
         try {
-            long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, address, FUTEX_WAKE, count, 0L, 0L, 0);
+            long woken = (long) SYSCALL.invokeExact(SYS_FUTEX, address, FUTEX_WAKE, count, 0L, 0L, 0);
+            return (int) Math.max(0, woken);
         } catch (Throwable t) {
             throw new IllegalStateException("futex wake failed", t);
         }

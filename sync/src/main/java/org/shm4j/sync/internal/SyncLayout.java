@@ -222,7 +222,7 @@ public final class SyncLayout {
     /** Heap block type of a {@code SharedBarrier}. */
     public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 2);
     /** Heap block type of a {@code SharedCondition}. */
-    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 1);
+    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 2);
 
     /** Coordination header: magic (long), {@link #COORD_MAGIC}. */
     public static final long COORD_MAGIC_OFFSET = 0;
@@ -283,8 +283,16 @@ public final class SyncLayout {
 
     /** Condition: the sequence (int) bumped by every signal that finds waiters; the futex word. */
     public static final long COND_SEQ_OFFSET = COORD_WORD_OFFSET;
-    /** Condition: the number of threads between reading the sequence and leaving their wait (int). */
+    /**
+     * Condition: the number of threads between reading the sequence and leaving their wait (int); for display only,
+     * since a waiter killed while counted stays counted.
+     */
     public static final long COND_WAITERS_OFFSET = COND_SEQ_OFFSET + Integer.BYTES;
+    /**
+     * Condition: the waiters flag (int, 0 or 1), set by each waiter before it waits, cleared by the signal that finds
+     * nobody left asleep; signals look at it, not at the count.
+     */
+    public static final long COND_WAITING_OFFSET = COND_WAITERS_OFFSET + Integer.BYTES;
     /** Condition: block size. */
     public static final long COND_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
 

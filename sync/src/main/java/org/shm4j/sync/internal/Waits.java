@@ -68,11 +68,13 @@ public final class Waits {
         }
     }
 
-    /** Wakes up to {@code count} waiters blocked on the int at {@code offset}; a no-op without futex. */
-    public static void wake(MemorySegment segment, long offset, int count) {
-        if (Futex.isAvailable()) {
-            Futex.wake(segment.address() + offset, count);
-        }
+    /**
+     * Wakes up to {@code count} waiters blocked on the int at {@code offset}; a no-op without futex.
+     *
+     * @return how many were blocked in futex and woken (0 without futex, where waiters poll instead)
+     */
+    public static int wake(MemorySegment segment, long offset, int count) {
+        return Futex.isAvailable() ? Futex.wake(segment.address() + offset, count) : 0;
     }
 
     /**

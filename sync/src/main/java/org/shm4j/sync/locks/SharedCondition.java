@@ -19,6 +19,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.shm4j.sync.internal.SyncLayout.COND_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.COND_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.COND_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
 
 /**
  * A {@link Condition} in shared memory whose waiters and signallers may be threads of any process, bound to a
@@ -26,36 +27,41 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WAITERS_OFFSET;
  * {@code multiprocessing.Condition}. {@link SharedLock#newCondition()} returns the lock's own condition; create more
  * by name here ({@code notEmpty}, {@code notFull}, ...). Every process must use a condition with the same lock.
  *
- * <h2>Layout (heap block type {@code 0x53480065} v1, 128 bytes, 64-aligned, native byte order)</h2>
+ * <h2>Layout (heap block type {@code 0x53480065} v2, 128 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
  * <caption>SharedCondition block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="3">plain; written once
  *     before the block is published, checked when opened</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480065}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>1</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>2</td></tr>
  * <tr><td>16</td><td>48</td><td>—</td><td>zero</td><td></td></tr>
- * <tr><td>64</td><td>4</td><td>sequence</td><td>bumped by every signal that finds waiters; the futex word</td>
- *     <td>volatile; atomic add, under the lock</td></tr>
- * <tr><td>68</td><td>4</td><td>waiters</td><td>threads between reading the sequence and leaving their wait</td>
- *     <td>volatile; atomic add</td></tr>
- * <tr><td>72</td><td>56</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>4</td><td>sequence</td><td>bumped by every signal that finds the waiters flag set; the futex
+ *     word</td><td>volatile; atomic add, under the lock</td></tr>
+ * <tr><td>68</td><td>4</td><td>waiters</td><td>threads between reading the sequence and leaving their wait (for
+ *     display: a waiter killed while counted stays counted)</td><td>volatile; atomic add</td></tr>
+ * <tr><td>72</td><td>4</td><td>waiting</td><td>the waiters flag: 1 once a waiter read the sequence, 0 once a signal
+ *     found nobody left asleep</td><td>volatile; set and cleared under the lock</td></tr>
+ * <tr><td>76</td><td>52</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  *
  * <h2>Algorithm</h2>
- * The process-shared condition variable of musl: {@code await} reads the sequence and counts itself a waiter while
- * it holds the lock, releases the lock, waits (spin, yield, then futex) while the sequence is unchanged, uncounts
- * itself and takes the lock again. {@code signal} (under the lock) bumps the sequence if anyone waits and wakes one
- * blocked thread; {@code signalAll} wakes them all. No wake-up is lost: a waiter that has not blocked yet finds the
- * sequence changed (the kernel compares it too). Spurious wake-ups happen, as the {@code Condition} contract allows:
+ * The process-shared condition variable of musl: {@code await} reads the sequence, sets the waiters flag and counts
+ * itself a waiter while it holds the lock, releases the lock, waits (spin, yield, then futex) while the sequence is
+ * unchanged, uncounts itself and takes the lock again. {@code signal} (under the lock) does nothing while the flag
+ * is clear; else it clears the flag, bumps the sequence and wakes one blocked thread, and sets the flag again if it
+ * woke one (others may still sleep); {@code signalAll} clears it and wakes them all. No wake-up is lost: a waiter
+ * that has not blocked yet finds the sequence changed (the kernel compares it too), and a waiter asleep on an
+ * unchanged sequence keeps the flag set, since every signal that clears it bumps the sequence. Spurious wake-ups happen, as the {@code Condition} contract allows:
  * a waiter not woken by a {@code signal} that bumped the sequence returns when its 50 ms blocking slice ends, and a
  * waiter that slept through exactly 2<sup>32</sup> signals would miss them. Check the awaited state in a loop, or
  * use {@link #awaitFor(BooleanSupplier, long, TimeUnit)}. There is no hand-shake between signaller and waiter (the
  * cause of Python's hangs when a waiter dies).
  *
  * <h2>Process death</h2>
- * A waiter that dies holds nothing; it leaves the waiters count one too high, which costs later signals a sequence
- * bump and a futex wake each, never a hang. If the lock's holder dies while threads wait, a waiter that returns takes
+ * A waiter that dies holds nothing; it leaves the waiters flag set, which costs the next signal one futex wake that
+ * wakes nobody and clears it (the kernel counts only live sleepers), and the displayed waiters count one too high.
+ * (Before layout version 2, signals looked at that count: one dead waiter made every later signal bump and wake.) If the lock's holder dies while threads wait, a waiter that returns takes
  * the lock over as any {@link SharedLock} waiter does, within about 50 ms, and finds it marked inconsistent
  * ({@code isConsistent()} false) until someone repairs the data and calls {@code markConsistent()}. A signal that
  * the dead process was to send never comes: waiters return at their timeouts.
@@ -240,11 +246,15 @@ public final class SharedCondition implements Condition {
                 () -> description + " (" + INT.getVolatile(segment, COND_WAITERS_OFFSET) + " waiting)");
     }
 
+    /** Under the lock: wakes up to {@code count} sleepers if the waiters flag says any may wait (see the class doc). */
     private void signal(int count) {
         requireHeld();
-        if ((int) INT.getVolatile(segment, COND_WAITERS_OFFSET) > 0) { // a waiter counts itself holding the lock
+        if ((int) INT.getVolatile(segment, COND_WAITING_OFFSET) != 0) { // a waiter sets it holding the lock
+            INT.setVolatile(segment, COND_WAITING_OFFSET, 0);
             INT.getAndAdd(segment, COND_SEQ_OFFSET, 1);
-            Waits.wake(segment, COND_SEQ_OFFSET, count);
+            if (Waits.wake(segment, COND_SEQ_OFFSET, count) >= count) {
+                INT.setVolatile(segment, COND_WAITING_OFFSET, 1); // woke as many as asked: others may still sleep
+            }
         }
     }
 
@@ -267,6 +277,7 @@ public final class SharedCondition implements Condition {
         requireHeld();
         long start = System.nanoTime();
         int sequence = (int) INT.getVolatile(segment, COND_SEQ_OFFSET); // read holding the lock: no signal missed
+        INT.setVolatile(segment, COND_WAITING_OFFSET, 1); // never cleared by the waiter: see the class doc
         INT.getAndAdd(segment, COND_WAITERS_OFFSET, 1);
         lock.unlock();
         boolean interrupted = false;

@@ -108,6 +108,7 @@ final class BlockStates {
             MemorySegment s = coordination(b, CONDITION);
             Map<String, Object> state = new LinkedHashMap<>();
             state.put("waiters", (int) I32.getVolatile(s, COND_WAITERS_OFFSET));
+            state.put("waitersFlag", (int) I32.getVolatile(s, COND_WAITING_OFFSET) != 0);
             state.put("signals", (int) I32.getVolatile(s, COND_SEQ_OFFSET));
             return state;
         });
