@@ -148,7 +148,9 @@ public final class ProcessSlots {
      * Frees the slots of dead processes (and of reclaimers killed while freeing one), zeroing their counters; see the
      * class documentation for the order.
      *
-     * @return how many slots with a non-zero first counter were reclaimed
+     * @return how many slots with a non-zero first counter were reclaimed, counting each slot whose killed
+     *         reclaimer this call took over: that one may have zeroed the counter and died before its caller told
+     *         waiters that holds came back
      */
     public int reclaimDead() {
         long reclaimer = ProcessIdentity.currentToken() | RECLAIMING;
@@ -162,7 +164,7 @@ public final class ProcessSlots {
             int held = (int) INT.getAndSet(segment, slot(i) + FIRST, 0);
             INT.setVolatile(segment, slot(i) + SECOND, 0);
             LONG.setVolatile(segment, slot(i) + TOKEN, 0L); // volatile: the zeroed counters before a new claim
-            if (held > 0) {
+            if (held > 0 || (token & RECLAIMING) != 0) {
                 reclaimedHolders++;
             }
         }

@@ -71,9 +71,13 @@ class ProcessSlotsTest {
             holds(table, 3, DEAD | ProcessSlots.RECLAIMING, 2, 1); // a reclaimer killed before it zeroed them
             long liveReclaimer = ProcessIdentity.currentToken() | ProcessSlots.RECLAIMING;
             holds(table, 4, liveReclaimer, 1, 0); // another thread of this process, still reclaiming
+            holds(table, 5, DEAD | ProcessSlots.RECLAIMING, 0, 1); // one killed after zeroing the first counter
             slots.check("test table");
             assertThat(slots.pid(3)).isEqualTo(ProcessHandle.current().pid());
-            assertThat(slots.reclaimDead()).as("holders reclaimed").isEqualTo(1);
+            assertThat(slots.reclaimDead()).as("holders reclaimed; the zeroed one too: its reclaimer told nobody")
+                    .isEqualTo(2);
+            assertThat(table.get(JAVA_LONG, 5 * ProcessSlots.SLOT_SIZE)).isZero();
+            assertThat(slots.get(5, ProcessSlots.SECOND)).isZero();
             assertThat(table.get(JAVA_LONG, 3 * ProcessSlots.SLOT_SIZE)).isZero();
             assertThat(slots.get(3, ProcessSlots.FIRST)).isZero();
             assertThat(slots.get(3, ProcessSlots.SECOND)).isZero();
