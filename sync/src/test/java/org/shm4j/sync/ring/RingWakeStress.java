@@ -34,8 +34,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 @Outcome(id = "0, 0", expect = FORBIDDEN, desc = "lost wake-up: the consumer would sleep through the message")
 @State
 public class RingWakeStress {
-    private final SharedRing ring = SharedRing.format(Arena.ofAuto().allocate(SharedRing.requiredBytes(1024), 64), 0,
-            SharedRing.Kind.SPSC, 1024);
+    private final SharedRing ring = newRing();
     private final MemorySegment message = MemorySegment.ofArray(new long[] {1});
     private int seq;
 
@@ -60,6 +59,12 @@ public class RingWakeStress {
         r.r2 = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET) != seq ? 1 : 0;
     }
 
+    /** @return an empty SPSC ring of 1024 bytes in memory of its own */
+    static SharedRing newRing() {
+        return SharedRing.format(Arena.ofAuto().allocate(SharedRing.requiredBytes(1024), 64), 0,
+                SharedRing.Kind.SPSC, 1024);
+    }
+
     /**
      * The same race on the other side: the consumer frees a full ring's first message through the real poll and
      * signal path while a producer takes the real steps of {@code RingWaits.retry} up to the point where it would
@@ -72,8 +77,7 @@ public class RingWakeStress {
     @Outcome(id = "0, 0", expect = FORBIDDEN, desc = "lost wake-up: the producer would sleep with room free")
     @State
     public static class Room {
-        private final SharedRing ring = SharedRing.format(Arena.ofAuto().allocate(SharedRing.requiredBytes(1024),
-                64), 0, SharedRing.Kind.SPSC, 1024);
+        private final SharedRing ring = newRing();
         private final MemorySegment message = MemorySegment.ofArray(new long[] {1});
         private int seq;
 

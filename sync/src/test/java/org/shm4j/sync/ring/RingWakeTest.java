@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -45,49 +44,61 @@ class RingWakeTest {
 
     @Test
     void shouldWakeAConsumerBlockedInAnotherProcessAtEachOfferOnceTheStickyBitIsSet() throws Exception {
-        String heapName = names.unique("ring-wake");
-        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, CAPACITY);
-            MemorySegment header = heap.lookup("ring", SyncLayout.RING).segment();
-            try (ChildJvm consumer = ChildJvm.start(Taker.class, heapName, Integer.toString(ROUNDS))) {
-                for (int round = 1; round <= ROUNDS; round++) {
-                    awaitAnnounced(header);
-                    assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).as("both bits, from the first block on")
-                            .isEqualTo(RING_WAITING | RING_BLOCKED_BEFORE);
-                    assertThat(ring.offer(round, MESSAGE, 0, MESSAGE.length)).isTrue();
-                    consumer.awaitLine("GOT " + round + ";", BOUND);
-                    // only offers clear the waiting bit, and each found it set: one bump, one wake-up per round
-                    assertThat(word(header, RING_NOT_EMPTY_SEQ_OFFSET)).as("sequence after round " + round)
-                            .isEqualTo(round);
-                }
-                consumer.awaitSuccess(BOUND);
+        MemorySegment header = withTaker("ring-wake", ROUNDS, (ring, consumer) -> {
+            MemorySegment words = ring.block;
+            for (int round = 1; round <= ROUNDS; round++) {
+                awaitAnnounced(words);
+                assertThat(word(words, RING_NOT_EMPTY_WAITERS_OFFSET)).as("both bits, from the first block on")
+                        .isEqualTo(RING_WAITING | RING_BLOCKED_BEFORE);
+                assertThat(ring.offer(round, MESSAGE, 0, MESSAGE.length)).isTrue();
+                consumer.awaitLine("GOT " + round + ";", BOUND);
+                // only offers clear the waiting bit, and each found it set: one bump, one wake-up per round
+                assertThat(word(words, RING_NOT_EMPTY_SEQ_OFFSET)).as("sequence after round " + round)
+                        .isEqualTo(round);
             }
-            assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).as("the sticky bit stays, the waiting bit went")
-                    .isEqualTo(RING_BLOCKED_BEFORE);
-        }
+        });
+        assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).as("the sticky bit stays, the waiting bit went")
+                .isEqualTo(RING_BLOCKED_BEFORE);
     }
 
     @Test
     void shouldLetTheFirstBlockedConsumerFindAMessageWhosePublisherSawNoWaiter() throws Exception {
-        String heapName = names.unique("ring-first-block");
+        MemorySegment header = withTaker("ring-first-block", 1, (ring, consumer) -> {
+            awaitAnnounced(ring.block);
+            // the race the sticky bit leaves open: a publisher whose load of the word came before the first
+            // announcement (it read 0, so it signals nothing), and whose publication the consumer's look missed
+            RingClaim claim = new RingClaim();
+            assertThat(ring.tryClaim(7, MESSAGE.length, claim)).isTrue();
+            long index = claim.offset() - RING_RECORD_HEADER;
+            // release: as SharedRing.publish commits, without its signal
+            LONG.setRelease(ring.block, RING_HEADER_SIZE + index, RingRecords.header(RING_RECORD_HEADER + 8, 7));
+            consumer.awaitLine("GOT 7;", BOUND);
+        });
+        assertThat(word(header, RING_NOT_EMPTY_SEQ_OFFSET)).as("no signal woke it: it re-checked").isZero();
+        assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).as("its announcement, left for the next signal")
+                .isEqualTo(RING_WAITING | RING_BLOCKED_BEFORE);
+    }
+
+    /** What a test does with a new SPSC ring and a {@link Taker} child consuming from it. */
+    private interface WithTaker {
+        void run(SharedRing ring, ChildJvm consumer) throws Exception;
+    }
+
+    /**
+     * Creates a heap with an SPSC ring, starts a {@link Taker} of {@code takes} messages, runs {@code body}, then
+     * waits for the child's success.
+     *
+     * @return a copy of the ring's header once the child exited
+     */
+    private MemorySegment withTaker(String name, int takes, WithTaker body) throws Exception {
+        String heapName = names.unique(name);
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, CAPACITY);
-            MemorySegment header = heap.lookup("ring", SyncLayout.RING).segment();
-            try (ChildJvm consumer = ChildJvm.start(Taker.class, heapName, "1")) {
-                awaitAnnounced(header);
-                // the race the sticky bit leaves open: a publisher whose load of the word came before the first
-                // announcement (it read 0, so it signals nothing), and whose publication the consumer's look missed
-                RingClaim claim = new RingClaim();
-                assertThat(ring.tryClaim(7, MESSAGE.length, claim)).isTrue();
-                long index = claim.offset() - RING_RECORD_HEADER;
-                // release: as SharedRing.publish commits, without its signal
-                LONG.setRelease(header, RING_HEADER_SIZE + index, RingRecords.header(RING_RECORD_HEADER + 8, 7));
-                consumer.awaitLine("GOT 7;", BOUND);
+            try (ChildJvm consumer = ChildJvm.start(Taker.class, heapName, Integer.toString(takes))) {
+                body.run(ring, consumer);
                 consumer.awaitSuccess(BOUND);
             }
-            assertThat(word(header, RING_NOT_EMPTY_SEQ_OFFSET)).as("no signal woke it: it re-checked").isZero();
-            assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).as("its announcement, left for the next signal")
-                    .isEqualTo(RING_WAITING | RING_BLOCKED_BEFORE);
+            return MemorySegment.ofArray(ring.block.asSlice(0, RING_HEADER_SIZE).toArray(JAVA_LONG));
         }
     }
 
