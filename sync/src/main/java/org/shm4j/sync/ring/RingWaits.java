@@ -30,11 +30,14 @@ import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
  * the word. The other side, after publishing (a message, or freed space, by a release store), loads the word
  * (volatile): 0, a side never blocked on, ends the signal there, one load as before; if only the sticky bit is set,
  * it fences (StoreLoad) and loads the word again; if {@code RING_WAITING} is set, it clears that bit alone
- * atomically (of concurrent signals, one clears it), then bumps the sequence, then wakes every sleeper.
+ * atomically (of concurrent signals, one clears it; the atomic update is a full barrier itself, so a word first loaded
+ * with that bit set needs no fence before it), then bumps the sequence, then wakes every sleeper.
  *
  * <p>Why no wake-up is lost. The waiter's store (2) before its look (3), and the publisher's store before its fenced
  * load, are the two halves of Dekker's pattern: either the look sees the publication, or the publisher's load sees
- * the waiter's bit. A waiter whose announcement a signal erased read the sequence (1) before it announced itself,
+ * the waiter's bit. (A producer's attempt reads head with an acquire load, not a volatile one: HotSpot orders it
+ * after the volatile store all the same, by the locked instruction after that store on x86 and by {@code ldar}
+ * after {@code stlr} on AArch64.) A waiter whose announcement a signal erased read the sequence (1) before it announced itself,
  * and that signal bumps the sequence after erasing it, so its futex wait returns at once and it announces itself
  * again; a waiter that found the bit set already (no store) read it after it was set, so a publisher clearing it
  * later bumps the sequence after the waiter's read. A waiter that timed out or was killed leaves the bit set: the
