@@ -28,17 +28,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.internal.SyncLayout.COND_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_BLOCKED_BEFORE;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
 
 /**
  * A waiter SIGKILLed while blocked (a ring consumer waiting for a message, a ring producer waiting for room, a fair
- * lock waiter, a condition's waiter) leaves its announcement, the waiters flag, set. The next signal (offer, poll,
- * contended unlock, signal) clears
- * it with one spare wake-up, and the signals after it pay nothing: the flag stays 0 and the ring's sequence does not
- * move again. A waiter blocked in this process afterwards is still woken.
+ * lock waiter, a condition's waiter) leaves its announcement, the waiting bit (the fair lock's and the condition's
+ * flag, 0 or 1; bit 0 of a ring's waiters word, whose sticky bit 1 stays set once a waiter blocked), set. The next
+ * signal (offer, poll, contended unlock, signal) clears it with one spare wake-up, and the signals after it wake
+ * nobody: the bit stays clear and the sequence does not move again. A waiter blocked in this process afterwards is
+ * still woken.
  */
 @Timeout(120)
 class DeadWaiterKillTest {
@@ -83,7 +86,7 @@ class DeadWaiterKillTest {
             signal(ring, consumer);
             assertFlagClear(header, flagOffset, seqOffset, seq + 1, "after the next signal: one spare wake-up");
             while (ring.poll((type, buffer, offset, length) -> { }) > 0) {
-                assertThat(word(header, flagOffset)).isZero();
+                assertThat(word(header, flagOffset)).isEqualTo(RING_BLOCKED_BEFORE);
             }
             for (int i = 0; i < LATER_SIGNALS; i++) {
                 assertThat(ring.offer(1, MESSAGE, 0, MESSAGE.length)).isTrue();
@@ -112,8 +115,15 @@ class DeadWaiterKillTest {
         }
     }
 
+    /** Asserts a ring side's waiting bit clear (its sticky bit stays set) and its sequence at {@code seq}. */
     private static void assertFlagClear(MemorySegment header, long flagOffset, long seqOffset, int seq, String when) {
-        assertThat(word(header, flagOffset)).as("waiters flag " + when).isZero();
+        assertCleared(header, flagOffset, RING_BLOCKED_BEFORE, seqOffset, seq, when);
+    }
+
+    /** Checks that the waiters word at {@code flagOffset} is {@code cleared} and the sequence is {@code seq}. */
+    private static void assertCleared(MemorySegment header, long flagOffset, int cleared, long seqOffset, int seq,
+                                      String when) {
+        assertThat(word(header, flagOffset)).as("waiters word " + when).isEqualTo(cleared);
         assertThat(word(header, seqOffset)).as("sequence " + when).isEqualTo(seq);
     }
 
@@ -164,13 +174,13 @@ class DeadWaiterKillTest {
             lock.lock(); // taken over if the child died holding it, before its await released it
             try {
                 condition.signal();
-                assertFlagClear(block, COND_WAITING_OFFSET, COND_SEQ_OFFSET, seq + 1,
+                assertCleared(block, COND_WAITING_OFFSET, 0, COND_SEQ_OFFSET, seq + 1,
                         "after the next signal: one spare wake-up");
                 for (int i = 0; i < LATER_SIGNALS; i++) {
                     condition.signal();
                     condition.signalAll();
                 }
-                assertFlagClear(block, COND_WAITING_OFFSET, COND_SEQ_OFFSET, seq + 1, "after later signals: no wake-up");
+                assertCleared(block, COND_WAITING_OFFSET, 0, COND_SEQ_OFFSET, seq + 1, "after later signals: no wake-up");
             } finally {
                 lock.unlock();
             }
@@ -184,19 +194,22 @@ class DeadWaiterKillTest {
             });
             lock.withLock(condition::signal);
             assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter was signalled").isTrue();
-            assertFlagClear(block, COND_WAITING_OFFSET, COND_SEQ_OFFSET, seq + 2, "after the live waiter's wake-up");
+            assertCleared(block, COND_WAITING_OFFSET, 0, COND_SEQ_OFFSET, seq + 2, "after the live waiter's wake-up");
             assertThat(condition.toString()).as("the dead waiter's count stays, for display")
                     .endsWith("(1 waiting)");
         }
     }
 
     @Test
-    void shouldRefuseRingsAndFairLocksOfTheCountingLayouts() {
+    void shouldRefuseRingsOfTheCountingAndUnfencedLayoutsAndFairLocksOfTheCountingOne() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             heap.allocate("old ring", new BlockType(0x5348_0031, 5), 2048);
+            heap.allocate("v6 ring", new BlockType(0x5348_0031, 6), 2048);
             heap.allocate("old fair", new BlockType(0x5348_0022, 3), SyncLayout.FAIR_SIZE);
             assertThatThrownBy(() -> SharedRing.open(heap, "old ring")).isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessageContaining("v5").hasMessageContaining("v6");
+                    .hasMessageContaining("v5").hasMessageContaining("v7");
+            assertThatThrownBy(() -> SharedRing.open(heap, "v6 ring")).isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageContaining("v6").hasMessageContaining("v7");
             assertThatThrownBy(() -> SharedFairLock.open(heap, "old fair"))
                     .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v3").hasMessageContaining("v4");
         }
@@ -206,17 +219,17 @@ class DeadWaiterKillTest {
     private static void killWhileAnnounced(MemorySegment block, long flagOffset, String heapName, String what)
             throws InterruptedException {
         try (ChildJvm child = ChildJvm.start(Waiter.class, heapName, what)) {
-            Children.awaitTrue("the " + what + " child's announcement", () -> word(block, flagOffset) != 0);
+            Children.awaitTrue("the " + what + " child's announcement", () -> waiting(block, flagOffset));
             child.kill();
         }
-        assertThat(word(block, flagOffset)).as("the dead " + what + " child's announcement").isEqualTo(1);
+        assertThat(waiting(block, flagOffset)).as("the dead " + what + " child's announcement").isTrue();
     }
 
     /** Runs {@code call} on a new thread and waits until it announced itself in the flag at {@code flagOffset}. */
     private static <T> FutureTask<T> startBlocked(MemorySegment block, long flagOffset, Callable<T> call) {
         FutureTask<T> task = new FutureTask<>(call);
         Thread.ofPlatform().daemon().start(task);
-        Children.awaitTrue("the live waiter's announcement", () -> word(block, flagOffset) != 0 || task.isDone());
+        Children.awaitTrue("the live waiter's announcement", () -> waiting(block, flagOffset) || task.isDone());
         assertThat(task.isDone()).as("the live waiter still waits").isFalse();
         return task;
     }
@@ -226,6 +239,11 @@ class DeadWaiterKillTest {
         while (ring.offer(1, MESSAGE, 0, MESSAGE.length)) {
             assertThat(ring.isEmpty()).isFalse();
         }
+    }
+
+    /** @return whether bit 0 is set: a ring's waiting bit, or a fair lock's flag (0 or 1) */
+    private static boolean waiting(MemorySegment block, long offset) {
+        return (word(block, offset) & RING_WAITING) != 0;
     }
 
     private static int word(MemorySegment block, long offset) {

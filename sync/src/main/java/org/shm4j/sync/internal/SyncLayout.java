@@ -23,7 +23,7 @@ public final class SyncLayout {
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 5);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 6);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 7);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -63,14 +63,22 @@ public final class SyncLayout {
     /** Ring: sequence (int) bumped when a message is published to a blocked consumer; its futex word. */
     public static final long RING_NOT_EMPTY_SEQ_OFFSET = 512;
     /**
-     * Ring: the consumers' waiters flag (int, 0 or 1): set by a consumer about to block (after it read the
-     * not-empty sequence), cleared by the producer that then bumps the sequence and wakes them all.
+     * Ring: the consumers' waiters word (int): {@link #RING_WAITING} set by a consumer about to block (after it read
+     * the not-empty sequence) and cleared by the producer that then bumps the sequence and wakes them all;
+     * {@link #RING_BLOCKED_BEFORE} set with the first announcement and never cleared.
      */
     public static final long RING_NOT_EMPTY_WAITERS_OFFSET = 516;
     /** Ring: sequence (int) bumped when space is freed for a blocked producer; its futex word. */
     public static final long RING_NOT_FULL_SEQ_OFFSET = 640;
-    /** Ring: the producers' waiters flag (int, 0 or 1), as the consumers' one, on the not-full sequence. */
+    /** Ring: the producers' waiters word (int), as the consumers' one, on the not-full sequence. */
     public static final long RING_NOT_FULL_WAITERS_OFFSET = 644;
+    /** Ring waiters word: bit 0, a waiter of that side announced itself since the last signal took the bit. */
+    public static final int RING_WAITING = 1;
+    /**
+     * Ring waiters word: bit 1, sticky: a waiter has blocked on that side of this ring at some time, so its signals
+     * fence before they look at {@link #RING_WAITING}.
+     */
+    public static final int RING_BLOCKED_BEFORE = 2;
     /** Ring: the consumers' robust mutex (many-consumer rings only). */
     public static final long RING_CONSUMER_MUTEX_OFFSET = 768;
     /** Ring: header size; the data starts here. */

@@ -51,8 +51,27 @@ final class RingConsumer {
             if (left <= 0) {
                 return 0;
             }
-            step = RingWaits.awaitNotEmpty(ring.block, strategy, step, left, ring.stallRule);
+            step = RingWaits.awaitNotEmpty(ring, strategy, step, left);
         }
+    }
+
+    /**
+     * The look of a consumer about to block, after it announced itself ({@link RingWaits}): whether a record is
+     * committed at the consumer's position, one that a drain would hand over or free. Volatile loads, so that they
+     * stay after the announcement's store. SPSC: a padding record counts only once tail has passed it (one left by a
+     * producer killed before moving tail would otherwise keep the consumer from sleeping).
+     *
+     * @return true if the consumer should drain again rather than sleep
+     */
+    static boolean committedAtPosition(SharedRing ring) {
+        final MemorySegment block = ring.block;
+        // MPMC: another consumer may move consumedTo meanwhile; else only this thread moves the position
+        long position = (long) LONG.getVolatile(block, ring.positionOffset);
+        int index = (int) (position & ring.mask);
+        long record = (long) LONG.getVolatile(block, RING_HEADER_SIZE + index);
+        int length = RingRecords.length(record);
+        return length > 0 && (ring.kind != SharedRing.Kind.SPSC || RingRecords.type(record) != RING_PADDING_TYPE
+                || tailPassed(block, position + RingRecords.align(length), index, record));
     }
 
     /**

@@ -8,10 +8,12 @@ import java.time.Duration;
 import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.shm4j.sync.internal.SyncLayout.RING_BLOCKED_BEFORE;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
 
 /**
  * A {@link SharedRing}'s waits and wake-ups: producers wait for room on the not-full sequence, consumers for a
@@ -19,24 +21,44 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
  * {@link #signalNotFull} are on the offer and poll paths, with no load of another object between the ring and its
  * segment.
  *
- * <p>Protocol (an eventcount with a waiters flag beside each sequence). A waiter about to block reads the sequence
- * (volatile), then sets the flag ({@link Waits#announce}), then sleeps in futex while the sequence still holds the
- * value it read, at most {@link WaitStrategy#MAX_BLOCK_NANOS}; it never clears the flag. The other side, after
- * publishing (a message, or freed space), loads the flag (volatile) and, only if it is set, clears it, then bumps
- * the sequence, then wakes every sleeper. No wake-up is lost to the clearing: a waiter whose announcement a signal
- * erased read the sequence before it set the flag, and that signal bumps the sequence after erasing it, so the
- * waiter's futex wait returns at once and it announces itself again. A waiter that timed out or was killed leaves
- * the flag set: the next signal clears it, at the cost of one spare wake-up, and later ones pay one volatile load
- * again. (Before layout version 6 the word was a count undone by each waiter on its way out: a waiter killed while
- * counted made every later signal bump and wake for ever.)
+ * <p>Protocol (an eventcount with a waiters word beside each sequence; layout version 7). A waiter about to block
+ * (1) reads the sequence (volatile), (2) announces itself ({@link #announce}: sets {@code RING_WAITING}, and with the
+ * first announcement on that side of the ring the sticky {@code RING_BLOCKED_BEFORE}, by a volatile store, unless
+ * {@code RING_WAITING} is set already), (3) looks at the ring again (a consumer: is a record committed at its
+ * position, with volatile loads; a producer: the attempt itself), and only if that finds nothing (4) sleeps in futex
+ * while the sequence still holds the value it read, at most {@link WaitStrategy#MAX_BLOCK_NANOS}. It never clears
+ * the word. The other side, after publishing (a message, or freed space, by a release store), loads the word
+ * (volatile): 0, a side never blocked on, ends the signal there, one load as before; if only the sticky bit is set,
+ * it fences (StoreLoad) and loads the word again; if {@code RING_WAITING} is set, it clears that bit alone
+ * atomically (of concurrent signals, one clears it; the atomic update is a full barrier itself, so a word first loaded
+ * with that bit set needs no fence before it), then bumps the sequence, then wakes every sleeper.
  *
- * <p>Non-invariant: a waiter looks at the ring (empty, or full) before it reads the sequence and announces itself,
- * so a publication between that look and the announcement, whose publisher found the flag clear, is slept through
- * (the eventcount order, sequence and announcement first, then the look, would close it; so would, for a waiter
- * already announced, a full fence between the publisher's release store and its load of the flag, on every offer and
- * poll). Such a waiter re-checks when its block of at most 10 ms ends, as before this layout version.
+ * <p>Why no wake-up is lost. The waiter's store (2) before its look (3), and the publisher's store before its fenced
+ * load, are the two halves of Dekker's pattern: either the look sees the publication, or the publisher's load sees
+ * the waiter's bit. (A producer's attempt reads head with an acquire load, not a volatile one: HotSpot orders it
+ * after the volatile store all the same, by the locked instruction after that store on x86 and by {@code ldar}
+ * after {@code stlr} on AArch64.) A waiter whose announcement a signal erased read the sequence (1) before it announced itself,
+ * and that signal bumps the sequence after erasing it, so its futex wait returns at once and it announces itself
+ * again; a waiter that found the bit set already (no store) read it after it was set, so a publisher clearing it
+ * later bumps the sequence after the waiter's read. A waiter that timed out or was killed leaves the bit set: the
+ * next signal clears it, at the cost of one spare wake-up, and later ones pay one volatile load and a fence again.
+ *
+ * <p>The fence costs only rings someone blocked on: without the sticky bit, a publisher's load may pass its own
+ * release store (a store buffer), so a publisher that read the word before the first announcement on that side
+ * became visible may miss a waiter whose look missed its publication. That first blocking wait alone is exposed:
+ * the waiter that set the sticky bit itself blocks at most {@link #FIRST_BLOCK_NANOS} in that step, then looks
+ * again. (A second waiter announcing itself within nanoseconds of that first store, before the lagging publication
+ * drained to memory, is left to the re-check every 10 ms.)
+ *
+ * <p>Before layout version 7 the word was 0 or 1 and a waiter looked at the ring before it read the sequence: a
+ * publication in between, whose publisher found the flag clear, was slept through until the 10 ms re-check. Before
+ * version 6 the word was a count undone by each waiter on its way out: a waiter killed while counted made every
+ * later signal bump and wake for ever.
  */
 final class RingWaits {
+    /** The longest first blocking step of the waiter that set a side's sticky bit itself: see the class comment. */
+    static final long FIRST_BLOCK_NANOS = 100_000;
+
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
 
@@ -55,7 +77,7 @@ final class RingWaits {
 
     /**
      * Repeats a producer's {@code attempt}, waiting for the consumer to free space between tries, until it succeeds
-     * or times out.
+     * or times out. Before it blocks, it announces itself and tries once more (the eventcount's look).
      *
      * @return false if {@code timeout} passed first
      */
@@ -68,52 +90,101 @@ final class RingWaits {
             if (left <= 0) {
                 return false;
             }
-            step = await(block, strategy, step, RING_NOT_FULL_SEQ_OFFSET, RING_NOT_FULL_WAITERS_OFFSET, left, null);
+            checkInterrupt();
+            int seq = sequence(block, RING_NOT_FULL_SEQ_OFFSET);
+            long blockNanos = left;
+            if (strategy.blocksAt(step)) {
+                blockNanos = announce(block, RING_NOT_FULL_WAITERS_OFFSET, left);
+                if (attempt.getAsBoolean()) { // the look, after the announcement: room freed meanwhile
+                    return true;
+                }
+            }
+            step = strategy.idle(step, block, RING_NOT_FULL_SEQ_OFFSET, seq, blockNanos);
         }
         return true;
     }
 
     /**
-     * Waits one step of {@code strategy} as a consumer for a message, applying {@code stallRule} every
+     * Waits one step of {@code strategy} as a consumer of {@code ring} for a message, applying its stall rule every
      * {@value RingStallRule#CHECK_EVERY}th step and before it blocks, and blocking no longer than its next check.
+     * Before it blocks, it announces itself and looks at the ring once more.
      *
-     * @return the next step
+     * @return the next step; the same step, without waiting, if that look found a record to hand over
      */
-    static int awaitNotEmpty(MemorySegment block, WaitStrategy strategy, int step, long leftNanos,
-                             RingStallRule stallRule) throws InterruptedException {
-        return await(block, strategy, step, RING_NOT_EMPTY_SEQ_OFFSET, RING_NOT_EMPTY_WAITERS_OFFSET, leftNanos,
-                stallRule);
+    static int awaitNotEmpty(SharedRing ring, WaitStrategy strategy, int step, long leftNanos)
+            throws InterruptedException {
+        checkInterrupt();
+        MemorySegment block = ring.block;
+        boolean blocks = strategy.blocksAt(step);
+        if (blocks || step % RingStallRule.CHECK_EVERY == RingStallRule.CHECK_EVERY - 1) {
+            ring.stallRule.check();
+        }
+        int seq = sequence(block, RING_NOT_EMPTY_SEQ_OFFSET);
+        if (!blocks) {
+            return strategy.idle(step, block, RING_NOT_EMPTY_SEQ_OFFSET, seq, leftNanos);
+        }
+        long blockNanos = announce(block, RING_NOT_EMPTY_WAITERS_OFFSET,
+                Math.min(leftNanos, ring.stallRule.nextCheckNanos()));
+        if (RingConsumer.committedAtPosition(ring)) { // the look, after the announcement: a message came meanwhile
+            return step;
+        }
+        return strategy.idle(step, block, RING_NOT_EMPTY_SEQ_OFFSET, seq, blockNanos);
+    }
+
+    /** The eventcount's step (1): @return the sequence at {@code seqOffset}, read before the announcement. */
+    static int sequence(MemorySegment block, long seqOffset) {
+        return (int) INT.getVolatile(block, seqOffset); // volatile: before the announcement, see the class comment
     }
 
     /**
-     * Waits one step of {@code strategy} for the sequence at {@code seqOffset} to move.
+     * The eventcount's step (2): announces a waiter about to block in the waiters word at {@code waitersOffset},
+     * after it read the sequence and before it looks at the ring again. A volatile store of both bits unless
+     * {@code RING_WAITING} is set already (its cache line then stays shared); a concurrent signal's clearing of that
+     * bit is never lost to the store, which only sets bits, and never erases the sticky bit.
      *
-     * @param stallRule the consumer's stall rule, or null for a producer
+     * @param maxNanos the longest the caller would block otherwise
+     * @return the longest the caller may block: at most {@link #FIRST_BLOCK_NANOS} if this call set the sticky bit
      */
-    private static int await(MemorySegment block, WaitStrategy strategy, int step, long seqOffset, long waitersOffset,
-                             long leftNanos, RingStallRule stallRule) throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException();
+    static long announce(MemorySegment block, long waitersOffset, long maxNanos) {
+        int waiters = (int) INT.getVolatile(block, waitersOffset);
+        if ((waiters & RING_WAITING) == 0) {
+            // volatile: a StoreLoad before the look that follows (Dekker with the publisher's fenced load)
+            INT.setVolatile(block, waitersOffset, waiters | RING_WAITING | RING_BLOCKED_BEFORE);
         }
-        boolean consumer = stallRule != null;
-        if (consumer && (strategy.blocksAt(step)
-                || step % RingStallRule.CHECK_EVERY == RingStallRule.CHECK_EVERY - 1)) {
-            stallRule.check();
-        }
-        int seq = (int) INT.getVolatile(block, seqOffset);
-        if (!strategy.blocksAt(step)) {
-            return strategy.idle(step, block, seqOffset, seq, leftNanos);
-        }
-        Waits.announce(block, waitersOffset); // after reading seq: a signal that erases the flag bumps seq after
-        long idleNanos = consumer ? Math.min(leftNanos, stallRule.nextCheckNanos()) : leftNanos;
-        return strategy.idle(step, block, seqOffset, seq, idleNanos);
+        return (waiters & RING_BLOCKED_BEFORE) == 0 ? Math.min(maxNanos, FIRST_BLOCK_NANOS) : maxNanos;
     }
 
     /** Wakes the waiters on the sequence at {@code seqOffset}, if any announced themselves since the last signal. */
     private static void signal(MemorySegment block, long seqOffset, long waitersOffset) {
-        if (Waits.takeAnnouncement(block, waitersOffset)) { // clears the flag before the bump: see the class comment
+        // volatile: 0 on a side never blocked on, which then pays this one load and nothing else
+        int waiters = (int) INT.getVolatile(block, waitersOffset);
+        if (waiters != 0) {
+            signalBlockedSide(block, seqOffset, waitersOffset, waiters);
+        }
+    }
+
+    /**
+     * {@link #signal} on a side that a waiter has blocked on ({@code waiters}, the word loaded, is not 0): kept apart
+     * so that the hot path stays small.
+     */
+    private static void signalBlockedSide(MemorySegment block, long seqOffset, long waitersOffset, int waiters) {
+        int seen = waiters;
+        if ((seen & RING_WAITING) == 0) {
+            VarHandle.fullFence(); // StoreLoad: the caller's publication before the load below, see the class comment
+            seen = (int) INT.getVolatile(block, waitersOffset);
+        }
+        // the atomic clear (a full barrier itself) takes that bit alone, before the bump: of concurrent signals, one
+        // sees it set
+        if ((seen & RING_WAITING) != 0
+                && ((int) INT.getAndBitwiseAnd(block, waitersOffset, ~RING_WAITING) & RING_WAITING) != 0) {
             INT.getAndAdd(block, seqOffset, 1);
             Waits.wake(block, seqOffset, Integer.MAX_VALUE);
+        }
+    }
+
+    private static void checkInterrupt() throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
         }
     }
 }

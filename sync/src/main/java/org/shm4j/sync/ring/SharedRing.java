@@ -33,7 +33,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v6, 1024-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v7, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -41,9 +41,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  *     <td>plain; written before the magic, and before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 6 (5 counted the waiters at 516 and 644 instead of a flag; 4 had
- *     the consumers' mutex of a v2 {@code SharedLock}; 3 kept the producers' copy of head at 256; 2 had no
- *     consumedTo, stall timeout or counters)</td>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 7 (6 had no sticky bit in the waiters words, and its waiters looked
+ *     at the ring before announcing themselves; 5 counted the waiters at 516 and 644 instead of a flag; 4 had the
+ *     consumers' mutex of a v2 {@code SharedLock}; 3 kept the producers' copy of head at 256; 2 had no consumedTo,
+ *     stall timeout or counters)</td>
  *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
  *     <td>written last, with a release store (a raw {@link #format} killed midway leaves none); read first, with
@@ -65,9 +66,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  *     read by the next consumer, and by MPMC polls' look without the turn, with acquire</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
  *     consumers' futex word</td><td>atomic add</td></tr>
- * <tr><td>516</td><td>4</td><td>notEmptyWaiters: 1 once a consumer about to block announced itself, 0 again once a
- *     producer took that announcement (cleared, then bumped notEmptySeq)</td><td>consumers: volatile load, then a
- *     volatile store of 1 if 0; producers: a volatile load after publishing, and if 1 an atomic swap to 0</td></tr>
+ * <tr><td>516</td><td>4</td><td>notEmptyWaiters: bit 0 (waiting) set once a consumer about to block announced
+ *     itself, clear again once a producer took that announcement (cleared it, then bumped notEmptySeq); bit 1
+ *     (blocked before) set with the first announcement, never cleared; other bits 0</td><td>consumers: volatile
+ *     load, then a volatile store of both bits if bit 0 is clear; producers: a volatile load after publishing; if
+ *     not 0, a full fence and a reload unless bit 0 was set, then if bit 0 is set an atomic and clearing it</td>
+ *     </tr>
  * <tr><td>640</td><td>4</td><td>notFullSeq: bumped by a consumer that frees space while a producer is blocked</td>
  *     <td>atomic add</td></tr>
  * <tr><td>644</td><td>4</td><td>notFullWaiters: as notEmptyWaiters, for producers waiting for room</td><td>as
@@ -168,10 +172,14 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * <h2>Blocking</h2>
  * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and
  * {@link #poll(MessageHandler, Duration, WaitStrategy)} for a message, with the chosen {@link WaitStrategy}. Under
- * {@link WaitStrategy#BLOCKING} a waiter announces itself in the waiters flag and sleeps in futex on the sequence
- * word; the other side clears the flag, bumps the sequence and wakes every sleeper only when the flag is set, so the
- * non-blocking paths pay one volatile load. Waiters never clear the flag, so one that times out or is killed costs
- * the next signal a spare wake-up, not every later one. A waiter re-checks at least every 10 ms. An MPMC poll waits
+ * {@link WaitStrategy#BLOCKING} a waiter reads the sequence word, announces itself in the waiters word, looks at
+ * the ring once more and only then sleeps in futex on the sequence word (an eventcount); the other side clears the
+ * waiting bit, bumps the sequence and wakes every sleeper only when that bit is set. On a side of the ring nobody
+ * ever blocked on, the other side's offers or polls pay one volatile load for this; once a waiter blocked there (a
+ * sticky bit), a full fence too, which closes the store-buffer window between a publication and its load of the
+ * word. Waiters never clear the waiting bit, so one that times out or is killed costs the next signal a spare
+ * wake-up, not every later one. A waiter re-checks at least every 10 ms (the first to block on a side, after at most
+ * 100 µs: the one publication its announcement may race with unfenced). An MPMC poll waits
  * for the consumers' turn within its timeout too, and if the turn is still held when it ends, checks once whether its
  * holder died and takes it over.
  *

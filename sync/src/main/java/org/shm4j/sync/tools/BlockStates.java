@@ -199,9 +199,11 @@ final class BlockStates {
         state.put("consumerRecoveries", stats.consumerRecoveries());
         state.put("consumerTakeOvers", stats.consumerTakeovers());
         state.put("stallTimeoutMillis", stats.stallTimeout().toMillis());
-        // the waiters flags: a waiter announced itself since the last signal (maybe since timed out or died)
-        state.put("consumersWaiting", (int) I32.getVolatile(header, RING_NOT_EMPTY_WAITERS_OFFSET) != 0);
-        state.put("producersWaiting", (int) I32.getVolatile(header, RING_NOT_FULL_WAITERS_OFFSET) != 0);
+        // the waiting bits: a waiter announced itself since the last signal (maybe since timed out or died)
+        int consumersWord = (int) I32.getVolatile(header, RING_NOT_EMPTY_WAITERS_OFFSET);
+        int producersWord = (int) I32.getVolatile(header, RING_NOT_FULL_WAITERS_OFFSET);
+        state.put("consumersWaiting", (consumersWord & RING_WAITING) != 0);
+        state.put("producersWaiting", (producersWord & RING_WAITING) != 0);
         if (ring.kind() == SharedRing.Kind.MPMC) {
             state.put("consumerTurn", LockStates.mutex(header, RING_CONSUMER_MUTEX_OFFSET, "ring consumers"));
         }

@@ -391,15 +391,18 @@ class SharedRingTest {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
             SharedRing.format(raw, 0, SharedRing.Kind.MPMC, 1024);
-            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(6);
+            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(7);
             byte[] magic = raw.asSlice(16, 8).toArray(JAVA_BYTE);
             assertThat(new String(magic, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("SHM4JRNG");
             raw.set(JAVA_INT, 12, 2);
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 2 (expected: 6)");
-            raw.set(JAVA_INT, 12, 5); // counted its waiters where version 6 has flags
+                    .hasMessageContaining("ring layout version 2 (expected: 7)");
+            raw.set(JAVA_INT, 12, 5); // counted its waiters where version 7 has waiters words
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 5 (expected: 6)");
+                    .hasMessageContaining("ring layout version 5 (expected: 7)");
+            raw.set(JAVA_INT, 12, 6); // its publishers never fenced before loading the waiters flag
+            assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessageContaining("ring layout version 6 (expected: 7)");
             raw.set(JAVA_INT, 12, 4);
             raw.set(JAVA_LONG_UNALIGNED, 16, 0L);
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)

@@ -204,11 +204,11 @@ class Shm4jToolTest {
         String heapName = names.unique("tool-layouts");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             heap.allocate("old ring", new BlockType(0x5348_0031, 2), 2048);
-            heap.allocate("broken ring", new BlockType(0x5348_0031, 6), 2048);
+            heap.allocate("broken ring", new BlockType(0x5348_0031, 7), 2048);
             heap.allocate("custom", new BlockType(0x100, 1), 64);
             Map<String, Object> report = json("inspect", heapName, "--json");
             assertThat(block(report, "old ring")).containsEntry("kind", "SharedRing")
-                    .containsEntry("unreadable", "layout version 2 (this tool reads version 6 of SharedRing)");
+                    .containsEntry("unreadable", "layout version 2 (this tool reads version 7 of SharedRing)");
             assertThat(block(report, "broken ring")).containsEntry("unreadable",
                     "ring 'broken ring' is not a ring: magic=0x0 (expected: 0x474e524a344d4853, \"SHM4JRNG\")");
             assertThat(block(report, "custom")).containsEntry("kind", "unknown").containsEntry("unreadable",
