@@ -277,8 +277,8 @@ public final class SharedCondition implements Condition {
         requireHeld();
         long start = System.nanoTime();
         int sequence = (int) INT.getVolatile(segment, COND_SEQ_OFFSET); // read holding the lock: no signal missed
+        INT.getAndAdd(segment, COND_WAITERS_OFFSET, 1); // counted first: a waiter seen in the flag is counted
         INT.setVolatile(segment, COND_WAITING_OFFSET, 1); // never cleared by the waiter: see the class doc
-        INT.getAndAdd(segment, COND_WAITERS_OFFSET, 1);
         lock.unlock();
         boolean interrupted = false;
         try {
