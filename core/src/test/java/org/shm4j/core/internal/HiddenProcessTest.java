@@ -135,8 +135,9 @@ class HiddenProcessTest {
             answers.add("parentStamp " + ProcessIdentity.startStamp(parentPid));
             answers.add("deadAlive " + ProcessIdentity.isAlive(dead));
             answers.add("deadPidAlive " + ProcessIdentity.isPidAlive(ProcessIdentity.pid(dead)));
-            // sh starts a child that exits at once, then becomes sleep, which never reaps it: a zombie until then
-            Process keeper = new ProcessBuilder("sh", "-c", "true & echo $!; exec sleep 60").start();
+            // sh starts a child that exits after sh became sleep, which never reaps it: a zombie until then (one that
+            // exited at once could be reaped by sh itself before its exec)
+            Process keeper = new ProcessBuilder("sh", "-c", "sleep 0.5 & echo $!; exec sleep 60").start();
             try {
                 long zombie = Long.parseLong(keeper.inputReader().readLine().strip());
                 answers.add("zombieShown " + awaitZombie(zombie));
