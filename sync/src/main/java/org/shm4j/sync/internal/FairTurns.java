@@ -62,6 +62,9 @@ public final class FairTurns {
 
         /** @return true if {@code token} (a process token, not 0 or abandoned) was found dead through this view */
         boolean contains(long token) {
+            if (next == 0) { // none found yet: one load in the common case (a stale 0 costs one liveness check)
+                return false;
+            }
             for (int i = 0; i < SIZE; i++) {
                 if ((long) TOKENS.getOpaque(tokens, i) == token) { // opaque: atomic; a stale miss costs a check
                     return true;
