@@ -57,12 +57,15 @@ public final class FairTurns {
         private static final int SIZE = 8;
 
         private final long[] tokens = new long[SIZE];
-        /** Where the next token goes (mod {@value #SIZE}). Plain: a lost update overwrites one entry, see above. */
-        private int next;
+        /**
+         * How many tokens were added: the next goes at this index (mod {@value #SIZE}). Volatile, written only when a
+         * process is found dead; a lost update of two racing adds overwrites one entry (see above).
+         */
+        private volatile int next;
 
         /** @return true if {@code token} (a process token, not 0 or abandoned) was found dead through this view */
         boolean contains(long token) {
-            if (next == 0) { // none found yet: one load in the common case (a stale 0 costs one liveness check)
+            if (next == 0) { // none found yet: one load in the common case
                 return false;
             }
             for (int i = 0; i < SIZE; i++) {
