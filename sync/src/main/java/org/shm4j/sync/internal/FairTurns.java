@@ -4,7 +4,9 @@ import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -37,8 +39,133 @@ public final class FairTurns {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private static final int BLOCK_STEP = Backoff.PARK_FROM;
+    private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private FairTurns() {
+    }
+
+    /**
+     * Process tokens found dead through one lock view, so that later turns of a dead process are skipped at once
+     * instead of one per liveness period: a token names a process and its start, so once dead it stays dead (as in
+     * {@code PipeEnds.Peer}). Only tokens with start stamp bits are kept (a bare pid may be reused). Bounded: the last
+     * {@value #SIZE} found; shared by the view's waiting threads, with opaque reads and writes (a race loses at most
+     * one entry, which costs one more liveness check), and allocation-free once built.
+     */
+    public static final class DeadTokens {
+        // VarHandle mechanics
+        private static final VarHandle TOKENS = MethodHandles.arrayElementVarHandle(long[].class);
+        private static final int SIZE = 8;
+
+        private final long[] tokens = new long[SIZE];
+        /**
+         * How many tokens were added: the next goes at this index (mod {@value #SIZE}). Volatile, written only when a
+         * process is found dead; a lost update of two racing adds overwrites one entry (see above).
+         */
+        private volatile int next;
+
+        /** @return true if {@code token} (a process token, not 0 or abandoned) was found dead through this view */
+        boolean contains(long token) {
+            if (next == 0) { // none found yet: one load in the common case
+                return false;
+            }
+            for (int i = 0; i < SIZE; i++) {
+                if ((long) TOKENS.getOpaque(tokens, i) == token) { // opaque: atomic; a stale miss costs a check
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Remembers {@code token}, just found dead, if it names its process's start. */
+        void add(long token) {
+            if ((token & 0xFFFF_FFFFL) != 0) { // start stamp bits: see ProcessIdentity.isAlive
+                int i = next;
+                TOKENS.setOpaque(tokens, i & (SIZE - 1), token); // opaque: atomic; readers tolerate a stale value
+                next = i + 1;
+            }
+        }
+    }
+
+    /**
+     * One thread's watch over the serving turn while it waits for a ticket or for its turn: the one place that
+     * decides whether that turn is to be skipped (see {@link #skipIfGone}), the period of its liveness checks, and
+     * the stall rule's timer. Built per wait; used by that thread only.
+     */
+    public static final class Waiter {
+        private final MemorySegment s;
+        private final DeadTokens dead;
+        private long nextLivenessCheck;
+        private int stalledTurn = -1;
+        private long stalledSince;
+
+        /**
+         * @param s     the lock's block
+         * @param dead  the tokens found dead through the lock's view
+         * @param start when the wait began ({@link System#nanoTime()}): the first liveness check is one period later
+         */
+        public Waiter(MemorySegment s, DeadTokens dead, long start) {
+            this.s = s;
+            this.dead = dead;
+            this.nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
+        }
+
+        /** @return true if a liveness check is due at {@code now}; then the next one is one period later */
+        public boolean livenessDue(long now) {
+            if (now - nextLivenessCheck < 0) {
+                return false;
+            }
+            nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
+            return true;
+        }
+
+        /** @return how long a block at {@code now} may last: until the next liveness check, and at most {@code left} */
+        public long blockBound(long now, long left) {
+            return Math.min(left, nextLivenessCheck - now);
+        }
+
+        /**
+         * Passes the turn served in {@code word} on if nobody will take it or its holder is gone: its ticket holder
+         * gave up (abandoned: at once), its holder's or ticket holder's process is dead (at once if this view found
+         * that token dead before, else at a liveness check), its holder's process slot was reclaimed (at a liveness
+         * check), or its ticket slot was not written for longer than the stall rule's second.
+         *
+         * @param livenessDue whether this call may check the process's liveness ({@link #livenessDue})
+         * @return true if this call passed the turn on: look again
+         */
+        public boolean skipIfGone(long word, long now, boolean livenessDue) {
+            boolean taken = FairWord.taken(word);
+            int turn = FairWord.serving(word);
+            long token = taken ? FairWord.holderToken(s, 0, word) : slotToken(s, turn);
+            boolean skip;
+            if (taken || token != 0) {
+                skip = token == FAIR_ABANDONED || gone(token, livenessDue);
+            } else {
+                if (stalledTurn != turn) {
+                    stalledTurn = turn;
+                    stalledSince = now;
+                }
+                skip = now - stalledSince > STALL_NANOS;
+            }
+            return skip && skipTurn(s, word, token);
+        }
+
+        /** @return true if the process of {@code token} (0: a holder whose process slot was reclaimed) is gone */
+        private boolean gone(long token, boolean livenessDue) {
+            if (token != 0 && dead.contains(token)) {
+                return true;
+            }
+            if (!livenessDue) {
+                return false;
+            }
+            if (token == 0) {
+                return true;
+            }
+            if (ProcessIdentity.isAlive(token)) {
+                return false;
+            }
+            dead.add(token);
+            return true;
+        }
     }
 
     /** @return the offset of {@code ticket}'s slot: a waiter's token (long), then its ticket (int) */

@@ -9,27 +9,22 @@ import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.FairTurns;
 import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.ProcessSlots;
-import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.WaitLayout;
-import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Instant;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_ABANDONED;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_HELD_SINCE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_PROCESSES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_QUEUE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_TAKEN;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_TICKET_MASK;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
@@ -78,11 +73,16 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * skipped at once. A taken turn whose owner bits name a dead process (or a process slot that no longer holds it) is
  * skipped within about 50 ms and the lock is marked inconsistent, as in {@link SharedLock}; a turn not yet taken is
  * skipped within about 50 ms if its ticket slot shows a dead process, and after 1 s if its slot was never written
- * (its taker died between taking a ticket and writing its slot). A live thread that finds its turn skipped takes a
- * new ticket. At most 32 processes use one fair lock at a time (one process slot each, kept while they live).
+ * (its taker died between taking a ticket and writing its slot). A process token found dead is remembered by the
+ * view that found it (the last few), so that the later turns of that process (one process's many queued threads,
+ * killed) are skipped at once. Every waiter applies these rules to the serving turn, including one waiting for a
+ * ticket while all 64 are out: so a queue whose every ticket is dead is emptied by the next locker. A live thread
+ * that finds its turn skipped takes a new ticket. At most 32 processes use one fair lock at a time (one process slot
+ * each, kept while they live).
  *
- * <p>Blocking. A waiter past its spin reads the ticket word, sets the waiters flag, then sleeps in futex while the
- * word's low half is unchanged; it never clears the flag. Whoever passes the turn on (an unlock with tickets out
+ * <p>Blocking. A waiter past its spin (for its turn, or for a ticket while 64 are out) reads the ticket word, sets
+ * the waiters flag, then sleeps in futex while the word's low half is unchanged, at most until its next liveness
+ * check (about 50 ms); it never clears the flag. Whoever passes the turn on (an unlock with tickets out
  * beside its own, or a skip) first takes the flag (clears it by an atomic swap), then passes the turn with its CAS,
  * then wakes every sleeper if it took the flag or the flag is set again. A waiter whose announcement was erased read
  * the word before, and the word changes after, so its wait ends at once and it announces itself again; a pass whose
@@ -96,12 +96,12 @@ public final class SharedFairLock extends TimedLock {
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
-    private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private static final int BLOCK_STEP = Backoff.PARK_FROM;
     private static final String KIND = "fair lock";
 
     private final MemorySegment segment;
     private final ProcessSlots processes;
+    /** Process tokens this view's waiters found dead: their later turns are skipped at once. */
+    private final FairTurns.DeadTokens deadTokens = new FairTurns.DeadTokens();
     /** This process's owner bits, 0 until its process slot is claimed (on first lock); the same in every thread. */
     private volatile long me;
     /**
@@ -336,15 +336,16 @@ public final class SharedFairLock extends TimedLock {
                     + "reentrant");
         }
         long start = System.nanoTime();
+        FairTurns.Waiter waiter = new FairTurns.Waiter(segment, deadTokens, start);
         while (true) {
-            int ticket = takeTicket(start, timeoutNanos);
+            int ticket = takeTicket(waiter, start, timeoutNanos);
             if (ticket < 0) {
                 return false;
             }
             FairTurns.publishSlot(segment, ticket);
             Turn turn;
             try {
-                turn = awaitTurn(ticket, start, timeoutNanos, interruptible);
+                turn = awaitTurn(waiter, ticket, start, timeoutNanos, interruptible);
             } catch (InterruptedException | RuntimeException e) {
                 FairTurns.abandon(segment, ticket);
                 throw e;
@@ -366,30 +367,36 @@ public final class SharedFairLock extends TimedLock {
         }
     }
 
-    /** @return a ticket, or -1 if the timeout passed while 64 tickets were out */
-    private int takeTicket(long start, long timeoutNanos) {
+    /**
+     * @return a ticket, or -1 if the timeout passed while 64 tickets were out. While they are, this thread applies
+     *         the skip rule to the serving turn (every ticket may belong to a dead process, leaving nobody else to)
+     *         and blocks, announced, until a pass or a skip changes the serving ticket, or the next liveness check
+     */
+    private int takeTicket(FairTurns.Waiter waiter, long start, long timeoutNanos) {
+        MemorySegment s = segment;
         int step = 0;
         while (true) {
-            long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
+            long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
             if (FairWord.out(word) < FAIR_QUEUE) {
-                if (LONG.compareAndSet(segment, FAIR_WORD_OFFSET, word, FairWord.withTicket(word))) {
+                if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.withTicket(word))) {
                     return FairWord.next(word);
                 }
                 continue;
             }
-            long elapsed = System.nanoTime() - start;
-            if (timeoutNanos >= 0 && elapsed >= timeoutNanos) {
+            long now = System.nanoTime();
+            if (waiter.skipIfGone(word, now, waiter.livenessDue(now))) {
+                continue;
+            }
+            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+            if (left <= 0) {
                 return -1;
             }
-            step = Waits.idle(Math.min(step, BLOCK_STEP - 1), segment, FAIR_SERVING_OFFSET, (int) word, 0);
+            step = FairTurns.idle(s, step, (int) word, waiter.blockBound(now, left));
         }
     }
 
-    private Turn awaitTurn(int ticket, long start, long timeoutNanos, boolean interruptible)
+    private Turn awaitTurn(FairTurns.Waiter waiter, int ticket, long start, long timeoutNanos, boolean interruptible)
             throws InterruptedException {
-        long nextLivenessCheck = System.nanoTime() + RobustMutex.LIVENESS_NANOS;
-        int stalledTurn = -1;
-        long stalledSince = 0;
         int step = 0;
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
         try {
@@ -409,34 +416,21 @@ public final class SharedFairLock extends TimedLock {
                     throw new InterruptedException();
                 }
                 long now = System.nanoTime();
-                boolean livenessDue = now - nextLivenessCheck >= 0;
-                if (livenessDue) {
-                    nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
-                    if (watch() != null) {
-                        published = watch().poll(published, now - start); // throws to the victim of a deadlock
-                    }
+                boolean livenessDue = waiter.livenessDue(now);
+                if (livenessDue && watch() != null) {
+                    published = watch().poll(published, now - start); // throws to the victim of a deadlock
                 }
-                boolean taken = FairWord.taken(word);
-                long token = taken ? FairWord.holderToken(segment, 0, word) : FairTurns.slotToken(segment, turn);
-                boolean slotWritten = taken || token != 0;
-                if (!slotWritten && stalledTurn != turn) {
-                    stalledTurn = turn;
-                    stalledSince = now;
-                }
-                boolean skip = slotWritten
-                        ? token == FAIR_ABANDONED || livenessDue && (token == 0 || !ProcessIdentity.isAlive(token))
-                        : stalledTurn == turn && now - stalledSince > STALL_NANOS;
-                if (skip && FairTurns.skipTurn(segment, word, token)) {
+                if (waiter.skipIfGone(word, now, livenessDue)) {
                     continue;
                 }
-                if (step == Backoff.SPIN_STEPS && taken) {
+                if (step == Backoff.SPIN_STEPS && FairWord.taken(word)) {
                     LONG.compareAndSet(segment, FAIR_HELD_SINCE_OFFSET, 0L, System.currentTimeMillis());
                 }
                 long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
                 if (left <= 0) {
                     return Turn.TIMED_OUT;
                 }
-                step = FairTurns.idle(segment, step, (int) word, Math.min(left, nextLivenessCheck - now));
+                step = FairTurns.idle(segment, step, (int) word, waiter.blockBound(now, left));
             }
         } finally {
             DeadlockWatch.end(published);

@@ -158,6 +158,27 @@ class SharedFairLockTest {
     }
 
     @Test
+    void shouldSkipTheTurnsOfAFullQueueOfGoneWaitersWhileWaitingForATicket() throws InterruptedException {
+        try (Arena arena = Arena.ofConfined()) {
+            // 64 tickets out, none taken: ticket 0's waiter died before writing its slot (stall rule), the waiters
+            // of tickets 1..63 belong to one dead process (found dead once, then skipped at once)
+            MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
+            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, SyncLayout.FAIR_QUEUE);
+            for (int ticket = 1; ticket < SyncLayout.FAIR_QUEUE; ticket++) {
+                memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(ticket), DEAD);
+                memory.set(ValueLayout.JAVA_INT, FairTurns.slot(ticket) + 8, ticket);
+            }
+            SharedFairLock lock = SharedFairLock.wrap(memory, 0);
+            assertThat(lock.queueLength()).isEqualTo(SyncLayout.FAIR_QUEUE);
+            assertThat(lock.tryLock(30, TimeUnit.SECONDS)).as("a waiter for a ticket skips the gone turns").isTrue();
+            assertThat(lock.queueLength()).isEqualTo(1);
+            assertThat(lock.isConsistent()).as("no holder died").isTrue();
+            lock.unlock();
+            assertThat(lock.queueLength()).isZero();
+        }
+    }
+
+    @Test
     void shouldClearALaterTicketsSlotThatALateSkippedWaiterLeftNamingItsProcess() throws InterruptedException {
         try (Arena arena = Arena.ofConfined()) {
             // ticket 0's waiter stalled before publishing and was skipped; ticket 64's waiter (another process)
