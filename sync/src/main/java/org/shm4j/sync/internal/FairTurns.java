@@ -89,24 +89,35 @@ public final class FairTurns {
     /**
      * One thread's watch over the serving turn while it waits for a ticket or for its turn: the one place that
      * decides whether that turn is to be skipped (see {@link #skipIfGone}), the period of its liveness checks, and
-     * the stall rule's timer. Built per wait; used by that thread only.
+     * the stall rule's timer. One per thread ({@link #waiter}), reset for each wait: a thread waits for one fair lock
+     * at a time, and a contended lock allocates nothing.
      */
     public static final class Waiter {
-        private final MemorySegment s;
-        private final DeadTokens dead;
+        private static final ThreadLocal<Waiter> CURRENT = ThreadLocal.withInitial(Waiter::new);
+
+        private MemorySegment s;
+        private DeadTokens dead;
         private long nextLivenessCheck;
-        private int stalledTurn = -1;
+        private int stalledTurn;
         private long stalledSince;
+
+        private Waiter() {
+        }
 
         /**
          * @param s     the lock's block
          * @param dead  the tokens found dead through the lock's view
          * @param start when the wait began ({@link System#nanoTime()}): the first liveness check is one period later
+         * @return the current thread's waiter, reset for this wait
          */
-        public Waiter(MemorySegment s, DeadTokens dead, long start) {
-            this.s = s;
-            this.dead = dead;
-            this.nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
+        public static Waiter waiter(MemorySegment s, DeadTokens dead, long start) {
+            Waiter w = CURRENT.get();
+            w.s = s;
+            w.dead = dead;
+            w.nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
+            w.stalledTurn = -1;
+            w.stalledSince = 0;
+            return w;
         }
 
         /** @return true if a liveness check is due at {@code now}; then the next one is one period later */

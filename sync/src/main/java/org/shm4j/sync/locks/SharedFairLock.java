@@ -336,7 +336,7 @@ public final class SharedFairLock extends TimedLock {
                     + "reentrant");
         }
         long start = System.nanoTime();
-        FairTurns.Waiter waiter = new FairTurns.Waiter(segment, deadTokens, start);
+        FairTurns.Waiter waiter = FairTurns.Waiter.waiter(segment, deadTokens, start);
         while (true) {
             int ticket = takeTicket(waiter, start, timeoutNanos);
             if (ticket < 0) {
