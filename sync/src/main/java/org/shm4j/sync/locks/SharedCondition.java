@@ -49,10 +49,11 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
  * The process-shared condition variable of musl: {@code await} reads the sequence, sets the waiters flag and counts
  * itself a waiter while it holds the lock, releases the lock, waits (spin, yield, then futex) while the sequence is
  * unchanged, uncounts itself and takes the lock again. {@code signal} (under the lock) does nothing while the flag
- * is clear; else it clears the flag, bumps the sequence and wakes one blocked thread, and sets the flag again if it
- * woke one (others may still sleep); {@code signalAll} clears it and wakes them all. No wake-up is lost: a waiter
- * that has not blocked yet finds the sequence changed (the kernel compares it too), and a waiter asleep on an
- * unchanged sequence keeps the flag set, since every signal that clears it bumps the sequence. Spurious wake-ups happen, as the {@code Condition} contract allows:
+ * is clear; else it bumps the sequence, wakes one blocked thread, and clears the flag unless it woke one (others may
+ * still sleep); {@code signalAll} wakes them all and clears it. No wake-up is lost: a waiter that has not blocked
+ * yet finds the sequence changed (the kernel compares it too), and a waiter asleep on an unchanged sequence keeps the
+ * flag set, since every signal that clears it has bumped the sequence first (a signaller killed between the two
+ * leaves the flag set: one spare wake for the next signal). Spurious wake-ups happen, as the {@code Condition} contract allows:
  * a waiter not woken by a {@code signal} that bumped the sequence returns when its 50 ms blocking slice ends, and a
  * waiter that slept through exactly 2<sup>32</sup> signals would miss them. Check the awaited state in a loop, or
  * use {@link #awaitFor(BooleanSupplier, long, TimeUnit)}. There is no hand-shake between signaller and waiter (the
@@ -250,10 +251,10 @@ public final class SharedCondition implements Condition {
     private void signal(int count) {
         requireHeld();
         if ((int) INT.getVolatile(segment, COND_WAITING_OFFSET) != 0) { // a waiter sets it holding the lock
-            INT.setVolatile(segment, COND_WAITING_OFFSET, 0);
+            // the bump before the clear: a signaller killed between the two leaves a spare wake, not deaf waiters
             INT.getAndAdd(segment, COND_SEQ_OFFSET, 1);
-            if (Waits.wake(segment, COND_SEQ_OFFSET, count) >= count) {
-                INT.setVolatile(segment, COND_WAITING_OFFSET, 1); // woke as many as asked: others may still sleep
+            if (Waits.wake(segment, COND_SEQ_OFFSET, count) < count) { // as many as asked woken: others may sleep
+                INT.setVolatile(segment, COND_WAITING_OFFSET, 0);
             }
         }
     }

@@ -53,8 +53,10 @@ final class RingProducer {
 
     /** @return head, read from the ring and kept in this process's copy {@code headCache} */
     private static long freshHead(MemorySegment block, LocalPosition headCache) {
-        // acquire: the consumer's reads (SPSC) or zeroing (MPSC, MPMC) of what it freed come before our writes there
-        long head = (long) LONG.getAcquire(block, RING_HEAD_OFFSET);
+        // volatile, not only acquire (the consumer's reads (SPSC) or zeroing (MPSC, MPMC) of what it freed come
+        // before our writes there): a blocked producer's look, which must stay after its announcement's store; the
+        // same instruction as an acquire load on x86 and AArch64
+        long head = (long) LONG.getVolatile(block, RING_HEAD_OFFSET);
         headCache.setRelease(head); // release: passes the zeroed bytes on to this process's other producers
         return head;
     }

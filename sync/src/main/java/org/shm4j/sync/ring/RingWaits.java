@@ -35,10 +35,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
  *
  * <p>Why no wake-up is lost. The waiter's store (2) before its look (3), and the publisher's store before its fenced
  * load, are the two halves of Dekker's pattern: either the look sees the publication, or the publisher's load sees
- * the waiter's bit. (A producer's attempt reads head with an acquire load, not a volatile one: HotSpot orders it
- * after the volatile store all the same, by the locked instruction after that store on x86 and by {@code ldar}
- * after {@code stlr} on AArch64.) A waiter whose announcement a signal erased read the sequence (1) before it announced itself,
- * and that signal bumps the sequence after erasing it, so its futex wait returns at once and it announces itself
+ * the waiter's bit (a producer's attempt reads head with a volatile load for this, see {@code RingProducer}). A
+ * waiter whose announcement a signal erased read the sequence (1) before it announced itself, and that signal bumps
+ * the sequence after erasing it, so its futex wait returns at once and it announces itself
  * again; a waiter that found the bit set already (no store) read it after it was set, so a publisher clearing it
  * later bumps the sequence after the waiter's read. A waiter that timed out or was killed leaves the bit set: the
  * next signal clears it, at the cost of one spare wake-up, and later ones pay one volatile load and a fence again.
@@ -47,8 +46,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
  * release store (a store buffer), so a publisher that read the word before the first announcement on that side
  * became visible may miss a waiter whose look missed its publication. That first blocking wait alone is exposed:
  * the waiter that set the sticky bit itself blocks at most {@link #FIRST_BLOCK_NANOS} in that step, then looks
- * again. (A second waiter announcing itself within nanoseconds of that first store, before the lagging publication
- * drained to memory, is left to the re-check every 10 ms.)
+ * again. (A second waiter announcing itself while that lagging publication is still unseen is left to the re-check
+ * every 10 ms: one within nanoseconds of the first store, or one coming after a first waiter that timed out or was
+ * interrupted within its first block, before it looked again.)
  *
  * <p>Before layout version 7 the word was 0 or 1 and a waiter looked at the ring before it read the sequence: a
  * publication in between, whose publisher found the flag clear, was slept through until the 10 ms re-check. Before

@@ -34,7 +34,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 @Outcome(id = "0, 0", expect = FORBIDDEN, desc = "lost wake-up: the consumer would sleep through the message")
 @State
 public class RingWakeStress {
-    private final SharedRing ring = newRing();
+    private final SharedRing ring = newRing(SharedRing.Kind.SPSC);
     private final MemorySegment message = MemorySegment.ofArray(new long[] {1});
     private int seq;
 
@@ -59,10 +59,46 @@ public class RingWakeStress {
         r.r2 = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET) != seq ? 1 : 0;
     }
 
-    /** @return an empty SPSC ring of 1024 bytes in memory of its own */
-    static SharedRing newRing() {
-        return SharedRing.format(Arena.ofAuto().allocate(SharedRing.requiredBytes(1024), 64), 0,
-                SharedRing.Kind.SPSC, 1024);
+    /** @return an empty ring of {@code kind} and 1024 bytes in memory of its own */
+    static SharedRing newRing(SharedRing.Kind kind) {
+        return SharedRing.format(Arena.ofAuto().allocate(SharedRing.requiredBytes(1024), 64), 0, kind, 1024);
+    }
+
+    /**
+     * The same race on an MPMC ring, whose consumer's look reads the consumers' shared position ({@code consumedTo})
+     * rather than its own.
+     */
+    @JCStressTest
+    @Outcome(id = "1, 0", expect = ACCEPTABLE, desc = "the look found the message; the producer saw no waiter")
+    @Outcome(id = "1, 1", expect = ACCEPTABLE, desc = "the look found the message, and the producer woke it (spare)")
+    @Outcome(id = "0, 1", expect = ACCEPTABLE, desc = "the look missed it; the producer woke it")
+    @Outcome(id = "0, 0", expect = FORBIDDEN, desc = "lost wake-up: the consumer would sleep through the message")
+    @State
+    public static class Mpmc {
+        private final SharedRing ring = newRing(SharedRing.Kind.MPMC);
+        private final MemorySegment message = MemorySegment.ofArray(new long[] {1});
+        private int seq;
+
+        public Mpmc() {
+            ring.block.set(JAVA_INT, RING_NOT_EMPTY_WAITERS_OFFSET, RING_BLOCKED_BEFORE); // a consumer blocked before
+        }
+
+        @Actor
+        public void producer() {
+            ring.offer(1, message, 0, 8);
+        }
+
+        @Actor
+        public void consumer(II_Result r) {
+            seq = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET);
+            RingWaits.announce(ring.block, RING_NOT_EMPTY_WAITERS_OFFSET, WaitStrategy.MAX_BLOCK_NANOS);
+            r.r1 = RingConsumer.committedAtPosition(ring) ? 1 : 0;
+        }
+
+        @Arbiter
+        public void sequenceMoved(II_Result r) {
+            r.r2 = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET) != seq ? 1 : 0;
+        }
     }
 
     /**
@@ -77,7 +113,7 @@ public class RingWakeStress {
     @Outcome(id = "0, 0", expect = FORBIDDEN, desc = "lost wake-up: the producer would sleep with room free")
     @State
     public static class Room {
-        private final SharedRing ring = newRing();
+        private final SharedRing ring = newRing(SharedRing.Kind.SPSC);
         private final MemorySegment message = MemorySegment.ofArray(new long[] {1});
         private int seq;
 

@@ -18,6 +18,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_BLOCKED_BEFORE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
 
@@ -77,6 +78,22 @@ class RingWakeTest {
         assertThat(word(header, RING_NOT_EMPTY_SEQ_OFFSET)).as("no signal woke it: it re-checked").isZero();
         assertThat(word(header, RING_NOT_EMPTY_WAITERS_OFFSET)).as("its announcement, left for the next signal")
                 .isEqualTo(RING_WAITING | RING_BLOCKED_BEFORE);
+    }
+
+    @Test
+    void shouldBoundOnlyTheFirstBlockOfTheWaiterThatSetsTheStickyBit() {
+        SharedRing ring = RingWakeStress.newRing(SharedRing.Kind.SPSC);
+        long full = WaitStrategy.MAX_BLOCK_NANOS;
+        assertThat(RingWaits.announce(ring.block, RING_NOT_EMPTY_WAITERS_OFFSET, full)).as("the first waiter")
+                .isEqualTo(RingWaits.FIRST_BLOCK_NANOS);
+        assertThat(word(ring.block, RING_NOT_EMPTY_WAITERS_OFFSET)).isEqualTo(RING_WAITING | RING_BLOCKED_BEFORE);
+        assertThat(RingWaits.announce(ring.block, RING_NOT_EMPTY_WAITERS_OFFSET, full)).as("one finding it waiting")
+                .isEqualTo(full);
+        ring.block.set(JAVA_INT, RING_NOT_EMPTY_WAITERS_OFFSET, RING_BLOCKED_BEFORE); // as a signal leaves it
+        assertThat(RingWaits.announce(ring.block, RING_NOT_EMPTY_WAITERS_OFFSET, full)).as("a later first waiter")
+                .isEqualTo(full);
+        assertThat(RingWaits.announce(ring.block, RING_NOT_FULL_WAITERS_OFFSET, 50_000)).as("the other side's first")
+                .isEqualTo(50_000);
     }
 
     /** What a test does with a new SPSC ring and a {@link Taker} child consuming from it. */
