@@ -34,29 +34,50 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 @Outcome(id = "0, 0", expect = FORBIDDEN, desc = "lost wake-up: the consumer would sleep through the message")
 @State
 public class RingWakeStress {
-    private final SharedRing ring = newRing(SharedRing.Kind.SPSC);
-    private final MemorySegment message = MemorySegment.ofArray(new long[] {1});
-    private int seq;
-
-    public RingWakeStress() {
-        ring.block.set(JAVA_INT, RING_NOT_EMPTY_WAITERS_OFFSET, RING_BLOCKED_BEFORE); // a consumer blocked before
-    }
+    private final MessageRace race = new MessageRace(SharedRing.Kind.SPSC);
 
     @Actor
     public void producer() {
-        ring.offer(1, message, 0, 8);
+        race.offer();
     }
 
     @Actor
     public void consumer(II_Result r) {
-        seq = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET);
-        RingWaits.announce(ring.block, RING_NOT_EMPTY_WAITERS_OFFSET, WaitStrategy.MAX_BLOCK_NANOS);
-        r.r1 = RingConsumer.committedAtPosition(ring) ? 1 : 0;
+        r.r1 = race.look();
     }
 
     @Arbiter
     public void sequenceMoved(II_Result r) {
-        r.r2 = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET) != seq ? 1 : 0;
+        r.r2 = race.sequenceMoved();
+    }
+
+    /** The not-empty side's race on a ring of one kind: the actors' steps, shared by the states of each kind. */
+    static final class MessageRace {
+        private final SharedRing ring;
+        private final MemorySegment message = MemorySegment.ofArray(new long[] {1});
+        private int seq;
+
+        MessageRace(SharedRing.Kind kind) {
+            ring = newRing(kind);
+            ring.block.set(JAVA_INT, RING_NOT_EMPTY_WAITERS_OFFSET, RING_BLOCKED_BEFORE); // a consumer blocked before
+        }
+
+        /** The producer: an offer through the real publish and signal path. */
+        void offer() {
+            ring.offer(1, message, 0, 8);
+        }
+
+        /** The consumer: the real steps before a blocking wait. @return 1 if its look found the message */
+        int look() {
+            seq = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET);
+            RingWaits.announce(ring.block, RING_NOT_EMPTY_WAITERS_OFFSET, WaitStrategy.MAX_BLOCK_NANOS);
+            return RingConsumer.committedAtPosition(ring) ? 1 : 0;
+        }
+
+        /** @return 1 if the sequence moved past the value the consumer read (it would not sleep) */
+        int sequenceMoved() {
+            return RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET) != seq ? 1 : 0;
+        }
     }
 
     /** @return an empty ring of {@code kind} and 1024 bytes in memory of its own */
@@ -75,29 +96,21 @@ public class RingWakeStress {
     @Outcome(id = "0, 0", expect = FORBIDDEN, desc = "lost wake-up: the consumer would sleep through the message")
     @State
     public static class Mpmc {
-        private final SharedRing ring = newRing(SharedRing.Kind.MPMC);
-        private final MemorySegment message = MemorySegment.ofArray(new long[] {1});
-        private int seq;
-
-        public Mpmc() {
-            ring.block.set(JAVA_INT, RING_NOT_EMPTY_WAITERS_OFFSET, RING_BLOCKED_BEFORE); // a consumer blocked before
-        }
+        private final MessageRace race = new MessageRace(SharedRing.Kind.MPMC);
 
         @Actor
         public void producer() {
-            ring.offer(1, message, 0, 8);
+            race.offer();
         }
 
         @Actor
         public void consumer(II_Result r) {
-            seq = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET);
-            RingWaits.announce(ring.block, RING_NOT_EMPTY_WAITERS_OFFSET, WaitStrategy.MAX_BLOCK_NANOS);
-            r.r1 = RingConsumer.committedAtPosition(ring) ? 1 : 0;
+            r.r1 = race.look();
         }
 
         @Arbiter
         public void sequenceMoved(II_Result r) {
-            r.r2 = RingWaits.sequence(ring.block, RING_NOT_EMPTY_SEQ_OFFSET) != seq ? 1 : 0;
+            r.r2 = race.sequenceMoved();
         }
     }
 
