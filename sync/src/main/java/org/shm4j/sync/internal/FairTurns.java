@@ -48,8 +48,9 @@ public final class FairTurns {
      * Process tokens found dead through one lock view, so that later turns of a dead process are skipped at once
      * instead of one per liveness period: a token names a process and its start, so once dead it stays dead (as in
      * {@code PipeEnds.Peer}). Only tokens with start stamp bits are kept (a bare pid may be reused). Bounded: the last
-     * {@value #SIZE} found; shared by the view's waiting threads, with opaque reads and writes (a race loses at most
-     * one entry, which costs one more liveness check), and allocation-free once built.
+     * {@value #SIZE} found; shared by the view's waiting threads, with opaque reads and writes (racing adds may
+     * overwrite each other's or newer entries, never make one up: a lost entry costs a liveness check), and
+     * allocation-free once built.
      */
     public static final class DeadTokens {
         // VarHandle mechanics
@@ -59,7 +60,7 @@ public final class FairTurns {
         private final long[] tokens = new long[SIZE];
         /**
          * How many tokens were added: the next goes at this index (mod {@value #SIZE}). Volatile, written only when a
-         * process is found dead; a lost update of two racing adds overwrites one entry (see above).
+         * process is found dead; racing adds may lose entries (see above).
          */
         private volatile int next;
 
@@ -157,7 +158,21 @@ public final class FairTurns {
                 }
                 skip = now - stalledSince > STALL_NANOS;
             }
-            return skip && skipTurn(s, word, token);
+            if (!skip || !skipTurn(s, word, token)) {
+                return false;
+            }
+            if (token != 0 && token != FAIR_ABANDONED) {
+                // the next turn may be another dead process's: check it at once (one extra check per dead turn
+                // skipped, so a queue of many dead processes empties in about one period, not one period each)
+                nextLivenessCheck = now;
+            }
+            return true;
+        }
+
+        /** Drops the lock's memory from this thread's waiter once its wait ended (so that it keeps none alive). */
+        public void clear() {
+            s = null;
+            dead = null;
         }
 
         /** @return true if the process of {@code token} (0: a holder whose process slot was reclaimed) is gone */

@@ -76,9 +76,11 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * (its taker died between taking a ticket and writing its slot). A process token found dead is remembered by the
  * view that found it (the last few), so that the later turns of that process (one process's many queued threads,
  * killed) are skipped at once. Every waiter applies these rules to the serving turn, including one waiting for a
- * ticket while all 64 are out: so a queue whose every ticket is dead is emptied by the next locker. A live thread
- * that finds its turn skipped takes a new ticket. At most 32 processes use one fair lock at a time (one process slot
- * each, kept while they live).
+ * ticket while all 64 are out: so a queue whose every ticket is dead is emptied by the next blocking or timed
+ * locker (the untimed {@code tryLock()} skips only abandoned turns). After skipping a dead process's turn a waiter
+ * checks the next turn's process at once, so a queue of many dead processes empties in about one period. A live
+ * thread that finds its turn skipped takes a new ticket. At most 32 processes use one fair lock at a time (one
+ * process slot each, kept while they live).
  *
  * <p>Blocking. A waiter past its spin (for its turn, or for a ticket while 64 are out) reads the ticket word, sets
  * the waiters flag, then sleeps in futex while the word's low half is unchanged, at most until its next liveness
@@ -337,8 +339,18 @@ public final class SharedFairLock extends TimedLock {
         }
         long start = System.nanoTime();
         FairTurns.Waiter waiter = FairTurns.Waiter.waiter(segment, deadTokens, start);
+        try {
+            return acquireQueued(waiter, start, timeoutNanos, interruptible);
+        } finally {
+            waiter.clear();
+        }
+    }
+
+    /** {@link #acquireQueued(long, boolean)} with this thread's {@code waiter}, reset for this wait. */
+    private boolean acquireQueued(FairTurns.Waiter waiter, long start, long timeoutNanos, boolean interruptible)
+            throws InterruptedException {
         while (true) {
-            int ticket = takeTicket(waiter, start, timeoutNanos);
+            int ticket = takeTicket(waiter, start, timeoutNanos, interruptible);
             if (ticket < 0) {
                 return false;
             }
@@ -371,8 +383,11 @@ public final class SharedFairLock extends TimedLock {
      * @return a ticket, or -1 if the timeout passed while 64 tickets were out. While they are, this thread applies
      *         the skip rule to the serving turn (every ticket may belong to a dead process, leaving nobody else to)
      *         and blocks, announced, until a pass or a skip changes the serving ticket, or the next liveness check
+     * @throws InterruptedException if {@code interruptible} and the thread is interrupted while 64 tickets are out
+     *                              (it holds no ticket yet: nothing to abandon)
      */
-    private int takeTicket(FairTurns.Waiter waiter, long start, long timeoutNanos) {
+    private int takeTicket(FairTurns.Waiter waiter, long start, long timeoutNanos, boolean interruptible)
+            throws InterruptedException {
         MemorySegment s = segment;
         int step = 0;
         while (true) {
@@ -382,6 +397,9 @@ public final class SharedFairLock extends TimedLock {
                     return FairWord.next(word);
                 }
                 continue;
+            }
+            if (interruptible && Thread.interrupted()) {
+                throw new InterruptedException();
             }
             long now = System.nanoTime();
             if (waiter.skipIfGone(word, now, waiter.livenessDue(now))) {
