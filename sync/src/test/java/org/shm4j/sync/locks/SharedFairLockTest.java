@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntToLongFunction;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -163,12 +164,7 @@ class SharedFairLockTest {
         try (Arena arena = Arena.ofConfined()) {
             // 64 tickets out, none taken: ticket 0's waiter died before writing its slot (stall rule), the waiters
             // of tickets 1..63 belong to one dead process (found dead once, then skipped at once)
-            MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
-            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, SyncLayout.FAIR_QUEUE);
-            for (int ticket = 1; ticket < SyncLayout.FAIR_QUEUE; ticket++) {
-                memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(ticket), DEAD);
-                memory.set(ValueLayout.JAVA_INT, FairTurns.slot(ticket) + 8, ticket);
-            }
+            MemorySegment memory = fullQueue(arena, ticket -> ticket == 0 ? 0 : DEAD);
             SharedFairLock lock = SharedFairLock.wrap(memory, 0);
             assertThat(lock.queueLength()).isEqualTo(SyncLayout.FAIR_QUEUE);
             assertThat(lock.tryLock(30, TimeUnit.SECONDS)).as("a waiter for a ticket skips the gone turns").isTrue();
@@ -188,15 +184,9 @@ class SharedFairLockTest {
     @Test
     void shouldSkipTheTurnsOfManyDeadProcessesInAboutOneLivenessPeriod() throws InterruptedException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
-            memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, SyncLayout.FAIR_QUEUE);
-            for (int ticket = 0; ticket < SyncLayout.FAIR_QUEUE; ticket++) {
-                // this pid with another start: a dead process; 32 of them, more than a view remembers
-                long dead = ProcessIdentity.token(ProcessHandle.current().pid(),
-                        ProcessIdentity.currentStartStamp() + 1 + ticket % 32);
-                memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(ticket), dead);
-                memory.set(ValueLayout.JAVA_INT, FairTurns.slot(ticket) + 8, ticket);
-            }
+            // this pid with other starts: dead processes; 32 of them, more than a view remembers
+            MemorySegment memory = fullQueue(arena, ticket -> ProcessIdentity.token(ProcessHandle.current().pid(),
+                    ProcessIdentity.currentStartStamp() + 1 + ticket % 32));
             SharedFairLock lock = SharedFairLock.wrap(memory, 0);
             long start = System.nanoTime();
             assertThat(lock.tryLock(30, TimeUnit.SECONDS)).isTrue();
@@ -206,6 +196,23 @@ class SharedFairLockTest {
             lock.unlock();
             assertThat(lock.queueLength()).isZero();
         }
+    }
+
+    /**
+     * @return a fair lock's memory with all 64 tickets out and none taken, the slot of each ticket naming the token
+     *         {@code tokenOf} gives it (0: a slot left unwritten)
+     */
+    private static MemorySegment fullQueue(Arena arena, IntToLongFunction tokenOf) {
+        MemorySegment memory = arena.allocate(SyncLayout.FAIR_SIZE, 64);
+        memory.set(ValueLayout.JAVA_INT, SyncLayout.FAIR_NEXT_TICKET_OFFSET, SyncLayout.FAIR_QUEUE);
+        for (int ticket = 0; ticket < SyncLayout.FAIR_QUEUE; ticket++) {
+            long token = tokenOf.applyAsLong(ticket);
+            if (token != 0) {
+                memory.set(ValueLayout.JAVA_LONG, FairTurns.slot(ticket), token);
+                memory.set(ValueLayout.JAVA_INT, FairTurns.slot(ticket) + 8, ticket);
+            }
+        }
+        return memory;
     }
 
     @Test
