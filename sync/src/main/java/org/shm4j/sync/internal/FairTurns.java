@@ -4,7 +4,6 @@ import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 
@@ -45,49 +44,6 @@ public final class FairTurns {
     }
 
     /**
-     * Process tokens found dead through one lock view, so that later turns of a dead process are skipped at once
-     * instead of one per liveness period: a token names a process and its start, so once dead it stays dead (as in
-     * {@code PipeEnds.Peer}). Only tokens with start stamp bits are kept (a bare pid may be reused). Bounded: the last
-     * {@value #SIZE} found; shared by the view's waiting threads, with opaque reads and writes (racing adds may
-     * overwrite each other's or newer entries, never make one up: a lost entry costs a liveness check), and
-     * allocation-free once built.
-     */
-    public static final class DeadTokens {
-        // VarHandle mechanics
-        private static final VarHandle TOKENS = MethodHandles.arrayElementVarHandle(long[].class);
-        private static final int SIZE = 8;
-
-        private final long[] tokens = new long[SIZE];
-        /**
-         * How many tokens were added: the next goes at this index (mod {@value #SIZE}). Volatile, written only when a
-         * process is found dead; racing adds may lose entries (see above).
-         */
-        private volatile int next;
-
-        /** @return true if {@code token} (a process token, not 0 or abandoned) was found dead through this view */
-        boolean contains(long token) {
-            if (next == 0) { // none found yet: one load in the common case
-                return false;
-            }
-            for (int i = 0; i < SIZE; i++) {
-                if ((long) TOKENS.getOpaque(tokens, i) == token) { // opaque: atomic; a stale miss costs a check
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        /** Remembers {@code token}, just found dead, if it names its process's start. */
-        void add(long token) {
-            if ((token & 0xFFFF_FFFFL) != 0) { // start stamp bits: see ProcessIdentity.isAlive
-                int i = next;
-                TOKENS.setOpaque(tokens, i & (SIZE - 1), token); // opaque: atomic; readers tolerate a stale value
-                next = i + 1;
-            }
-        }
-    }
-
-    /**
      * One thread's watch over the serving turn while it waits for a ticket or for its turn: the one place that
      * decides whether that turn is to be skipped (see {@link #skipIfGone}), the period of its liveness checks, and
      * the stall rule's timer. One per thread ({@link #waiter}), reset for each wait: a thread waits for one fair lock
@@ -97,7 +53,6 @@ public final class FairTurns {
         private static final ThreadLocal<Waiter> CURRENT = ThreadLocal.withInitial(Waiter::new);
 
         private MemorySegment s;
-        private DeadTokens dead;
         private long nextLivenessCheck;
         private int stalledTurn;
         private long stalledSince;
@@ -107,14 +62,12 @@ public final class FairTurns {
 
         /**
          * @param s     the lock's block
-         * @param dead  the tokens found dead through the lock's view
          * @param start when the wait began ({@link System#nanoTime()}): the first liveness check is one period later
          * @return the current thread's waiter, reset for this wait
          */
-        public static Waiter waiter(MemorySegment s, DeadTokens dead, long start) {
+        public static Waiter waiter(MemorySegment s, long start) {
             Waiter w = CURRENT.get();
             w.s = s;
-            w.dead = dead;
             w.nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
             w.stalledTurn = -1;
             w.stalledSince = 0;
@@ -137,9 +90,9 @@ public final class FairTurns {
 
         /**
          * Passes the turn served in {@code word} on if nobody will take it or its holder is gone: its ticket holder
-         * gave up (abandoned: at once), its holder's or ticket holder's process is dead (at once if this view found
-         * that token dead before, else at a liveness check), its holder's process slot was reclaimed (at a liveness
-         * check), or its ticket slot was not written for longer than the stall rule's second.
+         * gave up (abandoned: at once), its holder's or ticket holder's process is dead (at a liveness check, which
+         * comes at once after a turn of a dead process was skipped), its holder's process slot was reclaimed (at a
+         * liveness check), or its ticket slot was not written for longer than the stall rule's second.
          *
          * @param livenessDue whether this call may check the process's liveness ({@link #livenessDue})
          * @return true if this call passed the turn on: look again
@@ -162,8 +115,8 @@ public final class FairTurns {
                 return false;
             }
             if (token != 0 && token != FAIR_ABANDONED) {
-                // the next turn may be another dead process's: check it at once (one extra check per dead turn
-                // skipped, so a queue of many dead processes empties in about one period, not one period each)
+                // the next turn may be the same or another dead process's: check it at once (one check per dead turn
+                // skipped, so a queue of dead turns empties in about one period, not one period each)
                 nextLivenessCheck = now;
             }
             return true;
@@ -172,25 +125,11 @@ public final class FairTurns {
         /** Drops the lock's memory from this thread's waiter once its wait ended (so that it keeps none alive). */
         public void clear() {
             s = null;
-            dead = null;
         }
 
         /** @return true if the process of {@code token} (0: a holder whose process slot was reclaimed) is gone */
         private boolean gone(long token, boolean livenessDue) {
-            if (token != 0 && dead.contains(token)) {
-                return true;
-            }
-            if (!livenessDue) {
-                return false;
-            }
-            if (token == 0) {
-                return true;
-            }
-            if (ProcessIdentity.isAlive(token)) {
-                return false;
-            }
-            dead.add(token);
-            return true;
+            return livenessDue && (token == 0 || !ProcessIdentity.isAlive(token));
         }
     }
 

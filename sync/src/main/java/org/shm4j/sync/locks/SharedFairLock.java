@@ -73,13 +73,12 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * skipped at once. A taken turn whose owner bits name a dead process (or a process slot that no longer holds it) is
  * skipped within about 50 ms and the lock is marked inconsistent, as in {@link SharedLock}; a turn not yet taken is
  * skipped within about 50 ms if its ticket slot shows a dead process, and after 1 s if its slot was never written
- * (its taker died between taking a ticket and writing its slot). A process token found dead is remembered by the
- * view that found it (the last few), so that the later turns of that process (one process's many queued threads,
- * killed) are skipped at once. Every waiter applies these rules to the serving turn, including one waiting for a
- * ticket while all 64 are out: so a queue whose every ticket is dead is emptied by the next blocking or timed
- * locker (the untimed {@code tryLock()} skips only abandoned turns). After skipping a dead process's turn a waiter
- * checks the next turn's process at once, so a queue of many dead processes empties in about one period. A live
- * thread that finds its turn skipped takes a new ticket. At most 32 processes use one fair lock at a time (one
+ * (its taker died between taking a ticket and writing its slot). After skipping a dead process's turn a waiter
+ * checks the next turn's process at once, so the later turns of dead processes (one process's many queued threads,
+ * killed; or many processes) are skipped in about one period in all. Every waiter applies these rules to the serving
+ * turn, including one waiting for a ticket while all 64 are out: so a queue whose every ticket is dead is emptied by
+ * the next blocking or timed locker (the untimed {@code tryLock()} skips only abandoned turns). A live thread that
+ * finds its turn skipped takes a new ticket. At most 32 processes use one fair lock at a time (one
  * process slot each, kept while they live).
  *
  * <p>Blocking. A waiter past its spin (for its turn, or for a ticket while 64 are out) reads the ticket word, sets
@@ -102,8 +101,6 @@ public final class SharedFairLock extends TimedLock {
 
     private final MemorySegment segment;
     private final ProcessSlots processes;
-    /** Process tokens this view's waiters found dead: their later turns are skipped at once. */
-    private final FairTurns.DeadTokens deadTokens = new FairTurns.DeadTokens();
     /** This process's owner bits, 0 until its process slot is claimed (on first lock); the same in every thread. */
     private volatile long me;
     /**
@@ -338,7 +335,7 @@ public final class SharedFairLock extends TimedLock {
                     + "reentrant");
         }
         long start = System.nanoTime();
-        FairTurns.Waiter waiter = FairTurns.Waiter.waiter(segment, deadTokens, start);
+        FairTurns.Waiter waiter = FairTurns.Waiter.waiter(segment, start);
         try {
             return acquireQueued(waiter, start, timeoutNanos, interruptible);
         } finally {

@@ -163,7 +163,7 @@ class SharedFairLockTest {
     void shouldSkipTheTurnsOfAFullQueueOfGoneWaitersWhileWaitingForATicket() throws InterruptedException {
         try (Arena arena = Arena.ofConfined()) {
             // 64 tickets out, none taken: ticket 0's waiter died before writing its slot (stall rule), the waiters
-            // of tickets 1..63 belong to one dead process (found dead once, then skipped at once)
+            // of tickets 1..63 belong to one dead process (the first found dead at a liveness check, the rest at once)
             MemorySegment memory = fullQueue(arena, ticket -> ticket == 0 ? 0 : DEAD);
             SharedFairLock lock = SharedFairLock.wrap(memory, 0);
             assertThat(lock.queueLength()).isEqualTo(SyncLayout.FAIR_QUEUE);
@@ -184,7 +184,7 @@ class SharedFairLockTest {
     @Test
     void shouldSkipTheTurnsOfManyDeadProcessesInAboutOneLivenessPeriod() throws InterruptedException {
         try (Arena arena = Arena.ofConfined()) {
-            // this pid with other starts: dead processes; 32 of them, more than a view remembers
+            // this pid with other starts: 32 dead processes, in turn
             MemorySegment memory = fullQueue(arena, ticket -> ProcessIdentity.token(ProcessHandle.current().pid(),
                     ProcessIdentity.currentStartStamp() + 1 + ticket % 32));
             SharedFairLock lock = SharedFairLock.wrap(memory, 0);
