@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.SharedCondition;
@@ -15,6 +16,7 @@ import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -214,6 +216,23 @@ class DeadWaiterKillTest {
                     .hasMessageContaining("v6").hasMessageContaining("v7");
             assertThatThrownBy(() -> SharedFairLock.open(heap, "old fair"))
                     .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v3").hasMessageContaining("v4");
+        }
+    }
+
+    @Test
+    void shouldRefuseAConditionOfTheCountingLayout() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            heap.allocate("old cond", new BlockType(0x5348_0065, 1), SyncLayout.COND_SIZE);
+            assertThatThrownBy(() -> SharedCondition.open(heap, "old cond", lock))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v1").hasMessageContaining("v2");
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment memory = arena.allocate(SyncLayout.COND_SIZE, 64);
+                SharedCondition.format(memory, 0, lock);
+                memory.set(JAVA_INT, SyncLayout.COORD_VERSION_OFFSET, 1);
+                assertThatThrownBy(() -> SharedCondition.wrap(memory, 0, lock)).isInstanceOf(ShmFormatException.class)
+                        .hasMessageContaining("v1").hasMessageContaining("v2");
+            }
         }
     }
 
