@@ -12,7 +12,8 @@ usage() {
         "  install     install shm4j-core and shm4j-sync with their sources and Javadoc jars into ~/.m2 (no tests)" \
         "  bench-full  the full benchmark suite with the benchmarks' own settings, 2 forks each (not timed since" \
         "              the map, list and coordination benchmarks came: about 150 runs of some 20 s each);" \
-        "              ARGS: JMH patterns for a partial run of some classes, e.g. 'LocksBenchmark|RingBenchmark'" \
+        "              ARGS: JMH patterns for a partial run of some classes, e.g. 'LocksBenchmark|RingBenchmark'," \
+        "              and --forks=N for N forks of each benchmark instead of the classes' 2" \
         "  python      the same workloads with Python's multiprocessing (bench/python/mp_bench.py ARGS)" \
         "  report      regenerate the README's performance tables and chart from the full runs, newest first (or" \
         "              ARGS' runs): each row from the newest run that measured it; a run too noisy for its" \

@@ -25,7 +25,8 @@ import java.util.stream.Stream;
  * ping-pong and the lock hand-off. Quick by default (short iterations, about 6 minutes on 2 cores); {@code --full}
  * uses the classes' own iterations and more round trips, and may be narrowed to some benchmark classes with JMH
  * include patterns after it ({@code --full 'LocksBenchmark|RingBenchmark'}: a partial full run, which the report
- * layers over the last complete one). Prints the side-by-side tables and writes
+ * layers over the last complete one) and given more forks than the classes' own with {@code --forks=N} (for
+ * verdicts that 2 forks leave within the noise). Prints the side-by-side tables and writes
  * {@code bench/results/<quick|full>-<time>.json} (JMH), {@code .latency.json} and {@code .machine.txt} (CPU model,
  * cores, JDK, VM or not); {@code ResultsReport} ({@code ./run.sh report}) turns a full run's into the README's
  * tables. On JDK 23+ the forks get {@code --sun-misc-unsafe-memory-access=allow}, for JMH's own use of
@@ -50,8 +51,12 @@ public final class QuickSuite {
     private QuickSuite() {
     }
 
+    /** The option that sets the forks of every benchmark of a full run. */
+    private static final String FORKS = "--forks=";
+
     /**
-     * @param args {@code --full} for the classes' own iteration settings, then optionally JMH include patterns
+     * @param args {@code --full} for the classes' own iteration settings, optionally {@code --forks=N}, then
+     *             optionally JMH include patterns
      */
     public static void main(String[] args) throws RunnerException, IOException, InterruptedException {
         boolean full = List.of(args).contains("--full");
@@ -60,6 +65,7 @@ public final class QuickSuite {
             throw new IllegalArgumentException("benchmark patterns " + only + " need --full (the quick suite always"
                     + " runs its own list)");
         }
+        int forks = forks(args, full);
         Path results = Path.of("bench", "results");
         Files.createDirectories(results);
         String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
@@ -70,6 +76,9 @@ public final class QuickSuite {
                 .addProfiler(GCProfiler.class)
                 .resultFormat(ResultFormatType.JSON)
                 .result(json.toString());
+        if (forks > 0) {
+            options.forks(forks);
+        }
         if (Runtime.version().feature() >= UNSAFE_FLAG_SINCE) {
             // JMH's own code (org.openjdk.jmh.util.Utils) calls sun.misc.Unsafe::objectFieldOffset in every fork.
             // Prepend, not append: the classes' @Fork(jvmArgsAppend) would be replaced by an append set here.
@@ -93,6 +102,28 @@ public final class QuickSuite {
                 + " whose errors leave its verdicts meaningless; --force writes it anyway)."
                 : "A quick run is for a look, not for the README: the README's tables come from a full run"
                 + " (./run.sh bench-full, then ./run.sh report).");
+    }
+
+    /** @return the forks {@code --forks=N} asks for, or 0 (the classes' own) without it */
+    static int forks(String[] args, boolean full) {
+        List<String> given = List.of(args).stream().filter(a -> a.startsWith(FORKS)).toList();
+        if (given.isEmpty()) {
+            return 0;
+        }
+        if (!full) {
+            throw new IllegalArgumentException(FORKS + "N needs --full (the quick suite runs 1 fork of each)");
+        }
+        String value = given.getLast().substring(FORKS.length());
+        try {
+            int forks = Integer.parseInt(value);
+            if (forks >= 1) {
+                return forks;
+            }
+        } catch (NumberFormatException e) {
+            // answered below, with the same message as a number below 1
+        }
+        throw new IllegalArgumentException(FORKS + "N needs a whole number of forks of at least 1, got '" + value
+                + "'");
     }
 
     /** @return CPU model, cores, JDK and whether this is a VM */
