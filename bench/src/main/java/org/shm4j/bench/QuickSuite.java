@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -104,6 +105,12 @@ public final class QuickSuite {
                 + " (./run.sh bench-full, then ./run.sh report).");
     }
 
+    /** @return the value of the first {@code /proc/cpuinfo} line whose key is {@code key} */
+    private static Optional<String> cpuinfo(List<String> lines, String key) {
+        return lines.stream().filter(l -> l.indexOf(':') > 0 && l.substring(0, l.indexOf(':')).strip().equals(key))
+                .findFirst().map(l -> l.substring(l.indexOf(':') + 1).strip());
+    }
+
     /** @return the forks {@code --forks=N} asks for, or 0 (the classes' own) without it */
     static int forks(String[] args, boolean full) {
         List<String> given = List.of(args).stream().filter(a -> a.startsWith(FORKS)).toList();
@@ -126,7 +133,10 @@ public final class QuickSuite {
                 + "'");
     }
 
-    /** @return CPU model, cores, JDK and whether this is a VM */
+    /**
+     * @return CPU model (with its family and model numbers: a VM may name only the vendor, "AMD EPYC", for hosts of
+     *         different generations, whose atomics differ in cost), cores, JDK and whether this is a VM
+     */
     private static String machine() throws IOException {
         Path cpuinfo = Path.of("/proc/cpuinfo");
         String model = "unknown CPU";
@@ -134,8 +144,12 @@ public final class QuickSuite {
         if (Files.isReadable(cpuinfo)) {
             try (Stream<String> lines = Files.lines(cpuinfo)) {
                 List<String> all = lines.toList();
-                model = all.stream().filter(l -> l.startsWith("model name")).findFirst()
-                        .map(l -> l.substring(l.indexOf(':') + 1).strip()).orElse(model);
+                model = cpuinfo(all, "model name").orElse(model);
+                Optional<String> family = cpuinfo(all, "cpu family");
+                Optional<String> number = cpuinfo(all, "model");
+                if (family.isPresent() && number.isPresent()) {
+                    model += " (family " + family.get() + ", model " + number.get() + ")";
+                }
                 vm = all.stream().anyMatch(l -> l.startsWith("flags") && l.contains(" hypervisor"));
             }
         }
