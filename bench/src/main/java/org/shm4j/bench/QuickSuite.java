@@ -48,12 +48,11 @@ public final class QuickSuite {
      */
     private static final String ALLOW_UNSAFE = "--sun-misc-unsafe-memory-access=allow";
     private static final int UNSAFE_FLAG_SINCE = 23;
+    /** The option that sets the forks of every benchmark of a full run. */
+    private static final String FORKS = "--forks=";
 
     private QuickSuite() {
     }
-
-    /** The option that sets the forks of every benchmark of a full run. */
-    private static final String FORKS = "--forks=";
 
     /**
      * @param args {@code --full} for the classes' own iteration settings, optionally {@code --forks=N}, then
