@@ -50,16 +50,6 @@ final class RingStallRule {
         this.stall = stall;
     }
 
-    /**
-     * @return whether an empty poll that read {@code length} at head may be looking at a stalled record: a claimed one
-     * (negative length), or for MPSC and MPMC also a zero, since their producers mark a claim only after winning the
-     * tail CAS. An SPSC producer marks its claim before it moves tail, so there a zero means empty, and the spinning
-     * consumer never touches the producer's tail cache line.
-     */
-    static boolean mayBeStalled(int length, SharedRing.Kind kind) {
-        return length < 0 || kind != SharedRing.Kind.SPSC;
-    }
-
     /** @return the stall timeout in the ring's header */
     long timeoutNanos() {
         return (long) LONG.getOpaque(block, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do

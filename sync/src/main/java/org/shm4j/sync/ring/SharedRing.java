@@ -540,7 +540,14 @@ public final class SharedRing {
      * @return 1 if a message was handled, else 0
      */
     public int poll(MessageHandler handler) {
-        return drain(handler, 1);
+        if (kind != Kind.SPSC) {
+            return drain(handler, 1);
+        }
+        try { // SPSC: straight to the path the JIT inlines into a poll loop
+            return RingConsumer.pollSpsc(this, Objects.requireNonNull(handler, "handler"));
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**

@@ -1,6 +1,8 @@
 package org.shm4j.sync.ring;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedIntArray;
@@ -112,6 +114,39 @@ class SharedRingTest {
                 assertThat(next[0]).isLessThanOrEqualTo(messages);
             }
             assertThat(next[0]).isEqualTo(messages);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(SharedRing.Kind.class)
+    void shouldFreeAMessageWhoseHandlerThrowsAndHandTheNextOnesOver(SharedRing.Kind kind) {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
+            byte[] message = new byte[120]; // 128-byte records
+            int type = 0;
+            while (ring.offer(type + 1, message, 0, message.length)) {
+                type++;
+            }
+            assertThat(type).isGreaterThanOrEqualTo(7); // full (SPSC keeps room for the next header word)
+            List<Integer> seen = new ArrayList<>();
+            MessageHandler failsAtThree = (t, buffer, offset, length) -> {
+                if (t == 3) {
+                    throw new IllegalArgumentException("handler failed at " + t);
+                }
+                seen.add(t);
+            };
+            assertThat(ring.poll(failsAtThree)).isEqualTo(1);
+            assertThatThrownBy(() -> ring.drain(failsAtThree, 3)).hasMessage("handler failed at 3");
+            for (int freed = 0; freed < 3; freed++) { // the three records handed over were freed
+                assertThat(ring.offer(++type, message, 0, message.length)).isTrue();
+            }
+            assertThat(ring.offer(type + 1, message, 0, message.length)).isFalse();
+            assertThatThrownBy(() -> ring.poll((t, buffer, offset, length) -> {
+                throw new IllegalStateException("poll's handler failed at " + t);
+            })).hasMessage("poll's handler failed at 4");
+            assertThat(ring.drain(failsAtThree, 100)).isEqualTo(type - 4);
+            assertThat(seen).hasSize(type - 2).startsWith(1, 2, 5, 6).endsWith(type);
             assertThat(ring.isEmpty()).isTrue();
         }
     }
