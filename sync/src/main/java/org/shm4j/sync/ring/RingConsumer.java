@@ -209,8 +209,7 @@ final class RingConsumer {
             return 0;
         }
         int type = RingRecords.type(record);
-        if (length < 0 || type == RING_PADDING_TYPE
-                || Integer.compareUnsigned(length - RING_RECORD_HEADER, ring.capacity - index - RING_RECORD_HEADER) > 0) {
+        if (length < 0 || type == RING_PADDING_TYPE || !fits(ring, index, length)) {
             return pollSpscRare(ring, handler, position, index, record);
         }
         try {
@@ -265,13 +264,12 @@ final class RingConsumer {
             ring.consumerPosition.setPlain(position);
         }
         int handled = 0;
-        int length = 0;
         try {
             while (handled < limit) {
                 int index = (int) (position & mask);
                 // acquire: pairs with the producer's release
                 long record = (long) LONG.getAcquire(block, RING_HEADER_SIZE + index);
-                length = RingRecords.length(record);
+                int length = RingRecords.length(record);
                 if (length <= 0) {
                     break;
                 }
@@ -311,9 +309,14 @@ final class RingConsumer {
         }
     }
 
+    /** @return whether a committed record's {@code length} fits between its {@code index} and the buffer's end */
+    private static boolean fits(SharedRing ring, int index, int length) {
+        return Integer.compareUnsigned(length - RING_RECORD_HEADER, ring.capacity - index - RING_RECORD_HEADER) <= 0;
+    }
+
     /** Throws if a committed record's {@code length} does not fit between its {@code index} and the buffer's end. */
     private static void checkLength(SharedRing ring, long record, long position, int index, int length) {
-        if (Integer.compareUnsigned(length - RING_RECORD_HEADER, ring.capacity - index - RING_RECORD_HEADER) > 0) {
+        if (!fits(ring, index, length)) {
             throw ring.recovery.corrupted("record header 0x" + Long.toHexString(record) + " at " + position);
         }
     }
