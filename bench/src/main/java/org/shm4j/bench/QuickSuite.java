@@ -149,7 +149,7 @@ public final class QuickSuite {
                 if (family.isPresent() && number.isPresent()) {
                     model += " (family " + family.get() + ", model " + number.get() + ")";
                 }
-                vm = all.stream().anyMatch(l -> l.startsWith("flags") && l.contains(" hypervisor"));
+                vm = cpuinfo(all, "flags").filter(flags -> (" " + flags).contains(" hypervisor")).isPresent();
             }
         }
         return model + ", " + Runtime.getRuntime().availableProcessors() + " cores, JDK "
