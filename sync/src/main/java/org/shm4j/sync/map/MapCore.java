@@ -66,7 +66,9 @@ final class MapCore {
         this.hints = new MapSegment[Math.min(geometry.maxSegments(), geometry.segments() << HINT_BITS)];
         this.hintMask = hints.length - 1;
         this.extensions = new MemorySegment[geometry.maxDepth() - geometry.initialDepth() + 1];
-        this.maxEntryBytes = MapLayout.chunkSize(segmentNumber(0, null, 0, 0).arena.maxClass());
+        // half the largest chunk: a put writes the new entry beside the old one, so that an overwrite of the largest
+        // entry a first put may store must find a second such chunk in the segment
+        this.maxEntryBytes = MapLayout.chunkSize(Math.max(0, segmentNumber(0, null, 0, 0).arena.maxClass() - 1));
     }
 
     /** Creates a map block; see {@link SharedMap#create}. */
@@ -366,7 +368,9 @@ final class MapCore {
         if (size > maxEntryBytes) {
             throw new IllegalArgumentException(this + ": entry of " + size + " bytes (key " + keyLength
                     + " + value " + valueLength + " + header " + ENTRY_HEADER + ") (expected: at most "
-                    + maxEntryBytes + " bytes, the largest chunk of a segment sized for " + geometry.sizing() + ")");
+                    + maxEntryBytes + " bytes, half the largest chunk of a segment sized for " + geometry.sizing()
+                    + ", so that an overwrite fits beside the old entry; a larger averageValueSize sizes larger "
+                    + "segments)");
         }
         return MapLayout.sizeClass(size);
     }

@@ -288,8 +288,12 @@ final class MapSegment {
                 LONG.setOpaque(memory, S_SLOTS + 8L * slot, TOMBSTONE); // opaque: one atomic store
                 memory.set(JAVA_INT, S_TOMBSTONES, tombstones() + 1); // plain: under the sequence
             }
-            INT.setOpaque(memory, S_COUNT, count() - 1); // opaque: size() reads it without the lock
+            int left = count() - 1;
+            INT.setOpaque(memory, S_COUNT, left); // opaque: size() reads it without the lock
             arena.free(chunk);
+            if (left == 0) {
+                empty(); // free chunks of one size class never merge: an empty segment starts its arena again
+            }
         } catch (RuntimeException | Error e) {
             arena.rebuild();
             throw e;
@@ -302,13 +306,22 @@ final class MapSegment {
     void clear() {
         long stamp = beginWrite();
         try {
-            memory.asSlice(S_SLOTS, arenaStart - S_SLOTS).fill((byte) 0);
-            memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
-            INT.setOpaque(memory, S_COUNT, 0); // opaque: size() reads it without the lock
-            arena.reset();
+            empty();
         } finally {
             endWrite(stamp);
         }
+    }
+
+    /**
+     * Under the lock and the odd sequence: empties the slots and the arena. A writer killed in the middle leaves no
+     * live entry unreachable: the slots are emptied before the count and the arena, and a repair rebuilds the free
+     * lists from the chunks below {@code arenaTop}.
+     */
+    private void empty() {
+        memory.asSlice(S_SLOTS, arenaStart - S_SLOTS).fill((byte) 0);
+        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+        INT.setOpaque(memory, S_COUNT, 0); // opaque: size() reads it without the lock
+        arena.reset();
     }
 
     /** @return the chunk the occupied slot {@code slot} points at */

@@ -43,7 +43,10 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
  * readers or writers of other segments, up to 128 times the initial segments (65,536 at most) or the heap's free
  * space. Only then does the put throw {@link org.shm4j.core.ShmFullException}, naming the figures and a sizing that
- * would fit, and change nothing; {@link #stats()} shows each segment's fill.
+ * would fit, and change nothing; {@link #stats()} shows each segment's fill. One entry (header, key and value) may
+ * take at most half the largest chunk of a segment, so that an overwrite fits beside the old entry; a put of a larger
+ * one throws {@link IllegalArgumentException} naming the limit and the sizing. A segment that a remove empties starts
+ * its entry space again, so that an emptied map takes entries of any size.
  *
  * <p>A writer that dies in the middle of a change (for example killed by SIGKILL) leaves its segment locked by a
  * dead process: the next writer or blocked reader takes the lock over and rebuilds that segment alone from its

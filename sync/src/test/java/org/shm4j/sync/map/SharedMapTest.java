@@ -253,6 +253,50 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldTakeLargerValuesAgainOnceRemovesEmptiedTheMap() {
+        SharedLongMap<byte[]> map = SharedLongMap.create(heap, "emptied", Codec.bytes(), new MapSizing(1_000, 8, 8));
+        for (long key = 0; key < 3_000; key++) {
+            map.set(key, new byte[8]);
+        }
+        for (long key = 0; key < 3_000; key++) {
+            assertThat(map.delete(key)).isTrue();
+        }
+        assertThat(map.stats().segments()).allMatch(s -> s.entries() == 0 && s.usedBytes() == 0 && s.arenaTop() == 0);
+        byte[] large = new byte[100]; // a size class the freed chunks do not have: fresh arena only
+        for (long key = 0; key < 1_000; key++) {
+            assertThat(map.set(key, large)).as("put %d of 1000 larger values", key).isTrue();
+        }
+        assertThat(map.size()).isEqualTo(1_000);
+    }
+
+    @Test
+    void shouldOverwriteTheLargestValueAFirstPutTakes() {
+        SharedMap<String, byte[]> map = SharedMap.create(heap, "largest", Codec.utf8(), Codec.bytes(),
+                new MapSizing(4, 4, 4));
+        int fits = 0;
+        int refused = 1 << 16;
+        while (refused - fits > 1) { // the largest value a first put takes, by bisection
+            int length = (fits + refused) >>> 1;
+            try {
+                map.put("probe", new byte[length]);
+                map.remove("probe");
+                fits = length;
+            } catch (IllegalArgumentException tooLarge) {
+                assertThat(tooLarge).hasMessageContaining("so that an overwrite fits beside the old entry");
+                refused = length;
+            }
+        }
+        int segments = map.stats().segments().size();
+        for (int round = 1; round <= 4; round++) {
+            byte[] value = new byte[fits];
+            value[0] = (byte) round;
+            map.put("k", value);
+            assertThat(map.get("k")).as("overwrite %d of a %d-byte value", round, fits).isEqualTo(value);
+        }
+        assertThat(map.stats().segments()).as("no split for an overwrite that fits").hasSize(segments);
+    }
+
+    @Test
     void shouldSayTheMapsHeapIsClosed() {
         SharedHeap other = SharedHeap.anonymous(1 << 20);
         SharedMap<Long, Long> map = SharedMap.create(other, "m", Codec.longs(), Codec.longs(), new MapSizing(8, 8, 8));
