@@ -11,7 +11,10 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 /**
  * The idle step of a wait on a 32-bit word in shared memory: the steps of {@link Backoff}, except that from
  * {@link Backoff#PARK_FROM} on it blocks in a {@link Futex} wait on the word (woken by the releaser) where futex is
- * available. Stateless and allocation-free: the caller keeps the step count.
+ * available and the thread is a platform thread. A virtual thread parks instead, as without futex: a native call
+ * pins its carrier thread while it blocks, so that waiters as many as the carriers would keep the holder of what
+ * they wait for (unmounted, say in a sleep inside the lock) from ever running again to release it. Stateless and
+ * allocation-free: the caller keeps the step count.
  */
 public final class Waits {
     // VarHandle mechanics
@@ -28,7 +31,7 @@ public final class Waits {
      * @return {@code step + 1}
      */
     public static int idle(int step, MemorySegment segment, long offset, int expected, long maxBlockNanos) {
-        if (step >= Backoff.PARK_FROM && Futex.isAvailable()) {
+        if (step >= Backoff.PARK_FROM && Futex.isAvailable() && !Thread.currentThread().isVirtual()) {
             Futex.await(segment.address() + offset, expected, Math.max(1, maxBlockNanos));
             return step + 1;
         }
@@ -59,10 +62,14 @@ public final class Waits {
         return (int) INT.getVolatile(segment, flagOffset) != 0 && (int) INT.getAndSet(segment, flagOffset, 0) != 0;
     }
 
-    /** @return {@code timeout} in nanoseconds, saturated to {@link Long#MAX_VALUE} instead of overflowing */
+    /**
+     * @return {@code timeout} in nanoseconds, saturated to {@link Long#MAX_VALUE} instead of overflowing, and 0 for a
+     *         negative one (no wait, as in {@code BlockingQueue}: a deadline computed from {@link Long#MIN_VALUE}
+     *         would wrap round to about 292 years)
+     */
     public static long nanos(java.time.Duration timeout) {
         try {
-            return timeout.toNanos();
+            return Math.max(0, timeout.toNanos());
         } catch (ArithmeticException tooLong) {
             return timeout.isNegative() ? 0 : Long.MAX_VALUE;
         }
