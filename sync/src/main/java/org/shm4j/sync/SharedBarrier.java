@@ -74,8 +74,9 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  *   <li>A party that arrived and died while waiting (its pid gone, or reused with another start time) is noticed
  *       within about 50 ms by a live waiting party in a neighbouring arrival slot (every waiter checks the slots
  *       just before and after its own, so any dead arrival next to a live one is found, and a chain of dead
- *       arrivals is found from its live end), or by the next party to arrive. The generation breaks and every
- *       waiter gets {@link BrokenBarrierException}.</li>
+ *       arrivals is found from its live end), or by the next party to arrive (before its arrival counts, so that the
+ *       last arrival never trips over it). The generation breaks and every waiter gets
+ *       {@link BrokenBarrierException}.</li>
  *   <li>A party that {@linkplain #register() registered} and died before arriving (or while arriving) is noticed
  *       by any waiting party within about 50 ms (each check asks the OS about at most 16 registered processes,
  *       going on where the last stopped, so with more registered processes it takes a few checks), and the
@@ -311,6 +312,13 @@ public final class SharedBarrier {
             }
             generation = (int) s & BARRIER_GENERATION_MASK;
             int arrived = (int) (s >>> 32);
+            // the party just before this one died waiting: checked before this arrival counts, so that the last
+            // arrival's trip never passes over it
+            if (deadArrival(arrived - 1, generation)) {
+                breakGeneration(generation);
+                s = state();
+                continue;
+            }
             if (arrived + 1 == parties) { // the trip: the successful CAS is the linearization point
                 if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
                     Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);

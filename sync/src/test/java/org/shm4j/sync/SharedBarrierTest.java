@@ -176,6 +176,31 @@ class SharedBarrierTest {
         }
     }
 
+    @Test
+    void shouldBreakWhenTheLastArrivalFindsThePartyBeforeItDead() throws Exception {
+        String heapName = names.unique("barrier-last");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            SharedInt.create(heap, "arrivals");
+            SharedIntArray.create(heap, "indices", 2);
+            try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1")) {
+                Children.awaitTrue("a party waiting, its slot written", () -> barrier.getNumberWaiting() == 1
+                        && slotWritten(heap, 0));
+                doomed.kill();
+            }
+            assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .as("the last arrival does not trip over the dead one").isInstanceOf(BrokenBarrierException.class);
+            assertThat(barrier.isBroken()).isTrue();
+            barrier.reset();
+            try (ExecutorService other = Executors.newSingleThreadExecutor()) {
+                Future<Integer> first = other.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)
+                        + first.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("live parties trip after the reset")
+                        .isEqualTo(1);
+            }
+        }
+    }
+
     /** @return true if arrival slot {@code slot} of the barrier holds its party's token for this generation */
     private static boolean slotWritten(SharedHeap heap, int slot) {
         MemorySegment block = heap.lookup("barrier", SyncLayout.BARRIER).segment();
