@@ -32,7 +32,10 @@ public interface Codec<T> {
     /** @return the value held by the {@code length} bytes at {@code offset} of {@code source} */
     T decode(MemorySegment source, long offset, int length);
 
-    /** @return a codec of {@code Long}s as 8 little-endian bytes (type 1) */
+    /**
+     * @return a codec of {@code Long}s as 8 little-endian bytes (type 1); its {@code decode} throws
+     *         {@link IllegalStateException} for a message of another length
+     */
     static Codec<Long> longs() {
         return new Codec<>() {
             @Override
@@ -52,6 +55,10 @@ public interface Codec<T> {
 
             @Override
             public Long decode(MemorySegment source, long offset, int length) {
+                if (length != Long.BYTES) { // a message of this type id written by other code: never half a long
+                    throw new IllegalStateException("Codec.longs(): a message of " + length
+                            + " bytes (expected: 8)");
+                }
                 return source.get(JAVA_LONG_UNALIGNED, offset);
             }
         };

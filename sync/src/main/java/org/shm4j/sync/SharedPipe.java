@@ -307,7 +307,7 @@ public final class SharedPipe implements AutoCloseable {
         public boolean poll() {
             try {
                 requireOpen();
-                return !in.isEmpty();
+                return in.hasMessage(); // a committed message: not one still being sent, nor a dead sender's claim
             } catch (IllegalStateException e) {
                 throw ends.closedOr(e);
             }

@@ -36,7 +36,7 @@ public final class SharedQueue<T> {
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
         this.ring = ring;
-        this.codec = Objects.requireNonNull(codec, "codec");
+        this.codec = codec;
         this.name = name;
         this.heap = heap;
     }
@@ -47,16 +47,19 @@ public final class SharedQueue<T> {
      * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
      */
     public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
+        Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
         return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity), codec, name, heap);
     }
 
     /** Opens the queue named {@code name}. */
     public static <T> SharedQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
+        Objects.requireNonNull(codec, "codec");
         return new SharedQueue<>(SharedRing.open(heap, name, SharedRing.Kind.MPMC), codec, name, heap);
     }
 
     /** Opens the queue named {@code name}, or creates it empty. */
     public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
+        Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
         return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity), codec, name,
                 heap);
     }
@@ -121,9 +124,12 @@ public final class SharedQueue<T> {
         }
     }
 
-    /** @return true if no value is queued: a snapshot */
+    /**
+     * @return true if no value is queued: a snapshot, as {@code size() == 0} (a value still being offered, claimed
+     *         and not committed, does not count) but stopping at the first value
+     */
     public boolean isEmpty() {
-        return ring.isEmpty();
+        return !ring.hasMessage();
     }
 
     /**

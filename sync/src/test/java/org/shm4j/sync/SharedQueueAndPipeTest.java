@@ -4,7 +4,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -15,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 class SharedQueueAndPipeTest {
     private static final Duration BOUND = Duration.ofSeconds(90);
@@ -64,6 +67,78 @@ class SharedQueueAndPipeTest {
             SharedRing.create(heap, "spsc", SharedRing.Kind.SPSC, 1024);
             assertThatThrownBy(() -> SharedQueue.open(heap, "spsc", Codec.longs()))
                     .isInstanceOf(ShmTypeMismatchException.class);
+        }
+    }
+
+    @Test
+    void shouldNotWaitForANegativeTimeoutHoweverLarge() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<Long> empty = SharedQueue.create(heap, "empty", 1024, Codec.longs());
+            SharedQueue<Long> full = SharedQueue.create(heap, "full", 1024, Codec.longs());
+            while (full.offer(1L)) {
+                assertThat(full.size()).isLessThan(1024);
+            }
+            SharedPipe.End end = SharedPipe.create(heap, "pipe", 1024).second();
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
+            // TimeUnit.toNanos saturates such timeouts to Long.MIN_VALUE: a deadline computed from it would wrap round
+            assertTimeoutPreemptively(BOUND, () -> {
+                assertThat(empty.poll(Long.MIN_VALUE, TimeUnit.SECONDS)).isNull();
+                assertThat(empty.poll(-Long.MAX_VALUE, TimeUnit.DAYS)).isNull();
+                assertThat(full.offer(2L, Long.MIN_VALUE, TimeUnit.NANOSECONDS)).isFalse();
+                assertThat(end.recv(Duration.ofNanos(Long.MIN_VALUE))).isNull();
+                assertThat(ring.poll((type, buffer, offset, length) -> { }, Duration.ofNanos(Long.MIN_VALUE),
+                        WaitStrategy.BLOCKING)).isZero();
+            });
+        }
+    }
+
+    @Test
+    void shouldCountOnlyCommittedValuesAsQueued() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, Codec.longs());
+            RingClaim claim = new RingClaim();
+            assertThat(queue.ring().tryClaim(1, 8, claim)).isTrue(); // a producer between claim and commit
+            assertThat(queue.isEmpty()).isTrue();
+            assertThat(queue.size()).isZero();
+            claim.abort();
+            assertThat(queue.isEmpty()).as("an aborted claim is no value").isTrue();
+            assertThat(queue.ring().isEmpty()).as("its bytes are not freed until a poll passes them").isFalse();
+            queue.put(7L);
+            assertThat(queue.isEmpty()).isFalse();
+            assertThat(queue.size()).isOne();
+            assertThat(queue.poll()).isEqualTo(7L);
+            assertThat(queue.isEmpty()).isTrue();
+
+            SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
+            SharedRing firstToSecond = SharedRing.open(heap, "p.ab", SharedRing.Kind.SPSC);
+            assertThat(firstToSecond.tryClaim(1, 8, claim)).isTrue(); // what first's send does before it commits
+            assertThat(pipe.second().poll()).as("a message still being sent is not waiting").isFalse();
+            claim.abort();
+            assertThat(pipe.second().poll()).isFalse();
+            assertThat(pipe.first().send(new byte[] {1, 2}, Duration.ZERO)).isTrue();
+            assertThat(pipe.second().poll()).isTrue();
+            assertThat(pipe.second().recv(Duration.ZERO)).containsExactly(1, 2);
+        }
+    }
+
+    @Test
+    void shouldLeaveNothingBehindWhenRefusedAndRefuseMessagesOfAnotherLength() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            assertThatThrownBy(() -> SharedQueue.create(heap, "q", 1024, null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("codec");
+            assertThatThrownBy(() -> SharedQueue.openOrCreate(heap, "q", 1024, null))
+                    .isInstanceOf(NullPointerException.class);
+            assertThat(heap.find("q")).as("no ring made for a refused queue").isEmpty();
+            SharedQueue<Long> longs = SharedQueue.create(heap, "q", 1024, Codec.longs());
+            byte[] half = {1, 2, 3, 4};
+            assertThat(longs.ring().offer(1, half, 0, half.length)).isTrue(); // type 1, written by other code
+            assertThatThrownBy(longs::poll).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("Codec.longs(): a message of 4 bytes (expected: 8)");
+            assertThat(longs.ring().offer(1, half, 0, 0)).isTrue();
+            assertThatThrownBy(longs::poll).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("Codec.longs(): a message of 0 bytes (expected: 8)");
+            assertThat(longs.offer(9L)).isTrue();
+            assertThat(longs.poll()).as("a refused message is consumed; the next one comes through").isEqualTo(9L);
         }
     }
 

@@ -141,19 +141,32 @@ final class RingRecovery {
     }
 
     /**
+     * @return the committed messages not yet handed to a consumer, up to the first claim whose producer has not
+     *         marked it yet (what lies after such a claim cannot be known); see {@link #walk}
+     */
+    long messageCount() {
+        return walk(Long.MAX_VALUE);
+    }
+
+    /** @return whether {@link #messageCount()} would be above 0, found by a walk that stops at the first message */
+    boolean hasMessage() {
+        return walk(1) > 0;
+    }
+
+    /**
      * Walks the records from consumedTo to tail. A header read is trusted only if consumedTo had not passed it
      * afterwards (the consumer stores consumedTo, fenced, before it zeroes a record, and this walk reads consumedTo
      * with acquire after the header); if it had, every message counted so far is gone and the walk goes on from
      * there. The walk ends at the tail read first, so it ends even while producers go on.
      *
-     * @return the committed messages not yet handed to a consumer, up to the first claim whose producer has not
-     *         marked it yet (what lies after such a claim cannot be known)
+     * @param limit the count at which the walk stops
+     * @return the committed messages found, up to {@code limit}, before the first claim not marked yet
      */
-    long messageCount() {
+    private long walk(long limit) {
         long tail = (long) LONG.getAcquire(header, RING_TAIL_OFFSET);
         long position = (long) LONG.getAcquire(header, positionOffset);
         long count = 0;
-        while (position < tail) {
+        while (position < tail && count < limit) {
             long record = (long) LONG.getAcquire(data, position & (capacity - 1)); // acquire: consumedTo read after
             long consumedTo = (long) LONG.getAcquire(header, positionOffset);
             if (consumedTo > position) {

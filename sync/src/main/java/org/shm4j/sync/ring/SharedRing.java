@@ -24,6 +24,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
+import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 
@@ -433,7 +434,11 @@ public final class SharedRing {
             if (index < 0) {
                 return false;
             }
-            MemorySegment.copy(source, sourceOffset, block, RING_HEADER_SIZE + RING_RECORD_HEADER + index, length);
+            try {
+                MemorySegment.copy(source, sourceOffset, block, RING_HEADER_SIZE + RING_RECORD_HEADER + index, length);
+            } catch (RuntimeException e) { // a source range out of bounds, or a source closed meanwhile
+                throw abandon(index, length, e);
+            }
             publish(index, type, length);
             return true;
         } catch (IllegalStateException e) {
@@ -449,6 +454,7 @@ public final class SharedRing {
      */
     public boolean offer(int type, byte[] source, int sourceOffset, int length) {
         try {
+            checkMessage(type, length); // before the array range, which a negative length also fails
             Objects.checkFromIndexSize(sourceOffset, length, source.length);
             long index = claim(type, length);
             if (index < 0) {
@@ -611,6 +617,21 @@ public final class SharedRing {
     }
 
     /**
+     * Whether {@link #messageCount()} is above 0, found by a walk that stops at the first committed message: unlike
+     * {@link #isEmpty()}, a claim not committed yet (a producer's offer under way, or one that died there) and
+     * padding do not count. A snapshot, made without the consumers' turn.
+     *
+     * @return true if a committed message is queued
+     */
+    public boolean hasMessage() {
+        try {
+            return recovery.hasMessage();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /**
      * Counts the messages committed and not yet handed to a consumer, by walking the records from the consumer's
      * position to tail (so it costs a read per queued record, and nothing on the offer and poll paths). A snapshot:
      * producers and consumers may move on meanwhile. Messages behind a claim whose producer has not yet marked it
@@ -696,8 +717,23 @@ public final class SharedRing {
         RingWaits.signalNotEmpty(block);
     }
 
-    /** @return the record index claimed for a message, or -1 if there is no room */
-    private long claim(int type, int length) {
+    /**
+     * Gives up the claim at {@code index}, whose payload could not be copied in (the caller's source failed), as
+     * {@link RingClaim#abort()} does: consumers pass it at once instead of waiting the stall timeout for it.
+     *
+     * @return {@code failure}, to be thrown
+     */
+    private RuntimeException abandon(long index, int length, RuntimeException failure) {
+        try {
+            publish(index, RING_PADDING_TYPE, length);
+        } catch (RuntimeException closed) {
+            failure.addSuppressed(closed);
+        }
+        return failure;
+    }
+
+    /** Checks a message's type and length before anything is claimed. */
+    private void checkMessage(int type, int length) {
         if (type < 1) {
             throw new IllegalArgumentException("type=" + type + " (expected: >= 1)");
         }
@@ -705,6 +741,11 @@ public final class SharedRing {
             throw new IllegalArgumentException(description + ": message length=" + length + " (expected: 0.."
                     + maxMessageLength + ", capacity " + capacity + " / 8 - 8)");
         }
+    }
+
+    /** @return the record index claimed for a message, or -1 if there is no room */
+    private long claim(int type, int length) {
+        checkMessage(type, length);
         int required = RingRecords.align(length + RING_RECORD_HEADER);
         return kind == Kind.SPSC ? RingProducer.claimSingle(block, capacity, mask, headCache, required)
                 : RingProducer.claimShared(block, capacity, mask, headCache, required);

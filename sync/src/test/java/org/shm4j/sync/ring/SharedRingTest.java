@@ -8,6 +8,7 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedIntArray;
 import org.shm4j.sync.atomic.SharedLong;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -147,6 +148,29 @@ class SharedRingTest {
             })).hasMessage("poll's handler failed at 4");
             assertThat(ring.drain(failsAtThree, 100)).isEqualTo(type - 4);
             assertThat(seen).hasSize(type - 2).startsWith(1, 2, 5, 6).endsWith(type);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(SharedRing.Kind.class)
+    void shouldGiveUpTheClaimOfAnOfferWhoseSourceFails(SharedRing.Kind kind) {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
+            MemorySegment small = arena.allocate(8);
+            assertThatThrownBy(() -> ring.offer(1, small, 0, 16)).isInstanceOf(IndexOutOfBoundsException.class);
+            Arena closed = Arena.ofConfined();
+            MemorySegment gone = closed.allocate(8);
+            closed.close();
+            assertThatThrownBy(() -> ring.offer(2, gone, 0, 8)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("closed");
+            assertThat(ring.hasMessage()).isFalse();
+            assertThat(ring.offer(4, small, 0, 8)).isTrue();
+            List<Integer> types = new ArrayList<>();
+            assertThat(ring.poll((type, buffer, offset, length) -> types.add(type))).as("no claim left to stall on")
+                    .isOne();
+            assertThat(types).containsExactly(4);
+            assertThat(ring.stats().skippedRecords()).isZero();
             assertThat(ring.isEmpty()).isTrue();
         }
     }
@@ -558,7 +582,8 @@ class SharedRingTest {
             assertThatThrownBy(() -> ring.offer(1, big, 0, big.length)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("ring 'ring': message length=" + big.length + " (expected: 0.."
                             + ring.maxMessageLength() + ", capacity 1024 / 8 - 8)");
-            assertThatThrownBy(() -> ring.offer(1, big, 0, -1)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> ring.offer(1, big, 0, -1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("message length=-1"); // the length first, as the Javadoc says
             assertThatThrownBy(() -> ring.offer(1, MemorySegment.ofArray(big), 0, -1))
                     .isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> ring.offer(0, big, 0, 1)).isInstanceOf(IllegalArgumentException.class)
