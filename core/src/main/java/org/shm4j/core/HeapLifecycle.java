@@ -6,7 +6,6 @@ import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapRemoval;
 
 import java.lang.foreign.MemorySegment;
-import java.time.Duration;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -38,7 +37,7 @@ final class HeapLifecycle {
                     HeapHeader.initialise(segment, options.catalogCapacity(), flags);
                     AttachTable.attach(segment, "a new heap");
                 });
-                return new SharedHeap(memory, options, validate(memory, options), true);
+                return new SharedHeap(memory, options, validate(memory), true);
             } catch (ShmAlreadyExistsException exists) {
                 if (!options.replaceStale()) {
                     throw exists;
@@ -66,8 +65,7 @@ final class HeapLifecycle {
             SharedMemory memory = open.get();
             String what = "heap " + memory;
             try {
-                HeapHeader.Geometry geometry = HeapHeader.awaitAndValidate(memory.segment(), options.initTimeout(),
-                        what);
+                HeapHeader.Geometry geometry = HeapHeader.validateComplete(memory.segment(), what);
                 if (memory.isReadOnly()) {
                     return new SharedHeap(memory, options, geometry, false);
                 }
@@ -120,9 +118,7 @@ final class HeapLifecycle {
             return HeapRemoval.Outcome.GONE;
         }
         try (memory) {
-            // no wait: a named or file heap is complete before its name appears, so magic 0 is not a heap
-            HeapHeader.Geometry geometry = HeapHeader.awaitAndValidate(memory.segment(), Duration.ZERO,
-                    "heap " + memory);
+            HeapHeader.Geometry geometry = HeapHeader.validateComplete(memory.segment(), "heap " + memory);
             HeapHeader.checkPidNamespace(memory.segment(), "heap " + memory); // whose processes it cannot judge
             return HeapRemoval.remove(memory.segment(), geometry.heapId(), memory.path().orElseThrow(), condition,
                     options.initTimeout(), "heap " + memory);
@@ -154,9 +150,9 @@ final class HeapLifecycle {
         }
     }
 
-    private static HeapHeader.Geometry validate(SharedMemory memory, HeapOptions options) {
+    private static HeapHeader.Geometry validate(SharedMemory memory) {
         try {
-            return HeapHeader.awaitAndValidate(memory.segment(), options.initTimeout(), "heap " + memory);
+            return HeapHeader.validateComplete(memory.segment(), "heap " + memory);
         } catch (RuntimeException e) {
             memory.close();
             throw e;

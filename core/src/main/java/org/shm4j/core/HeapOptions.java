@@ -13,8 +13,9 @@ import java.util.Set;
  * {@code with...} methods.
  *
  * @param catalogCapacity how many named blocks a new heap can hold (1 to 65536; default 64); ignored when opening
- * @param initTimeout     how long an opener waits for a heap that another process is still initialising, and an
- *                        allocator for another process's allocation to finish (default 10 s)
+ * @param initTimeout     how long an allocator waits for another process's allocation to finish, and an opener or
+ *                        creator for another process's removal or replacement of the heap at the name (default
+ *                        10 s); no one waits for a heap's header, which is complete before the name appears
  * @param permissions     permissions of a new named or file heap (default owner read and write, 0600)
  * @param replaceStale    whether {@code create} and {@code openOrCreate} replace a {@linkplain SharedHeap stale} heap
  *                        found at the name or file (removed as {@link SharedHeap#unlinkIfStale(String)} does, then

@@ -33,8 +33,9 @@ import java.util.function.Function;
  * }
  * }</pre>
  * Factories mirror {@link SharedMemory}: named ({@code /dev/shm/<name>}), file-backed ({@link Path}) and anonymous.
- * {@code openOrCreate} lets racing processes agree: exactly one creates and initialises the heap, the others wait
- * (bounded by {@link HeapOptions#initTimeout()}) until it is ready. Likewise {@link #allocateOrLookup} makes exactly
+ * {@code openOrCreate} lets racing processes agree: exactly one creates and initialises the heap, whose name appears
+ * only once it is ready, so the others open it complete (a region at the name with no heap header is refused at
+ * once, without waiting). Likewise {@link #allocateOrLookup} makes exactly
  * one process allocate and initialise a block; the others get the same block. A block is published only after its
  * initializer returned, so no process ever sees a half-initialised structure.
  *

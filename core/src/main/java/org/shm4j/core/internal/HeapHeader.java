@@ -6,7 +6,6 @@ import org.shm4j.core.ShmFormatException;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.security.SecureRandom;
-import java.time.Duration;
 import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -170,33 +169,27 @@ public final class HeapHeader {
     }
 
     /**
-     * Waits until the header is initialised, then validates it.
+     * Validates a named or file heap's header, with no wait: such a heap is complete before its name appears (its
+     * creator writes the header, then links the name), so a magic of 0 means no heap.
      *
-     * @param what    the heap, for messages
-     * @param timeout how long to wait for a live creator to finish
-     * @throws ShmFormatException if the bytes are not a valid heap header, or the creator died or timed out
+     * @param what the heap, for messages
+     * @throws ShmFormatException if the bytes are not a valid heap header
      */
-    public static Geometry awaitAndValidate(MemorySegment segment, Duration timeout, String what) {
+    public static Geometry validateComplete(MemorySegment segment, String what) {
         if (segment.byteSize() < HEADER_LENGTH) {
             throw new ShmFormatException(what + " is too small for a heap header: size=" + segment.byteSize()
                     + " (expected: >= " + HEADER_LENGTH + ")");
         }
-        long start = System.nanoTime();
-        int step = 0;
         // acquire: a non-zero magic publishes all header fields written before it
         long magic = (long) LONG.getAcquire(segment, MAGIC_OFFSET);
-        while (magic == 0) {
+        if (magic == 0) {
             long creator = (long) LONG.getAcquire(segment, CREATOR_PID_OFFSET);
             if (creator != 0 && !ProcessIdentity.isPidAlive(creator)) {
                 throw new ShmFormatException(what + " was left half-initialised: its creator pid " + creator
                         + " died");
             }
-            if (System.nanoTime() - start > timeout.toNanos()) {
-                throw new ShmFormatException(what + " is not initialised after " + timeout.toMillis()
-                        + " ms (no magic): not a shm4j heap, or its creator is stuck");
-            }
-            step = Backoff.idle(step, Long.MAX_VALUE);
-            magic = (long) LONG.getAcquire(segment, MAGIC_OFFSET);
+            throw new ShmFormatException(what + " has no magic (zero): not a shm4j heap (a heap's name appears only "
+                    + "once its header is complete)");
         }
         return validate(segment, magic, what);
     }
