@@ -105,10 +105,24 @@ public final class SharedBoolean {
         VALUE.setRelease(segment, 0L, bits(newValue));
     }
 
-    /** @return true if the flag was {@code expected} (stored as 0 or 1) and is now {@code newValue} */
+    /**
+     * @return true if the flag was {@code expected} and is now {@code newValue}; as for {@link #get()}, any non-zero
+     *         int (another writer's, say) counts as true
+     */
     public boolean compareAndSet(boolean expected, boolean newValue) {
         try {
-            return VALUE.compareAndSet(segment, 0L, bits(expected), bits(newValue));
+            if (!expected) {
+                return VALUE.compareAndSet(segment, 0L, 0, bits(newValue));
+            }
+            while (true) {
+                int current = (int) VALUE.getVolatile(segment, 0L);
+                if (current == 0) {
+                    return false;
+                }
+                if (VALUE.compareAndSet(segment, 0L, current, bits(newValue))) {
+                    return true;
+                }
+            }
         } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }

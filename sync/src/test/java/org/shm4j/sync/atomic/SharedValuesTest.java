@@ -126,6 +126,12 @@ class SharedValuesTest {
             assertThat(flag.segment().get(JAVA_INT, 0)).isEqualTo(1);
             MemorySegment raw = arena.allocate(8, 4);
             assertThat(SharedBoolean.wrap(raw, 4).get()).isFalse();
+            raw.set(JAVA_INT, 4, 7); // another writer's true
+            SharedBoolean foreign = SharedBoolean.wrap(raw, 4);
+            assertThat(foreign.get()).isTrue();
+            assertThat(foreign.compareAndSet(false, true)).isFalse();
+            assertThat(foreign.compareAndSet(true, false)).as("any non-zero value is true, for CAS too").isTrue();
+            assertThat(foreign.get()).isFalse();
             assertThatThrownBy(() -> SharedBoolean.wrap(raw, 2)).isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> SharedInt.open(heap, "flag")).isInstanceOf(ShmTypeMismatchException.class);
         }
