@@ -92,6 +92,10 @@ public final class Shm4j {
         } catch (IOException | RuntimeException e) {
             err.println("shm4j " + options.command() + ": " + e.getMessage());
             return ERROR;
+        } catch (InternalError e) { // the JVM's word for a fault of a mapped access: SIGBUS past a file's end
+            err.println("shm4j " + options.command() + ": a heap's file shrank under its mapping (truncated or "
+                    + "replaced while mapped): " + e.getMessage());
+            return ERROR;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return ERROR;

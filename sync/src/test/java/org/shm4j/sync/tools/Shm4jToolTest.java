@@ -24,12 +24,15 @@ import org.shm4j.testing.ShmNames;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -322,6 +325,28 @@ class Shm4jToolTest {
             assertThat((Double) map((list(state(second, "stats").get("counters")).getFirst())).get("perSecond"))
                     .as("the ticker counted between the refreshes").isPositive();
         }
+    }
+
+    @Test
+    void shouldEndAWatchWithAMessageWhenTheHeapFileIsTruncatedUnderIt() throws Exception {
+        Path file = dir.resolve("shrinking.heap");
+        try (SharedHeap heap = SharedHeap.create(file, 1 << 16)) {
+            SharedCounters.create(heap, "stats", 2).allocate("ticks").incrementAndGet();
+        }
+        CompletableFuture<Result> watch = CompletableFuture.supplyAsync(
+                () -> run("watch", file.toString(), "--count", "100", "--interval", "50"));
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (Files.readAllLines(Path.of("/proc/self/maps")).stream().noneMatch(l -> l.endsWith(file.toString()))) {
+            assertThat(System.nanoTime() - deadline).as("the watch maps the heap").isNegative();
+            Thread.onSpinWait();
+        }
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            channel.truncate(0); // past the new end, a mapped access faults (SIGBUS)
+        }
+        Result result = watch.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        assertThat(result.code()).isEqualTo(Shm4j.ERROR);
+        assertThat(result.err()).startsWith("shm4j watch: ").doesNotContain("\tat ")
+                .contains("shrank under its mapping");
     }
 
     @Test
