@@ -141,6 +141,17 @@ class ErrorMessagesTest {
         assertClosed(() -> doubles.compareAndSet(0, 0, 1), "SharedDoubleArray 'doubles'", heap);
         assertClosed(() -> bytes.get(0), "SharedByteArray 'bytes'", heap);
         assertClosed(() -> ints.copyTo(0, MemorySegment.ofArray(new int[4]), 0, 4), "SharedIntArray 'ints'", heap);
+        // the weaker modes too, not only the volatile ones
+        assertClosed(total::getPlain, "SharedLong 'total'", heap);
+        assertClosed(() -> total.setRelease(1), "SharedLong 'total'", heap);
+        assertClosed(count::getOpaque, "SharedInt 'count'", heap);
+        assertClosed(mean::getAcquire, "SharedDouble 'mean'", heap);
+        assertClosed(flag::getAcquire, "SharedBoolean 'flag'", heap);
+        assertClosed(() -> longs.getAcquire(0), "SharedLongArray 'longs'", heap);
+        assertClosed(() -> longs.fill(3), "SharedLongArray 'longs'", heap);
+        assertClosed(ints::toArray, "SharedIntArray 'ints'", heap);
+        assertClosed(() -> doubles.setPlain(0, 1), "SharedDoubleArray 'doubles'", heap);
+        assertClosed(() -> bytes.setOpaque(0, (byte) 1), "SharedByteArray 'bytes'", heap);
     }
 
     @Test

@@ -76,13 +76,32 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
         }
     }
 
-    /** @return the byte offset of element {@code index} */
+    /**
+     * @return the byte offset of element {@code index}
+     * @throws IndexOutOfBoundsException naming this array, if {@code index} is out of bounds
+     */
     final long offset(long index) {
-        return Objects.checkIndex(index, length) * elementSize;
+        try {
+            return Objects.checkIndex(index, length) * elementSize;
+        } catch (IndexOutOfBoundsException e) {
+            throw named(e);
+        }
     }
 
-    /** @return the byte offset of element {@code index}, after checking that {@code count} elements fit there */
+    /**
+     * @return the byte offset of element {@code index}, after checking that {@code count} elements fit there
+     * @throws IndexOutOfBoundsException naming this array, if the range is out of bounds
+     */
     final long rangeOffset(long index, long count) {
-        return Objects.checkFromIndexSize(index, count, length) * elementSize;
+        try {
+            return Objects.checkFromIndexSize(index, count, length) * elementSize;
+        } catch (IndexOutOfBoundsException e) {
+            throw named(e);
+        }
+    }
+
+    /** @return the JDK's index exception with this array named in front of its message */
+    private IndexOutOfBoundsException named(IndexOutOfBoundsException e) {
+        return new IndexOutOfBoundsException(Blocks.subject(closedMessage) + ": " + e.getMessage());
     }
 }

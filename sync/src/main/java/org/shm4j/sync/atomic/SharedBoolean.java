@@ -97,12 +97,20 @@ public final class SharedBoolean {
 
     /** @return the flag, acquire (pairs with {@link #setRelease(boolean)}) */
     public boolean getAcquire() {
-        return (int) VALUE.getAcquire(segment, 0L) != 0;
+        try {
+            return (int) VALUE.getAcquire(segment, 0L) != 0;
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the flag, release. */
     public void setRelease(boolean newValue) {
-        VALUE.setRelease(segment, 0L, bits(newValue));
+        try {
+            VALUE.setRelease(segment, 0L, bits(newValue));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /**

@@ -94,32 +94,56 @@ public final class SharedByteArray extends SharedArray {
 
     /** @return element {@code index}, acquire */
     public byte getAcquire(long index) {
-        return (byte) ELEMENT.getAcquire(elements, offset(index));
+        try {
+            return (byte) ELEMENT.getAcquire(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, release. */
     public void setRelease(long index, byte newValue) {
-        ELEMENT.setRelease(elements, offset(index), newValue);
+        try {
+            ELEMENT.setRelease(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, opaque */
     public byte getOpaque(long index) {
-        return (byte) ELEMENT.getOpaque(elements, offset(index));
+        try {
+            return (byte) ELEMENT.getOpaque(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, opaque. */
     public void setOpaque(long index, byte newValue) {
-        ELEMENT.setOpaque(elements, offset(index), newValue);
+        try {
+            ELEMENT.setOpaque(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, plain: use under a lock */
     public byte getPlain(long index) {
-        return elements.get(JAVA_BYTE, offset(index));
+        try {
+            return elements.get(JAVA_BYTE, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, plain: use under a lock. */
     public void setPlain(long index, byte newValue) {
-        elements.set(JAVA_BYTE, offset(index), newValue);
+        try {
+            elements.set(JAVA_BYTE, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /**
@@ -142,11 +166,19 @@ public final class SharedByteArray extends SharedArray {
 
     /** Sets every element to {@code value} with plain writes. */
     public void fill(byte value) {
-        elements.fill(value);
+        try {
+            elements.fill(value);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return a copy of all elements (plain reads) */
     public byte[] toArray() {
-        return elements.toArray(JAVA_BYTE);
+        try {
+            return elements.toArray(JAVA_BYTE);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 }

@@ -109,32 +109,56 @@ public final class SharedDouble {
 
     /** @return the value, with acquire semantics */
     public double getAcquire() {
-        return (double) VALUE.getAcquire(segment, 0L);
+        try {
+            return (double) VALUE.getAcquire(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with release semantics. */
     public void setRelease(double newValue) {
-        VALUE.setRelease(segment, 0L, newValue);
+        try {
+            VALUE.setRelease(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value, opaque: coherent, no ordering of other accesses */
     public double getOpaque() {
-        return (double) VALUE.getOpaque(segment, 0L);
+        try {
+            return (double) VALUE.getOpaque(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value, opaque. */
     public void setOpaque(double newValue) {
-        VALUE.setOpaque(segment, 0L, newValue);
+        try {
+            VALUE.setOpaque(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value with a plain read: use under a lock */
     public double getPlain() {
-        return segment.get(JAVA_DOUBLE, 0L);
+        try {
+            return segment.get(JAVA_DOUBLE, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with a plain write: use under a lock. */
     public void setPlain(double newValue) {
-        segment.set(JAVA_DOUBLE, 0L, newValue);
+        try {
+            segment.set(JAVA_DOUBLE, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return true if the value had the bits of {@code expected} and is now {@code newValue} */

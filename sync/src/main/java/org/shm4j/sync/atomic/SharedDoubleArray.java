@@ -96,32 +96,56 @@ public final class SharedDoubleArray extends SharedArray {
 
     /** @return element {@code index}, acquire */
     public double getAcquire(long index) {
-        return (double) ELEMENT.getAcquire(elements, offset(index));
+        try {
+            return (double) ELEMENT.getAcquire(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, release. */
     public void setRelease(long index, double newValue) {
-        ELEMENT.setRelease(elements, offset(index), newValue);
+        try {
+            ELEMENT.setRelease(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, opaque */
     public double getOpaque(long index) {
-        return (double) ELEMENT.getOpaque(elements, offset(index));
+        try {
+            return (double) ELEMENT.getOpaque(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, opaque. */
     public void setOpaque(long index, double newValue) {
-        ELEMENT.setOpaque(elements, offset(index), newValue);
+        try {
+            ELEMENT.setOpaque(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, plain: use under a lock */
     public double getPlain(long index) {
-        return elements.get(JAVA_DOUBLE, offset(index));
+        try {
+            return elements.get(JAVA_DOUBLE, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, plain: use under a lock. */
     public void setPlain(long index, double newValue) {
-        elements.set(JAVA_DOUBLE, offset(index), newValue);
+        try {
+            elements.set(JAVA_DOUBLE, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return true if element {@code index} had the bits of {@code expected} and is now {@code newValue} */
@@ -211,13 +235,21 @@ public final class SharedDoubleArray extends SharedArray {
 
     /** Sets every element to {@code value} with plain writes. */
     public void fill(double value) {
-        for (long i = 0; i < length(); i++) {
-            elements.setAtIndex(JAVA_DOUBLE, i, value);
+        try {
+            for (long i = 0; i < length(); i++) {
+                elements.setAtIndex(JAVA_DOUBLE, i, value);
+            }
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
         }
     }
 
     /** @return a copy of all elements (plain reads) */
     public double[] toArray() {
-        return elements.toArray(JAVA_DOUBLE);
+        try {
+            return elements.toArray(JAVA_DOUBLE);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 }

@@ -120,32 +120,56 @@ public final class SharedInt {
 
     /** @return the value, with acquire semantics (pairs with {@link #setRelease(int)}) */
     public int getAcquire() {
-        return (int) VALUE.getAcquire(segment, 0L);
+        try {
+            return (int) VALUE.getAcquire(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with release semantics. */
     public void setRelease(int newValue) {
-        VALUE.setRelease(segment, 0L, newValue);
+        try {
+            VALUE.setRelease(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value, opaque: coherent, no ordering of other accesses */
     public int getOpaque() {
-        return (int) VALUE.getOpaque(segment, 0L);
+        try {
+            return (int) VALUE.getOpaque(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value, opaque. */
     public void setOpaque(int newValue) {
-        VALUE.setOpaque(segment, 0L, newValue);
+        try {
+            VALUE.setOpaque(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value with a plain read: use under a lock */
     public int getPlain() {
-        return segment.get(JAVA_INT, 0L);
+        try {
+            return segment.get(JAVA_INT, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with a plain write: use under a lock. */
     public void setPlain(int newValue) {
-        segment.set(JAVA_INT, 0L, newValue);
+        try {
+            segment.set(JAVA_INT, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return true if the value was {@code expected} and is now {@code newValue} */

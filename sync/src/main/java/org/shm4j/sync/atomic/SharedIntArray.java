@@ -95,32 +95,56 @@ public final class SharedIntArray extends SharedArray {
 
     /** @return element {@code index}, acquire */
     public int getAcquire(long index) {
-        return (int) ELEMENT.getAcquire(elements, offset(index));
+        try {
+            return (int) ELEMENT.getAcquire(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, release. */
     public void setRelease(long index, int newValue) {
-        ELEMENT.setRelease(elements, offset(index), newValue);
+        try {
+            ELEMENT.setRelease(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, opaque */
     public int getOpaque(long index) {
-        return (int) ELEMENT.getOpaque(elements, offset(index));
+        try {
+            return (int) ELEMENT.getOpaque(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, opaque. */
     public void setOpaque(long index, int newValue) {
-        ELEMENT.setOpaque(elements, offset(index), newValue);
+        try {
+            ELEMENT.setOpaque(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, plain: use under a lock */
     public int getPlain(long index) {
-        return elements.get(JAVA_INT, offset(index));
+        try {
+            return elements.get(JAVA_INT, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, plain: use under a lock. */
     public void setPlain(long index, int newValue) {
-        elements.set(JAVA_INT, offset(index), newValue);
+        try {
+            elements.set(JAVA_INT, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return true if element {@code index} was {@code expected} and is now {@code newValue} */
@@ -224,13 +248,21 @@ public final class SharedIntArray extends SharedArray {
 
     /** Sets every element to {@code value} with plain writes. */
     public void fill(int value) {
-        for (long i = 0; i < length(); i++) {
-            elements.setAtIndex(JAVA_INT, i, value);
+        try {
+            for (long i = 0; i < length(); i++) {
+                elements.setAtIndex(JAVA_INT, i, value);
+            }
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
         }
     }
 
     /** @return a copy of all elements (plain reads) */
     public int[] toArray() {
-        return elements.toArray(JAVA_INT);
+        try {
+            return elements.toArray(JAVA_INT);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 }

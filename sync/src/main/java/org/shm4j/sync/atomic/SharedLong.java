@@ -120,32 +120,56 @@ public final class SharedLong {
 
     /** @return the value, with acquire semantics (pairs with {@link #setRelease(long)}) */
     public long getAcquire() {
-        return (long) VALUE.getAcquire(segment, 0L);
+        try {
+            return (long) VALUE.getAcquire(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with release semantics. */
     public void setRelease(long newValue) {
-        VALUE.setRelease(segment, 0L, newValue);
+        try {
+            VALUE.setRelease(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value, opaque: coherent, no ordering of other accesses */
     public long getOpaque() {
-        return (long) VALUE.getOpaque(segment, 0L);
+        try {
+            return (long) VALUE.getOpaque(segment, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value, opaque. */
     public void setOpaque(long newValue) {
-        VALUE.setOpaque(segment, 0L, newValue);
+        try {
+            VALUE.setOpaque(segment, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return the value with a plain read: use under a lock */
     public long getPlain() {
-        return segment.get(JAVA_LONG, 0L);
+        try {
+            return segment.get(JAVA_LONG, 0L);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** Sets the value with a plain write: use under a lock. */
     public void setPlain(long newValue) {
-        segment.set(JAVA_LONG, 0L, newValue);
+        try {
+            segment.set(JAVA_LONG, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
     }
 
     /** @return true if the value was {@code expected} and is now {@code newValue} */

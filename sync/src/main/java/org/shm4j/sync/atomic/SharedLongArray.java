@@ -95,32 +95,56 @@ public final class SharedLongArray extends SharedArray {
 
     /** @return element {@code index}, acquire */
     public long getAcquire(long index) {
-        return (long) ELEMENT.getAcquire(elements, offset(index));
+        try {
+            return (long) ELEMENT.getAcquire(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, release. */
     public void setRelease(long index, long newValue) {
-        ELEMENT.setRelease(elements, offset(index), newValue);
+        try {
+            ELEMENT.setRelease(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, opaque */
     public long getOpaque(long index) {
-        return (long) ELEMENT.getOpaque(elements, offset(index));
+        try {
+            return (long) ELEMENT.getOpaque(elements, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, opaque. */
     public void setOpaque(long index, long newValue) {
-        ELEMENT.setOpaque(elements, offset(index), newValue);
+        try {
+            ELEMENT.setOpaque(elements, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return element {@code index}, plain: use under a lock */
     public long getPlain(long index) {
-        return elements.get(JAVA_LONG, offset(index));
+        try {
+            return elements.get(JAVA_LONG, offset(index));
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** Sets element {@code index}, plain: use under a lock. */
     public void setPlain(long index, long newValue) {
-        elements.set(JAVA_LONG, offset(index), newValue);
+        try {
+            elements.set(JAVA_LONG, offset(index), newValue);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 
     /** @return true if element {@code index} was {@code expected} and is now {@code newValue} */
@@ -224,13 +248,21 @@ public final class SharedLongArray extends SharedArray {
 
     /** Sets every element to {@code value} with plain writes. */
     public void fill(long value) {
-        for (long i = 0; i < length(); i++) {
-            elements.setAtIndex(JAVA_LONG, i, value);
+        try {
+            for (long i = 0; i < length(); i++) {
+                elements.setAtIndex(JAVA_LONG, i, value);
+            }
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
         }
     }
 
     /** @return a copy of all elements (plain reads) */
     public long[] toArray() {
-        return elements.toArray(JAVA_LONG);
+        try {
+            return elements.toArray(JAVA_LONG);
+        } catch (IllegalStateException e) {
+            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+        }
     }
 }

@@ -19,6 +19,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * it); and the one message format of a header that fails its checks.
  */
 public final class Blocks {
+    private static final String CANNOT_BE_USED = " cannot be used";
+
     private Blocks() {
     }
 
@@ -64,12 +66,18 @@ public final class Blocks {
 
     /** @return the message for the {@code kind} named {@code name} used after {@code heap} was closed */
     public static String closedMessage(String kind, String name, SharedHeap heap) {
-        return kind + " '" + name + "' cannot be used: its " + heap + " is closed";
+        return kind + " '" + name + "'" + CANNOT_BE_USED + ": its " + heap + " is closed";
     }
 
     /** @return the message for the {@code kind} wrapped at {@code offset} of a segment that was then closed */
     public static String closedMessage(String kind, long offset) {
-        return kind + " at offset " + offset + " of a wrapped segment cannot be used: that segment is closed";
+        return kind + " at offset " + offset + " of a wrapped segment" + CANNOT_BE_USED + ": that segment is closed";
+    }
+
+    /** @return the structure a {@link #closedMessage} names, e.g. {@code SharedLongArray 'prices'}, for messages */
+    public static String subject(String closedMessage) {
+        int end = closedMessage.indexOf(CANNOT_BE_USED);
+        return end < 0 ? closedMessage : closedMessage.substring(0, end);
     }
 
     /**

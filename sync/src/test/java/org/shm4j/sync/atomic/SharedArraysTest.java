@@ -94,10 +94,14 @@ class SharedArraysTest {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
             SharedLongArray a = SharedLongArray.create(heap, "a", 4);
             assertThatThrownBy(() -> a.get(4)).isInstanceOf(IndexOutOfBoundsException.class)
-                    .hasMessageContaining("Index 4 out of bounds for length 4");
-            assertThatThrownBy(() -> a.set(-1, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+                    .hasMessage("SharedLongArray 'a': Index 4 out of bounds for length 4");
+            assertThatThrownBy(() -> a.set(-1, 0)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessageStartingWith("SharedLongArray 'a': ");
+            assertThatThrownBy(() -> a.getAcquire(7)).hasMessageStartingWith("SharedLongArray 'a': ");
             assertThatThrownBy(() -> SharedByteArray.create(heap, "b", 5).get(5))
-                    .isInstanceOf(IndexOutOfBoundsException.class);
+                    .isInstanceOf(IndexOutOfBoundsException.class).hasMessageStartingWith("SharedByteArray 'b': ");
+            assertThatThrownBy(() -> SharedLongArray.wrap(arena.allocate(32, 8), 0, 4).get(4))
+                    .hasMessageStartingWith("SharedLongArray at offset 0 of a wrapped segment: ");
             assertThatThrownBy(() -> SharedLongArray.create(heap, "zero", 0))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("length=0");
