@@ -147,7 +147,7 @@ public final class FairWord {
         RobustMutex.checkNotNegative(segment, FAIR_HELD_SINCE_OFFSET, "heldSince", what);
         RobustMutex.checkNotNegative(segment, FAIR_OWNER_THREAD_OFFSET, "owner thread", what);
         Blocks.requireZero(segment, FAIR_OWNER_THREAD_OFFSET + Long.BYTES, FAIR_PROCESSES_OFFSET, what);
-        processes.check(what);
+        processes.check();
         for (int i = 0; i < FAIR_QUEUE; i++) {
             long slot = FAIR_SLOTS_OFFSET + i * FAIR_SLOT_SIZE;
             long token = (long) LONG.getVolatile(segment, slot);

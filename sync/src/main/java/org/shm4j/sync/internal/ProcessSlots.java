@@ -42,6 +42,7 @@ public final class ProcessSlots {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private final MemorySegment segment;
+    private final String what;
     private final long base;
     private volatile int mine = -1;
 
@@ -49,31 +50,32 @@ public final class ProcessSlots {
      * @param segment memory holding the table
      * @param base    offset of the table, 8-byte aligned
      */
-    public ProcessSlots(MemorySegment segment, long base) {
+    /** @param what the structure whose table this is, for messages */
+    public ProcessSlots(MemorySegment segment, long base, String what) {
         this.segment = segment;
         this.base = base;
+        this.what = what;
     }
 
     /**
      * Checks every slot for states no valid table has, so that a damaged one is refused when it is opened: a token
      * is 0 or names a pid (bits 62..32 not zero, bit 63 the {@link #RECLAIMING} mark), and no counter is negative.
      *
-     * @param what the structure the table belongs to, for the message
      * @throws org.shm4j.core.ShmFormatException if a slot holds such a state
      */
-    public void check(String what) {
+    public void check() {
         for (int i = 0; i < SLOTS; i++) {
             long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
             if (token != 0 && ProcessIdentity.pid(token & ~RECLAIMING) == 0) {
                 throw Blocks.corrupt(what, "process slot " + i + " token", "0x" + Long.toHexString(token),
                         "0, or a pid in bits 62..32");
             }
-            checkCount(i, FIRST, "first counter", what);
-            checkCount(i, SECOND, "second counter", what);
+            checkCount(i, FIRST, "first counter");
+            checkCount(i, SECOND, "second counter");
         }
     }
 
-    private void checkCount(int index, long counter, String field, String what) {
+    private void checkCount(int index, long counter, String field) {
         int count = get(index, counter);
         if (count < 0) {
             throw Blocks.corrupt(what, "process slot " + index + " " + field, count, ">= 0");
@@ -122,7 +124,8 @@ public final class ProcessSlots {
             }
             reclaimDead();
         }
-        throw new IllegalStateException("all " + SLOTS + " process slots are held by live processes");
+        throw new IllegalStateException(what + ": all " + SLOTS + " process slots are held by live processes (a "
+                + "process keeps its slot until it exits, even after closing the heap)");
     }
 
     /** Adds {@code delta} to a counter ({@link #FIRST} or {@link #SECOND}) of slot {@code index}. */

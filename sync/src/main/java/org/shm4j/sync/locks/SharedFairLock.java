@@ -78,8 +78,8 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * killed; or many processes) are skipped in about one period in all. Every waiter applies these rules to the serving
  * turn, including one waiting for a ticket while all 64 are out: so a queue whose every ticket is dead is emptied by
  * the next blocking or timed locker (the untimed {@code tryLock()} skips only abandoned turns). A live thread that
- * finds its turn skipped takes a new ticket. At most 32 processes use one fair lock at a time (one
- * process slot each, kept while they live).
+ * finds its turn skipped takes a new ticket. At most 32 live processes use one fair lock (one process slot each,
+ * kept until the process exits, even after it closed the heap; a dead process's slot is reclaimed).
  *
  * <p>Blocking. A waiter past its spin (for its turn, or for a ticket while 64 are out) reads the ticket word, sets
  * the waiters flag, then sleeps in futex while the word's low half is unchanged, at most until its next liveness
@@ -120,7 +120,7 @@ public final class SharedFairLock extends TimedLock {
 
     private SharedFairLock(MemorySegment segment, String description, SharedHeap heap) {
         super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_FAIR, description), segment);
-        this.processes = new ProcessSlots(segment, FAIR_PROCESSES_OFFSET);
+        this.processes = new ProcessSlots(segment, FAIR_PROCESSES_OFFSET, description);
         FairWord.check(segment, processes, description);
         this.segment = segment;
     }

@@ -69,10 +69,10 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * or writer) clears or takes the word, and {@link #isConsistent()} is false until {@link #markConsistent()} is called
  * by a writer. A process that dies holding read locks, or waiting to write, is found by its slot's token; its holds
  * and its waitingWriters bit are dropped within about 50 ms (readers do not change the data, so this does not mark it
- * inconsistent). At most 32 processes can use one lock at a time. Read holds are counted per process, not per thread.
- * Non-invariant: a waiting writer of a process that has just taken over the slot of a dead one may have its bit
- * cleared for an instant by a reader dropping the dead one's bit; readers that come in that instant do not wait for
- * it (the writer still gets the lock once they leave).
+ * inconsistent). At most 32 live processes can use one lock (one process slot each, kept until the process exits).
+ * Read holds are counted per process, not per thread. Non-invariant: a waiting writer of a process that has just
+ * taken over the slot of a dead one may have its bit cleared for an instant by a reader dropping the dead one's bit;
+ * readers that come in that instant do not wait for it (the writer still gets the lock once they leave).
  *
  * <p>Memory consistency effects: actions before releasing the write lock happen-before actions after a later read or
  * write lock; actions of a reader happen-before a later write lock.
@@ -106,8 +106,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         this.segment = segment;
         this.heap = heap;
         this.name = name;
-        this.slots = new ProcessSlots(segment, RW_SLOTS_OFFSET);
-        slots.check(description);
+        this.slots = new ProcessSlots(segment, RW_SLOTS_OFFSET, description);
+        slots.check();
         this.description = description;
         WriteLock write = new WriteLock(segment, DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET),
                 WaitLayout.KIND_WRITE, description + " (write)"));

@@ -69,7 +69,7 @@ final class LockStates {
 
     /** @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits) */
     static List<Object> holders(MemorySegment block, long base) {
-        ProcessSlots slots = new ProcessSlots(block, base); // only read: get and pid
+        ProcessSlots slots = new ProcessSlots(block, base, "inspected block"); // only read: get and pid
         List<Object> holders = new ArrayList<>();
         for (int i = 0; i < ProcessSlots.SLOTS; i++) {
             int holds = slots.get(i, ProcessSlots.FIRST);

@@ -31,7 +31,7 @@ class ProcessSlotsTest {
     void shouldNeverZeroTheCountersOfAProcessThatClaimedTheSlotWhileStaleReclaimersRan() throws Exception {
         try (Arena arena = Arena.ofShared(); ExecutorService reclaimers = Executors.newFixedThreadPool(2)) {
             MemorySegment table = arena.allocate(ProcessSlots.SIZE, 8);
-            ProcessSlots slots = new ProcessSlots(table, 0);
+            ProcessSlots slots = new ProcessSlots(table, 0, "test table");
             long me = ProcessIdentity.currentToken();
             for (int round = 0; round < ROUNDS; round++) {
                 table.fill((byte) 0);
@@ -67,12 +67,12 @@ class ProcessSlotsTest {
     void shouldFinishTheReclaimOfAReclaimerThatDiedAndLeaveALiveReclaimersSlotAlone() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment table = arena.allocate(ProcessSlots.SIZE, 8);
-            ProcessSlots slots = new ProcessSlots(table, 0);
+            ProcessSlots slots = new ProcessSlots(table, 0, "test table");
             holds(table, 3, DEAD | ProcessSlots.RECLAIMING, 2, 1); // a reclaimer killed before it zeroed them
             long liveReclaimer = ProcessIdentity.currentToken() | ProcessSlots.RECLAIMING;
             holds(table, 4, liveReclaimer, 1, 0); // another thread of this process, still reclaiming
             holds(table, 5, DEAD | ProcessSlots.RECLAIMING, 0, 1); // one killed after zeroing the first counter
-            slots.check("test table");
+            slots.check();
             assertThat(slots.pid(3)).isEqualTo(ProcessHandle.current().pid());
             assertThat(slots.reclaimDead()).as("holders reclaimed; the zeroed one too: its reclaimer told nobody")
                     .isEqualTo(2);
@@ -88,12 +88,26 @@ class ProcessSlotsTest {
     }
 
     @Test
+    void shouldNameItsStructureWhenEverySlotIsHeldByALiveProcess() {
+        long parent = ProcessHandle.current().parent().orElseThrow().pid(); // alive while this test runs
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment table = arena.allocate(ProcessSlots.SIZE, 8);
+            for (int i = 0; i < ProcessSlots.SLOTS; i++) {
+                holds(table, i, ProcessIdentity.token(parent, 0), 0, 0);
+            }
+            assertThatThrownBy(() -> new ProcessSlots(table, 0, "fair lock 'f'").claim())
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("fair lock 'f': all 32 process slots are held by live processes");
+        }
+    }
+
+    @Test
     void shouldRefuseATokenWithoutAPidMarkedOrNot() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment table = arena.allocate(ProcessSlots.SIZE, 8);
-            ProcessSlots slots = new ProcessSlots(table, 0);
+            ProcessSlots slots = new ProcessSlots(table, 0, "test table");
             holds(table, 7, ProcessSlots.RECLAIMING | 42, 0, 0);
-            assertThatThrownBy(() -> slots.check("test table")).isInstanceOf(ShmFormatException.class)
+            assertThatThrownBy(() -> slots.check()).isInstanceOf(ShmFormatException.class)
                     .hasMessageContaining("test table").hasMessageContaining("process slot 7 token");
         }
     }

@@ -171,7 +171,7 @@ class SharedReadWriteLockTest {
             assertThat(rw.readLock().tryLock()).as("a writer of slot 3 waits").isFalse();
             assertThat(rw.readLock().tryLock(30, TimeUnit.SECONDS)).as("its process is dead").isTrue();
             assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).isZero();
-            int mine = new ProcessSlots(memory, SyncLayout.RW_SLOTS_OFFSET).claim();
+            int mine = new ProcessSlots(memory, SyncLayout.RW_SLOTS_OFFSET, "rw").claim();
             assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET)).isEqualTo(1 << mine);
             assertThat(rw.readerPids()).containsExactly(ProcessHandle.current().pid());
             assertThat(rw.writeLock().tryLock()).isFalse();
