@@ -327,7 +327,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     @Override
     public String toString() {
-        return what + " " + super.toString();
+        return segment.scope().isAlive() ? what + " " + super.toString() : what + " (closed)";
     }
 
     /** @return the slot of the item at {@code index}, checked to hold a {@code expected} */
@@ -375,10 +375,14 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         return dataStart + offsets[index];
     }
 
+    /** Checks the index, and that the region is still mapped (every item access starts here). */
     private void checkIndex(int index) {
         if (index < 0 || index >= offsets.length - 1) {
             throw new IndexOutOfBoundsException(what + ": index=" + index + " (expected: 0.." + (offsets.length - 2)
                     + ", the list's fixed length is " + (offsets.length - 1) + ")");
+        }
+        if (!segment.scope().isAlive()) {
+            throw new IllegalStateException(what + " cannot be used: its region is closed");
         }
     }
 

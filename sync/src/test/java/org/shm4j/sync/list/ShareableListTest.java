@@ -76,6 +76,18 @@ class ShareableListTest {
     }
 
     @Test
+    void shouldNameTheListUsedAfterItsRegionClosed() {
+        ShareableList list = ShareableList.create(names.unique("closed"), ITEMS);
+        String name = "ShareableList '" + list.region().name().orElseThrow() + "'";
+        list.close();
+        assertThatThrownBy(() -> list.get(0)).isInstanceOf(IllegalStateException.class)
+                .hasMessage(name + " cannot be used: its region is closed");
+        assertThatThrownBy(() -> list.setLong(1, 2)).hasMessage(name + " cannot be used: its region is closed");
+        assertThatThrownBy(() -> list.getString(3)).hasMessage(name + " cannot be used: its region is closed");
+        assertThat(list).hasToString(name + " (closed)");
+    }
+
+    @Test
     void shouldRefuseDamagedBytes() {
         long size = ShareableList.byteSize(ITEMS);
         long formats = 8 * 8 + 48;
