@@ -68,6 +68,12 @@ abstract class TimedLock implements Lock {
         return description;
     }
 
+    /** @return what this lock is (the read and write locks of a read-write lock say which side); see subclasses */
+    @Override
+    public String toString() {
+        return description;
+    }
+
     /** @return who holds the lock, for messages */
     abstract Optional<LockOwner> holder();
 

@@ -84,6 +84,11 @@ class SharedReadWriteLockTest {
             assertThatThrownBy(() -> rw.writeLock().unlock()).isInstanceOf(IllegalMonitorStateException.class);
             assertThatThrownBy(rw::markConsistent).isInstanceOf(IllegalMonitorStateException.class);
             assertThatThrownBy(() -> rw.readLock().newCondition()).isInstanceOf(UnsupportedOperationException.class);
+            assertThat(rw.writeLock()).hasToString("read-write lock 'rw' (write)");
+            assertThat(rw.readLock()).hasToString("read-write lock 'rw' (read)");
+            assertThatThrownBy(() -> rw.writeLock().newCondition().await())
+                    .isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessageEndingWith("does not hold read-write lock 'rw' (write)");
         }
     }
 
