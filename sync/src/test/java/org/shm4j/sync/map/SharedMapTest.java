@@ -202,7 +202,9 @@ class SharedMapTest {
         assertThatThrownBy(() -> SharedMap.open(heap, "m", Codec.utf8(), Codec.bytes()))
                 .isInstanceOf(ShmTypeMismatchException.class)
                 .hasMessageContaining("SharedMap 'm'")
-                .hasMessageContaining("values of codec type 1 (expected: keys 2, values 3)");
+                .hasMessageContaining("values of codec type 0x00000001 (expected: keys 0x00000002, values "
+                        + "0x00000003; ")
+                .hasMessageContaining("a record codec's type is its record shape's fingerprint");
         assertThatThrownBy(() -> SharedLongMap.open(heap, "m", Codec.longs()))
                 .isInstanceOf(ShmTypeMismatchException.class);
         assertThat(SharedMap.openOrCreate(heap, "m", Codec.utf8(), Codec.longs(), new MapSizing(99, 1, 1)).name())
