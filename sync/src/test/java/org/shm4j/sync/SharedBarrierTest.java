@@ -150,9 +150,7 @@ class SharedBarrierTest {
     void shouldBreakWhenAWaitingPartyIsKilled() throws Exception {
         String heapName = names.unique("barrier-kill");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 3);
-            SharedInt.create(heap, "arrivals");
-            SharedIntArray.create(heap, "indices", 3);
+            SharedBarrier barrier = partiesBarrier(heap, 3);
             try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1");
                  ChildJvm survivor = ChildJvm.start(Party.class, heapName, "1")) {
                 Children.awaitTrue("two parties waiting, their slots written", () -> barrier.getNumberWaiting() == 2
@@ -166,11 +164,7 @@ class SharedBarrierTest {
             }
             assertThat(barrier.isBroken()).isTrue();
             barrier.reset();
-            try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1")) {
-                Children.awaitTrue("a party waiting, its slot written", () -> barrier.getNumberWaiting() == 1
-                        && slotWritten(heap, 0));
-                doomed.kill(); // not between its arrival and its slot write: that window goes unseen (documented)
-            }
+            killWaitingParty(heap, heapName, barrier);
             assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
                     .as("the next arrival sees the dead one").isInstanceOf(BrokenBarrierException.class);
         }
@@ -180,14 +174,8 @@ class SharedBarrierTest {
     void shouldBreakWhenTheLastArrivalFindsThePartyBeforeItDead() throws Exception {
         String heapName = names.unique("barrier-last");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
-            SharedInt.create(heap, "arrivals");
-            SharedIntArray.create(heap, "indices", 2);
-            try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1")) {
-                Children.awaitTrue("a party waiting, its slot written", () -> barrier.getNumberWaiting() == 1
-                        && slotWritten(heap, 0));
-                doomed.kill();
-            }
+            SharedBarrier barrier = partiesBarrier(heap, 2);
+            killWaitingParty(heap, heapName, barrier);
             assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
                     .as("the last arrival does not trip over the dead one").isInstanceOf(BrokenBarrierException.class);
             assertThat(barrier.isBroken()).isTrue();
@@ -198,6 +186,22 @@ class SharedBarrierTest {
                         + first.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("live parties trip after the reset")
                         .isEqualTo(1);
             }
+        }
+    }
+
+    /** @return a barrier of {@code parties} in {@code heap}, with the counters {@link Party} children use */
+    private static SharedBarrier partiesBarrier(SharedHeap heap, int parties) {
+        SharedInt.create(heap, "arrivals");
+        SharedIntArray.create(heap, "indices", parties);
+        return SharedBarrier.create(heap, "barrier", parties);
+    }
+
+    /** Starts a {@link Party} child, waits until it waits at the barrier in arrival slot 0, and kills it. */
+    private static void killWaitingParty(SharedHeap heap, String heapName, SharedBarrier barrier) throws Exception {
+        try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1")) {
+            Children.awaitTrue("a party waiting, its slot written", () -> barrier.getNumberWaiting() == 1
+                    && slotWritten(heap, 0));
+            doomed.kill(); // not between its arrival and its slot write: that window goes unseen (documented)
         }
     }
 
