@@ -5,6 +5,7 @@ import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.PipeEnds;
 import org.shm4j.sync.internal.Waits;
@@ -223,7 +224,7 @@ public final class SharedPipe implements AutoCloseable {
                 return true;
             }
             long start = System.nanoTime();
-            long total = Waits.nanos(timeout);
+            long total = Timeouts.nanos(timeout);
             while (true) {
                 long goneOwner = peer.gone();
                 if (goneOwner != 0) {
@@ -280,7 +281,7 @@ public final class SharedPipe implements AutoCloseable {
                 return 1;
             }
             long start = System.nanoTime();
-            long total = Waits.nanos(timeout);
+            long total = Timeouts.nanos(timeout);
             while (true) {
                 long goneOwner = peer.gone(); // before the poll: all it sent before the close is then visible
                 if (in.poll(handler) > 0) {

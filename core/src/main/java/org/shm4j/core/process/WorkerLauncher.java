@@ -59,23 +59,26 @@ public final class WorkerLauncher {
     }
 
     /**
-     * Finds the static method {@code name(String[])}, else {@code name()}, declared by {@code type}.
+     * Finds the static method {@code name(String[])}, else {@code name()}, declared by {@code type} or inherited from a
+     * superclass (as the {@code java} launcher runs an inherited {@code main}).
      *
      * @throws IllegalArgumentException naming the class and the method if there is none
      */
     static Method findMethod(Class<?> type, String name) {
-        for (Class<?>[] parameters : new Class<?>[][] {{String[].class}, {}}) {
-            try {
-                Method method = type.getDeclaredMethod(name, parameters);
-                if (Modifier.isStatic(method.getModifiers()) && method.getReturnType() == void.class) {
-                    return method;
+        for (Class<?> declaring = type; declaring != null; declaring = declaring.getSuperclass()) {
+            for (Class<?>[] parameters : new Class<?>[][] {{String[].class}, {}}) {
+                try {
+                    Method method = declaring.getDeclaredMethod(name, parameters);
+                    if (Modifier.isStatic(method.getModifiers()) && method.getReturnType() == void.class) {
+                        return method;
+                    }
+                } catch (NoSuchMethodException e) {
+                    // try the next signature, then the superclass
                 }
-            } catch (NoSuchMethodException e) {
-                // try the next signature
             }
         }
-        throw new IllegalArgumentException("worker class " + type.getName() + " declares no method static void "
-                + name + "(String[]) or static void " + name + "()");
+        throw new IllegalArgumentException("worker class " + type.getName() + " has no method static void "
+                + name + "(String[]) or static void " + name + "(), declared or inherited");
     }
 
     /** Starts the daemon thread that halts this JVM once the parent ({@code pid:startStamp}) is gone. */

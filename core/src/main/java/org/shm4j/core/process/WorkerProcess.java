@@ -1,5 +1,7 @@
 package org.shm4j.core.process;
 
+import org.shm4j.core.internal.Timeouts;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -89,7 +91,7 @@ public final class WorkerProcess implements AutoCloseable {
      * @return true if all exited in time; false if some still run (they are left running)
      */
     public static boolean joinAll(Collection<WorkerProcess> workers, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadline = System.nanoTime() + Timeouts.nanos(timeout);
         boolean all = true;
         for (WorkerProcess worker : workers) {
             all &= worker.join(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
@@ -110,8 +112,9 @@ public final class WorkerProcess implements AutoCloseable {
      * @return true if it exited in time
      */
     public boolean join(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        if (!process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        long nanos = Timeouts.nanos(timeout); // saturated: Duration.ofSeconds(Long.MAX_VALUE) waits for ever
+        long deadline = System.nanoTime() + nanos;
+        if (!process.waitFor(nanos, TimeUnit.NANOSECONDS)) {
             return false;
         }
         if (output != null) {
@@ -167,7 +170,7 @@ public final class WorkerProcess implements AutoCloseable {
      */
     public Optional<String> awaitLine(String prefix, Duration timeout) throws InterruptedException {
         Objects.requireNonNull(prefix, "prefix");
-        return captured().awaitLine(prefix, System.nanoTime() + timeout.toNanos());
+        return captured().awaitLine(prefix, System.nanoTime() + Timeouts.nanos(timeout));
     }
 
     /**
@@ -297,7 +300,10 @@ public final class WorkerProcess implements AutoCloseable {
             }
             String label = type.getSimpleName() + "." + method + args;
             try {
-                return new WorkerProcess(builder.start(), label, capture);
+                Process process = builder.start();
+                // stdin at its end, as Python's Process gives its child os.devnull: a read returns at once
+                process.getOutputStream().close();
+                return new WorkerProcess(process, label, capture);
             } catch (IOException e) {
                 throw new UncheckedIOException("WorkerProcess: cannot start a JVM for " + label + ": " + command, e);
             }

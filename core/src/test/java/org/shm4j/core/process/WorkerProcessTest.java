@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -109,11 +110,23 @@ class WorkerProcessTest {
     }
 
     @Test
+    void shouldGiveAWorkerAnEndedStdinRunAnInheritedMainAndWaitForEverWhenAsked() throws Exception {
+        try (WorkerProcess reader = fast(WorkerProcess.of(Echo.class).method("readStdin").captureOutput()).start();
+             WorkerProcess inherited = fast(WorkerProcess.of(Inheritor.class, "x").captureOutput()).start()) {
+            assertThat(reader.join(ChronoUnit.FOREVER.getDuration())).as("a read of stdin ends at once").isTrue();
+            assertThat(reader.output()).containsExactly("stdin=-1");
+            assertThat(WorkerProcess.joinAll(List.of(inherited), Duration.ofSeconds(Long.MAX_VALUE))).isTrue();
+            assertThat(inherited.output()).startsWith("args=[x]");
+            assertThat(inherited.awaitLine("never", ChronoUnit.FOREVER.getDuration())).as("output ended").isEmpty();
+        }
+    }
+
+    @Test
     void shouldRefuseWhatAWorkerCannotRun() {
         assertThatThrownBy(() -> WorkerProcess.of(Echo.class).method("nothing"))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("worker class " + Echo.class.getName() + " declares no method static void nothing"
-                        + "(String[]) or static void nothing()");
+                .hasMessage("worker class " + Echo.class.getName() + " has no method static void nothing"
+                        + "(String[]) or static void nothing(), declared or inherited");
         assertThatThrownBy(() -> WorkerProcess.of(Parent.class).method("toString"))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> WorkerProcess.of(int.class)).isInstanceOf(IllegalArgumentException.class)
@@ -171,9 +184,24 @@ class WorkerProcessTest {
             System.exit(Integer.parseInt(args[0]));
         }
 
+        static void readStdin() throws java.io.IOException {
+            System.out.println("stdin=" + System.in.read());
+        }
+
         static void sleep() throws InterruptedException {
             System.out.println("SLEEPING " + ProcessHandle.current().pid());
             Thread.sleep(BOUND.multipliedBy(2));
+        }
+    }
+
+    /** A class whose main is {@link Echo}'s, inherited (the {@code java} launcher runs it too). */
+    static final class Inheritor extends EchoBase {
+    }
+
+    /** {@link Echo}'s main in a class that can be extended. */
+    static class EchoBase {
+        public static void main(String[] args) {
+            Echo.main(args);
         }
     }
 

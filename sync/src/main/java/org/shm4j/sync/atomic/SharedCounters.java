@@ -6,6 +6,7 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Checks;
+import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.Utf8;
@@ -319,11 +320,11 @@ public final class SharedCounters {
 
     private static long checkArguments(int capacity, Duration reuseDelay) {
         Checks.inRange("capacity", capacity, 1, MAX_CAPACITY);
-        long delay = Objects.requireNonNull(reuseDelay, "reuseDelay").toMillis();
-        if (delay < 0) {
+        if (Objects.requireNonNull(reuseDelay, "reuseDelay").isNegative()) {
             throw new IllegalArgumentException("reuseDelay: " + reuseDelay + " (expected: >= 0)");
         }
-        return delay;
+        // too long for nanoseconds (ChronoUnit.FOREVER's duration): never reuse, as Long.MAX_VALUE milliseconds does
+        return Timeouts.nanos(reuseDelay) == Long.MAX_VALUE ? Long.MAX_VALUE : reuseDelay.toMillis();
     }
 
     private static void format(MemorySegment block, int capacity, long reuseDelayMillis) {

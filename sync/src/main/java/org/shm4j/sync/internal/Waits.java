@@ -63,19 +63,6 @@ public final class Waits {
     }
 
     /**
-     * @return {@code timeout} in nanoseconds, saturated to {@link Long#MAX_VALUE} instead of overflowing, and 0 for a
-     *         negative one (no wait, as in {@code BlockingQueue}: a deadline computed from {@link Long#MIN_VALUE}
-     *         would wrap round to about 292 years)
-     */
-    public static long nanos(java.time.Duration timeout) {
-        try {
-            return Math.max(0, timeout.toNanos());
-        } catch (ArithmeticException tooLong) {
-            return timeout.isNegative() ? 0 : Long.MAX_VALUE;
-        }
-    }
-
-    /**
      * Wakes up to {@code count} waiters blocked on the int at {@code offset}; a no-op without futex.
      *
      * @return how many were blocked in futex and woken (0 without futex, where waiters poll instead)

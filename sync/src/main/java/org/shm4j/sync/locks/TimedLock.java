@@ -1,5 +1,6 @@
 package org.shm4j.sync.locks;
 
+import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.Waits;
@@ -170,7 +171,7 @@ abstract class TimedLock implements Lock {
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     public void lock(Duration timeout) throws InterruptedException {
-        if (!tryLock(Waits.nanos(timeout), TimeUnit.NANOSECONDS)) {
+        if (!tryLock(Timeouts.nanos(timeout), TimeUnit.NANOSECONDS)) {
             throw new LockTimeoutException(description() + " not acquired within " + timeout.toMillis()
                     + " ms; held by " + holder().map(LockOwner::toString).orElse("nobody now"));
         }

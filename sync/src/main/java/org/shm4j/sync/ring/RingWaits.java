@@ -1,5 +1,6 @@
 package org.shm4j.sync.ring;
 
+import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
@@ -86,7 +87,7 @@ final class RingWaits {
         long start = System.nanoTime();
         int step = 0;
         while (!attempt.getAsBoolean()) {
-            long left = Waits.nanos(timeout) - (System.nanoTime() - start);
+            long left = Timeouts.nanos(timeout) - (System.nanoTime() - start);
             if (left <= 0) {
                 return false;
             }

@@ -4,6 +4,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Checks;
+import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.StallWatch;
@@ -564,7 +565,7 @@ public final class SharedRing {
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
         try {
-            return RingConsumer.poll(this, Objects.requireNonNull(handler, "handler"), Waits.nanos(timeout), strategy);
+            return RingConsumer.poll(this, Objects.requireNonNull(handler, "handler"), Timeouts.nanos(timeout), strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }

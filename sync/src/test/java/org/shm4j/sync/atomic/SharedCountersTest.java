@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -118,6 +119,10 @@ class SharedCountersTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity");
             assertThatThrownBy(() -> SharedCounters.create(heap, "neg", 1, Duration.ofMillis(-1)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("reuseDelay");
+            SharedCounters never = SharedCounters.create(heap, "never", 1, ChronoUnit.FOREVER.getDuration());
+            never.allocate("once").free();
+            assertThatThrownBy(() -> never.allocate("again")).as("a delay too long for nanoseconds: never reused")
+                    .isInstanceOf(ShmFullException.class);
         }
     }
 
