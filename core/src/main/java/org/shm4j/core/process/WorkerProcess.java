@@ -49,8 +49,9 @@ public final class WorkerProcess implements AutoCloseable {
      * Describes a worker that runs {@code type}'s {@code main(String[])} (or another static method, see
      * {@link Builder#method(String)}) with {@code args}.
      *
-     * @throws IllegalArgumentException if {@code type} is a hidden class, a primitive type or an array type, which
-     *                                  a new JVM cannot load by name
+     * @throws IllegalArgumentException if {@code type} is a hidden class, a primitive type or an array type, or
+     *                                  this JVM's system class loader cannot load it by name (as the worker's
+     *                                  launcher would): a new JVM cannot load it either
      */
     public static Builder of(Class<?> type, String... args) {
         Objects.requireNonNull(type, "type");
@@ -58,8 +59,22 @@ public final class WorkerProcess implements AutoCloseable {
             throw new IllegalArgumentException("WorkerProcess: a worker JVM cannot load " + type.getName()
                     + " by name (hidden, primitive or array type)");
         }
+        if (!loadableByName(type)) {
+            throw new IllegalArgumentException("WorkerProcess: a worker JVM cannot load " + type.getName()
+                    + " by name: it is not on this JVM's class path or module path (a class compiled in memory, as by"
+                    + " 'java File.java', or loaded by another class loader is not)");
+        }
         List<String> arguments = List.of(Objects.requireNonNull(args, "args"));
         return new Builder(type, arguments);
+    }
+
+    /** @return true if the system class loader finds {@code type} by name, as the worker's launcher looks it up */
+    private static boolean loadableByName(Class<?> type) {
+        try {
+            return Class.forName(type.getName(), false, ClassLoader.getSystemClassLoader()) == type;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
     }
 
     /**

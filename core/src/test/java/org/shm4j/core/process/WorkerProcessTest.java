@@ -3,6 +3,7 @@ package org.shm4j.core.process;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
@@ -122,7 +123,7 @@ class WorkerProcessTest {
     }
 
     @Test
-    void shouldRefuseWhatAWorkerCannotRun() {
+    void shouldRefuseWhatAWorkerCannotRun() throws IOException {
         assertThatThrownBy(() -> WorkerProcess.of(Echo.class).method("nothing"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("worker class " + Echo.class.getName() + " has no method static void nothing"
@@ -131,6 +132,10 @@ class WorkerProcessTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> WorkerProcess.of(int.class)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("cannot load int by name");
+        Class<?> elsewhere = new Isolated().define(Echo.class); // as a class the source launcher compiled in memory
+        assertThatThrownBy(() -> WorkerProcess.of(elsewhere)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cannot load " + Echo.class.getName() + " by name: it is not on this JVM's "
+                        + "class path or module path");
         assertThatThrownBy(() -> WorkerProcess.of(Echo.class).systemProperty("a=b", "c"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("WorkerProcess: system property key: 'a=b' (expected: non-empty, without '=')");
@@ -191,6 +196,21 @@ class WorkerProcessTest {
         static void sleep() throws InterruptedException {
             System.out.println("SLEEPING " + ProcessHandle.current().pid());
             Thread.sleep(BOUND.multipliedBy(2));
+        }
+    }
+
+    /** A class loader of its own, which defines a copy of a class from its bytes. */
+    static final class Isolated extends ClassLoader {
+        Isolated() {
+            super(null);
+        }
+
+        Class<?> define(Class<?> type) throws IOException {
+            String file = type.getName().substring(type.getPackageName().length() + 1) + ".class";
+            try (var in = type.getResourceAsStream(file)) {
+                byte[] bytes = in.readAllBytes();
+                return defineClass(type.getName(), bytes, 0, bytes.length);
+            }
         }
     }
 
