@@ -241,7 +241,8 @@ public final class SharedQueue<T> {
             if (type != codec.typeId()) {
                 failure = new IllegalStateException("queue '" + name + "'" + (codec instanceof RecordCodec<?> records
                         ? ": " + records.shapeDiffers(type)
-                        : " holds a message of type " + type + ", but its codec reads type " + codec.typeId()));
+                        : String.format(" holds a message of type 0x%08x, but its codec reads type 0x%08x", type,
+                                codec.typeId())));
                 return;
             }
             value = codec.decode(buffer, offset, length);

@@ -268,7 +268,7 @@ class ErrorMessagesTest {
             SharedQueue.create(heap, "q", 1024, Codec.bytes()).offer(new byte[3]);
             assertThatThrownBy(() -> SharedQueue.open(heap, "q", Codec.longs()).poll())
                     .isInstanceOf(IllegalStateException.class).hasNoCause()
-                    .hasMessage("queue 'q' holds a message of type 3, but its codec reads type 1");
+                    .hasMessage("queue 'q' holds a message of type 0x00000003, but its codec reads type 0x00000001");
         }
     }
 

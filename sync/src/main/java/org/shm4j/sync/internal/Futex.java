@@ -1,5 +1,7 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.SharedHeap;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -111,7 +113,9 @@ public final class Futex {
     /** @return no futex because native access is not granted; logged once, since this runs in class init */
     private static Linked refused(String why) {
         Module module = Futex.class.getModule();
-        String flag = "--enable-native-access=" + (module.isNamed() ? module.getName() : "ALL-UNNAMED");
+        // named: core's module too, whose liveness check of owners hidden by hidepid=2 also calls native code
+        String flag = "--enable-native-access=" + (module.isNamed()
+                ? module.getName() + "," + SharedHeap.class.getModule().getName() : "ALL-UNNAMED");
         String reason = why + "; start java with " + flag + " to use futex";
         System.getLogger(LOGGER).log(System.Logger.Level.WARNING, "shm4j blocking waits spin and park instead of "
                 + "using futex: " + reason + " (or with -Dshm4j.futex=false to choose spinning and parking quietly)");
