@@ -116,6 +116,12 @@ class RecordCodecTest {
         }
     }
 
+    public record Tagged<T>(int tag, String note) {
+    }
+
+    public record Generics(List<String>[] lists, Tagged<String> tagged, List<Tagged<Long>> tags, List<int[]>[][] grid) {
+    }
+
     public record WithObject(int id, Object payload) {
     }
 
@@ -142,6 +148,18 @@ class RecordCodecTest {
     }
 
     public record Tree(int value, List<Tree> children) {
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void shouldRoundTripArraysOfListsAndParameterizedRecords() {
+        List<int[]>[][] grid = new List[][] {{List.of(new int[] {1, 2}), null}, {}};
+        Generics value = new Generics(new List[] {List.of("a", "b"), null, List.of()}, new Tagged<>(7, "seven"),
+                List.of(new Tagged<>(1, null)), grid);
+        Generics decoded = roundTrip(Codec.record(Generics.class), value);
+        assertThat(decoded).usingRecursiveComparison().isEqualTo(value);
+        assertThat(decoded.lists()).isInstanceOf(List[].class);
+        assertThat(decoded.grid()).isInstanceOf(List[][].class);
     }
 
     @Test

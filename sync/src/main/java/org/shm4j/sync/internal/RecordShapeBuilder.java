@@ -3,6 +3,7 @@ package org.shm4j.sync.internal;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.lang.reflect.GenericArrayType;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
@@ -97,12 +98,31 @@ final class RecordShapeBuilder {
             }
         } else if (type instanceof ParameterizedType p && p.getRawType() == List.class) {
             Type element = p.getActualTypeArguments()[0];
-            if (element instanceof Class<?> || element instanceof ParameterizedType) {
+            if (element instanceof Class<?> || element instanceof ParameterizedType
+                    || element instanceof GenericArrayType) {
                 return new ValueCodec.Sequence(value(element, where + "[]"), null);
             }
+        } else if (type instanceof ParameterizedType p && p.getRawType() instanceof Class<?> c && c.isRecord()) {
+            return value(c, where); // a generic record: its components say what it holds
+        } else if (type instanceof GenericArrayType a && erasure(a) instanceof Class<?> array) {
+            return new ValueCodec.Sequence(value(a.getGenericComponentType(), where + "[]"),
+                    MethodHandles.arrayConstructor(array).asType(MethodType.methodType(Object[].class, int.class)));
         }
         throw new IllegalArgumentException("record codec for " + top.getName() + ": " + where + " has type "
                 + type.getTypeName() + ", which is not supported (" + SUPPORTED + ")");
+    }
+
+    /** @return the class {@code type} erases to, or null for a type variable or wildcard (not supported) */
+    private static Class<?> erasure(Type type) {
+        if (type instanceof Class<?> c) {
+            return c;
+        } else if (type instanceof ParameterizedType p && p.getRawType() instanceof Class<?> raw) {
+            return raw;
+        } else if (type instanceof GenericArrayType a) {
+            Class<?> component = erasure(a.getGenericComponentType());
+            return component == null ? null : component.arrayType();
+        }
+        return null;
     }
 
     private MethodHandle find(Class<?> record, Find find) {
