@@ -49,6 +49,11 @@ public final class SharedDouble {
         return create(heap, name, 0.0, false);
     }
 
+    /** Creates a value holding {@code initialValue} named {@code name} in {@code heap}, without a lock. */
+    public static SharedDouble create(SharedHeap heap, String name, double initialValue) {
+        return create(heap, name, initialValue, false);
+    }
+
     /**
      * Creates a value named {@code name} in {@code heap}.
      *

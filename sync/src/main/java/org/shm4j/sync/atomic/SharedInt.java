@@ -54,6 +54,11 @@ public final class SharedInt {
         return create(heap, name, 0, false);
     }
 
+    /** Creates a value holding {@code initialValue} named {@code name} in {@code heap}, without a lock. */
+    public static SharedInt create(SharedHeap heap, String name, int initialValue) {
+        return create(heap, name, initialValue, false);
+    }
+
     /**
      * Creates a value named {@code name} in {@code heap}.
      *

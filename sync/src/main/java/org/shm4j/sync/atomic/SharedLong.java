@@ -54,6 +54,11 @@ public final class SharedLong {
         return create(heap, name, 0L, false);
     }
 
+    /** Creates a value holding {@code initialValue} named {@code name} in {@code heap}, without a lock. */
+    public static SharedLong create(SharedHeap heap, String name, long initialValue) {
+        return create(heap, name, initialValue, false);
+    }
+
     /**
      * Creates a value named {@code name} in {@code heap}.
      *

@@ -115,6 +115,11 @@ class SharedValuesTest {
     void shouldOfferTheAtomicBooleanOperations() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
             SharedBoolean flag = SharedBoolean.create(heap, "flag", false);
+            assertThat(SharedLong.create(heap, "seven", 7L).get()).isEqualTo(7L); // the initial-value overloads
+            assertThat(SharedInt.create(heap, "eight", 8).get()).isEqualTo(8);
+            assertThat(SharedDouble.create(heap, "half", 0.5).get()).isEqualTo(0.5);
+            assertThatThrownBy(() -> SharedLong.open(heap, "seven").lock()).as("no lock asked for")
+                    .isInstanceOf(IllegalStateException.class);
             assertThat(flag.get()).isFalse();
             assertThat(flag.compareAndSet(false, true)).isTrue();
             assertThat(flag.compareAndSet(false, true)).isFalse();
