@@ -135,6 +135,32 @@ public final class SharedPipe implements AutoCloseable {
     }
 
     /**
+     * Opens the pipe named {@code name}, or creates it with rings of {@code capacity} bytes: racing peers that both
+     * call this get the same pipe (the end-state block, made last, is the commit point).
+     *
+     * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
+     * @throws ShmTypeMismatchException if the pipe exists with rings of another capacity
+     */
+    public static SharedPipe openOrCreate(SharedHeap heap, String name, int capacity) {
+        SharedRing.requiredBytes(capacity);
+        while (true) {
+            if (heap.find(name).isPresent()) { // committed: its rings are complete
+                SharedPipe pipe = open(heap, name);
+                if (pipe.first.out.capacity() != capacity) {
+                    throw new ShmTypeMismatchException("pipe '" + name + "' exists with capacity "
+                            + pipe.first.out.capacity() + " (expected: " + capacity + ")");
+                }
+                return pipe;
+            }
+            try {
+                return create(heap, name, capacity);
+            } catch (ShmAlreadyExistsException raced) {
+                // another creator committed meanwhile: open its pipe
+            }
+        }
+    }
+
+    /**
      * Claims the first end for this process (see the class documentation).
      *
      * @return the end whose messages the second end receives

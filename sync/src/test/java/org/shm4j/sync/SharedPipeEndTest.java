@@ -249,6 +249,30 @@ class SharedPipeEndTest {
     }
 
     @Test
+    void shouldGiveRacingPeersThatOpenOrCreateTheSamePipe() throws Exception {
+        try (SharedHeap roomy = SharedHeap.anonymous(1 << 20);
+             ExecutorService peers = Executors.newFixedThreadPool(2)) {
+            for (int round = 0; round < 20; round++) {
+                String name = "peers" + round;
+                CyclicBarrier start = new CyclicBarrier(2);
+                Callable<SharedPipe> peer = () -> {
+                    start.await(10, TimeUnit.SECONDS);
+                    return SharedPipe.openOrCreate(roomy, name, 1024);
+                };
+                Future<SharedPipe> first = peers.submit(peer);
+                Future<SharedPipe> second = peers.submit(peer);
+                SharedPipe.End a = first.get(10, TimeUnit.SECONDS).first();
+                SharedPipe.End b = second.get(10, TimeUnit.SECONDS).second();
+                assertThat(a.send(new byte[] {(byte) round}, Duration.ZERO)).isTrue();
+                assertThat(b.recv(Duration.ofSeconds(10))).as("round %d: one pipe", round).containsExactly(round);
+            }
+            assertThatThrownBy(() -> SharedPipe.openOrCreate(roomy, "peers0", 2048))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("pipe 'peers0' exists with capacity 1024 (expected: 2048)");
+        }
+    }
+
+    @Test
     void shouldLayOutTheEndStateBlockAsItsTableSays() {
         StructLayout end = MemoryLayout.structLayout(JAVA_LONG.withName("owner"), JAVA_INT.withName("state"),
                 MemoryLayout.paddingLayout(52));
