@@ -2,6 +2,7 @@ package org.shm4j.core.process;
 
 import org.shm4j.core.internal.Timeouts;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -68,10 +69,15 @@ public final class WorkerProcess implements AutoCloseable {
         return new Builder(type, arguments);
     }
 
-    /** @return true if the system class loader finds {@code type} by name, as the worker's launcher looks it up */
+    /**
+     * @return true if the system class loader finds a class of {@code type}'s name, as the worker's launcher looks it
+     *         up (not necessarily the same class object: a child-first loader, as in a framework's dev mode, may have
+     *         loaded {@code type} from the same class path)
+     */
     private static boolean loadableByName(Class<?> type) {
         try {
-            return Class.forName(type.getName(), false, ClassLoader.getSystemClassLoader()) == type;
+            Class.forName(type.getName(), false, ClassLoader.getSystemClassLoader());
+            return true;
         } catch (ClassNotFoundException | LinkageError e) {
             return false;
         }
@@ -314,11 +320,10 @@ public final class WorkerProcess implements AutoCloseable {
                 builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
             }
             String label = type.getSimpleName() + "." + method + args;
+            // stdin at its end, as Python's Process gives its child os.devnull: a read returns at once
+            builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             try {
-                Process process = builder.start();
-                // stdin at its end, as Python's Process gives its child os.devnull: a read returns at once
-                process.getOutputStream().close();
-                return new WorkerProcess(process, label, capture);
+                return new WorkerProcess(builder.start(), label, capture);
             } catch (IOException e) {
                 throw new UncheckedIOException("WorkerProcess: cannot start a JVM for " + label + ": " + command, e);
             }

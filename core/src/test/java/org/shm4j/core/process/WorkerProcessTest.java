@@ -2,9 +2,12 @@ package org.shm4j.core.process;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
@@ -23,6 +26,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class WorkerProcessTest {
     static final Duration BOUND = Duration.ofSeconds(60);
     private static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
+
+    @TempDir
+    Path elsewhere;
 
     @Test
     void shouldRunMainWithArgumentsPropertiesAndThisJvmsNativeAccess() throws Exception {
@@ -123,7 +129,7 @@ class WorkerProcessTest {
     }
 
     @Test
-    void shouldRefuseWhatAWorkerCannotRun() throws IOException {
+    void shouldRefuseWhatAWorkerCannotRun() throws Exception {
         assertThatThrownBy(() -> WorkerProcess.of(Echo.class).method("nothing"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("worker class " + Echo.class.getName() + " has no method static void nothing"
@@ -132,10 +138,11 @@ class WorkerProcessTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> WorkerProcess.of(int.class)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("cannot load int by name");
-        Class<?> elsewhere = new Isolated().define(Echo.class); // as a class the source launcher compiled in memory
-        assertThatThrownBy(() -> WorkerProcess.of(elsewhere)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("cannot load " + Echo.class.getName() + " by name: it is not on this JVM's "
-                        + "class path or module path");
+        assertThat(sourceLauncherRefusal()).as("a class the source launcher compiled in memory")
+                .contains("IllegalArgumentException: WorkerProcess: a worker JVM cannot load InMemory by name: it is "
+                        + "not on this JVM's class path or module path");
+        Class<?> copy = new Isolated().define(Echo.class); // a child-first loader's copy of a class on the class path
+        assertThat(WorkerProcess.of(copy)).as("the worker loads the class path's own").isNotNull();
         assertThatThrownBy(() -> WorkerProcess.of(Echo.class).systemProperty("a=b", "c"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("WorkerProcess: system property key: 'a=b' (expected: non-empty, without '=')");
@@ -199,7 +206,33 @@ class WorkerProcessTest {
         }
     }
 
-    /** A class loader of its own, which defines a copy of a class from its bytes. */
+    /**
+     * @return the output of {@code java InMemory.java} (the source launcher, which compiles the class in memory), whose
+     *         main asks for a worker running itself, as the README's {@code Counter} example would be run
+     */
+    private String sourceLauncherRefusal() throws Exception {
+        Path source = Files.writeString(elsewhere.resolve("InMemory.java"), """
+                public class InMemory {
+                    public static void main(String[] args) {
+                        try {
+                            org.shm4j.core.process.WorkerProcess.of(InMemory.class);
+                            System.out.println("accepted");
+                        } catch (IllegalArgumentException e) {
+                            System.out.println(e);
+                        }
+                    }
+                }
+                """);
+        String path = String.join(java.io.File.pathSeparator, System.getProperty("java.class.path"),
+                System.getProperty("jdk.module.path", ""));
+        Process java = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-cp", path,
+                source.toString()).redirectErrorStream(true).start();
+        String output = new String(java.getInputStream().readAllBytes());
+        assertThat(java.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        return output;
+    }
+
+    /** A class loader of its own, which defines a copy of a class from its bytes, as a child-first loader would. */
     static final class Isolated extends ClassLoader {
         Isolated() {
             super(null);
