@@ -39,14 +39,13 @@ import static org.shm4j.core.internal.HeapLayout.MAGIC_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.MAX_CATALOG_CAPACITY;
 
 /**
- * Writes, waits for and validates the header of a heap (see the layout table of {@link org.shm4j.core.SharedHeap}).
+ * Writes and validates the header of a heap (see the layout table of {@link org.shm4j.core.SharedHeap}).
  *
- * <p>Initialisation protocol: the creator owns a zero-filled region. It stores the creator pid (release) so that a
- * waiter can tell a dead creator, then every other field with plain writes, the header checksum, and last the magic
- * with a release store. An opener reads the magic with acquire: 0 means "being initialised" (wait, bounded), the
- * right value publishes every other header field, anything else is not a heap. A named or file heap is initialised
- * (and its creator attached) before its name appears, so an opener waits only for a region that another tool or an
- * anonymous heap's creator is still filling.
+ * <p>Initialisation protocol: the creator owns a zero-filled region. It stores the creator pid (release), then every
+ * other field with plain writes, the header checksum, and last the magic with a release store. A named or file heap
+ * is initialised (and its creator attached) before its name appears, so an opener never waits: it reads the magic
+ * with acquire, and the right value publishes every other header field, while 0 or anything else is not a heap (a
+ * creator pid without a magic names a region some other program left half-made, reported as such).
  *
  * <p>The header checksum covers the fixed fields, bytes [8, 92) (everything from the layout version to the flags),
  * then [96, 104) (the creator's pid namespace). It does not cover the words that change while the heap is in use:

@@ -204,6 +204,9 @@ final class SegmentArena {
         }
         memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
         segment.setCount(n);
+        if (n == 0) {
+            reset(); // every key moved out: the emptied segment starts its arena again, as after its last remove
+        }
     }
 
     /** Puts a slot word into the first empty slot of its probe sequence; the table has one. */

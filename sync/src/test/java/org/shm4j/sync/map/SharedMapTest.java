@@ -272,6 +272,21 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldStartTheArenaAgainOfASegmentThatASplitEmptied() {
+        SharedLongMap<byte[]> map = SharedLongMap.create(heap, "moved", Codec.bytes(), new MapSizing(8, 8, 8));
+        assertThat(map.stats().segments()).hasSize(1);
+        for (long key = 0; map.stats().segments().size() == 1; key++) {
+            if ((KeyHash.hashLong(key) & 1) == 1) { // all of them move at the first split, on hash bit 0
+                map.set(key, new byte[8]);
+            }
+        }
+        SharedMapStats.Segment emptied = map.stats().segments().stream().filter(s -> s.entries() == 0).findFirst()
+                .orElseThrow(() -> new AssertionError("no emptied segment in " + map.stats()));
+        assertThat(emptied.arenaTop()).as("its arena starts again").isZero();
+        assertThat(emptied.usedBytes()).isZero();
+    }
+
+    @Test
     void shouldOverwriteTheLargestValueAFirstPutTakes() {
         SharedMap<String, byte[]> map = SharedMap.create(heap, "largest", Codec.utf8(), Codec.bytes(),
                 new MapSizing(4, 4, 4));
