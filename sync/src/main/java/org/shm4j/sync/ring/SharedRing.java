@@ -437,8 +437,9 @@ public final class SharedRing {
             }
             try {
                 MemorySegment.copy(source, sourceOffset, block, RING_HEADER_SIZE + RING_RECORD_HEADER + index, length);
-            } catch (RuntimeException e) { // a source range out of bounds, or a source closed meanwhile
-                throw abandon(index, length, e);
+            } catch (RuntimeException | Error e) { // a source out of bounds, closed, or faulting (a truncated file)
+                abandon(index, length, e);
+                throw e;
             }
             publish(index, type, length);
             return true;
@@ -719,18 +720,16 @@ public final class SharedRing {
     }
 
     /**
-     * Gives up the claim at {@code index}, whose payload could not be copied in (the caller's source failed), as
-     * {@link RingClaim#abort()} does: consumers pass it at once instead of waiting the stall timeout for it.
-     *
-     * @return {@code failure}, to be thrown
+     * Gives up the claim at {@code index}, whose payload could not be copied in (the caller's source failed with
+     * {@code failure}, which the caller throws), as {@link RingClaim#abort()} does: consumers pass it at once instead
+     * of waiting the stall timeout for it.
      */
-    private RuntimeException abandon(long index, int length, RuntimeException failure) {
+    private void abandon(long index, int length, Throwable failure) {
         try {
             publish(index, RING_PADDING_TYPE, length);
         } catch (RuntimeException closed) {
             failure.addSuppressed(closed);
         }
-        return failure;
     }
 
     /** Checks a message's type and length before anything is claimed. */
