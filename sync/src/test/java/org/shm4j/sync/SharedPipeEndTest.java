@@ -225,44 +225,25 @@ class SharedPipeEndTest {
     }
 
     @Test
-    void shouldLetExactlyOneOfRacingCreatorsMakeThePipe() throws Exception {
+    void shouldLetExactlyOneOfRacingCreatorsMakeThePipeAndRacingOpenOrCreateShareIt() throws Exception {
         try (SharedHeap roomy = SharedHeap.anonymous(1 << 20);
              ExecutorService creators = Executors.newFixedThreadPool(2)) {
-            for (int round = 0; round < 20; round++) {
+            for (int round = 0; round < 10; round++) {
                 String name = "race" + round;
-                CyclicBarrier start = new CyclicBarrier(2);
-                Callable<Boolean> create = () -> {
-                    start.await(10, TimeUnit.SECONDS);
+                assertThat(raceTwice(creators, () -> {
                     try {
                         SharedPipe.create(roomy, name, 1024);
                         return true;
                     } catch (ShmAlreadyExistsException lost) {
                         return false;
                     }
-                };
-                Future<Boolean> first = creators.submit(create);
-                Future<Boolean> second = creators.submit(create);
-                assertThat(List.of(first.get(10, TimeUnit.SECONDS), second.get(10, TimeUnit.SECONDS)))
-                        .as("round %d", round).containsExactlyInAnyOrder(true, false);
+                })).as("round %d", round).containsExactlyInAnyOrder(true, false);
             }
-        }
-    }
-
-    @Test
-    void shouldGiveRacingPeersThatOpenOrCreateTheSamePipe() throws Exception {
-        try (SharedHeap roomy = SharedHeap.anonymous(1 << 20);
-             ExecutorService peers = Executors.newFixedThreadPool(2)) {
-            for (int round = 0; round < 20; round++) {
+            for (int round = 0; round < 10; round++) { // open or create: both get one pipe (3 blocks each)
                 String name = "peers" + round;
-                CyclicBarrier start = new CyclicBarrier(2);
-                Callable<SharedPipe> peer = () -> {
-                    start.await(10, TimeUnit.SECONDS);
-                    return SharedPipe.openOrCreate(roomy, name, 1024);
-                };
-                Future<SharedPipe> first = peers.submit(peer);
-                Future<SharedPipe> second = peers.submit(peer);
-                SharedPipe.End a = first.get(10, TimeUnit.SECONDS).first();
-                SharedPipe.End b = second.get(10, TimeUnit.SECONDS).second();
+                List<SharedPipe> both = raceTwice(creators, () -> SharedPipe.openOrCreate(roomy, name, 1024));
+                SharedPipe.End a = both.get(0).first();
+                SharedPipe.End b = both.get(1).second();
                 assertThat(a.send(new byte[] {(byte) round}, Duration.ZERO)).isTrue();
                 assertThat(b.recv(Duration.ofSeconds(10))).as("round %d: one pipe", round).containsExactly(round);
             }
@@ -270,6 +251,18 @@ class SharedPipeEndTest {
                     .isInstanceOf(ShmTypeMismatchException.class)
                     .hasMessage("pipe 'peers0' exists with capacity 1024 (expected: 2048)");
         }
+    }
+
+    /** @return what two threads of {@code threads} got from {@code call}, started together */
+    private static <T> List<T> raceTwice(ExecutorService threads, Callable<T> call) throws Exception {
+        CyclicBarrier start = new CyclicBarrier(2);
+        Callable<T> started = () -> {
+            start.await(10, TimeUnit.SECONDS);
+            return call.call();
+        };
+        Future<T> first = threads.submit(started);
+        Future<T> second = threads.submit(started);
+        return List.of(first.get(10, TimeUnit.SECONDS), second.get(10, TimeUnit.SECONDS));
     }
 
     @Test
