@@ -188,7 +188,7 @@ public final class SharedCounters {
             block.set(JAVA_INT, meta + LABEL_LENGTH, written);
             INT.setRelease(block, meta + STATE, ALLOCATED); // release: publishes label and value, last
             return new SharedCounter(this, block.asSlice(valueOffset(capacity, id), Long.BYTES), id, registration,
-                    label);
+                    asStored(label));
         } finally {
             mutex.release(false, description);
         }
@@ -196,11 +196,11 @@ public final class SharedCounters {
 
     /** @return the allocated counter with this label that was allocated first (lowest slot), if any */
     public Optional<SharedCounter> find(String label) {
-        Objects.requireNonNull(label, "label");
+        String stored = asStored(Objects.requireNonNull(label, "label"));
         for (Entry entry : snapshot()) {
-            if (entry.label().equals(label)) {
+            if (entry.label().equals(stored)) {
                 return Optional.of(new SharedCounter(this, block.asSlice(valueOffset(capacity, entry.id()),
-                        Long.BYTES), entry.id(), entry.registrationId(), label));
+                        Long.BYTES), entry.id(), entry.registrationId(), stored));
             }
         }
         return Optional.empty();
@@ -303,7 +303,15 @@ public final class SharedCounters {
         return reusable;
     }
 
+    /** @return {@code label} as its UTF-8 bytes read back: a lone surrogate is stored as '?', as String.getBytes does */
+    private static String asStored(String label) {
+        return new String(label.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
+    }
+
     private void lockMutex() {
+        if (block.isReadOnly()) { // allocate and free write; reading (snapshot, find) works on a read-only heap
+            throw new IllegalStateException(description + " is read-only here: its heap was opened read-only");
+        }
         try {
             if (!mutex.acquire(MUTEX_TIMEOUT_NANOS, false)) {
                 throw new ShmException(description + ": allocation mutex not acquired within "

@@ -127,6 +127,23 @@ class SharedCountersTest {
     }
 
     @Test
+    void shouldFindALabelAsStoredAndRefuseAllocationOnAReadOnlyHeap() {
+        String name = names.unique("counters-read-only");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
+            SharedCounters counters = SharedCounters.create(heap, "stats", 2);
+            SharedCounter odd = counters.allocate("req\uD800"); // a lone surrogate: stored as '?', as getBytes does
+            assertThat(odd.label()).isEqualTo("req?");
+            assertThat(counters.find("req\uD800").map(SharedCounter::id)).contains(odd.id());
+            try (SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
+                SharedCounters seen = SharedCounters.open(readOnly, "stats");
+                assertThat(seen.find("req?")).isPresent();
+                assertThatThrownBy(() -> seen.allocate("x")).isInstanceOf(IllegalStateException.class)
+                        .hasMessage("SharedCounters 'stats' is read-only here: its heap was opened read-only");
+            }
+        }
+    }
+
+    @Test
     void shouldCountExactlyAcrossProcesses() throws InterruptedException {
         String heapName = names.unique("counters");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
