@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RecordShape;
 
 import java.lang.foreign.MemorySegment;
@@ -133,16 +134,12 @@ public final class RecordCodec<R extends Record> implements Codec<R> {
 
     @Override
     public String toString() {
-        return "record codec " + schema() + " (fingerprint " + hex(fingerprint()) + ")";
+        return "record codec " + schema() + " (fingerprint " + Blocks.typeId(fingerprint()) + ")";
     }
 
     /** @return why a message of type {@code found} cannot be read by this codec */
     String shapeDiffers(int found) {
-        return "record shape differs: expected fingerprint " + hex(fingerprint()) + " (" + schema() + "), found "
-                + hex(found) + (found >>> 30 == 1 ? "" : " (not a record fingerprint)");
-    }
-
-    private static String hex(int fingerprint) {
-        return String.format("0x%08x", fingerprint);
+        return "record shape differs: expected fingerprint " + Blocks.typeId(fingerprint()) + " (" + schema()
+                + "), found " + Blocks.typeId(found) + (found >>> 30 == 1 ? "" : " (not a record fingerprint)");
     }
 }

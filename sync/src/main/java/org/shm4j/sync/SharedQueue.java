@@ -241,8 +241,8 @@ public final class SharedQueue<T> {
             if (type != codec.typeId()) {
                 failure = new IllegalStateException("queue '" + name + "'" + (codec instanceof RecordCodec<?> records
                         ? ": " + records.shapeDiffers(type)
-                        : String.format(" holds a message of type 0x%08x, but its codec reads type 0x%08x", type,
-                                codec.typeId())));
+                        : " holds a message of type " + Blocks.typeId(type) + ", but its codec reads type "
+                                + Blocks.typeId(codec.typeId())));
                 return;
             }
             value = codec.decode(buffer, offset, length);

@@ -74,6 +74,11 @@ public final class Blocks {
         return kind + " at offset " + offset + " of a wrapped segment" + CANNOT_BE_USED + ": that segment is closed";
     }
 
+    /** @return a codec type id or record fingerprint as messages show it, e.g. {@code 0x00000003} */
+    public static String typeId(int typeId) {
+        return String.format("0x%08x", typeId);
+    }
+
     /** @return the structure a {@link #closedMessage} names, e.g. {@code SharedLongArray 'prices'}, for messages */
     public static String subject(String closedMessage) {
         int end = closedMessage.indexOf(CANNOT_BE_USED);

@@ -466,16 +466,13 @@ final class MapCore {
 
     private MapCore checkTypes(int keyTypeId, int valueTypeId) {
         if (geometry.keyTypeId() != keyTypeId || geometry.valueTypeId() != valueTypeId) {
-            throw new ShmTypeMismatchException(this + " holds keys of codec type " + hex(geometry.keyTypeId())
-                    + " and values of codec type " + hex(geometry.valueTypeId()) + " (expected: keys " + hex(keyTypeId)
-                    + ", values " + hex(valueTypeId) + "; the built-in codecs are types 1 to 3, and a record codec's "
-                    + "type is its record shape's fingerprint, so a record of another shape differs)");
+            throw new ShmTypeMismatchException(this + " holds keys of codec type "
+                    + Blocks.typeId(geometry.keyTypeId()) + " and values of codec type "
+                    + Blocks.typeId(geometry.valueTypeId()) + " (expected: keys " + Blocks.typeId(keyTypeId)
+                    + ", values " + Blocks.typeId(valueTypeId) + "; the built-in codecs are types 1 to 3, and a record "
+                    + "codec's type is its record shape's fingerprint, so a record of another shape differs)");
         }
         return this;
-    }
-
-    private static String hex(int typeId) {
-        return String.format("0x%08x", typeId);
     }
 
     private static String checkName(String name) {
