@@ -303,7 +303,7 @@ public final class SharedCounters {
         return reusable;
     }
 
-    /** @return {@code label} as its UTF-8 bytes read back: a lone surrogate is stored as '?', as String.getBytes does */
+    /** @return {@code label} as its UTF-8 bytes read back: a lone surrogate is stored as '?', as getBytes does */
     private static String asStored(String label) {
         return new String(label.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
     }

@@ -24,8 +24,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
+import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 
@@ -431,7 +431,8 @@ public final class SharedRing {
      */
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length) {
         try {
-            long index = claim(type, length);
+            checkMessage(type, length);
+            long index = claim(length);
             if (index < 0) {
                 return false;
             }
@@ -458,7 +459,7 @@ public final class SharedRing {
         try {
             checkMessage(type, length); // before the array range, which a negative length also fails
             Objects.checkFromIndexSize(sourceOffset, length, source.length);
-            long index = claim(type, length);
+            long index = claim(length);
             if (index < 0) {
                 return false;
             }
@@ -515,7 +516,8 @@ public final class SharedRing {
             if (claim.isActive()) {
                 throw new IllegalStateException("claim is still in progress: commit or abort it first");
             }
-            long index = claim(type, length);
+            checkMessage(type, length);
+            long index = claim(length);
             if (index < 0) {
                 return false;
             }
@@ -566,7 +568,8 @@ public final class SharedRing {
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
         try {
-            return RingConsumer.poll(this, Objects.requireNonNull(handler, "handler"), Timeouts.nanos(timeout), strategy);
+            return RingConsumer.poll(this, Objects.requireNonNull(handler, "handler"), Timeouts.nanos(timeout),
+                    strategy);
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -743,9 +746,8 @@ public final class SharedRing {
         }
     }
 
-    /** @return the record index claimed for a message, or -1 if there is no room */
-    private long claim(int type, int length) {
-        checkMessage(type, length);
+    /** @return the record index claimed for a message of {@code length} checked bytes, or -1 if there is no room */
+    private long claim(int length) {
         int required = RingRecords.align(length + RING_RECORD_HEADER);
         return kind == Kind.SPSC ? RingProducer.claimSingle(block, capacity, mask, headCache, required)
                 : RingProducer.claimShared(block, capacity, mask, headCache, required);
