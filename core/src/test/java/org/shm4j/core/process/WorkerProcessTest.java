@@ -227,9 +227,12 @@ class WorkerProcessTest {
                 System.getProperty("jdk.module.path", ""));
         Process java = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-cp", path,
                 source.toString()).redirectErrorStream(true).start();
-        String output = new String(java.getInputStream().readAllBytes());
-        assertThat(java.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
-        return output;
+        try {
+            assertThat(java.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the child ends in time").isTrue();
+            return new String(java.getInputStream().readAllBytes()); // one line: it fits the pipe while the child runs
+        } finally {
+            java.destroyForcibly();
+        }
     }
 
     /** A class loader of its own, which defines a copy of a class from its bytes, as a child-first loader would. */
