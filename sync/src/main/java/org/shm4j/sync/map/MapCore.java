@@ -35,6 +35,8 @@ final class MapCore {
     static final int MAX_NAME_BYTES = 88;
     /** Hints per initial segment ({@link #hints}): room for four doublings of the map before they collide. */
     private static final int HINT_BITS = 4;
+    /** Sums {@link #size()} takes at most while splits keep publishing segments under it; the last one stands. */
+    private static final int SIZE_TRIES = 8;
 
     private final String name;
     private final SharedHeap heap;
@@ -298,14 +300,24 @@ final class MapCore {
         }
     }
 
-    /** @return the entries in the map: the sum of the segments' counts, each read without a lock */
+    /**
+     * @return the entries in the map: the sum of the segments' counts, each read without a lock between two even
+     *         sequences ({@link MapSegment#stableCount}), taken again (up to {@link #SIZE_TRIES} times) while splits
+     *         publish new segments under it. So a split is never counted half done: a key that a returned put wrote
+     *         is counted once, in the segment it was in or the one it moved to
+     */
     long size() {
         try {
-            long size = 0;
-            for (MapSegment segment : existingSegments()) {
-                size += segment.count();
+            for (int tries = 1; ; tries++) {
+                List<MapSegment> segments = existingSegments();
+                long size = 0;
+                for (MapSegment segment : segments) {
+                    size += segment.stableCount();
+                }
+                if (tries == SIZE_TRIES || existingSegments().equals(segments)) {
+                    return size;
+                }
             }
-            return size;
         } catch (IllegalStateException e) {
             throw closed(e);
         }

@@ -66,6 +66,8 @@ final class MapSegment {
     static final long NO_ROOM = Long.MIN_VALUE + 1;
     /** Optimistic reads tried before a reader takes the mutex. */
     static final int OPTIMISTIC_TRIES = 64;
+    /** How long {@link #stableCount} waits for a writer's odd sequence to turn even before it reads the count anyway. */
+    static final long STABLE_COUNT_WAIT_NANOS = 10_000_000;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -347,6 +349,36 @@ final class MapSegment {
     /** @return live entries (opaque: may lag a concurrent writer) */
     int count() {
         return (int) INT.getOpaque(memory, S_COUNT);
+    }
+
+    /**
+     * @return live entries, read between two equal even sequences, so that a split of this segment is counted
+     *         wholly before or wholly after it drops the keys it moved. A sequence that stays odd for
+     *         {@link #STABLE_COUNT_WAIT_NANOS} (a writer descheduled, or a dead one that the next locker repairs)
+     *         gives the count as it stands: this takes no lock, as {@code size()} may run under one.
+     */
+    int stableCount() {
+        long deadline = 0;
+        for (int tries = 0; ; tries++) {
+            long stamp = sequenceAcquire();
+            if ((stamp & 1) == 0) {
+                int count = count();
+                if (validate(stamp)) {
+                    return count;
+                }
+            }
+            long now = System.nanoTime();
+            if (deadline == 0) {
+                deadline = now + STABLE_COUNT_WAIT_NANOS;
+            } else if (now - deadline > 0) {
+                return count();
+            }
+            if (tries < OPTIMISTIC_TRIES) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
+        }
     }
 
     /** @return slots marked deleted (opaque: stats may read it without the lock) */

@@ -108,7 +108,11 @@ public final class SharedLongMap<V> {
         }
     }
 
-    /** @return the number of entries (each segment's count read at a slightly different moment) */
+    /**
+     * @return the number of entries: the sum of the segments' counts, each read at a slightly different moment (as
+     *         {@code ConcurrentHashMap}'s); a segment split under it is counted once, so every key that a returned
+     *         put added and no remove took away is in the sum
+     */
     public long size() {
         return core.size();
     }

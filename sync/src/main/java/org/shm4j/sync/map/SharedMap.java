@@ -121,7 +121,11 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return (int) Math.min(Integer.MAX_VALUE, core.size());
     }
 
-    /** @return the number of entries: the sum of the segments' counts, each read at a slightly different moment */
+    /**
+     * @return the number of entries: the sum of the segments' counts, each read at a slightly different moment (as
+     *         {@code ConcurrentHashMap}'s); a segment split under it is counted once, so every key that a returned
+     *         put added and no remove took away is in the sum
+     */
     public long mappingCount() {
         return core.size();
     }

@@ -84,6 +84,37 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     }
 
     @Test
+    void shouldCountEveryAcknowledgedKeyOnceWhileSegmentsSplitUnderSize() throws Exception {
+        SharedLongMap<byte[]> map = SharedLongMap.create(heap, "count", Codec.bytes(), new MapSizing(64, 8, 8));
+        int keys = 6_400;
+        AtomicLong acknowledged = new AtomicLong();
+        AtomicBoolean growing = new AtomicBoolean(true);
+        Future<Long> counter = threads.submit(() -> {
+            long sizes = 0;
+            while (growing.get()) {
+                long atLeast = acknowledged.get();
+                long size = map.size();
+                long atMost = acknowledged.get() + 1; // the one put in flight may be counted
+                assertThat(size).as("size() after %d acknowledged puts", atLeast).isBetween(atLeast, atMost);
+                sizes++;
+            }
+            return sizes;
+        });
+        byte[] value = new byte[8];
+        try {
+            for (long key = 0; key < keys; key++) {
+                map.set(key, value);
+                acknowledged.set(key + 1);
+            }
+        } finally {
+            growing.set(false);
+        }
+        assertThat(counter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isPositive();
+        assertThat(map.size()).isEqualTo(keys);
+        assertThat(map.stats().segments()).hasSizeGreaterThan(32);
+    }
+
+    @Test
     void shouldThrowShmFullWhenTheHeapCannotHoldMoreSegmentsAndStayUsable() {
         try (SharedHeap small = SharedHeap.anonymous(256 << 10)) {
             SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(),
