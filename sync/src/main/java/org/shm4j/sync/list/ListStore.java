@@ -3,6 +3,7 @@ package org.shm4j.sync.list;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RobustMutex;
 
@@ -253,6 +254,13 @@ final class ListStore {
                         + bytes + " bytes, but " + heap + " has " + heap.freeBytes() + " bytes free");
                 full.initCause(e);
                 throw full;
+            } catch (ShmTypeMismatchException e) {
+                ShmTypeMismatchException taken = new ShmTypeMismatchException(what + " cannot grow past "
+                        + slotsIn(k) + " elements: the name of its next chunk, '" + chunkName
+                        + "', is taken by another block (" + e.getMessage() + "); a list's chunks are named "
+                        + "<list>.chunk<k>, so no other block may take such a name");
+                taken.initCause(e);
+                throw taken;
             }
         } else {
             chunk = Blocks.open(heap, chunkName, LIST_CHUNK);

@@ -111,6 +111,28 @@ class SharedListTest {
     }
 
     @Test
+    void shouldSayWhichBlockTakesTheNameOfItsNextChunk() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<Long> list = SharedList.create(heap, "l", Codec.longs(), 8);
+            SharedList.create(heap, "l.chunk1", Codec.longs(), 8);
+            for (long i = 0; i < ListLayout.FIRST_CHUNK; i++) {
+                list.add(i);
+            }
+            assertThatThrownBy(() -> list.add(64L)).isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageStartingWith("SharedList 'l' cannot grow past 64 elements: the name of its next chunk,"
+                            + " 'l.chunk1', is taken by another block (block 'l.chunk1' in ")
+                    .hasMessageEndingWith("a list's chunks are named <list>.chunk<k>, so no other block may take such"
+                            + " a name");
+            assertThat(list.size()).isEqualTo(64);
+            assertThat(list.get(63)).isEqualTo(63L);
+            list.set(0, 7L);
+            assertThat(list.remove(0)).isEqualTo(7L);
+            assertThat(list.add(5L)).isTrue();
+            assertThat(list.size()).isEqualTo(64);
+        }
+    }
+
+    @Test
     void shouldRefuseADamagedHeader() {
         assertDamaged(ListLayout.LIST_MAGIC_OFFSET, 7L, "SharedList 'd' is corrupted: magic=0x7 (expected:");
         assertDamaged(ListLayout.LIST_SIZE_OFFSET, -3L, "size=-3 (expected: 0..1073741760)");
