@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.RingClaim;
@@ -11,6 +12,7 @@ import org.shm4j.sync.ring.WaitStrategy;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,8 +23,11 @@ import java.util.concurrent.TimeUnit;
  * wait, the timed forms wait at most that long. Waiting blocks in futex ({@link WaitStrategy#BLOCKING}).
  *
  * <p>Values longer than the ring's {@link SharedRing#maxMessageLength()} once encoded are refused with
- * {@link IllegalArgumentException}; {@code null} is refused with {@link NullPointerException}. A message written by
- * another codec (another type id) makes {@code poll} throw {@link IllegalStateException}; the message is consumed.
+ * {@link IllegalArgumentException}; {@code null} is refused with {@link NullPointerException}. A queue's ring declares
+ * its codec's type id ({@link SharedRing#messageType()}), so opening it with another codec (a record of another
+ * shape) throws {@link ShmTypeMismatchException}. A message of another type in a ring that declares none (a ring made
+ * by {@link SharedRing#create(SharedHeap, String, SharedRing.Kind, int)} and opened as a queue) makes {@code poll}
+ * throw {@link IllegalStateException}; that message is consumed.
  *
  * @param <T> the value type
  */
@@ -48,20 +53,58 @@ public final class SharedQueue<T> {
      */
     public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
-        return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity), codec, name, heap);
+        return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, codec.typeId()), codec,
+                name, heap);
     }
 
-    /** Opens the queue named {@code name}. */
+    /**
+     * Opens the queue named {@code name}.
+     *
+     * @throws ShmTypeMismatchException if its ring declares another codec type (a record of another shape)
+     */
     public static <T> SharedQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec");
-        return new SharedQueue<>(SharedRing.open(heap, name, SharedRing.Kind.MPMC), codec, name, heap);
+        SharedRing ring = SharedRing.open(heap, name, SharedRing.Kind.MPMC);
+        String differs = codecDiffers(ring, codec, name);
+        if (differs != null) {
+            throw new ShmTypeMismatchException(differs);
+        }
+        return new SharedQueue<>(ring, codec, name, heap);
     }
 
-    /** Opens the queue named {@code name}, or creates it empty. */
+    /**
+     * Opens the queue named {@code name}, or creates it empty.
+     *
+     * @throws ShmTypeMismatchException if it exists with another capacity, or its ring declares another codec type
+     */
     public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
-        return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity), codec, name,
-                heap);
+        try {
+            return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity,
+                    codec.typeId()), codec, name, heap);
+        } catch (ShmTypeMismatchException e) {
+            throw Blocks.mismatch(e, () -> {
+                String differs = codecDiffers(SharedRing.open(heap, name), codec, name);
+                if (differs == null) {
+                    throw e; // not the codec: the ring's own message stands (mismatch returns e)
+                }
+                return differs;
+            });
+        }
+    }
+
+    /** @return why {@code ring} cannot be read with {@code codec}, or null if its declared type (if any) is the codec's */
+    private static String codecDiffers(SharedRing ring, Codec<?> codec, String name) {
+        OptionalInt declared = ring.messageType();
+        return declared.isEmpty() || declared.getAsInt() == codec.typeId() ? null
+                : typeDiffers(codec, name, declared.getAsInt(), "was created for messages of type");
+    }
+
+    /** @return the message for a queue whose messages have {@code type}, which {@code codec} does not read */
+    private static String typeDiffers(Codec<?> codec, String name, int type, String holds) {
+        return "queue '" + name + "'" + (codec instanceof RecordCodec<?> records ? ": " + records.shapeDiffers(type)
+                : " " + holds + " " + Blocks.typeId(type) + ", but its codec reads type "
+                        + Blocks.typeId(codec.typeId()));
     }
 
     /** @return true if the value was queued; false if the queue is full now */
@@ -239,10 +282,7 @@ public final class SharedQueue<T> {
         @Override
         public void onMessage(int type, MemorySegment buffer, long offset, int length) {
             if (type != codec.typeId()) {
-                failure = new IllegalStateException("queue '" + name + "'" + (codec instanceof RecordCodec<?> records
-                        ? ": " + records.shapeDiffers(type)
-                        : " holds a message of type " + Blocks.typeId(type) + ", but its codec reads type "
-                                + Blocks.typeId(codec.typeId())));
+                failure = new IllegalStateException(typeDiffers(codec, name, type, "holds a message of type"));
                 return;
             }
             value = codec.decode(buffer, offset, length);

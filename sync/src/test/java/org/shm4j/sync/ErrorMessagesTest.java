@@ -47,7 +47,7 @@ class ErrorMessagesTest {
             assertThatThrownBy(() -> SharedLong.openOrCreate(heap, "total")).hasMessageContaining("is a SharedInt");
             SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
             assertThatThrownBy(() -> SharedReadWriteLock.open(heap, "ring")).hasMessageEndingWith(
-                    "is a SharedRing, type 0x53480031 v7 (expected: a SharedReadWriteLock, type 0x53480023 v5)");
+                    "is a SharedRing, type 0x53480031 v8 (expected: a SharedReadWriteLock, type 0x53480023 v5)");
         }
     }
 
@@ -265,7 +265,12 @@ class ErrorMessagesTest {
     @Test
     void shouldLeaveOtherIllegalStatesAlone() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedQueue.create(heap, "q", 1024, Codec.bytes()).offer(new byte[3]);
+            SharedQueue.create(heap, "typed", 1024, Codec.bytes());
+            assertThatThrownBy(() -> SharedQueue.open(heap, "typed", Codec.longs()))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessage("queue 'typed' was created for messages "
+                            + "of type 0x00000003, but its codec reads type 0x00000001");
+            SharedRing.create(heap, "q", SharedRing.Kind.MPMC, 1024); // declares no type
+            SharedQueue.open(heap, "q", Codec.bytes()).offer(new byte[3]);
             assertThatThrownBy(() -> SharedQueue.open(heap, "q", Codec.longs()).poll())
                     .isInstanceOf(IllegalStateException.class).hasNoCause()
                     .hasMessage("queue 'q' holds a message of type 0x00000003, but its codec reads type 0x00000001");

@@ -3,6 +3,8 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -254,16 +256,24 @@ class RecordCodecTest {
             queue.put(new PointA(3, 4));
             SharedQueue<PointB> renamed = SharedQueue.open(heap, "points", Codec.record(PointB.class));
             assertThat(renamed.poll()).isEqualTo(new PointB(1, 2));
-            SharedQueue<PointYX> swapped = SharedQueue.open(heap, "points", Codec.record(PointYX.class));
-            assertThatThrownBy(swapped::poll).isInstanceOf(IllegalStateException.class)
-                    .hasMessage("queue 'points': record shape differs: expected fingerprint 0x%08x (PointYX(int y, "
-                            + "int x)), found 0x768ca44d", Codec.record(PointYX.class).fingerprint());
-            assertThat(queue.poll()).as("the bad message was consumed").isNull();
-            SharedQueue<Long> longs = SharedQueue.create(heap, "longs", 1024, Codec.longs());
-            longs.put(5L);
-            assertThatThrownBy(() -> SharedQueue.open(heap, "longs", Codec.record(PointA.class)).poll(1,
-                    TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+            String differs = String.format("queue 'points': record shape differs: expected fingerprint 0x%08x "
+                    + "(PointYX(int y, int x)), found 0x768ca44d", Codec.record(PointYX.class).fingerprint());
+            assertThatThrownBy(() -> SharedQueue.open(heap, "points", Codec.record(PointYX.class)))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessage(differs);
+            assertThatThrownBy(() -> SharedQueue.openOrCreate(heap, "points", 1024, Codec.record(PointYX.class)))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessage(differs);
+            assertThat(queue.poll()).as("nothing consumed by the refused opens").isEqualTo(new PointA(3, 4));
+            SharedQueue.create(heap, "longs", 1024, Codec.longs());
+            assertThatThrownBy(() -> SharedQueue.open(heap, "longs", Codec.record(PointA.class)))
+                    .isInstanceOf(ShmTypeMismatchException.class)
                     .hasMessageEndingWith("found 0x00000001 (not a record fingerprint)");
+
+            SharedRing.create(heap, "raw", SharedRing.Kind.MPMC, 1024); // declares no type: poll finds out
+            SharedQueue.open(heap, "raw", Codec.record(PointA.class)).put(new PointA(1, 2));
+            SharedQueue<PointYX> swapped = SharedQueue.open(heap, "raw", Codec.record(PointYX.class));
+            assertThatThrownBy(swapped::poll).isInstanceOf(IllegalStateException.class).hasMessage(differs
+                    .replace("'points'", "'raw'"));
+            assertThat(swapped.poll()).as("the bad message was consumed").isNull();
         }
     }
 

@@ -61,9 +61,9 @@ class SharedQueueAndPipeTest {
                 accepted++;
             }
             assertThat(accepted).isEqualTo(9); // 112-byte records in 1024 bytes
-            SharedQueue<Long> wrong = SharedQueue.open(heap, "q", Codec.longs());
-            assertThatThrownBy(wrong::poll).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("message of type 0x00000003, but its codec reads type 0x00000001");
+            assertThatThrownBy(() -> SharedQueue.open(heap, "q", Codec.longs()))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageContaining("messages of type 0x00000003, but its codec reads type 0x00000001");
             SharedRing.create(heap, "spsc", SharedRing.Kind.SPSC, 1024);
             assertThatThrownBy(() -> SharedQueue.open(heap, "spsc", Codec.longs()))
                     .isInstanceOf(ShmTypeMismatchException.class);

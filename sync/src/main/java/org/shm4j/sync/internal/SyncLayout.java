@@ -23,7 +23,7 @@ public final class SyncLayout {
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 5);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 7);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 8);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -43,6 +43,13 @@ public final class SyncLayout {
     public static final long RING_SKIPPED_OFFSET = RING_STALL_TIMEOUT_OFFSET + Long.BYTES;
     /** Ring: times a consumer freed records a dead consumer had handed over but not freed (long). */
     public static final long RING_RECOVERIES_OFFSET = RING_SKIPPED_OFFSET + Long.BYTES;
+    /**
+     * Ring: the message type its creator declared (long): 0 if none, else {@link #RING_TYPE_DECLARED} or'ed with the
+     * type as an unsigned int; set at creation, never changed.
+     */
+    public static final long RING_MESSAGE_TYPE_OFFSET = RING_RECOVERIES_OFFSET + Long.BYTES;
+    /** Ring: the bit of the message-type field that says a type is declared (its low 32 bits are the type). */
+    public static final long RING_TYPE_DECLARED = 1L << 32;
     /** Ring: tail, the producers' position in bytes since creation (long). */
     public static final long RING_TAIL_OFFSET = 128;
     /** Ring: head, the consumer's position (long): bytes freed for the producers. */

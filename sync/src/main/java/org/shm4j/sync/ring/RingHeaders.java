@@ -19,16 +19,18 @@ import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_MESSAGE_TYPE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
 import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
 
 /**
  * A {@link SharedRing}'s header (its layout is in that class's Javadoc): its geometry and how it is written when a
  * ring is created, and the checks made when a ring is opened, wrapped or created, before anything is sized from the
  * header: that the block holds a header, then the magic and layout version, then the geometry (capacity,
- * maxMessageLength, kind) and the stall timeout, then the positions. Each failure is a {@link ShmFormatException}
+ * maxMessageLength, kind), the declared message type and the stall timeout, then the positions. Each failure is a {@link ShmFormatException}
  * naming the ring, the field and the value found.
  */
 final class RingHeaders {
@@ -65,6 +67,12 @@ final class RingHeaders {
     /** Writes the header of an empty ring with the default stall timeout (5 s), as the four-argument format does. */
     static void format(MemorySegment block, SharedRing.Kind kind, int capacity) {
         format(block, kind, capacity, DEFAULT_STALL_TIMEOUT_NANOS);
+    }
+
+    /** As {@link #format(MemorySegment, SharedRing.Kind, int)}, declaring the type of every message. */
+    static void formatTyped(MemorySegment block, SharedRing.Kind kind, int capacity, int messageType) {
+        block.set(JAVA_LONG, RING_MESSAGE_TYPE_OFFSET, RING_TYPE_DECLARED | Integer.toUnsignedLong(messageType));
+        format(block, kind, capacity, DEFAULT_STALL_TIMEOUT_NANOS); // plain store above, before format's magic
     }
 
     /**
@@ -118,6 +126,11 @@ final class RingHeaders {
         int kind = block.get(JAVA_INT, RING_KIND_OFFSET);
         if (kind < 1 || kind > SharedRing.Kind.values().length) {
             throw Blocks.corrupt(what, "kind", kind, "1 (SPSC), 2 (MPSC) or 3 (MPMC)");
+        }
+        long messageType = block.get(JAVA_LONG, RING_MESSAGE_TYPE_OFFSET); // plain: written before the magic
+        if (messageType != 0 && (messageType & ~0xFFFF_FFFFL) != RING_TYPE_DECLARED) {
+            throw Blocks.corrupt(what, "messageType", "0x" + Long.toHexString(messageType),
+                    "0, or 0x1 in bits 63..32 and the declared type below");
         }
         // volatile: setStallTimeout may store it meanwhile
         long stallTimeout = (long) LONG.getVolatile(block, RING_STALL_TIMEOUT_OFFSET);

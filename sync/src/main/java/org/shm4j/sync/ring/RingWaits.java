@@ -22,7 +22,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
  * {@link #signalNotFull} are on the offer and poll paths, with no load of another object between the ring and its
  * segment.
  *
- * <p>Protocol (an eventcount with a waiters word beside each sequence; layout version 7). A waiter about to block
+ * <p>Protocol (an eventcount with a waiters word beside each sequence; since layout version 7). A waiter about to block
  * (1) reads the sequence (volatile), (2) announces itself ({@link #announce}: sets {@code RING_WAITING}, and with the
  * first announcement on that side of the ring the sticky {@code RING_BLOCKED_BEFORE}, by a volatile store, unless
  * {@code RING_WAITING} is set already), (3) looks at the ring again (a consumer: is a record committed at its

@@ -16,6 +16,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.OptionalInt;
+import java.util.function.Consumer;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -24,10 +26,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_MESSAGE_TYPE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
 
 /**
  * A ring buffer of variable-length byte messages in shared memory, with one consumer and one or many producers, in
@@ -35,7 +39,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v7, 1024-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v8, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -43,7 +47,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  *     <td>plain; written before the magic, and before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 7 (6 had no sticky bit in the waiters words, and its waiters looked
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 8 (7 had no messageType; 6 had no sticky bit in the waiters words, and its waiters looked
  *     at the ring before announcing themselves; 5 counted the waiters at 516 and 644 instead of a flag; 4 had the
  *     consumers' mutex of a v2 {@code SharedLock}; 3 kept the producers' copy of head at 256; 2 had no consumedTo,
  *     stall timeout or counters)</td>
@@ -57,6 +61,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * <tr><td>32</td><td>8</td><td>skippedRecords: claims padded as abandoned</td><td>atomic add; volatile reads</td></tr>
  * <tr><td>40</td><td>8</td><td>consumerRecoveries: dead consumers' freeing finished by the next</td><td>atomic add;
  *     volatile reads</td></tr>
+ * <tr><td>48</td><td>8</td><td>messageType: 0, or bit 32 set and the type that its creator declared every message
+ *     has (a {@code SharedQueue}'s codec type) as an unsigned int in bits 31..0; other bits 0</td><td>plain; written
+ *     before the magic, never changed</td></tr>
  * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
  *     many: CAS</td></tr>
  * <tr><td>256</td><td>8</td><td>reserved, zero (each process keeps its producers' view of head itself)</td>
@@ -227,6 +234,7 @@ public final class SharedRing {
     final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
     final RingRecovery recovery;
     private final String description;
+    private final long messageType; // the header's declared type word: immutable once the ring exists
     final String consumersName; // made once: the MPMC poll path allocates nothing
 
     // consumer-side state of the stall rule, also held by stallRule: the empty polls count in it with no hop
@@ -255,6 +263,7 @@ public final class SharedRing {
         this.block = block;
         int cap = RingHeaders.checkBlock(block, what);
         this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1];
+        this.messageType = block.get(JAVA_LONG, RING_MESSAGE_TYPE_OFFSET); // plain: checked, and set before the magic
         RingHeaders.checkPositions(block, cap, kind, what);
         RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
         this.capacity = cap;
@@ -294,6 +303,19 @@ public final class SharedRing {
     }
 
     /**
+     * Creates an empty ring named {@code name} in {@code heap} whose every message has type {@code messageType}, as
+     * its creator declares in the header (as a {@code SharedQueue} declares its codec's type), for the processes that
+     * open it to check ({@link #messageType()}). Offers are not checked against it.
+     *
+     * @param capacity data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
+     * @throws IllegalArgumentException if the capacity is not one
+     */
+    public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, int messageType) {
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
+                s -> RingHeaders.formatTyped(s, kind, capacity, messageType)), "ring '" + name + "'");
+    }
+
+    /**
      * Opens the ring named {@code name}.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a ring
@@ -320,9 +342,31 @@ public final class SharedRing {
      * @throws ShmTypeMismatchException if it exists with another kind or capacity
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
+        return openOrCreate(heap, name, kind, capacity, s -> RingHeaders.format(s, kind, capacity));
+    }
+
+    /**
+     * Opens the ring named {@code name}, or creates it empty declaring {@code messageType} as the type of every
+     * message (see {@link #create(SharedHeap, String, Kind, int, int)}).
+     *
+     * @throws ShmTypeMismatchException if it exists with another kind or capacity, or declares another message type
+     */
+    public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity, int messageType) {
+        SharedRing ring = openOrCreate(heap, name, kind, capacity,
+                s -> RingHeaders.formatTyped(s, kind, capacity, messageType));
+        OptionalInt declared = ring.messageType();
+        if (declared.isPresent() && declared.getAsInt() != messageType) {
+            throw new ShmTypeMismatchException(ring.description + " declares message type "
+                    + Blocks.typeId(declared.getAsInt()) + " (asked: " + Blocks.typeId(messageType) + ")");
+        }
+        return ring;
+    }
+
+    private static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity,
+                                           Consumer<MemorySegment> format) {
         try {
             return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
-                    s -> RingHeaders.format(s, kind, capacity)), "ring '" + name + "'").requireKind(kind);
+                    format), "ring '" + name + "'").requireKind(kind);
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> {
                 SharedRing existing = open(heap, name);
@@ -384,6 +428,14 @@ public final class SharedRing {
      */
     public static long requiredBytes(int capacity) {
         return RingHeaders.blockSize(capacity);
+    }
+
+    /**
+     * @return the type its creator declared that every message has ({@link #create(SharedHeap, String, Kind, int,
+     *         int)}), or empty if it declared none
+     */
+    public OptionalInt messageType() {
+        return (messageType & RING_TYPE_DECLARED) == 0 ? OptionalInt.empty() : OptionalInt.of((int) messageType);
     }
 
     /** @return the kind of ring */

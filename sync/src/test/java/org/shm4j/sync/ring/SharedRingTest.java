@@ -450,18 +450,21 @@ class SharedRingTest {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
             SharedRing.format(raw, 0, SharedRing.Kind.MPMC, 1024);
-            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(7);
+            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(8);
             byte[] magic = raw.asSlice(16, 8).toArray(JAVA_BYTE);
             assertThat(new String(magic, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("SHM4JRNG");
             raw.set(JAVA_INT, 12, 2);
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 2 (expected: 7)");
-            raw.set(JAVA_INT, 12, 5); // counted its waiters where version 7 has waiters words
+                    .hasMessageContaining("ring layout version 2 (expected: 8)");
+            raw.set(JAVA_INT, 12, 5); // counted its waiters where version 8 has waiters words
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 5 (expected: 7)");
+                    .hasMessageContaining("ring layout version 5 (expected: 8)");
             raw.set(JAVA_INT, 12, 6); // its publishers never fenced before loading the waiters flag
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 6 (expected: 7)");
+                    .hasMessageContaining("ring layout version 6 (expected: 8)");
+            raw.set(JAVA_INT, 12, 7); // declared no message type: a queue over it could be opened with any codec
+            assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessageContaining("ring layout version 7 (expected: 8)");
             raw.set(JAVA_INT, 12, 4);
             raw.set(JAVA_LONG_UNALIGNED, 16, 0L);
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
@@ -499,6 +502,32 @@ class SharedRingTest {
             assertThatThrownBy(() -> SharedRing.open(heap, "timed"))
                     .isInstanceOf(org.shm4j.core.ShmFormatException.class)
                     .hasMessage("ring 'timed' is corrupted: stallTimeout=0 (expected: > 0 nanoseconds)");
+        }
+    }
+
+    @Test
+    void shouldKeepTheMessageTypeItsCreatorDeclaredAndCheckItOnOpenOrCreate() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing typed = SharedRing.create(heap, "typed", SharedRing.Kind.MPMC, 1024, 0x8000_0007);
+            SharedRing plain = SharedRing.create(heap, "plain", SharedRing.Kind.MPMC, 1024);
+            assertThat(typed.messageType()).hasValue(0x8000_0007);
+            assertThat(plain.messageType()).isEmpty();
+            assertThat(SharedRing.open(heap, "typed").messageType()).hasValue(0x8000_0007);
+            MemorySegment block = heap.lookup("typed", org.shm4j.sync.internal.SyncLayout.RING).segment();
+            assertThat(block.get(JAVA_LONG_UNALIGNED, 48)).as("bit 32 and the type").isEqualTo(0x1_8000_0007L);
+            assertThat(SharedRing.openOrCreate(heap, "typed", SharedRing.Kind.MPMC, 1024, 0x8000_0007)
+                    .messageType()).hasValue(0x8000_0007);
+            assertThat(SharedRing.openOrCreate(heap, "plain", SharedRing.Kind.MPMC, 1024, 5).messageType())
+                    .as("a ring that declares none is taken as it is").isEmpty();
+            assertThat(SharedRing.openOrCreate(heap, "new", SharedRing.Kind.SPSC, 1024, 0).messageType()).hasValue(0);
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "typed", SharedRing.Kind.MPMC, 1024, 7))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("ring 'typed' declares message type 0x80000007 (asked: 0x00000007)");
+            block.set(JAVA_LONG_UNALIGNED, 48, 0x3_0000_0007L);
+            assertThatThrownBy(() -> SharedRing.open(heap, "typed"))
+                    .isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessage("ring 'typed' is corrupted: messageType=0x300000007 (expected: 0, or 0x1 in bits "
+                            + "63..32 and the declared type below)");
         }
     }
 
