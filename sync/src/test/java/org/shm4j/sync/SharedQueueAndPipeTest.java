@@ -10,9 +10,14 @@ import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -67,6 +72,62 @@ class SharedQueueAndPipeTest {
             SharedRing.create(heap, "spsc", SharedRing.Kind.SPSC, 1024);
             assertThatThrownBy(() -> SharedQueue.open(heap, "spsc", Codec.longs()))
                     .isInstanceOf(ShmTypeMismatchException.class);
+        }
+    }
+
+    @Test
+    void shouldThrowInsteadOfReportingAValueQueuedThatAConsumerSkippedAsADeadProducersClaim() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            CountDownLatch encoding = new CountDownLatch(1);
+            CountDownLatch resume = new CountDownLatch(1);
+            Codec<Long> slow = new Codec<>() {
+                @Override
+                public int typeId() {
+                    return Codec.longs().typeId();
+                }
+
+                @Override
+                public int encodedLength(Long value) {
+                    return Long.BYTES;
+                }
+
+                @Override
+                public void encode(Long value, MemorySegment target, long offset) {
+                    encoding.countDown();
+                    try {
+                        assertThat(resume.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                    Codec.longs().encode(value, target, offset);
+                }
+
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    return Codec.longs().decode(source, offset, length);
+                }
+            };
+            SharedQueue<Long> queue = SharedQueue.create(heap, "slow", 1024, Codec.longs());
+            SharedQueue<Long> slowProducer = SharedQueue.open(heap, "slow", slow);
+            ExecutorService producer = Executors.newSingleThreadExecutor();
+            try {
+                Future<Boolean> offered = producer.submit(() -> slowProducer.offer(1L));
+                assertThat(encoding.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                assertThat(queue.ring().unblock()).as("what the stall rule does after the timeout").isTrue();
+                resume.countDown();
+                assertThatThrownBy(() -> offered.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .cause().isInstanceOf(IllegalStateException.class)
+                        .hasMessage("queue 'slow': the value was not queued: encoding it took longer than the queue's "
+                                + "stall timeout (PT5S), and a consumer skipped its claim as a dead producer's (see "
+                                + "setStallTimeout)");
+            } finally {
+                producer.shutdownNow();
+                assertThat(producer.awaitTermination(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            }
+            assertThat(queue.poll()).as("the skipped value is not delivered").isNull();
+            assertThat(queue.stats().skippedRecords()).isEqualTo(1);
+            assertThat(queue.offer(2L)).isTrue();
+            assertThat(queue.poll()).isEqualTo(2L);
         }
     }
 

@@ -53,7 +53,10 @@ public final class RingClaim {
         return length;
     }
 
-    /** Publishes the message to the consumer. */
+    /**
+     * Publishes the message to the consumer with one release store, the fastest way. A claim held longer than the
+     * ring's stall timeout may have been skipped as a dead producer's meanwhile: use {@link #tryCommit()} then.
+     */
     public void commit() {
         SharedRing r = active();
         try {
@@ -64,11 +67,35 @@ public final class RingClaim {
         ring = null;
     }
 
-    /** Gives the space up: the consumer skips it. */
+    /**
+     * Publishes the message to the consumer unless the claim was skipped meanwhile: a consumer applies the stall rule
+     * to a claim not committed within the ring's stall timeout (or {@link SharedRing#unblock()} to any), taking its
+     * producer for dead, and pads it over. One compare-and-set of the record header instead of {@link #commit()}'s
+     * store, so that a late commit never overwrites space that is another claim's by then. The claim is over either
+     * way.
+     *
+     * @return true if the message is published; false if it was skipped and will never be delivered
+     */
+    public boolean tryCommit() {
+        SharedRing r = active();
+        boolean published;
+        try {
+            published = r.publishIfClaimed(index, type, length);
+        } catch (IllegalStateException e) {
+            throw r.closedOr(e);
+        }
+        ring = null;
+        return published;
+    }
+
+    /**
+     * Gives the space up: the consumer skips it. A compare-and-set of the record header, which leaves it alone if the
+     * stall rule skipped the claim already.
+     */
     public void abort() {
         SharedRing r = active();
         try {
-            r.publish(index, org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE, length);
+            r.publishIfClaimed(index, org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE, length);
         } catch (IllegalStateException e) {
             throw r.closedOr(e);
         }

@@ -176,7 +176,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *
  * <p>Caveat: the rule cannot tell a dead producer from a slow one. A live producer must mark and commit within the
  * stall timeout of claiming; one that does not may have its message skipped, and its late writes then land in space
- * the consumer freed. {@link #unblock()} applies the rule at once, taking the current tail as the bound.
+ * the consumer freed. {@link #unblock()} applies the rule at once, taking the current tail as the bound. A producer
+ * that may be slower learns of the skip from {@link RingClaim#tryCommit()}, whose compare-and-set leaves the header
+ * alone if the claim was padded over ({@link RingClaim#abort()}, and an offer whose source fails, give a claim up
+ * the same way); {@code SharedQueue} commits so.
  *
  * <h2>Blocking</h2>
  * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and
@@ -781,10 +784,28 @@ public final class SharedRing {
      */
     private void abandon(long index, int length, Throwable failure) {
         try {
-            publish(index, RING_PADDING_TYPE, length);
+            publishIfClaimed(index, RING_PADDING_TYPE, length);
         } catch (RuntimeException closed) {
             failure.addSuppressed(closed);
         }
+    }
+
+    /**
+     * Publishes the message (or, with {@link SyncLayout#RING_PADDING_TYPE}, the padding) claimed at {@code index} only
+     * if the claim is still marked as this producer marked it: the stall rule or {@link #unblock()} may have padded
+     * it over meanwhile, and the space may be another claim's by now, which a plain store would overwrite.
+     *
+     * @return false if the claim was skipped
+     */
+    boolean publishIfClaimed(long index, int type, int length) {
+        long mark = RingRecords.header(-RingRecords.align(length + RING_RECORD_HEADER), 0);
+        // volatile CAS: the payload first (as publish's release), and fails if a consumer padded the claim
+        if (!LONG.compareAndSet(block, RING_HEADER_SIZE + index, mark,
+                RingRecords.header(length + RING_RECORD_HEADER, type))) {
+            return false;
+        }
+        RingWaits.signalNotEmpty(block);
+        return true;
     }
 
     /** Checks a message's type and length before anything is claimed. */

@@ -55,6 +55,48 @@ class RingRecoveryTest extends RawRingTest {
         assertThat(ring.isEmpty()).isTrue();
     }
 
+    /**
+     * A live producer too slow for the stall rule: its claim is padded over and the space reused by the time it
+     * commits or aborts. tryCommit and abort leave the newer record alone (a plain store would have put the slow
+     * claim's header over it) and tryCommit says the message was skipped.
+     */
+    @ParameterizedTest
+    @EnumSource(SharedRing.Kind.class)
+    void shouldLeaveSpaceReusedSinceAloneWhenASkippedClaimCommitsOrAbortsLate(SharedRing.Kind kind) {
+        SharedRing ring = SharedRing.format(raw, 0, kind, 1024);
+        for (boolean commit : new boolean[] {true, false}) {
+            RingClaim slow = new RingClaim();
+            assertThat(ring.tryClaim(7, 20, slow)).isTrue();
+            long at = slow.offset() - 8;
+            slow.buffer().set(java.lang.foreign.ValueLayout.JAVA_BYTE, slow.offset(), (byte) 7);
+            assertThat(ring.unblock()).as("taken for a dead producer's claim").isTrue();
+            assertThat(ring.poll(collect)).isZero();
+            byte[] filler = filled(24, 3); // 32-byte records, as every record here: no end padding, so the ring
+            for (int n = 0; (raw.get(JAVA_LONG, RING_TAIL_OFFSET) & 1023) != at; n++) { // comes round to it
+                assertThat(n).as("records to come round").isLessThan(32);
+                assertThat(ring.offer(3, filler, 0, 24)).isTrue();
+                assertThat(ring.poll(collect)).isEqualTo(1);
+            }
+            got.clear();
+            assertThat(ring.offer(9, filled(24, 9), 0, 24)).isTrue(); // in the skipped claim's place
+            if (commit) {
+                assertThat(slow.tryCommit()).as("skipped: never delivered").isFalse();
+            } else {
+                slow.abort();
+            }
+            assertThat(slow.isActive()).isFalse();
+            assertThat(ring.drain(collect, 10)).isEqualTo(1);
+            assertThat(got).containsExactly("9:24:9");
+            assertThat(ring.isEmpty()).isTrue();
+        }
+        RingClaim prompt = new RingClaim();
+        assertThat(ring.tryClaim(4, 8, prompt)).isTrue();
+        assertThat(prompt.tryCommit()).isTrue();
+        got.clear();
+        assertThat(ring.drain(collect, 10)).isEqualTo(1);
+        assertThat(got).hasSize(1).first().asString().startsWith("4:8:");
+    }
+
     @Test
     void shouldStopAtAMarkAndNeverReadItsPayloadAsAHeader() {
         SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
