@@ -111,9 +111,11 @@ public final class SharedMemory implements AutoCloseable {
     }
 
     /**
-     * Opens the existing named region {@code /dev/shm/<name>} for reading and writing, whatever its size.
+     * Opens the existing named region {@code /dev/shm/<name>} for reading and writing, whatever its size. A symbolic
+     * link under that name is refused, as {@code shm_open} (and so Python's {@code SharedMemory}) refuses it.
      *
      * @throws ShmNotFoundException if there is no region of that name
+     * @throws ShmException         if the name is a symbolic link, or the region cannot be opened
      */
     public static SharedMemory open(String name) {
         return openAt(name, namedPath(name), false);
@@ -320,7 +322,7 @@ public final class SharedMemory implements AutoCloseable {
     private static SharedMemory openAt(String name, Path file, boolean readOnly) {
         Arena arena = Arena.ofShared();
         try {
-            return new SharedMemory(name, file, arena, MappedFiles.open(file, readOnly, arena));
+            return new SharedMemory(name, file, arena, MappedFiles.open(file, readOnly, name == null, arena));
         } catch (RuntimeException e) {
             arena.close();
             throw e;

@@ -1,5 +1,6 @@
 package org.shm4j.core;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -151,6 +152,28 @@ class SharedMemoryTest {
         assertThatThrownBy(() -> SharedMemory.open(name))
                 .isInstanceOf(ShmNotFoundException.class).hasMessageContaining(name)
                         .hasMessageContaining("does not exist");
+    }
+
+    @Test
+    void shouldRefuseANamedRegionThatIsASymbolicLinkAsShmOpenDoes() throws IOException {
+        String name = names.unique("link");
+        Path victim = dir.resolve("victim.bin");
+        byte[] bytes = {1, 2, 3, 4, 5, 6, 7, 8};
+        Files.write(victim, bytes);
+        Path link = SharedMemory.SHM_DIR.resolve(name);
+        Files.createSymbolicLink(link, victim); // anyone may plant one in /dev/shm
+        List<ThrowingCallable> opens = List.of(() -> SharedMemory.open(name), () -> SharedMemory.openReadOnly(name),
+                () -> SharedMemory.openOrCreate(name, 8), () -> SharedHeap.open(name));
+        for (ThrowingCallable open : opens) {
+            assertThatThrownBy(open).isInstanceOf(ShmException.class).hasMessageContaining(link
+                    + " is a symbolic link: a named region is never opened through one, as shm_open refuses them");
+        }
+        assertThat(Files.readAllBytes(victim)).containsExactly(bytes);
+        Path fileLink = dir.resolve("link.bin"); // a file-backed region is a file, opened through links as files are
+        Files.createSymbolicLink(fileLink, victim);
+        try (SharedMemory region = SharedMemory.open(fileLink)) {
+            assertThat(region.byteSize()).isEqualTo(8);
+        }
     }
 
     @Test

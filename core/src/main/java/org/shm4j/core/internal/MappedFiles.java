@@ -13,11 +13,15 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -125,12 +129,20 @@ public final class MappedFiles {
     /**
      * Maps the whole of an existing {@code file} into {@code arena}.
      *
+     * @param followLinks false for a named region in {@code /dev/shm}, which is never opened through a symbolic link
+     *                    (glibc's {@code shm_open}, and so Python's {@code SharedMemory}, open with
+     *                    {@code O_NOFOLLOW}): anyone may plant one there, pointing at a file of the opener's
      * @throws ShmNotFoundException if the file does not exist
-     * @throws ShmException         if the file is empty or I/O fails
+     * @throws ShmException         if the file is empty, a symbolic link not to be followed, or I/O fails
      */
-    public static MemorySegment open(Path file, boolean readOnly, Arena arena) {
-        Set<StandardOpenOption> options = readOnly ? Set.of(StandardOpenOption.READ)
-                : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
+    public static MemorySegment open(Path file, boolean readOnly, boolean followLinks, Arena arena) {
+        Set<OpenOption> options = new HashSet<>(List.of(StandardOpenOption.READ));
+        if (!readOnly) {
+            options.add(StandardOpenOption.WRITE);
+        }
+        if (!followLinks) {
+            options.add(LinkOption.NOFOLLOW_LINKS);
+        }
         try (FileChannel channel = FileChannel.open(file, options)) {
             long size = channel.size();
             if (size == 0) {
@@ -143,6 +155,10 @@ public final class MappedFiles {
         } catch (AccessDeniedException e) {
             throw new ShmException("no permission to open " + file + (readOnly ? " for reading" : " for writing"), e);
         } catch (IOException e) {
+            if (!followLinks && Files.isSymbolicLink(file)) {
+                throw new ShmException(file + " is a symbolic link: a named region is never opened through one, as "
+                        + "shm_open refuses them", e);
+            }
             throw new ShmException("cannot open " + file + ": " + e, e);
         }
     }
