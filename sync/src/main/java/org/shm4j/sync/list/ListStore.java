@@ -94,9 +94,17 @@ final class ListStore {
         return (long) LONG.getOpaque(header, LIST_SEQ_OFFSET) == seq; // opaque: ordered by the fence above
     }
 
-    /** @return the size; opaque: validated by the seqlock, or read under the mutex */
+    /**
+     * @return the size; opaque: validated by the seqlock, or read under the mutex
+     * @throws org.shm4j.core.ShmFormatException if it lies outside 0..the most slots the chunks hold (the word was
+     *                                           damaged while the list is open; open checks it too)
+     */
     int size() {
-        return (int) (long) LONG.getOpaque(header, LIST_SIZE_OFFSET);
+        long size = (long) LONG.getOpaque(header, LIST_SIZE_OFFSET);
+        if (size < 0 || size > slotsIn(MAX_CHUNKS)) {
+            throw Blocks.corrupt(what, "size", size, "0.." + slotsIn(MAX_CHUNKS));
+        }
+        return (int) size;
     }
 
     /**

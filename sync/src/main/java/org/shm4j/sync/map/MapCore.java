@@ -240,11 +240,17 @@ final class MapCore {
 
     /** @return the number of the segment holding the keys whose hash's low bits are {@code j} (acquire) */
     int directory(int j) {
+        int number;
         try {
-            return (int) INT.getAcquire(block, H_DIRECTORY + (long) Integer.BYTES * j);
+            number = (int) INT.getAcquire(block, H_DIRECTORY + (long) Integer.BYTES * j);
         } catch (IllegalStateException e) {
             throw closed(e);
         }
+        if (number < 0 || number >= geometry.maxSegments()) { // damaged: no split writes such a number
+            throw new ShmFormatException(this + " is corrupted: directory entry " + j + " names segment " + number
+                    + " (expected: 0.." + (geometry.maxSegments() - 1) + ")");
+        }
+        return number;
     }
 
     /**

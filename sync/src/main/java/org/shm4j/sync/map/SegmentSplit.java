@@ -146,7 +146,16 @@ final class SegmentSplit {
         return depth;
     }
 
+    /**
+     * @return true if the entry of slot {@code word} moves to the new half
+     * @throws org.shm4j.core.ShmFormatException if the slot names no entry inside the segment (damaged while open: a
+     *                                           split runs under the lock, so nothing torn)
+     */
     private static boolean moves(MapSegment full, long word, int depth) {
-        return (full.memory.get(JAVA_LONG, (word & OFFSET_MASK) + E_HASH) >>> depth & 1) != 0;
+        long chunk = word & OFFSET_MASK;
+        if (full.checkedKeyLength(chunk) < 0) {
+            throw full.corrupted("slot word 0x" + Long.toHexString(word) + " names no entry inside the segment");
+        }
+        return (full.memory.get(JAVA_LONG, chunk + E_HASH) >>> depth & 1) != 0;
     }
 }

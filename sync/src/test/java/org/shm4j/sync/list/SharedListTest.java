@@ -1,5 +1,6 @@
 package org.shm4j.sync.list;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
@@ -129,6 +130,24 @@ class SharedListTest {
             assertThat(list.remove(0)).isEqualTo(7L);
             list.add(5L);
             assertThat(list.size()).isEqualTo(64);
+        }
+    }
+
+    @Test
+    void shouldNameTheListWhenItsSizeIsDamagedWhileOpen() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<Long> list = SharedList.create(heap, "l", Codec.longs(), 8);
+            list.add(1L);
+            MemorySegment header = heap.lookup("l", ListLayout.LIST).segment();
+            for (long bad : new long[] {-5, 5_000_000_000L}) {
+                header.set(JAVA_LONG, ListLayout.LIST_SIZE_OFFSET, bad);
+                for (ThrowingCallable use : List.<ThrowingCallable>of(list::size, () -> list.get(0),
+                        () -> list.add(2L), list::snapshot)) {
+                    assertThatThrownBy(use).isInstanceOf(ShmFormatException.class)
+                            .hasMessage("SharedList 'l' is corrupted: size=" + bad + " (expected: 0.."
+                                    + list.maxSize() + ")");
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package org.shm4j.sync.map;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
@@ -12,10 +13,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -362,6 +365,42 @@ class SharedMapTest {
             map.clear();
         }
         assertThat(clear).as("corruptions reported").isPositive();
+    }
+
+    @Test
+    void shouldNameTheMapWhenItsDirectoryIsDamagedWhileOpen() {
+        SharedMap<Long, Long> map = SharedMap.create(heap, "m", Codec.longs(), Codec.longs(), new MapSizing(64, 8, 8));
+        map.put(1L, 1L);
+        MemorySegment block = heap.lookup("m", MapLayout.MAP).segment();
+        int entries = MapGeometry.read(block, "m").maxSegments();
+        for (int j = 0; j < entries; j++) {
+            block.set(JAVA_INT, MapLayout.H_DIRECTORY + 4L * j, -5);
+        }
+        SharedMap<Long, Long> fresh = SharedMap.open(heap, "m", Codec.longs(), Codec.longs()); // no hints yet
+        for (ThrowingCallable use : List.<ThrowingCallable>of(() -> fresh.get(1L), () -> fresh.put(2L, 2L),
+                fresh::size)) {
+            assertThatThrownBy(use).isInstanceOf(ShmFormatException.class).hasMessageMatching("SharedMap 'm' in .*"
+                    + " is corrupted: directory entry \\d+ names segment -5 \\(expected: 0\\.\\." + (entries - 1) + "\\)");
+        }
+    }
+
+    @Test
+    void shouldNameTheSegmentWhenASplitMeetsASlotDamagedWhileOpen() {
+        SharedMap<Long, Long> map = SharedMap.create(heap, "m", Codec.longs(), Codec.longs(), new MapSizing(16, 8, 8));
+        map.put(0L, 0L);
+        MapSegment segment = segmentOf(map.core(), 0);
+        for (int slot = 0; slot <= segment.mask; slot++) {
+            long word = segment.slotWord(slot);
+            if (word != MapLayout.EMPTY && word != MapLayout.TOMBSTONE) {
+                segment.memory.set(JAVA_LONG, MapLayout.S_SLOTS + 8L * slot, word & MapLayout.TAG_MASK | 1L << 40);
+            }
+        }
+        assertThatThrownBy(() -> {
+            for (long key = 1; key < 10_000; key++) {
+                map.put(key, key);
+            }
+        }).isInstanceOf(ShmFormatException.class).hasMessageContaining("SharedMap 'm'")
+                .hasMessageContaining("is corrupted");
     }
 
     @Test
