@@ -4,6 +4,7 @@ import org.shm4j.core.internal.AttachTable;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapRemoval;
+import org.shm4j.core.internal.Timeouts;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.Consumer;
@@ -44,7 +45,7 @@ final class HeapLifecycle {
                 }
                 HeapRemoval.Outcome outcome = remove(open, HeapRemoval.Condition.STALE, options);
                 if (outcome == HeapRemoval.Outcome.IN_USE
-                        || System.nanoTime() - start > options.initTimeout().toNanos()) {
+                        || System.nanoTime() - start > Timeouts.nanos(options.initTimeout())) {
                     throw new ShmAlreadyExistsException(exists.getMessage() + " and is not stale: a live process "
                             + "created it or has it open");
                 }
@@ -80,7 +81,7 @@ final class HeapLifecycle {
                 throw e;
             }
             memory.close();
-            if (System.nanoTime() - start > options.initTimeout().toNanos()) {
+            if (System.nanoTime() - start > Timeouts.nanos(options.initTimeout())) {
                 throw new ShmException(what + " was removed and replaced again and again for "
                         + options.initTimeout().toMillis() + " ms while opening it");
             }

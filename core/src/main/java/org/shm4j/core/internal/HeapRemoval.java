@@ -112,7 +112,7 @@ public final class HeapRemoval {
         int step = 0;
         Outcome outcome = tryRemove(segment, heapId, path, condition);
         while (outcome == Outcome.BUSY) {
-            if (System.nanoTime() - start > timeout.toNanos()) {
+            if (System.nanoTime() - start > Timeouts.nanos(timeout)) {
                 throw new ShmException(what + " is being removed by another live process, still undecided after "
                         + timeout.toMillis() + " ms");
             }
@@ -156,7 +156,7 @@ public final class HeapRemoval {
                 }
                 return here;
             }
-            if (System.nanoTime() - start > timeout.toNanos()) {
+            if (System.nanoTime() - start > Timeouts.nanos(timeout)) {
                 throw new ShmException(what + " is being removed by live " + ProcessIdentity.describe(word)
                         + ", still undecided after " + timeout.toMillis() + " ms");
             }

@@ -61,7 +61,7 @@ public final class OwnerLock {
                 if (!ProcessIdentity.isAlive(owner) && WORD.compareAndSet(segment, offset, owner, me)) {
                     return; // taken over from a dead owner: its half-done work was never published
                 }
-                if (now - start > timeout.toNanos()) {
+                if (now - start > Timeouts.nanos(timeout)) {
                     throw new ShmException("timed out after " + timeout.toMillis() + " ms waiting for the lock of "
                             + what + ", held by live " + ProcessIdentity.describe(owner));
                 }

@@ -3,7 +3,6 @@ package org.shm4j.sync.ring;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
-import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RobustMutex;
@@ -300,7 +299,7 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the capacity is not one, or the stall timeout is not positive
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
-        long stallNanos = Checks.positive("stallTimeout nanos", stallTimeout.toNanos());
+        long stallNanos = stallNanos(stallTimeout);
         return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
                 s -> RingHeaders.format(s, kind, capacity, stallNanos)), "ring '" + name + "'");
     }
@@ -650,11 +649,21 @@ public final class SharedRing {
      */
     public void setStallTimeout(Duration timeout) {
         try {
-            long nanos = Checks.positive("stallTimeout nanos", timeout.toNanos());
-            LONG.setVolatile(block, RING_STALL_TIMEOUT_OFFSET, nanos);
+            LONG.setVolatile(block, RING_STALL_TIMEOUT_OFFSET, stallNanos(timeout));
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
+    }
+
+    /**
+     * @return a stall timeout in nanoseconds, saturated to {@link Long#MAX_VALUE} (about 292 years: never) if longer
+     * @throws IllegalArgumentException if it is not positive
+     */
+    private static long stallNanos(Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("stallTimeout=" + timeout + " (expected: > 0)");
+        }
+        return Timeouts.nanos(timeout);
     }
 
     /** @return the stall timeout every consumer of this ring applies (default 5 s) */
