@@ -33,8 +33,12 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * <p>The map is split into segments by key hash. A {@code get} never writes shared memory: it reads a segment
  * optimistically under the segment's sequence counter and retries if a writer interfered (a torn read is never
  * returned). Writes take the segment's robust lock; {@code putIfAbsent}, {@code replace}, {@code remove(k, v)},
- * {@code compute*} and {@code merge} run atomically under it across processes, their functions included (so a
- * function must not write to the same segment: the lock is not reentrant). Values are compared by their encoded
+ * {@code compute*} and {@code merge} run atomically under it across processes, their functions included. So, as
+ * {@code ConcurrentHashMap} asks, a function must be short and must not change any other mapping of the map: a
+ * change to a key of the same segment throws {@link IllegalMonitorStateException} (the lock is not reentrant), and
+ * one to another segment may deadlock with a function of another thread or process doing the reverse (segment locks
+ * take no part in deadlock detection, and which segment a key falls in is not for the caller to know). Reads
+ * ({@code get}, {@code containsKey}, iteration) inside a function are fine. Values are compared by their encoded
  * bytes ({@code replace(k, old, new)}, {@code remove(k, v)}). Iterators are weakly consistent, as those of
  * {@link java.util.concurrent.ConcurrentHashMap}: each segment is copied at one moment as the iterator reaches it.
  * {@code null} keys and values are refused with {@link NullPointerException}.
