@@ -109,9 +109,32 @@ public final class SharedPipe implements AutoCloseable {
         if (heap.find(name).isPresent()) { // before the rings: an existing pipe's capacity is not this call's concern
             throw Blocks.alreadyExists(heap, name);
         }
-        SharedRing ab = SharedRing.openOrCreate(heap, name + ".ab", SharedRing.Kind.SPSC, capacity);
-        SharedRing ba = SharedRing.openOrCreate(heap, name + ".ba", SharedRing.Kind.SPSC, capacity);
+        SharedRing ab = ring(heap, name, ".ab", capacity);
+        SharedRing ba = ring(heap, name, ".ba", capacity);
         return new SharedPipe(PipeEnds.create(heap, name), ab, ba); // last: the commit point
+    }
+
+    /**
+     * @return ring {@code name + suffix} of a pipe being made, opened if a creator killed before the end-state block
+     *         left it
+     * @throws ShmTypeMismatchException naming the half-made pipe and the capacity that finishes it, if that ring has
+     *                                  another capacity
+     */
+    private static SharedRing ring(SharedHeap heap, String name, String suffix, int capacity) {
+        try {
+            return SharedRing.openOrCreate(heap, name + suffix, SharedRing.Kind.SPSC, capacity);
+        } catch (ShmTypeMismatchException e) {
+            throw Blocks.mismatch(e, () -> halfMade(name, suffix,
+                    SharedRing.open(heap, name + suffix, SharedRing.Kind.SPSC).capacity())
+                    + " (asked: capacity " + capacity + ")");
+        }
+    }
+
+    /** @return what a pipe that has its ring {@code name + suffix} and no end-state block is, and what finishes it */
+    private static String halfMade(String name, String suffix, int capacity) {
+        return "pipe '" + name + "' has ring '" + name + suffix + "' of capacity " + capacity + " but no end-state "
+                + "block '" + name + "': its creator was killed before finishing it (create(heap, \"" + name + "\", "
+                + capacity + ") finishes it), or a shm4j whose pipes did not track their ends made it";
     }
 
     /**
@@ -125,9 +148,8 @@ public final class SharedPipe implements AutoCloseable {
     public static SharedPipe open(SharedHeap heap, String name) {
         Objects.requireNonNull(heap, "heap");
         if (heap.find(name).isEmpty() && heap.find(name + ".ab").isPresent()) {
-            throw new ShmNotFoundException("pipe '" + name + "' has ring '" + name + ".ab' but no end-state block '"
-                    + name + "': its creator was killed before finishing it (create(heap, \"" + name + "\", capacity)"
-                    + " finishes it), or a shm4j whose pipes did not track their ends made it");
+            throw new ShmNotFoundException(halfMade(name, ".ab",
+                    SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC).capacity()));
         }
         PipeEnds ends = PipeEnds.open(heap, name);
         SharedRing ab = SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC);

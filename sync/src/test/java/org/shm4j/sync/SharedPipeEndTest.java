@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -211,10 +212,17 @@ class SharedPipeEndTest {
         SharedRing.create(heap, "two.ba", SharedRing.Kind.SPSC, 1024);
         for (String name : List.of("one", "two")) {
             assertThatThrownBy(() -> SharedPipe.open(heap, name)).isInstanceOf(ShmNotFoundException.class)
-                    .hasMessageContaining("no end-state block '" + name + "': its creator was killed");
+                    .hasMessage("pipe '" + name + "' has ring '" + name + ".ab' of capacity 1024 but no end-state "
+                            + "block '" + name + "': its creator was killed before finishing it (create(heap, \""
+                            + name + "\", 1024) finishes it), or a shm4j whose pipes did not track their ends made it");
         }
-        assertThatThrownBy(() -> SharedPipe.create(heap, "one", 2048)).as("a ring of another capacity")
-                .isInstanceOf(ShmTypeMismatchException.class);
+        for (ThrowingCallable other : List.<ThrowingCallable>of(() -> SharedPipe.create(heap, "one", 2048),
+                () -> SharedPipe.openOrCreate(heap, "one", 2048))) {
+            assertThatThrownBy(other).as("a ring of another capacity").isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageStartingWith("pipe 'one' has ring 'one.ab' of capacity 1024 but no end-state block")
+                    .hasMessageEndingWith("(create(heap, \"one\", 1024) finishes it), or a shm4j whose pipes did not "
+                            + "track their ends made it (asked: capacity 2048)");
+        }
         for (String name : List.of("one", "two")) {
             SharedPipe finished = SharedPipe.create(heap, name, 1024);
             assertThat(finished.first().send("hi".getBytes(), BOUND)).isTrue();
