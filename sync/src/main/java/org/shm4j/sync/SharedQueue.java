@@ -23,10 +23,10 @@ import java.util.concurrent.TimeUnit;
  * wait, the timed forms wait at most that long. Waiting blocks in futex ({@link WaitStrategy#BLOCKING}).
  *
  * <p>Values longer than the ring's {@link SharedRing#maxMessageLength()} once encoded are refused with
- * {@link IllegalArgumentException}; {@code null} is refused with {@link NullPointerException}. A value whose encoding
- * takes longer than the {@linkplain #stallTimeout() stall timeout} may be skipped by a consumer as a dead producer's
- * claim: then {@code offer} and {@code put} throw {@link IllegalStateException} saying so, and the value is not
- * queued (never half-written, and never written over another value). A queue's ring declares
+ * {@link IllegalArgumentException}; {@code null} is refused with {@link NullPointerException}. A value's claim is
+ * skipped by consumers only once its producer's process is dead (or by {@link SharedRing#unblock()}): if that happened
+ * to a live producer's value, {@code offer} and {@code put} throw {@link IllegalStateException} saying so, and the
+ * value is not queued (never half-written, never committed over another value). A queue's ring declares
  * its codec's type id ({@link SharedRing#messageType()}), so opening it with another codec (a record of another
  * shape) throws {@link ShmTypeMismatchException}. A message of another type in a ring that declares none (a ring made
  * by {@link SharedRing#create(SharedHeap, String, SharedRing.Kind, int)} and opened as a queue) makes {@code poll}
@@ -248,9 +248,9 @@ public final class SharedQueue<T> {
             throw e;
         }
         if (!claim.tryCommit()) { // a compare-and-set: a late commit must not overwrite space reused since
-            throw new IllegalStateException("queue '" + name + "': the value was not queued: encoding it took longer "
-                    + "than the queue's stall timeout (" + ring.stallTimeout() + "), and a consumer skipped its claim "
-                    + "as a dead producer's (see setStallTimeout)");
+            throw new IllegalStateException("queue '" + name + "': the value was not queued: a consumer skipped its "
+                    + "claim while it was being encoded (unblock(), or the stall rule, stall timeout "
+                    + ring.stallTimeout() + ", taking this process for dead)");
         }
         return true;
     }

@@ -76,7 +76,7 @@ class SharedQueueAndPipeTest {
     }
 
     @Test
-    void shouldThrowInsteadOfReportingAValueQueuedThatAConsumerSkippedAsADeadProducersClaim() throws Exception {
+    void shouldThrowInsteadOfReportingAValueQueuedWhoseClaimAConsumerSkipped() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             CountDownLatch encoding = new CountDownLatch(1);
             CountDownLatch resume = new CountDownLatch(1);
@@ -113,13 +113,13 @@ class SharedQueueAndPipeTest {
             try {
                 Future<Boolean> offered = producer.submit(() -> slowProducer.offer(1L));
                 assertThat(encoding.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
-                assertThat(queue.ring().unblock()).as("what the stall rule does after the timeout").isTrue();
+                assertThat(queue.ring().unblock()).as("skips the claim, whoever made it").isTrue();
                 resume.countDown();
                 assertThatThrownBy(() -> offered.get(BOUND.toSeconds(), TimeUnit.SECONDS))
                         .cause().isInstanceOf(IllegalStateException.class)
-                        .hasMessage("queue 'slow': the value was not queued: encoding it took longer than the queue's "
-                                + "stall timeout (PT5S), and a consumer skipped its claim as a dead producer's (see "
-                                + "setStallTimeout)");
+                        .hasMessage("queue 'slow': the value was not queued: a consumer skipped its claim while it "
+                                + "was being encoded (unblock(), or the stall rule, stall timeout PT5S, taking this "
+                                + "process for dead)");
             } finally {
                 producer.shutdownNow();
                 assertThat(producer.awaitTermination(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();

@@ -91,12 +91,12 @@ final class RingProducer {
     }
 
     /**
-     * Marks a claim: its negative length, stored before any payload byte (what {@link SharedRing#unblock()} relies
-     * on).
+     * Marks a claim: its negative length and this process's producer id ({@link ProducerMarks}), stored before any
+     * payload byte (what {@link SharedRing#unblock()} relies on).
      */
     private static void markClaim(MemorySegment block, long recordIndex, int required) {
-        // opaque: the fence below orders it
-        LONG.setOpaque(block, RING_HEADER_SIZE + recordIndex, RingRecords.header(-required, 0));
+        long mark = RingRecords.header(-required, ProducerMarks.THIS_PROCESS);
+        LONG.setOpaque(block, RING_HEADER_SIZE + recordIndex, mark); // opaque: the fence below orders it
         VarHandle.storeStoreFence(); // the mark before the payload, even in a producer process killed here
     }
 

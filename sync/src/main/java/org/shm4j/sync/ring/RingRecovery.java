@@ -71,6 +71,11 @@ final class RingRecovery {
         }
     }
 
+    /** @return the record header at {@code position} (volatile: a producer may be writing it) */
+    long record(long position) {
+        return (long) LONG.getVolatile(data, (int) (position & (capacity - 1)));
+    }
+
     /**
      * Skips the record at {@code position} (the consumer's commit point) if its producer is taken for dead: a claim
      * marked but not committed is padded over its marked length; a claim never marked (its producer died between its

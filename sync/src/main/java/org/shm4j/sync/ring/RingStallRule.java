@@ -108,9 +108,15 @@ final class RingStallRule {
             return;
         }
         long bound = stall.expired(position, tail, System.nanoTime(), timeoutNanos());
-        if (bound >= 0) {
+        if (bound >= 0 && !markedByLiveProducer(position)) { // a live one's: wait another timeout, then look again
             recovery.unblockAt(position, bound);
         }
+    }
+
+    /** @return true if the record at {@code position} is a claim whose mark names a process that may be alive */
+    private boolean markedByLiveProducer(long position) {
+        long record = recovery.record(position);
+        return RingRecords.length(record) < 0 && ProducerMarks.mayLive(RingRecords.type(record));
     }
 
     /**

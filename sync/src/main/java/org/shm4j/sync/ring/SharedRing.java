@@ -95,7 +95,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * <h2>Records</h2>
  * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
  * padded to a multiple of 8. Its position is {@code tail & (capacity - 1)}. The length is 0 while the record is not
- * written, negative ({@code -alignedLength}, type 0: the claim mark) while claimed, and positive once committed. Every
+ * written, negative ({@code -alignedLength}, and as type the producer's id, see {@code ProducerMarks}: the claim mark)
+ * while claimed, and positive once committed. Every
  * write of a header (claim mark, commit, padding, {@link #unblock()}'s CAS) is a single 8-byte little-endian access,
  * length in the low half and type in the high half. A record never wraps: when it does not fit before the end, the
  * producer claims the rest of the buffer as a padding record (type -1) and puts the message at offset 0. An aborted
@@ -165,20 +166,26 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
  * the record at consumedTo stays uncommitted for longer than the stall timeout ({@link #setStallTimeout(Duration)},
- * default 5 s) while tail is ahead, the consumer turns it into padding and goes on: a claim that has a mark is padded
- * over its marked length. A claim without a mark (MPSC/MPMC: the producer died between its tail CAS and its mark) has
+ * default 5 s) while tail is ahead, and its producer is dead, the consumer turns it into padding and goes on: a claim
+ * that has a mark is padded over its marked length, once the process the mark names (its pid and the low 10 bits of
+ * its start stamp) is gone; while that process lives the claim is kept, however long it takes, and looked at again
+ * after each further stall timeout. A claim without a mark (MPSC/MPMC: the producer died between its tail CAS and its mark) has
  * no recorded length: it is padded over the zero words from consumedTo up to the first word that is provably a record
  * boundary — a non-zero word, once every word before it read as zero again after it (a payload word would make its own
  * mark visible by then, see Producing), or the tail seen when the stall was first noticed (so no claim made after the
  * stall began, which may be a live producer's, is ever skipped), or the end of the buffer. Payload bytes are never
  * taken for a header, and every committed message is still delivered, exactly once.
  *
- * <p>Caveat: the rule cannot tell a dead producer from a slow one. A live producer must mark and commit within the
- * stall timeout of claiming; one that does not may have its message skipped, and its late writes then land in space
- * the consumer freed. {@link #unblock()} applies the rule at once, taking the current tail as the bound. A producer
- * that may be slower learns of the skip from {@link RingClaim#tryCommit()}, whose compare-and-set leaves the header
- * alone if the claim was padded over ({@link RingClaim#abort()}, and an offer whose source fails, give a claim up
- * the same way); {@code SharedQueue} commits so.
+ * <p>So a slow producer (descheduled, stopped, in a long collection, encoding a large value in place) keeps its
+ * claim, and consumers wait for it as they would for a lock's live holder; a claim that a live process leaks (a
+ * thread that claims and neither commits nor aborts) holds the ring until {@link #unblock()}, which skips the record
+ * at once, whoever made it, taking the current tail as the bound. Caveats: the mark is the name, so a producer
+ * preempted for the stall timeout between its tail CAS and its mark (two instructions) is taken for dead; and a pid
+ * that a new process took, with the same 10 stamp bits (one chance in 1,024), keeps a dead producer's claim until
+ * that process exits or {@link #unblock()}. A producer whose claim was skipped (by {@link #unblock()} or those cases)
+ * and whose late writes may then land on space reused since learns of it from {@link RingClaim#tryCommit()}, whose
+ * compare-and-set leaves the header alone if the claim was padded over ({@link RingClaim#abort()}, and an offer whose
+ * source fails, give a claim up the same way); {@code SharedQueue} commits so.
  *
  * <h2>Blocking</h2>
  * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and
@@ -807,7 +814,7 @@ public final class SharedRing {
      * @return false if the claim was skipped
      */
     boolean publishIfClaimed(long index, int type, int length) {
-        long mark = RingRecords.header(-RingRecords.align(length + RING_RECORD_HEADER), 0);
+        long mark = RingRecords.header(-RingRecords.align(length + RING_RECORD_HEADER), ProducerMarks.THIS_PROCESS);
         // volatile CAS: the payload first (as publish's release), and fails if a consumer padded the claim
         if (!LONG.compareAndSet(block, RING_HEADER_SIZE + index, mark,
                 RingRecords.header(length + RING_RECORD_HEADER, type))) {

@@ -11,6 +11,7 @@ import org.shm4j.testing.ShmNames;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,6 +43,33 @@ class CrossProcessRingTest {
             }
             assertThat(checker.next).containsExactly(0, perProducer, perProducer);
             assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    /**
+     * A producer process alive but slow (here: waiting for the test between its claim and its commit) for ten stall
+     * timeouts: its claim, whose mark names it, is kept, and its message is delivered once it commits, before the one
+     * offered behind it. Skipping it would let its late writes land on space reused since.
+     */
+    @Test
+    void shouldKeepTheClaimOfALiveProducerProcessHoweverSlow() throws Exception {
+        String heapName = names.unique("slowproducer");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024, Duration.ofMillis(50));
+            SharedLong go = SharedLong.create(heap, "go");
+            try (ChildJvm slow = ChildJvm.start(SlowProducer.class, heapName)) {
+                slow.awaitLine("CLAIMED", BOUND);
+                assertThat(ring.offer(2, new byte[] {8}, 0, 1)).isTrue(); // behind the slow claim
+                StringBuilder got = new StringBuilder();
+                MessageHandler record = (type, buffer, offset, length) -> got.append(type).append(':')
+                        .append(buffer.get(JAVA_BYTE, offset)).append(' ');
+                assertThat(ring.poll(record, Duration.ofMillis(500), WaitStrategy.BLOCKING)).isZero();
+                assertThat(ring.stats().skippedRecords()).isZero();
+                go.set(1);
+                slow.awaitSuccess(BOUND);
+                assertThat(ring.drain(record, 10)).isEqualTo(2);
+                assertThat(got).hasToString("1:7 2:8 ");
+            }
         }
     }
 
@@ -252,6 +280,32 @@ class CrossProcessRingTest {
      * killed); {@code -1} = 1000 messages, then a claim it never commits. Indexed messages start with their index
      * (a long) and are at least 8 bytes long.
      */
+    /** Claims a message, says CLAIMED, waits (bounded) until the test sets "go", then writes and commits it. */
+    public static final class SlowProducer {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedRing ring = SharedRing.open(heap, "ring");
+                SharedLong go = SharedLong.open(heap, "go");
+                RingClaim claim = new RingClaim();
+                if (!ring.tryClaim(1, 1, claim)) {
+                    throw new AssertionError("no room");
+                }
+                System.out.println("CLAIMED");
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                while (go.get() == 0) {
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new AssertionError("never told to go on");
+                    }
+                    LockSupport.parkNanos(1_000_000);
+                }
+                claim.buffer().set(JAVA_BYTE, claim.offset(), (byte) 7);
+                if (!claim.tryCommit()) {
+                    throw new AssertionError("skipped although alive");
+                }
+            }
+        }
+    }
+
     public static final class Producer {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {

@@ -56,9 +56,10 @@ class RingRecoveryTest extends RawRingTest {
     }
 
     /**
-     * A live producer too slow for the stall rule: its claim is padded over and the space reused by the time it
-     * commits or aborts. tryCommit and abort leave the newer record alone (a plain store would have put the slow
-     * claim's header over it) and tryCommit says the message was skipped.
+     * A claim skipped by {@code unblock()} while its producer still writes (or by the stall rule, had its producer's
+     * pid been recycled): the space is reused by the time it commits or aborts. tryCommit and abort leave the newer
+     * record alone (a plain store would have put the slow claim's header over it) and tryCommit says the message was
+     * skipped.
      */
     @ParameterizedTest
     @EnumSource(SharedRing.Kind.class)

@@ -26,6 +26,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SharedRingTest {
+    /** A pid above Linux's pid_max here (32,768 by default) and below 2^22: no process has it. */
+    private static final long NO_SUCH_PID = (1 << 22) - 1;
+
     private static final int CAPACITY = 4096;
 
     @Test
@@ -317,19 +320,42 @@ class SharedRingTest {
     }
 
     @Test
-    void shouldSkipAClaimLeftOpenPastTheStallTimeout() throws Exception {
+    void shouldSkipAClaimLeftOpenPastTheStallTimeoutOnlyOnceItsProducerIsDead() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
             ring.setStallTimeout(Duration.ofMillis(100));
-            assertThat(ring.tryClaim(1, 16, new RingClaim())).isTrue(); // never committed
+            RingClaim open = new RingClaim();
+            assertThat(ring.tryClaim(1, 16, open)).isTrue(); // never committed
             assertThat(ring.offer(2, new byte[8], 0, 8)).isTrue();
             AtomicInteger got = new AtomicInteger();
-            long start = System.nanoTime();
+            assertThat(ring.poll((type, b, o, l) -> got.set(type), Duration.ofMillis(400), WaitStrategy.BLOCKING))
+                    .as("four stall timeouts: the claim's producer, this process, lives").isZero();
+            // what the producer's death leaves: its mark naming a process that no longer exists
+            MemorySegment block = heap.lookup("ring", org.shm4j.sync.internal.SyncLayout.RING).segment();
+            long at = org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE + open.offset() - 8;
+            assertThat(block.get(JAVA_LONG_UNALIGNED, at))
+                    .isEqualTo(RingRecords.header(-24, ProducerMarks.THIS_PROCESS));
+            block.set(JAVA_LONG_UNALIGNED, at, RingRecords.header(-24, ProducerMarks.id(NO_SUCH_PID, 1)));
             assertThat(ring.poll((type, b, o, l) -> got.set(type), Duration.ofSeconds(30), WaitStrategy.BLOCKING))
                     .isEqualTo(1);
             assertThat(got).hasValue(2);
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(100));
+            assertThat(ring.stats().skippedRecords()).isEqualTo(1);
+            assertThat(open.tryCommit()).as("skipped").isFalse();
             assertThatThrownBy(() -> ring.setStallTimeout(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void shouldNameTheProducerInAClaimMarkAndTellADeadOrRecycledOneFromALiveOne() {
+        long pid = ProcessHandle.current().pid();
+        long stamp = org.shm4j.core.internal.ProcessIdentity.currentStartStamp();
+        assertThat(ProducerMarks.THIS_PROCESS & 0x3F_FFFF).isEqualTo((int) pid);
+        assertThat(ProducerMarks.mayLive(ProducerMarks.THIS_PROCESS)).isTrue();
+        assertThat(ProducerMarks.mayLive(0)).as("names nobody: the stall timeout alone decides").isFalse();
+        assertThat(ProducerMarks.mayLive(ProducerMarks.id(NO_SUCH_PID, 1))).isFalse();
+        assertThat(ProducerMarks.id(1L << 22, 1)).as("a pid above 22 bits is not named").isZero();
+        if ((stamp & 0x3FF) != 0) {
+            assertThat(ProducerMarks.mayLive(ProducerMarks.id(pid, stamp + 1))).as("this pid, recycled").isFalse();
         }
     }
 
@@ -540,7 +566,8 @@ class SharedRingTest {
             RingClaim claim = new RingClaim();
             assertThat(ring.tryClaim(9, 5, claim)).isTrue();
             assertThat(raw.get(JAVA_INT, data)).as("claimed: -aligned length").isEqualTo(-16);
-            assertThat(raw.get(JAVA_INT, data + 4)).as("claimed: type 0").isZero();
+            assertThat(raw.get(JAVA_INT, data + 4)).as("claimed: the producer's id")
+                    .isEqualTo(ProducerMarks.THIS_PROCESS);
             claim.buffer().set(JAVA_BYTE, claim.offset(), (byte) 42);
             claim.commit();
             assertThat(raw.get(JAVA_INT, data)).as("committed: header + payload").isEqualTo(8 + 5);

@@ -109,7 +109,8 @@ class SpscProducerDeathTest extends RawRingTest {
         consumer.setStallTimeout(Duration.ofNanos(1));
         assertThat(consumer.tryClaim(9, 30, new RingClaim())).isTrue();
         raw.set(JAVA_LONG, RING_TAIL_OFFSET, 0L);
-        assertThat(raw.get(JAVA_LONG, RING_HEADER_SIZE)).as("the mark").isEqualTo(RingRecords.header(-40, 0));
+        assertThat(raw.get(JAVA_LONG, RING_HEADER_SIZE)).as("the mark")
+                .isEqualTo(RingRecords.header(-40, ProducerMarks.THIS_PROCESS));
         for (int poll = 0; poll < 3 * RingStallRule.CHECK_EVERY; poll++) {
             assertThat(consumer.poll(collect)).isZero();
         }
