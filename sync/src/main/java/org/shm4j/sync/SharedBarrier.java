@@ -44,15 +44,17 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  * <caption>SharedBarrier block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="4">plain; written once
- *     before the block is published, checked (parties: 1..1024) before the block is sized from it</td></tr>
+ *     before the block is published, checked (parties: 1..1024, and the block's size) before the block is sized
+ *     from it</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480064}</td></tr>
  * <tr><td>12</td><td>4</td><td>version</td><td>2 (version 1, without the registrations, is refused)</td></tr>
  * <tr><td>16</td><td>4</td><td>parties</td><td>1 to 1024</td></tr>
  * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>8</td><td>state</td><td>low 32 bits, the futex word (offset 64 on little-endian machines, 68
- *     on big-endian ones): bits 0..29 the generation, bit 30 broken, bit 31 a waiter may be blocked; high 32 bits:
- *     the parties arrived in this generation</td><td>volatile; 64-bit CAS (an arrival, the trip, a break and a
- *     reset are each one CAS)</td></tr>
+ *     on big-endian ones): bits 0..29 the generation, bit 30 broken, bit 31 a waiter may be blocked (any low word
+ *     is valid); high 32 bits: the parties arrived in this generation, 0 to parties - 1 (the next arrival's slot;
+ *     any other count is refused by open and by await)</td><td>volatile; 64-bit CAS (an arrival, the trip, a break
+ *     and a reset are each one CAS)</td></tr>
  * <tr><td>72</td><td>4</td><td>resetGeneration</td><td>1 + the last generation that {@link #reset()} broke and
  *     left; 0 if none</td><td>volatile</td></tr>
  * <tr><td>76</td><td>52</td><td>—</td><td>zero</td><td></td></tr>
@@ -110,7 +112,12 @@ public final class SharedBarrier {
         this.segment = segment;
         this.parties = checkStoredParties(CoordinationBlocks.param1(segment), description);
         this.description = description;
+        long size = SyncLayout.barrierSize(parties);
+        if (segment.byteSize() != size) { // a heap block of the right type made with another size
+            throw Blocks.corrupt(description, "block size", segment.byteSize(), size + " for " + parties + " parties");
+        }
         this.registry = new BarrierRegistry(segment, SyncLayout.barrierRegistrationsOffset(parties), parties);
+        checkedCount(state());
     }
 
     /**
@@ -129,7 +136,8 @@ public final class SharedBarrier {
      *
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a barrier
-     * @throws ShmFormatException                      if its header is corrupted
+     * @throws ShmFormatException                      if its header is corrupted, its block is not the size its
+     *                                                 parties need, or its arrival count is not 0 to parties - 1
      */
     public static SharedBarrier open(SharedHeap heap, String name) {
         return new SharedBarrier(CoordinationBlocks.open(heap, name, SyncLayout.BARRIER, named(name)), named(name));
@@ -169,7 +177,7 @@ public final class SharedBarrier {
     /**
      * Views a barrier laid out by {@link #format} at {@code offset} of a native segment.
      *
-     * @throws ShmFormatException        if the bytes there are not a barrier's
+     * @throws ShmFormatException        if the bytes there are not a barrier's (see {@link #open})
      * @throws IndexOutOfBoundsException if they are not inside the segment
      */
     public static SharedBarrier wrap(MemorySegment segment, long offset) {
@@ -210,6 +218,10 @@ public final class SharedBarrier {
      * @return the arrival index: {@code getParties() - 1} for the first to arrive, 0 for the last
      * @throws BrokenBarrierException if the generation broke before or while this party waited
      * @throws InterruptedException   if the thread was interrupted while waiting (the generation breaks)
+     * @throws ShmFormatException     if the barrier's arrival count was damaged (not 0 to parties - 1): the party
+     *                                does not arrive, and the generation breaks, so that its waiters get
+     *                                {@link BrokenBarrierException}; {@link #reset()} starts a generation with a
+     *                                valid count
      */
     public int await() throws InterruptedException, BrokenBarrierException {
         try {
@@ -226,6 +238,7 @@ public final class SharedBarrier {
      * @throws TimeoutException       if the timeout passed first (the generation breaks)
      * @throws BrokenBarrierException if the generation broke before or while this party waited
      * @throws InterruptedException   if the thread was interrupted while waiting (the generation breaks)
+     * @throws ShmFormatException     if the barrier's arrival count was damaged (see {@link #await()})
      */
     public int await(long timeout, TimeUnit unit)
             throws InterruptedException, BrokenBarrierException, TimeoutException {
@@ -236,7 +249,8 @@ public final class SharedBarrier {
      * Breaks the current generation (its waiters get {@link BrokenBarrierException}) and starts a new one, as
      * {@link java.util.concurrent.CyclicBarrier#reset()} does. A process killed inside {@code reset()} may leave the
      * generation broken without starting the next: parties then get {@link BrokenBarrierException} until someone
-     * calls {@code reset()} again, as after any broken generation.
+     * calls {@code reset()} again, as after any broken generation. The new generation's state is written whole, so
+     * a damaged arrival count is replaced by 0.
      */
     public void reset() {
         try {
@@ -264,10 +278,13 @@ public final class SharedBarrier {
         return ((int) state() & BARRIER_BROKEN) != 0;
     }
 
-    /** @return the parties waiting in the current generation */
+    /**
+     * @return the parties waiting in the current generation
+     * @throws ShmFormatException if the barrier's arrival count was damaged (see {@link #await()})
+     */
     public int getNumberWaiting() {
         long s = state();
-        return ((int) s & BARRIER_BROKEN) != 0 ? 0 : (int) (s >>> 32);
+        return ((int) s & BARRIER_BROKEN) != 0 ? 0 : checkedCount(s);
     }
 
     /** @return the parties registered now, including any whose process died and that no {@link #reset()} freed */
@@ -286,8 +303,13 @@ public final class SharedBarrier {
 
     @Override
     public String toString() {
-        return Blocks.describeUnlessClosed(segment.scope(), description, () -> description + " ("
-                + getNumberWaiting() + " of " + parties + " waiting" + (isBroken() ? ", broken)" : ")"));
+        return Blocks.describeUnlessClosed(segment.scope(), description, () -> {
+            long s = state();
+            boolean broken = ((int) s & BARRIER_BROKEN) != 0;
+            int arrived = (int) (s >>> 32);
+            return description + (isCount(arrived) ? " (" + (broken ? 0 : arrived) + " of " + parties + " waiting"
+                    : " (corrupted: arrived=" + arrived) + (broken ? ", broken)" : ")");
+        });
     }
 
     private int await(long timeoutNanos) throws InterruptedException, BrokenBarrierException, TimeoutException {
@@ -307,11 +329,15 @@ public final class SharedBarrier {
             throw new InterruptedException();
         }
         while (true) {
+            generation = (int) s & BARRIER_GENERATION_MASK;
+            int arrived = (int) (s >>> 32);
+            if (!isCount(arrived)) { // the next slot's index: checked before this arrival counts or writes a slot
+                breakGeneration(generation); // its waiters would wait for a trip that cannot come
+                throw corruptCount(arrived);
+            }
             if (((int) s & BARRIER_BROKEN) != 0) {
                 throw new BrokenBarrierException();
             }
-            generation = (int) s & BARRIER_GENERATION_MASK;
-            int arrived = (int) (s >>> 32);
             // the party just before this one died waiting: checked before this arrival counts, so that the last
             // arrival's trip never passes over it
             if (deadArrival(arrived - 1, generation)) {
@@ -325,7 +351,7 @@ public final class SharedBarrier {
                     return 0;
                 }
             } else if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, s + (1L << 32))) {
-                writeSlot(arrived, generation);
+                writeSlot(arrived, generation); // the CAS from s makes the checked count this arrival's slot
                 return awaitTrip(generation, arrived, timeoutNanos);
             }
             s = state();
@@ -417,6 +443,27 @@ public final class SharedBarrier {
     /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
     private IllegalStateException closedOr(IllegalStateException failure) {
         return CoordinationBlocks.closedOr(failure, segment, description);
+    }
+
+    /** @return true if {@code arrived} is a count a barrier's state can hold: the index of the next slot */
+    private boolean isCount(int arrived) {
+        return arrived >= 0 && arrived < parties;
+    }
+
+    /**
+     * @return the arrival count of state {@code s}
+     * @throws ShmFormatException if it is not one a barrier has
+     */
+    private int checkedCount(long s) {
+        int arrived = (int) (s >>> 32);
+        if (!isCount(arrived)) {
+            throw corruptCount(arrived);
+        }
+        return arrived;
+    }
+
+    private ShmFormatException corruptCount(int arrived) {
+        return Blocks.corrupt(description, "arrived", arrived, "0.." + (parties - 1));
     }
 
     private long state() {

@@ -25,7 +25,9 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Lock;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -114,6 +116,9 @@ final class CorruptionSubjects {
         kinds.add(new HeapKind("SharedReadWriteLock", SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE, "",
                 (heap, name) -> used(SharedReadWriteLock.create(heap, name)),
                 (heap, name) -> use(SharedReadWriteLock.open(heap, name))));
+        kinds.add(new HeapKind("barrier", SyncLayout.BARRIER, SyncLayout.BARRIER_SLOTS_OFFSET, "",
+                (heap, name) -> used(SharedBarrier.create(heap, name, 3)),
+                (heap, name) -> use(SharedBarrier.open(heap, name))));
         addValues(kinds);
         addArrays(kinds);
         return kinds;
@@ -211,6 +216,25 @@ final class CorruptionSubjects {
         lock.readLock().unlock();
         lock.writeLock().lock();
         lock.writeLock().unlock();
+    }
+
+    private static void used(SharedBarrier barrier) {
+        for (int i = 0; i < 3; i++) { // moves the generation, and the last reset one, away from 0
+            barrier.reset();
+        }
+        barrier.register().close();
+    }
+
+    private static void use(SharedBarrier barrier) throws InterruptedException {
+        try (SharedBarrier.Party party = barrier.register()) {
+            barrier.await(0, TimeUnit.NANOSECONDS);
+        } catch (BrokenBarrierException | TimeoutException e) {
+            // expected: the zero timeout breaks the generation, or a damaged state had it broken already
+        }
+        barrier.isBroken();
+        barrier.getNumberWaiting();
+        barrier.reset();
+        barrier.toString();
     }
 
     private static MemorySegment block(SharedHeap heap, String name) {

@@ -15,6 +15,7 @@ import org.shm4j.testing.ShmNames;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BrokenBarrierException;
@@ -127,6 +128,71 @@ class SharedBarrierTest {
             assertThatThrownBy(() -> SharedBarrier.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
                     .hasMessage("barrier at offset 0 has a corrupted header: parties=5000");
         }
+    }
+
+    /**
+     * The arrival count (high half of the state word) is a slot index: one outside 0..parties - 1 is refused by
+     * {@code open} and by an {@code await} of a barrier opened before the damage, before any slot is written.
+     */
+    @Test
+    void shouldRefuseAnArrivalCountNoBarrierHasWhenOpenedOrAwaited() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier live = SharedBarrier.create(heap, "step", 3);
+            MemorySegment block = heap.find("step").orElseThrow().segment();
+            byte[] beforeState = block.asSlice(0, SyncLayout.BARRIER_STATE_OFFSET).toArray(ValueLayout.JAVA_BYTE);
+            byte[] afterState = block.asSlice(SyncLayout.BARRIER_RESET_GENERATION_OFFSET)
+                    .toArray(ValueLayout.JAVA_BYTE);
+            for (int arrived : new int[] {3, 5, -1, 0x4186_0000}) {
+                setArrived(block, arrived);
+                String message = "barrier 'step' is corrupted: arrived=" + arrived + " (expected: 0..2)";
+                assertThatThrownBy(() -> SharedBarrier.open(heap, "step")).as("open, arrived=%d", arrived)
+                        .isInstanceOf(ShmFormatException.class).hasMessage(message);
+                assertThatThrownBy(() -> live.await(300, TimeUnit.MILLISECONDS)).as("await, arrived=%d", arrived)
+                        .isInstanceOf(ShmFormatException.class).hasMessage(message);
+                assertThat(block.asSlice(0, SyncLayout.BARRIER_STATE_OFFSET).toArray(ValueLayout.JAVA_BYTE))
+                        .as("header untouched, arrived=%d", arrived).isEqualTo(beforeState);
+                assertThat(block.asSlice(SyncLayout.BARRIER_RESET_GENERATION_OFFSET).toArray(ValueLayout.JAVA_BYTE))
+                        .as("slots and registrations untouched, arrived=%d", arrived).isEqualTo(afterState);
+                live.reset(); // a new generation with nobody arrived
+                afterState = block.asSlice(SyncLayout.BARRIER_RESET_GENERATION_OFFSET).toArray(ValueLayout.JAVA_BYTE);
+            }
+            assertThat(SharedBarrier.open(heap, "step").toString()).isEqualTo("barrier 'step' (0 of 3 waiting)");
+        }
+    }
+
+    @Test
+    void shouldBreakTheGenerationOfAWaiterWhenItsArrivalCountIsCorrupted() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "step", 3);
+            MemorySegment block = heap.find("step").orElseThrow().segment();
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<Integer> waiter = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                Children.awaitTrue("the first party waits", () -> barrier.getNumberWaiting() == 1);
+                setArrived(block, -1);
+                assertThatThrownBy(() -> barrier.await(300, TimeUnit.MILLISECONDS))
+                        .isInstanceOf(ShmFormatException.class)
+                        .hasMessage("barrier 'step' is corrupted: arrived=-1 (expected: 0..2)");
+                assertThatThrownBy(() -> waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .as("the waiter is released, not left to its timeout")
+                        .hasCauseInstanceOf(BrokenBarrierException.class);
+                assertThat(barrier.toString()).isEqualTo("barrier 'step' (corrupted: arrived=-1, broken)");
+                barrier.reset();
+                assertThat(barrier.toString()).isEqualTo("barrier 'step' (0 of 3 waiting)");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** Writes {@code arrived} into the high half of the barrier's state word, keeping the low half (a CAS). */
+    private static void setArrived(MemorySegment block, int arrived) {
+        VarHandle state = ValueLayout.JAVA_LONG.varHandle();
+        long s;
+        do {
+            s = (long) state.getVolatile(block, SyncLayout.BARRIER_STATE_OFFSET);
+        } while (!state.compareAndSet(block, SyncLayout.BARRIER_STATE_OFFSET, s,
+                (long) arrived << 32 | (s & 0xFFFF_FFFFL)));
     }
 
     @Test

@@ -36,10 +36,14 @@ public final class CoordinationBlocks {
 
     /**
      * @return the existing block named {@code name}, with its header checked
-     * @throws ShmFormatException if the header is not one of {@code type}
+     * @throws ShmFormatException if the block is too small for the header, or the header is not one of {@code type}
      */
     public static MemorySegment open(SharedHeap heap, String name, BlockType type, String what) {
-        return check(Blocks.open(heap, name, type), type, what);
+        MemorySegment block = Blocks.open(heap, name, type);
+        if (block.byteSize() < COORD_WORD_OFFSET) { // a block of the right type made with the wrong size
+            throw Blocks.corrupt(what, "block size", block.byteSize(), ">= the " + COORD_WORD_OFFSET + "-byte header");
+        }
+        return check(block, type, what);
     }
 
     /**
