@@ -9,6 +9,8 @@ import org.shm4j.sync.internal.BarrierRegistry;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.CountersLayout;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.WaitLayout;
+import org.shm4j.sync.internal.WaitTable;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.map.SharedMapStats;
@@ -59,7 +61,8 @@ final class BlockStates {
         report.put("size", block.byteSize());
         Reader reader = READERS.get(type.tag());
         if (reader == null) {
-            report.put("unreadable", "unknown block type " + type + ": not a structure this tool knows");
+            // the type prints as "type 0x100 v1"
+            report.put("unreadable", "unknown block " + type + ": not a structure this tool knows");
         } else if (reader.type().layoutVersion() != type.layoutVersion()) {
             report.put("unreadable", "layout version " + type.layoutVersion() + " (this tool reads version "
                     + reader.type().layoutVersion() + " of " + type.kindName().orElse("it") + ")");
@@ -121,7 +124,21 @@ final class BlockStates {
             return state;
         });
         add(readers, SharedList.chunkBlockType(), (h, b) -> extension("elements of a SharedList"));
+        add(readers, WaitLayout.TABLE, BlockStates::waitTable); // also names the kind: nothing else here loads it
         return readers;
+    }
+
+    /** The heap's wait table: how many waits are published now (those {@code inspect} lists after the blocks). */
+    private static Map<String, Object> waitTable(SharedHeap heap, HeapBlock block) {
+        if (!block.name().equals(WaitLayout.BLOCK_NAME)) {
+            throw new IllegalStateException("a wait table named other than '" + WaitLayout.BLOCK_NAME
+                    + "' (no waiter publishes there)");
+        }
+        WaitTable table = WaitTable.find(heap).orElseThrow(); // validates the header; reads only
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("published", table.entries().size());
+        state.put("capacity", WaitLayout.ENTRIES);
+        return state;
     }
 
     private static Map<String, Object> map(SharedMapStats stats) {

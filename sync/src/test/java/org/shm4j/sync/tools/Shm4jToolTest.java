@@ -13,6 +13,8 @@ import org.shm4j.sync.SharedBarrier;
 import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedCounter;
 import org.shm4j.sync.atomic.SharedCounters;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.WaitLayout;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.map.MapSizing;
@@ -169,10 +171,23 @@ class Shm4jToolTest {
                         .containsEntry("holderPid", ProcessHandle.current().pid());
                 assertThat(list(json("inspect", heapName, "--json").get("deadlocks"))).isEmpty();
                 assertThat(run("inspect", heapName).out())
-                        .contains("waits longer than the deadlock threshold: 1", "waiterThreadName=order-waiter");
+                        .contains("waits longer than the deadlock threshold: 1", "waiterThreadName=order-waiter")
+                        .containsPattern("shm4j\\.waits +shm4j wait table +published=1 capacity=64\n");
+                assertThat(block(json("inspect", heapName, "--json"), WaitLayout.BLOCK_NAME))
+                        .as("the wait table the waiter made: shm4j's own block, not an unknown one")
+                        .containsEntry("kind", "shm4j wait table").doesNotContainKey("unreadable")
+                        .containsEntry("state", Map.of("published", 1L, "capacity", 64L));
             } finally {
                 lock.unlock();
                 waiter.join(BOUND.toMillis());
+            }
+            assertThat(waiter.isAlive()).isFalse();
+            assertThat(state(json("inspect", heapName, "--json"), WaitLayout.BLOCK_NAME))
+                    .as("the wait ended").containsEntry("published", 0L);
+            try (ChildJvm tool = ChildJvm.start(Shm4j.class, "inspect", heapName)) { // no lock ever waited there
+                tool.awaitSuccess(BOUND);
+                assertThat(tool.output()).as("the tool in a JVM of its own")
+                        .containsPattern("shm4j\\.waits +shm4j wait table +published=0 capacity=64\n");
             }
         }
     }
@@ -207,15 +222,16 @@ class Shm4jToolTest {
         String heapName = names.unique("tool-layouts");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             heap.allocate("old ring", new BlockType(0x5348_0031, 2), 2048);
-            heap.allocate("broken ring", new BlockType(0x5348_0031, 7), 2048);
+            heap.allocate("broken ring", SyncLayout.RING, 2048);
             heap.allocate("custom", new BlockType(0x100, 1), 64);
             Map<String, Object> report = json("inspect", heapName, "--json");
             assertThat(block(report, "old ring")).containsEntry("kind", "SharedRing")
-                    .containsEntry("unreadable", "layout version 2 (this tool reads version 7 of SharedRing)");
+                    .containsEntry("unreadable", "layout version 2 (this tool reads version "
+                            + SyncLayout.RING.layoutVersion() + " of SharedRing)");
             assertThat(block(report, "broken ring")).containsEntry("unreadable",
                     "ring 'broken ring' is not a ring: magic=0x0 (expected: 0x474e524a344d4853, \"SHM4JRNG\")");
             assertThat(block(report, "custom")).containsEntry("kind", "unknown").containsEntry("unreadable",
-                    "unknown block type type 0x100 v1: not a structure this tool knows");
+                    "unknown block type 0x100 v1: not a structure this tool knows");
         }
     }
 
