@@ -182,10 +182,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * at once, whoever made it, taking the current tail as the bound. Caveats: the mark is the name, so a producer
  * preempted for the stall timeout between its tail CAS and its mark (two instructions) is taken for dead; and a pid
  * that a new process took, with the same 10 stamp bits (one chance in 1,024), keeps a dead producer's claim until
- * that process exits or {@link #unblock()}. A producer whose claim was skipped (by {@link #unblock()} or those cases)
- * and whose late writes may then land on space reused since learns of it from {@link RingClaim#tryCommit()}, whose
- * compare-and-set leaves the header alone if the claim was padded over ({@link RingClaim#abort()}, and an offer whose
- * source fails, give a claim up the same way); {@code SharedQueue} commits so.
+ * that process exits or {@link #unblock()}; a producer of another pid namespace sharing the heap is judged by a pid
+ * of this one's (mostly gone here: the timeout alone then decides, as for an unmarked claim). A producer whose claim
+ * was skipped (by {@link #unblock()} or those cases) and whose late writes may then land on space reused since learns
+ * of it from {@link RingClaim#tryCommit()}, whose compare-and-set leaves the header alone if the claim was padded over
+ * ({@link RingClaim#abort()}, and an offer whose source fails, give a claim up the same way); {@code SharedQueue}
+ * commits so.
  *
  * <h2>Blocking</h2>
  * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and
