@@ -46,10 +46,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     <td>plain; written before the magic, and before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 8 (7 had no messageType; 6 had no sticky bit in the waiters words, and its waiters looked
- *     at the ring before announcing themselves; 5 counted the waiters at 516 and 644 instead of a flag; 4 had the
- *     consumers' mutex of a v2 {@code SharedLock}; 3 kept the producers' copy of head at 256; 2 had no consumedTo,
- *     stall timeout or counters)</td>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 8 (7 had no messageType and claim marks naming no producer; 6 had no
+ *     sticky bit in the waiters words, and its waiters looked at the ring before announcing themselves; 5 counted
+ *     the waiters at 516 and 644 instead of a flag; 4 had the consumers' mutex of a v2 {@code SharedLock}; 3 kept
+ *     the producers' copy of head at 256; 2 had no consumedTo, stall timeout or counters)</td>
  *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
  *     <td>written last, with a release store (a raw {@link #format} killed midway leaves none); read first, with
@@ -169,12 +169,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * default 5 s) while tail is ahead, and its producer is dead, the consumer turns it into padding and goes on: a claim
  * that has a mark is padded over its marked length, once the process the mark names (its pid and the low 10 bits of
  * its start stamp) is gone; while that process lives the claim is kept, however long it takes, and looked at again
- * after each further stall timeout. A claim without a mark (MPSC/MPMC: the producer died between its tail CAS and its mark) has
- * no recorded length: it is padded over the zero words from consumedTo up to the first word that is provably a record
- * boundary — a non-zero word, once every word before it read as zero again after it (a payload word would make its own
- * mark visible by then, see Producing), or the tail seen when the stall was first noticed (so no claim made after the
- * stall began, which may be a live producer's, is ever skipped), or the end of the buffer. Payload bytes are never
- * taken for a header, and every committed message is still delivered, exactly once.
+ * after each further stall timeout. A claim without a mark (MPSC/MPMC: the producer died between its tail CAS and its
+ * mark) has no recorded length: it is padded over the zero words from consumedTo up to the first word that is provably
+ * a record boundary — a non-zero word, once every word before it read as zero again after it (a payload word would
+ * make its own mark visible by then, see Producing), or the tail seen when the stall was first noticed (so no claim
+ * made after the stall began, which may be a live producer's, is ever skipped), or the end of the buffer. Payload
+ * bytes are never taken for a header, and every committed message is still delivered, exactly once.
  *
  * <p>So a slow producer (descheduled, stopped, in a long collection, encoding a large value in place) keeps its
  * claim, and consumers wait for it as they would for a lock's live holder; a claim that a live process leaks (a
