@@ -29,8 +29,15 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
 /**
  * A read-write lock in shared memory: many readers or one writer, across the threads of every process that maps it.
- * Writers are preferred: once a writer waits, new readers wait too, so writers never starve. Neither side is
- * reentrant; the write lock has a cross-process {@linkplain SharedCondition condition}, the read lock none.
+ * Writers are preferred: once a writer waits, new readers wait too, so writers never starve. The write lock has a
+ * cross-process {@linkplain SharedCondition condition}, the read lock none.
+ *
+ * <p>Neither side is reentrant, and a lock is neither downgraded nor upgraded (as {@code ReentrantReadWriteLock}
+ * downgrades). A thread holding the write lock that asks for it again, or for the read lock, gets
+ * {@link IllegalMonitorStateException} from {@code lock}, {@code lockInterruptibly} and both {@code tryLock}s (it
+ * would wait for itself). A thread holding a read lock that asks for the write lock waits for its own hold: for ever
+ * with {@code lock()}, until the timeout with {@code tryLock}. That is not detected: read holds are counted per
+ * process, not per thread, so this thread's hold cannot be told from another thread's, which its release ends.
  *
  * <h2>Layout (heap block type {@code 0x53480023} v5, 640 bytes, 64-aligned)</h2>
  * Version 4 reclaimed a dead process's slot without marking it ({@link ProcessSlots#RECLAIMING}), version 3 had the
@@ -157,7 +164,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return new SharedReadWriteLock(slice, Blocks.describe(KIND, slice.address()));
     }
 
-    /** @return the read lock: shared by readers, excluded by a writer */
+    /**
+     * @return the read lock: shared by readers, excluded by a writer; it throws {@link IllegalMonitorStateException}
+     *         to the thread holding the write lock (no downgrade)
+     */
     @Override
     public Lock readLock() {
         return readLock;
@@ -231,8 +241,16 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 + writer().map(o -> " write-locked by " + o).orElse("") + " readers " + readerPids());
     }
 
-    /** The slow path of the read lock: waits while a writer holds the lock or waits for it. */
+    /**
+     * The slow path of the read lock: waits while a writer holds the lock or waits for it.
+     *
+     * @throws IllegalMonitorStateException if the current thread holds the write lock: it would wait for itself
+     */
     private boolean awaitRead(long holds, long timeoutNanos, boolean interruptible) throws InterruptedException {
+        if (writer.isHeldByCurrentThread()) { // here, not on the fast path: a read lock it takes must find a writer
+            throw new IllegalMonitorStateException(readLock + " cannot be taken under this thread's write lock (no "
+                    + "downgrade: neither side is reentrant)");
+        }
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;

@@ -1,6 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.atomic.SharedLongArray;
@@ -12,7 +13,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -34,14 +37,45 @@ class SharedReadWriteLockTest {
             assertThat(rw.readerPids()).isEmpty();
             assertThat(rw.writeLock().tryLock()).isTrue();
             assertThat(rw.writer()).get().extracting(LockOwner::threadId).isEqualTo(Thread.currentThread().threadId());
-            assertThat(rw.readLock().tryLock()).isFalse();
-            assertThat(rw.readLock().tryLock(20, TimeUnit.MILLISECONDS)).isFalse();
+            // in another thread: the writer's own is refused (shouldRefuseAReadLockUnderThisThreadsWriteLock)
+            assertThat(inAnotherThread(() -> rw.readLock().tryLock())).isFalse();
+            assertThat(inAnotherThread(() -> rw.readLock().tryLock(20, TimeUnit.MILLISECONDS))).isFalse();
             rw.writeLock().unlock();
             assertThat(rw.readLock().tryLock()).isTrue();
             rw.readLock().unlock();
             assertThat(rw.isConsistent()).isTrue();
             assertThat(rw.recoveries()).isZero();
             assertThat(SharedReadWriteLock.open(heap, "rw").toString()).contains("readers []");
+        }
+    }
+
+    /**
+     * No downgrade: the thread holding the write lock that asks for the read lock gets an exception (readers take no
+     * part in deadlock detection, so a wait would last for ever), its read hold backed out, the write lock still its.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // the bug was a wait for ever
+    void shouldRefuseAReadLockUnderThisThreadsWriteLock() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            rw.readLock().lock(); // claims this process's slot
+            rw.readLock().unlock();
+            rw.writeLock().lock();
+            String refused = "read-write lock 'rw' (read) cannot be taken under this thread's write lock (no "
+                    + "downgrade: neither side is reentrant)";
+            assertThatThrownBy(() -> rw.readLock().lock()).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessage(refused);
+            assertThatThrownBy(() -> rw.readLock().lockInterruptibly())
+                    .isInstanceOf(IllegalMonitorStateException.class).hasMessage(refused);
+            assertThatThrownBy(() -> rw.readLock().tryLock()).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessage(refused);
+            assertThatThrownBy(() -> rw.readLock().tryLock(500, TimeUnit.MILLISECONDS))
+                    .isInstanceOf(IllegalMonitorStateException.class).hasMessage(refused);
+            assertThat(rw.isWriteLockedByCurrentThread()).isTrue();
+            assertThat(rw.readerPids()).as("every refused read hold backed out").isEmpty();
+            rw.writeLock().unlock();
+            assertThat(rw.readLock().tryLock()).isTrue();
+            rw.readLock().unlock();
         }
     }
 
@@ -197,7 +231,7 @@ class SharedReadWriteLockTest {
                     * Integer.numberOfTrailingZeros(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET))
                     + ProcessSlots.FIRST;
             rw.writeLock().lock();
-            assertThat(rw.readLock().tryLock()).isFalse();
+            assertThat(inAnotherThread(() -> rw.readLock().tryLock())).isFalse();
             assertThat(memory.get(ValueLayout.JAVA_INT, holds)).as("read holds, backed out").isZero();
             List<Throwable> thrown = new ArrayList<>();
             Thread other = Thread.ofPlatform().start(() -> {
@@ -216,5 +250,12 @@ class SharedReadWriteLockTest {
             assertThat(rw.readLock().tryLock()).isTrue();
             rw.readLock().unlock();
         }
+    }
+
+    /** @return what {@code call} returns in a new platform thread, waited for at most 30 s */
+    private static <T> T inAnotherThread(Callable<T> call) throws Exception {
+        FutureTask<T> task = new FutureTask<>(call);
+        Thread.ofPlatform().start(task);
+        return task.get(30, TimeUnit.SECONDS);
     }
 }
