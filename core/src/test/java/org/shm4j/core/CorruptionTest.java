@@ -4,6 +4,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.core.internal.ProcessIdentity;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -93,8 +94,8 @@ class CorruptionTest {
             long value = switch (random.nextInt(4)) {
                 case 0 -> random.nextLong();
                 case 1 -> 0L;
-                case 2 -> ProcessHandle.current().pid() << 32 | random.nextInt(2); // this pid, right or wrong start
-                default -> (long) random.nextInt(1 << 22) << 32; // some pid, start time unknown
+                case 2 -> ProcessHandle.current().pid() << 32 | random.nextInt(2); // this pid: bits 0 (damaged), 1
+                default -> ProcessIdentity.token(random.nextInt(1 << 22), 0); // some pid, start time unknown
             };
             view.putLong(at, value);
             openAndUse(bytes, trial);

@@ -71,7 +71,7 @@ class HeapAttachTest {
         String name = names.unique("full");
         Process sleeper = new ProcessBuilder("sleep", "60").start();
         try {
-            long liveToken = sleeper.pid() << 32; // start time unknown: alive while the pid is
+            long liveToken = ProcessIdentity.token(sleeper.pid(), 0); // start time unknown: alive while the pid is
             SharedHeap.create(name, 1 << 16).close();
             try (SharedMemory region = SharedMemory.open(name)) {
                 for (int i = 0; i < HeapLayout.ATTACH_CAPACITY; i++) {

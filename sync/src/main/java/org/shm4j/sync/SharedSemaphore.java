@@ -123,6 +123,10 @@ public final class SharedSemaphore {
         this.mutex = kind == Kind.UNDO ? new RobustMutex(segment, SEM_MUTEX_OFFSET) : null;
         this.slots = kind == Kind.UNDO ? new ProcessSlots(segment, SEM_SLOTS_OFFSET, description) : null;
         this.description = description;
+        if (kind == Kind.UNDO) {
+            RobustMutex.check(segment, SEM_MUTEX_OFFSET, description);
+            slots.check();
+        }
     }
 
     /** Creates an {@link Kind#UNBOUNDED unbounded} semaphore named {@code name} with {@code permits} permits. */
@@ -147,7 +151,8 @@ public final class SharedSemaphore {
      *
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a semaphore
-     * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     * @throws org.shm4j.core.ShmFormatException       if its header, or an undo semaphore's mutex or process slots,
+     *                                                 are corrupted
      */
     public static SharedSemaphore open(SharedHeap heap, String name) {
         return new SharedSemaphore(CoordinationBlocks.open(heap, name, SyncLayout.SEMAPHORE, named(name)),

@@ -67,7 +67,7 @@ class HeaderChecksTest {
         raw.set(JAVA_LONG, SyncLayout.MUTEX_WORD, 0x1234L << 32);
         assertThatThrownBy(() -> SharedLock.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
                 .hasMessage("lock at " + at + " is corrupted: lock word=0x123400000000 (expected: 0, or a pid in "
-                        + "bits 0..29 and bit 31 clear)");
+                        + "bits 0..29, bit 31 clear and start stamp bits 32..63 not all 0)");
     }
 
     @Test

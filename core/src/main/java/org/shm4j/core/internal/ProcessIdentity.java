@@ -12,10 +12,18 @@ import java.util.UUID;
  * Who a process is, packed into one 64-bit <em>owner token</em> that fits a lock word in shared memory, and whether
  * that process is still alive.
  *
- * <p>Token layout: bits 63..32 hold the pid, bits 31..0 the low 32 bits of the process's <em>start stamp</em>, or 0
- * where the OS does not tell. A token is never 0, so 0 can mean "no owner". The start stamp guards against a
- * recycled pid: a live process whose stamp differs from the token's is another process, and the token's owner is
- * dead.
+ * <p>Token layout: bits 63..32 hold the pid, bits 31..0 the low 32 bits of the process's <em>start stamp</em>, or
+ * {@link #UNKNOWN_START_BITS} where the OS does not tell (or where those 32 bits are 0). A token is never 0, so 0 can
+ * mean "no owner". The start stamp guards against a recycled pid: a live process whose stamp differs from the
+ * token's is another process, and the token's owner is dead.
+ *
+ * <p>Start bits 0: no process writes them. A process whose start the OS does not tell ({@code /proc} missing, and
+ * {@link ProcessHandle} has none) writes {@link #UNKNOWN_START_BITS}, matched by any stamp, as does one whose stamp's
+ * low 32 bits happen to be 0 (one tick in 2<sup>32</sup>); before this rule both wrote 0. So a token or lock word
+ * with a pid and start bits 0 is damaged memory, such as a single byte 0x01 in a free word ("pid 1"):
+ * {@link #isAlive} takes it for dead, since its pid may be one that never dies, and a structure's check at open
+ * refuses it. All-ones bits still stand for an unknown start: a word damaged into a live pid with them is taken for
+ * alive, as any word naming a live process with a matching stamp is.
  *
  * <p>Start stamp: on Linux, the process's start time in clock ticks since boot, field 22 ({@code starttime}) of
  * {@code /proc/<pid>/stat}, less the boot-time offset of the reader's time namespace
@@ -43,6 +51,12 @@ import java.util.UUID;
  * user's live process then looks dead.
  */
 public final class ProcessIdentity {
+    /**
+     * The start bits of a token whose process's start stamp is unknown, or has low 32 bits 0: any stamp matches them.
+     * No token has start bits 0 (see the class comment).
+     */
+    public static final long UNKNOWN_START_BITS = 0xFFFF_FFFFL;
+
     /** Field 22 of {@code /proc/<pid>/stat}, counted from field 3 (the state), which follows the last ')'. */
     private static final int STARTTIME_AFTER_STATE = 22 - 3;
     /** Clock ticks per second of {@code /proc}'s times ({@code USER_HZ}: 100 on every Linux this runs on). */
@@ -101,12 +115,21 @@ public final class ProcessIdentity {
 
     /** @return the token of the process {@code pid} whose start stamp is {@code stamp} (0 if unknown) */
     public static long token(long pid, long stamp) {
-        return pid << 32 | stamp & 0xFFFF_FFFFL;
+        return pid << 32 | startBits(stamp);
+    }
+
+    /**
+     * @return the start bits of a token for the start stamp {@code stamp} (0 if unknown): its low 32 bits, or
+     *         {@link #UNKNOWN_START_BITS} for 0 (unknown) or a stamp whose low 32 bits are 0; never 0
+     */
+    public static long startBits(long stamp) {
+        long bits = stamp & 0xFFFF_FFFFL;
+        return bits != 0 ? bits : UNKNOWN_START_BITS;
     }
 
     /** @return true if {@code stamp} (0 if unknown) agrees with the start stamp bits of {@code token} */
     public static boolean startMatches(long token, long stamp) {
-        return (token & 0xFFFF_FFFFL) == (stamp & 0xFFFF_FFFFL);
+        return (token & 0xFFFF_FFFFL) == startBits(stamp);
     }
 
     /** @return the pid held in {@code token} */
@@ -116,18 +139,30 @@ public final class ProcessIdentity {
 
     /**
      * @return true unless the process named by {@code token} is known to be gone: no such pid, a zombie, or a live
-     *         process with another start stamp (the pid was recycled)
+     *         process with another start stamp (the pid was recycled); false for start bits 0, which no process
+     *         writes (damaged memory: see the class comment)
      */
     public static boolean isAlive(long token) {
         if (token == CURRENT_TOKEN) {
             return true;
         }
+        long bits = token & 0xFFFF_FFFFL;
+        if (bits == 0) {
+            return false; // damaged: waiting for its pid (1, say) could last for ever
+        }
         long stamp = startStamp(pid(token));
         if (stamp < 0) {
             return false;
         }
-        long bits = token & 0xFFFF_FFFFL;
-        return bits == 0 || stamp == 0 || startMatches(token, stamp);
+        return bits == UNKNOWN_START_BITS || stamp == 0 || startMatches(token, stamp);
+    }
+
+    /**
+     * @return true if {@code token} names a pid (bits 63..32 not 0) and start bits (31..0) that a process writes:
+     *         not 0
+     */
+    public static boolean isWellFormed(long token) {
+        return pid(token) != 0 && (token & 0xFFFF_FFFFL) != 0;
     }
 
     /**

@@ -46,6 +46,30 @@ class ProcessIdentityTest {
                 .isEqualTo(jdkMillis);
     }
 
+    /**
+     * No token has start bits 0: an unknown start, or one whose low 32 bits are 0, gets all ones, which any stamp
+     * matches. So a token with bits 0 is damaged memory (one byte 0x01 in a free lock word says "pid 1"), taken for
+     * dead even though its pid lives, rather than waited for as long as pid 1 runs.
+     */
+    @Test
+    void shouldNeverMakeStartBits0AndTakeATokenWithThemForDead() {
+        long pid = ProcessHandle.current().pid();
+        assertThat(ProcessIdentity.token(pid, 0)).as("start unknown")
+                .isEqualTo(pid << 32 | ProcessIdentity.UNKNOWN_START_BITS);
+        assertThat(ProcessIdentity.token(pid, 5L << 32)).as("a stamp whose low 32 bits are 0")
+                .isEqualTo(pid << 32 | ProcessIdentity.UNKNOWN_START_BITS);
+        assertThat(ProcessIdentity.startMatches(ProcessIdentity.token(pid, 5L << 32), 5L << 32)).isTrue();
+        assertThat(ProcessIdentity.currentToken() & 0xFFFF_FFFFL).isNotZero();
+        assertThat(ProcessIdentity.isAlive(ProcessIdentity.token(1, 0))).as("pid 1, start unknown").isTrue();
+        assertThat(ProcessIdentity.isAlive(pid << 32 | ProcessIdentity.UNKNOWN_START_BITS)).as("this pid, unknown")
+                .isTrue();
+        assertThat(ProcessIdentity.isAlive(1L << 32)).as("pid 1, start bits 0: damaged").isFalse();
+        assertThat(ProcessIdentity.isAlive(pid << 32)).as("this pid, start bits 0: damaged").isFalse();
+        assertThat(ProcessIdentity.isWellFormed(1L << 32)).isFalse();
+        assertThat(ProcessIdentity.isWellFormed(1)).as("no pid").isFalse();
+        assertThat(ProcessIdentity.isWellFormed(ProcessIdentity.currentToken())).isTrue();
+    }
+
     @Test
     void shouldAgreeWithAChildOnItsTokenAndSeeItDie() throws InterruptedException {
         try (ChildJvm child = ChildJvm.start(TokenChild.class)) {

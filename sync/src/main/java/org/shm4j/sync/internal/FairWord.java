@@ -151,9 +151,9 @@ public final class FairWord {
         for (int i = 0; i < FAIR_QUEUE; i++) {
             long slot = FAIR_SLOTS_OFFSET + i * FAIR_SLOT_SIZE;
             long token = (long) LONG.getVolatile(segment, slot);
-            if (token < 0 || token > FAIR_ABANDONED && ProcessIdentity.pid(token) == 0) {
+            if (token < 0 || token > FAIR_ABANDONED && !ProcessIdentity.isWellFormed(token)) {
                 throw Blocks.corrupt(what, "slot " + i + " token", "0x" + Long.toHexString(token),
-                        "0, 1 or a pid in bits 63..32");
+                        "0, 1 or a pid in bits 63..32 and start stamp bits 31..0 not all 0");
             }
             int ticket = (int) INT.getVolatile(segment, slot + Long.BYTES);
             if (ticket < 0) {

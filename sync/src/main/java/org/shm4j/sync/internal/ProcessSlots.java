@@ -59,16 +59,17 @@ public final class ProcessSlots {
 
     /**
      * Checks every slot for states no valid table has, so that a damaged one is refused when it is opened: a token
-     * is 0 or names a pid (bits 62..32 not zero, bit 63 the {@link #RECLAIMING} mark), and no counter is negative.
+     * is 0 or names a pid (bits 62..32 not zero, bit 63 the {@link #RECLAIMING} mark) with start bits (31..0) not all
+     * 0, which no process writes (see {@link ProcessIdentity}), and no counter is negative.
      *
      * @throws org.shm4j.core.ShmFormatException if a slot holds such a state
      */
     public void check() {
         for (int i = 0; i < SLOTS; i++) {
             long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
-            if (token != 0 && ProcessIdentity.pid(token & ~RECLAIMING) == 0) {
+            if (token != 0 && !ProcessIdentity.isWellFormed(token & ~RECLAIMING)) {
                 throw Blocks.corrupt(what, "process slot " + i + " token", "0x" + Long.toHexString(token),
-                        "0, or a pid in bits 62..32");
+                        "0, or a pid in bits 62..32 and start stamp bits 31..0 not all 0");
             }
             checkCount(i, FIRST, "first counter");
             checkCount(i, SECOND, "second counter");

@@ -91,8 +91,8 @@ public final class RobustMutex {
      */
     private static final long NAP_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
     private static final long PID = ProcessHandle.current().pid() & LOCK_PID_MASK;
-    /** This process's locked word: start time bits high, pid low. */
-    private static final long LOCKED = (ProcessIdentity.currentStartStamp() & 0xFFFF_FFFFL) << 32 | PID;
+    /** This process's locked word: its token's start bits high (never 0: see {@link ProcessIdentity}), pid low. */
+    private static final long LOCKED = (ProcessIdentity.currentToken() & 0xFFFF_FFFFL) << 32 | PID;
 
     /** The mutex's own 40 bytes: every access below is at a constant offset, which the JIT checks more cheaply. */
     private final MemorySegment segment;
@@ -121,20 +121,23 @@ public final class RobustMutex {
 
     /**
      * Checks the mutex's 40 bytes for states no valid mutex has, so that a damaged one is refused when it is opened.
-     * There is no magic (all-zero bytes are a free mutex); instead: a held word names a pid (bits 0..29 not all 0)
-     * and has bit 31 clear; flags have no bit but {@link SyncLayout#LOCK_OWNER_DIED}; the wake word has bit 31
-     * clear (any count and sequence are valid); thread id, heldSince and recoveries are not negative. Any other lock
-     * word is a possible owner: if its process is not running, the next waiter takes the mutex over as from a dead
-     * owner.
+     * There is no magic (all-zero bytes are a free mutex); instead: a held word names a pid (bits 0..29 not all 0),
+     * has bit 31 clear and start bits (32..63) not all 0, which no process writes (see {@link ProcessIdentity}): one
+     * damaged byte in a free word makes such a word, whose pid, 1 say, may never die; flags have no bit but
+     * {@link SyncLayout#LOCK_OWNER_DIED}; the wake word has bit 31 clear (any count and sequence are valid); thread
+     * id, heldSince and recoveries are not negative. Any other lock word is a possible owner: if its process is not
+     * running, the next waiter takes the mutex over as from a dead owner (as it does a word damaged into start bits 0
+     * after the check).
      *
      * @param what the structure and the mutex's role in it, for the message
      * @throws org.shm4j.core.ShmFormatException if a field holds a value no valid mutex has
      */
     public static void check(MemorySegment segment, long base, String what) {
         long word = (long) LONG.getVolatile(segment, base + MUTEX_WORD); // one read: the word is checked as a whole
-        if (word != 0 && ((word & LOCK_PID_MASK) == 0 || ((int) word & ~(LOCK_PID_MASK | LOCK_WAITERS)) != 0)) {
+        if (word != 0 && !ProcessIdentity.isWellFormed(ownerToken(word))
+                || ((int) word & ~(LOCK_PID_MASK | LOCK_WAITERS)) != 0) {
             throw Blocks.corrupt(what, "lock word", "0x" + Long.toHexString(word),
-                    "0, or a pid in bits 0..29 and bit 31 clear");
+                    "0, or a pid in bits 0..29, bit 31 clear and start stamp bits 32..63 not all 0");
         }
         checkFlags(segment, base + MUTEX_FLAGS, what);
         WakeWord.check(segment, base, what);

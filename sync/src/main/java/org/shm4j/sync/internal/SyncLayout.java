@@ -167,8 +167,9 @@ public final class SyncLayout {
 
     /**
      * Robust mutex, relative to its base: the lock word (long), 0 when free, else the owner's {@link #LOCK_PID_MASK
-     * pid} and maybe {@link #LOCK_WAITERS} in its low 32 bits and the low 32 bits of the owner process's start stamp
-     * (see {@code ProcessIdentity}: clock ticks since boot on Linux; 0 if unknown) in its high 32 bits.
+     * pid} and maybe {@link #LOCK_WAITERS} in its low 32 bits and the start bits of the owner process's token in its
+     * high 32 bits (see {@code ProcessIdentity}: the low 32 bits of its start stamp, clock ticks since boot on Linux;
+     * all ones if unknown; never 0).
      */
     public static final long MUTEX_WORD = 0;
     /** Robust mutex: Java thread id of the owner (long), 0 when free or not yet recorded. */

@@ -22,9 +22,10 @@ import java.util.Optional;
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>word</td><td>0 = free; else bits 0..29 = owner pid, bit 30 = a waiter may be
  *     blocked (the releaser must move the wake sequence and wake one), bits 32..63 = low 32 bits of the owner
- *     process's start stamp (on Linux its start time in clock ticks since boot; 0 if the OS does not tell); with the
- *     pid it tells a dead owner from a recycled pid</td><td>64-bit CAS to acquire (acquire semantics); CAS to 0 to
- *     release (release semantics), getAndSet 0 if bit 30 was set</td></tr>
+ *     process's start stamp (on Linux its start time in clock ticks since boot; all ones if the OS does not tell, or
+ *     if those bits are 0: never 0, so a held word with 0 there is refused when the lock is opened, and taken over as
+ *     a dead owner's if met later); with the pid it tells a dead owner from a recycled pid</td><td>64-bit CAS to
+ *     acquire (acquire semantics); CAS to 0 to release (release semantics), getAndSet 0 if bit 30 was set</td></tr>
  * <tr><td>8</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free (and, after a take-over,
  *     the dead owner's until the new owner writes its own)</td><td>opaque, written by the owner after its CAS and
  *     cleared before its release</td></tr>

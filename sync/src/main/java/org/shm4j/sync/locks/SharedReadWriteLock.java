@@ -57,8 +57,8 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  *     word a writer waits on for readers to leave</td><td>atomic add</td></tr>
  * <tr><td>68</td><td>60</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 62..32, low 32 bits
- *     of the start stamp in bits 31..0 (see {@code SharedLock}); 0 = free; bit 63 set: that process is reclaiming
- *     the slot of a dead one), read holds (int), waiting writers (int)</td>
+ *     of the start stamp in bits 31..0, never 0 (see {@code SharedLock}); 0 = free; bit 63 set: that process is
+ *     reclaiming the slot of a dead one), read holds (int), waiting writers (int)</td>
  *     <td>volatile and atomic add; the token by CAS</td></tr>
  * </table>
  *

@@ -94,6 +94,7 @@ final class MapSegment {
         this.mutex = new RobustMutex(memory, S_MUTEX);
         this.arena = new SegmentArena(this, geometry.arenaSize());
         this.description = map.describe(this);
+        RobustMutex.check(memory, S_MUTEX, description); // once per segment and view, as a structure's open checks
     }
 
     /**

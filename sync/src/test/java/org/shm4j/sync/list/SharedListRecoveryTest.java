@@ -46,8 +46,11 @@ class SharedListRecoveryTest {
     /** Ids of the elements the dead writers insert; those of the list's own elements are 0 to SIZE - 1. */
     private static final long INSERTED = 1_000_000;
     private static final int ROUNDS = 16;
-    /** A lock word naming a pid no process has (the pid field is 30 bits), so the owner is dead. */
-    private static final long DEAD_OWNER = 0x3FFF_FFFFL;
+    /**
+     * A lock word naming a pid no process has (the pid field is 30 bits), with start stamp bits 1, so the owner is
+     * dead.
+     */
+    private static final long DEAD_OWNER = 1L << 32 | 0x3FFF_FFFFL;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();

@@ -2,6 +2,7 @@ package org.shm4j.sync.list;
 
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.stream.IntStream;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -158,7 +160,26 @@ class SharedListTest {
         assertDamaged(ListLayout.LIST_JOURNAL_OP_OFFSET, 9L, "journal op=9 (expected: 0..3)");
         assertDamaged(ListLayout.LIST_JOURNAL_SIZE_OFFSET + 8, 1L, "reserved byte 176=1 (expected: 0)");
         assertDamaged(ListLayout.LIST_MUTEX_OFFSET, 1L << 31, "lock word=0x80000000");
+        assertDamaged(ListLayout.LIST_MUTEX_OFFSET, 1L, "SharedList 'd''s mutex is corrupted: lock word=0x1 (expected: "
+                + "0, or a pid in bits 0..29, bit 31 clear and start stamp bits 32..63 not all 0)");
         assertDamaged(ListLayout.LIST_CODEC_OFFSET + 4, -5L, "maxElementBytes=-5 (expected: 0..1048576)");
+    }
+
+    /**
+     * The mutex word damaged after opening to name pid 1 with start stamp bits 0 (one byte 0x01 in a free word),
+     * which no process writes: the next writer takes it over as a dead owner's instead of waiting for ever.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // the bug was a wait for ever
+    void shouldTakeOverAMutexWordNamingAPidWithoutAStartStamp() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<Long> list = SharedList.create(heap, "l", Codec.longs(), 8);
+            list.add(1L);
+            heap.lookup("l", ListLayout.LIST).segment().set(JAVA_BYTE, ListLayout.LIST_MUTEX_OFFSET, (byte) 1);
+            list.add(2L);
+            assertThat(list.recoveries()).isEqualTo(1);
+            assertThat(list).containsExactly(1L, 2L);
+        }
     }
 
     @Test

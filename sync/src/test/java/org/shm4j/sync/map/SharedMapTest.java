@@ -3,6 +3,7 @@ package org.shm4j.sync.map;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
@@ -25,8 +26,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** One process: the map behaves as a {@code ConcurrentMap}, checks its input and its bytes, and reports its fill. */
 class SharedMapTest {
-    /** A lock word naming pid 2^30 - 1, above any Linux pid_max: a dead owner. */
-    static final long DEAD_OWNER = 0x3FFF_FFFFL;
+    /** A lock word naming pid 2^30 - 1, above any Linux pid_max, with start stamp bits 1: a dead owner. */
+    static final long DEAD_OWNER = 1L << 32 | 0x3FFF_FFFFL;
 
     /** @return the segment that holds {@code key} now */
     static MapSegment segmentOf(MapCore core, long key) {
@@ -405,11 +406,7 @@ class SharedMapTest {
 
     @Test
     void shouldRebuildASegmentLeftHalfWrittenByADeadWriter() {
-        SharedMap<Long, String> map = SharedMap.create(heap, "m", Codec.longs(), Codec.utf8(),
-                new MapSizing(64, 8, 8));
-        for (long i = 0; i < 64; i++) {
-            map.put(i, "v" + i);
-        }
+        SharedMap<Long, String> map = mapOf64();
         MapSegment segment = segmentOf(map.core(), 5);
         int inSegment = segment.count();
         // what a writer killed in the middle of purging tombstones leaves: odd sequence, slots wiped, lock held
@@ -424,5 +421,37 @@ class SharedMapTest {
         }
         assertThat(map.stats().repairs()).isEqualTo(1);
         assertThat(map.stats().segments().get(segment.index).takeOvers()).isEqualTo(1);
+    }
+
+    /**
+     * A segment's lock word damaged to name pid 1 with start stamp bits 0 (one byte 0x01 in a free word), which no
+     * process writes: a new view refuses the segment, naming it; a view that opened it before takes it over as a dead
+     * owner's (and rebuilds the segment) instead of waiting for ever on pid 1, which never dies.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // the bug was a wait for ever
+    void shouldRefuseOrTakeOverASegmentLockWordNamingAPidWithoutAStartStamp() {
+        SharedMap<Long, String> map = mapOf64();
+        MapSegment segment = segmentOf(map.core(), 5);
+        segment.memory.set(JAVA_BYTE, MapLayout.S_MUTEX, (byte) 1);
+        assertThatThrownBy(() -> SharedMap.open(heap, "m", Codec.longs(), Codec.utf8()).put(5L, "w5"))
+                .isInstanceOf(ShmFormatException.class)
+                .hasMessage("segment " + segment.index + " of " + map.core() + " is corrupted: lock word=0x1 "
+                        + "(expected: 0, or a pid in bits 0..29, bit 31 clear and start stamp bits 32..63 not all 0)");
+        assertThat(map.put(5L, "w5")).isEqualTo("v5");
+        assertThat(map.stats().segments().get(segment.index).takeOvers()).isEqualTo(1);
+        assertThat(SharedMap.open(heap, "m", Codec.longs(), Codec.utf8()).get(5L)).as("a valid word again")
+                .isEqualTo("w5");
+        assertThat(map).hasSize(64);
+    }
+
+    /** @return the map "m" sized for 64 entries and holding them: key i, value "v" + i */
+    private SharedMap<Long, String> mapOf64() {
+        SharedMap<Long, String> map = SharedMap.create(heap, "m", Codec.longs(), Codec.utf8(),
+                new MapSizing(64, 8, 8));
+        for (long i = 0; i < 64; i++) {
+            map.put(i, "v" + i);
+        }
+        return map;
     }
 }
