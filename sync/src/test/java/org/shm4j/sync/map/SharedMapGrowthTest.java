@@ -35,8 +35,9 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         int keys = 6_400;
         AtomicLong acknowledged = new AtomicLong(-1);
         AtomicBoolean growing = new AtomicBoolean(true);
-        Future<Long> reader = threads.submit(() -> {
-            long reads = 0;
+        AtomicLong reads = new AtomicLong();
+        AtomicLong walks = new AtomicLong();
+        Future<?> reader = threads.submit(() -> {
             while (growing.get()) {
                 long upTo = acknowledged.get();
                 if (upTo >= 0) {
@@ -44,13 +45,11 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
                     byte[] value = map.get(key);
                     assertThat(value).as("key %d, put before this get", key).isNotNull();
                     SelfChecking.version(key, value);
-                    reads++;
+                    reads.incrementAndGet();
                 }
             }
-            return reads;
         });
-        Future<Integer> iterator = threads.submit(() -> {
-            int walks = 0;
+        Future<?> iterator = threads.submit(() -> {
             while (growing.get()) {
                 long before = acknowledged.get();
                 Set<Long> seen = new HashSet<>();
@@ -61,17 +60,23 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
                 for (long key = 0; key <= before; key++) {
                     assertThat(seen).as("present throughout the walk").contains(key);
                 }
-                walks++;
+                walks.incrementAndGet();
             }
-            return walks;
         });
-        for (long key = 0; key < keys; key++) {
-            map.put(key, SelfChecking.of(key, key));
-            acknowledged.set(key);
+        try {
+            for (long key = 0; key < keys; key++) {
+                map.put(key, SelfChecking.of(key, key));
+                acknowledged.set(key);
+                if (key == keys / 2) { // the map mid-growth: both have worked on it before it grows on
+                    awaitProgress(reads, reader);
+                    awaitProgress(walks, iterator);
+                }
+            }
+        } finally {
+            growing.set(false);
         }
-        growing.set(false);
-        assertThat(reader.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isPositive();
-        assertThat(iterator.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isPositive();
+        reader.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        iterator.get(BOUND.toSeconds(), TimeUnit.SECONDS);
         assertThat(map).hasSize(keys);
         for (long key = 0; key < keys; key++) {
             assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(key);
@@ -89,27 +94,29 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         int keys = 6_400;
         AtomicLong acknowledged = new AtomicLong();
         AtomicBoolean growing = new AtomicBoolean(true);
-        Future<Long> counter = threads.submit(() -> {
-            long sizes = 0;
+        AtomicLong sizes = new AtomicLong();
+        Future<?> counter = threads.submit(() -> {
             while (growing.get()) {
                 long atLeast = acknowledged.get();
                 long size = map.size();
                 long atMost = acknowledged.get() + 1; // the one put in flight may be counted
                 assertThat(size).as("size() after %d acknowledged puts", atLeast).isBetween(atLeast, atMost);
-                sizes++;
+                sizes.incrementAndGet();
             }
-            return sizes;
         });
         byte[] value = new byte[8];
         try {
             for (long key = 0; key < keys; key++) {
                 map.set(key, value);
                 acknowledged.set(key + 1);
+                if (key % 640 == 0) { // sums taken all along the growth, however the threads are scheduled
+                    awaitProgress(sizes, counter);
+                }
             }
         } finally {
             growing.set(false);
         }
-        assertThat(counter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isPositive();
+        counter.get(BOUND.toSeconds(), TimeUnit.SECONDS);
         assertThat(map.size()).isEqualTo(keys);
         assertThat(map.stats().segments()).hasSizeGreaterThan(32);
     }

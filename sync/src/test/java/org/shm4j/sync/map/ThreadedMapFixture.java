@@ -6,7 +6,9 @@ import org.shm4j.core.SharedHeap;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -17,6 +19,27 @@ abstract class ThreadedMapFixture {
 
     final SharedHeap heap = SharedHeap.anonymous(16 << 20);
     final ExecutorService threads = Executors.newFixedThreadPool(4);
+
+    /**
+     * Waits (bounded) until {@code count} moves past its value now: the thread counting in it worked at least once
+     * more, whatever the scheduler did (a writer on 2 cores may finish before a reader runs at all).
+     *
+     * @throws AssertionError if it does not within {@link #BOUND}, or {@code worker} ended (its failure is the cause)
+     */
+    static void awaitProgress(AtomicLong count, Future<?> worker) throws Exception {
+        long from = count.get();
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (count.get() == from) {
+            if (worker.isDone()) {
+                worker.get(); // throws its failure
+                throw new AssertionError("the worker ended without progress");
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("no progress within " + BOUND);
+            }
+            Thread.yield();
+        }
+    }
 
     @AfterEach
     void close() throws InterruptedException {
