@@ -107,6 +107,9 @@ class ErrorMessagesTest {
             SharedRing ring = SharedRing.create(heap, "r", SharedRing.Kind.MPSC, 2048);
             assertThatThrownBy(() -> ring.offer(1, new byte[300], 0, 300)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("ring 'r': message length=300 (expected: 0..248, capacity 2048 / 8 - 8)");
+            assertThatThrownBy(() -> ring.drain((type, buffer, offset, length) -> { }, -1))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("ring 'r': drain limit=-1 (expected: >= 0)");
             SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
             assertThatThrownBy(() -> pipe.first().send(new byte[121], Duration.ZERO))
                     .hasMessage("ring 'p.ab': message length=121 (expected: 0..120, capacity 1024 / 8 - 8)");

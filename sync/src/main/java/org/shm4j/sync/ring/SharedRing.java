@@ -732,10 +732,14 @@ public final class SharedRing {
      * consumed.
      *
      * @return the number of messages handled
+     * @throws IllegalArgumentException if {@code limit} is negative
      */
     public int drain(MessageHandler handler, int limit) {
         try {
             Objects.requireNonNull(handler, "handler");
+            if (limit < 0) {
+                throw new IllegalArgumentException(description + ": drain limit=" + limit + " (expected: >= 0)");
+            }
             if (consumers == null) {
                 return RingConsumer.drainAsConsumer(this, handler, limit);
             }
