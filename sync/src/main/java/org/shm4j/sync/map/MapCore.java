@@ -307,10 +307,11 @@ final class MapCore {
     }
 
     /**
-     * @return the entries in the map: the sum of the segments' counts, each read without a lock between two even
-     *         sequences ({@link MapSegment#stableCount}), taken again (up to {@link #SIZE_TRIES} times) while splits
-     *         publish new segments under it. So a split is never counted half done: a key that a returned put wrote
-     *         is counted once, in the segment it was in or the one it moved to
+     * @return the entries in the map: the sum of the segments' counts, each read between two equal even sequences
+     *         ({@link MapSegment#stableCount}: under the segment's lock if a writer stays in its write section), taken
+     *         again (up to {@link #SIZE_TRIES} times, after which the last sum stands) while splits publish new
+     *         segments under it. So a split is never counted half done: a key that a returned put wrote is counted
+     *         once, in the segment it was in or the one it moved to
      */
     long size() {
         try {
@@ -406,7 +407,10 @@ final class MapCore {
     /** @return the exception for a put that does not fit {@code segment}, with the figures and a sizing that fits */
     ShmFullException full(MapSegment segment, int keyLength, int valueLength, String reason) {
         MapSizing sized = geometry.sizing();
-        long entries = size();
+        long entries = 0; // the counts as they stand: size() may wait for a segment's lock, and this runs under one
+        for (MapSegment s : existingSegments()) {
+            entries += s.count();
+        }
         long fits = Math.min(MapSizing.MAX_ENTRIES, 2 * Math.max(sized.entries(), entries + 1));
         MapSizing suggestion = new MapSizing(fits, Math.max(sized.averageKeySize(), Math.min(1 << 24, keyLength)),
                 Math.max(sized.averageValueSize(), Math.min(1 << 24, valueLength)));

@@ -66,8 +66,6 @@ final class MapSegment {
     static final long NO_ROOM = Long.MIN_VALUE + 1;
     /** Optimistic reads tried before a reader takes the mutex. */
     static final int OPTIMISTIC_TRIES = 64;
-    /** How long {@link #stableCount} waits for a writer's odd sequence to turn even before it reads the count anyway. */
-    static final long STABLE_COUNT_WAIT_NANOS = 10_000_000;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -202,11 +200,16 @@ final class MapSegment {
             mutex.acquire(-1, false);
         } catch (InterruptedException notInterruptible) {
             throw new AssertionError(notInterruptible);
+        } catch (IllegalMonitorStateException heldHere) {
+            throw new IllegalMonitorStateException(description + " is locked by this thread already: a compute or "
+                    + "merge function must not change other keys of the map (segment locks are not reentrant)");
         } catch (IllegalStateException e) {
             throw map.closed(e);
         }
         long sequence = (long) LONG.getOpaque(memory, S_SEQUENCE); // opaque: the lock orders it
-        if ((sequence & 1) != 0) { // a dead owner was changing the segment (a live one leaves it even)
+        // odd: a dead owner was changing the segment (a live one leaves it even, but for a split that met damaged
+        // bytes and threw ShmFormatException, whose segment the rebuild below is what it needs)
+        if ((sequence & 1) != 0) {
             arena.rebuild();
             SegmentSplit.recover(map, this);
             LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
@@ -354,13 +357,13 @@ final class MapSegment {
 
     /**
      * @return live entries, read between two equal even sequences, so that a split of this segment is counted
-     *         wholly before or wholly after it drops the keys it moved. A sequence that stays odd for
-     *         {@link #STABLE_COUNT_WAIT_NANOS} (a writer descheduled, or a dead one that the next locker repairs)
-     *         gives the count as it stands: this takes no lock, as {@code size()} may run under one.
+     *         wholly before or wholly after it drops the keys it moved; if a writer stays in its write section for
+     *         {@link #OPTIMISTIC_TRIES} reads (descheduled, or dead), under the lock, as reads fall back to it (which
+     *         waits for a live writer and repairs a dead one's segment). Never called under a lock whose segment's
+     *         sequence is odd: writers' own code paths count with {@link #count()}
      */
     int stableCount() {
-        long deadline = 0;
-        for (int tries = 0; ; tries++) {
+        for (int i = 0; i < OPTIMISTIC_TRIES; i++) {
             long stamp = sequenceAcquire();
             if ((stamp & 1) == 0) {
                 int count = count();
@@ -368,17 +371,13 @@ final class MapSegment {
                     return count;
                 }
             }
-            long now = System.nanoTime();
-            if (deadline == 0) {
-                deadline = now + STABLE_COUNT_WAIT_NANOS;
-            } else if (now - deadline > 0) {
-                return count();
-            }
-            if (tries < OPTIMISTIC_TRIES) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
-            }
+            Thread.onSpinWait();
+        }
+        lock();
+        try {
+            return count();
+        } finally {
+            unlock();
         }
     }
 

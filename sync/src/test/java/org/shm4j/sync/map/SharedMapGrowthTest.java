@@ -121,6 +121,33 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(map.stats().segments()).hasSizeGreaterThan(32);
     }
 
+    /**
+     * A writer inside its write section (here: held there by the test, as a descheduled splitter would be between
+     * pointing the directory at its new half and dropping the moved keys) is waited for: size() counts its segment
+     * under the lock once the change is whole, never the count as it stands mid-change.
+     */
+    @Test
+    void shouldCountASegmentWhoseWriterStaysInItsWriteSectionOnlyOnceTheChangeIsWhole() throws Exception {
+        SharedLongMap<byte[]> map = SharedLongMap.create(heap, "busy", Codec.bytes(), new MapSizing(16, 8, 8));
+        for (long key = 0; key < 5; key++) {
+            map.set(key, new byte[8]);
+        }
+        MapSegment segment = SharedMapTest.segmentOf(map.asMap().core(), 0);
+        segment.lock();
+        long stamp = segment.beginWrite();
+        segment.setCount(segment.count() + 100); // half a change: counted twice, as a split between its two steps
+        Future<Long> size = threads.submit(map::size);
+        try {
+            assertThatThrownBy(() -> size.get(200, TimeUnit.MILLISECONDS)).as("waits for the writer")
+                    .isInstanceOf(java.util.concurrent.TimeoutException.class);
+        } finally {
+            segment.setCount(segment.count() - 100);
+            segment.endWrite(stamp);
+            segment.unlock();
+        }
+        assertThat(size.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(5);
+    }
+
     @Test
     void shouldThrowShmFullWhenTheHeapCannotHoldMoreSegmentsAndStayUsable() {
         try (SharedHeap small = SharedHeap.anonymous(256 << 10)) {

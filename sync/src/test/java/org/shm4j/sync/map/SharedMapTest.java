@@ -369,6 +369,20 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldRefuseAComputeFunctionThatChangesAKeyOfItsOwnSegmentAndStayUsable() {
+        SharedMap<Long, Long> map = SharedMap.create(heap, "m", Codec.longs(), Codec.longs(), new MapSizing(16, 8, 8));
+        assertThat(map.stats().segments()).hasSize(1);
+        assertThatThrownBy(() -> map.compute(1L, (k, v) -> map.put(2L, 2L)))
+                .isInstanceOf(IllegalMonitorStateException.class)
+                .hasMessageStartingWith("segment 0 of SharedMap 'm' in ")
+                .hasMessageEndingWith(" is locked by this thread already: a compute or merge function must not change "
+                        + "other keys of the map (segment locks are not reentrant)");
+        assertThat(map.get(1L)).isNull();
+        assertThat(map.put(3L, 3L)).isNull();
+        assertThat(map.compute(3L, (k, v) -> v + map.get(3L))).isEqualTo(6L); // reads inside are fine
+    }
+
+    @Test
     void shouldNameTheMapWhenItsDirectoryIsDamagedWhileOpen() {
         SharedMap<Long, Long> map = SharedMap.create(heap, "m", Codec.longs(), Codec.longs(), new MapSizing(64, 8, 8));
         map.put(1L, 1L);
@@ -381,7 +395,8 @@ class SharedMapTest {
         for (ThrowingCallable use : List.<ThrowingCallable>of(() -> fresh.get(1L), () -> fresh.put(2L, 2L),
                 fresh::size)) {
             assertThatThrownBy(use).isInstanceOf(ShmFormatException.class).hasMessageMatching("SharedMap 'm' in .*"
-                    + " is corrupted: directory entry \\d+ names segment -5 \\(expected: 0\\.\\." + (entries - 1) + "\\)");
+                    + " is corrupted: directory entry \\d+ names segment -5 \\(expected: 0\\.\\." + (entries - 1)
+                    + "\\)");
         }
     }
 
@@ -401,7 +416,8 @@ class SharedMapTest {
                 map.put(key, key);
             }
         }).isInstanceOf(ShmFormatException.class).hasMessageContaining("SharedMap 'm'")
-                .hasMessageContaining("is corrupted");
+                .hasMessageContaining("is corrupted: slot word 0x")
+                .hasMessageEndingWith("names no entry inside the segment");
     }
 
     @Test
