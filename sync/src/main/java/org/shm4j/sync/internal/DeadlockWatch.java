@@ -59,6 +59,11 @@ public final class DeadlockWatch {
         return heap == null ? null : new DeadlockWatch(heap, WaitTable.offsetOf(heap, lock), kind, description);
     }
 
+    /** @return the lock, for messages */
+    public String description() {
+        return description;
+    }
+
     /** Turns detection on or off for later waits through this view of the lock. */
     public void setEnabled(boolean enabled) {
         this.enabled = enabled;

@@ -230,7 +230,8 @@ public final class RobustMutex {
     private boolean acquireContended(long timeoutNanos, boolean interruptible, int spins, long napNanos)
             throws InterruptedException {
         if (isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException("already held by this thread, and not reentrant");
+            throw new IllegalMonitorStateException((watch == null ? "" : watch.description() + ": ")
+                    + "already held by this thread, and not reentrant");
         }
         if (timeoutNanos != 0 && spin(spins)) {
             return true;
