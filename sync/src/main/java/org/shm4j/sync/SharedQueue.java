@@ -24,9 +24,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Values longer than the ring's {@link SharedRing#maxMessageLength()} once encoded are refused with
  * {@link IllegalArgumentException}; {@code null} is refused with {@link NullPointerException}. A value's claim is
- * skipped by consumers only once its producer's process is dead (or by {@link SharedRing#unblock()}): if that happened
- * to a live producer's value, {@code offer} and {@code put} throw {@link IllegalStateException} saying so, and the
- * value is not queued (never half-written, never committed over another value). A queue's ring declares
+ * skipped by consumers only once its producer's process is dead, however long its encoding takes (see
+ * {@link SharedRing}'s stall rule for the exceptions, such as {@link SharedRing#unblock()}): if that happened to a live
+ * producer's value, {@code offer} and {@code put} throw {@link IllegalStateException} saying so, and the value is not
+ * queued. A queue's ring declares
  * its codec's type id ({@link SharedRing#messageType()}), so opening it with another codec (a record of another
  * shape) throws {@link ShmTypeMismatchException}. A message of another type in a ring that declares none (a ring made
  * by {@link SharedRing#create(SharedHeap, String, SharedRing.Kind, int)} and opened as a queue) makes {@code poll}
@@ -96,7 +97,7 @@ public final class SharedQueue<T> {
         }
     }
 
-    /** @return why {@code ring} cannot be read with {@code codec}, or null if its declared type (if any) is the codec's */
+    /** @return why {@code ring} cannot be read with {@code codec}, or null if its declared type (if any) is codec's */
     private static String codecDiffers(SharedRing ring, Codec<?> codec, String name) {
         OptionalInt declared = ring.messageType();
         return declared.isEmpty() || declared.getAsInt() == codec.typeId() ? null

@@ -10,8 +10,10 @@ import org.shm4j.core.internal.ProcessIdentity;
  *
  * <p>A producer id is the pid in bits 21..0 (Linux pids stay below 2<sup>22</sup>) and the low 10 bits of the
  * process's start stamp ({@link ProcessIdentity}) in bits 31..22, which tell a recycled pid's new process from the
- * producer but for one chance in 1,024; 0 names nobody (a pid that does not fit, or a mark written by hand), and such a
- * claim is skipped by the stall timeout alone, as is a claim never marked.
+ * producer but for about one chance in 1,024. Bits that would be 0, and an unknown stamp, are written as all ones,
+ * which match any stamp (as an unknown start does in a lock word): such a producer's claim is kept while its pid
+ * lives. An id of 0 names nobody (a pid that does not fit, or a mark written by hand): such a claim is skipped by the
+ * stall timeout alone, as is a claim never marked.
  */
 final class ProducerMarks {
     /** This process's producer id, written into every claim mark it makes. */
@@ -29,13 +31,22 @@ final class ProducerMarks {
         if (pid <= 0 || pid > PID_MASK) {
             return 0;
         }
-        return (int) ((stamp & STAMP_MASK) << PID_BITS | pid);
+        return stampBits(stamp) << PID_BITS | (int) pid;
     }
 
     /**
-     * @return true if the process that {@code id} names may be alive: its pid lives and its start stamp bits match
-     *         (or either side's stamp is unknown, which keeps the claim: a slow producer is never skipped); false for
-     *         0, a dead pid, or a pid recycled by another process
+     * @return the low 10 bits of a start stamp, or all ones where they are 0, so that stamp bits in an id are never 0;
+     *         an unknown stamp (0) gives all ones too, which a reader takes as "any stamp", as lock words do
+     */
+    private static int stampBits(long stamp) {
+        int bits = (int) (stamp & STAMP_MASK);
+        return bits != 0 ? bits : STAMP_MASK;
+    }
+
+    /**
+     * @return true if the process that {@code id} names may be alive: its pid lives and its start stamp bits match,
+     *         or the pid's start cannot be read here ({@code hidepid}), which keeps the claim while the pid lives (a
+     *         slow producer is never skipped); false for 0, a dead pid, or a pid recycled by another process
      */
     static boolean mayLive(int id) {
         long pid = id & PID_MASK;
@@ -47,6 +58,6 @@ final class ProducerMarks {
             return false;
         }
         int bits = id >>> PID_BITS;
-        return bits == 0 || stamp == 0 || (stamp & STAMP_MASK) == bits;
+        return bits == STAMP_MASK || stamp == 0 || stampBits(stamp) == bits;
     }
 }

@@ -30,8 +30,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
  * A {@link SharedRing}'s header (its layout is in that class's Javadoc): its geometry and how it is written when a
  * ring is created, and the checks made when a ring is opened, wrapped or created, before anything is sized from the
  * header: that the block holds a header, then the magic and layout version, then the geometry (capacity,
- * maxMessageLength, kind), the declared message type and the stall timeout, then the positions. Each failure is a {@link ShmFormatException}
- * naming the ring, the field and the value found.
+ * maxMessageLength, kind), the declared message type and the stall timeout, then the positions. Each failure is a
+ * {@link ShmFormatException} naming the ring, the field and the value found.
  */
 final class RingHeaders {
     // VarHandle mechanics

@@ -83,16 +83,17 @@ final class RingRecovery {
      * a record boundary — a non-zero word still seen after re-reading every word before it as zero, {@code bound}, or
      * the end of the buffer.
      *
-     * @param bound a tail value read when the record at {@code position} was first seen stuck: every claim that
-     *              starts before it is at least as old as that reading
+     * @param bound  a tail value read when the record at {@code position} was first seen stuck: every claim that
+     *               starts before it is at least as old as that reading
+     * @param record the record header there as the caller read it ({@link #record}) and judged it: if it is
+     *               another now, nothing is skipped (a producer marked or committed meanwhile)
      * @return true if a record was turned into padding
      */
-    boolean unblockAt(long position, long bound) {
+    boolean unblockAt(long position, long bound, long record) {
         if (bound <= position) {
             return false; // nothing claimed: a mark at tail (SPSC) belongs to a claim tail has not reached yet
         }
         int index = (int) (position & (capacity - 1));
-        long record = (long) LONG.getVolatile(data, index);
         int length = RingRecords.length(record);
         if (length < 0) {
             return padOver(index, record, -length);

@@ -108,15 +108,15 @@ final class RingStallRule {
             return;
         }
         long bound = stall.expired(position, tail, System.nanoTime(), timeoutNanos());
-        if (bound >= 0 && !markedByLiveProducer(position)) { // a live one's: wait another timeout, then look again
-            recovery.unblockAt(position, bound);
+        if (bound < 0) {
+            return;
         }
-    }
-
-    /** @return true if the record at {@code position} is a claim whose mark names a process that may be alive */
-    private boolean markedByLiveProducer(long position) {
         long record = recovery.record(position);
-        return RingRecords.length(record) < 0 && ProducerMarks.mayLive(RingRecords.type(record));
+        // a mark naming a live process: wait another timeout, then look again; else skip what was probed, and
+        // nothing else (a mark stored since is a live producer's)
+        if (RingRecords.length(record) >= 0 || !ProducerMarks.mayLive(RingRecords.type(record))) {
+            recovery.unblockAt(position, bound, record);
+        }
     }
 
     /**
@@ -141,6 +141,7 @@ final class RingStallRule {
 
     private boolean unblockAsConsumer() {
         long position = (long) LONG.getAcquire(block, positionOffset); // acquire: a previous consumer's
-        return recovery.unblockAt(position, (long) LONG.getVolatile(block, RING_TAIL_OFFSET));
+        long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
+        return recovery.unblockAt(position, tail, recovery.record(position));
     }
 }

@@ -179,15 +179,17 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * <p>So a slow producer (descheduled, stopped, in a long collection, encoding a large value in place) keeps its
  * claim, and consumers wait for it as they would for a lock's live holder; a claim that a live process leaks (a
  * thread that claims and neither commits nor aborts) holds the ring until {@link #unblock()}, which skips the record
- * at once, whoever made it, taking the current tail as the bound. Caveats: the mark is the name, so a producer
- * preempted for the stall timeout between its tail CAS and its mark (two instructions) is taken for dead; and a pid
- * that a new process took, with the same 10 stamp bits (one chance in 1,024), keeps a dead producer's claim until
- * that process exits or {@link #unblock()}; a producer of another pid namespace sharing the heap is judged by a pid
- * of this one's (mostly gone here: the timeout alone then decides, as for an unmarked claim). A producer whose claim
- * was skipped (by {@link #unblock()} or those cases) and whose late writes may then land on space reused since learns
- * of it from {@link RingClaim#tryCommit()}, whose compare-and-set leaves the header alone if the claim was padded over
- * ({@link RingClaim#abort()}, and an offer whose source fails, give a claim up the same way); {@code SharedQueue}
- * commits so.
+ * at once, whoever made it, taking the current tail as the bound: call it only when no live producer can still be
+ * writing that claim. A producer whose marked claim was skipped anyway learns it from {@link RingClaim#tryCommit()},
+ * whose compare-and-set from its mark leaves the header alone if the claim was padded over ({@link RingClaim#abort()},
+ * and an offer whose source fails, give a claim up the same way); {@code SharedQueue} commits so. Its payload writes
+ * before that may still land on space reused since. Cases where a live producer's claim is skipped: {@link #unblock()};
+ * a producer preempted for the stall timeout between its tail CAS and its mark (two instructions: no mark, no name;
+ * its late mark then lands where it lands); its pid, read by a consumer of another pid namespace sharing the heap,
+ * gone there. The other way round, a recycled pid with the same 10 stamp bits (about one chance in 1,024) keeps a dead
+ * producer's claim until that process exits or {@link #unblock()}. And a mark names a process, not a thread: after
+ * {@link #unblock()} skipped a live claim, another thread of that process claiming the same length at the same place
+ * a lap later carries the same mark, and the skipped claim's {@code tryCommit} succeeds over it.
  *
  * <h2>Blocking</h2>
  * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and

@@ -275,11 +275,6 @@ class CrossProcessRingTest {
         }
     }
 
-    /**
-     * {@code main(heap, producerId, count[, "indexed"])}: offers {@code count} messages; {@code 0} = for ever (until
-     * killed); {@code -1} = 1000 messages, then a claim it never commits. Indexed messages start with their index
-     * (a long) and are at least 8 bytes long.
-     */
     /** Claims a message, says CLAIMED, waits (bounded) until the test sets "go", then writes and commits it. */
     public static final class SlowProducer {
         public static void main(String[] args) {
@@ -306,6 +301,11 @@ class CrossProcessRingTest {
         }
     }
 
+    /**
+     * {@code main(heap, producerId, count[, "indexed"])}: offers {@code count} messages; {@code 0} = for ever (until
+     * killed); {@code -1} = 1000 messages, then a claim it never commits. Indexed messages start with their index
+     * (a long) and are at least 8 bytes long.
+     */
     public static final class Producer {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {

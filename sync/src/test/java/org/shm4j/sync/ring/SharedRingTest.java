@@ -26,8 +26,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SharedRingTest {
-    /** A pid above Linux's pid_max here (32,768 by default) and below 2^22: no process has it. */
-    private static final long NO_SUCH_PID = (1 << 22) - 1;
 
     private static final int CAPACITY = 4096;
 
@@ -335,7 +333,7 @@ class SharedRingTest {
             long at = org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE + open.offset() - 8;
             assertThat(block.get(JAVA_LONG_UNALIGNED, at))
                     .isEqualTo(RingRecords.header(-24, ProducerMarks.THIS_PROCESS));
-            block.set(JAVA_LONG_UNALIGNED, at, RingRecords.header(-24, ProducerMarks.id(NO_SUCH_PID, 1)));
+            block.set(JAVA_LONG_UNALIGNED, at, RingRecords.header(-24, ProducerMarks.id(exitedPid(), 1)));
             assertThat(ring.poll((type, b, o, l) -> got.set(type), Duration.ofSeconds(30), WaitStrategy.BLOCKING))
                     .isEqualTo(1);
             assertThat(got).hasValue(2);
@@ -345,18 +343,29 @@ class SharedRingTest {
         }
     }
 
+    /** @return the pid of a process that has exited and been reaped: no process has it, but by a quick recycling */
+    private static long exitedPid() throws Exception {
+        Process process = new ProcessBuilder("true").start();
+        assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        return process.pid();
+    }
+
     @Test
-    void shouldNameTheProducerInAClaimMarkAndTellADeadOrRecycledOneFromALiveOne() {
+    void shouldNameTheProducerInAClaimMarkAndTellADeadOrRecycledOneFromALiveOne() throws Exception {
         long pid = ProcessHandle.current().pid();
         long stamp = org.shm4j.core.internal.ProcessIdentity.currentStartStamp();
         assertThat(ProducerMarks.THIS_PROCESS & 0x3F_FFFF).isEqualTo((int) pid);
         assertThat(ProducerMarks.mayLive(ProducerMarks.THIS_PROCESS)).isTrue();
         assertThat(ProducerMarks.mayLive(0)).as("names nobody: the stall timeout alone decides").isFalse();
-        assertThat(ProducerMarks.mayLive(ProducerMarks.id(NO_SUCH_PID, 1))).isFalse();
+        assertThat(ProducerMarks.mayLive(ProducerMarks.id(exitedPid(), 1))).isFalse();
         assertThat(ProducerMarks.id(1L << 22, 1)).as("a pid above 22 bits is not named").isZero();
-        if ((stamp & 0x3FF) != 0) {
-            assertThat(ProducerMarks.mayLive(ProducerMarks.id(pid, stamp + 1))).as("this pid, recycled").isFalse();
+        if (stamp != 0) { // this JVM reads start stamps: another stamp's bits name another process of this pid
+            long other = (stamp & 0x3FF) == 5 ? 6 : 5;
+            assertThat(ProducerMarks.mayLive(ProducerMarks.id(pid, other))).as("this pid, recycled").isFalse();
         }
+        assertThat(ProducerMarks.id(pid, 0) >>> 22).as("an unknown stamp: all ones, any stamp").isEqualTo(0x3FF);
+        assertThat(ProducerMarks.mayLive(ProducerMarks.id(pid, 0))).isTrue();
+        assertThat(ProducerMarks.id(pid, 1024) >>> 22).as("stamp bits 0 are written as all ones").isEqualTo(0x3FF);
     }
 
     @Test
