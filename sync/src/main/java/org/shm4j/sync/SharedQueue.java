@@ -25,9 +25,11 @@ import java.util.concurrent.TimeUnit;
  * <p>Values longer than the ring's {@link SharedRing#maxMessageLength()} once encoded are refused with
  * {@link IllegalArgumentException}; {@code null} is refused with {@link NullPointerException}. A value's claim is
  * skipped by consumers only once its producer's process is dead, however long its encoding takes (see
- * {@link SharedRing}'s stall rule for the exceptions, such as {@link SharedRing#unblock()}): if that happened to a live
- * producer's value, {@code offer} and {@code put} throw {@link IllegalStateException} saying so, and the value is not
- * queued. A queue's ring declares
+ * {@link SharedRing}'s stall rule for the exceptions): if that happened to a live producer's value after its claim was
+ * marked (by {@link SharedRing#unblock()}, say), {@code offer} and {@code put} throw {@link IllegalStateException}
+ * saying so, and the value is not queued. One exception is not caught so: a producer stopped for the whole stall
+ * timeout between claiming and marking its claim (a window of a few instructions, wider in interpreted code) can lose
+ * a value, its own or another's, although {@code offer} returned true. A queue's ring declares
  * its codec's type id ({@link SharedRing#messageType()}), so opening it with another codec (a record of another
  * shape) throws {@link ShmTypeMismatchException}. A message of another type in a ring that declares none (a ring made
  * by {@link SharedRing#create(SharedHeap, String, SharedRing.Kind, int)} and opened as a queue) makes {@code poll}
