@@ -23,7 +23,7 @@ public final class SyncLayout {
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 5);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 8);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 9);
 
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
@@ -52,6 +52,12 @@ public final class SyncLayout {
     public static final long RING_TYPE_DECLARED = 1L << 32;
     /** Ring: tail, the producers' position in bytes since creation (long). */
     public static final long RING_TAIL_OFFSET = 128;
+    /**
+     * Ring (MPSC, MPMC): the orphan bound (long): a claim never marked that starts below it may be the claim of a
+     * producer that died with no slot of the producer table naming it any more. Raised, by a CAS to the maximum, to
+     * a tail read after such a death was seen, or to {@link Long#MAX_VALUE} by a producer that found no slot.
+     */
+    public static final long RING_ORPHAN_BOUND_OFFSET = 256;
     /** Ring: head, the consumer's position (long): bytes freed for the producers. */
     public static final long RING_HEAD_OFFSET = 384;
     /**
@@ -88,6 +94,13 @@ public final class SyncLayout {
     public static final int RING_BLOCKED_BEFORE = 2;
     /** Ring: the consumers' robust mutex (many-consumer rings only). */
     public static final long RING_CONSUMER_MUTEX_OFFSET = 768;
+    /**
+     * Ring (MPSC, MPMC): the producer table, {@link #RING_PRODUCER_SLOTS} ints on cache lines of their own: each 0
+     * (free) or the producer id of a process that opened the ring, as claim marks carry it.
+     */
+    public static final long RING_PRODUCERS_OFFSET = 896;
+    /** Ring: slots of the producer table. */
+    public static final int RING_PRODUCER_SLOTS = 32;
     /** Ring: header size; the data starts here. */
     public static final long RING_HEADER_SIZE = 1024;
     /** Ring record: header size (length int, type int); records are aligned to it. */

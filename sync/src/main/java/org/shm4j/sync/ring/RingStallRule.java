@@ -30,6 +30,7 @@ final class RingStallRule {
     private final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
     private final RingRecovery recovery;
     private final String consumersName;
+    private final RingProducerTable producers; // MPSC, MPMC only, else null
     // consumer-side state of the stall rule: only the consumer (holding the consumers' mutex for MPMC) touches it
     private final StallWatch stall;
     // MPMC: System.nanoTime() from which takeOverDeadTurn may check the turn's holder again. Plain and racy between
@@ -38,12 +39,14 @@ final class RingStallRule {
 
     /**
      * @param consumers the MPMC consumers' mutex, or null for SPSC and MPSC
+     * @param producers the MPSC and MPMC producer table, or null for SPSC
      * @param stall     the consumer-side state of the stall rule, which the ring's empty polls count in too
      */
-    RingStallRule(MemorySegment block, RobustMutex consumers, long positionOffset, RingRecovery recovery,
-                  String consumersName, StallWatch stall) {
+    RingStallRule(MemorySegment block, RobustMutex consumers, RingProducerTable producers, long positionOffset,
+                  RingRecovery recovery, String consumersName, StallWatch stall) {
         this.block = block;
         this.consumers = consumers;
+        this.producers = producers;
         this.positionOffset = positionOffset;
         this.recovery = recovery;
         this.consumersName = consumersName;
@@ -99,23 +102,36 @@ final class RingStallRule {
 
     /**
      * The stall rule: skip the record at the consumer's {@code position} if it stayed uncommitted for the stall
-     * timeout, over no more than the claims made before it was first seen stuck.
+     * timeout and its producer is dead, over no more than the claims made before it was first seen stuck.
      */
     void skipIfStalled(long position) {
         long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
         if (tail == position) {
             stall.clear(); // empty, not stalled
+            if (producers != null) {
+                producers.retireDeadNow(System.nanoTime());
+            }
             return;
         }
         long bound = stall.expired(position, tail, System.nanoTime(), timeoutNanos());
         if (bound < 0) {
             return;
         }
+        // a producer that may live: wait another timeout, then look again; else skip what was probed, and nothing
+        // else (a mark stored since is a live producer's)
         long record = recovery.record(position);
-        // a mark naming a live process: wait another timeout, then look again; else skip what was probed, and
-        // nothing else (a mark stored since is a live producer's)
-        if (RingRecords.length(record) >= 0 || !ProducerMarks.mayLive(RingRecords.type(record))) {
+        int length = RingRecords.length(record);
+        if (length < 0) { // marked: its mark names the producer
+            if (!ProducerMarks.mayLive(RingRecords.type(record))) {
+                recovery.unblockAt(position, bound, record);
+            }
+        } else if (length > 0 || producers == null) { // committed meanwhile (nothing to skip); SPSC marks first
             recovery.unblockAt(position, bound, record);
+        } else { // never marked: the producer table says whether a dead producer may have made it
+            long orphanBound = producers.orphanBoundAbove(position);
+            if (orphanBound >= 0) {
+                recovery.unblockAt(position, Math.min(bound, orphanBound), record);
+            }
         }
     }
 

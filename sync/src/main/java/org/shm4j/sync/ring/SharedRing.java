@@ -38,7 +38,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v8, 1024-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v9, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -46,7 +46,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     <td>plain; written before the magic, and before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 8 (7 had no messageType and claim marks naming no producer; 6 had no
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 9 (8 had no producer table and orphan bound, and skipped a claim never
+ *     marked by the stall timeout alone; 7 had no messageType and claim marks naming no producer; 6 had no
  *     sticky bit in the waiters words, and its waiters looked at the ring before announcing themselves; 5 counted
  *     the waiters at 516 and 644 instead of a flag; 4 had the consumers' mutex of a v2 {@code SharedLock}; 3 kept
  *     the producers' copy of head at 256; 2 had no consumedTo, stall timeout or counters)</td>
@@ -65,8 +66,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     before the magic, never changed</td></tr>
  * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
  *     many: CAS</td></tr>
- * <tr><td>256</td><td>8</td><td>reserved, zero (each process keeps its producers' view of head itself)</td>
- *     <td>unused</td></tr>
+ * <tr><td>256</td><td>8</td><td>orphanBound (MPSC, MPMC): a claim never marked that starts below it may be a dead
+ *     producer's that no producer slot names any more (see A producer that dies); 0 at first</td><td>CAS to a
+ *     larger value only; volatile reads</td></tr>
  * <tr><td>384</td><td>8</td><td>head: bytes ever freed by the consumer</td><td>consumer's release store;
  *     producers read it with acquire</td></tr>
  * <tr><td>392</td><td>8</td><td>consumedTo: bytes ever handed over by the consumer (its commit point), at least
@@ -86,6 +88,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     notEmptyWaiters, sides swapped</td></tr>
  * <tr><td>768</td><td>40</td><td>the consumers' robust mutex (MPMC only): the 40 bytes of a {@link SharedLock}</td>
  *     <td>as in {@code SharedLock}</td></tr>
+ * <tr><td>896</td><td>128</td><td>producer table (MPSC, MPMC): 32 ints, each 0 (free) or the producer id (see
+ *     {@code ProducerMarks}) of a process that opened the ring writable</td><td>CAS from 0 to an id when a process
+ *     opens the ring, from a dead process's id to 0 when a consumer or an opening process retires it; volatile
+ *     reads</td></tr>
  * <tr><td>1024</td><td>capacity</td><td>records</td><td>see below</td></tr>
  * </table>
  * Each hot field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a
@@ -169,29 +175,38 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * default 5 s) while tail is ahead, and its producer is dead, the consumer turns it into padding and goes on: a claim
  * that has a mark is padded over its marked length, once the process the mark names (its pid and the low 10 bits of
  * its start stamp) is gone; while that process lives the claim is kept, however long it takes, and looked at again
- * after each further stall timeout. A claim without a mark (MPSC/MPMC: the producer died between its tail CAS and its
- * mark) has no recorded length: it is padded over the zero words from consumedTo up to the first word that is provably
- * a record boundary — a non-zero word, once every word before it read as zero again after it (a payload word would
- * make its own mark visible by then, see Producing), or the tail seen when the stall was first noticed (so no claim
- * made after the stall began, which may be a live producer's, is ever skipped), or the end of the buffer. Payload
- * bytes are never taken for a header, and every committed message is still delivered, exactly once.
+ * after each further stall timeout. A claim without a mark (MPSC/MPMC: the producer stopped or died between its tail
+ * CAS and its mark) names nobody, so the ring's producer table does: every process that opens an MPSC or MPMC ring
+ * writable names itself in one of its 32 slots first, before it can claim. A slot whose process is seen dead is
+ * retired (by the stall rule, by a process that finds the table full, and at most once a second by a consumer that
+ * finds the ring empty): the orphan bound is raised to a tail read after the death was seen, then the slot freed. A
+ * claim without a mark is skipped only once it is stalled, and starts below the orphan bound after the dead slots
+ * were retired: while every process named lives, it is a live producer's, kept however long it takes. It is padded
+ * over the zero words from consumedTo up to the first word that is provably a record boundary — a non-zero word,
+ * once every word before it read as zero again after it (a payload word would make its own mark visible by then,
+ * see Producing), or the orphan bound, or the tail seen when the stall was first noticed (so no claim made after the
+ * stall began, which may be a live producer's, is ever skipped), or the end of the buffer. Payload bytes are never
+ * taken for a header, and every committed message is still delivered, exactly once. A process that finds no slot
+ * free (more than 32 live processes opened the ring) raises the orphan bound to {@link Long#MAX_VALUE}: from then on
+ * a claim without a mark is skipped by the stall timeout alone.
  *
  * <p>So a slow producer (descheduled, stopped, in a long collection, encoding a large value in place) keeps its
  * claim, and consumers wait for it as they would for a lock's live holder; a claim that a live process leaks (a
- * thread that claims and neither commits nor aborts) holds the ring until {@link #unblock()}, which skips the record
- * at once, whoever made it, taking the current tail as the bound: call it only when no live producer can still be
- * writing that claim. A producer whose marked claim was skipped anyway learns it from {@link RingClaim#tryCommit()},
- * whose compare-and-set from its mark leaves the header alone if the claim was padded over ({@link RingClaim#abort()},
- * and an offer whose source fails, give a claim up the same way); {@code SharedQueue} commits so. Its payload writes
- * before that may still land on space reused since. Cases where a live producer's claim is skipped: {@link #unblock()};
- * an MPSC or MPMC producer stopped for the stall timeout between its tail CAS and its mark (no mark, no name yet; its
- * late mark and payload then land on space reused since, and a message, its own or another producer's, can be lost
- * although its offer returned true: a producer process run interpreted ({@code -Xint}) and SIGSTOPped for 80 ms
- * under a 50 ms timeout lost 20 messages in 669 stops, none in 185 stops compiled); its pid, read by a consumer of
- * another pid namespace sharing the heap, gone there. The other way round, a recycled pid with the same 10 stamp bits (about one chance in 1,024) keeps a dead
- * producer's claim until that process exits or {@link #unblock()}. And a mark names a process, not a thread: after
- * {@link #unblock()} skipped a live claim, another thread of that process claiming the same length at the same place
- * a lap later carries the same mark, and the skipped claim's {@code tryCommit} succeeds over it.
+ * thread that claims and neither commits nor aborts, or one that a {@link StackOverflowError} stops between its tail
+ * CAS and its mark) holds the ring until {@link #unblock()}, which skips the record at once, whoever made it, taking
+ * the current tail as the bound: call it only when no live producer can still be writing that claim. A producer
+ * whose marked claim was skipped anyway learns it from {@link RingClaim#tryCommit()}, whose compare-and-set from its
+ * mark leaves the header alone if the claim was padded over ({@link RingClaim#abort()}, and an offer whose source
+ * fails, give a claim up the same way); {@code SharedQueue} commits so. Its payload writes before that may still land
+ * on space reused since. Cases where a live producer's claim is skipped: {@link #unblock()}; a producer stopped
+ * between its tail CAS and its mark while another producer process died, or while the table overflowed (a skip then
+ * covers the claims without a mark below the orphan bound, which cannot be told apart); its pid, read by a consumer
+ * of another pid namespace sharing the heap, gone there (there, too, a process whose slot such a consumer retired is
+ * named no more, and a claim without a mark it leaves at its death holds the ring until {@link #unblock()}). The
+ * other way round, a recycled pid with the same 10 stamp bits (about one chance in 1,024) keeps a dead producer's
+ * claim, marked or not, until that process exits or {@link #unblock()}. And a mark names a process, not a thread:
+ * after {@link #unblock()} skipped a live claim, another thread of that process claiming the same length at the same
+ * place a lap later carries the same mark, and the skipped claim's {@code tryCommit} succeeds over it.
  *
  * <h2>Blocking</h2>
  * {@link #offer(int, byte[], int, int, Duration, WaitStrategy)} waits for space and
@@ -290,7 +305,12 @@ public final class SharedRing {
         this.recovery = new RingRecovery(block, data, positionOffset, what);
         this.description = what;
         this.consumersName = what + " consumers";
-        this.stallRule = new RingStallRule(block, consumers, positionOffset, recovery, consumersName, stall);
+        RingProducerTable producers = kind == Kind.SPSC ? null : new RingProducerTable(block);
+        if (producers != null && !block.isReadOnly()) { // read-only (inspection): it cannot claim
+            producers.register(); // before any claim through this object: the stall rule's name for its claims
+        }
+        this.stallRule = new RingStallRule(block, consumers, producers, positionOffset, recovery, consumersName,
+                stall);
     }
 
     /**

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedIntArray;
 import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -14,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -71,6 +73,43 @@ class CrossProcessRingTest {
                 assertThat(got).hasToString("1:7 2:8 ");
             }
         }
+    }
+
+    /**
+     * A producer process that opened the ring is stopped (SIGSTOP) with a claim it has not marked yet: the claim is
+     * kept for ten stall timeouts, since a stopped process lives; once the process is killed, the claim is skipped
+     * and the message behind it delivered.
+     */
+    @Test
+    void shouldKeepAClaimNeverMarkedWhileItsProducerIsStoppedAndSkipItOnceKilled() throws Exception {
+        String heapName = names.unique("unmarked");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024, Duration.ofMillis(50));
+            SharedLong.create(heap, "go");
+            MemorySegment block = heap.lookup("ring", SyncLayout.RING).segment();
+            try (ChildJvm producer = ChildJvm.start(Attacher.class, heapName)) {
+                producer.awaitLine("OPENED", BOUND);
+                signal("-STOP", producer.pid());
+                block.set(JAVA_LONG, SyncLayout.RING_TAIL_OFFSET, 64L); // its claim of [0, 64), not marked yet
+                assertThat(ring.offer(2, new byte[] {8}, 0, 1)).isTrue();
+                StringBuilder got = new StringBuilder();
+                MessageHandler record = (type, buffer, offset, length) -> got.append(type).append(':')
+                        .append(buffer.get(JAVA_BYTE, offset)).append(' ');
+                assertThat(ring.poll(record, Duration.ofMillis(500), WaitStrategy.BLOCKING)).isZero();
+                assertThat(ring.stats().skippedRecords()).isZero();
+
+                producer.kill();
+                assertThat(ring.poll(record, BOUND, WaitStrategy.BLOCKING)).isEqualTo(1);
+                assertThat(got).hasToString("2:8 ");
+                assertThat(ring.stats().skippedRecords()).isEqualTo(1);
+            }
+        }
+    }
+
+    private static void signal(String signal, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", signal, Long.toString(pid)).inheritIO().start();
+        assertThat(kill.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(kill.exitValue()).isZero();
     }
 
     @Test
@@ -296,6 +335,21 @@ class CrossProcessRingTest {
                 claim.buffer().set(JAVA_BYTE, claim.offset(), (byte) 7);
                 if (!claim.tryCommit()) {
                     throw new AssertionError("skipped although alive");
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap)}: opens the ring (which names this process in its producer table), then waits for go. */
+    public static final class Attacher {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedRing.open(heap, "ring");
+                SharedLong go = SharedLong.open(heap, "go");
+                System.out.println("OPENED");
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                while (go.get() == 0 && System.nanoTime() - deadline < 0) {
+                    LockSupport.parkNanos(1_000_000);
                 }
             }
         }

@@ -121,6 +121,7 @@ class RingRecoveryTest extends RawRingTest {
     void shouldNotSkipAClaimMadeAfterTheStallWasFirstSeen() {
         SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
         ring.setStallTimeout(Duration.ofMillis(100));
+        RingProducerTableTest.nameDeadProducer(raw); // the process that made the claim below, and died
         raw.set(JAVA_LONG, RING_TAIL_OFFSET, 64L); // [0, 64): dead, never marked
         for (int i = 0; i < 200; i++) {
             assertThat(ring.poll(collect)).isZero(); // the stall rule notes the stuck head and tail 64
