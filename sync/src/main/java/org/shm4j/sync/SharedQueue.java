@@ -28,9 +28,9 @@ import java.util.concurrent.TimeUnit;
  * {@link SharedRing}'s stall rule for the exceptions): if that happened to a live producer's value after its claim was
  * marked (by {@link SharedRing#unblock()}, say), {@code offer} and {@code put} throw {@link IllegalStateException}
  * saying so, and the value is not queued. One exception is not caught so: a producer stopped for the whole stall
- * timeout between claiming and marking its claim (a window of a few instructions) while another producer process
- * died, or while more than 32 live processes had the queue open, can lose a value, its own or another's, although
- * {@code offer} returned true. A queue's ring declares
+ * timeout between claiming and marking its claim (a window of a few instructions) when another producer process's
+ * death is seen, or once more than 32 live producer processes used the queue, can lose a value, its own or another's,
+ * although {@code offer} returned true. A queue's ring declares
  * its codec's type id ({@link SharedRing#messageType()}), so opening it with another codec (a record of another
  * shape) throws {@link ShmTypeMismatchException}. A message of another type in a ring that declares none (a ring made
  * by {@link SharedRing#create(SharedHeap, String, SharedRing.Kind, int)} and opened as a queue) makes {@code poll}

@@ -17,6 +17,11 @@ public final class StallWatch extends StallWatchFields {
         return ++emptyPolls % every == 0;
     }
 
+    /** @return true on every {@code every}-th call: time for a consumer that made progress to look at producers */
+    public boolean busyDrain(int every) {
+        return ++busyDrains % every == 0;
+    }
+
     /**
      * Notes that the record at the consumer's position {@code head} is still not committed at {@code now}, with
      * {@code tail} ahead of it.
@@ -56,4 +61,5 @@ abstract class StallWatchFields extends StallWatchPadding {
     long stalledTail;
     long stalledSince;
     int emptyPolls;
+    int busyDrains;
 }

@@ -101,6 +101,8 @@ public final class SyncLayout {
     public static final long RING_PRODUCERS_OFFSET = 896;
     /** Ring: slots of the producer table. */
     public static final int RING_PRODUCER_SLOTS = 32;
+    /** Ring producer id (claim marks, producer table): the pid in its low 22 bits, start-stamp bits above. */
+    public static final int RING_PRODUCER_PID_BITS = 22;
     /** Ring: header size; the data starts here. */
     public static final long RING_HEADER_SIZE = 1024;
     /** Ring record: header size (length int, type int); records are aligned to it. */

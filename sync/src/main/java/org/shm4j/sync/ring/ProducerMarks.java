@@ -1,6 +1,7 @@
 package org.shm4j.sync.ring;
 
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.SyncLayout;
 
 /**
  * Who made a claim: the type half of a claim mark (see {@link SharedRing}'s Records) names the producer's process, so
@@ -19,7 +20,7 @@ final class ProducerMarks {
     /** This process's producer id, written into every claim mark it makes. */
     static final int THIS_PROCESS = id(ProcessHandle.current().pid(), ProcessIdentity.currentStartStamp());
 
-    private static final int PID_BITS = 22;
+    private static final int PID_BITS = SyncLayout.RING_PRODUCER_PID_BITS;
     private static final int PID_MASK = (1 << PID_BITS) - 1;
     private static final int STAMP_MASK = (1 << (Integer.SIZE - PID_BITS)) - 1;
 

@@ -304,6 +304,9 @@ final class RingConsumer {
             LONG.setRelease(ring.block, RING_HEAD_OFFSET, position); // release: the zeroed bytes first
             ring.consumerPosition.setPlain(position);
             RingWaits.signalNotFull(ring.block);
+            if (ring.stall.busyDrain(RingStallRule.RETIRE_CHECK_EVERY)) { // a ring never empty retires them too
+                ring.stallRule.retireDeadProducers();
+            }
         } else if (ring.consumers != null || ring.stall.emptyPoll(RingStallRule.CHECK_EVERY)) {
             ring.stallRule.skipIfStalled(position);
         }

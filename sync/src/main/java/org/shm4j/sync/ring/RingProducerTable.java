@@ -15,18 +15,23 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * a claim never marked (its producer stopped or died between its tail CAS and its mark) of a dead producer from one
  * of a live but stopped producer, whose late mark and payload would land on space reused since.
  *
- * <p>Every process names itself in a slot (its {@link ProducerMarks} id) when it opens the ring, before it can claim,
- * so a claim's tail CAS comes after its process's slot. A slot whose process is seen dead is retired: first the
- * orphan bound is raised to a tail read after the death was seen (every claim of that process starts below it), then
- * the slot is freed. So a claim never marked may be a dead producer's only if it starts below the orphan bound, or a
- * slot still names a dead process; while every named process lives and the claim starts at or above the bound, it
- * is a live producer's and is kept. A process that finds no slot free (more than {@value #SLOTS} live processes
- * opened the ring) raises the bound to {@link Long#MAX_VALUE}: from then on, a claim never marked is skipped by the
- * stall timeout alone, as before there was a table.
+ * <p>A process names itself in a slot (its {@link ProducerMarks} id) before its first claim through a ring object, so
+ * a claim's tail CAS comes after its process's slot; a process that only consumes takes no slot. A slot stays until
+ * its process is seen dead; then it is retired: first the orphan bound is raised to a tail read after the death was
+ * seen (every claim of that process starts below it), then the slot is freed. So a claim never marked may be a dead
+ * producer's only if it starts below the orphan bound, or a slot still names a dead process; while every named
+ * process lives and the claim starts at or above the bound, it is a live producer's and is kept. A process that
+ * finds no slot free (more than {@value #SLOTS} live producer processes) or has no id (a pid above 2<sup>22</sup>)
+ * raises the bound to {@link Long#MAX_VALUE}, for the rest of the ring's life: from then on, a claim never marked is
+ * skipped by the stall timeout alone, as before there was a table.
  *
- * <p>Slots are retired when the stall rule asks about a claim, when a process finds the table full, and, at most once
- * a second per ring object, when a consumer's periodic check finds the ring empty (then no claim is lost to the
- * raised bound). A liveness probe costs a system call; none is made on the offer and poll paths.
+ * <p>Slots are retired by consumers at most once a second per ring object (from the periodic check of an empty ring,
+ * or every {@value RingStallRule#RETIRE_CHECK_EVERY}th drain that freed records), by the stall rule when it asks
+ * about a claim, and by a process that finds the table full. A death thus raises the bound over the claims in flight
+ * when it is seen, about a second after it while a consumer runs: a live producer stopped in its claim window then
+ * is taken for that dead one's, which no table can tell apart. A liveness probe costs a system call; none is made on
+ * the offer and poll paths. A process that finds a slot already holding its id (a dead process's of the same pid and
+ * stamp bits, about one chance in 1,024 after a pid is reused) keeps it without a CAS.
  */
 final class RingProducerTable {
     /** Slots of the table. */
@@ -88,7 +93,7 @@ final class RingProducerTable {
         return position < bound ? bound : -1;
     }
 
-    /** A consumer's periodic check found the ring empty at {@code now}: retires dead slots, at most once a second. */
+    /** A consumer's periodic check at {@code now}: retires dead slots, at most once a second per ring object. */
     void retireDeadNow(long now) {
         if (now - nextRetire.plain() < 0) {
             return;

@@ -21,6 +21,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 final class RingStallRule {
     /** Empty polls (and wait steps) between two applications of the stall rule. */
     static final int CHECK_EVERY = 64;
+    /** Drains that freed records between two looks at the clock for {@link #retireDeadProducers()}. */
+    static final int RETIRE_CHECK_EVERY = 1024;
 
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -108,9 +110,7 @@ final class RingStallRule {
         long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
         if (tail == position) {
             stall.clear(); // empty, not stalled
-            if (producers != null) {
-                producers.retireDeadNow(System.nanoTime());
-            }
+            retireDeadProducers();
             return;
         }
         long bound = stall.expired(position, tail, System.nanoTime(), timeoutNanos());
@@ -132,6 +132,17 @@ final class RingStallRule {
             if (orphanBound >= 0) {
                 recovery.unblockAt(position, Math.min(bound, orphanBound), record);
             }
+        }
+    }
+
+    /**
+     * As the consumer, retires the producer table's slots of dead processes, at most once a second per ring object:
+     * so a death raises the orphan bound over the claims in flight about a second after it at most, not over those
+     * of a producer stopped long after it, as the stall rule's own retirement would.
+     */
+    void retireDeadProducers() {
+        if (producers != null) {
+            producers.retireDeadNow(System.nanoTime());
         }
     }
 

@@ -89,9 +89,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * <tr><td>768</td><td>40</td><td>the consumers' robust mutex (MPMC only): the 40 bytes of a {@link SharedLock}</td>
  *     <td>as in {@code SharedLock}</td></tr>
  * <tr><td>896</td><td>128</td><td>producer table (MPSC, MPMC): 32 ints, each 0 (free) or the producer id (see
- *     {@code ProducerMarks}) of a process that opened the ring writable</td><td>CAS from 0 to an id when a process
- *     opens the ring, from a dead process's id to 0 when a consumer or an opening process retires it; volatile
- *     reads</td></tr>
+ *     {@code ProducerMarks}) of a process that claimed in the ring</td><td>CAS from 0 to an id before a process's
+ *     first claim, from a dead process's id to 0 when a consumer or a process finding the table full retires it;
+ *     volatile reads</td></tr>
  * <tr><td>1024</td><td>capacity</td><td>records</td><td>see below</td></tr>
  * </table>
  * Each hot field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a
@@ -176,10 +176,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * that has a mark is padded over its marked length, once the process the mark names (its pid and the low 10 bits of
  * its start stamp) is gone; while that process lives the claim is kept, however long it takes, and looked at again
  * after each further stall timeout. A claim without a mark (MPSC/MPMC: the producer stopped or died between its tail
- * CAS and its mark) names nobody, so the ring's producer table does: every process that opens an MPSC or MPMC ring
- * writable names itself in one of its 32 slots first, before it can claim. A slot whose process is seen dead is
- * retired (by the stall rule, by a process that finds the table full, and at most once a second by a consumer that
- * finds the ring empty): the orphan bound is raised to a tail read after the death was seen, then the slot freed. A
+ * CAS and its mark) names nobody, so the ring's producer table does: a process names itself in one of its 32 slots
+ * before its first claim (one that only consumes takes none). A slot whose process is seen dead is retired (by a
+ * consumer at most once a second, whether the ring is empty or busy; by the stall rule; by a process that finds the
+ * table full): the orphan bound is raised to a tail read after the death was seen, then the slot freed. A
  * claim without a mark is skipped only once it is stalled, and starts below the orphan bound after the dead slots
  * were retired: while every process named lives, it is a live producer's, kept however long it takes. It is padded
  * over the zero words from consumedTo up to the first word that is provably a record boundary — a non-zero word,
@@ -187,8 +187,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * see Producing), or the orphan bound, or the tail seen when the stall was first noticed (so no claim made after the
  * stall began, which may be a live producer's, is ever skipped), or the end of the buffer. Payload bytes are never
  * taken for a header, and every committed message is still delivered, exactly once. A process that finds no slot
- * free (more than 32 live processes opened the ring) raises the orphan bound to {@link Long#MAX_VALUE}: from then on
- * a claim without a mark is skipped by the stall timeout alone.
+ * free (more than 32 live producer processes) raises the orphan bound to {@link Long#MAX_VALUE} for the rest of the
+ * ring's life: from then on a claim without a mark is skipped by the stall timeout alone.
  *
  * <p>So a slow producer (descheduled, stopped, in a long collection, encoding a large value in place) keeps its
  * claim, and consumers wait for it as they would for a lock's live holder; a claim that a live process leaks (a
@@ -199,8 +199,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * mark leaves the header alone if the claim was padded over ({@link RingClaim#abort()}, and an offer whose source
  * fails, give a claim up the same way); {@code SharedQueue} commits so. Its payload writes before that may still land
  * on space reused since. Cases where a live producer's claim is skipped: {@link #unblock()}; a producer stopped
- * between its tail CAS and its mark while another producer process died, or while the table overflowed (a skip then
- * covers the claims without a mark below the orphan bound, which cannot be told apart); its pid, read by a consumer
+ * between its tail CAS and its mark when another producer process's death is seen (about a second after it while a
+ * consumer runs), or once the table overflowed (a skip then covers the claims without a mark below the orphan bound,
+ * which cannot be told apart from a dead producer's); its pid, read by a consumer
  * of another pid namespace sharing the heap, gone there (there, too, a process whose slot such a consumer retired is
  * named no more, and a claim without a mark it leaves at its death holds the ring until {@link #unblock()}). The
  * other way round, a recycled pid with the same 10 stamp bits (about one chance in 1,024) keeps a dead producer's
@@ -270,6 +271,10 @@ public final class SharedRing {
     // consumer-side state of the stall rule, also held by stallRule: the empty polls count in it with no hop
     final StallWatch stall = new StallWatch();
     final RingStallRule stallRule; // cold: stall checks, take-over and unblock
+    private final RingProducerTable producers; // MPSC, MPMC: names this process before its first claim; else null
+    // true once this object named its process in the producer table. Plain and racy between this process's producer
+    // threads: one that reads false names the process again, which finds its slot and changes nothing
+    private boolean named;
 
     // Process-local copies of shared positions, each a safe under-estimate, so that the hot paths read fewer shared
     // words; each on cache lines of its own (LocalPosition), away from the final fields every thread reads.
@@ -305,10 +310,7 @@ public final class SharedRing {
         this.recovery = new RingRecovery(block, data, positionOffset, what);
         this.description = what;
         this.consumersName = what + " consumers";
-        RingProducerTable producers = kind == Kind.SPSC ? null : new RingProducerTable(block);
-        if (producers != null && !block.isReadOnly()) { // read-only (inspection): it cannot claim
-            producers.register(); // before any claim through this object: the stall rule's name for its claims
-        }
+        this.producers = kind == Kind.SPSC ? null : new RingProducerTable(block);
         this.stallRule = new RingStallRule(block, consumers, producers, positionOffset, recovery, consumersName,
                 stall);
     }
@@ -868,7 +870,21 @@ public final class SharedRing {
     /** @return the record index claimed for a message of {@code length} checked bytes, or -1 if there is no room */
     private long claim(int length) {
         int required = RingRecords.align(length + RING_RECORD_HEADER);
-        return kind == Kind.SPSC ? RingProducer.claimSingle(block, capacity, mask, headCache, required)
-                : RingProducer.claimShared(block, capacity, mask, headCache, required);
+        if (kind == Kind.SPSC) {
+            return RingProducer.claimSingle(block, capacity, mask, headCache, required);
+        }
+        if (!named) {
+            nameThisProcess();
+        }
+        return RingProducer.claimShared(block, capacity, mask, headCache, required);
+    }
+
+    /**
+     * Names this process in the producer table before its first claim through this object (a claim's tail CAS then
+     * comes after it), so that the stall rule can tell whether a claim it never marked may be a dead producer's.
+     */
+    private void nameThisProcess() {
+        producers.register();
+        named = true;
     }
 }

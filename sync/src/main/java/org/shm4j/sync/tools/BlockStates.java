@@ -224,6 +224,17 @@ final class BlockStates {
         if (ring.kind() == SharedRing.Kind.MPMC) {
             state.put("consumerTurn", LockStates.mutex(header, RING_CONSUMER_MUTEX_OFFSET, "ring consumers"));
         }
+        if (!spsc) { // the processes named in the producer table, which the stall rule asks about a claim not marked
+            List<Long> producerPids = new ArrayList<>();
+            for (int slot = 0; slot < RING_PRODUCER_SLOTS; slot++) {
+                int id = (int) I32.getVolatile(header, RING_PRODUCERS_OFFSET + (long) slot * Integer.BYTES);
+                if (id != 0) {
+                    producerPids.add((long) (id & ((1 << RING_PRODUCER_PID_BITS) - 1)));
+                }
+            }
+            state.put("producerPids", producerPids);
+            state.put("orphanBound", (long) I64.getVolatile(header, RING_ORPHAN_BOUND_OFFSET));
+        }
         return state;
     }
 

@@ -2,6 +2,8 @@ package org.shm4j.sync.ring;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedIntArray;
 import org.shm4j.sync.atomic.SharedLong;
@@ -10,6 +12,7 @@ import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -76,32 +79,42 @@ class CrossProcessRingTest {
     }
 
     /**
-     * A producer process that opened the ring is stopped (SIGSTOP) with a claim it has not marked yet: the claim is
-     * kept for ten stall timeouts, since a stopped process lives; once the process is killed, the claim is skipped
-     * and the message behind it delivered.
+     * A producer process stopped (SIGSTOP) between its tail CAS and its mark, for ten stall timeouts, with a message
+     * of its own behind the claim: the claim is kept, since a stopped process lives (this consumer process claims
+     * nothing, so no slot but the producer's names a process that could have made it); once the producer goes on
+     * and commits, both messages come, in order. If it is killed instead, the claim is skipped and the message
+     * behind it delivered.
      */
-    @Test
-    void shouldKeepAClaimNeverMarkedWhileItsProducerIsStoppedAndSkipItOnceKilled() throws Exception {
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void shouldKeepAClaimNeverMarkedWhileItsProducerIsStoppedAndSkipItOnceKilled(boolean killed) throws Exception {
         String heapName = names.unique("unmarked");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024, Duration.ofMillis(50));
-            SharedLong.create(heap, "go");
-            MemorySegment block = heap.lookup("ring", SyncLayout.RING).segment();
-            try (ChildJvm producer = ChildJvm.start(Attacher.class, heapName)) {
-                producer.awaitLine("OPENED", BOUND);
+            SharedLong go = SharedLong.create(heap, "go");
+            StringBuilder got = new StringBuilder();
+            MessageHandler record = (type, buffer, offset, length) -> got.append(type).append(':')
+                    .append(buffer.get(JAVA_BYTE, offset)).append(' ');
+            try (ChildJvm producer = ChildJvm.start(UnmarkedClaimer.class, heapName)) {
+                producer.awaitLine("CLAIMED", BOUND);
                 signal("-STOP", producer.pid());
-                block.set(JAVA_LONG, SyncLayout.RING_TAIL_OFFSET, 64L); // its claim of [0, 64), not marked yet
-                assertThat(ring.offer(2, new byte[] {8}, 0, 1)).isTrue();
-                StringBuilder got = new StringBuilder();
-                MessageHandler record = (type, buffer, offset, length) -> got.append(type).append(':')
-                        .append(buffer.get(JAVA_BYTE, offset)).append(' ');
+                assertThat(ring.poll(record, BOUND, WaitStrategy.BLOCKING)).isEqualTo(1); // its first message
                 assertThat(ring.poll(record, Duration.ofMillis(500), WaitStrategy.BLOCKING)).isZero();
                 assertThat(ring.stats().skippedRecords()).isZero();
-
-                producer.kill();
-                assertThat(ring.poll(record, BOUND, WaitStrategy.BLOCKING)).isEqualTo(1);
-                assertThat(got).hasToString("2:8 ");
-                assertThat(ring.stats().skippedRecords()).isEqualTo(1);
+                if (killed) {
+                    producer.kill();
+                    assertThat(ring.poll(record, BOUND, WaitStrategy.BLOCKING)).isEqualTo(1);
+                    assertThat(got).hasToString("1:1 2:2 ");
+                    assertThat(ring.stats().skippedRecords()).isEqualTo(1);
+                } else {
+                    go.set(1);
+                    signal("-CONT", producer.pid());
+                    producer.awaitSuccess(BOUND);
+                    assertThat(ring.drain(record, 10)).isEqualTo(2);
+                    assertThat(got).hasToString("1:1 3:3 2:2 ");
+                    assertThat(ring.stats().skippedRecords()).isZero();
+                }
+                assertThat(ring.isEmpty()).isTrue();
             }
         }
     }
@@ -340,17 +353,40 @@ class CrossProcessRingTest {
         }
     }
 
-    /** {@code main(heap)}: opens the ring (which names this process in its producer table), then waits for go. */
-    public static final class Attacher {
+    /**
+     * {@code main(heap)}: offers message 1, then claims 64 bytes as a producer does, by a tail CAS, without marking
+     * them (the window in which it was stopped), offers message 2 behind them and waits for go; then writes and
+     * commits message 3 in its claim.
+     */
+    public static final class UnmarkedClaimer {
+        private static final VarHandle LONG = JAVA_LONG.varHandle();
+
         public static void main(String[] args) {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedRing.open(heap, "ring");
+                SharedRing ring = SharedRing.open(heap, "ring");
                 SharedLong go = SharedLong.open(heap, "go");
-                System.out.println("OPENED");
+                MemorySegment block = heap.lookup("ring", SyncLayout.RING).segment();
+                if (!ring.offer(1, new byte[] {1}, 0, 1)) {
+                    throw new AssertionError("no room");
+                }
+                long tail = (long) LONG.getVolatile(block, SyncLayout.RING_TAIL_OFFSET);
+                if (!LONG.compareAndSet(block, SyncLayout.RING_TAIL_OFFSET, tail, tail + 64)) {
+                    throw new AssertionError("another producer claimed");
+                }
+                if (!ring.offer(2, new byte[] {2}, 0, 1)) {
+                    throw new AssertionError("no room");
+                }
+                System.out.println("CLAIMED");
                 long deadline = System.nanoTime() + BOUND.toNanos();
-                while (go.get() == 0 && System.nanoTime() - deadline < 0) {
+                while (go.get() == 0) {
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new AssertionError("never told to go on");
+                    }
                     LockSupport.parkNanos(1_000_000);
                 }
+                long at = SyncLayout.RING_HEADER_SIZE + (tail & (ring.capacity() - 1));
+                block.asSlice(at + 8, 56).fill((byte) 3);
+                LONG.setRelease(block, at, RingRecords.header(64, 3)); // its commit
             }
         }
     }

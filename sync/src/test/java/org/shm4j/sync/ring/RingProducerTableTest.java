@@ -33,15 +33,18 @@ class RingProducerTableTest extends RawRingTest {
     }
 
     @Test
-    void shouldNameEachProcessOnceAndNoneInAnSpscRing() {
-        SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 1024);
+    void shouldNameEachProducerProcessOnceBeforeItsFirstClaimAndNoneInAnSpscRing() {
+        SharedRing spsc = SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 1024);
+        assertThat(spsc.offer(1, filled(8, 1), 0, 8)).isTrue();
         assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).as("SPSC has no table").isZero();
 
-        SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
-        SharedRing.wrap(raw, 0);
-        SharedRing.wrap(raw, 0);
+        SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
+        assertThat(ring.poll(collect)).isZero();
+        assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).as("a consumer takes no slot").isZero();
+        assertThat(ring.offer(1, filled(8, 1), 0, 8)).isTrue();
+        assertThat(SharedRing.wrap(raw, 0).offer(1, filled(8, 1), 0, 8)).isTrue();
         assertThat(ProducerMarks.THIS_PROCESS).isNotZero();
-        assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).as("one slot for three ring objects").isEqualTo(1);
+        assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).as("one slot for two producing objects").isEqualTo(1);
         assertThat(orphanBound()).isZero();
     }
 
@@ -74,14 +77,15 @@ class RingProducerTableTest extends RawRingTest {
     void shouldSkipAClaimNeverMarkedOnceANamedProducerIsDead(SharedRing.Kind kind) {
         SharedRing ring = SharedRing.format(raw, 0, kind, 1024);
         ring.setStallTimeout(Duration.ofMillis(20));
-        nameDeadProducer(raw);
+        int dead = exitedProcess();
+        raw.set(JAVA_INT, slot(3), dead);
         raw.set(JAVA_LONG, RING_TAIL_OFFSET, 64L); // the dead process won [0, 64) and died before marking it
         assertThat(ring.offer(5, filled(20, 5), 0, 20)).isTrue();
 
         pollUntil(ring, () -> !got.isEmpty());
         assertThat(got).containsExactly("5:20:5");
         assertThat(ring.stats().skippedRecords()).isEqualTo(1);
-        assertThat(slotsNaming(DEAD)).as("the dead process's slot retired").isZero();
+        assertThat(slotsNaming(dead)).as("the dead process's slot retired").isZero();
         assertThat(orphanBound()).as("raised to a tail read after the death was seen").isEqualTo(96);
         assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).isEqualTo(1);
     }
@@ -99,30 +103,67 @@ class RingProducerTableTest extends RawRingTest {
         assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).isEqualTo(1);
     }
 
+    /** A ring never empty: a consumer retires a dead slot from its drains that free records, too. */
+    @Test
+    void shouldRetireADeadProducerWhileTheRingIsNeverEmpty() {
+        SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
+        assertThat(ring.offer(5, filled(20, 5), 0, 20)).isTrue();
+        nameDeadProducer(raw);
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (slotsNaming(DEAD) != 0) {
+            assertThat(System.nanoTime() - deadline).as("within " + BOUND).isNegative();
+            assertThat(ring.offer(5, filled(20, 5), 0, 20)).isTrue();
+            assertThat(ring.poll(collect)).isEqualTo(1);
+            assertThat(ring.isEmpty()).isFalse();
+        }
+        assertThat(orphanBound()).isPositive();
+    }
+
     @Test
     void shouldTakeTheSlotOfADeadProducerWhenTheTableIsFull() {
-        SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
+        SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
         raw.set(JAVA_LONG, RING_TAIL_OFFSET, 64L); // a claim of the dead process's, never marked
         fillTable(liveOtherProcess());
         raw.set(JAVA_INT, slot(7), DEAD);
 
-        SharedRing.wrap(raw, 0);
+        assertThat(ring.offer(5, filled(20, 5), 0, 20)).isTrue();
         assertThat(raw.get(JAVA_INT, slot(7))).isEqualTo(ProducerMarks.THIS_PROCESS);
         assertThat(orphanBound()).as("the dead process's claims stay skippable").isEqualTo(64);
+    }
+
+    /**
+     * A claim never marked below the orphan bound (a dead process's, retired earlier) is skipped up to the bound, and
+     * not over the live producer's claim never marked right after it, which the stall also met.
+     */
+    @Test
+    void shouldPadNoFurtherThanTheOrphanBound() {
+        SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
+        ring.setStallTimeout(Duration.ofMillis(20));
+        assertThat(ring.offer(5, filled(56, 5), 0, 56)).isTrue(); // names this process; [0, 64)
+        assertThat(ring.poll(collect)).isEqualTo(1);
+        raw.set(JAVA_LONG, RING_ORPHAN_BOUND_OFFSET, 128L); // [64, 128): the dead process's, never marked
+        raw.set(JAVA_LONG, RING_TAIL_OFFSET, 192L); // [128, 192): this live process's, not marked yet
+
+        pollUntil(ring, () -> ring.size() == 64);
+        assertThat(ring.stats().skippedRecords()).isEqualTo(1);
+        data.asSlice(136, 56).fill((byte) 3);
+        data.set(JAVA_LONG, 128, RingRecords.header(64, 3));
+        assertThat(ring.poll(collect)).isEqualTo(1);
+        assertThat(got).containsExactly("5:56:5", "3:56:3");
+        assertThat(ring.isEmpty()).isTrue();
     }
 
     /** More live producer processes than slots: a claim never marked is skipped by the stall timeout alone. */
     @Test
     void shouldFallBackToTheStallTimeoutAloneWhenNoSlotIsFree() {
-        SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
+        SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
         fillTable(liveOtherProcess());
-        SharedRing ring = SharedRing.wrap(raw, 0);
-        assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).isZero();
-        assertThat(orphanBound()).isEqualTo(Long.MAX_VALUE);
-
         ring.setStallTimeout(Duration.ofMillis(20));
         raw.set(JAVA_LONG, RING_TAIL_OFFSET, 64L);
         assertThat(ring.offer(5, filled(20, 5), 0, 20)).isTrue();
+        assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).isZero();
+        assertThat(orphanBound()).as("for the rest of the ring's life").isEqualTo(Long.MAX_VALUE);
+
         pollUntil(ring, () -> !got.isEmpty());
         assertThat(got).containsExactly("5:20:5");
         assertThat(ring.stats().skippedRecords()).isEqualTo(1);
@@ -134,6 +175,19 @@ class RingProducerTableTest extends RawRingTest {
         while (!done.getAsBoolean()) {
             assertThat(System.nanoTime() - deadline).as("within " + BOUND).isNegative();
             ring.poll(collect);
+        }
+    }
+
+    /** @return the producer id of a process that ran and exited (its start unknown: any stamp matches) */
+    private static int exitedProcess() {
+        try {
+            Process process = new ProcessBuilder("true").start();
+            assertThat(process.waitFor(BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            int id = ProducerMarks.id(process.pid(), 0);
+            assertThat(ProducerMarks.mayLive(id)).as("pid " + process.pid() + " gone").isFalse();
+            return id;
+        } catch (java.io.IOException | InterruptedException e) {
+            throw new AssertionError(e);
         }
     }
 

@@ -121,7 +121,9 @@ class Shm4jToolTest {
                 assertThat(state(live, "jobs")).containsEntry("ringKind", "MPMC").containsEntry("capacity", 4096L)
                         .containsEntry("messagesQueued", 2L).containsEntry("headStalled", false)
                         .containsEntry("recordsSkipped", 0L).containsEntry("consumersWaiting", false)
-                        .containsEntry("producersWaiting", false);
+                        .containsEntry("producersWaiting", false).containsEntry("orphanBound", 0L);
+                assertThat(list(state(live, "jobs").get("producerPids"))).as("this process opened the queue")
+                        .containsExactly(ProcessHandle.current().pid());
                 assertThat(list(state(live, "stats").get("counters"))).containsExactly(
                         Map.of("id", 0L, "registrationId", 1L, "label", "requests served", "value", 5L));
                 assertThat(jobs.poll()).as("inspect consumed nothing").isEqualTo("first");
