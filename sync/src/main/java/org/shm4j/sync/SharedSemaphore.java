@@ -120,7 +120,7 @@ public final class SharedSemaphore {
         this.segment = segment;
         this.kind = Kind.values()[checkKind(CoordinationBlocks.param1(segment), description) - 1];
         this.permits = CoordinationBlocks.param2(segment);
-        this.mutex = kind == Kind.UNDO ? new RobustMutex(segment, SEM_MUTEX_OFFSET) : null;
+        this.mutex = kind == Kind.UNDO ? new RobustMutex(segment, SEM_MUTEX_OFFSET, description + " undo mutex") : null;
         this.slots = kind == Kind.UNDO ? new ProcessSlots(segment, SEM_SLOTS_OFFSET, description) : null;
         this.description = description;
         if (kind == Kind.UNDO) {

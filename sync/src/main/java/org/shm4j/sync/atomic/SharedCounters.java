@@ -117,7 +117,7 @@ public final class SharedCounters {
         this.description = description;
         this.capacity = check(block, description);
         this.reuseDelayMillis = block.get(JAVA_LONG, REUSE_DELAY_OFFSET);
-        this.mutex = new RobustMutex(block, MUTEX_OFFSET);
+        this.mutex = new RobustMutex(block, MUTEX_OFFSET, description + " allocation mutex");
     }
 
     /** Creates {@code capacity} free counter slots named {@code name} in {@code heap}, with the default delay. */

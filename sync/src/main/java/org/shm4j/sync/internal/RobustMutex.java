@@ -98,25 +98,33 @@ public final class RobustMutex {
     private final MemorySegment segment;
     /** Publishes long waits for deadlock detection; null if this mutex's waits take no part. */
     private final DeadlockWatch watch;
+    /** What the mutex guards, for messages, if it has no watch (which names it then); else null. */
+    private final String description;
 
     /**
      * A mutex whose waits take no part in deadlock detection.
      *
-     * @param segment memory holding the mutex
-     * @param base    offset of the mutex's 40 bytes, 8-byte aligned
+     * @param segment     memory holding the mutex
+     * @param base        offset of the mutex's 40 bytes, 8-byte aligned
+     * @param description what the mutex guards, for messages ("ring 'jobs' consumers")
      */
-    public RobustMutex(MemorySegment segment, long base) {
-        this(segment, base, null);
+    public RobustMutex(MemorySegment segment, long base, String description) {
+        this(segment, base, null, description);
     }
 
     /**
      * @param segment memory holding the mutex
      * @param base    offset of the mutex's 40 bytes, 8-byte aligned
-     * @param watch   deadlock detection for its long waits, or null for none
+     * @param watch   deadlock detection for its long waits, which also names the lock in messages
      */
     public RobustMutex(MemorySegment segment, long base, DeadlockWatch watch) {
+        this(segment, base, watch, null);
+    }
+
+    private RobustMutex(MemorySegment segment, long base, DeadlockWatch watch, String description) {
         this.segment = segment.asSlice(base, MUTEX_SIZE);
         this.watch = watch;
+        this.description = description;
     }
 
     /**
@@ -230,8 +238,8 @@ public final class RobustMutex {
     private boolean acquireContended(long timeoutNanos, boolean interruptible, int spins, long napNanos)
             throws InterruptedException {
         if (isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException((watch == null ? "" : watch.description() + ": ")
-                    + "already held by this thread, and not reentrant");
+            throw new IllegalMonitorStateException((watch == null ? description : watch.description())
+                    + ": already held by this thread, and not reentrant");
         }
         if (timeoutNanos != 0 && spin(spins)) {
             return true;

@@ -54,7 +54,7 @@ final class ListStore {
         this.name = name;
         this.what = "SharedList '" + name + "'";
         this.header = header;
-        this.mutex = new RobustMutex(header, LIST_MUTEX_OFFSET);
+        this.mutex = new RobustMutex(header, LIST_MUTEX_OFFSET, what + " mutex");
         this.maxElementBytes = maxElementBytes;
         this.slotBytes = slotBytes;
     }

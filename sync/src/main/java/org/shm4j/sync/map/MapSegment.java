@@ -89,9 +89,9 @@ final class MapSegment {
         this.mask = geometry.slots() - 1;
         this.arenaStart = S_SLOTS + 8L * geometry.slots();
         this.end = memory.byteSize();
-        this.mutex = new RobustMutex(memory, S_MUTEX);
-        this.arena = new SegmentArena(this, geometry.arenaSize());
         this.description = map.describe(this);
+        this.mutex = new RobustMutex(memory, S_MUTEX, description);
+        this.arena = new SegmentArena(this, geometry.arenaSize());
         RobustMutex.check(memory, S_MUTEX, description); // once per segment and view, as a structure's open checks
     }
 

@@ -305,7 +305,7 @@ public final class SharedRing {
         this.mask = cap - 1;
         this.maxMessageLength = RingHeaders.maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
-        this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET) : null;
+        this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers") : null;
         this.positionOffset = SyncLayout.ringConsumerPosition(kind == Kind.SPSC);
         this.recovery = new RingRecovery(block, data, positionOffset, what);
         this.description = what;
@@ -547,7 +547,10 @@ public final class SharedRing {
     public boolean offer(int type, byte[] source, int sourceOffset, int length) {
         try {
             checkMessage(type, length); // before the array range, which a negative length also fails
-            Objects.checkFromIndexSize(sourceOffset, length, source.length);
+            if (sourceOffset < 0 || sourceOffset > source.length - length) {
+                throw new IndexOutOfBoundsException(description + ": source bytes [" + sourceOffset + ", "
+                        + ((long) sourceOffset + length) + ") outside the " + source.length + "-byte array");
+            }
             long index = claim(length);
             if (index < 0) {
                 return false;

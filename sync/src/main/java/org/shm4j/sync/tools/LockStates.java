@@ -46,7 +46,7 @@ final class LockStates {
     /** @return the state of the robust mutex at {@code base} (a {@code SharedLock}, a writer, a ring's consumers) */
     static Map<String, Object> mutex(MemorySegment block, long base, String what) {
         RobustMutex.check(block, base, what);
-        RobustMutex mutex = new RobustMutex(block, base); // only its read accessors are called
+        RobustMutex mutex = new RobustMutex(block, base, what); // only its read accessors are called
         long word = (long) LONG.getVolatile(block, base + MUTEX_WORD);
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("held", word != 0);

@@ -98,7 +98,7 @@ class SharedListRecoveryTest {
      */
     private static void dieWithJournalCommitted(MemorySegment header, boolean insert, long id)
             throws InterruptedException {
-        assertThat(new RobustMutex(header, LIST_MUTEX_OFFSET).acquire(BOUND.toNanos(), false)).isTrue();
+        assertThat(new RobustMutex(header, LIST_MUTEX_OFFSET, "list mutex").acquire(BOUND.toNanos(), false)).isTrue();
         long size = header.get(JAVA_LONG, LIST_SIZE_OFFSET);
         byte[] value = element(id);
         header.set(JAVA_INT, LIST_SCRATCH_OFFSET, value.length);

@@ -160,6 +160,8 @@ class SharedRingTest {
             SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
             MemorySegment small = arena.allocate(8);
             assertThatThrownBy(() -> ring.offer(1, small, 0, 16)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> ring.offer(1, new byte[8], 4, 8)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage("ring 'ring': source bytes [4, 12) outside the 8-byte array");
             Arena closed = Arena.ofConfined();
             MemorySegment gone = closed.allocate(8);
             closed.close();
@@ -477,6 +479,20 @@ class SharedRingTest {
                     .isInstanceOf(IndexOutOfBoundsException.class);
             assertThatThrownBy(() -> SharedRing.format(raw, 4, SharedRing.Kind.SPSC, 1024))
                     .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    /** A handler that polls its own MPMC ring again is told which ring's turn it already holds. */
+    @Test
+    void shouldNameTheRingWhenAHandlerPollsItsOwnMpmcRing() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "jobs", SharedRing.Kind.MPMC, 1024);
+            assertThat(ring.offer(1, new byte[8], 0, 8)).isTrue();
+            assertThat(ring.offer(2, new byte[8], 0, 8)).isTrue();
+            assertThatThrownBy(() -> ring.poll((type, buffer, offset, length) -> ring.poll((t, b, o, l) -> { })))
+                    .isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessage("ring 'jobs' consumers: already held by this thread, and not reentrant");
+            assertThat(ring.poll((type, buffer, offset, length) -> assertThat(type).isEqualTo(2))).isEqualTo(1);
         }
     }
 
