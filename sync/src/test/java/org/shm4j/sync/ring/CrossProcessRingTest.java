@@ -327,6 +327,17 @@ class CrossProcessRingTest {
         }
     }
 
+    /** Waits (bounded) until the test sets {@code go}, in a child. */
+    private static void awaitGo(SharedLong go) {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (go.get() == 0) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("never told to go on");
+            }
+            LockSupport.parkNanos(1_000_000);
+        }
+    }
+
     /** Claims a message, says CLAIMED, waits (bounded) until the test sets "go", then writes and commits it. */
     public static final class SlowProducer {
         public static void main(String[] args) {
@@ -338,13 +349,7 @@ class CrossProcessRingTest {
                     throw new AssertionError("no room");
                 }
                 System.out.println("CLAIMED");
-                long deadline = System.nanoTime() + BOUND.toNanos();
-                while (go.get() == 0) {
-                    if (System.nanoTime() - deadline > 0) {
-                        throw new AssertionError("never told to go on");
-                    }
-                    LockSupport.parkNanos(1_000_000);
-                }
+                awaitGo(go);
                 claim.buffer().set(JAVA_BYTE, claim.offset(), (byte) 7);
                 if (!claim.tryCommit()) {
                     throw new AssertionError("skipped although alive");
@@ -377,13 +382,7 @@ class CrossProcessRingTest {
                     throw new AssertionError("no room");
                 }
                 System.out.println("CLAIMED");
-                long deadline = System.nanoTime() + BOUND.toNanos();
-                while (go.get() == 0) {
-                    if (System.nanoTime() - deadline > 0) {
-                        throw new AssertionError("never told to go on");
-                    }
-                    LockSupport.parkNanos(1_000_000);
-                }
+                awaitGo(go);
                 long at = SyncLayout.RING_HEADER_SIZE + (tail & (ring.capacity() - 1));
                 block.asSlice(at + 8, 56).fill((byte) 3);
                 LONG.setRelease(block, at, RingRecords.header(64, 3)); // its commit

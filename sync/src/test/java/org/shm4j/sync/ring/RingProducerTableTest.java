@@ -90,7 +90,10 @@ class RingProducerTableTest extends RawRingTest {
         assertThat(slotsNaming(ProducerMarks.THIS_PROCESS)).isEqualTo(1);
     }
 
-    /** A consumer's periodic check finds the ring empty: dead slots are retired, and no claim can be lost to it. */
+    /**
+     * A consumer's periodic check finds the ring empty: dead slots are retired, and the bound raised is the tail then,
+     * below which every claim was consumed.
+     */
     @Test
     void shouldRetireADeadProducerWhileTheRingIsEmpty() {
         SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
