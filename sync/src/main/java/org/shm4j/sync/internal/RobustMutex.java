@@ -98,7 +98,7 @@ public final class RobustMutex {
     private final MemorySegment segment;
     /** Publishes long waits for deadlock detection; null if this mutex's waits take no part. */
     private final DeadlockWatch watch;
-    /** What the mutex guards, for messages, if it has no watch (which names it then); else null. */
+    /** What the mutex guards, for messages ("ring 'jobs' consumers"). */
     private final String description;
 
     /**
@@ -109,19 +109,16 @@ public final class RobustMutex {
      * @param description what the mutex guards, for messages ("ring 'jobs' consumers")
      */
     public RobustMutex(MemorySegment segment, long base, String description) {
-        this(segment, base, null, description);
+        this(segment, base, description, null);
     }
 
     /**
-     * @param segment memory holding the mutex
-     * @param base    offset of the mutex's 40 bytes, 8-byte aligned
-     * @param watch   deadlock detection for its long waits, which also names the lock in messages
+     * @param segment     memory holding the mutex
+     * @param base        offset of the mutex's 40 bytes, 8-byte aligned
+     * @param description what the mutex guards, for messages ("lock 'orders'")
+     * @param watch       deadlock detection for its long waits, or null for none (a lock wrapped over raw memory)
      */
-    public RobustMutex(MemorySegment segment, long base, DeadlockWatch watch) {
-        this(segment, base, watch, null);
-    }
-
-    private RobustMutex(MemorySegment segment, long base, DeadlockWatch watch, String description) {
+    public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch) {
         this.segment = segment.asSlice(base, MUTEX_SIZE);
         this.watch = watch;
         this.description = description;
@@ -238,8 +235,7 @@ public final class RobustMutex {
     private boolean acquireContended(long timeoutNanos, boolean interruptible, int spins, long napNanos)
             throws InterruptedException {
         if (isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException((watch == null ? description : watch.description())
-                    + ": already held by this thread, and not reentrant");
+            throw new IllegalMonitorStateException(description + ": already held by this thread, and not reentrant");
         }
         if (timeoutNanos != 0 && spin(spins)) {
             return true;

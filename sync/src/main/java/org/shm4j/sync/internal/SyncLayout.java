@@ -103,6 +103,13 @@ public final class SyncLayout {
     public static final int RING_PRODUCER_SLOTS = 32;
     /** Ring producer id (claim marks, producer table): the pid in its low 22 bits, start-stamp bits above. */
     public static final int RING_PRODUCER_PID_BITS = 22;
+    /** Ring producer id: the mask of its pid bits. */
+    public static final int RING_PRODUCER_PID_MASK = (1 << RING_PRODUCER_PID_BITS) - 1;
+
+    /** @return the offset of the producer table's slot {@code slot} (an int) in a ring's header */
+    public static long ringProducerSlot(int slot) {
+        return RING_PRODUCERS_OFFSET + (long) slot * Integer.BYTES;
+    }
     /** Ring: header size; the data starts here. */
     public static final long RING_HEADER_SIZE = 1024;
     /** Ring record: header size (length int, type int); records are aligned to it. */

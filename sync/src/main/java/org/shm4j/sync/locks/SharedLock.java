@@ -96,7 +96,7 @@ public final class SharedLock extends TimedLock {
         RobustMutex.check(segment, 0, description);
         Blocks.requireZero(segment, SyncLayout.MUTEX_SIZE, SIZE, description);
         this.segment = segment;
-        this.mutex = new RobustMutex(segment, 0, watch());
+        this.mutex = new RobustMutex(segment, 0, description, watch());
         this.heap = heap;
         this.name = name;
     }

@@ -118,7 +118,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         this.description = description;
         WriteLock write = new WriteLock(segment, DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET),
                 WaitLayout.KIND_WRITE, description + " (write)"));
-        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.watch());
+        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.description(), write.watch());
         this.readLock = new ReadLock(segment);
         this.writeLock = write;
     }

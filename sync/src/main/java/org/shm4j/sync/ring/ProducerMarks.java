@@ -21,7 +21,7 @@ final class ProducerMarks {
     static final int THIS_PROCESS = id(ProcessHandle.current().pid(), ProcessIdentity.currentStartStamp());
 
     private static final int PID_BITS = SyncLayout.RING_PRODUCER_PID_BITS;
-    private static final int PID_MASK = (1 << PID_BITS) - 1;
+    private static final int PID_MASK = SyncLayout.RING_PRODUCER_PID_MASK;
     private static final int STAMP_MASK = (1 << (Integer.SIZE - PID_BITS)) - 1;
 
     private ProducerMarks() {

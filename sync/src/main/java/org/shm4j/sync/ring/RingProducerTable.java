@@ -6,9 +6,9 @@ import java.lang.invoke.VarHandle;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_ORPHAN_BOUND_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCER_SLOTS;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.ringProducerSlot;
 
 /**
  * The producer processes of an MPSC or MPMC {@link SharedRing}, named in its header, so that the stall rule can tell
@@ -69,7 +69,8 @@ final class RingProducerTable {
         }
         for (int pass = 0; pass < 2; pass++) {
             for (int slot = 0; slot < SLOTS; slot++) {
-                if (INT.compareAndSet(block, offset(slot), 0, self)) { // volatile CAS: before any claim's tail CAS
+                // volatile CAS: before any claim's tail CAS
+                if (INT.compareAndSet(block, ringProducerSlot(slot), 0, self)) {
                     return;
                 }
             }
@@ -110,7 +111,7 @@ final class RingProducerTable {
             if (id != 0 && id != ProducerMarks.THIS_PROCESS && !ProducerMarks.mayLive(id)) {
                 // volatile read after the probe: the dead process made every claim of its own before it
                 raiseOrphanBound((long) LONG.getVolatile(block, RING_TAIL_OFFSET));
-                retired |= INT.compareAndSet(block, offset(slot), id, 0); // volatile CAS: after the bound
+                retired |= INT.compareAndSet(block, ringProducerSlot(slot), id, 0); // volatile CAS: after the bound
             }
         }
         return retired;
@@ -128,10 +129,6 @@ final class RingProducerTable {
 
     /** @return the id in {@code slot}, 0 if free */
     int id(int slot) {
-        return (int) INT.getVolatile(block, offset(slot));
-    }
-
-    private static long offset(int slot) {
-        return RING_PRODUCERS_OFFSET + (long) slot * Integer.BYTES;
+        return (int) INT.getVolatile(block, ringProducerSlot(slot));
     }
 }

@@ -305,11 +305,11 @@ public final class SharedRing {
         this.mask = cap - 1;
         this.maxMessageLength = RingHeaders.maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
-        this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers") : null;
+        this.consumersName = what + " consumers";
+        this.consumers = kind == Kind.MPMC ? new RobustMutex(block, RING_CONSUMER_MUTEX_OFFSET, consumersName) : null;
         this.positionOffset = SyncLayout.ringConsumerPosition(kind == Kind.SPSC);
         this.recovery = new RingRecovery(block, data, positionOffset, what);
         this.description = what;
-        this.consumersName = what + " consumers";
         this.producers = kind == Kind.SPSC ? null : new RingProducerTable(block);
         this.stallRule = new RingStallRule(block, consumers, producers, positionOffset, recovery, consumersName,
                 stall);

@@ -227,9 +227,9 @@ final class BlockStates {
         if (!spsc) { // the processes named in the producer table, which the stall rule asks about a claim not marked
             List<Long> producerPids = new ArrayList<>();
             for (int slot = 0; slot < RING_PRODUCER_SLOTS; slot++) {
-                int id = (int) I32.getVolatile(header, RING_PRODUCERS_OFFSET + (long) slot * Integer.BYTES);
+                int id = (int) I32.getVolatile(header, ringProducerSlot(slot));
                 if (id != 0) {
-                    producerPids.add((long) (id & ((1 << RING_PRODUCER_PID_BITS) - 1)));
+                    producerPids.add((long) (id & RING_PRODUCER_PID_MASK));
                 }
             }
             state.put("producerPids", producerPids);

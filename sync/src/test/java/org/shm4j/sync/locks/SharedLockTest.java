@@ -156,6 +156,9 @@ class SharedLockTest {
             SharedLock wrapped = SharedLock.wrap(raw, 64);
             wrapped.lock();
             assertThat(wrapped.toString()).contains("held by pid");
+            assertThatThrownBy(wrapped::lock).isInstanceOf(IllegalMonitorStateException.class) // no watch names it
+                    .hasMessage("lock at 0x" + Long.toHexString(raw.address() + 64)
+                            + ": already held by this thread, and not reentrant");
             wrapped.unlock();
         }
     }

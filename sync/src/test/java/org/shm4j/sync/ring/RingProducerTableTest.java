@@ -16,6 +16,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_ORPHAN_BOUND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCER_SLOTS;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.ringProducerSlot;
 
 /**
  * The producer table of MPSC and MPMC rings, and the stall rule's use of it for a claim never marked (its producer
@@ -222,6 +223,6 @@ class RingProducerTableTest extends RawRingTest {
     private static long slot(int slot) {
         assertThat(RING_PRODUCERS_OFFSET + (long) RING_PRODUCER_SLOTS * Integer.BYTES).isLessThanOrEqualTo(
                 RING_HEADER_SIZE);
-        return RING_PRODUCERS_OFFSET + (long) slot * Integer.BYTES;
+        return ringProducerSlot(slot);
     }
 }
