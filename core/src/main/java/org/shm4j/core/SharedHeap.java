@@ -11,7 +11,6 @@ import org.shm4j.core.internal.ProcessIdentity;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -113,7 +112,9 @@ import java.util.function.Function;
  *
  * <h2>Validation</h2>
  * Opening checks the size, magic, layout version, header checksum and every fixed field; reading an entry checks its
- * checksum, name, offset, size and alignment. Any failure throws {@link ShmFormatException}; corrupted bytes never
+ * checksum, name, offset, size and alignment, and that the block starts at or after the end of the entry before it
+ * (blocks are allocated upwards, so an entry rewritten with a valid checksum still cannot make two blocks overlap).
+ * Any failure throws {@link ShmFormatException}; corrupted bytes never
  * cause an out-of-bounds access, a crash or a hang. Damaged mutable words (lock, removal word, attach slots) are not
  * detectable by a checksum; at worst they make an open or allocation wait its bounded time and throw.
  *
@@ -397,12 +398,7 @@ public final class SharedHeap implements AutoCloseable {
 
     /** @return every published block, in allocation order */
     public List<HeapBlock> blocks() {
-        int count = catalog.count();
-        List<HeapBlock> blocks = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            blocks.add(toBlock(catalog.entry(i)));
-        }
-        return blocks;
+        return catalog.entries().stream().map(this::toBlock).toList();
     }
 
     /** @return bytes left in the data area (before alignment padding) */
@@ -541,8 +537,7 @@ public final class SharedHeap implements AutoCloseable {
     }
 
     private HeapBlock toBlock(HeapCatalog.Entry entry) {
-        return new HeapBlock(entry.name(), new BlockType(entry.typeTag(), entry.layoutVersion()), entry.offset(),
-                entry.alignment(), memory.segment().asSlice(entry.offset(), entry.byteSize()));
+        return entry.block(memory.segment());
     }
 
     private HeapBlock checkType(HeapBlock block, BlockType type) {

@@ -220,13 +220,17 @@ public final class SharedMemory implements AutoCloseable {
      * Allocates {@code size} zeroed, page-aligned bytes of memory private to this process and shared by its threads.
      *
      * @throws IllegalArgumentException if {@code size <= 0}
+     * @throws ShmException if the process cannot get {@code size} bytes of native memory
      */
     public static SharedMemory anonymous(long size) {
         Checks.positive("size", size);
         Arena arena = Arena.ofShared();
         try {
             return new SharedMemory(null, null, arena, arena.allocate(size, PAGE_SIZE));
-        } catch (OutOfMemoryError | RuntimeException e) {
+        } catch (OutOfMemoryError e) { // the arena's native allocation failed (or its size overflowed), not the heap
+            arena.close();
+            throw new ShmException("not enough memory for an anonymous region: size=" + size + " bytes", e);
+        } catch (RuntimeException e) {
             arena.close();
             throw e;
         }

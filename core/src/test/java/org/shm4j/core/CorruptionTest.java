@@ -4,9 +4,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.ProcessIdentity;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -14,9 +16,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Damaged heap bytes give a clear {@link ShmException} or a heap that still works: never a crash, an out-of-bounds
@@ -109,6 +115,31 @@ class CorruptionTest {
         for (int trial = 0; trial < TRIALS; trial++) {
             int length = trial < 300 ? random.nextInt(catalogEnd + 64) : random.nextInt(image.length);
             assertThat(openAndUse(Arrays.copyOf(image, length), trial)).as("truncated to %d bytes", length).isFalse();
+        }
+    }
+
+    @Test
+    void shouldRefuseAnEntryRewrittenWithAValidChecksumToOverlapTheBlockBeforeIt() throws IOException {
+        Path file = dir.resolve("forged.heap");
+        Files.write(file, image);
+        try (SharedHeap heap = SharedHeap.open(file, QUICK)) {
+            long alpha = heap.lookup("alpha", TYPE).offset();
+            MemorySegment beta = heap.memory().segment().asSlice(HeapLayout.entryOffset(1), HeapLayout.ENTRY_LENGTH);
+            beta.set(JAVA_LONG, HeapLayout.ENTRY_OFFSET_OFFSET, alpha); // beta's bytes would be alpha's
+            CRC32C crc = new CRC32C();
+            crc.update(beta.asSlice(0, HeapLayout.ENTRY_CHECKSUM_OFFSET).asByteBuffer());
+            beta.set(JAVA_INT, HeapLayout.ENTRY_CHECKSUM_OFFSET, (int) crc.getValue());
+
+            String overlap = "has a corrupted catalog entry 1: block 'beta' at offset=" + alpha
+                    + " overlaps the block before it, which ends at " + (alpha + 8);
+            assertThat(heap.lookup("alpha", TYPE).byteSize()).isEqualTo(8);
+            assertThatThrownBy(() -> heap.lookup("beta", TYPE)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining(overlap);
+            assertThatThrownBy(() -> heap.find("final-block")).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining(overlap);
+            assertThatThrownBy(heap::blocks).isInstanceOf(ShmFormatException.class).hasMessageContaining(overlap);
+            assertThatThrownBy(() -> heap.allocate("added", TYPE, 16)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining(overlap);
         }
     }
 

@@ -292,6 +292,16 @@ class SharedMemoryTest {
     }
 
     @ParameterizedTest
+    @ValueSource(longs = {Long.MAX_VALUE, Long.MAX_VALUE / 2})
+    void shouldNameTheSizeWhenAnonymousMemoryCannotBeHad(long size) {
+        assertThatThrownBy(() -> SharedMemory.anonymous(size)).isExactlyInstanceOf(ShmException.class)
+                .hasMessage("not enough memory for an anonymous region: size=" + size + " bytes")
+                .hasCauseInstanceOf(OutOfMemoryError.class);
+        assertThatThrownBy(() -> SharedHeap.anonymous(size)).isExactlyInstanceOf(ShmException.class)
+                .hasMessageContaining("size=" + size);
+    }
+
+    @ParameterizedTest
     @ValueSource(longs = {0, -1, Long.MIN_VALUE})
     void shouldRejectNonPositiveSizes(long size) {
         String name = names.unique("size");

@@ -1,5 +1,7 @@
 package org.shm4j.core.internal;
 
+import org.shm4j.core.BlockType;
+import org.shm4j.core.HeapBlock;
 import org.shm4j.core.ShmFormatException;
 
 import java.lang.foreign.MemorySegment;
@@ -8,7 +10,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -48,6 +52,11 @@ public final class HeapCatalog {
     /** One validated catalog entry. */
     public record Entry(int index, String name, int typeTag, int layoutVersion, long offset, long byteSize,
                         long alignment) {
+        /** @return the block this entry names in {@code heap}, the whole heap's segment */
+        public HeapBlock block(MemorySegment heap) {
+            return new HeapBlock(name, new BlockType(typeTag, layoutVersion), offset, alignment,
+                    heap.asSlice(offset, byteSize));
+        }
     }
 
     /**
@@ -83,20 +92,57 @@ public final class HeapCatalog {
         return top;
     }
 
-    /** @return the published entry named {@code name}, or null */
+    /**
+     * @return the published entry named {@code name}, or null
+     * @throws ShmFormatException if an entry up to it is corrupted or overlaps the block before it
+     */
     public Entry find(byte[] name) {
         int count = count();
+        long previousEnd = geometry.dataOffset();
         for (int i = 0; i < count; i++) {
-            Entry entry = entry(i);
+            Entry entry = entryAfter(i, previousEnd);
             if (Arrays.equals(name, entry.name().getBytes(StandardCharsets.UTF_8))) {
                 return entry;
             }
+            previousEnd = entry.offset() + entry.byteSize();
         }
         return null;
     }
 
     /**
-     * Reads and validates entry {@code index} (below {@link #count()}).
+     * @return every published entry, in allocation order
+     * @throws ShmFormatException if an entry is corrupted or overlaps the block before it
+     */
+    public List<Entry> entries() {
+        int count = count();
+        List<Entry> entries = new ArrayList<>(count);
+        long previousEnd = geometry.dataOffset();
+        for (int i = 0; i < count; i++) {
+            Entry entry = entryAfter(i, previousEnd);
+            entries.add(entry);
+            previousEnd = entry.offset() + entry.byteSize();
+        }
+        return entries;
+    }
+
+    /**
+     * Reads and validates entry {@code index} (below {@link #count()}), which must start at or after
+     * {@code previousEnd}, the end of the block before it: blocks are allocated upwards and never move, so each
+     * block starting where the one before it ends, or later, is what keeps any two blocks apart.
+     *
+     * @throws ShmFormatException if the entry is corrupted or overlaps the block before it
+     */
+    public Entry entryAfter(int index, long previousEnd) {
+        Entry entry = entry(index);
+        if (entry.offset() < previousEnd) {
+            throw corrupt(index, "block '" + entry.name() + "' at offset=" + entry.offset()
+                    + " overlaps the block before it, which ends at " + previousEnd);
+        }
+        return entry;
+    }
+
+    /**
+     * Reads and validates entry {@code index} (below {@link #count()}) on its own, without the block before it.
      *
      * @throws ShmFormatException if the entry is corrupted
      */

@@ -1,6 +1,5 @@
 package org.shm4j.sync.tools;
 
-import org.shm4j.core.HeapBlock;
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
@@ -101,8 +100,7 @@ final class HeapScan {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("size", heap.byteSize());
         report.put("used", heap.byteSize() - heap.freeBytes());
-        List<HeapBlock> blocks = heap.blocks();
-        report.put("blocks", blocks.size());
+        report.put("blocks", CatalogEntries.read(heap).size());
         report.put("catalogCapacity", heap.catalogCapacity());
         HeapProcess creator = heap.creator();
         report.put("creator", process(creator));

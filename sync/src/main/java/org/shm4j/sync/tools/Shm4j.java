@@ -1,8 +1,8 @@
 package org.shm4j.sync.tools;
 
-import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmException;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.locks.WaitForGraph;
 
 import java.io.IOException;
@@ -190,15 +190,28 @@ public final class Shm4j {
         report.put("path", found.path().toString());
         report.putAll(HeapScan.summary(heap));
         List<Object> catalog = new ArrayList<>();
-        for (HeapBlock block : heap.blocks()) {
-            catalog.add(BlockStates.describe(heap, block));
+        for (CatalogEntries.Item item : CatalogEntries.read(heap)) {
+            catalog.add(item.block() != null ? BlockStates.describe(heap, item.block()) : damaged(item));
         }
         report.put("catalog", catalog);
-        WaitForGraph graph = WaitForGraph.snapshot(heap); // reads the wait table, if any waiter made one
-        report.put("waits", graph.edges().stream().map(Shm4j::edge).toList());
-        report.put("deadlocks", graph.cycles().stream().map(cycle -> cycle.stream().map(Shm4j::edge).toList())
-                .toList());
+        try {
+            WaitForGraph graph = WaitForGraph.snapshot(heap); // reads the wait table, if any waiter made one
+            report.put("waits", graph.edges().stream().map(Shm4j::edge).toList());
+            report.put("deadlocks", graph.cycles().stream().map(cycle -> cycle.stream().map(Shm4j::edge).toList())
+                    .toList());
+        } catch (ShmFormatException e) { // the wait table, or a damaged catalog entry before it
+            report.put("waits", List.of());
+            report.put("deadlocks", List.of());
+            report.put("waitsUnreadable", e.getMessage());
+        }
         return report;
+    }
+
+    private static Map<String, Object> damaged(CatalogEntries.Item item) {
+        Map<String, Object> entry = new LinkedHashMap<>();
+        entry.put("index", item.index());
+        entry.put("unreadable", item.damage());
+        return entry;
     }
 
     private static Map<String, Object> edge(WaitForGraph.Edge edge) {

@@ -34,9 +34,16 @@ final class Text {
             Map<?, ?> block = (Map<?, ?>) item;
             String state = block.containsKey("unreadable") ? "unreadable: " + block.get("unreadable")
                     : fields((Map<?, ?>) block.get("state"));
-            out.printf("  %-24s %-20s %s%n", block.get("name"), block.get("kind"), state);
+            if (block.containsKey("name")) {
+                out.printf("  %-24s %-20s %s%n", block.get("name"), block.get("kind"), state);
+            } else { // a damaged catalog entry: no name or kind can be trusted
+                out.printf("  %-45s %s%n", "catalog entry " + block.get("index"), state);
+            }
         }
         List<?> waits = (List<?>) report.get("waits");
+        if (report.containsKey("waitsUnreadable")) {
+            out.printf("waits: unreadable: %s%n", report.get("waitsUnreadable"));
+        }
         out.printf("waits longer than the deadlock threshold: %s%n", waits.isEmpty() ? "none" : waits.size());
         for (Object wait : waits) {
             out.printf("  %s%n", fields((Map<?, ?>) wait));

@@ -7,12 +7,14 @@ import org.shm4j.core.BlockType;
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
+import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.SharedBarrier;
 import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedCounter;
 import org.shm4j.sync.atomic.SharedCounters;
+import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.WaitLayout;
 import org.shm4j.sync.list.SharedList;
@@ -38,6 +40,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class Shm4jToolTest {
@@ -69,7 +72,7 @@ class Shm4jToolTest {
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> block(Map<String, Object> report, String name) {
-        return ((List<Map<String, Object>>) report.get("catalog")).stream().filter(b -> b.get("name").equals(name))
+        return ((List<Map<String, Object>>) report.get("catalog")).stream().filter(b -> name.equals(b.get("name")))
                 .findFirst().orElseThrow(() -> new AssertionError("no block " + name + " in " + report));
     }
 
@@ -216,6 +219,37 @@ class Shm4jToolTest {
             assertThat(list(report.get("catalog"))).map(block -> map(block))
                     .noneMatch(block -> block.containsKey("unreadable"));
             assertThat(map.size()).isEqualTo(500);
+        }
+    }
+
+    @Test
+    void shouldShowTheReadableBlocksOfAHeapWithADamagedCatalogEntry() {
+        String heapName = names.unique("tool-damaged");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLong.create(heap, "before", 3);
+            SharedLock.create(heap, "damaged");
+            SharedLong.create(heap, "after", 4);
+            SharedCounters.create(heap, "stats", 1); // its reader looks its block up by name: the lookup fails
+            long nameByte = HeapLayout.entryOffset(1) + HeapLayout.ENTRY_NAME_OFFSET;
+            heap.memory().segment().set(JAVA_BYTE, nameByte, (byte) 'D'); // its checksum no longer matches
+
+            Map<String, Object> report = json("inspect", heapName, "--json");
+            String damage = "heap " + heap.memory() + " has a corrupted catalog entry 1: checksum mismatch";
+            assertThat(report).containsEntry("blocks", 4L);
+            assertThat(list(report.get("catalog"))).hasSize(4);
+            assertThat(state(report, "before")).containsEntry("value", 3L);
+            assertThat(map(list(report.get("catalog")).get(1))).containsExactly(Map.entry("index", 1L),
+                    Map.entry("unreadable", damage));
+            assertThat(state(report, "after")).containsEntry("value", 4L);
+            assertThat(block(report, "stats")).containsEntry("kind", "SharedCounters")
+                    .containsEntry("unreadable", damage);
+            assertThat(report).containsEntry("waits", List.of());
+
+            Result text = run("inspect", heapName);
+            assertThat(text.code()).as(text.err()).isZero();
+            assertThat(text.out()).contains("4 blocks").contains("  catalog entry 1").contains("after")
+                    .contains("unreadable: " + damage);
+            assertThat(run("ls", "--json").code()).isZero();
         }
     }
 

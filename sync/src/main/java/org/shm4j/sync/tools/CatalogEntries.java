@@ -1,0 +1,45 @@
+package org.shm4j.sync.tools;
+
+import org.shm4j.core.HeapBlock;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.internal.HeapCatalog;
+import org.shm4j.core.internal.HeapHeader;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A heap's catalog read entry by entry, so that a report shows every readable block of a heap with a damaged entry
+ * ({@link SharedHeap#blocks()} throws for the whole catalog at its first damaged entry, as a program's open should).
+ */
+final class CatalogEntries {
+    private CatalogEntries() {
+    }
+
+    /** One catalog entry: its block, or (block null) why the entry cannot be read. */
+    record Item(int index, HeapBlock block, String damage) {
+    }
+
+    /** @return every published entry of {@code heap}, in allocation order, each read on its own */
+    static List<Item> read(SharedHeap heap) {
+        MemorySegment segment = heap.memory().segment();
+        String what = "heap " + heap.memory();
+        HeapHeader.Geometry geometry = HeapHeader.validateComplete(segment, what);
+        HeapCatalog catalog = new HeapCatalog(segment, geometry, what);
+        int count = catalog.count();
+        List<Item> items = new ArrayList<>(count);
+        long previousEnd = geometry.dataOffset();
+        for (int i = 0; i < count; i++) {
+            try {
+                HeapCatalog.Entry entry = catalog.entryAfter(i, previousEnd);
+                previousEnd = entry.offset() + entry.byteSize();
+                items.add(new Item(i, entry.block(segment), null));
+            } catch (ShmFormatException e) {
+                items.add(new Item(i, null, e.getMessage())); // where it ended is unknown: the next is checked as before
+            }
+        }
+        return items;
+    }
+}
