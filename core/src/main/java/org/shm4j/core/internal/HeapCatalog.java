@@ -52,6 +52,11 @@ public final class HeapCatalog {
     /** One validated catalog entry. */
     public record Entry(int index, String name, int typeTag, int layoutVersion, long offset, long byteSize,
                         long alignment) {
+        /** @return the offset just past the entry's block: where the next block may start, at the earliest */
+        public long end() {
+            return offset + byteSize;
+        }
+
         /** @return the block this entry names in {@code heap}, the whole heap's segment */
         public HeapBlock block(MemorySegment heap) {
             return new HeapBlock(name, new BlockType(typeTag, layoutVersion), offset, alignment,
@@ -81,6 +86,11 @@ public final class HeapCatalog {
         return count;
     }
 
+    /** @return where the data area, and so the first block, starts */
+    public long dataOffset() {
+        return geometry.dataOffset();
+    }
+
     /** @return the first free data offset, validated against the data area */
     public long top() {
         // acquire: pairs with the release store in append
@@ -104,7 +114,7 @@ public final class HeapCatalog {
             if (Arrays.equals(name, entry.name().getBytes(StandardCharsets.UTF_8))) {
                 return entry;
             }
-            previousEnd = entry.offset() + entry.byteSize();
+            previousEnd = entry.end();
         }
         return null;
     }
@@ -120,7 +130,7 @@ public final class HeapCatalog {
         for (int i = 0; i < count; i++) {
             Entry entry = entryAfter(i, previousEnd);
             entries.add(entry);
-            previousEnd = entry.offset() + entry.byteSize();
+            previousEnd = entry.end();
         }
         return entries;
     }
@@ -184,8 +194,7 @@ public final class HeapCatalog {
         long top = top();
         long end = geometry.dataOffset();
         if (count > 0) {
-            Entry last = entry(count - 1);
-            end = last.offset() + last.byteSize();
+            end = entry(count - 1).end();
         }
         if (top < end) {
             throw new ShmFormatException(what + " has allocTop=" + top + " below the end of its last block, " + end);

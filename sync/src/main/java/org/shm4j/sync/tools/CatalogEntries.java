@@ -22,24 +22,33 @@ final class CatalogEntries {
     record Item(int index, HeapBlock block, String damage) {
     }
 
+    /** @return how many entries {@code heap}'s catalog has published, damaged or not (none is read) */
+    static int count(SharedHeap heap) {
+        return catalog(heap).count();
+    }
+
     /** @return every published entry of {@code heap}, in allocation order, each read on its own */
     static List<Item> read(SharedHeap heap) {
         MemorySegment segment = heap.memory().segment();
-        String what = "heap " + heap.memory();
-        HeapHeader.Geometry geometry = HeapHeader.validateComplete(segment, what);
-        HeapCatalog catalog = new HeapCatalog(segment, geometry, what);
+        HeapCatalog catalog = catalog(heap);
         int count = catalog.count();
         List<Item> items = new ArrayList<>(count);
-        long previousEnd = geometry.dataOffset();
+        long previousEnd = catalog.dataOffset();
         for (int i = 0; i < count; i++) {
             try {
                 HeapCatalog.Entry entry = catalog.entryAfter(i, previousEnd);
-                previousEnd = entry.offset() + entry.byteSize();
+                previousEnd = entry.end();
                 items.add(new Item(i, entry.block(segment), null));
             } catch (ShmFormatException e) {
                 items.add(new Item(i, null, e.getMessage())); // where it ended is unknown: the next is checked as before
             }
         }
         return items;
+    }
+
+    private static HeapCatalog catalog(SharedHeap heap) {
+        MemorySegment segment = heap.memory().segment();
+        String what = "heap " + heap.memory();
+        return new HeapCatalog(segment, HeapHeader.validateComplete(segment, what), what);
     }
 }

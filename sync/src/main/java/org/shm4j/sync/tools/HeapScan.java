@@ -100,7 +100,7 @@ final class HeapScan {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("size", heap.byteSize());
         report.put("used", heap.byteSize() - heap.freeBytes());
-        report.put("blocks", CatalogEntries.read(heap).size());
+        report.put("blocks", CatalogEntries.count(heap));
         report.put("catalogCapacity", heap.catalogCapacity());
         HeapProcess creator = heap.creator();
         report.put("creator", process(creator));
