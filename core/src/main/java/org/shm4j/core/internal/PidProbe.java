@@ -31,13 +31,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 public final class PidProbe {
     /** {@code EPERM} on Linux: the process exists but the caller may not signal it. */
     private static final int EPERM = 1;
-    private static final Linked LINKED = link();
+    private static final Downcall LINKED = link();
     private static final MethodHandle KILL = LINKED.handle();
     private static final VarHandle ERRNO = Linker.Option.captureStateLayout().varHandle(groupElement("errno"));
-
-    /** The {@code kill} downcall, or null and why there is none. */
-    private record Linked(MethodHandle handle, String fallbackReason) {
-    }
 
     private PidProbe() {
     }
@@ -49,7 +45,7 @@ public final class PidProbe {
 
     /** @return why {@link #exists(long)} cannot ask the kernel (it then answers false), or empty if it can */
     public static Optional<String> fallbackReason() {
-        return Optional.ofNullable(LINKED.fallbackReason());
+        return LINKED.reason();
     }
 
     /**
@@ -73,27 +69,27 @@ public final class PidProbe {
         }
     }
 
-    private static Linked link() {
+    private static Downcall link() {
         String os = System.getProperty("os.name", "");
         if (!os.toLowerCase(Locale.ROOT).contains("linux")) {
-            return new Linked(null, "the kill(2) probe is used on Linux only; this is " + os);
+            return Downcall.none("the kill(2) probe is used on Linux only; this is " + os);
         }
         Module module = PidProbe.class.getModule();
         String flag = "--enable-native-access=" + (module.isNamed() ? module.getName() : "ALL-UNNAMED");
         if (!module.isNativeAccessEnabled()) {
-            return new Linked(null, "native access is not enabled for " + module + "; start java with " + flag
+            return Downcall.none("native access is not enabled for " + module + "; start java with " + flag
                     + " to ask the kernel about pids that /proc does not show");
         }
         try {
             Linker linker = Linker.nativeLinker();
             Optional<MemorySegment> kill = linker.defaultLookup().find("kill");
             if (kill.isEmpty()) {
-                return new Linked(null, "the C library has no kill function");
+                return Downcall.none("the C library has no kill function");
             }
-            return new Linked(linker.downcallHandle(kill.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
-                    Linker.Option.captureCallState("errno")), null);
+            return Downcall.of(linker.downcallHandle(kill.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
+                    Linker.Option.captureCallState("errno")));
         } catch (IllegalCallerException | UnsupportedOperationException e) {
-            return new Linked(null, "native access was refused: " + e.getMessage());
+            return Downcall.none("native access was refused: " + e.getMessage());
         }
     }
 }

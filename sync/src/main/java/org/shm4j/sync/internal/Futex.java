@@ -1,20 +1,19 @@
 package org.shm4j.sync.internal;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.Downcall;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.util.Locale;
 import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * Linux {@code futex(2)} WAIT and WAKE on a 32-bit word in shared memory, called through {@link Linker}. The shared
+ * Linux {@code futex(2)} WAIT and WAKE on a 32-bit word in shared memory, called through {@link java.lang.foreign.Linker}. The shared
  * (not {@code FUTEX_PRIVATE_FLAG}) operations are used, so waiter and waker may be in different processes.
  *
  * <p>Available only on Linux x86-64 and aarch64, when this class's module has native access enabled
@@ -29,15 +28,11 @@ public final class Futex {
 
     private static final int FUTEX_WAIT = 0;
     private static final int FUTEX_WAKE = 1;
-    private static final long SYS_FUTEX = futexSyscallNumber();
-    private static final Linked LINKED = link();
+    private static final long SYS_FUTEX = Syscalls.number(202, 98);
+    private static final Downcall LINKED = link();
     private static final MethodHandle SYSCALL = LINKED.handle();
     private static final ThreadLocal<MemorySegment> TIMESPEC =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16, 8));
-
-    /** The {@code syscall} downcall, or null and why there is none. */
-    private record Linked(MethodHandle handle, String fallbackReason) {
-    }
 
     private Futex() {
     }
@@ -49,7 +44,7 @@ public final class Futex {
 
     /** @return why futex is not used (waits spin and park instead), or empty if it is used */
     public static Optional<String> fallbackReason() {
-        return Optional.ofNullable(LINKED.fallbackReason());
+        return LINKED.reason();
     }
 
     /**
@@ -82,36 +77,31 @@ public final class Futex {
         }
     }
 
-    private static Linked link() {
+    private static Downcall link() {
         if (SYS_FUTEX <= 0) {
-            return new Linked(null, "futex needs Linux on x86-64 or aarch64; this is " + System.getProperty("os.name")
+            return Downcall.none("futex needs Linux on x86-64 or aarch64; this is " + System.getProperty("os.name")
                     + " on " + System.getProperty("os.arch"));
         }
         if ("false".equals(System.getProperty("shm4j.futex"))) {
-            return new Linked(null, "turned off by -Dshm4j.futex=false");
+            return Downcall.none("turned off by -Dshm4j.futex=false");
         }
         Module module = Futex.class.getModule();
         if (!module.isNativeAccessEnabled()) {
             return refused("native access is not enabled for " + module);
         }
         try {
-            Linker linker = Linker.nativeLinker();
-            Optional<MemorySegment> syscall = linker.defaultLookup().find("syscall");
-            if (syscall.isEmpty()) {
-                return new Linked(null, "the C library has no syscall function");
-            }
-            return new Linked(linker.downcallHandle(syscall.get(),
-                    // addresses pass as 64-bit integers: no MemorySegment to allocate per call
-                    FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
-                            JAVA_INT),
-                    Linker.Option.firstVariadicArg(1)), null);
+            // addresses pass as 64-bit integers: no MemorySegment to allocate per call
+            return Syscalls.link(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG,
+                            JAVA_LONG, JAVA_INT))
+                    .map(Downcall::of)
+                    .orElseGet(() -> Downcall.none("the C library has no syscall function"));
         } catch (IllegalCallerException | UnsupportedOperationException e) {
             return refused("native access was refused: " + e.getMessage());
         }
     }
 
     /** @return no futex because native access is not granted; logged once, since this runs in class init */
-    private static Linked refused(String why) {
+    private static Downcall refused(String why) {
         Module module = Futex.class.getModule();
         // named: core's module too, whose liveness check of owners hidden by hidepid=2 also calls native code
         String flag = "--enable-native-access=" + (module.isNamed()
@@ -119,17 +109,7 @@ public final class Futex {
         String reason = why + "; start java with " + flag + " to use futex";
         System.getLogger(LOGGER).log(System.Logger.Level.WARNING, "shm4j blocking waits spin and park instead of "
                 + "using futex: " + reason + " (or with -Dshm4j.futex=false to choose spinning and parking quietly)");
-        return new Linked(null, reason);
+        return Downcall.none(reason);
     }
 
-    private static long futexSyscallNumber() {
-        if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-            return -1;
-        }
-        return switch (System.getProperty("os.arch", "")) {
-            case "amd64", "x86_64" -> 202;
-            case "aarch64" -> 98;
-            default -> -1;
-        };
-    }
 }

@@ -39,8 +39,25 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * waiters bit set if others are counted there, since they may still be blocked; this costs at most one spurious
  * wake.
  *
- * <p>Costs: an uncontended acquire + release is two atomics (the CAS that takes the word, the CAS that gives it back,
- * which also checks that the word is this process's) and three plain accesses to the owner thread field (record,
+ * <p>Release by store ({@link #ASYMMETRIC}). In a process registered for {@link Membarrier}, a release reads the
+ * word (plain: only a waiter's bit can change it while this process holds it), and if it is exactly this process's
+ * word, frees it with a release store, then reads the wake word and wakes through it if it counts sleepers; a word
+ * with the waiters bit takes the CAS path's slow branch. No atomic instruction and no fence: on x86 the CPU may let
+ * that read of the wake word pass the store, so a waiter that counted itself just then can be missed. Waiters make
+ * up for it ({@link WakeWord#sleep}): once counted they look at the lock word again, their first futex sleep lasts
+ * at most {@link WakeWord#FIRST_SLEEP_NANOS}, and before sleeping longer they call {@link Membarrier#barrier()}, after
+ * which every release made before it is visible to them, while every release after it reads their count. The cost
+ * of a fence moves from every release to a waiter's long sleep (about 2 µs, once per sleep that no wake ended); in
+ * the two-thread benchmark, where wakes come within microseconds, no barrier is made at all. A waker takes the
+ * count of the sleepers it wakes off the wake word itself, so that the holder's next releases, which look at the
+ * count, do not wake them again while they are on their way out of the kernel (measured: contended lock + unlock
+ * 33 ops/µs with the count left to the sleepers, 80-90 with the waker taking it). Processes with and without
+ * {@code membarrier} share mutexes: the CAS release still wakes by the waiters bit, which a sleeper puts back on a
+ * hold that lacks it after its barrier.
+ *
+ * <p>Costs: an uncontended acquire + release is one atomic where releases are stores (the CAS that takes the word;
+ * the release's read of the word and of the wake word are on the same cache line), two where they are CASes (the
+ * second also checks that the word is this process's), and three plain accesses to the owner thread field (record,
  * check, clear), each method reading the segment field once into a local (re-reading the field after each atomic
  * makes the JIT check the segment again). A lock object calls the static {@link #tryAcquire(MemorySegment, long)} and
  * {@link #release(MemorySegment, long, boolean, String)} on a segment it holds itself: going through this object's
@@ -61,8 +78,9 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  *
  * <p>Invariants: word != 0 iff the mutex is held; the owner thread field is written only by the owner, after its CAS
  * and before its release (so a thread of the owner's process that did not lock sees 0 or another id there, never its
- * own); heldSince is set only by a waiter that announced itself with the waiters bit and cleared by the releaser that
- * saw that bit, so the uncontended path touches neither it nor the wake word. A blocked waiter wakes at least every
+ * own); heldSince is set only by a waiter that announced itself with the waiters bit and cleared by a releaser that
+ * saw that bit or a count of sleepers, so the uncontended path does not touch it, and reads the wake word only when
+ * it releases with a store. A blocked waiter wakes at least every
  * {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline and its interrupt status.
  *
  * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
@@ -90,6 +108,11 @@ public final class RobustMutex {
      * see {@link #block}.
      */
     private static final long NAP_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
+    /**
+     * True if this process releases with a store and a read instead of a CAS (see the class doc): it is registered
+     * for {@link Membarrier}, so a waiter in any process can make this process's stores visible before it sleeps.
+     */
+    static final boolean ASYMMETRIC = Membarrier.isAvailable();
     private static final long PID = ProcessHandle.current().pid() & LOCK_PID_MASK;
     /** This process's locked word: its token's start bits high (never 0: see {@link ProcessIdentity}), pid low. */
     private static final long LOCKED = (ProcessIdentity.currentToken() & 0xFFFF_FFFFL) << 32 | PID;
@@ -378,10 +401,25 @@ public final class RobustMutex {
         }
         // opaque: the owner's own field; the release below orders it before the next owner's write
         LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L);
-        // volatile: releases the guarded data; it fails if a waiter set its bit, or if the word is another process's
-        if (!LONG.compareAndSet(s, base + MUTEX_WORD, LOCKED, 0L)) {
-            releaseContended(s, base, me, wakeAll, what);
+        if (ASYMMETRIC) {
+            // plain: this process holds the word, which only a waiter's bit can change meanwhile (see the class doc)
+            if ((long) LONG.get(s, base + MUTEX_WORD) == LOCKED) {
+                LONG.setRelease(s, base + MUTEX_WORD, 0L); // release: publishes the guarded data, frees the word
+                // a compiler barrier (no instruction on x86; HotSpot keeps every memory access on its side of a
+                // fence): the wake word is read after the store above. The CPU may still let that read pass the
+                // store: a sleeper's membarrier covers that (WakeWord.sleep), instead of a StoreLoad fence here.
+                VarHandle.releaseFence();
+                if (WakeWord.countsSleepers(WakeWord.readAfterRelease(s, base))) {
+                    LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L); // opaque: diagnostics, as in releaseContended
+                    WakeWord.wakeAfterRelease(s, base, wakeAll);
+                }
+                return;
+            }
+        } else if (LONG.compareAndSet(s, base + MUTEX_WORD, LOCKED, 0L)) {
+            // volatile: releases the guarded data; fails if a waiter set its bit, or if the word is another process's
+            return;
         }
+        releaseContended(s, base, me, wakeAll, what);
     }
 
     /** The slow path of {@link #release}: the waiters bit is set, or the thread id matched another process's. */
@@ -484,7 +522,23 @@ public final class RobustMutex {
         if ((long) LONG.getOpaque(segment, MUTEX_HELD_SINCE) == 0) { // opaque: diagnostics
             LONG.compareAndSet(segment, MUTEX_HELD_SINCE, 0L, System.currentTimeMillis());
         }
-        return WakeWord.sleep(segment, 0, step, wakes, maxBlockNanos);
+        return WakeWord.sleep(segment, 0, step, wakes, w | LOCK_WAITERS, maxBlockNanos);
+    }
+
+    /** @return true if the lock word of the mutex at {@code base} is {@code word} (a volatile read) */
+    static boolean isWord(MemorySegment s, long base, long word) {
+        return (long) LONG.getVolatile(s, base + MUTEX_WORD) == word;
+    }
+
+    /**
+     * For a counted sleeper after {@link Membarrier#barrier()}: whether the mutex is still held, with the waiters bit
+     * on its word (put back with a CAS if the hold lacks it: a releaser that frees with a CAS wakes only then).
+     *
+     * @return false if the word is free or changed under the CAS: the sleeper looks again
+     */
+    static boolean isHeldAnnounced(MemorySegment s, long base) {
+        long w = (long) LONG.getVolatile(s, base + MUTEX_WORD);
+        return w != 0 && ((w & LOCK_WAITERS) != 0 || LONG.compareAndSet(s, base + MUTEX_WORD, w, w | LOCK_WAITERS));
     }
 
     /** {@link DeadlockWatch#poll}, passing a wake on (see {@link #passOnWakeIfSlept}) when it picks this waiter. */

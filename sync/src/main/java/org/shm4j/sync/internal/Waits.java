@@ -31,11 +31,16 @@ public final class Waits {
      * @return {@code step + 1}
      */
     public static int idle(int step, MemorySegment segment, long offset, int expected, long maxBlockNanos) {
-        if (step >= Backoff.PARK_FROM && Futex.isAvailable() && !Thread.currentThread().isVirtual()) {
+        if (blocksInFutex(step)) {
             Futex.await(segment.address() + offset, expected, Math.max(1, maxBlockNanos));
             return step + 1;
         }
         return Backoff.idle(step, maxBlockNanos);
+    }
+
+    /** @return true if {@link #idle} at {@code step} blocks in a futex wait (else it spins, yields or parks) */
+    static boolean blocksInFutex(int step) {
+        return step >= Backoff.PARK_FROM && Futex.isAvailable() && !Thread.currentThread().isVirtual();
     }
 
     /**

@@ -2,6 +2,7 @@ package org.shm4j.sync.internal;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_SLEEPERS_MASK;
@@ -33,6 +34,12 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKE_SEQ_ONE;
  * out, or early when a release for counted sleepers wakes the word.
  */
 final class WakeWord {
+    /**
+     * The longest first futex sleep of a counted waiter where releases are stores: a late wake in the one window
+     * left (see {@link #sleep}) costs at most this.
+     */
+    static final long FIRST_SLEEP_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
 
@@ -70,13 +77,25 @@ final class WakeWord {
     }
 
     /**
-     * For a waiter that announced itself with the waiters bit: counts it in the wake word (unless the count is full:
-     * it then sleeps uncounted, and releasers wake anyway), blocks while the word is unchanged, and takes the count
-     * back.
+     * For a waiter that announced itself with the waiters bit on the lock word {@code announced}: counts it in the
+     * wake word (unless the count is full: it then sleeps uncounted, and releasers wake anyway), blocks while the word
+     * is unchanged, and takes the count back.
      *
-     * @return {@code step + 1}, or {@code step} if the wake word changed before the waiter was counted (look again)
+     * <p>Where releasers free the lock word with a store ({@link RobustMutex#ASYMMETRIC}), the waiter looks at the
+     * lock word again once counted (a release that overwrote its bit before that is seen), and its first futex sleep
+     * lasts at most {@link #FIRST_SLEEP_NANOS}: a releaser's read of the wake word may have passed its own store in
+     * the CPU and missed the count just made, a window of nanoseconds. A sleep that ends with the wake word
+     * unchanged is followed by {@link Membarrier#barrier()}, after which every release that came before is visible:
+     * if the lock word still shows a hold (its bit put back if a later holder's word lacks it), that hold's release
+     * comes after the barrier and reads the count, so the rest of the sleep is safe. A sleep that a release ends
+     * costs no barrier, so waiters taking turns with a running holder, woken within microseconds, never make one.
+     *
+     * @param wakes     the wake word, read before the lock word
+     * @param announced the lock word with the waiters bit, as this waiter saw or set it
+     * @return {@code step + 1}, or {@code step} if the wake word or the lock word changed before the waiter was
+     *         counted (look again)
      */
-    static int sleep(MemorySegment s, long base, int step, int wakes, long maxBlockNanos) {
+    static int sleep(MemorySegment s, long base, int step, int wakes, long announced, long maxBlockNanos) {
         if ((wakes & MUTEX_SLEEPERS_MASK) == MUTEX_SLEEPERS_MASK) {
             return idle(s, base, step, wakes, maxBlockNanos);
         }
@@ -84,11 +103,61 @@ final class WakeWord {
         if (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, wakes + 1)) {
             return step;
         }
+        int counted = wakes + 1;
         try {
-            return idle(s, base, step, wakes + 1, maxBlockNanos);
+            if (!RobustMutex.ASYMMETRIC) {
+                return idle(s, base, step, counted, maxBlockNanos);
+            }
+            if (!RobustMutex.isWord(s, base, announced)) {
+                return step; // released (its store overwrote the bit) or taken again meanwhile: look again
+            }
+            if (!Waits.blocksInFutex(step) || maxBlockNanos <= FIRST_SLEEP_NANOS) {
+                return idle(s, base, step, counted, maxBlockNanos); // short, or a park whose poll bounds a late wake
+            }
+            long start = System.nanoTime();
+            int next = idle(s, base, step, counted, FIRST_SLEEP_NANOS);
+            if (read(s, base) != counted) {
+                return next; // woken, or another waiter counted: the caller looks again
+            }
+            Membarrier.barrier(); // every release before this point is now visible here
+            if (!RobustMutex.isHeldAnnounced(s, base)) {
+                return next;
+            }
+            long left = maxBlockNanos - (System.nanoTime() - start);
+            return left <= 0 ? next : idle(s, base, step, counted, left);
         } finally {
-            INT.getAndAdd(s, base + MUTEX_WAKES, -1); // the count includes this waiter: no borrow from the sequence
+            uncount(s, base, counted);
         }
+    }
+
+    /**
+     * Takes a sleeper's count back when it stops sleeping, unless a waker took it already: a waker that moves the
+     * sequence on takes one count down (all, to wake all) for the sleepers it wakes, so that the next release of a
+     * hold without the waiters bit does not wake the same sleepers again while they are still on their way out of
+     * the kernel. A sleeper that finds the sequence moved on since it counted itself leaves the count alone.
+     *
+     * @param counted the wake word as the sleeper's counting CAS left it
+     */
+    static void uncount(MemorySegment s, long base, int counted) {
+        int sequence = counted & ~MUTEX_SLEEPERS_MASK;
+        while (true) {
+            int now = read(s, base);
+            if ((now & ~MUTEX_SLEEPERS_MASK) != sequence || (now & MUTEX_SLEEPERS_MASK) == 0) {
+                return; // a waker took this count (or another's: a count too high costs one spare wake, no more)
+            }
+            if (INT.compareAndSet(s, base + MUTEX_WAKES, now, now - 1)) { // volatile: as the counting CAS
+                return;
+            }
+        }
+    }
+
+    /**
+     * @return the wake word, read by a releaser right after it freed the lock word with a store (see
+     *         {@link RobustMutex#ASYMMETRIC})
+     */
+    static int readAfterRelease(MemorySegment s, long base) {
+        // opaque: a racy read of a word others change; the releaser's fence keeps it after its store in the JIT
+        return (int) INT.getOpaque(s, base + MUTEX_WAKES);
     }
 
     /**
@@ -109,9 +178,13 @@ final class WakeWord {
      */
     static void wakeAfterRelease(MemorySegment s, long base, boolean wakeAll) {
         int wakes;
+        int next;
         do { // volatile, after the lock word is free: a waiter that read the old wake word before that sees it change
             wakes = read(s, base);
-        } while (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, (wakes + MUTEX_WAKE_SEQ_ONE) & MUTEX_WAKES_MASK));
+            int sleepers = wakes & MUTEX_SLEEPERS_MASK;
+            int left = wakeAll ? 0 : Math.max(0, sleepers - 1); // the sleepers woken leave the count now (uncount)
+            next = (wakes & ~MUTEX_SLEEPERS_MASK) + MUTEX_WAKE_SEQ_ONE & MUTEX_WAKES_MASK | left;
+        } while (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, next));
         if (countsSleepers(wakes)) {
             Waits.wake(s, base + MUTEX_WAKES, wakeAll ? Integer.MAX_VALUE : 1);
         }

@@ -25,18 +25,24 @@ import java.util.Optional;
  *     process's start stamp (on Linux its start time in clock ticks since boot; all ones if the OS does not tell, or
  *     if those bits are 0: never 0, so a held word with 0 there is refused when the lock is opened, and taken over as
  *     a dead owner's if met later); with the pid it tells a dead owner from a recycled pid</td><td>64-bit CAS to
- *     acquire (acquire semantics); CAS to 0 to release (release semantics), getAndSet 0 if bit 30 was set</td></tr>
+ *     acquire (acquire semantics). Release: a plain read that finds the word as this process wrote it, then a
+ *     release store of 0, in a process registered for {@code membarrier} (Linux 4.16+, native access; see
+ *     "Waiting"); else a CAS to 0 (release semantics); getAndSet 0 if bit 30 was set</td></tr>
  * <tr><td>8</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free (and, after a take-over,
  *     the dead owner's until the new owner writes its own)</td><td>opaque, written by the owner after its CAS and
  *     cleared before its release</td></tr>
  * <tr><td>16</td><td>4</td><td>flags</td><td>bit 0 = the previous owner died holding the lock; the protected data is
  *     inconsistent until {@link #markConsistent()}</td><td>volatile</td></tr>
  * <tr><td>20</td><td>4</td><td>wakes</td><td>the futex word blocked waiters sleep on: bits 0..14 = how many
- *     waiters are in (or about to enter) futex wait, at least the number blocked (one more for each waiter killed
- *     while counted; at 0x7FFF waiters sleep uncounted), bits 15..30 = wake sequence, bit 31 = 0. A releaser that
- *     saw bit 30 adds 1 to the sequence (modulo 2^16) after it frees the word, then wakes one waiter if the count
- *     was not 0</td><td>CAS (volatile): a waiter counts itself after it read the sequence and saw bit 30 set on the
- *     word; the releaser moves the sequence after its getAndSet</td></tr>
+ *     waiters are in (or about to enter) futex wait and not woken yet, at least the number blocked (one more for
+ *     each waiter killed while counted, or that stopped waiting after a wake meant for another, until a wake takes
+ *     it down; at 0x7FFF waiters sleep uncounted), bits 15..30 = wake sequence, bit 31 = 0. A releaser that saw bit
+ *     30, or (releasing with a store) a count that is not 0, adds 1 to the sequence (modulo 2^16) and takes 1 off
+ *     the count (all, to wake all) after it frees the word, then wakes one waiter if the count was not 0; a waiter
+ *     that stops sleeping takes its own count off only if the sequence has not moved since it counted
+ *     itself</td><td>CAS (volatile): a waiter counts itself after it read the sequence and saw bit 30 set on the
+ *     word; the releaser moves the sequence after it freed the word. A releaser with a store reads it opaque right
+ *     after its store (no fence between: a sleeper's {@code membarrier} stands in for one)</td></tr>
  * <tr><td>24</td><td>8</td><td>heldSinceMillis</td><td>epoch ms at which a blocked waiter first saw the current
  *     owner holding the lock; 0 if none. Set only after the waiter set bit 30; cleared by a releaser that saw bit
  *     30</td><td>opaque, set by CAS</td></tr>
@@ -51,7 +57,14 @@ import java.util.Optional;
  * A contended {@code lock} reads the word a few times (none while others are blocked; longer for a
  * {@linkplain #newCondition() condition}'s waiter re-taking the lock from its signaller), then blocks: with futex on
  * Linux when native access is enabled ({@code --enable-native-access}), so an idle waiter uses no CPU and is woken by
- * the release; otherwise it parks for up to 1 ms at a time. A blocked waiter wakes at least every 50 ms to check that
+ * the release; otherwise it parks for up to 1 ms at a time. Where the process can also register for Linux
+ * {@code membarrier} (expedited global, Linux 4.16+; {@code -Dshm4j.membarrier=false} turns it off), {@code unlock}
+ * frees the word with a plain store instead of an atomic instruction (an uncontended lock + unlock about a quarter
+ * cheaper on the bench machine), and a waiter that slept 100 µs with no wake calls {@code membarrier} once (a few
+ * µs: the CPUs running registered processes drain their stores) before it sleeps longer. The one race this leaves
+ * (a release whose store the CPU had not yet made visible while the waiter counted itself) delays that waiter's wake
+ * by at most those 100 µs; a process without {@code membarrier} waiting on a lock released by one with it may, in
+ * that race, wake up to 50 ms late. A blocked waiter wakes at least every 50 ms to check that
  * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status. Not fair: a
  * running thread may take the lock again before the waiter it woke, as with {@code ReentrantLock}; that waiter then
  * waits up to 50 µs before it blocks again, so that a thread taking the lock in a loop is not slowed by a wake call

@@ -225,19 +225,26 @@ class SharedLockTest {
     void shouldAcceptAWakeWordWithBit31ClearAndRefuseOthers() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment raw = arena.allocate(64, 64);
-            raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, SyncLayout.MUTEX_WAKES_MASK); // every sleeper, last sequence
+            int lastSequence = SyncLayout.MUTEX_WAKES_MASK - SyncLayout.MUTEX_SLEEPERS_MASK;
+            raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, lastSequence); // no sleeper, last sequence
             SharedLock lock = SharedLock.wrap(raw, 0);
             lock.lock();
             lock.unlock();
             assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES)).as("left alone by an uncontended lock + unlock")
-                    .isEqualTo(SyncLayout.MUTEX_WAKES_MASK);
-            raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, SyncLayout.MUTEX_WAKES_MASK - SyncLayout.MUTEX_SLEEPERS_MASK);
+                    .isEqualTo(lastSequence);
             lock.lock();
             long word = raw.get(JAVA_LONG, SyncLayout.MUTEX_WORD);
             raw.set(JAVA_LONG, SyncLayout.MUTEX_WORD, word | SyncLayout.LOCK_WAITERS); // as a waiter announces itself
             lock.unlock();
             assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES)).as("the last sequence wraps to 0, bit 31 clear")
                     .isZero();
+            raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, SyncLayout.MUTEX_WAKES_MASK); // every sleeper, last sequence
+            lock.lock();
+            word = raw.get(JAVA_LONG, SyncLayout.MUTEX_WORD);
+            raw.set(JAVA_LONG, SyncLayout.MUTEX_WORD, word | SyncLayout.LOCK_WAITERS);
+            lock.unlock();
+            assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES)).as("one sleeper woken and its count taken, the "
+                    + "sequence wrapped, bit 31 clear").isEqualTo(SyncLayout.MUTEX_SLEEPERS_MASK - 1);
             raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, 0x8000_0003);
             assertThatThrownBy(() -> SharedLock.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
                     .hasMessage("lock at 0x" + Long.toHexString(raw.address()) + " is corrupted: wake word="
@@ -299,6 +306,8 @@ class SharedLockTest {
             assertThat(timed.join(Duration.ofSeconds(60))).as("the timed waiter ended").isTrue();
             assertThat(timedGotIt).as("held all along: it gave up").isFalse();
             assertThat(WakeWords.wakeSequence(raw)).as("its wake passed on").isEqualTo(1);
+            assertThat(WakeWords.sleepers(raw)).as("its own count taken back, the other's by the wake").isZero();
+            raw.set(JAVA_INT, SyncLayout.MUTEX_WAKES, SyncLayout.MUTEX_WAKE_SEQ_ONE + 1); // another sleeper counted
             AtomicBoolean interruptedOut = new AtomicBoolean();
             Thread interrupted = Thread.ofPlatform().start(() -> {
                 try {
@@ -312,7 +321,7 @@ class SharedLockTest {
             assertThat(interrupted.join(Duration.ofSeconds(60))).as("the interrupted waiter ended").isTrue();
             assertThat(interruptedOut).as("it left with InterruptedException").isTrue();
             assertThat(WakeWords.wakeSequence(raw)).as("its wake passed on").isEqualTo(2);
-            assertThat(WakeWords.sleepers(raw)).as("only the count set by hand").isEqualTo(1);
+            assertThat(WakeWords.sleepers(raw)).as("the other sleeper's count taken by the wake").isZero();
             lock.unlock();
         }
     }

@@ -1,0 +1,89 @@
+package org.shm4j.sync.internal;
+
+import org.shm4j.core.internal.Downcall;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.invoke.MethodHandle;
+import java.util.Optional;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Linux {@code membarrier(2)} with {@code MEMBARRIER_CMD_GLOBAL_EXPEDITED}, called through
+ * {@link java.lang.foreign.Linker}: {@link #barrier()} makes every running thread of every process registered for it
+ * execute a full memory barrier before the call returns (the kernel interrupts their CPUs; about 2 µs on the bench
+ * VM). It moves the cost of a StoreLoad fence from a frequent path (a {@link RobustMutex} release) to a rare one (a
+ * waiter about to sleep long): see {@link RobustMutex#ASYMMETRIC}.
+ *
+ * <p>This process registers when the class is initialised ({@code MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED}, Linux
+ * 4.16+). Available only where {@link Futex} could be (Linux on x86-64 or aarch64, native access enabled), when the
+ * kernel offers both commands, registration succeeded, and the system property {@code shm4j.membarrier} is not
+ * {@code false}; otherwise {@link #isAvailable()} is false, {@link #fallbackReason()} says why, and mutexes release
+ * with a CAS as before. A process without it still shares locks with processes that have it: see
+ * {@link RobustMutex#ASYMMETRIC} for the one difference.
+ */
+public final class Membarrier {
+    private static final int CMD_QUERY = 0;
+    private static final int CMD_GLOBAL_EXPEDITED = 1 << 1;
+    private static final int CMD_REGISTER_GLOBAL_EXPEDITED = 1 << 2;
+    private static final long SYS_MEMBARRIER = Syscalls.number(324, 283);
+    private static final Downcall LINKED = link();
+    private static final MethodHandle SYSCALL = LINKED.handle();
+
+    private Membarrier() {
+    }
+
+    /** @return true if this process is registered and {@link #barrier()} may be called */
+    public static boolean isAvailable() {
+        return SYSCALL != null;
+    }
+
+    /** @return why mutexes release with a CAS here, or empty if they release with a store */
+    public static Optional<String> fallbackReason() {
+        return LINKED.reason();
+    }
+
+    /**
+     * Returns once every thread of every registered process has executed a full memory barrier, so that each of
+     * their stores made before it is visible to the caller. Only where {@link #isAvailable()}.
+     */
+    static void barrier() {
+        long result;
+        try {
+            result = (long) SYSCALL.invokeExact(SYS_MEMBARRIER, CMD_GLOBAL_EXPEDITED, 0, 0);
+        } catch (Throwable t) {
+            throw new IllegalStateException("membarrier failed", t);
+        }
+        if (result != 0) { // cannot fail once registered; if it did, a waiter must not sleep on a guess
+            throw new IllegalStateException("membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) returned " + result);
+        }
+    }
+
+    private static Downcall link() {
+        if (SYS_MEMBARRIER <= 0 || !Futex.isAvailable()) {
+            return Downcall.none("no futex here: " + Futex.fallbackReason().orElse("?"));
+        }
+        if ("false".equals(System.getProperty("shm4j.membarrier"))) {
+            return Downcall.none("turned off by -Dshm4j.membarrier=false");
+        }
+        try {
+            MethodHandle handle = Syscalls.link(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT,
+                    JAVA_INT)).orElse(null);
+            if (handle == null) {
+                return Downcall.none("the C library has no syscall function");
+            }
+            long commands = (long) handle.invokeExact(SYS_MEMBARRIER, CMD_QUERY, 0, 0);
+            int needed = CMD_GLOBAL_EXPEDITED | CMD_REGISTER_GLOBAL_EXPEDITED;
+            if (commands < 0 || (commands & needed) != needed) {
+                return Downcall.none("the kernel offers no expedited global membarrier (query gave " + commands
+                        + ")");
+            }
+            long registered = (long) handle.invokeExact(SYS_MEMBARRIER, CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0);
+            return registered == 0 ? Downcall.of(handle)
+                    : Downcall.none("membarrier registration returned " + registered);
+        } catch (Throwable e) { // a refused link or call: releases keep their CAS
+            return Downcall.none("membarrier could not be called: " + e);
+        }
+    }
+}
