@@ -45,10 +45,11 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * with the waiters bit takes the CAS path's slow branch. No atomic instruction and no fence: on x86 the CPU may let
  * that read of the wake word pass the store, so a waiter that counted itself just then can be missed. Waiters make
  * up for it ({@link WakeWord#sleep}): once counted they look at the lock word again, their first futex sleep lasts
- * at most {@link WakeWord#FIRST_SLEEP_NANOS}, and before sleeping longer they call {@link Membarrier#barrier()}, after
- * which every release made before it is visible to them, while every release after it reads their count. The cost
- * of a fence moves from every release to a waiter's long sleep (about 2 µs, once per sleep that no wake ended); in
- * the two-thread benchmark, where wakes come within microseconds, no barrier is made at all. A waker takes the
+ * at most {@link WakeWord#FIRST_SLEEP_NANOS} and is followed by another look, and before sleeping past
+ * {@link WakeWord#UNFENCED_SLEEP_NANOS} they call {@link Membarrier#barrier()}, after which every release made before
+ * it is visible to them, while every release after it reads their count. The cost of a fence moves from every
+ * release to a waiter's long sleep (2-50 µs, once per sleep that no wake ended within 10 ms); in the two-thread
+ * benchmark, where wakes come within microseconds, and in the 2 ms lock hand-off, no barrier is made at all. A waker takes the
  * count of the sleepers it wakes off the wake word itself, so that the holder's next releases, which look at the
  * count, do not wake them again while they are on their way out of the kernel (measured: contended lock + unlock
  * 33 ops/µs with the count left to the sleepers, 80-90 with the waker taking it). Processes with and without

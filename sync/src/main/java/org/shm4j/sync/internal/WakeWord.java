@@ -39,6 +39,12 @@ final class WakeWord {
      * left (see {@link #sleep}) costs at most this.
      */
     static final long FIRST_SLEEP_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+    /**
+     * The longest a counted waiter sleeps, after its first sleep, before it calls {@link Membarrier#barrier()}: the
+     * barrier interrupts every CPU running a registered process (about 50 µs of the caller's CPU on the bench VM
+     * when those CPUs are busy), so waits shorter than this, the common ones, make none.
+     */
+    static final long UNFENCED_SLEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -84,11 +90,14 @@ final class WakeWord {
      * <p>Where releasers free the lock word with a store ({@link RobustMutex#ASYMMETRIC}), the waiter looks at the
      * lock word again once counted (a release that overwrote its bit before that is seen), and its first futex sleep
      * lasts at most {@link #FIRST_SLEEP_NANOS}: a releaser's read of the wake word may have passed its own store in
-     * the CPU and missed the count just made, a window of nanoseconds. A sleep that ends with the wake word
-     * unchanged is followed by {@link Membarrier#barrier()}, after which every release that came before is visible:
-     * if the lock word still shows a hold (its bit put back if a later holder's word lacks it), that hold's release
-     * comes after the barrier and reads the count, so the rest of the sleep is safe. A sleep that a release ends
-     * costs no barrier, so waiters taking turns with a running holder, woken within microseconds, never make one.
+     * the CPU and missed the count just made, a window of nanoseconds, after which the store is visible to the look
+     * that follows the sleep. The CPU promises no such time, though: so a waiter that would sleep past
+     * {@link #UNFENCED_SLEEP_NANOS} more first calls {@link Membarrier#barrier()}, after which every release that
+     * came before is visible: if the lock word still shows a hold (its bit put back if a later holder's word lacks
+     * it), that hold's release comes after the barrier and reads the count, so the rest of the sleep is safe. A late
+     * wake is thus at most 100 µs late on any real CPU and 10 ms in the memory model's worst case. A sleep that a
+     * release ends costs no look and no barrier, so waiters taking turns with a running holder, woken within
+     * microseconds, never make one.
      *
      * @param wakes     the wake word, read before the lock word
      * @param announced the lock word with the waiters bit, as this waiter saw or set it
@@ -116,14 +125,21 @@ final class WakeWord {
             }
             long start = System.nanoTime();
             int next = idle(s, base, step, counted, FIRST_SLEEP_NANOS);
-            if (read(s, base) != counted) {
-                return next; // woken, or another waiter counted: the caller looks again
-            }
-            Membarrier.barrier(); // every release before this point is now visible here
-            if (!RobustMutex.isHeldAnnounced(s, base)) {
-                return next;
+            if (read(s, base) != counted || !RobustMutex.isHeldAnnounced(s, base)) {
+                return next; // woken, another waiter counted, or the mutex freed meanwhile: the caller looks again
             }
             long left = maxBlockNanos - (System.nanoTime() - start);
+            if (left > UNFENCED_SLEEP_NANOS) {
+                idle(s, base, step, counted, UNFENCED_SLEEP_NANOS);
+                if (read(s, base) != counted) {
+                    return next;
+                }
+                Membarrier.barrier(); // every release before this point is now visible here
+                if (!RobustMutex.isHeldAnnounced(s, base)) {
+                    return next;
+                }
+                left = maxBlockNanos - (System.nanoTime() - start);
+            }
             return left <= 0 ? next : idle(s, base, step, counted, left);
         } finally {
             uncount(s, base, counted);

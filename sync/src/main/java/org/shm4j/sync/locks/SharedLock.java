@@ -60,11 +60,12 @@ import java.util.Optional;
  * the release; otherwise it parks for up to 1 ms at a time. Where the process can also register for Linux
  * {@code membarrier} (expedited global, Linux 4.16+; {@code -Dshm4j.membarrier=false} turns it off), {@code unlock}
  * frees the word with a plain store instead of an atomic instruction (an uncontended lock + unlock about a quarter
- * cheaper on the bench machine), and a waiter that slept 100 µs with no wake calls {@code membarrier} once (a few
- * µs: the CPUs running registered processes drain their stores) before it sleeps longer. The one race this leaves
- * (a release whose store the CPU had not yet made visible while the waiter counted itself) delays that waiter's wake
- * by at most those 100 µs; a process without {@code membarrier} waiting on a lock released by one with it may, in
- * that race, wake up to 50 ms late. A blocked waiter wakes at least every 50 ms to check that
+ * cheaper on the bench machine); a blocked waiter looks at the word again after its first 100 µs of sleep, and calls
+ * {@code membarrier} (which makes the CPUs running registered processes drain their stores: 2-50 µs) only before it
+ * sleeps past 10 ms more. The one race this leaves (a release whose store the CPU had not yet made visible while the
+ * waiter counted itself) delays that waiter's wake by at most those 100 µs on real CPUs (10 ms in the memory model's
+ * worst case); a process without {@code membarrier} waiting on a lock released by one with it may, in that race,
+ * wake up to 50 ms late. A blocked waiter wakes at least every 50 ms to check that
  * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status. Not fair: a
  * running thread may take the lock again before the waiter it woke, as with {@code ReentrantLock}; that waiter then
  * waits up to 50 µs before it blocks again, so that a thread taking the lock in a loop is not slowed by a wake call
