@@ -47,7 +47,7 @@ fi
 # minutes on 2 cores. Other modes run every class split.
 split_classes=() unified_classes=()
 for name in "${classes[@]}"; do
-    if [ "$mode" != quick ] || [[ $name =~ (LocksStress|MutexWakeStress$|RingStress|RingWakeStress|SignalAwait) ]]; then
+    if [ "$mode" != quick ] || [[ $name =~ (LocksStress|RingStress|RingWakeStress|SignalAwait) ]]; then
         split_classes+=("$name")
     else
         unified_classes+=("$name")
