@@ -25,6 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.shm4j.sync.Children.runAll;
 import static org.shm4j.sync.locks.WakeWords.awaitSleepers;
 import static org.shm4j.sync.locks.WakeWords.sleepers;
+import static org.shm4j.sync.locks.WakeWords.wakeSequence;
 
 /** Values and locks shared by real child JVMs, including children killed with SIGKILL while holding a lock. */
 class CrossProcessSyncTest {
@@ -132,10 +133,16 @@ class CrossProcessSyncTest {
                 awaitSleepers(raw, 1, BOUND);
                 child.kill();
             }
-            assertThat(sleepers(raw)).as("the killed waiter stays counted until a wake").isEqualTo(1);
-            lock.unlock(); // wakes nobody, and takes the dead waiter's count down with that wake
-            assertThat(sleepers(raw)).as("the count of the sleeper a wake was for is the waker's to take").isZero();
-            assertThat(SharedLock.open(heap, "lock").tryLock()).as("opens and locks").isTrue();
+            assertThat(sleepers(raw)).as("the killed waiter stays counted").isEqualTo(1);
+            lock.unlock(); // its bit is on the hold: a wake, for nobody
+            assertThat(sleepers(raw)).as("the kernel woke nobody: the count stays (a waker takes only those it woke)")
+                    .isEqualTo(1);
+            int sequence = wakeSequence(raw);
+            SharedLock opened = SharedLock.open(heap, "lock");
+            assertThat(opened.tryLock()).as("opens and locks").isTrue();
+            opened.unlock();
+            assertThat(wakeSequence(raw)).as("no second wake for nobody from this process").isEqualTo(sequence);
+            assertThat(opened.tryLock()).isTrue();
             try (ChildJvm child = ChildJvm.start(Waiter.class, heapName)) {
                 child.awaitLine("WAITING", BOUND);
                 awaitSleepers(raw, 1, BOUND);
@@ -145,7 +152,7 @@ class CrossProcessSyncTest {
                 assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
                 child.awaitSuccess(BOUND);
             }
-            assertThat(sleepers(raw)).isZero();
+            assertThat(sleepers(raw)).as("the live waiter's count taken by its waker, the dead one's left").isEqualTo(1);
             assertThat(lock.tryLock()).isTrue();
             lock.unlock();
         }

@@ -50,14 +50,17 @@ public final class Futex {
     /**
      * Sleeps while the int at {@code address} equals {@code expected}, at most {@code timeoutNanos}; returns early on
      * a wake, a signal or a spurious wake-up. Callers always re-check their condition.
+     *
+     * @return true if a {@link #wake} ended the sleep (the kernel counted this thread in what it returned), false if
+     *         the word differed ({@code EAGAIN}), the time ran out or a signal came
      */
-    public static void await(long address, int expected, long timeoutNanos) {
+    public static boolean await(long address, int expected, long timeoutNanos) {
         MemorySegment timespec = TIMESPEC.get();
         timespec.set(JAVA_LONG, 0, timeoutNanos / 1_000_000_000L);
         timespec.set(JAVA_LONG, 8, timeoutNanos % 1_000_000_000L);
         try {
-            long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, address, FUTEX_WAIT, expected, timespec.address(),
-                    0L, 0); // -1 with EAGAIN, ETIMEDOUT or EINTR all mean "re-check"
+            return (long) SYSCALL.invokeExact(SYS_FUTEX, address, FUTEX_WAIT, expected, timespec.address(), 0L, 0)
+                    == 0; // 0 only when woken; -1 with EAGAIN, ETIMEDOUT or EINTR otherwise
         } catch (Throwable t) {
             throw new IllegalStateException("futex wait failed", t);
         }

@@ -54,7 +54,8 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * count, do not wake them again while they are on their way out of the kernel (measured: contended lock + unlock
  * 33 ops/µs with the count left to the sleepers, 80-90 with the waker taking it). Processes with and without
  * {@code membarrier} share mutexes: the CAS release still wakes by the waiters bit, which a sleeper puts back on a
- * hold that lacks it after its barrier.
+ * hold that lacks it after its first sleep and after its barrier, and every waiter, in either kind of process, looks
+ * at the word again once counted and makes its first sleep short.
  *
  * <p>Costs: an uncontended acquire + release is one atomic where releases are stores (the CAS that takes the word;
  * the release's read of the word and of the wake word are on the same cache line), two where they are CASes (the
@@ -410,7 +411,7 @@ public final class RobustMutex {
                 // fence): the wake word is read after the store above. The CPU may still let that read pass the
                 // store: a sleeper's membarrier covers that (WakeWord.sleep), instead of a StoreLoad fence here.
                 VarHandle.releaseFence();
-                if (WakeWord.countsSleepers(WakeWord.readAfterRelease(s, base))) {
+                if (WakeWord.mustWakeAfterStore(s, base, WakeWord.readAfterRelease(s, base))) {
                     LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L); // opaque: diagnostics, as in releaseContended
                     WakeWord.wakeAfterRelease(s, base, wakeAll);
                 }
@@ -510,7 +511,7 @@ public final class RobustMutex {
      */
     private int block(int step, long w, int wakes, long maxBlockNanos, long napNanos) {
         if (napNanos > 0 && step > BLOCK_STEP && ((step - BLOCK_STEP) & 1) == 1) { // woken, taken again: nap first
-            return WakeWord.idle(segment, 0, step, wakes, Math.min(napNanos, maxBlockNanos));
+            return WakeWord.nap(step, Math.min(napNanos, maxBlockNanos));
         }
         if (step < BLOCK_STEP) {
             return WakeWord.idle(segment, 0, step, wakes, maxBlockNanos);

@@ -1,8 +1,11 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.Backoff;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_SLEEPERS_MASK;
@@ -17,26 +20,33 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKE_SEQ_ONE;
  * bit 31 is clear. Every method takes the mutex's segment and the offset of its 40 bytes.
  *
  * <p>Protocol. A waiter reads the wake word before the lock word; once it has set the waiters bit on the hold it saw,
- * it counts itself with a CAS that expects the wake word it read, and sleeps while the word holds the counted value.
- * The releaser of a hold with the waiters bit frees the lock word, then adds 1 to the sequence, then calls futex wake
- * only if the count it replaced was not 0. No wake is lost: if the waiter was counted first, it is woken or its wait
- * sees the new sequence; if not, its counting CAS fails on the new sequence and it looks at the lock word again.
- * A release wakes one sleeper (or all); a waiter that then leaves without the mutex (timed out, interrupted, a
- * deadlock's victim) passes the wake on ({@link #passOn}), so that the next sleeper does not sleep out its liveness
- * period behind a barger whose hold has no waiters bit. A waiter killed while counted leaves the count one too high,
- * which costs the release of each hold taken after blocking a wake call nobody needs; one killed after its wake,
- * before it took the mutex, leaves the next sleeper to its liveness period (at most 50 ms).
+ * it counts itself with a CAS that expects the wake word it read, looks at the lock word again (a release that freed
+ * it before the count was made is seen), and sleeps while the word holds the counted value. The releaser of a hold
+ * with the waiters bit (or, where releases are stores, of any hold while sleepers are counted) frees the lock word,
+ * then adds 1 to the sequence, then calls futex wake if the count was not 0. No wake is lost: if the waiter was
+ * counted first, it is woken or its wait sees the new sequence; if not, its counting CAS fails on the new sequence
+ * or its second look sees the lock free.
  *
- * <p>Naps. A woken waiter that finds the mutex taken again first naps unannounced (no waiters bit, no count) on this
- * word, so that the holder's releases stay on their fast path; announcing itself at once, it could hardly ever fall
- * asleep: a holder that takes and releases in a loop releases within the microsecond a futex call needs to enter its
- * wait, so each announcement cost the holder a wake call and the waiter an {@code EAGAIN}. A nap ends when it times
- * out, or early when a release for counted sleepers wakes the word.
+ * <p>Counts are exact: only counted waiters ever wait in futex on this word (a napper, and a waiter that finds the
+ * count full, park instead), so each waiter that {@code FUTEX_WAKE} reports woken is a counted one whose wait
+ * returned 0; the waker takes those off the count, and every other sleeper (timed out, {@code EAGAIN},
+ * interrupted by a signal, or never in futex) takes its own count off. A sleeper that takes its count off after a
+ * waker moved the sequence moves it once more, so that the word never comes back to a value it held before a wake
+ * (see {@link FruitlessWakes}). A wake-one that ends the sleep of a waiter that then leaves without the mutex (timed
+ * out, interrupted, a deadlock's victim) is passed on ({@link #passOn}). A waiter killed while counted leaves the
+ * count one too high for good: releases then call futex wake for nobody, which {@link FruitlessWakes} cuts to one
+ * call per wake-word value in each process.
+ *
+ * <p>Naps. A woken waiter that finds the mutex taken again first naps unannounced (no waiters bit, no count; a park,
+ * not a futex wait, so that no wake meant for a counted sleeper is spent on it), so that the holder's releases stay on
+ * their fast path; announcing itself at once, it could hardly ever fall asleep: a holder that takes and releases in a
+ * loop releases within the microsecond a futex call needs to enter its wait, so each announcement cost the holder a
+ * wake call and the waiter an {@code EAGAIN}.
  */
 final class WakeWord {
     /**
-     * The longest first futex sleep of a counted waiter where releases are stores: a late wake in the one window
-     * left (see {@link #sleep}) costs at most this.
+     * The longest first futex sleep of a counted waiter: where releases are stores (in any process sharing the
+     * mutex), a late wake in the one window left (see {@link #sleep}) costs at most this.
      */
     static final long FIRST_SLEEP_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
     /**
@@ -45,6 +55,11 @@ final class WakeWord {
      * when those CPUs are busy), so waits shorter than this, the common ones, make none.
      */
     static final long UNFENCED_SLEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+    /** {@link #sleepUntil}: a {@code FUTEX_WAKE} ended the sleep (no wake word is negative). */
+    private static final int WOKEN = -1;
+    /** {@link #sleepUntil}: the wake sequence moved on. */
+    private static final int MOVED = -2;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -73,8 +88,7 @@ final class WakeWord {
     }
 
     /**
-     * Idles one step unannounced while the wake word holds {@code wakes}: the spin steps before a waiter announces
-     * itself, and a nap of a waiter that found the mutex taken again.
+     * Idles one step of the spin before a waiter announces itself, while the wake word holds {@code wakes}.
      *
      * @return the next step
      */
@@ -83,21 +97,35 @@ final class WakeWord {
     }
 
     /**
-     * For a waiter that announced itself with the waiters bit on the lock word {@code announced}: counts it in the
-     * wake word (unless the count is full: it then sleeps uncounted, and releasers wake anyway), blocks while the word
-     * is unchanged, and takes the count back.
+     * Idles one step unannounced and uncounted: a park of at most {@code nanos}, never a futex wait on this word,
+     * so that every futex waiter here is counted (see the class doc). For a woken waiter that found the mutex taken
+     * again, and for one that finds the count full.
      *
-     * <p>Where releasers free the lock word with a store ({@link RobustMutex#ASYMMETRIC}), the waiter looks at the
-     * lock word again once counted (a release that overwrote its bit before that is seen), and its first futex sleep
-     * lasts at most {@link #FIRST_SLEEP_NANOS}: a releaser's read of the wake word may have passed its own store in
-     * the CPU and missed the count just made, a window of nanoseconds, after which the store is visible to the look
-     * that follows the sleep. The CPU promises no such time, though: so a waiter that would sleep past
-     * {@link #UNFENCED_SLEEP_NANOS} more first calls {@link Membarrier#barrier()}, after which every release that
-     * came before is visible: if the lock word still shows a hold (its bit put back if a later holder's word lacks
-     * it), that hold's release comes after the barrier and reads the count, so the rest of the sleep is safe. A late
-     * wake is thus at most 100 µs late on any real CPU and 10 ms in the memory model's worst case. A sleep that a
-     * release ends costs no look and no barrier, so waiters taking turns with a running holder, woken within
-     * microseconds, never make one.
+     * @return {@code step + 1}
+     */
+    static int nap(int step, long nanos) {
+        LockSupport.parkNanos(Math.max(1, nanos));
+        return step + 1;
+    }
+
+    /**
+     * For a waiter that announced itself with the waiters bit on the lock word {@code announced}: counts it in the
+     * wake word (unless the count is full: it then naps up to {@link #FIRST_SLEEP_NANOS} uncounted), looks at the
+     * lock word again, blocks while the word holds its count, and takes the count back unless a waker did.
+     *
+     * <p>The first futex sleep lasts at most {@link #FIRST_SLEEP_NANOS} and is followed by another look, with the
+     * waiters bit put back on a hold that lacks it: where releasers free the lock word with a store
+     * ({@link RobustMutex#ASYMMETRIC}, in this process or another), a releaser's read of the wake word may have passed
+     * its own store in the CPU and missed the count just made, a window of nanoseconds, after which the store is
+     * visible to that look. The CPU promises no such time, though: so a waiter in a process registered for
+     * {@link Membarrier} that would sleep past {@link #UNFENCED_SLEEP_NANOS} more first calls
+     * {@link Membarrier#barrier()}, after which every release that came before is visible: if the lock word still
+     * shows a hold (its bit put back if a later holder's word lacks it), that hold's release comes after the barrier
+     * and reads the count, so the rest of the sleep is safe. A late wake is thus at most 100 µs late on any real
+     * CPU, and in the memory model's worst case 10 ms (the liveness period in a process without membarrier, or when
+     * the barrier fails). A sleep that a release ends costs no look and no barrier, so waiters taking turns with a
+     * running holder, woken within microseconds, never make one. A virtual thread, or any thread where futex is not
+     * available, parks one step instead and takes its count back.
      *
      * @param wakes     the wake word, read before the lock word
      * @param announced the lock word with the waiters bit, as this waiter saw or set it
@@ -106,62 +134,94 @@ final class WakeWord {
      */
     static int sleep(MemorySegment s, long base, int step, int wakes, long announced, long maxBlockNanos) {
         if ((wakes & MUTEX_SLEEPERS_MASK) == MUTEX_SLEEPERS_MASK) {
-            return idle(s, base, step, wakes, maxBlockNanos);
+            return nap(step, Math.min(maxBlockNanos, FIRST_SLEEP_NANOS));
         }
         // volatile: the count must be visible before the releaser, which frees the lock word first, reads it
         if (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, wakes + 1)) {
             return step;
         }
-        int counted = wakes + 1;
-        try {
-            if (!RobustMutex.ASYMMETRIC) {
-                return idle(s, base, step, counted, maxBlockNanos);
+        int sequence = wakes & ~MUTEX_SLEEPERS_MASK;
+        if (!RobustMutex.isWord(s, base, announced)) {
+            uncount(s, base, sequence);
+            return step; // released (a store may overwrite the bit) or taken again meanwhile: look again
+        }
+        if (!Waits.blocksInFutex(step)) {
+            int next = Backoff.idle(step, maxBlockNanos);
+            uncount(s, base, sequence);
+            return next;
+        }
+        long start = System.nanoTime();
+        long end = start + maxBlockNanos;
+        int counted = sleepUntil(s, base, wakes + 1, start + Math.min(maxBlockNanos, FIRST_SLEEP_NANOS));
+        if (counted == WOKEN) {
+            return step + 1; // the waker took the count
+        }
+        if (counted == MOVED || end - System.nanoTime() <= 0 || !RobustMutex.isHeldAnnounced(s, base)) {
+            uncount(s, base, sequence);
+            return step + 1; // a wake came for others, the time is up, or the mutex was freed: the caller looks again
+        }
+        long now = System.nanoTime();
+        if (RobustMutex.ASYMMETRIC && end - now > UNFENCED_SLEEP_NANOS) {
+            counted = sleepUntil(s, base, counted, now + UNFENCED_SLEEP_NANOS);
+            if (counted == WOKEN) {
+                return step + 1;
             }
-            if (!RobustMutex.isWord(s, base, announced)) {
-                return step; // released (its store overwrote the bit) or taken again meanwhile: look again
+            // the barrier makes every release before this point visible here; after a failed one, look again
+            if (counted == MOVED || !Membarrier.barrier() || !RobustMutex.isHeldAnnounced(s, base)) {
+                uncount(s, base, sequence);
+                return step + 1;
             }
-            if (!Waits.blocksInFutex(step) || maxBlockNanos <= FIRST_SLEEP_NANOS) {
-                return idle(s, base, step, counted, maxBlockNanos); // short, or a park whose poll bounds a late wake
+        }
+        if (sleepUntil(s, base, counted, end) != WOKEN) {
+            uncount(s, base, sequence);
+        }
+        return step + 1;
+    }
+
+    /**
+     * Sleeps in futex while the wake word holds this waiter's count and the same sequence, until {@code deadline}
+     * ({@link System#nanoTime()}) or a wake: a wait that the word's change ends ({@code EAGAIN}: another waiter
+     * counted or took its count back) goes on with the new word.
+     *
+     * @param counted the wake word with this waiter counted
+     * @return {@link #WOKEN} if a {@code FUTEX_WAKE} ended the wait (its waker takes the count off),
+     *         {@link #MOVED} if the sequence moved on (a wake that went to others, or passed before this waiter
+     *         slept), else the wake word at the deadline, still counting this waiter
+     */
+    private static int sleepUntil(MemorySegment s, long base, int counted, long deadline) {
+        long address = s.address() + base + MUTEX_WAKES;
+        while (true) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return counted;
             }
-            long start = System.nanoTime();
-            int next = idle(s, base, step, counted, FIRST_SLEEP_NANOS);
-            if (read(s, base) != counted || !RobustMutex.isHeldAnnounced(s, base)) {
-                return next; // woken, another waiter counted, or the mutex freed meanwhile: the caller looks again
+            if (Futex.await(address, counted, left)) {
+                return WOKEN;
             }
-            long left = maxBlockNanos - (System.nanoTime() - start);
-            if (left > UNFENCED_SLEEP_NANOS) {
-                idle(s, base, step, counted, UNFENCED_SLEEP_NANOS);
-                if (read(s, base) != counted) {
-                    return next;
-                }
-                Membarrier.barrier(); // every release before this point is now visible here
-                if (!RobustMutex.isHeldAnnounced(s, base)) {
-                    return next;
-                }
-                left = maxBlockNanos - (System.nanoTime() - start);
+            int now = read(s, base);
+            if ((now & ~MUTEX_SLEEPERS_MASK) != (counted & ~MUTEX_SLEEPERS_MASK)) {
+                return MOVED;
             }
-            return left <= 0 ? next : idle(s, base, step, counted, left);
-        } finally {
-            uncount(s, base, counted);
+            counted = now;
         }
     }
 
     /**
-     * Takes a sleeper's count back when it stops sleeping, unless a waker took it already: a waker that moves the
-     * sequence on takes one count down (all, to wake all) for the sleepers it wakes, so that the next release of a
-     * hold without the waiters bit does not wake the same sleepers again while they are still on their way out of
-     * the kernel. A sleeper that finds the sequence moved on since it counted itself leaves the count alone.
+     * Takes a sleeper's count back when it stops sleeping without a wake ({@code FUTEX_WAKE} reports it to its
+     * waker, who takes the count of those it woke). If the sequence moved on since the sleeper counted itself, it
+     * moves it once more, so that the word does not come back to the value a waker left it with (a waiter that counts
+     * again would make it exactly that): {@link FruitlessWakes} relies on it.
      *
-     * @param counted the wake word as the sleeper's counting CAS left it
+     * @param sequence the wake sequence in which the sleeper counted itself (the word without its count bits)
      */
-    static void uncount(MemorySegment s, long base, int counted) {
-        int sequence = counted & ~MUTEX_SLEEPERS_MASK;
+    static void uncount(MemorySegment s, long base, int sequence) {
         while (true) {
             int now = read(s, base);
-            if ((now & ~MUTEX_SLEEPERS_MASK) != sequence || (now & MUTEX_SLEEPERS_MASK) == 0) {
-                return; // a waker took this count (or another's: a count too high costs one spare wake, no more)
+            if ((now & MUTEX_SLEEPERS_MASK) == 0) {
+                return; // cannot happen while counts are exact; never borrow from the sequence
             }
-            if (INT.compareAndSet(s, base + MUTEX_WAKES, now, now - 1)) { // volatile: as the counting CAS
+            int next = (now & ~MUTEX_SLEEPERS_MASK) == sequence ? now - 1 : now - 1 + MUTEX_WAKE_SEQ_ONE & MUTEX_WAKES_MASK;
+            if (INT.compareAndSet(s, base + MUTEX_WAKES, now, next)) { // volatile: as the counting CAS
                 return;
             }
         }
@@ -177,6 +237,15 @@ final class WakeWord {
     }
 
     /**
+     * For a releaser that freed the lock word with a store and read {@code wakes} after it: whether to wake, i.e.
+     * sleepers are counted and this process did not already wake for nobody at this very word (a count left by a
+     * killed sleeper: see {@link FruitlessWakes}).
+     */
+    static boolean mustWakeAfterStore(MemorySegment s, long base, int wakes) {
+        return countsSleepers(wakes) && !FruitlessWakes.isKnown(s.address() + base, wakes);
+    }
+
+    /**
      * For a waiter that leaves without the mutex (timed out, interrupted, chosen as a deadlock's victim) after it
      * slept: a release wakes one sleeper, and the one it woke may be this waiter, so the wake goes on to the next
      * counted sleeper (if any), who would otherwise sleep out its liveness period while the mutex may be free, or
@@ -189,20 +258,26 @@ final class WakeWord {
     }
 
     /**
-     * For the releaser of a hold that had the waiters bit, after it freed the lock word: moves the sequence on and
-     * wakes one sleeper (or all) if any is counted. Nappers are not counted: their naps end by themselves.
+     * For the releaser of a hold that had the waiters bit (or counted sleepers), after it freed the lock word: moves
+     * the sequence on, wakes one sleeper (or all) if any is counted, and takes the count of those the kernel reports
+     * woken, so that the holder's next releases do not wake them again while they are on their way out of the kernel
+     * (measured: contended lock + unlock 33 ops/µs with the count left to the sleepers, 80-90 with the waker taking
+     * it). A wake that woke nobody is remembered ({@link FruitlessWakes}).
      */
     static void wakeAfterRelease(MemorySegment s, long base, boolean wakeAll) {
         int wakes;
         int next;
         do { // volatile, after the lock word is free: a waiter that read the old wake word before that sees it change
             wakes = read(s, base);
-            int sleepers = wakes & MUTEX_SLEEPERS_MASK;
-            int left = wakeAll ? 0 : Math.max(0, sleepers - 1); // the sleepers woken leave the count now (uncount)
-            next = (wakes & ~MUTEX_SLEEPERS_MASK) + MUTEX_WAKE_SEQ_ONE & MUTEX_WAKES_MASK | left;
+            next = wakes + MUTEX_WAKE_SEQ_ONE & MUTEX_WAKES_MASK; // the count stays: sleepers are not woken yet
         } while (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, next));
         if (countsSleepers(wakes)) {
-            Waits.wake(s, base + MUTEX_WAKES, wakeAll ? Integer.MAX_VALUE : 1);
+            int woken = Waits.wake(s, base + MUTEX_WAKES, wakeAll ? Integer.MAX_VALUE : 1);
+            if (woken > 0) {
+                INT.getAndAdd(s, base + MUTEX_WAKES, -woken); // volatile: each one woken is counted, so no borrow
+            } else {
+                FruitlessWakes.remember(s.address() + base, next);
+            }
         }
     }
 }
