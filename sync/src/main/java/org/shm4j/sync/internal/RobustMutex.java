@@ -411,9 +411,10 @@ public final class RobustMutex {
                 // fence): the wake word is read after the store above. The CPU may still let that read pass the
                 // store: a sleeper's membarrier covers that (WakeWord.sleep), instead of a StoreLoad fence here.
                 VarHandle.releaseFence();
-                if (WakeWord.mustWakeAfterStore(s, base, WakeWord.readAfterRelease(s, base))) {
+                int wakes = WakeWord.readAfterRelease(s, base);
+                if (WakeWord.countsSleepers(wakes)) {
                     LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L); // opaque: diagnostics, as in releaseContended
-                    WakeWord.wakeAfterRelease(s, base, wakeAll);
+                    WakeWord.wakeAfterStore(s, base, wakes, wakeAll);
                 }
                 return;
             }

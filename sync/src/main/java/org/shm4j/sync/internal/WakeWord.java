@@ -237,12 +237,14 @@ final class WakeWord {
     }
 
     /**
-     * For a releaser that freed the lock word with a store and read {@code wakes} after it: whether to wake, i.e.
-     * sleepers are counted and this process did not already wake for nobody at this very word (a count left by a
-     * killed sleeper: see {@link FruitlessWakes}).
+     * For a releaser that freed the lock word with a store and then read {@code wakes}, which counts sleepers: wakes
+     * as {@link #wakeAfterRelease} does, unless this process's last wake through this mutex woke nobody and left
+     * this very word (a count left by a killed sleeper: see {@link FruitlessWakes}).
      */
-    static boolean mustWakeAfterStore(MemorySegment s, long base, int wakes) {
-        return countsSleepers(wakes) && !FruitlessWakes.isKnown(s.address() + base, wakes);
+    static void wakeAfterStore(MemorySegment s, long base, int wakes, boolean wakeAll) {
+        if (!FruitlessWakes.isKnown(s.address() + base, wakes)) {
+            wakeAfterRelease(s, base, wakeAll);
+        }
     }
 
     /**
