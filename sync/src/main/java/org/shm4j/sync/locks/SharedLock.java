@@ -34,15 +34,18 @@ import java.util.Optional;
  * <tr><td>16</td><td>4</td><td>flags</td><td>bit 0 = the previous owner died holding the lock; the protected data is
  *     inconsistent until {@link #markConsistent()}</td><td>volatile</td></tr>
  * <tr><td>20</td><td>4</td><td>wakes</td><td>the futex word blocked waiters sleep on: bits 0..14 = how many
- *     waiters are in (or about to enter) futex wait and not woken yet, at least the number blocked (one more for
- *     each waiter killed while counted, or that stopped waiting after a wake meant for another, until a wake takes
- *     it down; at 0x7FFF waiters sleep uncounted), bits 15..30 = wake sequence, bit 31 = 0. A releaser that saw bit
- *     30, or (releasing with a store) a count that is not 0, adds 1 to the sequence (modulo 2^16) and takes 1 off
- *     the count (all, to wake all) after it frees the word, then wakes one waiter if the count was not 0; a waiter
- *     that stops sleeping takes its own count off only if the sequence has not moved since it counted
- *     itself</td><td>CAS (volatile): a waiter counts itself after it read the sequence and saw bit 30 set on the
- *     word; the releaser moves the sequence after it freed the word. A releaser with a store reads it opaque right
- *     after its store (no fence between: a sleeper's {@code membarrier} stands in for one)</td></tr>
+ *     waiters are counted in (or about to enter) futex wait: exactly the live ones, plus one for each waiter killed
+ *     while counted, which stays (at 0x7FFF a waiter parks uncounted instead); bits 15..30 = wake sequence, bit 31 =
+ *     0. A releaser that saw bit 30, or (releasing with a store) a count that is not 0, adds 1 to the sequence
+ *     (modulo 2^16) after it frees the word, then, if the count was not 0, wakes one waiter (all, to wake all) and
+ *     takes off the count of as many as the kernel reports woken; a waiter whose futex wait ended otherwise (time,
+ *     {@code EAGAIN}, a signal) takes its own count off, and adds 1 to the sequence too if it moved since the waiter
+ *     counted itself. Only counted waiters wait in futex on this word. A release with a store skips the wake when
+ *     its process's last wake through this lock woke nobody and left the word as it still is</td><td>CAS
+ *     (volatile): a waiter counts itself after it read the sequence and saw bit 30 set on the word; the releaser
+ *     moves the sequence after it freed the word, and takes the woken off with an atomic add. A releaser with a
+ *     store reads it opaque right after its store (no fence between: a sleeper's {@code membarrier} stands in for
+ *     one)</td></tr>
  * <tr><td>24</td><td>8</td><td>heldSinceMillis</td><td>epoch ms at which a blocked waiter first saw the current
  *     owner holding the lock; 0 if none. Set only after the waiter set bit 30; cleared by a releaser that saw bit
  *     30</td><td>opaque, set by CAS</td></tr>
@@ -64,8 +67,8 @@ import java.util.Optional;
  * {@code membarrier} (which makes the CPUs running registered processes drain their stores: 2-50 µs) only before it
  * sleeps past 10 ms more. The one race this leaves (a release whose store the CPU had not yet made visible while the
  * waiter counted itself) delays that waiter's wake by at most those 100 µs on real CPUs (10 ms in the memory model's
- * worst case); a process without {@code membarrier} waiting on a lock released by one with it may, in that race,
- * wake up to 50 ms late. A blocked waiter wakes at least every 50 ms to check that
+ * worst case); a waiter in a process without {@code membarrier} makes the same first sleep and second look, but no
+ * barrier, so in the memory model's worst case it wakes up to 50 ms late. A blocked waiter wakes at least every 50 ms to check that
  * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status. Not fair: a
  * running thread may take the lock again before the waiter it woke, as with {@code ReentrantLock}; that waiter then
  * waits up to 50 µs before it blocks again, so that a thread taking the lock in a loop is not slowed by a wake call
