@@ -5,46 +5,58 @@ import java.lang.invoke.VarHandle;
 
 /**
  * Per process: for each {@link RobustMutex} (by address, in a small table where two may share a slot), the wake word
- * that this process's last wake through it left behind if that wake woke nobody. A waiter killed while counted in
- * the wake word leaves its count there for good, and a release that frees the lock word with a store
+ * that this process's last wake through it left behind if that wake woke nobody, and when. A waiter killed while
+ * counted in the wake word leaves its count there for good, and a release that frees the lock word with a store
  * ({@link RobustMutex#ASYMMETRIC}) wakes whenever the count is not 0: without this table, every later release of that
- * mutex would cost a futex call. With it, a release that finds the very word its process's fruitless wake left skips
- * the wake, since no live waiter can be asleep on it: a waiter sleeps only on a word its own counting CAS made, and
- * after a wake the word never returns to an earlier value ({@link WakeWord#uncount} moves the sequence once more
- * when it takes a count back in a later sequence), except after 65,536 wakes of the 16-bit sequence, which cost a
- * late wake of at most a first sleep ({@link WakeWord#FIRST_SLEEP_NANOS}).
+ * mutex would cost a futex call. With it, a release that finds the word such a wake left, less than
+ * {@link WakeWord#FIRST_SLEEP_NANOS} after that wake, skips its own: one futex call per 100 µs at most, instead of
+ * one per release.
  *
- * <p>Each entry is one long (the address's bits 3..34 high, the wake word low), read and written opaque: a racy hint
- * shared by this process's threads, where a lost or overwritten entry costs one more futex call.
+ * <p>Why the skip loses no wake: only a sleeper in its long sleep relies on a release to wake it (one in its first
+ * sleep looks at the lock word again when that sleep ends, after at most {@link WakeWord#FIRST_SLEEP_NANOS}), and it
+ * counted itself at least that long before the release. A sleeper counted before the wake that woke nobody was not
+ * asleep in futex then, so the sequence that wake moved ends its sleep at its next futex call or look (it takes its
+ * count back and looks again); so a sleeper in its long sleep counted itself after that wake, more than
+ * {@link WakeWord#FIRST_SLEEP_NANOS} before the release, which therefore does not skip. The time, not the word, makes
+ * the argument (a word can come back to an earlier value); the word only narrows the skip further.
+ *
+ * <p>Entries are immutable objects, read and written opaque: a racy hint shared by this process's threads, where a
+ * lost or overwritten entry costs one more futex call. One is made per wake that woke nobody, a path that has just
+ * made a system call.
  */
 final class FruitlessWakes {
     /** Table size, a power of two: mutexes with dead sleepers' counts in one process are few. */
     private static final int SLOTS = 64;
 
     // VarHandle mechanics
-    private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Entry[].class);
 
-    private static final long[] ENTRIES = new long[SLOTS];
+    private static final Entry[] ENTRIES = new Entry[SLOTS];
 
     private FruitlessWakes() {
     }
 
-    /** @return true if this process's last wake through the mutex at {@code mutexAddress} woke nobody and left {@code wakes} */
+    /**
+     * @return true if this process's last wake through the mutex at {@code mutexAddress} woke nobody, left the wake
+     *         word {@code wakes}, and was made less than {@link WakeWord#FIRST_SLEEP_NANOS} ago
+     */
     static boolean isKnown(long mutexAddress, int wakes) {
-        // opaque: a hint; a stale entry costs a futex call, or skips one that no live sleeper needs
-        return (long) ENTRY.getOpaque(ENTRIES, slot(mutexAddress)) == entry(mutexAddress, wakes);
+        Entry e = (Entry) SLOT.getOpaque(ENTRIES, slot(mutexAddress)); // opaque: a hint (see the class doc)
+        return e != null && e.mutexAddress == mutexAddress && e.wakes == wakes
+                && System.nanoTime() - e.nanos < WakeWord.FIRST_SLEEP_NANOS;
     }
 
     /** Notes that a wake through the mutex at {@code mutexAddress} woke nobody and left the wake word {@code wakes}. */
     static void remember(long mutexAddress, int wakes) {
-        ENTRY.setOpaque(ENTRIES, slot(mutexAddress), entry(mutexAddress, wakes)); // opaque: see isKnown
+        // opaque: see isKnown
+        SLOT.setOpaque(ENTRIES, slot(mutexAddress), new Entry(mutexAddress, wakes, System.nanoTime()));
     }
 
     private static int slot(long mutexAddress) {
         return (int) (mutexAddress >>> 3) & (SLOTS - 1); // mutexes are 8-byte aligned
     }
 
-    private static long entry(long mutexAddress, int wakes) {
-        return (mutexAddress >>> 3) << 32 | wakes & 0xFFFF_FFFFL;
+    /** A wake that woke nobody: the mutex's address, the wake word it left, and when ({@link System#nanoTime()}). */
+    private record Entry(long mutexAddress, int wakes, long nanos) {
     }
 }

@@ -30,12 +30,13 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKE_SEQ_ONE;
  * <p>Counts are exact: only counted waiters ever wait in futex on this word (a napper, and a waiter that finds the
  * count full, park instead), so each waiter that {@code FUTEX_WAKE} reports woken is a counted one whose wait
  * returned 0; the waker takes those off the count, and every other sleeper (timed out, {@code EAGAIN},
- * interrupted by a signal, or never in futex) takes its own count off. A sleeper that takes its count off after a
- * waker moved the sequence moves it once more, so that the word never comes back to a value it held before a wake
- * (see {@link FruitlessWakes}). A wake-one that ends the sleep of a waiter that then leaves without the mutex (timed
- * out, interrupted, a deadlock's victim) is passed on ({@link #passOn}). A waiter killed while counted leaves the
- * count one too high for good: releases then call futex wake for nobody, which {@link FruitlessWakes} cuts to one
- * call per wake-word value in each process.
+ * interrupted by a signal, or never in futex) takes its own count off; a sleeper that finds between two futex calls
+ * that the sequence moved (a wake went to another) takes its count off and looks at the lock word again rather
+ * than sleep on. A wake-one that
+ * ends the sleep of a waiter that then leaves without the mutex (timed out, interrupted, a deadlock's victim) is
+ * passed on ({@link #passOn}). A waiter killed while counted, and the sleepers a waker killed between its wake and
+ * taking their counts had woken, leave the count too high for good: releases then call futex wake for nobody, which
+ * {@link FruitlessWakes} cuts to one call per 100 µs in each process.
  *
  * <p>Naps. A woken waiter that finds the mutex taken again first naps unannounced (no waiters bit, no count; a park,
  * not a futex wait, so that no wake meant for a counted sleeper is spent on it), so that the holder's releases stay on
@@ -122,8 +123,8 @@ final class WakeWord {
      * {@link Membarrier#barrier()}, after which every release that came before is visible: if the lock word still
      * shows a hold (its bit put back if a later holder's word lacks it), that hold's release comes after the barrier
      * and reads the count, so the rest of the sleep is safe. A late wake is thus at most 100 µs late on any real
-     * CPU, and in the memory model's worst case 10 ms (the liveness period in a process without membarrier, or when
-     * the barrier fails). A sleep that a release ends costs no look and no barrier, so waiters taking turns with a
+     * CPU; in the memory model's worst case 10 ms where this process has membarrier (also when the barrier fails:
+     * the waiter then looks again), its liveness period (50 ms) where it has not. A sleep that a release ends costs no look and no barrier, so waiters taking turns with a
      * running holder, woken within microseconds, never make one. A virtual thread, or any thread where futex is not
      * available, parks one step instead and takes its count back.
      *
@@ -140,42 +141,37 @@ final class WakeWord {
         if (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, wakes + 1)) {
             return step;
         }
-        int sequence = wakes & ~MUTEX_SLEEPERS_MASK;
-        if (!RobustMutex.isWord(s, base, announced)) {
-            uncount(s, base, sequence);
-            return step; // released (a store may overwrite the bit) or taken again meanwhile: look again
-        }
-        if (!Waits.blocksInFutex(step)) {
-            int next = Backoff.idle(step, maxBlockNanos);
-            uncount(s, base, sequence);
-            return next;
-        }
-        long start = System.nanoTime();
-        long end = start + maxBlockNanos;
-        int counted = sleepUntil(s, base, wakes + 1, start + Math.min(maxBlockNanos, FIRST_SLEEP_NANOS));
-        if (counted == WOKEN) {
-            return step + 1; // the waker took the count
-        }
-        if (counted == MOVED || end - System.nanoTime() <= 0 || !RobustMutex.isHeldAnnounced(s, base)) {
-            uncount(s, base, sequence);
-            return step + 1; // a wake came for others, the time is up, or the mutex was freed: the caller looks again
-        }
-        long now = System.nanoTime();
-        if (RobustMutex.ASYMMETRIC && end - now > UNFENCED_SLEEP_NANOS) {
-            counted = sleepUntil(s, base, counted, now + UNFENCED_SLEEP_NANOS);
-            if (counted == WOKEN) {
-                return step + 1;
+        int counted = wakes + 1;
+        try {
+            if (!RobustMutex.isWord(s, base, announced)) {
+                return step; // released (a store may overwrite the bit) or taken again meanwhile: look again
             }
-            // the barrier makes every release before this point visible here; after a failed one, look again
-            if (counted == MOVED || !Membarrier.barrier() || !RobustMutex.isHeldAnnounced(s, base)) {
-                uncount(s, base, sequence);
-                return step + 1;
+            if (!Waits.blocksInFutex(step)) {
+                return Backoff.idle(step, maxBlockNanos);
+            }
+            long start = System.nanoTime();
+            long end = start + maxBlockNanos;
+            counted = sleepUntil(s, base, counted, start + Math.min(maxBlockNanos, FIRST_SLEEP_NANOS));
+            if (counted == WOKEN || counted == MOVED || end - System.nanoTime() <= 0
+                    || !RobustMutex.isHeldAnnounced(s, base)) {
+                return step + 1; // woken, a wake came for others, the time is up, or the mutex was freed: look again
+            }
+            long now = System.nanoTime();
+            if (RobustMutex.ASYMMETRIC && end - now > UNFENCED_SLEEP_NANOS) {
+                counted = sleepUntil(s, base, counted, now + UNFENCED_SLEEP_NANOS);
+                // the barrier makes every release before this point visible here; after a failed one, look again
+                if (counted == WOKEN || counted == MOVED || !Membarrier.barrier()
+                        || !RobustMutex.isHeldAnnounced(s, base)) {
+                    return step + 1;
+                }
+            }
+            counted = sleepUntil(s, base, counted, end);
+            return step + 1;
+        } finally {
+            if (counted != WOKEN) { // the waker took the count of those it woke; everyone else takes their own
+                uncount(s, base);
             }
         }
-        if (sleepUntil(s, base, counted, end) != WOKEN) {
-            uncount(s, base, sequence);
-        }
-        return step + 1;
     }
 
     /**
@@ -207,21 +203,16 @@ final class WakeWord {
     }
 
     /**
-     * Takes a sleeper's count back when it stops sleeping without a wake ({@code FUTEX_WAKE} reports it to its
-     * waker, who takes the count of those it woke). If the sequence moved on since the sleeper counted itself, it
-     * moves it once more, so that the word does not come back to the value a waker left it with (a waiter that counts
-     * again would make it exactly that): {@link FruitlessWakes} relies on it.
-     *
-     * @param sequence the wake sequence in which the sleeper counted itself (the word without its count bits)
+     * Takes a sleeper's count back when it stops sleeping without a wake ({@code FUTEX_WAKE} reports the woken to
+     * their waker, who takes their counts).
      */
-    static void uncount(MemorySegment s, long base, int sequence) {
+    static void uncount(MemorySegment s, long base) {
         while (true) {
             int now = read(s, base);
             if ((now & MUTEX_SLEEPERS_MASK) == 0) {
                 return; // cannot happen while counts are exact; never borrow from the sequence
             }
-            int next = (now & ~MUTEX_SLEEPERS_MASK) == sequence ? now - 1 : now - 1 + MUTEX_WAKE_SEQ_ONE & MUTEX_WAKES_MASK;
-            if (INT.compareAndSet(s, base + MUTEX_WAKES, now, next)) { // volatile: as the counting CAS
+            if (INT.compareAndSet(s, base + MUTEX_WAKES, now, now - 1)) { // volatile: as the counting CAS
                 return;
             }
         }
