@@ -36,7 +36,7 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKE_SEQ_ONE;
  * ends the sleep of a waiter that then leaves without the mutex (timed out, interrupted, a deadlock's victim) is
  * passed on ({@link #passOn}). A waiter killed while counted, and the sleepers a waker killed between its wake and
  * taking their counts had woken, leave the count too high for good: releases then call futex wake for nobody, which
- * {@link FruitlessWakes} cuts to one call per 100 µs in each process.
+ * {@link FruitlessWakes} cuts to one call per 50 µs in each process.
  *
  * <p>Naps. A woken waiter that finds the mutex taken again first naps unannounced (no waiters bit, no count; a park,
  * not a futex wait, so that no wake meant for a counted sleeper is spent on it), so that the holder's releases stay on
@@ -260,16 +260,18 @@ final class WakeWord {
     static void wakeAfterRelease(MemorySegment s, long base, boolean wakeAll) {
         int wakes;
         int next;
+        long movedAt;
         do { // volatile, after the lock word is free: a waiter that read the old wake word before that sees it change
             wakes = read(s, base);
             next = wakes + MUTEX_WAKE_SEQ_ONE & MUTEX_WAKES_MASK; // the count stays: sleepers are not woken yet
+            movedAt = countsSleepers(wakes) ? System.nanoTime() : 0; // before the move: see FruitlessWakes
         } while (!INT.compareAndSet(s, base + MUTEX_WAKES, wakes, next));
         if (countsSleepers(wakes)) {
             int woken = Waits.wake(s, base + MUTEX_WAKES, wakeAll ? Integer.MAX_VALUE : 1);
             if (woken > 0) {
                 INT.getAndAdd(s, base + MUTEX_WAKES, -woken); // volatile: each one woken is counted, so no borrow
             } else {
-                FruitlessWakes.remember(s.address() + base, next);
+                FruitlessWakes.remember(s.address() + base, next, movedAt);
             }
         }
     }

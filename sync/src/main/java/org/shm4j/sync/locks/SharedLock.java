@@ -41,7 +41,7 @@ import java.util.Optional;
  *     takes off the count of as many as the kernel reports woken; a waiter whose futex wait ended otherwise (time,
  *     {@code EAGAIN}, a signal) takes its own count off. Only counted waiters wait in futex on this word. A release
  *     with a store skips the wake when its process's last wake through this lock woke nobody, left the word as it
- *     still is, and was less than 100 µs ago</td><td>CAS
+ *     still is, and moved the sequence less than 50 µs ago</td><td>CAS
  *     (volatile): a waiter counts itself after it read the sequence and saw bit 30 set on the word; the releaser
  *     moves the sequence after it freed the word, and takes the woken off with an atomic add. A releaser with a
  *     store reads it opaque right after its store (no fence between: a sleeper's {@code membarrier} stands in for
