@@ -204,7 +204,7 @@ public final class SyncLayout {
      * releaser that saw {@link #LOCK_WAITERS} adds 1 after it frees the lock word, bit 31 is clear.
      */
     public static final long MUTEX_WAKES = MUTEX_FLAGS + Integer.BYTES;
-    /** Robust mutex: the sleepers count in {@link #MUTEX_WAKES}; a waiter that finds it full sleeps uncounted. */
+    /** Robust mutex: the sleepers count in {@link #MUTEX_WAKES}; a waiter that finds it full parks uncounted. */
     public static final int MUTEX_SLEEPERS_MASK = 0x7FFF;
     /** Robust mutex: 1 in the wake sequence of {@link #MUTEX_WAKES}. */
     public static final int MUTEX_WAKE_SEQ_ONE = MUTEX_SLEEPERS_MASK + 1;
