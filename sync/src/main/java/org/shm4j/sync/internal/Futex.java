@@ -13,8 +13,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * Linux {@code futex(2)} WAIT and WAKE on a 32-bit word in shared memory, called through {@link java.lang.foreign.Linker}. The shared
- * (not {@code FUTEX_PRIVATE_FLAG}) operations are used, so waiter and waker may be in different processes.
+ * Linux {@code futex(2)} WAIT and WAKE on a 32-bit word in shared memory, called through
+ * {@link java.lang.foreign.Linker}. The shared (not {@code FUTEX_PRIVATE_FLAG}) operations are used, so waiter and
+ * waker may be in different processes.
  *
  * <p>Available only on Linux x86-64 and aarch64, when this class's module has native access enabled
  * ({@code --enable-native-access}) and the system property {@code shm4j.futex} is not {@code false}; otherwise

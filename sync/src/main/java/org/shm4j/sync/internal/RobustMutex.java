@@ -49,10 +49,10 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * {@link WakeWord#UNFENCED_SLEEP_NANOS} they call {@link Membarrier#barrier()}, after which every release made before
  * it is visible to them, while every release after it reads their count. The cost of a fence moves from every
  * release to a waiter's long sleep (2-50 µs, once per sleep that no wake ended within 10 ms); in the two-thread
- * benchmark, where wakes come within microseconds, and in the 2 ms lock hand-off, no barrier is made at all. A waker takes the
- * count of the sleepers it wakes off the wake word itself, so that the holder's next releases, which look at the
- * count, do not wake them again while they are on their way out of the kernel (measured: contended lock + unlock
- * 33 ops/µs with the count left to the sleepers, 80-90 with the waker taking it). Processes with and without
+ * benchmark, where wakes come within microseconds, and in the 2 ms lock hand-off, no barrier is made at all. A
+ * waker takes the count of the sleepers the kernel reports woken off the wake word itself, so that the holder's
+ * next releases, which look at the count, do not wake them again while they are on their way out of the kernel
+ * (see {@link WakeWord#wakeAfterRelease}). Processes with and without
  * {@code membarrier} share mutexes: the CAS release still wakes by the waiters bit, which a sleeper puts back on a
  * hold that lacks it after its first sleep and after its barrier, and every waiter, in either kind of process, looks
  * at the word again once counted and makes its first sleep short.
@@ -515,7 +515,7 @@ public final class RobustMutex {
             return WakeWord.nap(step, Math.min(napNanos, maxBlockNanos));
         }
         if (step < BLOCK_STEP) {
-            return WakeWord.idle(segment, 0, step, wakes, maxBlockNanos);
+            return Backoff.idle(step, maxBlockNanos); // spins and yields: only counted sleepers wait on the wake word
         }
         if ((w & LOCK_WAITERS) == 0) {
             if (!LONG.compareAndSet(segment, MUTEX_WORD, w, w | LOCK_WAITERS)) {
@@ -534,8 +534,9 @@ public final class RobustMutex {
     }
 
     /**
-     * For a counted sleeper after {@link Membarrier#barrier()}: whether the mutex is still held, with the waiters bit
-     * on its word (put back with a CAS if the hold lacks it: a releaser that frees with a CAS wakes only then).
+     * For a counted sleeper after its first sleep, and after {@link Membarrier#barrier()}: whether the mutex is still
+     * held, with the waiters bit on its word (put back with a CAS if the hold lacks it: a releaser that frees with a
+     * CAS wakes only then, and one that frees with a store reads the count only after it).
      *
      * @return false if the word is free or changed under the CAS: the sleeper looks again
      */

@@ -89,15 +89,6 @@ final class WakeWord {
     }
 
     /**
-     * Idles one step of the spin before a waiter announces itself, while the wake word holds {@code wakes}.
-     *
-     * @return the next step
-     */
-    static int idle(MemorySegment s, long base, int step, int wakes, long maxBlockNanos) {
-        return Waits.idle(step, s, base + MUTEX_WAKES, wakes, maxBlockNanos);
-    }
-
-    /**
      * Idles one step unannounced and uncounted: a park of at most {@code nanos}, never a futex wait on this word,
      * so that every futex waiter here is counted (see the class doc). For a woken waiter that found the mutex taken
      * again, and for one that finds the count full.
@@ -124,8 +115,9 @@ final class WakeWord {
      * shows a hold (its bit put back if a later holder's word lacks it), that hold's release comes after the barrier
      * and reads the count, so the rest of the sleep is safe. A late wake is thus at most 100 µs late on any real
      * CPU; in the memory model's worst case 10 ms where this process has membarrier (also when the barrier fails:
-     * the waiter then looks again), its liveness period (50 ms) where it has not. A sleep that a release ends costs no look and no barrier, so waiters taking turns with a
-     * running holder, woken within microseconds, never make one. A virtual thread, or any thread where futex is not
+     * the waiter then looks again), its liveness period (50 ms) where it has not. A sleep that a release ends costs
+     * no look and no barrier, so waiters taking turns with a running holder, woken within microseconds, never make
+     * one. A virtual thread, or any thread where futex is not
      * available, parks one step instead and takes its count back.
      *
      * @param wakes     the wake word, read before the lock word

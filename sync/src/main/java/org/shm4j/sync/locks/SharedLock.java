@@ -68,11 +68,11 @@ import java.util.Optional;
  * sleeps past 10 ms more. The one race this leaves (a release whose store the CPU had not yet made visible while the
  * waiter counted itself) delays that waiter's wake by at most those 100 µs on real CPUs (10 ms in the memory model's
  * worst case); a waiter in a process without {@code membarrier} makes the same first sleep and second look, but no
- * barrier, so in the memory model's worst case it wakes up to 50 ms late. A blocked waiter wakes at least every 50 ms to check that
- * the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt status. Not fair: a
- * running thread may take the lock again before the waiter it woke, as with {@code ReentrantLock}; that waiter then
- * waits up to 50 µs before it blocks again, so that a thread taking the lock in a loop is not slowed by a wake call
- * on each release.
+ * barrier, so in the memory model's worst case it wakes up to 50 ms late. A blocked waiter wakes at least every
+ * 50 ms to check that the owner still lives, its deadline, and (for {@link #lockInterruptibly()}) its interrupt
+ * status. Not fair: a running thread may take the lock again before the waiter it woke, as with
+ * {@code ReentrantLock}; that waiter then waits up to 50 µs before it blocks again, so that a thread taking the lock
+ * in a loop is not slowed by a wake call on each release.
  *
  * <h2>Owner death</h2>
  * When the owner process dies holding the lock (its pid no longer runs, or runs with another start time), the next
