@@ -11,6 +11,7 @@ import org.shm4j.sync.internal.SyncLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -153,6 +154,39 @@ class SharedReadWriteLockTest {
     }
 
     @Test
+    void shouldLetTheNextWriterInBeforeTheReadersThatWaitedForThePreviousOne() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, 0);
+            AtomicInteger turn = new AtomicInteger();
+            rw.writeLock().lock();
+            FutureTask<Integer> writer = new FutureTask<>(() -> {
+                rw.writeLock().lock();
+                int mine = turn.incrementAndGet();
+                rw.writeLock().unlock();
+                return mine;
+            });
+            Thread.ofPlatform().start(writer);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET) == 0) {
+                assertThat(System.nanoTime()).as("the second writer counted as waiting").isLessThan(deadline);
+                Thread.onSpinWait();
+            }
+            FutureTask<Integer> reader = new FutureTask<>(() -> {
+                rw.readLock().lock();
+                int mine = turn.incrementAndGet();
+                rw.readLock().unlock();
+                return mine;
+            });
+            Thread.ofPlatform().start(reader);
+            WakeWords.awaitSleepers(memory, 2, Duration.ofSeconds(30)); // both blocked behind this thread's hold
+            rw.writeLock().unlock();
+            assertThat(writer.get(30, TimeUnit.SECONDS)).as("the waiting writer's turn").isEqualTo(1);
+            assertThat(reader.get(30, TimeUnit.SECONDS)).as("the reader that waited, after it").isEqualTo(2);
+        }
+    }
+
+    @Test
     void shouldNeverShowATornWriteToReaderThreads() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
@@ -198,17 +232,23 @@ class SharedReadWriteLockTest {
     }
 
     @Test
-    void shouldDropTheWaitingWritersOfADeadProcessAndMarkReaderSlots() throws InterruptedException {
+    void shouldDropTheWaitingWritersOfADeadProcessAndMarkReaderSlots() throws Exception {
         long dead = ProcessIdentity.token(ProcessHandle.current().pid(), ProcessIdentity.currentStartStamp() + 1);
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
             long slot = SyncLayout.RW_SLOTS_OFFSET + 3 * ProcessSlots.SLOT_SIZE;
             memory.set(ValueLayout.JAVA_LONG, slot + ProcessSlots.TOKEN, dead);
             memory.set(ValueLayout.JAVA_INT, slot + ProcessSlots.SECOND, 1);
             memory.set(ValueLayout.JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET, 1 << 3);
             SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, 0);
-            assertThat(rw.readLock().tryLock()).as("a writer of slot 3 waits").isFalse();
-            assertThat(rw.readLock().tryLock(30, TimeUnit.SECONDS)).as("its process is dead").isTrue();
+            assertThat(rw.readLock().tryLock()).as("a new reader reads the writer word alone").isTrue();
+            rw.readLock().unlock();
+            rw.writeLock().lock(); // a reader that comes now waits, and then also for the writer of slot 3
+            FutureTask<Boolean> reader = new FutureTask<>(() -> rw.readLock().tryLock(30, TimeUnit.SECONDS));
+            Thread.ofPlatform().start(reader);
+            WakeWords.awaitSleepers(memory, 1, Duration.ofSeconds(30));
+            rw.writeLock().unlock();
+            assertThat(reader.get(30, TimeUnit.SECONDS)).as("the waiting writer's process is dead").isTrue();
             assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).isZero();
             int mine = new ProcessSlots(memory, SyncLayout.RW_SLOTS_OFFSET, "rw").claim();
             assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET)).isEqualTo(1 << mine);
