@@ -186,6 +186,7 @@ public final class SharedHeap implements AutoCloseable {
      * @throws IllegalArgumentException  if the name is invalid or {@code size} cannot hold the header and catalog
      */
     public static SharedHeap create(String name, long size, HeapOptions options) {
+        Objects.requireNonNull(options, "options");
         Names.checkRegionName(name);
         return HeapLifecycle.create(init -> SharedMemory.create(name, size, options.permissions(), init),
                 () -> SharedMemory.open(name), size, options);
@@ -204,6 +205,7 @@ public final class SharedHeap implements AutoCloseable {
      * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README)
      */
     public static SharedHeap open(String name, HeapOptions options) {
+        Objects.requireNonNull(options, "options");
         return HeapLifecycle.open(() -> SharedMemory.open(name), options);
     }
 
@@ -227,6 +229,7 @@ public final class SharedHeap implements AutoCloseable {
      * {@link HeapOptions#replaceStale()}, a stale heap at the name is replaced by a new one instead of opened.
      */
     public static SharedHeap openOrCreate(String name, long size, HeapOptions options) {
+        Objects.requireNonNull(options, "options");
         Names.checkRegionName(name);
         return HeapLifecycle.openOrCreate(() -> create(name, size, options), () -> open(name, options));
     }
@@ -272,6 +275,7 @@ public final class SharedHeap implements AutoCloseable {
      * @throws ShmAlreadyExistsException if the file exists (and, with {@code replaceStale}, is not a stale heap)
      */
     public static SharedHeap create(Path file, long size, HeapOptions options) {
+        Objects.requireNonNull(options, "options");
         Objects.requireNonNull(file, "file");
         return HeapLifecycle.create(init -> SharedMemory.create(file, size, options.permissions(), init),
                 () -> SharedMemory.open(file), size, options);
@@ -290,6 +294,7 @@ public final class SharedHeap implements AutoCloseable {
      * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README)
      */
     public static SharedHeap open(Path file, HeapOptions options) {
+        Objects.requireNonNull(options, "options");
         return HeapLifecycle.open(() -> SharedMemory.open(file), options);
     }
 
@@ -305,6 +310,7 @@ public final class SharedHeap implements AutoCloseable {
 
     /** Opens a file-backed heap, or creates it; racing processes agree on one creator. */
     public static SharedHeap openOrCreate(Path file, long size, HeapOptions options) {
+        Objects.requireNonNull(options, "options");
         Objects.requireNonNull(file, "file");
         return HeapLifecycle.openOrCreate(() -> create(file, size, options), () -> open(file, options));
     }
@@ -329,6 +335,7 @@ public final class SharedHeap implements AutoCloseable {
 
     /** Creates a heap in anonymous memory, shared by the threads of this process. */
     public static SharedHeap anonymous(long size, HeapOptions options) {
+        Objects.requireNonNull(options, "options");
         HeapHeader.checkSize(size, options.catalogCapacity());
         return HeapLifecycle.anonymous(SharedMemory.anonymous(size), options);
     }
@@ -392,17 +399,20 @@ public final class SharedHeap implements AutoCloseable {
 
     /** @return the block of that name, of whatever type */
     public Optional<HeapBlock> find(String name) {
+        ensureOpen();
         HeapCatalog.Entry entry = catalog.find(Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES));
         return Optional.ofNullable(entry).map(this::toBlock);
     }
 
     /** @return every published block, in allocation order */
     public List<HeapBlock> blocks() {
+        ensureOpen();
         return catalog.entries().stream().map(this::toBlock).toList();
     }
 
     /** @return bytes left in the data area (before alignment padding) */
     public long freeBytes() {
+        ensureOpen();
         return geometry.heapSize() - catalog.top();
     }
 
@@ -429,6 +439,7 @@ public final class SharedHeap implements AutoCloseable {
      * @throws IllegalStateException if this heap is closed
      */
     public List<HeapProcess> attachedProcesses() {
+        ensureOpen();
         return AttachTable.processes(memory.segment());
     }
 
@@ -440,6 +451,7 @@ public final class SharedHeap implements AutoCloseable {
      * @throws IllegalStateException if this heap is closed
      */
     public HeapProcess creator() {
+        ensureOpen();
         long token = HeapHeader.creatorToken(memory.segment());
         long startMillis = ProcessIdentity.startMillis(HeapHeader.creatorStartStamp(memory.segment()));
         return new HeapProcess(ProcessIdentity.pid(token), startMillis, 0, ProcessIdentity.isAlive(token));
@@ -479,11 +491,24 @@ public final class SharedHeap implements AutoCloseable {
         return "heap " + memory;
     }
 
+    /**
+     * Called first by every method that reads the heap's memory, so that a closed heap is named rather than met with
+     * the JDK's bare "Already closed" (a close racing with the call may still give that).
+     *
+     * @throws IllegalStateException if this heap is closed
+     */
+    private void ensureOpen() {
+        if (memory.isClosed()) {
+            throw new IllegalStateException(this + " is closed");
+        }
+    }
+
     private HeapBlock allocateLocked(String name, BlockType type, long byteSize, long alignment,
                                      Consumer<MemorySegment> initializer, Function<HeapBlock, HeapBlock> onExisting) {
         byte[] utf8 = Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES);
         Objects.requireNonNull(type, "type");
         Objects.requireNonNull(initializer, "initializer");
+        ensureOpen();
         Checks.positive("byteSize", byteSize);
         Checks.powerOfTwo("alignment", alignment);
         Checks.inRange("alignment", alignment, 1, HeapLayout.MAX_ALIGNMENT);

@@ -314,6 +314,7 @@ public final class SharedMemory implements AutoCloseable {
                                          Consumer<MemorySegment> beforeLink) {
         Checks.positive("size", size);
         Objects.requireNonNull(permissions, "permissions");
+        Objects.requireNonNull(beforeLink, "beforeLink");
         Arena arena = Arena.ofShared();
         try {
             return new SharedMemory(name, file, arena, MappedFiles.create(file, size, permissions, arena, beforeLink));

@@ -106,6 +106,7 @@ public final class SharedPipe implements AutoCloseable {
      */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
         SharedRing.requiredBytes(capacity); // checks it before any block is made
+        Blocks.checkNameRoom("pipe", name, ".ab");
         if (heap.find(name).isPresent()) { // before the rings: an existing pipe's capacity is not this call's concern
             throw Blocks.alreadyExists(heap, name);
         }
@@ -233,13 +234,15 @@ public final class SharedPipe implements AutoCloseable {
         }
 
         private End claim() {
-            if (!claimed) {
-                try {
+            try {
+                if (!claimed) {
                     ends.claim(self);
-                } catch (IllegalStateException e) {
-                    throw ends.closedOr(e);
+                    claimed = true;
+                } else {
+                    requireOpen(); // handed out before: the same object, unless this process closed it since
                 }
-                claimed = true;
+            } catch (IllegalStateException e) {
+                throw ends.closedOr(e);
             }
             return this;
         }
@@ -374,7 +377,11 @@ public final class SharedPipe implements AutoCloseable {
          */
         @Override
         public void close() {
-            ends.close(self);
+            try {
+                ends.close(self);
+            } catch (IllegalStateException e) {
+                throw ends.closedOr(e); // the heap closed first: the end cannot be marked closed, and this says so
+            }
         }
 
         private void closeIfClaimed() {

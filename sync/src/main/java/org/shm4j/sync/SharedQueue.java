@@ -9,6 +9,7 @@ import org.shm4j.sync.ring.RingStats;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
+import org.shm4j.sync.internal.WordWait;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
@@ -129,7 +130,7 @@ public final class SharedQueue<T> {
      * @throws InterruptedException if interrupted while waiting
      */
     public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
-        return offer(value, Duration.ofNanos(unit.toNanos(timeout)));
+        return offer(value, Duration.ofNanos(WordWait.nanos(timeout, unit)));
     }
 
     /**
@@ -158,7 +159,7 @@ public final class SharedQueue<T> {
      * @throws InterruptedException if interrupted while waiting
      */
     public T poll(long timeout, TimeUnit unit) throws InterruptedException {
-        return poll(Duration.ofNanos(unit.toNanos(timeout)));
+        return poll(Duration.ofNanos(WordWait.nanos(timeout, unit)));
     }
 
     /**

@@ -1,5 +1,6 @@
 package org.shm4j.core.internal;
 
+import java.util.Objects;
 import java.time.Duration;
 
 /** Timeouts given as {@link Duration}s, turned into the nanoseconds a deadline is computed from. */
@@ -15,6 +16,7 @@ public final class Timeouts {
      *         stays right when {@code now + nanos} wraps.
      */
     public static long nanos(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
         try {
             return Math.max(0, timeout.toNanos());
         } catch (ArithmeticException tooLong) {

@@ -112,6 +112,7 @@ public final class WorkerProcess implements AutoCloseable {
      * @return true if all exited in time; false if some still run (they are left running)
      */
     public static boolean joinAll(Collection<WorkerProcess> workers, Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(workers, "workers");
         long deadline = System.nanoTime() + Timeouts.nanos(timeout);
         boolean all = true;
         for (WorkerProcess worker : workers) {

@@ -55,10 +55,12 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public final void copyFrom(MemorySegment source, long sourceOffset, long index, long count) {
+        long offset = rangeOffset(index, count);
+        checkSegmentRange("source", Objects.requireNonNull(source, "source"), sourceOffset, count * elementSize);
         try {
-            MemorySegment.copy(source, sourceOffset, elements, rangeOffset(index, count), count * elementSize);
+            MemorySegment.copy(source, sourceOffset, elements, offset, count * elementSize);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -69,10 +71,43 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public final void copyTo(long index, MemorySegment target, long targetOffset, long count) {
+        long offset = rangeOffset(index, count);
+        checkSegmentRange("target", Objects.requireNonNull(target, "target"), targetOffset, count * elementSize);
         try {
-            MemorySegment.copy(elements, rangeOffset(index, count), target, targetOffset, count * elementSize);
+            MemorySegment.copy(elements, offset, target, targetOffset, count * elementSize);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
+        }
+    }
+
+    /**
+     * @return what a method throws for {@code failure}: an exception naming this array if its memory is closed,
+     *         else {@code failure}
+     */
+    final IllegalStateException closedOr(IllegalStateException failure) {
+        return Blocks.closedOr(failure, elements.scope(), closedMessage);
+    }
+
+    /**
+     * Checks the Java array's side of a bulk copy (the caller checks this array's side with {@link #rangeOffset}).
+     *
+     * @param side   {@code "source"} or {@code "target"}, for the message
+     * @param length the Java array's length
+     * @throws IndexOutOfBoundsException naming this array and the side, if {@code count} elements from {@code from}
+     *                                   do not fit in the Java array
+     */
+    final void checkArrayRange(String side, int from, int count, int length) {
+        if (from < 0 || count < 0 || from > length - count) {
+            throw new IndexOutOfBoundsException(Blocks.subject(closedMessage) + ": " + side + " array elements ["
+                    + from + ", " + ((long) from + count) + ") outside its " + length + " elements");
+        }
+    }
+
+    /** As {@link #checkArrayRange}, for {@code bytes} bytes at {@code from} of a segment. */
+    private void checkSegmentRange(String side, MemorySegment segment, long from, long bytes) {
+        if (from < 0 || from > segment.byteSize() - bytes) {
+            throw new IndexOutOfBoundsException(Blocks.subject(closedMessage) + ": " + side + " segment bytes ["
+                    + from + ", " + (from + bytes) + ") outside its " + segment.byteSize() + " bytes");
         }
     }
 

@@ -7,6 +7,7 @@ import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
@@ -152,7 +153,13 @@ public final class SharedByteArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(byte[] source, int sourceIndex, long index, int count) {
-        MemorySegment.copy(source, sourceIndex, elements, JAVA_BYTE, rangeOffset(index, count), count);
+        long offset = rangeOffset(index, count);
+        checkArrayRange("source", sourceIndex, count, Objects.requireNonNull(source, "source").length);
+        try {
+            MemorySegment.copy(source, sourceIndex, elements, JAVA_BYTE, offset, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -161,7 +168,13 @@ public final class SharedByteArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, byte[] target, int targetIndex, int count) {
-        MemorySegment.copy(elements, JAVA_BYTE, rangeOffset(index, count), target, targetIndex, count);
+        long offset = rangeOffset(index, count);
+        checkArrayRange("target", targetIndex, count, Objects.requireNonNull(target, "target").length);
+        try {
+            MemorySegment.copy(elements, JAVA_BYTE, offset, target, targetIndex, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** Sets every element to {@code value} with plain writes. */

@@ -15,7 +15,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * are coherent but unordered (enough for a statistic that only needs to be exact in the end).
  *
  * <p>After {@link #free()} the handle must not be used: its slot goes to another label once the block's reuse delay
- * has passed. Used after its heap was closed, a method throws the JDK's {@link IllegalStateException}.
+ * has passed. Used after its heap was closed, the value methods throw the JDK's {@link IllegalStateException} (they
+ * are the hot paths: nothing is spent on naming the block there), and {@link #free()} one that names the block.
  */
 public final class SharedCounter {
     // VarHandle mechanics

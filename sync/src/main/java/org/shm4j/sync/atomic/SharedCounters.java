@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -175,6 +176,10 @@ public final class SharedCounters {
             throw new IllegalArgumentException(description + ": label of " + length + " UTF-8 bytes (expected: <= "
                     + MAX_LABEL_BYTES + ")");
         }
+        return whileOpen(() -> allocateLocked(label));
+    }
+
+    private SharedCounter allocateLocked(String label) {
         lockMutex();
         try {
             int id = freeSlot(System.currentTimeMillis());
@@ -206,6 +211,11 @@ public final class SharedCounters {
         return Optional.empty();
     }
 
+    /** @return what {@code body} returns; once the heap is closed, an exception naming this block */
+    private <T> T whileOpen(Supplier<T> body) {
+        return Blocks.whileOpen(block.scope(), description + " cannot be used: its heap is closed", body);
+    }
+
     /**
      * Reads every allocated counter: label and value as of one moment each (not all at one moment). Never writes,
      * never blocks: works on a heap opened read-only.
@@ -213,14 +223,16 @@ public final class SharedCounters {
      * @return the allocated counters, by slot
      */
     public List<Entry> snapshot() {
-        List<Entry> entries = new ArrayList<>();
-        for (int id = 0; id < capacity; id++) {
-            Entry entry = read(id);
-            if (entry != null) {
-                entries.add(entry);
+        return whileOpen(() -> {
+            List<Entry> entries = new ArrayList<>();
+            for (int id = 0; id < capacity; id++) {
+                Entry entry = read(id);
+                if (entry != null) {
+                    entries.add(entry);
+                }
             }
-        }
-        return entries;
+            return entries;
+        });
     }
 
     /** @return the number of counter slots */
@@ -251,6 +263,13 @@ public final class SharedCounters {
 
     /** Frees {@code counter}'s slot, if it still holds that allocation; see {@link SharedCounter#free()}. */
     void free(SharedCounter counter) {
+        whileOpen(() -> {
+            freeLocked(counter);
+            return null;
+        });
+    }
+
+    private void freeLocked(SharedCounter counter) {
         lockMutex();
         try {
             long meta = metadataOffset(counter.id());

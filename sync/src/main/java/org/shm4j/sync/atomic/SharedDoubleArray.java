@@ -7,6 +7,7 @@ import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
 
@@ -221,7 +222,13 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(double[] source, int sourceIndex, long index, int count) {
-        MemorySegment.copy(source, sourceIndex, elements, JAVA_DOUBLE, rangeOffset(index, count), count);
+        long offset = rangeOffset(index, count);
+        checkArrayRange("source", sourceIndex, count, Objects.requireNonNull(source, "source").length);
+        try {
+            MemorySegment.copy(source, sourceIndex, elements, JAVA_DOUBLE, offset, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -230,7 +237,13 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, double[] target, int targetIndex, int count) {
-        MemorySegment.copy(elements, JAVA_DOUBLE, rangeOffset(index, count), target, targetIndex, count);
+        long offset = rangeOffset(index, count);
+        checkArrayRange("target", targetIndex, count, Objects.requireNonNull(target, "target").length);
+        try {
+            MemorySegment.copy(elements, JAVA_DOUBLE, offset, target, targetIndex, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** Sets every element to {@code value} with plain writes. */

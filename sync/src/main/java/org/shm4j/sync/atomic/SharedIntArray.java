@@ -7,6 +7,7 @@ import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.function.IntBinaryOperator;
 import java.util.function.IntUnaryOperator;
 
@@ -234,7 +235,13 @@ public final class SharedIntArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(int[] source, int sourceIndex, long index, int count) {
-        MemorySegment.copy(source, sourceIndex, elements, JAVA_INT, rangeOffset(index, count), count);
+        long offset = rangeOffset(index, count);
+        checkArrayRange("source", sourceIndex, count, Objects.requireNonNull(source, "source").length);
+        try {
+            MemorySegment.copy(source, sourceIndex, elements, JAVA_INT, offset, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -243,7 +250,13 @@ public final class SharedIntArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, int[] target, int targetIndex, int count) {
-        MemorySegment.copy(elements, JAVA_INT, rangeOffset(index, count), target, targetIndex, count);
+        long offset = rangeOffset(index, count);
+        checkArrayRange("target", targetIndex, count, Objects.requireNonNull(target, "target").length);
+        try {
+            MemorySegment.copy(elements, JAVA_INT, offset, target, targetIndex, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** Sets every element to {@code value} with plain writes. */

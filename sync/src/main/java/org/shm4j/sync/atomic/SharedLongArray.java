@@ -7,6 +7,7 @@ import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.function.LongBinaryOperator;
 import java.util.function.LongUnaryOperator;
 
@@ -234,7 +235,13 @@ public final class SharedLongArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(long[] source, int sourceIndex, long index, int count) {
-        MemorySegment.copy(source, sourceIndex, elements, JAVA_LONG, rangeOffset(index, count), count);
+        long offset = rangeOffset(index, count);
+        checkArrayRange("source", sourceIndex, count, Objects.requireNonNull(source, "source").length);
+        try {
+            MemorySegment.copy(source, sourceIndex, elements, JAVA_LONG, offset, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -243,7 +250,13 @@ public final class SharedLongArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, long[] target, int targetIndex, int count) {
-        MemorySegment.copy(elements, JAVA_LONG, rangeOffset(index, count), target, targetIndex, count);
+        long offset = rangeOffset(index, count);
+        checkArrayRange("target", targetIndex, count, Objects.requireNonNull(target, "target").length);
+        try {
+            MemorySegment.copy(elements, JAVA_LONG, offset, target, targetIndex, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** Sets every element to {@code value} with plain writes. */

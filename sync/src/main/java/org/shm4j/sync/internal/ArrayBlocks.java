@@ -3,6 +3,7 @@ package org.shm4j.sync.internal;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Checks;
 
 import java.lang.foreign.MemorySegment;
@@ -40,8 +41,13 @@ public final class ArrayBlocks {
     public static MemorySegment openOrCreate(SharedHeap heap, String name, BlockType type, long length,
                                              int elementSize) {
         Checks.inRange("length", length, 1, MAX_LENGTH);
-        return elements(Blocks.openOrCreate(heap, name, type, ARRAY_ELEMENTS_OFFSET + length * elementSize,
-                s -> writeHeader(s, length, elementSize)), name, elementSize);
+        try {
+            return elements(Blocks.openOrCreate(heap, name, type, ARRAY_ELEMENTS_OFFSET + length * elementSize,
+                    s -> writeHeader(s, length, elementSize)), name, elementSize);
+        } catch (ShmTypeMismatchException e) { // worded in block bytes: say it in elements
+            throw Blocks.mismatch(e, () -> "array '" + name + "' exists with length "
+                    + open(heap, name, type, elementSize).byteSize() / elementSize + " (asked: " + length + ")");
+        }
     }
 
     /** @return the {@code length} elements at {@code offset} of a native segment, naturally aligned */

@@ -5,6 +5,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.internal.HeapLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
@@ -103,6 +104,37 @@ public final class Blocks {
         }
         Throwable jdk = isClosedMessage(failure) ? failure.getCause() : failure;
         return new IllegalStateException(closedMessage, jdk);
+    }
+
+    /**
+     * Checks, before anything is made, that a structure named {@code name} leaves room for the {@code suffix} of a
+     * block it makes beside itself, whose name the user never gives (the heap's own check would name that block).
+     *
+     * @param what the structure, for the message ({@code "SharedLong with a lock"})
+     * @throws IllegalArgumentException if {@code name + suffix} would be longer than a heap block name may be
+     */
+    public static void checkNameRoom(String what, String name, String suffix) {
+        int max = HeapLayout.MAX_NAME_BYTES - suffix.length(); // every suffix is ASCII
+        long length = Utf8.length(Objects.requireNonNull(name, "name"));
+        if (length > max) {
+            throw new IllegalArgumentException(what + " name '" + name + "' is " + length + " UTF-8 bytes (expected: "
+                    + "at most " + max + ", so that the block '<name>" + suffix + "' beside it fits the heap's "
+                    + HeapLayout.MAX_NAME_BYTES + "-byte block names)");
+        }
+    }
+
+    /**
+     * Runs a method's body that reads or writes a structure's memory outside its hot path, re-wording an
+     * {@link IllegalStateException} it throws because that memory is closed as {@link #closedOr} does.
+     *
+     * @return what {@code body} returns
+     */
+    public static <T> T whileOpen(MemorySegment.Scope memory, String closedMessage, Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (IllegalStateException e) {
+            throw closedOr(e, memory, closedMessage);
+        }
     }
 
     /**

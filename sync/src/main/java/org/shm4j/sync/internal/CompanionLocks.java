@@ -28,6 +28,7 @@ public final class CompanionLocks {
      * @throws org.shm4j.core.ShmTypeMismatchException if a block of the lock's name is not a lock
      */
     public static SharedLock create(SharedHeap heap, String valueName) {
+        Blocks.checkNameRoom("value (created with a lock)", valueName, ".lock");
         try {
             return SharedLock.create(heap, nameFor(valueName));
         } catch (ShmAlreadyExistsException lockExists) {

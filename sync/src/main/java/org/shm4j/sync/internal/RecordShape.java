@@ -107,7 +107,10 @@ public final class RecordShape {
      * @throws IllegalStateException if those bytes are not a record of this shape
      */
     public Object read(MemorySegment source, long offset, int length) {
-        Objects.checkFromIndexSize(offset, length, source.byteSize());
+        if (offset < 0 || length < 0 || offset > source.byteSize() - length) {
+            throw new IndexOutOfBoundsException("record codec " + schema + ": message bytes [" + offset + ", "
+                    + (offset + length) + ") outside the " + source.byteSize() + "-byte segment");
+        }
         MessageReader reader = new MessageReader(source, offset, length, this);
         Object record = read(reader);
         reader.finish();

@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import java.util.Objects;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
@@ -78,7 +79,7 @@ public final class WordWait {
 
     /** @return {@code timeout} of {@code unit} in nanoseconds, at least 0 and saturated instead of overflowing */
     public static long nanos(long timeout, TimeUnit unit) {
-        return Math.max(0, unit.toNanos(timeout));
+        return Math.max(0, Objects.requireNonNull(unit, "unit").toNanos(timeout));
     }
 
     /**

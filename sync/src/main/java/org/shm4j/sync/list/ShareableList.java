@@ -145,8 +145,10 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * The region stays the caller's: {@link #close()} leaves it open.
      *
      * @throws IllegalArgumentException if the region is smaller, or an item is refused as by {@link #create}
+     * @throws IllegalStateException    if the region is closed
      */
     public static ShareableList create(SharedMemory region, List<?> items) {
+        requireOpen(region);
         long size = byteSize(items);
         if (region.byteSize() < size) {
             throw new IllegalArgumentException("ShareableList " + region + ": region of " + region.byteSize()
@@ -175,10 +177,19 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     /**
      * Views the list at the start of a caller's region; {@link #close()} leaves the region open.
      *
-     * @throws ShmFormatException if the bytes are not a valid list
+     * @throws ShmFormatException    if the bytes are not a valid list
+     * @throws IllegalStateException if the region is closed
      */
     public static ShareableList wrap(SharedMemory region) {
-        return new ShareableList(Objects.requireNonNull(region, "region"), false);
+        return new ShareableList(requireOpen(region), false);
+    }
+
+    /** @return {@code region}, if it is open */
+    private static SharedMemory requireOpen(SharedMemory region) {
+        if (Objects.requireNonNull(region, "region").isClosed()) {
+            throw new IllegalStateException("ShareableList " + region + ": the region is closed");
+        }
+        return region;
     }
 
     /**

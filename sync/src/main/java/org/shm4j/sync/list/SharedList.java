@@ -122,8 +122,17 @@ public final class SharedList<T> implements Iterable<T> {
      */
     public static <T> SharedList<T> openOrCreate(SharedHeap heap, String name, Codec<T> codec, int maxElementBytes) {
         Objects.requireNonNull(codec, "codec");
-        SharedList<T> list = checked(new SharedList<>(ListHeaders.openOrCreate(heap, name, codec.typeId(),
-                maxElementBytes), codec));
+        SharedList<T> list;
+        try {
+            list = checked(new SharedList<>(ListHeaders.openOrCreate(heap, name, codec.typeId(), maxElementBytes),
+                    codec));
+        } catch (ShmTypeMismatchException e) { // the header's size follows maxElementBytes: say it so
+            throw Blocks.mismatch(e, () -> {
+                SharedList<T> existing = open(heap, name, codec);
+                return existing.store.what() + " exists with maxElementBytes=" + existing.store.maxElementBytes
+                        + " (asked: " + maxElementBytes + ")";
+            });
+        }
         if (list.store.maxElementBytes != maxElementBytes) {
             throw new ShmTypeMismatchException(list.store.what() + " exists with maxElementBytes="
                     + list.store.maxElementBytes + " (expected: " + maxElementBytes + ")");

@@ -258,7 +258,7 @@ public final class SharedFairLock extends TimedLock {
 
     /** @return true if the current thread holds the lock */
     public boolean isHeldByCurrentThread() {
-        return heldByCurrentThread(segment, (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
+        return whileOpen(() -> heldByCurrentThread(segment, (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET)));
     }
 
     private boolean heldByCurrentThread(MemorySegment s, long word) {
@@ -269,30 +269,37 @@ public final class SharedFairLock extends TimedLock {
 
     /** @return true if some thread of some process holds the lock */
     public boolean isLocked() {
-        return FairWord.taken((long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
+        return FairWord.taken(word());
     }
 
     /** @return how many tickets are out: the holder and the waiters */
     public int queueLength() {
-        return FairWord.out((long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
+        return FairWord.out(word());
+    }
+
+    /** @return the ticket word, read volatile; named after this lock once its memory is closed */
+    private long word() {
+        return whileOpen(() -> (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
     }
 
     /** @return who holds the lock now, if anyone (pid 0 if its process died and its process slot was reclaimed) */
     public Optional<LockOwner> owner() {
-        long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
-        if (!FairWord.taken(word)) {
-            return Optional.empty();
-        }
-        long token = FairWord.holderToken(segment, 0, word);
-        long since = (long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
-        return Optional.of(new LockOwner(ProcessIdentity.pid(token),
-                (long) LONG.getOpaque(segment, FAIR_OWNER_THREAD_OFFSET), // opaque: diagnostics
-                since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
+        return whileOpen(() -> {
+            long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
+            if (!FairWord.taken(word)) {
+                return Optional.empty();
+            }
+            long token = FairWord.holderToken(segment, 0, word);
+            long since = (long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
+            return Optional.of(new LockOwner(ProcessIdentity.pid(token),
+                    (long) LONG.getOpaque(segment, FAIR_OWNER_THREAD_OFFSET), // opaque: diagnostics
+                    since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
+        });
     }
 
     /** @return false after the lock was taken over from a dead owner, until {@link #markConsistent()} */
     public boolean isConsistent() {
-        return ((int) INT.getVolatile(segment, FAIR_FLAGS_OFFSET) & LOCK_OWNER_DIED) == 0;
+        return whileOpen(() -> ((int) INT.getVolatile(segment, FAIR_FLAGS_OFFSET) & LOCK_OWNER_DIED) == 0);
     }
 
     /**
@@ -304,12 +311,12 @@ public final class SharedFairLock extends TimedLock {
         if (!isHeldByCurrentThread()) {
             throw new IllegalMonitorStateException(description() + " must be held to mark it consistent");
         }
-        INT.getAndBitwiseAnd(segment, FAIR_FLAGS_OFFSET, ~LOCK_OWNER_DIED);
+        whileOpen(() -> (int) INT.getAndBitwiseAnd(segment, FAIR_FLAGS_OFFSET, ~LOCK_OWNER_DIED));
     }
 
     /** @return how many times the lock was taken over from a dead owner */
     public long recoveries() {
-        return (long) LONG.getVolatile(segment, FAIR_RECOVERIES_OFFSET);
+        return whileOpen(() -> (long) LONG.getVolatile(segment, FAIR_RECOVERIES_OFFSET));
     }
 
     @Override

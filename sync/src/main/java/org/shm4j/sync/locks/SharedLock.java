@@ -197,22 +197,22 @@ public final class SharedLock extends TimedLock {
 
     /** @return true if the current thread holds the lock */
     public boolean isHeldByCurrentThread() {
-        return mutex.isHeldByCurrentThread();
+        return whileOpen(mutex::isHeldByCurrentThread);
     }
 
     /** @return true if some thread of some process holds the lock */
     public boolean isLocked() {
-        return mutex.isHeld();
+        return whileOpen(mutex::isHeld);
     }
 
     /** @return who holds the lock now, if anyone */
     public Optional<LockOwner> owner() {
-        return mutex.owner();
+        return whileOpen(mutex::owner);
     }
 
     /** @return false after the lock was taken over from a dead owner, until {@link #markConsistent()} */
     public boolean isConsistent() {
-        return mutex.isConsistent();
+        return whileOpen(mutex::isConsistent);
     }
 
     /**
@@ -224,12 +224,15 @@ public final class SharedLock extends TimedLock {
         if (!isHeldByCurrentThread()) {
             throw new IllegalMonitorStateException(description() + " must be held to mark it consistent");
         }
-        mutex.markConsistent();
+        whileOpen(() -> {
+            mutex.markConsistent();
+            return null;
+        });
     }
 
     /** @return how many times this lock was taken over from a dead owner */
     public long recoveries() {
-        return mutex.recoveries();
+        return whileOpen(mutex::recoveries);
     }
 
     /**
@@ -247,7 +250,7 @@ public final class SharedLock extends TimedLock {
             throw new UnsupportedOperationException(description() + " is not in a heap: lay its condition out with "
                     + "SharedCondition.format(segment, offset, lock)");
         }
-        return SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), this);
+        return whileOpen(() -> SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), this));
     }
 
     @Override

@@ -14,6 +14,7 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReadWriteLock;
@@ -194,28 +195,30 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** @return the writer holding the lock, if any */
     public Optional<LockOwner> writer() {
-        return writer.owner();
+        return whileOpen(writer::owner);
     }
 
     /** @return the pids of processes holding read locks now */
     public List<Long> readerPids() {
-        List<Long> pids = new ArrayList<>();
-        for (int i = 0; i < ProcessSlots.SLOTS; i++) {
-            if (slots.get(i, ProcessSlots.FIRST) > 0) {
-                pids.add(slots.pid(i));
+        return whileOpen(() -> {
+            List<Long> pids = new ArrayList<>();
+            for (int i = 0; i < ProcessSlots.SLOTS; i++) {
+                if (slots.get(i, ProcessSlots.FIRST) > 0) {
+                    pids.add(slots.pid(i));
+                }
             }
-        }
-        return pids;
+            return pids;
+        });
     }
 
     /** @return true if the current thread holds the write lock */
     public boolean isWriteLockedByCurrentThread() {
-        return writer.isHeldByCurrentThread();
+        return whileOpen(writer::isHeldByCurrentThread);
     }
 
     /** @return false after a writer died holding the lock, until {@link #markConsistent()} */
     public boolean isConsistent() {
-        return writer.isConsistent();
+        return whileOpen(writer::isConsistent);
     }
 
     /**
@@ -224,10 +227,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      * @throws IllegalMonitorStateException if the current thread does not hold the write lock
      */
     public void markConsistent() {
-        if (!writer.isHeldByCurrentThread()) {
+        if (!isWriteLockedByCurrentThread()) {
             throw new IllegalMonitorStateException(description + ": hold the write lock to mark it consistent");
         }
-        writer.markConsistent();
+        whileOpen(() -> {
+            writer.markConsistent();
+            return null;
+        });
     }
 
     /**
@@ -240,7 +246,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** @return how many times a dead writer's lock was taken back */
     public long recoveries() {
-        return writer.recoveries();
+        return whileOpen(writer::recoveries);
+    }
+
+    /** @return what {@code body} returns; once this lock's memory is closed, an exception naming the lock */
+    private <T> T whileOpen(Supplier<T> body) {
+        return Blocks.whileOpen(segment.scope(), description
+                + " cannot be used: the heap or segment it lives in is closed", body);
     }
 
     @Override

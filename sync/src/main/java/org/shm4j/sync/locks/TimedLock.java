@@ -165,6 +165,20 @@ abstract class TimedLock implements Lock {
     }
 
     /**
+     * Runs the body of a method that reads the lock's state (not a hot path): once the memory the lock lives in is
+     * closed, it throws an exception naming the lock, as {@code lock} and {@code unlock} do.
+     *
+     * @return what {@code body} returns
+     */
+    final <T> T whileOpen(Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /**
      * Acquires the lock or, after {@code timeout}, throws an exception that says who holds it.
      *
      * @throws LockTimeoutException if the lock is still not acquired after {@code timeout}

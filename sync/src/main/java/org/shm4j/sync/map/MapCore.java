@@ -228,14 +228,29 @@ final class MapCore {
 
     /** @return as {@link SharedMap#getInto}, for the 8-byte key {@code key} */
     int getInto(long hash, long key, MemorySegment target, long offset) {
-        Objects.checkIndex(offset, target.byteSize() + 1);
+        checkRange("target", target, offset, 0);
         return readLong(hash, key, target, offset, target.byteSize() - offset);
     }
 
     /** @return as {@link SharedMap#getInto}, for the key that {@code scratch} holds after its header space */
     int getInto(long hash, Scratch scratch, int keyLength, MemorySegment target, long offset) {
-        Objects.checkIndex(offset, target.byteSize() + 1);
+        checkRange("target", target, offset, 0);
         return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, target, offset, target.byteSize() - offset);
+    }
+
+    /**
+     * Checks a caller's segment range: {@code length} bytes at {@code offset} of {@code segment}.
+     *
+     * @param side {@code "source"} or {@code "target"}, for the message
+     * @throws NullPointerException      naming the side, if {@code segment} is null
+     * @throws IndexOutOfBoundsException naming this map and the side, if the range is not inside the segment
+     */
+    void checkRange(String side, MemorySegment segment, long offset, long length) {
+        long size = Objects.requireNonNull(segment, side).byteSize();
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new IndexOutOfBoundsException(this + ": " + side + " bytes [" + offset + ", " + (offset + length)
+                    + ") outside the " + size + "-byte " + side + " segment");
+        }
     }
 
     /** @return the number of the segment holding the keys whose hash's low bits are {@code j} (acquire) */

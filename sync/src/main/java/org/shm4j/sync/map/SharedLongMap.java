@@ -86,7 +86,7 @@ public final class SharedLongMap<V> {
      * @return true if the key was new
      */
     public boolean setBytes(long key, MemorySegment source, long offset, int length) {
-        Objects.checkFromIndexSize(offset, length, source.byteSize());
+        core.checkRange("source", source, offset, length);
         Scratch scratch = keyInScratch(key, length);
         MemorySegment.copy(source, offset, scratch.entrySegment, ENTRY_HEADER + Long.BYTES, length);
         return store(key, scratch, length);

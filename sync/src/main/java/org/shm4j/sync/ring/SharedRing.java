@@ -344,10 +344,12 @@ public final class SharedRing {
      * its creator declares in the header (as a {@code SharedQueue} declares its codec's type), for the processes that
      * open it to check ({@link #messageType()}). Offers are not checked against it.
      *
-     * @param capacity data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
-     * @throws IllegalArgumentException if the capacity is not one
+     * @param capacity    data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
+     * @param messageType a message type, {@code >= 1}
+     * @throws IllegalArgumentException if the capacity is not one, or the type is not positive
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, int messageType) {
+        checkDeclaredType(name, messageType);
         return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
                 s -> RingHeaders.formatTyped(s, kind, capacity, messageType)), "ring '" + name + "'");
     }
@@ -387,8 +389,10 @@ public final class SharedRing {
      * message (see {@link #create(SharedHeap, String, Kind, int, int)}).
      *
      * @throws ShmTypeMismatchException if it exists with another kind or capacity, or declares another message type
+     * @throws IllegalArgumentException if the type is not positive
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity, int messageType) {
+        checkDeclaredType(name, messageType);
         SharedRing ring = openOrCreate(heap, name, kind, capacity,
                 s -> RingHeaders.formatTyped(s, kind, capacity, messageType));
         OptionalInt declared = ring.messageType();
@@ -515,12 +519,17 @@ public final class SharedRing {
      *
      * @param type a message type, {@code >= 1}
      * @return false if the ring has no room now
-     * @throws IllegalArgumentException if the type is not positive or the length is negative or over
-     *                                  {@link #maxMessageLength()}
+     * @throws IllegalArgumentException  if the type is not positive or the length is negative or over
+     *                                   {@link #maxMessageLength()}
+     * @throws IndexOutOfBoundsException if the bytes are not inside {@code source}
      */
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length) {
         try {
             checkMessage(type, length);
+            if (sourceOffset < 0 || sourceOffset > source.byteSize() - length) { // before a claim: nothing to abandon
+                throw new IndexOutOfBoundsException(description + ": source bytes [" + sourceOffset + ", "
+                        + (sourceOffset + length) + ") outside the " + source.byteSize() + "-byte segment");
+            }
             long index = claim(length);
             if (index < 0) {
                 return false;
@@ -605,7 +614,7 @@ public final class SharedRing {
      */
     public boolean tryClaim(int type, int length, RingClaim claim) {
         try {
-            if (claim.isActive()) {
+            if (Objects.requireNonNull(claim, "claim").isActive()) {
                 throw new IllegalStateException("claim is still in progress: commit or abort it first");
             }
             checkMessage(type, length);
@@ -698,7 +707,7 @@ public final class SharedRing {
      * @throws IllegalArgumentException if it is not positive
      */
     private static long stallNanos(Duration timeout) {
-        if (timeout.isNegative() || timeout.isZero()) {
+        if (Objects.requireNonNull(timeout, "stallTimeout").isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("stallTimeout=" + timeout + " (expected: > 0)");
         }
         return Timeouts.nanos(timeout);
@@ -860,9 +869,17 @@ public final class SharedRing {
     }
 
     /** Checks a message's type and length before anything is claimed. */
+    /** @throws IllegalArgumentException if {@code messageType} is not one a message can have */
+    private static void checkDeclaredType(String name, int messageType) {
+        if (messageType < 1) {
+            throw new IllegalArgumentException("ring '" + name + "': messageType=" + messageType
+                    + " (expected: >= 1, the type every message of the ring has)");
+        }
+    }
+
     private void checkMessage(int type, int length) {
         if (type < 1) {
-            throw new IllegalArgumentException("type=" + type + " (expected: >= 1)");
+            throw new IllegalArgumentException(description + ": message type=" + type + " (expected: >= 1)");
         }
         if (length < 0 || length > maxMessageLength) {
             throw new IllegalArgumentException(description + ": message length=" + length + " (expected: 0.."
