@@ -3,6 +3,7 @@ package org.shm4j.sync.atomic;
 import org.shm4j.sync.internal.Blocks;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 
 /**
@@ -89,6 +90,33 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
     }
 
     /**
+     * The typed subclasses' copy from a Java array of their element type ({@code source}, of {@code sourceLength}
+     * elements, read as {@code layout}), each range checked and named.
+     */
+    final void copyFromArray(Object source, int sourceLength, int sourceIndex, ValueLayout layout, long index,
+                             int count) {
+        long offset = rangeOffset(index, count);
+        checkArrayRange("source", sourceIndex, count, sourceLength);
+        try {
+            MemorySegment.copy(source, sourceIndex, elements, layout, offset, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** The typed subclasses' copy to a Java array of their element type: see {@link #copyFromArray}. */
+    final void copyToArray(long index, Object target, int targetLength, int targetIndex, ValueLayout layout,
+                           int count) {
+        long offset = rangeOffset(index, count);
+        checkArrayRange("target", targetIndex, count, targetLength);
+        try {
+            MemorySegment.copy(elements, layout, offset, target, targetIndex, count);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /**
      * Checks the Java array's side of a bulk copy (the caller checks this array's side with {@link #rangeOffset}).
      *
      * @param side   {@code "source"} or {@code "target"}, for the message
@@ -96,7 +124,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      * @throws IndexOutOfBoundsException naming this array and the side, if {@code count} elements from {@code from}
      *                                   do not fit in the Java array
      */
-    final void checkArrayRange(String side, int from, int count, int length) {
+    private void checkArrayRange(String side, int from, int count, int length) {
         if (from < 0 || count < 0 || from > length - count) {
             throw new IndexOutOfBoundsException(Blocks.subject(closedMessage) + ": " + side + " array elements ["
                     + from + ", " + ((long) from + count) + ") outside its " + length + " elements");

@@ -153,13 +153,7 @@ public final class SharedByteArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(byte[] source, int sourceIndex, long index, int count) {
-        long offset = rangeOffset(index, count);
-        checkArrayRange("source", sourceIndex, count, Objects.requireNonNull(source, "source").length);
-        try {
-            MemorySegment.copy(source, sourceIndex, elements, JAVA_BYTE, offset, count);
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        copyFromArray(Objects.requireNonNull(source, "source"), source.length, sourceIndex, JAVA_BYTE, index, count);
     }
 
     /**
@@ -168,13 +162,7 @@ public final class SharedByteArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, byte[] target, int targetIndex, int count) {
-        long offset = rangeOffset(index, count);
-        checkArrayRange("target", targetIndex, count, Objects.requireNonNull(target, "target").length);
-        try {
-            MemorySegment.copy(elements, JAVA_BYTE, offset, target, targetIndex, count);
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        copyToArray(index, Objects.requireNonNull(target, "target"), target.length, targetIndex, JAVA_BYTE, count);
     }
 
     /** Sets every element to {@code value} with plain writes. */

@@ -222,13 +222,7 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(double[] source, int sourceIndex, long index, int count) {
-        long offset = rangeOffset(index, count);
-        checkArrayRange("source", sourceIndex, count, Objects.requireNonNull(source, "source").length);
-        try {
-            MemorySegment.copy(source, sourceIndex, elements, JAVA_DOUBLE, offset, count);
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        copyFromArray(Objects.requireNonNull(source, "source"), source.length, sourceIndex, JAVA_DOUBLE, index, count);
     }
 
     /**
@@ -237,13 +231,7 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, double[] target, int targetIndex, int count) {
-        long offset = rangeOffset(index, count);
-        checkArrayRange("target", targetIndex, count, Objects.requireNonNull(target, "target").length);
-        try {
-            MemorySegment.copy(elements, JAVA_DOUBLE, offset, target, targetIndex, count);
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        copyToArray(index, Objects.requireNonNull(target, "target"), target.length, targetIndex, JAVA_DOUBLE, count);
     }
 
     /** Sets every element to {@code value} with plain writes. */

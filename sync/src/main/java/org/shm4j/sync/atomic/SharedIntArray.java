@@ -235,13 +235,7 @@ public final class SharedIntArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(int[] source, int sourceIndex, long index, int count) {
-        long offset = rangeOffset(index, count);
-        checkArrayRange("source", sourceIndex, count, Objects.requireNonNull(source, "source").length);
-        try {
-            MemorySegment.copy(source, sourceIndex, elements, JAVA_INT, offset, count);
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        copyFromArray(Objects.requireNonNull(source, "source"), source.length, sourceIndex, JAVA_INT, index, count);
     }
 
     /**
@@ -250,13 +244,7 @@ public final class SharedIntArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, int[] target, int targetIndex, int count) {
-        long offset = rangeOffset(index, count);
-        checkArrayRange("target", targetIndex, count, Objects.requireNonNull(target, "target").length);
-        try {
-            MemorySegment.copy(elements, JAVA_INT, offset, target, targetIndex, count);
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        copyToArray(index, Objects.requireNonNull(target, "target"), target.length, targetIndex, JAVA_INT, count);
     }
 
     /** Sets every element to {@code value} with plain writes. */

@@ -235,13 +235,7 @@ public final class SharedLongArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyFrom(long[] source, int sourceIndex, long index, int count) {
-        long offset = rangeOffset(index, count);
-        checkArrayRange("source", sourceIndex, count, Objects.requireNonNull(source, "source").length);
-        try {
-            MemorySegment.copy(source, sourceIndex, elements, JAVA_LONG, offset, count);
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        copyFromArray(Objects.requireNonNull(source, "source"), source.length, sourceIndex, JAVA_LONG, index, count);
     }
 
     /**
@@ -250,13 +244,7 @@ public final class SharedLongArray extends SharedArray {
      * @throws IndexOutOfBoundsException if either range is out of bounds
      */
     public void copyTo(long index, long[] target, int targetIndex, int count) {
-        long offset = rangeOffset(index, count);
-        checkArrayRange("target", targetIndex, count, Objects.requireNonNull(target, "target").length);
-        try {
-            MemorySegment.copy(elements, JAVA_LONG, offset, target, targetIndex, count);
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        copyToArray(index, Objects.requireNonNull(target, "target"), target.length, targetIndex, JAVA_LONG, count);
     }
 
     /** Sets every element to {@code value} with plain writes. */
