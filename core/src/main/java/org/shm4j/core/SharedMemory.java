@@ -337,21 +337,29 @@ public final class SharedMemory implements AutoCloseable {
     private static SharedMemory openOrCreateAt(String name, Path file, long size) {
         Checks.positive("size", size);
         while (true) {
+            if (Files.exists(file)) { // first, so that an existing region is judged by its size, not the free space
+                try {
+                    return openAtLeast(name, file, size);
+                } catch (ShmNotFoundException unlinkedMeanwhile) {
+                    // removed between the look and the open: try to create it
+                }
+            }
             try {
                 return createAt(name, file, size, OWNER_ONLY, segment -> { });
             } catch (ShmAlreadyExistsException exists) {
-                try {
-                    SharedMemory region = openAt(name, file, false);
-                    if (region.byteSize() < size) {
-                        region.close();
-                        throw new ShmException(file + " exists with size " + region.byteSize()
-                                + ", smaller than the size=" + size + " asked for");
-                    }
-                    return region;
-                } catch (ShmNotFoundException unlinkedMeanwhile) {
-                    // removed between our create and open: try to create it again
-                }
+                // created between the look and ours: open it on the next turn
             }
         }
+    }
+
+    /** @return the existing region, opened read-write, if it holds at least {@code size} bytes */
+    private static SharedMemory openAtLeast(String name, Path file, long size) {
+        SharedMemory region = openAt(name, file, false);
+        if (region.byteSize() < size) {
+            region.close();
+            throw new ShmException(file + " exists with size " + region.byteSize() + ", smaller than the size="
+                    + size + " asked for");
+        }
+        return region;
     }
 }

@@ -143,6 +143,9 @@ class SharedMemoryTest {
             assertThatThrownBy(() -> SharedMemory.openOrCreate(name, 257))
                     .isInstanceOf(ShmException.class)
                     .hasMessageContaining("exists with size 256, smaller than the size=257");
+            assertThatThrownBy(() -> SharedMemory.openOrCreate(name, Long.MAX_VALUE))
+                    .as("the existing region's size, not the free space, is what refuses it")
+                    .hasMessageContaining("exists with size 256, smaller than the size=" + Long.MAX_VALUE);
         }
     }
 
