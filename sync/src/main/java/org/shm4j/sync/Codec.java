@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RecordShape;
 import org.shm4j.sync.internal.Utf8;
 
@@ -59,7 +60,7 @@ public interface Codec<T> {
                     throw new IllegalStateException("Codec.longs(): a message of " + length
                             + " bytes (expected: 8)");
                 }
-                checkRange("Codec.longs()", source, offset, length);
+                Blocks.checkRange("Codec.longs()", "message", source, offset, length);
                 return source.get(JAVA_LONG_UNALIGNED, offset);
             }
         };
@@ -105,7 +106,7 @@ public interface Codec<T> {
 
             @Override
             public String decode(MemorySegment source, long offset, int length) {
-                checkRange("Codec.utf8()", source, offset, length);
+                Blocks.checkRange("Codec.utf8()", "message", source, offset, length);
                 return new String(source.asSlice(offset, length).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
             }
         };
@@ -131,22 +132,11 @@ public interface Codec<T> {
 
             @Override
             public byte[] decode(MemorySegment source, long offset, int length) {
-                checkRange("Codec.bytes()", source, offset, length);
+                Blocks.checkRange("Codec.bytes()", "message", source, offset, length);
                 byte[] value = new byte[length];
                 MemorySegment.copy(source, JAVA_BYTE, offset, value, 0, length); // no slice: the array only
                 return value;
             }
         };
-    }
-
-    /**
-     * @throws IndexOutOfBoundsException naming {@code codec}, if the {@code length} bytes at {@code offset} are not
-     *                                   inside {@code source}
-     */
-    private static void checkRange(String codec, MemorySegment source, long offset, int length) {
-        if (offset < 0 || length < 0 || offset > source.byteSize() - length) {
-            throw new IndexOutOfBoundsException(codec + ": message bytes [" + offset + ", " + (offset + length)
-                    + ") outside the " + source.byteSize() + "-byte segment");
-        }
     }
 }

@@ -3,13 +3,13 @@ package org.shm4j.sync;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.WordWait;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.RingStats;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
-import org.shm4j.sync.internal.WordWait;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;

@@ -1,7 +1,7 @@
 package org.shm4j.core.internal;
 
-import java.util.Objects;
 import java.time.Duration;
+import java.util.Objects;
 
 /** Timeouts given as {@link Duration}s, turned into the nanoseconds a deadline is computed from. */
 public final class Timeouts {

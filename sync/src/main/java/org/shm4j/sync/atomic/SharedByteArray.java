@@ -80,7 +80,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             return (byte) ELEMENT.getVolatile(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -89,7 +89,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             ELEMENT.setVolatile(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -98,7 +98,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             return (byte) ELEMENT.getAcquire(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -107,7 +107,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             ELEMENT.setRelease(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -116,7 +116,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             return (byte) ELEMENT.getOpaque(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -125,7 +125,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             ELEMENT.setOpaque(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -134,7 +134,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             return elements.get(JAVA_BYTE, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -143,7 +143,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             elements.set(JAVA_BYTE, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -170,7 +170,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             elements.fill(value);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -179,7 +179,7 @@ public final class SharedByteArray extends SharedArray {
         try {
             return elements.toArray(JAVA_BYTE);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 }

@@ -82,7 +82,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             return (double) ELEMENT.getVolatile(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -91,7 +91,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             ELEMENT.setVolatile(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -100,7 +100,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             return (double) ELEMENT.getAcquire(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -109,7 +109,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             ELEMENT.setRelease(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -118,7 +118,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             return (double) ELEMENT.getOpaque(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -127,7 +127,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             ELEMENT.setOpaque(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -136,7 +136,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             return elements.get(JAVA_DOUBLE, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -145,7 +145,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             elements.set(JAVA_DOUBLE, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -154,7 +154,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -163,7 +163,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             return (double) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -172,7 +172,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             return (double) ELEMENT.getAndSet(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -241,7 +241,7 @@ public final class SharedDoubleArray extends SharedArray {
                 elements.setAtIndex(JAVA_DOUBLE, i, value);
             }
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -250,7 +250,7 @@ public final class SharedDoubleArray extends SharedArray {
         try {
             return elements.toArray(JAVA_DOUBLE);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 }

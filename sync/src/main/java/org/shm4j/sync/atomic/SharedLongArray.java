@@ -81,7 +81,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return (long) ELEMENT.getVolatile(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -90,7 +90,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             ELEMENT.setVolatile(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -99,7 +99,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return (long) ELEMENT.getAcquire(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -108,7 +108,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             ELEMENT.setRelease(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -117,7 +117,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return (long) ELEMENT.getOpaque(elements, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -126,7 +126,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             ELEMENT.setOpaque(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -135,7 +135,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return elements.get(JAVA_LONG, offset(index));
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -144,7 +144,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             elements.set(JAVA_LONG, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -153,7 +153,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -162,7 +162,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return (long) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -171,7 +171,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return (long) ELEMENT.getAndSet(elements, offset(index), newValue);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -180,7 +180,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return (long) ELEMENT.getAndAdd(elements, offset(index), delta);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -254,7 +254,7 @@ public final class SharedLongArray extends SharedArray {
                 elements.setAtIndex(JAVA_LONG, i, value);
             }
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 
@@ -263,7 +263,7 @@ public final class SharedLongArray extends SharedArray {
         try {
             return elements.toArray(JAVA_LONG);
         } catch (IllegalStateException e) {
-            throw Blocks.closedOr(e, elements.scope(), closedMessage);
+            throw closedOr(e);
         }
     }
 }

@@ -124,6 +124,21 @@ public final class Blocks {
     }
 
     /**
+     * Checks a caller's segment range before anything reads or writes it.
+     *
+     * @param what the structure or codec, for the message ({@code "ring 'events'"})
+     * @param side what the bytes are to it ({@code "source"}, {@code "message"})
+     * @throws IndexOutOfBoundsException naming both, if the {@code length} bytes at {@code offset} are not inside
+     *                                   {@code segment}
+     */
+    public static void checkRange(String what, String side, MemorySegment segment, long offset, long length) {
+        if (offset < 0 || length < 0 || offset > segment.byteSize() - length) {
+            throw new IndexOutOfBoundsException(what + ": " + side + " bytes [" + offset + ", " + (offset + length)
+                    + ") outside the " + segment.byteSize() + "-byte segment");
+        }
+    }
+
+    /**
      * Runs a method's body that reads or writes a structure's memory outside its hot path, re-wording an
      * {@link IllegalStateException} it throws because that memory is closed as {@link #closedOr} does.
      *

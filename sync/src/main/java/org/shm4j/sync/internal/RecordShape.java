@@ -107,10 +107,7 @@ public final class RecordShape {
      * @throws IllegalStateException if those bytes are not a record of this shape
      */
     public Object read(MemorySegment source, long offset, int length) {
-        if (offset < 0 || length < 0 || offset > source.byteSize() - length) {
-            throw new IndexOutOfBoundsException("record codec " + schema + ": message bytes [" + offset + ", "
-                    + (offset + length) + ") outside the " + source.byteSize() + "-byte segment");
-        }
+        Blocks.checkRange("record codec " + schema, "message", source, offset, length);
         MessageReader reader = new MessageReader(source, offset, length, this);
         Object record = read(reader);
         reader.finish();

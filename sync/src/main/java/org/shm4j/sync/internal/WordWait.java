@@ -1,8 +1,8 @@
 package org.shm4j.sync.internal;
 
-import java.util.Objects;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntPredicate;
 

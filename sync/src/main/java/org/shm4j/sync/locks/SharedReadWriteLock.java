@@ -251,8 +251,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** @return what {@code body} returns; once this lock's memory is closed, an exception naming the lock */
     private <T> T whileOpen(Supplier<T> body) {
-        return Blocks.whileOpen(segment.scope(), description
-                + " cannot be used: the heap or segment it lives in is closed", body);
+        return Blocks.whileOpen(segment.scope(), TimedLock.closedMessage(description), body);
     }
 
     @Override

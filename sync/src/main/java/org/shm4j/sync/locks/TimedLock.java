@@ -160,8 +160,12 @@ abstract class TimedLock implements Lock {
      *         was closed, else {@code failure} itself. Only called from catch blocks: the hot paths pay nothing.
      */
     final IllegalStateException closedOr(IllegalStateException failure) {
-        return Blocks.closedOr(failure, memory,
-                description + " cannot be used: the heap or segment it lives in is closed");
+        return Blocks.closedOr(failure, memory, closedMessage(description));
+    }
+
+    /** @return what a method of the lock {@code description} throws once the memory it lives in is closed */
+    static String closedMessage(String description) {
+        return description + " cannot be used: the heap or segment it lives in is closed";
     }
 
     /**
@@ -171,11 +175,7 @@ abstract class TimedLock implements Lock {
      * @return what {@code body} returns
      */
     final <T> T whileOpen(Supplier<T> body) {
-        try {
-            return body.get();
-        } catch (IllegalStateException e) {
-            throw closedOr(e);
-        }
+        return Blocks.whileOpen(memory, closedMessage(description), body);
     }
 
     /**

@@ -526,10 +526,7 @@ public final class SharedRing {
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length) {
         try {
             checkMessage(type, length);
-            if (sourceOffset < 0 || sourceOffset > source.byteSize() - length) { // before a claim: nothing to abandon
-                throw new IndexOutOfBoundsException(description + ": source bytes [" + sourceOffset + ", "
-                        + (sourceOffset + length) + ") outside the " + source.byteSize() + "-byte segment");
-            }
+            Blocks.checkRange(description, "source", source, sourceOffset, length); // before a claim: none to abandon
             long index = claim(length);
             if (index < 0) {
                 return false;
