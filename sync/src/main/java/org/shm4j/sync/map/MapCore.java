@@ -176,8 +176,8 @@ final class MapCore {
     }
 
     /**
-     * Under {@code segment}'s lock: stores the entry that {@code scratch} holds, splitting the segment (and the
-     * half the key goes to) until it fits.
+     * Under {@code segment}'s lock: stores the entry that {@code scratch} holds, compacting the segment once if
+     * that pays ({@link SegmentCompaction#pays}) and splitting it (and the half the key goes to) until it fits.
      *
      * @return the segment that now holds the key, locked: {@code segment} itself, or a half that the caller unlocks
      *         besides {@code segment} (which stays locked either way)
@@ -186,14 +186,20 @@ final class MapCore {
      */
     MapSegment store(MapSegment segment, long found, long hash, Scratch scratch, int keyLength, int valueLength) {
         MapSegment target = segment;
+        boolean compacted = false;
         try {
             while (!target.tryStore(found, hash, scratch, keyLength, valueLength)) {
-                int bit = target.localDepth();
-                MapSegment half = SegmentSplit.split(this, target, keyLength, valueLength);
-                MapSegment other = (hash >>> bit & 1) != 0 ? target : half;
-                target = other == half ? target : half;
-                if (other != segment) {
-                    other.unlock();
+                if (!compacted && SegmentCompaction.pays(this, target, found, keyLength, valueLength)) {
+                    SegmentCompaction.compact(this, target, keyLength, valueLength);
+                    compacted = true; // once: if the entry still does not fit, a split makes room
+                } else {
+                    int bit = target.localDepth();
+                    MapSegment half = SegmentSplit.split(this, target, keyLength, valueLength);
+                    MapSegment other = (hash >>> bit & 1) != 0 ? target : half;
+                    target = other == half ? target : half;
+                    if (other != segment) {
+                        other.unlock();
+                    }
                 }
                 found = target.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
             }
@@ -306,6 +312,24 @@ final class MapCore {
     }
 
     /**
+     * @return the segment {@code full} splits or compacts into: the one it kept from its last rolled-back split or
+     *         its last compaction (which no directory entry names), else one with a new number
+     * @throws ShmFullException (naming {@code full} and the entry) if the map has all its segments or the heap is full
+     */
+    MapSegment spareOf(MapSegment full, int keyLength, int valueLength) {
+        int number = full.splitTarget();
+        if (number < geometry.segments() || number >= geometry.maxSegments()) { // none kept (or a damaged one)
+            number = newSegmentNumber(full, keyLength, valueLength);
+        }
+        return segmentNumber(number, full, keyLength, valueLength);
+    }
+
+    /** @return true if segment {@code number} has memory: an initial one, or one whose extension block exists */
+    boolean segmentExists(int number) {
+        return number < geometry.segments() || extensionExists(number);
+    }
+
+    /**
      * @return a segment number no segment uses yet
      * @throws ShmFullException if the map has all {@code 2^maxDepth} segments
      */
@@ -353,7 +377,7 @@ final class MapCore {
         int count = segmentCount();
         List<MapSegment> list = new ArrayList<>(count);
         for (int number = 0; number < count; number++) {
-            if (number < geometry.segments() || extensionExists(number)) {
+            if (segmentExists(number)) {
                 MapSegment segment = segmentNumber(number, null, 0, 0);
                 int pattern = segment.pattern();
                 if (pattern >= 0 && pattern < geometry.maxSegments() && directory(pattern) == number) {
@@ -445,7 +469,7 @@ final class MapCore {
         long entries = 0;
         for (MapSegment s : existingSegments()) {
             list.add(new SharedMapStats.Segment(s.index, s.localDepth(), s.count(), maxLoad, s.tombstones(),
-                    s.usedBytes(), s.arena.top(), s.arena.size(), s.repairs(), s.takeOvers()));
+                    s.usedBytes(), s.arena.top(), s.arena.size(), s.repairs(), s.takeOvers(), s.compactions()));
             entries += s.count();
         }
         return new SharedMapStats(name, entries, geometry.sizing(), list);

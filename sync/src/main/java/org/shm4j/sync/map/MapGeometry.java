@@ -13,6 +13,7 @@ import static org.shm4j.sync.map.MapLayout.GROWTH_DEPTH;
 import static org.shm4j.sync.map.MapLayout.H_DIRECTORY;
 import static org.shm4j.sync.map.MapLayout.H_MAX_DEPTH;
 import static org.shm4j.sync.map.MapLayout.MAX_DEPTH;
+import static org.shm4j.sync.map.MapLayout.MIN_MAX_DEPTH;
 import static org.shm4j.sync.map.MapLayout.H_ARENA_SIZE;
 import static org.shm4j.sync.map.MapLayout.H_CHECKSUM;
 import static org.shm4j.sync.map.MapLayout.H_KEY_TYPE;
@@ -54,7 +55,8 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
 
     /**
      * @return the geometry for {@code sizing}: segments of about 256 expected entries, each with room for its
-     *         expected share plus four standard deviations of a random spread, slots at load 3/4 at most
+     *         expected share plus four standard deviations of a random spread, slots at load 3/4 at most, and a
+     *         directory for 128 times the initial segments, or 1,024 segments if that is more (65,536 at most)
      * @throws IllegalArgumentException if a segment would need more than 1 GiB of entries
      */
     static MapGeometry plan(MapSizing sizing, int keyTypeId, int valueTypeId) {
@@ -73,7 +75,7 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
         long segmentSize = Checks.alignUp(S_SLOTS + 8L * slots + arena, ALIGNMENT);
         int depth = Integer.numberOfTrailingZeros(segments);
         return new MapGeometry(segments, segmentSize, slots, (int) arena, keyTypeId, valueTypeId, sizing,
-                Math.min(MAX_DEPTH, depth + GROWTH_DEPTH));
+                Math.min(MAX_DEPTH, Math.max(MIN_MAX_DEPTH, depth + GROWTH_DEPTH)));
     }
 
     /** @return bytes of the map block: header, directory, initial segments */

@@ -62,6 +62,18 @@ import org.shm4j.sync.internal.SyncLayout;
  * entry over from it), and a higher one is a newer split of the new segment. So the repair of a splitter that died
  * part-way through the entries, after its new segment was taken over and split again, never points an entry back.
  *
+ * <p>Compaction: chunks of one size class never merge, so a segment whose entries change size can have free bytes
+ * enough for a put but no chunk of its class. When a put does not fit and the segment's live chunks plus the new
+ * one fill at most half its arena (or all of it, once the segment cannot split), the segment is compacted instead
+ * of split, under its lock and odd sequence: its live entries are copied, each into the smallest chunk that holds
+ * it, into its spare segment (the {@code splitTarget}, or a new number), which no directory entry names (state
+ * COMPACT_COPYING); then, its slots and arena emptied, back into itself, back to back (COMPACT_COPIED); then the
+ * state returns to 0, keeping the spare for the next split or compaction. A copied entry keeps its bytes (checksum
+ * and stamp), except the size class in its state word. A compactor that dies is rolled
+ * back from COMPACT_COPYING (its own entries were not touched) and forward from COMPACT_COPIED (the spare holds them
+ * all: the copy back is done again). Map layout 4 and segment layout 3 hold such a segment at rest as before; a
+ * version that does not know these states must not repair a map a compactor died in.
+ *
  * <table class="striped">
  * <caption>Segment header: 256 bytes</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
@@ -82,15 +94,20 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><td>72</td><td>4</td><td>localDepth</td><td>low hash bits its keys share</td><td>under the mutex and the
  *     sequence, opaque (iterators read it)</td></tr>
  * <tr><td>76</td><td>4</td><td>pattern</td><td>those bits</td><td>as localDepth</td></tr>
- * <tr><td>80</td><td>4</td><td>splitState</td><td>0, or 1 (COPYING) / 2 (COPIED) while it splits</td>
+ * <tr><td>80</td><td>4</td><td>splitState</td><td>0, or 1 (COPYING) / 2 (COPIED) while it splits, in bits 7..0,
+ *     with the depth it splits at in bits 15..8; 3 (COMPACT_COPYING) / 4 (COMPACT_COPIED) while it compacts</td>
  *     <td>under the mutex and the sequence, plain</td></tr>
- * <tr><td>84</td><td>4</td><td>splitTarget</td><td>number of the segment it splits into, plus 1; kept after a
- *     rolled-back split for the next one</td><td>as splitState</td></tr>
+ * <tr><td>84</td><td>4</td><td>splitTarget</td><td>number of the segment it splits or compacts into, plus 1; kept
+ *     after a rolled-back split and after a compaction, for the next split or compaction; no directory entry names
+ *     it until a split publishes it</td><td>as splitState</td></tr>
  * <tr><td>88</td><td>4</td><td>spare</td><td>a free chunk kept off the free lists, for the next put's entry:
  *     its segment offset (a multiple of 32) plus its size class in bits 4..0; or 0. The chunk a put replaces becomes
  *     the spare when there is none, so an overwrite neither reads a cold free chunk nor links one</td>
  *     <td>under the mutex and the sequence, plain; a repair recomputes it</td></tr>
- * <tr><td>92</td><td>36</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>92</td><td>4</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>96</td><td>8</td><td>compactions</td><td>times the segment was compacted</td><td>under the mutex,
+ *     opaque (stats)</td></tr>
+ * <tr><td>104</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>4 &times; 32</td><td>freeHeads</td><td>per size class, the segment offset of the first
  *     free chunk, or 0</td><td>under the mutex, plain</td></tr>
  * <tr><td>256</td><td>8 &times; slots</td><td>slots</td><td>the open-addressing table, linear probing</td>
@@ -160,6 +177,8 @@ final class MapLayout {
     static final int MAX_DEPTH = 16;
     /** How many doublings a map can grow by, beyond its initial segments (up to {@link #MAX_DEPTH}). */
     static final int GROWTH_DEPTH = 7;
+    /** Bits of the directory of a map however few segments it starts with: it can grow to 1,024 segments. */
+    static final int MIN_MAX_DEPTH = 10;
 
     static final long S_MUTEX = 0;
     static final long S_SEQUENCE = S_MUTEX + SyncLayout.MUTEX_SIZE;
@@ -173,11 +192,14 @@ final class MapLayout {
     static final long S_SPLIT_STATE = S_PATTERN + Integer.BYTES;
     static final long S_SPLIT_TARGET = S_SPLIT_STATE + Integer.BYTES;
     static final long S_SPARE = S_SPLIT_TARGET + Integer.BYTES;
+    static final long S_COMPACTIONS = S_SPARE + 2 * Integer.BYTES;
     /** The size class bits of the spare word; the chunk offset is the rest. */
     static final int SPARE_CLASS_MASK = 0x1F;
     static final int SPLIT_NONE = 0;
     static final int SPLIT_COPYING = 1;
     static final int SPLIT_COPIED = 2;
+    static final int COMPACT_COPYING = 3;
+    static final int COMPACT_COPIED = 4;
     static final long S_FREE_HEADS = 128;
     /** Number of size classes: chunk sizes 32 B to 32 B &lt;&lt; 31. */
     static final int CLASSES = 32;

@@ -23,6 +23,7 @@ import static org.shm4j.sync.map.MapLayout.OFFSET_MASK;
 import static org.shm4j.sync.map.MapLayout.SLOT_SHIFT;
 import static org.shm4j.sync.map.MapLayout.STATE_LIVE;
 import static org.shm4j.sync.map.MapLayout.STATE_MARK;
+import static org.shm4j.sync.map.MapLayout.S_COMPACTIONS;
 import static org.shm4j.sync.map.MapLayout.S_COUNT;
 import static org.shm4j.sync.map.MapLayout.S_LOCAL_DEPTH;
 import static org.shm4j.sync.map.MapLayout.S_PATTERN;
@@ -212,6 +213,7 @@ final class MapSegment {
         if ((sequence & 1) != 0) {
             arena.rebuild();
             SegmentSplit.recover(map, this);
+            SegmentCompaction.recover(map, this);
             LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
             endWrite(sequence);
         }
@@ -389,6 +391,16 @@ final class MapSegment {
     /** @return times this segment was rebuilt after a writer died (opaque: stats) */
     long repairs() {
         return (long) LONG.getOpaque(memory, S_REPAIRS);
+    }
+
+    /** @return times this segment was compacted (opaque: stats) */
+    long compactions() {
+        return (long) LONG.getOpaque(memory, S_COMPACTIONS);
+    }
+
+    /** Under the lock: counts a compaction (opaque: stats read it without the lock). */
+    void countCompaction() {
+        LONG.setOpaque(memory, S_COMPACTIONS, compactions() + 1);
     }
 
     /** @return times this segment's mutex was taken over from a dead owner */

@@ -5,8 +5,9 @@ import org.shm4j.core.internal.Checks;
 /**
  * How big a {@link SharedMap} is made at creation: the entries it should hold and the average encoded sizes of its
  * keys and values. The map adds headroom for an uneven spread over its segments; a segment that fills up anyway
- * splits in two, up to 128 times the initial segments; past that, or when the heap is full, the put that does not
- * fit throws {@link org.shm4j.core.ShmFullException}, naming a sizing that would fit.
+ * splits in two, up to 128 times the initial segments or 1,024 segments, whichever is more (65,536 at most), and a
+ * segment whose entries changed size is compacted first when that makes room; past that, or when the heap is full,
+ * the put that does not fit throws {@link org.shm4j.core.ShmFullException}, naming a sizing that would fit.
  *
  * @param entries          how many entries the map should hold, {@code >= 1}
  * @param averageKeySize   average encoded key bytes, {@code >= 1}

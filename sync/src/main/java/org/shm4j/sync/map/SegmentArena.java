@@ -37,7 +37,8 @@ import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
 import static org.shm4j.sync.map.MapLayout.chunkSize;
 
 /**
- * The entry arena of a segment, and the rebuilds of its slot table (from the arena or from the slots themselves).
+ * The entry arena of a segment, the rebuilds of its slot table (from the arena or from the slots themselves), and
+ * its refill with another segment's entries (a split's or a compaction's copy).
  * Chunks of {@code 32 << class} bytes are bump-allocated from {@code arenaTop} and recycled through the spare (one
  * free chunk named by the header, the allocator's fast path: taking or setting it touches no chunk) and one free list
  * per size class; a request takes the spare if it has its class, else a free chunk of its class, else fresh arena,
@@ -207,6 +208,42 @@ final class SegmentArena {
         if (n == 0) {
             reset(); // every key moved out: the emptied segment starts its arena again, as after its last remove
         }
+    }
+
+    /**
+     * Under this segment's sequence and {@code from}'s lock: empties this segment's slots and arena, then copies
+     * into it, back to back, the live entries of {@code from} whose slot word passes {@code take}, each into the
+     * smallest chunk that holds it. A copy keeps the entry's bytes (checksum and stamp), but for the size class in
+     * its state word. This segment's arena is as large as {@code from}'s, and its slot table too, so they fit.
+     *
+     * @throws org.shm4j.core.ShmFormatException (through {@link MapSegment#corrupted}) if a slot of {@code from}
+     *                                           names no entry inside it
+     */
+    void refill(MapSegment from, LongPredicate take) {
+        memory.asSlice(S_SLOTS, segment.arenaStart - S_SLOTS).fill((byte) 0);
+        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
+        reset();
+        int count = 0;
+        for (int i = 0; i <= from.mask; i++) {
+            long word = from.slotWord(i);
+            if (word == EMPTY || word == TOMBSTONE || !take.test(word)) {
+                continue;
+            }
+            long chunk = word & OFFSET_MASK;
+            int keyLength = from.checkedKeyLength(chunk);
+            if (keyLength < 0) {
+                throw from.corrupted("slot word 0x" + Long.toHexString(word) + " names no entry inside the segment");
+            }
+            long bytes = ENTRY_HEADER + (long) keyLength + from.memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
+            long to = allocate(MapLayout.sizeClass(bytes));
+            int sizeClass = sizeClassOf(to);
+            MemorySegment.copy(from.memory, chunk, memory, to, bytes);
+            memory.set(JAVA_INT, to + E_STATE, STATE_MARK | STATE_LIVE | sizeClass); // plain: under the sequence
+            addUsed(chunkSize(sizeClass));
+            place(word & TAG_MASK | to);
+            count++;
+        }
+        segment.setCount(count);
     }
 
     /** Puts a slot word into the first empty slot of its probe sequence; the table has one. */

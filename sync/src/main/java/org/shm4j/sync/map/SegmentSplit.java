@@ -1,21 +1,13 @@
 package org.shm4j.sync.map;
 
-import java.lang.foreign.MemorySegment;
+import java.util.function.LongPredicate;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.map.MapLayout.EMPTY;
-import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
 import static org.shm4j.sync.map.MapLayout.E_HASH;
-import static org.shm4j.sync.map.MapLayout.E_KEY_LENGTH;
-import static org.shm4j.sync.map.MapLayout.E_VALUE_LENGTH;
 import static org.shm4j.sync.map.MapLayout.OFFSET_MASK;
 import static org.shm4j.sync.map.MapLayout.SPLIT_COPIED;
 import static org.shm4j.sync.map.MapLayout.SPLIT_COPYING;
 import static org.shm4j.sync.map.MapLayout.SPLIT_NONE;
-import static org.shm4j.sync.map.MapLayout.S_SLOTS;
-import static org.shm4j.sync.map.MapLayout.TAG_MASK;
-import static org.shm4j.sync.map.MapLayout.TOMBSTONE;
 
 /**
  * Splitting a full segment in two (extendible hashing; see {@link MapLayout}), and finishing or undoing the split
@@ -39,17 +31,13 @@ final class SegmentSplit {
             throw map.full(full, keyLength, valueLength, "its keys share all " + depth
                     + " hash bits of the directory, so it cannot split again");
         }
-        int target = full.splitTarget();
-        if (target < 1 << map.initialDepth() || target >= map.maxSegments()) { // none kept (or a damaged one)
-            target = map.newSegmentNumber(full, keyLength, valueLength);
-        }
-        MapSegment half = map.segmentNumber(target, full, keyLength, valueLength);
+        MapSegment half = map.spareOf(full, keyLength, valueLength);
         half.lock();
         boolean locked = true;
         try {
             long stamp = full.beginWrite();
             copyHalf(full, half, depth, stamp);
-            finish(map, full, depth, target);
+            finish(map, full, depth, half.index);
             full.endWrite(stamp);
             locked = false;
             return half;
@@ -85,38 +73,25 @@ final class SegmentSplit {
      */
     static void copyHalf(MapSegment full, MapSegment half, int depth, long stamp) {
         full.setSplit(SPLIT_COPYING | depth << 8, half.index);
-        copy(full, half, depth, stamp);
+        copyInto(full, half, stamp, word -> moves(full, word, depth), depth + 1, full.pattern() | 1 << depth);
         full.setSplit(SPLIT_COPIED | depth << 8, half.index);
     }
 
-    /** Resets {@code half} and copies into it the entries of {@code full} whose hash bit {@code depth} is set. */
-    private static void copy(MapSegment full, MapSegment half, int depth, long fullStamp) {
-        half.raiseSequence(fullStamp + 1); // the copies keep their stamps: the half's own must exceed them
-        long stamp = half.beginWrite();
+    /**
+     * Under both locks and {@code full}'s odd sequence {@code fullStamp}: empties the unpublished segment
+     * {@code into} and copies into it the entries of {@code full} that {@code take} accepts; {@code into} gets local
+     * depth {@code depth} and pattern {@code pattern}, and no split of its own.
+     */
+    static void copyInto(MapSegment full, MapSegment into, long fullStamp, LongPredicate take, int depth,
+                         int pattern) {
+        into.raiseSequence(fullStamp + 1); // the copies keep their stamps: the new segment's own must exceed them
+        long stamp = into.beginWrite();
         try {
-            half.memory.asSlice(S_SLOTS, half.arenaStart - S_SLOTS).fill((byte) 0);
-            half.arena.reset();
-            half.setSplit(SPLIT_NONE, -1);
-            half.setDepth(depth + 1, full.pattern() | 1 << depth);
-            int count = 0;
-            for (int i = 0; i <= full.mask; i++) {
-                long word = full.slotWord(i);
-                if (word == EMPTY || word == TOMBSTONE || !moves(full, word, depth)) {
-                    continue;
-                }
-                long from = word & OFFSET_MASK;
-                int sizeClass = full.arena.sizeClassOf(from);
-                long to = half.arena.allocate(sizeClass);
-                long bytes = ENTRY_HEADER + (long) full.memory.get(JAVA_INT, from + E_KEY_LENGTH)
-                        + full.memory.get(JAVA_INT, from + E_VALUE_LENGTH);
-                MemorySegment.copy(full.memory, from, half.memory, to, bytes); // live, checksummed
-                half.arena.addUsed(MapLayout.chunkSize(sizeClass));
-                half.arena.place(word & TAG_MASK | to);
-                count++;
-            }
-            half.setCount(count);
+            into.setSplit(SPLIT_NONE, -1);
+            into.setDepth(depth, pattern);
+            into.arena.refill(full, take);
         } finally {
-            half.endWrite(stamp);
+            into.endWrite(stamp);
         }
     }
 

@@ -45,8 +45,11 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  *
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
- * readers or writers of other segments, up to 128 times the initial segments (65,536 at most) or the heap's free
- * space. Only then does the put throw {@link org.shm4j.core.ShmFullException}, naming the figures and a sizing that
+ * readers or writers of other segments, up to 128 times the initial segments or 1,024 segments, whichever is more
+ * (65,536 at most), or the heap's free space. Free chunks serve entries of their own size or smaller, so values that
+ * change size can leave a segment with free bytes but no chunk for a put: then the segment is compacted (its
+ * entries rewritten back to back) instead of split, if its live entries fill at most half of it, or if it cannot
+ * split. Only then does the put throw {@link org.shm4j.core.ShmFullException}, naming the figures and a sizing that
  * would fit, and change nothing; {@link #stats()} shows each segment's fill. One entry (header, key and value) may
  * take at most half the largest chunk of a segment, so that an overwrite fits beside the old entry; a put of a larger
  * one throws {@link IllegalArgumentException} naming the limit and the sizing. A segment that a remove empties starts
@@ -54,7 +57,7 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  *
  * <p>A writer that dies in the middle of a change (for example killed by SIGKILL) leaves its segment locked by a
  * dead process: the next writer or blocked reader takes the lock over and rebuilds that segment alone from its
- * checksummed entries, finishing or undoing a split it was making. Every change that returned before the death is
+ * checksummed entries, finishing or undoing a split or compaction it was making. Every change that returned before the death is
  * kept; a change in progress is either complete or absent; no reader sees a half-written value.
  *
  * <p>Memory consistency effects: as in {@link ConcurrentMap}, actions in a thread (of any process) before placing

@@ -28,23 +28,30 @@ public record SharedMapStats(String name, long entries, MapSizing sizing, List<S
         return segments.stream().mapToLong(Segment::repairs).sum();
     }
 
+    /** @return times a segment's entries were rewritten back to back to make room, summed over the segments */
+    public long compactions() {
+        return segments.stream().mapToLong(Segment::compactions).sum();
+    }
+
     /**
      * One segment's figures.
      *
-     * @param index      the segment's number
-     * @param depth      low hash bits its keys share (it grew from the initial segments by {@code depth} minus
-     *                   theirs splits)
-     * @param entries    live entries
-     * @param maxEntries most entries its slots take (3/4 of them)
-     * @param tombstones slots of removed entries not yet reused
-     * @param usedBytes  bytes of the chunks of live entries
-     * @param arenaTop   arena bytes handed out so far (live or free chunks)
-     * @param arenaSize  arena bytes in all
-     * @param repairs    times it was rebuilt after its writer died
-     * @param takeOvers  times its lock was taken over from a dead process
+     * @param index       the segment's number
+     * @param depth       low hash bits its keys share (it grew from the initial segments by {@code depth} minus
+     *                    theirs splits)
+     * @param entries     live entries
+     * @param maxEntries  most entries its slots take (3/4 of them)
+     * @param tombstones  slots of removed entries not yet reused
+     * @param usedBytes   bytes of the chunks of live entries
+     * @param arenaTop    arena bytes handed out so far (live or free chunks)
+     * @param arenaSize   arena bytes in all
+     * @param repairs     times it was rebuilt after its writer died
+     * @param takeOvers   times its lock was taken over from a dead process
+     * @param compactions times its entries were rewritten back to back, because a put found free bytes but no
+     *                    chunk big enough
      */
     public record Segment(int index, int depth, int entries, int maxEntries, int tombstones, long usedBytes,
-                          long arenaTop, long arenaSize, long repairs, long takeOvers) {
+                          long arenaTop, long arenaSize, long repairs, long takeOvers, long compactions) {
         /** @return the larger of the slot fill and the arena fill, from 0 to 1 */
         public double fill() {
             return Math.max((double) entries / maxEntries, (double) usedBytes / arenaSize);

@@ -147,6 +147,7 @@ final class BlockStates {
         state.put("segments", stats.segments().size());
         state.put("fullestSegmentFill", Math.round(stats.fullestSegment() * 1000) / 1000.0);
         state.put("repairs", stats.repairs());
+        state.put("compactions", stats.compactions());
         List<Object> fills = new ArrayList<>();
         for (SharedMapStats.Segment segment : stats.segments()) {
             fills.add(Math.round(segment.fill() * 1000) / 1000.0);

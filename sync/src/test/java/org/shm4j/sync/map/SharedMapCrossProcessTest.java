@@ -1,6 +1,8 @@
 package org.shm4j.sync.map;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
@@ -20,8 +22,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Child JVMs on one map: a model check of three writers with overlapping counters, and a writer killed with
- * SIGKILL in a tight put/remove loop again and again, after which every acknowledged write is still there.
+ * Child JVMs on one map: a model check of three writers with overlapping counters; a writer killed with SIGKILL in
+ * a tight put/remove loop again and again, after which every acknowledged write is still there; and writers killed
+ * in the middle of a change and in either phase of a compaction, whose segment the next reader repairs.
  */
 class SharedMapCrossProcessTest {
     private static final Duration BOUND = Duration.ofSeconds(120);
@@ -94,7 +97,7 @@ class SharedMapCrossProcessTest {
             SharedMapStats stats = map.stats();
             System.out.println("after " + RUNS + " kills: " + stats.repairs() + " repairs, "
                     + stats.segments().stream().mapToLong(SharedMapStats.Segment::takeOvers).sum() + " take-overs, "
-                    + stats.segments().size() + " segments");
+                    + stats.compactions() + " compactions, " + stats.segments().size() + " segments");
             assertThat(stats.entries()).isEqualTo(map.entrySet().stream().count());
         }
     }
@@ -116,6 +119,36 @@ class SharedMapCrossProcessTest {
             assertThat(SelfChecking.version(3, map.get(3L))).as("a reader repairs the segment").isEqualTo(4);
             assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
             assertThat(map.stats().repairs()).isEqualTo(1);
+            for (long key = 0; key < KILLED_KEYS; key++) {
+                assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(key + 1);
+            }
+            assertThat(map.put(3L, SelfChecking.of(3, 99))).isNotNull();
+            assertThat(map.mappingCount()).isEqualTo(KILLED_KEYS);
+        }
+    }
+
+    @ParameterizedTest(name = "killed copying back: {0}")
+    @ValueSource(booleans = {false, true})
+    void shouldRepairTheSegmentOfAWriterKilledMidCompaction(boolean copyingBack) throws Exception {
+        String heapName = names.unique("map-compacting");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                    new MapSizing(KILLED_KEYS, 8, 48));
+            for (long key = 0; key < KILLED_KEYS; key++) {
+                map.put(key, SelfChecking.of(key, key + 1));
+            }
+            int segments = map.stats().segments().size();
+            try (ChildJvm child = ChildJvm.start(DyingCompactor.class, heapName, "3", Boolean.toString(copyingBack))) {
+                child.awaitLine("DYING", BOUND);
+                child.kill();
+            }
+            long start = System.nanoTime();
+            assertThat(SelfChecking.version(3, map.get(3L))).as("a reader repairs the segment").isEqualTo(4);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            SharedMapStats stats = map.stats();
+            assertThat(stats.repairs()).isOne();
+            assertThat(stats.compactions()).as("finished, or undone, by the repair").isEqualTo(copyingBack ? 1 : 0);
+            assertThat(stats.segments()).as("the spare is not one of them").hasSize(segments);
             for (long key = 0; key < KILLED_KEYS; key++) {
                 assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(key + 1);
             }
@@ -229,6 +262,35 @@ class SharedMapCrossProcessTest {
                     map.put(key, SelfChecking.of(key, version));
                 }
                 acks.set(key, remove ? -version : version);
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap, key, copyingBack)}: compacts the key's segment as far as a writer that dies at the worst
+     * moment of a phase gets: filling the spare (half its slots still empty), or copying the entries back from the
+     * complete spare (about half of them back); then waits to be killed.
+     */
+    public static final class DyingCompactor {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedMap<Long, byte[]> map = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes());
+                MapSegment segment = SharedMapTest.segmentOf(map.core(), Long.parseLong(args[1]));
+                segment.lock();
+                MapSegment spare = map.core().spareOf(segment, 0, 0);
+                spare.lock();
+                SegmentCompaction.copyOut(segment, spare, segment.beginWrite());
+                if (Boolean.parseBoolean(args[2])) {
+                    segment.arena.refill(spare, word -> (word >>> MapLayout.TAG_SHIFT & 1) == 0);
+                } else {
+                    segment.setSplit(MapLayout.COMPACT_COPYING, spare.index);
+                    spare.beginWrite();
+                    spare.memory.asSlice(MapLayout.S_SLOTS, (spare.arenaStart - MapLayout.S_SLOTS) / 2)
+                            .fill((byte) 0);
+                }
+                System.out.println("DYING");
+                System.out.flush();
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
             }
         }
     }

@@ -8,9 +8,13 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.sync.Codec;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
@@ -25,7 +29,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Growth by splitting one segment at a time: from a tiny sizing to a hundred times it while other threads read and
- * iterate, until the heap is full; and splits whose writer died, finished or undone by the next locker.
+ * iterate, until the heap is full; compaction of a segment whose free chunks are too small for a put; and splits
+ * and compactions whose writer died, finished or undone by the next locker.
  */
 class SharedMapGrowthTest extends ThreadedMapFixture {
     @Test
@@ -240,8 +245,8 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(map.stats().segments().size()).isGreaterThan(2);
     }
 
-    @ParameterizedTest(name = "{0} of its 64 directory entries pointed on")
-    @ValueSource(ints = {0, 1, 32, 64})
+    @ParameterizedTest(name = "{0} of its 512 directory entries pointed on")
+    @ValueSource(ints = {0, 1, 256, 512})
     void shouldFinishASplitWhoseWriterDiedPointingTheDirectoryOn(int pointed) {
         SharedMap<Long, byte[]> map = filled();
         MapSegment full = dieInFinish(map, pointed);
@@ -261,8 +266,8 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(map.stats().segments()).hasSize(2);
     }
 
-    @ParameterizedTest(name = "{0} of its 64 directory entries pointed on")
-    @ValueSource(ints = {1, 32, 64})
+    @ParameterizedTest(name = "{0} of its 512 directory entries pointed on")
+    @ValueSource(ints = {1, 256, 512})
     void shouldNotPointTheDirectoryBackOverANewerSplitOfTheHalfWhenFinishingADeadSplit(int pointed) {
         SharedMap<Long, byte[]> map = filled();
         MapSegment full = dieInFinish(map, pointed);
@@ -286,9 +291,9 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     @ValueSource(booleans = {true, false})
     void shouldFinishTwoNestedSplitsThatDiedMidFinishInEitherOrder(boolean halfFirst) {
         SharedMap<Long, byte[]> map = filled();
-        MapSegment full = dieInFinish(map, 32); // entries 1, 3, .., 63 point at the half; 65, .., 127 not yet
+        MapSegment full = dieInFinish(map, 256); // entries 1, 3, .., 511 point at the half; 513, .., 1023 not yet
         MapSegment half = dieInSplit(map, full.splitTarget(), 1, MapLayout.SPLIT_COPIED, 24); // 3, 7, .., 95 on
-        long key = LongStream.range(0, 40).filter(k -> halfFirst ? entry(map, k) % 4 == 1 && entry(map, k) < 64
+        long key = LongStream.range(0, 40).filter(k -> halfFirst ? entry(map, k) % 4 == 1 && entry(map, k) < 512
                 : entry(map, k) % 2 == 0).findFirst().orElseThrow(); // a key of the segment to repair first
         assertThat(SelfChecking.version(key, reopen().get(key))).isEqualTo(key);
         assertThat((halfFirst ? half : full).sequence() & 1).as("repaired first").isZero();
@@ -315,6 +320,129 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         }
         assertConsistent(map, model);
         assertThat(map.core().directory(1)).as("the first split of `full` went to the kept half").isEqualTo(half.index);
+    }
+
+    @Test
+    void shouldCompactASegmentWhoseFreeChunksAreTooSmallInsteadOfSplittingIt() {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                new MapSizing(40, 8, 48));
+        int maxLoad = map.core().maxLoad();
+        Map<Long, byte[]> model = new HashMap<>();
+        for (long key = 0; key < maxLoad; key++) { // 64-byte chunks up to the slot limit
+            put(map, model, key, SMALL);
+        }
+        for (long key = 0; key < maxLoad; key++) {
+            if (key % 12 != 0) {
+                assertThat(map.remove(key)).isEqualTo(model.remove(key));
+            }
+        }
+        long key = 1000;
+        while (map.stats().compactions() == 0) { // 128-byte chunks: fresh arena, then none of that size is free
+            assertThat(key).as("puts before the compaction").isLessThan(1000 + maxLoad);
+            put(map, model, key++, LARGE);
+        }
+        SharedMapStats.Segment segment = map.stats().segments().getFirst();
+        assertThat(map.stats().segments()).as("compacted, not split").hasSize(1);
+        assertThat(segment.arenaTop()).as("back to back").isEqualTo(segment.usedBytes());
+        assertThat(segment.usedBytes()).isLessThanOrEqualTo(segment.arenaSize() / 2);
+        assertMatches(map, model);
+        assertMatches(reopen(), model);
+    }
+
+    @Test
+    void shouldCompactASegmentThatCannotSplitAgainBeforeThrowingShmFull() {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                new MapSizing(40, 8, 48));
+        MapCore core = map.core();
+        long[] keys = LongStream.iterate(0, k -> k + 1).filter(k -> entry(map, k) == 0).limit(200).toArray();
+        Map<Long, byte[]> model = new HashMap<>();
+        int maxLoad = core.maxLoad();
+        for (int i = 0; i < maxLoad; i++) {
+            put(map, model, keys[i], SMALL);
+        }
+        assertThatThrownBy(() -> map.put(keys[maxLoad], new byte[SMALL])).isInstanceOf(ShmFullException.class)
+                .hasMessageContaining("its keys share all " + core.maxDepth() + " hash bits of the directory");
+        MapSegment segment = SharedMapTest.segmentOf(core, keys[0]);
+        assertThat(segment.localDepth()).isEqualTo(core.maxDepth());
+        for (int i = 0; i < 40; i++) {
+            assertThat(map.remove(keys[i])).isEqualTo(model.remove(keys[i]));
+        }
+        int next = maxLoad;
+        while (segment.compactions() == 0) { // its live chunks fill more than half of it: only its depth compacts it
+            assertThat(next).as("puts before the compaction").isLessThan(keys.length);
+            put(map, model, keys[next++], LARGE);
+        }
+        assertThat(segment.usedBytes()).isGreaterThan((int) (segment.arena.size() / 2));
+        assertMatches(map, model);
+        ShmFullException full = null;
+        while (full == null) {
+            try {
+                put(map, model, keys[next++], LARGE);
+            } catch (ShmFullException e) {
+                full = e;
+            }
+        }
+        assertThat(full.getMessage()).contains("cannot split again");
+        assertThat(segment.compactions()).as("no compaction that could not make room").isOne();
+        assertMatches(map, model);
+    }
+
+    @ParameterizedTest(name = "died copying back: {0}")
+    @ValueSource(booleans = {false, true})
+    void shouldFinishOrUndoACompactionWhoseWriterDiedAndKeepItsSpareForTheNextSplit(boolean copyingBack) {
+        SharedMap<Long, byte[]> map = filled();
+        MapCore core = map.core();
+        MapSegment full = core.segmentNumber(0, null, 0, 0);
+        full.lock();
+        MapSegment spare = core.spareOf(full, 0, 0);
+        spare.lock();
+        SegmentCompaction.copyOut(full, spare, full.beginWrite());
+        if (copyingBack) { // the spare complete, about half the entries back in place
+            full.arena.refill(spare, word -> (word >>> MapLayout.TAG_SHIFT & 1) == 0);
+        } else { // still filling the spare: the segment's own entries untouched
+            full.setSplit(MapLayout.COMPACT_COPYING, spare.index);
+            spare.beginWrite();
+            spare.memory.asSlice(MapLayout.S_SLOTS, (spare.arenaStart - MapLayout.S_SLOTS) / 2).fill((byte) 0);
+        }
+        full.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
+        spare.memory.set(JAVA_LONG, MapLayout.S_MUTEX, SharedMapTest.DEAD_OWNER);
+        Map<Long, Long> model = versions(40);
+        assertConsistent(map, model); // its first read takes the lock over and repairs the segment
+        assertThat(map.stats().repairs()).isOne();
+        assertThat(map.stats().compactions()).isEqualTo(copyingBack ? 1 : 0);
+        assertThat(map.stats().segments()).hasSize(1);
+        assertThat(full.splitWord()).isZero();
+        assertThat(full.splitTarget()).as("its spare kept").isEqualTo(spare.index);
+        for (long key = 40; key < 400; key++) {
+            map.put(key, SelfChecking.of(key, key));
+            model.put(key, key);
+        }
+        assertConsistent(map, model);
+        assertThat(core.directory(1)).as("the first split went to the spare").isEqualTo(spare.index);
+    }
+
+    @Test
+    void shouldHoldHundredsOfTimesItsSizingWhenKeysAndValuesVaryInLength() {
+        SharedMap<String, byte[]> map = SharedMap.create(heap, "m", Codec.utf8(), Codec.bytes(),
+                new MapSizing(16, 8, 8));
+        Random random = new Random(11);
+        Map<String, byte[]> model = new HashMap<>();
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; model.size() < 16 * 250; i++) {
+            String key = i + "-" + "k".repeat(random.nextInt(60));
+            byte[] value = new byte[random.nextInt(40)];
+            random.nextBytes(value);
+            map.put(key, value);
+            model.put(key, value);
+            keys.add(key);
+            if (i % 3 == 0) { // churn: entries of other sizes come and go
+                String gone = keys.remove(random.nextInt(keys.size()));
+                assertThat(map.remove(gone)).isEqualTo(model.remove(gone));
+            }
+        }
+        assertThat(map.stats().compactions()).isPositive();
+        assertThat(map).hasSameSizeAs(model);
+        model.forEach((key, value) -> assertThat(map.get(key)).as(key).isEqualTo(value));
     }
 
     /**
@@ -349,6 +477,24 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
                 (e.getKey() % 2 == 0 ? map : other).put(e.getKey(), SelfChecking.of(e.getKey(), e.getValue()));
             }
         }
+    }
+
+    /** Value bytes of an entry in a 64-byte chunk (32-byte header, 8-byte key), and of one in a 128-byte chunk. */
+    private static final int SMALL = 16;
+    private static final int LARGE = 80;
+
+    /** Puts a value of {@code length} bytes made from {@code key} into {@code map} and {@code model}. */
+    private static void put(SharedMap<Long, byte[]> map, Map<Long, byte[]> model, long key, int length) {
+        byte[] value = new byte[length];
+        Arrays.fill(value, (byte) key);
+        map.put(key, value);
+        model.put(key, value);
+    }
+
+    /** Checks that {@code map} holds exactly the keys and values of {@code model}. */
+    private static void assertMatches(SharedMap<Long, byte[]> map, Map<Long, byte[]> model) {
+        assertThat(map.keySet()).containsExactlyInAnyOrderElementsOf(model.keySet());
+        model.forEach((key, value) -> assertThat(map.get(key)).as("key %d", key).isEqualTo(value));
     }
 
     /** @return keys 0 to {@code keys - 1} at the versions {@link #filled()} gave them */
