@@ -258,7 +258,11 @@ public final class SharedFairLock extends TimedLock {
 
     /** @return true if the current thread holds the lock */
     public boolean isHeldByCurrentThread() {
-        return whileOpen(() -> heldByCurrentThread(segment, (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET)));
+        try { // not through whileOpen: a queued acquire and a condition call this, and its lambda would allocate
+            return heldByCurrentThread(segment, (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     private boolean heldByCurrentThread(MemorySegment s, long word) {

@@ -197,7 +197,11 @@ public final class SharedLock extends TimedLock {
 
     /** @return true if the current thread holds the lock */
     public boolean isHeldByCurrentThread() {
-        return whileOpen(mutex::isHeldByCurrentThread);
+        try { // not through whileOpen: a condition's await and signal call this, and its lambda would allocate
+            return mutex.isHeldByCurrentThread();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return true if some thread of some process holds the lock */

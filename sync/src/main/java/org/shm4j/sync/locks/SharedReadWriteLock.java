@@ -213,7 +213,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** @return true if the current thread holds the write lock */
     public boolean isWriteLockedByCurrentThread() {
-        return whileOpen(writer::isHeldByCurrentThread);
+        try { // not through whileOpen: a condition's await and signal call this, and its lambda would allocate
+            return writer.isHeldByCurrentThread();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return false after a writer died holding the lock, until {@link #markConsistent()} */
@@ -251,7 +255,16 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** @return what {@code body} returns; once this lock's memory is closed, an exception naming the lock */
     private <T> T whileOpen(Supplier<T> body) {
-        return Blocks.whileOpen(segment.scope(), TimedLock.closedMessage(description), body);
+        try {
+            return body.get();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return {@code e} re-worded as {@link TimedLock#closedOr} does, the message made only when it is needed */
+    private IllegalStateException closedOr(IllegalStateException e) {
+        return Blocks.closedOr(e, segment.scope(), TimedLock.closedMessage(description));
     }
 
     @Override

@@ -175,7 +175,11 @@ abstract class TimedLock implements Lock {
      * @return what {@code body} returns
      */
     final <T> T whileOpen(Supplier<T> body) {
-        return Blocks.whileOpen(memory, closedMessage(description), body);
+        try {
+            return body.get();
+        } catch (IllegalStateException e) {
+            throw closedOr(e); // the message is made here only: building it up front allocated on every call
+        }
     }
 
     /**
