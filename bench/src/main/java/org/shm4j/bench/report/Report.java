@@ -158,7 +158,7 @@ public final class Report {
         return key.matches("(Contended)?ValuesBenchmark\\.sharedLong.*") || key.matches("(Contended|ReadWrite)?"
                 + "LocksBenchmark\\.shared.*") || key.startsWith("RingBenchmark.")
                 || key.matches("(Contended)?MapBenchmark\\.shared(GetInto|Put):.*")
-                || key.matches("CoordinationBenchmark\\.shared(Undo)?Semaphore:.*")
+                || key.matches("CoordinationBenchmark\\.shared((Undo)?Semaphore|Condition):.*")
                 || key.matches("ListBenchmark\\.shareable(Get|Set):.*");
     }
 
