@@ -106,22 +106,10 @@ class SharedMapCrossProcessTest {
     void shouldRepairTheSegmentOfAWriterKilledMidChangeForReadersAndWriters() throws Exception {
         String heapName = names.unique("map-dying");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
-            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
-                    new MapSizing(KILLED_KEYS, 8, 48));
-            for (long key = 0; key < KILLED_KEYS; key++) {
-                map.put(key, SelfChecking.of(key, key + 1));
-            }
-            try (ChildJvm child = ChildJvm.start(DyingWriter.class, heapName, "3")) {
-                child.awaitLine("DYING", BOUND);
-                child.kill();
-            }
-            long start = System.nanoTime();
-            assertThat(SelfChecking.version(3, map.get(3L))).as("a reader repairs the segment").isEqualTo(4);
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            SharedMap<Long, byte[]> map = filledValues(heap);
+            killOnceDying(ChildJvm.start(DyingWriter.class, heapName, "3"));
+            assertRepairedByAReader(map);
             assertThat(map.stats().repairs()).isEqualTo(1);
-            for (long key = 0; key < KILLED_KEYS; key++) {
-                assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(key + 1);
-            }
             assertThat(map.put(3L, SelfChecking.of(3, 99))).isNotNull();
             assertThat(map.mappingCount()).isEqualTo(KILLED_KEYS);
         }
@@ -132,28 +120,44 @@ class SharedMapCrossProcessTest {
     void shouldRepairTheSegmentOfAWriterKilledMidCompaction(boolean copyingBack) throws Exception {
         String heapName = names.unique("map-compacting");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
-            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
-                    new MapSizing(KILLED_KEYS, 8, 48));
-            for (long key = 0; key < KILLED_KEYS; key++) {
-                map.put(key, SelfChecking.of(key, key + 1));
-            }
+            SharedMap<Long, byte[]> map = filledValues(heap);
             int segments = map.stats().segments().size();
-            try (ChildJvm child = ChildJvm.start(DyingCompactor.class, heapName, "3", Boolean.toString(copyingBack))) {
-                child.awaitLine("DYING", BOUND);
-                child.kill();
-            }
-            long start = System.nanoTime();
-            assertThat(SelfChecking.version(3, map.get(3L))).as("a reader repairs the segment").isEqualTo(4);
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            killOnceDying(ChildJvm.start(DyingCompactor.class, heapName, "3", Boolean.toString(copyingBack)));
+            assertRepairedByAReader(map);
             SharedMapStats stats = map.stats();
             assertThat(stats.repairs()).isOne();
             assertThat(stats.compactions()).as("finished, or undone, by the repair").isEqualTo(copyingBack ? 1 : 0);
             assertThat(stats.segments()).as("the spare is not one of them").hasSize(segments);
-            for (long key = 0; key < KILLED_KEYS; key++) {
-                assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(key + 1);
-            }
             assertThat(map.put(3L, SelfChecking.of(3, 99))).isNotNull();
             assertThat(map.mappingCount()).isEqualTo(KILLED_KEYS);
+        }
+    }
+
+    /** @return the map "values" of {@code heap}, new, holding keys 0 to {@link #KILLED_KEYS} - 1 at version key + 1 */
+    private static SharedMap<Long, byte[]> filledValues(SharedHeap heap) {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                new MapSizing(KILLED_KEYS, 8, 48));
+        for (long key = 0; key < KILLED_KEYS; key++) {
+            map.put(key, SelfChecking.of(key, key + 1));
+        }
+        return map;
+    }
+
+    /** Kills {@code child} once it printed that it is dying with key 3's segment locked. */
+    private static void killOnceDying(ChildJvm child) throws InterruptedException {
+        try (child) {
+            child.awaitLine("DYING", BOUND);
+            child.kill();
+        }
+    }
+
+    /** Checks that a read of key 3 repairs its segment within a bound, and that every key kept its value. */
+    private static void assertRepairedByAReader(SharedMap<Long, byte[]> map) {
+        long start = System.nanoTime();
+        assertThat(SelfChecking.version(3, map.get(3L))).as("a reader repairs the segment").isEqualTo(4);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        for (long key = 0; key < KILLED_KEYS; key++) {
+            assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(key + 1);
         }
     }
 
