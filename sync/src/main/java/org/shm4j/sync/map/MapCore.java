@@ -318,10 +318,15 @@ final class MapCore {
      */
     MapSegment spareOf(MapSegment full, int keyLength, int valueLength) {
         int number = full.splitTarget();
-        if (number < geometry.segments() || number >= geometry.maxSegments()) { // none kept (or a damaged one)
+        if (!isGrownNumber(number)) { // none kept (or a damaged one)
             number = newSegmentNumber(full, keyLength, valueLength);
         }
         return segmentNumber(number, full, keyLength, valueLength);
+    }
+
+    /** @return true if {@code number} can name a segment a split or compaction made: past the initial ones */
+    boolean isGrownNumber(int number) {
+        return number >= geometry.segments() && number < geometry.maxSegments();
     }
 
     /** @return true if segment {@code number} has memory: an initial one, or one whose extension block exists */

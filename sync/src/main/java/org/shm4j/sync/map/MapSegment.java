@@ -325,7 +325,7 @@ final class MapSegment {
      * live entry unreachable: the slots are emptied before the count and the arena, and a repair rebuilds the free
      * lists from the chunks below {@code arenaTop}.
      */
-    private void empty() {
+    void empty() {
         memory.asSlice(S_SLOTS, arenaStart - S_SLOTS).fill((byte) 0);
         memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
         INT.setOpaque(memory, S_COUNT, 0); // opaque: size() reads it without the lock
@@ -495,6 +495,20 @@ final class MapSegment {
             return -1;
         }
         return keyLength;
+    }
+
+    /**
+     * Under the lock: the chunk an occupied slot word points at.
+     *
+     * @throws ShmFormatException if it names no entry inside the segment (damaged while open: changes run under the
+     *                            lock, so nothing is torn)
+     */
+    long checkedEntry(long word) {
+        long chunk = word & OFFSET_MASK;
+        if (checkedKeyLength(chunk) < 0) {
+            throw corrupted("slot word 0x" + Long.toHexString(word) + " names no entry inside the segment");
+        }
+        return chunk;
     }
 
     /** @return a {@link ShmFormatException} naming this segment and what is wrong */

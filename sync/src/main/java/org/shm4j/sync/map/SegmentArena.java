@@ -220,21 +220,16 @@ final class SegmentArena {
      *                                           names no entry inside it
      */
     void refill(MapSegment from, LongPredicate take) {
-        memory.asSlice(S_SLOTS, segment.arenaStart - S_SLOTS).fill((byte) 0);
-        memory.set(JAVA_INT, S_TOMBSTONES, 0); // plain: under the sequence
-        reset();
+        segment.empty();
         int count = 0;
         for (int i = 0; i <= from.mask; i++) {
             long word = from.slotWord(i);
             if (word == EMPTY || word == TOMBSTONE || !take.test(word)) {
                 continue;
             }
-            long chunk = word & OFFSET_MASK;
-            int keyLength = from.checkedKeyLength(chunk);
-            if (keyLength < 0) {
-                throw from.corrupted("slot word 0x" + Long.toHexString(word) + " names no entry inside the segment");
-            }
-            long bytes = ENTRY_HEADER + (long) keyLength + from.memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
+            long chunk = from.checkedEntry(word);
+            long bytes = ENTRY_HEADER + (long) from.memory.get(JAVA_INT, chunk + E_KEY_LENGTH)
+                    + from.memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
             long to = allocate(MapLayout.sizeClass(bytes));
             int sizeClass = sizeClassOf(to);
             MemorySegment.copy(from.memory, chunk, memory, to, bytes);

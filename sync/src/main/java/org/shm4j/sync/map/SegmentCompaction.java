@@ -86,7 +86,7 @@ final class SegmentCompaction {
             segment.setSplit(SPLIT_NONE, segment.splitTarget());
         } else if (state == COMPACT_COPIED) {
             int spare = segment.splitTarget();
-            if (spare < 1 << map.initialDepth() || spare >= map.maxSegments() || !map.segmentExists(spare)) {
+            if (!map.isGrownNumber(spare) || !map.segmentExists(spare)) {
                 throw segment.corrupted("its compaction record names segment " + spare);
             }
             copyBack(segment, map.segmentNumber(spare, segment, 0, 0));

@@ -4,7 +4,6 @@ import java.util.function.LongPredicate;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.map.MapLayout.E_HASH;
-import static org.shm4j.sync.map.MapLayout.OFFSET_MASK;
 import static org.shm4j.sync.map.MapLayout.SPLIT_COPIED;
 import static org.shm4j.sync.map.MapLayout.SPLIT_COPYING;
 import static org.shm4j.sync.map.MapLayout.SPLIT_NONE;
@@ -58,7 +57,7 @@ final class SegmentSplit {
         int state = word & 0xFF;
         if (state == SPLIT_COPIED) {
             int target = segment.splitTarget();
-            if (target < 1 << map.initialDepth() || target >= map.maxSegments()) {
+            if (!map.isGrownNumber(target)) {
                 throw segment.corrupted("its split record names segment " + target);
             }
             finish(map, segment, checkedDepth(map, segment, word >>> 8 & 0xFF), target);
@@ -123,14 +122,9 @@ final class SegmentSplit {
 
     /**
      * @return true if the entry of slot {@code word} moves to the new half
-     * @throws org.shm4j.core.ShmFormatException if the slot names no entry inside the segment (damaged while open: a
-     *                                           split runs under the lock, so nothing torn)
+     * @throws org.shm4j.core.ShmFormatException if the slot names no entry inside the segment
      */
     private static boolean moves(MapSegment full, long word, int depth) {
-        long chunk = word & OFFSET_MASK;
-        if (full.checkedKeyLength(chunk) < 0) {
-            throw full.corrupted("slot word 0x" + Long.toHexString(word) + " names no entry inside the segment");
-        }
-        return (full.memory.get(JAVA_LONG, chunk + E_HASH) >>> depth & 1) != 0;
+        return (full.memory.get(JAVA_LONG, full.checkedEntry(word) + E_HASH) >>> depth & 1) != 0;
     }
 }

@@ -57,8 +57,8 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  *
  * <p>A writer that dies in the middle of a change (for example killed by SIGKILL) leaves its segment locked by a
  * dead process: the next writer or blocked reader takes the lock over and rebuilds that segment alone from its
- * checksummed entries, finishing or undoing a split or compaction it was making. Every change that returned before the death is
- * kept; a change in progress is either complete or absent; no reader sees a half-written value.
+ * checksummed entries, finishing or undoing a split or compaction it was making. Every change that returned before
+ * the death is kept; a change in progress is either complete or absent; no reader sees a half-written value.
  *
  * <p>Memory consistency effects: as in {@link ConcurrentMap}, actions in a thread (of any process) before placing
  * an entry into the map <i>happen-before</i> actions after the access or removal of that entry in another thread.
