@@ -3,6 +3,7 @@ package org.shm4j.sync.map;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.internal.Blocks;
 
 import java.lang.foreign.MemorySegment;
 import java.util.AbstractMap;
@@ -41,7 +42,10 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * ({@code get}, {@code containsKey}, iteration) inside a function are fine. Values are compared by their encoded
  * bytes ({@code replace(k, old, new)}, {@code remove(k, v)}). Iterators are weakly consistent, as those of
  * {@link java.util.concurrent.ConcurrentHashMap}: each segment is copied at one moment as the iterator reaches it.
- * {@code null} keys and values are refused with {@link NullPointerException}.
+ * {@code null} keys and values are refused with {@link NullPointerException}. A key or value of a class its codec
+ * does not take (an {@code Integer} key of a map of {@link Codec#longs()} keys, say) gets a
+ * {@link ClassCastException} naming the map and the class, from {@code get} and {@code containsKey} too, where
+ * {@code ConcurrentHashMap} answers null and hides the mix-up ({@link #equals} still answers false).
  *
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
@@ -306,6 +310,10 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return core.name();
     }
 
+    /**
+     * @return the map's name and heap, as exceptions name it, not its entries (unlike {@code AbstractMap}'s: a shared
+     *         map may hold millions, which {@link #entrySet()} iterates)
+     */
     @Override
     public String toString() {
         return core.toString();
@@ -337,10 +345,10 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                     segment.delete((int) found);
                 }
             } else {
-                int valueLength = values.encodedLength(result);
+                int valueLength = valueLength(result);
                 scratch = Scratch.get();
                 keyLength = encodeKey(key, scratch, valueLength); // the function may have used the scratch
-                values.encode(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
+                encodeValue(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
                 holder = core.store(segment, found, hash, scratch, keyLength, valueLength);
             }
             return returnOld ? old : result;
@@ -359,16 +367,46 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
     private int encodeKey(Object key, Scratch scratch, int valueLength) {
         @SuppressWarnings("unchecked") K k = (K) Objects.requireNonNull(key, "key");
-        int keyLength = keys.encodedLength(k);
-        scratch.entryCapacity((long) ENTRY_HEADER + keyLength + valueLength, 0);
-        keys.encode(k, scratch.entrySegment, ENTRY_HEADER);
-        return keyLength;
+        try {
+            int keyLength = keys.encodedLength(k);
+            scratch.entryCapacity((long) ENTRY_HEADER + keyLength + valueLength, 0);
+            keys.encode(k, scratch.entrySegment, ENTRY_HEADER);
+            return keyLength;
+        } catch (ClassCastException e) {
+            throw wrongType("key", key, keys, e);
+        }
     }
 
     private byte[] encodeValue(V value) {
-        byte[] bytes = new byte[values.encodedLength(value)];
-        values.encode(value, MemorySegment.ofArray(bytes), 0);
+        byte[] bytes = new byte[valueLength(value)];
+        encodeValue(value, MemorySegment.ofArray(bytes), 0);
         return bytes;
+    }
+
+    private int valueLength(V value) {
+        try {
+            return values.encodedLength(value);
+        } catch (ClassCastException e) {
+            throw wrongType("value", value, values, e);
+        }
+    }
+
+    private void encodeValue(V value, MemorySegment target, long offset) {
+        try {
+            values.encode(value, target, offset);
+        } catch (ClassCastException e) {
+            throw wrongType("value", value, values, e);
+        }
+    }
+
+    /** @return the exception for a key or value of a class its codec does not take, naming this map */
+    private ClassCastException wrongType(String what, Object object, Codec<?> codec, ClassCastException cause) {
+        ClassCastException e = new ClassCastException(core + ": a " + what + " of class " + object.getClass()
+                .getName() + " does not fit the map's " + what + " codec (type "
+                + Blocks.typeId(codec.typeId()) + "): "
+                + cause.getMessage());
+        e.initCause(cause);
+        return e;
     }
 
     private V decodeValue(MapSegment segment, long slot) {

@@ -216,6 +216,30 @@ class SharedMapTest {
     }
 
     @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void shouldNameTheMapAndTheClassOfAKeyOrValueItsCodecsDoNotTake() {
+        SharedMap<Long, String> map = SharedMap.create(heap, "typed", Codec.longs(), Codec.utf8(),
+                new MapSizing(10, 8, 8));
+        map.put(5L, "five");
+        for (ThrowingCallable call : List.<ThrowingCallable>of(() -> map.get(5), () -> map.containsKey("5"),
+                () -> map.remove(5), () -> map.remove(5, "five"))) {
+            assertThatThrownBy(call).isInstanceOf(ClassCastException.class)
+                    .hasMessageContaining("SharedMap 'typed'")
+                    .hasMessageMatching(".*a key of class java\\.lang\\.(Integer|String) does not fit the map's key "
+                            + "codec \\(type 0x00000001\\).*")
+                    .hasCauseInstanceOf(ClassCastException.class);
+        }
+        Map raw = map;
+        assertThatThrownBy(() -> raw.put(6L, 6)).isInstanceOf(ClassCastException.class)
+                .hasMessageContaining("a value of class java.lang.Integer does not fit the map's value codec");
+        assertThatThrownBy(() -> map.remove(5L, (Object) 5)).isInstanceOf(ClassCastException.class)
+                .hasMessageContaining("a value of class java.lang.Integer");
+        assertThat(map).isNotEqualTo(Map.of(5, "five")).isEqualTo(Map.of(5L, "five")); // equals answers, no throw
+        assertThat(map.put(6L, "six")).isNull(); // nothing was left locked
+        assertThat(map).hasSize(2);
+    }
+
+    @Test
     void shouldRefuseADamagedHeader() {
         SharedMap.create(heap, "m", Codec.utf8(), Codec.longs(), new MapSizing(10, 4, 8));
         MemorySegment block = heap.lookup("m", MapLayout.MAP).segment();
