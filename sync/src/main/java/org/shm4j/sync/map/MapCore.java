@@ -320,6 +320,7 @@ final class MapCore {
         int number = full.splitTarget();
         if (!isGrownNumber(number)) { // none kept (or a damaged one)
             number = newSegmentNumber(full, keyLength, valueLength);
+            full.keepSpare(number); // before its memory is had: puts the heap refuses do not use the numbers up
         }
         return segmentNumber(number, full, keyLength, valueLength);
     }
@@ -507,6 +508,9 @@ final class MapCore {
             } catch (ShmFullException e) {
                 throw full == null ? e : full(full, keyLength, valueLength, "the heap has no room for "
                         + first + " more segments of " + size + " bytes (" + e.getMessage() + ")");
+            } catch (ShmTypeMismatchException e) {
+                throw full == null ? e : full(full, keyLength, valueLength, "the name of the block for its next "
+                        + first + " segments is taken by another structure (" + e.getMessage() + ")");
             }
             extensions[b] = extension;
         }
@@ -515,7 +519,8 @@ final class MapCore {
 
     private boolean extensionExists(int number) {
         int b = extensionIndex(number);
-        return extensions[b] != null || heap.find(name + "#" + b).isPresent();
+        return extensions[b] != null
+                || heap.find(name + "#" + b).filter(block -> block.type().equals(MapLayout.SEGMENTS)).isPresent();
     }
 
     private int extensionIndex(int number) {

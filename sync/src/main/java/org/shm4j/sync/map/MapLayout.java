@@ -97,9 +97,10 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><td>80</td><td>4</td><td>splitState</td><td>0, or 1 (COPYING) / 2 (COPIED) while it splits, in bits 7..0,
  *     with the depth it splits at in bits 15..8; 3 (COMPACT_COPYING) / 4 (COMPACT_COPIED) while it compacts</td>
  *     <td>under the mutex and the sequence, plain</td></tr>
- * <tr><td>84</td><td>4</td><td>splitTarget</td><td>number of the segment it splits or compacts into, plus 1; kept
- *     after a rolled-back split and after a compaction, for the next split or compaction; no directory entry names
- *     it until a split publishes it</td><td>as splitState</td></tr>
+ * <tr><td>84</td><td>4</td><td>splitTarget</td><td>number of the segment it splits or compacts into, plus 1; set
+ *     when the number is handed out, before the segment's memory is had (so a split that the heap refuses does not
+ *     use up numbers), and kept after a rolled-back split and after a compaction, for the next split or compaction;
+ *     no directory entry names it until a split publishes it</td><td>as splitState</td></tr>
  * <tr><td>88</td><td>4</td><td>spare</td><td>a free chunk kept off the free lists, for the next put's entry:
  *     its segment offset (a multiple of 32) plus its size class in bits 4..0; or 0. The chunk a put replaces becomes
  *     the spare when there is none, so an overwrite neither reads a cold free chunk nor links one</td>

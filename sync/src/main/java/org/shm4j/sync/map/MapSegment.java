@@ -450,6 +450,14 @@ final class MapSegment {
         memory.set(JAVA_INT, S_SPLIT_STATE, word);
     }
 
+    /**
+     * Under the lock, with no split or compaction in progress: keeps segment number {@code number}, just handed out
+     * to it, for its next split or compaction (plain: only a lock holder reads it).
+     */
+    void keepSpare(int number) {
+        memory.set(JAVA_INT, S_SPLIT_TARGET, number + 1);
+    }
+
     /** @return the sequence (opaque: the caller holds the lock, or only compares it) */
     long sequence() {
         return (long) LONG.getOpaque(memory, S_SEQUENCE);

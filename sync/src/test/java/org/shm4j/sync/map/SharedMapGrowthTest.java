@@ -170,6 +170,19 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
             }
             assertThat(full.getMessage()).contains("SharedMap 'm'", "is full", "the heap has no room for",
                     "the map holds " + put + " entries", "would fit");
+            int handedOut = map.core().segmentCount();
+            int refused = 0;
+            for (long key = put + 1; key < put + 3_000; key++) { // each refused split keeps its number for the next
+                try {
+                    map.put(key, SelfChecking.of(key, 1));
+                    map.remove(key);
+                } catch (ShmFullException e) {
+                    assertThat(e.getMessage()).contains("the heap has no room for");
+                    refused++;
+                }
+            }
+            assertThat(refused).isGreaterThan(200);
+            assertThat(map.core().segmentCount()).isLessThanOrEqualTo(handedOut + map.stats().segments().size());
             assertThat(map.size()).isEqualTo(put);
             assertThat(map.containsKey(put)).isFalse();
             assertThat(SelfChecking.version(0, map.remove(0L))).isEqualTo(1);
@@ -177,6 +190,33 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
                 assertThat(SelfChecking.version(key, map.get(key))).isEqualTo(1);
             }
         }
+    }
+
+    @Test
+    void shouldSayWhenAnotherStructureHasTheNameOfItsNextSegmentsBlockAndStayUsable() {
+        SharedMap<Long, Long> other = SharedMap.create(heap, "x#1", Codec.longs(), Codec.longs(),
+                MapSizing.ofLongKeys(16, 8));
+        other.put(1L, 1L);
+        SharedMap<Long, Long> map = SharedMap.create(heap, "x", Codec.longs(), Codec.longs(),
+                MapSizing.ofLongKeys(16, 8));
+        long put = 0;
+        ShmFullException full = null;
+        while (full == null) {
+            try {
+                map.put(put, put);
+                put++;
+            } catch (ShmFullException e) {
+                full = e;
+            }
+        }
+        assertThat(full.getMessage()).contains("SharedMap 'x'", "is full", "the name of the block for its next",
+                "segments is taken by another structure", "block 'x#1'", "is a SharedMap");
+        assertThat(map.size()).isEqualTo(put);
+        assertThat(map.keySet()).hasSize((int) put);
+        assertThat(map.stats().segments().stream().mapToLong(SharedMapStats.Segment::entries).sum()).isEqualTo(put);
+        assertThat(map.remove(0L)).isZero();
+        assertThat(map.put(0L, 7L)).isNull();
+        assertThat(other).containsExactly(Map.entry(1L, 1L));
     }
 
     @Test
