@@ -5,6 +5,7 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
+import org.shm4j.sync.internal.GiveUpCheck;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
@@ -112,6 +113,8 @@ public final class SharedSemaphore {
     private final MemorySegment segment;
     private final Kind kind;
     private final int permits;
+    /** Undo: the liveness check of callers that give up before their wait's own check comes. */
+    private final GiveUpCheck giveUps = new GiveUpCheck();
     private final RobustMutex mutex;
     private final ProcessSlots slots;
     private final String description;
@@ -239,7 +242,7 @@ public final class SharedSemaphore {
     public boolean tryAcquire(int n) {
         try {
             checkCount(n);
-            return kind == Kind.UNDO ? tryUndo(n, -1, false) : tryCounted(n, word());
+            return kind == Kind.UNDO ? tryUndo(n, -1, false) || acquireFromDeadHolders(n) : tryCounted(n, word());
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -363,14 +366,28 @@ public final class SharedSemaphore {
         // the word is read before each attempt: a release after the attempt changes the word the waiter blocks on
         return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
                 w -> tryUndo(n, timeoutNanos < 0 ? -1 : Math.max(0, deadline - System.nanoTime()), true),
-                this::returnDeadHolders);
+                this::returnDeadHolders) || acquireFromDeadHolders(n);
     }
 
-    /** Undo: frees the slots of dead processes, so that their permits are available again, and tells the waiters. */
-    private void returnDeadHolders() {
+    /**
+     * Undo: frees the slots of dead processes, so that their permits are available again, and tells the waiters.
+     *
+     * @return true if it freed any
+     */
+    private boolean returnDeadHolders() {
         if (slots.reclaimDead() > 0) {
             bumpAndWake();
+            return true;
         }
+        return false;
+    }
+
+    /**
+     * Undo, for a caller giving up (see {@link GiveUpCheck}): returns dead processes' permits, and if any came back,
+     * tries once more.
+     */
+    private boolean acquireFromDeadHolders(int n) {
+        return giveUps.due(System.nanoTime()) && returnDeadHolders() && tryUndo(n, -1, false);
     }
 
     /** One CAS attempt on the count of an unbounded or bounded semaphore, from the word {@code w} seen. */

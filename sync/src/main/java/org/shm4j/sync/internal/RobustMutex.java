@@ -125,6 +125,8 @@ public final class RobustMutex {
     private final DeadlockWatch watch;
     /** What the mutex guards, for messages ("ring 'jobs' consumers"). */
     private final String description;
+    /** The owner check of callers that give up before their wait's own check comes. */
+    private final GiveUpCheck giveUps = new GiveUpCheck();
 
     /**
      * A mutex whose waits take no part in deadlock detection.
@@ -299,6 +301,9 @@ public final class RobustMutex {
                 }
                 long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
                 if (left <= 0) {
+                    if (giveUps.due(now) && takeOverIfOwnerDead(w)) { // a wait too short for the check above
+                        return true;
+                    }
                     passOnWakeIfSlept(step);
                     return false;
                 }
@@ -344,6 +349,16 @@ public final class RobustMutex {
     }
 
     /**
+     * For a caller that found the mutex taken and gives up without waiting: takes it over if its owner died, checked
+     * at most once per {@link #LIVENESS_NANOS} for this view (see {@link GiveUpCheck}).
+     *
+     * @return true if the current thread now holds it, taken over (the data is then marked inconsistent)
+     */
+    public boolean takeOverOnGiveUp() {
+        return giveUps.due(System.nanoTime()) && takeOverIfOwnerDead();
+    }
+
+    /**
      * Waits until the mutex is free (without taking it), clearing it if its owner died.
      *
      * @param timeoutNanos how long to wait, or a negative value for ever
@@ -372,6 +387,10 @@ public final class RobustMutex {
             }
             long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
             if (left <= 0) {
+                if (giveUps.due(now) && takeOverIfOwnerDead(w)) { // a wait too short for the check above
+                    release(true, "a mutex taken over from a dead owner");
+                    return true;
+                }
                 return false;
             }
             step = block(step, w, wakes, Math.min(left, nextLivenessCheck - now), NAP_NANOS);

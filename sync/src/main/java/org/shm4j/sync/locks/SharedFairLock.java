@@ -8,6 +8,7 @@ import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.FairTurns;
 import org.shm4j.sync.internal.FairWord;
+import org.shm4j.sync.internal.GiveUpCheck;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.WaitLayout;
@@ -101,6 +102,8 @@ public final class SharedFairLock extends TimedLock {
 
     private final MemorySegment segment;
     private final ProcessSlots processes;
+    /** The liveness check of callers that give up before their wait's own check comes. */
+    private final GiveUpCheck giveUps = new GiveUpCheck();
     /** This process's owner bits, 0 until its process slot is claimed (on first lock); the same in every thread. */
     private volatile long me;
     /**
@@ -175,9 +178,33 @@ public final class SharedFairLock extends TimedLock {
                 return true;
             }
             FairTurns.skipAbandonedTurns(segment);
-            return tryTakeIdle();
+            if (tryTakeIdle()) {
+                return true;
+            }
+            long now = System.nanoTime();
+            return giveUps.due(now) && skipDeadTurns(now) && tryTakeIdle();
         } catch (IllegalStateException failure) {
             throw closedOr(failure);
+        }
+    }
+
+    /**
+     * For a caller giving up (see {@link GiveUpCheck}): passes on the serving turns of dead processes, as a waiter's
+     * liveness check does.
+     *
+     * @return true if it passed one on
+     */
+    private boolean skipDeadTurns(long now) {
+        FairTurns.Waiter waiter = FairTurns.Waiter.waiter(segment, now);
+        try {
+            boolean skipped = false;
+            for (int i = 0; i < FAIR_QUEUE
+                    && waiter.skipIfGone((long) LONG.getVolatile(segment, FAIR_WORD_OFFSET), now, true); i++) {
+                skipped = true;
+            }
+            return skipped;
+        } finally {
+            waiter.clear();
         }
     }
 
@@ -415,6 +442,9 @@ public final class SharedFairLock extends TimedLock {
             }
             long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
             if (left <= 0) {
+                if (giveUps.due(now) && waiter.skipIfGone(word, now, true)) { // a wait too short for its check
+                    continue;
+                }
                 return -1;
             }
             step = FairTurns.idle(s, step, (int) word, waiter.blockBound(now, left));
@@ -454,6 +484,9 @@ public final class SharedFairLock extends TimedLock {
                 }
                 long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
                 if (left <= 0) {
+                    if (giveUps.due(now) && waiter.skipIfGone(word, now, true)) { // a wait too short for its check
+                        continue;
+                    }
                     return Turn.TIMED_OUT;
                 }
                 step = FairTurns.idle(segment, step, (int) word, waiter.blockBound(now, left));

@@ -76,8 +76,10 @@ import java.util.Optional;
  *
  * <h2>Owner death</h2>
  * When the owner process dies holding the lock (its pid no longer runs, or runs with another start time), the next
- * waiter takes the lock over within about 50 ms, as a POSIX robust mutex returns {@code EOWNERDEAD}. The data the
- * lock protects may then be half-updated, so the lock is marked inconsistent: after acquiring, check
+ * waiter takes the lock over within about 50 ms, as a POSIX robust mutex returns {@code EOWNERDEAD}; so does a
+ * caller whose tries are all shorter than that ({@code tryLock(10, MILLISECONDS)} or {@code tryLock()} in a loop):
+ * a try that gives up checks the owner, at most once per 50 ms per lock object (the check costs a system call).
+ * The data the lock protects may then be half-updated, so the lock is marked inconsistent: after acquiring, check
  * {@link #isConsistent()}; if it is false, repair the data and call {@link #markConsistent()} before unlocking.
  * The mark stays (and every later owner sees it) until someone calls {@code markConsistent}. Only the death of a
  * whole process is detected, not of a thread of a live process.
@@ -162,10 +164,14 @@ public final class SharedLock extends TimedLock {
         return new SharedLock(slice, Blocks.describe(KIND, slice.address()));
     }
 
+    /**
+     * Takes the lock if it is free, or takes it over if its owner died (that is checked at most once per 50 ms per
+     * lock object, since it costs a system call), without waiting.
+     */
     @Override
     public boolean tryLock() {
         try {
-            return RobustMutex.tryAcquire(segment, 0);
+            return RobustMutex.tryAcquire(segment, 0) || mutex.takeOverOnGiveUp();
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }

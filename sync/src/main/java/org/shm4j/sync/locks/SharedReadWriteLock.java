@@ -3,6 +3,7 @@ package org.shm4j.sync.locks;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
+import org.shm4j.sync.internal.GiveUpCheck;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
@@ -105,6 +106,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final MemorySegment segment;
     private final RobustMutex writer;
     private final ProcessSlots slots;
+    /** The liveness check of callers that give up before their wait's own check comes. */
+    private final GiveUpCheck giveUps = new GiveUpCheck();
     private final String description;
     private final Lock readLock;
     private final TimedLock writeLock;
@@ -300,6 +303,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             }
             long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
             if (left <= 0) {
+                if (giveUps.due(now)) { // a wait too short for the check above: a dead writer, or dead waiting ones
+                    dropDeadWaitingWriters();
+                    if (writer.takeOverIfOwnerDead()) {
+                        writer.release(true, "a write lock taken over from a dead owner"); // frees it, wakes all
+                    }
+                    continue;
+                }
                 return false;
             }
             long bound = Math.min(left, nextLivenessCheck - now);
@@ -446,6 +456,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             }
             long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
             if (left <= 0) {
+                if (giveUps.due(now)) { // a wait too short for the check above
+                    slots.reclaimDead();
+                    continue;
+                }
                 return false;
             }
             step = Waits.idle(step, segment, RW_READER_RELEASES_OFFSET, releases,
