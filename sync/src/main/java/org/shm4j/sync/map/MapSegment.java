@@ -5,6 +5,8 @@ import org.shm4j.sync.internal.RobustMutex;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
@@ -67,6 +69,8 @@ final class MapSegment {
     static final long NO_ROOM = Long.MIN_VALUE + 1;
     /** Optimistic reads tried before a reader takes the mutex. */
     static final int OPTIMISTIC_TRIES = 64;
+    /** How long a reader that cannot take the mutex (its heap opened read-only) keeps trying optimistic reads. */
+    static final long READ_ONLY_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -118,9 +122,55 @@ final class MapSegment {
         return readLocked(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
     }
 
-    /** {@link #read} under the lock, for a reader whose optimistic tries all failed. @return as {@link #read} */
+    /**
+     * For a reader of a heap opened read-only whose optimistic tries all failed: it cannot take the lock (to wait
+     * for a writer, or to repair a dead one's change), so it tries again, yielding, for up to
+     * {@link #READ_ONLY_WAIT_NANOS}.
+     *
+     * @param attempt one optimistic read: its result, or null if a writer interfered
+     * @return the first result
+     * @throws IllegalStateException naming the segment if no attempt succeeded in that time: a writer died in the
+     *                               middle of a change (the next access through a heap opened read-write repairs
+     *                               it), or writers kept changing the segment, or its bytes are damaged
+     */
+    <T> T readWithoutLock(Supplier<T> attempt) {
+        long start = System.nanoTime();
+        try {
+            while (true) {
+                T result = attempt.get();
+                if (result != null) {
+                    return result;
+                }
+                if (System.nanoTime() - start > READ_ONLY_WAIT_NANOS) {
+                    boolean writerIn = (sequenceAcquire() & 1) != 0;
+                    throw new IllegalStateException(description + (writerIn
+                            ? " has been in the middle of a change for " : " gave no consistent read for ")
+                            + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS) + " ms (" + (writerIn
+                            ? "its writer died" : "writers kept changing it, or its bytes are damaged")
+                            + "), and a heap opened read-only cannot take its lock to wait or repair (an access "
+                            + "through a heap opened read-write will)");
+                }
+                Thread.yield();
+            }
+        } catch (IllegalStateException e) {
+            throw map.closed(e);
+        }
+    }
+
+    /**
+     * {@link #read} under the lock, for a reader whose optimistic tries all failed; on a heap opened read-only,
+     * which cannot lock, optimistic reads for a while more ({@link #readWithoutLock}).
+     *
+     * @return as {@link #read}
+     */
     int readLocked(long hash, MemorySegment key, long keyOffset, int keyLength, MemorySegment target,
                    long targetOffset, long capacity) {
+        if (memory.isReadOnly()) { // it cannot lock: optimistic reads again, for a while
+            return readWithoutLock(() -> {
+                int result = tryRead(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+                return result == RETRY ? null : result;
+            });
+        }
         lock();
         try {
             if (!covers(hash)) { // the lock's repair may have finished a dead writer's split
@@ -195,8 +245,15 @@ final class MapSegment {
         return free >= 0 ? -free - 1L : NO_ROOM;
     }
 
-    /** Takes the mutex, taking it over from a dead owner and repairing what that owner left half done. */
+    /**
+     * Takes the mutex, taking it over from a dead owner and repairing what that owner left half done.
+     *
+     * @throws IllegalStateException if the heap was opened read-only (nothing can be written)
+     */
     void lock() {
+        if (memory.isReadOnly()) {
+            throw new IllegalStateException(description + " is read-only here: its heap was opened read-only");
+        }
         try {
             mutex.acquire(-1, false);
         } catch (InterruptedException notInterruptible) {
@@ -374,6 +431,13 @@ final class MapSegment {
                 }
             }
             Thread.onSpinWait();
+        }
+        if (memory.isReadOnly()) {
+            return readWithoutLock(() -> {
+                long stamp = sequenceAcquire();
+                int count = count();
+                return (stamp & 1) == 0 && validate(stamp) ? count : null;
+            });
         }
         lock();
         try {

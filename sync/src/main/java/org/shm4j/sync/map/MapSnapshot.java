@@ -50,19 +50,14 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
     /** @return the entries of {@code segment} whose hash's low {@code depth} bits are {@code pattern} */
     private static MapSnapshot of(MapSegment segment, int pattern, int depth) {
         for (int i = 0; i < MapSegment.OPTIMISTIC_TRIES; i++) {
-            long stamp = segment.sequenceAcquire();
-            if ((stamp & 1) == 0) {
-                MapSnapshot copy;
-                try {
-                    copy = copy(segment, pattern, depth);
-                } catch (IndexOutOfBoundsException torn) {
-                    copy = null;
-                }
-                if (copy != null && segment.validate(stamp)) {
-                    return copy;
-                }
+            MapSnapshot copy = tryCopy(segment, pattern, depth);
+            if (copy != null) {
+                return copy;
             }
             Thread.onSpinWait();
+        }
+        if (segment.memory.isReadOnly()) {
+            return segment.readWithoutLock(() -> tryCopy(segment, pattern, depth));
         }
         segment.lock();
         try {
@@ -74,6 +69,21 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
         } finally {
             segment.unlock();
         }
+    }
+
+    /** @return the entries, copied between two equal even sequences; null if a writer interfered */
+    private static MapSnapshot tryCopy(MapSegment segment, int pattern, int depth) {
+        long stamp = segment.sequenceAcquire();
+        if ((stamp & 1) != 0) {
+            return null;
+        }
+        MapSnapshot copy;
+        try {
+            copy = copy(segment, pattern, depth);
+        } catch (IndexOutOfBoundsException torn) {
+            return null;
+        }
+        return copy != null && segment.validate(stamp) ? copy : null;
     }
 
     /**

@@ -9,6 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.AbstractMap;
 import java.util.AbstractSet;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -65,6 +66,10 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * dead process: the next writer or blocked reader takes the lock over and rebuilds that segment alone from its
  * checksummed entries, finishing or undoing a split or compaction it was making. Every change that returned before
  * the death is kept; a change in progress is either complete or absent; no reader sees a half-written value.
+ * Through a heap opened read-only ({@link SharedHeap#openReadOnly}) reads work and writes throw
+ * {@link IllegalStateException}; such a reader cannot take a segment's lock, so a segment a writer died in the
+ * middle of changing reads as {@link IllegalStateException} naming it (after trying for a second) until an access
+ * through a heap opened read-write repairs it.
  *
  * <p>Memory consistency effects: as in {@link ConcurrentMap}, actions in a thread (of any process) before placing
  * an entry into the map <i>happen-before</i> actions after the access or removal of that entry in another thread.
@@ -209,12 +214,28 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
     @Override
     public boolean remove(Object key, Object value) {
-        if (key == null || value == null) {
-            return false;
+        @SuppressWarnings("unchecked") K k = (K) Objects.requireNonNull(key, "key");
+        if (value == null) {
+            return false; // as ConcurrentHashMap: no key maps to null
         }
-        @SuppressWarnings("unchecked") K k = (K) key;
         @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) value);
         return compute(k, (kk, old) -> null, false, true, expected, true) != null;
+    }
+
+    /**
+     * @return true if some key maps to a value whose encoded bytes are {@code value}'s (values are compared as in
+     *         {@link #replace(Object, Object, Object)}, so a {@code byte[]} value is found by its contents); reads
+     *         every entry
+     */
+    @Override
+    public boolean containsValue(Object value) {
+        @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) Objects.requireNonNull(value, "value"));
+        for (V present : values()) {
+            if (Arrays.equals(encodeValue(present), expected)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

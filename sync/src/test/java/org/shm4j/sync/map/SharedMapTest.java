@@ -4,11 +4,13 @@ import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
+import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,6 +19,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.LongStream;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -35,6 +38,8 @@ class SharedMapTest {
     }
 
     private final SharedHeap heap = SharedHeap.anonymous(8 << 20);
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
 
     @AfterEach
     void closeHeap() {
@@ -132,6 +137,20 @@ class SharedMapTest {
         assertThat(map.remove("a", new byte[] {3})).isFalse();
         assertThat(map.remove("a", new byte[] {4})).isTrue();
         assertThat(map.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldFindAValueByItsBytesAndRefuseNullsAsConcurrentHashMapDoes() {
+        SharedMap<String, byte[]> map = SharedMap.create(heap, "bytes", Codec.utf8(), Codec.bytes(),
+                new MapSizing(10, 8, 8));
+        map.put("a", new byte[] {1, 2, 3});
+        assertThat(map.containsValue(new byte[] {1, 2, 3})).as("a decoded copy, found by its bytes").isTrue();
+        assertThat(map.containsValue(new byte[] {1, 2})).isFalse();
+        assertThatThrownBy(() -> map.containsValue(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> map.remove(null, new byte[0])).isInstanceOf(NullPointerException.class);
+        assertThat(map.remove("a", null)).isFalse();
+        assertThat(map.remove("a", new byte[] {1, 2, 3})).isTrue();
+        assertThat(map.containsValue(new byte[] {1, 2, 3})).isFalse();
     }
 
     @Test
@@ -442,6 +461,42 @@ class SharedMapTest {
         }).isInstanceOf(ShmFormatException.class).hasMessageContaining("SharedMap 'm'")
                 .hasMessageContaining("is corrupted: slot word 0x")
                 .hasMessageEndingWith("names no entry inside the segment");
+    }
+
+    @Test
+    void shouldReadThroughAReadOnlyHeapAndNameASegmentThatADeadWriterLeftMidChange() {
+        String heapName = names.unique("map-read-only");
+        try (SharedHeap writable = SharedHeap.create(heapName, 1 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(heapName)) {
+            SharedMap<Long, String> map = SharedMap.create(writable, "m", Codec.longs(), Codec.utf8(),
+                    new MapSizing(2_000, 8, 8)); // several segments
+            for (long i = 0; i < 64; i++) {
+                map.put(i, "v" + i);
+            }
+            SharedMap<Long, String> view = SharedMap.open(readOnly, "m", Codec.longs(), Codec.utf8());
+            SharedLongMap<String> longView = SharedLongMap.open(readOnly, "m", Codec.utf8());
+            assertThat(view).hasSize(64).containsEntry(5L, "v5");
+            assertThatThrownBy(() -> view.put(1L, "x")).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("SharedMap 'm'").hasMessageContaining("is read-only here");
+            MapSegment segment = segmentOf(map.core(), 5);
+            long elsewhere = LongStream.range(0, 64).filter(k -> segmentOf(map.core(), k) != segment).findFirst()
+                    .orElseThrow();
+            // a writer killed in the middle of a change: odd sequence, lock held by a dead process
+            segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE) + 1);
+            segment.memory.set(JAVA_LONG, MapLayout.S_MUTEX, DEAD_OWNER);
+            MemorySegment buffer = MemorySegment.ofArray(new byte[16]);
+            for (ThrowingCallable read : List.<ThrowingCallable>of(() -> view.get(5L),
+                    () -> longView.getInto(5L, buffer, 0), view::size, () -> List.copyOf(view.keySet()))) {
+                assertThatThrownBy(read).isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("SharedMap 'm'")
+                        .hasMessageContaining("has been in the middle of a change for 1000 ms (its writer died)")
+                        .hasMessageContaining("a heap opened read-only cannot take its lock");
+            }
+            assertThat(view.get(elsewhere)).isEqualTo("v" + elsewhere);
+            assertThat(map.get(5L)).as("a read-write reader repairs it").isEqualTo("v5");
+            assertThat(view.get(5L)).isEqualTo("v5");
+            assertThat(view).hasSize(64);
+        }
     }
 
     @Test
