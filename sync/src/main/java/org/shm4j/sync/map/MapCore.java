@@ -194,7 +194,15 @@ final class MapCore {
                     compacted = true; // once: if the entry still does not fit, a split makes room
                 } else {
                     int bit = target.localDepth();
-                    MapSegment half = SegmentSplit.split(this, target, keyLength, valueLength);
+                    MapSegment half;
+                    try {
+                        half = SegmentSplit.split(this, target, keyLength, valueLength);
+                    } catch (ShmFullException noSplit) { // no new segment: a spare another segment kept may do
+                        compactInstead(target, found, keyLength, valueLength, compacted, noSplit);
+                        compacted = true;
+                        found = target.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
+                        continue;
+                    }
                     MapSegment other = (hash >>> bit & 1) != 0 ? target : half;
                     target = other == half ? target : half;
                     if (other != segment) {
@@ -209,6 +217,26 @@ final class MapCore {
                 target.unlock();
             }
             throw e;
+        }
+    }
+
+    /**
+     * Under {@code segment}'s lock, after its split for a put found no new segment (the map has handed out every
+     * number, or the heap has no room): compacts it instead, if that makes room for the entry and it was not
+     * compacted for this put yet; the compaction may borrow a spare that another segment kept
+     * ({@link #borrowSpare}).
+     *
+     * @throws ShmFullException {@code noSplit}, if compacting does not make room or finds no spare either
+     */
+    private void compactInstead(MapSegment segment, long found, int keyLength, int valueLength, boolean compacted,
+                                ShmFullException noSplit) {
+        if (compacted || !SegmentCompaction.makesRoom(this, segment, found, keyLength, valueLength)) {
+            throw noSplit;
+        }
+        try {
+            SegmentCompaction.compact(this, segment, keyLength, valueLength);
+        } catch (ShmFullException noSpare) {
+            throw noSplit; // its figures say what the map or the heap lacks
         }
     }
 
@@ -323,6 +351,37 @@ final class MapCore {
             full.keepSpare(number); // before its memory is had: puts the heap refuses do not use the numbers up
         }
         return segmentNumber(number, full, keyLength, valueLength);
+    }
+
+    /**
+     * Under {@code compacting}'s lock, when it can have no spare of its own nor a new one (the map has handed out
+     * every number, or the heap has no room for a new block of segments): takes over a spare that another segment
+     * kept, if its memory exists and its number is above {@code compacting}'s, so that it may serve that segment's
+     * later splits too (a split's new segment must have a higher number than its splitter: see {@link MapLayout}).
+     * A lender is only tried, never waited for, since this thread holds a segment lock already.
+     *
+     * @return the borrowed spare, now kept by {@code compacting} (a number it kept without memory is dropped); null
+     *         if no segment has one to lend
+     */
+    MapSegment borrowSpare(MapSegment compacting) {
+        for (MapSegment lender : existingSegments()) {
+            int number = lender.splitTarget(); // a hint, read without its lock: checked again under it
+            if (lender == compacting || number <= compacting.index || !isGrownNumber(number)
+                    || !segmentExists(number) || !lender.tryLock()) {
+                continue;
+            }
+            try {
+                if ((lender.splitWord() & 0xFF) != MapLayout.SPLIT_NONE || lender.splitTarget() != number) {
+                    continue;
+                }
+                lender.keepSpare(-1);
+                compacting.keepSpare(number); // a death in between loses the number, as a dead splitter's
+            } finally {
+                lender.unlock();
+            }
+            return segmentNumber(number, compacting, 0, 0);
+        }
+        return null;
     }
 
     /** @return true if {@code number} can name a segment a split or compaction made: past the initial ones */

@@ -66,10 +66,12 @@ import org.shm4j.sync.internal.SyncLayout;
  * enough for a put but no chunk of its class. When a put does not fit and the segment's live chunks plus the new
  * one fill at most half its arena (or all of it, once the segment cannot split), the segment is compacted instead
  * of split, under its lock and odd sequence: its live entries are copied, each into the smallest chunk that holds
- * it, into its spare segment (the {@code splitTarget}, or a new number), which no directory entry names (state
- * COMPACT_COPYING); then, its slots and arena emptied, back into itself, back to back (COMPACT_COPIED); then the
- * state returns to 0, keeping the spare for the next split or compaction. A copied entry keeps its bytes (checksum
- * and stamp), except the size class in its state word. A compactor that dies is rolled
+ * it, into its spare segment (the {@code splitTarget}, or a new number, or, when the map has handed out every
+ * number or the heap has no room for one, the spare another segment kept, taken over under that segment's lock if
+ * its number is above the compacting segment's, so that it can serve that segment's splits too), which no
+ * directory entry names (state COMPACT_COPYING); then, its slots and arena emptied, back into itself, back to back
+ * (COMPACT_COPIED); then the state returns to 0, keeping the spare for the next split or compaction. A copied entry
+ * keeps its bytes (checksum and stamp), except the size class in its state word. A compactor that dies is rolled
  * back from COMPACT_COPYING (its own entries were not touched) and forward from COMPACT_COPIED (the spare holds them
  * all: the copy back is done again). Map layout 4 and segment layout 3 hold such a segment at rest as before; a
  * version that does not know these states must not repair a map a compactor died in.

@@ -279,6 +279,23 @@ final class MapSegment {
         }
     }
 
+    /**
+     * Takes the mutex only if it is free and the segment needs no repair: for a thread that holds another segment's
+     * lock, which must not wait for a second one (two such threads would deadlock).
+     *
+     * @return true if the current thread now holds it
+     */
+    boolean tryLock() {
+        if (memory.isReadOnly() || !mutex.tryAcquire()) {
+            return false;
+        }
+        if ((sequence() & 1) == 0 && mutex.isConsistent()) {
+            return true;
+        }
+        unlock(); // left by a dead writer: for its next lock() to repair
+        return false;
+    }
+
     /** Releases the mutex. */
     void unlock() {
         mutex.release(false, description);

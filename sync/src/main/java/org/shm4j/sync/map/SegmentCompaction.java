@@ -1,5 +1,7 @@
 package org.shm4j.sync.map;
 
+import org.shm4j.core.ShmFullException;
+
 import static org.shm4j.sync.map.MapLayout.COMPACT_COPIED;
 import static org.shm4j.sync.map.MapLayout.COMPACT_COPYING;
 import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
@@ -18,18 +20,33 @@ final class SegmentCompaction {
      * Under {@code segment}'s lock, after a put of that many key and value bytes did not fit it.
      *
      * @param found what {@link MapSegment#find} returned for the key (an overwrite needs no new slot)
-     * @return true if compacting the segment makes room for the entry beside its live ones, and the segment cannot
+     * @return true if compacting the segment makes room for the entry ({@link #makesRoom}), and the segment cannot
      *         split or its live chunks and the new one fill at most half its arena (else a split is worth its
      *         memory)
      */
     static boolean pays(MapCore map, MapSegment segment, long found, int keyLength, int valueLength) {
+        return makesRoom(map, segment, found, keyLength, valueLength) && (segment.localDepth() >= map.maxDepth()
+                || needed(segment, keyLength, valueLength) <= segment.arena.size() / 2);
+    }
+
+    /**
+     * Under {@code segment}'s lock, after a put of that many key and value bytes did not fit it.
+     *
+     * @param found as in {@link #pays}
+     * @return true if the segment has a slot for the entry, and its live chunks and the entry's fill at most its
+     *         arena: compacting it makes room
+     */
+    static boolean makesRoom(MapCore map, MapSegment segment, long found, int keyLength, int valueLength) {
         if (found < 0 && segment.count() + 1 > map.maxLoad()) {
             return false; // its slots are full, not its arena: only a split makes room
         }
-        long needed = segment.usedBytes()
+        return needed(segment, keyLength, valueLength) <= segment.arena.size();
+    }
+
+    /** @return the bytes of the segment's live chunks and of the chunk an entry of those lengths takes */
+    private static long needed(MapSegment segment, int keyLength, int valueLength) {
+        return segment.usedBytes()
                 + MapLayout.chunkSize(MapLayout.sizeClass((long) ENTRY_HEADER + keyLength + valueLength));
-        long arena = segment.arena.size();
-        return needed <= (segment.localDepth() >= map.maxDepth() ? arena : arena / 2);
     }
 
     /**
@@ -40,7 +57,7 @@ final class SegmentCompaction {
      *                                         heap is full); nothing changed then
      */
     static void compact(MapCore map, MapSegment segment, int keyLength, int valueLength) {
-        MapSegment spare = map.spareOf(segment, keyLength, valueLength);
+        MapSegment spare = spareFor(map, segment, keyLength, valueLength);
         spare.lock();
         try {
             long stamp = segment.beginWrite();
@@ -49,6 +66,23 @@ final class SegmentCompaction {
             segment.endWrite(stamp);
         } finally {
             spare.unlock();
+        }
+    }
+
+    /**
+     * @return the spare {@code segment} compacts through: its own, a new one, or else one another segment kept
+     *         ({@link MapCore#borrowSpare})
+     * @throws org.shm4j.core.ShmFullException as {@link MapCore#spareOf}, if no segment has a spare to lend either
+     */
+    private static MapSegment spareFor(MapCore map, MapSegment segment, int keyLength, int valueLength) {
+        try {
+            return map.spareOf(segment, keyLength, valueLength);
+        } catch (ShmFullException noSpare) {
+            MapSegment borrowed = map.borrowSpare(segment);
+            if (borrowed == null) {
+                throw noSpare;
+            }
+            return borrowed;
         }
     }
 

@@ -55,9 +55,10 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * change size can leave a segment with free bytes but no chunk for a put: then the segment is compacted (its
  * entries rewritten back to back) instead of split, if its live entries fill at most half of it, or if it cannot
  * split. Only then does the put throw {@link org.shm4j.core.ShmFullException}, naming the figures and a sizing that
- * would fit, and change nothing (a compaction goes through a spare segment, as a split does, so a heap with no room
- * for a new block of segments stops both; the blocks of segments are named {@code <name>#1}, {@code <name>#2}, ...,
- * and another structure holding such a name stops growth the same way, saying so); {@link #stats()} shows each segment's fill. One entry (header, key and value) may
+ * would fit, and change nothing (a compaction goes through a spare segment, as a split does: its own, a new one, or
+ * one that another segment kept, so a heap with no room for a new block of segments stops it only when no segment
+ * has a spare to lend; the blocks of segments are named {@code <name>#1}, {@code <name>#2}, ..., and another
+ * structure holding such a name stops growth as a full heap does, saying so); {@link #stats()} shows each segment's fill. One entry (header, key and value) may
  * take at most half the largest chunk of a segment, so that an overwrite fits beside the old entry; a put of a larger
  * one throws {@link IllegalArgumentException} naming the limit and the sizing. A segment that a remove empties starts
  * its entry space again, so that an emptied map takes entries of any size.

@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.LongStream;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -385,6 +386,49 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(map.stats().segments()).as("compacted, not split").hasSize(1);
         assertThat(segment.arenaTop()).as("back to back").isEqualTo(segment.usedBytes());
         assertThat(segment.usedBytes()).isLessThanOrEqualTo(segment.arenaSize() / 2);
+        assertMatches(map, model);
+        assertMatches(reopen(), model);
+    }
+
+    @ParameterizedTest(name = "one in {0} small entries kept")
+    @ValueSource(ints = {12, 2}) // at most half the arena live: compacted at once; more: after its split failed
+    void shouldBorrowASpareThatAnotherSegmentKeptOnceTheMapHasHandedOutEveryNumber(int keptOneIn) {
+        SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                new MapSizing(1_000, 8, 48));
+        MapCore core = map.core();
+        assertThat(core.segmentCount()).as("initial segments").isGreaterThanOrEqualTo(2);
+        MapSegment lender = core.segmentNumber(1, null, 0, 0);
+        lender.lock();
+        try {
+            SegmentCompaction.compact(core, lender, Long.BYTES, SMALL); // it keeps its spare
+        } finally {
+            lender.unlock();
+        }
+        int spare = lender.splitTarget();
+        assertThat(spare).isGreaterThanOrEqualTo(2);
+        heap.lookup("m", MapLayout.MAP).segment()
+                .set(JAVA_INT, MapLayout.H_NEXT_SEGMENT, core.maxSegments()); // every number handed out
+        MapSegment segment = core.segmentNumber(0, null, 0, 0);
+        List<Long> keys = LongStream.range(0, 100_000).filter(k -> SharedMapTest.segmentOf(core, k) == segment)
+                .limit(core.maxLoad() + 1L).boxed().toList();
+        Map<Long, byte[]> model = new HashMap<>();
+        for (int i = 0; i < core.maxLoad(); i++) { // the 64-byte chunks of segment 0, then most of them freed
+            put(map, model, keys.get(i), SMALL);
+        }
+        for (int i = 0; i < core.maxLoad(); i++) {
+            if (i % keptOneIn != 0) {
+                assertThat(map.remove(keys.get(i))).isEqualTo(model.remove(keys.get(i)));
+            }
+        }
+        long live = 0;
+        for (int i = 0; i < core.maxLoad() && segment.compactions() == 0; i++) { // 128-byte chunks, until none fits
+            live = segment.usedBytes();
+            put(map, model, keys.get(i), LARGE);
+        }
+        assertThat(segment.compactions()).as("compacted through the borrowed spare").isEqualTo(1);
+        assertThat(live > segment.arena.size() / 2).as("more than half live before").isEqualTo(keptOneIn == 2);
+        assertThat(segment.splitTarget()).isEqualTo(spare);
+        assertThat(lender.splitTarget()).as("lent").isEqualTo(-1);
         assertMatches(map, model);
         assertMatches(reopen(), model);
     }
