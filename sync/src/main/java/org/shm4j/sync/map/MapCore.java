@@ -262,14 +262,26 @@ final class MapCore {
 
     /** @return as {@link SharedMap#getInto}, for the 8-byte key {@code key} */
     int getInto(long hash, long key, MemorySegment target, long offset) {
-        checkRange("target", target, offset, 0);
+        checkTarget(target, offset);
         return readLong(hash, key, target, offset, target.byteSize() - offset);
     }
 
     /** @return as {@link SharedMap#getInto}, for the key that {@code scratch} holds after its header space */
     int getInto(long hash, Scratch scratch, int keyLength, MemorySegment target, long offset) {
-        checkRange("target", target, offset, 0);
+        checkTarget(target, offset);
         return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, target, offset, target.byteSize() - offset);
+    }
+
+    /**
+     * Checks the segment a value is copied into: {@code offset} inside it, and writable.
+     *
+     * @throws IllegalArgumentException if {@code target} is read-only
+     */
+    private void checkTarget(MemorySegment target, long offset) {
+        checkRange("target", target, offset, 0);
+        if (target.isReadOnly()) {
+            throw new IllegalArgumentException(this + ": the target segment is read-only");
+        }
     }
 
     /**

@@ -175,6 +175,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * @return the value's encoded length, or -1 if the key is absent; the bytes are copied only if that length is
      *         at most {@code target.byteSize() - offset} (a larger length tells how much room the value needs)
      * @throws IndexOutOfBoundsException if {@code offset} is not within {@code target}
+     * @throws IllegalArgumentException  if {@code target} is read-only
      */
     public int getInto(K key, MemorySegment target, long offset) {
         Scratch scratch = Scratch.get();

@@ -140,6 +140,17 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldRefuseAReadOnlyTargetSegmentNamingTheMap() {
+        SharedLongMap<byte[]> map = SharedLongMap.create(heap, "longs", Codec.bytes(), new MapSizing(10, 8, 8));
+        map.set(1, new byte[] {7});
+        MemorySegment readOnly = MemorySegment.ofArray(new byte[8]).asReadOnly();
+        assertThatThrownBy(() -> map.getInto(1, readOnly, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("SharedMap 'longs'").hasMessageContaining("the target segment is read-only");
+        assertThatThrownBy(() -> map.asMap().getInto(1L, readOnly, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the target segment is read-only");
+    }
+
+    @Test
     void shouldFindAValueByItsBytesAndRefuseNullsAsConcurrentHashMapDoes() {
         SharedMap<String, byte[]> map = SharedMap.create(heap, "bytes", Codec.utf8(), Codec.bytes(),
                 new MapSizing(10, 8, 8));
