@@ -473,6 +473,13 @@ public final class SharedHeap implements AutoCloseable {
      * inaccessible. If the heap was created with {@link HeapOptions#unlinkOnLastDetach()} and no live process is
      * left attached, its name or file is removed. Idempotent.
      *
+     * <p>Close a heap after the threads using it are done: a thread blocked through it in a lock, queue or other
+     * wait gets {@link IllegalStateException}, but cannot withdraw through the unmapped memory what it had
+     * published there, and that stays while this process lives: a fair lock's queued turn (the lock waits for it,
+     * in every process), a read-write lock's waiting-writer mark (readers that have to wait stay behind it) and a
+     * deadlock detector's wait entry (a later cycle may count it). Other views of the heap, in this process or
+     * others, go on working.
+     *
      * @throws ShmException if the heap should be removed but its file cannot be deleted (it is unmapped anyway)
      */
     @Override
