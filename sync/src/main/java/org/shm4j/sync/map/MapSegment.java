@@ -532,8 +532,9 @@ final class MapSegment {
     }
 
     /**
-     * Under the lock, with no split or compaction in progress: keeps segment number {@code number}, just handed out
-     * to it, for its next split or compaction (plain: only a lock holder reads it).
+     * Under the lock, with no split or compaction in progress: keeps segment number {@code number} (just handed out
+     * to it, or taken over from another segment; -1: none) for its next split or compaction (plain: only a lock
+     * holder reads it).
      */
     void keepSpare(int number) {
         memory.set(JAVA_INT, S_SPLIT_TARGET, number + 1);
