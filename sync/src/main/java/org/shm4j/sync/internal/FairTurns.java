@@ -46,14 +46,17 @@ public final class FairTurns {
     /**
      * One thread's watch over the serving turn while it waits for a ticket or for its turn: the one place that
      * decides whether that turn is to be skipped (see {@link #skipIfGone}), the period of its liveness checks, and
-     * the stall rule's timer. One per thread ({@link #waiter}), reset for each wait: a thread waits for one fair lock
-     * at a time, and a contended lock allocates nothing.
+     * the stall rule's timer. One per thread ({@link #waiter}), reset for each wait (but for the stall rule's timer,
+     * kept across waits on the same lock): a thread waits for one fair lock at a time, and a contended lock
+     * allocates nothing.
      */
     public static final class Waiter {
         private static final ThreadLocal<Waiter> CURRENT = ThreadLocal.withInitial(Waiter::new);
 
         private MemorySegment s;
         private long nextLivenessCheck;
+        /** The address of the lock whose serving turn the stall fields watch (not the segment: see clear). */
+        private long stalledLock;
         private int stalledTurn;
         private long stalledSince;
 
@@ -69,8 +72,14 @@ public final class FairTurns {
             Waiter w = CURRENT.get();
             w.s = s;
             w.nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
-            w.stalledTurn = -1;
-            w.stalledSince = 0;
+            // the watch of a stalled turn goes on across this thread's waits and tries on the same lock, so that a
+            // caller whose every try is short still sees a turn stall for the stall rule's second (not after a
+            // longer gap: the serving turn may have come round to the same number since)
+            if (w.stalledLock != s.address() || start - w.stalledSince > 2 * STALL_NANOS) {
+                w.stalledLock = s.address();
+                w.stalledTurn = -1;
+                w.stalledSince = 0;
+            }
             return w;
         }
 

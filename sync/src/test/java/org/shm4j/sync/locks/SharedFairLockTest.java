@@ -143,6 +143,23 @@ class SharedFairLockTest {
     }
 
     @Test
+    void shouldSkipAnUnwrittenTurnForACallerWhoseEveryTryIsShort() throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            for (boolean timed : new boolean[] {true, false}) { // no single try lasts the stall rule's second
+                SharedFairLock lock = SharedFairLock.wrap(ticket64Served(arena, DEAD, 0), 0);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!(timed ? lock.tryLock(5, TimeUnit.MILLISECONDS) : lock.tryLock())) {
+                    assertThat(System.nanoTime() - deadline).as("skipped by the stall rule, timed " + timed)
+                            .isNegative();
+                    Thread.onSpinWait();
+                }
+                lock.unlock();
+                assertThat(lock.queueLength()).isZero();
+            }
+        }
+    }
+
+    @Test
     void shouldSkipATurnWhoseWaiterDiedBeforeItsTicketSlotNamedIt() throws InterruptedException {
         try (Arena arena = Arena.ofConfined()) {
             // ticket 64 is out and served, not taken; its slot (slot 0) still names ticket 0, with the token of a
