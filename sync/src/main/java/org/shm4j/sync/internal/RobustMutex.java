@@ -359,6 +359,25 @@ public final class RobustMutex {
     }
 
     /**
+     * Frees the mutex if its owner died (one liveness check): takes it over, which marks the data inconsistent, and
+     * releases it, waking every waiter.
+     *
+     * @return true if it did
+     */
+    public boolean clearIfOwnerDead() {
+        long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
+        return w != 0 && clearIfOwnerDead(w);
+    }
+
+    private boolean clearIfOwnerDead(long w) {
+        if (!takeOverIfOwnerDead(w)) {
+            return false;
+        }
+        release(true, "a mutex taken over from a dead owner");
+        return true;
+    }
+
+    /**
      * Waits until the mutex is free (without taking it), clearing it if its owner died.
      *
      * @param timeoutNanos how long to wait, or a negative value for ever
@@ -380,18 +399,13 @@ public final class RobustMutex {
             long now = System.nanoTime();
             if (now - nextLivenessCheck >= 0) {
                 nextLivenessCheck = now + LIVENESS_NANOS;
-                if (takeOverIfOwnerDead(w)) {
-                    release(true, "a mutex taken over from a dead owner"); // frees it and wakes every waiter
+                if (clearIfOwnerDead(w)) {
                     return true;
                 }
             }
             long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
             if (left <= 0) {
-                if (giveUps.due(now) && takeOverIfOwnerDead(w)) { // a wait too short for the check above
-                    release(true, "a mutex taken over from a dead owner");
-                    return true;
-                }
-                return false;
+                return giveUps.due(now) && clearIfOwnerDead(w); // a wait too short for the check above
             }
             step = block(step, w, wakes, Math.min(left, nextLivenessCheck - now), NAP_NANOS);
         }

@@ -305,9 +305,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             if (left <= 0) {
                 if (giveUps.due(now)) { // a wait too short for the check above: a dead writer, or dead waiting ones
                     dropDeadWaitingWriters();
-                    if (writer.takeOverIfOwnerDead()) {
-                        writer.release(true, "a write lock taken over from a dead owner"); // frees it, wakes all
-                    }
+                    writer.clearIfOwnerDead();
                     continue;
                 }
                 return false;
