@@ -58,10 +58,11 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * would fit, and change nothing (a compaction goes through a spare segment, as a split does: its own, a new one, or
  * one that another segment kept, so a heap with no room for a new block of segments stops it only when no segment
  * has a spare to lend; the blocks of segments are named {@code <name>#1}, {@code <name>#2}, ..., and another
- * structure holding such a name stops growth as a full heap does, saying so); {@link #stats()} shows each segment's fill. One entry (header, key and value) may
- * take at most half the largest chunk of a segment, so that an overwrite fits beside the old entry; a put of a larger
- * one throws {@link IllegalArgumentException} naming the limit and the sizing. A segment that a remove empties starts
- * its entry space again, so that an emptied map takes entries of any size.
+ * structure holding such a name stops growth as a full heap does, saying so); {@link #stats()} shows each segment's
+ * fill. One entry (header, key and value) may take at most half the largest chunk of a segment, so that an overwrite
+ * fits beside the old entry; a put of a larger one throws {@link IllegalArgumentException} naming the limit and the
+ * sizing. A segment that a remove empties starts its entry space again, so that an emptied map takes entries of any
+ * size.
  *
  * <p>A writer that dies in the middle of a change (for example killed by SIGKILL) leaves its segment locked by a
  * dead process: the next writer or blocked reader takes the lock over and rebuilds that segment alone from its
@@ -232,8 +233,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     @Override
     public boolean containsValue(Object value) {
         @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) Objects.requireNonNull(value, "value"));
-        for (V present : values()) {
-            if (Arrays.equals(encodeValue(present), expected)) {
+        for (EntryIterator entries = new EntryIterator(); entries.hasNext(); ) {
+            if (Arrays.equals(entries.nextEncodedValue(), expected)) { // the stored bytes: nothing decoded
                 return true;
             }
         }
@@ -492,6 +493,11 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             byte[] value = snapshot.values().get(next++);
             last = core.decode(keys, MemorySegment.ofArray(key), 0, key.length);
             return new WriteThroughEntry(last, core.decode(values, MemorySegment.ofArray(value), 0, value.length));
+        }
+
+        /** @return the next entry's value as stored, without decoding it or its key ({@link #hasNext()} said so) */
+        byte[] nextEncodedValue() {
+            return snapshot.values().get(next++);
         }
 
         @Override

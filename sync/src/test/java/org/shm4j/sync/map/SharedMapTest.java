@@ -37,6 +37,12 @@ class SharedMapTest {
         return core.segmentNumber(core.directory((int) KeyHash.hashLong(key) & (core.maxSegments() - 1)), null, 0, 0);
     }
 
+    /** Makes {@code segment} look as a writer killed in the middle of a change leaves it: odd sequence, lock held. */
+    static void leftMidChangeByADeadWriter(MapSegment segment) {
+        segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE) + 1);
+        segment.memory.set(JAVA_LONG, MapLayout.S_MUTEX, DEAD_OWNER);
+    }
+
     private final SharedHeap heap = SharedHeap.anonymous(8 << 20);
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -492,9 +498,7 @@ class SharedMapTest {
             MapSegment segment = segmentOf(map.core(), 5);
             long elsewhere = LongStream.range(0, 64).filter(k -> segmentOf(map.core(), k) != segment).findFirst()
                     .orElseThrow();
-            // a writer killed in the middle of a change: odd sequence, lock held by a dead process
-            segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE) + 1);
-            segment.memory.set(JAVA_LONG, MapLayout.S_MUTEX, DEAD_OWNER);
+            leftMidChangeByADeadWriter(segment);
             MemorySegment buffer = MemorySegment.ofArray(new byte[16]);
             for (ThrowingCallable read : List.<ThrowingCallable>of(() -> view.get(5L),
                     () -> longView.getInto(5L, buffer, 0), view::size, () -> List.copyOf(view.keySet()))) {
@@ -516,9 +520,8 @@ class SharedMapTest {
         MapSegment segment = segmentOf(map.core(), 5);
         int inSegment = segment.count();
         // what a writer killed in the middle of purging tombstones leaves: odd sequence, slots wiped, lock held
-        segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE) + 1);
+        leftMidChangeByADeadWriter(segment);
         segment.memory.asSlice(MapLayout.S_SLOTS, segment.arenaStart - MapLayout.S_SLOTS).fill((byte) 0);
-        segment.memory.set(JAVA_LONG, MapLayout.S_MUTEX, DEAD_OWNER);
         assertThat(map.get(5L)).as("a reader takes the segment over and repairs it").isEqualTo("v5");
         assertThat(segment.count()).isEqualTo(inSegment);
         assertThat(map).hasSize(64);
