@@ -127,6 +127,8 @@ public final class RobustMutex {
     private final String description;
     /** The owner check of callers that give up before their wait's own check comes. */
     private final GiveUpCheck giveUps = new GiveUpCheck();
+    /** 8 bytes: the word of an owner still entering (see {@link #markEntering()}), 0 otherwise; null if none is kept. */
+    private final MemorySegment enteringMark;
 
     /**
      * A mutex whose waits take no part in deadlock detection.
@@ -146,9 +148,21 @@ public final class RobustMutex {
      * @param watch       deadlock detection for its long waits, or null for none (a lock wrapped over raw memory)
      */
     public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch) {
+        this(segment, base, description, watch, -1);
+    }
+
+    /**
+     * A mutex whose owner may hold it for a while before it enters what it guards (a read-write lock's writer
+     * waiting for readers to leave): see {@link #markEntering()}.
+     *
+     * @param enteringMark offset in {@code segment} of the 8-byte, 8-aligned entering mark, or -1 for none
+     */
+    public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch,
+                       long enteringMark) {
         this.segment = segment.asSlice(base, MUTEX_SIZE);
         this.watch = watch;
         this.description = description;
+        this.enteringMark = enteringMark < 0 ? null : segment.asSlice(enteringMark, Long.BYTES);
     }
 
     /**
@@ -165,17 +179,26 @@ public final class RobustMutex {
      * @throws org.shm4j.core.ShmFormatException if a field holds a value no valid mutex has
      */
     public static void check(MemorySegment segment, long base, String what) {
-        long word = (long) LONG.getVolatile(segment, base + MUTEX_WORD); // one read: the word is checked as a whole
-        if (word != 0 && !ProcessIdentity.isWellFormed(ownerToken(word))
-                || ((int) word & ~(LOCK_PID_MASK | LOCK_WAITERS)) != 0) {
-            throw Blocks.corrupt(what, "lock word", "0x" + Long.toHexString(word),
-                    "0, or a pid in bits 0..29, bit 31 clear and start stamp bits 32..63 not all 0");
-        }
+        checkWord(segment, base + MUTEX_WORD, "lock word", what);
         checkFlags(segment, base + MUTEX_FLAGS, what);
         WakeWord.check(segment, base, what);
         checkNotNegative(segment, base + MUTEX_OWNER_THREAD, "owner thread", what);
         checkNotNegative(segment, base + MUTEX_HELD_SINCE, "heldSince", what);
         checkNotNegative(segment, base + MUTEX_RECOVERIES, "recoveries", what);
+    }
+
+    /**
+     * @param field the word's name, for the message
+     * @throws org.shm4j.core.ShmFormatException if the long at {@code offset} is neither 0 nor a lock word (see
+     *                                           {@link #check})
+     */
+    public static void checkWord(MemorySegment segment, long offset, String field, String what) {
+        long word = (long) LONG.getVolatile(segment, offset); // one read: the word is checked as a whole
+        if (word != 0 && !ProcessIdentity.isWellFormed(ownerToken(word))
+                || ((int) word & ~(LOCK_PID_MASK | LOCK_WAITERS)) != 0) {
+            throw Blocks.corrupt(what, field, "0x" + Long.toHexString(word),
+                    "0, or a pid in bits 0..29, bit 31 clear and start stamp bits 32..63 not all 0");
+        }
     }
 
     /**
@@ -375,6 +398,24 @@ public final class RobustMutex {
         }
         release(true, "a mutex taken over from a dead owner");
         return true;
+    }
+
+    /**
+     * Marks the current thread, which holds the mutex, as not yet in what it guards (a writer waiting for readers to
+     * leave): if its process dies before {@link #clearEntering()}, the take-over finds nothing to repair, so it neither
+     * marks the data inconsistent nor counts a recovery. Volatile: a waiter's take-over reads it after the dead
+     * owner's last writes. Only for a mutex built with an entering mark.
+     */
+    public void markEntering() {
+        LONG.setVolatile(enteringMark, 0L, LOCKED);
+    }
+
+    /**
+     * Ends {@link #markEntering()}: from now on a take-over from this owner marks the data inconsistent. An atomic swap,
+     * a full fence: the caller's writes to what the mutex guards cannot come before it.
+     */
+    public void clearEntering() {
+        LONG.getAndSet(enteringMark, 0L, 0L);
     }
 
     /**
@@ -614,7 +655,8 @@ public final class RobustMutex {
 
     /**
      * Takes the mutex over from a dead owner for the current thread, with the waiters bit (others may be blocked),
-     * and marks the data inconsistent.
+     * and marks the data inconsistent, unless the entering mark names the dead owner (it never entered: the mark is
+     * cleared instead).
      */
     private boolean takeOverIfOwnerDead(long w) {
         long owner = w & ~LOCK_WAITERS;
@@ -627,8 +669,10 @@ public final class RobustMutex {
         if (!LONG.compareAndSet(segment, MUTEX_WORD, w, LOCKED | LOCK_WAITERS)) {
             return false;
         }
-        INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
-        LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
+        if (enteringMark == null || !LONG.compareAndSet(enteringMark, 0L, owner, 0L)) { // it had entered
+            INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
+            LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
+        }
         LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
         claim(segment, 0);
         return true;

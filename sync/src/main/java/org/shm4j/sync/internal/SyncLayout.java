@@ -21,7 +21,7 @@ public final class SyncLayout {
     public static final BlockType DOUBLE_ARRAY = BlockType.named("SharedDoubleArray", 0x5348_0013, 1);
     public static final BlockType BYTE_ARRAY = BlockType.named("SharedByteArray", 0x5348_0014, 1);
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
-    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 5);
+    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 6);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
     public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 9);
 
@@ -173,6 +173,11 @@ public final class SyncLayout {
      * cleared. A writer checks the read holds of these slots only.
      */
     public static final long RW_READER_SLOTS_OFFSET = RW_WAITING_WRITERS_OFFSET + Integer.BYTES;
+    /**
+     * Read-write lock: the entering writer (long), the lock word of the writer that holds the mutex but still waits
+     * for readers to leave, 0 otherwise: a take-over from it when it dies finds nothing to repair.
+     */
+    public static final long RW_ENTERING_WRITER_OFFSET = 48;
     /** Read-write lock: count of reader releases seen by a writer (int), the futex word writers drain readers on. */
     public static final long RW_READER_RELEASES_OFFSET = 64;
     /** Read-write lock: the process slots (read holds, waiting writers). */

@@ -23,6 +23,7 @@ import java.util.concurrent.locks.ReadWriteLock;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
+import static org.shm4j.sync.internal.SyncLayout.RW_ENTERING_WRITER_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_READER_RELEASES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_READER_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
@@ -43,8 +44,9 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * with {@code lock()}, until the timeout with {@code tryLock}. That is not detected: read holds are counted per
  * process, not per thread, so this thread's hold cannot be told from another thread's, which its release ends.
  *
- * <h2>Layout (heap block type {@code 0x53480023} v5, 640 bytes, 64-aligned)</h2>
- * Version 4 reclaimed a dead process's slot without marking it ({@link ProcessSlots#RECLAIMING}), version 3 had the
+ * <h2>Layout (heap block type {@code 0x53480023} v6, 640 bytes, 64-aligned)</h2>
+ * Version 5 had no entering writer (a writer that died waiting for readers to leave was taken for a dead holder),
+ * version 4 reclaimed a dead process's slot without marking it ({@link ProcessSlots#RECLAIMING}), version 3 had the
  * writer mutex of a v2 {@link SharedLock}; older blocks are refused.
  * <table class="striped">
  * <caption>SharedReadWriteLock block</caption>
@@ -56,7 +58,10 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  *     for the writer's mutex</td><td>atomic or/and, read volatile</td></tr>
  * <tr><td>44</td><td>4</td><td>readerSlots: bit i set once the process in process slot i has taken a read lock,
  *     never cleared</td><td>atomic or, read volatile</td></tr>
- * <tr><td>48</td><td>16</td><td>zero</td><td></td></tr>
+ * <tr><td>48</td><td>8</td><td>enteringWriter: the lock word of the writer that holds the writer's mutex but
+ *     waits for readers to leave, 0 otherwise</td><td>volatile store by that writer; cleared by its atomic swap
+ *     or by the CAS of the waiter that takes the mutex over from it</td></tr>
+ * <tr><td>56</td><td>8</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>4</td><td>readerReleases: bumped by a reader that releases while a writer holds; the futex
  *     word a writer waits on for readers to leave</td><td>atomic add</td></tr>
  * <tr><td>68</td><td>60</td><td>zero</td><td></td></tr>
@@ -84,7 +89,10 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * <h2>Process death</h2>
  * A writer that dies holding the lock is treated as {@link SharedLock} treats a dead owner: the next waiter (reader
  * or writer) clears or takes the word, and {@link #isConsistent()} is false until {@link #markConsistent()} is called
- * by a writer. A process that dies holding read locks, or waiting to write, is found by its slot's token; its holds
+ * by a writer. A writer that dies while it holds the word but still waits for readers to leave (enteringWriter names
+ * it) never held the lock: its word is cleared or taken the same way, without marking the data inconsistent or
+ * counting a recovery (a death in the instants between its CAS and the mark, or between clearing the mark and
+ * releasing the word after a timeout, still counts as a holder's). A process that dies holding read locks, or waiting to write, is found by its slot's token; its holds
  * and its waitingWriters bit are dropped within about 50 ms (readers do not change the data, so this does not mark it
  * inconsistent). At most 32 live processes can use one lock (one process slot each, kept until the process exits).
  * Read holds are counted per process, not per thread. Non-invariant: a waiting writer of a process that has just
@@ -120,7 +128,9 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     private SharedReadWriteLock(MemorySegment segment, String description, SharedHeap heap, String name) {
         RobustMutex.check(segment, RW_WRITER_OFFSET, description + " writer");
-        Blocks.requireZero(segment, RW_READER_SLOTS_OFFSET + Integer.BYTES, RW_READER_RELEASES_OFFSET, description);
+        Blocks.requireZero(segment, RW_READER_SLOTS_OFFSET + Integer.BYTES, RW_ENTERING_WRITER_OFFSET, description);
+        RobustMutex.checkWord(segment, RW_ENTERING_WRITER_OFFSET, "entering writer", description);
+        Blocks.requireZero(segment, RW_ENTERING_WRITER_OFFSET + Long.BYTES, RW_READER_RELEASES_OFFSET, description);
         Blocks.requireZero(segment, RW_READER_RELEASES_OFFSET + Integer.BYTES, RW_SLOTS_OFFSET, description);
         this.segment = segment;
         this.heap = heap;
@@ -130,7 +140,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         this.description = description;
         WriteLock write = new WriteLock(segment, DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET),
                 WaitLayout.KIND_WRITE, description + " (write)"));
-        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.description(), write.watch());
+        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.description(), write.watch(),
+                RW_ENTERING_WRITER_OFFSET);
         this.readLock = new ReadLock(segment);
         this.writeLock = write;
     }
@@ -420,18 +431,22 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 interruptible);
     }
 
-    /** Holding the writer's mutex, waits for readers to leave; releases the mutex if they do not in time. */
+    /**
+     * Holding the writer's mutex, waits for readers to leave, marked as entering (a death here leaves nothing to
+     * repair); releases the mutex if they do not leave in time.
+     */
     private boolean drainReaders(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        writer.markEntering();
+        boolean drained = false;
         try {
-            if (awaitNoReaders(timeoutNanos, interruptible)) {
-                return true;
+            drained = awaitNoReaders(timeoutNanos, interruptible);
+        } finally {
+            writer.clearEntering(); // before the release: once released, the mark may be the next writer's
+            if (!drained) {
+                writer.release(true, description);
             }
-        } catch (InterruptedException | RuntimeException e) {
-            writer.release(true, description);
-            throw e;
         }
-        writer.release(true, description);
-        return false;
+        return drained;
     }
 
     private boolean awaitNoReaders(long timeoutNanos, boolean interruptible) throws InterruptedException {

@@ -27,6 +27,7 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
+import static org.shm4j.sync.internal.SyncLayout.RW_ENTERING_WRITER_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
@@ -59,10 +60,14 @@ final class LockStates {
         return state;
     }
 
-    /** @return the state of a {@code SharedReadWriteLock}: its writer mutex and the processes holding read locks */
+    /**
+     * @return the state of a {@code SharedReadWriteLock}: its writer mutex, whether the writer still waits for readers
+     *         to leave, and the processes holding read locks
+     */
     static Map<String, Object> readWrite(MemorySegment block, String what) {
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer"));
+        state.put("writerWaitsForReaders", (long) LONG.getVolatile(block, RW_ENTERING_WRITER_OFFSET) != 0);
         state.put("readers", holders(block, RW_SLOTS_OFFSET));
         return state;
     }
