@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
@@ -15,6 +16,7 @@ import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Date;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -34,6 +36,7 @@ class SharedConditionTest {
     final ShmNames names = new ShmNames();
 
     @Test
+    @Timeout(60)
     void shouldRequireTheLockAndTimeOutHoldingItAgain() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedLock lock = SharedLock.create(heap, "lock");
@@ -46,6 +49,9 @@ class SharedConditionTest {
                 assertThat(condition.await(20, TimeUnit.MILLISECONDS)).isFalse();
                 assertThat(lock.isHeldByCurrentThread()).isTrue();
                 assertThat(condition.awaitNanos(-1)).isNotPositive();
+                // the wait left overflowed to about 292 years (this test's @Timeout ends such a hang)
+                assertThat(condition.awaitUntil(new Date(Long.MIN_VALUE))).isFalse();
+                assertThat(condition.awaitUntil(new Date(0))).isFalse();
                 Thread.currentThread().interrupt();
                 assertThatThrownBy(condition::await).isInstanceOf(InterruptedException.class);
                 assertThat(lock.isHeldByCurrentThread()).isTrue();

@@ -191,7 +191,10 @@ public final class SharedCondition implements Condition {
 
     @Override
     public boolean awaitUntil(Date deadline) throws InterruptedException {
-        return await(deadline.getTime() - System.currentTimeMillis(), TimeUnit.MILLISECONDS);
+        long until = deadline.getTime();
+        long now = System.currentTimeMillis();
+        // a past deadline waits 0: the difference from a far past one (Long.MIN_VALUE) would overflow to a long wait
+        return await(until > now ? until - now : 0, TimeUnit.MILLISECONDS);
     }
 
     /**

@@ -189,9 +189,10 @@ abstract class TimedLock implements Lock {
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     public void lock(Duration timeout) throws InterruptedException {
-        if (!tryLock(Timeouts.nanos(timeout), TimeUnit.NANOSECONDS)) {
-            throw new LockTimeoutException(description() + " not acquired within " + timeout.toMillis()
-                    + " ms; held by " + holder().map(LockOwner::toString).orElse("nobody now"));
+        long nanos = Timeouts.nanos(timeout); // saturated: Duration.toMillis() overflows for the longest ones
+        if (!tryLock(nanos, TimeUnit.NANOSECONDS)) {
+            throw new LockTimeoutException(description() + " not acquired within "
+                    + TimeUnit.NANOSECONDS.toMillis(nanos) + " ms; held by " + holder().map(LockOwner::toString).orElse("nobody now"));
         }
     }
 

@@ -81,6 +81,10 @@ class SharedLockTest {
                             .isInstanceOf(LockTimeoutException.class)
                             .hasMessageContaining("lock 'held' not acquired within 100 ms; held by pid "
                                     + ProcessHandle.current().pid() + ", thread " + holder + ", since at least");
+                    for (Duration past : List.of(Duration.ofSeconds(-100), Duration.ofSeconds(Long.MIN_VALUE))) {
+                        assertThatThrownBy(() -> lock.lock(past)).isInstanceOf(LockTimeoutException.class)
+                                .hasMessageContaining("not acquired within 0 ms"); // Duration.toMillis overflowed
+                    }
                 } catch (InterruptedException e) {
                     throw new AssertionError(e);
                 }
