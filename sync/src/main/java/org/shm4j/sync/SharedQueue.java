@@ -127,18 +127,20 @@ public final class SharedQueue<T> {
 
     /**
      * @return true if the value was queued within the timeout
-     * @throws InterruptedException if interrupted while waiting
+     * @throws InterruptedException if interrupted before or while waiting
      */
     public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
+        throwIfInterrupted();
         return offer(value, Duration.ofNanos(WordWait.nanos(timeout, unit)));
     }
 
     /**
      * Queues the value, waiting for room as long as it takes.
      *
-     * @throws InterruptedException if interrupted while waiting
+     * @throws InterruptedException if interrupted before or while waiting
      */
     public void put(T value) throws InterruptedException {
+        throwIfInterrupted();
         while (!offer(value, FOREVER)) {
             Thread.onSpinWait(); // FOREVER elapsed: keep waiting
         }
@@ -156,17 +158,19 @@ public final class SharedQueue<T> {
 
     /**
      * @return the head value, or null if none came within the timeout
-     * @throws InterruptedException if interrupted while waiting
+     * @throws InterruptedException if interrupted before or while waiting
      */
     public T poll(long timeout, TimeUnit unit) throws InterruptedException {
+        throwIfInterrupted();
         return poll(Duration.ofNanos(WordWait.nanos(timeout, unit)));
     }
 
     /**
      * @return the head value, waiting for one as long as it takes
-     * @throws InterruptedException if interrupted while waiting
+     * @throws InterruptedException if interrupted before or while waiting
      */
     public T take() throws InterruptedException {
+        throwIfInterrupted();
         while (true) {
             T value = poll(FOREVER);
             if (value != null) {
@@ -223,6 +227,16 @@ public final class SharedQueue<T> {
     @Override
     public String toString() {
         return "queue '" + name + "' on " + ring;
+    }
+
+    /**
+     * Called first by the methods that may wait, as {@code LinkedBlockingQueue}'s: an interrupted thread gets
+     * {@link InterruptedException} (its status cleared) even when a value or room is there at once.
+     */
+    private static void throwIfInterrupted() throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
     }
 
     private boolean offer(T value, Duration timeout) throws InterruptedException {

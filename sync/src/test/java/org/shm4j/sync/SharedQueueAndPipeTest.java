@@ -13,6 +13,7 @@ import org.shm4j.testing.ShmNames;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -151,6 +152,31 @@ class SharedQueueAndPipeTest {
                         WaitStrategy.BLOCKING)).isZero();
             });
         }
+    }
+
+    @Test
+    void shouldThrowToAnInterruptedThreadEvenWhenAValueOrRoomIsThere() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, Codec.longs());
+            queue.offer(1L);
+            List<ThrowingCall> waits = List.of(() -> queue.take(), () -> queue.poll(1, TimeUnit.SECONDS),
+                    () -> queue.put(2L), () -> queue.offer(2L, 1, TimeUnit.SECONDS));
+            for (ThrowingCall wait : waits) { // as LinkedBlockingQueue's: they check the interrupt first
+                Thread.currentThread().interrupt();
+                assertThatThrownBy(wait::call).isInstanceOf(InterruptedException.class);
+                assertThat(Thread.interrupted()).as("status cleared").isFalse();
+            }
+            Thread.currentThread().interrupt();
+            assertThat(queue.poll()).as("the non-waiting poll ignores it").isEqualTo(1L);
+            assertThat(queue.offer(3L)).isTrue();
+            assertThat(Thread.interrupted()).as("and keeps it").isTrue();
+            assertThat(queue.take()).isEqualTo(3L);
+        }
+    }
+
+    /** A queue call that may throw {@link InterruptedException}. */
+    private interface ThrowingCall {
+        void call() throws InterruptedException;
     }
 
     @Test
