@@ -17,6 +17,7 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOT_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_TICKET_MASK;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
@@ -220,6 +221,20 @@ public final class FairTurns {
         clearSlot(s, FairWord.serving(word), token);
         wakeAfterPass(s, announced);
         return true;
+    }
+
+    /**
+     * @return how many of the tickets out in {@code word} were given up by their waiters (abandoned slots, not yet
+     *         skipped: they stay out until their turn comes); one volatile read of each ticket's slot
+     */
+    public static int abandonedOut(MemorySegment s, long word) {
+        int abandoned = 0;
+        for (int i = 0, out = FairWord.out(word); i < out; i++) {
+            if (slotToken(s, (FairWord.serving(word) + i) & FAIR_TICKET_MASK) == FAIR_ABANDONED) {
+                abandoned++;
+            }
+        }
+        return abandoned;
     }
 
     /** Passes on every turn at the head of the queue whose waiter gave up, so that a try-lock can take the lock. */

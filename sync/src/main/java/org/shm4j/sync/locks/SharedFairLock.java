@@ -71,7 +71,9 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * out, else it waits), writes its token into the ticket's slot, and waits until its ticket is served; it then takes
  * the turn with a CAS that sets the taken bit and its owner bits. Because taking and skipping are both CASes on the
  * ticket word, exactly one of them wins. A waiter that gives up (timeout, interrupt) marks its slot abandoned and is
- * skipped at once. A taken turn whose owner bits name a dead process (or a process slot that no longer holds it) is
+ * skipped at once when its turn comes; until then its ticket stays out. So first-come, first-served holds for up to
+ * 64 tickets out, live or given up: while 64 are out (say 60 waiters gave up during one long hold), a newcomer waits
+ * for a ticket, and newcomers waiting for tickets get them in no set order. A taken turn whose owner bits name a dead process (or a process slot that no longer holds it) is
  * skipped within about 50 ms and the lock is marked inconsistent, as in {@link SharedLock}; a turn not yet taken is
  * skipped within about 50 ms if its ticket slot shows a dead process, and after 1 s if its slot was never written
  * (its taker died between taking a ticket and writing its slot). After skipping a dead process's turn a waiter
@@ -303,9 +305,15 @@ public final class SharedFairLock extends TimedLock {
         return FairWord.taken(word());
     }
 
-    /** @return how many tickets are out: the holder and the waiters */
+    /**
+     * @return the holder and the waiters: the tickets out, less those given up (a snapshot: each ticket's slot is
+     *         read after the ticket word)
+     */
     public int queueLength() {
-        return FairWord.out(word());
+        return whileOpen(() -> {
+            long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
+            return FairWord.out(word) - FairTurns.abandonedOut(segment, word);
+        });
     }
 
     /** @return the ticket word, read volatile; named after this lock once its memory is closed */
