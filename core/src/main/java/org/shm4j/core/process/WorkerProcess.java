@@ -164,7 +164,7 @@ public final class WorkerProcess implements AutoCloseable {
 
     /** Kills the worker with {@code SIGKILL}, like Python's {@code Process.kill()}; {@link #join} waits for it. */
     public void kill() {
-        process.destroyForcibly();
+        process.toHandle().destroyForcibly(); // the handle's: Process.destroyForcibly() also closes the output pipe
     }
 
     /**
@@ -172,11 +172,12 @@ public final class WorkerProcess implements AutoCloseable {
      * shutdown hooks and exits. {@link #join} waits for it.
      */
     public void destroy() {
-        process.destroy();
+        process.toHandle().destroy(); // the handle's: Process.destroy() closes the pipe the hooks' output comes by
     }
 
     /**
-     * @return the lines the worker printed to its standard output so far
+     * @return the lines the worker printed to its standard output so far (a last line
+     *         {@code <output lost: exception>} if reading its pipe failed)
      * @throws IllegalStateException if its output is not {@linkplain Builder#captureOutput() captured}
      */
     public List<String> output() {

@@ -91,6 +91,9 @@ class WorkerProcessTest {
             assertThat(WorkerProcess.joinAll(List.of(killed, destroyed), BOUND)).isTrue();
             assertThat(killed.exitValue()).as("128 + SIGKILL").isEqualTo(137);
             assertThat(destroyed.exitValue()).as("128 + SIGTERM, after the shutdown hooks").isEqualTo(143);
+            assertThat(killed.output()).as("nothing added").containsExactly("SLEEPING " + killed.pid());
+            assertThat(destroyed.output()).as("the hook's line read to the end (destroying the Process closed its pipe)")
+                    .containsExactly("SLEEPING " + destroyed.pid(), "HOOK");
         }
     }
 
@@ -201,6 +204,7 @@ class WorkerProcessTest {
         }
 
         static void sleep() throws InterruptedException {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> System.out.println("HOOK"))); // SIGTERM runs it
             System.out.println("SLEEPING " + ProcessHandle.current().pid());
             Thread.sleep(BOUND.multipliedBy(2));
         }
