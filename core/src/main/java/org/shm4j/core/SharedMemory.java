@@ -190,7 +190,8 @@ public final class SharedMemory implements AutoCloseable {
     }
 
     /**
-     * Maps the whole of an existing file for reading and writing.
+     * Maps the whole of an existing file for reading and writing. A symbolic link is followed: the region is the file
+     * it leads to, named by its real path (so that a heap's removal deletes that file, not the link).
      *
      * @throws ShmNotFoundException if the file does not exist
      */
@@ -310,6 +311,19 @@ public final class SharedMemory implements AutoCloseable {
         return file;
     }
 
+    /**
+     * @return the file that {@code file} leads to through symbolic links, so that a removal (last detach,
+     *         {@code unlinkIfStale}) deletes the file rather than a link to it; {@code file} itself if that cannot be
+     *         found out (missing or unreadable: the open then says why)
+     */
+    private static Path linkTarget(Path file) {
+        try {
+            return file.toRealPath();
+        } catch (IOException | SecurityException e) {
+            return file;
+        }
+    }
+
     private static SharedMemory createAt(String name, Path file, long size, Set<PosixFilePermission> permissions,
                                          Consumer<MemorySegment> beforeLink) {
         Checks.positive("size", size);
@@ -325,9 +339,10 @@ public final class SharedMemory implements AutoCloseable {
     }
 
     private static SharedMemory openAt(String name, Path file, boolean readOnly) {
+        Path target = name == null ? linkTarget(file) : file; // a name's links are refused, a file's followed
         Arena arena = Arena.ofShared();
         try {
-            return new SharedMemory(name, file, arena, MappedFiles.open(file, readOnly, name == null, arena));
+            return new SharedMemory(name, target, arena, MappedFiles.open(target, readOnly, name == null, arena));
         } catch (RuntimeException e) {
             arena.close();
             throw e;

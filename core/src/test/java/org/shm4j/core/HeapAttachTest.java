@@ -137,6 +137,20 @@ class HeapAttachTest {
     }
 
     @Test
+    void shouldRemoveTheFileASymbolicLinkLeadsToNotTheLink() throws IOException {
+        Path file = dir.resolve("linked.heap");
+        Path link = Files.createSymbolicLink(dir.resolve("link"), file);
+        SharedHeap creator = SharedHeap.create(file, 1 << 16, LAST_CLOSE_REMOVES);
+        try (SharedHeap throughLink = SharedHeap.open(link)) {
+            creator.close();
+            assertThat(SharedHeap.unlinkIfStale(link)).as("a live heap").isFalse();
+            assertThat(throughLink.toString()).contains(file.toRealPath().toString());
+        }
+        assertThat(Files.exists(file)).as("the last close removed the heap's file").isFalse();
+        assertThat(Files.isSymbolicLink(link)).as("and left the link, now dangling").isTrue();
+    }
+
+    @Test
     void shouldRecordAnAnonymousHeapsProcess() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16, LAST_CLOSE_REMOVES)) {
             assertThat(heap.attachedProcesses()).extracting(HeapProcess::pid)
