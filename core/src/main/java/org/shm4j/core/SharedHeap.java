@@ -38,15 +38,16 @@ import java.util.function.Function;
  * one process allocate and initialise a block; the others get the same block. A block is published only after its
  * initializer returned, so no process ever sees a half-initialised structure.
  *
- * <h2>Layout (version 2)</h2>
+ * <h2>Layout (version 3)</h2>
  * All integers are little-endian, in the platform's native order (shm4j supports little-endian platforms only). A
- * heap of another layout version (version 1 had no attach table) is refused with {@link ShmFormatException}.
+ * heap of another layout version (version 1 had no attach table, version 2 kept start times in epoch milliseconds)
+ * is refused with {@link ShmFormatException}.
  * <table class="striped">
  * <caption>Header: bytes 0 to 255</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x5045484A344D4853}, the ASCII bytes {@code "SHM4JHEP"};
  *     0 while the creator initialises</td><td>written last with release; read with acquire</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>2</td><td>plain; published by magic</td></tr>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>3</td><td>plain; published by magic</td></tr>
  * <tr><td>12</td><td>4</td><td>headerLength</td><td>256</td><td>plain; published by magic</td></tr>
  * <tr><td>16</td><td>8</td><td>heapSize</td><td>size of the region in bytes</td><td>plain; published by magic</td></tr>
  * <tr><td>24</td><td>8</td><td>catalogOffset</td><td>2304</td><td>plain; published by magic</td></tr>
@@ -74,8 +75,7 @@ import java.util.function.Function;
  *     tokens would not name its processes</td><td>plain; published by magic</td></tr>
  * <tr><td>104</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
- *     63..32, low 32 bits of its start stamp in bits 31..0 (on Linux its start time in clock ticks since boot,
- *     {@code /proc/<pid>/stat} field 22)</td><td>CAS to take, CAS back to 0 to
+ *     63..32, low 32 bits of its start stamp in bits 31..0 (see Start stamps below)</td><td>CAS to take, CAS back to 0 to
  *     release; a dead owner's token is replaced by CAS</td></tr>
  * <tr><td>136</td><td>8</td><td>allocTop</td><td>first free byte of the data area</td><td>written under the lock
  *     with release; read with acquire</td></tr>
@@ -109,6 +109,14 @@ import java.util.function.Function;
  * <tr><td>32</td><td>92</td><td>name</td><td>UTF-8 name, zero-padded</td></tr>
  * <tr><td>124</td><td>4</td><td>checksum</td><td>CRC-32C of bytes 0..123 of the entry</td></tr>
  * </table>
+ *
+ * <p>Start stamps. On Linux a process's start stamp is its start time in clock ticks since boot, field 22
+ * ({@code starttime}) of {@code /proc/<pid>/stat} less the boot-time offset of the reader's time namespace
+ * ({@code /proc/self/timens_offsets}), plus this boot's salt: the boot id {@code /proc/sys/kernel/random/boot_id}
+ * read as a UUID, its most and least significant 64 bits XORed, {@code & 0x7FFFFFFF} (so that a process of an
+ * earlier boot, named in a file-backed heap, is not taken for the process that has its pid and start tick now).
+ * Where {@code /proc} does not describe the process, it is the start time in epoch milliseconds; 0 means unknown.
+ * A process of another language that records itself here computes it the same way, or shm4j takes it for dead.
  *
  * <h2>Validation</h2>
  * Opening checks the size, magic, layout version, header checksum and every fixed field; reading an entry checks its

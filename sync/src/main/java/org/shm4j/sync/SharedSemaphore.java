@@ -87,8 +87,9 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *       release changes one slot with one store under the mutex, so a kill at any instruction loses or duplicates
  *       no permit. A blocked acquirer finds the slot of a dead process (its pid gone, or reused with another start
  *       time) within about 50 ms, frees it, and the permits are available again; a mutex holder that dies is taken
- *       over as a {@code SharedLock}'s owner is. A {@code tryAcquire()} that does not wait does not look for dead
- *       holders.</li>
+ *       over as a {@code SharedLock}'s owner is. A {@code tryAcquire()} that does not wait and finds too few permits
+ *       looks for dead holders too, at most once per 50 ms for this semaphore object, so that a caller that only
+ *       ever tries gets a dead process's permits back.</li>
  * </ul>
  *
  * <p>Memory consistency effects: actions of a thread before it releases permits happen-before actions after a
