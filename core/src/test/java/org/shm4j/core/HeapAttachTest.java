@@ -134,6 +134,10 @@ class HeapAttachTest {
         assertThatThrownBy(() -> SharedHeap.unlinkIfStale(dir.resolve("not-a-heap")))
                 .isInstanceOf(ShmFormatException.class).hasMessageContaining("not a shm4j heap");
         assertThat(Files.exists(dir.resolve("not-a-heap"))).isTrue();
+        Path empty = Files.createFile(dir.resolve("empty"));
+        assertThatThrownBy(() -> SharedHeap.open(empty)).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("is empty");
+        assertThatThrownBy(() -> SharedHeap.unlinkIfStale(empty)).isInstanceOf(ShmFormatException.class);
     }
 
     @Test

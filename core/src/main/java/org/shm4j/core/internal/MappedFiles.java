@@ -2,6 +2,7 @@ package org.shm4j.core.internal;
 
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmException;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmNotFoundException;
 
 import java.io.IOException;
@@ -146,7 +147,7 @@ public final class MappedFiles {
         try (FileChannel channel = FileChannel.open(file, options)) {
             long size = channel.size();
             if (size == 0) {
-                throw new ShmException(file + " is empty: nothing to map");
+                throw new ShmFormatException(file + " is empty: nothing to map"); // a heap's open promises this kind
             }
             return channel.map(readOnly ? FileChannel.MapMode.READ_ONLY : FileChannel.MapMode.READ_WRITE, 0, size,
                     arena);

@@ -306,8 +306,9 @@ public final class SharedFairLock extends TimedLock {
     }
 
     /**
-     * @return the holder and the waiters: the tickets out, less those given up (a snapshot: each ticket's slot is
-     *         read after the ticket word)
+     * @return the holder and the waiters with tickets: the tickets out, less those given up (a snapshot: each
+     *         ticket's slot is read after the ticket word); threads waiting for a ticket while 64 are out are not
+     *         counted
      */
     public int queueLength() {
         return whileOpen(() -> {
