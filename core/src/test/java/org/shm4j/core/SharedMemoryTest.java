@@ -325,6 +325,14 @@ class SharedMemoryTest {
     }
 
     @Test
+    void shouldNameAFileSystemWithoutSpaceForFiles() {
+        assertThatThrownBy(() -> SharedMemory.create(Path.of("/proc/shm4j-region"), 64))
+                .isInstanceOf(ShmException.class)
+                .hasMessage("cannot create a region in /proc: its file system (proc) holds no file data"
+                        + " (total space 0)");
+    }
+
+    @Test
     void shouldRejectPathWithoutFileName() {
         assertThatThrownBy(() -> SharedMemory.create(Path.of("/"), 64)).isInstanceOf(IllegalArgumentException.class);
     }

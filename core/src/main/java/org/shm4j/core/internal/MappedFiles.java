@@ -13,6 +13,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -167,7 +168,13 @@ public final class MappedFiles {
     /** Refuses a size the file system cannot hold: a sparse mapping past the free space would fault on write. */
     private static void checkSpace(Path dir, long size) {
         try {
-            long usable = Files.getFileStore(dir).getUsableSpace();
+            FileStore store = Files.getFileStore(dir);
+            if (store.getTotalSpace() == 0) {
+                // /proc, /sys and the like: no space at all, so "not enough space" would mislead
+                throw new ShmException("cannot create a region in " + dir + ": its file system (" + store.type()
+                        + ") holds no file data (total space 0)");
+            }
+            long usable = store.getUsableSpace();
             if (size > usable) {
                 throw new ShmException("not enough space in " + dir + ": size=" + size + " bytes, usable=" + usable);
             }
