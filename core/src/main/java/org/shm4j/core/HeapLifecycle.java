@@ -26,10 +26,11 @@ final class HeapLifecycle {
      *
      * @param create makes the region, running the given initializer before its name appears
      * @param open   maps the existing region, for the stale check
+     * @param what   the heap to be, for messages
      */
     static SharedHeap create(Function<Consumer<MemorySegment>, SharedMemory> create, Supplier<SharedMemory> open,
-                             long size, HeapOptions options) {
-        HeapHeader.checkSize(size, options.catalogCapacity());
+                             String what, long size, HeapOptions options) {
+        HeapHeader.checkSize(what, size, options.catalogCapacity());
         int flags = options.unlinkOnLastDetach() ? HeapLayout.FLAG_UNLINK_ON_LAST_DETACH : 0;
         long start = System.nanoTime();
         while (true) {

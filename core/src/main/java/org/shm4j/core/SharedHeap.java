@@ -197,7 +197,7 @@ public final class SharedHeap implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         Names.checkRegionName(name);
         return HeapLifecycle.create(init -> SharedMemory.create(name, size, options.permissions(), init),
-                () -> SharedMemory.open(name), size, options);
+                () -> SharedMemory.open(name), "heap '" + name + "'", size, options);
     }
 
     /** Opens the named heap with default options. */
@@ -286,7 +286,7 @@ public final class SharedHeap implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(file, "file");
         return HeapLifecycle.create(init -> SharedMemory.create(file, size, options.permissions(), init),
-                () -> SharedMemory.open(file), size, options);
+                () -> SharedMemory.open(file), "heap " + file, size, options);
     }
 
     /** Opens a file-backed heap with default options. */
@@ -344,7 +344,7 @@ public final class SharedHeap implements AutoCloseable {
     /** Creates a heap in anonymous memory, shared by the threads of this process. */
     public static SharedHeap anonymous(long size, HeapOptions options) {
         Objects.requireNonNull(options, "options");
-        HeapHeader.checkSize(size, options.catalogCapacity());
+        HeapHeader.checkSize("anonymous heap", size, options.catalogCapacity());
         return HeapLifecycle.anonymous(SharedMemory.anonymous(size), options);
     }
 

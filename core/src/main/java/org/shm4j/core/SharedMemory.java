@@ -299,6 +299,11 @@ public final class SharedMemory implements AutoCloseable {
         return name != null ? "'" + name + "'" : path != null ? path.toString() : "anonymous@" + segment.address();
     }
 
+    /** @return a region to be, for messages: {@code region 'name'} or {@code region /the/file} */
+    private static String describe(String name, Path file) {
+        return name != null ? "region '" + name + "'" : "region " + file;
+    }
+
     private static Path namedPath(String name) {
         return SHM_DIR.resolve(Names.checkRegionName(name));
     }
@@ -326,7 +331,7 @@ public final class SharedMemory implements AutoCloseable {
 
     private static SharedMemory createAt(String name, Path file, long size, Set<PosixFilePermission> permissions,
                                          Consumer<MemorySegment> beforeLink) {
-        Checks.positive("size", size);
+        Checks.positive(describe(name, file) + ": size", size);
         Objects.requireNonNull(permissions, "permissions");
         Objects.requireNonNull(beforeLink, "beforeLink");
         Arena arena = Arena.ofShared();
@@ -350,7 +355,7 @@ public final class SharedMemory implements AutoCloseable {
     }
 
     private static SharedMemory openOrCreateAt(String name, Path file, long size) {
-        Checks.positive("size", size);
+        Checks.positive(describe(name, file) + ": size", size);
         while (true) {
             if (Files.exists(file)) { // first, so that an existing region is judged by its size, not the free space
                 try {

@@ -198,7 +198,7 @@ class SharedHeapTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lone surrogate");
             assertThatThrownBy(() -> new BlockType(1, 0)).isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> SharedHeap.anonymous(8_000)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("size=8000 (expected: >= 10560");
+                    .hasMessageStartingWith("anonymous heap: size=8000 (expected: >= 10560");
             assertThatThrownBy(() -> HeapOptions.defaults().withCatalogCapacity(0))
                     .isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> HeapOptions.defaults().withCatalogCapacity(65_537))

@@ -309,7 +309,7 @@ class SharedMemoryTest {
     void shouldRejectNonPositiveSizes(long size) {
         String name = names.unique("size");
         assertThatThrownBy(() -> SharedMemory.create(name, size)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("size=" + size + " (expected: > 0)");
+                .hasMessage("region '" + name + "': size=" + size + " (expected: > 0)");
         assertThatThrownBy(() -> SharedMemory.anonymous(size)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> SharedMemory.create(dir.resolve("f"), size))
                 .isInstanceOf(IllegalArgumentException.class);

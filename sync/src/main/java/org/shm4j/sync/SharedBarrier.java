@@ -127,8 +127,8 @@ public final class SharedBarrier {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedBarrier create(SharedHeap heap, String name, int parties) {
-        return new SharedBarrier(CoordinationBlocks.create(heap, name, SyncLayout.BARRIER, size(parties), parties,
-                0, 0), named(name));
+        return new SharedBarrier(CoordinationBlocks.create(heap, name, SyncLayout.BARRIER,
+                size(named(name), parties), parties, 0, 0), named(name));
     }
 
     /**
@@ -150,8 +150,8 @@ public final class SharedBarrier {
      */
     public static SharedBarrier openOrCreate(SharedHeap heap, String name, int parties) {
         try {
-            return new SharedBarrier(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.BARRIER, size(parties),
-                    parties, 0, 0, named(name)), named(name));
+            return new SharedBarrier(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.BARRIER,
+                    size(named(name), parties), parties, 0, 0, named(name)), named(name));
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> {
                 SharedBarrier existing = open(heap, name);
@@ -169,8 +169,8 @@ public final class SharedBarrier {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedBarrier format(MemorySegment segment, long offset, int parties) {
-        MemorySegment block = CoordinationBlocks.format(segment, offset, SyncLayout.BARRIER, size(parties), parties,
-                0, 0);
+        MemorySegment block = CoordinationBlocks.format(segment, offset, SyncLayout.BARRIER, size(KIND, parties),
+                parties, 0, 0);
         return new SharedBarrier(block, CoordinationBlocks.describe(KIND, block));
     }
 
@@ -191,7 +191,7 @@ public final class SharedBarrier {
      * @throws IllegalArgumentException if {@code parties} is not 1..1024
      */
     public static long requiredBytes(int parties) {
-        return size(parties);
+        return size(KIND, parties);
     }
 
     /**
@@ -479,9 +479,10 @@ public final class SharedBarrier {
         return (generation + 1) & BARRIER_GENERATION_MASK;
     }
 
-    private static long size(int parties) {
+    /** @param what the barrier, for messages */
+    private static long size(String what, int parties) {
         if (parties < 1 || parties > BARRIER_MAX_PARTIES) {
-            throw new IllegalArgumentException("parties=" + parties + " (expected: 1.." + BARRIER_MAX_PARTIES + ")");
+            throw new IllegalArgumentException(what + ": parties=" + parties + " (expected: 1.." + BARRIER_MAX_PARTIES + ")");
         }
         return SyncLayout.barrierSize(parties);
     }

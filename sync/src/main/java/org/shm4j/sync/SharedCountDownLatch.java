@@ -73,7 +73,7 @@ public final class SharedCountDownLatch {
      */
     public static SharedCountDownLatch create(SharedHeap heap, String name, int count) {
         return new SharedCountDownLatch(CoordinationBlocks.create(heap, name, SyncLayout.LATCH, LATCH_SIZE,
-                checkCount(count), 0, count), named(name));
+                checkCount(named(name), count), 0, count), named(name));
     }
 
     /**
@@ -96,7 +96,8 @@ public final class SharedCountDownLatch {
     public static SharedCountDownLatch openOrCreate(SharedHeap heap, String name, int count) {
         try {
             return new SharedCountDownLatch(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.LATCH, LATCH_SIZE,
-                    checkCount(count), 0, count, named(name)), named(name));
+                    checkCount(named(name), count), 0, count, named(name)),
+                    named(name));
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> named(name) + " exists with initial count "
                     + CoordinationBlocks.param1(open(heap, name).segment) + " (asked: " + count + ")");
@@ -111,7 +112,7 @@ public final class SharedCountDownLatch {
      */
     public static SharedCountDownLatch format(MemorySegment segment, long offset, int count) {
         MemorySegment block = CoordinationBlocks.format(segment, offset, SyncLayout.LATCH, LATCH_SIZE,
-                checkCount(count), 0, count);
+                checkCount(KIND, count), 0, count);
         return new SharedCountDownLatch(block, CoordinationBlocks.describe(KIND, block));
     }
 
@@ -203,9 +204,10 @@ public final class SharedCountDownLatch {
         }
     }
 
-    private static int checkCount(int count) {
+    /** @param what the latch, for messages */
+    private static int checkCount(String what, int count) {
         if (count < 0) {
-            throw new IllegalArgumentException("count=" + count + " (expected: >= 0)");
+            throw new IllegalArgumentException(what + ": count=" + count + " (expected: >= 0)");
         }
         return count;
     }

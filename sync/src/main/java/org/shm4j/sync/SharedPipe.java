@@ -105,7 +105,7 @@ public final class SharedPipe implements AutoCloseable {
      * @throws ShmTypeMismatchException  if a block of a ring's name is not an SPSC ring of that capacity
      */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
-        SharedRing.requiredBytes(capacity); // checks it before any block is made
+        Blocks.checkRingCapacity("pipe '" + name + "'", capacity); // before any block is made
         Blocks.checkNameRoom("pipe", name, ".ab");
         if (heap.find(name).isPresent()) { // before the rings: an existing pipe's capacity is not this call's concern
             throw Blocks.alreadyExists(heap, name);
@@ -165,7 +165,7 @@ public final class SharedPipe implements AutoCloseable {
      * @throws ShmTypeMismatchException if the pipe exists with rings of another capacity
      */
     public static SharedPipe openOrCreate(SharedHeap heap, String name, int capacity) {
-        SharedRing.requiredBytes(capacity);
+        Blocks.checkRingCapacity("pipe '" + name + "'", capacity);
         while (true) {
             if (heap.find(name).isPresent()) { // committed: its rings are complete
                 SharedPipe pipe = open(heap, name);

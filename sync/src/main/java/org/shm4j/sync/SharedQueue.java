@@ -61,6 +61,7 @@ public final class SharedQueue<T> {
      */
     public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
+        Blocks.checkRingCapacity("queue '" + name + "'", capacity);
         return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, codec.typeId()), codec,
                 name, heap);
     }
@@ -87,6 +88,7 @@ public final class SharedQueue<T> {
      */
     public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
+        Blocks.checkRingCapacity("queue '" + name + "'", capacity);
         try {
             return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity,
                     codec.typeId()), codec, name, heap);

@@ -169,6 +169,35 @@ class MisuseMessagesTest {
     }
 
     @Test
+    void shouldNameTheStructureWhoseArgumentIsOutOfItsLimit() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            assertThatThrownBy(() -> SharedQueue.create(heap, "q", 1000, Codec.longs()))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("queue 'q': capacity=1000 (expected: a power of 2 from 1024 to 1073741824)");
+            assertThatThrownBy(() -> SharedQueue.openOrCreate(heap, "q", 512, Codec.longs()))
+                    .hasMessageStartingWith("queue 'q': capacity=512 ");
+            assertThatThrownBy(() -> SharedPipe.create(heap, "p", 1000)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("pipe 'p': capacity=1000 ");
+            assertThatThrownBy(() -> SharedPipe.openOrCreate(heap, "p", 3000))
+                    .hasMessageStartingWith("pipe 'p': capacity=3000 ");
+            assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "r", SharedRing.Kind.SPSC, 0))
+                    .hasMessageStartingWith("ring 'r': capacity=0 ");
+            assertThatThrownBy(() -> SharedCountDownLatch.openOrCreate(heap, "l", -2))
+                    .hasMessage("latch 'l': count=-2 (expected: >= 0)");
+            assertThatThrownBy(() -> SharedBarrier.openOrCreate(heap, "b", 2000))
+                    .hasMessage("barrier 'b': parties=2000 (expected: 1..1024)");
+            assertThat(heap.blocks()).as("nothing made").isEmpty();
+        }
+        String name = "shm4j-misuse-" + ProcessHandle.current().pid();
+        assertThatThrownBy(() -> SharedHeap.create(name, 64)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("heap '" + name + "': size=64 (expected: >= ");
+        assertThatThrownBy(() -> ShareableList.create(name, List.of("ok", "a\0")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("ShareableList '" + name + "' item 1: a String ending in a NUL byte");
+        assertThat(SharedMemory.exists(name)).as("nothing made").isFalse();
+    }
+
+    @Test
     void shouldSayInTheCallersTermsWhatAStructureExistsWith() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
             SharedLongArray.create(heap, "hist", 4);

@@ -116,7 +116,9 @@ class SharedBarrierTest {
     void shouldCheckParametersAndHeaders() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
             assertThatThrownBy(() -> SharedBarrier.create(heap, "b", 0)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("parties=0 (expected: 1..1024)");
+                    .hasMessage("barrier 'b': parties=0 (expected: 1..1024)");
+            assertThatThrownBy(() -> SharedBarrier.requiredBytes(1025)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("barrier: parties=1025 (expected: 1..1024)");
             SharedBarrier.openOrCreate(heap, "b", 3);
             assertThat(SharedBarrier.open(heap, "b").getParties()).isEqualTo(3);
             assertThatThrownBy(() -> SharedBarrier.openOrCreate(heap, "b", 4))

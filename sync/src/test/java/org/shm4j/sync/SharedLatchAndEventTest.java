@@ -41,7 +41,7 @@ class SharedLatchAndEventTest {
             Thread.currentThread().interrupt();
             assertThatThrownBy(latch::await).isInstanceOf(InterruptedException.class);
             assertThatThrownBy(() -> SharedCountDownLatch.create(heap, "x", -1))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessage("count=-1 (expected: >= 0)");
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("latch 'x': count=-1 (expected: >= 0)");
             assertThatThrownBy(() -> SharedCountDownLatch.openOrCreate(heap, "latch", 3))
                     .isInstanceOf(ShmTypeMismatchException.class);
             assertThatThrownBy(() -> SharedEvent.open(heap, "latch")).isInstanceOf(ShmTypeMismatchException.class);

@@ -74,13 +74,12 @@ public final class HeapHeader {
     }
 
     /**
-     * Lays out a new heap over a zero-filled {@code segment}.
+     * Lays out a new heap over a zero-filled {@code segment}, whose size {@link #checkSize} has accepted.
      *
      * @param flags {@link HeapLayout#FLAG_UNLINK_ON_LAST_DETACH} or 0
-     * @throws IllegalArgumentException if the segment cannot hold the header, catalog and one cache line of data
      */
     public static Geometry initialise(MemorySegment segment, int catalogCapacity, int flags) {
-        long heapSize = checkSize(segment.byteSize(), catalogCapacity);
+        long heapSize = segment.byteSize();
         long dataOffset = HeapLayout.dataOffset(catalogCapacity);
         // release: a waiter that sees the pid may test whether the creator still lives
         LONG.setRelease(segment, CREATOR_PID_OFFSET, ProcessHandle.current().pid());
@@ -153,18 +152,19 @@ public final class HeapHeader {
     }
 
     /**
-     * @return {@code size} if a heap of that size can hold the header, {@code catalogCapacity} entries and one cache
-     *         line of data
+     * Checks that a heap of {@code size} bytes can hold the header, {@code catalogCapacity} entries and one cache
+     * line of data.
+     *
+     * @param what the heap to be, for messages
      * @throws IllegalArgumentException otherwise
      */
-    public static long checkSize(long size, int catalogCapacity) {
+    public static void checkSize(String what, long size, int catalogCapacity) {
         Checks.inRange("catalogCapacity", catalogCapacity, 1, MAX_CATALOG_CAPACITY);
         long min = HeapLayout.dataOffset(catalogCapacity) + HeapLayout.CACHE_LINE;
         if (size < min) {
-            throw new IllegalArgumentException("size=" + size + " (expected: >= " + min + " for a header, "
+            throw new IllegalArgumentException(what + ": size=" + size + " (expected: >= " + min + " for a header, "
                     + catalogCapacity + " catalog entries and data)");
         }
-        return size;
     }
 
     /**

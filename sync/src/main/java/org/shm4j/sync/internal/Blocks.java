@@ -107,6 +107,23 @@ public final class Blocks {
     }
 
     /**
+     * Checks a ring's capacity, before anything is made.
+     *
+     * @param what the ring, or the queue or pipe over it, for the message ({@code "pipe 'jobs'"})
+     * @return {@code capacity}
+     * @throws IllegalArgumentException naming {@code what} if the capacity is not a power of two from
+     *                                  {@link SyncLayout#RING_MIN_CAPACITY} to {@link SyncLayout#RING_MAX_CAPACITY}
+     */
+    public static int checkRingCapacity(String what, int capacity) {
+        if (capacity < SyncLayout.RING_MIN_CAPACITY || capacity > SyncLayout.RING_MAX_CAPACITY
+                || Integer.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException(what + ": capacity=" + capacity + " (expected: a power of 2 from "
+                    + SyncLayout.RING_MIN_CAPACITY + " to " + SyncLayout.RING_MAX_CAPACITY + ")");
+        }
+        return capacity;
+    }
+
+    /**
      * Checks, before anything is made, that a structure named {@code name} leaves room for the {@code suffix} of a
      * block it makes beside itself, whose name the user never gives (the heap's own check would name that block).
      *

@@ -25,6 +25,10 @@ public final class SyncLayout {
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
     public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 9);
 
+    /** Ring: the smallest data capacity in bytes. */
+    public static final int RING_MIN_CAPACITY = 1024;
+    /** Ring: the largest data capacity in bytes. */
+    public static final int RING_MAX_CAPACITY = 1 << 30;
     /** Ring: data capacity in bytes (int), a power of two. */
     public static final long RING_CAPACITY_OFFSET = 0;
     /** Ring: longest message payload (int), capacity / 8 - record header. */

@@ -127,10 +127,11 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static ShareableList create(String name, List<?> items) {
-        long size = byteSize(items);
+        String what = "ShareableList '" + name + "'";
+        long size = byteSize(items, what);
         // written before the name appears: a creator killed here leaves no half-written list under it
         SharedMemory region = SharedMemory.create(name, size, SharedMemory.OWNER_ONLY,
-                segment -> write(segment, items, "ShareableList '" + name + "'"));
+                segment -> write(segment, items, what));
         try {
             return new ShareableList(region, true);
         } catch (RuntimeException | Error e) {
@@ -149,12 +150,13 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     public static ShareableList create(SharedMemory region, List<?> items) {
         requireOpen(region);
-        long size = byteSize(items);
+        String what = "ShareableList " + region;
+        long size = byteSize(items, what);
         if (region.byteSize() < size) {
-            throw new IllegalArgumentException("ShareableList " + region + ": region of " + region.byteSize()
+            throw new IllegalArgumentException(what + ": region of " + region.byteSize()
                     + " bytes (expected: at least " + size + " for " + items.size() + " items)");
         }
-        write(region.segment(), items, "ShareableList " + region);
+        write(region.segment(), items, what);
         return new ShareableList(region, false);
     }
 
@@ -197,9 +199,14 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * @throws IllegalArgumentException if an item is refused as by {@link #create(String, List)}
      */
     public static long byteSize(List<?> items) {
+        return byteSize(items, "ShareableList");
+    }
+
+    /** @param what the list, for messages */
+    private static long byteSize(List<?> items, String what) {
         long slots = 0;
         for (int i = 0; i < items.size(); i++) {
-            slots += slotOf(items.get(i), "ShareableList item " + i);
+            slots += slotOf(items.get(i), what + " item " + i);
         }
         return (long) PY_WORD * (items.size() + 2) + slots + (long) (PY_WORD + 1) * items.size();
     }

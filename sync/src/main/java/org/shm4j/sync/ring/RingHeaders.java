@@ -51,17 +51,13 @@ final class RingHeaders {
     }
 
     /**
+     * @param what the ring, for messages
      * @return the bytes a ring of {@code capacity} needs: the header and the data
      * @throws IllegalArgumentException if the capacity is not a power of two from {@link SharedRing#MIN_CAPACITY}
      *                                  to {@link SharedRing#MAX_CAPACITY}
      */
-    static long blockSize(int capacity) {
-        if (capacity < SharedRing.MIN_CAPACITY || capacity > SharedRing.MAX_CAPACITY
-                || Integer.bitCount(capacity) != 1) {
-            throw new IllegalArgumentException("capacity=" + capacity + " (expected: a power of 2 from "
-                    + SharedRing.MIN_CAPACITY + " to " + SharedRing.MAX_CAPACITY + ")");
-        }
-        return RING_HEADER_SIZE + capacity;
+    static long blockSize(String what, int capacity) {
+        return RING_HEADER_SIZE + Blocks.checkRingCapacity(what, capacity);
     }
 
     /** Writes the header of an empty ring with the default stall timeout (5 s), as the four-argument format does. */

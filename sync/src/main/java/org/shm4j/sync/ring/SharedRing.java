@@ -246,9 +246,9 @@ public final class SharedRing {
     }
 
     /** Smallest capacity. */
-    public static final int MIN_CAPACITY = 1024;
+    public static final int MIN_CAPACITY = SyncLayout.RING_MIN_CAPACITY;
     /** Largest capacity. */
-    public static final int MAX_CAPACITY = 1 << 30;
+    public static final int MAX_CAPACITY = SyncLayout.RING_MAX_CAPACITY;
 
     private static final String KIND = "ring";
 
@@ -322,8 +322,8 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the capacity is not one
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
-                s -> RingHeaders.format(s, kind, capacity)), "ring '" + name + "'");
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(named(name), capacity),
+                s -> RingHeaders.format(s, kind, capacity)), named(name));
     }
 
     /**
@@ -335,8 +335,8 @@ public final class SharedRing {
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
         long stallNanos = stallNanos(stallTimeout);
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
-                s -> RingHeaders.format(s, kind, capacity, stallNanos)), "ring '" + name + "'");
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(named(name), capacity),
+                s -> RingHeaders.format(s, kind, capacity, stallNanos)), named(name));
     }
 
     /**
@@ -350,8 +350,8 @@ public final class SharedRing {
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, int messageType) {
         checkDeclaredType(name, messageType);
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
-                s -> RingHeaders.formatTyped(s, kind, capacity, messageType)), "ring '" + name + "'");
+        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(named(name), capacity),
+                s -> RingHeaders.formatTyped(s, kind, capacity, messageType)), named(name));
     }
 
     /**
@@ -361,7 +361,7 @@ public final class SharedRing {
      * @throws ShmFormatException                      if its header is corrupted
      */
     public static SharedRing open(SharedHeap heap, String name) {
-        return new SharedRing(Blocks.open(heap, name, SyncLayout.RING), "ring '" + name + "'");
+        return new SharedRing(Blocks.open(heap, name, SyncLayout.RING), named(name));
     }
 
     /**
@@ -406,8 +406,8 @@ public final class SharedRing {
     private static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity,
                                            Consumer<MemorySegment> format) {
         try {
-            return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING, RingHeaders.blockSize(capacity),
-                    format), "ring '" + name + "'").requireKind(kind);
+            return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING,
+                    RingHeaders.blockSize(named(name), capacity), format), named(name)).requireKind(kind);
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> {
                 SharedRing existing = open(heap, name);
@@ -436,7 +436,7 @@ public final class SharedRing {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedRing format(MemorySegment segment, long offset, Kind kind, int capacity) {
-        MemorySegment block = Blocks.wrap(segment, offset, RingHeaders.blockSize(capacity), Long.BYTES, KIND);
+        MemorySegment block = Blocks.wrap(segment, offset, RingHeaders.blockSize(KIND, capacity), Long.BYTES, KIND);
         block.fill((byte) 0);
         RingHeaders.format(block, kind, capacity);
         return new SharedRing(block, Blocks.describe(KIND, block.address()));
@@ -468,7 +468,7 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
      */
     public static long requiredBytes(int capacity) {
-        return RingHeaders.blockSize(capacity);
+        return RingHeaders.blockSize(KIND, capacity);
     }
 
     /**
@@ -865,15 +865,19 @@ public final class SharedRing {
         return true;
     }
 
-    /** Checks a message's type and length before anything is claimed. */
     /** @throws IllegalArgumentException if {@code messageType} is not one a message can have */
     private static void checkDeclaredType(String name, int messageType) {
         if (messageType < 1) {
-            throw new IllegalArgumentException("ring '" + name + "': messageType=" + messageType
+            throw new IllegalArgumentException(named(name) + ": messageType=" + messageType
                     + " (expected: >= 1, the type every message of the ring has)");
         }
     }
 
+    private static String named(String name) {
+        return KIND + " '" + name + "'";
+    }
+
+    /** Checks a message's type and length before anything is claimed. */
     private void checkMessage(int type, int length) {
         if (type < 1) {
             throw new IllegalArgumentException(description + ": message type=" + type + " (expected: >= 1)");

@@ -660,7 +660,9 @@ class SharedRingTest {
     void shouldRejectBadInput() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             assertThatThrownBy(() -> SharedRing.create(heap, "x", SharedRing.Kind.SPSC, 1000))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity=1000");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("ring 'x': capacity=1000 (expected: a power of 2 from 1024 to 1073741824)");
+
             assertThatThrownBy(() -> SharedRing.create(heap, "y", SharedRing.Kind.SPSC, 512))
                     .isInstanceOf(IllegalArgumentException.class);
             SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
