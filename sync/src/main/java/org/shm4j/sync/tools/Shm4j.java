@@ -29,7 +29,9 @@ import java.util.Map;
  * {@code --dir} scans DIR (for file-backed heaps) instead of {@code /dev/shm}; give {@code --dir /dev/shm} too to
  * scan both. HEAP is a name in {@code /dev/shm}, or the path (containing a '/') of a file-backed heap. Everything but
  * {@code gc --force} maps heaps read-only and does not attach: it never changes a heap nor blocks a process.
- * {@code --json} prints one JSON document (for {@code watch}: one per line, per refresh) with stable field names.
+ * {@code --json} prints one JSON document (for {@code watch}: one per line, per refresh) with stable field names;
+ * a command that fails prints, besides its message on the error stream, {@code {"command": ..., "error": ...,
+ * "exitCode": ...}}.
  *
  * <p>Exit codes: {@value #OK} success; {@value #ERROR} error (an unreadable heap, an I/O error); {@value #USAGE}
  * bad usage; {@value #NOT_FOUND} no such heap.
@@ -74,9 +76,9 @@ public final class Shm4j {
         try {
             options = Options.parse(args);
         } catch (IllegalArgumentException e) {
-            err.println("shm4j: " + e.getMessage());
+            int exitCode = fail(List.of(args).contains("--json"), null, e.getMessage(), USAGE, out, err);
             err.println(USAGE_TEXT);
-            return USAGE;
+            return exitCode;
         }
         try {
             return switch (options.command()) {
@@ -90,16 +92,34 @@ public final class Shm4j {
                 default -> throw new AssertionError(options.command());
             };
         } catch (IOException | RuntimeException e) {
-            err.println("shm4j " + options.command() + ": " + e.getMessage());
-            return ERROR;
+            return fail(options.json(), options.command(), String.valueOf(e.getMessage()), ERROR, out, err);
         } catch (InternalError e) { // the JVM's word for a fault of a mapped access: SIGBUS past a file's end
-            err.println("shm4j " + options.command() + ": a heap's file shrank under its mapping (truncated or "
-                    + "replaced while mapped): " + e.getMessage());
-            return ERROR;
+            return fail(options.json(), options.command(), "a heap's file shrank under its mapping (truncated or "
+                    + "replaced while mapped): " + e.getMessage(), ERROR, out, err);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return ERROR;
+            return fail(options.json(), options.command(), "interrupted", ERROR, out, err);
         }
+    }
+
+    /**
+     * Reports a failed command: its message on {@code err}, and with {@code --json} a document saying it on
+     * {@code out}, so that a script reading the output gets JSON either way.
+     *
+     * @param command the command, or null if the command line was not understood
+     * @return {@code exitCode}
+     */
+    private static int fail(boolean json, String command, String message, int exitCode, PrintStream out,
+                            PrintStream err) {
+        err.println((command == null ? "shm4j: " : "shm4j " + command + ": ") + message);
+        if (json) {
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("command", command);
+            report.put("error", message);
+            report.put("exitCode", exitCode);
+            out.println(Json.write(report));
+        }
+        return exitCode;
     }
 
     private static int ls(Options options, PrintStream out) throws IOException {
@@ -119,8 +139,7 @@ public final class Shm4j {
             throws IOException, InterruptedException {
         HeapScan.Found found = HeapScan.resolve(options.heap());
         if (found == null) {
-            err.println("shm4j " + options.command() + ": no heap " + options.heap());
-            return NOT_FOUND;
+            return fail(options.json(), options.command(), "no heap " + options.heap(), NOT_FOUND, out, err);
         }
         try (SharedHeap heap = found.openReadOnly()) {
             if (options.command().equals("inspect")) {

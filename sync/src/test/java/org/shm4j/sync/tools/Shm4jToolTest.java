@@ -415,6 +415,28 @@ class Shm4jToolTest {
         assertThat(wrong.code()).isEqualTo(Shm4j.ERROR);
         assertThat(wrong.err()).isEqualTo("shm4j inspect: " + notAHeap
                 + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its start)\n");
+        assertThat(wrong.out()).as("no --json: nothing on the output").isEmpty();
+    }
+
+    @Test
+    void shouldPrintJsonForAFailureWithJson() throws IOException {
+        String absent = names.unique("absent");
+        Result missing = run("inspect", absent, "--json");
+        assertThat(missing.code()).isEqualTo(Shm4j.NOT_FOUND);
+        assertThat(missing.err()).isEqualTo("shm4j inspect: no heap " + absent + "\n");
+        assertThat(JsonReader.parse(missing.out())).isEqualTo(Map.of("command", "inspect",
+                "error", "no heap " + absent, "exitCode", 3L));
+        Path notAHeap = Files.writeString(dir.resolve("notes.txt"), "hello, not a heap");
+        Map<String, Object> wrong = map(JsonReader.parse(run("watch", notAHeap.toString(), "--json").out()));
+        assertThat(wrong).containsEntry("command", "watch").containsEntry("exitCode", 1L);
+        assertThat((String) wrong.get("error")).isEqualTo(notAHeap
+                + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its start)");
+        Result usage = run("--json", "frobnicate");
+        assertThat(usage.code()).isEqualTo(Shm4j.USAGE);
+        Map<String, Object> bad = map(JsonReader.parse(usage.out()));
+        assertThat(bad).containsEntry("error", "unknown command frobnicate").containsEntry("exitCode", 2L)
+                .containsKey("command");
+        assertThat(bad.get("command")).isNull();
     }
 
     @Test
