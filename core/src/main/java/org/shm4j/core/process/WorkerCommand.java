@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Builds the command line of a worker JVM from how this JVM was started: its {@code java} binary, its class path and
@@ -16,8 +17,10 @@ import java.util.Map;
  * {@code --add-modules}, {@code --add-reads}, {@code --add-exports}, {@code --add-opens}, {@code --patch-module},
  * {@code --limit-modules} and {@code --upgrade-module-path}. If none enables native access but the class path's code
  * has it (an executable JAR's {@code Enable-Native-Access} attribute), {@code --enable-native-access=ALL-UNNAMED} is
- * passed. Other JVM options (heap size, agents, ...) are not inherited: pass them with
- * {@link WorkerProcess.Builder#jvmOption(String)}.
+ * passed. This JVM's system properties named {@code shm4j.*} (the library's own settings, such as
+ * {@code shm4j.futex}) are passed as they are now, unless the builder sets them. Other JVM options and system
+ * properties (heap size, agents, ...) are not inherited: pass them with
+ * {@link WorkerProcess.Builder#jvmOption(String)} and {@link WorkerProcess.Builder#systemProperty(String, String)}.
  *
  * <p>When this package is in a named module (the application runs on the module path), the worker starts with
  * {@code -m org.shm4j.core/org.shm4j.core.process.WorkerLauncher}, the worker class's module is added to the root
@@ -28,6 +31,9 @@ final class WorkerCommand {
     private static final List<String> INHERITED_OPTIONS = List.of("--enable-native-access", "--illegal-native-access",
             "--add-modules", "--add-reads", "--add-exports", "--add-opens", "--patch-module", "--limit-modules",
             "--upgrade-module-path");
+
+    /** The prefix of the library's own system properties, which a worker inherits. */
+    private static final String LIBRARY_PROPERTY_PREFIX = "shm4j.";
 
     private WorkerCommand() {
     }
@@ -40,6 +46,11 @@ final class WorkerCommand {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(inheritedOptions());
+        libraryProperties().forEach((key, value) -> {
+            if (!properties.containsKey(key)) {
+                command.add("-D" + key + "=" + value);
+            }
+        });
         properties.forEach((key, value) -> command.add("-D" + key + "=" + value));
         command.addAll(jvmOptions);
         String classPath = System.getProperty("java.class.path", "");
@@ -72,6 +83,17 @@ final class WorkerCommand {
         command.add(daemon ? parentSpec() : WorkerLauncher.NO_PARENT);
         command.addAll(args);
         return command;
+    }
+
+    /** @return this JVM's system properties named {@code shm4j.*}, as they are now, in name order */
+    static Map<String, String> libraryProperties() {
+        Map<String, String> found = new TreeMap<>();
+        for (String key : System.getProperties().stringPropertyNames()) {
+            if (key.startsWith(LIBRARY_PROPERTY_PREFIX)) {
+                found.put(key, System.getProperty(key));
+            }
+        }
+        return found;
     }
 
     /** @return the module-system and native-access options this JVM was started with */

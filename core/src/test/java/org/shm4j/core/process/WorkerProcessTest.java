@@ -34,16 +34,21 @@ class WorkerProcessTest {
     void shouldRunMainWithArgumentsPropertiesAndThisJvmsNativeAccess() throws Exception {
         assumeTrue(ManagementFactory.getRuntimeMXBean().getInputArguments().contains(NATIVE_ACCESS),
                 "the test JVM runs with " + NATIVE_ACCESS);
-        System.setProperty("shm4j.test.inherited", "from parent");
+        System.setProperty("test.inherited", "from parent");
+        System.setProperty("test.other", "not passed on");
+        System.setProperty("shm4j.test.library", "passed on");
+        System.setProperty("shm4j.test.overridden", "parent's");
         try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, "a b", "c").captureOutput()
-                .systemProperty("shm4j.test.set", "x=1").inheritSystemProperty("shm4j.test.inherited")
-                .inheritSystemProperty("shm4j.test.absent")).start()) {
+                .systemProperty("test.set", "x=1").inheritSystemProperty("test.inherited")
+                .inheritSystemProperty("test.absent").systemProperty("shm4j.test.overridden", "worker's")).start()) {
             assertThat(worker.join(BOUND)).as("exited in time").isTrue();
             assertThat(worker.exitValue()).isZero();
             assertThat(worker.output()).containsExactly("args=[a b, c]", "set=x=1", "inherited=from parent",
-                    "absent=null", "nativeAccess=true", "flag=true");
+                    "absent=null", "other=null", "library=passed on", "overridden=worker's", "nativeAccess=true",
+                    "flag=true");
         } finally {
-            System.clearProperty("shm4j.test.inherited");
+            List.of("test.inherited", "test.other", "shm4j.test.library", "shm4j.test.overridden")
+                    .forEach(System::clearProperty);
         }
     }
 
@@ -174,9 +179,12 @@ class WorkerProcessTest {
     static final class Echo {
         public static void main(String[] args) {
             System.out.println("args=" + List.of(args));
-            System.out.println("set=" + System.getProperty("shm4j.test.set"));
-            System.out.println("inherited=" + System.getProperty("shm4j.test.inherited"));
-            System.out.println("absent=" + System.getProperty("shm4j.test.absent"));
+            System.out.println("set=" + System.getProperty("test.set"));
+            System.out.println("inherited=" + System.getProperty("test.inherited"));
+            System.out.println("absent=" + System.getProperty("test.absent"));
+            System.out.println("other=" + System.getProperty("test.other"));
+            System.out.println("library=" + System.getProperty("shm4j.test.library"));
+            System.out.println("overridden=" + System.getProperty("shm4j.test.overridden"));
             System.out.println("nativeAccess=" + Echo.class.getModule().isNativeAccessEnabled());
             System.out.println("flag=" + ManagementFactory.getRuntimeMXBean().getInputArguments()
                     .contains(NATIVE_ACCESS));
