@@ -48,12 +48,14 @@ public final class CompanionLocks {
     }
 
     /**
+     * @param what the value, for the message ({@code SharedLong 'total'})
      * @return {@code lock}
-     * @throws IllegalStateException if the value {@code what} was created without a lock
+     * @throws IllegalStateException if the value has no lock beside it
      */
     public static SharedLock require(SharedLock lock, String what) {
         if (lock == null) {
-            throw new IllegalStateException("this " + what + " was created without a lock");
+            throw new IllegalStateException(what + " has no lock: it was created without one (no block "
+                    + "'<name>.lock' was beside it when it was opened)");
         }
         return lock;
     }
