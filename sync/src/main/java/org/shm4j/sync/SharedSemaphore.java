@@ -127,6 +127,7 @@ public final class SharedSemaphore {
         this.mutex = kind == Kind.UNDO ? new RobustMutex(segment, SEM_MUTEX_OFFSET, description + " undo mutex") : null;
         this.slots = kind == Kind.UNDO ? new ProcessSlots(segment, SEM_SLOTS_OFFSET, description) : null;
         this.description = description;
+        checkPermits();
         if (kind == Kind.UNDO) {
             RobustMutex.check(segment, SEM_MUTEX_OFFSET, description);
             slots.check();
@@ -147,7 +148,7 @@ public final class SharedSemaphore {
      */
     public static SharedSemaphore create(SharedHeap heap, String name, int permits, Kind kind) {
         return new SharedSemaphore(CoordinationBlocks.create(heap, name, SyncLayout.SEMAPHORE, SEM_SIZE,
-                code(kind, permits), permits, initialWord(kind, permits)), named(name));
+                code(named(name), kind, permits), permits, initialWord(kind, permits)), named(name));
     }
 
     /**
@@ -171,7 +172,8 @@ public final class SharedSemaphore {
     public static SharedSemaphore openOrCreate(SharedHeap heap, String name, int permits, Kind kind) {
         try {
             return new SharedSemaphore(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.SEMAPHORE, SEM_SIZE,
-                    code(kind, permits), permits, initialWord(kind, permits), named(name)), named(name));
+                    code(named(name), kind, permits), permits, initialWord(kind, permits), named(name)),
+                    named(name));
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> {
                 SharedSemaphore existing = open(heap, name);
@@ -189,7 +191,7 @@ public final class SharedSemaphore {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedSemaphore format(MemorySegment segment, long offset, int permits, Kind kind) {
-        int code = code(kind, permits);
+        int code = code(KIND, kind, permits);
         MemorySegment block = CoordinationBlocks.format(segment, offset, SyncLayout.SEMAPHORE, SEM_SIZE, code,
                 permits, initialWord(kind, permits));
         return new SharedSemaphore(block, CoordinationBlocks.describe(KIND, block));
@@ -470,14 +472,34 @@ public final class SharedSemaphore {
         }
     }
 
-    private static int code(Kind kind, int permits) {
+    /** @param what the semaphore, for messages */
+    private static int code(String what, Kind kind, int permits) {
         Objects.requireNonNull(kind, "kind");
-        int min = kind == Kind.UNBOUNDED ? 0 : 1;
-        if (permits < min) {
-            throw new IllegalArgumentException("permits=" + permits + " (expected: " + min + ".." + COORD_VALUE_MASK
-                    + " for a " + kind + " semaphore)");
+        if (permits < minPermits(kind)) {
+            throw new IllegalArgumentException(what + ": permits=" + permits + " (expected: " + minPermits(kind)
+                    + ".." + COORD_VALUE_MASK + " for a " + kind + " semaphore)");
         }
         return kind.ordinal() + 1;
+    }
+
+    private static int minPermits(Kind kind) {
+        return kind == Kind.UNBOUNDED ? 0 : 1;
+    }
+
+    /**
+     * Checks the permits field, and a bounded semaphore's count against it, as {@link #code} and every release keep
+     * them.
+     */
+    private void checkPermits() {
+        if (permits < minPermits(kind)) {
+            throw new ShmFormatException(description + " has a corrupted header: permits=" + permits + " (expected: "
+                    + minPermits(kind) + ".." + COORD_VALUE_MASK + " for a " + kind + " semaphore)");
+        }
+        int available = word() & COORD_VALUE_MASK;
+        if (kind == Kind.BOUNDED && available > permits) {
+            throw new ShmFormatException(description + " is corrupted: " + available + " permits available, above "
+                    + "its bound " + permits);
+        }
     }
 
     /** @return the word of a new semaphore: the count, or an undo semaphore's release sequence 0 */

@@ -80,7 +80,7 @@ class SharedSemaphoreTest {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
             assertThatThrownBy(() -> SharedSemaphore.create(heap, "s", 0, Kind.BOUNDED))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("permits=0 (expected: 1..2147483647 for a BOUNDED semaphore)");
+                    .hasMessage("semaphore 's': permits=0 (expected: 1..2147483647 for a BOUNDED semaphore)");
             assertThatThrownBy(() -> SharedSemaphore.create(heap, "s", -1))
                     .isInstanceOf(IllegalArgumentException.class);
             SharedSemaphore.openOrCreate(heap, "s", 4, Kind.UNDO);

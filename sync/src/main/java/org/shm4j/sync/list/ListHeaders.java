@@ -93,6 +93,10 @@ final class ListHeaders {
     /** @throws ShmFormatException if a header field holds a value no list has (checked before any is used) */
     private static ListStore check(SharedHeap heap, String name, MemorySegment header) {
         String what = "SharedList '" + name + "'";
+        if (header.byteSize() < LIST_SCRATCH_OFFSET) { // before any field is read: the fixed part must be there
+            throw Blocks.corrupt(what, "block size", header.byteSize(), ">= " + LIST_SCRATCH_OFFSET
+                    + ", its fixed header");
+        }
         long magic = header.get(JAVA_LONG, LIST_MAGIC_OFFSET); // plain: the heap published the block
         if (magic != LIST_MAGIC) {
             throw Blocks.corrupt(what, "magic", "0x" + Long.toHexString(magic), "0x" + Long.toHexString(LIST_MAGIC)

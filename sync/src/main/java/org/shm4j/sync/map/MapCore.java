@@ -71,6 +71,7 @@ final class MapCore {
         // half the largest chunk: a put writes the new entry beside the old one, so that an overwrite of the largest
         // entry a first put may store must find a second such chunk in the segment
         this.maxEntryBytes = MapLayout.chunkSize(Math.max(0, segmentNumber(0, null, 0, 0).arena.maxClass() - 1));
+        segmentCount(); // checks nextSegment at open, as the header's other fields were
     }
 
     /** Creates a map block; see {@link SharedMap#create}. */
@@ -333,9 +334,19 @@ final class MapCore {
         }
     }
 
-    /** @return how many segment numbers were handed out (some may be unused: a splitter died holding one) */
+    /**
+     * @return how many segment numbers were handed out (some may be unused: a splitter died holding one): the
+     *         header's nextSegment, which a split only ever moves from the initial segment count up to the most
+     *         segments the map can have
+     * @throws ShmFormatException naming the map if it is outside that range
+     */
     int segmentCount() {
-        return Math.min(geometry.maxSegments(), (int) INT.getVolatile(block, H_NEXT_SEGMENT));
+        int next = (int) INT.getVolatile(block, H_NEXT_SEGMENT);
+        if (next < geometry.segments() || next > geometry.maxSegments()) {
+            throw new ShmFormatException(this + " is corrupted: nextSegment=" + next + " (expected: "
+                    + geometry.segments() + ".." + geometry.maxSegments() + ")");
+        }
+        return next;
     }
 
     /**
@@ -412,8 +423,8 @@ final class MapCore {
      */
     int newSegmentNumber(MapSegment full, int keyLength, int valueLength) {
         while (true) {
-            int next = (int) INT.getVolatile(block, H_NEXT_SEGMENT);
-            if (next >= geometry.maxSegments()) {
+            int next = segmentCount();
+            if (next == geometry.maxSegments()) {
                 throw full(full, keyLength, valueLength, "the map has all " + next + " segments it can have");
             }
             if (INT.compareAndSet(block, H_NEXT_SEGMENT, next, next + 1)) {

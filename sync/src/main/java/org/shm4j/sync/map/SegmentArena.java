@@ -18,6 +18,7 @@ import static org.shm4j.sync.map.MapLayout.E_NEXT_FREE;
 import static org.shm4j.sync.map.MapLayout.E_STAMP;
 import static org.shm4j.sync.map.MapLayout.E_STATE;
 import static org.shm4j.sync.map.MapLayout.E_VALUE_LENGTH;
+import static org.shm4j.sync.map.MapLayout.MIN_CHUNK;
 import static org.shm4j.sync.map.MapLayout.OFFSET_MASK;
 import static org.shm4j.sync.map.MapLayout.STATE_CLASS_MASK;
 import static org.shm4j.sync.map.MapLayout.STATE_LIVE;
@@ -100,6 +101,10 @@ final class SegmentArena {
             return pop(sizeClass);
         }
         int top = top();
+        if (top < 0 || top > size || top % MIN_CHUNK != 0) { // chunks are multiples of the smallest
+            throw segment.corrupted("arenaTop=" + top + " (expected: a multiple of " + MIN_CHUNK + " from 0 to "
+                    + size + ")");
+        }
         if (top + chunkSize(sizeClass) <= size) {
             long chunk = segment.arenaStart + top;
             memory.set(JAVA_INT, chunk + E_STATE, STATE_MARK | sizeClass); // plain: published by the release below

@@ -2,6 +2,7 @@ package org.shm4j.sync.ring;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
@@ -19,6 +20,11 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * locals as the ring's own methods would: no object lies between the ring and its segment on the poll path.
  */
 final class RingConsumer {
+    /**
+     * How long a poll or drain without a timeout waits for the MPMC consumers' turn while a live consumer holds it
+     * (in a handler that runs long, or stopped): then it returns 0 rather than block for as long as that takes.
+     */
+    static final long UNTIMED_TURN_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final int TURN_SPINS = 128;
     private static final int TURN_TAKEN = 0;
     private static final int TURN_EMPTY = 1;

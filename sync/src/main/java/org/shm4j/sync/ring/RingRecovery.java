@@ -27,6 +27,7 @@ final class RingRecovery {
     private final MemorySegment header;
     private final MemorySegment data;
     private final int capacity;
+    private final int indexMask; // a position's index bits without the low three, as SharedRing's mask
     private final long positionOffset; // the consumer's commit point: head for SPSC, else consumedTo
     private final String description;
 
@@ -35,6 +36,7 @@ final class RingRecovery {
         this.data = data;
         this.positionOffset = positionOffset;
         this.capacity = (int) data.byteSize();
+        this.indexMask = capacity - RING_RECORD_HEADER;
         this.description = description;
     }
 
@@ -50,7 +52,7 @@ final class RingRecovery {
         if (bytes < 0 || bytes > capacity || (bytes & (RING_RECORD_HEADER - 1)) != 0) {
             throw corrupted("head=" + head + " consumedTo=" + consumedTo);
         }
-        int index = (int) (head & (capacity - 1));
+        int index = (int) (head & indexMask);
         long first = Math.min(bytes, capacity - index);
         RingRecords.zero(data, index, first); // the records never wrap, but the range may: zero both pieces
         RingRecords.zero(data, 0, bytes - first);
@@ -73,7 +75,7 @@ final class RingRecovery {
 
     /** @return the record header at {@code position} (volatile: a producer may be writing it) */
     long record(long position) {
-        return (long) LONG.getVolatile(data, (int) (position & (capacity - 1)));
+        return (long) LONG.getVolatile(data, (int) (position & indexMask));
     }
 
     /**
@@ -93,9 +95,10 @@ final class RingRecovery {
         if (bound <= position) {
             return false; // nothing claimed: a mark at tail (SPSC) belongs to a claim tail has not reached yet
         }
-        int index = (int) (position & (capacity - 1));
+        int index = (int) (position & indexMask);
         int length = RingRecords.length(record);
         if (length < 0) {
+            checkHeader(position, record);
             return padOver(index, record, -length);
         }
         if (length > 0) {
@@ -173,7 +176,7 @@ final class RingRecovery {
         long position = (long) LONG.getAcquire(header, positionOffset);
         long count = 0;
         while (position < tail && count < limit) {
-            long record = (long) LONG.getAcquire(data, position & (capacity - 1)); // acquire: consumedTo read after
+            long record = (long) LONG.getAcquire(data, position & indexMask); // acquire: consumedTo read after
             long consumedTo = (long) LONG.getAcquire(header, positionOffset);
             if (consumedTo > position) {
                 position = consumedTo;
@@ -181,9 +184,13 @@ final class RingRecovery {
                 continue;
             }
             int length = RingRecords.length(record);
-            long aligned = length < 0 ? -(long) length : RingRecords.align(length);
-            if (aligned <= 0 || aligned > tail - position) {
+            if (length == 0) {
                 break; // a claim not marked yet
+            }
+            checkHeader(position, record);
+            long aligned = length < 0 ? -(long) length : RingRecords.align(length);
+            if (aligned > tail - position) {
+                break; // read before a producer's claim that tail, read first, does not cover
             }
             if (length > 0 && RingRecords.type(record) != RING_PADDING_TYPE) {
                 count++;
@@ -191,6 +198,22 @@ final class RingRecovery {
             position += aligned;
         }
         return count;
+    }
+
+    /**
+     * Checks a non-zero record header at {@code position}, a claim mark or a committed record, as the protocol
+     * writes them: a mark's length is the negated aligned length, a record's covers at least its header, and either
+     * ends at or before the buffer's end.
+     *
+     * @throws ShmFormatException naming the ring, the header and where it is, if it is no such header
+     */
+    private void checkHeader(long position, long record) {
+        int length = RingRecords.length(record);
+        long span = length < 0 ? -(long) length : ((long) length + RING_RECORD_HEADER - 1) & -RING_RECORD_HEADER;
+        long room = capacity - (position & indexMask);
+        if (length > 0 && length < RING_RECORD_HEADER || span % RING_RECORD_HEADER != 0 || span > room) {
+            throw corrupted("record header 0x" + Long.toHexString(record) + " at " + position);
+        }
     }
 
     /** @return the exception for a ring whose shared state no protocol step can produce */

@@ -164,10 +164,13 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished freeing
  * still run. A poll right after a turn that handed a message over takes the turn without that look. A poll that finds
  * the turn held spins, repeating that look, for up to 128 rounds before it blocks in the mutex: a turn lasts one drain,
- * far shorter than a futex sleep and wake-up. A poll whose look finds nothing committed while the turn is held, and a
- * waiting consumer's stall check, see whether the holder's process died (at most every 50 ms per ring object: it
- * costs a system call) and take the turn over: no waiter in the mutex would notice that death while nothing is
- * committed, for example after a consumer killed after handing every queued record over and before freeing them.
+ * far shorter than a futex sleep and wake-up. A handler runs in the turn, so a poll or drain without a timeout waits
+ * for it at most 1 s, then returns 0 if a live consumer still holds it (its handler runs long, or its process is
+ * stopped): it does not block for as long as that takes. A poll whose look finds nothing committed while the turn is
+ * held, and a waiting consumer's stall check, see whether the holder's process died (at most every 50 ms per ring
+ * object: it costs a system call) and take the turn over: no waiter in the mutex would notice that death while
+ * nothing is committed, for example after a consumer killed after handing every queued record over and before
+ * freeing them.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
@@ -302,7 +305,9 @@ public final class SharedRing {
         RingHeaders.checkPositions(block, cap, kind, what);
         RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
         this.capacity = cap;
-        this.mask = cap - 1;
+        // the index bits of a position without the low three: a position is a multiple of 8, and one damaged while
+        // the ring is open still indexes an aligned record header inside the buffer (no out-of-bounds access)
+        this.mask = cap - RING_RECORD_HEADER;
         this.maxMessageLength = RingHeaders.maxMessageLength(cap);
         this.data = block.asSlice(RING_HEADER_SIZE, cap);
         this.consumersName = what + " consumers";
@@ -643,7 +648,8 @@ public final class SharedRing {
     }
 
     /**
-     * Hands the next message, if any, to {@code handler}.
+     * Hands the next message, if any, to {@code handler}. An MPMC ring's poll waits for the consumers' turn at most
+     * 1 s, as {@link #drain} does.
      *
      * @return 1 if a message was handled, else 0
      */
@@ -763,7 +769,8 @@ public final class SharedRing {
 
     /**
      * Hands up to {@code limit} messages to {@code handler}, in order. SPSC and MPSC rings allow one consuming
-     * thread at a time; MPMC consumers take turns. If the handler throws, the message it threw on counts as
+     * thread at a time; MPMC consumers take turns, waiting for the turn at most 1 s (see the class documentation:
+     * 0 if another live consumer holds it longer). If the handler throws, the message it threw on counts as
      * consumed.
      *
      * @return the number of messages handled
@@ -779,7 +786,7 @@ public final class SharedRing {
                 return RingConsumer.drainAsConsumer(this, handler, limit);
             }
             try {
-                return RingConsumer.drainInTurn(this, handler, limit, -1, false);
+                return RingConsumer.drainInTurn(this, handler, limit, RingConsumer.UNTIMED_TURN_NANOS, false);
             } catch (InterruptedException impossible) {
                 throw new AssertionError(impossible);
             }

@@ -461,6 +461,38 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldNameTheMapWhenItsNextSegmentNumberIsDamaged() {
+        SharedMap<Long, Long> map = SharedMap.create(heap, "m", Codec.longs(), Codec.longs(), new MapSizing(64, 8, 8));
+        map.put(1L, 1L);
+        MemorySegment block = heap.lookup("m", MapLayout.MAP).segment();
+        MapGeometry geometry = MapGeometry.read(block, "m");
+        String expected = " (expected: " + geometry.segments() + ".." + geometry.maxSegments() + ")";
+        for (int damaged : new int[] {-1, Integer.MIN_VALUE, geometry.segments() - 1, geometry.maxSegments() + 1}) {
+            block.set(JAVA_INT, MapLayout.H_NEXT_SEGMENT, damaged);
+            String message = " is corrupted: nextSegment=" + damaged + expected;
+            for (ThrowingCallable use : List.<ThrowingCallable>of(map::size, map::stats,
+                    () -> SharedMap.open(heap, "m", Codec.longs(), Codec.longs()))) {
+                assertThatThrownBy(use).as("nextSegment=" + damaged).isInstanceOf(ShmFormatException.class)
+                        .hasMessageStartingWith("SharedMap 'm' in ").hasMessageEndingWith(message);
+            }
+        }
+    }
+
+    @Test
+    void shouldNameTheSegmentWhenItsArenaTopIsDamagedWhileOpen() {
+        SharedMap<Long, String> map = SharedMap.create(heap, "m", Codec.longs(), Codec.utf8(),
+                new MapSizing(16, 8, 8));
+        map.put(0L, "zero");
+        MapSegment segment = segmentOf(map.core(), 0);
+        int damaged = segment.arena.top() + 3;
+        segment.memory.set(JAVA_INT, MapLayout.S_ARENA_TOP, damaged);
+        assertThatThrownBy(() -> map.put(0L, "a longer value than before, in a new chunk"))
+                .isInstanceOf(ShmFormatException.class).hasMessageContaining("SharedMap 'm'")
+                .hasMessageContaining(" is corrupted: arenaTop=" + damaged + " (expected: a multiple of "
+                        + MapLayout.MIN_CHUNK + " from 0 to " + segment.arena.size() + ")");
+    }
+
+    @Test
     void shouldNameTheSegmentWhenASplitMeetsASlotDamagedWhileOpen() {
         SharedMap<Long, Long> map = SharedMap.create(heap, "m", Codec.longs(), Codec.longs(), new MapSizing(16, 8, 8));
         map.put(0L, 0L);

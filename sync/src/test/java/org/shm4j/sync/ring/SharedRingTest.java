@@ -13,6 +13,7 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -28,6 +29,41 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class SharedRingTest {
 
     private static final int CAPACITY = 4096;
+
+    /**
+     * A handler runs in the MPMC consumers' turn: an untimed poll or drain of another consumer gives up on the turn
+     * after a bound (the helper-84 sweep found poll() blocked for good behind a turn that never came free).
+     */
+    @Test
+    void shouldNotBlockAnUntimedPollOrDrainForAsLongAsAnotherConsumersHandlerRuns() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPMC, CAPACITY);
+            for (long i = 0; i < 3; i++) {
+                assertThat(ring.offer(1, MemorySegment.ofArray(new long[] {i}), 0, Long.BYTES)).isTrue();
+            }
+            CountDownLatch inHandler = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            List<Long> seen = new CopyOnWriteArrayList<>();
+            MessageHandler record = (t, b, o, l) -> seen.add(b.get(JAVA_LONG_UNALIGNED, o));
+            Thread slow = Thread.ofPlatform().start(() -> ring.poll((t, b, o, l) -> {
+                record.onMessage(t, b, o, l);
+                inHandler.countDown();
+                try {
+                    release.await(60, TimeUnit.SECONDS); // the turn is held until then
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            assertThat(inHandler.await(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(ring.poll(record)).as("the turn held by a live consumer: nothing for this one").isZero();
+            assertThat(ring.drain(record, 10)).isZero();
+            release.countDown();
+            slow.join(TimeUnit.SECONDS.toMillis(60));
+            assertThat(slow.isAlive()).isFalse();
+            assertThat(ring.drain(record, 10)).as("the turn free again").isEqualTo(2);
+            assertThat(seen).containsExactly(0L, 1L, 2L);
+        }
+    }
 
     @Test
     void shouldDeliverMessagesInOrderWithTheirTypes() {
