@@ -4,6 +4,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.SharedFairLock;
@@ -60,6 +61,24 @@ class HeaderChecksTest {
         raw.set(JAVA_LONG, SyncLayout.RING_TAIL_OFFSET, 12);
         assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
                 .hasMessage("ring at " + at + " is corrupted: tail=12 (expected: a multiple of 8, >= 0)");
+    }
+
+    @Test
+    void shouldRefuseReservedBytesThatAreNotZero() {
+        SharedRing.format(raw, 0, SharedRing.Kind.MPMC, 1024);
+        raw.set(JAVA_LONG, SyncLayout.RING_TAIL_OFFSET + 64, -1L); // between tail and orphanBound
+        assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("ring at " + at + " is corrupted: reserved byte 192=-1 (expected: 0)");
+        SharedCountDownLatch.format(raw, 0, 2);
+        raw.set(JAVA_INT, 40, 7);
+        assertThatThrownBy(() -> SharedCountDownLatch.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("latch at " + at + " is corrupted: reserved byte 40=7 (expected: 0)");
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLongArray.create(heap, "a", 4);
+            heap.find("a").orElseThrow().segment().set(JAVA_INT, 12, 1);
+            assertThatThrownBy(() -> SharedLongArray.open(heap, "a")).isInstanceOf(ShmFormatException.class)
+                    .hasMessage("array 'a' is corrupted: reserved byte 12=1 (expected: 0)");
+        }
     }
 
     @Test

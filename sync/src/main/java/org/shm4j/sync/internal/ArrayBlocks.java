@@ -84,6 +84,7 @@ public final class ArrayBlocks {
             throw Blocks.corrupt(what, "length", length, (block.byteSize() - ARRAY_ELEMENTS_OFFSET) / elementSize
                     + ", which fills the block of " + block.byteSize() + " bytes");
         }
+        Blocks.requireZero(block, ARRAY_ELEMENT_SIZE_OFFSET + Integer.BYTES, ARRAY_ELEMENTS_OFFSET, what);
         return block.asSlice(ARRAY_ELEMENTS_OFFSET, length * elementSize);
     }
 }

@@ -137,6 +137,7 @@ public final class CoordinationBlocks {
             throw new ShmFormatException(what + " holds type 0x" + Integer.toHexString(tag) + " v" + version
                     + " (expected: " + type + ")");
         }
+        Blocks.requireZero(block, COORD_PARAM2_OFFSET + Integer.BYTES, COORD_WORD_OFFSET, what); // the header's rest
         return block;
     }
 }

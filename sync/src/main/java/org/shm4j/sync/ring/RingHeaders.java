@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
@@ -20,6 +21,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAX_MESSAGE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MESSAGE_TYPE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_ORPHAN_BOUND_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
@@ -149,6 +156,14 @@ final class RingHeaders {
             throw Blocks.corrupt(what, "capacity", cap, (block.byteSize() - RING_HEADER_SIZE) + ", the block's "
                     + block.byteSize() + " bytes less the header");
         }
+        // the reserved bytes between the fields, which every ring keeps zero (its creator zeroed the header)
+        Blocks.requireZero(block, RING_MESSAGE_TYPE_OFFSET + Long.BYTES, RING_TAIL_OFFSET, what);
+        Blocks.requireZero(block, RING_TAIL_OFFSET + Long.BYTES, RING_ORPHAN_BOUND_OFFSET, what);
+        Blocks.requireZero(block, RING_ORPHAN_BOUND_OFFSET + Long.BYTES, RING_HEAD_OFFSET, what);
+        Blocks.requireZero(block, RING_CONSUMED_TO_OFFSET + Long.BYTES, RING_NOT_EMPTY_SEQ_OFFSET, what);
+        Blocks.requireZero(block, RING_NOT_EMPTY_WAITERS_OFFSET + Integer.BYTES, RING_NOT_FULL_SEQ_OFFSET, what);
+        Blocks.requireZero(block, RING_NOT_FULL_WAITERS_OFFSET + Integer.BYTES, RING_CONSUMER_MUTEX_OFFSET, what);
+        Blocks.requireZero(block, RING_CONSUMER_MUTEX_OFFSET + SyncLayout.MUTEX_SIZE, RING_PRODUCERS_OFFSET, what);
         return cap;
     }
 

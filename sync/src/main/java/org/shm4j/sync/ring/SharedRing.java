@@ -96,7 +96,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * </table>
  * Each hot field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a
  * line, even with adjacent-line prefetch; consumedTo shares head's line, since the consumer writes both. The first
- * line's stall timeout and counters change only on rare paths.
+ * line's stall timeout and counters change only on rare paths. The header's bytes between the fields are reserved:
+ * zero, as the creator leaves them, and checked at open and wrap.
  *
  * <h2>Records</h2>
  * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
