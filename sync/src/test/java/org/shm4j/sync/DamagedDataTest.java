@@ -1,6 +1,5 @@
 package org.shm4j.sync;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -9,7 +8,6 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.ring.SharedRing;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -27,16 +25,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
  * which threw the JDK's bare exception): each gives {@link ShmFormatException} naming the structure, the value found
  * and where.
  */
-class DamagedDataTest {
-    private final Arena arena = Arena.ofConfined();
-    private final MemorySegment raw = arena.allocate(4096, 64);
-    private final String at = "0x" + Long.toHexString(raw.address());
-
-    @AfterEach
-    void close() {
-        arena.close();
-    }
-
+class DamagedDataTest extends RawMemoryTest {
     @ParameterizedTest
     @EnumSource(SharedRing.Kind.class)
     void shouldNameARingRecordHeaderNoProducerWrites(SharedRing.Kind kind) {

@@ -1,6 +1,5 @@
 package org.shm4j.sync;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
@@ -12,9 +11,6 @@ import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.ring.SharedRing;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -24,16 +20,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * The header checks {@link BlockCorruptionTest} fuzzes, one state each, with the exact message: the structure, the
  * field and the value found.
  */
-class HeaderChecksTest {
-    private final Arena arena = Arena.ofConfined();
-    private final MemorySegment raw = arena.allocate(4096, 64);
-    private final String at = "0x" + Long.toHexString(raw.address());
-
-    @AfterEach
-    void close() {
-        arena.close();
-    }
-
+class HeaderChecksTest extends RawMemoryTest {
     @Test
     void shouldRefuseARingWhoseSegmentEndsBeforeItsCapacity() {
         SharedRing.format(raw, 0, SharedRing.Kind.SPSC, 2048);

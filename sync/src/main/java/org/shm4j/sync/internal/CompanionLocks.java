@@ -54,8 +54,8 @@ public final class CompanionLocks {
      */
     public static SharedLock require(SharedLock lock, String what) {
         if (lock == null) {
-            throw new IllegalStateException(what + " has no lock: it was created without one (no block "
-                    + "'<name>.lock' was beside it when it was opened)");
+            throw new IllegalStateException(what + " has no lock: it was created without one (no block of its "
+                    + "name + '.lock' was beside it when it was opened)");
         }
         return lock;
     }

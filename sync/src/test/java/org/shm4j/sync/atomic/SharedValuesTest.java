@@ -169,8 +169,8 @@ class SharedValuesTest {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedLong plain = SharedLong.create(heap, "plain");
             assertThatThrownBy(plain::lock).isInstanceOf(IllegalStateException.class)
-                    .hasMessage("SharedLong 'plain' has no lock: it was created without one (no block "
-                            + "'<name>.lock' was beside it when it was opened)");
+                    .hasMessage("SharedLong 'plain' has no lock: it was created without one (no block of its "
+                            + "name + '.lock' was beside it when it was opened)");
             SharedLong withLock = SharedLong.create(heap, "guarded", 0, true);
             assertThat(heap.find("guarded.lock")).isPresent();
             assertThat(SharedLong.open(heap, "guarded").lock().isLocked()).isFalse();
