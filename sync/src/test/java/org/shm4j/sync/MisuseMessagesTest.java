@@ -74,7 +74,8 @@ class MisuseMessagesTest {
             closed(call).hasMessage("read-write lock 'rw' cannot be used: the heap or segment it lives in is closed");
         }
         for (ThrowingCallable call : List.<ThrowingCallable>of(() -> counters.allocate("x"), counters::snapshot,
-                () -> counters.find("hits"), hits::free)) {
+                () -> counters.find("hits"), hits::free, hits::get, hits::incrementAndGet, () -> hits.set(1),
+                () -> hits.compareAndSet(0, 1), hits::getOpaque)) {
             closed(call).hasMessageContaining("'stats'").hasMessageEndingWith("cannot be used: its heap is closed");
         }
         closed(first::close).hasMessageStartingWith("SharedPipe 'p' cannot be used: its heap ");
@@ -83,6 +84,23 @@ class MisuseMessagesTest {
         region.close();
         closed(() -> ShareableList.create(region, List.of(1L))).hasMessageEndingWith(": the region is closed");
         closed(() -> ShareableList.wrap(region)).hasMessageEndingWith(": the region is closed");
+    }
+
+    /** helper-87: a write whose heap is closed under it met the closed memory in its unlock, unnamed. */
+    @Test
+    void shouldNameTheMapWhenItsHeapIsClosedDuringAWrite() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 20);
+        SharedMap<Long, Long> map = SharedMap.create(heap, "m", Codec.longs(), Codec.longs(), new MapSizing(64, 8, 8));
+        assertThatThrownBy(() -> map.compute(1L, (k, v) -> {
+            heap.close(); // inside the segment's lock, as another thread's close may come
+            return 2L;
+        })).isInstanceOf(IllegalStateException.class).hasMessageStartingWith("SharedMap 'm' cannot be used: ")
+                .cause().hasMessage("Already closed");
+        SharedHeap other = SharedHeap.anonymous(1 << 20);
+        SharedLongMap<byte[]> blobs = SharedLongMap.create(other, "b", Codec.bytes(), MapSizing.ofLongKeys(64, 8));
+        other.close();
+        closed(() -> blobs.setBytes(1L, MemorySegment.ofArray(new byte[8]), 0, 8)).hasMessageStartingWith("SharedMap 'b' cannot be used: ");
+        closed(() -> blobs.delete(1L)).hasMessageStartingWith("SharedMap 'b' cannot be used: ");
     }
 
     @Test

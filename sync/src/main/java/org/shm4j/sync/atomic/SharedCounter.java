@@ -1,5 +1,7 @@
 package org.shm4j.sync.atomic;
 
+import org.shm4j.sync.internal.Blocks;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
@@ -15,8 +17,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * are coherent but unordered (enough for a statistic that only needs to be exact in the end).
  *
  * <p>After {@link #free()} the handle must not be used: its slot goes to another label once the block's reuse delay
- * has passed. Used after its heap was closed, the value methods throw the JDK's {@link IllegalStateException} (they
- * are the hot paths: nothing is spent on naming the block there), and {@link #free()} one that names the block.
+ * has passed. Used after its heap was closed, every method throws {@link IllegalStateException} naming the counter
+ * and its block.
  */
 public final class SharedCounter {
     // VarHandle mechanics
@@ -53,42 +55,74 @@ public final class SharedCounter {
 
     /** @return the value, with volatile semantics */
     public long get() {
-        return (long) VALUE.getVolatile(value, 0L);
+        try {
+            return (long) VALUE.getVolatile(value, 0L);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the value, with acquire semantics (pairs with {@link #setRelease(long)}) */
     public long getAcquire() {
-        return (long) VALUE.getAcquire(value, 0L);
+        try {
+            return (long) VALUE.getAcquire(value, 0L);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the value, opaque: coherent, no ordering of other accesses */
     public long getOpaque() {
-        return (long) VALUE.getOpaque(value, 0L);
+        try {
+            return (long) VALUE.getOpaque(value, 0L);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** Sets the value with volatile semantics. */
     public void set(long newValue) {
-        VALUE.setVolatile(value, 0L, newValue);
+        try {
+            VALUE.setVolatile(value, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** Sets the value with release semantics. */
     public void setRelease(long newValue) {
-        VALUE.setRelease(value, 0L, newValue);
+        try {
+            VALUE.setRelease(value, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** Sets the value, opaque. */
     public void setOpaque(long newValue) {
-        VALUE.setOpaque(value, 0L, newValue);
+        try {
+            VALUE.setOpaque(value, 0L, newValue);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the value before adding {@code delta}, atomically */
     public long getAndAdd(long delta) {
-        return (long) VALUE.getAndAdd(value, 0L, delta);
+        try {
+            return (long) VALUE.getAndAdd(value, 0L, delta);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the value after adding {@code delta}, atomically */
     public long addAndGet(long delta) {
-        return (long) VALUE.getAndAdd(value, 0L, delta) + delta;
+        try {
+            return (long) VALUE.getAndAdd(value, 0L, delta) + delta;
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the value before adding 1, atomically */
@@ -108,7 +142,11 @@ public final class SharedCounter {
 
     /** @return true if the value was {@code expected} and is now {@code newValue} */
     public boolean compareAndSet(long expected, long newValue) {
-        return VALUE.compareAndSet(value, 0L, expected, newValue);
+        try {
+            return VALUE.compareAndSet(value, 0L, expected, newValue);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -123,5 +161,10 @@ public final class SharedCounter {
     @Override
     public String toString() {
         return "counter '" + label + "' (slot " + id + ") of " + counters;
+    }
+
+    /** @return what a value method throws for {@code e}: named, if the heap is closed (the catch costs no access) */
+    private IllegalStateException closedOr(IllegalStateException e) {
+        return Blocks.closedOr(e, value.scope(), this + " cannot be used: its heap is closed");
     }
 }

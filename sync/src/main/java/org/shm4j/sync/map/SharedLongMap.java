@@ -96,15 +96,19 @@ public final class SharedLongMap<V> {
     public boolean delete(long key) {
         Scratch scratch = keyInScratch(key, 0);
         long hash = KeyHash.hashLong(key);
-        MapSegment segment = core.lock(hash);
-        try {
-            long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
-            if (found >= 0) {
-                segment.delete((int) found);
+        try { // a heap closed meanwhile: named, even when the unlock below is what meets it
+            MapSegment segment = core.lock(hash);
+            try {
+                long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
+                if (found >= 0) {
+                    segment.delete((int) found);
+                }
+                return found >= 0;
+            } finally {
+                segment.unlock();
             }
-            return found >= 0;
-        } finally {
-            segment.unlock();
+        } catch (IllegalStateException e) {
+            throw core.closed(e);
         }
     }
 
@@ -134,14 +138,18 @@ public final class SharedLongMap<V> {
 
     private boolean store(long key, Scratch scratch, int valueLength) {
         long hash = KeyHash.hashLong(key);
-        MapSegment segment = core.lock(hash);
-        MapSegment holder = segment;
-        try {
-            long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
-            holder = core.store(segment, found, hash, scratch, Long.BYTES, valueLength);
-            return found < 0;
-        } finally {
-            SharedMap.unlock(segment, holder);
+        try { // as in delete
+            MapSegment segment = core.lock(hash);
+            MapSegment holder = segment;
+            try {
+                long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
+                holder = core.store(segment, found, hash, scratch, Long.BYTES, valueLength);
+                return found < 0;
+            } finally {
+                SharedMap.unlock(segment, holder);
+            }
+        } catch (IllegalStateException e) {
+            throw core.closed(e);
         }
     }
 

@@ -357,29 +357,33 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         Scratch scratch = Scratch.get();
         int keyLength = encodeKey(key, scratch, 0);
         long hash = KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength);
-        MapSegment segment = core.lock(hash);
-        MapSegment holder = segment;
-        try {
-            long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
-            if (found >= 0 ? !ifPresent || expected != null && !sameBytes(segment, found, expected) : !ifAbsent) {
-                return found >= 0 && expected == null ? decodeValue(segment, found) : null;
-            }
-            V old = found >= 0 ? decodeValue(segment, found) : null;
-            V result = function.apply(key, old);
-            if (result == null) {
-                if (found >= 0) {
-                    segment.delete((int) found);
+        try { // a heap closed meanwhile: named, even when the unlock below is what meets it
+            MapSegment segment = core.lock(hash);
+            MapSegment holder = segment;
+            try {
+                long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
+                if (found >= 0 ? !ifPresent || expected != null && !sameBytes(segment, found, expected) : !ifAbsent) {
+                    return found >= 0 && expected == null ? decodeValue(segment, found) : null;
                 }
-            } else {
-                int valueLength = valueLength(result);
-                scratch = Scratch.get();
-                keyLength = encodeKey(key, scratch, valueLength); // the function may have used the scratch
-                encodeValue(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
-                holder = core.store(segment, found, hash, scratch, keyLength, valueLength);
+                V old = found >= 0 ? decodeValue(segment, found) : null;
+                V result = function.apply(key, old);
+                if (result == null) {
+                    if (found >= 0) {
+                        segment.delete((int) found);
+                    }
+                } else {
+                    int valueLength = valueLength(result);
+                    scratch = Scratch.get();
+                    keyLength = encodeKey(key, scratch, valueLength); // the function may have used the scratch
+                    encodeValue(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
+                    holder = core.store(segment, found, hash, scratch, keyLength, valueLength);
+                }
+                return returnOld ? old : result;
+            } finally {
+                unlock(segment, holder);
             }
-            return returnOld ? old : result;
-        } finally {
-            unlock(segment, holder);
+        } catch (IllegalStateException e) { // the function's own passes through: closedOr names only a closed heap's
+            throw core.closed(e);
         }
     }
 
