@@ -485,8 +485,11 @@ public final class SharedHeap implements AutoCloseable {
      * wait gets {@link IllegalStateException}, but cannot withdraw through the unmapped memory what it had
      * published there, and that stays while this process lives: a fair lock's queued turn (the lock waits for it,
      * in every process), a read-write lock's waiting-writer mark (readers that have to wait stay behind it) and a
-     * deadlock detector's wait entry (a later cycle may count it). Other views of the heap, in this process or
-     * others, go on working.
+     * deadlock detector's wait entry (a later cycle may count it). Likewise a lock that a thread of this process
+     * holds, or has just taken, when the heap is closed under it (a {@code SharedLock}, a map segment's lock during
+     * a write): its release cannot reach the memory, so the lock stays held by this live process, in every process
+     * and in a view opened again, until this process exits (an outside sweep closing heaps under lock + unlock loops
+     * left one so in about 4 rounds of 10). Other views of the heap, in this process or others, go on working.
      *
      * @throws ShmException if the heap should be removed but its file cannot be deleted (it is unmapped anyway)
      */
