@@ -482,7 +482,8 @@ public final class SharedBarrier {
     /** @param what the barrier, for messages */
     private static long size(String what, int parties) {
         if (parties < 1 || parties > BARRIER_MAX_PARTIES) {
-            throw new IllegalArgumentException(what + ": parties=" + parties + " (expected: 1.." + BARRIER_MAX_PARTIES + ")");
+            throw new IllegalArgumentException(what + ": parties=" + parties + " (expected: 1.." + BARRIER_MAX_PARTIES
+                    + ")");
         }
         return SyncLayout.barrierSize(parties);
     }

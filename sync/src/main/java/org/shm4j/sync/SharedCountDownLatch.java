@@ -96,8 +96,7 @@ public final class SharedCountDownLatch {
     public static SharedCountDownLatch openOrCreate(SharedHeap heap, String name, int count) {
         try {
             return new SharedCountDownLatch(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.LATCH, LATCH_SIZE,
-                    checkCount(named(name), count), 0, count, named(name)),
-                    named(name));
+                    checkCount(named(name), count), 0, count, named(name)), named(name));
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> named(name) + " exists with initial count "
                     + CoordinationBlocks.param1(open(heap, name).segment) + " (asked: " + count + ")");

@@ -476,8 +476,7 @@ public final class SharedSemaphore {
     private static int code(String what, Kind kind, int permits) {
         Objects.requireNonNull(kind, "kind");
         if (permits < minPermits(kind)) {
-            throw new IllegalArgumentException(what + ": permits=" + permits + " (expected: " + minPermits(kind)
-                    + ".." + COORD_VALUE_MASK + " for a " + kind + " semaphore)");
+            throw new IllegalArgumentException(what + ": permits=" + permits + permitsRange(kind));
         }
         return kind.ordinal() + 1;
     }
@@ -486,14 +485,19 @@ public final class SharedSemaphore {
         return kind == Kind.UNBOUNDED ? 0 : 1;
     }
 
+    /** @return the permits a semaphore of {@code kind} may be created with, as messages give them */
+    private static String permitsRange(Kind kind) {
+        return " (expected: " + minPermits(kind) + ".." + COORD_VALUE_MASK + " for a " + kind + " semaphore)";
+    }
+
     /**
      * Checks the permits field, and a bounded semaphore's count against it, as {@link #code} and every release keep
      * them.
      */
     private void checkPermits() {
         if (permits < minPermits(kind)) {
-            throw new ShmFormatException(description + " has a corrupted header: permits=" + permits + " (expected: "
-                    + minPermits(kind) + ".." + COORD_VALUE_MASK + " for a " + kind + " semaphore)");
+            throw new ShmFormatException(description + " has a corrupted header: permits=" + permits
+                    + permitsRange(kind));
         }
         int available = word() & COORD_VALUE_MASK;
         if (kind == Kind.BOUNDED && available > permits) {

@@ -86,7 +86,7 @@ final class WorkerCommand {
     }
 
     /** @return this JVM's system properties named {@code shm4j.*}, as they are now, in name order */
-    static Map<String, String> libraryProperties() {
+    private static Map<String, String> libraryProperties() {
         Map<String, String> found = new TreeMap<>();
         for (String key : System.getProperties().stringPropertyNames()) {
             if (key.startsWith(LIBRARY_PROPERTY_PREFIX)) {
