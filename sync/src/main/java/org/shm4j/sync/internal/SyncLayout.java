@@ -21,7 +21,7 @@ public final class SyncLayout {
     public static final BlockType DOUBLE_ARRAY = BlockType.named("SharedDoubleArray", 0x5348_0013, 1);
     public static final BlockType BYTE_ARRAY = BlockType.named("SharedByteArray", 0x5348_0014, 1);
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
-    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 6);
+    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 7);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
     public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 9);
 
@@ -184,8 +184,19 @@ public final class SyncLayout {
     public static final long RW_ENTERING_WRITER_OFFSET = 48;
     /** Read-write lock: count of reader releases seen by a writer (int), the futex word writers drain readers on. */
     public static final long RW_READER_RELEASES_OFFSET = 64;
-    /** Read-write lock: the process slots (read holds, waiting writers). */
+    /** Read-write lock: the process slots (read-hold word, waiting writers). */
     public static final long RW_SLOTS_OFFSET = 128;
+    /**
+     * Read-write lock: what one read hold adds to its slot's read-hold word (the holds are the word shifted right by
+     * one), so that adding and removing holds never touches {@link #RW_WRITER_FLAG}.
+     */
+    public static final int RW_READ_HOLD = 2;
+    /**
+     * Read-write lock: bit 0 of a slot's read-hold word, set by the writer that holds the mutex in every announced
+     * slot from its CAS until its release: the reader's atomic add returns it, so a reader learns of a writer without
+     * reading the writer's word.
+     */
+    public static final int RW_WRITER_FLAG = 1;
     /** Read-write lock: block size. */
     public static final long RW_SIZE = RW_SLOTS_OFFSET + ProcessSlots.SIZE;
 

@@ -26,8 +26,10 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 import static org.shm4j.sync.internal.SyncLayout.RW_ENTERING_WRITER_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_READER_RELEASES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_READER_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_READ_HOLD;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WAITING_WRITERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_FLAG;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
 /**
@@ -44,8 +46,9 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * with {@code lock()}, until the timeout with {@code tryLock}. That is not detected: read holds are counted per
  * process, not per thread, so this thread's hold cannot be told from another thread's, which its release ends.
  *
- * <h2>Layout (heap block type {@code 0x53480023} v6, 640 bytes, 64-aligned)</h2>
- * Version 5 had no entering writer (a writer that died waiting for readers to leave was taken for a dead holder),
+ * <h2>Layout (heap block type {@code 0x53480023} v7, 640 bytes, 64-aligned)</h2>
+ * Version 6 counted read holds by 1 with no writer flag (a reader read the writer's word on every lock and unlock),
+ * version 5 had no entering writer (a writer that died waiting for readers to leave was taken for a dead holder),
  * version 4 reclaimed a dead process's slot without marking it ({@link ProcessSlots#RECLAIMING}), version 3 had the
  * writer mutex of a v2 {@link SharedLock}; older blocks are refused.
  * <table class="striped">
@@ -67,24 +70,39 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * <tr><td>68</td><td>60</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 62..32, low 32 bits
  *     of the start stamp in bits 31..0, never 0 (see {@code SharedLock}); 0 = free; bit 63 set: that process is
- *     reclaiming the slot of a dead one), read holds (int), waiting writers (int)</td>
- *     <td>volatile and atomic add; the token by CAS</td></tr>
+ *     reclaiming the slot of a dead one), read-hold word (int: the holds times
+ *     {@value org.shm4j.sync.internal.SyncLayout#RW_READ_HOLD}, bit 0 the writer flag), waiting writers (int)</td>
+ *     <td>volatile and atomic add; the token by CAS; the writer flag by atomic or/and</td></tr>
  * </table>
  *
  * <h2>Protocol</h2>
- * A reader adds 1 to its process's read holds, then checks that the writer word is 0 (else it backs out and waits);
- * a writer takes the word, then waits until the read holds of every slot named in readerSlots are 0. Both sides use
- * volatile accesses, so at least one of them sees the other (a store-load order); a process sets its readerSlots bit
- * before its first read hold. So the uncontended read lock is one atomic add and one read, its unlock an atomic add
- * and a read, and the uncontended write lock the mutex's CAS and a read per reader process. A writer that finds the
- * mutex held counts itself in its slot's waiting writers and sets the slot's waitingWriters bit (both under a lock of
- * its process, so the bit is set exactly while the count is not 0) until it has the mutex. A reader that waits (it
- * found the word taken) enters only when the word and waitingWriters are both 0, so the readers a writer held back
- * do not pass the next writer in line. A reader that has not waited reads the word alone: waitingWriters can be set
- * while the word is 0 only in the hand-off from one writer to the next, and each writer, once it has the word, waits
- * only for the readers already in, so this lets a new reader in ahead of the next writer at most in that instant
- * (reading the mask there too cost every uncontended read lock + unlock a fifth checked access: about 1 ns, up to
- * 20% of it on one bench host).
+ * A writer takes the word, then sets the writer flag (bit 0) of the read-hold word of every slot named in
+ * readerSlots, by an atomic or that also returns the slot's holds, and waits until all those holds are 0; at its
+ * release it clears the flags it set, then gives the word back. A reader adds one hold
+ * ({@value org.shm4j.sync.internal.SyncLayout#RW_READ_HOLD}) to its process's read-hold word: the atomic add returns
+ * the flag, and since flag and holds share the word, one of the two atomics sees the other; if the flag is set, the
+ * reader backs out and waits. Its unlock subtracts the hold, and the flag in what that returns says whether a writer
+ * waits for readers to leave (then it bumps readerReleases and wakes it). So the uncontended read lock and its unlock
+ * are one atomic add each, with no read of the writer's word, and the uncontended write lock is the mutex's CAS plus
+ * an atomic or per reader process, and an atomic and per reader process at its release.
+ *
+ * <p>A process announces itself as a reader once, by setting its readerSlots bit before its first hold, and its
+ * read locks follow a checked rule until one succeeds: after the add, the reader also reads the writer's word, in a
+ * store-load order with the writer's CAS and its read of readerSlots, so a process whose bit the current writer
+ * missed finds the word taken instead; once a checked read lock has found the word free after the bit was set, every
+ * later writer sees the bit. A reader that backs out under the checked rule wakes the writer if the word is taken,
+ * flag or not. A flag left set with no writer (its writer died, or was unlocked through another view of the lock in
+ * its process) sends that process's readers to the slow path, which clears its own flag while it holds the writer's
+ * mutex (only a holder of the mutex sets flags, so none is set meanwhile).
+ *
+ * <p>A writer that finds the mutex held counts itself in its slot's waiting writers and sets the slot's
+ * waitingWriters bit (both under a lock of its process, so the bit is set exactly while the count is not 0) until it
+ * has the mutex. A reader that waits (it found a writer) enters only when the word and waitingWriters are both 0, so
+ * the readers a writer held back do not pass the next writer in line. A reader that has not waited checks the flag
+ * alone: waitingWriters can be set while no writer holds the word only in the hand-off from one writer to the next,
+ * and each writer, once it has the word, waits only for the readers already in, so this lets a new reader in ahead
+ * of the next writer at most in that instant (reading the mask there too would cost every uncontended read lock a
+ * checked access: about 1 ns, up to 20% of it on one bench host).
  *
  * <h2>Process death</h2>
  * A writer that dies holding the lock is treated as {@link SharedLock} treats a dead owner: the next waiter (reader
@@ -92,7 +110,8 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * by a writer. A writer that dies while it holds the word but still waits for readers to leave (enteringWriter names
  * it) never held the lock: its word is cleared or taken the same way, without marking the data inconsistent or
  * counting a recovery (a death in the instants between its CAS and the mark, or between clearing the mark and
- * releasing the word after a timeout, still counts as a holder's). A process that dies holding read locks, or waiting to write, is found by its slot's token; its holds
+ * releasing the word after a timeout, still counts as a holder's). The flags a dead writer set stay set until each
+ * reader process clears its own (see Protocol). A process that dies holding read locks, or waiting to write, is found by its slot's token; its holds
  * and its waitingWriters bit are dropped within about 50 ms (readers do not change the data, so this does not mark it
  * inconsistent). At most 32 live processes can use one lock (one process slot each, kept until the process exits).
  * Read holds are counted per process, not per thread. Non-invariant: a waiting writer of a process that has just
@@ -121,6 +140,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final TimedLock writeLock;
     private final SharedHeap heap; // where the write lock's newCondition() finds its condition; null if wrapped
     private final String name;
+    /**
+     * The readerSlots bits whose writer flag this process's write-lock holder set: plain, since only the holder uses
+     * it and the mutex orders one holder's accesses before the next's.
+     */
+    private int flagged;
 
     private SharedReadWriteLock(MemorySegment segment, String description) {
         this(segment, description, null, null);
@@ -217,7 +241,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return whileOpen(() -> {
             List<Long> pids = new ArrayList<>();
             for (int i = 0; i < ProcessSlots.SLOTS; i++) {
-                if (slots.get(i, ProcessSlots.FIRST) > 0) {
+                if (readHolds(slots.get(i, ProcessSlots.FIRST)) > 0) {
                     pids.add(slots.pid(i));
                 }
             }
@@ -301,8 +325,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
         while (true) {
-            if (noWriter(segment) && tryRead(segment, holds)) {
-                return true;
+            if (noWriter(segment)) {
+                if (tryReadChecked(segment, holds)) {
+                    return true;
+                }
+                if (clearedStaleFlag(holds)) {
+                    continue;
+                }
             }
             if (interruptible && Thread.interrupted()) {
                 throw new InterruptedException();
@@ -331,16 +360,51 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /**
+     * The fast path's rule, for a process whose every writer sees its slot (see Protocol).
+     *
+     * @return true if a read hold was taken: counted in {@code holds}, with no writer flag there
+     */
+    private boolean tryRead(MemorySegment s, long holds) {
+        // volatile: the add and the writer's flag are atomics on one word, so one of them sees the other
+        if (((int) INT.getAndAdd(s, holds, RW_READ_HOLD) & RW_WRITER_FLAG) == 0) {
+            return true;
+        }
+        releaseRead(s, holds, false);
+        return false;
+    }
+
+    /**
+     * The checked rule (see Protocol): the flag, and then the writer's word.
+     *
      * @return true if a read hold was taken: counted in {@code holds}, with no writer holding (waiting writers are
      *         the caller's to check: see Protocol)
      */
-    private boolean tryRead(MemorySegment s, long holds) {
-        INT.getAndAdd(s, holds, 1); // volatile: the writer, if any, sees this hold or we see its word (store-load)
-        if ((long) LONG.getVolatile(s, WRITER_WORD) == 0) {
+    private boolean tryReadChecked(MemorySegment s, long holds) {
+        int before = (int) INT.getAndAdd(s, holds, RW_READ_HOLD); // volatile: store-load order with the writer's CAS
+        if ((before & RW_WRITER_FLAG) == 0 && (long) LONG.getVolatile(s, WRITER_WORD) == 0) {
             return true;
         }
-        releaseRead(s, holds);
+        releaseRead(s, holds, true);
         return false;
+    }
+
+    /**
+     * Clears this process's writer flag if no writer holds the word, holding the writer's mutex meanwhile (see
+     * Protocol).
+     *
+     * @return true if the flag was found set with the word free, and the mutex taken to clear it
+     */
+    private boolean clearedStaleFlag(long holds) {
+        MemorySegment s = segment;
+        if (((int) INT.getVolatile(s, holds) & RW_WRITER_FLAG) == 0 || !RobustMutex.tryAcquire(s, RW_WRITER_OFFSET)) {
+            return false;
+        }
+        try {
+            INT.getAndBitwiseAnd(s, holds, ~RW_WRITER_FLAG); // volatile: before the mutex is released
+        } finally {
+            RobustMutex.release(s, RW_WRITER_OFFSET, true, description);
+        }
+        return true;
     }
 
     /** @return true if no writer holds the lock or waits for it */
@@ -348,38 +412,84 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return (long) LONG.getVolatile(s, WRITER_WORD) == 0 && (int) INT.getVolatile(s, RW_WAITING_WRITERS_OFFSET) == 0;
     }
 
-    /** Releases one read hold of this process. */
-    private void releaseRead(MemorySegment s, long holds) {
-        // volatile: store-load order with the writer, which counts a slot that is not 0 (even -1 below) as holding
-        if ((int) INT.getAndAdd(s, holds, -1) <= 0) {
-            INT.getAndAdd(s, holds, 1);
+    /**
+     * Releases one read hold of this process, waking a writer that waits for readers to leave.
+     *
+     * @param checkWord also wake if the writer's word is taken, flag or not: a back-out under the checked rule
+     */
+    private void releaseRead(MemorySegment s, long holds, boolean checkWord) {
+        // volatile: one total order with the writer's flag; the writer counts holds that are not 0 (even -1 below)
+        int before = (int) INT.getAndAdd(s, holds, -RW_READ_HOLD);
+        if (readHolds(before) <= 0) {
+            INT.getAndAdd(s, holds, RW_READ_HOLD);
             throw new IllegalMonitorStateException(description + ": this process holds no read lock");
         }
-        if ((long) LONG.getVolatile(s, WRITER_WORD) != 0) { // a writer may be waiting for readers to leave
+        if ((before & RW_WRITER_FLAG) != 0 || checkWord && (long) LONG.getVolatile(s, WRITER_WORD) != 0) {
             INT.getAndAdd(s, RW_READER_RELEASES_OFFSET, 1);
             Waits.wake(s, RW_READER_RELEASES_OFFSET, Integer.MAX_VALUE);
         }
     }
 
-    /** Claims this process's slot and sets its readerSlots bit; @return the offset of its read holds there */
+    /** @return the read holds a slot's read-hold word counts (negative for an instant in a refused unlock) */
+    private static int readHolds(int word) {
+        return word >> 1; // arithmetic: -1 stays -1
+    }
+
+    /** Claims this process's slot and sets its readerSlots bit; @return the offset of its read-hold word there */
     private long announceReader() {
         int me = slots.mine();
         INT.getAndBitwiseOr(segment, RW_READER_SLOTS_OFFSET, 1 << me);
         return RW_SLOTS_OFFSET + me * ProcessSlots.SLOT_SIZE + ProcessSlots.FIRST;
     }
 
-    private boolean readersIn() {
-        return readersIn(segment);
+    /**
+     * Sets the writer flag in every announced reader slot, for the current thread, which has just taken the writer's
+     * word; remembers them in {@link #flagged} (left 0 while no process has announced: readerSlots is never cleared).
+     *
+     * @return true if some slot has read holds
+     */
+    private boolean flagReaders(MemorySegment s) {
+        int announced = (int) INT.getVolatile(s, RW_READER_SLOTS_OFFSET); // after the word's CAS: see Protocol
+        return announced != 0 && flagAnnounced(s, announced); // apart, so that the write lock's fast path inlines
+    }
+
+    private boolean flagAnnounced(MemorySegment s, int announced) {
+        boolean in = false;
+        for (int left = announced; left != 0; left &= left - 1) {
+            long slot = RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(left) * ProcessSlots.SLOT_SIZE;
+            in |= readHolds((int) INT.getAndBitwiseOr(s, slot + ProcessSlots.FIRST, RW_WRITER_FLAG)) != 0;
+        }
+        flagged = announced;
+        return in;
+    }
+
+    /**
+     * Clears the writer flags {@link #flagged} names, before the writer's word is released.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the write lock (the flags stay)
+     */
+    private void unflagReaders(MemorySegment s) {
+        if (!writer.isHeldByCurrentThread()) {
+            RobustMutex.release(s, RW_WRITER_OFFSET, true, writeLock.description()); // throws: not held
+        }
+        int left = flagged;
+        flagged = 0;
+        for (; left != 0; left &= left - 1) {
+            long slot = RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(left) * ProcessSlots.SLOT_SIZE;
+            // volatile: the guarded writes before it reach a reader whose add reads the cleared word
+            INT.getAndBitwiseAnd(s, slot + ProcessSlots.FIRST, ~RW_WRITER_FLAG);
+        }
     }
 
     /**
      * @return true if some process that ever read-locked has a read-hold count that is not 0 (a count briefly -1
      *         during a refused unlock counts too), read after the writer's CAS
      */
-    private static boolean readersIn(MemorySegment s) {
+    private boolean readersIn() {
+        MemorySegment s = segment;
         for (int left = (int) INT.getVolatile(s, RW_READER_SLOTS_OFFSET); left != 0; left &= left - 1) {
             long slot = RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(left) * ProcessSlots.SLOT_SIZE;
-            if ((int) INT.getVolatile(s, slot + ProcessSlots.FIRST) != 0) {
+            if (readHolds((int) INT.getVolatile(s, slot + ProcessSlots.FIRST)) != 0) {
                 return true;
             }
         }
@@ -427,13 +537,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         if (!locked) {
             return false;
         }
-        return drainReaders(timeoutNanos < 0 ? -1 : Math.max(0, timeoutNanos - (System.nanoTime() - start)),
-                interruptible);
+        return !flagReaders(segment) || drainReaders(timeoutNanos < 0 ? -1
+                : Math.max(0, timeoutNanos - (System.nanoTime() - start)), interruptible);
     }
 
     /**
-     * Holding the writer's mutex, waits for readers to leave, marked as entering (a death here leaves nothing to
-     * repair); releases the mutex if they do not leave in time.
+     * Holding the writer's mutex, with the readers flagged, waits for readers to leave, marked as entering (a death
+     * here leaves nothing to repair); clears the flags and releases the mutex if they do not leave in time.
      */
     private boolean drainReaders(long timeoutNanos, boolean interruptible) throws InterruptedException {
         writer.markEntering();
@@ -443,6 +553,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         } finally {
             writer.clearEntering(); // before the release: once released, the mark may be the next writer's
             if (!drained) {
+                unflagReaders(segment); // before the release too: after it, the flags may be the next writer's
                 writer.release(true, description);
             }
         }
@@ -487,8 +598,9 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final class ReadLock extends TimedLock {
         private final MemorySegment segment;
         /**
-         * Offset of this process's read holds, 0 until its slot is claimed and announced in readerSlots. Volatile:
-         * its write publishes the readerSlots bit set before it, which must precede any hold counted there.
+         * Offset of this process's read-hold word, 0 until a read lock under the checked rule succeeded after its slot
+         * was announced in readerSlots (see Protocol); from then on, read locks check the writer flag alone. Volatile:
+         * its write publishes that success to the other threads of this process.
          */
         private volatile long holds;
 
@@ -497,28 +609,26 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             this.segment = segment;
         }
 
-        /** @return the offset of this process's read holds, announcing this process as a reader on first use */
-        private long holds() {
-            long offset = holds;
-            if (offset == 0) {
-                offset = announceReader();
-                holds = offset;
-            }
-            return offset;
-        }
-
         @Override
         boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
-            MemorySegment s = segment;
-            long offset = holds();
+            long offset = holds;
             // no check for a writer before the add: it would cost every uncontended read lock + unlock about 1.2 ns
             // (one more checked access), to spare a reader that comes while a writer holds one add, back-out and wake
-            return tryRead(s, offset) || awaitRead(offset, timeoutNanos, interruptible);
+            if (offset != 0) {
+                return tryRead(segment, offset) || awaitRead(offset, timeoutNanos, interruptible);
+            }
+            offset = announceReader();
+            if (awaitRead(offset, timeoutNanos, interruptible)) { // the checked rule: see Protocol
+                holds = offset;
+                return true;
+            }
+            return false;
         }
 
         @Override
         void release() {
-            releaseRead(segment, holds());
+            long offset = holds;
+            releaseRead(segment, offset != 0 ? offset : announceReader(), false); // none held yet: refused there
         }
 
         @Override
@@ -540,14 +650,18 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
             MemorySegment s = segment;
             if (RobustMutex.tryAcquire(s, RW_WRITER_OFFSET)) {
-                return !readersIn(s) || drainReaders(timeoutNanos, interruptible);
+                return !flagReaders(s) || drainReaders(timeoutNanos, interruptible);
             }
             return awaitWrite(timeoutNanos, interruptible); // apart, so that the fast path inlines
         }
 
         @Override
         void release() {
-            RobustMutex.release(segment, RW_WRITER_OFFSET, true, description());
+            MemorySegment s = segment;
+            if (flagged != 0) { // the flags go before the word, and only by the holder: a refused unlock keeps them
+                unflagReaders(s);
+            }
+            RobustMutex.release(s, RW_WRITER_OFFSET, true, description());
         }
 
         /**

@@ -286,7 +286,7 @@ final class BlockStates {
                 : "unknown " + kind);
         state.put("initialPermits", CoordinationBlocks.param2(block));
         if (kind == 3) { // undo: the word is a release sequence; permits are the initial less those held
-            state.put("holders", LockStates.holders(block, SEM_SLOTS_OFFSET));
+            state.put("holders", LockStates.holders(block, SEM_SLOTS_OFFSET, 1));
             state.put("mutex", LockStates.mutex(block, SEM_MUTEX_OFFSET, "semaphore mutex"));
         } else {
             state.put("permits", word & COORD_VALUE_MASK);

@@ -28,6 +28,7 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 import static org.shm4j.sync.internal.SyncLayout.RW_ENTERING_WRITER_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_READ_HOLD;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
@@ -68,16 +69,19 @@ final class LockStates {
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer"));
         state.put("writerWaitsForReaders", (long) LONG.getVolatile(block, RW_ENTERING_WRITER_OFFSET) != 0);
-        state.put("readers", holders(block, RW_SLOTS_OFFSET));
+        state.put("readers", holders(block, RW_SLOTS_OFFSET, RW_READ_HOLD));
         return state;
     }
 
-    /** @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits) */
-    static List<Object> holders(MemorySegment block, long base) {
+    /**
+     * @param perHold what one hold adds to a slot's first counter (a read-write lock's flag bit is below it)
+     * @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits)
+     */
+    static List<Object> holders(MemorySegment block, long base, int perHold) {
         ProcessSlots slots = new ProcessSlots(block, base, "inspected block"); // only read: get and pid
         List<Object> holders = new ArrayList<>();
         for (int i = 0; i < ProcessSlots.SLOTS; i++) {
-            int holds = slots.get(i, ProcessSlots.FIRST);
+            int holds = slots.get(i, ProcessSlots.FIRST) / perHold;
             if (holds > 0) {
                 Map<String, Object> holder = new LinkedHashMap<>();
                 holder.put("pid", slots.pid(i));

@@ -104,17 +104,65 @@ public final class LocksStress {
         }
     }
 
-    /** A reader under the read lock sees both fields a writer wrote under the write lock, or neither. */
+    /**
+     * A reader under the read lock sees both fields a writer wrote under the write lock, or neither. The reader's
+     * process has not read-locked before, so its read lock follows the checked rule (the writer flag and the word).
+     */
     @JCStressTest
     @Outcome(id = {"0, 0", "1, 1"}, expect = ACCEPTABLE, desc = "before or after the write")
     @Outcome(expect = FORBIDDEN, desc = "a torn write")
     @State
     public static class ReadWrite {
-        private final SharedReadWriteLock rw = SharedReadWriteLock.wrap(Arena.ofAuto().allocate(1024, 64), 0);
-        private final SharedLongArray pair = SharedLongArray.wrap(Arena.ofAuto().allocate(64, 64), 0, 2);
+        private final GuardedPair pair = new GuardedPair();
 
         @Actor
         public void writer() {
+            pair.write();
+        }
+
+        @Actor
+        public void reader(II_Result r) {
+            pair.read(r);
+        }
+    }
+
+    /**
+     * {@link ReadWrite} with the reader's process announced first (a read lock taken and released before the actors
+     * run), so that the reader's lock checks the writer flag its atomic add returns, alone, and its unlock learns from
+     * the same add whether to wake the writer.
+     */
+    @JCStressTest
+    @Outcome(id = {"0, 0", "1, 1"}, expect = ACCEPTABLE, desc = "before or after the write")
+    @Outcome(expect = FORBIDDEN, desc = "a torn write")
+    @State
+    public static class ReadWriteAnnounced {
+        private final GuardedPair pair = new GuardedPair().announced();
+
+        @Actor
+        public void writer() {
+            pair.write();
+        }
+
+        @Actor
+        public void reader(II_Result r) {
+            pair.read(r);
+        }
+    }
+
+    /** Two fields under a read-write lock. */
+    private static final class GuardedPair {
+        private final SharedReadWriteLock rw = SharedReadWriteLock.wrap(Arena.ofAuto().allocate(1024, 64), 0);
+        private final SharedLongArray pair = SharedLongArray.wrap(Arena.ofAuto().allocate(64, 64), 0, 2);
+
+        /** @return this, after a read lock taken and released: its process is announced as a reader */
+        GuardedPair announced() {
+            rw.readLock().lock();
+            rw.readLock().unlock();
+            return this;
+        }
+
+        /** Sets both fields to 1 under the write lock. */
+        void write() {
             rw.writeLock().lock();
             try {
                 pair.setPlain(0, 1);
@@ -124,8 +172,8 @@ public final class LocksStress {
             }
         }
 
-        @Actor
-        public void reader(II_Result r) {
+        /** Reads both fields into {@code r} under the read lock. */
+        void read(II_Result r) {
             rw.readLock().lock();
             try {
                 r.r1 = (int) pair.getPlain(0);

@@ -1,0 +1,161 @@
+package org.shm4j.sync.locks;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.ProcessSlots;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The writer flag of {@link SharedReadWriteLock} (see its Protocol): a writer flags the read-hold word of every
+ * announced reader process, whose read locks then check that flag alone; a process not yet announced follows the
+ * checked rule; a flag left with no writer is cleared by that process's next reader.
+ * <ul>
+ * <li>FORBIDDEN: a read lock taken while a writer holds, flagged or not; a read lock refused for longer than
+ *     {@link #BOUND} after a flag's writer died or was unlocked through another view; a refused write unlock that
+ *     clears the flags.</li>
+ * </ul>
+ */
+@Timeout(120)
+class WriterFlagTest {
+    private static final Duration BOUND = Duration.ofSeconds(30);
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldFlagAnnouncedReadersAndRefuseAFirstReaderTheWriterDidNotSee() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            SharedReadWriteLock writer = SharedReadWriteLock.wrap(memory, 0);
+            writer.writeLock().lock(); // no reader announced yet: nothing flagged
+            SharedReadWriteLock fresh = SharedReadWriteLock.wrap(memory, 0);
+            assertThat(inAnotherThread(() -> fresh.readLock().tryLock()))
+                    .as("a reader whose process the writer did not flag finds the word").isFalse();
+            long holds = holdsOffset(memory);
+            assertThat(memory.get(JAVA_INT, holds)).as("backed out, no flag").isZero();
+            writer.writeLock().unlock();
+
+            announced(fresh).writeLock().lock();
+            assertThat(memory.get(JAVA_INT, holds)).as("flagged by the writer").isEqualTo(SyncLayout.RW_WRITER_FLAG);
+            assertThat(inAnotherThread(() -> fresh.readLock().tryLock())).as("the flag turns it away").isFalse();
+            fresh.writeLock().unlock();
+            assertThat(memory.get(JAVA_INT, holds)).as("cleared at the release").isZero();
+            assertThat(fresh.readLock().tryLock()).isTrue();
+            assertThat(memory.get(JAVA_INT, holds)).isEqualTo(SyncLayout.RW_READ_HOLD);
+            assertThat(writer.writeLock().tryLock()).isFalse();
+            fresh.readLock().unlock();
+        }
+    }
+
+    @Test
+    void shouldKeepTheFlagsThroughARefusedWriteUnlock() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            SharedReadWriteLock rw = announced(SharedReadWriteLock.wrap(memory, 0));
+            rw.writeLock().lock();
+            assertThatThrownBy(() -> inAnotherThread(() -> {
+                rw.writeLock().unlock();
+                return null;
+            })).hasCauseInstanceOf(IllegalMonitorStateException.class);
+            assertThat(memory.get(JAVA_INT, holdsOffset(memory))).isEqualTo(SyncLayout.RW_WRITER_FLAG);
+            assertThat(inAnotherThread(() -> rw.readLock().tryLock())).isFalse();
+            rw.writeLock().unlock();
+            assertThat(rw.readLock().tryLock()).isTrue();
+            rw.readLock().unlock();
+        }
+    }
+
+    @Test
+    void shouldClearAFlagLeftWithNoWriter() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            SharedReadWriteLock rw = announced(SharedReadWriteLock.wrap(memory, 0));
+            long holds = holdsOffset(memory);
+            memory.set(JAVA_INT, holds, SyncLayout.RW_WRITER_FLAG); // as a writer that died holding leaves it
+            assertThat(rw.readLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(memory.get(JAVA_INT, holds)).as("one hold, no flag").isEqualTo(SyncLayout.RW_READ_HOLD);
+            assertThat(rw.readerPids()).containsExactly(ProcessHandle.current().pid());
+            rw.readLock().unlock();
+
+            SharedReadWriteLock other = SharedReadWriteLock.wrap(memory, 0);
+            rw.writeLock().lock();
+            other.writeLock().unlock(); // the same thread through another view: it does not know the flags
+            assertThat(memory.get(JAVA_INT, holds)).isEqualTo(SyncLayout.RW_WRITER_FLAG);
+            assertThat(rw.readLock().tryLock()).as("an untimed try clears it too").isTrue();
+            rw.readLock().unlock();
+            assertThat(memory.get(JAVA_INT, holds)).isZero();
+        }
+    }
+
+    @Test
+    void shouldLetAnnouncedReadersInAfterAWriterIsKilledHoldingTheLock() throws Exception {
+        String heapName = names.unique("writer-flag");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = announced(SharedReadWriteLock.create(heap, "rw"));
+            MemorySegment block = heap.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+            long holds = holdsOffset(block);
+            try (ChildJvm child = ChildJvm.start(Writer.class, heapName)) {
+                child.awaitLine("WRITE-LOCKED", BOUND);
+                assertThat(block.get(JAVA_INT, holds)).isEqualTo(SyncLayout.RW_WRITER_FLAG);
+                assertThat(rw.readLock().tryLock()).isFalse();
+                child.kill();
+            }
+            assertThat(rw.readLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .as("the dead writer's word and its flag cleared").isTrue();
+            assertThat(rw.isConsistent()).as("the writer died holding the lock").isFalse();
+            assertThat(block.get(JAVA_INT, holds)).isEqualTo(SyncLayout.RW_READ_HOLD);
+            rw.readLock().unlock();
+            assertThat(rw.writeLock().tryLock()).isTrue();
+            rw.markConsistent();
+            rw.writeLock().unlock();
+        }
+    }
+
+    /** {@code main(heap)}: write-locks the heap's "rw", prints WRITE-LOCKED and waits to be killed. */
+    public static final class Writer {
+        public static void main(String[] args) throws InterruptedException {
+            SharedReadWriteLock rw = SharedReadWriteLock.open(SharedHeap.open(args[0]), "rw");
+            rw.writeLock().lock();
+            System.out.println("WRITE-LOCKED");
+            System.out.flush();
+            Thread.sleep(Long.MAX_VALUE); // holds the lock until the parent kills this process
+        }
+    }
+
+    /** @return {@code rw}, after a read lock taken and released through it: its process is announced as a reader */
+    private static SharedReadWriteLock announced(SharedReadWriteLock rw) {
+        rw.readLock().lock();
+        rw.readLock().unlock();
+        return rw;
+    }
+
+    /** @return the offset of this process's read-hold word, its slot being the one announced in readerSlots */
+    private static long holdsOffset(MemorySegment memory) {
+        int announced = memory.get(JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET);
+        assertThat(Integer.bitCount(announced)).as("one reader process announced").isOne();
+        return SyncLayout.RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(announced) * ProcessSlots.SLOT_SIZE
+                + ProcessSlots.FIRST;
+    }
+
+    /** @return what {@code call} returns in a new platform thread, waited for at most 30 s */
+    private static <T> T inAnotherThread(Callable<T> call) throws Exception {
+        FutureTask<T> task = new FutureTask<>(call);
+        Thread.ofPlatform().start(task);
+        return task.get(30, TimeUnit.SECONDS);
+    }
+}
