@@ -389,8 +389,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /**
-     * Clears this process's writer flag if no writer holds the word, holding the writer's mutex meanwhile (see
-     * Protocol).
+     * Clears this process's writer flag if no writer holds the word, holding the writer's mutex meanwhile, marked as
+     * an entering writer (see Protocol).
      *
      * @return true if the flag was found set with the word free, and the mutex taken to clear it
      */
@@ -400,8 +400,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             return false;
         }
         try {
+            writer.markEntering(); // a death here is no holder's: this reader never enters what the lock guards
             INT.getAndBitwiseAnd(s, holds, ~RW_WRITER_FLAG); // volatile: before the mutex is released
         } finally {
+            writer.clearEntering();
             RobustMutex.release(s, RW_WRITER_OFFSET, true, description);
         }
         return true;

@@ -17,6 +17,7 @@ import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -90,6 +91,9 @@ class WriterFlagTest {
             assertThat(rw.readLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
             assertThat(memory.get(JAVA_INT, holds)).as("one hold, no flag").isEqualTo(SyncLayout.RW_READ_HOLD);
             assertThat(rw.readerPids()).containsExactly(ProcessHandle.current().pid());
+            assertThat(rw.isConsistent()).as("the reader took the writer's mutex as an entering writer").isTrue();
+            assertThat(rw.recoveries()).isZero();
+            assertThat(memory.get(JAVA_LONG, SyncLayout.RW_ENTERING_WRITER_OFFSET)).isZero();
             rw.readLock().unlock();
 
             SharedReadWriteLock other = SharedReadWriteLock.wrap(memory, 0);
