@@ -109,6 +109,7 @@ public final class SharedBarrier {
     private final BarrierRegistry registry;
 
     private SharedBarrier(MemorySegment segment, String description) {
+        CoordinationBlocks.requireUnusedParams(segment, 1, description);
         this.segment = segment;
         this.parties = checkStoredParties(CoordinationBlocks.param1(segment), description);
         this.description = description;

@@ -65,6 +65,7 @@ public final class SharedEvent {
     private final String description;
 
     private SharedEvent(MemorySegment segment, String description) {
+        CoordinationBlocks.requireUnusedParams(segment, 0, description);
         this.segment = segment;
         this.description = description;
     }

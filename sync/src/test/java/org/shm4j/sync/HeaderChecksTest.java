@@ -60,6 +60,18 @@ class HeaderChecksTest extends RawMemoryTest {
         raw.set(JAVA_INT, 40, 7);
         assertThatThrownBy(() -> SharedCountDownLatch.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
                 .hasMessage("latch at " + at + " is corrupted: reserved byte 40=7 (expected: 0)");
+        SharedCountDownLatch.format(raw, 0, 2);
+        raw.set(JAVA_INT, SyncLayout.COORD_PARAM2_OFFSET, 7); // a second parameter the latch does not use
+        assertThatThrownBy(() -> SharedCountDownLatch.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("latch at " + at + " is corrupted: reserved byte 20=7 (expected: 0)");
+        SharedBarrier.format(raw, 0, 2);
+        raw.set(JAVA_INT, SyncLayout.COORD_PARAM2_OFFSET, 7);
+        assertThatThrownBy(() -> SharedBarrier.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("barrier at " + at + " is corrupted: reserved byte 20=7 (expected: 0)");
+        SharedEvent.format(raw, 0);
+        raw.set(JAVA_INT, SyncLayout.COORD_PARAM1_OFFSET, 7); // the event uses neither parameter
+        assertThatThrownBy(() -> SharedEvent.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
+                .hasMessage("event at " + at + " is corrupted: reserved byte 16=7 (expected: 0)");
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedLongArray.create(heap, "a", 4);
             heap.find("a").orElseThrow().segment().set(JAVA_INT, 12, 1);

@@ -90,6 +90,17 @@ public final class CoordinationBlocks {
         return Blocks.wrap(segment, offset, sizeOf.applyAsLong(param1(header)), Long.BYTES, kind);
     }
 
+    /**
+     * Checks that the header parameters a structure does not use are zero, as every valid one of its kind has them.
+     *
+     * @param used how many of the two parameters the structure uses, from the first (0, 1 or 2)
+     * @throws ShmFormatException naming the first byte of an unused parameter that is not zero
+     */
+    public static void requireUnusedParams(MemorySegment block, int used, String what) {
+        Blocks.requireZero(block, COORD_PARAM1_OFFSET + (long) used * Integer.BYTES,
+                COORD_PARAM2_OFFSET + Integer.BYTES, what);
+    }
+
     /** @return the first parameter of the header */
     public static int param1(MemorySegment block) {
         return block.get(JAVA_INT, COORD_PARAM1_OFFSET); // plain: written before the block was published
