@@ -40,7 +40,7 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * wake.
  *
  * <p>Release by store ({@link #ASYMMETRIC}). In a process registered for {@link Membarrier}, a release reads the
- * word (plain: only a waiter's bit can change it while this process holds it), and if it is exactly this process's
+ * word (opaque: only a waiter's bit can change it while this process holds it), and if it is exactly this process's
  * word, frees it with a release store, then reads the wake word and wakes through it if it counts sleepers; a word
  * with the waiters bit takes the CAS path's slow branch. No atomic instruction and no fence: on x86 the CPU may let
  * that read of the wake word pass the store, so a waiter that counted itself just then can be missed. Waiters make
@@ -59,8 +59,8 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  *
  * <p>Costs: an uncontended acquire + release is one atomic where releases are stores (the CAS that takes the word;
  * the release's read of the word and of the wake word are on the same cache line), two where they are CASes (the
- * second also checks that the word is this process's), and three plain accesses to the owner thread field (record,
- * check, clear), each method reading the segment field once into a local (re-reading the field after each atomic
+ * second after a read of the word, as the store release reads it), and three plain accesses to the owner thread
+ * field (record, check, clear), each method reading the segment field once into a local (re-reading the field after each atomic
  * makes the JIT check the segment again). A lock object calls the static {@link #tryAcquire(MemorySegment, long)} and
  * {@link #release(MemorySegment, long, boolean, String)} on a segment it holds itself: going through this object's
  * field is one more dependent load in each of lock and unlock (about 3.5 ns a lock + unlock on the bench machine).
@@ -88,9 +88,14 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
  * {@link #tryAcquire()} and the first attempt of {@link #acquire} are unchanged by it.
  *
- * <p>Non-invariant: right after a take-over, until the new owner records its thread, the thread field still names
- * the dead owner's thread (an id of another JVM), which a wrong-thread unlock in this process could match; the
- * release's CAS then fails on the word, and the release puts the id back and throws.
+ * <p>Thread ids repeat across JVMs, so the owner thread field may hold the id of a thread of this process while
+ * another process holds the word: a release clears the field only after it has read the word as this process's, so
+ * an unlock by such a thread throws and writes nothing (it cleared the field and put it back, which made the true
+ * holder's unlock fail in that instant: an outside sweep saw 2-9 failed unlocks a minute with a stray unlock looping
+ * in another process). Non-invariant: right after a take-over, until the new owner records its thread, the thread
+ * field still names the dead owner's thread (an id of another JVM), which a thread of the taking-over process with
+ * that id matches: {@code isHeldByCurrentThread()} is true for it in that instant, and its unlock releases the
+ * mutex (the word is its process's).
  */
 public final class RobustMutex {
     /** How often a waiter checks that the owner process lives. */
@@ -471,15 +476,18 @@ public final class RobustMutex {
      */
     public static void release(MemorySegment s, long base, boolean wakeAll, String what) {
         long me = Thread.currentThread().threadId();
-        // opaque: only this thread writes its own id there, so a stale value cannot be its own
+        // opaque: a thread of the holding process writes its own id there only while it holds the word
         if ((long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD) != me) {
             throw notHeld(s, base, what);
         }
-        // opaque: the owner's own field; the release below orders it before the next owner's write
-        LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L);
+        // the id may be a thread's of another process that holds the word (thread ids repeat across JVMs): the owner
+        // field is cleared only once the word is known to be this process's, so such a thread leaves it untouched
         if (ASYMMETRIC) {
-            // plain: this process holds the word, which only a waiter's bit can change meanwhile (see the class doc)
-            if ((long) LONG.get(s, base + MUTEX_WORD) == LOCKED) {
+            // opaque, not volatile: if this process holds the word, only a waiter's bit can change it meanwhile (see
+            // the class doc); opaque so that a word another process holds is never read as an older value of ours
+            if ((long) LONG.getOpaque(s, base + MUTEX_WORD) == LOCKED) {
+                // opaque: the owner's own field; the release below orders it before the next owner's write
+                LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L);
                 LONG.setRelease(s, base + MUTEX_WORD, 0L); // release: publishes the guarded data, frees the word
                 // a compiler barrier (no instruction on x86; HotSpot keeps every memory access on its side of a
                 // fence): the wake word is read after the store above. The CPU may still let that read pass the
@@ -492,21 +500,25 @@ public final class RobustMutex {
                 }
                 return;
             }
-        } else if (LONG.compareAndSet(s, base + MUTEX_WORD, LOCKED, 0L)) {
-            // volatile: releases the guarded data; fails if a waiter set its bit, or if the word is another process's
-            return;
+        } else if ((long) LONG.getOpaque(s, base + MUTEX_WORD) == LOCKED) { // opaque: as above; the CAS proves it
+            LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L); // opaque: ordered before the next owner's by the CAS
+            if (LONG.compareAndSet(s, base + MUTEX_WORD, LOCKED, 0L)) {
+                return; // volatile: releases the guarded data; fails if a waiter set its bit meanwhile
+            }
         }
-        releaseContended(s, base, me, wakeAll, what);
+        releaseContended(s, base, wakeAll, what);
     }
 
-    /** The slow path of {@link #release}: the waiters bit is set, or the thread id matched another process's. */
-    private static void releaseContended(MemorySegment s, long base, long me, boolean wakeAll, String what) {
+    /**
+     * The slow path of {@link #release}: the waiters bit is set, or the thread id matched another process's thread
+     * (then nothing is written).
+     */
+    private static void releaseContended(MemorySegment s, long base, boolean wakeAll, String what) {
         long w = (long) LONG.getVolatile(s, base + MUTEX_WORD);
         if ((w & ~LOCK_WAITERS) != LOCKED) {
-            // a thread of another JVM with the same id holds it: put its id back (0 means we cleared it) and refuse
-            LONG.compareAndSet(s, base + MUTEX_OWNER_THREAD, 0L, me);
-            throw notHeld(s, base, what);
+            throw notHeld(s, base, what); // a thread of another JVM with the same id holds it, or nobody does
         }
+        LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L); // opaque: the swap below orders it before the next owner's
         // only waiters change the word while we hold it, and only by adding their bit: the word is LOCKED | WAITERS
         LONG.getAndSet(s, base + MUTEX_WORD, 0L); // volatile: releases the guarded data
         // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long

@@ -1,0 +1,107 @@
+package org.shm4j.sync.locks;
+
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.time.Duration;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Thread ids repeat across JVMs: a thread of another process whose id equals the holder's, unlocking a lock it does
+ * not hold in a loop, must get {@link IllegalMonitorStateException} every time and leave the holder's lock + unlock
+ * rounds untouched (it used to clear the owner thread field and put it back, which failed the holder's unlock in that
+ * instant, and could leave the lock held by nobody's thread).
+ * <ul>
+ * <li>FORBIDDEN: an unlock of the holder that throws; a stray unlock that succeeds.</li>
+ * </ul>
+ */
+@Timeout(120)
+class StrayUnlockTest {
+    private static final Duration BOUND = Duration.ofSeconds(30);
+    private static final long ROUNDS_NANOS = Duration.ofSeconds(2).toNanos();
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"lock", "write"})
+    void shouldKeepTheHoldersRoundsWhileAThreadOfTheSameIdInAnotherProcessUnlocks(String kind) throws Exception {
+        String heapName = names.unique("stray-unlock");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            Lock lock = lockOf(heap, kind, true);
+            AtomicLong rounds = new AtomicLong();
+            FutureTask<Void> holder = new FutureTask<>(() -> {
+                long end = System.nanoTime() + ROUNDS_NANOS;
+                while (System.nanoTime() - end < 0) {
+                    lock.lock();
+                    lock.unlock(); // throws if the stray's unlock got in the way
+                    rounds.incrementAndGet();
+                }
+                return null;
+            });
+            Thread holderThread = new Thread(holder); // made first: its id, above this JVM's first ids, for the child
+            try (ChildJvm stray = ChildJvm.start(Stray.class, heapName, kind, Long.toString(holderThread.threadId()))) {
+                stray.awaitLine("UNLOCKING", BOUND);
+                holderThread.start();
+                holder.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                stray.kill();
+                assertThat(stray.output()).as("the stray's unlocks").doesNotContain("UNLOCKED");
+            }
+            assertThat(rounds.get()).isPositive();
+            assertThat(lock.tryLock()).as("the lock is free").isTrue();
+            lock.unlock();
+        }
+    }
+
+    private static Lock lockOf(SharedHeap heap, String kind, boolean create) {
+        if (kind.equals("lock")) {
+            return create ? SharedLock.create(heap, "lock") : SharedLock.open(heap, "lock");
+        }
+        return (create ? SharedReadWriteLock.create(heap, "lock") : SharedReadWriteLock.open(heap, "lock"))
+                .writeLock();
+    }
+
+    /**
+     * {@code main(heap, kind, threadId)}: makes a thread with the given id (ids are handed out in order as threads
+     * are made) and has it unlock the heap's "lock" in a loop, printing UNLOCKED if an unlock ever succeeds.
+     */
+    public static final class Stray {
+        public static void main(String[] args) throws InterruptedException {
+            Lock lock = lockOf(SharedHeap.open(args[0]), args[1], false);
+            long id = Long.parseLong(args[2]);
+            Runnable unlocks = () -> {
+                System.out.println("UNLOCKING");
+                System.out.flush();
+                while (true) {
+                    try {
+                        lock.unlock();
+                        System.out.println("UNLOCKED");
+                        System.out.flush();
+                    } catch (IllegalMonitorStateException expected) {
+                        // the lock is another process's
+                    }
+                }
+            };
+            Thread thread = new Thread(unlocks);
+            while (thread.threadId() < id) { // a Thread takes its id when it is made, started or not
+                thread = new Thread(unlocks);
+            }
+            if (thread.threadId() != id) {
+                System.out.println("NO THREAD WITH ID " + id + " (this JVM's ids passed it)");
+                return;
+            }
+            thread.start();
+            thread.join();
+        }
+    }
+}
