@@ -234,9 +234,12 @@ public final class SharedFairLock extends TimedLock {
     void release() {
         MemorySegment s = segment;
         long current = Thread.currentThread().threadId();
-        // opaque: only this thread writes its own id there, so a stale value cannot be its own
-        if ((long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == current) {
-            long word = heldWord; // as the take through this view set it, unless tickets came or another view took it
+        long word = heldWord; // as the take through this view set it, unless tickets came or another view took it
+        // opaque: a thread of the holding process writes its own id there only while it holds the word; the word is
+        // read first (opaque: never an older value of ours), since a thread of another process may have this id
+        // (thread ids repeat across JVMs) and must not write the field of the process that holds the lock
+        if ((long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == current
+                && (long) LONG.getOpaque(s, FAIR_WORD_OFFSET) == word) {
             // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's write
             LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
             long passed = FairWord.passed(word);

@@ -34,7 +34,7 @@ class StrayUnlockTest {
     final ShmNames names = new ShmNames();
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"lock", "write"})
+    @ValueSource(strings = {"lock", "fair", "write"})
     void shouldKeepTheHoldersRoundsWhileAThreadOfTheSameIdInAnotherProcessUnlocks(String kind) throws Exception {
         String heapName = names.unique("stray-unlock");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
@@ -66,6 +66,9 @@ class StrayUnlockTest {
     private static Lock lockOf(SharedHeap heap, String kind, boolean create) {
         if (kind.equals("lock")) {
             return create ? SharedLock.create(heap, "lock") : SharedLock.open(heap, "lock");
+        }
+        if (kind.equals("fair")) {
+            return create ? SharedFairLock.create(heap, "lock") : SharedFairLock.open(heap, "lock");
         }
         return (create ? SharedReadWriteLock.create(heap, "lock") : SharedReadWriteLock.open(heap, "lock"))
                 .writeLock();
