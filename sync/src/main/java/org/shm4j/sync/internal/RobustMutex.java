@@ -57,13 +57,13 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * hold that lacks it after its first sleep and after its barrier, and every waiter, in either kind of process, looks
  * at the word again once counted and makes its first sleep short.
  *
- * <p>Costs: an uncontended acquire + release is one atomic where releases are stores (the CAS that takes the word;
- * the release's read of the word and of the wake word are on the same cache line), two where they are CASes (the
- * second after a read of the word, as the store release reads it), and three plain accesses to the owner thread
- * field (record, check, clear), each method reading the segment field once into a local (re-reading the field after each atomic
- * makes the JIT check the segment again). A lock object calls the static {@link #tryAcquire(MemorySegment, long)} and
- * {@link #release(MemorySegment, long, boolean, String)} on a segment it holds itself: going through this object's
- * field is one more dependent load in each of lock and unlock (about 3.5 ns a lock + unlock on the bench machine).
+ * <p>Costs: an uncontended acquire + release is one atomic where releases are stores (the CAS that takes the word; the
+ * release's read of the word and of the wake word are on the same cache line), two where they are CASes (the second
+ * after a read of the word, as the store release reads it), and three plain accesses to the owner thread field (record,
+ * check, clear), each method reading the segment field once into a local (re-reading the field after each atomic makes
+ * the JIT check the segment again). A lock object calls the static {@link #tryAcquire(MemorySegment, long)} and {@link
+ * #release(MemorySegment, long, boolean, String)} on a segment it holds itself: going through this object's field is
+ * one more dependent load in each of lock and unlock (about 3.5 ns a lock + unlock on the bench machine).
  * A contended acquire first reads the word a few times ({@value #SPINS}, as {@code ReentrantLock} retries a few times
  * before it parks), which leaves the holder's cache line shared rather than taking it away, and stops at once when
  * the waiters bit shows that others already block. A longer spin lets a waiter take the mutex in the instant between
@@ -92,10 +92,12 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * another process holds the word: a release clears the field only after it has read the word as this process's, so
  * an unlock by such a thread throws and writes nothing (it cleared the field and put it back, which made the true
  * holder's unlock fail in that instant: an outside sweep saw 2-9 failed unlocks a minute with a stray unlock looping
- * in another process). Non-invariant: right after a take-over, until the new owner records its thread, the thread
- * field still names the dead owner's thread (an id of another JVM), which a thread of the taking-over process with
- * that id matches: {@code isHeldByCurrentThread()} is true for it in that instant, and its unlock releases the
- * mutex (the word is its process's).
+ * in another process). Non-invariant: right after a take-over's CAS, until the next store records the new owner's
+ * thread, the thread field still names the dead owner's thread (an id of another JVM), which a thread of the
+ * taking-over process with that id matches: {@code isHeldByCurrentThread()} is true for it in that instant, and its
+ * unlock would release the mutex (the word is its process's). The store comes first after the CAS (it came after
+ * the take-over's flag, recovery count and entering-mark updates until 2026-12-04: an outside sweep saw a reader
+ * refused as the write lock's holder once in about 810 s of kills).
  */
 public final class RobustMutex {
     /** How often a waiter checks that the owner process lives. */
@@ -681,12 +683,12 @@ public final class RobustMutex {
         if (!LONG.compareAndSet(segment, MUTEX_WORD, w, LOCKED | LOCK_WAITERS)) {
             return false;
         }
+        claim(segment, 0); // at once: until then the owner field names the dead JVM's thread (see the class doc)
         if (enteringMark == null || !LONG.compareAndSet(enteringMark, 0L, owner, 0L)) { // it had entered
             INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
             LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
         }
         LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
-        claim(segment, 0);
         return true;
     }
 }

@@ -105,19 +105,20 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * checked access: about 1 ns, up to 20% of it on one bench host).
  *
  * <h2>Process death</h2>
- * A writer that dies holding the lock is treated as {@link SharedLock} treats a dead owner: the next waiter (reader
- * or writer) clears or takes the word, and {@link #isConsistent()} is false until {@link #markConsistent()} is called
- * by a writer. A writer that dies while it holds the word but still waits for readers to leave (enteringWriter names
- * it) never held the lock: its word is cleared or taken the same way, without marking the data inconsistent or
- * counting a recovery (a death in the instants between its CAS and the mark, or between clearing the mark and
- * releasing the word after a timeout, still counts as a holder's). The flags a dead writer set stay set until each
- * reader process clears its own (see Protocol). A process that dies holding read locks, or waiting to write, is
- * found by its slot's token; its holds and its waitingWriters bit are dropped within about 50 ms of a wait they
- * hold back (a writer's, or a reader's behind a waiting writer), which does not mark the data inconsistent (readers
- * do not change it); holds that hold nobody back stay, and {@link #readerPids()} lists their process, until then. At most 32 live processes can use one lock (one process slot each, kept until the process exits).
- * Read holds are counted per process, not per thread. Non-invariant: a waiting writer of a process that has just
- * taken over the slot of a dead one may have its bit cleared for an instant by a reader dropping the dead one's bit;
- * readers that come in that instant do not wait for it (the writer still gets the lock once they leave).
+ * A writer that dies holding the lock is treated as {@link SharedLock} treats a dead owner: the next waiter (reader or
+ * writer) clears or takes the word, and {@link #isConsistent()} is false until {@link #markConsistent()} is called by a
+ * writer. A writer that dies while it holds the word but still waits for readers to leave (enteringWriter names it)
+ * never held the lock: its word is cleared or taken the same way, without marking the data inconsistent or counting a
+ * recovery (a death in the instants between its CAS and the mark, or between clearing the mark and releasing the word
+ * after a timeout, still counts as a holder's). The flags a dead writer set stay set until each reader process clears
+ * its own (see Protocol). A process that dies holding read locks, or waiting to write, is found by its slot's token;
+ * its holds and its waitingWriters bit are dropped within about 50 ms of a wait they hold back (a writer's, or a
+ * reader's behind a waiting writer), which does not mark the data inconsistent (readers do not change it); holds that
+ * hold nobody back stay, and {@link #readerPids()} lists their process, until then. At most 32 live processes can use
+ * one lock (one process slot each, kept until the process exits). Read holds are counted per process, not per thread.
+ * Non-invariant: a waiting writer of a process that has just taken over the slot of a dead one may have its bit cleared
+ * for an instant by a reader dropping the dead one's bit; readers that come in that instant do not wait for it (the
+ * writer still gets the lock once they leave).
  *
  * <p>Memory consistency effects: actions before releasing the write lock happen-before actions after a later read or
  * write lock; actions of a reader happen-before a later write lock.
