@@ -484,12 +484,12 @@ public final class RobustMutex {
         }
         // the id may be a thread's of another process that holds the word (thread ids repeat across JVMs): the owner
         // field is cleared only once the word is known to be this process's, so such a thread leaves it untouched
-        if (ASYMMETRIC) {
-            // opaque, not volatile: if this process holds the word, only a waiter's bit can change it meanwhile (see
-            // the class doc); opaque so that a word another process holds is never read as an older value of ours
-            if ((long) LONG.getOpaque(s, base + MUTEX_WORD) == LOCKED) {
-                // opaque: the owner's own field; the release below orders it before the next owner's write
-                LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L);
+        // opaque, not volatile: if this process holds the word, only a waiter's bit can change it meanwhile (see the
+        // class doc); opaque so that a word another process holds is never read as an older value of ours
+        if ((long) LONG.getOpaque(s, base + MUTEX_WORD) == LOCKED) {
+            // opaque: the owner's own field; the release store or CAS below orders it before the next owner's write
+            LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L);
+            if (ASYMMETRIC) {
                 LONG.setRelease(s, base + MUTEX_WORD, 0L); // release: publishes the guarded data, frees the word
                 // a compiler barrier (no instruction on x86; HotSpot keeps every memory access on its side of a
                 // fence): the wake word is read after the store above. The CPU may still let that read pass the
@@ -502,8 +502,6 @@ public final class RobustMutex {
                 }
                 return;
             }
-        } else if ((long) LONG.getOpaque(s, base + MUTEX_WORD) == LOCKED) { // opaque: as above; the CAS proves it
-            LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L); // opaque: ordered before the next owner's by the CAS
             if (LONG.compareAndSet(s, base + MUTEX_WORD, LOCKED, 0L)) {
                 return; // volatile: releases the guarded data; fails if a waiter set its bit meanwhile
             }
@@ -531,6 +529,16 @@ public final class RobustMutex {
     private static IllegalMonitorStateException notHeld(MemorySegment s, long base, String what) {
         return new IllegalMonitorStateException(what + " is not held by this thread; held by "
                 + owner(s, base).map(LockOwner::toString).orElse("nobody"));
+    }
+
+    /**
+     * @param what the lock, for the message
+     * @throws IllegalMonitorStateException if the current thread does not hold the mutex, saying who does
+     */
+    public void requireHeldByCurrentThread(String what) {
+        if (!isHeldByCurrentThread()) {
+            throw notHeld(segment, 0, what);
+        }
     }
 
     /** @return true if the current thread holds the mutex */

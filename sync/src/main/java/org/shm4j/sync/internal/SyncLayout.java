@@ -197,6 +197,14 @@ public final class SyncLayout {
      * reading the writer's word.
      */
     public static final int RW_WRITER_FLAG = 1;
+
+    /**
+     * @return the read holds a read-write lock slot's read-hold word counts (negative for an instant in a refused
+     *         unlock, which a writer counts as holding)
+     */
+    public static int rwReadHolds(int word) {
+        return word >> 1; // arithmetic: -1 stays -1
+    }
     /** Read-write lock: block size. */
     public static final long RW_SIZE = RW_SLOTS_OFFSET + ProcessSlots.SIZE;
 

@@ -246,7 +246,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return whileOpen(() -> {
             List<Long> pids = new ArrayList<>();
             for (int i = 0; i < ProcessSlots.SLOTS; i++) {
-                if (readHolds(slots.get(i, ProcessSlots.FIRST)) > 0) {
+                if (SyncLayout.rwReadHolds(slots.get(i, ProcessSlots.FIRST)) > 0) {
                     pids.add(slots.pid(i));
                 }
             }
@@ -427,7 +427,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private void releaseRead(MemorySegment s, long holds, boolean checkWord) {
         // volatile: one total order with the writer's flag; the writer counts holds that are not 0 (even -1 below)
         int before = (int) INT.getAndAdd(s, holds, -RW_READ_HOLD);
-        if (readHolds(before) <= 0) {
+        if (SyncLayout.rwReadHolds(before) <= 0) {
             INT.getAndAdd(s, holds, RW_READ_HOLD);
             throw new IllegalMonitorStateException(description + ": this process holds no read lock");
         }
@@ -437,16 +437,16 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
     }
 
-    /** @return the read holds a slot's read-hold word counts (negative for an instant in a refused unlock) */
-    private static int readHolds(int word) {
-        return word >> 1; // arithmetic: -1 stays -1
-    }
-
     /** Claims this process's slot and sets its readerSlots bit; @return the offset of its read-hold word there */
     private long announceReader() {
         int me = slots.mine();
         INT.getAndBitwiseOr(segment, RW_READER_SLOTS_OFFSET, 1 << me);
-        return RW_SLOTS_OFFSET + me * ProcessSlots.SLOT_SIZE + ProcessSlots.FIRST;
+        return holdsOffset(me);
+    }
+
+    /** @return the offset of the read-hold word of process slot {@code slot} */
+    private static long holdsOffset(int slot) {
+        return RW_SLOTS_OFFSET + slot * ProcessSlots.SLOT_SIZE + ProcessSlots.FIRST;
     }
 
     /**
@@ -463,8 +463,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private boolean flagAnnounced(MemorySegment s, int announced) {
         boolean in = false;
         for (int left = announced; left != 0; left &= left - 1) {
-            long slot = RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(left) * ProcessSlots.SLOT_SIZE;
-            in |= readHolds((int) INT.getAndBitwiseOr(s, slot + ProcessSlots.FIRST, RW_WRITER_FLAG)) != 0;
+            long holds = holdsOffset(Integer.numberOfTrailingZeros(left));
+            in |= SyncLayout.rwReadHolds((int) INT.getAndBitwiseOr(s, holds, RW_WRITER_FLAG)) != 0;
         }
         flagged = announced;
         return in;
@@ -476,15 +476,12 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      * @throws IllegalMonitorStateException if the current thread does not hold the write lock (the flags stay)
      */
     private void unflagReaders(MemorySegment s) {
-        if (!writer.isHeldByCurrentThread()) {
-            RobustMutex.release(s, RW_WRITER_OFFSET, true, writeLock.description()); // throws: not held
-        }
+        writer.requireHeldByCurrentThread(writeLock.description());
         int left = flagged;
         flagged = 0;
         for (; left != 0; left &= left - 1) {
-            long slot = RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(left) * ProcessSlots.SLOT_SIZE;
             // volatile: the guarded writes before it reach a reader whose add reads the cleared word
-            INT.getAndBitwiseAnd(s, slot + ProcessSlots.FIRST, ~RW_WRITER_FLAG);
+            INT.getAndBitwiseAnd(s, holdsOffset(Integer.numberOfTrailingZeros(left)), ~RW_WRITER_FLAG);
         }
     }
 
@@ -495,8 +492,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private boolean readersIn() {
         MemorySegment s = segment;
         for (int left = (int) INT.getVolatile(s, RW_READER_SLOTS_OFFSET); left != 0; left &= left - 1) {
-            long slot = RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(left) * ProcessSlots.SLOT_SIZE;
-            if (readHolds((int) INT.getVolatile(s, slot + ProcessSlots.FIRST)) != 0) {
+            if (SyncLayout.rwReadHolds((int) INT.getVolatile(s, holdsOffset(Integer.numberOfTrailingZeros(left)))) != 0) {
                 return true;
             }
         }

@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
+import java.util.function.IntUnaryOperator;
 
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -286,7 +287,7 @@ final class BlockStates {
                 : "unknown " + kind);
         state.put("initialPermits", CoordinationBlocks.param2(block));
         if (kind == 3) { // undo: the word is a release sequence; permits are the initial less those held
-            state.put("holders", LockStates.holders(block, SEM_SLOTS_OFFSET, 1));
+            state.put("holders", LockStates.holders(block, SEM_SLOTS_OFFSET, IntUnaryOperator.identity()));
             state.put("mutex", LockStates.mutex(block, SEM_MUTEX_OFFSET, "semaphore mutex"));
         } else {
             state.put("permits", word & COORD_VALUE_MASK);

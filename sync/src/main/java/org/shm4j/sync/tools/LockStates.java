@@ -4,6 +4,7 @@ import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.LockOwner;
 
 import java.lang.foreign.MemorySegment;
@@ -14,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.IntUnaryOperator;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -28,7 +30,6 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 import static org.shm4j.sync.internal.SyncLayout.RW_ENTERING_WRITER_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.RW_READ_HOLD;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
@@ -69,19 +70,19 @@ final class LockStates {
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer"));
         state.put("writerWaitsForReaders", (long) LONG.getVolatile(block, RW_ENTERING_WRITER_OFFSET) != 0);
-        state.put("readers", holders(block, RW_SLOTS_OFFSET, RW_READ_HOLD));
+        state.put("readers", holders(block, RW_SLOTS_OFFSET, SyncLayout::rwReadHolds));
         return state;
     }
 
     /**
-     * @param perHold what one hold adds to a slot's first counter (a read-write lock's flag bit is below it)
+     * @param holdsOf the holds a slot's first counter counts (a read-write lock's word also has its writer flag)
      * @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits)
      */
-    static List<Object> holders(MemorySegment block, long base, int perHold) {
+    static List<Object> holders(MemorySegment block, long base, IntUnaryOperator holdsOf) {
         ProcessSlots slots = new ProcessSlots(block, base, "inspected block"); // only read: get and pid
         List<Object> holders = new ArrayList<>();
         for (int i = 0; i < ProcessSlots.SLOTS; i++) {
-            int holds = slots.get(i, ProcessSlots.FIRST) / perHold;
+            int holds = holdsOf.applyAsInt(slots.get(i, ProcessSlots.FIRST));
             if (holds > 0) {
                 Map<String, Object> holder = new LinkedHashMap<>();
                 holder.put("pid", slots.pid(i));
