@@ -79,25 +79,23 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * waiter's futex waits nearly all returned {@code EAGAIN} and each cost the holder a wake call.
  *
  * <p>Invariants: word != 0 iff the mutex is held; the owner thread field is written only by the owner, after its CAS
- * and before its release (so a thread of the owner's process that did not lock sees 0 or another id there, never its
- * own); heldSince is set only by a waiter that announced itself with the waiters bit and cleared by a releaser that
- * saw that bit or a count of sleepers, so the uncontended path does not touch it, and reads the wake word only when
- * it releases with a store. A blocked waiter wakes at least every
- * {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline and its interrupt status.
+ * and before its release (so a thread that did not lock sees 0 or another key there, never its own); heldSince is
+ * set only by a waiter that announced itself with the waiters bit and cleared by a releaser that saw that bit or a
+ * count of sleepers, so the uncontended path does not touch it, and reads the wake word only when it releases with
+ * a store. A blocked waiter wakes at least every {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline
+ * and its interrupt status.
  *
  * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
  * {@link #tryAcquire()} and the first attempt of {@link #acquire} are unchanged by it.
  *
- * <p>Thread ids repeat across JVMs, so the owner thread field may hold the id of a thread of this process while
- * another process holds the word: a release clears the field only after it has read the word as this process's, so
- * an unlock by such a thread throws and writes nothing (it cleared the field and put it back, which made the true
- * holder's unlock fail in that instant: an outside sweep saw 2-9 failed unlocks a minute with a stray unlock looping
- * in another process). Non-invariant: right after a take-over's CAS, until the next store records the new owner's
- * thread, the thread field still names the dead owner's thread (an id of another JVM), which a thread of the
- * taking-over process with that id matches: {@code isHeldByCurrentThread()} is true for it in that instant, and its
- * unlock would release the mutex (the word is its process's). The store comes first after the CAS (it came after
- * the take-over's flag, recovery count and entering-mark updates until 2026-12-04: an outside sweep saw a reader
- * refused as the write lock's holder once in about 810 s of kills).
+ * <p>The owner thread field holds a {@link ThreadKeys thread key} (the thread id with the process's pid folded in),
+ * since thread ids repeat across JVMs: with the bare id, a thread of this process with the id of another process's
+ * owner matched the field. A stray unlock by such a thread cleared the field and put it back, which made the true
+ * holder's unlock fail in that instant (an outside sweep saw 2-9 failed unlocks a minute with a stray unlock looping
+ * in another process; since then a release also reads the word as this process's before it writes the field); and
+ * right after a take-over's CAS, until the taker recorded its thread, such a thread of the taking-over process
+ * counted as the holder of the dead owner's hold (the same sweep saw a reader refused as the write lock's holder once
+ * in about 810 s of kills). A key written by another process never equals one of this process's.
  */
 public final class RobustMutex {
     /** How often a waiter checks that the owner process lives. */
@@ -477,13 +475,11 @@ public final class RobustMutex {
      * @throws IllegalMonitorStateException if the current thread does not hold it
      */
     public static void release(MemorySegment s, long base, boolean wakeAll, String what) {
-        long me = Thread.currentThread().threadId();
-        // opaque: a thread of the holding process writes its own id there only while it holds the word
-        if ((long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD) != me) {
+        // opaque: a thread of the holding process writes its own key there only while it holds the word
+        if ((long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD) != ThreadKeys.current()) {
             throw notHeld(s, base, what);
         }
-        // the id may be a thread's of another process that holds the word (thread ids repeat across JVMs): the owner
-        // field is cleared only once the word is known to be this process's, so such a thread leaves it untouched
+        // the field is cleared only once the word is known to be this process's (a damaged field may match)
         // opaque, not volatile: if this process holds the word, only a waiter's bit can change it meanwhile (see the
         // class doc); opaque so that a word another process holds is never read as an older value of ours
         if ((long) LONG.getOpaque(s, base + MUTEX_WORD) == LOCKED) {
@@ -510,13 +506,13 @@ public final class RobustMutex {
     }
 
     /**
-     * The slow path of {@link #release}: the waiters bit is set, or the thread id matched another process's thread
-     * (then nothing is written).
+     * The slow path of {@link #release}: the waiters bit is set, or the word is not this process's (a damaged owner
+     * field: then nothing is written).
      */
     private static void releaseContended(MemorySegment s, long base, boolean wakeAll, String what) {
         long w = (long) LONG.getVolatile(s, base + MUTEX_WORD);
         if ((w & ~LOCK_WAITERS) != LOCKED) {
-            throw notHeld(s, base, what); // a thread of another JVM with the same id holds it, or nobody does
+            throw notHeld(s, base, what); // another process holds it or nobody does: the field was damaged
         }
         LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L); // opaque: the swap below orders it before the next owner's
         // only waiters change the word while we hold it, and only by adding their bit: the word is LOCKED | WAITERS
@@ -546,8 +542,8 @@ public final class RobustMutex {
         MemorySegment s = segment;
         long w = (long) LONG.getVolatile(s, MUTEX_WORD);
         return (w & ~LOCK_WAITERS) == LOCKED
-                // opaque: only this thread writes its own id there, so a stale value cannot be its own
-                && (long) LONG.getOpaque(s, MUTEX_OWNER_THREAD) == Thread.currentThread().threadId();
+                // opaque: only this thread writes its own key there, so a stale value cannot be its own
+                && (long) LONG.getOpaque(s, MUTEX_OWNER_THREAD) == ThreadKeys.current();
     }
 
     /** @return true if held */
@@ -566,8 +562,9 @@ public final class RobustMutex {
             return Optional.empty();
         }
         long since = (long) LONG.getOpaque(s, base + MUTEX_HELD_SINCE); // opaque: diagnostics
-        return Optional.of(new LockOwner(w & LOCK_PID_MASK,
-                (long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD), // opaque: diagnostics
+        long pid = w & LOCK_PID_MASK;
+        return Optional.of(new LockOwner(pid,
+                ThreadKeys.threadId((long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD), pid), // opaque: diagnostics
                 since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
     }
 
@@ -663,7 +660,7 @@ public final class RobustMutex {
 
     private static void claim(MemorySegment s, long base) {
         // opaque: read by this thread on release and by diagnostics; the lock word orders it for the next owner
-        LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, Thread.currentThread().threadId());
+        LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, ThreadKeys.current());
     }
 
     /**
@@ -691,7 +688,7 @@ public final class RobustMutex {
         if (!LONG.compareAndSet(segment, MUTEX_WORD, w, LOCKED | LOCK_WAITERS)) {
             return false;
         }
-        claim(segment, 0); // at once: until then the owner field names the dead JVM's thread (see the class doc)
+        claim(segment, 0); // until then the owner field holds the dead owner's key, which no thread here matches
         if (enteringMark == null || !LONG.compareAndSet(enteringMark, 0L, owner, 0L)) { // it had entered
             INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
             LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);

@@ -142,7 +142,7 @@ public final class SyncLayout {
     public static final long FAIR_RECOVERIES_OFFSET = FAIR_FLAGS_OFFSET + Integer.BYTES;
     /** Fair lock: epoch ms by which the owner held it, set by the first waiter; 0 if none (long). */
     public static final long FAIR_HELD_SINCE_OFFSET = FAIR_RECOVERIES_OFFSET + Long.BYTES;
-    /** Fair lock: Java thread id of the owner, 0 when free (long). */
+    /** Fair lock: the owner's {@linkplain #OWNER_THREAD_PID_SHIFT thread key}, 0 when free (long). */
     public static final long FAIR_OWNER_THREAD_OFFSET = FAIR_HELD_SINCE_OFFSET + Long.BYTES;
     /** Fair lock: the process slots (owner tokens of the processes that use the lock; counters unused). */
     public static final long FAIR_PROCESSES_OFFSET = CACHE_LINE;
@@ -222,7 +222,10 @@ public final class SyncLayout {
      * all ones if unknown; never 0).
      */
     public static final long MUTEX_WORD = 0;
-    /** Robust mutex: Java thread id of the owner (long), 0 when free or not yet recorded. */
+    /**
+     * Robust mutex: the owner's {@linkplain #OWNER_THREAD_PID_SHIFT thread key} (long), 0 when free or not yet
+     * recorded.
+     */
     public static final long MUTEX_OWNER_THREAD = MUTEX_WORD + Long.BYTES;
     /** Robust mutex: flags (int); {@link #LOCK_OWNER_DIED} set while the data is marked inconsistent. */
     public static final long MUTEX_FLAGS = MUTEX_OWNER_THREAD + Long.BYTES;
@@ -245,6 +248,13 @@ public final class SyncLayout {
     /** Robust mutex: its size. */
     public static final long MUTEX_SIZE = MUTEX_RECOVERIES + Long.BYTES;
 
+    /**
+     * Owner thread fields (of the robust mutex and the fair lock) hold a thread key: the owner's Java thread id XOR its
+     * process's pid shifted left by this many bits. Thread ids repeat across JVMs, pids (below 2^30) do not among live
+     * processes, so two threads of different processes have different keys while their ids stay below 2^33; and
+     * within a process the key is as unique as the id. Never negative.
+     */
+    public static final int OWNER_THREAD_PID_SHIFT = 33;
     /** Lock word: pid bits. */
     public static final int LOCK_PID_MASK = 0x3FFF_FFFF;
     /** Lock word: set when a thread may be blocked in futex wait and the releaser must wake one. */

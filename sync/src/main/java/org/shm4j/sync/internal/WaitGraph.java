@@ -18,7 +18,7 @@ import java.util.Optional;
  * again; an entry whose wait ended or changed meanwhile is dropped. A waiter in the graph was therefore waiting, and
  * could release nothing, from before its successor was read as the holder until after every holder was read: a
  * cycle read this way was a real cycle when the last holder was read, unless a holder's thread field was stale (a
- * new owner that has not yet written its thread id), which {@link DeadlockWatch} rules out by requiring the same
+ * new owner that has not yet written its thread key), which {@link DeadlockWatch} rules out by requiring the same
  * cycle on two reads one check period apart.
  */
 public final class WaitGraph {

@@ -210,9 +210,9 @@ public final class WaitTable {
         return holder(token, (long) LONG.getVolatile(memory, at + SyncLayout.MUTEX_OWNER_THREAD));
     }
 
-    private static Optional<Holder> holder(long token, long threadId) {
-        return token <= SyncLayout.FAIR_ABANDONED || threadId == 0 ? Optional.empty()
-                : Optional.of(new Holder(token, threadId));
+    private static Optional<Holder> holder(long token, long threadKey) {
+        return token <= SyncLayout.FAIR_ABANDONED || threadKey == 0 ? Optional.empty()
+                : Optional.of(new Holder(token, ThreadKeys.threadId(threadKey, ProcessIdentity.pid(token))));
     }
 
     /** Drops the entries of processes that died while published. */

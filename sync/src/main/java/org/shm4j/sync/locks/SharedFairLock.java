@@ -11,6 +11,7 @@ import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.GiveUpCheck;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.ThreadKeys;
 import org.shm4j.sync.internal.WaitLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -54,7 +55,8 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * <tr><td>16</td><td>8</td><td>recoveries: take-overs from dead owners</td><td>atomic add</td></tr>
  * <tr><td>24</td><td>8</td><td>heldSinceMillis: when a waiter first saw the owner holding it, 0 if none</td>
  *     <td>opaque, set by CAS</td></tr>
- * <tr><td>32</td><td>8</td><td>ownerThreadId, 0 when free</td><td>opaque</td></tr>
+ * <tr><td>32</td><td>8</td><td>ownerThread: the owner's thread key (as {@code SharedLock}'s: thread id XOR (pid
+ *     &lt;&lt; 33)), 0 when free</td><td>opaque</td></tr>
  * <tr><td>40</td><td>24</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>512</td><td>32 process slots of 16 bytes: owner token (long: pid in bits 62..32, low 32 bits
  *     of the start stamp (see {@code SharedLock}); 0 = free; bit 63 set: that process is reclaiming the slot of a
@@ -233,11 +235,10 @@ public final class SharedFairLock extends TimedLock {
     @Override
     void release() {
         MemorySegment s = segment;
-        long current = Thread.currentThread().threadId();
+        long current = ThreadKeys.current();
         long word = heldWord; // as the take through this view set it, unless tickets came or another view took it
-        // opaque: a thread of the holding process writes its own id there only while it holds the word; the word is
-        // read first (opaque: never an older value of ours), since a thread of another process may have this id
-        // (thread ids repeat across JVMs) and must not write the field of the process that holds the lock
+        // opaque: a thread of the holding process writes its own key there only while it holds the word; the word is
+        // read too (opaque: never an older value of ours), since this view may not be the one that took it
         if ((long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == current
                 && (long) LONG.getOpaque(s, FAIR_WORD_OFFSET) == word) {
             // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's write
@@ -299,8 +300,8 @@ public final class SharedFairLock extends TimedLock {
 
     private boolean heldByCurrentThread(MemorySegment s, long word) {
         return FairWord.taken(word) && FairWord.owner(word) == me()
-                // opaque: only this thread writes its own id there, so a stale value cannot be its own
-                && (long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == Thread.currentThread().threadId();
+                // opaque: only this thread writes its own key there, so a stale value cannot be its own
+                && (long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == ThreadKeys.current();
     }
 
     /** @return true if some thread of some process holds the lock */
@@ -334,8 +335,9 @@ public final class SharedFairLock extends TimedLock {
             }
             long token = FairWord.holderToken(segment, 0, word);
             long since = (long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
-            return Optional.of(new LockOwner(ProcessIdentity.pid(token),
-                    (long) LONG.getOpaque(segment, FAIR_OWNER_THREAD_OFFSET), // opaque: diagnostics
+            long pid = ProcessIdentity.pid(token);
+            return Optional.of(new LockOwner(pid,
+                    ThreadKeys.threadId((long) LONG.getOpaque(segment, FAIR_OWNER_THREAD_OFFSET), pid), // diagnostics
                     since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
         });
     }
@@ -539,9 +541,8 @@ public final class SharedFairLock extends TimedLock {
 
     /** Records the current thread as the holder in shared memory, and {@code word} as this view's take. */
     private void claim(MemorySegment s, long word) {
-        long current = Thread.currentThread().threadId();
         // opaque: read by this thread on release and by diagnostics; the ticket word orders it for the next owner
-        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current);
+        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current());
         heldWord = word;
     }
 }

@@ -28,9 +28,11 @@ import java.util.Optional;
  *     acquire (acquire semantics). Release: a plain read that finds the word as this process wrote it, then a
  *     release store of 0, in a process registered for {@code membarrier} (Linux 4.16+, native access; see
  *     "Waiting"); else a CAS to 0 (release semantics); getAndSet 0 if bit 30 was set</td></tr>
- * <tr><td>8</td><td>8</td><td>ownerThreadId</td><td>owner's Java thread id, 0 when free (and, after a take-over,
- *     the dead owner's until the new owner writes its own)</td><td>opaque, written by the owner after its CAS and
- *     cleared before its release</td></tr>
+ * <tr><td>8</td><td>8</td><td>ownerThread</td><td>owner's thread key, 0 when free (and, after a take-over, the dead
+ *     owner's until the new owner writes its own): its Java thread id XOR (its pid &lt;&lt; 33), so that threads of
+ *     different processes, whose ids repeat, have different keys; builds before 2026-12-04 wrote the bare id (below
+ *     2^33, which no key is)</td><td>opaque, written by the owner after its CAS and cleared before its
+ *     release</td></tr>
  * <tr><td>16</td><td>4</td><td>flags</td><td>bit 0 = the previous owner died holding the lock; the protected data is
  *     inconsistent until {@link #markConsistent()}</td><td>volatile</td></tr>
  * <tr><td>20</td><td>4</td><td>wakes</td><td>the futex word blocked waiters sleep on: bits 0..14 = how many

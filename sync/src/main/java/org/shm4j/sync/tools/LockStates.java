@@ -5,6 +5,7 @@ import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.ThreadKeys;
 import org.shm4j.sync.locks.LockOwner;
 
 import java.lang.foreign.MemorySegment;
@@ -104,8 +105,9 @@ final class LockStates {
         if (held) {
             long token = FairWord.holderToken(block, 0, word); // 0 if its process died and its slot was reclaimed
             long since = (long) LONG.getOpaque(block, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
-            owner = owner(new LockOwner(ProcessIdentity.pid(token),
-                    (long) LONG.getOpaque(block, FAIR_OWNER_THREAD_OFFSET), // opaque: diagnostics
+            long pid = ProcessIdentity.pid(token);
+            owner = owner(new LockOwner(pid,
+                    ThreadKeys.threadId((long) LONG.getOpaque(block, FAIR_OWNER_THREAD_OFFSET), pid), // diagnostics
                     since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))),
                     token != 0 && ProcessIdentity.isAlive(token));
         }

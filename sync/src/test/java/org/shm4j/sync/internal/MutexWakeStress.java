@@ -50,7 +50,7 @@ public class MutexWakeStress {
 
     @Actor
     public void holder() {
-        mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, Thread.currentThread().threadId()); // it locked in this thread
+        mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, ThreadKeys.current()); // it locked in this thread
         RobustMutex.release(mutex, 0, false, "stress mutex");
     }
 

@@ -9,6 +9,7 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.ThreadKeys;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
@@ -178,7 +179,8 @@ class SharedLockTest {
             assertThat(raw.get(JAVA_LONG, 0)).as("word: start stamp bits high, pid low")
                     .isEqualTo(startBits << 32 | pid);
             assertThat(raw.get(JAVA_INT, SyncLayout.MUTEX_WAKES)).as("the wake word: no sleeper, no wake").isZero();
-            assertThat(raw.get(JAVA_LONG, 8)).as("owner thread").isEqualTo(Thread.currentThread().threadId());
+            assertThat(raw.get(JAVA_LONG, 8)).as("owner thread key: thread id XOR (pid << 33)")
+                    .isEqualTo(Thread.currentThread().threadId() ^ pid << 33);
             lock.unlock();
             assertThat(raw.get(JAVA_LONG, 0)).isZero();
             assertThat(raw.get(JAVA_LONG, 8)).isZero();
@@ -211,17 +213,16 @@ class SharedLockTest {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment raw = arena.allocate(64, 64);
             SharedLock lock = SharedLock.wrap(raw, 0);
-            // held by another (dead) process whose owner thread had this thread's id
+            // held by another (dead) process that had this pid, whose owner thread had this thread's id: the same key
             long pid = ProcessHandle.current().pid();
             long otherStart = ~ProcessIdentity.currentStartStamp();
             long word = (otherStart & 0xFFFF_FFFFL) << 32 | pid;
             raw.set(JAVA_LONG, 0, word);
-            raw.set(JAVA_LONG, 8, Thread.currentThread().threadId());
+            raw.set(JAVA_LONG, 8, ThreadKeys.current());
             assertThatThrownBy(lock::unlock).isInstanceOf(IllegalMonitorStateException.class)
                     .hasMessageContaining("not held by this thread");
             assertThat(raw.get(JAVA_LONG, 0)).as("the word is left alone").isEqualTo(word);
-            assertThat(raw.get(JAVA_LONG, 8)).as("the owner's thread id is put back")
-                    .isEqualTo(Thread.currentThread().threadId());
+            assertThat(raw.get(JAVA_LONG, 8)).as("the owner's key is left alone").isEqualTo(ThreadKeys.current());
         }
     }
 
