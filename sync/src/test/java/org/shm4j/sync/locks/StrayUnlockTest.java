@@ -6,6 +6,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.FairWord;
+import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
@@ -71,16 +73,18 @@ class StrayUnlockTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"lock", "write"})
+    @ValueSource(strings = {"lock", "fair", "write"})
     void shouldNotTakeADeadOwnersThreadForTheHolderRightAfterATakeOver(String kind) throws Exception {
         String heapName = names.unique("take-over-window");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             Lock lock = lockOf(heap, kind, true);
-            MemorySegment mutex = kind.equals("lock") ? heap.lookup("lock", SyncLayout.LOCK).segment()
-                    : heap.lookup("lock", SyncLayout.READ_WRITE_LOCK).segment()
-                            .asSlice(SyncLayout.RW_WRITER_OFFSET, SyncLayout.MUTEX_SIZE);
+            lock.lock(); // claims this process's slot in the fair lock
+            lock.unlock();
+            MemorySegment block = heap.lookup("lock", kind.equals("lock") ? SyncLayout.LOCK
+                    : kind.equals("fair") ? SyncLayout.FAIR_LOCK : SyncLayout.READ_WRITE_LOCK).segment();
             FutureTask<String> taker = new FutureTask<>(() -> {
                 boolean held = kind.equals("lock") ? ((SharedLock) lock).isHeldByCurrentThread()
+                        : kind.equals("fair") ? ((SharedFairLock) lock).isHeldByCurrentThread()
                         : SharedReadWriteLock.open(heap, "lock").isWriteLockedByCurrentThread();
                 try {
                     lock.unlock();
@@ -95,13 +99,23 @@ class StrayUnlockTest {
                 owner.kill();
             }
             // what a take-over's CAS leaves until the next store: the word this process's, the owner field the dead's
-            long ours = (ProcessIdentity.currentStartStamp() & 0xFFFF_FFFFL) << 32 | ProcessHandle.current().pid()
-                    | SyncLayout.LOCK_WAITERS;
-            mutex.set(JAVA_LONG, SyncLayout.MUTEX_WORD, ours);
+            long wordOffset = kind.equals("lock") ? SyncLayout.MUTEX_WORD
+                    : kind.equals("fair") ? SyncLayout.FAIR_WORD_OFFSET : SyncLayout.RW_WRITER_OFFSET;
+            long ours = kind.equals("fair") ? takenByThisProcess(block, block.get(JAVA_LONG, wordOffset))
+                    : (ProcessIdentity.currentStartStamp() & 0xFFFF_FFFFL) << 32 | ProcessHandle.current().pid()
+                            | SyncLayout.LOCK_WAITERS;
+            block.set(JAVA_LONG, wordOffset, ours);
             takerThread.start();
             assertThat(taker.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo("held false, refused");
-            assertThat(mutex.get(JAVA_LONG, SyncLayout.MUTEX_WORD)).as("the word is left alone").isEqualTo(ours);
+            assertThat(block.get(JAVA_LONG, wordOffset)).as("the word is left alone").isEqualTo(ours);
         }
+    }
+
+    /** @return the fair lock's ticket word {@code word}, taken by the dead owner, as this process's take leaves it */
+    private static long takenByThisProcess(MemorySegment block, long word) {
+        assertThat(FairWord.taken(word)).as("the dead owner's turn").isTrue();
+        int slot = new ProcessSlots(block, SyncLayout.FAIR_PROCESSES_OFFSET, "fair lock").claim(); // this process's
+        return FairWord.takenBy(word & ~FairWord.owner(word), FairWord.ownerBits(slot, ProcessIdentity.currentToken()));
     }
 
     private static Lock lockOf(SharedHeap heap, String kind, boolean create) {
