@@ -1,9 +1,12 @@
 package org.shm4j.sync.internal;
 
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.locks.LockOwner;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.time.Instant;
+import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -120,6 +123,18 @@ public final class FairWord {
         long token = (long) LONG.getVolatile(block, base + FAIR_PROCESSES_OFFSET + slot * ProcessSlots.SLOT_SIZE
                 + ProcessSlots.TOKEN);
         return token != 0 && ownerBits(slot, token) == owner(word) ? token : 0;
+    }
+
+    /**
+     * @param token the holder's token ({@link #holderToken}; 0 if its process slot was reclaimed)
+     * @return the holder of the fair lock {@code block} (at 0): its pid (0 if not known), its thread (the owner thread
+     *         field decoded, see {@link ThreadKeys}) and when a waiter first saw it hold, read opaque (diagnostics)
+     */
+    public static LockOwner holder(MemorySegment block, long token) {
+        long since = (long) LONG.getOpaque(block, FAIR_HELD_SINCE_OFFSET);
+        long pid = ProcessIdentity.pid(token);
+        return new LockOwner(pid, ThreadKeys.threadId((long) LONG.getOpaque(block, FAIR_OWNER_THREAD_OFFSET), pid),
+                since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since)));
     }
 
     /**

@@ -16,7 +16,6 @@ import org.shm4j.sync.internal.WaitLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
-import java.time.Instant;
 import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -333,12 +332,7 @@ public final class SharedFairLock extends TimedLock {
             if (!FairWord.taken(word)) {
                 return Optional.empty();
             }
-            long token = FairWord.holderToken(segment, 0, word);
-            long since = (long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
-            long pid = ProcessIdentity.pid(token);
-            return Optional.of(new LockOwner(pid,
-                    ThreadKeys.threadId((long) LONG.getOpaque(segment, FAIR_OWNER_THREAD_OFFSET), pid), // diagnostics
-                    since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
+            return Optional.of(FairWord.holder(segment, FairWord.holderToken(segment, 0, word)));
         });
     }
 

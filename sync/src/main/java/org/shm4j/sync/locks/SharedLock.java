@@ -25,9 +25,9 @@ import java.util.Optional;
  *     process's start stamp (on Linux its start time in clock ticks since boot; all ones if the OS does not tell, or
  *     if those bits are 0: never 0, so a held word with 0 there is refused when the lock is opened, and taken over as
  *     a dead owner's if met later); with the pid it tells a dead owner from a recycled pid</td><td>64-bit CAS to
- *     acquire (acquire semantics). Release: a plain read that finds the word as this process wrote it, then a
+ *     acquire (acquire semantics). Release: an opaque read that finds the word as this process wrote it, then a
  *     release store of 0, in a process registered for {@code membarrier} (Linux 4.16+, native access; see
- *     "Waiting"); else a CAS to 0 (release semantics); getAndSet 0 if bit 30 was set</td></tr>
+ *     "Waiting"); else, after the same read, a CAS to 0 (release semantics); getAndSet 0 if bit 30 was set</td></tr>
  * <tr><td>8</td><td>8</td><td>ownerThread</td><td>owner's thread key, 0 when free (and, after a take-over, the dead
  *     owner's until the new owner writes its own): its Java thread id XOR (its pid &lt;&lt; 33), so that threads of
  *     different processes, whose ids repeat, have different keys; builds before 2026-12-04 wrote the bare id (below

@@ -495,7 +495,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private boolean readersIn() {
         MemorySegment s = segment;
         for (int left = (int) INT.getVolatile(s, RW_READER_SLOTS_OFFSET); left != 0; left &= left - 1) {
-            if (SyncLayout.rwReadHolds((int) INT.getVolatile(s, holdsOffset(Integer.numberOfTrailingZeros(left)))) != 0) {
+            int holds = (int) INT.getVolatile(s, holdsOffset(Integer.numberOfTrailingZeros(left)));
+            if (SyncLayout.rwReadHolds(holds) != 0) {
                 return true;
             }
         }

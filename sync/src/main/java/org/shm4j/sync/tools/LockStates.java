@@ -5,7 +5,6 @@ import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
-import org.shm4j.sync.internal.ThreadKeys;
 import org.shm4j.sync.locks.LockOwner;
 
 import java.lang.foreign.MemorySegment;
@@ -15,14 +14,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.function.IntUnaryOperator;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_HELD_SINCE_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
@@ -104,12 +100,7 @@ final class LockStates {
         Object owner = null;
         if (held) {
             long token = FairWord.holderToken(block, 0, word); // 0 if its process died and its slot was reclaimed
-            long since = (long) LONG.getOpaque(block, FAIR_HELD_SINCE_OFFSET); // opaque: diagnostics
-            long pid = ProcessIdentity.pid(token);
-            owner = owner(new LockOwner(pid,
-                    ThreadKeys.threadId((long) LONG.getOpaque(block, FAIR_OWNER_THREAD_OFFSET), pid), // diagnostics
-                    since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))),
-                    token != 0 && ProcessIdentity.isAlive(token));
+            owner = owner(FairWord.holder(block, token), token != 0 && ProcessIdentity.isAlive(token));
         }
         state.put("owner", owner);
         state.put("queued", Math.max(0, FairWord.out(word) - (held ? 1 : 0)));
