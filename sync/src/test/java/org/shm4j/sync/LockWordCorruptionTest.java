@@ -68,7 +68,7 @@ class LockWordCorruptionTest {
                         SharedLock::open, "lock 's' is corrupted: " + LOCK_WORD),
                 new Subject("SharedReadWriteLock writer", SharedReadWriteLock::create, "s",
                         SyncLayout.RW_WRITER_OFFSET + SyncLayout.MUTEX_WORD, PID_1_NO_START, SharedReadWriteLock::open,
-                        "read-write lock 's' writer is corrupted: " + LOCK_WORD),
+                        "read-write lock 's' writer is corrupted: " + LOCK_WORD.replace("clear", "the entering bit")),
                 new Subject("MPMC ring consumers' mutex",
                         (heap, name) -> SharedRing.create(heap, name, SharedRing.Kind.MPMC, SharedRing.MIN_CAPACITY),
                         "s", SyncLayout.RING_CONSUMER_MUTEX_OFFSET, PID_1_NO_START, SharedRing::open,

@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_ENTERING;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
@@ -96,6 +97,16 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * right after a take-over's CAS, until the taker recorded its thread, such a thread of the taking-over process
  * counted as the holder of the dead owner's hold (the same sweep saw a reader refused as the write lock's holder once
  * in about 810 s of kills). A key written by another process never equals one of this process's.
+ *
+ * <p>Entering. A read-write lock's writer mutex may be held by a thread that has not entered what the lock guards,
+ * and may never: a writer waiting for readers to leave, a reader clearing its stale writer flag. Its word then has
+ * {@link SyncLayout#LOCK_ENTERING} (bit 31) set, so a take-over from a dead holder whose word has it neither marks the
+ * data inconsistent nor counts a recovery. The reader takes the word with the bit set by the same CAS ({@link
+ * #tryAcquireEntering}) and releases it from that state, so its death is never a holder's at any instant; a writer
+ * sets the bit by an atomic or once it finds readers in ({@link #markEntering()}) and clears it by an atomic and once
+ * they left ({@link #clearEntering()}), or releases from that state if they do not leave in time. Before version 8 of
+ * the read-write lock the mark was a separate word, written after the CAS: a reader killed between the two was taken
+ * for a dead holder (a kill test saw it once in 40 rounds). Every other mutex's word has bit 31 clear.
  */
 public final class RobustMutex {
     /** How often a waiter checks that the owner process lives. */
@@ -126,14 +137,15 @@ public final class RobustMutex {
 
     /** The mutex's own 40 bytes: every access below is at a constant offset, which the JIT checks more cheaply. */
     private final MemorySegment segment;
+    /** The bits of a held word that do not name its owner: a waiter's, and an entering holder's. */
+    private static final long STATE_BITS = LOCK_WAITERS | LOCK_ENTERING;
+
     /** Publishes long waits for deadlock detection; null if this mutex's waits take no part. */
     private final DeadlockWatch watch;
     /** What the mutex guards, for messages ("ring 'jobs' consumers"). */
     private final String description;
     /** The owner check of callers that give up before their wait's own check comes. */
     private final GiveUpCheck giveUps = new GiveUpCheck();
-    /** 8 bytes: the word of an owner still entering (see {@link #markEntering()}), 0 otherwise; null if none is kept. */
-    private final MemorySegment enteringMark;
 
     /**
      * A mutex whose waits take no part in deadlock detection.
@@ -153,21 +165,9 @@ public final class RobustMutex {
      * @param watch       deadlock detection for its long waits, or null for none (a lock wrapped over raw memory)
      */
     public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch) {
-        this(segment, base, description, watch, -1);
-    }
-
-    /**
-     * A mutex whose owner may hold it for a while before it enters what it guards (a read-write lock's writer
-     * waiting for readers to leave): see {@link #markEntering()}.
-     *
-     * @param enteringMark offset in {@code segment} of the 8-byte, 8-aligned entering mark, or -1 for none
-     */
-    public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch,
-                       long enteringMark) {
         this.segment = segment.asSlice(base, MUTEX_SIZE);
         this.watch = watch;
         this.description = description;
-        this.enteringMark = enteringMark < 0 ? null : segment.asSlice(enteringMark, Long.BYTES);
     }
 
     /**
@@ -184,7 +184,15 @@ public final class RobustMutex {
      * @throws org.shm4j.core.ShmFormatException if a field holds a value no valid mutex has
      */
     public static void check(MemorySegment segment, long base, String what) {
-        checkWord(segment, base + MUTEX_WORD, "lock word", what);
+        check(segment, base, what, false);
+    }
+
+    /**
+     * {@link #check(MemorySegment, long, String)} for a mutex whose held word may also have
+     * {@link SyncLayout#LOCK_ENTERING} set, if {@code entering} (a read-write lock's writer mutex).
+     */
+    public static void check(MemorySegment segment, long base, String what, boolean entering) {
+        checkWord(segment, base + MUTEX_WORD, "lock word", what, entering);
         checkFlags(segment, base + MUTEX_FLAGS, what);
         WakeWord.check(segment, base, what);
         checkNotNegative(segment, base + MUTEX_OWNER_THREAD, "owner thread", what);
@@ -197,12 +205,14 @@ public final class RobustMutex {
      * @throws org.shm4j.core.ShmFormatException if the long at {@code offset} is neither 0 nor a lock word (see
      *                                           {@link #check})
      */
-    public static void checkWord(MemorySegment segment, long offset, String field, String what) {
+    private static void checkWord(MemorySegment segment, long offset, String field, String what, boolean entering) {
         long word = (long) LONG.getVolatile(segment, offset); // one read: the word is checked as a whole
+        long stateBits = entering ? STATE_BITS : LOCK_WAITERS;
         if (word != 0 && !ProcessIdentity.isWellFormed(ownerToken(word))
-                || ((int) word & ~(LOCK_PID_MASK | LOCK_WAITERS)) != 0) {
+                || (word & 0xFFFF_FFFFL & ~(LOCK_PID_MASK | stateBits)) != 0) {
+            String bit31 = entering ? "bit 31 the entering bit" : "bit 31 clear";
             throw Blocks.corrupt(what, field, "0x" + Long.toHexString(word),
-                    "0, or a pid in bits 0..29, bit 31 clear and start stamp bits 32..63 not all 0");
+                    "0, or a pid in bits 0..29, " + bit31 + " and start stamp bits 32..63 not all 0");
         }
     }
 
@@ -241,6 +251,21 @@ public final class RobustMutex {
      */
     public static boolean tryAcquire(MemorySegment s, long base) {
         if (LONG.compareAndSet(s, base + MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
+            claim(s, base);
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * The acquire of a thread that will not enter what the mutex guards (a read-write lock's reader clearing its stale
+     * writer flag): the CAS that takes the word also sets {@link SyncLayout#LOCK_ENTERING}, so a take-over from it at
+     * any instant until its {@link #release} finds nothing to repair.
+     *
+     * @return true if the mutex was free and is now held by the current thread, entering
+     */
+    public static boolean tryAcquireEntering(MemorySegment s, long base) {
+        if (LONG.compareAndSet(s, base + MUTEX_WORD, 0L, LOCKED | LOCK_ENTERING)) {
             claim(s, base);
             return true;
         }
@@ -407,20 +432,21 @@ public final class RobustMutex {
 
     /**
      * Marks the current thread, which holds the mutex, as not yet in what it guards (a writer waiting for readers to
-     * leave): if its process dies before {@link #clearEntering()}, the take-over finds nothing to repair, so it neither
-     * marks the data inconsistent nor counts a recovery. Volatile: a waiter's take-over reads it after the dead
-     * owner's last writes. Only for a mutex built with an entering mark.
+     * leave): if its process dies before {@link #clearEntering()} (or before a {@link #release} from this state), the
+     * take-over finds nothing to repair, so it neither marks the data inconsistent nor counts a recovery. An atomic
+     * or on the word, since a waiter may add its bit meanwhile; a death between the acquire and this still counts as
+     * a holder's.
      */
     public void markEntering() {
-        LONG.setVolatile(enteringMark, 0L, LOCKED);
+        LONG.getAndBitwiseOr(segment, MUTEX_WORD, LOCK_ENTERING);
     }
 
     /**
-     * Ends {@link #markEntering()}: from now on a take-over from this owner marks the data inconsistent. An atomic swap,
+     * Ends {@link #markEntering()}: from now on a take-over from this owner marks the data inconsistent. An atomic and,
      * a full fence: the caller's writes to what the mutex guards cannot come before it.
      */
     public void clearEntering() {
-        LONG.getAndSet(enteringMark, 0L, 0L);
+        LONG.getAndBitwiseAnd(segment, MUTEX_WORD, ~LOCK_ENTERING);
     }
 
     /**
@@ -506,16 +532,17 @@ public final class RobustMutex {
     }
 
     /**
-     * The slow path of {@link #release}: the waiters bit is set, or the word is not this process's (a damaged owner
-     * field: then nothing is written).
+     * The slow path of {@link #release}: the waiters bit or the entering bit is set, or the word is not this
+     * process's (a damaged owner field: then nothing is written).
      */
     private static void releaseContended(MemorySegment s, long base, boolean wakeAll, String what) {
         long w = (long) LONG.getVolatile(s, base + MUTEX_WORD);
-        if ((w & ~LOCK_WAITERS) != LOCKED) {
+        if ((w & ~STATE_BITS) != LOCKED) {
             throw notHeld(s, base, what); // another process holds it or nobody does: the field was damaged
         }
         LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L); // opaque: the swap below orders it before the next owner's
-        // only waiters change the word while we hold it, and only by adding their bit: the word is LOCKED | WAITERS
+        // only waiters change the word while we hold it, and only by adding their bit: the word is LOCKED with
+        // WAITERS, or ENTERING (released from that state: the holder never entered), or both
         LONG.getAndSet(s, base + MUTEX_WORD, 0L); // volatile: releases the guarded data
         // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
         LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L);
@@ -541,7 +568,7 @@ public final class RobustMutex {
     public boolean isHeldByCurrentThread() {
         MemorySegment s = segment;
         long w = (long) LONG.getVolatile(s, MUTEX_WORD);
-        return (w & ~LOCK_WAITERS) == LOCKED
+        return (w & ~STATE_BITS) == LOCKED
                 // opaque: only this thread writes its own key there, so a stale value cannot be its own
                 && (long) LONG.getOpaque(s, MUTEX_OWNER_THREAD) == ThreadKeys.current();
     }
@@ -674,11 +701,10 @@ public final class RobustMutex {
 
     /**
      * Takes the mutex over from a dead owner for the current thread, with the waiters bit (others may be blocked),
-     * and marks the data inconsistent, unless the entering mark names the dead owner (it never entered: the mark is
-     * cleared instead).
+     * and marks the data inconsistent, unless the dead owner's word has the entering bit (it never entered).
      */
     private boolean takeOverIfOwnerDead(long w) {
-        long owner = w & ~LOCK_WAITERS;
+        long owner = w & ~STATE_BITS;
         if (owner == LOCKED) {
             return false; // another thread of this live process
         }
@@ -689,7 +715,7 @@ public final class RobustMutex {
             return false;
         }
         claim(segment, 0); // until then the owner field holds the dead owner's key, which no thread here matches
-        if (enteringMark == null || !LONG.compareAndSet(enteringMark, 0L, owner, 0L)) { // it had entered
+        if ((w & LOCK_ENTERING) == 0) { // it had entered
             INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
             LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
         }

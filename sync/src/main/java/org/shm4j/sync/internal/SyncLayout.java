@@ -21,7 +21,7 @@ public final class SyncLayout {
     public static final BlockType DOUBLE_ARRAY = BlockType.named("SharedDoubleArray", 0x5348_0013, 1);
     public static final BlockType BYTE_ARRAY = BlockType.named("SharedByteArray", 0x5348_0014, 1);
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
-    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 7);
+    public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 8);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
     public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 9);
 
@@ -177,11 +177,6 @@ public final class SyncLayout {
      * cleared. A writer checks the read holds of these slots only.
      */
     public static final long RW_READER_SLOTS_OFFSET = RW_WAITING_WRITERS_OFFSET + Integer.BYTES;
-    /**
-     * Read-write lock: the entering writer (long), the lock word of the writer that holds the mutex but still waits
-     * for readers to leave, 0 otherwise: a take-over from it when it dies finds nothing to repair.
-     */
-    public static final long RW_ENTERING_WRITER_OFFSET = 48;
     /** Read-write lock: count of reader releases seen by a writer (int), the futex word writers drain readers on. */
     public static final long RW_READER_RELEASES_OFFSET = 64;
     /** Read-write lock: the process slots (read-hold word, waiting writers). */
@@ -217,9 +212,9 @@ public final class SyncLayout {
 
     /**
      * Robust mutex, relative to its base: the lock word (long), 0 when free, else the owner's {@link #LOCK_PID_MASK
-     * pid} and maybe {@link #LOCK_WAITERS} in its low 32 bits and the start bits of the owner process's token in its
-     * high 32 bits (see {@code ProcessIdentity}: the low 32 bits of its start stamp, clock ticks since boot on Linux;
-     * all ones if unknown; never 0).
+     * pid} and maybe {@link #LOCK_WAITERS} (and, in a read-write lock's writer mutex, {@link #LOCK_ENTERING}) in its
+     * low 32 bits and the start bits of the owner process's token in its high 32 bits (see {@code ProcessIdentity}:
+     * the low 32 bits of its start stamp, clock ticks since boot on Linux; all ones if unknown; never 0).
      */
     public static final long MUTEX_WORD = 0;
     /**
@@ -259,6 +254,13 @@ public final class SyncLayout {
     public static final int LOCK_PID_MASK = 0x3FFF_FFFF;
     /** Lock word: set when a thread may be blocked in futex wait and the releaser must wake one. */
     public static final int LOCK_WAITERS = 0x4000_0000;
+    /**
+     * Lock word of a read-write lock's writer mutex: set while its holder has not entered what the lock guards (a
+     * writer waiting for readers to leave, a reader clearing its stale writer flag), so that a take-over from it when
+     * it dies finds nothing to repair. Set by the CAS that takes the word or by an atomic or, cleared by an atomic and
+     * or by the release; bit 31 of every other mutex's word is clear.
+     */
+    public static final long LOCK_ENTERING = 0x8000_0000L;
     /** Lock flags: the previous owner died holding the lock. */
     public static final int LOCK_OWNER_DIED = 1;
 

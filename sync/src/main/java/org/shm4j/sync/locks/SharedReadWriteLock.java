@@ -23,7 +23,6 @@ import java.util.concurrent.locks.ReadWriteLock;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
-import static org.shm4j.sync.internal.SyncLayout.RW_ENTERING_WRITER_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_READER_RELEASES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_READER_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_READ_HOLD;
@@ -46,8 +45,10 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * with {@code lock()}, until the timeout with {@code tryLock}. That is not detected: read holds are counted per
  * process, not per thread, so this thread's hold cannot be told from another thread's, which its release ends.
  *
- * <h2>Layout (heap block type {@code 0x53480023} v7, 640 bytes, 64-aligned)</h2>
- * Version 6 counted read holds by 1 with no writer flag (a reader read the writer's word on every lock and unlock),
+ * <h2>Layout (heap block type {@code 0x53480023} v8, 640 bytes, 64-aligned)</h2>
+ * Version 7 marked an entering writer in a word of its own (bytes 48..55), written after the CAS that took the
+ * writer's mutex (a reader killed between the two while clearing its stale flag was taken for a dead holder),
+ * version 6 counted read holds by 1 with no writer flag (a reader read the writer's word on every lock and unlock),
  * version 5 had no entering writer (a writer that died waiting for readers to leave was taken for a dead holder),
  * version 4 reclaimed a dead process's slot without marking it ({@link ProcessSlots#RECLAIMING}), version 3 had the
  * writer mutex of a v2 {@link SharedLock}; older blocks are refused.
@@ -55,16 +56,16 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * <caption>SharedReadWriteLock block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>40</td><td>the writer's robust mutex: the same 40 bytes as a {@link SharedLock} (64-bit
- *     word with pid and start time, owner thread, flags, wake word, held since, recoveries)</td>
- *     <td>as in {@code SharedLock}</td></tr>
+ *     word with pid and start time, owner thread, flags, wake word, held since, recoveries), except that bit 31 of
+ *     a held word is the entering bit: its holder has not entered what the lock guards (a writer waiting for readers
+ *     to leave, a reader clearing its stale flag)</td>
+ *     <td>as in {@code SharedLock}; the entering bit set by the CAS that takes the word (a reader) or an atomic or
+ *     (a writer), cleared by an atomic and or by the release</td></tr>
  * <tr><td>40</td><td>4</td><td>waitingWriters: bit i set while the process in process slot i has threads waiting
  *     for the writer's mutex</td><td>atomic or/and, read volatile</td></tr>
  * <tr><td>44</td><td>4</td><td>readerSlots: bit i set once the process in process slot i has taken a read lock,
  *     never cleared</td><td>atomic or, read volatile</td></tr>
- * <tr><td>48</td><td>8</td><td>enteringWriter: the lock word of the writer that holds the writer's mutex but
- *     waits for readers to leave, 0 otherwise</td><td>volatile store by that writer; cleared by its atomic swap
- *     or by the CAS of the waiter that takes the mutex over from it</td></tr>
- * <tr><td>56</td><td>8</td><td>zero</td><td></td></tr>
+ * <tr><td>48</td><td>16</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>4</td><td>readerReleases: bumped by a reader that releases while a writer holds; the futex
  *     word a writer waits on for readers to leave</td><td>atomic add</td></tr>
  * <tr><td>68</td><td>60</td><td>zero</td><td></td></tr>
@@ -107,13 +108,13 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * <h2>Process death</h2>
  * A writer that dies holding the lock is treated as {@link SharedLock} treats a dead owner: the next waiter (reader or
  * writer) clears or takes the word, and {@link #isConsistent()} is false until {@link #markConsistent()} is called by a
- * writer. A writer that dies while it holds the word but still waits for readers to leave (enteringWriter names it)
- * never held the lock: its word is cleared or taken the same way, without marking the data inconsistent or counting a
- * recovery (a death in the instants between its CAS and the mark, or between clearing the mark and releasing the word
- * after a timeout, still counts as a holder's). The flags a dead writer set stay set until each reader process clears
- * its own (see Protocol), holding the writer's mutex marked as an entering writer: a reader killed there is not a dead
- * holder either, but for the same instant between the mutex's CAS and the mark (a kill test saw it once in 40 rounds,
- * in a child JVM still interpreting). A process that dies holding read locks, or waiting to write, is found by its
+ * writer. A writer that dies while it holds the word but still waits for readers to leave (the word's entering bit
+ * says so) never held the lock: its word is cleared or taken the same way, without marking the data inconsistent or
+ * counting a recovery; so is one that dies while it releases the word after a timeout, which it does without
+ * clearing the bit first. A death in the instant between its CAS and the atomic or that sets the bit still counts
+ * as a holder's. The flags a dead writer set stay set until each reader process clears its own (see Protocol),
+ * holding the writer's mutex taken with the entering bit by the CAS itself and released with it: a reader killed
+ * there is never taken for a dead holder. A process that dies holding read locks, or waiting to write, is found by its
  * slot's token; its holds and its waitingWriters bit are dropped within about 50 ms of a wait they hold back (a
  * writer's, or a reader's behind a waiting writer), which does not mark the data inconsistent (readers do not change
  * it); holds that hold nobody back stay, and {@link #readerPids()} lists their process, until then. At most 32 live
@@ -156,10 +157,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     private SharedReadWriteLock(MemorySegment segment, String description, SharedHeap heap, String name) {
-        RobustMutex.check(segment, RW_WRITER_OFFSET, description + " writer");
-        Blocks.requireZero(segment, RW_READER_SLOTS_OFFSET + Integer.BYTES, RW_ENTERING_WRITER_OFFSET, description);
-        RobustMutex.checkWord(segment, RW_ENTERING_WRITER_OFFSET, "entering writer", description);
-        Blocks.requireZero(segment, RW_ENTERING_WRITER_OFFSET + Long.BYTES, RW_READER_RELEASES_OFFSET, description);
+        RobustMutex.check(segment, RW_WRITER_OFFSET, description + " writer", true);
+        Blocks.requireZero(segment, RW_READER_SLOTS_OFFSET + Integer.BYTES, RW_READER_RELEASES_OFFSET, description);
         Blocks.requireZero(segment, RW_READER_RELEASES_OFFSET + Integer.BYTES, RW_SLOTS_OFFSET, description);
         this.segment = segment;
         this.heap = heap;
@@ -169,8 +168,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         this.description = description;
         WriteLock write = new WriteLock(segment, DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET),
                 WaitLayout.KIND_WRITE, description + " (write)"));
-        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.description(), write.watch(),
-                RW_ENTERING_WRITER_OFFSET);
+        this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.description(), write.watch());
         this.readLock = new ReadLock(segment);
         this.writeLock = write;
     }
@@ -397,21 +395,21 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /**
-     * Clears this process's writer flag if no writer holds the word, holding the writer's mutex meanwhile, marked as
-     * an entering writer (see Protocol).
+     * Clears this process's writer flag if no writer holds the word, holding the writer's mutex meanwhile, taken
+     * with the entering bit and released with it (see Protocol): a death here is never a holder's, since this reader
+     * never enters what the lock guards.
      *
      * @return true if the flag was found set with the word free, and the mutex taken to clear it
      */
     private boolean clearedStaleFlag(long holds) {
         MemorySegment s = segment;
-        if (((int) INT.getVolatile(s, holds) & RW_WRITER_FLAG) == 0 || !RobustMutex.tryAcquire(s, RW_WRITER_OFFSET)) {
+        if (((int) INT.getVolatile(s, holds) & RW_WRITER_FLAG) == 0
+                || !RobustMutex.tryAcquireEntering(s, RW_WRITER_OFFSET)) {
             return false;
         }
         try {
-            writer.markEntering(); // a death here is no holder's: this reader never enters what the lock guards
             INT.getAndBitwiseAnd(s, holds, ~RW_WRITER_FLAG); // volatile: before the mutex is released
         } finally {
-            writer.clearEntering();
             RobustMutex.release(s, RW_WRITER_OFFSET, true, description);
         }
         return true;
@@ -550,7 +548,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /**
      * Holding the writer's mutex, with the readers flagged, waits for readers to leave, marked as entering (a death
-     * here leaves nothing to repair); clears the flags and releases the mutex if they do not leave in time.
+     * here leaves nothing to repair); clears the flags and releases the mutex, still marked, if they do not leave in
+     * time.
      */
     private boolean drainReaders(long timeoutNanos, boolean interruptible) throws InterruptedException {
         writer.markEntering();
@@ -558,9 +557,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         try {
             drained = awaitNoReaders(timeoutNanos, interruptible);
         } finally {
-            writer.clearEntering(); // before the release: once released, the mark may be the next writer's
-            if (!drained) {
-                unflagReaders(segment); // before the release too: after it, the flags may be the next writer's
+            if (drained) {
+                writer.clearEntering(); // a full fence: the guarded writes come after it
+            } else {
+                unflagReaders(segment); // before the release: after it, the flags may be the next writer's
                 writer.release(true, description);
             }
         }

@@ -23,10 +23,10 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_ENTERING;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
-import static org.shm4j.sync.internal.SyncLayout.RW_ENTERING_WRITER_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
@@ -45,7 +45,12 @@ final class LockStates {
 
     /** @return the state of the robust mutex at {@code base} (a {@code SharedLock}, a writer, a ring's consumers) */
     static Map<String, Object> mutex(MemorySegment block, long base, String what) {
-        RobustMutex.check(block, base, what);
+        return mutex(block, base, what, false);
+    }
+
+    /** @param entering true for a read-write lock's writer mutex, whose word may have the entering bit */
+    private static Map<String, Object> mutex(MemorySegment block, long base, String what, boolean entering) {
+        RobustMutex.check(block, base, what, entering);
         RobustMutex mutex = new RobustMutex(block, base, what); // only its read accessors are called
         long word = (long) LONG.getVolatile(block, base + MUTEX_WORD);
         Map<String, Object> state = new LinkedHashMap<>();
@@ -65,8 +70,9 @@ final class LockStates {
      */
     static Map<String, Object> readWrite(MemorySegment block, String what) {
         Map<String, Object> state = new LinkedHashMap<>();
-        state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer"));
-        state.put("writerWaitsForReaders", (long) LONG.getVolatile(block, RW_ENTERING_WRITER_OFFSET) != 0);
+        long word = (long) LONG.getVolatile(block, RW_WRITER_OFFSET + MUTEX_WORD);
+        state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer", true));
+        state.put("writerWaitsForReaders", (word & LOCK_ENTERING) != 0);
         state.put("readers", holders(block, RW_SLOTS_OFFSET, SyncLayout::rwReadHolds));
         return state;
     }

@@ -24,7 +24,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * A writer of a {@link SharedReadWriteLock} that dies after taking the writer's word but while it still waits for
  * readers to leave never held the lock: the reader or writer that clears its word leaves the lock consistent and
- * counts no recovery. A writer that dies after it entered is still a dead holder.
+ * counts no recovery. A writer that dies after it entered is still a dead holder. The writer's word says which: its
+ * entering bit ({@link SyncLayout#LOCK_ENTERING}).
  * <ul>
  * <li>ACCEPTABLE: the dead writer's word cleared by whichever of the next reader or writer checks first.</li>
  * <li>FORBIDDEN: {@code isConsistent()} false or a recovery counted for a writer that never entered; the dead
@@ -36,6 +37,7 @@ class EnteringWriterDeathTest {
     private static final Duration BOUND = Duration.ofSeconds(30);
     /** A lock word no live process has: pid 2^30 - 1, start bits 1. */
     private static final long DEAD_WRITER = 1L << 32 | 0x3FFF_FFFFL;
+    private static final long WRITER_WORD = SyncLayout.RW_WRITER_OFFSET + SyncLayout.MUTEX_WORD;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -45,24 +47,36 @@ class EnteringWriterDeathTest {
     void shouldTakeADeadWritersWordOverAsARecoveryOnlyIfItHadEntered(boolean entering) throws Exception {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
-            memory.set(JAVA_LONG, SyncLayout.RW_WRITER_OFFSET + SyncLayout.MUTEX_WORD, DEAD_WRITER);
-            memory.set(JAVA_LONG, SyncLayout.RW_ENTERING_WRITER_OFFSET, entering ? DEAD_WRITER : 0);
+            memory.set(JAVA_LONG, WRITER_WORD, DEAD_WRITER | (entering ? SyncLayout.LOCK_ENTERING : 0));
             SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, 0);
             assertThat(rw.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
             assertThat(rw.isConsistent()).isEqualTo(entering);
             assertThat(rw.recoveries()).isEqualTo(entering ? 0 : 1);
-            assertThat(memory.get(JAVA_LONG, SyncLayout.RW_ENTERING_WRITER_OFFSET)).isZero();
+            assertThat(memory.get(JAVA_LONG, WRITER_WORD) & SyncLayout.LOCK_ENTERING).as("entered").isZero();
             rw.writeLock().unlock();
+            assertThat(memory.get(JAVA_LONG, WRITER_WORD)).isZero();
         }
     }
 
     @Test
-    void shouldRefuseAnEnteringWriterWordNoProcessHas() {
+    void shouldAcceptTheEnteringBitOnlyInAReadWriteLocksWriterWord() {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
-            memory.set(JAVA_LONG, SyncLayout.RW_ENTERING_WRITER_OFFSET, 0x1234L << 32); // pid 0
+            memory.set(JAVA_LONG, WRITER_WORD, DEAD_WRITER | SyncLayout.LOCK_ENTERING);
+            assertThat(SharedReadWriteLock.wrap(memory, 0).writer()).map(LockOwner::pid).contains(0x3FFF_FFFFL);
+            assertThatThrownBy(() -> SharedLock.wrap(memory, SyncLayout.RW_WRITER_OFFSET))
+                    .isInstanceOf(ShmFormatException.class).hasMessageContaining("lock word")
+                    .hasMessageContaining("bit 31 clear");
+        }
+    }
+
+    @Test
+    void shouldRefuseTheEnteringWordOfLayoutVersion7() {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            memory.set(JAVA_LONG, 48, DEAD_WRITER); // where version 7 kept an entering writer's word
             assertThatThrownBy(() -> SharedReadWriteLock.wrap(memory, 0))
-                    .isInstanceOf(ShmFormatException.class).hasMessageContaining("entering writer");
+                    .isInstanceOf(ShmFormatException.class).hasMessageContaining("48");
         }
     }
 
@@ -78,7 +92,7 @@ class EnteringWriterDeathTest {
             try (ChildJvm child = ChildJvm.start(Writer.class, heapName)) {
                 child.awaitLine("WRITING", BOUND);
                 long deadline = System.nanoTime() + BOUND.toNanos();
-                while (block.get(JAVA_LONG, SyncLayout.RW_ENTERING_WRITER_OFFSET) == 0) {
+                while ((block.get(JAVA_LONG, WRITER_WORD) & SyncLayout.LOCK_ENTERING) == 0) {
                     assertThat(System.nanoTime() - deadline).as("the child waits for this reader").isNegative();
                     Thread.onSpinWait();
                 }
@@ -97,7 +111,7 @@ class EnteringWriterDeathTest {
                 rw.readLock().unlock();
             }
             assertThat(rw.writeLock().tryLock()).isTrue();
-            assertThat(block.get(JAVA_LONG, SyncLayout.RW_ENTERING_WRITER_OFFSET)).isZero();
+            assertThat(block.get(JAVA_LONG, WRITER_WORD) & SyncLayout.LOCK_ENTERING).isZero();
             rw.writeLock().unlock();
         }
     }
