@@ -24,7 +24,8 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_FUTEX;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_GENERATION_MASK;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
-import static org.shm4j.sync.internal.SyncLayout.BARRIER_RESET_GENERATION_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOT_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_STATE_OFFSET;
@@ -38,8 +39,11 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  * every waiter, and every later arrival until {@code reset()}, gets {@link BrokenBarrierException}. There is no
  * barrier action: run it in the party that gets index 0, before it does anything else.
  *
- * <h2>Layout (heap block type {@code 0x53480064} v2, 128 + 24 &times; parties bytes, 64-aligned, native byte
+ * <h2>Layout (heap block type {@code 0x53480064} v3, 128 + 24 &times; parties bytes, 64-aligned, native byte
  * order)</h2>
+ * Version 2 kept only the last generation a reset broke (at 72), so a party asleep through two resets of the
+ * barrier returned from {@code await} as if its generation had tripped; version 1, without the registrations, is
+ * refused too.
  * <table class="striped">
  * <caption>SharedBarrier block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
@@ -47,7 +51,7 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  *     before the block is published, checked (parties: 1..1024, and the block's size) before the block is sized
  *     from it</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480064}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>2 (version 1, without the registrations, is refused)</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>3 (older versions are refused)</td></tr>
  * <tr><td>16</td><td>4</td><td>parties</td><td>1 to 1024</td></tr>
  * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>8</td><td>state</td><td>low 32 bits, the futex word (offset 64 on little-endian machines, 68
@@ -55,9 +59,10 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  *     is valid); high 32 bits: the parties arrived in this generation, 0 to parties - 1 (the next arrival's slot;
  *     any other count is refused by open and by await)</td><td>volatile; 64-bit CAS (an arrival, the trip, a break
  *     and a reset are each one CAS)</td></tr>
- * <tr><td>72</td><td>4</td><td>resetGeneration</td><td>1 + the last generation that {@link #reset()} broke and
- *     left; 0 if none</td><td>volatile</td></tr>
- * <tr><td>76</td><td>52</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>72</td><td>4 &times; 8</td><td>brokenGenerations</td><td>entry {@code g % 8}: 1 + the last generation
+ *     {@code g} that ended broken ({@link #reset()} writes it, before it starts the next generation); 0 if
+ *     none</td><td>volatile</td></tr>
+ * <tr><td>104</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>16 &times; parties</td><td>arrival slots</td><td>slot {@code i} (the {@code i}-th arrival of a
  *     generation): owner token of the party's process (long), 1 + the generation it arrived in (int), zero
  *     (int)</td><td>token opaque, then generation release; read generation acquire, then token</td></tr>
@@ -93,6 +98,13 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  * of parties: it only tells the barrier whose death to watch for. Python's {@code Barrier} hangs in the first case
  * even with a timeout; this one does not.
  *
+ * <p>A waiter that wakes after its generation ended learns how from the state (the generation still current, and
+ * broken) or, once a reset started the next one, from the broken generations: its generation's entry holds it
+ * unless a reset broke a generation 8, 16... later since, which only a party that wakes 8 or more generations late
+ * can see; such a party whose entry does not name its generation cannot tell a trip from a break, and gets
+ * {@link BrokenBarrierException} (a false break, never a false trip). A reset finds nothing to break, and
+ * starts no generation, while no party has arrived in the current one and it is not broken.
+ *
  * <p>Memory consistency effects: actions of each party before {@code await} happen-before actions after every
  * party's successful return from that generation's {@code await}.
  */
@@ -117,6 +129,8 @@ public final class SharedBarrier {
         if (segment.byteSize() != size) { // a heap block of the right type made with another size
             throw Blocks.corrupt(description, "block size", segment.byteSize(), size + " for " + parties + " parties");
         }
+        Blocks.requireZero(segment, BARRIER_BROKEN_GENERATIONS_OFFSET + BARRIER_BROKEN_GENERATIONS * Integer.BYTES,
+                SyncLayout.BARRIER_SLOTS_OFFSET, description); // once the size is known to hold them
         this.registry = new BarrierRegistry(segment, SyncLayout.barrierRegistrationsOffset(parties), parties);
         checkedCount(state());
     }
@@ -248,10 +262,11 @@ public final class SharedBarrier {
 
     /**
      * Breaks the current generation (its waiters get {@link BrokenBarrierException}) and starts a new one, as
-     * {@link java.util.concurrent.CyclicBarrier#reset()} does. A process killed inside {@code reset()} may leave the
-     * generation broken without starting the next: parties then get {@link BrokenBarrierException} until someone
-     * calls {@code reset()} again, as after any broken generation. The new generation's state is written whole, so
-     * a damaged arrival count is replaced by 0.
+     * {@link java.util.concurrent.CyclicBarrier#reset()} does; while nobody has arrived in the current generation
+     * and it is not broken, there is nothing to break and it stays. A process killed inside {@code reset()} may
+     * leave the generation broken without starting the next: parties then get {@link BrokenBarrierException} until
+     * someone calls {@code reset()} again, as after any broken generation. The new generation's state is written
+     * whole, so a damaged arrival count is replaced by 0.
      */
     public void reset() {
         try {
@@ -260,10 +275,14 @@ public final class SharedBarrier {
                 long s = state();
                 int generation = (int) s & BARRIER_GENERATION_MASK;
                 if (((int) s & BARRIER_BROKEN) == 0) {
+                    if (s >>> 32 == 0) {
+                        return; // nobody arrived: a new generation would differ only in its number
+                    }
                     breakGeneration(generation);
                     continue;
                 }
-                INT.setVolatile(segment, BARRIER_RESET_GENERATION_OFFSET, generation + 1); // before the new generation
+                // before the new generation: a waiter of this one that wakes after it reads that it broke
+                INT.setVolatile(segment, brokenEntry(generation), generation + 1);
                 if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
                     Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
                     return;
@@ -383,10 +402,28 @@ public final class SharedBarrier {
         return index;
     }
 
-    /** @return true if {@code generation} tripped; false if it is still current (then broken) or was reset */
+    /**
+     * @return true if {@code generation} tripped; false if it is still current (then broken), ended broken, or ended
+     *         so many generations ago that its broken-generations entry may have been written again (see the class
+     *         doc)
+     */
     private boolean tripped(int generation) {
-        return ((int) state() & BARRIER_GENERATION_MASK) != generation
-                && (int) INT.getVolatile(segment, BARRIER_RESET_GENERATION_OFFSET) != generation + 1;
+        if (((int) state() & BARRIER_GENERATION_MASK) == generation) {
+            return false;
+        }
+        // after the state showed it ended: a reset writes the entry before it starts the next generation
+        if ((int) INT.getVolatile(segment, brokenEntry(generation)) == generation + 1) {
+            return false;
+        }
+        // the entry is written again only by a reset of generation + 8 (or 16...), once that generation is current:
+        // if none is current yet, none was when the entry was read
+        int current = (int) state() & BARRIER_GENERATION_MASK;
+        return ((current - generation) & BARRIER_GENERATION_MASK) < BARRIER_BROKEN_GENERATIONS;
+    }
+
+    /** @return the offset of {@code generation}'s entry in the broken generations */
+    private static long brokenEntry(int generation) {
+        return BARRIER_BROKEN_GENERATIONS_OFFSET + (long) (generation % BARRIER_BROKEN_GENERATIONS) * Integer.BYTES;
     }
 
     /**

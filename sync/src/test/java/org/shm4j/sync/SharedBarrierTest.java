@@ -112,6 +112,103 @@ class SharedBarrierTest {
         }
     }
 
+    /**
+     * A party asleep through two resets made back to back (two parties that each got an exception reset the barrier,
+     * as users of {@code CyclicBarrier} do) gets {@link BrokenBarrierException}: its generation never tripped. Layout
+     * version 2 kept only the last reset generation, and such a party returned an arrival index (an outside sweep:
+     * 45 of 50 rounds).
+     */
+    @Test
+    void shouldBreakAWaiterAsleepThroughTwoResets() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                for (int round = 0; round < 20; round++) {
+                    Future<Integer> waiter = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                    Children.awaitTrue("the first party waits", () -> barrier.getNumberWaiting() == 1);
+                    barrier.reset();
+                    barrier.reset();
+                    assertThatThrownBy(() -> waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round)
+                            .hasCauseInstanceOf(BrokenBarrierException.class);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** Four of five parties come; the first to time out and every party it breaks reset the barrier at once. */
+    @Test
+    void shouldReturnNoIndexFromAGenerationThatNeverTrippedWhenEveryFailedPartyResets() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 5);
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                for (int round = 0; round < 5; round++) {
+                    List<Future<String>> parties = new ArrayList<>();
+                    for (int i = 0; i < 3; i++) {
+                        parties.add(pool.submit(() -> awaitOrReset(barrier, BOUND.toMillis())));
+                    }
+                    Children.awaitTrue("three parties wait", () -> barrier.getNumberWaiting() == 3);
+                    parties.add(pool.submit(() -> awaitOrReset(barrier, 100)));
+                    for (Future<String> party : parties) {
+                        assertThat(party.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round)
+                                .isIn("TimeoutException", "BrokenBarrierException");
+                    }
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** A party whose generation tripped returns its index, however late it wakes after a reset of the next. */
+    @Test
+    void shouldReturnTheIndexOfATrippedGenerationAfterTheNextIsReset() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                for (int round = 0; round < 20; round++) {
+                    Future<Integer> first = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                    Children.awaitTrue("the first party waits", () -> barrier.getNumberWaiting() == 1);
+                    assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isZero(); // the trip
+                    Future<Integer> next = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                    Children.awaitTrue("a party of the next generation waits", () -> barrier.getNumberWaiting() == 1);
+                    barrier.reset();
+                    assertThat(first.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round).isOne();
+                    assertThatThrownBy(() -> next.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                            .hasCauseInstanceOf(BrokenBarrierException.class);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void shouldLeaveAGenerationNobodyArrivedInOnReset() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            MemorySegment block = heap.find("barrier").orElseThrow().segment();
+            byte[] before = block.toArray(ValueLayout.JAVA_BYTE);
+            barrier.reset();
+            barrier.reset();
+            assertThat(block.toArray(ValueLayout.JAVA_BYTE)).as("nothing to break, no generation").isEqualTo(before);
+        }
+    }
+
+    /** @return the index {@code await} returned, or the simple name of its exception after a {@code reset()} */
+    private static String awaitOrReset(SharedBarrier barrier, long timeoutMillis) throws InterruptedException {
+        try {
+            return String.valueOf(barrier.await(timeoutMillis, TimeUnit.MILLISECONDS));
+        } catch (BrokenBarrierException | TimeoutException e) {
+            barrier.reset();
+            return e.getClass().getSimpleName();
+        }
+    }
+
     @Test
     void shouldCheckParametersAndHeaders() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
@@ -142,7 +239,7 @@ class SharedBarrierTest {
             SharedBarrier live = SharedBarrier.create(heap, "step", 3);
             MemorySegment block = heap.find("step").orElseThrow().segment();
             byte[] beforeState = block.asSlice(0, SyncLayout.BARRIER_STATE_OFFSET).toArray(ValueLayout.JAVA_BYTE);
-            byte[] afterState = block.asSlice(SyncLayout.BARRIER_RESET_GENERATION_OFFSET)
+            byte[] afterState = block.asSlice(SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET)
                     .toArray(ValueLayout.JAVA_BYTE);
             for (int arrived : new int[] {3, 5, -1, 0x4186_0000}) {
                 setArrived(block, arrived);
@@ -153,10 +250,10 @@ class SharedBarrierTest {
                         .isInstanceOf(ShmFormatException.class).hasMessage(message);
                 assertThat(block.asSlice(0, SyncLayout.BARRIER_STATE_OFFSET).toArray(ValueLayout.JAVA_BYTE))
                         .as("header untouched, arrived=%d", arrived).isEqualTo(beforeState);
-                assertThat(block.asSlice(SyncLayout.BARRIER_RESET_GENERATION_OFFSET).toArray(ValueLayout.JAVA_BYTE))
+                assertThat(block.asSlice(SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET).toArray(ValueLayout.JAVA_BYTE))
                         .as("slots and registrations untouched, arrived=%d", arrived).isEqualTo(afterState);
                 live.reset(); // a new generation with nobody arrived
-                afterState = block.asSlice(SyncLayout.BARRIER_RESET_GENERATION_OFFSET).toArray(ValueLayout.JAVA_BYTE);
+                afterState = block.asSlice(SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET).toArray(ValueLayout.JAVA_BYTE);
             }
             assertThat(SharedBarrier.open(heap, "step").toString()).isEqualTo("barrier 'step' (0 of 3 waiting)");
         }
@@ -362,7 +459,7 @@ class SharedBarrierTest {
             }
             heap.allocate("old", new BlockType(0x5348_0064, 1), 160);
             assertThatThrownBy(() -> SharedBarrier.open(heap, "old")).isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessageContaining("v1").hasMessageContaining("v2");
+                    .hasMessageContaining("v1").hasMessageContaining("v3");
             MemorySegment raw = arena.allocate(SharedBarrier.requiredBytes(2), 64);
             SharedBarrier.format(raw, 0, 2);
             raw.set(ValueLayout.JAVA_INT, 12, 1); // the layout version of a block written before registrations

@@ -298,7 +298,7 @@ public final class SyncLayout {
     /** Heap block type of a {@code SharedEvent}. */
     public static final BlockType EVENT = BlockType.named("SharedEvent", 0x5348_0063, 1);
     /** Heap block type of a {@code SharedBarrier}. */
-    public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 2);
+    public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 3);
     /** Heap block type of a {@code SharedCondition}. */
     public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 2);
 
@@ -344,8 +344,13 @@ public final class SyncLayout {
     /** Barrier: the futex word, the low 32 bits of the state in native byte order. */
     public static final long BARRIER_FUTEX = BARRIER_STATE_OFFSET
             + (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4);
-    /** Barrier: the last generation broken and then reset (int), so that a late waiter of it still sees it broke. */
-    public static final long BARRIER_RESET_GENERATION_OFFSET = BARRIER_STATE_OFFSET + Long.BYTES;
+    /**
+     * Barrier: the broken generations (ints), entry {@code g % }{@link #BARRIER_BROKEN_GENERATIONS} holding 1 + the
+     * last generation {@code g} that a reset left broken, so that a late waiter of it still sees that it broke.
+     */
+    public static final long BARRIER_BROKEN_GENERATIONS_OFFSET = BARRIER_STATE_OFFSET + Long.BYTES;
+    /** Barrier: the entries of the broken generations. */
+    public static final int BARRIER_BROKEN_GENERATIONS = 8;
     /** Barrier: bit 30 of the futex word, set while the current generation is broken. */
     public static final int BARRIER_BROKEN = 0x4000_0000;
     /** Barrier: the generation bits of the futex word. */

@@ -284,7 +284,7 @@ class Shm4jToolTest {
                 assertThat(list(state.get("registered")))
                         .containsExactly(Map.of("pid", ProcessHandle.current().pid(), "alive", true));
                 assertThat(block(report, "old barrier")).containsEntry("unreadable",
-                        "layout version 1 (this tool reads version 2 of SharedBarrier)");
+                        "layout version 1 (this tool reads version 3 of SharedBarrier)");
             }
         }
     }
