@@ -43,7 +43,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * <h2>End of stream</h2>
  * Once the other end is closed, or its holder died (or exited without closing it), {@link End#recv(Duration)}
  * still returns every message that end sent before, then throws {@link PipeClosedException} (naming the pipe, the
- * end, the pid and whether it closed or died) on every call, as Python's {@code recv} raises {@code EOFError}. A
+ * end, the pid and whether it closed or died) on every call, as Python's {@code recv} raises {@code EOFError}: for
+ * good after a close; after a death, until another process claims the dead end (see Holding an end), whose messages
+ * {@code recv} then returns. A
  * waiting {@code recv} notices a close within about 25 ms (it waits in slices of at most that long and looks at
  * the other end's state between them) and a death within about 100 ms (the holder's liveness is checked at most
  * every 50 ms while waiting), plus scheduling delay.

@@ -257,9 +257,10 @@ final class ListStore {
             try {
                 chunk = Blocks.openOrCreate(heap, chunkName, LIST_CHUNK, bytes, s -> { });
             } catch (ShmFullException e) {
+                // the heap's message says which of its limits the chunk met: its catalog, or its free bytes
                 ShmFullException full = new ShmFullException(what + " is full: size=" + size() + ", capacity="
                         + slotsIn(k) + " elements; its next chunk of " + (FIRST_CHUNK << k) + " elements needs "
-                        + bytes + " bytes, but " + heap + " has " + heap.freeBytes() + " bytes free");
+                        + bytes + " bytes and a catalog entry, and " + e.getMessage());
                 full.initCause(e);
                 throw full;
             } catch (ShmTypeMismatchException e) {

@@ -95,10 +95,32 @@ final class PythonItems {
     }
 
     /**
-     * @return the kind of an item from its format word and code, or null if they are not a pair Python writes or an
+     * @return the kind of an item from its format word and code; from its format alone if the code is another kind's
+     *         (see {@link #kindOfFormat}); null if the code is none of Python's, the format is no kind's, or an
      *         {@code "<n>s"} format exceeds the slot (then {@link #corrupt} says so)
      */
     static ShareableList.Kind kindOrNull(long format, byte code, int slot) {
+        ShareableList.Kind kind = pairKind(format, code, slot);
+        return kind != null || code < PY_CODE_VALUE || code > PY_CODE_NONE ? kind : kindOfFormat(format, slot);
+    }
+
+    /**
+     * The kind of an item whose format and code disagree: a kind change writes the value, then the format, then the
+     * code, so a writer killed between the last two (or a reader racing it) leaves the new format beside the old
+     * code. The format names the kind of the value already in the slot; a str or bytes format reads as bytes.
+     *
+     * @return the kind the format word alone names, or null if it names none
+     */
+    private static ShareableList.Kind kindOfFormat(long format, int slot) {
+        return format == PY_FORMAT_LONG ? ShareableList.Kind.LONG
+                : format == PY_FORMAT_DOUBLE ? ShareableList.Kind.DOUBLE
+                : format == PY_FORMAT_BOOLEAN ? ShareableList.Kind.BOOLEAN
+                : format == PY_FORMAT_NONE ? ShareableList.Kind.NONE
+                : stringLength(format, slot) >= 0 ? ShareableList.Kind.BYTES : null;
+    }
+
+    /** @return the kind of a format and code pair Python writes, or null */
+    private static ShareableList.Kind pairKind(long format, byte code, int slot) {
         return switch (code) {
             case PY_CODE_VALUE -> format == PY_FORMAT_LONG ? ShareableList.Kind.LONG
                     : format == PY_FORMAT_DOUBLE ? ShareableList.Kind.DOUBLE
@@ -114,7 +136,8 @@ final class PythonItems {
     static ShmFormatException corrupt(long format, byte code, int slot, String what) {
         return new ShmFormatException(what + " is corrupted: format=" + describe(format) + ", code=" + code
                 + " (expected: q, d, xxxxxxx? with code 0; <n>s with n <= " + slot
-                + " and code 1 or 2; xxxxxx?x with code 3)");
+                + " and code 1 or 2; xxxxxx?x with code 3; or one of these formats with another of these codes, left"
+                + " by a kind change cut between its two stores)");
     }
 
     /** @return n of a {@code "<n>s"} format word with {@code n <= slot}, else -1 */

@@ -62,8 +62,11 @@ import static org.shm4j.sync.list.ListLayout.PY_WORD;
  * calls. Here, an 8-byte number, boolean or None and each format word are written with one opaque store (never torn,
  * no ordering); str and bytes are copied with plain stores, so a reader racing a writer of the same item may see a
  * mix of the old and new text; an item that changes kind is written value first, then format, then code, so a racing
- * reader may decode one item with the wrong kind. Coordinate writers and readers of one item yourself (a lock, or a
- * pipe), in either language.
+ * reader may decode one item with the wrong kind. A format and a code that disagree (a writer killed between the two,
+ * or a reader racing it) are read by the format, which names the kind of the value already in the slot (a str or
+ * bytes format as {@code byte[]}), and the next write of the item sets both; such an item is not damage, so the list
+ * still opens (CPython's read of it may raise {@code AttributeError}, as for any torn item). Coordinate writers and
+ * readers of one item yourself (a lock, or a pipe), in either language.
  *
  * <h2>Region lifetime</h2>
  * This class never unlinks a region. {@link #close()} unmaps a region that {@link #create(String, List)} or
@@ -237,9 +240,10 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     }
 
     /**
-     * @return the kind of the item at {@code index}
+     * @return the kind of the item at {@code index}; the kind its format names if its code is another kind's (a kind
+     *         change cut between its two stores: see the class doc)
      * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
-     * @throws ShmFormatException        if the item's format and code are not a pair Python writes
+     * @throws ShmFormatException        if the item's code is none of Python's, or its format is no kind's
      */
     public Kind kind(int index) {
         checkIndex(index);

@@ -3,6 +3,7 @@ package org.shm4j.sync.list;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.shm4j.core.HeapOptions;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
@@ -108,8 +109,27 @@ class SharedListTest {
                 }
             }).isInstanceOf(ShmFullException.class)
                     .hasMessageMatching("SharedList 'big' is full: size=192, capacity=192 elements; its next chunk"
-                            + " of 256 elements needs 129024 bytes, but .* has \\d+ bytes free");
+                            + " of 256 elements needs 129024 bytes and a catalog entry, and heap .* is full: block"
+                            + " 'big.chunk2' needs byteSize=129024 .*, free=\\d+");
             assertThat(list.size()).isEqualTo(192);
+        }
+    }
+
+    /** A heap whose catalog is full is named as the limit, not its free bytes (an outside sweep saw the latter). */
+    @Test
+    void shouldSayWhenTheHeapsCatalogIsFull() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20, HeapOptions.defaults().withCatalogCapacity(2))) {
+            SharedList<Long> list = SharedList.create(heap, "l", Codec.longs(), 8);
+            assertThatThrownBy(() -> {
+                for (int i = 0; i < 1_000; i++) {
+                    list.add((long) i);
+                }
+            }).isInstanceOf(ShmFullException.class)
+                    .hasMessageMatching("SharedList 'l' is full: size=64, capacity=64 elements; its next chunk of 128"
+                            + " elements needs \\d+ bytes and a catalog entry, and catalog of heap .* is full: 2"
+                            + " blocks; cannot add 'l.chunk1'");
+            assertThat(list.size()).isEqualTo(64);
+            assertThat(list.get(63)).isEqualTo(63L);
         }
     }
 
