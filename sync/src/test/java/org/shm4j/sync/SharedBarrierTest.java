@@ -120,71 +120,53 @@ class SharedBarrierTest {
      */
     @Test
     void shouldBreakAWaiterAsleepThroughTwoResets() throws Exception {
-        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
-            ExecutorService pool = Executors.newSingleThreadExecutor();
-            try {
-                for (int round = 0; round < 20; round++) {
-                    Future<Integer> waiter = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
-                    Children.awaitTrue("the first party waits", () -> barrier.getNumberWaiting() == 1);
-                    barrier.reset();
-                    barrier.reset();
-                    assertThatThrownBy(() -> waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round)
-                            .hasCauseInstanceOf(BrokenBarrierException.class);
-                }
-            } finally {
-                pool.shutdownNow();
+        withBarrier(2, 1, (barrier, pool) -> {
+            for (int round = 0; round < 20; round++) {
+                Future<Integer> waiter = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                Children.awaitTrue("the first party waits", () -> barrier.getNumberWaiting() == 1);
+                barrier.reset();
+                barrier.reset();
+                assertThatThrownBy(() -> waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round)
+                        .hasCauseInstanceOf(BrokenBarrierException.class);
             }
-        }
+        });
     }
 
     /** Four of five parties come; the first to time out and every party it breaks reset the barrier at once. */
     @Test
     void shouldReturnNoIndexFromAGenerationThatNeverTrippedWhenEveryFailedPartyResets() throws Exception {
-        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 5);
-            ExecutorService pool = Executors.newFixedThreadPool(4);
-            try {
-                for (int round = 0; round < 5; round++) {
-                    List<Future<String>> parties = new ArrayList<>();
-                    for (int i = 0; i < 3; i++) {
-                        parties.add(pool.submit(() -> awaitOrReset(barrier, BOUND.toMillis())));
-                    }
-                    Children.awaitTrue("three parties wait", () -> barrier.getNumberWaiting() == 3);
-                    parties.add(pool.submit(() -> awaitOrReset(barrier, 100)));
-                    for (Future<String> party : parties) {
-                        assertThat(party.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round)
-                                .isIn("TimeoutException", "BrokenBarrierException");
-                    }
+        withBarrier(5, 4, (barrier, pool) -> {
+            for (int round = 0; round < 5; round++) {
+                List<Future<String>> parties = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    parties.add(pool.submit(() -> awaitOrReset(barrier, BOUND.toMillis())));
                 }
-            } finally {
-                pool.shutdownNow();
+                Children.awaitTrue("three parties wait", () -> barrier.getNumberWaiting() == 3);
+                parties.add(pool.submit(() -> awaitOrReset(barrier, 100)));
+                for (Future<String> party : parties) {
+                    assertThat(party.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round)
+                            .isIn("TimeoutException", "BrokenBarrierException");
+                }
             }
-        }
+        });
     }
 
     /** A party whose generation tripped returns its index, however late it wakes after a reset of the next. */
     @Test
     void shouldReturnTheIndexOfATrippedGenerationAfterTheNextIsReset() throws Exception {
-        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
-            ExecutorService pool = Executors.newFixedThreadPool(2);
-            try {
-                for (int round = 0; round < 20; round++) {
-                    Future<Integer> first = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
-                    Children.awaitTrue("the first party waits", () -> barrier.getNumberWaiting() == 1);
-                    assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isZero(); // the trip
-                    Future<Integer> next = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
-                    Children.awaitTrue("a party of the next generation waits", () -> barrier.getNumberWaiting() == 1);
-                    barrier.reset();
-                    assertThat(first.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round).isOne();
-                    assertThatThrownBy(() -> next.get(BOUND.toSeconds(), TimeUnit.SECONDS))
-                            .hasCauseInstanceOf(BrokenBarrierException.class);
-                }
-            } finally {
-                pool.shutdownNow();
+        withBarrier(2, 2, (barrier, pool) -> {
+            for (int round = 0; round < 20; round++) {
+                Future<Integer> first = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                Children.awaitTrue("the first party waits", () -> barrier.getNumberWaiting() == 1);
+                assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isZero(); // the trip
+                Future<Integer> next = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                Children.awaitTrue("a party of the next generation waits", () -> barrier.getNumberWaiting() == 1);
+                barrier.reset();
+                assertThat(first.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("round %d", round).isOne();
+                assertThatThrownBy(() -> next.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .hasCauseInstanceOf(BrokenBarrierException.class);
             }
-        }
+        });
     }
 
     @Test
@@ -197,6 +179,24 @@ class SharedBarrierTest {
             barrier.reset();
             assertThat(block.toArray(ValueLayout.JAVA_BYTE)).as("nothing to break, no generation").isEqualTo(before);
         }
+    }
+
+    /** Runs {@code body} on a barrier of {@code parties} in an anonymous heap, with a pool of {@code threads}. */
+    private static void withBarrier(int parties, int threads, BarrierBody body) throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", parties);
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                body.run(barrier, pool);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** A test's body: see {@link #withBarrier}. */
+    private interface BarrierBody {
+        void run(SharedBarrier barrier, ExecutorService pool) throws Exception;
     }
 
     /** @return the index {@code await} returned, or the simple name of its exception after a {@code reset()} */
