@@ -37,6 +37,13 @@ import java.util.concurrent.TimeUnit;
  * by {@link SharedRing#create(SharedHeap, String, SharedRing.Kind, int)} and opened as a queue) makes {@code poll}
  * throw {@link IllegalStateException}; that message is consumed.
  *
+ * <p>A consumer process that dies (SIGKILL) while it holds the consumers' turn has it taken over by the next consumer
+ * (see {@link SharedRing}): a value whose decoding it had not finished is delivered again, to one consumer; a value
+ * it had decoded, which {@code poll} or {@code take} was about to return, is gone with it. So each value reaches at
+ * most one consumer, and a consumer's death loses at most the one value it was taking. A producer that dies before
+ * its {@code offer} or {@code put} returned may or may not have queued its value; one whose call returned has, but
+ * for the exception above.
+ *
  * @param <T> the value type
  */
 public final class SharedQueue<T> {
