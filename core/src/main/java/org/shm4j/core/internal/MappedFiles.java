@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -106,15 +107,36 @@ public final class MappedFiles {
      * a region. Best effort: a folder that cannot be listed is skipped.
      */
     static void removeTemporariesOfDeadProcesses(Path dir) {
+        for (Path temporary : temporariesOfDeadProcesses(dir)) {
+            try {
+                Files.deleteIfExists(temporary);
+            } catch (IOException | SecurityException e) {
+                // best effort: a leftover temporary file costs space, never correctness
+            }
+        }
+    }
+
+    /**
+     * @return the temporary files in {@code dir} that {@link #removeTemporariesOfDeadProcesses} deletes (for a tool's
+     *         dry run); none if the folder cannot be listed
+     */
+    public static List<Path> temporariesOfDeadProcesses(Path dir) {
+        List<Path> dead = new ArrayList<>();
         try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
             for (Path temporary : temporaries) {
                 if (!creatorMayLive(temporary.getFileName().toString())) {
-                    Files.deleteIfExists(temporary);
+                    dead.add(temporary);
                 }
             }
         } catch (IOException | SecurityException e) {
-            // best effort: a leftover temporary file costs space, never correctness
+            // best effort, as above
         }
+        return dead;
+    }
+
+    /** @return true if {@code name} is a temporary name of {@link #create} (this version's or an older one's) */
+    public static boolean isTemporaryName(String name) {
+        return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX);
     }
 
     /** @return false only for a temporary name of this or an older version whose creating process is gone */

@@ -5,12 +5,14 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.MappedFiles;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -58,8 +60,11 @@ final class HeapScan {
             }
             boolean named = dir.toAbsolutePath().normalize().equals(SharedMemory.SHM_DIR);
             try (Stream<Path> files = Files.list(dir)) {
-                files.sorted().filter(HeapScan::isHeapFile).forEach(p -> found.add(
-                        new Found(named ? p.getFileName().toString() : p.toString(), p, named)));
+                // a create's temporary file has the magic too, but no name a heap may have: the create links it
+                files.sorted().filter(p -> !MappedFiles.isTemporaryName(p.getFileName().toString()))
+                        .filter(p -> isHeap(p) == Kind.HEAP)
+                        .forEach(p -> found.add(new Found(named ? p.getFileName().toString() : p.toString(), p,
+                                named)));
             }
         }
         return found;
@@ -67,19 +72,18 @@ final class HeapScan {
 
     /**
      * @param nameOrPath a name in {@code /dev/shm}, or a path (it contains a '/') of a file-backed heap
-     * @return the heap there, or null if there is no file
+     * @return the heap there, or null if there is no file (or it went away while it was read)
      * @throws IOException if the file is there but is not a shm4j heap
      */
     static Found resolve(String nameOrPath) throws IOException {
         boolean named = !nameOrPath.contains("/");
         Path path = named ? SharedMemory.SHM_DIR.resolve(nameOrPath) : Path.of(nameOrPath);
-        if (!Files.isRegularFile(path)) {
-            return null;
-        }
-        if (!isHeapFile(path)) {
-            throw new IOException(path + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its start)");
-        }
-        return new Found(named ? nameOrPath : path.toString(), path, named);
+        return switch (isHeap(path)) {
+            case NONE -> null;
+            case OTHER -> throw new IOException(path + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its"
+                    + " start)");
+            case HEAP -> new Found(named ? nameOrPath : path.toString(), path, named);
+        };
     }
 
     /** @return the heap's summary: size, use, creator, processes, stale; or its name and why it is unreadable */
@@ -126,20 +130,36 @@ final class HeapScan {
         return map;
     }
 
-    private static boolean isHeapFile(Path path) {
-        if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
-            return false;
+    /** What a path holds, for the tool. */
+    private enum Kind {
+        /** No file, not a regular file, or one that went away while it was read. */
+        NONE,
+        /** A file without the heap magic at its start (or one this process may not read). */
+        OTHER,
+        /** A file starting with the heap magic. */
+        HEAP
+    }
+
+    /**
+     * Reads the first 8 bytes of {@code path} through one open, so that a heap removed between a look and the read
+     * (its last process closed it, {@code gc} removed it) is taken for no file rather than for a file of another kind.
+     */
+    private static Kind isHeap(Path path) {
+        if (!Files.isRegularFile(path)) {
+            return Kind.NONE;
         }
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             ByteBuffer magic = ByteBuffer.allocate(Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
             while (magic.hasRemaining()) {
                 if (channel.read(magic) < 0) {
-                    return false;
+                    return Kind.OTHER;
                 }
             }
-            return magic.getLong(0) == HeapLayout.MAGIC;
+            return magic.getLong(0) == HeapLayout.MAGIC ? Kind.HEAP : Kind.OTHER;
+        } catch (NoSuchFileException e) {
+            return Kind.NONE; // removed since the look above
         } catch (IOException e) {
-            return false; // vanished or unreadable: not one we can report
+            return Kind.OTHER; // unreadable: not one we can report
         }
     }
 }

@@ -1,12 +1,16 @@
 package org.shm4j.sync.tools;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmException;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.core.internal.MappedFiles;
 import org.shm4j.sync.locks.WaitForGraph;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -52,7 +56,8 @@ public final class Shm4j {
               inspect HEAP [--json]                 each block of HEAP with its live state
               watch HEAP [--interval MS] [--count N] [--json]
                                                     inspect every MS ms (1000), N times (for ever), with rates
-              gc [--dir DIR]... [--force] [--json]  list stale heaps; remove them with --force
+              gc [--dir DIR]... [--force] [--json]  list stale heaps and killed creates' temporary files;
+                                                    remove them with --force
               help                                  this text
             --dir DIR scans DIR instead of /dev/shm (repeat it, with --dir /dev/shm for both).
             HEAP: a name in /dev/shm, or the path of a file-backed heap. Only gc --force writes.
@@ -138,10 +143,11 @@ public final class Shm4j {
     private static int inspect(Options options, PrintStream out, PrintStream err)
             throws IOException, InterruptedException {
         HeapScan.Found found = HeapScan.resolve(options.heap());
-        if (found == null) {
+        SharedHeap opened = openOrNull(found);
+        if (opened == null) {
             return fail(options.json(), options.command(), "no heap " + options.heap(), NOT_FOUND, out, err);
         }
-        try (SharedHeap heap = found.openReadOnly()) {
+        try (SharedHeap heap = opened) {
             if (options.command().equals("inspect")) {
                 print(report(found, heap), options, out);
                 return OK;
@@ -163,6 +169,15 @@ public final class Shm4j {
                 out.flush();
             }
             return OK;
+        }
+    }
+
+    /** @return {@code found} opened read-only; null if nothing was found or it was removed since */
+    private static SharedHeap openOrNull(HeapScan.Found found) {
+        try {
+            return found == null ? null : found.openReadOnly();
+        } catch (ShmNotFoundException removed) {
+            return null;
         }
     }
 
@@ -192,15 +207,48 @@ public final class Shm4j {
                 out.println(action + " " + found.name());
             }
         }
+        List<Object> temporaries = temporaries(options, out);
         if (options.json()) {
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("dryRun", !options.force());
             report.put("heaps", stale);
+            if (!temporaries.isEmpty()) {
+                report.put("temporaryFiles", temporaries);
+            }
             out.println(Json.write(report));
         } else {
-            out.println(stale.size() + " stale heap(s)" + (options.force() ? "" : "; dry run, remove with --force"));
+            out.println(stale.size() + " stale heap(s)" + (temporaries.isEmpty() ? ""
+                    : ", " + temporaries.size() + " temporary file(s) of killed creates")
+                    + (options.force() ? "" : "; dry run, remove with --force"));
         }
         return OK;
+    }
+
+    /**
+     * The temporary files that creates killed before they published their region left in the scanned folders (a later
+     * create there deletes them too): listed, and deleted with {@code --force}.
+     */
+    private static List<Object> temporaries(Options options, PrintStream out) {
+        List<Object> found = new ArrayList<>();
+        for (Path dir : options.dirs().isEmpty() ? List.of(SharedMemory.SHM_DIR) : options.dirs()) {
+            for (Path temporary : MappedFiles.temporariesOfDeadProcesses(dir)) {
+                String action = !options.force() ? "would remove" : delete(temporary);
+                found.add(Map.of("path", temporary.toString(), "action", action));
+                if (!options.json()) {
+                    out.println(action + " " + temporary + " (temporary file of a killed create)");
+                }
+            }
+        }
+        return found;
+    }
+
+    /** @return what deleting a dead creator's temporary file did */
+    private static String delete(Path temporary) {
+        try {
+            return Files.deleteIfExists(temporary) ? "removed" : "kept: removed by another process";
+        } catch (IOException e) {
+            return "kept: " + e.getMessage();
+        }
     }
 
     private static Map<String, Object> report(HeapScan.Found found, SharedHeap heap) {

@@ -328,6 +328,45 @@ class Shm4jToolTest {
         }
     }
 
+    /**
+     * A create writes its region under a temporary name and links it: {@code ls} never lists such a file (it has the
+     * heap magic but no heap's name), and {@code gc} removes those whose creator is dead (a create killed before its
+     * link), keeping those of live creators. An outside sweep saw {@code ls} list creates in progress as unreadable
+     * heaps, and {@code gc} leave a killed create's 256 MB file.
+     */
+    @Test
+    void shouldHideCreatesTemporaryFilesFromLsAndRemoveKilledOnesWithGc() throws Exception {
+        Path heapFile = dir.resolve("heap");
+        long deadPid;
+        try (ChildJvm creator = ChildJvm.start(FileHeapCreator.class, dir.resolve("other").toString())) {
+            creator.awaitLine("CREATED", BOUND);
+            deadPid = creator.pid();
+            creator.kill();
+        }
+        long token = ProcessIdentity.currentToken();
+        Path dead = dir.resolve(".shm4j-t-" + deadPid + "-" + (token & 0xFFFF_FFFFL) + "-1.tmp");
+        Path live = dir.resolve(".shm4j-t-" + ProcessIdentity.pid(token) + "-" + (token & 0xFFFF_FFFFL) + "-9.tmp");
+        try (SharedHeap heap = SharedHeap.create(heapFile, 1 << 16)) {
+            Files.copy(heapFile, dead); // what a create killed after filling its region leaves
+            Files.copy(heapFile, live); // a create in progress in this process
+            Map<String, Object> ls = json("ls", "--dir", dir.toString(), "--json");
+            assertThat(list(ls.get("heaps"))).extracting(h -> map(h).get("name"))
+                    .containsExactly(heapFile.toString(), dir.resolve("other").toString()); // sorted by name
+
+            Map<String, Object> dry = json("gc", "--dir", dir.toString(), "--json");
+            assertThat(dry).containsEntry("temporaryFiles", List.of(Map.of("path", dead.toString(),
+                    "action", "would remove")));
+            assertThat(Files.exists(dead)).as("a dry run removes nothing").isTrue();
+
+            Result force = run("gc", "--dir", dir.toString(), "--force");
+            assertThat(force.code()).isZero();
+            assertThat(force.out()).contains("removed " + dead + " (temporary file of a killed create)\n")
+                    .endsWith("1 stale heap(s), 1 temporary file(s) of killed creates\n");
+            assertThat(Files.exists(dead)).isFalse();
+            assertThat(Files.exists(live)).as("its creator lives").isTrue();
+        }
+    }
+
     @Test
     void shouldNeitherCallStaleNorRemoveAHeapOfAnotherPidNamespace() throws Exception {
         Path foreign = dir.resolve("foreign");
