@@ -22,12 +22,13 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_ENTERING;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_FLAG;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
 /**
@@ -66,7 +67,10 @@ final class LockStates {
 
     /**
      * @return the state of a {@code SharedReadWriteLock}: its writer mutex, whether the writer still waits for readers
-     *         to leave, and the processes holding read locks
+     *         to leave (or a reader clears its stale writer flag), the processes holding read locks, and the pids
+     *         whose writer flag is set: every announced reader's while a writer holds; with none holding, flags a
+     *         writer left (it died, or was unlocked through another lock object), which send that process's next
+     *         read lock to its slow path once
      */
     static Map<String, Object> readWrite(MemorySegment block, String what) {
         Map<String, Object> state = new LinkedHashMap<>();
@@ -74,7 +78,20 @@ final class LockStates {
         state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer", true));
         state.put("writerWaitsForReaders", (word & LOCK_ENTERING) != 0);
         state.put("readers", holders(block, RW_SLOTS_OFFSET, SyncLayout::rwReadHolds));
+        state.put("writerFlags", writerFlags(block));
         return state;
+    }
+
+    /** @return the pids of the process slots whose read-hold word has the writer flag */
+    private static List<Object> writerFlags(MemorySegment block) {
+        ProcessSlots slots = new ProcessSlots(block, RW_SLOTS_OFFSET, "inspected block"); // only read
+        List<Object> pids = new ArrayList<>();
+        for (int i = 0; i < ProcessSlots.SLOTS; i++) {
+            if ((slots.get(i, ProcessSlots.FIRST) & RW_WRITER_FLAG) != 0) {
+                pids.add(slots.pid(i));
+            }
+        }
+        return pids;
     }
 
     /**

@@ -19,6 +19,7 @@ import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.WaitLayout;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.testing.ChildJvm;
@@ -365,6 +366,39 @@ class Shm4jToolTest {
             assertThat(Files.exists(dead)).isFalse();
             assertThat(Files.exists(live)).as("its creator lives").isTrue();
         }
+    }
+
+    /**
+     * A read-write lock's state: a writer left flags (unlocked through another lock object) shows as writer flags
+     * with no writer holding, until this process's next read lock clears its own.
+     */
+    @Test
+    void shouldShowTheWriterFlagsAReadWriteLockKeeps() throws Exception {
+        String heapName = names.unique("tool-rw");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            rw.readLock().lock(); // announces this process as a reader
+            rw.readLock().unlock();
+            rw.writeLock().lock();
+            Map<String, Object> held = rwState(heapName);
+            assertThat(map(held.get("writer"))).containsEntry("held", true);
+            assertThat(held).containsEntry("writerWaitsForReaders", false)
+                    .containsEntry("writerFlags", List.of(ProcessHandle.current().pid()));
+            SharedReadWriteLock.open(heap, "rw").writeLock().unlock(); // another object: the flags stay
+            Map<String, Object> left = rwState(heapName);
+            assertThat(map(left.get("writer"))).containsEntry("held", false);
+            assertThat(left).containsEntry("writerFlags", List.of(ProcessHandle.current().pid()));
+            rw.readLock().lock(); // clears this process's flag
+            assertThat(rwState(heapName)).containsEntry("writerFlags", List.of())
+                    .containsEntry("readers", List.of(Map.of("pid", ProcessHandle.current().pid(), "holds", 1L,
+                            "alive", true)));
+            rw.readLock().unlock();
+        }
+    }
+
+    /** @return the state {@code inspect --json} reports for the block "rw" of heap {@code heapName} */
+    private static Map<String, Object> rwState(String heapName) {
+        return state(json("inspect", heapName, "--json"), "rw");
     }
 
     @Test
