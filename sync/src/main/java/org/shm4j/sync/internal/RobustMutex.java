@@ -134,11 +134,11 @@ public final class RobustMutex {
     private static final long PID = ProcessHandle.current().pid() & LOCK_PID_MASK;
     /** This process's locked word: its token's start bits high (never 0: see {@link ProcessIdentity}), pid low. */
     private static final long LOCKED = (ProcessIdentity.currentToken() & 0xFFFF_FFFFL) << 32 | PID;
+    /** The bits of a held word that do not name its owner: a waiter's, and an entering holder's. */
+    private static final long STATE_BITS = LOCK_WAITERS | LOCK_ENTERING;
 
     /** The mutex's own 40 bytes: every access below is at a constant offset, which the JIT checks more cheaply. */
     private final MemorySegment segment;
-    /** The bits of a held word that do not name its owner: a waiter's, and an entering holder's. */
-    private static final long STATE_BITS = LOCK_WAITERS | LOCK_ENTERING;
 
     /** Publishes long waits for deadlock detection; null if this mutex's waits take no part. */
     private final DeadlockWatch watch;
@@ -192,7 +192,7 @@ public final class RobustMutex {
      * {@link SyncLayout#LOCK_ENTERING} set, if {@code entering} (a read-write lock's writer mutex).
      */
     public static void check(MemorySegment segment, long base, String what, boolean entering) {
-        checkWord(segment, base + MUTEX_WORD, "lock word", what, entering);
+        checkWord(segment, base + MUTEX_WORD, what, entering);
         checkFlags(segment, base + MUTEX_FLAGS, what);
         WakeWord.check(segment, base, what);
         checkNotNegative(segment, base + MUTEX_OWNER_THREAD, "owner thread", what);
@@ -201,17 +201,16 @@ public final class RobustMutex {
     }
 
     /**
-     * @param field the word's name, for the message
      * @throws org.shm4j.core.ShmFormatException if the long at {@code offset} is neither 0 nor a lock word (see
      *                                           {@link #check})
      */
-    private static void checkWord(MemorySegment segment, long offset, String field, String what, boolean entering) {
+    private static void checkWord(MemorySegment segment, long offset, String what, boolean entering) {
         long word = (long) LONG.getVolatile(segment, offset); // one read: the word is checked as a whole
         long stateBits = entering ? STATE_BITS : LOCK_WAITERS;
         if (word != 0 && !ProcessIdentity.isWellFormed(ownerToken(word))
                 || (word & 0xFFFF_FFFFL & ~(LOCK_PID_MASK | stateBits)) != 0) {
             String bit31 = entering ? "bit 31 the entering bit" : "bit 31 clear";
-            throw Blocks.corrupt(what, field, "0x" + Long.toHexString(word),
+            throw Blocks.corrupt(what, "lock word", "0x" + Long.toHexString(word),
                     "0, or a pid in bits 0..29, " + bit31 + " and start stamp bits 32..63 not all 0");
         }
     }

@@ -54,7 +54,7 @@ final class HeapScan {
      */
     static List<Found> discover(List<Path> dirs) throws IOException {
         List<Found> found = new ArrayList<>();
-        for (Path dir : dirs.isEmpty() ? List.of(SharedMemory.SHM_DIR) : dirs) {
+        for (Path dir : scanned(dirs)) {
             if (!Files.isDirectory(dir)) {
                 throw new IOException("not a directory: " + dir);
             }
@@ -62,12 +62,17 @@ final class HeapScan {
             try (Stream<Path> files = Files.list(dir)) {
                 // a create's temporary file has the magic too, but no name a heap may have: the create links it
                 files.sorted().filter(p -> !MappedFiles.isTemporaryName(p.getFileName().toString()))
-                        .filter(p -> isHeap(p) == Kind.HEAP)
+                        .filter(p -> kindOf(p) == Kind.HEAP)
                         .forEach(p -> found.add(new Found(named ? p.getFileName().toString() : p.toString(), p,
                                 named)));
             }
         }
         return found;
+    }
+
+    /** @return the folders a command scans: {@code dirs}, or {@code /dev/shm} if none was given */
+    static List<Path> scanned(List<Path> dirs) {
+        return dirs.isEmpty() ? List.of(SharedMemory.SHM_DIR) : dirs;
     }
 
     /**
@@ -78,7 +83,7 @@ final class HeapScan {
     static Found resolve(String nameOrPath) throws IOException {
         boolean named = !nameOrPath.contains("/");
         Path path = named ? SharedMemory.SHM_DIR.resolve(nameOrPath) : Path.of(nameOrPath);
-        return switch (isHeap(path)) {
+        return switch (kindOf(path)) {
             case NONE -> null;
             case OTHER -> throw new IOException(path + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its"
                     + " start)");
@@ -144,7 +149,7 @@ final class HeapScan {
      * Reads the first 8 bytes of {@code path} through one open, so that a heap removed between a look and the read
      * (its last process closed it, {@code gc} removed it) is taken for no file rather than for a file of another kind.
      */
-    private static Kind isHeap(Path path) {
+    private static Kind kindOf(Path path) {
         if (!Files.isRegularFile(path)) {
             return Kind.NONE;
         }

@@ -1,7 +1,6 @@
 package org.shm4j.sync.tools;
 
 import org.shm4j.core.SharedHeap;
-import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmException;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmNotFoundException;
@@ -230,7 +229,7 @@ public final class Shm4j {
      */
     private static List<Object> temporaries(Options options, PrintStream out) {
         List<Object> found = new ArrayList<>();
-        for (Path dir : options.dirs().isEmpty() ? List.of(SharedMemory.SHM_DIR) : options.dirs()) {
+        for (Path dir : HeapScan.scanned(options.dirs())) {
             for (Path temporary : MappedFiles.temporariesOfDeadProcesses(dir)) {
                 String action = !options.force() ? "would remove" : delete(temporary);
                 found.add(Map.of("path", temporary.toString(), "action", action));
