@@ -23,7 +23,7 @@ public final class SyncLayout {
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 8);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 9);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 10);
 
     /** Ring: the smallest data capacity in bytes. */
     public static final int RING_MIN_CAPACITY = 1024;
@@ -57,6 +57,11 @@ public final class SyncLayout {
     /** Ring: tail, the producers' position in bytes since creation (long). */
     public static final long RING_TAIL_OFFSET = 128;
     /**
+     * Ring (SPSC): the producer process (long), the {@code ProcessIdentity} token of the process that holds the single
+     * producer's role, or 0; written only when a process claims or releases the role, so it may share tail's line.
+     */
+    public static final long RING_PRODUCER_PROCESS_OFFSET = RING_TAIL_OFFSET + Long.BYTES;
+    /**
      * Ring (MPSC, MPMC): the orphan bound (long): a claim never marked that starts below it may be the claim of a
      * producer that died with no slot of the producer table naming it any more. Raised, by a CAS to the maximum, to
      * a tail read after such a death was seen, or to {@link Long#MAX_VALUE} by a producer that found no slot.
@@ -69,6 +74,11 @@ public final class SyncLayout {
      * [head, consumedTo) are consumed but maybe not zeroed yet. On head's cache line: only the consumer touches both.
      */
     public static final long RING_CONSUMED_TO_OFFSET = RING_HEAD_OFFSET + Long.BYTES;
+    /**
+     * Ring (SPSC, MPSC): the consumer process (long), the {@code ProcessIdentity} token of the process that holds the
+     * single consumer's role, or 0; written only when a process claims or releases the role.
+     */
+    public static final long RING_CONSUMER_PROCESS_OFFSET = RING_CONSUMED_TO_OFFSET + Long.BYTES;
 
     /**
      * @return the offset of a ring's consumer position, its commit point: head for an SPSC ring (whose consumer frees a

@@ -15,6 +15,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_PROCESS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MAGIC;
@@ -27,6 +28,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_FULL_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_ORPHAN_BOUND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCERS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCER_PROCESS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
@@ -158,13 +160,32 @@ final class RingHeaders {
         }
         // the reserved bytes between the fields, which every ring keeps zero (its creator zeroed the header)
         Blocks.requireZero(block, RING_MESSAGE_TYPE_OFFSET + Long.BYTES, RING_TAIL_OFFSET, what);
-        Blocks.requireZero(block, RING_TAIL_OFFSET + Long.BYTES, RING_ORPHAN_BOUND_OFFSET, what);
+        Blocks.requireZero(block, RING_PRODUCER_PROCESS_OFFSET + Long.BYTES, RING_ORPHAN_BOUND_OFFSET, what);
         Blocks.requireZero(block, RING_ORPHAN_BOUND_OFFSET + Long.BYTES, RING_HEAD_OFFSET, what);
-        Blocks.requireZero(block, RING_CONSUMED_TO_OFFSET + Long.BYTES, RING_NOT_EMPTY_SEQ_OFFSET, what);
+        Blocks.requireZero(block, RING_CONSUMER_PROCESS_OFFSET + Long.BYTES, RING_NOT_EMPTY_SEQ_OFFSET, what);
         Blocks.requireZero(block, RING_NOT_EMPTY_WAITERS_OFFSET + Integer.BYTES, RING_NOT_FULL_SEQ_OFFSET, what);
         Blocks.requireZero(block, RING_NOT_FULL_WAITERS_OFFSET + Integer.BYTES, RING_CONSUMER_MUTEX_OFFSET, what);
         Blocks.requireZero(block, RING_CONSUMER_MUTEX_OFFSET + SyncLayout.MUTEX_SIZE, RING_PRODUCERS_OFFSET, what);
         return cap;
+    }
+
+    /**
+     * Checks the role words ({@link RingRoles}): the consumer process of an SPSC or MPSC ring and the producer process
+     * of an SPSC ring are 0 or a process token; the words of the roles a kind does not have are 0.
+     *
+     * @throws ShmFormatException if one is not
+     */
+    static void checkRoles(MemorySegment block, SharedRing.Kind kind, String what) {
+        checkRole(block, RING_CONSUMER_PROCESS_OFFSET, kind != SharedRing.Kind.MPMC, what, "consumerProcess");
+        checkRole(block, RING_PRODUCER_PROCESS_OFFSET, kind == SharedRing.Kind.SPSC, what, "producerProcess");
+    }
+
+    private static void checkRole(MemorySegment block, long offset, boolean used, String what, String field) {
+        if (used) {
+            RingRoles.check(block, offset, what, field);
+        } else {
+            Blocks.requireZero(block, offset, offset + Long.BYTES, what);
+        }
     }
 
     /**

@@ -22,11 +22,13 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_MUTEX_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_PROCESS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_KIND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_MESSAGE_TYPE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE;
+import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCER_PROCESS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
@@ -38,7 +40,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v9, 1024-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v10, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -46,11 +48,12 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     <td>plain; written before the magic, and before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 9 (8 had no producer table and orphan bound, and skipped a claim never
- *     marked by the stall timeout alone; 7 had no messageType and claim marks naming no producer; 6 had no
- *     sticky bit in the waiters words, and its waiters looked at the ring before announcing themselves; 5 counted
- *     the waiters at 516 and 644 instead of a flag; 4 had the consumers' mutex of a v2 {@code SharedLock}; 3 kept
- *     the producers' copy of head at 256; 2 had no consumedTo, stall timeout or counters)</td>
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 10 (9 had no producerProcess and consumerProcess words; 8 had no
+ *     producer table and orphan bound, and skipped a claim never marked by the stall timeout alone; 7 had no
+ *     messageType and claim marks naming no producer; 6 had no sticky bit in the waiters words, and its waiters
+ *     looked at the ring before announcing themselves; 5 counted the waiters at 516 and 644 instead of a flag; 4 had
+ *     the consumers' mutex of a v2 {@code SharedLock}; 3 kept the producers' copy of head at 256; 2 had no
+ *     consumedTo, stall timeout or counters)</td>
  *     <td>plain; likewise</td></tr>
  * <tr><td>16</td><td>8</td><td>magic: {@code 0x474E524A344D4853}, the ASCII bytes {@code "SHM4JRNG"}</td>
  *     <td>written last, with a release store (a raw {@link #format} killed midway leaves none); read first, with
@@ -66,6 +69,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     before the magic, never changed</td></tr>
  * <tr><td>128</td><td>8</td><td>tail: bytes ever claimed by producers</td><td>one producer: release store;
  *     many: CAS</td></tr>
+ * <tr><td>136</td><td>8</td><td>producerProcess (SPSC; else 0): the token (pid in bits 63..32, start bits below,
+ *     see {@code ProcessIdentity}) of the process that holds the producer's role, or 0 (see Roles)</td><td>CAS to
+ *     claim, from 0 or a dead holder's token, and to release; volatile reads</td></tr>
  * <tr><td>256</td><td>8</td><td>orphanBound (MPSC, MPMC): a claim never marked that starts below it may be a dead
  *     producer's that no producer slot names any more (see A producer that dies); 0 at first</td><td>CAS to a
  *     larger value only; volatile reads</td></tr>
@@ -74,6 +80,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * <tr><td>392</td><td>8</td><td>consumedTo: bytes ever handed over by the consumer (its commit point), at least
  *     head; SPSC: unused, 0 (head is the commit point)</td><td>consumer's opaque store, then a store-store fence;
  *     read by the next consumer, and by MPMC polls' look without the turn, with acquire</td></tr>
+ * <tr><td>400</td><td>8</td><td>consumerProcess (SPSC, MPSC; else 0): the token of the process that holds the
+ *     consumer's role, or 0</td><td>as producerProcess</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
  *     consumers' futex word</td><td>atomic add</td></tr>
  * <tr><td>516</td><td>4</td><td>notEmptyWaiters: bit 0 (waiting) set once a consumer about to block announced
@@ -95,9 +103,24 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * <tr><td>1024</td><td>capacity</td><td>records</td><td>see below</td></tr>
  * </table>
  * Each hot field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a
- * line, even with adjacent-line prefetch; consumedTo shares head's line, since the consumer writes both. The first
+ * line, even with adjacent-line prefetch; consumedTo shares head's line, since the consumer writes both, and the role
+ * words share tail's and head's lines, written only when a process claims or releases a role. The first
  * line's stall timeout and counters change only on rare paths. The header's bytes between the fields are reserved:
  * zero, as the creator leaves them, and checked at open and wrap.
+ *
+ * <h2>Roles: one consumer process, one SPSC producer process</h2>
+ * The consumer of an SPSC or MPSC ring and the producer of an SPSC ring move their position without a CAS, so
+ * two processes in one such role at once would corrupt the ring for good (two consumers handing one message over
+ * twice and storing head behind each other; two producers claiming the same tail). So a process claims the role
+ * (its pid and start time in the role's word) before its first poll or drain, or its first offer or claim of an SPSC
+ * ring, and a poll or offer in another live process throws {@link IllegalStateException} naming the ring, the role
+ * and the holder's pid, and changes nothing. A process that is gone (killed, or exited) is taken over, as a dead
+ * consumer or producer always was (see below). {@link #release()} gives this process's roles up while it lives, so
+ * that another process can take them; any of its ring objects claims again on its next use. Threads of one process
+ * share its role: the rule of one consuming (SPSC: and one producing) thread at a time is theirs to keep, as before.
+ * MPMC consumers take turns through their mutex, and MPSC and MPMC producers claim by CAS: those roles are shared. A
+ * pid is read in the reader's pid namespace: a holder in another namespace (a container sharing {@code /dev/shm})
+ * looks gone and is taken over, so processes of several namespaces must keep to one consumer themselves.
  *
  * <h2>Records</h2>
  * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
@@ -237,9 +260,15 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
 public final class SharedRing {
     /** How many producers and consumers a ring allows. */
     public enum Kind {
-        /** One producer thread and one consumer thread at a time: no CAS on tail. */
+        /**
+         * One producer thread and one consumer thread at a time, each of one process at a time (see Roles): no CAS on
+         * tail.
+         */
         SPSC,
-        /** Many producer threads, in any processes (tail is claimed by CAS), and one consumer thread. */
+        /**
+         * Many producer threads, in any processes (tail is claimed by CAS), and one consumer thread, of one process at
+         * a time (see Roles).
+         */
         MPSC,
         /**
          * Many producers and many consumers, in any processes; each message goes to exactly one consumer. Consumers
@@ -279,6 +308,11 @@ public final class SharedRing {
     // true once this object named its process in the producer table. Plain and racy between this process's producer
     // threads: one that reads false names the process again, which finds its slot and changes nothing
     private boolean named;
+    // RingRoles.releases() when this object last claimed the consumer's (SPSC, MPSC) or the producer's (SPSC) role
+    // for this process, -1 before: it claims again when the count differs. Plain and racy between this process's
+    // threads: one that reads a stale value claims again, finds this process's token, and changes nothing
+    private long consumerClaimed = -1;
+    private long producerClaimed = -1;
 
     // Process-local copies of shared positions, each a safe under-estimate, so that the hot paths read fewer shared
     // words; each on cache lines of its own (LocalPosition), away from the final fields every thread reads.
@@ -304,6 +338,7 @@ public final class SharedRing {
         this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1];
         this.messageType = block.get(JAVA_LONG, RING_MESSAGE_TYPE_OFFSET); // plain: checked, and set before the magic
         RingHeaders.checkPositions(block, cap, kind, what);
+        RingHeaders.checkRoles(block, kind, what);
         RobustMutex.check(block, RING_CONSUMER_MUTEX_OFFSET, what + " consumers' mutex");
         this.capacity = cap;
         // the index bits of a position without the low three: a position is a multiple of 8, and one damaged while
@@ -528,6 +563,7 @@ public final class SharedRing {
      * @throws IllegalArgumentException  if the type is not positive or the length is negative or over
      *                                   {@link #maxMessageLength()}
      * @throws IndexOutOfBoundsException if the bytes are not inside {@code source}
+     * @throws IllegalStateException if another live process holds the producer's role (SPSC; see Roles)
      */
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length) {
         try {
@@ -613,7 +649,8 @@ public final class SharedRing {
      * then be committed or aborted.
      *
      * @return false if the ring has no room now
-     * @throws IllegalStateException if {@code claim} is still in progress
+     * @throws IllegalStateException if {@code claim} is still in progress, or another live process holds the
+     *                               producer's role (SPSC; see Roles)
      */
     public boolean tryClaim(int type, int length, RingClaim claim) {
         try {
@@ -653,12 +690,16 @@ public final class SharedRing {
      * 1 s, as {@link #drain} does.
      *
      * @return 1 if a message was handled, else 0
+     * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles)
      */
     public int poll(MessageHandler handler) {
         if (kind != Kind.SPSC) {
             return drain(handler, 1);
         }
         try { // SPSC: straight to the path the JIT inlines into a poll loop
+            if (consumerClaimed != RingRoles.releases()) {
+                claimConsumer();
+            }
             return RingConsumer.pollSpsc(this, Objects.requireNonNull(handler, "handler"));
         } catch (IllegalStateException e) {
             throw closedOr(e);
@@ -670,9 +711,13 @@ public final class SharedRing {
      *
      * @return 1 if a message was handled, 0 if none came within {@code timeout}
      * @throws InterruptedException if the thread is interrupted while waiting
+     * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles)
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
         try {
+            if (consumers == null && consumerClaimed != RingRoles.releases()) {
+                claimConsumer();
+            }
             return RingConsumer.poll(this, Objects.requireNonNull(handler, "handler"), Timeouts.nanos(timeout),
                     strategy);
         } catch (IllegalStateException e) {
@@ -684,6 +729,7 @@ public final class SharedRing {
      * Hands the next message to {@code handler}, waiting for one as long as it takes.
      *
      * @throws InterruptedException if the thread is interrupted while waiting
+     * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles)
      */
     public void take(MessageHandler handler, WaitStrategy strategy) throws InterruptedException {
         while (poll(handler, Duration.ofNanos(Long.MAX_VALUE), strategy) == 0) {
@@ -770,12 +816,13 @@ public final class SharedRing {
 
     /**
      * Hands up to {@code limit} messages to {@code handler}, in order. SPSC and MPSC rings allow one consuming
-     * thread at a time; MPMC consumers take turns, waiting for the turn at most 1 s (see the class documentation:
+     * thread, of one process, at a time; MPMC consumers take turns, waiting for the turn at most 1 s (see the class documentation:
      * 0 if another live consumer holds it longer). If the handler throws, the message it threw on counts as
      * consumed.
      *
      * @return the number of messages handled
      * @throws IllegalArgumentException if {@code limit} is negative
+     * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles)
      */
     public int drain(MessageHandler handler, int limit) {
         try {
@@ -784,6 +831,9 @@ public final class SharedRing {
                 throw new IllegalArgumentException(description + ": drain limit=" + limit + " (expected: >= 0)");
             }
             if (consumers == null) {
+                if (consumerClaimed != RingRoles.releases()) {
+                    claimConsumer();
+                }
                 return RingConsumer.drainAsConsumer(this, handler, limit);
             }
             try {
@@ -810,6 +860,27 @@ public final class SharedRing {
     public boolean unblock() {
         try {
             return stallRule.unblock();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /**
+     * Gives up the roles this process holds in the ring, so that another process may take them while this one lives
+     * (see Roles): the consumer's of an SPSC or MPSC ring and the producer's of an SPSC ring. Call it once no thread
+     * of this process polls (or, SPSC, offers) any more; a later poll or offer through any ring object of this process
+     * claims the role again, and throws if another live process holds it by then. Roles this process does not hold,
+     * and the shared roles of MPSC producers and MPMC rings, are left as they are. A process that exits or is killed
+     * gives its roles up without it.
+     */
+    public void release() {
+        try {
+            if (kind != Kind.MPMC) {
+                RingRoles.release(block, RING_CONSUMER_PROCESS_OFFSET);
+            }
+            if (kind == Kind.SPSC) {
+                RingRoles.release(block, RING_PRODUCER_PROCESS_OFFSET);
+            }
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -900,12 +971,25 @@ public final class SharedRing {
     private long claim(int length) {
         int required = RingRecords.align(length + RING_RECORD_HEADER);
         if (kind == Kind.SPSC) {
+            if (producerClaimed != RingRoles.releases()) {
+                claimProducer();
+            }
             return RingProducer.claimSingle(block, capacity, mask, headCache, required);
         }
         if (!named) {
             nameThisProcess();
         }
         return RingProducer.claimShared(block, capacity, mask, headCache, required);
+    }
+
+    /** Claims the consumer's role for this process (SPSC, MPSC) before this object's first poll or drain. */
+    private void claimConsumer() {
+        consumerClaimed = RingRoles.claim(block, RING_CONSUMER_PROCESS_OFFSET, description, "consumer");
+    }
+
+    /** Claims the producer's role of an SPSC ring for this process before this object's first claim. */
+    private void claimProducer() {
+        producerClaimed = RingRoles.claim(block, RING_PRODUCER_PROCESS_OFFSET, description, "producer");
     }
 
     /**

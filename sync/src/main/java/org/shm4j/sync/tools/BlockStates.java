@@ -225,6 +225,11 @@ final class BlockStates {
         state.put("producersWaiting", (producersWord & RING_WAITING) != 0);
         if (ring.kind() == SharedRing.Kind.MPMC) {
             state.put("consumerTurn", LockStates.mutex(header, RING_CONSUMER_MUTEX_OFFSET, "ring consumers"));
+        } else { // the process holding the single consumer's role (and SPSC: the producer's), see SharedRing's Roles
+            putProcess(state, "consumer", (long) I64.getVolatile(header, RING_CONSUMER_PROCESS_OFFSET));
+        }
+        if (spsc) {
+            putProcess(state, "producer", (long) I64.getVolatile(header, RING_PRODUCER_PROCESS_OFFSET));
         }
         if (!spsc) { // the processes named in the producer table, which the stall rule asks about a claim not marked
             List<Long> producerPids = new ArrayList<>();
@@ -253,11 +258,16 @@ final class BlockStates {
             long token = (long) I64.getVolatile(block, at + PIPE_END_OWNER);
             Map<String, Object> endState = new LinkedHashMap<>();
             endState.put("closed", (int) I32.getVolatile(block, at + PIPE_END_STATE) == PIPE_END_CLOSED);
-            endState.put("ownerPid", token == 0 ? null : ProcessIdentity.pid(token));
-            endState.put("ownerAlive", token == 0 ? null : ProcessIdentity.isAlive(token));
+            putProcess(endState, "owner", token);
             state.put(end == 0 ? "first" : "second", endState);
         }
         return state;
+    }
+
+    /** Puts {@code <role>Pid} and {@code <role>Alive}: the process a token names, or null for a token of 0. */
+    private static void putProcess(Map<String, Object> state, String role, long token) {
+        state.put(role + "Pid", token == 0 ? null : ProcessIdentity.pid(token));
+        state.put(role + "Alive", token == 0 ? null : ProcessIdentity.isAlive(token));
     }
 
     /** @return the block, once its coordination header names {@code type} (as the structure's own open checks) */

@@ -22,6 +22,7 @@ import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
+import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.HeapHeaders;
 import org.shm4j.testing.ShmNames;
@@ -393,6 +394,30 @@ class Shm4jToolTest {
                     .containsEntry("readers", List.of(Map.of("pid", ProcessHandle.current().pid(), "holds", 1L,
                             "alive", true)));
             rw.readLock().unlock();
+        }
+    }
+
+    @Test
+    void shouldShowTheProcessesHoldingARingsSingleRoles() {
+        String heapName = names.unique("tool-roles");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing spsc = SharedRing.create(heap, "feed", SharedRing.Kind.SPSC, 1024);
+            SharedRing.create(heap, "events", SharedRing.Kind.MPSC, 1024);
+            Map<String, Object> none = json("inspect", heapName, "--json");
+            assertThat(state(none, "feed")).containsEntry("consumerPid", null).containsEntry("consumerAlive", null)
+                    .containsEntry("producerPid", null).containsEntry("producerAlive", null);
+            assertThat(state(none, "events")).containsEntry("consumerPid", null).doesNotContainKey("producerPid");
+            assertThat(spsc.offer(1, new byte[8], 0, 8)).isTrue();
+            assertThat(spsc.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
+            long pid = ProcessHandle.current().pid();
+            assertThat(state(json("inspect", heapName, "--json"), "feed")).containsEntry("consumerPid", pid)
+                    .containsEntry("consumerAlive", true).containsEntry("producerPid", pid)
+                    .containsEntry("producerAlive", true);
+            assertThat(run("inspect", heapName).out()).containsPattern("feed +SharedRing +ringKind=SPSC .*"
+                    + "consumerPid=" + pid + " consumerAlive=true producerPid=" + pid + " producerAlive=true\n");
+            spsc.release();
+            assertThat(state(json("inspect", heapName, "--json"), "feed")).containsEntry("consumerPid", null)
+                    .containsEntry("producerPid", null);
         }
     }
 
