@@ -218,11 +218,15 @@ final class RingConsumer {
         if (length < 0 || type == RING_PADDING_TYPE || !fits(ring, index, length)) {
             return pollSpscRare(ring, handler, position, index, record);
         }
+        LocalPosition guard = ring.consumerClaimed; // a poll from the handler, or another thread's, finds IN_USE
+        long claimed = guard.plain();
+        guard.setPlain(SharedRing.IN_USE);
         try {
             handler.onMessage(type, ring.data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
         } finally {
             // release: the handler's reads before the producer's writes there
             LONG.setRelease(block, RING_HEAD_OFFSET, position + RingRecords.align(length));
+            guard.setPlain(claimed); // after head: a poll let in now reads the next record
             RingWaits.signalNotFull(block);
         }
         return 1;

@@ -117,7 +117,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * and the holder's pid, and changes nothing. A process that is gone (killed, or exited) is taken over, as a dead
  * consumer or producer always was (see below). {@link #release()} gives this process's roles up while it lives, so
  * that another process can take them; any of its ring objects claims again on its next use. Threads of one process
- * share its role: the rule of one consuming (SPSC: and one producing) thread at a time is theirs to keep, as before.
+ * share its role: the rule of one consuming (SPSC: and one producing) thread at a time is theirs to keep, but a ring
+ * object refuses a poll, drain or take while another of its own runs (a handler polling its own ring, always; a
+ * second thread, at best effort: both may start before either marks its call) with {@link IllegalStateException} and
+ * the ring unchanged; calls through different objects of one process do not see each other, nor do producers.
  * MPMC consumers take turns through their mutex, and MPSC and MPMC producers claim by CAS: those roles are shared. A
  * pid is read in the reader's pid namespace: a holder in another namespace (a container sharing {@code /dev/shm})
  * looks gone and is taken over, so processes of several namespaces must keep to one consumer themselves.
@@ -284,6 +287,8 @@ public final class SharedRing {
     public static final int MAX_CAPACITY = SyncLayout.RING_MAX_CAPACITY;
 
     private static final String KIND = "ring";
+    /** What {@link #consumerClaimed} holds while a poll, drain or take runs through this object. */
+    static final long IN_USE = Long.MIN_VALUE;
 
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -308,10 +313,9 @@ public final class SharedRing {
     // true once this object named its process in the producer table. Plain and racy between this process's producer
     // threads: one that reads false names the process again, which finds its slot and changes nothing
     private boolean named;
-    // RingRoles.releases() when this object last claimed the consumer's (SPSC, MPSC) or the producer's (SPSC) role
-    // for this process, -1 before: it claims again when the count differs. Plain and racy between this process's
-    // threads: one that reads a stale value claims again, finds this process's token, and changes nothing
-    private long consumerClaimed = -1;
+    // RingRoles.releases() when this object last claimed the producer's role of an SPSC ring for this process, -1
+    // before: it claims again when the count differs. Plain and racy between this process's threads: one that reads a
+    // stale value claims again, finds this process's token, and changes nothing
     private long producerClaimed = -1;
 
     // Process-local copies of shared positions, each a safe under-estimate, so that the hot paths read fewer shared
@@ -331,6 +335,12 @@ public final class SharedRing {
     // the turn without looking first (the look only pays when the ring is empty); written only when it changes.
     // Plain and racy between this process's consumer threads: a stale value only costs one look or one empty turn
     final LocalPosition lastTurnFound = new LocalPosition(0);
+    // consumerClaimed: as producerClaimed, for the consumer's role of an SPSC or MPSC ring; while a poll, drain or take
+    // runs through this object it holds IN_USE instead, which a second one (another thread, or a handler polling its
+    // own ring) finds: best effort between threads, which may both read the value before either stores IN_USE; a
+    // handler's nested poll is always found. On lines of its own: the consumer writes it twice a poll (an SPSC poll:
+    // around its handler call only, see RingConsumer.pollSpsc)
+    final LocalPosition consumerClaimed = new LocalPosition(-1);
 
     private SharedRing(MemorySegment block, String what) {
         this.block = block;
@@ -696,9 +706,9 @@ public final class SharedRing {
         if (kind != Kind.SPSC) {
             return drain(handler, 1);
         }
-        try { // SPSC: straight to the path the JIT inlines into a poll loop
-            if (consumerClaimed != RingRoles.releases()) {
-                claimConsumer();
+        try { // SPSC: straight to the path the JIT inlines into a poll loop, which marks its handler call itself
+            if (consumerClaimed.plain() != RingRoles.releases()) {
+                checkConsumer();
             }
             return RingConsumer.pollSpsc(this, Objects.requireNonNull(handler, "handler"));
         } catch (IllegalStateException e) {
@@ -715,11 +725,16 @@ public final class SharedRing {
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
         try {
-            if (consumers == null && consumerClaimed != RingRoles.releases()) {
-                claimConsumer();
+            Objects.requireNonNull(handler, "handler");
+            if (consumers != null) {
+                return RingConsumer.poll(this, handler, Timeouts.nanos(timeout), strategy);
             }
-            return RingConsumer.poll(this, Objects.requireNonNull(handler, "handler"), Timeouts.nanos(timeout),
-                    strategy);
+            long claimed = enterConsumer();
+            try {
+                return RingConsumer.poll(this, handler, Timeouts.nanos(timeout), strategy);
+            } finally {
+                consumerClaimed.setPlain(claimed);
+            }
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
@@ -816,9 +831,9 @@ public final class SharedRing {
 
     /**
      * Hands up to {@code limit} messages to {@code handler}, in order. SPSC and MPSC rings allow one consuming
-     * thread, of one process, at a time; MPMC consumers take turns, waiting for the turn at most 1 s (see the class documentation:
-     * 0 if another live consumer holds it longer). If the handler throws, the message it threw on counts as
-     * consumed.
+     * thread, of one process, at a time; MPMC consumers take turns, waiting for the turn at most 1 s (see the class
+     * documentation: 0 if another live consumer holds it longer). If the handler throws, the message it threw on
+     * counts as consumed.
      *
      * @return the number of messages handled
      * @throws IllegalArgumentException if {@code limit} is negative
@@ -831,10 +846,12 @@ public final class SharedRing {
                 throw new IllegalArgumentException(description + ": drain limit=" + limit + " (expected: >= 0)");
             }
             if (consumers == null) {
-                if (consumerClaimed != RingRoles.releases()) {
-                    claimConsumer();
+                long claimed = enterConsumer();
+                try {
+                    return RingConsumer.drainAsConsumer(this, handler, limit);
+                } finally {
+                    consumerClaimed.setPlain(claimed);
                 }
-                return RingConsumer.drainAsConsumer(this, handler, limit);
             }
             try {
                 return RingConsumer.drainInTurn(this, handler, limit, RingConsumer.UNTIMED_TURN_NANOS, false);
@@ -982,9 +999,38 @@ public final class SharedRing {
         return RingProducer.claimShared(block, capacity, mask, headCache, required);
     }
 
-    /** Claims the consumer's role for this process (SPSC, MPSC) before this object's first poll or drain. */
-    private void claimConsumer() {
-        consumerClaimed = RingRoles.claim(block, RING_CONSUMER_PROCESS_OFFSET, description, "consumer");
+    /**
+     * Starts a consuming call of an SPSC or MPSC ring through this object: claims the consumer's role for this process
+     * if this object has not since the last release, then marks the call under way until the caller puts back what
+     * this returns.
+     *
+     * @return the value of {@link #consumerClaimed} to put back when the call ends
+     * @throws IllegalStateException if a consuming call of this object is under way, or another live process holds
+     *                               the role
+     */
+    private long enterConsumer() {
+        if (consumerClaimed.plain() != RingRoles.releases()) {
+            checkConsumer();
+        }
+        long claimed = consumerClaimed.plain();
+        consumerClaimed.setPlain(IN_USE);
+        return claimed;
+    }
+
+    /**
+     * For a consuming call that found {@link #consumerClaimed} other than {@link RingRoles#releases()}: refuses it if
+     * a consuming call of this object is under way, else claims the consumer's role for this process.
+     *
+     * @throws IllegalStateException if a consuming call of this object is under way, or another live process holds
+     *                               the role
+     */
+    private void checkConsumer() {
+        if (consumerClaimed.plain() == IN_USE) {
+            throw new IllegalStateException(description + ": a poll, drain or take through this ring object while"
+                    + " another is under way (a second thread, or a handler using its own ring): an " + kind
+                    + " ring has one consumer thread at a time");
+        }
+        consumerClaimed.setPlain(RingRoles.claim(block, RING_CONSUMER_PROCESS_OFFSET, description, "consumer"));
     }
 
     /** Claims the producer's role of an SPSC ring for this process before this object's first claim. */

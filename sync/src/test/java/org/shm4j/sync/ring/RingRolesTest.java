@@ -16,7 +16,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -134,6 +136,74 @@ class RingRolesTest extends RawRingTest {
         second.release();
         second.release(); // holds nothing: changes nothing
         assertThat(raw.get(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET)).isZero();
+    }
+
+    /**
+     * A handler that polls, drains or takes from its own ring (helper-95: duplicates, then messages lost for good) is
+     * refused; the message it was handed counts as consumed, and every other one still arrives once.
+     */
+    @ParameterizedTest
+    @EnumSource(value = SharedRing.Kind.class, names = {"SPSC", "MPSC"})
+    void shouldRefuseAHandlerThatConsumesFromItsOwnRing(SharedRing.Kind kind) {
+        SharedRing ring = SharedRing.format(raw, 0, kind, 1024);
+        for (int k = 1; k <= 5; k++) {
+            assertThat(ring.offer(k, filled(10, k), 0, 10)).isTrue();
+        }
+        List<MessageHandler> nested = List.of(
+                (type, buffer, offset, length) -> ring.poll(collect),
+                (type, buffer, offset, length) -> ring.drain(collect, 10),
+                (type, buffer, offset, length) -> {
+                    try {
+                        ring.poll(collect, Duration.ofMillis(1), WaitStrategy.BLOCKING);
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+        for (MessageHandler handler : nested) {
+            assertThatThrownBy(() -> ring.poll((type, buffer, offset, length) -> {
+                collect.onMessage(type, buffer, offset, length);
+                handler.onMessage(type, buffer, offset, length);
+            })).isInstanceOf(IllegalStateException.class).hasMessage("ring at 0x" + Long.toHexString(raw.address())
+                    + ": a poll, drain or take through this ring object while another is under way (a second thread,"
+                    + " or a handler using its own ring): an " + kind + " ring has one consumer thread at a time");
+        }
+        assertThat(ring.drain(collect, 10)).isEqualTo(2);
+        assertThat(got).containsExactly("1:10:1", "2:10:2", "3:10:3", "4:10:4", "5:10:5");
+        assertThat(ring.isEmpty()).isTrue();
+    }
+
+    /** A second thread polling through a ring object whose handler is still running is refused, and takes nothing. */
+    @ParameterizedTest
+    @EnumSource(value = SharedRing.Kind.class, names = {"SPSC", "MPSC"})
+    void shouldRefuseASecondThreadWhileAPollOfTheSameObjectRuns(SharedRing.Kind kind) throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) { // shared memory: the raw ring is confined
+            pollWhileAnotherThreadPolls(SharedRing.create(heap, "ring", kind, 1024));
+        }
+    }
+
+    private void pollWhileAnotherThreadPolls(SharedRing ring) throws InterruptedException {
+        assertThat(ring.offer(1, filled(10, 1), 0, 10)).isTrue();
+        assertThat(ring.offer(2, filled(10, 2), 0, 10)).isTrue();
+        CountDownLatch inHandler = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger firstPolled = new AtomicInteger(-1);
+        Thread first = Thread.ofPlatform().start(() -> firstPolled.set(ring.poll((type, buffer, offset, length) -> {
+            inHandler.countDown();
+            try {
+                assertThat(release.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        })));
+        assertThat(inHandler.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThatThrownBy(() -> ring.poll(collect)).hasMessageContaining("while another is under way");
+        assertThatThrownBy(() -> ring.drain(collect, 10)).hasMessageContaining("while another is under way");
+        release.countDown();
+        first.join(BOUND.toMillis());
+        assertThat(first.isAlive()).isFalse();
+        assertThat(firstPolled.get()).isEqualTo(1);
+        assertThat(ring.poll(collect)).as("the object is free again").isEqualTo(1);
+        assertThat(got).containsExactly("2:10:2");
     }
 
     @Test
