@@ -2,6 +2,7 @@ package org.shm4j.sync.atomic;
 
 import org.shm4j.sync.internal.Blocks;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
@@ -17,15 +18,22 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * are coherent but unordered (enough for a statistic that only needs to be exact in the end).
  *
  * <p>After {@link #free()} the handle must not be used: its slot goes to another label once the block's reuse delay
- * has passed. Used after its heap was closed, every method throws {@link IllegalStateException} naming the counter
- * and its block.
+ * has passed. A handle that freed its counter itself refuses every later access with {@link IllegalStateException}
+ * (so its writes cannot land in the next label's value); another handle of the same counter, in this process or
+ * another, does not know of the free. Used after its heap was closed, every method throws
+ * {@link IllegalStateException} naming the counter and its block.
  */
 public final class SharedCounter {
     // VarHandle mechanics
     private static final VarHandle VALUE = JAVA_LONG.varHandle();
 
+    /** What {@link #value} becomes once this handle freed its counter: memory of a closed arena, which refuses all. */
+    private static final MemorySegment FREED = closedMemory();
+
     private final SharedCounters counters;
-    private final MemorySegment value;
+    // the counter's 8 bytes, or FREED once this handle freed the counter. Plain: a thread of this process that still
+    // uses the handle while another frees it may write the freed slot once more, before its reuse delay has passed
+    private MemorySegment value;
     private final int id;
     private final long registrationId;
     private final String label;
@@ -156,6 +164,7 @@ public final class SharedCounter {
      */
     public void free() {
         counters.free(this);
+        value = FREED;
     }
 
     @Override
@@ -163,8 +172,21 @@ public final class SharedCounter {
         return "counter '" + label + "' (slot " + id + ") of " + counters;
     }
 
-    /** @return what a value method throws for {@code e}: named, if the heap is closed (the catch costs no access) */
+    /**
+     * @return what a value method throws for {@code e}: named, if this handle freed the counter or the heap is closed
+     *         (the catch costs no access)
+     */
     private IllegalStateException closedOr(IllegalStateException e) {
+        if (value == FREED) {
+            return new IllegalStateException(this + " cannot be used: this handle freed it", e);
+        }
         return Blocks.closedOr(e, value.scope(), this + " cannot be used: its heap is closed");
+    }
+
+    private static MemorySegment closedMemory() {
+        Arena arena = Arena.ofShared(); // shared: a confined arena's memory throws WrongThreadException elsewhere
+        MemorySegment memory = arena.allocate(Long.BYTES, Long.BYTES);
+        arena.close();
+        return memory;
     }
 }

@@ -1,5 +1,6 @@
 package org.shm4j.sync.atomic;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
@@ -123,6 +124,34 @@ class SharedCountersTest {
             never.allocate("once").free();
             assertThatThrownBy(() -> never.allocate("again")).as("a delay too long for nanoseconds: never reused")
                     .isInstanceOf(ShmFullException.class);
+        }
+    }
+
+    /**
+     * A handle that freed its counter refuses every later access (helper-95: its writes landed in the next label's
+     * value); another handle of the same allocation does not know of the free.
+     */
+    @Test
+    void shouldRefuseAccessThroughAHandleThatFreedItsCounter() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedCounters counters = SharedCounters.create(heap, "stats", 1, Duration.ZERO);
+            SharedCounter old = counters.allocate("old");
+            SharedCounter other = counters.find("old").orElseThrow();
+            old.addAndGet(5);
+            old.free();
+            SharedCounter next = counters.allocate("new");
+            assertThat(next.id()).as("the slot, reused at once").isEqualTo(old.id());
+            String freed = "counter 'old' (slot 0) of " + counters + " cannot be used: this handle freed it";
+            List<ThrowingCallable> uses = List.of(old::get, old::getAcquire, old::getOpaque, () -> old.set(1),
+                    () -> old.setRelease(1), () -> old.setOpaque(1), () -> old.getAndAdd(1), () -> old.addAndGet(1),
+                    old::incrementAndGet, old::decrementAndGet, old::getAndIncrement, () -> old.compareAndSet(0, 1));
+            for (ThrowingCallable use : uses) {
+                assertThatThrownBy(use).isInstanceOf(IllegalStateException.class).hasMessage(freed);
+            }
+            assertThat(next.get()).as("nothing landed in the new label's value").isZero();
+            assertThatThrownBy(old::free).hasMessageContaining("is already freed");
+            assertThat(other.incrementAndGet()).as("another handle does not know").isEqualTo(1);
+            assertThat(next.get()).isEqualTo(1);
         }
     }
 
