@@ -375,11 +375,12 @@ public final class SharedHeap implements AutoCloseable {
     }
 
     /**
-     * Returns the named block if it exists with this type and size, else allocates it as
-     * {@link #allocate(String, BlockType, long, long, Consumer)} does. Racing processes get the same block, and its
+     * Returns the named block if it exists with this type and size, at an offset of this alignment, else allocates it
+     * as {@link #allocate(String, BlockType, long, long, Consumer)} does. Racing processes get the same block, and its
      * initializer runs once.
      *
-     * @throws ShmTypeMismatchException if the block exists with another type, layout version or size
+     * @throws ShmTypeMismatchException if the block exists with another type, layout version or size, or at an offset
+     *                                  that is not a multiple of {@code alignment}
      */
     public HeapBlock allocateOrLookup(String name, BlockType type, long byteSize, long alignment,
                                       Consumer<MemorySegment> initializer) {
@@ -388,6 +389,11 @@ public final class SharedHeap implements AutoCloseable {
             if (block.byteSize() != byteSize) {
                 throw new ShmTypeMismatchException("block '" + name + "' in heap " + memory + " has byteSize="
                         + block.byteSize() + " (expected: " + byteSize + ")");
+            }
+            if (block.offset() % alignment != 0) { // alignment checked above: a power of two
+                throw new ShmTypeMismatchException("block '" + name + "' in heap " + memory + " has offset="
+                        + block.offset() + " (alignment " + block.alignment() + "; expected: a multiple of "
+                        + alignment + ")");
             }
             return block;
         });

@@ -23,6 +23,21 @@ class BlockTypeNamesTest {
         }
     }
 
+    /** helper-95: a lookup asking for a larger alignment than the block has silently got the misaligned block. */
+    @Test
+    void shouldRefuseAnExistingBlockAtAnOffsetOfAnotherAlignment() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            heap.allocate("first", GAUGE, 64);
+            HeapBlock block = heap.allocate("total", GAUGE, 64, 64, s -> { });
+            assertThat(block.offset() % 4096).as("not at a page boundary, after the first block").isNotZero();
+            assertThatThrownBy(() -> heap.allocateOrLookup("total", GAUGE, 64, 4096, s -> { }))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessage("block 'total' in " + heap
+                            + " has offset=" + block.offset() + " (alignment 64; expected: a multiple of 4096)");
+            assertThat(heap.allocateOrLookup("total", GAUGE, 64, 16, s -> { }).offset())
+                    .as("a smaller alignment that the offset also has").isEqualTo(block.offset());
+        }
+    }
+
     @Test
     void shouldFallBackToTheTagForAnUnnamedKind() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
