@@ -23,7 +23,9 @@ import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedLongMap;
 import org.shm4j.sync.map.SharedMap;
+import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.sync.ring.WaitStrategy;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -240,6 +242,17 @@ class MisuseMessagesTest {
             SharedRing ring = SharedRing.create(heap, "r", SharedRing.Kind.MPMC, 1024);
             assertThatThrownBy(() -> ring.tryClaim(1, 8, null)).hasMessage("claim");
             assertThatThrownBy(() -> ring.setStallTimeout(null)).hasMessage("stallTimeout");
+            byte[] one = {1};
+            // also when no wait is needed (helper-95: accepted then, an NPE from inside the ring once one was)
+            assertThatThrownBy(() -> ring.offer(1, one, 0, 1, Duration.ofSeconds(1), null)).hasMessage("strategy");
+            assertThatThrownBy(() -> ring.offer(1, one, 0, 1, null, WaitStrategy.BLOCKING)).hasMessage("timeout");
+            assertThatThrownBy(() -> ring.tryClaim(1, 8, new RingClaim(), Duration.ofSeconds(1), null))
+                    .hasMessage("strategy");
+            assertThat(ring.offer(1, one, 0, 1)).isTrue();
+            assertThatThrownBy(() -> ring.poll((type, buffer, offset, length) -> { }, Duration.ofSeconds(1), null))
+                    .hasMessage("strategy");
+            assertThatThrownBy(() -> ring.take((type, buffer, offset, length) -> { }, null)).hasMessage("strategy");
+            assertThat(ring.messageCount()).as("nothing was taken").isEqualTo(1);
             SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, Codec.longs());
             assertThatThrownBy(() -> queue.poll(1, (TimeUnit) null)).hasMessage("unit");
         }

@@ -2,6 +2,7 @@ package org.shm4j.sync.ring;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -44,6 +45,7 @@ final class RingConsumer {
      */
     static int poll(SharedRing ring, MessageHandler handler, long timeoutNanos, WaitStrategy strategy)
             throws InterruptedException {
+        Objects.requireNonNull(strategy, "strategy"); // before the first look, not only once a wait is needed
         long start = System.nanoTime();
         int step = 0;
         while (true) {

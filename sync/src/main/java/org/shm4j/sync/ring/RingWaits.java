@@ -6,6 +6,7 @@ import org.shm4j.sync.internal.Waits;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -84,10 +85,13 @@ final class RingWaits {
      */
     static boolean retry(MemorySegment block, BooleanSupplier attempt, Duration timeout, WaitStrategy strategy)
             throws InterruptedException {
+        // both checked before the first attempt, not only once a wait is needed
+        long timeoutNanos = Timeouts.nanos(timeout);
+        Objects.requireNonNull(strategy, "strategy");
         long start = System.nanoTime();
         int step = 0;
         while (!attempt.getAsBoolean()) {
-            long left = Timeouts.nanos(timeout) - (System.nanoTime() - start);
+            long left = timeoutNanos - (System.nanoTime() - start);
             if (left <= 0) {
                 return false;
             }
