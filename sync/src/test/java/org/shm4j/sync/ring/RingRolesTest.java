@@ -228,14 +228,14 @@ class RingRolesTest extends RawRingTest {
         assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(ShmFormatException.class)
                 .hasMessageContaining("producerProcess=0x4d200000000");
 
-        SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
+        SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024); // a token's low bytes may be 0: any of its 8 bytes
         raw.set(JAVA_LONG, RING_PRODUCER_PROCESS_OFFSET, ProcessIdentity.currentToken());
         assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).as("MPSC producers share their role")
-                .isInstanceOf(ShmFormatException.class).hasMessageContaining("reserved byte 136");
+                .isInstanceOf(ShmFormatException.class).hasMessageMatching(".*reserved byte 1(3[6-9]|4[0-3])=.*");
         SharedRing.format(raw, 0, SharedRing.Kind.MPMC, 1024);
         raw.set(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET, ProcessIdentity.currentToken());
         assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).as("MPMC consumers take turns instead")
-                .isInstanceOf(ShmFormatException.class).hasMessageContaining("reserved byte 400");
+                .isInstanceOf(ShmFormatException.class).hasMessageMatching(".*reserved byte 40[0-7]=.*");
     }
 
     /**
