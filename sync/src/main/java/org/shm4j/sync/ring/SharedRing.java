@@ -122,8 +122,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * second thread, at best effort: both may start before either marks its call) with {@link IllegalStateException} and
  * the ring unchanged; calls through different objects of one process do not see each other, nor do producers.
  * MPMC consumers take turns through their mutex, and MPSC and MPMC producers claim by CAS: those roles are shared. A
- * pid is read in the reader's pid namespace: a holder in another namespace (a container sharing {@code /dev/shm})
- * looks gone and is taken over, so processes of several namespaces must keep to one consumer themselves.
+ * pid is read in the reader's pid namespace: a heap refuses a process of another namespace, but a ring laid out in
+ * memory shared by other means ({@link #format}) may be used across namespaces (containers sharing {@code /dev/shm}),
+ * where a holder in another namespace looks gone and is taken over: such processes must keep to one consumer
+ * themselves.
  *
  * <h2>Records</h2>
  * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
