@@ -18,8 +18,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>A role's word in the ring header holds the {@link ProcessIdentity} token (pid and start time) of the process
  * that holds it, or 0. A process claims it by a CAS from 0, or from the token of a process that is gone (killed, or
  * exited without {@link SharedRing#release()}): a dead holder's role is taken over, as a lock's is. It gives it up by a
- * CAS from its token to 0. Threads of one process share its claim: a role is a process's, as a pipe end is, and two
- * threads of one process in one role are not detected.
+ * CAS from its token to 0. Threads of one process share its claim: a role is a process's, as a pipe end is; two of
+ * its threads in one role are not told apart here (a ring object's own guard, in {@link SharedRing}, finds a second
+ * consuming call through that object).
  *
  * <p>Each ring object remembers, in a plain field of its own, the {@link #releases()} count at its last claim, and
  * claims again when it differs: so a release through any object of the process makes every object of it claim

@@ -709,8 +709,9 @@ public final class SharedRing {
             return drain(handler, 1);
         }
         try { // SPSC: straight to the path the JIT inlines into a poll loop, which marks its handler call itself
-            if (consumerClaimed.plain() != RingRoles.releases()) {
-                checkConsumer();
+            long claimed = consumerClaimed.plain();
+            if (claimed != RingRoles.releases()) {
+                checkConsumer(claimed);
             }
             return RingConsumer.pollSpsc(this, Objects.requireNonNull(handler, "handler"));
         } catch (IllegalStateException e) {
@@ -1011,28 +1012,32 @@ public final class SharedRing {
      *                               the role
      */
     private long enterConsumer() {
-        if (consumerClaimed.plain() != RingRoles.releases()) {
-            checkConsumer();
-        }
         long claimed = consumerClaimed.plain();
+        if (claimed != RingRoles.releases()) {
+            claimed = checkConsumer(claimed);
+        }
         consumerClaimed.setPlain(IN_USE);
         return claimed;
     }
 
     /**
-     * For a consuming call that found {@link #consumerClaimed} other than {@link RingRoles#releases()}: refuses it if
-     * a consuming call of this object is under way, else claims the consumer's role for this process.
+     * For a consuming call that found {@link #consumerClaimed} holding {@code claimed}, other than
+     * {@link RingRoles#releases()}: refuses it if a consuming call of this object is under way, else claims the
+     * consumer's role for this process.
      *
+     * @return the value {@link #consumerClaimed} holds now
      * @throws IllegalStateException if a consuming call of this object is under way, or another live process holds
      *                               the role
      */
-    private void checkConsumer() {
-        if (consumerClaimed.plain() == IN_USE) {
+    private long checkConsumer(long claimed) {
+        if (claimed == IN_USE) {
             throw new IllegalStateException(description + ": a poll, drain or take through this ring object while"
                     + " another is under way (a second thread, or a handler using its own ring): an " + kind
                     + " ring has one consumer thread at a time");
         }
-        consumerClaimed.setPlain(RingRoles.claim(block, RING_CONSUMER_PROCESS_OFFSET, description, "consumer"));
+        long now = RingRoles.claim(block, RING_CONSUMER_PROCESS_OFFSET, description, "consumer");
+        consumerClaimed.setPlain(now);
+        return now;
     }
 
     /** Claims the producer's role of an SPSC ring for this process before this object's first claim. */
