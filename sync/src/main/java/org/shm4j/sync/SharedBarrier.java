@@ -222,7 +222,7 @@ public final class SharedBarrier {
     public Party register() {
         try {
             return new Party(registry.register(description));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -288,7 +288,7 @@ public final class SharedBarrier {
                     return;
                 }
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -311,7 +311,7 @@ public final class SharedBarrier {
     public int getRegisteredParties() {
         try {
             return registry.tokens().length;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -335,7 +335,7 @@ public final class SharedBarrier {
     private int await(long timeoutNanos) throws InterruptedException, BrokenBarrierException, TimeoutException {
         try {
             return arriveAndWait(timeoutNanos);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -479,7 +479,7 @@ public final class SharedBarrier {
     }
 
     /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
-    private IllegalStateException closedOr(IllegalStateException failure) {
+    private RuntimeException closedOr(RuntimeException failure) {
         return CoordinationBlocks.closedOr(failure, segment, description);
     }
 
@@ -507,7 +507,7 @@ public final class SharedBarrier {
     private long state() {
         try {
             return (long) LONG.getVolatile(segment, BARRIER_STATE_OFFSET);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -562,7 +562,7 @@ public final class SharedBarrier {
                 if (registered.compareAndSet(true, false)) {
                     registry.deregister(entry);
                 }
-            } catch (IllegalStateException e) {
+            } catch (IllegalStateException | IllegalArgumentException e) {
                 throw closedOr(e);
             }
         }

@@ -141,7 +141,7 @@ public final class SharedCountDownLatch {
                 case 1 -> 0;
                 default -> w - 1;
             });
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -186,20 +186,20 @@ public final class SharedCountDownLatch {
             }
             return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
                     w -> (w & COORD_VALUE_MASK) == 0);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
 
     /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
-    private IllegalStateException closedOr(IllegalStateException failure) {
+    private RuntimeException closedOr(RuntimeException failure) {
         return CoordinationBlocks.closedOr(failure, segment, description);
     }
 
     private int word() {
         try {
             return (int) INT.getVolatile(segment, COORD_WORD_OFFSET);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

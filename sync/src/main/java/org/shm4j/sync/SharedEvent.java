@@ -131,7 +131,7 @@ public final class SharedEvent {
             // a new generation, the flag, and the waiters bit cleared with a wake of them all
             Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> (w & EVENT_SET) != 0 ? w
                     : ((w + EVENT_GENERATION_UNIT) & GENERATIONS) | EVENT_SET);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -140,7 +140,7 @@ public final class SharedEvent {
     public void clear() {
         try {
             INT.getAndBitwiseAnd(segment, COORD_WORD_OFFSET, ~EVENT_SET);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -187,20 +187,20 @@ public final class SharedEvent {
             int generation = first & GENERATIONS;
             return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
                     w -> (w & EVENT_SET) != 0 || (w & GENERATIONS) != generation);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
 
     /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
-    private IllegalStateException closedOr(IllegalStateException failure) {
+    private RuntimeException closedOr(RuntimeException failure) {
         return CoordinationBlocks.closedOr(failure, segment, description);
     }
 
     private int word() {
         try {
             return (int) INT.getVolatile(segment, COORD_WORD_OFFSET);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

@@ -243,7 +243,7 @@ public final class SharedPipe implements AutoCloseable {
                 } else {
                     requireOpen(); // handed out before: the same object, unless this process closed it since
                 }
-            } catch (IllegalStateException e) {
+            } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             }
             return this;
@@ -263,7 +263,7 @@ public final class SharedPipe implements AutoCloseable {
             Objects.requireNonNull(message, "message");
             try {
                 return sendWaiting(message, timeout);
-            } catch (IllegalStateException e) {
+            } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             }
         }
@@ -323,7 +323,7 @@ public final class SharedPipe implements AutoCloseable {
             Objects.requireNonNull(handler, "handler");
             try {
                 return recvWaiting(handler, timeout);
-            } catch (IllegalStateException e) {
+            } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             }
         }
@@ -362,7 +362,7 @@ public final class SharedPipe implements AutoCloseable {
             try {
                 requireOpen();
                 return in.hasMessage(); // a committed message: not one still being sent, nor a dead sender's claim
-            } catch (IllegalStateException e) {
+            } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             }
         }
@@ -381,7 +381,7 @@ public final class SharedPipe implements AutoCloseable {
         public void close() {
             try {
                 ends.close(self);
-            } catch (IllegalStateException e) {
+            } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e); // the heap closed first: the end cannot be marked closed, and this says so
             }
         }

@@ -251,7 +251,7 @@ public final class SharedQueue<T> {
     private boolean offer(T value, Duration timeout) throws InterruptedException {
         try {
             return encodeIntoRing(value, timeout);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closed(e);
         }
     }
@@ -286,7 +286,7 @@ public final class SharedQueue<T> {
     private T poll(Duration timeout) throws InterruptedException {
         try {
             return decodeFromRing(timeout);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closed(e);
         }
     }
@@ -298,7 +298,7 @@ public final class SharedQueue<T> {
     }
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
-    private IllegalStateException closed(IllegalStateException e) {
+    private RuntimeException closed(RuntimeException e) {
         return Blocks.closedOr(e, heap.memory().segment().scope(), Blocks.closedMessage("SharedQueue", name, heap));
     }
 

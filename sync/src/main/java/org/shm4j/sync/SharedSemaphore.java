@@ -246,7 +246,7 @@ public final class SharedSemaphore {
         try {
             checkCount(n);
             return kind == Kind.UNDO ? tryUndo(n, -1, false) || acquireFromDeadHolders(n) : tryCounted(n, word());
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -306,7 +306,7 @@ public final class SharedSemaphore {
                     return;
                 }
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -315,7 +315,7 @@ public final class SharedSemaphore {
     public int availablePermits() {
         try {
             return kind == Kind.UNDO ? (int) (permits - slots.sum(ProcessSlots.FIRST)) : word() & COORD_VALUE_MASK;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -324,7 +324,7 @@ public final class SharedSemaphore {
     public int heldByThisProcess() {
         try {
             return kind == Kind.UNDO ? slots.get(slots.mine(), ProcessSlots.FIRST) : 0;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -348,7 +348,7 @@ public final class SharedSemaphore {
     private boolean acquire(int n, long timeoutNanos) throws InterruptedException {
         try {
             return acquireOrWait(n, timeoutNanos);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -457,7 +457,7 @@ public final class SharedSemaphore {
     }
 
     /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
-    private IllegalStateException closedOr(IllegalStateException failure) {
+    private RuntimeException closedOr(RuntimeException failure) {
         return CoordinationBlocks.closedOr(failure, segment, description);
     }
 

@@ -60,7 +60,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
         checkSegmentRange("source", Objects.requireNonNull(source, "source"), sourceOffset, count * elementSize);
         try {
             MemorySegment.copy(source, sourceOffset, elements, offset, count * elementSize);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -76,7 +76,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
         checkSegmentRange("target", Objects.requireNonNull(target, "target"), targetOffset, count * elementSize);
         try {
             MemorySegment.copy(elements, offset, target, targetOffset, count * elementSize);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -85,7 +85,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      * @return what a method throws for {@code failure}: an exception naming this array if its memory is closed,
      *         else {@code failure}
      */
-    final IllegalStateException closedOr(IllegalStateException failure) {
+    final RuntimeException closedOr(RuntimeException failure) {
         return Blocks.closedOr(failure, elements.scope(), closedMessage);
     }
 
@@ -99,7 +99,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
         checkArrayRange("source", sourceIndex, count, sourceLength);
         try {
             MemorySegment.copy(source, sourceIndex, elements, layout, offset, count);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -111,7 +111,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
         checkArrayRange("target", targetIndex, count, targetLength);
         try {
             MemorySegment.copy(elements, layout, offset, target, targetIndex, count);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

@@ -81,7 +81,7 @@ public final class SharedBoolean {
     public boolean get() {
         try {
             return (int) VALUE.getVolatile(segment, 0L) != 0;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -90,7 +90,7 @@ public final class SharedBoolean {
     public void set(boolean newValue) {
         try {
             VALUE.setVolatile(segment, 0L, bits(newValue));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -99,7 +99,7 @@ public final class SharedBoolean {
     public boolean getAcquire() {
         try {
             return (int) VALUE.getAcquire(segment, 0L) != 0;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -108,7 +108,7 @@ public final class SharedBoolean {
     public void setRelease(boolean newValue) {
         try {
             VALUE.setRelease(segment, 0L, bits(newValue));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -131,7 +131,7 @@ public final class SharedBoolean {
                     return true;
                 }
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -140,7 +140,7 @@ public final class SharedBoolean {
     public boolean getAndSet(boolean newValue) {
         try {
             return (int) VALUE.getAndSet(segment, 0L, bits(newValue)) != 0;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }

@@ -79,7 +79,7 @@ public final class SharedByteArray extends SharedArray {
     public byte get(long index) {
         try {
             return (byte) ELEMENT.getVolatile(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -88,7 +88,7 @@ public final class SharedByteArray extends SharedArray {
     public void set(long index, byte newValue) {
         try {
             ELEMENT.setVolatile(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -97,7 +97,7 @@ public final class SharedByteArray extends SharedArray {
     public byte getAcquire(long index) {
         try {
             return (byte) ELEMENT.getAcquire(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -106,7 +106,7 @@ public final class SharedByteArray extends SharedArray {
     public void setRelease(long index, byte newValue) {
         try {
             ELEMENT.setRelease(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -115,7 +115,7 @@ public final class SharedByteArray extends SharedArray {
     public byte getOpaque(long index) {
         try {
             return (byte) ELEMENT.getOpaque(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -124,7 +124,7 @@ public final class SharedByteArray extends SharedArray {
     public void setOpaque(long index, byte newValue) {
         try {
             ELEMENT.setOpaque(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -133,7 +133,7 @@ public final class SharedByteArray extends SharedArray {
     public byte getPlain(long index) {
         try {
             return elements.get(JAVA_BYTE, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -142,7 +142,7 @@ public final class SharedByteArray extends SharedArray {
     public void setPlain(long index, byte newValue) {
         try {
             elements.set(JAVA_BYTE, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -169,7 +169,7 @@ public final class SharedByteArray extends SharedArray {
     public void fill(byte value) {
         try {
             elements.fill(value);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -178,7 +178,7 @@ public final class SharedByteArray extends SharedArray {
     public byte[] toArray() {
         try {
             return elements.toArray(JAVA_BYTE);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

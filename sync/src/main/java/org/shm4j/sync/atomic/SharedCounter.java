@@ -65,7 +65,7 @@ public final class SharedCounter {
     public long get() {
         try {
             return (long) VALUE.getVolatile(value, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -74,7 +74,7 @@ public final class SharedCounter {
     public long getAcquire() {
         try {
             return (long) VALUE.getAcquire(value, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -83,7 +83,7 @@ public final class SharedCounter {
     public long getOpaque() {
         try {
             return (long) VALUE.getOpaque(value, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -92,7 +92,7 @@ public final class SharedCounter {
     public void set(long newValue) {
         try {
             VALUE.setVolatile(value, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -101,7 +101,7 @@ public final class SharedCounter {
     public void setRelease(long newValue) {
         try {
             VALUE.setRelease(value, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -110,7 +110,7 @@ public final class SharedCounter {
     public void setOpaque(long newValue) {
         try {
             VALUE.setOpaque(value, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -119,7 +119,7 @@ public final class SharedCounter {
     public long getAndAdd(long delta) {
         try {
             return (long) VALUE.getAndAdd(value, 0L, delta);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -128,7 +128,7 @@ public final class SharedCounter {
     public long addAndGet(long delta) {
         try {
             return (long) VALUE.getAndAdd(value, 0L, delta) + delta;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -152,7 +152,7 @@ public final class SharedCounter {
     public boolean compareAndSet(long expected, long newValue) {
         try {
             return VALUE.compareAndSet(value, 0L, expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -176,7 +176,7 @@ public final class SharedCounter {
      * @return what a value method throws for {@code e}: named, if this handle freed the counter or the heap is closed
      *         (the catch costs no access)
      */
-    private IllegalStateException closedOr(IllegalStateException e) {
+    private RuntimeException closedOr(RuntimeException e) {
         if (value == FREED) {
             return new IllegalStateException(this + " cannot be used: this handle freed it", e);
         }

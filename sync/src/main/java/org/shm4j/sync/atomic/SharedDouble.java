@@ -98,7 +98,7 @@ public final class SharedDouble {
     public double get() {
         try {
             return (double) VALUE.getVolatile(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -107,7 +107,7 @@ public final class SharedDouble {
     public void set(double newValue) {
         try {
             VALUE.setVolatile(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -116,7 +116,7 @@ public final class SharedDouble {
     public double getAcquire() {
         try {
             return (double) VALUE.getAcquire(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -125,7 +125,7 @@ public final class SharedDouble {
     public void setRelease(double newValue) {
         try {
             VALUE.setRelease(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -134,7 +134,7 @@ public final class SharedDouble {
     public double getOpaque() {
         try {
             return (double) VALUE.getOpaque(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -143,7 +143,7 @@ public final class SharedDouble {
     public void setOpaque(double newValue) {
         try {
             VALUE.setOpaque(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -152,7 +152,7 @@ public final class SharedDouble {
     public double getPlain() {
         try {
             return segment.get(JAVA_DOUBLE, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -161,7 +161,7 @@ public final class SharedDouble {
     public void setPlain(double newValue) {
         try {
             segment.set(JAVA_DOUBLE, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -170,7 +170,7 @@ public final class SharedDouble {
     public boolean compareAndSet(double expected, double newValue) {
         try {
             return VALUE.compareAndSet(segment, 0L, expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -179,7 +179,7 @@ public final class SharedDouble {
     public double compareAndExchange(double expected, double newValue) {
         try {
             return (double) VALUE.compareAndExchange(segment, 0L, expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -188,7 +188,7 @@ public final class SharedDouble {
     public double getAndSet(double newValue) {
         try {
             return (double) VALUE.getAndSet(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }

@@ -81,7 +81,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double get(long index) {
         try {
             return (double) ELEMENT.getVolatile(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -90,7 +90,7 @@ public final class SharedDoubleArray extends SharedArray {
     public void set(long index, double newValue) {
         try {
             ELEMENT.setVolatile(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -99,7 +99,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double getAcquire(long index) {
         try {
             return (double) ELEMENT.getAcquire(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -108,7 +108,7 @@ public final class SharedDoubleArray extends SharedArray {
     public void setRelease(long index, double newValue) {
         try {
             ELEMENT.setRelease(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -117,7 +117,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double getOpaque(long index) {
         try {
             return (double) ELEMENT.getOpaque(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -126,7 +126,7 @@ public final class SharedDoubleArray extends SharedArray {
     public void setOpaque(long index, double newValue) {
         try {
             ELEMENT.setOpaque(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -135,7 +135,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double getPlain(long index) {
         try {
             return elements.get(JAVA_DOUBLE, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -144,7 +144,7 @@ public final class SharedDoubleArray extends SharedArray {
     public void setPlain(long index, double newValue) {
         try {
             elements.set(JAVA_DOUBLE, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -153,7 +153,7 @@ public final class SharedDoubleArray extends SharedArray {
     public boolean compareAndSet(long index, double expected, double newValue) {
         try {
             return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -162,7 +162,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double compareAndExchange(long index, double expected, double newValue) {
         try {
             return (double) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -171,7 +171,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double getAndSet(long index, double newValue) {
         try {
             return (double) ELEMENT.getAndSet(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -240,7 +240,7 @@ public final class SharedDoubleArray extends SharedArray {
             for (long i = 0; i < length(); i++) {
                 elements.setAtIndex(JAVA_DOUBLE, i, value);
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -249,7 +249,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double[] toArray() {
         try {
             return elements.toArray(JAVA_DOUBLE);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

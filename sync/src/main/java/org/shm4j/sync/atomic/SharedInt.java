@@ -109,7 +109,7 @@ public final class SharedInt {
     public int get() {
         try {
             return (int) VALUE.getVolatile(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -118,7 +118,7 @@ public final class SharedInt {
     public void set(int newValue) {
         try {
             VALUE.setVolatile(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -127,7 +127,7 @@ public final class SharedInt {
     public int getAcquire() {
         try {
             return (int) VALUE.getAcquire(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -136,7 +136,7 @@ public final class SharedInt {
     public void setRelease(int newValue) {
         try {
             VALUE.setRelease(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -145,7 +145,7 @@ public final class SharedInt {
     public int getOpaque() {
         try {
             return (int) VALUE.getOpaque(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -154,7 +154,7 @@ public final class SharedInt {
     public void setOpaque(int newValue) {
         try {
             VALUE.setOpaque(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -163,7 +163,7 @@ public final class SharedInt {
     public int getPlain() {
         try {
             return segment.get(JAVA_INT, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -172,7 +172,7 @@ public final class SharedInt {
     public void setPlain(int newValue) {
         try {
             segment.set(JAVA_INT, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -181,7 +181,7 @@ public final class SharedInt {
     public boolean compareAndSet(int expected, int newValue) {
         try {
             return VALUE.compareAndSet(segment, 0L, expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -190,7 +190,7 @@ public final class SharedInt {
     public int compareAndExchange(int expected, int newValue) {
         try {
             return (int) VALUE.compareAndExchange(segment, 0L, expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -199,7 +199,7 @@ public final class SharedInt {
     public int getAndSet(int newValue) {
         try {
             return (int) VALUE.getAndSet(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -208,7 +208,7 @@ public final class SharedInt {
     public int getAndAdd(int delta) {
         try {
             return (int) VALUE.getAndAdd(segment, 0L, delta);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -217,7 +217,7 @@ public final class SharedInt {
     public int addAndGet(int delta) {
         try {
             return (int) VALUE.getAndAdd(segment, 0L, delta) + delta;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }

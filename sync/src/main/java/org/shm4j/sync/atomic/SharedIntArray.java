@@ -80,7 +80,7 @@ public final class SharedIntArray extends SharedArray {
     public int get(long index) {
         try {
             return (int) ELEMENT.getVolatile(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -89,7 +89,7 @@ public final class SharedIntArray extends SharedArray {
     public void set(long index, int newValue) {
         try {
             ELEMENT.setVolatile(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -98,7 +98,7 @@ public final class SharedIntArray extends SharedArray {
     public int getAcquire(long index) {
         try {
             return (int) ELEMENT.getAcquire(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -107,7 +107,7 @@ public final class SharedIntArray extends SharedArray {
     public void setRelease(long index, int newValue) {
         try {
             ELEMENT.setRelease(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -116,7 +116,7 @@ public final class SharedIntArray extends SharedArray {
     public int getOpaque(long index) {
         try {
             return (int) ELEMENT.getOpaque(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -125,7 +125,7 @@ public final class SharedIntArray extends SharedArray {
     public void setOpaque(long index, int newValue) {
         try {
             ELEMENT.setOpaque(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -134,7 +134,7 @@ public final class SharedIntArray extends SharedArray {
     public int getPlain(long index) {
         try {
             return elements.get(JAVA_INT, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -143,7 +143,7 @@ public final class SharedIntArray extends SharedArray {
     public void setPlain(long index, int newValue) {
         try {
             elements.set(JAVA_INT, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -152,7 +152,7 @@ public final class SharedIntArray extends SharedArray {
     public boolean compareAndSet(long index, int expected, int newValue) {
         try {
             return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -161,7 +161,7 @@ public final class SharedIntArray extends SharedArray {
     public int compareAndExchange(long index, int expected, int newValue) {
         try {
             return (int) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -170,7 +170,7 @@ public final class SharedIntArray extends SharedArray {
     public int getAndSet(long index, int newValue) {
         try {
             return (int) ELEMENT.getAndSet(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -179,7 +179,7 @@ public final class SharedIntArray extends SharedArray {
     public int getAndAdd(long index, int delta) {
         try {
             return (int) ELEMENT.getAndAdd(elements, offset(index), delta);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -253,7 +253,7 @@ public final class SharedIntArray extends SharedArray {
             for (long i = 0; i < length(); i++) {
                 elements.setAtIndex(JAVA_INT, i, value);
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -262,7 +262,7 @@ public final class SharedIntArray extends SharedArray {
     public int[] toArray() {
         try {
             return elements.toArray(JAVA_INT);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

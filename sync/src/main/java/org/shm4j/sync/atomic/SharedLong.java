@@ -109,7 +109,7 @@ public final class SharedLong {
     public long get() {
         try {
             return (long) VALUE.getVolatile(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -118,7 +118,7 @@ public final class SharedLong {
     public void set(long newValue) {
         try {
             VALUE.setVolatile(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -127,7 +127,7 @@ public final class SharedLong {
     public long getAcquire() {
         try {
             return (long) VALUE.getAcquire(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -136,7 +136,7 @@ public final class SharedLong {
     public void setRelease(long newValue) {
         try {
             VALUE.setRelease(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -145,7 +145,7 @@ public final class SharedLong {
     public long getOpaque() {
         try {
             return (long) VALUE.getOpaque(segment, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -154,7 +154,7 @@ public final class SharedLong {
     public void setOpaque(long newValue) {
         try {
             VALUE.setOpaque(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -163,7 +163,7 @@ public final class SharedLong {
     public long getPlain() {
         try {
             return segment.get(JAVA_LONG, 0L);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -172,7 +172,7 @@ public final class SharedLong {
     public void setPlain(long newValue) {
         try {
             segment.set(JAVA_LONG, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -181,7 +181,7 @@ public final class SharedLong {
     public boolean compareAndSet(long expected, long newValue) {
         try {
             return VALUE.compareAndSet(segment, 0L, expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -190,7 +190,7 @@ public final class SharedLong {
     public long compareAndExchange(long expected, long newValue) {
         try {
             return (long) VALUE.compareAndExchange(segment, 0L, expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -199,7 +199,7 @@ public final class SharedLong {
     public long getAndSet(long newValue) {
         try {
             return (long) VALUE.getAndSet(segment, 0L, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -208,7 +208,7 @@ public final class SharedLong {
     public long getAndAdd(long delta) {
         try {
             return (long) VALUE.getAndAdd(segment, 0L, delta);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -217,7 +217,7 @@ public final class SharedLong {
     public long addAndGet(long delta) {
         try {
             return (long) VALUE.getAndAdd(segment, 0L, delta) + delta;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }

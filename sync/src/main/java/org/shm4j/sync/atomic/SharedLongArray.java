@@ -80,7 +80,7 @@ public final class SharedLongArray extends SharedArray {
     public long get(long index) {
         try {
             return (long) ELEMENT.getVolatile(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -89,7 +89,7 @@ public final class SharedLongArray extends SharedArray {
     public void set(long index, long newValue) {
         try {
             ELEMENT.setVolatile(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -98,7 +98,7 @@ public final class SharedLongArray extends SharedArray {
     public long getAcquire(long index) {
         try {
             return (long) ELEMENT.getAcquire(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -107,7 +107,7 @@ public final class SharedLongArray extends SharedArray {
     public void setRelease(long index, long newValue) {
         try {
             ELEMENT.setRelease(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -116,7 +116,7 @@ public final class SharedLongArray extends SharedArray {
     public long getOpaque(long index) {
         try {
             return (long) ELEMENT.getOpaque(elements, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -125,7 +125,7 @@ public final class SharedLongArray extends SharedArray {
     public void setOpaque(long index, long newValue) {
         try {
             ELEMENT.setOpaque(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -134,7 +134,7 @@ public final class SharedLongArray extends SharedArray {
     public long getPlain(long index) {
         try {
             return elements.get(JAVA_LONG, offset(index));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -143,7 +143,7 @@ public final class SharedLongArray extends SharedArray {
     public void setPlain(long index, long newValue) {
         try {
             elements.set(JAVA_LONG, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -152,7 +152,7 @@ public final class SharedLongArray extends SharedArray {
     public boolean compareAndSet(long index, long expected, long newValue) {
         try {
             return ELEMENT.compareAndSet(elements, offset(index), expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -161,7 +161,7 @@ public final class SharedLongArray extends SharedArray {
     public long compareAndExchange(long index, long expected, long newValue) {
         try {
             return (long) ELEMENT.compareAndExchange(elements, offset(index), expected, newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -170,7 +170,7 @@ public final class SharedLongArray extends SharedArray {
     public long getAndSet(long index, long newValue) {
         try {
             return (long) ELEMENT.getAndSet(elements, offset(index), newValue);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -179,7 +179,7 @@ public final class SharedLongArray extends SharedArray {
     public long getAndAdd(long index, long delta) {
         try {
             return (long) ELEMENT.getAndAdd(elements, offset(index), delta);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -253,7 +253,7 @@ public final class SharedLongArray extends SharedArray {
             for (long i = 0; i < length(); i++) {
                 elements.setAtIndex(JAVA_LONG, i, value);
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -262,7 +262,7 @@ public final class SharedLongArray extends SharedArray {
     public long[] toArray() {
         try {
             return elements.toArray(JAVA_LONG);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

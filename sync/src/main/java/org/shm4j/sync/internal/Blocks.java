@@ -21,6 +21,11 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class Blocks {
     private static final String CANNOT_BE_USED = " cannot be used";
+    /** What {@code java.lang.foreign} says when a write meets a read-only segment (JDK 22 to 25). */
+    private static final String READ_ONLY_WRITE = "write a read-only segment";
+    /** The end of the message a write to read-only memory gets, after the structure's name. */
+    private static final String READ_ONLY_MESSAGE = " cannot be written here: its memory is mapped read-only (a heap"
+            + " opened by openReadOnly, or a read-only segment); reads work";
 
     private Blocks() {
     }
@@ -90,20 +95,38 @@ public final class Blocks {
      * Turns the failure of a structure's memory access into what its public method throws. Called only from catch
      * blocks around a method's body, so that the hot path pays nothing.
      *
-     * @param failure       an {@link IllegalStateException} the body threw
+     * @param failure       an {@link IllegalStateException} or {@link IllegalArgumentException} the body threw
      * @param memory        the scope of the structure's memory
      * @param closedMessage {@link #closedMessage(String, String, SharedHeap)} or {@link #closedMessage(String, long)}
      * @return if {@code memory} is closed, an {@link IllegalStateException} naming the structure, with the JDK's bare
      *         "Already closed" as its cause (also when a structure beneath this one, such as a queue's ring, already
-     *         named itself: its message is replaced); otherwise {@code failure} itself
+     *         named itself: its message is replaced); if {@code failure} is the JDK's refusal to write a read-only
+     *         segment, an {@link IllegalStateException} naming the structure and why its memory is read-only, with
+     *         that refusal as its cause; otherwise {@code failure} itself
      */
-    public static IllegalStateException closedOr(IllegalStateException failure, MemorySegment.Scope memory,
-                                                 String closedMessage) {
+    public static RuntimeException closedOr(RuntimeException failure, MemorySegment.Scope memory,
+                                            String closedMessage) {
+        IllegalArgumentException readOnly = readOnlyWrite(failure);
+        if (readOnly != null) {
+            String message = subject(closedMessage) + READ_ONLY_MESSAGE;
+            return message.equals(failure.getMessage()) ? failure : new IllegalStateException(message, readOnly);
+        }
         if (memory.isAlive() || closedMessage.equals(failure.getMessage())) {
             return failure;
         }
         Throwable jdk = isClosedMessage(failure) ? failure.getCause() : failure;
         return new IllegalStateException(closedMessage, jdk);
+    }
+
+    /**
+     * @return {@code java.lang.foreign}'s refusal to write a read-only segment if {@code failure} is that refusal or
+     *         a structure's re-wording of it (a queue's ring names itself first), else null
+     */
+    private static IllegalArgumentException readOnlyWrite(RuntimeException failure) {
+        Throwable jdk = failure instanceof IllegalStateException && failure.getMessage() != null
+                && failure.getMessage().endsWith(READ_ONLY_MESSAGE) ? failure.getCause() : failure;
+        return jdk instanceof IllegalArgumentException refusal && refusal.getMessage() != null
+                && refusal.getMessage().contains(READ_ONLY_WRITE) ? refusal : null;
     }
 
     /**
@@ -164,7 +187,7 @@ public final class Blocks {
     public static <T> T whileOpen(MemorySegment.Scope memory, String closedMessage, Supplier<T> body) {
         try {
             return body.get();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e, memory, closedMessage);
         }
     }
@@ -213,7 +236,7 @@ public final class Blocks {
     }
 
     /** @return true if {@code failure} is one that {@link #closedOr} made (its messages all end so) */
-    private static boolean isClosedMessage(IllegalStateException failure) {
+    private static boolean isClosedMessage(RuntimeException failure) {
         return failure.getCause() instanceof IllegalStateException && failure.getMessage() != null
                 && failure.getMessage().endsWith(" is closed");
     }

@@ -118,11 +118,10 @@ public final class CoordinationBlocks {
 
     /**
      * @return what a coordination method throws for {@code failure}: if the memory of {@code block} was closed, an
-     *         {@link IllegalStateException} naming the structure (as the locks' messages do), else {@code failure}
-     *         itself; see {@link Blocks#closedOr}. Only called from catch blocks: the hot paths pay nothing.
+     *         {@link IllegalStateException} naming the structure (as the locks' messages do), likewise for a write
+     *         to read-only memory, else {@code failure} itself; see {@link Blocks#closedOr}. Only called from catch blocks: the hot paths pay nothing.
      */
-    public static IllegalStateException closedOr(IllegalStateException failure, MemorySegment block,
-                                                 String description) {
+    public static RuntimeException closedOr(RuntimeException failure, MemorySegment block, String description) {
         return Blocks.closedOr(failure, block.scope(),
                 description + " cannot be used: the heap or segment it lives in is closed");
     }

@@ -86,7 +86,7 @@ public final class PipeEnds {
      * @return what a pipe method throws for {@code failure}: a message naming the pipe if its heap is closed, else
      *         {@code failure} itself
      */
-    public IllegalStateException closedOr(IllegalStateException failure) {
+    public RuntimeException closedOr(RuntimeException failure) {
         return Blocks.closedOr(failure, block.scope(), closedMessage);
     }
 

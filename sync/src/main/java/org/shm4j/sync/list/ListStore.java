@@ -77,7 +77,7 @@ final class ListStore {
      * @return what a public method of the list throws for {@code e}, caught around its body only (the hot path pays
      *         nothing); see {@link Blocks#closedOr}
      */
-    IllegalStateException closed(IllegalStateException e) {
+    RuntimeException closed(RuntimeException e) {
         return Blocks.closedOr(e, header.scope(), Blocks.closedMessage("SharedList", name, heap));
     }
 

@@ -144,7 +144,7 @@ public final class SharedList<T> implements Iterable<T> {
     public int size() {
         try {
             return store.size();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -194,7 +194,7 @@ public final class SharedList<T> implements Iterable<T> {
     public T get(int index) {
         try {
             return read(index);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -241,7 +241,7 @@ public final class SharedList<T> implements Iterable<T> {
             } finally {
                 unlock();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -272,7 +272,7 @@ public final class SharedList<T> implements Iterable<T> {
             } finally {
                 unlock();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -297,7 +297,7 @@ public final class SharedList<T> implements Iterable<T> {
             } finally {
                 unlock();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -316,7 +316,7 @@ public final class SharedList<T> implements Iterable<T> {
             } finally {
                 unlock();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -339,7 +339,7 @@ public final class SharedList<T> implements Iterable<T> {
             } finally {
                 unlock();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -355,7 +355,7 @@ public final class SharedList<T> implements Iterable<T> {
             } finally {
                 unlock();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -364,7 +364,7 @@ public final class SharedList<T> implements Iterable<T> {
     public long recoveries() {
         try {
             return store.mutex.recoveries();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
     }
@@ -374,7 +374,7 @@ public final class SharedList<T> implements Iterable<T> {
         List<byte[]> copies;
         try {
             copies = copyAll();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
         }
         List<T> values = new ArrayList<>(copies.size());

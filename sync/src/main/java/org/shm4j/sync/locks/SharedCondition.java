@@ -225,7 +225,7 @@ public final class SharedCondition implements Condition {
     public void signal() {
         try {
             signal(1);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -239,7 +239,7 @@ public final class SharedCondition implements Condition {
     public void signalAll() {
         try {
             signal(Integer.MAX_VALUE);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -269,7 +269,7 @@ public final class SharedCondition implements Condition {
     private long awaitFor(long timeoutNanos, boolean interruptible) throws InterruptedException {
         try {
             return awaitChange(timeoutNanos, interruptible);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -301,7 +301,7 @@ public final class SharedCondition implements Condition {
     }
 
     /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
-    private IllegalStateException closedOr(IllegalStateException failure) {
+    private RuntimeException closedOr(RuntimeException failure) {
         return CoordinationBlocks.closedOr(failure, segment, description);
     }
 

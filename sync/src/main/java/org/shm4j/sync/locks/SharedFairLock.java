@@ -186,7 +186,7 @@ public final class SharedFairLock extends TimedLock {
             }
             long now = System.nanoTime();
             return giveUps.due(now) && skipDeadTurns(now) && tryTakeIdle();
-        } catch (IllegalStateException failure) {
+        } catch (IllegalStateException | IllegalArgumentException failure) {
             throw closedOr(failure);
         }
     }
@@ -292,7 +292,7 @@ public final class SharedFairLock extends TimedLock {
     public boolean isHeldByCurrentThread() {
         try { // not through whileOpen: a queued acquire and a condition call this, and its lambda would allocate
             return heldByCurrentThread(segment, (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

@@ -174,7 +174,7 @@ public final class SharedLock extends TimedLock {
     public boolean tryLock() {
         try {
             return RobustMutex.tryAcquire(segment, 0) || mutex.takeOverOnGiveUp();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -188,7 +188,7 @@ public final class SharedLock extends TimedLock {
     void lockAfterSignal() {
         try {
             mutex.acquireAfterSignal();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -207,7 +207,7 @@ public final class SharedLock extends TimedLock {
     public boolean isHeldByCurrentThread() {
         try { // not through whileOpen: a condition's await and signal call this, and its lambda would allocate
             return mutex.isHeldByCurrentThread();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }

@@ -259,7 +259,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     public boolean isWriteLockedByCurrentThread() {
         try { // not through whileOpen: a condition's await and signal call this, and its lambda would allocate
             return writer.isHeldByCurrentThread();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -301,13 +301,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private <T> T whileOpen(Supplier<T> body) {
         try {
             return body.get();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
 
     /** @return {@code e} re-worded as {@link TimedLock#closedOr} does, the message made only when it is needed */
-    private IllegalStateException closedOr(IllegalStateException e) {
+    private RuntimeException closedOr(RuntimeException e) {
         return Blocks.closedOr(e, segment.scope(), TimedLock.closedMessage(description));
     }
 

@@ -91,7 +91,7 @@ abstract class TimedLock implements Lock {
             acquire(-1, false);
         } catch (InterruptedException impossible) {
             throw new AssertionError(impossible);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -103,7 +103,7 @@ abstract class TimedLock implements Lock {
             return acquire(0, false);
         } catch (InterruptedException impossible) {
             throw new AssertionError(impossible);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -115,7 +115,7 @@ abstract class TimedLock implements Lock {
         }
         try {
             acquire(-1, true);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -127,7 +127,7 @@ abstract class TimedLock implements Lock {
         }
         try {
             return acquire(WordWait.nanos(time, unit), true);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -159,7 +159,7 @@ abstract class TimedLock implements Lock {
      * @return what a lock method throws for {@code failure}: a message naming this lock if the memory it lives in
      *         was closed, else {@code failure} itself. Only called from catch blocks: the hot paths pay nothing.
      */
-    final IllegalStateException closedOr(IllegalStateException failure) {
+    final RuntimeException closedOr(RuntimeException failure) {
         return Blocks.closedOr(failure, memory, closedMessage(description));
     }
 
@@ -177,7 +177,7 @@ abstract class TimedLock implements Lock {
     final <T> T whileOpen(Supplier<T> body) {
         try {
             return body.get();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e); // the message is made here only: building it up front allocated on every call
         }
     }

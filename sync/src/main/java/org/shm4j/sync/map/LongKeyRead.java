@@ -55,7 +55,7 @@ final class LongKeyRead {
                 }
                 Thread.onSpinWait();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw segment.map.closed(e);
         }
         Scratch scratch = Scratch.get();

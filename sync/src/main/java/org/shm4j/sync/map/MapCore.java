@@ -305,7 +305,7 @@ final class MapCore {
         int number;
         try {
             number = (int) INT.getAcquire(block, H_DIRECTORY + (long) Integer.BYTES * j);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closed(e);
         }
         if (number < 0 || number >= geometry.maxSegments()) { // damaged: no split writes such a number
@@ -452,7 +452,7 @@ final class MapCore {
                     return size;
                 }
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closed(e);
         }
     }
@@ -502,7 +502,7 @@ final class MapCore {
     }
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
-    IllegalStateException closed(IllegalStateException e) {
+    RuntimeException closed(RuntimeException e) {
         return Blocks.closedOr(e, block.scope(), Blocks.closedMessage("SharedMap", name, heap));
     }
 

@@ -116,7 +116,7 @@ final class MapSegment {
                 }
                 Thread.onSpinWait();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw map.closed(e);
         }
         return readLocked(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
@@ -152,7 +152,7 @@ final class MapSegment {
                 }
                 Thread.yield();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw map.closed(e);
         }
     }
@@ -261,7 +261,7 @@ final class MapSegment {
         } catch (IllegalMonitorStateException heldHere) {
             throw new IllegalMonitorStateException(description + " is locked by this thread already: a compute or "
                     + "merge function must not change other keys of the map (segment locks are not reentrant)");
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw map.closed(e);
         }
         long sequence = (long) LONG.getOpaque(memory, S_SEQUENCE); // opaque: the lock orders it

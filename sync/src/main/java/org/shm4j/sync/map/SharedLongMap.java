@@ -107,7 +107,7 @@ public final class SharedLongMap<V> {
             } finally {
                 segment.unlock();
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw core.closed(e);
         }
     }
@@ -148,7 +148,7 @@ public final class SharedLongMap<V> {
             } finally {
                 SharedMap.unlock(segment, holder);
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw core.closed(e);
         }
     }

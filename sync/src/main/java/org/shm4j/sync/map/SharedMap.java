@@ -282,7 +282,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                     segment.unlock();
                 }
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw core.closed(e);
         }
     }

@@ -61,7 +61,7 @@ public final class RingClaim {
         SharedRing r = active();
         try {
             r.publish(index, type, length);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw r.closedOr(e);
         }
         ring = null;
@@ -81,7 +81,7 @@ public final class RingClaim {
         boolean published;
         try {
             published = r.publishIfClaimed(index, type, length);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw r.closedOr(e);
         }
         ring = null;
@@ -96,7 +96,7 @@ public final class RingClaim {
         SharedRing r = active();
         try {
             r.publishIfClaimed(index, org.shm4j.sync.internal.SyncLayout.RING_PADDING_TYPE, length);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw r.closedOr(e);
         }
         ring = null;

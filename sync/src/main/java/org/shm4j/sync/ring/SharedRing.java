@@ -557,7 +557,7 @@ public final class SharedRing {
                     return tail - head;
                 }
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -593,7 +593,7 @@ public final class SharedRing {
             }
             publish(index, type, length);
             return true;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -619,7 +619,7 @@ public final class SharedRing {
                     length);
             publish(index, type, length);
             return true;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -635,7 +635,7 @@ public final class SharedRing {
             throws InterruptedException {
         try {
             return RingWaits.retry(block, () -> offer(type, source, sourceOffset, length), timeout, strategy);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -651,7 +651,7 @@ public final class SharedRing {
                          WaitStrategy strategy) throws InterruptedException {
         try {
             return RingWaits.retry(block, () -> offer(type, source, sourceOffset, length), timeout, strategy);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -676,7 +676,7 @@ public final class SharedRing {
             }
             claim.start(this, index, type, length);
             return true;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -692,7 +692,7 @@ public final class SharedRing {
             throws InterruptedException {
         try {
             return RingWaits.retry(block, () -> tryClaim(type, length, claim), timeout, strategy);
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -714,7 +714,7 @@ public final class SharedRing {
                 checkConsumer(claimed);
             }
             return RingConsumer.pollSpsc(this, Objects.requireNonNull(handler, "handler"));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -738,7 +738,7 @@ public final class SharedRing {
             } finally {
                 consumerClaimed.setPlain(claimed);
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -765,7 +765,7 @@ public final class SharedRing {
     public void setStallTimeout(Duration timeout) {
         try {
             LONG.setVolatile(block, RING_STALL_TIMEOUT_OFFSET, stallNanos(timeout));
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -785,7 +785,7 @@ public final class SharedRing {
     public Duration stallTimeout() {
         try {
             return Duration.ofNanos(stallRule.timeoutNanos());
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -795,7 +795,7 @@ public final class SharedRing {
         try {
             return new RingStats(size(), stallTimeout(), recovery.skippedRecords(), recovery.consumerRecoveries(),
                     consumers == null ? 0 : consumers.recoveries());
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -810,7 +810,7 @@ public final class SharedRing {
     public boolean hasMessage() {
         try {
             return recovery.hasMessage();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -827,7 +827,7 @@ public final class SharedRing {
     public long messageCount() {
         try {
             return recovery.messageCount();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -861,7 +861,7 @@ public final class SharedRing {
             } catch (InterruptedException impossible) {
                 throw new AssertionError(impossible);
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -880,7 +880,7 @@ public final class SharedRing {
     public boolean unblock() {
         try {
             return stallRule.unblock();
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -901,7 +901,7 @@ public final class SharedRing {
             if (kind == Kind.SPSC) {
                 RingRoles.release(block, RING_PRODUCER_PROCESS_OFFSET);
             }
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
@@ -910,7 +910,7 @@ public final class SharedRing {
      * @return what a public method throws for {@code failure}: a message naming this ring if the memory it lives in
      *         was closed, else {@code failure} itself. Called only from catch blocks, so the hot paths pay nothing.
      */
-    IllegalStateException closedOr(IllegalStateException failure) {
+    RuntimeException closedOr(RuntimeException failure) {
         return Blocks.closedOr(failure, block.scope(),
                 description + " cannot be used: the heap or segment it lives in is closed");
     }
