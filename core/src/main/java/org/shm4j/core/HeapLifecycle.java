@@ -128,6 +128,53 @@ final class HeapLifecycle {
     }
 
     /**
+     * Closes an attached heap. A named or file heap is unmapped first, so that no thread of this process can touch its
+     * memory any more, and only then detached, through a second mapping of the same region: a process that is no
+     * longer attached can hold no lock, role or slot of the heap, which lets waiters elsewhere take those over (see
+     * {@link org.shm4j.core.internal.HeapMappings}). If the name no longer leads to this heap (it was removed, or
+     * replaced by another heap) or cannot be mapped again, and for an anonymous heap (no other process maps it), the
+     * heap is detached before it is unmapped, as before.
+     */
+    static void close(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
+        SharedMemory again = mapAgain(memory, geometry);
+        if (again == null) {
+            try {
+                detach(memory, geometry, options);
+            } finally {
+                memory.close();
+            }
+            return;
+        }
+        try (again) {
+            memory.close();
+            detach(again, geometry, options);
+        }
+    }
+
+    /** @return a second mapping of the region of {@code memory} if its name or path still leads to this heap */
+    private static SharedMemory mapAgain(SharedMemory memory, HeapHeader.Geometry geometry) {
+        if (memory.path().isEmpty()) {
+            return null;
+        }
+        SharedMemory again;
+        try {
+            again = memory.name().isPresent() ? SharedMemory.open(memory.name().get())
+                    : SharedMemory.open(memory.path().get());
+        } catch (RuntimeException removedOrRefused) {
+            return null;
+        }
+        try {
+            if (HeapHeader.validateComplete(again.segment(), "heap " + again).heapId() == geometry.heapId()) {
+                return again;
+            }
+        } catch (RuntimeException notThisHeap) {
+            // another region now at the name: fall through
+        }
+        again.close();
+        return null;
+    }
+
+    /**
      * Detaches this process from an attached heap; if the heap asks for it and no live process is left attached,
      * removes its name. Does not unmap.
      */

@@ -5,6 +5,7 @@ import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.HeapCatalog;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.Names;
 import org.shm4j.core.internal.OwnerLock;
 import org.shm4j.core.internal.ProcessIdentity;
@@ -170,6 +171,8 @@ public final class SharedHeap implements AutoCloseable {
     private final OwnerLock allocLock;
     private final ReentrantLock localLock = new ReentrantLock();
     private final AtomicBoolean attached;
+    /** The whole mapping, listed in {@link HeapMappings} while open; null for an anonymous heap (not listed). */
+    private final MemorySegment listed;
 
     SharedHeap(SharedMemory memory, HeapOptions options, HeapHeader.Geometry geometry, boolean attached) {
         this.memory = memory;
@@ -178,6 +181,10 @@ public final class SharedHeap implements AutoCloseable {
         this.attached = new AtomicBoolean(attached);
         this.catalog = new HeapCatalog(memory.segment(), geometry, "heap " + memory);
         this.allocLock = new OwnerLock(memory.segment(), HeapLayout.ALLOC_LOCK_OFFSET);
+        this.listed = memory.path().isPresent() ? memory.segment() : null;
+        if (listed != null) {
+            HeapMappings.add(listed);
+        }
     }
 
     /** Creates the named heap {@code /dev/shm/<name>} of {@code size} bytes with default options. */
@@ -487,25 +494,27 @@ public final class SharedHeap implements AutoCloseable {
      * inaccessible. If the heap was created with {@link HeapOptions#unlinkOnLastDetach()} and no live process is
      * left attached, its name or file is removed. Idempotent.
      *
-     * <p>Close a heap after the threads using it are done: a thread blocked through it in a lock, queue or other
-     * wait gets {@link IllegalStateException}, but cannot withdraw through the unmapped memory what it had
-     * published there, and that stays while this process lives: a fair lock's queued turn (the lock waits for it,
-     * in every process), a read-write lock's waiting-writer mark (readers that have to wait stay behind it) and a
-     * deadlock detector's wait entry (a later cycle may count it). Likewise a lock that a thread of this process
-     * holds, or has just taken, when the heap is closed under it (a {@code SharedLock}, a map segment's lock during
-     * a write): its release cannot reach the memory, so the lock stays held by this live process, in every process
-     * and in a view opened again, until this process exits (an outside sweep closing heaps under lock + unlock loops
-     * left one so in about 4 rounds of 10). Other views of the heap, in this process or others, go on working.
+     * <p>Close a heap after the threads using it are done. A thread blocked through it in a lock, queue or other
+     * wait gets {@link IllegalStateException}; a thread that holds a lock through it (a {@code SharedLock}, a map
+     * segment's lock during a write) cannot release it through the unmapped memory. So a named or file heap is
+     * unmapped <em>before</em> this process leaves its attach table (through a second, short-lived mapping): from then
+     * on no thread of this process can touch it, and when this was its last view of the heap, other processes treat
+     * what it held as a dead process's: they take over its locks (marked inconsistent, as after an owner's death),
+     * read holds, UNDO permits, ring roles and pipe ends, and skip its fair-lock turns, at their next liveness check.
+     * While this process keeps another view of the heap open, or within this process, what it held stays held until
+     * it closes that view or exits; so does a deadlock detector's wait entry. An anonymous heap is mapped by this
+     * process alone. Other views of the heap, in this process or others, go on working.
      *
      * @throws ShmException if the heap should be removed but its file cannot be deleted (it is unmapped anyway)
      */
     @Override
     public void close() {
-        try {
-            if (attached.compareAndSet(true, false)) {
-                HeapLifecycle.detach(memory, geometry, options);
-            }
-        } finally {
+        if (listed != null) {
+            HeapMappings.remove(listed);
+        }
+        if (attached.compareAndSet(true, false)) {
+            HeapLifecycle.close(memory, geometry, options);
+        } else {
             memory.close();
         }
     }

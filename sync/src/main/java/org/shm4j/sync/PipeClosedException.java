@@ -6,7 +6,7 @@ import java.io.Serial;
 
 /**
  * The other end of a {@link SharedPipe} is gone: its holder {@linkplain SharedPipe.End#close() closed} it, or the
- * process holding it died (or exited without closing it). Thrown by {@link SharedPipe.End#recv(java.time.Duration)}
+ * process holding it died (or exited, or closed its last view of the heap, without closing it). Thrown by {@link SharedPipe.End#recv(java.time.Duration)}
  * as end of stream, once every message sent before the end went has been received (Python's {@code EOFError} from
  * {@code Connection.recv}), and by {@link SharedPipe.End#send(byte[], java.time.Duration)} as a broken pipe.
  *
@@ -42,7 +42,8 @@ public class PipeClosedException extends ShmException {
      * @param pipeName   the pipe's name in its heap
      * @param endName    the end that is gone, {@code "first"} or {@code "second"}
      * @param pid        pid of the process that held that end
-     * @param holderDied true if that process died (or exited) without closing the end, false if it closed it
+     * @param holderDied true if that process died (or exited, or closed its last view of the heap) without closing
+     *                   the end, false if it closed it
      */
     public PipeClosedException(String message, String pipeName, String endName, long pid, boolean holderDied) {
         super(message);
@@ -67,7 +68,10 @@ public class PipeClosedException extends ShmException {
         return pid;
     }
 
-    /** @return true if that process died (or exited) without closing its end; false if it closed it */
+    /**
+     * @return true if that process died (or exited, or closed its last view of the heap) without closing its end;
+     *         false if it closed it
+     */
     public boolean holderDied() {
         return holderDied;
     }

@@ -36,12 +36,15 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * {@link #first()} and {@link #second()} claim that end for the calling <em>process</em> (by its pid and start time)
  * and return it; calling them again, from any thread or pipe object of the same process, returns the same end. An
  * end held by another live process cannot be claimed ({@link IllegalStateException} naming its pid); an end whose
- * holder died without closing it can, and the new holder carries on with its rings as they are. One process may hold
+ * holder died without closing it can (as can one whose holder closed its last view of the heap, see
+ * {@code SharedHeap.close()}: it can no longer use the end), and the new holder carries on with its rings as they
+ * are. One process may hold
  * both ends (for threads). {@link End#close()} (or {@link #close()} for the ends this object handed out) closes an
  * end for good: it is never claimed again; make a new pipe to talk again.
  *
  * <h2>End of stream</h2>
- * Once the other end is closed, or its holder died (or exited without closing it), {@link End#recv(Duration)}
+ * Once the other end is closed, or its holder died (or exited, or closed its last view of the heap, without closing
+ * it), {@link End#recv(Duration)}
  * still returns every message that end sent before, then throws {@link PipeClosedException} (naming the pipe, the
  * end, the pid and whether it closed or died) on every call, as Python's {@code recv} raises {@code EOFError}: for
  * good after a close; after a death, until another process claims the dead end (see Holding an end), whose messages
@@ -402,7 +405,8 @@ public final class SharedPipe implements AutoCloseable {
             boolean died = !peer.isClosed();
             String peerEnd = PipeEnds.name(peer.end());
             return new PipeClosedException(ends.describe(peer.end()) + (died ? ": its holder " : " was closed by ")
-                    + ProcessIdentity.describe(owner) + (died ? " died without closing it" : "") + what,
+                    + ProcessIdentity.describe(owner) + (!died ? "" : ProcessIdentity.isAlive(owner)
+                    ? " closed its heap without closing it" : " died without closing it") + what,
                     ends.pipeName(), peerEnd, ProcessIdentity.pid(owner), died);
         }
 

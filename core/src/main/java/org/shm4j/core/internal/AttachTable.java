@@ -120,6 +120,11 @@ public final class AttachTable {
         return processes;
     }
 
+    /** @return true if the process of {@code token} has a slot: it has the heap open (read-only opens have none) */
+    public static boolean isAttached(MemorySegment segment, long token) {
+        return find(segment, token) >= 0;
+    }
+
     private static void reclaimDead(MemorySegment segment, long me) {
         for (int i = 0; i < ATTACH_CAPACITY; i++) {
             long token = (long) LONG.getVolatile(segment, field(i, SLOT_TOKEN_OFFSET));

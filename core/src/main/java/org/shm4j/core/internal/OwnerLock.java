@@ -10,8 +10,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * A spin lock on a 64-bit word in shared memory that holds the {@linkplain ProcessIdentity owner token} of the
- * process holding it, or 0 when free. A waiter that finds the owner process dead takes the lock over with a CAS from
- * the dead token. Meant for short, rare critical sections (heap allocation), not for hot paths: waiting backs off to
+ * process holding it, or 0 when free. A waiter that finds the owner process dead (or detached from the heap, see
+ * {@link HeapMappings}) takes the lock over with a CAS from the dead token. Meant for short, rare critical sections (heap allocation), not for hot paths: waiting backs off to
  * 1 ms parks.
  *
  * <p>Memory ordering: acquiring is a volatile CAS (acquire semantics for the protected data); releasing is a CAS back
@@ -58,8 +58,8 @@ public final class OwnerLock {
             long now = System.nanoTime();
             if (now - nextLivenessCheck >= 0) {
                 nextLivenessCheck = now + LIVENESS_CHECK_NANOS;
-                if (!ProcessIdentity.isAlive(owner) && WORD.compareAndSet(segment, offset, owner, me)) {
-                    return; // taken over from a dead owner: its half-done work was never published
+                if (!HeapMappings.isPresent(segment, owner) && WORD.compareAndSet(segment, offset, owner, me)) {
+                    return; // from a dead owner, or one that closed the heap: its half-done work was never published
                 }
                 if (now - start > Timeouts.nanos(timeout)) {
                     throw new ShmException("timed out after " + timeout.toMillis() + " ms waiting for the lock of "

@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 
@@ -139,7 +140,7 @@ public final class FairTurns {
 
         /** @return true if the process of {@code token} (0: a holder whose process slot was reclaimed) is gone */
         private boolean gone(long token, boolean livenessDue) {
-            return livenessDue && (token == 0 || !ProcessIdentity.isAlive(token));
+            return livenessDue && (token == 0 || !HeapMappings.isPresent(s, token));
         }
     }
 

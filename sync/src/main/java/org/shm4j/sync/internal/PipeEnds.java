@@ -2,6 +2,7 @@ package org.shm4j.sync.internal;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.ProcessIdentity;
 
 import java.lang.foreign.MemorySegment;
@@ -113,7 +114,7 @@ public final class PipeEnds {
                 throw new IllegalStateException(describe(end) + " was closed by " + ProcessIdentity.describe(owner)
                         + " (a closed end is never reopened)");
             }
-            if (owner != 0 && ProcessIdentity.isAlive(owner)) {
+            if (owner != 0 && HeapMappings.isPresent(block, owner)) { // not dead, nor closed the heap
                 throw new IllegalStateException(describe(end) + " is held by live " + ProcessIdentity.describe(owner)
                         + " (expected: unclaimed, or held by a process that died)");
             }
@@ -209,7 +210,7 @@ public final class PipeEnds {
                 return 0;
             }
             nextLivenessCheck = now + LIVENESS_NANOS;
-            if (ProcessIdentity.isAlive(owner)) {
+            if (HeapMappings.isPresent(ends.block, owner)) {
                 return 0;
             }
             deadOwner = owner;

@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.ProcessIdentity;
 
 import java.lang.foreign.MemorySegment;
@@ -126,7 +127,7 @@ public final class ProcessSlots {
             reclaimDead();
         }
         throw new IllegalStateException(what + ": all " + SLOTS + " process slots are held by live processes (a "
-                + "process keeps its slot until it exits, even after closing the heap)");
+                + "process keeps its slot until it exits or closes its last view of the heap)");
     }
 
     /** Adds {@code delta} to a counter ({@link #FIRST} or {@link #SECOND}) of slot {@code index}. */
@@ -161,7 +162,7 @@ public final class ProcessSlots {
         int reclaimedHolders = 0;
         for (int i = 0; i < SLOTS; i++) {
             long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
-            if (token == 0 || ProcessIdentity.isAlive(token & ~RECLAIMING)
+            if (token == 0 || HeapMappings.isPresent(segment, token & ~RECLAIMING)
                     || !LONG.compareAndSet(segment, slot(i) + TOKEN, token, reclaimer)) {
                 continue; // free, alive (a live reclaimer finishes its own), or taken by another reclaimer first
             }

@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.locks.LockOwner;
@@ -84,7 +85,8 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * set only by a waiter that announced itself with the waiters bit and cleared by a releaser that saw that bit or a
  * count of sleepers, so the uncontended path does not touch it, and reads the wake word only when it releases with
  * a store. A blocked waiter wakes at least every {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline
- * and its interrupt status.
+ * and its interrupt status. An owner process that closed its last view of the heap the mutex lies in counts as dead
+ * ({@link HeapMappings#isPresent}: it can no longer reach the memory).
  *
  * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
  * {@link #tryAcquire()} and the first attempt of {@link #acquire} are unchanged by it.
@@ -707,7 +709,7 @@ public final class RobustMutex {
         if (owner == LOCKED) {
             return false; // another thread of this live process
         }
-        if (ProcessIdentity.isAlive(ownerToken(owner))) {
+        if (HeapMappings.isPresent(segment, ownerToken(owner))) { // dead, or closed the heap: cannot be inside
             return false;
         }
         if (!LONG.compareAndSet(segment, MUTEX_WORD, w, LOCKED | LOCK_WAITERS)) {

@@ -84,7 +84,8 @@ import java.util.Optional;
  * The data the lock protects may then be half-updated, so the lock is marked inconsistent: after acquiring, check
  * {@link #isConsistent()}; if it is false, repair the data and call {@link #markConsistent()} before unlocking.
  * The mark stays (and every later owner sees it) until someone calls {@code markConsistent}. Only the death of a
- * whole process is detected, not of a thread of a live process.
+ * whole process is detected, not of a thread of a live process; but an owner process that closed its last view of
+ * the heap (a named or file heap, see {@link SharedHeap#close()}) counts as dead: it can no longer reach the lock.
  *
  * <h2>Deadlock detection</h2>
  * A waiter blocked past 100 ms publishes its wait in the heap's wait table; a cycle of waits across threads and

@@ -1,5 +1,6 @@
 package org.shm4j.sync.ring;
 
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.Blocks;
 
@@ -62,10 +63,10 @@ final class RingRoles {
             if (holder == me) {
                 return seen;
             }
-            if (holder != 0 && ProcessIdentity.isAlive(holder)) {
+            if (holder != 0 && HeapMappings.isPresent(block, holder)) { // not dead, nor closed the heap
                 throw new IllegalStateException(what + " has one " + role + " process at a time, and "
                         + ProcessIdentity.describe(holder) + " (alive) is its " + role + ": that process gives the"
-                        + " role up by release() or by exiting");
+                        + " role up by release(), by closing its heap or by exiting");
             }
             if (LONG.compareAndSet(block, offset, holder, me)) { // volatile CAS: one claimer wins a dead holder's role
                 return seen;

@@ -114,8 +114,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * twice and storing head behind each other; two producers claiming the same tail). So a process claims the role
  * (its pid and start time in the role's word) before its first poll or drain, or its first offer or claim of an SPSC
  * ring, and a poll or offer in another live process throws {@link IllegalStateException} naming the ring, the role
- * and the holder's pid, and changes nothing. A process that is gone (killed, or exited) is taken over, as a dead
- * consumer or producer always was (see below). {@link #release()} gives this process's roles up while it lives, so
+ * and the holder's pid, and changes nothing. A process that is gone (killed, or exited, or that closed its last
+ * view of the heap: see {@code SharedHeap.close()}) is taken over, as a dead consumer or producer always was (see
+ * below). {@link #release()} gives this process's roles up while it lives, so
  * that another process can take them; any of its ring objects claims again on its next use. Threads of one process
  * share its role: the rule of one consuming (SPSC: and one producing) thread at a time is theirs to keep, but a ring
  * object refuses a poll, drain or take while another of its own runs (a handler polling its own ring, always; a
@@ -890,8 +891,8 @@ public final class SharedRing {
      * (see Roles): the consumer's of an SPSC or MPSC ring and the producer's of an SPSC ring. Call it once no thread
      * of this process polls (or, SPSC, offers) any more; a later poll or offer through any ring object of this process
      * claims the role again, and throws if another live process holds it by then. Roles this process does not hold,
-     * and the shared roles of MPSC producers and MPMC rings, are left as they are. A process that exits or is killed
-     * gives its roles up without it.
+     * and the shared roles of MPSC producers and MPMC rings, are left as they are. A process that exits or is killed,
+     * or closes its last view of the ring's heap, gives its roles up without it.
      */
     public void release() {
         try {

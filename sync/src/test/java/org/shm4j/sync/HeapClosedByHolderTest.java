@@ -1,0 +1,188 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedMap;
+import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.Children.BOUND;
+
+/**
+ * A process that closes its heap while its threads hold a lock, a role or permits in it, and then lives on: it can no
+ * longer touch the heap (the close unmapped it before the process left the attach table), so other processes take
+ * what it held over as from a dead process, instead of waiting until it exits. Before, a lock held so stayed held by
+ * a live process: an untimed lock or a map write elsewhere waited for ever, and a ring's consumer role was refused.
+ */
+@Timeout(180)
+class HeapClosedByHolderTest {
+    private static final String KEY = "k";
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldTakeOverWhatAProcessHeldWhenItClosedItsHeapAndLivesOn() throws Exception {
+        String heapName = names.unique("closed-by-holder");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 22)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedFairLock fair = SharedFairLock.create(heap, "fair");
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            SharedSemaphore undo = SharedSemaphore.create(heap, "undo", 2, SharedSemaphore.Kind.UNDO);
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
+            SharedPipe pipe = SharedPipe.create(heap, "pipe", 1024);
+            SharedMap<String, String> map = SharedMap.create(heap, "map", Codec.utf8(), Codec.utf8(),
+                    new MapSizing(64, 8, 16));
+            map.put(KEY, "before");
+            try (ChildJvm holder = ChildJvm.start(Holder.class, heapName)) {
+                holder.awaitLine("CLOSED", BOUND);
+                assertThat(heap.attachedProcesses()).as("the holder left the attach table").hasSize(1);
+
+                assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("lock").isTrue();
+                assertThat(lock.isConsistent()).as("taken over from a holder that was inside").isFalse();
+                assertThat(lock.recoveries()).isEqualTo(1);
+                lock.markConsistent();
+                lock.unlock();
+                assertThat(fair.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("fair lock").isTrue();
+                assertThat(fair.isConsistent()).isFalse();
+                fair.unlock();
+                assertThat(rw.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .as("write lock, the holder having held a read lock").isTrue();
+                rw.writeLock().unlock();
+                assertThat(undo.tryAcquire(2, BOUND.toSeconds(), TimeUnit.SECONDS)).as("UNDO permits").isTrue();
+
+                byte[] one = {1};
+                assertThat(ring.offer(1, one, 0, 1)).isTrue();
+                List<Integer> lengths = new ArrayList<>();
+                assertThat(ring.poll((type, buffer, offset, length) -> lengths.add(length)))
+                        .as("the consumer role of a process that closed its heap").isEqualTo(1);
+                assertThat(lengths).containsExactly(1);
+
+                SharedPipe.End second = pipe.second();
+                assertThat(second.recv(BOUND)).asString(StandardCharsets.UTF_8).isEqualTo("sent before the close");
+                assertThatThrownBy(() -> second.recv(BOUND)).isInstanceOf(PipeClosedException.class)
+                        .hasMessageContaining("closed its heap without closing it")
+                        .satisfies(e -> assertThat(((PipeClosedException) e).pid()).isEqualTo(holder.pid()));
+
+                String put = CompletableFuture.supplyAsync(() -> map.put(KEY, "after"))
+                        .get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                assertThat(put).as("the compute of the closed heap never wrote").isEqualTo("before");
+                assertThat(map.get(KEY)).isEqualTo("after");
+                assertThat(holder.output()).doesNotContain("Exception");
+            }
+        }
+    }
+
+    @Test
+    void shouldLeaveTheLockToAHolderThatStillHasAnotherViewOfTheHeapOpen() throws Exception {
+        String heapName = names.unique("closed-one-view");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedLong go = SharedLong.create(heap, "go");
+            try (ChildJvm holder = ChildJvm.start(TwoViews.class, heapName)) {
+                holder.awaitLine("CLOSED_ONE", BOUND);
+                assertThat(lock.tryLock(300, TimeUnit.MILLISECONDS))
+                        .as("its process still has the heap mapped: it may still be inside").isFalse();
+                go.set(1);
+                holder.awaitLine("CLOSED_BOTH", BOUND);
+                assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                assertThat(lock.isConsistent()).isFalse();
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap)}: holds a lock, a fair lock, a read lock and two UNDO permits, the ring's consumer role and the
+     * pipe's first end, and a map segment's lock (a compute whose function waits), each held by a thread that waits
+     * for ever; then closes the heap from the main thread, says so, and lives on until killed.
+     */
+    public static final class Holder {
+        public static void main(String[] args) throws Exception {
+            SharedHeap heap = SharedHeap.open(args[0]);
+            SharedLock lock = SharedLock.open(heap, "lock");
+            SharedFairLock fair = SharedFairLock.open(heap, "fair");
+            SharedReadWriteLock rw = SharedReadWriteLock.open(heap, "rw");
+            SharedMap<String, String> map = SharedMap.open(heap, "map", Codec.utf8(), Codec.utf8());
+            CountDownLatch never = new CountDownLatch(1);
+            CountDownLatch holding = new CountDownLatch(4);
+            List<Runnable> holds = List.of(lock::lock, fair::lock, () -> rw.readLock().lock(),
+                    () -> map.compute(KEY, (key, old) -> {
+                        holding.countDown();
+                        awaitQuietly(never);
+                        return "written by the holder";
+                    }));
+            for (Runnable hold : holds) {
+                Thread.ofPlatform().daemon().start(() -> {
+                    hold.run();
+                    holding.countDown();
+                    awaitQuietly(never);
+                });
+            }
+            SharedSemaphore.open(heap, "undo").acquire(2);
+            SharedRing.open(heap, "ring").poll((type, buffer, offset, length) -> { });
+            SharedPipe.open(heap, "pipe").first().send("sent before the close".getBytes(StandardCharsets.UTF_8),
+                    BOUND);
+            if (!holding.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                throw new AssertionError("the holding threads did not start");
+            }
+            heap.close();
+            Children.say("CLOSED");
+            never.await(3 * BOUND.toSeconds(), TimeUnit.SECONDS); // outlives the parent's waits: killed before
+        }
+
+        private static void awaitQuietly(CountDownLatch latch) {
+            try {
+                latch.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap)}: opens the heap twice, holds the lock through the first view from a thread that waits for
+     * ever, closes that view, waits for the parent's {@code go} through the second, closes it too, and lives on.
+     */
+    public static final class TwoViews {
+        public static void main(String[] args) throws Exception {
+            SharedHeap first = SharedHeap.open(args[0]);
+            SharedHeap second = SharedHeap.open(args[0]);
+            SharedLock lock = SharedLock.open(first, "lock");
+            SharedLong go = SharedLong.open(second, "go");
+            CountDownLatch never = new CountDownLatch(1);
+            CountDownLatch holding = new CountDownLatch(1);
+            Thread.ofPlatform().daemon().start(() -> {
+                lock.lock();
+                holding.countDown();
+                Holder.awaitQuietly(never);
+            });
+            if (!holding.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                throw new AssertionError("the holding thread did not start");
+            }
+            first.close();
+            Children.say("CLOSED_ONE");
+            Children.awaitTrue("the parent's go", () -> go.get() == 1);
+            second.close();
+            Children.say("CLOSED_BOTH");
+            never.await(3 * BOUND.toSeconds(), TimeUnit.SECONDS); // outlives the parent's waits: killed before
+        }
+    }
+}
