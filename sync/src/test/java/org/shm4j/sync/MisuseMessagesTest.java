@@ -17,6 +17,7 @@ import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.list.ShareableList;
 import org.shm4j.sync.list.SharedList;
+import org.shm4j.sync.locks.SharedCondition;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
@@ -255,6 +256,19 @@ class MisuseMessagesTest {
             assertThat(ring.messageCount()).as("nothing was taken").isEqualTo(1);
             SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, Codec.longs());
             assertThatThrownBy(() -> queue.poll(1, (TimeUnit) null)).hasMessage("unit");
+            SharedLong counted = SharedLong.create(heap, "counted", 0, true);
+            assertThatThrownBy(() -> counted.withLock(null)).hasMessage("update");
+            assertThat(counted.lock().isLocked()).as("checked before the lock is taken").isFalse();
+            SharedCondition condition = lock.newCondition();
+            lock.lock();
+            try {
+                assertThatThrownBy(() -> condition.awaitUntil(null)).hasMessage("deadline");
+            } finally {
+                lock.unlock();
+            }
+            try (SharedMemory region = SharedMemory.anonymous(1024)) {
+                assertThatThrownBy(() -> ShareableList.create(region, null)).hasMessage("items");
+            }
         }
         assertThatThrownBy(() -> SharedHeap.anonymous(1 << 20, (HeapOptions) null)).hasMessage("options");
         assertThatThrownBy(() -> WorkerProcess.joinAll(null, Duration.ofSeconds(1))).hasMessage("workers");

@@ -8,6 +8,7 @@ import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
 
@@ -244,6 +245,7 @@ public final class SharedDouble {
      * @return the new value
      */
     public double withLock(DoubleUnaryOperator update) {
+        Objects.requireNonNull(update, "update");
         SharedLock l = lock();
         l.lock();
         try {

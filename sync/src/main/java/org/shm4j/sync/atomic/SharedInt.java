@@ -8,6 +8,7 @@ import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.function.IntBinaryOperator;
 import java.util.function.IntUnaryOperator;
 
@@ -279,6 +280,7 @@ public final class SharedInt {
      * @return the new value
      */
     public int withLock(IntUnaryOperator update) {
+        Objects.requireNonNull(update, "update");
         SharedLock l = lock();
         l.lock();
         try {

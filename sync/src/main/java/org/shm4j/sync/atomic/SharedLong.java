@@ -8,6 +8,7 @@ import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.function.LongBinaryOperator;
 import java.util.function.LongUnaryOperator;
 
@@ -279,6 +280,7 @@ public final class SharedLong {
      * @return the new value
      */
     public long withLock(LongUnaryOperator update) {
+        Objects.requireNonNull(update, "update");
         SharedLock l = lock();
         l.lock();
         try {

@@ -131,6 +131,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     public static ShareableList create(String name, List<?> items) {
         String what = "ShareableList '" + name + "'";
+        Objects.requireNonNull(items, "items");
         long size = byteSize(items, what);
         // written before the name appears: a creator killed here leaves no half-written list under it
         SharedMemory region = SharedMemory.create(name, size, SharedMemory.OWNER_ONLY,
@@ -154,6 +155,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     public static ShareableList create(SharedMemory region, List<?> items) {
         requireOpen(region);
         String what = "ShareableList " + region;
+        Objects.requireNonNull(items, "items");
         long size = byteSize(items, what);
         if (region.byteSize() < size) {
             throw new IllegalArgumentException(what + ": region of " + region.byteSize()

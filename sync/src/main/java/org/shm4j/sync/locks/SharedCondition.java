@@ -191,6 +191,7 @@ public final class SharedCondition implements Condition {
 
     @Override
     public boolean awaitUntil(Date deadline) throws InterruptedException {
+        Objects.requireNonNull(deadline, "deadline");
         long until = deadline.getTime();
         long now = System.currentTimeMillis();
         // a past deadline waits 0: the difference from a far past one (Long.MIN_VALUE) would overflow to a long wait
