@@ -8,6 +8,7 @@ import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.locks.WaitForGraph;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.SharedRing;
@@ -52,8 +53,18 @@ class HeapClosedByHolderTest {
             SharedMap<String, String> map = SharedMap.create(heap, "map", Codec.utf8(), Codec.utf8(),
                     new MapSizing(64, 8, 16));
             map.put(KEY, "before");
+            SharedLock parents = SharedLock.create(heap, "parents");
+            SharedLong go = SharedLong.create(heap, "go");
+            parents.lock();
             try (ChildJvm holder = ChildJvm.start(Holder.class, heapName)) {
+                holder.awaitLine("HOLDING", BOUND);
+                Children.awaitTrue("the child's published wait", () -> WaitForGraph.snapshot(heap).edges().stream()
+                        .anyMatch(edge -> edge.waiterPid() == holder.pid()));
+                go.set(1);
                 holder.awaitLine("CLOSED", BOUND);
+                assertThat(WaitForGraph.snapshot(heap).edges()).as("a wait through the closed heap is over")
+                        .noneMatch(edge -> edge.waiterPid() == holder.pid());
+                parents.unlock();
                 assertThat(heap.attachedProcesses()).as("the holder left the attach table").hasSize(1);
 
                 assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("lock").isTrue();
@@ -112,7 +123,8 @@ class HeapClosedByHolderTest {
     /**
      * {@code main(heap)}: holds a lock, a fair lock, a read lock and two UNDO permits, the ring's consumer role and the
      * pipe's first end, and a map segment's lock (a compute whose function waits), each held by a thread that waits
-     * for ever; then closes the heap from the main thread, says so, and lives on until killed.
+     * for ever, and blocks a thread on the parent's lock; then, on the parent's {@code go}, closes the heap from the
+     * main thread, says so, and lives on until killed.
      */
     public static final class Holder {
         public static void main(String[] args) throws Exception {
@@ -121,6 +133,8 @@ class HeapClosedByHolderTest {
             SharedFairLock fair = SharedFairLock.open(heap, "fair");
             SharedReadWriteLock rw = SharedReadWriteLock.open(heap, "rw");
             SharedMap<String, String> map = SharedMap.open(heap, "map", Codec.utf8(), Codec.utf8());
+            SharedLock parents = SharedLock.open(heap, "parents");
+            SharedLong go = SharedLong.open(heap, "go");
             CountDownLatch never = new CountDownLatch(1);
             CountDownLatch holding = new CountDownLatch(4);
             List<Runnable> holds = List.of(lock::lock, fair::lock, () -> rw.readLock().lock(),
@@ -143,6 +157,15 @@ class HeapClosedByHolderTest {
             if (!holding.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
                 throw new AssertionError("the holding threads did not start");
             }
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    parents.lock(); // blocks: the parent holds it; throws once the heap is closed
+                } catch (IllegalStateException closed) {
+                    // expected
+                }
+            });
+            Children.say("HOLDING");
+            Children.awaitTrue("the parent's go", () -> go.get() == 1);
             heap.close();
             Children.say("CLOSED");
             never.await(3 * BOUND.toSeconds(), TimeUnit.SECONDS); // outlives the parent's waits: killed before

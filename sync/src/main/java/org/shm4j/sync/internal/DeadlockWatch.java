@@ -2,7 +2,6 @@ package org.shm4j.sync.internal;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmException;
-import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.locks.DeadlockException;
 
 import java.lang.foreign.MemorySegment;
@@ -143,7 +142,7 @@ public final class DeadlockWatch {
             if (now - seenAt < CONFIRM_NANOS || WaitGraph.victim(cycle.get()).entry().sequence() != sequence) {
                 return;
             }
-            if (!cycle.get().stream().allMatch(n -> ProcessIdentity.isAlive(n.entry().token()))) {
+            if (!cycle.get().stream().allMatch(n -> table.isPresent(n.entry().token()))) {
                 table.reclaimDead(); // a dead member's locks are taken over: no deadlock
                 return;
             }

@@ -2,6 +2,7 @@ package org.shm4j.sync.internal;
 
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.ProcessIdentity;
 
 import java.lang.foreign.MemorySegment;
@@ -215,12 +216,20 @@ public final class WaitTable {
                 : Optional.of(new Holder(token, ThreadKeys.threadId(threadKey, ProcessIdentity.pid(token))));
     }
 
-    /** Drops the entries of processes that died while published. */
+    /**
+     * @return true unless the process of {@code token} died or closed its last view of the heap (see
+     *         {@link HeapMappings#isPresent}): then it waits for nothing and holds nothing here any more
+     */
+    public boolean isPresent(long token) {
+        return HeapMappings.isPresent(table, token);
+    }
+
+    /** Drops the entries of processes that died (or closed their last view of the heap) while published. */
     public void reclaimDead() {
         for (int slot = 0; slot < ENTRIES; slot++) {
             long at = entry(slot);
             long token = (long) LONG.getVolatile(table, at + ENTRY_TOKEN);
-            if (token != 0 && !ProcessIdentity.isAlive(token)) {
+            if (token != 0 && !isPresent(token)) {
                 long sequence = (long) LONG.getVolatile(table, at + ENTRY_SEQUENCE);
                 // the token again: if another reclaimer freed the entry meanwhile and a live waiter claimed it, the
                 // sequence read was that waiter's (sequences are unique, so a CAS of the dead one's cannot hit it)
@@ -257,8 +266,8 @@ public final class WaitTable {
         if (nameLength < 0 || nameLength > MAX_NAME_BYTES || !wellFormed(token, lock, kind)) {
             return null; // damaged: a wait nobody can follow
         }
-        if (!ProcessIdentity.isAlive(token)) {
-            return null; // its process was killed while published: it waits for nothing, holds nothing in a cycle
+        if (!isPresent(token)) {
+            return null; // its process was killed (or left the heap) while published: it waits for nothing
         }
         byte[] name = new byte[nameLength];
         MemorySegment.copy(table, JAVA_BYTE, at + ENTRY_NAME, name, 0, nameLength);
