@@ -17,14 +17,18 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * A duplex pipe in shared memory, like Python's {@code multiprocessing.Pipe()}: two ends, each sending byte messages
  * to the other, and each knowing when the other is gone. It is two SPSC {@link SharedRing}s, {@code <name>.ab}
- * (first end to second) and {@code <name>.ba} (second to first), plus an end-state block {@code <name>}; each end has
- * one sending thread and one receiving thread at a time. Waits block in futex ({@link WaitStrategy#BLOCKING}).
+ * (first end to second) and {@code <name>.ba} (second to first), plus an end-state block {@code <name>}. Threads of the
+ * holding process may send and receive through one end object at once: its sends take turns (a Java lock per end
+ * object, as the ring beneath has one producer), and so do its receives, each turn counted in the call's timeout;
+ * two pipe objects of one process hand out two end objects, which do not see each other, so share one. Waits block
+ * in futex ({@link WaitStrategy#BLOCKING}).
  *
  * <pre>{@code
  * SharedPipe pipe = SharedPipe.create(heap, "pipe", 1 << 16);
@@ -229,6 +233,10 @@ public final class SharedPipe implements AutoCloseable {
             MemorySegment.copy(buffer, JAVA_BYTE, offset, received, 0, length);
         };
         private volatile boolean claimed;
+        /** One sending thread at a time (the ring beneath has one producer): others wait their turn here. */
+        private final ReentrantLock sending = new ReentrantLock();
+        /** One receiving thread at a time (one consumer, and {@link #received} is the receiver's). */
+        private final ReentrantLock receiving = new ReentrantLock();
 
         private End(PipeEnds ends, int self, SharedRing out, SharedRing in) {
             this.ends = ends;
@@ -264,14 +272,22 @@ public final class SharedPipe implements AutoCloseable {
          */
         public boolean send(byte[] message, Duration timeout) throws InterruptedException {
             Objects.requireNonNull(message, "message");
+            long start = System.nanoTime();
+            long total = Timeouts.nanos(timeout);
+            // untimed first: an uncontended send checks no interrupt, as before
+            if (!sending.tryLock() && !sending.tryLock(total, TimeUnit.NANOSECONDS)) {
+                return false; // another thread's send held the end for the whole timeout
+            }
             try {
-                return sendWaiting(message, timeout);
+                return sendWaiting(message, start, total);
             } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
+            } finally {
+                sending.unlock();
             }
         }
 
-        private boolean sendWaiting(byte[] message, Duration timeout) throws InterruptedException {
+        private boolean sendWaiting(byte[] message, long start, long total) throws InterruptedException {
             requireOpen();
             if (peer.isClosed()) {
                 throw gone(ends.owner(peer.end()), " (broken pipe)");
@@ -279,8 +295,6 @@ public final class SharedPipe implements AutoCloseable {
             if (out.offer(TYPE, message, 0, message.length)) {
                 return true;
             }
-            long start = System.nanoTime();
-            long total = Timeouts.nanos(timeout);
             while (true) {
                 long goneOwner = peer.gone();
                 if (goneOwner != 0) {
@@ -306,12 +320,21 @@ public final class SharedPipe implements AutoCloseable {
          * @throws InterruptedException  if interrupted while waiting
          */
         public byte[] recv(Duration timeout) throws InterruptedException {
-            if (recv(copier, timeout) == 0) {
-                return null;
+            long start = System.nanoTime();
+            long total = Timeouts.nanos(timeout);
+            if (!receiving.tryLock() && !receiving.tryLock(total, TimeUnit.NANOSECONDS)) {
+                return null; // another thread's receive held the end for the whole timeout
             }
-            byte[] got = received;
-            received = null;
-            return got;
+            try {
+                if (recvHeld(copier, start, total) == 0) {
+                    return null;
+                }
+                byte[] got = received;
+                received = null;
+                return got;
+            } finally {
+                receiving.unlock();
+            }
         }
 
         /**
@@ -324,20 +347,32 @@ public final class SharedPipe implements AutoCloseable {
          */
         public int recv(MessageHandler handler, Duration timeout) throws InterruptedException {
             Objects.requireNonNull(handler, "handler");
+            long start = System.nanoTime();
+            long total = Timeouts.nanos(timeout);
+            if (!receiving.tryLock() && !receiving.tryLock(total, TimeUnit.NANOSECONDS)) {
+                return 0; // another thread's receive held the end for the whole timeout
+            }
             try {
-                return recvWaiting(handler, timeout);
+                return recvHeld(handler, start, total);
+            } finally {
+                receiving.unlock();
+            }
+        }
+
+        /** {@link #recv(MessageHandler, Duration)} by the thread holding {@link #receiving}. */
+        private int recvHeld(MessageHandler handler, long start, long total) throws InterruptedException {
+            try {
+                return recvWaiting(handler, start, total);
             } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             }
         }
 
-        private int recvWaiting(MessageHandler handler, Duration timeout) throws InterruptedException {
+        private int recvWaiting(MessageHandler handler, long start, long total) throws InterruptedException {
             requireOpen();
             if (in.poll(handler) > 0) {
                 return 1;
             }
-            long start = System.nanoTime();
-            long total = Timeouts.nanos(timeout);
             while (true) {
                 long goneOwner = peer.gone(); // before the poll: all it sent before the close is then visible
                 if (in.poll(handler) > 0) {

@@ -18,10 +18,14 @@ import org.shm4j.testing.ShmNames;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
@@ -29,6 +33,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -315,6 +320,46 @@ class SharedPipeEndTest {
         } catch (InterruptedException e) {
             throw new AssertionError(e);
         }
+    }
+
+    @Test
+    void shouldLetThreadsSendAndReceiveThroughOneEndObjectWithoutLosingOrRepeatingAMessage() throws Exception {
+        int threads = 4;
+        int perThread = 5_000;
+        SharedPipe.End first = pipe.first();
+        SharedPipe.End second = pipe.second();
+        Set<String> received = ConcurrentHashMap.newKeySet();
+        AtomicInteger repeated = new AtomicInteger();
+        AtomicInteger left = new AtomicInteger(threads * perThread);
+        try (ExecutorService pool = Executors.newFixedThreadPool(2 * threads)) {
+            List<Future<?>> all = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int sender = t;
+                all.add(pool.submit(() -> {
+                    for (int i = 0; i < perThread; i++) {
+                        assertThat(first.send(("s" + sender + "-" + i).getBytes(StandardCharsets.UTF_8), BOUND))
+                                .isTrue();
+                    }
+                    return null;
+                }));
+                all.add(pool.submit(() -> {
+                    while (left.getAndDecrement() > 0) {
+                        byte[] got = second.recv(BOUND);
+                        assertThat(got).isNotNull();
+                        if (!received.add(new String(got, StandardCharsets.UTF_8))) {
+                            repeated.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> each : all) {
+                each.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+            }
+        }
+        assertThat(repeated).hasValue(0);
+        assertThat(received).hasSize(threads * perThread).contains("s0-0", "s3-4999");
+        assertThat(second.poll()).isFalse();
     }
 
     @FunctionalInterface
