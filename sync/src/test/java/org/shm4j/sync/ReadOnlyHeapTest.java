@@ -115,6 +115,7 @@ class ReadOnlyHeapTest {
                 writes.put("fair lock 'fair'", fair::lock);
                 writes.put("read-write lock 'rw'", () -> rw.readLock().lock());
                 writes.put("read-write lock 'rw' ", () -> rw.writeLock().tryLock());
+                writes.put("read-write lock 'rw'  ", () -> rw.readLock().unlock()); // helper-96: the JDK's words
                 writes.put("semaphore 'sem'", semaphore::tryAcquire);
                 writes.put("semaphore 'sem' ", () -> semaphore.release(1));
                 writes.put("latch 'latch'", latch::countDown);

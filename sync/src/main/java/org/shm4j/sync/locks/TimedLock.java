@@ -150,7 +150,7 @@ abstract class TimedLock implements Lock {
     public final void unlock() {
         try {
             release();
-        } catch (IllegalStateException e) { // IllegalMonitorStateException included: passed on as it is
+        } catch (IllegalStateException | IllegalArgumentException e) { // IllegalMonitorStateException: passed on
             throw closedOr(e);
         }
     }
