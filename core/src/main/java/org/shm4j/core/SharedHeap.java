@@ -500,8 +500,8 @@ public final class SharedHeap implements AutoCloseable {
      * unmapped <em>before</em> this process leaves its attach table (through a second, short-lived mapping): from then
      * on no thread of this process can touch it, and when this was its last view of the heap, other processes treat
      * what it held as a dead process's: they take over its locks (marked inconsistent, as after an owner's death),
-     * read holds, UNDO permits, ring roles and pipe ends, and skip its fair-lock turns and its waits for deadlock
-     * detection, at their next liveness check. While this process keeps another view of the heap open, or within
+     * read holds, UNDO permits, ring roles and pipe ends, break a barrier it registered with, and skip its fair-lock
+     * turns and its waits for deadlock detection, at their next liveness check. While this process keeps another view of the heap open, or within
      * this process, what it held stays held until it closes that view or exits. An anonymous heap is mapped by this
      * process alone. Other views of the heap, in this process or others, go on working.
      *

@@ -3,6 +3,7 @@ package org.shm4j.sync;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.BarrierRegistry;
 import org.shm4j.sync.internal.Blocks;
@@ -89,6 +90,8 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  *       going on where the last stopped, so with more registered processes it takes a few checks), and the
  *       generation breaks the same way. Its registration stays until {@link #reset()} frees it: until then every
  *       generation breaks at its first check, so reset the barrier before a replacement registers.</li>
+ *   <li>A process that closed its last view of the heap (see {@code SharedHeap.close()}) counts as dead in both
+ *       cases: a party of it can neither arrive nor wait any more, and its registration cannot be withdrawn.</li>
  *   <li>A party that did not register and dies before arriving is not known to the barrier: the others wait until
  *       their timeouts, and the first timeout breaks the generation for all, as with {@code CyclicBarrier}. So is
  *       an unregistered party killed between winning its arrival CAS and writing its slot (a few
@@ -465,7 +468,7 @@ public final class SharedBarrier {
             return false; // empty, being written, or of another generation
         }
         long token = (long) LONG.getOpaque(segment, at); // opaque: ordered by the acquire of the generation above
-        return !ProcessIdentity.isAlive(token);
+        return !HeapMappings.isPresent(segment, token); // dead, or closed its last view of the heap: it left
     }
 
     private void writeSlot(int slot, int generation) {

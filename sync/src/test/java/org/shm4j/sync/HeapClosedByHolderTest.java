@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -55,6 +56,7 @@ class HeapClosedByHolderTest {
             map.put(KEY, "before");
             SharedLock parents = SharedLock.create(heap, "parents");
             SharedLong go = SharedLong.create(heap, "go");
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
             parents.lock();
             try (ChildJvm holder = ChildJvm.start(Holder.class, heapName)) {
                 holder.awaitLine("HOLDING", BOUND);
@@ -65,6 +67,8 @@ class HeapClosedByHolderTest {
                 assertThat(WaitForGraph.snapshot(heap).edges()).as("a wait through the closed heap is over")
                         .noneMatch(edge -> edge.waiterPid() == holder.pid());
                 parents.unlock();
+                assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .as("the holder's registered party can never arrive").isInstanceOf(BrokenBarrierException.class);
                 assertThat(heap.attachedProcesses()).as("the holder left the attach table").hasSize(1);
 
                 assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("lock").isTrue();
@@ -122,7 +126,7 @@ class HeapClosedByHolderTest {
 
     /**
      * {@code main(heap)}: holds a lock, a fair lock, a read lock and two UNDO permits, the ring's consumer role and the
-     * pipe's first end, and a map segment's lock (a compute whose function waits), each held by a thread that waits
+     * pipe's first end, a barrier registration, and a map segment's lock (a compute whose function waits), each held by a thread that waits
      * for ever, and blocks a thread on the parent's lock; then, on the parent's {@code go}, closes the heap from the
      * main thread, says so, and lives on until killed.
      */
@@ -151,6 +155,7 @@ class HeapClosedByHolderTest {
                 });
             }
             SharedSemaphore.open(heap, "undo").acquire(2);
+            SharedBarrier.open(heap, "barrier").register();
             SharedRing.open(heap, "ring").poll((type, buffer, offset, length) -> { });
             SharedPipe.open(heap, "pipe").first().send("sent before the close".getBytes(StandardCharsets.UTF_8),
                     BOUND);

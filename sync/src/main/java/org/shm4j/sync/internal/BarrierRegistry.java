@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.ProcessIdentity;
 
 import java.lang.foreign.MemorySegment;
@@ -84,7 +85,7 @@ public final class BarrierRegistry {
                 continue; // free, or the process just found alive (parties of one process register side by side)
             }
             checks++;
-            if (!ProcessIdentity.isAlive(token)) {
+            if (!HeapMappings.isPresent(segment, token)) { // dead, or closed its last view of the heap
                 cursor = i;
                 return token;
             }
@@ -103,7 +104,7 @@ public final class BarrierRegistry {
         int freed = 0;
         for (int i = 0; i < entries; i++) {
             long token = (long) LONG.getVolatile(segment, entry(i));
-            if (token != 0 && !ProcessIdentity.isAlive(token)
+            if (token != 0 && !HeapMappings.isPresent(segment, token)
                     && LONG.compareAndSet(segment, entry(i), token, 0L)) {
                 freed++;
             }
