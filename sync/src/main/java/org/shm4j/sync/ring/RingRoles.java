@@ -63,14 +63,31 @@ final class RingRoles {
             if (holder == me) {
                 return seen;
             }
-            if (holder != 0 && HeapMappings.isPresent(block, holder)) { // not dead, nor closed the heap
-                throw new IllegalStateException(what + " has one " + role + " process at a time, and "
-                        + ProcessIdentity.describe(holder) + " (alive) is its " + role + ": that process gives the"
-                        + " role up by release(), by closing its heap or by exiting");
-            }
+            refuseIfHeld(block, holder, what, role);
             if (LONG.compareAndSet(block, offset, holder, me)) { // volatile CAS: one claimer wins a dead holder's role
                 return seen;
             }
+        }
+    }
+
+    /**
+     * For a call that acts for the role without taking it ({@code unblock}): refuses it while another process that
+     * is present holds the role whose word is at {@code offset} of {@code block}.
+     *
+     * @throws IllegalStateException as {@link #claim} does
+     */
+    static void refuseIfHeldElsewhere(MemorySegment block, long offset, String what, String role) {
+        long holder = (long) LONG.getVolatile(block, offset);
+        if (holder != ProcessIdentity.currentToken()) {
+            refuseIfHeld(block, holder, what, role);
+        }
+    }
+
+    private static void refuseIfHeld(MemorySegment block, long holder, String what, String role) {
+        if (holder != 0 && HeapMappings.isPresent(block, holder)) { // not dead, nor closed the heap
+            throw new IllegalStateException(what + " has one " + role + " process at a time, and "
+                    + ProcessIdentity.describe(holder) + " (alive) is its " + role + ": that process gives the"
+                    + " role up by release(), by closing its heap or by exiting");
         }
     }
 

@@ -874,12 +874,18 @@ public final class SharedRing {
      * have claimed without committing for a while (for example a second), from the consumer thread of an SPSC or
      * MPSC ring (or while it does not consume); for MPMC it takes the consumers' turn (over from a holder whose
      * process died, too), and returns false at once if another live consumer has it (that consumer applies the stall
-     * rule itself).
+     * rule itself). For SPSC and MPSC it does not claim the consumer's role (see Roles), but is refused while another
+     * live process holds it: that process's polls apply the stall rule themselves, and an unblock at a position its
+     * consumer has just left could pad over a live producer's new claim.
      *
      * @return true if a record was turned into padding
+     * @throws IllegalStateException if another live process holds the consumer's role of this SPSC or MPSC ring
      */
     public boolean unblock() {
         try {
+            if (kind != Kind.MPMC) {
+                RingRoles.refuseIfHeldElsewhere(block, RING_CONSUMER_PROCESS_OFFSET, description, "consumer");
+            }
             return stallRule.unblock();
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);

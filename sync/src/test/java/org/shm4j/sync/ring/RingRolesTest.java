@@ -68,6 +68,7 @@ class RingRolesTest extends RawRingTest {
                 .hasMessageContaining(held);
         assertThatThrownBy(() -> SharedRing.wrap(raw, 0).poll(collect)).as("another object of this process")
                 .hasMessageContaining(held);
+        assertThatThrownBy(ring::unblock).as("acts at the holder's position").hasMessageContaining(held);
         assertThat(got).isEmpty();
         assertThat(ring.messageCount()).isEqualTo(1);
         assertThat(raw.get(JAVA_LONG, RING_HEAD_OFFSET)).isZero();
@@ -75,6 +76,8 @@ class RingRolesTest extends RawRingTest {
         assertThat(ring.offer(2, filled(10, 2), 0, 10)).as("producing is not consuming").isTrue();
 
         raw.set(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET, 0L); // the holder released
+        assertThat(ring.unblock()).as("nothing stalled").isFalse();
+        assertThat(raw.get(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET)).as("unblock claims no role").isZero();
         assertThat(ring.drain(collect, 10)).isEqualTo(2);
         assertThat(got).containsExactly("1:10:1", "2:10:2");
         assertThat(raw.get(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET)).isEqualTo(ProcessIdentity.currentToken());
