@@ -899,8 +899,16 @@ public final class SharedRing {
      * claims the role again, and throws if another live process holds it by then. Roles this process does not hold,
      * and the shared roles of MPSC producers and MPMC rings, are left as they are. A process that exits or is killed,
      * or closes its last view of the ring's heap, gives its roles up without it.
+     *
+     * @throws IllegalStateException if a poll, drain or take through this ring object is under way (a handler
+     *                               releasing its own ring: another process could then consume beside it)
      */
     public void release() {
+        if (consumerClaimed.plain() == IN_USE) {
+            throw new IllegalStateException(description + ": release() while a poll, drain or take through this ring"
+                    + " object is under way (from its handler, or another thread): the role would pass to another"
+                    + " process while this one still consumes");
+        }
         try {
             if (kind != Kind.MPMC) {
                 RingRoles.release(block, RING_CONSUMER_PROCESS_OFFSET);

@@ -175,6 +175,19 @@ class RingRolesTest extends RawRingTest {
         assertThat(ring.isEmpty()).isTrue();
     }
 
+    /** A handler that releases its own ring's roles is refused: another process could consume beside it. */
+    @ParameterizedTest
+    @EnumSource(value = SharedRing.Kind.class, names = {"SPSC", "MPSC"})
+    void shouldRefuseAReleaseFromAHandlerOfTheSameRing(SharedRing.Kind kind) {
+        SharedRing ring = SharedRing.format(raw, 0, kind, 1024);
+        assertThat(ring.offer(1, filled(10, 1), 0, 10)).isTrue();
+        assertThatThrownBy(() -> ring.poll((type, buffer, offset, length) -> ring.release()))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("release() while a poll, drain or take");
+        assertThat(raw.get(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET)).isEqualTo(ProcessIdentity.currentToken());
+        ring.release();
+        assertThat(raw.get(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET)).as("released outside the handler").isZero();
+    }
+
     /** A second thread polling through a ring object whose handler is still running is refused, and takes nothing. */
     @ParameterizedTest
     @EnumSource(value = SharedRing.Kind.class, names = {"SPSC", "MPSC"})
