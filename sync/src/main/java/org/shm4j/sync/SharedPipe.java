@@ -261,7 +261,7 @@ public final class SharedPipe implements AutoCloseable {
         }
 
         /**
-         * Sends {@code message}, waiting up to {@code timeout} for room.
+         * Sends {@code message}, waiting up to {@code timeout} for room (and for this end's other sending threads).
          *
          * @return false if there was no room in time
          * @throws PipeClosedException      if the other end is closed, or (found while waiting for room) its holder
