@@ -234,6 +234,21 @@ class MisuseMessagesTest {
     }
 
     @Test
+    void shouldSayHowLongALockNameMayBeForItsCondition() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            String longName = "l".repeat(92); // the longest block name: no room for ".condition"
+            SharedLock lock = SharedLock.create(heap, longName);
+            assertThatThrownBy(lock::newCondition).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("lock (with a condition) name '" + longName + "' is 92 UTF-8 bytes")
+                    .hasMessageContaining("at most 82");
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "r".repeat(83));
+            assertThatThrownBy(() -> rw.writeLock().newCondition())
+                    .hasMessageStartingWith("read-write lock (with a condition) name");
+            assertThat(SharedLock.create(heap, "m".repeat(82)).newCondition()).isNotNull();
+        }
+    }
+
+    @Test
     void shouldNameANullArgument() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
             SharedLock lock = SharedLock.create(heap, "l");

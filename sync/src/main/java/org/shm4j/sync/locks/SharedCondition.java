@@ -79,6 +79,8 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
  */
 public final class SharedCondition implements Condition {
     private static final String KIND = "condition";
+    /** What a lock's own condition ({@code newCondition()}) adds to the lock's name. */
+    static final String COMPANION_SUFFIX = ".condition";
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -314,7 +316,7 @@ public final class SharedCondition implements Condition {
 
     /** @return the heap name of the condition {@code newCondition()} returns for the lock named {@code lockName} */
     static String companionName(String lockName) {
-        return lockName + ".condition";
+        return lockName + COMPANION_SUFFIX;
     }
 
     private static MemorySegment openOrCreate(SharedHeap heap, String name) {

@@ -263,6 +263,7 @@ public final class SharedLock extends TimedLock {
             throw new UnsupportedOperationException(description() + " is not in a heap: lay its condition out with "
                     + "SharedCondition.format(segment, offset, lock)");
         }
+        Blocks.checkNameRoom("lock (with a condition)", name, SharedCondition.COMPANION_SUFFIX);
         return whileOpen(() -> SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), this));
     }
 

@@ -683,6 +683,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             if (heap == null) {
                 throw new UnsupportedOperationException(description() + " is not in a heap: it has no condition");
             }
+            Blocks.checkNameRoom("read-write lock (with a condition)", name, SharedCondition.COMPANION_SUFFIX);
             return SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), SharedReadWriteLock.this);
         }
 
