@@ -494,16 +494,16 @@ public final class SharedHeap implements AutoCloseable {
      * inaccessible. If the heap was created with {@link HeapOptions#unlinkOnLastDetach()} and no live process is
      * left attached, its name or file is removed. Idempotent.
      *
-     * <p>Close a heap after the threads using it are done. A thread blocked through it in a lock, queue or other
-     * wait gets {@link IllegalStateException}; a thread that holds a lock through it (a {@code SharedLock}, a map
-     * segment's lock during a write) cannot release it through the unmapped memory. So a named or file heap is
-     * unmapped <em>before</em> this process leaves its attach table (through a second, short-lived mapping): from then
-     * on no thread of this process can touch it, and when this was its last view of the heap, other processes treat
-     * what it held as a dead process's: they take over its locks (marked inconsistent, as after an owner's death),
-     * read holds, UNDO permits, ring roles and pipe ends, break a barrier it registered with, and skip its fair-lock
-     * turns and its waits for deadlock detection, at their next liveness check. While this process keeps another view of the heap open, or within
-     * this process, what it held stays held until it closes that view or exits. An anonymous heap is mapped by this
-     * process alone. Other views of the heap, in this process or others, go on working.
+     * <p>Close a heap after the threads using it are done. A thread blocked through it in a lock, queue or other wait
+     * gets {@link IllegalStateException}; a thread that holds a lock through it (a {@code SharedLock}, a map segment's
+     * lock during a write) cannot release it through the unmapped memory. So a named or file heap is unmapped
+     * <em>before</em> this process leaves its attach table (through a second, short-lived mapping): from then on no
+     * thread of this process can touch it, and when this was its last view of the heap, other processes treat what it
+     * held as a dead process's: they take over its locks (marked inconsistent, as after an owner's death), read holds,
+     * UNDO permits, ring roles and pipe ends, break a barrier it registered with, and skip its fair-lock turns and its
+     * waits for deadlock detection, at their next liveness check. While this process keeps another view of the heap
+     * open, or within this process, what it held stays held until it closes that view or exits. An anonymous heap is
+     * mapped by this process alone. Other views of the heap, in this process or others, go on working.
      *
      * @throws ShmException if the heap should be removed but its file cannot be deleted (it is unmapped anyway)
      */

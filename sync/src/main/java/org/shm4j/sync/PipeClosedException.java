@@ -6,9 +6,10 @@ import java.io.Serial;
 
 /**
  * The other end of a {@link SharedPipe} is gone: its holder {@linkplain SharedPipe.End#close() closed} it, or the
- * process holding it died (or exited, or closed its last view of the heap, without closing it). Thrown by {@link SharedPipe.End#recv(java.time.Duration)}
- * as end of stream, once every message sent before the end went has been received (Python's {@code EOFError} from
- * {@code Connection.recv}), and by {@link SharedPipe.End#send(byte[], java.time.Duration)} as a broken pipe.
+ * process holding it died (or exited, or closed its last view of the heap, without closing it). Thrown by {@link
+ * SharedPipe.End#recv(java.time.Duration)} as end of stream, once every message sent before the end went has been
+ * received (Python's {@code EOFError} from {@code Connection.recv}), and by {@link SharedPipe.End#send(byte[],
+ * java.time.Duration)} as a broken pipe.
  *
  * <p>Unchecked, as every shm4j exception is; a receive loop ends with it as a stream loop ends at {@code -1}:
  * <pre>{@code

@@ -225,13 +225,16 @@ class DeadWaiterKillTest {
             SharedLock lock = SharedLock.create(heap, "lock");
             heap.allocate("old cond", new BlockType(0x5348_0065, 1), SyncLayout.COND_SIZE);
             assertThatThrownBy(() -> SharedCondition.open(heap, "old cond", lock))
-                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v1").hasMessageContaining("v2");
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v1").hasMessageContaining("v3");
+            heap.allocate("v2 cond", new BlockType(0x5348_0065, 2), SyncLayout.COND_SIZE); // before the lock field
+            assertThatThrownBy(() -> SharedCondition.open(heap, "v2 cond", lock))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v2").hasMessageContaining("v3");
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment memory = arena.allocate(SyncLayout.COND_SIZE, 64);
                 SharedCondition.format(memory, 0, lock);
                 memory.set(JAVA_INT, SyncLayout.COORD_VERSION_OFFSET, 1);
                 assertThatThrownBy(() -> SharedCondition.wrap(memory, 0, lock)).isInstanceOf(ShmFormatException.class)
-                        .hasMessageContaining("v1").hasMessageContaining("v2");
+                        .hasMessageContaining("v1").hasMessageContaining("v3");
             }
         }
     }

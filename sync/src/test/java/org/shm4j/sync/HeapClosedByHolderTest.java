@@ -68,7 +68,8 @@ class HeapClosedByHolderTest {
                         .noneMatch(edge -> edge.waiterPid() == holder.pid());
                 parents.unlock();
                 assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
-                        .as("the holder's registered party can never arrive").isInstanceOf(BrokenBarrierException.class);
+                        .as("the holder's registered party can never arrive")
+                        .isInstanceOf(BrokenBarrierException.class);
                 assertThat(heap.attachedProcesses()).as("the holder left the attach table").hasSize(1);
 
                 assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("lock").isTrue();
@@ -126,9 +127,9 @@ class HeapClosedByHolderTest {
 
     /**
      * {@code main(heap)}: holds a lock, a fair lock, a read lock and two UNDO permits, the ring's consumer role and the
-     * pipe's first end, a barrier registration, and a map segment's lock (a compute whose function waits), each held by a thread that waits
-     * for ever, and blocks a thread on the parent's lock; then, on the parent's {@code go}, closes the heap from the
-     * main thread, says so, and lives on until killed.
+     * pipe's first end, a barrier registration, and a map segment's lock (a compute whose function waits), each held by
+     * a thread that waits for ever, and blocks a thread on the parent's lock; then, on the parent's {@code go}, closes
+     * the heap from the main thread, says so, and lives on until killed.
      */
     public static final class Holder {
         public static void main(String[] args) throws Exception {

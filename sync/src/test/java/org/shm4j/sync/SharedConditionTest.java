@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
@@ -102,6 +103,36 @@ class SharedConditionTest {
                 assertThat(rw.isWriteLockedByCurrentThread()).isTrue();
             } finally {
                 rw.writeLock().unlock();
+            }
+        }
+    }
+
+    @Test
+    void shouldRefuseToOpenAConditionWithAnotherLockThanItWasMadeFor() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedLock other = SharedLock.create(heap, "other");
+            SharedCondition.create(heap, "ready", lock);
+            assertThat(SharedCondition.open(heap, "ready", SharedLock.open(heap, "lock"))).isNotNull();
+            assertThatThrownBy(() -> SharedCondition.open(heap, "ready", other))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("condition 'ready' was made for the lock 'lock', not for lock 'other' (a condition is"
+                            + " used with the lock it was made for)");
+            assertThatThrownBy(() -> SharedCondition.openOrCreate(heap, "ready", other))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("made for the lock 'lock'");
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            assertThatThrownBy(() -> SharedCondition.openOrCreate(heap, "ready", rw))
+                    .hasMessageContaining("not for read-write lock 'rw' (write)");
+            assertThat(rw.writeLock().newCondition()).isNotNull();
+            assertThatThrownBy(() -> SharedCondition.openOrCreate(heap, "rw.condition", lock))
+                    .hasMessageContaining("was made for the lock 'rw'");
+            try (Arena arena = Arena.ofConfined()) {
+                SharedLock elsewhere = SharedLock.wrap(arena.allocate(64, 64), 0);
+                assertThatThrownBy(() -> SharedCondition.open(heap, "ready", elsewhere))
+                        .hasMessageStartingWith("condition 'ready' was made for the lock 'lock', not for lock at 0x");
+                SharedCondition.create(heap, "loose", elsewhere);
+                assertThatThrownBy(() -> SharedCondition.open(heap, "loose", lock))
+                        .hasMessageStartingWith("condition 'loose' was made for a lock outside its heap");
             }
         }
     }

@@ -9,10 +9,10 @@ import java.time.Duration;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * A spin lock on a 64-bit word in shared memory that holds the {@linkplain ProcessIdentity owner token} of the
- * process holding it, or 0 when free. A waiter that finds the owner process dead (or detached from the heap, see
- * {@link HeapMappings}) takes the lock over with a CAS from the dead token. Meant for short, rare critical sections (heap allocation), not for hot paths: waiting backs off to
- * 1 ms parks.
+ * A spin lock on a 64-bit word in shared memory that holds the {@linkplain ProcessIdentity owner token} of the process
+ * holding it, or 0 when free. A waiter that finds the owner process dead (or detached from the heap, see {@link
+ * HeapMappings}) takes the lock over with a CAS from the dead token. Meant for short, rare critical sections (heap
+ * allocation), not for hot paths: waiting backs off to 1 ms parks.
  *
  * <p>Memory ordering: acquiring is a volatile CAS (acquire semantics for the protected data); releasing is a CAS back
  * to 0 (release semantics), so data written while holding the lock is visible to the next holder.

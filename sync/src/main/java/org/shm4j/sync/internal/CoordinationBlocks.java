@@ -52,13 +52,22 @@ public final class CoordinationBlocks {
      */
     public static MemorySegment openOrCreate(SharedHeap heap, String name, BlockType type, long size, int param1,
                                              int param2, int word, String what) {
-        MemorySegment block = check(Blocks.openOrCreate(heap, name, type, size,
-                s -> format(s, type, param1, param2, word)), type, what);
+        MemorySegment block = openOrCreateAsIs(heap, name, type, size, param1, param2, word, what);
         if (param1(block) != param1 || param2(block) != param2) {
             throw new ShmTypeMismatchException(what + " exists with parameters (" + param1(block) + ", "
                     + param2(block) + ") (expected: (" + param1 + ", " + param2 + "))");
         }
         return block;
+    }
+
+    /**
+     * @return the block named {@code name}, created with the two parameters by exactly one of the racing callers, or
+     *         as it exists, with its header checked but its parameters left for the caller to judge
+     */
+    public static MemorySegment openOrCreateAsIs(SharedHeap heap, String name, BlockType type, long size, int param1,
+                                                 int param2, int word, String what) {
+        return check(Blocks.openOrCreate(heap, name, type, size, s -> format(s, type, param1, param2, word)), type,
+                what);
     }
 
     /**
@@ -119,7 +128,8 @@ public final class CoordinationBlocks {
     /**
      * @return what a coordination method throws for {@code failure}: if the memory of {@code block} was closed, an
      *         {@link IllegalStateException} naming the structure (as the locks' messages do), likewise for a write
-     *         to read-only memory, else {@code failure} itself; see {@link Blocks#closedOr}. Only called from catch blocks: the hot paths pay nothing.
+     *         to read-only memory, else {@code failure} itself; see {@link Blocks#closedOr}. Only called from catch
+     *         blocks: the hot paths pay nothing.
      */
     public static RuntimeException closedOr(RuntimeException failure, MemorySegment block, String description) {
         return Blocks.closedOr(failure, block.scope(),

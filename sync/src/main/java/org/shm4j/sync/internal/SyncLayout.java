@@ -310,7 +310,7 @@ public final class SyncLayout {
     /** Heap block type of a {@code SharedBarrier}. */
     public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 3);
     /** Heap block type of a {@code SharedCondition}. */
-    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 2);
+    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 3);
 
     /** Coordination header: magic (long), {@link #COORD_MAGIC}. */
     public static final long COORD_MAGIC_OFFSET = 0;

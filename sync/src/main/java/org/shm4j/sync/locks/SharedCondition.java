@@ -1,6 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
@@ -25,17 +26,22 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
  * A {@link Condition} in shared memory whose waiters and signallers may be threads of any process, bound to a
  * {@link SharedLock} or to the write lock of a {@link SharedReadWriteLock}: Python's
  * {@code multiprocessing.Condition}. {@link SharedLock#newCondition()} returns the lock's own condition; create more
- * by name here ({@code notEmpty}, {@code notFull}, ...). Every process must use a condition with the same lock.
+ * by name here ({@code notEmpty}, {@code notFull}, ...). A condition made in a heap for a lock in the same heap
+ * records which lock it is, and opening it with another lock throws {@link org.shm4j.core.ShmTypeMismatchException};
+ * with a lock elsewhere (or in raw memory) every process must use the same lock, unchecked.
  *
- * <h2>Layout (heap block type {@code 0x53480065} v2, 128 bytes, 64-aligned, native byte order)</h2>
+ * <h2>Layout (heap block type {@code 0x53480065} v3, 128 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
  * <caption>SharedCondition block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="3">plain; written once
  *     before the block is published, checked when opened</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480065}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>2</td></tr>
- * <tr><td>16</td><td>48</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>3 (2 had no lock field)</td></tr>
+ * <tr><td>16</td><td>4</td><td>lock</td><td>the lock it is used with: the offset of the lock's block in the heap
+ *     / 64, plus 1; 0 for a condition laid out in raw memory, or one whose lock lies outside its heap (unchecked)</td>
+ *     <td>plain; written once before the block is published, checked when opened</td></tr>
+ * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>4</td><td>sequence</td><td>bumped by every signal that finds the waiters flag set; the futex
  *     word</td><td>volatile; atomic add, under the lock</td></tr>
  * <tr><td>68</td><td>4</td><td>waiters</td><td>threads between reading the sequence and leaving their wait (for
@@ -112,7 +118,8 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedCondition create(SharedHeap heap, String name, SharedLock lock) {
-        return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, 0, 0, 0),
+        int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
+        return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field, 0, 0),
                 lock, named(name));
     }
 
@@ -120,22 +127,33 @@ public final class SharedCondition implements Condition {
      * Opens the condition named {@code name}, used with {@code lock}.
      *
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
-     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition, or was made for another lock
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
      */
     public static SharedCondition open(SharedHeap heap, String name, SharedLock lock) {
-        return new SharedCondition(CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name)), lock,
+        MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
+        checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
+        return new SharedCondition(block, lock, named(name));
+    }
+
+    /**
+     * Opens the condition named {@code name}, or creates it, used with {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
+     */
+    public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedLock lock) {
+        return new SharedCondition(openOrCreateBlock(heap, name, Objects.requireNonNull(lock, "lock")), lock,
                 named(name));
     }
 
-    /** Opens the condition named {@code name}, or creates it, used with {@code lock}. */
-    public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedLock lock) {
-        return new SharedCondition(openOrCreate(heap, name), lock, named(name));
-    }
-
-    /** Opens the condition named {@code name}, or creates it, used with the write lock of {@code lock}. */
+    /**
+     * Opens the condition named {@code name}, or creates it, used with the write lock of {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
+     */
     public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedReadWriteLock lock) {
-        return new SharedCondition(openOrCreate(heap, name), lock, named(name));
+        return new SharedCondition(openOrCreateBlock(heap, name, Objects.requireNonNull(lock, "lock").exclusiveLock()),
+                lock, named(name));
     }
 
     /**
@@ -319,8 +337,46 @@ public final class SharedCondition implements Condition {
         return lockName + COMPANION_SUFFIX;
     }
 
-    private static MemorySegment openOrCreate(SharedHeap heap, String name) {
-        return CoordinationBlocks.openOrCreate(heap, name, SyncLayout.CONDITION, COND_SIZE, 0, 0, 0, named(name));
+    private static MemorySegment openOrCreateBlock(SharedHeap heap, String name, TimedLock lock) {
+        int field = lockField(heap, lock);
+        MemorySegment block = CoordinationBlocks.openOrCreateAsIs(heap, name, SyncLayout.CONDITION, COND_SIZE, field, 0,
+                0, named(name));
+        checkLock(heap, name, block, field, lock);
+        return block;
+    }
+
+    /**
+     * @return the lock field of a condition in {@code heap} used with {@code lock}: the offset of the lock's memory in
+     *         the heap / 64, plus 1; 0 if it does not lie in the heap's memory (then nothing is checked)
+     */
+    private static int lockField(SharedHeap heap, TimedLock lock) {
+        MemorySegment memory = heap.memory().segment();
+        long offset = lock.address() - memory.address();
+        if (offset < 0 || offset >= memory.byteSize() || offset % SyncLayout.CACHE_LINE != 0
+                || offset / SyncLayout.CACHE_LINE >= Integer.MAX_VALUE) {
+            return 0;
+        }
+        return (int) (offset / SyncLayout.CACHE_LINE) + 1;
+    }
+
+    /** @throws ShmTypeMismatchException if the condition {@code block} records another lock than {@code field} */
+    private static void checkLock(SharedHeap heap, String name, MemorySegment block, int field, TimedLock lock) {
+        CoordinationBlocks.requireUnusedParams(block, 1, named(name));
+        int recorded = CoordinationBlocks.param1(block);
+        if (recorded != field) {
+            throw new ShmTypeMismatchException(named(name) + " was made for " + lockAt(heap, recorded)
+                    + ", not for " + lock.description() + " (a condition is used with the lock it was made for)");
+        }
+    }
+
+    /** @return the lock a condition's lock field names, for messages */
+    private static String lockAt(SharedHeap heap, int field) {
+        if (field == 0) {
+            return "a lock outside its heap";
+        }
+        long offset = (field - 1L) * SyncLayout.CACHE_LINE;
+        return heap.blocks().stream().filter(b -> b.offset() == offset).findFirst()
+                .map(b -> "the lock '" + b.name() + "'").orElse("the lock at heap offset " + offset);
     }
 
     private static String named(String name) {

@@ -23,6 +23,7 @@ abstract class TimedLock implements Lock {
     private final String description;
     private final DeadlockWatch watch; // null if the lock's waits take no part in deadlock detection
     private final MemorySegment.Scope memory;
+    private final long address; // where the lock lies: a condition checks that it is used with its own lock
 
     /**
      * @param description what this lock is, for messages
@@ -33,6 +34,12 @@ abstract class TimedLock implements Lock {
         this.description = description;
         this.watch = watch;
         this.memory = memory.scope();
+        this.address = memory.address();
+    }
+
+    /** @return the address of the lock's memory in this process */
+    final long address() {
+        return address;
     }
 
     /** @return the deadlock detection of this lock's long waits, or null if they take no part */

@@ -182,7 +182,8 @@ class RingRolesTest extends RawRingTest {
         SharedRing ring = SharedRing.format(raw, 0, kind, 1024);
         assertThat(ring.offer(1, filled(10, 1), 0, 10)).isTrue();
         assertThatThrownBy(() -> ring.poll((type, buffer, offset, length) -> ring.release()))
-                .isInstanceOf(IllegalStateException.class).hasMessageContaining("release() while a poll, drain or take");
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("release() while a poll, drain or take");
         assertThat(raw.get(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET)).isEqualTo(ProcessIdentity.currentToken());
         ring.release();
         assertThat(raw.get(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET)).as("released outside the handler").isZero();
