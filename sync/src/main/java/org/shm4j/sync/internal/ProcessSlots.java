@@ -10,14 +10,14 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * A table of per-process counters in shared memory, so that what a process holds can be taken back when it dies.
- * {@link #SLOTS} slots of 16 bytes: the owner token of the process (long, 0 = free) and two int counters. A process
- * claims a slot with a CAS from 0 to its token and keeps it while it lives; any process may reclaim the slot of a
- * dead one: it first takes the slot by a CAS of the dead token to its own token with bit 63 set ({@link #RECLAIMING}),
- * then zeroes the counters and frees the slot. Taking the slot first matters: a reclaimer that read the dead token
- * just before another reclaimer freed the slot, and a new process claimed it, fails its CAS instead of zeroing the
- * newcomer's counters. A reclaimer killed while it holds a slot leaves its own marked token, which the next reclaimer
- * takes over the same way.
+ * A table of per-process counters in shared memory, so that what a process holds can be taken back when it dies. {@link
+ * #SLOTS} slots of 16 bytes: the owner token of the process (long, 0 = free) and two int counters. A process claims a
+ * slot with a CAS from 0 to its token and keeps it while it lives with the heap open; any process may reclaim the slot
+ * of a dead one (or of one that closed its last view of the heap: {@link HeapMappings#isPresent}): it first takes the
+ * slot by a CAS of the dead token to its own token with bit 63 set ({@link #RECLAIMING}), then zeroes the counters and
+ * frees the slot. Taking the slot first matters: a reclaimer that read the dead token just before another reclaimer
+ * freed the slot, and a new process claimed it, fails its CAS instead of zeroing the newcomer's counters. A reclaimer
+ * killed while it holds a slot leaves its own marked token, which the next reclaimer takes over the same way.
  *
  * <p>Memory ordering: every access is volatile or an atomic read-modify-write, because readers and writers of a
  * read-write lock rely on a store-load (Dekker) order between the counters and the writer's word.
@@ -99,7 +99,7 @@ public final class ProcessSlots {
 
     /**
      * @return this process's slot, {@linkplain #claim() claimed} on first use and remembered by this object (a
-     *         process keeps its slot while it lives)
+     *         process keeps its slot while it lives with the heap open)
      * @throws IllegalStateException if all slots belong to live processes
      */
     public int mine() {
