@@ -367,4 +367,41 @@ class SharedHeapTest {
             assertThat(first).doesNotHaveDuplicates();
         }
     }
+
+    @Test
+    void shouldLeaveTheAttachTableOnCloseThroughASecondMappingAndNeverAnotherHeapAtTheName() {
+        String name = names.unique("close-order");
+        SharedHeap first = SharedHeap.create(name, 1 << 16);
+        SharedHeap second = SharedHeap.open(name);
+        assertThat(first.attachedProcesses()).singleElement().extracting(HeapProcess::attachments).isEqualTo(2L);
+        second.close();
+        assertThat(first.attachedProcesses()).as("one attachment left").singleElement()
+                .extracting(HeapProcess::attachments).isEqualTo(1L);
+        assertThatThrownBy(second::blocks).isInstanceOf(IllegalStateException.class);
+
+        assertThat(SharedHeap.unlink(name)).isTrue();
+        try (SharedHeap replacement = SharedHeap.create(name, 1 << 16)) {
+            first.close(); // its name now leads to another heap: detaches through its own mapping, before unmapping
+            assertThat(replacement.attachedProcesses()).as("the new heap's table is untouched").singleElement()
+                    .extracting(HeapProcess::attachments).isEqualTo(1L);
+        }
+        assertThat(SharedHeap.unlink(name)).isTrue();
+    }
+
+    @Test
+    void shouldCloseAHeapWhoseNameWasRemovedAndAFileHeap(@TempDir Path dir) {
+        String name = names.unique("close-unlinked");
+        SharedHeap heap = SharedHeap.create(name, 1 << 16);
+        assertThat(SharedHeap.unlink(name)).isTrue();
+        heap.close(); // cannot map it again: detaches before unmapping, as before
+        assertThatThrownBy(heap::blocks).isInstanceOf(IllegalStateException.class);
+
+        Path file = dir.resolve("heap.shm");
+        try (SharedHeap created = SharedHeap.create(file, 1 << 16)) {
+            SharedHeap view = SharedHeap.open(file);
+            view.close();
+            assertThat(created.attachedProcesses()).singleElement().extracting(HeapProcess::attachments)
+                    .isEqualTo(1L);
+        }
+    }
 }
