@@ -25,10 +25,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * A duplex pipe in shared memory, like Python's {@code multiprocessing.Pipe()}: two ends, each sending byte messages
  * to the other, and each knowing when the other is gone. It is two SPSC {@link SharedRing}s, {@code <name>.ab}
  * (first end to second) and {@code <name>.ba} (second to first), plus an end-state block {@code <name>}. Threads of the
- * holding process may send and receive through one end object at once: its sends take turns (a Java lock per end
- * object, as the ring beneath has one producer), and so do its receives, each turn counted in the call's timeout;
- * two pipe objects of one process hand out two end objects, which do not see each other, so share one. Waits block
- * in futex ({@link WaitStrategy#BLOCKING}).
+ * holding process may send and receive through an end at once, through one pipe object or several: its sends take
+ * turns (a Java lock per end and process, as the ring beneath has one producer), and so do its receives, each turn
+ * counted in the call's timeout. Waits block in futex ({@link WaitStrategy#BLOCKING}).
  *
  * <pre>{@code
  * SharedPipe pipe = SharedPipe.create(heap, "pipe", 1 << 16);
@@ -233,10 +232,10 @@ public final class SharedPipe implements AutoCloseable {
             MemorySegment.copy(buffer, JAVA_BYTE, offset, received, 0, length);
         };
         private volatile boolean claimed;
-        /** One sending thread at a time (the ring beneath has one producer): others wait their turn here. */
-        private final ReentrantLock sending = new ReentrantLock();
-        /** One receiving thread at a time (one consumer, and {@link #received} is the receiver's). */
-        private final ReentrantLock receiving = new ReentrantLock();
+        /** One sending thread of this process at a time (the ring beneath has one producer), of any pipe object. */
+        private final ReentrantLock sending;
+        /** One receiving thread of this process at a time (one consumer; {@link #received} is the receiver's). */
+        private final ReentrantLock receiving;
 
         private End(PipeEnds ends, int self, SharedRing out, SharedRing in) {
             this.ends = ends;
@@ -244,6 +243,8 @@ public final class SharedPipe implements AutoCloseable {
             this.peer = new PipeEnds.Peer(ends, 1 - self);
             this.out = out;
             this.in = in;
+            this.sending = ends.turns().sending(self);
+            this.receiving = ends.turns().receiving(self);
         }
 
         private End claim() {

@@ -323,11 +323,9 @@ class SharedPipeEndTest {
     }
 
     @Test
-    void shouldLetThreadsSendAndReceiveThroughOneEndObjectWithoutLosingOrRepeatingAMessage() throws Exception {
+    void shouldLetThreadsSendAndReceiveThroughOneEndWithoutLosingOrRepeatingAMessage() throws Exception {
         int threads = 4;
         int perThread = 5_000;
-        SharedPipe.End first = pipe.first();
-        SharedPipe.End second = pipe.second();
         Set<String> received = ConcurrentHashMap.newKeySet();
         AtomicInteger repeated = new AtomicInteger();
         AtomicInteger left = new AtomicInteger(threads * perThread);
@@ -335,6 +333,9 @@ class SharedPipeEndTest {
             List<Future<?>> all = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 int sender = t;
+                // one end object shared by two threads, and another pipe object's for the other two: one turn
+                SharedPipe.End first = (t % 2 == 0 ? pipe : SharedPipe.open(heap, "pipe")).first();
+                SharedPipe.End second = (t % 2 == 0 ? pipe : SharedPipe.open(heap, "pipe")).second();
                 all.add(pool.submit(() -> {
                     for (int i = 0; i < perThread; i++) {
                         assertThat(first.send(("s" + sender + "-" + i).getBytes(StandardCharsets.UTF_8), BOUND))
@@ -359,7 +360,7 @@ class SharedPipeEndTest {
         }
         assertThat(repeated).hasValue(0);
         assertThat(received).hasSize(threads * perThread).contains("s0-0", "s3-4999");
-        assertThat(second.poll()).isFalse();
+        assertThat(pipe.second().poll()).isFalse();
     }
 
     @FunctionalInterface

@@ -49,8 +49,9 @@ public final class PipeEnds {
     private final MemorySegment block;
     private final String pipeName;
     private final String closedMessage;
+    private final PipeTurns turns;
 
-    private PipeEnds(MemorySegment block, String pipeName, String closedMessage) {
+    private PipeEnds(SharedHeap heap, MemorySegment block, String pipeName, String closedMessage) {
         long magic = block.get(JAVA_LONG, PIPE_MAGIC_OFFSET);
         if (magic != PIPE_MAGIC) {
             throw new ShmFormatException("pipe '" + pipeName + "' end-state block has magic=0x"
@@ -64,11 +65,12 @@ public final class PipeEnds {
         this.block = block;
         this.pipeName = pipeName;
         this.closedMessage = closedMessage;
+        this.turns = PipeTurns.of(heap, block);
     }
 
     /** @return the end-state block of a new pipe named {@code name}: both ends open and unclaimed */
     public static PipeEnds create(SharedHeap heap, String name) {
-        return new PipeEnds(Blocks.create(heap, name, SyncLayout.PIPE, SyncLayout.PIPE_SIZE, block -> {
+        return new PipeEnds(heap, Blocks.create(heap, name, SyncLayout.PIPE, SyncLayout.PIPE_SIZE, block -> {
             block.set(JAVA_INT, PIPE_VERSION_OFFSET, SyncLayout.PIPE.layoutVersion());
             block.set(JAVA_LONG, PIPE_MAGIC_OFFSET, PIPE_MAGIC); // plain: the heap publishes the block after this
         }), name, Blocks.closedMessage("SharedPipe", name, heap));
@@ -79,7 +81,7 @@ public final class PipeEnds {
      * @throws ShmFormatException if its magic or layout version is not this one's
      */
     public static PipeEnds open(SharedHeap heap, String name) {
-        return new PipeEnds(Blocks.open(heap, name, SyncLayout.PIPE, SyncLayout.PIPE_SIZE, "SharedPipe"), name,
+        return new PipeEnds(heap, Blocks.open(heap, name, SyncLayout.PIPE, SyncLayout.PIPE_SIZE, "SharedPipe"), name,
                 Blocks.closedMessage("SharedPipe", name, heap));
     }
 
@@ -89,6 +91,11 @@ public final class PipeEnds {
      */
     public RuntimeException closedOr(RuntimeException failure) {
         return Blocks.closedOr(failure, block.scope(), closedMessage);
+    }
+
+    /** @return the turns of this process's threads at the pipe's ends, shared by every pipe object of this process */
+    public PipeTurns turns() {
+        return turns;
     }
 
     /** @return the pipe's name */
