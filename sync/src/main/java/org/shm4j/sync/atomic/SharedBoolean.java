@@ -81,7 +81,7 @@ public final class SharedBoolean {
     public boolean get() {
         try {
             return (int) VALUE.getVolatile(segment, 0L) != 0;
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -99,7 +99,7 @@ public final class SharedBoolean {
     public boolean getAcquire() {
         try {
             return (int) VALUE.getAcquire(segment, 0L) != 0;
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }

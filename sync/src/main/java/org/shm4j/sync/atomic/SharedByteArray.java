@@ -79,7 +79,7 @@ public final class SharedByteArray extends SharedArray {
     public byte get(long index) {
         try {
             return (byte) ELEMENT.getVolatile(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -97,7 +97,7 @@ public final class SharedByteArray extends SharedArray {
     public byte getAcquire(long index) {
         try {
             return (byte) ELEMENT.getAcquire(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -115,7 +115,7 @@ public final class SharedByteArray extends SharedArray {
     public byte getOpaque(long index) {
         try {
             return (byte) ELEMENT.getOpaque(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -133,7 +133,7 @@ public final class SharedByteArray extends SharedArray {
     public byte getPlain(long index) {
         try {
             return elements.get(JAVA_BYTE, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }

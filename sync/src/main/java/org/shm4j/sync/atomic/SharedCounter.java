@@ -65,7 +65,7 @@ public final class SharedCounter {
     public long get() {
         try {
             return (long) VALUE.getVolatile(value, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -74,7 +74,7 @@ public final class SharedCounter {
     public long getAcquire() {
         try {
             return (long) VALUE.getAcquire(value, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -83,7 +83,7 @@ public final class SharedCounter {
     public long getOpaque() {
         try {
             return (long) VALUE.getOpaque(value, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }

@@ -99,7 +99,7 @@ public final class SharedDouble {
     public double get() {
         try {
             return (double) VALUE.getVolatile(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -117,7 +117,7 @@ public final class SharedDouble {
     public double getAcquire() {
         try {
             return (double) VALUE.getAcquire(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -135,7 +135,7 @@ public final class SharedDouble {
     public double getOpaque() {
         try {
             return (double) VALUE.getOpaque(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -153,7 +153,7 @@ public final class SharedDouble {
     public double getPlain() {
         try {
             return segment.get(JAVA_DOUBLE, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }

@@ -81,7 +81,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double get(long index) {
         try {
             return (double) ELEMENT.getVolatile(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -99,7 +99,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double getAcquire(long index) {
         try {
             return (double) ELEMENT.getAcquire(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -117,7 +117,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double getOpaque(long index) {
         try {
             return (double) ELEMENT.getOpaque(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -135,7 +135,7 @@ public final class SharedDoubleArray extends SharedArray {
     public double getPlain(long index) {
         try {
             return elements.get(JAVA_DOUBLE, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }

@@ -110,7 +110,7 @@ public final class SharedInt {
     public int get() {
         try {
             return (int) VALUE.getVolatile(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -128,7 +128,7 @@ public final class SharedInt {
     public int getAcquire() {
         try {
             return (int) VALUE.getAcquire(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -146,7 +146,7 @@ public final class SharedInt {
     public int getOpaque() {
         try {
             return (int) VALUE.getOpaque(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -164,7 +164,7 @@ public final class SharedInt {
     public int getPlain() {
         try {
             return segment.get(JAVA_INT, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }

@@ -80,7 +80,7 @@ public final class SharedIntArray extends SharedArray {
     public int get(long index) {
         try {
             return (int) ELEMENT.getVolatile(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -98,7 +98,7 @@ public final class SharedIntArray extends SharedArray {
     public int getAcquire(long index) {
         try {
             return (int) ELEMENT.getAcquire(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -116,7 +116,7 @@ public final class SharedIntArray extends SharedArray {
     public int getOpaque(long index) {
         try {
             return (int) ELEMENT.getOpaque(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -134,7 +134,7 @@ public final class SharedIntArray extends SharedArray {
     public int getPlain(long index) {
         try {
             return elements.get(JAVA_INT, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }

@@ -110,7 +110,7 @@ public final class SharedLong {
     public long get() {
         try {
             return (long) VALUE.getVolatile(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -128,7 +128,7 @@ public final class SharedLong {
     public long getAcquire() {
         try {
             return (long) VALUE.getAcquire(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -146,7 +146,7 @@ public final class SharedLong {
     public long getOpaque() {
         try {
             return (long) VALUE.getOpaque(segment, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }
@@ -164,7 +164,7 @@ public final class SharedLong {
     public long getPlain() {
         try {
             return segment.get(JAVA_LONG, 0L);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw Blocks.closedOr(e, segment.scope(), closedMessage);
         }
     }

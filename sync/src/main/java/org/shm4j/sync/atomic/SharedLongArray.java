@@ -80,7 +80,7 @@ public final class SharedLongArray extends SharedArray {
     public long get(long index) {
         try {
             return (long) ELEMENT.getVolatile(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -98,7 +98,7 @@ public final class SharedLongArray extends SharedArray {
     public long getAcquire(long index) {
         try {
             return (long) ELEMENT.getAcquire(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -116,7 +116,7 @@ public final class SharedLongArray extends SharedArray {
     public long getOpaque(long index) {
         try {
             return (long) ELEMENT.getOpaque(elements, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
@@ -134,7 +134,7 @@ public final class SharedLongArray extends SharedArray {
     public long getPlain(long index) {
         try {
             return elements.get(JAVA_LONG, offset(index));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             throw closedOr(e);
         }
     }
