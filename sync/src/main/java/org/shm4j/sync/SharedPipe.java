@@ -275,8 +275,7 @@ public final class SharedPipe implements AutoCloseable {
             Objects.requireNonNull(message, "message");
             long start = System.nanoTime();
             long total = Timeouts.nanos(timeout);
-            // untimed first: an uncontended send checks no interrupt, as before
-            if (!sending.tryLock() && !sending.tryLock(total, TimeUnit.NANOSECONDS)) {
+            if (!takeTurn(sending, total)) {
                 return false; // another thread's send held the end for the whole timeout
             }
             try {
@@ -323,7 +322,7 @@ public final class SharedPipe implements AutoCloseable {
         public byte[] recv(Duration timeout) throws InterruptedException {
             long start = System.nanoTime();
             long total = Timeouts.nanos(timeout);
-            if (!receiving.tryLock() && !receiving.tryLock(total, TimeUnit.NANOSECONDS)) {
+            if (!takeTurn(receiving, total)) {
                 return null; // another thread's receive held the end for the whole timeout
             }
             try {
@@ -350,7 +349,7 @@ public final class SharedPipe implements AutoCloseable {
             Objects.requireNonNull(handler, "handler");
             long start = System.nanoTime();
             long total = Timeouts.nanos(timeout);
-            if (!receiving.tryLock() && !receiving.tryLock(total, TimeUnit.NANOSECONDS)) {
+            if (!takeTurn(receiving, total)) {
                 return 0; // another thread's receive held the end for the whole timeout
             }
             try {
@@ -444,6 +443,16 @@ public final class SharedPipe implements AutoCloseable {
                     + ProcessIdentity.describe(owner) + (!died ? "" : ProcessIdentity.isAlive(owner)
                     ? " closed its heap without closing it" : " died without closing it") + what,
                     ends.pipeName(), peerEnd, ProcessIdentity.pid(owner), died);
+        }
+
+        /**
+         * Takes this process's turn at {@code turn} within {@code totalNanos}: untimed first, so that an uncontended
+         * call checks no interrupt, as before the turns.
+         *
+         * @return false if another thread held it for the whole time
+         */
+        private static boolean takeTurn(ReentrantLock turn, long totalNanos) throws InterruptedException {
+            return turn.tryLock() || turn.tryLock(totalNanos, TimeUnit.NANOSECONDS);
         }
 
         private static Duration slice(long leftNanos) {

@@ -59,7 +59,7 @@ final class RingRoles {
         long me = ProcessIdentity.currentToken();
         long seen = releases;
         while (true) {
-            long holder = (long) LONG.getVolatile(block, offset);
+            long holder = holder(block, offset);
             if (holder == me) {
                 return seen;
             }
@@ -77,7 +77,7 @@ final class RingRoles {
      * @throws IllegalStateException as {@link #claim} does
      */
     static void refuseIfHeldElsewhere(MemorySegment block, long offset, String what, String role) {
-        long holder = (long) LONG.getVolatile(block, offset);
+        long holder = holder(block, offset);
         if (holder != ProcessIdentity.currentToken()) {
             refuseIfHeld(block, holder, what, role);
         }
