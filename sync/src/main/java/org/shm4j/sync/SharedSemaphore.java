@@ -108,6 +108,12 @@ public final class SharedSemaphore {
 
     private static final String KIND = "semaphore";
 
+    /**
+     * Undo: the least a timed acquire waits for the mutex (whose holder is descheduled at worst, or stopped: then a
+     * timed acquire returns this much after its timeout).
+     */
+    private static final long MUTEX_GRACE_NANOS = 20_000_000;
+
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
 
@@ -363,13 +369,22 @@ public final class SharedSemaphore {
                     || WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos, w -> tryCounted(n, w));
         }
         long deadline = System.nanoTime() + timeoutNanos;
-        if (tryUndo(n, timeoutNanos, true)) {
+        if (tryUndo(n, mutexWait(timeoutNanos, deadline), true)) {
             return true; // the uncontended path allocates nothing
         }
         // the word is read before each attempt: a release after the attempt changes the word the waiter blocks on
         return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
-                w -> tryUndo(n, timeoutNanos < 0 ? -1 : Math.max(0, deadline - System.nanoTime()), true),
+                w -> tryUndo(n, mutexWait(timeoutNanos, deadline), true),
                 this::returnDeadHolders) || acquireFromDeadHolders(n);
+    }
+
+    /**
+     * Undo: how long an attempt may wait for the mutex, in which another thread spends a few instructions: what is
+     * left of the caller's timeout, but at least {@link #MUTEX_GRACE_NANOS}, so that a short or zero timeout is not
+     * refused because another thread was in there (negative: for ever, as the caller's wait).
+     */
+    private static long mutexWait(long timeoutNanos, long deadline) {
+        return timeoutNanos < 0 ? -1 : Math.max(MUTEX_GRACE_NANOS, deadline - System.nanoTime());
     }
 
     /**
@@ -393,10 +408,21 @@ public final class SharedSemaphore {
         return giveUps.due(System.nanoTime()) && returnDeadHolders() && tryUndo(n, -1, false);
     }
 
-    /** One CAS attempt on the count of an unbounded or bounded semaphore, from the word {@code w} seen. */
+    /**
+     * Takes {@code n} from the count of an unbounded or bounded semaphore, from the word {@code w} seen: a CAS that
+     * another acquire or release beat is tried again from the word it left, so false means fewer than {@code n}
+     * were there (as {@code java.util.concurrent.Semaphore.tryAcquire}), never a lost race.
+     */
     private boolean tryCounted(int n, int w) {
-        // the successful CAS is the linearization point; it keeps the waiters bit for the others
-        return (w & COORD_VALUE_MASK) >= n && INT.compareAndSet(segment, COORD_WORD_OFFSET, w, w - n);
+        while ((w & COORD_VALUE_MASK) >= n) {
+            // the successful CAS is the linearization point; it keeps the waiters bit for the others
+            int witness = (int) INT.compareAndExchange(segment, COORD_WORD_OFFSET, w, w - n);
+            if (witness == w) {
+                return true;
+            }
+            w = witness;
+        }
+        return false;
     }
 
     /** One attempt on an undo semaphore: under the mutex, take {@code n} if the slots leave them free. */

@@ -15,7 +15,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -102,6 +104,41 @@ class SharedSemaphoreTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected: a multiple of 8");
             assertThatThrownBy(() -> SharedSemaphore.format(raw, 128, 1, Kind.UNBOUNDED))
                     .isInstanceOf(IndexOutOfBoundsException.class);
+        }
+    }
+
+    @Test
+    void shouldNotFailATryAcquireWhilePermitsAreLeftThoughAnotherThreadWinsTheRace() throws Exception {
+        for (Kind kind : Kind.values()) {
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 10_000_000, kind);
+                int perThread = 1_000_000; // two threads take at most 2,000,000: 8,000,000 stay free throughout
+                AtomicInteger refused = new AtomicInteger();
+                CyclicBarrier start = new CyclicBarrier(2);
+                Thread[] threads = new Thread[2];
+                for (int t = 0; t < threads.length; t++) {
+                    boolean timed = t == 1;
+                    threads[t] = new Thread(() -> {
+                        try {
+                            start.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                            for (int i = 0; i < perThread; i++) {
+                                if (!(timed ? sem.tryAcquire(1, 0, TimeUnit.SECONDS) : sem.tryAcquire())) {
+                                    refused.incrementAndGet();
+                                }
+                            }
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
+                        }
+                    });
+                    threads[t].start();
+                }
+                for (Thread thread : threads) {
+                    thread.join(BOUND.toMillis());
+                    assertThat(thread.isAlive()).isFalse();
+                }
+                assertThat(refused.get()).as(kind + ": tries refused with permits left").isZero();
+                assertThat(sem.availablePermits()).as(kind.toString()).isEqualTo(10_000_000 - 2 * perThread);
+            }
         }
     }
 
