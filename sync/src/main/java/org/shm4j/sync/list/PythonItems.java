@@ -120,7 +120,7 @@ final class PythonItems {
     }
 
     /** @return the kind of a format and code pair Python writes, or null */
-    private static ShareableList.Kind pairKind(long format, byte code, int slot) {
+    static ShareableList.Kind pairKind(long format, byte code, int slot) {
         return switch (code) {
             case PY_CODE_VALUE -> format == PY_FORMAT_LONG ? ShareableList.Kind.LONG
                     : format == PY_FORMAT_DOUBLE ? ShareableList.Kind.DOUBLE

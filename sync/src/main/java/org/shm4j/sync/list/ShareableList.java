@@ -8,6 +8,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.AbstractList;
 import java.util.List;
+import java.util.ListIterator;
 import java.util.Objects;
 import java.util.RandomAccess;
 
@@ -65,8 +66,14 @@ import static org.shm4j.sync.list.ListLayout.PY_WORD;
  * reader may decode one item with the wrong kind. A format and a code that disagree (a writer killed between the two,
  * or a reader racing it) are read by the format, which names the kind of the value already in the slot (a str or
  * bytes format as {@code byte[]}), and the next write of the item sets both; such an item is not damage, so the list
- * still opens (CPython's read of it may raise {@code AttributeError}, as for any torn item). Coordinate writers and
- * readers of one item yourself (a lock, or a pipe), in either language.
+ * still opens (CPython's read of it may raise {@code AttributeError}, as for any torn item). CPython's
+ * {@code struct.pack_into} zero-fills the bytes it packs before it writes them, so while CPython rewrites an item a
+ * reader may find its format word or code zero (even when the kind stays), its number 0, its str empty or cut inside
+ * a character: a read that finds an item malformed, or its format and code disagreeing, reads it again for up to
+ * 10 ms before it throws {@link ShmFormatException} or reads it by its format, so a racing CPython writer is not
+ * reported as damage (CPython's own reader raises {@code ValueError} there), but a 0 or an empty str is read as it
+ * is. Coordinate writers and readers of one item
+ * yourself (a lock, or a pipe), in either language.
  *
  * <h2>Region lifetime</h2>
  * This class never unlinks a region. {@link #close()} unmaps a region that {@link #create(String, List)} or
@@ -95,6 +102,11 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
     private static final VarHandle BYTE = JAVA_BYTE.varHandle();
+    /**
+     * How long a read that finds an item malformed reads it again before it reports the item corrupted: a writer in
+     * another process may be half-way through it (see {@link #settle}).
+     */
+    private static final long SETTLE_NANOS = 10_000_000;
     private static final long TRUE_WORD = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
             ? 1L << (8 * PY_BOOLEAN_BYTE) : 1L;
 
@@ -230,34 +242,65 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     @Override
     public Object get(int index) {
-        Kind kind = kind(index);
-        long slot = dataStart + offsets[index]; // kind() checked the index
-        return switch (kind) {
-            case LONG -> (long) LONG.getOpaque(segment, slot);
-            case DOUBLE -> Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
-            case BOOLEAN -> (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
-            case NONE -> null;
-            case STRING, BYTES -> readText(index, kind, slot);
-        };
+        long deadline = 0;
+        while (true) {
+            Kind kind = kind(index);
+            long slot = dataStart + offsets[index]; // kind() checked the index
+            switch (kind) {
+                case LONG -> {
+                    return (long) LONG.getOpaque(segment, slot);
+                }
+                case DOUBLE -> {
+                    return Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
+                }
+                case BOOLEAN -> {
+                    return (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
+                }
+                case NONE -> {
+                    return null;
+                }
+                default -> { // STRING, BYTES
+                    try {
+                        return readText(index, kind, slot);
+                    } catch (ShmFormatException malformed) {
+                        deadline = settle(deadline);
+                        if (deadline == 0) {
+                            throw malformed;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /**
-     * @return the kind of the item at {@code index}; the kind its format names if its code is another kind's (a kind
-     *         change cut between its two stores: see the class doc)
+     * @return the kind of the item at {@code index}; the kind its format names if its code is another kind's for
+     *         longer than a writer takes (a kind change cut between its two stores: see the class doc)
      * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
      * @throws ShmFormatException        if the item's code is none of Python's, or its format is no kind's
      */
     public Kind kind(int index) {
         checkIndex(index);
-        // opaque: no ordering with the value is promised (the list is not synchronised), but never a torn word
-        long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
-        byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
         int capacity = (int) (offsets[index + 1] - offsets[index]);
-        Kind kind = PythonItems.kindOrNull(format, code, capacity);
-        if (kind == null) {
-            throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
+        long deadline = 0;
+        while (true) {
+            // opaque: no ordering with the value is promised (the list is not synchronised), but never a torn word
+            long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
+            byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
+            Kind kind = PythonItems.pairKind(format, code, capacity);
+            if (kind != null) {
+                return kind;
+            }
+            // a CPython writer half-way through it (see settle): read again, a while
+            deadline = settle(deadline);
+            if (deadline == 0) {
+                Kind byFormat = PythonItems.kindOrNull(format, code, capacity);
+                if (byFormat != null) {
+                    return byFormat; // a kind change cut between its two stores: see the class doc
+                }
+                throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
+            }
         }
-        return kind;
     }
 
     /**
@@ -286,12 +329,12 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     /** @return the item at {@code index} as a String @throws ClassCastException if it is not a {@link Kind#STRING} */
     public String getString(int index) {
-        return (String) readText(index, Kind.STRING, typedSlot(index, Kind.STRING));
+        return (String) typedText(index, Kind.STRING);
     }
 
     /** @return the item at {@code index} as bytes @throws ClassCastException if it is not a {@link Kind#BYTES} */
     public byte[] getBytes(int index) {
-        return (byte[]) readText(index, Kind.BYTES, typedSlot(index, Kind.BYTES));
+        return (byte[]) typedText(index, Kind.BYTES);
     }
 
     /**
@@ -334,6 +377,44 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     public void setBoolean(int index, boolean value) {
         checkIndex(index);
         setWord(index, Kind.BOOLEAN, value ? TRUE_WORD : 0L);
+    }
+
+    /**
+     * @return a view of the items in {@code [from, to)}, as {@link AbstractList#subList}
+     * @throws IndexOutOfBoundsException naming this list, if the range is not inside {@code [0, size()]}
+     */
+    @Override
+    public List<Object> subList(int from, int to) {
+        if (from < 0 || to > size() || from > to) {
+            throw new IndexOutOfBoundsException(what + ": subList(" + from + ", " + to + ") (expected: 0 <= from <= to"
+                    + " <= " + size() + ", the list's fixed length)");
+        }
+        return super.subList(from, to);
+    }
+
+    /**
+     * @return an iterator from {@code index}, as {@link AbstractList#listIterator(int)}
+     * @throws IndexOutOfBoundsException naming this list, if {@code index} is not in {@code [0, size()]}
+     */
+    @Override
+    public ListIterator<Object> listIterator(int index) {
+        if (index < 0 || index > size()) {
+            throw new IndexOutOfBoundsException(what + ": listIterator(" + index + ") (expected: 0.." + size()
+                    + ", the list's fixed length)");
+        }
+        return super.listIterator(index);
+    }
+
+    /** Refused: the length is fixed, as Python's. @throws UnsupportedOperationException naming this list */
+    @Override
+    public void add(int index, Object element) {
+        throw fixedLength("add");
+    }
+
+    /** Refused: the length is fixed, as Python's. @throws UnsupportedOperationException naming this list */
+    @Override
+    public Object remove(int index) {
+        throw fixedLength("remove");
     }
 
     /** @return the region the list lives in */
@@ -387,6 +468,42 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         BYTE.setOpaque(segment, codesStart + index, PythonItems.code(kind));
     }
 
+    /** @return the text of the item at {@code index}, checked to hold a {@code kind} (STRING or BYTES) */
+    private Object typedText(int index, Kind kind) {
+        long deadline = 0;
+        while (true) {
+            try {
+                return readText(index, kind, typedSlot(index, kind));
+            } catch (ShmFormatException malformed) {
+                deadline = settle(deadline);
+                if (deadline == 0) {
+                    throw malformed;
+                }
+            }
+        }
+    }
+
+    /**
+     * For a read that found its item malformed, which a writer in another process may be half-way through (CPython
+     * zero-fills an item's format word before it writes it, and writes a str's bytes after): starts the read's
+     * {@link #SETTLE_NANOS} on its first call.
+     *
+     * @param deadline 0 on the first call, then what the last call returned
+     * @return the deadline of the read's retries, after one spin ({@link Thread#onSpinWait}): the caller reads again;
+     *         or 0 once it has passed: the item is as it reads
+     */
+    private static long settle(long deadline) {
+        long now = System.nanoTime();
+        if (deadline == 0) {
+            return (now + SETTLE_NANOS) | 1; // never 0
+        }
+        if (now - deadline > 0) {
+            return 0;
+        }
+        Thread.onSpinWait();
+        return deadline;
+    }
+
     private Object readText(int index, Kind kind, long slot) {
         long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index); // opaque: see kind()
         int length = Math.max(PythonItems.stringLength(format, capacity(index)), 0);
@@ -408,6 +525,11 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         if (!segment.scope().isAlive()) {
             throw new IllegalStateException(what + " cannot be used: its region is closed");
         }
+    }
+
+    private UnsupportedOperationException fixedLength(String call) {
+        return new UnsupportedOperationException(what + ": " + call + " refused: the length is fixed at " + size()
+                + " items (as Python's ShareableList; set an item instead, or make a new list)");
     }
 
     private String item(int index) {

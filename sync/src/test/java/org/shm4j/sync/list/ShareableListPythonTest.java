@@ -10,6 +10,9 @@ import org.shm4j.testing.ShmNames;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -143,6 +146,41 @@ class ShareableListPythonTest {
             assertThatThrownBy(() -> list.get(0)).isInstanceOf(ShmFormatException.class)
                     .hasMessageContaining("item 0 of ShareableList '" + name + "'")
                     .hasMessageContaining("not valid UTF-8").hasMessageContaining("python/cpython#88336");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("pythons")
+    void shouldReadItemsThatPythonIsRewritingWithoutCallingThemCorrupted(String python) throws Exception {
+        String name = names.unique("py-race");
+        try (ShareableList list = ShareableList.create(name, Arrays.asList(0L, "xxxxxxxx"))) {
+            // CPython zero-fills a format word before it writes it again, writes a value after its format, and
+            // zero-fills a value's bytes before it writes them: a racing read may see 0 or "", never damage
+            CompletableFuture<String> writer = CompletableFuture.supplyAsync(() -> run(python, OPEN + """
+                    import time
+                    k, end = 0, time.time() + 1.0
+                    while time.time() < end:
+                        k += 1
+                        sl[0] = k
+                        sl[1] = "éééé" if k % 2 else "xxxxxxxx"
+                    print(k)
+                    sl.shm.close()
+                    """, name), Executors.newVirtualThreadPerTaskExecutor());
+            long reads = 0;
+            long last = 0;
+            while (!writer.isDone()) {
+                long value = list.getLong(0);
+                if (value != 0) { // 0: a value being written
+                    assertThat(value).as("never a value before one already read").isGreaterThanOrEqualTo(last);
+                    last = value;
+                }
+                assertThat(list.get(1)).isInstanceOf(String.class);
+                assertThat(list.getString(1)).hasSizeBetween(0, 8);
+                reads++;
+            }
+            long writes = Long.parseLong(writer.get(60, TimeUnit.SECONDS));
+            assertThat(writes).as("Python's writes").isGreaterThan(1000);
+            assertThat(reads).as("Java's reads beside them").isGreaterThan(1000);
         }
     }
 

@@ -57,7 +57,14 @@ class ShareableListTest {
                     .hasMessageContaining("value of java.math.BigInteger (expected: Long, Integer");
             assertThatThrownBy(() -> list.getLong(4)).isInstanceOf(ClassCastException.class)
                     .hasMessage(item4 + " is a STRING (expected: a LONG)");
-            assertThatThrownBy(() -> list.add(1L)).isInstanceOf(UnsupportedOperationException.class);
+            assertThatThrownBy(() -> list.add(1L)).isInstanceOf(UnsupportedOperationException.class)
+                    .hasMessage("ShareableList '" + list.region().name().orElseThrow() + "': add refused: the length"
+                            + " is fixed at 6 items (as Python's ShareableList; set an item instead, or make a new"
+                            + " list)");
+            assertThatThrownBy(() -> list.remove(0)).isInstanceOf(UnsupportedOperationException.class)
+                    .hasMessageContaining("remove refused: the length is fixed at 6 items");
+            assertThatThrownBy(list::clear).isInstanceOf(UnsupportedOperationException.class)
+                    .hasMessageContaining("remove refused");
             assertThat(list.get(4)).as("unchanged by the refusals").isEqualTo("abc");
             assertThatThrownBy(() -> ShareableList.create(names.unique("long"), List.of("x".repeat(9_999_992))))
                     .hasMessageContaining("at most 9999991");
@@ -74,6 +81,14 @@ class ShareableListTest {
             assertThatThrownBy(() -> list.setLong(-1, 0)).isInstanceOf(IndexOutOfBoundsException.class)
                     .hasMessage(expected, -1);
             assertThatThrownBy(() -> list.capacity(6)).isInstanceOf(IndexOutOfBoundsException.class);
+            String list6 = "ShareableList '" + list.region().name().orElseThrow() + "': ";
+            assertThatThrownBy(() -> list.subList(0, 7)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage(list6 + "subList(0, 7) (expected: 0 <= from <= to <= 6, the list's fixed length)");
+            assertThatThrownBy(() -> list.subList(3, 2)).hasMessageContaining("subList(3, 2)");
+            assertThatThrownBy(() -> list.listIterator(7)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage(list6 + "listIterator(7) (expected: 0..6, the list's fixed length)");
+            assertThat(list.subList(1, 3)).containsExactly(list.get(1), list.get(2));
+            assertThat(list.listIterator(6).hasNext()).isFalse();
         }
     }
 
