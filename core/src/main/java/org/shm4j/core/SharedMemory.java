@@ -42,7 +42,12 @@ import java.util.function.Consumer;
  *     are asked for.</li>
  * <li>Region names are 1 to 200 characters of {@code [A-Za-z0-9._-]} and do not start with a dot; anything else
  *     ({@code /}, {@code ..}, spaces, an empty name) throws {@link IllegalArgumentException}.</li>
- * <li>Sizes must be positive and fit the free space of the file system.</li>
+ * <li>Sizes must be positive and fit the free space of the file system. A named or file region gets all its blocks
+ *     when it is created ({@code posix_fallocate}, or zeros written), so a file system without room for it (a
+ *     container's {@code /dev/shm}, 64 MB by default, shared with other processes' regions) refuses the creation with
+ *     {@link ShmException}, instead of a first touch of a page faulting later (SIGBUS: an {@link InternalError}, or a
+ *     crash of the JVM in an interpreted atomic operation). A region's memory is therefore taken at creation, not as
+ *     its pages are first touched (Python's {@code SharedMemory} leaves the file sparse).</li>
  * <li>{@link #close()} unmaps the region; any access through {@link #segment()} afterwards throws
  *     {@link IllegalStateException}, never a crash. Closing twice is harmless. The memory is shared by all threads;
  *     closing while another thread still uses the segment makes that thread's access throw.</li>

@@ -8,7 +8,6 @@ import org.shm4j.core.ShmNotFoundException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
@@ -81,7 +80,7 @@ public final class MappedFiles {
         try (FileChannel channel = FileChannel.open(temp, options, PosixFilePermissions.asFileAttribute(permissions))) {
             try {
                 Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
-                channel.write(ByteBuffer.allocate(1), size - 1);
+                FileSpace.reserve(temp, channel, size); // its blocks now: no fault at a page's first touch
                 MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
                 beforeLink.accept(segment);
                 Files.createLink(file, temp);

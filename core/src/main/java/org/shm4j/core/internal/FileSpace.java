@@ -1,0 +1,147 @@
+package org.shm4j.core.internal;
+
+import org.shm4j.core.ShmException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Optional;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Gives a new region's file its blocks before it is mapped, so that a file system without room for the whole region
+ * refuses it at creation. A file only extended to its size is sparse: on a tmpfs such as {@code /dev/shm} (64 MB in a
+ * Docker container unless {@code --shm-size} says more) its creation passes as long as the free space check does, and
+ * when the regions of several processes together outgrow the file system, the first touch of a page that finds no
+ * room faults (SIGBUS): an {@link InternalError} in compiled code, and a crash of the JVM in an interpreted
+ * compare-and-set, long after the creation that could have been refused.
+ *
+ * <p>On Linux with native access enabled for this module (as {@link PidProbe} needs it), {@code posix_fallocate(3)}
+ * through {@link Linker} reserves the blocks (a tmpfs allocates its pages, a disk file system its extents, without
+ * writing them). Otherwise, or with {@code -Dshm4j.fallocate=false}, or where the file system does not support it,
+ * zeros are written over the whole file through its channel, which reserves the same blocks more slowly.
+ */
+public final class FileSpace {
+    /** {@code O_RDWR | O_CLOEXEC} on Linux (x86-64 and aarch64 share the generic values). */
+    private static final int OPEN_FLAGS = 2 | 0x80000;
+    /** {@code ENOSPC}: no space left on the device. */
+    private static final int ENOSPC = 28;
+    /** Bytes written at a time by the fallback. */
+    private static final int ZEROS = 1 << 20;
+    private static final Linked LINKED = link();
+
+    private FileSpace() {
+    }
+
+    /** The three calls: open, posix_fallocate, close; or why they are not made. */
+    private record Linked(MethodHandle open, MethodHandle fallocate, MethodHandle close, String fallbackReason) {
+    }
+
+    /** @return why the blocks are reserved by writing zeros, or empty if {@code posix_fallocate} reserves them */
+    public static Optional<String> fallbackReason() {
+        return Optional.ofNullable(LINKED.fallbackReason());
+    }
+
+    /**
+     * Reserves {@code size} bytes of blocks for {@code file}, open as {@code channel} and empty (just created).
+     *
+     * @throws ShmException naming the file and its folder if the file system has no room for them
+     * @throws IOException  if writing fails otherwise
+     */
+    public static void reserve(Path file, FileChannel channel, long size) throws IOException {
+        if (LINKED.fallocate() != null && fallocate(file, size)) {
+            return;
+        }
+        writeZeros(file, channel, size);
+    }
+
+    /** @return true if {@code posix_fallocate} reserved the blocks, false if this file system does not support it */
+    private static boolean fallocate(Path file, long size) {
+        try (Arena arena = Arena.ofConfined()) {
+            int fd = (int) LINKED.open().invokeExact(arena.allocateFrom(file.toString()), OPEN_FLAGS);
+            if (fd < 0) {
+                return false; // the channel's writes say what is wrong, if anything
+            }
+            try {
+                int error = (int) LINKED.fallocate().invokeExact(fd, 0L, size); // returns the error number
+                if (error == ENOSPC) {
+                    throw noSpace(file, size, "posix_fallocate: no space left on device");
+                }
+                return error == 0; // else EOPNOTSUPP or the like: the file system cannot, zeros can
+            } finally {
+                int closed = (int) LINKED.close().invokeExact(fd); // nothing was written through it: its result is moot
+            }
+        } catch (ShmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("posix_fallocate of " + file + " failed", t);
+        }
+    }
+
+    private static void writeZeros(Path file, FileChannel channel, long size) throws IOException {
+        ByteBuffer zeros = ByteBuffer.allocateDirect((int) Math.min(ZEROS, size));
+        try {
+            for (long position = 0; position < size; ) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), size - position));
+                position += channel.write(zeros, position);
+            }
+        } catch (IOException e) {
+            if (String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT).contains("no space")) {
+                throw noSpace(file, size, e.getMessage());
+            }
+            throw e;
+        }
+    }
+
+    private static ShmException noSpace(Path file, long size, String reason) {
+        return new ShmException("not enough space in " + file.toAbsolutePath().getParent() + " for " + size
+                + " bytes (" + reason + "; regions of other processes may have used the room since the free space"
+                + " was checked; a container's /dev/shm is 64 MB unless docker run --shm-size says more)");
+    }
+
+    private static Linked link() {
+        String os = System.getProperty("os.name", "");
+        if (!os.toLowerCase(Locale.ROOT).contains("linux")) {
+            return none("posix_fallocate is called on Linux only; this is " + os);
+        }
+        if ("false".equals(System.getProperty("shm4j.fallocate"))) {
+            return none("turned off by -Dshm4j.fallocate=false");
+        }
+        Module module = FileSpace.class.getModule();
+        if (!module.isNativeAccessEnabled()) {
+            return none("native access is not enabled for " + module);
+        }
+        try {
+            Linker linker = Linker.nativeLinker();
+            Optional<MemorySegment> open = linker.defaultLookup().find("open");
+            Optional<MemorySegment> fallocate = linker.defaultLookup().find("posix_fallocate");
+            Optional<MemorySegment> close = linker.defaultLookup().find("close");
+            if (open.isEmpty() || fallocate.isEmpty() || close.isEmpty()) {
+                return none("the C library lacks open, posix_fallocate or close");
+            }
+            return new Linked(
+                    // open is variadic; no mode follows flags without O_CREAT
+                    linker.downcallHandle(open.get(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT),
+                            Linker.Option.firstVariadicArg(2)),
+                    linker.downcallHandle(fallocate.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG,
+                            JAVA_LONG)),
+                    linker.downcallHandle(close.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT)), null);
+        } catch (IllegalCallerException | UnsupportedOperationException | IllegalArgumentException e) {
+            return none("native access was refused: " + e.getMessage());
+        }
+    }
+
+    private static Linked none(String why) {
+        return new Linked(null, null, null, why);
+    }
+}
