@@ -10,6 +10,7 @@ import org.shm4j.sync.locks.WaitForGraph;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -129,7 +130,11 @@ public final class Shm4j {
     private static int ls(Options options, PrintStream out) throws IOException {
         List<Map<String, Object>> heaps = new ArrayList<>();
         for (HeapScan.Found found : HeapScan.discover(options.dirs())) {
-            heaps.add(HeapScan.summary(found));
+            Map<String, Object> summary = HeapScan.summary(found);
+            if (summary.containsKey("unreadable") && !Files.exists(found.path(), LinkOption.NOFOLLOW_LINKS)) {
+                continue; // removed since the folder was listed: not a heap to report
+            }
+            heaps.add(summary);
         }
         if (options.json()) {
             out.println(Json.write(Map.of("heaps", heaps)));
