@@ -397,7 +397,9 @@ public final class SharedBarrier {
             return index;
         }
         if (!done && breakGeneration(generation)) {
-            throw new TimeoutException(description + ": " + parties + " parties did not arrive in time");
+            long arrived = state() >>> 32; // breaking keeps the count (a reset may have cleared it since)
+            throw new TimeoutException(description + ": " + arrived + " of " + parties + " parties arrived in time;"
+                    + " the barrier is broken for them all until a reset");
         }
         if (!tripped(generation)) {
             throw new BrokenBarrierException();

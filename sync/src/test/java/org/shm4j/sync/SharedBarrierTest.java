@@ -78,7 +78,8 @@ class SharedBarrierTest {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
             assertThatThrownBy(() -> barrier.await(20, TimeUnit.MILLISECONDS)).isInstanceOf(TimeoutException.class)
-                    .hasMessage("barrier 'barrier': 2 parties did not arrive in time");
+                    .hasMessage("barrier 'barrier': 1 of 2 parties arrived in time; the barrier is broken for them all"
+                            + " until a reset");
             assertThat(barrier.isBroken()).isTrue();
             assertThatThrownBy(barrier::await).isInstanceOf(BrokenBarrierException.class);
             barrier.reset();
