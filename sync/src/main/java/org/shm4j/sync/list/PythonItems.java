@@ -180,7 +180,9 @@ final class PythonItems {
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
         } catch (CharacterCodingException e) {
             throw new ShmFormatException(what + " holds " + end + " bytes that are not valid UTF-8 (expected: a"
-                    + " str; CPython truncates a non-ASCII str it sized by characters, python/cpython#88336)");
+                    + " str; CPython truncates a non-ASCII str it sized by characters, python/cpython#88336, and a"
+                    + " writer killed while it changed the item's kind leaves the new value under the str format;"
+                    + " the next write of the item sets it whole)");
         }
     }
 

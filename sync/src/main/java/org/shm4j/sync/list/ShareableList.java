@@ -342,14 +342,21 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      *
      * @param value a {@code Long}, {@code Integer}, {@code Short}, {@code Byte}, {@code Double}, {@code Float},
      *              {@code Boolean}, {@code String}, {@code byte[]} or {@code null}
-     * @return the previous item
+     * @return the previous item; if it cannot be read ({@link #get} throws {@link ShmFormatException}: a writer killed
+     *         while it changed the item's kind left the new value under the old str format), its slot's bytes as a
+     *         {@code byte[]}, which this write replaces whole
      * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
      * @throws IllegalArgumentException  if the value is of another type, does not fit the slot ({@link #capacity}),
      *                                   or is a str or bytes ending in a NUL byte
      */
     @Override
     public Object set(int index, Object value) {
-        Object previous = get(index);
+        Object previous;
+        try {
+            previous = get(index);
+        } catch (ShmFormatException unreadable) {
+            previous = segment.asSlice(slot(index), capacity(index)).toArray(JAVA_BYTE); // plain: see class doc
+        }
         Kind kind = PythonItems.kindOf(value, item(index));
         switch (kind) {
             case LONG -> setWord(index, kind, ((Number) value).longValue());

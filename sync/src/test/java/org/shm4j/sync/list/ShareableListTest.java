@@ -164,6 +164,32 @@ class ShareableListTest {
         }
     }
 
+    /**
+     * A kind change from str writes the new value before the format: a writer killed between the two leaves a
+     * number's bytes under the str format. Reading the item says so; {@code set} (which returns the previous item)
+     * still writes it whole, returning the slot's bytes (an outside sweep: {@code set} threw after 4 of 80 kills,
+     * and only {@code setLong} could repair the item).
+     */
+    @Test
+    void shouldOverwriteAStrItemLeftHalfChangedToANumber() {
+        long size = ShareableList.byteSize(ITEMS);
+        long data = 8 * 8;
+        try (SharedMemory region = SharedMemory.anonymous(size)) {
+            ShareableList list = ShareableList.create(region, ITEMS);
+            long number = 0x9C9C_9C9C_9C9C_9C9CL; // not UTF-8
+            region.segment().set(JAVA_LONG, data + 4 * 8, number); // "abc" -> number, killed before the format
+            assertThatThrownBy(() -> list.get(4)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("item 4 of ShareableList").hasMessageContaining("not valid UTF-8")
+                    .hasMessageContaining("a writer killed while it changed the item's kind");
+            byte[] slot = new byte[8];
+            MemorySegment.copy(region.segment(), JAVA_BYTE, data + 4 * 8, slot, 0, 8);
+            assertThat(list.set(4, "ok")).as("the slot's bytes").isEqualTo(slot);
+            assertThat(list.get(4)).isEqualTo("ok");
+            list.setLong(4, number);
+            assertThat(list.set(4, "again")).as("a whole kind change reads as its kind").isEqualTo(number);
+        }
+    }
+
     private static void assertDamaged(long size, long offset, long value, String message) {
         try (SharedMemory region = SharedMemory.anonymous(size)) {
             ShareableList.create(region, ITEMS);
