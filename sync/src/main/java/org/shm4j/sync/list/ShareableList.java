@@ -66,7 +66,9 @@ import static org.shm4j.sync.list.ListLayout.PY_WORD;
  * reader may decode one item with the wrong kind. A format and a code that disagree (a writer killed between the two,
  * or a reader racing it) are read by the format, which names the kind of the value already in the slot (a str or
  * bytes format as {@code byte[]}), and the next write of the item sets both; such an item is not damage, so the list
- * still opens (CPython's read of it may raise {@code AttributeError}, as for any torn item). CPython's
+ * still opens (CPython's read of it may raise {@code AttributeError}, as for any torn item). A writer killed between
+ * the value and the format may leave a number's bytes under a str format: {@link #get} refuses that item with
+ * {@link ShmFormatException}, and {@link #set} still writes it whole. CPython's
  * {@code struct.pack_into} zero-fills the bytes it packs before it writes them, so while CPython rewrites an item a
  * reader may find its format word or code zero (even when the kind stays), its number 0, its str empty or cut inside
  * a character: a read that finds an item malformed, or its format and code disagreeing, reads it again for up to
