@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.WordWait;
@@ -35,7 +36,9 @@ import java.util.concurrent.TimeUnit;
  * its codec's type id ({@link SharedRing#messageType()}), so opening it with another codec (a record of another
  * shape) throws {@link ShmTypeMismatchException}. A message of another type in a ring that declares none (a ring made
  * by {@link SharedRing#create(SharedHeap, String, SharedRing.Kind, int)} and opened as a queue) makes {@code poll}
- * throw {@link IllegalStateException}; that message is consumed.
+ * throw {@link IllegalStateException}, and one its codec cannot decode (corrupted bytes: messages carry no checksum,
+ * so most damage to a value's bytes decodes as a wrong value instead) makes it throw
+ * {@link ShmFormatException} naming the queue; either message is consumed.
  *
  * <p>A consumer process that dies (SIGKILL) while it holds the consumers' turn has it taken over by the next consumer
  * (see {@link SharedRing}): a value whose decoding it had not finished is delivered again, to one consumer; a value
@@ -320,7 +323,14 @@ public final class SharedQueue<T> {
                 failure = new IllegalStateException(typeDiffers(codec, name, type, "holds a message of type"));
                 return;
             }
-            value = codec.decode(buffer, offset, length);
+            try {
+                value = codec.decode(buffer, offset, length);
+            } catch (RuntimeException e) { // the ring counts the message consumed either way
+                failure = new ShmFormatException("queue '" + name + "': its codec (type "
+                        + Blocks.typeId(codec.typeId()) + ") cannot decode a message of " + length + " bytes (corrupted"
+                        + " bytes, or written by a codec of another shape with the same type id); the message is"
+                        + " consumed: " + e);
+            }
         }
 
         T result() {

@@ -3,6 +3,7 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
@@ -219,11 +220,14 @@ class SharedQueueAndPipeTest {
             SharedQueue<Long> longs = SharedQueue.create(heap, "q", 1024, Codec.longs());
             byte[] half = {1, 2, 3, 4};
             assertThat(longs.ring().offer(1, half, 0, half.length)).isTrue(); // type 1, written by other code
-            assertThatThrownBy(longs::poll).isInstanceOf(IllegalStateException.class)
-                    .hasMessage("Codec.longs(): a message of 4 bytes (expected: 8)");
+            assertThatThrownBy(longs::poll).isInstanceOf(ShmFormatException.class)
+                    .hasMessage("queue 'q': its codec (type 0x00000001) cannot decode a message of 4 bytes (corrupted"
+                            + " bytes, or written by a codec of another shape with the same type id); the message is"
+                            + " consumed: java.lang.IllegalStateException: Codec.longs(): a message of 4 bytes"
+                            + " (expected: 8)");
             assertThat(longs.ring().offer(1, half, 0, 0)).isTrue();
-            assertThatThrownBy(longs::poll).isInstanceOf(IllegalStateException.class)
-                    .hasMessage("Codec.longs(): a message of 0 bytes (expected: 8)");
+            assertThatThrownBy(longs::poll).isInstanceOf(ShmFormatException.class)
+                    .hasMessageEndingWith("Codec.longs(): a message of 0 bytes (expected: 8)");
             assertThat(longs.offer(9L)).isTrue();
             assertThat(longs.poll()).as("a refused message is consumed; the next one comes through").isEqualTo(9L);
         }

@@ -60,22 +60,21 @@ import static org.shm4j.sync.list.ListLayout.PY_WORD;
  *
  * <h2>Not synchronised</h2>
  * Like Python's, this list has no lock and no atomic protocol: CPython reads and writes it with plain {@code struct}
- * calls. Here, an 8-byte number, boolean or None and each format word are written with one opaque store (never torn,
- * no ordering); str and bytes are copied with plain stores, so a reader racing a writer of the same item may see a
- * mix of the old and new text; an item that changes kind is written value first, then format, then code, so a racing
- * reader may decode one item with the wrong kind. A format and a code that disagree (a writer killed between the two,
- * or a reader racing it) are read by the format, which names the kind of the value already in the slot (a str or
- * bytes format as {@code byte[]}), and the next write of the item sets both; such an item is not damage, so the list
- * still opens (CPython's read of it may raise {@code AttributeError}, as for any torn item). A writer killed between
- * the value and the format may leave a number's bytes under a str format: {@link #get} refuses that item with
- * {@link ShmFormatException}, and {@link #set} still writes it whole. CPython's
- * {@code struct.pack_into} zero-fills the bytes it packs before it writes them, so while CPython rewrites an item a
- * reader may find its format word or code zero (even when the kind stays), its number 0, its str empty or cut inside
- * a character: a read that finds an item malformed, or its format and code disagreeing, reads it again for up to
- * 10 ms before it throws {@link ShmFormatException} or reads it by its format, so a racing CPython writer is not
- * reported as damage (CPython's own reader raises {@code ValueError} there), but a 0 or an empty str is read as it
- * is. Coordinate writers and readers of one item
- * yourself (a lock, or a pipe), in either language.
+ * calls. Here, an 8-byte number, boolean or None and each format word are written with one opaque store (never torn, no
+ * ordering); str and bytes are copied with plain stores, so a reader racing a writer of the same item may see a mix of
+ * the old and new text; an item that changes kind is written value first, then format, then code, so a racing reader
+ * may decode one item with the wrong kind. A format and a code that disagree (a writer killed between the two, or a
+ * reader racing it) are read by the format, which names the kind of the value already in the slot (a str or bytes
+ * format as {@code byte[]}), and the next write of the item sets both; such an item is not damage, so the list still
+ * opens (CPython's read of it may raise {@code AttributeError}, as for any torn item). A writer killed between the
+ * value and the format may leave a number's bytes under a str format: {@link #get} refuses that item with {@link
+ * ShmFormatException}, and {@link #set} still writes it whole. CPython's {@code struct.pack_into} zero-fills the bytes
+ * it packs before it writes them, so while CPython rewrites an item a reader may find its format word or code zero
+ * (even when the kind stays), its number 0, its str empty or cut inside a character: a read that finds an item
+ * malformed reads it again for up to 100 ms before it throws {@link ShmFormatException}, and one that finds its format
+ * and code disagreeing for up to 10 ms before it reads it by its format, so a racing CPython writer is not reported as
+ * damage (CPython's own reader raises {@code ValueError} there), but a 0 or an empty str is read as it is. Coordinate
+ * writers and readers of one item yourself (a lock, or a pipe), in either language.
  *
  * <h2>Region lifetime</h2>
  * This class never unlinks a region. {@link #close()} unmaps a region that {@link #create(String, List)} or
@@ -105,10 +104,16 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     private static final VarHandle LONG = JAVA_LONG.varHandle();
     private static final VarHandle BYTE = JAVA_BYTE.varHandle();
     /**
-     * How long a read that finds an item malformed reads it again before it reports the item corrupted: a writer in
-     * another process may be half-way through it (see {@link #settle}).
+     * How long a read that finds an item malformed (no kind's format, or a str that is not UTF-8) reads it again
+     * before it reports the item corrupted: a writer in another process may be half-way through it, and may lose its
+     * CPU there for a while (see {@link #retry}).
      */
-    private static final long SETTLE_NANOS = 10_000_000;
+    private static final long MALFORMED_SETTLE_NANOS = 100_000_000;
+    /**
+     * How long a read that finds an item's format and code disagreeing reads it again before it reads the item by its
+     * format: shorter, since a writer killed between the two leaves that state until the item's next write.
+     */
+    private static final long DISAGREEING_SETTLE_NANOS = 10_000_000;
     private static final long TRUE_WORD = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
             ? 1L << (8 * PY_BOOLEAN_BYTE) : 1L;
 
@@ -244,7 +249,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     @Override
     public Object get(int index) {
-        long deadline = 0;
+        long since = 0;
         while (true) {
             Kind kind = kind(index);
             long slot = dataStart + offsets[index]; // kind() checked the index
@@ -265,10 +270,10 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
                     try {
                         return readText(index, kind, slot);
                     } catch (ShmFormatException malformed) {
-                        deadline = settle(deadline);
-                        if (deadline == 0) {
+                        if (waited(since, MALFORMED_SETTLE_NANOS)) {
                             throw malformed;
                         }
+                        since = retry(since);
                     }
                 }
             }
@@ -284,7 +289,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     public Kind kind(int index) {
         checkIndex(index);
         int capacity = (int) (offsets[index + 1] - offsets[index]);
-        long deadline = 0;
+        long since = 0;
         while (true) {
             // opaque: no ordering with the value is promised (the list is not synchronised), but never a torn word
             long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
@@ -293,15 +298,15 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
             if (kind != null) {
                 return kind;
             }
-            // a CPython writer half-way through it (see settle): read again, a while
-            deadline = settle(deadline);
-            if (deadline == 0) {
-                Kind byFormat = PythonItems.kindOrNull(format, code, capacity);
-                if (byFormat != null) {
-                    return byFormat; // a kind change cut between its two stores: see the class doc
-                }
+            // a CPython writer half-way through it (see retry): read again, a while
+            Kind byFormat = PythonItems.kindOrNull(format, code, capacity);
+            if (byFormat != null && waited(since, DISAGREEING_SETTLE_NANOS)) {
+                return byFormat; // a kind change cut between its two stores: see the class doc
+            }
+            if (byFormat == null && waited(since, MALFORMED_SETTLE_NANOS)) {
                 throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
             }
+            since = retry(since);
         }
     }
 
@@ -479,38 +484,38 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     /** @return the text of the item at {@code index}, checked to hold a {@code kind} (STRING or BYTES) */
     private Object typedText(int index, Kind kind) {
-        long deadline = 0;
+        long since = 0;
         while (true) {
             try {
                 return readText(index, kind, typedSlot(index, kind));
             } catch (ShmFormatException malformed) {
-                deadline = settle(deadline);
-                if (deadline == 0) {
+                if (waited(since, MALFORMED_SETTLE_NANOS)) {
                     throw malformed;
                 }
+                since = retry(since);
             }
         }
     }
 
     /**
-     * For a read that found its item malformed, which a writer in another process may be half-way through (CPython
-     * zero-fills an item's format word before it writes it, and writes a str's bytes after): starts the read's
-     * {@link #SETTLE_NANOS} on its first call.
+     * For a read that found its item malformed or its format and code disagreeing, which a writer in another process
+     * may be half-way through (CPython zero-fills each field it packs before it writes it, and writes a str's bytes
+     * after its format): the caller reads again.
      *
-     * @param deadline 0 on the first call, then what the last call returned
-     * @return the deadline of the read's retries, after one spin ({@link Thread#onSpinWait}): the caller reads again;
-     *         or 0 once it has passed: the item is as it reads
+     * @param since 0 on the first call, then what the last call returned
+     * @return when the read's retries began (never 0), after one spin ({@link Thread#onSpinWait})
      */
-    private static long settle(long deadline) {
-        long now = System.nanoTime();
-        if (deadline == 0) {
-            return (now + SETTLE_NANOS) | 1; // never 0
-        }
-        if (now - deadline > 0) {
-            return 0;
+    private static long retry(long since) {
+        if (since == 0) {
+            return System.nanoTime() | 1;
         }
         Thread.onSpinWait();
-        return deadline;
+        return since;
+    }
+
+    /** @return true if the retries that began at {@code since} (0: none yet) have run longer than {@code budget} */
+    private static boolean waited(long since, long budgetNanos) {
+        return since != 0 && System.nanoTime() - since > budgetNanos;
     }
 
     private Object readText(int index, Kind kind, long slot) {

@@ -68,6 +68,11 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * dead process: the next writer or blocked reader takes the lock over and rebuilds that segment alone from its
  * checksummed entries, finishing or undoing a split or compaction it was making. Every change that returned before
  * the death is kept; a change in progress is either complete or absent; no reader sees a half-written value.
+ * The entry checksum (CRC-32C over its lengths, hash, stamp, key and value) is checked by that repair, iteration and
+ * {@code containsValue}, which throw {@link org.shm4j.core.ShmFormatException} naming the segment for an entry that
+ * fails it; {@code get} and {@code getInto} do not check it (as LMDB and Chronicle Map do not on a read: it would
+ * cost a get about 8 ns), so bytes damaged at rest inside a value (a flipped bit in a file-backed heap's file) are
+ * returned by them as they are, and a damaged slot may make its key read as absent.
  * Through a heap opened read-only ({@link SharedHeap#openReadOnly}) reads work and writes throw
  * {@link IllegalStateException}; such a reader cannot take a segment's lock, so a segment a writer died in the
  * middle of changing reads as {@link IllegalStateException} naming it (after trying for a second) until an access

@@ -155,7 +155,7 @@ class ShareableListPythonTest {
         String name = names.unique("py-race");
         try (ShareableList list = ShareableList.create(name, Arrays.asList(0L, "xxxxxxxx"))) {
             // CPython zero-fills a format word before it writes it again, writes a value after its format, and
-            // zero-fills a value's bytes before it writes them: a racing read may see 0 or "", never damage
+            // zero-fills a value's bytes before it writes them: a racing read may see 0 or "", never "corrupted"
             CompletableFuture<String> writer = CompletableFuture.supplyAsync(() -> run(python, OPEN + """
                     import time
                     k, end = 0, time.time() + 1.0
@@ -174,8 +174,8 @@ class ShareableListPythonTest {
                     assertThat(value).as("never a value before one already read").isGreaterThanOrEqualTo(last);
                     last = value;
                 }
-                assertThat(list.get(1)).isInstanceOf(String.class);
-                assertThat(list.getString(1)).hasSizeBetween(0, 8);
+                // a str, or its bytes if the writer lost its CPU between format and code for over 10 ms
+                assertThat(list.get(1)).isInstanceOfAny(String.class, byte[].class);
                 reads++;
             }
             long writes = Long.parseLong(writer.get(60, TimeUnit.SECONDS));
