@@ -120,6 +120,14 @@ class MisuseMessagesTest {
                     .hasMessage("SharedIntArray 'ints': target array elements [-1, 0) outside its 4 elements");
             assertThatThrownBy(() -> longs.copyFrom(MemorySegment.ofArray(new long[4]), 24, 0, 2))
                     .hasMessage("SharedLongArray 'longs': source segment bytes [24, 40) outside its 32 bytes");
+            assertThatThrownBy(() -> longs.copyTo(0, MemorySegment.ofArray(new long[8]), Long.MAX_VALUE - 4, 2))
+                    .hasMessage("SharedLongArray 'longs': target segment bytes [9223372036854775803, 2^63) outside"
+                            + " its 64 bytes");
+            assertThatThrownBy(() -> SharedIntArray.create(heap, "none", 0))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("array 'none': length=0 (expected: 1..1099511627776)");
+            assertThatThrownBy(() -> SharedLongArray.openOrCreate(heap, "minus", -5))
+                    .hasMessage("array 'minus': length=-5 (expected: 1..1099511627776)");
             assertThatThrownBy(() -> longs.copyFrom(new long[4], 0, 3, 2)).as("this array's side, as before")
                     .hasMessageStartingWith("SharedLongArray 'longs': Range [3, 3 + 2)");
             assertThatThrownBy(() -> longs.copyFrom((long[]) null, 0, 0, 1)).hasMessage("source");

@@ -135,8 +135,14 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
     private void checkSegmentRange(String side, MemorySegment segment, long from, long bytes) {
         if (from < 0 || from > segment.byteSize() - bytes) {
             throw new IndexOutOfBoundsException(Blocks.subject(closedMessage) + ": " + side + " segment bytes ["
-                    + from + ", " + (from + bytes) + ") outside its " + segment.byteSize() + " bytes");
+                    + from + ", " + endOf(from, bytes) + ") outside its " + segment.byteSize() + " bytes");
         }
+    }
+
+    /** @return the end of the range, for a message: "2^63" where the sum passes Long.MAX_VALUE */
+    private static String endOf(long from, long bytes) {
+        long end = from + bytes;
+        return end < from ? "2^63" : Long.toString(end);
     }
 
     /**

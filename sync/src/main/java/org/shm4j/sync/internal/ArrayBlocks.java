@@ -27,7 +27,7 @@ public final class ArrayBlocks {
 
     /** @return the elements of a new zeroed array block */
     public static MemorySegment create(SharedHeap heap, String name, BlockType type, long length, int elementSize) {
-        Checks.inRange("length", length, 1, MAX_LENGTH);
+        Checks.inRange("array '" + name + "': length", length, 1, MAX_LENGTH);
         return elements(Blocks.create(heap, name, type, ARRAY_ELEMENTS_OFFSET + length * elementSize,
                 s -> writeHeader(s, length, elementSize)), name, elementSize);
     }
@@ -40,7 +40,7 @@ public final class ArrayBlocks {
     /** @return the elements of the array block, created by exactly one of the racing callers */
     public static MemorySegment openOrCreate(SharedHeap heap, String name, BlockType type, long length,
                                              int elementSize) {
-        Checks.inRange("length", length, 1, MAX_LENGTH);
+        Checks.inRange("array '" + name + "': length", length, 1, MAX_LENGTH);
         try {
             return elements(Blocks.openOrCreate(heap, name, type, ARRAY_ELEMENTS_OFFSET + length * elementSize,
                     s -> writeHeader(s, length, elementSize)), name, elementSize);
@@ -52,7 +52,7 @@ public final class ArrayBlocks {
 
     /** @return the {@code length} elements at {@code offset} of a native segment, naturally aligned */
     public static MemorySegment wrap(MemorySegment segment, long offset, long length, int elementSize) {
-        Checks.inRange("length", length, 1, MAX_LENGTH);
+        Checks.inRange("wrapped array: length", length, 1, MAX_LENGTH);
         return Blocks.wrap(segment, offset, length * elementSize, elementSize, "array of " + length + " elements");
     }
 
