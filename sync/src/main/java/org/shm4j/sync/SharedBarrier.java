@@ -124,6 +124,7 @@ public final class SharedBarrier {
     private final BarrierRegistry registry;
 
     private SharedBarrier(MemorySegment segment, String description) {
+        Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         CoordinationBlocks.requireUnusedParams(segment, 1, description);
         this.segment = segment;
         this.parties = checkStoredParties(CoordinationBlocks.param1(segment), description);

@@ -60,6 +60,7 @@ public final class SharedCountDownLatch {
     private final String description;
 
     private SharedCountDownLatch(MemorySegment segment, String description) {
+        Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         CoordinationBlocks.requireUnusedParams(segment, 1, description);
         this.segment = segment;
         this.description = description;

@@ -65,6 +65,7 @@ public final class SharedEvent {
     private final String description;
 
     private SharedEvent(MemorySegment segment, String description) {
+        Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         CoordinationBlocks.requireUnusedParams(segment, 0, description);
         this.segment = segment;
         this.description = description;

@@ -127,6 +127,7 @@ public final class SharedSemaphore {
     private final String description;
 
     private SharedSemaphore(MemorySegment segment, String description) {
+        Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.segment = segment;
         this.kind = Kind.values()[checkKind(CoordinationBlocks.param1(segment), description) - 1];
         this.permits = CoordinationBlocks.param2(segment);

@@ -167,6 +167,7 @@ public final class RobustMutex {
      * @param watch       deadlock detection for its long waits, or null for none (a lock wrapped over raw memory)
      */
     public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch) {
+        Waits.prepare(); // the native wait calls linked now, not in a lock's first timed wait
         this.segment = segment.asSlice(base, MUTEX_SIZE);
         this.watch = watch;
         this.description = description;

@@ -24,6 +24,16 @@ public final class Waits {
     }
 
     /**
+     * Links the native calls that blocking waits make ({@link Futex}, {@link Membarrier}; over 100 ms the first time
+     * in a JVM on a busy machine): a structure that may block calls this when it is made or opened, so that its first
+     * timed wait does not spend its timeout there.
+     */
+    public static void prepare() {
+        Futex.isAvailable();
+        Membarrier.isAvailable();
+    }
+
+    /**
      * Waits one step while the int at {@code offset} of {@code segment} still equals {@code expected}.
      *
      * @param step         how many steps this wait has taken so far

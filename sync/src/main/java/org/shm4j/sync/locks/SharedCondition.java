@@ -97,6 +97,7 @@ public final class SharedCondition implements Condition {
     private final String description;
 
     private SharedCondition(MemorySegment segment, TimedLock lock, BooleanSupplier held, String description) {
+        Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.segment = segment;
         this.lock = lock;
         this.held = held;

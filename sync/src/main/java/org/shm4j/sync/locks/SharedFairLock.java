@@ -13,6 +13,7 @@ import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.ThreadKeys;
 import org.shm4j.sync.internal.WaitLayout;
+import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -126,6 +127,7 @@ public final class SharedFairLock extends TimedLock {
 
     private SharedFairLock(MemorySegment segment, String description, SharedHeap heap) {
         super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_FAIR, description), segment);
+        Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.processes = new ProcessSlots(segment, FAIR_PROCESSES_OFFSET, description);
         FairWord.check(segment, processes, description);
         this.segment = segment;

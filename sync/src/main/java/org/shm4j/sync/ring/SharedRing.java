@@ -346,6 +346,7 @@ public final class SharedRing {
     final LocalPosition consumerClaimed = new LocalPosition(-1);
 
     private SharedRing(MemorySegment block, String what) {
+        Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.block = block;
         int cap = RingHeaders.checkBlock(block, what);
         this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1];
