@@ -1,7 +1,5 @@
 package org.shm4j.core.internal;
 
-import org.shm4j.core.ShmException;
-
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -36,6 +34,9 @@ public final class FileSpace {
     private static final int OPEN_FLAGS = 2 | 0x80000;
     /** {@code ENOSPC}: no space left on the device. */
     private static final int ENOSPC = 28;
+    private static final int RESERVED = 0;
+    private static final int NO_SPACE = 1;
+    private static final int UNSUPPORTED = 2;
     /** Bytes written at a time by the fallback. */
     private static final int ZEROS = 1 << 20;
     private static final Linked LINKED = link();
@@ -55,58 +56,48 @@ public final class FileSpace {
     /**
      * Reserves {@code size} bytes of blocks for {@code file}, open as {@code channel} and empty (just created).
      *
-     * @throws ShmException naming the file and its folder if the file system has no room for them
-     * @throws IOException  if writing fails otherwise
+     * @return false if the file system has no room for them
+     * @throws IOException if writing fails otherwise
      */
-    public static void reserve(Path file, FileChannel channel, long size) throws IOException {
-        if (LINKED.fallocate() != null && fallocate(file, size)) {
-            return;
-        }
-        writeZeros(file, channel, size);
+    public static boolean reserve(Path file, FileChannel channel, long size) throws IOException {
+        int result = LINKED.fallocate() != null ? fallocate(file, size) : UNSUPPORTED;
+        return result == UNSUPPORTED ? writeZeros(channel, size) : result == RESERVED;
     }
 
-    /** @return true if {@code posix_fallocate} reserved the blocks, false if this file system does not support it */
-    private static boolean fallocate(Path file, long size) {
+    /** @return {@link #RESERVED}, {@link #NO_SPACE}, or {@link #UNSUPPORTED} by this file system or descriptor */
+    private static int fallocate(Path file, long size) {
         try (Arena arena = Arena.ofConfined()) {
             int fd = (int) LINKED.open().invokeExact(arena.allocateFrom(file.toString()), OPEN_FLAGS);
             if (fd < 0) {
-                return false; // the channel's writes say what is wrong, if anything
+                return UNSUPPORTED; // the channel's writes say what is wrong, if anything
             }
             try {
                 int error = (int) LINKED.fallocate().invokeExact(fd, 0L, size); // returns the error number
-                if (error == ENOSPC) {
-                    throw noSpace(file, size, "posix_fallocate: no space left on device");
-                }
-                return error == 0; // else EOPNOTSUPP or the like: the file system cannot, zeros can
+                // else EOPNOTSUPP or the like: the file system cannot, zeros can
+                return error == 0 ? RESERVED : error == ENOSPC ? NO_SPACE : UNSUPPORTED;
             } finally {
                 int closed = (int) LINKED.close().invokeExact(fd); // nothing was written through it: its result is moot
             }
-        } catch (ShmException e) {
-            throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("posix_fallocate of " + file + " failed", t);
         }
     }
 
-    private static void writeZeros(Path file, FileChannel channel, long size) throws IOException {
+    /** @return false if the file system ran out of room */
+    private static boolean writeZeros(FileChannel channel, long size) throws IOException {
         ByteBuffer zeros = ByteBuffer.allocateDirect((int) Math.min(ZEROS, size));
         try {
             for (long position = 0; position < size; ) {
                 zeros.clear().limit((int) Math.min(zeros.capacity(), size - position));
                 position += channel.write(zeros, position);
             }
+            return true;
         } catch (IOException e) {
             if (String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT).contains("no space")) {
-                throw noSpace(file, size, e.getMessage());
+                return false;
             }
             throw e;
         }
-    }
-
-    private static ShmException noSpace(Path file, long size, String reason) {
-        return new ShmException("not enough space in " + file.toAbsolutePath().getParent() + " for " + size
-                + " bytes (" + reason + "; regions of other processes may have used the room since the free space"
-                + " was checked; a container's /dev/shm is 64 MB unless docker run --shm-size says more)");
     }
 
     private static Linked link() {

@@ -26,6 +26,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -45,6 +46,8 @@ public final class MappedFiles {
     /** This version's temporary names: {@code .shm4j-t-<pid>-<start stamp bits>-<sequence>.tmp}. */
     private static final String STAMPED_PREFIX = TEMP_PREFIX + "t-";
     private static final String TEMP_SUFFIX = ".tmp";
+    /** The longest a creation refused for room waits for a racing creator of the same name to name its region. */
+    private static final long RACING_CREATION_NANOS = 5_000_000_000L;
     /**
      * A temporary file's name as this version makes it: the creating process's pid and start stamp bits (as in its
      * token), a sequence number.
@@ -71,7 +74,31 @@ public final class MappedFiles {
                                        Consumer<MemorySegment> beforeLink) {
         Path dir = file.toAbsolutePath().getParent();
         removeTemporariesOfDeadProcesses(dir);
-        checkSpace(dir, size);
+        if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            // before the room is judged: an existing region's blocks are taken already, and openOrCreate or a stale
+            // heap's replacement must learn that it exists, not that there is no room for another
+            throw new ShmAlreadyExistsException(file + " already exists");
+        }
+        String noRoom = roomMissing(dir, size);
+        if (noRoom == null) {
+            MemorySegment segment = createNew(file, dir, size, permissions, arena, beforeLink);
+            if (segment != null) {
+                return segment;
+            }
+            noRoom = "posix_fallocate or writing its blocks: no space left on device";
+        }
+        throw racingCreatorOr(file, dir, new ShmException("not enough space in " + dir + " for " + size + " bytes ("
+                + noRoom + "; a container's /dev/shm is 64 MB unless docker run --shm-size says more)"));
+    }
+
+    /**
+     * {@link #create}'s work once the name was free and the room there: a temporary file with its blocks, filled,
+     * then linked under the name.
+     *
+     * @return the mapping, or null if the file system refused the blocks (the room was taken meanwhile)
+     */
+    private static MemorySegment createNew(Path file, Path dir, long size, Set<PosixFilePermission> permissions,
+                                           Arena arena, Consumer<MemorySegment> beforeLink) {
         long token = ProcessIdentity.currentToken();
         Path temp = dir.resolve(STAMPED_PREFIX + ProcessIdentity.pid(token) + "-" + (token & 0xFFFF_FFFFL) + "-"
                 + TEMP_SEQUENCE.incrementAndGet() + TEMP_SUFFIX);
@@ -80,7 +107,9 @@ public final class MappedFiles {
         try (FileChannel channel = FileChannel.open(temp, options, PosixFilePermissions.asFileAttribute(permissions))) {
             try {
                 Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
-                FileSpace.reserve(temp, channel, size); // its blocks now: no fault at a page's first touch
+                if (!FileSpace.reserve(temp, channel, size)) { // its blocks now: no fault at a page's first touch
+                    return null;
+                }
                 MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
                 beforeLink.accept(segment);
                 Files.createLink(file, temp);
@@ -186,8 +215,43 @@ public final class MappedFiles {
         }
     }
 
-    /** Refuses a size the file system cannot hold: a sparse mapping past the free space would fault on write. */
-    private static void checkSpace(Path dir, long size) {
+    /**
+     * For a creation refused for room: a process creating the same name at the same time may hold that room in its
+     * temporary file, and its region, once named, is the one {@code openOrCreate} opens. Waits, at most
+     * {@link #RACING_CREATION_NANOS}, while creations are in progress in {@code dir} (temporary files of live
+     * processes) and {@code file} does not exist.
+     *
+     * @return {@link ShmAlreadyExistsException} if {@code file} exists then, else {@code noRoom}
+     */
+    private static ShmException racingCreatorOr(Path file, Path dir, ShmException noRoom) {
+        long start = System.nanoTime();
+        while (!Files.exists(file, LinkOption.NOFOLLOW_LINKS) && creationInProgress(dir)
+                && System.nanoTime() - start < RACING_CREATION_NANOS) {
+            LockSupport.parkNanos(1_000_000);
+        }
+        return Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? new ShmAlreadyExistsException(file + " already exists")
+                : noRoom;
+    }
+
+    /** @return true if {@code dir} holds a temporary file of {@link #create} whose process may be alive */
+    private static boolean creationInProgress(Path dir) {
+        try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
+            for (Path temporary : temporaries) {
+                if (creatorMayLive(temporary.getFileName().toString())) {
+                    return true;
+                }
+            }
+        } catch (IOException | SecurityException e) {
+            // unreadable: no creation known to wait for
+        }
+        return false;
+    }
+
+    /**
+     * @return why the file system cannot hold {@code size} more bytes, or null if its free space can: a sparse
+     *         mapping past the free space would fault on write
+     */
+    private static String roomMissing(Path dir, long size) {
         try {
             FileStore store = Files.getFileStore(dir);
             if (store.getTotalSpace() == 0) {
@@ -196,9 +260,7 @@ public final class MappedFiles {
                         + ") holds no file data (total space 0)");
             }
             long usable = store.getUsableSpace();
-            if (size > usable) {
-                throw new ShmException("not enough space in " + dir + ": size=" + size + " bytes, usable=" + usable);
-            }
+            return size > usable ? "usable=" + usable + " bytes" : null;
         } catch (NoSuchFileException e) {
             throw new ShmNotFoundException("folder " + dir + " does not exist");
         } catch (IOException e) {

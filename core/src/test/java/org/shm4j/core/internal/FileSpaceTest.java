@@ -6,16 +6,21 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.BlockType;
+import org.shm4j.core.HeapOptions;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmException;
 import org.shm4j.testing.Unshare;
 
-import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static java.nio.file.StandardOpenOption.CREATE_NEW;
@@ -49,16 +54,59 @@ class FileSpaceTest {
                 String.valueOf(fallocate)), BOUND);
         String noSpace = "not enough space in " + mountPoint;
         assertThat(output).contains(fallocate ? "fallback none" : "fallback turned off by -Dshm4j.fallocate=false")
-                .contains("reserve 32 MiB: " + noSpace + " for 33554432 bytes ("
-                        + (fallocate ? "posix_fallocate: no space left on device" : "No space left on device"))
-                .contains("second heap: ShmException: " + noSpace)
+                .contains("reserve 32 MiB: false")
+                .contains("openOrCreate of the first: opened 12582912")
+                .contains("second heap: ShmException: " + noSpace + " for 12582912 bytes (usable=")
                 .contains("first heap: 10 blocks of 1 MiB written")
-                .contains("left behind: [first.heap]");
+                .contains("racing openOrCreate: 4 of 4 opened one heap")
+                .contains("stale heap replaced")
+                .contains("left behind: [stale.heap]");
+    }
+
+    /** Four threads openOrCreate one 12 MiB heap where two would not fit: one creates it, the others open it. */
+    private static void racingCreators(Path file) throws Exception {
+        List<CompletableFuture<SharedHeap>> racers = new ArrayList<>();
+        try (ExecutorService threads = Executors.newFixedThreadPool(4)) {
+            for (int i = 0; i < 4; i++) {
+                racers.add(CompletableFuture.supplyAsync(() -> SharedHeap.openOrCreate(file, 12 * MIB), threads));
+            }
+        }
+        int opened = 0;
+        for (CompletableFuture<SharedHeap> racer : racers) {
+            try (SharedHeap heap = racer.get(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                opened += heap.byteSize() == 12 * MIB ? 1 : 0;
+            }
+        }
+        System.out.println("racing openOrCreate: " + opened + " of 4 opened one heap");
+        Files.delete(file);
+    }
+
+    /** A heap whose creator died, taking 12 MiB of the 16: replaced by a create that asks for it. */
+    private static void replaceStale(Path file) throws Exception {
+        Process maker = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-cp",
+                System.getProperty("java.class.path"), StaleMaker.class.getName(), file.toString())
+                .inheritIO().start();
+        if (!maker.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+            maker.destroyForcibly();
+            throw new IllegalStateException("the stale heap's maker did not end");
+        }
+        try (SharedHeap heap = SharedHeap.create(file, 12 * MIB, HeapOptions.defaults().withReplaceStale(true))) {
+            System.out.println("stale heap " + (heap.blocks().isEmpty() ? "replaced" : "kept"));
+        }
+    }
+
+    /** Creates a 12 MiB heap with a block at args[0], then dies without closing it. */
+    public static final class StaleMaker {
+        public static void main(String[] args) {
+            SharedHeap heap = SharedHeap.create(Path.of(args[0]), 12 * MIB);
+            heap.allocate("left", new BlockType(0x7001, 1), 64);
+            Runtime.getRuntime().halt(0);
+        }
     }
 
     /** In the small tmpfs at args[0]; args[1]: whether posix_fallocate may be used. */
     public static final class SmallFileSystem {
-        public static void main(String[] args) throws IOException {
+        public static void main(String[] args) throws Exception {
             Path dir = Path.of(args[0]);
             if (!Boolean.parseBoolean(args[1])) {
                 System.setProperty("shm4j.fallocate", "false"); // before FileSpace is initialised
@@ -66,13 +114,14 @@ class FileSpaceTest {
             System.out.println("fallback " + FileSpace.fallbackReason().orElse("none"));
             Path direct = dir.resolve("direct");
             try (FileChannel channel = FileChannel.open(direct, CREATE_NEW, READ, WRITE)) {
-                FileSpace.reserve(direct, channel, 32 * MIB);
-                System.out.println("reserve 32 MiB: done");
-            } catch (ShmException e) {
-                System.out.println("reserve 32 MiB: " + e.getMessage());
+                System.out.println("reserve 32 MiB: " + FileSpace.reserve(direct, channel, 32 * MIB));
             }
             Files.delete(direct);
-            try (SharedHeap first = SharedHeap.create(dir.resolve("first.heap"), 12 * MIB)) {
+            Path firstFile = dir.resolve("first.heap");
+            try (SharedHeap first = SharedHeap.create(firstFile, 12 * MIB)) {
+                try (SharedHeap again = SharedHeap.openOrCreate(firstFile, 12 * MIB)) { // no room for a second one
+                    System.out.println("openOrCreate of the first: opened " + again.byteSize());
+                }
                 try (SharedHeap second = SharedHeap.create(dir.resolve("second.heap"), 12 * MIB)) {
                     System.out.println("second heap: created " + second);
                 } catch (ShmException e) {
@@ -84,6 +133,9 @@ class FileSpaceTest {
                 }
                 System.out.println("first heap: " + blocks + " blocks of 1 MiB written");
             }
+            Files.delete(firstFile);
+            racingCreators(dir.resolve("race.heap"));
+            replaceStale(dir.resolve("stale.heap"));
             try (Stream<Path> left = Files.list(dir)) {
                 System.out.println("left behind: " + left.map(p -> p.getFileName().toString()).sorted().toList());
             }
