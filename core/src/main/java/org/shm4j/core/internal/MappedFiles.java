@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -46,7 +47,10 @@ public final class MappedFiles {
     /** This version's temporary names: {@code .shm4j-t-<pid>-<start stamp bits>-<sequence>.tmp}. */
     private static final String STAMPED_PREFIX = TEMP_PREFIX + "t-";
     private static final String TEMP_SUFFIX = ".tmp";
-    /** The longest a creation refused for room waits for a racing creator of the same name to name its region. */
+    /**
+     * The longest a creation refused for room goes on trying while other creations are in progress in its folder
+     * (one may name the same region, or give the room back).
+     */
     private static final long RACING_CREATION_NANOS = 5_000_000_000L;
     /**
      * A temporary file's name as this version makes it: the creating process's pid and start stamp bits (as in its
@@ -74,21 +78,35 @@ public final class MappedFiles {
                                        Consumer<MemorySegment> beforeLink) {
         Path dir = file.toAbsolutePath().getParent();
         removeTemporariesOfDeadProcesses(dir);
-        if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-            // before the room is judged: an existing region's blocks are taken already, and openOrCreate or a stale
-            // heap's replacement must learn that it exists, not that there is no room for another
-            throw new ShmAlreadyExistsException(file + " already exists");
-        }
-        String noRoom = roomMissing(dir, size);
-        if (noRoom == null) {
-            MemorySegment segment = createNew(file, dir, size, permissions, arena, beforeLink);
-            if (segment != null) {
-                return segment;
+        long start = System.nanoTime();
+        while (true) {
+            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+                // before the room is judged: an existing region's blocks are taken already, and openOrCreate or a
+                // stale heap's replacement must learn that it exists, not that there is no room for another
+                throw new ShmAlreadyExistsException(file + " already exists");
             }
-            noRoom = "posix_fallocate or writing its blocks: no space left on device";
+            String noRoom = roomMissing(dir, size);
+            if (noRoom == null) {
+                MemorySegment segment = createNew(file, dir, size, permissions, arena, beforeLink);
+                if (segment != null) {
+                    return segment;
+                }
+                noRoom = "posix_fallocate or writing its blocks: no space left on device";
+            }
+            // refused for room: a creator racing us may hold it in its temporary file (its region, once named, is
+            // the one openOrCreate opens), or may have been refused too (the blocks are taken as they go, so two
+            // can fail together), and then the room comes back. In this order: a creator names its region before
+            // it deletes its temporary file, so a creation seen ended has named it if it was this one
+            boolean others = creationInProgress(dir);
+            boolean roomNow = roomMissing(dir, size) == null;
+            if (!others && !roomNow && !Files.exists(file, LinkOption.NOFOLLOW_LINKS)
+                    || System.nanoTime() - start > RACING_CREATION_NANOS) {
+                throw new ShmException("not enough space in " + dir + " for " + size + " bytes (" + noRoom
+                        + "; a container's /dev/shm is 64 MB unless docker run --shm-size says more)");
+            }
+            // apart, so that creators refused together do not collide again
+            LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 2_000_000));
         }
-        throw racingCreatorOr(file, dir, new ShmException("not enough space in " + dir + " for " + size + " bytes ("
-                + noRoom + "; a container's /dev/shm is 64 MB unless docker run --shm-size says more)"));
     }
 
     /**
@@ -104,8 +122,9 @@ public final class MappedFiles {
                 + TEMP_SEQUENCE.incrementAndGet() + TEMP_SUFFIX);
         Set<StandardOpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
-        try (FileChannel channel = FileChannel.open(temp, options, PosixFilePermissions.asFileAttribute(permissions))) {
-            try {
+        try {
+            try (FileChannel channel = FileChannel.open(temp, options,
+                    PosixFilePermissions.asFileAttribute(permissions))) {
                 Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
                 if (!FileSpace.reserve(temp, channel, size)) { // its blocks now: no fault at a page's first touch
                     return null;
@@ -115,6 +134,8 @@ public final class MappedFiles {
                 Files.createLink(file, temp);
                 return segment;
             } finally {
+                // after the channel is closed: blocks of a refused reservation are given back before the name goes,
+                // so that a racing creator that sees no creation in progress sees the room too (see create)
                 Files.deleteIfExists(temp);
             }
         } catch (FileAlreadyExistsException e) {
@@ -213,24 +234,6 @@ public final class MappedFiles {
             }
             throw new ShmException("cannot open " + file + ": " + e, e);
         }
-    }
-
-    /**
-     * For a creation refused for room: a process creating the same name at the same time may hold that room in its
-     * temporary file, and its region, once named, is the one {@code openOrCreate} opens. Waits, at most
-     * {@link #RACING_CREATION_NANOS}, while creations are in progress in {@code dir} (temporary files of live
-     * processes) and {@code file} does not exist.
-     *
-     * @return {@link ShmAlreadyExistsException} if {@code file} exists then, else {@code noRoom}
-     */
-    private static ShmException racingCreatorOr(Path file, Path dir, ShmException noRoom) {
-        long start = System.nanoTime();
-        while (!Files.exists(file, LinkOption.NOFOLLOW_LINKS) && creationInProgress(dir)
-                && System.nanoTime() - start < RACING_CREATION_NANOS) {
-            LockSupport.parkNanos(1_000_000);
-        }
-        return Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? new ShmAlreadyExistsException(file + " already exists")
-                : noRoom;
     }
 
     /** @return true if {@code dir} holds a temporary file of {@link #create} whose process may be alive */
