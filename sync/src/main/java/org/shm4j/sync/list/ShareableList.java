@@ -249,35 +249,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     @Override
     public Object get(int index) {
-        long since = 0;
-        while (true) {
-            Kind kind = kind(index);
-            long slot = dataStart + offsets[index]; // kind() checked the index
-            switch (kind) {
-                case LONG -> {
-                    return (long) LONG.getOpaque(segment, slot);
-                }
-                case DOUBLE -> {
-                    return Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
-                }
-                case BOOLEAN -> {
-                    return (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
-                }
-                case NONE -> {
-                    return null;
-                }
-                default -> { // STRING, BYTES
-                    try {
-                        return readText(index, kind, slot);
-                    } catch (ShmFormatException malformed) {
-                        if (waited(since, MALFORMED_SETTLE_NANOS)) {
-                            throw malformed;
-                        }
-                        since = retry(since);
-                    }
-                }
-            }
-        }
+        return read(index, null);
     }
 
     /**
@@ -336,12 +308,12 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     /** @return the item at {@code index} as a String @throws ClassCastException if it is not a {@link Kind#STRING} */
     public String getString(int index) {
-        return (String) typedText(index, Kind.STRING);
+        return (String) read(index, Kind.STRING);
     }
 
     /** @return the item at {@code index} as bytes @throws ClassCastException if it is not a {@link Kind#BYTES} */
     public byte[] getBytes(int index) {
-        return (byte[]) typedText(index, Kind.BYTES);
+        return (byte[]) read(index, Kind.BYTES);
     }
 
     /**
@@ -453,9 +425,13 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     private long typedSlot(int index, Kind expected) {
         Kind kind = kind(index);
         if (kind != expected) {
-            throw new ClassCastException(item(index) + " is a " + kind + " (expected: a " + expected + ")");
+            throw wrongKind(index, kind, expected);
         }
         return dataStart + offsets[index]; // kind() checked the index
+    }
+
+    private ClassCastException wrongKind(int index, Kind kind, Kind expected) {
+        return new ClassCastException(item(index) + " is a " + kind + " (expected: a " + expected + ")");
     }
 
     private void setWord(int index, Kind kind, long word) {
@@ -482,13 +458,30 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         BYTE.setOpaque(segment, codesStart + index, PythonItems.code(kind));
     }
 
-    /** @return the text of the item at {@code index}, checked to hold a {@code kind} (STRING or BYTES) */
-    private Object typedText(int index, Kind kind) {
+    /**
+     * Reads the item at {@code index}, again while its text reads malformed (see {@link #retry}), for up to
+     * {@link #MALFORMED_SETTLE_NANOS}; its kind is read again each time ({@link #kind} settles on its own).
+     *
+     * @param expected the kind the caller asks for, or null for whatever kind the item holds
+     * @throws ClassCastException if {@code expected} is not null and the item holds another kind
+     */
+    private Object read(int index, Kind expected) {
         long since = 0;
         while (true) {
+            Kind kind = kind(index);
+            if (expected != null && kind != expected) {
+                throw wrongKind(index, kind, expected);
+            }
+            long slot = dataStart + offsets[index]; // kind() checked the index
             try {
-                return readText(index, kind, typedSlot(index, kind));
-            } catch (ShmFormatException malformed) {
+                return switch (kind) {
+                    case LONG -> (long) LONG.getOpaque(segment, slot);
+                    case DOUBLE -> Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
+                    case BOOLEAN -> (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
+                    case NONE -> null;
+                    case STRING, BYTES -> readText(index, kind, slot);
+                };
+            } catch (ShmFormatException malformed) { // from readText only
                 if (waited(since, MALFORMED_SETTLE_NANOS)) {
                     throw malformed;
                 }
