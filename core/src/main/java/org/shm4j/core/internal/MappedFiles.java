@@ -170,17 +170,25 @@ public final class MappedFiles {
      *         dry run); none if the folder cannot be listed
      */
     public static List<Path> temporariesOfDeadProcesses(Path dir) {
-        List<Path> dead = new ArrayList<>();
+        return temporaries(dir, false);
+    }
+
+    /**
+     * @return the temporary files in {@code dir} whose creating process may live ({@code live}) or is gone; none if
+     *         the folder cannot be listed (best effort: a leftover costs space, a missed creation one more try)
+     */
+    private static List<Path> temporaries(Path dir, boolean live) {
+        List<Path> found = new ArrayList<>();
         try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
             for (Path temporary : temporaries) {
-                if (!creatorMayLive(temporary.getFileName().toString())) {
-                    dead.add(temporary);
+                if (creatorMayLive(temporary.getFileName().toString()) == live) {
+                    found.add(temporary);
                 }
             }
         } catch (IOException | SecurityException e) {
             // best effort, as above
         }
-        return dead;
+        return found;
     }
 
     /** @return true if {@code name} is a temporary name of {@link #create} (this version's or an older one's) */
@@ -238,16 +246,7 @@ public final class MappedFiles {
 
     /** @return true if {@code dir} holds a temporary file of {@link #create} whose process may be alive */
     private static boolean creationInProgress(Path dir) {
-        try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
-            for (Path temporary : temporaries) {
-                if (creatorMayLive(temporary.getFileName().toString())) {
-                    return true;
-                }
-            }
-        } catch (IOException | SecurityException e) {
-            // unreadable: no creation known to wait for
-        }
-        return false;
+        return !temporaries(dir, true).isEmpty();
     }
 
     /**
