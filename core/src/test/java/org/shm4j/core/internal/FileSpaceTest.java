@@ -15,7 +15,13 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -29,7 +35,8 @@ import static org.assertj.core.api.Assumptions.assumeThat;
  * A region's file gets its blocks when it is created ({@link FileSpace}): on a file system with room for one heap
  * but not two, the second creation is refused with {@link ShmException} and the first heap can be written whole,
  * where sparse files let both be created and a later first touch of a page fault (SIGBUS); the existing heap still
- * opens through {@code openOrCreate}, and a stale one is replaced, however little room is left. Each case runs a child
+ * opens through {@code openOrCreate}, racing {@code openOrCreate} callers all open the one heap that fits, and a
+ * stale one is replaced, however little room is left. Each case runs a child
  * JVM in a mount namespace of its own, over a 16 MiB tmpfs, through {@code posix_fallocate} and through the
  * fallback that writes zeros.
  */
@@ -37,6 +44,8 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 class FileSpaceTest {
     private static final Duration BOUND = Duration.ofSeconds(60);
     private static final int MIB = 1 << 20;
+    private static final int RACERS = 4;
+    private static final int RACES = 40;
 
     @TempDir
     Path mountPoint;
@@ -56,7 +65,8 @@ class FileSpaceTest {
                 .contains("second heap: ShmException: " + noSpace + " for 12582912 bytes (usable=")
                 .contains("first heap: 10 blocks of 1 MiB written")
                 .contains("stale heap replaced")
-                .contains("left behind: [stale.heap]");
+                .contains("racing openOrCreate: " + RACERS * RACES + " of " + RACERS * RACES + " opened, 0 refused")
+                .contains("left behind: [" + CreationLock.FILE_NAME + ", stale.heap]");
     }
 
     /** A heap whose creator died, taking 12 MiB of the 16: replaced by a create that asks for it. */
@@ -71,6 +81,40 @@ class FileSpaceTest {
         try (SharedHeap heap = SharedHeap.create(file, 12 * MIB, HeapOptions.defaults().withReplaceStale(true))) {
             System.out.println("stale heap " + (heap.blocks().isEmpty() ? "replaced" : "kept"));
         }
+    }
+
+    /**
+     * {@link #RACERS} threads call {@code openOrCreate} of one 12 MiB heap together, {@link #RACES} times (no room for
+     * a second): every one opens the heap one of them made, none is refused for the room another's reservation held.
+     */
+    private static void race(Path file) throws Exception {
+        ExecutorService racers = Executors.newFixedThreadPool(RACERS);
+        CyclicBarrier start = new CyclicBarrier(RACERS);
+        int opened = 0;
+        List<String> refusals = new ArrayList<>();
+        try {
+            for (int race = 0; race < RACES; race++) {
+                List<Future<SharedHeap>> heaps = new ArrayList<>();
+                for (int i = 0; i < RACERS; i++) {
+                    heaps.add(racers.submit(() -> {
+                        start.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                        return SharedHeap.openOrCreate(file, 12 * MIB);
+                    }));
+                }
+                for (Future<SharedHeap> heap : heaps) {
+                    try (SharedHeap open = heap.get(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                        opened++;
+                    } catch (ExecutionException e) {
+                        refusals.add(e.getCause().toString());
+                    }
+                }
+                Files.delete(file);
+            }
+        } finally {
+            racers.shutdownNow();
+        }
+        System.out.println("racing openOrCreate: " + opened + " of " + RACERS * RACES + " opened, " + refusals.size()
+                + " refused " + refusals);
     }
 
     /** Creates a 12 MiB heap with a block at args[0], then dies without closing it. */
@@ -112,6 +156,7 @@ class FileSpaceTest {
                 System.out.println("first heap: " + blocks + " blocks of 1 MiB written");
             }
             Files.delete(firstFile);
+            race(dir.resolve("raced.heap"));
             replaceStale(dir.resolve("stale.heap"));
             try (Stream<Path> left = Files.list(dir)) {
                 System.out.println("left behind: " + left.map(p -> p.getFileName().toString()).sorted().toList());

@@ -1,0 +1,129 @@
+package org.shm4j.core.internal;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.SharedMemory;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.ValueLayout;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The folder's creation lock ({@link CreationLock}) lets one creation at a time in, across threads and across
+ * processes; a creation inside another's {@code beforeLink} goes on at once; and a holder SIGKILLed mid-creation
+ * does not keep it: the next creation takes it as soon as the kernel has released the dead process's record lock.
+ */
+@EnabledOnOs(OS.LINUX)
+class CreationLockTest {
+    private static final Duration BOUND = Duration.ofSeconds(30);
+
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+
+    @TempDir
+    Path dir;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldLetOneThreadOfAJvmInAtATime() throws Exception {
+        AtomicBoolean released = new AtomicBoolean();
+        CompletableFuture<Boolean> second = new CompletableFuture<>();
+        Thread taker;
+        try (CreationLock first = CreationLock.take(dir)) {
+            assertThat(first.held()).isTrue();
+            taker = new Thread(() -> {
+                try (CreationLock next = CreationLock.take(dir)) {
+                    second.complete(next.held() && released.get()); // in only after the first let go
+                }
+            });
+            taker.start();
+            awaitWaitingIn(taker, ReentrantLock.class, "tryLock");
+            released.set(true); // before the unlock: the taker must see it set once it is in
+        }
+        assertThat(second.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the second taker got in after the first")
+                .isTrue();
+        taker.join(BOUND.toMillis());
+    }
+
+    @Test
+    void shouldLetACreationInsideAnothersBeforeLinkGoOnAtOnce() {
+        String outer = names.unique("outer");
+        String inner = names.unique("inner");
+        long start = System.nanoTime();
+        try (SharedMemory first = SharedMemory.create(outer, 4096, OWNER_ONLY, segment -> {
+            try (SharedMemory second = SharedMemory.create(inner, 4096)) { // same folder, same thread
+                segment.set(ValueLayout.JAVA_LONG, 0, second.byteSize());
+            }
+        })) {
+            assertThat(first.segment().get(ValueLayout.JAVA_LONG, 0)).isEqualTo(4096);
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("not held up by its own lock")
+                .isLessThan(Duration.ofNanos(CreationLock.WAIT_NANOS));
+    }
+
+    @Test
+    void shouldBeTakenOverFromAHolderKilledMidCreation() throws Exception {
+        try (ChildJvm holder = ChildJvm.start(Holder.class, dir.toString())) {
+            holder.awaitLine("HOLDING", BOUND);
+            AtomicBoolean killed = new AtomicBoolean();
+            CompletableFuture<Boolean> creation = new CompletableFuture<>();
+            Thread creator = new Thread(() -> {
+                try (SharedHeap heap = SharedHeap.create(dir.resolve("after.heap"), 1 << 16)) {
+                    creation.complete(killed.get()); // created only once the holder was gone
+                } catch (RuntimeException e) {
+                    creation.completeExceptionally(e);
+                }
+            });
+            creator.start();
+            awaitWaitingIn(creator, CreationLock.class, "lock");
+            killed.set(true); // before the kill: a creation that got in while the holder lived sees it unset
+            holder.kill();
+            assertThat(creation.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("created after the holder's death")
+                    .isTrue();
+            creator.join(BOUND.toMillis());
+        }
+        try (CreationLock again = CreationLock.take(dir)) {
+            assertThat(again.held()).isTrue();
+        }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve(CreationLock.FILE_NAME))))
+                .as("every user's creations share the lock file").isEqualTo("rw-rw-rw-");
+    }
+
+    /** Waits (bounded) until {@code thread} waits with {@code type.method} on its stack: blocked on the lock. */
+    private static void awaitWaitingIn(Thread thread, Class<?> type, String method) {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (thread.getState() != Thread.State.TIMED_WAITING || Arrays.stream(thread.getStackTrace())
+                .noneMatch(e -> e.getClassName().equals(type.getName()) && e.getMethodName().equals(method))) {
+            assertThat(System.nanoTime() - deadline).as(thread + " waiting in " + method).isNegative();
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Takes the creation lock of the folder args[0] and holds it until killed. */
+    public static final class Holder {
+        public static void main(String[] args) throws InterruptedException {
+            CreationLock lock = CreationLock.take(Path.of(args[0]));
+            System.out.println(lock.held() ? "HOLDING" : "NOT HELD");
+            Thread.sleep(TimeUnit.MINUTES.toMillis(5)); // until the test kills it
+        }
+    }
+}
