@@ -6,7 +6,6 @@ import org.shm4j.sync.internal.Utf8;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
-import java.nio.charset.StandardCharsets;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
@@ -30,7 +29,11 @@ public interface Codec<T> {
     /** Writes {@code value} as {@link #encodedLength} bytes at {@code offset} of {@code target}. */
     void encode(T value, MemorySegment target, long offset);
 
-    /** @return the value held by the {@code length} bytes at {@code offset} of {@code source} */
+    /**
+     * @return the value held by the {@code length} bytes at {@code offset} of {@code source}, which is valid only
+     *         during the call: the value must not keep a view of it (a queue's ring space is reused once its message
+     *         is taken; maps and lists decode from a buffer of the thread, reused by its next read)
+     */
     T decode(MemorySegment source, long offset, int length);
 
     /**
@@ -107,7 +110,7 @@ public interface Codec<T> {
             @Override
             public String decode(MemorySegment source, long offset, int length) {
                 Blocks.checkRange("Codec.utf8()", "message", source, offset, length);
-                return new String(source.asSlice(offset, length).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+                return Utf8.read(source, offset, length);
             }
         };
     }

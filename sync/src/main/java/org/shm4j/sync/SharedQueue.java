@@ -56,12 +56,17 @@ public final class SharedQueue<T> {
     private final Codec<T> codec;
     private final String name;
     private final SharedHeap heap;
+    /** Each thread's claim, reused by its offers so that an offer allocates nothing (see {@link #claim()}). */
+    private final ThreadLocal<RingClaim> claims = ThreadLocal.withInitial(RingClaim::new);
+    /** Each thread's receiver, reused by its polls: a poll allocates only the value (see {@link #receiver()}). */
+    private final ThreadLocal<Receiver<T>> receivers;
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
         this.ring = ring;
         this.codec = codec;
         this.name = name;
         this.heap = heap;
+        this.receivers = ThreadLocal.withInitial(() -> new Receiver<>(codec, name));
     }
 
     /**
@@ -266,7 +271,7 @@ public final class SharedQueue<T> {
             throw new IllegalArgumentException("queue '" + name + "': encoded value length=" + length
                     + " (expected: 0.." + ring.maxMessageLength() + ", capacity " + ring.capacity() + " / 8 - 8)");
         }
-        RingClaim claim = new RingClaim();
+        RingClaim claim = claim();
         boolean claimed = timeout.isZero() ? ring.tryClaim(codec.typeId(), length, claim)
                 : ring.tryClaim(codec.typeId(), length, claim, timeout, WaitStrategy.BLOCKING);
         if (!claimed) {
@@ -295,9 +300,29 @@ public final class SharedQueue<T> {
     }
 
     private T decodeFromRing(Duration timeout) throws InterruptedException {
-        Receiver<T> receiver = new Receiver<>(codec, name);
-        int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
-        return got == 0 ? null : receiver.result();
+        Receiver<T> receiver = receiver();
+        receiver.busy = true;
+        try {
+            int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
+            return got == 0 ? null : receiver.result();
+        } finally {
+            receiver.clear();
+        }
+    }
+
+    /**
+     * @return this thread's claim, or a new one if it is still active: an offer its codec made inside another (its
+     *         encode offering to this queue), or one whose commit or abort failed on a closed heap
+     */
+    private RingClaim claim() {
+        RingClaim claim = claims.get();
+        return claim.isActive() ? new RingClaim() : claim;
+    }
+
+    /** @return this thread's receiver, or a new one for a poll its codec made inside another (decode polling here) */
+    private Receiver<T> receiver() {
+        Receiver<T> receiver = receivers.get();
+        return receiver.busy ? new Receiver<>(codec, name) : receiver;
     }
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
@@ -311,6 +336,8 @@ public final class SharedQueue<T> {
         private final String name;
         private T value;
         private RuntimeException failure;
+        /** True while a poll of its thread uses it. */
+        private boolean busy;
 
         Receiver(Codec<T> codec, String name) {
             this.codec = codec;
@@ -338,6 +365,13 @@ public final class SharedQueue<T> {
                 throw failure;
             }
             return value;
+        }
+
+        /** Lets the value go (a reused receiver must not keep it reachable) and frees the receiver. */
+        void clear() {
+            value = null;
+            failure = null;
+            busy = false;
         }
     }
 }

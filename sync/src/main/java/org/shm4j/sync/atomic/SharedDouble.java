@@ -236,7 +236,7 @@ public final class SharedDouble {
 
     /** @return the lock created with this value ({@code <name>.lock}) */
     public SharedLock lock() {
-        return CompanionLocks.require(lock, Blocks.subject(closedMessage));
+        return CompanionLocks.require(lock, closedMessage);
     }
 
     /**

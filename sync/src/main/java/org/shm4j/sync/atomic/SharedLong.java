@@ -270,7 +270,7 @@ public final class SharedLong {
 
     /** @return the lock created with this value ({@code <name>.lock}) */
     public SharedLock lock() {
-        return CompanionLocks.require(lock, Blocks.subject(closedMessage));
+        return CompanionLocks.require(lock, closedMessage);
     }
 
     /**

@@ -48,14 +48,15 @@ public final class CompanionLocks {
     }
 
     /**
-     * @param what the value, for the message ({@code SharedLong 'total'})
+     * @param closedMessage the value's {@link Blocks#closedMessage}, which names it ({@code SharedLong 'total'}) for
+     *                      the message: its name is cut from it only on failure, so a lock's getter allocates nothing
      * @return {@code lock}
      * @throws IllegalStateException if the value has no lock beside it
      */
-    public static SharedLock require(SharedLock lock, String what) {
+    public static SharedLock require(SharedLock lock, String closedMessage) {
         if (lock == null) {
-            throw new IllegalStateException(what + " has no lock: it was created without one (no block of its "
-                    + "name + '.lock' was beside it when it was opened)");
+            throw new IllegalStateException(Blocks.subject(closedMessage) + " has no lock: it was created without one"
+                    + " (no block of its name + '.lock' was beside it when it was opened)");
         }
         return lock;
     }

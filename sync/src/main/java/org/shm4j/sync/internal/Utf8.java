@@ -1,6 +1,7 @@
 package org.shm4j.sync.internal;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
@@ -10,6 +11,28 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class Utf8 {
     private Utf8() {
+    }
+
+    /** The longest text a thread's {@link #read} buffer is grown for; longer text gets an array of its own. */
+    private static final int MAX_BUFFERED = 1 << 16;
+    private static final ThreadLocal<byte[][]> READ_BUFFER = ThreadLocal.withInitial(() -> new byte[][] {new byte[64]});
+
+    /**
+     * @return the {@code length} UTF-8 bytes at {@code offset} of {@code source} as a String (malformed input
+     *         replaced, as {@code new String(bytes, UTF_8)} does), copied through a buffer of the thread, so that only
+     *         the String is allocated
+     */
+    public static String read(MemorySegment source, long offset, int length) {
+        byte[][] holder = READ_BUFFER.get();
+        byte[] bytes = holder[0];
+        if (length > bytes.length) {
+            bytes = new byte[length];
+            if (length <= MAX_BUFFERED) {
+                holder[0] = bytes;
+            }
+        }
+        MemorySegment.copy(source, JAVA_BYTE, offset, bytes, 0, length);
+        return new String(bytes, 0, length, StandardCharsets.UTF_8);
     }
 
     /** @return how many bytes {@link #write} writes for {@code s} */

@@ -121,6 +121,22 @@ final class ListStore {
         return chunk.asSlice(at + Integer.BYTES, length).toArray(JAVA_BYTE); // plain: as above
     }
 
+    /**
+     * Copies the element bytes in slot {@code index} (as {@link #copy(int)} reads them) into {@code buffer}.
+     *
+     * @return their length, or -1 if the length read is out of range (a torn read, or damage)
+     */
+    int copyInto(int index, ElementBuffer buffer) {
+        MemorySegment chunk = chunkOf(index, false);
+        long at = offsetIn(index);
+        int length = chunk.get(JAVA_INT, at); // plain: validated by the seqlock, or read under the mutex
+        if (length < 0 || length > maxElementBytes) {
+            return -1;
+        }
+        MemorySegment.copy(chunk, at + Integer.BYTES, buffer.bytes(length), 0, length); // plain: as above
+        return length;
+    }
+
     /** @return the exception for a length word out of range, read under the mutex */
     ShmFormatException damagedSlot(int index) {
         return Blocks.corrupt(what, "length of element " + index, chunkOf(index, false).get(JAVA_INT,

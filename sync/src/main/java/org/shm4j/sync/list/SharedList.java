@@ -200,25 +200,30 @@ public final class SharedList<T> implements Iterable<T> {
     }
 
     private T read(int index) {
-        for (int attempt = 0; attempt < READ_TRIES; attempt++) {
-            long seq = store.beginRead();
-            if ((seq & 1) != 0) {
-                Thread.onSpinWait(); // a writer is changing the list
-                continue;
-            }
-            int size = store.size();
-            byte[] bytes = index >= 0 && index < size ? store.copy(index) : null;
-            if (store.validate(seq)) {
-                if (bytes != null) {
-                    return decode(bytes);
+        ElementBuffer buffer = ElementBuffer.take();
+        try {
+            for (int attempt = 0; attempt < READ_TRIES; attempt++) {
+                long seq = store.beginRead();
+                if ((seq & 1) != 0) {
+                    Thread.onSpinWait(); // a writer is changing the list
+                    continue;
                 }
-                checkIndex(index, size, size); // a consistent size: the index is out of range, or the slot is damaged
+                int size = store.size();
+                int length = index >= 0 && index < size ? store.copyInto(index, buffer) : -1;
+                if (store.validate(seq)) {
+                    if (length >= 0) {
+                        return codec.decode(buffer.bytes(length), 0, length);
+                    }
+                    checkIndex(index, size, size); // a consistent size: the index is out of range, or damage
+                }
             }
+        } finally {
+            buffer.release();
         }
         lock();
         try {
             checkIndex(index, store.size(), store.size());
-            return decode(readLocked(index));
+            return decodeLocked(index);
         } finally {
             unlock();
         }
@@ -407,7 +412,7 @@ public final class SharedList<T> implements Iterable<T> {
 
     private T removeLocked(int index, int size) {
         checkIndex(index, size, size);
-        T removed = decode(readLocked(index));
+        T removed = decodeLocked(index);
         store.apply(OP_REMOVE, index, index, size);
         return removed;
     }
@@ -451,6 +456,20 @@ public final class SharedList<T> implements Iterable<T> {
             throw store.damagedSlot(index);
         }
         return bytes;
+    }
+
+    /** @return the element at {@code index}, decoded under the mutex through the thread's {@link ElementBuffer} */
+    private T decodeLocked(int index) {
+        ElementBuffer buffer = ElementBuffer.take();
+        try {
+            int length = store.copyInto(index, buffer);
+            if (length < 0) {
+                throw store.damagedSlot(index);
+            }
+            return codec.decode(buffer.bytes(length), 0, length);
+        } finally {
+            buffer.release();
+        }
     }
 
     private T decode(byte[] bytes) {

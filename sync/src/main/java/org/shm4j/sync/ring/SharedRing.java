@@ -290,6 +290,8 @@ public final class SharedRing {
     public static final int MAX_CAPACITY = SyncLayout.RING_MAX_CAPACITY;
 
     private static final String KIND = "ring";
+    /** {@link #take}'s timeout, made once: a Duration per call would be its only allocation. */
+    private static final Duration FOREVER = Duration.ofNanos(Long.MAX_VALUE); // about 292 years
     /** What {@link #consumerClaimed} holds while a poll, drain or take runs through this object. */
     static final long IN_USE = Long.MIN_VALUE;
 
@@ -752,7 +754,7 @@ public final class SharedRing {
      * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles)
      */
     public void take(MessageHandler handler, WaitStrategy strategy) throws InterruptedException {
-        while (poll(handler, Duration.ofNanos(Long.MAX_VALUE), strategy) == 0) {
+        while (poll(handler, FOREVER, strategy) == 0) {
             Thread.onSpinWait(); // 292 years passed: wait again
         }
     }
