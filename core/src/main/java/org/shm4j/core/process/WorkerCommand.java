@@ -25,7 +25,8 @@ import java.util.TreeMap;
  * <p>When this package is in a named module (the application runs on the module path), the worker starts with
  * {@code -m org.shm4j.core/org.shm4j.core.process.WorkerLauncher}, the worker class's module is added to the root
  * modules and its package opened to {@code org.shm4j.core}, so that the launcher can call a method of a package
- * the module does not export. Otherwise the launcher is started from the class path.
+ * the module does not export; this JVM's main module is added too, so that every module the inherited options name
+ * is in the worker's module graph. Otherwise the launcher is started from the class path.
  */
 final class WorkerCommand {
     private static final List<String> INHERITED_OPTIONS = List.of("--enable-native-access", "--illegal-native-access",
@@ -66,6 +67,12 @@ final class WorkerCommand {
         Module launcher = WorkerLauncher.class.getModule();
         if (launcher.isNamed()) {
             Module target = type.getModule();
+            String mainModule = System.getProperty("jdk.module.main", "");
+            if (!mainModule.isEmpty() && !mainModule.equals(target.getName())) {
+                // the worker resolves this JVM's roots too: inherited options that name the main module (or a
+                // module only it requires) would otherwise warn "Unknown module" in the worker
+                command.add("--add-modules=" + mainModule);
+            }
             if (target.isNamed() && target != launcher) {
                 command.add("--add-modules=" + target.getName());
                 if (!target.isOpen(type.getPackageName(), launcher)) {

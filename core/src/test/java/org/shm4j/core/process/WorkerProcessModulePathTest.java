@@ -50,6 +50,84 @@ class WorkerProcessModulePathTest {
             }
             """;
 
+    private static final String HELPERS_INFO = """
+            module demo.helpers {
+                requires org.shm4j.core;
+                exports demo.helpers;
+            }
+            """;
+    private static final String HELPER = """
+            package demo.helpers;
+
+            public class Helper {
+                static void child(String[] args) {
+                    System.out.println("CHILD " + args[0] + " module=" + Helper.class.getModule().getName());
+                }
+            }
+            """;
+    private static final String APP_INFO = """
+            module demo.app {
+                requires org.shm4j.core;
+                requires demo.helpers;
+            }
+            """;
+    private static final String APP = """
+            package demo.app;
+
+            import org.shm4j.core.process.WorkerProcess;
+            import java.time.Duration;
+
+            public class App {
+                public static void main(String[] args) throws Exception {
+                    try (WorkerProcess w = WorkerProcess.of(demo.helpers.Helper.class, "hi").method("child")
+                            .captureOutput().jvmOption("-XX:TieredStopAtLevel=1").start()) {
+                        if (!w.join(Duration.ofSeconds(60))) {
+                            throw new AssertionError("the worker did not exit");
+                        }
+                        System.out.println("PARENT exit=" + w.exitValue() + " output=" + w.output());
+                    }
+                }
+            }
+            """;
+
+    /**
+     * The worker's class in another module than the application's main module, whose name the parent's options carry:
+     * the worker resolves the main module too, so the JVM does not warn "Unknown module" in it (helper-105).
+     */
+    @Test
+    void shouldStartAWorkerOfAnotherModuleWithoutUnknownModuleWarnings(@TempDir Path dir) throws Exception {
+        Path core = Path.of("target", "classes");
+        Path modules = dir.resolve("mods");
+        compile(dir.resolve("helpers"), core.toString(), modules.resolve("demo.helpers"), HELPERS_INFO,
+                "demo/helpers/Helper.java", HELPER);
+        compile(dir.resolve("app"), core + File.pathSeparator + modules, modules.resolve("demo.app"), APP_INFO,
+                "demo/app/App.java", APP);
+
+        Process parent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=org.shm4j.core,demo.app", "--add-opens=java.base/java.lang=demo.app",
+                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "--module-path", core + File.pathSeparator + modules,
+                "-m", "demo.app/demo.app.App").redirectErrorStream(true).start();
+        parent.getOutputStream().close();
+        String output = new String(parent.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(parent.waitFor(60, TimeUnit.SECONDS)).as("the parent exited; output:%n%s", output).isTrue();
+        assertThat(output).as("the parent's output, the worker's standard error in it")
+                .contains("PARENT exit=0 output=[CHILD hi module=demo.helpers]")
+                .doesNotContain("WARNING");
+        assertThat(parent.exitValue()).isZero();
+    }
+
+    /** Compiles the module {@code moduleInfo} with its one class {@code path} ({@code code}) into {@code out}. */
+    private static void compile(Path source, String modulePath, Path out, String moduleInfo, String path, String code)
+            throws Exception {
+        Files.createDirectories(source.resolve(path).getParent());
+        Files.writeString(source.resolve("module-info.java"), moduleInfo);
+        Files.writeString(source.resolve(path), code);
+        int compiled = ToolProvider.findFirst("javac").orElseThrow().run(System.out, System.err, "--module-path",
+                modulePath, "-d", out.toString(), source.resolve("module-info.java").toString(),
+                source.resolve(path).toString());
+        assertThat(compiled).as("javac's exit code").isZero();
+    }
+
     @Test
     void shouldStartAWorkerInTheParentsNamedModule(@TempDir Path dir) throws Exception {
         Path source = dir.resolve("src");
