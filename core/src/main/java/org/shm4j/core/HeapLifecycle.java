@@ -4,6 +4,7 @@ import org.shm4j.core.internal.AttachTable;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapRemoval;
+import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.core.internal.Timeouts;
 
 import java.lang.foreign.MemorySegment;
@@ -42,7 +43,7 @@ final class HeapLifecycle {
                 return new SharedHeap(memory, options, validate(memory), true);
             } catch (ShmAlreadyExistsException exists) {
                 if (!options.replaceStale()) {
-                    throw exists;
+                    throw hintIfStale(exists, open);
                 }
                 HeapRemoval.Outcome outcome = remove(open, HeapRemoval.Condition.STALE, options);
                 if (outcome == HeapRemoval.Outcome.IN_USE
@@ -52,6 +53,29 @@ final class HeapLifecycle {
                 }
             }
         }
+    }
+
+    /**
+     * @return {@code exists}, or, if the region at the name is a heap whose creator and attached processes are all
+     *         dead, the same refusal saying so and how to replace it (best effort: any doubt keeps {@code exists})
+     */
+    private static ShmAlreadyExistsException hintIfStale(ShmAlreadyExistsException exists,
+                                                         Supplier<SharedMemory> open) {
+        try (SharedMemory memory = open.get()) {
+            MemorySegment segment = memory.segment();
+            HeapHeader.validateComplete(segment, "heap " + memory);
+            HeapHeader.checkPidNamespace(segment, "heap " + memory); // another namespace's processes: no verdict
+            if (ProcessIdentity.isAlive(HeapHeader.creatorToken(segment)) || AttachTable.anyAlive(segment)) {
+                return exists;
+            }
+        } catch (RuntimeException cannotTell) {
+            return exists;
+        }
+        ShmAlreadyExistsException hinted = new ShmAlreadyExistsException(exists.getMessage() + ": a stale heap (its "
+                + "creator and every process attached are dead); HeapOptions.withReplaceStale(true) replaces it, "
+                + "SharedHeap.unlinkIfStale removes it");
+        hinted.initCause(exists);
+        return hinted;
     }
 
     /**

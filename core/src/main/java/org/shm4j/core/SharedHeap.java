@@ -27,11 +27,14 @@ import java.util.function.Function;
  *
  * <h2>Use</h2>
  * <pre>{@code
- * try (SharedHeap heap = SharedHeap.openOrCreate("app", 1 << 20)) {
+ * HeapOptions options = HeapOptions.defaults().withUnlinkOnLastDetach(true); // the last process out removes it
+ * try (SharedHeap heap = SharedHeap.openOrCreate("app", 1 << 20, options)) {
  *     HeapBlock block = heap.allocateOrLookup("stats", new BlockType(0x100, 1), 64, 64, init -> { });
  *     block.segment().set(ValueLayout.JAVA_LONG, 0, 42L);
  * }
  * }</pre>
+ * Without {@code withUnlinkOnLastDetach(true)} a named heap outlives its processes, as a file does, until
+ * {@link #unlink} (or {@code shm4j gc} once it is stale) removes it; the next {@code openOrCreate} opens it again.
  * Factories mirror {@link SharedMemory}: named ({@code /dev/shm/<name>}), file-backed ({@link Path}) and anonymous.
  * {@code openOrCreate} lets racing processes agree: exactly one creates and initialises the heap, whose name appears
  * only once it is ready, so the others open it complete (a region at the name with no heap header is refused at

@@ -68,7 +68,13 @@ class StaleHeapTest {
             assertThat(SharedHeap.unlinkIfStale(base + "-1")).isTrue();
             assertThat(SharedMemory.exists(base + "-1")).isFalse();
             assertThatThrownBy(() -> SharedHeap.create(base + "-2", SIZE))
-                    .isInstanceOf(ShmAlreadyExistsException.class);
+                    .isInstanceOf(ShmAlreadyExistsException.class)
+                    .hasMessage(SharedMemory.SHM_DIR.resolve(base + "-2") + " already exists: a stale heap (its creator"
+                            + " and every process attached are dead); HeapOptions.withReplaceStale(true) replaces it,"
+                            + " SharedHeap.unlinkIfStale removes it");
+            assertThatThrownBy(() -> SharedHeap.create(base + "-0", SIZE)).as("a live process holds it")
+                    .isInstanceOf(ShmAlreadyExistsException.class)
+                    .hasMessage(SharedMemory.SHM_DIR.resolve(base + "-0") + " already exists");
             try (SharedHeap fresh = SharedHeap.create(base + "-2", SIZE, replace);
                  SharedHeap opened = SharedHeap.openOrCreate(base + "-3", SIZE, replace)) {
                 assertThat(fresh.find("original")).isEmpty();

@@ -54,10 +54,12 @@ import java.util.Objects;
  * record and enum class names ({@code shm4j-record-v1 (long id, String symbol, {BUY, SELL} side, ...)}): FNV-1a 64
  * of its UTF-8 bytes, folded to 30 bits, with bit 30 set. So renaming a record or enum class, or moving it to another
  * package, keeps the fingerprint; changing a component's type, name or position, or an enum's constants or their
- * order, changes it. The fingerprint is the codec's {@link #typeId()}: it is written with every
- * {@link SharedQueue} message, and a queue read with a codec of another shape throws an
- * {@link IllegalStateException} saying "record shape differs", with both fingerprints and the expected schema.
- * Structures that keep a codec's identity in their header store the fingerprint.
+ * order, changes it. The fingerprint is the codec's {@link #typeId()}, kept in the header of the structures that
+ * record their codec: {@link SharedQueue#open} (and {@code openOrCreate}), the map and the lists refuse a codec of
+ * another shape with a {@link org.shm4j.core.ShmTypeMismatchException} saying "record shape differs", with both
+ * fingerprints and the expected schema. It is also written with every {@link SharedQueue} message, so a message of
+ * another shape met in a queue whose ring declares no codec (an MPMC {@link org.shm4j.sync.ring.SharedRing} made
+ * without one, then opened as a queue) throws an {@link IllegalStateException} saying the same.
  *
  * <h2>Access</h2>
  * {@link Codec#record(Class)} reaches the records through this module's own lookup: each record type (the nested

@@ -179,7 +179,7 @@ public final class SharedPipe implements AutoCloseable {
                 SharedPipe pipe = open(heap, name);
                 if (pipe.first.out.capacity() != capacity) {
                     throw new ShmTypeMismatchException("pipe '" + name + "' exists with capacity "
-                            + pipe.first.out.capacity() + " (expected: " + capacity + ")");
+                            + pipe.first.out.capacity() + " (asked: " + capacity + ")");
                 }
                 return pipe;
             }

@@ -109,11 +109,16 @@ public final class SharedQueue<T> {
                     codec.typeId()), codec, name, heap);
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> {
-                String differs = codecDiffers(SharedRing.open(heap, name), codec, name);
-                if (differs == null) {
-                    throw e; // not the codec: the ring's own message stands (mismatch returns e)
+                SharedRing existing = SharedRing.open(heap, name);
+                String differs = codecDiffers(existing, codec, name);
+                if (differs != null) {
+                    return differs;
                 }
-                return differs;
+                if (existing.kind() == SharedRing.Kind.MPMC && existing.capacity() != capacity) {
+                    return "queue '" + name + "' exists with capacity " + existing.capacity() + " (asked: " + capacity
+                            + ")";
+                }
+                throw e; // neither: the ring's own message stands (mismatch returns e)
             });
         }
     }

@@ -57,7 +57,7 @@ class ErrorMessagesTest {
             SharedQueue.create(heap, "q", 1024, Codec.longs());
             assertThatThrownBy(() -> SharedQueue.openOrCreate(heap, "q", 4096, Codec.longs()))
                     .isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessage("ring 'q' exists as MPMC with capacity 1024 (asked: MPMC with capacity 4096)");
+                    .hasMessage("queue 'q' exists with capacity 1024 (asked: 4096)");
             assertThatThrownBy(() -> SharedRing.openOrCreate(heap, "q", SharedRing.Kind.SPSC, 1024))
                     .hasMessage("ring 'q' exists as MPMC with capacity 1024 (asked: SPSC with capacity 1024)");
             SharedSemaphore.create(heap, "sem", 3, SharedSemaphore.Kind.UNDO);

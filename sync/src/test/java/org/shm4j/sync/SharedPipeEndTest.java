@@ -262,7 +262,7 @@ class SharedPipeEndTest {
             }
             assertThatThrownBy(() -> SharedPipe.openOrCreate(roomy, "peers0", 2048))
                     .isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessage("pipe 'peers0' exists with capacity 1024 (expected: 2048)");
+                    .hasMessage("pipe 'peers0' exists with capacity 1024 (asked: 2048)");
         }
     }
 

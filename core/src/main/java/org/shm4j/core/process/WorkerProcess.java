@@ -110,6 +110,7 @@ public final class WorkerProcess implements AutoCloseable {
      * Waits until every worker has exited, at most {@code timeout} in all.
      *
      * @return true if all exited in time; false if some still run (they are left running)
+     * @throws InterruptedException if this thread is interrupted while waiting (the workers are left running)
      */
     public static boolean joinAll(Collection<WorkerProcess> workers, Duration timeout) throws InterruptedException {
         Objects.requireNonNull(workers, "workers");
@@ -132,6 +133,7 @@ public final class WorkerProcess implements AutoCloseable {
      * its output open).
      *
      * @return true if it exited in time
+     * @throws InterruptedException if this thread is interrupted while waiting (the worker is left running)
      */
     public boolean join(Duration timeout) throws InterruptedException {
         long nanos = Timeouts.nanos(timeout); // saturated: Duration.ofSeconds(Long.MAX_VALUE) waits for ever
@@ -190,6 +192,7 @@ public final class WorkerProcess implements AutoCloseable {
      *
      * @return the line, or empty if the worker's output ended or the timeout passed first
      * @throws IllegalStateException if its output is not {@linkplain Builder#captureOutput() captured}
+     * @throws InterruptedException  if this thread is interrupted while waiting
      */
     public Optional<String> awaitLine(String prefix, Duration timeout) throws InterruptedException {
         Objects.requireNonNull(prefix, "prefix");

@@ -134,7 +134,7 @@ public final class SharedCounters {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedCounters create(SharedHeap heap, String name, int capacity, Duration reuseDelay) {
-        long delay = checkArguments(capacity, reuseDelay);
+        long delay = checkArguments(name, capacity, reuseDelay);
         return new SharedCounters(Blocks.create(heap, name, COUNTERS, blockSize(capacity),
                 s -> format(s, capacity, delay)), what(name));
     }
@@ -156,9 +156,14 @@ public final class SharedCounters {
      * @throws ShmTypeMismatchException if they exist with another capacity
      */
     public static SharedCounters openOrCreate(SharedHeap heap, String name, int capacity) {
-        long delay = checkArguments(capacity, DEFAULT_REUSE_DELAY);
-        return new SharedCounters(Blocks.openOrCreate(heap, name, COUNTERS, blockSize(capacity),
-                s -> format(s, capacity, delay)), what(name));
+        long delay = checkArguments(name, capacity, DEFAULT_REUSE_DELAY);
+        try {
+            return new SharedCounters(Blocks.openOrCreate(heap, name, COUNTERS, blockSize(capacity),
+                    s -> format(s, capacity, delay)), what(name));
+        } catch (ShmTypeMismatchException e) { // worded in block bytes: say it in slots
+            throw Blocks.mismatch(e, () -> what(name) + " exists with capacity " + open(heap, name).capacity()
+                    + " (asked: " + capacity + ")");
+        }
     }
 
     /**
@@ -345,10 +350,10 @@ public final class SharedCounters {
         }
     }
 
-    private static long checkArguments(int capacity, Duration reuseDelay) {
-        Checks.inRange("capacity", capacity, 1, MAX_CAPACITY);
+    private static long checkArguments(String name, int capacity, Duration reuseDelay) {
+        Checks.inRange(what(name) + ": capacity", capacity, 1, MAX_CAPACITY);
         if (Objects.requireNonNull(reuseDelay, "reuseDelay").isNegative()) {
-            throw new IllegalArgumentException("reuseDelay: " + reuseDelay + " (expected: >= 0)");
+            throw new IllegalArgumentException(what(name) + ": reuseDelay: " + reuseDelay + " (expected: >= 0)");
         }
         // too long for nanoseconds (ChronoUnit.FOREVER's duration): never reuse, as Long.MAX_VALUE milliseconds does
         return Timeouts.nanos(reuseDelay) == Long.MAX_VALUE ? Long.MAX_VALUE : reuseDelay.toMillis();

@@ -19,7 +19,7 @@
  *
  * <p>Used after its heap (or the segment it wraps) was closed, a value or array throws
  * {@link java.lang.IllegalStateException} naming it ("SharedLong 'total' cannot be used: its heap 'h' is closed"),
- * with the JDK's exception as the cause, from its volatile and read-modify-write methods; the acquire, release,
- * opaque, plain and bulk methods throw the JDK's own.
+ * with the JDK's exception as the cause, from every access method: volatile, acquire, release, opaque, plain,
+ * read-modify-write and bulk.
  */
 package org.shm4j.sync.atomic;

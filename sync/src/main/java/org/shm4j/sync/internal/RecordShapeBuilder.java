@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.GenericArrayType;
+import java.lang.reflect.Modifier;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
@@ -125,15 +126,24 @@ final class RecordShapeBuilder {
         return null;
     }
 
+    /** @return the first remedy for an inaccessible record: public, and exported if its module is named; or "" */
+    private static String remedy(Class<?> record) {
+        boolean named = record.getModule().isNamed();
+        if (Modifier.isPublic(record.getModifiers()) && !named) {
+            return ""; // public on the class path: what failed is an enclosing class, which only a lookup reaches
+        }
+        return named ? "make the record public and export or open its package to org.shm4j.sync, or "
+                : "make the record public (and its enclosing classes), or ";
+    }
+
     private MethodHandle find(Class<?> record, Find find) {
         try {
             return find.find();
         } catch (IllegalAccessException e) {
             throw new IllegalArgumentException("record codec for " + top.getName() + ": " + record.getName()
                     + " is not accessible to " + (callersLookup ? "the lookup " + lookup : "org.shm4j.sync")
-                    + " (" + e.getMessage() + "); make the record public and export or open its package to "
-                    + "org.shm4j.sync, or pass a lookup that can reach it: Codec.record(" + top.getSimpleName()
-                    + ".class, MethodHandles.lookup())", e);
+                    + " (" + e.getMessage() + "); " + remedy(record) + "pass a lookup that can reach it: Codec.record("
+                    + top.getSimpleName() + ".class, MethodHandles.lookup())", e);
         } catch (NoSuchMethodException e) { // javac and the JVM make sure that every record has them
             throw new IllegalStateException("record codec for " + top.getName() + ": " + record.getName()
                     + " lacks its canonical constructor or an accessor", e);

@@ -396,7 +396,10 @@ public final class SharedList<T> implements Iterable<T> {
     @Override
     public String toString() {
         return Blocks.describeUnlessClosed(store.header.scope(), store.what(),
-                () -> store.what() + " of " + size() + " elements");
+                () -> {
+                    int size = size();
+                    return store.what() + " of " + size + (size == 1 ? " element" : " elements");
+                });
     }
 
     private static <T> SharedList<T> checked(SharedList<T> list) {

@@ -26,6 +26,16 @@ public record MapSizing(long entries, int averageKeySize, int averageValueSize) 
         Checks.inRange("averageValueSize", averageValueSize, 0, 1 << 24);
     }
 
+    /**
+     * @return the bytes of the block a map of this sizing takes at creation (header, segment directory, initial
+     *         segments), for sizing its heap: the heap needs this much free space (a heap's {@code allocate} rounds to
+     *         its alignment) and more as segments split
+     * @throws IllegalArgumentException if a segment of this sizing would need more than 1 GiB of entries
+     */
+    public long byteSize() {
+        return MapGeometry.plan(this, 1, 1).blockSize(); // the codecs' type ids do not change the size
+    }
+
     /** @return a sizing for {@code entries} entries of 8-byte keys and {@code averageValueSize}-byte values */
     public static MapSizing ofLongKeys(long entries, int averageValueSize) {
         return new MapSizing(entries, Long.BYTES, averageValueSize);

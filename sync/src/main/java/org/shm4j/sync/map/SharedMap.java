@@ -27,8 +27,8 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * as the bytes of their {@link Codec}s; the codecs' type ids are stored with the map and checked on open.
  *
  * <pre>{@code
- * SharedMap<String, Long> hits = SharedMap.openOrCreate(heap, "hits", Codec.utf8(), Codec.longs(),
- *         new MapSizing(10_000, 16, 8));
+ * MapSizing sizing = new MapSizing(10_000, 16, 8); // sizing.byteSize(): about 1.2 MB, which the heap must have free
+ * SharedMap<String, Long> hits = SharedMap.openOrCreate(heap, "hits", Codec.utf8(), Codec.longs(), sizing);
  * hits.merge("/index.html", 1L, Long::sum);   // atomic across processes
  * }</pre>
  *

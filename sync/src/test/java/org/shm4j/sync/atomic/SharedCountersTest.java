@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.CountersLayout;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ReadmeSnippets;
@@ -117,9 +118,14 @@ class SharedCountersTest {
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("SharedCounters 'stats': label of 105 UTF-8 bytes (expected: <= 104)");
             assertThatThrownBy(() -> SharedCounters.create(heap, "none", 0))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("SharedCounters 'none': capacity=0 (expected: 1..65536)");
             assertThatThrownBy(() -> SharedCounters.create(heap, "neg", 1, Duration.ofMillis(-1)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("reuseDelay");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("SharedCounters 'neg': reuseDelay: PT-0.001S (expected: >= 0)");
+            assertThatThrownBy(() -> SharedCounters.openOrCreate(heap, "stats", 3))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("SharedCounters 'stats' exists with capacity 2 (asked: 3)");
             SharedCounters never = SharedCounters.create(heap, "never", 1, ChronoUnit.FOREVER.getDuration());
             never.allocate("once").free();
             assertThatThrownBy(() -> never.allocate("again")).as("a delay too long for nanoseconds: never reused")

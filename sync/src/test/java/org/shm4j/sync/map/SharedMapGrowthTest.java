@@ -154,6 +154,23 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(size.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(5);
     }
 
+    /** {@link MapSizing#byteSize()} is the map block's size, so a heap sized from it holds the map (helper-105). */
+    @Test
+    void shouldSayHowManyBytesASizingTakes() {
+        MapSizing sizing = new MapSizing(10_000, 16, 8);
+        long bytes = sizing.byteSize();
+        try (SharedHeap fits = SharedHeap.anonymous(bytes + (64 << 10))) { // header, catalog and alignment beside it
+            SharedMap<String, Long> hits = SharedMap.create(fits, "hits", Codec.utf8(), Codec.longs(), sizing);
+            assertThat(fits.find("hits").orElseThrow().byteSize()).isEqualTo(bytes);
+            hits.merge("/index.html", 1L, Long::sum);
+            assertThat(hits.get("/index.html")).isEqualTo(1L);
+        }
+        try (SharedHeap tooSmall = SharedHeap.anonymous(bytes)) {
+            assertThatThrownBy(() -> SharedMap.create(tooSmall, "hits", Codec.utf8(), Codec.longs(), sizing))
+                    .isInstanceOf(ShmFullException.class).hasMessageContaining("byteSize=" + bytes);
+        }
+    }
+
     @Test
     void shouldThrowShmFullWhenTheHeapCannotHoldMoreSegmentsAndStayUsable() {
         try (SharedHeap small = SharedHeap.anonymous(256 << 10)) {
