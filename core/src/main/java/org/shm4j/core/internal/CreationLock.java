@@ -6,6 +6,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
@@ -28,8 +29,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@link FileChannel#tryLock()}) on {@value #FILE_NAME} in the folder, which the kernel releases when its process
  * dies, so a creator killed mid-creation never keeps it. The file is empty, made readable and writable by all (as the
  * sticky, world-writable {@code /dev/shm} is shared by all users), and left in place: removing a lock file races with
- * its next taker. Best effort: if the file cannot be opened for writing (another user made it narrower) or the lock
- * is not free within {@link #WAIT_NANOS} (a creator stopped mid-creation), the creation goes ahead unlocked.
+ * its next taker. Best effort: if the file cannot be opened for writing (another user made it narrower, or it is a
+ * symbolic link, which is never followed) or the lock is not free within {@link #WAIT_NANOS} (a creator stopped
+ * mid-creation), the creation goes ahead unlocked.
  */
 final class CreationLock implements AutoCloseable {
     /** The lock file's name in each folder where regions are created; a dot name that is no region's. */
@@ -98,7 +100,8 @@ final class CreationLock implements AutoCloseable {
                 Files.setPosixFilePermissions(file, EVERYONE); // the umask narrowed the create mode
                 return made;
             } catch (FileAlreadyExistsException e) {
-                return FileChannel.open(file, StandardOpenOption.WRITE);
+                // never through a symbolic link: anyone may plant one in /dev/shm, pointing at a file of ours
+                return FileChannel.open(file, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
             }
         } catch (IOException | UnsupportedOperationException | SecurityException e) {
             return null; // best effort: the creation goes ahead unlocked

@@ -1,5 +1,6 @@
 package org.shm4j.core.internal;
 
+import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmException;
 import org.shm4j.core.ShmFormatException;
@@ -87,7 +88,8 @@ public final class MappedFiles {
                 noRoom = "posix_fallocate or writing its blocks: no space left on device";
             }
             throw new ShmException("not enough space in " + dir + " for " + size + " bytes (" + noRoom
-                    + "; a container's /dev/shm is 64 MB unless docker run --shm-size says more)");
+                    + (dir.equals(SharedMemory.SHM_DIR) ? "; a container's /dev/shm is 64 MB unless docker run --shm-size says more"
+                    : "") + ")");
         }
     }
 

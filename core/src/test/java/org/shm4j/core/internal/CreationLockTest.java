@@ -108,6 +108,20 @@ class CreationLockTest {
                 .as("every user's creations share the lock file").isEqualTo("rw-rw-rw-");
     }
 
+    @Test
+    void shouldNeverOpenTheLockFileThroughASymbolicLink() throws Exception {
+        Path victim = Files.writeString(dir.resolve("victim.txt"), "mine");
+        Path folder = Files.createDirectory(dir.resolve("shared"));
+        Files.createSymbolicLink(folder.resolve(CreationLock.FILE_NAME), victim);
+        try (CreationLock lock = CreationLock.take(folder)) {
+            assertThat(lock.held()).as("a planted link: unlocked, best effort").isFalse();
+        }
+        try (SharedHeap heap = SharedHeap.create(folder.resolve("after.heap"), 1 << 16)) {
+            assertThat(heap.byteSize()).isEqualTo(1 << 16);
+        }
+        assertThat(Files.readString(victim)).isEqualTo("mine");
+    }
+
     /** Waits (bounded) until {@code thread} waits with {@code type.method} on its stack: blocked on the lock. */
     private static void awaitWaitingIn(Thread thread, Class<?> type, String method) {
         long deadline = System.nanoTime() + BOUND.toNanos();
