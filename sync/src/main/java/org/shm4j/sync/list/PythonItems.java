@@ -5,9 +5,11 @@ import org.shm4j.core.ShmFormatException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.function.IntFunction;
 
 import static org.shm4j.sync.list.ListLayout.PY_CODE_BYTES;
 import static org.shm4j.sync.list.ListLayout.PY_CODE_NONE;
@@ -27,11 +29,15 @@ import static org.shm4j.sync.list.ListLayout.PY_WORD;
  * python/cpython#88336).
  */
 final class PythonItems {
+    /** Each thread's strict UTF-8 decoder (malformed input reported, as CPython's {@code bytes.decode}), reused. */
+    private static final ThreadLocal<CharsetDecoder> DECODERS = ThreadLocal.withInitial(() -> StandardCharsets.UTF_8
+            .newDecoder().onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT));
+
     private PythonItems() {
     }
 
     /** @return the kind a Java value is stored as */
-    static ShareableList.Kind kindOf(Object value, String what) {
+    static ShareableList.Kind kindOf(Object value, IntFunction<String> names, int index) {
         return switch (value) {
             case null -> ShareableList.Kind.NONE;
             case Long l -> ShareableList.Kind.LONG;
@@ -43,16 +49,16 @@ final class PythonItems {
             case Boolean b -> ShareableList.Kind.BOOLEAN;
             case String s -> ShareableList.Kind.STRING;
             case byte[] b -> ShareableList.Kind.BYTES;
-            default -> throw new IllegalArgumentException(what + ": value of " + value.getClass().getName()
+            default -> throw new IllegalArgumentException(names.apply(index) + ": value of " + value.getClass().getName()
                     + " (expected: Long, Integer, Short, Byte, Double, Float, Boolean, String, byte[] or null)");
         };
     }
 
     /** @return the bytes a str or bytes item is stored as, checked against Python's caveats */
-    static byte[] encode(Object value, String what) {
-        byte[] bytes = value instanceof String s ? utf8(s, what) : (byte[]) value;
+    static byte[] encode(Object value, IntFunction<String> names, int index) {
+        byte[] bytes = value instanceof String s ? utf8(s, names, index) : (byte[]) value;
         if (bytes.length > 0 && bytes[bytes.length - 1] == 0) {
-            throw new IllegalArgumentException(what + ": a " + (value instanceof String ? "String" : "byte[]")
+            throw new IllegalArgumentException(names.apply(index) + ": a " + (value instanceof String ? "String" : "byte[]")
                     + " ending in a NUL byte (expected: none, since CPython's ShareableList strips trailing NULs"
                     + " on read, python/cpython#96779, so the value would not read back)");
         }
@@ -60,13 +66,13 @@ final class PythonItems {
     }
 
     /** @return the slot Python makes for an item: 8 bytes, or for str and bytes {@code 8 * (length / 8 + 1)} */
-    static int slotBytes(ShareableList.Kind kind, byte[] encoded, String what) {
+    static int slotBytes(ShareableList.Kind kind, byte[] encoded, IntFunction<String> names, int index) {
         if (encoded == null) {
             return PY_WORD;
         }
         long slot = (long) PY_WORD * (encoded.length / PY_WORD + 1);
         if (slot > PY_MAX_SLOT) {
-            throw new IllegalArgumentException(what + ": a " + kind + " of " + encoded.length
+            throw new IllegalArgumentException(names.apply(index) + ": a " + kind + " of " + encoded.length
                     + " bytes (expected: at most " + (PY_MAX_SLOT - 1) + ", so that its \"<n>s\" struct format fits"
                     + " the 8 format bytes)");
         }
@@ -165,34 +171,33 @@ final class PythonItems {
         return n <= slot ? (int) n : -1;
     }
 
-    /** @return the value of str or bytes item bytes, trailing NULs stripped as Python does */
-    static Object decode(ShareableList.Kind kind, byte[] raw, String what) {
-        int end = raw.length;
-        while (end > 0 && raw[end - 1] == 0) {
-            end--;
-        }
-        byte[] bytes = Arrays.copyOf(raw, end);
+    /**
+     * @param bytes a str or bytes item's bytes, trailing NULs stripped as Python does (this array is returned for
+     *              bytes)
+     * @return the item's value
+     */
+    static Object decode(ShareableList.Kind kind, byte[] bytes, IntFunction<String> names, int index) {
         if (kind == ShareableList.Kind.BYTES) {
             return bytes;
         }
+        CharsetDecoder decoder = DECODERS.get();
         try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+            return decoder.reset().decode(ByteBuffer.wrap(bytes)).toString();
         } catch (CharacterCodingException e) {
-            throw new ShmFormatException(what + " holds " + end + " bytes that are not valid UTF-8 (expected: a"
+            throw new ShmFormatException(names.apply(index) + " holds " + bytes.length + " bytes that are not valid UTF-8 (expected: a"
                     + " str; CPython truncates a non-ASCII str it sized by characters, python/cpython#88336, and a"
                     + " writer killed while it changed the item's kind leaves the new value under the str format;"
                     + " the next write of the item sets it whole)");
         }
     }
 
-    private static byte[] utf8(String s, String what) {
+    private static byte[] utf8(String s, IntFunction<String> names, int index) {
         try {
             ByteBuffer buffer = StandardCharsets.UTF_8.newEncoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).encode(CharBuffer.wrap(s));
             return Arrays.copyOf(buffer.array(), buffer.limit());
         } catch (CharacterCodingException e) {
-            throw new IllegalArgumentException(what + ": a String with an unpaired surrogate (expected: text that"
+            throw new IllegalArgumentException(names.apply(index) + ": a String with an unpaired surrogate (expected: text that"
                     + " UTF-8 can encode, as Python's str.encode requires)", e);
         }
     }

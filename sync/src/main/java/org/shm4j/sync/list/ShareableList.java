@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.ListIterator;
 import java.util.Objects;
 import java.util.RandomAccess;
+import java.util.function.IntFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -121,6 +122,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     private final boolean ownsRegion;
     private final MemorySegment segment;
     private final String what;
+    /** Names an item for a message ({@link #item}), built only when one is thrown: a set allocates no name. */
+    private final IntFunction<String> itemNames = this::item;
     private final long[] offsets;
     private final long dataStart;
     private final long formatsStart;
@@ -229,8 +232,9 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     /** @param what the list, for messages */
     private static long byteSize(List<?> items, String what) {
         long slots = 0;
+        IntFunction<String> names = i -> what + " item " + i;
         for (int i = 0; i < items.size(); i++) {
-            slots += slotOf(items.get(i), what + " item " + i);
+            slots += slotOf(items.get(i), names, i);
         }
         return (long) PY_WORD * (items.size() + 2) + slots + (long) (PY_WORD + 1) * items.size();
     }
@@ -336,13 +340,13 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         } catch (ShmFormatException unreadable) {
             previous = segment.asSlice(slot(index), capacity(index)).toArray(JAVA_BYTE); // plain: see class doc
         }
-        Kind kind = PythonItems.kindOf(value, item(index));
+        Kind kind = PythonItems.kindOf(value, itemNames, index);
         switch (kind) {
             case LONG -> setWord(index, kind, ((Number) value).longValue());
             case DOUBLE -> setWord(index, kind, Double.doubleToRawLongBits(((Number) value).doubleValue()));
             case BOOLEAN -> setWord(index, kind, (Boolean) value ? TRUE_WORD : 0L);
             case NONE -> setWord(index, kind, 0L);
-            case STRING, BYTES -> writeText(index, kind, PythonItems.encode(value, item(index)));
+            case STRING, BYTES -> writeText(index, kind, PythonItems.encode(value, itemNames, index));
         }
         return previous;
     }
@@ -513,9 +517,13 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     private Object readText(int index, Kind kind, long slot) {
         long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index); // opaque: see kind()
-        int length = Math.max(PythonItems.stringLength(format, capacity(index)), 0);
-        byte[] raw = segment.asSlice(slot, length).toArray(JAVA_BYTE); // plain: see class doc
-        return PythonItems.decode(kind, raw, item(index));
+        int end = Math.max(PythonItems.stringLength(format, capacity(index)), 0);
+        while (end > 0 && segment.get(JAVA_BYTE, slot + end - 1) == 0) { // plain: see class doc
+            end--; // trailing NULs stripped, as Python does
+        }
+        byte[] bytes = new byte[end];
+        MemorySegment.copy(segment, JAVA_BYTE, slot, bytes, 0, end); // plain: see class doc
+        return PythonItems.decode(kind, bytes, itemNames, index);
     }
 
     private long slot(int index) {
@@ -543,10 +551,10 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         return "item " + index + " of " + what;
     }
 
-    private static int slotOf(Object item, String what) {
-        Kind kind = PythonItems.kindOf(item, what);
+    private static int slotOf(Object item, IntFunction<String> names, int index) {
+        Kind kind = PythonItems.kindOf(item, names, index);
         return PythonItems.slotBytes(kind, kind == Kind.STRING || kind == Kind.BYTES
-                ? PythonItems.encode(item, what) : null, what);
+                ? PythonItems.encode(item, names, index) : null, names, index);
     }
 
     /** Writes the whole layout: count, offsets, slots, formats, codes. Plain: the list is handed out after this. */
@@ -554,15 +562,16 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         int n = items.size();
         long dataStart = (long) PY_WORD * (n + 2);
         long[] offsets = new long[n + 1];
+        IntFunction<String> names = i -> "item " + i + " of " + what;
         for (int i = 0; i < n; i++) {
-            offsets[i + 1] = offsets[i] + slotOf(items.get(i), "item " + i + " of " + what);
+            offsets[i + 1] = offsets[i] + slotOf(items.get(i), names, i);
         }
         segment.set(JAVA_LONG, PY_COUNT_OFFSET, n);
         MemorySegment.copy(offsets, 0, segment, JAVA_LONG, PY_OFFSETS_OFFSET, n + 1);
         long formatsStart = dataStart + offsets[n];
         for (int i = 0; i < n; i++) {
             Object item = items.get(i);
-            Kind kind = PythonItems.kindOf(item, what);
+            Kind kind = PythonItems.kindOf(item, names, i);
             long slot = dataStart + offsets[i];
             int capacity = (int) (offsets[i + 1] - offsets[i]);
             segment.asSlice(slot, capacity).fill((byte) 0);
@@ -572,7 +581,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
                 case BOOLEAN -> segment.set(JAVA_LONG, slot, (Boolean) item ? TRUE_WORD : 0L);
                 case NONE -> { }
                 case STRING, BYTES -> {
-                    byte[] bytes = PythonItems.encode(item, what);
+                    byte[] bytes = PythonItems.encode(item, names, i);
                     MemorySegment.copy(bytes, 0, segment, JAVA_BYTE, slot, bytes.length);
                 }
             }
