@@ -8,6 +8,8 @@ import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.spi.ToolProvider;
 import java.util.concurrent.TimeUnit;
 
@@ -20,6 +22,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @Timeout(180)
 class WorkerProcessModulePathTest {
+    /** This module's classes, as Maven compiled them. */
+    private static final Path CORE = Path.of("target", "classes");
     private static final String MODULE_INFO = """
             module demo.workers {
                 requires org.shm4j.core;
@@ -96,24 +100,16 @@ class WorkerProcessModulePathTest {
      */
     @Test
     void shouldStartAWorkerOfAnotherModuleWithoutUnknownModuleWarnings(@TempDir Path dir) throws Exception {
-        Path core = Path.of("target", "classes");
         Path modules = dir.resolve("mods");
-        compile(dir.resolve("helpers"), core.toString(), modules.resolve("demo.helpers"), HELPERS_INFO,
+        compile(dir.resolve("helpers"), CORE.toString(), modules.resolve("demo.helpers"), HELPERS_INFO,
                 "demo/helpers/Helper.java", HELPER);
-        compile(dir.resolve("app"), core + File.pathSeparator + modules, modules.resolve("demo.app"), APP_INFO,
+        compile(dir.resolve("app"), CORE + File.pathSeparator + modules, modules.resolve("demo.app"), APP_INFO,
                 "demo/app/App.java", APP);
-
-        Process parent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=org.shm4j.core,demo.app", "--add-opens=java.base/java.lang=demo.app",
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "--module-path", core + File.pathSeparator + modules,
-                "-m", "demo.app/demo.app.App").redirectErrorStream(true).start();
-        parent.getOutputStream().close();
-        String output = new String(parent.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(parent.waitFor(60, TimeUnit.SECONDS)).as("the parent exited; output:%n%s", output).isTrue();
+        String output = runParent(modules, "demo.app/demo.app.App", "--enable-native-access=org.shm4j.core,demo.app",
+                "--add-opens=java.base/java.lang=demo.app");
         assertThat(output).as("the parent's output, the worker's standard error in it")
                 .contains("PARENT exit=0 output=[CHILD hi module=demo.helpers]")
                 .doesNotContain("WARNING");
-        assertThat(parent.exitValue()).isZero();
     }
 
     /** Compiles the module {@code moduleInfo} with its one class {@code path} ({@code code}) into {@code out}. */
@@ -128,29 +124,32 @@ class WorkerProcessModulePathTest {
         assertThat(compiled).as("javac's exit code").isZero();
     }
 
-    @Test
-    void shouldStartAWorkerInTheParentsNamedModule(@TempDir Path dir) throws Exception {
-        Path source = dir.resolve("src");
-        Files.createDirectories(source.resolve("demo/workers/internal"));
-        Files.writeString(source.resolve("module-info.java"), MODULE_INFO);
-        Files.writeString(source.resolve("demo/workers/internal/Main.java"), MAIN);
-        Path core = Path.of("target", "classes");
-        Path modules = dir.resolve("mods");
-        int compiled = ToolProvider.findFirst("javac").orElseThrow().run(System.out, System.err, "--module-path",
-                core.toString(), "-d", modules.resolve("demo.workers").toString(),
-                source.resolve("module-info.java").toString(),
-                source.resolve("demo/workers/internal/Main.java").toString());
-        assertThat(compiled).as("javac's exit code").isZero();
-
-        Process parent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=demo.workers", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "--module-path", core + File.pathSeparator + modules, "-m", "demo.workers/demo.workers.internal.Main")
-                .redirectErrorStream(true).start();
+    /**
+     * Runs the application {@code main} ({@code module/class}) on a module path of this module's classes and
+     * {@code modules}, with {@code options}.
+     *
+     * @return its standard output and error, once it exited with 0
+     */
+    private static String runParent(Path modules, String main, String... options) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+        command.addAll(List.of(options));
+        command.addAll(List.of("--module-path", CORE + File.pathSeparator + modules, "-m", main));
+        Process parent = new ProcessBuilder(command).redirectErrorStream(true).start();
         parent.getOutputStream().close();
         String output = new String(parent.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(parent.waitFor(60, TimeUnit.SECONDS)).as("the parent exited; output:%n%s", output).isTrue();
-        assertThat(output).as("the parent's output")
+        assertThat(parent.exitValue()).as("the parent's exit code; output:%n%s", output).isZero();
+        return output;
+    }
+
+    @Test
+    void shouldStartAWorkerInTheParentsNamedModule(@TempDir Path dir) throws Exception {
+        Path modules = dir.resolve("mods");
+        compile(dir.resolve("src"), CORE.toString(), modules.resolve("demo.workers"), MODULE_INFO,
+                "demo/workers/internal/Main.java", MAIN);
+        assertThat(runParent(modules, "demo.workers/demo.workers.internal.Main", "--enable-native-access=demo.workers"))
+                .as("the parent's output")
                 .contains("PARENT exit=0 output=[CHILD hi module=demo.workers nativeAccess=true classPath=]");
-        assertThat(parent.exitValue()).isZero();
     }
 }
