@@ -104,7 +104,7 @@ public final class SharedMemory implements AutoCloseable {
      * mapping before the name appears, so that no other process ever sees the region before it is filled: a creator
      * killed or failing in {@code beforeLink} leaves no name (its temporary file is removed by a later create).
      * Creations in one folder take turns, across threads and processes, and {@code beforeLink} runs in its creation's
-     * turn: other creations in {@code /dev/shm} wait for it (at most 5 s, then they go ahead without their turn), so
+     * turn: other creations in {@code /dev/shm} wait for it (at most 1 s, then they go ahead without their turn), so
      * it should only write the initial contents.
      *
      * @param beforeLink writes the region's initial contents; if it throws, no region is made and the exception

@@ -289,6 +289,10 @@ public final class SharedPipe implements AutoCloseable {
 
         private boolean sendWaiting(byte[] message, long start, long total) throws InterruptedException {
             requireOpen();
+            if (message.length > out.maxMessageLength()) { // named here: the ring's message would name its ring
+                throw new IllegalArgumentException(ends.describe(self) + ": message length=" + message.length
+                        + " (expected: 0.." + out.maxMessageLength() + ", capacity " + out.capacity() + " / 8 - 8)");
+            }
             if (peer.isClosed()) {
                 throw gone(ends.owner(peer.end()), " (broken pipe)");
             }
@@ -393,13 +397,20 @@ public final class SharedPipe implements AutoCloseable {
         }
 
         /**
-         * @return true if a message is waiting to be received: a snapshot
+         * Says whether a receive would return without waiting, as Python's {@code Connection.poll()} does: a snapshot.
+         *
+         * @return true if a message is waiting, or if the stream has ended (the other end is closed or its holder
+         *         died, and every message it sent was received: {@code recv} then throws
+         *         {@link PipeClosedException}, as Python's {@code recv} raises {@code EOFError}); false if a receive
+         *         would wait for a message
          * @throws IllegalStateException if this end is closed
          */
         public boolean poll() {
             try {
                 requireOpen();
-                return in.hasMessage(); // a committed message: not one still being sent, nor a dead sender's claim
+                long goneOwner = peer.gone(); // before the look: all it sent before the close is then visible
+                // a committed message: not one still being sent, nor a dead sender's claim (skipped after the stall)
+                return in.hasMessage() || goneOwner != 0 && in.isEmpty();
             } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             }

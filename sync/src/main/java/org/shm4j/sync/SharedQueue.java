@@ -270,7 +270,11 @@ public final class SharedQueue<T> {
     }
 
     private boolean encodeIntoRing(T value, Duration timeout) throws InterruptedException {
-        Objects.requireNonNull(value, "value");
+        if (value == null) {
+            throw new NullPointerException("queue '" + name + "': a null value (a SharedQueue, as a BlockingQueue,"
+                    + " holds none; where Python code puts None as a stop sentinel, put a value of its own, e.g. a"
+                    + " record with a stop flag)");
+        }
         int length = codec.encodedLength(value);
         if (length > ring.maxMessageLength()) {
             throw new IllegalArgumentException("queue '" + name + "': encoded value length=" + length

@@ -515,7 +515,8 @@ public final class SharedSemaphore {
 
     /** @return the permits a semaphore of {@code kind} may be created with, as messages give them */
     private static String permitsRange(Kind kind) {
-        return " (expected: " + minPermits(kind) + ".." + COORD_VALUE_MASK + " for " + (kind == Kind.UNBOUNDED || kind == Kind.UNDO ? "an " : "a ") + kind + " semaphore)";
+        String article = kind == Kind.UNBOUNDED || kind == Kind.UNDO ? "an " : "a ";
+        return " (expected: " + minPermits(kind) + ".." + COORD_VALUE_MASK + " for " + article + kind + " semaphore)";
     }
 
     /**

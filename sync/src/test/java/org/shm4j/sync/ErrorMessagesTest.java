@@ -112,7 +112,7 @@ class ErrorMessagesTest {
                     .hasMessage("ring 'r': drain limit=-1 (expected: >= 0)");
             SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
             assertThatThrownBy(() -> pipe.first().send(new byte[121], Duration.ZERO))
-                    .hasMessage("ring 'p.ab': message length=121 (expected: 0..120, capacity 1024 / 8 - 8)");
+                    .hasMessage("first end of pipe 'p': message length=121 (expected: 0..120, capacity 1024 / 8 - 8)");
         }
     }
 

@@ -148,6 +148,25 @@ class SharedPipeEndTest {
         }
     }
 
+    /** helper-108: poll() was false at the end of stream, so a loop waiting for it spun after the peer left. */
+    @Test
+    void shouldPollTrueAtTheEndOfStreamAsPythonsConnectionDoes() throws Exception {
+        SharedPipe.End first = pipe.first();
+        SharedPipe.End second = pipe.second();
+        assertThat(second.poll()).as("nothing sent, the other end open").isFalse();
+        assertThat(first.send(new byte[] {1}, BOUND)).isTrue();
+        first.close();
+        assertThat(second.poll()).as("a message waits").isTrue();
+        assertThat(second.recv(BOUND)).containsExactly(1);
+        assertThat(second.poll()).as("the end of stream: recv would not wait").isTrue();
+        assertThatThrownBy(() -> second.recv(BOUND)).isInstanceOf(PipeClosedException.class)
+                .hasMessageEndingWith("(end of stream)");
+        int longest = second.maxMessageLength();
+        assertThatThrownBy(() -> second.send(new byte[longest + 1], BOUND)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("second end of pipe 'pipe': message length=" + (longest + 1) + " (expected: 0.." + longest
+                        + ", capacity " + (8 * (longest + 8)) + " / 8 - 8)");
+    }
+
     @Test
     void shouldWakeAWaitingRecvWhenTheOtherEndClosesInThisProcess() throws Exception {
         SharedPipe.End first = pipe.first();

@@ -61,7 +61,9 @@ class SharedQueueAndPipeTest {
             SharedQueue<byte[]> bytes = SharedQueue.create(heap, "q", 1024, Codec.bytes());
             assertThatThrownBy(() -> bytes.offer(new byte[200])).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("length=200");
-            assertThatThrownBy(() -> bytes.offer(null)).isInstanceOf(NullPointerException.class);
+            assertThatThrownBy(() -> bytes.offer(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessageStartingWith("queue 'q': a null value (a SharedQueue, as a BlockingQueue, holds none;")
+                    .hasMessageContaining("None as a stop sentinel");
             byte[] filler = new byte[100];
             int accepted = 0;
             while (bytes.offer(filler)) {

@@ -1,138 +1,117 @@
 package org.shm4j.core.internal;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Lets one creation at a time judge and take the room of a folder, across the threads of this JVM and across
  * processes, so that a creation refused for room is refused for the room alone: without it, creators racing for the
  * same name in a nearly full file system (Python-style {@code openOrCreate} from several processes) could each find
- * the room held by another's reservation that then failed or was not yet named, and more than one, or all, be refused
- * while the room sufficed for one.
+ * the room held by another's reservation that then failed or was not yet named, and more than one be refused while
+ * the room sufficed for one.
  *
- * <p>In this JVM a {@link ReentrantLock} per folder; between processes an exclusive {@code fcntl} record lock
- * ({@link FileChannel#tryLock()}) on {@value #FILE_NAME} in the folder, which the kernel releases when its process
- * dies, so a creator killed mid-creation never keeps it. The file is empty, made readable and writable by all (as the
- * sticky, world-writable {@code /dev/shm} is shared by all users), and left in place: removing a lock file races with
- * its next taker. Best effort: if the file cannot be opened for writing (another user made it narrower, or it is a
- * symbolic link, which is never followed) or the lock is not free within {@link #WAIT_NANOS} (a creator stopped
- * mid-creation), the creation goes ahead unlocked.
+ * <p>In this JVM a {@link ReentrantLock} per folder (by its real path, so that two spellings of one folder share it;
+ * dropped when no creation uses it); between processes a {@link FolderFlock} on the folder, which the kernel
+ * releases when its holder dies, so a creator killed mid-creation never keeps it, and which leaves nothing in the
+ * folder. A creation inside another's {@code beforeLink}, on the same thread, goes on at once. Best effort: without
+ * native access only the threads of a JVM take turns, and a creation that waited {@link #WAIT_NANOS} for its turn (a
+ * creator stopped mid-creation, or any process holding a flock on the folder) goes ahead without it; the creation's
+ * own retries then cover most races.
  */
 final class CreationLock implements AutoCloseable {
-    /** The lock file's name in each folder where regions are created; a dot name that is no region's. */
-    static final String FILE_NAME = ".shm4j-create.lock";
-    /** How long a creation waits for another one in its folder before it goes ahead unlocked. */
-    static final long WAIT_NANOS = TimeUnit.SECONDS.toNanos(5);
-    private static final Set<PosixFilePermission> EVERYONE = PosixFilePermissions.fromString("rw-rw-rw-");
-    private static final ConcurrentHashMap<Path, ReentrantLock> IN_THIS_JVM = new ConcurrentHashMap<>();
+    /** How long a creation waits for its turn before it goes ahead without it. */
+    static final long WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** The folders some creation of this JVM uses now, by real path; guarded by itself. */
+    private static final Map<Path, Turns> IN_THIS_JVM = new HashMap<>();
 
-    private final ReentrantLock threads;
-    private final FileChannel channel;
-    private final boolean held;
+    private final Path folder;
+    private final Turns turns;
+    private final boolean threadsHeld;
+    private final int fd;
+    private final boolean nested;
 
-    private CreationLock(ReentrantLock threads, FileChannel channel, boolean held) {
-        this.threads = threads;
-        this.channel = channel;
-        this.held = held;
+    private CreationLock(Path folder, Turns turns, boolean threadsHeld, int fd, boolean nested) {
+        this.folder = folder;
+        this.turns = turns;
+        this.threadsHeld = threadsHeld;
+        this.fd = fd;
+        this.nested = nested;
     }
 
-    /** @return the folder's creation lock, taken; or, best effort, not taken (see the class comment); never null */
+    /** A folder's lock among this JVM's threads, and how many creations use it. */
+    private static final class Turns {
+        final ReentrantLock lock = new ReentrantLock();
+        int users;
+    }
+
+    /** @return {@code dir}'s creation lock, taken; or, best effort, not taken (see the class comment); never null */
     static CreationLock take(Path dir) {
         long deadline = System.nanoTime() + WAIT_NANOS;
-        ReentrantLock threads = IN_THIS_JVM.computeIfAbsent(dir, d -> new ReentrantLock());
-        if (threads.isHeldByCurrentThread()) {
-            // a creation inside another's beforeLink: this thread holds the folder already, record lock and all
-            threads.lock();
-            return new CreationLock(threads, null, true);
+        Path folder = realPath(dir);
+        Turns turns = enter(folder);
+        if (turns.lock.isHeldByCurrentThread()) {
+            turns.lock.lock(); // a creation inside another's beforeLink: this thread holds the folder already
+            return new CreationLock(folder, turns, true, -1, true);
         }
+        boolean threadsHeld = false;
         try {
-            if (!threads.tryLock(WAIT_NANOS, TimeUnit.NANOSECONDS)) {
-                return new CreationLock(null, null, false);
-            }
+            threadsHeld = turns.lock.tryLock(WAIT_NANOS, TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt(); // kept for the caller; the creation goes ahead unlocked
-            return new CreationLock(null, null, false);
         }
-        FileChannel channel = open(dir.resolve(FILE_NAME));
-        if (channel != null && lock(channel, deadline) == null) {
-            closeQuietly(channel);
-            channel = null;
-        }
-        return new CreationLock(threads, channel, channel != null);
+        int fd = threadsHeld ? FolderFlock.lock(folder, deadline) : -1;
+        return new CreationLock(folder, turns, threadsHeld, fd, false);
     }
 
-    /** @return true if this creation holds the lock across processes too (for tests) */
+    /** @return true if this creation has its turn across processes, or is nested in one of this thread (for tests) */
     boolean held() {
-        return held;
+        return fd >= 0 || nested;
     }
 
     @Override
     public void close() {
-        if (channel != null) {
-            closeQuietly(channel); // releases the record lock
+        if (fd >= 0) {
+            FolderFlock.unlock(fd);
         }
-        if (threads != null) {
-            threads.unlock();
+        if (threadsHeld) {
+            turns.lock.unlock();
+        }
+        leave(folder, turns);
+    }
+
+    /** @return the number of folders this JVM keeps a lock for now (for tests) */
+    static int foldersInUse() {
+        synchronized (IN_THIS_JVM) {
+            return IN_THIS_JVM.size();
         }
     }
 
-    /** @return the lock file open for writing, made first if missing; null if it cannot be */
-    private static FileChannel open(Path file) {
+    private static Turns enter(Path folder) {
+        synchronized (IN_THIS_JVM) {
+            Turns turns = IN_THIS_JVM.computeIfAbsent(folder, f -> new Turns());
+            turns.users++;
+            return turns;
+        }
+    }
+
+    private static void leave(Path folder, Turns turns) {
+        synchronized (IN_THIS_JVM) {
+            if (--turns.users == 0) {
+                IN_THIS_JVM.remove(folder);
+            }
+        }
+    }
+
+    /** @return {@code dir}'s real path, or its normalised absolute path if it has none (missing: the create says so) */
+    private static Path realPath(Path dir) {
         try {
-            try {
-                FileChannel made = FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW,
-                        StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(EVERYONE));
-                Files.setPosixFilePermissions(file, EVERYONE); // the umask narrowed the create mode
-                return made;
-            } catch (FileAlreadyExistsException e) {
-                // never through a symbolic link: anyone may plant one in /dev/shm, pointing at a file of ours
-                return FileChannel.open(file, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
-            }
-        } catch (IOException | UnsupportedOperationException | SecurityException e) {
-            return null; // best effort: the creation goes ahead unlocked
-        }
-    }
-
-    /** @return the record lock, or null if another process holds it past {@code deadline} or it cannot be taken */
-    private static FileLock lock(FileChannel channel, long deadline) {
-        while (true) {
-            try {
-                FileLock lock = channel.tryLock();
-                if (lock != null) {
-                    return lock;
-                }
-            } catch (OverlappingFileLockException e) {
-                // this JVM holds it through the same folder named another way (a symbolic link): wait as for another
-            } catch (IOException e) {
-                return null; // a file system without record locks: unlocked
-            }
-            if (System.nanoTime() - deadline > 0) {
-                return null;
-            }
-            LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
-        }
-    }
-
-    private static void closeQuietly(FileChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException e) {
-            // closing releases the lock whatever it reports
+            return dir.toRealPath();
+        } catch (IOException | SecurityException e) {
+            return dir.toAbsolutePath().normalize();
         }
     }
 }

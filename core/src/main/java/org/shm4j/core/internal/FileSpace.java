@@ -101,16 +101,12 @@ public final class FileSpace {
     }
 
     private static Linked link() {
-        String os = System.getProperty("os.name", "");
-        if (!os.toLowerCase(Locale.ROOT).contains("linux")) {
-            return none("posix_fallocate is called on Linux only; this is " + os);
-        }
         if ("false".equals(System.getProperty("shm4j.fallocate"))) {
             return none("turned off by -Dshm4j.fallocate=false");
         }
-        Module module = FileSpace.class.getModule();
-        if (!module.isNativeAccessEnabled()) {
-            return none("native access is not enabled for " + module);
+        Optional<String> unavailable = Downcall.unavailable(FileSpace.class, "posix_fallocate");
+        if (unavailable.isPresent()) {
+            return none(unavailable.get());
         }
         try {
             Linker linker = Linker.nativeLinker();

@@ -26,7 +26,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -46,6 +48,11 @@ public final class MappedFiles {
     /** This version's temporary names: {@code .shm4j-t-<pid>-<start stamp bits>-<sequence>.tmp}. */
     private static final String STAMPED_PREFIX = TEMP_PREFIX + "t-";
     private static final String TEMP_SUFFIX = ".tmp";
+    /**
+     * The longest a creation refused for room goes on trying while other creations are in progress in its folder
+     * (one may name the same region, or give the room back).
+     */
+    private static final long RACING_CREATION_NANOS = 5_000_000_000L;
     /**
      * A temporary file's name as this version makes it: the creating process's pid and start stamp bits (as in its
      * token), a sequence number.
@@ -72,25 +79,49 @@ public final class MappedFiles {
                                        Consumer<MemorySegment> beforeLink) {
         Path dir = file.toAbsolutePath().getParent();
         try (CreationLock ignored = CreationLock.take(dir)) {
-            // under the folder's creation lock: no other creation holds room in a temporary file but a dead one's
             removeTemporariesOfDeadProcesses(dir);
-            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-                // before the room is judged: an existing region's blocks are taken already, and openOrCreate or a
-                // stale heap's replacement must learn that it exists, not that there is no room for another
-                throw new ShmAlreadyExistsException(file + " already exists");
-            }
-            String noRoom = roomMissing(dir, size);
-            if (noRoom == null) {
-                MemorySegment segment = createNew(file, dir, size, permissions, arena, beforeLink);
-                if (segment != null) {
-                    return segment;
+            long start = System.nanoTime();
+            while (true) {
+                if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+                    // before the room is judged: an existing region's blocks are taken already, and openOrCreate or
+                    // a stale heap's replacement must learn that it exists, not that there is no room for another
+                    throw new ShmAlreadyExistsException(file + " already exists");
                 }
-                noRoom = "posix_fallocate or writing its blocks: no space left on device";
+                String noRoom = roomMissing(dir, size);
+                if (noRoom == null) {
+                    MemorySegment segment = createNew(file, dir, size, permissions, arena, beforeLink);
+                    if (segment != null) {
+                        return segment;
+                    }
+                    noRoom = "posix_fallocate or writing its blocks: no space left on device";
+                }
+                if (!mayTryAgain(file, dir, size, start)) {
+                    throw new ShmException("not enough space in " + dir + " for " + size + " bytes (" + noRoom
+                            + (dir.equals(SharedMemory.SHM_DIR) ? "; a container's /dev/shm is 64 MB unless docker"
+                            + " run --shm-size says more" : "") + ")");
+                }
+                // apart, so that creators refused together do not collide again
+                LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 2_000_000));
             }
-            throw new ShmException("not enough space in " + dir + " for " + size + " bytes (" + noRoom
-                    + (dir.equals(SharedMemory.SHM_DIR) ? "; a container's /dev/shm is 64 MB unless docker run --shm-size says more"
-                    : "") + ")");
         }
+    }
+
+    /**
+     * Whether a creation refused for room should try again: with its turn ({@link CreationLock}) no other creation
+     * holds room, but without it (no native access, or a turn not had in time) a creator racing this one may hold it
+     * in its temporary file (its region, once named, is the one openOrCreate opens), or may have been refused too
+     * (the blocks are taken as they go, so two can fail together), and then the room comes back.
+     *
+     * @return true while, within {@link #RACING_CREATION_NANOS} of {@code start}, another creation is in progress in
+     *         {@code dir}, the room is back, or the region was named meanwhile (the retry then says it exists)
+     */
+    private static boolean mayTryAgain(Path file, Path dir, long size, long start) {
+        // in this order: a creator names its region before it deletes its temporary file, so a creation seen ended
+        // has named it if it was this one
+        boolean others = creationInProgress(dir);
+        boolean roomNow = roomMissing(dir, size) == null;
+        return (others || roomNow || Files.exists(file, LinkOption.NOFOLLOW_LINKS))
+                && System.nanoTime() - start <= RACING_CREATION_NANOS;
     }
 
     /**
@@ -118,7 +149,9 @@ public final class MappedFiles {
                 Files.createLink(file, temp);
                 return segment;
             } finally {
-                Files.deleteIfExists(temp); // named already, or refused: its blocks go back with the lock still held
+                // after the channel is closed: blocks of a refused reservation are given back before the name goes,
+                // so that a racing creator that sees no creation in progress sees the room too (see mayTryAgain)
+                Files.deleteIfExists(temp);
             }
         } catch (FileAlreadyExistsException e) {
             throw new ShmAlreadyExistsException(file + " already exists");
@@ -152,10 +185,18 @@ public final class MappedFiles {
      *         dry run); none if the folder cannot be listed
      */
     public static List<Path> temporariesOfDeadProcesses(Path dir) {
+        return temporaries(dir, false);
+    }
+
+    /**
+     * @return the temporary files in {@code dir} whose creating process may live ({@code live}) or is gone; none if
+     *         the folder cannot be listed (best effort: a leftover costs space, a missed creation one more try)
+     */
+    private static List<Path> temporaries(Path dir, boolean live) {
         List<Path> found = new ArrayList<>();
         try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
             for (Path temporary : temporaries) {
-                if (!creatorMayLive(temporary.getFileName().toString())) {
+                if (creatorMayLive(temporary.getFileName().toString()) == live) {
                     found.add(temporary);
                 }
             }
@@ -216,6 +257,11 @@ public final class MappedFiles {
             }
             throw new ShmException("cannot open " + file + ": " + e, e);
         }
+    }
+
+    /** @return true if {@code dir} holds a temporary file of {@link #create} whose process may be alive */
+    private static boolean creationInProgress(Path dir) {
+        return !temporaries(dir, true).isEmpty();
     }
 
     /**

@@ -70,15 +70,10 @@ public final class PidProbe {
     }
 
     private static Downcall link() {
-        String os = System.getProperty("os.name", "");
-        if (!os.toLowerCase(Locale.ROOT).contains("linux")) {
-            return Downcall.none("the kill(2) probe is used on Linux only; this is " + os);
-        }
-        Module module = PidProbe.class.getModule();
-        String flag = "--enable-native-access=" + (module.isNamed() ? module.getName() : "ALL-UNNAMED");
-        if (!module.isNativeAccessEnabled()) {
-            return Downcall.none("native access is not enabled for " + module + "; start java with " + flag
-                    + " to ask the kernel about pids that /proc does not show");
+        Optional<String> unavailable = Downcall.unavailable(PidProbe.class, "the kill(2) probe");
+        if (unavailable.isPresent()) {
+            return Downcall.none(unavailable.get()
+                    + " (needed to ask the kernel about pids that /proc does not show)");
         }
         try {
             Linker linker = Linker.nativeLinker();

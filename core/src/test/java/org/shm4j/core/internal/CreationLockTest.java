@@ -3,8 +3,8 @@ package org.shm4j.core.internal;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
 import org.shm4j.testing.ChildJvm;
@@ -18,18 +18,21 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The folder's creation lock ({@link CreationLock}) lets one creation at a time in, across threads and across
- * processes; a creation inside another's {@code beforeLink} goes on at once; and a holder SIGKILLed mid-creation
- * does not keep it: the next creation takes it as soon as the kernel has released the dead process's record lock.
+ * processes; a creation inside another's {@code beforeLink} goes on at once, whatever the folder's spelling; a holder
+ * SIGKILLed mid-creation does not keep it (the next creation gets in once the kernel has dropped the dead process's
+ * flock); and nothing is left in the folder.
  */
 @EnabledOnOs(OS.LINUX)
 class CreationLockTest {
@@ -94,7 +97,7 @@ class CreationLockTest {
                 }
             });
             creator.start();
-            awaitWaitingIn(creator, CreationLock.class, "lock");
+            awaitWaitingIn(creator, FolderFlock.class, "lock");
             killed.set(true); // before the kill: a creation that got in while the holder lived sees it unset
             holder.kill();
             assertThat(creation.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("created after the holder's death")
@@ -104,22 +107,28 @@ class CreationLockTest {
         try (CreationLock again = CreationLock.take(dir)) {
             assertThat(again.held()).isTrue();
         }
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve(CreationLock.FILE_NAME))))
-                .as("every user's creations share the lock file").isEqualTo("rw-rw-rw-");
+        try (Stream<Path> left = Files.list(dir)) {
+            assertThat(left.map(p -> p.getFileName().toString())).as("nothing but the heap is left in the folder")
+                    .containsExactly("after.heap");
+        }
+        assertThat(CreationLock.foldersInUse()).as("no folder kept once no creation uses it").isZero();
     }
 
     @Test
-    void shouldNeverOpenTheLockFileThroughASymbolicLink() throws Exception {
-        Path victim = Files.writeString(dir.resolve("victim.txt"), "mine");
-        Path folder = Files.createDirectory(dir.resolve("shared"));
-        Files.createSymbolicLink(folder.resolve(CreationLock.FILE_NAME), victim);
-        try (CreationLock lock = CreationLock.take(folder)) {
-            assertThat(lock.held()).as("a planted link: unlocked, best effort").isFalse();
+    void shouldKnowOneFolderByAnyOfItsNames() throws Exception {
+        Path folder = Files.createDirectory(dir.resolve("real"));
+        Path link = Files.createSymbolicLink(dir.resolve("link"), folder);
+        long start = System.nanoTime();
+        try (CreationLock outer = CreationLock.take(folder)) {
+            for (Path alias : List.of(link, folder.resolve("."), dir.resolve("real/../real"))) {
+                try (CreationLock nested = CreationLock.take(alias)) { // this thread's turn already
+                    assertThat(nested.held()).as(alias.toString()).isTrue();
+                }
+            }
         }
-        try (SharedHeap heap = SharedHeap.create(folder.resolve("after.heap"), 1 << 16)) {
-            assertThat(heap.byteSize()).isEqualTo(1 << 16);
-        }
-        assertThat(Files.readString(victim)).isEqualTo("mine");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("no spelling waited for its own turn")
+                .isLessThan(Duration.ofNanos(CreationLock.WAIT_NANOS));
+        assertThat(CreationLock.foldersInUse()).isZero();
     }
 
     /** Waits (bounded) until {@code thread} waits with {@code type.method} on its stack: blocked on the lock. */

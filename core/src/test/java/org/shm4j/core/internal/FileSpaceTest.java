@@ -66,7 +66,7 @@ class FileSpaceTest {
                 .contains("first heap: 10 blocks of 1 MiB written")
                 .contains("stale heap replaced")
                 .contains("racing openOrCreate: " + RACERS * RACES + " of " + RACERS * RACES + " opened, 0 refused")
-                .contains("left behind: [" + CreationLock.FILE_NAME + ", stale.heap]");
+                .contains("left behind: [stale.heap]");
     }
 
     /** A heap whose creator died, taking 12 MiB of the 16: replaced by a create that asks for it. */

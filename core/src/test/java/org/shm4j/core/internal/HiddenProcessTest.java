@@ -51,7 +51,7 @@ class HiddenProcessTest {
         String output = Unshare.awaitOutput(child, BOUND);
         assertThat(output).contains("available false", "exists false")
                 .contains("reason native access is not enabled for unnamed module")
-                .contains("start java with --enable-native-access=ALL-UNNAMED to ask the kernel")
+                .contains("start java with --enable-native-access=ALL-UNNAMED (needed to ask the kernel")
                 .doesNotContain("WARNING");
     }
 

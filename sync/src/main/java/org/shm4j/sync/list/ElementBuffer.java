@@ -3,15 +3,18 @@ package org.shm4j.sync.list;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A thread's buffer for the bytes of one element read in a seqlock section, grown to the longest element it held, so
- * that {@link SharedList#get} allocates only the value its codec decodes from them. A get made while the thread's
- * buffer is in use (a codec whose decode reads a list) gets a buffer of its own.
+ * A thread's buffer for the bytes of one element read in a seqlock section, grown to the longest element it held (up
+ * to {@link #MAX_KEPT} bytes), so that {@link SharedList#get} allocates only the value its codec decodes from them.
+ * A get made while the thread's buffer is in use (a codec whose decode reads a list) gets a buffer of its own.
  */
 final class ElementBuffer {
     private static final ThreadLocal<ElementBuffer> CURRENT = ThreadLocal.withInitial(ElementBuffer::new);
     private static final int FIRST_CAPACITY = 64;
+    /** The most a thread keeps: a longer element costs an array each read, not a buffer kept for ever. */
+    static final int MAX_KEPT = 1 << 16;
 
-    private MemorySegment bytes = MemorySegment.ofArray(new byte[FIRST_CAPACITY]);
+    private MemorySegment kept = MemorySegment.ofArray(new byte[FIRST_CAPACITY]);
+    private MemorySegment current = kept;
     private boolean inUse;
 
     private ElementBuffer() {
@@ -27,16 +30,31 @@ final class ElementBuffer {
         return buffer;
     }
 
-    /** @return the buffer's memory, at least {@code length} bytes long (grown if shorter; contents dropped) */
-    MemorySegment bytes(int length) {
-        if (length > bytes.byteSize()) {
-            bytes = MemorySegment.ofArray(new byte[Math.max(length, (int) Math.min(Integer.MAX_VALUE - 8,
-                    2 * bytes.byteSize()))]);
+    /**
+     * Makes {@link #current()} at least {@code length} bytes long (contents dropped): the kept buffer, grown if
+     * shorter, up to {@link #MAX_KEPT} bytes; for a longer element an array of its own, which the thread does not keep.
+     *
+     * @return {@link #current()}
+     */
+    MemorySegment reserve(int length) {
+        if (length > kept.byteSize()) {
+            if (length > MAX_KEPT) {
+                current = MemorySegment.ofArray(new byte[length]);
+                return current;
+            }
+            kept = MemorySegment.ofArray(new byte[(int) Math.min(MAX_KEPT, Math.max(length, 2 * kept.byteSize()))]);
         }
-        return bytes;
+        current = kept;
+        return current;
+    }
+
+    /** @return the memory the last {@link #reserve} made ready */
+    MemorySegment current() {
+        return current;
     }
 
     void release() {
         inUse = false;
+        current = kept; // an element's own array goes with its read
     }
 }

@@ -133,7 +133,7 @@ final class ListStore {
         if (length < 0 || length > maxElementBytes) {
             return -1;
         }
-        MemorySegment.copy(chunk, at + Integer.BYTES, buffer.bytes(length), 0, length); // plain: as above
+        MemorySegment.copy(chunk, at + Integer.BYTES, buffer.reserve(length), 0, length); // plain: as above
         return length;
     }
 

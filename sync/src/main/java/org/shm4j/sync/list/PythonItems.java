@@ -49,7 +49,8 @@ final class PythonItems {
             case Boolean b -> ShareableList.Kind.BOOLEAN;
             case String s -> ShareableList.Kind.STRING;
             case byte[] b -> ShareableList.Kind.BYTES;
-            default -> throw new IllegalArgumentException(names.apply(index) + ": value of " + value.getClass().getName()
+            default -> throw new IllegalArgumentException(names.apply(index) + ": value of "
+                    + value.getClass().getName()
                     + " (expected: Long, Integer, Short, Byte, Double, Float, Boolean, String, byte[] or null)");
         };
     }
@@ -58,9 +59,10 @@ final class PythonItems {
     static byte[] encode(Object value, IntFunction<String> names, int index) {
         byte[] bytes = value instanceof String s ? utf8(s, names, index) : (byte[]) value;
         if (bytes.length > 0 && bytes[bytes.length - 1] == 0) {
-            throw new IllegalArgumentException(names.apply(index) + ": a " + (value instanceof String ? "String" : "byte[]")
-                    + " ending in a NUL byte (expected: none, since CPython's ShareableList strips trailing NULs"
-                    + " on read, python/cpython#96779, so the value would not read back)");
+            throw new IllegalArgumentException(names.apply(index) + ": a "
+                    + (value instanceof String ? "String" : "byte[]") + " ending in a NUL byte (expected: none, since"
+                    + " CPython's ShareableList strips trailing NULs on read, python/cpython#96779, so the value would"
+                    + " not read back)");
         }
         return bytes;
     }
@@ -184,10 +186,10 @@ final class PythonItems {
         try {
             return decoder.reset().decode(ByteBuffer.wrap(bytes)).toString();
         } catch (CharacterCodingException e) {
-            throw new ShmFormatException(names.apply(index) + " holds " + bytes.length + " bytes that are not valid UTF-8 (expected: a"
-                    + " str; CPython truncates a non-ASCII str it sized by characters, python/cpython#88336, and a"
-                    + " writer killed while it changed the item's kind leaves the new value under the str format;"
-                    + " the next write of the item sets it whole)");
+            throw new ShmFormatException(names.apply(index) + " holds " + bytes.length + " bytes that are not valid"
+                    + " UTF-8 (expected: a str; CPython truncates a non-ASCII str it sized by characters,"
+                    + " python/cpython#88336, and a writer killed while it changed the item's kind leaves the new"
+                    + " value under the str format; the next write of the item sets it whole)");
         }
     }
 
@@ -197,8 +199,8 @@ final class PythonItems {
                     .onUnmappableCharacter(CodingErrorAction.REPORT).encode(CharBuffer.wrap(s));
             return Arrays.copyOf(buffer.array(), buffer.limit());
         } catch (CharacterCodingException e) {
-            throw new IllegalArgumentException(names.apply(index) + ": a String with an unpaired surrogate (expected: text that"
-                    + " UTF-8 can encode, as Python's str.encode requires)", e);
+            throw new IllegalArgumentException(names.apply(index) + ": a String with an unpaired surrogate"
+                    + " (expected: text that UTF-8 can encode, as Python's str.encode requires)", e);
         }
     }
 

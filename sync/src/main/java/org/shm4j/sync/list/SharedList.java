@@ -212,7 +212,7 @@ public final class SharedList<T> implements Iterable<T> {
                 int length = index >= 0 && index < size ? store.copyInto(index, buffer) : -1;
                 if (store.validate(seq)) {
                     if (length >= 0) {
-                        return codec.decode(buffer.bytes(length), 0, length);
+                        return codec.decode(buffer.current(), 0, length);
                     }
                     checkIndex(index, size, size); // a consistent size: the index is out of range, or damage
                 }
@@ -469,7 +469,7 @@ public final class SharedList<T> implements Iterable<T> {
             if (length < 0) {
                 throw store.damagedSlot(index);
             }
-            return codec.decode(buffer.bytes(length), 0, length);
+            return codec.decode(buffer.current(), 0, length);
         } finally {
             buffer.release();
         }
@@ -480,7 +480,10 @@ public final class SharedList<T> implements Iterable<T> {
     }
 
     private int encodedLength(T value) {
-        Objects.requireNonNull(value, "value");
+        if (value == null) {
+            throw new NullPointerException(store.what() + ": a null element (a SharedList holds none, as its codec"
+                    + " encodes values; where Python code stores None, store a value of its own)");
+        }
         int length = codec.encodedLength(value);
         if (length < 0 || length > store.maxElementBytes) {
             throw new IllegalArgumentException(store.what() + ": encoded value length=" + length + " (expected: 0.."

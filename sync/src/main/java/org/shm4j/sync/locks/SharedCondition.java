@@ -239,7 +239,10 @@ public final class SharedCondition implements Condition {
     }
 
     /**
-     * Wakes one waiting thread, in any process, if any waits.
+     * Wakes at least one waiting thread, in any process, if any waits. Other waiters may return too, each within
+     * about 50 ms (a spurious wake-up, which {@link Condition} allows; see the class comment), where Python's
+     * {@code notify()} wakes exactly one: a waiter re-checks its state in a loop, or uses
+     * {@link #awaitFor(BooleanSupplier, long, TimeUnit)}.
      *
      * @throws IllegalMonitorStateException if the current thread does not hold the lock
      */

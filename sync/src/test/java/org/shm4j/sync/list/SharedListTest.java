@@ -13,6 +13,7 @@ import org.shm4j.sync.Codec;
 import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.stream.IntStream;
@@ -56,6 +57,32 @@ class SharedListTest {
         }
     }
 
+    /**
+     * Elements longer than a thread's kept read buffer ({@link ElementBuffer#MAX_KEPT}) read through an array of
+     * their own, shorter ones through the buffer: each get returns its own element whole, whatever came before.
+     */
+    @Test
+    void shouldReadElementsLongerAndShorterThanTheKeptBufferWhole() {
+        try (SharedHeap heap = SharedHeap.anonymous(16 << 20)) { // a first chunk of 64 slots of 192 KiB
+            SharedList<byte[]> list = SharedList.create(heap, "big", Codec.bytes(), 3 * ElementBuffer.MAX_KEPT);
+            List<byte[]> values = new ArrayList<>();
+            for (int length : new int[] {ElementBuffer.MAX_KEPT + 1, 10, 2 * ElementBuffer.MAX_KEPT, 0,
+                    ElementBuffer.MAX_KEPT, 3 * ElementBuffer.MAX_KEPT}) {
+                byte[] value = new byte[length];
+                Arrays.fill(value, (byte) (values.size() + 1));
+                values.add(value);
+                list.add(value);
+            }
+            for (int round = 0; round < 2; round++) {
+                for (int i = 0; i < values.size(); i++) {
+                    assertThat(list.get(i)).as("element %d, round %d", i, round).isEqualTo(values.get(i));
+                }
+            }
+            assertThat(list.removeLast()).isEqualTo(values.getLast());
+            assertThat(list.remove(0)).isEqualTo(values.getFirst());
+        }
+    }
+
     @Test
     void shouldKeepRecordsAndCheckTheCodecOnOpen() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
@@ -92,7 +119,8 @@ class SharedListTest {
             assertThatThrownBy(() -> list.add("abcde")).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("SharedList 'l': encoded value length=5 (expected: 0..4, the maxElementBytes fixed"
                             + " at creation)");
-            assertThatThrownBy(() -> list.add(null)).isInstanceOf(NullPointerException.class);
+            assertThatThrownBy(() -> list.add(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessageStartingWith("SharedList 'l': a null element");
             assertThatThrownBy(() -> SharedList.create(heap, "m", Codec.utf8(), -1))
                     .hasMessage("SharedList 'm': maxElementBytes=-1 (expected: 0..1048576)");
             assertThat(list.snapshot()).containsExactly("abcd");
