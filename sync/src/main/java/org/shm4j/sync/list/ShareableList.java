@@ -7,10 +7,12 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.AbstractList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.ListIterator;
 import java.util.Objects;
 import java.util.RandomAccess;
+import java.util.StringJoiner;
 import java.util.function.IntFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -370,6 +372,58 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     }
 
     /**
+     * Finds the first item equal to {@code o} as Python's {@code index} compares them: a {@code byte[]} by its bytes,
+     * an {@code Integer}, {@code Short} or {@code Byte} as the {@code Long} it is stored as, a {@code Float} as its
+     * {@code Double}.
+     *
+     * @return its index, or -1
+     */
+    @Override
+    public int indexOf(Object o) {
+        Object sought = asStored(o);
+        for (int i = 0; i < size(); i++) {
+            if (sameItem(get(i), sought)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** @return true if an item equals {@code o} as {@link #indexOf} compares them */
+    @Override
+    public boolean contains(Object o) {
+        return indexOf(o) >= 0;
+    }
+
+    /** @return the index of the last item equal to {@code o} as {@link #indexOf} compares them, or -1 */
+    @Override
+    public int lastIndexOf(Object o) {
+        Object sought = asStored(o);
+        for (int i = size() - 1; i >= 0; i--) {
+            if (sameItem(get(i), sought)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** @return {@code o} as an item holding it reads back: whole numbers as Long, Float as Double */
+    private static Object asStored(Object o) {
+        return switch (o) {
+            case Integer i -> (long) i;
+            case Short s -> (long) s;
+            case Byte b -> (long) b;
+            case Float f -> (double) f;
+            case null, default -> o;
+        };
+    }
+
+    private static boolean sameItem(Object item, Object sought) {
+        return item instanceof byte[] bytes && sought instanceof byte[] other ? Arrays.equals(bytes, other)
+                : Objects.equals(item, sought);
+    }
+
+    /**
      * @return a view of the items in {@code [from, to)}, as {@link AbstractList#subList}
      * @throws IndexOutOfBoundsException naming this list, if the range is not inside {@code [0, size()]}
      */
@@ -422,7 +476,14 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     @Override
     public String toString() {
-        return segment.scope().isAlive() ? what + " " + super.toString() : what + " (closed)";
+        if (!segment.scope().isAlive()) {
+            return what + " (closed)";
+        }
+        StringJoiner items = new StringJoiner(", ", "[", "]");
+        for (Object item : this) { // bytes shown by value, as Python prints b'...', not as an array's identity
+            items.add(item instanceof byte[] bytes ? Arrays.toString(bytes) : String.valueOf(item));
+        }
+        return what + " " + items;
     }
 
     /** @return the slot of the item at {@code index}, checked to hold a {@code expected} */

@@ -37,6 +37,15 @@ class ShareableListTest {
             assertThat(list.set(3, false)).isNull();
             assertThat(list.subList(0, 4)).containsExactly(7L, 0.5, 3L, false);
             assertThat(ShareableList.wrap(region)).as("another view").hasSize(6).startsWith(7L, 0.5, 3L, false);
+            // as Python's index: bytes by value, whole numbers and floats by what they are stored as (helper-108)
+            assertThat(list.indexOf(new byte[] {9})).isEqualTo(5);
+            assertThat(list.contains(new byte[] {9})).isTrue();
+            assertThat(list.indexOf(7)).isEqualTo(0);
+            assertThat(list.indexOf((short) 3)).isEqualTo(2);
+            assertThat(list.lastIndexOf(0.5f)).isEqualTo(1);
+            assertThat(list.indexOf(null)).isEqualTo(-1);
+            assertThat(list.indexOf(new byte[] {8})).isEqualTo(-1);
+            assertThat(list.toString()).endsWith(" [7, 0.5, 3, false, abc, [9]]");
         }
     }
 
