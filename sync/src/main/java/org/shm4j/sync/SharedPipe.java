@@ -409,8 +409,12 @@ public final class SharedPipe implements AutoCloseable {
             try {
                 requireOpen();
                 long goneOwner = peer.gone(); // before the look: all it sent before the close is then visible
-                // a committed message: not one still being sent, nor a dead sender's claim (skipped after the stall)
-                return in.hasMessage() || goneOwner != 0 && in.isEmpty();
+                if (in.hasMessage()) { // a committed message: not one still being sent, nor a dead sender's claim
+                    return true;
+                }
+                // ended: nothing is left, or its holder died and what is left is a claim it will never commit, which
+                // a receive skips at once (a closer's claim is another thread's late send: a receive waits for it)
+                return goneOwner != 0 && (in.isEmpty() || !peer.isClosed());
             } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             }

@@ -11,6 +11,7 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
@@ -123,6 +124,26 @@ class SharedPipeEndTest {
         assertThat(second.send("back".getBytes(), BOUND)).isTrue();
         assertThat(first.recv(BOUND)).as("the end lives again").isEqualTo("back".getBytes());
         assertThat(first.recv(Duration.ofMillis(30))).isNull();
+    }
+
+    /** helper-109: poll() stayed false for good after a peer killed in a send; recv said end of stream at once. */
+    @Test
+    void shouldPollTrueOnceAPeerKilledInTheMiddleOfASendIsFoundDead() throws Exception {
+        SharedPipe.End first = pipe.first();
+        try (ChildJvm child = ChildJvm.start(PipeChild.class, heapName, "3", "claim")) {
+            child.awaitLine("CLAIMED", BOUND);
+            child.kill();
+        }
+        for (int i = 0; i < 3; i++) {
+            assertThat(first.poll()).isTrue();
+            assertThat(first.recv(BOUND)).isEqualTo(("m" + i).getBytes());
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(NOTICE_MILLIS);
+        while (!first.poll()) { // false until the liveness check finds the sender dead
+            assertThat(System.nanoTime() - deadline).as("poll() true within %d ms", NOTICE_MILLIS).isNegative();
+            Thread.onSpinWait();
+        }
+        assertThat(catchGone(() -> first.recv(BOUND)).holderDied()).isTrue();
     }
 
     @Test
@@ -403,6 +424,13 @@ class SharedPipeEndTest {
                 System.out.println("SENT");
                 if (args[2].equals("close")) {
                     end.close();
+                } else if (args[2].equals("claim")) { // killed in a send: room claimed, never committed
+                    RingClaim claim = new RingClaim();
+                    if (!SharedRing.open(heap, "pipe.ba").tryClaim(1, 8, claim)) {
+                        throw new IllegalStateException("no room for the claim");
+                    }
+                    System.out.println("CLAIMED");
+                    Thread.sleep(BOUND.toMillis()); // idle until killed
                 } else {
                     Thread.sleep(BOUND.toMillis()); // idle until killed; the test's kill is its only way out
                 }

@@ -1,7 +1,9 @@
 package org.shm4j.core.internal;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -14,27 +16,27 @@ import java.util.concurrent.locks.ReentrantLock;
  * the room held by another's reservation that then failed or was not yet named, and more than one be refused while
  * the room sufficed for one.
  *
- * <p>In this JVM a {@link ReentrantLock} per folder (by its real path, so that two spellings of one folder share it;
- * dropped when no creation uses it); between processes a {@link FolderFlock} on the folder, which the kernel
- * releases when its holder dies, so a creator killed mid-creation never keeps it, and which leaves nothing in the
- * folder. A creation inside another's {@code beforeLink}, on the same thread, goes on at once. Best effort: without
- * native access only the threads of a JVM take turns, and a creation that waited {@link #WAIT_NANOS} for its turn (a
- * creator stopped mid-creation, or any process holding a flock on the folder) goes ahead without it; the creation's
- * own retries then cover most races.
+ * <p>In this JVM a {@link ReentrantLock} per folder (by device and inode, so that every spelling of a folder, bind
+ * mounts included, shares it; dropped when no creation uses it); between processes a {@link FolderFlock} on the
+ * folder, which the kernel releases when its holder dies, so a creator killed mid-creation never keeps it, and which
+ * leaves nothing in the folder. A creation inside another's {@code beforeLink}, on the same thread, goes on at once.
+ * Best effort: without native access only the threads of a JVM take turns, and a creation that waited
+ * {@link #WAIT_NANOS} for its turn (a creator stopped mid-creation, or any process holding a flock on the folder)
+ * goes ahead without it; the creation's own retries then cover most races.
  */
 final class CreationLock implements AutoCloseable {
     /** How long a creation waits for its turn before it goes ahead without it. */
     static final long WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
-    /** The folders some creation of this JVM uses now, by real path; guarded by itself. */
-    private static final Map<Path, Turns> IN_THIS_JVM = new HashMap<>();
+    /** The folders some creation of this JVM uses now, by {@link #identity}; guarded by itself. */
+    private static final Map<Object, Turns> IN_THIS_JVM = new HashMap<>();
 
-    private final Path folder;
+    private final Object folder;
     private final Turns turns;
     private final boolean threadsHeld;
     private final int fd;
     private final boolean nested;
 
-    private CreationLock(Path folder, Turns turns, boolean threadsHeld, int fd, boolean nested) {
+    private CreationLock(Object folder, Turns turns, boolean threadsHeld, int fd, boolean nested) {
         this.folder = folder;
         this.turns = turns;
         this.threadsHeld = threadsHeld;
@@ -51,7 +53,8 @@ final class CreationLock implements AutoCloseable {
     /** @return {@code dir}'s creation lock, taken; or, best effort, not taken (see the class comment); never null */
     static CreationLock take(Path dir) {
         long deadline = System.nanoTime() + WAIT_NANOS;
-        Path folder = realPath(dir);
+        Path path = realPath(dir);
+        Object folder = identity(path);
         Turns turns = enter(folder);
         if (turns.lock.isHeldByCurrentThread()) {
             turns.lock.lock(); // a creation inside another's beforeLink: this thread holds the folder already
@@ -63,11 +66,11 @@ final class CreationLock implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt(); // kept for the caller; the creation goes ahead unlocked
         }
-        int fd = threadsHeld ? FolderFlock.lock(folder, deadline) : -1;
+        int fd = threadsHeld ? FolderFlock.lock(path, deadline) : -1;
         return new CreationLock(folder, turns, threadsHeld, fd, false);
     }
 
-    /** @return true if this creation has its turn across processes, or is nested in one of this thread (for tests) */
+    /** @return true if this creation has its turn across processes, or is nested in one of this thread */
     boolean held() {
         return fd >= 0 || nested;
     }
@@ -90,7 +93,7 @@ final class CreationLock implements AutoCloseable {
         }
     }
 
-    private static Turns enter(Path folder) {
+    private static Turns enter(Object folder) {
         synchronized (IN_THIS_JVM) {
             Turns turns = IN_THIS_JVM.computeIfAbsent(folder, f -> new Turns());
             turns.users++;
@@ -98,11 +101,24 @@ final class CreationLock implements AutoCloseable {
         }
     }
 
-    private static void leave(Path folder, Turns turns) {
+    private static void leave(Object folder, Turns turns) {
         synchronized (IN_THIS_JVM) {
             if (--turns.users == 0) {
                 IN_THIS_JVM.remove(folder);
             }
+        }
+    }
+
+    /**
+     * @return what tells one folder from another as flock does: its device and inode ({@code fileKey}), so that a
+     *         symbolic link, a bind mount or any other spelling of a folder shares its turns; else its path
+     */
+    private static Object identity(Path folder) {
+        try {
+            Object key = Files.readAttributes(folder, BasicFileAttributes.class).fileKey();
+            return key != null ? key : folder;
+        } catch (IOException | SecurityException e) {
+            return folder; // missing: the create says so
         }
     }
 

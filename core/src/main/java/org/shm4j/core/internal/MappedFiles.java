@@ -78,7 +78,7 @@ public final class MappedFiles {
     public static MemorySegment create(Path file, long size, Set<PosixFilePermission> permissions, Arena arena,
                                        Consumer<MemorySegment> beforeLink) {
         Path dir = file.toAbsolutePath().getParent();
-        try (CreationLock ignored = CreationLock.take(dir)) {
+        try (CreationLock turn = CreationLock.take(dir)) {
             removeTemporariesOfDeadProcesses(dir);
             long start = System.nanoTime();
             while (true) {
@@ -95,7 +95,7 @@ public final class MappedFiles {
                     }
                     noRoom = "posix_fallocate or writing its blocks: no space left on device";
                 }
-                if (!mayTryAgain(file, dir, size, start)) {
+                if (turn.held() || !mayTryAgain(file, dir, size, start)) { // with the turn, no other holds room
                     throw new ShmException("not enough space in " + dir + " for " + size + " bytes (" + noRoom
                             + (dir.equals(SharedMemory.SHM_DIR) ? "; a container's /dev/shm is 64 MB unless docker"
                             + " run --shm-size says more" : "") + ")");
@@ -107,21 +107,23 @@ public final class MappedFiles {
     }
 
     /**
-     * Whether a creation refused for room should try again: with its turn ({@link CreationLock}) no other creation
-     * holds room, but without it (no native access, or a turn not had in time) a creator racing this one may hold it
-     * in its temporary file (its region, once named, is the one openOrCreate opens), or may have been refused too
-     * (the blocks are taken as they go, so two can fail together), and then the room comes back.
+     * Whether a creation refused for room without its turn ({@link CreationLock}: no native access, or a turn not had
+     * in time) should try again: a creator racing this one may hold the room in its temporary file (its region, once
+     * named, is the one openOrCreate opens), or may have been refused too (the blocks are taken as they go, so two can
+     * fail together), and then the room comes back. With the turn no other creation holds room, and a refusal is
+     * final at once.
      *
      * @return true while, within {@link #RACING_CREATION_NANOS} of {@code start}, another creation is in progress in
      *         {@code dir}, the room is back, or the region was named meanwhile (the retry then says it exists)
      */
     private static boolean mayTryAgain(Path file, Path dir, long size, long start) {
-        // in this order: a creator names its region before it deletes its temporary file, so a creation seen ended
-        // has named it if it was this one
-        boolean others = creationInProgress(dir);
-        boolean roomNow = roomMissing(dir, size) == null;
-        return (others || roomNow || Files.exists(file, LinkOption.NOFOLLOW_LINKS))
-                && System.nanoTime() - start <= RACING_CREATION_NANOS;
+        // each look twice, in this order: a creation that began after the first look at temporary files holds room
+        // in one by the second; one that ended meanwhile gave its room back (refused) or named its region (a creator
+        // names it before it deletes its temporary file)
+        boolean changing = creationInProgress(dir) || roomMissing(dir, size) == null
+                || creationInProgress(dir) || roomMissing(dir, size) == null
+                || Files.exists(file, LinkOption.NOFOLLOW_LINKS);
+        return changing && System.nanoTime() - start <= RACING_CREATION_NANOS;
     }
 
     /**

@@ -65,6 +65,7 @@ class FileSpaceTest {
                 .contains("second heap: ShmException: " + noSpace + " for 12582912 bytes (usable=")
                 .contains("first heap: 10 blocks of 1 MiB written")
                 .contains("stale heap replaced")
+                .containsPattern("too big beside a live-looking temporary file: refused in \\d{1,3} ms")
                 .contains("racing openOrCreate: " + RACERS * RACES + " of " + RACERS * RACES + " opened, 0 refused")
                 .contains("left behind: [stale.heap]");
     }
@@ -117,6 +118,23 @@ class FileSpaceTest {
                 + " refused " + refusals);
     }
 
+    /**
+     * A creation refused for room with its turn is refused at once, not retried for 5 s while a temporary file that
+     * looks alive lies in the folder (helper-109: an older version's name with pid 1, which anyone may plant in
+     * /dev/shm); it prints how long the refusal took.
+     */
+    private static void refuseAtOnceWithItsTurn(Path dir) throws Exception {
+        Path planted = Files.createFile(dir.resolve(".shm4j-1-1.tmp"));
+        long start = System.nanoTime();
+        try (SharedHeap tooBig = SharedHeap.create(dir.resolve("too-big.heap"), 32 * MIB)) {
+            System.out.println("too big: created " + tooBig);
+        } catch (ShmException e) {
+            System.out.println("too big beside a live-looking temporary file: refused in "
+                    + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms");
+        }
+        Files.delete(planted);
+    }
+
     /** Creates a 12 MiB heap with a block at args[0], then dies without closing it. */
     public static final class StaleMaker {
         public static void main(String[] args) {
@@ -157,6 +175,7 @@ class FileSpaceTest {
             }
             Files.delete(firstFile);
             race(dir.resolve("raced.heap"));
+            refuseAtOnceWithItsTurn(dir);
             replaceStale(dir.resolve("stale.heap"));
             try (Stream<Path> left = Files.list(dir)) {
                 System.out.println("left behind: " + left.map(p -> p.getFileName().toString()).sorted().toList());
