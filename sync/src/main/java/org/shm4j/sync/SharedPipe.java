@@ -290,8 +290,7 @@ public final class SharedPipe implements AutoCloseable {
         private boolean sendWaiting(byte[] message, long start, long total) throws InterruptedException {
             requireOpen();
             if (message.length > out.maxMessageLength()) { // named here: the ring's message would name its ring
-                throw new IllegalArgumentException(ends.describe(self) + ": message length=" + message.length
-                        + " (expected: 0.." + out.maxMessageLength() + ", capacity " + out.capacity() + " / 8 - 8)");
+                throw Blocks.messageTooLong(ends.describe(self), "message length", message.length, out.capacity());
             }
             if (peer.isClosed()) {
                 throw gone(ends.owner(peer.end()), " (broken pipe)");

@@ -277,8 +277,7 @@ public final class SharedQueue<T> {
         }
         int length = codec.encodedLength(value);
         if (length > ring.maxMessageLength()) {
-            throw new IllegalArgumentException("queue '" + name + "': encoded value length=" + length
-                    + " (expected: 0.." + ring.maxMessageLength() + ", capacity " + ring.capacity() + " / 8 - 8)");
+            throw Blocks.messageTooLong("queue '" + name + "'", "encoded value length", length, ring.capacity());
         }
         RingClaim claim = claim();
         boolean claimed = timeout.isZero() ? ring.tryClaim(codec.typeId(), length, claim)

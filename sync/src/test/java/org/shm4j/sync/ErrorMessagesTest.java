@@ -13,6 +13,7 @@ import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedIntArray;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
@@ -102,17 +103,24 @@ class ErrorMessagesTest {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedQueue<byte[]> queue = SharedQueue.create(heap, "q", 1024, Codec.bytes());
             assertThatThrownBy(() -> queue.offer(new byte[200])).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("queue 'q': encoded value length=200 (expected: 0..120, capacity 1024 / 8 - 8)");
+                    .hasMessage("queue 'q': encoded value length=200 (expected: 0..120, capacity 1024 / 8 - 8; a"
+                            + " capacity of 2048 takes it)");
             assertThat(queue.offer(new byte[120])).isTrue();
             SharedRing ring = SharedRing.create(heap, "r", SharedRing.Kind.MPSC, 2048);
             assertThatThrownBy(() -> ring.offer(1, new byte[300], 0, 300)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("ring 'r': message length=300 (expected: 0..248, capacity 2048 / 8 - 8)");
+                    .hasMessage("ring 'r': message length=300 (expected: 0..248, capacity 2048 / 8 - 8; a capacity of"
+                            + " 4096 takes it)");
             assertThatThrownBy(() -> ring.drain((type, buffer, offset, length) -> { }, -1))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("ring 'r': drain limit=-1 (expected: >= 0)");
             SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
             assertThatThrownBy(() -> pipe.first().send(new byte[121], Duration.ZERO))
-                    .hasMessage("first end of pipe 'p': message length=121 (expected: 0..120, capacity 1024 / 8 - 8)");
+                    .hasMessage("first end of pipe 'p': message length=121 (expected: 0..120, capacity 1024 / 8 - 8;"
+                            + " a capacity of 2048 takes it)");
+            assertThat(Blocks.messageTooLong("queue 'q'", "encoded value length", (1 << 27) - 7, 1024))
+                    .hasMessageEndingWith("capacity 1024 / 8 - 8; no capacity takes it: at most 134217720 bytes)");
+            assertThat(Blocks.messageTooLong("ring 'r'", "message length", 1, 1024)).as("as short as one byte")
+                    .hasMessageEndingWith("a capacity of 1024 takes it)");
         }
     }
 

@@ -185,7 +185,8 @@ class SharedPipeEndTest {
         int longest = second.maxMessageLength();
         assertThatThrownBy(() -> second.send(new byte[longest + 1], BOUND)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("second end of pipe 'pipe': message length=" + (longest + 1) + " (expected: 0.." + longest
-                        + ", capacity " + (8 * (longest + 8)) + " / 8 - 8)");
+                        + ", capacity " + (8 * (longest + 8)) + " / 8 - 8; a capacity of " + (16 * (longest + 8))
+                        + " takes it)");
     }
 
     @Test

@@ -147,6 +147,20 @@ public final class Blocks {
     }
 
     /**
+     * @param what     the ring, queue or pipe end, e.g. {@code queue 'q'}
+     * @param quantity what is too long, e.g. {@code message length} or {@code encoded value length}
+     * @return the exception for a message of {@code length} bytes, longer than a ring of {@code capacity} bytes takes
+     *         ({@code capacity / 8 - 8}): it names the smallest capacity that takes it, if there is one
+     */
+    public static IllegalArgumentException messageTooLong(String what, String quantity, long length, int capacity) {
+        long needed = Math.max(SyncLayout.RING_MIN_CAPACITY, Long.highestOneBit(8 * (length + 8) - 1) << 1);
+        String fits = length < 0 ? "" : needed <= SyncLayout.RING_MAX_CAPACITY ? "; a capacity of " + needed
+                + " takes it" : "; no capacity takes it: at most " + (SyncLayout.RING_MAX_CAPACITY / 8 - 8) + " bytes";
+        return new IllegalArgumentException(what + ": " + quantity + "=" + length + " (expected: 0.."
+                + (capacity / 8 - 8) + ", capacity " + capacity + " / 8 - 8" + fits + ")");
+    }
+
+    /**
      * Checks, before anything is made, that a structure named {@code name} leaves room for the {@code suffix} of a
      * block it makes beside itself, whose name the user never gives (the heap's own check would name that block).
      *

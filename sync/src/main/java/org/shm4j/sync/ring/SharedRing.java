@@ -1000,8 +1000,7 @@ public final class SharedRing {
             throw new IllegalArgumentException(description + ": message type=" + type + " (expected: >= 1)");
         }
         if (length < 0 || length > maxMessageLength) {
-            throw new IllegalArgumentException(description + ": message length=" + length + " (expected: 0.."
-                    + maxMessageLength + ", capacity " + capacity + " / 8 - 8)");
+            throw Blocks.messageTooLong(description, "message length", length, capacity);
         }
     }
 

@@ -708,7 +708,7 @@ class SharedRingTest {
             byte[] big = new byte[ring.maxMessageLength() + 1];
             assertThatThrownBy(() -> ring.offer(1, big, 0, big.length)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("ring 'ring': message length=" + big.length + " (expected: 0.."
-                            + ring.maxMessageLength() + ", capacity 1024 / 8 - 8)");
+                            + ring.maxMessageLength() + ", capacity 1024 / 8 - 8; a capacity of 2048 takes it)");
             assertThatThrownBy(() -> ring.offer(1, big, 0, -1)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("message length=-1"); // the length first, as the Javadoc says
             assertThatThrownBy(() -> ring.offer(1, MemorySegment.ofArray(big), 0, -1))
