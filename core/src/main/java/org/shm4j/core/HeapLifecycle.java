@@ -4,7 +4,6 @@ import org.shm4j.core.internal.AttachTable;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapRemoval;
-import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.core.internal.Timeouts;
 
 import java.lang.foreign.MemorySegment;
@@ -27,10 +26,12 @@ final class HeapLifecycle {
      *
      * @param create makes the region, running the given initializer before its name appears
      * @param open   maps the existing region, for the stale check
-     * @param what   the heap to be, for messages
+     * @param what      the heap to be, for messages
+     * @param hintStale whether a refusal for an existing name says if the heap there is stale (a plain create's:
+     *                  openOrCreate, which then opens the heap, would pay for the look for nothing)
      */
     static SharedHeap create(Function<Consumer<MemorySegment>, SharedMemory> create, Supplier<SharedMemory> open,
-                             String what, long size, HeapOptions options) {
+                             String what, long size, HeapOptions options, boolean hintStale) {
         HeapHeader.checkSize(what, size, options.catalogCapacity());
         int flags = options.unlinkOnLastDetach() ? HeapLayout.FLAG_UNLINK_ON_LAST_DETACH : 0;
         long start = System.nanoTime();
@@ -43,7 +44,7 @@ final class HeapLifecycle {
                 return new SharedHeap(memory, options, validate(memory), true);
             } catch (ShmAlreadyExistsException exists) {
                 if (!options.replaceStale()) {
-                    throw hintIfStale(exists, open);
+                    throw hintStale ? hintIfStale(exists, open) : exists;
                 }
                 HeapRemoval.Outcome outcome = remove(open, HeapRemoval.Condition.STALE, options);
                 if (outcome == HeapRemoval.Outcome.IN_USE
@@ -65,7 +66,7 @@ final class HeapLifecycle {
             MemorySegment segment = memory.segment();
             HeapHeader.validateComplete(segment, "heap " + memory);
             HeapHeader.checkPidNamespace(segment, "heap " + memory); // another namespace's processes: no verdict
-            if (ProcessIdentity.isAlive(HeapHeader.creatorToken(segment)) || AttachTable.anyAlive(segment)) {
+            if (!HeapRemoval.isStale(segment)) {
                 return exists;
             }
         } catch (RuntimeException cannotTell) {

@@ -204,10 +204,15 @@ public final class SharedHeap implements AutoCloseable {
      * @throws IllegalArgumentException  if the name is invalid or {@code size} cannot hold the header and catalog
      */
     public static SharedHeap create(String name, long size, HeapOptions options) {
+        return create(name, size, options, true);
+    }
+
+    /** {@link #create(String, long, HeapOptions)}; {@code hintStale}: see {@link HeapLifecycle#create}. */
+    private static SharedHeap create(String name, long size, HeapOptions options, boolean hintStale) {
         Objects.requireNonNull(options, "options");
         Names.checkRegionName(name);
         return HeapLifecycle.create(init -> SharedMemory.create(name, size, options.permissions(), init),
-                () -> SharedMemory.open(name), "heap '" + name + "'", size, options);
+                () -> SharedMemory.open(name), "heap '" + name + "'", size, options, hintStale);
     }
 
     /** Opens the named heap with default options. */
@@ -249,7 +254,7 @@ public final class SharedHeap implements AutoCloseable {
     public static SharedHeap openOrCreate(String name, long size, HeapOptions options) {
         Objects.requireNonNull(options, "options");
         Names.checkRegionName(name);
-        return HeapLifecycle.openOrCreate(() -> create(name, size, options), () -> open(name, options));
+        return HeapLifecycle.openOrCreate(() -> create(name, size, options, false), () -> open(name, options));
     }
 
     /**
@@ -293,10 +298,15 @@ public final class SharedHeap implements AutoCloseable {
      * @throws ShmAlreadyExistsException if the file exists (and, with {@code replaceStale}, is not a stale heap)
      */
     public static SharedHeap create(Path file, long size, HeapOptions options) {
+        return create(file, size, options, true);
+    }
+
+    /** {@link #create(Path, long, HeapOptions)}; {@code hintStale}: see {@link HeapLifecycle#create}. */
+    private static SharedHeap create(Path file, long size, HeapOptions options, boolean hintStale) {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(file, "file");
         return HeapLifecycle.create(init -> SharedMemory.create(file, size, options.permissions(), init),
-                () -> SharedMemory.open(file), "heap " + file, size, options);
+                () -> SharedMemory.open(file), "heap " + file, size, options, hintStale);
     }
 
     /** Opens a file-backed heap with default options. */
@@ -330,7 +340,7 @@ public final class SharedHeap implements AutoCloseable {
     public static SharedHeap openOrCreate(Path file, long size, HeapOptions options) {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(file, "file");
-        return HeapLifecycle.openOrCreate(() -> create(file, size, options), () -> open(file, options));
+        return HeapLifecycle.openOrCreate(() -> create(file, size, options, false), () -> open(file, options));
     }
 
     /**

@@ -411,9 +411,10 @@ public final class SharedPipe implements AutoCloseable {
                 if (in.hasMessage()) { // a committed message: not one still being sent, nor a dead sender's claim
                     return true;
                 }
-                // ended: nothing is left, or its holder died and what is left is a claim it will never commit, which
-                // a receive skips at once (a closer's claim is another thread's late send: a receive waits for it)
-                return goneOwner != 0 && (in.isEmpty() || !peer.isClosed());
+                // ended: nothing is left, or its holder died (before or after closing) and what is left is a claim
+                // it will never commit, which a receive skips once it finds the sender dead; a live closer's claim is
+                // another thread's late send, which a receive waits for
+                return goneOwner != 0 && (in.isEmpty() || !peer.isClosed() || !ProcessIdentity.isAlive(goneOwner));
             } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             }

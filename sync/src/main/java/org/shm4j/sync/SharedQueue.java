@@ -276,7 +276,7 @@ public final class SharedQueue<T> {
                     + " record with a stop flag)");
         }
         int length = codec.encodedLength(value);
-        if (length > ring.maxMessageLength()) {
+        if (length < 0 || length > ring.maxMessageLength()) {
             throw Blocks.messageTooLong("queue '" + name + "'", "encoded value length", length, ring.capacity());
         }
         RingClaim claim = claim();

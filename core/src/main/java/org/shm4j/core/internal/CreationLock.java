@@ -63,11 +63,18 @@ final class CreationLock implements AutoCloseable {
         boolean threadsHeld = false;
         try {
             threadsHeld = turns.lock.tryLock(WAIT_NANOS, TimeUnit.NANOSECONDS);
+            int fd = threadsHeld ? FolderFlock.lock(path, deadline) : -1;
+            return new CreationLock(folder, turns, threadsHeld, fd, false);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // kept for the caller; the creation goes ahead unlocked
+            Thread.currentThread().interrupt(); // kept for the caller; the creation goes ahead without its turn
+            return new CreationLock(folder, turns, false, -1, false);
+        } catch (RuntimeException | Error e) { // nothing kept by a turn not had
+            if (threadsHeld) {
+                turns.lock.unlock();
+            }
+            leave(folder, turns);
+            throw e;
         }
-        int fd = threadsHeld ? FolderFlock.lock(path, deadline) : -1;
-        return new CreationLock(folder, turns, threadsHeld, fd, false);
     }
 
     /** @return true if this creation has its turn across processes, or is nested in one of this thread */
@@ -78,7 +85,7 @@ final class CreationLock implements AutoCloseable {
     @Override
     public void close() {
         if (fd >= 0) {
-            FolderFlock.unlock(fd);
+            FolderFlock.unlock(fd); // never throws
         }
         if (threadsHeld) {
             turns.lock.unlock();

@@ -6,8 +6,8 @@ import java.util.Optional;
 
 /**
  * A native function linked through {@link java.lang.foreign.Linker} when a class is initialised, or why it could not
- * be: what each class that makes one kind of native call ({@link PidProbe}, {@link FolderFlock}, and sync's futex and
- * membarrier calls) keeps, so that it can fall back and say why.
+ * be: what each class that makes one kind of native call ({@link PidProbe}, and sync's futex and membarrier calls)
+ * keeps, so that it can fall back and say why; and {@link #unavailable}, the check they (and {@link Libc}) make first.
  *
  * @param handle         the downcall, or null
  * @param fallbackReason why there is none, or null

@@ -1,10 +1,7 @@
 package org.shm4j.core.internal;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -12,7 +9,6 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Optional;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -25,13 +21,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * compare-and-set, long after the creation that could have been refused.
  *
  * <p>On Linux with native access enabled for this module (as {@link PidProbe} needs it), {@code posix_fallocate(3)}
- * through {@link Linker} reserves the blocks (a tmpfs allocates its pages, a disk file system its extents, without
+ * through {@link Libc} reserves the blocks (a tmpfs allocates its pages, a disk file system its extents, without
  * writing them). Otherwise, or with {@code -Dshm4j.fallocate=false}, or where the file system does not support it,
  * zeros are written over the whole file through its channel, which reserves the same blocks more slowly.
  */
 public final class FileSpace {
-    /** {@code O_RDWR | O_CLOEXEC} on Linux (x86-64 and aarch64 share the generic values). */
-    private static final int OPEN_FLAGS = 2 | 0x80000;
+    /** {@code O_RDWR}, with {@link Libc#O_CLOEXEC}. */
+    private static final int OPEN_FLAGS = 2 | Libc.O_CLOEXEC;
     /** {@code ENOSPC}: no space left on the device. */
     private static final int ENOSPC = 28;
     private static final int RESERVED = 0;
@@ -39,18 +35,25 @@ public final class FileSpace {
     private static final int UNSUPPORTED = 2;
     /** Bytes written at a time by the fallback. */
     private static final int ZEROS = 1 << 20;
-    private static final Linked LINKED = link();
+    /** {@code posix_fallocate}, or null with {@link #FALLBACK_REASON} saying why. */
+    private static final MethodHandle FALLOCATE;
+    private static final String FALLBACK_REASON;
+
+    static {
+        String reason = "false".equals(System.getProperty("shm4j.fallocate")) ? "turned off by -Dshm4j.fallocate=false"
+                : Libc.unavailable().orElse(null);
+        MethodHandle fallocate = reason != null ? null : Libc.link("posix_fallocate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        FALLOCATE = fallocate;
+        FALLBACK_REASON = reason != null ? reason : fallocate == null ? "the C library lacks posix_fallocate" : null;
+    }
 
     private FileSpace() {
     }
 
-    /** The three calls: open, posix_fallocate, close; or why they are not made. */
-    private record Linked(MethodHandle open, MethodHandle fallocate, MethodHandle close, String fallbackReason) {
-    }
-
     /** @return why the blocks are reserved by writing zeros, or empty if {@code posix_fallocate} reserves them */
     public static Optional<String> fallbackReason() {
-        return Optional.ofNullable(LINKED.fallbackReason());
+        return Optional.ofNullable(FALLBACK_REASON);
     }
 
     /**
@@ -60,26 +63,24 @@ public final class FileSpace {
      * @throws IOException if writing fails otherwise
      */
     public static boolean reserve(Path file, FileChannel channel, long size) throws IOException {
-        int result = LINKED.fallocate() != null ? fallocate(file, size) : UNSUPPORTED;
+        int result = FALLOCATE != null ? fallocate(file, size) : UNSUPPORTED;
         return result == UNSUPPORTED ? writeZeros(channel, size) : result == RESERVED;
     }
 
     /** @return {@link #RESERVED}, {@link #NO_SPACE}, or {@link #UNSUPPORTED} by this file system or descriptor */
     private static int fallocate(Path file, long size) {
-        try (Arena arena = Arena.ofConfined()) {
-            int fd = (int) LINKED.open().invokeExact(arena.allocateFrom(file.toString()), OPEN_FLAGS);
-            if (fd < 0) {
-                return UNSUPPORTED; // the channel's writes say what is wrong, if anything
-            }
-            try {
-                int error = (int) LINKED.fallocate().invokeExact(fd, 0L, size); // returns the error number
-                // else EOPNOTSUPP or the like: the file system cannot, zeros can
-                return error == 0 ? RESERVED : error == ENOSPC ? NO_SPACE : UNSUPPORTED;
-            } finally {
-                int closed = (int) LINKED.close().invokeExact(fd); // nothing was written through it: its result is moot
-            }
+        int fd = Libc.open(file, OPEN_FLAGS);
+        if (fd < 0) {
+            return UNSUPPORTED; // the channel's writes say what is wrong, if anything
+        }
+        try {
+            int error = (int) FALLOCATE.invokeExact(fd, 0L, size); // returns the error number
+            // else EOPNOTSUPP or the like: the file system cannot, zeros can
+            return error == 0 ? RESERVED : error == ENOSPC ? NO_SPACE : UNSUPPORTED;
         } catch (Throwable t) {
             throw new IllegalStateException("posix_fallocate of " + file + " failed", t);
+        } finally {
+            Libc.close(fd); // nothing was written through it
         }
     }
 
@@ -98,37 +99,5 @@ public final class FileSpace {
             }
             throw e;
         }
-    }
-
-    private static Linked link() {
-        if ("false".equals(System.getProperty("shm4j.fallocate"))) {
-            return none("turned off by -Dshm4j.fallocate=false");
-        }
-        Optional<String> unavailable = Downcall.unavailable(FileSpace.class, "posix_fallocate");
-        if (unavailable.isPresent()) {
-            return none(unavailable.get());
-        }
-        try {
-            Linker linker = Linker.nativeLinker();
-            Optional<MemorySegment> open = linker.defaultLookup().find("open");
-            Optional<MemorySegment> fallocate = linker.defaultLookup().find("posix_fallocate");
-            Optional<MemorySegment> close = linker.defaultLookup().find("close");
-            if (open.isEmpty() || fallocate.isEmpty() || close.isEmpty()) {
-                return none("the C library lacks open, posix_fallocate or close");
-            }
-            return new Linked(
-                    // open is variadic; no mode follows flags without O_CREAT
-                    linker.downcallHandle(open.get(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT),
-                            Linker.Option.firstVariadicArg(2)),
-                    linker.downcallHandle(fallocate.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG,
-                            JAVA_LONG)),
-                    linker.downcallHandle(close.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT)), null);
-        } catch (IllegalCallerException | UnsupportedOperationException | IllegalArgumentException e) {
-            return none("native access was refused: " + e.getMessage());
-        }
-    }
-
-    private static Linked none(String why) {
-        return new Linked(null, null, null, why);
     }
 }

@@ -7,26 +7,22 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * An exclusive {@code flock(2)} on a folder itself, through {@link Linker}: taken on a descriptor of the folder
  * opened read-only, released when that descriptor is closed, which the death of its process does too. No file is
  * made, so nothing is left in the folder and no file planted there (a symbolic link, a FIFO) is ever opened; any
- * process that may read the folder can take it.
- *
- * <p>Linux with native access for this module only; otherwise {@link #unavailable()} says why and
- * {@link #lock(Path, long)} takes nothing.
+ * process that may read the folder can take it. Linux with native access for this module only ({@link Libc});
+ * otherwise {@link #lock(Path, long)} takes nothing.
  */
 final class FolderFlock {
-    /** {@code O_RDONLY | O_NONBLOCK | O_CLOEXEC}: the generic values, which x86-64 and aarch64 share. */
-    private static final int OPEN_FLAGS = 0 | 04000 | 02000000;
+    /** {@code O_RDONLY | O_NONBLOCK}, with {@link Libc#O_CLOEXEC}. */
+    private static final int OPEN_FLAGS = 0 | 04000 | Libc.O_CLOEXEC;
     /** {@code LOCK_EX | LOCK_NB}: exclusive, and fail at once (EWOULDBLOCK) if another descriptor holds it. */
     private static final int LOCK_EXCLUSIVE_NOW = 2 | 4;
     /** {@code EWOULDBLOCK} ({@code EAGAIN}) on Linux: another descriptor holds the lock. */
@@ -34,84 +30,67 @@ final class FolderFlock {
     /** {@code EINTR}: a signal came in the call. */
     private static final int EINTR = 4;
     private static final VarHandle ERRNO = Linker.Option.captureStateLayout().varHandle(groupElement("errno"));
-    private static final Linked LINKED = link();
+    /** {@code flock}, or null where no native call is linked. */
+    private static final MethodHandle FLOCK = Libc.unavailable().isPresent() ? null
+            : Libc.link("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.captureCallState("errno"));
 
     private FolderFlock() {
     }
 
-    /** The three calls, or why they are not made. */
-    private record Linked(MethodHandle open, MethodHandle flock, MethodHandle close, String fallbackReason) {
-    }
-
-    /** @return why folders are not locked across processes here, or empty if they are */
-    static Optional<String> unavailable() {
-        return Optional.ofNullable(LINKED.fallbackReason());
-    }
-
     /**
      * Takes the lock of {@code dir}, trying again 0.1 to 1 ms apart while another process (or another descriptor of
-     * this one) holds it, until {@code deadline} ({@link System#nanoTime()}).
+     * this one) holds it, until {@code deadline} ({@link System#nanoTime()}) or until this thread is interrupted.
      *
      * @return the folder's descriptor, locked: give it to {@link #unlock(int)}; or -1 if the lock was not taken (held
-     *         past the deadline, the folder cannot be opened, the file system has no flock, or it is unavailable)
+     *         past the deadline, the thread interrupted, the folder cannot be opened, the file system has no flock,
+     *         or no native call is linked here)
      */
     static int lock(Path dir, long deadline) {
-        if (LINKED.flock() == null) {
+        if (FLOCK == null) {
             return -1;
         }
         try (Arena arena = Arena.ofConfined()) {
-            int fd = (int) LINKED.open().invokeExact(arena.allocateFrom(dir.toString()), OPEN_FLAGS);
+            MemorySegment state = arena.allocate(Linker.Option.captureStateLayout()); // before the open: no leak
+            int fd = Libc.open(dir, OPEN_FLAGS);
             if (fd < 0) {
                 return -1;
             }
-            MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
-            while (true) {
-                if ((int) LINKED.flock().invokeExact(state, fd, LOCK_EXCLUSIVE_NOW) == 0) {
-                    return fd;
+            boolean locked = false;
+            try {
+                locked = flock(state, fd, deadline);
+            } finally {
+                if (!locked) {
+                    Libc.close(fd);
                 }
-                int errno = (int) ERRNO.get(state, 0L);
-                if (errno != EWOULDBLOCK && errno != EINTR || System.nanoTime() - deadline > 0) {
-                    unlock(fd);
-                    return -1;
-                }
-                LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
             }
-        } catch (Throwable t) {
-            throw new IllegalStateException("flock of " + dir + " failed", t);
+            return locked ? fd : -1;
         }
     }
 
-    /** Closes a descriptor {@link #lock} returned, which releases its lock. */
+    /** Closes a descriptor {@link #lock} returned, which releases its lock; never throws. */
     static void unlock(int fd) {
-        try {
-            int closed = (int) LINKED.close().invokeExact(fd); // a close that fails still drops the lock
-        } catch (Throwable t) {
-            throw new IllegalStateException("close of a folder's descriptor failed", t);
-        }
+        Libc.close(fd);
     }
 
-    private static Linked link() {
-        Optional<String> unavailable = Downcall.unavailable(FolderFlock.class, "flock");
-        if (unavailable.isPresent()) {
-            return new Linked(null, null, null, unavailable.get());
-        }
-        try {
-            Linker linker = Linker.nativeLinker();
-            Optional<MemorySegment> open = linker.defaultLookup().find("open");
-            Optional<MemorySegment> flock = linker.defaultLookup().find("flock");
-            Optional<MemorySegment> close = linker.defaultLookup().find("close");
-            if (open.isEmpty() || flock.isEmpty() || close.isEmpty()) {
-                return new Linked(null, null, null, "the C library lacks open, flock or close");
+    /** @return true once {@code fd} holds the lock; false past {@code deadline}, when interrupted, or on an error */
+    private static boolean flock(MemorySegment state, int fd, long deadline) {
+        while (true) {
+            int result;
+            try {
+                result = (int) FLOCK.invokeExact(state, fd, LOCK_EXCLUSIVE_NOW);
+            } catch (Throwable t) {
+                throw new IllegalStateException("flock failed", t);
             }
-            return new Linked(
-                    // open is variadic; no mode follows flags without O_CREAT
-                    linker.downcallHandle(open.get(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT),
-                            Linker.Option.firstVariadicArg(2)),
-                    linker.downcallHandle(flock.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
-                            Linker.Option.captureCallState("errno")),
-                    linker.downcallHandle(close.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT)), null);
-        } catch (IllegalCallerException | UnsupportedOperationException | IllegalArgumentException e) {
-            return new Linked(null, null, null, "native access was refused: " + e.getMessage());
+            if (result == 0) {
+                return true;
+            }
+            int errno = (int) ERRNO.get(state, 0L); // read only after a failure
+            if (errno != EWOULDBLOCK && errno != EINTR || System.nanoTime() - deadline > 0
+                    || Thread.currentThread().isInterrupted()) { // parkNanos would return at once: no spinning
+                return false;
+            }
+            LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
         }
     }
 }

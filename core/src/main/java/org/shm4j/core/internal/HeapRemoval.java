@@ -64,6 +64,11 @@ public final class HeapRemoval {
         GONE
     }
 
+    /** @return true if the heap in {@code segment} is stale: its creator and every process attached are dead */
+    public static boolean isStale(MemorySegment segment) {
+        return !AttachTable.anyAlive(segment) && !ProcessIdentity.isAlive(HeapHeader.creatorToken(segment));
+    }
+
     /**
      * Removes {@code path} if it still leads to the heap mapped at {@code segment} and {@code condition} holds.
      *
@@ -84,8 +89,7 @@ public final class HeapRemoval {
         if (idAt(path) != heapId) {
             return Outcome.GONE; // a remover that died after unlinking left the word set; the heap is gone anyway
         }
-        boolean removable = !AttachTable.anyAlive(segment) && (condition == Condition.UNUSED
-                || !ProcessIdentity.isAlive(HeapHeader.creatorToken(segment)));
+        boolean removable = condition == Condition.UNUSED ? !AttachTable.anyAlive(segment) : isStale(segment);
         if (!removable) {
             LONG.compareAndSet(segment, REMOVAL_OFFSET, me, 0L); // volatile: give the word back
             return Outcome.IN_USE;

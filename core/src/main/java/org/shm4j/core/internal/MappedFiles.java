@@ -49,8 +49,8 @@ public final class MappedFiles {
     private static final String STAMPED_PREFIX = TEMP_PREFIX + "t-";
     private static final String TEMP_SUFFIX = ".tmp";
     /**
-     * The longest a creation refused for room goes on trying while other creations are in progress in its folder
-     * (one may name the same region, or give the room back).
+     * The longest a creation refused for room without its turn goes on trying while other creations are in progress
+     * in its folder (one may name the same region, or give the room back); see {@link #mayTryAgain}.
      */
     private static final long RACING_CREATION_NANOS = 5_000_000_000L;
     /**
@@ -95,7 +95,9 @@ public final class MappedFiles {
                     }
                     noRoom = "posix_fallocate or writing its blocks: no space left on device";
                 }
-                if (turn.held() || !mayTryAgain(file, dir, size, start)) { // with the turn, no other holds room
+                // with the turn, only a creation that went ahead without one can hold room: a shorter bound
+                long bound = turn.held() ? CreationLock.WAIT_NANOS : RACING_CREATION_NANOS;
+                if (!mayTryAgain(file, dir, size, start, bound)) {
                     throw new ShmException("not enough space in " + dir + " for " + size + " bytes (" + noRoom
                             + (dir.equals(SharedMemory.SHM_DIR) ? "; a container's /dev/shm is 64 MB unless docker"
                             + " run --shm-size says more" : "") + ")");
@@ -107,23 +109,26 @@ public final class MappedFiles {
     }
 
     /**
-     * Whether a creation refused for room without its turn ({@link CreationLock}: no native access, or a turn not had
-     * in time) should try again: a creator racing this one may hold the room in its temporary file (its region, once
-     * named, is the one openOrCreate opens), or may have been refused too (the blocks are taken as they go, so two can
-     * fail together), and then the room comes back. With the turn no other creation holds room, and a refusal is
-     * final at once.
+     * Whether a creation refused for room should try again: a creator racing this one may hold the room in its
+     * temporary file (its region, once named, is the one openOrCreate opens), or may have been refused too (the
+     * blocks are taken as they go, so two can fail together), and then the room comes back. Creations that have
+     * their turns ({@link CreationLock}) never race each other; one that went ahead without its turn (no native
+     * access, or a turn not had in time) may race any.
      *
-     * @return true while, within {@link #RACING_CREATION_NANOS} of {@code start}, another creation is in progress in
-     *         {@code dir}, the room is back, or the region was named meanwhile (the retry then says it exists)
+     * @param bound how long since {@code start} it goes on: {@link #RACING_CREATION_NANOS} without the turn, less
+     *              with it (only a creation without a turn can hold room then, and anyone may plant a temporary file
+     *              that looks alive)
+     * @return true while, within {@code bound} of {@code start} and not interrupted, another creation is in progress
+     *         in {@code dir}, the room is back, or the region was named meanwhile (the retry then says it exists)
      */
-    private static boolean mayTryAgain(Path file, Path dir, long size, long start) {
+    private static boolean mayTryAgain(Path file, Path dir, long size, long start, long bound) {
         // each look twice, in this order: a creation that began after the first look at temporary files holds room
         // in one by the second; one that ended meanwhile gave its room back (refused) or named its region (a creator
         // names it before it deletes its temporary file)
         boolean changing = creationInProgress(dir) || roomMissing(dir, size) == null
                 || creationInProgress(dir) || roomMissing(dir, size) == null
                 || Files.exists(file, LinkOption.NOFOLLOW_LINKS);
-        return changing && System.nanoTime() - start <= RACING_CREATION_NANOS;
+        return changing && System.nanoTime() - start <= bound && !Thread.currentThread().isInterrupted();
     }
 
     /**

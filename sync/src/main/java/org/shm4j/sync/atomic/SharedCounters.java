@@ -161,8 +161,13 @@ public final class SharedCounters {
             return new SharedCounters(Blocks.openOrCreate(heap, name, COUNTERS, blockSize(capacity),
                     s -> format(s, capacity, delay)), what(name));
         } catch (ShmTypeMismatchException e) { // worded in block bytes: say it in slots
-            throw Blocks.mismatch(e, () -> what(name) + " exists with capacity " + open(heap, name).capacity()
-                    + " (asked: " + capacity + ")");
+            throw Blocks.mismatch(e, () -> {
+                int existing = open(heap, name).capacity();
+                if (existing == capacity) {
+                    throw e; // not the capacity: the block's own message stands (mismatch returns e)
+                }
+                return what(name) + " exists with capacity " + existing + " (asked: " + capacity + ")";
+            });
         }
     }
 

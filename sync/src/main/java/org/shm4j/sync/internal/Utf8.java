@@ -2,20 +2,22 @@ package org.shm4j.sync.internal;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.util.Objects;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
- * UTF-8 straight into a segment, without an intermediate {@code byte[]}. A lone surrogate becomes {@code '?'}, as
+ * UTF-8 straight into a segment, without an intermediate {@code byte[]}, and out of one through a buffer of the
+ * thread ({@link #read}). A lone surrogate becomes {@code '?'}, as
  * {@link String#getBytes(java.nio.charset.Charset)} does, so both give the same bytes.
  */
 public final class Utf8 {
-    private Utf8() {
-    }
-
     /** The longest text a thread's {@link #read} buffer is grown for; longer text gets an array of its own. */
     private static final int MAX_BUFFERED = 1 << 16;
     private static final ThreadLocal<byte[][]> READ_BUFFER = ThreadLocal.withInitial(() -> new byte[][] {new byte[64]});
+
+    private Utf8() {
+    }
 
     /**
      * @return the {@code length} UTF-8 bytes at {@code offset} of {@code source} as a String (malformed input
@@ -23,6 +25,11 @@ public final class Utf8 {
      *         the String is allocated
      */
     public static String read(MemorySegment source, long offset, int length) {
+        Objects.checkFromIndexSize(offset, length, source.byteSize()); // the array read below is not checked
+        if (source.heapBase().orElse(null) instanceof byte[] array && source.address() + offset <= Integer.MAX_VALUE) {
+            // a heap segment (a list's or map's buffer): decode the array in place, no second copy
+            return new String(array, (int) (source.address() + offset), length, StandardCharsets.UTF_8);
+        }
         byte[][] holder = READ_BUFFER.get();
         byte[] bytes = holder[0];
         if (length > bytes.length) {

@@ -112,13 +112,9 @@ final class ListStore {
      *         section, so its chunk exists), or null if the length read is out of range (a torn read, or damage)
      */
     byte[] copy(int index) {
-        MemorySegment chunk = chunkOf(index, false);
-        long at = offsetIn(index);
-        int length = chunk.get(JAVA_INT, at); // plain: validated by the seqlock, or read under the mutex
-        if (length < 0 || length > maxElementBytes) {
-            return null;
-        }
-        return chunk.asSlice(at + Integer.BYTES, length).toArray(JAVA_BYTE); // plain: as above
+        int length = lengthAt(index);
+        return length < 0 ? null : chunkOf(index, false).asSlice(offsetIn(index) + Integer.BYTES, length)
+                .toArray(JAVA_BYTE); // plain: validated by the seqlock, or read under the mutex
     }
 
     /**
@@ -127,14 +123,18 @@ final class ListStore {
      * @return their length, or -1 if the length read is out of range (a torn read, or damage)
      */
     int copyInto(int index, ElementBuffer buffer) {
-        MemorySegment chunk = chunkOf(index, false);
-        long at = offsetIn(index);
-        int length = chunk.get(JAVA_INT, at); // plain: validated by the seqlock, or read under the mutex
-        if (length < 0 || length > maxElementBytes) {
-            return -1;
+        int length = lengthAt(index);
+        if (length >= 0) { // plain: as in copy
+            MemorySegment.copy(chunkOf(index, false), offsetIn(index) + Integer.BYTES, buffer.reserve(length), 0,
+                    length);
         }
-        MemorySegment.copy(chunk, at + Integer.BYTES, buffer.reserve(length), 0, length); // plain: as above
         return length;
+    }
+
+    /** @return the length word of slot {@code index}, or -1 if it is out of range (a torn read, or damage) */
+    private int lengthAt(int index) {
+        int length = chunkOf(index, false).get(JAVA_INT, offsetIn(index)); // plain: as in copy
+        return length < 0 || length > maxElementBytes ? -1 : length;
     }
 
     /** @return the exception for a length word out of range, read under the mutex */

@@ -372,9 +372,10 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     }
 
     /**
-     * Finds the first item equal to {@code o} as Python's {@code index} compares them: a {@code byte[]} by its bytes,
-     * an {@code Integer}, {@code Short} or {@code Byte} as the {@code Long} it is stored as, a {@code Float} as its
-     * {@code Double}.
+     * Finds the first item equal to {@code o} by what is stored: a {@code byte[]} by its bytes (as Python's
+     * {@code index} compares bytes), an {@code Integer}, {@code Short} or {@code Byte} as the {@code Long} it is
+     * stored as, a {@code Float} as its {@code Double}. Unlike Python, numbers of different kinds are not equal here
+     * ({@code 1} does not find {@code 1.0} or {@code True}).
      *
      * @return its index, or -1
      */
@@ -480,7 +481,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
             return what + " (closed)";
         }
         StringJoiner items = new StringJoiner(", ", "[", "]");
-        for (Object item : this) { // bytes shown by value, as Python prints b'...', not as an array's identity
+        for (Object item : this) { // bytes shown by value ([1, 2]), not as an array's identity
             items.add(item instanceof byte[] bytes ? Arrays.toString(bytes) : String.valueOf(item));
         }
         return what + " " + items;
