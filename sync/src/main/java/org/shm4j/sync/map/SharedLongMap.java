@@ -74,7 +74,11 @@ public final class SharedLongMap<V> {
      * @throws org.shm4j.core.ShmFullException if the key's segment has no room; nothing changed then
      */
     public boolean set(long key, V value) {
-        int valueLength = values.encodedLength(Objects.requireNonNull(value, "value"));
+        if (value == null) {
+            throw new NullPointerException("SharedLongMap '" + core.name() + "': a null value (it holds none, as a"
+                    + " ConcurrentMap; where Python code stores None, store a value of its own)");
+        }
+        int valueLength = values.encodedLength(value);
         Scratch scratch = keyInScratch(key, valueLength);
         values.encode(value, scratch.entrySegment, ENTRY_HEADER + Long.BYTES);
         return store(key, scratch, valueLength);

@@ -191,38 +191,38 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
     @Override
     public V put(K key, V value) {
-        Objects.requireNonNull(value, "value");
+        nonNull(value, "value");
         return compute(key, (k, old) -> value, true, true, null, true);
     }
 
     @Override
     public V putIfAbsent(K key, V value) {
-        Objects.requireNonNull(value, "value");
+        nonNull(value, "value");
         return compute(key, (k, old) -> value, true, false, null, true);
     }
 
     @Override
     public V replace(K key, V value) {
-        Objects.requireNonNull(value, "value");
+        nonNull(value, "value");
         return compute(key, (k, old) -> value, false, true, null, true);
     }
 
     @Override
     public boolean replace(K key, V oldValue, V newValue) {
-        Objects.requireNonNull(newValue, "newValue");
-        byte[] expected = encodeValue(Objects.requireNonNull(oldValue, "oldValue"));
+        nonNull(newValue, "newValue");
+        byte[] expected = encodeValue(nonNull(oldValue, "oldValue"));
         return compute(key, (k, old) -> newValue, false, true, expected, true) != null;
     }
 
     @Override
     public V remove(Object key) {
-        @SuppressWarnings("unchecked") K k = (K) Objects.requireNonNull(key, "key");
+        @SuppressWarnings("unchecked") K k = (K) nonNull(key, "key");
         return compute(k, (kk, old) -> null, false, true, null, true);
     }
 
     @Override
     public boolean remove(Object key, Object value) {
-        @SuppressWarnings("unchecked") K k = (K) Objects.requireNonNull(key, "key");
+        @SuppressWarnings("unchecked") K k = (K) nonNull(key, "key");
         if (value == null) {
             return false; // as ConcurrentHashMap: no key maps to null
         }
@@ -237,7 +237,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      */
     @Override
     public boolean containsValue(Object value) {
-        @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) Objects.requireNonNull(value, "value"));
+        @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) nonNull(value, "value"));
         for (EntryIterator entries = new EntryIterator(); entries.hasNext(); ) {
             if (Arrays.equals(entries.nextEncodedValue(), expected)) { // the stored bytes: nothing decoded
                 return true;
@@ -270,7 +270,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
     @Override
     public V merge(K key, V value, BiFunction<? super V, ? super V, ? extends V> remapping) {
-        Objects.requireNonNull(value, "value");
+        nonNull(value, "value");
         Objects.requireNonNull(remapping, "remapping");
         return compute(key, (k, old) -> old == null ? value : remapping.apply(old, value), true, true, null, false);
     }
@@ -401,7 +401,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     }
 
     private int encodeKey(Object key, Scratch scratch, int valueLength) {
-        @SuppressWarnings("unchecked") K k = (K) Objects.requireNonNull(key, "key");
+        @SuppressWarnings("unchecked") K k = (K) nonNull(key, "key");
         try {
             int keyLength = keys.encodedLength(k);
             scratch.entryCapacity((long) ENTRY_HEADER + keyLength + valueLength, 0);
@@ -435,6 +435,18 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     }
 
     /** @return the exception for a key or value of a class its codec does not take, naming this map */
+    /**
+     * @return {@code argument}, which is not null
+     * @throws NullPointerException naming this map and the argument: it holds no null, as a {@code ConcurrentMap}
+     */
+    private <T> T nonNull(T argument, String role) {
+        if (argument == null) {
+            throw new NullPointerException("SharedMap '" + core.name() + "': a null " + role + " (a ConcurrentMap"
+                    + " holds none; where Python code stores None, store a value of its own)");
+        }
+        return argument;
+    }
+
     private ClassCastException wrongType(String what, Object object, Codec<?> codec, ClassCastException cause) {
         ClassCastException e = new ClassCastException(core + ": a " + what + " of class " + object.getClass()
                 .getName() + " does not fit the map's " + what + " codec (type "
@@ -527,7 +539,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
         @Override
         public V setValue(V value) {
-            V old = super.setValue(Objects.requireNonNull(value, "value"));
+            V old = super.setValue(nonNull(value, "value"));
             put(getKey(), value);
             return old;
         }

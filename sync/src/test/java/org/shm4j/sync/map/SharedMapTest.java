@@ -163,8 +163,18 @@ class SharedMapTest {
         map.put("a", new byte[] {1, 2, 3});
         assertThat(map.containsValue(new byte[] {1, 2, 3})).as("a decoded copy, found by its bytes").isTrue();
         assertThat(map.containsValue(new byte[] {1, 2})).isFalse();
-        assertThatThrownBy(() -> map.containsValue(null)).isInstanceOf(NullPointerException.class);
-        assertThatThrownBy(() -> map.remove(null, new byte[0])).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> map.containsValue(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("SharedMap 'bytes': a null value (a ConcurrentMap holds none; where Python code stores"
+                        + " None, store a value of its own)");
+        assertThatThrownBy(() -> map.remove(null, new byte[0])).isInstanceOf(NullPointerException.class)
+                .hasMessageStartingWith("SharedMap 'bytes': a null key");
+        assertThatThrownBy(() -> map.put("b", null)).isInstanceOf(NullPointerException.class)
+                .hasMessageStartingWith("SharedMap 'bytes': a null value");
+        assertThatThrownBy(() -> map.get(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageStartingWith("SharedMap 'bytes': a null key");
+        SharedLongMap<byte[]> longs = SharedLongMap.create(heap, "longs", Codec.bytes(), new MapSizing(10, 8, 8));
+        assertThatThrownBy(() -> longs.set(1L, null)).isInstanceOf(NullPointerException.class)
+                .hasMessageStartingWith("SharedLongMap 'longs': a null value");
         assertThat(map.remove("a", null)).isFalse();
         assertThat(map.remove("a", new byte[] {1, 2, 3})).isTrue();
         assertThat(map.containsValue(new byte[] {1, 2, 3})).isFalse();
