@@ -396,12 +396,14 @@ public final class SharedPipe implements AutoCloseable {
         }
 
         /**
-         * Says whether a receive would return without waiting, as Python's {@code Connection.poll()} does: a snapshot.
+         * Says whether a message or the end of stream is there, as Python's {@code Connection.poll()} does: a
+         * snapshot.
          *
          * @return true if a message is waiting, or if the stream has ended (the other end is closed or its holder
          *         died, and every message it sent was received: {@code recv} then throws
-         *         {@link PipeClosedException}, as Python's {@code recv} raises {@code EOFError}); false if a receive
-         *         would wait for a message
+         *         {@link PipeClosedException}, as Python's {@code recv} raises {@code EOFError}; if the holder died in
+         *         the middle of a send, {@code recv} first waits until the ring's stall rule skips that message, at
+         *         most the stall timeout, 5 s by default); false while a receive would wait for a message
          * @throws IllegalStateException if this end is closed
          */
         public boolean poll() {
@@ -412,8 +414,8 @@ public final class SharedPipe implements AutoCloseable {
                     return true;
                 }
                 // ended: nothing is left, or its holder died (before or after closing) and what is left is a claim
-                // it will never commit, which a receive skips once it finds the sender dead; a live closer's claim is
-                // another thread's late send, which a receive waits for
+                // it will never commit, which a receive skips (by the stall rule, at most its timeout); a live
+                // closer's claim is another thread's late send, which a receive waits for
                 return goneOwner != 0 && (in.isEmpty() || !peer.isClosed() || !ProcessIdentity.isAlive(goneOwner));
             } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);

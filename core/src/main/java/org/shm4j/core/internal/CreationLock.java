@@ -66,7 +66,7 @@ final class CreationLock implements AutoCloseable {
             int fd = threadsHeld ? FolderFlock.lock(path, deadline) : -1;
             return new CreationLock(folder, turns, threadsHeld, fd, false);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // kept for the caller; the creation goes ahead without its turn
+            Thread.currentThread().interrupt(); // kept: the creation's channel then stops it, nothing made
             return new CreationLock(folder, turns, false, -1, false);
         } catch (RuntimeException | Error e) { // nothing kept by a turn not had
             if (threadsHeld) {

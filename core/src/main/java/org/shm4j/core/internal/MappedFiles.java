@@ -9,6 +9,7 @@ import org.shm4j.core.ShmNotFoundException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
@@ -164,6 +165,8 @@ public final class MappedFiles {
             throw new ShmAlreadyExistsException(file + " already exists");
         } catch (NoSuchFileException e) {
             throw new ShmNotFoundException("folder " + dir + " does not exist");
+        } catch (ClosedByInterruptException e) { // the thread's interrupt status stays set, as the channel leaves it
+            throw new ShmException("creation of " + file + " interrupted: nothing was made", e);
         } catch (IOException | UnsupportedOperationException e) {
             throw new ShmException("cannot create " + file + ": " + e, e);
         }

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
+import org.shm4j.core.ShmException;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -27,6 +28,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The folder's creation lock ({@link CreationLock}) lets one creation at a time in, across threads and across
@@ -112,6 +114,24 @@ class CreationLockTest {
                     .containsExactly("after.heap");
         }
         assertThat(CreationLock.foldersInUse()).as("no folder kept once no creation uses it").isZero();
+    }
+
+    /** helper-109/111: an interrupted creator failed with "cannot create ...: ClosedByInterruptException". */
+    @Test
+    void shouldSayACreationWasInterruptedAndMakeNothing() {
+        String name = names.unique("interrupted");
+        Thread.currentThread().interrupt();
+        try {
+            assertThatThrownBy(() -> SharedMemory.create(name, 4096)).isInstanceOf(ShmException.class)
+                    .hasMessage("creation of " + SharedMemory.SHM_DIR.resolve(name) + " interrupted: nothing was made");
+            assertThat(Thread.currentThread().isInterrupted()).as("the interrupt status kept").isTrue();
+        } finally {
+            Thread.interrupted();
+        }
+        assertThat(SharedMemory.exists(name)).isFalse();
+        try (SharedMemory again = SharedMemory.create(name, 4096)) {
+            assertThat(again.byteSize()).isEqualTo(4096);
+        }
     }
 
     @Test
