@@ -2,7 +2,6 @@ package org.shm4j.core.internal;
 
 import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -35,25 +34,18 @@ public final class FileSpace {
     private static final int UNSUPPORTED = 2;
     /** Bytes written at a time by the fallback. */
     private static final int ZEROS = 1 << 20;
-    /** {@code posix_fallocate}, or null with {@link #FALLBACK_REASON} saying why. */
-    private static final MethodHandle FALLOCATE;
-    private static final String FALLBACK_REASON;
-
-    static {
-        String reason = "false".equals(System.getProperty("shm4j.fallocate")) ? "turned off by -Dshm4j.fallocate=false"
-                : Libc.unavailable().orElse(null);
-        MethodHandle fallocate = reason != null ? null : Libc.link("posix_fallocate",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-        FALLOCATE = fallocate;
-        FALLBACK_REASON = reason != null ? reason : fallocate == null ? "the C library lacks posix_fallocate" : null;
-    }
+    /** {@code posix_fallocate}, or why it is not called. */
+    private static final Downcall FALLOCATE = "false".equals(System.getProperty("shm4j.fallocate"))
+            ? Downcall.none("turned off by -Dshm4j.fallocate=false")
+            : Libc.link(FileSpace.class, "posix_fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG,
+            JAVA_LONG));
 
     private FileSpace() {
     }
 
     /** @return why the blocks are reserved by writing zeros, or empty if {@code posix_fallocate} reserves them */
     public static Optional<String> fallbackReason() {
-        return Optional.ofNullable(FALLBACK_REASON);
+        return FALLOCATE.reason();
     }
 
     /**
@@ -63,7 +55,7 @@ public final class FileSpace {
      * @throws IOException if writing fails otherwise
      */
     public static boolean reserve(Path file, FileChannel channel, long size) throws IOException {
-        int result = FALLOCATE != null ? fallocate(file, size) : UNSUPPORTED;
+        int result = FALLOCATE.handle() != null ? fallocate(file, size) : UNSUPPORTED;
         return result == UNSUPPORTED ? writeZeros(channel, size) : result == RESERVED;
     }
 
@@ -74,7 +66,7 @@ public final class FileSpace {
             return UNSUPPORTED; // the channel's writes say what is wrong, if anything
         }
         try {
-            int error = (int) FALLOCATE.invokeExact(fd, 0L, size); // returns the error number
+            int error = (int) FALLOCATE.handle().invokeExact(fd, 0L, size); // returns the error number
             // else EOPNOTSUPP or the like: the file system cannot, zeros can
             return error == 0 ? RESERVED : error == ENOSPC ? NO_SPACE : UNSUPPORTED;
         } catch (Throwable t) {

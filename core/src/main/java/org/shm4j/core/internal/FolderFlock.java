@@ -5,12 +5,10 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
 
-import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
@@ -29,11 +27,9 @@ final class FolderFlock {
     private static final int EWOULDBLOCK = 11;
     /** {@code EINTR}: a signal came in the call. */
     private static final int EINTR = 4;
-    private static final VarHandle ERRNO = Linker.Option.captureStateLayout().varHandle(groupElement("errno"));
     /** {@code flock}, or null where no native call is linked. */
-    private static final MethodHandle FLOCK = Libc.unavailable().isPresent() ? null
-            : Libc.link("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
-            Linker.Option.captureCallState("errno"));
+    private static final MethodHandle FLOCK = Libc.link(FolderFlock.class, "flock", FunctionDescriptor.of(JAVA_INT,
+            JAVA_INT, JAVA_INT), Linker.Option.captureCallState("errno")).handle();
 
     private FolderFlock() {
     }
@@ -85,7 +81,7 @@ final class FolderFlock {
             if (result == 0) {
                 return true;
             }
-            int errno = (int) ERRNO.get(state, 0L); // read only after a failure
+            int errno = Downcall.errno(state); // read only after a failure
             if (errno != EWOULDBLOCK && errno != EINTR || System.nanoTime() - deadline > 0
                     || Thread.currentThread().isInterrupted()) { // parkNanos would return at once: no spinning
                 return false;

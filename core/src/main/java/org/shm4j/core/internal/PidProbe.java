@@ -5,10 +5,8 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.util.Optional;
 
-import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
@@ -32,7 +30,6 @@ public final class PidProbe {
     private static final int EPERM = 1;
     private static final Downcall LINKED = link();
     private static final MethodHandle KILL = LINKED.handle();
-    private static final VarHandle ERRNO = Linker.Option.captureStateLayout().varHandle(groupElement("errno"));
 
     private PidProbe() {
     }
@@ -62,28 +59,16 @@ public final class PidProbe {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
             int result = (int) KILL.invokeExact(state, (int) pid, 0);
-            return result == 0 || (int) ERRNO.get(state, 0L) == EPERM; // otherwise ESRCH: no such process
+            return result == 0 || Downcall.errno(state) == EPERM; // otherwise ESRCH: no such process
         } catch (Throwable t) {
             throw new IllegalStateException("kill(" + pid + ", 0) failed", t);
         }
     }
 
     private static Downcall link() {
-        Optional<String> unavailable = Downcall.unavailable(PidProbe.class, "the kill(2) probe");
-        if (unavailable.isPresent()) {
-            return Downcall.none(unavailable.get()
-                    + " (needed to ask the kernel about pids that /proc does not show)");
-        }
-        try {
-            Linker linker = Linker.nativeLinker();
-            Optional<MemorySegment> kill = linker.defaultLookup().find("kill");
-            if (kill.isEmpty()) {
-                return Downcall.none("the C library has no kill function");
-            }
-            return Downcall.of(linker.downcallHandle(kill.get(), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
-                    Linker.Option.captureCallState("errno")));
-        } catch (IllegalCallerException | UnsupportedOperationException e) {
-            return Downcall.none("native access was refused: " + e.getMessage());
-        }
+        Downcall kill = Downcall.link(PidProbe.class, "kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
+                Linker.Option.captureCallState("errno"));
+        return kill.reason().map(why -> Downcall.none(why
+                + " (needed to ask the kernel about pids that /proc does not show)")).orElse(kill);
     }
 }
