@@ -16,6 +16,8 @@ import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedMutex;
+import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
@@ -110,6 +112,9 @@ final class CorruptionSubjects {
                 (heap, name) -> use(SharedPipe.open(heap, name), block(heap, name + ".ab"))));
         kinds.add(new HeapKind("SharedLock", SyncLayout.LOCK, SyncLayout.CACHE_LINE, "",
                 SharedLock::create, (heap, name) -> use(SharedLock.open(heap, name))));
+        kinds.add(new HeapKind("SharedReentrantLock", SyncLayout.REENTRANT_LOCK, SyncLayout.CACHE_LINE, "",
+                (heap, name) -> used(SharedReentrantLock.create(heap, name)),
+                (heap, name) -> use(SharedReentrantLock.open(heap, name))));
         kinds.add(new HeapKind("SharedFairLock", SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, "",
                 (heap, name) -> used(SharedFairLock.create(heap, name)),
                 (heap, name) -> use(SharedFairLock.open(heap, name))));
@@ -166,6 +171,9 @@ final class CorruptionSubjects {
         long lock = SyncLayout.CACHE_LINE;
         kinds.add(new RawKind("raw SharedLock", lock, lock, lock, (segment, offset) -> { },
                 (segment, offset) -> use(SharedLock.wrap(segment, offset))));
+        kinds.add(new RawKind("raw SharedReentrantLock", lock, lock, lock,
+                (segment, offset) -> used(SharedReentrantLock.wrap(segment, offset)),
+                (segment, offset) -> use(SharedReentrantLock.wrap(segment, offset))));
         long fair = SyncLayout.FAIR_SIZE;
         kinds.add(new RawKind("raw SharedFairLock", fair, fair, fair,
                 (segment, offset) -> used(SharedFairLock.wrap(segment, offset)),
@@ -277,11 +285,18 @@ final class CorruptionSubjects {
         }
     }
 
-    private static void use(SharedLock lock) throws InterruptedException {
+    private static void use(SharedMutex lock) throws InterruptedException {
         use((Lock) lock);
         lock.owner();
         lock.isConsistent();
         lock.toString();
+    }
+
+    private static void used(SharedReentrantLock lock) {
+        lock.lock();
+        lock.lock(); // leaves the hold count at 0 again, its bytes moved
+        lock.unlock();
+        lock.unlock();
     }
 
     private static void use(SharedFairLock lock) throws InterruptedException {

@@ -23,6 +23,7 @@ public final class SyncLayout {
     public static final BlockType LOCK = BlockType.named("SharedLock", 0x5348_0021, 3);
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 8);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
+    public static final BlockType REENTRANT_LOCK = BlockType.named("SharedReentrantLock", 0x5348_0024, 1);
     public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 10);
 
     /** Ring: the smallest data capacity in bytes. */
@@ -252,6 +253,11 @@ public final class SyncLayout {
     public static final long MUTEX_RECOVERIES = MUTEX_HELD_SINCE + Long.BYTES;
     /** Robust mutex: its size. */
     public static final long MUTEX_SIZE = MUTEX_RECOVERIES + Long.BYTES;
+    /**
+     * Reentrant lock: how many times its owner holds it (int), after its robust mutex; 0 when free. Written by the
+     * owner thread only (and set to 1 by each new owner, a take-over's included).
+     */
+    public static final long REENTRANT_HOLDS_OFFSET = MUTEX_SIZE;
 
     /**
      * Owner thread fields (of the robust mutex and the fair lock) hold a thread key: the owner's Java thread id XOR its

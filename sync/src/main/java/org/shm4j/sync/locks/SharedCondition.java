@@ -24,8 +24,9 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
 
 /**
  * A {@link Condition} in shared memory whose waiters and signallers may be threads of any process, bound to a
- * {@link SharedLock} or to the write lock of a {@link SharedReadWriteLock}: Python's
- * {@code multiprocessing.Condition}. {@link SharedLock#newCondition()} returns the lock's own condition; create more
+ * {@link SharedLock}, a {@link SharedReentrantLock} (whose holds {@code await} releases all and restores, as
+ * {@code ReentrantLock}'s conditions do) or the write lock of a {@link SharedReadWriteLock}: Python's
+ * {@code multiprocessing.Condition}. {@link SharedMutex#newCondition()} returns the lock's own condition; create more
  * by name here ({@code notEmpty}, {@code notFull}, ...). A condition made in a heap for a lock in the same heap
  * records which lock it is, and opening it with another lock throws {@link org.shm4j.core.ShmTypeMismatchException};
  * with a lock elsewhere (or in raw memory) every process must use the same lock, unchecked.
@@ -104,7 +105,7 @@ public final class SharedCondition implements Condition {
         this.description = description;
     }
 
-    private SharedCondition(MemorySegment segment, SharedLock lock, String description) {
+    private SharedCondition(MemorySegment segment, SharedMutex lock, String description) {
         this(segment, Objects.requireNonNull(lock, "lock"), lock::isHeldByCurrentThread, description);
     }
 
@@ -118,7 +119,7 @@ public final class SharedCondition implements Condition {
      *
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
-    public static SharedCondition create(SharedHeap heap, String name, SharedLock lock) {
+    public static SharedCondition create(SharedHeap heap, String name, SharedMutex lock) {
         int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
         return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field, 0, 0),
                 lock, named(name));
@@ -131,7 +132,7 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition, or was made for another lock
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
      */
-    public static SharedCondition open(SharedHeap heap, String name, SharedLock lock) {
+    public static SharedCondition open(SharedHeap heap, String name, SharedMutex lock) {
         MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
         checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
         return new SharedCondition(block, lock, named(name));
@@ -142,7 +143,7 @@ public final class SharedCondition implements Condition {
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
      */
-    public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedLock lock) {
+    public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedMutex lock) {
         return new SharedCondition(openOrCreateBlock(heap, name, Objects.requireNonNull(lock, "lock")), lock,
                 named(name));
     }
@@ -164,7 +165,7 @@ public final class SharedCondition implements Condition {
      * @throws IllegalArgumentException  if the address is not 8-byte aligned
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
-    public static SharedCondition format(MemorySegment segment, long offset, SharedLock lock) {
+    public static SharedCondition format(MemorySegment segment, long offset, SharedMutex lock) {
         MemorySegment block = CoordinationBlocks.format(segment, offset, SyncLayout.CONDITION, COND_SIZE, 0, 0, 0);
         return new SharedCondition(block, lock, CoordinationBlocks.describe(KIND, block));
     }
@@ -176,7 +177,7 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmFormatException if the bytes there are not a condition's
      * @throws IndexOutOfBoundsException         if they are not inside the segment
      */
-    public static SharedCondition wrap(MemorySegment segment, long offset, SharedLock lock) {
+    public static SharedCondition wrap(MemorySegment segment, long offset, SharedMutex lock) {
         MemorySegment block = CoordinationBlocks.wrap(segment, offset, SyncLayout.CONDITION, p -> COND_SIZE, KIND);
         return new SharedCondition(block, lock, CoordinationBlocks.describe(KIND, block));
     }
@@ -308,13 +309,13 @@ public final class SharedCondition implements Condition {
         int sequence = (int) INT.getVolatile(segment, COND_SEQ_OFFSET); // read holding the lock: no signal missed
         INT.getAndAdd(segment, COND_WAITERS_OFFSET, 1); // counted first: a waiter seen in the flag is counted
         INT.setVolatile(segment, COND_WAITING_OFFSET, 1); // never cleared by the waiter: see the class doc
-        lock.unlock();
+        int holds = lock.releaseForWait(); // all of a reentrant lock's holds, restored below
         boolean interrupted = false;
         try {
             interrupted = WordWait.awaitChange(segment, COND_SEQ_OFFSET, sequence, timeoutNanos, interruptible);
         } finally {
             INT.getAndAdd(segment, COND_WAITERS_OFFSET, -1);
-            lock.lockAfterSignal(); // through the lock's take-over if its holder died meanwhile
+            lock.reacquireAfterWait(holds); // through the lock's take-over if its holder died meanwhile
         }
         if (interrupted) {
             if (interruptible) {

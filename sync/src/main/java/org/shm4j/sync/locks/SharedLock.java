@@ -2,19 +2,16 @@ package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.Blocks;
-import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
-import org.shm4j.sync.internal.WaitLayout;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Optional;
 
 /**
  * A mutual-exclusion lock in shared memory for the threads of every process that maps it, that survives the death
  * of its owner: Python's {@code multiprocessing.Lock}, without the lock that stays held forever when its holder is
- * killed. Not reentrant; implements {@link java.util.concurrent.locks.Lock}, with cross-process
- * {@linkplain #newCondition() conditions}.
+ * killed. Not reentrant ({@link SharedReentrantLock} is: Python's {@code RLock}); implements
+ * {@link java.util.concurrent.locks.Lock}, with cross-process {@linkplain #newCondition() conditions}.
  *
  * <h2>Layout (heap block type {@code 0x53480021} v3, 64 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
@@ -96,31 +93,12 @@ import java.util.Optional;
  * <p>Memory consistency effects: as for {@link java.util.concurrent.locks.ReentrantLock}, actions before
  * {@link #unlock()} in one thread, in any process, happen-before actions after a later successful lock.
  */
-public final class SharedLock extends TimedLock {
-    private static final long SIZE = SyncLayout.CACHE_LINE;
+public final class SharedLock extends SharedMutex {
     private static final String KIND = "lock";
 
-    /**
-     * The lock's 64 bytes, its mutex at offset 0. The uncontended paths use it rather than {@link #mutex}'s own:
-     * each object between the caller and the segment is one more dependent load, repeated after every atomic.
-     */
-    private final MemorySegment segment;
-    private final RobustMutex mutex; // the slow paths: waiting, take-over, diagnostics
-    private final SharedHeap heap; // where newCondition() finds the lock's condition; null if wrapped
-    private final String name;
-
-    private SharedLock(MemorySegment segment, String description) {
-        this(segment, description, null, null);
-    }
-
     private SharedLock(MemorySegment segment, String description, SharedHeap heap, String name) {
-        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_LOCK, description), segment);
-        RobustMutex.check(segment, 0, description);
+        super(segment, KIND, description, heap, name);
         Blocks.requireZero(segment, SyncLayout.MUTEX_SIZE, SIZE, description);
-        this.segment = segment;
-        this.mutex = new RobustMutex(segment, 0, description, watch());
-        this.heap = heap;
-        this.name = name;
     }
 
     /**
@@ -129,8 +107,7 @@ public final class SharedLock extends TimedLock {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedLock create(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.create(heap, name, SyncLayout.LOCK, SIZE, s -> { }), "lock '" + name + "'",
-                heap, name);
+        return new SharedLock(Blocks.create(heap, name, SyncLayout.LOCK, SIZE, s -> { }), named(name), heap, name);
     }
 
     /**
@@ -145,14 +122,13 @@ public final class SharedLock extends TimedLock {
      * @throws org.shm4j.core.ShmFormatException       if the block holds a state no lock has
      */
     public static SharedLock open(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND), KIND + " '" + name + "'", heap,
-                name);
+        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND), named(name), heap, name);
     }
 
     /** Opens the lock named {@code name}, or creates it free. */
     public static SharedLock openOrCreate(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.openOrCreate(heap, name, SyncLayout.LOCK, SIZE, s -> { }),
-                "lock '" + name + "'", heap, name);
+        return new SharedLock(Blocks.openOrCreate(heap, name, SyncLayout.LOCK, SIZE, s -> { }), named(name), heap,
+                name);
     }
 
     /**
@@ -164,7 +140,11 @@ public final class SharedLock extends TimedLock {
      */
     public static SharedLock wrap(MemorySegment segment, long offset) {
         MemorySegment slice = Blocks.wrap(segment, offset, SIZE, Long.BYTES, KIND);
-        return new SharedLock(slice, Blocks.describe(KIND, slice.address()));
+        return new SharedLock(slice, Blocks.describe(KIND, slice.address()), null, null);
+    }
+
+    private static String named(String name) {
+        return KIND + " '" + name + "'";
     }
 
     /**
@@ -186,90 +166,7 @@ public final class SharedLock extends TimedLock {
     }
 
     @Override
-    void lockAfterSignal() {
-        try {
-            mutex.acquireAfterSignal();
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
-    }
-
-    @Override
-    Optional<LockOwner> holder() {
-        return owner();
-    }
-
-    @Override
     void release() {
         RobustMutex.release(segment, 0, false, description());
-    }
-
-    /** @return true if the current thread holds the lock */
-    public boolean isHeldByCurrentThread() {
-        try { // not through whileOpen: a condition's await and signal call this, and its lambda would allocate
-            return mutex.isHeldByCurrentThread();
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
-    }
-
-    /** @return true if some thread of some process holds the lock */
-    public boolean isLocked() {
-        return whileOpen(mutex::isHeld);
-    }
-
-    /** @return who holds the lock now, if anyone */
-    public Optional<LockOwner> owner() {
-        return whileOpen(mutex::owner);
-    }
-
-    /** @return false after the lock was taken over from a dead owner, until {@link #markConsistent()} */
-    public boolean isConsistent() {
-        return whileOpen(mutex::isConsistent);
-    }
-
-    /**
-     * Declares the protected data repaired after an owner died.
-     *
-     * @throws IllegalMonitorStateException if the current thread does not hold the lock
-     */
-    public void markConsistent() {
-        if (!isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(description() + " must be held to mark it consistent");
-        }
-        whileOpen(() -> {
-            mutex.markConsistent();
-            return null;
-        });
-    }
-
-    /** @return how many times this lock was taken over from a dead owner */
-    public long recoveries() {
-        return whileOpen(mutex::recoveries);
-    }
-
-    /**
-     * Returns the lock's own condition: the {@link SharedCondition} named {@code "<lock name>.condition"} in the
-     * lock's heap, created by the first caller in any process. Every call, in every process, returns a view of that
-     * one condition; for more conditions on this lock, create them by name with
-     * {@link SharedCondition#create(SharedHeap, String, SharedLock)}.
-     *
-     * @throws UnsupportedOperationException if this lock was {@linkplain #wrap wrapped} over raw memory: lay a
-     *                                       condition out beside it with {@link SharedCondition#format}
-     */
-    @Override
-    public SharedCondition newCondition() {
-        if (heap == null) {
-            throw new UnsupportedOperationException(description() + " is not in a heap: lay its condition out with "
-                    + "SharedCondition.format(segment, offset, lock)");
-        }
-        Blocks.checkNameRoom("lock (with a condition)", name, SharedCondition.COMPANION_SUFFIX);
-        return whileOpen(() -> SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), this));
-    }
-
-    @Override
-    public String toString() {
-        return Blocks.describeUnlessClosed(segment.scope(), description(),
-                () -> description() + owner().map(o -> " held by " + o).orElse(" (free)"));
     }
 }

@@ -148,6 +148,25 @@ abstract class TimedLock implements Lock {
     }
 
     /**
+     * Releases the lock for a condition's wait, entirely: a reentrant lock however many times the current thread
+     * holds it. The caller has checked that it holds the lock.
+     *
+     * @return what {@link #reacquireAfterWait} restores: the hold count of a reentrant lock
+     */
+    int releaseForWait() {
+        release();
+        return 1;
+    }
+
+    /**
+     * Takes the lock again at the end of a condition's wait, as {@link #lockAfterSignal()}, and restores the state
+     * {@link #releaseForWait()} returned.
+     */
+    void reacquireAfterWait(int holds) {
+        lockAfterSignal();
+    }
+
+    /**
      * Releases the lock and wakes a blocked waiter, if any.
      *
      * @throws IllegalMonitorStateException if the current thread does not hold the lock

@@ -91,6 +91,8 @@ final class BlockStates {
         add(readers, DOUBLE_ARRAY, (h, b) -> array(b.segment(), Long.BYTES, (s, i) -> s.get(JAVA_DOUBLE, i)));
         add(readers, BYTE_ARRAY, (h, b) -> array(b.segment(), 1, null));
         add(readers, LOCK, (h, b) -> LockStates.mutex(b.segment(), 0, "lock '" + b.name() + "'"));
+        add(readers, REENTRANT_LOCK, (h, b) -> LockStates.reentrant(b.segment(), "reentrant lock '" + b.name()
+                + "'"));
         add(readers, READ_WRITE_LOCK, (h, b) -> LockStates.readWrite(b.segment(), "read-write lock '" + b.name()
                 + "'"));
         add(readers, FAIR_LOCK, (h, b) -> LockStates.fair(b.segment()));

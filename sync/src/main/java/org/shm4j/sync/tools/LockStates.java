@@ -27,6 +27,7 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_PID_MASK;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
+import static org.shm4j.sync.internal.SyncLayout.REENTRANT_HOLDS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_FLAG;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
@@ -47,6 +48,14 @@ final class LockStates {
     /** @return the state of the robust mutex at {@code base} (a {@code SharedLock}, a writer, a ring's consumers) */
     static Map<String, Object> mutex(MemorySegment block, long base, String what) {
         return mutex(block, base, what, false);
+    }
+
+    /** @return the state of a {@code SharedReentrantLock}: its mutex's, and how many times its owner holds it */
+    static Map<String, Object> reentrant(MemorySegment block, String what) {
+        Map<String, Object> state = mutex(block, 0, what);
+        int holds = (int) INT.getOpaque(block, REENTRANT_HOLDS_OFFSET); // opaque: a snapshot, as the rest
+        state.put("holds", (Boolean) state.get("held") ? holds : 0);
+        return state;
     }
 
     /** @param entering true for a read-write lock's writer mutex, whose word may have the entering bit */

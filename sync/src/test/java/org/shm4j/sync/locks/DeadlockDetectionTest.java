@@ -38,7 +38,7 @@ class DeadlockDetectionTest {
     final ShmNames names = new ShmNames();
 
     @ParameterizedTest
-    @ValueSource(strings = {"lock", "fair", "write"})
+    @ValueSource(strings = {"lock", "reentrant", "fair", "write"})
     void shouldBreakATwoProcessCycleWithExactlyOneDeadlockException(String kind) throws Exception {
         String heapName = names.unique("dl2");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 17)) {

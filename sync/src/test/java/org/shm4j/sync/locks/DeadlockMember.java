@@ -41,10 +41,11 @@ public final class DeadlockMember {
         }
     }
 
-    /** @return a view of the lock {@code name} of kind {@code lock}, {@code fair} or {@code write} */
+    /** @return a view of the lock {@code name} of kind {@code lock}, {@code reentrant}, {@code fair} or {@code write} */
     static Lock open(SharedHeap heap, String kind, String name) {
         return switch (kind) {
             case "lock" -> SharedLock.open(heap, name);
+            case "reentrant" -> SharedReentrantLock.open(heap, name);
             case "fair" -> SharedFairLock.open(heap, name);
             case "write" -> SharedReadWriteLock.open(heap, name).writeLock();
             default -> throw new IllegalArgumentException("kind=" + kind);
@@ -55,6 +56,7 @@ public final class DeadlockMember {
     static void create(SharedHeap heap, String kind, String name) {
         switch (kind) {
             case "lock" -> SharedLock.create(heap, name);
+            case "reentrant" -> SharedReentrantLock.create(heap, name);
             case "fair" -> SharedFairLock.create(heap, name);
             case "write" -> SharedReadWriteLock.create(heap, name);
             default -> throw new IllegalArgumentException("kind=" + kind);

@@ -23,10 +23,12 @@ import java.util.concurrent.locks.Lock;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Users of a {@link SharedFairLock} and of a {@link SharedReadWriteLock} SIGKILLed at random moments, many times,
- * while two threads of this process go on using the same lock. Victims and survivors all run the same loop over two
- * shared longs {@code a} and {@code b}: a holder of the (write) lock checks {@code a == b}, adds 1 to {@code a},
- * spins a little and adds 1 to {@code b}; a reader checks {@code a == b} under the read lock. So kills land while
+ * Users of a {@link SharedFairLock}, of a {@link SharedReadWriteLock} and of a {@link SharedReentrantLock}
+ * SIGKILLed at random moments, many times, while two threads of this process go on using the same lock. Victims and
+ * survivors all run the same loop over two shared longs {@code a} and {@code b}: a holder of the (write) lock checks
+ * {@code a == b}, adds 1 to {@code a}, spins a little and adds 1 to {@code b}; a reader checks {@code a == b} under
+ * the read lock; a holder of the reentrant lock takes it 0 to 2 more times between the two adds, and checks that it
+ * holds it once after the nested unlocks (a take-over must drop a dead owner's holds). So kills land while
  * holding, in the middle of an update, while taking a ticket or publishing it, while queued, blocked, reclaiming a dead
  * process's slot, and while starting (claiming a process slot freed a moment before).
  * <ul>
@@ -58,6 +60,11 @@ class LocksKillTest {
     @Test
     void shouldKeepTheReadWriteLockExclusiveWhileItsReadersAndWritersAreKilled() throws Exception {
         survive("rw", WAVES * PER_WAVE);
+    }
+
+    @Test
+    void shouldKeepTheReentrantLockGoingWhileItsHoldersAreKilledAtAnyDepth() throws Exception {
+        survive("reentrant", WAVES * PER_WAVE);
     }
 
     /** Runs the waves of victims of one lock kind against two surviving threads, then checks the lock and data. */
@@ -96,21 +103,31 @@ class LocksKillTest {
     /**
      * One process's view of the lock under test and its data.
      *
-     * @param fair  the fair lock, or null
-     * @param rw    the read-write lock, or null
-     * @param data  {@code a} at 0, {@code b} at 1
+     * @param fair      the fair lock, or null
+     * @param rw        the read-write lock, or null
+     * @param reentrant the reentrant lock, or null; a round takes it 1 to 3 times, the nested holds in the middle of
+     *                  the update
+     * @param data      {@code a} at 0, {@code b} at 1
      */
-    private record Users(SharedFairLock fair, SharedReadWriteLock rw, SharedLongArray data) {
+    private record Users(SharedFairLock fair, SharedReadWriteLock rw, SharedReentrantLock reentrant,
+                         SharedLongArray data) {
         static Users create(SharedHeap heap, String kind) {
-            SharedLongArray data = SharedLongArray.create(heap, "data", 2);
-            return kind.equals("fair") ? new Users(SharedFairLock.create(heap, "lock"), null, data)
-                    : new Users(null, SharedReadWriteLock.create(heap, "lock"), data);
+            return of(heap, kind, SharedLongArray.create(heap, "data", 2), true);
         }
 
         static Users open(SharedHeap heap, String kind) {
-            SharedLongArray data = SharedLongArray.open(heap, "data");
-            return kind.equals("fair") ? new Users(SharedFairLock.open(heap, "lock"), null, data)
-                    : new Users(null, SharedReadWriteLock.open(heap, "lock"), data);
+            return of(heap, kind, SharedLongArray.open(heap, "data"), false);
+        }
+
+        private static Users of(SharedHeap heap, String kind, SharedLongArray data, boolean create) {
+            return switch (kind) {
+                case "fair" -> new Users(create ? SharedFairLock.create(heap, "lock")
+                        : SharedFairLock.open(heap, "lock"), null, null, data);
+                case "rw" -> new Users(null, create ? SharedReadWriteLock.create(heap, "lock")
+                        : SharedReadWriteLock.open(heap, "lock"), null, data);
+                default -> new Users(null, null, create ? SharedReentrantLock.create(heap, "lock")
+                        : SharedReentrantLock.open(heap, "lock"), data);
+            };
         }
 
         /** @return the number of rounds done until {@code running} turned false */
@@ -126,20 +143,23 @@ class LocksKillTest {
         /** One lock, check (and write), unlock; fails if the lock is not granted within the bound. */
         void round(String role, Random random) {
             boolean write = role.equals("write");
-            Lock lock = fair != null ? fair : write ? rw.writeLock() : rw.readLock();
+            Lock lock = fair != null ? fair : rw != null ? write ? rw.writeLock() : rw.readLock() : reentrant;
             try {
                 assertThat(lock.tryLock(BOUND.toMillis(), TimeUnit.MILLISECONDS)).as("%s lock granted", role).isTrue();
             } catch (InterruptedException e) {
                 throw new AssertionError(e);
             }
             try {
-                boolean consistent = fair != null ? fair.isConsistent() : rw.isConsistent();
+                boolean consistent = fair != null ? fair.isConsistent() : rw != null ? rw.isConsistent()
+                        : reentrant.isConsistent();
                 if (write && !consistent) { // a holder died mid-update: repair, then say so
                     data.set(1, data.get(0));
                     if (fair != null) {
                         fair.markConsistent();
-                    } else {
+                    } else if (rw != null) {
                         rw.markConsistent();
+                    } else {
+                        reentrant.markConsistent();
                     }
                     consistent = true;
                 }
@@ -148,8 +168,20 @@ class LocksKillTest {
                 }
                 if (write) {
                     data.set(0, data.get(0) + 1);
-                    RandomKills.spin(random.nextLong(HOLD_NANOS));
+                }
+                int nested = reentrant == null ? 0 : random.nextInt(3);
+                for (int i = 0; i < nested; i++) {
+                    reentrant.lock(); // its holder takes it again at once, whoever waits
+                }
+                RandomKills.spin(random.nextLong(HOLD_NANOS));
+                if (write) {
                     data.set(1, data.get(1) + 1);
+                }
+                for (int i = 0; i < nested; i++) {
+                    reentrant.unlock();
+                }
+                if (reentrant != null) {
+                    assertThat(reentrant.getHoldCount()).as("holds after the nested unlocks").isEqualTo(1);
                 }
             } finally {
                 lock.unlock();
@@ -161,16 +193,19 @@ class LocksKillTest {
             if (fair != null) {
                 assertThat(fair.isLocked()).isFalse();
                 assertThat(fair.queueLength()).as("tickets out").isZero();
-            } else {
+            } else if (rw != null) {
                 assertThat(rw.writer()).isEmpty();
                 assertThat(rw.readerPids()).as("processes holding read locks").isEmpty();
+            } else {
+                assertThat(reentrant.isLocked()).isFalse();
+                assertThat(reentrant.getHoldCount()).isZero();
             }
             assertThat(data.get(1)).isEqualTo(data.get(0));
         }
     }
 
     /**
-     * {@code main(heap, fair|rw, write|read)}: runs {@link Users#round} in a loop until killed; prints LOOPING after
+     * {@code main(heap, fair|rw|reentrant, write|read)}: runs {@link Users#round} in a loop until killed; prints LOOPING after
      * the first round, ERROR and the exception if anything fails.
      */
     public static final class Victim {

@@ -19,6 +19,7 @@ import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.WaitLayout;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
@@ -103,6 +104,7 @@ class Shm4jToolTest {
         String heapName = names.unique("tool-lock");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
             SharedLock.create(heap, "orders");
+            SharedReentrantLock.create(heap, "nested");
             SharedQueue<String> jobs = SharedQueue.create(heap, "jobs", 4096, Codec.utf8());
             assertThat(jobs.offer("first")).isTrue();
             assertThat(jobs.offer("second")).isTrue();
@@ -126,6 +128,9 @@ class Shm4jToolTest {
                         .containsEntry("takeOvers", 0L).containsEntry("waiters", false).containsEntry("sleepers", 0L);
                 assertThat(map(lock.get("owner"))).containsEntry("pid", holder.pid()).containsEntry("alive", true)
                         .containsKey("thread").containsEntry("heldSince", null);
+                assertThat(block(live, "nested")).containsEntry("kind", "SharedReentrantLock")
+                        .containsEntry("tag", "0x53480024");
+                assertThat(state(live, "nested")).containsEntry("held", true).containsEntry("holds", 2L);
                 assertThat(state(live, "jobs")).containsEntry("ringKind", "MPMC").containsEntry("capacity", 4096L)
                         .containsEntry("messagesQueued", 2L).containsEntry("headStalled", false)
                         .containsEntry("recordsSkipped", 0L).containsEntry("consumersWaiting", false)
@@ -604,11 +609,16 @@ class Shm4jToolTest {
         }
     }
 
-    /** {@code main(heap)}: locks the lock "orders" and holds it until killed. */
+    /** {@code main(heap)}: locks the lock "orders" (and "nested" twice, if there is one) and holds it until killed. */
     public static final class LockHolder {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedLock.open(heap, "orders").lock();
+                if (heap.find("nested").isPresent()) {
+                    SharedReentrantLock nested = SharedReentrantLock.open(heap, "nested");
+                    nested.lock();
+                    nested.lock();
+                }
                 System.out.println("LOCKED");
                 System.out.flush();
                 Thread.sleep(BOUND.toMillis()); // killed long before this ends

@@ -1,0 +1,138 @@
+package org.shm4j.sync.locks;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.DeadlockWatch;
+import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.WaitLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Optional;
+
+/**
+ * What {@link SharedLock} and {@link SharedReentrantLock} share: a 64-byte block whose first 40 bytes are a robust
+ * mutex (the owner's pid, start time and thread, a futex wake word, the owner-died mark and the take-over count; the
+ * table is in {@link SharedLock}'s documentation), held by one thread of one process at a time, taken over when its
+ * owner's process dies, and the owner's {@link #newCondition() condition}. A {@link SharedCondition} is made for
+ * either kind.
+ */
+public abstract sealed class SharedMutex extends TimedLock permits SharedLock, SharedReentrantLock {
+    /** The block's size: one cache line. */
+    static final long SIZE = SyncLayout.CACHE_LINE;
+
+    /**
+     * The block, its mutex at offset 0. The uncontended paths use it rather than {@link #mutex}'s own: each object
+     * between the caller and the segment is one more dependent load, repeated after every atomic.
+     */
+    final MemorySegment segment;
+    final RobustMutex mutex; // the slow paths: waiting, take-over, diagnostics
+    private final SharedHeap heap; // where newCondition() finds the lock's condition; null if wrapped
+    private final String name;
+    private final String kind;
+
+    /**
+     * Checks the mutex's fields; the subclass checks the rest of the block.
+     *
+     * @param kind what the lock is ({@code "lock"}, {@code "reentrant lock"}), for messages
+     * @param heap the heap holding it, or null if wrapped over raw memory
+     * @param name its name in {@code heap}, or null if wrapped
+     */
+    SharedMutex(MemorySegment segment, String kind, String description, SharedHeap heap, String name) {
+        super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_LOCK, description), segment);
+        RobustMutex.check(segment, 0, description);
+        this.segment = segment;
+        this.mutex = new RobustMutex(segment, 0, description, watch());
+        this.heap = heap;
+        this.name = name;
+        this.kind = kind;
+    }
+
+    @Override
+    void lockAfterSignal() {
+        try {
+            mutex.acquireAfterSignal();
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    @Override
+    Optional<LockOwner> holder() {
+        return owner();
+    }
+
+    /** @return true if the current thread holds the lock */
+    public boolean isHeldByCurrentThread() {
+        try { // not through whileOpen: a condition's await and signal call this, and its lambda would allocate
+            return mutex.isHeldByCurrentThread();
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return true if some thread of some process holds the lock */
+    public boolean isLocked() {
+        return whileOpen(mutex::isHeld);
+    }
+
+    /** @return who holds the lock now, if anyone */
+    public Optional<LockOwner> owner() {
+        return whileOpen(mutex::owner);
+    }
+
+    /** @return false after the lock was taken over from a dead owner, until {@link #markConsistent()} */
+    public boolean isConsistent() {
+        return whileOpen(mutex::isConsistent);
+    }
+
+    /**
+     * Declares the protected data repaired after an owner died.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    public void markConsistent() {
+        if (!isHeldByCurrentThread()) {
+            throw new IllegalMonitorStateException(description() + " must be held to mark it consistent");
+        }
+        whileOpen(() -> {
+            mutex.markConsistent();
+            return null;
+        });
+    }
+
+    /** @return how many times this lock was taken over from a dead owner */
+    public long recoveries() {
+        return whileOpen(mutex::recoveries);
+    }
+
+    /**
+     * Returns the lock's own condition: the {@link SharedCondition} named {@code "<lock name>.condition"} in the
+     * lock's heap, created by the first caller in any process. Every call, in every process, returns a view of that
+     * one condition; for more conditions on this lock, create them by name with
+     * {@link SharedCondition#create(SharedHeap, String, SharedMutex)}.
+     *
+     * @throws UnsupportedOperationException if this lock was wrapped over raw memory: lay a condition out beside it
+     *                                       with {@link SharedCondition#format}
+     */
+    @Override
+    public SharedCondition newCondition() {
+        if (heap == null) {
+            throw new UnsupportedOperationException(description() + " is not in a heap: lay its condition out with "
+                    + "SharedCondition.format(segment, offset, lock)");
+        }
+        Blocks.checkNameRoom(kind + " (with a condition)", name, SharedCondition.COMPANION_SUFFIX);
+        return whileOpen(() -> SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), this));
+    }
+
+    @Override
+    public String toString() {
+        return Blocks.describeUnlessClosed(segment.scope(), description(),
+                () -> description() + owner().map(o -> " held by " + o + heldNote()).orElse(" (free)"));
+    }
+
+    /** @return what {@link #toString()} adds after the owner of a held lock: nothing here */
+    String heldNote() {
+        return "";
+    }
+}
