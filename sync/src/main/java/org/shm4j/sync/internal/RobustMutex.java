@@ -27,7 +27,7 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_SLEEPERS_MASK;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 
 /**
- * The robust futex mutex behind {@link org.shm4j.sync.SharedLock}, the write side of
+ * The robust futex mutex behind {@link org.shm4j.sync.SharedLock} (and {@code SharedReentrantLock}), the write side of
  * {@link org.shm4j.sync.SharedReadWriteLock} and the consumers' turn of an MPMC {@link org.shm4j.sync.SharedRing}:
  * 40 bytes (see the layout table of {@code SharedLock}) holding a 64-bit lock word with the owner process's pid and
  * start time, the owner thread, the time a waiter first saw it held, a flag for "the previous owner died" and a
@@ -561,18 +561,34 @@ public final class RobustMutex {
      * @throws IllegalMonitorStateException if the current thread does not hold the mutex, saying who does
      */
     public void requireHeldByCurrentThread(String what) {
-        if (!isHeldByCurrentThread()) {
-            throw notHeld(segment, 0, what);
+        requireHeldByCurrentThread(segment, 0, what);
+    }
+
+    /**
+     * {@link #requireHeldByCurrentThread(String)} for the mutex at {@code base} in {@code s}.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the mutex, saying who does
+     */
+    public static void requireHeldByCurrentThread(MemorySegment s, long base, String what) {
+        if (!isHeldByCurrentThread(s, base)) {
+            throw notHeld(s, base, what);
         }
     }
 
     /** @return true if the current thread holds the mutex */
     public boolean isHeldByCurrentThread() {
-        MemorySegment s = segment;
-        long w = (long) LONG.getVolatile(s, MUTEX_WORD);
+        return isHeldByCurrentThread(segment, 0);
+    }
+
+    /**
+     * @return true if the current thread holds the mutex at {@code base} in {@code s} (see
+     *         {@link #tryAcquire(MemorySegment, long)})
+     */
+    public static boolean isHeldByCurrentThread(MemorySegment s, long base) {
+        long w = (long) LONG.getVolatile(s, base + MUTEX_WORD);
         return (w & ~STATE_BITS) == LOCKED
                 // opaque: only this thread writes its own key there, so a stale value cannot be its own
-                && (long) LONG.getOpaque(s, MUTEX_OWNER_THREAD) == ThreadKeys.current();
+                && (long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD) == ThreadKeys.current();
     }
 
     /** @return true if held */

@@ -306,7 +306,8 @@ public final class WaitTable {
                 return switch (kind) {
                     case KIND_FAIR -> "fair lock '" + block.name() + "'";
                     case KIND_WRITE -> "read-write lock '" + block.name() + "' (write)";
-                    default -> "lock '" + block.name() + "'";
+                    default -> (block.type().tag() == SyncLayout.REENTRANT_LOCK.tag() ? "reentrant lock '"
+                            : "lock '") + block.name() + "'";
                 };
             }
         }

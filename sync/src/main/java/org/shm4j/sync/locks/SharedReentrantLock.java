@@ -122,7 +122,7 @@ public final class SharedReentrantLock extends SharedMutex {
                 holdFirst(s);
                 return true;
             }
-            if (mutex.isHeldByCurrentThread()) {
+            if (RobustMutex.isHeldByCurrentThread(s, 0)) {
                 holdAgain(s);
                 return true;
             }
@@ -143,7 +143,7 @@ public final class SharedReentrantLock extends SharedMutex {
             holdFirst(s);
             return true;
         }
-        if (mutex.isHeldByCurrentThread()) { // before any wait: the mutex refuses its own holder
+        if (RobustMutex.isHeldByCurrentThread(s, 0)) { // before any wait: the mutex refuses its own holder
             holdAgain(s);
             return true;
         }
@@ -162,7 +162,7 @@ public final class SharedReentrantLock extends SharedMutex {
     @Override
     void release() {
         MemorySegment s = segment;
-        mutex.requireHeldByCurrentThread(description()); // before the count: it is the owner's alone
+        RobustMutex.requireHeldByCurrentThread(s, 0, description()); // before the count: the owner's alone
         int holds = (int) INT.getOpaque(s, REENTRANT_HOLDS_OFFSET); // opaque: only this thread writes it now
         if (holds > 1) {
             INT.setOpaque(s, REENTRANT_HOLDS_OFFSET, holds - 1); // opaque: the owner's own field
@@ -175,16 +175,25 @@ public final class SharedReentrantLock extends SharedMutex {
     @Override
     int releaseForWait() {
         MemorySegment s = segment;
-        int holds = (int) INT.getOpaque(s, REENTRANT_HOLDS_OFFSET); // opaque: the caller checked it holds the lock
-        INT.setOpaque(s, REENTRANT_HOLDS_OFFSET, 0); // opaque: ordered by the release below
-        RobustMutex.release(s, 0, false, description());
-        return Math.max(holds, 1);
+        try {
+            int holds = (int) INT.getOpaque(s, REENTRANT_HOLDS_OFFSET); // opaque: the caller checked it holds it
+            INT.setOpaque(s, REENTRANT_HOLDS_OFFSET, 0); // opaque: ordered by the release below
+            RobustMutex.release(s, 0, false, description());
+            return Math.max(holds, 1);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
     }
 
+    /** Takes the lock again with the holds the wait released, a take-over from a dead owner included. */
     @Override
     void reacquireAfterWait(int holds) {
         lockAfterSignal();
-        INT.setOpaque(segment, REENTRANT_HOLDS_OFFSET, holds); // opaque: the owner's own field, as in holdFirst
+        try {
+            INT.setOpaque(segment, REENTRANT_HOLDS_OFFSET, holds); // opaque: the owner's own field, as in holdFirst
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
     }
 
     /**

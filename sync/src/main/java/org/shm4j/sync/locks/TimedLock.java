@@ -218,7 +218,8 @@ abstract class TimedLock implements Lock {
         long nanos = Timeouts.nanos(timeout); // saturated: Duration.toMillis() overflows for the longest ones
         if (!tryLock(nanos, TimeUnit.NANOSECONDS)) {
             throw new LockTimeoutException(description() + " not acquired within "
-                    + TimeUnit.NANOSECONDS.toMillis(nanos) + " ms; held by " + holder().map(LockOwner::toString).orElse("nobody now"));
+                    + TimeUnit.NANOSECONDS.toMillis(nanos) + " ms; held by "
+                    + holder().map(LockOwner::toString).orElse("nobody now"));
         }
     }
 
@@ -242,10 +243,13 @@ abstract class TimedLock implements Lock {
         }
     }
 
-    /** Not supported by this lock: {@link SharedLock} and the write lock of {@link SharedReadWriteLock} have them. */
+    /**
+     * Not supported by this lock: {@link SharedLock}, {@link SharedReentrantLock} and the write lock of
+     * {@link SharedReadWriteLock} have them.
+     */
     @Override
     public Condition newCondition() {
-        throw new UnsupportedOperationException(description() + " has no conditions (SharedLock and the write lock "
-                + "of SharedReadWriteLock have them)");
+        throw new UnsupportedOperationException(description() + " has no conditions (SharedLock, SharedReentrantLock "
+                + "and the write lock of SharedReadWriteLock have them)");
     }
 }

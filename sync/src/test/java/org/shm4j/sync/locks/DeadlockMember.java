@@ -41,7 +41,7 @@ public final class DeadlockMember {
         }
     }
 
-    /** @return a view of the lock {@code name} of kind {@code lock}, {@code reentrant}, {@code fair} or {@code write} */
+    /** @return a view of the lock {@code name} of kind {@code lock}, {@code reentrant}, {@code fair}, {@code write} */
     static Lock open(SharedHeap heap, String kind, String name) {
         return switch (kind) {
             case "lock" -> SharedLock.open(heap, name);

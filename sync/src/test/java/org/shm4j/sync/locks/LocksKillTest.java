@@ -205,8 +205,8 @@ class LocksKillTest {
     }
 
     /**
-     * {@code main(heap, fair|rw|reentrant, write|read)}: runs {@link Users#round} in a loop until killed; prints LOOPING after
-     * the first round, ERROR and the exception if anything fails.
+     * {@code main(heap, fair|rw|reentrant, write|read)}: runs {@link Users#round} in a loop until killed; prints
+     * LOOPING after the first round, ERROR and the exception if anything fails.
      */
     public static final class Victim {
         public static void main(String[] args) {

@@ -54,7 +54,8 @@ class SharedReentrantLockTest {
                 lock.unlock();
                 assertThat(lock.getHoldCount()).isEqualTo(holds);
                 assertThat(lock.isHeldByCurrentThread()).isTrue();
-                assertThat(inOtherThread(lock::tryLock).booleanValue()).as("another thread, %d holds left", holds).isFalse();
+                assertThat(inOtherThread(lock::tryLock).booleanValue()).as("another thread, %d holds left", holds)
+                        .isFalse();
             }
             lock.unlock();
             assertThat(lock.isLocked()).isFalse();
@@ -266,6 +267,61 @@ class SharedReentrantLockTest {
     }
 
     @Test
+    void shouldTakeOverAtOneHoldThroughTryLockAndGiveAWaiterItsHoldsBackThroughATakeOver() throws Exception {
+        String heapName = names.unique("rlock-try");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReentrantLock lock = SharedReentrantLock.create(heap, "r");
+            SharedCondition condition = lock.newCondition();
+            SharedLong data = SharedLong.create(heap, "data");
+            try (ChildJvm child = ChildJvm.start(Holder.class, heapName)) {
+                child.awaitLine("HOLDING", BOUND);
+                child.kill();
+            }
+            long deadline = System.nanoTime() + BOUND.toNanos();
+            while (!lock.tryLock()) { // tries only: the take-over comes through tryLock's own check of the owner
+                assertThat(System.nanoTime() - deadline).as("taken over by tryLock").isNegative();
+                Thread.onSpinWait();
+            }
+            assertThat(lock.getHoldCount()).as("one hold: the dead owner's three are dropped").isEqualTo(1);
+            assertThat(lock.isConsistent()).isFalse();
+            data.set(0);
+            lock.markConsistent();
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+
+            // a waiter holding it twice, signalled by a child that is killed before it unlocks
+            CountDownLatch waiting = new CountDownLatch(1);
+            AtomicReference<String> after = new AtomicReference<>();
+            Thread waiter = Thread.ofPlatform().start(() -> {
+                lock.lock();
+                lock.lock();
+                try {
+                    waiting.countDown();
+                    boolean signalled = condition.awaitFor(() -> data.get() == 1, BOUND.toMillis(),
+                            TimeUnit.MILLISECONDS);
+                    after.set(signalled + " " + lock.getHoldCount() + " " + lock.isConsistent());
+                    lock.markConsistent();
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                } finally {
+                    lock.unlock();
+                    lock.unlock();
+                }
+            });
+            assertThat(waiting.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            try (ChildJvm child = ChildJvm.start(Signaller.class, heapName)) {
+                child.awaitLine("SIGNALLED", BOUND);
+                child.kill();
+            }
+            waiter.join(BOUND.toMillis());
+            assertThat(after.get()).as("signalled, holds restored, taken over from the dead signaller")
+                    .isEqualTo("true 2 false");
+            assertThat(lock.isLocked()).isFalse();
+            assertThat(lock.recoveries()).isEqualTo(2);
+        }
+    }
+
+    @Test
     void shouldHandOffThroughItsConditionAcrossProcessesWithNestedHolds() throws Exception {
         String heapName = names.unique("rlock-cond");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
@@ -324,6 +380,21 @@ class SharedReentrantLockTest {
                 lock.lock();
                 SharedLong.open(heap, "data").set(-1);
                 System.out.println("HOLDING");
+                System.out.flush();
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            }
+        }
+    }
+
+    /** {@code main(heap)}: takes the lock, sets {@code data} to 1, signals its condition and waits to be killed. */
+    public static final class Signaller {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedReentrantLock lock = SharedReentrantLock.open(heap, "r");
+                lock.lock();
+                SharedLong.open(heap, "data").set(1);
+                lock.newCondition().signalAll();
+                System.out.println("SIGNALLED");
                 System.out.flush();
                 Thread.sleep(BOUND.toMillis()); // killed long before this ends
             }
