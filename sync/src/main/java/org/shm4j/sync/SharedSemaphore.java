@@ -114,6 +114,8 @@ public final class SharedSemaphore {
      * this much after its timeout).
      */
     private static final long MUTEX_GRACE_NANOS = 1_000_000_000;
+    /** How many sums of the holdings {@link #availablePermits()} takes, at most, to find one within the bound. */
+    private static final int SNAPSHOT_TRIES = 16;
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -319,13 +321,30 @@ public final class SharedSemaphore {
         }
     }
 
-    /** @return the permits available now (a snapshot; for an undo semaphore it counts dead holders not yet found) */
+    /**
+     * @return the permits available now (a snapshot; for an undo semaphore it counts dead holders not yet found, and
+     *         is within 0 and the bound)
+     */
     public int availablePermits() {
         try {
-            return kind == Kind.UNDO ? (int) (permits - slots.sum(ProcessSlots.FIRST)) : word() & COORD_VALUE_MASK;
+            return kind == Kind.UNDO ? undoAvailable() : word() & COORD_VALUE_MASK;
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
+    }
+
+    /**
+     * The bound minus the processes' holdings, summed without the mutex (a snapshot need not wait for it): a sum
+     * taken across a release in one process and an acquire in another counts that permit twice, so a sum above the
+     * bound is taken again, a few times, then the answer is 0.
+     */
+    private int undoAvailable() {
+        long available = permits - slots.sum(ProcessSlots.FIRST);
+        for (int tries = 1; available < 0 && tries < SNAPSHOT_TRIES; tries++) {
+            Thread.onSpinWait();
+            available = permits - slots.sum(ProcessSlots.FIRST);
+        }
+        return (int) Math.max(available, 0); // never above the bound: holdings are not negative
     }
 
     /** @return the permits this process holds: counted for an undo semaphore only, else 0 */

@@ -14,6 +14,8 @@ import org.shm4j.testing.ShmNames;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
@@ -224,6 +226,38 @@ class SharedSemaphoreTest {
         }
     }
 
+    /**
+     * An undo semaphore's available permits are its bound minus the holdings of each process's slot, summed without
+     * its mutex: a sum taken across a release in one process and an acquire in another counted a permit twice (-1,
+     * once -2, about once a second in helper-112's runs).
+     */
+    @Test
+    void shouldReportAnUndoSemaphoresAvailablePermitsWithinZeroAndItsBoundWhileProcessesUseIt() throws Exception {
+        String heapName = names.unique("sem-available");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 2, Kind.UNDO);
+            SharedInt rounds = SharedInt.create(heap, "rounds");
+            try (ChildJvm a = ChildJvm.start(Looper.class, heapName, "3"); ChildJvm b = ChildJvm.start(Looper.class,
+                    heapName, "3")) {
+                a.awaitLine("LOOPING", BOUND);
+                b.awaitLine("LOOPING", BOUND);
+                long reads = 0;
+                int lowest = Integer.MAX_VALUE;
+                int highest = Integer.MIN_VALUE;
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(4);
+                while (System.nanoTime() < end) {
+                    int available = sem.availablePermits();
+                    lowest = Math.min(lowest, available);
+                    highest = Math.max(highest, available);
+                    reads++;
+                }
+                assertThat(rounds.get()).as("the children took turns meanwhile").isGreaterThan(1000);
+                assertThat(lowest).as("lowest of %d reads", reads).isGreaterThanOrEqualTo(0);
+                assertThat(highest).as("highest of %d reads", reads).isLessThanOrEqualTo(2);
+            }
+        }
+    }
+
     @Test
     void shouldLoseThePermitsOfAKilledHolderOfAPlainSemaphoreAsDocumented() throws Exception {
         String heapName = names.unique("sem-plain");
@@ -272,7 +306,7 @@ class SharedSemaphoreTest {
         }
     }
 
-    /** {@code main(heap)}: acquires and releases one permit in a loop until killed. */
+    /** {@code main(heap[, threads])}: acquires and releases one permit in a loop in each thread until killed. */
     public static final class Looper {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
@@ -280,11 +314,26 @@ class SharedSemaphoreTest {
                 SharedInt rounds = SharedInt.open(heap, "rounds");
                 Children.say("LOOPING");
                 long deadline = System.nanoTime() + BOUND.toNanos();
-                while (System.nanoTime() < deadline) { // killed long before this ends
-                    sem.acquire();
-                    rounds.incrementAndGet();
-                    sem.release();
+                List<Thread> threads = new ArrayList<>();
+                for (int t = args.length > 1 ? Integer.parseInt(args[1]) : 1; t > 1; t--) {
+                    threads.add(Thread.ofPlatform().start(() -> loop(sem, rounds, deadline)));
                 }
+                loop(sem, rounds, deadline);
+                for (Thread thread : threads) {
+                    thread.join();
+                }
+            }
+        }
+
+        static void loop(SharedSemaphore sem, SharedInt rounds, long deadline) {
+            while (System.nanoTime() < deadline) { // killed long before this ends
+                try {
+                    sem.acquire();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                rounds.incrementAndGet();
+                sem.release();
             }
         }
     }
