@@ -13,6 +13,7 @@ import java.util.ListIterator;
 import java.util.Objects;
 import java.util.RandomAccess;
 import java.util.StringJoiner;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -74,8 +75,9 @@ import static org.shm4j.sync.list.ListLayout.PY_WORD;
  * ShmFormatException}, and {@link #set} still writes it whole. CPython's {@code struct.pack_into} zero-fills the bytes
  * it packs before it writes them, so while CPython rewrites an item a reader may find its format word or code zero
  * (even when the kind stays), its number 0, its str empty or cut inside a character: a read that finds an item
- * malformed reads it again for up to 100 ms before it throws {@link ShmFormatException}, and one that finds its format
- * and code disagreeing for up to 10 ms before it reads it by its format, so a racing CPython writer is not reported as
+ * malformed reads it again for up to 1 s (spinning, then yielding its CPU to the writer) before it throws
+ * {@link ShmFormatException}, and one that finds its format and code disagreeing for up to 10 ms before it reads it
+ * by its format, so a racing CPython writer is not reported as
  * damage (CPython's own reader raises {@code ValueError} there), but a 0 or an empty str is read as it is. Coordinate
  * writers and readers of one item yourself (a lock, or a pipe), in either language.
  *
@@ -111,12 +113,16 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * before it reports the item corrupted: a writer in another process may be half-way through it, and may lose its
      * CPU there for a while (see {@link #retry}).
      */
-    private static final long MALFORMED_SETTLE_NANOS = 100_000_000;
+    private static final long MALFORMED_SETTLE_NANOS = 1_000_000_000; // 100 ms was seen to pass on a loaded machine
     /**
      * How long a read that finds an item's format and code disagreeing reads it again before it reads the item by its
      * format: shorter, since a writer killed between the two leaves that state until the item's next write.
      */
     private static final long DISAGREEING_SETTLE_NANOS = 10_000_000;
+    /** {@link #retry} spins this long, then yields until {@link #RETRY_YIELD_NANOS}, then parks. */
+    private static final long RETRY_SPIN_NANOS = 50_000;
+    private static final long RETRY_YIELD_NANOS = 1_000_000;
+    private static final long RETRY_PARK_NANOS = 100_000;
     private static final long TRUE_WORD = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
             ? 1L << (8 * PY_BOOLEAN_BYTE) : 1L;
 
@@ -562,13 +568,21 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * after its format): the caller reads again.
      *
      * @param since 0 on the first call, then what the last call returned
-     * @return when the read's retries began (never 0), after one spin ({@link Thread#onSpinWait})
+     * @return when the read's retries began (never 0), after one spin ({@link Thread#onSpinWait}) in the first
+     *         50 µs, then a yield of the CPU (a writer that lost its CPU may need this one), after 1 ms a 100 µs park
      */
     private static long retry(long since) {
         if (since == 0) {
             return System.nanoTime() | 1;
         }
-        Thread.onSpinWait();
+        long retrying = System.nanoTime() - since;
+        if (retrying < RETRY_SPIN_NANOS) {
+            Thread.onSpinWait();
+        } else if (retrying < RETRY_YIELD_NANOS) {
+            Thread.yield();
+        } else {
+            LockSupport.parkNanos(RETRY_PARK_NANOS);
+        }
         return since;
     }
 
