@@ -41,9 +41,12 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * end held by another live process cannot be claimed ({@link IllegalStateException} naming its pid); an end whose
  * holder died without closing it can (as can one whose holder closed its last view of the heap, see
  * {@code SharedHeap.close()}: it can no longer use the end), and the new holder carries on with its rings as they
- * are. One process may hold
- * both ends (for threads). {@link End#close()} (or {@link #close()} for the ends this object handed out) closes an
- * end for good: it is never claimed again; make a new pipe to talk again.
+ * are: it receives every message the dead holder had not received, except that a holder killed inside {@code recv}
+ * after the message was copied out of the ring and before {@code recv} returned it loses that one message (as a
+ * {@link SharedQueue} consumer's death loses at most the value it was taking); a message a dead holder was sending
+ * is received whole or not at all. One process may hold both ends (for threads). {@link End#close()} (or
+ * {@link #close()} for the ends this object handed out) closes an end for good: it is never claimed again; make a
+ * new pipe to talk again.
  *
  * <h2>End of stream</h2>
  * Once the other end is closed, or its holder died (or exited, or closed its last view of the heap, without closing
