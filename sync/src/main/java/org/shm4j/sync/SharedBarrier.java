@@ -3,8 +3,7 @@ package org.shm4j.sync;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
-import org.shm4j.core.internal.HeapMappings;
-import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.sync.internal.BarrierGenerations;
 import org.shm4j.sync.internal.BarrierRegistry;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
@@ -13,38 +12,32 @@ import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.internal.WordWait;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.BARRIER_FUTEX;
-import static org.shm4j.sync.internal.SyncLayout.BARRIER_GENERATION_MASK;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
-import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOTS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOT_SIZE;
-import static org.shm4j.sync.internal.SyncLayout.BARRIER_STATE_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
 
 /**
  * A cyclic barrier in shared memory: {@link java.util.concurrent.CyclicBarrier} (and Python's
  * {@code multiprocessing.Barrier}) for parties in any threads of any processes. Each generation trips when the
  * {@code parties}-th party arrives; {@code await} returns the arrival index ({@code parties - 1} for the first, 0
  * for the last). A timeout, an interrupt, {@link #reset()} or the death of a waiting party breaks the generation:
- * every waiter, and every later arrival until {@code reset()}, gets {@link BrokenBarrierException}. There is no
- * barrier action: run it in the party that gets index 0, before it does anything else.
+ * every waiter, and every later arrival until {@code reset()}, gets {@link BrokenBarrierException};
+ * {@link #abort()} breaks it on purpose. A view made by {@link #withAction(Runnable)} runs a barrier action in the
+ * last party to arrive before the others are released.
  *
- * <h2>Layout (heap block type {@code 0x53480064} v3, 128 + 24 &times; parties bytes, 64-aligned, native byte
+ * <h2>Layout (heap block type {@code 0x53480064} v4, 128 + 24 &times; parties bytes, 64-aligned, native byte
  * order)</h2>
- * Version 2 kept only the last generation a reset broke (at 72), so a party asleep through two resets of the
- * barrier returned from {@code await} as if its generation had tripped; version 1, without the registrations, is
- * refused too.
+ * Version 3 had no barrier action (an arrival count equal to parties was refused, so a process of that version
+ * would take a running action for damage); version 2 kept only the last generation a reset broke (at 72), so a
+ * party asleep through two resets of the barrier returned from {@code await} as if its generation had tripped;
+ * version 1, without the registrations. All three are refused.
  * <table class="striped">
  * <caption>SharedBarrier block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
@@ -52,14 +45,15 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  *     before the block is published, checked (parties: 1..1024, and the block's size) before the block is sized
  *     from it</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480064}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>3 (older versions are refused)</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>4 (older versions are refused)</td></tr>
  * <tr><td>16</td><td>4</td><td>parties</td><td>1 to 1024</td></tr>
  * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>8</td><td>state</td><td>low 32 bits, the futex word (offset 64 on little-endian machines, 68
  *     on big-endian ones): bits 0..29 the generation, bit 30 broken, bit 31 a waiter may be blocked (any low word
- *     is valid); high 32 bits: the parties arrived in this generation, 0 to parties - 1 (the next arrival's slot;
- *     any other count is refused by open and by await)</td><td>volatile; 64-bit CAS (an arrival, the trip, a break
- *     and a reset are each one CAS)</td></tr>
+ *     is valid); high 32 bits: the parties arrived in this generation, 0 to parties - 1 (the next arrival's slot),
+ *     or parties while the last party runs the barrier action (it counted itself in, and writes its slot, parties -
+ *     1, right after); any other count is refused by open and by await</td><td>volatile; 64-bit CAS (an arrival,
+ *     the trip, the last arrival before an action, a break and a reset are each one CAS)</td></tr>
  * <tr><td>72</td><td>4 &times; 8</td><td>brokenGenerations</td><td>entry {@code g % 8}: 1 + the last generation
  *     {@code g} that ended broken ({@link #reset()} writes it, before it starts the next generation); 0 if
  *     none</td><td>volatile</td></tr>
@@ -96,6 +90,10 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
  *       their timeouts, and the first timeout breaks the generation for all, as with {@code CyclicBarrier}. So is
  *       an unregistered party killed between winning its arrival CAS and writing its slot (a few
  *       instructions).</li>
+ *   <li>The last party, killed while it runs the barrier action, is a waiting arrival like the others (its slot is
+ *       written before the action starts): noticed within about 50 ms, the generation breaks. Killed between counting
+ *       itself in and writing its slot, it is noticed by any waiting party (or party waiting to arrive) after about
+ *       1 s: the generation breaks. Timeouts do not end a wait on a running action, so both rules matter.</li>
  * </ul>
  * Registration is opt-in, as in {@link java.util.concurrent.Phaser#register()}, but it does not change the number
  * of parties: it only tells the barrier whose death to watch for. Python's {@code Barrier} hangs in the first case
@@ -114,14 +112,12 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
 public final class SharedBarrier {
     private static final String KIND = "barrier";
 
-    // VarHandle mechanics
-    private static final VarHandle INT = JAVA_INT.varHandle();
-    private static final VarHandle LONG = JAVA_LONG.varHandle();
-
     private final MemorySegment segment;
     private final int parties;
     private final String description;
     private final BarrierRegistry registry;
+    private final BarrierGenerations generations;
+    private final Runnable action; // run by the last party of a generation through this view; null if none
 
     private SharedBarrier(MemorySegment segment, String description) {
         Waits.prepare(); // the native wait calls linked now, not in the first timed wait
@@ -136,7 +132,18 @@ public final class SharedBarrier {
         Blocks.requireZero(segment, BARRIER_BROKEN_GENERATIONS_OFFSET + BARRIER_BROKEN_GENERATIONS * Integer.BYTES,
                 SyncLayout.BARRIER_SLOTS_OFFSET, description); // once the size is known to hold them
         this.registry = new BarrierRegistry(segment, SyncLayout.barrierRegistrationsOffset(parties), parties);
-        checkedCount(state());
+        this.generations = new BarrierGenerations(segment, parties, description, registry);
+        this.action = null;
+        generations.checkedCount(generations.state());
+    }
+
+    private SharedBarrier(SharedBarrier view, Runnable action) {
+        this.segment = view.segment;
+        this.parties = view.parties;
+        this.description = view.description;
+        this.registry = view.registry;
+        this.generations = view.generations;
+        this.action = action;
     }
 
     /**
@@ -265,6 +272,37 @@ public final class SharedBarrier {
     }
 
     /**
+     * Returns a view of this barrier whose {@code await} runs {@code action} when its party is the last to arrive in
+     * a generation, before any party is released: {@code CyclicBarrier}'s barrier action, Python's
+     * {@code Barrier(parties, action)}. The action runs in the process of that last party, so give every process's
+     * view the same action (a generation whose last party arrives through a view without one trips without it).
+     * If the action throws, the generation breaks (every waiter gets {@link BrokenBarrierException}) and its
+     * exception reaches the last party's {@code await}. While it runs, the waiting parties' timeouts and interrupts
+     * wait for its end (their generation trips or breaks by the action alone, as {@code CyclicBarrier}'s waiters
+     * wait for its lock), a party of the next generation waits before it arrives, and the death of the last party's
+     * process breaks the generation within about 50 ms. {@link #reset()} and {@link #abort()} break it even then:
+     * the action still ends, and its party gets {@link BrokenBarrierException}.
+     *
+     * @return a view with {@code action}; this view is unchanged
+     */
+    public SharedBarrier withAction(Runnable action) {
+        return new SharedBarrier(this, Objects.requireNonNull(action, "action"));
+    }
+
+    /**
+     * Breaks the current generation and leaves it broken, as Python's {@code Barrier.abort()}: its waiters, and every
+     * party that arrives until {@link #reset()}, get {@link BrokenBarrierException}. Does nothing if it is broken
+     * already.
+     */
+    public void abort() {
+        try {
+            generations.abort();
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /**
      * Breaks the current generation (its waiters get {@link BrokenBarrierException}) and starts a new one, as
      * {@link java.util.concurrent.CyclicBarrier#reset()} does; while nobody has arrived in the current generation
      * and it is not broken, there is nothing to break and it stays. A process killed inside {@code reset()} may
@@ -274,24 +312,7 @@ public final class SharedBarrier {
      */
     public void reset() {
         try {
-            registry.freeDead(); // before the new generation, whose waiters would break on them
-            while (true) {
-                long s = state();
-                int generation = (int) s & BARRIER_GENERATION_MASK;
-                if (((int) s & BARRIER_BROKEN) == 0) {
-                    if (s >>> 32 == 0) {
-                        return; // nobody arrived: a new generation would differ only in its number
-                    }
-                    breakGeneration(generation);
-                    continue;
-                }
-                // before the new generation: a waiter of this one that wakes after it reads that it broke
-                INT.setVolatile(segment, brokenEntry(generation), generation + 1);
-                if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
-                    Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
-                    return;
-                }
-            }
+            generations.reset();
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
@@ -299,7 +320,7 @@ public final class SharedBarrier {
 
     /** @return true if the current generation is broken */
     public boolean isBroken() {
-        return ((int) state() & BARRIER_BROKEN) != 0;
+        return ((int) generations.state() & BARRIER_BROKEN) != 0;
     }
 
     /**
@@ -307,8 +328,8 @@ public final class SharedBarrier {
      * @throws ShmFormatException if the barrier's arrival count was damaged (see {@link #await()})
      */
     public int getNumberWaiting() {
-        long s = state();
-        return ((int) s & BARRIER_BROKEN) != 0 ? 0 : checkedCount(s);
+        long s = generations.state();
+        return ((int) s & BARRIER_BROKEN) != 0 ? 0 : generations.checkedCount(s);
     }
 
     /** @return the parties registered now, including any whose process died and that no {@link #reset()} freed */
@@ -328,199 +349,26 @@ public final class SharedBarrier {
     @Override
     public String toString() {
         return Blocks.describeUnlessClosed(segment.scope(), description, () -> {
-            long s = state();
+            long s = generations.state();
             boolean broken = ((int) s & BARRIER_BROKEN) != 0;
             int arrived = (int) (s >>> 32);
-            return description + (isCount(arrived) ? " (" + (broken ? 0 : arrived) + " of " + parties + " waiting"
+            return description + (generations.isCount(arrived)
+                    ? " (" + (broken ? 0 : arrived) + " of " + parties + " waiting"
                     : " (corrupted: arrived=" + arrived) + (broken ? ", broken)" : ")");
         });
     }
 
     private int await(long timeoutNanos) throws InterruptedException, BrokenBarrierException, TimeoutException {
         try {
-            return arriveAndWait(timeoutNanos);
+            return generations.arriveAndWait(timeoutNanos, action);
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
-        }
-    }
-
-    private int arriveAndWait(long timeoutNanos)
-            throws InterruptedException, BrokenBarrierException, TimeoutException {
-        long s = state();
-        int generation = (int) s & BARRIER_GENERATION_MASK;
-        if (Thread.interrupted()) {
-            breakGeneration(generation);
-            throw new InterruptedException();
-        }
-        while (true) {
-            generation = (int) s & BARRIER_GENERATION_MASK;
-            int arrived = (int) (s >>> 32);
-            if (!isCount(arrived)) { // the next slot's index: checked before this arrival counts or writes a slot
-                breakGeneration(generation); // its waiters would wait for a trip that cannot come
-                throw corruptCount(arrived);
-            }
-            if (((int) s & BARRIER_BROKEN) != 0) {
-                throw new BrokenBarrierException();
-            }
-            // the party just before this one died waiting: checked before this arrival counts, so that the last
-            // arrival's trip never passes over it
-            if (deadArrival(arrived - 1, generation)) {
-                breakGeneration(generation);
-                s = state();
-                continue;
-            }
-            if (arrived + 1 == parties) { // the trip: the successful CAS is the linearization point
-                if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
-                    Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
-                    return 0;
-                }
-            } else if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, s + (1L << 32))) {
-                writeSlot(arrived, generation); // the CAS from s makes the checked count this arrival's slot
-                return awaitTrip(generation, arrived, timeoutNanos);
-            }
-            s = state();
-        }
-    }
-
-    private int awaitTrip(int generation, int slot, long timeoutNanos)
-            throws InterruptedException, BrokenBarrierException, TimeoutException {
-        int index = parties - 1 - slot;
-        boolean done;
-        try {
-            done = WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, timeoutNanos,
-                    w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
-                    () -> breakIfPartyDied(generation, slot));
-        } catch (InterruptedException e) {
-            if (breakGeneration(generation) || !tripped(generation)) {
-                throw e;
-            }
-            Thread.currentThread().interrupt(); // it tripped first: return normally, keeping the interrupt
-            return index;
-        }
-        if (!done && breakGeneration(generation)) {
-            long arrived = state() >>> 32; // breaking keeps the count (a reset may have cleared it since)
-            throw new TimeoutException(description + ": " + arrived + " of " + parties + " parties arrived in time;"
-                    + " the barrier is broken for them all until a reset");
-        }
-        if (!tripped(generation)) {
-            throw new BrokenBarrierException();
-        }
-        return index;
-    }
-
-    /**
-     * @return true if {@code generation} tripped; false if it is still current (then broken), ended broken, or ended
-     *         so many generations ago that its broken-generations entry may have been written again (see the class
-     *         doc)
-     */
-    private boolean tripped(int generation) {
-        if (((int) state() & BARRIER_GENERATION_MASK) == generation) {
-            return false;
-        }
-        // after the state showed it ended: a reset writes the entry before it starts the next generation
-        if ((int) INT.getVolatile(segment, brokenEntry(generation)) == generation + 1) {
-            return false;
-        }
-        // the entry is written again only by a reset of generation + 8 (or 16...), once that generation is current:
-        // if none is current yet, none was when the entry was read
-        int current = (int) state() & BARRIER_GENERATION_MASK;
-        return ((current - generation) & BARRIER_GENERATION_MASK) < BARRIER_BROKEN_GENERATIONS;
-    }
-
-    /** @return the offset of {@code generation}'s entry in the broken generations */
-    private static long brokenEntry(int generation) {
-        return BARRIER_BROKEN_GENERATIONS_OFFSET + (long) (generation % BARRIER_BROKEN_GENERATIONS) * Integer.BYTES;
-    }
-
-    /**
-     * Breaks {@code generation} if it is current and not broken yet.
-     *
-     * @return true if this call broke it
-     */
-    private boolean breakGeneration(int generation) {
-        while (true) {
-            long s = state();
-            int word = (int) s;
-            if ((word & BARRIER_GENERATION_MASK) != generation || (word & BARRIER_BROKEN) != 0) {
-                return false;
-            }
-            long broken = (s & ~0xFFFF_FFFFL) | Integer.toUnsignedLong(generation | BARRIER_BROKEN);
-            if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, broken)) {
-                Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, word, COORD_WAITERS);
-                return true;
-            }
-        }
-    }
-
-    /**
-     * Breaks {@code generation} if a party that arrived just before or after slot {@code mine} is dead, or the
-     * process of a registered party (which then has not arrived, or died waiting).
-     */
-    private void breakIfPartyDied(int generation, int mine) {
-        if (deadArrival(mine - 1, generation) || deadArrival(mine + 1, generation) || registry.findDead() != 0) {
-            breakGeneration(generation);
-        }
-    }
-
-    private boolean deadArrival(int slot, int generation) {
-        if (slot < 0 || slot >= parties) {
-            return false;
-        }
-        long at = BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE;
-        if ((int) INT.getAcquire(segment, at + Long.BYTES) != generation + 1) {
-            return false; // empty, being written, or of another generation
-        }
-        long token = (long) LONG.getOpaque(segment, at); // opaque: ordered by the acquire of the generation above
-        return !HeapMappings.isPresent(segment, token); // dead, or closed its last view of the heap: it left
-    }
-
-    private void writeSlot(int slot, int generation) {
-        long at = BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE;
-        // the generation there is older, so no reader trusts the token while it changes
-        LONG.setOpaque(segment, at, ProcessIdentity.currentToken()); // opaque: published by the release below
-        INT.setRelease(segment, at + Long.BYTES, generation + 1);
-        if (deadArrival(slot - 1, generation)) {
-            breakGeneration(generation); // the party before this one died waiting
         }
     }
 
     /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
     private RuntimeException closedOr(RuntimeException failure) {
         return CoordinationBlocks.closedOr(failure, segment, description);
-    }
-
-    /** @return true if {@code arrived} is a count a barrier's state can hold: the index of the next slot */
-    private boolean isCount(int arrived) {
-        return arrived >= 0 && arrived < parties;
-    }
-
-    /**
-     * @return the arrival count of state {@code s}
-     * @throws ShmFormatException if it is not one a barrier has
-     */
-    private int checkedCount(long s) {
-        int arrived = (int) (s >>> 32);
-        if (!isCount(arrived)) {
-            throw corruptCount(arrived);
-        }
-        return arrived;
-    }
-
-    private ShmFormatException corruptCount(int arrived) {
-        return Blocks.corrupt(description, "arrived", arrived, "0.." + (parties - 1));
-    }
-
-    private long state() {
-        try {
-            return (long) LONG.getVolatile(segment, BARRIER_STATE_OFFSET);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
-    }
-
-    /** @return the state word of the generation after {@code generation}: nobody arrived, not broken */
-    private static int nextGeneration(int generation) {
-        return (generation + 1) & BARRIER_GENERATION_MASK;
     }
 
     /** @param what the barrier, for messages */

@@ -18,6 +18,7 @@ import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -30,8 +31,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * go on awaiting it. It has {@link #PARTIES} parties: the two survivors and the two victims of the wave. A victim
  * registers (so that its death breaks the generation even before it arrives), then loops await, and now and then
  * resets the barrier unasked; every party that gets {@link BrokenBarrierException} resets the barrier if it is still
- * broken. So kills land just after registering, while arriving (between the arrival CAS and the slot write),
- * waiting, tripping, and inside {@code reset()} (the generation broken, the next not started).
+ * broken; every party's view has a barrier action that spins a little. So kills land just after registering, while
+ * arriving (between the arrival CAS and the slot write), waiting, tripping, running the action (or between counting
+ * itself in as the last party and writing its slot), and inside {@code reset()} (the generation broken, the next not
+ * started).
  * <ul>
  * <li>ACCEPTABLE: {@link BrokenBarrierException} for the generation a victim was killed in, or that a reset broke;
  *     the barrier left broken by a victim killed inside {@code reset()}, until a survivor resets it.</li>
@@ -50,6 +53,8 @@ class BarrierKillTest {
     private static final int WAVES = 6;
     /** A victim is killed up to this long after its first trip. */
     private static final long KILL_JITTER_NANOS = 100_000_000;
+    /** The barrier action of every party spins up to this long. */
+    private static final long ACTION_NANOS = 200_000;
     /** A victim resets the barrier unasked before one await in this many. */
     private static final int RESET_ONE_IN = 8;
     /** How soon after the last victim of a wave is killed the survivors must have noticed (by about 50 ms). */
@@ -68,8 +73,9 @@ class BarrierKillTest {
             SharedBarrier barrier = SharedBarrier.create(heap, "barrier", PARTIES);
             AtomicBoolean running = new AtomicBoolean(true);
             List<Future<Long>> survivors = new ArrayList<>();
+            SharedBarrier acting = withAction(barrier);
             for (int s = 0; s < SURVIVORS; s++) {
-                survivors.add(threads.submit(() -> loop(barrier, running::get, null)));
+                survivors.add(threads.submit(() -> loop(acting, running::get, null)));
             }
             try {
                 for (int wave = 0; wave < WAVES; wave++) {
@@ -104,6 +110,11 @@ class BarrierKillTest {
             System.out.println("barrier kills (seed " + seed + "): " + WAVES * (PARTIES - SURVIVORS)
                     + " victims, " + trips + " survivor trips");
         }
+    }
+
+    /** @return a view of {@code barrier} whose action spins up to {@link #ACTION_NANOS}, so that kills land in it */
+    private static SharedBarrier withAction(SharedBarrier barrier) {
+        return barrier.withAction(() -> RandomKills.spin(ThreadLocalRandom.current().nextLong(ACTION_NANOS)));
     }
 
     /**
@@ -185,7 +196,7 @@ class BarrierKillTest {
     public static final class Victim {
         public static void main(String[] args) {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedBarrier barrier = SharedBarrier.open(heap, "barrier");
+                SharedBarrier barrier = withAction(SharedBarrier.open(heap, "barrier"));
                 long deadline = System.nanoTime() + BOUND.toNanos();
                 register(barrier, deadline);
                 Random random = new Random();

@@ -242,9 +242,9 @@ class SharedBarrierTest {
             byte[] beforeState = block.asSlice(0, SyncLayout.BARRIER_STATE_OFFSET).toArray(ValueLayout.JAVA_BYTE);
             byte[] afterState = block.asSlice(SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET)
                     .toArray(ValueLayout.JAVA_BYTE);
-            for (int arrived : new int[] {3, 5, -1, 0x4186_0000}) {
+            for (int arrived : new int[] {4, 5, -1, 0x4186_0000}) { // 3: the last party runs the barrier action
                 setArrived(block, arrived);
-                String message = "barrier 'step' is corrupted: arrived=" + arrived + " (expected: 0..2)";
+                String message = "barrier 'step' is corrupted: arrived=" + arrived + " (expected: 0..3)";
                 assertThatThrownBy(() -> SharedBarrier.open(heap, "step")).as("open, arrived=%d", arrived)
                         .isInstanceOf(ShmFormatException.class).hasMessage(message);
                 assertThatThrownBy(() -> live.await(300, TimeUnit.MILLISECONDS)).as("await, arrived=%d", arrived)
@@ -272,7 +272,7 @@ class SharedBarrierTest {
                 setArrived(block, -1);
                 assertThatThrownBy(() -> barrier.await(300, TimeUnit.MILLISECONDS))
                         .isInstanceOf(ShmFormatException.class)
-                        .hasMessage("barrier 'step' is corrupted: arrived=-1 (expected: 0..2)");
+                        .hasMessage("barrier 'step' is corrupted: arrived=-1 (expected: 0..3)");
                 assertThatThrownBy(() -> waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
                         .as("the waiter is released, not left to its timeout")
                         .hasCauseInstanceOf(BrokenBarrierException.class);
@@ -286,7 +286,7 @@ class SharedBarrierTest {
     }
 
     /** Writes {@code arrived} into the high half of the barrier's state word, keeping the low half (a CAS). */
-    private static void setArrived(MemorySegment block, int arrived) {
+    static void setArrived(MemorySegment block, int arrived) {
         VarHandle state = ValueLayout.JAVA_LONG.varHandle();
         long s;
         do {
@@ -460,7 +460,7 @@ class SharedBarrierTest {
             }
             heap.allocate("old", new BlockType(0x5348_0064, 1), 160);
             assertThatThrownBy(() -> SharedBarrier.open(heap, "old")).isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessageContaining("v1").hasMessageContaining("v3");
+                    .hasMessageContaining("v1").hasMessageContaining("v4");
             MemorySegment raw = arena.allocate(SharedBarrier.requiredBytes(2), 64);
             SharedBarrier.format(raw, 0, 2);
             raw.set(ValueLayout.JAVA_INT, 12, 1); // the layout version of a block written before registrations

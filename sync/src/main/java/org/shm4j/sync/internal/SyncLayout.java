@@ -255,7 +255,8 @@ public final class SyncLayout {
     public static final long MUTEX_SIZE = MUTEX_RECOVERIES + Long.BYTES;
     /**
      * Reentrant lock: how many times its owner holds it (int), after its robust mutex; 0 when free. Written by the
-     * owner thread only (and set to 1 by each new owner, a take-over's included).
+     * owner thread only: set to 1 by each new owner (a take-over's included), or to the holds a condition's wait
+     * released when the waiter takes the lock back.
      */
     public static final long REENTRANT_HOLDS_OFFSET = MUTEX_SIZE;
 
@@ -314,7 +315,7 @@ public final class SyncLayout {
     /** Heap block type of a {@code SharedEvent}. */
     public static final BlockType EVENT = BlockType.named("SharedEvent", 0x5348_0063, 1);
     /** Heap block type of a {@code SharedBarrier}. */
-    public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 3);
+    public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 4);
     /** Heap block type of a {@code SharedCondition}. */
     public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 3);
 

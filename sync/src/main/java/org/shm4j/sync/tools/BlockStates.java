@@ -321,6 +321,7 @@ final class BlockStates {
         state.put("arrived", (int) (barrierState >>> 32));
         state.put("generation", word & BARRIER_GENERATION_MASK);
         state.put("broken", (word & BARRIER_BROKEN) != 0);
+        state.put("actionRuns", barrierState >>> 32 == parties && (word & BARRIER_BROKEN) == 0);
         List<Object> registered = new ArrayList<>(); // read-only: the registry's tokens() only loads
         for (long token : new BarrierRegistry(block, barrierRegistrationsOffset(parties), parties).tokens()) {
             Map<String, Object> party = new LinkedHashMap<>();

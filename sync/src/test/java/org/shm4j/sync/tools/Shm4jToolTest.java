@@ -290,11 +290,12 @@ class Shm4jToolTest {
             try (SharedBarrier.Party party = barrier.register()) {
                 Map<String, Object> report = json("inspect", heapName, "--json");
                 Map<String, Object> state = state(report, "barrier");
-                assertThat(state).containsEntry("parties", 3L).containsEntry("broken", false);
+                assertThat(state).containsEntry("parties", 3L).containsEntry("broken", false)
+                        .containsEntry("actionRuns", false);
                 assertThat(list(state.get("registered")))
                         .containsExactly(Map.of("pid", ProcessHandle.current().pid(), "alive", true));
                 assertThat(block(report, "old barrier")).containsEntry("unreadable",
-                        "layout version 1 (this tool reads version 3 of SharedBarrier)");
+                        "layout version 1 (this tool reads version 4 of SharedBarrier)");
             }
         }
     }

@@ -1,0 +1,425 @@
+package org.shm4j.sync.internal;
+
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.internal.HeapMappings;
+import org.shm4j.core.internal.ProcessIdentity;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_FUTEX;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_GENERATION_MASK;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOT_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_STATE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
+
+/**
+ * The generations of a {@code SharedBarrier} (its layout table and rules are in that class's documentation): an
+ * arrival, the trip (at once, or after the last party's barrier action), a break, a reset or an abort, each one CAS
+ * of the state word; the arrival slots and registrations by which waiting parties notice dead ones; and the broken
+ * generations by which a party that wakes late learns how its generation ended.
+ */
+public final class BarrierGenerations {
+    /**
+     * How long a waiting party lets a generation whose count says its last party runs the barrier action go on
+     * while that party's slot is not written (it writes it a few instructions after it counts itself in) before it
+     * breaks the generation.
+     */
+    private static final long UNKNOWN_RUNNER_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private final MemorySegment segment;
+    private final int parties;
+    private final String description;
+    private final BarrierRegistry registry;
+
+    /**
+     * @param segment     the barrier's block
+     * @param parties     its parties, checked
+     * @param description the barrier, for messages
+     * @param registry    its registrations
+     */
+    public BarrierGenerations(MemorySegment segment, int parties, String description, BarrierRegistry registry) {
+        this.segment = segment;
+        this.parties = parties;
+        this.description = description;
+        this.registry = registry;
+    }
+
+    /**
+     * Breaks the current generation and leaves it broken; nothing if it is broken already.
+     */
+    public void abort() {
+        while (true) {
+            long s = state();
+            if (((int) s & BARRIER_BROKEN) != 0 || breakGeneration((int) s & BARRIER_GENERATION_MASK)) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * Breaks the current generation, if anyone arrived in it, and starts the next (see {@code SharedBarrier.reset}).
+     */
+    public void reset() {
+        registry.freeDead(); // before the new generation, whose waiters would break on them
+        while (true) {
+            long s = state();
+            int generation = (int) s & BARRIER_GENERATION_MASK;
+            if (((int) s & BARRIER_BROKEN) == 0) {
+                if (s >>> 32 == 0) {
+                    return; // nobody arrived: a new generation would differ only in its number
+                }
+                breakGeneration(generation);
+                continue;
+            }
+            // before the new generation: a waiter of this one that wakes after it reads that it broke
+            INT.setVolatile(segment, brokenEntry(generation), generation + 1);
+            if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
+                Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
+                return;
+            }
+        }
+    }
+
+    /**
+     * Arrives in the current generation and waits for its trip.
+     *
+     * @param timeoutNanos how long to wait, or a negative value for ever
+     * @param action       the barrier action this party runs if it is the last to arrive, or null
+     * @return the arrival index: {@code parties - 1} for the first to arrive, 0 for the last
+     */
+    public int arriveAndWait(long timeoutNanos, Runnable action)
+            throws InterruptedException, BrokenBarrierException, TimeoutException {
+        long start = System.nanoTime();
+        long s = state();
+        int generation = (int) s & BARRIER_GENERATION_MASK;
+        if (Thread.interrupted()) {
+            if (s >>> 32 != parties) { // not arrived: the generation whose action runs is not this party's
+                breakGeneration(generation);
+            }
+            throw new InterruptedException();
+        }
+        while (true) {
+            generation = (int) s & BARRIER_GENERATION_MASK;
+            int arrived = (int) (s >>> 32);
+            if (!isCount(arrived)) { // the next slot's index: checked before this arrival counts or writes a slot
+                breakGeneration(generation); // its waiters would wait for a trip that cannot come
+                throw corruptCount(arrived);
+            }
+            if (((int) s & BARRIER_BROKEN) != 0) {
+                throw new BrokenBarrierException();
+            }
+            if (arrived == parties) { // the last party runs its action: this one arrives in the next generation
+                awaitActionBeforeArriving(generation, timeoutNanos < 0 ? -1
+                        : Math.max(0, timeoutNanos - (System.nanoTime() - start)));
+                s = state();
+                continue;
+            }
+            // the party just before this one died waiting: checked before this arrival counts, so that the last
+            // arrival's trip never passes over it
+            if (deadArrival(arrived - 1, generation)) {
+                breakGeneration(generation);
+                s = state();
+                continue;
+            }
+            if (arrived + 1 == parties) { // the trip: the successful CAS is the linearization point
+                if (action != null) {
+                    if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, s + (1L << 32))) {
+                        return runActionAndTrip(generation, action);
+                    }
+                } else if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
+                    Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
+                    return 0;
+                }
+            } else if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, s + (1L << 32))) {
+                writeSlot(arrived, generation); // the CAS from s makes the checked count this arrival's slot
+                return awaitTrip(generation, arrived, timeoutNanos < 0 ? -1
+                        : Math.max(0, timeoutNanos - (System.nanoTime() - start)));
+            }
+            s = state();
+        }
+    }
+
+    /**
+     * The last party of {@code generation}, counted as arrived ({@code parties} in the state): runs the action, then
+     * trips the generation unless it broke meanwhile.
+     *
+     * @return 0, the last party's arrival index
+     */
+    private int runActionAndTrip(int generation, Runnable action) throws BrokenBarrierException {
+        writeSlot(parties - 1, generation); // its neighbour watches this process while the action runs
+        if (ended(generation)) { // a dead neighbour found by writeSlot, a timeout before this arrival, a reset
+            throw new BrokenBarrierException();
+        }
+        try {
+            action.run();
+        } catch (RuntimeException | Error e) {
+            breakGeneration(generation);
+            throw e;
+        }
+        while (true) {
+            long s = state();
+            if (ended(generation)) {
+                throw new BrokenBarrierException(description + ": broken while its barrier action ran (a reset, an "
+                        + "abort, or a party's process died); the action had run");
+            }
+            if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
+                Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
+                return 0;
+            }
+        }
+    }
+
+    /** @return true if {@code generation} is no longer current, or broken */
+    private boolean ended(int generation) {
+        int word = (int) state();
+        return (word & BARRIER_GENERATION_MASK) != generation || (word & BARRIER_BROKEN) != 0;
+    }
+
+    /**
+     * A party that found the last party of {@code generation} running its action: waits until that generation ends,
+     * breaking it if that party's process dies. Breaks nothing on a timeout or an interrupt: this party has not
+     * arrived.
+     */
+    private void awaitActionBeforeArriving(int generation, long timeoutNanos)
+            throws InterruptedException, TimeoutException {
+        if (!WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, timeoutNanos,
+                w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
+                partyWatch(generation, parties))) {
+            throw new TimeoutException(description + ": the last party of the generation before was still running "
+                    + "the barrier action; this party did not arrive");
+        }
+    }
+
+    private int awaitTrip(int generation, int slot, long timeoutNanos)
+            throws InterruptedException, BrokenBarrierException, TimeoutException {
+        int index = parties - 1 - slot;
+        boolean done;
+        try {
+            done = WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, timeoutNanos,
+                    w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
+                    partyWatch(generation, slot));
+        } catch (InterruptedException e) {
+            if (breakUnlessActionRuns(generation)) {
+                throw e;
+            }
+            awaitEnd(generation, slot);
+            if (!tripped(generation)) {
+                throw e;
+            }
+            Thread.currentThread().interrupt(); // it tripped first: return normally, keeping the interrupt
+            return index;
+        }
+        if (!done) {
+            if (breakUnlessActionRuns(generation)) {
+                long arrived = state() >>> 32; // breaking keeps the count (a reset may have cleared it since)
+                throw new TimeoutException(description + ": " + arrived + " of " + parties + " parties arrived in "
+                        + "time; the barrier is broken for them all until a reset");
+            }
+            awaitEnd(generation, slot);
+        }
+        if (!tripped(generation)) {
+            throw new BrokenBarrierException();
+        }
+        return index;
+    }
+
+    /**
+     * @return true if {@code generation} tripped; false if it is still current (then broken), ended broken, or ended
+     *         so many generations ago that its broken-generations entry may have been written again (see the class
+     *         doc)
+     */
+    private boolean tripped(int generation) {
+        if (((int) state() & BARRIER_GENERATION_MASK) == generation) {
+            return false;
+        }
+        // after the state showed it ended: a reset writes the entry before it starts the next generation
+        if ((int) INT.getVolatile(segment, brokenEntry(generation)) == generation + 1) {
+            return false;
+        }
+        // the entry is written again only by a reset of generation + 8 (or 16...), once that generation is current:
+        // if none is current yet, none was when the entry was read
+        int current = (int) state() & BARRIER_GENERATION_MASK;
+        return ((current - generation) & BARRIER_GENERATION_MASK) < BARRIER_BROKEN_GENERATIONS;
+    }
+
+    /** @return the offset of {@code generation}'s entry in the broken generations */
+    private static long brokenEntry(int generation) {
+        return BARRIER_BROKEN_GENERATIONS_OFFSET + (long) (generation % BARRIER_BROKEN_GENERATIONS) * Integer.BYTES;
+    }
+
+    /**
+     * For a waiter that timed out or was interrupted: breaks {@code generation} unless its last party is running the
+     * barrier action, known by its slot (then the action decides; one killed between its arrival and writing its
+     * slot is not known, and the generation breaks as without an action).
+     *
+     * @return true if this call broke it
+     */
+    private boolean breakUnlessActionRuns(int generation) {
+        return !actionRuns(generation, true) && breakGeneration(generation);
+    }
+
+    /**
+     * Waits, however long and whatever interrupts come (kept for the caller), until {@code generation} ends: for a
+     * waiter in {@code slot} whose timeout or interrupt came while the action ran, or after the generation ended.
+     * The death of the action's party still breaks it.
+     */
+    private void awaitEnd(int generation, int slot) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, -1,
+                        w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
+                        partyWatch(generation, slot));
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // cleared by the wait: the next one goes on
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * @param known whether its last party must have written its slot
+     * @return true if {@code generation} is current, not broken, and its last party counted itself in to run the
+     *         barrier action
+     */
+    private boolean actionRuns(int generation, boolean known) {
+        long s = state();
+        return ((int) s & (BARRIER_GENERATION_MASK | BARRIER_BROKEN)) == generation && s >>> 32 == parties
+                && (slotGeneration(parties - 1) == generation + 1) == known;
+    }
+
+    /**
+     * @return what a party waiting in {@code generation} (in {@code slot}; {@code parties} if it waits to arrive)
+     *         runs every liveness slice: {@link #breakIfPartyDied}, and a break of a generation whose last party
+     *         counted itself in to run the action but has not written its slot for {@link #UNKNOWN_RUNNER_NANOS} (it
+     *         died in between, or the count was damaged): nobody else would ever end it
+     */
+    private Runnable partyWatch(int generation, int slot) {
+        long[] unknownSince = {-1}; // the slow path of a wait: one small array per wait
+        return () -> {
+            if (actionRuns(generation, false)) {
+                long now = System.nanoTime();
+                if (unknownSince[0] == -1) {
+                    unknownSince[0] = now;
+                } else if (now - unknownSince[0] >= UNKNOWN_RUNNER_NANOS) {
+                    breakGeneration(generation);
+                    return;
+                }
+            } else {
+                unknownSince[0] = -1;
+            }
+            breakIfPartyDied(generation, slot);
+        };
+    }
+
+    /**
+     * Breaks {@code generation} if it is current and not broken yet.
+     *
+     * @return true if this call broke it
+     */
+    private boolean breakGeneration(int generation) {
+        while (true) {
+            long s = state();
+            int word = (int) s;
+            if ((word & BARRIER_GENERATION_MASK) != generation || (word & BARRIER_BROKEN) != 0) {
+                return false;
+            }
+            long broken = (s & ~0xFFFF_FFFFL) | Integer.toUnsignedLong(generation | BARRIER_BROKEN);
+            if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, broken)) {
+                Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, word, COORD_WAITERS);
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Breaks {@code generation} if a party that arrived just before or after slot {@code mine} is dead, or the
+     * process of a registered party (which then has not arrived, or died waiting).
+     */
+    private void breakIfPartyDied(int generation, int mine) {
+        if (deadArrival(mine - 1, generation) || deadArrival(mine + 1, generation) || registry.findDead() != 0) {
+            breakGeneration(generation);
+        }
+    }
+
+    private boolean deadArrival(int slot, int generation) {
+        if (slot < 0 || slot >= parties) {
+            return false;
+        }
+        if (slotGeneration(slot) != generation + 1) {
+            return false; // empty, being written, or of another generation
+        }
+        // opaque: ordered by the acquire of the generation above
+        long token = (long) LONG.getOpaque(segment, BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE);
+        return !HeapMappings.isPresent(segment, token); // dead, or closed its last view of the heap: it left
+    }
+
+    /** @return 1 + the generation in which the party of {@code slot} arrived (acquire: its token is read after it) */
+    private int slotGeneration(int slot) {
+        return (int) INT.getAcquire(segment, BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE + Long.BYTES);
+    }
+
+    private void writeSlot(int slot, int generation) {
+        long at = BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE;
+        // the generation there is older, so no reader trusts the token while it changes
+        LONG.setOpaque(segment, at, ProcessIdentity.currentToken()); // opaque: published by the release below
+        INT.setRelease(segment, at + Long.BYTES, generation + 1);
+        if (deadArrival(slot - 1, generation)) {
+            breakGeneration(generation); // the party before this one died waiting
+        }
+    }
+
+    /**
+     * @return true if {@code arrived} is a count a barrier's state can hold: the index of the next slot, or
+     *         {@code parties} while the last party runs the barrier action
+     */
+    public boolean isCount(int arrived) {
+        return arrived >= 0 && arrived <= parties;
+    }
+
+    /**
+     * @return the arrival count of state {@code s}
+     * @throws ShmFormatException if it is not one a barrier has
+     */
+    public int checkedCount(long s) {
+        int arrived = (int) (s >>> 32);
+        if (!isCount(arrived)) {
+            throw corruptCount(arrived);
+        }
+        return arrived;
+    }
+
+    private ShmFormatException corruptCount(int arrived) {
+        return Blocks.corrupt(description, "arrived", arrived, "0.." + parties);
+    }
+
+    public long state() {
+        try {
+            return (long) LONG.getVolatile(segment, BARRIER_STATE_OFFSET);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw CoordinationBlocks.closedOr(e, segment, description);
+        }
+    }
+
+    /** @return the state word of the generation after {@code generation}: nobody arrived, not broken */
+    private static int nextGeneration(int generation) {
+        return (generation + 1) & BARRIER_GENERATION_MASK;
+    }
+}
