@@ -1,6 +1,8 @@
 package org.shm4j.sync.atomic;
 
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.CompanionLocks;
+import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -31,9 +33,11 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
     final String closedMessage;
     private final long length;
     private final int elementSize;
+    private final SharedLock lock; // the companion lock <name>.lock, or null
 
-    SharedArray(MemorySegment elements, int elementSize, String closedMessage) {
+    SharedArray(MemorySegment elements, int elementSize, SharedLock lock, String closedMessage) {
         this.elements = elements;
+        this.lock = lock;
         this.closedMessage = closedMessage;
         this.elementSize = elementSize;
         this.length = elements.byteSize() / elementSize;
@@ -42,6 +46,17 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
     /** @return the number of elements */
     public final long length() {
         return length;
+    }
+
+    /**
+     * Returns the lock created with this array ({@code <name>.lock}, by {@code create(heap, name, length, true)}), as
+     * Python's {@code Array(..., lock=True).get_lock()}: guard updates of several elements, or a read-modify-write
+     * with plain accesses, with {@code array.lock().withLock(() -> ...)}.
+     *
+     * @throws IllegalStateException if the array was created without one (or wrapped over raw memory)
+     */
+    public final SharedLock lock() {
+        return CompanionLocks.require(lock, closedMessage);
     }
 
     /** @return the elements' memory (without the block header) */

@@ -3,7 +3,9 @@ package org.shm4j.sync.atomic;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.ArrayBlocks;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.CompanionLocks;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -30,38 +32,51 @@ public final class SharedByteArray extends SharedArray {
     private static final VarHandle ELEMENT = JAVA_BYTE.varHandle();
     private static final int SIZE = Byte.BYTES;
 
-    private SharedByteArray(MemorySegment elements, String closedMessage) {
-        super(elements, SIZE, closedMessage);
+    private SharedByteArray(MemorySegment elements, SharedLock lock, String closedMessage) {
+        super(elements, SIZE, lock, closedMessage);
+    }
+
+    /**
+     * Creates a zeroed array of {@code length} elements named {@code name} in {@code heap}, without a lock.
+     *
+     * @throws IllegalArgumentException if {@code length} is not positive
+     */
+    public static SharedByteArray create(SharedHeap heap, String name, long length) {
+        return create(heap, name, length, false);
     }
 
     /**
      * Creates a zeroed array of {@code length} elements named {@code name} in {@code heap}.
      *
-     * @throws IllegalArgumentException if {@code length} is not positive
+     * @param withLock also create the {@link SharedLock} {@code <name>.lock}, returned by {@link #lock()}
+     *                 (Python's {@code Array('b', n, lock=True).get_lock()})
+     * @throws IllegalArgumentException                 if {@code length} is not positive
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
-    public static SharedByteArray create(SharedHeap heap, String name, long length) {
-        return new SharedByteArray(ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE),
+    public static SharedByteArray create(SharedHeap heap, String name, long length, boolean withLock) {
+        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
+        return new SharedByteArray(ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE), lock,
                 Blocks.closedMessage("SharedByteArray", name, heap));
     }
 
     /**
-     * Opens the array named {@code name}.
+     * Opens the array named {@code name}, with its lock if it has one.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedByteArray}
      */
     public static SharedByteArray open(SharedHeap heap, String name) {
         return new SharedByteArray(ArrayBlocks.open(heap, name, SyncLayout.BYTE_ARRAY, SIZE),
-                Blocks.closedMessage("SharedByteArray", name, heap));
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedByteArray", name, heap));
     }
 
     /**
-     * Opens the array named {@code name}, or creates it zeroed.
+     * Opens the array named {@code name} (with its lock if it has one), or creates it zeroed without a lock.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedByteArray openOrCreate(SharedHeap heap, String name, long length) {
         return new SharedByteArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE),
-                Blocks.closedMessage("SharedByteArray", name, heap));
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedByteArray", name, heap));
     }
 
     /**
@@ -71,7 +86,7 @@ public final class SharedByteArray extends SharedArray {
      * @throws IndexOutOfBoundsException if the elements are not inside the segment
      */
     public static SharedByteArray wrap(MemorySegment segment, long offset, long length) {
-        return new SharedByteArray(ArrayBlocks.wrap(segment, offset, length, SIZE),
+        return new SharedByteArray(ArrayBlocks.wrap(segment, offset, length, SIZE), null,
                 Blocks.closedMessage("SharedByteArray", offset));
     }
 

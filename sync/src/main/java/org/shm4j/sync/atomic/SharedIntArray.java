@@ -3,7 +3,9 @@ package org.shm4j.sync.atomic;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.ArrayBlocks;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.CompanionLocks;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -31,38 +33,51 @@ public final class SharedIntArray extends SharedArray {
     private static final VarHandle ELEMENT = JAVA_INT.varHandle();
     private static final int SIZE = Integer.BYTES;
 
-    private SharedIntArray(MemorySegment elements, String closedMessage) {
-        super(elements, SIZE, closedMessage);
+    private SharedIntArray(MemorySegment elements, SharedLock lock, String closedMessage) {
+        super(elements, SIZE, lock, closedMessage);
+    }
+
+    /**
+     * Creates a zeroed array of {@code length} elements named {@code name} in {@code heap}, without a lock.
+     *
+     * @throws IllegalArgumentException if {@code length} is not positive
+     */
+    public static SharedIntArray create(SharedHeap heap, String name, long length) {
+        return create(heap, name, length, false);
     }
 
     /**
      * Creates a zeroed array of {@code length} elements named {@code name} in {@code heap}.
      *
-     * @throws IllegalArgumentException if {@code length} is not positive
+     * @param withLock also create the {@link SharedLock} {@code <name>.lock}, returned by {@link #lock()}
+     *                 (Python's {@code Array('i', n, lock=True).get_lock()})
+     * @throws IllegalArgumentException                 if {@code length} is not positive
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
-    public static SharedIntArray create(SharedHeap heap, String name, long length) {
-        return new SharedIntArray(ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE),
+    public static SharedIntArray create(SharedHeap heap, String name, long length, boolean withLock) {
+        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
+        return new SharedIntArray(ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE), lock,
                 Blocks.closedMessage("SharedIntArray", name, heap));
     }
 
     /**
-     * Opens the array named {@code name}.
+     * Opens the array named {@code name}, with its lock if it has one.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedIntArray}
      */
     public static SharedIntArray open(SharedHeap heap, String name) {
         return new SharedIntArray(ArrayBlocks.open(heap, name, SyncLayout.INT_ARRAY, SIZE),
-                Blocks.closedMessage("SharedIntArray", name, heap));
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedIntArray", name, heap));
     }
 
     /**
-     * Opens the array named {@code name}, or creates it zeroed.
+     * Opens the array named {@code name} (with its lock if it has one), or creates it zeroed without a lock.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedIntArray openOrCreate(SharedHeap heap, String name, long length) {
         return new SharedIntArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.INT_ARRAY, length, SIZE),
-                Blocks.closedMessage("SharedIntArray", name, heap));
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedIntArray", name, heap));
     }
 
     /**
@@ -72,7 +87,7 @@ public final class SharedIntArray extends SharedArray {
      * @throws IndexOutOfBoundsException if the elements are not inside the segment
      */
     public static SharedIntArray wrap(MemorySegment segment, long offset, long length) {
-        return new SharedIntArray(ArrayBlocks.wrap(segment, offset, length, SIZE),
+        return new SharedIntArray(ArrayBlocks.wrap(segment, offset, length, SIZE), null,
                 Blocks.closedMessage("SharedIntArray", offset));
     }
 

@@ -1,11 +1,15 @@
 package org.shm4j.sync.atomic;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,6 +18,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SharedArraysTest {
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
     @Test
     void shouldOperateOnLongElements() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
@@ -137,6 +144,76 @@ class SharedArraysTest {
             }
             for (int i = 0; i < 16; i++) {
                 assertThat(a.get(i)).isEqualTo(10_000);
+            }
+        }
+    }
+
+    @Test
+    void shouldHaveALockBesideItWhenCreatedWithOneLikePythonsGetLock() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            List<SharedArray> locked = List.of(SharedIntArray.create(heap, "i", 4, true),
+                    SharedLongArray.create(heap, "l", 4, true), SharedDoubleArray.create(heap, "d", 4, true),
+                    SharedByteArray.create(heap, "b", 4, true));
+            List<SharedArray> opened = List.of(SharedIntArray.open(heap, "i"), SharedLongArray.open(heap, "l"),
+                    SharedDoubleArray.openOrCreate(heap, "d", 4), SharedByteArray.open(heap, "b"));
+            for (int k = 0; k < locked.size(); k++) {
+                locked.get(k).lock().lock();
+                assertThat(opened.get(k).lock().isLocked()).as("the same lock, found by open").isTrue();
+                assertThat(opened.get(k).lock().isHeldByCurrentThread()).isTrue();
+                locked.get(k).lock().unlock();
+            }
+            assertThat(heap.find("i.lock")).isPresent();
+            SharedLongArray plain = SharedLongArray.create(heap, "plain", 4);
+            assertThatThrownBy(plain::lock).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("SharedLongArray 'plain' has no lock: it was created without one (no block of its "
+                            + "name + '.lock' was beside it when it was opened)");
+            assertThatThrownBy(() -> SharedIntArray.wrap(arena.allocate(64, 8), 0, 4).lock())
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("has no lock");
+            assertThatThrownBy(() -> SharedIntArray.create(heap, "i", 4, true))
+                    .hasMessageStartingWith("block 'i' ");
+        }
+    }
+
+    @Test
+    void shouldKeepSeveralElementsInStepUnderTheArraysLockAcrossProcesses() throws Exception {
+        String heapName = names.unique("array-lock");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLongArray pair = SharedLongArray.create(heap, "pair", 2, true);
+            int rounds = 5_000;
+            List<ChildJvm> children = new ArrayList<>();
+            try {
+                for (int c = 0; c < 2; c++) {
+                    children.add(ChildJvm.start(PairWorker.class, heapName, String.valueOf(rounds)));
+                }
+                for (ChildJvm child : children) {
+                    child.awaitSuccess(Duration.ofSeconds(90));
+                }
+            } finally {
+                children.forEach(ChildJvm::close);
+            }
+            assertThat(pair.get(0)).isEqualTo(2L * rounds);
+            assertThat(pair.get(1)).isEqualTo(2L * rounds);
+        }
+    }
+
+    /**
+     * {@code main(heap, rounds)}: adds 1 to both elements of "pair" with plain accesses under its lock, checking that
+     * they are equal first ({@code with pair.get_lock(): ...} in Python).
+     */
+    public static final class PairWorker {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLongArray pair = SharedLongArray.open(heap, "pair");
+                for (int i = Integer.parseInt(args[1]); i > 0; i--) {
+                    pair.lock().withLock(() -> {
+                        long first = pair.getPlain(0);
+                        if (pair.getPlain(1) != first) {
+                            throw new AssertionError("elements out of step: " + first + ", " + pair.getPlain(1));
+                        }
+                        pair.setPlain(0, first + 1);
+                        pair.setPlain(1, first + 1);
+                    });
+                }
             }
         }
     }
