@@ -163,7 +163,7 @@ public final class SharedBarrier {
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a barrier
      * @throws ShmFormatException                      if its header is corrupted, its block is not the size its
-     *                                                 parties need, or its arrival count is not 0 to parties - 1
+     *                                                 parties need, or its arrival count is not 0 to parties
      */
     public static SharedBarrier open(SharedHeap heap, String name) {
         return new SharedBarrier(CoordinationBlocks.open(heap, name, SyncLayout.BARRIER, named(name)), named(name));
@@ -244,7 +244,7 @@ public final class SharedBarrier {
      * @return the arrival index: {@code getParties() - 1} for the first to arrive, 0 for the last
      * @throws BrokenBarrierException if the generation broke before or while this party waited
      * @throws InterruptedException   if the thread was interrupted while waiting (the generation breaks)
-     * @throws ShmFormatException     if the barrier's arrival count was damaged (not 0 to parties - 1): the party
+     * @throws ShmFormatException     if the barrier's arrival count was damaged (not 0 to parties): the party
      *                                does not arrive, and the generation breaks, so that its waiters get
      *                                {@link BrokenBarrierException}; {@link #reset()} starts a generation with a
      *                                valid count
@@ -261,9 +261,13 @@ public final class SharedBarrier {
      * Waits until all parties have arrived, at most {@code timeout}.
      *
      * @return the arrival index: {@code getParties() - 1} for the first to arrive, 0 for the last
-     * @throws TimeoutException       if the timeout passed first (the generation breaks)
+     * @throws TimeoutException       if the timeout passed first (the generation breaks; but one that passes while
+     *                                the last party runs a {@linkplain #withAction barrier action} waits for its
+     *                                end, and one that passes while this party waits to arrive, behind another
+     *                                generation's action, breaks nothing)
      * @throws BrokenBarrierException if the generation broke before or while this party waited
-     * @throws InterruptedException   if the thread was interrupted while waiting (the generation breaks)
+     * @throws InterruptedException   if the thread was interrupted while waiting (the generation breaks, except as
+     *                                for a timeout)
      * @throws ShmFormatException     if the barrier's arrival count was damaged (see {@link #await()})
      */
     public int await(long timeout, TimeUnit unit)
@@ -280,8 +284,11 @@ public final class SharedBarrier {
      * exception reaches the last party's {@code await}. While it runs, the waiting parties' timeouts and interrupts
      * wait for its end (their generation trips or breaks by the action alone, as {@code CyclicBarrier}'s waiters
      * wait for its lock), a party of the next generation waits before it arrives, and the death of the last party's
-     * process breaks the generation within about 50 ms. {@link #reset()} and {@link #abort()} break it even then:
-     * the action still ends, and its party gets {@link BrokenBarrierException}.
+     * process breaks the generation within about 50 ms. {@link #reset()} and {@link #abort()} break it even then
+     * (where {@code CyclicBarrier.reset()} waits for the action): the action still ends, and its party gets
+     * {@link BrokenBarrierException}; after a reset the next generation may trip, and run its own action, before
+     * the broken one's action has ended. Whatever the action throws, a checked exception thrown sneakily included,
+     * reaches that party's {@code await} as it was thrown. The action must not await this barrier.
      *
      * @return a view with {@code action}; this view is unchanged
      */
@@ -361,6 +368,8 @@ public final class SharedBarrier {
     private int await(long timeoutNanos) throws InterruptedException, BrokenBarrierException, TimeoutException {
         try {
             return generations.arriveAndWait(timeoutNanos, action);
+        } catch (BarrierGenerations.ActionFailure failure) {
+            throw failure.rethrowCause(); // as the action threw it: not taken for a failure of the barrier's memory
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }

@@ -1,12 +1,14 @@
 package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,6 +32,7 @@ import static org.shm4j.sync.Children.BOUND;
  * party of the next generation waits before it arrives; the death of the action's process (or of a last party before
  * it wrote its slot) breaks the generation. And {@link SharedBarrier#abort()}.
  */
+@Timeout(300)
 class BarrierActionTest {
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -77,15 +80,27 @@ class BarrierActionTest {
                 SharedBarrier failing = barrier.withAction(() -> {
                     throw new IllegalStateException("the action failed");
                 });
-                assertThatThrownBy(failing::await).isInstanceOf(IllegalStateException.class)
-                        .hasMessage("the action failed");
+                assertThatThrownBy(() -> failing.await(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .isInstanceOf(IllegalStateException.class).hasMessage("the action failed");
                 assertThatThrownBy(() -> waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
                         .hasCauseInstanceOf(BrokenBarrierException.class);
                 assertThat(barrier.isBroken()).isTrue();
                 barrier.reset();
                 Future<Integer> next = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                Children.awaitTrue("the next party waits", () -> barrier.getNumberWaiting() == 1);
                 assertThat(barrier.withAction(() -> { }).await(BOUND.toSeconds(), TimeUnit.SECONDS)).isZero();
                 assertThat(next.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(1);
+
+                // a checked exception thrown sneakily, and one the barrier's memory checks would take for theirs
+                for (Exception thrown : List.of(new IOException("sneaky"), new IllegalArgumentException("bad"))) {
+                    Future<Integer> other = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                    Children.awaitTrue("the other party waits", () -> barrier.getNumberWaiting() == 1);
+                    assertThatThrownBy(() -> barrier.withAction(() -> sneakyThrow(thrown))
+                            .await(BOUND.toSeconds(), TimeUnit.SECONDS)).isSameAs(thrown);
+                    assertThatThrownBy(() -> other.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                            .hasCauseInstanceOf(BrokenBarrierException.class);
+                    barrier.reset();
+                }
             } finally {
                 pool.shutdownNow();
             }
@@ -100,10 +115,12 @@ class BarrierActionTest {
             SharedBarrier barrier = SharedBarrier.create(heap, "b", 3);
             ExecutorService pool = Executors.newFixedThreadPool(2);
             try {
-                long timeoutMillis = 200;
+                long timeoutMillis = 1_000; // long enough for this thread to arrive before it passes
                 AtomicReference<Thread> interruptible = new AtomicReference<>();
+                AtomicLong timedStart = new AtomicLong();
                 Future<String> timed = pool.submit(() -> {
                     long start = System.nanoTime();
+                    timedStart.set(start);
                     int index = barrier.await(timeoutMillis, TimeUnit.MILLISECONDS);
                     return index + " after " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms";
                 });
@@ -113,12 +130,11 @@ class BarrierActionTest {
                     return index + " interrupted=" + Thread.currentThread().isInterrupted();
                 });
                 Children.awaitTrue("two parties wait", () -> barrier.getNumberWaiting() == 2);
-                long arrived = System.nanoTime();
                 int last = barrier.withAction(() -> {
                     interruptible.get().interrupt();
                     // the action outlasts the timed party's timeout, by design of this test
-                    Children.awaitTrue("the timeout passed", () -> System.nanoTime() - arrived
-                            > TimeUnit.MILLISECONDS.toNanos(5 * timeoutMillis));
+                    Children.awaitTrue("the timeout passed", () -> System.nanoTime() - timedStart.get()
+                            > TimeUnit.MILLISECONDS.toNanos(2 * timeoutMillis));
                 }).await(BOUND.toSeconds(), TimeUnit.SECONDS);
                 assertThat(last).isZero();
                 String timedResult = timed.get(BOUND.toSeconds(), TimeUnit.SECONDS);
@@ -245,11 +261,40 @@ class BarrierActionTest {
                         .hasCauseInstanceOf(BrokenBarrierException.class);
                 assertThatThrownBy(() -> next.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("one waiting to arrive")
                         .hasCauseInstanceOf(BrokenBarrierException.class);
+
                 assertThat(System.nanoTime() - start).as("about a second").isLessThan(TimeUnit.SECONDS.toNanos(10));
             } finally {
                 pool.shutdownNow();
             }
         }
+    }
+
+    @Test
+    void shouldBreakAGenerationWithoutARunnerForAPartyThatOnlyWaitsShortly() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "step", 2);
+            SharedBarrierTest.setArrived(heap.find("step").orElseThrow().segment(), 2); // no runner's slot
+            long start = System.nanoTime();
+            int timeouts = 0;
+            while (true) { // 100 ms waits, each shorter than the second a runner gets: they add up
+                try {
+                    barrier.await(100, TimeUnit.MILLISECONDS);
+                    throw new AssertionError("a generation without a runner tripped");
+                } catch (TimeoutException stillWaiting) {
+                    timeouts++;
+                    assertThat(System.nanoTime() - start).as("broken within the bound").isLessThan(BOUND.toNanos());
+                } catch (BrokenBarrierException | InterruptedException broken) {
+                    break;
+                }
+            }
+            assertThat(timeouts).as("waits before the break").isPositive();
+            assertThat(barrier.isBroken()).isTrue();
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> void sneakyThrow(Throwable t) throws E {
+        throw (E) t;
     }
 
     /** Runs {@code body} in {@code count} threads. @return what each returned */

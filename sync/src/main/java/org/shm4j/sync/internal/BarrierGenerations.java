@@ -44,6 +44,9 @@ public final class BarrierGenerations {
     private final int parties;
     private final String description;
     private final BarrierRegistry registry;
+    /** The generation whose action {@link #unknownRunnerFor} saw without a runner, and since when: this process's. */
+    private int unknownGeneration = -1;
+    private long unknownSince;
 
     /**
      * @param segment     the barrier's block
@@ -160,27 +163,69 @@ public final class BarrierGenerations {
      * @return 0, the last party's arrival index
      */
     private int runActionAndTrip(int generation, Runnable action) throws BrokenBarrierException {
-        writeSlot(parties - 1, generation); // its neighbour watches this process while the action runs
-        if (ended(generation)) { // a dead neighbour found by writeSlot, a timeout before this arrival, a reset
+        if (ended(generation)) { // broken since the CAS (this party stalled a second): write no slot of another's
             throw new BrokenBarrierException();
         }
+        writeSlot(parties - 1, generation); // its neighbour watches this process while the action runs
+        try {
+            if (ended(generation)) { // a dead neighbour found by writeSlot, a timeout before this arrival, a reset
+                throw new BrokenBarrierException();
+            }
+            runAction(generation, action);
+            while (true) {
+                long s = state();
+                if (ended(generation)) {
+                    throw new BrokenBarrierException(description + ": broken while its barrier action ran (a reset, "
+                            + "an abort, or a party's process died); the action had run");
+                }
+                if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
+                    Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
+                    return 0;
+                }
+            }
+        } finally {
+            // the slot says "this process runs generation's action" no longer: after 2^30 generations a stale one
+            // could stand for a runner killed before its own slot write (a CAS: a later runner's write stays)
+            INT.compareAndSet(segment, slotGenerationOffset(parties - 1), generation + 1, 0);
+        }
+    }
+
+    /**
+     * Runs the action; whatever it throws (a checked exception thrown sneakily included) breaks the generation and is
+     * passed on wrapped in {@link ActionFailure}, so that the barrier's own exception handling leaves it as it is.
+     */
+    private void runAction(int generation, Runnable action) {
+        boolean ran = false;
         try {
             action.run();
-        } catch (RuntimeException | Error e) {
-            breakGeneration(generation);
-            throw e;
-        }
-        while (true) {
-            long s = state();
-            if (ended(generation)) {
-                throw new BrokenBarrierException(description + ": broken while its barrier action ran (a reset, an "
-                        + "abort, or a party's process died); the action had run");
-            }
-            if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
-                Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
-                return 0;
+            ran = true;
+        } catch (Throwable t) {
+            throw new ActionFailure(t);
+        } finally {
+            if (!ran) {
+                breakGeneration(generation);
             }
         }
+    }
+
+    /**
+     * What the barrier action threw, carried past the barrier's handling of its own exceptions ({@code await} throws
+     * the cause as it was thrown: {@link #rethrowCause()}).
+     */
+    public static final class ActionFailure extends RuntimeException {
+        private ActionFailure(Throwable cause) {
+            super(null, cause, false, false);
+        }
+
+        /** Throws the action's exception, unwrapped (checked or not). @return never */
+        public RuntimeException rethrowCause() {
+            throw BarrierGenerations.<RuntimeException>sneaky(getCause());
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> E sneaky(Throwable t) throws E {
+        throw (E) t;
     }
 
     /** @return true if {@code generation} is no longer current, or broken */
@@ -196,9 +241,10 @@ public final class BarrierGenerations {
      */
     private void awaitActionBeforeArriving(int generation, long timeoutNanos)
             throws InterruptedException, TimeoutException {
+        Runnable watch = partyWatch(generation, parties);
+        watch.run(); // at once too: a wait shorter than a liveness slice would never look
         if (!WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, timeoutNanos,
-                w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
-                partyWatch(generation, parties))) {
+                w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0, watch)) {
             throw new TimeoutException(description + ": the last party of the generation before was still running "
                     + "the barrier action; this party did not arrive");
         }
@@ -312,21 +358,29 @@ public final class BarrierGenerations {
      *         died in between, or the count was damaged): nobody else would ever end it
      */
     private Runnable partyWatch(int generation, int slot) {
-        long[] unknownSince = {-1}; // the slow path of a wait: one small array per wait
         return () -> {
-            if (actionRuns(generation, false)) {
-                long now = System.nanoTime();
-                if (unknownSince[0] == -1) {
-                    unknownSince[0] = now;
-                } else if (now - unknownSince[0] >= UNKNOWN_RUNNER_NANOS) {
-                    breakGeneration(generation);
-                    return;
-                }
-            } else {
-                unknownSince[0] = -1;
+            if (actionRuns(generation, false) && unknownRunnerFor(generation)) {
+                breakGeneration(generation);
+                return;
             }
             breakIfPartyDied(generation, slot);
         };
+    }
+
+    /**
+     * Remembers, for this view in this process, since when {@code generation}'s action has had no known runner, so
+     * that waits shorter than {@link #UNKNOWN_RUNNER_NANOS} add up (a party with short timeouts, alone).
+     *
+     * @return true once it has had none for {@link #UNKNOWN_RUNNER_NANOS}
+     */
+    private synchronized boolean unknownRunnerFor(int generation) {
+        long now = System.nanoTime();
+        if (unknownGeneration != generation) {
+            unknownGeneration = generation;
+            unknownSince = now;
+            return false;
+        }
+        return now - unknownSince >= UNKNOWN_RUNNER_NANOS;
     }
 
     /**
@@ -373,7 +427,11 @@ public final class BarrierGenerations {
 
     /** @return 1 + the generation in which the party of {@code slot} arrived (acquire: its token is read after it) */
     private int slotGeneration(int slot) {
-        return (int) INT.getAcquire(segment, BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE + Long.BYTES);
+        return (int) INT.getAcquire(segment, slotGenerationOffset(slot));
+    }
+
+    private static long slotGenerationOffset(int slot) {
+        return BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE + Long.BYTES;
     }
 
     private void writeSlot(int slot, int generation) {
