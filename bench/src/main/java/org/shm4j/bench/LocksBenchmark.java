@@ -15,6 +15,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.locks.SharedReentrantLock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -26,7 +27,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * Uncontended lock + unlock around a plain increment: shm4j's locks beside {@link ReentrantLock},
- * {@code synchronized} and a minimal CAS spin lock on shared memory (the floor).
+ * {@code synchronized} and a minimal CAS spin lock on shared memory (the floor); and a nested hold of
+ * {@link SharedReentrantLock} beside one of {@code ReentrantLock}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -41,6 +43,7 @@ public class LocksBenchmark {
     private final Object monitor = new Object();
     private SharedHeap heap;
     private SharedLock shared;
+    private SharedReentrantLock sharedReentrant;
     private SharedFairLock fair;
     private Lock write;
     private MemorySegment spin;
@@ -51,6 +54,7 @@ public class LocksBenchmark {
     public void setUp() {
         heap = SharedHeap.anonymous(1 << 16);
         shared = SharedLock.create(heap, "lock");
+        sharedReentrant = SharedReentrantLock.create(heap, "reentrant");
         fair = SharedFairLock.create(heap, "fair");
         write = SharedReadWriteLock.create(heap, "rw").writeLock();
         spin = heap.allocate("spin", new org.shm4j.core.BlockType(0x7001, 1), 64).segment();
@@ -70,6 +74,18 @@ public class LocksBenchmark {
 
     /** @return the counter */
     @Benchmark
+    public long sharedReentrantLock() {
+        return locked(sharedReentrant);
+    }
+
+    /** A hold inside another, as a reentrant lock is used: lock, lock, unlock, unlock. @return the counter */
+    @Benchmark
+    public long sharedReentrantLockNested() {
+        return nested(sharedReentrant);
+    }
+
+    /** @return the counter */
+    @Benchmark
     public long sharedFairLock() {
         return locked(fair);
     }
@@ -84,6 +100,12 @@ public class LocksBenchmark {
     @Benchmark
     public long reentrantLock() {
         return locked(reentrant);
+    }
+
+    /** The nested reference: {@link #sharedReentrantLockNested()} on a {@link ReentrantLock}. @return the counter */
+    @Benchmark
+    public long reentrantLockNested() {
+        return nested(reentrant);
     }
 
     /** @return the counter */
@@ -111,6 +133,15 @@ public class LocksBenchmark {
         lock.lock();
         try {
             return ++counter;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long nested(Lock lock) {
+        lock.lock();
+        try {
+            return locked(lock);
         } finally {
             lock.unlock();
         }

@@ -229,5 +229,11 @@ record Comparison(String section, String label, String ours, String peer, double
                 bench + ".reentrantLock", single ? 0.5 : 0));
         all.add(new Comparison(section, "SharedReadWriteLock (write) / ReentrantLock", bench + ".sharedWriteLock",
                 bench + ".reentrantLock", single ? 0.5 : 0));
+        if (single) { // not in the contended benchmark
+            all.add(new Comparison(section, "SharedReentrantLock / ReentrantLock", bench + ".sharedReentrantLock",
+                    bench + ".reentrantLock", 0));
+            all.add(new Comparison(section, "SharedReentrantLock / ReentrantLock, a nested hold",
+                    bench + ".sharedReentrantLockNested", bench + ".reentrantLockNested", 0));
+        }
     }
 }
