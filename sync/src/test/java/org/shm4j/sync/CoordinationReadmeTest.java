@@ -38,8 +38,11 @@ class CoordinationReadmeTest {
             stop.set();                                                // wakes every waiter, in any process
             assertThat(stop.await(1, TimeUnit.SECONDS)).isTrue();
 
-            SharedBarrier step = SharedBarrier.create(heap, "step", 1);
+            SharedLong rounds = SharedLong.create(heap, "rounds");
+            SharedBarrier step = SharedBarrier.create(heap, "step", 1)
+                    .withAction(rounds::incrementAndGet);              // run by the last party, before any leaves
             assertThat(step.await(5, TimeUnit.SECONDS)).isZero();     // broken if a waiting party dies
+            assertThat(rounds.get()).isEqualTo(1);
 
             SharedLock lock = SharedLock.create(heap, "jobs.lock");
             SharedCondition notEmpty = lock.newCondition();           // waiters in any process

@@ -7,6 +7,7 @@ import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.locks.LockTimeoutException;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
@@ -54,10 +55,18 @@ class ReadmeExamplesTest {
     void arrays() {
         // README:begin
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
-            SharedLongArray histogram = SharedLongArray.create(heap, "histogram", 16);
+            SharedLongArray histogram = SharedLongArray.create(heap, "histogram", 16, true);  // and its lock
             histogram.incrementAndGet(3);
             histogram.copyFrom(new long[] {7, 8}, 0, 14, 2);
-            assertThat(histogram.toArray()).containsExactly(0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 8);
+            histogram.lock().withLock(() -> histogram.setPlain(0, histogram.getPlain(14) + histogram.getPlain(15)));
+            assertThat(histogram.toArray()).containsExactly(15, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 8);
+
+            SharedReentrantLock rlock = SharedReentrantLock.create(heap, "rlock");  // Python's RLock
+            rlock.lock();
+            rlock.lock();                                              // its holder takes it again
+            assertThat(rlock.getHoldCount()).isEqualTo(2);
+            rlock.unlock();
+            rlock.unlock();                                            // the last unlock frees it
         }
         // README:end
     }
