@@ -50,8 +50,9 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
 
     /**
      * Returns the lock created with this array ({@code <name>.lock}, by {@code create(heap, name, length, true)}), as
-     * Python's {@code Array(..., lock=True).get_lock()}: guard updates of several elements, or a read-modify-write
-     * with plain accesses, with {@code array.lock().withLock(() -> ...)}.
+     * Python's {@code Array(..., lock=True).get_lock()}, but a {@link SharedLock}: not reentrant, where Python's is
+     * an {@code RLock}. Guard updates of several elements, or a read-modify-write with plain accesses, with
+     * {@code array.lock().withLock(() -> ...)}.
      *
      * @throws IllegalStateException if the array was created without one (or wrapped over raw memory)
      */

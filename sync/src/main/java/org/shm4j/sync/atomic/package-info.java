@@ -15,8 +15,9 @@
  * {@link org.shm4j.sync.atomic.SharedCounter}, for outside tools ({@code shm4j inspect}) to read live.
  *
  * <p>A value or array created with {@code withLock = true} gets a {@link org.shm4j.sync.locks.SharedLock} beside it
- * ({@code lock()}: Python's {@code get_lock()}), for read-modify-write sequences that one atomic instruction cannot
- * do (a value's {@code withLock(...)}; an array's {@code lock().withLock(...)}).
+ * ({@code lock()}: Python's {@code get_lock()}, but not reentrant where Python's default lock is an {@code RLock}),
+ * for read-modify-write sequences that one atomic instruction cannot do (a value's {@code withLock(...)}; an array's
+ * {@code lock().withLock(...)}).
  *
  * <p>Used after its heap (or the segment it wraps) was closed, a value or array throws
  * {@link java.lang.IllegalStateException} naming it ("SharedLong 'total' cannot be used: its heap 'h' is closed"),

@@ -27,9 +27,18 @@ public final class ArrayBlocks {
 
     /** @return the elements of a new zeroed array block */
     public static MemorySegment create(SharedHeap heap, String name, BlockType type, long length, int elementSize) {
-        Checks.inRange("array '" + name + "': length", length, 1, MAX_LENGTH);
+        checkLength(name, length);
         return elements(Blocks.create(heap, name, type, ARRAY_ELEMENTS_OFFSET + length * elementSize,
                 s -> writeHeader(s, length, elementSize)), name, elementSize);
+    }
+
+    /**
+     * Checks the length of an array about to be created (before its companion lock is).
+     *
+     * @throws IllegalArgumentException naming the array if {@code length} is not 1 to the largest length
+     */
+    public static void checkLength(String name, long length) {
+        Checks.inRange("array '" + name + "': length", length, 1, MAX_LENGTH);
     }
 
     /** @return the elements of an existing array block, after checking its header */
@@ -40,7 +49,7 @@ public final class ArrayBlocks {
     /** @return the elements of the array block, created by exactly one of the racing callers */
     public static MemorySegment openOrCreate(SharedHeap heap, String name, BlockType type, long length,
                                              int elementSize) {
-        Checks.inRange("array '" + name + "': length", length, 1, MAX_LENGTH);
+        checkLength(name, length);
         try {
             return elements(Blocks.openOrCreate(heap, name, type, ARRAY_ELEMENTS_OFFSET + length * elementSize,
                     s -> writeHeader(s, length, elementSize)), name, elementSize);

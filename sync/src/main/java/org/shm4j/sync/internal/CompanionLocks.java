@@ -18,10 +18,12 @@ public final class CompanionLocks {
     }
 
     /**
-     * Creates the lock beside the value {@code valueName}; call it before creating the value, so that whoever finds
-     * the value finds its lock. A lock of that name without a value was left by a creator killed between its lock and
-     * its value (or belongs to a creator still on its way): it is opened and used, and creating the value decides
-     * which creator wins.
+     * Creates the lock beside the value {@code valueName}; call it before creating the value (after checking the
+     * value's own arguments), so that whoever finds the value finds its lock. A value of that name already there is
+     * refused first, so that a creation that fails for it leaves no lock beside another's value. A lock of that name
+     * without a value was left by a creator killed between its lock and its value, or refused for room between them
+     * (the heap frees no block), or belongs to a creator still on its way: it is opened and used, and creating the
+     * value decides which creator wins.
      *
      * @throws ShmAlreadyExistsException naming the value if it exists already (not its lock, which the user never
      *                                   named)
@@ -29,6 +31,9 @@ public final class CompanionLocks {
      */
     public static SharedLock create(SharedHeap heap, String valueName) {
         Blocks.checkNameRoom("value (created with a lock)", valueName, ".lock");
+        if (heap.find(valueName).isPresent()) {
+            throw Blocks.alreadyExists(heap, valueName);
+        }
         try {
             return SharedLock.create(heap, nameFor(valueName));
         } catch (ShmAlreadyExistsException lockExists) {

@@ -3,6 +3,7 @@ package org.shm4j.sync.atomic;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
@@ -171,6 +172,28 @@ class SharedArraysTest {
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("has no lock");
             assertThatThrownBy(() -> SharedIntArray.create(heap, "i", 4, true))
                     .hasMessageStartingWith("block 'i' ");
+        }
+    }
+
+    /** helper-116: each of these failed creations left '<name>.lock', which later openers took for the value's. */
+    @Test
+    void shouldLeaveNoLockBehindWhenACreationWithOneIsRefused() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            assertThatThrownBy(() -> SharedLongArray.create(heap, "x", 0, true))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("array 'x': length");
+            SharedLongArray.create(heap, "y", 4);
+            assertThatThrownBy(() -> SharedLongArray.create(heap, "y", 4, true))
+                    .isInstanceOf(ShmAlreadyExistsException.class).hasMessageStartingWith("block 'y' ");
+            SharedLong.create(heap, "z");
+            assertThatThrownBy(() -> SharedIntArray.create(heap, "z", 4, true))
+                    .isInstanceOf(ShmAlreadyExistsException.class);
+            assertThatThrownBy(() -> SharedLong.create(heap, "z", 0, true))
+                    .isInstanceOf(ShmAlreadyExistsException.class);
+            for (String name : List.of("x", "y", "z")) {
+                assertThat(heap.find(name + ".lock")).as("a lock beside '%s'", name).isEmpty();
+            }
+            assertThatThrownBy(() -> SharedLongArray.open(heap, "y").lock()).isInstanceOf(IllegalStateException.class);
+            assertThat(SharedLongArray.create(heap, "x", 4, true).lock().isLocked()).isFalse();
         }
     }
 
