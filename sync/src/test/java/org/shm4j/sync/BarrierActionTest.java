@@ -196,7 +196,8 @@ class BarrierActionTest {
                             .hasCauseInstanceOf(BrokenBarrierException.class);
                 }
                 assertThat(barrier.isBroken()).isTrue();
-                assertThatThrownBy(barrier::await).as("a later arrival").isInstanceOf(BrokenBarrierException.class);
+                assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).as("a later arrival")
+                        .isInstanceOf(BrokenBarrierException.class).hasMessageStartingWith("barrier 'b' is broken (");
                 barrier.abort(); // already broken: nothing
                 barrier.reset();
                 assertThat(barrier.isBroken()).isFalse();

@@ -123,7 +123,7 @@ public final class BarrierGenerations {
                 throw corruptCount(arrived);
             }
             if (((int) s & BARRIER_BROKEN) != 0) {
-                throw new BrokenBarrierException();
+                throw broken();
             }
             if (arrived == parties) { // the last party runs its action: this one arrives in the next generation
                 awaitActionBeforeArriving(generation, timeoutNanos < 0 ? -1
@@ -164,12 +164,12 @@ public final class BarrierGenerations {
      */
     private int runActionAndTrip(int generation, Runnable action) throws BrokenBarrierException {
         if (ended(generation)) { // broken since the CAS (this party stalled a second): write no slot of another's
-            throw new BrokenBarrierException();
+            throw broken();
         }
         writeSlot(parties - 1, generation); // its neighbour watches this process while the action runs
         try {
             if (ended(generation)) { // a dead neighbour found by writeSlot, a timeout before this arrival, a reset
-                throw new BrokenBarrierException();
+                throw broken();
             }
             runAction(generation, action);
             while (true) {
@@ -228,6 +228,12 @@ public final class BarrierGenerations {
         throw (E) t;
     }
 
+    /** @return what an await of a generation that broke throws: naming the barrier (until a reset) */
+    private BrokenBarrierException broken() {
+        return new BrokenBarrierException(description + " is broken (a party timed out, was interrupted or died, an "
+                + "action failed, or a reset or an abort came)");
+    }
+
     /** @return true if {@code generation} is no longer current, or broken */
     private boolean ended(int generation) {
         int word = (int) state();
@@ -278,7 +284,7 @@ public final class BarrierGenerations {
             awaitEnd(generation, slot);
         }
         if (!tripped(generation)) {
-            throw new BrokenBarrierException();
+            throw broken();
         }
         return index;
     }
