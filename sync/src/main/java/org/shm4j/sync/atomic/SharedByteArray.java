@@ -54,9 +54,9 @@ public final class SharedByteArray extends SharedArray {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedByteArray create(SharedHeap heap, String name, long length, boolean withLock) {
-        ArrayBlocks.checkLength(name, length); // before the lock: a refused array leaves none
-        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
-        return new SharedByteArray(ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE), lock,
+        ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE,
+                withLock);
+        return new SharedByteArray(created.elements(), created.lock(),
                 Blocks.closedMessage("SharedByteArray", name, heap));
     }
 

@@ -56,9 +56,9 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedDoubleArray create(SharedHeap heap, String name, long length, boolean withLock) {
-        ArrayBlocks.checkLength(name, length); // before the lock: a refused array leaves none
-        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
-        return new SharedDoubleArray(ArrayBlocks.create(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE), lock,
+        ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE,
+                withLock);
+        return new SharedDoubleArray(created.elements(), created.lock(),
                 Blocks.closedMessage("SharedDoubleArray", name, heap));
     }
 

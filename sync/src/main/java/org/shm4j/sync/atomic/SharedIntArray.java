@@ -55,9 +55,9 @@ public final class SharedIntArray extends SharedArray {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedIntArray create(SharedHeap heap, String name, long length, boolean withLock) {
-        ArrayBlocks.checkLength(name, length); // before the lock: a refused array leaves none
-        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
-        return new SharedIntArray(ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE), lock,
+        ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE,
+                withLock);
+        return new SharedIntArray(created.elements(), created.lock(),
                 Blocks.closedMessage("SharedIntArray", name, heap));
     }
 

@@ -5,6 +5,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Checks;
+import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
 
@@ -25,19 +26,30 @@ public final class ArrayBlocks {
     private ArrayBlocks() {
     }
 
-    /** @return the elements of a new zeroed array block */
-    public static MemorySegment create(SharedHeap heap, String name, BlockType type, long length, int elementSize) {
-        checkLength(name, length);
-        return elements(Blocks.create(heap, name, type, ARRAY_ELEMENTS_OFFSET + length * elementSize,
-                s -> writeHeader(s, length, elementSize)), name, elementSize);
+    /**
+     * A new array: its elements, and its companion lock or null.
+     *
+     * @param elements the elements of the new zeroed array block
+     * @param lock     the {@link CompanionLocks companion lock} made with it, or null
+     */
+    public record Created(MemorySegment elements, SharedLock lock) {
     }
 
     /**
-     * Checks the length of an array about to be created (before its companion lock is).
+     * Creates a zeroed array block, and first (if {@code withLock}) its companion lock: after the length is checked,
+     * so that a refused array leaves no lock (see {@link CompanionLocks#create}).
      *
      * @throws IllegalArgumentException naming the array if {@code length} is not 1 to the largest length
      */
-    public static void checkLength(String name, long length) {
+    public static Created create(SharedHeap heap, String name, BlockType type, long length, int elementSize,
+                                 boolean withLock) {
+        checkLength(name, length);
+        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
+        return new Created(elements(Blocks.create(heap, name, type, ARRAY_ELEMENTS_OFFSET + length * elementSize,
+                s -> writeHeader(s, length, elementSize)), name, elementSize), lock);
+    }
+
+    private static void checkLength(String name, long length) {
         Checks.inRange("array '" + name + "': length", length, 1, MAX_LENGTH);
     }
 

@@ -126,8 +126,7 @@ public final class BarrierGenerations {
                 throw broken();
             }
             if (arrived == parties) { // the last party runs its action: this one arrives in the next generation
-                awaitActionBeforeArriving(generation, timeoutNanos < 0 ? -1
-                        : Math.max(0, timeoutNanos - (System.nanoTime() - start)));
+                awaitActionBeforeArriving(generation, left(timeoutNanos, start));
                 s = state();
                 continue;
             }
@@ -149,11 +148,15 @@ public final class BarrierGenerations {
                 }
             } else if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, s + (1L << 32))) {
                 writeSlot(arrived, generation); // the CAS from s makes the checked count this arrival's slot
-                return awaitTrip(generation, arrived, timeoutNanos < 0 ? -1
-                        : Math.max(0, timeoutNanos - (System.nanoTime() - start)));
+                return awaitTrip(generation, arrived, left(timeoutNanos, start));
             }
             s = state();
         }
+    }
+
+    /** @return what is left at {@link System#nanoTime()} of {@code timeoutNanos} begun at {@code start} (-1: none) */
+    private static long left(long timeoutNanos, long start) {
+        return timeoutNanos < 0 ? -1 : Math.max(0, timeoutNanos - (System.nanoTime() - start));
     }
 
     /**
@@ -236,7 +239,11 @@ public final class BarrierGenerations {
 
     /** @return true if {@code generation} is no longer current, or broken */
     private boolean ended(int generation) {
-        int word = (int) state();
+        return ended((int) state(), generation);
+    }
+
+    /** @return true if the state's low word {@code word} shows {@code generation} no longer current, or broken */
+    private static boolean ended(int word, int generation) {
         return (word & BARRIER_GENERATION_MASK) != generation || (word & BARRIER_BROKEN) != 0;
     }
 
@@ -250,7 +257,7 @@ public final class BarrierGenerations {
         Runnable watch = partyWatch(generation, parties);
         watch.run(); // at once too: a wait shorter than a liveness slice would never look
         if (!WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, timeoutNanos,
-                w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0, watch)) {
+                w -> ended(w, generation), watch)) {
             throw new TimeoutException(description + ": the last party of the generation before was still running "
                     + "the barrier action; this party did not arrive");
         }
@@ -262,7 +269,7 @@ public final class BarrierGenerations {
         boolean done;
         try {
             done = WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, timeoutNanos,
-                    w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
+                    w -> ended(w, generation),
                     partyWatch(generation, slot));
         } catch (InterruptedException e) {
             if (breakUnlessActionRuns(generation)) {
@@ -334,7 +341,7 @@ public final class BarrierGenerations {
         while (true) {
             try {
                 WordWait.await(segment, BARRIER_FUTEX, COORD_WAITERS, -1,
-                        w -> (w & BARRIER_GENERATION_MASK) != generation || (w & BARRIER_BROKEN) != 0,
+                        w -> ended(w, generation),
                         partyWatch(generation, slot));
                 break;
             } catch (InterruptedException e) {
@@ -398,7 +405,7 @@ public final class BarrierGenerations {
         while (true) {
             long s = state();
             int word = (int) s;
-            if ((word & BARRIER_GENERATION_MASK) != generation || (word & BARRIER_BROKEN) != 0) {
+            if (ended(word, generation)) {
                 return false;
             }
             long broken = (s & ~0xFFFF_FFFFL) | Integer.toUnsignedLong(generation | BARRIER_BROKEN);
