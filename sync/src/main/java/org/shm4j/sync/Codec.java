@@ -11,8 +11,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 /**
- * Turns values of a {@link SharedQueue} into message bytes and back. The {@link #typeId()} travels with each message,
- * so a queue read with the wrong codec fails clearly instead of decoding garbage.
+ * Turns values of a {@link SharedQueue} or a {@link SharedPipe} into message bytes and back. The {@link #typeId()}
+ * travels with each message, so a queue or pipe read with the wrong codec fails clearly instead of decoding garbage.
  *
  * @param <T> the value type
  */
@@ -31,8 +31,8 @@ public interface Codec<T> {
 
     /**
      * @return the value held by the {@code length} bytes at {@code offset} of {@code source}, which is valid only
-     *         during the call: the value must not keep a view of it (a queue's ring space is reused once its message
-     *         is taken; maps and lists decode from a buffer of the thread, reused by its next read)
+     *         during the call: the value must not keep a view of it (a queue's or pipe's ring space is reused once
+     *         its message is taken; maps and lists decode from a buffer of the thread, reused by its next read)
      */
     T decode(MemorySegment source, long offset, int length);
 

@@ -10,6 +10,7 @@ import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.PipeEnds;
 import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.ring.MessageHandler;
+import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
@@ -22,8 +23,9 @@ import java.util.concurrent.locks.ReentrantLock;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
- * A duplex pipe in shared memory, like Python's {@code multiprocessing.Pipe()}: two ends, each sending byte messages
- * to the other, and each knowing when the other is gone. It is two SPSC {@link SharedRing}s, {@code <name>.ab}
+ * A duplex pipe in shared memory, like Python's {@code multiprocessing.Pipe()}: two ends, each sending messages to
+ * the other (bytes, or values through a {@link Codec}, records included, as Python's {@code send(obj)} pickles them),
+ * and each knowing when the other is gone. It is two SPSC {@link SharedRing}s, {@code <name>.ab}
  * (first end to second) and {@code <name>.ba} (second to first), plus an end-state block {@code <name>}. Threads of the
  * holding process may send and receive through an end at once, through one pipe object or several: its sends take
  * turns (a Java lock per end and process, as the ring beneath has one producer), and so do its receives, each turn
@@ -33,7 +35,11 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * SharedPipe pipe = SharedPipe.create(heap, "pipe", 1 << 16);
  * pipe.first().send("ping".getBytes(), Duration.ofSeconds(1));
  * byte[] got = SharedPipe.open(heap, "pipe").second().recv(Duration.ofSeconds(1)); // in another process
+ * pipe.first().send(new Trade(7, "ACME"), Codec.record(Trade.class), Duration.ofSeconds(1));
+ * Trade trade = SharedPipe.open(heap, "pipe").second().recv(Codec.record(Trade.class), Duration.ofSeconds(1));
  * }</pre>
+ * A message carries its codec's type id ({@link Codec#typeId()}), so a receive with another codec (a record of
+ * another shape) throws instead of decoding garbage.
  *
  * <h2>Holding an end</h2>
  * {@link #first()} and {@link #second()} claim that end for the calling <em>process</em> (by its pid and start time)
@@ -91,7 +97,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * {@link PipeClosedException} for the close.
  */
 public final class SharedPipe implements AutoCloseable {
-    private static final int TYPE = 1;
+    /** What {@link End#send(byte[], Duration)} sends through: bytes as themselves, type 3. */
+    private static final Codec<byte[]> BYTES = Codec.bytes();
     /** Longest single wait between two looks at the other end's state. */
     private static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(25);
     private static final Duration SLICE = Duration.ofNanos(SLICE_NANOS);
@@ -235,6 +242,8 @@ public final class SharedPipe implements AutoCloseable {
             MemorySegment.copy(buffer, JAVA_BYTE, offset, received, 0, length);
         };
         private volatile boolean claimed;
+        /** The claim {@link #send} encodes into: used by the one sending thread (see {@link #sendingClaim()}). */
+        private final RingClaim sendClaim = new RingClaim();
         /** One sending thread of this process at a time (the ring beneath has one producer), of any pipe object. */
         private final ReentrantLock sending;
         /** One receiving thread of this process at a time (one consumer; {@link #received} is the receiver's). */
@@ -265,24 +274,58 @@ public final class SharedPipe implements AutoCloseable {
         }
 
         /**
-         * Sends {@code message}, waiting up to {@code timeout} for room (and for this end's other sending threads).
+         * Sends {@code message}, waiting up to {@code timeout} for room (and for this end's other sending threads), as
+         * Python's {@code Connection.send_bytes}: the message is the bytes {@link Codec#bytes()} writes (type 3), so
+         * that {@code recv(Codec.bytes(), timeout)} reads it as well as {@link #recv(Duration)}.
          *
          * @return false if there was no room in time
          * @throws PipeClosedException      if the other end is closed, or (found while waiting for room) its holder
          *                                  died: a broken pipe
-         * @throws IllegalStateException    if this end is closed
+         * @throws IllegalStateException    if this end is closed, or the other end's receiver skipped the message
+         *                                  while it was being copied ({@link SharedRing#unblock()}, or the stall
+         *                                  rule taking this process for dead): it was not sent
          * @throws IllegalArgumentException if the message is longer than {@link #maxMessageLength()}
          * @throws InterruptedException     if interrupted while waiting
          */
         public boolean send(byte[] message, Duration timeout) throws InterruptedException {
             Objects.requireNonNull(message, "message");
+            if (message.length > out.maxMessageLength()) { // named here: the ring's message would name its ring
+                throw Blocks.messageTooLong(ends.describe(self), "message length", message.length, out.capacity());
+            }
+            return send(message, BYTES, timeout);
+        }
+
+        /**
+         * Sends {@code value} as a message of {@code codec}'s type, encoded in place, waiting up to {@code timeout}
+         * for room (and for this end's other sending threads), as Python's {@code Connection.send(obj)}: the other
+         * end reads it with {@link #recv(Codec, Duration)} and the same codec (or a record codec of the same shape),
+         * or as bytes with {@link #recv(Duration)}. Messages of several types may share a pipe; the receiver must
+         * know which comes next (a receive with a codec of another type throws, and consumes the message).
+         *
+         * @return false if there was no room in time
+         * @throws PipeClosedException      if the other end is closed, or (found while waiting for room) its holder
+         *                                  died: a broken pipe
+         * @throws NullPointerException     if {@code value} is null (a pipe carries no null: send a value of its
+         *                                  own as a stop sentinel)
+         * @throws IllegalStateException    if this end is closed, or the other end's receiver skipped the message
+         *                                  while it was being encoded ({@link SharedRing#unblock()}, or the stall
+         *                                  rule taking this process for dead): it was not sent
+         * @throws IllegalArgumentException if the encoded value is longer than {@link #maxMessageLength()}
+         * @throws InterruptedException     if interrupted while waiting
+         */
+        public <T> boolean send(T value, Codec<T> codec, Duration timeout) throws InterruptedException {
+            Objects.requireNonNull(codec, "codec");
+            if (value == null) {
+                throw new NullPointerException(ends.describe(self) + ": a null value (a pipe carries no null: send a"
+                        + " value of its own as a stop sentinel, e.g. a record with a stop flag)");
+            }
             long start = System.nanoTime();
             long total = Timeouts.nanos(timeout);
             if (!takeTurn(sending, total)) {
                 return false; // another thread's send held the end for the whole timeout
             }
             try {
-                return sendWaiting(message, start, total);
+                return sendWaiting(value, codec, start, total);
             } catch (IllegalStateException | IllegalArgumentException e) {
                 throw ends.closedOr(e);
             } finally {
@@ -290,15 +333,17 @@ public final class SharedPipe implements AutoCloseable {
             }
         }
 
-        private boolean sendWaiting(byte[] message, long start, long total) throws InterruptedException {
+        private <T> boolean sendWaiting(T value, Codec<T> codec, long start, long total)
+                throws InterruptedException {
             requireOpen();
-            if (message.length > out.maxMessageLength()) { // named here: the ring's message would name its ring
-                throw Blocks.messageTooLong(ends.describe(self), "message length", message.length, out.capacity());
-            }
+            String what = ends.describe(self);
+            int length = CodecMessages.encodedLength(codec, value, out, what);
             if (peer.isClosed()) {
                 throw gone(ends.owner(peer.end()), " (broken pipe)");
             }
-            if (out.offer(TYPE, message, 0, message.length)) {
+            RingClaim claim = sendingClaim();
+            if (out.tryClaim(codec.typeId(), length, claim)) {
+                CodecMessages.encodeAndCommit(claim, codec, value, out, what, "sent");
                 return true;
             }
             while (true) {
@@ -310,15 +355,22 @@ public final class SharedPipe implements AutoCloseable {
                 if (left <= 0) {
                     return false;
                 }
-                if (out.offer(TYPE, message, 0, message.length, slice(left), WaitStrategy.BLOCKING)) {
+                if (out.tryClaim(codec.typeId(), length, claim, slice(left), WaitStrategy.BLOCKING)) {
+                    CodecMessages.encodeAndCommit(claim, codec, value, out, what, "sent");
                     return true;
                 }
                 requireOpen();
             }
         }
 
+        /** @return the sending thread's claim, or a new one for a send its codec made inside another (encode) */
+        private RingClaim sendingClaim() {
+            return sendClaim.isActive() ? new RingClaim() : sendClaim;
+        }
+
         /**
-         * Receives the next message, waiting up to {@code timeout}.
+         * Receives the next message, of any type, as the bytes it was sent as (Python's {@code recv_bytes}), waiting
+         * up to {@code timeout}.
          *
          * @return the message, or null if none came in time
          * @throws PipeClosedException   if no message is left and the other end is closed or its holder died
@@ -338,6 +390,36 @@ public final class SharedPipe implements AutoCloseable {
                 byte[] got = received;
                 received = null;
                 return got;
+            } finally {
+                receiving.unlock();
+            }
+        }
+
+        /**
+         * Receives the next message and decodes it with {@code codec}, waiting up to {@code timeout}, as Python's
+         * {@code Connection.recv()}: the message must be of {@code codec}'s type, as
+         * {@link #send(Object, Codec, Duration)} with that codec (or {@link #send(byte[], Duration)} for
+         * {@link Codec#bytes()}) sent it.
+         *
+         * @return the value, or null if none came in time
+         * @throws PipeClosedException   if no message is left and the other end is closed or its holder died
+         * @throws IllegalStateException if this end is closed, or the message is of another type (a record codec: of
+         *                               another shape), named in the exception; the message is consumed
+         * @throws org.shm4j.core.ShmFormatException if {@code codec} cannot decode the message's bytes; the message
+         *                               is consumed
+         * @throws InterruptedException  if interrupted while waiting
+         */
+        public <T> T recv(Codec<T> codec, Duration timeout) throws InterruptedException {
+            Objects.requireNonNull(codec, "codec");
+            long start = System.nanoTime();
+            long total = Timeouts.nanos(timeout);
+            if (!takeTurn(receiving, total)) {
+                return null; // another thread's receive held the end for the whole timeout
+            }
+            CodecMessages.Receiver<T> receiver = new CodecMessages.Receiver<>(codec, ends.describe(self),
+                    "received a message of type");
+            try {
+                return recvHeld(receiver, start, total) == 0 ? null : receiver.result();
             } finally {
                 receiving.unlock();
             }

@@ -5,13 +5,11 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.WordWait;
-import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.RingStats;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
-import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.OptionalInt;
@@ -59,14 +57,14 @@ public final class SharedQueue<T> {
     /** Each thread's claim, reused by its offers so that an offer allocates nothing (see {@link #claim()}). */
     private final ThreadLocal<RingClaim> claims = ThreadLocal.withInitial(RingClaim::new);
     /** Each thread's receiver, reused by its polls: a poll allocates only the value (see {@link #receiver()}). */
-    private final ThreadLocal<Receiver<T>> receivers;
+    private final ThreadLocal<CodecMessages.Receiver<T>> receivers;
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
         this.ring = ring;
         this.codec = codec;
         this.name = name;
         this.heap = heap;
-        this.receivers = ThreadLocal.withInitial(() -> new Receiver<>(codec, name));
+        this.receivers = ThreadLocal.withInitial(() -> receiver(codec, name));
     }
 
     /**
@@ -127,15 +125,10 @@ public final class SharedQueue<T> {
     private static String codecDiffers(SharedRing ring, Codec<?> codec, String name) {
         OptionalInt declared = ring.messageType();
         return declared.isEmpty() || declared.getAsInt() == codec.typeId() ? null
-                : typeDiffers(codec, name, declared.getAsInt(), "was created for messages of type");
+                : CodecMessages.typeDiffers(codec, "queue '" + name + "'", declared.getAsInt(),
+                        "was created for messages of type");
     }
 
-    /** @return the message for a queue whose messages have {@code type}, which {@code codec} does not read */
-    private static String typeDiffers(Codec<?> codec, String name, int type, String holds) {
-        return "queue '" + name + "'" + (codec instanceof RecordCodec<?> records ? ": " + records.shapeDiffers(type)
-                : " " + holds + " " + Blocks.typeId(type) + ", but its codec reads type "
-                        + Blocks.typeId(codec.typeId()));
-    }
 
     /** @return true if the value was queued; false if the queue is full now */
     public boolean offer(T value) {
@@ -275,27 +268,15 @@ public final class SharedQueue<T> {
                     + " holds none; where Python code puts None as a stop sentinel, put a value of its own, e.g. a"
                     + " record with a stop flag)");
         }
-        int length = codec.encodedLength(value);
-        if (length < 0 || length > ring.maxMessageLength()) {
-            throw Blocks.messageTooLong("queue '" + name + "'", "encoded value length", length, ring.capacity());
-        }
+        String what = "queue '" + name + "'";
+        int length = CodecMessages.encodedLength(codec, value, ring, what);
         RingClaim claim = claim();
         boolean claimed = timeout.isZero() ? ring.tryClaim(codec.typeId(), length, claim)
                 : ring.tryClaim(codec.typeId(), length, claim, timeout, WaitStrategy.BLOCKING);
         if (!claimed) {
             return false;
         }
-        try {
-            codec.encode(value, claim.buffer(), claim.offset());
-        } catch (RuntimeException | Error e) {
-            claim.abort();
-            throw e;
-        }
-        if (!claim.tryCommit()) { // a compare-and-set: a late commit must not overwrite space reused since
-            throw new IllegalStateException("queue '" + name + "': the value was not queued: a consumer skipped its "
-                    + "claim while it was being encoded (unblock(), or the stall rule, stall timeout "
-                    + ring.stallTimeout() + ", taking this process for dead)");
-        }
+        CodecMessages.encodeAndCommit(claim, codec, value, ring, what, "queued");
         return true;
     }
 
@@ -308,7 +289,7 @@ public final class SharedQueue<T> {
     }
 
     private T decodeFromRing(Duration timeout) throws InterruptedException {
-        Receiver<T> receiver = receiver();
+        CodecMessages.Receiver<T> receiver = receiver();
         receiver.busy = true;
         try {
             int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
@@ -328,58 +309,17 @@ public final class SharedQueue<T> {
     }
 
     /** @return this thread's receiver, or a new one for a poll its codec made inside another (decode polling here) */
-    private Receiver<T> receiver() {
-        Receiver<T> receiver = receivers.get();
-        return receiver.busy ? new Receiver<>(codec, name) : receiver;
+    private CodecMessages.Receiver<T> receiver() {
+        CodecMessages.Receiver<T> receiver = receivers.get();
+        return receiver.busy ? receiver(codec, name) : receiver;
+    }
+
+    private static <T> CodecMessages.Receiver<T> receiver(Codec<T> codec, String name) {
+        return new CodecMessages.Receiver<>(codec, "queue '" + name + "'", "holds a message of type");
     }
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
     private RuntimeException closed(RuntimeException e) {
         return Blocks.closedOr(e, heap.memory().segment().scope(), Blocks.closedMessage("SharedQueue", name, heap));
-    }
-
-    /** Decodes the one message a poll hands over. */
-    private static final class Receiver<T> implements MessageHandler {
-        private final Codec<T> codec;
-        private final String name;
-        private T value;
-        private RuntimeException failure;
-        /** True while a poll of its thread uses it. */
-        private boolean busy;
-
-        Receiver(Codec<T> codec, String name) {
-            this.codec = codec;
-            this.name = name;
-        }
-
-        @Override
-        public void onMessage(int type, MemorySegment buffer, long offset, int length) {
-            if (type != codec.typeId()) {
-                failure = new IllegalStateException(typeDiffers(codec, name, type, "holds a message of type"));
-                return;
-            }
-            try {
-                value = codec.decode(buffer, offset, length);
-            } catch (RuntimeException e) { // the ring counts the message consumed either way
-                failure = new ShmFormatException("queue '" + name + "': its codec (type "
-                        + Blocks.typeId(codec.typeId()) + ") cannot decode a message of " + length + " bytes (corrupted"
-                        + " bytes, or written by a codec of another shape with the same type id); the message is"
-                        + " consumed: " + e);
-            }
-        }
-
-        T result() {
-            if (failure != null) {
-                throw failure;
-            }
-            return value;
-        }
-
-        /** Lets the value go (a reused receiver must not keep it reachable) and frees the receiver. */
-        void clear() {
-            value = null;
-            failure = null;
-            busy = false;
-        }
     }
 }

@@ -4,8 +4,9 @@
  *
  * <p>{@link org.shm4j.sync.SharedQueue} carries typed messages through a {@link org.shm4j.sync.Codec} over a
  * many-producer, many-consumer {@linkplain org.shm4j.sync.ring.SharedRing ring}; {@link org.shm4j.sync.SharedPipe}
- * joins two single-producer rings into a duplex byte channel, like Python's {@code multiprocessing.Pipe}, whose
- * {@code recv} ends with {@link org.shm4j.sync.PipeClosedException} once the other end closed or its process died.
+ * joins two single-producer rings into a duplex channel of bytes or codec-typed values, like Python's
+ * {@code multiprocessing.Pipe}, whose {@code recv} ends with {@link org.shm4j.sync.PipeClosedException} once the
+ * other end closed or its process died.
  * {@link org.shm4j.sync.Codec#record(Class)} makes a {@link org.shm4j.sync.RecordCodec} for a Java record, with a
  * schema fingerprint that a reader with another record shape is refused by. Every structure lives in a
  * {@link org.shm4j.core.SharedHeap} under a name, so another process opens it by that name.

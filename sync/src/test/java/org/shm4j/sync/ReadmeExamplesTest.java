@@ -92,6 +92,8 @@ class ReadmeExamplesTest {
             SharedPipe pipe = SharedPipe.create(heap, "pipe", 1 << 16);
             pipe.first().send("ping".getBytes(), Duration.ofSeconds(1));
             assertThat(pipe.second().recv(Duration.ofSeconds(1))).isEqualTo("ping".getBytes());
+            pipe.second().send(17L, Codec.longs(), Duration.ofSeconds(1));   // values through a codec
+            assertThat(pipe.first().recv(Codec.longs(), Duration.ofSeconds(1))).isEqualTo(17L);
         }
         // README:end
     }

@@ -1,0 +1,111 @@
+package org.shm4j.sync;
+
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.ring.MessageHandler;
+import org.shm4j.sync.ring.RingClaim;
+import org.shm4j.sync.ring.SharedRing;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A {@link Codec}'s values as ring messages, for {@link SharedQueue} and {@link SharedPipe}: a value is encoded in
+ * place into a claim of the codec's type and committed; a message is decoded only if its type is the codec's. Each
+ * message names its structure by {@code what} ({@code "queue 'jobs'"}, {@code "first end of pipe 'p'"}).
+ */
+final class CodecMessages {
+    private CodecMessages() {
+    }
+
+    /**
+     * @return how many bytes {@code codec} writes for {@code value}
+     * @throws IllegalArgumentException if that is more than {@code ring}'s longest message (or negative)
+     */
+    static <T> int encodedLength(Codec<T> codec, T value, SharedRing ring, String what) {
+        int length = codec.encodedLength(value);
+        if (length < 0 || length > ring.maxMessageLength()) {
+            throw Blocks.messageTooLong(what, "encoded value length", length, ring.capacity());
+        }
+        return length;
+    }
+
+    /**
+     * Encodes {@code value} into {@code claim}, made for {@code codec}'s type and its encoded length, and commits it;
+     * a codec that throws aborts the claim and its exception passes through.
+     *
+     * @param delivered what the value was not if the commit fails ({@code "queued"}, {@code "sent"})
+     * @throws IllegalStateException if a consumer skipped the claim while it was being encoded: the value was not
+     *                               delivered
+     */
+    static <T> void encodeAndCommit(RingClaim claim, Codec<T> codec, T value, SharedRing ring, String what,
+                                    String delivered) {
+        try {
+            codec.encode(value, claim.buffer(), claim.offset());
+        } catch (RuntimeException | Error e) {
+            claim.abort();
+            throw e;
+        }
+        if (!claim.tryCommit()) { // a compare-and-set: a late commit must not overwrite space reused since
+            throw new IllegalStateException(what + ": the value was not " + delivered + ": a consumer skipped its "
+                    + "claim while it was being encoded (unblock(), or the stall rule, stall timeout "
+                    + ring.stallTimeout() + ", taking this process for dead)");
+        }
+    }
+
+    /** @return the message for {@code what} holding a message of {@code type}, which {@code codec} does not read */
+    static String typeDiffers(Codec<?> codec, String what, int type, String holds) {
+        return what + (codec instanceof RecordCodec<?> records ? ": " + records.shapeDiffers(type)
+                : " " + holds + " " + Blocks.typeId(type) + ", but its codec reads type "
+                        + Blocks.typeId(codec.typeId()));
+    }
+
+    /** Decodes the one message a poll hands over; reused by one thread's polls. */
+    static final class Receiver<T> implements MessageHandler {
+        private final Codec<T> codec;
+        private final String what;
+        private final String holds;
+        private T value;
+        private RuntimeException failure;
+        /** True while a poll of its thread uses it. */
+        boolean busy;
+
+        /**
+         * @param holds how a message of another type is introduced: {@code what + " " + holds + " " + type}
+         */
+        Receiver(Codec<T> codec, String what, String holds) {
+            this.codec = codec;
+            this.what = what;
+            this.holds = holds;
+        }
+
+        @Override
+        public void onMessage(int type, MemorySegment buffer, long offset, int length) {
+            if (type != codec.typeId()) {
+                failure = new IllegalStateException(typeDiffers(codec, what, type, holds));
+                return;
+            }
+            try {
+                value = codec.decode(buffer, offset, length);
+            } catch (RuntimeException e) { // the ring counts the message consumed either way
+                failure = new ShmFormatException(what + ": its codec (type " + Blocks.typeId(codec.typeId())
+                        + ") cannot decode a message of " + length + " bytes (corrupted bytes, or written by a codec"
+                        + " of another shape with the same type id); the message is consumed: " + e);
+            }
+        }
+
+        /** @return the decoded value, or null if no message came */
+        T result() {
+            if (failure != null) {
+                throw failure;
+            }
+            return value;
+        }
+
+        /** Lets the value go (a reused receiver must not keep it reachable) and frees the receiver. */
+        void clear() {
+            value = null;
+            failure = null;
+            busy = false;
+        }
+    }
+}
