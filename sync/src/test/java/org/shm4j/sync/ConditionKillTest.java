@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
@@ -8,6 +9,8 @@ import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.locks.SharedCondition;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedMutex;
+import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
@@ -26,7 +29,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * random moments, many times, while surviving producer and consumer processes go on through the same buffer with
  * {@code signal()} (wake one) only. The victims loop lock, timed {@code awaitNanos}, unlock on either condition, so
  * kills land everywhere in {@code await}: counted as a waiter but not yet blocked, blocked, woken and re-taking the
- * lock, holding it.
+ * lock, holding it. Run with a {@link SharedLock} and with a {@link SharedReentrantLock} that every process holds twice
+ * around its waits (an await releases both holds and must give both back: survivors check their hold count after
+ * each wait, take-overs from victims killed at either depth included).
  * <ul>
  * <li>FORBIDDEN: a lost wake-up among the survivors (a survivor's wait that sees no progress for
  *     {@link Children#BOUND}, or a survivor that does not finish within it); an item lost or consumed twice (the
@@ -52,13 +57,15 @@ class ConditionKillTest {
     @RegisterExtension
     final ShmNames names = new ShmNames();
 
-    @Test
-    void shouldLoseNoWakeUpAmongSurvivorsWhileWaitersAreKilled() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"plain", "reentrant"})
+    void shouldLoseNoWakeUpAmongSurvivorsWhileWaitersAreKilled(String kind) throws Exception {
         String heapName = names.unique("cond-kill");
         long seed = System.nanoTime();
         Random random = new Random(seed);
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedMutex lock = kind.equals("plain") ? SharedLock.create(heap, "lock")
+                    : SharedReentrantLock.create(heap, "lock");
             SharedCondition notEmpty = SharedCondition.create(heap, "notEmpty", lock);
             SharedCondition notFull = SharedCondition.create(heap, "notFull", lock);
             SharedLongArray.create(heap, "buffer", CAPACITY);
@@ -70,17 +77,17 @@ class ConditionKillTest {
             int kills = 0;
             try {
                 for (int p = 0; p < PRODUCERS; p++) {
-                    survivors.add(ChildJvm.start(Survivor.class, heapName, "produce", Integer.toString(p)));
+                    survivors.add(ChildJvm.start(Survivor.class, heapName, kind, "produce", Integer.toString(p)));
                 }
                 for (int c = 0; c < CONSUMERS; c++) {
-                    survivors.add(ChildJvm.start(Survivor.class, heapName, "consume", "0"));
+                    survivors.add(ChildJvm.start(Survivor.class, heapName, kind, "consume", "0"));
                 }
                 for (ChildJvm survivor : survivors) {
                     survivor.awaitLine("RUNNING", BOUND);
                 }
                 for (int wave = 0; wave < WAVES; wave++) {
                     kills += RandomKills.wave(random, KILL_JITTER_NANOS, PER_WAVE, "WAITING",
-                            () -> ChildJvm.start(Victim.class, heapName)).size();
+                            () -> ChildJvm.start(Victim.class, heapName, kind)).size();
                 }
                 SharedLong.open(heap, "stop").set(1);
                 for (ChildJvm survivor : survivors) {
@@ -107,7 +114,7 @@ class ConditionKillTest {
                 notEmpty.signalAll();
                 notFull.signal();
             });
-            System.out.println("condition kills (seed " + seed + "): " + kills + " waiters killed, " + count
+            System.out.println("condition kills (" + kind + " lock, seed " + seed + "): " + kills + " waiters killed, " + count
                     + " items, " + leftovers + " stale waiter counts, " + lock.recoveries() + " lock take-overs");
         }
     }
@@ -118,14 +125,35 @@ class ConditionKillTest {
     }
 
     /** Marks the data consistent after a victim died holding the lock: victims never write it, so it is intact. */
-    static void repairIfTakenOver(SharedLock lock) {
+    static void repairIfTakenOver(SharedMutex lock) {
         if (!lock.isConsistent()) {
             lock.markConsistent();
         }
     }
 
+    /** @return the lock of this kind ({@code "plain"} or {@code "reentrant"}) named {@code "lock"} */
+    static SharedMutex openLock(SharedHeap heap, String kind) {
+        return kind.equals("plain") ? SharedLock.open(heap, "lock") : SharedReentrantLock.open(heap, "lock");
+    }
+
+    /** Takes {@code lock}: once if plain, twice if reentrant. */
+    static void enter(SharedMutex lock) {
+        lock.lock();
+        if (lock instanceof SharedReentrantLock) {
+            lock.lock();
+        }
+    }
+
+    /** Gives back what {@link #enter} took. */
+    static void exit(SharedMutex lock) {
+        if (lock instanceof SharedReentrantLock) {
+            lock.unlock();
+        }
+        lock.unlock();
+    }
+
     /**
-     * {@code main(heap, "produce"|"consume", id)}: a producer puts items {@code id * ITEM_BASE + 1, ...} into the
+     * {@code main(heap, kind, "produce"|"consume", id)}: a producer puts items {@code id * ITEM_BASE + 1, ...} into the
      * buffer until {@code stop}, then records its count and counts itself done; a consumer takes items until the
      * producers are done and the buffer is empty, then adds its count and sum. Both wait with {@code signal()} only,
      * failing if a wait sees no progress within the bound.
@@ -133,7 +161,7 @@ class ConditionKillTest {
     public static final class Survivor {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedLock lock = SharedLock.open(heap, "lock");
+                SharedMutex lock = openLock(heap, args[1]);
                 SharedCondition notEmpty = SharedCondition.open(heap, "notEmpty", lock);
                 SharedCondition notFull = SharedCondition.open(heap, "notFull", lock);
                 SharedLongArray buffer = SharedLongArray.open(heap, "buffer");
@@ -141,12 +169,12 @@ class ConditionKillTest {
                 SharedLong tail = SharedLong.open(heap, "tail");
                 SharedLong done = SharedLong.open(heap, "producersDone");
                 Children.say("RUNNING");
-                if (args[1].equals("produce")) {
-                    int id = Integer.parseInt(args[2]);
+                if (args[2].equals("produce")) {
+                    int id = Integer.parseInt(args[3]);
                     SharedLong stop = SharedLong.open(heap, "stop");
                     long n = 0;
                     while (stop.get() == 0) {
-                        lock.lock();
+                        enter(lock);
                         try {
                             repairIfTakenOver(lock);
                             awaitWhile(() -> tail.getPlain() - head.getPlain() == CAPACITY, notFull, lock);
@@ -154,7 +182,7 @@ class ConditionKillTest {
                             tail.setPlain(tail.getPlain() + 1);
                             notEmpty.signal();
                         } finally {
-                            lock.unlock();
+                            exit(lock);
                         }
                     }
                     SharedLongArray.open(heap, "produced").set(id, n);
@@ -169,13 +197,13 @@ class ConditionKillTest {
             }
         }
 
-        private static void consume(SharedHeap heap, SharedLock lock, SharedCondition notEmpty,
+        private static void consume(SharedHeap heap, SharedMutex lock, SharedCondition notEmpty,
                                     SharedCondition notFull, SharedLongArray buffer, SharedLong head, SharedLong tail,
                                     SharedLong done) throws InterruptedException {
             long count = 0;
             long sum = 0;
             while (true) {
-                lock.lock();
+                enter(lock);
                 try {
                     repairIfTakenOver(lock);
                     awaitWhile(() -> tail.getPlain() == head.getPlain() && done.getPlain() < PRODUCERS, notEmpty,
@@ -188,7 +216,7 @@ class ConditionKillTest {
                     head.setPlain(head.getPlain() + 1);
                     notFull.signal();
                 } finally {
-                    lock.unlock();
+                    exit(lock);
                 }
             }
             SharedLong.open(heap, "takenCount").getAndAdd(count);
@@ -196,11 +224,14 @@ class ConditionKillTest {
         }
 
         /** Waits on {@code condition} while {@code blocked}; fails if no wake-up ends the wait within the bound. */
-        private static void awaitWhile(BooleanSupplier blocked, SharedCondition condition, SharedLock lock)
+        private static void awaitWhile(BooleanSupplier blocked, SharedCondition condition, SharedMutex lock)
                 throws InterruptedException {
             long deadline = System.nanoTime() + BOUND.toNanos();
             while (blocked.getAsBoolean()) {
                 long left = condition.awaitNanos(deadline - System.nanoTime());
+                if (lock instanceof SharedReentrantLock reentrant && reentrant.getHoldCount() != 2) {
+                    throw new AssertionError("a wait gave back " + reentrant.getHoldCount() + " holds of 2");
+                }
                 repairIfTakenOver(lock);
                 if (left <= 0 && blocked.getAsBoolean()) {
                     throw new AssertionError("lost wake-up: no progress within " + BOUND);
@@ -210,27 +241,27 @@ class ConditionKillTest {
     }
 
     /**
-     * {@code main(heap)}: loops until killed: takes the lock and holds it a moment, waits on {@code notEmpty} or
+     * {@code main(heap, kind)}: loops until killed: takes the lock and holds it a moment, waits on {@code notEmpty} or
      * {@code notFull} for up to 2 ms (woken by the survivors' signals, or by its timeout), releases the lock and
      * idles a moment; prints {@code WAITING} once it has waited. It never writes the buffer.
      */
     public static final class Victim {
         public static void main(String[] args) {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedLock lock = SharedLock.open(heap, "lock");
+                SharedMutex lock = openLock(heap, args[1]);
                 List<SharedCondition> conditions = List.of(SharedCondition.open(heap, "notEmpty", lock),
                         SharedCondition.open(heap, "notFull", lock));
                 ThreadLocalRandom random = ThreadLocalRandom.current();
                 long deadline = System.nanoTime() + BOUND.toNanos();
                 for (long round = 0; System.nanoTime() - deadline < 0; round++) {
-                    lock.lock();
+                    enter(lock);
                     try {
                         repairIfTakenOver(lock);
                         RandomKills.spin(random.nextLong(HOLD_NANOS)); // a kill here leaves the lock to take over
                         conditions.get(random.nextInt(2)).awaitNanos(random.nextLong(1, 2 * HOLD_NANOS));
                         repairIfTakenOver(lock);
                     } finally {
-                        lock.unlock();
+                        exit(lock);
                     }
                     if (round == 0) {
                         RandomKills.say("WAITING");
