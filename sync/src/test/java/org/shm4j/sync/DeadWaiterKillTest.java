@@ -25,10 +25,11 @@ import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.internal.SyncLayout.COND_SEQ_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_TOKENS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_BLOCKED_BEFORE;
 import static org.shm4j.sync.internal.SyncLayout.RING_NOT_EMPTY_SEQ_OFFSET;
@@ -39,10 +40,11 @@ import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
 
 /**
  * A waiter SIGKILLed while blocked (a ring consumer waiting for a message, a ring producer waiting for room, a fair
- * lock waiter, a condition's waiter) leaves its announcement, the waiting bit (the fair lock's and the condition's
- * flag, 0 or 1; bit 0 of a ring's waiters word, whose sticky bit 1 stays set once a waiter blocked), set. The next
- * signal (offer, poll, contended unlock, signal) clears it with one spare wake-up, and the signals after it wake
- * nobody: the bit stays clear and the sequence does not move again. A waiter blocked in this process afterwards is
+ * lock waiter) leaves its announcement, the waiting bit (the fair lock's flag, 0 or 1; bit 0 of a ring's waiters
+ * word, whose sticky bit 1 stays set once a waiter blocked), set. The next signal (offer, poll, contended unlock)
+ * clears it with one spare wake-up, and the signals after it wake nobody: the bit stays clear and the sequence does
+ * not move again. A condition's dead waiter stays counted: the next signal hands it one token (a spare wake-up), and
+ * the signals after it hand out none while no live waiter comes. A waiter blocked in this process afterwards is
  * still woken.
  */
 @Timeout(120)
@@ -164,29 +166,40 @@ class DeadWaiterKillTest {
         }
     }
 
+    /** Asserts a condition's tokens (the unsigned short at 68) and sequence. */
+    private static void assertTokens(MemorySegment block, int tokens, int seq, String when) {
+        assertThat(Short.toUnsignedInt(block.get(JAVA_SHORT, COND_TOKENS_OFFSET))).as("tokens " + when)
+                .isEqualTo(tokens);
+        assertThat(word(block, COND_SEQ_OFFSET)).as("sequence " + when).isEqualTo(seq);
+    }
+
     @Test
-    void shouldClearADeadConditionWaitersFlagAtTheNextSignalAndStillWakeALiveOne() throws Exception {
+    void shouldHandADeadConditionWaiterOneSpareTokenThenNoneAndStillWakeALiveOne() throws Exception {
         String heapName = names.unique("dead-cond-waiter");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             SharedLock lock = SharedLock.create(heap, "lock");
             SharedCondition condition = SharedCondition.create(heap, "cond", lock);
             MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
-            killWhileAnnounced(block, COND_WAITING_OFFSET, heapName, "await");
+            try (ChildJvm child = ChildJvm.start(Waiter.class, heapName, "await")) {
+                Children.awaitTrue("the await child counted", () -> condition.toString().endsWith("(1 waiting)"));
+                child.kill();
+            }
             int seq = word(block, COND_SEQ_OFFSET);
             lock.lock(); // taken over if the child died holding it, before its await released it
             try {
                 condition.signal();
-                assertCleared(block, COND_WAITING_OFFSET, 0, COND_SEQ_OFFSET, seq + 1,
-                        "after the next signal: one spare wake-up");
+                assertTokens(block, 1, seq + 1,
+                        "after the next signal: one spare token and wake-up, for the dead waiter");
                 for (int i = 0; i < LATER_SIGNALS; i++) {
                     condition.signal();
                     condition.signalAll();
                 }
-                assertCleared(block, COND_WAITING_OFFSET, 0, COND_SEQ_OFFSET, seq + 1, "after later signals: no wake-up");
+                assertTokens(block, 1, seq + 1,
+                        "after later signals: no wake-up (every counted waiter has a token)");
             } finally {
                 lock.unlock();
             }
-            FutureTask<Boolean> live = startBlocked(block, COND_WAITING_OFFSET, () -> {
+            FutureTask<Boolean> live = new FutureTask<>(() -> {
                 lock.lock();
                 try {
                     return condition.await(BOUND.toSeconds(), TimeUnit.SECONDS);
@@ -194,13 +207,15 @@ class DeadWaiterKillTest {
                     lock.unlock();
                 }
             });
+            Thread.ofPlatform().daemon().start(live);
+            Children.awaitTrue("the live waiter counted", () -> condition.toString().endsWith("(2 waiting)")
+                    || live.isDone());
+            assertThat(live.isDone()).as("the dead waiter's token is not the live waiter's: it came later").isFalse();
             lock.withLock(condition::signal);
             assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter was signalled").isTrue();
-            assertThat(word(block, COND_SEQ_OFFSET)).as("sequence after the live waiter's wake-up").isEqualTo(seq + 2);
-            lock.withLock(condition::signal); // set again if futex woke the live waiter; this one finds nobody asleep
-            assertThat(word(block, COND_WAITING_OFFSET)).as("flag after a signal that woke nobody").isZero();
-            assertThat(condition.toString()).as("the dead waiter's count stays, for display")
-                    .endsWith("(1 waiting)");
+            assertTokens(block, 1, seq + 2,
+                    "after the live waiter took its token (the dead one's is left)");
+            assertThat(condition.toString()).as("the dead waiter stays counted").endsWith("(1 waiting)");
         }
     }
 
@@ -225,16 +240,19 @@ class DeadWaiterKillTest {
             SharedLock lock = SharedLock.create(heap, "lock");
             heap.allocate("old cond", new BlockType(0x5348_0065, 1), SyncLayout.COND_SIZE);
             assertThatThrownBy(() -> SharedCondition.open(heap, "old cond", lock))
-                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v1").hasMessageContaining("v3");
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v1").hasMessageContaining("v4");
             heap.allocate("v2 cond", new BlockType(0x5348_0065, 2), SyncLayout.COND_SIZE); // before the lock field
             assertThatThrownBy(() -> SharedCondition.open(heap, "v2 cond", lock))
-                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v2").hasMessageContaining("v3");
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v2").hasMessageContaining("v4");
+            heap.allocate("v3 cond", new BlockType(0x5348_0065, 3), SyncLayout.COND_SIZE); // a signal woke them all
+            assertThatThrownBy(() -> SharedCondition.open(heap, "v3 cond", lock))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v3").hasMessageContaining("v4");
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment memory = arena.allocate(SyncLayout.COND_SIZE, 64);
                 SharedCondition.format(memory, 0, lock);
                 memory.set(JAVA_INT, SyncLayout.COORD_VERSION_OFFSET, 1);
                 assertThatThrownBy(() -> SharedCondition.wrap(memory, 0, lock)).isInstanceOf(ShmFormatException.class)
-                        .hasMessageContaining("v1").hasMessageContaining("v3");
+                        .hasMessageContaining("v1").hasMessageContaining("v4");
             }
         }
     }

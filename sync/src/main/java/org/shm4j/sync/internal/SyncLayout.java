@@ -317,7 +317,7 @@ public final class SyncLayout {
     /** Heap block type of a {@code SharedBarrier}. */
     public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 4);
     /** Heap block type of a {@code SharedCondition}. */
-    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 3);
+    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 4);
 
     /** Coordination header: magic (long), {@link #COORD_MAGIC}. */
     public static final long COORD_MAGIC_OFFSET = 0;
@@ -381,18 +381,37 @@ public final class SyncLayout {
     /** Barrier: bytes per registration: the owner token of a registered party's process (long), 0 if free. */
     public static final long BARRIER_REGISTRATION_SIZE = Long.BYTES;
 
-    /** Condition: the sequence (int) bumped by every signal that finds waiters; the futex word. */
-    public static final long COND_SEQ_OFFSET = COORD_WORD_OFFSET;
     /**
-     * Condition: the number of threads between reading the sequence and leaving their wait (int); for display only,
-     * since a waiter killed while counted stays counted.
+     * Condition: the signal word (long, 8-aligned) holding the sequence (the int at {@link #COND_SEQ_OFFSET}), the
+     * tokens (the unsigned short at {@link #COND_TOKENS_OFFSET}) and the waiters (the unsigned short at
+     * {@link #COND_WAITERS_OFFSET}), changed together by compare-and-set.
      */
-    public static final long COND_WAITERS_OFFSET = COND_SEQ_OFFSET + Integer.BYTES;
+    public static final long COND_WORD_OFFSET = COORD_WORD_OFFSET;
+    /** Condition: the sequence (int), bumped by every signal that hands out tokens; the futex word. */
+    public static final long COND_SEQ_OFFSET = COND_WORD_OFFSET;
+    /** Condition: the tokens (unsigned short): wake-ups handed out by signals and not yet taken by a waiter. */
+    public static final long COND_TOKENS_OFFSET = COND_SEQ_OFFSET + Integer.BYTES;
     /**
-     * Condition: the waiters flag (int, 0 or 1), set by each waiter before it waits, cleared by the signal that finds
-     * nobody left asleep; signals look at it, not at the count.
+     * Condition: the waiters (unsigned short): threads counted from reading the sequence (holding the lock) to leaving
+     * their wait; a waiter killed while counted stays counted.
      */
-    public static final long COND_WAITING_OFFSET = COND_WAITERS_OFFSET + Integer.BYTES;
+    public static final long COND_WAITERS_OFFSET = COND_TOKENS_OFFSET + Short.BYTES;
+    /** Condition: the most threads that may wait on one condition at once. */
+    public static final int COND_MAX_WAITERS = 0xFFFF;
+
+    /**
+     * @return where the condition's field of {@code bytes} bytes at {@code offset} (sequence, tokens, waiters) sits in
+     *         the signal word read as a {@code long} in native byte order: the shift of its lowest bit
+     */
+    public static int condShift(long offset, int bytes) {
+        long at = offset - COND_WORD_OFFSET;
+        return (int) (Byte.SIZE * (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? at : Long.BYTES - at - bytes));
+    }
+
+    /** @return the unsigned field of {@code bytes} bytes at {@code offset} of a condition's signal word {@code word} */
+    public static long condField(long word, long offset, int bytes) {
+        return word >>> condShift(offset, bytes) & (-1L >>> (Long.SIZE - Byte.SIZE * bytes));
+    }
     /** Condition: block size. */
     public static final long COND_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
 

@@ -16,11 +16,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.function.BooleanSupplier;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.COND_SEQ_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.COND_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.COND_TOKENS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.COND_WAITERS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
 
 /**
  * A {@link Condition} in shared memory whose waiters and signallers may be threads of any process, bound to a
@@ -31,48 +32,59 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WAITING_OFFSET;
  * records which lock it is, and opening it with another lock throws {@link org.shm4j.core.ShmTypeMismatchException};
  * with a lock elsewhere (or in raw memory) every process must use the same lock, unchecked.
  *
- * <h2>Layout (heap block type {@code 0x53480065} v3, 128 bytes, 64-aligned, native byte order)</h2>
+ * <h2>Layout (heap block type {@code 0x53480065} v4, 128 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
  * <caption>SharedCondition block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="3">plain; written once
  *     before the block is published, checked when opened</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480065}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>3 (2 had no lock field)</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>4 (3 woke every waiter on a signal; 2 had no lock field)</td></tr>
  * <tr><td>16</td><td>4</td><td>lock</td><td>the lock it is used with: the offset of the lock's block in the heap
  *     / 64, plus 1; 0 for a condition laid out in raw memory, or one whose lock lies outside its heap (unchecked)</td>
  *     <td>plain; written once before the block is published, checked when opened</td></tr>
  * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
- * <tr><td>64</td><td>4</td><td>sequence</td><td>bumped by every signal that finds the waiters flag set; the futex
- *     word</td><td>volatile; atomic add, under the lock</td></tr>
- * <tr><td>68</td><td>4</td><td>waiters</td><td>threads between reading the sequence and leaving their wait (for
- *     display: a waiter killed while counted stays counted)</td><td>volatile; atomic add</td></tr>
- * <tr><td>72</td><td>4</td><td>waiting</td><td>the waiters flag: 1 once a waiter read the sequence, 0 once a signal
- *     found nobody left asleep</td><td>volatile; set and cleared under the lock</td></tr>
- * <tr><td>76</td><td>52</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>4</td><td>sequence</td><td>bumped by every signal that hands out tokens; the futex word</td>
+ *     <td rowspan="3">one 8-byte word (the signal word, at 64): volatile reads, compare-and-set by signals and
+ *     waiters counting themselves (both under the lock) and by waiters leaving (not holding it)</td></tr>
+ * <tr><td>68</td><td>2</td><td>tokens</td><td>wake-ups handed out by signals and not yet taken (unsigned): at most
+ *     one per counted waiter</td></tr>
+ * <tr><td>70</td><td>2</td><td>waiters</td><td>threads counted from reading the sequence (holding the lock) to
+ *     leaving their wait (unsigned, at most 65,535); a waiter killed while counted stays counted</td></tr>
+ * <tr><td>72</td><td>56</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  *
  * <h2>Algorithm</h2>
- * The process-shared condition variable of musl: {@code await} reads the sequence, sets the waiters flag and counts
- * itself a waiter while it holds the lock, releases the lock, waits (spin, yield, then futex) while the sequence is
- * unchanged, uncounts itself and takes the lock again. {@code signal} (under the lock) does nothing while the flag
- * is clear; else it bumps the sequence, wakes one blocked thread, and clears the flag unless it woke one (others may
- * still sleep); {@code signalAll} wakes them all and clears it. No wake-up is lost: a waiter that has not blocked
- * yet finds the sequence changed (the kernel compares it too), and a waiter asleep on an unchanged sequence keeps the
- * flag set, since every signal that clears it has bumped the sequence first (a signaller killed between the two
- * leaves the flag set: one spare wake for the next signal). Spurious wake-ups happen, as the {@code Condition} contract allows:
- * a waiter not woken by a {@code signal} that bumped the sequence returns when its 50 ms blocking slice ends, and a
- * waiter that slept through exactly 2<sup>32</sup> signals would miss them. Check the awaited state in a loop, or
- * use {@link #awaitFor(BooleanSupplier, long, TimeUnit)}. There is no hand-shake between signaller and waiter (the
- * cause of Python's hangs when a waiter dies).
+ * A sequence futex with wake-up tokens, so that {@code signal} wakes one waiter, as Python's {@code notify()} and
+ * {@code ReentrantLock}'s {@code signal} do, and {@code signalAll} every one. {@code await}, holding the lock, reads
+ * the sequence as its generation and counts itself a waiter, releases the lock, then waits (spin, yield, then futex, in
+ * slices of at most 50 ms) while the sequence is its generation. {@code signal} (holding the lock) hands out one token
+ * if there are more waiters than tokens ({@code signalAll}: one to every waiter without one), bumping the sequence in
+ * the same compare-and-set, and wakes as many blocked threads. A waiter that finds the sequence moved takes a token and
+ * uncounts itself in one compare-and-set and returns (re-taking the lock); if none is left, every wake-up since its
+ * generation went to another waiter, so it takes the new sequence as its generation and waits on. Sequence, tokens and
+ * waiters share one word so that a signal never counts a waiter that already left with its token: tokens stay at most
+ * the waiters that may take them, and a waiter without one is always counted. A waiter counted before a signal is one
+ * of those it may wake: one that arrives later sees the bumped sequence as its generation and cannot take that signal's
+ * token. No wake-up is lost: each signal hands out a token for a waiter without one and moves the sequence (the kernel
+ * compares it too), and a waiter whose futex wake went to a thread that found the token taken still sees the sequence
+ * moved within its slice. A waiter that times out or is interrupted while a token it may take is there takes it and
+ * returns as signalled (an interrupt is then left set), so a signal is never spent on a waiter that reports a timeout.
+ * Spurious wake-ups are rare but allowed by the {@code Condition} contract (see Process death, and a waiter that slept
+ * through exactly 2<sup>32</sup> signals): check the awaited state in a loop, or use
+ * {@link #awaitFor(BooleanSupplier, long, TimeUnit)}. There is no hand-shake between signaller and waiter (the cause
+ * of Python's hangs when a waiter dies).
  *
  * <h2>Process death</h2>
- * A waiter that dies holds nothing; it leaves the waiters flag set, which costs the next signal one futex wake that
- * wakes nobody and clears it (the kernel counts only live sleepers), and the displayed waiters count one too high.
- * (Before layout version 2, signals looked at that count: one dead waiter made every later signal bump and wake.) If the lock's holder dies while threads wait, a waiter that returns takes
- * the lock over as any {@link SharedLock} waiter does, within about 50 ms, and finds it marked inconsistent
- * ({@code isConsistent()} false) until someone repairs the data and calls {@code markConsistent()}. A signal that
- * the dead process was to send never comes: waiters return at their timeouts.
+ * A waiter that dies holds nothing; it stays counted, so a signal may later hand a token to it, which a live waiter
+ * then takes besides its own: while dead waiters are counted, a {@code signal} may wake up to one more live waiter
+ * each than asked (a spurious wake-up), and the first signal after a dead waiter's death costs one futex wake that
+ * wakes nobody (the kernel counts only live sleepers). A signaller that dies between its compare-and-set and its
+ * futex wake leaves the tokens handed out: waiters take them when their 50 ms slice ends. If the lock's holder dies
+ * while threads wait, a waiter that returns takes the lock over as any {@link SharedLock} waiter does, within about
+ * 50 ms, and finds it marked inconsistent ({@code isConsistent()} false) until someone repairs the data and calls
+ * {@code markConsistent()}. A signal that the dead process was to send never comes: waiters return at their
+ * timeouts.
  *
  * <h2>Deadlock</h2>
  * Re-taking the lock at the end of an {@code await} is a lock wait like any other: if it closes a cycle of waits
@@ -89,8 +101,19 @@ public final class SharedCondition implements Condition {
     /** What a lock's own condition ({@code newCondition()}) adds to the lock's name. */
     static final String COMPANION_SUFFIX = ".condition";
 
+    /** Where the sequence, the tokens and the waiters sit in the signal word (see {@link SyncLayout#condShift}). */
+    private static final int SEQ_SHIFT = SyncLayout.condShift(COND_SEQ_OFFSET, Integer.BYTES);
+    private static final int TOKENS_SHIFT = SyncLayout.condShift(COND_TOKENS_OFFSET, Short.BYTES);
+    private static final int WAITERS_SHIFT = SyncLayout.condShift(COND_WAITERS_OFFSET, Short.BYTES);
+    /** One step of each field in the signal word. */
+    private static final long SEQ_STEP = 1L << SEQ_SHIFT;
+    private static final long TOKEN = 1L << TOKENS_SHIFT;
+    private static final long WAITER = 1L << WAITERS_SHIFT;
+    /** The sequence's bits in the signal word. */
+    private static final long SEQ_MASK = 0xFFFF_FFFFL << SEQ_SHIFT;
+
     // VarHandle mechanics
-    private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private final MemorySegment segment;
     private final TimedLock lock;
@@ -103,6 +126,11 @@ public final class SharedCondition implements Condition {
         this.lock = lock;
         this.held = held;
         this.description = description;
+        long word = word(); // one read: the fields change together, so a live condition always passes
+        if (tokens(word) > waiters(word)) {
+            throw Blocks.corrupt(description, "tokens", tokens(word), "0.." + waiters(word) + ", its waiters");
+        }
+        Blocks.requireZero(segment, COND_WAITERS_OFFSET + Short.BYTES, COND_SIZE, description);
     }
 
     private SharedCondition(MemorySegment segment, SharedMutex lock, String description) {
@@ -240,10 +268,9 @@ public final class SharedCondition implements Condition {
     }
 
     /**
-     * Wakes at least one waiting thread, in any process, if any waits. Other waiters may return too, each within
-     * about 50 ms (a spurious wake-up, which {@link Condition} allows; see the class comment), where Python's
-     * {@code notify()} wakes exactly one: a waiter re-checks its state in a loop, or uses
-     * {@link #awaitFor(BooleanSupplier, long, TimeUnit)}.
+     * Wakes one waiting thread, in any process, if any waits that no earlier signal woke (Python's {@code notify()}):
+     * one of the threads waiting when it is called; a thread that starts waiting after it is not woken by it. See
+     * Process death in the class comment for the spurious wake-ups a dead waiter can cause.
      *
      * @throws IllegalMonitorStateException if the current thread does not hold the lock
      */
@@ -257,7 +284,7 @@ public final class SharedCondition implements Condition {
     }
 
     /**
-     * Wakes every waiting thread, in any process.
+     * Wakes every thread waiting when it is called, in any process (Python's {@code notify_all()}).
      *
      * @throws IllegalMonitorStateException if the current thread does not hold the lock
      */
@@ -273,19 +300,45 @@ public final class SharedCondition implements Condition {
     @Override
     public String toString() {
         return Blocks.describeUnlessClosed(segment.scope(), description,
-                () -> description + " (" + INT.getVolatile(segment, COND_WAITERS_OFFSET) + " waiting)");
+                () -> description + " (" + waiters(word()) + " waiting)");
     }
 
-    /** Under the lock: wakes up to {@code count} sleepers if the waiters flag says any may wait (see the class doc). */
+    /**
+     * Under the lock: hands out tokens to up to {@code count} waiters that have none and wakes as many sleepers (see
+     * the class comment).
+     */
     private void signal(int count) {
         requireHeld();
-        if ((int) INT.getVolatile(segment, COND_WAITING_OFFSET) != 0) { // a waiter sets it holding the lock
-            // the bump before the clear: a signaller killed between the two leaves a spare wake, not deaf waiters
-            INT.getAndAdd(segment, COND_SEQ_OFFSET, 1);
-            if (Waits.wake(segment, COND_SEQ_OFFSET, count) < count) { // as many as asked woken: others may sleep
-                INT.setVolatile(segment, COND_WAITING_OFFSET, 0);
+        while (true) {
+            long word = word();
+            int wake = Math.min(count, waiters(word) - tokens(word));
+            if (wake <= 0) {
+                return; // nobody waits, or every waiter has a token already
             }
+            // tokens and sequence in one step: a signaller killed after it leaves both, which waiters act on
+            long next = ((word + SEQ_STEP) & SEQ_MASK) | ((word & ~SEQ_MASK) + wake * TOKEN);
+            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
+                Waits.wake(segment, COND_SEQ_OFFSET, wake);
+                return;
+            }
+            // a waiter took a token or left meanwhile: look again
         }
+    }
+
+    private long word() {
+        return (long) LONG.getVolatile(segment, COND_WORD_OFFSET);
+    }
+
+    private static int sequence(long word) {
+        return (int) (word >>> SEQ_SHIFT);
+    }
+
+    private static int tokens(long word) {
+        return (int) (word >>> TOKENS_SHIFT) & 0xFFFF;
+    }
+
+    private static int waiters(long word) {
+        return (int) (word >>> WAITERS_SHIFT) & 0xFFFF;
     }
 
     /**
@@ -306,24 +359,83 @@ public final class SharedCondition implements Condition {
         }
         requireHeld();
         long start = System.nanoTime();
-        int sequence = (int) INT.getVolatile(segment, COND_SEQ_OFFSET); // read holding the lock: no signal missed
-        INT.getAndAdd(segment, COND_WAITERS_OFFSET, 1); // counted first: a waiter seen in the flag is counted
-        INT.setVolatile(segment, COND_WAITING_OFFSET, 1); // never cleared by the waiter: see the class doc
+        int generation = count(); // holding the lock: every signal after it moves the sequence, and may wake this
         int holds = lock.releaseForWait(); // all of a reentrant lock's holds, restored below
         boolean interrupted = false;
+        boolean signalled = false;
         try {
-            interrupted = WordWait.awaitChange(segment, COND_SEQ_OFFSET, sequence, timeoutNanos, interruptible);
+            while (true) {
+                long word = word();
+                int sequence = sequence(word);
+                if (sequence != generation) {
+                    if (tokens(word) > 0) {
+                        if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word - TOKEN - WAITER)) {
+                            signalled = true;
+                            break;
+                        }
+                        continue; // a signal or another waiter changed the word: look again
+                    }
+                    generation = sequence; // every wake-up since went to other waiters: wait for the next signal
+                }
+                long left = timeoutNanos < 0 ? -1 : timeoutNanos - (System.nanoTime() - start);
+                if (interrupted && interruptible || timeoutNanos >= 0 && left <= 0) {
+                    break;
+                }
+                interrupted |= WordWait.awaitChange(segment, COND_SEQ_OFFSET, generation, left, interruptible);
+            }
         } finally {
-            INT.getAndAdd(segment, COND_WAITERS_OFFSET, -1);
+            if (!signalled) { // a token that came since the last look is taken: none outlives its possible takers
+                signalled = uncount(generation);
+            }
             lock.reacquireAfterWait(holds); // through the lock's take-over if its holder died meanwhile
         }
         if (interrupted) {
-            if (interruptible) {
+            if (interruptible && !signalled) {
                 throw new InterruptedException();
             }
-            Thread.currentThread().interrupt();
+            Thread.currentThread().interrupt(); // signalled as well: return as signalled, as Condition's waiters do
         }
-        return timeoutNanos < 0 ? 1 : timeoutNanos - (System.nanoTime() - start);
+        if (timeoutNanos < 0) {
+            return 1;
+        }
+        long left = timeoutNanos - (System.nanoTime() - start);
+        return signalled ? Math.max(1, left) : left; // a signalled waiter reports time left: await(t, unit) is true
+    }
+
+    /**
+     * Holding the lock: counts the calling thread a waiter.
+     *
+     * @return the sequence it waits to see moved
+     * @throws IllegalStateException if {@link SyncLayout#COND_MAX_WAITERS} threads wait already
+     */
+    private int count() {
+        while (true) {
+            long word = word();
+            if (waiters(word) == SyncLayout.COND_MAX_WAITERS) {
+                throw new IllegalStateException(description + ": " + SyncLayout.COND_MAX_WAITERS
+                        + " threads wait on it already (the most a condition counts)");
+            }
+            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word + WAITER)) {
+                return sequence(word);
+            }
+        }
+    }
+
+    /**
+     * Uncounts a waiter leaving without a signal (timed out, interrupted, or failing). A token it may take (the
+     * sequence moved past {@code generation}) is taken instead, so that no token outlives the waiters that may take
+     * it.
+     *
+     * @return true if it took a token: it was signalled after all
+     */
+    private boolean uncount(int generation) {
+        while (true) {
+            long word = word();
+            boolean token = sequence(word) != generation && tokens(word) > 0;
+            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word - WAITER - (token ? TOKEN : 0))) {
+                return token;
+            }
+        }
     }
 
     /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */

@@ -113,9 +113,10 @@ final class BlockStates {
         add(readers, CONDITION, (h, b) -> {
             MemorySegment s = coordination(b, CONDITION);
             Map<String, Object> state = new LinkedHashMap<>();
-            state.put("waiters", (int) I32.getVolatile(s, COND_WAITERS_OFFSET));
-            state.put("waitersFlag", (int) I32.getVolatile(s, COND_WAITING_OFFSET) != 0);
-            state.put("signals", (int) I32.getVolatile(s, COND_SEQ_OFFSET));
+            long word = (long) I64.getVolatile(s, COND_WORD_OFFSET); // the three fields change together
+            state.put("waiters", (int) condField(word, COND_WAITERS_OFFSET, Short.BYTES));
+            state.put("tokens", (int) condField(word, COND_TOKENS_OFFSET, Short.BYTES));
+            state.put("signals", (int) condField(word, COND_SEQ_OFFSET, Integer.BYTES));
             return state;
         });
         add(readers, CountersLayout.COUNTERS, BlockStates::counters);

@@ -143,4 +143,59 @@ public final class CoordinationStress {
             }
         }
     }
+
+    /**
+     * Two waiters each wait (with a predicate) for an item and take it, against a producer that adds two items, one
+     * {@code signal()} each (exactly one waiter per signal, as {@code ArrayBlockingQueue}'s conditions): whatever the
+     * interleaving (a waiter counted before or after a signal, one signalled before the other counted itself, one
+     * finding an item without waiting), both get an item well within their timeouts.
+     */
+    @JCStressTest
+    @Outcome(id = "1, 1", expect = ACCEPTABLE, desc = "each waiter took an item")
+    @Outcome(expect = FORBIDDEN, desc = "a lost wake-up: a waiter timed out")
+    @State
+    public static class TwoSignalsTwoWaiters {
+        private final MemorySegment memory = memory(64 + SharedCondition.requiredBytes());
+        private final SharedLock lock = SharedLock.wrap(memory, 0);
+        private final SharedCondition condition = SharedCondition.format(memory, 64, lock);
+        private final SharedLongArray items = SharedLongArray.wrap(memory(64), 0, 1);
+
+        @Actor
+        public void first(II_Result r) {
+            r.r1 = take();
+        }
+
+        @Actor
+        public void second(II_Result r) {
+            r.r2 = take();
+        }
+
+        @Actor
+        public void producer() {
+            for (int i = 0; i < 2; i++) {
+                lock.lock();
+                try {
+                    items.setPlain(0, items.getPlain(0) + 1);
+                    condition.signal();
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+
+        private int take() {
+            lock.lock();
+            try {
+                if (!condition.awaitFor(() -> items.getPlain(0) > 0, 10, TimeUnit.SECONDS)) {
+                    return 0;
+                }
+                items.setPlain(0, items.getPlain(0) - 1);
+                return 1;
+            } catch (InterruptedException e) {
+                return -1;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
 }

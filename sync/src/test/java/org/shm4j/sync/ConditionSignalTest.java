@@ -1,0 +1,274 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.locks.SharedCondition;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * {@link SharedCondition#signal()} wakes exactly one waiter, as Python's {@code notify()} and {@code ReentrantLock}'s
+ * conditions do (layout v3 let every waiter return within about 50 ms of any signal), and only one that waited when
+ * it was called. Each check that no other waiter returned watches for {@link #QUIET}: several times the 50 ms slice
+ * after which a v3 waiter returned.
+ */
+@Timeout(120)
+class ConditionSignalTest {
+    private static final Duration BOUND = Children.BOUND;
+    private static final Duration QUIET = Duration.ofMillis(300);
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldWakeOneWaiterPerSignalAndEveryOneOnSignalAll() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            AtomicInteger woken = new AtomicInteger();
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<Boolean>> waiters = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    waiters.add(pool.submit(() -> awaitOnce(lock, condition, woken)));
+                }
+                awaitWaiting(condition, 4);
+                for (int k = 1; k <= 2; k++) {
+                    lock.withLock(condition::signal);
+                    awaitCount(woken::get, k, "waiters woken after " + k + " signals");
+                    assertStays(woken::get, k, "no other waiter returns after signal " + k);
+                }
+                lock.withLock(condition::signalAll);
+                for (Future<Boolean> waiter : waiters) {
+                    assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("signalled, not timed out")
+                            .isTrue();
+                }
+                assertThat(woken.get()).isEqualTo(4);
+                assertThat(condition.toString()).endsWith("(0 waiting)");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void shouldNotLetAThreadThatWaitsAfterASignalTakeItsWakeUp() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            AtomicInteger woken = new AtomicInteger();
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                Future<Boolean> early = pool.submit(() -> awaitOnce(lock, condition, woken));
+                awaitWaiting(condition, 1);
+                Future<Boolean> late;
+                lock.lock();
+                try {
+                    condition.signal();
+                    late = pool.submit(() -> awaitOnce(lock, condition, woken)); // can only wait after this signal
+                } finally {
+                    lock.unlock();
+                }
+                assertThat(early.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the early waiter's signal").isTrue();
+                awaitWaiting(condition, 1); // the late one, whichever took the lock first
+                assertStays(woken::get, 1, "the late waiter is not woken by the earlier signal");
+                lock.withLock(condition::signal);
+                assertThat(late.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void shouldReturnAsSignalledAWaiterWhoseTimeoutOrInterruptCameWithItsSignal() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            lock.lock();
+            try {
+                assertThat(condition.awaitNanos(0)).as("no wait, no signal").isLessThanOrEqualTo(0);
+                assertThat(condition.toString()).endsWith("(0 waiting)");
+            } finally {
+                lock.unlock();
+            }
+            AtomicReference<Thread> waiter = new AtomicReference<>();
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<Boolean> interrupted = pool.submit(() -> {
+                    waiter.set(Thread.currentThread());
+                    lock.lock();
+                    try {
+                        condition.await(); // returns normally: the signal came before the interrupt was seen
+                        return Thread.currentThread().isInterrupted();
+                    } finally {
+                        lock.unlock();
+                    }
+                });
+                awaitWaiting(condition, 1);
+                lock.lock();
+                try {
+                    condition.signal();
+                    waiter.get().interrupt(); // before or after it took its token: it returns as signalled
+                } finally {
+                    lock.unlock();
+                }
+                assertThat(interrupted.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("its interrupt is left set")
+                        .isTrue();
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void shouldWakeOneWaiterPerSignalAcrossProcesses() throws Exception {
+        String heapName = names.unique("cond-one");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            SharedLong woken = SharedLong.create(heap, "woken");
+            try (ChildJvm first = ChildJvm.start(Waiters.class, heapName, "2");
+                 ChildJvm second = ChildJvm.start(Waiters.class, heapName, "2")) {
+                awaitWaiting(condition, 4);
+                for (int k = 1; k <= 3; k++) {
+                    lock.withLock(condition::signal);
+                    awaitCount(woken::get, k, "waiters woken after " + k + " signals");
+                    assertStays(woken::get, k, "no other waiter returns after signal " + k);
+                }
+                lock.withLock(condition::signal);
+                first.awaitSuccess(BOUND);
+                second.awaitSuccess(BOUND);
+            }
+            assertThat(woken.get()).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void shouldRefuseASignalWordWithMoreTokensThanWaitersAndNonZeroReservedBytes() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition.create(heap, "cond", lock);
+            MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
+            block.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_TOKENS_OFFSET, (short) 1); // 1 token, 0 waiters
+            assertThatThrownBy(() -> SharedCondition.open(heap, "cond", lock)).isInstanceOf(ShmFormatException.class)
+                    .hasMessage("condition 'cond' is corrupted: tokens=1 (expected: 0..0, its waiters)");
+            block.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_WAITERS_OFFSET, (short) -1); // 65,535 waiters: valid
+            assertThat(SharedCondition.open(heap, "cond", lock)).hasToString("condition 'cond' (65535 waiting)");
+            block.set(ValueLayout.JAVA_BYTE, 100, (byte) 7);
+            assertThatThrownBy(() -> SharedCondition.open(heap, "cond", lock)).isInstanceOf(ShmFormatException.class)
+                    .hasMessage("condition 'cond' is corrupted: reserved byte 100=7 (expected: 0)");
+        }
+    }
+
+    @Test
+    void shouldRefuseAWaiterPastTheMostAConditionCounts() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = SharedCondition.create(heap, "cond", lock);
+            MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
+            block.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_WAITERS_OFFSET, (short) -1); // 65,535 waiters
+            lock.lock();
+            try {
+                assertThatThrownBy(() -> condition.await(1, TimeUnit.SECONDS))
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessage("condition 'cond': 65535 threads wait on it already (the most a condition counts)");
+                assertThat(lock.isHeldByCurrentThread()).as("refused before the lock was released").isTrue();
+                condition.signal(); // hands a token to one of the counted (here: phantom) waiters
+                assertThat(condition).hasToString("condition 'cond' (65535 waiting)");
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Takes the lock, waits once (up to the bound), counts itself woken. @return whether it was signalled */
+    private static boolean awaitOnce(SharedLock lock, SharedCondition condition, AtomicInteger woken)
+            throws InterruptedException {
+        lock.lock();
+        try {
+            boolean signalled = condition.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+            woken.incrementAndGet();
+            return signalled;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static void awaitWaiting(SharedCondition condition, int waiters) throws InterruptedException {
+        Children.awaitTrue(waiters + " waiting", () -> condition.toString().endsWith("(" + waiters + " waiting)"));
+    }
+
+    private static void awaitCount(LongSupplier count, long expected, String what) throws InterruptedException {
+        Children.awaitTrue(what + " = " + expected, () -> count.getAsLong() >= expected);
+        assertThat(count.getAsLong()).as(what).isEqualTo(expected);
+    }
+
+    /** Watches {@code count} for {@link #QUIET}: it must stay {@code expected}. */
+    private static void assertStays(LongSupplier count, long expected, String what) throws InterruptedException {
+        long end = System.nanoTime() + QUIET.toNanos();
+        while (System.nanoTime() - end < 0) {
+            assertThat(count.getAsLong()).as(what).isEqualTo(expected);
+            Thread.sleep(5); // a watch over a fixed window, not a synchronisation: any change within it fails
+        }
+        assertThat(count.getAsLong()).as(what).isEqualTo(expected);
+    }
+
+    /** {@code main(heap, threads)}: that many threads each wait once on the lock's condition, counting themselves. */
+    public static final class Waiters {
+        public static void main(String[] args) throws Exception {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLock lock = SharedLock.open(heap, "lock");
+                SharedCondition condition = lock.newCondition();
+                SharedLong woken = SharedLong.open(heap, "woken");
+                List<Thread> threads = new ArrayList<>();
+                List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+                for (int i = 0; i < Integer.parseInt(args[1]); i++) {
+                    threads.add(Thread.ofPlatform().start(() -> {
+                        try {
+                            lock.lock();
+                            try {
+                                if (!condition.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                                    throw new AssertionError("timed out");
+                                }
+                                woken.incrementAndGet();
+                            } finally {
+                                lock.unlock();
+                            }
+                        } catch (Throwable e) {
+                            failures.add(e);
+                        }
+                    }));
+                }
+                for (Thread thread : threads) {
+                    thread.join(BOUND.toMillis());
+                }
+                if (!failures.isEmpty()) {
+                    throw new AssertionError(failures);
+                }
+            }
+        }
+    }
+}
