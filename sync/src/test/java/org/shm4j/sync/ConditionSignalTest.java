@@ -38,6 +38,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class ConditionSignalTest {
     private static final Duration BOUND = Children.BOUND;
     private static final Duration QUIET = Duration.ofMillis(300);
+    private static final long ITEMS = 20_000;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -70,6 +71,80 @@ class ConditionSignalTest {
             } finally {
                 pool.shutdownNow();
             }
+        }
+    }
+
+    /**
+     * A one-slot buffer between two producer and two consumer threads, each side waiting on its own condition and
+     * woken by {@code signal()} alone, as {@code ArrayBlockingQueue} does: with one wake-up per signal, a lost one
+     * shows as a thread whose wait times out (a consumer and a producer may wait on the same condition's sibling at
+     * once, so a signal that wakes the wrong side never happens here: each condition has one side's waiters only).
+     * Afterwards no token is left without a waiter: one would be a wake-up no later waiter can take, which signals
+     * that count it would then skip.
+     */
+    @Test
+    void shouldPassEveryItemThroughAOneSlotBufferWokenBySignalAlone() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition notEmpty = SharedCondition.create(heap, "notEmpty", lock);
+            SharedCondition notFull = SharedCondition.create(heap, "notFull", lock);
+            long[] slot = new long[2]; // guarded by the lock: the item (0 if empty), the sum taken
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<?>> threads = new ArrayList<>();
+                for (int p = 0; p < 2; p++) {
+                    long first = p * ITEMS + 1;
+                    threads.add(pool.submit(() -> {
+                        for (long item = first; item < first + ITEMS; item++) {
+                            lock.lock();
+                            try {
+                                awaitOrFail(notFull, () -> slot[0] == 0);
+                                slot[0] = item;
+                                notEmpty.signal();
+                            } finally {
+                                lock.unlock();
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (int c = 0; c < 2; c++) {
+                    threads.add(pool.submit(() -> {
+                        for (long i = 0; i < ITEMS; i++) {
+                            lock.lock();
+                            try {
+                                awaitOrFail(notEmpty, () -> slot[0] != 0);
+                                slot[1] += slot[0];
+                                slot[0] = 0;
+                                notFull.signal();
+                            } finally {
+                                lock.unlock();
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> thread : threads) {
+                    thread.get(BOUND.toSeconds() * 2, TimeUnit.SECONDS);
+                }
+                long n = 2 * ITEMS;
+                assertThat(lock.withLock(() -> slot[1])).as("each item once").isEqualTo(n * (n + 1) / 2);
+                for (String name : List.of("notEmpty", "notFull")) {
+                    MemorySegment block = heap.lookup(name, SyncLayout.CONDITION).segment();
+                    assertThat(block.get(ValueLayout.JAVA_SHORT, SyncLayout.COND_TOKENS_OFFSET))
+                            .as("tokens of %s left with no waiter", name).isZero();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** Holding the condition's lock: waits until {@code ready}; fails if no wake-up comes within the bound. */
+    private static void awaitOrFail(SharedCondition condition, java.util.function.BooleanSupplier ready)
+            throws InterruptedException {
+        if (!condition.awaitFor(ready, BOUND.toSeconds(), TimeUnit.SECONDS)) {
+            throw new AssertionError(condition + ": a lost wake-up, no signal within " + BOUND);
         }
     }
 
