@@ -241,6 +241,40 @@ class ConditionSignalTest {
         }
     }
 
+    /**
+     * A signaller killed between its compare-and-set (token handed out, sequence moved) and its futex wake: simulated
+     * by making that change to the word by hand, with no wake. The waiter, blocked in futex on the old sequence, sees
+     * it moved when its 50 ms slice ends and takes the token.
+     */
+    @Test
+    void shouldWakeAWaiterWhoseSignallerDiedBetweenItsTokenAndItsWake() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            MemorySegment block = heap.lookup("lock.condition", SyncLayout.CONDITION).segment();
+            AtomicInteger woken = new AtomicInteger();
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<Boolean> waiter = pool.submit(() -> awaitOnce(lock, condition, woken));
+                awaitWaiting(condition, 1);
+                lock.lock(); // as the dead signaller held it; its take-over is SharedLock's own concern
+                try {
+                    int seq = block.get(ValueLayout.JAVA_INT, SyncLayout.COND_SEQ_OFFSET);
+                    block.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_TOKENS_OFFSET, (short) 1);
+                    block.set(ValueLayout.JAVA_INT, SyncLayout.COND_SEQ_OFFSET, seq + 1); // no futex wake follows
+                } finally {
+                    lock.unlock();
+                }
+                assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("signalled, not timed out").isTrue();
+                assertThat(block.get(ValueLayout.JAVA_SHORT, SyncLayout.COND_TOKENS_OFFSET)).as("token taken")
+                        .isZero();
+                assertThat(condition).hasToString("condition 'lock.condition' (0 waiting)");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
     @Test
     void shouldRefuseASignalWordWithMoreTokensThanWaitersAndNonZeroReservedBytes() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
