@@ -6,6 +6,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.testing.ShmNames;
 
+import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -234,6 +236,22 @@ class SharedHeapTest {
                 assertThatThrownBy(() -> ro.allocate("y", COUNTER, 8))
                         .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("read-only");
             }
+        }
+    }
+
+    @Test
+    void shouldSayAFileWasTruncatedOrExtendedSinceItWasMade() throws IOException {
+        Path file = dir.resolve("cut.bin");
+        try (SharedHeap heap = SharedHeap.create(file, 1 << 16)) {
+            heap.allocate("kept", COUNTER, 8);
+        }
+        for (long length : new long[] {1 << 15, 1 << 17}) {
+            try (RandomAccessFile raw = new RandomAccessFile(file.toFile(), "rw")) {
+                raw.setLength(length);
+            }
+            assertThatThrownBy(() -> SharedHeap.open(file)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageEndingWith(" has heapSize=65536 in its header, but " + length + " bytes are mapped (a"
+                            + " file truncated or extended since it was made, or a damaged header)");
         }
     }
 

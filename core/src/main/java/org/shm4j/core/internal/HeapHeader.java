@@ -213,7 +213,11 @@ public final class HeapHeader {
         expect(what, "headerLength", segment.get(JAVA_INT, HEADER_LENGTH_OFFSET), HEADER_LENGTH);
         expect(what, "entryLength", segment.get(JAVA_INT, ENTRY_LENGTH_OFFSET), ENTRY_LENGTH);
         expect(what, "catalogOffset", segment.get(JAVA_LONG, CATALOG_OFFSET_OFFSET), HeapLayout.catalogOffset());
-        expect(what, "heapSize", heapSize, segment.byteSize());
+        if (heapSize != segment.byteSize()) {
+            throw new ShmFormatException(what + " has heapSize=" + heapSize + " in its header, but "
+                    + segment.byteSize() + " bytes are mapped (a file truncated or extended since it was made, or a"
+                    + " damaged header)");
+        }
         expect(what, "attachOffset", segment.get(JAVA_LONG, ATTACH_OFFSET_OFFSET), HeapLayout.attachOffset());
         expect(what, "attachCapacity", segment.get(JAVA_INT, ATTACH_CAPACITY_OFFSET), ATTACH_CAPACITY);
         expect(what, "attachSlotLength", segment.get(JAVA_INT, ATTACH_SLOT_LENGTH_OFFSET), ATTACH_SLOT_LENGTH);

@@ -1,53 +1,97 @@
 package org.shm4j.core.process;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
- * A worker's captured standard output, read line by line by a daemon thread. Readers see the lines so far or wait,
+ * A worker's captured standard output, read line by line by a daemon thread into a bounded window: the last
+ * {@code maxLines} lines, and at most {@link #MAX_CHARS} characters of them (older lines are dropped; a line longer
+ * than {@link #MAX_LINE_CHARS} keeps its start and says how much was cut). Readers see the lines kept so far or wait,
  * bounded, for the next one with a given prefix; a cursor remembers which lines {@link #awaitLine} already passed.
  * All state is guarded by {@code this}.
  */
 final class OutputLines {
-    private final List<String> lines = new ArrayList<>();
-    private final Thread reader;
-    private boolean ended;
-    private int cursor;
+    /** The most characters kept of all lines together. */
+    static final int MAX_CHARS = 4 << 20;
+    /** The most characters kept of one line. */
+    static final int MAX_LINE_CHARS = 64 << 10;
+    /** How often a waiting {@link #awaitLine} looks whether the worker still runs. */
+    private static final long LIVENESS_MILLIS = 100;
 
-    OutputLines(InputStream in, String name) {
+    private final int maxLines;
+    private final BooleanSupplier workerAlive;
+    private final Duration grace;
+    /** The kept lines, oldest first: {@code ring[(first + i) % ring.length]} is line {@code first + i}. */
+    private final String[] ring;
+    private final Thread reader;
+    /** The number of the oldest kept line (lines before it were dropped), and how many are kept. */
+    private long first;
+    private int kept;
+    private long keptChars;
+    private boolean ended;
+    /** The number of the next line {@link #awaitLine} looks at. */
+    private long cursor;
+
+    /**
+     * @param workerAlive whether the worker still runs: once it does not, a wait for a line ends after
+     *                    {@code grace}, even if a process it started holds its output open
+     */
+    OutputLines(InputStream in, String name, int maxLines, BooleanSupplier workerAlive, Duration grace) {
+        this.maxLines = maxLines;
+        this.workerAlive = workerAlive;
+        this.grace = grace;
+        this.ring = new String[maxLines];
         this.reader = Thread.ofPlatform().daemon().name(name + "-stdout").start(() -> pump(in));
     }
 
-    /** @return the lines read so far */
+    /** @return the lines kept so far, oldest first */
     synchronized List<String> lines() {
-        return List.copyOf(lines);
+        List<String> lines = new ArrayList<>(kept);
+        for (int i = 0; i < kept; i++) {
+            lines.add(line(first + i));
+        }
+        return lines;
     }
 
     /**
-     * Waits until a line not yet passed starts with {@code prefix}; lines before it are passed over.
+     * Waits until a line not yet passed starts with {@code prefix}; lines before it are passed over, and so are lines
+     * dropped before this looked at them.
      *
-     * @return that line, or empty if the output ended or {@code deadlineNanos} ({@link System#nanoTime()}) came first
+     * @return that line, or empty if the output ended, the worker has been gone for the grace period, or
+     *         {@code deadlineNanos} ({@link System#nanoTime()}) came first
      */
     synchronized Optional<String> awaitLine(String prefix, long deadlineNanos) throws InterruptedException {
+        long goneSince = 0;
         while (true) {
-            while (cursor < lines.size()) {
-                String line = lines.get(cursor++);
+            cursor = Math.max(cursor, first);
+            while (cursor < first + kept) {
+                String line = line(cursor++);
                 if (line.startsWith(prefix)) {
                     return Optional.of(line);
                 }
             }
-            long left = deadlineNanos - System.nanoTime();
+            long now = System.nanoTime();
+            long left = deadlineNanos - now;
             if (ended || left <= 0) {
                 return Optional.empty();
             }
-            wait(Math.max(1, left / 1_000_000));
+            if (workerAlive.getAsBoolean()) {
+                goneSince = 0;
+            } else if (goneSince == 0) {
+                goneSince = now | 1; // never 0
+            } else if (now - goneSince >= grace.toNanos()) {
+                return Optional.empty(); // a process it started keeps its output open: nothing more from the worker
+            }
+            wait(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), LIVENESS_MILLIS)));
         }
     }
 
@@ -57,10 +101,31 @@ final class OutputLines {
         return reader.join(Duration.ofNanos(Math.max(1, left)));
     }
 
+    private String line(long number) {
+        return ring[(int) (number % ring.length)];
+    }
+
     private void pump(InputStream in) {
-        try (BufferedReader input = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-            for (String line = input.readLine(); line != null; line = input.readLine()) {
-                add(line);
+        try (Reader input = new InputStreamReader(in, StandardCharsets.UTF_8)) {
+            StringBuilder line = new StringBuilder();
+            long cut = 0;
+            char[] chunk = new char[8192];
+            for (int n = input.read(chunk); n >= 0; n = input.read(chunk)) {
+                for (int i = 0; i < n; i++) {
+                    char c = chunk[i];
+                    if (c == '\n') {
+                        add(ended(line, cut));
+                        line.setLength(0);
+                        cut = 0;
+                    } else if (line.length() < MAX_LINE_CHARS) {
+                        line.append(c);
+                    } else {
+                        cut++;
+                    }
+                }
+            }
+            if (!line.isEmpty() || cut > 0) {
+                add(ended(line, cut)); // a last line without a newline
             }
         } catch (IOException e) {
             add("<output lost: " + e + ">");
@@ -72,8 +137,32 @@ final class OutputLines {
         }
     }
 
+    /** @return the line without a carriage return before its newline, saying how many characters were cut */
+    private static String ended(StringBuilder line, long cut) {
+        if (cut == 0 && !line.isEmpty() && line.charAt(line.length() - 1) == '\r') {
+            line.setLength(line.length() - 1);
+        }
+        return cut == 0 ? line.toString() : line + "... <" + cut + " more characters of this line dropped>";
+    }
+
     private synchronized void add(String line) {
-        lines.add(line);
+        if (kept == maxLines) {
+            dropOldest();
+        }
+        ring[(int) ((first + kept) % ring.length)] = line;
+        kept++;
+        keptChars += line.length();
+        while (keptChars > MAX_CHARS && kept > 1) {
+            dropOldest();
+        }
         notifyAll();
+    }
+
+    private void dropOldest() {
+        int at = (int) (first % ring.length);
+        keptChars -= ring[at].length();
+        ring[at] = null;
+        first++;
+        kept--;
     }
 }

@@ -19,7 +19,8 @@ import java.util.function.IntFunction;
 /**
  * A worker JVM running one static method of a class, like a process of Python's {@code multiprocessing}: started
  * with this JVM's {@code java}, class path or module path and native-access setting (see {@link Builder}), then
- * joined, killed or left to die with its parent.
+ * joined, killed or left to die with its parent (a daemon; a worker that is not one outlives its parent, see
+ * {@link Builder#daemon(boolean)}).
  *
  * <pre>{@code
  * List<WorkerProcess> workers = WorkerProcess.startAll(5,
@@ -40,10 +41,12 @@ public final class WorkerProcess implements AutoCloseable {
     private final String name;
     private final OutputLines output;
 
-    private WorkerProcess(Process process, String name, boolean capture) {
+    /** @param keptLines how many lines of its output to keep, or 0 if it is not captured */
+    private WorkerProcess(Process process, String name, int keptLines) {
         this.process = process;
         this.name = name + " (pid " + process.pid() + ")";
-        this.output = capture ? new OutputLines(process.getInputStream(), "worker-" + process.pid()) : null;
+        this.output = keptLines == 0 ? null : new OutputLines(process.getInputStream(), "worker-" + process.pid(),
+                keptLines, process::isAlive, OUTPUT_GRACE);
     }
 
     /**
@@ -178,8 +181,9 @@ public final class WorkerProcess implements AutoCloseable {
     }
 
     /**
-     * @return the lines the worker printed to its standard output so far (a last line
-     *         {@code <output lost: exception>} if reading its pipe failed)
+     * @return the lines the worker printed to its standard output so far, as many of the last ones as
+     *         {@link Builder#captureOutput(int)} keeps (a last line {@code <output lost: exception>} if reading its
+     *         pipe failed)
      * @throws IllegalStateException if its output is not {@linkplain Builder#captureOutput() captured}
      */
     public List<String> output() {
@@ -188,9 +192,11 @@ public final class WorkerProcess implements AutoCloseable {
 
     /**
      * Waits, at most {@code timeout}, for the next line of output that starts with {@code prefix}. Lines that an
-     * earlier call passed over or returned are not looked at again.
+     * earlier call passed over or returned are not looked at again, nor are lines dropped from the kept window (see
+     * {@link Builder#captureOutput(int)}) before a call looked at them.
      *
-     * @return the line, or empty if the worker's output ended or the timeout passed first
+     * @return the line, or empty if the worker's output ended, the worker has been gone for 5 s (a process it
+     *         started may hold its output open), or the timeout passed first
      * @throws IllegalStateException if its output is not {@linkplain Builder#captureOutput() captured}
      * @throws InterruptedException  if this thread is interrupted while waiting
      */
@@ -235,12 +241,18 @@ public final class WorkerProcess implements AutoCloseable {
      * such as {@code shm4j.futex}), as they are when it starts, unless {@link #systemProperty} sets them.
      */
     public static final class Builder {
+        /** How many lines of a captured output {@link #captureOutput()} keeps. */
+        public static final int DEFAULT_KEPT_LINES = 10_000;
+        /** The most lines of a captured output {@link #captureOutput(int)} keeps. */
+        public static final int MAX_KEPT_LINES = 1_000_000;
+
         private final Class<?> type;
         private final List<String> args;
         private final Map<String, String> properties = new LinkedHashMap<>();
         private final List<String> jvmOptions = new ArrayList<>();
         private String method = "main";
-        private boolean capture;
+        /** How many lines of output to keep; 0: not captured. */
+        private int keptLines;
         private boolean daemon;
 
         private Builder(Class<?> type, List<String> args) {
@@ -289,23 +301,44 @@ public final class WorkerProcess implements AutoCloseable {
 
         /** The worker writes to this JVM's standard output and error (the default, as in Python). */
         public Builder inheritOutput() {
-            this.capture = false;
+            this.keptLines = 0;
             return this;
         }
 
         /**
          * The worker's standard output is read line by line into {@link WorkerProcess#output()} and
-         * {@link WorkerProcess#awaitLine}; its standard error still goes to this JVM's.
+         * {@link WorkerProcess#awaitLine}, keeping the last {@value #DEFAULT_KEPT_LINES} lines: see
+         * {@link #captureOutput(int)}.
          */
         public Builder captureOutput() {
-            this.capture = true;
+            return captureOutput(DEFAULT_KEPT_LINES);
+        }
+
+        /**
+         * The worker's standard output is read line by line into {@link WorkerProcess#output()} and
+         * {@link WorkerProcess#awaitLine}, keeping the last {@code keptLines} lines and at most 4 Mi characters of
+         * them (older lines are dropped, so a worker that logs for hours cannot fill this JVM's memory; a line
+         * longer than 64 Ki characters keeps its start and says how many were dropped). Its standard error still
+         * goes to this JVM's.
+         *
+         * @throws IllegalArgumentException if {@code keptLines} is not 1 to {@value #MAX_KEPT_LINES}
+         */
+        public Builder captureOutput(int keptLines) {
+            if (keptLines < 1 || keptLines > MAX_KEPT_LINES) {
+                throw new IllegalArgumentException("WorkerProcess: keptLines=" + keptLines + " (expected: 1.."
+                        + MAX_KEPT_LINES + ")");
+            }
+            this.keptLines = keptLines;
             return this;
         }
 
         /**
          * A daemon worker exits when this process is gone, like Python's {@code Process(daemon=True)}, also when
-         * this process is killed: a thread of the worker checks every {@link WorkerLauncher#PARENT_POLL} (the pid
-         * and its start time, so a reused pid does not count) and halts the worker's JVM with
+         * this process is killed. A worker that is not a daemon (the default) outlives this process whether it is
+         * killed or exits normally: where Python joins its non-daemon children when the parent exits normally, a
+         * JVM's exit neither waits for nor stops its workers, so join them first ({@link WorkerProcess#joinAll}), or
+         * make them daemons. In a daemon, a thread checks every {@link WorkerLauncher#PARENT_POLL} that this process
+         * lives (its pid and start time, so a reused pid does not count) and else halts the worker's JVM with
          * {@link WorkerLauncher#PARENT_GONE_EXIT_CODE}, without shutdown hooks.
          */
         public Builder daemon(boolean daemon) {
@@ -323,14 +356,14 @@ public final class WorkerProcess implements AutoCloseable {
             WorkerLauncher.findMethod(type, method);
             List<String> command = WorkerCommand.of(type, method, args, properties, jvmOptions, daemon);
             ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
-            if (!capture) {
+            if (keptLines == 0) {
                 builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
             }
             String label = type.getSimpleName() + "." + method + args;
             // stdin at its end, as Python's Process gives its child os.devnull: a read returns at once
             builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             try {
-                return new WorkerProcess(builder.start(), label, capture);
+                return new WorkerProcess(builder.start(), label, keptLines);
             } catch (IOException e) {
                 throw new UncheckedIOException("WorkerProcess: cannot start a JVM for " + label + ": " + command, e);
             }

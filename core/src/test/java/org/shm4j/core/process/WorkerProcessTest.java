@@ -170,6 +170,40 @@ class WorkerProcessTest {
         }
     }
 
+    @Test
+    void shouldKeepTheLastLinesOfAChattyWorkerAndCutAnEndlessLine() throws Exception {
+        try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, "25000").method("chatty")).captureOutput(1000)
+                .start()) {
+            assertThat(worker.awaitLine("DONE", BOUND)).as("the last line, after 25,001 others").contains("DONE");
+            assertThat(worker.join(BOUND)).isTrue();
+            List<String> output = worker.output();
+            assertThat(output).as("the last 1000 lines").hasSize(1000).endsWith("line 24998", "line 24999", "DONE");
+            assertThat(output.get(output.size() - 4)).as("a 100,000-character line keeps its first 65,536")
+                    .hasSize(65_536 + "... <34464 more characters of this line dropped>".length())
+                    .startsWith("xxxx").endsWith("x... <34464 more characters of this line dropped>");
+        }
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class).captureOutput(0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("WorkerProcess: keptLines=0 (expected: 1..1000000)");
+    }
+
+    @Test
+    void shouldStopWaitingForALineOnceTheWorkerIsGoneThoughItsChildHoldsItsOutput() throws Exception {
+        try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class).method("spawn")).captureOutput().start()) {
+            String child = worker.awaitLine("CHILD ", BOUND).orElseThrow();
+            try {
+                worker.kill();
+                assertThat(worker.join(BOUND)).isTrue();
+                long start = System.nanoTime();
+                assertThat(worker.awaitLine("never", BOUND)).as("the worker is gone").isEmpty();
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).as("about the 5 s grace, not the timeout")
+                        .isLessThan(BOUND.dividedBy(2));
+            } finally {
+                ProcessHandle.of(Long.parseLong(child.substring("CHILD ".length()))).ifPresent(ProcessHandle::destroy);
+            }
+        }
+    }
+
     /** JVM options that make a short-lived test JVM start faster. */
     static WorkerProcess.Builder fast(WorkerProcess.Builder builder) {
         return builder.jvmOption("-XX:+UseSerialGC").jvmOption("-XX:TieredStopAtLevel=1");
@@ -193,6 +227,25 @@ class WorkerProcessTest {
         static void square(String[] args) {
             int i = Integer.parseInt(args[0]);
             System.out.println("square=" + i * i);
+        }
+
+        /** Prints {@code line 0} to {@code line n-1} with a 100,000-character line before the last two, then DONE. */
+        static void chatty(String[] args) {
+            int n = Integer.parseInt(args[0]);
+            for (int i = 0; i < n; i++) {
+                if (i == n - 2) {
+                    System.out.println("x".repeat(100_000));
+                }
+                System.out.println("line " + i);
+            }
+            System.out.println("DONE");
+        }
+
+        /** Starts {@code sleep}, which inherits this worker's output, prints its pid, and waits. */
+        static void spawn() throws Exception {
+            Process sleep = new ProcessBuilder("sleep", "120").inheritIO().start();
+            System.out.println("CHILD " + sleep.pid());
+            Thread.sleep(BOUND.multipliedBy(2));
         }
 
         static void hello() {
