@@ -158,7 +158,7 @@ final class MapCore {
         MapSegment hint = hints[h];
         if (hint != null) {
             hint.lock();
-            if (hint.covers(hash)) {
+            if (coversLocked(hint, hash)) {
                 return hint;
             }
             hint.unlock();
@@ -168,11 +168,31 @@ final class MapCore {
             int number = directory(j);
             MapSegment segment = segmentNumber(number, null, 0, 0);
             segment.lock();
-            if (directory(j) == number) { // its lock repaired it: now only its own lock holder re-points the entry
+            if (namedLocked(segment, j, number)) { // its lock repaired it: only its holder re-points the entry now
                 hints[h] = segment;
                 return segment;
             }
             segment.unlock();
+        }
+    }
+
+    /** Holding {@code segment}'s lock: whether it covers {@code hash}; unlocked first if the check throws. */
+    private static boolean coversLocked(MapSegment segment, long hash) {
+        try {
+            return segment.covers(hash);
+        } catch (RuntimeException | Error e) {
+            segment.unlock();
+            throw e;
+        }
+    }
+
+    /** Holding {@code segment}'s lock: whether directory entry {@code j} names it; unlocked first if that throws. */
+    private boolean namedLocked(MapSegment segment, int j, int number) {
+        try {
+            return directory(j) == number;
+        } catch (RuntimeException | Error e) {
+            segment.unlock();
+            throw e;
         }
     }
 

@@ -35,7 +35,7 @@ import org.shm4j.sync.internal.SyncLayout;
  *     2<sup>maxDepth</sup> segments</td><td>plain, as magic</td></tr>
  * <tr><td>60</td><td>4</td><td>headerChecksum</td><td>CRC-32C of bytes 0..59</td><td>plain, as magic</td></tr>
  * <tr><td>64</td><td>4</td><td>nextSegment</td><td>the next segment number to hand out to a split</td>
- *     <td>volatile get-and-add</td></tr>
+ *     <td>volatile reads; compare-and-set, never past the most segments</td></tr>
  * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>4 &times; 2<sup>maxDepth</sup></td><td>directory</td><td>entry {@code j}: the number of the
  *     segment holding the keys whose hash has {@code j} in its low maxDepth bits</td><td>written by a split under

@@ -268,9 +268,14 @@ final class MapSegment {
         // odd: a dead owner was changing the segment (a live one leaves it even, but for a split that met damaged
         // bytes and threw ShmFormatException, whose segment the rebuild below is what it needs)
         if ((sequence & 1) != 0) {
-            arena.rebuild();
-            SegmentSplit.recover(map, this);
-            SegmentCompaction.recover(map, this);
+            try {
+                arena.rebuild();
+                SegmentSplit.recover(map, this);
+                SegmentCompaction.recover(map, this);
+            } catch (RuntimeException | Error e) {
+                unlock(); // the sequence stays odd: every later lock() tries the repair again and says why it fails
+                throw e;
+            }
             LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
             endWrite(sequence);
         }
@@ -351,11 +356,10 @@ final class MapSegment {
                 arena.free(old);
             }
         } catch (RuntimeException | Error e) {
-            arena.rebuild(); // whatever broke mid-change, leave the segment consistent
+            endBrokenWrite(stamp, e); // whatever broke mid-change, leave the segment consistent
             throw e;
-        } finally {
-            endWrite(stamp);
         }
+        endWrite(stamp);
         return true;
     }
 
@@ -377,11 +381,10 @@ final class MapSegment {
                 empty(); // free chunks of one size class never merge: an empty segment starts its arena again
             }
         } catch (RuntimeException | Error e) {
-            arena.rebuild();
+            endBrokenWrite(stamp, e);
             throw e;
-        } finally {
-            endWrite(stamp);
         }
+        endWrite(stamp);
     }
 
     /** Under the lock: removes every entry. */
@@ -389,9 +392,11 @@ final class MapSegment {
         long stamp = beginWrite();
         try {
             empty();
-        } finally {
-            endWrite(stamp);
+        } catch (RuntimeException | Error e) {
+            endBrokenWrite(stamp, e);
+            throw e;
         }
+        endWrite(stamp);
     }
 
     /**
@@ -636,9 +641,11 @@ final class MapSegment {
         long stamp = beginWrite();
         try {
             arena.retain(word -> true);
-        } finally {
-            endWrite(stamp);
+        } catch (RuntimeException | Error e) {
+            endBrokenWrite(stamp, e);
+            throw e;
         }
+        endWrite(stamp);
     }
 
     /** Starts a change: the sequence turns odd. @return the odd sequence, for {@link #endWrite} */
@@ -647,6 +654,22 @@ final class MapSegment {
         LONG.setOpaque(memory, S_SEQUENCE, odd);
         VarHandle.releaseFence(); // the odd sequence is visible before any data store below
         return odd;
+    }
+
+    /**
+     * Ends a change that threw {@code failure} part-way: rebuilds the segment from its entries (as a take-over's
+     * repair does) and turns the sequence even. If the rebuild throws too (added to {@code failure} as suppressed),
+     * the sequence stays odd: readers never take the half-done change for a stable one, and the next {@link #lock()}
+     * repairs it or says why it cannot.
+     */
+    private void endBrokenWrite(long odd, Throwable failure) {
+        try {
+            arena.rebuild();
+        } catch (RuntimeException | Error again) {
+            failure.addSuppressed(again);
+            return;
+        }
+        endWrite(odd);
     }
 
     /** Ends the change {@link #beginWrite} started: the sequence turns even. */

@@ -10,6 +10,7 @@ import java.util.AbstractMap;
 import java.util.AbstractSet;
 import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -32,21 +33,22 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * hits.merge("/index.html", 1L, Long::sum);   // atomic across processes
  * }</pre>
  *
- * <p>The map is split into segments by key hash. A {@code get} never writes shared memory: it reads a segment
- * optimistically under the segment's sequence counter and retries if a writer interfered (a torn read is never
- * returned). Writes take the segment's robust lock; {@code putIfAbsent}, {@code replace}, {@code remove(k, v)},
- * {@code compute*} and {@code merge} run atomically under it across processes, their functions included. So, as
- * {@code ConcurrentHashMap} asks, a function must be short and must not change any other mapping of the map: a
- * change to a key of the same segment throws {@link IllegalMonitorStateException} (the lock is not reentrant), and
- * one to another segment may deadlock with a function of another thread or process doing the reverse (segment locks
- * take no part in deadlock detection, and which segment a key falls in is not for the caller to know). Reads
- * ({@code get}, {@code containsKey}, iteration) inside a function are fine. Values are compared by their encoded
- * bytes ({@code replace(k, old, new)}, {@code remove(k, v)}). Iterators are weakly consistent, as those of
+ * <p>The map is split into segments by key hash. A {@code get} writes no shared memory while its reads succeed: it
+ * reads a segment optimistically under the segment's sequence counter and retries if a writer interfered (a torn read
+ * is never returned); after 64 failed tries (a writer stays in the middle of a change, or died there) it takes the
+ * segment's lock, which repairs a dead writer's change. Writes take the segment's robust lock; {@code putIfAbsent},
+ * {@code replace}, {@code remove(k, v)}, {@code compute*} and {@code merge} run atomically under it across processes,
+ * their functions included. So, as {@code ConcurrentHashMap} asks, a function must be short and must not change any
+ * other mapping of the map: a change to a key of the same segment throws {@link IllegalMonitorStateException} (the lock
+ * is not reentrant), and one to another segment may deadlock with a function of another thread or process doing the
+ * reverse (segment locks take no part in deadlock detection, and which segment a key falls in is not for the caller to
+ * know). Reads ({@code get}, {@code containsKey}, iteration) inside a function are fine. Values are compared by their
+ * encoded bytes ({@code replace(k, old, new)}, {@code remove(k, v)}). Iterators are weakly consistent, as those of
  * {@link java.util.concurrent.ConcurrentHashMap}: each segment is copied at one moment as the iterator reaches it.
- * {@code null} keys and values are refused with {@link NullPointerException}. A key or value of a class its codec
- * does not take (an {@code Integer} key of a map of {@link Codec#longs()} keys, say) gets a
- * {@link ClassCastException} naming the map and the class, from {@code get} and {@code containsKey} too, where
- * {@code ConcurrentHashMap} answers null and hides the mix-up ({@link #equals} still answers false).
+ * {@code null} keys and values are refused with {@link NullPointerException}. A key or value of a class its codec does
+ * not take (an {@code Integer} key of a map of {@link Codec#longs()} keys, say) gets a {@link ClassCastException}
+ * naming the map and the class, from {@code get} and {@code containsKey} too, where {@code ConcurrentHashMap} answers
+ * null and hides the mix-up ({@link #equals} still answers false).
  *
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
@@ -275,16 +277,28 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return compute(key, (k, old) -> old == null ? value : remapping.apply(old, value), true, true, null, false);
     }
 
-    /** Removes every entry, one segment at a time (so a concurrent put may survive it, as in ConcurrentHashMap). */
+    /**
+     * Removes every entry, one segment at a time (so a concurrent put may survive it, as in ConcurrentHashMap), and
+     * then the segments that a split made meanwhile, until a look finds none new: a split moves keys that were there
+     * before the clear into a new segment, which must not keep them.
+     */
     @Override
     public void clear() {
         try {
-            for (MapSegment segment : core.existingSegments()) {
-                segment.lock();
-                try {
-                    segment.clear();
-                } finally {
-                    segment.unlock();
+            Set<Integer> cleared = new HashSet<>();
+            boolean more = true;
+            while (more) {
+                more = false;
+                for (MapSegment segment : core.existingSegments()) {
+                    if (cleared.add(segment.index)) {
+                        more = true; // then look again for the segments its split (or another's) made
+                        segment.lock();
+                        try {
+                            segment.clear();
+                        } finally {
+                            segment.unlock();
+                        }
+                    }
                 }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
