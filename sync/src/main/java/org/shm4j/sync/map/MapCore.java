@@ -76,9 +76,18 @@ final class MapCore {
 
     /** Creates a map block; see {@link SharedMap#create}. */
     static MapCore create(SharedHeap heap, String name, int keyTypeId, int valueTypeId, MapSizing sizing) {
-        MapGeometry geometry = MapGeometry.plan(Objects.requireNonNull(sizing, "sizing"), keyTypeId, valueTypeId);
+        MapGeometry geometry = plan(name, sizing, keyTypeId, valueTypeId);
         return new MapCore(heap, name, Blocks.create(heap, checkName(name), MapLayout.MAP, geometry.blockSize(),
                 geometry::write));
+    }
+
+    /** @return {@link MapGeometry#plan}, its refusal naming the map */
+    private static MapGeometry plan(String name, MapSizing sizing, int keyTypeId, int valueTypeId) {
+        try {
+            return MapGeometry.plan(Objects.requireNonNull(sizing, "sizing"), keyTypeId, valueTypeId);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("SharedMap '" + name + "': " + e.getMessage(), e);
+        }
     }
 
     /** Opens a map block and checks its codecs; see {@link SharedMap#open}. */
@@ -97,7 +106,7 @@ final class MapCore {
         if (existing.isPresent()) {
             return open(heap, name, keyTypeId, valueTypeId);
         }
-        MapGeometry geometry = MapGeometry.plan(Objects.requireNonNull(sizing, "sizing"), keyTypeId, valueTypeId);
+        MapGeometry geometry = plan(name, sizing, keyTypeId, valueTypeId);
         return new MapCore(heap, name, Blocks.openOrCreate(heap, checkName(name), MapLayout.MAP,
                 geometry.blockSize(), geometry::write)).checkTypes(keyTypeId, valueTypeId);
     }

@@ -180,8 +180,10 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * Copies the value of {@code key} into {@code target} at {@code offset} without decoding it: with a key codec
      * that allocates nothing, this allocates nothing.
      *
-     * @return the value's encoded length, or -1 if the key is absent; the bytes are copied only if that length is
-     *         at most {@code target.byteSize() - offset} (a larger length tells how much room the value needs)
+     * @return the value's encoded length, or -1 if the key is absent; the value is copied only if that length is
+     *         at most {@code target.byteSize() - offset} (a larger length tells how much room the value needs).
+     *         The bytes of {@code target} past {@code offset} are undefined otherwise: a read that a writer
+     *         interfered with, retried, may have copied bytes there
      * @throws IndexOutOfBoundsException if {@code offset} is not within {@code target}
      * @throws IllegalArgumentException  if {@code target} is read-only
      */

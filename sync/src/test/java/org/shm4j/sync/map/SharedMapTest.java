@@ -77,6 +77,15 @@ class SharedMapTest {
     }
 
     @Test
+    void shouldNameTheMapWhoseSizingNeedsTooLargeASegment() {
+        MapSizing huge = new MapSizing(MapSizing.MAX_ENTRIES, 8, 1 << 24);
+        assertThatThrownBy(() -> SharedLongMap.create(heap, "huge", Codec.bytes(), huge))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("SharedMap 'huge': sizing=" + huge + " needs ");
+        assertThat(heap.find("huge")).as("nothing made").isEmpty();
+    }
+
+    @Test
     void shouldCountTheBytesOfLiveChunksThroughOverwritesOfEverySize() {
         SharedLongMap<byte[]> map = SharedLongMap.create(heap, "m", Codec.bytes(), new MapSizing(512, 8, 64));
         Map<Long, Integer> lengths = new HashMap<>();
