@@ -138,9 +138,18 @@ final class MapCore {
         int j = (int) hash & directoryMask;
         while (true) {
             if (segment != null) {
-                int result = keyLength == Long.BYTES
-                        ? LongKeyRead.read(segment, hash, longKey, target, targetOffset, capacity)
-                        : segment.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+                int result;
+                try {
+                    result = keyLength == Long.BYTES
+                            ? LongKeyRead.read(segment, hash, longKey, target, targetOffset, capacity)
+                            : segment.read(hash, key, keyOffset, keyLength, target, targetOffset, capacity);
+                } catch (IllegalStateException stuck) { // read-only: gave up on a segment a dead writer left
+                    if (segment != hint || directory(j) == segment.index) {
+                        throw stuck;
+                    }
+                    hints[h] = null; // a stale hint: a split moved the key away before that writer died
+                    result = MapSegment.MOVED;
+                }
                 if (result != MapSegment.MOVED) {
                     if (segment != hint) {
                         hints[h] = segment;

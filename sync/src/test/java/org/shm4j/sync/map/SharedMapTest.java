@@ -565,6 +565,35 @@ class SharedMapTest {
         }
     }
 
+    /**
+     * A read-only reader's hint for a key names the segment the key was in before a split moved it, and that segment
+     * is then left mid-change by a dead writer: the read gives up on the hint (after the read-only wait) and finds
+     * the key through the directory (helper-118: it threw, though the key's segment was healthy).
+     */
+    @Test
+    void shouldReadAMovedKeyThroughTheDirectoryWhenAReadOnlyHintLeadsToADeadWritersSegment() {
+        String heapName = names.unique("map-stale-hint");
+        try (SharedHeap writable = SharedHeap.create(heapName, 1 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(heapName)) {
+            SharedMap<Long, String> map = SharedMap.create(writable, "m", Codec.longs(), Codec.utf8(),
+                    new MapSizing(1, 8, 8)); // one segment, which splits as keys come
+            SharedMap<Long, String> view = SharedMap.open(readOnly, "m", Codec.longs(), Codec.utf8());
+            MapSegment first = map.core().segmentNumber(0, null, 0, 0);
+            long keys = 0;
+            while (map.stats().segments().size() == 1) {
+                map.put(keys, "v" + keys);
+                if (map.stats().segments().size() == 1) {
+                    assertThat(view.get(keys)).isEqualTo("v" + keys); // the view's hint: the first segment
+                }
+                keys++;
+            }
+            long moved = LongStream.range(0, keys - 1).filter(k -> segmentOf(map.core(), k) != first).findFirst()
+                    .orElseThrow();
+            leftMidChangeByADeadWriter(first);
+            assertThat(view.get(moved)).isEqualTo("v" + moved);
+        }
+    }
+
     @Test
     void shouldRebuildASegmentLeftHalfWrittenByADeadWriter() {
         SharedMap<Long, String> map = mapOf64();
