@@ -244,6 +244,8 @@ public final class SharedPipe implements AutoCloseable {
         private volatile boolean claimed;
         /** The claim {@link #send} encodes into: used by the one sending thread (see {@link #sendingClaim()}). */
         private final RingClaim sendClaim = new RingClaim();
+        /** Names this end ("first end of pipe 'p'"), made once: a send allocates nothing for its messages. */
+        private final String description;
         /** One sending thread of this process at a time (the ring beneath has one producer), of any pipe object. */
         private final ReentrantLock sending;
         /** One receiving thread of this process at a time (one consumer; {@link #received} is the receiver's). */
@@ -257,6 +259,7 @@ public final class SharedPipe implements AutoCloseable {
             this.in = in;
             this.sending = ends.turns().sending(self);
             this.receiving = ends.turns().receiving(self);
+            this.description = ends.describe(self);
         }
 
         private End claim() {
@@ -290,7 +293,7 @@ public final class SharedPipe implements AutoCloseable {
         public boolean send(byte[] message, Duration timeout) throws InterruptedException {
             Objects.requireNonNull(message, "message");
             if (message.length > out.maxMessageLength()) { // named here: the ring's message would name its ring
-                throw Blocks.messageTooLong(ends.describe(self), "message length", message.length, out.capacity());
+                throw Blocks.messageTooLong(description, "message length", message.length, out.capacity());
             }
             return send(message, BYTES, timeout);
         }
@@ -316,7 +319,7 @@ public final class SharedPipe implements AutoCloseable {
         public <T> boolean send(T value, Codec<T> codec, Duration timeout) throws InterruptedException {
             Objects.requireNonNull(codec, "codec");
             if (value == null) {
-                throw new NullPointerException(ends.describe(self) + ": a null value (a pipe carries no null: send a"
+                throw new NullPointerException(description + ": a null value (a pipe carries no null: send a"
                         + " value of its own as a stop sentinel, e.g. a record with a stop flag)");
             }
             long start = System.nanoTime();
@@ -336,14 +339,13 @@ public final class SharedPipe implements AutoCloseable {
         private <T> boolean sendWaiting(T value, Codec<T> codec, long start, long total)
                 throws InterruptedException {
             requireOpen();
-            String what = ends.describe(self);
-            int length = CodecMessages.encodedLength(codec, value, out, what);
+            int length = CodecMessages.encodedLength(codec, value, out, description);
             if (peer.isClosed()) {
                 throw gone(ends.owner(peer.end()), " (broken pipe)");
             }
             RingClaim claim = sendingClaim();
             if (out.tryClaim(codec.typeId(), length, claim)) {
-                CodecMessages.encodeAndCommit(claim, codec, value, out, what, "sent");
+                CodecMessages.encodeAndCommit(claim, codec, value, out, description, "sent");
                 return true;
             }
             while (true) {
@@ -356,7 +358,7 @@ public final class SharedPipe implements AutoCloseable {
                     return false;
                 }
                 if (out.tryClaim(codec.typeId(), length, claim, slice(left), WaitStrategy.BLOCKING)) {
-                    CodecMessages.encodeAndCommit(claim, codec, value, out, what, "sent");
+                    CodecMessages.encodeAndCommit(claim, codec, value, out, description, "sent");
                     return true;
                 }
                 requireOpen();
@@ -416,7 +418,7 @@ public final class SharedPipe implements AutoCloseable {
             if (!takeTurn(receiving, total)) {
                 return null; // another thread's receive held the end for the whole timeout
             }
-            CodecMessages.Receiver<T> receiver = new CodecMessages.Receiver<>(codec, ends.describe(self),
+            CodecMessages.Receiver<T> receiver = new CodecMessages.Receiver<>(codec, description,
                     "received a message of type");
             try {
                 return recvHeld(receiver, start, total) == 0 ? null : receiver.result();
@@ -534,7 +536,7 @@ public final class SharedPipe implements AutoCloseable {
 
         private void requireOpen() {
             if (ends.isClosed(self)) {
-                throw new IllegalStateException(ends.describe(self) + " is closed");
+                throw new IllegalStateException(description + " is closed");
             }
         }
 
@@ -563,7 +565,7 @@ public final class SharedPipe implements AutoCloseable {
 
         @Override
         public String toString() {
-            return ends.describe(self);
+            return description;
         }
     }
 }
