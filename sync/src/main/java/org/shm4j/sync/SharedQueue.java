@@ -53,6 +53,8 @@ public final class SharedQueue<T> {
     private final SharedRing ring;
     private final Codec<T> codec;
     private final String name;
+    /** {@code "queue '<name>'"}, made once: an offer names the queue only when it fails, and allocates nothing. */
+    private final String description;
     private final SharedHeap heap;
     /** Each thread's claim, reused by its offers so that an offer allocates nothing (see {@link #claim()}). */
     private final ThreadLocal<RingClaim> claims = ThreadLocal.withInitial(RingClaim::new);
@@ -63,8 +65,9 @@ public final class SharedQueue<T> {
         this.ring = ring;
         this.codec = codec;
         this.name = name;
+        this.description = describe(name);
         this.heap = heap;
-        this.receivers = ThreadLocal.withInitial(() -> receiver(codec, name));
+        this.receivers = ThreadLocal.withInitial(this::newReceiver);
     }
 
     /**
@@ -74,7 +77,7 @@ public final class SharedQueue<T> {
      */
     public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
-        Blocks.checkRingCapacity("queue '" + name + "'", capacity);
+        Blocks.checkRingCapacity(describe(name), capacity);
         return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, codec.typeId()), codec,
                 name, heap);
     }
@@ -101,7 +104,7 @@ public final class SharedQueue<T> {
      */
     public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
-        Blocks.checkRingCapacity("queue '" + name + "'", capacity);
+        Blocks.checkRingCapacity(describe(name), capacity);
         try {
             return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity,
                     codec.typeId()), codec, name, heap);
@@ -113,7 +116,7 @@ public final class SharedQueue<T> {
                     return differs;
                 }
                 if (existing.kind() == SharedRing.Kind.MPMC && existing.capacity() != capacity) {
-                    return "queue '" + name + "' exists with capacity " + existing.capacity() + " (asked: " + capacity
+                    return describe(name) + " exists with capacity " + existing.capacity() + " (asked: " + capacity
                             + ")";
                 }
                 throw e; // neither: the ring's own message stands (mismatch returns e)
@@ -125,7 +128,7 @@ public final class SharedQueue<T> {
     private static String codecDiffers(SharedRing ring, Codec<?> codec, String name) {
         OptionalInt declared = ring.messageType();
         return declared.isEmpty() || declared.getAsInt() == codec.typeId() ? null
-                : CodecMessages.typeDiffers(codec, "queue '" + name + "'", declared.getAsInt(),
+                : CodecMessages.typeDiffers(codec, describe(name), declared.getAsInt(),
                         "was created for messages of type");
     }
 
@@ -241,7 +244,7 @@ public final class SharedQueue<T> {
 
     @Override
     public String toString() {
-        return "queue '" + name + "' on " + ring;
+        return description + " on " + ring;
     }
 
     /**
@@ -264,19 +267,18 @@ public final class SharedQueue<T> {
 
     private boolean encodeIntoRing(T value, Duration timeout) throws InterruptedException {
         if (value == null) {
-            throw new NullPointerException("queue '" + name + "': a null value (a SharedQueue, as a BlockingQueue,"
+            throw new NullPointerException(description + ": a null value (a SharedQueue, as a BlockingQueue,"
                     + " holds none; where Python code puts None as a stop sentinel, put a value of its own, e.g. a"
                     + " record with a stop flag)");
         }
-        String what = "queue '" + name + "'";
-        int length = CodecMessages.encodedLength(codec, value, ring, what);
+        int length = CodecMessages.encodedLength(codec, value, ring, description);
         RingClaim claim = claim();
         boolean claimed = timeout.isZero() ? ring.tryClaim(codec.typeId(), length, claim)
                 : ring.tryClaim(codec.typeId(), length, claim, timeout, WaitStrategy.BLOCKING);
         if (!claimed) {
             return false;
         }
-        CodecMessages.encodeAndCommit(claim, codec, value, ring, what, "queued");
+        CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
         return true;
     }
 
@@ -311,11 +313,16 @@ public final class SharedQueue<T> {
     /** @return this thread's receiver, or a new one for a poll its codec made inside another (decode polling here) */
     private CodecMessages.Receiver<T> receiver() {
         CodecMessages.Receiver<T> receiver = receivers.get();
-        return receiver.busy ? receiver(codec, name) : receiver;
+        return receiver.busy ? newReceiver() : receiver;
     }
 
-    private static <T> CodecMessages.Receiver<T> receiver(Codec<T> codec, String name) {
-        return new CodecMessages.Receiver<>(codec, "queue '" + name + "'", "holds a message of type");
+    private CodecMessages.Receiver<T> newReceiver() {
+        return new CodecMessages.Receiver<>(codec, description, "holds a message of type");
+    }
+
+    /** @return how messages name the queue called {@code name} */
+    private static String describe(String name) {
+        return "queue '" + name + "'";
     }
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
