@@ -174,42 +174,34 @@ final class MapCore {
     MapSegment lock(long hash) {
         int h = (int) hash & hintMask;
         MapSegment hint = hints[h];
-        if (hint != null) {
-            hint.lock();
-            if (coversLocked(hint, hash)) {
-                return hint;
-            }
-            hint.unlock();
-        }
-        int j = (int) hash & directoryMask;
-        while (true) {
-            int number = directory(j);
-            MapSegment segment = segmentNumber(number, null, 0, 0);
-            segment.lock();
-            if (namedLocked(segment, j, number)) { // its lock repaired it: only its holder re-points the entry now
-                hints[h] = segment;
-                return segment;
-            }
-            segment.unlock();
-        }
-    }
-
-    /** Holding {@code segment}'s lock: whether it covers {@code hash}; unlocked first if the check throws. */
-    private static boolean coversLocked(MapSegment segment, long hash) {
+        MapSegment locked = null; // released if a check made holding it throws (damaged bytes): not left held
         try {
-            return segment.covers(hash);
+            if (hint != null) {
+                hint.lock();
+                locked = hint;
+                if (hint.covers(hash)) {
+                    return hint;
+                }
+                locked = null;
+                hint.unlock();
+            }
+            int j = (int) hash & directoryMask;
+            while (true) {
+                int number = directory(j);
+                MapSegment segment = segmentNumber(number, null, 0, 0);
+                segment.lock();
+                locked = segment;
+                if (directory(j) == number) { // its lock repaired it: only its holder re-points the entry now
+                    hints[h] = segment;
+                    return segment;
+                }
+                locked = null;
+                segment.unlock();
+            }
         } catch (RuntimeException | Error e) {
-            segment.unlock();
-            throw e;
-        }
-    }
-
-    /** Holding {@code segment}'s lock: whether directory entry {@code j} names it; unlocked first if that throws. */
-    private boolean namedLocked(MapSegment segment, int j, int number) {
-        try {
-            return directory(j) == number;
-        } catch (RuntimeException | Error e) {
-            segment.unlock();
+            if (locked != null) {
+                locked.unlock();
+            }
             throw e;
         }
     }
