@@ -2,6 +2,7 @@ package org.shm4j.sync.list;
 
 import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.internal.Backoff;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -13,7 +14,6 @@ import java.util.ListIterator;
 import java.util.Objects;
 import java.util.RandomAccess;
 import java.util.StringJoiner;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -111,7 +111,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     /**
      * How long a read that finds an item malformed (no kind's format, or a str that is not UTF-8) reads it again
      * before it reports the item corrupted: a writer in another process may be half-way through it, and may lose its
-     * CPU there for a while (see {@link #retry}).
+     * CPU there for a while (see {@link #retrying}).
      */
     private static final long MALFORMED_SETTLE_NANOS = 1_000_000_000; // 100 ms was seen to pass on a loaded machine
     /**
@@ -119,9 +119,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * format: shorter, since a writer killed between the two leaves that state until the item's next write.
      */
     private static final long DISAGREEING_SETTLE_NANOS = 10_000_000;
-    /** {@link #retry} spins this long, then yields until {@link #RETRY_YIELD_NANOS}, then parks. */
-    private static final long RETRY_SPIN_NANOS = 50_000;
-    private static final long RETRY_YIELD_NANOS = 1_000_000;
+    /** The longest park between two reads of an item a writer may be half-way through ({@link Backoff}'s). */
     private static final long RETRY_PARK_NANOS = 100_000;
     private static final long TRUE_WORD = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
             ? 1L << (8 * PY_BOOLEAN_BYTE) : 1L;
@@ -274,6 +272,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         checkIndex(index);
         int capacity = (int) (offsets[index + 1] - offsets[index]);
         long since = 0;
+        int step = 0;
         while (true) {
             // opaque: no ordering with the value is promised (the list is not synchronised), but never a torn word
             long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
@@ -282,7 +281,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
             if (kind != null) {
                 return kind;
             }
-            // a CPython writer half-way through it (see retry): read again, a while
+            // a CPython writer half-way through it (see retrying): read again, a while
             Kind byFormat = PythonItems.kindOrNull(format, code, capacity);
             if (byFormat != null && waited(since, DISAGREEING_SETTLE_NANOS)) {
                 return byFormat; // a kind change cut between its two stores: see the class doc
@@ -290,7 +289,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
             if (byFormat == null && waited(since, MALFORMED_SETTLE_NANOS)) {
                 throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
             }
-            since = retry(since);
+            since = retrying(since);
+            step = Backoff.idle(step, RETRY_PARK_NANOS);
         }
     }
 
@@ -531,7 +531,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     }
 
     /**
-     * Reads the item at {@code index}, again while its text reads malformed (see {@link #retry}), for up to
+     * Reads the item at {@code index}, again while its text reads malformed (see {@link #retrying}), for up to
      * {@link #MALFORMED_SETTLE_NANOS}; its kind is read again each time ({@link #kind} settles on its own).
      *
      * @param expected the kind the caller asks for, or null for whatever kind the item holds
@@ -539,6 +539,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     private Object read(int index, Kind expected) {
         long since = 0;
+        int step = 0;
         while (true) {
             Kind kind = kind(index);
             if (expected != null && kind != expected) {
@@ -557,7 +558,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
                 if (waited(since, MALFORMED_SETTLE_NANOS)) {
                     throw malformed;
                 }
-                since = retry(since);
+                since = retrying(since);
+                step = Backoff.idle(step, RETRY_PARK_NANOS);
             }
         }
     }
@@ -565,25 +567,14 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     /**
      * For a read that found its item malformed or its format and code disagreeing, which a writer in another process
      * may be half-way through (CPython zero-fills each field it packs before it writes it, and writes a str's bytes
-     * after its format): the caller reads again.
+     * after its format): the caller reads again, after a {@link Backoff} step (spin, then yield, then parks of at
+     * most {@link #RETRY_PARK_NANOS}: a writer that lost its CPU may need this one).
      *
      * @param since 0 on the first call, then what the last call returned
-     * @return when the read's retries began (never 0), after one spin ({@link Thread#onSpinWait}) in the first
-     *         50 µs, then a yield of the CPU (a writer that lost its CPU may need this one), after 1 ms a 100 µs park
+     * @return when the read's retries began (never 0)
      */
-    private static long retry(long since) {
-        if (since == 0) {
-            return System.nanoTime() | 1;
-        }
-        long retrying = System.nanoTime() - since;
-        if (retrying < RETRY_SPIN_NANOS) {
-            Thread.onSpinWait();
-        } else if (retrying < RETRY_YIELD_NANOS) {
-            Thread.yield();
-        } else {
-            LockSupport.parkNanos(RETRY_PARK_NANOS);
-        }
-        return since;
+    private static long retrying(long since) {
+        return since != 0 ? since : System.nanoTime() | 1;
     }
 
     /** @return true if the retries that began at {@code since} (0: none yet) have run longer than {@code budget} */
