@@ -509,6 +509,44 @@ public final class SharedPipe implements AutoCloseable {
             }
         }
 
+        /**
+         * Waits up to {@code timeout} until {@link #poll()} would say true (a message is waiting, or the stream has
+         * ended), as Python's {@code Connection.poll(timeout)} does. Takes no message; like a receive, it waits for
+         * other threads' receives on this end to finish, within the timeout.
+         *
+         * @return true as {@link #poll()} says it, false if {@code timeout} passed first
+         * @throws IllegalStateException if this end is closed
+         * @throws InterruptedException  if interrupted while waiting
+         */
+        public boolean poll(Duration timeout) throws InterruptedException {
+            long start = System.nanoTime();
+            long total = Timeouts.nanos(timeout);
+            if (!takeTurn(receiving, total)) {
+                return poll(); // another thread's receive held the end for the whole timeout
+            }
+            try {
+                while (!poll()) {
+                    long left = total - (System.nanoTime() - start);
+                    if (left <= 0) {
+                        return false;
+                    }
+                    awaitSlice(left);
+                }
+                return true;
+            } finally {
+                receiving.unlock();
+            }
+        }
+
+        /** Waits one slice, at most {@code leftNanos}, for a message to come in. */
+        private void awaitSlice(long leftNanos) throws InterruptedException {
+            try {
+                in.awaitMessage(slice(leftNanos), WaitStrategy.BLOCKING);
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                throw ends.closedOr(e);
+            }
+        }
+
         /** @return the longest message this end can send */
         public int maxMessageLength() {
             return out.maxMessageLength();

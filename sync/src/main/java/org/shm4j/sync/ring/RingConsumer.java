@@ -38,9 +38,10 @@ final class RingConsumer {
     }
 
     /**
-     * Does what {@link SharedRing#poll(MessageHandler, java.time.Duration, WaitStrategy)} documents.
+     * Does what {@link SharedRing#poll(MessageHandler, java.time.Duration, WaitStrategy)} documents, or with a null
+     * {@code handler} what {@link SharedRing#awaitMessage} does (waits for a committed message, takes none).
      *
-     * @return 1 if a message was handled, 0 if none came within {@code timeoutNanos}
+     * @return 1 if a message was handled (or, with no handler, is queued), 0 if none came within {@code timeoutNanos}
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     static int poll(SharedRing ring, MessageHandler handler, long timeoutNanos, WaitStrategy strategy)
@@ -50,7 +51,8 @@ final class RingConsumer {
         int step = 0;
         while (true) {
             // MPMC: the consumers' turn is waited for within the timeout too
-            int handled = ring.consumers == null ? drainAsConsumer(ring, handler, 1)
+            int handled = handler == null ? (ring.recovery.hasMessage() ? 1 : 0)
+                    : ring.consumers == null ? drainAsConsumer(ring, handler, 1)
                     : drainInTurn(ring, handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
             if (handled > 0) {
                 return handled;

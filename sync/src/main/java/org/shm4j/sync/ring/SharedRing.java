@@ -731,14 +731,39 @@ public final class SharedRing {
      * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles)
      */
     public int poll(MessageHandler handler, Duration timeout, WaitStrategy strategy) throws InterruptedException {
+        return awaitAsConsumer(Objects.requireNonNull(handler, "handler"), timeout, strategy);
+    }
+
+    /**
+     * Waits up to {@code timeout} until a committed message is queued ({@link #hasMessage()}), without taking it, as
+     * Python's {@code Connection.poll(timeout)} does. A consuming call: it claims the consumer's role as a poll does
+     * (SPSC, MPSC) and applies the stall rule while it waits, so that a claim a dead producer left at the consumer's
+     * position does not hide the messages behind it for longer than the stall timeout. Of an MPMC ring's consumers,
+     * another may take the message before this one polls.
+     *
+     * @return true if a committed message is queued, false if none came within {@code timeout}
+     * @throws InterruptedException if the thread is interrupted while waiting
+     * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles), or a
+     *                               consuming call of this object is under way in another thread
+     */
+    public boolean awaitMessage(Duration timeout, WaitStrategy strategy) throws InterruptedException {
+        return awaitAsConsumer(null, timeout, strategy) > 0;
+    }
+
+    /**
+     * {@link RingConsumer#poll} in the consumer's role: hands a message to {@code handler}, or with none only
+     * waits for one.
+     */
+    private int awaitAsConsumer(MessageHandler handler, Duration timeout, WaitStrategy strategy)
+            throws InterruptedException {
         try {
-            Objects.requireNonNull(handler, "handler");
+            long timeoutNanos = Timeouts.nanos(timeout);
             if (consumers != null) {
-                return RingConsumer.poll(this, handler, Timeouts.nanos(timeout), strategy);
+                return RingConsumer.poll(this, handler, timeoutNanos, strategy);
             }
             long claimed = enterConsumer();
             try {
-                return RingConsumer.poll(this, handler, Timeouts.nanos(timeout), strategy);
+                return RingConsumer.poll(this, handler, timeoutNanos, strategy);
             } finally {
                 consumerClaimed.setPlain(claimed);
             }
