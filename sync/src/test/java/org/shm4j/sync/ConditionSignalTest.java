@@ -131,7 +131,7 @@ class ConditionSignalTest {
                 assertThat(lock.withLock(() -> slot[1])).as("each item once").isEqualTo(n * (n + 1) / 2);
                 for (String name : List.of("notEmpty", "notFull")) {
                     MemorySegment block = heap.lookup(name, SyncLayout.CONDITION).segment();
-                    assertThat(block.get(ValueLayout.JAVA_SHORT, SyncLayout.COND_TOKENS_OFFSET))
+                    assertThat(ushort(block, SyncLayout.COND_TOKENS_OFFSET))
                             .as("tokens of %s left with no waiter", name).isZero();
                 }
             } finally {
@@ -242,9 +242,9 @@ class ConditionSignalTest {
     }
 
     /**
-     * A signaller killed between its compare-and-set (token handed out, sequence moved) and its futex wake: simulated
-     * by making that change to the word by hand, with no wake. The waiter, blocked in futex on the old sequence, sees
-     * it moved when its 50 ms slice ends and takes the token.
+     * A signaller killed between its compare-and-set (the arrived waiter served, with a token) and its futex wake:
+     * simulated by making that change to the word by hand, with no wake. The waiter, blocked in futex on the old
+     * word, sees it changed when its 50 ms slice ends and takes the token.
      */
     @Test
     void shouldWakeAWaiterWhoseSignallerDiedBetweenItsTokenAndItsWake() throws Exception {
@@ -259,9 +259,8 @@ class ConditionSignalTest {
                 awaitWaiting(condition, 1);
                 lock.lock(); // as the dead signaller held it; its take-over is SharedLock's own concern
                 try {
-                    int seq = block.get(ValueLayout.JAVA_INT, SyncLayout.COND_SEQ_OFFSET);
-                    block.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_TOKENS_OFFSET, (short) 1);
-                    block.set(ValueLayout.JAVA_INT, SyncLayout.COND_SEQ_OFFSET, seq + 1); // no futex wake follows
+                    int epoch = ushort(block, SyncLayout.COND_EPOCH_OFFSET);
+                    setWord(block, epoch + 1, 1, 1, 0); // no futex wake follows
                 } finally {
                     lock.unlock();
                 }
@@ -281,11 +280,16 @@ class ConditionSignalTest {
             SharedLock lock = SharedLock.create(heap, "lock");
             SharedCondition.create(heap, "cond", lock);
             MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
-            block.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_TOKENS_OFFSET, (short) 1); // 1 token, 0 waiters
+            setWord(block, 0, 1, 0, 0); // 1 token, 0 served waiters
             assertThatThrownBy(() -> SharedCondition.open(heap, "cond", lock)).isInstanceOf(ShmFormatException.class)
-                    .hasMessage("condition 'cond' is corrupted: tokens=1 (expected: 0..0, its waiters)");
-            block.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_WAITERS_OFFSET, (short) -1); // 65,535 waiters: valid
+                    .hasMessage("condition 'cond' is corrupted: tokens=1 (expected: 0..0, its served waiters)");
+            setWord(block, 0, 1, 65_534, 1); // 65,535 waiters: valid
             assertThat(SharedCondition.open(heap, "cond", lock)).hasToString("condition 'cond' (65535 waiting)");
+            setWord(block, 0, 1, 65_534, 2);
+            assertThatThrownBy(() -> SharedCondition.open(heap, "cond", lock)).isInstanceOf(ShmFormatException.class)
+                    .hasMessage("condition 'cond' is corrupted: waiters=65536 (expected: 0..65535, served and "
+                            + "arrived)");
+            setWord(block, 0, 0, 0, 0);
             block.set(ValueLayout.JAVA_BYTE, 100, (byte) 7);
             assertThatThrownBy(() -> SharedCondition.open(heap, "cond", lock)).isInstanceOf(ShmFormatException.class)
                     .hasMessage("condition 'cond' is corrupted: reserved byte 100=7 (expected: 0)");
@@ -298,7 +302,7 @@ class ConditionSignalTest {
             SharedLock lock = SharedLock.create(heap, "lock");
             SharedCondition condition = SharedCondition.create(heap, "cond", lock);
             MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
-            block.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_WAITERS_OFFSET, (short) -1); // 65,535 waiters
+            setWord(block, 0, 0, 65_000, 535); // 65,535 waiters
             lock.lock();
             try {
                 assertThatThrownBy(() -> condition.await(1, TimeUnit.SECONDS))
@@ -311,6 +315,61 @@ class ConditionSignalTest {
                 lock.unlock();
             }
         }
+    }
+
+    /**
+     * helper-120: in layout v4 a waiter could take any token once the sequence had moved past its generation, so
+     * waiters that arrived after a signal took that signal's token at the next one, and the waiter it was for, slow to
+     * take it, went on waiting. Here that waiter is a phantom (counted by hand, as its thread would count itself, and
+     * then never running): after the signal that serves it, two live waiters arrive, and each of the next two
+     * signals wakes exactly one of them; the phantom is released with its group, so nothing stays counted.
+     */
+    @Test
+    void shouldNotLetWaitersThatArriveAfterASignalTakeTheTokenOfAWaiterSlowToTakeIt() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            MemorySegment block = heap.lookup("lock.condition", SyncLayout.CONDITION).segment();
+            AtomicInteger woken = new AtomicInteger();
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                lock.withLock(() -> setWord(block, 0, 0, 0, 1)); // the phantom counts itself at epoch 0
+                lock.withLock(condition::signal); // serves it: epoch 1, its token handed out
+                assertThat(condition).hasToString("condition 'lock.condition' (1 waiting)");
+                List<Future<Boolean>> late = List.of(pool.submit(() -> awaitOnce(lock, condition, woken)),
+                        pool.submit(() -> awaitOnce(lock, condition, woken)));
+                awaitWaiting(condition, 3);
+                for (int k = 1; k <= 2; k++) {
+                    lock.withLock(condition::signal);
+                    awaitCount(woken::get, k, "late waiters woken after " + (k + 1) + " signals");
+                    assertStays(woken::get, k, "no other waiter returns after signal " + (k + 1));
+                }
+                for (Future<Boolean> waiter : late) {
+                    assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("signalled").isTrue();
+                }
+                assertThat(condition).as("the phantom was released").hasToString(
+                        "condition 'lock.condition' (0 waiting)");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** Stores a condition's whole signal word at once: epoch, tokens, served and arrived waiters. */
+    private static void setWord(MemorySegment block, int epoch, int tokens, int served, int arrived) {
+        MemorySegment word = MemorySegment.ofArray(new long[1]);
+        word.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_EPOCH_OFFSET - SyncLayout.COND_WORD_OFFSET, (short) epoch);
+        word.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_TOKENS_OFFSET - SyncLayout.COND_WORD_OFFSET, (short) tokens);
+        word.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_SERVED_OFFSET - SyncLayout.COND_WORD_OFFSET, (short) served);
+        word.set(ValueLayout.JAVA_SHORT, SyncLayout.COND_ARRIVED_OFFSET - SyncLayout.COND_WORD_OFFSET,
+                (short) arrived);
+        // volatile: one store of the word, as a signal's compare-and-set makes it
+        ValueLayout.JAVA_LONG.varHandle().setVolatile(block, SyncLayout.COND_WORD_OFFSET,
+                word.get(ValueLayout.JAVA_LONG, 0));
+    }
+
+    private static int ushort(MemorySegment block, long offset) {
+        return Short.toUnsignedInt(block.get(ValueLayout.JAVA_SHORT, offset));
     }
 
     /** Takes the lock, waits once (up to the bound), counts itself woken. @return whether it was signalled */

@@ -20,6 +20,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
@@ -28,7 +29,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.shm4j.sync.internal.SyncLayout.COND_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_ARRIVED_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_EPOCH_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_SERVED_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.COND_TOKENS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_BLOCKED_BEFORE;
@@ -43,9 +46,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_WAITING;
  * lock waiter) leaves its announcement, the waiting bit (the fair lock's flag, 0 or 1; bit 0 of a ring's waiters
  * word, whose sticky bit 1 stays set once a waiter blocked), set. The next signal (offer, poll, contended unlock)
  * clears it with one spare wake-up, and the signals after it wake nobody: the bit stays clear and the sequence does
- * not move again. A condition's dead waiter stays counted: the next signal hands it one token (a spare wake-up), and
- * the signals after it hand out none while no live waiter comes. A waiter blocked in this process afterwards is
- * still woken.
+ * not move again. A condition's dead waiter stays counted until its group is released: the next signal serves it
+ * with one token (a spare wake-up), the signals after it hand out none while no live waiter comes, and the signal
+ * that serves a live waiter arriving later releases it. A waiter blocked in this process afterwards is still woken.
  */
 @Timeout(120)
 class DeadWaiterKillTest {
@@ -166,15 +169,20 @@ class DeadWaiterKillTest {
         }
     }
 
-    /** Asserts a condition's tokens (the unsigned short at 68) and sequence. */
-    private static void assertTokens(MemorySegment block, int tokens, int seq, String when) {
-        assertThat(Short.toUnsignedInt(block.get(JAVA_SHORT, COND_TOKENS_OFFSET))).as("tokens " + when)
-                .isEqualTo(tokens);
-        assertThat(word(block, COND_SEQ_OFFSET)).as("sequence " + when).isEqualTo(seq);
+    /** Asserts a condition's signal word: epoch, tokens, served and arrived waiters (unsigned shorts at 64..70). */
+    private static void assertWord(MemorySegment block, int epoch, int tokens, int served, int arrived, String when) {
+        assertThat(List.of(ushort(block, COND_EPOCH_OFFSET), ushort(block, COND_TOKENS_OFFSET),
+                ushort(block, COND_SERVED_OFFSET), ushort(block, COND_ARRIVED_OFFSET)))
+                .as("epoch, tokens, served, arrived " + when)
+                .isEqualTo(List.of(epoch & 0xFFFF, tokens, served, arrived));
+    }
+
+    private static int ushort(MemorySegment block, long offset) {
+        return Short.toUnsignedInt(block.get(JAVA_SHORT, offset));
     }
 
     @Test
-    void shouldHandADeadConditionWaiterOneSpareTokenThenNoneAndStillWakeALiveOne() throws Exception {
+    void shouldServeADeadConditionWaiterOneSpareTokenThenNoneAndReleaseItWhenALiveOneIsServed() throws Exception {
         String heapName = names.unique("dead-cond-waiter");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             SharedLock lock = SharedLock.create(heap, "lock");
@@ -184,17 +192,18 @@ class DeadWaiterKillTest {
                 Children.awaitTrue("the await child counted", () -> condition.toString().endsWith("(1 waiting)"));
                 child.kill();
             }
-            int seq = word(block, COND_SEQ_OFFSET);
+            int epoch = ushort(block, COND_EPOCH_OFFSET);
+            assertWord(block, epoch, 0, 0, 1, "with the dead waiter arrived");
             lock.lock(); // taken over if the child died holding it, before its await released it
             try {
                 condition.signal();
-                assertTokens(block, 1, seq + 1,
-                        "after the next signal: one spare token and wake-up, for the dead waiter");
+                assertWord(block, epoch + 1, 1, 1, 0,
+                        "after the next signal: the dead waiter served, one spare token and wake-up");
                 for (int i = 0; i < LATER_SIGNALS; i++) {
                     condition.signal();
                     condition.signalAll();
                 }
-                assertTokens(block, 1, seq + 1,
+                assertWord(block, epoch + 1, 1, 1, 0,
                         "after later signals: no wake-up (every counted waiter has a token)");
             } finally {
                 lock.unlock();
@@ -213,9 +222,9 @@ class DeadWaiterKillTest {
             assertThat(live.isDone()).as("the dead waiter's token is not the live waiter's: it came later").isFalse();
             lock.withLock(condition::signal);
             assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter was signalled").isTrue();
-            assertTokens(block, 1, seq + 2,
-                    "after the live waiter took its token (the dead one's is left)");
-            assertThat(condition.toString()).as("the dead waiter stays counted").endsWith("(1 waiting)");
+            assertWord(block, epoch + 2, 0, 0, 0,
+                    "after the live waiter took its token: the dead one was released when the live one was served");
+            assertThat(condition.toString()).endsWith("(0 waiting)");
         }
     }
 
@@ -240,19 +249,22 @@ class DeadWaiterKillTest {
             SharedLock lock = SharedLock.create(heap, "lock");
             heap.allocate("old cond", new BlockType(0x5348_0065, 1), SyncLayout.COND_SIZE);
             assertThatThrownBy(() -> SharedCondition.open(heap, "old cond", lock))
-                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v1").hasMessageContaining("v4");
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v1").hasMessageContaining("v5");
             heap.allocate("v2 cond", new BlockType(0x5348_0065, 2), SyncLayout.COND_SIZE); // before the lock field
             assertThatThrownBy(() -> SharedCondition.open(heap, "v2 cond", lock))
-                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v2").hasMessageContaining("v4");
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v2").hasMessageContaining("v5");
             heap.allocate("v3 cond", new BlockType(0x5348_0065, 3), SyncLayout.COND_SIZE); // a signal woke them all
             assertThatThrownBy(() -> SharedCondition.open(heap, "v3 cond", lock))
-                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v3").hasMessageContaining("v4");
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v3").hasMessageContaining("v5");
+            heap.allocate("v4 cond", new BlockType(0x5348_0065, 4), SyncLayout.COND_SIZE); // one waiter group
+            assertThatThrownBy(() -> SharedCondition.open(heap, "v4 cond", lock))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v4").hasMessageContaining("v5");
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment memory = arena.allocate(SyncLayout.COND_SIZE, 64);
                 SharedCondition.format(memory, 0, lock);
                 memory.set(JAVA_INT, SyncLayout.COORD_VERSION_OFFSET, 1);
                 assertThatThrownBy(() -> SharedCondition.wrap(memory, 0, lock)).isInstanceOf(ShmFormatException.class)
-                        .hasMessageContaining("v1").hasMessageContaining("v4");
+                        .hasMessageContaining("v1").hasMessageContaining("v5");
             }
         }
     }

@@ -317,7 +317,7 @@ public final class SyncLayout {
     /** Heap block type of a {@code SharedBarrier}. */
     public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 4);
     /** Heap block type of a {@code SharedCondition}. */
-    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 4);
+    public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 5);
 
     /** Coordination header: magic (long), {@link #COORD_MAGIC}. */
     public static final long COORD_MAGIC_OFFSET = 0;
@@ -382,21 +382,29 @@ public final class SyncLayout {
     public static final long BARRIER_REGISTRATION_SIZE = Long.BYTES;
 
     /**
-     * Condition: the signal word (long, 8-aligned) holding the sequence (the int at {@link #COND_SEQ_OFFSET}), the
-     * tokens (the unsigned short at {@link #COND_TOKENS_OFFSET}) and the waiters (the unsigned short at
-     * {@link #COND_WAITERS_OFFSET}), changed together by compare-and-set.
+     * Condition: the signal word (long, 8-aligned) holding the epoch (the unsigned short at
+     * {@link #COND_EPOCH_OFFSET}), the tokens ({@link #COND_TOKENS_OFFSET}), the served waiters
+     * ({@link #COND_SERVED_OFFSET}) and the arrived waiters ({@link #COND_ARRIVED_OFFSET}), changed together by
+     * compare-and-set.
      */
     public static final long COND_WORD_OFFSET = COORD_WORD_OFFSET;
-    /** Condition: the sequence (int), bumped by every signal that hands out tokens; the futex word. */
-    public static final long COND_SEQ_OFFSET = COND_WORD_OFFSET;
-    /** Condition: the tokens (unsigned short): wake-ups handed out by signals and not yet taken by a waiter. */
-    public static final long COND_TOKENS_OFFSET = COND_SEQ_OFFSET + Integer.BYTES;
+    /** Condition: the int holding the epoch and the tokens, which every signal changes: the futex word. */
+    public static final long COND_FUTEX_OFFSET = COND_WORD_OFFSET;
     /**
-     * Condition: the waiters (unsigned short): threads counted from reading the sequence (holding the lock) to leaving
-     * their wait; a waiter killed while counted stays counted.
+     * Condition: the epoch (unsigned short, wraps), bumped when a signal serves the arrived waiters (they become the
+     * served ones, and the served ones before them are released) and by 2 on {@code signalAll} (all released).
      */
-    public static final long COND_WAITERS_OFFSET = COND_TOKENS_OFFSET + Short.BYTES;
-    /** Condition: the most threads that may wait on one condition at once. */
+    public static final long COND_EPOCH_OFFSET = COND_WORD_OFFSET;
+    /** Condition: the tokens (unsigned short): wake-ups handed to served waiters and not yet taken. */
+    public static final long COND_TOKENS_OFFSET = COND_EPOCH_OFFSET + Short.BYTES;
+    /**
+     * Condition: the served waiters (unsigned short): counted waiters that arrived before the epoch's last bump, which
+     * alone may take the tokens; a waiter killed while counted stays counted until its group is released.
+     */
+    public static final long COND_SERVED_OFFSET = COND_TOKENS_OFFSET + Short.BYTES;
+    /** Condition: the arrived waiters (unsigned short): counted waiters that arrived since the epoch's last bump. */
+    public static final long COND_ARRIVED_OFFSET = COND_SERVED_OFFSET + Short.BYTES;
+    /** Condition: the most threads that may wait on one condition at once (served and arrived). */
     public static final int COND_MAX_WAITERS = 0xFFFF;
 
     /**

@@ -17,10 +17,12 @@ import java.util.concurrent.locks.Condition;
 import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.internal.SyncLayout.COND_SEQ_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_ARRIVED_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_EPOCH_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_FUTEX_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.COND_SERVED_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.COND_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.COND_TOKENS_OFFSET;
-import static org.shm4j.sync.internal.SyncLayout.COND_WAITERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
 
 /**
@@ -32,59 +34,66 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * records which lock it is, and opening it with another lock throws {@link org.shm4j.core.ShmTypeMismatchException};
  * with a lock elsewhere (or in raw memory) every process must use the same lock, unchecked.
  *
- * <h2>Layout (heap block type {@code 0x53480065} v4, 128 bytes, 64-aligned, native byte order)</h2>
+ * <h2>Layout (heap block type {@code 0x53480065} v5, 128 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
  * <caption>SharedCondition block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="3">plain; written once
  *     before the block is published, checked when opened</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480065}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>4 (3 woke every waiter on a signal; 2 had no lock field)</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>5 (4 let a late waiter take an earlier signal's wake-up; 3 woke
+ *     every waiter on a signal; 2 had no lock field)</td></tr>
  * <tr><td>16</td><td>4</td><td>lock</td><td>the lock it is used with: the offset of the lock's block in the heap
  *     / 64, plus 1; 0 for a condition laid out in raw memory, or one whose lock lies outside its heap (unchecked)</td>
  *     <td>plain; written once before the block is published, checked when opened</td></tr>
  * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
- * <tr><td>64</td><td>4</td><td>sequence</td><td>bumped by every signal that hands out tokens; the futex word</td>
- *     <td rowspan="3">one 8-byte word (the signal word, at 64): volatile reads, compare-and-set by signals and
- *     waiters counting themselves (both under the lock) and by waiters leaving (not holding it)</td></tr>
- * <tr><td>68</td><td>2</td><td>tokens</td><td>wake-ups handed out by signals and not yet taken (unsigned): at most
- *     one per counted waiter</td></tr>
- * <tr><td>70</td><td>2</td><td>waiters</td><td>threads counted from reading the sequence (holding the lock) to
- *     leaving their wait (unsigned, at most 65,535); a waiter killed while counted stays counted</td></tr>
+ * <tr><td>64</td><td>2</td><td>epoch</td><td>bumped by a signal that serves the arrived waiters, by 2 by
+ *     {@code signalAll} (unsigned, wraps); with the tokens, the int at 64 is the futex word</td>
+ *     <td rowspan="4">one 8-byte word (the signal word, at 64): volatile reads, compare-and-set by signals and
+ *     waiters arriving (both under the lock) and by waiters leaving (not holding it)</td></tr>
+ * <tr><td>66</td><td>2</td><td>tokens</td><td>wake-ups handed to served waiters and not yet taken (unsigned): at
+ *     most the served waiters</td></tr>
+ * <tr><td>68</td><td>2</td><td>served</td><td>waiters counted that arrived before the epoch's last bump: the ones
+ *     tokens are for (unsigned)</td></tr>
+ * <tr><td>70</td><td>2</td><td>arrived</td><td>waiters counted that arrived since (unsigned); served plus arrived at
+ *     most 65,535</td></tr>
  * <tr><td>72</td><td>56</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  *
  * <h2>Algorithm</h2>
- * A sequence futex with wake-up tokens, so that {@code signal} wakes one waiter, as Python's {@code notify()} and
- * {@code ReentrantLock}'s {@code signal} do, and {@code signalAll} every one. {@code await}, holding the lock, reads
- * the sequence as its generation and counts itself a waiter, releases the lock, then waits (spin, yield, then futex, in
- * slices of at most 50 ms) while the sequence is its generation. {@code signal} (holding the lock) hands out one token
- * if there are more waiters than tokens ({@code signalAll}: one to every waiter without one), bumping the sequence in
- * the same compare-and-set, and wakes as many blocked threads. A waiter that finds the sequence moved takes a token and
- * uncounts itself in one compare-and-set and returns (re-taking the lock); if none is left, every wake-up since its
- * generation went to another waiter, so it takes the new sequence as its generation and waits on. Sequence, tokens and
- * waiters share one word so that a signal never counts a waiter that already left with its token: tokens stay at most
- * the waiters that may take them, and a waiter without one is always counted. A waiter counted before a signal is one
- * of those it may wake: one that arrives later sees the bumped sequence as its generation and cannot take that signal's
- * token. No wake-up is lost: each signal hands out a token for a waiter without one and moves the sequence (the kernel
- * compares it too), and a waiter whose futex wake went to a thread that found the token taken still sees the sequence
- * moved within its slice. A waiter that times out or is interrupted while a token it may take is there takes it and
- * returns as signalled (an interrupt is then left set), so a signal is never spent on a waiter that reports a timeout.
- * Spurious wake-ups are rare but allowed by the {@code Condition} contract (see Process death, and a waiter that slept
- * through exactly 2<sup>32</sup> signals): check the awaited state in a loop, or use
- * {@link #awaitFor(BooleanSupplier, long, TimeUnit)}. There is no hand-shake between signaller and waiter (the cause
- * of Python's hangs when a waiter dies).
+ * Two groups of waiters and wake-up tokens, so that {@code signal} wakes one of the threads waiting when it is called,
+ * as Python's {@code notify()} and {@code ReentrantLock}'s {@code signal} do, and {@code signalAll} every one (the
+ * grouping of glibc's condition variable, in one 8-byte word). {@code await}, holding the lock, reads the epoch as its
+ * generation and counts itself an arrived waiter, releases the lock, then waits (spin, yield, then futex, in slices of
+ * at most 50 ms). A waiter whose generation is the epoch is an arrived one; one behind it by 1 is served; by 2 or more,
+ * released: it returns as signalled and counts nothing. {@code signal} (holding the lock) hands a token to the served
+ * waiters if they have fewer tokens than waiters; if each of them has one, it bumps the epoch instead, which releases
+ * them (their tokens go: they need none any more) and makes the arrived waiters the served ones, with one token. A
+ * served waiter that finds a token takes it and uncounts itself in one compare-and-set and returns (re-taking the
+ * lock). {@code signalAll} bumps the epoch by 2 and zeroes the counts: every waiter is released. Each signal wakes as
+ * many sleepers through the futex word as it handed out wake-ups ({@code signalAll}: all of them).
+ *
+ * <p>So a thread that starts waiting after a signal cannot take that signal's wake-up: it is an arrived waiter, and
+ * tokens are taken by served waiters only, each of whom was waiting before the signal that made it one; a served
+ * waiter slow to take its token keeps it until it does, or until a later signal releases its group. No wake-up is
+ * lost: every signal changes the futex word (the kernel compares it), and a waiter whose futex wake went to another
+ * thread (a sleeper is picked by the kernel, not by group) sees the change when its slice ends. A served waiter that
+ * times out or is interrupted leaves its place to the others, unless every served waiter has a token: it then takes
+ * one and returns as signalled (an interrupt is then left set), so a signal is never spent on a waiter that reports a
+ * timeout. Spurious wake-ups are allowed by the {@code Condition} contract (check the awaited state in a loop, or use
+ * {@link #awaitFor(BooleanSupplier, long, TimeUnit)}), and a waiter that sleeps through 65,536 epochs (or 65,537)
+ * without a look takes itself for unserved and waits for the next one. There is no hand-shake between signaller and
+ * waiter (the cause of Python's hangs when a waiter dies).
  *
  * <h2>Process death</h2>
- * A waiter that dies holds nothing; it stays counted, so a signal may later hand a token to it, which a live waiter
- * then takes besides its own: while dead waiters are counted, a {@code signal} may wake up to one more live waiter
- * each than asked (a spurious wake-up), and the first signal after a dead waiter's death costs one futex wake that
- * wakes nobody (the kernel counts only live sleepers). A signaller that dies between its compare-and-set and its
- * futex wake leaves the tokens handed out: waiters take them when their 50 ms slice ends. If the lock's holder dies
- * while threads wait, a waiter that returns takes the lock over as any {@link SharedLock} waiter does, within about
- * 50 ms, and finds it marked inconsistent ({@code isConsistent()} false) until someone repairs the data and calls
- * {@code markConsistent()}. A signal that the dead process was to send never comes: waiters return at their
- * timeouts.
+ * A waiter that dies holds nothing, but stays counted until its group is released: once it is served, one signal may
+ * hand it the token that a live served waiter did not need, and the live waiters that arrived after it get the next
+ * signal (the one after, which finds every served waiter with a token, serves them). {@code signalAll} releases
+ * every group. A signaller that dies between its compare-and-set and its futex wake leaves its wake-ups handed out:
+ * waiters take them when their 50 ms slice ends. If the lock's holder dies while threads wait, a waiter that returns
+ * takes the lock over as any {@link SharedLock} waiter does, within about 50 ms, and finds it marked inconsistent
+ * ({@code isConsistent()} false) until someone repairs the data and calls {@code markConsistent()}. A signal that the
+ * dead process was to send never comes: waiters return at their timeouts.
  *
  * <h2>Deadlock</h2>
  * Re-taking the lock at the end of an {@code await} is a lock wait like any other: if it closes a cycle of waits
@@ -101,16 +110,19 @@ public final class SharedCondition implements Condition {
     /** What a lock's own condition ({@code newCondition()}) adds to the lock's name. */
     static final String COMPANION_SUFFIX = ".condition";
 
-    /** Where the sequence, the tokens and the waiters sit in the signal word (see {@link SyncLayout#condShift}). */
-    private static final int SEQ_SHIFT = SyncLayout.condShift(COND_SEQ_OFFSET, Integer.BYTES);
+    /** Where the fields sit in the signal word (see {@link SyncLayout#condShift}). */
+    private static final int FUTEX_SHIFT = SyncLayout.condShift(COND_FUTEX_OFFSET, Integer.BYTES);
+    private static final int EPOCH_SHIFT = SyncLayout.condShift(COND_EPOCH_OFFSET, Short.BYTES);
     private static final int TOKENS_SHIFT = SyncLayout.condShift(COND_TOKENS_OFFSET, Short.BYTES);
-    private static final int WAITERS_SHIFT = SyncLayout.condShift(COND_WAITERS_OFFSET, Short.BYTES);
-    /** One step of each field in the signal word. */
-    private static final long SEQ_STEP = 1L << SEQ_SHIFT;
+    private static final int SERVED_SHIFT = SyncLayout.condShift(COND_SERVED_OFFSET, Short.BYTES);
+    private static final int ARRIVED_SHIFT = SyncLayout.condShift(COND_ARRIVED_OFFSET, Short.BYTES);
+    /** One step of each count in the signal word. */
     private static final long TOKEN = 1L << TOKENS_SHIFT;
-    private static final long WAITER = 1L << WAITERS_SHIFT;
-    /** The sequence's bits in the signal word. */
-    private static final long SEQ_MASK = 0xFFFF_FFFFL << SEQ_SHIFT;
+    private static final long SERVED = 1L << SERVED_SHIFT;
+    private static final long ARRIVED = 1L << ARRIVED_SHIFT;
+    /** The distance from a waiter's generation to the epoch at which its group is served, and released. */
+    private static final int SERVED_DISTANCE = 1;
+    private static final int RELEASED_DISTANCE = 2;
 
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -127,10 +139,14 @@ public final class SharedCondition implements Condition {
         this.held = held;
         this.description = description;
         long word = word(); // one read: the fields change together, so a live condition always passes
-        if (tokens(word) > waiters(word)) {
-            throw Blocks.corrupt(description, "tokens", tokens(word), "0.." + waiters(word) + ", its waiters");
+        if (tokens(word) > served(word)) {
+            throw Blocks.corrupt(description, "tokens", tokens(word), "0.." + served(word) + ", its served waiters");
         }
-        Blocks.requireZero(segment, COND_WAITERS_OFFSET + Short.BYTES, COND_SIZE, description);
+        if (served(word) + arrived(word) > SyncLayout.COND_MAX_WAITERS) {
+            throw Blocks.corrupt(description, "waiters", served(word) + arrived(word),
+                    "0.." + SyncLayout.COND_MAX_WAITERS + ", served and arrived");
+        }
+        Blocks.requireZero(segment, COND_ARRIVED_OFFSET + Short.BYTES, COND_SIZE, description);
     }
 
     private SharedCondition(MemorySegment segment, SharedMutex lock, String description) {
@@ -277,7 +293,7 @@ public final class SharedCondition implements Condition {
     @Override
     public void signal() {
         try {
-            signal(1);
+            signal(false);
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
@@ -291,7 +307,7 @@ public final class SharedCondition implements Condition {
     @Override
     public void signalAll() {
         try {
-            signal(Integer.MAX_VALUE);
+            signal(true);
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
@@ -304,21 +320,29 @@ public final class SharedCondition implements Condition {
     }
 
     /**
-     * Under the lock: hands out tokens to up to {@code count} waiters that have none and wakes as many sleepers (see
-     * the class comment).
+     * Under the lock: hands a wake-up to one waiter that was waiting when called, or ({@code all}) releases every
+     * waiter, and wakes as many sleepers (see the class comment).
      */
-    private void signal(int count) {
+    private void signal(boolean all) {
         requireHeld();
         while (true) {
             long word = word();
-            int wake = Math.min(count, waiters(word) - tokens(word));
-            if (wake <= 0) {
-                return; // nobody waits, or every waiter has a token already
+            int served = served(word);
+            int tokens = tokens(word);
+            int arrived = arrived(word);
+            long next;
+            if (served == tokens && arrived == 0) {
+                return; // nobody waits, or every waiter has a wake-up already
+            } else if (all) {
+                next = epochWord(epoch(word) + RELEASED_DISTANCE); // every group released: all counts start again
+            } else if (served > tokens) {
+                next = word + TOKEN;
+            } else { // every served waiter has a token: they are released, the arrived ones served
+                next = epochWord(epoch(word) + SERVED_DISTANCE) | (long) arrived << SERVED_SHIFT | TOKEN;
             }
-            // tokens and sequence in one step: a signaller killed after it leaves both, which waiters act on
-            long next = ((word + SEQ_STEP) & SEQ_MASK) | ((word & ~SEQ_MASK) + wake * TOKEN);
+            // one step: a signaller killed after it leaves the word as changed, which waiters act on
             if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
-                Waits.wake(segment, COND_SEQ_OFFSET, wake);
+                Waits.wake(segment, COND_FUTEX_OFFSET, all ? Integer.MAX_VALUE : 1);
                 return;
             }
             // a waiter took a token or left meanwhile: look again
@@ -329,16 +353,39 @@ public final class SharedCondition implements Condition {
         return (long) LONG.getVolatile(segment, COND_WORD_OFFSET);
     }
 
-    private static int sequence(long word) {
-        return (int) (word >>> SEQ_SHIFT);
+    /** @return a signal word with the epoch {@code epoch} (its low 16 bits) and every count 0 */
+    private static long epochWord(int epoch) {
+        return (epoch & 0xFFFFL) << EPOCH_SHIFT;
+    }
+
+    /** @return the int at {@link SyncLayout#COND_FUTEX_OFFSET} in {@code word}, which a sleeper's futex compares */
+    private static int futex(long word) {
+        return (int) (word >>> FUTEX_SHIFT);
+    }
+
+    private static int epoch(long word) {
+        return (int) (word >>> EPOCH_SHIFT) & 0xFFFF;
     }
 
     private static int tokens(long word) {
         return (int) (word >>> TOKENS_SHIFT) & 0xFFFF;
     }
 
+    private static int served(long word) {
+        return (int) (word >>> SERVED_SHIFT) & 0xFFFF;
+    }
+
+    private static int arrived(long word) {
+        return (int) (word >>> ARRIVED_SHIFT) & 0xFFFF;
+    }
+
     private static int waiters(long word) {
-        return (int) (word >>> WAITERS_SHIFT) & 0xFFFF;
+        return served(word) + arrived(word);
+    }
+
+    /** @return how far the epoch in {@code word} is past {@code generation}: 0 arrived, 1 served, 2 or more released */
+    private static int distance(long word, int generation) {
+        return (epoch(word) - generation) & 0xFFFF;
     }
 
     /**
@@ -359,32 +406,33 @@ public final class SharedCondition implements Condition {
         }
         requireHeld();
         long start = System.nanoTime();
-        int generation = count(); // holding the lock: every signal after it moves the sequence, and may wake this
+        int generation = count(); // holding the lock: signals after it serve this waiter, then may wake it
         int holds = lock.releaseForWait(); // all of a reentrant lock's holds, restored below
         boolean interrupted = false;
         boolean signalled = false;
         try {
             while (true) {
                 long word = word();
-                int sequence = sequence(word);
-                if (sequence != generation) {
-                    if (tokens(word) > 0) {
-                        if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word - TOKEN - WAITER)) {
-                            signalled = true;
-                            break;
-                        }
-                        continue; // a signal or another waiter changed the word: look again
+                int distance = distance(word, generation);
+                if (distance >= RELEASED_DISTANCE) {
+                    signalled = true; // released with its group: its count went with it
+                    break;
+                }
+                if (distance == SERVED_DISTANCE && tokens(word) > 0) {
+                    if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word - TOKEN - SERVED)) {
+                        signalled = true;
+                        break;
                     }
-                    generation = sequence; // every wake-up since went to other waiters: wait for the next signal
+                    continue; // a signal or another waiter changed the word: look again
                 }
                 long left = timeoutNanos < 0 ? -1 : timeoutNanos - (System.nanoTime() - start);
                 if (interrupted && interruptible || timeoutNanos >= 0 && left <= 0) {
                     break;
                 }
-                interrupted |= WordWait.awaitChange(segment, COND_SEQ_OFFSET, generation, left, interruptible);
+                interrupted |= WordWait.awaitChange(segment, COND_FUTEX_OFFSET, futex(word), left, interruptible);
             }
         } finally {
-            if (!signalled) { // a token that came since the last look is taken: none outlives its possible takers
+            if (!signalled) { // a wake-up that came since the last look is taken if nobody else may take it
                 signalled = uncount(generation);
             }
             lock.reacquireAfterWait(holds); // through the lock's take-over if its holder died meanwhile
@@ -403,36 +451,41 @@ public final class SharedCondition implements Condition {
     }
 
     /**
-     * Holding the lock: counts the calling thread a waiter.
+     * Holding the lock: counts the calling thread an arrived waiter.
      *
-     * @return the sequence it waits to see moved
+     * @return its generation: the epoch, which the next serving signal moves past
      * @throws IllegalStateException if {@link SyncLayout#COND_MAX_WAITERS} threads wait already
      */
     private int count() {
         while (true) {
             long word = word();
-            if (waiters(word) == SyncLayout.COND_MAX_WAITERS) {
+            if (waiters(word) >= SyncLayout.COND_MAX_WAITERS) {
                 throw new IllegalStateException(description + ": " + SyncLayout.COND_MAX_WAITERS
                         + " threads wait on it already (the most a condition counts)");
             }
-            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word + WAITER)) {
-                return sequence(word);
+            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word + ARRIVED)) {
+                return epoch(word);
             }
         }
     }
 
     /**
-     * Uncounts a waiter leaving without a signal (timed out, interrupted, or failing). A token it may take (the
-     * sequence moved past {@code generation}) is taken instead, so that no token outlives the waiters that may take
-     * it.
+     * Uncounts a waiter leaving without a token (timed out, interrupted, or failing). A served waiter takes a token
+     * instead if every served waiter has one (no token may outlive the waiters that may take it); one released
+     * meanwhile counts nothing any more.
      *
-     * @return true if it took a token: it was signalled after all
+     * @return true if it was signalled after all: released, or it took a token
      */
     private boolean uncount(int generation) {
         while (true) {
             long word = word();
-            boolean token = sequence(word) != generation && tokens(word) > 0;
-            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word - WAITER - (token ? TOKEN : 0))) {
+            int distance = distance(word, generation);
+            if (distance >= RELEASED_DISTANCE) {
+                return true;
+            }
+            boolean token = distance == SERVED_DISTANCE && tokens(word) == served(word);
+            long next = distance == SERVED_DISTANCE ? word - SERVED - (token ? TOKEN : 0) : word - ARRIVED;
+            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
                 return token;
             }
         }

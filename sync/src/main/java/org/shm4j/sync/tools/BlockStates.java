@@ -113,10 +113,13 @@ final class BlockStates {
         add(readers, CONDITION, (h, b) -> {
             MemorySegment s = coordination(b, CONDITION);
             Map<String, Object> state = new LinkedHashMap<>();
-            long word = (long) I64.getVolatile(s, COND_WORD_OFFSET); // the three fields change together
-            state.put("waiters", (int) condField(word, COND_WAITERS_OFFSET, Short.BYTES));
+            long word = (long) I64.getVolatile(s, COND_WORD_OFFSET); // the four fields change together
+            long served = condField(word, COND_SERVED_OFFSET, Short.BYTES);
+            long arrived = condField(word, COND_ARRIVED_OFFSET, Short.BYTES);
+            state.put("waiters", (int) (served + arrived));
+            state.put("served", (int) served);
             state.put("tokens", (int) condField(word, COND_TOKENS_OFFSET, Short.BYTES));
-            state.put("signals", (int) condField(word, COND_SEQ_OFFSET, Integer.BYTES));
+            state.put("epoch", (int) condField(word, COND_EPOCH_OFFSET, Short.BYTES));
             return state;
         });
         add(readers, CountersLayout.COUNTERS, BlockStates::counters);
