@@ -157,9 +157,13 @@ public final class SharedLongMap<V> {
         }
     }
 
-    private static Scratch keyInScratch(long key, int valueLength) {
+    private Scratch keyInScratch(long key, int valueLength) {
+        long size = (long) ENTRY_HEADER + Long.BYTES + valueLength;
+        if (valueLength > 0) { // a write: refused before the buffer grows to an entry no chunk holds
+            core.checkEntrySize(size, Long.BYTES, valueLength);
+        }
         Scratch scratch = Scratch.get();
-        scratch.entryCapacity((long) ENTRY_HEADER + Long.BYTES + valueLength, 0);
+        scratch.entryCapacity(size, 0);
         scratch.entrySegment.set(JAVA_LONG_UNALIGNED, ENTRY_HEADER, key);
         return scratch;
     }

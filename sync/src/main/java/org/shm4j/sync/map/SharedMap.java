@@ -420,7 +420,11 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         @SuppressWarnings("unchecked") K k = (K) nonNull(key, "key");
         try {
             int keyLength = keys.encodedLength(k);
-            scratch.entryCapacity((long) ENTRY_HEADER + keyLength + valueLength, 0);
+            long size = (long) ENTRY_HEADER + keyLength + valueLength;
+            if (valueLength > 0) { // a write: refused before the buffer grows to an entry no chunk holds
+                core.checkEntrySize(size, keyLength, valueLength);
+            }
+            scratch.entryCapacity(size, 0);
             keys.encode(k, scratch.entrySegment, ENTRY_HEADER);
             return keyLength;
         } catch (ClassCastException e) {

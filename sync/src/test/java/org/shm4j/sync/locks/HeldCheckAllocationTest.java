@@ -2,6 +2,7 @@ package org.shm4j.sync.locks;
 
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.testing.Allocations;
 
 import java.util.function.BooleanSupplier;
 
@@ -17,7 +18,7 @@ class HeldCheckAllocationTest {
     private static final int CALLS = 200_000;
 
     @Test
-    void shouldAllocateNothingToSayWhetherTheCurrentThreadHoldsALock() throws ReflectiveOperationException {
+    void shouldAllocateNothingToSayWhetherTheCurrentThreadHoldsALock() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
             SharedLock lock = SharedLock.create(heap, "lock");
             SharedFairLock fair = SharedFairLock.create(heap, "fair");
@@ -37,26 +38,14 @@ class HeldCheckAllocationTest {
     }
 
     /** @return the bytes this thread allocated calling {@code checks} {@link #CALLS} times */
-    private static long allocatedBytes(BooleanSupplier checks) throws ReflectiveOperationException {
-        long before = allocatedSoFar();
+    private static long allocatedBytes(BooleanSupplier checks) {
+        long before = Allocations.currentThreadBytes();
         boolean held = true;
         for (int i = 0; i < CALLS; i++) {
             held &= checks.getAsBoolean();
         }
-        long allocated = allocatedSoFar() - before;
+        long allocated = Allocations.currentThreadBytes() - before;
         assertThat(held).isTrue();
         return allocated;
-    }
-
-    /**
-     * @return {@code com.sun.management.ThreadMXBean.getCurrentThreadAllocatedBytes()}, called by reflection: the
-     *         tests compile inside module org.shm4j.sync, which does not read jdk.management, and run on the class
-     *         path, which does
-     */
-    private static long allocatedSoFar() throws ReflectiveOperationException {
-        Object threads = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean")
-                .invoke(null);
-        return (long) Class.forName("com.sun.management.ThreadMXBean").getMethod("getCurrentThreadAllocatedBytes")
-                .invoke(threads);
     }
 }

@@ -10,6 +10,7 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
+import org.shm4j.testing.Allocations;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
@@ -335,6 +336,53 @@ class SharedMapTest {
         assertThatThrownBy(() -> map.put(-1L, new byte[1 << 20]))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("SharedMap 'small'")
                 .hasMessageContaining("the largest chunk of a segment");
+    }
+
+    /**
+     * helper-118's low: a value too large for any chunk was encoded into the thread's buffer (grown to twice its
+     * size) before the size check refused it; one of 1.5 GiB failed with the buffer's own exception, naming no map.
+     * Now a write is refused before anything is encoded, naming the map, and allocates nothing the size of the value.
+     */
+    @Test
+    void shouldRefuseAnEntryTooLargeBeforeEncodingIt() {
+        Codec<byte[]> claimsHuge = new Codec<>() {
+            @Override
+            public int typeId() {
+                return 0x7E57;
+            }
+
+            @Override
+            public int encodedLength(byte[] value) {
+                return 1_500_000_000;
+            }
+
+            @Override
+            public void encode(byte[] value, MemorySegment target, long offset) {
+                throw new AssertionError("encoded");
+            }
+
+            @Override
+            public byte[] decode(MemorySegment source, long offset, int length) {
+                throw new AssertionError("decoded");
+            }
+        };
+        SharedMap<String, byte[]> map = SharedMap.create(heap, "huge", Codec.utf8(), claimsHuge,
+                new MapSizing(16, 8, 16));
+        long before = Allocations.currentThreadBytes();
+        assertThatThrownBy(() -> map.put("k", new byte[1])).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("SharedMap 'huge' in heap ")
+                .hasMessageContaining(": entry of 1500000033 bytes (key 1 + value 1500000000 + header 32)");
+        SharedLongMap<byte[]> longs = SharedLongMap.create(heap, "huge longs", Codec.bytes(), new MapSizing(16, 8, 16));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment source = arena.allocate(64 << 20);
+            assertThatThrownBy(() -> longs.setBytes(1, source, 0, (int) source.byteSize()))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("SharedMap 'huge longs' in heap ")
+                    .hasMessageContaining(": entry of " + ((64 << 20) + 40) + " bytes");
+        }
+        assertThat(Allocations.currentThreadBytes() - before).as("bytes this thread allocated").isLessThan(1 << 20);
+        assertThat(map.get("k")).isNull();
+        assertThat(longs.get(1)).isNull();
     }
 
     @Test
