@@ -16,4 +16,12 @@ public class ShmFormatException extends ShmException {
     public ShmFormatException(String message) {
         super(message);
     }
+
+    /**
+     * @param message what went wrong, naming the region or block
+     * @param cause   what found it, e.g. a codec's own exception
+     */
+    public ShmFormatException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -26,13 +26,19 @@ public interface Codec<T> {
     /** @return how many bytes {@link #encode} writes for {@code value} */
     int encodedLength(T value);
 
-    /** Writes {@code value} as {@link #encodedLength} bytes at {@code offset} of {@code target}. */
+    /**
+     * Writes {@code value} as {@link #encodedLength} bytes at {@code offset} of {@code target}. A queue or pipe hands
+     * a codec of your own a segment that ends with those bytes: one that writes more fails there, and the value is
+     * not sent ({@link IllegalStateException} naming the queue or pipe end).
+     */
     void encode(T value, MemorySegment target, long offset);
 
     /**
      * @return the value held by the {@code length} bytes at {@code offset} of {@code source}, which is valid only
      *         during the call: the value must not keep a view of it (a queue's or pipe's ring space is reused once
-     *         its message is taken; maps and lists decode from a buffer of the thread, reused by its next read)
+     *         its message is taken; maps and lists decode from a buffer of the thread, reused by its next read);
+     *         never null (a queue or pipe refuses a message decoded to null, as its receive returns null for no
+     *         message)
      */
     T decode(MemorySegment source, long offset, int length);
 

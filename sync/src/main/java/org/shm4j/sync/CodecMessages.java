@@ -14,6 +14,14 @@ import java.lang.foreign.MemorySegment;
  * message names its structure by {@code what} ({@code "queue 'jobs'"}, {@code "first end of pipe 'p'"}).
  */
 final class CodecMessages {
+    /** Whether a codec class is one of the built-in codecs (nested in {@link Codec}), which write exactly. */
+    private static final ClassValue<Boolean> BUILT_IN = new ClassValue<>() {
+        @Override
+        protected Boolean computeValue(Class<?> type) {
+            return type.getNestHost() == Codec.class;
+        }
+    };
+
     private CodecMessages() {
     }
 
@@ -31,16 +39,30 @@ final class CodecMessages {
 
     /**
      * Encodes {@code value} into {@code claim}, made for {@code codec}'s type and its encoded length, and commits it;
-     * a codec that throws aborts the claim and its exception passes through.
+     * a codec that throws aborts the claim and its exception passes through. The built-in codecs and record codecs of
+     * records without arrays or lists write in place into the ring; any other codec is handed the claimed bytes alone
+     * (a slice of the ring, at offset 0: an object per encode unless the JIT removes it), so that one writing more
+     * than its {@code encodedLength} said (a list or array changed meanwhile by another thread, or a faulty codec)
+     * fails instead of overwriting the records around its claim.
      *
      * @param delivered what the value was not if the commit fails ({@code "queued"}, {@code "sent"})
-     * @throws IllegalStateException if a consumer skipped the claim while it was being encoded: the value was not
-     *                               delivered
+     * @throws IllegalStateException if a consumer skipped the claim while it was being encoded, or the codec wrote
+     *                               past the claim: the value was not delivered
      */
     static <T> void encodeAndCommit(RingClaim claim, Codec<T> codec, T value, SharedRing ring, String what,
                                     String delivered) {
         try {
-            codec.encode(value, claim.buffer(), claim.offset());
+            if (codec instanceof RecordCodec<?> records ? records.exact() : BUILT_IN.get(codec.getClass())) {
+                codec.encode(value, claim.buffer(), claim.offset());
+            } else {
+                codec.encode(value, claim.segment(), 0);
+            }
+        } catch (IndexOutOfBoundsException e) {
+            int claimed = claim.length();
+            claim.abort();
+            throw new IllegalStateException(what + ": the value was not " + delivered + ": its codec (type "
+                    + Blocks.typeId(codec.typeId()) + ") wrote past the " + claimed + " bytes its "
+                    + "encodedLength gave (the value changed while it was encoded, or the codec is faulty)", e);
         } catch (RuntimeException | Error e) {
             claim.abort();
             throw e;
@@ -88,8 +110,15 @@ final class CodecMessages {
                 value = codec.decode(buffer, offset, length);
             } catch (RuntimeException e) { // the ring counts the message consumed either way
                 failure = new ShmFormatException(what + ": its codec (type " + Blocks.typeId(codec.typeId())
-                        + ") cannot decode a message of " + length + " bytes (corrupted bytes, or written by a codec"
-                        + " of another shape with the same type id); the message is consumed: " + e);
+                        + ") cannot decode a message of " + length + " bytes (corrupted bytes, written by a codec"
+                        + " of another shape with the same type id, or refused by the codec: see the cause); the"
+                        + " message is consumed: " + e, e);
+                return;
+            }
+            if (value == null) { // a receive returns null for "no message": this one must not vanish as one
+                failure = new IllegalStateException(what + ": its codec (type " + Blocks.typeId(codec.typeId())
+                        + ") decoded a message of " + length + " bytes to null, which a receive cannot return (null"
+                        + " means that no message came); the message is consumed");
             }
         }
 

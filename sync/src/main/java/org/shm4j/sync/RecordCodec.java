@@ -81,10 +81,13 @@ import java.util.Objects;
 public final class RecordCodec<R extends Record> implements Codec<R> {
     private final Class<R> type;
     private final RecordShape shape;
+    /** Whether {@link #encode} writes exactly {@link #encodedLength} bytes whatever other threads do: see exact(). */
+    private final boolean exact;
 
     RecordCodec(Class<R> type, RecordShape shape) {
         this.type = type;
         this.shape = shape;
+        this.exact = !shape.mutable();
     }
 
     /** @return the record type */
@@ -124,6 +127,15 @@ public final class RecordCodec<R extends Record> implements Codec<R> {
     @Override
     public void encode(R value, MemorySegment target, long offset) {
         shape.write(Objects.requireNonNull(value, "value"), target, offset);
+    }
+
+    /**
+     * @return true if {@link #encode} writes exactly {@link #encodedLength} bytes even while another thread changes
+     *         the record's parts: it has no array or list component (at any depth), whose elements could change
+     *         between the two calls
+     */
+    boolean exact() {
+        return exact;
     }
 
     /**

@@ -224,9 +224,10 @@ class SharedQueueAndPipeTest {
             assertThat(longs.ring().offer(1, half, 0, half.length)).isTrue(); // type 1, written by other code
             assertThatThrownBy(longs::poll).isInstanceOf(ShmFormatException.class)
                     .hasMessage("queue 'q': its codec (type 0x00000001) cannot decode a message of 4 bytes (corrupted"
-                            + " bytes, or written by a codec of another shape with the same type id); the message is"
-                            + " consumed: java.lang.IllegalStateException: Codec.longs(): a message of 4 bytes"
-                            + " (expected: 8)");
+                            + " bytes, written by a codec of another shape with the same type id, or refused by the"
+                            + " codec: see the cause); the message is consumed: java.lang.IllegalStateException:"
+                            + " Codec.longs(): a message of 4 bytes (expected: 8)")
+                    .hasCauseInstanceOf(IllegalStateException.class);
             assertThat(longs.ring().offer(1, half, 0, 0)).isTrue();
             assertThatThrownBy(longs::poll).isInstanceOf(ShmFormatException.class)
                     .hasMessageEndingWith("Codec.longs(): a message of 0 bytes (expected: 8)");

@@ -84,7 +84,15 @@ public final class RecordShape {
         return fingerprint;
     }
 
-    /** @return how many bytes {@link #write} writes for {@code record} (not null) */
+    /** @return true if a component's value can change between {@link #length} and {@link #write}: see there */
+    public boolean mutable() {
+        return Arrays.stream(variable).anyMatch(v -> v.codec().mutable());
+    }
+
+    /**
+     * @return how many bytes {@link #write} writes for {@code record} (not null), unless another thread changes an
+     *         array's elements or a list in it meanwhile ({@link #mutable()})
+     */
     public long length(Object record) {
         long length = fixedLength;
         for (Component.Variable v : variable) {

@@ -34,6 +34,14 @@ sealed interface ValueCodec {
     /** Appends this type as the schema shows it; {@code names}: with record and enum class names. */
     void describe(StringBuilder out, boolean names);
 
+    /**
+     * @return true if a value of this type can change between {@link #length} and {@link #write} (an array's
+     *         elements, a list), so that a write may take more bytes than its length said
+     */
+    default boolean mutable() {
+        return false;
+    }
+
     /** A box: a presence flag byte, then the primitive. */
     record Box(Primitive primitive) implements ValueCodec {
         @Override
@@ -105,6 +113,11 @@ sealed interface ValueCodec {
 
     /** An array of a primitive type ({@code byte[]} too): its length ({@link #NULL} for null), then the elements. */
     record PrimitiveArray(Primitive primitive) implements ValueCodec {
+        @Override
+        public boolean mutable() {
+            return true;
+        }
+
         @Override
         public long length(Object value) {
             return value == null ? Integer.BYTES : Integer.BYTES + (long) Array.getLength(value) * primitive.size;
@@ -192,6 +205,11 @@ sealed interface ValueCodec {
     /** A nested record: a presence flag byte, then its components. */
     record RecordValue(RecordShape shape) implements ValueCodec {
         @Override
+        public boolean mutable() {
+            return shape.mutable();
+        }
+
+        @Override
         public long length(Object value) {
             return value == null ? 1 : 1 + shape.length(value);
         }
@@ -225,6 +243,11 @@ sealed interface ValueCodec {
      * @param newArray for an array, {@code (int)Object[]} making one of the array's type; null for a list
      */
     record Sequence(ValueCodec element, MethodHandle newArray) implements ValueCodec {
+        @Override
+        public boolean mutable() {
+            return true;
+        }
+
         @Override
         public long length(Object value) {
             long length = Integer.BYTES;

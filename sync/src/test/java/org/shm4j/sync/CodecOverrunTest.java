@@ -1,0 +1,173 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.shm4j.core.SharedHeap;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.AbstractList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * helper-120: a codec that writes more than its {@code encodedLength} said (a faulty codec, or a record whose list
+ * another thread changes between the two calls) wrote past its claim into the ring, over queued messages. Now such
+ * an encode fails with {@link IllegalStateException} naming the queue or pipe end, its claim is aborted, and every
+ * other message arrives intact.
+ */
+@Timeout(60)
+class CodecOverrunTest {
+    private static final Duration BOUND = Duration.ofSeconds(30);
+
+    /** Longs as 8 bytes, but a negative one as 64 (its encodedLength still says 8). */
+    private static final Codec<Long> FAULTY = new Codec<>() {
+        @Override
+        public int typeId() {
+            return 0x4F56;
+        }
+
+        @Override
+        public int encodedLength(Long value) {
+            return Long.BYTES;
+        }
+
+        @Override
+        public void encode(Long value, MemorySegment target, long offset) {
+            for (int i = 0; i < (value < 0 ? 8 : 1); i++) {
+                target.set(JAVA_LONG_UNALIGNED, offset + i * Long.BYTES, value);
+            }
+        }
+
+        @Override
+        public Long decode(MemorySegment source, long offset, int length) {
+            return source.get(JAVA_LONG_UNALIGNED, offset);
+        }
+    };
+
+    /**
+     * The faulty claim is made right before the oldest queued messages, after the ring wrapped: 62 messages of 16
+     * bytes queued in a 1024-byte ring leave 32 bytes, the claim takes 16 of them, and its 56 bytes too many would
+     * fall on the oldest messages.
+     */
+    @Test
+    void shouldRefuseAnEncodeLongerThanItsLengthAndKeepTheQueuedMessagesIntact() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, FAULTY);
+            for (long i = 0; i < 60; i++) {
+                assertThat(queue.offer(i)).isTrue();
+                assertThat(queue.poll()).isEqualTo(i);
+            }
+            for (long i = 1; i <= 62; i++) {
+                assertThat(queue.offer(i)).as("message %d", i).isTrue();
+            }
+            assertThatThrownBy(() -> queue.offer(-1L)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("queue 'q'").hasMessageContaining("the value was not queued")
+                    .hasMessageContaining("wrote past the 8 bytes its encodedLength gave");
+            assertThat(queue.offer(63L)).isTrue();
+            for (long i = 1; i <= 63; i++) {
+                assertThat(queue.poll()).as("message %d", i).isEqualTo(i);
+            }
+            assertThat(queue.poll()).isNull();
+        }
+    }
+
+    record Bag(long id, List<Long> items) {
+    }
+
+    /** A list of 2 elements when first walked, 10 after: as if another thread added some in between. */
+    private static final class Growing extends AbstractList<Long> {
+        private int walks;
+
+        @Override
+        public Iterator<Long> iterator() {
+            return (walks++ == 0 ? List.of(0L, 1L) : Collections.nCopies(10, 2L)).iterator();
+        }
+
+        @Override
+        public Long get(int index) {
+            throw new UnsupportedOperationException("walked only");
+        }
+
+        @Override
+        public int size() {
+            throw new UnsupportedOperationException("walked only");
+        }
+    }
+
+    @Test
+    void shouldRefuseARecordWhoseListGrewWhileItWasEncodedAndDeliverTheNextOnes() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            RecordCodec<Bag> codec = Codec.record(Bag.class, java.lang.invoke.MethodHandles.lookup());
+            SharedQueue<Bag> queue = SharedQueue.create(heap, "bags", 1024, codec);
+            assertThat(queue.offer(new Bag(1, List.of(1L, 2L)))).isTrue();
+            assertThatThrownBy(() -> queue.offer(new Bag(2, new Growing()))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("queue 'bags'").hasMessageContaining("wrote past");
+            assertThat(queue.offer(new Bag(3, List.of()))).isTrue();
+            assertThat(queue.poll()).isEqualTo(new Bag(1, List.of(1L, 2L)));
+            assertThat(queue.poll()).isEqualTo(new Bag(3, List.of()));
+            assertThat(queue.poll()).isNull();
+        }
+    }
+
+    /** helper-120: a codec that decoded a message to null made the receive return null, as if none had come. */
+    @Test
+    void shouldRefuseAMessageItsCodecDecodesToNull() throws Exception {
+        Codec<Long> nullForZero = new Codec<>() {
+            @Override
+            public int typeId() {
+                return FAULTY.typeId();
+            }
+
+            @Override
+            public int encodedLength(Long value) {
+                return Long.BYTES;
+            }
+
+            @Override
+            public void encode(Long value, MemorySegment target, long offset) {
+                FAULTY.encode(value, target, offset);
+            }
+
+            @Override
+            public Long decode(MemorySegment source, long offset, int length) {
+                long value = source.get(JAVA_LONG_UNALIGNED, offset);
+                return value == 0 ? null : value;
+            }
+        };
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, nullForZero);
+            assertThat(queue.offer(0L)).isTrue();
+            assertThat(queue.offer(5L)).isTrue();
+            assertThatThrownBy(queue::poll).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("queue 'q': its codec (type 0x00004f56) decoded a message of 8 bytes to"
+                            + " null");
+            assertThat(queue.poll()).as("consumed; the next one comes").isEqualTo(5L);
+            SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
+            assertThat(pipe.first().send(0L, nullForZero, BOUND)).isTrue();
+            assertThatThrownBy(() -> pipe.second().recv(nullForZero, BOUND)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("second end of pipe 'p': its codec");
+        }
+    }
+
+    @Test
+    void shouldRefuseAnOverlongEncodeThroughAPipeAndGoOn() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
+            SharedPipe.End first = pipe.first();
+            SharedPipe.End second = pipe.second();
+            assertThat(first.send(7L, FAULTY, BOUND)).isTrue();
+            assertThatThrownBy(() -> first.send(-1L, FAULTY, BOUND)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("first end of pipe 'p'").hasMessageContaining("was not sent");
+            assertThat(first.send(8L, FAULTY, BOUND)).isTrue();
+            assertThat(second.recv(FAULTY, BOUND)).isEqualTo(7L);
+            assertThat(second.recv(FAULTY, BOUND)).isEqualTo(8L);
+            assertThat(second.poll()).isFalse();
+        }
+    }
+}
