@@ -136,15 +136,23 @@ public final class SharedCountDownLatch {
     /** Decrements the count, if it is not zero yet; the count-down that reaches zero wakes every waiter. */
     public void countDown() {
         try {
-            // at zero the waiters bit goes too, with a wake of them all: nobody will block again
-            Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, w -> switch (w & COORD_VALUE_MASK) {
-                case 0 -> w;
-                case 1 -> 0;
-                default -> w - 1;
-            });
+            Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, SharedCountDownLatch::countedDown);
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
+    }
+
+    /**
+     * @return the futex word {@code w} (bits 0..30 a count, bit 31 a waiter may be blocked) counted down by one, if
+     *         not zero already; at zero the waiters bit goes too, since nobody will block again (also for
+     *         {@link SharedJoinableQueue}'s task count)
+     */
+    static int countedDown(int w) {
+        return switch (w & COORD_VALUE_MASK) {
+            case 0 -> w;
+            case 1 -> 0;
+            default -> w - 1;
+        };
     }
 
     /** @return the count left */

@@ -3,7 +3,9 @@
  * top level of shm4j's synchronisation module.
  *
  * <p>{@link org.shm4j.sync.SharedQueue} carries typed messages through a {@link org.shm4j.sync.Codec} over a
- * many-producer, many-consumer {@linkplain org.shm4j.sync.ring.SharedRing ring}; {@link org.shm4j.sync.SharedPipe}
+ * many-producer, many-consumer {@linkplain org.shm4j.sync.ring.SharedRing ring}, and
+ * {@link org.shm4j.sync.SharedJoinableQueue} adds a task count ({@code taskDone()}, {@code join()}) as Python's
+ * {@code JoinableQueue}; {@link org.shm4j.sync.SharedPipe}
  * joins two single-producer rings into a duplex channel of bytes or codec-typed values, like Python's
  * {@code multiprocessing.Pipe}, whose {@code recv} ends with {@link org.shm4j.sync.PipeClosedException} once the
  * other end closed or its process died.

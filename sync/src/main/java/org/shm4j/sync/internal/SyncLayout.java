@@ -318,6 +318,8 @@ public final class SyncLayout {
     public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 4);
     /** Heap block type of a {@code SharedCondition}. */
     public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 5);
+    /** Heap block type of a {@code SharedJoinableQueue}'s task count, {@code "<queue>.tasks"}. */
+    public static final BlockType TASKS = BlockType.named("SharedJoinableQueue tasks", 0x5348_0066, 1);
 
     /** Coordination header: magic (long), {@link #COORD_MAGIC}. */
     public static final long COORD_MAGIC_OFFSET = 0;
@@ -347,6 +349,8 @@ public final class SyncLayout {
 
     /** Latch and event: block size (header line, word line). */
     public static final long LATCH_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
+    /** Joinable queue task count: block size (the header line and the futex word's line). */
+    public static final long TASKS_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
     /** Event: bit 0 of the word, the flag. */
     public static final int EVENT_SET = 1;
     /** Event: the generation, bits 1..30 of the word, bumped by every set that finds the flag clear. */

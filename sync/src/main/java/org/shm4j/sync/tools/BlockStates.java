@@ -103,6 +103,10 @@ final class BlockStates {
             int word = (int) I32.getVolatile(coordination(b, LATCH), COORD_WORD_OFFSET);
             return coordinationState("count", word & COORD_VALUE_MASK, word);
         });
+        add(readers, TASKS, (h, b) -> {
+            int word = (int) I32.getVolatile(coordination(b, TASKS), COORD_WORD_OFFSET);
+            return coordinationState("unfinished", word & COORD_VALUE_MASK, word);
+        });
         add(readers, EVENT, (h, b) -> {
             int word = (int) I32.getVolatile(coordination(b, EVENT), COORD_WORD_OFFSET);
             Map<String, Object> state = coordinationState("set", (word & EVENT_SET) != 0, word);

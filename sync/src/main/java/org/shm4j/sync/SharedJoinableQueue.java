@@ -1,0 +1,321 @@
+package org.shm4j.sync;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.CoordinationBlocks;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.internal.Waits;
+import org.shm4j.sync.internal.WordWait;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.shm4j.sync.internal.SyncLayout.COORD_VALUE_MASK;
+import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
+import static org.shm4j.sync.internal.SyncLayout.COORD_WORD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
+
+/**
+ * A {@link SharedQueue} that counts its unfinished tasks: Python's {@code multiprocessing.JoinableQueue} for the
+ * threads of every process that maps it. Each item offered is a task; a consumer calls {@link #taskDone()} once it
+ * has finished with an item it took, and {@link #join()} waits until every task put so far is done.
+ *
+ * <h2>Layout</h2>
+ * The queue is a {@link SharedQueue} named {@code name} (its ring, as {@link SharedQueue} lays it out), and the count
+ * a heap block named {@code "<name>.tasks"}:
+ * <table class="striped">
+ * <caption>SharedJoinableQueue task count (heap block type {@code 0x53480066} v1, 128 bytes, 64-aligned, native byte
+ * order)</caption>
+ * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
+ * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="3">plain; written once
+ *     before the block is published, checked when opened</td></tr>
+ * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480066}</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>1</td></tr>
+ * <tr><td>16</td><td>48</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>64</td><td>4</td><td>word</td><td>the futex word: bits 0..30 the unfinished tasks, bit 31 a joiner may be
+ *     blocked (cleared, with a wake of every joiner, by the {@code taskDone} that reaches zero)</td>
+ *     <td>volatile; compare-and-set</td></tr>
+ * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
+ * </table>
+ *
+ * <h2>Counting</h2>
+ * An offer counts its item before the queue commits it, and uncounts it if the queue had no room (or its codec
+ * failed), so a consumer that took the item always finds it counted: {@code taskDone} never brings the count below
+ * zero unless it is called more times than items were put, which it refuses with {@link IllegalStateException} (as
+ * Python raises {@code ValueError}). Offers through the underlying queue opened as a plain {@link SharedQueue} are
+ * not counted. At most 2<sup>31</sup>-1 tasks are unfinished at once.
+ *
+ * <h2>Process death</h2>
+ * A task is done only when a consumer says so. A consumer killed between taking an item and its {@code taskDone}, or
+ * a producer killed between counting an item and committing it (an instant inside {@code offer}), leaves a task
+ * counted for good: {@link #join(long, TimeUnit)} then returns false at its timeout, and {@link #unfinishedTasks()}
+ * shows the count (Python's {@code join()}, which has no timeout, hangs). Nothing is lost from the queue itself:
+ * see {@link SharedQueue} and {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's messages.
+ * A joiner that dies costs nothing but, at most, one wasted futex wake.
+ *
+ * <p>Memory consistency effects: actions of a thread before {@code taskDone()} happen-before actions after a
+ * {@code join} that returns because the count reached zero, in another thread or process.
+ *
+ * @param <T> the value type
+ */
+public final class SharedJoinableQueue<T> {
+    private static final String KIND = "joinable queue";
+    private static final String TASKS_SUFFIX = ".tasks";
+
+    // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    private final SharedQueue<T> queue;
+    private final MemorySegment tasks;
+    private final String description;
+
+    private SharedJoinableQueue(SharedQueue<T> queue, MemorySegment tasks, String name) {
+        Waits.prepare(); // the native wait calls linked now, not in the first timed wait
+        this.description = named(name);
+        CoordinationBlocks.requireUnusedParams(tasks, 0, description);
+        this.queue = queue;
+        this.tasks = tasks;
+    }
+
+    /**
+     * Creates an empty joinable queue named {@code name} in {@code heap}, over an MPMC ring of {@code capacity} bytes,
+     * and its task count {@code "<name>.tasks"}.
+     *
+     * @throws IllegalArgumentException                 as {@link SharedQueue#create} does, or if the name leaves no
+     *                                                  room for the suffix
+     * @throws org.shm4j.core.ShmAlreadyExistsException if either name exists
+     */
+    public static <T> SharedJoinableQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
+        Blocks.checkNameRoom(KIND, name, TASKS_SUFFIX);
+        MemorySegment tasks = CoordinationBlocks.create(heap, name + TASKS_SUFFIX, SyncLayout.TASKS, TASKS_SIZE, 0, 0,
+                0); // first: a queue is never found without its count
+        return new SharedJoinableQueue<>(SharedQueue.create(heap, name, capacity, codec), tasks, name);
+    }
+
+    /**
+     * Opens the joinable queue named {@code name}, checking the codec as {@link SharedQueue#open} does.
+     *
+     * @throws ShmNotFoundException if there is no queue of that name, or it has no task count (a plain
+     *                              {@link SharedQueue})
+     */
+    public static <T> SharedJoinableQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
+        SharedQueue<T> queue = SharedQueue.open(heap, name, codec);
+        if (heap.find(name + TASKS_SUFFIX).isEmpty()) {
+            throw new ShmNotFoundException(named(name) + ": the queue has no task count '" + name + TASKS_SUFFIX
+                    + "' (made by SharedQueue.create, not SharedJoinableQueue.create)");
+        }
+        return new SharedJoinableQueue<>(queue, CoordinationBlocks.open(heap, name + TASKS_SUFFIX, SyncLayout.TASKS,
+                named(name)), name);
+    }
+
+    /**
+     * Opens the joinable queue named {@code name}, or creates it with {@code capacity}: for processes that start in
+     * any order.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException as {@link SharedQueue#openOrCreate} does
+     */
+    public static <T> SharedJoinableQueue<T> openOrCreate(SharedHeap heap, String name, int capacity,
+                                                          Codec<T> codec) {
+        Blocks.checkNameRoom(KIND, name, TASKS_SUFFIX);
+        MemorySegment tasks = CoordinationBlocks.openOrCreate(heap, name + TASKS_SUFFIX, SyncLayout.TASKS, TASKS_SIZE,
+                0, 0, 0, named(name));
+        return new SharedJoinableQueue<>(SharedQueue.openOrCreate(heap, name, capacity, codec), tasks, name);
+    }
+
+    /**
+     * Offers {@code value} as a new task, if the queue has room now.
+     *
+     * @return false (and nothing counted) if the queue is full
+     * @see SharedQueue#offer(Object)
+     */
+    public boolean offer(T value) {
+        count();
+        try {
+            return counted(queue.offer(value));
+        } catch (RuntimeException | Error e) { // a null value, a codec that failed, a closed heap: not offered
+            uncount();
+            throw e;
+        }
+    }
+
+    /**
+     * Offers {@code value} as a new task, waiting up to {@code timeout} for room.
+     *
+     * @return false (and nothing counted) if no room came in time
+     * @throws InterruptedException if interrupted before or while waiting
+     */
+    public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
+        count();
+        try {
+            return counted(queue.offer(value, timeout, unit));
+        } catch (InterruptedException | RuntimeException | Error e) {
+            uncount();
+            throw e;
+        }
+    }
+
+    /**
+     * Puts {@code value} as a new task, waiting for room as long as it takes (Python's {@code put}).
+     *
+     * @throws InterruptedException if interrupted before or while waiting
+     */
+    public void put(T value) throws InterruptedException {
+        count();
+        try {
+            queue.put(value);
+        } catch (InterruptedException | RuntimeException | Error e) {
+            uncount();
+            throw e;
+        }
+    }
+
+    /** @return the next item, or null if the queue is empty; call {@link #taskDone()} once it is finished */
+    public T poll() {
+        return queue.poll();
+    }
+
+    /**
+     * @return the next item, waiting up to {@code timeout}; null if none came
+     * @throws InterruptedException if interrupted before or while waiting
+     */
+    public T poll(long timeout, TimeUnit unit) throws InterruptedException {
+        return queue.poll(timeout, unit);
+    }
+
+    /**
+     * @return the next item, waiting as long as it takes (Python's {@code get})
+     * @throws InterruptedException if interrupted before or while waiting
+     */
+    public T take() throws InterruptedException {
+        return queue.take();
+    }
+
+    /**
+     * Says that a task taken from the queue is finished (Python's {@code task_done()}); the one that finishes the
+     * last unfinished task wakes every {@link #join()}.
+     *
+     * @throws IllegalStateException if no task is unfinished: called more times than items were put
+     */
+    public void taskDone() {
+        int before;
+        try {
+            before = Waits.updateAndWakeAll(tasks, COORD_WORD_OFFSET, COORD_WAITERS, SharedCountDownLatch::countedDown);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+        if ((before & COORD_VALUE_MASK) == 0) {
+            throw new IllegalStateException(description + ": taskDone() called more times than items were put (no"
+                    + " task is unfinished)");
+        }
+    }
+
+    /**
+     * Waits until every task put so far is done (Python's {@code join()}).
+     *
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public void join() throws InterruptedException {
+        join(-1);
+    }
+
+    /**
+     * Waits until every task put so far is done, at most {@code timeout}.
+     *
+     * @return true if no task is unfinished; false if the timeout passed first
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public boolean join(long timeout, TimeUnit unit) throws InterruptedException {
+        return join(WordWait.nanos(timeout, unit));
+    }
+
+    /** @return the tasks put and not yet done: a snapshot */
+    public int unfinishedTasks() {
+        return word() & COORD_VALUE_MASK;
+    }
+
+    /** @return the items queued: see {@link SharedQueue#size()} */
+    public long size() {
+        return queue.size();
+    }
+
+    /** @return true if no item is queued: see {@link SharedQueue#isEmpty()} */
+    public boolean isEmpty() {
+        return queue.isEmpty();
+    }
+
+    @Override
+    public String toString() {
+        return Blocks.describeUnlessClosed(tasks.scope(), description,
+                () -> description + " (" + unfinishedTasks() + " unfinished)");
+    }
+
+    private boolean join(long timeoutNanos) throws InterruptedException {
+        try {
+            if (Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+            if ((word() & COORD_VALUE_MASK) == 0) {
+                return true;
+            }
+            return WordWait.await(tasks, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
+                    w -> (w & COORD_VALUE_MASK) == 0);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** Counts a task about to be offered. */
+    private void count() {
+        try {
+            while (true) {
+                int w = (int) INT.getVolatile(tasks, COORD_WORD_OFFSET);
+                if ((w & COORD_VALUE_MASK) == COORD_VALUE_MASK) {
+                    throw new IllegalStateException(description + ": " + COORD_VALUE_MASK + " tasks are unfinished"
+                            + " (the most it counts)");
+                }
+                if (INT.compareAndSet(tasks, COORD_WORD_OFFSET, w, w + 1)) { // volatile: before the item's commit
+                    return;
+                }
+            }
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e); // the count's own refusal passes through: the heap is open
+        }
+    }
+
+    /** @return {@code offered}, after uncounting the task if it was not */
+    private boolean counted(boolean offered) {
+        if (!offered) {
+            uncount();
+        }
+        return offered;
+    }
+
+    /** Uncounts a task whose offer failed: as a {@code taskDone}, which wakes the joiners if it was the last. */
+    private void uncount() {
+        try {
+            Waits.updateAndWakeAll(tasks, COORD_WORD_OFFSET, COORD_WAITERS, SharedCountDownLatch::countedDown);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
+    private RuntimeException closedOr(RuntimeException failure) {
+        return CoordinationBlocks.closedOr(failure, tasks, description);
+    }
+
+    private int word() {
+        try {
+            return (int) INT.getVolatile(tasks, COORD_WORD_OFFSET);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    private static String named(String name) {
+        return KIND + " '" + name + "'";
+    }
+}

@@ -1,0 +1,255 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * {@link SharedJoinableQueue}: Python's {@code JoinableQueue} ({@code task_done()}, {@code join()}) across threads
+ * and processes; an item is counted from before its offer commits it, so no {@code taskDone} finds it uncounted, and
+ * a failed offer leaves no count behind; a dead worker's task stays unfinished, which a timed join reports.
+ */
+@Timeout(120)
+class SharedJoinableQueueTest {
+    private static final Duration BOUND = Children.BOUND;
+    private static final long STOP = -1;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldJoinOnceThreadsHaveFinishedEveryTask() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1 << 12, Codec.longs());
+            AtomicLong sum = new AtomicLong();
+            ExecutorService pool = Executors.newFixedThreadPool(3);
+            try {
+                for (int w = 0; w < 3; w++) {
+                    pool.submit(() -> {
+                        while (true) {
+                            long item = queue.take();
+                            if (item != STOP) {
+                                sum.addAndGet(item); // the work, finished before taskDone
+                            }
+                            queue.taskDone();
+                            if (item == STOP) {
+                                return null;
+                            }
+                        }
+                    });
+                }
+                long n = 10_000;
+                for (long i = 1; i <= n; i++) {
+                    queue.put(i);
+                }
+                assertThat(queue.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                assertThat(sum.get()).as("every task finished before join returned").isEqualTo(n * (n + 1) / 2);
+                assertThat(queue.unfinishedTasks()).isZero();
+                for (int w = 0; w < 3; w++) {
+                    queue.put(STOP);
+                }
+                queue.join();
+                assertThat(queue).hasToString("joinable queue 'jobs' (0 unfinished)");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void shouldWakeAJoinAtTheLastTaskDoneAndRefuseOneTooMany() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "q", 1024, Codec.longs());
+            assertThat(queue.join(0, TimeUnit.SECONDS)).as("nothing put: joined").isTrue();
+            queue.put(1L);
+            queue.put(2L);
+            assertThat(queue.poll()).isEqualTo(1L);
+            assertThat(queue.poll()).isEqualTo(2L);
+            assertThat(queue.unfinishedTasks()).as("taken, not done").isEqualTo(2);
+            assertThat(queue.join(30, TimeUnit.MILLISECONDS)).isFalse();
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<Boolean> joined = pool.submit(() -> queue.join(BOUND.toSeconds(), TimeUnit.SECONDS));
+                queue.taskDone();
+                assertThat(queue.join(30, TimeUnit.MILLISECONDS)).isFalse();
+                assertThat(joined.isDone()).isFalse();
+                queue.taskDone();
+                assertThat(joined.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThatThrownBy(queue::taskDone).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("joinable queue 'q': taskDone() called more times than items were put (no task is"
+                            + " unfinished)");
+            assertThat(queue.unfinishedTasks()).isZero();
+        }
+    }
+
+    @Test
+    void shouldCountNothingForAnOfferThatFails() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedJoinableQueue<String> queue = SharedJoinableQueue.create(heap, "q", 1024, Codec.utf8());
+            int put = 0;
+            while (queue.offer("x".repeat(100))) {
+                put++;
+            }
+            assertThat(queue.unfinishedTasks()).as("a full queue's refusal is not counted").isEqualTo(put);
+            assertThat(queue.offer("y".repeat(100), 20, TimeUnit.MILLISECONDS)).isFalse();
+            assertThatThrownBy(() -> queue.offer(null)).isInstanceOf(NullPointerException.class);
+            assertThatThrownBy(() -> queue.offer("z".repeat(5000))).isInstanceOf(IllegalArgumentException.class);
+            Thread.currentThread().interrupt();
+            assertThatThrownBy(() -> queue.put("w")).isInstanceOf(InterruptedException.class);
+            assertThat(queue.unfinishedTasks()).isEqualTo(put);
+            assertThat(queue.size()).isEqualTo(put);
+        }
+    }
+
+    @Test
+    void shouldOpenOnlyAQueueWithATaskCount() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedQueue.create(heap, "plain", 1024, Codec.longs());
+            assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "plain", Codec.longs()))
+                    .isInstanceOf(ShmNotFoundException.class)
+                    .hasMessage("joinable queue 'plain': the queue has no task count 'plain.tasks' (made by"
+                            + " SharedQueue.create, not SharedJoinableQueue.create)");
+            SharedJoinableQueue<Long> made = SharedJoinableQueue.openOrCreate(heap, "j", 1024, Codec.longs());
+            SharedJoinableQueue<Long> opened = SharedJoinableQueue.open(heap, "j", Codec.longs());
+            SharedJoinableQueue<Long> again = SharedJoinableQueue.openOrCreate(heap, "j", 1024, Codec.longs());
+            assertThat(made.offer(5L)).isTrue();
+            assertThat(opened.unfinishedTasks()).isOne();
+            assertThat(again.take()).isEqualTo(5L);
+            opened.taskDone();
+            assertThat(made.unfinishedTasks()).isZero();
+            assertThatThrownBy(() -> SharedJoinableQueue.create(heap, "n".repeat(90), 1024, Codec.longs()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'<name>.tasks'");
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * The classic example of Python's guide: worker processes take tasks and mark them done, the parent joins; then a
+     * worker process is killed holding a task it took: that task stays unfinished, and a timed join says so.
+     */
+    @Test
+    void shouldJoinWorkerProcessesAndReportATaskADeadWorkerTook() throws Exception {
+        String heapName = names.unique("joinable");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1 << 14, Codec.longs());
+            SharedLong sum = SharedLong.create(heap, "sum");
+            long n = 2_000;
+            try (ChildJvm one = ChildJvm.start(Worker.class, heapName, "done");
+                 ChildJvm two = ChildJvm.start(Worker.class, heapName, "done")) {
+                for (long i = 1; i <= n; i++) {
+                    queue.put(i);
+                }
+                assertThat(queue.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                assertThat(sum.get()).isEqualTo(n * (n + 1) / 2);
+                queue.put(STOP);
+                queue.put(STOP);
+                one.awaitSuccess(BOUND);
+                two.awaitSuccess(BOUND);
+            }
+            try (ChildJvm holder = ChildJvm.start(Worker.class, heapName, "hold")) {
+                queue.put(7L);
+                holder.awaitLine("TOOK 7", BOUND);
+                holder.kill();
+            }
+            assertThat(queue.join(100, TimeUnit.MILLISECONDS)).as("the dead worker's task").isFalse();
+            assertThat(queue.unfinishedTasks()).isOne();
+            assertThat(queue.isEmpty()).isTrue();
+        }
+    }
+
+    /**
+     * Producer processes killed at random moments while they offer: each leaves at most one task counted that it
+     * never committed (killed between the two), and every item committed is taken and done.
+     */
+    @Test
+    void shouldLeaveAtMostOneTaskCountedPerProducerKilledWhileOffering() throws Exception {
+        String heapName = names.unique("joinable-kill");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1 << 16, Codec.longs());
+            // a producer killed inside its claim leaves it open: skipped by the next poll after this, not 5 s
+            SharedQueue.open(heap, "jobs", Codec.longs()).setStallTimeout(Duration.ofMillis(100));
+            int kills = 3;
+            List<Long> taken = new ArrayList<>();
+            for (int k = 0; k < kills; k++) {
+                try (ChildJvm producer = ChildJvm.start(Producer.class, heapName)) {
+                    producer.awaitLine("OFFERING", BOUND);
+                    for (int i = 0; i < 2_000; i++) { // take some while it offers: the kill lands mid-stream
+                        Long item = queue.poll(BOUND.toSeconds(), TimeUnit.SECONDS);
+                        assertThat(item).isNotNull();
+                        taken.add(item);
+                        queue.taskDone();
+                    }
+                    producer.kill();
+                }
+                for (Long item = queue.poll(); item != null; item = queue.poll()) {
+                    taken.add(item);
+                    queue.taskDone();
+                }
+            }
+            assertThat(queue.unfinishedTasks()).as("counted, never committed: at most one per kill")
+                    .isBetween(0, kills);
+            assertThat(taken).doesNotHaveDuplicates();
+        }
+    }
+
+    /** {@code main(heap, "done" | "hold")}: takes tasks; "done" marks each done until a stop, "hold" never does. */
+    public static final class Worker {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedJoinableQueue<Long> queue = SharedJoinableQueue.open(heap, "jobs", Codec.longs());
+                SharedLong sum = args[1].equals("done") ? SharedLong.open(heap, "sum") : null;
+                while (true) {
+                    long item = queue.take();
+                    if (sum == null) {
+                        System.out.println("TOOK " + item);
+                        Thread.sleep(BOUND.toMillis()); // holds the task until killed
+                    }
+                    if (item != STOP) {
+                        sum.getAndAdd(item);
+                    }
+                    queue.taskDone();
+                    if (item == STOP) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code main(heap)}: offers increasing numbers, unique across runs (its pid in the high bits), until killed. */
+    public static final class Producer {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedJoinableQueue<Long> queue = SharedJoinableQueue.open(heap, "jobs", Codec.longs());
+                long base = ProcessHandle.current().pid() << 32;
+                System.out.println("OFFERING");
+                for (long i = 0; ; i++) {
+                    if (!queue.offer(base + i, BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("no room within " + BOUND);
+                    }
+                }
+            }
+        }
+    }
+}
