@@ -27,9 +27,14 @@ final class CodecMessages {
 
     /**
      * @return how many bytes {@code codec} writes for {@code value}
-     * @throws IllegalArgumentException if that is more than {@code ring}'s longest message (or negative)
+     * @throws IllegalArgumentException if that is more than {@code ring}'s longest message (or negative), or the
+     *                                  codec's type id is not positive
      */
     static <T> int encodedLength(Codec<T> codec, T value, SharedRing ring, String what) {
+        int type = codec.typeId();
+        if (type < 1) { // named here, not by the ring under the queue or pipe end
+            throw new IllegalArgumentException(what + ": its codec's typeId() is " + type + " (expected: >= 1)");
+        }
         int length = codec.encodedLength(value);
         if (length < 0 || length > ring.maxMessageLength()) {
             throw Blocks.messageTooLong(what, "encoded value length", length, ring.capacity());

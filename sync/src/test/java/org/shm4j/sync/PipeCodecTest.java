@@ -93,6 +93,29 @@ class PipeCodecTest {
                     .hasMessageStartingWith("first end of pipe 'p': encoded value length=121 (expected: 0..120");
             assertThatThrownBy(() -> first.send(new byte[121], BOUND)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("first end of pipe 'p': message length=121 (expected: 0..120");
+            Codec<Long> typeZero = new Codec<>() { // helper-119: refused by the ring under the end, named 'p.ab'
+                @Override
+                public int typeId() {
+                    return 0;
+                }
+
+                @Override
+                public int encodedLength(Long value) {
+                    return Long.BYTES;
+                }
+
+                @Override
+                public void encode(Long value, MemorySegment target, long offset) {
+                    Codec.longs().encode(value, target, offset);
+                }
+
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    return Codec.longs().decode(source, offset, length);
+                }
+            };
+            assertThatThrownBy(() -> first.send(1L, typeZero, BOUND)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("first end of pipe 'p': its codec's typeId() is 0 (expected: >= 1)");
 
             IllegalStateException failure = new IllegalStateException("codec failed");
             assertThatThrownBy(() -> first.send("x", failing(failure), BOUND)).isSameAs(failure);

@@ -126,6 +126,17 @@ class SharedPipeEndTest {
         assertThat(first.recv(Duration.ofMillis(30))).isNull();
     }
 
+    /** helper-119: a pipe opened again in the process that closed an end handed that closed end out again. */
+    @Test
+    void shouldRefuseAnEndThisProcessClosedThroughAnotherPipeObject() {
+        pipe.first().close();
+        assertThatThrownBy(() -> SharedPipe.open(heap, "pipe").first()).isInstanceOf(IllegalStateException.class)
+                .hasMessage("first end of pipe 'pipe' was closed by pid " + ProcessHandle.current().pid()
+                        + " (a closed end is never reopened)");
+        assertThatThrownBy(pipe::first).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        assertThat(SharedPipe.open(heap, "pipe").second()).as("the other end is still there").isNotNull();
+    }
+
     /** helper-109: poll() stayed false for good after a peer killed in a send; recv said end of stream at once. */
     @Test
     void shouldPollTrueOnceAPeerKilledInTheMiddleOfASendIsFoundDead() throws Exception {

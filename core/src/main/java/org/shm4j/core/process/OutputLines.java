@@ -109,15 +109,22 @@ final class OutputLines {
         try (Reader input = new InputStreamReader(in, StandardCharsets.UTF_8)) {
             StringBuilder line = new StringBuilder();
             long cut = 0;
+            boolean afterReturn = false; // the last character was a '\r': a '\n' now ends no other line
             char[] chunk = new char[8192];
             for (int n = input.read(chunk); n >= 0; n = input.read(chunk)) {
                 for (int i = 0; i < n; i++) {
                     char c = chunk[i];
-                    if (c == '\n') {
+                    boolean lineBreak = c == '\n' || c == '\r';
+                    if (lineBreak && !(c == '\n' && afterReturn)) { // "\n", "\r" and "\r\n" end a line
                         add(ended(line, cut));
                         line.setLength(0);
                         cut = 0;
-                    } else if (line.length() < MAX_LINE_CHARS) {
+                    }
+                    afterReturn = c == '\r';
+                    if (lineBreak) {
+                        continue;
+                    }
+                    if (line.length() < MAX_LINE_CHARS) {
                         line.append(c);
                     } else {
                         cut++;
@@ -137,11 +144,8 @@ final class OutputLines {
         }
     }
 
-    /** @return the line without a carriage return before its newline, saying how many characters were cut */
+    /** @return the line, saying how many characters were cut */
     private static String ended(StringBuilder line, long cut) {
-        if (cut == 0 && !line.isEmpty() && line.charAt(line.length() - 1) == '\r') {
-            line.setLength(line.length() - 1);
-        }
         return cut == 0 ? line.toString() : line + "... <" + cut + " more characters of this line dropped>";
     }
 

@@ -68,7 +68,13 @@ public final class WorkerProcess implements AutoCloseable {
                     + " by name: it is not on this JVM's class path or module path (a class compiled in memory, as by"
                     + " 'java File.java', or loaded by another class loader is not)");
         }
-        List<String> arguments = List.of(Objects.requireNonNull(args, "args"));
+        Objects.requireNonNull(args, "args");
+        for (int i = 0; i < args.length; i++) {
+            if (args[i] == null) {
+                throw new NullPointerException("WorkerProcess: args[" + i + "] is null (a worker's main gets strings)");
+            }
+        }
+        List<String> arguments = List.of(args);
         return new Builder(type, arguments);
     }
 
@@ -318,8 +324,9 @@ public final class WorkerProcess implements AutoCloseable {
          * The worker's standard output is read line by line into {@link WorkerProcess#output()} and
          * {@link WorkerProcess#awaitLine}, keeping the last {@code keptLines} lines and at most 4 Mi characters of
          * them (older lines are dropped, so a worker that logs for hours cannot fill this JVM's memory; a line
-         * longer than 64 Ki characters keeps its start and says how many were dropped). Its standard error still
-         * goes to this JVM's.
+         * longer than 64 Ki characters keeps its start and says how many were dropped). A line ends at
+         * {@code "\n"}, {@code "\r"} or {@code "\r\n"}, as {@link java.io.BufferedReader#readLine()} reads them.
+         * Its standard error still goes to this JVM's.
          *
          * @throws IllegalArgumentException if {@code keptLines} is not 1 to {@value #MAX_KEPT_LINES}
          */

@@ -210,6 +210,18 @@ class WorkerProcessTest {
     }
 
     /** Worker methods that report what they were given. */
+    /** helper-119: a lone carriage return was kept inside a line; lines end as BufferedReader's do. */
+    @Test
+    void shouldEndCapturedLinesAtEachKindOfLineBreakAndNameANullArgument() throws Exception {
+        try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, "a\r\nb\rc\n\nd\r").method("raw")
+                .captureOutput()).start()) {
+            assertThat(worker.join(BOUND)).isTrue();
+            assertThat(worker.output()).containsExactly("a", "b", "c", "", "d");
+        }
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class, "x", null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("WorkerProcess: args[1] is null (a worker's main gets strings)");
+    }
+
     static final class Echo {
         public static void main(String[] args) {
             System.out.println("args=" + List.of(args));
@@ -222,6 +234,12 @@ class WorkerProcessTest {
             System.out.println("nativeAccess=" + Echo.class.getModule().isNativeAccessEnabled());
             System.out.println("flag=" + ManagementFactory.getRuntimeMXBean().getInputArguments()
                     .contains(NATIVE_ACCESS));
+        }
+
+        /** Prints its argument as it is, with no line break added. */
+        static void raw(String[] args) {
+            System.out.print(args[0]);
+            System.out.flush();
         }
 
         static void square(String[] args) {

@@ -109,17 +109,20 @@ public final class PipeEnds {
     }
 
     /**
-     * Claims {@code end} for this process: a no-op if it holds it already.
+     * Claims {@code end} for this process: a no-op if it holds it already (and has not closed it).
      *
-     * @throws IllegalStateException if the end was closed, or a live other process holds it
+     * @throws IllegalStateException if the end was closed (by this process too), or a live other process holds it
      */
     public void claim(int end) {
         long me = ProcessIdentity.currentToken();
         long owner = owner(end);
-        while (owner != me) {
-            if (isClosed(end)) {
+        while (true) {
+            if (isClosed(end)) { // this process's own closed end too (helper-119: a new pipe object handed it out)
                 throw new IllegalStateException(describe(end) + " was closed by " + ProcessIdentity.describe(owner)
                         + " (a closed end is never reopened)");
+            }
+            if (owner == me) {
+                return;
             }
             if (owner != 0 && HeapMappings.isPresent(block, owner)) { // not dead, nor closed the heap
                 throw new IllegalStateException(describe(end) + " is held by live " + ProcessIdentity.describe(owner)
