@@ -72,7 +72,7 @@ class PipeCodecTest {
             assertThat(second.recv(Codec.longs(), BOUND)).as("the refused messages were consumed").isEqualTo(5L);
 
             assertThat(first.send(new byte[] {1, 2, 3}, BOUND)).isTrue();
-            assertThatThrownBy(() -> second.recv(halfLongs(), BOUND)).isInstanceOf(ShmFormatException.class)
+            assertThatThrownBy(() -> second.recv(longsOfType(3), BOUND)).isInstanceOf(ShmFormatException.class)
                     .hasMessageStartingWith("second end of pipe 'p': its codec (type 0x00000003) cannot decode a"
                             + " message of 3 bytes");
             assertThat(second.poll()).as("consumed too").isFalse();
@@ -93,27 +93,7 @@ class PipeCodecTest {
                     .hasMessageStartingWith("first end of pipe 'p': encoded value length=121 (expected: 0..120");
             assertThatThrownBy(() -> first.send(new byte[121], BOUND)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("first end of pipe 'p': message length=121 (expected: 0..120");
-            Codec<Long> typeZero = new Codec<>() { // helper-119: refused by the ring under the end, named 'p.ab'
-                @Override
-                public int typeId() {
-                    return 0;
-                }
-
-                @Override
-                public int encodedLength(Long value) {
-                    return Long.BYTES;
-                }
-
-                @Override
-                public void encode(Long value, MemorySegment target, long offset) {
-                    Codec.longs().encode(value, target, offset);
-                }
-
-                @Override
-                public Long decode(MemorySegment source, long offset, int length) {
-                    return Codec.longs().decode(source, offset, length);
-                }
-            };
+            Codec<Long> typeZero = longsOfType(0); // helper-119: refused by the ring under the end, named 'p.ab'
             assertThatThrownBy(() -> first.send(1L, typeZero, BOUND)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("first end of pipe 'p': its codec's typeId() is 0 (expected: >= 1)");
 
@@ -208,12 +188,12 @@ class PipeCodecTest {
         }
     }
 
-    /** @return a codec of type 3 (bytes) that decodes only 8-byte messages */
-    private static Codec<Long> halfLongs() {
+    /** @return a codec of longs as {@link Codec#longs()} writes them, but of type {@code typeId} */
+    private static Codec<Long> longsOfType(int typeId) {
         return new Codec<>() {
             @Override
             public int typeId() {
-                return 3;
+                return typeId;
             }
 
             @Override
