@@ -500,6 +500,9 @@ public final class SharedPipe implements AutoCloseable {
                 if (in.hasMessage()) { // a committed message: not one still being sent, nor a dead sender's claim
                     return true;
                 }
+                if (goneOwner != 0 && !in.isEmpty()) {
+                    freePadding(); // an aborted send's, which isEmpty counts until a receive frees it
+                }
                 // ended: nothing is left, or its holder died (before or after closing) and what is left is a claim
                 // it will never commit, which a receive skips (by the stall rule, at most its timeout); a live
                 // closer's claim is another thread's late send, which a receive waits for
@@ -535,6 +538,22 @@ public final class SharedPipe implements AutoCloseable {
                 return true;
             } finally {
                 receiving.unlock();
+            }
+        }
+
+        /**
+         * Frees the padding records at the receiving position (an aborted send leaves one), as a receive would on its
+         * way to the next message, unless another thread's receive holds the end now.
+         */
+        private void freePadding() {
+            if (!receiving.isHeldByCurrentThread() && receiving.tryLock()) { // not from inside a receive's handler
+                try {
+                    in.awaitMessage(Duration.ZERO, WaitStrategy.BUSY_SPIN); // a look: frees padding, takes nothing
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt(); // a look does not wait: keep the status for the caller
+                } finally {
+                    receiving.unlock();
+                }
             }
         }
 

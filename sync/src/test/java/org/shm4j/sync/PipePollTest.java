@@ -121,6 +121,42 @@ class PipePollTest {
         assertThatThrownBy(() -> first.recv(BOUND)).isInstanceOf(PipeClosedException.class);
     }
 
+    /**
+     * helper-122: a send whose codec failed leaves padding in the ring; once the sender closed its end, poll() said
+     * false for good (the padding made the ring not empty) while a receive said end of stream at once.
+     */
+    @Test
+    void shouldSayTrueForTheEndOfStreamAfterAnAbortedSend() throws Exception {
+        SharedPipe.End first = pipe.first();
+        SharedPipe.End second = pipe.second();
+        Codec<Long> failing = new Codec<>() {
+            @Override
+            public int typeId() {
+                return 1;
+            }
+
+            @Override
+            public int encodedLength(Long value) {
+                return Long.BYTES;
+            }
+
+            @Override
+            public void encode(Long value, MemorySegment target, long offset) {
+                throw new IllegalStateException("no");
+            }
+
+            @Override
+            public Long decode(MemorySegment source, long offset, int length) {
+                throw new IllegalStateException("never sent");
+            }
+        };
+        assertThatThrownBy(() -> second.send(1L, failing, BOUND)).hasMessage("no");
+        second.close();
+        assertThat(first.poll()).as("the end of stream").isTrue();
+        assertThat(first.poll(BOUND)).isTrue();
+        assertThatThrownBy(() -> first.recv(BOUND)).isInstanceOf(PipeClosedException.class);
+    }
+
     @Test
     void shouldThrowWhenInterruptedOrClosedOrGivenNoTimeout() throws Exception {
         SharedPipe.End first = pipe.first();

@@ -51,7 +51,7 @@ final class RingConsumer {
         int step = 0;
         while (true) {
             // MPMC: the consumers' turn is waited for within the timeout too
-            int handled = handler == null ? (ring.recovery.hasMessage() ? 1 : 0)
+            int handled = handler == null ? look(ring)
                     : ring.consumers == null ? drainAsConsumer(ring, handler, 1)
                     : drainInTurn(ring, handler, 1, Math.max(0, timeoutNanos - (System.nanoTime() - start)), true);
             if (handled > 0) {
@@ -62,6 +62,43 @@ final class RingConsumer {
                 return 0;
             }
             step = RingWaits.awaitNotEmpty(ring, strategy, step, left);
+        }
+    }
+
+    /**
+     * The look of a wait that takes no message ({@link SharedRing#awaitMessage}): frees the padding at the consumer's
+     * position, as a poll would on its way to the next message (else the wait's look before it blocks would find it
+     * committed and never block, and the stall rule would never reach a dead producer's claim behind it), then says
+     * whether a committed message is queued.
+     *
+     * @return 1 if a committed message is queued, else 0
+     */
+    private static int look(SharedRing ring) throws InterruptedException {
+        long position = (long) LONG.getAcquire(ring.block, ring.positionOffset); // acquire: another consumer's
+        long record = (long) LONG.getAcquire(ring.block, RING_HEADER_SIZE + (position & ring.mask));
+        if (RingRecords.length(record) > 0 && RingRecords.type(record) == RING_PADDING_TYPE) {
+            if (ring.kind == SharedRing.Kind.SPSC) {
+                skipPaddingSpsc(ring);
+            } else if (ring.consumers == null) {
+                drainZeroing(ring, null, Integer.MAX_VALUE);
+            } else {
+                drainInTurn(ring, null, Integer.MAX_VALUE, 0, true); // only if the turn is free now
+            }
+        }
+        return ring.recovery.hasMessage() ? 1 : 0;
+    }
+
+    /** SPSC: frees the padding records at head that tail has passed, and takes no message. */
+    private static void skipPaddingSpsc(SharedRing ring) {
+        while (true) {
+            long position = (long) LONG.getOpaque(ring.block, RING_HEAD_OFFSET); // opaque: only this consumer writes it
+            int index = (int) (position & ring.mask);
+            long record = (long) LONG.getAcquire(ring.block, RING_HEADER_SIZE + index); // acquire: producer's release
+            int length = RingRecords.length(record);
+            if (length <= 0 || RingRecords.type(record) != RING_PADDING_TYPE
+                    || !freePaddingSpsc(ring, position, index, record, length)) {
+                return;
+            }
         }
     }
 
@@ -251,19 +288,31 @@ final class RingConsumer {
             }
             return 0;
         }
+        // padding: freed, then the record at 0 after it
+        return freePaddingSpsc(ring, position, index, record, length) ? pollSpsc(ring, handler) : 0;
+    }
+
+    /**
+     * SPSC: frees the committed padding {@code record} of {@code length} bytes at head ({@code position}), once tail
+     * has passed it; checks its length first (a committed header that is not padding and does not fit is corrupted).
+     *
+     * @return true if head moved past it
+     */
+    private static boolean freePaddingSpsc(SharedRing ring, long position, int index, long record, int length) {
         checkLength(ring, record, position, index, length);
         long end = position + RingRecords.align(length);
         if (!tailPassed(ring.block, end, index, record)) {
-            return 0;
+            return false;
         }
         LONG.setRelease(ring.block, RING_HEAD_OFFSET, end); // release: the commit point, after the reads of tail
         RingWaits.signalNotFull(ring.block);
-        return pollSpsc(ring, handler); // the record at 0, after the padding
+        return true;
     }
 
     /**
      * {@link #drainAsConsumer} for MPSC and MPMC: moves consumedTo past each record, zeroes it, then moves head once
-     * per drain, finishing a dead consumer's freeing first.
+     * per drain, finishing a dead consumer's freeing first. With a null {@code handler} (a look), it frees padding
+     * only and stops at the first message.
      */
     private static int drainZeroing(SharedRing ring, MessageHandler handler, int limit) {
         final MemorySegment block = ring.block; // local copies: no reloads after the acquire reads below
@@ -289,6 +338,9 @@ final class RingConsumer {
                 }
                 checkLength(ring, record, position, index, length);
                 int type = RingRecords.type(record);
+                if (handler == null && type != RING_PADDING_TYPE) {
+                    break; // a look (no handler): padding freed, no message taken
+                }
                 int aligned = RingRecords.align(length);
                 position += aligned;
                 try {

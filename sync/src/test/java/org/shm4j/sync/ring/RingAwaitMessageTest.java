@@ -67,6 +67,28 @@ class RingAwaitMessageTest {
         }
     }
 
+    /**
+     * helper-122: padding at the consumer's position (an aborted claim leaves one) counts as committed for the look
+     * before blocking but not as a message, so the wait never blocked: it spun for its whole timeout. It is freed now,
+     * as a poll frees it on its way to the next message.
+     */
+    @ParameterizedTest
+    @EnumSource(SharedRing.Kind.class)
+    void shouldFreePaddingAtThePositionAndBlockInsteadOfSpinning(SharedRing.Kind kind) throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
+            RingClaim claim = new RingClaim();
+            assertThat(ring.tryClaim(1, 8, claim)).isTrue();
+            claim.abort();
+            assertThat(ring.isEmpty()).as("the aborted claim's padding").isFalse();
+            assertThat(ring.awaitMessage(Duration.ofMillis(50), WaitStrategy.BLOCKING)).isFalse();
+            assertThat(ring.isEmpty()).as("the padding freed").isTrue();
+            assertThat(ring.offer(2, MESSAGE, 0, MESSAGE.length)).isTrue();
+            assertThat(ring.awaitMessage(Duration.ZERO, WaitStrategy.BLOCKING)).isTrue();
+            assertThat(ring.poll((type, buffer, offset, length) -> assertThat(type).isEqualTo(2))).isOne();
+        }
+    }
+
     @Test
     void shouldRefuseAWaitWhileAPollOfTheSameObjectRunsAndStopWhenInterrupted() throws Exception {
         ExecutorService pool = Executors.newSingleThreadExecutor();
