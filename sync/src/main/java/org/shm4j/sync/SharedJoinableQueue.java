@@ -24,8 +24,9 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * has finished with an item it took, and {@link #join()} waits until every task put so far is done.
  *
  * <h2>Layout</h2>
- * The queue is a {@link SharedQueue} named {@code name} (its ring, as {@link SharedQueue} lays it out), and the count
- * a heap block named {@code "<name>.tasks"}:
+ * The count is the heap block named {@code name}, made last (the joinable queue's commit point, as a pipe's end-state
+ * block is), and the queue a {@link SharedQueue} named {@code "<name>.queue"} (its ring, as {@link SharedQueue} lays
+ * it out), so that a plain queue is never taken for a joinable one, nor the reverse:
  * <table class="striped">
  * <caption>SharedJoinableQueue task count (heap block type {@code 0x53480066} v1, 128 bytes, 64-aligned, native byte
  * order)</caption>
@@ -63,7 +64,7 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  */
 public final class SharedJoinableQueue<T> {
     private static final String KIND = "joinable queue";
-    private static final String TASKS_SUFFIX = ".tasks";
+    private static final String QUEUE_SUFFIX = ".queue";
 
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
@@ -81,48 +82,61 @@ public final class SharedJoinableQueue<T> {
     }
 
     /**
-     * Creates an empty joinable queue named {@code name} in {@code heap}, over an MPMC ring of {@code capacity} bytes,
-     * and its task count {@code "<name>.tasks"}.
+     * Creates an empty joinable queue named {@code name} in {@code heap}: its queue {@code "<name>.queue"}, over an
+     * MPMC ring of {@code capacity} bytes, then its task count {@code name}. Making the count is the commit point,
+     * exclusive as any block's creation: of racing creators exactly one returns. A queue without a count (a creator
+     * killed before it, or one still on its way) is used as it is.
      *
-     * @throws IllegalArgumentException                 as {@link SharedQueue#create} does, or if the name leaves no
-     *                                                  room for the suffix
-     * @throws org.shm4j.core.ShmAlreadyExistsException if either name exists
+     * @throws IllegalArgumentException                 if the capacity is not a power of two from 1024 to
+     *                                                  2<sup>30</sup>, or the name leaves no room for the suffix
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     * @throws org.shm4j.core.ShmTypeMismatchException  if {@code "<name>.queue"} is a queue of another codec
      */
     public static <T> SharedJoinableQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
-        Blocks.checkNameRoom(KIND, name, TASKS_SUFFIX);
-        MemorySegment tasks = CoordinationBlocks.create(heap, name + TASKS_SUFFIX, SyncLayout.TASKS, TASKS_SIZE, 0, 0,
-                0); // first: a queue is never found without its count
-        return new SharedJoinableQueue<>(SharedQueue.create(heap, name, capacity, codec), tasks, name);
+        Blocks.checkRingCapacity(named(name), capacity); // before any block is made
+        Blocks.checkNameRoom(KIND, name, QUEUE_SUFFIX);
+        if (heap.find(name).isPresent()) { // before the queue: an existing block's kind is not this call's concern
+            throw Blocks.alreadyExists(heap, name);
+        }
+        SharedQueue<T> queue = SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity, codec);
+        return new SharedJoinableQueue<>(queue, CoordinationBlocks.create(heap, name, SyncLayout.TASKS, TASKS_SIZE,
+                0, 0, 0), name); // last: the commit point
     }
 
     /**
      * Opens the joinable queue named {@code name}, checking the codec as {@link SharedQueue#open} does.
      *
-     * @throws ShmNotFoundException if there is no queue of that name, or it has no task count (a plain
-     *                              {@link SharedQueue})
+     * @throws ShmNotFoundException                    if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block of that name is not a joinable queue's count (a
+     *                                                 plain {@link SharedQueue}, say), or the codec differs
      */
     public static <T> SharedJoinableQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
-        SharedQueue<T> queue = SharedQueue.open(heap, name, codec);
-        if (heap.find(name + TASKS_SUFFIX).isEmpty()) {
-            throw new ShmNotFoundException(named(name) + ": the queue has no task count '" + name + TASKS_SUFFIX
-                    + "' (made by SharedQueue.create, not SharedJoinableQueue.create)");
+        if (heap.find(name).isEmpty() && heap.find(name + QUEUE_SUFFIX).isPresent()) {
+            throw new ShmNotFoundException(named(name) + " has its queue '" + name + QUEUE_SUFFIX + "' but no task"
+                    + " count '" + name + "': its creator was killed before finishing it (create or openOrCreate"
+                    + " finishes it)");
         }
-        return new SharedJoinableQueue<>(queue, CoordinationBlocks.open(heap, name + TASKS_SUFFIX, SyncLayout.TASKS,
-                named(name)), name);
+        MemorySegment tasks = CoordinationBlocks.open(heap, name, SyncLayout.TASKS, named(name));
+        return new SharedJoinableQueue<>(SharedQueue.open(heap, name + QUEUE_SUFFIX, codec), tasks, name);
     }
 
     /**
      * Opens the joinable queue named {@code name}, or creates it with {@code capacity}: for processes that start in
      * any order.
      *
-     * @throws org.shm4j.core.ShmTypeMismatchException as {@link SharedQueue#openOrCreate} does
+     * @throws org.shm4j.core.ShmTypeMismatchException as {@link SharedQueue#openOrCreate} does, or if the block of
+     *                                                 that name is not a joinable queue's count
      */
     public static <T> SharedJoinableQueue<T> openOrCreate(SharedHeap heap, String name, int capacity,
                                                           Codec<T> codec) {
-        Blocks.checkNameRoom(KIND, name, TASKS_SUFFIX);
-        MemorySegment tasks = CoordinationBlocks.openOrCreate(heap, name + TASKS_SUFFIX, SyncLayout.TASKS, TASKS_SIZE,
-                0, 0, 0, named(name));
-        return new SharedJoinableQueue<>(SharedQueue.openOrCreate(heap, name, capacity, codec), tasks, name);
+        Blocks.checkRingCapacity(named(name), capacity);
+        Blocks.checkNameRoom(KIND, name, QUEUE_SUFFIX);
+        if (heap.find(name).isPresent()) { // its kind checked before a queue is made beside it
+            return open(heap, name, codec);
+        }
+        SharedQueue<T> queue = SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity, codec);
+        return new SharedJoinableQueue<>(queue, CoordinationBlocks.openOrCreate(heap, name, SyncLayout.TASKS,
+                TASKS_SIZE, 0, 0, 0, named(name)), name);
     }
 
     /**
@@ -135,7 +149,7 @@ public final class SharedJoinableQueue<T> {
         count();
         try {
             return counted(queue.offer(value));
-        } catch (RuntimeException | Error e) { // a null value, a codec that failed, a closed heap: not offered
+        } catch (Throwable e) { // a null value, a codec that failed (even sneakily), a closed heap: not offered
             uncount();
             throw e;
         }
@@ -151,7 +165,7 @@ public final class SharedJoinableQueue<T> {
         count();
         try {
             return counted(queue.offer(value, timeout, unit));
-        } catch (InterruptedException | RuntimeException | Error e) {
+        } catch (Throwable e) { // interrupted, or as offer(T)
             uncount();
             throw e;
         }
@@ -166,7 +180,7 @@ public final class SharedJoinableQueue<T> {
         count();
         try {
             queue.put(value);
-        } catch (InterruptedException | RuntimeException | Error e) {
+        } catch (Throwable e) { // interrupted, or as offer(T)
             uncount();
             throw e;
         }

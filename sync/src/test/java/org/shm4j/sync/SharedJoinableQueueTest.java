@@ -4,7 +4,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
@@ -122,13 +124,23 @@ class SharedJoinableQueueTest {
     }
 
     @Test
-    void shouldOpenOnlyAQueueWithATaskCount() {
+    void shouldOpenOnlyAJoinableQueueAndLeaveNothingBehindWhenRefused() throws InterruptedException {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedQueue.create(heap, "plain", 1024, Codec.longs());
             assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "plain", Codec.longs()))
-                    .isInstanceOf(ShmNotFoundException.class)
-                    .hasMessage("joinable queue 'plain': the queue has no task count 'plain.tasks' (made by"
-                            + " SharedQueue.create, not SharedJoinableQueue.create)");
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("plain");
+            assertThatThrownBy(() -> SharedJoinableQueue.openOrCreate(heap, "plain", 1024, Codec.longs()))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> SharedJoinableQueue.create(heap, "plain", 1024, Codec.longs()))
+                    .isInstanceOf(ShmAlreadyExistsException.class);
+            assertThatThrownBy(() -> SharedJoinableQueue.create(heap, "q", 1000, Codec.longs()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("joinable queue 'q'");
+            assertThatThrownBy(() -> SharedJoinableQueue.create(heap, "n".repeat(90), 1024, Codec.longs()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'<name>.queue'");
+            assertThat(heap.blocks()).as("nothing made by the refused calls").hasSize(1);
+            assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "absent", Codec.longs()))
+                    .isInstanceOf(ShmNotFoundException.class);
+
             SharedJoinableQueue<Long> made = SharedJoinableQueue.openOrCreate(heap, "j", 1024, Codec.longs());
             SharedJoinableQueue<Long> opened = SharedJoinableQueue.open(heap, "j", Codec.longs());
             SharedJoinableQueue<Long> again = SharedJoinableQueue.openOrCreate(heap, "j", 1024, Codec.longs());
@@ -137,10 +149,15 @@ class SharedJoinableQueueTest {
             assertThat(again.take()).isEqualTo(5L);
             opened.taskDone();
             assertThat(made.unfinishedTasks()).isZero();
-            assertThatThrownBy(() -> SharedJoinableQueue.create(heap, "n".repeat(90), 1024, Codec.longs()))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'<name>.tasks'");
-        } catch (InterruptedException e) {
-            throw new AssertionError(e);
+            assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "j", Codec.utf8()))
+                    .isInstanceOf(ShmTypeMismatchException.class);
+
+            SharedQueue.create(heap, "half.queue", 1024, Codec.longs()); // a creator killed before the count
+            assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "half", Codec.longs()))
+                    .isInstanceOf(ShmNotFoundException.class).hasMessage("joinable queue 'half' has its queue"
+                            + " 'half.queue' but no task count 'half': its creator was killed before finishing it"
+                            + " (create or openOrCreate finishes it)");
+            assertThat(SharedJoinableQueue.create(heap, "half", 1024, Codec.longs()).unfinishedTasks()).isZero();
         }
     }
 
@@ -188,7 +205,7 @@ class SharedJoinableQueueTest {
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
             SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1 << 16, Codec.longs());
             // a producer killed inside its claim leaves it open: skipped by the next poll after this, not 5 s
-            SharedQueue.open(heap, "jobs", Codec.longs()).setStallTimeout(Duration.ofMillis(100));
+            SharedQueue.open(heap, "jobs.queue", Codec.longs()).setStallTimeout(Duration.ofMillis(100));
             int kills = 3;
             List<Long> taken = new ArrayList<>();
             for (int k = 0; k < kills; k++) {

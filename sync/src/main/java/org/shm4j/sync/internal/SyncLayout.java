@@ -318,7 +318,7 @@ public final class SyncLayout {
     public static final BlockType BARRIER = BlockType.named("SharedBarrier", 0x5348_0064, 4);
     /** Heap block type of a {@code SharedCondition}. */
     public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 5);
-    /** Heap block type of a {@code SharedJoinableQueue}'s task count, {@code "<queue>.tasks"}. */
+    /** Heap block type of a {@code SharedJoinableQueue}'s task count, under the queue's own name. */
     public static final BlockType TASKS = BlockType.named("SharedJoinableQueue tasks", 0x5348_0066, 1);
 
     /** Coordination header: magic (long), {@link #COORD_MAGIC}. */
