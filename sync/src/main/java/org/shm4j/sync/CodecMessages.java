@@ -68,7 +68,7 @@ final class CodecMessages {
             throw new IllegalStateException(what + ": the value was not " + delivered + ": its codec (type "
                     + Blocks.typeId(codec.typeId()) + ") wrote past the " + claimed + " bytes its "
                     + "encodedLength gave (the value changed while it was encoded, or the codec is faulty)", e);
-        } catch (RuntimeException | Error e) {
+        } catch (Throwable e) { // a checked exception thrown sneakily (Kotlin, Lombok) too: the claim must not stay
             claim.abort();
             throw e;
         }

@@ -74,7 +74,10 @@ import java.util.Objects;
  * through an {@code Arrays.asList} view), which may allocate an iterator the JIT usually removes. Decoding allocates
  * the record, its component values, and an {@code Object[]} of them for the constructor, with primitive components
  * boxed on the way. A value must not be changed by another thread while it is being encoded: its length is computed
- * first, then it is written.
+ * first, then it is written (each accessor called once for each). In a queue or pipe, a record with an array or
+ * list component (at any depth) is encoded into a slice of its claim, so that one that grew meanwhile fails with an
+ * {@link IllegalStateException} instead of writing past its claim; any other record is written in place, which
+ * relies on its accessors returning the same values both times, as a record's own accessors do.
  *
  * @param <R> the record type
  */

@@ -115,6 +115,59 @@ class CodecOverrunTest {
         }
     }
 
+    /**
+     * helper-122: a codec that throws a checked exception sneakily (as Kotlin code may) left its claim open, so the
+     * queue stopped behind it for as long as its process lived, and a joinable queue's task stayed counted.
+     */
+    @Test
+    void shouldAbortTheClaimOfACodecThatThrowsACheckedExceptionSneakily() throws Exception {
+        Codec<Long> sneaky = new Codec<>() {
+            @Override
+            public int typeId() {
+                return FAULTY.typeId();
+            }
+
+            @Override
+            public int encodedLength(Long value) {
+                return Long.BYTES;
+            }
+
+            @Override
+            public void encode(Long value, MemorySegment target, long offset) {
+                if (value < 0) {
+                    CodecOverrunTest.<RuntimeException>sneakyThrow(new java.io.IOException("sneaky"));
+                }
+                FAULTY.encode(value, target, offset);
+            }
+
+            @Override
+            public Long decode(MemorySegment source, long offset, int length) {
+                return FAULTY.decode(source, offset, length);
+            }
+        };
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "q", 1024, sneaky);
+            Throwable thrown = null;
+            try {
+                queue.offer(-1L);
+            } catch (Throwable e) {
+                thrown = e;
+            }
+            assertThat(thrown).isInstanceOf(java.io.IOException.class).hasMessage("sneaky");
+            assertThat(queue.unfinishedTasks()).as("not counted").isZero();
+            for (long i = 0; i < 200; i++) { // 200 x 16 bytes: past the claim, round the 1024-byte ring
+                assertThat(queue.offer(i)).isTrue();
+                assertThat(queue.poll()).isEqualTo(i);
+                queue.taskDone();
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> void sneakyThrow(Throwable e) throws E {
+        throw (E) e;
+    }
+
     /** helper-120: a codec that decoded a message to null made the receive return null, as if none had come. */
     @Test
     void shouldRefuseAMessageItsCodecDecodesToNull() throws Exception {

@@ -81,9 +81,11 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * times out or is interrupted leaves its place to the others, unless every served waiter has a token: it then takes
  * one and returns as signalled (an interrupt is then left set), so a signal is never spent on a waiter that reports a
  * timeout. Spurious wake-ups are allowed by the {@code Condition} contract (check the awaited state in a loop, or use
- * {@link #awaitFor(BooleanSupplier, long, TimeUnit)}), and a waiter that sleeps through 65,536 epochs (or 65,537)
- * without a look takes itself for unserved and waits for the next one. There is no hand-shake between signaller and
- * waiter (the cause of Python's hangs when a waiter dies).
+ * {@link #awaitFor(BooleanSupplier, long, TimeUnit)}). The epoch wraps at 65,536: a released waiter that does not
+ * run (a process stopped, or a pause) while that many group switches happen takes itself for arrived or served again
+ * when it looks, and may then take a served waiter's token, which leaves that waiter for the next signal (no count
+ * ever goes below zero). There is no hand-shake between signaller and waiter (the cause of Python's hangs when a
+ * waiter dies).
  *
  * <h2>Process death</h2>
  * A waiter that dies holds nothing, but stays counted until its group is released: once it is served, one signal may
@@ -482,6 +484,9 @@ public final class SharedCondition implements Condition {
             int distance = distance(word, generation);
             if (distance >= RELEASED_DISTANCE) {
                 return true;
+            }
+            if ((distance == SERVED_DISTANCE ? served(word) : arrived(word)) == 0) {
+                return true; // counted in no group: released 65,536 epochs ago (see the class comment); no borrow
             }
             boolean token = distance == SERVED_DISTANCE && tokens(word) == served(word);
             long next = distance == SERVED_DISTANCE ? word - SERVED - (token ? TOKEN : 0) : word - ARRIVED;
