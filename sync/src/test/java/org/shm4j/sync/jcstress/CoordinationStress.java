@@ -1,19 +1,23 @@
 package org.shm4j.sync.jcstress;
 
 import org.openjdk.jcstress.annotations.Actor;
+import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.II_Result;
 import org.openjdk.jcstress.infra.results.I_Result;
+import org.openjdk.jcstress.infra.results.ZJ_Result;
 import org.openjdk.jcstress.infra.results.ZZ_Result;
 import org.shm4j.sync.SharedSemaphore;
 import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.SharedCondition;
 import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.concurrent.TimeUnit;
 
 import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
@@ -140,6 +144,51 @@ public final class CoordinationStress {
                 condition.signal();
             } finally {
                 lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * A waiter whose short timed wait races a signal: it returns as signalled or timed out, and either way nothing
+     * stays counted in the signal word (no waiter, no token without one; the epoch aside), which a waiter that left
+     * without taking the token it was handed, or a signal that counted a waiter already gone, would leave.
+     */
+    @JCStressTest
+    @Outcome(id = {"true, 0", "false, 0"}, expect = ACCEPTABLE, desc = "signalled or timed out; nothing left counted")
+    @Outcome(expect = FORBIDDEN, desc = "a waiter or a token left counted")
+    @State
+    public static class SignalAwaitTimeout {
+        private static final long COUNTS = ~(0xFFFFL << SyncLayout.condShift(SyncLayout.COND_EPOCH_OFFSET, 2));
+        private final MemorySegment memory = memory(64 + SharedCondition.requiredBytes());
+        private final SharedLock lock = SharedLock.wrap(memory, 0);
+        private final SharedCondition condition = SharedCondition.format(memory, 64, lock);
+
+        @Actor
+        public void waiter(ZJ_Result r) {
+            lock.lock();
+            try {
+                r.r1 = condition.await(20, TimeUnit.MICROSECONDS);
+            } catch (InterruptedException e) {
+                r.r2 = -1;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Actor
+        public void signaller() {
+            lock.lock();
+            try {
+                condition.signal();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Arbiter
+        public void counts(ZJ_Result r) {
+            if (r.r2 == 0) {
+                r.r2 = memory.get(ValueLayout.JAVA_LONG, 64 + SyncLayout.COND_WORD_OFFSET) & COUNTS;
             }
         }
     }
