@@ -188,12 +188,7 @@ class DeadWaiterKillTest {
             SharedLock lock = SharedLock.create(heap, "lock");
             SharedCondition condition = SharedCondition.create(heap, "cond", lock);
             MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
-            try (ChildJvm child = ChildJvm.start(Waiter.class, heapName, "await")) {
-                Children.awaitTrue("the await child counted", () -> condition.toString().endsWith("(1 waiting)"));
-                child.kill();
-            }
-            int epoch = ushort(block, COND_EPOCH_OFFSET);
-            assertWord(block, epoch, 0, 0, 1, "with the dead waiter arrived");
+            int epoch = killWaiter(heapName, condition, block);
             lock.lock(); // taken over if the child died holding it, before its await released it
             try {
                 condition.signal();
@@ -208,24 +203,65 @@ class DeadWaiterKillTest {
             } finally {
                 lock.unlock();
             }
-            FutureTask<Boolean> live = new FutureTask<>(() -> {
-                lock.lock();
-                try {
-                    return condition.await(BOUND.toSeconds(), TimeUnit.SECONDS);
-                } finally {
-                    lock.unlock();
-                }
-            });
-            Thread.ofPlatform().daemon().start(live);
-            Children.awaitTrue("the live waiter counted", () -> condition.toString().endsWith("(2 waiting)")
-                    || live.isDone());
-            assertThat(live.isDone()).as("the dead waiter's token is not the live waiter's: it came later").isFalse();
+            lock.withLock(() -> condition.signalAll()); // nothing to do: nobody without a wake-up
+            FutureTask<Boolean> live = startConditionWaiter(lock, condition);
             lock.withLock(condition::signal);
             assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter was signalled").isTrue();
             assertWord(block, epoch + 2, 0, 0, 0,
                     "after the live waiter took its token: the dead one was released when the live one was served");
             assertThat(condition.toString()).endsWith("(0 waiting)");
         }
+    }
+
+    /**
+     * A signal that went to a dead waiter: the token stays untaken, so the waiter that arrived after it takes the
+     * served group's tokens over after about a second, and is woken without another signal.
+     */
+    @Test
+    void shouldHandATokenADeadWaiterNeverTookToALiveWaiterThatArrivedAfterIt() throws Exception {
+        String heapName = names.unique("dead-cond-token");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = SharedCondition.create(heap, "cond", lock);
+            MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
+            int epoch = killWaiter(heapName, condition, block);
+            lock.withLock(condition::signal); // serves the dead waiter, with the token a live one will need
+            FutureTask<Boolean> live = startConditionWaiter(lock, condition);
+            long start = System.nanoTime();
+            assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("woken with no other signal").isTrue();
+            assertThat(System.nanoTime() - start).as("not before the token was untaken for the hand-over's time")
+                    .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(SyncLayout.COND_HAND_OVER_MILLIS / 2));
+            assertWord(block, epoch + 2, 0, 0, 0, "after the hand-over: the dead waiter released, nothing counted");
+        }
+    }
+
+    /** Starts a child JVM waiting on the condition, kills it once it is counted. @return the epoch then */
+    private int killWaiter(String heapName, SharedCondition condition, MemorySegment block) throws Exception {
+        try (ChildJvm child = ChildJvm.start(Waiter.class, heapName, "await")) {
+            Children.awaitTrue("the await child counted", () -> condition.toString().endsWith("(1 waiting)"));
+            child.kill();
+        }
+        int epoch = ushort(block, COND_EPOCH_OFFSET);
+        assertWord(block, epoch, 0, 0, 1, "with the dead waiter arrived");
+        return epoch;
+    }
+
+    /** Starts a thread waiting on the condition (up to the bound) and waits until it is counted. */
+    private static FutureTask<Boolean> startConditionWaiter(SharedLock lock, SharedCondition condition) {
+        FutureTask<Boolean> live = new FutureTask<>(() -> {
+            lock.lock();
+            try {
+                return condition.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+            } finally {
+                lock.unlock();
+            }
+        });
+        Thread.ofPlatform().daemon().start(live);
+        Children.awaitTrue("the live waiter counted", () -> condition.toString().endsWith("(2 waiting)")
+                || live.isDone());
+        assertThat(live.isDone()).as("the dead waiter's token is not the live waiter's at once: it came later")
+                .isFalse();
+        return live;
     }
 
     @Test

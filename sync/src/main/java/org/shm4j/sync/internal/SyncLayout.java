@@ -410,6 +410,13 @@ public final class SyncLayout {
     public static final long COND_ARRIVED_OFFSET = COND_SERVED_OFFSET + Short.BYTES;
     /** Condition: the most threads that may wait on one condition at once (served and arrived). */
     public static final int COND_MAX_WAITERS = 0xFFFF;
+    /**
+     * Condition: when the tokens last went from none to some (long, {@code System.nanoTime()}, whose clock is the
+     * machine's monotonic clock, the same in every process), for the hand-over of tokens that stay untaken.
+     */
+    public static final long COND_TOKENS_SINCE_OFFSET = COND_WORD_OFFSET + Long.BYTES;
+    /** Condition: how long tokens stay untaken before an arrived waiter hands them over to its own group. */
+    public static final long COND_HAND_OVER_MILLIS = 1000;
 
     /**
      * @return where the condition's field of {@code bytes} bytes at {@code offset} (sequence, tokens, waiters) sits in

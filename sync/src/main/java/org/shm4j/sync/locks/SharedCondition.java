@@ -57,7 +57,10 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  *     tokens are for (unsigned)</td></tr>
  * <tr><td>70</td><td>2</td><td>arrived</td><td>waiters counted that arrived since (unsigned); served plus arrived at
  *     most 65,535</td></tr>
- * <tr><td>72</td><td>56</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>72</td><td>8</td><td>tokens since</td><td>{@code System.nanoTime()} (the machine's monotonic clock, the
+ *     same in every process) when the tokens last went from none to some</td><td>opaque: written by signals under
+ *     the lock, read by waiting threads; a stale read only hands tokens over early (see Process death)</td></tr>
+ * <tr><td>80</td><td>48</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  *
  * <h2>Algorithm</h2>
@@ -75,7 +78,8 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  *
  * <p>So a thread that starts waiting after a signal cannot take that signal's wake-up: it is an arrived waiter, and
  * tokens are taken by served waiters only, each of whom was waiting before the signal that made it one; a served
- * waiter slow to take its token keeps it until it does, or until a later signal releases its group. No wake-up is
+ * waiter slow to take its token keeps it until it does, or until its group is released: by a later signal, or by an
+ * arrived waiter after a second (which makes it return as signalled; see Process death). No wake-up is
  * lost: every signal changes the futex word (the kernel compares it), and a waiter whose futex wake went to another
  * thread (a sleeper is picked by the kernel, not by group) sees the change when its slice ends. A served waiter that
  * times out or is interrupted leaves its place to the others, unless every served waiter has a token: it then takes
@@ -88,11 +92,15 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * waiter dies).
  *
  * <h2>Process death</h2>
- * A waiter that dies holds nothing, but stays counted until its group is released: once it is served, one signal may
- * hand it the token that a live served waiter did not need, and the live waiters that arrived after it get the next
- * signal (the one after, which finds every served waiter with a token, serves them). {@code signalAll} releases
- * every group. A signaller that dies between its compare-and-set and its futex wake leaves its wake-ups handed out:
- * waiters take them when their 50 ms slice ends. If the lock's holder dies while threads wait, a waiter that returns
+ * A waiter that dies holds nothing, but stays counted until its group is released: once it is served, a signal may
+ * hand it a token that no live served waiter takes. Tokens never stay untaken for long while their takers live (a
+ * served waiter looks at least every 50 ms), so an arrived waiter that finds tokens untaken for
+ * {@value SyncLayout#COND_HAND_OVER_MILLIS} ms hands them over: it releases the served group (a live member of it
+ * then returns as signalled, a spurious wake-up at worst) and serves the arrived one with as many of those tokens as
+ * it has waiters. A signal that went to a dead waiter thus reaches the waiters that arrived after it within about a
+ * second, rather than with the next signal; {@code signalAll} releases every group at once. A signaller that dies
+ * between its compare-and-set and its futex wake leaves its wake-ups handed out: waiters take them when their 50 ms
+ * slice ends. If the lock's holder dies while threads wait, a waiter that returns
  * takes the lock over as any {@link SharedLock} waiter does, within about 50 ms, and finds it marked inconsistent
  * ({@code isConsistent()} false) until someone repairs the data and calls {@code markConsistent()}. A signal that the
  * dead process was to send never comes: waiters return at their timeouts.
@@ -122,6 +130,10 @@ public final class SharedCondition implements Condition {
     private static final long TOKEN = 1L << TOKENS_SHIFT;
     private static final long SERVED = 1L << SERVED_SHIFT;
     private static final long ARRIVED = 1L << ARRIVED_SHIFT;
+    /** How long tokens stay untaken before an arrived waiter hands them over to its group (see Process death). */
+    private static final long HAND_OVER_NANOS = TimeUnit.MILLISECONDS.toNanos(SyncLayout.COND_HAND_OVER_MILLIS);
+    /** How long an arrived waiter blocks at a time while tokens are untaken, to look at their age again. */
+    private static final long HAND_OVER_CHECK_NANOS = HAND_OVER_NANOS / 4;
     /** The distance from a waiter's generation to the epoch at which its group is served, and released. */
     private static final int SERVED_DISTANCE = 1;
     private static final int RELEASED_DISTANCE = 2;
@@ -148,7 +160,7 @@ public final class SharedCondition implements Condition {
             throw Blocks.corrupt(description, "waiters", served(word) + arrived(word),
                     "0.." + SyncLayout.COND_MAX_WAITERS + ", served and arrived");
         }
-        Blocks.requireZero(segment, COND_ARRIVED_OFFSET + Short.BYTES, COND_SIZE, description);
+        Blocks.requireZero(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET + Long.BYTES, COND_SIZE, description);
     }
 
     private SharedCondition(MemorySegment segment, SharedMutex lock, String description) {
@@ -342,6 +354,10 @@ public final class SharedCondition implements Condition {
             } else { // every served waiter has a token: they are released, the arrived ones served
                 next = epochWord(epoch(word) + SERVED_DISTANCE) | (long) arrived << SERVED_SHIFT | TOKEN;
             }
+            // new tokens (none before, or a switch's): dated for the hand-over, before the word shows them
+            if (!all && (tokens == 0 || served == tokens)) {
+                LONG.setOpaque(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, System.nanoTime());
+            }
             // one step: a signaller killed after it leaves the word as changed, which waiters act on
             if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
                 Waits.wake(segment, COND_FUTEX_OFFSET, all ? Integer.MAX_VALUE : 1);
@@ -431,7 +447,14 @@ public final class SharedCondition implements Condition {
                 if (interrupted && interruptible || timeoutNanos >= 0 && left <= 0) {
                     break;
                 }
-                interrupted |= WordWait.awaitChange(segment, COND_FUTEX_OFFSET, futex(word), left, interruptible);
+                long block = left;
+                if (distance == 0 && tokens(word) > 0) { // tokens untaken by the served: a dead waiter's, perhaps
+                    if (handOver(word)) {
+                        continue; // this waiter is served now, with its group
+                    }
+                    block = left < 0 ? HAND_OVER_CHECK_NANOS : Math.min(left, HAND_OVER_CHECK_NANOS);
+                }
+                interrupted |= WordWait.awaitChange(segment, COND_FUTEX_OFFSET, futex(word), block, interruptible);
             }
         } finally {
             if (!signalled) { // a wake-up that came since the last look is taken if nobody else may take it
@@ -450,6 +473,30 @@ public final class SharedCondition implements Condition {
         }
         long left = timeoutNanos - (System.nanoTime() - start);
         return signalled ? Math.max(1, left) : left; // a signalled waiter reports time left: await(t, unit) is true
+    }
+
+    /**
+     * For an arrived waiter that found tokens untaken in {@code word}: if they have been untaken for
+     * {@value SyncLayout#COND_HAND_OVER_MILLIS} ms, releases the served group and serves the arrived one with as many
+     * of those tokens as it has waiters (see Process death), and wakes every sleeper.
+     *
+     * @return true if it did (or the word changed meanwhile): look again
+     */
+    private boolean handOver(long word) {
+        // opaque: a date read late or early only hands over early or late, and the word's CAS decides
+        long since = (long) LONG.getOpaque(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET);
+        long now = System.nanoTime();
+        if (now - since < HAND_OVER_NANOS) {
+            return false;
+        }
+        int arrived = arrived(word);
+        long next = epochWord(epoch(word) + SERVED_DISTANCE) | (long) arrived << SERVED_SHIFT
+                | (long) Math.min(tokens(word), arrived) << TOKENS_SHIFT;
+        LONG.setOpaque(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, now); // the tokens handed over are new
+        if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
+            Waits.wake(segment, COND_FUTEX_OFFSET, Integer.MAX_VALUE);
+        }
+        return true;
     }
 
     /**
