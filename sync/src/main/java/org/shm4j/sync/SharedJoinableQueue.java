@@ -9,13 +9,8 @@ import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.internal.WordWait;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static org.shm4j.sync.internal.SyncLayout.COORD_VALUE_MASK;
-import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
-import static org.shm4j.sync.internal.SyncLayout.COORD_WORD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
 
 /**
@@ -43,19 +38,19 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * </table>
  *
  * <h2>Counting</h2>
- * An offer counts its item before the queue commits it, and uncounts it if the queue had no room (or its codec
- * failed), so a consumer that took the item always finds it counted: {@code taskDone} never brings the count below
- * zero unless it is called more times than items were put, which it refuses with {@link IllegalStateException} (as
- * Python raises {@code ValueError}). Offers through the underlying queue opened as a plain {@link SharedQueue} are
- * not counted. At most 2<sup>31</sup>-1 tasks are unfinished at once.
+ * An offer counts its item once the queue has room for it, before it commits it, and uncounts it if its codec failed,
+ * so a consumer that took the item always finds it counted, and an offer refused or waiting for room counts nothing.
+ * {@code taskDone} never brings the count below zero unless it is called more times than items were put, which it
+ * refuses with {@link IllegalStateException} (as Python raises {@code ValueError}). Offers through the underlying queue
+ * opened as a plain {@link SharedQueue} are not counted. At most 2<sup>31</sup>-1 tasks are unfinished at once.
  *
  * <h2>Process death</h2>
- * A task is done only when a consumer says so. A consumer killed between taking an item and its {@code taskDone}, or
- * a producer killed between counting an item and committing it (an instant inside {@code offer}), leaves a task
- * counted for good: {@link #join(long, TimeUnit)} then returns false at its timeout, and {@link #unfinishedTasks()}
- * shows the count (Python's {@code join()}, which has no timeout, hangs). Nothing is lost from the queue itself:
- * see {@link SharedQueue} and {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's messages.
- * A joiner that dies costs nothing but, at most, one wasted futex wake.
+ * A task is done only when a consumer says so. A consumer killed between taking an item and its {@code taskDone}, or a
+ * producer killed between counting an item and committing it (while its codec writes the item into the queue), leaves a
+ * task counted for good: {@link #join(long, TimeUnit)} then returns false at its timeout, and {@link
+ * #unfinishedTasks()} shows the count (Python's {@code join()}, which has no timeout, hangs). Nothing is lost from the
+ * queue itself: see {@link SharedQueue} and {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's
+ * messages. A joiner that dies costs nothing but, at most, one wasted futex wake.
  *
  * <p>Memory consistency effects: actions of a thread before {@code taskDone()} happen-before actions after a
  * {@code join} that returns because the count reached zero, in another thread or process.
@@ -66,19 +61,16 @@ public final class SharedJoinableQueue<T> {
     private static final String KIND = "joinable queue";
     private static final String QUEUE_SUFFIX = ".queue";
 
-    // VarHandle mechanics
-    private static final VarHandle INT = JAVA_INT.varHandle();
-
     private final SharedQueue<T> queue;
-    private final MemorySegment tasks;
+    private final TaskCount tasks;
     private final String description;
 
     private SharedJoinableQueue(SharedQueue<T> queue, MemorySegment tasks, String name) {
         Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.description = named(name);
         CoordinationBlocks.requireUnusedParams(tasks, 0, description);
-        this.queue = queue;
-        this.tasks = tasks;
+        this.tasks = new TaskCount(tasks, description);
+        this.queue = queue.counting(this.tasks, description);
     }
 
     /**
@@ -146,13 +138,7 @@ public final class SharedJoinableQueue<T> {
      * @see SharedQueue#offer(Object)
      */
     public boolean offer(T value) {
-        count();
-        try {
-            return counted(queue.offer(value));
-        } catch (Throwable e) { // a null value, a codec that failed (even sneakily), a closed heap: not offered
-            uncount();
-            throw e;
-        }
+        return queue.offer(value);
     }
 
     /**
@@ -162,13 +148,7 @@ public final class SharedJoinableQueue<T> {
      * @throws InterruptedException if interrupted before or while waiting
      */
     public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
-        count();
-        try {
-            return counted(queue.offer(value, timeout, unit));
-        } catch (Throwable e) { // interrupted, or as offer(T)
-            uncount();
-            throw e;
-        }
+        return queue.offer(value, timeout, unit);
     }
 
     /**
@@ -177,16 +157,13 @@ public final class SharedJoinableQueue<T> {
      * @throws InterruptedException if interrupted before or while waiting
      */
     public void put(T value) throws InterruptedException {
-        count();
-        try {
-            queue.put(value);
-        } catch (Throwable e) { // interrupted, or as offer(T)
-            uncount();
-            throw e;
-        }
+        queue.put(value);
     }
 
-    /** @return the next item, or null if the queue is empty; call {@link #taskDone()} once it is finished */
+    /**
+     * @return the next item, or null if the queue is empty; call {@link #taskDone()} once it is finished (also for an
+     *         item whose poll threw because its codec could not decode it: it was taken)
+     */
     public T poll() {
         return queue.poll();
     }
@@ -214,13 +191,7 @@ public final class SharedJoinableQueue<T> {
      * @throws IllegalStateException if no task is unfinished: called more times than items were put
      */
     public void taskDone() {
-        int before;
-        try {
-            before = Waits.updateAndWakeAll(tasks, COORD_WORD_OFFSET, COORD_WAITERS, SharedCountDownLatch::countedDown);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
-        if ((before & COORD_VALUE_MASK) == 0) {
+        if (!tasks.countDown()) {
             throw new IllegalStateException(description + ": taskDone() called more times than items were put (no"
                     + " task is unfinished)");
         }
@@ -232,7 +203,7 @@ public final class SharedJoinableQueue<T> {
      * @throws InterruptedException if interrupted while waiting
      */
     public void join() throws InterruptedException {
-        join(-1);
+        tasks.awaitZero(-1);
     }
 
     /**
@@ -242,12 +213,12 @@ public final class SharedJoinableQueue<T> {
      * @throws InterruptedException if interrupted while waiting
      */
     public boolean join(long timeout, TimeUnit unit) throws InterruptedException {
-        return join(WordWait.nanos(timeout, unit));
+        return tasks.awaitZero(WordWait.nanos(timeout, unit));
     }
 
     /** @return the tasks put and not yet done: a snapshot */
     public int unfinishedTasks() {
-        return word() & COORD_VALUE_MASK;
+        return tasks.unfinished();
     }
 
     /** @return the items queued: see {@link SharedQueue#size()} */
@@ -264,69 +235,6 @@ public final class SharedJoinableQueue<T> {
     public String toString() {
         return Blocks.describeUnlessClosed(tasks.scope(), description,
                 () -> description + " (" + unfinishedTasks() + " unfinished)");
-    }
-
-    private boolean join(long timeoutNanos) throws InterruptedException {
-        try {
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            if ((word() & COORD_VALUE_MASK) == 0) {
-                return true;
-            }
-            return WordWait.await(tasks, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
-                    w -> (w & COORD_VALUE_MASK) == 0);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
-    }
-
-    /** Counts a task about to be offered. */
-    private void count() {
-        try {
-            while (true) {
-                int w = (int) INT.getVolatile(tasks, COORD_WORD_OFFSET);
-                if ((w & COORD_VALUE_MASK) == COORD_VALUE_MASK) {
-                    throw new IllegalStateException(description + ": " + COORD_VALUE_MASK + " tasks are unfinished"
-                            + " (the most it counts)");
-                }
-                if (INT.compareAndSet(tasks, COORD_WORD_OFFSET, w, w + 1)) { // volatile: before the item's commit
-                    return;
-                }
-            }
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e); // the count's own refusal passes through: the heap is open
-        }
-    }
-
-    /** @return {@code offered}, after uncounting the task if it was not */
-    private boolean counted(boolean offered) {
-        if (!offered) {
-            uncount();
-        }
-        return offered;
-    }
-
-    /** Uncounts a task whose offer failed: as a {@code taskDone}, which wakes the joiners if it was the last. */
-    private void uncount() {
-        try {
-            Waits.updateAndWakeAll(tasks, COORD_WORD_OFFSET, COORD_WAITERS, SharedCountDownLatch::countedDown);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
-    }
-
-    /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
-    private RuntimeException closedOr(RuntimeException failure) {
-        return CoordinationBlocks.closedOr(failure, tasks, description);
-    }
-
-    private int word() {
-        try {
-            return (int) INT.getVolatile(tasks, COORD_WORD_OFFSET);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
     }
 
     private static String named(String name) {

@@ -60,14 +60,30 @@ public final class SharedQueue<T> {
     private final ThreadLocal<RingClaim> claims = ThreadLocal.withInitial(RingClaim::new);
     /** Each thread's receiver, reused by its polls: a poll allocates only the value (see {@link #receiver()}). */
     private final ThreadLocal<CodecMessages.Receiver<T>> receivers;
+    /** A joinable queue's task count, which each offer counts up between its claim and its commit; else null. */
+    private final TaskCount tasks;
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
+        this(ring, codec, name, describe(name), heap, null);
+    }
+
+    private SharedQueue(SharedRing ring, Codec<T> codec, String name, String description, SharedHeap heap,
+                        TaskCount tasks) {
         this.ring = ring;
         this.codec = codec;
         this.name = name;
-        this.description = describe(name);
+        this.description = description;
         this.heap = heap;
+        this.tasks = tasks;
         this.receivers = ThreadLocal.withInitial(this::newReceiver);
+    }
+
+    /**
+     * @return this queue, counting each item offered in {@code tasks} once it has room for it (a producer that dies
+     *         waiting for room counts nothing), and named {@code description} in messages
+     */
+    SharedQueue<T> counting(TaskCount tasks, String description) {
+        return new SharedQueue<>(ring, codec, name, description, heap, tasks);
     }
 
     /**
@@ -278,7 +294,22 @@ public final class SharedQueue<T> {
         if (!claimed) {
             return false;
         }
-        CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
+        if (tasks == null) {
+            CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
+            return true;
+        }
+        try {
+            tasks.count(); // before the commit: a consumer's taskDone never finds the item uncounted
+        } catch (Throwable e) {
+            claim.abort();
+            throw e;
+        }
+        try {
+            CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
+        } catch (Throwable e) { // not queued: its codec failed, or its claim was skipped
+            tasks.countDown();
+            throw e;
+        }
         return true;
     }
 

@@ -8,9 +8,11 @@ import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +22,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -230,6 +233,38 @@ class SharedJoinableQueueTest {
         }
     }
 
+    /**
+     * helper-121: an offer counted its task before it waited for room, so a producer killed while blocked in
+     * {@code put} on a full queue left a task counted for good. It counts once it has room now.
+     */
+    @Test
+    void shouldCountNothingForAProducerKilledWhileItWaitsForRoom() throws Exception {
+        String heapName = names.unique("joinable-full");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            int full = 0;
+            while (queue.offer((long) full)) {
+                full++;
+            }
+            MemorySegment ring = heap.find("jobs.queue").orElseThrow().segment();
+            try (ChildJvm producer = ChildJvm.start(Producer.class, heapName, "put")) {
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                while (((int) JAVA_INT.varHandle().getVolatile(ring, SyncLayout.RING_NOT_FULL_WAITERS_OFFSET)
+                        & SyncLayout.RING_WAITING) == 0) { // blocked in put, waiting for room
+                    assertThat(System.nanoTime() - deadline).as("the producer blocked").isNegative();
+                    Thread.onSpinWait();
+                }
+                assertThat(queue.unfinishedTasks()).as("nothing counted while it waits").isEqualTo(full);
+                producer.kill();
+            }
+            for (int i = 0; i < full; i++) {
+                assertThat(queue.poll()).isEqualTo(i);
+                queue.taskDone();
+            }
+            assertThat(queue.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
     /** {@code main(heap, "done" | "hold")}: takes tasks; "done" marks each done until a stop, "hold" never does. */
     public static final class Worker {
         public static void main(String[] args) throws InterruptedException {
@@ -254,11 +289,18 @@ class SharedJoinableQueueTest {
         }
     }
 
-    /** {@code main(heap)}: offers increasing numbers, unique across runs (its pid in the high bits), until killed. */
+    /**
+     * {@code main(heap)}: offers increasing numbers, unique across runs (its pid in the high bits), until killed;
+     * {@code main(heap, "put")}: puts one, waiting for room until killed.
+     */
     public static final class Producer {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedJoinableQueue<Long> queue = SharedJoinableQueue.open(heap, "jobs", Codec.longs());
+                if (args.length > 1) {
+                    queue.put(-7L);
+                    return;
+                }
                 long base = ProcessHandle.current().pid() << 32;
                 System.out.println("OFFERING");
                 for (long i = 0; ; i++) {

@@ -738,8 +738,10 @@ public final class SharedRing {
      * Waits up to {@code timeout} until a committed message is queued ({@link #hasMessage()}), without taking it, as
      * Python's {@code Connection.poll(timeout)} does. A consuming call: it claims the consumer's role as a poll does
      * (SPSC, MPSC) and applies the stall rule while it waits, so that a claim a dead producer left at the consumer's
-     * position does not hide the messages behind it for longer than the stall timeout. Of an MPMC ring's consumers,
-     * another may take the message before this one polls.
+     * position does not hide the messages behind it for longer than the stall timeout. True says that a committed
+     * message is queued, not that a poll returns it at once: a claim before it that its producer is still writing
+     * (MPSC, MPMC), or left when it died (until the stall rule skips it), holds the poll back. Of an MPMC ring's
+     * consumers, another may take the message before this one polls.
      *
      * @return true if a committed message is queued, false if none came within {@code timeout}
      * @throws InterruptedException if the thread is interrupted while waiting
