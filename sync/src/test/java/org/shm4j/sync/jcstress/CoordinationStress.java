@@ -110,6 +110,24 @@ public final class CoordinationStress {
         }
     }
 
+    /** A lock at 0 and its condition at 64 of one segment, and a signal made holding the lock. */
+    abstract static class ConditionRace {
+        final MemorySegment memory = memory(64 + SharedCondition.requiredBytes());
+        final SharedLock lock = SharedLock.wrap(memory, 0);
+        final SharedCondition condition = SharedCondition.format(memory, 64, lock);
+
+        /** Holding the lock: runs {@code before}, then signals. */
+        void signalAfter(Runnable before) {
+            lock.lock();
+            try {
+                before.run();
+                condition.signal();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
     /**
      * A waiter that checks a flag under the lock and awaits the condition, against a signaller that sets the flag
      * under the lock and signals: whatever the interleaving, the waiter sees the flag well within its timeout.
@@ -118,10 +136,7 @@ public final class CoordinationStress {
     @Outcome(id = "1", expect = ACCEPTABLE, desc = "the waiter saw the flag")
     @Outcome(id = "0", expect = FORBIDDEN, desc = "a lost wake-up: the waiter timed out")
     @State
-    public static class SignalAwait {
-        private final MemorySegment memory = memory(64 + SharedCondition.requiredBytes());
-        private final SharedLock lock = SharedLock.wrap(memory, 0);
-        private final SharedCondition condition = SharedCondition.format(memory, 64, lock);
+    public static class SignalAwait extends ConditionRace {
         private final SharedLongArray flag = SharedLongArray.wrap(memory(64), 0, 1);
 
         @Actor
@@ -138,13 +153,7 @@ public final class CoordinationStress {
 
         @Actor
         public void signaller() {
-            lock.lock();
-            try {
-                flag.setPlain(0, 1);
-                condition.signal();
-            } finally {
-                lock.unlock();
-            }
+            signalAfter(() -> flag.setPlain(0, 1));
         }
     }
 
@@ -157,11 +166,8 @@ public final class CoordinationStress {
     @Outcome(id = {"true, 0", "false, 0"}, expect = ACCEPTABLE, desc = "signalled or timed out; nothing left counted")
     @Outcome(expect = FORBIDDEN, desc = "a waiter or a token left counted")
     @State
-    public static class SignalAwaitTimeout {
+    public static class SignalAwaitTimeout extends ConditionRace {
         private static final long COUNTS = ~(0xFFFFL << SyncLayout.condShift(SyncLayout.COND_EPOCH_OFFSET, 2));
-        private final MemorySegment memory = memory(64 + SharedCondition.requiredBytes());
-        private final SharedLock lock = SharedLock.wrap(memory, 0);
-        private final SharedCondition condition = SharedCondition.format(memory, 64, lock);
 
         @Actor
         public void waiter(ZJ_Result r) {
@@ -177,12 +183,7 @@ public final class CoordinationStress {
 
         @Actor
         public void signaller() {
-            lock.lock();
-            try {
-                condition.signal();
-            } finally {
-                lock.unlock();
-            }
+            signalAfter(() -> { });
         }
 
         @Arbiter
