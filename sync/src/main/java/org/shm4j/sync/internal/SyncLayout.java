@@ -411,8 +411,9 @@ public final class SyncLayout {
     /** Condition: the most threads that may wait on one condition at once (served and arrived). */
     public static final int COND_MAX_WAITERS = 0xFFFF;
     /**
-     * Condition: when the tokens last went from none to some (long, {@code System.nanoTime()}, whose clock is the
-     * machine's monotonic clock, the same in every process), for the hand-over of tokens that stay untaken.
+     * Condition: when the tokens last went from none to some, or one was taken with others left (long,
+     * {@code System.nanoTime()}, whose clock is the machine's monotonic clock, the same in every process), for the
+     * hand-over of tokens that stay untaken.
      */
     public static final long COND_TOKENS_SINCE_OFFSET = COND_WORD_OFFSET + Long.BYTES;
     /** Condition: how long tokens stay untaken before an arrived waiter hands them over to its own group. */

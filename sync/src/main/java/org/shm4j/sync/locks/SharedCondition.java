@@ -58,8 +58,10 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * <tr><td>70</td><td>2</td><td>arrived</td><td>waiters counted that arrived since (unsigned); served plus arrived at
  *     most 65,535</td></tr>
  * <tr><td>72</td><td>8</td><td>tokens since</td><td>{@code System.nanoTime()} (the machine's monotonic clock, the
- *     same in every process) when the tokens last went from none to some</td><td>opaque: written by signals under
- *     the lock, read by waiting threads; a stale read only hands tokens over early (see Process death)</td></tr>
+ *     same in every process) when the tokens last went from none to some, or one was taken with others
+ *     left</td><td>opaque: written by signals
+ *     under the lock and by waiters taking a token, read by waiting threads; a stale read only hands tokens over early
+ *     or late (see Process death)</td></tr>
  * <tr><td>80</td><td>48</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  *
@@ -94,7 +96,7 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * <h2>Process death</h2>
  * A waiter that dies holds nothing, but stays counted until its group is released: once it is served, a signal may
  * hand it a token that no live served waiter takes. Tokens never stay untaken for long while their takers live (a
- * served waiter looks at least every 50 ms), so an arrived waiter that finds tokens untaken for
+ * served waiter looks at least every 50 ms), so an arrived waiter that finds tokens untaken, none taken meanwhile, for
  * {@value SyncLayout#COND_HAND_OVER_MILLIS} ms hands them over: it releases the served group (a live member of it
  * then returns as signalled, a spurious wake-up at worst) and serves the arrived one with as many of those tokens as
  * it has waiters. A signal that went to a dead waiter thus reaches the waiters that arrived after it within about a
@@ -438,6 +440,9 @@ public final class SharedCondition implements Condition {
                 }
                 if (distance == SERVED_DISTANCE && tokens(word) > 0) {
                     if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word - TOKEN - SERVED)) {
+                        if (tokens(word) > 1) { // tokens left: they were being taken, not left to a dead waiter
+                            LONG.setOpaque(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, System.nanoTime());
+                        }
                         signalled = true;
                         break;
                     }
