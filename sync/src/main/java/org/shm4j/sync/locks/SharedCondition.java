@@ -80,8 +80,10 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  *
  * <p>So a thread that starts waiting after a signal cannot take that signal's wake-up: it is an arrived waiter, and
  * tokens are taken by served waiters only, each of whom was waiting before the signal that made it one; a served
- * waiter slow to take its token keeps it until it does, or until its group is released: by a later signal, or by an
- * arrived waiter after a second (which makes it return as signalled; see Process death). No wake-up is
+ * waiter slow to take its token keeps it until it does, or until its group is released by a later signal. The one
+ * exception is the hand-over of Process death: tokens that no served waiter took for a second (its process died, or
+ * stopped, or its JVM paused that long) go to the arrived waiters, and the served ones return as signalled when they
+ * run again. No wake-up is
  * lost: every signal changes the futex word (the kernel compares it), and a waiter whose futex wake went to another
  * thread (a sleeper is picked by the kernel, not by group) sees the change when its slice ends. A served waiter that
  * times out or is interrupted leaves its place to the others, unless every served waiter has a token: it then takes
@@ -301,8 +303,9 @@ public final class SharedCondition implements Condition {
 
     /**
      * Wakes one waiting thread, in any process, if any waits that no earlier signal woke (Python's {@code notify()}):
-     * one of the threads waiting when it is called; a thread that starts waiting after it is not woken by it. See
-     * Process death in the class comment for the spurious wake-ups a dead waiter can cause.
+     * one of the threads waiting when it is called; a thread that starts waiting after it is not woken by it, unless
+     * the waiter it served neither takes it nor runs for a second (a dead or stopped process: see Process death in
+     * the class comment, also for the spurious wake-ups that then come).
      *
      * @throws IllegalMonitorStateException if the current thread does not hold the lock
      */
@@ -494,10 +497,14 @@ public final class SharedCondition implements Condition {
         if (now - since < HAND_OVER_NANOS) {
             return false;
         }
+        // claimed by moving the date (volatile CAS): of waiters that found it old, one hands over, with a date read
+        // now, and the tokens handed over are dated anew
+        if (!LONG.compareAndSet(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, since, now)) {
+            return true;
+        }
         int arrived = arrived(word);
         long next = epochWord(epoch(word) + SERVED_DISTANCE) | (long) arrived << SERVED_SHIFT
                 | (long) Math.min(tokens(word), arrived) << TOKENS_SHIFT;
-        LONG.setOpaque(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, now); // the tokens handed over are new
         if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
             Waits.wake(segment, COND_FUTEX_OFFSET, Integer.MAX_VALUE);
         }
