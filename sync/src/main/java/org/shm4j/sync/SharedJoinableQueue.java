@@ -1,12 +1,14 @@
 package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.internal.WordWait;
+import org.shm4j.sync.ring.SharedRing;
 
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
@@ -83,6 +85,7 @@ public final class SharedJoinableQueue<T> {
      *                                                  2<sup>30</sup>, or the name leaves no room for the suffix
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      * @throws org.shm4j.core.ShmTypeMismatchException  if {@code "<name>.queue"} is a queue of another codec
+     * @throws ShmFullException                         if the heap has no room for both blocks (nothing is made)
      */
     public static <T> SharedJoinableQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Blocks.checkRingCapacity(named(name), capacity); // before any block is made
@@ -90,6 +93,7 @@ public final class SharedJoinableQueue<T> {
         if (heap.find(name).isPresent()) { // before the queue: an existing block's kind is not this call's concern
             throw Blocks.alreadyExists(heap, name);
         }
+        checkRoom(heap, name, capacity);
         SharedQueue<T> queue = SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity, codec);
         return new SharedJoinableQueue<>(queue, CoordinationBlocks.create(heap, name, SyncLayout.TASKS, TASKS_SIZE,
                 0, 0, 0), name); // last: the commit point
@@ -105,8 +109,8 @@ public final class SharedJoinableQueue<T> {
     public static <T> SharedJoinableQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
         if (heap.find(name).isEmpty() && heap.find(name + QUEUE_SUFFIX).isPresent()) {
             throw new ShmNotFoundException(named(name) + " has its queue '" + name + QUEUE_SUFFIX + "' but no task"
-                    + " count '" + name + "': its creator was killed before finishing it (create or openOrCreate"
-                    + " finishes it)");
+                    + " count '" + name + "': its creator was killed before finishing it, or the heap filled up"
+                    + " meanwhile (create or openOrCreate finishes it)");
         }
         MemorySegment tasks = CoordinationBlocks.open(heap, name, SyncLayout.TASKS, named(name));
         return new SharedJoinableQueue<>(SharedQueue.open(heap, name + QUEUE_SUFFIX, codec), tasks, name);
@@ -126,6 +130,7 @@ public final class SharedJoinableQueue<T> {
         if (heap.find(name).isPresent()) { // its kind checked before a queue is made beside it
             return open(heap, name, codec);
         }
+        checkRoom(heap, name, capacity);
         SharedQueue<T> queue = SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity, codec);
         return new SharedJoinableQueue<>(queue, CoordinationBlocks.openOrCreate(heap, name, SyncLayout.TASKS,
                 TASKS_SIZE, 0, 0, 0, named(name)), name);
@@ -235,6 +240,27 @@ public final class SharedJoinableQueue<T> {
     public String toString() {
         return Blocks.describeUnlessClosed(tasks.scope(), description,
                 () -> description + " (" + unfinishedTasks() + " unfinished)");
+    }
+
+    /**
+     * Refuses to make a joinable queue that the heap has no room for, before its queue is made: a refusal after it
+     * would leave the queue behind, since a heap frees no block (racing allocations may still fill it in between).
+     *
+     * @throws ShmFullException naming the queue, what it needs and what the heap has
+     */
+    private static void checkRoom(SharedHeap heap, String name, int capacity) {
+        boolean queueMade = heap.find(name + QUEUE_SUFFIX).isPresent();
+        int entries = queueMade ? 1 : 2;
+        // each block may start a cache line further for its alignment
+        long bytes = TASKS_SIZE + SyncLayout.CACHE_LINE
+                + (queueMade ? 0 : SharedRing.requiredBytes(capacity) + SyncLayout.CACHE_LINE);
+        int freeEntries = heap.catalogCapacity() - heap.blocks().size();
+        long freeBytes = heap.freeBytes();
+        if (freeEntries < entries || freeBytes < bytes) {
+            throw new ShmFullException(named(name) + " needs " + entries + " catalog entries and up to " + bytes
+                    + " bytes; heap " + heap.memory() + " has " + freeEntries + " entries and " + freeBytes
+                    + " bytes free (nothing was made)");
+        }
     }
 
     private static String named(String name) {

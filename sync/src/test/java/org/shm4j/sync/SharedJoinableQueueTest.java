@@ -3,12 +3,15 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
+import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -158,9 +161,28 @@ class SharedJoinableQueueTest {
             SharedQueue.create(heap, "half.queue", 1024, Codec.longs()); // a creator killed before the count
             assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "half", Codec.longs()))
                     .isInstanceOf(ShmNotFoundException.class).hasMessage("joinable queue 'half' has its queue"
-                            + " 'half.queue' but no task count 'half': its creator was killed before finishing it"
-                            + " (create or openOrCreate finishes it)");
+                            + " 'half.queue' but no task count 'half': its creator was killed before finishing it, or"
+                            + " the heap filled up meanwhile (create or openOrCreate finishes it)");
             assertThat(SharedJoinableQueue.create(heap, "half", 1024, Codec.longs()).unfinishedTasks()).isZero();
+        }
+    }
+
+    /**
+     * helper-124: a create refused because the heap had no room for the count left the queue it had made (a heap frees
+     * no block): the room for both is checked first now.
+     */
+    @Test
+    void shouldMakeNothingWhenTheHeapHasNoRoomForBoth() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 14)) {
+            long queueOnly = SharedRing.requiredBytes(1024) + 64;
+            heap.allocate("filler", new BlockType(0x7E57, 1), heap.freeBytes() - queueOnly - 64);
+            int blocks = heap.blocks().size();
+            assertThatThrownBy(() -> SharedJoinableQueue.create(heap, "jq", 1024, Codec.longs()))
+                    .isInstanceOf(ShmFullException.class).hasMessageStartingWith("joinable queue 'jq' needs 2 catalog"
+                            + " entries and up to").hasMessageEndingWith("(nothing was made)");
+            assertThatThrownBy(() -> SharedJoinableQueue.openOrCreate(heap, "jq", 1024, Codec.longs()))
+                    .isInstanceOf(ShmFullException.class);
+            assertThat(heap.blocks()).as("nothing left behind").hasSize(blocks);
         }
     }
 
