@@ -242,24 +242,12 @@ public final class SharedJoinableQueue<T> {
                 () -> description + " (" + unfinishedTasks() + " unfinished)");
     }
 
-    /**
-     * Refuses to make a joinable queue that the heap has no room for, before its queue is made: a refusal after it
-     * would leave the queue behind, since a heap frees no block (racing allocations may still fill it in between).
-     *
-     * @throws ShmFullException naming the queue, what it needs and what the heap has
-     */
+    /** @throws ShmFullException if the heap has no room for the count and, unless made already, the queue */
     private static void checkRoom(SharedHeap heap, String name, int capacity) {
-        boolean queueMade = heap.find(name + QUEUE_SUFFIX).isPresent();
-        int entries = queueMade ? 1 : 2;
-        // each block may start a cache line further for its alignment
-        long bytes = TASKS_SIZE + SyncLayout.CACHE_LINE
-                + (queueMade ? 0 : SharedRing.requiredBytes(capacity) + SyncLayout.CACHE_LINE);
-        int freeEntries = heap.catalogCapacity() - heap.blocks().size();
-        long freeBytes = heap.freeBytes();
-        if (freeEntries < entries || freeBytes < bytes) {
-            throw new ShmFullException(named(name) + " needs " + entries + " catalog entries and up to " + bytes
-                    + " bytes; heap " + heap.memory() + " has " + freeEntries + " entries and " + freeBytes
-                    + " bytes free (nothing was made)");
+        if (heap.find(name + QUEUE_SUFFIX).isPresent()) {
+            Blocks.requireRoom(heap, named(name), TASKS_SIZE);
+        } else {
+            Blocks.requireRoom(heap, named(name), SharedRing.requiredBytes(capacity), TASKS_SIZE);
         }
     }
 

@@ -8,6 +8,7 @@ import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.PipeEnds;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.RingClaim;
@@ -121,6 +122,7 @@ public final class SharedPipe implements AutoCloseable {
      * @throws IllegalArgumentException  if the capacity is not a power of two from 1024 to 2<sup>30</sup>
      * @throws ShmAlreadyExistsException if the pipe exists
      * @throws ShmTypeMismatchException  if a block of a ring's name is not an SPSC ring of that capacity
+     * @throws org.shm4j.core.ShmFullException if the heap has no room for the blocks still to make (nothing is made)
      */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
         Blocks.checkRingCapacity("pipe '" + name + "'", capacity); // before any block is made
@@ -128,9 +130,19 @@ public final class SharedPipe implements AutoCloseable {
         if (heap.find(name).isPresent()) { // before the rings: an existing pipe's capacity is not this call's concern
             throw Blocks.alreadyExists(heap, name);
         }
+        requireRoom(heap, name, capacity);
         SharedRing ab = ring(heap, name, ".ab", capacity);
         SharedRing ba = ring(heap, name, ".ba", capacity);
         return new SharedPipe(PipeEnds.create(heap, name), ab, ba); // last: the commit point
+    }
+
+    /** @throws ShmFullException if the heap has no room for the end-state block and the rings not made yet */
+    private static void requireRoom(SharedHeap heap, String name, int capacity) {
+        long ring = SharedRing.requiredBytes(capacity);
+        int rings = (heap.find(name + ".ab").isEmpty() ? 1 : 0) + (heap.find(name + ".ba").isEmpty() ? 1 : 0);
+        long[] sizes = rings == 2 ? new long[] {ring, ring, SyncLayout.PIPE_SIZE}
+                : rings == 1 ? new long[] {ring, SyncLayout.PIPE_SIZE} : new long[] {SyncLayout.PIPE_SIZE};
+        Blocks.requireRoom(heap, "pipe '" + name + "'", sizes);
     }
 
     /**

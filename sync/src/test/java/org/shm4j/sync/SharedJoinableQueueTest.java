@@ -174,12 +174,14 @@ class SharedJoinableQueueTest {
     @Test
     void shouldMakeNothingWhenTheHeapHasNoRoomForBoth() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 14)) {
-            long queueOnly = SharedRing.requiredBytes(1024) + 64;
-            heap.allocate("filler", new BlockType(0x7E57, 1), heap.freeBytes() - queueOnly - 64);
+            // room for the queue and all but the last line of the count
+            heap.allocate("filler", new BlockType(0x7E57, 1),
+                    heap.freeBytes() - SharedRing.requiredBytes(1024) - SyncLayout.TASKS_SIZE + 64);
             int blocks = heap.blocks().size();
             assertThatThrownBy(() -> SharedJoinableQueue.create(heap, "jq", 1024, Codec.longs()))
                     .isInstanceOf(ShmFullException.class).hasMessageStartingWith("joinable queue 'jq' needs 2 catalog"
-                            + " entries and up to").hasMessageEndingWith("(nothing was made)");
+                            + " entries and " + (SharedRing.requiredBytes(1024) + SyncLayout.TASKS_SIZE) + " bytes")
+                    .hasMessageEndingWith("(nothing was made)");
             assertThatThrownBy(() -> SharedJoinableQueue.openOrCreate(heap, "jq", 1024, Codec.longs()))
                     .isInstanceOf(ShmFullException.class);
             assertThat(heap.blocks()).as("nothing left behind").hasSize(blocks);

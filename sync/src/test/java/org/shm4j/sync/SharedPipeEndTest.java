@@ -5,9 +5,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.SyncLayout;
@@ -124,6 +126,32 @@ class SharedPipeEndTest {
         assertThat(second.send("back".getBytes(), BOUND)).isTrue();
         assertThat(first.recv(BOUND)).as("the end lives again").isEqualTo("back".getBytes());
         assertThat(first.recv(Duration.ofMillis(30))).isNull();
+    }
+
+    /**
+     * helper-124 (found on the joinable queue, which makes its blocks the same way): a create refused because the heap
+     * had no room for the last block left the ones before it, since a heap frees no block.
+     */
+    @Test
+    void shouldMakeNothingWhenTheHeapHasNoRoomForEveryBlock() {
+        try (SharedHeap small = SharedHeap.anonymous(1 << 14)) {
+            // room for the two rings and all but the last line of the end-state block
+            small.allocate("filler", new BlockType(0x7E57, 1),
+                    small.freeBytes() - 2 * SharedRing.requiredBytes(1024) - SyncLayout.PIPE_SIZE + 64);
+            int blocks = small.blocks().size();
+            assertThatThrownBy(() -> SharedPipe.create(small, "p", 1024)).isInstanceOf(ShmFullException.class)
+                    .hasMessageStartingWith("pipe 'p' needs 3 catalog entries and "
+                            + (2 * SharedRing.requiredBytes(1024) + SyncLayout.PIPE_SIZE) + " bytes")
+                    .hasMessageEndingWith("(nothing was made)");
+            assertThatThrownBy(() -> SharedPipe.openOrCreate(small, "p", 1024)).isInstanceOf(ShmFullException.class);
+            assertThat(small.blocks()).as("nothing left behind").hasSize(blocks);
+        }
+        try (SharedHeap exact = SharedHeap.anonymous(1 << 14)) { // exactly the room: made
+            exact.allocate("filler", new BlockType(0x7E57, 1),
+                    exact.freeBytes() - 2 * SharedRing.requiredBytes(1024) - SyncLayout.PIPE_SIZE);
+            assertThat(SharedPipe.create(exact, "p", 1024).first()).isNotNull();
+            assertThat(exact.freeBytes()).isZero();
+        }
     }
 
     /** helper-119: a pipe opened again in the process that closed an end handed that closed end out again. */

@@ -4,6 +4,7 @@ import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.HeapLayout;
 
@@ -158,6 +159,30 @@ public final class Blocks {
                 + " takes it" : "; no capacity takes it: at most " + (SyncLayout.RING_MAX_CAPACITY / 8 - 8) + " bytes";
         return new IllegalArgumentException(what + ": " + quantity + "=" + length + " (expected: 0.."
                 + (capacity / 8 - 8) + ", capacity " + capacity + " / 8 - 8" + fits + ")");
+    }
+
+    /**
+     * Refuses to make a structure of several blocks that the heap has no room for, before its first block is made: a
+     * refusal after it would leave that block behind, since a heap frees no block (allocations racing with this
+     * check may still fill it in between).
+     *
+     * @param blockSizes the sizes of the blocks still to make, in order; each is placed as {@link #create} places it,
+     *                   at the heap's next cache line
+     * @throws ShmFullException naming {@code what}, what it needs and what the heap has
+     */
+    public static void requireRoom(SharedHeap heap, String what, long... blockSizes) {
+        long freeBytes = heap.freeBytes();
+        long top = heap.byteSize() - freeBytes; // the heap allocates upwards from there
+        long start = top;
+        for (long size : blockSizes) {
+            top = (top + SyncLayout.CACHE_LINE - 1) / SyncLayout.CACHE_LINE * SyncLayout.CACHE_LINE + size;
+        }
+        int freeEntries = heap.catalogCapacity() - heap.blocks().size();
+        if (freeEntries < blockSizes.length || top - start > freeBytes) {
+            throw new ShmFullException(what + " needs " + blockSizes.length + " catalog entries and " + (top - start)
+                    + " bytes; heap " + heap.memory() + " has " + freeEntries + " entries and " + freeBytes
+                    + " bytes free (nothing was made)");
+        }
     }
 
     /**
