@@ -9,13 +9,8 @@ import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.internal.WordWait;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static org.shm4j.sync.internal.SyncLayout.COORD_VALUE_MASK;
-import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
-import static org.shm4j.sync.internal.SyncLayout.COORD_WORD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.LATCH_SIZE;
 
 /**
@@ -53,10 +48,8 @@ import static org.shm4j.sync.internal.SyncLayout.LATCH_SIZE;
 public final class SharedCountDownLatch {
     private static final String KIND = "latch";
 
-    // VarHandle mechanics
-    private static final VarHandle INT = JAVA_INT.varHandle();
-
     private final MemorySegment segment;
+    private final CountWord count;
     private final String description;
 
     private SharedCountDownLatch(MemorySegment segment, String description) {
@@ -64,6 +57,7 @@ public final class SharedCountDownLatch {
         CoordinationBlocks.requireUnusedParams(segment, 1, description);
         this.segment = segment;
         this.description = description;
+        this.count = new CountWord(segment, description);
     }
 
     /**
@@ -135,29 +129,12 @@ public final class SharedCountDownLatch {
 
     /** Decrements the count, if it is not zero yet; the count-down that reaches zero wakes every waiter. */
     public void countDown() {
-        try {
-            Waits.updateAndWakeAll(segment, COORD_WORD_OFFSET, COORD_WAITERS, SharedCountDownLatch::countedDown);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
-    }
-
-    /**
-     * @return the futex word {@code w} (bits 0..30 a count, bit 31 a waiter may be blocked) counted down by one, if
-     *         not zero already; at zero the waiters bit goes too, since nobody will block again (also for
-     *         {@link SharedJoinableQueue}'s task count)
-     */
-    static int countedDown(int w) {
-        return switch (w & COORD_VALUE_MASK) {
-            case 0 -> w;
-            case 1 -> 0;
-            default -> w - 1;
-        };
+        count.decrement();
     }
 
     /** @return the count left */
     public long getCount() {
-        return word() & COORD_VALUE_MASK;
+        return count.value();
     }
 
     /**
@@ -166,7 +143,7 @@ public final class SharedCountDownLatch {
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     public void await() throws InterruptedException {
-        await(-1);
+        count.awaitZero(-1);
     }
 
     /**
@@ -176,41 +153,13 @@ public final class SharedCountDownLatch {
      * @throws InterruptedException if the thread is interrupted while waiting
      */
     public boolean await(long timeout, TimeUnit unit) throws InterruptedException {
-        return await(WordWait.nanos(timeout, unit));
+        return count.awaitZero(WordWait.nanos(timeout, unit));
     }
 
     @Override
     public String toString() {
         return Blocks.describeUnlessClosed(segment.scope(), description,
                 () -> description + " (count " + getCount() + ")");
-    }
-
-    private boolean await(long timeoutNanos) throws InterruptedException {
-        try {
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            if ((word() & COORD_VALUE_MASK) == 0) {
-                return true; // open: allocates nothing
-            }
-            return WordWait.await(segment, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
-                    w -> (w & COORD_VALUE_MASK) == 0);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
-    }
-
-    /** @return what a method throws for {@code failure}; see {@link CoordinationBlocks#closedOr} */
-    private RuntimeException closedOr(RuntimeException failure) {
-        return CoordinationBlocks.closedOr(failure, segment, description);
-    }
-
-    private int word() {
-        try {
-            return (int) INT.getVolatile(segment, COORD_WORD_OFFSET);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
-        }
     }
 
     /** @param what the latch, for messages */

@@ -64,14 +64,14 @@ public final class SharedJoinableQueue<T> {
     private static final String QUEUE_SUFFIX = ".queue";
 
     private final SharedQueue<T> queue;
-    private final TaskCount tasks;
+    private final CountWord tasks;
     private final String description;
 
     private SharedJoinableQueue(SharedQueue<T> queue, MemorySegment tasks, String name) {
         Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.description = named(name);
         CoordinationBlocks.requireUnusedParams(tasks, 0, description);
-        this.tasks = new TaskCount(tasks, description);
+        this.tasks = new CountWord(tasks, description);
         this.queue = queue.counting(this.tasks, description);
     }
 
@@ -196,7 +196,7 @@ public final class SharedJoinableQueue<T> {
      * @throws IllegalStateException if no task is unfinished: called more times than items were put
      */
     public void taskDone() {
-        if (!tasks.countDown()) {
+        if (!tasks.decrement()) {
             throw new IllegalStateException(description + ": taskDone() called more times than items were put (no"
                     + " task is unfinished)");
         }
@@ -223,7 +223,7 @@ public final class SharedJoinableQueue<T> {
 
     /** @return the tasks put and not yet done: a snapshot */
     public int unfinishedTasks() {
-        return tasks.unfinished();
+        return tasks.value();
     }
 
     /** @return the items queued: see {@link SharedQueue#size()} */

@@ -61,14 +61,14 @@ public final class SharedQueue<T> {
     /** Each thread's receiver, reused by its polls: a poll allocates only the value (see {@link #receiver()}). */
     private final ThreadLocal<CodecMessages.Receiver<T>> receivers;
     /** A joinable queue's task count, which each offer counts up between its claim and its commit; else null. */
-    private final TaskCount tasks;
+    private final CountWord tasks;
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
         this(ring, codec, name, describe(name), heap, null);
     }
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, String description, SharedHeap heap,
-                        TaskCount tasks) {
+                        CountWord tasks) {
         this.ring = ring;
         this.codec = codec;
         this.name = name;
@@ -82,7 +82,7 @@ public final class SharedQueue<T> {
      * @return this queue, counting each item offered in {@code tasks} once it has room for it (a producer that dies
      *         waiting for room counts nothing), and named {@code description} in messages
      */
-    SharedQueue<T> counting(TaskCount tasks, String description) {
+    SharedQueue<T> counting(CountWord tasks, String description) {
         return new SharedQueue<>(ring, codec, name, description, heap, tasks);
     }
 
@@ -299,7 +299,7 @@ public final class SharedQueue<T> {
             return true;
         }
         try {
-            tasks.count(); // before the commit: a consumer's taskDone never finds the item uncounted
+            tasks.increment(); // before the commit: a consumer's taskDone never finds the item uncounted
         } catch (Throwable e) {
             claim.abort();
             throw e;
@@ -307,7 +307,7 @@ public final class SharedQueue<T> {
         try {
             CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
         } catch (Throwable e) { // not queued: its codec failed, or its claim was skipped
-            tasks.countDown();
+            tasks.decrement();
             throw e;
         }
         return true;

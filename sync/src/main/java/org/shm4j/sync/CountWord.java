@@ -13,27 +13,29 @@ import static org.shm4j.sync.internal.SyncLayout.COORD_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.COORD_WORD_OFFSET;
 
 /**
- * The unfinished tasks of a {@link SharedJoinableQueue}: the futex word of its count block (layout in that class's
- * Javadoc), counted up by its queue's offers between claim and commit, down by {@code taskDone}.
+ * A coordination block's futex word holding a count (bits 0..30) and a waiters bit (31, set by a thread about to block
+ * until the count is zero; cleared, with a wake of every waiter, by the count-down that reaches zero): the count of a
+ * {@link SharedCountDownLatch}, and the unfinished tasks of a {@link SharedJoinableQueue} (counted up by its queue's
+ * offers between claim and commit, down by {@code taskDone}). Layouts in those classes' Javadoc.
  */
-final class TaskCount {
+final class CountWord {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
 
     private final MemorySegment block;
     private final String description;
 
-    TaskCount(MemorySegment block, String description) {
+    CountWord(MemorySegment block, String description) {
         this.block = block;
         this.description = description;
     }
 
     /**
-     * Counts a task whose item has been claimed and is about to be committed.
+     * Counts one up (a task whose item has been claimed and is about to be committed).
      *
-     * @throws IllegalStateException if 2<sup>31</sup>-1 tasks are unfinished already
+     * @throws IllegalStateException if the count is 2<sup>31</sup>-1 already
      */
-    void count() {
+    void increment() {
         try {
             while (true) {
                 int w = (int) INT.getVolatile(block, COORD_WORD_OFFSET);
@@ -51,14 +53,14 @@ final class TaskCount {
     }
 
     /**
-     * Counts a task down (a {@code taskDone}, or an offer that failed after counting); the one that reaches zero wakes
-     * every joiner.
+     * Counts one down, unless the count is zero (a latch's {@code countDown}, a {@code taskDone}, or an offer that
+     * failed after counting); the one that reaches zero wakes every waiter.
      *
-     * @return false if no task was unfinished (nothing changed)
+     * @return false if the count was zero (nothing changed)
      */
-    boolean countDown() {
+    boolean decrement() {
         try {
-            return (Waits.updateAndWakeAll(block, COORD_WORD_OFFSET, COORD_WAITERS, SharedCountDownLatch::countedDown)
+            return (Waits.updateAndWakeAll(block, COORD_WORD_OFFSET, COORD_WAITERS, CountWord::decremented)
                     & COORD_VALUE_MASK) != 0;
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
@@ -66,17 +68,17 @@ final class TaskCount {
     }
 
     /**
-     * Waits until no task is unfinished, at most {@code timeoutNanos} (negative: for ever).
+     * Waits until the count is zero, at most {@code timeoutNanos} (negative: for ever).
      *
-     * @return true if none is; false if the timeout passed first
+     * @return true if it is; false if the timeout passed first
      */
     boolean awaitZero(long timeoutNanos) throws InterruptedException {
         try {
             if (Thread.interrupted()) {
                 throw new InterruptedException();
             }
-            if (unfinished() == 0) {
-                return true;
+            if (value() == 0) {
+                return true; // zero: allocates nothing
             }
             return WordWait.await(block, COORD_WORD_OFFSET, COORD_WAITERS, timeoutNanos,
                     w -> (w & COORD_VALUE_MASK) == 0);
@@ -85,13 +87,25 @@ final class TaskCount {
         }
     }
 
-    /** @return the unfinished tasks: a snapshot */
-    int unfinished() {
+    /** @return the count: a snapshot */
+    int value() {
         try {
             return (int) INT.getVolatile(block, COORD_WORD_OFFSET) & COORD_VALUE_MASK;
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
+    }
+
+    /**
+     * @return the word {@code w} counted down by one, if not zero already; at zero the waiters bit goes too, since
+     *         nobody will block again
+     */
+    private static int decremented(int w) {
+        return switch (w & COORD_VALUE_MASK) {
+            case 0 -> w;
+            case 1 -> 0;
+            default -> w - 1;
+        };
     }
 
     /** @return the count block's memory scope, for {@code toString} */
