@@ -357,11 +357,10 @@ public final class SharedCondition implements Condition {
             } else if (served > tokens) {
                 next = word + TOKEN;
             } else { // every served waiter has a token: they are released, the arrived ones served
-                next = epochWord(epoch(word) + SERVED_DISTANCE) | (long) arrived << SERVED_SHIFT | TOKEN;
+                next = serveArrived(word, 1);
             }
-            // new tokens (none before, or a switch's): dated for the hand-over, before the word shows them
-            if (!all && (tokens == 0 || served == tokens)) {
-                LONG.setOpaque(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, System.nanoTime());
+            if (!all && (tokens == 0 || served == tokens)) { // new tokens (none before, or a switch's)
+                dateTokens(); // before the word shows them
             }
             // one step: a signaller killed after it leaves the word as changed, which waiters act on
             if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
@@ -374,6 +373,21 @@ public final class SharedCondition implements Condition {
 
     private long word() {
         return (long) LONG.getVolatile(segment, COND_WORD_OFFSET);
+    }
+
+    /**
+     * @return {@code word} after a switch of groups: its served waiters released (the epoch moved on), its arrived
+     *         ones served, with {@code tokens} tokens, and none arrived
+     */
+    private static long serveArrived(long word, int tokens) {
+        return epochWord(epoch(word) + SERVED_DISTANCE) | (long) arrived(word) << SERVED_SHIFT
+                | (long) tokens << TOKENS_SHIFT;
+    }
+
+    /** Dates the tokens now, for the hand-over (see Process death). */
+    private void dateTokens() {
+        // opaque: a date seen late or early only hands tokens over late or early (see the layout table)
+        LONG.setOpaque(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, System.nanoTime());
     }
 
     /** @return a signal word with the epoch {@code epoch} (its low 16 bits) and every count 0 */
@@ -444,7 +458,7 @@ public final class SharedCondition implements Condition {
                 if (distance == SERVED_DISTANCE && tokens(word) > 0) {
                     if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word - TOKEN - SERVED)) {
                         if (tokens(word) > 1) { // tokens left: they were being taken, not left to a dead waiter
-                            LONG.setOpaque(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, System.nanoTime());
+                            dateTokens();
                         }
                         signalled = true;
                         break;
@@ -502,10 +516,8 @@ public final class SharedCondition implements Condition {
         if (!LONG.compareAndSet(segment, SyncLayout.COND_TOKENS_SINCE_OFFSET, since, now)) {
             return true;
         }
-        int arrived = arrived(word);
-        long next = epochWord(epoch(word) + SERVED_DISTANCE) | (long) arrived << SERVED_SHIFT
-                | (long) Math.min(tokens(word), arrived) << TOKENS_SHIFT;
-        if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
+        if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word,
+                serveArrived(word, Math.min(tokens(word), arrived(word))))) {
             Waits.wake(segment, COND_FUTEX_OFFSET, Integer.MAX_VALUE);
         }
         return true;
