@@ -289,11 +289,38 @@ class SharedJoinableQueueTest {
         }
     }
 
-    /** {@code main(heap, "done" | "hold")}: takes tasks; "done" marks each done until a stop, "hold" never does. */
+    /** A joiner process killed while it blocks in join(): the count and the other joiners go on as if it never was. */
+    @Test
+    void shouldLetOthersJoinAfterAJoinerIsKilled() throws Exception {
+        String heapName = names.unique("joinable-joiner");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            queue.put(1L);
+            try (ChildJvm joiner = ChildJvm.start(Worker.class, heapName, "join")) {
+                joiner.awaitLine("JOINING", BOUND);
+                joiner.kill();
+            }
+            assertThat(queue.take()).isEqualTo(1L);
+            assertThat(queue.unfinishedTasks()).isOne();
+            queue.taskDone();
+            assertThat(queue.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(queue).hasToString("joinable queue 'jobs' (0 unfinished)");
+        }
+    }
+
+    /**
+     * {@code main(heap, "done" | "hold" | "join")}: takes tasks; "done" marks each done until a stop, "hold" never
+     * does; "join" only joins, until killed.
+     */
     public static final class Worker {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedJoinableQueue<Long> queue = SharedJoinableQueue.open(heap, "jobs", Codec.longs());
+                if (args[1].equals("join")) {
+                    System.out.println("JOINING");
+                    queue.join(BOUND.toSeconds(), TimeUnit.SECONDS); // blocks until killed: its task is never done
+                    return;
+                }
                 SharedLong sum = args[1].equals("done") ? SharedLong.open(heap, "sum") : null;
                 while (true) {
                     long item = queue.take();
