@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RecordShape;
+import org.shm4j.sync.internal.SealedShape;
 import org.shm4j.sync.internal.Utf8;
 
 import java.lang.foreign.MemorySegment;
@@ -19,7 +20,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 public interface Codec<T> {
     /**
      * @return the message type this codec writes and accepts, {@code >= 1}; the built-in codecs use 1 to 3, record
-     *         codecs the fingerprint of their record's shape (2<sup>30</sup> and above)
+     *         and sealed codecs the fingerprint of their shape (2<sup>30</sup> and above)
      */
     int typeId();
 
@@ -93,6 +94,27 @@ public interface Codec<T> {
      */
     static <R extends Record> RecordCodec<R> record(Class<R> type, MethodHandles.Lookup lookup) {
         return new RecordCodec<>(type, RecordShape.of(type, lookup));
+    }
+
+    /**
+     * @return a codec of the sealed interface {@code type}, whose alternatives are records, made once and reused; its
+     *         type id is the fingerprint of the alternatives' shapes (see {@link SealedCodec})
+     * @throws IllegalArgumentException if {@code type} is not a sealed interface, an alternative is not a record (or
+     *                                  a sealed interface of records), a component's type is not supported, or a
+     *                                  record is not public or not exported to {@code org.shm4j.sync}
+     */
+    static <T> SealedCodec<T> sealed(Class<T> type) {
+        return new SealedCodec<>(type, SealedShape.of(type));
+    }
+
+    /**
+     * @param lookup a lookup that can reach the records' canonical constructors and accessors, for example the
+     *               caller's {@code MethodHandles.lookup()} for records that are not public
+     * @return a codec of the sealed interface {@code type}, as {@link #sealed(Class)}
+     * @throws IllegalArgumentException as {@link #sealed(Class)}, or if {@code lookup} cannot reach a record
+     */
+    static <T> SealedCodec<T> sealed(Class<T> type, MethodHandles.Lookup lookup) {
+        return new SealedCodec<>(type, SealedShape.of(type, lookup));
     }
 
     /** @return a codec of {@code String}s as UTF-8 (type 2) */

@@ -57,7 +57,7 @@ final class CodecMessages {
     static <T> void encodeAndCommit(RingClaim claim, Codec<T> codec, T value, SharedRing ring, String what,
                                     String delivered) {
         try {
-            if (codec instanceof RecordCodec<?> records ? records.exact() : BUILT_IN.get(codec.getClass())) {
+            if (codec instanceof ShapeCodec<?> shaped ? shaped.exact() : BUILT_IN.get(codec.getClass())) {
                 codec.encode(value, claim.buffer(), claim.offset());
             } else {
                 codec.encode(value, claim.segment(), 0);
@@ -81,7 +81,7 @@ final class CodecMessages {
 
     /** @return the message for {@code what} holding a message of {@code type}, which {@code codec} does not read */
     static String typeDiffers(Codec<?> codec, String what, int type, String holds) {
-        return what + (codec instanceof RecordCodec<?> records ? ": " + records.shapeDiffers(type)
+        return what + (codec instanceof ShapeCodec<?> shaped ? ": " + shaped.shapeDiffers(type)
                 : " " + holds + " " + Blocks.typeId(type) + ", but its codec reads type "
                         + Blocks.typeId(codec.typeId()));
     }

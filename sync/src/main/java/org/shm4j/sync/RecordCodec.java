@@ -1,10 +1,6 @@
 package org.shm4j.sync;
 
-import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RecordShape;
-
-import java.lang.foreign.MemorySegment;
-import java.util.Objects;
 
 /**
  * A {@link Codec} of one record type, made by {@link Codec#record(Class)}: the record's components, in declaration
@@ -12,12 +8,13 @@ import java.util.Objects;
  * when the codec is made; encoding and decoding use no reflection.
  *
  * <h2>Supported components</h2>
- * Primitives and their boxes, {@code String}, enums, records (nested to any depth, but not recursive), and arrays or
- * {@code List}s of any of these (including arrays of arrays, {@code byte[]}, and lists of lists). Anything else
- * (an {@code Object}, a {@code Map}, a class that is not a record, a type variable, a wildcard, a raw {@code List})
- * is refused with an {@link IllegalArgumentException} naming the record and the component. Every reference-typed
- * value may be null, at the top level only the record itself may not. A decoded list is unmodifiable (and may hold
- * nulls); a decoded array is a new array.
+ * Primitives and their boxes, {@code String}, enums, records (nested to any depth, but not recursive), sealed
+ * interfaces whose alternatives are records (see {@link SealedCodec}), and arrays or {@code List}s of any of these
+ * (including arrays of arrays, {@code byte[]}, and lists of lists). Anything else (an {@code Object}, a
+ * {@code Map}, a class that is not a record, a type variable, a wildcard, a raw {@code List}) is refused with an
+ * {@link IllegalArgumentException} naming the record and the component. Every reference-typed value may be null, at
+ * the top level only the record itself may not. A decoded list is unmodifiable (and may hold nulls); a decoded array
+ * is a new array.
  *
  * <h2>Wire format (version 1)</h2>
  * Little-endian, unaligned, no padding; the top-level record is its components' encodings back to back (it is never
@@ -39,6 +36,8 @@ import java.util.Objects;
  *   <tr><td>enum</td><td>4</td><td>the ordinal (-1: null)</td></tr>
  *   <tr><td>record</td><td>1 or 1 + its components</td><td>flag byte: 0 null, 1 present; then its components in
  *       this format</td></tr>
+ *   <tr><td>sealed interface</td><td>4 + the record's components</td><td>the index of the value's record among
+ *       the interface's alternatives (-1: null; see {@link SealedCodec}); then that record's components</td></tr>
  *   <tr><td>other array, {@code List}</td><td>4 + the elements</td><td>element count n (-1: null); then each element
  *       in its own encoding</td></tr>
  * </table>
@@ -81,16 +80,12 @@ import java.util.Objects;
  *
  * @param <R> the record type
  */
-public final class RecordCodec<R extends Record> implements Codec<R> {
+public final class RecordCodec<R extends Record> extends ShapeCodec<R> {
     private final Class<R> type;
-    private final RecordShape shape;
-    /** Whether {@link #encode} writes exactly {@link #encodedLength} bytes whatever other threads do: see exact(). */
-    private final boolean exact;
 
     RecordCodec(Class<R> type, RecordShape shape) {
+        super(type, shape);
         this.type = type;
-        this.shape = shape;
-        this.exact = !shape.mutable();
     }
 
     /** @return the record type */
@@ -98,65 +93,8 @@ public final class RecordCodec<R extends Record> implements Codec<R> {
         return type;
     }
 
-    /** @return the fingerprint of the record's shape; see the class comment */
-    public int fingerprint() {
-        return shape.fingerprint();
-    }
-
-    /** @return the schema, e.g. {@code Point(int x, int y)}; see the class comment */
-    public String schema() {
-        return shape.schema();
-    }
-
-    /** @return the {@link #fingerprint()} */
     @Override
-    public int typeId() {
-        return shape.fingerprint();
-    }
-
-    /**
-     * @throws IllegalArgumentException if the encoding would be over {@code Integer.MAX_VALUE} bytes
-     */
-    @Override
-    public int encodedLength(R value) {
-        long length = shape.length(Objects.requireNonNull(value, "value"));
-        if (length > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(this + ": encoded length=" + length + " (expected: 0.."
-                    + Integer.MAX_VALUE + ")");
-        }
-        return (int) length;
-    }
-
-    @Override
-    public void encode(R value, MemorySegment target, long offset) {
-        shape.write(Objects.requireNonNull(value, "value"), target, offset);
-    }
-
-    /**
-     * @return true if {@link #encode} writes exactly {@link #encodedLength} bytes even while another thread changes
-     *         the record's parts: it has no array or list component (at any depth), whose elements could change
-     *         between the two calls
-     */
-    boolean exact() {
-        return exact;
-    }
-
-    /**
-     * @throws IllegalStateException if the bytes are not a record of this shape
-     */
-    @Override
-    public R decode(MemorySegment source, long offset, int length) {
-        return type.cast(shape.read(source, offset, length));
-    }
-
-    @Override
-    public String toString() {
-        return "record codec " + schema() + " (fingerprint " + Blocks.typeId(fingerprint()) + ")";
-    }
-
-    /** @return why a message of type {@code found} cannot be read by this codec */
-    String shapeDiffers(int found) {
-        return "record shape differs: expected fingerprint " + Blocks.typeId(fingerprint()) + " (" + schema()
-                + "), found " + Blocks.typeId(found) + (found >>> 30 == 1 ? "" : " (not a record fingerprint)");
+    String kind() {
+        return "record";
     }
 }

@@ -10,7 +10,9 @@
  * {@code multiprocessing.Pipe}, whose {@code recv} ends with {@link org.shm4j.sync.PipeClosedException} once the
  * other end closed or its process died.
  * {@link org.shm4j.sync.Codec#record(Class)} makes a {@link org.shm4j.sync.RecordCodec} for a Java record, with a
- * schema fingerprint that a reader with another record shape is refused by. Every structure lives in a
+ * schema fingerprint that a reader with another record shape is refused by, and
+ * {@link org.shm4j.sync.Codec#sealed(Class)} a {@link org.shm4j.sync.SealedCodec} for a sealed interface of records,
+ * so that one queue or pipe carries several record types. Every structure lives in a
  * {@link org.shm4j.core.SharedHeap} under a name, so another process opens it by that name.
  *
  * <p>The coordination types work across processes as their {@code java.util.concurrent} namesakes do across threads:

@@ -13,10 +13,10 @@ final class MessageReader {
     private final MemorySegment source;
     private final long start;
     private final long end;
-    private final RecordShape codec;
+    private final CodecShape codec;
     private long position;
 
-    MessageReader(MemorySegment source, long offset, int length, RecordShape codec) {
+    MessageReader(MemorySegment source, long offset, int length, CodecShape codec) {
         this.source = source;
         this.start = offset;
         this.end = offset + length;
@@ -66,15 +66,19 @@ final class MessageReader {
         return n;
     }
 
-    /** @return the next ordinal, checked to be {@link ValueCodec#NULL} or below {@code constants} */
-    int ordinal(int constants) {
+    /**
+     * @param n    how many values the index may name: an enum's constants, a sealed interface's alternatives
+     * @param what what the index is, for the message ({@code "enum ordinal"}, {@code "alternative"})
+     * @return the next index, checked to be {@link ValueCodec#NULL} or below {@code n}
+     */
+    int index(int n, String what) {
         long at = take(Integer.BYTES);
-        int n = source.get(Primitive.INT_LE, at);
-        if (n < ValueCodec.NULL || n >= constants) {
-            throw corrupt("holds enum ordinal " + n + " at byte " + (at - start) + " (expected: -1.." + (constants - 1)
+        int index = source.get(Primitive.INT_LE, at);
+        if (index < ValueCodec.NULL || index >= n) {
+            throw corrupt("holds " + what + " " + index + " at byte " + (at - start) + " (expected: -1.." + (n - 1)
                     + ")");
         }
-        return n;
+        return index;
     }
 
     /** Checks that the whole message was read. */
@@ -84,8 +88,8 @@ final class MessageReader {
         }
     }
 
-    private IllegalStateException corrupt(String what) {
-        return new IllegalStateException("record codec " + codec.schema() + ": the message of " + (end - start)
-                + " bytes " + what + "; it is corrupted or was written for another record shape");
+    IllegalStateException corrupt(String what) {
+        return new IllegalStateException(codec + ": the message of " + (end - start)
+                + " bytes " + what + "; it is corrupted or was written for another shape");
     }
 }

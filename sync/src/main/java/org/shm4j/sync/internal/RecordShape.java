@@ -13,7 +13,7 @@ import java.util.Objects;
  * The wire format and the fingerprint are specified in {@code org.shm4j.sync.RecordCodec}. Immutable; safe to share
  * between threads.
  */
-public final class RecordShape {
+public final class RecordShape implements CodecShape {
     /** Hashed in front of the shape, so that a change of the wire format changes every fingerprint. */
     static final String FORMAT = "shm4j-record-v1 ";
     private static final long FNV_OFFSET = 0xcbf29ce484222325L;
@@ -70,21 +70,24 @@ public final class RecordShape {
     }
 
     /** @return the record type */
+    @Override
     public Class<?> type() {
         return type;
     }
 
     /** @return the schema: the record's simple name and its components' types and names, nested ones included */
+    @Override
     public String schema() {
         return schema;
     }
 
-    /** @return the fingerprint of the shape: bit 30 set, bit 31 clear, bits 0-29 hashed from the shape */
+    @Override
     public int fingerprint() {
         return fingerprint;
     }
 
     /** @return true if a component's value can change between {@link #length} and {@link #write}: see there */
+    @Override
     public boolean mutable() {
         return Arrays.stream(variable).anyMatch(v -> v.codec().mutable());
     }
@@ -93,6 +96,7 @@ public final class RecordShape {
      * @return how many bytes {@link #write} writes for {@code record} (not null), unless another thread changes an
      *         array's elements or a list in it meanwhile ({@link #mutable()})
      */
+    @Override
     public long length(Object record) {
         long length = fixedLength;
         for (Component.Variable v : variable) {
@@ -102,6 +106,7 @@ public final class RecordShape {
     }
 
     /** Writes the components of {@code record} (not null) at {@code offset} and returns the offset after them. */
+    @Override
     public long write(Object record, MemorySegment target, long offset) {
         long at = offset;
         for (Component c : components) {
@@ -114,8 +119,9 @@ public final class RecordShape {
      * @return the record held by exactly the {@code length} bytes at {@code offset}
      * @throws IllegalStateException if those bytes are not a record of this shape
      */
+    @Override
     public Object read(MemorySegment source, long offset, int length) {
-        Blocks.checkRange("record codec " + schema, "message", source, offset, length);
+        Blocks.checkRange(toString(), "message", source, offset, length);
         MessageReader reader = new MessageReader(source, offset, length, this);
         Object record = read(reader);
         reader.finish();
@@ -142,6 +148,11 @@ public final class RecordShape {
         out.append(')');
     }
 
+    @Override
+    public String toString() {
+        return "record codec " + schema;
+    }
+
     /** @return what a failed handle call throws: unchecked throwables as they are (records declare no others) */
     static RuntimeException unchecked(Throwable e) {
         if (e instanceof Error error) {
@@ -160,7 +171,7 @@ public final class RecordShape {
     }
 
     /** @return FNV-1a (64-bit) of the UTF-8 bytes of {@code shape}, folded to 30 bits, with bit 30 set */
-    private static int fingerprint(String shape) {
+    static int fingerprint(String shape) {
         long hash = FNV_OFFSET;
         for (byte b : shape.getBytes(StandardCharsets.UTF_8)) {
             hash = (hash ^ (b & 0xFF)) * FNV_PRIME;

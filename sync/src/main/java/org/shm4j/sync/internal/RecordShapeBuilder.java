@@ -8,6 +8,7 @@ import java.lang.reflect.Modifier;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -15,12 +16,13 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Builds the {@link RecordShape} of a record type and of the records nested in it, once, with reflection; what it
- * builds uses only method handles. Each record type is built once per build even if it occurs several times.
+ * Builds the {@link RecordShape} of a record type and of the records nested in it (or the alternatives of a sealed
+ * interface), once, with reflection; what it builds uses only method handles. Each record type is built once per
+ * build even if it occurs several times.
  */
 final class RecordShapeBuilder {
-    private static final String SUPPORTED = "supported: primitives and their boxes, String, enums, records, and "
-            + "arrays or Lists of those";
+    private static final String SUPPORTED = "supported: primitives and their boxes, String, enums, records, sealed "
+            + "interfaces of records, and arrays or Lists of those";
 
     private final MethodHandles.Lookup lookup;
     private final boolean callersLookup;
@@ -50,8 +52,8 @@ final class RecordShapeBuilder {
             return shape;
         }
         if (!building.add(type)) {
-            throw new IllegalArgumentException("record codec for " + top.getName() + ": " + where + " is a "
-                    + type.getSimpleName() + " again, inside itself; recursive records are not supported");
+            throw new IllegalArgumentException(codecFor() + ": " + where + " is a " + type.getSimpleName()
+                    + " again, inside itself; recursive records are not supported");
         }
         RecordComponent[] declared = type.getRecordComponents();
         Component[] components = new Component[declared.length];
@@ -67,6 +69,45 @@ final class RecordShapeBuilder {
         building.remove(type);
         built.put(type, shape);
         return shape;
+    }
+
+    /**
+     * @return the alternatives of the sealed interface {@code type}: its permitted records, those of a permitted
+     *         sealed interface in its place
+     */
+    ValueCodec.OneOf oneOf(Class<?> type) {
+        if (top == null) {
+            top = type;
+        }
+        if (!type.isInterface() || !type.isSealed()) {
+            throw new IllegalArgumentException(codecFor() + ": " + type.getName() + " is not a sealed interface");
+        }
+        List<RecordShape> alternatives = new ArrayList<>();
+        addAlternatives(type, type.getSimpleName(), alternatives);
+        return new ValueCodec.OneOf(type, alternatives.toArray(RecordShape[]::new));
+    }
+
+    private void addAlternatives(Class<?> sealed, String where, List<RecordShape> alternatives) {
+        for (Class<?> permitted : sealed.getPermittedSubclasses()) {
+            String at = where + "<" + permitted.getSimpleName() + ">";
+            if (permitted.isRecord()) {
+                RecordShape shape = shape(permitted, at);
+                if (!alternatives.contains(shape)) { // permitted by two sealed interfaces on its way
+                    alternatives.add(shape);
+                }
+            } else if (permitted.isInterface() && permitted.isSealed()) {
+                addAlternatives(permitted, at, alternatives);
+            } else {
+                throw new IllegalArgumentException(codecFor() + ": " + at + " is " + permitted.getName()
+                        + ", neither a record nor a sealed interface (a sealed interface's alternatives must be "
+                        + "records, or sealed interfaces of records)");
+            }
+        }
+    }
+
+    /** @return how messages name the codec being built: {@code "record codec for a.B"} */
+    private String codecFor() {
+        return (top.isRecord() ? "record" : "sealed") + " codec for " + top.getName();
     }
 
     private Component component(Class<?> record, RecordComponent declared, String where) {
@@ -96,6 +137,8 @@ final class RecordShapeBuilder {
                 return new ValueCodec.EnumValue(c, List.of(c.getEnumConstants()));
             } else if (c.isRecord()) {
                 return new ValueCodec.RecordValue(shape(c, where));
+            } else if (c.isInterface() && c.isSealed()) {
+                return oneOf(c);
             }
         } else if (type instanceof ParameterizedType p && p.getRawType() == List.class) {
             Type element = p.getActualTypeArguments()[0];
@@ -109,7 +152,7 @@ final class RecordShapeBuilder {
             return new ValueCodec.Sequence(value(a.getGenericComponentType(), where + "[]"),
                     MethodHandles.arrayConstructor(array).asType(MethodType.methodType(Object[].class, int.class)));
         }
-        throw new IllegalArgumentException("record codec for " + top.getName() + ": " + where + " has type "
+        throw new IllegalArgumentException(codecFor() + ": " + where + " has type "
                 + type.getTypeName() + ", which is not supported (" + SUPPORTED + ")");
     }
 
@@ -140,12 +183,13 @@ final class RecordShapeBuilder {
         try {
             return find.find();
         } catch (IllegalAccessException e) {
-            throw new IllegalArgumentException("record codec for " + top.getName() + ": " + record.getName()
-                    + " is not accessible to " + (callersLookup ? "the lookup " + lookup : "org.shm4j.sync")
-                    + " (" + e.getMessage() + "); " + remedy(record) + "pass a lookup that can reach it: Codec.record("
-                    + top.getSimpleName() + ".class, MethodHandles.lookup())", e);
+            throw new IllegalArgumentException(codecFor() + ": " + record.getName() + " is not accessible to "
+                    + (callersLookup ? "the lookup " + lookup : "org.shm4j.sync") + " (" + e.getMessage() + "); "
+                    + remedy(record) + "pass a lookup that can reach it: Codec."
+                    + (top.isRecord() ? "record(" : "sealed(") + top.getSimpleName() + ".class, MethodHandles.lookup())",
+                    e);
         } catch (NoSuchMethodException e) { // javac and the JVM make sure that every record has them
-            throw new IllegalStateException("record codec for " + top.getName() + ": " + record.getName()
+            throw new IllegalStateException(codecFor() + ": " + record.getName()
                     + " lacks its canonical constructor or an accessor", e);
         }
     }

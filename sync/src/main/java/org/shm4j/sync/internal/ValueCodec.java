@@ -183,7 +183,7 @@ sealed interface ValueCodec {
 
         @Override
         public Object read(MessageReader reader) {
-            int ordinal = reader.ordinal(constants.size());
+            int ordinal = reader.index(constants.size(), "enum ordinal");
             return ordinal == NULL ? null : constants.get(ordinal);
         }
 
@@ -233,6 +233,75 @@ sealed interface ValueCodec {
         @Override
         public void describe(StringBuilder out, boolean names) {
             shape.describe(out, names);
+        }
+    }
+
+    /**
+     * A value of a sealed interface: the index of its record among the interface's alternatives ({@link #NULL} for
+     * null), then that record's components. The alternatives are the interface's permitted records, a permitted
+     * sealed interface's in its place, in the order the class file lists them (its {@code permits} clause, else the
+     * order of declaration).
+     *
+     * @param type         the sealed interface
+     * @param alternatives the records a value may be, each once
+     */
+    record OneOf(Class<?> type, RecordShape[] alternatives) implements ValueCodec {
+        @Override
+        public boolean mutable() {
+            return Arrays.stream(alternatives).anyMatch(RecordShape::mutable);
+        }
+
+        @Override
+        public long length(Object value) {
+            return value == null ? Integer.BYTES : Integer.BYTES + alternatives[index(value)].length(value);
+        }
+
+        @Override
+        public long write(Object value, MemorySegment target, long offset) {
+            if (value == null) {
+                target.set(Primitive.INT_LE, offset, NULL);
+                return offset + Integer.BYTES;
+            }
+            int index = index(value);
+            target.set(Primitive.INT_LE, offset, index);
+            return alternatives[index].write(value, target, offset + Integer.BYTES);
+        }
+
+        @Override
+        public Object read(MessageReader reader) {
+            int index = reader.index(alternatives.length, "alternative");
+            return index == NULL ? null : alternatives[index].read(reader);
+        }
+
+        @Override
+        public int minLength() {
+            return Integer.BYTES;
+        }
+
+        /** Every alternative with its record's simple name, which tells alternatives of one shape apart. */
+        @Override
+        public void describe(StringBuilder out, boolean names) {
+            out.append(names ? type.getSimpleName() : "").append('{');
+            for (int i = 0; i < alternatives.length; i++) {
+                out.append(i == 0 ? "" : " | ");
+                if (!names) { // a record's own describe leaves its name out: here it is part of the shape
+                    out.append(alternatives[i].type().getSimpleName());
+                }
+                alternatives[i].describe(out, names);
+            }
+            out.append('}');
+        }
+
+        /** @return the index of the alternative {@code value} is (a scan: a sealed interface has few) */
+        private int index(Object value) {
+            Class<?> c = value.getClass();
+            for (int i = 0; i < alternatives.length; i++) {
+                if (alternatives[i].type() == c) {
+                    return i;
+                }
+            }
+            throw new IllegalArgumentException("sealed codec " + type.getName() + ": a " + c.getName()
+                    + " is not one of its records (a value of a raw or unchecked type)");
         }
     }
 

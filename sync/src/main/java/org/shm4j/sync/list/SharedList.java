@@ -6,6 +6,7 @@ import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.RecordCodec;
+import org.shm4j.sync.SealedCodec;
 import org.shm4j.sync.internal.Blocks;
 
 import java.lang.foreign.MemorySegment;
@@ -405,10 +406,10 @@ public final class SharedList<T> implements Iterable<T> {
     private static <T> SharedList<T> checked(SharedList<T> list) {
         int stored = list.store.header.get(JAVA_INT, LIST_CODEC_OFFSET); // plain: written before publication
         if (stored != list.codec.typeId()) {
+            boolean shaped = list.codec instanceof RecordCodec<?> || list.codec instanceof SealedCodec<?>;
             throw new ShmTypeMismatchException(list.store.what() + " holds elements of codec type 0x"
                     + Integer.toHexString(stored) + ", but the codec given "
-                    + (list.codec instanceof RecordCodec<?> r ? "is " + r : "has type 0x"
-                    + Integer.toHexString(list.codec.typeId())));
+                    + (shaped ? "is " + list.codec : "has type 0x" + Integer.toHexString(list.codec.typeId())));
         }
         return list;
     }

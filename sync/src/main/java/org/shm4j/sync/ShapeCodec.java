@@ -1,0 +1,91 @@
+package org.shm4j.sync;
+
+import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.CodecShape;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * What {@link RecordCodec} and {@link SealedCodec} share: a codec built once from a type's declaration
+ * ({@link CodecShape}), whose type id is the fingerprint of that shape.
+ *
+ * @param <T> the value type
+ */
+abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, SealedCodec {
+    private final Class<T> type;
+    private final CodecShape shape;
+    /** Whether {@link #encode} writes exactly {@link #encodedLength} bytes whatever other threads do: see exact(). */
+    private final boolean exact;
+
+    ShapeCodec(Class<T> type, CodecShape shape) {
+        this.type = type;
+        this.shape = shape;
+        this.exact = !shape.mutable();
+    }
+
+    /** @return the fingerprint of the shape; see the class comment */
+    public int fingerprint() {
+        return shape.fingerprint();
+    }
+
+    /** @return the schema; see the class comment */
+    public String schema() {
+        return shape.schema();
+    }
+
+    /** @return the {@link #fingerprint()} */
+    @Override
+    public int typeId() {
+        return shape.fingerprint();
+    }
+
+    /**
+     * @throws IllegalArgumentException if the encoding would be over {@code Integer.MAX_VALUE} bytes
+     */
+    @Override
+    public int encodedLength(T value) {
+        long length = shape.length(Objects.requireNonNull(value, "value"));
+        if (length > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(this + ": encoded length=" + length + " (expected: 0.."
+                    + Integer.MAX_VALUE + ")");
+        }
+        return (int) length;
+    }
+
+    @Override
+    public void encode(T value, MemorySegment target, long offset) {
+        shape.write(Objects.requireNonNull(value, "value"), target, offset);
+    }
+
+    /**
+     * @throws IllegalStateException if the bytes are not a value of this shape
+     */
+    @Override
+    public T decode(MemorySegment source, long offset, int length) {
+        return type.cast(shape.read(source, offset, length));
+    }
+
+    /**
+     * @return true if {@link #encode} writes exactly {@link #encodedLength} bytes even while another thread changes
+     *         the value's parts: it has no array or list component (at any depth), whose elements could change
+     *         between the two calls
+     */
+    final boolean exact() {
+        return exact;
+    }
+
+    /** @return why a message of type {@code found} cannot be read by this codec */
+    final String shapeDiffers(int found) {
+        return kind() + " shape differs: expected fingerprint " + Blocks.typeId(fingerprint()) + " (" + schema()
+                + "), found " + Blocks.typeId(found) + (found >>> 30 == 1 ? "" : " (not a record fingerprint)");
+    }
+
+    /** @return {@code "record"} or {@code "sealed"} */
+    abstract String kind();
+
+    @Override
+    public String toString() {
+        return kind() + " codec " + schema() + " (fingerprint " + Blocks.typeId(fingerprint()) + ")";
+    }
+}
