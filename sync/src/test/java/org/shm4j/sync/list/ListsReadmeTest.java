@@ -19,12 +19,14 @@ class ListsReadmeTest {
         // README:begin
         try (ShareableList list = ShareableList.create("shm4j-readme-prices",
                 Arrays.asList(42L, 3.5, true, null, "ACME", new byte[]{1, 2}))) {
-            list.setDouble(1, 3.75);                                // Python sees it: no lock, as in Python
-            list.set(4, "ACME.L");                                  // fits the 8-byte slot "ACME" was given
-            assertThat(list.get(4)).isEqualTo("ACME.L");
-            assertThat(list.capacity(4)).isEqualTo(8);              // a longer value: IllegalArgumentException
-        } finally {
-            SharedMemory.unlink("shm4j-readme-prices");             // its creator unlinks it, nobody else
+            try {                                                   // made it: so it is ours to unlink
+                list.setDouble(1, 3.75);                            // Python sees it: no lock, as in Python
+                list.set(4, "ACME.L");                              // fits the 8-byte slot "ACME" was given
+                assertThat(list.get(4)).isEqualTo("ACME.L");
+                assertThat(list.capacity(4)).isEqualTo(8);          // a longer value: IllegalArgumentException
+            } finally {
+                SharedMemory.unlink("shm4j-readme-prices");         // its creator unlinks it, nobody else
+            }
         }
         // README:end
     }
