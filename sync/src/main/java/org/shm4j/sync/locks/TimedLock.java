@@ -173,7 +173,8 @@ abstract class TimedLock implements Lock {
      * @throws IllegalStateException        if the heap or segment the lock lives in is closed
      */
     @Override
-    public final void unlock() {
+    public void unlock() { // not final: javac then gives the public subclasses a public bridge, which reflection calls
+        // (Groovy, SpEL, bean tools); a final method of this package-private class gets none
         try {
             release();
         } catch (IllegalStateException | IllegalArgumentException e) { // IllegalMonitorStateException: passed on
