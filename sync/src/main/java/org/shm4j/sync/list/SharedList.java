@@ -509,8 +509,8 @@ public final class SharedList<T> implements Iterable<T> {
     /** @throws IndexOutOfBoundsException unless {@code 0 <= index < bound}, naming the list and its size */
     private void checkIndex(int index, int bound, int size) {
         if (index < 0 || index >= bound) {
-            throw new IndexOutOfBoundsException(store.what() + ": index=" + index + " (expected: 0.." + (bound - 1)
-                    + ", size " + size + ")");
+            throw new IndexOutOfBoundsException(store.what() + ": index=" + index + (bound == 0
+                    ? " (the list is empty)" : " (expected: 0.." + (bound - 1) + ", size " + size + ")"));
         }
     }
 

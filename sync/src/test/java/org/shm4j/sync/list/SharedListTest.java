@@ -124,6 +124,9 @@ class SharedListTest {
             assertThatThrownBy(() -> SharedList.create(heap, "m", Codec.utf8(), -1))
                     .hasMessage("SharedList 'm': maxElementBytes=-1 (expected: 0..1048576)");
             assertThat(list.snapshot()).containsExactly("abcd");
+            list.clear();
+            assertThatThrownBy(() -> list.get(0)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage("SharedList 'l': index=0 (the list is empty)");
         }
     }
 
