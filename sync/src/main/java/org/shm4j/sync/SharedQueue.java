@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * A bounded queue of typed values in shared memory for any producers and consumers in any processes, like Python's
@@ -218,7 +219,7 @@ public final class SharedQueue<T> {
      *         and not committed, does not count) but stopping at the first value
      */
     public boolean isEmpty() {
-        return !ring.hasMessage();
+        return whileOpen(() -> !ring.hasMessage());
     }
 
     /**
@@ -226,7 +227,7 @@ public final class SharedQueue<T> {
      *         ({@link SharedRing#messageCount()}), so it costs a read per queued value
      */
     public long size() {
-        return ring.messageCount();
+        return whileOpen(ring::messageCount);
     }
 
     /**
@@ -235,7 +236,7 @@ public final class SharedQueue<T> {
      * @see SharedRing#stallTimeout()
      */
     public Duration stallTimeout() {
-        return ring.stallTimeout();
+        return whileOpen(ring::stallTimeout);
     }
 
     /**
@@ -245,12 +246,15 @@ public final class SharedQueue<T> {
      * @see SharedRing#setStallTimeout(Duration)
      */
     public void setStallTimeout(Duration timeout) {
-        ring.setStallTimeout(timeout);
+        whileOpen(() -> {
+            ring.setStallTimeout(timeout);
+            return null;
+        });
     }
 
     /** @return what the queue's rules did so far: values skipped as abandoned, consumer recoveries and take-overs */
     public RingStats stats() {
-        return ring.stats();
+        return whileOpen(ring::stats);
     }
 
     /** @return the ring under this queue */
@@ -354,6 +358,15 @@ public final class SharedQueue<T> {
     /** @return how messages name the queue called {@code name} */
     private static String describe(String name) {
         return "queue '" + name + "'";
+    }
+
+    /** @return what {@code body} returns; run naming this queue, not its ring, if the heap was closed */
+    private <R> R whileOpen(Supplier<R> body) {
+        try {
+            return body.get();
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closed(e);
+        }
     }
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */

@@ -174,6 +174,11 @@ class ErrorMessagesTest {
         assertClosed(() -> queue.offer(1L), "SharedQueue 'q'", heap);
         assertClosed(queue::poll, "SharedQueue 'q'", heap);
         assertClosed(() -> queue.put(1L), "SharedQueue 'q'", heap);
+        assertClosed(queue::size, "SharedQueue 'q'", heap); // not its ring's name
+        assertClosed(queue::isEmpty, "SharedQueue 'q'", heap);
+        assertClosed(queue::stats, "SharedQueue 'q'", heap);
+        assertClosed(queue::stallTimeout, "SharedQueue 'q'", heap);
+        assertClosed(() -> queue.setStallTimeout(Duration.ofSeconds(2)), "SharedQueue 'q'", heap);
         assertClosed(() -> pipe.first().send(new byte[1], Duration.ofSeconds(1)), "SharedPipe 'p'", heap);
         assertClosed(() -> pipe.second().recv(Duration.ofSeconds(1)), "SharedPipe 'p'", heap);
         assertClosed(() -> pipe.second().poll(), "SharedPipe 'p'", heap);
