@@ -44,39 +44,73 @@ final class CodecMessages {
 
     /**
      * Encodes {@code value} into {@code claim}, made for {@code codec}'s type and its encoded length, and commits it;
-     * a codec that throws aborts the claim and its exception passes through. The built-in codecs and record codecs of
-     * records without arrays or lists write in place into the ring; any other codec is handed the claimed bytes alone
-     * (a slice of the ring, at offset 0: an object per encode unless the JIT removes it), so that one writing more
-     * than its {@code encodedLength} said (a list or array changed meanwhile by another thread, or a faulty codec)
-     * fails instead of overwriting the records around its claim.
+     * a codec that throws aborts the claim and its exception passes through. A value is written so that one taking
+     * more bytes than its {@code encodedLength} said (a string, list or array changed meanwhile by another thread, an
+     * accessor that returns another value the second time, a faulty codec) fails instead of overwriting the records
+     * around its claim: the built-in codecs and record or sealed codecs of primitives and enums alone write in place
+     * into the ring (no value of theirs changes length); other record and sealed codecs write into this thread's
+     * staging bytes ({@link EncodeStaging}), checked to have written exactly the claim, which is then copied into the
+     * ring (nothing allocated; above {@link EncodeStaging#MOST} bytes, into a slice of the claim); any other codec is
+     * handed the claimed bytes alone (a slice of the ring, at offset 0: an object per encode unless the JIT removes
+     * it).
      *
      * @param delivered what the value was not if the commit fails ({@code "queued"}, {@code "sent"})
      * @throws IllegalStateException if a consumer skipped the claim while it was being encoded, or the codec wrote
-     *                               past the claim: the value was not delivered
+     *                               past the claim (or, a record or sealed codec, less): the value was not delivered
      */
     static <T> void encodeAndCommit(RingClaim claim, Codec<T> codec, T value, SharedRing ring, String what,
                                     String delivered) {
+        int claimed = claim.length();
+        long written;
         try {
-            if (codec instanceof ShapeCodec<?> shaped ? shaped.exact() : BUILT_IN.get(codec.getClass())) {
-                codec.encode(value, claim.buffer(), claim.offset());
-            } else {
-                codec.encode(value, claim.segment(), 0);
-            }
+            written = encode(claim, codec, value, claimed);
         } catch (IndexOutOfBoundsException e) {
-            int claimed = claim.length();
             claim.abort();
-            throw new IllegalStateException(what + ": the value was not " + delivered + ": its codec (type "
-                    + Blocks.typeId(codec.typeId()) + ") wrote past the " + claimed + " bytes its "
-                    + "encodedLength gave (the value changed while it was encoded, or the codec is faulty)", e);
+            throw new IllegalStateException(notDelivered(what, delivered, codec) + " wrote past the " + claimed
+                    + " bytes its encodedLength gave (the value changed while it was encoded, or the codec is faulty)",
+                    e);
         } catch (Throwable e) { // a checked exception thrown sneakily (Kotlin, Lombok) too: the claim must not stay
             claim.abort();
             throw e;
+        }
+        if (written != claimed) {
+            claim.abort();
+            throw new IllegalStateException(notDelivered(what, delivered, codec) + " wrote " + written + " bytes where"
+                    + " its encodedLength gave " + claimed + " (the value changed while it was encoded: a string, list"
+                    + " or array changed by another thread, or an accessor that returns another value each time)");
         }
         if (!claim.tryCommit()) { // a compare-and-set: a late commit must not overwrite space reused since
             throw new IllegalStateException(what + ": the value was not " + delivered + ": a consumer skipped its "
                     + "claim while it was being encoded (unblock(), or the stall rule, stall timeout "
                     + ring.stallTimeout() + ", taking this process for dead)");
         }
+    }
+
+    /** @return how many bytes the codec wrote into the claim: {@code claimed} unless a record's value changed */
+    private static <T> long encode(RingClaim claim, Codec<T> codec, T value, int claimed) {
+        if (codec instanceof ShapeCodec<T> shaped) {
+            if (shaped.fixedLength()) {
+                shaped.encode(value, claim.buffer(), claim.offset());
+                return claimed;
+            } else if (claimed > EncodeStaging.MOST) {
+                return shaped.write(value, claim.segment(), 0);
+            }
+            MemorySegment staging = EncodeStaging.forThread(claimed);
+            long written = shaped.write(value, staging, 0); // past the staging bytes: IndexOutOfBoundsException
+            if (written == claimed) {
+                MemorySegment.copy(staging, 0, claim.buffer(), claim.offset(), claimed);
+            }
+            return written;
+        } else if (BUILT_IN.get(codec.getClass())) {
+            codec.encode(value, claim.buffer(), claim.offset());
+        } else {
+            codec.encode(value, claim.segment(), 0);
+        }
+        return claimed;
+    }
+
+    private static String notDelivered(String what, String delivered, Codec<?> codec) {
+        return what + ": the value was not " + delivered + ": its codec (type " + Blocks.typeId(codec.typeId()) + ")";
     }
 
     /** @return the message for {@code what} holding a message of {@code type}, which {@code codec} does not read */

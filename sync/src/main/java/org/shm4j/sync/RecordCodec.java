@@ -52,7 +52,8 @@ import org.shm4j.sync.internal.RecordShape;
  * side, List<Fill(int quantity, double price)> fills)}. The {@link #fingerprint()} hashes the same text without the
  * record and enum class names ({@code shm4j-record-v1 (long id, String symbol, {BUY, SELL} side, ...)}): FNV-1a 64
  * of its UTF-8 bytes, folded to 30 bits, with bit 30 set. So renaming a record or enum class, or moving it to another
- * package, keeps the fingerprint; changing a component's type, name or position, or an enum's constants or their
+ * package, keeps the fingerprint (except the records of a sealed interface component, whose simple names tell them
+ * apart: see {@link SealedCodec}); changing a component's type, name or position, or an enum's constants or their
  * order, changes it. The fingerprint is the codec's {@link #typeId()}, kept in the header of the structures that
  * record their codec: {@link SharedQueue#open} (and {@code openOrCreate}), the map and the lists refuse a codec of
  * another shape with a {@link org.shm4j.core.ShmTypeMismatchException} saying "record shape differs", with both
@@ -73,10 +74,13 @@ import org.shm4j.sync.internal.RecordShape;
  * through an {@code Arrays.asList} view), which may allocate an iterator the JIT usually removes. Decoding allocates
  * the record, its component values, and an {@code Object[]} of them for the constructor, with primitive components
  * boxed on the way. A value must not be changed by another thread while it is being encoded: its length is computed
- * first, then it is written (each accessor called once for each). In a queue or pipe, a record with an array or
- * list component (at any depth) is encoded into a slice of its claim, so that one that grew meanwhile fails with an
- * {@link IllegalStateException} instead of writing past its claim; any other record is written in place, which
- * relies on its accessors returning the same values both times, as a record's own accessors do.
+ * first, then it is written (each accessor called once for each). In a queue or pipe, a record of primitives and
+ * enums alone is written in place into the ring (it cannot change length); any other is written into bytes of the
+ * sending thread, reused (no allocation once they have grown to its longest value, up to 64 KiB; a longer value is
+ * written into a slice of its claim), checked to take exactly its encoded length and then copied into the ring: a
+ * value that changed length meanwhile (another thread's change of a list, array or string in it, or an accessor
+ * overridden to return another value each time) fails with an {@link IllegalStateException} and is not sent, and the
+ * records around its claim are never overwritten.
  *
  * @param <R> the record type
  */

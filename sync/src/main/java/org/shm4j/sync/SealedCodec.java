@@ -45,14 +45,15 @@ import java.util.List;
  * since two alternatives of one shape ({@code Start()}, {@code Stop()}) differ by name alone: renaming the interface
  * or moving the types to another package keeps it; adding, removing, renaming or reordering an alternative, or
  * changing one's components, changes it, and a structure that records its codec refuses the other shape with a
- * {@link org.shm4j.core.ShmTypeMismatchException} saying "sealed shape differs".
+ * {@link org.shm4j.core.ShmTypeMismatchException} (a queue's or pipe's saying "sealed shape differs", a map's and a
+ * list's giving both type ids). Two alternatives may not share a simple name ({@code P.Stop}, {@code Q.Stop}): the
+ * codec is refused, since swapping them would keep the fingerprint.
  *
  * <h2>Access and allocation</h2>
  * As {@link RecordCodec}: the records must be public and exported to {@code org.shm4j.sync}, or reached through
  * {@link Codec#sealed(Class, java.lang.invoke.MethodHandles.Lookup)}; the interface itself need not be. Encoding
  * finds a value's alternative by its class among the alternatives (a scan of a small array) and allocates what a
- * record codec allocates; in a queue or pipe, values are written in place unless an alternative has an array or list
- * component.
+ * record codec allocates; a queue or pipe writes values as it writes records (see {@link RecordCodec}).
  *
  * @param <T> the sealed interface
  */

@@ -15,13 +15,13 @@ import java.util.Objects;
 abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, SealedCodec {
     private final Class<T> type;
     private final CodecShape shape;
-    /** Whether {@link #encode} writes exactly {@link #encodedLength} bytes whatever other threads do: see exact(). */
-    private final boolean exact;
+    /** Whether {@link #encode} writes exactly {@link #encodedLength} bytes whatever happens: see fixedLength(). */
+    private final boolean fixedLength;
 
     ShapeCodec(Class<T> type, CodecShape shape) {
         this.type = type;
         this.shape = shape;
-        this.exact = !shape.mutable();
+        this.fixedLength = shape.fixedLength();
     }
 
     /** @return the fingerprint of the shape; see the class comment */
@@ -67,18 +67,23 @@ abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, Sea
     }
 
     /**
-     * @return true if {@link #encode} writes exactly {@link #encodedLength} bytes even while another thread changes
-     *         the value's parts: it has no array or list component (at any depth), whose elements could change
-     *         between the two calls
+     * @return true if {@link #encode} writes exactly {@link #encodedLength} bytes whatever happens in between: the
+     *         records hold primitives and enums only (a string, box, array or list in a value can change between the
+     *         two calls, or an accessor overridden to return another value the second time)
      */
-    final boolean exact() {
-        return exact;
+    final boolean fixedLength() {
+        return fixedLength;
+    }
+
+    /** {@link #encode}, returning the offset after the bytes written (which a changed value may move). */
+    final long write(T value, MemorySegment target, long offset) {
+        return shape.write(Objects.requireNonNull(value, "value"), target, offset);
     }
 
     /** @return why a message of type {@code found} cannot be read by this codec */
     final String shapeDiffers(int found) {
         return kind() + " shape differs: expected fingerprint " + Blocks.typeId(fingerprint()) + " (" + schema()
-                + "), found " + Blocks.typeId(found) + (found >>> 30 == 1 ? "" : " (not a record fingerprint)");
+                + "), found " + Blocks.typeId(found) + (found >>> 30 == 1 ? "" : " (not a " + kind() + " fingerprint)");
     }
 
     /** @return {@code "record"} or {@code "sealed"} */

@@ -115,11 +115,85 @@ class CodecOverrunTest {
             SharedQueue<Bag> queue = SharedQueue.create(heap, "bags", 1024, codec);
             assertThat(queue.offer(new Bag(1, List.of(1L, 2L)))).isTrue();
             assertThatThrownBy(() -> queue.offer(new Bag(2, new Growing()))).isInstanceOf(IllegalStateException.class)
-                    .hasMessageStartingWith("queue 'bags'").hasMessageContaining("wrote past");
+                    .hasMessageStartingWith("queue 'bags'").hasMessageContaining("wrote 102 bytes where its "
+                            + "encodedLength gave 30");
             assertThat(queue.offer(new Bag(3, List.of()))).isTrue();
             assertThat(queue.poll()).isEqualTo(new Bag(1, List.of(1L, 2L)));
             assertThat(queue.poll()).isEqualTo(new Bag(3, List.of()));
             assertThat(queue.poll()).isNull();
+        }
+    }
+
+    /** A record whose accessor returns a longer (or shorter) text at each call: no record's own accessor does. */
+    record Note(long id, String text) {
+        private static final java.util.concurrent.atomic.AtomicInteger CALLS = new java.util.concurrent.atomic
+                .AtomicInteger();
+
+        @Override
+        public String text() {
+            if (id >= 0) {
+                return text;
+            }
+            boolean first = CALLS.getAndIncrement() % 2 == 0; // encodedLength calls it first, then encode
+            return "x".repeat(id == -1 ? (first ? 4 : 44) : (first ? 40 : 10));
+        }
+    }
+
+    /**
+     * helper-127: a record of a string written in place relied on its accessor returning the same string twice; one
+     * overridden to return a longer one the second time wrote past its claim, over the oldest queued messages (or,
+     * with room after the claim, committed a message that no consumer could decode). Such records are now written into
+     * the thread's staging bytes, checked, and copied into the ring.
+     */
+    @Test
+    void shouldRefuseARecordWhoseAccessorChangedItsLengthAndKeepTheQueuedMessagesIntact() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            RecordCodec<Note> codec = Codec.record(Note.class, java.lang.invoke.MethodHandles.lookup());
+            SharedQueue<Note> queue = SharedQueue.create(heap, "notes", 1024, codec);
+            Note note = new Note(1, "abcd"); // 8 + 4 + 4 = 16 bytes, a 24-byte record with its 8-byte header
+            for (int i = 0; i < 60; i++) { // round the ring, so that the claim below falls before queued messages
+                assertThat(queue.offer(note)).isTrue();
+                assertThat(queue.poll()).isEqualTo(note);
+            }
+            int queued = 0;
+            while (queue.offer(new Note(queued, "abcd"))) {
+                queued++;
+            }
+            assertThat(queue.poll()).isEqualTo(new Note(0, "abcd"));
+            assertThat(queue.poll()).isEqualTo(new Note(1, "abcd"));
+            assertThatThrownBy(() -> queue.offer(new Note(-1, null))).as("longer the second time")
+                    .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("queue 'notes': the value was "
+                            + "not queued: its codec (type ").hasMessageContaining("wrote 56 bytes where its "
+                            + "encodedLength gave 16");
+            for (int i = 2; i < queued; i++) {
+                assertThat(queue.poll()).as("queued message %d", i).isEqualTo(new Note(i, "abcd"));
+            }
+            assertThat(queue.poll()).isNull();
+            assertThatThrownBy(() -> queue.offer(new Note(-2, null))).as("shorter the second time")
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("wrote 22 bytes where its "
+                            + "encodedLength gave 52");
+            assertThat(queue.poll()).isNull();
+        }
+    }
+
+    @Test
+    void shouldSendRecordsOfStringsWithoutAllocating() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            RecordCodec<Note> codec = Codec.record(Note.class, java.lang.invoke.MethodHandles.lookup());
+            SharedQueue<Note> queue = SharedQueue.create(heap, "notes", 1 << 12, codec);
+            Note note = new Note(7, "a note of some length, staged then copied");
+            for (int round = 0; round < 2; round++) { // the first warms up: staging bytes, JIT
+                long before = org.shm4j.testing.Allocations.currentThreadBytes();
+                for (int i = 0; i < 100_000; i++) {
+                    if (!queue.offer(note) || queue.ring().poll((type, buffer, offset, length) -> { }) != 1) {
+                        throw new AssertionError("send " + i + " not taken"); // taken undecoded: no allocation
+                    }
+                }
+                long allocated = org.shm4j.testing.Allocations.currentThreadBytes() - before;
+                if (round == 1) {
+                    assertThat(allocated).as("bytes allocated by 100,000 sends").isLessThan(100_000);
+                }
+            }
         }
     }
 

@@ -219,7 +219,7 @@ class SealedCodecTest {
             bytes.set(JAVA_INT_UNALIGNED, 0, 4);
             assertThatThrownBy(() -> commands.decode(bytes, 0, 4)).isInstanceOf(IllegalStateException.class)
                     .hasMessage("sealed codec " + commands.schema() + ": the message of 4 bytes holds alternative 4"
-                            + " at byte 0 (expected: -1..3); it is corrupted or was written for another shape");
+                            + " at byte 0 (expected: -1..3); it is corrupted or was written for another sealed shape");
             bytes.set(JAVA_INT_UNALIGNED, 0, -1);
             assertThatThrownBy(() -> commands.decode(bytes, 0, 4)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("holds alternative -1 (null) at byte 0, where a value belongs");
@@ -252,6 +252,22 @@ class SealedCodecTest {
     public record Holds(Object thing) implements WithAnObject {
     }
 
+    public record Wrapper(long id, WithAnObject inner) {
+    }
+
+    public sealed interface Twins permits P.Stop, Q.Stop {
+    }
+
+    public static final class P {
+        public record Stop() implements Twins {
+        }
+    }
+
+    public static final class Q {
+        public record Stop() implements Twins {
+        }
+    }
+
     public sealed interface Tree permits Leaf, Node {
     }
 
@@ -267,7 +283,16 @@ class SealedCodecTest {
                 .hasMessage("sealed codec for " + Open.class.getName() + ": " + Open.class.getName()
                         + " is not a sealed interface");
         assertThatThrownBy(() -> Codec.sealed(Put.class)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageEndingWith(Put.class.getName() + " is not a sealed interface");
+                .hasMessage("sealed codec for " + Put.class.getName() + ": " + Put.class.getName()
+                        + " is not a sealed interface");
+        assertThatThrownBy(() -> Codec.sealed(Twins.class)).as("swapping them would keep the fingerprint")
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("sealed codec for " + Twins.class.getName()
+                        + ": Twins has two alternatives named Stop (" + P.Stop.class.getName() + " and "
+                        + Q.Stop.class.getName() + "); their simple names tell alternatives apart in its fingerprint,"
+                        + " so rename one");
+        assertThatThrownBy(() -> Codec.record(Wrapper.class)).as("the path from the record")
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("record codec for "
+                        + Wrapper.class.getName() + ": Wrapper.inner<Holds>.thing has type java.lang.Object");
         assertThatThrownBy(() -> Codec.sealed(WithAClass.class)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("sealed codec for " + WithAClass.class.getName() + ": WithAClass<Plain> is "
                         + Plain.class.getName() + ", neither a record nor a sealed interface (a sealed interface's "

@@ -18,10 +18,14 @@ public sealed interface CodecShape permits RecordShape, SealedShape {
     /** @return the fingerprint of the shape: bit 30 set, bit 31 clear, bits 0-29 hashed from the shape */
     int fingerprint();
 
-    /** @return true if a part of a value can change between {@link #length} and {@link #write} (an array, a list) */
-    boolean mutable();
+    /**
+     * @return true if {@link #write} writes exactly {@link #length} bytes whatever happens in between: the value's
+     *         records hold primitives and enums only (a string, a box, an array or a list can change, or an
+     *         accessor return another value the second time)
+     */
+    boolean fixedLength();
 
-    /** @return how many bytes {@link #write} writes for {@code value} (not null), unless it is {@link #mutable()} */
+    /** @return how many bytes {@link #write} writes for {@code value} (not null), unless it changed meanwhile */
     long length(Object value);
 
     /** Writes {@code value} (not null) at {@code offset} and returns the offset after it. */

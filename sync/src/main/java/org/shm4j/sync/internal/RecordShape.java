@@ -22,7 +22,7 @@ public final class RecordShape implements CodecShape {
     private final Class<?> type;
     private final Component[] components;
     private final Component.Variable[] variable;
-    private final long fixedLength;
+    private final long fixedBytes;
     private final MethodHandle construct;
     private final String schema;
     private final int fingerprint;
@@ -33,7 +33,7 @@ public final class RecordShape implements CodecShape {
         this.components = components;
         this.variable = Arrays.stream(components).filter(c -> c instanceof Component.Variable)
                 .toArray(Component.Variable[]::new);
-        this.fixedLength = Arrays.stream(components).filter(c -> c instanceof Component.Fixed)
+        this.fixedBytes = Arrays.stream(components).filter(c -> c instanceof Component.Fixed)
                 .mapToLong(c -> ((Component.Fixed) c).primitive().size).sum();
         this.construct = construct;
         StringBuilder out = new StringBuilder();
@@ -86,19 +86,19 @@ public final class RecordShape implements CodecShape {
         return fingerprint;
     }
 
-    /** @return true if a component's value can change between {@link #length} and {@link #write}: see there */
+    /** @return true if its components are primitives and enums: every record of this shape takes the same bytes */
     @Override
-    public boolean mutable() {
-        return Arrays.stream(variable).anyMatch(v -> v.codec().mutable());
+    public boolean fixedLength() {
+        return Arrays.stream(variable).allMatch(v -> v.codec().fixedLength());
     }
 
     /**
      * @return how many bytes {@link #write} writes for {@code record} (not null), unless another thread changes an
-     *         array's elements or a list in it meanwhile ({@link #mutable()})
+     *         array's elements or a list in it meanwhile, or an accessor returns another value the second time
      */
     @Override
     public long length(Object record) {
-        long length = fixedLength;
+        long length = fixedBytes;
         for (Component.Variable v : variable) {
             length += v.length(record);
         }

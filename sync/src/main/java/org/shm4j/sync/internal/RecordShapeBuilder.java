@@ -29,6 +29,8 @@ final class RecordShapeBuilder {
     private final Map<Class<?>, RecordShape> built = new HashMap<>();
     private final Set<Class<?>> building = new LinkedHashSet<>();
     private Class<?> top;
+    /** True if the codec being built is {@code Codec.sealed}'s, false if {@code Codec.record}'s. */
+    private boolean sealedTop;
 
     /** @param callersLookup true if {@code lookup} is the caller's, false if it is this module's own */
     RecordShapeBuilder(MethodHandles.Lookup lookup, boolean callersLookup) {
@@ -72,18 +74,29 @@ final class RecordShapeBuilder {
     }
 
     /**
+     * @param where the path to this interface from the top-level type, for messages
      * @return the alternatives of the sealed interface {@code type}: its permitted records, those of a permitted
      *         sealed interface in its place
      */
-    ValueCodec.OneOf oneOf(Class<?> type) {
+    ValueCodec.OneOf oneOf(Class<?> type, String where) {
         if (top == null) {
             top = type;
+            sealedTop = true;
         }
         if (!type.isInterface() || !type.isSealed()) {
             throw new IllegalArgumentException(codecFor() + ": " + type.getName() + " is not a sealed interface");
         }
         List<RecordShape> alternatives = new ArrayList<>();
-        addAlternatives(type, type.getSimpleName(), alternatives);
+        addAlternatives(type, where, alternatives);
+        Map<String, Class<?>> names = new HashMap<>();
+        for (RecordShape alternative : alternatives) {
+            Class<?> other = names.putIfAbsent(alternative.type().getSimpleName(), alternative.type());
+            if (other != null) { // the fingerprint tells alternatives apart by simple name: these two would swap
+                throw new IllegalArgumentException(codecFor() + ": " + where + " has two alternatives named "
+                        + other.getSimpleName() + " (" + other.getName() + " and " + alternative.type().getName()
+                        + "); their simple names tell alternatives apart in its fingerprint, so rename one");
+            }
+        }
         return new ValueCodec.OneOf(type, alternatives.toArray(RecordShape[]::new));
     }
 
@@ -107,7 +120,7 @@ final class RecordShapeBuilder {
 
     /** @return how messages name the codec being built: {@code "record codec for a.B"} */
     private String codecFor() {
-        return (top.isRecord() ? "record" : "sealed") + " codec for " + top.getName();
+        return (sealedTop ? "sealed" : "record") + " codec for " + top.getName();
     }
 
     private Component component(Class<?> record, RecordComponent declared, String where) {
@@ -138,7 +151,7 @@ final class RecordShapeBuilder {
             } else if (c.isRecord()) {
                 return new ValueCodec.RecordValue(shape(c, where));
             } else if (c.isInterface() && c.isSealed()) {
-                return oneOf(c);
+                return oneOf(c, where);
             }
         } else if (type instanceof ParameterizedType p && p.getRawType() == List.class) {
             Type element = p.getActualTypeArguments()[0];
@@ -186,7 +199,7 @@ final class RecordShapeBuilder {
             throw new IllegalArgumentException(codecFor() + ": " + record.getName() + " is not accessible to "
                     + (callersLookup ? "the lookup " + lookup : "org.shm4j.sync") + " (" + e.getMessage() + "); "
                     + remedy(record) + "pass a lookup that can reach it: Codec."
-                    + (top.isRecord() ? "record(" : "sealed(") + top.getSimpleName() + ".class, MethodHandles.lookup())",
+                    + (sealedTop ? "sealed(" : "record(") + top.getSimpleName() + ".class, MethodHandles.lookup())",
                     e);
         } catch (NoSuchMethodException e) { // javac and the JVM make sure that every record has them
             throw new IllegalStateException(codecFor() + ": " + record.getName()

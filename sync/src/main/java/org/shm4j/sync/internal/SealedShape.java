@@ -36,7 +36,8 @@ public final class SealedShape implements CodecShape {
     public static SealedShape of(Class<?> type) {
         Objects.requireNonNull(type, "type");
         SealedShape.class.getModule().addReads(type.getModule()); // a named module reads nothing it did not declare
-        return new SealedShape(new RecordShapeBuilder(MethodHandles.lookup(), false).oneOf(type));
+        return new SealedShape(new RecordShapeBuilder(MethodHandles.lookup(), false)
+                .oneOf(type, type.getSimpleName()));
     }
 
     /**
@@ -46,7 +47,8 @@ public final class SealedShape implements CodecShape {
      */
     public static SealedShape of(Class<?> type, MethodHandles.Lookup lookup) {
         Objects.requireNonNull(type, "type");
-        return new SealedShape(new RecordShapeBuilder(Objects.requireNonNull(lookup, "lookup"), true).oneOf(type));
+        return new SealedShape(new RecordShapeBuilder(Objects.requireNonNull(lookup, "lookup"), true)
+                .oneOf(type, type.getSimpleName()));
     }
 
     /** @return the record types a value may be, in the order of their indexes */
@@ -70,8 +72,8 @@ public final class SealedShape implements CodecShape {
     }
 
     @Override
-    public boolean mutable() {
-        return root.mutable();
+    public boolean fixedLength() {
+        return Arrays.stream(root.alternatives()).allMatch(RecordShape::fixedLength);
     }
 
     @Override

@@ -35,10 +35,10 @@ sealed interface ValueCodec {
     void describe(StringBuilder out, boolean names);
 
     /**
-     * @return true if a value of this type can change between {@link #length} and {@link #write} (an array's
-     *         elements, a list), so that a write may take more bytes than its length said
+     * @return true if every value of this type, null included, takes the same number of bytes (an enum), so that no
+     *         value can take more bytes in {@link #write} than {@link #length} said, even if it changed in between
      */
-    default boolean mutable() {
+    default boolean fixedLength() {
         return false;
     }
 
@@ -114,11 +114,6 @@ sealed interface ValueCodec {
     /** An array of a primitive type ({@code byte[]} too): its length ({@link #NULL} for null), then the elements. */
     record PrimitiveArray(Primitive primitive) implements ValueCodec {
         @Override
-        public boolean mutable() {
-            return true;
-        }
-
-        @Override
         public long length(Object value) {
             return value == null ? Integer.BYTES : Integer.BYTES + (long) Array.getLength(value) * primitive.size;
         }
@@ -171,6 +166,11 @@ sealed interface ValueCodec {
     /** An enum: its ordinal ({@link #NULL} for null); the constants' names are part of the schema. */
     record EnumValue(Class<?> type, List<?> constants) implements ValueCodec {
         @Override
+        public boolean fixedLength() {
+            return true;
+        }
+
+        @Override
         public long length(Object value) {
             return Integer.BYTES;
         }
@@ -204,11 +204,6 @@ sealed interface ValueCodec {
 
     /** A nested record: a presence flag byte, then its components. */
     record RecordValue(RecordShape shape) implements ValueCodec {
-        @Override
-        public boolean mutable() {
-            return shape.mutable();
-        }
-
         @Override
         public long length(Object value) {
             return value == null ? 1 : 1 + shape.length(value);
@@ -246,11 +241,6 @@ sealed interface ValueCodec {
      * @param alternatives the records a value may be, each once
      */
     record OneOf(Class<?> type, RecordShape[] alternatives) implements ValueCodec {
-        @Override
-        public boolean mutable() {
-            return Arrays.stream(alternatives).anyMatch(RecordShape::mutable);
-        }
-
         @Override
         public long length(Object value) {
             return value == null ? Integer.BYTES : Integer.BYTES + alternatives[index(value)].length(value);
@@ -312,11 +302,6 @@ sealed interface ValueCodec {
      * @param newArray for an array, {@code (int)Object[]} making one of the array's type; null for a list
      */
     record Sequence(ValueCodec element, MethodHandle newArray) implements ValueCodec {
-        @Override
-        public boolean mutable() {
-            return true;
-        }
-
         @Override
         public long length(Object value) {
             long length = Integer.BYTES;
