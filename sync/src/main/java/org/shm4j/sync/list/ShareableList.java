@@ -248,6 +248,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     /** @return the number of items, fixed at creation */
     @Override
     public int size() {
+        checkOpen(); // known without the region, but refused after close as every other access is
         return offsets.length - 1;
     }
 
@@ -604,14 +605,19 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
             throw new IndexOutOfBoundsException(what + ": index=" + index + " (expected: 0.." + (offsets.length - 2)
                     + ", the list's fixed length is " + (offsets.length - 1) + ")");
         }
+        checkOpen();
+    }
+
+    /** @throws IllegalStateException naming this list if its region is closed */
+    private void checkOpen() {
         if (!segment.scope().isAlive()) {
             throw new IllegalStateException(what + " cannot be used: its region is closed");
         }
     }
 
     private UnsupportedOperationException fixedLength(String call) {
-        return new UnsupportedOperationException(what + ": " + call + " refused: the length is fixed at " + size()
-                + " items (as Python's ShareableList; set an item instead, or make a new list)");
+        return new UnsupportedOperationException(what + ": " + call + " refused: the length is fixed at "
+                + (offsets.length - 1) + " items (as Python's ShareableList; set an item instead, or make a new list)");
     }
 
     private String item(int index) {

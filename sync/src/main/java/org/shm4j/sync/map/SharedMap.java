@@ -53,7 +53,9 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
  * readers or writers of other segments, up to 128 times the initial segments or 1,024 segments, whichever is more
- * (65,536 at most), or the heap's free space. Free chunks serve entries of their own size or smaller, so values that
+ * (65,536 at most), or the heap's free space; a segment whose keys share every hash bit of the directory cannot split
+ * again, so a map sized far too small for random keys fills when its first segment gets there (seen at half to nine
+ * tenths of those segments). Free chunks serve entries of their own size or smaller, so values that
  * change size can leave a segment with free bytes but no chunk for a put: then the segment is compacted (its
  * entries rewritten back to back) instead of split, if its live entries fill at most half of it, or if it cannot
  * split. Only then does the put throw {@link org.shm4j.core.ShmFullException}, naming the figures and a sizing that

@@ -110,6 +110,8 @@ class ShareableListTest {
                 .hasMessage(name + " cannot be used: its region is closed");
         assertThatThrownBy(() -> list.setLong(1, 2)).hasMessage(name + " cannot be used: its region is closed");
         assertThatThrownBy(() -> list.getString(3)).hasMessage(name + " cannot be used: its region is closed");
+        assertThatThrownBy(list::size).as("helper-125: it answered after close")
+                .hasMessage(name + " cannot be used: its region is closed");
         assertThat(list).hasToString(name + " (closed)");
     }
 
