@@ -95,12 +95,16 @@ final class CodecMessages {
             } else if (claimed > EncodeStaging.MOST) {
                 return shaped.write(value, claim.segment(), 0);
             }
-            MemorySegment staging = EncodeStaging.forThread(claimed);
-            long written = shaped.write(value, staging, 0); // past the staging bytes: IndexOutOfBoundsException
-            if (written == claimed) {
-                MemorySegment.copy(staging, 0, claim.buffer(), claim.offset(), claimed);
+            EncodeStaging staging = EncodeStaging.take(claimed);
+            try {
+                long written = shaped.write(value, staging.bytes(), 0); // past its bytes: IndexOutOfBoundsException
+                if (written == claimed) {
+                    MemorySegment.copy(staging.bytes(), 0, claim.buffer(), claim.offset(), claimed);
+                }
+                return written;
+            } finally {
+                staging.release();
             }
-            return written;
         } else if (BUILT_IN.get(codec.getClass())) {
             codec.encode(value, claim.buffer(), claim.offset());
         } else {

@@ -176,6 +176,36 @@ class CodecOverrunTest {
         }
     }
 
+    /** A record whose accessor sends a bag on {@link #SIDE} each time it is called: while its record is encoded. */
+    record Relay(long id, String text) {
+        static SharedQueue<Bag> SIDE;
+
+        @Override
+        public String text() {
+            if (!SIDE.offer(new Bag(id + 1000, List.of(1L, 2L, 3L, 4L, 5L)))) {
+                throw new IllegalStateException("no room on the side");
+            }
+            return text;
+        }
+    }
+
+    @Test
+    void shouldKeepARecordWhoseAccessorSendsWhileItIsEncodedWhole() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            Relay.SIDE = SharedQueue.create(heap, "side", 1024, Codec.record(Bag.class,
+                    java.lang.invoke.MethodHandles.lookup()));
+            SharedQueue<Relay> relays = SharedQueue.create(heap, "relays", 1024, Codec.record(Relay.class,
+                    java.lang.invoke.MethodHandles.lookup()));
+            assertThat(relays.offer(new Relay(5, "relayed"))).isTrue();
+            assertThat(relays.poll()).as("its staging bytes were not reused by the side note")
+                    .isEqualTo(new Relay(5, "relayed"));
+            for (int i = 0; i < 2; i++) { // one by encodedLength, one by encode
+                assertThat(Relay.SIDE.poll()).isEqualTo(new Bag(1005, List.of(1L, 2L, 3L, 4L, 5L)));
+            }
+            assertThat(Relay.SIDE.poll()).isNull();
+        }
+    }
+
     @Test
     void shouldSendRecordsOfStringsWithoutAllocating() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
