@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.ExactEncoding;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
@@ -14,14 +15,6 @@ import java.lang.foreign.MemorySegment;
  * message names its structure by {@code what} ({@code "queue 'jobs'"}, {@code "first end of pipe 'p'"}).
  */
 final class CodecMessages {
-    /** Whether a codec class is one of the built-in codecs (nested in {@link Codec}), which write exactly. */
-    private static final ClassValue<Boolean> BUILT_IN = new ClassValue<>() {
-        @Override
-        protected Boolean computeValue(Class<?> type) {
-            return type.getNestHost() == Codec.class;
-        }
-    };
-
     private CodecMessages() {
     }
 
@@ -44,77 +37,28 @@ final class CodecMessages {
 
     /**
      * Encodes {@code value} into {@code claim}, made for {@code codec}'s type and its encoded length, and commits it;
-     * a codec that throws aborts the claim and its exception passes through. A value is written so that one taking
-     * more bytes than its {@code encodedLength} said (a string, list or array changed meanwhile by another thread, an
-     * accessor that returns another value the second time, a faulty codec) fails instead of overwriting the records
-     * around its claim: the built-in codecs and record or sealed codecs of primitives and enums alone write in place
-     * into the ring (no value of theirs changes length); other record and sealed codecs write into this thread's
-     * staging bytes ({@link EncodeStaging}), checked to have written exactly the claim, which is then copied into the
-     * ring (nothing allocated; above {@link EncodeStaging#MOST} bytes, into a slice of the claim); any other codec is
-     * handed the claimed bytes alone (a slice of the ring, at offset 0: an object per encode unless the JIT removes
-     * it).
+     * a codec that throws aborts the claim and its exception passes through. The value is written as
+     * {@link ExactEncoding} writes it, so that one taking more bytes than its {@code encodedLength} said (or, a record,
+     * fewer) fails instead of overwriting the records around its claim.
      *
      * @param delivered what the value was not if the commit fails ({@code "queued"}, {@code "sent"})
-     * @throws IllegalStateException if a consumer skipped the claim while it was being encoded, or the codec wrote
-     *                               past the claim (or, a record or sealed codec, less): the value was not delivered
+     * @throws IllegalStateException if a consumer skipped the claim while it was being encoded, or the value did not
+     *                               take exactly the claim: the value was not delivered
      */
     static <T> void encodeAndCommit(RingClaim claim, Codec<T> codec, T value, SharedRing ring, String what,
                                     String delivered) {
-        int claimed = claim.length();
-        long written;
         try {
-            written = encode(claim, codec, value, claimed);
-        } catch (IndexOutOfBoundsException e) {
-            claim.abort();
-            throw new IllegalStateException(notDelivered(what, delivered, codec) + " wrote past the " + claimed
-                    + " bytes its encodedLength gave (the value changed while it was encoded, or the codec is faulty)",
-                    e);
+            ExactEncoding.writeExactly(codec, value, claim.length(), claim.buffer(), claim.offset(), false, what,
+                    delivered);
         } catch (Throwable e) { // a checked exception thrown sneakily (Kotlin, Lombok) too: the claim must not stay
             claim.abort();
             throw e;
-        }
-        if (written != claimed) {
-            claim.abort();
-            throw new IllegalStateException(notDelivered(what, delivered, codec) + " wrote " + written + " bytes where"
-                    + " its encodedLength gave " + claimed + " (the value changed while it was encoded: a string, list"
-                    + " or array changed by another thread, or an accessor that returns another value each time)");
         }
         if (!claim.tryCommit()) { // a compare-and-set: a late commit must not overwrite space reused since
             throw new IllegalStateException(what + ": the value was not " + delivered + ": a consumer skipped its "
                     + "claim while it was being encoded (unblock(), or the stall rule, stall timeout "
                     + ring.stallTimeout() + ", taking this process for dead)");
         }
-    }
-
-    /** @return how many bytes the codec wrote into the claim: {@code claimed} unless a record's value changed */
-    private static <T> long encode(RingClaim claim, Codec<T> codec, T value, int claimed) {
-        if (codec instanceof ShapeCodec<T> shaped) {
-            if (shaped.fixedLength()) {
-                shaped.encode(value, claim.buffer(), claim.offset());
-                return claimed;
-            } else if (claimed > EncodeStaging.MOST) {
-                return shaped.write(value, claim.segment(), 0);
-            }
-            EncodeStaging staging = EncodeStaging.take(claimed);
-            try {
-                long written = shaped.write(value, staging.bytes(), 0); // past its bytes: IndexOutOfBoundsException
-                if (written == claimed) {
-                    MemorySegment.copy(staging.bytes(), 0, claim.buffer(), claim.offset(), claimed);
-                }
-                return written;
-            } finally {
-                staging.release();
-            }
-        } else if (BUILT_IN.get(codec.getClass())) {
-            codec.encode(value, claim.buffer(), claim.offset());
-        } else {
-            codec.encode(value, claim.segment(), 0);
-        }
-        return claimed;
-    }
-
-    private static String notDelivered(String what, String delivered, Codec<?> codec) {
-        return what + ": the value was not " + delivered + ": its codec (type " + Blocks.typeId(codec.typeId()) + ")";
     }
 
     /** @return the message for {@code what} holding a message of {@code type}, which {@code codec} does not read */

@@ -74,13 +74,14 @@ import org.shm4j.sync.internal.RecordShape;
  * through an {@code Arrays.asList} view), which may allocate an iterator the JIT usually removes. Decoding allocates
  * the record, its component values, and an {@code Object[]} of them for the constructor, with primitive components
  * boxed on the way. A value must not be changed by another thread while it is being encoded: its length is computed
- * first, then it is written (each accessor called once for each). In a queue or pipe, a record of primitives and
- * enums alone is written in place into the ring (it cannot change length); any other is written into bytes of the
- * sending thread, reused (no allocation once they have grown to its longest value, up to 64 KiB; a longer value is
- * written into a slice of its claim), checked to take exactly its encoded length and then copied into the ring: a
- * value that changed length meanwhile (another thread's change of a list, array or string in it, or an accessor
- * overridden to return another value each time) fails with an {@link IllegalStateException} and is not sent, and the
- * records around its claim are never overwritten.
+ * first, then it is written (each accessor called once for each). A queue, pipe or list writes a record of
+ * primitives and enums alone in place (it cannot change length); any other into bytes of the sending platform thread,
+ * reused (no allocation once they have grown to its longest value, up to 64 KiB; a longer value, or one sent from a
+ * virtual thread, is written into a slice of its place), checked to take exactly its encoded length and then copied
+ * in (a map writes into its own buffer and checks the same). A value that changed length meanwhile (another thread's
+ * change of a list or array in it, or an accessor overridden to return another value each time) fails with an
+ * {@link IllegalStateException} naming the structure and is not stored, and the bytes around its place are never
+ * overwritten.
  *
  * @param <R> the record type
  */

@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CodecShape;
+import org.shm4j.sync.internal.ExactEncoding;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
@@ -13,15 +14,16 @@ import java.util.Objects;
  * @param <T> the value type
  */
 abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, SealedCodec {
+    static { // before any record or sealed codec exists: the structures then write its values exactly
+        ExactEncoding.registerShapes(codec -> codec instanceof ShapeCodec<?> shaped ? shaped.shape : null);
+    }
+
     private final Class<T> type;
     private final CodecShape shape;
-    /** Whether {@link #encode} writes exactly {@link #encodedLength} bytes whatever happens: see fixedLength(). */
-    private final boolean fixedLength;
 
     ShapeCodec(Class<T> type, CodecShape shape) {
         this.type = type;
         this.shape = shape;
-        this.fixedLength = shape.fixedLength();
     }
 
     /** @return the fingerprint of the shape; see the class comment */
@@ -64,20 +66,6 @@ abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, Sea
     @Override
     public T decode(MemorySegment source, long offset, int length) {
         return type.cast(shape.read(source, offset, length));
-    }
-
-    /**
-     * @return true if {@link #encode} writes exactly {@link #encodedLength} bytes whatever happens in between: the
-     *         records hold primitives and enums only (a string, box, array or list in a value can change between the
-     *         two calls, or an accessor overridden to return another value the second time)
-     */
-    final boolean fixedLength() {
-        return fixedLength;
-    }
-
-    /** {@link #encode}, returning the offset after the bytes written (which a changed value may move). */
-    final long write(T value, MemorySegment target, long offset) {
-        return shape.write(Objects.requireNonNull(value, "value"), target, offset);
     }
 
     /** @return why a message of type {@code found} cannot be read by this codec */

@@ -3,6 +3,10 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.list.SharedList;
+import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedLongMap;
+import org.shm4j.sync.map.SharedMap;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -10,6 +14,7 @@ import java.util.AbstractList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -203,6 +208,51 @@ class CodecOverrunTest {
                 assertThat(Relay.SIDE.poll()).isEqualTo(new Bag(1005, List.of(1L, 2L, 3L, 4L, 5L)));
             }
             assertThat(Relay.SIDE.poll()).isNull();
+        }
+    }
+
+    /**
+     * helper-128: lists and maps stored such a record too: a list's add wrote 72 bytes into a 36-byte slot and kept an
+     * element no one could read, its set threw a bare IndexOutOfBoundsException, a map kept a value it could not
+     * decode. Each is now refused naming the structure, which keeps what it held.
+     */
+    @Test
+    void shouldRefuseARecordWhoseAccessorChangedItsLengthInAListOrAMap() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            RecordCodec<Note> codec = Codec.record(Note.class, java.lang.invoke.MethodHandles.lookup());
+            SharedList<Note> list = SharedList.create(heap, "l", codec, 64);
+            for (int i = 0; i < 4; i++) {
+                list.add(new Note(i, "abcd"));
+            }
+            String longer = "wrote 56 bytes where its encodedLength gave 16";
+            Note.CALLS.set(0);
+            assertThatThrownBy(() -> list.add(new Note(-1, null))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedList 'l': the value was not added: its codec (type ")
+                    .hasMessageContaining(longer);
+            Note.CALLS.set(0);
+            assertThatThrownBy(() -> list.set(0, new Note(-1, null))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedList 'l': the value was not stored").hasMessageContaining(longer);
+            Note.CALLS.set(0);
+            assertThatThrownBy(() -> list.add(2, new Note(-2, null))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("wrote 22 bytes where its encodedLength gave 52");
+            assertThat(list).containsExactly(new Note(0, "abcd"), new Note(1, "abcd"), new Note(2, "abcd"),
+                    new Note(3, "abcd"));
+
+            SharedMap<Long, Note> map = SharedMap.create(heap, "m", Codec.longs(), codec, MapSizing.ofLongKeys(16, 32));
+            map.put(1L, new Note(1, "abcd"));
+            Note.CALLS.set(0);
+            assertThatThrownBy(() -> map.put(2L, new Note(-1, null))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedMap 'm': the value was not stored").hasMessageContaining(longer);
+            Note.CALLS.set(0);
+            assertThatThrownBy(() -> map.merge(1L, new Note(-1, null), (a, b) -> b))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining(longer);
+            assertThat(map).containsExactly(Map.entry(1L, new Note(1, "abcd")));
+            SharedLongMap<Note> longs = SharedLongMap.create(heap, "lm", codec, MapSizing.ofLongKeys(16, 32));
+            Note.CALLS.set(0);
+            assertThatThrownBy(() -> longs.set(3, new Note(-1, null))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedLongMap 'lm': the value was not stored")
+                    .hasMessageContaining(longer);
+            assertThat(longs.asMap()).isEmpty();
         }
     }
 

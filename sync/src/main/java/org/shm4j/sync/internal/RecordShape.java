@@ -23,6 +23,8 @@ public final class RecordShape implements CodecShape {
     private final Component[] components;
     private final Component.Variable[] variable;
     private final long fixedBytes;
+    /** See {@link #fixedLength()}: computed once, as every write asks. */
+    private final boolean fixedLength;
     private final MethodHandle construct;
     private final String schema;
     private final int fingerprint;
@@ -35,6 +37,7 @@ public final class RecordShape implements CodecShape {
                 .toArray(Component.Variable[]::new);
         this.fixedBytes = Arrays.stream(components).filter(c -> c instanceof Component.Fixed)
                 .mapToLong(c -> ((Component.Fixed) c).primitive().size).sum();
+        this.fixedLength = Arrays.stream(variable).allMatch(v -> v.codec().fixedLength());
         this.construct = construct;
         StringBuilder out = new StringBuilder();
         describe(out, true);
@@ -89,7 +92,7 @@ public final class RecordShape implements CodecShape {
     /** @return true if its components are primitives and enums: every record of this shape takes the same bytes */
     @Override
     public boolean fixedLength() {
-        return Arrays.stream(variable).allMatch(v -> v.codec().fixedLength());
+        return fixedLength;
     }
 
     /**

@@ -14,6 +14,8 @@ public final class SealedShape implements CodecShape {
     private final ValueCodec.OneOf root;
     private final String schema;
     private final int fingerprint;
+    /** See {@link #fixedLength()}: computed once, as every write asks. */
+    private final boolean fixedLength;
 
     private SealedShape(ValueCodec.OneOf root) {
         this.root = root;
@@ -23,6 +25,7 @@ public final class SealedShape implements CodecShape {
         out.setLength(0);
         root.describe(out.append(RecordShape.FORMAT), false);
         this.fingerprint = RecordShape.fingerprint(out.toString());
+        this.fixedLength = Arrays.stream(root.alternatives()).allMatch(RecordShape::fixedLength);
     }
 
     /**
@@ -73,7 +76,7 @@ public final class SealedShape implements CodecShape {
 
     @Override
     public boolean fixedLength() {
-        return Arrays.stream(root.alternatives()).allMatch(RecordShape::fixedLength);
+        return fixedLength;
     }
 
     @Override

@@ -8,6 +8,7 @@ import org.shm4j.sync.Codec;
 import org.shm4j.sync.RecordCodec;
 import org.shm4j.sync.SealedCodec;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.ExactEncoding;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -270,7 +271,8 @@ public final class SharedList<T> implements Iterable<T> {
                 store.beginWrite();
                 try {
                     chunk.set(JAVA_INT, at, length); // plain: published by the size's release
-                    codec.encode(value, chunk, at + Integer.BYTES);
+                    ExactEncoding.writeExactly(codec, value, length, chunk, at + Integer.BYTES, false, store.what(),
+                            "added");
                     store.setSize(size + 1);
                 } finally {
                     store.endWrite(); // also if the codec threw: the slot past the size is not part of the list
@@ -495,7 +497,8 @@ public final class SharedList<T> implements Iterable<T> {
 
     private void writeScratch(T value, int length) {
         store.header.set(JAVA_INT, store.scratchOffset(), length); // plain: published by the journal's release
-        codec.encode(value, store.header, store.scratchOffset() + Integer.BYTES);
+        ExactEncoding.writeExactly(codec, value, length, store.header, store.scratchOffset() + Integer.BYTES, false,
+                store.what(), "stored");
     }
 
     private void ensureRoomFor(int size) {

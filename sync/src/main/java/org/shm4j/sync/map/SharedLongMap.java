@@ -2,6 +2,7 @@ package org.shm4j.sync.map;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.internal.ExactEncoding;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
@@ -25,10 +26,13 @@ public final class SharedLongMap<V> {
 
     private final MapCore core;
     private final Codec<V> values;
+    /** The map as messages name it, made once: an encode must not build strings. */
+    private final String what;
 
     private SharedLongMap(MapCore core, Codec<V> values) {
         this.core = core;
         this.values = values;
+        this.what = "SharedLongMap '" + core.name() + "'";
     }
 
     /** Creates an empty map; see {@link SharedMap#create}. */
@@ -80,7 +84,8 @@ public final class SharedLongMap<V> {
         }
         int valueLength = values.encodedLength(value);
         Scratch scratch = keyInScratch(key, valueLength);
-        values.encode(value, scratch.entrySegment, ENTRY_HEADER + Long.BYTES);
+        ExactEncoding.writeExactly(values, value, valueLength, scratch.entrySegment, ENTRY_HEADER + Long.BYTES, true,
+                what, "stored");
         return store(key, scratch, valueLength);
     }
 

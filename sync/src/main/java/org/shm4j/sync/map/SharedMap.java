@@ -4,6 +4,7 @@ import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.ExactEncoding;
 
 import java.lang.foreign.MemorySegment;
 import java.util.AbstractMap;
@@ -92,11 +93,14 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     private final MapCore core;
     private final Codec<K> keys;
     private final Codec<V> values;
+    /** The map as messages name it, made once: an encode must not build strings. */
+    private final String what;
 
     private SharedMap(MapCore core, Codec<K> keys, Codec<V> values) {
         this.core = core;
         this.keys = keys;
         this.values = values;
+        this.what = "SharedMap '" + core.name() + "'";
     }
 
     /**
@@ -398,7 +402,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                     int valueLength = valueLength(result);
                     scratch = Scratch.get();
                     keyLength = encodeKey(key, scratch, valueLength); // the function may have used the scratch
-                    encodeValue(result, scratch.entrySegment, ENTRY_HEADER + keyLength);
+                    encodeValue(result, valueLength, scratch.entrySegment, ENTRY_HEADER + keyLength);
                     holder = core.store(segment, found, hash, scratch, keyLength, valueLength);
                 }
                 return returnOld ? old : result;
@@ -427,7 +431,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 core.checkEntrySize(size, keyLength, valueLength);
             }
             scratch.entryCapacity(size, 0);
-            keys.encode(k, scratch.entrySegment, ENTRY_HEADER);
+            ExactEncoding.writeExactly(keys, k, keyLength, scratch.entrySegment, ENTRY_HEADER, true, what, "stored");
             return keyLength;
         } catch (ClassCastException e) {
             throw wrongType("key", key, keys, e);
@@ -435,8 +439,9 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     }
 
     private byte[] encodeValue(V value) {
-        byte[] bytes = new byte[valueLength(value)];
-        encodeValue(value, MemorySegment.ofArray(bytes), 0);
+        int length = valueLength(value);
+        byte[] bytes = new byte[length];
+        encodeValue(value, length, MemorySegment.ofArray(bytes), 0);
         return bytes;
     }
 
@@ -448,9 +453,9 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         }
     }
 
-    private void encodeValue(V value, MemorySegment target, long offset) {
+    private void encodeValue(V value, int length, MemorySegment target, long offset) {
         try {
-            values.encode(value, target, offset);
+            ExactEncoding.writeExactly(values, value, length, target, offset, true, what, "stored");
         } catch (ClassCastException e) {
             throw wrongType("value", value, values, e);
         }

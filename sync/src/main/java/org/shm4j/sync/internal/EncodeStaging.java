@@ -1,15 +1,15 @@
-package org.shm4j.sync;
+package org.shm4j.sync.internal;
 
 import java.lang.foreign.MemorySegment;
 
 /**
- * Each thread's staging bytes for values that {@link CodecMessages} encodes off the ring before copying them in: a
- * heap segment, grown (doubling) to the longest such value the thread has sent, up to {@link #MOST} bytes; reused, so
+ * Each thread's staging bytes for values that {@link ExactEncoding} encodes off their place (a ring's claim, a list's
+ * slot) before copying them in: a heap segment, grown (doubling) to the longest such value the thread has sent, up to {@link #MOST} bytes; reused, so
  * a send allocates nothing once it has grown. A send made while the thread's bytes are in use (an accessor that
  * itself sends, while its record is being encoded) gets bytes of its own.
  */
 final class EncodeStaging {
-    /** The longest value staged; a longer one is written into a slice of its claim (an allocation, beside its copy). */
+    /** The longest value staged; a longer one is written into a slice of its place (an allocation, beside its copy). */
     static final int MOST = 1 << 16;
     private static final int FIRST = 256;
     private static final ThreadLocal<EncodeStaging> THREAD = ThreadLocal.withInitial(EncodeStaging::new);
