@@ -126,8 +126,8 @@ class WorkerProcessTest {
 
     @Test
     void shouldKeepItsParentsJvmAliveAfterMainReturnedUntilAWorkerThatIsNotADaemonEnds() throws Exception {
-        try (WorkerProcess parent = fast(WorkerProcess.of(Parent.class, "return").captureOutput()).start()) {
-            String[] pids = parent.awaitLine("CHILDREN", BOUND).orElseThrow().split(" ");
+        try (WorkerProcess parent = fast(WorkerProcess.of(Returner.class).captureOutput()).start()) {
+            String[] pids = parent.awaitLine("RETURNING", BOUND).orElseThrow().split(" ");
             ProcessHandle daemon = ProcessHandle.of(Long.parseLong(pids[1])).orElseThrow();
             ProcessHandle plain = ProcessHandle.of(Long.parseLong(pids[2])).orElseThrow();
             try {
@@ -364,9 +364,21 @@ class WorkerProcessTest {
         }
     }
 
+    /** Starts a daemon and a plain worker that sleep, prints their pids once both sleep, and returns from main. */
+    static final class Returner {
+        public static void main(String[] args) throws InterruptedException {
+            WorkerProcess daemon = fast(WorkerProcess.of(Echo.class).method("sleep").daemon(true).captureOutput())
+                    .start();
+            WorkerProcess plain = fast(WorkerProcess.of(Echo.class).method("sleep").captureOutput()).start();
+            daemon.awaitLine("SLEEPING", BOUND).orElseThrow();
+            plain.awaitLine("SLEEPING", BOUND).orElseThrow();
+            System.out.println("RETURNING " + daemon.pid() + " " + plain.pid());
+        }
+    }
+
     /**
      * Starts a daemon and a plain worker that sleep, prints their pids once both sleep (the daemon's watch is then
-     * running), then returns from main if its argument is {@code "return"}, else waits to be killed.
+     * running), then waits to be killed.
      */
     static final class Parent {
         public static void main(String[] args) throws InterruptedException {
@@ -376,9 +388,7 @@ class WorkerProcessTest {
             daemon.awaitLine("SLEEPING", BOUND).orElseThrow();
             plain.awaitLine("SLEEPING", BOUND).orElseThrow();
             System.out.println("CHILDREN " + daemon.pid() + " " + plain.pid());
-            if (args.length == 0 || !args[0].equals("return")) {
-                Thread.sleep(BOUND.multipliedBy(2));
-            }
+            Thread.sleep(BOUND.multipliedBy(2));
         }
     }
 }
