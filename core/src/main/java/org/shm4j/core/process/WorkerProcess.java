@@ -19,9 +19,8 @@ import java.util.function.IntFunction;
 /**
  * A worker JVM running one static method of a class, like a process of Python's {@code multiprocessing}: started
  * with this JVM's {@code java}, class path or module path and native-access setting (see {@link Builder}), then
- * joined, killed or left to die with its parent (a daemon; a worker that is not one keeps its parent's JVM alive
- * until it ends, as a thread that is not a daemon does, and outlives a parent that exits by {@code System.exit} or is
- * killed: see {@link Builder#daemon(boolean)}).
+ * joined, killed or left to die with its parent (a daemon; a worker that is not one outlives its parent, see
+ * {@link Builder#daemon(boolean)}).
  *
  * <pre>{@code
  * List<WorkerProcess> workers = WorkerProcess.startAll(5,
@@ -42,34 +41,12 @@ public final class WorkerProcess implements AutoCloseable {
     private final String name;
     private final OutputLines output;
 
-    /**
-     * @param keptLines how many lines of its output to keep, or 0 if it is not captured
-     * @param daemon    false to keep this JVM alive until the worker ends, as a thread that is not a daemon does
-     */
-    private WorkerProcess(Process process, String name, int keptLines, boolean daemon) {
+    /** @param keptLines how many lines of its output to keep, or 0 if it is not captured */
+    private WorkerProcess(Process process, String name, int keptLines) {
         this.process = process;
         this.name = name + " (pid " + process.pid() + ")";
         this.output = keptLines == 0 ? null : new OutputLines(process.getInputStream(), "worker-" + process.pid(),
                 keptLines, process::isAlive, OUTPUT_GRACE);
-        if (!daemon) {
-            Thread.ofPlatform().daemon(false).name("shm4j-worker-" + process.pid()).start(this::awaitEnd);
-        }
-    }
-
-    /**
-     * Waits for the worker to end, whatever interrupts this thread: run by a thread that is not a daemon, so that
-     * this JVM does not end on its own (its main returning, its last other thread ending) before a worker that is
-     * not a daemon, as Python joins its non-daemon children when the parent exits.
-     */
-    private void awaitEnd() {
-        while (true) {
-            try {
-                process.waitFor();
-                return;
-            } catch (InterruptedException e) {
-                // keep waiting: the worker's end, not an interrupt, lets the JVM go; System.exit does not wait
-            }
-        }
     }
 
     /**
@@ -364,14 +341,12 @@ public final class WorkerProcess implements AutoCloseable {
 
         /**
          * A daemon worker exits when this process is gone, like Python's {@code Process(daemon=True)}, also when
-         * this process is killed, and does not keep this JVM alive. A worker that is not a daemon (the default) keeps
-         * this JVM alive as a thread that is not a daemon does: when {@code main} returns, the JVM waits for it to
-         * end, as Python joins its non-daemon children when the parent exits (a thread named
-         * {@code shm4j-worker-<pid>} waits for it). {@link System#exit}, a signal or a kill ends this JVM without
-         * waiting, and such a worker then outlives it. In a daemon, a thread checks every
-         * {@link WorkerLauncher#PARENT_POLL} that this process lives (its pid and start time, so a reused pid does not
-         * count) and else halts the worker's JVM with {@link WorkerLauncher#PARENT_GONE_EXIT_CODE}, without shutdown
-         * hooks.
+         * this process is killed. A worker that is not a daemon (the default) outlives this process whether it is
+         * killed or exits normally: where Python joins its non-daemon children when the parent exits normally, a
+         * JVM's exit neither waits for nor stops its workers, so join them first ({@link WorkerProcess#joinAll}), or
+         * make them daemons. In a daemon, a thread checks every {@link WorkerLauncher#PARENT_POLL} that this process
+         * lives (its pid and start time, so a reused pid does not count) and else halts the worker's JVM with
+         * {@link WorkerLauncher#PARENT_GONE_EXIT_CODE}, without shutdown hooks.
          */
         public Builder daemon(boolean daemon) {
             this.daemon = daemon;
@@ -395,7 +370,7 @@ public final class WorkerProcess implements AutoCloseable {
             // stdin at its end, as Python's Process gives its child os.devnull: a read returns at once
             builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             try {
-                return new WorkerProcess(builder.start(), label, keptLines, daemon);
+                return new WorkerProcess(builder.start(), label, keptLines);
             } catch (IOException e) {
                 throw new UncheckedIOException("WorkerProcess: cannot start a JVM for " + label + ": " + command, e);
             }

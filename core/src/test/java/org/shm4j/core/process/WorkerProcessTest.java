@@ -125,26 +125,6 @@ class WorkerProcessTest {
     }
 
     @Test
-    void shouldKeepItsParentsJvmAliveAfterMainReturnedUntilAWorkerThatIsNotADaemonEnds() throws Exception {
-        try (WorkerProcess parent = fast(WorkerProcess.of(Returner.class).captureOutput()).start()) {
-            String[] pids = parent.awaitLine("RETURNING", BOUND).orElseThrow().split(" ");
-            ProcessHandle daemon = ProcessHandle.of(Long.parseLong(pids[1])).orElseThrow();
-            ProcessHandle plain = ProcessHandle.of(Long.parseLong(pids[2])).orElseThrow();
-            try {
-                assertThat(parent.join(Duration.ofSeconds(2))).as("main returned, but a plain worker runs").isFalse();
-                assertThat(daemon.isAlive()).as("its parent lives, so a daemon worker does").isTrue();
-                plain.destroyForcibly();
-                assertThat(parent.join(BOUND)).as("the plain worker ended: the parent's JVM ends").isTrue();
-                assertThat(parent.exitValue()).as("a normal end: main returned").isZero();
-                daemon.onExit().get(BOUND.toSeconds(), TimeUnit.SECONDS);
-            } finally {
-                daemon.destroyForcibly();
-                plain.destroyForcibly();
-            }
-        }
-    }
-
-    @Test
     void shouldGiveAWorkerAnEndedStdinRunAnInheritedMainAndWaitForEverWhenAsked() throws Exception {
         try (WorkerProcess reader = fast(WorkerProcess.of(Echo.class).method("readStdin").captureOutput()).start();
              WorkerProcess inherited = fast(WorkerProcess.of(Inheritor.class, "x").captureOutput()).start()) {
@@ -361,18 +341,6 @@ class WorkerProcessTest {
     static class EchoBase {
         public static void main(String[] args) {
             Echo.main(args);
-        }
-    }
-
-    /** Starts a daemon and a plain worker that sleep, prints their pids once both sleep, and returns from main. */
-    static final class Returner {
-        public static void main(String[] args) throws InterruptedException {
-            WorkerProcess daemon = fast(WorkerProcess.of(Echo.class).method("sleep").daemon(true).captureOutput())
-                    .start();
-            WorkerProcess plain = fast(WorkerProcess.of(Echo.class).method("sleep").captureOutput()).start();
-            daemon.awaitLine("SLEEPING", BOUND).orElseThrow();
-            plain.awaitLine("SLEEPING", BOUND).orElseThrow();
-            System.out.println("RETURNING " + daemon.pid() + " " + plain.pid());
         }
     }
 
