@@ -256,6 +256,66 @@ class CodecOverrunTest {
         }
     }
 
+    /** A record whose accessor counts its calls in {@link #COUNTS}, another map: while its record is encoded. */
+    record Audit(long id, String text) {
+        static SharedMap<String, Long> COUNTS;
+
+        @Override
+        public String text() {
+            COUNTS.merge("encodes", 1L, Long::sum);
+            return text;
+        }
+    }
+
+    /**
+     * helper-129: a map whose value's accessor used another map wrote that map's key over its own in the thread's
+     * buffers, and stored the value under it ("alice" became "encod").
+     */
+    @Test
+    void shouldKeepAMapEntryWhoseAccessorUsesAnotherMapWhileItIsEncoded() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            Audit.COUNTS = SharedMap.create(heap, "counts", Codec.utf8(), Codec.longs(), MapSizing.ofLongKeys(16, 8));
+            RecordCodec<Audit> codec = Codec.record(Audit.class, java.lang.invoke.MethodHandles.lookup());
+            SharedMap<String, Audit> users = SharedMap.create(heap, "users", Codec.utf8(), codec,
+                    MapSizing.ofLongKeys(16, 32));
+            users.put("alice", new Audit(1, "hello"));
+            SharedLongMap<Audit> byId = SharedLongMap.create(heap, "byId", codec, MapSizing.ofLongKeys(16, 32));
+            byId.set(7, new Audit(7, "seven"));
+            assertThat(users).containsExactly(Map.entry("alice", new Audit(1, "hello")));
+            assertThat(byId.get(7)).isEqualTo(new Audit(7, "seven"));
+            assertThat(Audit.COUNTS.get("encodes")).as("encodedLength and encode, twice").isEqualTo(4L);
+        }
+    }
+
+    /** helper-129: a map stored the first bytes of a codec that wrote more than it said, where a queue refused it. */
+    @Test
+    void shouldRefuseAUserCodecWritingPastItsLengthIntoAMap() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedMap<Long, Long> map = SharedMap.create(heap, "m", Codec.longs(), FAULTY, MapSizing.ofLongKeys(16, 8));
+            map.put(1L, 1L);
+            assertThatThrownBy(() -> map.put(2L, -2L)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedMap 'm': the value was not stored: its codec (type 0x00004f56) "
+                            + "wrote past the 8 bytes its encodedLength gave");
+            SharedMap<Long, Long> keyed = SharedMap.create(heap, "k", FAULTY, Codec.longs(),
+                    MapSizing.ofLongKeys(16, 8));
+            assertThatThrownBy(() -> keyed.put(-3L, 3L)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("wrote past");
+            SharedLongMap<Long> longs = SharedLongMap.create(heap, "lm", FAULTY, MapSizing.ofLongKeys(16, 8));
+            assertThatThrownBy(() -> longs.set(4, -4L)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedLongMap 'lm': the value was not stored");
+            assertThat(map).containsExactly(Map.entry(1L, 1L));
+            assertThat(keyed).isEmpty();
+            assertThat(longs.asMap()).isEmpty();
+        }
+    }
+
+    @Test
+    void shouldLetNoOtherClassRegisterCodecShapes() {
+        assertThatThrownBy(() -> org.shm4j.sync.internal.ExactEncoding.registerShapes(codec -> null))
+                .isInstanceOf(IllegalCallerException.class)
+                .hasMessage(CodecOverrunTest.class.getName() + " may not register codec shapes");
+    }
+
     @Test
     void shouldSendRecordsOfStringsWithoutAllocating() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {

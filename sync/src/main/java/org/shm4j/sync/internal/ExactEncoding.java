@@ -6,6 +6,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.function.Function;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
 /**
  * Writes a codec's value as exactly the bytes its {@code encodedLength} gave, for the structures that store encoded
  * values (queues, pipes, lists, maps), so that a value taking more bytes than measured (a list or array in a record
@@ -18,8 +20,9 @@ import java.util.function.Function;
  *       they wrote: in place if the caller's bytes around the place are its own ({@code ownBytes}), else into the
  *       thread's {@link EncodeStaging} bytes, copied in only if they took exactly the length (from a virtual thread,
  *       or above {@link EncodeStaging#MOST} bytes, into a slice of exactly the length instead);</li>
- *   <li>any other codec writes in place if the bytes are the caller's own, else into a slice of exactly the length
- *       (an object per write unless the JIT removes it), past which it fails.</li>
+ *   <li>any other codec writes in place with a guard word after the place if the bytes are the caller's own, else
+ *       into a slice of exactly the length (an object per write unless the JIT removes it): writing past the place
+ *       fails either way (one that writes fewer bytes than it said cannot be told).</li>
  * </ul>
  * Which codecs have a shape is told by {@code org.shm4j.sync}'s shape codecs when their class initializes
  * ({@link #registerShapes}), before any of them exists.
@@ -32,14 +35,27 @@ public final class ExactEncoding {
             return type.getNestHost() == Codec.class;
         }
     };
+    /** Written after the place of a value a codec writes into the caller's own bytes: see guarded(). */
+    private static final long GUARD = 0x5A17_C0DE_6A2D_0E1FL;
+    /** The one class that may register shapes. */
+    private static final String SHAPE_CODECS = "org.shm4j.sync.ShapeCodec";
     /** The shape of a record or sealed codec, or null for another codec. */
     private static volatile Function<Codec<?>, CodecShape> shapes = codec -> null;
 
     private ExactEncoding() {
     }
 
-    /** Called once, by the class of the record and sealed codecs, with the way to find a codec's shape. */
+    /**
+     * Called once, by the class of the record and sealed codecs, with the way to find a codec's shape.
+     *
+     * @throws IllegalCallerException if called by another class (this package is not exported, but a class path
+     *                                makes it reachable)
+     */
     public static void registerShapes(Function<Codec<?>, CodecShape> shapeOf) {
+        Class<?> caller = StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE).getCallerClass();
+        if (!caller.getName().equals(SHAPE_CODECS) || caller.getModule() != ExactEncoding.class.getModule()) {
+            throw new IllegalCallerException(caller.getName() + " may not register codec shapes");
+        }
         shapes = Objects.requireNonNull(shapeOf, "shapeOf");
     }
 
@@ -58,8 +74,10 @@ public final class ExactEncoding {
                           boolean ownBytes) {
         CodecShape shape = shapes.apply(codec);
         if (shape == null) {
-            if (ownBytes || BUILT_IN.get(codec.getClass())) {
+            if (BUILT_IN.get(codec.getClass())) {
                 codec.encode(value, target, offset);
+            } else if (ownBytes && target.byteSize() - offset - length >= Long.BYTES) {
+                guarded(codec, value, length, target, offset);
             } else {
                 codec.encode(value, target.asSlice(offset, length), 0);
             }
@@ -82,6 +100,21 @@ public final class ExactEncoding {
             return written;
         } finally {
             staging.release();
+        }
+    }
+
+    /**
+     * Lets {@code codec} write into the caller's own bytes with a guard word right after the {@code length} bytes,
+     * which a codec writing more changes (unless it writes exactly the guard: a faulty codec is caught, not proven).
+     *
+     * @throws IndexOutOfBoundsException if the guard changed
+     */
+    private static <T> void guarded(Codec<T> codec, T value, int length, MemorySegment target, long offset) {
+        long guardAt = offset + length;
+        target.set(JAVA_LONG_UNALIGNED, guardAt, GUARD);
+        codec.encode(value, target, offset);
+        if (target.get(JAVA_LONG_UNALIGNED, guardAt) != GUARD) {
+            throw new IndexOutOfBoundsException("the guard word after the " + length + " bytes changed");
         }
     }
 

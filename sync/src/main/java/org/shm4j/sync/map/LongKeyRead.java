@@ -58,10 +58,14 @@ final class LongKeyRead {
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw segment.map.closed(e);
         }
-        Scratch scratch = Scratch.get();
-        scratch.entrySegment.set(JAVA_LONG_UNALIGNED, ENTRY_HEADER, key);
-        return segment.readLocked(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES, target, targetOffset,
-                capacity);
+        Scratch scratch = Scratch.take();
+        try {
+            scratch.entrySegment.set(JAVA_LONG_UNALIGNED, ENTRY_HEADER, key);
+            return segment.readLocked(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES, target, targetOffset,
+                    capacity);
+        } finally {
+            scratch.release();
+        }
     }
 
     private static int tryRead(MapSegment segment, long hash, long key, MemorySegment target, long targetOffset,

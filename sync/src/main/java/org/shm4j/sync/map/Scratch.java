@@ -5,8 +5,9 @@ import java.util.zip.CRC32C;
 
 /**
  * A thread's buffers for map operations, so that hot paths allocate nothing once the buffers have grown to the
- * largest entry the thread handled: {@link #entry} holds the image of an entry being written (header, key, value;
- * the key alone for lookups), {@link #out} receives a value read from the map.
+ * largest entry the thread handled (an operation takes them and releases them when it ends): {@link #entry} holds the
+ * image of an entry being written (header, key, value; the key alone for lookups), {@link #out} receives a value read
+ * from the map.
  */
 final class Scratch {
     private static final ThreadLocal<Scratch> CURRENT = ThreadLocal.withInitial(Scratch::new);
@@ -20,9 +21,25 @@ final class Scratch {
     private Scratch() {
     }
 
-    /** @return the current thread's buffers */
-    static Scratch get() {
-        return CURRENT.get();
+    /** True while an operation of this thread uses the buffers. */
+    private boolean busy;
+
+    /**
+     * @return the current thread's buffers, in use until {@link #release()}; new ones if they are in use already (a
+     *         codec's accessor or a record's constructor that itself uses a map while its value is encoded or decoded)
+     */
+    static Scratch take() {
+        Scratch scratch = CURRENT.get();
+        if (scratch.busy) {
+            scratch = new Scratch();
+        }
+        scratch.busy = true;
+        return scratch;
+    }
+
+    /** Lets the thread's next operation use the buffers. */
+    void release() {
+        busy = false;
     }
 
     /** Grows {@link #entry} to at least {@code size} bytes, keeping its first {@code keep} bytes. */

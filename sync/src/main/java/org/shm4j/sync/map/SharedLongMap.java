@@ -54,12 +54,22 @@ public final class SharedLongMap<V> {
 
     /** @return true if the map holds {@code key} */
     public boolean containsKey(long key) {
-        return core.containsKey(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES);
+        Scratch scratch = keyInScratch(key, 0);
+        try {
+            return core.containsKey(KeyHash.hashLong(key), scratch, Long.BYTES);
+        } finally {
+            scratch.release();
+        }
     }
 
     /** @return the value of {@code key}, decoded, or null if absent */
     public V get(long key) {
-        return core.get(KeyHash.hashLong(key), keyInScratch(key, 0), Long.BYTES, values);
+        Scratch scratch = keyInScratch(key, 0);
+        try {
+            return core.get(KeyHash.hashLong(key), scratch, Long.BYTES, values);
+        } finally {
+            scratch.release();
+        }
     }
 
     /**
@@ -84,9 +94,13 @@ public final class SharedLongMap<V> {
         }
         int valueLength = values.encodedLength(value);
         Scratch scratch = keyInScratch(key, valueLength);
-        ExactEncoding.writeExactly(values, value, valueLength, scratch.entrySegment, ENTRY_HEADER + Long.BYTES, true,
-                what, "stored");
-        return store(key, scratch, valueLength);
+        try {
+            ExactEncoding.writeExactly(values, value, valueLength, scratch.entrySegment, ENTRY_HEADER + Long.BYTES,
+                    true, what, "stored");
+            return store(key, scratch, valueLength);
+        } finally {
+            scratch.release();
+        }
     }
 
     /**
@@ -97,8 +111,12 @@ public final class SharedLongMap<V> {
     public boolean setBytes(long key, MemorySegment source, long offset, int length) {
         core.checkRange("source", source, offset, length);
         Scratch scratch = keyInScratch(key, length);
-        MemorySegment.copy(source, offset, scratch.entrySegment, ENTRY_HEADER + Long.BYTES, length);
-        return store(key, scratch, length);
+        try {
+            MemorySegment.copy(source, offset, scratch.entrySegment, ENTRY_HEADER + Long.BYTES, length);
+            return store(key, scratch, length);
+        } finally {
+            scratch.release();
+        }
     }
 
     /** Removes {@code key} without decoding its value. @return true if it was present */
@@ -118,6 +136,8 @@ public final class SharedLongMap<V> {
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw core.closed(e);
+        } finally {
+            scratch.release();
         }
     }
 
@@ -162,13 +182,19 @@ public final class SharedLongMap<V> {
         }
     }
 
+    /** @return the thread's buffers, taken (the caller releases them), holding {@code key} and room for a value */
     private Scratch keyInScratch(long key, int valueLength) {
         long size = (long) ENTRY_HEADER + Long.BYTES + valueLength;
         if (valueLength > 0) { // a write: refused before the buffer grows to an entry no chunk holds
             core.checkEntrySize(size, Long.BYTES, valueLength);
         }
-        Scratch scratch = Scratch.get();
-        scratch.entryCapacity(size, 0);
+        Scratch scratch = Scratch.take();
+        try {
+            scratch.entryCapacity(size, 0);
+        } catch (RuntimeException e) {
+            scratch.release();
+            throw e;
+        }
         scratch.entrySegment.set(JAVA_LONG_UNALIGNED, ENTRY_HEADER, key);
         return scratch;
     }

@@ -170,16 +170,24 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
     @Override
     public boolean containsKey(Object key) {
-        Scratch scratch = Scratch.get();
-        int keyLength = encodeKey(key, scratch, 0);
-        return core.containsKey(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength);
+        Scratch scratch = Scratch.take();
+        try {
+            int keyLength = encodeKey(key, scratch, 0);
+            return core.containsKey(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength);
+        } finally {
+            scratch.release();
+        }
     }
 
     @Override
     public V get(Object key) {
-        Scratch scratch = Scratch.get();
-        int keyLength = encodeKey(key, scratch, 0);
-        return core.get(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength, values);
+        Scratch scratch = Scratch.take();
+        try {
+            int keyLength = encodeKey(key, scratch, 0);
+            return core.get(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength, values);
+        } finally {
+            scratch.release();
+        }
     }
 
     /**
@@ -194,9 +202,14 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * @throws IllegalArgumentException  if {@code target} is read-only
      */
     public int getInto(K key, MemorySegment target, long offset) {
-        Scratch scratch = Scratch.get();
-        int keyLength = encodeKey(key, scratch, 0);
-        return core.getInto(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength, target, offset);
+        Scratch scratch = Scratch.take();
+        try {
+            int keyLength = encodeKey(key, scratch, 0);
+            return core.getInto(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength, target,
+                    offset);
+        } finally {
+            scratch.release();
+        }
     }
 
     @Override
@@ -381,7 +394,16 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      */
     private V compute(K key, BiFunction<? super K, ? super V, ? extends V> function, boolean ifAbsent,
                       boolean ifPresent, byte[] expected, boolean returnOld) {
-        Scratch scratch = Scratch.get();
+        Scratch scratch = Scratch.take(); // the function and the codecs use other buffers if they use a map
+        try {
+            return compute(key, function, ifAbsent, ifPresent, expected, returnOld, scratch);
+        } finally {
+            scratch.release();
+        }
+    }
+
+    private V compute(K key, BiFunction<? super K, ? super V, ? extends V> function, boolean ifAbsent,
+                      boolean ifPresent, byte[] expected, boolean returnOld, Scratch scratch) {
         int keyLength = encodeKey(key, scratch, 0);
         long hash = KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength);
         try { // a heap closed meanwhile: named, even when the unlock below is what meets it
@@ -400,8 +422,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                     }
                 } else {
                     int valueLength = valueLength(result);
-                    scratch = Scratch.get();
-                    keyLength = encodeKey(key, scratch, valueLength); // the function may have used the scratch
+                    keyLength = encodeKey(key, scratch, valueLength); // again: the buffer grows for the value
                     encodeValue(result, valueLength, scratch.entrySegment, ENTRY_HEADER + keyLength);
                     holder = core.store(segment, found, hash, scratch, keyLength, valueLength);
                 }
