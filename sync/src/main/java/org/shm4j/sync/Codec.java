@@ -28,9 +28,10 @@ public interface Codec<T> {
     int encodedLength(T value);
 
     /**
-     * Writes {@code value} as {@link #encodedLength} bytes at {@code offset} of {@code target}. A queue or pipe hands
-     * a codec of your own a segment that ends with those bytes: one that writes more fails there, and the value is
-     * not sent ({@link IllegalStateException} naming the queue or pipe end).
+     * Writes {@code value} as {@link #encodedLength} bytes at {@code offset} of {@code target}. A queue, pipe or
+     * list hands a codec of your own a segment that ends with those bytes, a map its own buffer with a guard word
+     * after them: one that writes more fails, and the value is not stored ({@link IllegalStateException} naming the
+     * structure). One that writes fewer cannot be told: the bytes it left are stored as they were.
      */
     void encode(T value, MemorySegment target, long offset);
 
