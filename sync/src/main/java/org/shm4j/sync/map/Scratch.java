@@ -23,15 +23,21 @@ final class Scratch {
 
     /** True while an operation of this thread uses the buffers. */
     private boolean busy;
+    /** The buffers of an operation made while these are in use, kept for the next one; null until there is one. */
+    private Scratch nested;
 
     /**
-     * @return the current thread's buffers, in use until {@link #release()}; new ones if they are in use already (a
-     *         codec's accessor or a record's constructor that itself uses a map while its value is encoded or decoded)
+     * @return the current thread's buffers, in use until {@link #release()}: those of the first level not in use
+     *         already (a compute function, a codec's accessor or a record's constructor that itself uses a map while
+     *         an operation runs takes the next level's, made once and kept)
      */
     static Scratch take() {
         Scratch scratch = CURRENT.get();
-        if (scratch.busy) {
-            scratch = new Scratch();
+        while (scratch.busy) {
+            if (scratch.nested == null) {
+                scratch.nested = new Scratch();
+            }
+            scratch = scratch.nested;
         }
         scratch.busy = true;
         return scratch;
