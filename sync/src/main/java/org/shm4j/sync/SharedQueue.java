@@ -246,10 +246,14 @@ public final class SharedQueue<T> {
      * @see SharedRing#setStallTimeout(Duration)
      */
     public void setStallTimeout(Duration timeout) {
-        whileOpen(() -> {
-            ring.setStallTimeout(timeout);
-            return null;
-        });
+        try {
+            whileOpen(() -> {
+                ring.setStallTimeout(timeout);
+                return null;
+            });
+        } catch (IllegalArgumentException e) { // the ring's own refusal: named by this queue, not its ring
+            throw new IllegalArgumentException(description + ": " + e.getMessage(), e);
+        }
     }
 
     /** @return what the queue's rules did so far: values skipped as abandoned, consumer recoveries and take-overs */

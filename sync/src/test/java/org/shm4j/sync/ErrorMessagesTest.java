@@ -106,6 +106,9 @@ class ErrorMessagesTest {
                     .hasMessage("queue 'q': encoded value length=200 (expected: 0..120, capacity 1024 / 8 - 8; a"
                             + " capacity of 2048 takes it)");
             assertThat(queue.offer(new byte[120])).isTrue();
+            assertThatThrownBy(() -> queue.setStallTimeout(Duration.ZERO)).as("helper-128: named by its ring alone")
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("queue 'q': stallTimeout=PT0S (expected: > 0)");
             SharedRing ring = SharedRing.create(heap, "r", SharedRing.Kind.MPSC, 2048);
             assertThatThrownBy(() -> ring.offer(1, new byte[300], 0, 300)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("ring 'r': message length=300 (expected: 0..248, capacity 2048 / 8 - 8; a capacity of"
