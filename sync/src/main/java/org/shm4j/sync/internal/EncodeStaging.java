@@ -4,9 +4,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Each thread's staging bytes for values that {@link ExactEncoding} encodes off their place (a ring's claim, a list's
- * slot) before copying them in: a heap segment, grown (doubling) to the longest such value the thread has sent, up to {@link #MOST} bytes; reused, so
- * a send allocates nothing once it has grown. A send made while the thread's bytes are in use (an accessor that
- * itself sends, while its record is being encoded) gets bytes of its own.
+ * slot) before copying them in: a heap segment, grown (doubling) to the longest such value the thread has sent, up to
+ * {@link #MOST} bytes; reused, so a send allocates nothing once it has grown. A send made while the thread's bytes are
+ * in use (an accessor that itself sends, while its record is being encoded) gets bytes of its own.
  */
 final class EncodeStaging {
     /** The longest value staged; a longer one is written into a slice of its place (an allocation, beside its copy). */
