@@ -86,20 +86,12 @@ import org.shm4j.sync.internal.RecordShape;
  * @param <R> the record type
  */
 public final class RecordCodec<R extends Record> extends ShapeCodec<R> {
-    private final Class<R> type;
-
     RecordCodec(Class<R> type, RecordShape shape) {
         super(type, shape);
-        this.type = type;
     }
 
     /** @return the record type */
     public Class<R> recordType() {
-        return type;
-    }
-
-    @Override
-    String kind() {
-        return "record";
+        return valueType();
     }
 }

@@ -66,18 +66,12 @@ public final class SealedCodec<T> extends ShapeCodec<T> {
     }
 
     /** @return the sealed interface */
-    @SuppressWarnings("unchecked")
     public Class<T> sealedType() {
-        return (Class<T>) shape.type();
+        return valueType();
     }
 
     /** @return the record types a value may be, in the order of their indexes on the wire */
     public List<Class<?>> alternatives() {
         return shape.alternatives();
-    }
-
-    @Override
-    String kind() {
-        return "sealed";
     }
 }

@@ -26,6 +26,11 @@ abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, Sea
         this.shape = shape;
     }
 
+    /** @return the type of the values: the record type, or the sealed interface */
+    final Class<T> valueType() {
+        return type;
+    }
+
     /** @return the fingerprint of the shape; see the class comment */
     public int fingerprint() {
         return shape.fingerprint();
@@ -70,15 +75,13 @@ abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, Sea
 
     /** @return why a message of type {@code found} cannot be read by this codec */
     final String shapeDiffers(int found) {
-        return kind() + " shape differs: expected fingerprint " + Blocks.typeId(fingerprint()) + " (" + schema()
-                + "), found " + Blocks.typeId(found) + (found >>> 30 == 1 ? "" : " (not a " + kind() + " fingerprint)");
+        return shape.kind() + " shape differs: expected fingerprint " + Blocks.typeId(fingerprint()) + " ("
+                + schema() + "), found " + Blocks.typeId(found)
+                + (found >>> 30 == 1 ? "" : " (not a " + shape.kind() + " fingerprint)");
     }
-
-    /** @return {@code "record"} or {@code "sealed"} */
-    abstract String kind();
 
     @Override
     public String toString() {
-        return kind() + " codec " + schema() + " (fingerprint " + Blocks.typeId(fingerprint()) + ")";
+        return shape.kind() + " codec " + schema() + " (fingerprint " + Blocks.typeId(fingerprint()) + ")";
     }
 }

@@ -12,6 +12,9 @@ public sealed interface CodecShape permits RecordShape, SealedShape {
     /** @return the type the codec encodes */
     Class<?> type();
 
+    /** @return {@code "record"} or {@code "sealed"}: how messages name the codec and its shape */
+    String kind();
+
     /** @return the schema, with the names of the records and enums in it */
     String schema();
 

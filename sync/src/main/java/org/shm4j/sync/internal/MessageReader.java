@@ -91,6 +91,6 @@ final class MessageReader {
     IllegalStateException corrupt(String what) {
         return new IllegalStateException(codec + ": the message of " + (end - start)
                 + " bytes " + what + "; it is corrupted or was written for another "
-                + (codec instanceof SealedShape ? "sealed" : "record") + " shape");
+                + codec.kind() + " shape");
     }
 }

@@ -6,6 +6,7 @@ import java.lang.invoke.MethodHandles;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.function.BiConsumer;
 
 /**
  * The encoding of one record type, built once by {@link #of}: its components in declaration order, each with its
@@ -15,7 +16,7 @@ import java.util.Objects;
  */
 public final class RecordShape implements CodecShape {
     /** Hashed in front of the shape, so that a change of the wire format changes every fingerprint. */
-    static final String FORMAT = "shm4j-record-v1 ";
+    private static final String FORMAT = "shm4j-record-v1 ";
     private static final long FNV_OFFSET = 0xcbf29ce484222325L;
     private static final long FNV_PRIME = 0x100000001b3L;
 
@@ -39,12 +40,9 @@ public final class RecordShape implements CodecShape {
                 .mapToLong(c -> ((Component.Fixed) c).primitive().size).sum();
         this.fixedLength = Arrays.stream(variable).allMatch(v -> v.codec().fixedLength());
         this.construct = construct;
-        StringBuilder out = new StringBuilder();
-        describe(out, true);
-        this.schema = out.toString();
-        out.setLength(0);
-        describe(out.append(FORMAT), false);
-        this.fingerprint = fingerprint(out.toString());
+        Description description = Description.of(this::describe);
+        this.schema = description.schema();
+        this.fingerprint = description.fingerprint();
     }
 
     /**
@@ -152,6 +150,11 @@ public final class RecordShape implements CodecShape {
     }
 
     @Override
+    public String kind() {
+        return "record";
+    }
+
+    @Override
     public String toString() {
         return "record codec " + schema;
     }
@@ -173,8 +176,23 @@ public final class RecordShape implements CodecShape {
         }
     }
 
+    /**
+     * The schema and the fingerprint of a shape, from what its {@code describe(out, names)} writes: with the names of
+     * its records and enums, and without them (after {@link #FORMAT}) for the fingerprint.
+     */
+    record Description(String schema, int fingerprint) {
+        static Description of(BiConsumer<StringBuilder, Boolean> describe) {
+            StringBuilder out = new StringBuilder();
+            describe.accept(out, true);
+            String schema = out.toString();
+            out.setLength(0);
+            describe.accept(out.append(FORMAT), false);
+            return new Description(schema, RecordShape.fingerprint(out.toString()));
+        }
+    }
+
     /** @return FNV-1a (64-bit) of the UTF-8 bytes of {@code shape}, folded to 30 bits, with bit 30 set */
-    static int fingerprint(String shape) {
+    private static int fingerprint(String shape) {
         long hash = FNV_OFFSET;
         for (byte b : shape.getBytes(StandardCharsets.UTF_8)) {
             hash = (hash ^ (b & 0xFF)) * FNV_PRIME;

@@ -19,12 +19,9 @@ public final class SealedShape implements CodecShape {
 
     private SealedShape(ValueCodec.OneOf root) {
         this.root = root;
-        StringBuilder out = new StringBuilder();
-        root.describe(out, true);
-        this.schema = out.toString();
-        out.setLength(0);
-        root.describe(out.append(RecordShape.FORMAT), false);
-        this.fingerprint = RecordShape.fingerprint(out.toString());
+        RecordShape.Description description = RecordShape.Description.of(root::describe);
+        this.schema = description.schema();
+        this.fingerprint = description.fingerprint();
         this.fixedLength = Arrays.stream(root.alternatives()).allMatch(RecordShape::fixedLength);
     }
 
@@ -99,6 +96,11 @@ public final class SealedShape implements CodecShape {
         }
         reader.finish();
         return value;
+    }
+
+    @Override
+    public String kind() {
+        return "sealed";
     }
 
     @Override
