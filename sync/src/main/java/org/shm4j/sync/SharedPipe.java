@@ -65,8 +65,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * waiting {@code recv} notices a close within about 25 ms (it waits in slices of at most that long and looks at
  * the other end's state between them) and a death within about 100 ms (the holder's liveness is checked at most
  * every 50 ms while waiting), plus scheduling delay.
- * A holder that died in the middle of a send leaves a claimed record that the ring skips after its stall timeout
- * ({@link SharedRing#setStallTimeout}, 5 s); end of stream then comes after that. Until an end is first claimed, the
+ * A holder that died in the middle of a send leaves a claimed record that names its process, which the ring skips
+ * once a receive sees that process dead (it looks every 50 ms while the claim holds it up); end of stream then comes
+ * after that. Until an end is first claimed, the
  * other end waits for it as for a slow sender: a pipe may be used before its peer process has started.
  * {@link End#send(byte[], Duration)} throws {@link PipeClosedException} if the other end is closed, like writing to
  * a broken pipe; a dead holder (which never frees room) is noticed, as with a socket, once send has to wait for room.
@@ -501,8 +502,8 @@ public final class SharedPipe implements AutoCloseable {
          * @return true if a message is waiting, or if the stream has ended (the other end is closed or its holder
          *         died, and every message it sent was received: {@code recv} then throws
          *         {@link PipeClosedException}, as Python's {@code recv} raises {@code EOFError}; if the holder died in
-         *         the middle of a send, {@code recv} first waits until the ring's stall rule skips that message, at
-         *         most the stall timeout, 5 s by default); false while a receive would wait for a message
+         *         the middle of a send, {@code recv} first skips that message, within about 50 ms of waiting); false
+         *         while a receive would wait for a message
          * @throws IllegalStateException if this end is closed
          */
         public boolean poll() {
@@ -516,7 +517,7 @@ public final class SharedPipe implements AutoCloseable {
                     freePadding(); // an aborted send's, which isEmpty counts until a receive frees it
                 }
                 // ended: nothing is left, or its holder died (before or after closing) and what is left is a claim
-                // it will never commit, which a receive skips (by the stall rule, at most its timeout); a live
+                // it will never commit, which a receive skips (by the stall rule, once it sees that death); a live
                 // closer's claim is another thread's late send, which a receive waits for
                 return goneOwner != 0 && (in.isEmpty() || !peer.isClosed() || !ProcessIdentity.isAlive(goneOwner));
             } catch (IllegalStateException | IllegalArgumentException e) {

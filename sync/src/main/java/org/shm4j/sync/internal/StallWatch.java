@@ -2,12 +2,16 @@ package org.shm4j.sync.internal;
 
 /**
  * The consumer's side of a ring's stall rule: which record at head it saw stuck, since when, the tail it saw then (a
- * skip covers no claim made after it), and how many empty polls it made. Only the consumer thread writes it (for
+ * skip covers no claim made after it), when to look next whether the process its mark names lives, and how many empty
+ * polls it made. Only the consumer thread writes it (for
  * MPMC, the consumer holding the consumers' mutex), on every empty poll; it sits in an object of its own, padded to
  * whole cache lines, so that these writes do not false-share with the fields the producer threads read on every
  * offer.
  */
 public final class StallWatch extends StallWatchFields {
+    /** How often a consumer looks whether a stuck claim's producer died, as a lock waiter looks at its holder. */
+    public static final long LIVENESS_CHECK_NANOS = RobustMutex.LIVENESS_NANOS;
+
     // padding after the fields (superclass fields come first in the object layout)
     @SuppressWarnings("unused")
     private long p10, p11, p12, p13, p14, p15, p16, p17;
@@ -34,6 +38,7 @@ public final class StallWatch extends StallWatchFields {
             stalledHead = head;
             stalledTail = tail;
             stalledSince = now;
+            nextLivenessCheck = now + LIVENESS_CHECK_NANOS; // a live producer commits well within it: no system call
             return -1;
         }
         if (now - stalledSince > timeoutNanos) {
@@ -41,6 +46,28 @@ public final class StallWatch extends StallWatchFields {
             return stalledTail;
         }
         return -1;
+    }
+
+    /**
+     * @return true at most once every {@link #LIVENESS_CHECK_NANOS} of a stall, the first time that long after it
+     *         was noted ({@link #expired}): time to look whether the process the stuck claim's mark names died, which
+     *         costs a system call
+     */
+    public boolean livenessDue(long now) {
+        if (stalledHead < 0 || now - nextLivenessCheck < 0) {
+            return false;
+        }
+        nextLivenessCheck = now + LIVENESS_CHECK_NANOS;
+        return true;
+    }
+
+    /**
+     * @return true while a record is noted stuck: a waiting consumer then blocks no longer than
+     *         {@link #LIVENESS_CHECK_NANOS} at a time. A plain read, also by MPMC consumers not holding the turn:
+     *         a stale answer only shortens or lengthens one wait
+     */
+    public boolean stuck() {
+        return stalledHead >= 0;
     }
 
     /** Forgets a stall: the ring is empty or moved on. */
@@ -60,6 +87,7 @@ abstract class StallWatchFields extends StallWatchPadding {
     long stalledHead = -1;
     long stalledTail;
     long stalledSince;
+    long nextLivenessCheck;
     int emptyPolls;
     int busyDrains;
 }

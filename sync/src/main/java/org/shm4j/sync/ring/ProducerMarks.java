@@ -14,7 +14,7 @@ import org.shm4j.sync.internal.SyncLayout;
  * producer but for about one chance in 1,024. Bits that would be 0, and an unknown stamp, are written as all ones,
  * which match any stamp (as an unknown start does in a lock word): such a producer's claim is kept while its pid
  * lives. An id of 0 names nobody (a pid that does not fit, or a mark written by hand): such a claim is skipped by the
- * stall timeout alone, as is a claim never marked.
+ * stall timeout alone, as is a claim never marked; a claim whose mark names a process seen dead is skipped sooner.
  */
 final class ProducerMarks {
     /** This process's producer id, written into every claim mark it makes. */
@@ -42,6 +42,11 @@ final class ProducerMarks {
     private static int stampBits(long stamp) {
         int bits = (int) (stamp & STAMP_MASK);
         return bits != 0 ? bits : STAMP_MASK;
+    }
+
+    /** @return true if {@code id} names a process, false for 0 (a pid that did not fit, or a mark made by hand) */
+    static boolean namesSomebody(int id) {
+        return (id & PID_MASK) != 0;
     }
 
     /**

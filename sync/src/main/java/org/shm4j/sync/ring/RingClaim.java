@@ -55,7 +55,8 @@ public final class RingClaim {
 
     /**
      * Publishes the message to the consumer with one release store, the fastest way. A claim held longer than the
-     * ring's stall timeout may have been skipped as a dead producer's meanwhile: use {@link #tryCommit()} then.
+     * ring's stall timeout may have been skipped meanwhile (if this process was taken for dead: see
+     * {@link SharedRing}'s stall rule): use {@link #tryCommit()} then.
      */
     public void commit() {
         SharedRing r = active();
@@ -69,8 +70,7 @@ public final class RingClaim {
 
     /**
      * Publishes the message to the consumer unless the claim was skipped meanwhile: a consumer applies the stall rule
-     * to a claim not committed within the ring's stall timeout (or {@link SharedRing#unblock()} to any), taking its
-     * producer for dead, and pads it over. One compare-and-set of the record header instead of {@link #commit()}'s
+     * to a claim whose producer it sees dead (or {@link SharedRing#unblock()} to any), and pads it over. One compare-and-set of the record header instead of {@link #commit()}'s
      * store, so that a late commit never overwrites space that is another claim's by then. The claim is over either
      * way.
      *

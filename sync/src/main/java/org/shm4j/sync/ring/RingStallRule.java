@@ -60,9 +60,13 @@ final class RingStallRule {
         return (long) LONG.getOpaque(block, RING_STALL_TIMEOUT_OFFSET); // opaque: a setting; a recent value will do
     }
 
-    /** @return how long a waiting consumer may block before it applies the stall rule again */
+    /**
+     * @return how long a waiting consumer may block before it applies the stall rule again: a quarter of the stall
+     *         timeout, or while a claim is stuck at its position, the interval of the look at its producer's liveness
+     */
     long nextCheckNanos() {
-        return Math.max(1, timeoutNanos() / 4);
+        long quarter = Math.max(1, timeoutNanos() / 4);
+        return stall.stuck() ? Math.min(quarter, StallWatch.LIVENESS_CHECK_NANOS) : quarter;
     }
 
     /**
@@ -104,7 +108,9 @@ final class RingStallRule {
 
     /**
      * The stall rule: skip the record at the consumer's {@code position} if it stayed uncommitted for the stall
-     * timeout and its producer is dead, over no more than the claims made before it was first seen stuck.
+     * timeout and its producer is dead, over no more than the claims made before it was first seen stuck; or sooner,
+     * a claim whose mark names a process seen dead (looked at every {@link StallWatch#LIVENESS_CHECK_NANOS} of the
+     * stall), so that a consumer started after a producer's death does not wait a whole timeout behind its claim.
      */
     void skipIfStalled(long position) {
         long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
@@ -113,8 +119,12 @@ final class RingStallRule {
             retireDeadProducers();
             return;
         }
-        long bound = stall.expired(position, tail, System.nanoTime(), timeoutNanos());
+        long now = System.nanoTime();
+        long bound = stall.expired(position, tail, now, timeoutNanos());
         if (bound < 0) {
+            if (stall.livenessDue(now)) {
+                skipIfMarkedByDeadProducer(position, tail);
+            }
             return;
         }
         // a producer that may live: wait another timeout, then look again; else skip what was probed, and nothing
@@ -132,6 +142,18 @@ final class RingStallRule {
             if (orphanBound >= 0) {
                 recovery.unblockAt(position, Math.min(bound, orphanBound), record);
             }
+        }
+    }
+
+    /**
+     * Skips the claim at {@code position} before its stall timeout if its mark names a process that is gone: that
+     * producer can never commit it. A claim without a mark, or whose mark names nobody, waits for the timeout.
+     */
+    private void skipIfMarkedByDeadProducer(long position, long tail) {
+        long record = recovery.record(position);
+        if (RingRecords.length(record) < 0 && ProducerMarks.namesSomebody(RingRecords.type(record))
+                && !ProducerMarks.mayLive(RingRecords.type(record))) {
+            recovery.unblockAt(position, tail, record);
         }
     }
 

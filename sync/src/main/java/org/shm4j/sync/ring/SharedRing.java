@@ -204,11 +204,13 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
- * the record at consumedTo stays uncommitted for longer than the stall timeout ({@link #setStallTimeout(Duration)},
- * default 5 s) while tail is ahead, and its producer is dead, the consumer turns it into padding and goes on: a claim
- * that has a mark is padded over its marked length, once the process the mark names (its pid and the low 10 bits of
- * its start stamp) is gone; while that process lives the claim is kept, however long it takes, and looked at again
- * after each further stall timeout. A claim without a mark (MPSC/MPMC: the producer stopped or died between its tail
+ * the record at consumedTo stays uncommitted while tail is ahead, and its producer is dead, the consumer turns it into
+ * padding and goes on. A claim that has a mark is padded over its marked length once the process the mark names (its
+ * pid and the low 10 bits of its start stamp) is seen gone: a consumer held up by it looks at that process every
+ * 50 ms (a system call; the first look 50 ms after it first met the claim, so a claim committed sooner costs none, and
+ * a waiting consumer blocks no longer than that at a time meanwhile), and after each stall timeout
+ * ({@link #setStallTimeout(Duration)}, default 5 s). While that process lives the claim is kept, however long it
+ * takes. A claim without a mark (MPSC/MPMC: the producer stopped or died between its tail
  * CAS and its mark) names nobody, so the ring's producer table does: a process names itself in one of its 32 slots
  * before its first claim (one that only consumes takes none). A slot whose process is seen dead is retired (by a
  * consumer at most once a second, whether the ring is empty or busy; by the stall rule; by a process that finds the
@@ -738,7 +740,7 @@ public final class SharedRing {
      * Waits up to {@code timeout} until a committed message is queued ({@link #hasMessage()}), without taking it, as
      * Python's {@code Connection.poll(timeout)} does. A consuming call: it claims the consumer's role as a poll does
      * (SPSC, MPSC) and applies the stall rule while it waits, so that a claim a dead producer left at the consumer's
-     * position does not hide the messages behind it for longer than the stall timeout. True says that a committed
+     * position does not hide the messages behind it for long (see A producer that dies). True says that a committed
      * message is queued, not that a poll returns it at once: a claim before it that its producer is still writing
      * (MPSC, MPMC), or left when it died (until the stall rule skips it), holds the poll back. Of an MPMC ring's
      * consumers, another may take the message before this one polls.

@@ -3,6 +3,7 @@ package org.shm4j.sync.ring;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedIntArray;
@@ -75,6 +76,41 @@ class CrossProcessRingTest {
                 assertThat(ring.drain(record, 10)).isEqualTo(2);
                 assertThat(got).hasToString("1:7 2:8 ");
             }
+        }
+    }
+
+    /**
+     * A producer process killed between its claim and its commit, with a stall timeout of an hour: the claim's mark
+     * names the dead process, so the message offered behind it arrives as soon as a consumer looks at that process
+     * (every 50 ms of the stall), whether the consumer was already waiting at the claim when the producer died or
+     * opened the ring after the death (a consumer replaced within the stall timeout used to wait all of it).
+     */
+    @ParameterizedTest
+    @CsvSource({"MPSC,true", "MPSC,false", "MPMC,true", "MPMC,false"})
+    void shouldSkipTheClaimOfAKilledProducerWithoutWaitingTheStallTimeout(SharedRing.Kind kind,
+                                                                         boolean waitingBeforeTheDeath)
+            throws Exception {
+        String heapName = names.unique("deadclaim");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", kind, 1024, Duration.ofHours(1));
+            SharedLong.create(heap, "go");
+            StringBuilder got = new StringBuilder();
+            MessageHandler record = (type, buffer, offset, length) -> got.append(type).append(':')
+                    .append(buffer.get(JAVA_BYTE, offset)).append(' ');
+            try (ChildJvm dying = ChildJvm.start(SlowProducer.class, heapName)) {
+                dying.awaitLine("CLAIMED", BOUND);
+                assertThat(ring.offer(2, new byte[] {8}, 0, 1)).isTrue(); // behind the claim
+                if (waitingBeforeTheDeath) {
+                    assertThat(ring.poll(record, Duration.ofMillis(200), WaitStrategy.BLOCKING)).isZero();
+                }
+                dying.kill();
+            }
+            SharedRing consumer = waitingBeforeTheDeath ? ring : SharedRing.open(heap, "ring");
+            assertThat(consumer.poll(record, Duration.ofSeconds(30), WaitStrategy.BLOCKING))
+                    .as("the message behind the dead claim, long before the stall timeout").isEqualTo(1);
+            assertThat(got).hasToString("2:8 ");
+            assertThat(consumer.stats().skippedRecords()).isEqualTo(1);
+            assertThat(consumer.isEmpty()).isTrue();
         }
     }
 
