@@ -70,9 +70,9 @@ public final class RingClaim {
 
     /**
      * Publishes the message to the consumer unless the claim was skipped meanwhile: a consumer applies the stall rule
-     * to a claim whose producer it sees dead (or {@link SharedRing#unblock()} to any), and pads it over. One compare-and-set of the record header instead of {@link #commit()}'s
-     * store, so that a late commit never overwrites space that is another claim's by then. The claim is over either
-     * way.
+     * to a claim whose producer it sees dead (or {@link SharedRing#unblock()} to any), and pads it over. One
+     * compare-and-set of the record header instead of {@link #commit()}'s store, so that a late commit never
+     * overwrites space that is another claim's by then. The claim is over either way.
      *
      * @return true if the message is published; false if it was skipped and will never be delivered
      */
