@@ -47,6 +47,15 @@ final class CodecMessages {
      */
     static <T> void encodeAndCommit(RingClaim claim, Codec<T> codec, T value, SharedRing ring, String what,
                                     String delivered) {
+        encode(claim, codec, value, what, delivered);
+        commit(claim, ring, what, delivered);
+    }
+
+    /**
+     * The first half of {@link #encodeAndCommit}: encodes {@code value} into {@code claim}; a codec that throws aborts
+     * the claim and its exception passes through.
+     */
+    static <T> void encode(RingClaim claim, Codec<T> codec, T value, String what, String delivered) {
         try {
             ExactEncoding.writeExactly(codec, value, claim.length(), claim.buffer(), claim.offset(), false, what,
                     delivered);
@@ -54,6 +63,14 @@ final class CodecMessages {
             claim.abort();
             throw e;
         }
+    }
+
+    /**
+     * The second half of {@link #encodeAndCommit}: commits {@code claim}.
+     *
+     * @throws IllegalStateException if a consumer skipped the claim while it was being encoded
+     */
+    static void commit(RingClaim claim, SharedRing ring, String what, String delivered) {
         if (!claim.tryCommit()) { // a compare-and-set: a late commit must not overwrite space reused since
             throw new IllegalStateException(what + ": the value was not " + delivered + ": a consumer skipped its "
                     + "claim while it was being encoded (unblock(), or the stall rule, stall timeout "

@@ -40,16 +40,17 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * </table>
  *
  * <h2>Counting</h2>
- * An offer counts its item once the queue has room for it, before it commits it, and uncounts it if its codec failed,
- * so a consumer that took the item always finds it counted, and an offer refused or waiting for room counts nothing.
+ * An offer counts its item once its codec wrote it into the queue, right before it commits it (and uncounts it if the
+ * commit fails), so a consumer that took the item always finds it counted, and an offer refused, waiting for room or
+ * whose codec failed counts nothing.
  * {@code taskDone} never brings the count below zero unless it is called more times than items were put, which it
  * refuses with {@link IllegalStateException} (as Python raises {@code ValueError}). Offers through the underlying queue
  * opened as a plain {@link SharedQueue} are not counted. At most 2<sup>31</sup>-1 tasks are unfinished at once.
  *
  * <h2>Process death</h2>
- * A task is done only when a consumer says so. A consumer killed between taking an item and its {@code taskDone}, or a
- * producer killed between counting an item and committing it (while its codec writes the item into the queue), leaves a
- * task counted for good: {@link #join(long, TimeUnit)} then returns false at its timeout, and {@link
+ * A task is done only when a consumer says so. A consumer killed between taking an item and its {@code taskDone} leaves
+ * a task counted for good, as a producer killed in the two instructions between counting an item and committing it
+ * would (one killed while its codec writes the item counted nothing): {@link #join(long, TimeUnit)} then returns false at its timeout, and {@link
  * #unfinishedTasks()} shows the count (Python's {@code join()}, which has no timeout, hangs). Nothing is lost from the
  * queue itself: see {@link SharedQueue} and {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's
  * messages. A joiner that dies costs nothing but, at most, one wasted futex wake.

@@ -80,8 +80,9 @@ public final class SharedQueue<T> {
     }
 
     /**
-     * @return this queue, counting each item offered in {@code tasks} once it has room for it (a producer that dies
-     *         waiting for room counts nothing), and named {@code description} in messages
+     * @return this queue, counting each item offered in {@code tasks} once its codec wrote it, right before its
+     *         commit (a producer that dies waiting for room or while its codec writes counts nothing), and named
+     *         {@code description} in messages
      */
     SharedQueue<T> counting(CountWord tasks, String description) {
         return new SharedQueue<>(ring, codec, name, description, heap, tasks);
@@ -306,15 +307,18 @@ public final class SharedQueue<T> {
             CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
             return true;
         }
+        CodecMessages.encode(claim, codec, value, description, "queued");
         try {
-            tasks.increment(); // before the commit: a consumer's taskDone never finds the item uncounted
+            // after the codec, right before the commit: a producer killed while its codec writes counts nothing, and
+            // a consumer's taskDone never finds the item uncounted
+            tasks.increment();
         } catch (Throwable e) {
             claim.abort();
             throw e;
         }
         try {
-            CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
-        } catch (Throwable e) { // not queued: its codec failed, or its claim was skipped
+            CodecMessages.commit(claim, ring, description, "queued");
+        } catch (Throwable e) { // not queued: its claim was skipped
             tasks.decrement();
             throw e;
         }

@@ -289,6 +289,28 @@ class SharedJoinableQueueTest {
         }
     }
 
+    /**
+     * A producer process killed while its codec writes an item (a codec that blocks there): the item was not counted
+     * yet, so nothing is left unfinished, and the item offered behind its claim is taken once the claim is skipped.
+     * The count used to come before the codec, which left that task counted for good.
+     */
+    @Test
+    void shouldCountNothingForAProducerKilledWhileItsCodecWrites() throws Exception {
+        String heapName = names.unique("joinable-codec");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            try (ChildJvm producer = ChildJvm.start(Producer.class, heapName, "stuck")) {
+                producer.awaitLine("ENCODING", BOUND);
+                producer.kill();
+            }
+            assertThat(queue.unfinishedTasks()).as("nothing counted for the item being written").isZero();
+            queue.put(5L);
+            assertThat(queue.poll(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(5L);
+            queue.taskDone();
+            assertThat(queue.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
     /** A joiner process killed while it blocks in join(): the count and the other joiners go on as if it never was. */
     @Test
     void shouldLetOthersJoinAfterAJoinerIsKilled() throws Exception {
@@ -342,11 +364,16 @@ class SharedJoinableQueueTest {
 
     /**
      * {@code main(heap)}: offers increasing numbers, unique across runs (its pid in the high bits), until killed;
-     * {@code main(heap, "put")}: puts one, waiting for room until killed.
+     * {@code main(heap, "put")}: puts one, waiting for room until killed; {@code main(heap, "stuck")}: puts one
+     * whose codec says ENCODING and then waits, until killed, in the middle of writing it.
      */
     public static final class Producer {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
+                if (args.length > 1 && args[1].equals("stuck")) {
+                    SharedJoinableQueue.open(heap, "jobs", new StuckCodec()).put(-7L);
+                    return;
+                }
                 SharedJoinableQueue<Long> queue = SharedJoinableQueue.open(heap, "jobs", Codec.longs());
                 if (args.length > 1) {
                     queue.put(-7L);
@@ -360,6 +387,39 @@ class SharedJoinableQueueTest {
                     }
                 }
             }
+        }
+    }
+
+    /** {@link Codec#longs()}, whose encode says ENCODING and waits (bounded) half way through writing the value. */
+    private static final class StuckCodec implements Codec<Long> {
+        private static final Codec<Long> LONGS = Codec.longs();
+
+        @Override
+        public int typeId() {
+            return LONGS.typeId();
+        }
+
+        @Override
+        public int encodedLength(Long value) {
+            return LONGS.encodedLength(value);
+        }
+
+        @Override
+        public void encode(Long value, MemorySegment target, long offset) {
+            target.set(JAVA_INT, offset, 42); // half of it
+            System.out.println("ENCODING");
+            System.out.flush();
+            try {
+                Thread.sleep(BOUND.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new AssertionError("not killed in time");
+        }
+
+        @Override
+        public Long decode(MemorySegment source, long offset, int length) {
+            return LONGS.decode(source, offset, length);
         }
     }
 }
