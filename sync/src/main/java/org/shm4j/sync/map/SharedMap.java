@@ -7,16 +7,20 @@ import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.ExactEncoding;
 
 import java.lang.foreign.MemorySegment;
+import java.util.AbstractCollection;
 import java.util.AbstractMap;
 import java.util.AbstractSet;
 import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
+import java.util.Spliterator;
+import java.util.Spliterators;
 import java.util.concurrent.ConcurrentMap;
 import java.util.function.BiFunction;
 import java.util.function.Function;
@@ -327,7 +331,10 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         }
     }
 
-    /** @return a weakly consistent view of the entries; {@code setValue} and {@code remove} write through */
+    /**
+     * @return a weakly consistent view of the entries, as {@code ConcurrentHashMap}'s: its iterators and streams never
+     *         throw for a change made meanwhile; {@code setValue} and {@code remove} write through
+     */
     @Override
     public Set<Map.Entry<K, V>> entrySet() {
         return new AbstractSet<>() {
@@ -337,10 +344,97 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             }
 
             @Override
+            public Spliterator<Map.Entry<K, V>> spliterator() {
+                return weaklyConsistent(iterator(), Spliterator.DISTINCT);
+            }
+
+            @Override
             public int size() {
                 return SharedMap.this.size();
             }
         };
+    }
+
+    /** @return a weakly consistent view of the keys, as {@link #entrySet()}'s; {@code remove} writes through */
+    @Override
+    public Set<K> keySet() {
+        return new AbstractSet<>() {
+            @Override
+            public Iterator<K> iterator() {
+                return entryParts(Map.Entry::getKey);
+            }
+
+            @Override
+            public Spliterator<K> spliterator() {
+                return weaklyConsistent(iterator(), Spliterator.DISTINCT);
+            }
+
+            @Override
+            public int size() {
+                return SharedMap.this.size();
+            }
+
+            @Override
+            public boolean contains(Object key) {
+                return containsKey(key);
+            }
+        };
+    }
+
+    /** @return a weakly consistent view of the values, as {@link #entrySet()}'s; {@code remove} writes through */
+    @Override
+    public Collection<V> values() {
+        return new AbstractCollection<>() {
+            @Override
+            public Iterator<V> iterator() {
+                return entryParts(Map.Entry::getValue);
+            }
+
+            @Override
+            public Spliterator<V> spliterator() {
+                return weaklyConsistent(iterator(), 0);
+            }
+
+            @Override
+            public int size() {
+                return SharedMap.this.size();
+            }
+
+            @Override
+            public boolean contains(Object value) {
+                return containsValue(value);
+            }
+        };
+    }
+
+    /** @return an iterator over {@code part} of each entry, as {@link #entrySet()}'s; {@code remove} writes through */
+    private <E> Iterator<E> entryParts(Function<Map.Entry<K, V>, E> part) {
+        EntryIterator entries = new EntryIterator();
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return entries.hasNext();
+            }
+
+            @Override
+            public E next() {
+                return part.apply(entries.next());
+            }
+
+            @Override
+            public void remove() {
+                entries.remove();
+            }
+        };
+    }
+
+    /**
+     * @return a spliterator over {@code iterator} that knows no size: the default one of a collection promises
+     *         {@code size()} elements, and a stream then fails when a concurrent writer changed the count
+     */
+    private static <E> Spliterator<E> weaklyConsistent(Iterator<E> iterator, int characteristics) {
+        return Spliterators.spliteratorUnknownSize(iterator,
+                characteristics | Spliterator.CONCURRENT | Spliterator.NONNULL);
     }
 
     /** @return a snapshot of each segment's fill */

@@ -53,6 +53,48 @@ class SharedMapTest {
         heap.close();
     }
 
+    /**
+     * Streams over the views while the map changes under them (here: the first element's action removes every other
+     * key, or adds a thousand): weakly consistent, as {@code ConcurrentHashMap}'s, never failing. The views used to
+     * report a fixed size, and a stream then threw "End size ... is less than fixed size" or "Accept exceeded fixed
+     * size" (helper-133, with a writer thread). The views also remove through and answer contains from the map.
+     */
+    @Test
+    void shouldStreamItsViewsWhileTheMapChanges() {
+        SharedMap<Long, Long> map = SharedMap.create(heap, "views", Codec.longs(), Codec.longs(),
+                new MapSizing(4_000, 8, 8));
+        List<java.util.function.Supplier<java.util.Collection<?>>> views = List.of(map::keySet, map::values,
+                map::entrySet);
+        for (boolean grow : new boolean[] {false, true}) {
+            for (var view : views) {
+                map.clear();
+                LongStream.range(0, 1000).forEach(k -> map.put(k, -k));
+                boolean[] first = {true};
+                List<?> seen = view.get().stream().peek(element -> {
+                    if (first[0]) {
+                        first[0] = false;
+                        LongStream.range(0, 1000).forEach(k -> map.remove(k));
+                        if (grow) {
+                            LongStream.range(1000, 3000).forEach(k -> map.put(k, -k));
+                        }
+                    }
+                }).toList();
+                assertThat(seen).as("weakly consistent, each once").doesNotHaveDuplicates().isNotEmpty()
+                        .hasSizeLessThanOrEqualTo(3000);
+                assertThat(view.get().spliterator().hasCharacteristics(java.util.Spliterator.SIZED)).isFalse();
+            }
+        }
+        map.clear();
+        map.put(1L, -1L);
+        map.put(2L, -2L);
+        assertThat(map.keySet().contains(1L)).isTrue();
+        assertThat(map.values().contains(-2L)).isTrue();
+        assertThat(map.values().contains(2L)).isFalse();
+        assertThat(map.keySet().remove(1L)).isTrue();
+        assertThat(map.values().remove(-2L)).isTrue();
+        assertThat(map).isEmpty();
+    }
+
     @Test
     void shouldAgreeWithAHashMapOverRandomOperations() {
         SharedMap<String, String> map = SharedMap.create(heap, "m", Codec.utf8(), Codec.utf8(),
