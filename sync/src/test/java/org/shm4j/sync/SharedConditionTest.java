@@ -3,6 +3,8 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
@@ -20,6 +22,10 @@ import java.lang.foreign.MemorySegment;
 import java.util.Date;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
@@ -60,8 +66,48 @@ class SharedConditionTest {
             } finally {
                 lock.unlock();
             }
-            assertThat(SharedLock.open(heap, "lock").newCondition().toString())
-                    .as("every newCondition() is the lock's one condition").isEqualTo(condition.toString());
+            SharedLock other = SharedLock.open(heap, "lock");
+            assertThat(other.newCondition().toString()).as("each lock object's first newCondition(): the same one")
+                    .isEqualTo(condition.toString());
+            assertThat(other.newCondition()).as("its second: a condition of its own")
+                    .hasToString("condition 'lock.condition.2' (0 waiting)");
+        }
+    }
+
+    /**
+     * Two conditions of one lock from {@code newCondition()} (helper-133): a signal of one does not wake a waiter of
+     * the other, as with {@code ReentrantLock}. They were one condition, so a bounded buffer's {@code notEmpty.signal()}
+     * could wake a producer waiting for room instead of the consumer it was for.
+     */
+    @Test
+    void shouldKeepTheWaitersOfEachNewConditionApart() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition notFull = lock.newCondition();
+            SharedCondition notEmpty = lock.newCondition();
+            CountDownLatch holding = new CountDownLatch(1);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<Boolean> producer = pool.submit(() -> {
+                    lock.lock();
+                    try {
+                        holding.countDown();
+                        return notFull.await(1, TimeUnit.SECONDS);
+                    } finally {
+                        lock.unlock();
+                    }
+                });
+                assertThat(holding.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                lock.lock(); // once the producer waits: its await released the lock
+                try {
+                    notEmpty.signal();
+                } finally {
+                    lock.unlock();
+                }
+                assertThat(producer.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("not woken by notEmpty").isFalse();
+            } finally {
+                pool.shutdownNow();
+            }
         }
     }
 
@@ -156,13 +202,16 @@ class SharedConditionTest {
         }
     }
 
-    @Test
-    void shouldPassEveryItemThroughABoundedBufferBetweenFourProcesses() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"named", "newCondition"})
+    void shouldPassEveryItemThroughABoundedBufferBetweenFourProcesses(String conditions) throws Exception {
         String heapName = names.unique("cond-buffer");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
             SharedLock lock = SharedLock.create(heap, "lock");
-            SharedCondition.create(heap, "notEmpty", lock);
-            SharedCondition.create(heap, "notFull", lock);
+            if (conditions.equals("named")) {
+                SharedCondition.create(heap, "notEmpty", lock);
+                SharedCondition.create(heap, "notFull", lock);
+            }
             SharedLongArray.create(heap, "buffer", CAPACITY);
             SharedLong.create(heap, "head");
             SharedLong.create(heap, "tail");
@@ -171,8 +220,8 @@ class SharedConditionTest {
             int items = 3000;
             String count = Integer.toString(items);
             Children.runAll(4, i -> i < 2
-                    ? ChildJvm.start(BufferUser.class, heapName, "produce", Integer.toString(i), count)
-                    : ChildJvm.start(BufferUser.class, heapName, "consume", "0", count));
+                    ? ChildJvm.start(BufferUser.class, heapName, "produce", Integer.toString(i), count, conditions)
+                    : ChildJvm.start(BufferUser.class, heapName, "consume", "0", count, conditions));
             long n = 2L * items;
             assertThat(taken.get()).isEqualTo(n);
             assertThat(sum.get()).as("each item 1..%d exactly once", n).isEqualTo(n * (n + 1) / 2);
@@ -239,15 +288,16 @@ class SharedConditionTest {
     }
 
     /**
-     * {@code main(heap, "produce"|"consume", id, items)}: puts items {@code id * items + 1 ..} into the shared
+     * {@code main(heap, "produce"|"consume", id, items, "named"|"newCondition")}: puts items {@code id * items + 1 ..} into the shared
      * bounded buffer, or takes {@code items} items and adds them to {@code sum}; waits with {@code signal()} only.
      */
     public static final class BufferUser {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedLock lock = SharedLock.open(heap, "lock");
-                Condition notEmpty = SharedCondition.open(heap, "notEmpty", lock);
-                Condition notFull = SharedCondition.open(heap, "notFull", lock);
+                boolean named = args[4].equals("named"); // else the lock's, in the same order in every process
+                Condition notEmpty = named ? SharedCondition.open(heap, "notEmpty", lock) : lock.newCondition();
+                Condition notFull = named ? SharedCondition.open(heap, "notFull", lock) : lock.newCondition();
                 SharedLongArray buffer = SharedLongArray.open(heap, "buffer");
                 SharedLong head = SharedLong.open(heap, "head");
                 SharedLong tail = SharedLong.open(heap, "tail");

@@ -578,9 +578,12 @@ public final class SharedCondition implements Condition {
         }
     }
 
-    /** @return the heap name of the condition {@code newCondition()} returns for the lock named {@code lockName} */
-    static String companionName(String lockName) {
-        return lockName + COMPANION_SUFFIX;
+    /**
+     * @return what the {@code n}-th condition a lock object's {@code newCondition()} returns adds to the lock's name:
+     *         {@code ".condition"} for the first, {@code ".condition.<n>"} after it
+     */
+    static String companionSuffix(int n) {
+        return n == 1 ? COMPANION_SUFFIX : COMPANION_SUFFIX + "." + n;
     }
 
     private static MemorySegment openOrCreateBlock(SharedHeap heap, String name, TimedLock lock) {

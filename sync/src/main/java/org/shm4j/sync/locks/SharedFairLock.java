@@ -75,7 +75,8 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * ticket word, exactly one of them wins. A waiter that gives up (timeout, interrupt) marks its slot abandoned and is
  * skipped at once when its turn comes; until then its ticket stays out. So first-come, first-served holds for up to
  * 64 tickets out, live or given up: while 64 are out (say 60 waiters gave up during one long hold), a newcomer waits
- * for a ticket, and newcomers waiting for tickets get them in no set order. A taken turn whose owner bits name a dead process (or a process slot that no longer holds it) is
+ * for a ticket, and newcomers waiting for tickets get them in no set order. A taken turn whose owner bits name a dead
+ * process (or a process slot that no longer holds it) is
  * skipped within about 50 ms and the lock is marked inconsistent, as in {@link SharedLock}; a turn not yet taken is
  * skipped within about 50 ms if its ticket slot shows a dead process, and after 1 s if its slot was never written
  * (its taker died between taking a ticket and writing its slot). After skipping a dead process's turn a waiter

@@ -30,6 +30,7 @@ public abstract sealed class SharedMutex extends TimedLock permits SharedLock, S
     private final SharedHeap heap; // where newCondition() finds the lock's condition; null if wrapped
     private final String name;
     private final String kind;
+    private final NewConditions conditions = new NewConditions();
 
     /**
      * Checks the mutex's fields; the subclass checks the rest of the block.
@@ -107,10 +108,14 @@ public abstract sealed class SharedMutex extends TimedLock permits SharedLock, S
     }
 
     /**
-     * Returns the lock's own condition: the {@link SharedCondition} named {@code "<lock name>.condition"} in the
-     * lock's heap, created by the first caller in any process. Every call, in every process, returns a view of that
-     * one condition; for more conditions on this lock, create them by name with
-     * {@link SharedCondition#create(SharedHeap, String, SharedMutex)}.
+     * Returns a new condition of this lock, as {@link java.util.concurrent.locks.ReentrantLock#newCondition()} does,
+     * which other processes find by the order of their calls: the first call on this lock object returns the
+     * {@link SharedCondition} named {@code "<lock name>.condition"} in the lock's heap, the {@code n}-th one
+     * {@code "<lock name>.condition.<n>"}, each created by the first caller in any process. So processes running the
+     * same code ({@code notFull = lock.newCondition(); notEmpty = lock.newCondition();}) share each condition, and two
+     * conditions of one lock never take each other's signals. Where processes make them in different orders, name
+     * them: {@link SharedCondition#openOrCreate(SharedHeap, String, SharedMutex)}. Each condition is a heap block,
+     * which stays: make a lock's conditions once, not per use.
      *
      * @throws UnsupportedOperationException if this lock was wrapped over raw memory: lay a condition out beside it
      *                                       with {@link SharedCondition#format}
@@ -121,8 +126,7 @@ public abstract sealed class SharedMutex extends TimedLock permits SharedLock, S
             throw new UnsupportedOperationException(description() + " is not in a heap: lay its condition out with "
                     + "SharedCondition.format(segment, offset, lock)");
         }
-        Blocks.checkNameRoom(kind + " (with a condition)", name, SharedCondition.COMPANION_SUFFIX);
-        return whileOpen(() -> SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), this));
+        return conditions.next(kind, name, named -> whileOpen(() -> SharedCondition.openOrCreate(heap, named, this)));
     }
 
     @Override

@@ -145,6 +145,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private final Lock readLock;
     private final TimedLock writeLock;
     private final SharedHeap heap; // where the write lock's newCondition() finds its condition; null if wrapped
+    private final NewConditions conditions = new NewConditions();
     private final String name;
     /**
      * The readerSlots bits whose writer flag this process's write-lock holder set: plain, since only the holder uses
@@ -672,9 +673,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
 
         /**
-         * Returns the write lock's condition: the {@link SharedCondition} named {@code "<lock name>.condition"} in
-         * the lock's heap, the same one for every call in every process. (The read lock has none: a condition needs
-         * an exclusive lock.)
+         * Returns a new condition of the write lock, numbered as {@link SharedMutex#newCondition()} numbers a lock's:
+         * the first call on this lock object returns the {@link SharedCondition} named
+         * {@code "<lock name>.condition"} in the lock's heap, the {@code n}-th {@code "<lock name>.condition.<n>"}.
+         * (The read lock has none: a condition needs an exclusive lock.)
          *
          * @throws UnsupportedOperationException if the lock was wrapped over raw memory
          */
@@ -683,8 +685,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             if (heap == null) {
                 throw new UnsupportedOperationException(description() + " is not in a heap: it has no condition");
             }
-            Blocks.checkNameRoom("read-write lock (with a condition)", name, SharedCondition.COMPANION_SUFFIX);
-            return SharedCondition.openOrCreate(heap, SharedCondition.companionName(name), SharedReadWriteLock.this);
+            return conditions.next("read-write lock", name,
+                    named -> SharedCondition.openOrCreate(heap, named, SharedReadWriteLock.this));
         }
 
         @Override

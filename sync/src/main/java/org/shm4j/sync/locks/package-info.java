@@ -20,7 +20,8 @@
  * <p>Deadlock detection: a thread blocked on a {@code SharedLock}, a {@code SharedReentrantLock}, a
  * {@code SharedFairLock} or the write lock of a {@code SharedReadWriteLock} of a heap for longer than a threshold
  * (100 ms; {@code -Dshm4j.deadlockThresholdMillis}) publishes its wait in the heap's wait table (block
- * {@code shm4j.waits}) and follows the wait-for graph at each liveness check (50 ms). A cycle of waits across threads and processes, seen twice with the same waits one check
+ * {@code shm4j.waits}) and follows the wait-for graph at each liveness check (50 ms). A cycle of waits across threads
+ * and processes, seen twice with the same waits one check
  * apart, is broken by one member, the one with the highest pid and then thread id: its acquisition throws
  * {@link org.shm4j.sync.locks.DeadlockException} naming the cycle, and it must release the locks it holds (as
  * {@code finally} blocks do) for the others to proceed. {@link org.shm4j.sync.locks.WaitForGraph#snapshot} reads the

@@ -1,0 +1,27 @@
+package org.shm4j.sync.locks;
+
+import org.shm4j.sync.internal.Blocks;
+
+import java.util.function.Function;
+
+/**
+ * Numbers the conditions one lock object's {@code newCondition()} returns, in call order, so that processes running
+ * the same code find the same conditions: the first is {@code "<lock name>.condition"}, the {@code n}-th
+ * {@code "<lock name>.condition.<n>"} (see {@link SharedMutex#newCondition()}).
+ */
+final class NewConditions {
+    private int made; // guarded by this: one number per call, counted only once its condition exists
+
+    /**
+     * @param what         the lock's kind, for the message if its name leaves no room for the condition's
+     * @param openOrCreate opens or creates the condition of the name it is given
+     * @return the next condition
+     */
+    synchronized SharedCondition next(String what, String lockName, Function<String, SharedCondition> openOrCreate) {
+        String suffix = SharedCondition.companionSuffix(made + 1);
+        Blocks.checkNameRoom(what + " (with a condition)", lockName, suffix);
+        SharedCondition condition = openOrCreate.apply(lockName + suffix);
+        made++;
+        return condition;
+    }
+}
