@@ -118,7 +118,11 @@ public interface Codec<T> {
         return new SealedCodec<>(type, SealedShape.of(type, lookup));
     }
 
-    /** @return a codec of {@code String}s as UTF-8 (type 2) */
+    /**
+     * @return a codec of {@code String}s as UTF-8 (type 2); a string with a lone surrogate, which UTF-8 cannot hold,
+     *         is refused with {@link IllegalArgumentException} when measured ({@code encodedLength}), before anything
+     *         is stored, rather than stored as another string
+     */
     static Codec<String> utf8() {
         return new Codec<>() {
             @Override
@@ -128,7 +132,7 @@ public interface Codec<T> {
 
             @Override
             public int encodedLength(String value) {
-                return Math.toIntExact(Utf8.length(value));
+                return Math.toIntExact(Utf8.textLength(value));
             }
 
             @Override

@@ -28,7 +28,7 @@ final class CodecMessages {
         if (type < 1) { // named here, not by the ring under the queue or pipe end
             throw new IllegalArgumentException(what + ": its codec's typeId() is " + type + " (expected: >= 1)");
         }
-        int length = codec.encodedLength(value);
+        int length = ExactEncoding.measure(codec, value, what);
         if (length < 0 || length > ring.maxMessageLength()) {
             throw Blocks.messageTooLong(what, "encoded value length", length, ring.capacity());
         }

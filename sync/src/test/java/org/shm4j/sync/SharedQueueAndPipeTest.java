@@ -43,10 +43,9 @@ class SharedQueueAndPipeTest {
             assertThat(longs.take()).isEqualTo(6L);
             assertThat(longs.poll(10, TimeUnit.MILLISECONDS)).isNull();
             SharedQueue<String> strings = SharedQueue.create(heap, "strings", 1024, Codec.utf8());
-            for (String s : new String[] {"", "plain", "zähler", "計数", "emoji \uD83D\uDE00", "lone \uD800 x"}) {
+            for (String s : new String[] {"", "plain", "zähler", "計数", "emoji \uD83D\uDE00"}) {
                 assertThat(strings.offer(s)).isTrue();
-                assertThat(strings.poll()).isEqualTo(new String(s.getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                        java.nio.charset.StandardCharsets.UTF_8));
+                assertThat(strings.poll()).isEqualTo(s);
             }
             SharedQueue<byte[]> bytes = SharedQueue.create(heap, "bytes", 1024, Codec.bytes());
             assertThat(bytes.offer(new byte[] {1, 2, 3}, 1, TimeUnit.SECONDS)).isTrue();

@@ -119,6 +119,23 @@ public final class ExactEncoding {
     }
 
     /**
+     * @return {@code codec.encodedLength(value)}
+     * @throws IllegalArgumentException if the codec refused the value (a string UTF-8 cannot hold, say), naming
+     *                                  {@code what} (the structure, e.g. {@code "queue 'q'"}) before its reason
+     */
+    public static <T> int measure(Codec<T> codec, T value, String what) {
+        try {
+            return codec.encodedLength(value);
+        } catch (IllegalArgumentException e) {
+            String reason = e.getMessage();
+            if (reason != null && reason.startsWith(what)) {
+                throw e;
+            }
+            throw new IllegalArgumentException(what + ": " + reason, e);
+        }
+    }
+
+    /**
      * {@link #write}, refusing a value that did not take exactly {@code length} bytes.
      *
      * @param what    the structure, e.g. {@code "queue 'q'"}

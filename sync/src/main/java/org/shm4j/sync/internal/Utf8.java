@@ -9,7 +9,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 /**
  * UTF-8 straight into a segment, without an intermediate {@code byte[]}, and out of one through a buffer of the
  * thread ({@link #read}). A lone surrogate becomes {@code '?'}, as
- * {@link String#getBytes(java.nio.charset.Charset)} does, so both give the same bytes.
+ * {@link String#getBytes(java.nio.charset.Charset)} does, so both give the same bytes; values that codecs store are
+ * measured by {@link #textLength}, which refuses one instead, since '?' in its place would store another string.
  */
 public final class Utf8 {
     /** The longest text a thread's {@link #read} buffer is grown for; longer text gets an array of its own. */
@@ -42,8 +43,21 @@ public final class Utf8 {
         return new String(bytes, 0, length, StandardCharsets.UTF_8);
     }
 
-    /** @return how many bytes {@link #write} writes for {@code s} */
+    /**
+     * @return how many bytes {@link #write} writes for {@code s}, a value a codec stores
+     * @throws IllegalArgumentException if {@code s} has a lone surrogate, which UTF-8 cannot hold: written as '?',
+     *                                  two different strings would be stored as one (two map keys, say)
+     */
+    public static long textLength(String s) {
+        return length(s, true);
+    }
+
+    /** @return how many bytes {@link #write} writes for {@code s} (a lone surrogate: one, its '?') */
     public static long length(String s) {
+        return length(s, false);
+    }
+
+    private static long length(String s, boolean refuseLoneSurrogates) {
         long length = 0;
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -54,8 +68,15 @@ public final class Utf8 {
             } else if (isPair(s, i)) {
                 length += 4;
                 i++;
+            } else if (!Character.isSurrogate(c)) {
+                length += 3;
+            } else if (refuseLoneSurrogates) {
+                throw new IllegalArgumentException("a String with a lone surrogate (U+" + Integer.toHexString(c)
+                        .toUpperCase(java.util.Locale.ROOT) + " at index " + i + " of " + s.length() + " chars): UTF-8"
+                        + " cannot hold it, and '?' in its place would store another string (expected: text that UTF-8"
+                        + " can encode, as Python's str.encode requires)");
             } else {
-                length += Character.isSurrogate(c) ? 1 : 3; // a lone surrogate encodes as '?'
+                length += 1; // a lone surrogate encodes as '?'
             }
         }
         return length;

@@ -79,7 +79,7 @@ sealed interface ValueCodec {
     record Text() implements ValueCodec {
         @Override
         public long length(Object value) {
-            return value == null ? Integer.BYTES : Integer.BYTES + Utf8.length((String) value);
+            return value == null ? Integer.BYTES : Integer.BYTES + Utf8.textLength((String) value);
         }
 
         @Override

@@ -487,7 +487,7 @@ public final class SharedList<T> implements Iterable<T> {
             throw new NullPointerException(store.what() + ": a null element (a SharedList holds none, as its codec"
                     + " encodes values; where Python code stores None, store a value of its own)");
         }
-        int length = codec.encodedLength(value);
+        int length = ExactEncoding.measure(codec, value, store.what());
         if (length < 0 || length > store.maxElementBytes) {
             throw new IllegalArgumentException(store.what() + ": encoded value length=" + length + " (expected: 0.."
                     + store.maxElementBytes + ", the maxElementBytes fixed at creation)");

@@ -92,7 +92,7 @@ public final class SharedLongMap<V> {
             throw new NullPointerException("SharedLongMap '" + core.name() + "': a null value (it holds none, as a"
                     + " ConcurrentMap; where Python code stores None, store a value of its own)");
         }
-        int valueLength = values.encodedLength(value);
+        int valueLength = ExactEncoding.measure(values, value, what);
         Scratch scratch = keyInScratch(key, valueLength);
         try {
             ExactEncoding.writeExactly(values, value, valueLength, scratch.entrySegment, ENTRY_HEADER + Long.BYTES,

@@ -540,7 +540,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     private int encodeKey(Object key, Scratch scratch, int valueLength) {
         @SuppressWarnings("unchecked") K k = (K) nonNull(key, "key");
         try {
-            int keyLength = keys.encodedLength(k);
+            int keyLength = ExactEncoding.measure(keys, k, what);
             long size = (long) ENTRY_HEADER + keyLength + valueLength;
             if (valueLength > 0) { // a write: refused before the buffer grows to an entry no chunk holds
                 core.checkEntrySize(size, keyLength, valueLength);
@@ -562,7 +562,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
     private int valueLength(V value) {
         try {
-            return values.encodedLength(value);
+            return ExactEncoding.measure(values, value, what);
         } catch (ClassCastException e) {
             throw wrongType("value", value, values, e);
         }

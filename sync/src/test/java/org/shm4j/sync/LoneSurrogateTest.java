@@ -1,0 +1,64 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.list.SharedList;
+import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedMap;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * A string with a lone surrogate, which UTF-8 cannot hold (helper-133): {@link Codec#utf8()} and a record's string
+ * component wrote it with '?' in its place, so {@code "\uD800"} and {@code "?"} were one map key, and a queue or list
+ * handed back another string than it was given. Now every structure refuses it before storing anything, naming
+ * itself; a surrogate pair still travels whole.
+ */
+class LoneSurrogateTest {
+    private static final String LONE = "a\uD800b";
+    private static final String REASON = "a String with a lone surrogate (U+D800 at index 1 of 3 chars): UTF-8 cannot"
+            + " hold it";
+
+    /** A record with a string component. */
+    public record Labelled(String label, int n) {
+    }
+
+    @Test
+    void shouldRefuseItInEveryStructureAndKeepNothing() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedQueue<String> queue = SharedQueue.create(heap, "q", 4096, Codec.utf8());
+            assertThatThrownBy(() -> queue.offer(LONE)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("queue 'q': " + REASON);
+            SharedQueue<Labelled> records = SharedQueue.create(heap, "r", 4096, Codec.record(Labelled.class));
+            assertThatThrownBy(() -> records.offer(new Labelled(LONE, 1))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("queue 'r': " + REASON);
+            SharedMap<String, String> map = SharedMap.create(heap, "m", Codec.utf8(), Codec.utf8(),
+                    new MapSizing(100, 8, 8));
+            map.put("a?b", "question mark");
+            assertThatThrownBy(() -> map.put(LONE, "v")).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("SharedMap 'm': " + REASON);
+            assertThatThrownBy(() -> map.put("k", LONE)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("SharedMap 'm': " + REASON);
+            assertThatThrownBy(() -> map.get(LONE)).as("not the entry of 'a?b'")
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("SharedMap 'm': " + REASON);
+            SharedList<String> list = SharedList.create(heap, "l", Codec.utf8(), 16);
+            assertThatThrownBy(() -> list.add(LONE)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("SharedList 'l': " + REASON);
+            SharedPipe.End end = SharedPipe.create(heap, "p", 4096).first();
+            assertThatThrownBy(() -> end.send(LONE, Codec.utf8(), java.time.Duration.ZERO))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(REASON);
+
+            assertThat(queue.isEmpty()).isTrue();
+            assertThat(records.isEmpty()).isTrue();
+            assertThat(map).containsOnly(java.util.Map.entry("a?b", "question mark"));
+            assertThat(list.size()).isZero();
+
+            String pair = "a\uD83D\uDE00b"; // a surrogate pair: one code point, 4 UTF-8 bytes
+            assertThat(queue.offer(pair)).isTrue();
+            assertThat(queue.poll()).isEqualTo(pair);
+            map.put(pair, pair);
+            assertThat(map.get(pair)).isEqualTo(pair);
+        }
+    }
+}
