@@ -9,6 +9,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.AbstractList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.ListIterator;
 import java.util.Objects;
@@ -424,6 +425,41 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
             case Float f -> (double) f;
             case null, default -> o;
         };
+    }
+
+    /**
+     * @return true if {@code o} is a list of as many items, each equal to this list's item at its index, a
+     *         {@code byte[]} by its bytes (other values by {@code equals}: numbers are compared as read back, a
+     *         {@code Long} or a {@code Double}): so two views of one list, or a list and a copy of its items, are equal
+     */
+    @Override
+    public boolean equals(Object o) {
+        if (o == this) {
+            return true;
+        }
+        if (!(o instanceof List<?> other)) {
+            return false;
+        }
+        Iterator<?> theirs = other.iterator();
+        for (Object item : this) {
+            if (!theirs.hasNext() || !sameItem(item, theirs.next())) {
+                return false;
+            }
+        }
+        return !theirs.hasNext();
+    }
+
+    /**
+     * @return {@link List#hashCode()}'s hash of the items, a {@code byte[]} hashed by its bytes: an unchanged list
+     *         gives the same hash each time, though each read makes a new array
+     */
+    @Override
+    public int hashCode() {
+        int hash = 1;
+        for (Object item : this) {
+            hash = 31 * hash + (item instanceof byte[] bytes ? Arrays.hashCode(bytes) : Objects.hashCode(item));
+        }
+        return hash;
     }
 
     private static boolean sameItem(Object item, Object sought) {

@@ -349,6 +349,12 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             }
 
             @Override
+            public boolean contains(Object o) {
+                return o instanceof Map.Entry<?, ?> e && e.getKey() != null
+                        && Objects.deepEquals(e.getValue(), lookUp(e.getKey()));
+            }
+
+            @Override
             public int size() {
                 return SharedMap.this.size();
             }
@@ -426,6 +432,51 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 entries.remove();
             }
         };
+    }
+
+    /**
+     * @return true if {@code o} is a map of the same entries, values that are arrays (a {@link Codec#bytes()} value)
+     *         compared by their contents, since each read decodes a new one (as {@code AbstractMap}'s otherwise; a
+     *         snapshot of neither map while they change)
+     */
+    @Override
+    public boolean equals(Object o) {
+        if (o == this) {
+            return true;
+        }
+        if (!(o instanceof Map<?, ?> other) || other.size() != size()) {
+            return false;
+        }
+        try {
+            for (Map.Entry<K, V> entry : entrySet()) {
+                if (!Objects.deepEquals(entry.getValue(), other.get(entry.getKey()))) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (ClassCastException | NullPointerException e) { // a key the other map does not take
+            return false;
+        }
+    }
+
+    /** @return the sum of the entries' hashes, as {@link Map#hashCode()}, arrays hashed by their contents */
+    @Override
+    public int hashCode() {
+        return super.hashCode();
+    }
+
+    /** @return the value of {@code key}, or null if absent or a key this map's codec cannot take */
+    private Object lookUp(Object key) {
+        try {
+            return get(key);
+        } catch (ClassCastException e) {
+            return null;
+        }
+    }
+
+    /** @return {@code x}'s hash, an array's by its contents */
+    private static int contentHash(Object x) {
+        return x != null && x.getClass().isArray() ? Arrays.deepHashCode(new Object[] {x}) : Objects.hashCode(x);
     }
 
     /**
@@ -673,10 +724,24 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         }
     }
 
-    /** An entry whose {@code setValue} puts into the map. */
+    /**
+     * An entry whose {@code setValue} puts into the map; equal to an entry of the same key and value, arrays (a
+     * {@link Codec#bytes()} value) compared and hashed by their contents, since each read decodes a new one.
+     */
     private final class WriteThroughEntry extends SimpleEntry<K, V> {
         WriteThroughEntry(K key, V value) {
             super(key, value);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Map.Entry<?, ?> e && Objects.deepEquals(getKey(), e.getKey())
+                    && Objects.deepEquals(getValue(), e.getValue());
+        }
+
+        @Override
+        public int hashCode() {
+            return contentHash(getKey()) ^ contentHash(getValue());
         }
 
         @Override

@@ -49,6 +49,28 @@ class ShareableListTest {
         }
     }
 
+    /**
+     * helper-133: each read of a bytes item makes a new array, so AbstractList's hashCode changed from call to call on
+     * an unchanged list and a list never equalled another view of itself. Items compare as indexOf compares them.
+     */
+    @Test
+    void shouldHashAndCompareBytesItemsByTheirBytes() {
+        try (SharedMemory region = SharedMemory.anonymous(ShareableList.byteSize(ITEMS));
+             ShareableList list = ShareableList.create(region, ITEMS)) {
+            ShareableList view = ShareableList.wrap(region);
+            assertThat(list.hashCode()).as("stable").isEqualTo(list.hashCode()).isEqualTo(view.hashCode());
+            assertThat(list).isEqualTo(view);
+            assertThat(list.equals(new java.util.ArrayList<>(view))).as("a copy of its items").isTrue();
+            assertThat(list.equals(Arrays.asList(1L, 2.5, true, null, "abc", new byte[] {9}))).isTrue();
+            assertThat(list.equals(Arrays.asList(1L, 2.5, true, null, "abc", new byte[] {8}))).isFalse();
+            assertThat(list.equals(Arrays.asList(1L, 2.5, true, null, "abc"))).as("shorter").isFalse();
+            assertThat(list.equals(List.of(1L))).isFalse();
+            int before = list.hashCode();
+            view.set(5, new byte[] {8});
+            assertThat(list.hashCode()).as("another item, another hash").isNotEqualTo(before);
+        }
+    }
+
     @Test
     void shouldRefuseWhatPythonCouldNotReadBack() {
         try (ShareableList list = ShareableList.create(names.unique("refusals"), ITEMS)) {
