@@ -6,6 +6,7 @@ import org.shm4j.sync.atomic.SharedBoolean;
 import org.shm4j.sync.atomic.SharedDouble;
 import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
@@ -34,6 +35,7 @@ class ToStringAfterCloseTest {
         structures.put("int", SharedInt.create(heap, "int"));
         structures.put("double", SharedDouble.create(heap, "double"));
         structures.put("boolean", SharedBoolean.create(heap, "boolean"));
+        structures.put("longs", SharedLongArray.create(heap, "longs", 2));
         structures.put("queue", SharedQueue.create(heap, "queue", 1024, Codec.longs()));
         structures.put("ring", SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024));
         structures.put("pipe", SharedPipe.create(heap, "pipe", 1024).first());

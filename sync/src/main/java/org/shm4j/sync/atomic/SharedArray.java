@@ -7,6 +7,7 @@ import org.shm4j.sync.locks.SharedLock;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
+import java.util.StringJoiner;
 
 /**
  * What every shared array has: a fixed length, its elements' memory, and bulk copies to and from other memory. The
@@ -27,6 +28,9 @@ import java.util.Objects;
  * view elements of any native segment instead, with no header.
  */
 public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleArray, SharedIntArray, SharedLongArray {
+    /** The most elements {@link #toString()} shows. */
+    private static final int SHOWN = 32;
+
     /** The elements, without the block header. */
     final MemorySegment elements;
     /** What a method throws, with the JDK's exception as the cause, once the memory is closed. */
@@ -96,6 +100,28 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
             throw closedOr(e);
         }
     }
+
+    /**
+     * @return the elements as {@code AtomicLongArray}'s {@code toString} shows them, {@code [1, 2, 3]}, the first
+     *         {@value #SHOWN} of a longer array followed by how many there are: {@code [1, 2, ... (1000 elements)]}
+     *         (plain reads: a snapshot of no instant); once the memory is closed, the message of an access then
+     */
+    @Override
+    public final String toString() {
+        return Blocks.unlessClosed(elements.scope(), () -> {
+            StringJoiner shown = new StringJoiner(", ", "[", "]");
+            for (long i = 0; i < Math.min(length, SHOWN); i++) {
+                shown.add(element(i));
+            }
+            if (length > SHOWN) {
+                shown.add("... (" + length + " elements)");
+            }
+            return shown.toString();
+        }, closedMessage);
+    }
+
+    /** @return element {@code index} as {@link #toString()} shows it */
+    abstract String element(long index);
 
     /**
      * @return what a method throws for {@code failure}: an exception naming this array if its memory is closed,

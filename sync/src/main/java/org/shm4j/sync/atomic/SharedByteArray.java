@@ -198,4 +198,9 @@ public final class SharedByteArray extends SharedArray {
             throw closedOr(e);
         }
     }
+
+    @Override
+    String element(long index) {
+        return Byte.toString(get(index));
+    }
 }

@@ -269,4 +269,9 @@ public final class SharedDoubleArray extends SharedArray {
             throw closedOr(e);
         }
     }
+
+    @Override
+    String element(long index) {
+        return Double.toString(get(index));
+    }
 }

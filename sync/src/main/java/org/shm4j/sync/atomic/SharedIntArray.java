@@ -282,4 +282,9 @@ public final class SharedIntArray extends SharedArray {
             throw closedOr(e);
         }
     }
+
+    @Override
+    String element(long index) {
+        return Integer.toString(get(index));
+    }
 }

@@ -282,4 +282,9 @@ public final class SharedLongArray extends SharedArray {
             throw closedOr(e);
         }
     }
+
+    @Override
+    String element(long index) {
+        return Long.toString(get(index));
+    }
 }

@@ -48,6 +48,23 @@ class SharedArraysTest {
         }
     }
 
+    /** helper-133: arrays printed Object's {@code SharedLongArray@9573584}; now their elements, as AtomicLongArray. */
+    @Test
+    void shouldShowTheirElements() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLongArray longs = SharedLongArray.create(heap, "longs", 3);
+            longs.set(1, -5);
+            assertThat(longs).hasToString("[0, -5, 0]");
+            assertThat(SharedIntArray.create(heap, "ints", 1)).hasToString("[0]");
+            SharedDoubleArray doubles = SharedDoubleArray.create(heap, "doubles", 2);
+            doubles.set(0, 0.5);
+            assertThat(doubles).hasToString("[0.5, 0.0]");
+            SharedByteArray bytes = SharedByteArray.create(heap, "bytes", 40);
+            bytes.set(39, (byte) 7);
+            assertThat(bytes).hasToString("[" + "0, ".repeat(32) + "... (40 elements)]");
+        }
+    }
+
     @Test
     void shouldCopyInBulk() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
