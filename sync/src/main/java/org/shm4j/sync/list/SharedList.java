@@ -12,6 +12,8 @@ import org.shm4j.sync.internal.ExactEncoding;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
@@ -35,7 +37,9 @@ import static org.shm4j.sync.list.ListLayout.OP_SET;
  * <h2>Operations and their cost</h2>
  * {@link #get}, {@link #set}, {@link #add(Object)} (append), {@link #removeLast()}, {@link #size()} and
  * {@link #clear()} take O(1) (plus the element's bytes); {@link #add(int, Object)} and {@link #remove(int)} shift the
- * slots after the index, O(size - index). Growth allocates chunk blocks in the heap ({@code <name>.chunk<k>}, chunk
+ * slots after the index, O(size - index); {@link #addAll} (Python's {@code extend}) appends several as one change;
+ * {@link #indexOf}, {@link #contains} and {@link #remove(Object)} compare elements as stored (their encoded bytes),
+ * O(size), under the mutex. Growth allocates chunk blocks in the heap ({@code <name>.chunk<k>}, chunk
  * k holding 64 &times; 2<sup>k</sup> slots), so the list grows until the heap is full ({@link ShmFullException} with
  * the figures) or reaches {@link #maxSize()}; blocks are never freed, so removing does not give memory back.
  *
@@ -266,13 +270,9 @@ public final class SharedList<T> implements Iterable<T> {
             try {
                 int size = store.size();
                 ensureRoomFor(size);
-                MemorySegment chunk = store.slotSegment(size);
-                long at = store.slotOffset(size);
                 store.beginWrite();
                 try {
-                    chunk.set(JAVA_INT, at, length); // plain: published by the size's release
-                    ExactEncoding.writeExactly(codec, value, length, chunk, at + Integer.BYTES, false, store.what(),
-                            "added");
+                    writeSlot(size, value, length);
                     store.setSize(size + 1);
                 } finally {
                     store.endWrite(); // also if the codec threw: the slot past the size is not part of the list
@@ -282,6 +282,151 @@ public final class SharedList<T> implements Iterable<T> {
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
+        }
+    }
+
+    /**
+     * Appends every value of {@code values}, in its order, as one change (Python's {@code extend}): a reader sees
+     * none of them or all, and a value that cannot be stored (null, too long, a codec that fails) adds none.
+     *
+     * @throws NullPointerException     naming this list, if a value is null; nothing is added
+     * @throws IllegalArgumentException if an encoded value is longer than {@link #maxElementBytes()}; nothing is added
+     * @throws ShmFullException         if the heap has no room for the chunks, or the list would pass
+     *                                  {@link #maxSize()}; nothing is added
+     */
+    public void addAll(Collection<? extends T> values) {
+        List<T> copy = new ArrayList<>(Objects.requireNonNull(values, "values")); // one look at one that changes
+        int[] lengths = new int[copy.size()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = encodedLength(copy.get(i));
+        }
+        try {
+            lock();
+            try {
+                int size = store.size();
+                for (int i = 0; i < lengths.length; i++) {
+                    ensureRoomFor(size + i);
+                }
+                store.beginWrite();
+                try {
+                    for (int i = 0; i < lengths.length; i++) {
+                        writeSlot(size + i, copy.get(i), lengths[i]);
+                    }
+                    store.setSize(size + lengths.length);
+                } finally {
+                    store.endWrite(); // also if a codec threw: the slots past the size are not part of the list
+                }
+            } finally {
+                unlock();
+            }
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw store.closed(e);
+        }
+    }
+
+    /** Writes {@code value} into the slot at {@code index}, past the size: the size's release store publishes it. */
+    private void writeSlot(int index, T value, int length) {
+        MemorySegment chunk = store.slotSegment(index);
+        long at = store.slotOffset(index);
+        chunk.set(JAVA_INT, at, length); // plain: published by the size's release
+        ExactEncoding.writeExactly(codec, value, length, chunk, at + Integer.BYTES, false, store.what(), "added");
+    }
+
+    /**
+     * Finds the first element stored as {@code value} would be: whose encoded bytes are {@code value}'s (Python's
+     * {@code index} finds one equal to it), in one look under the list's mutex.
+     *
+     * @return its index, or -1 (also for null, or a value longer than any element)
+     */
+    public int indexOf(T value) {
+        byte[] sought = encodedOrNull(value);
+        if (sought == null) {
+            return -1;
+        }
+        try {
+            lock();
+            try {
+                return indexLocked(sought);
+            } finally {
+                unlock();
+            }
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw store.closed(e);
+        }
+    }
+
+    /** @return true if an element is stored as {@code value} would be: see {@link #indexOf} */
+    public boolean contains(T value) {
+        return indexOf(value) >= 0;
+    }
+
+    /**
+     * Removes the first element stored as {@code value} would be (see {@link #indexOf}), found and removed in one
+     * hold of the list's mutex, as Python's {@code remove} does: O(size). For a {@code SharedList<Integer>},
+     * {@code remove(3)} is {@link #remove(int)}; {@code remove(Integer.valueOf(3))} is this one, as in a
+     * {@link List}.
+     *
+     * @return true if one was removed
+     */
+    public boolean remove(Object value) {
+        @SuppressWarnings("unchecked") byte[] sought = encodedOrNull((T) value);
+        if (sought == null) {
+            return false;
+        }
+        try {
+            lock();
+            try {
+                int index = indexLocked(sought);
+                if (index >= 0) {
+                    store.apply(OP_REMOVE, index, index, store.size());
+                }
+                return index >= 0;
+            } finally {
+                unlock();
+            }
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw store.closed(e);
+        }
+    }
+
+    /**
+     * @return {@code value} as the codec stores it, or null if it cannot be an element: null, a value of a type the
+     *         codec does not take, or one longer than {@link #maxElementBytes()}
+     */
+    private byte[] encodedOrNull(T value) {
+        try {
+            int length = value == null ? -1 : ExactEncoding.measure(codec, value, store.what());
+            if (length < 0 || length > store.maxElementBytes) {
+                return null;
+            }
+            byte[] bytes = new byte[length + Long.BYTES]; // room for the guard word of a codec's own bytes
+            ExactEncoding.writeExactly(codec, value, length, MemorySegment.ofArray(bytes), 0, true, store.what(),
+                    "looked for");
+            return Arrays.copyOf(bytes, length);
+        } catch (ClassCastException e) {
+            return null;
+        }
+    }
+
+    /** @return the index of the first element whose bytes are {@code sought}, or -1; the caller holds the mutex */
+    private int indexLocked(byte[] sought) {
+        MemorySegment target = MemorySegment.ofArray(sought);
+        ElementBuffer buffer = ElementBuffer.take();
+        try {
+            int size = store.size();
+            for (int i = 0; i < size; i++) {
+                int length = store.copyInto(i, buffer);
+                if (length < 0) {
+                    throw store.damagedSlot(i);
+                }
+                if (length == sought.length
+                        && MemorySegment.mismatch(buffer.current(), 0, length, target, 0, length) < 0) {
+                    return i;
+                }
+            }
+            return -1;
+        } finally {
+            buffer.release();
         }
     }
 

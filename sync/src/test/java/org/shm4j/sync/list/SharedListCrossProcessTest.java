@@ -83,6 +83,31 @@ class SharedListCrossProcessTest {
         }
     }
 
+    /** Writers killed in the middle of extends of 10 values ({@code addAll}): each extend is there whole or not. */
+    @Test
+    void shouldKeepEachExtendWholeOrNotAtAllAfterItsWritersAreKilled() throws InterruptedException {
+        String heapName = names.unique("list-extend-killed");
+        try (SharedHeap heap = SharedHeap.create(heapName, 64 << 20)) {
+            SharedList<String> list = SharedList.create(heap, "l", Codec.utf8(), MAX);
+            for (int round = 0; round < 4; round++) {
+                String writer = "x" + round;
+                int confirmed = 300 * (round + 1);
+                try (ChildJvm child = ChildJvm.start(Writer.class, heapName, "extend", writer, "40000")) {
+                    child.awaitLine("APPENDED " + confirmed, BOUND);
+                    child.kill();
+                }
+                list.add("parent-" + round); // takes the mutex over from the dead writer if it held it
+                List<String> own = list.snapshot().stream().filter(v -> v.startsWith(writer + "-")).toList();
+                assertThat(own.size()).as("extends of " + writer).isGreaterThanOrEqualTo(confirmed);
+                assertThat(own.size() % 10).as("whole extends of 10 of " + writer).isZero();
+                for (int k = 0; k < own.size(); k++) {
+                    assertThat(own.get(k)).isEqualTo(value(writer, k));
+                }
+            }
+            System.out.println("extend kills: " + list.recoveries() + " of 4 taken over mid-extend");
+        }
+    }
+
     @Test
     void shouldLeaveOnlyWholeElementsAfterShiftingWritersAreKilled() throws InterruptedException {
         String heapName = names.unique("list-shift-killed");
@@ -121,9 +146,9 @@ class SharedListCrossProcessTest {
     }
 
     /**
-     * {@code main(heap, "append"|"mixed", writer, count)}: appends {@code count} values of {@link #value}, or
-     * ("mixed") cycles append, set, insert and remove on random indices, printing {@code APPENDED <k>} after every
-     * 100th operation that returned.
+     * {@code main(heap, "append"|"mixed"|"extend", writer, count)}: appends {@code count} values of {@link #value},
+     * or ("mixed") cycles append, set, insert and remove on random indices, printing {@code APPENDED <k>} after every
+     * 100th operation that returned; or ("extend") appends them 10 at a time with {@code addAll}.
      */
     public static final class Writer {
         public static void main(String[] args) {
@@ -133,6 +158,15 @@ class SharedListCrossProcessTest {
                 String writer = args[2];
                 String[] values = new String[Integer.parseInt(args[3])]; // made up front: the loop is mostly writes
                 Arrays.setAll(values, k -> value(writer, k));
+                if (args[1].equals("extend")) {
+                    for (int k = 0; k < values.length; k += 10) {
+                        list.addAll(Arrays.asList(values).subList(k, k + 10));
+                        if ((k + 10) % 100 == 0) {
+                            System.out.println("APPENDED " + (k + 10));
+                        }
+                    }
+                    return;
+                }
                 ThreadLocalRandom random = ThreadLocalRandom.current();
                 for (int k = 0; k < values.length; k++) {
                     String v = values[k];

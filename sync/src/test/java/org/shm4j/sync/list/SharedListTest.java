@@ -61,6 +61,62 @@ class SharedListTest {
      * Elements longer than a thread's kept read buffer ({@link ElementBuffer#MAX_KEPT}) read through an array of
      * their own, shorter ones through the buffer: each get returns its own element whole, whatever came before.
      */
+    /**
+     * Python's {@code index}, {@code in}, {@code remove(x)} and {@code extend} (helper-133: missing): elements compare
+     * as stored, a record by its encoded bytes; extend adds all or, if one value cannot be stored, none.
+     */
+    @Test
+    void shouldFindRemoveAndExtendAsPythonsListDoes() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<String> list = SharedList.create(heap, "words", Codec.utf8(), 8);
+            list.addAll(List.of("a", "b", "c", "b"));
+            list.addAll(List.of());
+            assertThat(list.snapshot()).containsExactly("a", "b", "c", "b");
+            assertThat(list.indexOf("b")).isEqualTo(1);
+            assertThat(list.indexOf("z")).isEqualTo(-1);
+            assertThat(list.indexOf("far too long for a slot")).isEqualTo(-1);
+            assertThat(list.indexOf(null)).isEqualTo(-1);
+            assertThat(list.contains("c")).isTrue();
+            assertThat(list.contains("")).isFalse();
+            assertThat(list.remove("b")).isTrue();
+            assertThat(list.snapshot()).containsExactly("a", "c", "b");
+            assertThat(list.remove("z")).isFalse();
+            assertThat(list.remove((Object) 5)).as("a value of another type").isFalse();
+
+            assertThatThrownBy(() -> list.addAll(Arrays.asList("d", null))).isInstanceOf(NullPointerException.class)
+                    .hasMessageStartingWith("SharedList 'words': a null element");
+            assertThatThrownBy(() -> list.addAll(List.of("d", "far too long for a slot")))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("SharedList 'words'");
+            assertThat(list.snapshot()).as("nothing of a refused extend").containsExactly("a", "c", "b");
+
+            List<String> many = IntStream.range(0, 300).mapToObj(Integer::toString).toList(); // across chunks
+            list.addAll(many);
+            assertThat(list.size()).isEqualTo(303);
+            assertThat(list.get(302)).isEqualTo("299");
+            assertThat(list.indexOf("299")).isEqualTo(302);
+
+            SharedList<Point> points = SharedList.create(heap, "points", Codec.record(Point.class), 64);
+            points.addAll(List.of(new Point(1, "p"), new Point(3, "q")));
+            assertThat(points.indexOf(new Point(3, "q"))).isEqualTo(1);
+            assertThat(points.remove(new Point(1, "p"))).isTrue();
+            assertThat(points.snapshot()).containsExactly(new Point(3, "q"));
+        }
+    }
+
+    @Test
+    void shouldRefuseAnExtendPastItsMostElementsAndAddNothing() {
+        try (SharedHeap heap = SharedHeap.anonymous(200_000)) {
+            SharedList<Long> list = SharedList.create(heap, "longs", Codec.longs(), 8);
+            list.add(1L);
+            List<Long> tooMany = java.util.stream.LongStream.range(0, 100_000).boxed().toList();
+            assertThatThrownBy(() -> list.addAll(tooMany)).isInstanceOf(ShmFullException.class)
+                    .hasMessageStartingWith("SharedList 'longs' is full");
+            assertThat(list.snapshot()).containsExactly(1L);
+            list.add(2L);
+            assertThat(list.snapshot()).containsExactly(1L, 2L);
+        }
+    }
+
     @Test
     void shouldReadElementsLongerAndShorterThanTheKeptBufferWhole() {
         try (SharedHeap heap = SharedHeap.anonymous(16 << 20)) { // a first chunk of 64 slots of 192 KiB
