@@ -229,6 +229,11 @@ public final class SharedDouble {
         }
     }
 
+    /** @return the previous value, after replacing it with {@code op(previous, x)} atomically */
+    public double getAndAccumulate(double x, DoubleBinaryOperator op) {
+        return getAndUpdate(prev -> op.applyAsDouble(prev, x));
+    }
+
     /** @return the new value, {@code op(previous, x)}, applied atomically */
     public double accumulateAndGet(double x, DoubleBinaryOperator op) {
         return updateAndGet(prev -> op.applyAsDouble(prev, x));

@@ -238,6 +238,11 @@ public final class SharedInt {
         return addAndGet(-1);
     }
 
+    /** @return the previous value, after subtracting 1 */
+    public int getAndDecrement() {
+        return getAndAdd(-1);
+    }
+
     /** @return the previous value, after applying {@code update} atomically (it may run more than once) */
     public int getAndUpdate(IntUnaryOperator update) {
         int prev = get();
@@ -261,6 +266,11 @@ public final class SharedInt {
             }
             prev = witness;
         }
+    }
+
+    /** @return the previous value, after replacing it with {@code op(previous, x)} atomically */
+    public int getAndAccumulate(int x, IntBinaryOperator op) {
+        return getAndUpdate(prev -> op.applyAsInt(prev, x));
     }
 
     /** @return the new value, {@code op(previous, x)}, applied atomically */

@@ -238,6 +238,11 @@ public final class SharedLong {
         return addAndGet(-1L);
     }
 
+    /** @return the previous value, after subtracting 1 */
+    public long getAndDecrement() {
+        return getAndAdd(-1L);
+    }
+
     /** @return the previous value, after applying {@code update} atomically (it may run more than once) */
     public long getAndUpdate(LongUnaryOperator update) {
         long prev = get();
@@ -261,6 +266,11 @@ public final class SharedLong {
             }
             prev = witness;
         }
+    }
+
+    /** @return the previous value, after replacing it with {@code op(previous, x)} atomically */
+    public long getAndAccumulate(long x, LongBinaryOperator op) {
+        return getAndUpdate(prev -> op.applyAsLong(prev, x));
     }
 
     /** @return the new value, {@code op(previous, x)}, applied atomically */

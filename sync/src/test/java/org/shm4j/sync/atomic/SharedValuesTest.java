@@ -42,7 +42,10 @@ class SharedValuesTest {
             assertThat(v.getAndUpdate(x -> x * 2)).isEqualTo(24);
             assertThat(v.updateAndGet(x -> x + 1)).isEqualTo(49);
             assertThat(v.accumulateAndGet(51, Long::sum)).isEqualTo(100);
-            assertThat(v.toString()).isEqualTo("100");
+            assertThat(v.getAndDecrement()).isEqualTo(100);
+            assertThat(v.getAndAccumulate(2, Long::sum)).isEqualTo(99);
+            assertThat(v.toString()).isEqualTo("101");
+            v.set(100);
             assertThat(SharedLong.open(heap, "v").get()).isEqualTo(100);
             assertThat(SharedLong.openOrCreate(heap, "v", 5).get()).isEqualTo(100);
             assertThat(SharedLong.openOrCreate(heap, "w", 5).get()).isEqualTo(5);
@@ -76,8 +79,11 @@ class SharedValuesTest {
             assertThat(v.compareAndExchange(Integer.MIN_VALUE, 7)).isEqualTo(Integer.MIN_VALUE);
             assertThat(v.updateAndGet(x -> x * 3)).isEqualTo(21);
             assertThat(v.accumulateAndGet(2, Math::max)).isEqualTo(21);
+            assertThat(v.getAndAccumulate(30, Math::max)).isEqualTo(21);
+            assertThat(v.getAndDecrement()).isEqualTo(30);
+            assertThat(v.getAndUpdate(x -> x - 8)).isEqualTo(29);
             assertThat(v.segment().byteSize()).isEqualTo(4);
-            assertThat(SharedInt.open(heap, "v").get()).isEqualTo(21);
+            assertThat(SharedInt.open(heap, "v").get()).isEqualTo(21); // 29 - 8
             assertThatThrownBy(() -> SharedLong.open(heap, "v")).isInstanceOf(ShmTypeMismatchException.class);
         }
     }
@@ -93,6 +99,8 @@ class SharedValuesTest {
             assertThat(v.compareAndSet(Double.NaN, 0.0)).as("same NaN bits").isTrue();
             assertThat(v.compareAndSet(-0.0, 1.0)).as("0.0 and -0.0 differ in bits").isFalse();
             assertThat(v.withLock(x -> x + 4)).isEqualTo(4.0);
+            assertThat(v.getAndAccumulate(3.0, Math::min)).isEqualTo(4.0);
+            assertThat(v.withLock(x -> x + 1)).isEqualTo(4.0);
             v.setOpaque(4.0);
             assertThat(v.getOpaque()).isEqualTo(4.0);
             List<Thread> threads = new ArrayList<>();
