@@ -242,6 +242,50 @@ public final class SharedSemaphore {
         acquire(n, -1);
     }
 
+    /**
+     * Acquires one permit, waiting as long as it takes, as
+     * {@link java.util.concurrent.Semaphore#acquireUninterruptibly()}: an interrupt while it waits is kept in the
+     * thread's status, set again when it returns.
+     */
+    public void acquireUninterruptibly() {
+        acquireUninterruptibly(1);
+    }
+
+    /**
+     * Acquires {@code n} permits at once, as {@link #acquireUninterruptibly()}.
+     *
+     * @throws IllegalArgumentException if {@code n} is out of range (see {@link #acquire(int)})
+     */
+    public void acquireUninterruptibly(int n) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                acquire(n);
+                break;
+            } catch (InterruptedException e) { // the status is cleared: wait again, and set it once acquired
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Acquires every permit available now, as {@link java.util.concurrent.Semaphore#drainPermits()} (for an undo
+     * semaphore they are this process's, given back if it dies).
+     *
+     * @return how many were acquired
+     */
+    public int drainPermits() {
+        while (true) {
+            int available = availablePermits();
+            if (available == 0 || tryAcquire(available)) {
+                return available;
+            }
+        }
+    }
+
     /** @return true if one permit was available and is now acquired */
     public boolean tryAcquire() {
         return tryAcquire(1);

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -45,6 +46,41 @@ class SharedSemaphoreTest {
             assertThat(sem.availablePermits()).isZero();
             assertThat(other.kind()).isEqualTo(Kind.UNBOUNDED);
             assertThat(other.initialPermits()).isEqualTo(3);
+        }
+    }
+
+    /** Semaphore's drainPermits and acquireUninterruptibly (helper-133: missing), for each kind. */
+    @Test
+    void shouldDrainPermitsAndAcquireUninterruptibly() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            for (Kind kind : Kind.values()) {
+                SharedSemaphore sem = SharedSemaphore.create(heap, "sem-" + kind, 3, kind);
+                assertThat(sem.tryAcquire()).isTrue();
+                assertThat(sem.drainPermits()).as(kind.toString()).isEqualTo(2);
+                assertThat(sem.drainPermits()).isZero();
+                assertThat(sem.availablePermits()).isZero();
+                sem.release(3);
+                Thread.currentThread().interrupt();
+                sem.acquireUninterruptibly(2);
+                assertThat(Thread.interrupted()).as("the interrupt kept").isTrue();
+                assertThat(sem.availablePermits()).isOne();
+                sem.release(2);
+            }
+            SharedSemaphore undo = SharedSemaphore.open(heap, "sem-UNDO");
+            assertThat(undo.drainPermits()).isEqualTo(3);
+            assertThat(undo.heldByThisProcess()).as("drained permits are this process's").isEqualTo(3);
+            SharedSemaphore empty = SharedSemaphore.open(heap, "sem-UNBOUNDED");
+            empty.drainPermits();
+            AtomicBoolean acquiredInterrupted = new AtomicBoolean();
+            Thread waiter = Thread.ofPlatform().start(() -> {
+                empty.acquireUninterruptibly();
+                acquiredInterrupted.set(Thread.currentThread().isInterrupted());
+            });
+            waiter.interrupt(); // while it waits, or before: either way it goes on waiting
+            empty.release();
+            waiter.join(BOUND.toMillis());
+            assertThat(acquiredInterrupted).as("acquired after the release, the interrupt kept").isTrue();
+            assertThat(empty.availablePermits()).isZero();
         }
     }
 
