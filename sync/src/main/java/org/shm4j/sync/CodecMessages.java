@@ -94,6 +94,8 @@ final class CodecMessages {
         private RuntimeException failure;
         /** True while a poll of its thread uses it. */
         boolean busy;
+        /** True while a peek uses it: the message stays queued, whatever the codec makes of it. */
+        boolean peeking;
 
         /**
          * @param holds how a message of another type is introduced: {@code what + " " + holds + " " + type}
@@ -115,15 +117,19 @@ final class CodecMessages {
             } catch (RuntimeException e) { // the ring counts the message consumed either way
                 failure = new ShmFormatException(what + ": its codec (type " + Blocks.typeId(codec.typeId())
                         + ") cannot decode a message of " + length + " bytes (corrupted bytes, written by a codec"
-                        + " of another shape with the same type id, or refused by the codec: see the cause); the"
-                        + " message is consumed: " + e, e);
+                        + " of another shape with the same type id, or refused by the codec: see the cause); "
+                        + fate() + ": " + e, e);
                 return;
             }
             if (value == null) { // a receive returns null for "no message": this one must not vanish as one
                 failure = new IllegalStateException(what + ": its codec (type " + Blocks.typeId(codec.typeId())
                         + ") decoded a message of " + length + " bytes to null, which a receive cannot return (null"
-                        + " means that no message came); the message is consumed");
+                        + " means that no message came); " + fate());
             }
+        }
+
+        private String fate() {
+            return peeking ? "the message stays queued" : "the message is consumed";
         }
 
         /** @return the decoded value, or null if no message came */
@@ -138,6 +144,7 @@ final class CodecMessages {
         void clear() {
             value = null;
             failure = null;
+            peeking = false;
             busy = false;
         }
     }

@@ -11,17 +11,24 @@ import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
 import java.time.Duration;
+import java.util.AbstractQueue;
+import java.util.Collection;
+import java.util.Iterator;
 import java.util.Objects;
 import java.util.OptionalInt;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
  * A bounded queue of typed values in shared memory for any producers and consumers in any processes, like Python's
  * {@code multiprocessing.Queue} without its feeder thread and pipe: values are encoded by a {@link Codec} straight
- * into an MPMC {@link SharedRing} and each goes to exactly one consumer. The methods follow
- * {@link java.util.concurrent.BlockingQueue}: {@code offer}/{@code poll} return at once, {@code put}/{@code take}
- * wait, the timed forms wait at most that long. Waiting blocks in futex ({@link WaitStrategy#BLOCKING}).
+ * into an MPMC {@link SharedRing} and each goes to exactly one consumer. It is a
+ * {@link java.util.concurrent.BlockingQueue}: {@code offer}/{@code poll}/{@code peek} return at once,
+ * {@code put}/{@code take} wait, the timed forms wait at most that long, {@code drainTo} moves what is queued; but,
+ * as Agrona's array queues, it cannot be iterated ({@link #iterator()}, and so {@code contains},
+ * {@code remove(Object)} and {@code toArray}, throw {@link UnsupportedOperationException}). Waiting blocks in futex
+ * ({@link WaitStrategy#BLOCKING}).
  *
  * <p>Values longer than the ring's {@link SharedRing#maxMessageLength()} once encoded are refused with
  * {@link IllegalArgumentException}; {@code null} is refused with {@link NullPointerException}. A value's claim is
@@ -48,7 +55,7 @@ import java.util.function.Supplier;
  *
  * @param <T> the value type
  */
-public final class SharedQueue<T> {
+public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQueue<T> {
     private static final Duration FOREVER = Duration.ofNanos(Long.MAX_VALUE); // about 292 years
 
     private final SharedRing ring;
@@ -152,6 +159,7 @@ public final class SharedQueue<T> {
 
 
     /** @return true if the value was queued; false if the queue is full now */
+    @Override
     public boolean offer(T value) {
         try {
             return offer(value, Duration.ZERO);
@@ -165,6 +173,7 @@ public final class SharedQueue<T> {
      * @return true if the value was queued within the timeout
      * @throws InterruptedException if interrupted before or while waiting
      */
+    @Override
     public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
         throwIfInterrupted();
         return offer(value, Duration.ofNanos(WordWait.nanos(timeout, unit)));
@@ -175,6 +184,7 @@ public final class SharedQueue<T> {
      *
      * @throws InterruptedException if interrupted before or while waiting
      */
+    @Override
     public void put(T value) throws InterruptedException {
         throwIfInterrupted();
         while (!offer(value, FOREVER)) {
@@ -182,7 +192,23 @@ public final class SharedQueue<T> {
         }
     }
 
+    /**
+     * Queues the value if there is room now, as {@link java.util.Queue#add}.
+     *
+     * @return true
+     * @throws IllegalStateException naming the queue, if it is full
+     */
+    @Override
+    public boolean add(T value) {
+        if (offer(value)) {
+            return true;
+        }
+        throw new IllegalStateException(description + " is full: no room for the value in its ring of "
+                + ring.capacity() + " bytes (" + ring.size() + " queued)");
+    }
+
     /** @return the head value, or null if the queue is empty now */
+    @Override
     public T poll() {
         try {
             return poll(Duration.ZERO);
@@ -196,6 +222,7 @@ public final class SharedQueue<T> {
      * @return the head value, or null if none came within the timeout
      * @throws InterruptedException if interrupted before or while waiting
      */
+    @Override
     public T poll(long timeout, TimeUnit unit) throws InterruptedException {
         throwIfInterrupted();
         return poll(Duration.ofNanos(WordWait.nanos(timeout, unit)));
@@ -205,6 +232,7 @@ public final class SharedQueue<T> {
      * @return the head value, waiting for one as long as it takes
      * @throws InterruptedException if interrupted before or while waiting
      */
+    @Override
     public T take() throws InterruptedException {
         throwIfInterrupted();
         while (true) {
@@ -219,16 +247,94 @@ public final class SharedQueue<T> {
      * @return true if no value is queued: a snapshot, as {@code size() == 0} (a value still being offered, claimed
      *         and not committed, does not count) but stopping at the first value
      */
+    @Override
     public boolean isEmpty() {
         return whileOpen(() -> !ring.hasMessage());
     }
 
     /**
-     * @return the number of values queued (committed and not yet taken): a snapshot, counted by walking the ring
-     *         ({@link SharedRing#messageCount()}), so it costs a read per queued value
+     * @return the number of values queued (committed and not yet taken), at most {@link Integer#MAX_VALUE}: a
+     *         snapshot, counted by walking the ring ({@link SharedRing#messageCount()}), so it costs a read per queued
+     *         value
      */
-    public long size() {
-        return whileOpen(ring::messageCount);
+    @Override
+    public int size() {
+        return whileOpen(() -> (int) Math.min(Integer.MAX_VALUE, ring.messageCount()));
+    }
+
+    /**
+     * @return the head value without taking it (a later poll returns it, unless another consumer takes it first), or
+     *         null if the queue is empty now; a consuming call as {@link #poll()} is (see {@link SharedRing#peek})
+     * @throws IllegalStateException     if the value is of another type than the codec's (it stays queued)
+     * @throws ShmFormatException        if the codec cannot decode the value (it stays queued)
+     */
+    @Override
+    public T peek() {
+        try {
+            CodecMessages.Receiver<T> receiver = receiver();
+            receiver.busy = true;
+            receiver.peeking = true;
+            try {
+                return ring.peek(receiver) == 0 ? null : receiver.result();
+            } finally {
+                receiver.clear();
+            }
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closed(e);
+        }
+    }
+
+    /**
+     * @return how many more values of the smallest size could be queued now: the ring's free bytes over the 8 bytes
+     *         of a record with an empty value (a value of n encoded bytes takes 8 + n, rounded up to a multiple of
+     *         8), so an upper bound, as {@link BlockingQueue#remainingCapacity()} allows
+     */
+    @Override
+    public int remainingCapacity() {
+        return whileOpen(() -> (int) ((ring.capacity() - ring.size()) / Long.BYTES));
+    }
+
+    /**
+     * Moves every value queued now into {@code target}, as {@link BlockingQueue#drainTo(Collection)}: each is taken
+     * by a poll, then added, so one whose {@code add} throws is in neither.
+     *
+     * @return how many were moved
+     * @throws IllegalArgumentException if {@code target} is this queue
+     */
+    @Override
+    public int drainTo(Collection<? super T> target) {
+        return drainTo(target, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Moves at most {@code maxElements} values queued now into {@code target}: see {@link #drainTo(Collection)}.
+     *
+     * @return how many were moved
+     */
+    @Override
+    public int drainTo(Collection<? super T> target, int maxElements) {
+        if (Objects.requireNonNull(target, "target") == this) {
+            throw new IllegalArgumentException(description + ": drainTo(itself)");
+        }
+        int moved = 0;
+        for (T value; moved < maxElements && (value = poll()) != null; moved++) {
+            target.add(value);
+        }
+        return moved;
+    }
+
+    /**
+     * Refused, as Agrona's array queues refuse it: the values are in a ring that consumers in other
+     * processes take from and free, so there is nothing to walk safely without taking them; so are the
+     * {@code Collection} methods built on it ({@code contains}, {@code remove(Object)}, {@code toArray}). Take values
+     * with {@link #poll()} or {@link #drainTo}, or look at the next with {@link #peek()}.
+     *
+     * @throws UnsupportedOperationException naming the queue
+     */
+    @Override
+    public Iterator<T> iterator() {
+        throw new UnsupportedOperationException(description + " cannot be iterated: its values are in a ring that"
+                + " consumers in any process take from and free (use poll, drainTo or peek)");
     }
 
     /**

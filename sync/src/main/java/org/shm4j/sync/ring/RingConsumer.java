@@ -88,6 +88,31 @@ final class RingConsumer {
         return ring.recovery.hasMessage() ? 1 : 0;
     }
 
+    /**
+     * Hands the message at the consumer's position to {@code handler} without taking it, after freeing the padding
+     * before it as a look does; the caller is the consumer (SPSC, MPSC: in its role; MPMC: in the consumers' turn).
+     *
+     * @return 1 if a message was handed over, 0 if none is committed there
+     */
+    static int peekAsConsumer(SharedRing ring, MessageHandler handler) {
+        if (ring.kind == SharedRing.Kind.SPSC) {
+            skipPaddingSpsc(ring);
+        } else {
+            drainZeroing(ring, null, Integer.MAX_VALUE); // padding freed, stopped at the first message
+        }
+        long position = (long) LONG.getOpaque(ring.block, ring.positionOffset); // opaque: this consumer moved it
+        int index = (int) (position & ring.mask);
+        long record = (long) LONG.getAcquire(ring.block, RING_HEADER_SIZE + index); // acquire: the producer's release
+        int length = RingRecords.length(record);
+        int type = RingRecords.type(record);
+        if (length <= 0 || type == RING_PADDING_TYPE) { // none, a claim, or SPSC padding tail has not passed
+            return 0;
+        }
+        checkLength(ring, record, position, index, length);
+        handler.onMessage(type, ring.data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
+        return 1;
+    }
+
     /** SPSC: frees the padding records at head that tail has passed, and takes no message. */
     private static void skipPaddingSpsc(SharedRing ring) {
         while (true) {

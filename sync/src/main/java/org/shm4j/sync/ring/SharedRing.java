@@ -900,6 +900,43 @@ public final class SharedRing {
     }
 
     /**
+     * Hands the next message to {@code handler} without taking it: the next poll or drain hands it over again (of an
+     * MPMC ring's consumers, maybe another one). A consuming call otherwise, as {@link #poll(MessageHandler)}: it
+     * claims the consumer's role (SPSC, MPSC; see Roles), or waits for the consumers' turn at most 1 s (MPMC), and
+     * frees padding before the message. The handler must not keep the buffer: the bytes are freed once a consumer
+     * takes the message.
+     *
+     * @return 1 if a message was handed over, 0 if none is queued (or, MPMC, the turn did not come)
+     * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles)
+     */
+    public int peek(MessageHandler handler) {
+        try {
+            Objects.requireNonNull(handler, "handler");
+            if (consumers == null) {
+                long claimed = enterConsumer();
+                try {
+                    return RingConsumer.peekAsConsumer(this, handler);
+                } finally {
+                    consumerClaimed.setPlain(claimed);
+                }
+            }
+            if (!consumers.tryAcquire() && !consumers.acquire(RingConsumer.UNTIMED_TURN_NANOS, false)
+                    && !consumers.takeOverIfOwnerDead()) {
+                return 0;
+            }
+            try {
+                return RingConsumer.peekAsConsumer(this, handler);
+            } finally {
+                consumers.release(false, consumersName);
+            }
+        } catch (InterruptedException impossible) { // an acquire that is not interruptible
+            throw new AssertionError(impossible);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /**
      * Unblocks the consumer after a producer died holding a claim: if the record at the consumer's position is claimed
      * but not committed, or was never marked although tail is ahead, it becomes padding (the class documentation
      * says over which bytes). It cannot tell a dead producer from a slow one: call it only when no live producer can
