@@ -211,6 +211,16 @@ public final class SharedCondition implements Condition {
     }
 
     /**
+     * Opens the condition named {@code name}, or creates it, used with the fair lock {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
+     */
+    public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedFairLock lock) {
+        return new SharedCondition(openOrCreateBlock(heap, name, Objects.requireNonNull(lock, "lock")), lock,
+                lock::isHeldByCurrentThread, named(name));
+    }
+
+    /**
      * Opens the condition named {@code name}, or creates it, used with the write lock of {@code lock}.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock

@@ -107,6 +107,9 @@ public final class SharedFairLock extends TimedLock {
 
     private final MemorySegment segment;
     private final ProcessSlots processes;
+    private final SharedHeap heap; // where newCondition() finds the lock's conditions; null if wrapped
+    private final String name; // null if wrapped
+    private final NewConditions conditions = new NewConditions();
     /** The liveness check of callers that give up before their wait's own check comes. */
     private final GiveUpCheck giveUps = new GiveUpCheck();
     /** This process's owner bits, 0 until its process slot is claimed (on first lock); the same in every thread. */
@@ -126,18 +129,20 @@ public final class SharedFairLock extends TimedLock {
     /** Outcome of waiting for a turn. */
     private enum Turn { TAKEN, SKIPPED, TIMED_OUT }
 
-    private SharedFairLock(MemorySegment segment, String description, SharedHeap heap) {
+    private SharedFairLock(MemorySegment segment, String description, SharedHeap heap, String name) {
         super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_FAIR, description), segment);
         Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.processes = new ProcessSlots(segment, FAIR_PROCESSES_OFFSET, description);
         FairWord.check(segment, processes, description);
         this.segment = segment;
+        this.heap = heap;
+        this.name = name;
     }
 
     /** Creates a free fair lock named {@code name} in {@code heap}. */
     public static SharedFairLock create(SharedHeap heap, String name) {
         return new SharedFairLock(Blocks.create(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, s -> { }),
-                KIND + " '" + name + "'", heap);
+                KIND + " '" + name + "'", heap, name);
     }
 
     /**
@@ -150,13 +155,13 @@ public final class SharedFairLock extends TimedLock {
      */
     public static SharedFairLock open(SharedHeap heap, String name) {
         return new SharedFairLock(Blocks.open(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, KIND),
-                KIND + " '" + name + "'", heap);
+                KIND + " '" + name + "'", heap, name);
     }
 
     /** Opens the fair lock named {@code name}, or creates it free. */
     public static SharedFairLock openOrCreate(SharedHeap heap, String name) {
         return new SharedFairLock(Blocks.openOrCreate(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE,
-                s -> { }), KIND + " '" + name + "'", heap);
+                s -> { }), KIND + " '" + name + "'", heap, name);
     }
 
     /**
@@ -173,7 +178,24 @@ public final class SharedFairLock extends TimedLock {
      */
     public static SharedFairLock wrap(MemorySegment segment, long offset) {
         MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.FAIR_SIZE, Long.BYTES, KIND);
-        return new SharedFairLock(slice, Blocks.describe(KIND, slice.address()), null);
+        return new SharedFairLock(slice, Blocks.describe(KIND, slice.address()), null, null);
+    }
+
+    /**
+     * Returns a new condition of this lock, as {@code new ReentrantLock(true).newCondition()} does, numbered as
+     * {@link SharedMutex#newCondition()} numbers a lock's: the first call on this lock object returns the
+     * {@link SharedCondition} named {@code "<lock name>.condition"} in the lock's heap, the {@code n}-th
+     * {@code "<lock name>.condition.<n>"}. A signalled waiter takes its turn in the lock's queue again, behind the
+     * threads queued before it.
+     *
+     * @throws UnsupportedOperationException if this lock was wrapped over raw memory
+     */
+    @Override
+    public SharedCondition newCondition() {
+        if (heap == null) {
+            throw new UnsupportedOperationException(description() + " is not in a heap: it has no condition");
+        }
+        return conditions.next(KIND, name, named -> SharedCondition.openOrCreate(heap, named, this));
     }
 
     /** Takes the lock only if it is free and nobody waits: barging is not allowed. */

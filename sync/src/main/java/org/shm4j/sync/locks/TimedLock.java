@@ -245,12 +245,14 @@ abstract class TimedLock implements Lock {
     }
 
     /**
-     * Not supported by this lock: {@link SharedLock}, {@link SharedReentrantLock} and the write lock of
-     * {@link SharedReadWriteLock} have them.
+     * Not supported by the read lock of a {@link SharedReadWriteLock}, the one lock here that is not exclusive, as a
+     * condition needs: {@link SharedLock}, {@link SharedReentrantLock}, {@link SharedFairLock} and the write lock have
+     * them.
      */
     @Override
     public Condition newCondition() {
-        throw new UnsupportedOperationException(description() + " has no conditions (SharedLock, SharedReentrantLock "
-                + "and the write lock of SharedReadWriteLock have them)");
+        throw new UnsupportedOperationException(description() + " has no conditions (a condition needs an exclusive "
+                + "lock: SharedLock, SharedReentrantLock, SharedFairLock and the write lock of SharedReadWriteLock "
+                + "have them)");
     }
 }

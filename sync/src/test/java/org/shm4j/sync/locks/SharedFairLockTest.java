@@ -44,7 +44,47 @@ class SharedFairLockTest {
             assertThat(lock.tryLock(10, TimeUnit.MILLISECONDS)).isTrue();
             lock.unlock();
             assertThat(SharedFairLock.openOrCreate(heap, "fair").queueLength()).isZero();
-            assertThatThrownBy(lock::newCondition).isInstanceOf(UnsupportedOperationException.class);
+        }
+    }
+
+    /** helper-133: a fair lock had no conditions, where {@code new ReentrantLock(true)} has; now it has. */
+    @Test
+    void shouldSignalAWaiterOfItsCondition() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedFairLock lock = SharedFairLock.create(heap, "fair");
+            SharedCondition ready = lock.newCondition();
+            assertThat(ready).hasToString("condition 'fair.condition' (0 waiting)");
+            assertThat(lock.newCondition()).hasToString("condition 'fair.condition.2' (0 waiting)");
+            assertThatThrownBy(ready::await).isInstanceOf(IllegalMonitorStateException.class);
+            boolean[] go = {false};
+            AtomicReference<String> waiter = new AtomicReference<>();
+            Thread thread = Thread.ofPlatform().start(() -> {
+                lock.lock();
+                try {
+                    boolean woken = ready.awaitFor(() -> go[0], 60, TimeUnit.SECONDS);
+                    waiter.set(woken + " " + lock.isHeldByCurrentThread());
+                } catch (InterruptedException e) {
+                    waiter.set("interrupted");
+                } finally {
+                    lock.unlock();
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!ready.toString().contains("(1 waiting)")) {
+                assertThat(System.nanoTime()).as("the waiter waits").isLessThan(deadline);
+                Thread.onSpinWait();
+            }
+            lock.lock();
+            try {
+                go[0] = true;
+                ready.signal();
+            } finally {
+                lock.unlock();
+            }
+            thread.join(60_000);
+            assertThat(waiter.get()).as("woken, holding the lock").isEqualTo("true true");
+            SharedFairLock wrapped = SharedFairLock.wrap(arena.allocate(SyncLayout.FAIR_SIZE, 64), 0);
+            assertThatThrownBy(wrapped::newCondition).isInstanceOf(UnsupportedOperationException.class);
         }
     }
 
