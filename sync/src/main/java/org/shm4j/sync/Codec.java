@@ -137,7 +137,7 @@ public interface Codec<T> {
 
             @Override
             public void encode(String value, MemorySegment target, long offset) {
-                Utf8.write(value, target, offset);
+                Utf8.writeText(value, target, offset);
             }
 
             @Override

@@ -50,10 +50,10 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * <h2>Process death</h2>
  * A task is done only when a consumer says so. A consumer killed between taking an item and its {@code taskDone} leaves
  * a task counted for good, as a producer killed in the two instructions between counting an item and committing it
- * would (one killed while its codec writes the item counted nothing): {@link #join(long, TimeUnit)} then returns false at its timeout, and {@link
- * #unfinishedTasks()} shows the count (Python's {@code join()}, which has no timeout, hangs). Nothing is lost from the
- * queue itself: see {@link SharedQueue} and {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's
- * messages. A joiner that dies costs nothing but, at most, one wasted futex wake.
+ * would (one killed while its codec writes the item counted nothing): {@link #join(long, TimeUnit)} then returns false
+ * at its timeout, and {@link #unfinishedTasks()} shows the count (Python's {@code join()}, which has no timeout,
+ * hangs). Nothing is lost from the queue itself: see {@link SharedQueue} and {@link org.shm4j.sync.ring.SharedRing} for
+ * a dead producer's or consumer's messages. A joiner that dies costs nothing but, at most, one wasted futex wake.
  *
  * <p>Memory consistency effects: actions of a thread before {@code taskDone()} happen-before actions after a
  * {@code join} that returns because the count reached zero, in another thread or process.

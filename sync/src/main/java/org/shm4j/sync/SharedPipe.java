@@ -481,7 +481,7 @@ public final class SharedPipe implements AutoCloseable {
                 if (in.poll(handler) > 0) {
                     return 1;
                 }
-                if (goneOwner != 0 && in.isEmpty()) { // not empty: a dead sender's claim, skipped after the stall
+                if (goneOwner != 0 && in.isEmpty()) { // not empty: a dead sender's claim, which the stall rule skips
                     throw gone(goneOwner, " (end of stream)");
                 }
                 long left = total - (System.nanoTime() - start);

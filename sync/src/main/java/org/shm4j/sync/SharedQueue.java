@@ -338,8 +338,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     }
 
     /**
-     * @return how long a value may stay claimed by a producer before consumers take that producer for dead and skip
-     *         it (stored in the queue's shared header; default 5 s)
+     * @return how long a value may stay claimed by a producer before consumers look whether that producer died and
+     *         skip it if so (stored in the queue's shared header; default 5 s); a claim whose process is seen dead
+     *         is skipped sooner (see {@link SharedRing}'s stall rule)
      * @see SharedRing#stallTimeout()
      */
     public Duration stallTimeout() {

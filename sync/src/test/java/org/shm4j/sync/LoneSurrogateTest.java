@@ -24,6 +24,16 @@ class LoneSurrogateTest {
     public record Labelled(String label, int n) {
     }
 
+    /** A record whose accessor gives "a" when measured and a lone surrogate when written (helper-134). */
+    public record Flipping(String text) {
+        static final java.util.concurrent.atomic.AtomicInteger CALLS = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public String text() {
+            return CALLS.getAndIncrement() % 2 == 0 ? "a" : "\uD800";
+        }
+    }
+
     @Test
     void shouldRefuseItInEveryStructureAndKeepNothing() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
@@ -53,6 +63,16 @@ class LoneSurrogateTest {
             assertThat(records.isEmpty()).isTrue();
             assertThat(map).containsOnly(java.util.Map.entry("a?b", "question mark"));
             assertThat(list.size()).isZero();
+
+            // measured strictly and written leniently, a string that changed in between was stored as '?'
+            SharedList<Flipping> flips = SharedList.create(heap, "flips", Codec.record(Flipping.class), 16);
+            SharedQueue<Flipping> flipQueue = SharedQueue.create(heap, "fq", 4096, Codec.record(Flipping.class));
+            Flipping.CALLS.set(0);
+            assertThatThrownBy(() -> flips.add(new Flipping("x"))).hasStackTraceContaining("lone surrogate");
+            Flipping.CALLS.set(0);
+            assertThatThrownBy(() -> flipQueue.offer(new Flipping("x"))).hasStackTraceContaining("lone surrogate");
+            assertThat(flips.size()).isZero();
+            assertThat(flipQueue.poll()).isNull();
 
             String pair = "a\uD83D\uDE00b"; // a surrogate pair: one code point, 4 UTF-8 bytes
             assertThat(queue.offer(pair)).isTrue();

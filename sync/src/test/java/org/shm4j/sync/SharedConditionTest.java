@@ -76,8 +76,8 @@ class SharedConditionTest {
 
     /**
      * Two conditions of one lock from {@code newCondition()} (helper-133): a signal of one does not wake a waiter of
-     * the other, as with {@code ReentrantLock}. They were one condition, so a bounded buffer's {@code notEmpty.signal()}
-     * could wake a producer waiting for room instead of the consumer it was for.
+     * the other, as with {@code ReentrantLock}. They were one condition, so a bounded buffer's
+     * {@code notEmpty.signal()} could wake a producer waiting for room instead of the consumer it was for.
      */
     @Test
     void shouldKeepTheWaitersOfEachNewConditionApart() throws Exception {
@@ -288,8 +288,9 @@ class SharedConditionTest {
     }
 
     /**
-     * {@code main(heap, "produce"|"consume", id, items, "named"|"newCondition")}: puts items {@code id * items + 1 ..} into the shared
-     * bounded buffer, or takes {@code items} items and adds them to {@code sum}; waits with {@code signal()} only.
+     * {@code main(heap, "produce"|"consume", id, items, "named"|"newCondition")}: puts items {@code id * items + 1 ..}
+     * into the shared bounded buffer, or takes {@code items} items and adds them to {@code sum}; waits with
+     * {@code signal()} only.
      */
     public static final class BufferUser {
         public static void main(String[] args) throws InterruptedException {

@@ -104,7 +104,8 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
     /**
      * @return the elements as {@code AtomicLongArray}'s {@code toString} shows them, {@code [1, 2, 3]}, the first
      *         {@value #SHOWN} of a longer array followed by how many there are: {@code [1, 2, ... (1000 elements)]}
-     *         (plain reads: a snapshot of no instant); once the memory is closed, the message of an access then
+     *         (a volatile read each: a snapshot of no instant); once the memory is closed, what an access would throw
+     *         says
      */
     @Override
     public final String toString() {

@@ -71,10 +71,7 @@ public final class Utf8 {
             } else if (!Character.isSurrogate(c)) {
                 length += 3;
             } else if (refuseLoneSurrogates) {
-                throw new IllegalArgumentException("a String with a lone surrogate (U+" + Integer.toHexString(c)
-                        .toUpperCase(java.util.Locale.ROOT) + " at index " + i + " of " + s.length() + " chars): UTF-8"
-                        + " cannot hold it, and '?' in its place would store another string (expected: text that UTF-8"
-                        + " can encode, as Python's str.encode requires)");
+                throw loneSurrogate(s, i);
             } else {
                 length += 1; // a lone surrogate encodes as '?'
             }
@@ -88,6 +85,22 @@ public final class Utf8 {
      * @return the number of bytes written
      */
     public static int write(String s, MemorySegment target, long offset) {
+        return write(s, target, offset, false);
+    }
+
+    /**
+     * Writes {@code s}, a value a codec stores, as {@link #write} does; the caller made room for {@link #textLength}
+     * bytes.
+     *
+     * @return the number of bytes written
+     * @throws IllegalArgumentException as {@link #textLength}, if {@code s} has a lone surrogate (a string that
+     *                                  changed since it was measured), with the bytes before it written
+     */
+    public static int writeText(String s, MemorySegment target, long offset) {
+        return write(s, target, offset, true);
+    }
+
+    private static int write(String s, MemorySegment target, long offset, boolean refuseLoneSurrogates) {
         long at = offset;
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -103,6 +116,9 @@ public final class Utf8 {
                 target.set(JAVA_BYTE, at++, (byte) (0x80 | cp >> 6 & 0x3F));
                 target.set(JAVA_BYTE, at++, (byte) (0x80 | cp & 0x3F));
             } else if (Character.isSurrogate(c)) {
+                if (refuseLoneSurrogates) {
+                    throw loneSurrogate(s, i);
+                }
                 target.set(JAVA_BYTE, at++, (byte) '?');
             } else {
                 target.set(JAVA_BYTE, at++, (byte) (0xE0 | c >> 12));
@@ -111,6 +127,13 @@ public final class Utf8 {
             }
         }
         return (int) (at - offset);
+    }
+
+    private static IllegalArgumentException loneSurrogate(String s, int i) {
+        return new IllegalArgumentException("a String with a lone surrogate (U+" + Integer.toHexString(s.charAt(i))
+                .toUpperCase(java.util.Locale.ROOT) + " at index " + i + " of " + s.length() + " chars): UTF-8 cannot"
+                + " hold it, and '?' in its place would store another string (expected: text that UTF-8 can encode,"
+                + " as Python's str.encode requires)");
     }
 
     private static boolean isPair(String s, int i) {

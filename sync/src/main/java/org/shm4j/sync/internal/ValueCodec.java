@@ -84,7 +84,7 @@ sealed interface ValueCodec {
 
         @Override
         public long write(Object value, MemorySegment target, long offset) {
-            int length = value == null ? NULL : Utf8.write((String) value, target, offset + Integer.BYTES);
+            int length = value == null ? NULL : Utf8.writeText((String) value, target, offset + Integer.BYTES);
             target.set(Primitive.INT_LE, offset, length);
             return offset + Integer.BYTES + Math.max(length, 0);
         }

@@ -428,17 +428,18 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     }
 
     /**
-     * @return true if {@code o} is a list of as many items, each equal to this list's item at its index, a
-     *         {@code byte[]} by its bytes (other values by {@code equals}: numbers are compared as read back, a
-     *         {@code Long} or a {@code Double}): so two views of one list, or a list and a copy of its items, are equal
+     * @return true if {@code o} is a list of as many items, each equal to this list's item at its index, as
+     *         {@code AbstractList}'s; against another {@code ShareableList}, {@code byte[]} items are compared by
+     *         their bytes, since each read makes a new array (against other lists by {@code equals}, as those lists
+     *         compare them, so that equality stays symmetric): two views of one list are equal
      */
     @Override
     public boolean equals(Object o) {
         if (o == this) {
             return true;
         }
-        if (!(o instanceof List<?> other)) {
-            return false;
+        if (!(o instanceof ShareableList other)) {
+            return super.equals(o);
         }
         Iterator<?> theirs = other.iterator();
         for (Object item : this) {

@@ -28,9 +28,12 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
 /**
  * A {@link Condition} in shared memory whose waiters and signallers may be threads of any process, bound to a
  * {@link SharedLock}, a {@link SharedReentrantLock} (whose holds {@code await} releases all and restores, as
- * {@code ReentrantLock}'s conditions do) or the write lock of a {@link SharedReadWriteLock}: Python's
- * {@code multiprocessing.Condition}. {@link SharedMutex#newCondition()} returns the lock's own condition; create more
- * by name here ({@code notEmpty}, {@code notFull}, ...). A condition made in a heap for a lock in the same heap
+ * {@code ReentrantLock}'s conditions do), a {@link SharedFairLock} or the write lock of a {@link SharedReadWriteLock}:
+ * Python's {@code multiprocessing.Condition}. A lock's {@code newCondition()} returns a new condition per call, which
+ * other processes find by the order of their own calls ({@link SharedMutex#newCondition()}:
+ * {@code "<lock>.condition"}, then {@code "<lock>.condition.2"}, ...; before, every call returned the first, so code
+ * that called it on each use should keep the condition it got once); or name them here ({@code notEmpty},
+ * {@code notFull}, ...). A condition made in a heap for a lock in the same heap
  * records which lock it is, and opening it with another lock throws {@link org.shm4j.core.ShmTypeMismatchException};
  * with a lock elsewhere (or in raw memory) every process must use the same lock, unchecked.
  *
@@ -121,7 +124,7 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  */
 public final class SharedCondition implements Condition {
     private static final String KIND = "condition";
-    /** What a lock's own condition ({@code newCondition()}) adds to the lock's name. */
+    /** What a lock's first condition from {@code newCondition()} adds to the lock's name. */
     static final String COMPANION_SUFFIX = ".condition";
 
     /** Where the fields sit in the signal word (see {@link SyncLayout#condShift}). */

@@ -350,8 +350,18 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
             @Override
             public boolean contains(Object o) {
-                return o instanceof Map.Entry<?, ?> e && e.getKey() != null
+                return o instanceof Map.Entry<?, ?> e && e.getKey() != null && e.getValue() != null
                         && Objects.deepEquals(e.getValue(), lookUp(e.getKey()));
+            }
+
+            @Override
+            public boolean remove(Object o) {
+                try {
+                    return o instanceof Map.Entry<?, ?> e && e.getKey() != null && e.getValue() != null
+                            && SharedMap.this.remove(e.getKey(), e.getValue());
+                } catch (ClassCastException e) { // a key or value this map cannot hold: not an entry of it
+                    return false;
+                }
             }
 
             @Override
@@ -384,6 +394,21 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             public boolean contains(Object key) {
                 return containsKey(key);
             }
+
+            @Override
+            public boolean remove(Object key) {
+                return key != null && SharedMap.this.remove(key) != null;
+            }
+
+            /** @return the sum of the keys' hashes, as {@link Set#hashCode()}, an array's by its contents */
+            @Override
+            public int hashCode() {
+                int hash = 0;
+                for (K key : this) {
+                    hash += contentHash(key);
+                }
+                return hash;
+            }
         };
     }
 
@@ -410,6 +435,19 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             public boolean contains(Object value) {
                 return containsValue(value);
             }
+
+            /** Removes one entry whose value is {@code value} (an array compared by its contents), if still so. */
+            @Override
+            public boolean remove(Object value) {
+                for (EntryIterator entries = new EntryIterator(); value != null && entries.hasNext(); ) {
+                    Map.Entry<K, V> entry = entries.next();
+                    if (Objects.deepEquals(entry.getValue(), value)
+                            && SharedMap.this.remove(entry.getKey(), entry.getValue())) {
+                        return true;
+                    }
+                }
+                return false;
+            }
         };
     }
 
@@ -435,16 +473,20 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     }
 
     /**
-     * @return true if {@code o} is a map of the same entries, values that are arrays (a {@link Codec#bytes()} value)
-     *         compared by their contents, since each read decodes a new one (as {@code AbstractMap}'s otherwise; a
-     *         snapshot of neither map while they change)
+     * @return true if {@code o} is a map of the same entries, as {@code AbstractMap}'s; against another
+     *         {@code SharedMap}, values that are arrays (a {@link Codec#bytes()} value) are compared by their
+     *         contents, since each read decodes a new one (against other maps by {@code equals}, as those maps
+     *         compare them, so that equality stays symmetric); a snapshot of neither map while they change
      */
     @Override
     public boolean equals(Object o) {
         if (o == this) {
             return true;
         }
-        if (!(o instanceof Map<?, ?> other) || other.size() != size()) {
+        if (!(o instanceof SharedMap<?, ?> other)) {
+            return super.equals(o);
+        }
+        if (other.size() != size()) {
             return false;
         }
         try {
@@ -454,7 +496,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 }
             }
             return true;
-        } catch (ClassCastException | NullPointerException e) { // a key the other map does not take
+        } catch (ClassCastException | IllegalArgumentException e) { // a key the other map cannot hold
             return false;
         }
     }

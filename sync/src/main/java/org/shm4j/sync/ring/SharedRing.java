@@ -206,9 +206,10 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
  * the record at consumedTo stays uncommitted while tail is ahead, and its producer is dead, the consumer turns it into
  * padding and goes on. A claim that has a mark is padded over its marked length once the process the mark names (its
- * pid and the low 10 bits of its start stamp) is seen gone: a consumer held up by it looks at that process every
- * 50 ms (a system call; the first look 50 ms after it first met the claim, so a claim committed sooner costs none, and
- * a waiting consumer blocks no longer than that at a time meanwhile), and after each stall timeout
+ * pid and the low 10 bits of its start stamp) is seen gone: a consumer held up by it looks at that process at most
+ * every 50 ms when it applies the stall rule (a system call; the first look 50 ms after it first met the claim, so a
+ * claim committed sooner costs none), which a waiting consumer does at least that often (it blocks no longer than
+ * that at a time meanwhile) and a polling one on every 64th empty poll, and after each stall timeout
  * ({@link #setStallTimeout(Duration)}, default 5 s). While that process lives the claim is kept, however long it
  * takes. A claim without a mark (MPSC/MPMC: the producer stopped or died between its tail
  * CAS and its mark) names nobody, so the ring's producer table does: a process names itself in one of its 32 slots

@@ -20,6 +20,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.stream.LongStream;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -109,9 +110,12 @@ class SharedMapTest {
         SharedMap<String, byte[]> other = SharedMap.open(heap, "bytes", Codec.utf8(), Codec.bytes());
         assertThat(map.hashCode()).as("stable").isEqualTo(map.hashCode()).isEqualTo(other.hashCode());
         assertThat(map).isEqualTo(other);
-        assertThat(map.equals(Map.of("k", new byte[] {1, 2}, "l", new byte[] {3}))).isTrue();
-        assertThat(map.equals(Map.of("k", new byte[] {1, 2}, "l", new byte[] {4}))).isFalse();
+        Map<String, byte[]> jdk = Map.of("k", new byte[] {1, 2}, "l", new byte[] {3});
+        assertThat(map.equals(jdk)).as("symmetric with a JDK map, which compares arrays by identity")
+                .isEqualTo(jdk.equals(map)).isFalse();
         assertThat(map.equals(Map.of(1, new byte[] {1, 2}, 2, new byte[] {3}))).as("other key type").isFalse();
+        assertThat(map.entrySet().contains(new java.util.AbstractMap.SimpleEntry<>("absent", null))).isFalse();
+        assertThat(map.keySet().hashCode()).isEqualTo(map.keySet().hashCode()).isEqualTo(Set.of("k", "l").hashCode());
         assertThat(map.entrySet().contains(Map.entry("k", new byte[] {1, 2}))).isTrue();
         assertThat(map.entrySet().contains(Map.entry("k", new byte[] {1}))).isFalse();
         assertThat(map.entrySet().contains(Map.entry(5, new byte[] {1}))).as("a key it cannot hold").isFalse();
@@ -120,6 +124,24 @@ class SharedMapTest {
         other.put("l", new byte[] {4});
         assertThat(map.hashCode()).isNotEqualTo(before);
         assertThat(map).isEqualTo(other);
+        assertThat(map.values().remove(new byte[] {4})).as("by contents, through the map").isTrue();
+        assertThat(map.entrySet().remove(Map.entry("k", new byte[] {1}))).isFalse();
+        assertThat(map.entrySet().remove(Map.entry("k", new byte[] {1, 2}))).isTrue();
+        assertThat(map).isEmpty();
+
+        SharedMap<byte[], Long> byBytes = SharedMap.create(heap, "bytekeys", Codec.bytes(), Codec.longs(),
+                new MapSizing(100, 8, 8));
+        byBytes.put(new byte[] {9}, 1L);
+        assertThat(byBytes.keySet().hashCode()).as("stable").isEqualTo(byBytes.keySet().hashCode());
+        assertThat(byBytes.keySet().remove(new byte[] {9})).isTrue();
+        assertThat(byBytes).isEmpty();
+
+        SharedMap<String, Long> plain = SharedMap.create(heap, "plain", Codec.utf8(), Codec.longs(),
+                new MapSizing(100, 8, 8));
+        plain.put("a", 1L);
+        assertThat(plain.equals(Map.of("a", 1L))).isTrue();
+        assertThat(Map.of("a", 1L).equals(plain)).isTrue();
+        assertThat(plain.hashCode()).isEqualTo(Map.of("a", 1L).hashCode());
     }
 
     @Test
