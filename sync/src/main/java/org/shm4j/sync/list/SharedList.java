@@ -336,7 +336,10 @@ public final class SharedList<T> implements Iterable<T> {
      * Finds the first element stored as {@code value} would be: whose encoded bytes are {@code value}'s (Python's
      * {@code index} finds one equal to it), in one look under the list's mutex.
      *
-     * @return its index, or -1 (also for null, or a value longer than any element)
+     * @return its index, or -1 (also for null, a value of a class the codec does not take, or a value longer than any
+     *         element)
+     * @throws IllegalArgumentException naming the list, if the codec refuses the value (a string with a lone
+     *                                  surrogate, say), as {@link #add(Object)} would
      */
     public int indexOf(T value) {
         byte[] sought = encodedOrNull(value);
@@ -355,7 +358,10 @@ public final class SharedList<T> implements Iterable<T> {
         }
     }
 
-    /** @return true if an element is stored as {@code value} would be: see {@link #indexOf} */
+    /**
+     * @return true if an element is stored as {@code value} would be
+     * @throws IllegalArgumentException as {@link #indexOf}
+     */
     public boolean contains(T value) {
         return indexOf(value) >= 0;
     }
@@ -367,6 +373,7 @@ public final class SharedList<T> implements Iterable<T> {
      * {@link List}.
      *
      * @return true if one was removed
+     * @throws IllegalArgumentException as {@link #indexOf}
      */
     public boolean remove(Object value) {
         @SuppressWarnings("unchecked") byte[] sought = encodedOrNull((T) value);
