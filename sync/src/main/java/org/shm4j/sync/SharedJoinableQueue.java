@@ -11,13 +11,17 @@ import org.shm4j.sync.internal.WordWait;
 import org.shm4j.sync.ring.SharedRing;
 
 import java.lang.foreign.MemorySegment;
+import java.util.AbstractQueue;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
 
 /**
  * A {@link SharedQueue} that counts its unfinished tasks: Python's {@code multiprocessing.JoinableQueue} for the
- * threads of every process that maps it. Each item offered is a task; a consumer calls {@link #taskDone()} once it
+ * threads of every process that maps it; a {@link BlockingQueue}, that cannot be iterated, as {@link SharedQueue}. Each item offered is a task; a consumer calls {@link #taskDone()} once it
  * has finished with an item it took, and {@link #join()} waits until every task put so far is done.
  *
  * <h2>Layout</h2>
@@ -60,7 +64,7 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  *
  * @param <T> the value type
  */
-public final class SharedJoinableQueue<T> {
+public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements BlockingQueue<T> {
     private static final String KIND = "joinable queue";
     private static final String QUEUE_SUFFIX = ".queue";
 
@@ -138,11 +142,23 @@ public final class SharedJoinableQueue<T> {
     }
 
     /**
+     * Adds {@code value} as a new task if the queue has room now, as {@link java.util.Queue#add}.
+     *
+     * @return true
+     * @throws IllegalStateException naming the queue, if it is full (nothing counted)
+     */
+    @Override
+    public boolean add(T value) {
+        return queue.add(value);
+    }
+
+    /**
      * Offers {@code value} as a new task, if the queue has room now.
      *
      * @return false (and nothing counted) if the queue is full
      * @see SharedQueue#offer(Object)
      */
+    @Override
     public boolean offer(T value) {
         return queue.offer(value);
     }
@@ -153,6 +169,7 @@ public final class SharedJoinableQueue<T> {
      * @return false (and nothing counted) if no room came in time
      * @throws InterruptedException if interrupted before or while waiting
      */
+    @Override
     public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
         return queue.offer(value, timeout, unit);
     }
@@ -162,6 +179,7 @@ public final class SharedJoinableQueue<T> {
      *
      * @throws InterruptedException if interrupted before or while waiting
      */
+    @Override
     public void put(T value) throws InterruptedException {
         queue.put(value);
     }
@@ -170,6 +188,7 @@ public final class SharedJoinableQueue<T> {
      * @return the next item, or null if the queue is empty; call {@link #taskDone()} once it is finished (also for an
      *         item whose poll threw because its codec could not decode it: it was taken)
      */
+    @Override
     public T poll() {
         return queue.poll();
     }
@@ -178,6 +197,7 @@ public final class SharedJoinableQueue<T> {
      * @return the next item, waiting up to {@code timeout}; null if none came
      * @throws InterruptedException if interrupted before or while waiting
      */
+    @Override
     public T poll(long timeout, TimeUnit unit) throws InterruptedException {
         return queue.poll(timeout, unit);
     }
@@ -186,6 +206,7 @@ public final class SharedJoinableQueue<T> {
      * @return the next item, waiting as long as it takes (Python's {@code get})
      * @throws InterruptedException if interrupted before or while waiting
      */
+    @Override
     public T take() throws InterruptedException {
         return queue.take();
     }
@@ -228,11 +249,63 @@ public final class SharedJoinableQueue<T> {
     }
 
     /** @return the items queued: see {@link SharedQueue#size()} */
-    public long size() {
+    @Override
+    public int size() {
         return queue.size();
     }
 
+    /**
+     * @return the next item without taking it, or null if the queue is empty: see {@link SharedQueue#peek()} (a
+     *         peek is no task taken)
+     */
+    @Override
+    public T peek() {
+        return queue.peek();
+    }
+
+    /** @return see {@link SharedQueue#remainingCapacity()} */
+    @Override
+    public int remainingCapacity() {
+        return queue.remainingCapacity();
+    }
+
+    /**
+     * Moves every item queued now into {@code target}, as {@link SharedQueue#drainTo(Collection)}: each item moved is
+     * a task taken, to be marked done with {@link #taskDone()}.
+     *
+     * @return how many were moved
+     */
+    @Override
+    public int drainTo(Collection<? super T> target) {
+        return drainTo(target, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Moves at most {@code maxElements} items queued now into {@code target}: see {@link #drainTo(Collection)}.
+     *
+     * @return how many were moved
+     */
+    @Override
+    public int drainTo(Collection<? super T> target, int maxElements) {
+        if (target == this) {
+            throw new IllegalArgumentException(description + ": drainTo(itself)");
+        }
+        return queue.drainTo(target, maxElements);
+    }
+
+    /**
+     * Refused, as {@link SharedQueue#iterator()} is.
+     *
+     * @throws UnsupportedOperationException naming the queue
+     */
+    @Override
+    public Iterator<T> iterator() {
+        throw new UnsupportedOperationException(description + " cannot be iterated: its items are in a ring that"
+                + " consumers in any process take from and free (use poll, drainTo or peek)");
+    }
+
     /** @return true if no item is queued: see {@link SharedQueue#isEmpty()} */
+    @Override
     public boolean isEmpty() {
         return queue.isEmpty();
     }

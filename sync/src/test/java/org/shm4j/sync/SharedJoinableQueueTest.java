@@ -311,6 +311,36 @@ class SharedJoinableQueueTest {
         }
     }
 
+    /** As a BlockingQueue (helper-133): each item added is a task, a peek is none, each item drained is one taken. */
+    @Test
+    void shouldCountTasksThroughTheBlockingQueueMethods() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            java.util.concurrent.BlockingQueue<Long> queue = jobs;
+            queue.addAll(List.of(1L, 2L, 3L));
+            assertThat(jobs.unfinishedTasks()).isEqualTo(3);
+            assertThat(queue.peek()).isEqualTo(1L);
+            assertThat(queue.size()).isEqualTo(3);
+            List<Long> taken = new ArrayList<>();
+            assertThat(queue.drainTo(taken)).isEqualTo(3);
+            assertThat(taken).containsExactly(1L, 2L, 3L);
+            assertThat(jobs.join(10, TimeUnit.MILLISECONDS)).as("taken, not done").isFalse();
+            taken.forEach(item -> jobs.taskDone());
+            assertThat(jobs.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(queue::iterator).isInstanceOf(UnsupportedOperationException.class)
+                    .hasMessageStartingWith("joinable queue 'jobs' cannot be iterated");
+            assertThat(queue.remainingCapacity()).isPositive();
+            while (queue.offer(7L)) {
+                assertThat(jobs.unfinishedTasks()).isLessThanOrEqualTo(64);
+            }
+            assertThat(queue.remainingCapacity()).as("64 longs of 16 bytes fill 1024").isZero();
+            int counted = jobs.unfinishedTasks();
+            assertThatThrownBy(() -> queue.add(8L)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("joinable queue 'jobs' is full");
+            assertThat(jobs.unfinishedTasks()).as("nothing counted for the refused add").isEqualTo(counted);
+        }
+    }
+
     /** A joiner process killed while it blocks in join(): the count and the other joiners go on as if it never was. */
     @Test
     void shouldLetOthersJoinAfterAJoinerIsKilled() throws Exception {
