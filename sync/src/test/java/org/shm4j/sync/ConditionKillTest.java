@@ -8,6 +8,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.locks.SharedCondition;
+import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedMutex;
 import org.shm4j.sync.locks.SharedReentrantLock;
@@ -20,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.Lock;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -29,9 +31,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * random moments, many times, while surviving producer and consumer processes go on through the same buffer with
  * {@code signal()} (wake one) only. The victims loop lock, timed {@code awaitNanos}, unlock on either condition, so
  * kills land everywhere in {@code await}: counted as a waiter but not yet blocked, blocked, woken and re-taking the
- * lock, holding it. Run with a {@link SharedLock} and with a {@link SharedReentrantLock} that every process holds twice
+ * lock, holding it. Run with a {@link SharedLock}, with a {@link SharedReentrantLock} that every process holds twice
  * around its waits (an await releases both holds and must give both back: survivors check their hold count after
- * each wait, take-overs from victims killed at either depth included).
+ * each wait, take-overs from victims killed at either depth included), and with a {@link SharedFairLock}, whose
+ * signalled waiters queue for their turn again.
  * <ul>
  * <li>FORBIDDEN: a lost wake-up among the survivors (a survivor's wait that sees no progress for
  *     {@link Children#BOUND}, or a survivor that does not finish within it); an item lost or consumed twice (the
@@ -58,16 +61,20 @@ class ConditionKillTest {
     final ShmNames names = new ShmNames();
 
     @ParameterizedTest
-    @ValueSource(strings = {"plain", "reentrant"})
+    @ValueSource(strings = {"plain", "reentrant", "fair"})
     void shouldLoseNoWakeUpAmongSurvivorsWhileWaitersAreKilled(String kind) throws Exception {
         String heapName = names.unique("cond-kill");
         long seed = System.nanoTime();
         Random random = new Random(seed);
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            SharedMutex lock = kind.equals("plain") ? SharedLock.create(heap, "lock")
-                    : SharedReentrantLock.create(heap, "lock");
-            SharedCondition notEmpty = SharedCondition.create(heap, "notEmpty", lock);
-            SharedCondition notFull = SharedCondition.create(heap, "notFull", lock);
+            switch (kind) {
+                case "plain" -> SharedLock.create(heap, "lock");
+                case "reentrant" -> SharedReentrantLock.create(heap, "lock");
+                default -> SharedFairLock.create(heap, "lock");
+            }
+            Lock lock = openLock(heap, kind);
+            SharedCondition notEmpty = condition(heap, "notEmpty", lock);
+            SharedCondition notFull = condition(heap, "notFull", lock);
             SharedLongArray.create(heap, "buffer", CAPACITY);
             for (String name : List.of("head", "tail", "stop", "producersDone", "takenCount", "takenSum")) {
                 SharedLong.create(heap, name);
@@ -110,12 +117,16 @@ class ConditionKillTest {
             int leftovers = waiting(notEmpty) + waiting(notFull);
             assertThat(leftovers).as("stale waiter counts, one at most per victim killed inside await")
                     .isBetween(0, kills);
-            lock.withLock(() -> { // leftovers cost a wasted wake each, never a hang
+            lock.lock(); // leftovers cost a wasted wake each, never a hang
+            try {
                 notEmpty.signalAll();
                 notFull.signal();
-            });
-            System.out.println("condition kills (" + kind + " lock, seed " + seed + "): " + kills + " waiters killed, " + count
-                    + " items, " + leftovers + " stale waiter counts, " + lock.recoveries() + " lock take-overs");
+            } finally {
+                lock.unlock();
+            }
+            System.out.println("condition kills (" + kind + " lock, seed " + seed + "): " + kills + " waiters killed, "
+                    + count + " items, " + leftovers + " stale waiter counts, " + recoveries(lock)
+                    + " lock take-overs");
         }
     }
 
@@ -125,19 +136,35 @@ class ConditionKillTest {
     }
 
     /** Marks the data consistent after a victim died holding the lock: victims never write it, so it is intact. */
-    static void repairIfTakenOver(SharedMutex lock) {
-        if (!lock.isConsistent()) {
-            lock.markConsistent();
+    static void repairIfTakenOver(Lock lock) {
+        if (lock instanceof SharedFairLock fair && !fair.isConsistent()) {
+            fair.markConsistent();
+        } else if (lock instanceof SharedMutex mutex && !mutex.isConsistent()) {
+            mutex.markConsistent();
         }
     }
 
-    /** @return the lock of this kind ({@code "plain"} or {@code "reentrant"}) named {@code "lock"} */
-    static SharedMutex openLock(SharedHeap heap, String kind) {
-        return kind.equals("plain") ? SharedLock.open(heap, "lock") : SharedReentrantLock.open(heap, "lock");
+    private static long recoveries(Lock lock) {
+        return lock instanceof SharedFairLock fair ? fair.recoveries() : ((SharedMutex) lock).recoveries();
     }
 
-    /** Takes {@code lock}: once if plain, twice if reentrant. */
-    static void enter(SharedMutex lock) {
+    /** @return the lock of this kind ({@code "plain"}, {@code "reentrant"} or {@code "fair"}) named {@code "lock"} */
+    static Lock openLock(SharedHeap heap, String kind) {
+        return switch (kind) {
+            case "plain" -> SharedLock.open(heap, "lock");
+            case "reentrant" -> SharedReentrantLock.open(heap, "lock");
+            default -> SharedFairLock.open(heap, "lock");
+        };
+    }
+
+    /** @return the condition named {@code name} of {@code lock}, made if it is not there yet */
+    static SharedCondition condition(SharedHeap heap, String name, Lock lock) {
+        return lock instanceof SharedFairLock fair ? SharedCondition.openOrCreate(heap, name, fair)
+                : SharedCondition.openOrCreate(heap, name, (SharedMutex) lock);
+    }
+
+    /** Takes {@code lock}: once if plain or fair, twice if reentrant. */
+    static void enter(Lock lock) {
         lock.lock();
         if (lock instanceof SharedReentrantLock) {
             lock.lock();
@@ -145,7 +172,7 @@ class ConditionKillTest {
     }
 
     /** Gives back what {@link #enter} took. */
-    static void exit(SharedMutex lock) {
+    static void exit(Lock lock) {
         if (lock instanceof SharedReentrantLock) {
             lock.unlock();
         }
@@ -161,9 +188,9 @@ class ConditionKillTest {
     public static final class Survivor {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedMutex lock = openLock(heap, args[1]);
-                SharedCondition notEmpty = SharedCondition.open(heap, "notEmpty", lock);
-                SharedCondition notFull = SharedCondition.open(heap, "notFull", lock);
+                Lock lock = openLock(heap, args[1]);
+                SharedCondition notEmpty = condition(heap, "notEmpty", lock);
+                SharedCondition notFull = condition(heap, "notFull", lock);
                 SharedLongArray buffer = SharedLongArray.open(heap, "buffer");
                 SharedLong head = SharedLong.open(heap, "head");
                 SharedLong tail = SharedLong.open(heap, "tail");
@@ -186,18 +213,21 @@ class ConditionKillTest {
                         }
                     }
                     SharedLongArray.open(heap, "produced").set(id, n);
-                    lock.withLock(() -> {
+                    lock.lock();
+                    try {
                         repairIfTakenOver(lock);
                         done.setPlain(done.getPlain() + 1);
                         notEmpty.signalAll(); // consumers waiting on an empty buffer see the end
-                    });
+                    } finally {
+                        lock.unlock();
+                    }
                 } else {
                     consume(heap, lock, notEmpty, notFull, buffer, head, tail, done);
                 }
             }
         }
 
-        private static void consume(SharedHeap heap, SharedMutex lock, SharedCondition notEmpty,
+        private static void consume(SharedHeap heap, Lock lock, SharedCondition notEmpty,
                                     SharedCondition notFull, SharedLongArray buffer, SharedLong head, SharedLong tail,
                                     SharedLong done) throws InterruptedException {
             long count = 0;
@@ -224,7 +254,7 @@ class ConditionKillTest {
         }
 
         /** Waits on {@code condition} while {@code blocked}; fails if no wake-up ends the wait within the bound. */
-        private static void awaitWhile(BooleanSupplier blocked, SharedCondition condition, SharedMutex lock)
+        private static void awaitWhile(BooleanSupplier blocked, SharedCondition condition, Lock lock)
                 throws InterruptedException {
             long deadline = System.nanoTime() + BOUND.toNanos();
             while (blocked.getAsBoolean()) {
@@ -248,9 +278,9 @@ class ConditionKillTest {
     public static final class Victim {
         public static void main(String[] args) {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedMutex lock = openLock(heap, args[1]);
-                List<SharedCondition> conditions = List.of(SharedCondition.open(heap, "notEmpty", lock),
-                        SharedCondition.open(heap, "notFull", lock));
+                Lock lock = openLock(heap, args[1]);
+                List<SharedCondition> conditions = List.of(condition(heap, "notEmpty", lock),
+                        condition(heap, "notFull", lock));
                 ThreadLocalRandom random = ThreadLocalRandom.current();
                 long deadline = System.nanoTime() + BOUND.toNanos();
                 for (long round = 0; System.nanoTime() - deadline < 0; round++) {
