@@ -16,9 +16,12 @@ public final class StallWatch extends StallWatchFields {
     @SuppressWarnings("unused")
     private long p10, p11, p12, p13, p14, p15, p16, p17;
 
-    /** @return true on every {@code every}-th call: time for the consumer to apply the stall rule */
+    /**
+     * @return true on the first call and every {@code every}-th after it: time for the consumer to apply the stall
+     *         rule (the first, so that a ring object opened for one poll still applies it)
+     */
     public boolean emptyPoll(int every) {
-        return ++emptyPolls % every == 0;
+        return emptyPolls++ % every == 0;
     }
 
     /** @return true on every {@code every}-th call: time for a consumer that made progress to look at producers */
@@ -38,7 +41,10 @@ public final class StallWatch extends StallWatchFields {
             stalledHead = head;
             stalledTail = tail;
             stalledSince = now;
-            nextLivenessCheck = now + LIVENESS_CHECK_NANOS; // a live producer commits well within it: no system call
+            // a live producer commits well within the interval: no system call for it. The first stall this object
+            // sees is looked at at once: a consumer that opens the ring for each poll never sees the interval pass
+            nextLivenessCheck = sawStall ? now + LIVENESS_CHECK_NANOS : now;
+            sawStall = true;
             return -1;
         }
         if (now - stalledSince > timeoutNanos) {
@@ -88,6 +94,7 @@ abstract class StallWatchFields extends StallWatchPadding {
     long stalledTail;
     long stalledSince;
     long nextLivenessCheck;
+    boolean sawStall;
     int emptyPolls;
     int busyDrains;
 }

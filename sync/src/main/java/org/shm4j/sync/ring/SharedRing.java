@@ -336,9 +336,10 @@ public final class SharedRing {
     // still holds it, no other consumer moved since, so head holds it too and need not be read. Plain: only the
     // consumer thread (MPMC: the holder of the consumers' mutex, which orders it) touches it.
     final LocalPosition consumerPosition = new LocalPosition(-1);
-    // emptyLooks: MPMC polls that found nothing committed without the consumers' turn (RingConsumer.nothingCommitted)
-    // plain and racy between this process's consumer threads: a lost count only delays a check
-    final LocalPosition emptyLooks = new LocalPosition(0);
+    // emptyLooks: MPMC polls that found nothing committed without the consumers' turn (RingConsumer.nothingCommitted),
+    // from -1 so that the first takes the turn (a ring object opened for one poll applies the stall rule too).
+    // Plain and racy between this process's consumer threads: a lost count only delays a check
+    final LocalPosition emptyLooks = new LocalPosition(-1);
     // lastTurnFound: 1 if the last MPMC turn taken through this object handed a message over, so the next poll takes
     // the turn without looking first (the look only pays when the ring is empty); written only when it changes.
     // Plain and racy between this process's consumer threads: a stale value only costs one look or one empty turn
