@@ -502,8 +502,9 @@ public final class SharedPipe implements AutoCloseable {
          * @return true if a message is waiting, or if the stream has ended (the other end is closed or its holder
          *         died, and every message it sent was received: {@code recv} then throws
          *         {@link PipeClosedException}, as Python's {@code recv} raises {@code EOFError}; if the holder died in
-         *         the middle of a send, {@code recv} first skips that message, within about 50 ms of waiting); false
-         *         while a receive would wait for a message
+         *         the middle of a send, {@code recv} first skips that message, within about 50 ms of waiting, and
+         *         so, where a new holder of that end sent more behind it, this is true a moment before a
+         *         {@code recv} that does not wait gets it); false while a receive would wait for a message
          * @throws IllegalStateException if this end is closed
          */
         public boolean poll() {
