@@ -272,12 +272,23 @@ public final class SharedSemaphore {
     }
 
     /**
-     * Acquires every permit available now, as {@link java.util.concurrent.Semaphore#drainPermits()} (for an undo
-     * semaphore they are this process's, given back if it dies).
+     * Acquires every permit available now, as {@link java.util.concurrent.Semaphore#drainPermits()}. For an undo
+     * semaphore they are this process's, given back if it dies, and a dead process's permits count as available:
+     * they are taken back first (looked for at most every 50 ms per semaphore object, as a non-waiting
+     * {@code tryAcquire} does).
      *
      * @return how many were acquired
      */
     public int drainPermits() {
+        if (kind == Kind.UNDO) {
+            try {
+                if (giveUps.due(System.nanoTime())) {
+                    returnDeadHolders();
+                }
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                throw closedOr(e);
+            }
+        }
         while (true) {
             int available = availablePermits();
             if (available == 0 || tryAcquire(available)) {

@@ -239,6 +239,31 @@ class SharedSemaphoreTest {
         }
     }
 
+    /**
+     * helper-135: drainPermits on an undo semaphore counted a dead holder's permits as held and never took them back,
+     * so a caller that only drains lost them for good. A drain loop gets every permit of the killed holders back.
+     */
+    @Test
+    void shouldDrainThePermitsOfAKilledHolderOfAnUndoSemaphore() throws Exception {
+        String heapName = names.unique("sem-drain");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 5, Kind.UNDO);
+            try (ChildJvm holder = ChildJvm.start(Holder.class, heapName, "2")) {
+                holder.awaitLine("HOLDING", BOUND);
+                holder.kill();
+            }
+            int drained = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (drained < 5) {
+                assertThat(System.nanoTime() - deadline).as("drained %d of 5", drained).isNegative();
+                drained += sem.drainPermits();
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+            }
+            assertThat(drained).isEqualTo(5);
+            assertThat(sem.heldByThisProcess()).isEqualTo(5);
+        }
+    }
+
     @Test
     void shouldLoseNoPermitOfAnUndoSemaphoreWhenItsUserIsKilledMidLoop() throws Exception {
         String heapName = names.unique("sem-loop");
