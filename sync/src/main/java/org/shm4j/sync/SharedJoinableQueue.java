@@ -21,8 +21,9 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
 
 /**
  * A {@link SharedQueue} that counts its unfinished tasks: Python's {@code multiprocessing.JoinableQueue} for the
- * threads of every process that maps it; a {@link BlockingQueue}, that cannot be iterated, as {@link SharedQueue}. Each item offered is a task; a consumer calls {@link #taskDone()} once it
- * has finished with an item it took, and {@link #join()} waits until every task put so far is done.
+ * threads of every process that maps it; a {@link BlockingQueue}, that cannot be iterated, as {@link SharedQueue}.
+ * Each item offered is a task; a consumer calls {@link #taskDone()} once it has finished with an item it took, and
+ * {@link #join()} waits until every task put so far is done.
  *
  * <h2>Layout</h2>
  * The count is the heap block named {@code name}, made last (the joinable queue's commit point, as a pipe's end-state
