@@ -23,7 +23,9 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * A {@link SharedQueue} that counts its unfinished tasks: Python's {@code multiprocessing.JoinableQueue} for the
  * threads of every process that maps it; a {@link BlockingQueue}, that cannot be iterated, as {@link SharedQueue}.
  * Each item offered is a task; a consumer calls {@link #taskDone()} once it has finished with an item it took, and
- * {@link #join()} waits until every task put so far is done.
+ * {@link #join()} waits until every task put so far is done. Every way of taking items is a way of taking tasks:
+ * {@code poll}, {@code take}, {@code remove()}, {@code drainTo} and {@code clear()} (which takes them all, each then
+ * to be marked done, or {@code join} waits for them); a peek takes none.
  *
  * <h2>Layout</h2>
  * The count is the heap block named {@code name}, made last (the joinable queue's commit point, as a pipe's end-state
@@ -272,7 +274,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
 
     /**
      * Moves every item queued now into {@code target}, as {@link SharedQueue#drainTo(Collection)}: each item moved is
-     * a task taken, to be marked done with {@link #taskDone()}.
+     * a task taken, to be marked done with {@link #taskDone()}; one whose {@code add} throws is marked done here.
      *
      * @return how many were moved
      */
@@ -288,10 +290,20 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      */
     @Override
     public int drainTo(Collection<? super T> target, int maxElements) {
-        if (target == this) {
+        if (java.util.Objects.requireNonNull(target, "target") == this) {
             throw new IllegalArgumentException(description + ": drainTo(itself)");
         }
-        return queue.drainTo(target, maxElements);
+        int limit = Math.min(maxElements, size()); // as SharedQueue's: what was queued at the start
+        int moved = 0;
+        for (T item; moved < limit && (item = poll()) != null; moved++) {
+            try {
+                target.add(item);
+            } catch (RuntimeException e) { // taken but not moved: its task is done, or join would wait for it
+                taskDone();
+                throw e;
+            }
+        }
+        return moved;
     }
 
     /**

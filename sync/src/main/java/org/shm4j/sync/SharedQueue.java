@@ -264,7 +264,10 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
 
     /**
      * @return the head value without taking it (a later poll returns it, unless another consumer takes it first), or
-     *         null if the queue is empty now; a consuming call as {@link #poll()} is (see {@link SharedRing#peek})
+     *         null if the queue is empty now, or if another consumer's turn (a live process's, its handler running
+     *         long or the process stopped) did not end within 1 s, as {@link #poll()} then returns null too: so
+     *         {@code element()} may throw while {@code size()} is above 0; a consuming call as {@code poll()} is (see
+     *         {@link SharedRing#peek})
      * @throws IllegalStateException     if the value is of another type than the codec's (it stays queued)
      * @throws ShmFormatException        if the codec cannot decode the value (it stays queued)
      */
@@ -295,8 +298,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     }
 
     /**
-     * Moves every value queued now into {@code target}, as {@link BlockingQueue#drainTo(Collection)}: each is taken
-     * by a poll, then added, so one whose {@code add} throws is in neither.
+     * Moves every value queued now into {@code target}, as {@link BlockingQueue#drainTo(Collection)}: at most as many
+     * as were queued when it started (a target over the same ring, another queue object, gets each once); each is
+     * taken by a poll, then added, so one whose {@code add} throws is in neither.
      *
      * @return how many were moved
      * @throws IllegalArgumentException if {@code target} is this queue
@@ -316,8 +320,11 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         if (Objects.requireNonNull(target, "target") == this) {
             throw new IllegalArgumentException(description + ": drainTo(itself)");
         }
+        // at most what is queued at the start, as ArrayBlockingQueue's: a target over the same ring, or producers
+        // faster than the drain, would keep it going for ever
+        int limit = Math.min(maxElements, size());
         int moved = 0;
-        for (T value; moved < maxElements && (value = poll()) != null; moved++) {
+        for (T value; moved < limit && (value = poll()) != null; moved++) {
             target.add(value);
         }
         return moved;

@@ -329,6 +329,17 @@ class SharedJoinableQueueTest {
             assertThat(jobs.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
             assertThatThrownBy(queue::iterator).isInstanceOf(UnsupportedOperationException.class)
                     .hasMessageStartingWith("joinable queue 'jobs' cannot be iterated");
+            queue.addAll(List.of(4L, 5L));
+            List<Long> refusing = new ArrayList<>() {
+                @Override
+                public boolean add(Long item) {
+                    throw new IllegalStateException("refused " + item);
+                }
+            };
+            assertThatThrownBy(() -> queue.drainTo(refusing)).hasMessage("refused 4");
+            assertThat(jobs.unfinishedTasks()).as("the item taken and not moved is done").isOne();
+            assertThat(queue.poll()).isEqualTo(5L);
+            jobs.taskDone();
             assertThat(queue.remainingCapacity()).isPositive();
             while (queue.offer(7L)) {
                 assertThat(jobs.unfinishedTasks()).isLessThanOrEqualTo(64);

@@ -102,6 +102,25 @@ class SharedQueueAsBlockingQueueTest {
         }
     }
 
+    /**
+     * helper-136: drainTo polled until the queue was empty, so a target over the same ring (another queue object)
+     * kept it going for ever. It moves at most what was queued when it started.
+     */
+    @Test
+    void shouldDrainAtMostWhatWasQueuedAtTheStart() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, Codec.longs());
+            SharedQueue<Long> sameRing = SharedQueue.open(heap, "q", Codec.longs());
+            queue.addAll(List.of(1L, 2L, 3L, 4L, 5L));
+            assertThat(queue.drainTo(sameRing)).isEqualTo(5);
+            assertThat(queue.drainTo(sameRing, 2)).isEqualTo(2);
+            assertThat(queue.size()).isEqualTo(5);
+            List<Long> all = new ArrayList<>();
+            assertThat(queue.drainTo(all)).isEqualTo(5);
+            assertThat(all).containsExactly(3L, 4L, 5L, 1L, 2L);
+        }
+    }
+
     /** A value its codec cannot decode: a peek throws and leaves it; the next poll throws too and takes it. */
     @Test
     void shouldLeaveAValueItsCodecCannotDecodeQueuedOnPeek() {

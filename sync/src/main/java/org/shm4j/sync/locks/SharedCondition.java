@@ -214,6 +214,30 @@ public final class SharedCondition implements Condition {
     }
 
     /**
+     * Creates a condition named {@code name} in {@code heap}, used with the fair lock {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     */
+    public static SharedCondition create(SharedHeap heap, String name, SharedFairLock lock) {
+        int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
+        return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field, 0, 0),
+                lock, lock::isHeldByCurrentThread, named(name));
+    }
+
+    /**
+     * Opens the condition named {@code name}, used with the fair lock {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition, or was made for another lock
+     * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     */
+    public static SharedCondition open(SharedHeap heap, String name, SharedFairLock lock) {
+        MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
+        checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
+        return new SharedCondition(block, lock, lock::isHeldByCurrentThread, named(name));
+    }
+
+    /**
      * Opens the condition named {@code name}, or creates it, used with the fair lock {@code lock}.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock

@@ -34,8 +34,9 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 
 /**
  * A first-come, first-served lock in shared memory (a ticket lock) for the threads of every process that maps it,
- * that survives the death of its owner and of its waiters. Like {@link SharedLock} otherwise: not reentrant, no
- * conditions, futex waits where native access is enabled, owner death reported through {@link #isConsistent()}.
+ * that survives the death of its owner and of its waiters. Like {@link SharedLock} otherwise: not reentrant,
+ * conditions ({@link #newCondition()}), futex waits where native access is enabled, owner death reported through
+ * {@link #isConsistent()}.
  *
  * <h2>Layout (heap block type {@code 0x53480022} v4, 1600 bytes, 64-aligned)</h2>
  * Version 3 counted the blocked waiters at 8 (each undid its count on leaving, so a waiter killed while counted made

@@ -89,28 +89,65 @@ final class RingConsumer {
     }
 
     /**
-     * Hands the message at the consumer's position to {@code handler} without taking it, after freeing the padding
-     * before it as a look does; the caller is the consumer (SPSC, MPSC: in its role; MPMC: in the consumers' turn).
+     * MPMC: {@link #peekAsConsumer} in the consumers' turn, waited for at most {@link #UNTIMED_TURN_NANOS}; as a
+     * poll, it does not take the turn when nothing is committed at consumedTo, but for every
+     * {@value RingStallRule#CHECK_EVERY}th such look (for the stall rule).
+     *
+     * @return 1 if a message was handed over, 0 if none is committed, or the turn did not come in time
+     */
+    static int peekInTurn(SharedRing ring, MessageHandler handler) throws InterruptedException {
+        if (nothingCommitted(ring)) {
+            return 0;
+        }
+        if (!ring.consumers.tryAcquire() && !ring.consumers.acquire(UNTIMED_TURN_NANOS, false)
+                && !ring.consumers.takeOverIfOwnerDead()) {
+            return 0;
+        }
+        try {
+            return peekAsConsumer(ring, handler);
+        } finally {
+            ring.consumers.release(false, ring.consumersName);
+        }
+    }
+
+    /**
+     * Hands the message at the consumer's position to {@code handler} without taking it; the caller is the consumer
+     * (SPSC, MPSC: in its role; MPMC: in the consumers' turn). Where there is padding, a claim or nothing, it frees
+     * the padding and applies the stall rule as a poll would, then looks once more.
      *
      * @return 1 if a message was handed over, 0 if none is committed there
      */
     static int peekAsConsumer(SharedRing ring, MessageHandler handler) {
+        if (handOverInPlace(ring, handler)) {
+            return 1;
+        }
         if (ring.kind == SharedRing.Kind.SPSC) {
+            long position = (long) LONG.getOpaque(ring.block, RING_HEAD_OFFSET); // opaque: only this consumer moves it
+            long record = (long) LONG.getAcquire(ring.block, RING_HEADER_SIZE + (position & ring.mask));
+            if (RingRecords.length(record) < 0 && ring.stall.emptyPoll(RingStallRule.CHECK_EVERY)) {
+                ring.stallRule.skipIfStalled(position); // a dead producer's claim becomes padding, freed below
+            }
             skipPaddingSpsc(ring);
         } else {
-            drainZeroing(ring, null, Integer.MAX_VALUE); // padding freed, stopped at the first message
+            drainZeroing(ring, null, Integer.MAX_VALUE); // padding freed, stopped at the first message, stall rule
         }
-        long position = (long) LONG.getOpaque(ring.block, ring.positionOffset); // opaque: this consumer moved it
+        return handOverInPlace(ring, handler) ? 1 : 0;
+    }
+
+    /** @return true if a committed message at the consumer's position was handed to {@code handler}, left there */
+    private static boolean handOverInPlace(SharedRing ring, MessageHandler handler) {
+        // opaque: the consumer's own position, or one the consumers' turn orders (MPMC)
+        long position = (long) LONG.getOpaque(ring.block, ring.positionOffset);
         int index = (int) (position & ring.mask);
         long record = (long) LONG.getAcquire(ring.block, RING_HEADER_SIZE + index); // acquire: the producer's release
         int length = RingRecords.length(record);
         int type = RingRecords.type(record);
-        if (length <= 0 || type == RING_PADDING_TYPE) { // none, a claim, or SPSC padding tail has not passed
-            return 0;
+        if (length <= 0 || type == RING_PADDING_TYPE) { // none, a claim, or padding
+            return false;
         }
         checkLength(ring, record, position, index, length);
         handler.onMessage(type, ring.data, index + RING_RECORD_HEADER, length - RING_RECORD_HEADER);
-        return 1;
+        return true;
     }
 
     /** SPSC: frees the padding records at head that tail has passed, and takes no message. */

@@ -44,9 +44,10 @@ final class RingProducerTable {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private final MemorySegment block;
-    // System.nanoTime() from which retireDeadNow may probe again. Plain and racy between this process's consumer
-    // threads: a lost update only adds or delays one pass
-    private final LocalPosition nextRetire = new LocalPosition(System.nanoTime());
+    // System.nanoTime() from which retireDeadNow may probe again, a second after the object is made (a ring object
+    // opened for one poll probes no slot). Plain and racy between this process's consumer threads: a lost update
+    // only adds or delays one pass
+    private final LocalPosition nextRetire = new LocalPosition(System.nanoTime() + RETIRE_EVERY_NANOS);
 
     RingProducerTable(MemorySegment block) {
         this.block = block;

@@ -109,24 +109,23 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * zero, as the creator leaves them, and checked at open and wrap.
  *
  * <h2>Roles: one consumer process, one SPSC producer process</h2>
- * The consumer of an SPSC or MPSC ring and the producer of an SPSC ring move their position without a CAS, so
- * two processes in one such role at once would corrupt the ring for good (two consumers handing one message over
- * twice and storing head behind each other; two producers claiming the same tail). So a process claims the role
- * (its pid and start time in the role's word) before its first poll or drain, or its first offer or claim of an SPSC
- * ring, and a poll or offer in another live process throws {@link IllegalStateException} naming the ring, the role
- * and the holder's pid, and changes nothing. A process that is gone (killed, or exited, or that closed its last
- * view of the heap: see {@code SharedHeap.close()}) is taken over, as a dead consumer or producer always was (see
- * below). {@link #release()} gives this process's roles up while it lives, so
- * that another process can take them; any of its ring objects claims again on its next use. Threads of one process
- * share its role: the rule of one consuming (SPSC: and one producing) thread at a time is theirs to keep, but a ring
- * object refuses a poll, drain or take while another of its own runs (a handler polling its own ring, always; a
- * second thread, at best effort: both may start before either marks its call) with {@link IllegalStateException} and
- * the ring unchanged; calls through different objects of one process do not see each other, nor do producers.
- * MPMC consumers take turns through their mutex, and MPSC and MPMC producers claim by CAS: those roles are shared. A
- * pid is read in the reader's pid namespace: a heap refuses a process of another namespace, but a ring laid out in
- * memory shared by other means ({@link #format}) may be used across namespaces (containers sharing {@code /dev/shm}),
- * where a holder in another namespace looks gone and is taken over: such processes must keep to one consumer
- * themselves.
+ * The consumer of an SPSC or MPSC ring and the producer of an SPSC ring move their position without a CAS, so two
+ * processes in one such role at once would corrupt the ring for good (two consumers handing one message over twice and
+ * storing head behind each other; two producers claiming the same tail). So a process claims the role (its pid and
+ * start time in the role's word) before its first poll, drain or peek, or its first offer or claim of an SPSC ring, and
+ * a poll or offer in another live process throws {@link IllegalStateException} naming the ring, the role and the
+ * holder's pid, and changes nothing. A process that is gone (killed, or exited, or that closed its last view of the
+ * heap: see {@code SharedHeap.close()}) is taken over, as a dead consumer or producer always was (see below). {@link
+ * #release()} gives this process's roles up while it lives, so that another process can take them; any of its ring
+ * objects claims again on its next use. Threads of one process share its role: the rule of one consuming (SPSC: and one
+ * producing) thread at a time is theirs to keep, but a ring object refuses a poll, drain or take while another of its
+ * own runs (a handler polling its own ring, always; a second thread, at best effort: both may start before either marks
+ * its call) with {@link IllegalStateException} and the ring unchanged; calls through different objects of one process
+ * do not see each other, nor do producers. MPMC consumers take turns through their mutex, and MPSC and MPMC producers
+ * claim by CAS: those roles are shared. A pid is read in the reader's pid namespace: a heap refuses a process of
+ * another namespace, but a ring laid out in memory shared by other means ({@link #format}) may be used across
+ * namespaces (containers sharing {@code /dev/shm}), where a holder in another namespace looks gone and is taken over:
+ * such processes must keep to one consumer themselves.
  *
  * <h2>Records</h2>
  * A record is an 8-byte header — length (int at +0: header + payload bytes) and type (int at +4) — then the payload,
@@ -191,25 +190,27 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *
  * <p>An MPMC poll first looks, without the consumers' turn, at the header at consumedTo (acquire), then re-reads
  * consumedTo: if the record is not committed and consumedTo did not move, there was no message at that instant, and it
- * returns 0. Every 64th such poll takes the turn instead, so the stall rule and a dead consumer's unfinished freeing
- * still run. A poll right after a turn that handed a message over takes the turn without that look. A poll that finds
- * the turn held spins, repeating that look, for up to 128 rounds before it blocks in the mutex: a turn lasts one drain,
- * far shorter than a futex sleep and wake-up. A handler runs in the turn, so a poll or drain without a timeout waits
- * for it at most 1 s, then returns 0 if a live consumer still holds it (its handler runs long, or its process is
- * stopped): it does not block for as long as that takes. A poll whose look finds nothing committed while the turn is
- * held, and a waiting consumer's stall check, see whether the holder's process died (at most every 50 ms per ring
- * object: it costs a system call) and take the turn over: no waiter in the mutex would notice that death while
- * nothing is committed, for example after a consumer killed after handing every queued record over and before
- * freeing them.
+ * returns 0. A ring object's first such poll, and every 64th after it, takes the turn instead, so the stall rule and a
+ * dead consumer's unfinished freeing still run. A poll right after a turn that handed a message over takes the turn
+ * without that look. A poll that finds the turn held spins, repeating that look, for up to 128 rounds before it blocks
+ * in the mutex: a turn lasts one drain, far shorter than a futex sleep and wake-up. A handler runs in the turn, so a
+ * poll or drain without a timeout waits for it at most 1 s, then returns 0 if a live consumer still holds it (its
+ * handler runs long, or its process is stopped): it does not block for as long as that takes. A poll whose look finds
+ * nothing committed while the turn is held, and a waiting consumer's stall check, see whether the holder's process died
+ * (at most every 50 ms per ring object: it costs a system call) and take the turn over: no waiter in the mutex would
+ * notice that death while nothing is committed, for example after a consumer killed after handing every queued record
+ * over and before freeing them.
  *
  * <h2>A producer that dies</h2>
  * A producer that dies after claiming and before committing leaves a record the consumer cannot pass. Rule: when
  * the record at consumedTo stays uncommitted while tail is ahead, and its producer is dead, the consumer turns it into
  * padding and goes on. A claim that has a mark is padded over its marked length once the process the mark names (its
  * pid and the low 10 bits of its start stamp) is seen gone: a consumer held up by it looks at that process at most
- * every 50 ms when it applies the stall rule (a system call; the first look 50 ms after it first met the claim, so a
- * claim committed sooner costs none), which a waiting consumer does at least that often (it blocks no longer than
- * that at a time meanwhile) and a polling one on every 64th empty poll, and after each stall timeout
+ * every 50 ms when it applies the stall rule (a system call; a ring object's first stall is looked at at once, so
+ * that an object opened for one poll gets past a dead producer's claim, and each later one 50 ms after the object
+ * met it, so a claim committed sooner costs none), which a waiting consumer does at least that often (it blocks no
+ * longer than that at a time meanwhile) and a polling or peeking one on its first empty poll and every 64th after,
+ * and after each stall timeout
  * ({@link #setStallTimeout(Duration)}, default 5 s). While that process lives the claim is kept, however long it
  * takes. A claim without a mark (MPSC/MPMC: the producer stopped or died between its tail
  * CAS and its mark) names nobody, so the ring's producer table does: a process names itself in one of its 32 slots
@@ -904,9 +905,10 @@ public final class SharedRing {
     /**
      * Hands the next message to {@code handler} without taking it: the next poll or drain hands it over again (of an
      * MPMC ring's consumers, maybe another one). A consuming call otherwise, as {@link #poll(MessageHandler)}: it
-     * claims the consumer's role (SPSC, MPSC; see Roles), or waits for the consumers' turn at most 1 s (MPMC), and
-     * frees padding before the message. The handler must not keep the buffer: the bytes are freed once a consumer
-     * takes the message.
+     * claims the consumer's role (SPSC, MPSC; see Roles), or takes the consumers' turn (MPMC: not when nothing is
+     * committed, as a poll; waiting for it at most 1 s), frees padding before the message and applies the stall rule
+     * to a claim before it, so a dead producer's claim is skipped as a poll would skip it. The handler must not keep
+     * the buffer: the bytes are freed once a consumer takes the message.
      *
      * @return 1 if a message was handed over, 0 if none is queued (or, MPMC, the turn did not come)
      * @throws IllegalStateException if another live process holds the consumer's role (SPSC, MPSC; see Roles)
@@ -922,15 +924,7 @@ public final class SharedRing {
                     consumerClaimed.setPlain(claimed);
                 }
             }
-            if (!consumers.tryAcquire() && !consumers.acquire(RingConsumer.UNTIMED_TURN_NANOS, false)
-                    && !consumers.takeOverIfOwnerDead()) {
-                return 0;
-            }
-            try {
-                return RingConsumer.peekAsConsumer(this, handler);
-            } finally {
-                consumers.release(false, consumersName);
-            }
+            return RingConsumer.peekInTurn(this, handler);
         } catch (InterruptedException impossible) { // an acquire that is not interruptible
             throw new AssertionError(impossible);
         } catch (IllegalStateException | IllegalArgumentException e) {

@@ -85,6 +85,11 @@ class SharedFairLockTest {
             assertThat(waiter.get()).as("woken, holding the lock").isEqualTo("true true");
             SharedFairLock wrapped = SharedFairLock.wrap(arena.allocate(SyncLayout.FAIR_SIZE, 64), 0);
             assertThatThrownBy(wrapped::newCondition).isInstanceOf(UnsupportedOperationException.class);
+            SharedCondition named = SharedCondition.create(heap, "ready", lock);
+            assertThat(SharedCondition.open(heap, "ready", lock)).hasToString(named.toString());
+            SharedFairLock other = SharedFairLock.create(heap, "other");
+            assertThatThrownBy(() -> SharedCondition.open(heap, "ready", other))
+                    .isInstanceOf(org.shm4j.core.ShmTypeMismatchException.class);
         }
     }
 

@@ -88,7 +88,7 @@ class CrossProcessRingTest {
      */
     @ParameterizedTest
     @CsvSource({"MPSC,waiting", "MPSC,opened after", "MPSC,opened per poll", "MPMC,waiting", "MPMC,opened after",
-            "MPMC,opened per poll"})
+            "MPMC,opened per poll", "SPSC,waiting", "SPSC,peeking", "MPSC,peeking", "MPMC,peeking"})
     void shouldSkipTheClaimOfAKilledProducerWithoutWaitingTheStallTimeout(SharedRing.Kind kind, String consumer)
             throws Exception {
         String heapName = names.unique("deadclaim");
@@ -98,15 +98,32 @@ class CrossProcessRingTest {
             StringBuilder got = new StringBuilder();
             MessageHandler record = (type, buffer, offset, length) -> got.append(type).append(':')
                     .append(buffer.get(JAVA_BYTE, offset)).append(' ');
+            boolean spsc = kind == SharedRing.Kind.SPSC; // its producer's role is taken over once the child is dead
             try (ChildJvm dying = ChildJvm.start(SlowProducer.class, heapName)) {
                 dying.awaitLine("CLAIMED", BOUND);
-                assertThat(ring.offer(2, new byte[] {8}, 0, 1)).isTrue(); // behind the claim
+                if (!spsc) {
+                    assertThat(ring.offer(2, new byte[] {8}, 0, 1)).isTrue(); // behind the claim
+                }
                 if (consumer.equals("waiting")) {
                     assertThat(ring.poll(record, Duration.ofMillis(200), WaitStrategy.BLOCKING)).isZero();
                 }
                 dying.kill();
             }
-            if (consumer.equals("opened per poll")) {
+            if (spsc) {
+                assertThat(ring.offer(2, new byte[] {8}, 0, 1)).isTrue(); // behind the claim
+            }
+            if (consumer.equals("peeking")) { // helper-136: an SPSC peek never got past the claim
+                StringBuilder peeked = new StringBuilder();
+                MessageHandler peek = (type, buffer, offset, length) -> peeked.append(type).append(':')
+                        .append(buffer.get(JAVA_BYTE, offset)).append(' ');
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (ring.peek(peek) == 0) {
+                    assertThat(System.nanoTime() - deadline).as("long before the stall timeout").isNegative();
+                    LockSupport.parkNanos(1_000_000);
+                }
+                assertThat(peeked).hasToString("2:8 ");
+                assertThat(ring.poll(record)).isOne();
+            } else if (consumer.equals("opened per poll")) {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (SharedRing.open(heap, "ring").poll(record) == 0) {
                     assertThat(System.nanoTime() - deadline).as("long before the stall timeout").isNegative();
