@@ -290,20 +290,10 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      */
     @Override
     public int drainTo(Collection<? super T> target, int maxElements) {
-        if (java.util.Objects.requireNonNull(target, "target") == this) {
+        if (target == this) {
             throw new IllegalArgumentException(description + ": drainTo(itself)");
         }
-        int limit = Math.min(maxElements, size()); // as SharedQueue's: what was queued at the start
-        int moved = 0;
-        for (T item; moved < limit && (item = poll()) != null; moved++) {
-            try {
-                target.add(item);
-            } catch (RuntimeException e) { // taken but not moved: its task is done, or join would wait for it
-                taskDone();
-                throw e;
-            }
-        }
-        return moved;
+        return queue.drainTo(target, maxElements);
     }
 
     /**
@@ -313,8 +303,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      */
     @Override
     public Iterator<T> iterator() {
-        throw new UnsupportedOperationException(description + " cannot be iterated: its items are in a ring that"
-                + " consumers in any process take from and free (use poll, drainTo or peek)");
+        return queue.iterator();
     }
 
     /** @return true if no item is queued: see {@link SharedQueue#isEmpty()} */

@@ -325,7 +325,14 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         int limit = Math.min(maxElements, size());
         int moved = 0;
         for (T value; moved < limit && (value = poll()) != null; moved++) {
-            target.add(value);
+            try {
+                target.add(value);
+            } catch (RuntimeException e) { // a joinable queue's task taken but not moved: done, or join waits for it
+                if (tasks != null) {
+                    tasks.decrement();
+                }
+                throw e;
+            }
         }
         return moved;
     }

@@ -282,9 +282,7 @@ public final class SharedSemaphore {
     public int drainPermits() {
         if (kind == Kind.UNDO) {
             try {
-                if (giveUps.due(System.nanoTime())) {
-                    returnDeadHolders();
-                }
+                returnDeadHoldersIfDue();
             } catch (IllegalStateException | IllegalArgumentException e) {
                 throw closedOr(e);
             }
@@ -481,7 +479,17 @@ public final class SharedSemaphore {
      * tries once more.
      */
     private boolean acquireFromDeadHolders(int n) {
-        return giveUps.due(System.nanoTime()) && returnDeadHolders() && tryUndo(n, -1, false);
+        return returnDeadHoldersIfDue() && tryUndo(n, -1, false);
+    }
+
+    /**
+     * Undo, for a caller that does not wait (see {@link GiveUpCheck}): at most once per its interval, returns dead
+     * processes' permits.
+     *
+     * @return true if any came back
+     */
+    private boolean returnDeadHoldersIfDue() {
+        return giveUps.due(System.nanoTime()) && returnDeadHolders();
     }
 
     /**

@@ -89,7 +89,7 @@ public final class SharedLongMap<V> {
      */
     public boolean set(long key, V value) {
         if (value == null) {
-            throw new NullPointerException("SharedLongMap '" + core.name() + "': a null value (it holds none, as a"
+            throw new NullPointerException(what + ": a null value (it holds none, as a"
                     + " ConcurrentMap; where Python code stores None, store a value of its own)");
         }
         int valueLength = ExactEncoding.measure(values, value, what);

@@ -676,7 +676,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      */
     private <T> T nonNull(T argument, String role) {
         if (argument == null) {
-            throw new NullPointerException("SharedMap '" + core.name() + "': a null " + role + " (a ConcurrentMap"
+            throw new NullPointerException(what + ": a null " + role + " (a ConcurrentMap"
                     + " holds none; where Python code stores None, store a value of its own)");
         }
         return argument;
