@@ -141,6 +141,60 @@ class CrossProcessRingTest {
     }
 
     /**
+     * Peeker processes of an MPMC ring SIGKILLed at random moments, often inside their handler, so holding the
+     * consumers' turn (for MPSC and SPSC: the consumer's role): a peek takes nothing, so the test JVM, polling after
+     * each death, takes every message once and in order, the turn or role taken over from the dead peeker.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"MPMC", "MPSC", "SPSC"})
+    void shouldLoseNothingWhenPeekersAreKilledHoldingTheTurn(SharedRing.Kind kind) throws Exception {
+        String heapName = names.unique("peekkill");
+        java.util.Random random = new java.util.Random();
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
+            int rounds = 6;
+            for (int k = 0; k < rounds; k++) {
+                assertThat(ring.offer(1, new byte[] {(byte) k}, 0, 1)).isTrue();
+            }
+            StringBuilder got = new StringBuilder();
+            MessageHandler record = (type, buffer, offset, length) -> got.append(buffer.get(JAVA_BYTE, offset))
+                    .append(' ');
+            StringBuilder expected = new StringBuilder();
+            for (int k = 0; k < rounds; k++) {
+                org.shm4j.testing.RandomKills.wave(random, 20_000_000, 1, "PEEKING",
+                        () -> ChildJvm.start(Peeker.class, heapName));
+                assertThat(ring.poll(record, BOUND, WaitStrategy.BLOCKING)).as("message %d after a peeker's death", k)
+                        .isOne();
+                expected.append(k).append(' ');
+                ring.release(); // MPSC, SPSC: the next peeker takes the consumer's role
+            }
+            assertThat(got).hasToString(expected.toString());
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    /** {@code main(heap)}: peeks at the ring until killed, each handler call spinning up to 2 ms (the turn held). */
+    public static final class Peeker {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedRing ring = SharedRing.open(heap, "ring");
+                java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+                MessageHandler slow = (type, buffer, offset, length) -> org.shm4j.testing.RandomKills.spin(
+                        random.nextLong(2_000_000));
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                for (long peeks = 0; System.nanoTime() - deadline < 0; peeks++) {
+                    ring.peek(slow);
+                    if (peeks == 0) {
+                        org.shm4j.testing.RandomKills.say("PEEKING");
+                    }
+                }
+            } catch (Throwable t) {
+                org.shm4j.testing.RandomKills.fail(t);
+            }
+        }
+    }
+
+    /**
      * A producer process stopped (SIGSTOP) between its tail CAS and its mark, for ten stall timeouts, with a message
      * of its own behind the claim: the claim is kept, since a stopped process lives (this consumer process claims
      * nothing, so no slot but the producer's names a process that could have made it); once the producer goes on
