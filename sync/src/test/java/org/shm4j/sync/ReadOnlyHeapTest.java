@@ -115,7 +115,6 @@ class ReadOnlyHeapTest {
                 writes.put("fair lock 'fair'", fair::lock);
                 writes.put("read-write lock 'rw'", () -> rw.readLock().lock());
                 writes.put("read-write lock 'rw' ", () -> rw.writeLock().tryLock());
-                writes.put("read-write lock 'rw'  ", () -> rw.readLock().unlock()); // helper-96: the JDK's words
                 writes.put("semaphore 'sem'", semaphore::tryAcquire);
                 writes.put("semaphore 'sem' ", () -> semaphore.release(1));
                 writes.put("latch 'latch'", latch::countDown);
@@ -133,6 +132,8 @@ class ReadOnlyHeapTest {
                         .isInstanceOf(IllegalStateException.class).hasMessageContaining(subject.strip())
                         .hasMessageContaining("read-only"));
 
+                assertThatThrownBy(() -> rw.readLock().unlock()).as("refused before it writes: nothing is held")
+                        .isInstanceOf(IllegalMonitorStateException.class).hasMessageContaining("read-write lock 'rw'");
                 assertThatThrownBy(condition::signal).as("no lock can be held through a read-only heap")
                         .isInstanceOf(IllegalMonitorStateException.class).hasMessageContaining("condition 'cond'");
                 assertThat(longValue.get()).isEqualTo(7);

@@ -311,14 +311,22 @@ public final class RobustMutex {
     }
 
     /**
+     * @throws IllegalMonitorStateException if the current thread holds the mutex: it is not reentrant, and a wait
+     *                                      would be for itself (a try, which does not wait, is refused too)
+     */
+    public void refuseHolder() {
+        if (isHeldByCurrentThread()) {
+            throw new IllegalMonitorStateException(description + ": already held by this thread, and not reentrant");
+        }
+    }
+
+    /**
      * The slow path of {@link #acquire}: spins while the holder may soon release, then blocks (announced by the
      * waiters bit), takes over from a dead owner, publishes a long wait.
      */
     private boolean acquireContended(long timeoutNanos, boolean interruptible, int spins, long napNanos)
             throws InterruptedException {
-        if (isHeldByCurrentThread()) {
-            throw new IllegalMonitorStateException(description + ": already held by this thread, and not reentrant");
-        }
+        refuseHolder();
         if (timeoutNanos != 0 && spin(spins)) {
             return true;
         }

@@ -199,13 +199,18 @@ public final class SharedFairLock extends TimedLock {
         return conditions.next(KIND, name, named -> SharedCondition.openOrCreate(heap, named, this));
     }
 
-    /** Takes the lock only if it is free and nobody waits: barging is not allowed. */
+    /**
+     * Takes the lock only if it is free and nobody waits: barging is not allowed.
+     *
+     * @throws IllegalMonitorStateException if the current thread holds the lock (not reentrant), as {@link #lock()}
+     */
     @Override
     public boolean tryLock() {
         try {
             if (tryTakeIdle()) {
                 return true;
             }
+            refuseHolder();
             FairTurns.skipAbandonedTurns(segment);
             if (tryTakeIdle()) {
                 return true;
@@ -400,12 +405,17 @@ public final class SharedFairLock extends TimedLock {
         return tryTakeIdle() || acquireQueued(timeoutNanos, interruptible); // small, so that it inlines
     }
 
-    /** The slow path of {@link #acquire}: takes a ticket and waits for its turn. */
-    private boolean acquireQueued(long timeoutNanos, boolean interruptible) throws InterruptedException {
+    /** @throws IllegalMonitorStateException if the current thread holds the lock: it is not reentrant */
+    private void refuseHolder() {
         if (isHeldByCurrentThread()) {
             throw new IllegalMonitorStateException(description() + " is already held by this thread and is not "
                     + "reentrant");
         }
+    }
+
+    /** The slow path of {@link #acquire}: takes a ticket and waits for its turn. */
+    private boolean acquireQueued(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        refuseHolder();
         long start = System.nanoTime();
         FairTurns.Waiter waiter = FairTurns.Waiter.waiter(segment, start);
         try {

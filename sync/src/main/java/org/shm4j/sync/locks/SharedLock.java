@@ -150,14 +150,21 @@ public final class SharedLock extends SharedMutex {
     /**
      * Takes the lock if it is free, or takes it over if its owner died (that is checked at most once per 50 ms per
      * lock object, since it costs a system call), without waiting.
+     *
+     * @throws IllegalMonitorStateException if the current thread holds the lock (not reentrant), as {@link #lock()}
      */
     @Override
     public boolean tryLock() {
         try {
-            return RobustMutex.tryAcquire(segment, 0) || mutex.takeOverOnGiveUp();
+            return RobustMutex.tryAcquire(segment, 0) || tookOverOrRefused();
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
+    }
+
+    private boolean tookOverOrRefused() {
+        mutex.refuseHolder();
+        return mutex.takeOverOnGiveUp();
     }
 
     @Override

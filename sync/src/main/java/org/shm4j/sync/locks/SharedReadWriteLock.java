@@ -38,12 +38,15 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * writer holding it, enters between them: see Protocol). The write lock has a
  * cross-process {@linkplain SharedCondition condition}, the read lock none.
  *
- * <p>Neither side is reentrant, and a lock is neither downgraded nor upgraded (as {@code ReentrantReadWriteLock}
- * downgrades). A thread holding the write lock that asks for it again, or for the read lock, gets
- * {@link IllegalMonitorStateException} from {@code lock}, {@code lockInterruptibly} and both {@code tryLock}s (it
- * would wait for itself). A thread holding a read lock that asks for the write lock waits for its own hold: for ever
- * with {@code lock()}, until the timeout with {@code tryLock}. That is not detected: read holds are counted per
- * process, not per thread, so this thread's hold cannot be told from another thread's, which its release ends.
+ * <p>The read side is reentrant, the write side is not, and a lock is neither downgraded nor upgraded (as
+ * {@code ReentrantReadWriteLock} downgrades). A thread holding the write lock that asks for it again, or for the read
+ * lock, and a thread holding the read lock that asks for the write lock, get {@link IllegalMonitorStateException}
+ * from {@code lock}, {@code lockInterruptibly} and both {@code tryLock}s (each would wait for itself). A thread that
+ * holds the read lock takes it again at once, even while a writer waits (which waits for that hold anyway). The
+ * shared memory counts read holds per process; each thread's own are counted in this process too, so that a read
+ * {@code unlock} by a thread that holds none throws {@link IllegalMonitorStateException} instead of ending another
+ * thread's hold. A thread's count covers every view of the lock opened from one mapping of its heap (one
+ * {@link SharedHeap} object); a thread that locks through one mapping and unlocks through another is refused.
  *
  * <h2>Layout (heap block type {@code 0x53480023} v8, 640 bytes, 64-aligned)</h2>
  * Version 7 marked an entering writer in a word of its own (bytes 48..55), written after the CAS that took the
@@ -118,8 +121,7 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * slot's token; its holds and its waitingWriters bit are dropped within about 50 ms of a wait they hold back (a
  * writer's, or a reader's behind a waiting writer), which does not mark the data inconsistent (readers do not change
  * it); holds that hold nobody back stay, and {@link #readerPids()} lists their process, until then. At most 32 live
- * processes can use one lock (one process slot each, kept until the process exits). Read holds are counted per
- * process, not per thread.
+ * processes can use one lock (one process slot each, kept until the process exits).
  * Non-invariant: a waiting writer of a process that has just taken over the slot of a dead one may have its bit cleared
  * for an instant by a reader dropping the dead one's bit; readers that come in that instant do not wait for it (the
  * writer still gets the lock once they leave).
@@ -142,7 +144,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     /** The liveness check of callers that give up before their wait's own check comes. */
     private final GiveUpCheck giveUps = new GiveUpCheck();
     private final String description;
-    private final Lock readLock;
+    private final ReadLock readLock;
     private final TimedLock writeLock;
     private final SharedHeap heap; // where the write lock's newCondition() finds its condition; null if wrapped
     private final NewConditions conditions = new NewConditions();
@@ -265,6 +267,14 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
     }
 
+    /**
+     * @return how many read holds the current thread has on this lock, through any view of it opened from this
+     *         mapping of its heap (as {@code ReentrantReadWriteLock.getReadHoldCount()})
+     */
+    public int getReadHoldCount() {
+        return readLock.mine().holds;
+    }
+
     /** @return false after a writer died holding the lock, until {@link #markConsistent()} */
     public boolean isConsistent() {
         return whileOpen(writer::isConsistent);
@@ -326,7 +336,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private boolean awaitRead(long holds, long timeoutNanos, boolean interruptible) throws InterruptedException {
         if (writer.isHeldByCurrentThread()) { // here, not on the fast path: a read lock it takes must find a writer
             throw new IllegalMonitorStateException(readLock + " cannot be taken under this thread's write lock (no "
-                    + "downgrade: neither side is reentrant)");
+                    + "downgrade)");
         }
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
@@ -531,6 +541,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** The slow path of the write lock: counts itself as a waiting writer while it waits for the mutex. */
     private boolean awaitWrite(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        refuseReadHolder(); // before it waits: a writer holding the mutex would wait for this thread's hold
         int me = slots.mine();
         long start = System.nanoTime();
         countWaitingWriter(me, 1); // from now on new readers wait
@@ -548,11 +559,29 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /**
+     * @throws IllegalMonitorStateException if the current thread holds the read lock: the write lock would wait for
+     *                                      its hold (no upgrade)
+     */
+    private void refuseReadHolder() {
+        if (readLock.mine().holds > 0) {
+            throw new IllegalMonitorStateException(writeLock.description() + " cannot be taken by a thread holding "
+                    + "the read lock (no upgrade: it would wait for its own read hold)");
+        }
+    }
+
+    /**
      * Holding the writer's mutex, with the readers flagged, waits for readers to leave, marked as entering (a death
      * here leaves nothing to repair); clears the flags and releases the mutex, still marked, if they do not leave in
      * time.
      */
     private boolean drainReaders(long timeoutNanos, boolean interruptible) throws InterruptedException {
+        try {
+            refuseReadHolder(); // here, not on the fast path: with a read hold of its own, some slot has holds
+        } catch (IllegalMonitorStateException e) {
+            unflagReaders(segment);
+            writer.release(true, description);
+            throw e;
+        }
         writer.markEntering();
         boolean drained = false;
         try {
@@ -605,38 +634,81 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      */
     private final class ReadLock extends TimedLock {
         private final MemorySegment segment;
+        private final MemorySegment.Scope scope; // with the address, names the lock in this thread's ReadHolds
+        private final long address;
         /**
          * Offset of this process's read-hold word, 0 until a read lock under the checked rule succeeded after its slot
          * was announced in readerSlots (see Protocol); from then on, read locks check the writer flag alone. Volatile:
          * its write publishes that success to the other threads of this process.
          */
         private volatile long holds;
+        /** The counter of the thread that used this object last: plain, see {@link ReadHolds}. */
+        private ReadHolds.Counter lastReader;
 
         ReadLock(MemorySegment segment) {
             super(description + " (read)", null, segment); // readers take no part in deadlock detection
             this.segment = segment;
+            this.scope = segment.scope();
+            this.address = segment.address();
+        }
+
+        /** @return the current thread's read holds of this lock */
+        ReadHolds.Counter mine() {
+            ReadHolds.Counter last = lastReader;
+            return last != null && last.counts(scope, address) ? last : lookUp(); // small, so that it inlines
+        }
+
+        private ReadHolds.Counter lookUp() {
+            ReadHolds.Counter c = ReadHolds.of(scope, address);
+            lastReader = c; // only on a change: a store on every call would pass this line between reader threads
+            return c;
         }
 
         @Override
         boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
+            ReadHolds.Counter mine = mine();
             long offset = holds;
             // no check for a writer before the add: it would cost every uncontended read lock + unlock about 1.2 ns
             // (one more checked access), to spare a reader that comes while a writer holds one add, back-out and wake
-            if (offset != 0) {
-                return tryRead(segment, offset) || awaitRead(offset, timeoutNanos, interruptible);
-            }
-            offset = announceReader();
-            if (awaitRead(offset, timeoutNanos, interruptible)) { // the checked rule: see Protocol
-                holds = offset;
+            if (offset != 0 && mine.holds == 0 && tryRead(segment, offset)) {
+                mine.holds = 1;
                 return true;
             }
-            return false;
+            return acquireSlowly(mine, offset, timeoutNanos, interruptible); // apart, so that the fast path inlines
+        }
+
+        private boolean acquireSlowly(ReadHolds.Counter mine, long offset, long timeoutNanos, boolean interruptible)
+                throws InterruptedException {
+            if (mine.holds > 0) { // reentered: a writer waits for this hold to go anyway, so this one may not wait
+                INT.getAndAdd(segment, offset != 0 ? offset : announceReader(), RW_READ_HOLD); // volatile: as tryRead
+                mine.holds++;
+                return true;
+            }
+            if (offset != 0) {
+                if (!awaitRead(offset, timeoutNanos, interruptible)) {
+                    return false;
+                }
+            } else {
+                offset = announceReader();
+                if (!awaitRead(offset, timeoutNanos, interruptible)) { // the checked rule: see Protocol
+                    return false;
+                }
+                holds = offset;
+            }
+            mine.holds = 1;
+            return true;
         }
 
         @Override
         void release() {
+            ReadHolds.Counter mine = mine();
+            int held = mine.holds;
+            if (held == 0) {
+                throw new IllegalMonitorStateException(description() + " is not held by this thread");
+            }
             long offset = holds;
-            releaseRead(segment, offset != 0 ? offset : announceReader(), false); // none held yet: refused there
+            releaseRead(segment, offset != 0 ? offset : announceReader(), false);
+            mine.holds = held - 1; // from the value read before the atomic: a read after it would wait for it
         }
 
         @Override

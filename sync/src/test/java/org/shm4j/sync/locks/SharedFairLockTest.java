@@ -23,6 +23,7 @@ import java.util.function.IntToLongFunction;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.locks.AnotherThread.inAnotherThread;
 
 class SharedFairLockTest {
     /** A token naming this process's pid with another start time: a dead process whose pid was reused. */
@@ -297,7 +298,7 @@ class SharedFairLockTest {
     }
 
     @Test
-    void shouldReleaseThroughAnyViewAndRefuseAViewThatNoLongerHolds() throws InterruptedException {
+    void shouldReleaseThroughAnyViewAndRefuseAViewThatNoLongerHolds() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedFairLock first = SharedFairLock.create(heap, "fair");
             SharedFairLock second = SharedFairLock.open(heap, "fair");
@@ -319,7 +320,9 @@ class SharedFairLockTest {
             });
             other.join(10_000);
             assertThat(refused.get()).as("another thread's unlock").isNotNull();
-            assertThat(first.tryLock()).isFalse();
+            assertThatThrownBy(first::tryLock).as("not reentrant, through any view")
+                    .isInstanceOf(IllegalMonitorStateException.class);
+            assertThat(inAnotherThread(() -> first.tryLock())).isFalse();
             second.unlock();
             assertThatThrownBy(first::unlock).isInstanceOf(IllegalMonitorStateException.class);
             assertThat(first.tryLock()).as("the guess is stale: the word is read").isTrue();

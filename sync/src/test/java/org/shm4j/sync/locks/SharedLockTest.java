@@ -40,7 +40,8 @@ class SharedLockTest {
             assertThat(lock.isHeldByCurrentThread()).isTrue();
             assertThat(lock.owner()).get().extracting(LockOwner::pid, LockOwner::threadId)
                     .containsExactly(ProcessHandle.current().pid(), Thread.currentThread().threadId());
-            assertThat(lock.tryLock()).as("not reentrant").isFalse();
+            assertThatThrownBy(lock::tryLock).as("not reentrant").isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessage("lock 'l': already held by this thread, and not reentrant");
             assertThatThrownBy(lock::lock).isInstanceOf(IllegalMonitorStateException.class)
                     .hasMessage("lock 'l': already held by this thread, and not reentrant");
             lock.unlock();

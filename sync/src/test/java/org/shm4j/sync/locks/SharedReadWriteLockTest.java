@@ -14,14 +14,17 @@ import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.locks.AnotherThread.inAnotherThread;
 
 class SharedReadWriteLockTest {
     @Test
@@ -31,10 +34,12 @@ class SharedReadWriteLockTest {
             rw.readLock().lock();
             rw.readLock().lock();
             assertThat(rw.readerPids()).containsExactly(ProcessHandle.current().pid());
-            assertThat(rw.writeLock().tryLock()).isFalse();
-            assertThat(rw.writeLock().tryLock(20, TimeUnit.MILLISECONDS)).isFalse();
+            assertThat(rw.getReadHoldCount()).isEqualTo(2);
+            assertThat(inAnotherThread(() -> rw.writeLock().tryLock())).isFalse();
+            assertThat(inAnotherThread(() -> rw.writeLock().tryLock(20, TimeUnit.MILLISECONDS))).isFalse();
             rw.readLock().unlock();
             rw.readLock().unlock();
+            assertThat(rw.getReadHoldCount()).isZero();
             assertThat(rw.readerPids()).isEmpty();
             assertThat(rw.writeLock().tryLock()).isTrue();
             assertThat(rw.writer()).get().extracting(LockOwner::threadId).isEqualTo(Thread.currentThread().threadId());
@@ -63,7 +68,7 @@ class SharedReadWriteLockTest {
             rw.readLock().unlock();
             rw.writeLock().lock();
             String refused = "read-write lock 'rw' (read) cannot be taken under this thread's write lock (no "
-                    + "downgrade: neither side is reentrant)";
+                    + "downgrade)";
             assertThatThrownBy(() -> rw.readLock().lock()).isInstanceOf(IllegalMonitorStateException.class)
                     .hasMessage(refused);
             assertThatThrownBy(() -> rw.readLock().lockInterruptibly())
@@ -115,7 +120,7 @@ class SharedReadWriteLockTest {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedReadWriteLock rw = SharedReadWriteLock.openOrCreate(heap, "rw");
             assertThatThrownBy(() -> rw.readLock().unlock()).isInstanceOf(IllegalMonitorStateException.class)
-                    .hasMessageContaining("holds no read lock");
+                    .hasMessage("read-write lock 'rw' (read) is not held by this thread");
             assertThatThrownBy(() -> rw.writeLock().unlock()).isInstanceOf(IllegalMonitorStateException.class);
             assertThatThrownBy(rw::markConsistent).isInstanceOf(IllegalMonitorStateException.class);
             assertThatThrownBy(() -> rw.readLock().newCondition()).isInstanceOf(UnsupportedOperationException.class);
@@ -244,19 +249,23 @@ class SharedReadWriteLockTest {
             assertThat(rw.readLock().tryLock()).as("a new reader reads the writer word alone").isTrue();
             rw.readLock().unlock();
             rw.writeLock().lock(); // a reader that comes now waits, and then also for the writer of slot 3
-            FutureTask<Boolean> reader = new FutureTask<>(() -> rw.readLock().tryLock(30, TimeUnit.SECONDS));
-            Thread.ofPlatform().start(reader);
-            WakeWords.awaitSleepers(memory, 1, Duration.ofSeconds(30));
-            rw.writeLock().unlock();
-            assertThat(reader.get(30, TimeUnit.SECONDS)).as("the waiting writer's process is dead").isTrue();
-            assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).isZero();
-            int mine = new ProcessSlots(memory, SyncLayout.RW_SLOTS_OFFSET, "rw").claim();
-            assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET)).isEqualTo(1 << mine);
-            assertThat(rw.readerPids()).containsExactly(ProcessHandle.current().pid());
-            assertThat(rw.writeLock().tryLock()).isFalse();
-            rw.readLock().unlock();
-            assertThat(rw.writeLock().tryLock()).isTrue();
-            rw.writeLock().unlock();
+            ExecutorService readerThread = Executors.newSingleThreadExecutor(); // its read hold is its own to release
+            try {
+                Future<Boolean> reader = readerThread.submit(() -> rw.readLock().tryLock(30, TimeUnit.SECONDS));
+                WakeWords.awaitSleepers(memory, 1, Duration.ofSeconds(30));
+                rw.writeLock().unlock();
+                assertThat(reader.get(30, TimeUnit.SECONDS)).as("the waiting writer's process is dead").isTrue();
+                assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).isZero();
+                int mine = new ProcessSlots(memory, SyncLayout.RW_SLOTS_OFFSET, "rw").claim();
+                assertThat(memory.get(ValueLayout.JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET)).isEqualTo(1 << mine);
+                assertThat(rw.readerPids()).containsExactly(ProcessHandle.current().pid());
+                assertThat(rw.writeLock().tryLock()).isFalse();
+                readerThread.submit(() -> rw.readLock().unlock()).get(30, TimeUnit.SECONDS);
+                assertThat(rw.writeLock().tryLock()).isTrue();
+                rw.writeLock().unlock();
+            } finally {
+                readerThread.shutdownNow();
+            }
         }
     }
 
@@ -291,12 +300,5 @@ class SharedReadWriteLockTest {
             assertThat(rw.readLock().tryLock()).isTrue();
             rw.readLock().unlock();
         }
-    }
-
-    /** @return what {@code call} returns in a new platform thread, waited for at most 30 s */
-    private static <T> T inAnotherThread(Callable<T> call) throws Exception {
-        FutureTask<T> task = new FutureTask<>(call);
-        Thread.ofPlatform().start(task);
-        return task.get(30, TimeUnit.SECONDS);
     }
 }

@@ -14,8 +14,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Random;
-import java.util.concurrent.Callable;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -23,6 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.locks.AnotherThread.inAnotherThread;
 
 /**
  * The writer flag of {@link SharedReadWriteLock} (see its Protocol): a writer flags the read-hold word of every
@@ -61,7 +60,7 @@ class WriterFlagTest {
             assertThat(memory.get(JAVA_INT, holds)).as("cleared at the release").isZero();
             assertThat(fresh.readLock().tryLock()).isTrue();
             assertThat(memory.get(JAVA_INT, holds)).isEqualTo(SyncLayout.RW_READ_HOLD);
-            assertThat(writer.writeLock().tryLock()).isFalse();
+            assertThat(inAnotherThread(() -> writer.writeLock().tryLock())).isFalse();
             fresh.readLock().unlock();
         }
     }
@@ -218,12 +217,5 @@ class WriterFlagTest {
         assertThat(Integer.bitCount(announced)).as("one reader process announced").isOne();
         return SyncLayout.RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(announced) * ProcessSlots.SLOT_SIZE
                 + ProcessSlots.FIRST;
-    }
-
-    /** @return what {@code call} returns in a new platform thread, waited for at most 30 s */
-    private static <T> T inAnotherThread(Callable<T> call) throws Exception {
-        FutureTask<T> task = new FutureTask<>(call);
-        Thread.ofPlatform().start(task);
-        return task.get(30, TimeUnit.SECONDS);
     }
 }

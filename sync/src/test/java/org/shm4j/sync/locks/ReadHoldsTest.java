@@ -1,0 +1,154 @@
+package org.shm4j.sync.locks;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.testing.ShmNames;
+
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.locks.AnotherThread.inAnotherThread;
+
+/**
+ * The read holds of each thread, counted in its process beside the per-process count in the heap: a read unlock by
+ * a thread that holds none is refused (it released another thread's hold), a reader takes the lock again while a
+ * writer waits (it was turned away, and waited for the writer that waited for it), and a reader asking for the write
+ * lock is refused (it waited for its own hold).
+ */
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // the old behaviours waited for ever
+class ReadHoldsTest {
+    private static final Duration BOUND = Duration.ofSeconds(30);
+    private static final String NOT_HELD = "read-write lock 'rw' (read) is not held by this thread";
+    private static final String NO_UPGRADE = "read-write lock 'rw' (write) cannot be taken by a thread holding the "
+            + "read lock (no upgrade: it would wait for its own read hold)";
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldRefuseAReadUnlockByAThreadThatHoldsNoneAndKeepTheHoldersHold() throws Exception {
+        ExecutorService reader = Executors.newSingleThreadExecutor();
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            SharedReadWriteLock view = SharedReadWriteLock.open(heap, "rw");
+            assertThat(reader.submit(() -> rw.readLock().tryLock()).get(30, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(() -> rw.readLock().unlock()).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessage(NOT_HELD);
+            assertThatThrownBy(() -> view.readLock().unlock()).as("through another view")
+                    .isInstanceOf(IllegalMonitorStateException.class).hasMessage(NOT_HELD);
+            assertThat(rw.readerPids()).as("the reader's hold is still counted").hasSize(1);
+            assertThat(rw.writeLock().tryLock()).as("and still keeps writers out").isFalse();
+            assertThat(rw.getReadHoldCount()).isZero();
+            assertThat(reader.submit(view::getReadHoldCount).get(30, TimeUnit.SECONDS)).isEqualTo(1);
+            reader.submit(() -> view.readLock().unlock()).get(30, TimeUnit.SECONDS); // released through a view
+            assertThat(rw.readerPids()).isEmpty();
+            assertThat(rw.writeLock().tryLock()).isTrue();
+            rw.writeLock().unlock();
+        } finally {
+            reader.shutdownNow();
+        }
+    }
+
+    @Test
+    void shouldLetAReaderTakeTheReadLockAgainWhileAWriterWaitsForIt() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            rw.readLock().lock();
+            AtomicBoolean written = new AtomicBoolean();
+            Thread writer = Thread.ofPlatform().start(() -> writeOnce(rw, written));
+            awaitWriterWord(rw);
+            assertThat(inAnotherThread(() -> rw.readLock().tryLock())).as("a new reader waits").isFalse();
+            assertThat(rw.readLock().tryLock()).as("the holder reenters at once").isTrue();
+            rw.readLock().lock();
+            assertThat(rw.readLock().tryLock(0, TimeUnit.SECONDS)).isTrue();
+            assertThat(rw.getReadHoldCount()).isEqualTo(4);
+            for (int i = 0; i < 3; i++) {
+                rw.readLock().unlock();
+            }
+            assertThat(written).as("one hold left").isFalse();
+            rw.readLock().unlock();
+            writer.join(BOUND.toMillis());
+            assertThat(written).isTrue();
+            assertThat(rw.getReadHoldCount()).isZero();
+            assertThatThrownBy(() -> rw.readLock().unlock()).isInstanceOf(IllegalMonitorStateException.class);
+        }
+    }
+
+    @Test
+    void shouldRefuseTheWriteLockToAThreadHoldingTheReadLock() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            rw.readLock().lock();
+            assertThatThrownBy(() -> rw.writeLock().lock()).hasMessage(NO_UPGRADE)
+                    .isInstanceOf(IllegalMonitorStateException.class);
+            assertThatThrownBy(() -> rw.writeLock().tryLock()).hasMessage(NO_UPGRADE);
+            assertThatThrownBy(() -> rw.writeLock().tryLock(1, TimeUnit.SECONDS)).hasMessage(NO_UPGRADE);
+            assertThatThrownBy(() -> rw.writeLock().lockInterruptibly()).hasMessage(NO_UPGRADE);
+            assertThat(rw.writer()).as("the refused writer backed out").isEmpty();
+            assertThat(inAnotherThread(() -> readOnce(rw))).as("no flag left for readers").isTrue();
+
+            // a writer of another thread takes the word and waits for this hold: this thread's write lock is refused
+            // before it waits for that writer (which would wait for this thread: a deadlock)
+            AtomicBoolean written = new AtomicBoolean();
+            Thread writer = Thread.ofPlatform().start(() -> writeOnce(rw, written));
+            awaitWriterWord(rw);
+            assertThatThrownBy(() -> rw.writeLock().lock()).hasMessage(NO_UPGRADE);
+            assertThatThrownBy(() -> rw.writeLock().tryLock()).hasMessage(NO_UPGRADE);
+            assertThat(written).isFalse();
+            rw.readLock().unlock();
+            writer.join(BOUND.toMillis());
+            assertThat(written).isTrue();
+        }
+    }
+
+    @Test
+    void shouldCountAThreadsHoldsPerMappingOfTheHeap() throws Exception {
+        String name = names.unique("read-holds");
+        try (SharedHeap first = SharedHeap.create(name, 1 << 16); SharedHeap second = SharedHeap.open(name)) {
+            SharedReadWriteLock one = SharedReadWriteLock.create(first, "rw");
+            SharedReadWriteLock other = SharedReadWriteLock.open(second, "rw");
+            one.readLock().lock();
+            assertThat(one.getReadHoldCount()).isEqualTo(1);
+            assertThat(other.getReadHoldCount()).as("another mapping counts apart").isZero();
+            assertThatThrownBy(() -> other.readLock().unlock()).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessage(NOT_HELD);
+            assertThat(other.writeLock().tryLock()).as("the hold, counted in the heap, keeps writers out").isFalse();
+            one.readLock().unlock();
+            assertThat(other.writeLock().tryLock()).isTrue();
+            other.writeLock().unlock();
+        }
+    }
+
+    private static boolean readOnce(SharedReadWriteLock rw) {
+        if (!rw.readLock().tryLock()) {
+            return false;
+        }
+        rw.readLock().unlock();
+        return true;
+    }
+
+    private static void writeOnce(SharedReadWriteLock rw, AtomicBoolean written) {
+        rw.writeLock().lock();
+        try {
+            written.set(true);
+        } finally {
+            rw.writeLock().unlock();
+        }
+    }
+
+    /** Waits until a writer holds the lock's word: it has the writer's mutex and waits for the readers to leave. */
+    private static void awaitWriterWord(SharedReadWriteLock rw) throws InterruptedException {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (rw.writer().isEmpty()) {
+            assertThat(System.nanoTime() - deadline).as("a writer took the word").isNegative();
+            Thread.onSpinWait();
+        }
+    }
+}
