@@ -518,17 +518,31 @@ public final class SharedHeap implements AutoCloseable {
      * open, or within this process, what it held stays held until it closes that view or exits. An anonymous heap is
      * mapped by this process alone. Other views of the heap, in this process or others, go on working.
      *
-     * @throws ShmException if the heap should be removed but its file cannot be deleted (it is unmapped anyway)
+     * @throws ShmException           if the heap should be removed but its file cannot be deleted (it is unmapped
+     *                                 anyway)
+     * @throws IllegalStateException   if a thread of this process still holds the heap's memory after 1 s (see
+     *                                 {@link SharedMemory#close()}): the heap stays open, mapped and attached, and a
+     *                                 later {@code close} tries again
      */
     @Override
     public void close() {
-        if (listed != null) {
-            HeapMappings.remove(listed);
-        }
-        if (attached.compareAndSet(true, false)) {
-            HeapLifecycle.close(memory, geometry, options);
-        } else {
-            memory.close();
+        synchronized (attached) { // one close at a time, so that a close that failed leaves the heap as it was
+            if (listed != null) {
+                HeapMappings.remove(listed);
+            }
+            try {
+                if (attached.get()) {
+                    HeapLifecycle.close(memory, geometry, options);
+                } else {
+                    memory.close();
+                }
+            } finally {
+                if (memory.isClosed()) {
+                    attached.set(false);
+                } else if (listed != null) { // still mapped (see SharedMemory.close()): listed, attached, closable
+                    HeapMappings.add(listed);
+                }
+            }
         }
     }
 

@@ -13,7 +13,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
@@ -65,12 +65,16 @@ public final class SharedMemory implements AutoCloseable {
             Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
 
     private static final long PAGE_SIZE = 4096;
+    /** How long {@link #close()} waits for a use that holds the memory (see there) to end. */
+    private static final long CLOSE_WAIT_NANOS = 1_000_000_000L;
 
     private final String name;
     private final Path path;
     private final Arena arena;
     private final MemorySegment segment;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set once the memory is unmapped; volatile: read by every thread's calls, written under {@link #closing}. */
+    private volatile boolean closed;
+    private final Object closing = new Object();
 
     private SharedMemory(String name, Path path, Arena arena, MemorySegment segment) {
         this.name = name;
@@ -272,9 +276,9 @@ public final class SharedMemory implements AutoCloseable {
         return segment.isReadOnly();
     }
 
-    /** @return true once {@link #close()} was called */
+    /** @return true once {@link #close()} has unmapped the region */
     public boolean isClosed() {
-        return closed.get();
+        return closed;
     }
 
     /**
@@ -284,7 +288,7 @@ public final class SharedMemory implements AutoCloseable {
      * @throws IllegalStateException if the region is closed
      */
     public void force() {
-        if (closed.get()) {
+        if (closed) {
             throw new IllegalStateException("region " + this + " is closed");
         }
         if (segment.isMapped() && !segment.isReadOnly()) {
@@ -293,12 +297,37 @@ public final class SharedMemory implements AutoCloseable {
     }
 
     /**
-     * Unmaps the region. Idempotent. Named and file regions stay in place for other processes.
+     * Unmaps the region. Idempotent. Named and file regions stay in place for other processes. A thread that accesses
+     * the memory meanwhile gets {@link IllegalStateException}; one that holds it (a native call it passed the segment
+     * to, an operation on a {@code ByteBuffer} over it), which the JDK lets no close interrupt, is waited for up to 1 s.
+     *
+     * @throws IllegalStateException if such a use still holds the memory after 1 s: the region then stays open and
+     *                               mapped ({@link #isClosed()} false), and a later {@code close} tries again
      */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            arena.close();
+        synchronized (closing) {
+            if (!closed) {
+                unmap();
+                closed = true;
+            }
+        }
+    }
+
+    private void unmap() {
+        long start = System.nanoTime();
+        while (true) {
+            try {
+                arena.close();
+                return;
+            } catch (IllegalStateException held) { // the arena's session is acquired: see close()
+                if (System.nanoTime() - start > CLOSE_WAIT_NANOS) {
+                    throw new IllegalStateException("region " + this + " cannot be closed: a thread of this process "
+                            + "still holds its memory after 1 s (a native call given the segment, or an operation on a "
+                            + "buffer over it); it stays open: close it again once that use ends", held);
+                }
+                LockSupport.parkNanos(100_000);
+            }
         }
     }
 

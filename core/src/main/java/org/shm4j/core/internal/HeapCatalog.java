@@ -245,7 +245,7 @@ public final class HeapCatalog {
     /** CRC-32C of the entry bytes before the checksum field. */
     private static int checksum(MemorySegment entry) {
         CRC32C crc = new CRC32C();
-        crc.update(entry.asSlice(0, ENTRY_CHECKSUM_OFFSET).asByteBuffer());
+        Crc32cOfMemory.update(crc, entry, 0, ENTRY_CHECKSUM_OFFSET);
         return (int) crc.getValue();
     }
 }

@@ -250,9 +250,8 @@ public final class HeapHeader {
     /** CRC-32C of the fixed header fields: bytes [8, 92), from the layout version to the flags, then [96, 104). */
     private static int checksum(MemorySegment segment) {
         CRC32C crc = new CRC32C();
-        crc.update(segment.asSlice(LAYOUT_VERSION_OFFSET, HEADER_CHECKSUM_OFFSET - LAYOUT_VERSION_OFFSET)
-                .asByteBuffer());
-        crc.update(segment.asSlice(CREATOR_PID_NAMESPACE_OFFSET, Long.BYTES).asByteBuffer());
+        Crc32cOfMemory.update(crc, segment, LAYOUT_VERSION_OFFSET, HEADER_CHECKSUM_OFFSET - LAYOUT_VERSION_OFFSET);
+        Crc32cOfMemory.update(crc, segment, CREATOR_PID_NAMESPACE_OFFSET, Long.BYTES);
         return (int) crc.getValue();
     }
 }

@@ -2,6 +2,7 @@ package org.shm4j.sync.map;
 
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.Checks;
+import org.shm4j.core.internal.Crc32cOfMemory;
 
 import java.lang.foreign.MemorySegment;
 import java.util.zip.CRC32C;
@@ -178,7 +179,7 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
 
     private static int checksum(MemorySegment block) {
         CRC32C crc = new CRC32C();
-        crc.update(block.asSlice(0, H_CHECKSUM).asByteBuffer());
+        Crc32cOfMemory.update(crc, block, 0, H_CHECKSUM);
         return (int) crc.getValue();
     }
 

@@ -1,5 +1,7 @@
 package org.shm4j.sync.map;
 
+import org.shm4j.core.internal.Crc32cOfMemory;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.function.LongPredicate;
@@ -264,8 +266,7 @@ final class SegmentArena {
             return false;
         }
         crc.reset();
-        crc.update(memory.asSlice(chunk + CHECKED_FROM, ENTRY_HEADER - CHECKED_FROM + keyLength + valueLength)
-                .asByteBuffer());
+        Crc32cOfMemory.update(crc, memory, chunk + CHECKED_FROM, ENTRY_HEADER - CHECKED_FROM + keyLength + valueLength);
         return (int) crc.getValue() == memory.get(JAVA_INT, chunk + E_CHECKSUM);
     }
 

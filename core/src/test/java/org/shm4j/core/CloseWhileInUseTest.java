@@ -1,0 +1,133 @@
+package org.shm4j.core;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.testing.ShmNames;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Closing a heap or region while another thread of the process uses it (helper-138). A catalog scan checksummed
+ * entries through a {@code ByteBuffer} over the heap, which holds the memory's session, so a close meanwhile failed
+ * ("Session is acquired by 1 clients") after marking the region closed: it stayed mapped, attached and unclosable
+ * (about 1 round in 15). A use that really holds the memory (a native call given the segment) is waited for up to
+ * 1 s; past that, close fails and leaves everything as it was, to be closed again.
+ */
+@Timeout(120)
+class CloseWhileInUseTest {
+    private static final int ROUNDS = 200;
+    private static final long SYS_FUTEX = 202;
+    private static final int FUTEX_WAIT = 0;
+    private static final int FUTEX_WAKE = 1;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldCloseAHeapWhileAnotherThreadReadsItsCatalog() throws Exception {
+        String name = names.unique("close-in-use");
+        BlockType type = new BlockType(0x100, 1);
+        try (SharedHeap keeper = SharedHeap.create(name, 1 << 22, HeapOptions.defaults().withCatalogCapacity(1024))) {
+            for (int i = 0; i < 500; i++) {
+                keeper.allocate("b" + i, type, 8);
+            }
+            for (int round = 0; round < ROUNDS; round++) {
+                SharedHeap view = SharedHeap.open(name);
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicReference<Throwable> unexpected = new AtomicReference<>();
+                Thread reader = Thread.ofPlatform().start(() -> {
+                    try {
+                        while (!stop.get()) {
+                            view.blocks();
+                        }
+                    } catch (IllegalStateException closed) {
+                        // the view was closed under it: what a use after close gets
+                    } catch (Throwable t) {
+                        unexpected.set(t);
+                    }
+                });
+                while (reader.isAlive() && view.blocks().isEmpty()) {
+                    Thread.onSpinWait(); // the reader runs once this view answers
+                }
+                view.close();
+                stop.set(true);
+                reader.join(30_000);
+                assertThat(view.memory().isClosed()).isTrue();
+                assertThat(view.memory().segment().scope().isAlive()).as("round %d: unmapped", round).isFalse();
+                assertThat(unexpected.get()).isNull();
+                assertThat(keeper.attachedProcesses()).as("round %d: the view detached", round).hasSize(1);
+            }
+        }
+    }
+
+    @Test
+    void shouldWaitForANativeCallHoldingTheMemoryAndStayOpenIfItOutlastsTheWait() throws Throwable {
+        MethodHandle syscall = Linker.nativeLinker().downcallHandle(
+                Linker.nativeLinker().defaultLookup().find("syscall").orElseThrow(),
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS),
+                Linker.Option.firstVariadicArg(1));
+        SharedMemory region = SharedMemory.anonymous(4096);
+        MemorySegment timeout = Arena.global().allocate(16, 8);
+        timeout.set(JAVA_LONG, 0, 10); // 10 s, then the call ends by itself
+        MemorySegment word = region.segment();
+        MemorySegment rawWord = MemorySegment.ofAddress(word.address()); // holds nothing: a global segment
+        Thread waiter = Thread.ofPlatform().start(() -> {
+            try { // the region's segment as an argument: the JDK holds its session for the whole call
+                long ignored = (long) syscall.invokeExact(SYS_FUTEX, word, FUTEX_WAIT, 0, timeout);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+        });
+        awaitFutexWaitOn(word.address());
+        long start = System.nanoTime();
+        assertThatThrownBy(region::close).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("cannot be closed").hasMessageContaining("close it again");
+        assertThat((System.nanoTime() - start) / 1_000_000).as("waited about 1 s").isBetween(900L, 9_000L);
+        assertThat(region.isClosed()).isFalse();
+        assertThat(region.segment().get(JAVA_LONG, 8)).as("still mapped and usable").isZero();
+        long woken = (long) syscall.invokeExact(SYS_FUTEX, rawWord, FUTEX_WAKE, 1, MemorySegment.NULL);
+        assertThat(woken).isEqualTo(1);
+        waiter.join(30_000);
+        region.close();
+        assertThat(region.isClosed()).isTrue();
+        assertThatThrownBy(() -> region.segment().get(JAVA_LONG, 8)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** Waits until a thread of this process is in a futex wait on {@code address} (its /proc syscall line says so). */
+    private static void awaitFutexWaitOn(long address) throws IOException {
+        String prefix = SYS_FUTEX + " 0x" + Long.toHexString(address) + " ";
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (true) {
+            try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+                for (Path task : tasks) {
+                    try {
+                        if (Files.readString(task.resolve("syscall")).startsWith(prefix)) {
+                            return;
+                        }
+                    } catch (IOException gone) {
+                        // the task ended meanwhile
+                    }
+                }
+            }
+            assertThat(System.nanoTime() - deadline).as("a thread waits in futex").isNegative();
+            Thread.onSpinWait();
+        }
+    }
+}
