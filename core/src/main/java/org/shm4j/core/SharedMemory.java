@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.Objects;
@@ -167,9 +168,12 @@ public final class SharedMemory implements AutoCloseable {
         }
     }
 
-    /** @return true if the named region {@code /dev/shm/<name>} exists */
+    /**
+     * @return true if {@code /dev/shm/<name>} exists: a region, or anything else that takes the name (a symbolic link,
+     *         even one that leads nowhere, which {@link #create(String, long)} finds taken)
+     */
     public static boolean exists(String name) {
-        return Files.exists(namedPath(name));
+        return Files.exists(namedPath(name), LinkOption.NOFOLLOW_LINKS); // a link takes the name, as create says
     }
 
     /**
@@ -394,10 +398,14 @@ public final class SharedMemory implements AutoCloseable {
     private static SharedMemory openOrCreateAt(String name, Path file, long size) {
         Checks.positive(describe(name, file) + ": size", size);
         while (true) {
-            if (Files.exists(file)) { // first, so that an existing region is judged by its size, not the free space
+            // first, so that an existing region is judged by its size, not the free space; a link counts as there
+            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
                 try {
                     return openAtLeast(name, file, size);
                 } catch (ShmNotFoundException unlinkedMeanwhile) {
+                    if (Files.isSymbolicLink(file)) { // it leads nowhere: create would find the name taken, for ever
+                        throw new ShmNotFoundException(file + " is a symbolic link to a file that does not exist");
+                    }
                     // removed between the look and the open: try to create it
                 }
             }

@@ -2,6 +2,7 @@ package org.shm4j.core;
 
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -177,6 +178,47 @@ class SharedMemoryTest {
         try (SharedMemory region = SharedMemory.open(fileLink)) {
             assertThat(region.byteSize()).isEqualTo(8);
         }
+    }
+
+    /** helper-138: {@code openOrCreate} spun for ever on a link that leads nowhere (open: missing; create: taken). */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void shouldRefuseADanglingLinkInOpenOrCreateInsteadOfSpinning() throws IOException {
+        String name = names.unique("dangling");
+        Path link = SharedMemory.SHM_DIR.resolve(name);
+        Files.createSymbolicLink(link, dir.resolve("nowhere.bin"));
+        assertThat(SharedMemory.exists(name)).as("the link takes the name, as create finds").isTrue();
+        assertThatThrownBy(() -> SharedMemory.create(name, 8)).isInstanceOf(ShmAlreadyExistsException.class);
+        assertThatThrownBy(() -> SharedMemory.openOrCreate(name, 8)).isInstanceOf(ShmException.class)
+                .hasMessageContaining(link + " is a symbolic link");
+        Path fileLink = dir.resolve("dangling.bin");
+        Files.createSymbolicLink(fileLink, dir.resolve("nowhere.bin"));
+        assertThatThrownBy(() -> SharedMemory.openOrCreate(fileLink, 8)).isInstanceOf(ShmNotFoundException.class)
+                .hasMessage(fileLink + " is a symbolic link to a file that does not exist");
+        assertThat(dir.resolve("nowhere.bin")).doesNotExist();
+    }
+
+    /** helper-138: a read-only open of a FIFO waited for a writer for ever ({@code /dev/shm} is writable by all). */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void shouldRefuseAFifoOrAFolderInsteadOfWaitingOnIt() throws Exception {
+        String name = names.unique("fifo");
+        Path fifo = SharedMemory.SHM_DIR.resolve(name);
+        Path fileFifo = dir.resolve("fifo");
+        for (Path path : List.of(fifo, fileFifo)) {
+            Process mkfifo = new ProcessBuilder("mkfifo", path.toString()).inheritIO().start();
+            assertThat(mkfifo.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(mkfifo.exitValue()).isZero();
+        }
+        List<ThrowingCallable> opens = List.of(() -> SharedMemory.openReadOnly(name), () -> SharedMemory.open(name),
+                () -> SharedHeap.openReadOnly(name), () -> SharedMemory.openReadOnly(fileFifo),
+                () -> SharedHeap.openReadOnly(fileFifo));
+        for (ThrowingCallable open : opens) {
+            assertThatThrownBy(open).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("is not a regular file (a FIFO, device or socket): nothing to map");
+        }
+        assertThatThrownBy(() -> SharedMemory.openReadOnly(dir)).isInstanceOf(ShmFormatException.class)
+                .hasMessage(dir + " is not a regular file (a folder): nothing to map");
     }
 
     @Test

@@ -21,6 +21,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
@@ -249,6 +250,7 @@ public final class MappedFiles {
         if (!followLinks) {
             options.add(LinkOption.NOFOLLOW_LINKS);
         }
+        requireNoSpecialFile(file, followLinks);
         try (FileChannel channel = FileChannel.open(file, options)) {
             long size = channel.size();
             if (size == 0) {
@@ -266,6 +268,27 @@ public final class MappedFiles {
                         + "shm_open refuses them", e);
             }
             throw new ShmException("cannot open " + file + ": " + e, e);
+        }
+    }
+
+    /**
+     * Refuses a FIFO, device, socket or folder before it is opened: a FIFO's open for reading waits for a writer, for
+     * ever (and {@code /dev/shm} is writable by every user). A file missing, or a link not followed, is left to the
+     * open to report. The type may change between this look and the open; that needs a process replacing the file.
+     *
+     * @throws ShmFormatException if {@code file} is there and is not a regular file
+     */
+    private static void requireNoSpecialFile(Path file, boolean followLinks) {
+        BasicFileAttributes attributes;
+        try {
+            attributes = followLinks ? Files.readAttributes(file, BasicFileAttributes.class)
+                    : Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException | SecurityException missingOrUnreadable) {
+            return;
+        }
+        if (!attributes.isRegularFile() && !attributes.isSymbolicLink()) {
+            throw new ShmFormatException(file + " is not a regular file (" + (attributes.isDirectory() ? "a folder"
+                    : "a FIFO, device or socket") + "): nothing to map");
         }
     }
 
