@@ -52,8 +52,9 @@ final class WorkerCommand {
                 command.add("-D" + key + "=" + value);
             }
         });
-        properties.forEach((key, value) -> command.add("-D" + key + "=" + value));
-        command.addAll(jvmOptions);
+        properties.forEach((key, value) -> command.add(ProcessArguments.requirePlatformEncodable(
+                "system property '" + key + "'", "-D" + key + "=" + value)));
+        jvmOptions.forEach(option -> command.add(ProcessArguments.requirePlatformEncodable("JVM option", option)));
         String classPath = System.getProperty("java.class.path", "");
         if (!classPath.isEmpty()) {
             command.add("-cp");
@@ -88,7 +89,9 @@ final class WorkerCommand {
         command.add(type.getName());
         command.add(method);
         command.add(daemon ? parentSpec() : WorkerLauncher.NO_PARENT);
-        command.addAll(args);
+        String encoding = ProcessArguments.encodingFor(args);
+        command.add(encoding);
+        args.forEach(arg -> command.add(ProcessArguments.encode(encoding, arg)));
         return command;
     }
 

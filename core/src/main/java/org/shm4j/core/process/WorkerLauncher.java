@@ -14,7 +14,9 @@ import java.util.Optional;
  * worker's static method. Started by {@link WorkerProcess.Builder#start()}; not meant to be run by hand.
  *
  * <p>Arguments: the worker class's binary name, the method's name, the parent to watch ({@code pid:startStamp},
- * {@code pid:-} when the parent's start time is unknown, or {@code -} for none), then the worker's own arguments.
+ * {@code pid:-} when the parent's start time is unknown, or {@code -} for none), how the worker's own arguments are
+ * encoded ({@code -}: as they are; {@code base64}: Base64 of their UTF-8 bytes, when the platform's encoding of
+ * process arguments cannot carry one of them), then the worker's own arguments.
  * A failure inside the method propagates as it would from a {@code main}: the JVM prints it and exits with 1.
  */
 public final class WorkerLauncher {
@@ -28,7 +30,7 @@ public final class WorkerLauncher {
     public static final Duration PARENT_POLL = Duration.ofMillis(100);
 
     static final String NO_PARENT = "-";
-    private static final int FIXED_ARGS = 3;
+    private static final int FIXED_ARGS = 4;
 
     private WorkerLauncher() {
     }
@@ -41,8 +43,8 @@ public final class WorkerLauncher {
      */
     public static void main(String[] args) throws Throwable {
         if (args.length < FIXED_ARGS) {
-            throw new IllegalArgumentException("WorkerLauncher: expected <class> <method> <parent> [args...], got "
-                    + Arrays.toString(args));
+            throw new IllegalArgumentException("WorkerLauncher: expected <class> <method> <parent> <encoding> "
+                    + "[args...], got " + Arrays.toString(args));
         }
         if (!NO_PARENT.equals(args[2])) {
             watchParent(args[2]);
@@ -50,7 +52,10 @@ public final class WorkerLauncher {
         Class<?> type = Class.forName(args[0], true, ClassLoader.getSystemClassLoader());
         Method method = findMethod(type, args[1]);
         method.setAccessible(true);
-        String[] workerArgs = Arrays.copyOfRange(args, FIXED_ARGS, args.length);
+        String[] workerArgs = new String[args.length - FIXED_ARGS];
+        for (int i = 0; i < workerArgs.length; i++) {
+            workerArgs[i] = ProcessArguments.decode(args[FIXED_ARGS - 1], args[FIXED_ARGS + i]);
+        }
         try {
             method.invoke(null, method.getParameterCount() == 0 ? new Object[0] : new Object[] {workerArgs});
         } catch (InvocationTargetException e) {

@@ -53,9 +53,14 @@ public final class WorkerProcess implements AutoCloseable {
      * Describes a worker that runs {@code type}'s {@code main(String[])} (or another static method, see
      * {@link Builder#method(String)}) with {@code args}.
      *
+     * <p>The arguments arrive exactly: when the platform's encoding of process arguments (set by the locale: ASCII
+     * under a C or POSIX locale) cannot carry one of them, they are passed encoded and decoded by the worker's
+     * launcher.
+     *
      * @throws IllegalArgumentException if {@code type} is a hidden class, a primitive type or an array type, or
      *                                  this JVM's system class loader cannot load it by name (as the worker's
-     *                                  launcher would): a new JVM cannot load it either
+     *                                  launcher would): a new JVM cannot load it either; or if an argument holds
+     *                                  a NUL character or a lone surrogate, which no process argument carries
      */
     public static Builder of(Class<?> type, String... args) {
         Objects.requireNonNull(type, "type");
@@ -73,6 +78,7 @@ public final class WorkerProcess implements AutoCloseable {
             if (args[i] == null) {
                 throw new NullPointerException("WorkerProcess: args[" + i + "] is null (a worker's main gets strings)");
             }
+            ProcessArguments.check("args[" + i + "]", args[i]);
         }
         List<String> arguments = List.of(args);
         return new Builder(type, arguments);
@@ -281,7 +287,8 @@ public final class WorkerProcess implements AutoCloseable {
         /**
          * Sets the system property {@code key} to {@code value} in the worker.
          *
-         * @throws IllegalArgumentException if {@code key} is empty or contains {@code '='}
+         * @throws IllegalArgumentException if {@code key} is empty or contains {@code '='}, or either holds a NUL
+         *                                  character or a lone surrogate (see {@link #start()} for the locale)
          */
         public Builder systemProperty(String key, String value) {
             Objects.requireNonNull(key, "key");
@@ -289,7 +296,8 @@ public final class WorkerProcess implements AutoCloseable {
                 throw new IllegalArgumentException("WorkerProcess: system property key: '" + key
                         + "' (expected: non-empty, without '=')");
             }
-            properties.put(key, Objects.requireNonNull(value, "value"));
+            ProcessArguments.check("system property '" + key + "'", key + "=" + Objects.requireNonNull(value, "value"));
+            properties.put(key, value);
             return this;
         }
 
@@ -299,9 +307,13 @@ public final class WorkerProcess implements AutoCloseable {
             return value == null ? this : systemProperty(key, value);
         }
 
-        /** Adds a JVM option such as {@code -Xmx64m}, placed before the class path and the main class. */
+        /**
+         * Adds a JVM option such as {@code -Xmx64m}, placed before the class path and the main class.
+         *
+         * @throws IllegalArgumentException if it holds a NUL character or a lone surrogate
+         */
         public Builder jvmOption(String option) {
-            jvmOptions.add(Objects.requireNonNull(option, "option"));
+            jvmOptions.add(ProcessArguments.check("JVM option", Objects.requireNonNull(option, "option")));
             return this;
         }
 
@@ -356,7 +368,10 @@ public final class WorkerProcess implements AutoCloseable {
         /**
          * Starts the worker.
          *
-         * @throws IllegalArgumentException if the class declares no method to run (see {@link #method(String)})
+         * @throws IllegalArgumentException if the class declares no method to run (see {@link #method(String)}), or
+         *                                  a system property or JVM option holds a character that the platform's
+         *                                  encoding of process arguments cannot carry (the worker's JVM reads those
+         *                                  itself, so they cannot be passed encoded: run under a UTF-8 locale)
          * @throws UncheckedIOException     if the JVM cannot be started
          */
         public WorkerProcess start() {
@@ -366,14 +381,20 @@ public final class WorkerProcess implements AutoCloseable {
             if (keptLines == 0) {
                 builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
             }
-            String label = type.getSimpleName() + "." + method + args;
+            String label = abbreviated(type.getSimpleName() + "." + method + args);
             // stdin at its end, as Python's Process gives its child os.devnull: a read returns at once
             builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             try {
                 return new WorkerProcess(builder.start(), label, keptLines);
             } catch (IOException e) {
-                throw new UncheckedIOException("WorkerProcess: cannot start a JVM for " + label + ": " + command, e);
+                throw new UncheckedIOException("WorkerProcess: cannot start a JVM for " + label + ": "
+                        + abbreviated(command.toString()), e);
             }
+        }
+
+        /** @return {@code text}, cut to its first 1,000 characters if longer (an argument may be megabytes) */
+        private static String abbreviated(String text) {
+            return text.length() <= 1_000 ? text : text.substring(0, 1_000) + "... (" + text.length() + " characters)";
         }
     }
 }

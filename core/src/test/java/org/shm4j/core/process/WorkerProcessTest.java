@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -158,6 +159,39 @@ class WorkerProcessTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("WorkerProcess.startAll: count: -1 (expected: >= 0)");
         assertThat(WorkerProcess.startAll(0, i -> WorkerProcess.of(Echo.class))).isEmpty();
+        // helper-138: these failed only at start(), with an UncheckedIOException or a message of megabytes
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class, "a", "b\0c")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("WorkerProcess: args[1] holds a NUL character, which no process argument can carry");
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class, "\uD800")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("args[0] holds a lone surrogate");
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class).systemProperty("p", "\0"))
+                .hasMessageContaining("system property 'p' holds a NUL character");
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class, "x".repeat(3_000_000)).start())
+                .isInstanceOf(UncheckedIOException.class).message().hasSizeLessThan(3_000);
+    }
+
+    /**
+     * helper-138: under a C locale the JDK encodes process arguments as ASCII, and a worker got "????" for "ü日本😀".
+     * A parent JVM started with {@code LC_ALL=C} passes such arguments exactly now, and refuses a system property
+     * that cannot cross (the worker's JVM reads it itself).
+     */
+    @Test
+    void shouldPassArgumentsExactlyUnderACLocaleAndRefuseAPropertyThatCannotCross() throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                NATIVE_ACCESS, "-cp", System.getProperty("java.class.path"), CLocaleParent.class.getName())
+                .redirectError(ProcessBuilder.Redirect.INHERIT);
+        builder.environment().keySet().removeIf(key -> key.equals("LANG") || key.startsWith("LC_"));
+        builder.environment().put("LC_ALL", "C");
+        Process parent = builder.start();
+        List<String> lines;
+        try (var out = parent.inputReader()) {
+            lines = out.lines().toList();
+        }
+        assertThat(parent.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(lines).contains("jnu=ANSI_X3.4-1968"); // else the case this tests is not met
+        assertThat(lines).containsSubsequence(
+                "arg=" + CLocaleParent.TEXT.codePoints().mapToObj(Integer::toHexString).toList(), "arg=[61, 62]",
+                "property refused: true");
     }
 
     @Test
@@ -209,7 +243,6 @@ class WorkerProcessTest {
         return builder.jvmOption("-XX:+UseSerialGC").jvmOption("-XX:TieredStopAtLevel=1");
     }
 
-    /** Worker methods that report what they were given. */
     /** helper-119: a lone carriage return was kept inside a line; lines end as BufferedReader's do. */
     @Test
     void shouldEndCapturedLinesAtEachKindOfLineBreakAndNameANullArgument() throws Exception {
@@ -222,6 +255,7 @@ class WorkerProcessTest {
                 .hasMessage("WorkerProcess: args[1] is null (a worker's main gets strings)");
     }
 
+    /** Worker methods that report what they were given. */
     static final class Echo {
         public static void main(String[] args) {
             System.out.println("args=" + List.of(args));
@@ -234,6 +268,13 @@ class WorkerProcessTest {
             System.out.println("nativeAccess=" + Echo.class.getModule().isNativeAccessEnabled());
             System.out.println("flag=" + ManagementFactory.getRuntimeMXBean().getInputArguments()
                     .contains(NATIVE_ACCESS));
+        }
+
+        /** Prints each argument's code points, in hexadecimal: ASCII output whatever the locale. */
+        static void codePoints(String[] args) {
+            for (String arg : args) {
+                System.out.println("arg=" + arg.codePoints().mapToObj(Integer::toHexString).toList());
+            }
         }
 
         /** Prints its argument as it is, with no line break added. */
@@ -329,6 +370,25 @@ class WorkerProcessTest {
             try (var in = type.getResourceAsStream(file)) {
                 byte[] bytes = in.readAllBytes();
                 return defineClass(type.getName(), bytes, 0, bytes.length);
+            }
+        }
+    }
+
+    /** Run under a C locale: starts a worker with {@link #TEXT}, then asks for a property that cannot cross. */
+    static final class CLocaleParent {
+        static final String TEXT = "\u00fc\u65e5\u672c\ud83d\ude00 x";
+
+        public static void main(String[] args) throws InterruptedException {
+            System.out.println("jnu=" + System.getProperty("sun.jnu.encoding"));
+            try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, TEXT, "ab").method("codePoints")
+                    .captureOutput()).start()) {
+                worker.join(BOUND);
+                worker.output().forEach(System.out::println);
+            }
+            try (WorkerProcess started = WorkerProcess.of(Echo.class).systemProperty("p", TEXT).start()) {
+                System.out.println("property passed to " + started);
+            } catch (IllegalArgumentException e) {
+                System.out.println("property refused: " + e.getMessage().contains("sun.jnu.encoding"));
             }
         }
     }
