@@ -158,15 +158,19 @@ final class HeapLifecycle {
      * longer attached can hold no lock, role or slot of the heap, which lets waiters elsewhere take those over (see
      * {@link org.shm4j.core.internal.HeapMappings}). If the name no longer leads to this heap (it was removed, or
      * replaced by another heap) or cannot be mapped again, and for an anonymous heap (no other process maps it), the
-     * heap is detached before it is unmapped, as before.
+     * heap is detached before it is unmapped, as before; if it then cannot be unmapped (see
+     * {@link SharedMemory#close()}), it is attached again, so that it stays open as it was: detached but mapped, its
+     * threads could hold what other processes, and this one, would take for a gone process's.
      */
     static void close(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
         SharedMemory again = mapAgain(memory, geometry);
         if (again == null) {
+            detach(memory, geometry, options);
             try {
-                detach(memory, geometry, options);
-            } finally {
                 memory.close();
+            } catch (IllegalStateException stillHeld) {
+                AttachTable.attach(memory.segment(), "heap " + memory);
+                throw stillHeld;
             }
             return;
         }

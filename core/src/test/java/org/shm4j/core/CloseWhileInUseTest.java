@@ -14,6 +14,7 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -36,6 +37,10 @@ class CloseWhileInUseTest {
     private static final long SYS_FUTEX = 202;
     private static final int FUTEX_WAIT = 0;
     private static final int FUTEX_WAKE = 1;
+    private static final MethodHandle SYSCALL = Linker.nativeLinker().downcallHandle(
+            Linker.nativeLinker().defaultLookup().find("syscall").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS),
+            Linker.Option.firstVariadicArg(1));
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -79,35 +84,84 @@ class CloseWhileInUseTest {
 
     @Test
     void shouldWaitForANativeCallHoldingTheMemoryAndStayOpenIfItOutlastsTheWait() throws Throwable {
-        MethodHandle syscall = Linker.nativeLinker().downcallHandle(
-                Linker.nativeLinker().defaultLookup().find("syscall").orElseThrow(),
-                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS),
-                Linker.Option.firstVariadicArg(1));
         SharedMemory region = SharedMemory.anonymous(4096);
-        MemorySegment timeout = Arena.global().allocate(16, 8);
-        timeout.set(JAVA_LONG, 0, 10); // 10 s, then the call ends by itself
         MemorySegment word = region.segment();
-        MemorySegment rawWord = MemorySegment.ofAddress(word.address()); // holds nothing: a global segment
-        Thread waiter = Thread.ofPlatform().start(() -> {
-            try { // the region's segment as an argument: the JDK holds its session for the whole call
-                long ignored = (long) syscall.invokeExact(SYS_FUTEX, word, FUTEX_WAIT, 0, timeout);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
-        });
-        awaitFutexWaitOn(word.address());
+        Thread waiter = futexWaitIn(word);
         long start = System.nanoTime();
         assertThatThrownBy(region::close).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("cannot be closed").hasMessageContaining("close it again");
         assertThat((System.nanoTime() - start) / 1_000_000).as("waited about 1 s").isBetween(900L, 9_000L);
         assertThat(region.isClosed()).isFalse();
         assertThat(region.segment().get(JAVA_LONG, 8)).as("still mapped and usable").isZero();
-        long woken = (long) syscall.invokeExact(SYS_FUTEX, rawWord, FUTEX_WAKE, 1, MemorySegment.NULL);
-        assertThat(woken).isEqualTo(1);
-        waiter.join(30_000);
+        wake(word, waiter);
         region.close();
         assertThat(region.isClosed()).isTrue();
         assertThatThrownBy(() -> region.segment().get(JAVA_LONG, 8)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /**
+     * helper-139: a heap whose name no longer leads to it is detached before it is unmapped; when the unmap failed,
+     * it stayed detached though mapped, so this process's own holds looked like a gone process's (a writer of this
+     * process dropped a reader's hold and took the write lock). It is attached again now.
+     */
+    @Test
+    void shouldStayAttachedWhenAHeapWhoseNameIsGoneCannotBeUnmapped() throws Throwable {
+        String name = names.unique("close-unlinked");
+        SharedHeap heap = SharedHeap.create(name, 1 << 16);
+        assertThat(SharedHeap.unlink(name)).isTrue();
+        MemorySegment word = heap.memory().segment().asSlice(heap.byteSize() - 64, 8);
+        Thread waiter = futexWaitIn(word);
+        assertThatThrownBy(heap::close).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("cannot be closed");
+        assertThat(heap.attachedProcesses()).singleElement()
+                .satisfies(p -> assertThat(p.pid()).isEqualTo(ProcessHandle.current().pid()))
+                .satisfies(p -> assertThat(p.attachments()).isOne());
+        wake(word, waiter);
+        heap.close();
+        assertThat(heap.memory().isClosed()).isTrue();
+    }
+
+    /**
+     * helper-139: a heap that removes itself on its last detach read the heap id at its name through a plain open,
+     * which waited for ever on a FIFO put there meanwhile.
+     */
+    @Test
+    void shouldCloseAHeapWhoseNameNowLeadsToAFifo() throws Exception {
+        String name = names.unique("close-fifo");
+        SharedHeap heap = SharedHeap.create(name, 1 << 16, HeapOptions.defaults().withUnlinkOnLastDetach(true));
+        Path path = SharedMemory.SHM_DIR.resolve(name);
+        Files.delete(path);
+        Process mkfifo = new ProcessBuilder("mkfifo", path.toString()).inheritIO().start();
+        assertThat(mkfifo.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        Thread closer = Thread.ofPlatform().daemon().start(heap::close);
+        closer.join(30_000);
+        assertThat(closer.isAlive()).as("close returned").isFalse();
+        assertThat(heap.memory().isClosed()).isTrue();
+        assertThat(path).as("not removed: not this heap").exists();
+    }
+
+    /** @return a thread waiting in futex on {@code word}, passed as a segment (its session held for the call) */
+    private static Thread futexWaitIn(MemorySegment word) throws IOException {
+        MemorySegment timeout = Arena.global().allocate(16, 8);
+        timeout.set(JAVA_LONG, 0, 10); // 10 s, then the call ends by itself
+        Thread waiter = Thread.ofPlatform().start(() -> {
+            try {
+                long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, word, FUTEX_WAIT, 0, timeout);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+        });
+        awaitFutexWaitOn(word.address());
+        return waiter;
+    }
+
+    /** Wakes the thread {@link #futexWaitIn} started, through a segment that holds nothing, and joins it. */
+    private static void wake(MemorySegment word, Thread waiter) throws Throwable {
+        MemorySegment raw = MemorySegment.ofAddress(word.address()); // a global segment: no session to hold
+        long woken = (long) SYSCALL.invokeExact(SYS_FUTEX, raw, FUTEX_WAKE, 1, MemorySegment.NULL);
+        assertThat(woken).isEqualTo(1);
+        waiter.join(30_000);
+        assertThat(waiter.isAlive()).isFalse();
     }
 
     /** Waits until a thread of this process is in a futex wait on {@code address} (its /proc syscall line says so). */

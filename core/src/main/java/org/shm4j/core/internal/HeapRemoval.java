@@ -170,6 +170,9 @@ public final class HeapRemoval {
 
     /** @return the heap id of the heap that {@code path} leads to now, or 0 if none (missing, short or unreadable) */
     public static long idAt(Path path) {
+        if (!MappedFiles.regularOrMissing(path)) {
+            return 0; // a FIFO's open would wait for a writer for ever: no heap there
+        }
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             ByteBuffer id = ByteBuffer.allocate(Long.BYTES).order(ByteOrder.nativeOrder());
             while (id.hasRemaining()) {

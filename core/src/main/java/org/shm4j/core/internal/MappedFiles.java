@@ -279,16 +279,29 @@ public final class MappedFiles {
      * @throws ShmFormatException if {@code file} is there and is not a regular file
      */
     private static void requireNoSpecialFile(Path file, boolean followLinks) {
-        BasicFileAttributes attributes;
-        try {
-            attributes = followLinks ? Files.readAttributes(file, BasicFileAttributes.class)
-                    : Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (IOException | SecurityException missingOrUnreadable) {
-            return;
-        }
-        if (!attributes.isRegularFile() && !attributes.isSymbolicLink()) {
+        BasicFileAttributes attributes = attributes(file, followLinks);
+        if (attributes != null && !attributes.isRegularFile() && !attributes.isSymbolicLink()) {
             throw new ShmFormatException(file + " is not a regular file (" + (attributes.isDirectory() ? "a folder"
                     : "a FIFO, device or socket") + "): nothing to map");
+        }
+    }
+
+    /**
+     * @return false if {@code file} (links followed) is there and is not a regular file: a FIFO, device, socket or
+     *         folder, which a reader of heap bytes must not open (see {@link #requireNoSpecialFile})
+     */
+    public static boolean regularOrMissing(Path file) {
+        BasicFileAttributes attributes = attributes(file, true);
+        return attributes == null || attributes.isRegularFile();
+    }
+
+    /** @return the attributes of {@code file}, or null if it is missing or unreadable (its open then says why) */
+    private static BasicFileAttributes attributes(Path file, boolean followLinks) {
+        try {
+            return followLinks ? Files.readAttributes(file, BasicFileAttributes.class)
+                    : Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException | SecurityException missingOrUnreadable) {
+            return null;
         }
     }
 

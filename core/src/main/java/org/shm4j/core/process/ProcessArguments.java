@@ -10,9 +10,9 @@ import java.util.List;
  * How a worker's strings cross to its JVM's command line. The JDK encodes a process's arguments in the platform's
  * encoding for them ({@code sun.jnu.encoding}, set by the locale), and a character it cannot encode becomes
  * {@code '?'} without a word: under a C or POSIX locale (no {@code LANG}), "ü日本" arrived as "???" (helper-138).
- * So the worker's own arguments, which the launcher receives, are sent as Base64 of their UTF-8 bytes whenever one
- * of them does not fit that encoding; options and system properties, which the worker's JVM reads itself, are
- * refused then. A NUL character fits no argument (C strings end there), and a lone surrogate no encoding.
+ * So the worker's class and method names and its own arguments, which the launcher receives, are sent as Base64 of
+ * their UTF-8 bytes whenever one of them does not fit that encoding; options and system properties, which the
+ * worker's JVM reads itself, are refused then. A NUL character fits no argument (C strings end there), and a lone surrogate no encoding.
  */
 final class ProcessArguments {
     /** The launcher's argument that says the worker's arguments follow as they are. */

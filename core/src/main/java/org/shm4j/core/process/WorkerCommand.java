@@ -49,7 +49,8 @@ final class WorkerCommand {
         command.addAll(inheritedOptions());
         libraryProperties().forEach((key, value) -> {
             if (!properties.containsKey(key)) {
-                command.add("-D" + key + "=" + value);
+                command.add(ProcessArguments.requirePlatformEncodable("system property '" + key + "'",
+                        "-D" + key + "=" + value));
             }
         });
         properties.forEach((key, value) -> command.add(ProcessArguments.requirePlatformEncodable(
@@ -86,12 +87,12 @@ final class WorkerCommand {
         } else {
             command.add(WorkerLauncher.class.getName());
         }
-        command.add(type.getName());
-        command.add(method);
-        command.add(daemon ? parentSpec() : WorkerLauncher.NO_PARENT);
-        String encoding = ProcessArguments.encodingFor(args);
+        List<String> launched = new ArrayList<>(List.of(type.getName(), method)); // a class may be named in any script
+        launched.addAll(args);
+        String encoding = ProcessArguments.encodingFor(launched);
         command.add(encoding);
-        args.forEach(arg -> command.add(ProcessArguments.encode(encoding, arg)));
+        command.add(daemon ? parentSpec() : WorkerLauncher.NO_PARENT);
+        launched.forEach(arg -> command.add(ProcessArguments.encode(encoding, arg)));
         return command;
     }
 

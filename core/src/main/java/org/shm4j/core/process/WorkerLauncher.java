@@ -13,10 +13,10 @@ import java.util.Optional;
  * The main class of every {@link WorkerProcess}: it watches the parent if the worker is a daemon, then calls the
  * worker's static method. Started by {@link WorkerProcess.Builder#start()}; not meant to be run by hand.
  *
- * <p>Arguments: the worker class's binary name, the method's name, the parent to watch ({@code pid:startStamp},
- * {@code pid:-} when the parent's start time is unknown, or {@code -} for none), how the worker's own arguments are
- * encoded ({@code -}: as they are; {@code base64}: Base64 of their UTF-8 bytes, when the platform's encoding of
- * process arguments cannot carry one of them), then the worker's own arguments.
+ * <p>Arguments: how the next but one and the later ones are encoded ({@code -}: as they are; {@code base64}: Base64
+ * of their UTF-8 bytes, when the platform's encoding of process arguments cannot carry one of them), the parent to
+ * watch ({@code pid:startStamp}, {@code pid:-} when the parent's start time is unknown, or {@code -} for none), the
+ * worker class's binary name, the method's name, then the worker's own arguments.
  * A failure inside the method propagates as it would from a {@code main}: the JVM prints it and exits with 1.
  */
 public final class WorkerLauncher {
@@ -43,18 +43,20 @@ public final class WorkerLauncher {
      */
     public static void main(String[] args) throws Throwable {
         if (args.length < FIXED_ARGS) {
-            throw new IllegalArgumentException("WorkerLauncher: expected <class> <method> <parent> <encoding> "
+            throw new IllegalArgumentException("WorkerLauncher: expected <encoding> <parent> <class> <method> "
                     + "[args...], got " + Arrays.toString(args));
         }
-        if (!NO_PARENT.equals(args[2])) {
-            watchParent(args[2]);
+        String encoding = args[0];
+        if (!NO_PARENT.equals(args[1])) {
+            watchParent(args[1]);
         }
-        Class<?> type = Class.forName(args[0], true, ClassLoader.getSystemClassLoader());
-        Method method = findMethod(type, args[1]);
+        Class<?> type = Class.forName(ProcessArguments.decode(encoding, args[2]), true,
+                ClassLoader.getSystemClassLoader());
+        Method method = findMethod(type, ProcessArguments.decode(encoding, args[3]));
         method.setAccessible(true);
         String[] workerArgs = new String[args.length - FIXED_ARGS];
         for (int i = 0; i < workerArgs.length; i++) {
-            workerArgs[i] = ProcessArguments.decode(args[FIXED_ARGS - 1], args[FIXED_ARGS + i]);
+            workerArgs[i] = ProcessArguments.decode(encoding, args[FIXED_ARGS + i]);
         }
         try {
             method.invoke(null, method.getParameterCount() == 0 ? new Object[0] : new Object[] {workerArgs});

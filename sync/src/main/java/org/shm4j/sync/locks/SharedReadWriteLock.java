@@ -46,7 +46,9 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * shared memory counts read holds per process; each thread's own are counted in this process too, so that a read
  * {@code unlock} by a thread that holds none throws {@link IllegalMonitorStateException} instead of ending another
  * thread's hold. A thread's count covers every view of the lock opened from one mapping of its heap (one
- * {@link SharedHeap} object); a thread that locks through one mapping and unlocks through another is refused.
+ * {@link SharedHeap} object); a thread that locks through one mapping and unlocks through another is refused, and
+ * one that holds a read lock through one mapping and asks for the lock again through another (read while a writer
+ * waits, or write) waits for its own hold, undetected, as before.
  *
  * <h2>Layout (heap block type {@code 0x53480023} v8, 640 bytes, 64-aligned)</h2>
  * Version 7 marked an entering writer in a word of its own (bytes 48..55), written after the CAS that took the
@@ -272,7 +274,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      *         mapping of its heap (as {@code ReentrantReadWriteLock.getReadHoldCount()})
      */
     public int getReadHoldCount() {
-        return readLock.mine().holds;
+        if (!segment.scope().isAlive()) {
+            throw new IllegalStateException(TimedLock.closedMessage(description));
+        }
+        return readLock.heldByCurrentThread();
     }
 
     /** @return false after a writer died holding the lock, until {@link #markConsistent()} */
@@ -563,7 +568,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      *                                      its hold (no upgrade)
      */
     private void refuseReadHolder() {
-        if (readLock.mine().holds > 0) {
+        if (readLock.heldByCurrentThread() > 0) {
             throw new IllegalMonitorStateException(writeLock.description() + " cannot be taken by a thread holding "
                     + "the read lock (no upgrade: it would wait for its own read hold)");
         }
@@ -664,6 +669,12 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             return c;
         }
 
+        /** @return the current thread's read holds, looked up without taking the cache from the last reader */
+        int heldByCurrentThread() {
+            ReadHolds.Counter last = lastReader;
+            return (last != null && last.counts(scope, address) ? last : ReadHolds.of(scope, address)).holds;
+        }
+
         @Override
         boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
             ReadHolds.Counter mine = mine();
@@ -680,9 +691,15 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         private boolean acquireSlowly(ReadHolds.Counter mine, long offset, long timeoutNanos, boolean interruptible)
                 throws InterruptedException {
             if (mine.holds > 0) { // reentered: a writer waits for this hold to go anyway, so this one may not wait
-                INT.getAndAdd(segment, offset != 0 ? offset : announceReader(), RW_READ_HOLD); // volatile: as tryRead
-                mine.holds++;
-                return true;
+                long mineAt = offset != 0 ? offset : announceReader();
+                int before = (int) INT.getAndAdd(segment, mineAt, RW_READ_HOLD); // volatile: as tryRead
+                if (SyncLayout.rwReadHolds(before) > 0) {
+                    mine.holds++;
+                    return true;
+                }
+                // the process's holds were dropped (it was taken for gone: see release): this thread holds none
+                releaseRead(segment, mineAt, true);
+                mine.holds = 0;
             }
             if (offset != 0) {
                 if (!awaitRead(offset, timeoutNanos, interruptible)) {
@@ -707,7 +724,14 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 throw new IllegalMonitorStateException(description() + " is not held by this thread");
             }
             long offset = holds;
-            releaseRead(segment, offset != 0 ? offset : announceReader(), false);
+            try {
+                releaseRead(segment, offset != 0 ? offset : announceReader(), false);
+            } catch (IllegalMonitorStateException dropped) {
+                // the process has no holds: they were dropped as a gone process's (its heap closed under a hold, a
+                // liveness misjudged), so this thread's are gone too
+                mine.holds = 0;
+                throw dropped;
+            }
             mine.holds = held - 1; // from the value read before the atomic: a read after it would wait for it
         }
 

@@ -4,14 +4,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.locks.AnotherThread.inAnotherThread;
@@ -140,6 +144,41 @@ class ReadHoldsTest {
             written.set(true);
         } finally {
             rw.writeLock().unlock();
+        }
+    }
+
+    /**
+     * helper-139: when the process's holds were dropped under a thread's hold (its heap closed and the process taken
+     * for gone), the thread kept counting it: every unlock was refused for good, and its next read lock took the
+     * reentrant path, which adds no check for a writer, so it read while a writer held the lock.
+     */
+    @Test
+    void shouldForgetAThreadsHoldsOnceTheProcesssHoldsWereDropped() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, 0);
+            for (boolean unlockFirst : new boolean[]{true, false}) {
+                rw.readLock().lock();
+                long holds = WriterFlagTest.holdsOffset(memory);
+                memory.set(JAVA_INT, holds, 0); // dropped, as a reclaim of a gone process's slot drops them
+                if (unlockFirst) {
+                    assertThatThrownBy(() -> rw.readLock().unlock()).isInstanceOf(IllegalMonitorStateException.class)
+                            .hasMessageContaining("this process holds no read lock");
+                    assertThat(rw.getReadHoldCount()).isZero();
+                }
+                ExecutorService writer = Executors.newSingleThreadExecutor();
+                try {
+                    assertThat(writer.submit(() -> rw.writeLock().tryLock()).get(30, TimeUnit.SECONDS)).isTrue();
+                    assertThat(rw.readLock().tryLock()).as("a writer holds: no read, reentered or not").isFalse();
+                    assertThat(rw.getReadHoldCount()).isZero();
+                    writer.submit(() -> rw.writeLock().unlock()).get(30, TimeUnit.SECONDS);
+                } finally {
+                    writer.shutdownNow();
+                }
+                assertThat(rw.readLock().tryLock()).isTrue();
+                rw.readLock().unlock();
+                assertThat(memory.get(JAVA_INT, holds)).isZero();
+            }
         }
     }
 

@@ -212,7 +212,7 @@ class WriterFlagTest {
     }
 
     /** @return the offset of this process's read-hold word, its slot being the one announced in readerSlots */
-    private static long holdsOffset(MemorySegment memory) {
+    static long holdsOffset(MemorySegment memory) {
         int announced = memory.get(JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET);
         assertThat(Integer.bitCount(announced)).as("one reader process announced").isOne();
         return SyncLayout.RW_SLOTS_OFFSET + Integer.numberOfTrailingZeros(announced) * ProcessSlots.SLOT_SIZE
