@@ -721,6 +721,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             ReadHolds.Counter mine = mine();
             int held = mine.holds;
             if (held == 0) {
+                INT.getVolatile(segment, RW_READER_SLOTS_OFFSET); // read to throw first if closed, as other calls do
                 throw new IllegalMonitorStateException(description() + " is not held by this thread");
             }
             long offset = holds;
