@@ -6,9 +6,10 @@ import java.util.Arrays;
 /**
  * The read holds of one thread, per read-write lock it has used in this process: what lets a read lock's
  * {@code unlock} refuse a thread that holds none (the shared memory counts a process's holds, not a thread's), lets
- * a thread that holds a read lock take it again while a writer waits, and refuses it the write lock. A lock is known
- * by its mapping in this process (the scope of the memory it lives in) and its address there, so every view of the
- * lock opened from one heap shares the count; views from two mappings of one heap count apart.
+ * a thread that holds a read lock take it again while a writer waits, and refuses it the write lock. A lock in a heap
+ * is known by the heap's id and its offset there, so every view of it in this process shares the count, whichever
+ * mapping of the heap it came from (a hold taken through a view that was then closed is released through another); a
+ * lock wrapped over raw memory, by that memory's scope and its address.
  *
  * <p>Only its thread reads or writes a thread's table and counters: plain fields. A lock object caches the last
  * counter it used, which other threads may read: they check its final {@link Counter#thread} first,
@@ -20,15 +21,19 @@ final class ReadHolds {
     /** One thread's read holds of one lock. */
     static final class Counter {
         final Thread thread = Thread.currentThread();
-        /** The lock's memory and address in this process: rewritten only when the counter is reused at 0 holds. */
+        /**
+         * The lock: its heap's id and its offset there (scope null), or, wrapped, its memory's scope and address (id
+         * 0). Rewritten only when the counter is reused at 0 holds.
+         */
         MemorySegment.Scope scope;
-        long address;
+        long id;
+        long offset;
         /** The holds: plain, only this thread touches them. */
         int holds;
 
-        /** @return true if this is the current thread's counter of the lock at {@code address} in {@code scope} */
-        boolean counts(MemorySegment.Scope scope, long address) {
-            return this.address == address && thread == Thread.currentThread() && this.scope == scope;
+        /** @return true if this is the current thread's counter of the lock named so (see {@link #scope}) */
+        boolean counts(MemorySegment.Scope scope, long id, long offset) {
+            return this.offset == offset && thread == Thread.currentThread() && this.id == id && this.scope == scope;
         }
     }
 
@@ -38,17 +43,18 @@ final class ReadHolds {
     }
 
     /**
-     * @return the current thread's counter of the lock at {@code address} in {@code scope}: found in the thread's
-     *         table, or a counter at 0 holds reused or added for it (a lock object caches it: see {@link Counter})
+     * @return the current thread's counter of the lock named by {@code scope}, {@code id} and {@code offset} (see
+     *         {@link Counter#scope}): found in the thread's table, or a counter at 0 holds reused or added for it (a
+     *         lock object caches it: see {@link Counter})
      */
-    static Counter of(MemorySegment.Scope scope, long address) {
-        return OF_THREAD.get().find(scope, address);
+    static Counter of(MemorySegment.Scope scope, long id, long offset) {
+        return OF_THREAD.get().find(scope, id, offset);
     }
 
-    private Counter find(MemorySegment.Scope scope, long address) {
+    private Counter find(MemorySegment.Scope scope, long id, long offset) {
         Counter free = null;
         for (Counter c : counters) {
-            if (c.address == address && c.scope == scope) {
+            if (c.offset == offset && c.id == id && c.scope == scope) {
                 return c;
             }
             if (free == null && c.holds == 0) {
@@ -61,7 +67,8 @@ final class ReadHolds {
             counters[counters.length - 1] = free;
         }
         free.scope = scope;
-        free.address = address;
+        free.id = id;
+        free.offset = offset;
         return free;
     }
 }

@@ -1,6 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.GiveUpCheck;
@@ -45,10 +46,8 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * holds the read lock takes it again at once, even while a writer waits (which waits for that hold anyway). The
  * shared memory counts read holds per process; each thread's own are counted in this process too, so that a read
  * {@code unlock} by a thread that holds none throws {@link IllegalMonitorStateException} instead of ending another
- * thread's hold. A thread's count covers every view of the lock opened from one mapping of its heap (one
- * {@link SharedHeap} object); a thread that locks through one mapping and unlocks through another is refused, and
- * one that holds a read lock through one mapping and asks for the lock again through another (read while a writer
- * waits, or write) waits for its own hold, undetected, as before.
+ * thread's hold. A thread's count covers every view of the lock in this process, from any mapping of its heap (a
+ * hold taken through a view that was then closed is released through another).
  *
  * <h2>Layout (heap block type {@code 0x53480023} v8, 640 bytes, 64-aligned)</h2>
  * Version 7 marked an entering writer in a word of its own (bytes 48..55), written after the CAS that took the
@@ -174,7 +173,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         WriteLock write = new WriteLock(segment, DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET),
                 WaitLayout.KIND_WRITE, description + " (write)"));
         this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.description(), write.watch());
-        this.readLock = new ReadLock(segment);
+        this.readLock = new ReadLock(segment, heap);
         this.writeLock = write;
     }
 
@@ -270,8 +269,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /**
-     * @return how many read holds the current thread has on this lock, through any view of it opened from this
-     *         mapping of its heap (as {@code ReentrantReadWriteLock.getReadHoldCount()})
+     * @return how many read holds the current thread has on this lock, through any view of it in this process (as
+     *         {@code ReentrantReadWriteLock.getReadHoldCount()})
      */
     public int getReadHoldCount() {
         if (!segment.scope().isAlive()) {
@@ -639,8 +638,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      */
     private final class ReadLock extends TimedLock {
         private final MemorySegment segment;
-        private final MemorySegment.Scope scope; // with the address, names the lock in this thread's ReadHolds
-        private final long address;
+        /** What names the lock in a thread's {@link ReadHolds}: see {@link ReadHolds.Counter#scope}. */
+        private final MemorySegment.Scope scope;
+        private final long id;
+        private final long offset;
         /**
          * Offset of this process's read-hold word, 0 until a read lock under the checked rule succeeded after its slot
          * was announced in readerSlots (see Protocol); from then on, read locks check the writer flag alone. Volatile:
@@ -650,21 +651,29 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** The counter of the thread that used this object last: plain, see {@link ReadHolds}. */
         private ReadHolds.Counter lastReader;
 
-        ReadLock(MemorySegment segment) {
+        ReadLock(MemorySegment segment, SharedHeap heap) {
             super(description + " (read)", null, segment); // readers take no part in deadlock detection
             this.segment = segment;
-            this.scope = segment.scope();
-            this.address = segment.address();
+            if (heap != null) { // the heap's id and the offset: the same in every mapping of the heap
+                MemorySegment whole = heap.memory().segment();
+                this.scope = null;
+                this.id = whole.get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET);
+                this.offset = segment.address() - whole.address();
+            } else {
+                this.scope = segment.scope();
+                this.id = 0;
+                this.offset = segment.address();
+            }
         }
 
         /** @return the current thread's read holds of this lock */
         ReadHolds.Counter mine() {
             ReadHolds.Counter last = lastReader;
-            return last != null && last.counts(scope, address) ? last : lookUp(); // small, so that it inlines
+            return last != null && last.counts(scope, id, offset) ? last : lookUp(); // small, so that it inlines
         }
 
         private ReadHolds.Counter lookUp() {
-            ReadHolds.Counter c = ReadHolds.of(scope, address);
+            ReadHolds.Counter c = ReadHolds.of(scope, id, offset);
             lastReader = c; // only on a change: a store on every call would pass this line between reader threads
             return c;
         }
@@ -672,7 +681,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** @return the current thread's read holds, looked up without taking the cache from the last reader */
         int heldByCurrentThread() {
             ReadHolds.Counter last = lastReader;
-            return (last != null && last.counts(scope, address) ? last : ReadHolds.of(scope, address)).holds;
+            return (last != null && last.counts(scope, id, offset) ? last : ReadHolds.of(scope, id, offset)).holds;
         }
 
         @Override
