@@ -176,6 +176,8 @@ public final class SharedHeap implements AutoCloseable {
     private final AtomicBoolean attached;
     /** The whole mapping, listed in {@link HeapMappings} while open; null for an anonymous heap (not listed). */
     private final MemorySegment listed;
+    /** This view's attach period in {@link HeapMappings}: null unless listed and attached. */
+    private final HeapMappings.AttachPeriod period;
 
     SharedHeap(SharedMemory memory, HeapOptions options, HeapHeader.Geometry geometry, boolean attached) {
         this.memory = memory;
@@ -185,8 +187,9 @@ public final class SharedHeap implements AutoCloseable {
         this.catalog = new HeapCatalog(memory.segment(), geometry, "heap " + memory);
         this.allocLock = new OwnerLock(memory.segment(), HeapLayout.ALLOC_LOCK_OFFSET);
         this.listed = memory.path().isPresent() ? memory.segment() : null;
+        this.period = listed != null && attached ? HeapMappings.enter(memory.path().get(), geometry.heapId()) : null;
         if (listed != null) {
-            HeapMappings.add(listed);
+            HeapMappings.add(listed, period);
         }
     }
 
@@ -538,9 +541,11 @@ public final class SharedHeap implements AutoCloseable {
                 }
             } finally {
                 if (memory.isClosed()) {
-                    attached.set(false);
+                    if (attached.getAndSet(false) && period != null) {
+                        HeapMappings.leave(period);
+                    }
                 } else if (listed != null) { // still mapped (see SharedMemory.close()): listed, attached, closable
-                    HeapMappings.add(listed);
+                    HeapMappings.add(listed, period);
                 }
             }
         }

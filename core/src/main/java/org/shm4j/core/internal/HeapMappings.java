@@ -1,6 +1,9 @@
 package org.shm4j.core.internal;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -18,19 +21,101 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * never on a lock's or ring's hot path; adding and removing copy the list (opens and closes are rare).
  */
 public final class HeapMappings {
-    private static final CopyOnWriteArrayList<MemorySegment> MAPPED = new CopyOnWriteArrayList<>();
+    private static final CopyOnWriteArrayList<Listed> MAPPED = new CopyOnWriteArrayList<>();
+    /** The periods not over, guarded by itself. */
+    private static final List<AttachPeriod> PERIODS = new ArrayList<>();
 
     private HeapMappings() {
     }
 
-    /** Lists {@code heap}, the whole mapping of an open named or file heap. */
-    public static void add(MemorySegment heap) {
-        MAPPED.add(heap);
+    /** A listed mapping: the whole heap, and its attach period (null for a read-only heap, which is not attached). */
+    private record Listed(MemorySegment heap, AttachPeriod period) {
+    }
+
+    /**
+     * A stretch of time in which this process keeps at least one attached view of one heap (a file and a heap id)
+     * open. While it lasts, no other process takes this process for gone from that heap, so what its threads hold
+     * there stays theirs; once it is over, other processes may have dropped it (a read lock's holds, for one). So
+     * what this process remembers of its threads' holds in a heap (a read-write lock's per-thread counts) is kept per
+     * period: a period over is never the current one again, and a count kept under it is stale. Identity is what
+     * tells periods apart.
+     */
+    public static final class AttachPeriod {
+        private final Path file;
+        private final long heapId;
+        /** The attached views of the heap open in this process: guarded by {@link #PERIODS}. */
+        private int views;
+        /** Set once the last view closed: volatile, read by any thread without the lock. */
+        private volatile boolean over;
+
+        private AttachPeriod(Path file, long heapId) {
+            this.file = file;
+            this.heapId = heapId;
+        }
+
+        /** @return true once every attached view of the heap in this process that made up this period closed */
+        public boolean isOver() {
+            return over;
+        }
+    }
+
+    /** Where a segment lies in a listed, attached heap: that heap's period and the mapping's start address. */
+    public record Place(AttachPeriod period, long base) {
+    }
+
+    /**
+     * Counts an attached view of the heap {@code heapId} at {@code file} opening.
+     *
+     * @return the period it belongs to: the current one of that heap in this process, or a new one
+     */
+    public static AttachPeriod enter(Path file, long heapId) {
+        synchronized (PERIODS) {
+            for (AttachPeriod period : PERIODS) {
+                if (period.heapId == heapId && period.file.equals(file)) {
+                    period.views++;
+                    return period;
+                }
+            }
+            AttachPeriod period = new AttachPeriod(file, heapId);
+            period.views = 1;
+            PERIODS.add(period);
+            return period;
+        }
+    }
+
+    /** Counts a view that {@link #enter} counted closing: the last one ends its period. */
+    public static void leave(AttachPeriod period) {
+        synchronized (PERIODS) {
+            if (--period.views == 0) {
+                period.over = true;
+                PERIODS.remove(period);
+            }
+        }
+    }
+
+    /** Lists {@code heap}, the whole mapping of an open named or file heap, with its period (null if not attached). */
+    public static void add(MemorySegment heap, AttachPeriod period) {
+        MAPPED.add(new Listed(heap, period));
     }
 
     /** Stops listing {@code heap}, before it is unmapped. */
     public static void remove(MemorySegment heap) {
-        MAPPED.remove(heap);
+        MAPPED.removeIf(listed -> listed.heap == heap);
+    }
+
+    /**
+     * @return where {@code memory} lies in a listed heap this process is attached to (its period and the mapping's
+     *         start), or null if it lies in none: an anonymous or read-only heap, or memory outside any heap
+     */
+    public static Place placeOf(MemorySegment memory) {
+        long address = memory.address();
+        for (Listed listed : MAPPED) {
+            MemorySegment heap = listed.heap;
+            if (listed.period != null && address - heap.address() >= 0 && address - heap.address() < heap.byteSize()) {
+                return new Place(listed.period, heap.address());
+            }
+        }
+        return null;
     }
 
     /**
@@ -46,7 +131,8 @@ public final class HeapMappings {
 
     private static boolean hasOpen(MemorySegment memory, long token) {
         long address = memory.address();
-        for (MemorySegment heap : MAPPED) {
+        for (Listed listed : MAPPED) {
+            MemorySegment heap = listed.heap;
             if (address - heap.address() >= 0 && address - heap.address() < heap.byteSize()) {
                 try {
                     return AttachTable.isAttached(heap, token);

@@ -1,15 +1,22 @@
 package org.shm4j.sync.locks;
 
+import org.shm4j.core.internal.HeapMappings;
+
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
  * The read holds of one thread, per read-write lock it has used in this process: what lets a read lock's
  * {@code unlock} refuse a thread that holds none (the shared memory counts a process's holds, not a thread's), lets
- * a thread that holds a read lock take it again while a writer waits, and refuses it the write lock. A lock in a heap
- * is known by the heap's id and its offset there, so every view of it in this process shares the count, whichever
- * mapping of the heap it came from (a hold taken through a view that was then closed is released through another); a
- * lock wrapped over raw memory, by that memory's scope and its address.
+ * a thread that holds a read lock take it again while a writer waits, and refuses it the write lock.
+ *
+ * <p>A lock in a named or file heap this process is attached to is known by the heap's
+ * {@linkplain HeapMappings.AttachPeriod attach period} and its offset in the heap, so every view of it in this
+ * process shares the count, whichever mapping of the heap it came from (a hold taken through a view that was then
+ * closed is released through another, and a wrapped view over the heap's memory counts with the others), while a
+ * count kept from before this process last closed every view of the heap, when other processes may have dropped its
+ * holds, never matches again. Any other lock (an anonymous heap's, or one wrapped over other memory) is known by its
+ * memory's scope and address.
  *
  * <p>Only its thread reads or writes a thread's table and counters: plain fields. A lock object caches the last
  * counter it used, which other threads may read: they check its final {@link Counter#thread} first,
@@ -22,18 +29,23 @@ final class ReadHolds {
     static final class Counter {
         final Thread thread = Thread.currentThread();
         /**
-         * The lock: its heap's id and its offset there (scope null), or, wrapped, its memory's scope and address (id
-         * 0). Rewritten only when the counter is reused at 0 holds.
+         * The lock: an {@link HeapMappings.AttachPeriod} and the offset in its heap, or a {@link MemorySegment.Scope}
+         * and the address. Rewritten only when the counter is reused.
          */
-        MemorySegment.Scope scope;
-        long id;
+        Object owner;
         long offset;
         /** The holds: plain, only this thread touches them. */
         int holds;
 
-        /** @return true if this is the current thread's counter of the lock named so (see {@link #scope}) */
-        boolean counts(MemorySegment.Scope scope, long id, long offset) {
-            return this.offset == offset && thread == Thread.currentThread() && this.id == id && this.scope == scope;
+        /** @return true if this is the current thread's counter of the lock named so (see {@link #owner}) */
+        boolean counts(Object owner, long offset) {
+            return this.offset == offset && thread == Thread.currentThread() && this.owner == owner;
+        }
+
+        /** @return true if the counter may count another lock: it holds nothing, or its lock is gone (see above) */
+        private boolean reusable() {
+            return holds == 0 || (owner instanceof HeapMappings.AttachPeriod period ? period.isOver()
+                    : !((MemorySegment.Scope) owner).isAlive());
         }
     }
 
@@ -43,21 +55,21 @@ final class ReadHolds {
     }
 
     /**
-     * @return the current thread's counter of the lock named by {@code scope}, {@code id} and {@code offset} (see
-     *         {@link Counter#scope}): found in the thread's table, or a counter at 0 holds reused or added for it (a
+     * @return the current thread's counter of the lock named by {@code owner} and {@code offset} (see
+     *         {@link Counter#owner}): found in the thread's table, or a reusable counter reset for it, or a new one (a
      *         lock object caches it: see {@link Counter})
      */
-    static Counter of(MemorySegment.Scope scope, long id, long offset) {
-        return OF_THREAD.get().find(scope, id, offset);
+    static Counter of(Object owner, long offset) {
+        return OF_THREAD.get().find(owner, offset);
     }
 
-    private Counter find(MemorySegment.Scope scope, long id, long offset) {
+    private Counter find(Object owner, long offset) {
         Counter free = null;
         for (Counter c : counters) {
-            if (c.offset == offset && c.id == id && c.scope == scope) {
+            if (c.offset == offset && c.owner == owner) {
                 return c;
             }
-            if (free == null && c.holds == 0) {
+            if (free == null && c.reusable()) {
                 free = c;
             }
         }
@@ -66,9 +78,9 @@ final class ReadHolds {
             counters = Arrays.copyOf(counters, counters.length + 1);
             counters[counters.length - 1] = free;
         }
-        free.scope = scope;
-        free.id = id;
+        free.owner = owner;
         free.offset = offset;
+        free.holds = 0;
         return free;
     }
 }

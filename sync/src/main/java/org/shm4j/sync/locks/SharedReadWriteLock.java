@@ -1,7 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
-import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.GiveUpCheck;
@@ -46,8 +46,10 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * holds the read lock takes it again at once, even while a writer waits (which waits for that hold anyway). The
  * shared memory counts read holds per process; each thread's own are counted in this process too, so that a read
  * {@code unlock} by a thread that holds none throws {@link IllegalMonitorStateException} instead of ending another
- * thread's hold. A thread's count covers every view of the lock in this process, from any mapping of its heap (a
- * hold taken through a view that was then closed is released through another).
+ * thread's hold. A thread's count covers every view of the lock in this process, from any mapping of its heap and
+ * wrapped views over that memory (a hold taken through a view that was then closed is released through another);
+ * once the process has closed every view of the heap, other processes may drop its holds, and what its threads
+ * counted is forgotten. (Two paths to one heap file count apart.)
  *
  * <h2>Layout (heap block type {@code 0x53480023} v8, 640 bytes, 64-aligned)</h2>
  * Version 7 marked an entering writer in a word of its own (bytes 48..55), written after the CAS that took the
@@ -173,7 +175,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         WriteLock write = new WriteLock(segment, DeadlockWatch.of(heap, segment.asSlice(RW_WRITER_OFFSET),
                 WaitLayout.KIND_WRITE, description + " (write)"));
         this.writer = new RobustMutex(segment, RW_WRITER_OFFSET, write.description(), write.watch());
-        this.readLock = new ReadLock(segment, heap);
+        this.readLock = new ReadLock(segment);
         this.writeLock = write;
     }
 
@@ -638,9 +640,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      */
     private final class ReadLock extends TimedLock {
         private final MemorySegment segment;
-        /** What names the lock in a thread's {@link ReadHolds}: see {@link ReadHolds.Counter#scope}. */
-        private final MemorySegment.Scope scope;
-        private final long id;
+        /** What names the lock in a thread's {@link ReadHolds}: see {@link ReadHolds.Counter#owner}. */
+        private final Object owner;
         private final long offset;
         /**
          * Offset of this process's read-hold word, 0 until a read lock under the checked rule succeeded after its slot
@@ -651,17 +652,15 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** The counter of the thread that used this object last: plain, see {@link ReadHolds}. */
         private ReadHolds.Counter lastReader;
 
-        ReadLock(MemorySegment segment, SharedHeap heap) {
+        ReadLock(MemorySegment segment) {
             super(description + " (read)", null, segment); // readers take no part in deadlock detection
             this.segment = segment;
-            if (heap != null) { // the heap's id and the offset: the same in every mapping of the heap
-                MemorySegment whole = heap.memory().segment();
-                this.scope = null;
-                this.id = whole.get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET);
-                this.offset = segment.address() - whole.address();
+            HeapMappings.Place place = HeapMappings.placeOf(segment);
+            if (place != null) { // the same in every mapping of the heap, while this process keeps one open
+                this.owner = place.period();
+                this.offset = segment.address() - place.base();
             } else {
-                this.scope = segment.scope();
-                this.id = 0;
+                this.owner = segment.scope();
                 this.offset = segment.address();
             }
         }
@@ -669,11 +668,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** @return the current thread's read holds of this lock */
         ReadHolds.Counter mine() {
             ReadHolds.Counter last = lastReader;
-            return last != null && last.counts(scope, id, offset) ? last : lookUp(); // small, so that it inlines
+            return last != null && last.counts(owner, offset) ? last : lookUp(); // small, so that it inlines
         }
 
         private ReadHolds.Counter lookUp() {
-            ReadHolds.Counter c = ReadHolds.of(scope, id, offset);
+            ReadHolds.Counter c = ReadHolds.of(owner, offset);
             lastReader = c; // only on a change: a store on every call would pass this line between reader threads
             return c;
         }
@@ -681,7 +680,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** @return the current thread's read holds, looked up without taking the cache from the last reader */
         int heldByCurrentThread() {
             ReadHolds.Counter last = lastReader;
-            return (last != null && last.counts(scope, id, offset) ? last : ReadHolds.of(scope, id, offset)).holds;
+            return (last != null && last.counts(owner, offset) ? last : ReadHolds.of(owner, offset)).holds;
         }
 
         @Override

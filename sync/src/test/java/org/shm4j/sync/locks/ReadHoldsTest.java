@@ -3,12 +3,15 @@ package org.shm4j.sync.locks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -134,6 +137,72 @@ class ReadHoldsTest {
             assertThat(one.getReadHoldCount()).isZero();
             assertThat(one.writeLock().tryLock()).isTrue();
             one.writeLock().unlock();
+        }
+    }
+
+    /**
+     * helper-141: keyed by heap id alone, a thread's count outlived every view of the heap: after the process closed
+     * them all (when other processes may drop its holds) and opened the heap again, the thread's unlock ended another
+     * thread's hold, and a writer came in beside that reader.
+     */
+    @Test
+    void shouldForgetAThreadsCountOnceTheProcessClosedEveryViewOfTheHeap() throws Exception {
+        String name = names.unique("read-holds-again");
+        SharedHeap first = SharedHeap.create(name, 1 << 16);
+        SharedReadWriteLock before = SharedReadWriteLock.create(first, "rw");
+        before.readLock().lock();
+        first.close();
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try (SharedHeap again = SharedHeap.open(name)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.open(again, "rw");
+            assertThat(rw.getReadHoldCount()).as("counted in a period that is over").isZero();
+            assertThat(other.submit(() -> rw.readLock().tryLock()).get(30, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(() -> rw.readLock().unlock()).isInstanceOf(IllegalMonitorStateException.class)
+                    .hasMessage(NOT_HELD);
+            assertThat(other.submit(rw::getReadHoldCount).get(30, TimeUnit.SECONDS)).isEqualTo(1);
+            other.submit(() -> rw.readLock().unlock()).get(30, TimeUnit.SECONDS);
+        } finally {
+            other.shutdownNow();
+        }
+    }
+
+    /** helper-141: two copies of one heap file share a heap id, but not their locks' counts. */
+    @Test
+    void shouldCountTheLocksOfACopiedHeapFileApart(@TempDir Path dir) throws Exception {
+        Path original = dir.resolve("a.heap");
+        Path copy = dir.resolve("b.heap");
+        try (SharedHeap heap = SharedHeap.create(original, 1 << 16)) {
+            SharedReadWriteLock.create(heap, "rw");
+        }
+        Files.copy(original, copy);
+        try (SharedHeap a = SharedHeap.open(original); SharedHeap b = SharedHeap.open(copy)) {
+            SharedReadWriteLock inA = SharedReadWriteLock.open(a, "rw");
+            SharedReadWriteLock inB = SharedReadWriteLock.open(b, "rw");
+            inA.readLock().lock();
+            assertThat(inB.getReadHoldCount()).isZero();
+            assertThat(inB.writeLock().tryLock()).isTrue();
+            inB.writeLock().unlock();
+            inA.readLock().unlock();
+            assertThat(inA.readerPids()).isEmpty();
+            assertThat(inA.writeLock().tryLock()).isTrue();
+            inA.writeLock().unlock();
+        }
+    }
+
+    /** helper-141: a view wrapped over a heap's memory counts with the views the heap opens. */
+    @Test
+    void shouldCountAWrappedViewOverAHeapsMemoryWithItsOtherViews() throws Exception {
+        String name = names.unique("read-holds-wrap");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            long offset = heap.lookup("rw", SyncLayout.READ_WRITE_LOCK).offset();
+            SharedReadWriteLock wrapped = SharedReadWriteLock.wrap(heap.memory().segment(), offset);
+            rw.readLock().lock();
+            assertThat(wrapped.getReadHoldCount()).isEqualTo(1);
+            assertThatThrownBy(() -> wrapped.writeLock().tryLock()).isInstanceOf(IllegalMonitorStateException.class);
+            wrapped.readLock().unlock();
+            assertThat(rw.getReadHoldCount()).isZero();
+            assertThat(rw.readerPids()).isEmpty();
         }
     }
 
