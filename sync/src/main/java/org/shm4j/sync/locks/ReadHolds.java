@@ -18,69 +18,75 @@ import java.util.Arrays;
  * holds, never matches again. Any other lock (an anonymous heap's, or one wrapped over other memory) is known by its
  * memory's scope and address.
  *
- * <p>Only its thread reads or writes a thread's table and counters: plain fields. A lock object caches the last
- * counter it used, which other threads may read: they check its final {@link Counter#thread} first,
- * and the final field's publication makes that safe.
+ * <p>Only its thread reads or writes a thread's table and counters: plain fields. A counter counts one lock for its
+ * whole life, so a lock object that caches the last counter it used needs to check only whose it is: other threads
+ * may read the cache, and check its final {@link Counter#thread}, whose publication makes that safe. A counter whose
+ * lock is gone is dropped from the table (a lock object that still caches it can no longer reach its memory).
  */
 final class ReadHolds {
     private static final ThreadLocal<ReadHolds> OF_THREAD = ThreadLocal.withInitial(ReadHolds::new);
 
-    /** One thread's read holds of one lock. */
+    /** One thread's read holds of one lock: made for that lock, never another's. */
     static final class Counter {
         final Thread thread = Thread.currentThread();
-        /**
-         * The lock: an {@link HeapMappings.AttachPeriod} and the offset in its heap, or a {@link MemorySegment.Scope}
-         * and the address. Rewritten only when the counter is reused.
-         */
-        Object owner;
-        long offset;
+        /** The lock: an {@link HeapMappings.AttachPeriod} and the offset in its heap, or a scope and an address. */
+        private final Object owner;
+        private final long offset;
         /** The holds: plain, only this thread touches them. */
         int holds;
 
-        /** @return true if this is the current thread's counter of the lock named so (see {@link #owner}) */
-        boolean counts(Object owner, long offset) {
-            return this.offset == offset && thread == Thread.currentThread() && this.owner == owner;
+        private Counter(Object owner, long offset) {
+            this.owner = owner;
+            this.offset = offset;
         }
 
-        /** @return true if the counter may count another lock: it holds nothing, or its lock is gone (see above) */
-        private boolean reusable() {
-            return holds == 0 || (owner instanceof HeapMappings.AttachPeriod period ? period.isOver()
-                    : !((MemorySegment.Scope) owner).isAlive());
+        /**
+         * @return true if this is the current thread's counter: of the lock of the object that cached it, since a
+         *         counter counts one lock for life
+         */
+        boolean isMine() {
+            return thread == Thread.currentThread();
+        }
+
+        /** @return true if its lock is gone: its attach period over, or its memory closed */
+        private boolean lockGone() {
+            return owner instanceof HeapMappings.AttachPeriod period ? period.isOver()
+                    : !((MemorySegment.Scope) owner).isAlive();
         }
     }
 
+    /** The thread's counters, one per lock it has used that is not gone (the gone are dropped as it looks). */
     private Counter[] counters = new Counter[0];
+    private int size;
 
     private ReadHolds() {
     }
 
     /**
      * @return the current thread's counter of the lock named by {@code owner} and {@code offset} (see
-     *         {@link Counter#owner}): found in the thread's table, or a reusable counter reset for it, or a new one (a
-     *         lock object caches it: see {@link Counter})
+     *         {@link Counter#owner}): found in the thread's table, or made (a lock object caches it: see
+     *         {@link Counter})
      */
     static Counter of(Object owner, long offset) {
         return OF_THREAD.get().find(owner, offset);
     }
 
     private Counter find(Object owner, long offset) {
-        Counter free = null;
-        for (Counter c : counters) {
+        for (int i = 0; i < size; i++) {
+            Counter c = counters[i];
             if (c.offset == offset && c.owner == owner) {
                 return c;
             }
-            if (free == null && c.reusable()) {
-                free = c;
+            if (c.lockGone()) { // its holds died with the period or the memory: no lock object finds it again
+                counters[i--] = counters[--size];
+                counters[size] = null;
             }
         }
-        if (free == null) { // as many counters as locks this thread holds at once
-            free = new Counter();
-            counters = Arrays.copyOf(counters, counters.length + 1);
-            counters[counters.length - 1] = free;
+        if (size == counters.length) {
+            counters = Arrays.copyOf(counters, Math.max(4, 2 * size));
         }
-        free.owner = owner;
-        free.offset = offset;
-        free.holds = 0;
-        return free;
+        Counter made = new Counter(owner, offset);
+        counters[size++] = made;
+        return made;
     }
 }

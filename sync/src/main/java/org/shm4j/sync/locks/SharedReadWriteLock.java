@@ -668,7 +668,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** @return the current thread's read holds of this lock */
         ReadHolds.Counter mine() {
             ReadHolds.Counter last = lastReader;
-            return last != null && last.counts(owner, offset) ? last : lookUp(); // small, so that it inlines
+            return last != null && last.isMine() ? last : lookUp(); // small, so that it inlines
         }
 
         private ReadHolds.Counter lookUp() {
@@ -680,7 +680,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** @return the current thread's read holds, looked up without taking the cache from the last reader */
         int heldByCurrentThread() {
             ReadHolds.Counter last = lastReader;
-            return (last != null && last.counts(owner, offset) ? last : ReadHolds.of(owner, offset)).holds;
+            return (last != null && last.isMine() ? last : ReadHolds.of(owner, offset)).holds;
         }
 
         @Override
