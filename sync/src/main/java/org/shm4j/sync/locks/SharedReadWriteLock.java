@@ -642,7 +642,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         private final MemorySegment segment;
         /** What names the lock in a thread's {@link ReadHolds}: see {@link ReadHolds.Counter#owner}. */
         private final Object owner;
-        private final long offset;
+        private final long ownerOffset;
         /**
          * Offset of this process's read-hold word, 0 until a read lock under the checked rule succeeded after its slot
          * was announced in readerSlots (see Protocol); from then on, read locks check the writer flag alone. Volatile:
@@ -658,10 +658,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             HeapMappings.Place place = HeapMappings.placeOf(segment);
             if (place != null) { // the same in every mapping of the heap, while this process keeps one open
                 this.owner = place.period();
-                this.offset = segment.address() - place.base();
+                this.ownerOffset = segment.address() - place.base();
             } else {
                 this.owner = segment.scope();
-                this.offset = segment.address();
+                this.ownerOffset = segment.address();
             }
         }
 
@@ -672,7 +672,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
 
         private ReadHolds.Counter lookUp() {
-            ReadHolds.Counter c = ReadHolds.of(owner, offset);
+            ReadHolds.Counter c = ReadHolds.of(owner, ownerOffset);
             lastReader = c; // only on a change: a store on every call would pass this line between reader threads
             return c;
         }
@@ -680,7 +680,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** @return the current thread's read holds, looked up without taking the cache from the last reader */
         int heldByCurrentThread() {
             ReadHolds.Counter last = lastReader;
-            return (last != null && last.isMine() ? last : ReadHolds.of(owner, offset)).holds;
+            return (last != null && last.isMine() ? last : ReadHolds.of(owner, ownerOffset)).holds;
         }
 
         @Override
