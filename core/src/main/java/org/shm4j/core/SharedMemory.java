@@ -303,7 +303,8 @@ public final class SharedMemory implements AutoCloseable {
     /**
      * Unmaps the region. Idempotent. Named and file regions stay in place for other processes. A thread that accesses
      * the memory meanwhile gets {@link IllegalStateException}; one that holds it (a native call it passed the segment
-     * to, an operation on a {@code ByteBuffer} over it), which the JDK lets no close interrupt, is waited for up to 1 s.
+     * to, an operation on a {@code ByteBuffer} over it), which the JDK lets no close interrupt, is waited for up to
+     * 1 s.
      *
      * @throws IllegalStateException if such a use still holds the memory after 1 s: the region then stays open and
      *                               mapped ({@link #isClosed()} false), and a later {@code close} tries again

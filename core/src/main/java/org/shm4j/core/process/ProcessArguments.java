@@ -12,7 +12,8 @@ import java.util.List;
  * {@code '?'} without a word: under a C or POSIX locale (no {@code LANG}), "ü日本" arrived as "???" (helper-138).
  * So the worker's class and method names and its own arguments, which the launcher receives, are sent as Base64 of
  * their UTF-8 bytes whenever one of them does not fit that encoding; options and system properties, which the
- * worker's JVM reads itself, are refused then. A NUL character fits no argument (C strings end there), and a lone surrogate no encoding.
+ * worker's JVM reads itself, are refused then. A NUL character fits no argument (C strings end there), and a lone
+ * surrogate no encoding.
  */
 final class ProcessArguments {
     /** The launcher's argument that says the worker's arguments follow as they are. */
