@@ -1,7 +1,10 @@
 package org.shm4j.core.internal;
 
 import java.lang.foreign.MemorySegment;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -41,14 +44,14 @@ public final class HeapMappings {
      * tells periods apart.
      */
     public static final class AttachPeriod {
-        private final Path file;
+        private final Object file; // see fileIdentity
         private final long heapId;
         /** The attached views of the heap open in this process: guarded by {@link #PERIODS}. */
         private int views;
         /** Set once the last view closed: volatile, read by any thread without the lock. */
         private volatile boolean over;
 
-        private AttachPeriod(Path file, long heapId) {
+        private AttachPeriod(Object file, long heapId) {
             this.file = file;
             this.heapId = heapId;
         }
@@ -69,18 +72,37 @@ public final class HeapMappings {
      * @return the period it belongs to: the current one of that heap in this process, or a new one
      */
     public static AttachPeriod enter(Path file, long heapId) {
+        Object identity = fileIdentity(file);
         synchronized (PERIODS) {
             for (AttachPeriod period : PERIODS) {
-                if (period.heapId == heapId && period.file.equals(file)) {
+                if (period.heapId == heapId && period.file.equals(identity)) {
                     period.views++;
                     return period;
                 }
             }
-            AttachPeriod period = new AttachPeriod(file, heapId);
+            AttachPeriod period = new AttachPeriod(identity, heapId);
             period.views = 1;
             PERIODS.add(period);
             return period;
         }
+    }
+
+    /**
+     * @return what tells {@code file} from other files: its file key (device and inode on Linux), the same through
+     *         any path, relative, linked or not, and different for a copy moved over it (helper-142: two paths to
+     *         one heap counted apart, a copy moved over an open heap's path counted with it); its absolute, normal path
+     *         where the file system gives no key
+     */
+    private static Object fileIdentity(Path file) {
+        try {
+            Object key = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+            if (key != null) {
+                return key;
+            }
+        } catch (IOException | SecurityException unreadable) {
+            // the path, then: as good as the caller's
+        }
+        return file.toAbsolutePath().normalize();
     }
 
     /** Counts a view that {@link #enter} counted closing: the last one ends its period. */

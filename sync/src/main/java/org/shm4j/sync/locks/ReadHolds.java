@@ -55,8 +55,12 @@ final class ReadHolds {
         }
     }
 
-    /** The thread's counters, one per lock it has used that is not gone (the gone are dropped as it looks). */
-    private Counter[] counters = new Counter[0];
+    /**
+     * The thread's counters, one per lock it has used: an open-addressing table on the lock's owner and offset (a
+     * thread may use thousands of locks, and a lock object whose cache another thread took looks its counter up on
+     * every call), at most half full; counters of gone locks are dropped when it grows.
+     */
+    private Counter[] table = new Counter[16];
     private int size;
 
     private ReadHolds() {
@@ -72,21 +76,52 @@ final class ReadHolds {
     }
 
     private Counter find(Object owner, long offset) {
-        for (int i = 0; i < size; i++) {
-            Counter c = counters[i];
+        int mask = table.length - 1;
+        int i = slot(owner, offset, mask);
+        for (Counter c = table[i]; c != null; c = table[i = (i + 1) & mask]) {
             if (c.offset == offset && c.owner == owner) {
                 return c;
             }
-            if (c.lockGone()) { // its holds died with the period or the memory: no lock object finds it again
-                counters[i--] = counters[--size];
-                counters[size] = null;
-            }
-        }
-        if (size == counters.length) {
-            counters = Arrays.copyOf(counters, Math.max(4, 2 * size));
         }
         Counter made = new Counter(owner, offset);
-        counters[size++] = made;
+        if (2 * (size + 1) > table.length) {
+            grow();
+            mask = table.length - 1;
+            for (i = slot(owner, offset, mask); table[i] != null; i = (i + 1) & mask) {
+                // the first free slot after the home slot
+            }
+        }
+        table[i] = made;
+        size++;
         return made;
+    }
+
+    /** Rebuilds the table without the counters of gone locks, twice as large if they were not half of it. */
+    private void grow() {
+        Counter[] old = table;
+        int live = 0;
+        for (Counter c : old) {
+            if (c != null && !c.lockGone()) {
+                live++;
+            }
+        }
+        table = new Counter[Math.max(16, Integer.highestOneBit(Math.max(1, live)) * 4)];
+        size = 0;
+        int mask = table.length - 1;
+        for (Counter c : old) {
+            if (c != null && !c.lockGone()) {
+                int i = slot(c.owner, c.offset, mask);
+                while (table[i] != null) {
+                    i = (i + 1) & mask;
+                }
+                table[i] = c;
+                size++;
+            }
+        }
+    }
+
+    private static int slot(Object owner, long offset, int mask) {
+        long h = (System.identityHashCode(owner) * 0x9E3779B97F4A7C15L) ^ offset;
+        return (int) (h ^ (h >>> 29) ^ (h >>> 41)) & mask;
     }
 }

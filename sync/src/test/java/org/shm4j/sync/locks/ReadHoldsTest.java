@@ -12,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -186,6 +187,54 @@ class ReadHoldsTest {
             assertThat(inA.readerPids()).isEmpty();
             assertThat(inA.writeLock().tryLock()).isTrue();
             inA.writeLock().unlock();
+        }
+    }
+
+    /**
+     * helper-142: a heap file created through one path and opened through another (relative, or through a linked
+     * folder) counted apart, and a copy moved over an open heap's path counted with it: a heap is known by its file's
+     * key now, not its path.
+     */
+    @Test
+    void shouldCountAcrossPathsToOneHeapFileAndApartForACopyMovedOverIt(@TempDir Path dir) throws Exception {
+        Path real = Files.createDirectory(dir.resolve("real"));
+        Path linked = Files.createSymbolicLink(dir.resolve("linked"), real);
+        try (SharedHeap created = SharedHeap.create(linked.resolve("a.heap"), 1 << 16);
+             SharedHeap opened = SharedHeap.open(real.resolve("a.heap"))) {
+            SharedReadWriteLock one = SharedReadWriteLock.create(created, "rw");
+            SharedReadWriteLock other = SharedReadWriteLock.open(opened, "rw");
+            one.readLock().lock();
+            assertThat(other.getReadHoldCount()).isEqualTo(1);
+            other.readLock().unlock();
+            assertThat(one.readerPids()).isEmpty();
+
+            Path copy = Files.copy(real.resolve("a.heap"), dir.resolve("copy.heap"));
+            one.readLock().lock();
+            Files.move(copy, real.resolve("a.heap"), StandardCopyOption.REPLACE_EXISTING);
+            try (SharedHeap moved = SharedHeap.open(real.resolve("a.heap"))) {
+                SharedReadWriteLock inCopy = SharedReadWriteLock.open(moved, "rw");
+                assertThat(inCopy.getReadHoldCount()).as("another file, though the same heap id").isZero();
+                assertThatThrownBy(() -> inCopy.readLock().unlock()).isInstanceOf(IllegalMonitorStateException.class);
+            }
+            one.readLock().unlock();
+        }
+    }
+
+    /** helper-142: a thread's counters were searched one by one; thousands of locks, each through a new object. */
+    @Test
+    void shouldCountThousandsOfLocksOfOneThread() {
+        int locks = 3_000;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate((long) locks * SyncLayout.RW_SIZE, 64);
+            for (int i = 0; i < locks; i++) {
+                SharedReadWriteLock.wrap(memory, (long) i * SyncLayout.RW_SIZE).readLock().lock();
+            }
+            for (int i = 0; i < locks; i++) {
+                SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, (long) i * SyncLayout.RW_SIZE);
+                assertThat(rw.getReadHoldCount()).isOne();
+                rw.readLock().unlock();
+                assertThat(rw.getReadHoldCount()).isZero();
+            }
         }
     }
 
