@@ -7,6 +7,7 @@ import org.shm4j.core.internal.HeapRemoval;
 import org.shm4j.core.internal.Timeouts;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -165,18 +166,34 @@ final class HeapLifecycle {
     static void close(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
         SharedMemory again = mapAgain(memory, geometry);
         if (again == null) {
-            detach(memory, geometry, options);
-            try {
-                memory.close();
-            } catch (IllegalStateException stillHeld) {
-                AttachTable.attach(memory.segment(), "heap " + memory);
-                throw stillHeld;
-            }
+            closeDetachedFirst(memory, geometry, options);
             return;
         }
         try (again) {
             memory.close();
             detach(again, geometry, options);
+        }
+    }
+
+    /**
+     * Detaches, then unmaps if no thread holds the memory, else attaches again at once and tries again after 1 ms,
+     * for up to about 1 s (as {@link SharedMemory#close()} waits): while detached, other processes may take this one
+     * for gone and take over what its threads hold, so each gap lasts one attempt, not the whole wait (helper-142: a
+     * writer elsewhere got in beside a reader of this process during a 1 s gap).
+     */
+    private static void closeDetachedFirst(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
+        long start = System.nanoTime();
+        while (true) {
+            detach(memory, geometry, options);
+            IllegalStateException held = memory.tryClose();
+            if (held == null) {
+                return;
+            }
+            AttachTable.attach(memory.segment(), "heap " + memory);
+            if (System.nanoTime() - start > SharedMemory.CLOSE_WAIT_NANOS) {
+                throw memory.stillHeld(held);
+            }
+            LockSupport.parkNanos(1_000_000);
         }
     }
 

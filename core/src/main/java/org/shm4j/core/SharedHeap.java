@@ -176,8 +176,11 @@ public final class SharedHeap implements AutoCloseable {
     private final AtomicBoolean attached;
     /** The whole mapping, listed in {@link HeapMappings} while open; null for an anonymous heap (not listed). */
     private final MemorySegment listed;
-    /** This view's attach period in {@link HeapMappings}: null unless listed and attached. */
-    private final HeapMappings.AttachPeriod period;
+    /**
+     * This view's attach period in {@link HeapMappings}: null unless listed and attached. Changed only by a close
+     * that failed, under the {@link #attached} monitor.
+     */
+    private HeapMappings.AttachPeriod period;
 
     SharedHeap(SharedMemory memory, HeapOptions options, HeapHeader.Geometry geometry, boolean attached) {
         this.memory = memory;
@@ -533,19 +536,28 @@ public final class SharedHeap implements AutoCloseable {
             if (listed != null) {
                 HeapMappings.remove(listed);
             }
+            boolean wasAttached = attached.get();
+            if (wasAttached && period != null) {
+                // before the detach: a view opened meanwhile by another thread, attached after it, must not join a
+                // period that the detach may end (helper-142)
+                HeapMappings.leave(period);
+            }
             try {
-                if (attached.get()) {
+                if (wasAttached) {
                     HeapLifecycle.close(memory, geometry, options);
                 } else {
                     memory.close();
                 }
             } finally {
                 if (memory.isClosed()) {
-                    if (attached.getAndSet(false) && period != null) {
-                        HeapMappings.leave(period);
+                    attached.set(false);
+                } else { // still mapped (see SharedMemory.close()): attached, listed, closable
+                    if (wasAttached && period != null) { // the period goes on if another view kept it, else anew
+                        period = HeapMappings.enter(memory.path().orElseThrow(), geometry.heapId());
                     }
-                } else if (listed != null) { // still mapped (see SharedMemory.close()): listed, attached, closable
-                    HeapMappings.add(listed, period);
+                    if (listed != null) {
+                        HeapMappings.add(listed, period);
+                    }
                 }
             }
         }

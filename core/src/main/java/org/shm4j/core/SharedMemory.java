@@ -67,7 +67,7 @@ public final class SharedMemory implements AutoCloseable {
 
     private static final long PAGE_SIZE = 4096;
     /** How long {@link #close()} waits for a use that holds the memory (see there) to end. */
-    private static final long CLOSE_WAIT_NANOS = 1_000_000_000L;
+    static final long CLOSE_WAIT_NANOS = 1_000_000_000L;
 
     private final String name;
     private final Path path;
@@ -314,7 +314,6 @@ public final class SharedMemory implements AutoCloseable {
         synchronized (closing) {
             if (!closed) {
                 unmap();
-                closed = true;
             }
         }
     }
@@ -322,18 +321,41 @@ public final class SharedMemory implements AutoCloseable {
     private void unmap() {
         long start = System.nanoTime();
         while (true) {
-            try {
-                arena.close();
+            IllegalStateException held = tryClose();
+            if (held == null) {
                 return;
-            } catch (IllegalStateException held) { // the arena's session is acquired: see close()
-                if (System.nanoTime() - start > CLOSE_WAIT_NANOS) {
-                    throw new IllegalStateException("region " + this + " cannot be closed: a thread of this process "
-                            + "still holds its memory after 1 s (a native call given the segment, or an operation on a "
-                            + "buffer over it); it stays open: close it again once that use ends", held);
-                }
-                LockSupport.parkNanos(100_000);
             }
+            if (System.nanoTime() - start > CLOSE_WAIT_NANOS) {
+                throw stillHeld(held);
+            }
+            LockSupport.parkNanos(100_000);
         }
+    }
+
+    /**
+     * Unmaps the region if no thread holds its memory now (see {@link #close()}), once, without waiting.
+     *
+     * @return null if the region is closed now, else why not
+     */
+    IllegalStateException tryClose() {
+        synchronized (closing) {
+            if (!closed) {
+                try {
+                    arena.close();
+                } catch (IllegalStateException held) { // the arena's session is acquired: see close()
+                    return held;
+                }
+                closed = true;
+            }
+            return null;
+        }
+    }
+
+    /** @return what {@link #close()} throws when a use still holds the memory after its wait ({@code held}) */
+    IllegalStateException stillHeld(IllegalStateException held) {
+        return new IllegalStateException("region " + this + " cannot be closed: a thread of this process still holds "
+                + "its memory after 1 s (a native call given the segment, or an operation on a buffer over it); it "
+                + "stays open: close it again once that use ends", held);
     }
 
     @Override
