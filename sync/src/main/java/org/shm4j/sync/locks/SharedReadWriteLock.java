@@ -49,7 +49,7 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * thread's hold. A thread's count covers every view of the lock in this process, from any mapping of its heap and
  * wrapped views over that memory (a hold taken through a view that was then closed is released through another);
  * once the process has closed every view of the heap, other processes may drop its holds, and what its threads
- * counted is forgotten. (Two paths to one heap file count apart.)
+ * counted is forgotten.
  *
  * <h2>Layout (heap block type {@code 0x53480023} v8, 640 bytes, 64-aligned)</h2>
  * Version 7 marked an entering writer in a word of its own (bytes 48..55), written after the CAS that took the
