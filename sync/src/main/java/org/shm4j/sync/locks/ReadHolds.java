@@ -3,6 +3,7 @@ package org.shm4j.sync.locks;
 import org.shm4j.core.internal.HeapMappings;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.WeakReference;
 import java.util.Arrays;
 
 /**
@@ -29,15 +30,22 @@ final class ReadHolds {
     /** One thread's read holds of one lock: made for that lock, never another's. */
     static final class Counter {
         final Thread thread = Thread.currentThread();
-        /** The lock: an {@link HeapMappings.AttachPeriod} and the offset in its heap, or a scope and an address. */
+        /**
+         * The lock: an {@link HeapMappings.AttachPeriod} and the offset in its heap, or a scope, held weakly (an
+         * automatic arena's memory must stay collectable: jcstress ran out of direct memory with it held strongly),
+         * and an address.
+         */
         private final Object owner;
         private final long offset;
+        /** {@link #slot}'s hash of the owner, kept: a weakly held scope may be gone when the table is rebuilt. */
+        private final int ownerHash;
         /** The holds: plain, only this thread touches them. */
         int holds;
 
         private Counter(Object owner, long offset) {
-            this.owner = owner;
+            this.owner = owner instanceof MemorySegment.Scope scope ? new WeakReference<>(scope) : owner;
             this.offset = offset;
+            this.ownerHash = System.identityHashCode(owner);
         }
 
         /**
@@ -48,10 +56,19 @@ final class ReadHolds {
             return thread == Thread.currentThread();
         }
 
-        /** @return true if its lock is gone: its attach period over, or its memory closed */
+        /** @return true if this counts the lock named by {@code owner} and {@code offset} */
+        private boolean counts(Object owner, long offset) {
+            return this.offset == offset
+                    && (this.owner == owner || this.owner instanceof WeakReference<?> scope && scope.get() == owner);
+        }
+
+        /** @return true if its lock is gone: its attach period over, or its memory closed or collected */
         private boolean lockGone() {
-            return owner instanceof HeapMappings.AttachPeriod period ? period.isOver()
-                    : !((MemorySegment.Scope) owner).isAlive();
+            if (owner instanceof HeapMappings.AttachPeriod period) {
+                return period.isOver();
+            }
+            MemorySegment.Scope scope = (MemorySegment.Scope) ((WeakReference<?>) owner).get();
+            return scope == null || !scope.isAlive();
         }
     }
 
@@ -77,9 +94,9 @@ final class ReadHolds {
 
     private Counter find(Object owner, long offset) {
         int mask = table.length - 1;
-        int i = slot(owner, offset, mask);
+        int i = slot(System.identityHashCode(owner), offset, mask);
         for (Counter c = table[i]; c != null; c = table[i = (i + 1) & mask]) {
-            if (c.offset == offset && c.owner == owner) {
+            if (c.counts(owner, offset)) {
                 return c;
             }
         }
@@ -87,7 +104,7 @@ final class ReadHolds {
         if (2 * (size + 1) > table.length) {
             grow();
             mask = table.length - 1;
-            for (i = slot(owner, offset, mask); table[i] != null; i = (i + 1) & mask) {
+            for (i = slot(made.ownerHash, offset, mask); table[i] != null; i = (i + 1) & mask) {
                 // the first free slot after the home slot
             }
         }
@@ -110,7 +127,7 @@ final class ReadHolds {
         int mask = table.length - 1;
         for (Counter c : old) {
             if (c != null && !c.lockGone()) {
-                int i = slot(c.owner, c.offset, mask);
+                int i = slot(c.ownerHash, c.offset, mask);
                 while (table[i] != null) {
                     i = (i + 1) & mask;
                 }
@@ -120,8 +137,8 @@ final class ReadHolds {
         }
     }
 
-    private static int slot(Object owner, long offset, int mask) {
-        long h = (System.identityHashCode(owner) * 0x9E3779B97F4A7C15L) ^ offset;
+    private static int slot(int ownerHash, long offset, int mask) {
+        long h = (ownerHash * 0x9E3779B97F4A7C15L) ^ offset;
         return (int) (h ^ (h >>> 29) ^ (h >>> 41)) & mask;
     }
 }

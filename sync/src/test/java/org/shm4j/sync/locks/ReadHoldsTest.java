@@ -10,6 +10,7 @@ import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.WeakReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -236,6 +237,30 @@ class ReadHoldsTest {
                 assertThat(rw.getReadHoldCount()).isZero();
             }
         }
+    }
+
+    /**
+     * CI c5: a thread's counter held the scope of the memory a lock was wrapped over, so an automatic arena's memory
+     * was never freed (jcstress, with a lock per state object, ran out of direct memory). Held weakly now.
+     */
+    @Test
+    void shouldLetTheMemoryOfAWrappedLockBeCollected() throws InterruptedException {
+        WeakReference<MemorySegment.Scope> memory = lockedAndUnlockedInAutoMemory();
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (memory.get() != null) {
+            assertThat(System.nanoTime() - deadline).as("the memory collected").isNegative();
+            System.gc();
+            Thread.sleep(10); // lets the collector run: not a synchronisation, the loop checks what it waits for
+        }
+    }
+
+    /** @return the scope of the memory a lock was taken and released in: freed with the memory once unreachable */
+    private static WeakReference<MemorySegment.Scope> lockedAndUnlockedInAutoMemory() {
+        MemorySegment memory = Arena.ofAuto().allocate(SyncLayout.RW_SIZE, 64);
+        SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, 0);
+        rw.readLock().lock();
+        rw.readLock().unlock();
+        return new WeakReference<>(memory.scope());
     }
 
     /** helper-141: a view wrapped over a heap's memory counts with the views the heap opens. */
