@@ -7,7 +7,6 @@ import org.shm4j.core.internal.HeapRemoval;
 import org.shm4j.core.internal.Timeouts;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -182,19 +181,14 @@ final class HeapLifecycle {
      * writer elsewhere got in beside a reader of this process during a 1 s gap).
      */
     private static void closeDetachedFirst(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
-        long start = System.nanoTime();
-        while (true) {
+        memory.closeRetrying(() -> {
             detach(memory, geometry, options);
             IllegalStateException held = memory.tryClose();
-            if (held == null) {
-                return;
+            if (held != null) {
+                AttachTable.attach(memory.segment(), "heap " + memory);
             }
-            AttachTable.attach(memory.segment(), "heap " + memory);
-            if (System.nanoTime() - start > SharedMemory.CLOSE_WAIT_NANOS) {
-                throw memory.stillHeld(held);
-            }
-            LockSupport.parkNanos(1_000_000);
-        }
+            return held;
+        }, 1_000_000);
     }
 
     /** @return a second mapping of the region of {@code memory} if its name or path still leads to this heap */

@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * A raw region of memory mapped into this process: named shared memory, a file, or anonymous memory. Like Python's
@@ -67,7 +68,7 @@ public final class SharedMemory implements AutoCloseable {
 
     private static final long PAGE_SIZE = 4096;
     /** How long {@link #close()} waits for a use that holds the memory (see there) to end. */
-    static final long CLOSE_WAIT_NANOS = 1_000_000_000L;
+    private static final long CLOSE_WAIT_NANOS = 1_000_000_000L;
 
     private final String name;
     private final Path path;
@@ -313,22 +314,31 @@ public final class SharedMemory implements AutoCloseable {
     public void close() {
         synchronized (closing) {
             if (!closed) {
-                unmap();
+                closeRetrying(this::tryClose, 100_000);
             }
         }
     }
 
-    private void unmap() {
+    /**
+     * Repeats {@code attempt} until it reports the region closed, {@code pauseNanos} apart, for up to 1 s (the wait
+     * {@link #close()} documents).
+     *
+     * @param attempt one try to close the region: null once closed, else why not (as {@link #tryClose()})
+     * @throws IllegalStateException if the region is still open after the wait
+     */
+    void closeRetrying(Supplier<IllegalStateException> attempt, long pauseNanos) {
         long start = System.nanoTime();
         while (true) {
-            IllegalStateException held = tryClose();
+            IllegalStateException held = attempt.get();
             if (held == null) {
                 return;
             }
             if (System.nanoTime() - start > CLOSE_WAIT_NANOS) {
-                throw stillHeld(held);
+                throw new IllegalStateException("region " + this + " cannot be closed: a thread of this process "
+                        + "still holds its memory after 1 s (a native call given the segment, or an operation on a "
+                        + "buffer over it); it stays open: close it again once that use ends", held);
             }
-            LockSupport.parkNanos(100_000);
+            LockSupport.parkNanos(pauseNanos);
         }
     }
 
@@ -349,13 +359,6 @@ public final class SharedMemory implements AutoCloseable {
             }
             return null;
         }
-    }
-
-    /** @return what {@link #close()} throws when a use still holds the memory after its wait ({@code held}) */
-    IllegalStateException stillHeld(IllegalStateException held) {
-        return new IllegalStateException("region " + this + " cannot be closed: a thread of this process still holds "
-                + "its memory after 1 s (a native call given the segment, or an operation on a buffer over it); it "
-                + "stays open: close it again once that use ends", held);
     }
 
     @Override
