@@ -1,7 +1,7 @@
 package org.shm4j.core.internal;
 
-import java.lang.foreign.MemorySegment;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -33,6 +33,10 @@ public final class HeapMappings {
 
     /** A listed mapping: the whole heap, and its attach period (null for a read-only heap, which is not attached). */
     private record Listed(MemorySegment heap, AttachPeriod period) {
+        /** @return true if {@code address} lies in this mapping */
+        boolean holds(long address) {
+            return address - heap.address() >= 0 && address - heap.address() < heap.byteSize();
+        }
     }
 
     /**
@@ -132,9 +136,8 @@ public final class HeapMappings {
     public static Place placeOf(MemorySegment memory) {
         long address = memory.address();
         for (Listed listed : MAPPED) {
-            MemorySegment heap = listed.heap;
-            if (listed.period != null && address - heap.address() >= 0 && address - heap.address() < heap.byteSize()) {
-                return new Place(listed.period, heap.address());
+            if (listed.period != null && listed.holds(address)) {
+                return new Place(listed.period, listed.heap.address());
             }
         }
         return null;
@@ -154,10 +157,9 @@ public final class HeapMappings {
     private static boolean hasOpen(MemorySegment memory, long token) {
         long address = memory.address();
         for (Listed listed : MAPPED) {
-            MemorySegment heap = listed.heap;
-            if (address - heap.address() >= 0 && address - heap.address() < heap.byteSize()) {
+            if (listed.holds(address)) {
                 try {
-                    return AttachTable.isAttached(heap, token);
+                    return AttachTable.isAttached(listed.heap, token);
                 } catch (IllegalStateException closedMeanwhile) { // this process closed that heap: cannot judge
                     return true;
                 }

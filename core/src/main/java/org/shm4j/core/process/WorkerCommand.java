@@ -49,12 +49,10 @@ final class WorkerCommand {
         command.addAll(inheritedOptions());
         libraryProperties().forEach((key, value) -> {
             if (!properties.containsKey(key)) {
-                command.add(ProcessArguments.requirePlatformEncodable("system property '" + key + "'",
-                        "-D" + key + "=" + value));
+                command.add(propertyOption(key, value));
             }
         });
-        properties.forEach((key, value) -> command.add(ProcessArguments.requirePlatformEncodable(
-                "system property '" + key + "'", "-D" + key + "=" + value)));
+        properties.forEach((key, value) -> command.add(propertyOption(key, value)));
         jvmOptions.forEach(option -> command.add(ProcessArguments.requirePlatformEncodable("JVM option", option)));
         String classPath = System.getProperty("java.class.path", "");
         if (!classPath.isEmpty()) {
@@ -94,6 +92,11 @@ final class WorkerCommand {
         command.add(daemon ? parentSpec() : WorkerLauncher.NO_PARENT);
         launched.forEach(arg -> command.add(ProcessArguments.encode(encoding, arg)));
         return command;
+    }
+
+    /** @return the option that sets system property {@code key}, if the platform's encoding carries it */
+    private static String propertyOption(String key, String value) {
+        return ProcessArguments.requirePlatformEncodable("system property '" + key + "'", "-D" + key + "=" + value);
     }
 
     /** @return this JVM's system properties named {@code shm4j.*}, as they are now, in name order */
