@@ -100,17 +100,23 @@ final class ReadHolds {
                 return c;
             }
         }
-        Counter made = new Counter(owner, offset);
         if (2 * (size + 1) > table.length) {
             grow();
-            mask = table.length - 1;
-            for (i = slot(made.ownerHash, offset, mask); table[i] != null; i = (i + 1) & mask) {
-                // the first free slot after the home slot
-            }
         }
-        table[i] = made;
-        size++;
+        Counter made = new Counter(owner, offset);
+        place(made);
         return made;
+    }
+
+    /** Puts {@code c} in the first free slot from its home slot on. */
+    private void place(Counter c) {
+        int mask = table.length - 1;
+        int i = slot(c.ownerHash, c.offset, mask);
+        while (table[i] != null) {
+            i = (i + 1) & mask;
+        }
+        table[i] = c;
+        size++;
     }
 
     /** Rebuilds the table without the counters of gone locks, twice as large if they were not half of it. */
@@ -124,15 +130,9 @@ final class ReadHolds {
         }
         table = new Counter[Math.max(16, Integer.highestOneBit(Math.max(1, live)) * 4)];
         size = 0;
-        int mask = table.length - 1;
         for (Counter c : old) {
             if (c != null && !c.lockGone()) {
-                int i = slot(c.ownerHash, c.offset, mask);
-                while (table[i] != null) {
-                    i = (i + 1) & mask;
-                }
-                table[i] = c;
-                size++;
+                place(c);
             }
         }
     }

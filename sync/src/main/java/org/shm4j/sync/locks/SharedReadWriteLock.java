@@ -578,19 +578,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     /**
      * Holding the writer's mutex, with the readers flagged, waits for readers to leave, marked as entering (a death
      * here leaves nothing to repair); clears the flags and releases the mutex, still marked, if they do not leave in
-     * time.
+     * time, or if the current thread is one of them (no upgrade).
      */
     private boolean drainReaders(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        try {
-            refuseReadHolder(); // here, not on the fast path: with a read hold of its own, some slot has holds
-        } catch (IllegalMonitorStateException e) {
-            unflagReaders(segment);
-            writer.release(true, description);
-            throw e;
-        }
         writer.markEntering();
         boolean drained = false;
         try {
+            refuseReadHolder(); // here, not on the fast path: with a read hold of its own, some slot has holds
             drained = awaitNoReaders(timeoutNanos, interruptible);
         } finally {
             if (drained) {
