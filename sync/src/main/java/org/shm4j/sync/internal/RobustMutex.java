@@ -41,23 +41,23 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * waiters bit set if others are counted there, since they may still be blocked; this costs at most one spurious
  * wake.
  *
- * <p>Release by store ({@link #ASYMMETRIC}). In a process registered for {@link Membarrier}, a release reads the
- * word (opaque: only a waiter's bit can change it while this process holds it), and if it is exactly this process's
- * word, frees it with a release store, then reads the wake word and wakes through it if it counts sleepers; a word
- * with the waiters bit takes the CAS path's slow branch. No atomic instruction and no fence: on x86 the CPU may let
- * that read of the wake word pass the store, so a waiter that counted itself just then can be missed. Waiters make
- * up for it ({@link WakeWord#sleep}): once counted they look at the lock word again, their first futex sleep lasts
- * at most {@link WakeWord#FIRST_SLEEP_NANOS} and is followed by another look, and before sleeping past
- * {@link WakeWord#UNFENCED_SLEEP_NANOS} they call {@link Membarrier#barrier()}, after which every release made before
- * it is visible to them, while every release after it reads their count. The cost of a fence moves from every
- * release to a waiter's long sleep (2-50 µs, once per sleep that no wake ended within 10 ms); in the two-thread
- * benchmark, where wakes come within microseconds, and in the 2 ms lock hand-off, no barrier is made at all. A
- * waker takes the count of the sleepers the kernel reports woken off the wake word itself, so that the holder's
- * next releases, which look at the count, do not wake them again while they are on their way out of the kernel
- * (see {@link WakeWord#wakeAfterRelease}). Processes with and without
- * {@code membarrier} share mutexes: the CAS release still wakes by the waiters bit, which a sleeper puts back on a
- * hold that lacks it after its first sleep and after its barrier, and every waiter, in either kind of process, looks
- * at the word again once counted and makes its first sleep short.
+ * <p>Release by store ({@link #ASYMMETRIC}). In a process registered for {@link Membarrier}, a release reads the word
+ * (opaque: only a waiter's bit can change it while this process holds it), and if it is exactly this process's word,
+ * frees it with a release store, then reads the wake word and wakes through it if it counts sleepers; a word with the
+ * waiters bit takes the CAS path's slow branch. No atomic instruction and no fence: on x86 the CPU may let that read of
+ * the wake word pass the store, so a waiter that counted itself just then can be missed. Waiters make up for it ({@link
+ * WakeWord#sleep}): once counted they look at the lock word again, their first futex sleep lasts at most {@link
+ * WakeWord#FIRST_SLEEP_NANOS} and is followed by another look, and before sleeping past {@link
+ * WakeWord#UNFENCED_SLEEP_NANOS} they call {@link Membarrier#barrier()}, after which every release made before it is
+ * visible to them (in another process, every one the kernel reaches: see {@link Membarrier}), while every release after
+ * it reads their count. The cost of a fence moves from every release to a waiter's long sleep (2-50 µs, once per sleep
+ * that no wake ended within 10 ms); in the two-thread benchmark, where wakes come within microseconds, and in the 2 ms
+ * lock hand-off, no barrier is made at all. A waker takes the count of the sleepers the kernel reports woken off the
+ * wake word itself, so that the holder's next releases, which look at the count, do not wake them again while they are
+ * on their way out of the kernel (see {@link WakeWord#wakeAfterRelease}). Processes with and without {@code membarrier}
+ * share mutexes: the CAS release still wakes by the waiters bit, which a sleeper puts back on a hold that lacks it
+ * after its first sleep and after its barrier, and every waiter, in either kind of process, looks at the word again
+ * once counted and makes its first sleep short.
  *
  * <p>Costs: an uncontended acquire + release is one atomic where releases are stores (the CAS that takes the word; the
  * release's read of the word and of the wake word are on the same cache line), two where they are CASes (the second

@@ -106,19 +106,19 @@ final class WakeWord {
      * lock word again, blocks while the word holds its count, and takes the count back unless a waker did.
      *
      * <p>The first futex sleep lasts at most {@link #FIRST_SLEEP_NANOS} and is followed by another look, with the
-     * waiters bit put back on a hold that lacks it: where releasers free the lock word with a store
-     * ({@link RobustMutex#ASYMMETRIC}, in this process or another), a releaser's read of the wake word may have passed
-     * its own store in the CPU and missed the count just made, a window of nanoseconds, after which the store is
-     * visible to that look. The CPU promises no such time, though: so a waiter in a process registered for
-     * {@link Membarrier} that would sleep past {@link #UNFENCED_SLEEP_NANOS} more first calls
-     * {@link Membarrier#barrier()}, after which every release that came before is visible: if the lock word still
-     * shows a hold (its bit put back if a later holder's word lacks it), that hold's release comes after the barrier
-     * and reads the count, so the rest of the sleep is safe. A late wake is thus at most 100 µs late on any real
-     * CPU; in the memory model's worst case 10 ms where this process has membarrier (also when the barrier fails:
-     * the waiter then looks again), its liveness period (50 ms) where it has not. A sleep that a release ends costs
-     * no look and no barrier, so waiters taking turns with a running holder, woken within microseconds, never make
-     * one. A virtual thread, or any thread where futex is not
-     * available, parks one step instead and takes its count back.
+     * waiters bit put back on a hold that lacks it: where releasers free the lock word with a store ({@link
+     * RobustMutex#ASYMMETRIC}, in this process or another), a releaser's read of the wake word may have passed its own
+     * store in the CPU and missed the count just made, a window of nanoseconds, after which the store is visible to
+     * that look. The CPU promises no such time, though: so a waiter in a process registered for {@link Membarrier} that
+     * would sleep past {@link #UNFENCED_SLEEP_NANOS} more first calls {@link Membarrier#barrier()}, after which every
+     * release that came before is visible (in another process, every one the kernel reaches: see {@link Membarrier}):
+     * if the lock word still shows a hold (its bit put back if a later holder's word lacks it), that hold's release
+     * comes after the barrier and reads the count, so the rest of the sleep is safe. A late wake is thus at most 100 µs
+     * late on any real CPU; in the memory model's worst case 10 ms where this process has membarrier (also when the
+     * barrier fails: the waiter then looks again; 50 ms behind a release in another process on a CPU the kernel's
+     * global barrier skips), its liveness period (50 ms) where it has not. A sleep that a release ends costs no look
+     * and no barrier, so waiters taking turns with a running holder, woken within microseconds, never make one. A
+     * virtual thread, or any thread where futex is not available, parks one step instead and takes its count back.
      *
      * @param wakes     the wake word, read before the lock word
      * @param announced the lock word with the waiters bit, as this waiter saw or set it
