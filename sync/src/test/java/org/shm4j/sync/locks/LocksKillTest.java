@@ -27,8 +27,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * SIGKILLed at random moments, many times, while two threads of this process go on using the same lock. Victims and
  * survivors all run the same loop over two shared longs {@code a} and {@code b}: a holder of the (write) lock checks
  * {@code a == b}, adds 1 to {@code a}, spins a little and adds 1 to {@code b}; a reader checks {@code a == b} under
- * the read lock; a holder of the reentrant lock takes it 0 to 2 more times between the two adds, and checks that it
- * holds it once after the nested unlocks (a take-over must drop a dead owner's holds). So kills land while
+ * the read lock; a holder of the reentrant lock takes it 0 to 2 more times between the two adds, a reader the read
+ * lock 0 to 2 more times before its spin (while writers wait), and each checks that it holds it once after the nested
+ * unlocks (a take-over must drop a dead owner's holds, every one of a dead reader's). So kills land while
  * holding, in the middle of an update, while taking a ticket or publishing it, while queued, blocked, reclaiming a dead
  * process's slot, and while starting (claiming a process slot freed a moment before).
  * <ul>
@@ -104,7 +105,7 @@ class LocksKillTest {
      * One process's view of the lock under test and its data.
      *
      * @param fair      the fair lock, or null
-     * @param rw        the read-write lock, or null
+     * @param rw        the read-write lock, or null; a reader's round takes the read lock 1 to 3 times
      * @param reentrant the reentrant lock, or null; a round takes it 1 to 3 times, the nested holds in the middle of
      *                  the update
      * @param data      {@code a} at 0, {@code b} at 1
@@ -169,19 +170,21 @@ class LocksKillTest {
                 if (write) {
                     data.set(0, data.get(0) + 1);
                 }
-                int nested = reentrant == null ? 0 : random.nextInt(3);
+                boolean reenters = reentrant != null || rw != null && !write;
+                int nested = reenters ? random.nextInt(3) : 0;
                 for (int i = 0; i < nested; i++) {
-                    reentrant.lock(); // its holder takes it again at once, whoever waits
+                    lock.lock(); // its holder takes it again at once, whoever waits
                 }
                 RandomKills.spin(random.nextLong(HOLD_NANOS));
                 if (write) {
                     data.set(1, data.get(1) + 1);
                 }
                 for (int i = 0; i < nested; i++) {
-                    reentrant.unlock();
+                    lock.unlock();
                 }
-                if (reentrant != null) {
-                    assertThat(reentrant.getHoldCount()).as("holds after the nested unlocks").isEqualTo(1);
+                if (reenters) {
+                    assertThat(reentrant != null ? reentrant.getHoldCount() : rw.getReadHoldCount())
+                            .as("holds after the nested unlocks").isEqualTo(1);
                 }
             } finally {
                 lock.unlock();
