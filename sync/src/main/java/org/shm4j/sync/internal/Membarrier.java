@@ -99,10 +99,12 @@ public final class Membarrier {
                 return Downcall.none("the kernel offers no expedited global and private membarrier (query gave "
                         + commands + ")");
             }
-            long global = (long) handle.invokeExact(SYS_MEMBARRIER, CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0);
-            long own = global == 0 ? (long) handle.invokeExact(SYS_MEMBARRIER, CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0)
-                    : global;
-            return own == 0 ? Downcall.of(handle) : Downcall.none("membarrier registration returned " + own);
+            long registered = (long) handle.invokeExact(SYS_MEMBARRIER, CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0);
+            if (registered == 0) {
+                registered = (long) handle.invokeExact(SYS_MEMBARRIER, CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+            }
+            return registered == 0 ? Downcall.of(handle)
+                    : Downcall.none("membarrier registration returned " + registered);
         } catch (Throwable e) { // a refused link or call: releases keep their CAS
             return Downcall.none("membarrier could not be called: " + e);
         }
