@@ -13,20 +13,24 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Linux {@code membarrier(2)}, called through {@link java.lang.foreign.Linker}: {@link #barrier()} makes every running
  * thread of this process ({@code MEMBARRIER_CMD_PRIVATE_EXPEDITED}) and of every process registered for the global
  * command ({@code MEMBARRIER_CMD_GLOBAL_EXPEDITED}) execute a full memory barrier before the call returns (the kernel
- * interrupts their CPUs; 1-12 µs on the bench VM). It moves the cost of a StoreLoad fence from a frequent path (a
- * {@link RobustMutex} release) to a rare one (a waiter about to sleep long): see {@link RobustMutex#ASYMMETRIC}.
+ * interrupts the CPUs it finds running them, and its scheduler orders the threads that are not running; with the one
+ * exception below; 1-12 µs on the bench VM). It moves the cost of a StoreLoad fence from a frequent path (a {@link
+ * RobustMutex} release) to a rare one (a waiter about to sleep long): see {@link RobustMutex#ASYMMETRIC}.
  *
- * <p>Why both commands. The global command skips a CPU whose run queue still carries the membarrier state a process had
- * before it registered (seen on Linux 6.18; by our reading of the scheduler, it refreshes that state only when the CPU
- * switches to the process from another process, and a CPU that was idle in the process's memory map when it registered
- * comes back from idle without a refresh). Measured here: with a thread of this process spinning on the other vCPU, the
- * global command returned in 0.7 µs (nobody interrupted) in 2 of 4 fresh JVMs, the private one in 9-12 µs in all four;
- * and jcstress {@code MutexWakeStress}, with the global command alone, saw the release's store missed after the barrier
- * once in 9 to 120 million samples (in CI and here). The private command finds this process's CPUs by the thread each
- * runs, so it covers every release in this process. A release in another process is covered by the global command
- * except in that case, which ends once another process runs on its CPU; the waiter's barrier comes at least 10 ms after
- * it counted itself (see {@link WakeWord#sleep}), long after any such release's store was visible on a real CPU, so
- * only the memory model's worst case is left to the waiter's 50 ms liveness check there.
+ * <p>Why both commands. The global command picks CPUs by a per-CPU copy of each process's membarrier state.
+ * Registration refreshes that copy only on CPUs then running a thread of the process, and a context switch refreshes it
+ * only when the memory map actually changes ({@code membarrier_switch_mm(rq, prev->active_mm, next->mm)}). So a CPU
+ * that was idle, or running a kernel thread, while lazily keeping the process's map when it registered keeps the old
+ * copy after it returns to a thread of the process, and the global command skips it, until a task of another process
+ * has run there and a thread of the process is switched back in (seen on Linux 6.18; the same code through 7.0, by a
+ * reading of the source; the kernel's list discussed the stale copy in 2020 as a cost of extra interrupts only).
+ * Measured here: with a thread of this process spinning on the other vCPU, the global command returned in 0.7 µs
+ * (nobody interrupted) in 2 of 4 fresh JVMs, the private one in 9-12 µs in all four; and jcstress {@code
+ * MutexWakeStress}, with the global command alone, saw the release's store missed after the barrier once in 9 to 120
+ * million samples (in CI and here). The private command picks this process's CPUs by the thread each runs, so it covers
+ * every release in this process. A release in another process on such a CPU is not covered; the waiter's barrier comes
+ * at least 10 ms after it counted itself (see {@link WakeWord#sleep}), long after any such release's store was visible
+ * on a real CPU, so only the memory model's worst case is left to the waiter's 50 ms liveness check there.
  *
  * <p>This process registers for both when the class is initialised ({@code MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED},
  * Linux 4.16+, and {@code MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED}, 4.14+). Available only where {@link Futex}
@@ -60,9 +64,9 @@ public final class Membarrier {
     }
 
     /**
-     * Returns once every thread of this process and of every registered process has executed a full memory barrier
-     * (see the class doc for the one case the second part misses), so that each of their stores made before it is
-     * visible to the caller. Only where {@link #isAvailable()}.
+     * Returns once every thread of this process and of every registered process has executed, or is ordered after, a
+     * full memory barrier (see the class doc for the one case the second part misses), so that each of their stores
+     * made before it is visible to the caller. Only where {@link #isAvailable()}.
      *
      * @return false if a call failed (it cannot once registered, unless the kernel runs out of memory): the caller
      *         must then not rely on it, and sleeps in bounded steps instead
