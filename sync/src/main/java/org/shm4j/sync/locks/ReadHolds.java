@@ -4,7 +4,6 @@ import org.shm4j.core.internal.HeapMappings;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.WeakReference;
-import java.util.Arrays;
 
 /**
  * The read holds of one thread, per read-write lock it has used in this process: what lets a read lock's
