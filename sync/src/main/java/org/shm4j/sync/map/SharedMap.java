@@ -24,6 +24,7 @@ import java.util.Spliterators;
 import java.util.concurrent.ConcurrentMap;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
 
@@ -50,10 +51,12 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * know). Reads ({@code get}, {@code containsKey}, iteration) inside a function are fine. Values are compared by their
  * encoded bytes ({@code replace(k, old, new)}, {@code remove(k, v)}). Iterators are weakly consistent, as those of
  * {@link java.util.concurrent.ConcurrentHashMap}: each segment is copied at one moment as the iterator reaches it.
- * {@code null} keys and values are refused with {@link NullPointerException}. A key or value of a class its codec does
- * not take (an {@code Integer} key of a map of {@link Codec#longs()} keys, say) gets a {@link ClassCastException}
- * naming the map and the class, from {@code get} and {@code containsKey} too, where {@code ConcurrentHashMap} answers
- * null and hides the mix-up ({@link #equals} still answers false).
+ * {@code entrySet().removeIf} and {@code values().removeIf} remove an entry only if it still holds the value the filter
+ * saw, as {@code ConcurrentHashMap}'s do: a value another thread or process changed meanwhile stays. {@code null} keys
+ * and values are refused with {@link NullPointerException}. A key or value of a class its codec does not take (an
+ * {@code Integer} key of a map of {@link Codec#longs()} keys, say) gets a {@link ClassCastException} naming the map and
+ * the class, from {@code get} and {@code containsKey} too, where {@code ConcurrentHashMap} answers null and hides the
+ * mix-up ({@link #equals} still answers false).
  *
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
@@ -365,6 +368,11 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             }
 
             @Override
+            public boolean removeIf(Predicate<? super Map.Entry<K, V>> filter) {
+                return removeEntriesIf(Objects.requireNonNull(filter, "filter"));
+            }
+
+            @Override
             public int size() {
                 return SharedMap.this.size();
             }
@@ -448,7 +456,31 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 }
                 return false;
             }
+
+            @Override
+            public boolean removeIf(Predicate<? super V> filter) {
+                Objects.requireNonNull(filter, "filter");
+                return removeEntriesIf(entry -> filter.test(entry.getValue()));
+            }
         };
+    }
+
+    /**
+     * Removes each entry that {@code filter} accepts, only if it still holds the value the filter saw, as
+     * {@code ConcurrentHashMap}'s views do: an entry that another thread or process changed meanwhile stays, with
+     * its new value (the default {@code removeIf}, through the iterator's key-only {@code remove}, would drop it).
+     *
+     * @return true if an entry was removed
+     */
+    private boolean removeEntriesIf(Predicate<? super Map.Entry<K, V>> filter) {
+        boolean removed = false;
+        for (EntryIterator entries = new EntryIterator(); entries.hasNext(); ) {
+            Map.Entry<K, V> entry = entries.next();
+            if (filter.test(entry) && SharedMap.this.remove(entry.getKey(), entry.getValue())) {
+                removed = true;
+            }
+        }
+        return removed;
     }
 
     /** @return an iterator over {@code part} of each entry, as {@link #entrySet()}'s; {@code remove} writes through */
