@@ -660,9 +660,9 @@ final class MapCore {
 
     private static String checkName(String name) {
         int bytes = Objects.requireNonNull(name, "name").getBytes(StandardCharsets.UTF_8).length;
-        if (bytes > MAX_NAME_BYTES) {
+        if (bytes == 0 || bytes > MAX_NAME_BYTES) {
             throw new IllegalArgumentException("SharedMap name '" + name + "' has " + bytes + " UTF-8 bytes (expected: "
-                    + "at most " + MAX_NAME_BYTES + ", leaving room for its extension blocks' names)");
+                    + "1 to " + MAX_NAME_BYTES + ", leaving room for its extension blocks' names)");
         }
         return name;
     }

@@ -394,6 +394,19 @@ class SharedMapTest {
                 .isEqualTo("m");
     }
 
+    /** A name gives one range in every message (an empty one got the heap's block range, which does not fit a map). */
+    @Test
+    void shouldRefuseAnEmptyOrTooLongNameWithTheMapsRange() {
+        for (String name : List.of("", "n".repeat(89))) {
+            assertThatThrownBy(() -> SharedMap.create(heap, name, Codec.utf8(), Codec.longs(), new MapSizing(9, 1, 8)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("SharedMap name '" + name + "' has " + name.length()
+                            + " UTF-8 bytes (expected: 1 to 88, leaving room for its extension blocks' names)");
+        }
+        assertThat(SharedLongMap.create(heap, "n".repeat(88), Codec.longs(), MapSizing.ofLongKeys(9, 8)))
+                .isNotNull();
+    }
+
     @Test
     @SuppressWarnings({"unchecked", "rawtypes"})
     void shouldNameTheMapAndTheClassOfAKeyOrValueItsCodecsDoNotTake() {
