@@ -638,9 +638,11 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     /** Checks the index, and that the region is still mapped (every item access starts here). */
     private void checkIndex(int index) {
-        if (index < 0 || index >= offsets.length - 1) {
-            throw new IndexOutOfBoundsException(what + ": index=" + index + " (expected: 0.." + (offsets.length - 2)
-                    + ", the list's fixed length is " + (offsets.length - 1) + ")");
+        int length = offsets.length - 1;
+        if (index < 0 || index >= length) {
+            throw new IndexOutOfBoundsException(what + ": index=" + index + (length == 0
+                    ? " (the list is empty: its fixed length is 0)"
+                    : " (expected: 0.." + (length - 1) + ", the list's fixed length is " + length + ")"));
         }
         checkOpen();
     }

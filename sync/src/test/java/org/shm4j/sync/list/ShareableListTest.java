@@ -127,6 +127,11 @@ class ShareableListTest {
             assertThat(list.subList(1, 3)).containsExactly(list.get(1), list.get(2));
             assertThat(list.listIterator(6).hasNext()).isFalse();
         }
+        try (ShareableList empty = ShareableList.create(names.unique("empty"), List.of())) {
+            assertThatThrownBy(() -> empty.setLong(3, 0)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage("ShareableList '" + empty.region().name().orElseThrow() + "': index=3 (the list is"
+                            + " empty: its fixed length is 0)");
+        }
     }
 
     @Test
