@@ -1,8 +1,10 @@
 package org.shm4j.sync;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
@@ -10,6 +12,11 @@ import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.ring.SharedRing;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -30,6 +37,26 @@ class HeaderChecksTest extends RawMemoryTest {
         assertThatThrownBy(() -> SharedRing.wrap(raw.asSlice(0, 1000), 0))
                 .isInstanceOf(IndexOutOfBoundsException.class)
                 .hasMessage("ring at " + at + ": 1024 bytes at offset 0 (expected: inside the segment of 1000 bytes)");
+    }
+
+    /** A wrap over closed memory names the structure; the JDK's own "Already closed" named nothing (helper-145). */
+    @Test
+    void shouldNameTheStructureWrappedOverClosedMemory() {
+        MemorySegment closed;
+        try (Arena gone = Arena.ofShared()) {
+            closed = gone.allocate(4096, 64);
+            SharedRing.format(closed, 0, SharedRing.Kind.SPSC, 1024);
+        }
+        for (var wrap : List.<Map.Entry<String, ThrowingCallable>>of(
+                Map.entry("lock", () -> SharedLock.wrap(closed, 0)),
+                Map.entry("SharedLong", () -> SharedLong.wrap(closed, 8)),
+                Map.entry("semaphore", () -> SharedSemaphore.wrap(closed, 0)),
+                Map.entry("ring", () -> SharedRing.wrap(closed, 0)))) {
+            long offset = wrap.getKey().equals("SharedLong") ? 8 : 0;
+            assertThatThrownBy(wrap.getValue()).isInstanceOf(IllegalStateException.class)
+                    .hasMessage(wrap.getKey() + " at 0x" + Long.toHexString(closed.address() + offset)
+                            + ": the segment's memory is closed");
+        }
     }
 
     @Test

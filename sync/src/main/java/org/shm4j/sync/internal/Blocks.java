@@ -287,6 +287,8 @@ public final class Blocks {
      *                                   {@code alignment}
      * @throws IndexOutOfBoundsException if the bytes do not lie inside the segment (a bad index, as in
      *                                   {@code java.lang.foreign})
+     * @throws IllegalStateException     naming the structure, if the segment's memory is closed (the JDK's own
+     *                                   message, "Already closed", names nothing)
      */
     public static MemorySegment wrap(MemorySegment segment, long offset, long byteSize, long alignment, String kind) {
         Objects.requireNonNull(segment, "segment");
@@ -301,6 +303,9 @@ public final class Blocks {
         if (address % alignment != 0) {
             throw new IllegalArgumentException(describe(kind, address) + ": offset=" + offset + " gives address 0x"
                     + Long.toHexString(address) + " (expected: a multiple of " + alignment + " for atomic access)");
+        }
+        if (!segment.scope().isAlive()) {
+            throw new IllegalStateException(describe(kind, address) + ": the segment's memory is closed");
         }
         return segment.asSlice(offset, byteSize);
     }
