@@ -73,12 +73,13 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
  *
  * <h2>Process death</h2>
  * <ul>
- *   <li>A party that arrived and died while waiting (its pid gone, or reused with another start time) is noticed
- *       within about 50 ms by a live waiting party in a neighbouring arrival slot (every waiter checks the slots
- *       just before and after its own, so any dead arrival next to a live one is found, and a chain of dead
- *       arrivals is found from its live end), or by the next party to arrive (before its arrival counts, so that the
- *       last arrival never trips over it). The generation breaks and every waiter gets
- *       {@link BrokenBarrierException}.</li>
+ *   <li>A party that arrived and died while waiting (its pid gone, or reused with another start time) is noticed within
+ *       about 50 ms by a live waiting party in a neighbouring arrival slot (every waiter checks the slots just before
+ *       and after its own, so any dead arrival next to a live one is found, and a chain of dead arrivals is found from
+ *       its live end), or by the next party to arrive (before its arrival counts, so that the last arrival never trips
+ *       over it), or by {@link #isBroken()} and {@link #getNumberWaiting()}, which check every arrival of the current
+ *       generation, so that a monitor sees the generation broken even while no live party waits. The generation breaks
+ *       and every waiter gets {@link BrokenBarrierException}.</li>
  *   <li>A party that {@linkplain #register() registered} and died before arriving (or while arriving) is noticed
  *       by any waiting party within about 50 ms (each check asks the OS about at most 16 registered processes,
  *       going on where the last stopped, so with more registered processes it takes a few checks), and the
@@ -325,18 +326,31 @@ public final class SharedBarrier {
         }
     }
 
-    /** @return true if the current generation is broken */
+    /**
+     * @return true if the current generation is broken; a party that arrived in it and died breaks it first (as a
+     *         live waiting party or the next arrival would), so a generation that can no longer trip reads broken
+     *         even while no live party waits
+     */
     public boolean isBroken() {
-        return ((int) generations.state() & BARRIER_BROKEN) != 0;
+        return ((int) observedState() & BARRIER_BROKEN) != 0;
     }
 
     /**
-     * @return the parties waiting in the current generation
+     * @return the parties waiting in the current generation, 0 once it is broken; a party that arrived and died
+     *         breaks it first (see {@link #isBroken()}), so a dead party is never counted
      * @throws ShmFormatException if the barrier's arrival count was damaged (see {@link #await()})
      */
     public int getNumberWaiting() {
-        long s = generations.state();
+        long s = observedState();
         return ((int) s & BARRIER_BROKEN) != 0 ? 0 : generations.checkedCount(s);
+    }
+
+    private long observedState() {
+        try {
+            return generations.observedState();
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the parties registered now, including any whose process died and that no {@link #reset()} freed */

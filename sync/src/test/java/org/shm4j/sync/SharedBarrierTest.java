@@ -355,6 +355,26 @@ class SharedBarrierTest {
         }
     }
 
+    /**
+     * A party killed while it waits alone is seen by {@code isBroken()} and {@code getNumberWaiting()} at once: they
+     * check the arrivals themselves. Before, with no live party waiting to check it, the barrier read not broken
+     * with the dead party counted waiting until the next arrival (helper-144), and the tool showed the same.
+     */
+    @Test
+    void shouldReadBrokenAndNobodyWaitingOnceTheOnlyWaitingPartyIsKilled() throws Exception {
+        String heapName = names.unique("barrier-observed");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = partiesBarrier(heap, 3);
+            killWaitingParty(heap, heapName, barrier);
+            assertThat(barrier.getNumberWaiting()).as("the dead party is not counted").isZero();
+            assertThat(barrier.isBroken()).isTrue();
+            assertThatThrownBy(barrier::await).isInstanceOf(BrokenBarrierException.class);
+            barrier.reset();
+            assertThat(barrier.isBroken()).isFalse();
+            assertThat(barrier.getNumberWaiting()).isZero();
+        }
+    }
+
     /** @return a barrier of {@code parties} in {@code heap}, with the counters {@link Party} children use */
     private static SharedBarrier partiesBarrier(SharedHeap heap, int parties) {
         SharedInt.create(heap, "arrivals");

@@ -417,6 +417,31 @@ public final class BarrierGenerations {
     }
 
     /**
+     * The state as an observer ({@code isBroken}, {@code getNumberWaiting}) should report it: first breaks the current
+     * generation if a party that arrived in it is dead, as its live neighbours or the next arrival would (one
+     * liveness probe per arrival), so that no dead party is counted as waiting, and a generation that can no longer
+     * trip reads broken while no live party waits to notice. A registered party's death is left to the parties'
+     * own checks: until one arrives, the generation could still trip with a replacement.
+     *
+     * @return the state after the check
+     */
+    public long observedState() {
+        long s = state();
+        int arrived = (int) (s >>> 32);
+        if (((int) s & BARRIER_BROKEN) != 0 || !isCount(arrived)) {
+            return s;
+        }
+        int generation = (int) s & BARRIER_GENERATION_MASK;
+        for (int slot = 0; slot < arrived; slot++) {
+            if (deadArrival(slot, generation)) {
+                breakGeneration(generation);
+                return state();
+            }
+        }
+        return s;
+    }
+
+    /**
      * Breaks {@code generation} if a party that arrived just before or after slot {@code mine} is dead, or the
      * process of a registered party (which then has not arrived, or died waiting).
      */

@@ -330,6 +330,7 @@ final class BlockStates {
         state.put("generation", word & BARRIER_GENERATION_MASK);
         state.put("broken", (word & BARRIER_BROKEN) != 0);
         state.put("actionRuns", barrierState >>> 32 == parties && (word & BARRIER_BROKEN) == 0);
+        state.put("arrivals", barrierArrivals(block, parties, word & BARRIER_GENERATION_MASK));
         List<Object> registered = new ArrayList<>(); // read-only: the registry's tokens() only loads
         for (long token : new BarrierRegistry(block, barrierRegistrationsOffset(parties), parties).tokens()) {
             Map<String, Object> party = new LinkedHashMap<>();
@@ -339,6 +340,27 @@ final class BlockStates {
         }
         state.put("registered", registered);
         return state;
+    }
+
+    /**
+     * @return the parties that arrived in {@code generation} and wait (or run its action), by arrival slot: pid and
+     *         whether it lives, so that a dead one shows before a live party's check breaks the generation
+     */
+    private static List<Object> barrierArrivals(MemorySegment block, int parties, int generation) {
+        List<Object> arrivals = new ArrayList<>();
+        for (int slot = 0; slot < parties; slot++) {
+            long at = BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE;
+            // acquire: the token, written before the slot's generation (release), is read after it
+            if ((int) I32.getAcquire(block, at + Long.BYTES) == generation + 1) {
+                long token = (long) I64.getOpaque(block, at); // opaque: ordered by the acquire above
+                Map<String, Object> party = new LinkedHashMap<>();
+                party.put("slot", slot);
+                party.put("pid", ProcessIdentity.pid(token));
+                party.put("alive", ProcessIdentity.isAlive(token));
+                arrivals.add(party);
+            }
+        }
+        return arrivals;
     }
 
     private static Map<String, Object> counters(SharedHeap heap, HeapBlock block) {

@@ -294,8 +294,21 @@ class Shm4jToolTest {
                         .containsEntry("actionRuns", false);
                 assertThat(list(state.get("registered")))
                         .containsExactly(Map.of("pid", ProcessHandle.current().pid(), "alive", true));
+                assertThat(list(state.get("arrivals"))).isEmpty();
                 assertThat(block(report, "old barrier")).containsEntry("unreadable",
                         "layout version 1 (this tool reads version 4 of SharedBarrier)");
+            }
+            try (var pool = Executors.newSingleThreadExecutor()) {
+                var waiter = pool.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                List<Object> arrivals = List.of(); // until the waiter arrived and wrote its slot
+                while (arrivals.isEmpty() && System.nanoTime() < deadline) {
+                    arrivals = list(state(json("inspect", heapName, "--json"), "barrier").get("arrivals"));
+                }
+                assertThat(arrivals).containsExactly(Map.of("slot", 0L, "pid", ProcessHandle.current().pid(),
+                        "alive", true));
+                barrier.abort();
+                assertThat(waiter).failsWithin(BOUND);
             }
         }
     }
