@@ -257,7 +257,12 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             return false; // as ConcurrentHashMap: no key maps to null
         }
         @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) value);
-        return compute(k, (kk, old) -> null, false, true, expected, true) != null;
+        return removeIfStored(k, expected);
+    }
+
+    /** @return true if {@code key} was removed: it held a value whose encoded bytes are {@code stored} */
+    private boolean removeIfStored(K key, byte[] stored) {
+        return compute(key, (k, old) -> null, false, true, stored, true) != null;
     }
 
     /**
@@ -444,13 +449,20 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 return containsValue(value);
             }
 
-            /** Removes one entry whose value is {@code value} (an array compared by its contents), if still so. */
+            /**
+             * Removes one entry whose value is {@code value}, compared by encoded bytes as {@link #containsValue}
+             * does, if still so.
+             */
             @Override
             public boolean remove(Object value) {
-                for (EntryIterator entries = new EntryIterator(); value != null && entries.hasNext(); ) {
+                if (value == null) {
+                    return false;
+                }
+                @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) value);
+                for (EntryIterator entries = new EntryIterator(); entries.hasNext(); ) {
                     Map.Entry<K, V> entry = entries.next();
-                    if (Objects.deepEquals(entry.getValue(), value)
-                            && SharedMap.this.remove(entry.getKey(), entry.getValue())) {
+                    if (Arrays.equals(entries.lastStoredValue(), expected)
+                            && removeIfStored(entry.getKey(), expected)) {
                         return true;
                     }
                 }
@@ -466,9 +478,11 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
     }
 
     /**
-     * Removes each entry that {@code filter} accepts, only if it still holds the value the filter saw, as
+     * Removes each entry that {@code filter} accepts, only if it still holds the value the filter saw (its stored
+     * bytes, so a codec whose decode does not give back the same bytes on encoding cannot keep an entry), as
      * {@code ConcurrentHashMap}'s views do: an entry that another thread or process changed meanwhile stays, with
-     * its new value (the default {@code removeIf}, through the iterator's key-only {@code remove}, would drop it).
+     * its new value (the default {@code removeIf}, through the iterator's key-only {@code remove}, would drop it), as
+     * does one whose {@code setValue} the filter called.
      *
      * @return true if an entry was removed
      */
@@ -476,7 +490,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         boolean removed = false;
         for (EntryIterator entries = new EntryIterator(); entries.hasNext(); ) {
             Map.Entry<K, V> entry = entries.next();
-            if (filter.test(entry) && SharedMap.this.remove(entry.getKey(), entry.getValue())) {
+            if (filter.test(entry) && removeIfStored(entry.getKey(), entries.lastStoredValue())) {
                 removed = true;
             }
         }
@@ -752,6 +766,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         private MapSnapshot snapshot;
         private int next;
         private K last;
+        private byte[] lastValue;
 
         EntryIterator() {
             for (int p = (1 << core.initialDepth()) - 1; p >= 0; p--) {
@@ -780,7 +795,13 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             byte[] key = snapshot.keys().get(next);
             byte[] value = snapshot.values().get(next++);
             last = core.decode(keys, MemorySegment.ofArray(key), 0, key.length);
+            lastValue = value;
             return new WriteThroughEntry(last, core.decode(values, MemorySegment.ofArray(value), 0, value.length));
+        }
+
+        /** @return the value of the entry {@link #next()} returned last, as stored (not a copy: not to be changed) */
+        byte[] lastStoredValue() {
+            return lastValue;
         }
 
         /** @return the next entry's value as stored, without decoding it or its key ({@link #hasNext()} said so) */

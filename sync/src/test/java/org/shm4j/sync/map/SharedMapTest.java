@@ -358,6 +358,33 @@ class SharedMapTest {
         assertThatThrownBy(() -> map.values().removeIf(null)).isInstanceOf(NullPointerException.class);
     }
 
+    /**
+     * An entry the filter accepts is removed by its stored bytes, not by its decoded value encoded again: bytes
+     * that are not UTF-8 (written with {@code setBytes}, or by another program) decode to U+FFFD, which encodes to
+     * other bytes, and such entries stayed (helper-147, in a first version of the fix above).
+     */
+    @Test
+    void shouldRemoveIfByTheStoredBytesOfAValueItsCodecDoesNotGiveBackWhole() {
+        SharedLongMap<String> longs = SharedLongMap.create(heap, "text", Codec.utf8(), MapSizing.ofLongKeys(10, 8));
+        MemorySegment notUtf8 = MemorySegment.ofArray(new byte[] {(byte) 0xFF, 'a'});
+        SharedMap<Long, String> map = longs.asMap();
+        for (var removeAll : List.<Runnable>of(() -> map.values().removeIf(v -> true),
+                () -> map.entrySet().removeIf(e -> true))) {
+            longs.setBytes(1, notUtf8, 0, 2);
+            longs.set(2, "ok");
+            assertThat(map.get(1L)).isEqualTo("\uFFFDa");
+            removeAll.run();
+            assertThat(map).isEmpty();
+        }
+        longs.setBytes(1, notUtf8, 0, 2);
+        assertThat(map.containsValue("\uFFFDa")).as("values compare by encoded bytes").isFalse();
+        assertThat(map.values().remove("\uFFFDa")).as("as containsValue").isFalse();
+        assertThat(map.values().remove("ok")).isFalse();
+        longs.set(2, "ok");
+        assertThat(map.values().remove("ok")).isTrue();
+        assertThat(map).containsOnlyKeys(1L);
+    }
+
     @Test
     void shouldGetIntoACallersSegmentAndShareEntriesWithTheLongKeyMap() {
         SharedLongMap<byte[]> longs = SharedLongMap.create(heap, "m", Codec.bytes(), MapSizing.ofLongKeys(500, 64));
