@@ -78,8 +78,9 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
  *       and after its own, so any dead arrival next to a live one is found, and a chain of dead arrivals is found from
  *       its live end), or by the next party to arrive (before its arrival counts, so that the last arrival never trips
  *       over it), or by {@link #isBroken()} and {@link #getNumberWaiting()}, which check every arrival of the current
- *       generation, so that a monitor sees the generation broken even while no live party waits. The generation breaks
- *       and every waiter gets {@link BrokenBarrierException}.</li>
+ *       generation (at most every 50 ms per barrier object; through a heap opened read-only they report it broken
+ *       without writing), so that a monitor sees the generation broken even while no live party waits. The generation
+ *       breaks and every waiter gets {@link BrokenBarrierException}.</li>
  *   <li>A party that {@linkplain #register() registered} and died before arriving (or while arriving) is noticed
  *       by any waiting party within about 50 ms (each check asks the OS about at most 16 registered processes,
  *       going on where the last stopped, so with more registered processes it takes a few checks), and the
@@ -328,8 +329,8 @@ public final class SharedBarrier {
 
     /**
      * @return true if the current generation is broken; a party that arrived in it and died breaks it first (as a
-     *         live waiting party or the next arrival would), so a generation that can no longer trip reads broken
-     *         even while no live party waits
+     *         live waiting party or the next arrival would; checked at most every 50 ms per barrier object), so a
+     *         generation that can no longer trip reads broken even while no live party waits
      */
     public boolean isBroken() {
         return ((int) observedState() & BARRIER_BROKEN) != 0;

@@ -47,6 +47,11 @@ public final class BarrierGenerations {
     /** The generation whose action {@link #unknownRunnerFor} saw without a runner, and since when: this process's. */
     private int unknownGeneration = -1;
     private long unknownSince;
+    // System.nanoTime() from which an observer may probe the arrivals again (observedState). Plain and racy between
+    // this object's observers: a lost update only adds or delays one pass
+    private long nextObservedCheck = System.nanoTime();
+    /** The generation in which this read-only view saw a dead arrival it could not break (-1: none); racy as above. */
+    private int deadSeenIn = -1;
 
     /**
      * @param segment     the barrier's block
@@ -417,11 +422,13 @@ public final class BarrierGenerations {
     }
 
     /**
-     * The state as an observer ({@code isBroken}, {@code getNumberWaiting}) should report it: first breaks the current
-     * generation if a party that arrived in it is dead, as its live neighbours or the next arrival would (one
-     * liveness probe per arrival), so that no dead party is counted as waiting, and a generation that can no longer
-     * trip reads broken while no live party waits to notice. A registered party's death is left to the parties'
-     * own checks: until one arrives, the generation could still trip with a replacement.
+     * The state as an observer ({@code isBroken}, {@code getNumberWaiting}) should report it: at most once per
+     * {@link RobustMutex#LIVENESS_NANOS} for this object (a probe per arrival costs a system call, and observers
+     * poll), first breaks the current generation if a party that arrived in it is dead, as its live neighbours or the
+     * next arrival would, so that no dead party stays counted as waiting, and a generation that can no longer trip
+     * reads broken while no live party waits to notice. Through a read-only view, which cannot write the break, the
+     * state returned is marked broken instead, for the rest of that generation. A registered party's death is left
+     * to the parties' own checks: until one arrives, the generation could still trip with a replacement.
      *
      * @return the state after the check
      */
@@ -432,8 +439,20 @@ public final class BarrierGenerations {
             return s;
         }
         int generation = (int) s & BARRIER_GENERATION_MASK;
+        if (generation == deadSeenIn) {
+            return s | BARRIER_BROKEN;
+        }
+        long now = System.nanoTime();
+        if (now - nextObservedCheck < 0) {
+            return s;
+        }
+        nextObservedCheck = now + RobustMutex.LIVENESS_NANOS;
         for (int slot = 0; slot < arrived; slot++) {
             if (deadArrival(slot, generation)) {
+                if (segment.isReadOnly()) {
+                    deadSeenIn = generation;
+                    return s | BARRIER_BROKEN;
+                }
                 breakGeneration(generation);
                 return state();
             }
