@@ -297,6 +297,24 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return compute(key, (k, old) -> mapping.apply(k), true, false, null, false);
     }
 
+    /**
+     * Replaces each entry's value by {@code function}'s answer for it, one entry at a time, atomically under the
+     * entry's segment lock as {@link #computeIfPresent} (so the function runs there, under the same rules as a
+     * {@code compute} function); entries put meanwhile may be missed, as by the iterators. {@code ConcurrentMap}'s
+     * default retried {@code replace(k, v, f(k, v))} until it succeeded, which an entry whose stored bytes its codec
+     * does not give back whole (bytes that are not UTF-8, say) never allowed: it spun for ever.
+     *
+     * @throws NullPointerException naming this map, if {@code function} answers null (that entry and the ones not
+     *                              reached yet keep their values)
+     */
+    @Override
+    public void replaceAll(BiFunction<? super K, ? super V, ? extends V> function) {
+        Objects.requireNonNull(function, "function");
+        for (K key : keySet()) {
+            computeIfPresent(key, (k, v) -> nonNull(function.apply(k, v), "value"));
+        }
+    }
+
     @Override
     public V computeIfPresent(K key, BiFunction<? super K, ? super V, ? extends V> remapping) {
         Objects.requireNonNull(remapping, "remapping");

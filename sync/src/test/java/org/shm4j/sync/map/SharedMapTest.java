@@ -385,6 +385,24 @@ class SharedMapTest {
         assertThat(map).containsOnlyKeys(1L);
     }
 
+    /**
+     * {@code replaceAll} changes each entry under its segment's lock: {@code ConcurrentMap}'s default retried
+     * {@code replace(k, v, f(k, v))} until it succeeded, which an entry whose bytes its codec does not give back whole
+     * never lets it do, so it spun for ever (found while reviewing the stored-bytes fix above).
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // the old spin never saw an interrupt
+    void shouldReplaceAllOnceEachEvenWhereTheCodecDoesNotGiveTheBytesBackWhole() {
+        SharedLongMap<String> longs = SharedLongMap.create(heap, "text", Codec.utf8(), MapSizing.ofLongKeys(10, 8));
+        longs.setBytes(1, MemorySegment.ofArray(new byte[] {(byte) 0xFF, 'a'}), 0, 2);
+        longs.set(2, "ok");
+        SharedMap<Long, String> map = longs.asMap();
+        map.replaceAll((k, v) -> v + "!");
+        assertThat(map).containsOnly(Map.entry(1L, "\uFFFDa!"), Map.entry(2L, "ok!"));
+        assertThatThrownBy(() -> map.replaceAll((k, v) -> null)).isInstanceOf(NullPointerException.class);
+        assertThat(map).as("a null from the function changes nothing").hasSize(2);
+    }
+
     @Test
     void shouldGetIntoACallersSegmentAndShareEntriesWithTheLongKeyMap() {
         SharedLongMap<byte[]> longs = SharedLongMap.create(heap, "m", Codec.bytes(), MapSizing.ofLongKeys(500, 64));
