@@ -319,14 +319,11 @@ final class MapCore {
      * Checks a caller's segment range: {@code length} bytes at {@code offset} of {@code segment}.
      *
      * @param side {@code "source"} or {@code "target"}, for the message
-     * @throws NullPointerException      naming this map and the side, if {@code segment} is null
+     * @throws NullPointerException      naming the side, if {@code segment} is null
      * @throws IndexOutOfBoundsException naming this map and the side, if the range is not inside the segment
      */
     void checkRange(String side, MemorySegment segment, long offset, long length) {
-        if (segment == null) { // not requireNonNull with a supplier: a capturing lambda per call on a hot path
-            throw new NullPointerException(this + ": a null " + side + " segment");
-        }
-        long size = segment.byteSize();
+        long size = Objects.requireNonNull(segment, side).byteSize();
         if (offset < 0 || length < 0 || offset > size - length) {
             throw new IndexOutOfBoundsException(this + ": " + side + " bytes [" + offset + ", " + (offset + length)
                     + ") outside the " + size + "-byte " + side + " segment");
