@@ -356,9 +356,10 @@ class SharedBarrierTest {
     }
 
     /**
-     * A party killed while it waits alone is seen by {@code isBroken()} and {@code getNumberWaiting()} at once: they
-     * check the arrivals themselves. Before, with no live party waiting to check it, the barrier read not broken
-     * with the dead party counted waiting until the next arrival (helper-144), and the tool showed the same.
+     * A party killed while it waits alone is seen by {@code isBroken()} and {@code getNumberWaiting()}, which check
+     * the arrivals themselves (at most every 50 ms per barrier object), a read-only view included, which cannot
+     * write the break. Before, with no live party waiting to check it, the barrier read not broken with the dead
+     * party counted waiting until the next arrival (helper-144), and the tool showed the same.
      */
     @Test
     void shouldReadBrokenAndNobodyWaitingOnceTheOnlyWaitingPartyIsKilled() throws Exception {
