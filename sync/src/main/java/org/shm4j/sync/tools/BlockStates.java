@@ -333,10 +333,7 @@ final class BlockStates {
         state.put("arrivals", barrierArrivals(block, parties, word & BARRIER_GENERATION_MASK));
         List<Object> registered = new ArrayList<>(); // read-only: the registry's tokens() only loads
         for (long token : new BarrierRegistry(block, barrierRegistrationsOffset(parties), parties).tokens()) {
-            Map<String, Object> party = new LinkedHashMap<>();
-            party.put("pid", ProcessIdentity.pid(token));
-            party.put("alive", ProcessIdentity.isAlive(token));
-            registered.add(party);
+            registered.add(process(new LinkedHashMap<>(), token));
         }
         state.put("registered", registered);
         return state;
@@ -355,12 +352,17 @@ final class BlockStates {
                 long token = (long) I64.getOpaque(block, at); // opaque: ordered by the acquire above
                 Map<String, Object> party = new LinkedHashMap<>();
                 party.put("slot", slot);
-                party.put("pid", ProcessIdentity.pid(token));
-                party.put("alive", ProcessIdentity.isAlive(token));
-                arrivals.add(party);
+                arrivals.add(process(party, token));
             }
         }
         return arrivals;
+    }
+
+    /** @return {@code entry} with the pid of the process that owner token {@code token} names, and whether it lives */
+    private static Map<String, Object> process(Map<String, Object> entry, long token) {
+        entry.put("pid", ProcessIdentity.pid(token));
+        entry.put("alive", ProcessIdentity.isAlive(token));
+        return entry;
     }
 
     private static Map<String, Object> counters(SharedHeap heap, HeapBlock block) {
