@@ -47,11 +47,6 @@ class MapKillTest {
     /** Own keys a writer keeps in the map before it removes its oldest. */
     private static final int LIVE = 40;
 
-    private static final byte PUTTING = 1;
-    private static final byte PUT = 2;
-    private static final byte REMOVING = 3;
-    private static final byte REMOVED = 4;
-
     @RegisterExtension
     final ShmNames names = new ShmNames();
 
@@ -114,18 +109,13 @@ class MapKillTest {
         SharedByteArray own = SharedByteArray.open(heap, "own");
         int present = 0;
         for (int w = 0; w < writers; w++) {
-            byte state = PUT;
-            for (int i = 0; i < PER_CHILD && state != 0; i++) { // the first key never put ends the writer's keys
+            byte state = KeySteps.PUT;
+            // the first key never put ends the writer's keys
+            for (int i = 0; i < PER_CHILD && state != KeySteps.NONE; i++) {
                 state = own.get((long) w * PER_CHILD + i);
                 Long value = map.get(ownKey(w, i));
                 String what = ownKey(w, i) + " in state " + state + " holds " + value + "; " + context;
-                if (state == PUT) {
-                    assertThat(value).as(what).isEqualTo(ownValue(w, i));
-                } else if (state == PUTTING || state == REMOVING) {
-                    assertThat(value).as(what).isIn(null, ownValue(w, i));
-                } else {
-                    assertThat(value).as(what).isNull();
-                }
+                assertThat(KeySteps.allows(state, value, ownValue(w, i))).as(what).isTrue();
                 present += value == null ? 0 : 1;
             }
         }
@@ -180,14 +170,14 @@ class MapKillTest {
                     increment(map, k, random);
                     acked.getAndAdd((long) writer * KEYS + k, 1);
                     long slot = (long) writer * PER_CHILD + i;
-                    own.set(slot, PUTTING);
+                    own.set(slot, KeySteps.PUTTING);
                     check(map.putIfAbsent(ownKey(writer, i), ownValue(writer, i)) == null, "putIfAbsent", writer, i);
-                    own.set(slot, PUT);
+                    own.set(slot, KeySteps.PUT);
                     if (i >= LIVE) {
-                        own.set(slot - LIVE, REMOVING);
+                        own.set(slot - LIVE, KeySteps.REMOVING);
                         check(map.remove(ownKey(writer, i - LIVE), ownValue(writer, i - LIVE)), "remove", writer,
                                 i - LIVE);
-                        own.set(slot - LIVE, REMOVED);
+                        own.set(slot - LIVE, KeySteps.REMOVED);
                     }
                 }
                 Thread.sleep(KillRounds.BOUND.toMillis()); // all done: wait to be killed
