@@ -47,10 +47,12 @@ public final class BarrierGenerations {
     /** The generation whose action {@link #unknownRunnerFor} saw without a runner, and since when: this process's. */
     private int unknownGeneration = -1;
     private long unknownSince;
-    // System.nanoTime() from which an observer may probe the arrivals again (observedState). Plain and racy between
-    // this object's observers: a lost update only adds or delays one pass
-    private long nextObservedCheck = System.nanoTime();
-    /** The generation in which this read-only view saw a dead arrival it could not break (-1: none); racy as above. */
+    /** When an observer may probe the arrivals again ({@link #observedState}). */
+    private final GiveUpCheck observerCheck = new GiveUpCheck();
+    /**
+     * The generation in which this read-only view saw a dead arrival it could not break (-1: none). Plain and racy
+     * between this object's observers: a lost update only costs one more probe.
+     */
     private int deadSeenIn = -1;
 
     /**
@@ -366,7 +368,7 @@ public final class BarrierGenerations {
     private boolean actionRuns(int generation, boolean known) {
         long s = state();
         return ((int) s & (BARRIER_GENERATION_MASK | BARRIER_BROKEN)) == generation && s >>> 32 == parties
-                && (slotGeneration(parties - 1) == generation + 1) == known;
+                && arrivedIn(segment, parties - 1, generation) == known;
     }
 
     /**
@@ -442,11 +444,9 @@ public final class BarrierGenerations {
         if (generation == deadSeenIn) {
             return s | BARRIER_BROKEN;
         }
-        long now = System.nanoTime();
-        if (now - nextObservedCheck < 0) {
+        if (!observerCheck.due(System.nanoTime())) {
             return s;
         }
-        nextObservedCheck = now + RobustMutex.LIVENESS_NANOS;
         for (int slot = 0; slot < arrived; slot++) {
             if (deadArrival(slot, generation)) {
                 if (segment.isReadOnly()) {
@@ -474,17 +474,26 @@ public final class BarrierGenerations {
         if (slot < 0 || slot >= parties) {
             return false;
         }
-        if (slotGeneration(slot) != generation + 1) {
-            return false; // empty, being written, or of another generation
-        }
-        // opaque: ordered by the acquire of the generation above
-        long token = (long) LONG.getOpaque(segment, BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE);
-        return !HeapMappings.isPresent(segment, token); // dead, or closed its last view of the heap: it left
+        // dead, or closed its last view of the heap: it left
+        return arrivedIn(segment, slot, generation) && !HeapMappings.isPresent(segment, slotToken(segment, slot));
     }
 
-    /** @return 1 + the generation in which the party of {@code slot} arrived (acquire: its token is read after it) */
-    private int slotGeneration(int slot) {
-        return (int) INT.getAcquire(segment, slotGenerationOffset(slot));
+    /**
+     * @param block a barrier's block (read only)
+     * @return true if arrival slot {@code slot} holds a party that arrived in {@code generation}, false if it is
+     *         empty, being written, or of another generation (acquire: its token is read after this)
+     */
+    public static boolean arrivedIn(MemorySegment block, int slot, int generation) {
+        return (int) INT.getAcquire(block, slotGenerationOffset(slot)) == generation + 1;
+    }
+
+    /**
+     * @param block a barrier's block (read only)
+     * @return the owner token of the party in arrival slot {@code slot}, after {@link #arrivedIn} said it arrived
+     *         (opaque: ordered by that acquire)
+     */
+    public static long slotToken(MemorySegment block, int slot) {
+        return (long) LONG.getOpaque(block, BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE);
     }
 
     private static long slotGenerationOffset(int slot) {

@@ -7,7 +7,8 @@ package org.shm4j.sync.internal;
  * waiting; a caller whose every wait is shorter (a loop of {@code tryLock(10, MILLISECONDS)}, or of
  * {@code tryLock()} and a sleep) would never reach that check, and a dead holder would keep the structure for as
  * long as such callers try. The period keeps the system calls of a check off callers that give up often while a
- * live process holds the structure.
+ * live process holds the structure. A barrier's observers ({@code isBroken}, {@code getNumberWaiting}), which poll,
+ * probe its waiting parties on the same period.
  */
 public final class GiveUpCheck {
     /** When the next give-up may check; volatile: shared by the view's threads, written at most once a period. */

@@ -5,6 +5,7 @@ import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.atomic.SharedCounters;
+import org.shm4j.sync.internal.BarrierGenerations;
 import org.shm4j.sync.internal.BarrierRegistry;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.CountersLayout;
@@ -346,13 +347,10 @@ final class BlockStates {
     private static List<Object> barrierArrivals(MemorySegment block, int parties, int generation) {
         List<Object> arrivals = new ArrayList<>();
         for (int slot = 0; slot < parties; slot++) {
-            long at = BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE;
-            // acquire: the token, written before the slot's generation (release), is read after it
-            if ((int) I32.getAcquire(block, at + Long.BYTES) == generation + 1) {
-                long token = (long) I64.getOpaque(block, at); // opaque: ordered by the acquire above
+            if (BarrierGenerations.arrivedIn(block, slot, generation)) {
                 Map<String, Object> party = new LinkedHashMap<>();
                 party.put("slot", slot);
-                arrivals.add(process(party, token));
+                arrivals.add(process(party, BarrierGenerations.slotToken(block, slot)));
             }
         }
         return arrivals;
