@@ -227,6 +227,11 @@ public final class SharedDoubleArray extends SharedArray {
         }
     }
 
+    /** @return the previous element, after replacing it with {@code op(previous, x)} atomically */
+    public double getAndAccumulate(long index, double x, DoubleBinaryOperator op) {
+        return getAndUpdate(index, prev -> op.applyAsDouble(prev, x));
+    }
+
     /** @return the new element, {@code op(previous, x)}, applied atomically */
     public double accumulateAndGet(long index, double x, DoubleBinaryOperator op) {
         return updateAndGet(index, prev -> op.applyAsDouble(prev, x));

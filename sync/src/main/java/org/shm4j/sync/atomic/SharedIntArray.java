@@ -215,6 +215,16 @@ public final class SharedIntArray extends SharedArray {
         return addAndGet(index, -1);
     }
 
+    /** @return the previous element, after adding 1 */
+    public int getAndIncrement(long index) {
+        return getAndAdd(index, 1);
+    }
+
+    /** @return the previous element, after subtracting 1 */
+    public int getAndDecrement(long index) {
+        return getAndAdd(index, -1);
+    }
+
     /** @return the previous element, after applying {@code update} atomically (it may run more than once) */
     public int getAndUpdate(long index, IntUnaryOperator update) {
         int prev = get(index);
@@ -238,6 +248,11 @@ public final class SharedIntArray extends SharedArray {
             }
             prev = witness;
         }
+    }
+
+    /** @return the previous element, after replacing it with {@code op(previous, x)} atomically */
+    public int getAndAccumulate(long index, int x, IntBinaryOperator op) {
+        return getAndUpdate(index, prev -> op.applyAsInt(prev, x));
     }
 
     /** @return the new element, {@code op(previous, x)}, applied atomically */

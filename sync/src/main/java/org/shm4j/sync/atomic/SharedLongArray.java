@@ -215,6 +215,16 @@ public final class SharedLongArray extends SharedArray {
         return addAndGet(index, -1L);
     }
 
+    /** @return the previous element, after adding 1 */
+    public long getAndIncrement(long index) {
+        return getAndAdd(index, 1L);
+    }
+
+    /** @return the previous element, after subtracting 1 */
+    public long getAndDecrement(long index) {
+        return getAndAdd(index, -1L);
+    }
+
     /** @return the previous element, after applying {@code update} atomically (it may run more than once) */
     public long getAndUpdate(long index, LongUnaryOperator update) {
         long prev = get(index);
@@ -238,6 +248,11 @@ public final class SharedLongArray extends SharedArray {
             }
             prev = witness;
         }
+    }
+
+    /** @return the previous element, after replacing it with {@code op(previous, x)} atomically */
+    public long getAndAccumulate(long index, long x, LongBinaryOperator op) {
+        return getAndUpdate(index, prev -> op.applyAsLong(prev, x));
     }
 
     /** @return the new element, {@code op(previous, x)}, applied atomically */

@@ -48,6 +48,27 @@ class SharedArraysTest {
         }
     }
 
+    /** helper-148: code ported from AtomicLongArray / AtomicIntegerArray did not compile without these. */
+    @Test
+    void shouldOfferTheAtomicArraysRemainingUpdates() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLongArray longs = SharedLongArray.create(heap, "longs", 2);
+            assertThat(longs.getAndIncrement(1)).isZero();
+            assertThat(longs.getAndDecrement(1)).isEqualTo(1);
+            assertThat(longs.getAndAccumulate(1, 7, Long::sum)).isZero();
+            assertThat(longs.get(1)).isEqualTo(7);
+            SharedIntArray ints = SharedIntArray.create(heap, "ints", 2);
+            assertThat(ints.getAndIncrement(0)).isZero();
+            assertThat(ints.getAndDecrement(0)).isEqualTo(1);
+            assertThat(ints.getAndAccumulate(0, 5, Math::max)).isZero();
+            assertThat(ints.get(0)).isEqualTo(5);
+            SharedDoubleArray doubles = SharedDoubleArray.create(heap, "doubles", 1);
+            assertThat(doubles.getAndAccumulate(0, 2.5, Double::sum)).isZero();
+            assertThat(doubles.getAndAccumulate(0, 2.0, Math::min)).isEqualTo(2.5);
+            assertThat(doubles.get(0)).isEqualTo(2.0);
+        }
+    }
+
     /** helper-133: arrays printed Object's {@code SharedLongArray@9573584}; now their elements, as AtomicLongArray. */
     @Test
     void shouldShowTheirElements() {
