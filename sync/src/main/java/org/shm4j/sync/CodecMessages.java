@@ -24,15 +24,24 @@ final class CodecMessages {
      *                                  codec's type id is not positive
      */
     static <T> int encodedLength(Codec<T> codec, T value, SharedRing ring, String what) {
-        int type = codec.typeId();
-        if (type < 1) { // named here, not by the ring under the queue or pipe end
-            throw new IllegalArgumentException(what + ": its codec's typeId() is " + type + " (expected: >= 1)");
-        }
+        checkedTypeId(codec, what);
         int length = ExactEncoding.measure(codec, value, what);
         if (length < 0 || length > ring.maxMessageLength()) {
             throw Blocks.messageTooLong(what, "encoded value length", length, ring.capacity());
         }
         return length;
+    }
+
+    /**
+     * @return {@code codec}'s type id
+     * @throws IllegalArgumentException naming {@code what} (not the ring under it), if the type id is not positive
+     */
+    static int checkedTypeId(Codec<?> codec, String what) {
+        int type = codec.typeId();
+        if (type < 1) {
+            throw new IllegalArgumentException(what + ": its codec's typeId() is " + type + " (expected: >= 1)");
+        }
+        return type;
     }
 
     /**

@@ -103,8 +103,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
         Blocks.checkRingCapacity(describe(name), capacity);
-        return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, codec.typeId()), codec,
-                name, heap);
+        int type = CodecMessages.checkedTypeId(codec, describe(name));
+        return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, type), codec, name,
+                heap);
     }
 
     /**
@@ -130,9 +131,10 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
         Blocks.checkRingCapacity(describe(name), capacity);
+        int type = CodecMessages.checkedTypeId(codec, describe(name));
         try {
-            return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity,
-                    codec.typeId()), codec, name, heap);
+            return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity, type), codec,
+                    name, heap);
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> {
                 SharedRing existing = SharedRing.open(heap, name);
@@ -204,7 +206,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
             return true;
         }
         throw new IllegalStateException(description + " is full: no room for the value in its ring of "
-                + ring.capacity() + " bytes (" + ring.size() + " queued)");
+                + ring.capacity() + " bytes (" + size() + " values, " + ring.size() + " bytes in use)");
     }
 
     /** @return the head value, or null if the queue is empty now */

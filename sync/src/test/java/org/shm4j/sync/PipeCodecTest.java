@@ -189,7 +189,7 @@ class PipeCodecTest {
     }
 
     /** @return a codec of longs as {@link Codec#longs()} writes them, but of type {@code typeId} */
-    private static Codec<Long> longsOfType(int typeId) {
+    static Codec<Long> longsOfType(int typeId) {
         return new Codec<>() {
             @Override
             public int typeId() {

@@ -217,6 +217,13 @@ class SharedQueueAndPipeTest {
                     .hasMessage("codec");
             assertThatThrownBy(() -> SharedQueue.openOrCreate(heap, "q", 1024, null))
                     .isInstanceOf(NullPointerException.class);
+            Codec<Long> typeZero = PipeCodecTest.longsOfType(0); // helper-148: the ring under it was named
+            assertThatThrownBy(() -> SharedQueue.create(heap, "q", 1024, typeZero))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("queue 'q': its codec's typeId() is 0 (expected: >= 1)");
+            assertThatThrownBy(() -> SharedQueue.openOrCreate(heap, "q", 1024, typeZero))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("queue 'q': its codec's typeId() is 0 (expected: >= 1)");
             assertThat(heap.find("q")).as("no ring made for a refused queue").isEmpty();
             SharedQueue<Long> longs = SharedQueue.create(heap, "q", 1024, Codec.longs());
             byte[] half = {1, 2, 3, 4};

@@ -40,7 +40,8 @@ class SharedQueueAsBlockingQueueTest {
             }
             assertThat(queue.remainingCapacity()).isZero();
             assertThatThrownBy(() -> queue.add(65L)).isInstanceOf(IllegalStateException.class)
-                    .hasMessage("queue 'q' is full: no room for the value in its ring of 1024 bytes (1024 queued)");
+                    .hasMessage("queue 'q' is full: no room for the value in its ring of 1024 bytes (64 values, 1024 "
+                            + "bytes in use)");
             assertThat(queue.peek()).isEqualTo(1L);
             assertThat(queue.peek()).as("a peek takes nothing").isEqualTo(1L);
             assertThat(queue.element()).isEqualTo(1L);
