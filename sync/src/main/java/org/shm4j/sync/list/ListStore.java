@@ -3,6 +3,7 @@ package org.shm4j.sync.list;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
+import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RobustMutex;
@@ -253,7 +254,18 @@ final class ListStore {
 
     // ---- chunks ----
 
-    private static int chunkIndex(int index) {
+    /**
+     * @param cause the failed lookup of the chunk, or null
+     * @return the exception for element {@code index} (below the size) in chunk {@code chunkName}, which the heap
+     *         does not hold: the size word was damaged past the slots of the chunks the list made
+     */
+    static ShmFormatException missingChunk(String what, String chunkName, long index, ShmNotFoundException cause) {
+        return new ShmFormatException(what + " is corrupted: its size covers element " + index + ", but the heap "
+                + "holds no block '" + chunkName + "' for it (the size word was damaged past the " + slotsIn(
+                chunkIndex(index)) + " slots of the chunks the list made)", cause);
+    }
+
+    static int chunkIndex(long index) {
         return 63 - Long.numberOfLeadingZeros((long) index / FIRST_CHUNK + 1);
     }
 
@@ -288,7 +300,11 @@ final class ListStore {
                 throw taken;
             }
         } else {
-            chunk = Blocks.open(heap, chunkName, LIST_CHUNK);
+            try {
+                chunk = Blocks.open(heap, chunkName, LIST_CHUNK);
+            } catch (ShmNotFoundException e) { // a chunk is made before the size covers its slots, and never freed
+                throw missingChunk(what, chunkName, index, e);
+            }
         }
         if (chunk.byteSize() != bytes) {
             throw Blocks.corrupt(what, "size of chunk " + k, chunk.byteSize(), String.valueOf(bytes));

@@ -2,6 +2,7 @@ package org.shm4j.sync.list;
 
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
@@ -218,7 +219,7 @@ public final class SharedList<T> implements Iterable<T> {
                 int length = index >= 0 && index < size ? store.copyInto(index, buffer) : -1;
                 if (store.validate(seq)) {
                     if (length >= 0) {
-                        return codec.decode(buffer.current(), 0, length);
+                        return decode(index, buffer.current(), length);
                     }
                     checkIndex(index, size, size); // a consistent size: the index is out of range, or damage
                 }
@@ -538,7 +539,9 @@ public final class SharedList<T> implements Iterable<T> {
             throw store.closed(e);
         }
         List<T> values = new ArrayList<>(copies.size());
-        copies.forEach(bytes -> values.add(decode(bytes)));
+        for (byte[] bytes : copies) {
+            values.add(decode(values.size(), MemorySegment.ofArray(bytes), bytes.length));
+        }
         return Collections.unmodifiableList(values);
     }
 
@@ -624,14 +627,25 @@ public final class SharedList<T> implements Iterable<T> {
             if (length < 0) {
                 throw store.damagedSlot(index);
             }
-            return codec.decode(buffer.current(), 0, length);
+            return decode(index, buffer.current(), length);
         } finally {
             buffer.release();
         }
     }
 
-    private T decode(byte[] bytes) {
-        return codec.decode(MemorySegment.ofArray(bytes), 0, bytes.length);
+    /**
+     * @return element {@code index} decoded from its {@code length} stored bytes at the start of {@code bytes}
+     * @throws ShmFormatException naming the list and the element, if the codec fails on them (elements carry no
+     *                            checksum: damaged bytes, or a codec of another shape with the same type id)
+     */
+    private T decode(int index, MemorySegment bytes, int length) {
+        try {
+            return codec.decode(bytes, 0, length);
+        } catch (RuntimeException e) {
+            throw new ShmFormatException(store.what() + ": its codec (type " + Blocks.typeId(codec.typeId())
+                    + ") cannot decode element " + index + " of " + length + " bytes (corrupted bytes, or a codec "
+                    + "of another shape with the same type id): " + e, e);
+        }
     }
 
     private int encodedLength(T value) {

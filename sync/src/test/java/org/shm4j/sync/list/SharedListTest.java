@@ -260,10 +260,41 @@ class SharedListTest {
         }
     }
 
+    /**
+     * helper-150: a size word damaged while the list is open, past its chunks, read as a missing block
+     * ({@code ShmNotFoundException}); within them, past the elements written, as the codec's own failure on an
+     * empty slot, naming neither the list nor the element.
+     */
+    @Test
+    void shouldNameTheListWhenItsSizeCoversSlotsItNeverWrote() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<Long> list = SharedList.create(heap, "l", Codec.longs(), 8);
+            list.add(1L);
+            MemorySegment header = heap.lookup("l", ListLayout.LIST).segment();
+            header.set(JAVA_LONG, ListLayout.LIST_SIZE_OFFSET, 1000);
+            assertThatThrownBy(() -> list.get(999)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageStartingWith("SharedList 'l' is corrupted: its size covers element 999, but the heap "
+                            + "holds no block 'l.chunk4' for it");
+            assertThatThrownBy(list::snapshot).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("no block 'l.chunk1'");
+            header.set(JAVA_LONG, ListLayout.LIST_SIZE_OFFSET, 3);
+            assertThatThrownBy(() -> list.get(2)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageStartingWith("SharedList 'l': its codec (type 0x00000001) cannot decode element 2 of 0"
+                            + " bytes (corrupted bytes, or a codec of another shape with the same type id)");
+            assertThatThrownBy(list::snapshot).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("cannot decode element 1 of 0 bytes");
+            header.set(JAVA_LONG, ListLayout.LIST_SIZE_OFFSET, 1);
+            assertThat(list).containsExactly(1L);
+        }
+    }
+
     @Test
     void shouldRefuseADamagedHeader() {
         assertDamaged(ListLayout.LIST_MAGIC_OFFSET, 7L, "SharedList 'd' is corrupted: magic=0x7 (expected:");
         assertDamaged(ListLayout.LIST_SIZE_OFFSET, -3L, "size=-3 (expected: 0..1073741760)");
+        assertDamaged(ListLayout.LIST_SIZE_OFFSET, 65L, "SharedList 'd' is corrupted: its size covers element 64, but "
+                + "the heap holds no block 'd.chunk1' for it (the size word was damaged past the 64 slots of the chunks "
+                + "the list made)");
         assertDamaged(ListLayout.LIST_JOURNAL_OP_OFFSET, 9L, "journal op=9 (expected: 0..3)");
         assertDamaged(ListLayout.LIST_JOURNAL_SIZE_OFFSET + 8, 1L, "reserved byte 176=1 (expected: 0)");
         assertDamaged(ListLayout.LIST_MUTEX_OFFSET, 1L << 31, "lock word=0x80000000");
