@@ -2,6 +2,7 @@ package org.shm4j.sync;
 
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmTypeMismatchException;
@@ -24,6 +25,7 @@ import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
+import org.shm4j.testing.ChildJvm;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -49,6 +51,38 @@ class ErrorMessagesTest {
             SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
             assertThatThrownBy(() -> SharedReadWriteLock.open(heap, "ring")).hasMessageEndingWith(
                     "is a SharedRing, type 0x53480031 v10 (expected: a SharedReadWriteLock, type 0x53480023 v8)");
+        }
+    }
+
+    /**
+     * helper-150: a kind was named only once its layout class had been used in this JVM, so a type mismatch in a JVM
+     * that had opened no counters said "is type 0x53480081 v2" where others say "is a SharedRing".
+     */
+    @Test
+    void shouldNameTheKindFoundInAJvmThatUsedNoneOfThatKind() throws InterruptedException {
+        try (ChildJvm child = ChildJvm.start(OpensEveryKindAsALong.class)) {
+            for (String kind : List.of("SharedCounters", "SharedMap", "SharedList", "shm4j wait table")) {
+                assertThat(child.awaitLine("MISMATCH", Duration.ofSeconds(30))).contains("is a " + kind + ", type");
+            }
+            child.awaitSuccess(Duration.ofSeconds(30));
+        }
+    }
+
+    /** A fresh JVM: blocks of kinds it never used, made raw by their tags, each opened as a {@code SharedLong}. */
+    public static final class OpensEveryKindAsALong {
+        public static void main(String[] args) {
+            int[][] tagsAndVersions = {{0x5348_0081, 2}, {0x5348_0051, 4}, {0x5348_0071, 2}, {0x5348_0091, 1}};
+            try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+                for (int[] type : tagsAndVersions) {
+                    String name = "block" + Integer.toHexString(type[0]);
+                    heap.allocate(name, new BlockType(type[0], type[1]), 64);
+                    try {
+                        SharedLong.open(heap, name);
+                    } catch (ShmTypeMismatchException e) {
+                        System.out.println("MISMATCH " + e.getMessage());
+                    }
+                }
+            }
         }
     }
 

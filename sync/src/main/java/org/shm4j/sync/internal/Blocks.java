@@ -9,6 +9,7 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.HeapLayout;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -27,6 +28,20 @@ public final class Blocks {
     /** The end of the message a write to read-only memory gets, after the structure's name. */
     private static final String READ_ONLY_MESSAGE = " cannot be written here: its memory is mapped read-only (a heap"
             + " opened by openReadOnly, or a read-only segment); reads work";
+    /** The classes whose block types name this module's kinds ({@link BlockType#named}, run as each initialises). */
+    private static final List<String> LAYOUTS = List.of("org.shm4j.sync.internal.SyncLayout",
+            "org.shm4j.sync.internal.CountersLayout", "org.shm4j.sync.internal.WaitLayout",
+            "org.shm4j.sync.list.ListLayout", "org.shm4j.sync.map.MapLayout");
+
+    static { // so that a heap's type mismatch names the kind found, whichever structures this JVM used before
+        for (String layout : LAYOUTS) {
+            try {
+                Class.forName(layout, true, Blocks.class.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+    }
 
     private Blocks() {
     }
