@@ -2,8 +2,11 @@ package org.shm4j.testing;
 
 import org.shm4j.core.process.WorkerProcess;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A test's child JVM: a {@link WorkerProcess} running the {@code main} of a test class with its output captured,
@@ -85,6 +88,27 @@ public final class ChildJvm implements AutoCloseable {
         worker.kill();
         if (!worker.join(KILL_BOUND)) {
             throw new AssertionError("child " + worker + " survived SIGKILL for " + KILL_BOUND);
+        }
+    }
+
+    /** Stops the child with SIGSTOP (it stays alive, as far as liveness checks go, but runs nothing). */
+    public void stop() throws InterruptedException {
+        signal("-STOP");
+    }
+
+    /** Lets a child {@link #stop() stopped} go on, with SIGCONT. */
+    public void resume() throws InterruptedException {
+        signal("-CONT");
+    }
+
+    private void signal(String signal) throws InterruptedException {
+        try {
+            Process kill = new ProcessBuilder("kill", signal, Long.toString(worker.pid())).inheritIO().start();
+            if (!kill.waitFor(KILL_BOUND.toSeconds(), TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                throw new AssertionError("kill " + signal + " " + worker.pid() + " failed or took over " + KILL_BOUND);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -213,7 +213,7 @@ class CrossProcessRingTest {
                     .append(buffer.get(JAVA_BYTE, offset)).append(' ');
             try (ChildJvm producer = ChildJvm.start(UnmarkedClaimer.class, heapName)) {
                 producer.awaitLine("CLAIMED", BOUND);
-                signal("-STOP", producer.pid());
+                producer.stop();
                 assertThat(ring.poll(record, BOUND, WaitStrategy.BLOCKING)).isEqualTo(1); // its first message
                 assertThat(ring.poll(record, Duration.ofMillis(500), WaitStrategy.BLOCKING)).isZero();
                 assertThat(ring.stats().skippedRecords()).isZero();
@@ -224,7 +224,7 @@ class CrossProcessRingTest {
                     assertThat(ring.stats().skippedRecords()).isEqualTo(1);
                 } else {
                     go.set(1);
-                    signal("-CONT", producer.pid());
+                    producer.resume();
                     producer.awaitSuccess(BOUND);
                     assertThat(ring.drain(record, 10)).isEqualTo(2);
                     assertThat(got).hasToString("1:1 3:3 2:2 ");
@@ -233,12 +233,6 @@ class CrossProcessRingTest {
                 assertThat(ring.isEmpty()).isTrue();
             }
         }
-    }
-
-    private static void signal(String signal, long pid) throws Exception {
-        Process kill = new ProcessBuilder("kill", signal, Long.toString(pid)).inheritIO().start();
-        assertThat(kill.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
-        assertThat(kill.exitValue()).isZero();
     }
 
     @Test
