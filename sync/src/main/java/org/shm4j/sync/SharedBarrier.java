@@ -55,8 +55,8 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
  *     1, right after); any other count is refused by open and by await</td><td>volatile; 64-bit CAS (an arrival,
  *     the trip, the last arrival before an action, a break and a reset are each one CAS)</td></tr>
  * <tr><td>72</td><td>4 &times; 8</td><td>brokenGenerations</td><td>entry {@code g % 8}: 1 + the last generation
- *     {@code g} that ended broken ({@link #reset()} writes it, before it starts the next generation); 0 if
- *     none</td><td>volatile</td></tr>
+ *     {@code g} that ended broken ({@link #reset()} writes it, before it starts the next generation; an entry is
+ *     never lowered, modulo 2<sup>30</sup>); 0 if none</td><td>volatile; CAS</td></tr>
  * <tr><td>104</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>16 &times; parties</td><td>arrival slots</td><td>slot {@code i} (the {@code i}-th arrival of a
  *     generation): owner token of the party's process (long), 1 + the generation it arrived in (int), zero
@@ -102,11 +102,11 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
  * even with a timeout; this one does not.
  *
  * <p>A waiter that wakes after its generation ended learns how from the state (the generation still current, and
- * broken) or, once a reset started the next one, from the broken generations: its generation's entry holds it
- * unless a reset broke a generation 8, 16... later since, which only a party that wakes 8 or more generations late
- * can see; such a party whose entry does not name its generation cannot tell a trip from a break, and gets
- * {@link BrokenBarrierException} (a false break, never a false trip). A reset finds nothing to break, and
- * starts no generation, while no party has arrived in the current one and it is not broken.
+ * broken) or, once a reset started the next one, from the broken generations: its generation's entry names it if it
+ * broke, an earlier generation (or none) if it tripped, and a later one only if a reset broke a generation 8, 16...
+ * later since, which only a party that wakes 8 or more generations late can see; such a party cannot tell a trip
+ * from a break, and gets {@link BrokenBarrierException} (a false break, never a false trip). A reset finds nothing
+ * to break, and starts no generation, while no party has arrived in the current one and it is not broken.
  *
  * <p>Memory consistency effects: actions of each party before {@code await} happen-before actions after every
  * party's successful return from that generation's {@code await}.

@@ -384,6 +384,46 @@ class SharedBarrierTest {
         }
     }
 
+    /**
+     * helper-149: a party stopped (SIGSTOP) after it arrived, while its generation trips and nine more follow (one
+     * of them broken by a reset), got {@code BrokenBarrierException} on waking: past 8 generations any entry not
+     * naming its own generation read as a break, though one naming an earlier generation shows that it tripped.
+     */
+    @Test
+    void shouldTellAPartyThatWakesManyGenerationsLateThatItsGenerationTripped() throws Exception {
+        String heapName = names.unique("barrier-late");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = partiesBarrier(heap, 2);
+            SharedInt arrivals = SharedInt.open(heap, "arrivals");
+            ExecutorService other = Executors.newSingleThreadExecutor();
+            try (ChildJvm late = ChildJvm.start(Party.class, heapName, "1")) {
+                Children.awaitTrue("the child waiting, its slot written", () -> barrier.getNumberWaiting() == 1
+                        && slotWritten(heap, 0));
+                late.stop();
+                arrivals.incrementAndGet();
+                assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).as("its generation trips").isZero();
+                for (int generation = 1; generation <= 9; generation++) {
+                    Future<Integer> peer = other.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                    if (generation == 5) { // broken by a reset: its entry (another than the child's) is written
+                        Children.awaitTrue("the peer waiting", () -> barrier.getNumberWaiting() == 1);
+                        barrier.reset();
+                        assertThatThrownBy(() -> peer.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                                .hasCauseInstanceOf(BrokenBarrierException.class);
+                    } else {
+                        barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                        peer.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                    }
+                }
+                late.resume();
+                late.awaitSuccess(BOUND);
+                assertThat(late.output()).doesNotContain("BROKEN");
+                assertThat(SharedIntArray.open(heap, "indices").get(1)).as("the child's arrival index").isEqualTo(1);
+            } finally {
+                other.shutdownNow();
+            }
+        }
+    }
+
     /** @return a barrier of {@code parties} in {@code heap}, with the counters {@link Party} children use */
     private static SharedBarrier partiesBarrier(SharedHeap heap, int parties) {
         SharedInt.create(heap, "arrivals");

@@ -16,6 +16,7 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_FUTEX;
+import static org.shm4j.sync.internal.SyncLayout.BARRIER_GENERATION_HALF;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_GENERATION_MASK;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOT_SIZE;
@@ -95,8 +96,7 @@ public final class BarrierGenerations {
                 breakGeneration(generation);
                 continue;
             }
-            // before the new generation: a waiter of this one that wakes after it reads that it broke
-            INT.setVolatile(segment, brokenEntry(generation), generation + 1);
+            markBroken(generation); // before the new generation: a waiter that wakes after it reads that it broke
             if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
                 Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
                 return;
@@ -304,22 +304,43 @@ public final class BarrierGenerations {
     }
 
     /**
-     * @return true if {@code generation} tripped; false if it is still current (then broken), ended broken, or ended
-     *         so many generations ago that its broken-generations entry may have been written again (see the class
-     *         doc)
+     * @return true if {@code generation} tripped; false if it is still current (then broken), ended broken, or its
+     *         broken-generations entry was written again since by the reset of a later generation, so that how it
+     *         ended cannot be told (see the class doc)
      */
     private boolean tripped(int generation) {
         if (((int) state() & BARRIER_GENERATION_MASK) == generation) {
             return false;
         }
-        // after the state showed it ended: a reset writes the entry before it starts the next generation
-        if ((int) INT.getVolatile(segment, brokenEntry(generation)) == generation + 1) {
+        // after the state showed it ended: a broken generation ends only by a reset, which writes the entry first
+        int entry = (int) INT.getVolatile(segment, brokenEntry(generation));
+        if (entry == generation + 1) {
             return false;
         }
-        // the entry is written again only by a reset of generation + 8 (or 16...), once that generation is current:
-        // if none is current yet, none was when the entry was read
-        int current = (int) state() & BARRIER_GENERATION_MASK;
-        return ((current - generation) & BARRIER_GENERATION_MASK) < BARRIER_BROKEN_GENERATIONS;
+        // an entry only grows (each holds 1 + the last generation of its own that a reset broke): one of an earlier
+        // generation (or 0: none) shows that no reset broke this one; a later one may have overwritten its mark
+        return entry == 0 || precedes(entry, generation + 1);
+    }
+
+    /**
+     * Writes that {@code generation} (current and broken) ended broken, unless its entry already names a later one:
+     * a reset that read an earlier state and then stalled must not lower the mark of a generation broken since, or a
+     * late waiter of that one would read a trip.
+     */
+    private void markBroken(int generation) {
+        long at = brokenEntry(generation);
+        while (true) {
+            int entry = (int) INT.getVolatile(segment, at);
+            if (entry != 0 && !precedes(entry, generation + 1)
+                    || INT.compareAndSet(segment, at, entry, generation + 1)) {
+                return;
+            }
+        }
+    }
+
+    /** @return true if entry value {@code a} (1 + a generation) comes before {@code b}, modulo the generations */
+    private static boolean precedes(int a, int b) {
+        return a != b && ((b - a) & BARRIER_GENERATION_MASK) < BARRIER_GENERATION_HALF;
     }
 
     /** @return the offset of {@code generation}'s entry in the broken generations */
