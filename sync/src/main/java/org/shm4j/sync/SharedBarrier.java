@@ -244,7 +244,9 @@ public final class SharedBarrier {
      * Waits until all parties have arrived.
      *
      * @return the arrival index: {@code getParties() - 1} for the first to arrive, 0 for the last
-     * @throws BrokenBarrierException if the generation broke before or while this party waited
+     * @throws BrokenBarrierException if the generation broke before or while this party waited (also to a thread
+     *                                interrupted before the call, whose interrupt stays set, as in
+     *                                {@code CyclicBarrier})
      * @throws InterruptedException   if the thread was interrupted while waiting (the generation breaks)
      * @throws ShmFormatException     if the barrier's arrival count was damaged (not 0 to parties): the party
      *                                does not arrive, and the generation breaks, so that its waiters get

@@ -87,6 +87,9 @@ class SharedBarrierTest {
             Thread.currentThread().interrupt();
             assertThatThrownBy(barrier::await).isInstanceOf(InterruptedException.class);
             assertThat(barrier.isBroken()).as("an interrupted arrival breaks it").isTrue();
+            Thread.currentThread().interrupt(); // helper-148: as CyclicBarrier, broken first, the interrupt kept
+            assertThatThrownBy(barrier::await).isInstanceOf(BrokenBarrierException.class);
+            assertThat(Thread.interrupted()).isTrue();
             barrier.reset();
             assertThat(barrier.toString()).isEqualTo("barrier 'barrier' (0 of 2 waiting)");
         }

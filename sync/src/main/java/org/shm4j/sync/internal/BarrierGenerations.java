@@ -116,7 +116,8 @@ public final class BarrierGenerations {
         long start = System.nanoTime();
         long s = state();
         int generation = (int) s & BARRIER_GENERATION_MASK;
-        if (Thread.interrupted()) {
+        // as CyclicBarrier: a broken generation is reported first (below), the interrupt left set
+        if (((int) s & BARRIER_BROKEN) == 0 && Thread.interrupted()) {
             if (s >>> 32 != parties) { // not arrived: the generation whose action runs is not this party's
                 breakGeneration(generation);
             }
