@@ -1,13 +1,12 @@
 package org.shm4j.sync;
 
+import org.shm4j.testing.Await;
 import org.shm4j.testing.ChildJvm;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** Helpers of the coordination types' cross-process tests: run child JVMs to success, wait bounded. */
 final class Children {
@@ -39,11 +38,7 @@ final class Children {
 
     /** Spins (yielding) until {@code condition} holds, failing after {@link #BOUND}. */
     static void awaitTrue(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime() - deadline).as("waiting for " + what).isNegative();
-            Thread.yield();
-        }
+        Await.until(what, BOUND, condition);
     }
 
     /** Prints a line for the parent's {@link ChildJvm#awaitLine} and flushes it. */

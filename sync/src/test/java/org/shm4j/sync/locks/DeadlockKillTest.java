@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.testing.Await;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
@@ -16,7 +17,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -58,7 +58,7 @@ class DeadlockKillTest {
                         for (ChildJvm waiter : waiters) {
                             waiter.awaitLine("WAITING", BOUND);
                         }
-                        awaitTrue("the waits are published", () -> pidsIn(heap).size() >= waiters.size());
+                        Await.until("the waits are published", BOUND, () -> pidsIn(heap).size() >= waiters.size());
                         for (ChildJvm waiter : waiters) {
                             RandomKills.spin(random.nextLong(KILL_JITTER_NANOS));
                             waiter.kill();
@@ -74,7 +74,7 @@ class DeadlockKillTest {
             } finally {
                 busy.unlock();
             }
-            awaitTrue("every wait ended", () -> WaitForGraph.snapshot(heap).edges().isEmpty());
+            Await.until("every wait ended", BOUND, () -> WaitForGraph.snapshot(heap).edges().isEmpty());
         }
     }
 
@@ -87,7 +87,7 @@ class DeadlockKillTest {
             a.lock();
             try (ChildJvm child = ChildJvm.start(PUBLISH_AT_ONCE, Waiter.class, heapName, "A", "B", "600")) {
                 child.awaitLine("WAITING", BOUND);
-                awaitTrue("the child's wait for A is published", () -> pidsIn(heap).contains(child.pid()));
+                Await.until("the child's wait for A is published", BOUND, () -> pidsIn(heap).contains(child.pid()));
                 child.kill(); // it holds B and waits for A, which this thread holds
                 assertThat(WaitForGraph.snapshot(heap).cycles()).isEmpty();
                 assertThat(b.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("taken over, no deadlock").isTrue();
@@ -124,8 +124,8 @@ class DeadlockKillTest {
             }));
         }
         long me = ProcessHandle.current().pid();
-        awaitTrue("all " + TABLE_ENTRIES + " waits published", () -> WaitForGraph.snapshot(heap).edges().stream()
-                .filter(e -> e.waiterPid() == me).count() == TABLE_ENTRIES);
+        Await.until("all " + TABLE_ENTRIES + " waits published", BOUND, () -> WaitForGraph.snapshot(heap).edges()
+                .stream().filter(e -> e.waiterPid() == me).count() == TABLE_ENTRIES);
         assertThat(WaitForGraph.snapshot(heap).cycles()).isEmpty();
         busy.unlock();
         boolean all = done.await(BOUND.toSeconds(), TimeUnit.SECONDS);
@@ -140,14 +140,6 @@ class DeadlockKillTest {
         Set<Long> pids = new HashSet<>();
         WaitForGraph.snapshot(heap).edges().forEach(e -> pids.add(e.waiterPid()));
         return pids;
-    }
-
-    private static void awaitTrue(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime() - deadline).as("waiting for " + what).isNegative();
-            Thread.yield();
-        }
     }
 
     /**
