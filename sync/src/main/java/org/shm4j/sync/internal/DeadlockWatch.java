@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Deadlock detection for the waits on one lock of a heap, run only on the slow path of a blocked waiter: at each
  * liveness check (every {@link RobustMutex#LIVENESS_NANOS}) of a wait that has lasted longer than the threshold, the
- * waiter publishes its wait in the heap's {@link WaitTable} (once), reads the {@link WaitGraph}, and if it finds
+ * waiter publishes its wait in the heap's {@link WaitTable} (once; a wait the full table refused tries again at most
+ * once a second), reads the {@link WaitGraph}, and if it finds
  * itself in the same cycle, with the same waits, on two checks at least one check period apart, and it is the cycle's
  * {@linkplain WaitGraph#victim victim}, throws {@link DeadlockException}. The other members keep waiting. The entry
  * is cleared when the wait ends, however it ends.
@@ -32,6 +33,11 @@ public final class DeadlockWatch {
             Math.max(0, Long.getLong(THRESHOLD_PROPERTY, 100)));
     /** A cycle must be seen again at least this long after it was first seen, with the same waits. */
     private static final long CONFIRM_NANOS = RobustMutex.LIVENESS_NANOS;
+    /**
+     * How long a wait that the table refused (full: 64 waits published) waits before it tries again; each try may
+     * probe every entry's process for a dead one to drop.
+     */
+    private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final SharedHeap heap;
     private final long lockOffset;
@@ -83,12 +89,18 @@ public final class DeadlockWatch {
      */
     public Wait poll(Wait wait, long waitedNanos) {
         if (wait != null) {
-            wait.check();
-            return wait;
+            if (wait.slot >= 0) {
+                wait.check();
+                return wait;
+            }
+            if (System.nanoTime() - wait.refusedAt < RETRY_NANOS) {
+                return wait;
+            }
         }
         if (!enabled || waitedNanos < THRESHOLD_NANOS) {
             return null;
         }
+        // the first time past the threshold, or again: a cycle formed while the table was full must still be found
         long since = System.currentTimeMillis() - TimeUnit.NANOSECONDS.toMillis(waitedNanos);
         try {
             WaitTable t = table;
@@ -114,6 +126,7 @@ public final class DeadlockWatch {
         private final WaitTable table;
         private final int slot;
         private final long sequence;
+        private final long refusedAt; // System.nanoTime() when the table refused it (slot -1)
         private long[] seen; // sequence numbers of the cycle seen last, sorted; null if none
         private long seenAt;
 
@@ -121,6 +134,7 @@ public final class DeadlockWatch {
             this.table = table;
             this.slot = slot;
             this.sequence = slot < 0 ? 0 : table.sequence(slot);
+            this.refusedAt = System.nanoTime();
         }
 
         private void check() {

@@ -22,6 +22,11 @@ public final class WaitLayout {
     public static final long ENTRIES_OFFSET = VERSION_OFFSET + Integer.BYTES;
     /** Header: the last wait sequence number handed out (long); every published wait takes the next one. */
     public static final long SEQUENCE_OFFSET = ENTRIES_OFFSET + Integer.BYTES;
+    /**
+     * Header: how many times a waiter found the table full (long; a diagnostic count, 0 in tables made before it
+     * was kept, whose bytes here were zero).
+     */
+    public static final long REFUSED_OFFSET = SEQUENCE_OFFSET + Long.BYTES;
     /** Header size; entries start here. */
     public static final long HEADER_SIZE = 64;
 

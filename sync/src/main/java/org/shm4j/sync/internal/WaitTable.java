@@ -34,6 +34,7 @@ import static org.shm4j.sync.internal.WaitLayout.KIND_WRITE;
 import static org.shm4j.sync.internal.WaitLayout.MAGIC;
 import static org.shm4j.sync.internal.WaitLayout.MAGIC_OFFSET;
 import static org.shm4j.sync.internal.WaitLayout.MAX_NAME_BYTES;
+import static org.shm4j.sync.internal.WaitLayout.REFUSED_OFFSET;
 import static org.shm4j.sync.internal.WaitLayout.SEQUENCE_OFFSET;
 import static org.shm4j.sync.internal.WaitLayout.SIZE;
 import static org.shm4j.sync.internal.WaitLayout.TABLE;
@@ -52,7 +53,9 @@ import static org.shm4j.sync.internal.WaitLayout.VERSION_OFFSET;
  * <tr><td>8</td><td>4</td><td>layout version, 1</td><td>written once</td></tr>
  * <tr><td>12</td><td>4</td><td>entries, {@value WaitLayout#ENTRIES}</td><td>written once</td></tr>
  * <tr><td>16</td><td>8</td><td>last sequence number handed out</td><td>atomic add</td></tr>
- * <tr><td>24</td><td>40</td><td>zero</td><td></td></tr>
+ * <tr><td>24</td><td>8</td><td>publications refused for a full table, a count (diagnostics: the tool shows it;
+ *     zero in a table of an earlier shm4j, which kept these bytes zero)</td><td>atomic add</td></tr>
+ * <tr><td>32</td><td>32</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>64 × 128</td><td>entries, each: owner token of the waiter's process (long, 0 = free; pid in
  *     bits 63..32, low 32 bits of its start stamp), sequence number of the wait (long, 0 = not
  *     published), waiter's thread id (long), offset of the awaited lock from the heap's start (long), epoch ms the
@@ -146,6 +149,7 @@ public final class WaitTable {
             reclaimDead();
             slot = claim();
             if (slot < 0) {
+                LONG.getAndAdd(table, REFUSED_OFFSET, 1L);
                 return -1;
             }
         }
@@ -161,6 +165,11 @@ public final class WaitTable {
         long sequence = (long) LONG.getAndAdd(table, SEQUENCE_OFFSET, 1L) + 1;
         LONG.setVolatile(table, at + ENTRY_SEQUENCE, sequence); // publishes the fields above
         return slot;
+    }
+
+    /** @return how many times a waiter found this table full (a waiter refused tries again later) */
+    public long refused() {
+        return (long) LONG.getVolatile(table, REFUSED_OFFSET);
     }
 
     /** @return the sequence number of the wait published in {@code slot} (0 if none) */

@@ -150,6 +150,7 @@ final class BlockStates {
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("published", table.entries().size());
         state.put("capacity", WaitLayout.ENTRIES);
+        state.put("refused", table.refused()); // waits that found it full: they try again once a second
         return state;
     }
 

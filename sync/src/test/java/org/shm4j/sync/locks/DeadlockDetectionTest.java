@@ -6,6 +6,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.internal.WaitLayout;
+import org.shm4j.sync.internal.WaitTable;
+import org.shm4j.testing.Await;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -103,6 +106,56 @@ class DeadlockDetectionTest {
                     () -> DeadlockMember.cycle(heap, "fair/lock", 2, "B", "A")));
             assertThat(deadlock).contains("lock 'A'", "fair lock 'B'", "deadlock of 2 waiters");
         }
+    }
+
+    /**
+     * helper-151: a cycle whose waits passed the threshold while the wait table was full (64 waits published on
+     * another lock) was never detected: a refused wait did not try again, and its threads hung for good once the
+     * table had room.
+     */
+    @Test
+    void shouldBreakACycleThatFormedWhileTheWaitTableWasFull() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 18)) {
+            SharedLong.create(heap, "ready");
+            SharedLock.create(heap, "A");
+            SharedLock.create(heap, "B");
+            SharedLock busy = SharedLock.create(heap, "busy");
+            ExecutorService threads = Executors.newFixedThreadPool(WaitLayout.ENTRIES + 2);
+            try {
+                List<Future<Boolean>> fillers = new ArrayList<>();
+                List<Future<String>> members;
+                busy.lock();
+                try {
+                    for (int i = 0; i < WaitLayout.ENTRIES; i++) {
+                        fillers.add(threads.submit(() -> busy.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)
+                                && unlocked(busy)));
+                    }
+                    Await.until("the wait table full", BOUND, () -> WaitForGraph.snapshot(heap).edges().size()
+                            == WaitLayout.ENTRIES);
+                    members = List.of(threads.submit(() -> DeadlockMember.cycle(heap, "lock", 2, "A", "B")),
+                            threads.submit(() -> DeadlockMember.cycle(heap, "lock", 2, "B", "A")));
+                    Await.until("a member's wait refused", BOUND,
+                            () -> WaitTable.find(heap).orElseThrow().refused() > 0);
+                } finally {
+                    busy.unlock();
+                }
+                for (Future<Boolean> filler : fillers) {
+                    assertThat(filler.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                }
+                List<String> outcomes = new ArrayList<>();
+                for (Future<String> member : members) {
+                    outcomes.add(member.get(BOUND.toSeconds(), TimeUnit.SECONDS));
+                }
+                assertThat(single(outcomes)).contains("lock 'A'", "lock 'B'");
+            } finally {
+                threads.shutdownNow();
+            }
+        }
+    }
+
+    private static boolean unlocked(SharedLock lock) {
+        lock.unlock();
+        return true;
     }
 
     @Test

@@ -187,11 +187,11 @@ class Shm4jToolTest {
                 assertThat(list(json("inspect", heapName, "--json").get("deadlocks"))).isEmpty();
                 assertThat(run("inspect", heapName).out())
                         .contains("waits longer than the deadlock threshold: 1", "waiterThreadName=order-waiter")
-                        .containsPattern("shm4j\\.waits +shm4j wait table +published=1 capacity=64\n");
+                        .containsPattern("shm4j\\.waits +shm4j wait table +published=1 capacity=64 refused=0\n");
                 assertThat(block(json("inspect", heapName, "--json"), WaitLayout.BLOCK_NAME))
                         .as("the wait table the waiter made: shm4j's own block, not an unknown one")
                         .containsEntry("kind", "shm4j wait table").doesNotContainKey("unreadable")
-                        .containsEntry("state", Map.of("published", 1L, "capacity", 64L));
+                        .containsEntry("state", Map.of("published", 1L, "capacity", 64L, "refused", 0L));
             } finally {
                 lock.unlock();
                 waiter.join(BOUND.toMillis());
@@ -202,7 +202,7 @@ class Shm4jToolTest {
             try (ChildJvm tool = ChildJvm.start(Shm4j.class, "inspect", heapName)) { // no lock ever waited there
                 tool.awaitSuccess(BOUND);
                 assertThat(tool.output()).as("the tool in a JVM of its own")
-                        .containsPattern("shm4j\\.waits +shm4j wait table +published=0 capacity=64\n");
+                        .containsPattern("shm4j\\.waits +shm4j wait table +published=0 capacity=64 refused=0\n");
             }
         }
     }
