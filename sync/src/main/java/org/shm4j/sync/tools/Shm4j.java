@@ -4,6 +4,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmException;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.MappedFiles;
 import org.shm4j.sync.locks.WaitForGraph;
 
@@ -17,6 +18,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The {@code shm4j} command: see inside the shm4j heaps of a machine. Run it with the repository's {@code ./shm4j}
@@ -144,24 +147,36 @@ public final class Shm4j {
         return OK;
     }
 
+    /**
+     * {@code inspect}, or {@code watch}: each refresh opens the heap again, so that a name removed since ends the
+     * watch (exit {@link #NOT_FOUND}) and a heap made anew at the name is the one shown (its rates start over).
+     */
     private static int inspect(Options options, PrintStream out, PrintStream err)
             throws IOException, InterruptedException {
-        HeapScan.Found found = HeapScan.resolve(options.heap());
-        SharedHeap opened = openOrNull(found);
-        if (opened == null) {
-            return fail(options.json(), options.command(), "no heap " + options.heap(), NOT_FOUND, out, err);
-        }
-        try (SharedHeap heap = opened) {
-            if (options.command().equals("inspect")) {
-                print(report(found, heap), options, out);
-                return OK;
+        Watch watch = new Watch();
+        long heapId = 0;
+        for (long i = 0; options.count() < 0 || i < options.count(); i++) {
+            if (i > 0) {
+                Thread.sleep(options.intervalMillis()); // the refresh period, not a synchronisation
             }
-            Watch watch = new Watch();
-            for (long i = 0; options.count() < 0 || i < options.count(); i++) {
-                if (i > 0) {
-                    Thread.sleep(options.intervalMillis()); // the refresh period, not a synchronisation
+            HeapScan.Found found = HeapScan.resolve(options.heap());
+            SharedHeap opened = openOrNull(found);
+            if (opened == null) {
+                return fail(options.json(), options.command(), "no heap " + options.heap()
+                        + (i > 0 ? " (removed since the last refresh)" : ""), NOT_FOUND, out, err);
+            }
+            try (SharedHeap heap = opened) {
+                Map<String, Object> report = report(found, heap);
+                if (options.command().equals("inspect")) {
+                    print(report, options, out);
+                    return OK;
                 }
-                Map<String, Object> report = watch.addRates(report(found, heap), System.nanoTime());
+                long id = heap.memory().segment().get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET); // plain: written once
+                if (id != heapId) { // another heap than the last refresh's: no rate spans the two
+                    watch = new Watch();
+                    heapId = id;
+                }
+                watch.addRates(report, System.nanoTime());
                 report.put("time", Instant.now().toString());
                 if (!options.json() && System.console() != null && out == System.out) {
                     out.print("\033[H\033[2J"); // like top: redraw in place on a terminal
@@ -172,8 +187,8 @@ public final class Shm4j {
                 print(report, options, out);
                 out.flush();
             }
-            return OK;
         }
+        return OK;
     }
 
     /** @return {@code found} opened read-only; null if nothing was found or it was removed since */

@@ -538,26 +538,47 @@ class Shm4jToolTest {
         }
     }
 
+    /**
+     * A heap file truncated while a watch runs: a refresh that had it mapped faults (SIGBUS, reported), and one that
+     * opens it afterwards finds no heap there; either way the watch ends with a message, not a stack trace.
+     */
     @Test
     void shouldEndAWatchWithAMessageWhenTheHeapFileIsTruncatedUnderIt() throws Exception {
         Path file = dir.resolve("shrinking.heap");
-        try (SharedHeap heap = SharedHeap.create(file, 1 << 16)) {
-            SharedCounters.create(heap, "stats", 2).allocate("ticks").incrementAndGet();
-        }
-        CompletableFuture<Result> watch = CompletableFuture.supplyAsync(
-                () -> run("watch", file.toString(), "--count", "100", "--interval", "50"));
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (Files.readAllLines(Path.of("/proc/self/maps")).stream().noneMatch(l -> l.endsWith(file.toString()))) {
-            assertThat(System.nanoTime() - deadline).as("the watch maps the heap").isNegative();
-            Thread.onSpinWait();
-        }
+        CompletableFuture<Result> watch = watchUntilMapped(file);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
             channel.truncate(0); // past the new end, a mapped access faults (SIGBUS)
         }
         Result result = watch.get(BOUND.toSeconds(), TimeUnit.SECONDS);
         assertThat(result.code()).isEqualTo(Shm4j.ERROR);
         assertThat(result.err()).startsWith("shm4j watch: ").doesNotContain("\tat ")
-                .contains("shrank under its mapping");
+                .containsAnyOf("shrank under its mapping", file + " is not a shm4j heap");
+    }
+
+    /** helper-151: a watch mapped its heap once, and went on showing it after its name was removed (exit 0). */
+    @Test
+    void shouldEndAWatchWhoseHeapIsRemoved() throws Exception {
+        Path file = dir.resolve("removed.heap");
+        CompletableFuture<Result> watch = watchUntilMapped(file);
+        Files.delete(file);
+        Result result = watch.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        assertThat(result.code()).as(result.err()).isEqualTo(Shm4j.NOT_FOUND);
+        assertThat(result.err()).isEqualTo("shm4j watch: no heap " + file + " (removed since the last refresh)\n");
+    }
+
+    /** Makes a file heap of one counter and starts a watch of it, refreshed every 50 ms; returns once it mapped it. */
+    private static CompletableFuture<Result> watchUntilMapped(Path file) throws IOException {
+        try (SharedHeap heap = SharedHeap.create(file, 1 << 16)) {
+            SharedCounters.create(heap, "stats", 2).allocate("ticks").incrementAndGet();
+        }
+        CompletableFuture<Result> watch = CompletableFuture.supplyAsync(
+                () -> run("watch", file.toString(), "--count", "200", "--interval", "50"));
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (Files.readAllLines(Path.of("/proc/self/maps")).stream().noneMatch(l -> l.endsWith(file.toString()))) {
+            assertThat(System.nanoTime() - deadline).as("the watch maps the heap").isNegative();
+            Thread.onSpinWait();
+        }
+        return watch;
     }
 
     @Test
