@@ -16,26 +16,26 @@ final class Text {
         out.printf(LS_FORMAT, "NAME", "SIZE", "USED", "BLOCKS", "CREATOR", "STALE", "PROCESSES");
         for (Map<String, Object> heap : heaps) {
             if (heap.containsKey("unreadable")) {
-                out.printf("%-32s unreadable: %s%n", heap.get("name"), heap.get("unreadable"));
+                out.printf("%-32s unreadable: %s%n", printable((String) heap.get("name")), heap.get("unreadable"));
                 continue;
             }
-            out.printf(LS_FORMAT, heap.get("name"), heap.get("size"), heap.get("used"), heap.get("blocks"),
-                    process(heap.get("creator")), stale(heap), processes(heap.get("processes")));
+            out.printf(LS_FORMAT, printable((String) heap.get("name")), heap.get("size"), heap.get("used"),
+                    heap.get("blocks"), process(heap.get("creator")), stale(heap), processes(heap.get("processes")));
         }
     }
 
     /** Prints an {@code inspect} report: the heap's summary, then one line per block. */
     static void inspect(Map<String, Object> report, PrintStream out) {
-        out.printf("heap %s (%s): size %s, used %s, %s blocks, creator %s, stale %s%n", report.get("name"),
-                report.get("path"), report.get("size"), report.get("used"), report.get("blocks"),
-                process(report.get("creator")), stale(report));
+        out.printf("heap %s (%s): size %s, used %s, %s blocks, creator %s, stale %s%n",
+                printable((String) report.get("name")), printable((String) report.get("path")), report.get("size"),
+                report.get("used"), report.get("blocks"), process(report.get("creator")), stale(report));
         out.printf("processes: %s%n", processes(report.get("processes")));
         for (Object item : (List<?>) report.get("catalog")) {
             Map<?, ?> block = (Map<?, ?>) item;
             String state = block.containsKey("unreadable") ? "unreadable: " + block.get("unreadable")
                     : fields((Map<?, ?>) block.get("state"));
             if (block.containsKey("name")) {
-                out.printf("  %-24s %-20s %s%n", block.get("name"), block.get("kind"), state);
+                out.printf("  %-24s %-20s %s%n", printable((String) block.get("name")), block.get("kind"), state);
             } else { // a damaged catalog entry: no name or kind can be trusted
                 out.printf("  %-45s %s%n", "catalog entry " + block.get("index"), state);
             }
@@ -68,10 +68,38 @@ final class Text {
         return switch (value) {
             case Map<?, ?> map -> "{" + fields(map) + "}";
             case List<?> list -> "[" + String.join(", ", list.stream().map(Text::inline).toList()) + "]";
-            case String s -> s.contains(" ") ? "'" + s + "'" : s;
+            case String s -> printable(s);
             case null -> "-";
             default -> value.toString();
         };
+    }
+
+    /**
+     * @return {@code s} safe to print on a terminal: control characters escaped ({@code \n}, {@code \t},
+     *         {@code \r}, else {@code \}{@code uXXXX}), so that a label cannot forge a line or send a terminal
+     *         command, and quoted, its quotes and backslashes escaped, if it is empty or holds a space, a quote, a
+     *         backslash or an escape
+     */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        boolean quote = s.isEmpty();
+        for (char c : s.toCharArray()) {
+            String escape = switch (c) {
+                case '\n' -> "\\n";
+                case '\t' -> "\\t";
+                case '\r' -> "\\r";
+                case '\'' -> "\\'";
+                case '\\' -> "\\\\";
+                default -> Character.isISOControl(c) ? String.format("\\u%04x", (int) c) : null;
+            };
+            quote |= escape != null || c == ' ';
+            if (escape != null) {
+                b.append(escape);
+            } else {
+                b.append(c);
+            }
+        }
+        return quote ? "'" + b + "'" : b.toString();
     }
 
     private static String process(Object process) {

@@ -506,6 +506,29 @@ class Shm4jToolTest {
         assertThat(Files.exists(foreign)).as("its processes may live in their namespace").isTrue();
     }
 
+    /**
+     * helper-151: text output printed labels as they were, so a label with a line break forged a block line and one
+     * with an escape sequence reached the terminal; quotes nested ({@code lock='lock 'x''}).
+     */
+    @Test
+    void shouldEscapeWhatALabelCouldForgeInTextOutput() throws Exception {
+        String heapName = names.unique("tool-labels");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedCounters counters = SharedCounters.create(heap, "stats", 4);
+            counters.allocate("line1\n  fake-block  SharedLong  value=666");
+            counters.allocate("\u001b[31mred");
+            counters.allocate("it's \\ here");
+            counters.allocate("");
+            String out = run("inspect", heapName).out();
+            assertThat(out.lines().filter(l -> l.contains("fake-block"))).singleElement().asString()
+                    .contains("label='line1\\n  fake-block  SharedLong  value=666'");
+            assertThat(out).doesNotContain("\u001b").contains("label='\\u001b[31mred'")
+                    .contains("label='it\\'s \\\\ here'").contains("label=''");
+        }
+        assertThat(Text.printable("plain")).isEqualTo("plain");
+        assertThat(Text.printable("lock 'x'")).isEqualTo("'lock \\'x\\''");
+    }
+
     @Test
     void shouldWatchCountersWithRates() throws Exception {
         String heapName = names.unique("tool-watch");
