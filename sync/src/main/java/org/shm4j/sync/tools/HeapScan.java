@@ -78,11 +78,14 @@ final class HeapScan {
     /**
      * @param nameOrPath a name in {@code /dev/shm}, or a path (it contains a '/') of a file-backed heap
      * @return the heap there, or null if there is no file (or it went away while it was read)
-     * @throws IOException if the file is there but is not a shm4j heap
+     * @throws IOException if something is there but is not a shm4j heap (a file without its magic, a directory...)
      */
     static Found resolve(String nameOrPath) throws IOException {
         boolean named = !nameOrPath.contains("/");
         Path path = named ? SharedMemory.SHM_DIR.resolve(nameOrPath) : Path.of(nameOrPath);
+        if (Files.exists(path) && !Files.isRegularFile(path)) { // a directory, a FIFO, a device: there, and no heap
+            throw new IOException(path + " is not a shm4j heap (not a regular file)");
+        }
         return switch (kindOf(path)) {
             case NONE -> null;
             case OTHER -> throw new IOException(path + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its"

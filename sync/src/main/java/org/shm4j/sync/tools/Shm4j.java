@@ -350,7 +350,10 @@ public final class Shm4j {
                     }
                 }
             }
-            String command = positional.isEmpty() ? "help" : positional.getFirst();
+            if (positional.isEmpty()) { // a usage error, as the exit codes say; "help" asks for the text
+                throw new IllegalArgumentException("no command");
+            }
+            String command = positional.getFirst();
             int operands = switch (command) {
                 case "help" -> positional.size() - 1;
                 case "ls", "gc" -> 0;

@@ -613,6 +613,12 @@ class Shm4jToolTest {
         assertThat(unknown.err()).startsWith("shm4j: unknown command frobnicate\nusage: shm4j COMMAND [OPTIONS]");
         assertThat(run("inspect").code()).isEqualTo(Shm4j.USAGE);
         assertThat(run("watch", "x", "--count", "0").code()).isEqualTo(Shm4j.USAGE);
+        Result none = run(); // helper-151: it printed the usage and exited 0
+        assertThat(none.code()).isEqualTo(Shm4j.USAGE);
+        assertThat(none.err()).startsWith("shm4j: no command\nusage: shm4j COMMAND [OPTIONS]");
+        Result folder = run("inspect", dir.toString()); // helper-151: "no heap", exit 3, though something is there
+        assertThat(folder.code()).isEqualTo(Shm4j.ERROR);
+        assertThat(folder.err()).isEqualTo("shm4j inspect: " + dir + " is not a shm4j heap (not a regular file)\n");
         Path notAHeap = Files.writeString(dir.resolve("notes.txt"), "hello, not a heap");
         Result wrong = run("inspect", notAHeap.toString());
         assertThat(wrong.code()).isEqualTo(Shm4j.ERROR);
