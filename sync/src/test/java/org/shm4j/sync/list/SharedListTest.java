@@ -293,8 +293,8 @@ class SharedListTest {
         assertDamaged(ListLayout.LIST_MAGIC_OFFSET, 7L, "SharedList 'd' is corrupted: magic=0x7 (expected:");
         assertDamaged(ListLayout.LIST_SIZE_OFFSET, -3L, "size=-3 (expected: 0..1073741760)");
         assertDamaged(ListLayout.LIST_SIZE_OFFSET, 65L, "SharedList 'd' is corrupted: its size covers element 64, but "
-                + "the heap holds no block 'd.chunk1' for it (the size word was damaged past the 64 slots of the chunks "
-                + "the list made)");
+                + "the heap holds no block 'd.chunk1' for it (the size word was damaged past the 64 slots of the "
+                + "chunks the list made)");
         assertDamaged(ListLayout.LIST_JOURNAL_OP_OFFSET, 9L, "journal op=9 (expected: 0..3)");
         assertDamaged(ListLayout.LIST_JOURNAL_SIZE_OFFSET + 8, 1L, "reserved byte 176=1 (expected: 0)");
         assertDamaged(ListLayout.LIST_MUTEX_OFFSET, 1L << 31, "lock word=0x80000000");
