@@ -55,8 +55,8 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
  *     1, right after); any other count is refused by open and by await</td><td>volatile; 64-bit CAS (an arrival,
  *     the trip, the last arrival before an action, a break and a reset are each one CAS)</td></tr>
  * <tr><td>72</td><td>4 &times; 8</td><td>brokenGenerations</td><td>entry {@code g % 8}: 1 + the last generation
- *     {@code g} that ended broken ({@link #reset()} writes it, before it starts the next generation; an entry is
- *     never lowered, modulo 2<sup>30</sup>); 0 if none</td><td>volatile; CAS</td></tr>
+ *     {@code g} that ended broken ({@link #reset()} writes it while {@code g} is current, before it starts the next
+ *     generation, so an entry never goes back); 0 if none</td><td>volatile; CAS</td></tr>
  * <tr><td>104</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>16 &times; parties</td><td>arrival slots</td><td>slot {@code i} (the {@code i}-th arrival of a
  *     generation): owner token of the party's process (long), 1 + the generation it arrived in (int), zero

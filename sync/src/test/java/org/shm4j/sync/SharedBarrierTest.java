@@ -2,6 +2,8 @@ package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
@@ -421,6 +423,33 @@ class SharedBarrierTest {
                 late.awaitSuccess(BOUND);
                 assertThat(late.output()).doesNotContain("BROKEN");
                 assertThat(SharedIntArray.open(heap, "indices").get(1)).as("the child's arrival index").isEqualTo(1);
+            } finally {
+                other.shutdownNow();
+            }
+        }
+    }
+
+    /**
+     * helper-152: a first version of the rule above compared a broken-generations entry with the waiter's own
+     * generation over half the 2<sup>30</sup> generations, so from 2<sup>29</sup> generations after a reset broke
+     * one, every waiter of a generation sharing its entry got {@code BrokenBarrierException} though it tripped.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {8, 1 << 29, 3 << 28, SyncLayout.BARRIER_GENERATION_MASK})
+    void shouldTellAPromptWaiterItsGenerationTrippedLongAfterAnEarlierBreak(int generation) throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            MemorySegment block = heap.lookup("barrier", SyncLayout.BARRIER).segment();
+            // as if a reset broke generation 0 long ago, and the barrier has reached the given generation since
+            block.set(ValueLayout.JAVA_INT, SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET, 1);
+            block.set(ValueLayout.JAVA_LONG, SyncLayout.BARRIER_STATE_OFFSET, generation);
+            ExecutorService other = Executors.newSingleThreadExecutor();
+            try {
+                Future<Integer> first = other.submit(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+                Children.awaitTrue("the first party waiting", () -> barrier.getNumberWaiting() == 1);
+                assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isZero();
+                assertThat(first.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(1);
+                assertThat(barrier.isBroken()).isFalse();
             } finally {
                 other.shutdownNow();
             }

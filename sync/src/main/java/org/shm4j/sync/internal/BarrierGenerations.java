@@ -16,7 +16,6 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_FUTEX;
-import static org.shm4j.sync.internal.SyncLayout.BARRIER_GENERATION_HALF;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_GENERATION_MASK;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_SLOT_SIZE;
@@ -96,7 +95,7 @@ public final class BarrierGenerations {
                 breakGeneration(generation);
                 continue;
             }
-            markBroken(generation); // before the new generation: a waiter that wakes after it reads that it broke
+            markBroken(s, generation); // before the new generation: a waiter that wakes after it reads that it broke
             if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, (long) nextGeneration(generation))) {
                 Waits.wakeAllIfAnnounced(segment, BARRIER_FUTEX, (int) s, COORD_WAITERS);
                 return;
@@ -306,7 +305,7 @@ public final class BarrierGenerations {
 
     /**
      * @return true if {@code generation} tripped; false if it is still current (then broken), ended broken, or its
-     *         broken-generations entry was written again since by the reset of a later generation, so that how it
+     *         broken-generations entry was written since by the reset of a later generation sharing it, so that how it
      *         ended cannot be told (see the class doc)
      */
     private boolean tripped(int generation) {
@@ -318,30 +317,30 @@ public final class BarrierGenerations {
         if (entry == generation + 1) {
             return false;
         }
-        // an entry only grows (each holds 1 + the last generation of its own that a reset broke): one of an earlier
-        // generation (or 0: none) shows that no reset broke this one; a later one may have overwritten its mark
-        return entry == 0 || precedes(entry, generation + 1);
+        int current = (int) state() & BARRIER_GENERATION_MASK; // after the entry
+        int late = (current - generation) & BARRIER_GENERATION_MASK;
+        if (late < BARRIER_BROKEN_GENERATIONS) {
+            return true; // no other generation sharing the entry has been current since: nobody wrote it again
+        }
+        // entries are written only for the current generation, so they never go back: one whose generation is
+        // older than this one (counted back from the current generation), or none, shows that no reset broke it
+        return entry == 0 || ((current - (entry - 1)) & BARRIER_GENERATION_MASK) > late;
     }
 
     /**
-     * Writes that {@code generation} (current and broken) ended broken, unless its entry already names a later one:
-     * a reset that read an earlier state and then stalled must not lower the mark of a generation broken since, or a
-     * late waiter of that one would read a trip.
+     * Writes that {@code generation}, current and broken in the state {@code s} the caller read, ended broken; nothing
+     * once the state moved on (then the caller's CAS from {@code s} fails too), so that a reset that read the state
+     * and stalled cannot write an older generation over a later one's mark.
      */
-    private void markBroken(int generation) {
+    private void markBroken(long s, int generation) {
         long at = brokenEntry(generation);
         while (true) {
             int entry = (int) INT.getVolatile(segment, at);
-            if (entry != 0 && !precedes(entry, generation + 1)
+            if (entry == generation + 1 || state() != s
                     || INT.compareAndSet(segment, at, entry, generation + 1)) {
                 return;
             }
         }
-    }
-
-    /** @return true if entry value {@code a} (1 + a generation) comes before {@code b}, modulo the generations */
-    private static boolean precedes(int a, int b) {
-        return a != b && ((b - a) & BARRIER_GENERATION_MASK) < BARRIER_GENERATION_HALF;
     }
 
     /** @return the offset of {@code generation}'s entry in the broken generations */

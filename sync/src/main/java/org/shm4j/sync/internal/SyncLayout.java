@@ -367,8 +367,9 @@ public final class SyncLayout {
             + (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4);
     /**
      * Barrier: the broken generations (ints), entry {@code g % }{@link #BARRIER_BROKEN_GENERATIONS} holding 1 + the
-     * last generation {@code g} that a reset left broken (never lowered), so that a late waiter of it still sees
-     * that it broke, and one of a generation that tripped sees an earlier generation there.
+     * last generation {@code g} that a reset left broken (written only while {@code g} is current, so never set
+     * back), so that a late waiter of it still sees that it broke, and one of a generation that tripped sees an
+     * older generation there.
      */
     public static final long BARRIER_BROKEN_GENERATIONS_OFFSET = BARRIER_STATE_OFFSET + Long.BYTES;
     /** Barrier: the entries of the broken generations. */
@@ -377,11 +378,6 @@ public final class SyncLayout {
     public static final int BARRIER_BROKEN = 0x4000_0000;
     /** Barrier: the generation bits of the futex word. */
     public static final int BARRIER_GENERATION_MASK = 0x3FFF_FFFF;
-    /**
-     * Barrier: half the generations; of two generation numbers (modulo 2<sup>30</sup>), the one whose distance from
-     * the other is below this is the later one.
-     */
-    public static final int BARRIER_GENERATION_HALF = (BARRIER_GENERATION_MASK + 1) / 2;
     /** Barrier: the arrival slots, one per arrival index: owner token (long), generation (int), zero (int). */
     public static final long BARRIER_SLOTS_OFFSET = BARRIER_STATE_OFFSET + CACHE_LINE;
     /** Barrier: bytes per arrival slot. */
