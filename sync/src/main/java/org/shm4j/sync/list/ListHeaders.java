@@ -128,7 +128,7 @@ final class ListHeaders {
         checkRange(header, LIST_JOURNAL_INDEX_OFFSET, "journal index", most, what);
         checkRange(header, LIST_JOURNAL_PROGRESS_OFFSET, "journal progress", most, what);
         checkRange(header, LIST_JOURNAL_SIZE_OFFSET, "journal size", most - 1, what);
-        long size = header.get(JAVA_LONG, LIST_SIZE_OFFSET); // plain: a check; a chunk exists before a size covers it
+        long size = ListStore.sizeAcquire(header); // a chunk exists before a size covers it
         if (size > 0) {
             String lastChunk = ListStore.chunkName(name, ListStore.chunkIndex(size - 1));
             if (heap.find(lastChunk).isEmpty()) {

@@ -96,12 +96,14 @@ final class ListStore {
     }
 
     /**
-     * @return the size; opaque: validated by the seqlock, or read under the mutex
+     * @return the size; acquire: a reader that sees a size then finds the chunks below it in the heap's catalog (a
+     *         writer makes a chunk before its release store of the size covers it); validated by the seqlock, or
+     *         read under the mutex
      * @throws org.shm4j.core.ShmFormatException if it lies outside 0..the most slots the chunks hold (the word was
      *                                           damaged while the list is open; open checks it too)
      */
     int size() {
-        long size = (long) LONG.getOpaque(header, LIST_SIZE_OFFSET);
+        long size = sizeAcquire(header);
         if (size < 0 || size > slotsIn(MAX_CHUNKS)) {
             throw Blocks.corrupt(what, "size", size, "0.." + slotsIn(MAX_CHUNKS));
         }
@@ -250,6 +252,11 @@ final class ListStore {
         int length = source.get(JAVA_INT, offsetIn((int) from)); // plain: mutex held
         MemorySegment.copy(source, offsetIn((int) from), chunkOf((int) to, false), offsetIn((int) to),
                 Integer.BYTES + Math.clamp(length, 0, maxElementBytes));
+    }
+
+    /** @return the size word of the list header {@code header}, read with acquire (see {@link #size()}) */
+    static long sizeAcquire(MemorySegment header) {
+        return (long) LONG.getAcquire(header, LIST_SIZE_OFFSET);
     }
 
     // ---- chunks ----

@@ -72,7 +72,8 @@ import static org.shm4j.sync.list.ListLayout.OP_SET;
  * <tr><td>64</td><td>40</td><td>writers' robust mutex</td><td>see {@code SharedLock}</td></tr>
  * <tr><td>128</td><td>8</td><td>seq: odd while a writer changes slots or size</td><td>writer: opaque odd, store-store
  *     fence, changes, release even; reader: acquire, plain copies, load-load fence, opaque</td></tr>
- * <tr><td>136</td><td>8</td><td>size</td><td>release by the writer; opaque, validated by seq, for readers</td></tr>
+ * <tr><td>136</td><td>8</td><td>size</td><td>release by the writer (after it made the chunks below it); acquire,
+ *     validated by seq, for readers</td></tr>
  * <tr><td>144</td><td>4</td><td>journal op: 0 none, 1 set, 2 remove, 3 insert</td><td>release: the commit point
  *     of a set, insert or remove; release back to 0 when done</td></tr>
  * <tr><td>152</td><td>8</td><td>journal index</td><td>plain; published by the op</td></tr>
@@ -197,6 +198,9 @@ public final class SharedList<T> implements Iterable<T> {
     /**
      * @return the element at {@code index}, read without locking (see the class comment)
      * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
+     * @throws ShmFormatException        if the codec cannot decode the element's bytes (whatever it throws, the
+     *                                   cause): damaged bytes, or a codec of another shape with the same type id;
+     *                                   also from {@link #snapshot()} and iteration
      */
     public T get(int index) {
         try {
