@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -67,14 +69,17 @@ import static org.shm4j.sync.internal.WaitLayout.VERSION_OFFSET;
  *     number (sequence numbers are never reused, so this is a seqlock without ABA)</td></tr>
  * </table>
  * A process that dies while published leaves its entry; readers skip it (a dead process waits for nothing, so the
- * graph and its cycles never show it), and the next waiter that finds the table full, and the waiters that find a
- * cycle, drop entries of dead processes.
+ * graph and its cycles never show it), and the next waiter that finds the table full (at most one scan per 100 ms in
+ * each process), and the waiters that find a cycle, drop entries of dead processes.
  */
 public final class WaitTable {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
     private static final String WHAT = "wait table '" + WaitLayout.BLOCK_NAME + "'";
+    /** The shortest time between two scans of full tables for dead waiters by {@link #publish}, in this process. */
+    private static final long RECLAIM_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final AtomicLong NEXT_RECLAIM = new AtomicLong(System.nanoTime());
 
     private final SharedHeap heap;
     private final MemorySegment table;
@@ -146,7 +151,9 @@ public final class WaitTable {
     public int publish(long lockOffset, int kind, long sinceMillis) {
         int slot = claim();
         if (slot < 0) {
-            reclaimDead();
+            if (mayReclaim()) {
+                reclaimDead();
+            }
             slot = claim();
             if (slot < 0) {
                 LONG.getAndAdd(table, REFUSED_OFFSET, 1L);
@@ -250,10 +257,22 @@ public final class WaitTable {
         }
     }
 
+    /**
+     * @return true at most once per {@link #RECLAIM_NANOS} in this process: the waiters a full table refused try
+     *         again once a second each, and a scan for dead waiters probes up to 64 processes
+     */
+    private static boolean mayReclaim() {
+        long now = System.nanoTime();
+        long next = NEXT_RECLAIM.get();
+        return now - next >= 0 && NEXT_RECLAIM.compareAndSet(next, now + RECLAIM_NANOS);
+    }
+
     private int claim() {
         long me = ProcessIdentity.currentToken();
         for (int slot = 0; slot < ENTRIES; slot++) {
-            if (LONG.compareAndSet(table, entry(slot) + ENTRY_TOKEN, 0L, me)) {
+            long at = entry(slot) + ENTRY_TOKEN;
+            // volatile read first: a full table costs a scan of loads, not of failed CASes on every entry's line
+            if ((long) LONG.getVolatile(table, at) == 0 && LONG.compareAndSet(table, at, 0L, me)) {
                 return slot;
             }
         }
