@@ -16,7 +16,8 @@ final class Text {
         out.printf(LS_FORMAT, "NAME", "SIZE", "USED", "BLOCKS", "CREATOR", "STALE", "PROCESSES");
         for (Map<String, Object> heap : heaps) {
             if (heap.containsKey("unreadable")) {
-                out.printf("%-32s unreadable: %s%n", printable((String) heap.get("name")), heap.get("unreadable"));
+                out.printf("%-32s unreadable: %s%n", printable((String) heap.get("name")),
+                        escaped(String.valueOf(heap.get("unreadable"))));
                 continue;
             }
             out.printf(LS_FORMAT, printable((String) heap.get("name")), heap.get("size"), heap.get("used"),
@@ -32,7 +33,7 @@ final class Text {
         out.printf("processes: %s%n", processes(report.get("processes")));
         for (Object item : (List<?>) report.get("catalog")) {
             Map<?, ?> block = (Map<?, ?>) item;
-            String state = block.containsKey("unreadable") ? "unreadable: " + block.get("unreadable")
+            String state = block.containsKey("unreadable") ? "unreadable: " + escaped((String) block.get("unreadable"))
                     : fields((Map<?, ?>) block.get("state"));
             if (block.containsKey("name")) {
                 out.printf("  %-24s %-20s %s%n", printable((String) block.get("name")), block.get("kind"), state);
@@ -42,7 +43,7 @@ final class Text {
         }
         List<?> waits = (List<?>) report.get("waits");
         if (report.containsKey("waitsUnreadable")) {
-            out.printf("waits: unreadable: %s%n", report.get("waitsUnreadable"));
+            out.printf("waits: unreadable: %s%n", escaped((String) report.get("waitsUnreadable")));
         }
         out.printf("waits longer than the deadlock threshold: %s%n", waits.isEmpty() ? "none" : waits.size());
         for (Object wait : waits) {
@@ -75,31 +76,38 @@ final class Text {
     }
 
     /**
-     * @return {@code s} safe to print on a terminal: control characters escaped ({@code \n}, {@code \t},
-     *         {@code \r}, else {@code \}{@code uXXXX}), so that a label cannot forge a line or send a terminal
-     *         command, and quoted, its quotes and backslashes escaped, if it is empty or holds a space, a quote, a
-     *         backslash or an escape
+     * @return {@code s} safe to print on a terminal: {@link #escaped} (no label can forge a line, send a terminal
+     *         command or reorder the text around it), and quoted, its quotes and backslashes escaped, if it is empty or
+     *         holds a space, a quote, a backslash or an escape
      */
     static String printable(String s) {
+        String body = escaped(s.replace("\\", "\\\\").replace("'", "\\'"));
+        return s.isEmpty() || s.contains(" ") || !body.equals(s) ? "'" + body + "'" : body;
+    }
+
+    /**
+     * @return {@code s} with its control, format (bidirectional overrides, zero-width) and line or paragraph separator
+     *         characters escaped: {@code \n}, {@code \t}, {@code \r}, else {@code \}{@code uXXXX}
+     */
+    static String escaped(String s) {
         StringBuilder b = new StringBuilder(s.length());
-        boolean quote = s.isEmpty();
         for (char c : s.toCharArray()) {
-            String escape = switch (c) {
-                case '\n' -> "\\n";
-                case '\t' -> "\\t";
-                case '\r' -> "\\r";
-                case '\'' -> "\\'";
-                case '\\' -> "\\\\";
-                default -> Character.isISOControl(c) ? String.format("\\u%04x", (int) c) : null;
-            };
-            quote |= escape != null || c == ' ';
-            if (escape != null) {
-                b.append(escape);
-            } else {
-                b.append(c);
+            int type = Character.getType(c);
+            switch (c) {
+                case '\n' -> b.append("\\n");
+                case '\t' -> b.append("\\t");
+                case '\r' -> b.append("\\r");
+                default -> {
+                    if (Character.isISOControl(c) || type == Character.FORMAT || type == Character.LINE_SEPARATOR
+                            || type == Character.PARAGRAPH_SEPARATOR) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
             }
         }
-        return quote ? "'" + b + "'" : b.toString();
+        return b.toString();
     }
 
     private static String process(Object process) {

@@ -527,6 +527,8 @@ class Shm4jToolTest {
         }
         assertThat(Text.printable("plain")).isEqualTo("plain");
         assertThat(Text.printable("lock 'x'")).isEqualTo("'lock \\'x\\''");
+        assertThat(Text.printable("\u202Eevil")).as("a bidirectional override").isEqualTo("'\\u202eevil'");
+        assertThat(Text.escaped("damaged 'x'\n")).as("reasons: escaped, not quoted").isEqualTo("damaged 'x'\\n");
     }
 
     @Test
