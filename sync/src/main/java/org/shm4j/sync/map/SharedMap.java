@@ -478,9 +478,9 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 }
                 @SuppressWarnings("unchecked") byte[] expected = encodeValue((V) value);
                 for (EntryIterator entries = new EntryIterator(); entries.hasNext(); ) {
-                    Map.Entry<K, V> entry = entries.next();
-                    if (Arrays.equals(entries.lastStoredValue(), expected)
-                            && removeIfStored(entry.getKey(), expected)) {
+                    // the stored bytes, as containsValue: only a matching entry's key is decoded
+                    if (Arrays.equals(entries.nextEncodedValue(), expected)
+                            && removeIfStored(entries.previousKey(), expected)) {
                         return true;
                     }
                 }
@@ -810,11 +810,10 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             if (!hasNext()) {
                 throw new NoSuchElementException("no more entries in " + core);
             }
-            byte[] key = snapshot.keys().get(next);
-            byte[] value = snapshot.values().get(next++);
-            last = core.decode(keys, MemorySegment.ofArray(key), 0, key.length);
-            lastValue = value;
-            return new WriteThroughEntry(last, core.decode(values, MemorySegment.ofArray(value), 0, value.length));
+            lastValue = snapshot.values().get(next);
+            last = keyAt(next++);
+            return new WriteThroughEntry(last, core.decode(values, MemorySegment.ofArray(lastValue), 0,
+                    lastValue.length));
         }
 
         /** @return the value of the entry {@link #next()} returned last, as stored (not a copy: not to be changed) */
@@ -825,6 +824,16 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         /** @return the next entry's value as stored, without decoding it or its key ({@link #hasNext()} said so) */
         byte[] nextEncodedValue() {
             return snapshot.values().get(next++);
+        }
+
+        /** @return the key of the entry whose value {@link #nextEncodedValue()} returned last, decoded */
+        K previousKey() {
+            return keyAt(next - 1);
+        }
+
+        private K keyAt(int i) {
+            byte[] key = snapshot.keys().get(i);
+            return core.decode(keys, MemorySegment.ofArray(key), 0, key.length);
         }
 
         @Override
