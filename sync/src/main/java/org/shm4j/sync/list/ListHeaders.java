@@ -128,14 +128,12 @@ final class ListHeaders {
         checkRange(header, LIST_JOURNAL_INDEX_OFFSET, "journal index", most, what);
         checkRange(header, LIST_JOURNAL_PROGRESS_OFFSET, "journal progress", most, what);
         checkRange(header, LIST_JOURNAL_SIZE_OFFSET, "journal size", most - 1, what);
-        long size = ListStore.sizeAcquire(header); // a chunk exists before a size covers it
-        if (size > 0) {
-            String lastChunk = ListStore.chunkName(name, ListStore.chunkIndex(size - 1));
-            if (heap.find(lastChunk).isEmpty()) {
-                throw ListStore.missingChunk(what, lastChunk, size - 1, null);
-            }
+        ListStore store = new ListStore(heap, name, header, max, slot);
+        int size = store.size();
+        if (size > 0) { // a chunk exists before a size covers it: the last element's chunk opens, as a read would
+            store.slotSegment(size - 1);
         }
-        return new ListStore(heap, name, header, max, slot);
+        return store;
     }
 
     private static void checkRange(MemorySegment header, long offset, String field, long most, String what) {

@@ -103,7 +103,7 @@ final class ListStore {
      *                                           damaged while the list is open; open checks it too)
      */
     int size() {
-        long size = sizeAcquire(header);
+        long size = (long) LONG.getAcquire(header, LIST_SIZE_OFFSET);
         if (size < 0 || size > slotsIn(MAX_CHUNKS)) {
             throw Blocks.corrupt(what, "size", size, "0.." + slotsIn(MAX_CHUNKS));
         }
@@ -254,25 +254,9 @@ final class ListStore {
                 Integer.BYTES + Math.clamp(length, 0, maxElementBytes));
     }
 
-    /** @return the size word of the list header {@code header}, read with acquire (see {@link #size()}) */
-    static long sizeAcquire(MemorySegment header) {
-        return (long) LONG.getAcquire(header, LIST_SIZE_OFFSET);
-    }
-
     // ---- chunks ----
 
-    /**
-     * @param cause the failed lookup of the chunk, or null
-     * @return the exception for element {@code index} (below the size) in chunk {@code chunkName}, which the heap
-     *         does not hold: the size word was damaged past the slots of the chunks the list made
-     */
-    static ShmFormatException missingChunk(String what, String chunkName, long index, ShmNotFoundException cause) {
-        return new ShmFormatException(what + " is corrupted: its size covers element " + index + ", but the heap "
-                + "holds no block '" + chunkName + "' for it (the size word was damaged past the " + slotsIn(
-                chunkIndex(index)) + " slots of the chunks the list made)", cause);
-    }
-
-    static int chunkIndex(long index) {
+    private static int chunkIndex(int index) {
         return 63 - Long.numberOfLeadingZeros((long) index / FIRST_CHUNK + 1);
     }
 
@@ -310,7 +294,9 @@ final class ListStore {
             try {
                 chunk = Blocks.open(heap, chunkName, LIST_CHUNK);
             } catch (ShmNotFoundException e) { // a chunk is made before the size covers its slots, and never freed
-                throw missingChunk(what, chunkName, index, e);
+                throw new ShmFormatException(what + " is corrupted: its size covers element " + index + ", but the "
+                        + "heap holds no block '" + chunkName + "' for it (the size word was damaged past the "
+                        + slotsIn(k) + " slots of the chunks the list made)", e);
             }
         }
         if (chunk.byteSize() != bytes) {
