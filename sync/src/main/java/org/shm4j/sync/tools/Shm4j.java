@@ -154,7 +154,6 @@ public final class Shm4j {
     private static int inspect(Options options, PrintStream out, PrintStream err)
             throws IOException, InterruptedException {
         Watch watch = new Watch();
-        long heapId = 0;
         for (long i = 0; options.count() < 0 || i < options.count(); i++) {
             if (i > 0) {
                 Thread.sleep(options.intervalMillis()); // the refresh period, not a synchronisation
@@ -171,12 +170,8 @@ public final class Shm4j {
                     print(report, options, out);
                     return OK;
                 }
-                long id = heap.memory().segment().get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET); // plain: written once
-                if (id != heapId) { // another heap than the last refresh's: no rate spans the two
-                    watch = new Watch();
-                    heapId = id;
-                }
-                watch.addRates(report, System.nanoTime());
+                long heapId = heap.memory().segment().get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET); // plain: written once
+                watch.addRates(report, heapId, System.nanoTime());
                 report.put("time", Instant.now().toString());
                 if (!options.json() && System.console() != null && out == System.out) {
                     out.print("\033[H\033[2J"); // like top: redraw in place on a terminal

@@ -7,14 +7,23 @@ import java.util.Map;
 /**
  * The rates of {@code shm4j watch}: per second since the previous refresh, for each counter (matched by its
  * registration id, so a counter freed and reallocated starts afresh) and each ring (bytes produced, from its tail, and
- * freed, from its head). The first refresh has no rates.
+ * freed, from its head). The first refresh has no rates, nor the first of a heap made anew at the name.
  */
 final class Watch {
     private Map<String, Long> previous = Map.of();
     private long previousNanos;
+    private long previousHeapId;
 
-    /** @return {@code report}, with a {@code perSecond} beside each counter's value and each ring's positions */
-    Map<String, Object> addRates(Map<String, Object> report, long nowNanos) {
+    /**
+     * @param heapId the random id in the header of the heap {@code report} describes: a heap made anew at the name
+     *               since the previous refresh has another, and no rate spans the two
+     * @return {@code report}, with a {@code perSecond} beside each counter's value and each ring's positions
+     */
+    Map<String, Object> addRates(Map<String, Object> report, long heapId, long nowNanos) {
+        if (heapId != previousHeapId) {
+            previous = Map.of();
+            previousHeapId = heapId;
+        }
         Map<String, Long> current = new HashMap<>();
         double seconds = (nowNanos - previousNanos) / 1e9;
         for (Object item : (List<?>) report.get("catalog")) {
