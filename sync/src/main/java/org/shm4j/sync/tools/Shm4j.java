@@ -177,7 +177,7 @@ public final class Shm4j {
                     out.print("\033[H\033[2J"); // like top: redraw in place on a terminal
                 }
                 if (!options.json()) {
-                    out.println("shm4j watch " + found.name() + " at " + report.get("time"));
+                    out.println("shm4j watch " + Text.printable(found.name()) + " at " + report.get("time"));
                 }
                 print(report, options, out);
                 out.flush();
