@@ -27,6 +27,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -324,8 +325,7 @@ class SharedBarrierTest {
             SharedBarrier barrier = partiesBarrier(heap, 3);
             try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1");
                  ChildJvm survivor = ChildJvm.start(Party.class, heapName, "1")) {
-                Children.awaitTrue("two parties waiting, their slots written", () -> barrier.getNumberWaiting() == 2
-                        && slotWritten(heap, 0) && slotWritten(heap, 1));
+                awaitArrivals(heap, barrier, 2);
                 doomed.kill();
                 long start = System.nanoTime();
                 assertThat(survivor.awaitLine("BROKEN", BOUND)).isEqualTo("BROKEN");
@@ -402,8 +402,7 @@ class SharedBarrierTest {
             SharedInt arrivals = SharedInt.open(heap, "arrivals");
             ExecutorService other = Executors.newSingleThreadExecutor();
             try (ChildJvm late = ChildJvm.start(Party.class, heapName, "1")) {
-                Children.awaitTrue("the child waiting, its slot written", () -> barrier.getNumberWaiting() == 1
-                        && slotWritten(heap, 0));
+                awaitArrivals(heap, barrier, 1);
                 late.stop();
                 arrivals.incrementAndGet();
                 assertThat(barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS)).as("its generation trips").isZero();
@@ -466,10 +465,15 @@ class SharedBarrierTest {
     /** Starts a {@link Party} child, waits until it waits at the barrier in arrival slot 0, and kills it. */
     private static void killWaitingParty(SharedHeap heap, String heapName, SharedBarrier barrier) throws Exception {
         try (ChildJvm doomed = ChildJvm.start(Party.class, heapName, "1")) {
-            Children.awaitTrue("a party waiting, its slot written", () -> barrier.getNumberWaiting() == 1
-                    && slotWritten(heap, 0));
+            awaitArrivals(heap, barrier, 1);
             doomed.kill(); // not between its arrival and its slot write: that window goes unseen (documented)
         }
+    }
+
+    /** Waits until {@code parties} parties wait at the barrier, each with its arrival slot written. */
+    private static void awaitArrivals(SharedHeap heap, SharedBarrier barrier, int parties) {
+        Children.awaitTrue(parties + " parties waiting, their slots written", () -> barrier.getNumberWaiting()
+                == parties && IntStream.range(0, parties).allMatch(slot -> slotWritten(heap, slot)));
     }
 
     /** @return true if arrival slot {@code slot} of the barrier holds its party's token for this generation */
