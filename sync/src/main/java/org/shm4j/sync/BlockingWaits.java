@@ -9,8 +9,9 @@ import org.shm4j.sync.internal.Futex;
  *
  * <p>Futex is called through {@code java.lang.foreign.Linker}, which needs native access:
  * {@code --enable-native-access=ALL-UNNAMED} on the class path, {@code --enable-native-access=org.shm4j.sync} on the
- * module path (name {@code org.shm4j.core} too, for owners that {@code /proc} hides: see {@code org.shm4j.core}). Without it the fallback is taken and logged once, at {@code WARNING} on the {@link System.Logger}
- * named {@code "org.shm4j.sync"}; {@code -Dshm4j.futex=false} chooses the fallback without a log line. The choice is
+ * module path (name {@code org.shm4j.core} too, for owners that {@code /proc} hides: see {@code org.shm4j.core}).
+ * Without it the fallback is taken and logged once, at {@code WARNING} on the {@link System.Logger} named
+ * {@code "org.shm4j.sync"}; {@code -Dshm4j.futex=false} chooses the fallback without a log line. The choice is
  * made once per JVM, when a wait first needs it.
  *
  * <pre>{@code

@@ -155,7 +155,8 @@ class CrossProcessSyncTest {
                 assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
                 child.awaitSuccess(BOUND);
             }
-            assertThat(sleepers(raw)).as("the live waiter's count taken by its waker, the dead one's left").isEqualTo(1);
+            assertThat(sleepers(raw)).as("the live waiter's count taken by its waker, the dead one's left")
+                    .isEqualTo(1);
             assertThat(lock.tryLock()).isTrue();
             lock.unlock();
         }

@@ -40,7 +40,8 @@ final class CatalogEntries {
                 previousEnd = entry.end();
                 items.add(new Item(i, entry.block(segment), null));
             } catch (ShmFormatException e) {
-                items.add(new Item(i, null, e.getMessage())); // where it ended is unknown: the next is checked as before
+                // where it ended is unknown: the next is checked as before
+                items.add(new Item(i, null, e.getMessage()));
             }
         }
         return items;

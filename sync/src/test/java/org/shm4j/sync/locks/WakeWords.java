@@ -20,7 +20,8 @@ public final class WakeWords {
 
     /** @return the wake sequence of the wake word of the mutex at the start of {@code lock}: moved by each wake */
     public static int wakeSequence(MemorySegment lock) {
-        return (lock.get(JAVA_INT, SyncLayout.MUTEX_WAKES) & SyncLayout.MUTEX_WAKES_MASK) / SyncLayout.MUTEX_WAKE_SEQ_ONE;
+        int wakes = lock.get(JAVA_INT, SyncLayout.MUTEX_WAKES);
+        return (wakes & SyncLayout.MUTEX_WAKES_MASK) / SyncLayout.MUTEX_WAKE_SEQ_ONE;
     }
 
     /** Waits, failing after {@code bound}, until {@code count} waiters have counted themselves asleep in it. */
