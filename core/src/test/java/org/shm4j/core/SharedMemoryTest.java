@@ -8,13 +8,21 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.testing.Await;
+import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
+import org.shm4j.testing.Unshare;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -22,6 +30,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assumptions.assumeThat;
 
 class SharedMemoryTest {
     @RegisterExtension
@@ -102,6 +111,85 @@ class SharedMemoryTest {
         assertThat(olderLive).as("an older version's, kept while its pid lives").exists();
         assertThat(olderLiveOtherClock).as("epoch-ms start bits are not compared with a stamp").exists();
         assertThat(other).exists(); // not a name create() makes
+    }
+
+    @Test
+    void shouldKeepATemporaryFileWhoseCreatorHoldsItsLockThoughItsNameNamesADeadProcess() throws Exception {
+        Process finished = new ProcessBuilder("true").start(); // its pid: a process that is gone
+        assertThat(finished.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        long me = ProcessIdentity.currentToken();
+        Path planted = dir.resolve(".shm4j-t-" + finished.pid() + "-" + (me & 0xFFFF_FFFFL) + "-7.tmp");
+        Files.write(planted, new byte[16]);
+        try (ChildJvm holder = ChildJvm.start(LockHolder.class, planted.toString())) {
+            holder.awaitLine("LOCKED", Duration.ofSeconds(60));
+            SharedMemory.create(dir.resolve("while-held"), 64).close();
+            assertThat(planted).as("a creator of another pid namespace: its pid means nothing here").exists();
+            holder.kill();
+        }
+        SharedMemory.create(dir.resolve("after"), 64).close();
+        assertThat(planted).as("its creator died: the kernel dropped the lock").doesNotExist();
+    }
+
+    @Test
+    void shouldLetACreationInAnotherPidNamespaceFinishBesideOneHere() throws Exception {
+        assumeThat(Unshare.works("--pid", "--fork", "--mount-proc")).as("unshare --pid (root) is available").isTrue();
+        Process child = Unshare.java(List.of("--pid", "--fork", "--mount-proc"), SlowCreator.class, dir.toString());
+        try {
+            Await.until("the child filling its region", Duration.ofSeconds(60),
+                    () -> Files.exists(dir.resolve("filling")) || !child.isAlive());
+            SharedMemory.create(dir.resolve("here"), 64).close(); // removes the temporary files of dead creators
+            Files.createFile(dir.resolve("go"));
+            assertThat(Unshare.awaitOutput(child, Duration.ofSeconds(60))).contains("created 64 bytes");
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
+    @Test
+    void shouldSayThatItsTemporaryFileWasDeletedNotThatTheFolderIsMissing() {
+        Path file = dir.resolve("region");
+        assertThatThrownBy(() -> SharedMemory.create(file, 64, SharedMemory.OWNER_ONLY, fill -> {
+            try (var temporaries = Files.list(dir)) { // as a cleaner that took this creation for dead would
+                for (Path temporary : temporaries.toList()) {
+                    Files.delete(temporary);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        })).isInstanceOf(ShmException.class).isNotInstanceOf(ShmNotFoundException.class)
+                .hasMessageStartingWith("cannot create " + file + ": its temporary file .shm4j-t-")
+                .hasMessageEndingWith(" was deleted by another process while this one made it; nothing was made");
+        assertThat(file).doesNotExist();
+    }
+
+    /** Locks the file named by its argument as a creator locks its temporary file, then waits to be killed. */
+    public static final class LockHolder {
+        public static void main(String[] args) throws Exception {
+            try (FileChannel channel = FileChannel.open(Path.of(args[0]), StandardOpenOption.READ,
+                    StandardOpenOption.WRITE); FileLock ignored = channel.lock()) {
+                System.out.println("LOCKED");
+                Await.until("the test to kill this process", Duration.ofSeconds(120), () -> false);
+            }
+        }
+    }
+
+    /** Creates {@code <dir>/slow}, filling it until {@code <dir>/go} appears, and prints what happened. */
+    public static final class SlowCreator {
+        public static void main(String[] args) throws IOException {
+            Path dir = Path.of(args[0]);
+            try (SharedMemory region = SharedMemory.create(dir.resolve("slow"), 64, SharedMemory.OWNER_ONLY, fill -> {
+                try {
+                    Files.createFile(dir.resolve("filling"));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                Await.until("the test's go", Duration.ofSeconds(60), () -> Files.exists(dir.resolve("go")));
+            })) {
+                System.out.println("created " + region.byteSize() + " bytes");
+            } catch (ShmException e) {
+                System.out.println("refused: " + e.getMessage());
+            }
+        }
     }
 
     @Test

@@ -11,6 +11,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -42,6 +44,12 @@ import java.util.regex.Pattern;
  * permissions, mapped and (optionally) filled by the caller, then published with a hard link that fails if the name
  * exists. Another process therefore never sees the region with a wrong size, wide permissions or half-written
  * contents.
+ *
+ * <p>While it makes its temporary file, a creator holds a write lock on it ({@code fcntl}, through
+ * {@link FileChannel#tryLock()}), which the kernel drops when the creator dies. A temporary file is taken for a dead
+ * creation's leftover only if the pid and start stamp in its name name no live process <em>and</em> nobody holds that
+ * lock: a creator in another pid namespace (a container sharing {@code /dev/shm} or a volume) has a pid that means
+ * nothing here, and its file was deleted under it.
  */
 public final class MappedFiles {
     private static final AtomicLong TEMP_SEQUENCE = new AtomicLong();
@@ -149,13 +157,15 @@ public final class MappedFiles {
         try {
             try (FileChannel channel = FileChannel.open(temp, options,
                     PosixFilePermissions.asFileAttribute(permissions))) {
+                FileLock made = holdWhileMade(channel, null); // released when the channel closes, or we die
                 Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
                 if (!FileSpace.reserve(temp, channel, size)) { // its blocks now: no fault at a page's first touch
                     return null;
                 }
+                holdWhileMade(channel, made); // posix_fallocate's own descriptor, closed, dropped our lock
                 MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
                 beforeLink.accept(segment);
-                Files.createLink(file, temp);
+                link(file, temp, dir);
                 return segment;
             } finally {
                 // after the channel is closed: blocks of a refused reservation are given back before the name goes,
@@ -174,9 +184,46 @@ public final class MappedFiles {
     }
 
     /**
+     * Takes the write lock that tells other processes this creation of {@code channel}'s temporary file is alive
+     * (see the class comment), giving {@code previous} up first: a process's {@code fcntl} locks on a file go when it
+     * closes any descriptor of it, as {@link FileSpace#reserve} does. Best effort: a file system without locks leaves
+     * the verdict to the pid in the name.
+     *
+     * @return the lock, or null if it could not be had
+     */
+    private static FileLock holdWhileMade(FileChannel channel, FileLock previous) {
+        try {
+            if (previous != null) {
+                previous.release();
+            }
+            return channel.tryLock();
+        } catch (IOException | OverlappingFileLockException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Links the filled temporary file under its name.
+     *
+     * @throws ShmException if the temporary file is gone (another process deleted it meanwhile), saying so
+     */
+    private static void link(Path file, Path temp, Path dir) throws IOException {
+        try {
+            Files.createLink(file, temp);
+        } catch (NoSuchFileException e) {
+            if (!Files.isDirectory(dir)) {
+                throw e;
+            }
+            throw new ShmException("cannot create " + file + ": its temporary file " + temp.getFileName()
+                    + " was deleted by another process while this one made it; nothing was made", e);
+        }
+    }
+
+    /**
      * Deletes the temporary files in {@code dir} that processes killed in the middle of {@link #create} left behind
-     * (a process that exits normally deletes its own). A file whose pid and start time name a live process is left
-     * alone, so a creation in progress is never disturbed, while one whose pid a new process reuses is deleted (an
+     * (a process that exits normally deletes its own). A file whose pid and start time name a live process, or whose
+     * lock a live creator holds, is left alone, so a creation in progress is never disturbed, while one whose pid a
+     * new process reuses is deleted (an
      * older version's name, whose start bits are of another clock, is kept while its pid lives); a temporary file is
      * never the only name of a published region (the region's own name is a hard link), so deleting one never loses
      * a region. Best effort: a folder that cannot be listed is skipped.
@@ -207,7 +254,8 @@ public final class MappedFiles {
         List<Path> found = new ArrayList<>();
         try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
             for (Path temporary : temporaries) {
-                if (creatorMayLive(temporary.getFileName().toString()) == live) {
+                boolean mayLive = creatorMayLive(temporary.getFileName().toString()) || lockedByItsCreator(temporary);
+                if (mayLive == live) {
                     found.add(temporary);
                 }
             }
@@ -231,6 +279,26 @@ public final class MappedFiles {
         }
         Matcher older = OLDER_NAME.matcher(name);
         return !older.matches() || ProcessIdentity.isPidAlive(Long.parseLong(older.group(1)));
+    }
+
+    /**
+     * @return true if a process holds the lock a creator keeps on its temporary file (see the class comment): its
+     *         creation goes on, though the pid in the name may name no process here (another pid namespace's); false
+     *         if the file is gone, not a regular file (a FIFO's open would wait), or cannot be looked at
+     */
+    private static boolean lockedByItsCreator(Path temporary) {
+        BasicFileAttributes attributes = attributes(temporary, false);
+        if (attributes == null || !attributes.isRegularFile()) {
+            return false;
+        }
+        try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            FileLock probe = channel.tryLock(0, Long.MAX_VALUE, true); // shared: conflicts with the creator's only
+            return probe == null; // released with the channel
+        } catch (OverlappingFileLockException heldInThisJvm) {
+            return true;
+        } catch (IOException | SecurityException goneOrUnreadable) {
+            return false; // the name's verdict stands
+        }
     }
 
     /**
