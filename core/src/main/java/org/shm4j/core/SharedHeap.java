@@ -440,7 +440,7 @@ public final class SharedHeap implements AutoCloseable {
     /** @return the block of that name, of whatever type */
     public Optional<HeapBlock> find(String name) {
         ensureOpen();
-        HeapCatalog.Entry entry = catalog.find(Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES));
+        HeapCatalog.Entry entry = catalog.find(Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES, this));
         return Optional.ofNullable(entry).map(this::toBlock);
     }
 
@@ -582,13 +582,16 @@ public final class SharedHeap implements AutoCloseable {
 
     private HeapBlock allocateLocked(String name, BlockType type, long byteSize, long alignment,
                                      Consumer<MemorySegment> initializer, Function<HeapBlock, HeapBlock> onExisting) {
-        byte[] utf8 = Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES);
+        byte[] utf8 = Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES, this);
         Objects.requireNonNull(type, "type");
         Objects.requireNonNull(initializer, "initializer");
         ensureOpen();
-        Checks.positive("byteSize", byteSize);
-        Checks.powerOfTwo("alignment", alignment);
-        Checks.inRange("alignment", alignment, 1, HeapLayout.MAX_ALIGNMENT);
+        if (byteSize <= 0 || alignment <= 0 || Long.bitCount(alignment) != 1 || alignment > HeapLayout.MAX_ALIGNMENT) {
+            String block = this + ": block '" + name + "': "; // built only for a refusal: lookups allocate nothing
+            Checks.positive(block + "byteSize", byteSize);
+            Checks.powerOfTwo(block + "alignment", alignment);
+            Checks.inRange(block + "alignment", alignment, 1, HeapLayout.MAX_ALIGNMENT);
+        }
         if (memory.isReadOnly()) {
             throw new UnsupportedOperationException("heap " + memory + " is open read-only");
         }

@@ -184,16 +184,19 @@ class SharedHeapTest {
     void shouldRejectBadArguments() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             assertThatThrownBy(() -> heap.allocate("a", COUNTER, 0)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("byteSize=0 (expected: > 0)");
+                    .hasMessage(heap + ": block 'a': byteSize=0 (expected: > 0)");
             assertThatThrownBy(() -> heap.allocate("a", COUNTER, 8, 3, s -> { }))
                     .isInstanceOf(IllegalArgumentException.class)
-                            .hasMessage("alignment=3 (expected: a positive power of 2)");
-            assertThatThrownBy(() -> heap.allocate("a", COUNTER, 8, 1L << 31, s -> { }))
-                    .isInstanceOf(IllegalArgumentException.class);
+                            .hasMessage(heap + ": block 'a': alignment=3 (expected: a positive power of 2)");
+            assertThatThrownBy(() -> heap.allocateOrLookup("a", COUNTER, 8, 1L << 31, s -> { }))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(heap + ": block 'a': alignment=2147483648 (expected: 1..1073741824)");
             assertThatThrownBy(() -> heap.allocate("", COUNTER, 8)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("block name UTF-8 length=0");
+                    .hasMessage(heap + ": block name UTF-8 length=0 (expected: 1..92)");
             assertThatThrownBy(() -> heap.allocate("n".repeat(93), COUNTER, 8))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length=93 (expected: 1..92)");
+            assertThatThrownBy(() -> heap.find("n".repeat(93))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(heap + ": block name UTF-8 length=93 (expected: 1..92)");
             assertThatThrownBy(() -> heap.allocate("new\nline", COUNTER, 8))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("control character");
             assertThatThrownBy(() -> heap.allocate("lone\uD800", COUNTER, 8))

@@ -45,24 +45,25 @@ public final class Names {
     /**
      * Checks a heap block name: not empty, no ISO control characters, UTF-8 encoding at most {@code maxBytes}.
      *
+     * @param heap the heap, named by its {@code toString()} in a message (only built when the name is refused)
      * @return the UTF-8 bytes of {@code name}
      * @throws IllegalArgumentException if the name breaks a rule, saying which
      */
-    public static byte[] checkBlockName(String name, int maxBytes) {
+    public static byte[] checkBlockName(String name, int maxBytes, Object heap) {
         if (name == null) {
             throw new NullPointerException("name");
         }
         byte[] utf8 = name.getBytes(StandardCharsets.UTF_8);
         if (utf8.length == 0 || utf8.length > maxBytes) {
-            throw new IllegalArgumentException("block name UTF-8 length=" + utf8.length + " (expected: 1.."
+            throw new IllegalArgumentException(heap + ": block name UTF-8 length=" + utf8.length + " (expected: 1.."
                     + maxBytes + ")");
         }
         if (!new String(utf8, StandardCharsets.UTF_8).equals(name)) {
-            throw new IllegalArgumentException("block name='" + printable(name) + "' has a lone surrogate");
+            throw new IllegalArgumentException(heap + ": block name='" + printable(name) + "' has a lone surrogate");
         }
         for (int i = 0; i < name.length(); i++) {
             if (Character.isISOControl(name.charAt(i))) {
-                throw new IllegalArgumentException("block name='" + printable(name)
+                throw new IllegalArgumentException(heap + ": block name='" + printable(name)
                         + "' has a control character at index " + i);
             }
         }
