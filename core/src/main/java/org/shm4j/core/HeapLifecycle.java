@@ -7,6 +7,8 @@ import org.shm4j.core.internal.HeapRemoval;
 import org.shm4j.core.internal.Timeouts;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -17,6 +19,10 @@ import java.util.function.Supplier;
  * region is made, so each step takes that as a function.
  */
 final class HeapLifecycle {
+    /** Why a file heap's path can be neither created nor opened. */
+    private static final String LEADS_NOWHERE = "is a symbolic link to a file that does not exist (create does not go "
+            + "through a link)";
+
     private HeapLifecycle() {
     }
 
@@ -26,12 +32,13 @@ final class HeapLifecycle {
      *
      * @param create makes the region, running the given initializer before its name appears
      * @param open   maps the existing region, for the stale check
+     * @param file   the heap's file, or null for a named heap (whose name is never opened through a link)
      * @param what      the heap to be, for messages
      * @param hintStale whether a refusal for an existing name says if the heap there is stale (a plain create's:
      *                  openOrCreate, which then opens the heap, would pay for the look for nothing)
      */
     static SharedHeap create(Function<Consumer<MemorySegment>, SharedMemory> create, Supplier<SharedMemory> open,
-                             String what, long size, HeapOptions options, boolean hintStale) {
+                             Path file, String what, long size, HeapOptions options, boolean hintStale) {
         HeapHeader.checkSize(what, size, options.catalogCapacity());
         int flags = options.unlinkOnLastDetach() ? HeapLayout.FLAG_UNLINK_ON_LAST_DETACH : 0;
         long start = System.nanoTime();
@@ -47,6 +54,9 @@ final class HeapLifecycle {
                     throw hintStale ? hintIfStale(exists, open) : exists;
                 }
                 HeapRemoval.Outcome outcome = remove(open, HeapRemoval.Condition.STALE, options);
+                if (outcome == HeapRemoval.Outcome.GONE && leadsNowhere(file)) { // no heap to replace, ever
+                    throw new ShmAlreadyExistsException(exists.getMessage() + ": " + LEADS_NOWHERE);
+                }
                 if (outcome == HeapRemoval.Outcome.IN_USE
                         || System.nanoTime() - start > Timeouts.nanos(options.initTimeout())) {
                     throw new ShmAlreadyExistsException(exists.getMessage() + " and is not stale: a live process "
@@ -248,8 +258,14 @@ final class HeapLifecycle {
         }
     }
 
-    /** Creates, or else opens, until one works: the name may be removed between a failed create and the open. */
-    static SharedHeap openOrCreate(Supplier<SharedHeap> create, Supplier<SharedHeap> open) {
+    /**
+     * Creates, or else opens, until one works: the name may be removed between a failed create and the open.
+     *
+     * @param file the heap's file, or null for a named heap
+     * @throws ShmNotFoundException if {@code file} is a symbolic link that leads nowhere: create finds it taken and
+     *                              open finds no file, for ever
+     */
+    static SharedHeap openOrCreate(Supplier<SharedHeap> create, Supplier<SharedHeap> open, Path file) {
         while (true) {
             try {
                 return create.get();
@@ -257,9 +273,20 @@ final class HeapLifecycle {
                 try {
                     return open.get();
                 } catch (ShmNotFoundException unlinkedMeanwhile) {
+                    if (leadsNowhere(file)) {
+                        throw new ShmNotFoundException(file + " " + LEADS_NOWHERE);
+                    }
                     // removed between our create and open: try to create it again
                 }
             }
         }
+    }
+
+    /**
+     * @return true if {@code file} (null for a named heap) is a symbolic link to a file that does not exist, as
+     *         {@link SharedMemory#openOrCreate(Path, long)} refuses it
+     */
+    private static boolean leadsNowhere(Path file) {
+        return file != null && Files.isSymbolicLink(file) && Files.notExists(file);
     }
 }

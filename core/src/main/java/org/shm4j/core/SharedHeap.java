@@ -218,7 +218,7 @@ public final class SharedHeap implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         Names.checkRegionName(name);
         return HeapLifecycle.create(init -> SharedMemory.create(name, size, options.permissions(), init),
-                () -> SharedMemory.open(name), "heap '" + name + "'", size, options, hintStale);
+                () -> SharedMemory.open(name), null, "heap '" + name + "'", size, options, hintStale);
     }
 
     /** Opens the named heap with default options. */
@@ -260,7 +260,7 @@ public final class SharedHeap implements AutoCloseable {
     public static SharedHeap openOrCreate(String name, long size, HeapOptions options) {
         Objects.requireNonNull(options, "options");
         Names.checkRegionName(name);
-        return HeapLifecycle.openOrCreate(() -> create(name, size, options, false), () -> open(name, options));
+        return HeapLifecycle.openOrCreate(() -> create(name, size, options, false), () -> open(name, options), null);
     }
 
     /**
@@ -312,7 +312,7 @@ public final class SharedHeap implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(file, "file");
         return HeapLifecycle.create(init -> SharedMemory.create(file, size, options.permissions(), init),
-                () -> SharedMemory.open(file), "heap " + file, size, options, hintStale);
+                () -> SharedMemory.open(file), file, "heap " + file, size, options, hintStale);
     }
 
     /** Opens a file-backed heap with default options. */
@@ -346,7 +346,7 @@ public final class SharedHeap implements AutoCloseable {
     public static SharedHeap openOrCreate(Path file, long size, HeapOptions options) {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(file, "file");
-        return HeapLifecycle.openOrCreate(() -> create(file, size, options, false), () -> open(file, options));
+        return HeapLifecycle.openOrCreate(() -> create(file, size, options, false), () -> open(file, options), file);
     }
 
     /**

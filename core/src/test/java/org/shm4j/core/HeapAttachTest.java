@@ -154,6 +154,26 @@ class HeapAttachTest {
         assertThat(Files.isSymbolicLink(link)).as("and left the link, now dangling").isTrue();
     }
 
+    /**
+     * helper-154: openOrCreate of a file heap spun for ever on a link that leads nowhere (create: taken; open:
+     * missing), as SharedMemory's did before helper-138; the test above leaves such a link, so a second run of a
+     * program whose heap path is a link and whose last close removes the heap hung at 100% CPU.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void shouldRefuseALinkThatLeadsNowhereInsteadOfSpinning() throws IOException {
+        Path link = Files.createSymbolicLink(dir.resolve("dangling"), dir.resolve("nowhere.heap"));
+        String leadsNowhere = "is a symbolic link to a file that does not exist (create does not go through a link)";
+        assertThatThrownBy(() -> SharedHeap.openOrCreate(link, 1 << 16)).isInstanceOf(ShmNotFoundException.class)
+                .hasMessage(link + " " + leadsNowhere);
+        HeapOptions replace = HeapOptions.defaults().withReplaceStale(true);
+        assertThatThrownBy(() -> SharedHeap.create(link, 1 << 16, replace))
+                .isInstanceOf(ShmAlreadyExistsException.class).hasMessage(link + " already exists: " + leadsNowhere);
+        assertThatThrownBy(() -> SharedHeap.openOrCreate(link, 1 << 16, replace))
+                .isInstanceOf(ShmNotFoundException.class).hasMessage(link + " " + leadsNowhere);
+        assertThat(dir.resolve("nowhere.heap")).doesNotExist();
+    }
+
     @Test
     void shouldRecordAnAnonymousHeapsProcess() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16, LAST_CLOSE_REMOVES)) {
