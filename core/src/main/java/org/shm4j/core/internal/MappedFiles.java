@@ -108,7 +108,8 @@ public final class MappedFiles {
                 // with the turn, only a creation that went ahead without one can hold room: a shorter bound
                 long bound = turn.held() ? CreationLock.WAIT_NANOS : RACING_CREATION_NANOS;
                 if (!mayTryAgain(file, dir, size, start, bound)) {
-                    throw new ShmException("not enough space in " + dir + " for " + size + " bytes (" + noRoom
+                    throw new ShmException("not enough space in " + dir + " for " + file.getFileName() + ": " + size
+                            + " bytes (" + noRoom
                             + (dir.equals(SharedMemory.SHM_DIR) ? "; a container's /dev/shm is 64 MB unless docker"
                             + " run --shm-size says more" : "") + ")");
                 }

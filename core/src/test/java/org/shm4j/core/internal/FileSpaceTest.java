@@ -64,7 +64,7 @@ class FileSpaceTest {
         assertThat(output).contains(fallocate ? "fallback none" : "fallback turned off by -Dshm4j.fallocate=false")
                 .contains("reserve 32 MiB: false")
                 .contains("openOrCreate of the first: opened 12582912")
-                .contains("second heap: ShmException: " + noSpace + " for 12582912 bytes (usable=")
+                .contains("second heap: ShmException: " + noSpace + " for second.heap: 12582912 bytes (usable=")
                 .contains("first heap: 10 blocks of 1 MiB written")
                 .contains("stale heap replaced")
                 .containsPattern("too big beside a live-looking temporary file: refused in \\d+ ms")
