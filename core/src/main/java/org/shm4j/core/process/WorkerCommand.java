@@ -11,11 +11,12 @@ import java.util.TreeMap;
 
 /**
  * Builds the command line of a worker JVM from how this JVM was started: its {@code java} binary, its class path and
- * module path, and its module-system and native-access options.
+ * module path, and its module-system, native-access and preview options.
  *
  * <p>Inherited from this JVM's input arguments: {@code --enable-native-access}, {@code --illegal-native-access},
  * {@code --add-modules}, {@code --add-reads}, {@code --add-exports}, {@code --add-opens}, {@code --patch-module},
- * {@code --limit-modules} and {@code --upgrade-module-path}. If none enables native access but the class path's code
+ * {@code --limit-modules}, {@code --upgrade-module-path} and {@code --enable-preview} (without it, a worker class
+ * compiled with preview features fails to load). If none enables native access but the class path's code
  * has it (an executable JAR's {@code Enable-Native-Access} attribute), {@code --enable-native-access=ALL-UNNAMED} is
  * passed. This JVM's system properties named {@code shm4j.*} (the library's own settings, such as
  * {@code shm4j.futex}) are passed as they are now, unless the builder sets them. Other JVM options and system
@@ -32,6 +33,8 @@ final class WorkerCommand {
     private static final List<String> INHERITED_OPTIONS = List.of("--enable-native-access", "--illegal-native-access",
             "--add-modules", "--add-reads", "--add-exports", "--add-opens", "--patch-module", "--limit-modules",
             "--upgrade-module-path");
+    /** The one inherited option that takes no value. */
+    private static final String ENABLE_PREVIEW = "--enable-preview";
 
     /** The prefix of the library's own system properties, which a worker inherits. */
     private static final String LIBRARY_PROPERTY_PREFIX = "shm4j.";
@@ -110,11 +113,14 @@ final class WorkerCommand {
         return found;
     }
 
-    /** @return the module-system and native-access options this JVM was started with */
+    /** @return the module-system, native-access and preview options this JVM was started with */
     static List<String> inheritedOptions() {
         List<String> options = new ArrayList<>();
         boolean nativeAccess = false;
         for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (argument.equals(ENABLE_PREVIEW)) {
+                options.add(argument);
+            }
             for (String option : INHERITED_OPTIONS) {
                 if (argument.startsWith(option + "=")) {
                     options.add(argument);

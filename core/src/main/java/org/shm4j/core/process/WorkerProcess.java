@@ -249,8 +249,8 @@ public final class WorkerProcess implements AutoCloseable {
     /**
      * What a worker runs and how: its method, system properties, JVM options, output and whether it is a daemon.
      * A builder can start several workers; it is not thread-safe. Besides what it is given, a worker gets this JVM's
-     * module-system and native-access options and its {@code shm4j.*} system properties (the library's settings,
-     * such as {@code shm4j.futex}), as they are when it starts, unless {@link #systemProperty} sets them.
+     * module-system, native-access and preview options and its {@code shm4j.*} system properties (the library's
+     * settings, such as {@code shm4j.futex}), as they are when it starts, unless {@link #systemProperty} sets them.
      */
     public static final class Builder {
         /** How many lines of a captured output {@link #captureOutput()} keeps. */

@@ -194,6 +194,23 @@ class WorkerProcessTest {
                 "property refused: true");
     }
 
+    /**
+     * helper-153: a parent JVM run with {@code --enable-preview} started workers without it, so a worker class
+     * compiled with preview features died of "UnsupportedClassVersionError: Preview features are not enabled".
+     */
+    @Test
+    void shouldPassEnablePreviewOnToTheWorker() throws Exception {
+        Process parent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-preview", NATIVE_ACCESS, "-cp", System.getProperty("java.class.path"),
+                PreviewParent.class.getName()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> lines;
+        try (var out = parent.inputReader()) {
+            lines = out.lines().toList();
+        }
+        assertThat(parent.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(lines).containsExactly("preview=true", "exit=0");
+    }
+
     @Test
     void shouldSayWhenOutputIsNotCapturedAndPassAnExplicitExitValue() throws Exception {
         try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, "3").method("exit")).start()) {
@@ -319,6 +336,11 @@ class WorkerProcessTest {
             System.exit(Integer.parseInt(args[0]));
         }
 
+        static void preview() {
+            System.out.println("preview=" + ManagementFactory.getRuntimeMXBean().getInputArguments()
+                    .contains("--enable-preview"));
+        }
+
         static void readStdin() throws java.io.IOException {
             System.out.println("stdin=" + System.in.read());
         }
@@ -389,6 +411,17 @@ class WorkerProcessTest {
                 System.out.println("property passed to " + started);
             } catch (IllegalArgumentException e) {
                 System.out.println("property refused: " + e.getMessage().contains("sun.jnu.encoding"));
+            }
+        }
+    }
+
+    /** Run with {@code --enable-preview}: starts a worker that says whether it has the option too. */
+    static final class PreviewParent {
+        public static void main(String[] args) throws InterruptedException {
+            try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class).method("preview").captureOutput()).start()) {
+                worker.join(BOUND);
+                worker.output().forEach(System.out::println);
+                System.out.println("exit=" + worker.exitValue());
             }
         }
     }
