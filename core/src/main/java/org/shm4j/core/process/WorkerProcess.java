@@ -257,6 +257,8 @@ public final class WorkerProcess implements AutoCloseable {
         public static final int DEFAULT_KEPT_LINES = 10_000;
         /** The most lines of a captured output {@link #captureOutput(int)} keeps. */
         public static final int MAX_KEPT_LINES = 1_000_000;
+        /** The system property that sets the encoding of a JVM's {@code System.out}. */
+        private static final String OUTPUT_ENCODING = "stdout.encoding";
 
         private final Class<?> type;
         private final List<String> args;
@@ -338,6 +340,8 @@ public final class WorkerProcess implements AutoCloseable {
          * them (older lines are dropped, so a worker that logs for hours cannot fill this JVM's memory; a line
          * longer than 64 Ki characters keeps its start and says how many were dropped). A line ends at
          * {@code "\n"}, {@code "\r"} or {@code "\r\n"}, as {@link java.io.BufferedReader#readLine()} reads them.
+         * The output is read as UTF-8, and the worker's {@code System.out} writes UTF-8 whatever its locale (its
+         * system property {@code stdout.encoding} is {@code UTF-8} unless {@link #systemProperty} sets it).
          * Its standard error still goes to this JVM's.
          *
          * @throws IllegalArgumentException if {@code keptLines} is not 1 to {@value #MAX_KEPT_LINES}
@@ -376,7 +380,13 @@ public final class WorkerProcess implements AutoCloseable {
          */
         public WorkerProcess start() {
             WorkerLauncher.findMethod(type, method);
-            List<String> command = WorkerCommand.of(type, method, args, properties, jvmOptions, daemon);
+            Map<String, String> given = properties;
+            if (keptLines > 0 && !given.containsKey(OUTPUT_ENCODING)) {
+                // OutputLines reads the pipe as UTF-8: the worker writes it so under any locale (ASCII gave '?')
+                given = new LinkedHashMap<>(properties);
+                given.put(OUTPUT_ENCODING, "UTF-8");
+            }
+            List<String> command = WorkerCommand.of(type, method, args, given, jvmOptions, daemon);
             ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
             if (keptLines == 0) {
                 builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);

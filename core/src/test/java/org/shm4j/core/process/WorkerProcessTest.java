@@ -189,8 +189,9 @@ class WorkerProcessTest {
         }
         assertThat(parent.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
         assertThat(lines).contains("jnu=ANSI_X3.4-1968"); // else the case this tests is not met
-        assertThat(lines).containsSubsequence(
-                "arg=" + CLocaleParent.TEXT.codePoints().mapToObj(Integer::toHexString).toList(), "arg=[61, 62]",
+        List<String> text = CLocaleParent.TEXT.codePoints().mapToObj(Integer::toHexString).toList();
+        assertThat(lines).containsSubsequence("arg=" + text, "arg=[61, 62]",
+                "captured=" + text, // helper-153: the worker printed it in ASCII, "??? x"
                 "property refused: true");
     }
 
@@ -396,7 +397,10 @@ class WorkerProcessTest {
         }
     }
 
-    /** Run under a C locale: starts a worker with {@link #TEXT}, then asks for a property that cannot cross. */
+    /**
+     * Run under a C locale: starts a worker with {@link #TEXT}, one that prints it, then asks for a property that
+     * cannot cross.
+     */
     static final class CLocaleParent {
         static final String TEXT = "\u00fc\u65e5\u672c\ud83d\ude00 x";
 
@@ -406,6 +410,12 @@ class WorkerProcessTest {
                     .captureOutput()).start()) {
                 worker.join(BOUND);
                 worker.output().forEach(System.out::println);
+            }
+            try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, TEXT).method("raw").captureOutput())
+                    .start()) {
+                worker.join(BOUND);
+                worker.output().forEach(line -> System.out.println("captured="
+                        + line.codePoints().mapToObj(Integer::toHexString).toList()));
             }
             try (WorkerProcess started = WorkerProcess.of(Echo.class).systemProperty("p", TEXT).start()) {
                 System.out.println("property passed to " + started);
