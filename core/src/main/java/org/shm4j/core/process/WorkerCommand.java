@@ -2,12 +2,18 @@ package org.shm4j.core.process;
 
 import org.shm4j.core.internal.ProcessIdentity;
 
+import java.io.File;
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
+import java.util.jar.Attributes;
+import java.util.jar.JarFile;
+import java.util.jar.Manifest;
 
 /**
  * Builds the command line of a worker JVM from how this JVM was started: its {@code java} binary, its class path and
@@ -18,7 +24,9 @@ import java.util.TreeMap;
  * {@code --limit-modules}, {@code --upgrade-module-path} and {@code --enable-preview} (without it, a worker class
  * compiled with preview features fails to load). If none enables native access but the class path's code
  * has it (an executable JAR's {@code Enable-Native-Access} attribute), {@code --enable-native-access=ALL-UNNAMED} is
- * passed. This JVM's system properties named {@code shm4j.*} (the library's own settings, such as
+ * passed; so are {@code --add-exports} and {@code --add-opens} for what an executable JAR's {@code Add-Exports} and
+ * {@code Add-Opens} attributes gave it (the worker runs the JAR from its class path, where they do not act). This
+ * JVM's system properties named {@code shm4j.*} (the library's own settings, such as
  * {@code shm4j.futex}) are passed as they are now, unless the builder sets them. Other JVM options and system
  * properties (heap size, agents, ...) are not inherited: pass them with
  * {@link WorkerProcess.Builder#jvmOption(String)} and {@link WorkerProcess.Builder#systemProperty(String, String)}.
@@ -130,6 +138,47 @@ final class WorkerCommand {
         }
         if (!nativeAccess && ClassLoader.getSystemClassLoader().getUnnamedModule().isNativeAccessEnabled()) {
             options.add("--enable-native-access=ALL-UNNAMED");
+        }
+        options.addAll(executableJarAccess());
+        return options;
+    }
+
+    /**
+     * @return {@code --add-exports} and {@code --add-opens} options for what the {@code Add-Exports} and
+     *         {@code Add-Opens} attributes of an executable JAR gave this JVM: they act only under {@code java -jar},
+     *         and the worker gets the JAR on its class path. Only what this JVM's class path code really was given
+     *         is passed (run with {@code -cp}, the same JAR gave nothing).
+     */
+    private static List<String> executableJarAccess() {
+        String classPath = System.getProperty("java.class.path", "");
+        if (classPath.isEmpty() || classPath.contains(File.pathSeparator) || !new File(classPath).isFile()) {
+            return List.of(); // java -jar puts exactly the JAR on the class path
+        }
+        Attributes attributes;
+        try (JarFile jar = new JarFile(classPath)) {
+            Manifest manifest = jar.getManifest();
+            if (manifest == null) {
+                return List.of();
+            }
+            attributes = manifest.getMainAttributes();
+        } catch (IOException notAJar) {
+            return List.of();
+        }
+        Module unnamed = ClassLoader.getSystemClassLoader().getUnnamedModule();
+        List<String> options = new ArrayList<>();
+        for (String attribute : List.of("Add-Exports", "Add-Opens")) {
+            boolean opens = attribute.equals("Add-Opens");
+            String value = attributes.getValue(attribute);
+            for (String entry : value == null ? new String[0] : value.trim().split("\\s+")) {
+                int slash = entry.indexOf('/');
+                Optional<Module> module = slash <= 0 ? Optional.empty()
+                        : ModuleLayer.boot().findModule(entry.substring(0, slash));
+                String pkg = entry.substring(slash + 1);
+                if (module.isPresent() && (opens ? module.get().isOpen(pkg, unnamed) && !module.get().isOpen(pkg)
+                        : module.get().isExported(pkg, unnamed) && !module.get().isExported(pkg))) {
+                    options.add((opens ? "--add-opens=" : "--add-exports=") + entry + "=ALL-UNNAMED");
+                }
+            }
         }
         return options;
     }

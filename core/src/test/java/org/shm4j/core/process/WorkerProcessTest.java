@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -13,7 +14,12 @@ import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.Attributes;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
+import java.util.stream.Stream;
 
+import static java.util.stream.Collectors.joining;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -212,6 +218,33 @@ class WorkerProcessTest {
         assertThat(lines).containsExactly("preview=true", "exit=0");
     }
 
+    /**
+     * helper-153: an application run with {@code java -jar}, whose manifest says {@code Add-Opens: java.base/java.lang},
+     * had that package open, but its workers (the JAR on their class path, where the attribute does not act) had
+     * not, and died of InaccessibleObjectException where the parent's same code ran.
+     */
+    @Test
+    void shouldGiveAWorkerWhatAnExecutableJarsManifestOpens() throws Exception {
+        Manifest manifest = new Manifest();
+        Attributes attributes = manifest.getMainAttributes();
+        attributes.put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        attributes.put(Attributes.Name.MAIN_CLASS, JarParent.class.getName());
+        attributes.put(Attributes.Name.CLASS_PATH, Stream.of(System.getProperty("java.class.path")
+                .split(File.pathSeparator)).map(entry -> Path.of(entry).toUri().toString()).collect(joining(" ")));
+        attributes.putValue("Add-Opens", "java.base/java.lang");
+        attributes.putValue("Enable-Native-Access", "ALL-UNNAMED");
+        Path jar = elsewhere.resolve("app.jar");
+        new JarOutputStream(Files.newOutputStream(jar), manifest).close(); // its classes are on its Class-Path
+        Process parent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar", jar.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> lines;
+        try (var out = parent.inputReader()) {
+            lines = out.lines().toList();
+        }
+        assertThat(parent.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(lines).containsExactly("opens=true", "opens=true", "exit=0");
+    }
+
     @Test
     void shouldSayWhenOutputIsNotCapturedAndPassAnExplicitExitValue() throws Exception {
         try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, "3").method("exit")).start()) {
@@ -342,6 +375,10 @@ class WorkerProcessTest {
                     .contains("--enable-preview"));
         }
 
+        static void opens() {
+            System.out.println("opens=" + String.class.getModule().isOpen("java.lang", Echo.class.getModule()));
+        }
+
         static void readStdin() throws java.io.IOException {
             System.out.println("stdin=" + System.in.read());
         }
@@ -429,6 +466,18 @@ class WorkerProcessTest {
     static final class PreviewParent {
         public static void main(String[] args) throws InterruptedException {
             try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class).method("preview").captureOutput()).start()) {
+                worker.join(BOUND);
+                worker.output().forEach(System.out::println);
+                System.out.println("exit=" + worker.exitValue());
+            }
+        }
+    }
+
+    /** Run with {@code java -jar}: says whether java.lang is open to it, then whether it is to a worker. */
+    static final class JarParent {
+        public static void main(String[] args) throws InterruptedException {
+            Echo.opens();
+            try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class).method("opens").captureOutput()).start()) {
                 worker.join(BOUND);
                 worker.output().forEach(System.out::println);
                 System.out.println("exit=" + worker.exitValue());
