@@ -295,6 +295,9 @@ class MisuseMessagesTest {
         }
         assertThatThrownBy(() -> SharedHeap.anonymous(1 << 20, (HeapOptions) null)).hasMessage("options");
         assertThatThrownBy(() -> WorkerProcess.joinAll(null, Duration.ofSeconds(1))).hasMessage("workers");
+        assertThatThrownBy(() -> WorkerProcess.startAll(1, null)).hasMessage("workers"); // helper-153: the JDK's
+        assertThatThrownBy(() -> WorkerProcess.startAll(1, i -> null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("WorkerProcess.startAll: workers.apply(0) returned null");
     }
 
     /** @return the assertion on the {@link IllegalStateException} {@code call} throws, not the JDK's bare one */

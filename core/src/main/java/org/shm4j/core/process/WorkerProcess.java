@@ -104,15 +104,21 @@ public final class WorkerProcess implements AutoCloseable {
      *
      * @return the started workers, in order of {@code i}
      * @throws IllegalArgumentException if {@code count} is negative
+     * @throws NullPointerException     if {@code workers} is null or returns null
      */
     public static List<WorkerProcess> startAll(int count, IntFunction<Builder> workers) {
         if (count < 0) {
             throw new IllegalArgumentException("WorkerProcess.startAll: count: " + count + " (expected: >= 0)");
         }
+        Objects.requireNonNull(workers, "workers");
         List<WorkerProcess> started = new ArrayList<>(count);
         try {
             for (int i = 0; i < count; i++) {
-                started.add(workers.apply(i).start());
+                Builder worker = workers.apply(i);
+                if (worker == null) {
+                    throw new NullPointerException("WorkerProcess.startAll: workers.apply(" + i + ") returned null");
+                }
+                started.add(worker.start());
             }
         } catch (RuntimeException | Error e) {
             started.forEach(WorkerProcess::close);
