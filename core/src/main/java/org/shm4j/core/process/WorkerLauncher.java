@@ -2,6 +2,7 @@ package org.shm4j.core.process;
 
 import org.shm4j.core.internal.ProcessIdentity;
 
+import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
@@ -11,7 +12,8 @@ import java.util.Optional;
 
 /**
  * The main class of every {@link WorkerProcess}: it watches the parent if the worker is a daemon, then calls the
- * worker's static method. Started by {@link WorkerProcess.Builder#start()}; not meant to be run by hand.
+ * worker's static method (or its instance method on a new instance, as Java 25's launcher runs an instance
+ * {@code main}). Started by {@link WorkerProcess.Builder#start()}; not meant to be run by hand.
  *
  * <p>Arguments: how the next but one and the later ones are encoded ({@code -}: as they are; {@code base64}: Base64
  * of their UTF-8 bytes, when the platform's encoding of process arguments cannot carry one of them), the parent to
@@ -59,7 +61,13 @@ public final class WorkerLauncher {
             workerArgs[i] = ProcessArguments.decode(encoding, args[FIXED_ARGS + i]);
         }
         try {
-            method.invoke(null, method.getParameterCount() == 0 ? new Object[0] : new Object[] {workerArgs});
+            Object target = null;
+            if (!Modifier.isStatic(method.getModifiers())) { // an instance main, as Java 25's launcher runs it
+                Constructor<?> constructor = type.getDeclaredConstructor();
+                constructor.setAccessible(true);
+                target = constructor.newInstance();
+            }
+            method.invoke(target, method.getParameterCount() == 0 ? new Object[0] : new Object[] {workerArgs});
         } catch (InvocationTargetException e) {
             throw e.getCause();
         }
@@ -67,16 +75,37 @@ public final class WorkerLauncher {
 
     /**
      * Finds the static method {@code name(String[])}, else {@code name()}, declared by {@code type} or inherited from a
-     * superclass (as the {@code java} launcher runs an inherited {@code main}).
+     * superclass (as the {@code java} launcher runs an inherited {@code main}). Failing that, as Java 25's launcher
+     * runs an instance {@code main}: the instance method {@code name(String[])}, else {@code name()}, not private and
+     * not {@link Object}'s, of a class that is not abstract and has a constructor without parameters that is not
+     * private (the launcher calls it on a new instance).
      *
      * @throws IllegalArgumentException naming the class and the method if there is none
      */
     static Method findMethod(Class<?> type, String name) {
-        for (Class<?> declaring = type; declaring != null; declaring = declaring.getSuperclass()) {
+        Method method = find(type, name, true);
+        if (method == null && instantiable(type)) {
+            method = find(type, name, false);
+        }
+        if (method == null) {
+            throw new IllegalArgumentException("worker class " + type.getName() + " has no method static void "
+                    + name + "(String[]) or static void " + name + "(), declared or inherited, nor a concrete class's "
+                    + "instance method void " + name + "(String[]) or void " + name + "() (not private) and its "
+                    + "constructor without parameters (not private)");
+        }
+        return method;
+    }
+
+    /** @return the static or the not private instance method {@code void name(String[])}, else {@code name()} */
+    private static Method find(Class<?> type, String name, boolean isStatic) {
+        for (Class<?> declaring = type; declaring != null && (isStatic || declaring != Object.class);
+                declaring = declaring.getSuperclass()) {
             for (Class<?>[] parameters : new Class<?>[][] {{String[].class}, {}}) {
                 try {
                     Method method = declaring.getDeclaredMethod(name, parameters);
-                    if (Modifier.isStatic(method.getModifiers()) && method.getReturnType() == void.class) {
+                    int modifiers = method.getModifiers();
+                    if (Modifier.isStatic(modifiers) == isStatic && (isStatic || !Modifier.isPrivate(modifiers))
+                            && method.getReturnType() == void.class) {
                         return method;
                     }
                 } catch (NoSuchMethodException e) {
@@ -84,8 +113,19 @@ public final class WorkerLauncher {
                 }
             }
         }
-        throw new IllegalArgumentException("worker class " + type.getName() + " has no method static void "
-                + name + "(String[]) or static void " + name + "(), declared or inherited");
+        return null;
+    }
+
+    /** @return whether {@code type} is a class, not abstract, with a constructor without parameters, not private */
+    private static boolean instantiable(Class<?> type) {
+        if (type.isInterface() || Modifier.isAbstract(type.getModifiers())) {
+            return false;
+        }
+        try {
+            return !Modifier.isPrivate(type.getDeclaredConstructor().getModifiers());
+        } catch (NoSuchMethodException e) {
+            return false;
+        }
     }
 
     /** Starts the daemon thread that halts this JVM once the parent ({@code pid:startStamp}) is gone. */

@@ -148,7 +148,11 @@ class WorkerProcessTest {
         assertThatThrownBy(() -> WorkerProcess.of(Echo.class).method("nothing"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("worker class " + Echo.class.getName() + " has no method static void nothing"
-                        + "(String[]) or static void nothing(), declared or inherited");
+                        + "(String[]) or static void nothing(), declared or inherited, nor a concrete class's instance"
+                        + " method void nothing(String[]) or void nothing() (not private) and its constructor without"
+                        + " parameters (not private)");
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class).method("wait")).as("Object's are not run")
+                .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> WorkerProcess.of(Parent.class).method("toString"))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> WorkerProcess.of(int.class)).isInstanceOf(IllegalArgumentException.class)
@@ -243,6 +247,26 @@ class WorkerProcessTest {
         }
         assertThat(parent.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
         assertThat(lines).containsExactly("opens=true", "opens=true", "exit=0");
+    }
+
+    /**
+     * helper-153: Java 25's {@code java} launcher runs a class whose {@code main} is an instance method (JEP 512), but
+     * WorkerProcess.of refused the same class: "has no method static void main(String[]) or static void main()".
+     */
+    @Test
+    void shouldRunAnInstanceMainOnANewInstanceAsJava25Does() throws Exception {
+        try (WorkerProcess worker = fast(WorkerProcess.of(InstanceMain.class, "a").captureOutput()).start();
+             WorkerProcess named = fast(WorkerProcess.of(InstanceMain.class).method("work").captureOutput())
+                     .start()) {
+            assertThat(worker.join(BOUND)).isTrue();
+            assertThat(named.join(BOUND)).isTrue();
+            assertThat(worker.output()).containsExactly("constructed", "main [a]");
+            assertThat(named.output()).containsExactly("constructed", "work");
+            assertThat(worker.exitValue()).isZero();
+        }
+        assertThatThrownBy(() -> WorkerProcess.of(NoConstructor.class).method("main"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("instance method void main(String[]) or void main() (not private)");
     }
 
     @Test
@@ -482,6 +506,30 @@ class WorkerProcessTest {
                 worker.output().forEach(System.out::println);
                 System.out.println("exit=" + worker.exitValue());
             }
+        }
+    }
+
+    /** A class whose {@code main} is an instance method, as Java 25's launcher runs it. */
+    static final class InstanceMain {
+        InstanceMain() {
+            System.out.println("constructed");
+        }
+
+        void main(String[] args) {
+            System.out.println("main " + List.of(args));
+        }
+
+        void work() {
+            System.out.println("work");
+        }
+    }
+
+    /** An instance {@code main}, but no constructor without parameters to make an instance with. */
+    static final class NoConstructor {
+        NoConstructor(int unused) {
+        }
+
+        void main() {
         }
     }
 
