@@ -5,6 +5,7 @@ import org.shm4j.core.internal.Timeouts;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -263,6 +264,8 @@ public final class WorkerProcess implements AutoCloseable {
         public static final int DEFAULT_KEPT_LINES = 10_000;
         /** The most lines of a captured output {@link #captureOutput(int)} keeps. */
         public static final int MAX_KEPT_LINES = 1_000_000;
+        /** The most bytes of one argument Linux takes ({@code MAX_ARG_STRLEN}, with its terminating NUL). */
+        private static final int MAX_ARG_BYTES = 128 << 10;
         /** The system property that sets the encoding of a JVM's {@code System.out}. */
         private static final String OUTPUT_ENCODING = "stdout.encoding";
 
@@ -407,8 +410,24 @@ public final class WorkerProcess implements AutoCloseable {
                 return new WorkerProcess(builder.start(), label, keptLines);
             } catch (IOException e) {
                 throw new UncheckedIOException("WorkerProcess: cannot start a JVM for " + label + ": "
+                        + abbreviated(String.valueOf(e.getMessage()).strip()) + commandSize(command) + ": "
                         + abbreviated(command.toString()), e);
             }
+        }
+
+        /** @return a note on the size of a command line that may be too long for a process (1 MiB), else empty */
+        private static String commandSize(List<String> command) {
+            long bytes = 0;
+            long longest = 0;
+            for (String arg : command) {
+                long length = arg.getBytes(StandardCharsets.UTF_8).length + 1L; // with its terminating NUL
+                bytes += length;
+                longest = Math.max(longest, length);
+            }
+            return longest <= MAX_ARG_BYTES && bytes <= MAX_ARG_BYTES * 8 ? "" : " (the command line takes " + bytes
+                    + " bytes, its longest argument " + longest + "; Linux takes at most " + MAX_ARG_BYTES
+                    + " bytes in one argument and about 2 MiB in all, with the environment: pass large data through"
+                    + " shared memory)";
         }
 
         /** @return {@code text}, cut to its first 1,000 characters if longer (an argument may be megabytes) */
