@@ -25,8 +25,11 @@ import org.shm4j.sync.internal.RecordShape;
  *   <tr><td>{@code boolean}</td><td>1</td><td>0 or 1</td></tr>
  *   <tr><td>{@code byte}</td><td>1</td><td>the byte</td></tr>
  *   <tr><td>{@code short}, {@code char}</td><td>2</td><td>the value (a UTF-16 unit for {@code char})</td></tr>
- *   <tr><td>{@code int}, {@code float}</td><td>4</td><td>the value; a float as its IEEE 754 bits</td></tr>
- *   <tr><td>{@code long}, {@code double}</td><td>8</td><td>the value; a double as its IEEE 754 bits</td></tr>
+ *   <tr><td>{@code int}, {@code float}</td><td>4</td><td>the value; a float as its IEEE 754 bits, every NaN as
+ *       {@link Float#floatToIntBits} gives it</td></tr>
+ *   <tr><td>{@code long}, {@code double}</td><td>8</td><td>the value; a double as its IEEE 754 bits, every NaN as
+ *       {@link Double#doubleToLongBits} gives it (one NaN, so that records that {@code equals} calls equal, a
+ *       NaN computed at run time and {@code Double.NaN} say, are one map key)</td></tr>
  *   <tr><td>a box ({@code Integer}...)</td><td>1 or 1 + size</td><td>flag byte: 0 null, 1 present; then the
  *       primitive</td></tr>
  *   <tr><td>{@code String}</td><td>4 + n</td><td>length n of the UTF-8 bytes (-1: null); then those bytes (a string

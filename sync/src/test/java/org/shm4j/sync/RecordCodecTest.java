@@ -4,6 +4,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
@@ -116,6 +118,38 @@ class RecordCodecTest {
                     -1, -1, -1, -1,                            // enum: null
                     1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // List<Fill>: count, flag, int, double
                     1, 5, 0, 0, 0);                            // Integer: flag, int
+        }
+    }
+
+    public record Reading(double value, Float boxed, double[] series, List<Float> floats) {
+    }
+
+    /**
+     * A NaN computed at run time (0.0 / 0.0 on x86 is 0xfff8...) and {@code Double.NaN} (0x7ff8...) are equal to
+     * {@code equals} (of a record, a box, {@code Arrays.equals}), so they must be one map key and one stored value.
+     */
+    @Test
+    void shouldWriteEveryNaNAsOneSoThatEqualRecordsAreOneKey() {
+        double otherNaN = Double.longBitsToDouble(0xfff8_0000_0000_0001L);
+        float otherFloatNaN = Float.intBitsToFloat(0xffc0_0001);
+        Reading canonical = new Reading(Double.NaN, Float.NaN, new double[] {1, Double.NaN}, List.of(Float.NaN));
+        Reading other = new Reading(otherNaN, otherFloatNaN, new double[] {1, otherNaN}, List.of(otherFloatNaN));
+        RecordCodec<Reading> codec = Codec.record(Reading.class);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = arena.allocate(codec.encodedLength(canonical));
+            MemorySegment b = arena.allocate(codec.encodedLength(other));
+            codec.encode(canonical, a, 0);
+            codec.encode(other, b, 0);
+            assertThat(b.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(a.toArray(ValueLayout.JAVA_BYTE));
+        }
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedMap<Reading, Reading> map = SharedMap.create(heap, "readings", codec, codec,
+                    new MapSizing(16, 64, 64));
+            map.put(canonical, canonical);
+            assertThat(map.containsKey(other)).as("the key of a NaN of other bits").isTrue();
+            assertThat(map.replace(other, other, canonical)).as("the value, as ConcurrentHashMap compares it")
+                    .isTrue();
+            assertThat(map).hasSize(1);
         }
     }
 

@@ -42,10 +42,10 @@ sealed interface Component {
                     case INT -> target.set(Primitive.INT_LE, offset, (int) getter.invokeExact(record));
                     case LONG -> target.set((ValueLayout.OfLong) primitive.layout, offset,
                             (long) getter.invokeExact(record));
-                    case FLOAT -> target.set((ValueLayout.OfFloat) primitive.layout, offset,
-                            (float) getter.invokeExact(record));
-                    case DOUBLE -> target.set((ValueLayout.OfDouble) primitive.layout, offset,
-                            (double) getter.invokeExact(record));
+                    case FLOAT -> target.set(Primitive.INT_LE, offset, // every NaN as one, as Primitive.write
+                            Float.floatToIntBits((float) getter.invokeExact(record)));
+                    case DOUBLE -> target.set(Primitive.LONG_LE, offset,
+                            Double.doubleToLongBits((double) getter.invokeExact(record)));
                 }
             } catch (Throwable e) {
                 throw RecordShape.unchecked(e);

@@ -8,7 +8,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * The eight primitive types as a record codec writes them: little-endian, unaligned, {@code boolean} as one byte 0 or
- * 1, {@code float}/{@code double} as their IEEE 754 bits.
+ * 1, {@code float}/{@code double} as their IEEE 754 bits with every NaN as the one {@link Float#floatToIntBits} and
+ * {@link Double#doubleToLongBits} give: records, boxes and arrays that {@code equals} calls equal (NaNs of other bits
+ * included) then have equal bytes, which is how maps and lists compare keys and values.
  */
 enum Primitive {
     BOOLEAN(boolean.class, Boolean.class, JAVA_BYTE),
@@ -22,6 +24,8 @@ enum Primitive {
 
     /** The layout of a length, count, ordinal or null marker: a little-endian {@code int}. */
     static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** The layout a {@code double} is written as, its bits from {@link Double#doubleToLongBits}. */
+    static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     final Class<?> type;
     final Class<?> box;
@@ -54,8 +58,28 @@ enum Primitive {
             case CHAR -> target.set((ValueLayout.OfChar) layout, offset, (Character) value);
             case INT -> target.set(INT_LE, offset, (Integer) value);
             case LONG -> target.set((ValueLayout.OfLong) layout, offset, (Long) value);
-            case FLOAT -> target.set((ValueLayout.OfFloat) layout, offset, (Float) value);
-            case DOUBLE -> target.set((ValueLayout.OfDouble) layout, offset, (Double) value);
+            case FLOAT -> target.set(INT_LE, offset, Float.floatToIntBits((Float) value));
+            case DOUBLE -> target.set(LONG_LE, offset, Double.doubleToLongBits((Double) value));
+        }
+    }
+
+    /**
+     * Rewrites each NaN of {@code array}, a {@code float[]} or {@code double[]} that was copied as it is to
+     * {@code offset}, as the one NaN {@link #write} writes; does nothing for another array.
+     */
+    static void canonicalNaNs(Object array, MemorySegment target, long offset) {
+        if (array instanceof float[] floats) {
+            for (int i = 0; i < floats.length; i++) {
+                if (floats[i] != floats[i]) {
+                    target.set(INT_LE, offset + (long) i * Float.BYTES, Float.floatToIntBits(Float.NaN));
+                }
+            }
+        } else if (array instanceof double[] doubles) {
+            for (int i = 0; i < doubles.length; i++) {
+                if (doubles[i] != doubles[i]) {
+                    target.set(LONG_LE, offset + (long) i * Double.BYTES, Double.doubleToLongBits(Double.NaN));
+                }
+            }
         }
     }
 

@@ -129,6 +129,7 @@ sealed interface ValueCodec {
                 }
             } else if (length > 0) {
                 MemorySegment.copy(value, 0, target, primitive.layout, at, length);
+                Primitive.canonicalNaNs(value, target, at); // every NaN as one, as Primitive.write
             }
             return at + (long) Math.max(length, 0) * primitive.size;
         }
