@@ -9,6 +9,7 @@ import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -23,6 +24,11 @@ import java.util.Set;
 final class RecordShapeBuilder {
     private static final String SUPPORTED = "supported: primitives and their boxes, String, enums, records, sealed "
             + "interfaces of records, and arrays or Lists of those";
+    /**
+     * The most parameter slots ({@code long} and {@code double} take two) of a canonical constructor that a method
+     * handle can reach: the JVM allows 255 with {@code this}, but {@code findConstructor} refuses 254 or more.
+     */
+    private static final int MOST_CONSTRUCTOR_SLOTS = 253;
 
     private final MethodHandles.Lookup lookup;
     private final boolean callersLookup;
@@ -63,6 +69,13 @@ final class RecordShapeBuilder {
         for (int i = 0; i < declared.length; i++) {
             components[i] = component(type, declared[i], where + "." + declared[i].getName());
             parameters[i] = declared[i].getType();
+        }
+        int slots = Arrays.stream(parameters).mapToInt(p -> p == long.class || p == double.class ? 2 : 1).sum();
+        if (slots > MOST_CONSTRUCTOR_SLOTS) { // findConstructor would say "bad parameter count 256", naming nothing
+            throw new IllegalArgumentException(codecFor() + ": " + where + " (" + type.getName() + ") has "
+                    + declared.length + " components, whose canonical constructor takes " + slots + " parameter "
+                    + "slots (long and double take two) (expected: at most " + MOST_CONSTRUCTOR_SLOTS + ", the most"
+                    + " a method handle can call; group components into nested records)");
         }
         MethodHandle constructor = find(type, () -> lookup.findConstructor(type,
                 MethodType.methodType(void.class, parameters)));
