@@ -58,11 +58,13 @@ import org.shm4j.sync.internal.RecordShape;
  * package, keeps the fingerprint (except the records of a sealed interface component, whose simple names tell them
  * apart: see {@link SealedCodec}); changing a component's type, name or position, or an enum's constants or their
  * order, changes it. The fingerprint is the codec's {@link #typeId()}, kept in the header of the structures that
- * record their codec: {@link SharedQueue#open} (and {@code openOrCreate}), the map and the lists refuse a codec of
- * another shape with a {@link org.shm4j.core.ShmTypeMismatchException} saying "record shape differs", with both
- * fingerprints and the expected schema. It is also written with every {@link SharedQueue} message, so a message of
- * another shape met in a queue whose ring declares no codec (an MPMC {@link org.shm4j.sync.ring.SharedRing} made
- * without one, then opened as a queue) throws an {@link IllegalStateException} saying the same.
+ * record their codec: {@link SharedQueue#open} (and {@code openOrCreate}), the maps and {@code SharedList} refuse a
+ * codec of another shape with a {@link org.shm4j.core.ShmTypeMismatchException}: a queue's saying "record shape
+ * differs", with both fingerprints and the expected schema; a map's giving the key and value type ids it holds and
+ * those expected; a list's giving the type id it holds and the codec given, with its schema. It is also written with
+ * every {@link SharedQueue} message, so a message of another shape met in a queue whose ring declares no codec (an
+ * MPMC {@link org.shm4j.sync.ring.SharedRing} made without one, then opened as a queue) throws an
+ * {@link IllegalStateException} saying "record shape differs" too.
  *
  * <h2>Access</h2>
  * {@link Codec#record(Class)} reaches the records through this module's own lookup: each record type (the nested
