@@ -16,6 +16,7 @@ import java.lang.invoke.MethodHandles;
 import java.time.Duration;
 import java.util.AbstractList;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
@@ -95,6 +96,28 @@ class SealedCodecTest {
                 new Envelope(3, new Put(1, "x"), null))) {
             assertThat(roundTrip(envelopes, envelope)).isEqualTo(envelope);
         }
+    }
+
+    /** A generic sealed interface: its records fix the type argument, as a generic record's components do. */
+    public sealed interface Result<T> permits Ok, Failed {
+    }
+
+    public record Ok(String value) implements Result<String> {
+    }
+
+    public record Failed(String reason) implements Result<String> {
+    }
+
+    public record Reply(long id, Result<String> result, List<Result<String>> earlier) {
+    }
+
+    @Test
+    void shouldTakeAComponentOfAParameterizedSealedInterface() {
+        RecordCodec<Reply> replies = Codec.record(Reply.class);
+        assertThat(replies.schema()).isEqualTo("Reply(long id, Result{Ok(String value) | Failed(String reason)} "
+                + "result, List<Result{Ok(String value) | Failed(String reason)}> earlier)");
+        Reply reply = new Reply(1, new Ok("done"), Arrays.asList(new Failed("busy"), null));
+        assertThat(roundTrip(replies, reply)).isEqualTo(reply);
     }
 
     @Test

@@ -172,8 +172,9 @@ final class RecordShapeBuilder {
                     || element instanceof GenericArrayType) {
                 return new ValueCodec.Sequence(value(element, where + "[]"), null);
             }
-        } else if (type instanceof ParameterizedType p && p.getRawType() instanceof Class<?> c && c.isRecord()) {
-            return value(c, where); // a generic record: its components say what it holds
+        } else if (type instanceof ParameterizedType p && p.getRawType() instanceof Class<?> c
+                && (c.isRecord() || c.isInterface() && c.isSealed())) {
+            return value(c, where); // a generic record or sealed interface: its records' components say what it holds
         } else if (type instanceof GenericArrayType a && erasure(a) instanceof Class<?> array) {
             return new ValueCodec.Sequence(value(a.getGenericComponentType(), where + "[]"),
                     MethodHandles.arrayConstructor(array).asType(MethodType.methodType(Object[].class, int.class)));
