@@ -54,7 +54,6 @@ public final class RecordShape implements CodecShape {
      */
     public static RecordShape of(Class<?> type) {
         Objects.requireNonNull(type, "type");
-        RecordShape.class.getModule().addReads(type.getModule()); // a named module reads nothing it did not declare
         return new RecordShapeBuilder(MethodHandles.lookup(), false).shape(type, type.getSimpleName());
     }
 

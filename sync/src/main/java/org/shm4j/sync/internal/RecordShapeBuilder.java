@@ -59,6 +59,9 @@ final class RecordShapeBuilder {
         if (shape != null) {
             return shape;
         }
+        if (!callersLookup) { // a named module reads nothing it did not declare: each record's, nested ones too
+            RecordShapeBuilder.class.getModule().addReads(type.getModule());
+        }
         if (!building.add(type)) {
             throw new IllegalArgumentException(codecFor() + ": " + where + " is a " + type.getSimpleName()
                     + " again, inside itself; recursive records are not supported");

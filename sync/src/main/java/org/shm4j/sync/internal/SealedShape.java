@@ -35,7 +35,6 @@ public final class SealedShape implements CodecShape {
      */
     public static SealedShape of(Class<?> type) {
         Objects.requireNonNull(type, "type");
-        SealedShape.class.getModule().addReads(type.getModule()); // a named module reads nothing it did not declare
         return new SealedShape(new RecordShapeBuilder(MethodHandles.lookup(), false)
                 .oneOf(type, type.getSimpleName()));
     }
