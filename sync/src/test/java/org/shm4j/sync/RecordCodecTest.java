@@ -3,8 +3,10 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedLongMap;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
@@ -178,6 +180,36 @@ class RecordCodecTest {
                         + " 127 components, whose canonical constructor takes 254 parameter slots (long and double"
                         + " take two) (expected: at most 253, the most a method handle can call; group components"
                         + " into nested records)");
+    }
+
+    /** Two versions of one record, as two programs sharing a map may have: the same shape, so the same fingerprint. */
+    public record Lenient(int quantity) {
+    }
+
+    public record Strict(int quantity) {
+        public Strict {
+            if (quantity < 0) {
+                throw new IllegalArgumentException("quantity=" + quantity + " (expected: >= 0)");
+            }
+        }
+    }
+
+    @Test
+    void shouldReportAStoredValueTheCompactConstructorRefusesNamingTheMapWithTheCause() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedLongMap<Lenient> written = SharedLongMap.create(heap, "m", Codec.record(Lenient.class),
+                    MapSizing.ofLongKeys(16, 8));
+            written.set(1, new Lenient(-1));
+            SharedLongMap<Strict> read = SharedLongMap.open(heap, "m", Codec.record(Strict.class));
+            assertThatThrownBy(() -> read.get(1)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("SharedMap 'm'")
+                    .hasMessageContaining(String.format("its codec (type 0x%08x) cannot decode 4 stored bytes",
+                            Codec.record(Strict.class).typeId()))
+                    .hasMessageContaining("or refused by the codec: see the cause")
+                    .cause().isInstanceOf(IllegalArgumentException.class).hasMessage("quantity=-1 (expected: >= 0)");
+            read.set(2, new Strict(2));
+            assertThat(read.get(2)).as("the map, still usable").isEqualTo(new Strict(2));
+        }
     }
 
     public record Tagged<T>(int tag, String note) {

@@ -551,13 +551,17 @@ final class MapCore {
         return MapLayout.sizeClass(size);
     }
 
-    /** @return what {@code codec} decodes from stored bytes; its failure is reported as damaged map bytes */
+    /**
+     * @return what {@code codec} decodes from stored bytes; its failure is reported naming this map, with the codec's
+     *         exception as the cause (a record's compact constructor refusing a value another process stored, say)
+     */
     <T> T decode(Codec<T> codec, MemorySegment source, long offset, int length) {
         try {
             return codec.decode(source, offset, length);
         } catch (RuntimeException e) {
-            throw new ShmFormatException(this + ": codec of type " + codec.typeId() + " cannot decode " + length
-                    + " stored bytes (corrupted bytes, or another codec with the same type id): " + e);
+            throw new ShmFormatException(this + ": its codec (type " + Blocks.typeId(codec.typeId())
+                    + ") cannot decode " + length + " stored bytes (corrupted bytes, written by a codec of another"
+                    + " shape with the same type id, or refused by the codec: see the cause): " + e, e);
         }
     }
 
