@@ -80,8 +80,10 @@ public interface Codec<T> {
     /**
      * @return a codec of the record type {@code type}, made once and reused; its type id is the fingerprint of the
      *         record's shape, so that a reader with a differently shaped record fails clearly (see {@link RecordCodec})
-     * @throws IllegalArgumentException if a component's type is not supported, or a record (this one or a nested one)
-     *                                  is not public or not exported to {@code org.shm4j.sync}
+     * @throws IllegalArgumentException if a component's type is not supported, a record (this one or a nested one)
+     *                                  is not public or not exported to {@code org.shm4j.sync}, or a record's
+     *                                  canonical constructor takes more than 253 parameter slots ({@code long} and
+     *                                  {@code double} take two), the most a method handle can call
      */
     static <R extends Record> RecordCodec<R> record(Class<R> type) {
         return new RecordCodec<>(type, RecordShape.of(type));

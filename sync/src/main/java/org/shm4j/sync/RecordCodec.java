@@ -12,9 +12,12 @@ import org.shm4j.sync.internal.RecordShape;
  * interfaces whose alternatives are records (see {@link SealedCodec}), and arrays or {@code List}s of any of these
  * (including arrays of arrays, {@code byte[]}, and lists of lists). Anything else (an {@code Object}, a
  * {@code Map}, a class that is not a record, a type variable, a wildcard, a raw {@code List}) is refused with an
- * {@link IllegalArgumentException} naming the record and the component. Every reference-typed value may be null, at
- * the top level only the record itself may not. A decoded list is unmodifiable (and may hold nulls); a decoded array
- * is a new array.
+ * {@link IllegalArgumentException} naming the record and the component; so is a record whose components take more
+ * than 253 parameter slots ({@code long} and {@code double} two each), the most a method handle to its canonical
+ * constructor can take (group them into nested records). A parameterized record or sealed interface
+ * ({@code Tagged<String>}, {@code Result<String>}) is encoded as its records' components say, whatever its type
+ * arguments. Every reference-typed value may be null, at the top level only the record itself may not. A decoded
+ * list is unmodifiable (and may hold nulls); a decoded array is a new array.
  *
  * <h2>Wire format (version 1)</h2>
  * Little-endian, unaligned, no padding; the top-level record is its components' encodings back to back (it is never
