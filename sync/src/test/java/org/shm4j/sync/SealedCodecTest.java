@@ -20,6 +20,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -327,9 +328,34 @@ class SealedCodecTest {
                 .hasMessageContaining("recursive records are not supported");
         @SuppressWarnings({"rawtypes", "unchecked"})
         Codec raw = Codec.sealed(Command.class);
-        assertThatThrownBy(() -> raw.encodedLength(new Moved.Put(1, "x"))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> raw.encodedLength(new Moved.Put(1, "x"))).isInstanceOf(ClassCastException.class)
                 .hasMessage("sealed codec " + Command.class.getName() + ": a " + Moved.Put.class.getName()
                         + " is not one of its records (a value of a raw or unchecked type)");
+    }
+
+    /**
+     * A value of another class, which a raw or unchecked call can pass, is not an element, as with a record codec:
+     * a map throws its documented ClassCastException naming it, a list and a map's entry set answer absent (they
+     * threw IllegalArgumentException for a sealed codec).
+     */
+    @Test
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    void shouldTakeAValueOfAnotherClassForNoElementAsARecordCodecDoes() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedMap<Command, Long> map = SharedMap.create(heap, "m", Codec.sealed(Command.class), Codec.longs(),
+                    new MapSizing(16, 32, 8));
+            map.put(new Stop(), 1L);
+            assertThatThrownBy(() -> ((Map) map).get("stop")).isInstanceOf(ClassCastException.class)
+                    .hasMessageStartingWith("SharedMap 'm' in ")
+                    .hasMessageContaining("a key of class java.lang.String");
+            assertThat(map.entrySet().contains(Map.entry(new Moved.Stop(), 1L))).isFalse();
+            assertThat(map.keySet().contains(new Stop())).isTrue();
+            SharedList<Command> list = SharedList.create(heap, "l", Codec.sealed(Command.class), 64);
+            list.add(new Stop());
+            assertThat(((SharedList) list).indexOf(new Moved.Stop())).isEqualTo(-1);
+            assertThat(((SharedList) list).remove("stop")).isFalse();
+            assertThat(list.snapshot()).containsExactly(new Stop());
+        }
     }
 
     @Test

@@ -283,7 +283,11 @@ sealed interface ValueCodec {
             out.append('}');
         }
 
-        /** @return the index of the alternative {@code value} is (a scan: a sealed interface has few) */
+        /**
+         * @return the index of the alternative {@code value} is (a scan: a sealed interface has few)
+         * @throws ClassCastException if it is none of them, as a record codec's accessor throws for a value of
+         *                            another class: a map, list or collection view takes that for "not an element"
+         */
         private int index(Object value) {
             Class<?> c = value.getClass();
             for (int i = 0; i < alternatives.length; i++) {
@@ -291,7 +295,7 @@ sealed interface ValueCodec {
                     return i;
                 }
             }
-            throw new IllegalArgumentException("sealed codec " + type.getName() + ": a " + c.getName()
+            throw new ClassCastException("sealed codec " + type.getName() + ": a " + c.getName()
                     + " is not one of its records (a value of a raw or unchecked type)");
         }
     }
