@@ -203,6 +203,12 @@ public final class SyncLayout {
      * reading the writer's word.
      */
     public static final int RW_WRITER_FLAG = 1;
+    /**
+     * Read-write lock: the most read holds one process's slot counts; a read lock that would pass it is refused (a
+     * thread's reentry, or a first hold that waited), so the read-hold word, an int, never reaches its sign bit (the
+     * unchecked first holds of the fast path would need about as many more threads).
+     */
+    public static final int RW_MAX_READ_HOLDS = 1 << 29;
 
     /**
      * @return the read holds a read-write lock slot's read-hold word counts (negative for an instant in a refused

@@ -43,7 +43,9 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * {@code ReentrantReadWriteLock} downgrades). A thread holding the write lock that asks for it again, or for the read
  * lock, and a thread holding the read lock that asks for the write lock, get {@link IllegalMonitorStateException}
  * from {@code lock}, {@code lockInterruptibly} and both {@code tryLock}s (each would wait for itself). A thread that
- * holds the read lock takes it again at once, even while a writer waits (which waits for that hold anyway). The
+ * holds the read lock takes it again at once, even while a writer waits (which waits for that hold anyway), up to
+ * {@value org.shm4j.sync.internal.SyncLayout#RW_MAX_READ_HOLDS} read holds per process: past that, a reentry throws
+ * {@link IllegalStateException} (the count of a read lock taken without its unlock in a loop). The
  * shared memory counts read holds per process; each thread's own are counted in this process too, so that a read
  * {@code unlock} by a thread that holds none throws {@link IllegalMonitorStateException} instead of ending another
  * thread's hold. A thread's count covers every view of the lock in this process, from any mapping of its heap and
@@ -405,10 +407,26 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private boolean tryReadChecked(MemorySegment s, long holds) {
         int before = (int) INT.getAndAdd(s, holds, RW_READ_HOLD); // volatile: store-load order with the writer's CAS
         if ((before & RW_WRITER_FLAG) == 0 && (long) LONG.getVolatile(s, WRITER_WORD) == 0) {
+            refuseHoldPastLimit(s, holds, before);
             return true;
         }
         releaseRead(s, holds, true);
         return false;
+    }
+
+    /**
+     * Takes back the hold just added to the read-hold word at {@code holds}, and refuses it, if the word held
+     * {@value SyncLayout#RW_MAX_READ_HOLDS} holds before it (see {@link SyncLayout#RW_MAX_READ_HOLDS}).
+     *
+     * @param before the word before the add
+     * @throws IllegalStateException if it did
+     */
+    private void refuseHoldPastLimit(MemorySegment s, long holds, int before) {
+        if (SyncLayout.rwReadHolds(before) >= SyncLayout.RW_MAX_READ_HOLDS) {
+            releaseRead(s, holds, false);
+            throw new IllegalStateException(description + " (read): already held " + SyncLayout.RW_MAX_READ_HOLDS
+                    + " times by this process, the most a read-write lock counts per process");
+        }
     }
 
     /**
@@ -696,6 +714,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 long mineAt = offset != 0 ? offset : announceReader();
                 int before = (int) INT.getAndAdd(segment, mineAt, RW_READ_HOLD); // volatile: as tryRead
                 if (SyncLayout.rwReadHolds(before) > 0) {
+                    refuseHoldPastLimit(segment, mineAt, before);
                     mine.holds++;
                     return true;
                 }

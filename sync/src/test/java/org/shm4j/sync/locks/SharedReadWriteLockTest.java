@@ -14,6 +14,7 @@ import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -129,6 +130,49 @@ class SharedReadWriteLockTest {
             assertThatThrownBy(() -> rw.writeLock().newCondition().await())
                     .isInstanceOf(IllegalMonitorStateException.class)
                     .hasMessageEndingWith("does not hold read-write lock 'rw' (write)");
+        }
+    }
+
+    @Test
+    void shouldRefuseAReadHoldPastTheMostAProcessCountsAndKeepTheLockUsable() throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment memory = arena.allocate(SyncLayout.RW_SIZE, 64);
+            SharedReadWriteLock rw = SharedReadWriteLock.wrap(memory, 0);
+            rw.readLock().lock();
+            long holds = WriterFlagTest.holdsOffset(memory);
+            int most = SyncLayout.RW_MAX_READ_HOLDS * SyncLayout.RW_READ_HOLD;
+            // as if this process's threads held the most read holds it counts (a loop that leaks them gets there in
+            // about 2 s; at 2^30 the word reached its sign bit, and the next reentry said "holds no read lock")
+            memory.set(ValueLayout.JAVA_INT, holds, most);
+            String refusal = "read-write lock at 0x" + Long.toHexString(memory.address()) + " (read): already held "
+                    + SyncLayout.RW_MAX_READ_HOLDS + " times by this process, the most a read-write lock counts per "
+                    + "process";
+            assertThatThrownBy(() -> rw.readLock().lock()).as("a reentry")
+                    .isInstanceOf(IllegalStateException.class).hasMessage(refusal);
+            assertThat(inAnotherThread(() -> {
+                SharedReadWriteLock fresh = SharedReadWriteLock.wrap(memory, 0); // its first read lock is checked
+                return catching(() -> fresh.readLock().tryLock(10, TimeUnit.MILLISECONDS));
+            })).as("a first hold that took the slow path").isEqualTo(refusal);
+            assertThat(memory.get(ValueLayout.JAVA_INT, holds)).as("nothing counted").isEqualTo(most);
+            assertThat(rw.getReadHoldCount()).isOne();
+
+            memory.set(ValueLayout.JAVA_INT, holds, SyncLayout.RW_READ_HOLD); // this thread's one hold again
+            rw.readLock().lock();
+            assertThat(rw.getReadHoldCount()).isEqualTo(2);
+            rw.readLock().unlock();
+            rw.readLock().unlock();
+            assertThat(memory.get(ValueLayout.JAVA_INT, holds)).isZero();
+            assertThat(rw.writeLock().tryLock()).isTrue();
+            rw.writeLock().unlock();
+        }
+    }
+
+    /** @return the message of what {@code call} threw, or what it returned */
+    private static Object catching(Callable<?> call) {
+        try {
+            return call.call();
+        } catch (Exception e) {
+            return e.getMessage();
         }
     }
 
