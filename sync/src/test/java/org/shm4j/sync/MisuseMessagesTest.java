@@ -28,10 +28,13 @@ import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -282,10 +285,22 @@ class MisuseMessagesTest {
             SharedLong counted = SharedLong.create(heap, "counted", 0, true);
             assertThatThrownBy(() -> counted.withLock(null)).hasMessage("update");
             assertThat(counted.lock().isLocked()).as("checked before the lock is taken").isFalse();
+            assertThatThrownBy(() -> lock.withLock((Runnable) null)).hasMessage("action");
+            assertThatThrownBy(() -> lock.withLock((Supplier<?>) null)).hasMessage("action");
+            assertThat(lock.isLocked()).as("checked before the lock is taken").isFalse();
             SharedCondition condition = lock.newCondition();
+            assertThatThrownBy(() -> SharedCondition.create(null, "c", lock)).hasMessage("heap");
+            assertThatThrownBy(() -> SharedCondition.openOrCreate(null, "c", lock)).hasMessage("heap");
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment memory = arena.allocate(SharedCondition.requiredBytes(), 64);
+                memory.set(ValueLayout.JAVA_BYTE, 0, (byte) 1);
+                assertThatThrownBy(() -> SharedCondition.format(memory, 0, null)).hasMessage("lock");
+                assertThat(memory.get(ValueLayout.JAVA_BYTE, 0)).as("checked before the bytes are zeroed").isOne();
+            }
             lock.lock();
             try {
                 assertThatThrownBy(() -> condition.awaitUntil(null)).hasMessage("deadline");
+                assertThatThrownBy(() -> condition.awaitFor(null, 1, TimeUnit.SECONDS)).hasMessage("predicate");
             } finally {
                 lock.unlock();
             }

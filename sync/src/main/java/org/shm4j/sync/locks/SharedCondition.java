@@ -265,6 +265,7 @@ public final class SharedCondition implements Condition {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedCondition format(MemorySegment segment, long offset, SharedMutex lock) {
+        Objects.requireNonNull(lock, "lock"); // before the bytes are zeroed
         MemorySegment block = CoordinationBlocks.format(segment, offset, SyncLayout.CONDITION, COND_SIZE, 0, 0, 0);
         return new SharedCondition(block, lock, CoordinationBlocks.describe(KIND, block));
     }
@@ -328,6 +329,7 @@ public final class SharedCondition implements Condition {
      * @throws InterruptedException         if the thread is interrupted while waiting
      */
     public boolean awaitFor(BooleanSupplier predicate, long timeout, TimeUnit unit) throws InterruptedException {
+        Objects.requireNonNull(predicate, "predicate");
         long nanos = WordWait.nanos(timeout, unit);
         while (!predicate.getAsBoolean()) {
             if (nanos <= 0) {
@@ -636,7 +638,7 @@ public final class SharedCondition implements Condition {
      *         the heap / 64, plus 1; 0 if it does not lie in the heap's memory (then nothing is checked)
      */
     private static int lockField(SharedHeap heap, TimedLock lock) {
-        MemorySegment memory = heap.memory().segment();
+        MemorySegment memory = Objects.requireNonNull(heap, "heap").memory().segment();
         long offset = lock.address() - memory.address();
         if (offset < 0 || offset >= memory.byteSize() || offset % SyncLayout.CACHE_LINE != 0
                 || offset / SyncLayout.CACHE_LINE >= Integer.MAX_VALUE) {

@@ -8,6 +8,7 @@ import org.shm4j.sync.internal.WordWait;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -226,6 +227,7 @@ abstract class TimedLock implements Lock {
 
     /** Runs {@code action} holding the lock. */
     public void withLock(Runnable action) {
+        Objects.requireNonNull(action, "action"); // before the lock is taken
         lock();
         try {
             action.run();
@@ -236,6 +238,7 @@ abstract class TimedLock implements Lock {
 
     /** @return what {@code action} returns, run holding the lock */
     public <T> T withLock(Supplier<T> action) {
+        Objects.requireNonNull(action, "action"); // before the lock is taken
         lock();
         try {
             return action.get();
