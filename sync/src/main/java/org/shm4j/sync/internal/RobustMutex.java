@@ -335,6 +335,7 @@ public final class RobustMutex {
         long nextLivenessCheck = start + LIVENESS_NANOS;
         int step = BLOCK_STEP; // the spin is over: each step blocks, and a step past it has blocked once
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
+        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
         try {
             while (true) {
                 int wakes = WakeWord.read(s, 0); // before the word: see WakeWord
@@ -348,9 +349,12 @@ public final class RobustMutex {
                     }
                     continue;
                 }
-                if (interruptible && Thread.interrupted()) {
-                    passOnWakeIfSlept(step);
-                    throw new InterruptedException();
+                if (Thread.interrupted()) {
+                    if (interruptible) {
+                        passOnWakeIfSlept(step);
+                        throw new InterruptedException();
+                    }
+                    interrupted = true; // see Waits.takeInterrupt
                 }
                 long now = System.nanoTime();
                 if (now - nextLivenessCheck >= 0) {
@@ -374,6 +378,7 @@ public final class RobustMutex {
             }
         } finally {
             DeadlockWatch.end(published);
+            Waits.restoreInterrupt(interrupted);
         }
     }
 
@@ -469,27 +474,30 @@ public final class RobustMutex {
         long start = System.nanoTime();
         long nextLivenessCheck = start + LIVENESS_NANOS;
         int step = 0;
-        while (true) {
-            int wakes = WakeWord.read(segment, 0); // before the word: see WakeWord
-            long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
-            if (w == 0) {
-                return true;
-            }
-            if (interruptible && Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            long now = System.nanoTime();
-            if (now - nextLivenessCheck >= 0) {
-                nextLivenessCheck = now + LIVENESS_NANOS;
-                if (clearIfOwnerDead(w)) {
+        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        try {
+            while (true) {
+                int wakes = WakeWord.read(segment, 0); // before the word: see WakeWord
+                long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
+                if (w == 0) {
                     return true;
                 }
+                interrupted |= Waits.takeInterrupt(interruptible);
+                long now = System.nanoTime();
+                if (now - nextLivenessCheck >= 0) {
+                    nextLivenessCheck = now + LIVENESS_NANOS;
+                    if (clearIfOwnerDead(w)) {
+                        return true;
+                    }
+                }
+                long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+                if (left <= 0) {
+                    return giveUps.due(now) && clearIfOwnerDead(w); // a wait too short for the check above
+                }
+                step = block(step, w, wakes, Math.min(left, nextLivenessCheck - now), NAP_NANOS);
             }
-            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
-            if (left <= 0) {
-                return giveUps.due(now) && clearIfOwnerDead(w); // a wait too short for the check above
-            }
-            step = block(step, w, wakes, Math.min(left, nextLivenessCheck - now), NAP_NANOS);
+        } finally {
+            Waits.restoreInterrupt(interrupted);
         }
     }
 

@@ -469,29 +469,32 @@ public final class SharedFairLock extends TimedLock {
             throws InterruptedException {
         MemorySegment s = segment;
         int step = 0;
-        while (true) {
-            long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
-            if (FairWord.out(word) < FAIR_QUEUE) {
-                if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.withTicket(word))) {
-                    return FairWord.next(word);
-                }
-                continue;
-            }
-            if (interruptible && Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            long now = System.nanoTime();
-            if (waiter.skipIfGone(word, now, waiter.livenessDue(now))) {
-                continue;
-            }
-            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
-            if (left <= 0) {
-                if (giveUps.due(now) && waiter.skipIfGone(word, now, true)) { // a wait too short for its check
+        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        try {
+            while (true) {
+                long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
+                if (FairWord.out(word) < FAIR_QUEUE) {
+                    if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.withTicket(word))) {
+                        return FairWord.next(word);
+                    }
                     continue;
                 }
-                return -1;
+                interrupted |= Waits.takeInterrupt(interruptible);
+                long now = System.nanoTime();
+                if (waiter.skipIfGone(word, now, waiter.livenessDue(now))) {
+                    continue;
+                }
+                long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+                if (left <= 0) {
+                    if (giveUps.due(now) && waiter.skipIfGone(word, now, true)) { // a wait too short for its check
+                        continue;
+                    }
+                    return -1;
+                }
+                step = FairTurns.idle(s, step, (int) word, waiter.blockBound(now, left));
             }
-            step = FairTurns.idle(s, step, (int) word, waiter.blockBound(now, left));
+        } finally {
+            Waits.restoreInterrupt(interrupted);
         }
     }
 
@@ -499,6 +502,7 @@ public final class SharedFairLock extends TimedLock {
             throws InterruptedException {
         int step = 0;
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
+        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
         try {
             while (true) {
                 long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
@@ -512,9 +516,7 @@ public final class SharedFairLock extends TimedLock {
                 if (((turn - ticket) & FAIR_TICKET_MASK) < FAIR_TAKEN >>> 1) {
                     return Turn.SKIPPED; // the turn passed us while we were presumed dead
                 }
-                if (interruptible && Thread.interrupted()) {
-                    throw new InterruptedException();
-                }
+                interrupted |= Waits.takeInterrupt(interruptible);
                 long now = System.nanoTime();
                 boolean livenessDue = waiter.livenessDue(now);
                 if (livenessDue && watch() != null) {
@@ -537,6 +539,7 @@ public final class SharedFairLock extends TimedLock {
             }
         } finally {
             DeadlockWatch.end(published);
+            Waits.restoreInterrupt(interrupted);
         }
     }
 

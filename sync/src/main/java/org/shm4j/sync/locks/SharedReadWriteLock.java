@@ -349,38 +349,42 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
-        while (true) {
-            if (noWriter(segment)) {
-                if (tryReadChecked(segment, holds)) {
-                    return true;
+        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        try {
+            while (true) {
+                if (noWriter(segment)) {
+                    if (tryReadChecked(segment, holds)) {
+                        return true;
+                    }
+                    if (clearedStaleFlag(holds)) {
+                        continue;
+                    }
                 }
-                if (clearedStaleFlag(holds)) {
-                    continue;
+                interrupted |= Waits.takeInterrupt(interruptible);
+                long now = System.nanoTime();
+                if (now - nextLivenessCheck >= 0) {
+                    nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
+                    dropDeadWaitingWriters(); // a dead process's waiting writers must not block readers
+                }
+                long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+                if (left <= 0) {
+                    if (giveUps.due(now)) { // a wait too short for the check above: a dead writer, or dead waiting ones
+                        dropDeadWaitingWriters();
+                        writer.clearIfOwnerDead();
+                        continue;
+                    }
+                    return false;
+                }
+                long bound = Math.min(left, nextLivenessCheck - now);
+                if (writer.isHeld()) {
+                    writer.awaitFree(bound, interruptible); // blocks, and clears a dead writer
+                } else {
+                    // a writer is due
+                    step = Waits.idle(step, segment, RW_WRITER_OFFSET, 0, Math.min(bound, 1_000_000));
                 }
             }
-            if (interruptible && Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            long now = System.nanoTime();
-            if (now - nextLivenessCheck >= 0) {
-                nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
-                dropDeadWaitingWriters(); // a dead process's waiting writers must not block readers
-            }
-            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
-            if (left <= 0) {
-                if (giveUps.due(now)) { // a wait too short for the check above: a dead writer, or dead waiting ones
-                    dropDeadWaitingWriters();
-                    writer.clearIfOwnerDead();
-                    continue;
-                }
-                return false;
-            }
-            long bound = Math.min(left, nextLivenessCheck - now);
-            if (writer.isHeld()) {
-                writer.awaitFree(bound, interruptible); // blocks, and clears a dead writer
-            } else {
-                step = Waits.idle(step, segment, RW_WRITER_OFFSET, 0, Math.min(bound, 1_000_000)); // a writer is due
-            }
+        } finally {
+            Waits.restoreInterrupt(interrupted);
         }
     }
 
@@ -619,30 +623,33 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
-        while (true) {
-            int releases = (int) INT.getVolatile(segment, RW_READER_RELEASES_OFFSET); // read before the holds
-            if (!readersIn()) {
-                return true;
-            }
-            if (interruptible && Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            long now = System.nanoTime();
-            if (now - nextLivenessCheck >= 0) {
-                nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
-                slots.reclaimDead(); // drops the read holds of dead processes, which bumps no release count
-                continue; // so look at the holds again now, not after one more sleep on an unchanged word
-            }
-            long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
-            if (left <= 0) {
-                if (giveUps.due(now)) { // a wait too short for the check above
-                    slots.reclaimDead();
-                    continue;
+        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        try {
+            while (true) {
+                int releases = (int) INT.getVolatile(segment, RW_READER_RELEASES_OFFSET); // read before the holds
+                if (!readersIn()) {
+                    return true;
                 }
-                return false;
+                interrupted |= Waits.takeInterrupt(interruptible);
+                long now = System.nanoTime();
+                if (now - nextLivenessCheck >= 0) {
+                    nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
+                    slots.reclaimDead(); // drops the read holds of dead processes, which bumps no release count
+                    continue; // so look at the holds again now, not after one more sleep on an unchanged word
+                }
+                long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
+                if (left <= 0) {
+                    if (giveUps.due(now)) { // a wait too short for the check above
+                        slots.reclaimDead();
+                        continue;
+                    }
+                    return false;
+                }
+                step = Waits.idle(step, segment, RW_READER_RELEASES_OFFSET, releases,
+                        Math.min(left, nextLivenessCheck - now));
             }
-            step = Waits.idle(step, segment, RW_READER_RELEASES_OFFSET, releases,
-                    Math.min(left, nextLivenessCheck - now));
+        } finally {
+            Waits.restoreInterrupt(interrupted);
         }
     }
 
