@@ -464,11 +464,13 @@ public final class SharedFairLock extends TimedLock {
      *         and blocks, announced, until a pass or a skip changes the serving ticket, or the next liveness check
      * @throws InterruptedException if {@code interruptible} and the thread is interrupted while 64 tickets are out
      *                              (it holds no ticket yet: nothing to abandon)
+     * @throws DeadlockException    if this wait closed a cycle of waits and was chosen to break it (no ticket either)
      */
     private int takeTicket(FairTurns.Waiter waiter, long start, long timeoutNanos, boolean interruptible)
             throws InterruptedException {
         MemorySegment s = segment;
         int step = 0;
+        DeadlockWatch.Wait published = null; // a wait for a ticket is a wait for the holder too: see awaitTurn
         boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
         try {
             while (true) {
@@ -481,7 +483,11 @@ public final class SharedFairLock extends TimedLock {
                 }
                 interrupted |= Waits.takeInterrupt(interruptible);
                 long now = System.nanoTime();
-                if (waiter.skipIfGone(word, now, waiter.livenessDue(now))) {
+                boolean livenessDue = waiter.livenessDue(now);
+                if (livenessDue && watch() != null) {
+                    published = watch().poll(published, now - start); // throws to the victim of a deadlock
+                }
+                if (waiter.skipIfGone(word, now, livenessDue)) {
                     continue;
                 }
                 long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
@@ -494,6 +500,7 @@ public final class SharedFairLock extends TimedLock {
                 step = FairTurns.idle(s, step, (int) word, waiter.blockBound(now, left));
             }
         } finally {
+            DeadlockWatch.end(published);
             Waits.restoreInterrupt(interrupted);
         }
     }

@@ -6,6 +6,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.WaitLayout;
 import org.shm4j.sync.internal.WaitTable;
 import org.shm4j.testing.Await;
@@ -16,12 +17,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Lock;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -153,7 +156,74 @@ class DeadlockDetectionTest {
         }
     }
 
-    private static boolean unlocked(SharedLock lock) {
+    /**
+     * helper-156: a thread that waited for a ticket of a fair lock whose 64 turns were out (holder and 63 queued)
+     * took no part, so a cycle through it was never found and its members waited for ever.
+     */
+    @Test
+    void shouldBreakACycleThroughAThreadWaitingForAFairLockTicket() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 18)) {
+            SharedLock a = SharedLock.create(heap, "A");
+            SharedFairLock b = SharedFairLock.create(heap, "B");
+            SharedFairLock queued = SharedFairLock.open(heap, "B");
+            queued.setDeadlockDetection(false); // the queue's waits stay out of the wait table (64 entries)
+            ExecutorService threads = Executors.newFixedThreadPool(SyncLayout.FAIR_QUEUE + 1);
+            try {
+                CountDownLatch holdingB = new CountDownLatch(1);
+                CountDownLatch holdingA = new CountDownLatch(1);
+                CountDownLatch go = new CountDownLatch(1);
+                Future<String> holderOfB = threads.submit(() -> member(b, a, holdingB, go));
+                assertThat(holdingB.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                List<Future<Boolean>> queue = new ArrayList<>();
+                for (int i = 1; i < SyncLayout.FAIR_QUEUE; i++) {
+                    queue.add(threads.submit(() -> queued.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)
+                            && unlocked(queued)));
+                }
+                Await.until("every turn of B out", BOUND, () -> b.queueLength() == SyncLayout.FAIR_QUEUE);
+                Future<String> ticketWaiter = threads.submit(() -> member(a, b, holdingA, go));
+                assertThat(holdingA.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                go.countDown();
+                List<String> outcomes = new ArrayList<>();
+                for (Future<String> member : List.of(holderOfB, ticketWaiter)) {
+                    outcomes.add(member.get(BOUND.toSeconds(), TimeUnit.SECONDS));
+                }
+                assertThat(single(outcomes)).contains("lock 'A'", "fair lock 'B'");
+                for (Future<Boolean> waiter : queue) {
+                    assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                }
+            } finally {
+                threads.shutdownNow();
+            }
+        }
+    }
+
+    /**
+     * Holds {@code first}, then, once {@code go} opens, tries {@code second} for as long as detection may take.
+     *
+     * @return {@code "ACQUIRED"}, {@code "TIMED OUT"}, or {@code "DEADLOCK <ms> <message>"}
+     */
+    private static String member(Lock first, Lock second, CountDownLatch holding, CountDownLatch go)
+            throws Exception {
+        first.lock();
+        try {
+            holding.countDown();
+            assertThat(go.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            long start = System.nanoTime();
+            try {
+                if (!second.tryLock(DETECTION_BOUND_MILLIS, TimeUnit.MILLISECONDS)) {
+                    return "TIMED OUT";
+                }
+            } catch (DeadlockException e) {
+                return "DEADLOCK " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " " + e.getMessage();
+            }
+            second.unlock();
+            return "ACQUIRED";
+        } finally {
+            first.unlock();
+        }
+    }
+
+    private static boolean unlocked(Lock lock) {
         lock.unlock();
         return true;
     }
