@@ -183,6 +183,30 @@ class SharedConditionTest {
         }
     }
 
+    /**
+     * helper-156: a lock of another mapping of the condition's heap in this process (the heap opened twice) was taken
+     * for a lock outside the heap: a condition created with it recorded none, and every process then found it made
+     * for "a lock outside its heap", the right lock included; one created with the lock's own mapping refused that
+     * lock through the other ("made for the lock 'lock', not for lock 'lock'").
+     */
+    @Test
+    void shouldTakeALockOfAnotherMappingOfTheSameHeapForTheLockThere() {
+        String heapName = names.unique("cond-mappings");
+        try (SharedHeap first = SharedHeap.create(heapName, 1 << 16); SharedHeap second = SharedHeap.open(heapName)) {
+            SharedLock lock = SharedLock.create(first, "lock");
+            SharedLock other = SharedLock.create(first, "other");
+            SharedCondition.create(second, "made-through-second", lock);
+            assertThat(SharedCondition.open(first, "made-through-second", lock)).isNotNull();
+            assertThat(SharedCondition.open(second, "made-through-second", SharedLock.open(second, "lock")))
+                    .isNotNull();
+            SharedCondition.create(first, "made-through-first", lock);
+            assertThat(SharedCondition.open(second, "made-through-first", lock)).isNotNull();
+            assertThatThrownBy(() -> SharedCondition.open(second, "made-through-first", other))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageStartingWith("condition 'made-through-first' was made for the lock 'lock', not for");
+        }
+    }
+
     @Test
     void shouldLayConditionsOutOverRawMemory() throws Exception {
         try (Arena arena = Arena.ofConfined()) {

@@ -2,6 +2,7 @@ package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
@@ -33,8 +34,9 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * other processes find by the order of their own calls ({@link SharedMutex#newCondition()}:
  * {@code "<lock>.condition"}, then {@code "<lock>.condition.2"}, ...; before, every call returned the first, so code
  * that called it on each use should keep the condition it got once); or name them here ({@code notEmpty},
- * {@code notFull}, ...). A condition made in a heap for a lock in the same heap
- * records which lock it is, and opening it with another lock throws {@link org.shm4j.core.ShmTypeMismatchException};
+ * {@code notFull}, ...). A condition made in a heap for a lock in the same heap (through any mapping of it in this
+ * process) records which lock it is, and opening it with another lock throws
+ * {@link org.shm4j.core.ShmTypeMismatchException};
  * with a lock elsewhere (or in raw memory) every process must use the same lock, unchecked.
  *
  * <h2>Layout (heap block type {@code 0x53480065} v5, 128 bytes, 64-aligned, native byte order)</h2>
@@ -635,11 +637,19 @@ public final class SharedCondition implements Condition {
 
     /**
      * @return the lock field of a condition in {@code heap} used with {@code lock}: the offset of the lock's memory in
-     *         the heap / 64, plus 1; 0 if it does not lie in the heap's memory (then nothing is checked)
+     *         the heap / 64, plus 1; 0 if it does not lie in the heap (then nothing is checked). A lock of another
+     *         mapping of the same heap in this process (the heap opened twice) lies in it, at its offset there.
      */
     private static int lockField(SharedHeap heap, TimedLock lock) {
         MemorySegment memory = Objects.requireNonNull(heap, "heap").memory().segment();
         long offset = lock.address() - memory.address();
+        if (offset < 0 || offset >= memory.byteSize()) {
+            HeapMappings.Place lockPlace = HeapMappings.placeOf(MemorySegment.ofAddress(lock.address()));
+            HeapMappings.Place heapPlace = HeapMappings.placeOf(memory);
+            if (lockPlace != null && heapPlace != null && lockPlace.period() == heapPlace.period()) {
+                offset = lock.address() - lockPlace.base();
+            }
+        }
         if (offset < 0 || offset >= memory.byteSize() || offset % SyncLayout.CACHE_LINE != 0
                 || offset / SyncLayout.CACHE_LINE >= Integer.MAX_VALUE) {
             return 0;
