@@ -156,7 +156,8 @@ class MisuseMessagesTest {
                     .hasMessage("target");
             SharedLongMap<byte[]> longs = SharedLongMap.create(heap, "lm", Codec.bytes(), MapSizing.ofLongKeys(100, 8));
             assertThatThrownBy(() -> longs.setBytes(2, eight, 6, 4))
-                    .hasMessageEndingWith("'lm' in " + heap + ": source bytes [6, 10) outside the 8-byte source segment");
+                    .hasMessageEndingWith("'lm' in " + heap
+                            + ": source bytes [6, 10) outside the 8-byte source segment");
             SharedRing ring = SharedRing.create(heap, "events", SharedRing.Kind.MPMC, 1024);
             assertThatThrownBy(() -> ring.offer(1, MemorySegment.ofArray(new byte[16]), 14, 4))
                     .isInstanceOf(IndexOutOfBoundsException.class)
@@ -191,8 +192,8 @@ class MisuseMessagesTest {
                     .hasMessage("first end of pipe 'pipe' is closed");
             assertThatThrownBy(() -> SharedLong.create(heap, "m".repeat(88), 0, true))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("value (created with a lock) name '" + "m".repeat(88) + "' is 88 UTF-8 bytes (expected: "
-                            + "at most 87, so that the block '<name>.lock' beside it fits the heap's 92-byte block "
+                    .hasMessage("value (created with a lock) name '" + "m".repeat(88) + "' is 88 UTF-8 bytes"
+                            + " (expected: at most 87, so that the block '<name>.lock' beside it fits the heap's 92-byte block "
                             + "names)");
             assertThatThrownBy(() -> SharedPipe.create(heap, "p".repeat(90), 1024))
                     .hasMessageStartingWith("pipe name '").hasMessageContaining("(expected: at most 89,");

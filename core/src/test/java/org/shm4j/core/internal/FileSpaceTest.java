@@ -72,7 +72,8 @@ class FileSpaceTest {
                 .contains("left behind: [stale.heap]");
         Matcher refusal = Pattern.compile("refused in (\\d+) ms").matcher(output);
         assertThat(refusal.find() && Long.parseLong(refusal.group(1)) < 2_500).as("a creation with its turn"
-                + " retries about 1 s beside a live-looking temporary file (5 s without its turn): %s", output).isTrue();
+                + " retries about 1 s beside a live-looking temporary file (5 s without its turn): %s", output)
+                .isTrue();
     }
 
     /** A heap whose creator died, taking 12 MiB of the 16: replaced by a create that asks for it. */

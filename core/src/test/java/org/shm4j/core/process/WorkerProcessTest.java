@@ -104,7 +104,8 @@ class WorkerProcessTest {
             assertThat(killed.exitValue()).as("128 + SIGKILL").isEqualTo(137);
             assertThat(destroyed.exitValue()).as("128 + SIGTERM, after the shutdown hooks").isEqualTo(143);
             assertThat(killed.output()).as("nothing added").containsExactly("SLEEPING " + killed.pid());
-            assertThat(destroyed.output()).as("the hook's line read to the end (destroying the Process closed its pipe)")
+            assertThat(destroyed.output())
+                    .as("the hook's line read to the end (destroying the Process closed its pipe)")
                     .containsExactly("SLEEPING " + destroyed.pid(), "HOOK");
         }
     }
@@ -229,9 +230,10 @@ class WorkerProcessTest {
     }
 
     /**
-     * helper-153: an application run with {@code java -jar}, whose manifest says {@code Add-Opens: java.base/java.lang},
-     * had that package open, but its workers (the JAR on their class path, where the attribute does not act) had
-     * not, and died of InaccessibleObjectException where the parent's same code ran.
+     * helper-153: an application run with {@code java -jar}, whose manifest says
+     * {@code Add-Opens: java.base/java.lang}, had that package open, but its workers (the JAR on their class path,
+     * where the attribute does not act) had not, and died of InaccessibleObjectException where the parent's same code
+     * ran.
      */
     @Test
     void shouldGiveAWorkerWhatAnExecutableJarsManifestOpens() throws Exception {
