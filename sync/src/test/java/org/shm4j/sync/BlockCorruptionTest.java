@@ -196,6 +196,11 @@ class BlockCorruptionTest {
                 // a ring's role word damaged into a token that names a live process: refused as held by it
                 assertThat(held.getMessage()).as(what).contains(mention);
                 refused++;
+            } else if (thrown instanceof IllegalStateException most
+                    && most.getMessage().contains("read holds, the most")) {
+                // a read-write lock's read-hold word damaged into a count past its limit: refused as that limit
+                assertThat(most.getMessage()).as(what).contains(mention);
+                refused++;
             } else if (thrown != null) {
                 assertThat(thrown).as(what).isInstanceOfAny(ShmFormatException.class,
                         ShmTypeMismatchException.class);

@@ -428,8 +428,9 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private void refuseHoldPastLimit(MemorySegment s, long holds, int before) {
         if (SyncLayout.rwReadHolds(before) >= SyncLayout.RW_MAX_READ_HOLDS) {
             releaseRead(s, holds, false);
-            throw new IllegalStateException(description + " (read): already held " + SyncLayout.RW_MAX_READ_HOLDS
-                    + " times by this process, the most a read-write lock counts per process");
+            throw new IllegalStateException(description + " (read): this process already counts "
+                    + SyncLayout.RW_MAX_READ_HOLDS + " read holds, the most a read-write lock counts per process"
+                    + " (read locks taken without their unlocks, or the lock's bytes damaged)");
         }
     }
 

@@ -144,9 +144,9 @@ class SharedReadWriteLockTest {
             // as if this process's threads held the most read holds it counts (a loop that leaks them gets there in
             // about 2 s; at 2^30 the word reached its sign bit, and the next reentry said "holds no read lock")
             memory.set(ValueLayout.JAVA_INT, holds, most);
-            String refusal = "read-write lock at 0x" + Long.toHexString(memory.address()) + " (read): already held "
-                    + SyncLayout.RW_MAX_READ_HOLDS + " times by this process, the most a read-write lock counts per "
-                    + "process";
+            String refusal = "read-write lock at 0x" + Long.toHexString(memory.address()) + " (read): this process"
+                    + " already counts " + SyncLayout.RW_MAX_READ_HOLDS + " read holds, the most a read-write lock"
+                    + " counts per process (read locks taken without their unlocks, or the lock's bytes damaged)";
             assertThatThrownBy(() -> rw.readLock().lock()).as("a reentry")
                     .isInstanceOf(IllegalStateException.class).hasMessage(refusal);
             assertThat(inAnotherThread(() -> {
