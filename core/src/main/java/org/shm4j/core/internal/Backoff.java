@@ -37,4 +37,40 @@ public final class Backoff {
         }
         return step + 1;
     }
+
+    /**
+     * Takes the current thread's pending interrupt, at each turn of a wait loop that idles here: an interruptible
+     * wait throws it; one that is not keeps it until it ends and then sets it again ({@link #restoreInterrupt}), as
+     * {@code ReentrantLock.lock()} does. While an interrupt is pending, a park returns at once: the wait would spin
+     * a core (a virtual thread keeping its carrier) until it ends. Setting it again after each park would not help:
+     * {@code Thread.interrupt()} also gives the thread a park permit.
+     *
+     * @return true if the thread was interrupted and the wait is not interruptible
+     * @throws InterruptedException if the thread was interrupted and the wait is interruptible
+     */
+    public static boolean takeInterrupt(boolean interruptible) throws InterruptedException {
+        if (!Thread.interrupted()) {
+            return false;
+        }
+        if (interruptible) {
+            throw new InterruptedException();
+        }
+        return true;
+    }
+
+    /**
+     * {@link #takeInterrupt(boolean)} for a wait that is never interruptible.
+     *
+     * @return true if the thread was interrupted: the caller sets it again as its wait ends
+     */
+    public static boolean takeInterrupt() {
+        return Thread.interrupted();
+    }
+
+    /** Sets again, as a wait ends, the interrupt that {@link #takeInterrupt} took ({@code interrupted} true). */
+    public static void restoreInterrupt(boolean interrupted) {
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
 }

@@ -49,30 +49,19 @@ public final class Waits {
     }
 
     /**
-     * Takes the current thread's pending interrupt, at each turn of a wait loop: an interruptible wait throws it; one
-     * that is not keeps it until it ends and then sets it again ({@link #restoreInterrupt}), as
-     * {@code ReentrantLock.lock()} does. While an interrupt is pending, a park returns at once: the wait would spin
-     * a core (a virtual thread keeping its carrier) until it ends. Setting it again after each park would not help:
-     * {@code Thread.interrupt()} also gives the thread a park permit.
+     * {@link Backoff#takeInterrupt(boolean)}: takes a pending interrupt at each turn of a wait loop, thrown to an
+     * interruptible wait, kept by one that is not until it ends ({@link #restoreInterrupt}), so that its parks park.
      *
      * @return true if the thread was interrupted and the wait is not interruptible
      * @throws InterruptedException if the thread was interrupted and the wait is interruptible
      */
     public static boolean takeInterrupt(boolean interruptible) throws InterruptedException {
-        if (!Thread.interrupted()) {
-            return false;
-        }
-        if (interruptible) {
-            throw new InterruptedException();
-        }
-        return true;
+        return Backoff.takeInterrupt(interruptible);
     }
 
-    /** Sets again, as a wait ends, the interrupt that {@link #takeInterrupt} took ({@code interrupted} true). */
+    /** {@link Backoff#restoreInterrupt}: sets again, as a wait ends, the interrupt {@link #takeInterrupt} took. */
     public static void restoreInterrupt(boolean interrupted) {
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Backoff.restoreInterrupt(interrupted);
     }
 
     /** @return true if {@link #idle} at {@code step} blocks in a futex wait (else it spins, yields or parks) */
