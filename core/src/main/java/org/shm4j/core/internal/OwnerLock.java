@@ -47,26 +47,33 @@ public final class OwnerLock {
         long start = System.nanoTime();
         long nextLivenessCheck = start + LIVENESS_CHECK_NANOS;
         int step = 0;
-        while (true) {
-            long owner = (long) WORD.getVolatile(segment, offset);
-            if (owner == 0) {
-                if (WORD.compareAndSet(segment, offset, 0L, me)) {
-                    return;
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+        try {
+            while (true) {
+                long owner = (long) WORD.getVolatile(segment, offset);
+                if (owner == 0) {
+                    if (WORD.compareAndSet(segment, offset, 0L, me)) {
+                        return;
+                    }
+                    continue;
                 }
-                continue;
+                long now = System.nanoTime();
+                if (now - nextLivenessCheck >= 0) {
+                    nextLivenessCheck = now + LIVENESS_CHECK_NANOS;
+                    if (!HeapMappings.isPresent(segment, owner) && WORD.compareAndSet(segment, offset, owner, me)) {
+                        // from a dead owner, or one that closed the heap: its half-done work was never published
+                        return;
+                    }
+                    if (now - start > Timeouts.nanos(timeout)) {
+                        throw new ShmException("timed out after " + timeout.toMillis() + " ms waiting for the lock of "
+                                + what + ", held by live " + ProcessIdentity.describe(owner));
+                    }
+                }
+                interrupted |= Backoff.takeInterrupt(); // not interruptible: else each park would return at once
+                step = Backoff.idle(step, Long.MAX_VALUE);
             }
-            long now = System.nanoTime();
-            if (now - nextLivenessCheck >= 0) {
-                nextLivenessCheck = now + LIVENESS_CHECK_NANOS;
-                if (!HeapMappings.isPresent(segment, owner) && WORD.compareAndSet(segment, offset, owner, me)) {
-                    return; // from a dead owner, or one that closed the heap: its half-done work was never published
-                }
-                if (now - start > Timeouts.nanos(timeout)) {
-                    throw new ShmException("timed out after " + timeout.toMillis() + " ms waiting for the lock of "
-                            + what + ", held by live " + ProcessIdentity.describe(owner));
-                }
-            }
-            step = Backoff.idle(step, Long.MAX_VALUE);
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
