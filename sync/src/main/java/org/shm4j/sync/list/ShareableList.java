@@ -275,24 +275,30 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         int capacity = (int) (offsets[index + 1] - offsets[index]);
         long since = 0;
         int step = 0;
-        while (true) {
-            // opaque: no ordering with the value is promised (the list is not synchronised), but never a torn word
-            long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
-            byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
-            Kind kind = PythonItems.pairKind(format, code, capacity);
-            if (kind != null) {
-                return kind;
+        boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
+        try {
+            while (true) {
+                // opaque: no ordering with the value is promised (the list is not synchronised), but never torn
+                long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
+                byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
+                Kind kind = PythonItems.pairKind(format, code, capacity);
+                if (kind != null) {
+                    return kind;
+                }
+                // a CPython writer half-way through it (see retrying): read again, a while
+                Kind byFormat = PythonItems.kindOrNull(format, code, capacity);
+                if (byFormat != null && waited(since, DISAGREEING_SETTLE_NANOS)) {
+                    return byFormat; // a kind change cut between its two stores: see the class doc
+                }
+                if (byFormat == null && waited(since, MALFORMED_SETTLE_NANOS)) {
+                    throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
+                }
+                since = retrying(since);
+                interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
+                step = Backoff.idle(step, RETRY_PARK_NANOS);
             }
-            // a CPython writer half-way through it (see retrying): read again, a while
-            Kind byFormat = PythonItems.kindOrNull(format, code, capacity);
-            if (byFormat != null && waited(since, DISAGREEING_SETTLE_NANOS)) {
-                return byFormat; // a kind change cut between its two stores: see the class doc
-            }
-            if (byFormat == null && waited(since, MALFORMED_SETTLE_NANOS)) {
-                throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
-            }
-            since = retrying(since);
-            step = Backoff.idle(step, RETRY_PARK_NANOS);
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
@@ -578,27 +584,33 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     private Object read(int index, Kind expected) {
         long since = 0;
         int step = 0;
-        while (true) {
-            Kind kind = kind(index);
-            if (expected != null && kind != expected) {
-                throw wrongKind(index, kind, expected);
-            }
-            long slot = dataStart + offsets[index]; // kind() checked the index
-            try {
-                return switch (kind) {
-                    case LONG -> (long) LONG.getOpaque(segment, slot);
-                    case DOUBLE -> Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
-                    case BOOLEAN -> (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
-                    case NONE -> null;
-                    case STRING, BYTES -> readText(index, kind, slot);
-                };
-            } catch (ShmFormatException malformed) { // from readText only
-                if (waited(since, MALFORMED_SETTLE_NANOS)) {
-                    throw malformed;
+        boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
+        try {
+            while (true) {
+                Kind kind = kind(index);
+                if (expected != null && kind != expected) {
+                    throw wrongKind(index, kind, expected);
                 }
-                since = retrying(since);
-                step = Backoff.idle(step, RETRY_PARK_NANOS);
+                long slot = dataStart + offsets[index]; // kind() checked the index
+                try {
+                    return switch (kind) {
+                        case LONG -> (long) LONG.getOpaque(segment, slot);
+                        case DOUBLE -> Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
+                        case BOOLEAN -> (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
+                        case NONE -> null;
+                        case STRING, BYTES -> readText(index, kind, slot);
+                    };
+                } catch (ShmFormatException malformed) { // from readText only
+                    if (waited(since, MALFORMED_SETTLE_NANOS)) {
+                        throw malformed;
+                    }
+                    since = retrying(since);
+                    interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
+                    step = Backoff.idle(step, RETRY_PARK_NANOS);
+                }
             }
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
