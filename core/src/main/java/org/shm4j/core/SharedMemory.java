@@ -1,5 +1,6 @@
 package org.shm4j.core;
 
+import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.MappedFiles;
 import org.shm4j.core.internal.Names;
@@ -328,17 +329,23 @@ public final class SharedMemory implements AutoCloseable {
      */
     void closeRetrying(Supplier<IllegalStateException> attempt, long pauseNanos) {
         long start = System.nanoTime();
-        while (true) {
-            IllegalStateException held = attempt.get();
-            if (held == null) {
-                return;
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+        try {
+            while (true) {
+                IllegalStateException held = attempt.get();
+                if (held == null) {
+                    return;
+                }
+                if (System.nanoTime() - start > CLOSE_WAIT_NANOS) {
+                    throw new IllegalStateException("region " + this + " cannot be closed: a thread of this process "
+                            + "still holds its memory after 1 s (a native call given the segment, or an operation on "
+                            + "a buffer over it); it stays open: close it again once that use ends", held);
+                }
+                interrupted |= Backoff.takeInterrupt(); // close is not interruptible: else the park returns at once
+                LockSupport.parkNanos(pauseNanos);
             }
-            if (System.nanoTime() - start > CLOSE_WAIT_NANOS) {
-                throw new IllegalStateException("region " + this + " cannot be closed: a thread of this process "
-                        + "still holds its memory after 1 s (a native call given the segment, or an operation on a "
-                        + "buffer over it); it stays open: close it again once that use ends", held);
-            }
-            LockSupport.parkNanos(pauseNanos);
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
