@@ -49,30 +49,67 @@ public final class FileSpace {
     }
 
     /**
-     * Reserves {@code size} bytes of blocks for {@code file}, open as {@code channel} and empty (just created).
+     * Reserves {@code size} bytes of blocks for {@code file}, open as {@code channel} and empty (just created),
+     * through a descriptor of its own, closed before it returns: the process's {@code fcntl} locks on the file go
+     * with it (a maker that holds one calls {@link #reserve(Descriptor, Path, FileChannel, long)}).
      *
      * @return false if the file system has no room for them
      * @throws IOException if writing fails otherwise
      */
     public static boolean reserve(Path file, FileChannel channel, long size) throws IOException {
-        int result = FALLOCATE.handle() != null ? fallocate(file, size) : UNSUPPORTED;
+        try (Descriptor descriptor = open(file)) {
+            return reserve(descriptor, file, channel, size);
+        }
+    }
+
+    /**
+     * {@link #reserve(Path, FileChannel, long)} through {@code descriptor}, which the caller keeps open while it
+     * holds {@code fcntl} locks on the file that must last (see {@link Descriptor}).
+     */
+    public static boolean reserve(Descriptor descriptor, Path file, FileChannel channel, long size)
+            throws IOException {
+        int result = descriptor.fd >= 0 ? fallocate(descriptor.fd, file, size) : UNSUPPORTED;
         return result == UNSUPPORTED ? writeZeros(channel, size) : result == RESERVED;
     }
 
-    /** @return {@link #RESERVED}, {@link #NO_SPACE}, or {@link #UNSUPPORTED} by this file system or descriptor */
-    private static int fallocate(Path file, long size) {
-        int fd = Libc.open(file, OPEN_FLAGS);
-        if (fd < 0) {
-            return UNSUPPORTED; // the channel's writes say what is wrong, if anything
+    /**
+     * @return a descriptor of {@code file} for {@code posix_fallocate}, or an empty one where it is not called (or
+     *         the open failed: the channel's writes then say what is wrong, if anything)
+     */
+    public static Descriptor open(Path file) {
+        return new Descriptor(FALLOCATE.handle() != null ? Libc.open(file, OPEN_FLAGS) : -1);
+    }
+
+    /**
+     * A descriptor of a file being made, for {@code posix_fallocate}: closing any descriptor of a file drops every
+     * {@code fcntl} lock the process holds on it ({@link java.nio.channels.FileLock}s included, whatever channel took
+     * them), so a maker that locks the file keeps this open until it no longer needs the lock. Nothing is written
+     * through it.
+     */
+    public static final class Descriptor implements AutoCloseable {
+        private final int fd; // -1: none
+
+        private Descriptor(int fd) {
+            this.fd = fd;
         }
+
+        /** Closes it, dropping this process's {@code fcntl} locks on the file; idempotence is the caller's. */
+        @Override
+        public void close() {
+            if (fd >= 0) {
+                Libc.close(fd);
+            }
+        }
+    }
+
+    /** @return {@link #RESERVED}, {@link #NO_SPACE}, or {@link #UNSUPPORTED} by this file system or descriptor */
+    private static int fallocate(int fd, Path file, long size) {
         try {
             int error = (int) FALLOCATE.handle().invokeExact(fd, 0L, size); // returns the error number
             // else EOPNOTSUPP or the like: the file system cannot, zeros can
             return error == 0 ? RESERVED : error == ENOSPC ? NO_SPACE : UNSUPPORTED;
         } catch (Throwable t) {
             throw new IllegalStateException("posix_fallocate of " + file + " failed", t);
-        } finally {
-            Libc.close(fd); // nothing was written through it
         }
     }
 

@@ -63,6 +63,8 @@ public final class MappedFiles {
      * in its folder (one may name the same region, or give the room back); see {@link #mayTryAgain}.
      */
     private static final long RACING_CREATION_NANOS = 5_000_000_000L;
+    /** How many times a creator tries its temporary file's lock, 100 µs apart (see {@link #holdWhileMade}). */
+    private static final int MADE_LOCK_ATTEMPTS = 100;
     /**
      * A temporary file's name as this version makes it: the creating process's pid and start stamp bits (as in its
      * token), a sequence number.
@@ -158,16 +160,18 @@ public final class MappedFiles {
         try {
             try (FileChannel channel = FileChannel.open(temp, options,
                     PosixFilePermissions.asFileAttribute(permissions))) {
-                FileLock made = holdWhileMade(channel, null); // released when the channel closes, or we die
-                Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
-                if (!FileSpace.reserve(temp, channel, size)) { // its blocks now: no fault at a page's first touch
-                    return null;
+                holdWhileMade(channel); // released when a descriptor of the file closes, or we die
+                // posix_fallocate's descriptor is closed after the link: its close drops the lock
+                try (FileSpace.Descriptor forBlocks = FileSpace.open(temp)) {
+                    Files.setPosixFilePermissions(temp, permissions); // the umask may have narrowed the create mode
+                    if (!FileSpace.reserve(forBlocks, temp, channel, size)) { // its blocks: no fault at first touch
+                        return null;
+                    }
+                    MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
+                    beforeLink.accept(segment);
+                    link(file, temp, dir);
+                    return segment;
                 }
-                holdWhileMade(channel, made); // posix_fallocate's own descriptor, closed, dropped our lock
-                MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
-                beforeLink.accept(segment);
-                link(file, temp, dir);
-                return segment;
             } finally {
                 // after the channel is closed: blocks of a refused reservation are given back before the name goes,
                 // so that a racing creator that sees no creation in progress sees the room too (see mayTryAgain)
@@ -186,20 +190,21 @@ public final class MappedFiles {
 
     /**
      * Takes the write lock that tells other processes this creation of {@code channel}'s temporary file is alive
-     * (see the class comment), giving {@code previous} up first: a process's {@code fcntl} locks on a file go when it
-     * closes any descriptor of it, as {@link FileSpace#reserve} does. Best effort: a file system without locks leaves
-     * the verdict to the pid in the name.
-     *
-     * @return the lock, or null if it could not be had
+     * (see the class comment). A process's {@code fcntl} locks on a file go when it closes any descriptor of it, so
+     * none is closed before the link ({@link FileSpace.Descriptor}). Best effort: a file system without locks leaves
+     * the verdict to the pid in the name. Refused while another process's cleanup probes the file (its shared lock,
+     * held for a moment), the lock is tried again a few times.
      */
-    private static FileLock holdWhileMade(FileChannel channel, FileLock previous) {
-        try {
-            if (previous != null) {
-                previous.release();
+    private static void holdWhileMade(FileChannel channel) {
+        for (int attempt = 0; attempt < MADE_LOCK_ATTEMPTS; attempt++) {
+            try {
+                if (channel.tryLock() != null) {
+                    return;
+                }
+            } catch (IOException | OverlappingFileLockException e) {
+                return;
             }
-            return channel.tryLock();
-        } catch (IOException | OverlappingFileLockException e) {
-            return null;
+            LockSupport.parkNanos(100_000);
         }
     }
 
