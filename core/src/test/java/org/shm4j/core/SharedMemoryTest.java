@@ -130,6 +130,32 @@ class SharedMemoryTest {
         assertThat(planted).as("its creator died: the kernel dropped the lock").doesNotExist();
     }
 
+    /**
+     * A cleaner that may not open a temporary file cannot probe its lock: it took the file for unlocked, and in a
+     * folder without the sticky bit deleted the live creation of another user (helper-158: root's locked 0600 file,
+     * named after a dead pid, deleted by a creation as nobody). It keeps the file now.
+     */
+    @Test
+    void shouldKeepATemporaryFileItMayNotOpenWhoseNameNamesADeadProcess(@TempDir Path staging) throws Exception {
+        assumeThat(Unshare.hidepidWorks()).as("unshare, mount -o hidepid=2 and setpriv (root) are available").isTrue();
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        Path shared = Files.createDirectory(dir.resolve("shared")); // writable by all, no sticky bit
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Process finished = new ProcessBuilder("true").start(); // its pid: a process that is gone
+        assertThat(finished.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        long me = ProcessIdentity.currentToken();
+        Path planted = shared.resolve(".shm4j-t-" + finished.pid() + "-" + (me & 0xFFFF_FFFFL) + "-7.tmp");
+        Files.write(planted, new byte[16]);
+        Files.setPosixFilePermissions(planted, PosixFilePermissions.fromString("rw-------"));
+        try (ChildJvm holder = ChildJvm.start(LockHolder.class, planted.toString())) {
+            holder.awaitLine("LOCKED", Duration.ofSeconds(60));
+            Process creator = Unshare.javaAsNobodyUnderHidepid(staging, true, Creator.class, shared.toString());
+            assertThat(Unshare.awaitOutput(creator, Duration.ofSeconds(60))).contains("created");
+            assertThat(planted).as("another user's creation, whose lock nobody may probe").exists();
+            holder.kill();
+        }
+    }
+
     @Test
     void shouldLetACreationInAnotherPidNamespaceFinishBesideOneHere() throws Exception {
         assumeThat(Unshare.works("--pid", "--fork", "--mount-proc")).as("unshare --pid (root) is available").isTrue();
@@ -170,6 +196,14 @@ class SharedMemoryTest {
                 System.out.println("LOCKED");
                 Await.until("the test to kill this process", Duration.ofSeconds(120), () -> false);
             }
+        }
+    }
+
+    /** Creates and closes {@code <dir>/by-child}, which cleans the folder's temporary files first. */
+    public static final class Creator {
+        public static void main(String[] args) {
+            SharedMemory.create(Path.of(args[0]).resolve("by-child"), 64).close();
+            System.out.println("created");
         }
     }
 

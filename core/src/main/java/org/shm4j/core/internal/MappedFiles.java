@@ -289,8 +289,9 @@ public final class MappedFiles {
 
     /**
      * @return true if a process holds the lock a creator keeps on its temporary file (see the class comment): its
-     *         creation goes on, though the pid in the name may name no process here (another pid namespace's); false
-     *         if the file is gone, not a regular file (a FIFO's open would wait), or cannot be looked at
+     *         creation goes on, though the pid in the name may name no process here (another pid namespace's); also
+     *         true if this process may not open it (no probe: kept); false if the file is gone, not a regular file
+     *         (a FIFO's open would wait), or cannot be looked at otherwise
      */
     private static boolean lockedByItsCreator(Path temporary) {
         BasicFileAttributes attributes = attributes(temporary, false);
@@ -302,7 +303,11 @@ public final class MappedFiles {
             return probe == null; // released with the channel
         } catch (OverlappingFileLockException heldInThisJvm) {
             return true;
-        } catch (IOException | SecurityException goneOrUnreadable) {
+        } catch (AccessDeniedException | SecurityException unreadable) {
+            // another user's file (a creator of another namespace, say): its lock cannot be probed, and in a folder
+            // without the sticky bit it could still be deleted; a leftover costs space, a deletion a live creation
+            return true;
+        } catch (IOException gone) {
             return false; // the name's verdict stands
         }
     }
