@@ -81,7 +81,8 @@ class VirtualThreadWaitsTest {
             rw.setDeadlockDetection(false);
             List<Lock[]> heldThenAwaited = List.of(new Lock[] {lock, lock}, new Lock[] {reentrant, reentrant},
                     new Lock[] {fair, fair}, new Lock[] {rw.writeLock(), rw.writeLock()},
-                    new Lock[] {rw.writeLock(), rw.readLock()});
+                    new Lock[] {rw.writeLock(), rw.readLock()},
+                    new Lock[] {rw.readLock(), rw.writeLock()}); // one writer drains the readers, the rest queue
             for (Lock[] locks : heldThenAwaited) {
                 Lock awaited = locks[1];
                 AtomicInteger keptInterrupt = new AtomicInteger();
