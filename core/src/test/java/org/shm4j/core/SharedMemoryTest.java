@@ -7,6 +7,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.shm4j.core.internal.MappedFiles;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.Await;
 import org.shm4j.testing.ChildJvm;
@@ -20,11 +21,14 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -153,6 +157,54 @@ class SharedMemoryTest {
             assertThat(Unshare.awaitOutput(creator, Duration.ofSeconds(60))).contains("created");
             assertThat(planted).as("another user's creation, whose lock nobody may probe").exists();
             holder.kill();
+        }
+    }
+
+    /**
+     * The cleanup looks at a temporary file's type, then opens it to probe its lock: a FIFO renamed under the name in
+     * between made the read-only open wait for a writer for ever, inside create and with the folder's turn held
+     * (helper-158: a loop of renames hung it within about a thousand cleanups). Not certain to hit the window in its
+     * 10 s without the fix; never hangs with it.
+     */
+    @Test
+    void shouldNotHangOnAFifoRenamedUnderATemporaryNameWhileTheCleanupLooks() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        assertThat(mkfifo.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(mkfifo.exitValue()).isZero();
+        Path name = dir.resolve(".shm4j-t-3999999-1-1.tmp"); // a pid that names no process
+        Path regular = dir.resolve("regular");
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong cleanups = new AtomicLong();
+        Thread swapper = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                while (!stop.get()) {
+                    Files.write(regular, new byte[1]);
+                    Files.move(regular, name, StandardCopyOption.ATOMIC_MOVE); // a regular file, as looked at
+                    Files.move(fifo, name, StandardCopyOption.ATOMIC_MOVE); // then a FIFO, as opened
+                    Files.move(name, fifo, StandardCopyOption.ATOMIC_MOVE);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        Thread cleaner = Thread.ofPlatform().daemon().start(() -> {
+            long end = System.nanoTime() + 10_000_000_000L;
+            while (System.nanoTime() - end < 0) {
+                MappedFiles.temporariesOfDeadProcesses(dir);
+                cleanups.incrementAndGet();
+            }
+        });
+        try {
+            cleaner.join(Duration.ofSeconds(60));
+            assertThat(cleaner.isAlive()).as("the cleanup hung after %d looks", cleanups.get()).isFalse();
+        } finally {
+            stop.set(true);
+            swapper.join(Duration.ofSeconds(60));
+            // a hung open waits for a writer of that FIFO: one read-write open (at once on Linux) lets it go
+            try (FileChannel release = FileChannel.open(fifo, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                cleaner.join(Duration.ofSeconds(60));
+            }
         }
     }
 

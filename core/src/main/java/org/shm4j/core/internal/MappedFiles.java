@@ -290,15 +290,18 @@ public final class MappedFiles {
     /**
      * @return true if a process holds the lock a creator keeps on its temporary file (see the class comment): its
      *         creation goes on, though the pid in the name may name no process here (another pid namespace's); also
-     *         true if this process may not open it (no probe: kept); false if the file is gone, not a regular file
-     *         (a FIFO's open would wait), or cannot be looked at otherwise
+     *         true if this process may not open it for reading and writing (no probe: kept); false if the file is
+     *         gone, not a regular file (not opened), or cannot be looked at otherwise
      */
     private static boolean lockedByItsCreator(Path temporary) {
         BasicFileAttributes attributes = attributes(temporary, false);
         if (attributes == null || !attributes.isRegularFile()) {
             return false;
         }
-        try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+        // read and write: a FIFO put under the name since the look above (a rename) would make a read-only open wait
+        // for a writer for ever, with the folder's creation turn held; Linux opens a FIFO read-write at once
+        try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS)) {
             FileLock probe = channel.tryLock(0, Long.MAX_VALUE, true); // shared: conflicts with the creator's only
             return probe == null; // released with the channel
         } catch (OverlappingFileLockException heldInThisJvm) {
