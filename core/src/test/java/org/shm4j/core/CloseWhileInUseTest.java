@@ -3,7 +3,7 @@ package org.shm4j.core;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.shm4j.testing.Await;
+import org.shm4j.testing.InterruptedWaiter;
 import org.shm4j.testing.ShmNames;
 
 import java.io.IOException;
@@ -15,7 +15,6 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -112,29 +111,12 @@ class CloseWhileInUseTest {
         SharedMemory region = SharedMemory.anonymous(4096);
         MemorySegment word = region.segment();
         Thread waiter = futexWaitIn(word);
-        AtomicReference<Throwable> thrown = new AtomicReference<>();
-        AtomicBoolean keptInterrupt = new AtomicBoolean();
-        Thread closer = Thread.ofVirtual().start(() -> {
-            Thread.currentThread().interrupt();
-            try {
-                region.close();
-            } catch (RuntimeException e) {
-                thrown.set(e);
-            }
-            keptInterrupt.set(Thread.currentThread().isInterrupted());
-        });
-        boolean[] seenParked = new boolean[1]; // a spinning virtual thread stays RUNNABLE
-        Await.until("the closer seen parked, or done", Duration.ofSeconds(60), () -> {
-            Thread.State state = closer.getState();
-            seenParked[0] |= state == Thread.State.TIMED_WAITING;
-            return seenParked[0] || state == Thread.State.TERMINATED;
-        });
-        assertThat(closer.join(Duration.ofSeconds(60))).as("the close ended").isTrue();
+        InterruptedWaiter closer = InterruptedWaiter.run("closer", region::close);
         wake(word, waiter);
         region.close();
-        assertThat(seenParked[0]).as("the interrupted closer was seen parked while it waited").isTrue();
-        assertThat(thrown.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("cannot be closed");
-        assertThat(keptInterrupt).as("the closer kept its interrupt").isTrue();
+        assertThat(closer.seenParked()).as("the interrupted closer was seen parked while it waited").isTrue();
+        assertThat(closer.thrown()).isInstanceOf(IllegalStateException.class).hasMessageContaining("cannot be closed");
+        assertThat(closer.keptInterrupt()).as("the closer kept its interrupt").isTrue();
     }
 
     /**

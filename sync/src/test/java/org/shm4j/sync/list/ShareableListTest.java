@@ -4,17 +4,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmFormatException;
-import org.shm4j.testing.Await;
+import org.shm4j.testing.InterruptedWaiter;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
 
 import java.math.BigInteger;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -259,27 +256,10 @@ class ShareableListTest {
         try (SharedMemory region = SharedMemory.anonymous(ShareableList.byteSize(ITEMS));
              ShareableList list = ShareableList.create(region, ITEMS)) {
             region.segment().set(JAVA_BYTE, formats + 6 * 8 + 2, (byte) 9); // item 2: malformed until 1 s passed
-            AtomicReference<Throwable> thrown = new AtomicReference<>();
-            AtomicBoolean keptInterrupt = new AtomicBoolean();
-            Thread reader = Thread.ofVirtual().start(() -> {
-                Thread.currentThread().interrupt();
-                try {
-                    list.get(2);
-                } catch (RuntimeException e) {
-                    thrown.set(e);
-                }
-                keptInterrupt.set(Thread.currentThread().isInterrupted());
-            });
-            boolean[] seenParked = new boolean[1]; // a spinning virtual thread stays RUNNABLE
-            Await.until("the reader seen parked, or done", Duration.ofSeconds(60), () -> {
-                Thread.State state = reader.getState();
-                seenParked[0] |= state == Thread.State.TIMED_WAITING;
-                return seenParked[0] || state == Thread.State.TERMINATED;
-            });
-            assertThat(reader.join(Duration.ofSeconds(60))).as("the read ended").isTrue();
-            assertThat(seenParked[0]).as("the interrupted reader was seen parked while it retried").isTrue();
-            assertThat(thrown.get()).isInstanceOf(ShmFormatException.class);
-            assertThat(keptInterrupt).as("the reader kept its interrupt").isTrue();
+            InterruptedWaiter reader = InterruptedWaiter.run("reader", () -> list.get(2));
+            assertThat(reader.seenParked()).as("the interrupted reader was seen parked while it retried").isTrue();
+            assertThat(reader.thrown()).isInstanceOf(ShmFormatException.class);
+            assertThat(reader.keptInterrupt()).as("the reader kept its interrupt").isTrue();
         }
     }
 }
