@@ -1,6 +1,7 @@
 package org.shm4j.core;
 
 import org.shm4j.core.internal.AttachTable;
+import org.shm4j.core.internal.HeapFileFlock;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapRemoval;
@@ -9,6 +10,8 @@ import org.shm4j.core.internal.Timeouts;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -19,6 +22,12 @@ import java.util.function.Supplier;
  * region is made, so each step takes that as a function.
  */
 final class HeapLifecycle {
+    /**
+     * How many times an opener of another pid namespace, in its adoption turn, tries the exclusive flock of a heap's
+     * file that another descriptor locks (an opener that has not yet read the header holds it for a moment), 0.1 to
+     * 1 ms apart, before it refuses: a process that has the heap open holds it for ever.
+     */
+    private static final int ADOPT_ATTEMPTS = 10;
     /** Why a file heap's path can be neither created nor opened. */
     private static final String LEADS_NOWHERE = "is a symbolic link to a file that does not exist (create does not go "
             + "through a link)";
@@ -46,9 +55,15 @@ final class HeapLifecycle {
             try {
                 SharedMemory memory = create.apply(segment -> {
                     HeapHeader.initialise(segment, options.catalogCapacity(), flags);
-                    AttachTable.attach(segment, "a new heap");
+                    AttachTable.attach(segment, "a new heap", false); // no flock before the name appears
                 });
-                return new SharedHeap(memory, options, validate(memory), true);
+                HeapHeader.Geometry geometry = validate(memory);
+                int flock = HeapFileFlock.keepIfOf(HeapFileFlock.share(memory.path().orElseThrow(),
+                        start + Timeouts.nanos(options.initTimeout())), geometry.heapId());
+                if (flock >= 0) {
+                    AttachTable.markFlocked(memory.segment());
+                }
+                return new SharedHeap(memory, options, geometry, true, flock);
             } catch (ShmAlreadyExistsException exists) {
                 if (!options.replaceStale()) {
                     throw hintStale ? hintIfStale(exists, open) : exists;
@@ -74,9 +89,11 @@ final class HeapLifecycle {
                                                          Supplier<SharedMemory> open) {
         try (SharedMemory memory = open.get()) {
             MemorySegment segment = memory.segment();
-            HeapHeader.validateComplete(segment, "heap " + memory);
+            long heapId = HeapHeader.validateComplete(segment, "heap " + memory).heapId();
             HeapHeader.checkPidNamespace(segment, "heap " + memory); // another namespace's processes: no verdict
-            if (!HeapRemoval.isStale(segment)) {
+            int fd = HeapFileFlock.exclusiveNow(memory.path().orElseThrow(), heapId);
+            HeapFileFlock.release(fd);
+            if (fd == HeapFileFlock.HELD || !HeapRemoval.isStale(segment)) { // a flock: some process has it open
                 return exists;
             }
         } catch (RuntimeException cannotTell) {
@@ -98,24 +115,38 @@ final class HeapLifecycle {
      */
     static SharedHeap open(Supplier<SharedMemory> open, HeapOptions options) {
         long start = System.nanoTime();
+        long deadline = start + Timeouts.nanos(options.initTimeout());
         while (true) {
             SharedMemory memory = open.get();
             String what = "heap " + memory;
+            int flock = HeapFileFlock.NONE;
             try {
-                HeapHeader.Geometry geometry = HeapHeader.validateComplete(memory.segment(), what);
                 if (memory.isReadOnly()) {
-                    return new SharedHeap(memory, options, geometry, false);
+                    return new SharedHeap(memory, options, HeapHeader.validateComplete(memory.segment(), what), false,
+                            HeapFileFlock.NONE);
                 }
-                HeapHeader.checkPidNamespace(memory.segment(), what);
-                AttachTable.attach(memory.segment(), what);
+                // before the header is read: an adopter rewrites it under an exclusive flock
+                flock = HeapFileFlock.share(memory.path().orElseThrow(), deadline);
+                HeapHeader.Geometry geometry = HeapHeader.validateComplete(memory.segment(), what);
+                flock = HeapFileFlock.keepIfOf(flock, geometry.heapId()); // the path may lead to another heap now
+                if (HeapHeader.ofAnotherPidNamespace(memory.segment())) {
+                    flock = adopt(memory, geometry, flock, deadline, what);
+                }
+                AttachTable.attach(memory.segment(), what, flock >= 0);
+                if (HeapHeader.ofAnotherPidNamespace(memory.segment())) { // adopted meanwhile, we holding no flock
+                    AttachTable.detach(memory.segment());
+                    throw HeapHeader.pidNamespaceRefusal(memory.segment(), what, "");
+                }
                 if (confirm(memory, geometry, options)) {
-                    return new SharedHeap(memory, options, geometry, true);
+                    return new SharedHeap(memory, options, geometry, true, flock);
                 }
                 AttachTable.detach(memory.segment());
             } catch (RuntimeException e) {
+                HeapFileFlock.release(flock);
                 memory.close();
                 throw e;
             }
+            HeapFileFlock.release(flock);
             memory.close();
             if (System.nanoTime() - start > Timeouts.nanos(options.initTimeout())) {
                 throw new ShmException(what + " was removed and replaced again and again for "
@@ -124,12 +155,80 @@ final class HeapLifecycle {
         }
     }
 
+    /**
+     * Makes a heap of another pid namespace this one's if no process has it open: an exclusive {@link HeapFileFlock}
+     * granted at once, with every attach slot flocked, proves that (see {@link HeapHeader#adoptPidNamespace}). A
+     * container restarted over a heap file it kept on a volume runs in a new pid namespace each time.
+     *
+     * @param shared this opener's shared flock on the heap's file, or {@link HeapFileFlock#NONE}: released here
+     * @return a descriptor holding a shared flock on the heap's file, the header now naming this pid namespace
+     * @throws ShmException the namespace refusal, saying why the heap could not be adopted
+     */
+    private static int adopt(SharedMemory memory, HeapHeader.Geometry geometry, int shared, long deadline,
+                             String what) {
+        MemorySegment segment = memory.segment();
+        if (shared < 0) {
+            throw HeapHeader.pidNamespaceRefusal(segment, what, "; without a flock on its file (native access) "
+                    + "this process cannot tell that no process has it open");
+        }
+        HeapFileFlock.release(shared); // our own shared lock would refuse our exclusive one, and others'
+        Path path = memory.path().orElseThrow();
+        return HeapFileFlock.inAdoptionTurn(path, () -> {
+            int fd = HeapFileFlock.keepIfOf(HeapFileFlock.share(path, deadline), geometry.heapId());
+            if (fd >= 0 && !HeapHeader.ofAnotherPidNamespace(segment)) {
+                return fd; // an opener of this namespace adopted it while we waited for our turn
+            }
+            HeapFileFlock.release(fd);
+            for (int attempt = 1; ; attempt++) {
+                fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
+                if (fd >= 0) {
+                    return adoptHolding(segment, fd, deadline, what);
+                }
+                if (fd != HeapFileFlock.HELD) {
+                    throw HeapHeader.pidNamespaceRefusal(segment, what, "; its file could not be locked");
+                }
+                if (attempt == ADOPT_ATTEMPTS) {
+                    throw HeapHeader.pidNamespaceRefusal(segment, what, "; a process holds it open");
+                }
+                // an opener still reading the header (before its turn) holds a shared lock for a moment
+                LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
+            }
+        });
+    }
+
+    /**
+     * Adopts the heap, {@code fd} holding an exclusive flock on its file: released here if it throws.
+     *
+     * @return {@code fd}, its lock now shared
+     */
+    private static int adoptHolding(MemorySegment segment, int fd, long deadline, String what) {
+        try {
+            if (!AttachTable.allFlocked(segment)) {
+                throw HeapHeader.pidNamespaceRefusal(segment, what, "; a process in its attach table holds no flock on"
+                        + " it (an older shm4j, or one without native access), so whether it lives cannot be told");
+            }
+            long before = HeapHeader.adoptPidNamespace(segment);
+            if (!AttachTable.allFlocked(segment)) { // an opener without a flock claimed a slot meanwhile: give back
+                HeapHeader.setPidNamespace(segment, before);
+                throw HeapHeader.pidNamespaceRefusal(segment, what, "; a process without a flock on it was opening it");
+            }
+            if (!HeapFileFlock.downgrade(fd, deadline) || HeapHeader.ofAnotherPidNamespace(segment)) {
+                // another namespace's opener may take the exclusive lock in the gap of the downgrade, and adopt it
+                throw HeapHeader.pidNamespaceRefusal(segment, what, "; another process adopted it meanwhile");
+            }
+            return fd;
+        } catch (RuntimeException e) {
+            HeapFileFlock.release(fd);
+            throw e;
+        }
+    }
+
     /** Lays a heap out over anonymous memory and attaches this process. */
     static SharedHeap anonymous(SharedMemory memory, HeapOptions options) {
         try {
             HeapHeader.Geometry geometry = HeapHeader.initialise(memory.segment(), options.catalogCapacity(), 0);
-            AttachTable.attach(memory.segment(), "heap " + memory);
-            return new SharedHeap(memory, options, geometry, true);
+            AttachTable.attach(memory.segment(), "heap " + memory, false);
+            return new SharedHeap(memory, options, geometry, true, HeapFileFlock.NONE);
         } catch (RuntimeException e) {
             memory.close();
             throw e;
@@ -155,10 +254,26 @@ final class HeapLifecycle {
             return HeapRemoval.Outcome.GONE;
         }
         try (memory) {
-            HeapHeader.Geometry geometry = HeapHeader.validateComplete(memory.segment(), "heap " + memory);
-            HeapHeader.checkPidNamespace(memory.segment(), "heap " + memory); // whose processes it cannot judge
-            return HeapRemoval.remove(memory.segment(), geometry.heapId(), memory.path().orElseThrow(), condition,
-                    options.initTimeout(), "heap " + memory);
+            MemorySegment segment = memory.segment();
+            String what = "heap " + memory;
+            HeapHeader.Geometry geometry = HeapHeader.validateComplete(segment, what);
+            int fd = HeapFileFlock.exclusiveNow(memory.path().orElseThrow(), geometry.heapId());
+            try {
+                if (HeapHeader.ofAnotherPidNamespace(segment)) { // whose processes it cannot judge, unless gone
+                    if (fd == HeapFileFlock.HELD) {
+                        throw HeapHeader.pidNamespaceRefusal(segment, what, "; a process holds it open");
+                    }
+                    if (fd < 0 || !AttachTable.allFlocked(segment)) {
+                        throw HeapHeader.pidNamespaceRefusal(segment, what, "");
+                    }
+                } else if (fd == HeapFileFlock.HELD) {
+                    return HeapRemoval.Outcome.IN_USE; // whatever pids and namespace numbers say (inode reuse)
+                }
+                return HeapRemoval.remove(segment, geometry.heapId(), memory.path().orElseThrow(), condition,
+                        options.initTimeout(), what);
+            } finally {
+                HeapFileFlock.release(fd);
+            }
         }
     }
 
@@ -172,10 +287,10 @@ final class HeapLifecycle {
      * {@link SharedMemory#close()}), it is attached again, so that it stays open as it was: detached but mapped, its
      * threads could hold what other processes, and this one, would take for a gone process's.
      */
-    static void close(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
+    static void close(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options, boolean flocked) {
         SharedMemory again = mapAgain(memory, geometry);
         if (again == null) {
-            closeDetachedFirst(memory, geometry, options);
+            closeDetachedFirst(memory, geometry, options, flocked);
             return;
         }
         try (again) {
@@ -190,12 +305,13 @@ final class HeapLifecycle {
      * for gone and take over what its threads hold, so each gap lasts one attempt, not the whole wait (helper-142: a
      * writer elsewhere got in beside a reader of this process during a 1 s gap).
      */
-    private static void closeDetachedFirst(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options) {
+    private static void closeDetachedFirst(SharedMemory memory, HeapHeader.Geometry geometry, HeapOptions options,
+                                           boolean flocked) {
         memory.closeRetrying(() -> {
             detach(memory, geometry, options);
             IllegalStateException held = memory.tryClose();
             if (held != null) {
-                AttachTable.attach(memory.segment(), "heap " + memory);
+                AttachTable.attach(memory.segment(), "heap " + memory, flocked);
             }
             return held;
         }, 1_000_000);

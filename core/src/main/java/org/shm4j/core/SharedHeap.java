@@ -3,6 +3,7 @@ package org.shm4j.core;
 import org.shm4j.core.internal.AttachTable;
 import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.HeapCatalog;
+import org.shm4j.core.internal.HeapFileFlock;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapMappings;
@@ -76,7 +77,8 @@ import java.util.function.Function;
  *     </tr>
  * <tr><td>96</td><td>8</td><td>creatorPidNamespace</td><td>inode of the creator's pid namespace
  *     ({@code /proc/self/ns/pid}; 0 if unknown): a process of another namespace is refused, since the pids in owner
- *     tokens would not name its processes</td><td>plain; published by magic</td></tr>
+ *     tokens would not name its processes, unless it adopts a heap open nowhere (see "Pid namespaces")</td>
+ *     <td>plain; published by magic; an adopter writes it with a volatile store under an exclusive flock</td></tr>
  * <tr><td>104</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
  *     63..32, low 32 bits of its start stamp in bits 31..0 (see Start stamps below)</td><td>CAS to take, CAS back to 0 to
@@ -99,7 +101,10 @@ import java.util.function.Function;
  *     <td>release after the claim</td></tr>
  * <tr><td>16</td><td>8</td><td>attachments</td><td>how many heap objects that process has open</td>
  *     <td>written only by that process; release</td></tr>
- * <tr><td>24</td><td>8</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>24</td><td>8</td><td>flockToken</td><td>equal to token while every attachment of that process holds a
+ *     shared {@code flock(2)} on the heap's file (see "Pid namespaces" below); anything else (0, or a former owner's
+ *     token: versions before this field leave it as it was) says nothing</td>
+ *     <td>written only by that process; release after the claim</td></tr>
  * </table>
  * <table class="striped">
  * <caption>Catalog entry {@code i}: 128 bytes at {@code 2304 + 128 * i}; immutable once published</caption>
@@ -165,6 +170,20 @@ import java.util.function.Function;
  * random id also survives inode reuse). Only the word's holder removes the name, so its check and its {@code unlink}
  * cannot be split by another removal. File heaps follow the same rules; anonymous heaps have no name. (Python's
  * {@code resource_tracker}, by contrast, unlinks a segment when any process that attached to it exits.)
+ *
+ * <h2>Pid namespaces</h2>
+ * Owner tokens hold pids, which mean nothing in another pid namespace, so a process of a namespace other than the
+ * creator's (header offset 96) is refused by {@code open} and the stale removal. But a heap open nowhere is adopted:
+ * with native access, every writable open and create holds a shared {@code flock(2)} on the heap's file (its own
+ * read-only descriptor, from before it reads the header until {@link #close()} has detached) and sets its slot's
+ * {@code flockToken}. An opener of another namespace tries an exclusive flock without waiting; if it is granted and
+ * every slot in use has its {@code flockToken}, those processes are gone (their flocks went with them). It then
+ * writes its namespace and the checksum, reads the table again (an opener holding no flock claims its slot, then
+ * reads the namespace, volatile both: one of the two sees the other, and gives up), turns its lock shared, and reads
+ * the namespace once more (the turn is not atomic: another namespace's adopter may have come in between). The dead
+ * processes' slots and tokens are then judged here by pid and start stamp: a pid alive here has another start. A
+ * heap that a process of another namespace holds open, or whose table has a slot without {@code flockToken} (no native
+ * access, or a shm4j before it), is still refused. Stale removal keeps a heap whose file any process holds a flock on.
  */
 public final class SharedHeap implements AutoCloseable {
     private final SharedMemory memory;
@@ -181,9 +200,17 @@ public final class SharedHeap implements AutoCloseable {
      * that failed, under the {@link #attached} monitor.
      */
     private HeapMappings.AttachPeriod period;
+    /**
+     * A descriptor of the heap's file holding a shared {@code flock} while this view is open (see
+     * {@link HeapFileFlock}), or {@link HeapFileFlock#NONE}; released once the view is unmapped, under the
+     * {@link #attached} monitor.
+     */
+    private int flock;
 
-    SharedHeap(SharedMemory memory, HeapOptions options, HeapHeader.Geometry geometry, boolean attached) {
+    /** @param flock a descriptor of the heap's file holding a shared flock, or {@link HeapFileFlock#NONE} */
+    SharedHeap(SharedMemory memory, HeapOptions options, HeapHeader.Geometry geometry, boolean attached, int flock) {
         this.memory = memory;
+        this.flock = flock;
         this.options = options;
         this.geometry = geometry;
         this.attached = new AtomicBoolean(attached);
@@ -544,13 +571,15 @@ public final class SharedHeap implements AutoCloseable {
             }
             try {
                 if (wasAttached) {
-                    HeapLifecycle.close(memory, geometry, options);
+                    HeapLifecycle.close(memory, geometry, options, flock >= 0);
                 } else {
                     memory.close();
                 }
             } finally {
                 if (memory.isClosed()) {
                     attached.set(false);
+                    HeapFileFlock.release(flock); // after the detach: held for as long as the slot says so
+                    flock = HeapFileFlock.NONE;
                 } else { // still mapped (see SharedMemory.close()): attached, listed, closable
                     if (wasAttached && period != null) { // the period goes on if another view kept it, else anew
                         period = HeapMappings.enter(memory.path().orElseThrow(), geometry.heapId());

@@ -45,6 +45,7 @@ class HeapLayoutTest {
         assertThat(HeapLayout.SLOT_TOKEN_OFFSET).isEqualTo(0);
         assertThat(HeapLayout.SLOT_START_STAMP_OFFSET).isEqualTo(8);
         assertThat(HeapLayout.SLOT_ATTACHMENTS_OFFSET).isEqualTo(16);
+        assertThat(HeapLayout.SLOT_FLOCK_TOKEN_OFFSET).isEqualTo(24);
         assertThat(HeapLayout.ATTACH_SLOT_LENGTH).isEqualTo(32);
         assertThat(HeapLayout.slotOffset(63)).isEqualTo(256 + 63 * 32);
         assertThat(HeapLayout.catalogOffset()).isEqualTo(2304);

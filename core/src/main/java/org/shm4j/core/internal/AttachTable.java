@@ -12,6 +12,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.core.internal.HeapLayout.ATTACH_CAPACITY;
 import static org.shm4j.core.internal.HeapLayout.SLOT_ATTACHMENTS_OFFSET;
+import static org.shm4j.core.internal.HeapLayout.SLOT_FLOCK_TOKEN_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.SLOT_START_STAMP_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.SLOT_TOKEN_OFFSET;
 
@@ -25,6 +26,12 @@ import static org.shm4j.core.internal.HeapLayout.SLOT_TOKEN_OFFSET;
  * close that brings it to 0 frees the slot with a CAS of the token back to 0. Only the owning process writes its
  * slot's start time and count; another process writes a slot only to free it (a CAS from a dead owner's token to 0),
  * which every attach does for each dead slot it passes, so a killed process's slot is reclaimed by the next attach.
+ *
+ * <p>A slot's flock token equals its token while every attachment of that process holds a shared
+ * {@link HeapFileFlock} on the heap's file; anything else (0, or a former owner's token, which shm4j versions before
+ * this word, or a reclaim of a dead slot, leave behind) says nothing is known. So when no descriptor holds a lock on
+ * the file, every slot whose flock token matches belongs to a process that is gone ({@link #allFlocked}); a slot
+ * without it may be a live process that holds nothing.
  *
  * <p>Within one process, attach and detach are serialised by one lock, so a process never holds two slots of one heap
  * and its count is exact. The token CASes are volatile: the claim is ordered before the attacher's read of the
@@ -43,10 +50,11 @@ public final class AttachTable {
     /**
      * Records this process as attached to the heap in {@code segment}, reclaiming the slots of dead processes.
      *
-     * @param what the heap, for the exception message
+     * @param what    the heap, for the exception message
+     * @param flocked whether this attachment holds a shared {@link HeapFileFlock} on the heap's file until it detaches
      * @throws ShmFullException if every slot belongs to a live process
      */
-    public static void attach(MemorySegment segment, String what) {
+    public static void attach(MemorySegment segment, String what, boolean flocked) {
         long me = ProcessIdentity.currentToken();
         PROCESS_LOCK.lock();
         try {
@@ -55,6 +63,9 @@ public final class AttachTable {
             if (mine >= 0) {
                 // getAndAdd: only this process writes its count, under PROCESS_LOCK; atomic for readers' sake
                 LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 1L);
+                if (!flocked) { // release: after the count; one attachment without the lock voids the claim for good
+                    LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), 0L);
+                }
                 return;
             }
             for (int i = 0; i < ATTACH_CAPACITY; i++) {
@@ -63,6 +74,8 @@ public final class AttachTable {
                     // release: informational fields, ordered after the claim for readers that check the token
                     LONG.setRelease(segment, field(i, SLOT_START_STAMP_OFFSET), ProcessIdentity.currentStartStamp());
                     LONG.setRelease(segment, field(i, SLOT_ATTACHMENTS_OFFSET), 1L);
+                    // release: after the claim; a reader that sees the token but not yet this takes no flock as held
+                    LONG.setRelease(segment, field(i, SLOT_FLOCK_TOKEN_OFFSET), flocked ? me : 0L);
                     return;
                 }
             }
@@ -85,11 +98,45 @@ public final class AttachTable {
             long left = (long) LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), -1L) - 1;
             if (left <= 0) {
                 LONG.setRelease(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 0L); // release: before the free below
+                LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), 0L); // release: likewise
                 LONG.compareAndSet(segment, field(mine, SLOT_TOKEN_OFFSET), me, 0L); // volatile: frees the slot
             }
         } finally {
             PROCESS_LOCK.unlock();
         }
+    }
+
+    /**
+     * Records that this process's attachments of the heap, of which it has exactly one, all hold a shared
+     * {@link HeapFileFlock}: for a creator, which attaches before its heap's file can be opened by its name.
+     */
+    public static void markFlocked(MemorySegment segment) {
+        long me = ProcessIdentity.currentToken();
+        PROCESS_LOCK.lock();
+        try {
+            int mine = find(segment, me);
+            if (mine >= 0 && (long) LONG.getAcquire(segment, field(mine, SLOT_ATTACHMENTS_OFFSET)) == 1L) {
+                LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), me); // release: after the claim
+            }
+        } finally {
+            PROCESS_LOCK.unlock();
+        }
+    }
+
+    /**
+     * @return true if every slot in use says its process holds a {@link HeapFileFlock} on the heap's file: if no
+     *         descriptor holds one, none of those processes has the heap open (they are dead, whatever their pids
+     *         name here); false if a slot's process may have it open without a flock (or is still filling its slot)
+     */
+    public static boolean allFlocked(MemorySegment segment) {
+        for (int i = 0; i < ATTACH_CAPACITY; i++) {
+            // volatile: an adopter reads the table after its volatile write of the pid namespace (Dekker with attach)
+            long token = (long) LONG.getVolatile(segment, field(i, SLOT_TOKEN_OFFSET));
+            if (token != 0 && (long) LONG.getAcquire(segment, field(i, SLOT_FLOCK_TOKEN_OFFSET)) != token) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** @return true if a slot belongs to a live process (this one included) */

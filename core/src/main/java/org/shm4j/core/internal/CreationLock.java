@@ -14,7 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * processes, so that a creation refused for room is refused for the room alone: without it, creators racing for the
  * same name in a nearly full file system (Python-style {@code openOrCreate} from several processes) could each find
  * the room held by another's reservation that then failed or was not yet named, and more than one be refused while
- * the room sufficed for one.
+ * the room sufficed for one. Openers adopting a heap of another pid namespace in the folder take the same turns
+ * ({@link HeapFileFlock#inAdoptionTurn}).
  *
  * <p>In this JVM a {@link ReentrantLock} per folder (by device and inode, so that every spelling of a folder, bind
  * mounts included, shares it; dropped when no creation uses it); between processes a {@link FolderFlock} on the

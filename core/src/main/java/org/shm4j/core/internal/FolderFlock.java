@@ -16,15 +16,18 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * opened read-only, released when that descriptor is closed, which the death of its process does too. No file is
  * made, so nothing is left in the folder and no file planted there (a symbolic link, a FIFO) is ever opened; any
  * process that may read the folder can take it. Linux with native access for this module only ({@link Libc});
- * otherwise {@link #lock(Path, long)} takes nothing.
+ * otherwise {@link #lock(Path, long)} takes nothing. {@link HeapFileFlock} shares its linkage and its retry loop
+ * ({@link #flock(MemorySegment, int, int, long)}).
  */
 final class FolderFlock {
     /** {@code O_RDONLY | O_NONBLOCK}, with {@link Libc#O_CLOEXEC}. */
     private static final int OPEN_FLAGS = 0 | 04000 | Libc.O_CLOEXEC;
+    /** {@code LOCK_SH | LOCK_NB}: shared, and fail at once (EWOULDBLOCK) if another descriptor holds it exclusive. */
+    static final int LOCK_SHARED_NOW = 1 | 4;
     /** {@code LOCK_EX | LOCK_NB}: exclusive, and fail at once (EWOULDBLOCK) if another descriptor holds it. */
-    private static final int LOCK_EXCLUSIVE_NOW = 2 | 4;
+    static final int LOCK_EXCLUSIVE_NOW = 2 | 4;
     /** {@code EWOULDBLOCK} ({@code EAGAIN}) on Linux: another descriptor holds the lock. */
-    private static final int EWOULDBLOCK = 11;
+    static final int EWOULDBLOCK = 11;
     /** {@code EINTR}: a signal came in the call. */
     private static final int EINTR = 4;
     /** {@code flock}, or null where no native call is linked. */
@@ -32,6 +35,11 @@ final class FolderFlock {
             JAVA_INT, JAVA_INT), Linker.Option.captureCallState("errno")).handle();
 
     private FolderFlock() {
+    }
+
+    /** @return true if {@code flock} is linked here (Linux, native access) */
+    static boolean linked() {
+        return FLOCK != null;
     }
 
     /**
@@ -54,7 +62,7 @@ final class FolderFlock {
             }
             boolean locked = false;
             try {
-                locked = flock(state, fd, deadline);
+                locked = flock(state, fd, LOCK_EXCLUSIVE_NOW, deadline);
             } finally {
                 if (!locked) {
                     Libc.close(fd);
@@ -69,12 +77,20 @@ final class FolderFlock {
         Libc.close(fd);
     }
 
-    /** @return true once {@code fd} holds the lock; false past {@code deadline}, when interrupted, or on an error */
-    private static boolean flock(MemorySegment state, int fd, long deadline) {
+    /**
+     * Applies {@code operation} (one of the {@code *_NOW} constants) to {@code fd}, trying again 0.1 to 1 ms apart
+     * while another descriptor's lock conflicts, until {@code deadline}: a deadline already past makes one attempt.
+     * Only where {@link #linked()}.
+     *
+     * @param state a {@code captureStateLayout} segment for the errno: after a false return, {@link Downcall#errno}
+     *              of it tells why ({@link #EWOULDBLOCK}: another descriptor's lock conflicts)
+     * @return true once {@code fd} holds the lock; false past {@code deadline}, when interrupted, or on an error
+     */
+    static boolean flock(MemorySegment state, int fd, int operation, long deadline) {
         while (true) {
             int result;
             try {
-                result = (int) FLOCK.invokeExact(state, fd, LOCK_EXCLUSIVE_NOW);
+                result = (int) FLOCK.invokeExact(state, fd, operation);
             } catch (Throwable t) {
                 throw new IllegalStateException("flock failed", t);
             }

@@ -48,8 +48,9 @@ import static org.shm4j.core.internal.HeapLayout.MAX_CATALOG_CAPACITY;
  * creator pid without a magic names a region some other program left half-made, reported as such).
  *
  * <p>The header checksum covers the fixed fields, bytes [8, 92) (everything from the layout version to the flags),
- * then [96, 104) (the creator's pid namespace). It does not cover the words that change while the heap is in use:
- * the allocation lock, top and entry count, the removal word and the attach table.
+ * then [96, 104) (the creator's pid namespace, which {@link #adoptPidNamespace} alone rewrites, with the checksum).
+ * It does not cover the words that change while the heap is in use: the allocation lock, top and entry count, the
+ * removal word and the attach table.
  */
 public final class HeapHeader {
     // VarHandle mechanics
@@ -115,12 +116,21 @@ public final class HeapHeader {
      */
     public static void checkPidNamespace(MemorySegment segment, String what) {
         if (ofAnotherPidNamespace(segment)) {
-            long creator = segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET);
-            long mine = ProcessIdentity.currentPidNamespace();
-            throw new ShmException(what + " was created in pid namespace " + creator + " and this process runs in "
-                    + mine + ": owner-death detection needs one pid namespace for all its processes (share it, e.g. "
-                    + "docker --pid=container:<id> or Kubernetes shareProcessNamespace: true)");
+            throw pidNamespaceRefusal(segment, what, "");
         }
+    }
+
+    /**
+     * @param why what stopped the heap from being adopted ({@link #adoptPidNamespace}), e.g. {@code "; a process
+     *            holds it open"}, or empty
+     * @return the refusal of a heap of another pid namespace, naming the heap and both namespaces
+     */
+    public static ShmException pidNamespaceRefusal(MemorySegment segment, String what, String why) {
+        long creator = (long) LONG.getVolatile(segment, CREATOR_PID_NAMESPACE_OFFSET); // volatile: see adopt
+        long mine = ProcessIdentity.currentPidNamespace();
+        return new ShmException(what + " was created in pid namespace " + creator + " and this process runs in "
+                + mine + why + ": owner-death detection needs one pid namespace for all the processes that have it "
+                + "open (share it, e.g. docker --pid=container:<id> or Kubernetes shareProcessNamespace: true)");
     }
 
     /**
@@ -128,9 +138,34 @@ public final class HeapHeader {
      *         heap's owner tokens name processes this one cannot see
      */
     public static boolean ofAnotherPidNamespace(MemorySegment segment) {
-        long creator = segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET);
+        // volatile: an opener reads it after its slot claim, an adopter writes it before reading the slots (Dekker)
+        long creator = (long) LONG.getVolatile(segment, CREATOR_PID_NAMESPACE_OFFSET);
         long mine = ProcessIdentity.currentPidNamespace();
         return creator != 0 && mine != 0 && creator != mine;
+    }
+
+    /**
+     * Makes a heap of another pid namespace this process's: writes this namespace over the creator's and the header
+     * checksum that covers it. Only for a process that holds an exclusive {@link HeapFileFlock} on the heap's file
+     * and found every attach slot flocked ({@link AttachTable#allFlocked}): no process has the heap open, so the pids
+     * in its owner tokens name processes that are gone, and a process of this namespace judges them so (a pid that
+     * lives here has another start stamp). Openers that hold a flock read the header only under a shared lock, so
+     * they never see the two words half-written; an opener without one (no native access, or an older shm4j) may
+     * see a checksum mismatch for that instant.
+     *
+     * @return the namespace written over, for {@link #setPidNamespace} to put back
+     */
+    public static long adoptPidNamespace(MemorySegment segment) {
+        long before = segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET); // plain: only this process writes it now
+        setPidNamespace(segment, ProcessIdentity.currentPidNamespace());
+        return before;
+    }
+
+    /** Writes {@code namespace} as the creator's pid namespace, then the checksum; see {@link #adoptPidNamespace}. */
+    public static void setPidNamespace(MemorySegment segment, long namespace) {
+        // volatile: ordered before the adopter's reads of the attach table (Dekker with an opener's slot claim)
+        LONG.setVolatile(segment, CREATOR_PID_NAMESPACE_OFFSET, namespace);
+        segment.set(JAVA_INT, HEADER_CHECKSUM_OFFSET, checksum(segment)); // plain: openers validate under the flock
     }
 
     /** @return the owner token of the heap's creator, from a validated header */

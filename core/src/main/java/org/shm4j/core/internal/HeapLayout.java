@@ -68,7 +68,7 @@ public final class HeapLayout {
             JAVA_LONG.withName("token"),
             JAVA_LONG.withName("startStamp"),
             JAVA_LONG.withName("attachments"),
-            MemoryLayout.paddingLayout(8));
+            JAVA_LONG.withName("flockToken"));
 
     /** One catalog entry. */
     public static final StructLayout ENTRY = MemoryLayout.structLayout(
@@ -107,6 +107,7 @@ public final class HeapLayout {
     public static final long SLOT_TOKEN_OFFSET = slot("token");
     public static final long SLOT_START_STAMP_OFFSET = slot("startStamp");
     public static final long SLOT_ATTACHMENTS_OFFSET = slot("attachments");
+    public static final long SLOT_FLOCK_TOKEN_OFFSET = slot("flockToken");
     public static final long ATTACH_SLOT_LENGTH = ATTACH_SLOT.byteSize();
 
     public static final long ENTRY_TYPE_TAG_OFFSET = entry("typeTag");
