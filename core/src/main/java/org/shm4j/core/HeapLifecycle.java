@@ -130,7 +130,9 @@ final class HeapLifecycle {
                 HeapHeader.Geometry geometry = HeapHeader.validateComplete(memory.segment(), what);
                 flock = HeapFileFlock.keepIfOf(flock, geometry.heapId()); // the path may lead to another heap now
                 if (HeapHeader.ofAnotherPidNamespace(memory.segment())) {
-                    flock = adopt(memory, geometry, flock, deadline, what);
+                    int shared = flock;
+                    flock = HeapFileFlock.NONE; // adopt releases it, even when it throws: never closed twice here
+                    flock = adopt(memory, geometry, shared, deadline, what);
                 }
                 AttachTable.attach(memory.segment(), what, flock >= 0);
                 if (HeapHeader.ofAnotherPidNamespace(memory.segment())) { // adopted meanwhile, we holding no flock

@@ -1,0 +1,120 @@
+package org.shm4j.core;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.testing.HeapHeaders;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The descriptors that hold a heap file's flock ({@code internal/HeapFileFlock}): every open, create and close, and
+ * every refused open, gives back each descriptor it took, once.
+ */
+@EnabledOnOs(OS.LINUX)
+class HeapFileFlockDescriptorTest {
+    private static final int ROUNDS = 1_000;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldLeaveNoDescriptorOpenAfterOpensClosesAndRefusals() throws IOException {
+        Path file = dir.resolve("fd.heap");
+        Path notAHeap = dir.resolve("zeros.heap");
+        Files.write(notAHeap, new byte[1 << 16]);
+        Path tooSmall = dir.resolve("small.heap");
+        Files.write(tooSmall, new byte[8]);
+        Path unlinking = dir.resolve("unlinking.heap");
+        try (SharedHeap warm = SharedHeap.create(file, 1 << 16)) {
+            warm.close();
+        }
+        long before = openDescriptors();
+        for (int i = 0; i < ROUNDS; i++) {
+            try (SharedHeap heap = SharedHeap.open(file); SharedHeap again = SharedHeap.openOrCreate(file, 1 << 16);
+                 SharedHeap readOnly = SharedHeap.openReadOnly(file)) {
+                assertThatThrownBy(() -> SharedHeap.create(file, 1 << 16)).isInstanceOf(ShmAlreadyExistsException.class);
+                heap.close();
+            }
+            assertThatThrownBy(() -> SharedHeap.open(notAHeap)).isInstanceOf(ShmException.class);
+            assertThatThrownBy(() -> SharedHeap.open(tooSmall)).isInstanceOf(RuntimeException.class);
+            assertThatThrownBy(() -> SharedHeap.open(dir.resolve("missing.heap")))
+                    .isInstanceOf(ShmNotFoundException.class);
+            SharedHeap.create(unlinking, 1 << 16, HeapOptions.defaults().withUnlinkOnLastDetach(true)).close();
+            SharedHeap.anonymous(1 << 16).close();
+        }
+        assertThat(unlinking).doesNotExist();
+        assertThat(openDescriptors()).isLessThanOrEqualTo(before + 2); // +2: slack for the JVM's own
+    }
+
+    @Test
+    void shouldCloseNoOtherDescriptorWhenAdoptionIsRefused() throws Exception {
+        Path file = dir.resolve("refused.heap");
+        SharedHeap.create(file, 1 << 16).close();
+        try (SharedMemory memory = SharedMemory.open(file)) {
+            MemorySegment segment = memory.segment();
+            // a live-looking process of the old namespace that holds no flock: adoption is refused at once
+            long slot = HeapLayout.slotOffset(0);
+            segment.set(JAVA_LONG, slot + HeapLayout.SLOT_TOKEN_OFFSET, ProcessIdentity.token(1, 12345));
+            segment.set(JAVA_LONG, slot + HeapLayout.SLOT_ATTACHMENTS_OFFSET, 1L);
+            segment.set(JAVA_LONG, slot + HeapLayout.SLOT_FLOCK_TOKEN_OFFSET, 0L);
+            HeapHeaders.setCreatorPidNamespace(segment, ProcessIdentity.currentPidNamespace() + 1);
+        }
+        Path other = dir.resolve("other.bin");
+        Files.write(other, new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger reads = new AtomicInteger();
+        AtomicReference<Throwable> broken = new AtomicReference<>();
+        Thread reader = new Thread(() -> {
+            while (!stop.get()) {
+                try (FileChannel channel = FileChannel.open(other, StandardOpenOption.READ)) {
+                    for (int i = 0; i < 20; i++) {
+                        ByteBuffer bytes = ByteBuffer.allocate(8);
+                        channel.read(bytes, 0);
+                        if (bytes.get(7) != 8) {
+                            throw new IOException("read another file's bytes");
+                        }
+                    }
+                    reads.incrementAndGet();
+                } catch (Throwable t) {
+                    broken.compareAndSet(null, t);
+                }
+            }
+        });
+        reader.start();
+        try {
+            long until = System.nanoTime() + 5_000_000_000L;
+            while (System.nanoTime() < until && broken.get() == null) {
+                assertThatThrownBy(() -> SharedHeap.open(file)).isInstanceOf(ShmException.class)
+                        .hasMessageContaining("holds no flock");
+            }
+        } finally {
+            stop.set(true);
+            reader.join();
+        }
+        assertThat(reads.get()).isPositive();
+        assertThat(broken.get()).isNull();
+    }
+
+    private static long openDescriptors() throws IOException {
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+}
