@@ -259,7 +259,16 @@ final class HeapLifecycle {
             MemorySegment segment = memory.segment();
             String what = "heap " + memory;
             HeapHeader.Geometry geometry = HeapHeader.validateComplete(segment, what);
-            int fd = HeapFileFlock.exclusiveNow(memory.path().orElseThrow(), geometry.heapId());
+            Path path = memory.path().orElseThrow();
+            long start = System.nanoTime();
+            int fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
+            // another remover (racing replaceStale creators), an adopter or a stale check holds it exclusive for a
+            // few system calls: wait it out (bounded) rather than call the heap in use
+            while (fd == HeapFileFlock.HELD && HeapFileFlock.exclusiveElsewhere(path)
+                    && System.nanoTime() - start <= Timeouts.nanos(options.initTimeout())) {
+                LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
+                fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
+            }
             try {
                 if (HeapHeader.ofAnotherPidNamespace(segment)) { // whose processes it cannot judge, unless gone
                     if (fd == HeapFileFlock.HELD) {

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.core.internal.HeapFileFlock;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.HeapHeaders;
@@ -15,6 +16,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -110,6 +113,30 @@ class HeapFileFlockDescriptorTest {
         }
         assertThat(reads.get()).isPositive();
         assertThat(broken.get()).isNull();
+    }
+
+    @Test
+    void shouldReplaceAStaleHeapThatAnotherRemoverIsLookingAt() throws Exception {
+        Path file = dir.resolve("stale.heap");
+        SharedHeap.create(file, 1 << 16).close();
+        long heapId;
+        try (SharedMemory memory = SharedMemory.open(file)) {
+            MemorySegment segment = memory.segment();
+            segment.set(JAVA_LONG, HeapLayout.CREATOR_PID_OFFSET, 0x7FFF_FFF0L); // no such pid: the creator is dead
+            HeapHeaders.setCreatorPidNamespace(segment, ProcessIdentity.currentPidNamespace()); // the checksum
+            heapId = segment.get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET);
+        }
+        // another process's stale check or removal holds the file's flock exclusive for a moment
+        int exclusive = HeapFileFlock.exclusiveNow(file, heapId);
+        assertThat(exclusive).isNotNegative();
+        CompletableFuture<Void> released = CompletableFuture.runAsync(() -> HeapFileFlock.release(exclusive),
+                CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS));
+        try (SharedHeap heap = SharedHeap.create(file, 1 << 16, HeapOptions.defaults().withReplaceStale(true))) {
+            assertThat(heap.attachedProcesses()).singleElement().extracting(HeapProcess::pid)
+                    .isEqualTo(ProcessHandle.current().pid());
+        } finally {
+            released.join();
+        }
     }
 
     private static long openDescriptors() throws IOException {

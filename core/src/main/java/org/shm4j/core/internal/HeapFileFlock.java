@@ -91,6 +91,30 @@ public final class HeapFileFlock {
     }
 
     /**
+     * Tries once to take a shared lock on a new descriptor of {@code path}, and gives it back: after
+     * {@link #exclusiveNow} found the file {@link #HELD}, tells a passing exclusive lock (another remover, an adopter
+     * or a stale check, each holding it for a few system calls) from the shared ones of processes that have it open.
+     *
+     * @return true if another descriptor holds an exclusive lock on the file
+     */
+    public static boolean exclusiveElsewhere(Path path) {
+        if (!FolderFlock.linked() || PREAD == null) {
+            return false;
+        }
+        int fd = Libc.open(path, OPEN_FLAGS);
+        if (fd < 0) {
+            return false;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
+            return !FolderFlock.flock(state, fd, FolderFlock.LOCK_SHARED_NOW, System.nanoTime())
+                    && Downcall.errno(state) == FolderFlock.EWOULDBLOCK;
+        } finally {
+            release(fd);
+        }
+    }
+
+    /**
      * Turns the exclusive lock of {@code fd} into a shared one, trying again until {@code deadline}. Not atomic
      * ({@code flock(2)}: the old lock goes first), so another process may take an exclusive lock in between.
      *
