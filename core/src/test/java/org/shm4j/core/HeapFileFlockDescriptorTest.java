@@ -15,6 +15,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -137,6 +138,44 @@ class HeapFileFlockDescriptorTest {
         } finally {
             released.join();
         }
+    }
+
+    @Test
+    void shouldShowAReaderAHeapBeingAdoptedWhole() throws Exception {
+        Path template = dir.resolve("template.heap");
+        SharedHeap.create(template, 1 << 16).close();
+        try (SharedMemory memory = SharedMemory.open(template)) {
+            HeapHeaders.setCreatorPidNamespace(memory.segment(), ProcessIdentity.currentPidNamespace() + 1);
+        }
+        Path file = dir.resolve("adopted.heap");
+        Path next = dir.resolve("next.heap");
+        Files.copy(template, file);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger reads = new AtomicInteger();
+        AtomicReference<Throwable> broken = new AtomicReference<>();
+        Thread reader = new Thread(() -> {
+            while (!stop.get()) {
+                try (SharedHeap heap = SharedHeap.openReadOnly(file)) {
+                    reads.incrementAndGet();
+                } catch (Throwable t) {
+                    broken.compareAndSet(null, t);
+                }
+            }
+        });
+        reader.start();
+        try {
+            long until = System.nanoTime() + 3_000_000_000L;
+            while (System.nanoTime() < until && broken.get() == null) {
+                Files.copy(template, next, StandardCopyOption.REPLACE_EXISTING);
+                Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                SharedHeap.open(file).close(); // adopts it: a new namespace word and checksum
+            }
+        } finally {
+            stop.set(true);
+            reader.join();
+        }
+        assertThat(reads.get()).isPositive();
+        assertThat(broken.get()).isNull();
     }
 
     private static long openDescriptors() throws IOException {

@@ -6,6 +6,7 @@ import org.shm4j.core.ShmFormatException;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.security.SecureRandom;
+import java.util.concurrent.locks.LockSupport;
 import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -55,6 +56,13 @@ import static org.shm4j.core.internal.HeapLayout.MAX_CATALOG_CAPACITY;
 public final class HeapHeader {
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
+    private static final VarHandle INT = JAVA_INT.varHandle();
+    /**
+     * How long a reader re-reads a header whose checksum does not match before it calls it corrupted: an adopter
+     * ({@link #adoptPidNamespace}) writes the namespace word, then the checksum, and a reader that holds no flock on
+     * the file (a read-only open, a stale check, a process without native access) may read between the two.
+     */
+    private static final long CHECKSUM_SETTLE_NANOS = 20_000_000L;
 
     private HeapHeader() {
     }
@@ -150,8 +158,10 @@ public final class HeapHeader {
      * and found every attach slot flocked ({@link AttachTable#allFlocked}): no process has the heap open, so the pids
      * in its owner tokens name processes that are gone, and a process of this namespace judges them so (a pid that
      * lives here has another start stamp). Openers that hold a flock read the header only under a shared lock, so
-     * they never see the two words half-written; an opener without one (no native access, or an older shm4j) may
-     * see a checksum mismatch for that instant.
+     * they never see the two words half-written; a reader without one (a read-only open, a stale check, no native
+     * access) that reads between them sees a checksum mismatch, which it reads again until it settles (an older
+     * shm4j does not: for that instant it may call the header corrupted). A process killed between the two writes
+     * leaves the header corrupted for good.
      *
      * @return the namespace written over, for {@link #setPidNamespace} to put back
      */
@@ -164,8 +174,11 @@ public final class HeapHeader {
     /** Writes {@code namespace} as the creator's pid namespace, then the checksum; see {@link #adoptPidNamespace}. */
     public static void setPidNamespace(MemorySegment segment, long namespace) {
         // volatile: ordered before the adopter's reads of the attach table (Dekker with an opener's slot claim)
+        // computed first, so that the two words are written back to back: a reader without the flock, or the death
+        // of this process, comes between them for as short a time as can be (validate reads a mismatch again)
+        int sum = checksum(segment, namespace);
         LONG.setVolatile(segment, CREATOR_PID_NAMESPACE_OFFSET, namespace);
-        segment.set(JAVA_INT, HEADER_CHECKSUM_OFFSET, checksum(segment)); // plain: openers validate under the flock
+        INT.setRelease(segment, HEADER_CHECKSUM_OFFSET, sum); // release: after the namespace, for validate's acquire
     }
 
     /** @return the owner token of the heap's creator, from a validated header */
@@ -238,8 +251,8 @@ public final class HeapHeader {
             throw new ShmFormatException(what + " has layout version " + version + " (expected: " + LAYOUT_VERSION
                     + (version < LAYOUT_VERSION ? "; made by an older shm4j, remove it with SharedHeap.unlink)" : ")"));
         }
-        int stored = segment.get(JAVA_INT, HEADER_CHECKSUM_OFFSET);
-        if (stored != checksum(segment)) {
+        int stored = (int) INT.getAcquire(segment, HEADER_CHECKSUM_OFFSET); // acquire: see setPidNamespace
+        if (stored != checksum(segment) && !checksumSettles(segment)) {
             throw new ShmFormatException(what + " has a corrupted header (checksum mismatch)");
         }
         long heapSize = segment.get(JAVA_LONG, HEAP_SIZE_OFFSET);
@@ -282,11 +295,31 @@ public final class HeapHeader {
         }
     }
 
+    /**
+     * @return true if the checksum matches within {@link #CHECKSUM_SETTLE_NANOS}: an adopter was between its two
+     *         writes (see {@link #setPidNamespace}); false for a header that stays corrupted
+     */
+    private static boolean checksumSettles(MemorySegment segment) {
+        long deadline = System.nanoTime() + CHECKSUM_SETTLE_NANOS;
+        do {
+            LockSupport.parkNanos(100_000);
+            if ((int) INT.getAcquire(segment, HEADER_CHECKSUM_OFFSET) == checksum(segment)) { // acquire: as above
+                return true;
+            }
+        } while (System.nanoTime() - deadline < 0);
+        return false;
+    }
+
     /** CRC-32C of the fixed header fields: bytes [8, 92), from the layout version to the flags, then [96, 104). */
     private static int checksum(MemorySegment segment) {
+        return checksum(segment, segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET));
+    }
+
+    /** {@link #checksum(MemorySegment)} with {@code namespace} in place of the creator's pid namespace word. */
+    private static int checksum(MemorySegment segment, long namespace) {
         CRC32C crc = new CRC32C();
         Crc32cOfMemory.update(crc, segment, LAYOUT_VERSION_OFFSET, HEADER_CHECKSUM_OFFSET - LAYOUT_VERSION_OFFSET);
-        Crc32cOfMemory.update(crc, segment, CREATOR_PID_NAMESPACE_OFFSET, Long.BYTES);
+        Crc32cOfMemory.update(crc, MemorySegment.ofArray(new long[] {namespace}), 0, Long.BYTES);
         return (int) crc.getValue();
     }
 }
