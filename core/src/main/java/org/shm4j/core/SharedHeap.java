@@ -79,7 +79,12 @@ import java.util.function.Function;
  *     ({@code /proc/self/ns/pid}; 0 if unknown): a process of another namespace is refused, since the pids in owner
  *     tokens would not name its processes, unless it adopts a heap open nowhere (see "Pid namespaces")</td>
  *     <td>plain; published by magic; an adopter writes it with a volatile store under an exclusive flock</td></tr>
- * <tr><td>104</td><td>24</td><td>—</td><td>zero</td><td></td></tr>
+ * <tr><td>104</td><td>8</td><td>previousPidNamespace</td><td>0, or the namespace the last adoption wrote over (or
+ *     the one the checksum covered, if an adopter before it died between its writes): not covered by the checksum;
+ *     a header whose checksum is that of the header with this namespace in place of the creator's is whole (an
+ *     adopter between its two writes, or killed there)</td><td>volatile, before the namespace; read with
+ *     acquire after it</td></tr>
+ * <tr><td>112</td><td>16</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
  *     63..32, low 32 bits of its start stamp in bits 31..0 (see Start stamps below)</td><td>CAS to take, CAS back to 0 to
  *     release; a dead owner's token is replaced by CAS</td></tr>

@@ -178,6 +178,37 @@ class HeapFileFlockDescriptorTest {
         assertThat(broken.get()).isNull();
     }
 
+    /**
+     * An adopter writes the namespace, then the checksum that covers it: one killed between the two left a header
+     * whose checksum matched no namespace, corrupted for good. It now keeps the namespace it replaces beside it
+     * first, and a header whose checksum covers that one is whole; the next adoption completes it.
+     */
+    @Test
+    void shouldOpenAHeapWhoseAdopterDiedBetweenItsTwoHeaderWrites() {
+        Path file = dir.resolve("cut.heap");
+        SharedHeap.create(file, 1 << 16).close();
+        long mine = ProcessIdentity.currentPidNamespace();
+        try (SharedMemory memory = SharedMemory.open(file)) {
+            MemorySegment header = memory.segment();
+            // as an adopter of namespace mine + 1 killed after its namespace write, before its checksum write
+            header.set(JAVA_LONG, HeapLayout.PREVIOUS_PID_NAMESPACE_OFFSET, mine);
+            header.set(JAVA_LONG, HeapLayout.CREATOR_PID_NAMESPACE_OFFSET, mine + 1);
+        }
+        try (SharedHeap heap = SharedHeap.openReadOnly(file)) {
+            assertThat(heap.byteSize()).as("a whole header").isEqualTo(1 << 16);
+        }
+        try (SharedHeap heap = SharedHeap.open(file)) { // adopts it: open nowhere, and of another namespace
+            assertThat(heap.memory().segment().get(JAVA_LONG, HeapLayout.CREATOR_PID_NAMESPACE_OFFSET))
+                    .isEqualTo(mine);
+        }
+        try (SharedMemory memory = SharedMemory.open(file)) {
+            memory.segment().set(JAVA_LONG, HeapLayout.PREVIOUS_PID_NAMESPACE_OFFSET, 0L);
+        }
+        try (SharedHeap heap = SharedHeap.openReadOnly(file)) {
+            assertThat(heap.byteSize()).as("the adoption wrote the checksum of its own namespace").isEqualTo(1 << 16);
+        }
+    }
+
     private static long openDescriptors() throws IOException {
         try (var fds = Files.list(Path.of("/proc/self/fd"))) {
             return fds.count();

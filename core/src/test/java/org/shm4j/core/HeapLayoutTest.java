@@ -30,6 +30,7 @@ class HeapLayoutTest {
         assertThat(HeapLayout.FLAGS_OFFSET).isEqualTo(88);
         assertThat(HeapLayout.HEADER_CHECKSUM_OFFSET).isEqualTo(92);
         assertThat(HeapLayout.CREATOR_PID_NAMESPACE_OFFSET).isEqualTo(96);
+        assertThat(HeapLayout.PREVIOUS_PID_NAMESPACE_OFFSET).isEqualTo(104);
         assertThat(HeapLayout.ALLOC_LOCK_OFFSET).isEqualTo(128);
         assertThat(HeapLayout.ALLOC_TOP_OFFSET).isEqualTo(136);
         assertThat(HeapLayout.ENTRY_COUNT_OFFSET).isEqualTo(144);

@@ -6,7 +6,6 @@ import org.shm4j.core.ShmFormatException;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.security.SecureRandom;
-import java.util.concurrent.locks.LockSupport;
 import java.util.zip.CRC32C;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -38,6 +37,7 @@ import static org.shm4j.core.internal.HeapLayout.LAYOUT_VERSION_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.MAGIC;
 import static org.shm4j.core.internal.HeapLayout.MAGIC_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.MAX_CATALOG_CAPACITY;
+import static org.shm4j.core.internal.HeapLayout.PREVIOUS_PID_NAMESPACE_OFFSET;
 
 /**
  * Writes and validates the header of a heap (see the layout table of {@link org.shm4j.core.SharedHeap}).
@@ -57,12 +57,6 @@ public final class HeapHeader {
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
     private static final VarHandle INT = JAVA_INT.varHandle();
-    /**
-     * How long a reader re-reads a header whose checksum does not match before it calls it corrupted: an adopter
-     * ({@link #adoptPidNamespace}) writes the namespace word, then the checksum, and a reader that holds no flock on
-     * the file (a read-only open, a stale check, a process without native access) may read between the two.
-     */
-    private static final long CHECKSUM_SETTLE_NANOS = 20_000_000L;
 
     private HeapHeader() {
     }
@@ -159,9 +153,9 @@ public final class HeapHeader {
      * in its owner tokens name processes that are gone, and a process of this namespace judges them so (a pid that
      * lives here has another start stamp). Openers that hold a flock read the header only under a shared lock, so
      * they never see the two words half-written; a reader without one (a read-only open, a stale check, no native
-     * access) that reads between them sees a checksum mismatch, which it reads again until it settles (an older
-     * shm4j does not: for that instant it may call the header corrupted). A process killed between the two writes
-     * leaves the header corrupted for good.
+     * access) that reads between them, or any process after this one was killed there, finds the checksum of the
+     * header with the namespace it replaced, which {@link #setPidNamespace} keeps beside it first (an older shm4j
+     * does not look there: for that instant, or after such a death, it calls the header corrupted).
      *
      * @return the namespace written over, for {@link #setPidNamespace} to put back
      */
@@ -173,10 +167,16 @@ public final class HeapHeader {
 
     /** Writes {@code namespace} as the creator's pid namespace, then the checksum; see {@link #adoptPidNamespace}. */
     public static void setPidNamespace(MemorySegment segment, long namespace) {
-        // volatile: ordered before the adopter's reads of the attach table (Dekker with an opener's slot claim)
-        // computed first, so that the two words are written back to back: a reader without the flock, or the death
-        // of this process, comes between them for as short a time as can be (validate reads a mismatch again)
         int sum = checksum(segment, namespace);
+        long current = segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET); // plain: only this process writes it now
+        // the namespace the stored checksum covers: the current one, or the previous one if an adopter died between
+        // its two writes
+        long covered = segment.get(JAVA_INT, HEADER_CHECKSUM_OFFSET) == checksum(segment, current) ? current
+                : segment.get(JAVA_LONG, PREVIOUS_PID_NAMESPACE_OFFSET);
+        // volatile: before the namespace, so that whoever sees the new namespace with the old checksum (a reader
+        // between the two writes, or any process after this one died there) finds the namespace the checksum covers
+        LONG.setVolatile(segment, PREVIOUS_PID_NAMESPACE_OFFSET, covered);
+        // volatile: ordered before the adopter's reads of the attach table (Dekker with an opener's slot claim)
         LONG.setVolatile(segment, CREATOR_PID_NAMESPACE_OFFSET, namespace);
         INT.setRelease(segment, HEADER_CHECKSUM_OFFSET, sum); // release: after the namespace, for validate's acquire
     }
@@ -252,7 +252,7 @@ public final class HeapHeader {
                     + (version < LAYOUT_VERSION ? "; made by an older shm4j, remove it with SharedHeap.unlink)" : ")"));
         }
         int stored = (int) INT.getAcquire(segment, HEADER_CHECKSUM_OFFSET); // acquire: see setPidNamespace
-        if (stored != checksum(segment) && !checksumSettles(segment)) {
+        if (stored != checksum(segment) && stored != checksumBeforeAdoption(segment)) {
             throw new ShmFormatException(what + " has a corrupted header (checksum mismatch)");
         }
         long heapSize = segment.get(JAVA_LONG, HEAP_SIZE_OFFSET);
@@ -296,23 +296,19 @@ public final class HeapHeader {
     }
 
     /**
-     * @return true if the checksum matches within {@link #CHECKSUM_SETTLE_NANOS}: an adopter was between its two
-     *         writes (see {@link #setPidNamespace}); false for a header that stays corrupted
+     * @return the checksum of the header with the namespace an adoption replaced ({@link #setPidNamespace}): what the
+     *         stored checksum is while the new namespace is written and its checksum not yet, or for good if the
+     *         adopter died in between
      */
-    private static boolean checksumSettles(MemorySegment segment) {
-        long deadline = System.nanoTime() + CHECKSUM_SETTLE_NANOS;
-        do {
-            LockSupport.parkNanos(100_000);
-            if ((int) INT.getAcquire(segment, HEADER_CHECKSUM_OFFSET) == checksum(segment)) { // acquire: as above
-                return true;
-            }
-        } while (System.nanoTime() - deadline < 0);
-        return false;
+    private static int checksumBeforeAdoption(MemorySegment segment) {
+        // acquire: the previous namespace was written before the namespace that checksum(segment) read
+        return checksum(segment, (long) LONG.getAcquire(segment, PREVIOUS_PID_NAMESPACE_OFFSET));
     }
 
     /** CRC-32C of the fixed header fields: bytes [8, 92), from the layout version to the flags, then [96, 104). */
     private static int checksum(MemorySegment segment) {
-        return checksum(segment, segment.get(JAVA_LONG, CREATOR_PID_NAMESPACE_OFFSET));
+        // acquire: a reader that sees an adopter's namespace sees the previous one it wrote before (setPidNamespace)
+        return checksum(segment, (long) LONG.getAcquire(segment, CREATOR_PID_NAMESPACE_OFFSET));
     }
 
     /** {@link #checksum(MemorySegment)} with {@code namespace} in place of the creator's pid namespace word. */

@@ -55,7 +55,8 @@ public final class HeapLayout {
             JAVA_INT.withName("flags"),
             JAVA_INT.withName("headerChecksum"),
             JAVA_LONG.withName("creatorPidNamespace"),
-            MemoryLayout.paddingLayout(24),
+            JAVA_LONG.withName("previousPidNamespace"),
+            MemoryLayout.paddingLayout(16),
             JAVA_LONG.withName("allocLock"),
             JAVA_LONG.withName("allocTop"),
             JAVA_INT.withName("entryCount"),
@@ -98,6 +99,7 @@ public final class HeapLayout {
     public static final long FLAGS_OFFSET = header("flags");
     public static final long HEADER_CHECKSUM_OFFSET = header("headerChecksum");
     public static final long CREATOR_PID_NAMESPACE_OFFSET = header("creatorPidNamespace");
+    public static final long PREVIOUS_PID_NAMESPACE_OFFSET = header("previousPidNamespace");
     public static final long ALLOC_LOCK_OFFSET = header("allocLock");
     public static final long ALLOC_TOP_OFFSET = header("allocTop");
     public static final long ENTRY_COUNT_OFFSET = header("entryCount");
