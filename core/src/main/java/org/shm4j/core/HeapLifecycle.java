@@ -28,6 +28,11 @@ final class HeapLifecycle {
      * 1 ms apart, before it refuses: a process that has the heap open holds it for ever.
      */
     private static final int ADOPT_ATTEMPTS = 10;
+    /**
+     * How long a remover watches a heap's file held shared and never exclusive before it calls the heap in use: the
+     * looks of other removers hold it shared for a few system calls each, a process that has the heap open for ever.
+     */
+    private static final long SHARED_LOOK_NANOS = 10_000_000L;
     /** Why a file heap's path can be neither created nor opened. */
     private static final String LEADS_NOWHERE = "is a symbolic link to a file that does not exist (create does not go "
             + "through a link)";
@@ -263,9 +268,19 @@ final class HeapLifecycle {
             long start = System.nanoTime();
             int fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
             // another remover (racing replaceStale creators), an adopter or a stale check holds it exclusive for a
-            // few system calls: wait it out (bounded) rather than call the heap in use
-            while (fd == HeapFileFlock.HELD && HeapFileFlock.exclusiveElsewhere(path)
-                    && System.nanoTime() - start <= Timeouts.nanos(options.initTimeout())) {
+            // few system calls, and another remover's look (exclusiveElsewhere) holds it shared for one: wait them
+            // out (bounded) rather than call the heap in use; only an open heap holds it shared for longer
+            long sharedSince = 0;
+            boolean sharedSeen = false;
+            while (fd == HeapFileFlock.HELD && System.nanoTime() - start <= Timeouts.nanos(options.initTimeout())) {
+                if (HeapFileFlock.exclusiveElsewhere(path)) {
+                    sharedSeen = false;
+                } else if (!sharedSeen) {
+                    sharedSeen = true;
+                    sharedSince = System.nanoTime();
+                } else if (System.nanoTime() - sharedSince > SHARED_LOOK_NANOS) {
+                    break; // held shared for longer than any look: a process has it open
+                }
                 LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
                 fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
             }

@@ -119,19 +119,42 @@ class HeapFileFlockDescriptorTest {
     @Test
     void shouldReplaceAStaleHeapThatAnotherRemoverIsLookingAt() throws Exception {
         Path file = dir.resolve("stale.heap");
+        long heapId = staleHeap(file);
+        // another process's stale check or removal holds the file's flock exclusive for a moment
+        int exclusive = HeapFileFlock.exclusiveNow(file, heapId);
+        assertThat(exclusive).isNotNegative();
+        assertReplacedWhile(file, exclusive, 50);
+    }
+
+    /**
+     * A remover that found the file locked looks whether the lock is exclusive with a shared lock of its own, held
+     * for a moment: a third remover that found the file locked then saw only a shared lock, a process's that has the
+     * heap open, and called a stale heap in use (helper-159). Only a shared lock held past such looks means that now.
+     */
+    @Test
+    void shouldReplaceAStaleHeapWhileAnotherRemoverLooksWithASharedLock() throws Exception {
+        Path file = dir.resolve("stale.heap");
+        staleHeap(file);
+        int look = HeapFileFlock.share(file, System.nanoTime());
+        assertThat(look).isNotNegative();
+        assertReplacedWhile(file, look, 1); // well within the 10 ms a remover watches a shared lock
+    }
+
+    /** @return the heap id of a heap made at {@code file} whose creator is dead and that nobody has open */
+    private static long staleHeap(Path file) {
         SharedHeap.create(file, 1 << 16).close();
-        long heapId;
         try (SharedMemory memory = SharedMemory.open(file)) {
             MemorySegment segment = memory.segment();
             segment.set(JAVA_LONG, HeapLayout.CREATOR_PID_OFFSET, 0x7FFF_FFF0L); // no such pid: the creator is dead
             HeapHeaders.setCreatorPidNamespace(segment, ProcessIdentity.currentPidNamespace()); // the checksum
-            heapId = segment.get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET);
+            return segment.get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET);
         }
-        // another process's stale check or removal holds the file's flock exclusive for a moment
-        int exclusive = HeapFileFlock.exclusiveNow(file, heapId);
-        assertThat(exclusive).isNotNegative();
-        CompletableFuture<Void> released = CompletableFuture.runAsync(() -> HeapFileFlock.release(exclusive),
-                CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS));
+    }
+
+    /** Creates a heap replacing the stale one at {@code file} while {@code held} keeps its lock a few ms. */
+    private static void assertReplacedWhile(Path file, int held, long millis) {
+        CompletableFuture<Void> released = CompletableFuture.runAsync(() -> HeapFileFlock.release(held),
+                CompletableFuture.delayedExecutor(millis, TimeUnit.MILLISECONDS));
         try (SharedHeap heap = SharedHeap.create(file, 1 << 16, HeapOptions.defaults().withReplaceStale(true))) {
             assertThat(heap.attachedProcesses()).singleElement().extracting(HeapProcess::pid)
                     .isEqualTo(ProcessHandle.current().pid());
