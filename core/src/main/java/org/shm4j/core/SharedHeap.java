@@ -86,8 +86,8 @@ import java.util.function.Function;
  *     acquire after it</td></tr>
  * <tr><td>112</td><td>16</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>128</td><td>8</td><td>allocLock</td><td>0, or the owner token of the allocating process: pid in bits
- *     63..32, low 32 bits of its start stamp in bits 31..0 (see Start stamps below)</td><td>CAS to take, CAS back to 0 to
- *     release; a dead owner's token is replaced by CAS</td></tr>
+ *     63..32, low 32 bits of its start stamp in bits 31..0 (see Start stamps below)</td><td>CAS to take, CAS back to
+ *     0 to release; a dead owner's token is replaced by CAS</td></tr>
  * <tr><td>136</td><td>8</td><td>allocTop</td><td>first free byte of the data area</td><td>written under the lock
  *     with release; read with acquire</td></tr>
  * <tr><td>144</td><td>4</td><td>entryCount</td><td>number of published catalog entries</td><td>written under the

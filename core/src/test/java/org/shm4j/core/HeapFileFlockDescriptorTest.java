@@ -53,7 +53,8 @@ class HeapFileFlockDescriptorTest {
         for (int i = 0; i < ROUNDS; i++) {
             try (SharedHeap heap = SharedHeap.open(file); SharedHeap again = SharedHeap.openOrCreate(file, 1 << 16);
                  SharedHeap readOnly = SharedHeap.openReadOnly(file)) {
-                assertThatThrownBy(() -> SharedHeap.create(file, 1 << 16)).isInstanceOf(ShmAlreadyExistsException.class);
+                assertThatThrownBy(() -> SharedHeap.create(file, 1 << 16))
+                        .isInstanceOf(ShmAlreadyExistsException.class);
                 heap.close();
             }
             assertThatThrownBy(() -> SharedHeap.open(notAHeap)).isInstanceOf(ShmException.class);

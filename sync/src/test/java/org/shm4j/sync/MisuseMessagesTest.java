@@ -193,8 +193,8 @@ class MisuseMessagesTest {
             assertThatThrownBy(() -> SharedLong.create(heap, "m".repeat(88), 0, true))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("value (created with a lock) name '" + "m".repeat(88) + "' is 88 UTF-8 bytes"
-                            + " (expected: at most 87, so that the block '<name>.lock' beside it fits the heap's 92-byte block "
-                            + "names)");
+                            + " (expected: at most 87, so that the block '<name>.lock' beside it fits the heap's"
+                            + " 92-byte block names)");
             assertThatThrownBy(() -> SharedPipe.create(heap, "p".repeat(90), 1024))
                     .hasMessageStartingWith("pipe name '").hasMessageContaining("(expected: at most 89,");
             assertThat(heap.blocks()).as("nothing made: no lock, no rings").extracting(HeapBlock::name)
