@@ -29,10 +29,11 @@ final class HeapLifecycle {
      */
     private static final int ADOPT_ATTEMPTS = 10;
     /**
-     * How long a remover watches a heap's file held shared and never exclusive before it calls the heap in use: the
-     * looks of other removers hold it shared for a few system calls each, a process that has the heap open for ever.
+     * How long a remover watches a heap's file held shared and never exclusive, while no live process is attached,
+     * before it calls the heap in use: the looks of other removers hold it shared for a few system calls each, a
+     * process that has the heap open (of another namespace, or behind a reused pid) for ever.
      */
-    private static final long SHARED_LOOK_NANOS = 10_000_000L;
+    private static final long SHARED_LOOK_NANOS = 50_000_000L;
     /** Why a file heap's path can be neither created nor opened. */
     private static final String LEADS_NOWHERE = "is a symbolic link to a file that does not exist (create does not go "
             + "through a link)";
@@ -276,6 +277,9 @@ final class HeapLifecycle {
                 if (HeapFileFlock.exclusiveElsewhere(path)) {
                     sharedSeen = false;
                 } else if (!sharedSeen) {
+                    if (!HeapHeader.ofAnotherPidNamespace(segment) && AttachTable.anyAlive(segment)) {
+                        break; // a live process has it open, as its pid says here: in use, with no watch
+                    }
                     sharedSeen = true;
                     sharedSince = System.nanoTime();
                 } else if (System.nanoTime() - sharedSince > SHARED_LOOK_NANOS) {

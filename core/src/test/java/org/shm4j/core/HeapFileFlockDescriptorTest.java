@@ -233,6 +233,25 @@ class HeapFileFlockDescriptorTest {
         }
     }
 
+    /**
+     * The namespace an adoption replaced validates a header only where an adoption wrote it: a damaged namespace word
+     * is still refused, of a heap of a known namespace and of one made where the namespace was unknown (0), whose
+     * checksum with 0 in place would match any word (helper-160).
+     */
+    @Test
+    void shouldRefuseADamagedNamespaceWordThatNoAdoptionWrote() {
+        for (long namespace : new long[] {ProcessIdentity.currentPidNamespace(), 0}) {
+            Path file = dir.resolve("damaged-" + namespace + ".heap");
+            SharedHeap.create(file, 1 << 16).close();
+            try (SharedMemory memory = SharedMemory.open(file)) {
+                HeapHeaders.setCreatorPidNamespace(memory.segment(), namespace); // with its checksum
+                memory.segment().set(JAVA_LONG, HeapLayout.CREATOR_PID_NAMESPACE_OFFSET, namespace + 12345);
+            }
+            assertThatThrownBy(() -> SharedHeap.openReadOnly(file)).as("namespace %d damaged", namespace)
+                    .isInstanceOf(ShmFormatException.class).hasMessageContaining("checksum mismatch");
+        }
+    }
+
     private static long openDescriptors() throws IOException {
         try (var fds = Files.list(Path.of("/proc/self/fd"))) {
             return fds.count();

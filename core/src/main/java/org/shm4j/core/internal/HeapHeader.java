@@ -252,7 +252,7 @@ public final class HeapHeader {
                     + (version < LAYOUT_VERSION ? "; made by an older shm4j, remove it with SharedHeap.unlink)" : ")"));
         }
         int stored = (int) INT.getAcquire(segment, HEADER_CHECKSUM_OFFSET); // acquire: see setPidNamespace
-        if (stored != checksum(segment) && stored != checksumBeforeAdoption(segment)) {
+        if (stored != checksum(segment) && !coversPreviousNamespace(segment, stored)) {
             throw new ShmFormatException(what + " has a corrupted header (checksum mismatch)");
         }
         long heapSize = segment.get(JAVA_LONG, HEAP_SIZE_OFFSET);
@@ -296,13 +296,16 @@ public final class HeapHeader {
     }
 
     /**
-     * @return the checksum of the header with the namespace an adoption replaced ({@link #setPidNamespace}): what the
-     *         stored checksum is while the new namespace is written and its checksum not yet, or for good if the
-     *         adopter died in between
+     * @return true if {@code stored} is the checksum of the header with the namespace an adoption replaced
+     *         ({@link #setPidNamespace}) in place of the creator's: so it is while the new namespace is written and
+     *         its checksum not yet, or for good if the adopter died in between
      */
-    private static int checksumBeforeAdoption(MemorySegment segment) {
+    private static boolean coversPreviousNamespace(MemorySegment segment, int stored) {
         // acquire: the previous namespace was written before the namespace that checksum(segment) read
-        return checksum(segment, (long) LONG.getAcquire(segment, PREVIOUS_PID_NAMESPACE_OFFSET));
+        long previous = (long) LONG.getAcquire(segment, PREVIOUS_PID_NAMESPACE_OFFSET);
+        // 0: no adoption wrote it (a heap of namespace 0 is never adopted), and the checksum with 0 in place would
+        // let any namespace word of a heap made where the namespace was unknown pass
+        return previous != 0 && stored == checksum(segment, previous);
     }
 
     /** CRC-32C of the fixed header fields: bytes [8, 92), from the layout version to the flags, then [96, 104). */
