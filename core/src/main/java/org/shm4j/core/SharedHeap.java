@@ -583,8 +583,10 @@ public final class SharedHeap implements AutoCloseable {
             } finally {
                 if (memory.isClosed()) {
                     attached.set(false);
-                    HeapFileFlock.release(flock); // after the detach: held for as long as the slot says so
-                    flock = HeapFileFlock.NONE;
+                    if (flock >= 0) { // none for an anonymous heap: its close links no native call
+                        HeapFileFlock.release(flock); // after the detach: held for as long as the slot says so
+                        flock = HeapFileFlock.NONE;
+                    }
                 } else { // still mapped (see SharedMemory.close()): attached, listed, closable
                     if (wasAttached && period != null) { // the period goes on if another view kept it, else anew
                         period = HeapMappings.enter(memory.path().orElseThrow(), geometry.heapId());
