@@ -83,38 +83,18 @@ class HeapFileFlockDescriptorTest {
         }
         Path other = dir.resolve("other.bin");
         Files.write(other, new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
-        AtomicBoolean stop = new AtomicBoolean();
-        AtomicInteger reads = new AtomicInteger();
-        AtomicReference<Throwable> broken = new AtomicReference<>();
-        Thread reader = new Thread(() -> {
-            while (!stop.get()) {
-                try (FileChannel channel = FileChannel.open(other, StandardOpenOption.READ)) {
-                    for (int i = 0; i < 20; i++) {
-                        ByteBuffer bytes = ByteBuffer.allocate(8);
-                        channel.read(bytes, 0);
-                        if (bytes.get(7) != 8) {
-                            throw new IOException("read another file's bytes");
-                        }
+        assertReadsWhole(5, () -> {
+            try (FileChannel channel = FileChannel.open(other, StandardOpenOption.READ)) {
+                for (int i = 0; i < 20; i++) {
+                    ByteBuffer bytes = ByteBuffer.allocate(8);
+                    channel.read(bytes, 0);
+                    if (bytes.get(7) != 8) {
+                        throw new IOException("read another file's bytes");
                     }
-                    reads.incrementAndGet();
-                } catch (Throwable t) {
-                    broken.compareAndSet(null, t);
                 }
             }
-        });
-        reader.start();
-        try {
-            long until = System.nanoTime() + 5_000_000_000L;
-            while (System.nanoTime() < until && broken.get() == null) {
-                assertThatThrownBy(() -> SharedHeap.open(file)).isInstanceOf(ShmException.class)
-                        .hasMessageContaining("holds no flock");
-            }
-        } finally {
-            stop.set(true);
-            reader.join();
-        }
-        assertThat(reads.get()).isPositive();
-        assertThat(broken.get()).isNull();
+        }, () -> assertThatThrownBy(() -> SharedHeap.open(file)).isInstanceOf(ShmException.class)
+                .hasMessageContaining("holds no flock"));
     }
 
     @Test
@@ -174,32 +154,11 @@ class HeapFileFlockDescriptorTest {
         Path file = dir.resolve("adopted.heap");
         Path next = dir.resolve("next.heap");
         Files.copy(template, file);
-        AtomicBoolean stop = new AtomicBoolean();
-        AtomicInteger reads = new AtomicInteger();
-        AtomicReference<Throwable> broken = new AtomicReference<>();
-        Thread reader = new Thread(() -> {
-            while (!stop.get()) {
-                try (SharedHeap heap = SharedHeap.openReadOnly(file)) {
-                    reads.incrementAndGet();
-                } catch (Throwable t) {
-                    broken.compareAndSet(null, t);
-                }
-            }
+        assertReadsWhole(3, () -> SharedHeap.openReadOnly(file).close(), () -> {
+            Files.copy(template, next, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            SharedHeap.open(file).close(); // adopts it: a new namespace word and checksum
         });
-        reader.start();
-        try {
-            long until = System.nanoTime() + 3_000_000_000L;
-            while (System.nanoTime() < until && broken.get() == null) {
-                Files.copy(template, next, StandardCopyOption.REPLACE_EXISTING);
-                Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-                SharedHeap.open(file).close(); // adopts it: a new namespace word and checksum
-            }
-        } finally {
-            stop.set(true);
-            reader.join();
-        }
-        assertThat(reads.get()).isPositive();
-        assertThat(broken.get()).isNull();
     }
 
     /**
@@ -250,6 +209,43 @@ class HeapFileFlockDescriptorTest {
             assertThatThrownBy(() -> SharedHeap.openReadOnly(file)).as("namespace %d damaged", namespace)
                     .isInstanceOf(ShmFormatException.class).hasMessageContaining("checksum mismatch");
         }
+    }
+
+    /** A step of a test that may throw. */
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code read} over and over on another thread while this one runs {@code work} over and over for
+     * {@code seconds} (or until a read fails), then asserts that reads completed and none failed.
+     */
+    private static void assertReadsWhole(long seconds, Step read, Step work) throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger reads = new AtomicInteger();
+        AtomicReference<Throwable> broken = new AtomicReference<>();
+        Thread reader = new Thread(() -> {
+            while (!stop.get()) {
+                try {
+                    read.run();
+                    reads.incrementAndGet();
+                } catch (Throwable t) {
+                    broken.compareAndSet(null, t);
+                }
+            }
+        });
+        reader.start();
+        try {
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            while (System.nanoTime() < until && broken.get() == null) {
+                work.run();
+            }
+        } finally {
+            stop.set(true);
+            reader.join();
+        }
+        assertThat(reads.get()).isPositive();
+        assertThat(broken.get()).isNull();
     }
 
     private static long openDescriptors() throws IOException {
