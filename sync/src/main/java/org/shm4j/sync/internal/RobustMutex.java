@@ -335,7 +335,7 @@ public final class RobustMutex {
         long nextLivenessCheck = start + LIVENESS_NANOS;
         int step = BLOCK_STEP; // the spin is over: each step blocks, and a step past it has blocked once
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
-        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
                 int wakes = WakeWord.read(s, 0); // before the word: see WakeWord
@@ -354,7 +354,7 @@ public final class RobustMutex {
                         passOnWakeIfSlept(step);
                         throw new InterruptedException();
                     }
-                    interrupted = true; // see Waits.takeInterrupt
+                    interrupted = true; // see Backoff.takeInterrupt
                 }
                 long now = System.nanoTime();
                 if (now - nextLivenessCheck >= 0) {
@@ -378,7 +378,7 @@ public final class RobustMutex {
             }
         } finally {
             DeadlockWatch.end(published);
-            Waits.restoreInterrupt(interrupted);
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
@@ -474,7 +474,7 @@ public final class RobustMutex {
         long start = System.nanoTime();
         long nextLivenessCheck = start + LIVENESS_NANOS;
         int step = 0;
-        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
                 int wakes = WakeWord.read(segment, 0); // before the word: see WakeWord
@@ -482,7 +482,7 @@ public final class RobustMutex {
                 if (w == 0) {
                     return true;
                 }
-                interrupted |= Waits.takeInterrupt(interruptible);
+                interrupted |= Backoff.takeInterrupt(interruptible);
                 long now = System.nanoTime();
                 if (now - nextLivenessCheck >= 0) {
                     nextLivenessCheck = now + LIVENESS_NANOS;
@@ -497,7 +497,7 @@ public final class RobustMutex {
                 step = block(step, w, wakes, Math.min(left, nextLivenessCheck - now), NAP_NANOS);
             }
         } finally {
-            Waits.restoreInterrupt(interrupted);
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 

@@ -48,22 +48,6 @@ public final class Waits {
         return Backoff.idle(step, maxBlockNanos);
     }
 
-    /**
-     * {@link Backoff#takeInterrupt(boolean)}: takes a pending interrupt at each turn of a wait loop, thrown to an
-     * interruptible wait, kept by one that is not until it ends ({@link #restoreInterrupt}), so that its parks park.
-     *
-     * @return true if the thread was interrupted and the wait is not interruptible
-     * @throws InterruptedException if the thread was interrupted and the wait is interruptible
-     */
-    public static boolean takeInterrupt(boolean interruptible) throws InterruptedException {
-        return Backoff.takeInterrupt(interruptible);
-    }
-
-    /** {@link Backoff#restoreInterrupt}: sets again, as a wait ends, the interrupt {@link #takeInterrupt} took. */
-    public static void restoreInterrupt(boolean interrupted) {
-        Backoff.restoreInterrupt(interrupted);
-    }
-
     /** @return true if {@link #idle} at {@code step} blocks in a futex wait (else it spins, yields or parks) */
     static boolean blocksInFutex(int step) {
         return step >= Backoff.PARK_FROM && Futex.isAvailable() && !Thread.currentThread().isVirtual();

@@ -471,7 +471,7 @@ public final class SharedFairLock extends TimedLock {
         MemorySegment s = segment;
         int step = 0;
         DeadlockWatch.Wait published = null; // a wait for a ticket is a wait for the holder too: see awaitTurn
-        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
                 long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
@@ -481,7 +481,7 @@ public final class SharedFairLock extends TimedLock {
                     }
                     continue;
                 }
-                interrupted |= Waits.takeInterrupt(interruptible);
+                interrupted |= Backoff.takeInterrupt(interruptible);
                 long now = System.nanoTime();
                 boolean livenessDue = waiter.livenessDue(now);
                 if (livenessDue && watch() != null) {
@@ -501,7 +501,7 @@ public final class SharedFairLock extends TimedLock {
             }
         } finally {
             DeadlockWatch.end(published);
-            Waits.restoreInterrupt(interrupted);
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
@@ -509,7 +509,7 @@ public final class SharedFairLock extends TimedLock {
             throws InterruptedException {
         int step = 0;
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
-        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
                 long word = (long) LONG.getVolatile(segment, FAIR_WORD_OFFSET);
@@ -523,7 +523,7 @@ public final class SharedFairLock extends TimedLock {
                 if (((turn - ticket) & FAIR_TICKET_MASK) < FAIR_TAKEN >>> 1) {
                     return Turn.SKIPPED; // the turn passed us while we were presumed dead
                 }
-                interrupted |= Waits.takeInterrupt(interruptible);
+                interrupted |= Backoff.takeInterrupt(interruptible);
                 long now = System.nanoTime();
                 boolean livenessDue = waiter.livenessDue(now);
                 if (livenessDue && watch() != null) {
@@ -546,7 +546,7 @@ public final class SharedFairLock extends TimedLock {
             }
         } finally {
             DeadlockWatch.end(published);
-            Waits.restoreInterrupt(interrupted);
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 

@@ -1,6 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
@@ -349,7 +350,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
-        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
                 if (noWriter(segment)) {
@@ -360,7 +361,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                         continue;
                     }
                 }
-                interrupted |= Waits.takeInterrupt(interruptible);
+                interrupted |= Backoff.takeInterrupt(interruptible);
                 long now = System.nanoTime();
                 if (now - nextLivenessCheck >= 0) {
                     nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
@@ -384,7 +385,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 }
             }
         } finally {
-            Waits.restoreInterrupt(interrupted);
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
@@ -624,14 +625,14 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;
         int step = 0;
-        boolean interrupted = false; // taken while waiting, set again at the end (see Waits.takeInterrupt)
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
                 int releases = (int) INT.getVolatile(segment, RW_READER_RELEASES_OFFSET); // read before the holds
                 if (!readersIn()) {
                     return true;
                 }
-                interrupted |= Waits.takeInterrupt(interruptible);
+                interrupted |= Backoff.takeInterrupt(interruptible);
                 long now = System.nanoTime();
                 if (now - nextLivenessCheck >= 0) {
                     nextLivenessCheck = now + RobustMutex.LIVENESS_NANOS;
@@ -650,7 +651,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                         Math.min(left, nextLivenessCheck - now));
             }
         } finally {
-            Waits.restoreInterrupt(interrupted);
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
