@@ -46,7 +46,8 @@ public final class HeapFileFlock {
      * @return the descriptor, for {@link #keepIfOf} and {@link #release}; or {@link #NONE}
      */
     public static int share(Path path, long deadline) {
-        return lock(path, FolderFlock.LOCK_SHARED_NOW, deadline);
+        int fd = lockNew(path, FolderFlock.LOCK_SHARED_NOW, deadline, 0);
+        return fd == HELD ? NONE : fd;
     }
 
     /**
@@ -68,26 +69,7 @@ public final class HeapFileFlock {
      *         {@link #NONE} (no native call, the file cannot be opened or is another heap, flock failed otherwise)
      */
     public static int exclusiveNow(Path path, long heapId) {
-        if (!FolderFlock.linked() || PREAD == null) {
-            return NONE;
-        }
-        int fd = Libc.open(path, OPEN_FLAGS);
-        if (fd < 0) {
-            return NONE;
-        }
-        if (idOf(fd) != heapId) {
-            release(fd);
-            return NONE;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
-            if (FolderFlock.flock(state, fd, FolderFlock.LOCK_EXCLUSIVE_NOW, System.nanoTime())) {
-                return fd;
-            }
-            release(fd);
-            // EWOULDBLOCK: a lock conflicts; any other error (a file system without flock) proves nothing
-            return Downcall.errno(state) == FolderFlock.EWOULDBLOCK ? HELD : NONE;
-        }
+        return lockNew(path, FolderFlock.LOCK_EXCLUSIVE_NOW, System.nanoTime(), heapId);
     }
 
     /**
@@ -98,20 +80,9 @@ public final class HeapFileFlock {
      * @return true if another descriptor holds an exclusive lock on the file
      */
     public static boolean exclusiveElsewhere(Path path) {
-        if (!FolderFlock.linked() || PREAD == null) {
-            return false;
-        }
-        int fd = Libc.open(path, OPEN_FLAGS);
-        if (fd < 0) {
-            return false;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
-            return !FolderFlock.flock(state, fd, FolderFlock.LOCK_SHARED_NOW, System.nanoTime())
-                    && Downcall.errno(state) == FolderFlock.EWOULDBLOCK;
-        } finally {
-            release(fd);
-        }
+        int fd = lockNew(path, FolderFlock.LOCK_SHARED_NOW, System.nanoTime(), 0);
+        release(fd);
+        return fd == HELD;
     }
 
     /**
@@ -146,7 +117,16 @@ public final class HeapFileFlock {
         }
     }
 
-    private static int lock(Path path, int operation, long deadline) {
+    /**
+     * Takes the flock {@code operation} on a new descriptor of {@code path}, trying again while it conflicts until
+     * {@code deadline} ({@link System#nanoTime}).
+     *
+     * @param heapId the heap the file must be, or 0 for any file
+     * @return the descriptor, holding the lock; {@link #HELD} if another descriptor held a conflicting lock at the
+     *         last try; or {@link #NONE} (no native call, the file cannot be opened or is another heap, flock failed
+     *         otherwise)
+     */
+    private static int lockNew(Path path, int operation, long deadline, long heapId) {
         if (!FolderFlock.linked() || PREAD == null) {
             return NONE;
         }
@@ -156,11 +136,16 @@ public final class HeapFileFlock {
             if (fd < 0) {
                 return NONE;
             }
+            if (heapId != 0 && idOf(fd) != heapId) {
+                release(fd);
+                return NONE;
+            }
             if (FolderFlock.flock(state, fd, operation, deadline)) {
                 return fd;
             }
             release(fd);
-            return NONE;
+            // EWOULDBLOCK: a lock conflicts; any other error (a file system without flock) proves nothing
+            return Downcall.errno(state) == FolderFlock.EWOULDBLOCK ? HELD : NONE;
         }
     }
 
