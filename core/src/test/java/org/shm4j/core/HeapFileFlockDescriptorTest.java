@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -133,14 +134,14 @@ class HeapFileFlockDescriptorTest {
     }
 
     /** Creates a heap replacing the stale one at {@code file} while {@code held} keeps its lock a few ms. */
-    private static void assertReplacedWhile(Path file, int held, long millis) {
+    private static void assertReplacedWhile(Path file, int held, long millis) throws Exception {
         CompletableFuture<Void> released = CompletableFuture.runAsync(() -> HeapFileFlock.release(held),
                 CompletableFuture.delayedExecutor(millis, TimeUnit.MILLISECONDS));
         try (SharedHeap heap = SharedHeap.create(file, 1 << 16, HeapOptions.defaults().withReplaceStale(true))) {
             assertThat(heap.attachedProcesses()).singleElement().extracting(HeapProcess::pid)
                     .isEqualTo(ProcessHandle.current().pid());
         } finally {
-            released.join();
+            released.get(60, TimeUnit.SECONDS);
         }
     }
 
@@ -242,7 +243,7 @@ class HeapFileFlockDescriptorTest {
             }
         } finally {
             stop.set(true);
-            reader.join();
+            assertThat(reader.join(Duration.ofSeconds(60))).as("the reader stopped").isTrue();
         }
         assertThat(reads.get()).isPositive();
         assertThat(broken.get()).isNull();
