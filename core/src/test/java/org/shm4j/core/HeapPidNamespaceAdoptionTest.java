@@ -24,6 +24,7 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -42,6 +43,8 @@ class HeapPidNamespaceAdoptionTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final List<String> NEW_PID_NAMESPACE = List.of("--pid", "--fork", "--mount-proc");
     private static final BlockType DATA = new BlockType(0x4E53, 1);
+    /** Adopters started one after another, each killed at a random point of its open but the first. */
+    private static final int ADOPTERS = 4;
 
     @TempDir
     Path dir;
@@ -139,6 +142,44 @@ class HeapPidNamespaceAdoptionTest {
         assertThat(creatorPidNamespace(file)).isNotEqualTo(ProcessIdentity.currentPidNamespace());
     }
 
+    @Test
+    void shouldStayAdoptableWhenAdoptersAreKilledAtRandomPointsOfTheirOpen() throws Exception {
+        Path file = dir.resolve("killed-adopters.heap");
+        Process creator = Unshare.java(NEW_PID_NAMESPACE, HeapChild.class, file.toString(), "exit");
+        assertThat(Unshare.awaitOutput(creator, WAIT)).contains("closed");
+        long openNanos = 0;
+        for (int round = 0; round < ADOPTERS; round++) {
+            // each adopter runs in a pid namespace of its own, so each of its opens adopts the heap
+            Process child = Unshare.java(NEW_PID_NAMESPACE, HeapChild.class, file.toString(), "adopt");
+            try {
+                BufferedReader lines = childLines(child);
+                ProcessHandle adopter = awaitLine(lines, "opening", child);
+                long opening = System.nanoTime();
+                if (round == 0) { // the first open runs whole, to time the window the later kills fall in
+                    awaitLine(lines, "opened 42", child);
+                    openNanos = System.nanoTime() - opening;
+                } else {
+                    long killAt = opening + ThreadLocalRandom.current().nextLong(openNanos + 1);
+                    while (System.nanoTime() < killAt) {
+                        Thread.onSpinWait(); // the kill's moment is the test's subject, not a synchronisation
+                    }
+                }
+                adopter.destroyForcibly();
+                assertThat(adopter.onExit().get(WAIT.toSeconds(), TimeUnit.SECONDS).isAlive()).isFalse();
+                assertThat(child.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            } finally {
+                child.destroyForcibly();
+            }
+            try (SharedHeap heap = SharedHeap.open(file)) { // adopts it back, whatever point the kill hit
+                assertThat(heap.lookup("data", DATA).segment().get(JAVA_LONG, 0)).as("round %d", round)
+                        .isEqualTo(42L);
+                assertThat(heap.attachedProcesses()).filteredOn(HeapProcess::alive).singleElement()
+                        .extracting(HeapProcess::pid).isEqualTo(ProcessHandle.current().pid());
+            }
+            assertThat(creatorPidNamespace(file)).isEqualTo(ProcessIdentity.currentPidNamespace());
+        }
+    }
+
     /** Starts a child that holds {@code file} open in another pid namespace, runs {@code whileHeld}, kills it. */
     private void holdThenKill(Path file, ThrowingRunnable whileHeld) throws Exception {
         Process child = Unshare.java(NEW_PID_NAMESPACE, HeapChild.class, file.toString(), "hold");
@@ -177,23 +218,30 @@ class HeapPidNamespaceAdoptionTest {
 
     /** @return the child's JVM (pid 1 of its namespace) once it printed "ready" */
     private static ProcessHandle awaitReady(Process child) throws Exception {
-        BufferedReader lines = new BufferedReader(new InputStreamReader(child.getInputStream(),
-                StandardCharsets.UTF_8));
-        CompletableFuture<String> ready = CompletableFuture.supplyAsync(() -> {
+        return awaitLine(childLines(child), "ready", child);
+    }
+
+    private static BufferedReader childLines(Process child) {
+        return new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+    }
+
+    /** @return the child's JVM (pid 1 of its namespace) once it printed the line {@code expected} */
+    private static ProcessHandle awaitLine(BufferedReader lines, String expected, Process child) throws Exception {
+        CompletableFuture<String> seen = CompletableFuture.supplyAsync(() -> {
             try {
-                StringBuilder seen = new StringBuilder();
+                StringBuilder before = new StringBuilder();
                 for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-                    if (line.equals("ready")) {
+                    if (line.equals(expected)) {
                         return line;
                     }
-                    seen.append(line).append('\n');
+                    before.append(line).append('\n');
                 }
-                return seen.toString();
+                return before.toString();
             } catch (IOException e) {
                 return e.toString();
             }
         });
-        assertThat(ready.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("ready");
+        assertThat(seen.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(expected);
         return child.toHandle().children().findFirst().orElseThrow();
     }
 
@@ -206,11 +254,22 @@ class HeapPidNamespaceAdoptionTest {
     /**
      * Creates the heap file of its first argument with a block "data" holding 42; then, for "exit", closes it and
      * prints "closed"; for "hold", prints "ready" from inside the allocation of block "torn" (holding the heap's
-     * allocation lock) and waits there for its input, which never comes.
+     * allocation lock) and waits there for its input, which never comes; for "adopt", prints "opening", opens the
+     * heap (adopting it: the child runs in a pid namespace of its own), prints "opened" and the data, and waits.
      */
     public static final class HeapChild {
         public static void main(String[] args) throws IOException {
             Path file = Path.of(args[0]);
+            if (args[1].equals("adopt")) {
+                System.out.println("opening");
+                System.out.flush();
+                try (SharedHeap heap = SharedHeap.open(file)) {
+                    System.out.println("opened " + heap.lookup("data", DATA).segment().get(JAVA_LONG, 0));
+                    System.out.flush();
+                    System.in.read();
+                }
+                return;
+            }
             try (SharedHeap heap = SharedHeap.openOrCreate(file, 1 << 16)) {
                 heap.allocate("data", DATA, 64).segment().set(JAVA_LONG, 0, 42L);
                 if (args[1].equals("hold")) {
