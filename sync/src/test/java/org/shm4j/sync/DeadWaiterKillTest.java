@@ -239,6 +239,29 @@ class DeadWaiterKillTest {
         }
     }
 
+    /**
+     * Waiters killed while counted, with no signal to release them, fill the count in time (one count per death: the
+     * first here is a real kill, and the arrived count is then set to 65,535, as that many deaths leave it): the next
+     * live waiter releases them all and counts itself alone (before, it was refused for good, with
+     * {@link IllegalStateException}), and a signal wakes it.
+     */
+    @Test
+    void shouldReleaseDeadWaitersThatFilledTheCountWhenALiveOneArrives() throws Exception {
+        String heapName = names.unique("dead-cond-full");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = SharedCondition.create(heap, "cond", lock);
+            MemorySegment block = heap.lookup("cond", SyncLayout.CONDITION).segment();
+            int epoch = killWaiter(heapName, condition, block);
+            block.set(JAVA_SHORT, COND_ARRIVED_OFFSET, (short) SyncLayout.COND_MAX_WAITERS); // no waiter runs now
+            FutureTask<Boolean> live = startConditionWaiter(lock, condition, 1);
+            assertWord(block, epoch + 2, 0, 0, 1, "the dead waiters released, the live one counted");
+            lock.withLock(condition::signal);
+            assertThat(live.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the live waiter was signalled").isTrue();
+            assertWord(block, epoch + 3, 0, 0, 0, "after the live waiter took its token");
+        }
+    }
+
     /** Starts a child JVM waiting on the condition, kills it once it is counted. @return the epoch then */
     private int killWaiter(String heapName, SharedCondition condition, MemorySegment block) throws Exception {
         try (ChildJvm child = ChildJvm.start(Waiter.class, heapName, "await")) {
@@ -250,8 +273,13 @@ class DeadWaiterKillTest {
         return epoch;
     }
 
-    /** Starts a thread waiting on the condition (up to the bound) and waits until it is counted. */
+    /** Starts a thread waiting on the condition (up to the bound) and waits until it is counted, the second. */
     private static FutureTask<Boolean> startConditionWaiter(SharedLock lock, SharedCondition condition) {
+        return startConditionWaiter(lock, condition, 2);
+    }
+
+    /** Starts a thread waiting on the condition (up to the bound) and waits until {@code counted} are counted. */
+    private static FutureTask<Boolean> startConditionWaiter(SharedLock lock, SharedCondition condition, int counted) {
         FutureTask<Boolean> live = new FutureTask<>(() -> {
             lock.lock();
             try {
@@ -261,7 +289,7 @@ class DeadWaiterKillTest {
             }
         });
         Thread.ofPlatform().daemon().start(live);
-        Children.awaitTrue("the live waiter counted", () -> condition.toString().endsWith("(2 waiting)")
+        Children.awaitTrue("the live waiter counted", () -> condition.toString().endsWith("(" + counted + " waiting)")
                 || live.isDone());
         return live;
     }

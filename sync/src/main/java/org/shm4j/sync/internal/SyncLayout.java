@@ -416,7 +416,10 @@ public final class SyncLayout {
     public static final long COND_SERVED_OFFSET = COND_TOKENS_OFFSET + Short.BYTES;
     /** Condition: the arrived waiters (unsigned short): counted waiters that arrived since the epoch's last bump. */
     public static final long COND_ARRIVED_OFFSET = COND_SERVED_OFFSET + Short.BYTES;
-    /** Condition: the most threads that may wait on one condition at once (served and arrived). */
+    /**
+     * Condition: the most waiters one condition counts at once (served and arrived); a waiter that finds this many
+     * releases them all before it counts itself.
+     */
     public static final int COND_MAX_WAITERS = 0xFFFF;
     /**
      * Condition: when the tokens last went from none to some, or one was taken with others left (long,

@@ -107,7 +107,10 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * {@value SyncLayout#COND_HAND_OVER_MILLIS} ms hands them over: it releases the served group (a live member of it
  * then returns as signalled, a spurious wake-up at worst) and serves the arrived one with as many of those tokens as
  * it has waiters. A signal that went to a dead waiter thus reaches the waiters that arrived after it within about a
- * second, rather than with the next signal; {@code signalAll} releases every group at once. A signaller that dies
+ * second, rather than with the next signal; {@code signalAll} releases every group at once. While no signal comes,
+ * dead waiters stay counted: a waiter that finds {@value SyncLayout#COND_MAX_WAITERS} counted releases them all
+ * first, as {@code signalAll} does (a spurious wake-up for the live ones), so that processes killed while waiting
+ * never fill the count for good. A signaller that dies
  * between its compare-and-set and its futex wake leaves its wake-ups handed out: waiters take them when their 50 ms
  * slice ends. If the lock's holder dies while threads wait, a waiter that returns
  * takes the lock over as any {@link SharedLock} waiter does, within about 50 ms, and finds it marked inconsistent
@@ -565,20 +568,23 @@ public final class SharedCondition implements Condition {
     }
 
     /**
-     * Holding the lock: counts the calling thread an arrived waiter.
+     * Holding the lock: counts the calling thread an arrived waiter. If {@link SyncLayout#COND_MAX_WAITERS} are
+     * counted already, which waiters killed while counted bring about in time (see Process death: nothing else takes
+     * their counts back while no signal comes), it first releases every counted waiter as {@code signalAll} does: a
+     * spurious wake-up for the live ones, which the {@code Condition} contract allows.
      *
      * @return its generation: the epoch, which the next serving signal moves past
-     * @throws IllegalStateException if {@link SyncLayout#COND_MAX_WAITERS} threads wait already
      */
     private int count() {
         while (true) {
             long word = word();
-            if (waiters(word) >= SyncLayout.COND_MAX_WAITERS) {
-                throw new IllegalStateException(description + ": " + SyncLayout.COND_MAX_WAITERS
-                        + " threads wait on it already (the most a condition counts)");
-            }
-            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, word + ARRIVED)) {
-                return epoch(word);
+            boolean full = waiters(word) >= SyncLayout.COND_MAX_WAITERS;
+            long next = (full ? epochWord(epoch(word) + RELEASED_DISTANCE) : word) + ARRIVED;
+            if (LONG.compareAndSet(segment, COND_WORD_OFFSET, word, next)) {
+                if (full) {
+                    Waits.wake(segment, COND_FUTEX_OFFSET, Integer.MAX_VALUE);
+                }
+                return epoch(next);
             }
         }
     }
