@@ -63,10 +63,11 @@ import static org.shm4j.sync.internal.WaitLayout.VERSION_OFFSET;
  *     published), waiter's thread id (long), offset of the awaited lock from the heap's start (long), epoch ms the
  *     wait began (long), lock kind (int: 1 lock, 2 fair lock, 3 write side of a read-write lock), thread name length
  *     (int), thread name (80 bytes UTF-8, cut)</td>
- *     <td>all volatile. A waiter claims a free entry by CAS on the token, writes the fields, and publishes them by
- *     writing a fresh sequence number last; it clears the sequence number first and the token last. A reader reads
- *     the sequence number before and after the fields and keeps the entry only if both are the same non-zero
- *     number (sequence numbers are never reused, so this is a seqlock without ABA)</td></tr>
+ *     <td>all volatile but the name's bytes (plain). A waiter claims a free entry by CAS on the token, writes the
+ *     fields, and publishes them by writing a fresh sequence number last; it clears the sequence number first and
+ *     the token last. A reader reads the sequence number before and after the fields (a load-load fence after the
+ *     name) and keeps the entry only if both are the same non-zero number (sequence numbers are never reused, so
+ *     this is a seqlock without ABA)</td></tr>
  * </table>
  * A process that dies while published leaves its entry; readers skip it (a dead process waits for nothing, so the
  * graph and its cycles never show it), and the next waiter that finds the table full (at most one scan per 100 ms in
@@ -167,7 +168,7 @@ public final class WaitTable {
         LONG.setVolatile(table, at + ENTRY_SINCE, sinceMillis);
         INT.setVolatile(table, at + ENTRY_KIND, kind);
         byte[] name = cut(me.getName());
-        MemorySegment.copy(name, 0, table, JAVA_BYTE, at + ENTRY_NAME, name.length);
+        MemorySegment.copy(name, 0, table, JAVA_BYTE, at + ENTRY_NAME, name.length); // plain: the sequence publishes it
         INT.setVolatile(table, at + ENTRY_NAME_LENGTH, name.length);
         long sequence = (long) LONG.getAndAdd(table, SEQUENCE_OFFSET, 1L) + 1;
         LONG.setVolatile(table, at + ENTRY_SEQUENCE, sequence); // publishes the fields above
@@ -298,7 +299,8 @@ public final class WaitTable {
             return null; // its process was killed (or left the heap) while published: it waits for nothing
         }
         byte[] name = new byte[nameLength];
-        MemorySegment.copy(table, JAVA_BYTE, at + ENTRY_NAME, name, 0, nameLength);
+        MemorySegment.copy(table, JAVA_BYTE, at + ENTRY_NAME, name, 0, nameLength); // plain: checked below
+        VarHandle.loadLoadFence(); // the name's plain loads before the re-read: a volatile load does not order them
         if ((long) LONG.getVolatile(table, at + ENTRY_SEQUENCE) != sequence) {
             return null; // changed while read: ended or replaced
         }
