@@ -85,8 +85,9 @@ import static org.shm4j.sync.internal.CountersLayout.valueOffset;
  * <tr><td>0</td><td>4</td><td>state: 0 unused, 1 allocated, 2 freed</td><td>release store, last of an allocation
  *     or free; readers load it with acquire</td></tr>
  * <tr><td>4</td><td>4</td><td>labelLength, 0 to 104</td><td>plain; published by state</td></tr>
- * <tr><td>8</td><td>8</td><td>registrationId: non-zero once allocated, new for each allocation</td><td>release
- *     store before the label; readers load it with acquire before and volatile after the value</td></tr>
+ * <tr><td>8</td><td>8</td><td>registrationId: non-zero once allocated, new for each allocation</td><td>opaque
+ *     store, the first of an allocation, then a store-store fence (before the value and the label); readers load it
+ *     with acquire before the state, and volatile after the label and value and a load-load fence</td></tr>
  * <tr><td>16</td><td>8</td><td>freeDeadlineMillis: epoch ms from which a freed slot may be reused</td><td>plain;
  *     published by state</td></tr>
  * <tr><td>24</td><td>104</td><td>label, UTF-8, zero-padded</td><td>plain; published by state</td></tr>
@@ -196,11 +197,14 @@ public final class SharedCounters {
             long meta = metadataOffset(id);
             long registration = block.get(JAVA_LONG, LAST_ID_OFFSET) + 1;
             block.set(JAVA_LONG, LAST_ID_OFFSET, registration); // plain: only mutex holders touch it
+            // opaque, then a store-store fence: the new id first, so a reader that saw any store below (the zeroed
+            // value, a label byte) finds the id changed when it checks it again
+            LONG.setOpaque(block, meta + REGISTRATION_ID, registration);
+            VarHandle.storeStoreFence();
             LONG.setVolatile(block, valueOffset(capacity, id), 0L); // before the state: a reader sees 0 or later
-            LONG.setRelease(block, meta + REGISTRATION_ID, registration); // release: a reader's re-check sees it
-            block.asSlice(meta + LABEL, MAX_LABEL_BYTES).fill((byte) 0);
+            block.asSlice(meta + LABEL, MAX_LABEL_BYTES).fill((byte) 0); // plain: published by the state
             int written = Utf8.write(label, block, meta + LABEL);
-            block.set(JAVA_INT, meta + LABEL_LENGTH, written);
+            block.set(JAVA_INT, meta + LABEL_LENGTH, written); // plain: published by the state
             INT.setRelease(block, meta + STATE, ALLOCATED); // release: publishes label and value, last
             return new SharedCounter(this, block.asSlice(valueOffset(capacity, id), Long.BYTES), id, registration,
                     asStored(label));
@@ -298,13 +302,17 @@ public final class SharedCounters {
     /** @return the entry of slot {@code id}, or null if it is not allocated or changed while being read */
     private Entry read(int id) {
         long meta = metadataOffset(id);
-        if ((int) INT.getAcquire(block, meta + STATE) != ALLOCATED) { // acquire: then label and id
+        // acquire, before the state: an allocation stores the id first and the state last, so an id read here is
+        // never newer than the allocation whose state is read next
+        long registration = (long) LONG.getAcquire(block, meta + REGISTRATION_ID);
+        if ((int) INT.getAcquire(block, meta + STATE) != ALLOCATED) { // acquire: then label and value
             return null;
         }
-        long registration = (long) LONG.getAcquire(block, meta + REGISTRATION_ID);
+        // plain: checked by the id's re-read below
         int length = Math.clamp(block.get(JAVA_INT, meta + LABEL_LENGTH), 0, MAX_LABEL_BYTES);
         String label = new String(block.asSlice(meta + LABEL, length).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
         long value = (long) LONG.getVolatile(block, valueOffset(capacity, id));
+        VarHandle.loadLoadFence(); // the label's plain loads before the re-read: a volatile load does not order them
         // volatile: after the value; an unchanged id and state mean no other allocation came in between
         if ((long) LONG.getVolatile(block, meta + REGISTRATION_ID) != registration
                 || (int) INT.getVolatile(block, meta + STATE) != ALLOCATED) {
