@@ -158,6 +158,7 @@ public final class HeapCatalog {
      */
     public Entry entry(int index) {
         MemorySegment e = heap.asSlice(HeapLayout.entryOffset(index), ENTRY_LENGTH);
+        // plain loads: an entry below the count is immutable, and count()'s acquire published it
         if (e.get(JAVA_INT, ENTRY_CHECKSUM_OFFSET) != checksum(e)) {
             throw corrupt(index, "checksum mismatch");
         }

@@ -121,7 +121,7 @@ final class ListHeaders {
         RobustMutex.checkNotNegative(header, LIST_SEQ_OFFSET, "seq", what);
         long most = ListStore.slotsIn(MAX_CHUNKS);
         checkRange(header, LIST_SIZE_OFFSET, "size", most, what);
-        int op = header.get(JAVA_INT, LIST_JOURNAL_OP_OFFSET);
+        int op = header.get(JAVA_INT, LIST_JOURNAL_OP_OFFSET); // plain: a check; the mutex orders the real reads
         if (op < 0 || op > OP_INSERT) {
             throw Blocks.corrupt(what, "journal op", op, "0..3");
         }

@@ -569,7 +569,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     }
 
     private void writeKind(int index, Kind kind) {
-        // opaque, after the value: a reader of the old kind sees the new value at worst, never a torn format
+        // opaque, after the value in program order only (no ordering: a reader may pair either kind with either
+        // value, see the class doc), so never a torn format
         LONG.setOpaque(segment, formatsStart + (long) PY_WORD * index, PythonItems.format(kind, capacity(index)));
         BYTE.setOpaque(segment, codesStart + index, PythonItems.code(kind));
     }

@@ -101,6 +101,7 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
 
     /** Writes the header, the directory and the initial segments' depths into a new, zeroed block. */
     void write(MemorySegment block) {
+        // plain stores: the heap publishes the block (the catalog's release) after its initializer returns
         for (int j = 0; j < maxSegments(); j++) {
             block.set(JAVA_INT, H_DIRECTORY + (long) Integer.BYTES * j, j & (segments - 1));
         }
@@ -135,7 +136,7 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
             throw new ShmFormatException(what + ": block of " + block.byteSize() + " bytes is shorter than the "
                     + H_DIRECTORY + "-byte header");
         }
-        long magic = block.get(JAVA_LONG, H_MAGIC);
+        long magic = block.get(JAVA_LONG, H_MAGIC); // plain, as every header load: immutable once published
         if (magic != MAGIC) {
             throw new ShmFormatException(what + ": magic=0x" + Long.toHexString(magic) + " (expected: 0x"
                     + Long.toHexString(MAGIC) + ", \"SHM4JMAP\")");

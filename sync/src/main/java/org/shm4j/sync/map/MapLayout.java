@@ -114,7 +114,8 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><td>128</td><td>4 &times; 32</td><td>freeHeads</td><td>per size class, the segment offset of the first
  *     free chunk, or 0</td><td>under the mutex, plain</td></tr>
  * <tr><td>256</td><td>8 &times; slots</td><td>slots</td><td>the open-addressing table, linear probing</td>
- *     <td>one opaque 8-byte store per change, under the sequence</td></tr>
+ *     <td>one opaque 8-byte store per put or remove; plain (bulk zeroing, a repair's re-pointing) where a clear,
+ *     split, compaction or repair rewrites the table; always under the sequence</td></tr>
  * <tr><td>256 + 8 &times; slots</td><td>arenaSize</td><td>arena</td><td>chunks of {@code 32 << class} bytes</td>
  *     <td>under the sequence</td></tr>
  * </table>

@@ -423,11 +423,13 @@ final class MapSegment {
 
     /** @return the value bytes' offset in the segment of the entry in {@code chunk} */
     long valueOffset(long chunk) {
+        // plain: under the lock, or validated by the sequence
         return chunk + ENTRY_HEADER + memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
     }
 
     /** @return the value length of the entry in {@code chunk} */
     int valueLength(long chunk) {
+        // plain: under the lock, or validated by the sequence
         return memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
     }
 
@@ -584,6 +586,7 @@ final class MapSegment {
         if (chunk < arenaStart || chunk > end - ENTRY_HEADER || (chunk & 7) != 0) {
             return -1;
         }
+        // plain: under the lock, or validated by the sequence (so checked before use: they may be torn)
         int keyLength = memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
         int valueLength = memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
         if (keyLength < 0 || valueLength < 0 || (long) keyLength + valueLength > end - chunk - ENTRY_HEADER) {

@@ -107,7 +107,7 @@ record MapSnapshot(List<byte[]> keys, List<byte[]> values) {
             if (keyLength < 0 || !segment.arena.verifies(chunk, segment.end - chunk, crc)) {
                 return null;
             }
-            if ((memory.get(JAVA_LONG, chunk + E_HASH) & mask) != pattern) {
+            if ((memory.get(JAVA_LONG, chunk + E_HASH) & mask) != pattern) { // plain: validated by the sequence
                 continue;
             }
             keys.add(memory.asSlice(chunk + ENTRY_HEADER, keyLength).toArray(JAVA_BYTE));

@@ -127,7 +127,7 @@ final class SegmentArena {
 
     /** @return the size class of an allocated chunk (which may exceed the class asked for) */
     int sizeClassOf(long chunk) {
-        return memory.get(JAVA_INT, chunk + E_STATE) & STATE_CLASS_MASK;
+        return memory.get(JAVA_INT, chunk + E_STATE) & STATE_CLASS_MASK; // plain: under the lock
     }
 
     /**
@@ -176,7 +176,7 @@ final class SegmentArena {
         long offset = 0;
         while (offset < top) {
             long chunk = segment.arenaStart + offset;
-            int state = memory.get(JAVA_INT, chunk + E_STATE);
+            int state = memory.get(JAVA_INT, chunk + E_STATE); // plain: under the lock, as every load here
             int sizeClass = state & STATE_CLASS_MASK;
             if ((state & STATE_MARK_MASK) != STATE_MARK || sizeClass > maxClass
                     || (state & ~(STATE_MARK_MASK | STATE_LIVE | STATE_CLASS_MASK)) != 0
@@ -235,6 +235,7 @@ final class SegmentArena {
                 continue;
             }
             long chunk = from.checkedEntry(word);
+            // plain: under both locks, as every load and store of this copy
             long bytes = ENTRY_HEADER + (long) from.memory.get(JAVA_INT, chunk + E_KEY_LENGTH)
                     + from.memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
             long to = allocate(MapLayout.sizeClass(bytes));
@@ -250,7 +251,7 @@ final class SegmentArena {
 
     /** Puts a slot word into the first empty slot of its probe sequence; the table has one. */
     void place(long word) {
-        long hash = memory.get(JAVA_LONG, (word & OFFSET_MASK) + E_HASH);
+        long hash = memory.get(JAVA_LONG, (word & OFFSET_MASK) + E_HASH); // plain: under the lock
         int i = (int) (hash >>> SLOT_SHIFT) & segment.mask;
         while (segment.slotWord(i) != EMPTY) {
             i = (i + 1) & segment.mask;
@@ -260,6 +261,7 @@ final class SegmentArena {
 
     /** @return true if the entry's lengths fit in {@code chunkSize} bytes and its checksum verifies */
     boolean verifies(long chunk, long chunkSize, CRC32C crc) {
+        // plain loads: under the lock, or validated by the sequence (a snapshot's copy)
         int keyLength = memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
         int valueLength = memory.get(JAVA_INT, chunk + E_VALUE_LENGTH);
         if (keyLength < 0 || valueLength < 0 || (long) ENTRY_HEADER + keyLength + valueLength > chunkSize) {
@@ -272,6 +274,7 @@ final class SegmentArena {
 
     /** Gives a verified live chunk its slot. @return false if it lost to a newer chunk of its key (to be freed) */
     private boolean keep(long chunk) {
+        // plain, as every access of a rebuild: under the lock and the odd sequence
         long hash = memory.get(JAVA_LONG, chunk + E_HASH);
         int keyLength = memory.get(JAVA_INT, chunk + E_KEY_LENGTH);
         long found = segment.find(hash, memory, chunk + ENTRY_HEADER, keyLength);
@@ -300,6 +303,7 @@ final class SegmentArena {
             long word = segment.slotWord(i);
             if (word != EMPTY) {
                 count++;
+                // plain: under the lock
                 used += chunkSize(memory.get(JAVA_INT, (word & OFFSET_MASK) + E_STATE) & STATE_CLASS_MASK);
             }
         }
@@ -316,7 +320,7 @@ final class SegmentArena {
 
     private long pop(int sizeClass) {
         long chunk = checkedFree(freeHead(sizeClass), sizeClass);
-        setFreeHead(sizeClass, memory.get(JAVA_INT, chunk + E_NEXT_FREE));
+        setFreeHead(sizeClass, memory.get(JAVA_INT, chunk + E_NEXT_FREE)); // plain: under the lock
         return chunk;
     }
 

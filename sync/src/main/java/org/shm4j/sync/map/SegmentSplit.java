@@ -125,6 +125,6 @@ final class SegmentSplit {
      * @throws org.shm4j.core.ShmFormatException if the slot names no entry inside the segment
      */
     private static boolean moves(MapSegment full, long word, int depth) {
-        return (full.memory.get(JAVA_LONG, full.checkedEntry(word) + E_HASH) >>> depth & 1) != 0;
+        return (full.memory.get(JAVA_LONG, full.checkedEntry(word) + E_HASH) >>> depth & 1) != 0; // plain: locked
     }
 }

@@ -112,7 +112,7 @@ final class RingHeaders {
             throw new ShmFormatException(what + " is not a ring: magic=0x" + Long.toHexString(magic)
                     + " (expected: 0x" + Long.toHexString(RING_MAGIC) + ", \"SHM4JRNG\")");
         }
-        int version = block.get(JAVA_INT, RING_VERSION_OFFSET);
+        int version = block.get(JAVA_INT, RING_VERSION_OFFSET); // plain, as the loads below: written before the magic
         if (version != SyncLayout.RING.layoutVersion()) {
             throw new ShmFormatException(what + " has ring layout version " + version + " (expected: "
                     + SyncLayout.RING.layoutVersion() + ")");

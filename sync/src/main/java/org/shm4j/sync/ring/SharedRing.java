@@ -79,7 +79,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     producers read it with acquire</td></tr>
  * <tr><td>392</td><td>8</td><td>consumedTo: bytes ever handed over by the consumer (its commit point), at least
  *     head; SPSC: unused, 0 (head is the commit point)</td><td>consumer's opaque store, then a store-store fence;
- *     read by the next consumer, and by MPMC polls' look without the turn, with acquire</td></tr>
+ *     read by the next consumer with acquire (opaque at a drain's start, which the consumers' mutex or the role's
+ *     claim orders), and by MPMC polls' look without the turn and message counts with acquire</td></tr>
  * <tr><td>400</td><td>8</td><td>consumerProcess (SPSC, MPSC; else 0): the token of the process that holds the
  *     consumer's role, or 0</td><td>as producerProcess</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
@@ -356,7 +357,7 @@ public final class SharedRing {
         Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.block = block;
         int cap = RingHeaders.checkBlock(block, what);
-        this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1];
+        this.kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1]; // plain: checked, set before the magic
         this.messageType = block.get(JAVA_LONG, RING_MESSAGE_TYPE_OFFSET); // plain: checked, and set before the magic
         RingHeaders.checkPositions(block, cap, kind, what);
         RingHeaders.checkRoles(block, kind, what);
