@@ -425,4 +425,34 @@ class SharedHeapTest {
                     .isEqualTo(1L);
         }
     }
+    /**
+     * A thread with its interrupt pending (a cancelled task's cleanup) opened through FileChannel, which threw
+     * ClosedByInterruptException: "cannot open ...". Opening and creating work now, and leave the interrupt set.
+     */
+    @Test
+    void shouldOpenAndCreateWithTheInterruptPendingAndLeaveItSet() {
+        String name = names.unique("interrupted");
+        Path file = dir.resolve("interrupted.shm");
+        Thread.currentThread().interrupt();
+        try {
+            try (SharedHeap created = SharedHeap.create(name, 1 << 16);
+                 SharedHeap opened = SharedHeap.open(name);
+                 SharedHeap either = SharedHeap.openOrCreate(file, 1 << 16);
+                 SharedHeap again = SharedHeap.openOrCreate(file, 1 << 16);
+                 SharedMemory raw = SharedMemory.create(names.unique("interrupted-raw"), 64);
+                 SharedMemory rawFile = SharedMemory.open(file)) {
+                created.allocate("counter", COUNTER, 8);
+                assertThat(opened.find("counter")).isPresent();
+                assertThat(again.attachedProcesses()).singleElement().extracting(HeapProcess::attachments)
+                        .isEqualTo(2L);
+                assertThat(raw.segment().byteSize()).isEqualTo(64);
+                assertThat(rawFile.segment().byteSize()).isEqualTo(1 << 16);
+            }
+            assertThat(SharedHeap.unlink(name)).isTrue();
+            assertThat(SharedHeap.unlinkIfStale(file)).as("its creator lives").isFalse(); // reads its heap id
+            assertThat(Thread.currentThread().isInterrupted()).as("the interrupt is still pending").isTrue();
+        } finally {
+            Thread.interrupted();
+        }
+    }
 }

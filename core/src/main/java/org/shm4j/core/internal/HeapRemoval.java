@@ -173,6 +173,7 @@ public final class HeapRemoval {
         if (!MappedFiles.regularOrMissing(path)) {
             return 0; // a FIFO's open would wait for a writer for ever: no heap there
         }
+        boolean interrupted = Backoff.takeInterrupt(); // see MappedFiles.open: else the read fails at once
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             ByteBuffer id = ByteBuffer.allocate(Long.BYTES).order(ByteOrder.nativeOrder());
             while (id.hasRemaining()) {
@@ -185,6 +186,8 @@ public final class HeapRemoval {
             return 0;
         } catch (IOException e) {
             throw new ShmException("cannot read the heap id of " + path + ": " + e, e);
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 }

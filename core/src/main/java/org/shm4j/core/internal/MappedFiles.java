@@ -89,6 +89,17 @@ public final class MappedFiles {
      */
     public static MemorySegment create(Path file, long size, Set<PosixFilePermission> permissions, Arena arena,
                                        Consumer<MemorySegment> beforeLink) {
+        boolean interrupted = Backoff.takeInterrupt(); // see open: set again once made
+        try {
+            return createTakingTurn(file, size, permissions, arena, beforeLink);
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
+        }
+    }
+
+    /** {@link #create}, the thread's interrupt not pending as it begins. */
+    private static MemorySegment createTakingTurn(Path file, long size, Set<PosixFilePermission> permissions,
+                                                  Arena arena, Consumer<MemorySegment> beforeLink) {
         Path dir = file.toAbsolutePath().getParent();
         try (CreationLock turn = CreationLock.take(dir)) {
             removeTemporariesOfDeadProcesses(dir);
@@ -181,7 +192,7 @@ public final class MappedFiles {
             throw new ShmAlreadyExistsException(file + " already exists");
         } catch (NoSuchFileException e) {
             throw new ShmNotFoundException("folder " + dir + " does not exist");
-        } catch (ClosedByInterruptException e) { // the thread's interrupt status stays set, as the channel leaves it
+        } catch (ClosedByInterruptException e) { // one that came meanwhile: it stays set, as the channel left it
             throw new ShmException("creation of " + file + " interrupted: nothing was made", e);
         } catch (IOException | UnsupportedOperationException e) {
             throw new ShmException("cannot create " + file + ": " + e, e);
@@ -318,6 +329,11 @@ public final class MappedFiles {
     /**
      * Maps the whole of an existing {@code file} into {@code arena}.
      *
+     * <p>A pending interrupt of the thread is taken first and set again at the end, as {@code ReentrantLock.lock()}
+     * does ({@link Backoff#takeInterrupt}): a channel's size, map, read or write would otherwise close it at once
+     * ({@link ClosedByInterruptException}), and a cancelled task's cleanup could open nothing. {@link #create} does
+     * the same.
+     *
      * @param followLinks false for a named region in {@code /dev/shm}, which is never opened through a symbolic link
      *                    (glibc's {@code shm_open}, and so Python's {@code SharedMemory}, open with
      *                    {@code O_NOFOLLOW}): anyone may plant one there, pointing at a file of the opener's
@@ -325,6 +341,16 @@ public final class MappedFiles {
      * @throws ShmException         if the file is empty, a symbolic link not to be followed, or I/O fails
      */
     public static MemorySegment open(Path file, boolean readOnly, boolean followLinks, Arena arena) {
+        boolean interrupted = Backoff.takeInterrupt();
+        try {
+            return map(file, readOnly, followLinks, arena);
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
+        }
+    }
+
+    /** {@link #open}, the thread's interrupt not pending as it begins. */
+    private static MemorySegment map(Path file, boolean readOnly, boolean followLinks, Arena arena) {
         Set<OpenOption> options = new HashSet<>(List.of(StandardOpenOption.READ));
         if (!readOnly) {
             options.add(StandardOpenOption.WRITE);
