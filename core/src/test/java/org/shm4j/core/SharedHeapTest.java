@@ -1,13 +1,19 @@
 package org.shm4j.core;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.HeapRemoval;
+import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.ShmNames;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -453,6 +459,37 @@ class SharedHeapTest {
             assertThat(Thread.currentThread().isInterrupted()).as("the interrupt is still pending").isTrue();
         } finally {
             Thread.interrupted();
+        }
+    }
+    /**
+     * HeapRemoval's two waits for a live remover (a remover's, an opener's) idled through parks that return at once
+     * while the thread's interrupt is pending: they spun a core until the timeout. They take it and set it again.
+     */
+    @Test
+    void shouldWaitForALiveRemoverWithoutSpinningWhileTheInterruptIsPending() {
+        String name = names.unique("remover");
+        Duration timeout = Duration.ofMillis(300);
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16); SharedMemory raw = SharedMemory.open(name)) {
+            MemorySegment segment = raw.segment();
+            long heapId = segment.get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET);
+            Path path = raw.path().orElseThrow();
+            segment.set(JAVA_LONG, HeapLayout.REMOVAL_OFFSET, ProcessIdentity.currentToken()); // a live remover
+            ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+            for (ThrowingCallable wait : List.<ThrowingCallable>of(
+                    () -> HeapRemoval.remove(segment, heapId, path, HeapRemoval.Condition.UNUSED, timeout, name),
+                    () -> HeapRemoval.confirmAttached(segment, heapId, path, timeout, name))) {
+                Thread.currentThread().interrupt();
+                long cpu = threads.getCurrentThreadCpuTime();
+                try {
+                    assertThatThrownBy(wait).isInstanceOf(ShmException.class).hasMessageContaining("still undecided");
+                    assertThat(Thread.currentThread().isInterrupted()).as("set again").isTrue();
+                } finally {
+                    Thread.interrupted();
+                }
+                assertThat(threads.getCurrentThreadCpuTime() - cpu).as("CPU time of a %d ms wait", timeout.toMillis())
+                        .isLessThan(timeout.toNanos() / 3);
+            }
+            segment.set(JAVA_LONG, HeapLayout.REMOVAL_OFFSET, 0L);
         }
     }
 }

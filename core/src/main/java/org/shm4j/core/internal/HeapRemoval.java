@@ -114,16 +114,22 @@ public final class HeapRemoval {
                                  String what) {
         long start = System.nanoTime();
         int step = 0;
-        Outcome outcome = tryRemove(segment, heapId, path, condition);
-        while (outcome == Outcome.BUSY) {
-            if (System.nanoTime() - start > Timeouts.nanos(timeout)) {
-                throw new ShmException(what + " is being removed by another live process, still undecided after "
-                        + timeout.toMillis() + " ms");
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+        try {
+            Outcome outcome = tryRemove(segment, heapId, path, condition);
+            while (outcome == Outcome.BUSY) {
+                if (System.nanoTime() - start > Timeouts.nanos(timeout)) {
+                    throw new ShmException(what + " is being removed by another live process, still undecided after "
+                            + timeout.toMillis() + " ms");
+                }
+                interrupted |= Backoff.takeInterrupt(); // not interruptible: else each park would return at once
+                step = Backoff.idle(step, Long.MAX_VALUE);
+                outcome = tryRemove(segment, heapId, path, condition);
             }
-            step = Backoff.idle(step, Long.MAX_VALUE);
-            outcome = tryRemove(segment, heapId, path, condition);
+            return outcome;
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
-        return outcome;
     }
 
     /**
@@ -142,29 +148,35 @@ public final class HeapRemoval {
                                           String what) {
         long start = System.nanoTime();
         int step = 0;
-        while (true) {
-            // volatile: read after our volatile CAS of the slot (see the class comment)
-            long word = (long) LONG.getVolatile(segment, REMOVAL_OFFSET);
-            if (word == 0) {
-                return true;
-            }
-            if (idAt(path) != heapId) {
-                return false;
-            }
-            if (!ProcessIdentity.isAlive(word) && LONG.compareAndSet(segment, REMOVAL_OFFSET, word,
-                    ProcessIdentity.currentToken())) {
-                // the word is ours: nobody can remove the name now, so this answer stays true
-                boolean here = idAt(path) == heapId;
-                if (here) {
-                    LONG.compareAndSet(segment, REMOVAL_OFFSET, ProcessIdentity.currentToken(), 0L);
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+        try {
+            while (true) {
+                // volatile: read after our volatile CAS of the slot (see the class comment)
+                long word = (long) LONG.getVolatile(segment, REMOVAL_OFFSET);
+                if (word == 0) {
+                    return true;
                 }
-                return here;
+                if (idAt(path) != heapId) {
+                    return false;
+                }
+                if (!ProcessIdentity.isAlive(word) && LONG.compareAndSet(segment, REMOVAL_OFFSET, word,
+                        ProcessIdentity.currentToken())) {
+                    // the word is ours: nobody can remove the name now, so this answer stays true
+                    boolean here = idAt(path) == heapId;
+                    if (here) {
+                        LONG.compareAndSet(segment, REMOVAL_OFFSET, ProcessIdentity.currentToken(), 0L);
+                    }
+                    return here;
+                }
+                if (System.nanoTime() - start > Timeouts.nanos(timeout)) {
+                    throw new ShmException(what + " is being removed by live " + ProcessIdentity.describe(word)
+                            + ", still undecided after " + timeout.toMillis() + " ms");
+                }
+                interrupted |= Backoff.takeInterrupt(); // not interruptible: else each park would return at once
+                step = Backoff.idle(step, Long.MAX_VALUE);
             }
-            if (System.nanoTime() - start > Timeouts.nanos(timeout)) {
-                throw new ShmException(what + " is being removed by live " + ProcessIdentity.describe(word)
-                        + ", still undecided after " + timeout.toMillis() + " ms");
-            }
-            step = Backoff.idle(step, Long.MAX_VALUE);
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 
