@@ -2,6 +2,7 @@ package org.shm4j.sync.map;
 
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.ExactEncoding;
@@ -57,6 +58,15 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * {@code Integer} key of a map of {@link Codec#longs()} keys, say) gets a {@link ClassCastException} naming the map and
  * the class, from {@code get} and {@code containsKey} too, where {@code ConcurrentHashMap} answers null and hides the
  * mix-up ({@link #equals} still answers false).
+ *
+ * <p>A stored value that the value codec cannot decode (bytes of another program's codec of the same type id, a
+ * record's compact constructor refusing them) makes each read of it throw {@link org.shm4j.core.ShmFormatException}
+ * naming the map, with the codec's exception as the cause. It never blocks its key: a write that needs no old value
+ * ({@code put}, {@code replace(k, v)}, {@code replace(k, old, new)}, {@code remove(k)}, {@code remove(k, v)}, as
+ * {@link SharedLongMap#set} and {@link SharedLongMap#delete}) is done, then throws {@code ShmFormatException} naming
+ * the map and the key and saying that the old value was replaced or removed; one whose function needs the old value
+ * ({@code compute}, {@code computeIfPresent}, {@code merge}, {@code replaceAll}; {@code putIfAbsent} and
+ * {@code computeIfAbsent}, which return it) throws before writing and changes nothing.
  *
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
@@ -665,7 +675,18 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 if (found >= 0 ? !ifPresent || expected != null && !sameBytes(segment, found, expected) : !ifAbsent) {
                     return found >= 0 && expected == null ? decodeValue(segment, found) : null;
                 }
-                V old = found >= 0 ? decodeValue(segment, found) : null;
+                V old = null;
+                ShmFormatException undecodable = null;
+                if (found >= 0) {
+                    try {
+                        old = decodeValue(segment, found);
+                    } catch (ShmFormatException e) {
+                        if (!returnOld) {
+                            throw e; // the function needs the old value: nothing written
+                        }
+                        undecodable = e; // a put, replace or remove ignores it: the write goes ahead
+                    }
+                }
                 V result = function.apply(key, old);
                 if (result == null) {
                     if (found >= 0) {
@@ -676,6 +697,11 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                     keyLength = encodeKey(key, scratch, valueLength); // again: the buffer grows for the value
                     encodeValue(result, valueLength, scratch.entrySegment, ENTRY_HEADER + keyLength);
                     holder = core.store(segment, found, hash, scratch, keyLength, valueLength);
+                }
+                if (undecodable != null) { // thrown after the write, which stays: said, not lost silently
+                    throw new ShmFormatException(core + ": the old value of key " + key + " was "
+                            + (result == null ? "removed" : "replaced") + " though its codec cannot decode it (see"
+                            + " the cause); the write is done", undecodable);
                 }
                 return returnOld ? old : result;
             } finally {

@@ -872,4 +872,44 @@ class SharedMapTest {
         }
         return map;
     }
+    /** Two versions of one record, as two programs sharing a map may have (as in RecordCodecTest). */
+    public record Lenient(int quantity) {
+    }
+
+    public record Strict(int quantity) {
+        public Strict {
+            if (quantity < 0) {
+                throw new IllegalArgumentException("quantity=" + quantity + " (expected: >= 0)");
+            }
+        }
+    }
+
+    /**
+     * A value its codec cannot decode blocked its key for ever: put, replace and remove each threw from decoding the
+     * old value. They write now and then say so; a function that needs the old value still changes nothing.
+     */
+    @Test
+    void shouldStillReplaceOrRemoveAValueItsCodecCannotDecodeAndSaySo() {
+        SharedMap<String, Lenient> written = SharedMap.create(heap, "undecodable", Codec.utf8(),
+                Codec.record(Lenient.class), new MapSizing(100, 8, 8));
+        for (String key : List.of("a", "b", "c")) {
+            written.put(key, new Lenient(-1));
+        }
+        SharedMap<String, Strict> read = SharedMap.open(heap, "undecodable", Codec.utf8(), Codec.record(Strict.class));
+        assertThatThrownBy(() -> read.merge("a", new Strict(1), (o, n) -> n)).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("cannot decode 4 stored bytes");
+        assertThat(written.get("a")).as("a function needs the old value: nothing written").isEqualTo(new Lenient(-1));
+        String cannot = " though its codec cannot decode it (see the cause); the write is done";
+        assertThatThrownBy(() -> read.put("a", new Strict(1))).isInstanceOf(ShmFormatException.class)
+                .hasMessageStartingWith("SharedMap 'undecodable' in heap ")
+                .hasMessageEndingWith(": the old value of key a was replaced" + cannot)
+                .cause().hasMessageContaining("cannot decode 4 stored bytes");
+        assertThat(read.get("a")).isEqualTo(new Strict(1));
+        assertThatThrownBy(() -> read.remove("b")).isInstanceOf(ShmFormatException.class)
+                .hasMessageEndingWith(": the old value of key b was removed" + cannot);
+        assertThat(read.containsKey("b")).isFalse();
+        assertThatThrownBy(() -> read.replace("c", new Strict(3))).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining("key c was replaced");
+        assertThat(read).containsOnly(Map.entry("a", new Strict(1)), Map.entry("c", new Strict(3)));
+    }
 }
