@@ -3,6 +3,7 @@ package org.shm4j.sync;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmNotFoundException;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.SyncLayout;
@@ -16,6 +17,7 @@ import java.util.Collection;
 import java.util.Iterator;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
 
@@ -102,7 +104,8 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
             throw Blocks.alreadyExists(heap, name);
         }
         checkRoom(heap, name, capacity);
-        SharedQueue<T> queue = SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity, codec);
+        SharedQueue<T> queue = ownQueue(name, () -> SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity,
+                codec));
         return new SharedJoinableQueue<>(queue, CoordinationBlocks.create(heap, name, SyncLayout.TASKS, TASKS_SIZE,
                 0, 0, 0), name); // last: the commit point
     }
@@ -121,7 +124,8 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
                     + " meanwhile (create or openOrCreate finishes it)");
         }
         MemorySegment tasks = CoordinationBlocks.open(heap, name, SyncLayout.TASKS, named(name));
-        return new SharedJoinableQueue<>(SharedQueue.open(heap, name + QUEUE_SUFFIX, codec), tasks, name);
+        return new SharedJoinableQueue<>(ownQueue(name, () -> SharedQueue.open(heap, name + QUEUE_SUFFIX, codec)),
+                tasks, name);
     }
 
     /**
@@ -139,7 +143,8 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
             return open(heap, name, codec);
         }
         checkRoom(heap, name, capacity);
-        SharedQueue<T> queue = SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity, codec);
+        SharedQueue<T> queue = ownQueue(name, () -> SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity,
+                codec));
         return new SharedJoinableQueue<>(queue, CoordinationBlocks.openOrCreate(heap, name, SyncLayout.TASKS,
                 TASKS_SIZE, 0, 0, 0, named(name)), name);
     }
@@ -324,6 +329,20 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
             Blocks.requireRoom(heap, named(name), TASKS_SIZE);
         } else {
             Blocks.requireRoom(heap, named(name), SharedRing.requiredBytes(capacity), TASKS_SIZE);
+        }
+    }
+
+    /**
+     * @return the queue {@code open} opens or makes for the joinable queue named {@code name}
+     * @throws ShmTypeMismatchException naming the joinable queue as its caller made it, then its queue's block
+     */
+    private static <T> SharedQueue<T> ownQueue(String name, Supplier<SharedQueue<T>> open) {
+        try {
+            return open.get();
+        } catch (ShmTypeMismatchException e) {
+            ShmTypeMismatchException named = new ShmTypeMismatchException(named(name) + ": its " + e.getMessage());
+            named.initCause(e);
+            throw named;
         }
     }
 

@@ -202,7 +202,7 @@ class RecordCodecTest {
             written.set(1, new Lenient(-1));
             SharedLongMap<Strict> read = SharedLongMap.open(heap, "m", Codec.record(Strict.class));
             assertThatThrownBy(() -> read.get(1)).isInstanceOf(ShmFormatException.class)
-                    .hasMessageContaining("SharedMap 'm'")
+                    .hasMessageContaining("SharedLongMap 'm'")
                     .hasMessageContaining(String.format("its codec (type 0x%08x) cannot decode 4 stored bytes",
                             Codec.record(Strict.class).typeId()))
                     .hasMessageContaining("or refused by the codec: see the cause")

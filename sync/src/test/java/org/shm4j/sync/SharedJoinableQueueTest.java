@@ -156,7 +156,11 @@ class SharedJoinableQueueTest {
             opened.taskDone();
             assertThat(made.unfinishedTasks()).isZero();
             assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "j", Codec.utf8()))
-                    .isInstanceOf(ShmTypeMismatchException.class);
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageStartingWith("joinable queue 'j': its queue 'j.queue' ");
+            assertThatThrownBy(() -> SharedJoinableQueue.openOrCreate(heap, "j", 1024, Codec.utf8()))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessageStartingWith("joinable queue 'j': its queue 'j.queue' ");
 
             SharedQueue.create(heap, "half.queue", 1024, Codec.longs()); // a creator killed before the count
             assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "half", Codec.longs()))

@@ -37,8 +37,12 @@ final class MapCore {
     private static final int HINT_BITS = 4;
     /** Sums {@link #size()} takes at most while splits keep publishing segments under it; the last one stands. */
     private static final int SIZE_TRIES = 8;
+    /** {@code Codec.longs()}'s type id: a {@link SharedLongMap}'s keys. */
+    private static final int LONG_KEYS = Codec.longs().typeId();
 
     private final String name;
+    /** The class the map was opened through, {@code SharedMap} or {@code SharedLongMap}, as messages name it. */
+    private final String kind;
     private final SharedHeap heap;
     private final MapGeometry geometry;
     private final MemorySegment block;
@@ -57,11 +61,12 @@ final class MapCore {
     /** This process's extension blocks by index, looked up on first use. */
     private final MemorySegment[] extensions;
 
-    private MapCore(SharedHeap heap, String name, MemorySegment block) {
+    private MapCore(String kind, SharedHeap heap, String name, MemorySegment block) {
         this.heap = heap;
         this.name = name;
+        this.kind = kind;
         this.block = block;
-        this.geometry = MapGeometry.read(block, "SharedMap '" + name + "' in " + heap);
+        this.geometry = MapGeometry.read(block, kind + " '" + name + "' in " + heap);
         this.directoryMask = geometry.maxSegments() - 1;
         this.maxLoad = MapLayout.maxLoad(geometry.slots());
         this.segments = new MapSegment[geometry.maxSegments()];
@@ -74,40 +79,47 @@ final class MapCore {
         segmentCount(); // checks nextSegment at open, as the header's other fields were
     }
 
-    /** Creates a map block; see {@link SharedMap#create}. */
-    static MapCore create(SharedHeap heap, String name, int keyTypeId, int valueTypeId, MapSizing sizing) {
-        MapGeometry geometry = plan(name, sizing, keyTypeId, valueTypeId);
-        return new MapCore(heap, name, Blocks.create(heap, checkName(name), MapLayout.MAP, geometry.blockSize(),
-                geometry::write));
+    /**
+     * Creates a map block; see {@link SharedMap#create}.
+     *
+     * @param kind the class it is made through, {@code SharedMap} or {@code SharedLongMap}, for messages
+     */
+    static MapCore create(String kind, SharedHeap heap, String name, int keyTypeId, int valueTypeId,
+                          MapSizing sizing) {
+        MapGeometry geometry = plan(kind, name, sizing, keyTypeId, valueTypeId);
+        return new MapCore(kind, heap, name, Blocks.create(heap, checkName(kind, name), MapLayout.MAP,
+                geometry.blockSize(), geometry::write));
     }
 
     /** @return {@link MapGeometry#plan}, its refusal naming the map */
-    private static MapGeometry plan(String name, MapSizing sizing, int keyTypeId, int valueTypeId) {
+    private static MapGeometry plan(String kind, String name, MapSizing sizing, int keyTypeId, int valueTypeId) {
         try {
             return MapGeometry.plan(Objects.requireNonNull(sizing, "sizing"), keyTypeId, valueTypeId);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("SharedMap '" + name + "': " + e.getMessage(), e);
+            throw new IllegalArgumentException(kind + " '" + name + "': " + e.getMessage(), e);
         }
     }
 
     /** Opens a map block and checks its codecs; see {@link SharedMap#open}. */
-    static MapCore open(SharedHeap heap, String name, int keyTypeId, int valueTypeId) {
-        return new MapCore(heap, name, Blocks.open(heap, name, MapLayout.MAP)).checkTypes(keyTypeId, valueTypeId);
+    static MapCore open(String kind, SharedHeap heap, String name, int keyTypeId, int valueTypeId) {
+        return new MapCore(kind, heap, name, Blocks.open(heap, name, MapLayout.MAP)).checkTypes(keyTypeId,
+                valueTypeId);
     }
 
     /** Opens a map block whatever its codecs, to read its figures only; see {@link SharedMap#inspect}. */
     static MapCore inspect(SharedHeap heap, String name) {
-        return new MapCore(heap, name, Blocks.open(heap, name, MapLayout.MAP));
+        return new MapCore("SharedMap", heap, name, Blocks.open(heap, name, MapLayout.MAP));
     }
 
     /** Opens a map block, or creates it; see {@link SharedMap#openOrCreate}. */
-    static MapCore openOrCreate(SharedHeap heap, String name, int keyTypeId, int valueTypeId, MapSizing sizing) {
+    static MapCore openOrCreate(String kind, SharedHeap heap, String name, int keyTypeId, int valueTypeId,
+                                MapSizing sizing) {
         Optional<HeapBlock> existing = Objects.requireNonNull(heap, "heap").find(name);
         if (existing.isPresent()) {
-            return open(heap, name, keyTypeId, valueTypeId);
+            return open(kind, heap, name, keyTypeId, valueTypeId);
         }
-        MapGeometry geometry = plan(name, sizing, keyTypeId, valueTypeId);
-        return new MapCore(heap, name, Blocks.openOrCreate(heap, checkName(name), MapLayout.MAP,
+        MapGeometry geometry = plan(kind, name, sizing, keyTypeId, valueTypeId);
+        return new MapCore(kind, heap, name, Blocks.openOrCreate(heap, checkName(kind, name), MapLayout.MAP,
                 geometry.blockSize(), geometry::write)).checkTypes(keyTypeId, valueTypeId);
     }
 
@@ -597,14 +609,14 @@ final class MapCore {
         return new SharedMapStats(name, entries, geometry.sizing(), list);
     }
 
-    /** @return "segment 3 of SharedMap 'name' in heap ..." */
+    /** @return "segment 3 of SharedMap 'name' in heap ..." (or of SharedLongMap ...) */
     String describe(MapSegment segment) {
         return "segment " + segment.index + " of " + this;
     }
 
     @Override
     public String toString() {
-        return "SharedMap '" + name + "' in " + heap;
+        return kind + " '" + name + "' in " + heap;
     }
 
     private MemorySegment segmentMemory(int number, MapSegment full, int keyLength, int valueLength) {
@@ -653,8 +665,8 @@ final class MapCore {
 
     private MapCore checkTypes(int keyTypeId, int valueTypeId) {
         if (geometry.keyTypeId() != keyTypeId || geometry.valueTypeId() != valueTypeId) {
-            throw new ShmTypeMismatchException(this + " holds keys of codec type "
-                    + Blocks.typeId(geometry.keyTypeId()) + " and values of codec type "
+            throw new ShmTypeMismatchException(this + ": the block is " + madeAs(geometry.keyTypeId())
+                    + " with keys of codec type " + Blocks.typeId(geometry.keyTypeId()) + " and values of codec type "
                     + Blocks.typeId(geometry.valueTypeId()) + " (expected: keys " + Blocks.typeId(keyTypeId)
                     + ", values " + Blocks.typeId(valueTypeId) + "; the built-in codecs are types 1 to 3, and a record "
                     + "codec's type is its record shape's fingerprint, so a record of another shape differs)");
@@ -662,10 +674,18 @@ final class MapCore {
         return this;
     }
 
-    private static String checkName(String name) {
+    /**
+     * @return what a map block of keys of codec type {@code keyTypeId} was made as, for messages: a SharedLongMap's
+     *         keys are {@code Codec.longs()}'s (type 1), which a {@code SharedMap<Long, V>} may have too
+     */
+    private static String madeAs(int keyTypeId) {
+        return keyTypeId == LONG_KEYS ? "a SharedLongMap (or a SharedMap of Codec.longs() keys)" : "a SharedMap";
+    }
+
+    private static String checkName(String kind, String name) {
         int bytes = Objects.requireNonNull(name, "name").getBytes(StandardCharsets.UTF_8).length;
         if (bytes == 0 || bytes > MAX_NAME_BYTES) {
-            throw new IllegalArgumentException("SharedMap name '" + name + "' has " + bytes + " UTF-8 bytes (expected: "
+            throw new IllegalArgumentException(kind + " name '" + name + "' has " + bytes + " UTF-8 bytes (expected: "
                     + "1 to " + MAX_NAME_BYTES + ", leaving room for its extension blocks' names)");
         }
         return name;

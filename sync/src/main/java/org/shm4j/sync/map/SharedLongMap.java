@@ -23,6 +23,8 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  */
 public final class SharedLongMap<V> {
     private static final Codec<Long> KEYS = Codec.longs();
+    /** The structure as messages name it. */
+    private static final String KIND = "SharedLongMap";
 
     private final MapCore core;
     private final Codec<V> values;
@@ -32,23 +34,24 @@ public final class SharedLongMap<V> {
     private SharedLongMap(MapCore core, Codec<V> values) {
         this.core = core;
         this.values = values;
-        this.what = "SharedLongMap '" + core.name() + "'";
+        this.what = KIND + " '" + core.name() + "'";
     }
 
     /** Creates an empty map; see {@link SharedMap#create}. */
     public static <V> SharedLongMap<V> create(SharedHeap heap, String name, Codec<V> values, MapSizing sizing) {
-        return new SharedLongMap<>(MapCore.create(heap, name, KEYS.typeId(), valueType(values), sizing), values);
+        return new SharedLongMap<>(MapCore.create(KIND, heap, name, KEYS.typeId(), valueType(values), sizing),
+                values);
     }
 
     /** Opens a map; see {@link SharedMap#open}. */
     public static <V> SharedLongMap<V> open(SharedHeap heap, String name, Codec<V> values) {
-        return new SharedLongMap<>(MapCore.open(heap, name, KEYS.typeId(), valueType(values)), values);
+        return new SharedLongMap<>(MapCore.open(KIND, heap, name, KEYS.typeId(), valueType(values)), values);
     }
 
     /** Opens a map or creates it empty; see {@link SharedMap#openOrCreate}. */
     public static <V> SharedLongMap<V> openOrCreate(SharedHeap heap, String name, Codec<V> values,
                                                     MapSizing sizing) {
-        return new SharedLongMap<>(MapCore.openOrCreate(heap, name, KEYS.typeId(), valueType(values), sizing),
+        return new SharedLongMap<>(MapCore.openOrCreate(KIND, heap, name, KEYS.typeId(), valueType(values), sizing),
                 values);
     }
 

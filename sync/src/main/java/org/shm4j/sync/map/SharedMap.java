@@ -107,6 +107,8 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * @param <V> the value type
  */
 public final class SharedMap<K, V> extends AbstractMap<K, V> implements ConcurrentMap<K, V> {
+    /** The structure as messages name it. */
+    private static final String KIND = "SharedMap";
     private final MapCore core;
     private final Codec<K> keys;
     private final Codec<V> values;
@@ -117,7 +119,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         this.core = core;
         this.keys = keys;
         this.values = values;
-        this.what = "SharedMap '" + core.name() + "'";
+        this.what = KIND + " '" + core.name() + "'";
     }
 
     /**
@@ -129,7 +131,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      */
     public static <K, V> SharedMap<K, V> create(SharedHeap heap, String name, Codec<K> keys, Codec<V> values,
                                                 MapSizing sizing) {
-        return new SharedMap<>(MapCore.create(heap, name, keyType(keys), valueType(values), sizing), keys, values);
+        return new SharedMap<>(MapCore.create(KIND, heap, name, keyType(keys), valueType(values), sizing), keys,
+                values);
     }
 
     /**
@@ -140,7 +143,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * @throws org.shm4j.core.ShmFormatException       if its header is damaged
      */
     public static <K, V> SharedMap<K, V> open(SharedHeap heap, String name, Codec<K> keys, Codec<V> values) {
-        return new SharedMap<>(MapCore.open(heap, name, keyType(keys), valueType(values)), keys, values);
+        return new SharedMap<>(MapCore.open(KIND, heap, name, keyType(keys), valueType(values)), keys, values);
     }
 
     /**
@@ -151,8 +154,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      */
     public static <K, V> SharedMap<K, V> openOrCreate(SharedHeap heap, String name, Codec<K> keys,
                                                       Codec<V> values, MapSizing sizing) {
-        return new SharedMap<>(MapCore.openOrCreate(heap, name, keyType(keys), valueType(values), sizing), keys,
-                values);
+        return new SharedMap<>(MapCore.openOrCreate(KIND, heap, name, keyType(keys), valueType(values), sizing),
+                keys, values);
     }
 
     /** @return a map over an opened core (for {@link SharedLongMap#asMap()}) */

@@ -173,7 +173,7 @@ class SharedMapTest {
         MapSizing huge = new MapSizing(MapSizing.MAX_ENTRIES, 8, 1 << 24);
         assertThatThrownBy(() -> SharedLongMap.create(heap, "huge", Codec.bytes(), huge))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("SharedMap 'huge': sizing=" + huge + " needs ");
+                .hasMessageStartingWith("SharedLongMap 'huge': sizing=" + huge + " needs ");
         assertThat(heap.find("huge")).as("nothing made").isEmpty();
     }
 
@@ -192,7 +192,7 @@ class SharedMapTest {
             }
         }
         long counted = usedBytes(map);
-        MapCore core = MapCore.open(heap, "m", Codec.longs().typeId(), Codec.bytes().typeId());
+        MapCore core = MapCore.open("SharedMap", heap, "m", Codec.longs().typeId(), Codec.bytes().typeId());
         for (MapSegment segment : core.existingSegments()) { // a rebuild recounts the live bytes from the slots
             segment.lock();
             long stamp = segment.beginWrite();
@@ -252,7 +252,7 @@ class SharedMapTest {
         map.set(1, new byte[] {7});
         MemorySegment readOnly = MemorySegment.ofArray(new byte[8]).asReadOnly();
         assertThatThrownBy(() -> map.getInto(1, readOnly, 0)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("SharedMap 'longs'").hasMessageContaining("the target segment is read-only");
+                .hasMessageContaining("SharedLongMap 'longs'").hasMessageContaining("the target segment is read-only");
         assertThatThrownBy(() -> map.asMap().getInto(1L, readOnly, 0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("the target segment is read-only");
     }
@@ -434,7 +434,13 @@ class SharedMapTest {
                         + "0x00000003; ")
                 .hasMessageContaining("a record codec's type is its record shape's fingerprint");
         assertThatThrownBy(() -> SharedLongMap.open(heap, "m", Codec.longs()))
-                .isInstanceOf(ShmTypeMismatchException.class);
+                .isInstanceOf(ShmTypeMismatchException.class).hasMessageStartingWith("SharedLongMap 'm' in heap ")
+                .hasMessageContaining(": the block is a SharedMap with keys of codec type 0x00000002");
+        SharedLongMap.create(heap, "lm", Codec.utf8(), MapSizing.ofLongKeys(10, 8));
+        assertThatThrownBy(() -> SharedMap.open(heap, "lm", Codec.utf8(), Codec.utf8()))
+                .isInstanceOf(ShmTypeMismatchException.class).hasMessageStartingWith("SharedMap 'lm' in heap ")
+                .hasMessageContaining(": the block is a SharedLongMap (or a SharedMap of Codec.longs() keys) with"
+                        + " keys of codec type 0x00000001");
         assertThat(SharedMap.openOrCreate(heap, "m", Codec.utf8(), Codec.longs(), new MapSizing(99, 1, 1)).name())
                 .isEqualTo("m");
     }
@@ -558,7 +564,7 @@ class SharedMapTest {
             MemorySegment source = arena.allocate(64 << 20);
             assertThatThrownBy(() -> longs.setBytes(1, source, 0, (int) source.byteSize()))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageStartingWith("SharedMap 'huge longs' in heap ")
+                    .hasMessageStartingWith("SharedLongMap 'huge longs' in heap ")
                     .hasMessageContaining(": entry of " + ((64 << 20) + 40) + " bytes");
         }
         assertThat(Allocations.currentThreadBytes() - before).as("bytes this thread allocated").isLessThan(1 << 20);
@@ -783,7 +789,7 @@ class SharedMapTest {
             for (ThrowingCallable read : List.<ThrowingCallable>of(() -> view.get(5L),
                     () -> longView.getInto(5L, buffer, 0), view::size, () -> List.copyOf(view.keySet()))) {
                 assertThatThrownBy(read).isInstanceOf(IllegalStateException.class)
-                        .hasMessageContaining("SharedMap 'm'")
+                        .hasMessageFindingMatch("Shared(Long)?Map 'm'") // as the map was opened
                         .hasMessageContaining("has been in the middle of a change for 1000 ms (its writer died)")
                         .hasMessageContaining("a heap opened read-only cannot take its lock");
             }
