@@ -123,7 +123,8 @@ public interface Codec<T> {
     /**
      * @return a codec of {@code String}s as UTF-8 (type 2); a string with a lone surrogate, which UTF-8 cannot hold,
      *         is refused with {@link IllegalArgumentException} when measured ({@code encodedLength}), before anything
-     *         is stored, rather than stored as another string
+     *         is stored, rather than stored as another string; so is a string of over {@code Integer.MAX_VALUE}
+     *         UTF-8 bytes
      */
     static Codec<String> utf8() {
         return new Codec<>() {
@@ -132,9 +133,10 @@ public interface Codec<T> {
                 return 2;
             }
 
+            /** @throws IllegalArgumentException if the encoding would be over {@code Integer.MAX_VALUE} bytes */
             @Override
             public int encodedLength(String value) {
-                return Math.toIntExact(Utf8.textLength(value));
+                return Blocks.encodedLength("Codec.utf8()", Utf8.textLength(value));
             }
 
             @Override

@@ -52,12 +52,7 @@ abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, Sea
      */
     @Override
     public int encodedLength(T value) {
-        long length = shape.length(Objects.requireNonNull(value, "value"));
-        if (length > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(this + ": encoded length=" + length + " (expected: 0.."
-                    + Integer.MAX_VALUE + ")");
-        }
-        return (int) length;
+        return Blocks.encodedLength(this, shape.length(Objects.requireNonNull(value, "value")));
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedLongMap;
@@ -414,5 +415,16 @@ class CodecOverrunTest {
             assertThat(second.recv(FAULTY, BOUND)).isEqualTo(8L);
             assertThat(second.poll()).isFalse();
         }
+    }
+    /**
+     * A string of over 2 GiB of UTF-8 got a bare ArithmeticException from Codec.utf8()'s toIntExact (seen with
+     * {@code "\u00e9".repeat(1 << 30)}, which takes 4 s to measure): it shares the record codecs' check now.
+     */
+    @Test
+    void shouldRefuseAnEncodingOfOver2GiBNamingTheCodecAndTheLimit() {
+        assertThatThrownBy(() -> Blocks.encodedLength("Codec.utf8()", 1L << 31))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("Codec.utf8(): encoded length=2147483648 (expected: 0..2147483647)");
+        assertThat(Blocks.encodedLength("Codec.utf8()", Integer.MAX_VALUE)).isEqualTo(Integer.MAX_VALUE);
     }
 }

@@ -96,6 +96,18 @@ public final class Blocks {
         return kind + " at offset " + offset + " of a wrapped segment" + CANNOT_BE_USED + ": that segment is closed";
     }
 
+    /**
+     * @return {@code length}, the encoded length a codec measured, as the {@code int} its {@code encodedLength} returns
+     * @throws IllegalArgumentException naming {@code codec} and the limit, if it is over {@code Integer.MAX_VALUE}
+     */
+    public static int encodedLength(Object codec, long length) {
+        if (length > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(codec + ": encoded length=" + length + " (expected: 0.."
+                    + Integer.MAX_VALUE + ")");
+        }
+        return (int) length;
+    }
+
     /** @return a codec type id or record fingerprint as messages show it, e.g. {@code 0x00000003} */
     public static String typeId(int typeId) {
         return String.format("0x%08x", typeId);
