@@ -89,7 +89,8 @@ import org.shm4j.sync.internal.RecordShape;
  * in (a map writes into its own buffer and checks the same). A value that changed length meanwhile (another thread's
  * change of a list or array in it, or an accessor overridden to return another value each time) fails with an
  * {@link IllegalStateException} naming the structure and is not stored, and the bytes around its place are never
- * overwritten.
+ * overwritten; a change that a list's iterator detects throws its {@link java.util.ConcurrentModificationException},
+ * wrapped in one naming the record component (e.g. {@code Order.items}).
  *
  * @param <R> the record type
  */

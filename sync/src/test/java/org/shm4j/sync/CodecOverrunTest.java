@@ -427,4 +427,30 @@ class CodecOverrunTest {
                 .hasMessage("Codec.utf8(): encoded length=2147483648 (expected: 0..2147483647)");
         assertThat(Blocks.encodedLength("Codec.utf8()", Integer.MAX_VALUE)).isEqualTo(Integer.MAX_VALUE);
     }
+
+    /** A record whose list another thread changes while it is encoded (an element's accessor does it here). */
+    public record Basket(long id, List<Item> items) {
+    }
+
+    public record Item(String name) {
+        @Override
+        public String name() {
+            CHANGING.add(new Item(name)); // what another thread's add would do mid-encode
+            return name;
+        }
+    }
+
+    private static final List<Item> CHANGING = new java.util.ArrayList<>();
+
+    /** Such a change threw a bare ConcurrentModificationException, naming neither the record nor the component. */
+    @Test
+    void shouldNameTheRecordComponentWhoseListChangedWhileItWasEncoded() {
+        CHANGING.add(new Item("first"));
+        RecordCodec<Basket> codec = Codec.record(Basket.class, java.lang.invoke.MethodHandles.lookup());
+        assertThatThrownBy(() -> codec.encodedLength(new Basket(1, CHANGING)))
+                .isInstanceOf(java.util.ConcurrentModificationException.class)
+                .hasMessage("record component Basket.items changed while it was encoded (another thread's change of a"
+                        + " List in it, which must not change until its encode returns)")
+                .cause().isInstanceOf(java.util.ConcurrentModificationException.class);
+    }
 }

@@ -3,6 +3,7 @@ package org.shm4j.sync.internal;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.lang.foreign.ValueLayout;
+import java.util.ConcurrentModificationException;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
@@ -67,17 +68,38 @@ sealed interface Component {
     /**
      * A reference-typed component.
      *
+     * @param where  its path from the top-level record, e.g. {@code Order.lines[].items}, for messages
      * @param getter the accessor as {@code (Object)Object}
      */
-    record Variable(String name, ValueCodec codec, MethodHandle getter) implements Component {
+    record Variable(String name, String where, ValueCodec codec, MethodHandle getter) implements Component {
         /** @return how many bytes this component of {@code record} takes */
         long length(Object record) {
-            return codec.length(get(record));
+            try {
+                return codec.length(get(record));
+            } catch (ConcurrentModificationException e) {
+                throw changed(e);
+            }
         }
 
         @Override
         public long write(Object record, MemorySegment target, long offset) {
-            return codec.write(get(record), target, offset);
+            try {
+                return codec.write(get(record), target, offset);
+            } catch (ConcurrentModificationException e) {
+                throw changed(e);
+            }
+        }
+
+        /**
+         * @return a list's {@code e}, met while this component was encoded, naming it; as it is if a component inside
+         *         this one named it already (its cause is then the list's own)
+         */
+        private ConcurrentModificationException changed(ConcurrentModificationException e) {
+            if (e.getCause() instanceof ConcurrentModificationException) {
+                return e;
+            }
+            return new ConcurrentModificationException("record component " + where + " changed while it was encoded"
+                    + " (another thread's change of a List in it, which must not change until its encode returns)", e);
         }
 
         @Override

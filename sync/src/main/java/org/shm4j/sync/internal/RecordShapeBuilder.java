@@ -147,7 +147,7 @@ final class RecordShapeBuilder {
             return new Component.Fixed(declared.getName(), Primitive.of(raw, false),
                     getter.asType(MethodType.methodType(raw, Object.class)));
         }
-        return new Component.Variable(declared.getName(), value(declared.getGenericType(), where),
+        return new Component.Variable(declared.getName(), where, value(declared.getGenericType(), where),
                 getter.asType(MethodType.methodType(Object.class, Object.class)));
     }
 
