@@ -166,6 +166,9 @@ class WorkerProcessTest {
         assertThatThrownBy(() -> WorkerProcess.of(Echo.class).systemProperty("a=b", "c"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("WorkerProcess: system property key: 'a=b' (expected: non-empty, without '=')");
+        assertThatThrownBy(() -> WorkerProcess.of(Echo.class).jvmOption("Xmx64m")) // became the main class
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("WorkerProcess: JVM option 'Xmx64m' (expected: starting with '-'");
         assertThatThrownBy(() -> WorkerProcess.startAll(-1, i -> WorkerProcess.of(Echo.class)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("WorkerProcess.startAll: count: -1 (expected: >= 0)");
