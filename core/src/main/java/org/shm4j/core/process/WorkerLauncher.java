@@ -74,20 +74,22 @@ public final class WorkerLauncher {
     }
 
     /**
-     * Finds the static method {@code name(String[])}, else {@code name()}, declared by {@code type} or inherited from a
-     * superclass (as the {@code java} launcher runs an inherited {@code main}). Failing that, as Java 25's launcher
-     * runs an instance {@code main}: the instance method {@code name(String[])}, else {@code name()}, not private and
-     * not {@link Object}'s, of a class that is not abstract and has a constructor without parameters that is not
-     * private (the launcher calls it on a new instance).
+     * Finds the method {@code name} as Java 25's {@code java} launcher finds {@code main} (JEP 512,
+     * {@code jdk.internal.misc.MethodFinder}): {@code void name(String[])}, else {@code void name()}, not private,
+     * static or instance, public ones first (declared, inherited, or an interface's default), then any declared by
+     * {@code type} or a superclass (as the launcher runs an inherited {@code main}); {@link Object}'s are not run.
+     * So an instance {@code main(String[])} wins over a static {@code main()}. An instance method needs a class that
+     * is not abstract and has a constructor without parameters that is not private (called on a new instance).
      *
-     * @throws IllegalArgumentException naming the class and the method if there is none
+     * @throws IllegalArgumentException naming the class and the method if there is none, or the one found is an
+     *                                  instance method of a class that cannot be made so
      */
     static Method findMethod(Class<?> type, String name) {
-        Method method = find(type, name, true);
-        if (method == null && instantiable(type)) {
-            method = find(type, name, false);
-        }
+        Method method = find(type, name, String[].class);
         if (method == null) {
+            method = find(type, name);
+        }
+        if (method == null || !Modifier.isStatic(method.getModifiers()) && !instantiable(type)) {
             throw new IllegalArgumentException("worker class " + type.getName() + " has no method static void "
                     + name + "(String[]) or static void " + name + "(), declared or inherited, nor a concrete class's "
                     + "instance method void " + name + "(String[]) or void " + name + "() (not private) and its "
@@ -96,24 +98,27 @@ public final class WorkerLauncher {
         return method;
     }
 
-    /** @return the static or the not private instance method {@code void name(String[])}, else {@code name()} */
-    private static Method find(Class<?> type, String name, boolean isStatic) {
-        for (Class<?> declaring = type; declaring != null && (isStatic || declaring != Object.class);
-                declaring = declaring.getSuperclass()) {
-            for (Class<?>[] parameters : new Class<?>[][] {{String[].class}, {}}) {
+    /**
+     * @return the method {@code name(parameters)} of {@code type} that the launcher would run: public (also
+     *         inherited or an interface's default), else declared by {@code type} or a superclass; null if that one
+     *         does not return void, is private or is {@link Object}'s
+     */
+    private static Method find(Class<?> type, String name, Class<?>... parameters) {
+        Method method = null;
+        try {
+            method = type.getMethod(name, parameters);
+        } catch (NoSuchMethodException e) {
+            for (Class<?> declaring = type; declaring != null && method == null;
+                    declaring = declaring.getSuperclass()) {
                 try {
-                    Method method = declaring.getDeclaredMethod(name, parameters);
-                    int modifiers = method.getModifiers();
-                    if (Modifier.isStatic(modifiers) == isStatic && (isStatic || !Modifier.isPrivate(modifiers))
-                            && method.getReturnType() == void.class) {
-                        return method;
-                    }
-                } catch (NoSuchMethodException e) {
-                    // try the next signature, then the superclass
+                    method = declaring.getDeclaredMethod(name, parameters);
+                } catch (NoSuchMethodException notHere) {
+                    // the superclass next
                 }
             }
         }
-        return null;
+        return method == null || method.getReturnType() != void.class || Modifier.isPrivate(method.getModifiers())
+                || method.getDeclaringClass() == Object.class ? null : method;
     }
 
     /** @return whether {@code type} is a class, not abstract, with a constructor without parameters, not private */

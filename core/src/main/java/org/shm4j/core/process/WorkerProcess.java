@@ -284,11 +284,11 @@ public final class WorkerProcess implements AutoCloseable {
         }
 
         /**
-         * Runs the static method {@code name} instead of {@code main}: {@code static void name(String[] args)}, or
-         * {@code static void name()} which gets no arguments. It is called reflectively, so it need not be public.
-         * Without such a method, an instance method {@code void name(String[] args)} or {@code void name()}, not
-         * private, is called on an instance made with the class's constructor without parameters (not private), as
-         * Java 25's {@code java} launcher runs an instance {@code main}.
+         * Runs the method {@code name} instead of {@code main}, chosen as Java 25's {@code java} launcher chooses a
+         * {@code main} (JEP 512): {@code void name(String[] args)}, else {@code void name()} which gets no arguments,
+         * not private, static or instance, declared or inherited. It is called reflectively, so it need not be public.
+         * An instance method is called on an instance made with the class's constructor without parameters (not
+         * private).
          *
          * @throws IllegalArgumentException if the class declares no such method
          */

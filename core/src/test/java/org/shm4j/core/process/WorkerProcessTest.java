@@ -280,6 +280,18 @@ class WorkerProcessTest {
                 .hasMessageContaining("instance method void main(String[]) or void main() (not private)");
     }
 
+    /**
+     * A static main() won over an instance main(String[]); Java 25's launcher (JEP 512, MethodFinder) takes
+     * main(String[]) first, static or not ({@code java Both.java} printed its instance main's line).
+     */
+    @Test
+    void shouldChooseTheMethodInTheOrderOfJava25sLauncher() throws NoSuchMethodException {
+        assertThat(WorkerLauncher.findMethod(BothMains.class, "main"))
+                .isEqualTo(BothMains.class.getDeclaredMethod("main", String[].class));
+        assertThat(WorkerLauncher.findMethod(Inheritor.class, "main")).as("inherited")
+                .isEqualTo(EchoBase.class.getDeclaredMethod("main", String[].class));
+    }
+
     @Test
     void shouldSayWhenOutputIsNotCapturedAndPassAnExplicitExitValue() throws Exception {
         try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, "3").method("exit")).start()) {
@@ -532,6 +544,15 @@ class WorkerProcessTest {
 
         void work() {
             System.out.println("work");
+        }
+    }
+
+    /** Both kinds of {@code main}: Java 25's launcher runs the instance {@code main(String[])}. */
+    static final class BothMains {
+        void main(String[] args) {
+        }
+
+        static void main() {
         }
     }
 
