@@ -116,21 +116,37 @@ class CreationLockTest {
         assertThat(CreationLock.foldersInUse()).as("no folder kept once no creation uses it").isZero();
     }
 
-    /** helper-109/111: an interrupted creator failed with "cannot create ...: ClosedByInterruptException". */
+    /**
+     * helper-109/111: an interrupted creator failed with "cannot create ...: ClosedByInterruptException". A creator
+     * whose interrupt is pending as it begins now creates and keeps it (SharedHeapTest); one interrupted while it
+     * waits for its turn still stops, saying so, with nothing made and the interrupt kept.
+     */
     @Test
-    void shouldSayACreationWasInterruptedAndMakeNothing() {
-        String name = names.unique("interrupted");
-        Thread.currentThread().interrupt();
-        try {
-            assertThatThrownBy(() -> SharedMemory.create(name, 4096)).isInstanceOf(ShmException.class)
-                    .hasMessage("creation of " + SharedMemory.SHM_DIR.resolve(name) + " interrupted: nothing was made");
-            assertThat(Thread.currentThread().isInterrupted()).as("the interrupt status kept").isTrue();
-        } finally {
-            Thread.interrupted();
+    void shouldSayACreationInterruptedWhileWaitingForItsTurnMadeNothing() throws Exception {
+        Path file = dir.resolve("interrupted.region");
+        CompletableFuture<Throwable> failure = new CompletableFuture<>();
+        AtomicBoolean interruptKept = new AtomicBoolean();
+        Thread creator;
+        try (CreationLock turn = CreationLock.take(dir)) {
+            assertThat(turn.held()).isTrue();
+            creator = new Thread(() -> {
+                try (SharedMemory made = SharedMemory.create(file, 4096)) {
+                    failure.complete(new AssertionError("created " + made));
+                } catch (Throwable t) {
+                    interruptKept.set(Thread.currentThread().isInterrupted());
+                    failure.complete(t);
+                }
+            });
+            creator.start();
+            awaitWaitingIn(creator, CreationLock.class, "take");
+            creator.interrupt();
+            assertThat(failure.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(ShmException.class)
+                    .hasMessage("creation of " + file + " interrupted: nothing was made");
         }
-        assertThat(SharedMemory.exists(name)).isFalse();
-        try (SharedMemory again = SharedMemory.create(name, 4096)) {
-            assertThat(again.byteSize()).isEqualTo(4096);
+        creator.join(BOUND.toMillis());
+        assertThat(interruptKept).as("the interrupt status kept").isTrue();
+        try (Stream<Path> left = Files.list(dir)) {
+            assertThat(left).as("nothing made in the folder").isEmpty();
         }
     }
 
