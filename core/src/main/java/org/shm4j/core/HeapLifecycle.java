@@ -1,6 +1,7 @@
 package org.shm4j.core;
 
 import org.shm4j.core.internal.AttachTable;
+import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.HeapFileFlock;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
@@ -187,19 +188,25 @@ final class HeapLifecycle {
                 return fd; // an opener of this namespace adopted it while we waited for our turn
             }
             HeapFileFlock.release(fd);
-            for (int attempt = 1; ; attempt++) {
-                fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
-                if (fd >= 0) {
-                    return adoptHolding(segment, fd, deadline, what);
+            boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+            try {
+                for (int attempt = 1; ; attempt++) {
+                    fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
+                    if (fd >= 0) {
+                        return adoptHolding(segment, fd, deadline, what);
+                    }
+                    if (fd != HeapFileFlock.HELD) {
+                        throw HeapHeader.pidNamespaceRefusal(segment, what, "; its file could not be locked");
+                    }
+                    if (attempt == ADOPT_ATTEMPTS) {
+                        throw HeapHeader.pidNamespaceRefusal(segment, what, "; a process holds it open");
+                    }
+                    // an opener still reading the header (before its turn) holds a shared lock for a moment
+                    interrupted |= Backoff.takeInterrupt(); // not interruptible: else each park would return at once
+                    LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
                 }
-                if (fd != HeapFileFlock.HELD) {
-                    throw HeapHeader.pidNamespaceRefusal(segment, what, "; its file could not be locked");
-                }
-                if (attempt == ADOPT_ATTEMPTS) {
-                    throw HeapHeader.pidNamespaceRefusal(segment, what, "; a process holds it open");
-                }
-                // an opener still reading the header (before its turn) holds a shared lock for a moment
-                LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
+            } finally {
+                Backoff.restoreInterrupt(interrupted);
             }
         });
     }
@@ -266,28 +273,7 @@ final class HeapLifecycle {
             String what = "heap " + memory;
             HeapHeader.Geometry geometry = HeapHeader.validateComplete(segment, what);
             Path path = memory.path().orElseThrow();
-            long start = System.nanoTime();
-            int fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
-            // another remover (racing replaceStale creators), an adopter or a stale check holds it exclusive for a
-            // few system calls, and another remover's look (exclusiveElsewhere) holds it shared for one: wait them
-            // out (bounded) rather than call the heap in use; only an open heap holds it shared for longer
-            long sharedSince = 0;
-            boolean sharedSeen = false;
-            while (fd == HeapFileFlock.HELD && System.nanoTime() - start <= Timeouts.nanos(options.initTimeout())) {
-                if (HeapFileFlock.exclusiveElsewhere(path)) {
-                    sharedSeen = false;
-                } else if (!sharedSeen) {
-                    if (!HeapHeader.ofAnotherPidNamespace(segment) && AttachTable.anyAlive(segment)) {
-                        break; // a live process has it open, as its pid says here: in use, with no watch
-                    }
-                    sharedSeen = true;
-                    sharedSince = System.nanoTime();
-                } else if (System.nanoTime() - sharedSince > SHARED_LOOK_NANOS) {
-                    break; // held shared for longer than any look: a process has it open
-                }
-                LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
-                fd = HeapFileFlock.exclusiveNow(path, geometry.heapId());
-            }
+            int fd = exclusiveOnceLooksEnd(path, geometry.heapId(), segment, options);
             try {
                 if (HeapHeader.ofAnotherPidNamespace(segment)) { // whose processes it cannot judge, unless gone
                     if (fd == HeapFileFlock.HELD) {
@@ -304,6 +290,46 @@ final class HeapLifecycle {
             } finally {
                 HeapFileFlock.release(fd);
             }
+        }
+    }
+
+    /**
+     * The exclusive flock of a heap's file for its removal. Another remover (racing {@code replaceStale} creators),
+     * an adopter or a stale check holds it exclusive for a few system calls, and another remover's look
+     * ({@link HeapFileFlock#exclusiveElsewhere}) holds it shared for one: they are waited out (bounded by the init
+     * timeout) rather than the heap called in use; only an open heap holds it shared for longer. A pending interrupt
+     * of the thread is kept for the end (see {@link Backoff#takeInterrupt}).
+     *
+     * @return a descriptor holding the exclusive flock, or {@link HeapFileFlock#HELD} if a process has the heap open
+     *         (or the lock was held past the init timeout), or another negative value as
+     *         {@link HeapFileFlock#exclusiveNow} returns
+     */
+    private static int exclusiveOnceLooksEnd(Path path, long heapId, MemorySegment segment, HeapOptions options) {
+        long start = System.nanoTime();
+        int fd = HeapFileFlock.exclusiveNow(path, heapId);
+        long sharedSince = 0;
+        boolean sharedSeen = false;
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+        try {
+            while (fd == HeapFileFlock.HELD && System.nanoTime() - start <= Timeouts.nanos(options.initTimeout())) {
+                if (HeapFileFlock.exclusiveElsewhere(path)) {
+                    sharedSeen = false;
+                } else if (!sharedSeen) {
+                    if (!HeapHeader.ofAnotherPidNamespace(segment) && AttachTable.anyAlive(segment)) {
+                        break; // a live process has it open, as its pid says here: in use, with no watch
+                    }
+                    sharedSeen = true;
+                    sharedSince = System.nanoTime();
+                } else if (System.nanoTime() - sharedSince > SHARED_LOOK_NANOS) {
+                    break; // held shared for longer than any look: a process has it open
+                }
+                interrupted |= Backoff.takeInterrupt(); // not interruptible: else each park would return at once
+                LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
+                fd = HeapFileFlock.exclusiveNow(path, heapId);
+            }
+            return fd;
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 

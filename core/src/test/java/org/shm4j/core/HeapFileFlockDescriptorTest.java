@@ -122,6 +122,35 @@ class HeapFileFlockDescriptorTest {
         assertReplacedWhile(file, look, 1); // well within the 10 ms a remover watches a shared lock
     }
 
+    /**
+     * An opener whose thread has its interrupt pending, meeting the file's flock held exclusive for a moment (a
+     * remover's or an adopter's), waits for its shared flock as any opener does: it gave up at once and went on
+     * without it, a heap open with no flock on its file (which removal and adoption then cannot see).
+     */
+    @Test
+    void shouldTakeItsFlockWithTheInterruptPendingWhenTheFileIsHeldAMoment() throws Exception {
+        Path file = dir.resolve("interrupted.heap");
+        SharedHeap.create(file, 1 << 16).close();
+        long heapId;
+        try (SharedMemory memory = SharedMemory.openReadOnly(file)) {
+            heapId = memory.segment().get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET);
+        }
+        int exclusive = HeapFileFlock.exclusiveNow(file, heapId);
+        assertThat(exclusive).isNotNegative();
+        CompletableFuture<Void> released = CompletableFuture.runAsync(() -> HeapFileFlock.release(exclusive),
+                CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS));
+        Thread.currentThread().interrupt();
+        try (SharedHeap heap = SharedHeap.open(file)) {
+            assertThat(Thread.interrupted()).as("the interrupt is still pending").isTrue();
+            released.get(60, TimeUnit.SECONDS);
+            assertThat(HeapFileFlock.exclusiveNow(file, heapId)).as("%s holds its shared flock", heap)
+                    .isEqualTo(HeapFileFlock.HELD);
+        } finally {
+            Thread.interrupted();
+            released.get(60, TimeUnit.SECONDS);
+        }
+    }
+
     /** @return the heap id of a heap made at {@code file} whose creator is dead and that nobody has open */
     private static long staleHeap(Path file) {
         SharedHeap.create(file, 1 << 16).close();

@@ -44,11 +44,12 @@ final class FolderFlock {
 
     /**
      * Takes the lock of {@code dir}, trying again 0.1 to 1 ms apart while another process (or another descriptor of
-     * this one) holds it, until {@code deadline} ({@link System#nanoTime()}) or until this thread is interrupted.
+     * this one) holds it, until {@code deadline} ({@link System#nanoTime()}); a pending interrupt of the thread is
+     * kept for the end, not acted on (the wait is bounded, and a heap opened without its flock would be weaker).
      *
      * @return the folder's descriptor, locked: give it to {@link #unlock(int)}; or -1 if the lock was not taken (held
-     *         past the deadline, the thread interrupted, the folder cannot be opened, the file system has no flock,
-     *         or no native call is linked here)
+     *         past the deadline, the folder cannot be opened, the file system has no flock, or no native call is
+     *         linked here)
      */
     static int lock(Path dir, long deadline) {
         if (FLOCK == null) {
@@ -84,25 +85,30 @@ final class FolderFlock {
      *
      * @param state a {@code captureStateLayout} segment for the errno: after a false return, {@link Downcall#errno}
      *              of it tells why ({@link #EWOULDBLOCK}: another descriptor's lock conflicts)
-     * @return true once {@code fd} holds the lock; false past {@code deadline}, when interrupted, or on an error
+     * @return true once {@code fd} holds the lock; false past {@code deadline} or on an error
      */
     static boolean flock(MemorySegment state, int fd, int operation, long deadline) {
-        while (true) {
-            int result;
-            try {
-                result = (int) FLOCK.invokeExact(state, fd, operation);
-            } catch (Throwable t) {
-                throw new IllegalStateException("flock failed", t);
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+        try {
+            while (true) {
+                int result;
+                try {
+                    result = (int) FLOCK.invokeExact(state, fd, operation);
+                } catch (Throwable t) {
+                    throw new IllegalStateException("flock failed", t);
+                }
+                if (result == 0) {
+                    return true;
+                }
+                int errno = Downcall.errno(state); // read only after a failure
+                if (errno != EWOULDBLOCK && errno != EINTR || System.nanoTime() - deadline > 0) {
+                    return false;
+                }
+                interrupted |= Backoff.takeInterrupt(); // not interruptible: else each park would return at once
+                LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
             }
-            if (result == 0) {
-                return true;
-            }
-            int errno = Downcall.errno(state); // read only after a failure
-            if (errno != EWOULDBLOCK && errno != EINTR || System.nanoTime() - deadline > 0
-                    || Thread.currentThread().isInterrupted()) { // parkNanos would return at once: no spinning
-                return false;
-            }
-            LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 1_000_000));
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 }
