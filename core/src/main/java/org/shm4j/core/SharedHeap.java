@@ -41,7 +41,10 @@ import java.util.function.Function;
  * only once it is ready, so the others open it complete (a region at the name with no heap header is refused at
  * once, without waiting). Likewise {@link #allocateOrLookup} makes exactly
  * one process allocate and initialise a block; the others get the same block. A block is published only after its
- * initializer returned, so no process ever sees a half-initialised structure.
+ * initializer returned, so no process ever sees a half-initialised structure. Opening, creating and removing are not
+ * interruptible: a thread whose interrupt is pending does them as any other and keeps it set, as
+ * {@code ReentrantLock.lock()} does (an interrupt that arrives while a creation is under way may stop it, saying so,
+ * with nothing made).
  *
  * <h2>Layout (version 3)</h2>
  * All integers are little-endian, in the platform's native order (shm4j supports little-endian platforms only). A

@@ -45,6 +45,9 @@ import java.util.function.Supplier;
  *     are asked for.</li>
  * <li>Region names are 1 to 200 characters of {@code [A-Za-z0-9._-]} and do not start with a dot; anything else
  *     ({@code /}, {@code ..}, spaces, an empty name) throws {@link IllegalArgumentException}.</li>
+ * <li>Opening and creating are not interruptible: a thread whose interrupt is pending opens or creates as any other
+ *     and keeps it set, as {@code ReentrantLock.lock()} does; an interrupt that arrives while a creation is under way
+ *     may stop it ({@link ShmException} saying so, nothing made).</li>
  * <li>Sizes must be positive and fit the free space of the file system. A named or file region gets all its blocks
  *     when it is created ({@code posix_fallocate}, or zeros written), so a file system without room for it (a
  *     container's {@code /dev/shm}, 64 MB by default, shared with other processes' regions) refuses the creation with
