@@ -10,6 +10,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.function.IntFunction;
+import java.util.stream.Stream;
 
 import static org.shm4j.sync.list.ListLayout.PY_CODE_BYTES;
 import static org.shm4j.sync.list.ListLayout.PY_CODE_NONE;
@@ -145,21 +146,35 @@ final class PythonItems {
         return new ShmFormatException(what + " is corrupted: format=" + describe(format) + ", code=" + code
                 + " (expected: q, d, xxxxxxx? with code 0; <n>s with n <= " + slot
                 + " and code 1 or 2; xxxxxx?x with code 3; or one of these formats with another of these codes, left"
-                + " by a kind change cut between its two stores)");
+                + " by a kind change cut between its two stores)" + (cutFormat(format, code, slot)
+                ? "; a format cut short is what a CPython writer killed while it wrote the format leaves (it zero-fills"
+                + " the 8 format bytes first): set the item to write it whole" : ""));
+    }
+
+    /**
+     * An item that a CPython writer was killed in while it wrote its format: {@code struct.pack_into} zero-fills the
+     * 8 format bytes, then copies the format in (one to a few stores), on every write of an item. Python opens a list
+     * holding one (reading the item raises {@code ValueError}), so {@link ShareableList} opens it too.
+     *
+     * @return true if {@code code} is one of Python's and {@code format} is a NUL-padded proper prefix (the empty one
+     *         included) of a format a writer stores in a slot of {@code slot} bytes
+     */
+    static boolean cutFormat(long format, byte code, int slot) {
+        byte[] ascii = ascii(format);
+        int end = textLength(ascii);
+        if (end < 0) {
+            return false;
+        }
+        String prefix = new String(ascii, 0, end, StandardCharsets.US_ASCII);
+        return code >= PY_CODE_VALUE && code <= PY_CODE_NONE
+                && Stream.of("q", "d", "xxxxxxx?", "xxxxxx?x", slot + "s")
+                        .anyMatch(written -> written.length() > end && written.startsWith(prefix));
     }
 
     /** @return n of a {@code "<n>s"} format word with {@code n <= slot}, else -1 */
     static int stringLength(long format, int slot) {
-        byte[] ascii = ByteBuffer.allocate(PY_WORD).order(java.nio.ByteOrder.nativeOrder()).putLong(format).array();
-        int end = 0;
-        while (end < PY_WORD && ascii[end] != 0) {
-            end++;
-        }
-        for (int i = end; i < PY_WORD; i++) {
-            if (ascii[i] != 0) {
-                return -1;
-            }
-        }
+        byte[] ascii = ascii(format);
+        int end = textLength(ascii);
         if (end < 2 || ascii[end - 1] != 's') {
             return -1;
         }
@@ -204,10 +219,28 @@ final class PythonItems {
         }
     }
 
+    /** @return the length of the text before the NUL padding of 8 format bytes, or -1 if a byte follows a NUL */
+    private static int textLength(byte[] ascii) {
+        int end = 0;
+        while (end < PY_WORD && ascii[end] != 0) {
+            end++;
+        }
+        for (int i = end; i < PY_WORD; i++) {
+            if (ascii[i] != 0) {
+                return -1;
+            }
+        }
+        return end;
+    }
+
+    /** @return the 8 format bytes of a format word, as they lie in memory */
+    private static byte[] ascii(long format) {
+        return ByteBuffer.allocate(PY_WORD).order(java.nio.ByteOrder.nativeOrder()).putLong(format).array();
+    }
+
     private static String describe(long format) {
-        byte[] ascii = ByteBuffer.allocate(PY_WORD).order(java.nio.ByteOrder.nativeOrder()).putLong(format).array();
         StringBuilder out = new StringBuilder("\"");
-        for (byte b : ascii) {
+        for (byte b : ascii(format)) {
             out.append(b >= 0x20 && b < 0x7F ? String.valueOf((char) b) : String.format("\\x%02x", b & 0xFF));
         }
         return out.append('"').toString();

@@ -79,8 +79,10 @@ import static org.shm4j.sync.list.ListLayout.PY_WORD;
  * malformed reads it again for up to 1 s (spinning, then yielding its CPU to the writer) before it throws
  * {@link ShmFormatException}, and one that finds its format and code disagreeing for up to 10 ms before it reads it
  * by its format, so a racing CPython writer is not reported as
- * damage (CPython's own reader raises {@code ValueError} there), but a 0 or an empty str is read as it is. Coordinate
- * writers and readers of one item yourself (a lock, or a pipe), in either language.
+ * damage (CPython's own reader raises {@code ValueError} there), but a 0 or an empty str is read as it is. A CPython
+ * writer killed there leaves an item with a zero format or one cut short: the list still opens (as in Python),
+ * {@link #get} refuses that item with {@link ShmFormatException} saying so, and {@link #set} writes it whole.
+ * Coordinate writers and readers of one item yourself (a lock, or a pipe), in either language.
  *
  * <h2>Region lifetime</h2>
  * This class never unlinks a region. {@link #close()} unmaps a region that {@link #create(String, List)} or
@@ -147,7 +149,23 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         this.formatsStart = dataStart + offsets[n];
         this.codesStart = formatsStart + (long) PY_WORD * n;
         for (int i = 0; i < n; i++) {
-            kind(i); // refuses a list with a damaged item now rather than at its first read
+            checkItem(i);
+        }
+    }
+
+    /**
+     * Refuses a list with a damaged item now rather than at its first read, without waiting for a writer: every state
+     * a live writer leaves passes. Neither an item whose format and code disagree (read by its format: see
+     * {@link #kind}) nor one whose format a CPython writer was killed writing ({@link PythonItems#cutFormat}: refused
+     * by {@link #get}, written whole by {@link #set}) is damage, as Python opens such a list too.
+     */
+    private void checkItem(int index) {
+        int capacity = (int) (offsets[index + 1] - offsets[index]);
+        long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index); // opaque: see kind()
+        byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
+        if (PythonItems.kindOrNull(format, code, capacity) == null
+                && !PythonItems.cutFormat(format, code, capacity)) {
+            throw PythonItems.corrupt(format, code, capacity, item(index));
         }
     }
 

@@ -235,6 +235,30 @@ class ShareableListTest {
         }
     }
 
+    /**
+     * CPython's {@code struct.pack_into} zero-fills an item's 8 format bytes, then copies its format in, on every
+     * write: a CPython writer SIGKILLed between the two leaves the item with no format, or one cut short (an outside
+     * sweep: after 265 kills of a Python process rewriting one item, format empty, code 0). Python still opens that
+     * list and reads its other items; this class refused to open it, so nothing in it could be read or repaired.
+     */
+    @Test
+    void shouldOpenAListWhoseCPythonWriterWasKilledWritingAFormat() {
+        long formats = 8 * 8 + 48;
+        try (SharedMemory region = SharedMemory.anonymous(ShareableList.byteSize(ITEMS))) {
+            ShareableList.create(region, ITEMS);
+            region.segment().set(JAVA_LONG, formats, 0L); // item 0 (q): zero-filled, killed before the copy
+            region.segment().set(JAVA_LONG, formats + 4 * 8, ListLayout.format("8")); // item 4 (8s): cut after "8"
+            ShareableList list = ShareableList.wrap(region);
+            assertThat(list.subList(1, 4)).containsExactly(2.5, true, null);
+            assertThatThrownBy(() -> list.get(4)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("item 4 of ShareableList").hasMessageContaining("format=\"8\\x00")
+                    .hasMessageContaining("a CPython writer killed while it wrote the format");
+            assertThat(list.set(4, "ok")).as("the slot's bytes").isEqualTo(new byte[]{'a', 'b', 'c', 0, 0, 0, 0, 0});
+            list.setLong(0, 7);
+            assertThat(list).containsExactly(7L, 2.5, true, null, "ok", new byte[]{9});
+        }
+    }
+
     private static void assertDamaged(long size, long offset, long value, String message) {
         try (SharedMemory region = SharedMemory.anonymous(size)) {
             ShareableList.create(region, ITEMS);
