@@ -57,8 +57,9 @@ import java.util.function.Supplier;
  * <li>{@link #close()} unmaps the region; any access through {@link #segment()} afterwards throws
  *     {@link IllegalStateException}, never a crash. Closing twice is harmless. The memory is shared by all threads;
  *     closing while another thread still uses the segment makes that thread's access throw.</li>
- * <li>Python interop: Python 3.12 and older unlink a segment when the last Python process that attached to it exits
- *     (its {@code resource_tracker}); a Python process that opens a region made by Java should call
+ * <li>Python interop: Python (3.13 too, unless it passes {@code track=False}) unlinks a segment when any Python
+ *     process that attached to it exits (its {@code resource_tracker}), even while other processes still use it; a
+ *     Python process that opens a region made by Java should call
  *     {@code resource_tracker.unregister(shm._name, "shared_memory")}, or pass {@code track=False} on 3.13+.</li>
  * </ul>
  */

@@ -74,6 +74,36 @@ class PythonInteropTest {
         }
     }
 
+    /**
+     * Python's pitfall the README and {@link SharedMemory} warn of, as it is: a Python process that attaches to a
+     * region and does not unregister it has its resource tracker unlink the region when it exits, while other
+     * processes (Java, and a Python one: the docs said the last Python process to exit did it) still have it mapped.
+     */
+    @Test
+    void shouldBeUnlinkedWhenAnyPythonProcessThatAttachedExits() {
+        String name = names.unique("tracked");
+        try (SharedMemory region = SharedMemory.create(name, SIZE)) {
+            Result result = python("""
+                    import os, subprocess, sys, time
+                    from multiprocessing import shared_memory, resource_tracker
+                    shm = shared_memory.SharedMemory(name=sys.argv[1])
+                    resource_tracker.unregister(shm._name, "shared_memory")  # this one keeps it
+                    subprocess.run([sys.executable, "-W", "ignore", "-c",
+                                    "from multiprocessing import shared_memory as s; s.SharedMemory(%r).close()"
+                                    % sys.argv[1]], check=True)  # another attaches, then exits
+                    end = time.monotonic() + 10
+                    while os.path.exists("/dev/shm/" + sys.argv[1]) and time.monotonic() < end:
+                        time.sleep(0.01)
+                    print("exists", os.path.exists("/dev/shm/" + sys.argv[1]), "mapped", shm.size)
+                    shm.close()
+                    """, name);
+            assertThat(result.exitCode).as(result.output).isZero();
+            assertThat(result.output.strip()).isEqualTo("exists False mapped " + SIZE);
+            region.segment().set(JAVA_BYTE, 0, (byte) 1); // Java's mapping is still there
+            assertThat(SharedMemory.exists(name)).isFalse();
+        }
+    }
+
     private record Result(int exitCode, String output) {
     }
 
