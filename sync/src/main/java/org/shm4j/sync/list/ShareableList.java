@@ -71,7 +71,8 @@ import static org.shm4j.sync.list.ListLayout.PY_WORD;
  * may decode one item with the wrong kind. A format and a code that disagree (a writer killed between the two, or a
  * reader racing it) are read by the format, which names the kind of the value already in the slot (a str or bytes
  * format as {@code byte[]}), and the next write of the item sets both; such an item is not damage, so the list still
- * opens (CPython's read of it may raise {@code AttributeError}, as for any torn item). A writer killed between the
+ * opens, after up to 1 s ({@link #open} waits that long for a list a CPython creator may still be filling;
+ * CPython's read of the item may raise {@code AttributeError}, as for any torn item). A writer killed between the
  * value and the format may leave a number's bytes under a str format: {@link #get} refuses that item with {@link
  * ShmFormatException}, and {@link #set} still writes it whole. CPython's {@code struct.pack_into} zero-fills the bytes
  * it packs before it writes them, so while CPython rewrites an item a reader may find its format word or code zero
@@ -161,8 +162,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     private void checkItem(int index) {
         int capacity = (int) (offsets[index + 1] - offsets[index]);
-        long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index); // opaque: see kind()
-        byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
+        long format = formatWord(index);
+        byte code = codeByte(index);
         if (PythonItems.kindOrNull(format, code, capacity) == null
                 && !PythonItems.cutFormat(format, code, capacity)) {
             throw PythonItems.corrupt(format, code, capacity, item(index));
@@ -213,19 +214,64 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     }
 
     /**
-     * Opens the list in the named region {@code /dev/shm/<name>}, made by Python or by this class.
+     * Opens the list in the named region {@code /dev/shm/<name>}, made by Python or by this class. CPython's
+     * {@code ShareableList} makes its region under its name (empty, then zero-filled) before it writes the count,
+     * offsets, items, formats and codes: a list that reads half-made (an empty region, bytes that are not a valid list,
+     * no items in a region larger than an empty list, or an item whose format is missing or disagrees with its code)
+     * is read again for up to 1 s, then taken as it reads, or refused.
      *
      * @throws org.shm4j.core.ShmNotFoundException if there is no region of that name
      * @throws ShmFormatException                  if the bytes are not a valid list
      */
     public static ShareableList open(String name) {
-        SharedMemory region = SharedMemory.open(name);
+        SharedMemory region = null;
+        long since = 0;
+        int step = 0;
+        boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
         try {
-            return new ShareableList(region, true);
+            while (true) {
+                boolean late = waited(since, MALFORMED_SETTLE_NANOS);
+                try {
+                    region = region != null ? region : SharedMemory.open(name); // mapped once it is not empty
+                    ShareableList list = new ShareableList(region, true);
+                    if (late || !list.halfMade()) {
+                        return list;
+                    }
+                } catch (ShmFormatException halfMade) {
+                    if (late) {
+                        throw halfMade;
+                    }
+                }
+                since = retrying(since);
+                interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
+                step = Backoff.idle(step, RETRY_PARK_NANOS);
+            }
         } catch (RuntimeException | Error e) {
-            region.close();
+            if (region != null) {
+                region.close();
+            }
             throw e;
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
+    }
+
+    /**
+     * @return true if the list reads as one a CPython creator has not finished: no items in a region larger than an
+     *         empty list (still all zeros), or an item whose format is missing or disagrees with its code (the formats
+     *         are written after the items, the codes last)
+     */
+    private boolean halfMade() {
+        int n = offsets.length - 1;
+        if (n == 0) {
+            return segment.byteSize() > dataStart;
+        }
+        for (int i = 0; i < n; i++) {
+            if (PythonItems.pairKind(formatWord(i), codeByte(i), (int) (offsets[i + 1] - offsets[i])) == null) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -296,9 +342,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
-                // opaque: no ordering with the value is promised (the list is not synchronised), but never torn
-                long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
-                byte code = (byte) BYTE.getOpaque(segment, codesStart + index);
+                long format = formatWord(index);
+                byte code = codeByte(index);
                 Kind kind = PythonItems.pairKind(format, code, capacity);
                 if (kind != null) {
                     return kind;
@@ -652,7 +697,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     }
 
     private Object readText(int index, Kind kind, long slot) {
-        long format = (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index); // opaque: see kind()
+        long format = formatWord(index);
         int end = Math.max(PythonItems.stringLength(format, capacity(index)), 0);
         while (end > 0 && segment.get(JAVA_BYTE, slot + end - 1) == 0) { // plain: see class doc
             end--; // trailing NULs stripped, as Python does
@@ -660,6 +705,16 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         byte[] bytes = new byte[end];
         MemorySegment.copy(segment, JAVA_BYTE, slot, bytes, 0, end); // plain: see class doc
         return PythonItems.decode(kind, bytes, itemNames, index);
+    }
+
+    /** @return the item's format word; opaque: no ordering with the value is promised (see class doc), never torn */
+    private long formatWord(int index) {
+        return (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
+    }
+
+    /** @return the item's back-transform code; opaque, as {@link #formatWord} */
+    private byte codeByte(int index) {
+        return (byte) BYTE.getOpaque(segment, codesStart + index);
     }
 
     private long slot(int index) {

@@ -1,17 +1,25 @@
 package org.shm4j.sync.list;
 
+import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.testing.Await;
 import org.shm4j.testing.InterruptedWaiter;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
 
+import java.io.RandomAccessFile;
 import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -21,6 +29,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** {@link ShareableList} on its own: the kinds, its refusals, bad indices and damaged bytes. */
 class ShareableListTest {
     private static final List<Object> ITEMS = Arrays.asList(1L, 2.5, true, null, "abc", new byte[]{9});
+    private static final Duration BOUND = Duration.ofSeconds(60);
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -257,6 +266,38 @@ class ShareableListTest {
             list.setLong(0, 7);
             assertThat(list).containsExactly(7L, 2.5, true, null, "ok", new byte[]{9});
         }
+    }
+
+    /**
+     * CPython's {@code ShareableList} makes its region under its name (empty, then zero-filled), and then writes the
+     * count, offsets, items, formats and codes: a Java process that opened it as soon as the name appeared got an
+     * empty list, a {@code ShmFormatException} ("is empty"), or a str read as bytes (an outside sweep: 8 of 30 opens
+     * beside a Python process creating 2,001-item lists read an empty list). {@code open} now reads a list that looks
+     * half-made again for up to 1 s.
+     */
+    @Test
+    void shouldWaitForAListItsCPythonCreatorIsStillFilling() throws Exception {
+        String name = names.unique("half-made");
+        Path file = SharedMemory.SHM_DIR.resolve(name);
+        Files.createFile(file); // shm_open(O_CREAT | O_EXCL): empty
+        AtomicReference<Object> opened = new AtomicReference<>();
+        Thread opener = Thread.ofPlatform().start(() -> {
+            try (ShareableList list = ShareableList.open(name)) {
+                opened.set(new ArrayList<>(list));
+            } catch (RuntimeException e) {
+                opened.set(e);
+            }
+        });
+        Await.until("the opener seen parked, or done", BOUND, () -> opener.getState() == Thread.State.TIMED_WAITING
+                || opener.getState() == Thread.State.TERMINATED);
+        try (RandomAccessFile ftruncate = new RandomAccessFile(file.toFile(), "rw")) {
+            ftruncate.setLength(ShareableList.byteSize(ITEMS)); // zero-filled
+        }
+        try (SharedMemory region = SharedMemory.open(name)) {
+            ShareableList.create(region, ITEMS); // the creator fills it now
+        }
+        assertThat(opener.join(BOUND)).as("the opener ended").isTrue();
+        assertThat(opened.get()).asInstanceOf(InstanceOfAssertFactories.LIST).containsExactlyElementsOf(ITEMS);
     }
 
     private static void assertDamaged(long size, long offset, long value, String message) {
