@@ -499,7 +499,8 @@ class SharedMemoryTest {
     @Test
     void shouldRejectTooLongName() {
         assertThatThrownBy(() -> SharedMemory.create("x".repeat(201), 64))
-                .isInstanceOf(IllegalArgumentException.class).hasMessage("name length=201 (expected: 1..200)");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("name='" + "x".repeat(201) + "' length=201 (expected: 1..200)");
         assertThatThrownBy(() -> SharedMemory.create((String) null, 64)).isInstanceOf(NullPointerException.class);
     }
 

@@ -24,8 +24,8 @@ public final class Names {
             throw new NullPointerException("name");
         }
         if (name.isEmpty() || name.length() > MAX_REGION_NAME_LENGTH) {
-            throw new IllegalArgumentException("name length=" + name.length() + " (expected: 1.."
-                    + MAX_REGION_NAME_LENGTH + ")");
+            throw new IllegalArgumentException("name='" + printable(name) + "' length=" + name.length()
+                    + " (expected: 1.." + MAX_REGION_NAME_LENGTH + ")");
         }
         if (name.charAt(0) == '.') {
             throw new IllegalArgumentException("name='" + name + "' (expected: not starting with '.')");
