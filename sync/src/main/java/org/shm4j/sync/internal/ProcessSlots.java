@@ -178,7 +178,15 @@ public final class ProcessSlots {
 
     /** @return the pid owning slot {@code index} (or reclaiming it), or 0 */
     public long pid(int index) {
-        return ProcessIdentity.pid((long) LONG.getVolatile(segment, slot(index) + TOKEN) & ~RECLAIMING);
+        return ProcessIdentity.pid(token(index));
+    }
+
+    /**
+     * @return the owner token (pid and start stamp) of the process owning slot {@code index} (or reclaiming it), or 0:
+     *         with the start stamp, a dead owner's pid that another process now has is not taken for the owner
+     */
+    public long token(int index) {
+        return (long) LONG.getVolatile(segment, slot(index) + TOKEN) & ~RECLAIMING;
     }
 
     private long slot(int index) {

@@ -108,15 +108,16 @@ final class LockStates {
      * @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits)
      */
     static List<Object> holders(MemorySegment block, long base, IntUnaryOperator holdsOf) {
-        ProcessSlots slots = new ProcessSlots(block, base, "inspected block"); // only read: get and pid
+        ProcessSlots slots = new ProcessSlots(block, base, "inspected block"); // only read: get and token
         List<Object> holders = new ArrayList<>();
         for (int i = 0; i < ProcessSlots.SLOTS; i++) {
             int holds = holdsOf.applyAsInt(slots.get(i, ProcessSlots.FIRST));
             if (holds > 0) {
+                long token = slots.token(i); // read once: pid and liveness of the same owner
                 Map<String, Object> holder = new LinkedHashMap<>();
-                holder.put("pid", slots.pid(i));
+                holder.put("pid", ProcessIdentity.pid(token));
                 holder.put("holds", holds);
-                holder.put("alive", ProcessIdentity.isPidAlive(slots.pid(i)));
+                holder.put("alive", ProcessIdentity.isAlive(token)); // its start stamp too: a reused pid is not it
                 holders.add(holder);
             }
         }

@@ -15,6 +15,7 @@ import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedCounter;
 import org.shm4j.sync.atomic.SharedCounters;
 import org.shm4j.sync.atomic.SharedLong;
+import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.WaitLayout;
 import org.shm4j.sync.list.SharedList;
@@ -32,6 +33,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.PrintStream;
+import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -47,6 +49,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class Shm4jToolTest {
@@ -455,6 +458,33 @@ class Shm4jToolTest {
                     .containsEntry("readers", List.of(Map.of("pid", ProcessHandle.current().pid(), "holds", 1L,
                             "alive", true)));
             rw.readLock().unlock();
+        }
+    }
+
+    /**
+     * A reader's slot naming this process's pid with another start stamp, as a dead reader's slot reads once its pid
+     * went to another process: the tool read the pid alone and showed the dead reader alive.
+     */
+    @Test
+    void shouldShowAReaderWhosePidWasReusedAsDead() {
+        String heapName = names.unique("tool-rw-reused");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            rw.readLock().lock();
+            MemorySegment block = heap.find("rw").orElseThrow().segment();
+            long mine = ProcessIdentity.currentToken();
+            long slot = SyncLayout.RW_SLOTS_OFFSET;
+            while (block.get(JAVA_LONG, slot + ProcessSlots.TOKEN) != mine) {
+                slot += ProcessSlots.SLOT_SIZE;
+            }
+            block.set(JAVA_LONG, slot + ProcessSlots.TOKEN, mine ^ 1); // the same pid, another start stamp
+            try {
+                assertThat(rwState(heapName)).containsEntry("readers", List.of(Map.of("pid",
+                        ProcessHandle.current().pid(), "holds", 1L, "alive", false)));
+            } finally {
+                block.set(JAVA_LONG, slot + ProcessSlots.TOKEN, mine);
+                rw.readLock().unlock();
+            }
         }
     }
 
