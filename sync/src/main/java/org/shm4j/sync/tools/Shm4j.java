@@ -329,7 +329,11 @@ public final class Shm4j {
             boolean force = false;
             long count = -1;
             long interval = 1000;
+            List<String> given = new ArrayList<>(); // the options that only some commands take
             for (int i = 0; i < args.length; i++) {
+                if (List.of("--dir", "--force", "--count", "--interval").contains(args[i])) {
+                    given.add(args[i]);
+                }
                 switch (args[i]) {
                     case "--json" -> json = true;
                     case "--force" -> force = true;
@@ -358,6 +362,17 @@ public final class Shm4j {
             if (!command.equals("help") && positional.size() - 1 != operands) {
                 throw new IllegalArgumentException(command + " takes " + (operands == 0 ? "no operand"
                         : "one operand, HEAP") + ", got " + positional.subList(1, positional.size()));
+            }
+            List<String> takes = switch (command) { // an option a command ignored would mislead: inspect --dir
+                case "ls" -> List.of("--dir");
+                case "gc" -> List.of("--dir", "--force");
+                case "watch" -> List.of("--count", "--interval");
+                default -> List.of();
+            };
+            for (String option : given) {
+                if (!command.equals("help") && !takes.contains(option)) {
+                    throw new IllegalArgumentException(command + " takes no option " + option);
+                }
             }
             return new Options(command, operands == 1 ? positional.get(1) : null, dirs, json, force, count,
                     interval);

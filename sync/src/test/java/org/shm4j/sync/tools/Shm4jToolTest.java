@@ -645,6 +645,10 @@ class Shm4jToolTest {
         assertThat(unknown.err()).startsWith("shm4j: unknown command frobnicate\nusage: shm4j COMMAND [OPTIONS]");
         assertThat(run("inspect").code()).isEqualTo(Shm4j.USAGE);
         assertThat(run("watch", "x", "--count", "0").code()).isEqualTo(Shm4j.USAGE);
+        Result misplaced = run("inspect", "x", "--dir", dir.toString()); // it looked in /dev/shm: no heap x, exit 3
+        assertThat(misplaced.code()).isEqualTo(Shm4j.USAGE);
+        assertThat(misplaced.err()).startsWith("shm4j: inspect takes no option --dir\n");
+        assertThat(run("ls", "--force").code()).isEqualTo(Shm4j.USAGE);
         Result none = run(); // helper-151: it printed the usage and exited 0
         assertThat(none.code()).isEqualTo(Shm4j.USAGE);
         assertThat(none.err()).startsWith("shm4j: no command\nusage: shm4j COMMAND [OPTIONS]");
