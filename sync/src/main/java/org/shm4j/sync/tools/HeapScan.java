@@ -22,8 +22,9 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * Finds shm4j heaps (files under {@code /dev/shm}, or under given directories, whose first 8 bytes are the heap magic),
- * opens them read-only (so this process never enters their attach table) and reports them.
+ * Finds shm4j heaps (files under {@code /dev/shm}, or under given directories, whose first 8 bytes are the heap magic,
+ * and the files this process may not read, which may be heaps), opens them read-only (so this process never enters
+ * their attach table) and reports them.
  */
 final class HeapScan {
     private HeapScan() {
@@ -62,7 +63,7 @@ final class HeapScan {
             try (Stream<Path> files = Files.list(dir)) {
                 // a create's temporary file has the magic too, but no name a heap may have: the create links it
                 files.sorted().filter(p -> !MappedFiles.isTemporaryName(p.getFileName().toString()))
-                        .filter(p -> kindOf(p) == Kind.HEAP)
+                        .filter(p -> kindOf(p).mayBeHeap())
                         .forEach(p -> found.add(new Found(named ? p.getFileName().toString() : p.toString(), p,
                                 named)));
             }
@@ -90,7 +91,7 @@ final class HeapScan {
             case NONE -> null;
             case OTHER -> throw new IOException(path + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its"
                     + " start)");
-            case HEAP -> new Found(named ? nameOrPath : path.toString(), path, named);
+            case HEAP, UNREADABLE -> new Found(named ? nameOrPath : path.toString(), path, named);
         };
     }
 
@@ -142,10 +143,19 @@ final class HeapScan {
     private enum Kind {
         /** No file, not a regular file, or one that went away while it was read. */
         NONE,
-        /** A file without the heap magic at its start (or one this process may not read). */
+        /** A file without the heap magic at its start. */
         OTHER,
         /** A file starting with the heap magic. */
-        HEAP
+        HEAP,
+        /**
+         * A file this process may not read (another user's heap, say): it may be a heap, whose open then says why it
+         * cannot be read, rather than being left out or called no heap.
+         */
+        UNREADABLE;
+
+        boolean mayBeHeap() {
+            return this == HEAP || this == UNREADABLE;
+        }
     }
 
     /**
@@ -167,7 +177,7 @@ final class HeapScan {
         } catch (NoSuchFileException e) {
             return Kind.NONE; // removed since the look above
         } catch (IOException e) {
-            return Kind.OTHER; // unreadable: not one we can report
+            return Kind.UNREADABLE; // permission denied, or an I/O error
         }
     }
 }

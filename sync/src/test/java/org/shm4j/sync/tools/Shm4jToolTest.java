@@ -395,6 +395,22 @@ class Shm4jToolTest {
     }
 
     /**
+     * A file this process may not read, as another user's heap is to a user that may not read it, is reported as
+     * unreadable with the reason: ls left it out and inspect called it "no heap magic". Root reads any file, so the
+     * file here is /proc/self/mem, whose read at offset 0 fails.
+     */
+    @Test
+    void shouldReportAFileItCannotReadAsUnreadableNotAsNoHeap() throws IOException {
+        Path unreadable = Files.createSymbolicLink(dir.resolve("unreadable"), Path.of("/proc/self/mem"));
+        Result inspect = run("inspect", unreadable.toString());
+        assertThat(inspect.code()).isEqualTo(Shm4j.ERROR);
+        assertThat(inspect.err()).startsWith("shm4j inspect: ").doesNotContain("not a shm4j heap");
+        Result ls = run("ls", "--dir", dir.toString());
+        assertThat(ls.code()).as(ls.err()).isZero();
+        assertThat(ls.out()).contains(unreadable + " ").contains("unreadable: ");
+    }
+
+    /**
      * {@code ls} while heaps come and go (each under a name of its own, never re-created): one removed after the
      * folder was listed is left out, not reported as an unreadable heap that "does not exist" (an outside sweep saw
      * that in 3 of 34 runs).
