@@ -1,5 +1,6 @@
 package org.shm4j.sync.ring;
 
+import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
@@ -425,6 +426,22 @@ public final class SharedRing {
      */
     public static SharedRing open(SharedHeap heap, String name) {
         return new SharedRing(Blocks.open(heap, name, SyncLayout.RING), named(name));
+    }
+
+    /**
+     * Opens the ring in {@code block}, which the caller found by reading the heap's catalog itself: the shm4j tool
+     * reads it entry by entry, so that a damaged entry hides no block but its own ({@link #open(SharedHeap, String)}
+     * looks the name up through the whole catalog, and fails at any damaged entry).
+     *
+     * @throws ShmTypeMismatchException if the block is not a ring
+     * @throws ShmFormatException       if its header is corrupted
+     */
+    public static SharedRing open(HeapBlock block) {
+        if (!block.type().equals(SyncLayout.RING)) {
+            throw new ShmTypeMismatchException("block '" + block.name() + "' is " + block.type() + " (expected: "
+                    + SyncLayout.RING + ")");
+        }
+        return new SharedRing(block.segment(), named(block.name()));
     }
 
     /**

@@ -210,7 +210,7 @@ final class BlockStates {
     }
 
     private static Map<String, Object> ring(SharedHeap heap, HeapBlock block) {
-        SharedRing ring = SharedRing.open(heap, block.name()); // validates the header; reads only
+        SharedRing ring = SharedRing.open(block); // validates the header; reads only; not by name: see open
         MemorySegment header = block.segment();
         RingStats stats = ring.stats();
         Map<String, Object> state = new LinkedHashMap<>();

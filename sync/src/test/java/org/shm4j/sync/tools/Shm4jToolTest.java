@@ -7,6 +7,7 @@ import org.shm4j.core.BlockType;
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
+import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.Codec;
@@ -51,6 +52,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class Shm4jToolTest {
     private static final Duration BOUND = Duration.ofSeconds(90);
@@ -263,6 +265,24 @@ class Shm4jToolTest {
             assertThat(text.out()).contains("4 blocks").contains("  catalog entry 1").contains("after")
                     .contains("unreadable: " + damage);
             assertThat(run("ls", "--json").code()).isZero();
+        }
+    }
+
+    /** A ring's reader looked it up by name, through the whole catalog: one damaged entry hid every ring. */
+    @Test
+    void shouldShowARingPastADamagedCatalogEntry() {
+        String heapName = names.unique("tool-damaged-ring");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLong.create(heap, "damaged");
+            SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, SharedRing.MIN_CAPACITY).offer(1, new byte[8], 0, 8);
+            assertThatThrownBy(() -> SharedRing.open(heap.find("damaged").orElseThrow()))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageStartingWith("block 'damaged' is ");
+            long nameByte = HeapLayout.entryOffset(0) + HeapLayout.ENTRY_NAME_OFFSET;
+            heap.memory().segment().set(JAVA_BYTE, nameByte, (byte) 'D'); // its checksum no longer matches
+
+            Map<String, Object> report = json("inspect", heapName, "--json");
+            assertThat(map(list(report.get("catalog")).getFirst())).containsKey("unreadable");
+            assertThat(state(report, "ring")).containsEntry("ringKind", "SPSC").containsEntry("messagesQueued", 1L);
         }
     }
 
