@@ -39,7 +39,15 @@ public final class CoordinationBlocks {
      * @throws ShmFormatException if the block is too small for the header, or the header is not one of {@code type}
      */
     public static MemorySegment open(SharedHeap heap, String name, BlockType type, String what) {
-        MemorySegment block = Blocks.open(heap, name, type);
+        return checked(Blocks.open(heap, name, type), type, what);
+    }
+
+    /**
+     * @param block a block of {@code type}, found by the caller (the shm4j tool reads the catalog entry by entry)
+     * @return {@code block}, with its size and header checked as {@link #open} checks them
+     * @throws ShmFormatException if the block is too small for the header, or the header is not one of {@code type}
+     */
+    public static MemorySegment checked(MemorySegment block, BlockType type, String what) {
         if (block.byteSize() < COORD_WORD_OFFSET) { // a block of the right type made with the wrong size
             throw Blocks.corrupt(what, "block size", block.byteSize(), ">= the " + COORD_WORD_OFFSET + "-byte header");
         }

@@ -284,14 +284,10 @@ final class BlockStates {
 
     /** @return the block, once its coordination header names {@code type} (as the structure's own open checks) */
     private static MemorySegment coordination(HeapBlock block, BlockType type) {
-        MemorySegment s = block.segment();
-        if (s.byteSize() < COORD_WORD_OFFSET + CACHE_LINE || s.get(JAVA_LONG, COORD_MAGIC_OFFSET) != COORD_MAGIC
-                || s.get(JAVA_INT, COORD_TAG_OFFSET) != type.tag()
-                || s.get(JAVA_INT, COORD_VERSION_OFFSET) != type.layoutVersion()) {
-            throw new IllegalStateException("coordination header is not that of " + type + " (bad magic, tag, "
-                    + "version or size)");
-        }
-        return s;
+        // the library's checks, which name what is wrong (a block of the type made too small for the word after the
+        // header fails the read's bounds check instead, reported as unreadable all the same)
+        return CoordinationBlocks.checked(block.segment(), type, type.kindName().orElseThrow() + " '" + block.name()
+                + "'");
     }
 
     private static Map<String, Object> coordinationState(String field, Object value, int word) {

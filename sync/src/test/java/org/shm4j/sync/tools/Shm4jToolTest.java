@@ -13,6 +13,7 @@ import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.SharedBarrier;
 import org.shm4j.sync.SharedQueue;
+import org.shm4j.sync.SharedSemaphore;
 import org.shm4j.sync.atomic.SharedCounter;
 import org.shm4j.sync.atomic.SharedCounters;
 import org.shm4j.sync.atomic.SharedLong;
@@ -293,7 +294,12 @@ class Shm4jToolTest {
             heap.allocate("old ring", new BlockType(0x5348_0031, 2), 2048);
             heap.allocate("broken ring", SyncLayout.RING, 2048);
             heap.allocate("custom", new BlockType(0x100, 1), 64);
+            SharedSemaphore.create(heap, "semaphore", 1);
+            heap.find("semaphore").orElseThrow().segment().set(JAVA_LONG, SyncLayout.COORD_MAGIC_OFFSET, 0L);
             Map<String, Object> report = json("inspect", heapName, "--json");
+            assertThat(block(report, "semaphore")).containsEntry("unreadable", "SharedSemaphore 'semaphore' is not a "
+                    + "coordination block: magic=0x0 (expected: 0x" + Long.toHexString(SyncLayout.COORD_MAGIC)
+                    + ", \"SHM4JCRD\")");
             assertThat(block(report, "old ring")).containsEntry("kind", "SharedRing")
                     .containsEntry("unreadable", "layout version 2 (this tool reads version "
                             + SyncLayout.RING.layoutVersion() + " of SharedRing)");
