@@ -878,6 +878,7 @@ class SharedMapTest {
         }
         return map;
     }
+
     /** Two versions of one record, as two programs sharing a map may have (as in RecordCodecTest). */
     public record Lenient(int quantity) {
     }
