@@ -461,6 +461,50 @@ class SharedHeapTest {
             Thread.interrupted();
         }
     }
+
+    /**
+     * An interrupt that arrived while a region or heap was being opened closed the channel (size, map, or the heap id
+     * read): the open failed, "cannot open ...: ClosedByInterruptException" (or "cannot read the heap id of ..."),
+     * about one in eight under a stream of interrupts, though opening is not interruptible. It is taken too, and the
+     * file opened again.
+     */
+    @Test
+    void shouldOpenWhileInterruptsArriveAndKeepThem() throws Exception {
+        String name = names.unique("interrupts");
+        String raw = names.unique("interrupts-raw");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16); SharedMemory region = SharedMemory.create(raw, 64)) {
+            List<Throwable> failures = new ArrayList<>();
+            CountDownLatch done = new CountDownLatch(1);
+            boolean[] pendingAtEnd = new boolean[1];
+            Thread opener = new Thread(() -> {
+                try {
+                    for (int i = 0; i < 200; i++) {
+                        try (SharedMemory opened = SharedMemory.open(raw); SharedHeap again = SharedHeap.open(name)) {
+                            assertThat(opened.byteSize()).isEqualTo(64);
+                            // as an opener's and a remover's look at the name do
+                            assertThat(HeapRemoval.idAt(SharedMemory.SHM_DIR.resolve(name))).isNotZero();
+                        } catch (RuntimeException | AssertionError e) {
+                            failures.add(e);
+                        }
+                    }
+                    pendingAtEnd[0] = Thread.interrupted();
+                } finally {
+                    done.countDown();
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            opener.start();
+            while (!done.await(20, TimeUnit.MICROSECONDS) && System.nanoTime() - deadline < 0) {
+                opener.interrupt();
+            }
+            opener.join(TimeUnit.SECONDS.toMillis(20));
+            assertThat(opener.isAlive()).as("200 opens done in 20 s").isFalse();
+            assertThat(failures).isEmpty();
+            assertThat(pendingAtEnd[0]).as("the interrupt kept").isTrue();
+            assertThat(heap.attachedProcesses()).singleElement().extracting(HeapProcess::attachments).isEqualTo(1L);
+        }
+    }
+
     /**
      * HeapRemoval's two waits for a live remover (a remover's, an opener's) idled through parks that return at once
      * while the thread's interrupt is pending: they spun a core until the timeout. They take it and set it again.

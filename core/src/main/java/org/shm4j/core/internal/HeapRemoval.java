@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -186,14 +187,20 @@ public final class HeapRemoval {
             return 0; // a FIFO's open would wait for a writer for ever: no heap there
         }
         boolean interrupted = Backoff.takeInterrupt(); // see MappedFiles.open: else the read fails at once
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer id = ByteBuffer.allocate(Long.BYTES).order(ByteOrder.nativeOrder());
-            while (id.hasRemaining()) {
-                if (channel.read(id, HEAP_ID_OFFSET + id.position()) < 0) {
-                    return 0;
+        try {
+            while (true) {
+                try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+                    ByteBuffer id = ByteBuffer.allocate(Long.BYTES).order(ByteOrder.nativeOrder());
+                    while (id.hasRemaining()) {
+                        if (channel.read(id, HEAP_ID_OFFSET + id.position()) < 0) {
+                            return 0;
+                        }
+                    }
+                    return id.getLong(0);
+                } catch (ClosedByInterruptException e) {
+                    interrupted |= Backoff.takeInterrupt(); // one that came meanwhile: read again, as MappedFiles.open
                 }
             }
-            return id.getLong(0);
         } catch (NoSuchFileException e) {
             return 0;
         } catch (IOException e) {

@@ -331,8 +331,9 @@ public final class MappedFiles {
      *
      * <p>A pending interrupt of the thread is taken first and set again at the end, as {@code ReentrantLock.lock()}
      * does ({@link Backoff#takeInterrupt}): a channel's size, map, read or write would otherwise close it at once
-     * ({@link ClosedByInterruptException}), and a cancelled task's cleanup could open nothing. {@link #create} does
-     * the same.
+     * ({@link ClosedByInterruptException}), and a cancelled task's cleanup could open nothing. One that arrives
+     * meanwhile, which closes the channel so, is taken too and the file opened again. {@link #create} takes a pending
+     * one likewise.
      *
      * @param followLinks false for a named region in {@code /dev/shm}, which is never opened through a symbolic link
      *                    (glibc's {@code shm_open}, and so Python's {@code SharedMemory}, open with
@@ -343,13 +344,22 @@ public final class MappedFiles {
     public static MemorySegment open(Path file, boolean readOnly, boolean followLinks, Arena arena) {
         boolean interrupted = Backoff.takeInterrupt();
         try {
-            return map(file, readOnly, followLinks, arena);
+            MemorySegment segment = map(file, readOnly, followLinks, arena);
+            while (segment == null) {
+                interrupted |= Backoff.takeInterrupt(); // the one that closed the channel
+                segment = map(file, readOnly, followLinks, arena);
+            }
+            return segment;
         } finally {
             Backoff.restoreInterrupt(interrupted);
         }
     }
 
-    /** {@link #open}, the thread's interrupt not pending as it begins. */
+    /**
+     * {@link #open}, the thread's interrupt not pending as it begins.
+     *
+     * @return the mapping, or null if an interrupt of the thread closed the channel meanwhile (it is pending then)
+     */
     private static MemorySegment map(Path file, boolean readOnly, boolean followLinks, Arena arena) {
         Set<OpenOption> options = new HashSet<>(List.of(StandardOpenOption.READ));
         if (!readOnly) {
@@ -370,6 +380,8 @@ public final class MappedFiles {
             throw new ShmNotFoundException(file + " does not exist");
         } catch (AccessDeniedException e) {
             throw new ShmException("no permission to open " + file + (readOnly ? " for reading" : " for writing"), e);
+        } catch (ClosedByInterruptException e) {
+            return null;
         } catch (IOException e) {
             if (!followLinks && Files.isSymbolicLink(file)) {
                 throw new ShmException(file + " is a symbolic link: a named region is never opened through one, as "
