@@ -218,7 +218,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * {@code ShareableList} makes its region under its name (empty, then zero-filled) before it writes the count,
      * offsets, items, formats and codes: a list that reads half-made (an empty region, bytes that are not a valid list,
      * no items in a region larger than an empty list, or an item whose format is missing or disagrees with its code)
-     * is read again for up to 1 s, then taken as it reads, or refused.
+     * is read again for up to 1 s, then taken as it reads, or refused. A region no creator could be filling (too short
+     * for a list, or an item count it has no room for, as a {@code SharedHeap}'s) is refused at once.
      *
      * @throws org.shm4j.core.ShmNotFoundException if there is no region of that name
      * @throws ShmFormatException                  if the bytes are not a valid list
@@ -238,7 +239,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
                         return list;
                     }
                 } catch (ShmFormatException halfMade) {
-                    if (late) {
+                    if (late || region != null && noListEver(region.segment())) {
                         throw halfMade;
                     }
                 }
@@ -254,6 +255,25 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         } finally {
             Backoff.restoreInterrupt(interrupted);
         }
+    }
+
+    /**
+     * @return true if {@code segment} can hold no list: shorter than an empty one, or an item count it has no room
+     *         for (a heap, say). No creator ever leaves that: CPython sizes its region before it writes the count, and
+     *         this class names its region once written; so {@link #open} refuses it at once.
+     */
+    private static boolean noListEver(MemorySegment segment) {
+        long size = segment.byteSize();
+        if (size < 2L * PY_WORD) {
+            return true;
+        }
+        long n = (long) LONG.getOpaque(segment, PY_COUNT_OFFSET); // opaque: a creator may be writing it (never torn)
+        return n < 0 || n > mostItems(size);
+    }
+
+    /** @return the most items a list in a region of {@code size} bytes (at least 16) has room for */
+    private static long mostItems(long size) {
+        return (size - 2L * PY_WORD) / (2L * PY_WORD + PY_WORD + 1);
     }
 
     /**
@@ -799,7 +819,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
                     + " bytes (expected: at least 16)");
         }
         long n = segment.get(JAVA_LONG, PY_COUNT_OFFSET); // plain: written once at creation
-        long most = (size - 2L * PY_WORD) / (2L * PY_WORD + PY_WORD + 1);
+        long most = mostItems(size);
         if (n < 0 || n > most) {
             throw new ShmFormatException(what + " is corrupted: item count=" + n + " (expected: 0.." + most
                     + " for a region of " + size + " bytes)");

@@ -3,6 +3,7 @@ package org.shm4j.sync.list;
 import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.testing.Await;
@@ -298,6 +299,27 @@ class ShareableListTest {
         }
         assertThat(opener.join(BOUND)).as("the opener ended").isTrue();
         assertThat(opened.get()).asInstanceOf(InstanceOfAssertFactories.LIST).containsExactlyElementsOf(ITEMS);
+    }
+
+    /**
+     * Since open waits for a list a CPython creator is still filling, a region of another kind was refused only after
+     * that 1 s (a heap: 1,007 ms). A region too short for a list, or an item count it has no room for, is no
+     * creator's half-made list (CPython sizes its region before it writes the count): refused at once.
+     */
+    @Test
+    void shouldRefuseARegionOfAnotherKindAtOnce() {
+        String heapName = names.unique("a-heap");
+        String shortName = names.unique("short");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16);
+             SharedMemory tooShort = SharedMemory.create(shortName, 8)) {
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> ShareableList.open(heapName)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining(heapName).hasMessageContaining("item count=");
+            assertThatThrownBy(() -> ShareableList.open(shortName)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageContaining("too short for a ShareableList: 8 bytes");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("refused without waiting")
+                    .isLessThan(Duration.ofMillis(500));
+        }
     }
 
     private static void assertDamaged(long size, long offset, long value, String message) {
