@@ -323,16 +323,18 @@ public final class WorkerProcess implements AutoCloseable {
 
         /**
          * Adds a JVM option such as {@code -Xmx64m}, placed before the class path and the main class: one argument,
-         * so an option's value goes in it ({@code --add-opens=java.base/java.lang=ALL-UNNAMED}).
+         * so an option's value goes in it ({@code --add-opens=java.base/java.lang=ALL-UNNAMED}); or an argument file
+         * of options, {@code @path}, which the {@code java} launcher reads in its place.
          *
-         * @throws IllegalArgumentException if it does not start with {@code -} (the {@code java} launcher would take it
-         *                                  for the main class), or holds a NUL character or a lone surrogate
+         * @throws IllegalArgumentException if it starts with neither {@code -} nor {@code @} (the {@code java} launcher
+         *                                  would take it for the main class), or holds a NUL character or a lone
+         *                                  surrogate
          */
         public Builder jvmOption(String option) {
-            if (!Objects.requireNonNull(option, "option").startsWith("-")) {
+            if (!Objects.requireNonNull(option, "option").startsWith("-") && !option.startsWith("@")) {
                 throw new IllegalArgumentException("WorkerProcess: JVM option '" + option + "' (expected: starting "
-                        + "with '-', one argument with its value, e.g. --add-opens=java.base/java.lang=ALL-UNNAMED; "
-                        + "the java launcher would take it for the main class)");
+                        + "with '-', one argument with its value, e.g. --add-opens=java.base/java.lang=ALL-UNNAMED, "
+                        + "or '@' for an argument file; the java launcher would take it for the main class)");
             }
             jvmOptions.add(ProcessArguments.check("JVM option", option));
             return this;

@@ -336,6 +336,21 @@ class WorkerProcessTest {
         }
     }
 
+    /**
+     * Since jvmOption refuses what does not start with '-', it refused an argument file too ('@path': 'JVM option
+     * '@...' (expected: starting with '-' ...'), which the java launcher reads in its place.
+     */
+    @Test
+    void shouldPassAnArgumentFileOfJvmOptions() throws Exception {
+        Path options = Files.writeString(elsewhere.resolve("worker options"), "-Dtest.set=\"from a file\"\n");
+        try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class).jvmOption("@" + options).captureOutput())
+                .start()) {
+            assertThat(worker.join(BOUND)).as("exited in time").isTrue();
+            assertThat(worker.exitValue()).isZero();
+            assertThat(worker.output()).contains("set=from a file");
+        }
+    }
+
     /** JVM options that make a short-lived test JVM start faster. */
     static WorkerProcess.Builder fast(WorkerProcess.Builder builder) {
         return builder.jvmOption("-XX:+UseSerialGC").jvmOption("-XX:TieredStopAtLevel=1");
