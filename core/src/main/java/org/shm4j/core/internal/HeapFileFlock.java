@@ -101,12 +101,16 @@ public final class HeapFileFlock {
     /**
      * Runs {@code adoption} in the creation turn of the folder of {@code file} ({@link CreationLock}, best effort):
      * openers of one pid namespace racing to adopt a heap (a restarted container's processes) take turns, rather than
-     * each holding a shared lock that refuses every other's exclusive one.
+     * each holding a shared lock that refuses every other's exclusive one. A pending interrupt of the thread is taken
+     * first and set again at the end, as {@link MappedFiles#create} does: else the turn's wait would end at once.
      */
     public static <T> T inAdoptionTurn(Path file, Supplier<T> adoption) {
         Path dir = file.toAbsolutePath().getParent();
+        boolean interrupted = Backoff.takeInterrupt();
         try (CreationLock turn = CreationLock.take(dir)) {
             return adoption.get();
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 

@@ -69,6 +69,36 @@ class CreationLockTest {
         taker.join(BOUND.toMillis());
     }
 
+    /**
+     * An opener adopting a heap of another pid namespace takes the folder's turn (HeapFileFlock.inAdoptionTurn). With
+     * its interrupt pending, CreationLock's tryLock threw at once and the adoption went on without the turn, racing
+     * the others (since a953141 such an opener gets that far). It waits for the turn and keeps the interrupt.
+     */
+    @Test
+    void shouldTakeTheAdoptionTurnWithTheInterruptPending() throws Exception {
+        AtomicBoolean released = new AtomicBoolean();
+        CompletableFuture<Boolean> adopter = new CompletableFuture<>();
+        Thread taker;
+        try (CreationLock first = CreationLock.take(dir)) {
+            taker = new Thread(() -> {
+                Thread.currentThread().interrupt();
+                boolean inTurn = HeapFileFlock.inAdoptionTurn(dir.resolve("heap"), released::get);
+                adopter.complete(inTurn && Thread.currentThread().isInterrupted());
+            });
+            taker.start();
+            long deadline = System.nanoTime() + BOUND.toNanos();
+            while (!adopter.isDone() && (taker.getState() != Thread.State.TIMED_WAITING
+                    || Arrays.stream(taker.getStackTrace()).noneMatch(e -> e.getMethodName().equals("tryLock")))) {
+                assertThat(System.nanoTime() - deadline).as("the adopter waiting for its turn, or done").isNegative();
+                Thread.onSpinWait();
+            }
+            released.set(true); // before the unlock: the adopter must see it set once it is in
+        }
+        assertThat(adopter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                .as("in the turn after the first let go, the interrupt still pending").isTrue();
+        taker.join(BOUND.toMillis());
+    }
+
     @Test
     void shouldLetACreationInsideAnothersBeforeLinkGoOnAtOnce() {
         String outer = names.unique("outer");
