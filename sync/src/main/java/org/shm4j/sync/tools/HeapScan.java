@@ -33,11 +33,12 @@ final class HeapScan {
     /**
      * A heap file found on disk.
      *
-     * @param name  its name: the file name under {@code /dev/shm}, else the path
-     * @param path  the file
-     * @param named true if it is a named heap in {@code /dev/shm}
+     * @param name     its name: the file name under {@code /dev/shm}, else the path
+     * @param path     the file
+     * @param named    true if it is a named heap in {@code /dev/shm}
+     * @param readable false for a file this process may not read (another user's, say), heap or not: it cannot tell
      */
-    record Found(String name, Path path, boolean named) {
+    record Found(String name, Path path, boolean named, boolean readable) {
         /** @return the heap, mapped read-only and not attached */
         SharedHeap openReadOnly() {
             return named ? SharedHeap.openReadOnly(name) : SharedHeap.openReadOnly(path);
@@ -62,10 +63,13 @@ final class HeapScan {
             boolean named = dir.toAbsolutePath().normalize().equals(SharedMemory.SHM_DIR);
             try (Stream<Path> files = Files.list(dir)) {
                 // a create's temporary file has the magic too, but no name a heap may have: the create links it
-                files.sorted().filter(p -> !MappedFiles.isTemporaryName(p.getFileName().toString()))
-                        .filter(p -> kindOf(p).mayBeHeap())
-                        .forEach(p -> found.add(new Found(named ? p.getFileName().toString() : p.toString(), p,
-                                named)));
+                files.sorted().filter(p -> !MappedFiles.isTemporaryName(p.getFileName().toString())).forEach(p -> {
+                    Kind kind = kindOf(p);
+                    if (kind.mayBeHeap()) {
+                        found.add(new Found(named ? p.getFileName().toString() : p.toString(), p, named,
+                                kind == Kind.HEAP));
+                    }
+                });
             }
         }
         return found;
@@ -87,15 +91,19 @@ final class HeapScan {
         if (Files.exists(path) && !Files.isRegularFile(path)) { // a directory, a FIFO, a device: there, and no heap
             throw new IOException(path + " is not a shm4j heap (not a regular file)");
         }
-        return switch (kindOf(path)) {
+        Kind kind = kindOf(path);
+        return switch (kind) {
             case NONE -> null;
             case OTHER -> throw new IOException(path + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its"
                     + " start)");
-            case HEAP, UNREADABLE -> new Found(named ? nameOrPath : path.toString(), path, named);
+            case HEAP, UNREADABLE -> new Found(named ? nameOrPath : path.toString(), path, named, kind == Kind.HEAP);
         };
     }
 
-    /** @return the heap's summary: size, use, creator, processes, stale; or its name and why it is unreadable */
+    /**
+     * @return the heap's summary: size, use, creator, processes, stale; or its name and why it is unreadable, with
+     *         {@code fileUnreadable} true if the file itself could not be read (then it may not even be a heap)
+     */
     static Map<String, Object> summary(Found found) {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("name", found.name());
@@ -104,6 +112,9 @@ final class HeapScan {
             report.putAll(summary(heap));
         } catch (RuntimeException e) {
             report.put("unreadable", String.valueOf(e.getMessage()));
+            if (!found.readable()) {
+                report.put("fileUnreadable", true);
+            }
         }
         return report;
     }

@@ -11,17 +11,28 @@ final class Text {
     private Text() {
     }
 
-    /** Prints the {@code ls} table. */
+    /**
+     * Prints the {@code ls} table, then how many files it could not read: not one line each, as a user's
+     * {@code /dev/shm} holds many files of other users and programs, which would bury the heaps.
+     */
     static void heaps(List<Map<String, Object>> heaps, PrintStream out) {
         out.printf(LS_FORMAT, "NAME", "SIZE", "USED", "BLOCKS", "CREATOR", "STALE", "PROCESSES");
+        int unreadableFiles = 0;
         for (Map<String, Object> heap : heaps) {
-            if (heap.containsKey("unreadable")) {
+            if (heap.containsKey("fileUnreadable")) {
+                unreadableFiles++;
+            } else if (heap.containsKey("unreadable")) {
                 out.printf("%-32s unreadable: %s%n", printable((String) heap.get("name")),
                         escaped(String.valueOf(heap.get("unreadable"))));
-                continue;
+            } else {
+                out.printf(LS_FORMAT, printable((String) heap.get("name")), heap.get("size"), heap.get("used"),
+                        heap.get("blocks"), process(heap.get("creator")), stale(heap),
+                        processes(heap.get("processes")));
             }
-            out.printf(LS_FORMAT, printable((String) heap.get("name")), heap.get("size"), heap.get("used"),
-                    heap.get("blocks"), process(heap.get("creator")), stale(heap), processes(heap.get("processes")));
+        }
+        if (unreadableFiles > 0) {
+            out.printf("and %d file(s) this user may not read (other users' heaps or other programs' files): --json"
+                    + " lists them, inspect NAME says why%n", unreadableFiles);
         }
     }
 

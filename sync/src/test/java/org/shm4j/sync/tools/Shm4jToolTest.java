@@ -431,9 +431,31 @@ class Shm4jToolTest {
         Result inspect = run("inspect", unreadable.toString());
         assertThat(inspect.code()).isEqualTo(Shm4j.ERROR);
         assertThat(inspect.err()).startsWith("shm4j inspect: ").doesNotContain("not a shm4j heap");
+        Map<String, Object> ls = json("ls", "--dir", dir.toString(), "--json");
+        assertThat(map(list(ls.get("heaps")).getFirst())).containsEntry("name", unreadable.toString())
+                .containsEntry("fileUnreadable", true).containsKey("unreadable");
+    }
+
+    /**
+     * A user's /dev/shm holds many files of other users and programs that it may not read: ls listed each on a line
+     * of its own ('unreadable: no permission ...'), burying the heaps; now one line counts them, and --json lists
+     * them. A heap this user reads but whose open fails still has its line.
+     */
+    @Test
+    void shouldCountTheFilesItCannotReadOnOneLineOfLs() throws IOException {
+        for (String name : List.of("pulse-shm-1", "sem.a", "sem.b")) {
+            Files.createSymbolicLink(dir.resolve(name), Path.of("/proc/self/mem"));
+        }
+        Path heap = dir.resolve("heap");
+        SharedHeap.create(heap, 1 << 16).close();
         Result ls = run("ls", "--dir", dir.toString());
         assertThat(ls.code()).as(ls.err()).isZero();
-        assertThat(ls.out()).contains(unreadable + " ").contains("unreadable: ");
+        assertThat(ls.out()).doesNotContain("unreadable: ");
+        assertThat(ls.out().lines()).hasSize(3);
+        assertThat(ls.out().lines().skip(1).findFirst().orElseThrow()).startsWith(heap + " ");
+        assertThat(ls.out()).endsWith("and 3 file(s) this user may not read (other users' heaps or other programs'"
+                + " files): --json lists them, inspect NAME says why\n");
+        assertThat(list(json("ls", "--dir", dir.toString(), "--json").get("heaps"))).hasSize(4);
     }
 
     /**
