@@ -435,13 +435,16 @@ public final class SharedRing {
      *
      * @throws ShmTypeMismatchException if the block is not a ring
      * @throws ShmFormatException       if its header is corrupted
+     * @throws IllegalStateException    if its heap is closed
      */
     public static SharedRing open(HeapBlock block) {
-        if (!block.type().equals(SyncLayout.RING)) {
+        if (!Objects.requireNonNull(block, "block").type().equals(SyncLayout.RING)) {
             throw new ShmTypeMismatchException("block '" + block.name() + "' is " + block.type() + " (expected: "
                     + SyncLayout.RING + ")");
         }
-        return new SharedRing(block.segment(), named(block.name()));
+        String what = named(block.name());
+        return Blocks.whileOpen(block.segment().scope(), what + " cannot be used: its heap is closed",
+                () -> new SharedRing(block.segment(), what));
     }
 
     /**

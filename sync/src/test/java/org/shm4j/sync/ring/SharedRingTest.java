@@ -730,4 +730,22 @@ class SharedRingTest {
         assertThatThrownBy(() -> ring.offer(1, new byte[1], 0, 1)).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> ring.poll((t, b, o, l) -> { })).isInstanceOf(IllegalStateException.class);
     }
+
+    /**
+     * {@link SharedRing#open(org.shm4j.core.HeapBlock)} (the tool's, past a damaged catalog entry) names the ring when
+     * its heap is closed, as every other way to reach a ring does: it threw a bare 'Already closed'.
+     */
+    @Test
+    void shouldNameTheRingOfABlockWhoseHeapIsClosed() {
+        org.shm4j.core.HeapBlock block;
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
+            block = heap.blocks().getFirst();
+            assertThat(SharedRing.open(block).capacity()).isEqualTo(1024);
+        }
+        assertThatThrownBy(() -> SharedRing.open(block)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("ring 'ring' cannot be used: its heap is closed");
+        assertThatThrownBy(() -> SharedRing.open((org.shm4j.core.HeapBlock) null))
+                .isInstanceOf(NullPointerException.class).hasMessage("block");
+    }
 }
