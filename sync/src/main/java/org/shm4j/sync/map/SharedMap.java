@@ -598,6 +598,12 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return x != null && x.getClass().isArray() ? Arrays.deepHashCode(new Object[] {x}) : Objects.hashCode(x);
     }
 
+    /** @return {@code x} as text, an array (a {@link Codec#bytes()} key) by its contents, as {@link #contentHash} */
+    private static String contentText(Object x) {
+        String text = Arrays.deepToString(new Object[] {x});
+        return text.substring(1, text.length() - 1);
+    }
+
     /**
      * @return a spliterator over {@code iterator} that knows no size: the default one of a collection promises
      *         {@code size()} elements, and a stream then fails when a concurrent writer changed the count
@@ -702,7 +708,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                     holder = core.store(segment, found, hash, scratch, keyLength, valueLength);
                 }
                 if (undecodable != null) { // thrown after the write, which stays: said, not lost silently
-                    throw new ShmFormatException(core + ": the old value of key " + key + " was "
+                    throw new ShmFormatException(core + ": the old value of key " + contentText(key) + " was "
                             + (result == null ? "removed" : "replaced") + " though its codec cannot decode it (see"
                             + " the cause); the write is done", undecodable);
                 }

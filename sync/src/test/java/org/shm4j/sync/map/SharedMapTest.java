@@ -919,4 +919,15 @@ class SharedMapTest {
                 .hasMessageContaining("key c was replaced");
         assertThat(read).containsOnly(Map.entry("a", new Strict(1)), Map.entry("c", new Strict(3)));
     }
+
+    /** The key of a value its codec cannot decode is named by its contents when it is an array ('[B@1b2c3d' before). */
+    @Test
+    void shouldNameAByteArrayKeyByItsContentsWhenItsValueCannotBeDecoded() {
+        SharedMap.create(heap, "undecodable bytes", Codec.bytes(), Codec.record(Lenient.class),
+                new MapSizing(100, 8, 8)).put(new byte[] {1, 2}, new Lenient(-1));
+        SharedMap<byte[], Strict> read = SharedMap.open(heap, "undecodable bytes", Codec.bytes(),
+                Codec.record(Strict.class));
+        assertThatThrownBy(() -> read.put(new byte[] {1, 2}, new Strict(1))).isInstanceOf(ShmFormatException.class)
+                .hasMessageContaining(": the old value of key [1, 2] was replaced though");
+    }
 }
