@@ -62,11 +62,14 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * <p>A stored value that the value codec cannot decode (bytes of another program's codec of the same type id, a
  * record's compact constructor refusing them) makes each read of it throw {@link org.shm4j.core.ShmFormatException}
  * naming the map, with the codec's exception as the cause. It never blocks its key: a write that needs no old value
- * ({@code put}, {@code replace(k, v)}, {@code replace(k, old, new)}, {@code remove(k)}, {@code remove(k, v)}, as
- * {@link SharedLongMap#set} and {@link SharedLongMap#delete}) is done, then throws {@code ShmFormatException} naming
- * the map and the key and saying that the old value was replaced or removed; one whose function needs the old value
- * ({@code compute}, {@code computeIfPresent}, {@code merge}, {@code replaceAll}; {@code putIfAbsent} and
- * {@code computeIfAbsent}, which return it) throws before writing and changes nothing.
+ * ({@code put}, {@code replace(k, v)}, {@code remove(k)}, as {@link SharedLongMap#set} and
+ * {@link SharedLongMap#delete}) is done, then throws {@code ShmFormatException} naming the map and the key and saying
+ * that the old value was replaced or removed ({@code putAll} stops there, as at any exception). {@code replace(k,
+ * old, new)} and {@code remove(k, v)} compare the stored bytes with the encoding of {@code old} or {@code v}, which
+ * bytes this codec cannot decode do not match: they answer false and write nothing. One whose function needs the old
+ * value ({@code compute}, {@code computeIfPresent}, {@code merge}, {@code replaceAll}; {@code putIfAbsent} and
+ * {@code computeIfAbsent}, which return it) throws before writing and changes nothing; so do the views' iterators,
+ * which decode every value (the keys' too), so such a key is reached by name, or by {@link #clear()}.
  *
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping

@@ -912,6 +912,9 @@ class SharedMapTest {
                 .hasMessageEndingWith(": the old value of key a was replaced" + cannot)
                 .cause().hasMessageContaining("cannot decode 4 stored bytes");
         assertThat(read.get("a")).isEqualTo(new Strict(1));
+        assertThat(read.replace("b", new Strict(0), new Strict(2))).as("no encoding matches those bytes").isFalse();
+        assertThat(read.remove("b", new Strict(0))).isFalse();
+        assertThat(written.get("b")).as("nothing written").isEqualTo(new Lenient(-1));
         assertThatThrownBy(() -> read.remove("b")).isInstanceOf(ShmFormatException.class)
                 .hasMessageEndingWith(": the old value of key b was removed" + cannot);
         assertThat(read.containsKey("b")).isFalse();
