@@ -68,8 +68,9 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * old, new)} and {@code remove(k, v)} compare the stored bytes with the encoding of {@code old} or {@code v}, which
  * bytes this codec cannot decode do not match: they answer false and write nothing. One whose function needs the old
  * value ({@code compute}, {@code computeIfPresent}, {@code merge}, {@code replaceAll}; {@code putIfAbsent} and
- * {@code computeIfAbsent}, which return it) throws before writing and changes nothing; so do the views' iterators,
- * which decode every value (the keys' too), so such a key is reached by name, or by {@link #clear()}.
+ * {@code computeIfAbsent}, which return it) throws before writing and changes nothing, as do the iterators of
+ * {@link #entrySet()} and {@link #values()} on reaching it; {@link #keySet()}'s decodes no value, so it finds such
+ * keys (their {@code get} throws), for a {@code remove}.
  *
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
@@ -424,7 +425,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return new AbstractSet<>() {
             @Override
             public Iterator<K> iterator() {
-                return entryParts(Map.Entry::getKey);
+                return entryParts(EntryIterator::nextKey); // values not decoded: one its codec cannot is no matter
             }
 
             @Override
@@ -465,7 +466,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return new AbstractCollection<>() {
             @Override
             public Iterator<V> iterator() {
-                return entryParts(Map.Entry::getValue);
+                return entryParts(entries -> entries.next().getValue());
             }
 
             @Override
@@ -531,8 +532,11 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return removed;
     }
 
-    /** @return an iterator over {@code part} of each entry, as {@link #entrySet()}'s; {@code remove} writes through */
-    private <E> Iterator<E> entryParts(Function<Map.Entry<K, V>, E> part) {
+    /**
+     * @return an iterator over what {@code part} takes of each entry, as {@link #entrySet()}'s; {@code remove} writes
+     *         through
+     */
+    private <E> Iterator<E> entryParts(Function<EntryIterator, E> part) {
         EntryIterator entries = new EntryIterator();
         return new Iterator<>() {
             @Override
@@ -542,7 +546,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
             @Override
             public E next() {
-                return part.apply(entries.next());
+                return part.apply(entries);
             }
 
             @Override
@@ -845,13 +849,19 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
 
         @Override
         public Map.Entry<K, V> next() {
+            K key = nextKey();
+            return new WriteThroughEntry(key, core.decode(values, MemorySegment.ofArray(lastValue), 0,
+                    lastValue.length));
+        }
+
+        /** @return the next entry's key, its value not decoded; {@link #remove()} removes that entry */
+        K nextKey() {
             if (!hasNext()) {
                 throw new NoSuchElementException("no more entries in " + core);
             }
             lastValue = snapshot.values().get(next);
             last = keyAt(next++);
-            return new WriteThroughEntry(last, core.decode(values, MemorySegment.ofArray(lastValue), 0,
-                    lastValue.length));
+            return last;
         }
 
         /** @return the value of the entry {@link #next()} returned last, as stored (not a copy: not to be changed) */

@@ -933,4 +933,21 @@ class SharedMapTest {
         assertThatThrownBy(() -> read.put(new byte[] {1, 2}, new Strict(1))).isInstanceOf(ShmFormatException.class)
                 .hasMessageContaining(": the old value of key [1, 2] was replaced though");
     }
+
+    /**
+     * The keys of values its codec cannot decode are listed by keySet, whose iterator decoded every value and so
+     * threw at the first of them: such a key could be reached only by a name known beforehand.
+     */
+    @Test
+    void shouldListTheKeysOfValuesItsCodecCannotDecode() {
+        SharedMap<String, Lenient> written = SharedMap.create(heap, "undecodable keys", Codec.utf8(),
+                Codec.record(Lenient.class), new MapSizing(100, 8, 8));
+        written.put("bad", new Lenient(-1));
+        written.put("good", new Lenient(1));
+        SharedMap<String, Strict> read = SharedMap.open(heap, "undecodable keys", Codec.utf8(),
+                Codec.record(Strict.class));
+        assertThat(read.keySet()).containsExactlyInAnyOrder("bad", "good");
+        assertThatThrownBy(() -> read.values().iterator().forEachRemaining(v -> { }))
+                .isInstanceOf(ShmFormatException.class);
+    }
 }
