@@ -9,7 +9,8 @@ usage() {
         "commands:" \
         "  bench       build, then run the quick benchmark suite, shm4j beside its peers (about 6 minutes on 2 cores)" \
         "  test        build and run every test: unit, cross-process, Python interop, corruption, then jcstress" \
-        "  install     install shm4j-core and shm4j-sync with their sources and Javadoc jars into ~/.m2 (no tests)" \
+        "  install     install shm4j-core and shm4j-sync with their sources and Javadoc jars into ~/.m2 (no tests);" \
+        "              ARGS go to Maven, e.g. -Dmaven.repo.local=DIR for another local repository, or -o" \
         "  bench-full  the full benchmark suite with the benchmarks' own settings, 2 forks each (not timed since" \
         "              the map, list and coordination benchmarks came: about 150 runs of some 20 s each);" \
         "              ARGS: JMH patterns for a partial run of some classes, e.g. 'LocksBenchmark|RingBenchmark'," \
@@ -90,7 +91,7 @@ case "$command" in
         ;;
     install)
         # profile library-jars (root pom) attaches the sources and Javadoc jars; plain `mvn verify` stays without them
-        "${MVN[@]}" -P library-jars -DskipTests -pl core,sync -am install
+        "${MVN[@]}" -P library-jars -DskipTests -pl core,sync -am install "${@:2}"
         echo "Installed org.shm4j:shm4j-core and org.shm4j:shm4j-sync, each with -sources.jar and -javadoc.jar," \
             "into the local Maven repository; depend on org.shm4j:shm4j-sync:0.1.0-SNAPSHOT"
         ;;
