@@ -127,7 +127,11 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * slot's token; its holds and its waitingWriters bit are dropped within about 50 ms of a wait they hold back (a
  * writer's, or a reader's behind a waiting writer), which does not mark the data inconsistent (readers do not change
  * it); holds that hold nobody back stay, and {@link #readerPids()} lists their process, until then. At most 32 live
- * processes can use one lock (one process slot each, kept until the process exits).
+ * processes can use one lock (one process slot each, kept until the process exits). Only the death of a whole
+ * process is detected, not of a thread of a live process: a thread that ends holding the write lock keeps it held,
+ * and one that ends holding read locks leaves its holds counted in its process's slot, so writers wait for them
+ * until that process exits or closes its last view of the heap (as {@code ReentrantReadWriteLock} keeps the holds
+ * of a thread that ended); what this process counted of the thread's own holds goes with the thread.
  * Non-invariant: a waiting writer of a process that has just taken over the slot of a dead one may have its bit cleared
  * for an instant by a reader dropping the dead one's bit; readers that come in that instant do not wait for it (the
  * writer still gets the lock once they leave).
