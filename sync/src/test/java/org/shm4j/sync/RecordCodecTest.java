@@ -5,6 +5,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.RecordVersions.Lenient;
+import org.shm4j.sync.RecordVersions.Strict;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedLongMap;
 import org.shm4j.sync.map.SharedMap;
@@ -180,18 +182,6 @@ class RecordCodecTest {
                         + " 127 components, whose canonical constructor takes 254 parameter slots (long and double"
                         + " take two) (expected: at most 253, the most a method handle can call; group components"
                         + " into nested records)");
-    }
-
-    /** Two versions of one record, as two programs sharing a map may have: the same shape, so the same fingerprint. */
-    public record Lenient(int quantity) {
-    }
-
-    public record Strict(int quantity) {
-        public Strict {
-            if (quantity < 0) {
-                throw new IllegalArgumentException("quantity=" + quantity + " (expected: >= 0)");
-            }
-        }
     }
 
     @Test

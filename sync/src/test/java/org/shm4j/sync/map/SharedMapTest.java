@@ -10,6 +10,8 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.RecordVersions.Lenient;
+import org.shm4j.sync.RecordVersions.Strict;
 import org.shm4j.testing.Allocations;
 import org.shm4j.testing.ShmNames;
 
@@ -877,18 +879,6 @@ class SharedMapTest {
             map.put(i, "v" + i);
         }
         return map;
-    }
-
-    /** Two versions of one record, as two programs sharing a map may have (as in RecordCodecTest). */
-    public record Lenient(int quantity) {
-    }
-
-    public record Strict(int quantity) {
-        public Strict {
-            if (quantity < 0) {
-                throw new IllegalArgumentException("quantity=" + quantity + " (expected: >= 0)");
-            }
-        }
     }
 
     /**
