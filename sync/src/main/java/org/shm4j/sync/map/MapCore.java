@@ -303,6 +303,29 @@ final class MapCore {
         return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, scratch.outSegment, 0, 0) >= 0;
     }
 
+    /**
+     * Removes the key that {@code scratch} holds after its header space, without decoding its value (one the value
+     * codec cannot decode is no matter).
+     *
+     * @return true if it was present
+     */
+    boolean delete(long hash, Scratch scratch, int keyLength) {
+        try { // a heap closed meanwhile: named, even when the unlock below is what meets it
+            MapSegment segment = lock(hash);
+            try {
+                long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, keyLength);
+                if (found >= 0) {
+                    segment.delete((int) found);
+                }
+                return found >= 0;
+            } finally {
+                segment.unlock();
+            }
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closed(e);
+        }
+    }
+
     /** @return as {@link SharedMap#getInto}, for the 8-byte key {@code key} */
     int getInto(long hash, long key, MemorySegment target, long offset) {
         checkTarget(target, offset);

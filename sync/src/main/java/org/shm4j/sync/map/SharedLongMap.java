@@ -125,20 +125,8 @@ public final class SharedLongMap<V> {
     /** Removes {@code key} without decoding its value. @return true if it was present */
     public boolean delete(long key) {
         Scratch scratch = keyInScratch(key, 0);
-        long hash = KeyHash.hashLong(key);
-        try { // a heap closed meanwhile: named, even when the unlock below is what meets it
-            MapSegment segment = core.lock(hash);
-            try {
-                long found = segment.find(hash, scratch.entrySegment, ENTRY_HEADER, Long.BYTES);
-                if (found >= 0) {
-                    segment.delete((int) found);
-                }
-                return found >= 0;
-            } finally {
-                segment.unlock();
-            }
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw core.closed(e);
+        try {
+            return core.delete(KeyHash.hashLong(key), scratch, Long.BYTES);
         } finally {
             scratch.release();
         }

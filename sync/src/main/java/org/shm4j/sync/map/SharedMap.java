@@ -70,7 +70,8 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * value ({@code compute}, {@code computeIfPresent}, {@code merge}, {@code replaceAll}; {@code putIfAbsent} and
  * {@code computeIfAbsent}, which return it) throws before writing and changes nothing, as do the iterators of
  * {@link #entrySet()} and {@link #values()} on reaching it; {@link #keySet()}'s decodes no value, so it finds such
- * keys (their {@code get} throws), for a {@code remove}.
+ * keys (their {@code get} throws), and the key set's removals ({@code remove}, {@code removeIf}, {@code retainAll},
+ * {@code removeAll}, its iterator's) decode none either: they remove such keys without a word.
  *
  * <p>Capacity: a {@link MapSizing} sizes the map at creation. When a put does not fit its segment, that segment
  * splits alone (extendible hashing): half its keys move to a new segment taken from the heap, without stopping
@@ -277,6 +278,22 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         return removeIfStored(k, expected);
     }
 
+    /**
+     * Removes {@code key} without decoding its value, so one its codec cannot decode is removed without a word (the
+     * removals of {@link #keySet()}, whose iterator decodes no value).
+     *
+     * @return true if it was present
+     */
+    private boolean removeKey(Object key) {
+        Scratch scratch = Scratch.take();
+        try {
+            int keyLength = encodeKey(key, scratch, 0);
+            return core.delete(KeyHash.hash(scratch.entry, ENTRY_HEADER, keyLength), scratch, keyLength);
+        } finally {
+            scratch.release();
+        }
+    }
+
     /** @return true if {@code key} was removed: it held a value whose encoded bytes are {@code stored} */
     private boolean removeIfStored(K key, byte[] stored) {
         return compute(key, (k, old) -> null, false, true, stored, true) != null;
@@ -443,9 +460,10 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
                 return containsKey(key);
             }
 
+            /** Removes {@code key} without decoding its value, as the iterator's {@code remove}. */
             @Override
             public boolean remove(Object key) {
-                return key != null && SharedMap.this.remove(key) != null;
+                return key != null && removeKey(key);
             }
 
             /** @return the sum of the keys' hashes, as {@link Set#hashCode()}, an array's by its contents */
@@ -889,7 +907,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
             if (last == null) {
                 throw new IllegalStateException("next() has not returned an entry to remove");
             }
-            SharedMap.this.remove(last);
+            removeKey(last);
             last = null;
         }
     }

@@ -940,4 +940,28 @@ class SharedMapTest {
         assertThatThrownBy(() -> read.values().iterator().forEachRemaining(v -> { }))
                 .isInstanceOf(ShmFormatException.class);
     }
+
+    /**
+     * keySet's removals decode no value, as its iterator: they threw ShmFormatException after removing the key of a
+     * value its codec cannot decode, so removeIf and retainAll stopped at the first such key, and remove said nothing.
+     */
+    @Test
+    void shouldRemoveTheKeysOfValuesItsCodecCannotDecodeThroughKeySet() {
+        SharedMap<String, Lenient> written = SharedMap.create(heap, "undecodable removals", Codec.utf8(),
+                Codec.record(Lenient.class), new MapSizing(100, 8, 8));
+        for (String key : List.of("bad1", "bad2", "bad3", "bad4", "good")) {
+            written.put(key, new Lenient(key.startsWith("bad") ? -1 : 1));
+        }
+        SharedMap<String, Strict> read = SharedMap.open(heap, "undecodable removals", Codec.utf8(),
+                Codec.record(Strict.class));
+        assertThat(read.keySet().remove("bad1")).isTrue();
+        Iterator<String> keys = read.keySet().iterator();
+        while (!keys.next().equals("bad2")) {
+            assertThat(keys.hasNext()).isTrue();
+        }
+        keys.remove();
+        assertThat(read.keySet().removeIf(key -> key.equals("bad3"))).isTrue();
+        assertThat(read.keySet().retainAll(Set.of("good"))).isTrue();
+        assertThat(read).containsOnly(Map.entry("good", new Strict(1)));
+    }
 }
