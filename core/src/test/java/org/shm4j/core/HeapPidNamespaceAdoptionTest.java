@@ -58,8 +58,7 @@ class HeapPidNamespaceAdoptionTest {
     @Test
     void shouldAdoptAHeapWhoseNamespaceLeftIt() throws IOException, InterruptedException {
         Path file = dir.resolve("left.heap");
-        Process child = Unshare.java(NEW_PID_NAMESPACE, HeapChild.class, file.toString(), "exit");
-        assertThat(Unshare.awaitOutput(child, WAIT)).contains("closed");
+        createInANamespaceThatLeaves(file);
         long childNamespace = creatorPidNamespace(file);
         assertThat(childNamespace).isNotEqualTo(ProcessIdentity.currentPidNamespace());
 
@@ -77,8 +76,7 @@ class HeapPidNamespaceAdoptionTest {
     @Test
     void shouldLetRacingOpenersOfOneNamespaceAllAdoptIt() throws Exception {
         Path file = dir.resolve("racing.heap");
-        Process child = Unshare.java(NEW_PID_NAMESPACE, HeapChild.class, file.toString(), "exit");
-        assertThat(Unshare.awaitOutput(child, WAIT)).contains("closed");
+        createInANamespaceThatLeaves(file);
         int openers = 8;
         CyclicBarrier start = new CyclicBarrier(openers);
         ExecutorService pool = Executors.newFixedThreadPool(openers);
@@ -145,8 +143,7 @@ class HeapPidNamespaceAdoptionTest {
     @Test
     void shouldStayAdoptableWhenAdoptersAreKilledAtRandomPointsOfTheirOpen() throws Exception {
         Path file = dir.resolve("killed-adopters.heap");
-        Process creator = Unshare.java(NEW_PID_NAMESPACE, HeapChild.class, file.toString(), "exit");
-        assertThat(Unshare.awaitOutput(creator, WAIT)).contains("closed");
+        createInANamespaceThatLeaves(file);
         long openNanos = 0;
         for (int round = 0; round < ADOPTERS; round++) {
             // each adopter runs in a pid namespace of its own, so each of its opens adopts the heap
@@ -214,6 +211,12 @@ class HeapPidNamespaceAdoptionTest {
             child.destroyForcibly();
             child.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS);
         }
+    }
+
+    /** Makes the heap {@code file} (block "data" holding 42) in a child's pid namespace, which then ends. */
+    private static void createInANamespaceThatLeaves(Path file) throws IOException, InterruptedException {
+        Process child = Unshare.java(NEW_PID_NAMESPACE, HeapChild.class, file.toString(), "exit");
+        assertThat(Unshare.awaitOutput(child, WAIT)).contains("closed");
     }
 
     /** @return the child's JVM (pid 1 of its namespace) once it printed "ready" */
