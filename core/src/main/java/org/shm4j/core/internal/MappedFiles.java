@@ -81,8 +81,12 @@ public final class MappedFiles {
 
     /**
      * Creates {@code file} with {@code size} zero bytes, maps it read-write into {@code arena}, runs
-     * {@code beforeLink} on the mapping and only then makes the file appear under its name.
+     * {@code beforeLink} on the mapping and only then makes the file appear under its name. A pending interrupt of
+     * the thread is taken first and set again at the end (see {@link #open}); one that arrives while it waits for its
+     * folder's turn ({@link CreationLock}) stops it, nothing made, and stays set.
      *
+     * @param arena      a shared or global arena: the map runs on a thread nobody interrupts
+     *                   ({@link UninterruptedMap})
      * @param beforeLink writes the initial contents; if it throws, no file appears
      * @throws ShmAlreadyExistsException if the file exists
      * @throws ShmException               if the folder is missing, has too little space, or I/O fails
@@ -102,6 +106,9 @@ public final class MappedFiles {
                                                   Arena arena, Consumer<MemorySegment> beforeLink) {
         Path dir = file.toAbsolutePath().getParent();
         try (CreationLock turn = CreationLock.take(dir)) {
+            if (Thread.currentThread().isInterrupted()) { // one that came while it waited for its turn: it stops
+                throw new ShmException("creation of " + file + " interrupted: nothing was made");
+            }
             removeTemporariesOfDeadProcesses(dir);
             long start = System.nanoTime();
             while (true) {
@@ -178,7 +185,8 @@ public final class MappedFiles {
                     if (!FileSpace.reserve(forBlocks, temp, channel, size)) { // its blocks: no fault at first touch
                         return null;
                     }
-                    MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
+                    MemorySegment segment = UninterruptedMap.map(channel, FileChannel.MapMode.READ_WRITE, size,
+                            arena);
                     beforeLink.accept(segment);
                     link(file, temp, dir);
                     return segment;
@@ -333,8 +341,10 @@ public final class MappedFiles {
      * does ({@link Backoff#takeInterrupt}): a channel's size, map, read or write would otherwise close it at once
      * ({@link ClosedByInterruptException}), and a cancelled task's cleanup could open nothing. One that arrives
      * meanwhile, which closes the channel so, is taken too and the file opened again. {@link #create} takes a pending
-     * one likewise.
+     * one likewise. The map itself runs on a thread nobody interrupts ({@link UninterruptedMap}): an interrupt in it
+     * would leak the mapping.
      *
+     * @param arena       a shared or global arena (the map runs on another thread)
      * @param followLinks false for a named region in {@code /dev/shm}, which is never opened through a symbolic link
      *                    (glibc's {@code shm_open}, and so Python's {@code SharedMemory}, open with
      *                    {@code O_NOFOLLOW}): anyone may plant one there, pointing at a file of the opener's
@@ -374,8 +384,8 @@ public final class MappedFiles {
             if (size == 0) {
                 throw new ShmFormatException(file + " is empty: nothing to map"); // a heap's open promises this kind
             }
-            return channel.map(readOnly ? FileChannel.MapMode.READ_ONLY : FileChannel.MapMode.READ_WRITE, 0, size,
-                    arena);
+            return UninterruptedMap.map(channel, readOnly ? FileChannel.MapMode.READ_ONLY
+                    : FileChannel.MapMode.READ_WRITE, size, arena);
         } catch (NoSuchFileException e) {
             throw new ShmNotFoundException(file + " does not exist");
         } catch (AccessDeniedException e) {
