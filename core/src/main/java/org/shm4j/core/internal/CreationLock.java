@@ -51,8 +51,28 @@ final class CreationLock implements AutoCloseable {
         int users;
     }
 
-    /** @return {@code dir}'s creation lock, taken; or, best effort, not taken (see the class comment); never null */
+    /**
+     * Takes {@code dir}'s turn for a creation: an interrupt of the thread while it waits among this JVM's threads ends
+     * the wait without the turn, and stays set.
+     *
+     * @return {@code dir}'s creation lock, taken; or, best effort, not taken (see the class comment); never null
+     */
     static CreationLock take(Path dir) {
+        return take(dir, true);
+    }
+
+    /**
+     * Takes {@code dir}'s turn for an adoption ({@link HeapFileFlock#inAdoptionTurn}): an interrupt of the thread,
+     * pending or arriving while it waits, is taken and set again once the wait ends, as {@code ReentrantLock.lock()}
+     * does, so that it does not go on without its turn.
+     *
+     * @return as {@link #take(Path)}
+     */
+    static CreationLock takeUninterruptibly(Path dir) {
+        return take(dir, false);
+    }
+
+    private static CreationLock take(Path dir, boolean interruptible) {
         long deadline = System.nanoTime() + WAIT_NANOS;
         Path path = realPath(dir);
         Object folder = identity(path);
@@ -63,11 +83,11 @@ final class CreationLock implements AutoCloseable {
         }
         boolean threadsHeld = false;
         try {
-            threadsHeld = turns.lock.tryLock(WAIT_NANOS, TimeUnit.NANOSECONDS);
+            threadsHeld = tryLock(turns.lock, deadline, interruptible);
             int fd = threadsHeld ? FolderFlock.lock(path, deadline) : -1;
             return new CreationLock(folder, turns, threadsHeld, fd, false);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // kept: the creation's channel then stops it, nothing made
+            Thread.currentThread().interrupt(); // kept: MappedFiles.create then stops, nothing made
             return new CreationLock(folder, turns, false, -1, false);
         } catch (RuntimeException | Error e) { // nothing kept by a turn not had
             if (threadsHeld) {
@@ -75,6 +95,31 @@ final class CreationLock implements AutoCloseable {
             }
             leave(folder, turns);
             throw e;
+        }
+    }
+
+    /**
+     * Tries {@code lock} until {@code deadline} ({@link System#nanoTime}); if not {@code interruptible}, an interrupt
+     * is taken and the wait goes on, the interrupt set again at the end (see {@link Backoff#takeInterrupt}).
+     *
+     * @return true if the lock was taken
+     */
+    private static boolean tryLock(ReentrantLock lock, long deadline, boolean interruptible)
+            throws InterruptedException {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return lock.tryLock(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    if (interruptible) {
+                        throw e;
+                    }
+                    interrupted = true;
+                }
+            }
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 

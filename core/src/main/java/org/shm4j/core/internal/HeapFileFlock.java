@@ -101,13 +101,13 @@ public final class HeapFileFlock {
     /**
      * Runs {@code adoption} in the creation turn of the folder of {@code file} ({@link CreationLock}, best effort):
      * openers of one pid namespace racing to adopt a heap (a restarted container's processes) take turns, rather than
-     * each holding a shared lock that refuses every other's exclusive one. A pending interrupt of the thread is taken
-     * first and set again at the end, as {@link MappedFiles#create} does: else the turn's wait would end at once.
+     * each holding a shared lock that refuses every other's exclusive one. An interrupt of the thread, pending or
+     * arriving while it waits for the turn, is taken and set again at the end: else the wait would end without it.
      */
     public static <T> T inAdoptionTurn(Path file, Supplier<T> adoption) {
         Path dir = file.toAbsolutePath().getParent();
         boolean interrupted = Backoff.takeInterrupt();
-        try (CreationLock turn = CreationLock.take(dir)) {
+        try (CreationLock turn = CreationLock.takeUninterruptibly(dir)) {
             return adoption.get();
         } finally {
             Backoff.restoreInterrupt(interrupted);

@@ -99,6 +99,66 @@ class CreationLockTest {
         taker.join(BOUND.toMillis());
     }
 
+    /**
+     * An interrupt that arrived while an adopter already waited for its turn among this JVM's threads made tryLock
+     * throw, and the adoption went on at once without the turn. It is taken, the wait goes on, and it is set again.
+     */
+    @Test
+    void shouldKeepWaitingForTheAdoptionTurnWhenInterruptedMeanwhile() throws Exception {
+        AtomicBoolean released = new AtomicBoolean();
+        CompletableFuture<Boolean> adopter = new CompletableFuture<>();
+        Thread taker;
+        try (CreationLock first = CreationLock.take(dir)) {
+            taker = new Thread(() -> {
+                boolean inTurn = HeapFileFlock.inAdoptionTurn(dir.resolve("heap"), released::get);
+                adopter.complete(inTurn && Thread.currentThread().isInterrupted());
+            });
+            taker.start();
+            awaitWaitingIn(taker, ReentrantLock.class, "tryLock");
+            taker.interrupt();
+            long deadline = System.nanoTime() + BOUND.toNanos();
+            // taken (the flag cleared) and back in the wait, or gone on without the turn
+            while (!adopter.isDone() && (taker.isInterrupted() || !waitingIn(taker, ReentrantLock.class, "tryLock"))) {
+                assertThat(System.nanoTime() - deadline).as("the adopter waiting again, or done").isNegative();
+                Thread.onSpinWait();
+            }
+            released.set(true); // before the unlock: the adopter must see it set once it is in
+        }
+        assertThat(adopter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                .as("in the turn after the first let go, the interrupt set again").isTrue();
+        taker.join(BOUND.toMillis());
+    }
+
+    /**
+     * An adopter waiting for the folder's flock that another process holds, interrupted meanwhile, gets the turn once
+     * that process is SIGKILLed (the kernel drops its flock), and keeps the interrupt. Inside its turn the folder's
+     * flock is held: a new descriptor's try is refused.
+     */
+    @Test
+    void shouldGiveAnInterruptedAdopterTheTurnOfAHolderKilledMeanwhile() throws Exception {
+        try (ChildJvm holder = ChildJvm.start(Holder.class, dir.toString())) {
+            holder.awaitLine("HOLDING", BOUND);
+            AtomicBoolean killed = new AtomicBoolean();
+            CompletableFuture<Boolean> adopter = new CompletableFuture<>();
+            Thread taker = new Thread(() -> {
+                boolean inTurn = HeapFileFlock.inAdoptionTurn(dir.resolve("heap"), () -> {
+                    int fd = FolderFlock.lock(dir, System.nanoTime());
+                    FolderFlock.unlock(fd);
+                    return killed.get() && fd < 0;
+                });
+                adopter.complete(inTurn && Thread.currentThread().isInterrupted());
+            });
+            taker.start();
+            awaitWaitingIn(taker, FolderFlock.class, "flock");
+            taker.interrupt();
+            killed.set(true); // before the kill: an adoption that got in while the holder lived sees it unset
+            holder.kill();
+            assertThat(adopter.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .as("in the turn, held, after the holder's death, the interrupt set again").isTrue();
+            taker.join(BOUND.toMillis());
+        }
+    }
+
     @Test
     void shouldLetACreationInsideAnothersBeforeLinkGoOnAtOnce() {
         String outer = names.unique("outer");
@@ -200,11 +260,16 @@ class CreationLockTest {
     /** Waits (bounded) until {@code thread} waits with {@code type.method} on its stack: blocked on the lock. */
     private static void awaitWaitingIn(Thread thread, Class<?> type, String method) {
         long deadline = System.nanoTime() + BOUND.toNanos();
-        while (thread.getState() != Thread.State.TIMED_WAITING || Arrays.stream(thread.getStackTrace())
-                .noneMatch(e -> e.getClassName().equals(type.getName()) && e.getMethodName().equals(method))) {
+        while (!waitingIn(thread, type, method)) {
             assertThat(System.nanoTime() - deadline).as(thread + " waiting in " + method).isNegative();
             Thread.onSpinWait();
         }
+    }
+
+    /** @return true if {@code thread} waits (timed) with {@code type.method} on its stack */
+    private static boolean waitingIn(Thread thread, Class<?> type, String method) {
+        return thread.getState() == Thread.State.TIMED_WAITING && Arrays.stream(thread.getStackTrace())
+                .anyMatch(e -> e.getClassName().equals(type.getName()) && e.getMethodName().equals(method));
     }
 
     /** Takes the creation lock of the folder args[0] and holds it until killed. */
