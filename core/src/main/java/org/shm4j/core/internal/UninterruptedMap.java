@@ -6,17 +6,30 @@ import java.lang.foreign.MemorySegment;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Maps a whole file on a virtual thread of its own, which nothing interrupts, while the caller waits for it without
- * taking an interrupt. {@link FileChannel#map(FileChannel.MapMode, long, long, Arena)} throws
+ * Maps a whole file on a pooled platform thread of its own, which nothing interrupts, while the caller waits for it
+ * without taking an interrupt. {@link FileChannel#map(FileChannel.MapMode, long, long, Arena)} throws
  * {@link ClosedByInterruptException} for an interrupt of its thread that arrives after it has made the mapping, and
  * never unmaps it: each such map left a mapping (memory and a {@code /proc/self/maps} entry) for the life of the
  * process, 84 of 3,000 heap opens under a stream of interrupts. The caller's interrupt, pending or arriving
  * meanwhile, is set again when the map ends, as {@link Backoff#takeInterrupt} describes.
  */
 final class UninterruptedMap {
+    /**
+     * Daemon threads made as maps need them, each kept 10 s once idle. Platform threads, not virtual ones: a virtual
+     * thread waits for a carrier, which virtual threads that compute without blocking may hold for as long as they
+     * run (an open took 2.9 s beside two such threads with two carriers; 23 ms on the caller).
+     * {@link ThreadPoolExecutor} clears a worker's interrupt before each task and interrupts only idle workers.
+     */
+    private static final ExecutorService MAPPERS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
+            new SynchronousQueue<>(), task -> Thread.ofPlatform().daemon().name("shm4j-map").unstarted(task));
+
     private UninterruptedMap() {
     }
 
@@ -30,7 +43,7 @@ final class UninterruptedMap {
     static MemorySegment map(FileChannel channel, FileChannel.MapMode mode, long size, Arena arena)
             throws IOException {
         FutureTask<MemorySegment> mapping = new FutureTask<>(() -> channel.map(mode, 0, size, arena));
-        Thread.ofVirtual().name("shm4j-map").start(mapping);
+        MAPPERS.execute(mapping);
         boolean interrupted = false;
         try {
             while (true) {
