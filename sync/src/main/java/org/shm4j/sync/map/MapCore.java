@@ -7,6 +7,7 @@ import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -87,8 +88,29 @@ final class MapCore {
     static MapCore create(String kind, SharedHeap heap, String name, int keyTypeId, int valueTypeId,
                           MapSizing sizing) {
         MapGeometry geometry = plan(kind, name, sizing, keyTypeId, valueTypeId);
-        return new MapCore(kind, heap, name, Blocks.create(heap, checkName(kind, name), MapLayout.MAP,
-                geometry.blockSize(), geometry::write));
+        try {
+            return new MapCore(kind, heap, name, Blocks.create(heap, checkName(kind, name), MapLayout.MAP,
+                    geometry.blockSize(), geometry::write));
+        } catch (ShmFullException e) {
+            throw noRoom(kind, heap, name, sizing, geometry.blockSize(), e);
+        }
+    }
+
+    /**
+     * @return the exception for a heap without room for a new map's block: the heap's (its free bytes, or its full
+     *         catalog), naming the map and its sizing, and the sizing that fits the free bytes when they are short
+     */
+    private static ShmFullException noRoom(String kind, SharedHeap heap, String name, MapSizing sizing, long bytes,
+                                           ShmFullException heapFull) {
+        long free = heap.freeBytes();
+        MapSizing fits = bytes <= free ? sizing : sizing.fitting(free - (SyncLayout.CACHE_LINE - 1)); // alignment
+        String advice = fits == sizing ? "" : fits == null
+                ? "; not even one entry of those averages fits its " + free + " free bytes"
+                : "; a map created with " + fits + " would fit its " + free + " free bytes";
+        ShmFullException full = new ShmFullException(kind + " '" + name + "' cannot be created: " + sizing
+                + " takes " + bytes + " bytes (MapSizing.byteSize()), and " + heapFull.getMessage() + advice);
+        full.initCause(heapFull);
+        return full;
     }
 
     /** @return {@link MapGeometry#plan}, its refusal naming the map */
@@ -119,8 +141,12 @@ final class MapCore {
             return open(kind, heap, name, keyTypeId, valueTypeId);
         }
         MapGeometry geometry = plan(kind, name, sizing, keyTypeId, valueTypeId);
-        return new MapCore(kind, heap, name, Blocks.openOrCreate(heap, checkName(kind, name), MapLayout.MAP,
-                geometry.blockSize(), geometry::write)).checkTypes(keyTypeId, valueTypeId);
+        try {
+            return new MapCore(kind, heap, name, Blocks.openOrCreate(heap, checkName(kind, name), MapLayout.MAP,
+                    geometry.blockSize(), geometry::write)).checkTypes(keyTypeId, valueTypeId);
+        } catch (ShmFullException e) {
+            throw noRoom(kind, heap, name, sizing, geometry.blockSize(), e);
+        }
     }
 
     /**

@@ -36,6 +36,24 @@ public record MapSizing(long entries, int averageKeySize, int averageValueSize) 
         return MapGeometry.plan(this, 1, 1).blockSize(); // the codecs' type ids do not change the size
     }
 
+    /**
+     * @return this sizing with the most entries (fewer than this one's) whose {@link #byteSize()} is at most
+     *         {@code bytes}, for a message about a heap without room for this one; null if not even one entry's fits
+     */
+    MapSizing fitting(long bytes) {
+        long low = 0; // the most entries known to fit (0: none yet)
+        long high = entries - 1; // the most entries that may fit: this sizing's did not
+        while (low < high) {
+            long mid = low + (high - low + 1) / 2;
+            if (new MapSizing(mid, averageKeySize, averageValueSize).byteSize() <= bytes) {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        return low == 0 ? null : new MapSizing(low, averageKeySize, averageValueSize);
+    }
+
     /** @return a sizing for {@code entries} entries of 8-byte keys and {@code averageValueSize}-byte values */
     public static MapSizing ofLongKeys(long entries, int averageValueSize) {
         return new MapSizing(entries, Long.BYTES, averageValueSize);

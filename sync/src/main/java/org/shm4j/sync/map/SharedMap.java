@@ -131,7 +131,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * Creates an empty map named {@code name} in {@code heap}.
      *
      * @throws org.shm4j.core.ShmAlreadyExistsException if a block of that name exists
-     * @throws org.shm4j.core.ShmFullException          if the heap has no room for the map
+     * @throws org.shm4j.core.ShmFullException          if the heap has no room for the map (naming a sizing that
+     *                                                  fits its free bytes)
      * @throws IllegalArgumentException                 if the sizing needs segments above 1 GiB
      */
     public static <K, V> SharedMap<K, V> create(SharedHeap heap, String name, Codec<K> keys, Codec<V> values,

@@ -27,6 +27,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
  * Growth by splitting one segment at a time: from a tiny sizing to a hundred times it while other threads read and
@@ -168,6 +169,36 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         try (SharedHeap tooSmall = SharedHeap.anonymous(bytes)) {
             assertThatThrownBy(() -> SharedMap.create(tooSmall, "hits", Codec.utf8(), Codec.longs(), sizing))
                     .isInstanceOf(ShmFullException.class).hasMessageContaining("byteSize=" + bytes);
+        }
+    }
+
+    /**
+     * A map too big for its heap is refused naming the map, its sizing and one that fits the heap's free bytes,
+     * which then makes the map (the heap's own message named only a block and its byte count).
+     */
+    @Test
+    void shouldNameASizingThatFitsWhenTheHeapHasNoRoomForTheMap() {
+        MapSizing sizing = new MapSizing(10_000, 8, 16);
+        try (SharedHeap heap = SharedHeap.anonymous(sizing.byteSize() / 2)) {
+            assertThatThrownBy(() -> SharedLongMap.openOrCreate(heap, "m", Codec.bytes(), sizing))
+                    .isInstanceOf(ShmFullException.class)
+                    .hasMessageContaining("SharedLongMap 'm' cannot be created: " + sizing + " takes "
+                            + sizing.byteSize() + " bytes");
+            String message = catchThrowable(() -> SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(), sizing))
+                    .getMessage();
+            assertThat(message).startsWith("SharedMap 'm' cannot be created").contains(" free bytes");
+            long entries = Long.parseLong(message.replaceAll(".*a map created with MapSizing\\[entries=(\\d+),.*",
+                    "$1"));
+            assertThat(entries).isBetween(1_000L, 9_999L);
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                    new MapSizing(entries, 8, 16));
+            map.put(1L, new byte[16]);
+            assertThat(map.get(1L)).hasSize(16);
+        }
+        try (SharedHeap heap = SharedHeap.anonymous(64 << 10)) {
+            assertThatThrownBy(() -> SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+                    new MapSizing(10, 8, 1 << 16)))
+                    .isInstanceOf(ShmFullException.class).hasMessageContaining("not even one entry");
         }
     }
 
