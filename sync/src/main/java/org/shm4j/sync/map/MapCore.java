@@ -305,7 +305,7 @@ final class MapCore {
         try {
             SegmentCompaction.compact(this, segment, keyLength, valueLength);
         } catch (ShmFullException noSpare) {
-            throw noSplit; // its figures say what the map or the heap lacks
+            throw SegmentCompaction.withoutSpare(noSplit); // its figures say what the map or the heap lacks
         }
     }
 

@@ -80,10 +80,22 @@ final class SegmentCompaction {
         } catch (ShmFullException noSpare) {
             MapSegment borrowed = map.borrowSpare(segment);
             if (borrowed == null) {
-                throw noSpare;
+                throw withoutSpare(noSpare);
             }
             return borrowed;
         }
+    }
+
+    /**
+     * @return {@code full} (a put's refusal, naming the segment's entries and bytes, which may look far from full),
+     *         saying that compacting would have made room but had no spare segment to go through
+     */
+    static ShmFullException withoutSpare(ShmFullException full) {
+        ShmFullException explained = new ShmFullException(full.getMessage() + "; compacting the segment would make"
+                + " room (its free chunks are too small for the entry), but a compaction goes through a spare"
+                + " segment, and neither the map nor the heap has one");
+        explained.initCause(full);
+        return explained;
     }
 
     /**

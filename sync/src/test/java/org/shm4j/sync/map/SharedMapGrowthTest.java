@@ -179,24 +179,24 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     @Test
     void shouldNameASizingThatFitsWhenTheHeapHasNoRoomForTheMap() {
         MapSizing sizing = new MapSizing(10_000, 8, 16);
-        try (SharedHeap heap = SharedHeap.anonymous(sizing.byteSize() / 2)) {
-            assertThatThrownBy(() -> SharedLongMap.openOrCreate(heap, "m", Codec.bytes(), sizing))
+        try (SharedHeap small = SharedHeap.anonymous(sizing.byteSize() / 2)) {
+            assertThatThrownBy(() -> SharedLongMap.openOrCreate(small, "m", Codec.bytes(), sizing))
                     .isInstanceOf(ShmFullException.class)
                     .hasMessageContaining("SharedLongMap 'm' cannot be created: " + sizing + " takes "
                             + sizing.byteSize() + " bytes");
-            String message = catchThrowable(() -> SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(), sizing))
+            String message = catchThrowable(() -> SharedMap.create(small, "m", Codec.longs(), Codec.bytes(), sizing))
                     .getMessage();
             assertThat(message).startsWith("SharedMap 'm' cannot be created").contains(" free bytes");
             long entries = Long.parseLong(message.replaceAll(".*a map created with MapSizing\\[entries=(\\d+),.*",
                     "$1"));
             assertThat(entries).isBetween(1_000L, 9_999L);
-            SharedMap<Long, byte[]> map = SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+            SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(),
                     new MapSizing(entries, 8, 16));
             map.put(1L, new byte[16]);
             assertThat(map.get(1L)).hasSize(16);
         }
-        try (SharedHeap heap = SharedHeap.anonymous(64 << 10)) {
-            assertThatThrownBy(() -> SharedMap.create(heap, "m", Codec.longs(), Codec.bytes(),
+        try (SharedHeap small = SharedHeap.anonymous(64 << 10)) {
+            assertThatThrownBy(() -> SharedMap.create(small, "m", Codec.longs(), Codec.bytes(),
                     new MapSizing(10, 8, 1 << 16)))
                     .isInstanceOf(ShmFullException.class).hasMessageContaining("not even one entry");
         }
@@ -479,6 +479,47 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         assertThat(lender.splitTarget()).as("lent").isEqualTo(-1);
         assertMatches(map, model);
         assertMatches(reopen(), model);
+    }
+
+    /**
+     * A full heap leaves a map of small entries, most of them removed, no spare segment to compact through: a larger
+     * entry is refused saying that, not only that the heap has no room for more segments beside figures of a
+     * segment mostly empty; the map keeps its entries and still takes the small ones.
+     */
+    @Test
+    void shouldSayACompactionFoundNoSpareWhenTheHeapIsFull() {
+        try (SharedHeap small = SharedHeap.anonymous(1 << 20)) {
+            SharedLongMap<byte[]> map = SharedLongMap.create(small, "m", Codec.bytes(), MapSizing.ofLongKeys(100,
+                    SMALL));
+            long keys = 0;
+            while (trySet(map, keys)) {
+                keys++;
+            }
+            for (long key = 0; key < keys; key++) {
+                if (key % 4 != 0) {
+                    assertThat(map.delete(key)).isTrue();
+                }
+            }
+            assertThatThrownBy(() -> map.set(-1, new byte[LARGE])).isInstanceOf(ShmFullException.class)
+                    .hasMessageContaining("the heap has no room for").hasMessageContaining("compacting the segment "
+                            + "would make room (its free chunks are too small for the entry), but a compaction goes "
+                            + "through a spare segment, and neither the map nor the heap has one");
+            assertThat(map.size()).isEqualTo((keys + 3) / 4);
+            for (long key = 0; key < keys; key += 4) {
+                assertThat(map.get(key)).as("key %d", key).isEqualTo(new byte[SMALL]);
+            }
+            assertThat(trySet(map, 1)).as("a small entry in a freed chunk").isTrue();
+        }
+    }
+
+    /** @return true if {@code map} took a {@link #SMALL} value for {@code key}, false if it was full */
+    private static boolean trySet(SharedLongMap<byte[]> map, long key) {
+        try {
+            map.set(key, new byte[SMALL]);
+            return true;
+        } catch (ShmFullException e) {
+            return false;
+        }
     }
 
     @Test
