@@ -5,8 +5,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.shm4j.core.HeapOptions;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedLong;
@@ -79,6 +81,29 @@ class SharedConditionTest {
      * the other, as with {@code ReentrantLock}. They were one condition, so a bounded buffer's
      * {@code notEmpty.signal()} could wake a producer waiting for room instead of the consumer it was for.
      */
+    /**
+     * Code that calls {@code newCondition()} for each wait fills the heap with conditions; the refusal names the lock,
+     * the condition's number and that cause, and the lock and its conditions stay usable.
+     */
+    @Test
+    void shouldNameTheLockWhenItsConditionsFillTheHeap() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16, HeapOptions.defaults().withCatalogCapacity(4))) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition first = lock.newCondition();
+            lock.newCondition();
+            lock.newCondition();
+            assertThatThrownBy(lock::newCondition).isInstanceOf(ShmFullException.class)
+                    .hasMessageStartingWith("lock 'lock' cannot make its condition 4 ('lock.condition.4'): catalog of")
+                    .hasMessageContaining("keep the one it returns");
+            lock.lock();
+            try {
+                first.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
     @Test
     void shouldKeepTheWaitersOfEachNewConditionApart() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
