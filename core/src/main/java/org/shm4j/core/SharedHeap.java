@@ -556,8 +556,10 @@ public final class SharedHeap implements AutoCloseable {
      * held as a dead process's: they take over its locks (marked inconsistent, as after an owner's death), read holds,
      * UNDO permits, ring roles and pipe ends, break a barrier it registered with, and skip its fair-lock turns and its
      * waits for deadlock detection, at their next liveness check. While this process keeps another view of the heap
-     * open, or within this process, what it held stays held until it closes that view or exits. An anonymous heap is
-     * mapped by this process alone. Other views of the heap, in this process or others, go on working.
+     * open, or within this process, what it held stays held until it closes that view or exits; but a structure's own
+     * lock that an operation held through this view (a map segment's, a list's) is released through the other view
+     * when the operation fails, marked for repair as a dead holder's. An anonymous heap is mapped by this process
+     * alone. Other views of the heap, in this process or others, go on working.
      *
      * @throws ShmException           if the heap should be removed but its file cannot be deleted (it is unmapped
      *                                 anyway)

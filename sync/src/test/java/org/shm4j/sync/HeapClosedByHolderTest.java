@@ -125,6 +125,77 @@ class HeapClosedByHolderTest {
         }
     }
 
+    @Test
+    void shouldFreeAMapSegmentWhoseWriterLostItsViewWhileItsProcessKeepsAnother() throws Exception {
+        String heapName = names.unique("closed-writer-view");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedMap<String, String> map = SharedMap.create(heap, "map", Codec.utf8(), Codec.utf8(),
+                    new MapSizing(64, 8, 16));
+            map.put(KEY, "before");
+            SharedLong go = SharedLong.create(heap, "go");
+            try (ChildJvm child = ChildJvm.start(MapWriterOfTwoViews.class, heapName)) {
+                child.awaitLine("CLOSED_ONE", BOUND);
+                assertThat(child.output()).contains("WRITER refused: SharedMap 'map' cannot be used");
+                // before: the segment stayed locked by the child, which has the heap open, until it closed the other
+                CompletableFuture<String> put = CompletableFuture.supplyAsync(() -> map.put(KEY, "after"));
+                assertThat(put.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the cut-short compute wrote nothing")
+                        .isEqualTo("before");
+                assertThat(map.get(KEY)).isEqualTo("after");
+                go.set(1);
+                child.awaitLine("CLOSED_BOTH", BOUND);
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap)}: opens the heap twice; a thread computes the map's key through the first view with a
+     * function that waits until the main thread closed that view; says how the compute ended and keeps the second
+     * view open until the parent's {@code go}.
+     */
+    public static final class MapWriterOfTwoViews {
+        public static void main(String[] args) throws Exception {
+            SharedHeap first = SharedHeap.open(args[0]);
+            SharedHeap second = SharedHeap.open(args[0]);
+            SharedMap<String, String> map = SharedMap.open(first, "map", Codec.utf8(), Codec.utf8());
+            SharedLong go = SharedLong.open(second, "go");
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch closed = new CountDownLatch(1);
+            CompletableFuture<String> writer = new CompletableFuture<>();
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    map.compute(KEY, (key, old) -> {
+                        inside.countDown();
+                        awaitBounded(closed);
+                        return "written by the writer";
+                    });
+                    writer.complete("wrote");
+                } catch (IllegalStateException refused) {
+                    writer.complete("refused: " + refused.getMessage());
+                }
+            });
+            if (!inside.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                throw new AssertionError("the writer did not start");
+            }
+            first.close();
+            closed.countDown();
+            Children.say("WRITER " + writer.get(BOUND.toSeconds(), TimeUnit.SECONDS));
+            Children.say("CLOSED_ONE");
+            Children.awaitTrue("the parent's go", () -> go.get() == 1);
+            second.close();
+            Children.say("CLOSED_BOTH");
+        }
+
+        private static void awaitBounded(CountDownLatch latch) {
+            try {
+                if (!latch.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                    throw new AssertionError("not closed in time");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /**
      * {@code main(heap)}: holds a lock, a fair lock, a read lock and two UNDO permits, the ring's consumer role and the
      * pipe's first end, a barrier registration, and a map segment's lock (a compute whose function waits), each held by

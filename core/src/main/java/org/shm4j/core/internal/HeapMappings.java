@@ -144,6 +144,19 @@ public final class HeapMappings {
     }
 
     /**
+     * @return an open, listed mapping of the heap whose attach period is {@code period} (another view of it in this
+     *         process), or null if none is open: the period is over, or its last views are closing
+     */
+    public static MemorySegment openViewOf(AttachPeriod period) {
+        for (Listed listed : MAPPED) {
+            if (listed.period == period && listed.heap.scope().isAlive()) {
+                return listed.heap;
+            }
+        }
+        return null;
+    }
+
+    /**
      * @param memory where the lock, role or slot lies (any segment: a heap block, a wrapped segment)
      * @param token  the holder's {@linkplain ProcessIdentity owner token}
      * @return true unless the holder is known to be gone: its process dead, or {@code memory} lies in a heap this

@@ -146,6 +146,8 @@ public final class RobustMutex {
     private final DeadlockWatch watch;
     /** What the mutex guards, for messages ("ring 'jobs' consumers"). */
     private final String description;
+    /** Where the mutex's heap view lay when this object was made, or null: see {@link ClosedViewRelease}. */
+    private final HeapMappings.Place place;
     /** The owner check of callers that give up before their wait's own check comes. */
     private final GiveUpCheck giveUps = new GiveUpCheck();
 
@@ -169,6 +171,7 @@ public final class RobustMutex {
     public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch) {
         Waits.prepare(); // the native wait calls linked now, not in a lock's first timed wait
         this.segment = segment.asSlice(base, MUTEX_SIZE);
+        this.place = HeapMappings.placeOf(this.segment);
         this.watch = watch;
         this.description = description;
     }
@@ -502,13 +505,21 @@ public final class RobustMutex {
     }
 
     /**
-     * Releases the mutex and wakes blocked waiters, if any.
+     * Releases the mutex and wakes blocked waiters, if any. If the heap view holding it was closed under the holder
+     * and this process keeps another view of the heap open, releases it through that view, marked inconsistent (see
+     * {@link ClosedViewRelease}), and still throws.
      *
      * @param wakeAll wake every waiter (readers wait here too) rather than one
      * @throws IllegalMonitorStateException if the current thread does not hold it
+     * @throws IllegalStateException        if the mutex's memory is closed
      */
     public void release(boolean wakeAll, String what) {
-        release(segment, 0, wakeAll, what);
+        try {
+            release(segment, 0, wakeAll, what);
+        } catch (IllegalStateException closed) {
+            ClosedViewRelease.release(place, segment, wakeAll, what); // if another view of the heap is open here
+            throw closed;
+        }
     }
 
     /**
