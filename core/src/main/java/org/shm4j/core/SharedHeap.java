@@ -557,9 +557,9 @@ public final class SharedHeap implements AutoCloseable {
      * UNDO permits, ring roles and pipe ends, break a barrier it registered with, and skip its fair-lock turns and its
      * waits for deadlock detection, at their next liveness check. While this process keeps another view of the heap
      * open, or within this process, what it held stays held until it closes that view or exits; but a structure's own
-     * lock that an operation held through this view (a map segment's, a list's) is released through the other view
-     * when the operation fails, marked for repair as a dead holder's. An anonymous heap is mapped by this process
-     * alone. Other views of the heap, in this process or others, go on working.
+     * lock that an operation held through this view (a map segment's, a list's, the heap's allocation lock) is
+     * released through the other view when the operation fails, marked for repair as a dead holder's. An anonymous
+     * heap is mapped by this process alone. Other views of the heap, in this process or others, go on working.
      *
      * @throws ShmException           if the heap should be removed but its file cannot be deleted (it is unmapped
      *                                 anyway)
@@ -615,6 +615,13 @@ public final class SharedHeap implements AutoCloseable {
      *
      * @throws IllegalStateException if this heap is closed
      */
+    /** @return this view's attach period, read under the monitor that a close that changes it holds */
+    private HeapMappings.AttachPeriod attachPeriod() {
+        synchronized (attached) {
+            return period;
+        }
+    }
+
     private void ensureOpen() {
         if (memory.isClosed()) {
             throw new IllegalStateException(this + " is closed");
@@ -649,7 +656,7 @@ public final class SharedHeap implements AutoCloseable {
             try {
                 return allocateHoldingLock(name, utf8, type, byteSize, alignment, initializer, onExisting);
             } finally {
-                allocLock.unlock();
+                allocLock.unlock(attachPeriod()); // through another view of this process if this one was closed
             }
         } finally {
             localLock.unlock();

@@ -15,6 +15,8 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -145,6 +147,48 @@ class CloseWhileInUseTest {
      * helper-139: a heap that removes itself on its last detach read the heap id at its name through a plain open,
      * which waited for ever on a FIFO put there meanwhile.
      */
+    @Test
+    void shouldFreeTheAllocationLockOfAViewClosedUnderAnAllocationWhileAnotherViewStaysOpen() throws Exception {
+        String name = names.unique("close-mid-allocation");
+        BlockType type = new BlockType(0x100, 1);
+        // a short wait for the allocation lock: before the fix, the allocation below waited all of it, then threw
+        try (SharedHeap keeper = SharedHeap.create(name, 1 << 20,
+                HeapOptions.defaults().withInitTimeout(Duration.ofSeconds(2)))) {
+            SharedHeap view = SharedHeap.open(name);
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch closed = new CountDownLatch(1);
+            AtomicReference<Throwable> allocation = new AtomicReference<>();
+            Thread allocator = Thread.ofPlatform().start(() -> {
+                try {
+                    view.allocate("cut-short", type, 8, 8, segment -> {
+                        inside.countDown(); // the initializer runs under the heap's allocation lock
+                        awaitBounded(closed);
+                    });
+                } catch (Throwable t) {
+                    allocation.set(t);
+                }
+            });
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            view.close();
+            closed.countDown();
+            allocator.join(10_000);
+            assertThat(allocation.get()).as("the allocation cut short by the close").isInstanceOf(
+                    IllegalStateException.class);
+            assertThat(keeper.allocate("after", type, 8).name()).isEqualTo("after");
+            assertThat(keeper.find("cut-short")).as("never published").isEmpty();
+        }
+    }
+
+    private static void awaitBounded(CountDownLatch latch) {
+        try {
+            if (!latch.await(10, TimeUnit.SECONDS)) {
+                throw new AssertionError("not closed in time");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Test
     void shouldCloseAHeapWhoseNameNowLeadsToAFifo() throws Exception {
         String name = names.unique("close-fifo");
