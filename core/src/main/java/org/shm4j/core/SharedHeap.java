@@ -475,14 +475,22 @@ public final class SharedHeap implements AutoCloseable {
     /** @return the block of that name, of whatever type */
     public Optional<HeapBlock> find(String name) {
         ensureOpen();
-        HeapCatalog.Entry entry = catalog.find(Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES, this));
-        return Optional.ofNullable(entry).map(this::toBlock);
+        byte[] utf8 = Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES, this);
+        try {
+            return Optional.ofNullable(catalog.find(utf8)).map(this::toBlock);
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return every published block, in allocation order */
     public List<HeapBlock> blocks() {
         ensureOpen();
-        return catalog.entries().stream().map(this::toBlock).toList();
+        try {
+            return catalog.entries().stream().map(this::toBlock).toList();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return bytes left in the data area (before alignment padding) */
@@ -643,24 +651,41 @@ public final class SharedHeap implements AutoCloseable {
         if (memory.isReadOnly()) {
             throw new UnsupportedOperationException("heap " + memory + " is open read-only");
         }
-        HeapCatalog.Entry found = catalog.find(utf8);
-        if (found != null) {
-            return onExisting.apply(toBlock(found)); // lock-free fast path: published entries never change
-        }
-        if (localLock.isHeldByCurrentThread()) {
-            throw new IllegalStateException("allocate called from an initializer of heap " + memory);
-        }
-        localLock.lock();
         try {
-            allocLock.lock(options.initTimeout(), "heap " + memory);
-            try {
-                return allocateHoldingLock(name, utf8, type, byteSize, alignment, initializer, onExisting);
-            } finally {
-                allocLock.unlock(attachPeriod()); // through another view of this process if this one was closed
+            HeapCatalog.Entry found = catalog.find(utf8);
+            if (found != null) {
+                return onExisting.apply(toBlock(found)); // lock-free fast path: published entries never change
             }
-        } finally {
-            localLock.unlock();
+            if (localLock.isHeldByCurrentThread()) {
+                throw new IllegalStateException("allocate called from an initializer of heap " + memory);
+            }
+            localLock.lock();
+            try {
+                allocLock.lock(options.initTimeout(), "heap " + memory);
+                try {
+                    return allocateHoldingLock(name, utf8, type, byteSize, alignment, initializer, onExisting);
+                } finally {
+                    allocLock.unlock(attachPeriod()); // through another view of this process if this one was closed
+                }
+            } finally {
+                localLock.unlock();
+            }
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
         }
+    }
+
+    /**
+     * @return for a failure met in this view's memory once another thread closed it (the JDK's bare "Already
+     *         closed"), the exception {@link #ensureOpen()} throws, naming the heap; else {@code failure} itself
+     */
+    private IllegalStateException closedOr(IllegalStateException failure) {
+        if (!memory.isClosed()) {
+            return failure;
+        }
+        IllegalStateException closed = new IllegalStateException(this + " is closed");
+        closed.initCause(failure);
+        return closed;
     }
 
     private HeapBlock allocateHoldingLock(String name, byte[] utf8, BlockType type, long byteSize, long alignment,

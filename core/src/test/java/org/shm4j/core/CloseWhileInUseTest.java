@@ -172,8 +172,9 @@ class CloseWhileInUseTest {
             view.close();
             closed.countDown();
             allocator.join(10_000);
-            assertThat(allocation.get()).as("the allocation cut short by the close").isInstanceOf(
-                    IllegalStateException.class);
+            assertThat(allocation.get()).as("the allocation cut short by the close, naming the heap (was the JDK's "
+                    + "bare 'Already closed')").isInstanceOf(IllegalStateException.class)
+                    .hasMessage("heap '" + name + "' is closed");
             assertThat(keeper.allocate("after", type, 8).name()).isEqualTo("after");
             assertThat(keeper.find("cut-short")).as("never published").isEmpty();
         }
