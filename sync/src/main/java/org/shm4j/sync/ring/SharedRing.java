@@ -616,7 +616,8 @@ public final class SharedRing {
                 return false;
             }
             try {
-                MemorySegment.copy(source, sourceOffset, block, RING_HEADER_SIZE + RING_RECORD_HEADER + index, length);
+                RingRecords.copyPayload(source, sourceOffset, block, RING_HEADER_SIZE + RING_RECORD_HEADER + index,
+                        length);
             } catch (RuntimeException | Error e) { // a source out of bounds, closed, or faulting (a truncated file)
                 abandon(index, length, e);
                 throw e;

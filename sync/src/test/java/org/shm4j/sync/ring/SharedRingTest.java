@@ -117,6 +117,27 @@ class SharedRingTest {
         }
     }
 
+    /** Offers from a segment at an odd offset: every length around the 8 to 16 bytes copied by 8-byte accesses. */
+    @ParameterizedTest
+    @EnumSource(SharedRing.Kind.class)
+    void shouldCopyEveryShortLengthFromAnUnalignedSegment(SharedRing.Kind kind) {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
+            MemorySegment source = arena.allocate(64);
+            for (int i = 0; i < 64; i++) {
+                source.set(JAVA_BYTE, i, (byte) (i + 1));
+            }
+            for (int length = 0; length <= 24; length++) {
+                assertThat(ring.offer(1, source, 3, length)).isTrue();
+                List<byte[]> seen = new ArrayList<>();
+                assertThat(ring.poll((type, buffer, offset, len) -> seen.add(buffer.asSlice(offset, len)
+                        .toArray(JAVA_BYTE)))).isOne();
+                assertThat(seen).singleElement().as("length " + length)
+                        .isEqualTo(source.asSlice(3, length).toArray(JAVA_BYTE));
+            }
+        }
+    }
+
     @Test
     void shouldWrapAroundWithRecordsLargerThanTheZeroingChunk() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 18)) {
