@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.SynchronousQueue;
@@ -18,7 +19,8 @@ import java.util.concurrent.TimeUnit;
  * {@link ClosedByInterruptException} for an interrupt of its thread that arrives after it has made the mapping, and
  * never unmaps it: each such map left a mapping (memory and a {@code /proc/self/maps} entry) for the life of the
  * process, 84 of 3,000 heap opens under a stream of interrupts. The caller's interrupt, pending or arriving
- * meanwhile, is set again when the map ends, as {@link Backoff#takeInterrupt} describes.
+ * meanwhile, is set again when the map ends, as {@link Backoff#takeInterrupt} describes. Where no thread can be
+ * made (a thread or memory limit reached), the caller maps itself, as before this class.
  */
 final class UninterruptedMap {
     /**
@@ -38,12 +40,29 @@ final class UninterruptedMap {
      * thread (shared or global).
      *
      * @throws IOException as {@link FileChannel#map(FileChannel.MapMode, long, long, Arena)} throws it; never
-     *                     {@link ClosedByInterruptException} for an interrupt that arrives meanwhile
+     *                     {@link ClosedByInterruptException} for an interrupt that arrives meanwhile, unless no thread
+     *                     could be started for the map (see {@link #map(Executor, FileChannel, FileChannel.MapMode,
+     *                     long, Arena)})
      */
     static MemorySegment map(FileChannel channel, FileChannel.MapMode mode, long size, Arena arena)
             throws IOException {
+        return map(MAPPERS, channel, mode, size, arena);
+    }
+
+    /**
+     * {@link #map(FileChannel, FileChannel.MapMode, long, Arena)} on a thread of {@code mappers} or, if it can start
+     * none ({@link OutOfMemoryError}, as {@link Thread#start} throws at a thread or memory limit), on the caller's:
+     * an interrupt of the caller meanwhile then throws {@link ClosedByInterruptException} and may leak this mapping,
+     * as every map did before this class, rather than failing an open that needs no other thread.
+     */
+    static MemorySegment map(Executor mappers, FileChannel channel, FileChannel.MapMode mode, long size, Arena arena)
+            throws IOException {
         FutureTask<MemorySegment> mapping = new FutureTask<>(() -> channel.map(mode, 0, size, arena));
-        MAPPERS.execute(mapping);
+        try {
+            mappers.execute(mapping);
+        } catch (OutOfMemoryError noThread) { // "unable to create native thread": the pool kept nothing of the task
+            mapping.run();
+        }
         boolean interrupted = false;
         try {
             while (true) {

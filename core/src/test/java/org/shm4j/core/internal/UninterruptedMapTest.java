@@ -4,13 +4,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.SharedMemory;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -55,6 +62,32 @@ class UninterruptedMapTest {
                 spinner.join(TimeUnit.SECONDS.toMillis(30));
             }
             assertThat(opened).as("opened while %d virtual threads computed on every carrier", carriers).isTrue();
+        }
+    }
+
+    /**
+     * Where the process can start no thread (a thread or memory limit: Thread.start throws OutOfMemoryError), an open
+     * threw that error though its map needs no other thread (a driver under ulimit -v: 181 parked threads, then
+     * SharedMemory.open threw 'unable to create native thread'; it opened before the pool). The caller maps itself.
+     */
+    @Test
+    void shouldMapOnTheCallerWhenNoThreadCanBeStarted() throws Exception {
+        Path file = dir.resolve("region");
+        Files.write(file, new byte[4096]);
+        Executor noThread = task -> {
+            throw new OutOfMemoryError("unable to create native thread: possibly out of memory or process/resource"
+                    + " limits reached");
+        };
+        try (Arena arena = Arena.ofShared();
+             FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            MemorySegment segment;
+            try {
+                segment = UninterruptedMap.map(noThread, channel, FileChannel.MapMode.READ_WRITE, 4096, arena);
+            } catch (OutOfMemoryError e) { // caught: JUnit would take it for the test JVM's and end the run
+                throw new AssertionError("the map threw " + e, e);
+            }
+            segment.set(JAVA_BYTE, 4095, (byte) 7);
+            assertThat(Files.readAllBytes(file)[4095]).as("written through the caller's mapping").isEqualTo((byte) 7);
         }
     }
 }
