@@ -28,11 +28,18 @@ final class UninterruptedMap {
      * thread waits for a carrier, which virtual threads that compute without blocking may hold for as long as they
      * run (an open took 2.9 s beside two such threads with two carriers; 23 ms on the caller).
      * {@link ThreadPoolExecutor} clears a worker's interrupt before each task and interrupts only idle workers.
+     * A worker inherits neither the inheritable thread-locals nor the context class loader of the thread whose map
+     * made it, so that an idle worker keeps no application's class loader or values alive.
      */
     private static final ExecutorService MAPPERS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
-            new SynchronousQueue<>(), task -> Thread.ofPlatform().daemon().name("shm4j-map").unstarted(task));
+            new SynchronousQueue<>(), UninterruptedMap::mapper);
 
     private UninterruptedMap() {
+    }
+
+    /** @return an unstarted daemon thread for the pool, which inherits nothing from the thread that makes it */
+    static Thread mapper(Runnable task) {
+        return Thread.ofPlatform().daemon().name("shm4j-map").inheritInheritableThreadLocals(false).unstarted(task);
     }
 
     /**

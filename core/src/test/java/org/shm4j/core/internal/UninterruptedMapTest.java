@@ -6,6 +6,8 @@ import org.shm4j.core.SharedMemory;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +18,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -89,5 +92,29 @@ class UninterruptedMapTest {
             segment.set(JAVA_BYTE, 4095, (byte) 7);
             assertThat(Files.readAllBytes(file)[4095]).as("written through the caller's mapping").isEqualTo((byte) 7);
         }
+    }
+
+    /**
+     * A pool thread is made by whichever thread's map needs one and lives on 10 s idle: it took that thread's context
+     * class loader and inheritable thread-locals, so an idle one kept an application's class loader alive.
+     */
+    @Test
+    void shouldGiveItsThreadsNothingOfTheThreadThatMakesThem() throws Exception {
+        ClassLoader application = new URLClassLoader(new URL[0]);
+        InheritableThreadLocal<String> value = new InheritableThreadLocal<>();
+        AtomicReference<String> seen = new AtomicReference<>("not run");
+        AtomicReference<Thread> made = new AtomicReference<>();
+        Thread maker = Thread.ofPlatform().unstarted(() -> {
+            value.set("the application's");
+            made.set(UninterruptedMap.mapper(() -> seen.set(String.valueOf(value.get()))));
+        });
+        maker.setContextClassLoader(application);
+        maker.start();
+        maker.join(TimeUnit.SECONDS.toMillis(30));
+        Thread mapper = made.get();
+        assertThat(mapper.getContextClassLoader()).as("a mapper's context class loader").isNotSameAs(application);
+        mapper.start();
+        mapper.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(seen).as("the inheritable thread-local a mapper sees").hasValue("null");
     }
 }
