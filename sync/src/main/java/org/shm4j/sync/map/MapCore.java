@@ -462,9 +462,27 @@ final class MapCore {
         int number = full.splitTarget();
         if (!isGrownNumber(number)) { // none kept (or a damaged one)
             number = newSegmentNumber(full, keyLength, valueLength);
-            full.keepSpare(number); // before its memory is had: puts the heap refuses do not use the numbers up
+            full.keepSpare(number);
         }
         return segmentNumber(number, full, keyLength, valueLength);
+    }
+
+    /**
+     * @return the segment {@code full} splits into: its spare ({@link #spareOf}), if the number after it has memory
+     *         too, or can have it (its block made now). So no split takes the highest number that has memory: it
+     *         stays the spare that compactions go through ({@link #borrowSpare}) when the heap is full
+     * @throws ShmFullException (naming {@code full} and the entry) as {@link #spareOf}, or if that next number is
+     *                          past the map's last one or the heap has no room for its block; the spare stays kept
+     */
+    MapSegment halfOf(MapSegment full, int keyLength, int valueLength) {
+        MapSegment half = spareOf(full, keyLength, valueLength);
+        int next = half.index + 1;
+        if (next == geometry.maxSegments()) {
+            throw full(full, keyLength, valueLength, "the map has all " + next + " segments it can have (the last, "
+                    + half.index + ", is kept as the spare that compactions go through)");
+        }
+        segmentMemory(next, full, keyLength, valueLength);
+        return half;
     }
 
     /**
@@ -509,8 +527,10 @@ final class MapCore {
     }
 
     /**
-     * @return a segment number no segment uses yet
-     * @throws ShmFullException if the map has all {@code 2^maxDepth} segments
+     * @return a segment number no segment uses yet, whose memory exists (its block is made before the number is
+     *         handed out, so that a put the heap refuses does not use a number up)
+     * @throws ShmFullException if the map has all {@code 2^maxDepth} segments, or the heap has no room for the
+     *                          block of the next number
      */
     int newSegmentNumber(MapSegment full, int keyLength, int valueLength) {
         while (true) {
@@ -518,6 +538,7 @@ final class MapCore {
             if (next == geometry.maxSegments()) {
                 throw full(full, keyLength, valueLength, "the map has all " + next + " segments it can have");
             }
+            segmentMemory(next, full, keyLength, valueLength); // first: the heap's refusals do not use numbers up
             if (INT.compareAndSet(block, H_NEXT_SEGMENT, next, next + 1)) {
                 return next;
             }

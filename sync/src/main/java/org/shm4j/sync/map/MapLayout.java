@@ -71,10 +71,14 @@ import org.shm4j.sync.internal.SyncLayout;
  * its number is above the compacting segment's, so that it can serve that segment's splits too), which no
  * directory entry names (state COMPACT_COPYING); then, its slots and arena emptied, back into itself, back to back
  * (COMPACT_COPIED); then the state returns to 0, keeping the spare for the next split or compaction. A copied entry
- * keeps its bytes (checksum and stamp), except the size class in its state word. A compactor that dies is rolled
- * back from COMPACT_COPYING (its own entries were not touched) and forward from COMPACT_COPIED (the spare holds them
- * all: the copy back is done again). Map layout 4 and segment layout 3 hold such a segment at rest as before; a
- * version that does not know these states must not repair a map a compactor died in.
+ * keeps its bytes (checksum and stamp), except the size class in its state word. A split uses a segment number
+ * only if the next number has memory too (its block made then, if the heap has room): so the highest number that
+ * has memory is never published by a split and stays a spare, kept by one segment at a time, that compactions take
+ * over in turn once the heap is full (the layout is unchanged: a version without this rule may split into it,
+ * leaving the map without that spare). A compactor that dies is rolled back from COMPACT_COPYING (its own entries
+ * were not touched) and forward from COMPACT_COPIED (the spare holds them all: the copy back is done again). Map
+ * layout 4 and segment layout 3 hold such a segment at rest as before; a version that does not know these states
+ * must not repair a map a compactor died in.
  *
  * <table class="striped">
  * <caption>Segment header: 256 bytes</caption>

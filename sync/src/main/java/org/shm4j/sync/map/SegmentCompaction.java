@@ -74,7 +74,7 @@ final class SegmentCompaction {
      *         ({@link MapCore#borrowSpare})
      * @throws org.shm4j.core.ShmFullException as {@link MapCore#spareOf}, if no segment has a spare to lend either
      */
-    private static MapSegment spareFor(MapCore map, MapSegment segment, int keyLength, int valueLength) {
+    static MapSegment spareFor(MapCore map, MapSegment segment, int keyLength, int valueLength) {
         try {
             return map.spareOf(segment, keyLength, valueLength);
         } catch (ShmFullException noSpare) {

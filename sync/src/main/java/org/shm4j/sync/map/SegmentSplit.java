@@ -22,7 +22,8 @@ final class SegmentSplit {
      * points their directory entries at it.
      *
      * @return the new segment, locked by the current thread (the caller unlocks it)
-     * @throws org.shm4j.core.ShmFullException if the map is at its deepest split or the heap has no room
+     * @throws org.shm4j.core.ShmFullException if the map is at its deepest split, or has no segment to split into
+     *                                         but the spare kept for compactions ({@link MapCore#halfOf})
      */
     static MapSegment split(MapCore map, MapSegment full, int keyLength, int valueLength) {
         int depth = checkedDepth(map, full, full.localDepth());
@@ -30,7 +31,7 @@ final class SegmentSplit {
             throw map.full(full, keyLength, valueLength, "its keys share all " + depth
                     + " hash bits of the directory, so it cannot split again");
         }
-        MapSegment half = map.spareOf(full, keyLength, valueLength);
+        MapSegment half = map.halfOf(full, keyLength, valueLength);
         half.lock();
         boolean locked = true;
         try {

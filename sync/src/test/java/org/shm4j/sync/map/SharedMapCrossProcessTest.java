@@ -5,6 +5,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFullException;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.atomic.SharedLongArray;
 import org.shm4j.testing.ChildJvm;
@@ -24,7 +25,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Child JVMs on one map: a model check of three writers with overlapping counters; a writer killed with SIGKILL in
  * a tight put/remove loop again and again, after which every acknowledged write is still there; and writers killed
- * in the middle of a change and in either phase of a compaction, whose segment the next reader repairs.
+ * in the middle of a change and in either phase of a compaction (also one through the spare a full heap keeps),
+ * whose segment the next reader repairs.
  */
 class SharedMapCrossProcessTest {
     private static final Duration BOUND = Duration.ofSeconds(120);
@@ -130,6 +132,69 @@ class SharedMapCrossProcessTest {
             assertThat(stats.segments()).as("the spare is not one of them").hasSize(segments);
             assertThat(map.put(3L, SelfChecking.of(3, 99))).isNotNull();
             assertThat(map.mappingCount()).isEqualTo(KILLED_KEYS);
+        }
+    }
+
+    /**
+     * A map that filled its heap keeps one spare segment for compactions; a writer killed compacting another segment
+     * through it (borrowed) leaves that segment repaired by the next reader, keeping the spare, which later
+     * compactions of other segments borrow on: random puts of 0 to 99 bytes after 3 in 4 keys were removed are all
+     * taken, and the map ends as a HashMap model.
+     */
+    @ParameterizedTest(name = "killed copying back: {0}")
+    @ValueSource(booleans = {false, true})
+    void shouldRepairAWriterKilledCompactingThroughTheSpareOfAFullHeap(boolean copyingBack) throws Exception {
+        String heapName = names.unique("map-full-compacting");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                    new MapSizing(100, 8, 16));
+            Map<Long, byte[]> model = new HashMap<>();
+            try {
+                for (long key = 0; ; key++) {
+                    map.put(key, SelfChecking.of(key, 1));
+                    model.put(key, SelfChecking.of(key, 1));
+                }
+            } catch (ShmFullException full) {
+                assertThat(full.getMessage()).contains("the heap has no room for");
+            }
+            MapCore core = map.core();
+            MapSegment keeper = core.existingSegments().stream().filter(s -> s.splitTarget() >= 0).findFirst()
+                    .orElseThrow();
+            int spare = keeper.splitTarget();
+            long key = model.keySet().stream().filter(k -> SharedMapTest.segmentOf(core, k) != keeper).findFirst()
+                    .orElseThrow();
+            MapSegment compacting = SharedMapTest.segmentOf(core, key);
+            int segments = map.stats().segments().size();
+            killOnceDying(ChildJvm.start(DyingCompactor.class, heapName, Long.toString(key),
+                    Boolean.toString(copyingBack)));
+            long start = System.nanoTime();
+            assertThat(map.get(key)).as("a reader repairs the segment").isEqualTo(model.get(key));
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            assertThat(map.stats().repairs()).isOne();
+            assertThat(compacting.compactions()).as("finished, or undone").isEqualTo(copyingBack ? 1 : 0);
+            assertThat(compacting.splitTarget()).as("the borrowed spare kept").isEqualTo(spare);
+            assertThat(keeper.splitTarget()).as("lent").isEqualTo(-1);
+            assertThat(map.stats().segments()).as("the spare is not one of them").hasSize(segments);
+            model.forEach((k, value) -> assertThat(map.get(k)).as("key %d", k).isEqualTo(value));
+            long before = map.stats().compactions();
+            Random random = new Random(3);
+            List<Long> keys = new ArrayList<>();
+            for (long k : new ArrayList<>(model.keySet())) {
+                if (k % 4 == 0) {
+                    keys.add(k);
+                } else {
+                    assertThat(map.remove(k)).isEqualTo(model.remove(k));
+                }
+            }
+            for (int op = 0; op < 10_000; op++) {
+                long k = keys.get(random.nextInt(keys.size()));
+                byte[] value = new byte[random.nextInt(100)];
+                map.put(k, value); // throws if refused
+                model.put(k, value);
+            }
+            assertThat(map.stats().compactions() - before).as("compactions through the spare").isPositive();
+            assertThat(map).hasSameSizeAs(model);
+            model.forEach((k, value) -> assertThat(map.get(k)).as("key %d", k).isEqualTo(value));
         }
     }
 
@@ -272,7 +337,8 @@ class SharedMapCrossProcessTest {
 
     /**
      * {@code main(heap, key, copyingBack)}: compacts the key's segment as far as a writer that dies at the worst
-     * moment of a phase gets: filling the spare (half its slots still empty), or copying the entries back from the
+     * moment of a phase gets, through the spare a put's compaction would take (its own, a new one, or one it
+     * borrows): filling the spare (half its slots still empty), or copying the entries back from the
      * complete spare (about half of them back); then waits to be killed.
      */
     public static final class DyingCompactor {
@@ -281,7 +347,7 @@ class SharedMapCrossProcessTest {
                 SharedMap<Long, byte[]> map = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes());
                 MapSegment segment = SharedMapTest.segmentOf(map.core(), Long.parseLong(args[1]));
                 segment.lock();
-                MapSegment spare = map.core().spareOf(segment, 0, 0);
+                MapSegment spare = SegmentCompaction.spareFor(map.core(), segment, 0, 0);
                 spare.lock();
                 SegmentCompaction.copyOut(segment, spare, segment.beginWrite());
                 if (Boolean.parseBoolean(args[2])) {

@@ -269,7 +269,7 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     }
 
     @Test
-    void shouldReleaseEveryLockWhenASecondSplitFindsTheHeapFull() throws Exception {
+    void shouldReleaseEveryLockWhenALaterSplitOfOnePutFindsTheHeapFull() throws Exception {
         HeapBlock probe;
         long segmentSize;
         try (SharedHeap sizing = SharedHeap.anonymous(1 << 20)) {
@@ -277,7 +277,8 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
             probe = sizing.lookup("m", MapLayout.MAP);
             segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
         }
-        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + 2 * segmentSize)) {
+        // room for the blocks of segments 1 and 2..3, not for 4..7: a split uses a number only if the next has memory
+        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + 4 * segmentSize)) {
             SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(),
                     new MapSizing(40, 8, 40));
             long key = 0;
@@ -294,8 +295,8 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
                     }
                 }
             }
-            assertThat(full.getMessage()).contains("the heap has no room for 2 more segments");
-            assertThat(map.stats().segments()).hasSize(2);
+            assertThat(full.getMessage()).contains("the heap has no room for 4 more segments");
+            assertThat(map.stats().segments()).hasSize(3);
             long last = key;
             Future<Long> other = threads.submit(() -> { // every lock was released: another thread gets through
                 map.put(0L, SelfChecking.of(0, 2));
@@ -482,15 +483,23 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     }
 
     /**
-     * A full heap leaves a map of small entries, most of them removed, no spare segment to compact through: a larger
-     * entry is refused saying that, not only that the heap has no room for more segments beside figures of a
-     * segment mostly empty; the map keeps its entries and still takes the small ones.
+     * A heap too small for a map's first extension block leaves it no spare segment to compact through: a larger
+     * entry in its segment of small entries, most of them removed, is refused saying that, not only that the heap has
+     * no room for more segments beside figures of a segment mostly empty; the map keeps its entries and still takes
+     * the small ones.
      */
     @Test
-    void shouldSayACompactionFoundNoSpareWhenTheHeapIsFull() {
-        try (SharedHeap small = SharedHeap.anonymous(1 << 20)) {
-            SharedLongMap<byte[]> map = SharedLongMap.create(small, "m", Codec.bytes(), MapSizing.ofLongKeys(100,
-                    SMALL));
+    void shouldSayACompactionFoundNoSpareWhenTheHeapHasNoRoomForOne() {
+        MapSizing sizing = MapSizing.ofLongKeys(100, SMALL);
+        HeapBlock probe;
+        long segmentSize;
+        try (SharedHeap sizingHeap = SharedHeap.anonymous(1 << 20)) {
+            SharedLongMap.create(sizingHeap, "m", Codec.bytes(), sizing);
+            probe = sizingHeap.lookup("m", MapLayout.MAP);
+            segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+        }
+        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + segmentSize / 2)) {
+            SharedLongMap<byte[]> map = SharedLongMap.create(small, "m", Codec.bytes(), sizing);
             long keys = 0;
             while (trySet(map, keys)) {
                 keys++;
@@ -509,6 +518,56 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
                 assertThat(map.get(key)).as("key %d", key).isEqualTo(new byte[SMALL]);
             }
             assertThat(trySet(map, 1)).as("a small entry in a freed chunk").isTrue();
+        }
+    }
+
+    /**
+     * A map that filled its heap with small entries, then lost 3 in 4, keeps taking random puts (2 in 3) and removes
+     * of values of 0 to 99 bytes on its remaining keys: a segment whose free chunks are too small for a put compacts
+     * through the spare kept for compactions (no split takes the last segment that has memory), so almost no put is
+     * refused while the segments' live bytes fit, and the map ends holding exactly what a HashMap does.
+     */
+    @Test
+    void shouldKeepTakingPutsOfVaryingSizesOnceTheHeapIsFull() {
+        try (SharedHeap small = SharedHeap.anonymous(1 << 20)) {
+            SharedLongMap<byte[]> map = SharedLongMap.create(small, "m", Codec.bytes(), MapSizing.ofLongKeys(100,
+                    SMALL));
+            long keys = 0;
+            while (trySet(map, keys)) {
+                keys++;
+            }
+            Map<Long, byte[]> model = new HashMap<>();
+            for (long key = 0; key < keys; key++) {
+                if (key % 4 != 0) {
+                    assertThat(map.delete(key)).isTrue();
+                } else {
+                    model.put(key, new byte[SMALL]);
+                }
+            }
+            Random random = new Random(17);
+            int puts = 0;
+            int refused = 0;
+            for (int op = 0; op < CHURN; op++) {
+                long key = 4 * random.nextLong((keys + 3) / 4); // keys each segment held before: slots are no limit
+                if (random.nextInt(3) == 0) {
+                    assertThat(map.delete(key)).isEqualTo(model.remove(key) != null);
+                    continue;
+                }
+                byte[] value = new byte[random.nextInt(100)];
+                random.nextBytes(value);
+                puts++;
+                try {
+                    map.set(key, value);
+                    model.put(key, value);
+                } catch (ShmFullException e) {
+                    refused++;
+                }
+            }
+            assertThat(refused).as("puts refused of %d", puts).isLessThanOrEqualTo(puts / 1000);
+            assertThat(map.stats().segments().stream().filter(segment -> segment.compactions() > 0))
+                    .as("segments compacted through the one spare").hasSizeGreaterThan(10);
+            assertThat(map.size()).isEqualTo(model.size());
+            model.forEach((key, value) -> assertThat(map.get(key)).as("key %d", key).isEqualTo(value));
         }
     }
 
@@ -655,6 +714,8 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     /** Value bytes of an entry in a 64-byte chunk (32-byte header, 8-byte key), and of one in a 128-byte chunk. */
     private static final int SMALL = 16;
     private static final int LARGE = 80;
+    /** Operations of the churn on a full heap. */
+    private static final int CHURN = 50_000;
 
     /** Puts a value of {@code length} bytes made from {@code key} into {@code map} and {@code model}. */
     private static void put(SharedMap<Long, byte[]> map, Map<Long, byte[]> model, long key, int length) {
