@@ -286,9 +286,13 @@ public final class SharedMemory implements AutoCloseable {
         return segment.isReadOnly();
     }
 
-    /** @return true once {@link #close()} has unmapped the region */
+    /**
+     * @return true once {@link #close()} has closed the region's memory: from the moment its accessors throw, while
+     *         that close may still be finishing on another thread
+     */
     public boolean isClosed() {
-        return closed;
+        // the arena's scope dies before the accessors of other threads throw; closed is set only once close returns
+        return closed || !segment.scope().isAlive();
     }
 
     /**

@@ -16,9 +16,11 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -81,6 +83,40 @@ class CloseWhileInUseTest {
                 assertThat(view.memory().segment().scope().isAlive()).as("round %d: unmapped", round).isFalse();
                 assertThat(unexpected.get()).isNull();
                 assertThat(keeper.attachedProcesses()).as("round %d: the view detached", round).hasSize(1);
+            }
+        }
+    }
+
+    /**
+     * helper-179: a find that met the heap closed by another thread named it only if the closing thread had already
+     * marked the region closed, which it does after the JDK's close returns; the finders fail before that, so about
+     * two in three of them threw the JDK's bare "Already closed".
+     */
+    @Test
+    void shouldNameTheHeapToEveryFindThatMeetsItsCloseMidway() throws Exception {
+        BlockType type = new BlockType(0x100, 1);
+        for (int round = 0; round < 20; round++) {
+            SharedHeap heap = SharedHeap.anonymous(1 << 16);
+            heap.allocate("b", type, 8);
+            AtomicInteger finds = new AtomicInteger();
+            List<AtomicReference<Throwable>> failures = List.of(new AtomicReference<>(), new AtomicReference<>());
+            List<Thread> finders = failures.stream().map(failure -> Thread.ofPlatform().start(() -> {
+                try {
+                    while (heap.find("b").isPresent()) {
+                        finds.incrementAndGet();
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            })).toList();
+            while (finds.get() < 1_000 && finders.stream().allMatch(Thread::isAlive)) {
+                Thread.onSpinWait(); // both finders run
+            }
+            heap.close();
+            for (int i = 0; i < finders.size(); i++) {
+                finders.get(i).join(10_000);
+                assertThat(failures.get(i).get()).as("round %d, finder %d", round, i)
+                        .isInstanceOf(IllegalStateException.class).hasMessage(heap + " is closed");
             }
         }
     }
