@@ -6,6 +6,7 @@ import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
+import org.shm4j.sync.internal.RingRoom;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.internal.WordWait;
@@ -328,7 +329,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
         if (heap.find(name + QUEUE_SUFFIX).isPresent()) {
             Blocks.requireRoom(heap, named(name), TASKS_SIZE);
         } else {
-            Blocks.requireRoom(heap, named(name), SharedRing.requiredBytes(capacity), TASKS_SIZE);
+            RingRoom.require(heap, named(name), capacity, 1, TASKS_SIZE);
         }
     }
 

@@ -8,6 +8,7 @@ import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.PipeEnds;
+import org.shm4j.sync.internal.RingRoom;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.ring.MessageHandler;
@@ -137,13 +138,19 @@ public final class SharedPipe implements AutoCloseable {
         return new SharedPipe(PipeEnds.create(heap, name), ab, ba); // last: the commit point
     }
 
-    /** @throws ShmFullException if the heap has no room for the end-state block and the rings not made yet */
+    /**
+     * @throws ShmFullException if the heap has no room for the end-state block and the rings not made yet, naming a
+     *                          capacity that fits when both are still to make (else theirs is the rings' capacity)
+     */
     private static void requireRoom(SharedHeap heap, String name, int capacity) {
-        long ring = SharedRing.requiredBytes(capacity);
         int rings = (heap.find(name + ".ab").isEmpty() ? 1 : 0) + (heap.find(name + ".ba").isEmpty() ? 1 : 0);
-        long[] sizes = rings == 2 ? new long[] {ring, ring, SyncLayout.PIPE_SIZE}
-                : rings == 1 ? new long[] {ring, SyncLayout.PIPE_SIZE} : new long[] {SyncLayout.PIPE_SIZE};
-        Blocks.requireRoom(heap, "pipe '" + name + "'", sizes);
+        if (rings == 2) {
+            RingRoom.require(heap, "pipe '" + name + "'", capacity, 2, SyncLayout.PIPE_SIZE);
+        } else {
+            long[] sizes = rings == 1 ? new long[] {SharedRing.requiredBytes(capacity), SyncLayout.PIPE_SIZE}
+                    : new long[] {SyncLayout.PIPE_SIZE};
+            Blocks.requireRoom(heap, "pipe '" + name + "'", sizes);
+        }
     }
 
     /**

@@ -2,8 +2,10 @@ package org.shm4j.sync;
 
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.RingRoom;
 import org.shm4j.sync.internal.WordWait;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.RingStats;
@@ -99,13 +101,18 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      * Creates an empty queue named {@code name} in {@code heap}, over an MPMC ring of {@code capacity} bytes.
      *
      * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
+     * @throws ShmFullException         naming the queue and a capacity that fits, if the heap has no room for it
      */
     public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
         Blocks.checkRingCapacity(describe(name), capacity);
         int type = CodecMessages.checkedTypeId(codec, describe(name));
-        return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, type), codec, name,
-                heap);
+        try {
+            return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, type), codec, name,
+                    heap);
+        } catch (ShmFullException e) {
+            throw RingRoom.refused(describe(name), capacity, heap, e);
+        }
     }
 
     /**
@@ -127,6 +134,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      * Opens the queue named {@code name}, or creates it empty.
      *
      * @throws ShmTypeMismatchException if it exists with another capacity, or its ring declares another codec type
+     * @throws ShmFullException         naming the queue and a capacity that fits, if the heap has no room for it
      */
     public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
@@ -148,6 +156,8 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
                 }
                 throw e; // neither: the ring's own message stands (mismatch returns e)
             });
+        } catch (ShmFullException e) {
+            throw RingRoom.refused(describe(name), capacity, heap, e);
         }
     }
 

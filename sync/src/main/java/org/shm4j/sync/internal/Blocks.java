@@ -198,6 +198,14 @@ public final class Blocks {
      * @throws ShmFullException naming {@code what}, what it needs and what the heap has
      */
     public static void requireRoom(SharedHeap heap, String what, long... blockSizes) {
+        requireRoom(heap, what, () -> "", blockSizes);
+    }
+
+    /**
+     * As {@link #requireRoom(SharedHeap, String, long...)}, the refusal adding {@code advice}'s words (such as a
+     * smaller size that fits) after what the heap has.
+     */
+    public static void requireRoom(SharedHeap heap, String what, Supplier<String> advice, long... blockSizes) {
         long freeBytes = heap.freeBytes();
         long top = heap.byteSize() - freeBytes; // the heap allocates upwards from there
         long start = top;
@@ -208,7 +216,7 @@ public final class Blocks {
         if (freeEntries < blockSizes.length || top - start > freeBytes) {
             throw new ShmFullException(what + " needs " + blockSizes.length + " catalog entries and " + (top - start)
                     + " bytes; heap " + heap.memory() + " has " + freeEntries + " entries and " + freeBytes
-                    + " bytes free (nothing was made)");
+                    + " bytes free" + advice.get() + " (nothing was made)");
         }
     }
 

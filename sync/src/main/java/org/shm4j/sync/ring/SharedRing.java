@@ -3,9 +3,11 @@ package org.shm4j.sync.ring;
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.RingRoom;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.StallWatch;
 import org.shm4j.sync.internal.SyncLayout;
@@ -384,10 +386,10 @@ public final class SharedRing {
      *
      * @param capacity data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
      * @throws IllegalArgumentException if the capacity is not one
+     * @throws ShmFullException         naming the ring and a capacity that fits, if the heap has no room for it
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(named(name), capacity),
-                s -> RingHeaders.format(s, kind, capacity)), named(name));
+        return created(heap, name, capacity, s -> RingHeaders.format(s, kind, capacity));
     }
 
     /**
@@ -396,11 +398,11 @@ public final class SharedRing {
      *
      * @param capacity data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
      * @throws IllegalArgumentException if the capacity is not one, or the stall timeout is not positive
+     * @throws ShmFullException         naming the ring and a capacity that fits, if the heap has no room for it
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
         long stallNanos = stallNanos(stallTimeout);
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(named(name), capacity),
-                s -> RingHeaders.format(s, kind, capacity, stallNanos)), named(name));
+        return created(heap, name, capacity, s -> RingHeaders.format(s, kind, capacity, stallNanos));
     }
 
     /**
@@ -411,11 +413,21 @@ public final class SharedRing {
      * @param capacity    data bytes: a power of two from {@value #MIN_CAPACITY} to 2<sup>30</sup>
      * @param messageType a message type, {@code >= 1}
      * @throws IllegalArgumentException if the capacity is not one, or the type is not positive
+     * @throws ShmFullException         naming the ring and a capacity that fits, if the heap has no room for it
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, int messageType) {
         checkDeclaredType(name, messageType);
-        return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(named(name), capacity),
-                s -> RingHeaders.formatTyped(s, kind, capacity, messageType)), named(name));
+        return created(heap, name, capacity, s -> RingHeaders.formatTyped(s, kind, capacity, messageType));
+    }
+
+    /** @throws ShmFullException naming the ring and a capacity that fits, if the heap has no room for it */
+    private static SharedRing created(SharedHeap heap, String name, int capacity, Consumer<MemorySegment> format) {
+        try {
+            return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(named(name),
+                    capacity), format), named(name));
+        } catch (ShmFullException e) {
+            throw RingRoom.refused(named(name), capacity, heap, e);
+        }
     }
 
     /**
@@ -462,6 +474,7 @@ public final class SharedRing {
      * Opens the ring named {@code name}, or creates it empty.
      *
      * @throws ShmTypeMismatchException if it exists with another kind or capacity
+     * @throws ShmFullException         naming the ring and a capacity that fits, if the heap has no room for it
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
         return openOrCreate(heap, name, kind, capacity, s -> RingHeaders.format(s, kind, capacity));
@@ -497,6 +510,8 @@ public final class SharedRing {
                 return existing.description + " exists as " + existing.kind + " with capacity " + existing.capacity
                         + " (asked: " + kind + " with capacity " + capacity + ")";
             });
+        } catch (ShmFullException e) {
+            throw RingRoom.refused(named(name), capacity, heap, e);
         }
     }
 
