@@ -113,10 +113,13 @@ public final class SharedCounters {
     private final long reuseDelayMillis;
     private final RobustMutex mutex;
     private final String description;
+    /** The heap the block lives in, as it names itself ({@code heap 'h'}), for the message of a full block. */
+    private final String heap;
 
-    private SharedCounters(MemorySegment block, String description) {
+    private SharedCounters(MemorySegment block, String description, SharedHeap heap) {
         this.block = block;
         this.description = description;
+        this.heap = heap.toString();
         this.capacity = check(block, description);
         this.reuseDelayMillis = block.get(JAVA_LONG, REUSE_DELAY_OFFSET);
         this.mutex = new RobustMutex(block, MUTEX_OFFSET, description + " allocation mutex");
@@ -137,7 +140,7 @@ public final class SharedCounters {
     public static SharedCounters create(SharedHeap heap, String name, int capacity, Duration reuseDelay) {
         long delay = checkArguments(name, capacity, reuseDelay);
         return new SharedCounters(Blocks.create(heap, name, COUNTERS, blockSize(capacity),
-                s -> format(s, capacity, delay)), what(name));
+                s -> format(s, capacity, delay)), what(name), heap);
     }
 
     /**
@@ -148,7 +151,7 @@ public final class SharedCounters {
      * @throws ShmFormatException                  if its header is corrupted
      */
     public static SharedCounters open(SharedHeap heap, String name) {
-        return new SharedCounters(Blocks.open(heap, name, COUNTERS), what(name));
+        return new SharedCounters(Blocks.open(heap, name, COUNTERS), what(name), heap);
     }
 
     /**
@@ -160,7 +163,7 @@ public final class SharedCounters {
         long delay = checkArguments(name, capacity, DEFAULT_REUSE_DELAY);
         try {
             return new SharedCounters(Blocks.openOrCreate(heap, name, COUNTERS, blockSize(capacity),
-                    s -> format(s, capacity, delay)), what(name));
+                    s -> format(s, capacity, delay)), what(name), heap);
         } catch (ShmTypeMismatchException e) { // worded in block bytes: say it in slots
             throw Blocks.mismatch(e, () -> {
                 int existing = open(heap, name).capacity();
@@ -334,8 +337,9 @@ public final class SharedCounters {
             }
         }
         if (reusable < 0) {
-            throw new ShmFullException(description + " is full: all " + capacity + " counters are allocated or"
-                    + " were freed less than " + reuseDelayMillis + " ms ago");
+            throw new ShmFullException(description + " in " + heap + " is full: all of its capacity=" + capacity
+                    + " counters are allocated or were freed less than " + reuseDelayMillis + " ms ago (the capacity"
+                    + " is fixed at creation)");
         }
         return reusable;
     }

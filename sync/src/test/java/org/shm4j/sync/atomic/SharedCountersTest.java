@@ -89,8 +89,9 @@ class SharedCountersTest {
                 try {
                     second = counters.allocate("second");
                 } catch (ShmFullException tooSoon) {
-                    assertThat(tooSoon).hasMessage("SharedCounters 'stats' is full: all 1 counters are allocated or"
-                            + " were freed less than 300 ms ago");
+                    assertThat(tooSoon).hasMessage("SharedCounters 'stats' in " + heap + " is full: all of its"
+                            + " capacity=1 counters are allocated or were freed less than 300 ms ago (the capacity is"
+                            + " fixed at creation)");
                     assertThat(System.nanoTime() - freedAt).isLessThan(BOUND.toNanos());
                     Thread.sleep(20); // polling a clock-based deadline, not synchronising with another thread
                 }
@@ -101,6 +102,21 @@ class SharedCountersTest {
             assertThat(second.get()).isZero();
             assertThat(counters.snapshot()).containsExactly(
                     new SharedCounters.Entry(0, second.registrationId(), "second", 0));
+        }
+    }
+
+    /** helper-179: the refusal named neither the heap nor, as such, the capacity ("all 2 counters are allocated"). */
+    @Test
+    void shouldNameTheHeapAndTheCapacityWhenFull() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedCounters counters = SharedCounters.openOrCreate(heap, "stats", 2);
+            counters.allocate("a");
+            counters.allocate("b");
+            assertThatThrownBy(() -> SharedCounters.open(heap, "stats").allocate("c"))
+                    .isInstanceOf(ShmFullException.class)
+                    .hasMessageStartingWith("SharedCounters 'stats' in heap anonymous@")
+                    .hasMessageContaining(" is full: all of its capacity=2 counters are allocated")
+                    .hasMessageEndingWith("(the capacity is fixed at creation)");
         }
     }
 
