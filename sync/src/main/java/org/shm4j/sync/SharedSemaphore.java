@@ -555,8 +555,13 @@ public final class SharedSemaphore {
         if (!mutex.acquire(timeoutNanos, interruptible)) {
             return false;
         }
-        if (!mutex.isConsistent()) {
-            mutex.markConsistent(); // each update is a single store: a dead holder left nothing half-done
+        try {
+            if (!mutex.isConsistent()) {
+                mutex.markConsistent(); // each update is a single store: a dead holder left nothing half-done
+            }
+        } catch (RuntimeException | Error e) { // a view closed under the holder: see RobustMutex.releaseAfter
+            mutex.releaseAfter(e, false, description);
+            throw e;
         }
         return true;
     }

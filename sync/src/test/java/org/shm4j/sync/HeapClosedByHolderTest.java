@@ -3,7 +3,9 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.sync.atomic.SharedLong;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
@@ -15,11 +17,18 @@ import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.Pipe;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -144,6 +153,88 @@ class HeapClosedByHolderTest {
                 go.set(1);
                 child.awaitLine("CLOSED_BOTH", BOUND);
             }
+        }
+    }
+
+    /**
+     * A close stops listing its view before it unmaps it, and waits (up to 1 s) while a thread of the process uses
+     * the memory; a map opened through the view in that instant lay in no listed heap, so its segments' locks had no
+     * other view to be released through: the put through the kept view below waited for ever (its bound here).
+     */
+    @Test
+    void shouldFreeAMapSegmentOfAMapOpenedThroughAViewWhileItClosed() throws Exception {
+        String heapName = names.unique("opened-while-closing");
+        try (SharedHeap kept = SharedHeap.create(heapName, 1 << 20)) {
+            SharedMap<String, String> mapKept = SharedMap.create(kept, "map", Codec.utf8(), Codec.utf8(),
+                    new MapSizing(64, 8, 16));
+            mapKept.put(KEY, "before");
+            SharedHeap closing = SharedHeap.open(heapName);
+            MemorySegment buffer = closing.allocate("buffer", new BlockType(0x7E57, 1), 1 << 18).segment();
+            try (Pipe.SourceChannel source = holdInAPipeWrite(buffer)) {
+                CompletableFuture<Void> close = onNewThread(() -> {
+                    closing.close();
+                    return null;
+                });
+                Children.awaitTrue("the close has stopped listing the view", // it waits for the pipe write then
+                        () -> HeapMappings.placeOf(buffer) == null);
+                SharedMap<String, String> map = SharedMap.open(closing, "map", Codec.utf8(), Codec.utf8());
+                CountDownLatch inside = new CountDownLatch(1);
+                CountDownLatch closed = new CountDownLatch(1);
+                CompletableFuture<String> compute = onNewThread(() -> map.compute(KEY, (k, old) -> {
+                    inside.countDown();
+                    MapWriterOfTwoViews.awaitBounded(closed);
+                    return "written by the cut-short compute";
+                }));
+                assertThat(inside.await(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the compute holds the lock").isTrue();
+                drain(source, buffer.byteSize()); // the pipe write ends, and with it the close's wait
+                close.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                closed.countDown();
+                assertThatThrownBy(() -> compute.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .hasRootCauseInstanceOf(IllegalStateException.class);
+            }
+            CompletableFuture<String> put = onNewThread(() -> mapKept.put(KEY, "after"));
+            // 10 s: at once now; before, for ever
+            assertThat(put.get(10, TimeUnit.SECONDS)).as("the cut-short compute wrote nothing").isEqualTo("before");
+        }
+    }
+
+    /** @return {@code task}'s outcome, run on a new daemon thread (the common pool may have one thread, busy) */
+    private static <T> CompletableFuture<T> onNewThread(Callable<T> task) {
+        CompletableFuture<T> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                outcome.complete(task.call());
+            } catch (Throwable t) {
+                outcome.completeExceptionally(t);
+            }
+        });
+        return outcome;
+    }
+
+    /** @return the read end of a pipe that a thread writes {@code buffer}'s bytes to, blocked once the pipe is full */
+    private static Pipe.SourceChannel holdInAPipeWrite(MemorySegment buffer) throws IOException {
+        Pipe pipe = Pipe.open();
+        Thread.ofPlatform().daemon().start(() -> {
+            try (Pipe.SinkChannel sink = pipe.sink()) {
+                ByteBuffer bytes = buffer.asByteBuffer();
+                while (bytes.hasRemaining()) {
+                    sink.write(bytes); // holds the heap's memory while it blocks: the close waits for it
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        return pipe.source();
+    }
+
+    private static void drain(Pipe.SourceChannel source, long bytes) throws IOException {
+        ByteBuffer into = ByteBuffer.allocate(1 << 16);
+        for (long read = 0; read < bytes; into.clear()) {
+            int n = source.read(into);
+            if (n < 0) {
+                throw new EOFException("the pipe closed after " + read + " of " + bytes + " bytes");
+            }
+            read += n;
         }
     }
 

@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -27,6 +29,11 @@ public final class HeapMappings {
     private static final CopyOnWriteArrayList<Listed> MAPPED = new CopyOnWriteArrayList<>();
     /** The periods not over, guarded by itself. */
     private static final List<AttachPeriod> PERIODS = new ArrayList<>();
+    /**
+     * Where each attached mapping listed since lay, by its scope: kept after its close (see {@link #placeOfClosed})
+     * for as long as segments of it are reachable. Guarded by itself.
+     */
+    private static final Map<MemorySegment.Scope, Place> PLACES = new WeakHashMap<>();
 
     private HeapMappings() {
     }
@@ -66,7 +73,7 @@ public final class HeapMappings {
         }
     }
 
-    /** Where a segment lies in a listed, attached heap: that heap's period and the mapping's start address. */
+    /** Where a segment lies in an attached heap's mapping: that heap's period and the mapping's start address. */
     public record Place(AttachPeriod period, long base) {
     }
 
@@ -121,6 +128,11 @@ public final class HeapMappings {
 
     /** Lists {@code heap}, the whole mapping of an open named or file heap, with its period (null if not attached). */
     public static void add(MemorySegment heap, AttachPeriod period) {
+        if (period != null) {
+            synchronized (PLACES) { // replaces the place of a close that failed: its period may be a new one
+                PLACES.put(heap.scope(), new Place(period, heap.address()));
+            }
+        }
         MAPPED.add(new Listed(heap, period));
     }
 
@@ -141,6 +153,20 @@ public final class HeapMappings {
             }
         }
         return null;
+    }
+
+    /**
+     * Unlike {@link #placeOf}, finds a mapping that is no longer listed: a close stops listing its view before it
+     * unmaps it, so a structure opened or first used in that instant through the closing view lies in no listed heap.
+     *
+     * @param memory a segment of an attached mapping of a named or file heap (a block's, a slice of one)
+     * @return where that mapping lay (its period and start), listed or not, open or closed; null for memory of no
+     *         such mapping (an anonymous or read-only heap, a segment made from a bare address)
+     */
+    public static Place placeOfClosed(MemorySegment memory) {
+        synchronized (PLACES) {
+            return PLACES.get(memory.scope());
+        }
     }
 
     /**

@@ -362,8 +362,13 @@ public final class SharedCounters {
         } catch (InterruptedException e) {
             throw new AssertionError("an uninterruptible acquire threw InterruptedException", e);
         }
-        if (!mutex.isConsistent()) {
-            mutex.markConsistent(); // a dead holder's changes are all-or-nothing: its state store came last
+        try {
+            if (!mutex.isConsistent()) {
+                mutex.markConsistent(); // a dead holder's changes are all-or-nothing: its state store came last
+            }
+        } catch (RuntimeException | Error e) { // a view closed under the holder: see RobustMutex.releaseAfter
+            mutex.releaseAfter(e, false, description);
+            throw e;
         }
     }
 

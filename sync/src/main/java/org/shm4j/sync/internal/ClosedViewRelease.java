@@ -10,6 +10,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_ENTERING;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_FLAGS;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 
@@ -26,8 +27,15 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * offset in the heap, marked inconsistent as a dead holder's take-over marks it: the operation was cut short, so the
  * next holder repairs what it may have left half done, as after the holder's death.
  *
- * <p>A user's lock ({@code SharedLock} and its kin) is not given up this way: its holder decides when its critical
- * section ends, and the heap's close documents that such a hold stays while the process keeps another view.
+ * <p>The same holds for an acquire that the close cut short right after its CAS took the word, before the thread
+ * recorded itself as the holder (or before a take-over marked the data): the acquire throws, so its caller holds
+ * nothing and releases nothing, and the word named this process but no thread of it. {@link #releaseTaken} records
+ * the thread through the other view and releases. A structure whose lock method meets the closed view after the
+ * acquire (reading its repair state) releases through {@link RobustMutex#releaseAfter} before it throws.
+ *
+ * <p>A user's lock ({@code SharedLock} and its kin) that its holder took is not given up this way: its holder decides
+ * when its critical section ends, and the heap's close documents that such a hold stays while the process keeps
+ * another view. Only a lock call that threw, whose caller thus holds nothing, releases as above.
  */
 final class ClosedViewRelease {
     // VarHandle mechanics
@@ -41,34 +49,78 @@ final class ClosedViewRelease {
      * Releases the mutex at {@code mutex} (its 40 bytes, in a view that is now closed) through another open view of
      * the same heap, if the current thread holds it and this process has such a view.
      *
-     * @param place       where the mutex's view lay when the mutex object was made, or null if not in a listed heap
      * @param mutex       the mutex's memory in the closed view
      * @param wakeAll     wake every waiter rather than one
      * @param what        the mutex, for messages
      * @return true if it was released
      */
-    static boolean release(HeapMappings.Place place, MemorySegment mutex, boolean wakeAll, String what) {
-        if (place == null || mutex.scope().isAlive()) {
-            return false; // not in an attached heap, or not closed: the failure was another
-        }
-        MemorySegment view = HeapMappings.openViewOf(place.period());
+    static boolean release(MemorySegment mutex, boolean wakeAll, String what) {
+        HeapMappings.Place place = HeapMappings.placeOfClosed(mutex);
+        MemorySegment view = otherView(place, mutex);
         if (view == null) {
-            return false; // no view left: this process left the attach table, so others take it over as a dead one's
+            return false;
         }
         long base = mutex.address() - place.base();
         try {
-            if (!RobustMutex.isHeldByCurrentThread(view, base)) {
-                return false;
+            // the release cleared the owner field, then met the close before it freed the word (once the word is free,
+            // a release does not throw): the word is still the caller's, which no other thread could take since
+            if ((long) LONG.getOpaque(view, base + MUTEX_OWNER_THREAD) == 0L // opaque: as the release reads it
+                    && RobustMutex.isHeldByThisProcess(view, base)) {
+                LONG.setOpaque(view, base + MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
             }
-            // a holder that had not entered (a writer waiting for readers) changed nothing: no repair is due
-            if (((long) LONG.getVolatile(view, base + MUTEX_WORD) & LOCK_ENTERING) == 0) {
-                INT.getAndBitwiseOr(view, base + MUTEX_FLAGS, LOCK_OWNER_DIED);
-                LONG.getAndAdd(view, base + MUTEX_RECOVERIES, 1L);
-            }
-            RobustMutex.release(view, base, wakeAll, what);
-            return true;
+            return releaseThrough(view, base, wakeAll, what);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
             return false;
         }
+    }
+
+    /**
+     * Releases the mutex at {@code mutex} whose word the current thread's CAS took through a view that closed before
+     * the thread could record itself as the holder (or finish a take-over's marks): the word is this process's, no
+     * other process takes it from a process that has the heap open, and no thread of this process would ever release
+     * it. Records the thread through another open view of the same heap, then releases as {@link #release} does,
+     * marked inconsistent (a take-over from a dead holder may have been cut short before its own mark).
+     *
+     * @param mutex the mutex's memory in the closed view
+     * @param what  the mutex, for messages
+     * @return true if it was released
+     */
+    static boolean releaseTaken(MemorySegment mutex, String what) {
+        HeapMappings.Place place = HeapMappings.placeOfClosed(mutex);
+        MemorySegment view = otherView(place, mutex);
+        if (view == null) {
+            return false;
+        }
+        long base = mutex.address() - place.base();
+        try {
+            // opaque, as a claim: the word is ours (our CAS took it); the release below orders it for the next owner
+            LONG.setOpaque(view, base + MUTEX_OWNER_THREAD, ThreadKeys.current());
+            return releaseThrough(view, base, true, what); // readers may wait for a writer's mutex: wake them all
+        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
+            return false;
+        }
+    }
+
+    /**
+     * @param place where {@code mutex}'s view lay ({@link HeapMappings#placeOfClosed}), or null
+     * @return an open view of the heap that {@code mutex}, now closed, lay in, or null: {@code mutex} is not closed
+     *         (the failure was another), lies in no attached heap, or this process has no view of it left (it left
+     *         the attach table, so others take the mutex over as a dead process's)
+     */
+    private static MemorySegment otherView(HeapMappings.Place place, MemorySegment mutex) {
+        return place == null || mutex.scope().isAlive() ? null : HeapMappings.openViewOf(place.period());
+    }
+
+    private static boolean releaseThrough(MemorySegment view, long base, boolean wakeAll, String what) {
+        if (!RobustMutex.isHeldByCurrentThread(view, base)) {
+            return false;
+        }
+        // a holder that had not entered (a writer waiting for readers) changed nothing: no repair is due
+        if (((long) LONG.getVolatile(view, base + MUTEX_WORD) & LOCK_ENTERING) == 0) {
+            INT.getAndBitwiseOr(view, base + MUTEX_FLAGS, LOCK_OWNER_DIED);
+            LONG.getAndAdd(view, base + MUTEX_RECOVERIES, 1L);
+        }
+        RobustMutex.release(view, base, wakeAll, what);
+        return true;
     }
 }

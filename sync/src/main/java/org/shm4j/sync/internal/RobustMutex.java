@@ -146,8 +146,6 @@ public final class RobustMutex {
     private final DeadlockWatch watch;
     /** What the mutex guards, for messages ("ring 'jobs' consumers"). */
     private final String description;
-    /** Where the mutex's heap view lay when this object was made, or null: see {@link ClosedViewRelease}. */
-    private final HeapMappings.Place place;
     /** The owner check of callers that give up before their wait's own check comes. */
     private final GiveUpCheck giveUps = new GiveUpCheck();
 
@@ -171,7 +169,6 @@ public final class RobustMutex {
     public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch) {
         Waits.prepare(); // the native wait calls linked now, not in a lock's first timed wait
         this.segment = segment.asSlice(base, MUTEX_SIZE);
-        this.place = HeapMappings.placeOf(this.segment);
         this.watch = watch;
         this.description = description;
     }
@@ -244,7 +241,11 @@ public final class RobustMutex {
 
     /** @return true if the mutex was free and is now held by the current thread */
     public boolean tryAcquire() {
-        return tryAcquire(segment, 0);
+        if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
+            claimTaken();
+            return true;
+        }
+        return false;
     }
 
     /**
@@ -347,7 +348,7 @@ public final class RobustMutex {
                     // others may still be blocked: counted, or (uncounted) when the count is full
                     long locked = step > BLOCK_STEP && WakeWord.countsSleepers(wakes) ? LOCKED | LOCK_WAITERS : LOCKED;
                     if (LONG.compareAndSet(s, MUTEX_WORD, 0L, locked)) {
-                        claim(s, 0);
+                        claimTaken();
                         return true;
                     }
                     continue;
@@ -398,7 +399,7 @@ public final class RobustMutex {
             long w = (long) LONG.getOpaque(s, MUTEX_WORD); // opaque: a hint; the CAS below decides
             if (w == 0) {
                 if (LONG.compareAndSet(s, MUTEX_WORD, 0L, LOCKED)) {
-                    claim(s, 0);
+                    claimTaken();
                     return true;
                 }
             } else if ((w & LOCK_WAITERS) != 0) {
@@ -507,7 +508,9 @@ public final class RobustMutex {
     /**
      * Releases the mutex and wakes blocked waiters, if any. If the heap view holding it was closed under the holder
      * and this process keeps another view of the heap open, releases it through that view, marked inconsistent (see
-     * {@link ClosedViewRelease}), and still throws.
+     * {@link ClosedViewRelease}), and still throws. Only the mutex's holder calls it: a release that a closed view
+     * cut short after it cleared the owner field leaves the word this process's with no thread named, which this
+     * takes for the caller's hold.
      *
      * @param wakeAll wake every waiter (readers wait here too) rather than one
      * @throws IllegalMonitorStateException if the current thread does not hold it
@@ -517,8 +520,23 @@ public final class RobustMutex {
         try {
             release(segment, 0, wakeAll, what);
         } catch (IllegalStateException closed) {
-            ClosedViewRelease.release(place, segment, wakeAll, what); // if another view of the heap is open here
+            ClosedViewRelease.release(segment, wakeAll, what); // if another view of the heap is open here
             throw closed;
+        }
+    }
+
+    /**
+     * {@link #release(boolean, String)} for a holder whose work right after its acquire failed before it entered its
+     * own {@code try}/{@code finally} (a structure's lock method reading its repair state, which meets a view closed
+     * meanwhile): a failure of the release is added to {@code failure}, which the caller throws.
+     *
+     * @param failure what the holder met
+     */
+    public void releaseAfter(Throwable failure, boolean wakeAll, String what) {
+        try {
+            release(wakeAll, what);
+        } catch (RuntimeException releaseFailed) {
+            failure.addSuppressed(releaseFailed);
         }
     }
 
@@ -526,8 +544,14 @@ public final class RobustMutex {
      * Releases the mutex at {@code base} in {@code s} (see {@link #tryAcquire(MemorySegment, long)}) and wakes
      * blocked waiters, if any.
      *
+     * <p>A view that another thread closed once the word was free does not fail the release: it is done, and a
+     * waiter that missed the wake looks at the word again within {@link #LIVENESS_NANOS}. So a release that throws
+     * {@link IllegalStateException} left the word held, and {@link ClosedViewRelease} can tell a hold whose owner
+     * field it had cleared from a word that another thread took after it.
+     *
      * @param wakeAll wake every waiter (readers wait here too) rather than one
      * @throws IllegalMonitorStateException if the current thread does not hold it
+     * @throws IllegalStateException        if the mutex's memory was closed before the word was free
      */
     public static void release(MemorySegment s, long base, boolean wakeAll, String what) {
         // opaque: a thread of the holding process writes its own key there only while it holds the word
@@ -546,10 +570,14 @@ public final class RobustMutex {
                 // fence): the wake word is read after the store above. The CPU may still let that read pass the
                 // store: a sleeper's membarrier covers that (WakeWord.sleep), instead of a StoreLoad fence here.
                 VarHandle.releaseFence();
-                int wakes = WakeWord.readAfterRelease(s, base);
-                if (WakeWord.countsSleepers(wakes)) {
-                    LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L); // opaque: diagnostics, as in releaseContended
-                    WakeWord.wakeAfterStore(s, base, wakes, wakeAll);
+                try {
+                    int wakes = WakeWord.readAfterRelease(s, base);
+                    if (WakeWord.countsSleepers(wakes)) {
+                        LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L); // opaque: diagnostics, as in releaseContended
+                        WakeWord.wakeAfterStore(s, base, wakes, wakeAll);
+                    }
+                } catch (IllegalStateException closedOnceFree) {
+                    // the release is done: see the method doc
                 }
                 return;
             }
@@ -573,9 +601,13 @@ public final class RobustMutex {
         // only waiters change the word while we hold it, and only by adding their bit: the word is LOCKED with
         // WAITERS, or ENTERING (released from that state: the holder never entered), or both
         LONG.getAndSet(s, base + MUTEX_WORD, 0L); // volatile: releases the guarded data
-        // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
-        LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L);
-        WakeWord.wakeAfterRelease(s, base, wakeAll);
+        try {
+            // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
+            LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L);
+            WakeWord.wakeAfterRelease(s, base, wakeAll);
+        } catch (IllegalStateException closedOnceFree) {
+            // the release is done: see release
+        }
     }
 
     private static IllegalMonitorStateException notHeld(MemorySegment s, long base, String what) {
@@ -693,6 +725,11 @@ public final class RobustMutex {
         return WakeWord.sleep(segment, 0, step, wakes, w | LOCK_WAITERS, maxBlockNanos);
     }
 
+    /** @return true if the mutex at {@code base} is held by this process, whatever its state bits (a volatile read) */
+    static boolean isHeldByThisProcess(MemorySegment s, long base) {
+        return ((long) LONG.getVolatile(s, base + MUTEX_WORD) & ~STATE_BITS) == LOCKED;
+    }
+
     /** @return true if the lock word of the mutex at {@code base} is {@code word} (a volatile read) */
     static boolean isWord(MemorySegment s, long base, long word) {
         return (long) LONG.getVolatile(s, base + MUTEX_WORD) == word;
@@ -759,12 +796,33 @@ public final class RobustMutex {
         if (!LONG.compareAndSet(segment, MUTEX_WORD, w, LOCKED | LOCK_WAITERS)) {
             return false;
         }
-        claim(segment, 0); // until then the owner field holds the dead owner's key, which no thread here matches
-        if ((w & LOCK_ENTERING) == 0) { // it had entered
-            INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
-            LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
+        try {
+            claim(segment, 0); // until then the owner field holds the dead owner's key, which no thread here matches
+            if ((w & LOCK_ENTERING) == 0) { // it had entered
+                INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
+                LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
+            }
+            LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
+        } catch (IllegalStateException closed) { // see claimTaken: marked through the other view instead
+            ClosedViewRelease.releaseTaken(segment, description);
+            throw closed;
         }
-        LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
         return true;
+    }
+
+    /**
+     * Records the current thread as the holder of the word its CAS just took. If another thread closed this view
+     * after the CAS, the word names this process but no thread of it, and the acquire throws, so no one would release
+     * it: frees it through another open view of the heap ({@link ClosedViewRelease#releaseTaken}), then throws.
+     *
+     * @throws IllegalStateException if the mutex's memory is closed
+     */
+    private void claimTaken() {
+        try {
+            claim(segment, 0);
+        } catch (IllegalStateException closed) {
+            ClosedViewRelease.releaseTaken(segment, description);
+            throw closed;
+        }
     }
 }

@@ -66,9 +66,14 @@ final class ListHeaders {
         } catch (InterruptedException e) {
             throw new AssertionError("an uninterruptible acquire was interrupted", e);
         }
-        if (!store.mutex.isConsistent()) {
-            store.recover();
-            store.mutex.markConsistent();
+        try {
+            if (!store.mutex.isConsistent()) {
+                store.recover();
+                store.mutex.markConsistent();
+            }
+        } catch (RuntimeException | Error e) { // a view closed under the holder: see RobustMutex.releaseAfter
+            store.mutex.releaseAfter(e, false, store.what());
+            throw e;
         }
     }
 

@@ -264,18 +264,25 @@ final class MapSegment {
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw map.closed(e);
         }
+        try {
+            repairIfHalfDone();
+        } catch (RuntimeException | Error e) {
+            // the sequence stays odd: every later lock() tries the repair again and says why it fails; or this view
+            // was closed under the holder: released through another view of the heap, if this process has one
+            mutex.releaseAfter(e, false, description);
+            throw e;
+        }
+    }
+
+    /** Under the lock, just taken: repairs what a dead owner left half done, if it did. */
+    private void repairIfHalfDone() {
         long sequence = (long) LONG.getOpaque(memory, S_SEQUENCE); // opaque: the lock orders it
         // odd: a dead owner was changing the segment (a live one leaves it even, but for a split that met damaged
         // bytes and threw ShmFormatException, whose segment the rebuild below is what it needs)
         if ((sequence & 1) != 0) {
-            try {
-                arena.rebuild();
-                SegmentSplit.recover(map, this);
-                SegmentCompaction.recover(map, this);
-            } catch (RuntimeException | Error e) {
-                unlock(); // the sequence stays odd: every later lock() tries the repair again and says why it fails
-                throw e;
-            }
+            arena.rebuild();
+            SegmentSplit.recover(map, this);
+            SegmentCompaction.recover(map, this);
             LONG.setOpaque(memory, S_REPAIRS, (long) LONG.getOpaque(memory, S_REPAIRS) + 1); // opaque: stats
             endWrite(sequence);
         }
