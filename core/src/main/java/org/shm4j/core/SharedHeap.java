@@ -623,16 +623,16 @@ public final class SharedHeap implements AutoCloseable {
      *
      * @throws IllegalStateException if this heap is closed
      */
+    private void ensureOpen() {
+        if (memory.isClosed()) {
+            throw new IllegalStateException(this + " is closed");
+        }
+    }
+
     /** @return this view's attach period, read under the monitor that a close that changes it holds */
     private HeapMappings.AttachPeriod attachPeriod() {
         synchronized (attached) {
             return period;
-        }
-    }
-
-    private void ensureOpen() {
-        if (memory.isClosed()) {
-            throw new IllegalStateException(this + " is closed");
         }
     }
 
