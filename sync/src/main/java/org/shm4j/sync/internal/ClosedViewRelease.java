@@ -68,7 +68,7 @@ final class ClosedViewRelease {
                     && RobustMutex.isHeldByThisProcess(view, base)) {
                 LONG.setOpaque(view, base + MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
             }
-            return releaseThrough(view, base, wakeAll, what);
+            return releaseThrough(view, base, wakeAll, what, true);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
             return false;
         }
@@ -78,14 +78,16 @@ final class ClosedViewRelease {
      * Releases the mutex at {@code mutex} whose word the current thread's CAS took through a view that closed before
      * the thread could record itself as the holder (or finish a take-over's marks): the word is this process's, no
      * other process takes it from a process that has the heap open, and no thread of this process would ever release
-     * it. Records the thread through another open view of the same heap, then releases as {@link #release} does,
-     * marked inconsistent (a take-over from a dead holder may have been cut short before its own mark).
+     * it. Records the thread through another open view of the same heap, then releases as {@link #release} does;
+     * marked inconsistent only for a take-over from a holder that had entered, whose own mark may have been cut short:
+     * the thread that took the word entered nothing (a user's lock call threw), so the data is as it was.
      *
-     * @param mutex the mutex's memory in the closed view
-     * @param what  the mutex, for messages
+     * @param mutex      the mutex's memory in the closed view
+     * @param what       the mutex, for messages
+     * @param takingOver the word was taken over from a dead holder that had entered
      * @return true if it was released
      */
-    static boolean releaseTaken(MemorySegment mutex, String what) {
+    static boolean releaseTaken(MemorySegment mutex, String what, boolean takingOver) {
         HeapMappings.Place place = HeapMappings.placeOfClosed(mutex);
         MemorySegment view = otherView(place, mutex);
         if (view == null) {
@@ -95,7 +97,8 @@ final class ClosedViewRelease {
         try {
             // opaque, as a claim: the word is ours (our CAS took it); the release below orders it for the next owner
             LONG.setOpaque(view, base + MUTEX_OWNER_THREAD, ThreadKeys.current());
-            return releaseThrough(view, base, true, what); // readers may wait for a writer's mutex: wake them all
+            // readers may wait for a writer's mutex: wake them all
+            return releaseThrough(view, base, true, what, takingOver);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
             return false;
         }
@@ -111,12 +114,14 @@ final class ClosedViewRelease {
         return place == null || mutex.scope().isAlive() ? null : HeapMappings.openViewOf(place.period());
     }
 
-    private static boolean releaseThrough(MemorySegment view, long base, boolean wakeAll, String what) {
+    /** @param mayHaveEntered the holder may have changed what the mutex guards: mark it for repair unless entering */
+    private static boolean releaseThrough(MemorySegment view, long base, boolean wakeAll, String what,
+                                          boolean mayHaveEntered) {
         if (!RobustMutex.isHeldByCurrentThread(view, base)) {
             return false;
         }
         // a holder that had not entered (a writer waiting for readers) changed nothing: no repair is due
-        if (((long) LONG.getVolatile(view, base + MUTEX_WORD) & LOCK_ENTERING) == 0) {
+        if (mayHaveEntered && ((long) LONG.getVolatile(view, base + MUTEX_WORD) & LOCK_ENTERING) == 0) {
             INT.getAndBitwiseOr(view, base + MUTEX_FLAGS, LOCK_OWNER_DIED);
             LONG.getAndAdd(view, base + MUTEX_RECOVERIES, 1L);
         }

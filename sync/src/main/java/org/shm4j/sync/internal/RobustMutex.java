@@ -804,7 +804,7 @@ public final class RobustMutex {
             }
             LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
         } catch (IllegalStateException closed) { // see claimTaken: marked through the other view instead
-            ClosedViewRelease.releaseTaken(segment, description);
+            ClosedViewRelease.releaseTaken(segment, description, (w & LOCK_ENTERING) == 0);
             throw closed;
         }
         return true;
@@ -821,7 +821,7 @@ public final class RobustMutex {
         try {
             claim(segment, 0);
         } catch (IllegalStateException closed) {
-            ClosedViewRelease.releaseTaken(segment, description);
+            ClosedViewRelease.releaseTaken(segment, description, false); // it entered nothing: nothing to repair
             throw closed;
         }
     }
