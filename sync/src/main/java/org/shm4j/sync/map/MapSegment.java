@@ -301,7 +301,14 @@ final class MapSegment {
         if (memory.isReadOnly() || !mutex.tryAcquire()) {
             return false;
         }
-        if ((sequence() & 1) == 0 && mutex.isConsistent()) {
+        boolean sound;
+        try {
+            sound = (sequence() & 1) == 0 && mutex.isConsistent();
+        } catch (RuntimeException | Error e) { // this view closed under the holder: see lock()
+            mutex.releaseAfter(e, false, description);
+            throw e;
+        }
+        if (sound) {
             return true;
         }
         unlock(); // left by a dead writer: for its next lock() to repair
