@@ -55,12 +55,12 @@ final class ClosedViewRelease {
      * @return true if it was released
      */
     static boolean release(MemorySegment mutex, boolean wakeAll, String what) {
-        HeapMappings.Place place = HeapMappings.placeOfClosed(mutex);
-        MemorySegment view = otherView(place, mutex);
-        if (view == null) {
+        Target target = otherViewOf(mutex);
+        if (target == null) {
             return false;
         }
-        long base = mutex.address() - place.base();
+        MemorySegment view = target.view();
+        long base = target.base();
         try {
             // the release cleared the owner field, then met the close before it freed the word (once the word is free,
             // a release does not throw): the word is still the caller's, which no other thread could take since
@@ -88,12 +88,12 @@ final class ClosedViewRelease {
      * @return true if it was released
      */
     static boolean releaseTaken(MemorySegment mutex, String what, boolean takingOver) {
-        HeapMappings.Place place = HeapMappings.placeOfClosed(mutex);
-        MemorySegment view = otherView(place, mutex);
-        if (view == null) {
+        Target target = otherViewOf(mutex);
+        if (target == null) {
             return false;
         }
-        long base = mutex.address() - place.base();
+        MemorySegment view = target.view();
+        long base = target.base();
         try {
             // opaque, as a claim: the word is ours (our CAS took it); the release below orders it for the next owner
             LONG.setOpaque(view, base + MUTEX_OWNER_THREAD, ThreadKeys.current());
@@ -104,14 +104,19 @@ final class ClosedViewRelease {
         }
     }
 
+    /** Another open view of a closed mutex's heap, and the mutex's offset in it (its offset in the heap). */
+    private record Target(MemorySegment view, long base) {
+    }
+
     /**
-     * @param place where {@code mutex}'s view lay ({@link HeapMappings#placeOfClosed}), or null
-     * @return an open view of the heap that {@code mutex}, now closed, lay in, or null: {@code mutex} is not closed
-     *         (the failure was another), lies in no attached heap, or this process has no view of it left (it left
-     *         the attach table, so others take the mutex over as a dead process's)
+     * @return an open view of the heap that {@code mutex}, now closed, lay in, with the mutex's offset there; null if
+     *         {@code mutex} is not closed (the failure was another), lies in no attached heap, or this process has no
+     *         view of it left (it left the attach table, so others take the mutex over as a dead process's)
      */
-    private static MemorySegment otherView(HeapMappings.Place place, MemorySegment mutex) {
-        return place == null || mutex.scope().isAlive() ? null : HeapMappings.openViewOf(place.period());
+    private static Target otherViewOf(MemorySegment mutex) {
+        HeapMappings.Place place = HeapMappings.placeOfClosed(mutex); // where its view lay, or null
+        MemorySegment view = place == null || mutex.scope().isAlive() ? null : HeapMappings.openViewOf(place.period());
+        return view == null ? null : new Target(view, mutex.address() - place.base());
     }
 
     /** @param mayHaveEntered the holder may have changed what the mutex guards: mark it for repair unless entering */
