@@ -13,6 +13,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -492,8 +493,8 @@ final class MapCore {
      * later splits too (a split's new segment must have a higher number than its splitter: see {@link MapLayout}).
      * A lender is only tried, never waited for, since this thread holds a segment lock already.
      *
-     * @return the borrowed spare, now kept by {@code compacting} (a number it kept without memory is dropped); null
-     *         if no segment has one to lend
+     * @return the borrowed spare, now kept by {@code compacting} (a number it kept without memory is dropped); else
+     *         a number a killed writer lost ({@link #reclaimLost}); null if no segment has one to lend
      */
     MapSegment borrowSpare(MapSegment compacting) {
         for (MapSegment lender : existingSegments()) {
@@ -507,13 +508,60 @@ final class MapCore {
                     continue;
                 }
                 lender.keepSpare(-1);
-                compacting.keepSpare(number); // a death in between loses the number, as a dead splitter's
+                compacting.keepSpare(number); // a death in between loses the number until reclaimLost takes it
             } finally {
                 lender.unlock();
             }
             return segmentNumber(number, compacting, 0, 0);
         }
-        return null;
+        return reclaimLost(compacting);
+    }
+
+    /**
+     * Under {@code compacting}'s lock, when no segment has a spare to lend: takes over a number with memory, above
+     * {@code compacting}'s, that no segment uses nor keeps, as a writer killed between handing a number out and
+     * recording its keeper leaves it ({@link #newSegmentNumber} then {@link MapSegment#keepSpare}, or a lender's
+     * and a borrower's records in {@link #borrowSpare}); else one death would leave a full heap's map without its
+     * spare for good. Only while it holds every other segment's lock (tried, never waited for), as no live writer
+     * is between those two records then.
+     *
+     * @return the lost number's segment, now kept by {@code compacting}; null if none is lost, or a lock is held
+     */
+    private MapSegment reclaimLost(MapSegment compacting) {
+        List<MapSegment> segments = existingSegments();
+        List<MapSegment> locked = new ArrayList<>(segments.size());
+        try {
+            for (MapSegment segment : segments) {
+                if (segment != compacting) {
+                    if (!segment.tryLock()) {
+                        return null;
+                    }
+                    locked.add(segment);
+                }
+            }
+            if (!existingSegments().equals(segments)) { // a split published one meanwhile: its lock is not held
+                return null;
+            }
+            BitSet taken = new BitSet();
+            for (MapSegment segment : segments) { // plain reads of split targets: under each segment's lock
+                taken.set(segment.index);
+                int target = segment.splitTarget(); // whatever its state
+                if (isGrownNumber(target)) {
+                    taken.set(target);
+                }
+            }
+            for (int number = segmentCount() - 1; number > compacting.index && isGrownNumber(number); number--) {
+                if (!taken.get(number) && segmentExists(number)) {
+                    compacting.keepSpare(number);
+                    return segmentNumber(number, compacting, 0, 0);
+                }
+            }
+            return null;
+        } finally {
+            for (MapSegment segment : locked) {
+                segment.unlock();
+            }
+        }
     }
 
     /** @return true if {@code number} can name a segment a split or compaction made: past the initial ones */

@@ -75,7 +75,11 @@ import org.shm4j.sync.internal.SyncLayout;
  * only if the next number has memory too (its block made then, if the heap has room): so the highest number that
  * has memory is never published by a split and stays a spare, kept by one segment at a time, that compactions take
  * over in turn once the heap is full (the layout is unchanged: a version without this rule may split into it,
- * leaving the map without that spare). A compactor that dies is rolled back from COMPACT_COPYING (its own entries
+ * leaving the map without that spare). A writer that dies between handing a number out (nextSegment, or a
+ * lender's {@code splitTarget} cleared) and recording its keeper leaves the number kept by no segment: a compaction
+ * that finds no spare to borrow takes such a number (with memory, above its own, neither published nor any
+ * segment's {@code splitTarget}) while it holds every segment's lock. A compactor that dies is rolled back from
+ * COMPACT_COPYING (its own entries
  * were not touched) and forward from COMPACT_COPIED (the spare holds them all: the copy back is done again). Map
  * layout 4 and segment layout 3 hold such a segment at rest as before; a version that does not know these states
  * must not repair a map a compactor died in.

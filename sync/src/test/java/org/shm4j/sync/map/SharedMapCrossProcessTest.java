@@ -26,7 +26,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Child JVMs on one map: a model check of three writers with overlapping counters; a writer killed with SIGKILL in
  * a tight put/remove loop again and again, after which every acknowledged write is still there; and writers killed
  * in the middle of a change and in either phase of a compaction (also one through the spare a full heap keeps),
- * whose segment the next reader repairs.
+ * whose segment the next reader repairs; and one killed borrowing that spare, which a later compaction takes over.
  */
 class SharedMapCrossProcessTest {
     private static final Duration BOUND = Duration.ofSeconds(120);
@@ -148,15 +148,7 @@ class SharedMapCrossProcessTest {
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
             SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
                     new MapSizing(100, 8, 16));
-            Map<Long, byte[]> model = new HashMap<>();
-            try {
-                for (long key = 0; ; key++) {
-                    map.put(key, SelfChecking.of(key, 1));
-                    model.put(key, SelfChecking.of(key, 1));
-                }
-            } catch (ShmFullException full) {
-                assertThat(full.getMessage()).contains("the heap has no room for");
-            }
+            Map<Long, byte[]> model = fillUntilTheHeapIsFull(map);
             MapCore core = map.core();
             MapSegment keeper = core.existingSegments().stream().filter(s -> s.splitTarget() >= 0).findFirst()
                     .orElseThrow();
@@ -176,26 +168,79 @@ class SharedMapCrossProcessTest {
             assertThat(keeper.splitTarget()).as("lent").isEqualTo(-1);
             assertThat(map.stats().segments()).as("the spare is not one of them").hasSize(segments);
             model.forEach((k, value) -> assertThat(map.get(k)).as("key %d", k).isEqualTo(value));
-            long before = map.stats().compactions();
-            Random random = new Random(3);
-            List<Long> keys = new ArrayList<>();
-            for (long k : new ArrayList<>(model.keySet())) {
-                if (k % 4 == 0) {
-                    keys.add(k);
-                } else {
-                    assertThat(map.remove(k)).isEqualTo(model.remove(k));
-                }
-            }
-            for (int op = 0; op < 10_000; op++) {
-                long k = keys.get(random.nextInt(keys.size()));
-                byte[] value = new byte[random.nextInt(100)];
-                map.put(k, value); // throws if refused
-                model.put(k, value);
-            }
-            assertThat(map.stats().compactions() - before).as("compactions through the spare").isPositive();
-            assertThat(map).hasSameSizeAs(model);
-            model.forEach((k, value) -> assertThat(map.get(k)).as("key %d", k).isEqualTo(value));
+            assertChurnTaken(map, model);
         }
+    }
+
+    /**
+     * helper-180: a writer killed while borrowing the spare of a map that filled its heap, after the lender's record
+     * let go of it and before its own took it, left the spare's number kept by no segment: every later put that only
+     * a compaction would make room for was refused, for good. The next compaction that finds no spare to borrow now
+     * takes such a lost number over.
+     */
+    @Test
+    void shouldReclaimTheSpareOfAWriterKilledBorrowingIt() throws Exception {
+        String heapName = names.unique("map-full-borrowing");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                    new MapSizing(100, 8, 16));
+            Map<Long, byte[]> model = fillUntilTheHeapIsFull(map);
+            MapCore core = map.core();
+            MapSegment keeper = core.existingSegments().stream().filter(s -> s.splitTarget() >= 0).findFirst()
+                    .orElseThrow();
+            int spare = keeper.splitTarget();
+            long key = model.keySet().stream().filter(k -> SharedMapTest.segmentOf(core, k) != keeper).findFirst()
+                    .orElseThrow();
+            long keeperKey = model.keySet().stream().filter(k -> SharedMapTest.segmentOf(core, k) == keeper)
+                    .findFirst().orElseThrow();
+            killOnceDying(ChildJvm.start(DyingBorrower.class, heapName, Long.toString(key)));
+            assertThat(map.remove(key)).isEqualTo(model.remove(key)); // the dead writer's two locks taken over
+            assertThat(map.remove(keeperKey)).isEqualTo(model.remove(keeperKey));
+            assertThat(core.existingSegments()).as("the spare lost").noneMatch(s -> s.splitTarget() == spare);
+            assertChurnTaken(map, model);
+            assertThat(core.existingSegments()).as("and kept again").anyMatch(s -> s.splitTarget() == spare);
+        }
+    }
+
+    /** @return the keys put into {@code map} (each at version 1) until the heap had no room for its next block */
+    private static Map<Long, byte[]> fillUntilTheHeapIsFull(SharedMap<Long, byte[]> map) {
+        Map<Long, byte[]> model = new HashMap<>();
+        try {
+            for (long key = 0; ; key++) {
+                map.put(key, SelfChecking.of(key, 1));
+                model.put(key, SelfChecking.of(key, 1));
+            }
+        } catch (ShmFullException full) {
+            assertThat(full.getMessage()).contains("the heap has no room for");
+        }
+        return model;
+    }
+
+    /**
+     * Removes 3 in 4 of {@code model}'s keys from {@code map}, then puts 10,000 random values of 0 to 99 bytes to the
+     * others, which need compactions through the spare: asserts that every put is taken, that some compacted, and
+     * that the map ends as the model.
+     */
+    private static void assertChurnTaken(SharedMap<Long, byte[]> map, Map<Long, byte[]> model) {
+        long before = map.stats().compactions();
+        Random random = new Random(3);
+        List<Long> keys = new ArrayList<>();
+        for (long k : new ArrayList<>(model.keySet())) {
+            if (k % 4 == 0) {
+                keys.add(k);
+            } else {
+                assertThat(map.remove(k)).isEqualTo(model.remove(k));
+            }
+        }
+        for (int op = 0; op < 10_000; op++) {
+            long k = keys.get(random.nextInt(keys.size()));
+            byte[] value = new byte[random.nextInt(100)];
+            map.put(k, value); // throws if refused
+            model.put(k, value);
+        }
+        assertThat(map.stats().compactions() - before).as("compactions through the spare").isPositive();
+        assertThat(map).hasSameSizeAs(model);
+        model.forEach((k, value) -> assertThat(map.get(k)).as("key %d", k).isEqualTo(value));
     }
 
     /** @return the map "values" of {@code heap}, new, holding keys 0 to {@link #KILLED_KEYS} - 1 at version key + 1 */
@@ -358,6 +403,28 @@ class SharedMapCrossProcessTest {
                     spare.memory.asSlice(MapLayout.S_SLOTS, (spare.arenaStart - MapLayout.S_SLOTS) / 2)
                             .fill((byte) 0);
                 }
+                System.out.println("DYING");
+                System.out.flush();
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap, key)}: borrows, for the key's segment, the spare another segment keeps as far as a writer
+     * that dies at the worst moment of it gets: both locks held, the lender's record cleared, the borrower's not
+     * written; then waits to be killed.
+     */
+    public static final class DyingBorrower {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedMap<Long, byte[]> map = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes());
+                MapSegment segment = SharedMapTest.segmentOf(map.core(), Long.parseLong(args[1]));
+                segment.lock();
+                MapSegment lender = map.core().existingSegments().stream().filter(s -> s.splitTarget() >= 0)
+                        .findFirst().orElseThrow();
+                lender.lock();
+                lender.keepSpare(-1);
                 System.out.println("DYING");
                 System.out.flush();
                 Thread.sleep(BOUND.toMillis()); // killed long before this ends
