@@ -629,13 +629,6 @@ public final class SharedHeap implements AutoCloseable {
         }
     }
 
-    /** @return this view's attach period, read under the monitor that a close that changes it holds */
-    private HeapMappings.AttachPeriod attachPeriod() {
-        synchronized (attached) {
-            return period;
-        }
-    }
-
     private HeapBlock allocateLocked(String name, BlockType type, long byteSize, long alignment,
                                      Consumer<MemorySegment> initializer, Function<HeapBlock, HeapBlock> onExisting) {
         byte[] utf8 = Names.checkBlockName(name, HeapLayout.MAX_NAME_BYTES, this);
@@ -665,7 +658,7 @@ public final class SharedHeap implements AutoCloseable {
                 try {
                     return allocateHoldingLock(name, utf8, type, byteSize, alignment, initializer, onExisting);
                 } finally {
-                    allocLock.unlock(attachPeriod()); // through another view of this process if this one was closed
+                    allocLock.unlock(); // through another view of this process if this one was closed
                 }
             } finally {
                 localLock.unlock();

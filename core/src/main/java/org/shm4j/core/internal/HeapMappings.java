@@ -30,7 +30,7 @@ public final class HeapMappings {
     /** The periods not over, guarded by itself. */
     private static final List<AttachPeriod> PERIODS = new ArrayList<>();
     /**
-     * Where each attached mapping listed since lay, by its scope: kept after its close (see {@link #placeOfClosed})
+     * Where each attached mapping listed since lay, by its scope: kept after its close (see {@link #inAnotherOpenView})
      * for as long as segments of it are reachable. Guarded by itself.
      */
     private static final Map<MemorySegment.Scope, Place> PLACES = new WeakHashMap<>();
@@ -156,27 +156,31 @@ public final class HeapMappings {
     }
 
     /**
-     * Unlike {@link #placeOf}, finds a mapping that is no longer listed: a close stops listing its view before it
-     * unmaps it, so a structure opened or first used in that instant through the closing view lies in no listed heap.
+     * For memory of a heap view this process closed: the same bytes in another view of that heap that this process
+     * still has open, through which a hold cut short by the close can be released. Unlike {@link #placeOf}, it finds
+     * a mapping that is no longer listed: a close stops listing its view before it unmaps it, so a structure opened
+     * or first used in that instant through the closing view lies in no listed heap.
      *
-     * @param memory a segment of an attached mapping of a named or file heap (a block's, a slice of one)
-     * @return where that mapping lay (its period and start), listed or not, open or closed; null for memory of no
-     *         such mapping (an anonymous or read-only heap, a segment made from a bare address)
+     * @param closed a segment of an attached mapping of a named or file heap (a block's, a slice of one)
+     * @return the same bytes in an open, listed view of that heap with the same attach period; null if
+     *         {@code closed} is still open (its failure was another), lies in no such mapping (an anonymous or
+     *         read-only heap, a segment made from a bare address), or no other view of it is open (the period is
+     *         over, or its last views are closing: others then take its holds over as a gone process's)
      */
-    public static Place placeOfClosed(MemorySegment memory) {
-        synchronized (PLACES) {
-            return PLACES.get(memory.scope());
+    public static MemorySegment inAnotherOpenView(MemorySegment closed) {
+        if (closed.scope().isAlive()) {
+            return null;
         }
-    }
-
-    /**
-     * @return an open, listed mapping of the heap whose attach period is {@code period} (another view of it in this
-     *         process), or null if none is open: the period is over, or its last views are closing
-     */
-    public static MemorySegment openViewOf(AttachPeriod period) {
+        Place place;
+        synchronized (PLACES) {
+            place = PLACES.get(closed.scope());
+        }
+        if (place == null) {
+            return null;
+        }
         for (Listed listed : MAPPED) {
-            if (listed.period == period && listed.heap.scope().isAlive()) {
-                return listed.heap;
+            if (listed.period == place.period() && listed.heap.scope().isAlive()) {
+                return listed.heap.asSlice(closed.address() - place.base(), closed.byteSize());
             }
         }
         return null;

@@ -78,41 +78,35 @@ public final class OwnerLock {
     }
 
     /**
-     * Releases the lock.
+     * Releases the lock, held by the current thread. If another thread closed this heap view under the holder and this
+     * process keeps another view of the heap open, releases it through that view (at the same offset), and still
+     * throws: else this process, attached through the other view, was taken for a live holder for as long as that
+     * view stayed open, and every wait for the lock, in every process, timed out. What the holder left half done was
+     * never published (see the class comment), as for a dead owner.
      *
-     * @throws IllegalMonitorStateException if this process does not hold it
-     */
-    public void unlock() {
-        long me = ProcessIdentity.currentToken();
-        if (!WORD.compareAndSet(segment, offset, me, 0L)) {
-            throw new IllegalMonitorStateException("lock at offset " + offset + " is not held by this process");
-        }
-    }
-
-    /**
-     * Releases the lock, held by the current thread, of a heap view whose attach period is {@code period}. If another
-     * thread closed the view under the holder and this process keeps another view of the heap open, releases it
-     * through that view (at the same offset), and still throws: else this process, attached through the other view,
-     * was taken for a live holder for as long as that view stayed open, and every wait for the lock, in every process,
-     * timed out. What the holder left half done was never published (see the class comment), as for a dead owner.
-     *
-     * @param period the view's period, or null if it has none (an anonymous or read-only heap)
      * @throws IllegalStateException        if this view's memory is closed
      * @throws IllegalMonitorStateException if this process does not hold it
      */
-    public void unlock(HeapMappings.AttachPeriod period) {
+    public void unlock() {
         try {
-            unlock();
+            release(segment, offset);
         } catch (IllegalStateException closed) {
-            MemorySegment view = period == null || segment.scope().isAlive() ? null : HeapMappings.openViewOf(period);
+            MemorySegment view = HeapMappings.inAnotherOpenView(segment);
             if (view != null) {
                 try {
-                    new OwnerLock(view, offset).unlock();
+                    release(view, offset);
                 } catch (IllegalStateException alsoClosed) {
                     // that view closed meanwhile: if it was the last, others take the lock over as a gone owner's
                 }
             }
             throw closed;
+        }
+    }
+
+    private static void release(MemorySegment segment, long offset) {
+        long me = ProcessIdentity.currentToken();
+        if (!WORD.compareAndSet(segment, offset, me, 0L)) {
+            throw new IllegalMonitorStateException("lock at offset " + offset + " is not held by this process");
         }
     }
 }

@@ -55,20 +55,18 @@ final class ClosedViewRelease {
      * @return true if it was released
      */
     static boolean release(MemorySegment mutex, boolean wakeAll, String what) {
-        Target target = otherViewOf(mutex);
-        if (target == null) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
+        if (view == null) {
             return false;
         }
-        MemorySegment view = target.view();
-        long base = target.base();
         try {
             // the release cleared the owner field, then met the close before it freed the word (once the word is free,
             // a release does not throw): the word is still the caller's, which no other thread could take since
-            if ((long) LONG.getOpaque(view, base + MUTEX_OWNER_THREAD) == 0L // opaque: as the release reads it
-                    && RobustMutex.isHeldByThisProcess(view, base)) {
-                LONG.setOpaque(view, base + MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
+            if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) == 0L // opaque: as the release reads it
+                    && RobustMutex.isHeldByThisProcess(view, 0)) {
+                LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
             }
-            return releaseThrough(view, base, wakeAll, what, true);
+            return releaseThrough(view, wakeAll, what, true);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
             return false;
         }
@@ -88,49 +86,31 @@ final class ClosedViewRelease {
      * @return true if it was released
      */
     static boolean releaseTaken(MemorySegment mutex, String what, boolean takingOver) {
-        Target target = otherViewOf(mutex);
-        if (target == null) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
+        if (view == null) {
             return false;
         }
-        MemorySegment view = target.view();
-        long base = target.base();
         try {
             // opaque, as a claim: the word is ours (our CAS took it); the release below orders it for the next owner
-            LONG.setOpaque(view, base + MUTEX_OWNER_THREAD, ThreadKeys.current());
+            LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current());
             // readers may wait for a writer's mutex: wake them all
-            return releaseThrough(view, base, true, what, takingOver);
+            return releaseThrough(view, true, what, takingOver);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
             return false;
         }
     }
 
-    /** Another open view of a closed mutex's heap, and the mutex's offset in it (its offset in the heap). */
-    private record Target(MemorySegment view, long base) {
-    }
-
-    /**
-     * @return an open view of the heap that {@code mutex}, now closed, lay in, with the mutex's offset there; null if
-     *         {@code mutex} is not closed (the failure was another), lies in no attached heap, or this process has no
-     *         view of it left (it left the attach table, so others take the mutex over as a dead process's)
-     */
-    private static Target otherViewOf(MemorySegment mutex) {
-        HeapMappings.Place place = HeapMappings.placeOfClosed(mutex); // where its view lay, or null
-        MemorySegment view = place == null || mutex.scope().isAlive() ? null : HeapMappings.openViewOf(place.period());
-        return view == null ? null : new Target(view, mutex.address() - place.base());
-    }
-
     /** @param mayHaveEntered the holder may have changed what the mutex guards: mark it for repair unless entering */
-    private static boolean releaseThrough(MemorySegment view, long base, boolean wakeAll, String what,
-                                          boolean mayHaveEntered) {
-        if (!RobustMutex.isHeldByCurrentThread(view, base)) {
+    private static boolean releaseThrough(MemorySegment view, boolean wakeAll, String what, boolean mayHaveEntered) {
+        if (!RobustMutex.isHeldByCurrentThread(view, 0)) {
             return false;
         }
         // a holder that had not entered (a writer waiting for readers) changed nothing: no repair is due
-        if (mayHaveEntered && ((long) LONG.getVolatile(view, base + MUTEX_WORD) & LOCK_ENTERING) == 0) {
-            INT.getAndBitwiseOr(view, base + MUTEX_FLAGS, LOCK_OWNER_DIED);
-            LONG.getAndAdd(view, base + MUTEX_RECOVERIES, 1L);
+        if (mayHaveEntered && ((long) LONG.getVolatile(view, MUTEX_WORD) & LOCK_ENTERING) == 0) {
+            INT.getAndBitwiseOr(view, MUTEX_FLAGS, LOCK_OWNER_DIED);
+            LONG.getAndAdd(view, MUTEX_RECOVERIES, 1L);
         }
-        RobustMutex.release(view, base, wakeAll, what);
+        RobustMutex.release(view, 0, wakeAll, what);
         return true;
     }
 }
