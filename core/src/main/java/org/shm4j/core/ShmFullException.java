@@ -15,4 +15,12 @@ public class ShmFullException extends ShmException {
     public ShmFullException(String message) {
         super(message);
     }
+
+    /**
+     * @param message what went wrong, naming the region, block or structure
+     * @param cause   the refusal this one explains (the heap's own, for a structure that could not grow)
+     */
+    public ShmFullException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

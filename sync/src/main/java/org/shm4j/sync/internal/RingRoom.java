@@ -37,8 +37,8 @@ public final class RingRoom {
      */
     public static ShmFullException refused(String what, int capacity, SharedHeap heap, ShmFullException refusal) {
         ShmFullException heapFull = refusal.getCause() instanceof ShmFullException heaps ? heaps : refusal;
-        return withCause(what + " of capacity " + capacity + " cannot be created: " + heapFull.getMessage()
-                + advice(heap, capacity, 1), heapFull);
+        return new ShmFullException(what + " of capacity " + capacity + " cannot be created: "
+                + heapFull.getMessage() + advice(heap, capacity, 1), heapFull);
     }
 
     /**
@@ -61,11 +61,5 @@ public final class RingRoom {
                     + " free bytes";
         }
         return "; a capacity of " + Long.highestOneBit(perRing) + " would fit its " + free + " free bytes";
-    }
-
-    private static ShmFullException withCause(String message, ShmFullException cause) {
-        ShmFullException full = new ShmFullException(message);
-        full.initCause(cause);
-        return full;
     }
 }

@@ -277,11 +277,9 @@ final class ListStore {
                 chunk = Blocks.openOrCreate(heap, chunkName, LIST_CHUNK, bytes, s -> { });
             } catch (ShmFullException e) {
                 // the heap's message says which of its limits the chunk met: its catalog, or its free bytes
-                ShmFullException full = new ShmFullException(what + " is full: size=" + size() + ", capacity="
-                        + slotsIn(k) + " elements; its next chunk of " + (FIRST_CHUNK << k) + " elements needs "
-                        + bytes + " bytes and a catalog entry, and " + e.getMessage());
-                full.initCause(e);
-                throw full;
+                throw new ShmFullException(what + " is full: size=" + size() + ", capacity=" + slotsIn(k)
+                        + " elements; its next chunk of " + (FIRST_CHUNK << k) + " elements needs " + bytes
+                        + " bytes and a catalog entry, and " + e.getMessage(), e);
             } catch (ShmTypeMismatchException e) {
                 ShmTypeMismatchException taken = new ShmTypeMismatchException(what + " cannot grow past "
                         + slotsIn(k) + " elements: the name of its next chunk, '" + chunkName

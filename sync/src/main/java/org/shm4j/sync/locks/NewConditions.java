@@ -36,11 +36,9 @@ final class NewConditions {
      *         cause of a heap filled by conditions: code that calls {@code newCondition()} on each use
      */
     private ShmFullException full(String what, String lockName, String suffix, ShmFullException heapFull) {
-        ShmFullException full = new ShmFullException(what + " '" + lockName + "' cannot make its condition "
-                + (made + 1) + " ('" + lockName + suffix + "'): " + heapFull.getMessage() + "; each newCondition() "
-                + "call on a lock object makes a condition that stays in the heap, so keep the one it returns "
-                + "instead of calling it again for each wait or signal");
-        full.initCause(heapFull);
-        return full;
+        return new ShmFullException(what + " '" + lockName + "' cannot make its condition " + (made + 1) + " ('"
+                + lockName + suffix + "'): " + heapFull.getMessage() + "; each newCondition() call on a lock object "
+                + "makes a condition that stays in the heap, so keep the one it returns instead of calling it again "
+                + "for each wait or signal", heapFull);
     }
 }

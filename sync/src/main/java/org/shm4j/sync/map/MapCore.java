@@ -108,10 +108,8 @@ final class MapCore {
         String advice = fits == sizing ? "" : fits == null
                 ? "; not even one entry of those averages fits its " + free + " free bytes"
                 : "; a map created with " + fits + " would fit its " + free + " free bytes";
-        ShmFullException full = new ShmFullException(kind + " '" + name + "' cannot be created: " + sizing
-                + " takes " + bytes + " bytes (MapSizing.byteSize()), and " + heapFull.getMessage() + advice);
-        full.initCause(heapFull);
-        return full;
+        return new ShmFullException(kind + " '" + name + "' cannot be created: " + sizing + " takes " + bytes
+                + " bytes (MapSizing.byteSize()), and " + heapFull.getMessage() + advice, heapFull);
     }
 
     /** @return {@link MapGeometry#plan}, its refusal naming the map */

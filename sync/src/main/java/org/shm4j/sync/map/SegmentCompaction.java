@@ -91,11 +91,9 @@ final class SegmentCompaction {
      *         saying that compacting would have made room but had no spare segment to go through
      */
     static ShmFullException withoutSpare(ShmFullException full) {
-        ShmFullException explained = new ShmFullException(full.getMessage() + "; compacting the segment would make"
-                + " room (its free chunks are too small for the entry), but a compaction goes through a spare"
-                + " segment, and neither the map nor the heap has one");
-        explained.initCause(full);
-        return explained;
+        return new ShmFullException(full.getMessage() + "; compacting the segment would make room (its free chunks"
+                + " are too small for the entry), but a compaction goes through a spare segment, and neither the map"
+                + " nor the heap has one", full);
     }
 
     /**
