@@ -555,14 +555,7 @@ public final class SharedSemaphore {
         if (!mutex.acquire(timeoutNanos, interruptible)) {
             return false;
         }
-        try {
-            if (!mutex.isConsistent()) {
-                mutex.markConsistent(); // each update is a single store: a dead holder left nothing half-done
-            }
-        } catch (RuntimeException | Error e) { // a view closed under the holder: see RobustMutex.releaseAfter
-            mutex.releaseAfter(e, false, description);
-            throw e;
-        }
+        mutex.markConsistentAfterAcquire(description); // each update is a single store: nothing half-done to repair
         return true;
     }
 

@@ -362,14 +362,7 @@ public final class SharedCounters {
         } catch (InterruptedException e) {
             throw new AssertionError("an uninterruptible acquire threw InterruptedException", e);
         }
-        try {
-            if (!mutex.isConsistent()) {
-                mutex.markConsistent(); // a dead holder's changes are all-or-nothing: its state store came last
-            }
-        } catch (RuntimeException | Error e) { // a view closed under the holder: see RobustMutex.releaseAfter
-            mutex.releaseAfter(e, false, description);
-            throw e;
-        }
+        mutex.markConsistentAfterAcquire(description); // a dead holder's changes are all-or-nothing: state last
     }
 
     private static long checkArguments(String name, int capacity, Duration reuseDelay) {
