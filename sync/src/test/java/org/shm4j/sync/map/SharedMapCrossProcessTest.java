@@ -146,15 +146,13 @@ class SharedMapCrossProcessTest {
     void shouldRepairAWriterKilledCompactingThroughTheSpareOfAFullHeap(boolean copyingBack) throws Exception {
         String heapName = names.unique("map-full-compacting");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
-            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
-                    new MapSizing(100, 8, 16));
-            Map<Long, byte[]> model = fillUntilTheHeapIsFull(map);
+            FullMap full = FullMap.of(heap);
+            SharedMap<Long, byte[]> map = full.map();
+            Map<Long, byte[]> model = full.model();
             MapCore core = map.core();
-            MapSegment keeper = core.existingSegments().stream().filter(s -> s.splitTarget() >= 0).findFirst()
-                    .orElseThrow();
+            MapSegment keeper = full.keeper();
             int spare = keeper.splitTarget();
-            long key = model.keySet().stream().filter(k -> SharedMapTest.segmentOf(core, k) != keeper).findFirst()
-                    .orElseThrow();
+            long key = full.otherKey();
             MapSegment compacting = SharedMapTest.segmentOf(core, key);
             int segments = map.stats().segments().size();
             killOnceDying(ChildJvm.start(DyingCompactor.class, heapName, Long.toString(key),
@@ -182,15 +180,13 @@ class SharedMapCrossProcessTest {
     void shouldReclaimTheSpareOfAWriterKilledBorrowingIt() throws Exception {
         String heapName = names.unique("map-full-borrowing");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
-            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
-                    new MapSizing(100, 8, 16));
-            Map<Long, byte[]> model = fillUntilTheHeapIsFull(map);
+            FullMap full = FullMap.of(heap);
+            SharedMap<Long, byte[]> map = full.map();
+            Map<Long, byte[]> model = full.model();
             MapCore core = map.core();
-            MapSegment keeper = core.existingSegments().stream().filter(s -> s.splitTarget() >= 0).findFirst()
-                    .orElseThrow();
+            MapSegment keeper = full.keeper();
             int spare = keeper.splitTarget();
-            long key = model.keySet().stream().filter(k -> SharedMapTest.segmentOf(core, k) != keeper).findFirst()
-                    .orElseThrow();
+            long key = full.otherKey();
             long keeperKey = model.keySet().stream().filter(k -> SharedMapTest.segmentOf(core, k) == keeper)
                     .findFirst().orElseThrow();
             killOnceDying(ChildJvm.start(DyingBorrower.class, heapName, Long.toString(key)));
@@ -199,6 +195,24 @@ class SharedMapCrossProcessTest {
             assertThat(core.existingSegments()).as("the spare lost").noneMatch(s -> s.splitTarget() == spare);
             assertChurnTaken(map, model);
             assertThat(core.existingSegments()).as("and kept again").anyMatch(s -> s.splitTarget() == spare);
+        }
+    }
+
+    /**
+     * A map of small entries filled until its heap had no room for its next block, with its model, the segment that
+     * keeps its spare and a key of another segment.
+     */
+    private record FullMap(SharedMap<Long, byte[]> map, Map<Long, byte[]> model, MapSegment keeper, long otherKey) {
+        static FullMap of(SharedHeap heap) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                    new MapSizing(100, 8, 16));
+            Map<Long, byte[]> model = fillUntilTheHeapIsFull(map);
+            MapCore core = map.core();
+            MapSegment keeper = core.existingSegments().stream().filter(s -> s.splitTarget() >= 0).findFirst()
+                    .orElseThrow();
+            long key = model.keySet().stream().filter(k -> SharedMapTest.segmentOf(core, k) != keeper).findFirst()
+                    .orElseThrow();
+            return new FullMap(map, model, keeper, key);
         }
     }
 
