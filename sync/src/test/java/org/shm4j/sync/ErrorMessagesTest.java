@@ -71,7 +71,7 @@ class ErrorMessagesTest {
     /** A fresh JVM: blocks of kinds it never used, made raw by their tags, each opened as a {@code SharedLong}. */
     public static final class OpensEveryKindAsALong {
         public static void main(String[] args) {
-            int[][] tagsAndVersions = {{0x5348_0081, 2}, {0x5348_0051, 4}, {0x5348_0071, 2}, {0x5348_0091, 1}};
+            int[][] tagsAndVersions = {{0x5348_0081, 2}, {0x5348_0051, 5}, {0x5348_0071, 2}, {0x5348_0091, 1}};
             try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
                 for (int[] type : tagsAndVersions) {
                     String name = "block" + Integer.toHexString(type[0]);

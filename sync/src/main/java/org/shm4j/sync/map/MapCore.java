@@ -567,9 +567,12 @@ final class MapCore {
         return number >= geometry.segments() && number < geometry.maxSegments();
     }
 
-    /** @return true if segment {@code number} has memory: an initial one, or one whose extension block exists */
+    /**
+     * @return true if segment {@code number} has memory: one in the map block (an initial one, or the first grown
+     *         number, {@link MapGeometry#blockSegments}), or one whose extension block exists
+     */
     boolean segmentExists(int number) {
-        return number < geometry.segments() || extensionExists(number);
+        return number < geometry.blockSegments() || extensionExists(number);
     }
 
     /**
@@ -737,28 +740,37 @@ final class MapCore {
 
     private MemorySegment segmentMemory(int number, MapSegment full, int keyLength, int valueLength) {
         long size = geometry.segmentSize();
-        if (number < geometry.segments()) {
+        if (number < geometry.blockSegments()) {
             return block.asSlice(geometry.segmentsOffset() + number * size, size);
         }
         int b = extensionIndex(number);
+        long first = firstInExtension(b);
         MemorySegment extension = extensions[b];
         if (extension == null) {
-            long first = (long) geometry.segments() << (b - 1);
+            long count = ((long) geometry.segments() << b) - first;
             String extensionName = name + "#" + b;
             try { // an existing block is only looked up: that works on a heap opened read-only too (shm4j inspect)
                 extension = heap.find(extensionName).isPresent()
-                        ? Blocks.open(heap, extensionName, MapLayout.SEGMENTS, first * size, "SharedMap segments")
-                        : Blocks.openOrCreate(heap, extensionName, MapLayout.SEGMENTS, first * size, zeroed -> { });
+                        ? Blocks.open(heap, extensionName, MapLayout.SEGMENTS, count * size, "SharedMap segments")
+                        : Blocks.openOrCreate(heap, extensionName, MapLayout.SEGMENTS, count * size, zeroed -> { });
             } catch (ShmFullException e) {
                 throw full == null ? e : full(full, keyLength, valueLength, "the heap has no room for "
-                        + first + " more segments of " + size + " bytes (" + e.getMessage() + ")");
+                        + count + " more segments of " + size + " bytes (" + e.getMessage() + ")");
             } catch (ShmTypeMismatchException e) {
                 throw full == null ? e : full(full, keyLength, valueLength, "the name of the block for its next "
-                        + first + " segments is taken by another structure (" + e.getMessage() + ")");
+                        + count + " segments is taken by another structure (" + e.getMessage() + ")");
             }
             extensions[b] = extension;
         }
-        return extension.asSlice((number - ((long) geometry.segments() << (b - 1))) * size, size);
+        return extension.asSlice((number - first) * size, size);
+    }
+
+    /**
+     * @return the first segment number in extension block {@code b >= 1}, which holds the numbers from there up to
+     *         {@code (initialSegments << b) - 1}: {@code initialSegments << (b - 1)}, past those the map block holds
+     */
+    private long firstInExtension(int b) {
+        return Math.max((long) geometry.segments() << (b - 1), geometry.blockSegments());
     }
 
     private boolean extensionExists(int number) {

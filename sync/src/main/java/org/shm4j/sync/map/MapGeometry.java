@@ -79,9 +79,18 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
                 Math.min(MAX_DEPTH, Math.max(MIN_MAX_DEPTH, depth + GROWTH_DEPTH)));
     }
 
-    /** @return bytes of the map block: header, directory, initial segments */
+    /** @return bytes of the map block: header, directory, its segments ({@link #blockSegments}) */
     long blockSize() {
-        return segmentsOffset() + segments * segmentSize;
+        return segmentsOffset() + blockSegments() * segmentSize;
+    }
+
+    /**
+     * @return segments the map block holds: the initial ones and one more, numbered {@code segments}, the first a
+     *         split or compaction takes; so the map has a spare segment for compactions even when its heap never
+     *         has room for an extension block (a split uses a number only if the next one has memory too)
+     */
+    int blockSegments() {
+        return segments + 1;
     }
 
     /** @return the offset in the map block of segment 0 */

@@ -12,8 +12,10 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code 0x50414D4A344D4853}, the ASCII bytes {@code "SHM4JMAP"}</td>
  *     <td>plain: the heap publishes the block after its initializer</td></tr>
- * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>4 (in version 3, bytes 20..23 of each segment's mutex were zero,
- *     not its wake word; version 2 had no spare chunk; version 1 had a fixed set of segments, no directory)</td>
+ * <tr><td>8</td><td>4</td><td>layoutVersion</td><td>5 (version 4 had no segment after the initial ones in this
+ *     block, and its extension block 1 began at segment initialSegments; in version 3, bytes 20..23 of each segment's
+ *     mutex were zero, not its wake word; version 2 had no spare chunk; version 1 had a fixed set of segments, no
+ *     directory)</td>
  *     <td>plain, as magic</td></tr>
  * <tr><td>12</td><td>4</td><td>initialSegments</td><td>segments in this block, a power of two
  *     2<sup>initialDepth</sup>, 1..4096</td><td>plain, as magic</td></tr>
@@ -44,10 +46,13 @@ import org.shm4j.sync.internal.SyncLayout;
  *     if the segment's localDepth and pattern (read under its sequence) cover the hash, else it reads the entry
  *     again; so a reader may also skip the directory and go to a segment it found before</td></tr>
  * </table>
- * Segment {@code n} below {@code initialSegments} starts at {@code segmentsOffset + n * segmentSize}, where
- * {@code segmentsOffset = 128 + 4 * 2^maxDepth} rounded up to 64. Segments made by splits live in extension blocks
- * of type {@code SharedMapSegments} named {@code "<map>#<b>"}: block {@code b >= 1} holds segments
- * {@code initialSegments << (b - 1)} up to {@code (initialSegments << b) - 1}, back to back from its offset 0.
+ * Segment {@code n} up to {@code initialSegments} (the initial ones, then one more, zeroed at creation: the first
+ * number a split or compaction takes) starts at {@code segmentsOffset + n * segmentSize}, where
+ * {@code segmentsOffset = 128 + 4 * 2^maxDepth} rounded up to 64; the block ends after segment
+ * {@code initialSegments}. Other segments made by splits live in extension blocks of type
+ * {@code SharedMapSegments} named {@code "<map>#<b>"}: block {@code b >= 1} holds segments
+ * {@code max(initialSegments << (b - 1), initialSegments + 1)} up to {@code (initialSegments << b) - 1}, back to back
+ * from its offset 0 (so with one initial segment there is no block 1).
  *
  * <p>Growth (extendible hashing): a segment of local depth {@code d} holds the keys whose hash's low {@code d} bits
  * equal its pattern. When a put does not fit, its segment splits alone under its lock: a new segment gets the keys
@@ -74,15 +79,15 @@ import org.shm4j.sync.internal.SyncLayout;
  * keeps its bytes (checksum and stamp), except the size class in its state word. A split uses a segment number
  * only if the next number has memory too (its block made then, if the heap has room): so the highest number that
  * has memory is never published by a split and stays a spare, kept by one segment at a time, that compactions take
- * over in turn once the heap is full (the layout is unchanged: a version without this rule may split into it,
- * leaving the map without that spare). A writer that dies between handing a number out (nextSegment, or a
- * lender's {@code splitTarget} cleared) and recording its keeper leaves the number kept by no segment: a compaction
- * that finds no spare to borrow takes such a number (with memory, above its own, neither published nor any
- * segment's {@code splitTarget}) while it holds every segment's lock. A compactor that dies is rolled back from
- * COMPACT_COPYING (its own entries
- * were not touched) and forward from COMPACT_COPIED (the spare holds them all: the copy back is done again). Map
- * layout 4 and segment layout 3 hold such a segment at rest as before; a version that does not know these states
- * must not repair a map a compactor died in.
+ * over in turn once the heap is full; since the map block holds segment {@code initialSegments}, a map whose heap
+ * never has room for an extension block has it as that spare (map layout 4 had no such segment, and a release of it
+ * without this rule could split into the spare; a map of layout 4 is refused on open). A writer that dies between
+ * handing a number out (nextSegment, or a lender's {@code splitTarget} cleared) and recording its keeper leaves the
+ * number kept by no segment: a compaction that finds no spare to borrow takes such a number (with memory, above its
+ * own, neither published nor any segment's {@code splitTarget}) while it holds every segment's lock. A compactor
+ * that dies is rolled back from COMPACT_COPYING (its own entries were not touched) and forward from COMPACT_COPIED
+ * (the spare holds them all: the copy back is done again). Map layout 5 and segment layout 4 hold such a segment at
+ * rest as before; a version that does not know these states must not repair a map a compactor died in.
  *
  * <table class="striped">
  * <caption>Segment header: 256 bytes</caption>
@@ -161,9 +166,12 @@ import org.shm4j.sync.internal.SyncLayout;
  */
 final class MapLayout {
     /** The block type of a map. */
-    static final BlockType MAP = BlockType.named("SharedMap", 0x5348_0051, 4);
-    /** The block type of a map's extension block of segments. */
-    static final BlockType SEGMENTS = BlockType.named("SharedMapSegments", 0x5348_0052, 3);
+    static final BlockType MAP = BlockType.named("SharedMap", 0x5348_0051, 5);
+    /**
+     * The block type of a map's extension block of segments: version 4 since block 1 holds one segment fewer (the
+     * map block holds its first), so that no release of map layout 4 reads one of these as its own.
+     */
+    static final BlockType SEGMENTS = BlockType.named("SharedMapSegments", 0x5348_0052, 4);
     /** The magic, the ASCII bytes {@code "SHM4JMAP"} read as a little-endian long. */
     static final long MAGIC = 0x5041_4D4A_344D_4853L;
     /** Alignment of the block and of every segment. */

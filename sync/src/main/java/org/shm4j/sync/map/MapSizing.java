@@ -28,8 +28,8 @@ public record MapSizing(long entries, int averageKeySize, int averageValueSize) 
 
     /**
      * @return the bytes of the block a map of this sizing takes at creation (header, segment directory, initial
-     *         segments), for sizing its heap: the heap needs this much free space (a heap's {@code allocate} rounds to
-     *         its alignment) and more as segments split
+     *         segments and one spare segment for compactions), for sizing its heap: the heap needs this much free
+     *         space (a heap's {@code allocate} rounds to its alignment) and more as segments split
      * @throws IllegalArgumentException if a segment of this sizing would need more than 1 GiB of entries
      */
     public long byteSize() {

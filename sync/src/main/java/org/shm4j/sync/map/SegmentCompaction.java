@@ -88,12 +88,16 @@ final class SegmentCompaction {
 
     /**
      * @return {@code full} (a put's refusal, naming the segment's entries and bytes, which may look far from full),
-     *         saying that compacting would have made room but had no spare segment to go through
+     *         saying that compacting would have made room but could not have the map's spare segment: the map
+     *         always has one (no split takes its highest segment with memory, and its block holds one past the
+     *         initial ones), so the segment that keeps it, or one a compaction must hold to reclaim it, was locked
+     *         by another writer, a lock that a compaction holding its own only tries
      */
     static ShmFullException withoutSpare(ShmFullException full) {
         return new ShmFullException(full.getMessage() + "; compacting the segment would make room (its free chunks"
-                + " are too small for the entry), but a compaction goes through a spare segment, and neither the map"
-                + " nor the heap has one", full);
+                + " are too small for the entry), but a compaction goes through the map's spare segment, and the"
+                + " segment keeping it was locked by another writer that moment (a compaction holding its own lock"
+                + " does not wait for another's): the put may succeed if tried again", full);
     }
 
     /**

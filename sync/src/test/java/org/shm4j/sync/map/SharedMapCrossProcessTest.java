@@ -2,8 +2,10 @@ package org.shm4j.sync.map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.sync.Codec;
@@ -139,14 +141,16 @@ class SharedMapCrossProcessTest {
      * A map that filled its heap keeps one spare segment for compactions; a writer killed compacting another segment
      * through it (borrowed) leaves that segment repaired by the next reader, keeping the spare, which later
      * compactions of other segments borrow on: random puts of 0 to 99 bytes after 3 in 4 keys were removed are all
-     * taken, and the map ends as a HashMap model.
+     * taken, and the map ends as a HashMap model. So too for a map whose heap never had room for an extension block
+     * (helper-182): its spare is the one its own block holds.
      */
-    @ParameterizedTest(name = "killed copying back: {0}")
-    @ValueSource(booleans = {false, true})
-    void shouldRepairAWriterKilledCompactingThroughTheSpareOfAFullHeap(boolean copyingBack) throws Exception {
+    @ParameterizedTest(name = "killed copying back: {0}, heap with room for the map block only: {1}")
+    @CsvSource({"false, false", "true, false", "false, true", "true, true"})
+    void shouldRepairAWriterKilledCompactingThroughTheSpareOfAFullHeap(boolean copyingBack, boolean mapBlockOnly)
+            throws Exception {
         String heapName = names.unique("map-full-compacting");
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
-            FullMap full = FullMap.of(heap);
+            FullMap full = mapBlockOnly ? FullMap.ofMapBlockOnly(heap) : FullMap.of(heap);
             SharedMap<Long, byte[]> map = full.map();
             Map<Long, byte[]> model = full.model();
             MapCore core = map.core();
@@ -204,8 +208,25 @@ class SharedMapCrossProcessTest {
      */
     private record FullMap(SharedMap<Long, byte[]> map, Map<Long, byte[]> model, MapSegment keeper, long otherKey) {
         static FullMap of(SharedHeap heap) {
+            return filled(SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(), new MapSizing(100, 8, 16)));
+        }
+
+        /**
+         * As {@link #of}, for a map of 4 initial segments whose heap has room for its block only: a filler takes all
+         * but half a segment of the rest, so its first extension block is never made.
+         */
+        static FullMap ofMapBlockOnly(SharedHeap heap) {
             SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
-                    new MapSizing(100, 8, 16));
+                    new MapSizing(1_000, 8, 16));
+            long segmentSize = heap.lookup("values", MapLayout.MAP).segment()
+                    .get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+            heap.allocate("filler", new BlockType(0x7E57_0182, 1), heap.freeBytes() - segmentSize / 2);
+            FullMap full = filled(map);
+            assertThat(heap.find("values#1")).as("no extension block").isEmpty();
+            return full;
+        }
+
+        private static FullMap filled(SharedMap<Long, byte[]> map) {
             Map<Long, byte[]> model = fillUntilTheHeapIsFull(map);
             MapCore core = map.core();
             MapSegment keeper = core.existingSegments().stream().filter(s -> s.splitTarget() >= 0).findFirst()

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -241,9 +242,10 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         }
     }
 
+    /** A one-segment map has no block "x#1": its block holds segment 1 too, so its first block is "x#2". */
     @Test
     void shouldSayWhenAnotherStructureHasTheNameOfItsNextSegmentsBlockAndStayUsable() {
-        SharedMap<Long, Long> other = SharedMap.create(heap, "x#1", Codec.longs(), Codec.longs(),
+        SharedMap<Long, Long> other = SharedMap.create(heap, "x#2", Codec.longs(), Codec.longs(),
                 MapSizing.ofLongKeys(16, 8));
         other.put(1L, 1L);
         SharedMap<Long, Long> map = SharedMap.create(heap, "x", Codec.longs(), Codec.longs(),
@@ -259,7 +261,7 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
             }
         }
         assertThat(full.getMessage()).contains("SharedMap 'x'", "is full", "the name of the block for its next",
-                "segments is taken by another structure", "block 'x#1'", "is a SharedMap");
+                "segments is taken by another structure", "block 'x#2'", "is a SharedMap");
         assertThat(map.size()).isEqualTo(put);
         assertThat(map.keySet()).hasSize((int) put);
         assertThat(map.stats().segments().stream().mapToLong(SharedMapStats.Segment::entries).sum()).isEqualTo(put);
@@ -483,41 +485,141 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     }
 
     /**
-     * A heap too small for a map's first extension block leaves it no spare segment to compact through: a larger
-     * entry in its segment of small entries, most of them removed, is refused saying that, not only that the heap has
-     * no room for more segments beside figures of a segment mostly empty; the map keeps its entries and still takes
-     * the small ones.
+     * helper-182: a map whose heap never had room for its first extension block compacts through the spare segment
+     * its own block holds. After it filled with small entries and lost 3 in 4, random puts (2 in 3) and removes of
+     * values of 0 to 99 bytes on its remaining keys are refused only when the segment's live entries and the new
+     * one would not fit it even compacted; before, such a map had no spare, so every put that only a compaction
+     * made room for was refused, however empty its segment.
      */
     @Test
-    void shouldSayACompactionFoundNoSpareWhenTheHeapHasNoRoomForOne() {
-        MapSizing sizing = MapSizing.ofLongKeys(100, SMALL);
+    void shouldRefuseNoPutThatFitsACompactedSegmentWhenTheHeapNeverHadRoomForMoreSegments() {
+        MapSizing sizing = MapSizing.ofLongKeys(1_000, SMALL);
         HeapBlock probe;
         long segmentSize;
         try (SharedHeap sizingHeap = SharedHeap.anonymous(1 << 20)) {
-            SharedLongMap.create(sizingHeap, "m", Codec.bytes(), sizing);
+            SharedMap.create(sizingHeap, "m", Codec.longs(), Codec.bytes(), sizing);
             probe = sizingHeap.lookup("m", MapLayout.MAP);
             segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
         }
         try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + segmentSize / 2)) {
-            SharedLongMap<byte[]> map = SharedLongMap.create(small, "m", Codec.bytes(), sizing);
+            SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(), sizing);
+            MapCore core = map.core();
+            int initial = map.stats().segments().size();
             long keys = 0;
-            while (trySet(map, keys)) {
+            while (tryPut(map, keys)) {
                 keys++;
             }
+            assertThat(map.stats().segments()).as("no segment added").hasSize(initial);
+            Map<Long, byte[]> model = new HashMap<>();
             for (long key = 0; key < keys; key++) {
                 if (key % 4 != 0) {
-                    assertThat(map.delete(key)).isTrue();
+                    assertThat(map.remove(key)).isNotNull();
+                } else {
+                    model.put(key, new byte[SMALL]);
                 }
             }
-            assertThatThrownBy(() -> map.set(-1, new byte[LARGE])).isInstanceOf(ShmFullException.class)
-                    .hasMessageContaining("the heap has no room for").hasMessageContaining("compacting the segment "
-                            + "would make room (its free chunks are too small for the entry), but a compaction goes "
-                            + "through a spare segment, and neither the map nor the heap has one");
-            assertThat(map.size()).isEqualTo((keys + 3) / 4);
-            for (long key = 0; key < keys; key += 4) {
-                assertThat(map.get(key)).as("key %d", key).isEqualTo(new byte[SMALL]);
+            Random random = new Random(23);
+            int puts = 0;
+            int refused = 0;
+            int refusedThatFit = 0;
+            for (int op = 0; op < CHURN; op++) {
+                long key = 4 * random.nextLong((keys + 3) / 4);
+                if (random.nextInt(3) == 0) {
+                    assertThat(map.remove(key)).isEqualTo(model.remove(key));
+                    continue;
+                }
+                byte[] value = new byte[random.nextInt(100)];
+                random.nextBytes(value);
+                puts++;
+                try {
+                    map.put(key, value);
+                    model.put(key, value);
+                } catch (ShmFullException e) {
+                    refused++;
+                    MapSegment segment = SharedMapTest.segmentOf(core, key);
+                    long needed = segment.usedBytes() + MapLayout.chunkSize(MapLayout.sizeClass(
+                            (long) MapLayout.ENTRY_HEADER + Long.BYTES + value.length));
+                    if (needed <= segment.arena.size()
+                            && (model.containsKey(key) || segment.count() < core.maxLoad())) {
+                        refusedThatFit++;
+                    }
+                }
             }
-            assertThat(trySet(map, 1)).as("a small entry in a freed chunk").isTrue();
+            System.out.println(puts + " puts, " + refused + " refused (their segment full even compacted), "
+                    + map.stats().compactions() + " compactions");
+            assertThat(refusedThatFit).as("puts refused of %d that fit their segment compacted", puts).isZero();
+            assertThat(map.stats().compactions()).as("compactions through the map block's spare").isPositive();
+            assertThat(map.stats().segments()).hasSize(initial);
+            assertMatches(map, model);
+        }
+    }
+
+    /**
+     * A compaction only tries the lock of the segment that keeps the map's spare (it holds its own): while another
+     * thread holds that lock, a put that only a compaction makes room for is refused saying so, and taken once the
+     * lock is free. The keeper is a segment filled first (its split took the spare, the map block's segment 4, and
+     * found no memory past it); then another is filled, thinned to 1 in 4 and given a larger entry.
+     */
+    @Test
+    void shouldSayTheSpareWasLockedWhenACompactionCouldNotBorrowIt() throws Exception {
+        MapSizing sizing = MapSizing.ofLongKeys(1_000, SMALL);
+        HeapBlock probe;
+        long segmentSize;
+        try (SharedHeap sizingHeap = SharedHeap.anonymous(1 << 20)) {
+            SharedMap.create(sizingHeap, "m", Codec.longs(), Codec.bytes(), sizing);
+            probe = sizingHeap.lookup("m", MapLayout.MAP);
+            segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+        }
+        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + segmentSize / 2)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(), sizing);
+            MapCore core = map.core();
+            MapSegment keeper = core.segmentNumber(0, null, 0, 0);
+            MapSegment compacting = core.segmentNumber(1, null, 0, 0);
+            fillSegment(map, keeper);
+            assertThat(keeper.splitTarget()).as("the map block's spare").isEqualTo(4);
+            List<Long> keys = fillSegment(map, compacting);
+            Map<Long, byte[]> model = new HashMap<>();
+            for (int i = 0; i < keys.size(); i++) {
+                if (i % 4 != 0) {
+                    assertThat(map.remove(keys.get(i))).isNotNull();
+                }
+            }
+            CountDownLatch held = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Future<?> holder = threads.submit(() -> {
+                keeper.lock();
+                try {
+                    held.countDown();
+                    return release.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+                } finally {
+                    keeper.unlock();
+                }
+            });
+            assertThat(held.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            long key = keys.get(1);
+            assertThatThrownBy(() -> put(map, model, key, LARGE)).isInstanceOf(ShmFullException.class)
+                    .hasMessageContaining("compacting the segment would make room").hasMessageContaining(
+                            "the segment keeping it was locked by another writer that moment");
+            release.countDown();
+            holder.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+            put(map, model, key, LARGE);
+            assertThat(compacting.compactions()).isOne();
+            assertThat(compacting.splitTarget()).as("borrowed").isEqualTo(4);
+            assertThat(map.get(key)).isEqualTo(model.get(key));
+            assertThat(map.size()).isEqualTo((keys.size() + 3) / 4 + 1 + keeper.count());
+        }
+    }
+
+    /** @return the keys of {@code segment} put into {@code map} ({@link #SMALL} values) until it refused one */
+    private static List<Long> fillSegment(SharedMap<Long, byte[]> map, MapSegment segment) {
+        List<Long> keys = new ArrayList<>();
+        for (long key = 0; ; key++) {
+            if (SharedMapTest.segmentOf(map.core(), key) == segment) {
+                if (!tryPut(map, key)) {
+                    return keys;
+                }
+                keys.add(key);
+            }
         }
     }
 
@@ -568,6 +670,16 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
                     .as("segments compacted through the one spare").hasSizeGreaterThan(10);
             assertThat(map.size()).isEqualTo(model.size());
             model.forEach((key, value) -> assertThat(map.get(key)).as("key %d", key).isEqualTo(value));
+        }
+    }
+
+    /** @return true if {@code map} took a {@link #SMALL} value for {@code key}, false if it was full */
+    private static boolean tryPut(SharedMap<Long, byte[]> map, long key) {
+        try {
+            map.put(key, new byte[SMALL]);
+            return true;
+        } catch (ShmFullException e) {
+            return false;
         }
     }
 

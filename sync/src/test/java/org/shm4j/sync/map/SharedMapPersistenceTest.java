@@ -2,6 +2,7 @@ package org.shm4j.sync.map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
@@ -35,6 +36,21 @@ class SharedMapPersistenceTest {
             assertThat(prices.stats().repairs()).isZero();
             assertThatThrownBy(() -> SharedMap.open(heap, "prices", Codec.utf8(), Codec.utf8()))
                     .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("keys");
+        }
+    }
+
+    /**
+     * helper-182: layout 5 moved the segments (the map block holds one more, and extension block 1 one fewer), so a
+     * map a release of layout 4 left in a kept heap is refused on open naming both versions, not misread.
+     */
+    @Test
+    void shouldRefuseAMapOfTheLayoutBeforeTheSpareInItsBlock() {
+        try (SharedHeap heap = SharedHeap.create(dir.resolve("old.heap"), 1 << 20)) {
+            heap.allocate("prices", new BlockType(MapLayout.MAP.tag(), 4), new MapSizing(100, 8, 16).byteSize());
+            assertThatThrownBy(() -> SharedMap.open(heap, "prices", Codec.longs(), Codec.utf8()))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("prices")
+                    .hasMessageContaining("block 'prices'").hasMessageContaining("is a SharedMap, type 0x53480051 v4 "
+                            + "(expected: a SharedMap, type 0x53480051 v5)");
         }
     }
 
