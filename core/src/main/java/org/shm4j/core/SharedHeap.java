@@ -625,7 +625,7 @@ public final class SharedHeap implements AutoCloseable {
      */
     private void ensureOpen() {
         if (memory.isClosed()) {
-            throw new IllegalStateException(this + " is closed");
+            throw closed(null);
         }
     }
 
@@ -673,12 +673,12 @@ public final class SharedHeap implements AutoCloseable {
      *         closed"), the exception {@link #ensureOpen()} throws, naming the heap; else {@code failure} itself
      */
     private IllegalStateException closedOr(IllegalStateException failure) {
-        if (!memory.isClosed()) {
-            return failure;
-        }
-        IllegalStateException closed = new IllegalStateException(this + " is closed");
-        closed.initCause(failure);
-        return closed;
+        return memory.isClosed() ? closed(failure) : failure;
+    }
+
+    /** @return the exception for a use of this heap once closed, naming it; {@code cause} may be null */
+    private IllegalStateException closed(Throwable cause) {
+        return new IllegalStateException(this + " is closed", cause);
     }
 
     private HeapBlock allocateHoldingLock(String name, byte[] utf8, BlockType type, long byteSize, long alignment,
