@@ -158,6 +158,15 @@ public final class Blocks {
     }
 
     /**
+     * @param what the ring, or the queue or pipe over it, for the message ({@code "pipe 'jobs'"})
+     * @return the bytes of the block of a ring of {@code capacity}: its header, then the data
+     * @throws IllegalArgumentException as {@link #checkRingCapacity} does
+     */
+    public static long ringBlockSize(String what, int capacity) {
+        return SyncLayout.RING_HEADER_SIZE + checkRingCapacity(what, capacity);
+    }
+
+    /**
      * Checks a ring's capacity, before anything is made.
      *
      * @param what the ring, or the queue or pipe over it, for the message ({@code "pipe 'jobs'"})

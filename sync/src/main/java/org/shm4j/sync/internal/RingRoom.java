@@ -24,7 +24,7 @@ public final class RingRoom {
      */
     public static void require(SharedHeap heap, String what, int capacity, int rings, long... otherBlocks) {
         long[] sizes = new long[rings + otherBlocks.length];
-        Arrays.fill(sizes, 0, rings, SyncLayout.RING_HEADER_SIZE + capacity);
+        Arrays.fill(sizes, 0, rings, Blocks.ringBlockSize(what, capacity));
         System.arraycopy(otherBlocks, 0, sizes, rings, otherBlocks.length);
         Blocks.requireRoom(heap, what, () -> advice(heap, capacity, rings, otherBlocks), sizes);
     }
@@ -52,7 +52,7 @@ public final class RingRoom {
         for (long size : otherBlocks) {
             left -= size;
         }
-        long perRing = left / rings - SyncLayout.RING_HEADER_SIZE;
+        long perRing = left / rings - SyncLayout.RING_HEADER_SIZE; // Blocks.ringBlockSize, solved for the capacity
         if (perRing >= capacity) {
             return "";
         }

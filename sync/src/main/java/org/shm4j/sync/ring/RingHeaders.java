@@ -59,16 +59,6 @@ final class RingHeaders {
         return capacity / 8 - RING_RECORD_HEADER;
     }
 
-    /**
-     * @param what the ring, for messages
-     * @return the bytes a ring of {@code capacity} needs: the header and the data
-     * @throws IllegalArgumentException if the capacity is not a power of two from {@link SharedRing#MIN_CAPACITY}
-     *                                  to {@link SharedRing#MAX_CAPACITY}
-     */
-    static long blockSize(String what, int capacity) {
-        return RING_HEADER_SIZE + Blocks.checkRingCapacity(what, capacity);
-    }
-
     /** Writes the header of an empty ring with the default stall timeout (5 s), as the four-argument format does. */
     static void format(MemorySegment block, SharedRing.Kind kind, int capacity) {
         format(block, kind, capacity, DEFAULT_STALL_TIMEOUT_NANOS);

@@ -423,7 +423,7 @@ public final class SharedRing {
     /** @throws ShmFullException naming the ring and a capacity that fits, if the heap has no room for it */
     private static SharedRing created(SharedHeap heap, String name, int capacity, Consumer<MemorySegment> format) {
         try {
-            return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, RingHeaders.blockSize(named(name),
+            return new SharedRing(Blocks.create(heap, name, SyncLayout.RING, Blocks.ringBlockSize(named(name),
                     capacity), format), named(name));
         } catch (ShmFullException e) {
             throw RingRoom.refused(named(name), capacity, heap, e);
@@ -503,7 +503,7 @@ public final class SharedRing {
                                            Consumer<MemorySegment> format) {
         try {
             return new SharedRing(Blocks.openOrCreate(heap, name, SyncLayout.RING,
-                    RingHeaders.blockSize(named(name), capacity), format), named(name)).requireKind(kind);
+                    Blocks.ringBlockSize(named(name), capacity), format), named(name)).requireKind(kind);
         } catch (ShmTypeMismatchException e) {
             throw Blocks.mismatch(e, () -> {
                 SharedRing existing = open(heap, name);
@@ -534,7 +534,7 @@ public final class SharedRing {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedRing format(MemorySegment segment, long offset, Kind kind, int capacity) {
-        MemorySegment block = Blocks.wrap(segment, offset, RingHeaders.blockSize(KIND, capacity), Long.BYTES, KIND);
+        MemorySegment block = Blocks.wrap(segment, offset, Blocks.ringBlockSize(KIND, capacity), Long.BYTES, KIND);
         block.fill((byte) 0);
         RingHeaders.format(block, kind, capacity);
         return new SharedRing(block, Blocks.describe(KIND, block.address()));
@@ -566,7 +566,7 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the capacity is not a power of two from 1024 to 2<sup>30</sup>
      */
     public static long requiredBytes(int capacity) {
-        return RingHeaders.blockSize(KIND, capacity);
+        return Blocks.ringBlockSize(KIND, capacity);
     }
 
     /**
