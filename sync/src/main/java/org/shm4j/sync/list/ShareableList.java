@@ -4,9 +4,6 @@ import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.Backoff;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 import java.util.AbstractList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -15,15 +12,6 @@ import java.util.ListIterator;
 import java.util.Objects;
 import java.util.RandomAccess;
 import java.util.StringJoiner;
-import java.util.function.IntFunction;
-
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static org.shm4j.sync.list.ListLayout.PY_BOOLEAN_BYTE;
-import static org.shm4j.sync.list.ListLayout.PY_COUNT_OFFSET;
-import static org.shm4j.sync.list.ListLayout.PY_MAX_SLOT;
-import static org.shm4j.sync.list.ListLayout.PY_OFFSETS_OFFSET;
-import static org.shm4j.sync.list.ListLayout.PY_WORD;
 
 /**
  * A fixed-length list of {@code long}, {@code double}, {@code boolean}, {@code String}, {@code byte[]} and
@@ -109,65 +97,16 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         NONE
     }
 
-    // VarHandle mechanics
-    private static final VarHandle LONG = JAVA_LONG.varHandle();
-    private static final VarHandle BYTE = JAVA_BYTE.varHandle();
-    /**
-     * How long a read that finds an item malformed (no kind's format, or a str that is not UTF-8) reads it again
-     * before it reports the item corrupted: a writer in another process may be half-way through it, and may lose its
-     * CPU there for a while (see {@link #retrying}).
-     */
-    private static final long MALFORMED_SETTLE_NANOS = 1_000_000_000; // 100 ms was seen to pass on a loaded machine
-    /**
-     * How long a read that finds an item's format and code disagreeing reads it again before it reads the item by its
-     * format: shorter, since a writer killed between the two leaves that state until the item's next write.
-     */
-    private static final long DISAGREEING_SETTLE_NANOS = 10_000_000;
-    /** The longest park between two reads of an item a writer may be half-way through ({@link Backoff}'s). */
-    private static final long RETRY_PARK_NANOS = 100_000;
-    private static final long TRUE_WORD = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
-            ? 1L << (8 * PY_BOOLEAN_BYTE) : 1L;
-
     private final SharedMemory region;
     private final boolean ownsRegion;
-    private final MemorySegment segment;
     private final String what;
-    /** Names an item for a message ({@link #item}), built only when one is thrown: a set allocates no name. */
-    private final IntFunction<String> itemNames = this::item;
-    private final long[] offsets;
-    private final long dataStart;
-    private final long formatsStart;
-    private final long codesStart;
+    private final ShareableSlots slots;
 
     private ShareableList(SharedMemory region, boolean ownsRegion) {
         this.region = region;
         this.ownsRegion = ownsRegion;
-        this.segment = region.segment();
         this.what = "ShareableList " + region;
-        this.offsets = readOffsets(segment, what);
-        int n = offsets.length - 1;
-        this.dataStart = (long) PY_WORD * (n + 2);
-        this.formatsStart = dataStart + offsets[n];
-        this.codesStart = formatsStart + (long) PY_WORD * n;
-        for (int i = 0; i < n; i++) {
-            checkItem(i);
-        }
-    }
-
-    /**
-     * Refuses a list with a damaged item now rather than at its first read, without waiting for a writer: every state
-     * a live writer leaves passes. Neither an item whose format and code disagree (read by its format: see
-     * {@link #kind}) nor one whose format a CPython writer was killed writing ({@link PythonItems#cutFormat}: refused
-     * by {@link #get}, written whole by {@link #set}) is damage, as Python opens such a list too.
-     */
-    private void checkItem(int index) {
-        int capacity = (int) (offsets[index + 1] - offsets[index]);
-        long format = formatWord(index);
-        byte code = codeByte(index);
-        if (PythonItems.kindOrNull(format, code, capacity) == null
-                && !PythonItems.cutFormat(format, code, capacity)) {
-            throw PythonItems.corrupt(format, code, capacity, item(index));
-        }
+        this.slots = new ShareableSlots(region.segment(), what);
     }
 
     /**
@@ -180,10 +119,10 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
     public static ShareableList create(String name, List<?> items) {
         String what = "ShareableList '" + name + "'";
         Objects.requireNonNull(items, "items");
-        long size = byteSize(items, what);
+        long size = ShareableLayout.byteSize(items, what);
         // written before the name appears: a creator killed here leaves no half-written list under it
         SharedMemory region = SharedMemory.create(name, size, SharedMemory.OWNER_ONLY,
-                segment -> write(segment, items, what));
+                segment -> ShareableLayout.write(segment, items, what));
         try {
             return new ShareableList(region, true);
         } catch (RuntimeException | Error e) {
@@ -204,12 +143,12 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         requireOpen(region);
         String what = "ShareableList " + region;
         Objects.requireNonNull(items, "items");
-        long size = byteSize(items, what);
+        long size = ShareableLayout.byteSize(items, what);
         if (region.byteSize() < size) {
             throw new IllegalArgumentException(what + ": region of " + region.byteSize()
                     + " bytes (expected: at least " + size + " for " + items.size() + " items)");
         }
-        write(region.segment(), items, what);
+        ShareableLayout.write(region.segment(), items, what);
         return new ShareableList(region, false);
     }
 
@@ -231,21 +170,21 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
-                boolean late = waited(since, MALFORMED_SETTLE_NANOS);
+                boolean late = ShareableSlots.waited(since, ShareableSlots.MALFORMED_SETTLE_NANOS);
                 try {
                     region = region != null ? region : SharedMemory.open(name); // mapped once it is not empty
                     ShareableList list = new ShareableList(region, true);
-                    if (late || !list.halfMade()) {
+                    if (late || !list.slots.halfMade()) {
                         return list;
                     }
                 } catch (ShmFormatException halfMade) {
-                    if (late || region != null && noListEver(region.segment())) {
+                    if (late || region != null && ShareableLayout.noListEver(region.segment())) {
                         throw halfMade;
                     }
                 }
-                since = retrying(since);
+                since = ShareableSlots.retrying(since);
                 interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
-                step = Backoff.idle(step, RETRY_PARK_NANOS);
+                step = Backoff.idle(step, ShareableSlots.RETRY_PARK_NANOS);
             }
         } catch (RuntimeException | Error e) {
             if (region != null) {
@@ -255,43 +194,6 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         } finally {
             Backoff.restoreInterrupt(interrupted);
         }
-    }
-
-    /**
-     * @return true if {@code segment} can hold no list: shorter than an empty one, or an item count it has no room
-     *         for (a heap, say). No creator ever leaves that: CPython sizes its region before it writes the count, and
-     *         this class names its region once written; so {@link #open} refuses it at once.
-     */
-    private static boolean noListEver(MemorySegment segment) {
-        long size = segment.byteSize();
-        if (size < 2L * PY_WORD) {
-            return true;
-        }
-        long n = (long) LONG.getOpaque(segment, PY_COUNT_OFFSET); // opaque: a creator may be writing it (never torn)
-        return n < 0 || n > mostItems(size);
-    }
-
-    /** @return the most items a list in a region of {@code size} bytes (at least 16) has room for */
-    private static long mostItems(long size) {
-        return (size - 2L * PY_WORD) / (2L * PY_WORD + PY_WORD + 1);
-    }
-
-    /**
-     * @return true if the list reads as one a CPython creator has not finished: no items in a region larger than an
-     *         empty list (still all zeros), or an item whose format is missing or disagrees with its code (the formats
-     *         are written after the items, the codes last)
-     */
-    private boolean halfMade() {
-        int n = offsets.length - 1;
-        if (n == 0) {
-            return segment.byteSize() > dataStart;
-        }
-        for (int i = 0; i < n; i++) {
-            if (PythonItems.pairKind(formatWord(i), codeByte(i), (int) (offsets[i + 1] - offsets[i])) == null) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**
@@ -317,24 +219,14 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * @throws IllegalArgumentException if an item is refused as by {@link #create(String, List)}
      */
     public static long byteSize(List<?> items) {
-        return byteSize(items, "ShareableList");
-    }
-
-    /** @param what the list, for messages */
-    private static long byteSize(List<?> items, String what) {
-        long slots = 0;
-        IntFunction<String> names = i -> what + " item " + i;
-        for (int i = 0; i < items.size(); i++) {
-            slots += slotOf(items.get(i), names, i);
-        }
-        return (long) PY_WORD * (items.size() + 2) + slots + (long) (PY_WORD + 1) * items.size();
+        return ShareableLayout.byteSize(items, "ShareableList");
     }
 
     /** @return the number of items, fixed at creation */
     @Override
     public int size() {
-        checkOpen(); // known without the region, but refused after close as every other access is
-        return offsets.length - 1;
+        slots.checkOpen(); // known without the region, but refused after close as every other access is
+        return slots.length();
     }
 
     /**
@@ -345,7 +237,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     @Override
     public Object get(int index) {
-        return read(index, null);
+        return slots.read(index, null);
     }
 
     /**
@@ -355,34 +247,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * @throws ShmFormatException        if the item's code is none of Python's, or its format is no kind's
      */
     public Kind kind(int index) {
-        checkIndex(index);
-        int capacity = (int) (offsets[index + 1] - offsets[index]);
-        long since = 0;
-        int step = 0;
-        boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
-        try {
-            while (true) {
-                long format = formatWord(index);
-                byte code = codeByte(index);
-                Kind kind = PythonItems.pairKind(format, code, capacity);
-                if (kind != null) {
-                    return kind;
-                }
-                // a CPython writer half-way through it (see retrying): read again, a while
-                Kind byFormat = PythonItems.kindOrNull(format, code, capacity);
-                if (byFormat != null && waited(since, DISAGREEING_SETTLE_NANOS)) {
-                    return byFormat; // a kind change cut between its two stores: see the class doc
-                }
-                if (byFormat == null && waited(since, MALFORMED_SETTLE_NANOS)) {
-                    throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
-                }
-                since = retrying(since);
-                interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
-                step = Backoff.idle(step, RETRY_PARK_NANOS);
-            }
-        } finally {
-            Backoff.restoreInterrupt(interrupted);
-        }
+        return slots.kind(index);
     }
 
     /**
@@ -390,33 +255,32 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
      */
     public int capacity(int index) {
-        checkIndex(index);
-        return (int) (offsets[index + 1] - offsets[index]);
+        return slots.capacity(index);
     }
 
     /** @return the item at {@code index} as a long @throws ClassCastException if it is not a {@link Kind#LONG} */
     public long getLong(int index) {
-        return (long) LONG.getOpaque(segment, typedSlot(index, Kind.LONG)); // opaque: see get()
+        return slots.getWord(index, Kind.LONG);
     }
 
     /** @return the item at {@code index} as a double @throws ClassCastException if it is not a {@link Kind#DOUBLE} */
     public double getDouble(int index) {
-        return Double.longBitsToDouble((long) LONG.getOpaque(segment, typedSlot(index, Kind.DOUBLE)));
+        return Double.longBitsToDouble(slots.getWord(index, Kind.DOUBLE));
     }
 
     /** @return the item at {@code index} as a boolean @throws ClassCastException if it is not a boolean */
     public boolean getBoolean(int index) {
-        return (byte) BYTE.getOpaque(segment, typedSlot(index, Kind.BOOLEAN) + PY_BOOLEAN_BYTE) != 0;
+        return slots.getBoolean(index);
     }
 
     /** @return the item at {@code index} as a String @throws ClassCastException if it is not a {@link Kind#STRING} */
     public String getString(int index) {
-        return (String) read(index, Kind.STRING);
+        return (String) slots.read(index, Kind.STRING);
     }
 
     /** @return the item at {@code index} as bytes @throws ClassCastException if it is not a {@link Kind#BYTES} */
     public byte[] getBytes(int index) {
-        return (byte[]) read(index, Kind.BYTES);
+        return (byte[]) slots.read(index, Kind.BYTES);
     }
 
     /**
@@ -433,39 +297,22 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     @Override
     public Object set(int index, Object value) {
-        Object previous;
-        try {
-            previous = get(index);
-        } catch (ShmFormatException unreadable) {
-            previous = segment.asSlice(slot(index), capacity(index)).toArray(JAVA_BYTE); // plain: see class doc
-        }
-        Kind kind = PythonItems.kindOf(value, itemNames, index);
-        switch (kind) {
-            case LONG -> setWord(index, kind, ((Number) value).longValue());
-            case DOUBLE -> setWord(index, kind, Double.doubleToRawLongBits(((Number) value).doubleValue()));
-            case BOOLEAN -> setWord(index, kind, (Boolean) value ? TRUE_WORD : 0L);
-            case NONE -> setWord(index, kind, 0L);
-            case STRING, BYTES -> writeText(index, kind, PythonItems.encode(value, itemNames, index));
-        }
-        return previous;
+        return slots.set(index, value);
     }
 
     /** Sets the item at {@code index} to a Python int. @throws IndexOutOfBoundsException for a bad index */
     public void setLong(int index, long value) {
-        checkIndex(index);
-        setWord(index, Kind.LONG, value);
+        slots.setWord(index, Kind.LONG, value);
     }
 
     /** Sets the item at {@code index} to a Python float. @throws IndexOutOfBoundsException for a bad index */
     public void setDouble(int index, double value) {
-        checkIndex(index);
-        setWord(index, Kind.DOUBLE, Double.doubleToRawLongBits(value));
+        slots.setWord(index, Kind.DOUBLE, Double.doubleToRawLongBits(value));
     }
 
     /** Sets the item at {@code index} to a Python bool. @throws IndexOutOfBoundsException for a bad index */
     public void setBoolean(int index, boolean value) {
-        checkIndex(index);
-        setWord(index, Kind.BOOLEAN, value ? TRUE_WORD : 0L);
+        slots.setWord(index, Kind.BOOLEAN, value ? ShareableLayout.TRUE_WORD : 0L);
     }
 
     /**
@@ -610,7 +457,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
 
     @Override
     public String toString() {
-        if (!segment.scope().isAlive()) {
+        if (!slots.isOpen()) {
             return what + " (closed)";
         }
         StringJoiner items = new StringJoiner(", ", "[", "]");
@@ -620,222 +467,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         return what + " " + items;
     }
 
-    /** @return the slot of the item at {@code index}, checked to hold a {@code expected} */
-    private long typedSlot(int index, Kind expected) {
-        Kind kind = kind(index);
-        if (kind != expected) {
-            throw wrongKind(index, kind, expected);
-        }
-        return dataStart + offsets[index]; // kind() checked the index
-    }
-
-    private ClassCastException wrongKind(int index, Kind kind, Kind expected) {
-        return new ClassCastException(item(index) + " is a " + kind + " (expected: a " + expected + ")");
-    }
-
-    private void setWord(int index, Kind kind, long word) {
-        LONG.setOpaque(segment, slot(index), word); // opaque: not torn; the list promises no ordering (see class doc)
-        writeKind(index, kind);
-    }
-
-    private void writeText(int index, Kind kind, byte[] bytes) {
-        int capacity = capacity(index);
-        if (bytes.length > capacity) {
-            throw new IllegalArgumentException(item(index) + ": a " + kind + " of " + bytes.length + " bytes"
-                    + " (expected: at most " + capacity + ", the slot size fixed at creation; Python raises"
-                    + " ValueError: bytes/str item exceeds available storage)");
-        }
-        long slot = slot(index);
-        MemorySegment.copy(bytes, 0, segment, JAVA_BYTE, slot, bytes.length); // plain: see class doc
-        segment.asSlice(slot + bytes.length, capacity - bytes.length).fill((byte) 0);
-        writeKind(index, kind);
-    }
-
-    private void writeKind(int index, Kind kind) {
-        // opaque, after the value in program order only (no ordering: a reader may pair either kind with either
-        // value, see the class doc), so never a torn format
-        LONG.setOpaque(segment, formatsStart + (long) PY_WORD * index, PythonItems.format(kind, capacity(index)));
-        BYTE.setOpaque(segment, codesStart + index, PythonItems.code(kind));
-    }
-
-    /**
-     * Reads the item at {@code index}, again while its text reads malformed (see {@link #retrying}), for up to
-     * {@link #MALFORMED_SETTLE_NANOS}; its kind is read again each time ({@link #kind} settles on its own).
-     *
-     * @param expected the kind the caller asks for, or null for whatever kind the item holds
-     * @throws ClassCastException if {@code expected} is not null and the item holds another kind
-     */
-    private Object read(int index, Kind expected) {
-        long since = 0;
-        int step = 0;
-        boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
-        try {
-            while (true) {
-                Kind kind = kind(index);
-                if (expected != null && kind != expected) {
-                    throw wrongKind(index, kind, expected);
-                }
-                long slot = dataStart + offsets[index]; // kind() checked the index
-                try {
-                    return switch (kind) {
-                        case LONG -> (long) LONG.getOpaque(segment, slot);
-                        case DOUBLE -> Double.longBitsToDouble((long) LONG.getOpaque(segment, slot));
-                        case BOOLEAN -> (byte) BYTE.getOpaque(segment, slot + PY_BOOLEAN_BYTE) != 0;
-                        case NONE -> null;
-                        case STRING, BYTES -> readText(index, kind, slot);
-                    };
-                } catch (ShmFormatException malformed) { // from readText only
-                    if (waited(since, MALFORMED_SETTLE_NANOS)) {
-                        throw malformed;
-                    }
-                    since = retrying(since);
-                    interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
-                    step = Backoff.idle(step, RETRY_PARK_NANOS);
-                }
-            }
-        } finally {
-            Backoff.restoreInterrupt(interrupted);
-        }
-    }
-
-    /**
-     * For a read that found its item malformed or its format and code disagreeing, which a writer in another process
-     * may be half-way through (CPython zero-fills each field it packs before it writes it, and writes a str's bytes
-     * after its format): the caller reads again, after a {@link Backoff} step (spin, then yield, then parks of at
-     * most {@link #RETRY_PARK_NANOS}: a writer that lost its CPU may need this one).
-     *
-     * @param since 0 on the first call, then what the last call returned
-     * @return when the read's retries began (never 0)
-     */
-    private static long retrying(long since) {
-        return since != 0 ? since : System.nanoTime() | 1;
-    }
-
-    /** @return true if the retries that began at {@code since} (0: none yet) have run longer than {@code budget} */
-    private static boolean waited(long since, long budgetNanos) {
-        return since != 0 && System.nanoTime() - since > budgetNanos;
-    }
-
-    private Object readText(int index, Kind kind, long slot) {
-        long format = formatWord(index);
-        int end = Math.max(PythonItems.stringLength(format, capacity(index)), 0);
-        while (end > 0 && segment.get(JAVA_BYTE, slot + end - 1) == 0) { // plain: see class doc
-            end--; // trailing NULs stripped, as Python does
-        }
-        byte[] bytes = new byte[end];
-        MemorySegment.copy(segment, JAVA_BYTE, slot, bytes, 0, end); // plain: see class doc
-        return PythonItems.decode(kind, bytes, itemNames, index);
-    }
-
-    /** @return the item's format word; opaque: no ordering with the value is promised (see class doc), never torn */
-    private long formatWord(int index) {
-        return (long) LONG.getOpaque(segment, formatsStart + (long) PY_WORD * index);
-    }
-
-    /** @return the item's back-transform code; opaque, as {@link #formatWord} */
-    private byte codeByte(int index) {
-        return (byte) BYTE.getOpaque(segment, codesStart + index);
-    }
-
-    private long slot(int index) {
-        checkIndex(index);
-        return dataStart + offsets[index];
-    }
-
-    /** Checks the index, and that the region is still mapped (every item access starts here). */
-    private void checkIndex(int index) {
-        int length = offsets.length - 1;
-        if (index < 0 || index >= length) {
-            throw new IndexOutOfBoundsException(what + ": index=" + index + (length == 0
-                    ? " (the list is empty: its fixed length is 0)"
-                    : " (expected: 0.." + (length - 1) + ", the list's fixed length is " + length + ")"));
-        }
-        checkOpen();
-    }
-
-    /** @throws IllegalStateException naming this list if its region is closed */
-    private void checkOpen() {
-        if (!segment.scope().isAlive()) {
-            throw new IllegalStateException(what + " cannot be used: its region is closed");
-        }
-    }
-
     private UnsupportedOperationException fixedLength(String call) {
         return new UnsupportedOperationException(what + ": " + call + " refused: the length is fixed at "
-                + (offsets.length - 1) + " items (as Python's ShareableList; set an item instead, or make a new list)");
-    }
-
-    private String item(int index) {
-        return "item " + index + " of " + what;
-    }
-
-    private static int slotOf(Object item, IntFunction<String> names, int index) {
-        Kind kind = PythonItems.kindOf(item, names, index);
-        return PythonItems.slotBytes(kind, kind == Kind.STRING || kind == Kind.BYTES
-                ? PythonItems.encode(item, names, index) : null, names, index);
-    }
-
-    /** Writes the whole layout: count, offsets, slots, formats, codes. Plain: the list is handed out after this. */
-    private static void write(MemorySegment segment, List<?> items, String what) {
-        int n = items.size();
-        long dataStart = (long) PY_WORD * (n + 2);
-        long[] offsets = new long[n + 1];
-        IntFunction<String> names = i -> "item " + i + " of " + what;
-        for (int i = 0; i < n; i++) {
-            offsets[i + 1] = offsets[i] + slotOf(items.get(i), names, i);
-        }
-        segment.set(JAVA_LONG, PY_COUNT_OFFSET, n);
-        MemorySegment.copy(offsets, 0, segment, JAVA_LONG, PY_OFFSETS_OFFSET, n + 1);
-        long formatsStart = dataStart + offsets[n];
-        for (int i = 0; i < n; i++) {
-            Object item = items.get(i);
-            Kind kind = PythonItems.kindOf(item, names, i);
-            long slot = dataStart + offsets[i];
-            int capacity = (int) (offsets[i + 1] - offsets[i]);
-            segment.asSlice(slot, capacity).fill((byte) 0);
-            switch (kind) {
-                case LONG -> segment.set(JAVA_LONG, slot, ((Number) item).longValue());
-                case DOUBLE -> segment.set(JAVA_LONG, slot, Double.doubleToRawLongBits(((Number) item).doubleValue()));
-                case BOOLEAN -> segment.set(JAVA_LONG, slot, (Boolean) item ? TRUE_WORD : 0L);
-                case NONE -> { }
-                case STRING, BYTES -> {
-                    byte[] bytes = PythonItems.encode(item, names, i);
-                    MemorySegment.copy(bytes, 0, segment, JAVA_BYTE, slot, bytes.length);
-                }
-            }
-            segment.set(JAVA_LONG, formatsStart + (long) PY_WORD * i, PythonItems.format(kind, capacity));
-            segment.set(JAVA_BYTE, formatsStart + (long) PY_WORD * n + i, PythonItems.code(kind));
-        }
-    }
-
-    /**
-     * @return the N + 1 offsets, checked: N fits the region, offsets start at 0 and grow by multiples of 8 (at least
-     *         8, at most the largest slot a format can name), and the formats and codes fit the region
-     */
-    private static long[] readOffsets(MemorySegment segment, String what) {
-        long size = segment.byteSize();
-        if (size < 2L * PY_WORD) {
-            throw new ShmFormatException(what + " is too short for a ShareableList: " + size
-                    + " bytes (expected: at least 16)");
-        }
-        long n = segment.get(JAVA_LONG, PY_COUNT_OFFSET); // plain: written once at creation
-        long most = mostItems(size);
-        if (n < 0 || n > most) {
-            throw new ShmFormatException(what + " is corrupted: item count=" + n + " (expected: 0.." + most
-                    + " for a region of " + size + " bytes)");
-        }
-        long[] offsets = new long[(int) n + 1];
-        MemorySegment.copy(segment, JAVA_LONG, PY_OFFSETS_OFFSET, offsets, 0, (int) n + 1);
-        long room = size - PY_WORD * (n + 2) - (PY_WORD + 1) * n;
-        for (int i = 0; i <= n; i++) {
-            long step = i == 0 ? offsets[0] : offsets[i] - offsets[i - 1];
-            boolean bad = i == 0 ? step != 0 : step < PY_WORD || step > PY_MAX_SLOT || step % PY_WORD != 0;
-            if (bad || offsets[i] > room) {
-                throw new ShmFormatException(what + " is corrupted: offset of item " + i + "=" + offsets[i]
-                        + " (expected: " + (i == 0 ? "0" : offsets[i - 1] + " plus a multiple of 8 from 8 to "
-                        + PY_MAX_SLOT) + ", at most " + room + " for a region of " + size + " bytes)");
-            }
-        }
-        return offsets;
+                + slots.length() + " items (as Python's ShareableList; set an item instead, or make a new list)");
     }
 }
