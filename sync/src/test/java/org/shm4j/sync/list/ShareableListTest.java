@@ -322,6 +322,24 @@ class ShareableListTest {
         }
     }
 
+    /**
+     * An all-zero region reads as no items, which open took for a list its CPython creator had not written yet, and
+     * read again for 1 s before it returned an empty list, whatever the region's size. CPython sizes a list of N items
+     * exactly, 8 (N + 2) + slots + 9 N bytes, so a size none of N >= 1 takes is no creator's list: refused at once,
+     * naming the region. (A size some N takes is still waited for: shouldWaitForAListItsCPythonCreatorIsStillFilling.)
+     */
+    @Test
+    void shouldRefuseAnAllZeroRegionOfASizeNoCreatorMakesAtOnce() {
+        for (long size : new long[] {24, 33, 48, 208}) { // N items take a size = N (mod 8), at least 16 + 25 N
+            String name = names.unique("zeros-" + size);
+            try (SharedMemory zeros = SharedMemory.create(name, size)) {
+                assertThatThrownBy(() -> ShareableList.open(name)).as("%d zero bytes", size)
+                        .isInstanceOf(ShmFormatException.class)
+                        .hasMessageStartingWith("ShareableList '" + name + "' holds no items in " + size + " bytes");
+            }
+        }
+    }
+
     private static void assertDamaged(long size, long offset, long value, String message) {
         try (SharedMemory region = SharedMemory.anonymous(size)) {
             ShareableList.create(region, ITEMS);
