@@ -2,7 +2,6 @@ package org.shm4j.sync.list;
 
 import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmFormatException;
-import org.shm4j.core.internal.Backoff;
 
 import java.util.AbstractList;
 import java.util.Arrays;
@@ -167,12 +166,10 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      */
     public static ShareableList open(String name) {
         SharedMemory region = null;
-        long since = 0;
-        int step = 0;
-        boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
+        Settling settling = null;
         try {
             while (true) {
-                boolean late = ShareableSlots.waited(since, ShareableSlots.MALFORMED_SETTLE_NANOS);
+                boolean late = Settling.waited(settling, ShareableSlots.MALFORMED_SETTLE_NANOS);
                 try {
                     region = region != null ? region : SharedMemory.open(name); // mapped once it is not empty
                     ShareableList list = new ShareableList(region, true);
@@ -187,9 +184,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
                         throw halfMade;
                     }
                 }
-                since = ShareableSlots.retrying(since);
-                interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
-                step = Backoff.idle(step, ShareableSlots.RETRY_PARK_NANOS);
+                settling = Settling.pause(settling);
             }
         } catch (RuntimeException | Error e) {
             if (region != null) {
@@ -197,7 +192,7 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
             }
             throw e;
         } finally {
-            Backoff.restoreInterrupt(interrupted);
+            Settling.end(settling);
         }
     }
 

@@ -1,7 +1,6 @@
 package org.shm4j.sync.list;
 
 import org.shm4j.core.ShmFormatException;
-import org.shm4j.core.internal.Backoff;
 import org.shm4j.sync.list.ShareableList.Kind;
 
 import java.lang.foreign.MemorySegment;
@@ -26,7 +25,7 @@ final class ShareableSlots {
     /**
      * How long a read that finds an item malformed (no kind's format, or a str that is not UTF-8) reads it again
      * before it reports the item corrupted: a writer in another process may be half-way through it, and may lose its
-     * CPU there for a while (see {@link #retrying}).
+     * CPU there for a while (see {@link Settling}).
      */
     static final long MALFORMED_SETTLE_NANOS = 1_000_000_000; // 100 ms was seen to pass on a loaded machine
     /**
@@ -34,8 +33,6 @@ final class ShareableSlots {
      * format: shorter, since a writer killed between the two leaves that state until the item's next write.
      */
     private static final long DISAGREEING_SETTLE_NANOS = 10_000_000;
-    /** The longest park between two reads of an item a writer may be half-way through ({@link Backoff}'s). */
-    static final long RETRY_PARK_NANOS = 100_000;
 
     private final MemorySegment segment;
     private final String what;
@@ -113,9 +110,7 @@ final class ShareableSlots {
     Kind kind(int index) {
         checkIndex(index);
         int capacity = (int) (offsets[index + 1] - offsets[index]);
-        long since = 0;
-        int step = 0;
-        boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
+        Settling settling = null;
         try {
             while (true) {
                 long format = formatWord(index);
@@ -124,20 +119,18 @@ final class ShareableSlots {
                 if (kind != null) {
                     return kind;
                 }
-                // a CPython writer half-way through it (see retrying): read again, a while
+                // a CPython writer half-way through it (see Settling): read again, a while
                 Kind byFormat = PythonItems.kindOrNull(format, code, capacity);
-                if (byFormat != null && waited(since, DISAGREEING_SETTLE_NANOS)) {
+                if (byFormat != null && Settling.waited(settling, DISAGREEING_SETTLE_NANOS)) {
                     return byFormat; // a kind change cut between its two stores: see the class doc
                 }
-                if (byFormat == null && waited(since, MALFORMED_SETTLE_NANOS)) {
+                if (byFormat == null && Settling.waited(settling, MALFORMED_SETTLE_NANOS)) {
                     throw PythonItems.corrupt(format, code, capacity, item(index)); // the name is built only to throw
                 }
-                since = retrying(since);
-                interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
-                step = Backoff.idle(step, RETRY_PARK_NANOS);
+                settling = Settling.pause(settling);
             }
         } finally {
-            Backoff.restoreInterrupt(interrupted);
+            Settling.end(settling);
         }
     }
 
@@ -216,16 +209,14 @@ final class ShareableSlots {
     }
 
     /**
-     * Reads the item at {@code index}, again while its text reads malformed (see {@link #retrying}), for up to
+     * Reads the item at {@code index}, again while its text reads malformed (see {@link Settling}), for up to
      * {@link #MALFORMED_SETTLE_NANOS}; its kind is read again each time ({@link #kind} settles on its own).
      *
      * @param expected the kind the caller asks for, or null for whatever kind the item holds
      * @throws ClassCastException if {@code expected} is not null and the item holds another kind
      */
     Object read(int index, Kind expected) {
-        long since = 0;
-        int step = 0;
-        boolean interrupted = false; // taken while retrying, set again at the end (see Backoff.takeInterrupt)
+        Settling settling = null;
         try {
             while (true) {
                 Kind kind = kind(index);
@@ -242,35 +233,15 @@ final class ShareableSlots {
                         case STRING, BYTES -> readText(index, kind, slot);
                     };
                 } catch (ShmFormatException malformed) { // from readText only
-                    if (waited(since, MALFORMED_SETTLE_NANOS)) {
+                    if (Settling.waited(settling, MALFORMED_SETTLE_NANOS)) {
                         throw malformed;
                     }
-                    since = retrying(since);
-                    interrupted |= Backoff.takeInterrupt(); // else each park would return at once: a spin
-                    step = Backoff.idle(step, RETRY_PARK_NANOS);
+                    settling = Settling.pause(settling);
                 }
             }
         } finally {
-            Backoff.restoreInterrupt(interrupted);
+            Settling.end(settling);
         }
-    }
-
-    /**
-     * For a read that found its item malformed or its format and code disagreeing, which a writer in another process
-     * may be half-way through (CPython zero-fills each field it packs before it writes it, and writes a str's bytes
-     * after its format): the caller reads again, after a {@link Backoff} step (spin, then yield, then parks of at
-     * most {@link #RETRY_PARK_NANOS}: a writer that lost its CPU may need this one).
-     *
-     * @param since 0 on the first call, then what the last call returned
-     * @return when the read's retries began (never 0)
-     */
-    static long retrying(long since) {
-        return since != 0 ? since : System.nanoTime() | 1;
-    }
-
-    /** @return true if the retries that began at {@code since} (0: none yet) have run longer than {@code budget} */
-    static boolean waited(long since, long budgetNanos) {
-        return since != 0 && System.nanoTime() - since > budgetNanos;
     }
 
     private Object readText(int index, Kind kind, long slot) {
