@@ -118,10 +118,9 @@ final class ShareableLayout {
 
     /**
      * @return true if {@code segment} can hold no list: shorter than an empty one, or an item count it has no room
-     *         for (a heap, say); or if it holds no items (all zeros, say) in more bytes than an empty list takes, a
-     *         size no creator of a longer list makes ({@link #someListsSize}). No creator ever leaves that: CPython
-     *         sizes its region before it writes the count, and {@link ShareableList#create(String, List)} names its
-     *         region once written; so {@link ShareableList#open} refuses it at once.
+     *         for (a heap, say). No creator ever leaves that: CPython sizes its region before it writes the count, and
+     *         {@link ShareableList#create(String, List)} names its region once written; so
+     *         {@link ShareableList#open} refuses it at once.
      */
     static boolean noListEver(MemorySegment segment) {
         long size = segment.byteSize();
@@ -129,7 +128,7 @@ final class ShareableLayout {
             return true;
         }
         long n = (long) LONG.getOpaque(segment, PY_COUNT_OFFSET); // opaque: a creator may be writing it (never torn)
-        return n < 0 || n > mostItems(size) || n == 0 && size > 2L * PY_WORD && !someListsSize(size);
+        return n < 0 || n > mostItems(size);
     }
 
     /**
@@ -141,17 +140,6 @@ final class ShareableLayout {
     static boolean someListsSize(long size) {
         long items = size % PY_WORD == 0 ? PY_WORD : size % PY_WORD; // the fewest items of a list of that size
         return size - 2L * PY_WORD >= (3L * PY_WORD + 1) * items;
-    }
-
-    /**
-     * @return the refusal of a region of {@code size} bytes whose count reads 0 (all zeros, say), larger than an empty
-     *         list and of a size no creator of a longer list makes ({@link #someListsSize})
-     */
-    static ShmFormatException noItems(String what, long size) {
-        return new ShmFormatException(what + " holds no items in " + size + " bytes, a size no creator of a list"
-                + " makes (expected: 16 bytes for an empty list; N items take 8 (N + 2) bytes, their slots, then 9 N,"
-                + " and CPython sizes its region exactly so); ShareableList.wrap views it as the empty list it reads"
-                + " as");
     }
 
     /** @return the most items a list in a region of {@code size} bytes (at least 16) has room for */

@@ -157,9 +157,9 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
      * offsets, items, formats and codes: a list that reads half-made (an empty region, bytes that are not a valid list,
      * no items in a region larger than an empty list, or an item whose format is missing or disagrees with its code)
      * is read again for up to 1 s, then taken as it reads, or refused. A region no creator could be filling (too short
-     * for a list, an item count it has no room for, as a {@code SharedHeap}'s, or no items in a size that no list of
-     * one or more items has: CPython sizes its region exactly, as {@link #byteSize(List)}) is refused at once; {@link
-     * #wrap} views such an all-zero region as an empty list.
+     * for a list, or an item count it has no room for, as a {@code SharedHeap}'s) is refused at once; a region with no
+     * items in a size no list of one or more items has (CPython sizes its region exactly, as {@link #byteSize(List)})
+     * is taken at once as the empty list it reads as, as Python takes it.
      *
      * @throws org.shm4j.core.ShmNotFoundException if there is no region of that name
      * @throws ShmFormatException                  if the bytes are not a valid list
@@ -173,11 +173,8 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
                 try {
                     region = region != null ? region : SharedMemory.open(name); // mapped once it is not empty
                     ShareableList list = new ShareableList(region, true);
-                    if (late || !list.slots.halfMade()) {
-                        return list;
-                    }
-                    if (ShareableLayout.noListEver(region.segment())) { // no items, in a size no creator makes
-                        throw ShareableLayout.noItems(list.what, region.byteSize());
+                    if (late || !list.slots.halfMade() || list.isEmpty() && !ShareableLayout.someListsSize(region.byteSize())) {
+                        return list; // the last: no items in a size no creator of a longer list makes, so final
                     }
                 } catch (ShmFormatException halfMade) {
                     if (late || region != null && ShareableLayout.noListEver(region.segment())) {
