@@ -61,7 +61,7 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
      * @throws IllegalArgumentException if a segment would need more than 1 GiB of entries
      */
     static MapGeometry plan(MapSizing sizing, int keyTypeId, int valueTypeId) {
-        int segments = (int) Math.min(MAX_SEGMENTS, nextPowerOfTwo(sizing.entries() / ENTRIES_PER_SEGMENT));
+        int segments = initialSegments(sizing.entries());
         double share = (double) sizing.entries() / segments;
         long capacity = (long) Math.ceil(share + 4 * Math.sqrt(share) + 8);
         int slots = (int) Math.max(MIN_SLOTS, nextPowerOfTwo((capacity * 4 + 2) / 3));
@@ -77,6 +77,11 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
         int depth = Integer.numberOfTrailingZeros(segments);
         return new MapGeometry(segments, segmentSize, slots, (int) arena, keyTypeId, valueTypeId, sizing,
                 Math.min(MAX_DEPTH, Math.max(MIN_MAX_DEPTH, depth + GROWTH_DEPTH)));
+    }
+
+    /** @return the initial segments a map sized for {@code entries} entries gets: a power of two, more with more */
+    static int initialSegments(long entries) {
+        return (int) Math.min(MAX_SEGMENTS, nextPowerOfTwo(entries / ENTRIES_PER_SEGMENT));
     }
 
     /** @return bytes of the map block: header, directory, its segments ({@link #blockSegments}) */

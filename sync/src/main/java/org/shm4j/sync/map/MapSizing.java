@@ -41,17 +41,48 @@ public record MapSizing(long entries, int averageKeySize, int averageValueSize) 
      *         {@code bytes}, for a message about a heap without room for this one; null if not even one entry's fits
      */
     MapSizing fitting(long bytes) {
-        long low = 0; // the most entries known to fit (0: none yet)
+        // byteSize() grows with the entries among sizings of as many initial segments, but drops where the segments
+        // double (each about half as big, the spare one too): so each such band is searched alone, from the top
         long high = entries - 1; // the most entries that may fit: this sizing's did not
-        while (low < high) {
-            long mid = low + (high - low + 1) / 2;
+        while (high >= 1) {
+            long low = fewestEntriesWithTheSegmentsOf(high);
+            long most = mostEntriesFitting(low, high, bytes);
+            if (most > 0) {
+                return new MapSizing(most, averageKeySize, averageValueSize);
+            }
+            high = low - 1;
+        }
+        return null;
+    }
+
+    /** @return the most entries from {@code low} to {@code high} (one band) whose byteSize() fits; 0 if none */
+    private long mostEntriesFitting(long low, long high, long bytes) {
+        long most = 0;
+        while (low <= high) {
+            long mid = low + (high - low) / 2;
             if (new MapSizing(mid, averageKeySize, averageValueSize).byteSize() <= bytes) {
-                low = mid;
+                most = mid;
+                low = mid + 1;
             } else {
                 high = mid - 1;
             }
         }
-        return low == 0 ? null : new MapSizing(low, averageKeySize, averageValueSize);
+        return most;
+    }
+
+    /** @return the fewest entries planned with as many initial segments as {@code high} entries are */
+    private static long fewestEntriesWithTheSegmentsOf(long high) {
+        int segments = MapGeometry.initialSegments(high);
+        long low = 1;
+        while (low < high) {
+            long mid = low + (high - low) / 2;
+            if (MapGeometry.initialSegments(mid) == segments) {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        return low;
     }
 
     /** @return a sizing for {@code entries} entries of 8-byte keys and {@code averageValueSize}-byte values */

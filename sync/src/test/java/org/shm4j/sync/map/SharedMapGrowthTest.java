@@ -203,6 +203,30 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
         }
     }
 
+    /**
+     * helper-186: {@link MapSizing#byteSize()} drops where a sizing gets twice the initial segments (each about half
+     * as big, the spare segment in the map block too: 511 entries of 8 + 16 bytes take 99,456 bytes, 512 take
+     * 80,640), so the binary search over all entries for a sizing that fits a heap's free bytes named far fewer than
+     * fit: 412 entries for the bytes of 558. Now it names the most, for the free bytes of every 7th sizing.
+     */
+    @Test
+    void shouldNameTheMostEntriesThatFitWhereTheByteSizeDropsWithMoreSegments() {
+        MapSizing sizing = new MapSizing(3_000, 8, 16);
+        long[] bytes = new long[(int) sizing.entries()];
+        for (int n = 1; n < bytes.length; n++) {
+            bytes[n] = new MapSizing(n, 8, 16).byteSize();
+        }
+        assertThat(bytes[512]).as("a drop").isLessThan(bytes[511]);
+        for (int budget = 1; budget < bytes.length; budget += 7) {
+            long free = bytes[budget];
+            int most = 0;
+            for (int n = 1; n < bytes.length; n++) {
+                most = bytes[n] <= free ? n : most;
+            }
+            assertThat(sizing.fitting(free).entries()).as("%d free bytes", free).isEqualTo(most);
+        }
+    }
+
     @Test
     void shouldThrowShmFullWhenTheHeapCannotHoldMoreSegmentsAndStayUsable() {
         try (SharedHeap small = SharedHeap.anonymous(256 << 10)) {
