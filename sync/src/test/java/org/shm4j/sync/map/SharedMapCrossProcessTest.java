@@ -175,6 +175,47 @@ class SharedMapCrossProcessTest {
     }
 
     /**
+     * helper-186: a writer killed splitting a one-segment map's segment into the segment that its block holds past
+     * the initial one (number 1; the block "values#2" of the number after it made first), copying (half the new
+     * segment's slots still empty) or after the copy with half the moving directory entries pointed on, leaves the
+     * split undone or finished by the next reader; every key keeps its value, and the map grows on as a model.
+     */
+    @ParameterizedTest(name = "killed after copying: {0}")
+    @ValueSource(booleans = {false, true})
+    void shouldRepairAWriterKilledSplittingIntoTheSegmentItsMapBlockHoldsPastTheInitialOnes(boolean copied)
+            throws Exception {
+        String heapName = names.unique("map-splitting");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "values", Codec.longs(), Codec.bytes(),
+                    new MapSizing(40, 8, 40));
+            Map<Long, byte[]> model = new HashMap<>();
+            for (long key = 0; key < 40; key++) {
+                map.put(key, SelfChecking.of(key, 1));
+                model.put(key, SelfChecking.of(key, 1));
+            }
+            killOnceDying(ChildJvm.start(DyingSplitter.class, heapName, Boolean.toString(copied)));
+            assertThat(heap.find("values#1")).as("no block 1: the map block holds segment 1").isEmpty();
+            assertThat(heap.find("values#2")).as("the block of the number after it").isPresent();
+            long start = System.nanoTime();
+            model.forEach((k, value) -> assertThat(map.get(k)).as("key %d", k).isEqualTo(value));
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            MapCore core = map.core();
+            MapSegment first = core.segmentNumber(0, null, 0, 0);
+            assertThat(map.stats().repairs()).isOne();
+            assertThat(first.localDepth()).as("the split finished, or undone").isEqualTo(copied ? 1 : 0);
+            assertThat(copied ? core.directory(1) : first.splitTarget()).as("published, or kept").isOne();
+            assertThat(map.stats().segments()).hasSize(copied ? 2 : 1);
+            for (long key = 40; key < 1_000; key++) {
+                map.put(key, SelfChecking.of(key, 2));
+                model.put(key, SelfChecking.of(key, 2));
+            }
+            assertThat(map).hasSameSizeAs(model);
+            model.forEach((k, value) -> assertThat(map.get(k)).as("key %d", k).isEqualTo(value));
+            assertThat(map.stats().segments().size()).isGreaterThan(2);
+        }
+    }
+
+    /**
      * helper-180: a writer killed while borrowing the spare of a map that filled its heap, after the lender's record
      * let go of it and before its own took it, left the spare's number kept by no segment: every later put that only
      * a compaction would make room for was refused, for good. The next compaction that finds no spare to borrow now
@@ -436,6 +477,41 @@ class SharedMapCrossProcessTest {
                     segment.setSplit(MapLayout.COMPACT_COPYING, spare.index);
                     spare.beginWrite();
                     spare.memory.asSlice(MapLayout.S_SLOTS, (spare.arenaStart - MapLayout.S_SLOTS) / 2)
+                            .fill((byte) 0);
+                }
+                System.out.println("DYING");
+                System.out.flush();
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap, copied)}: splits segment 0 as far as a writer that dies at the worst moment of a phase gets,
+     * into the segment a split takes (checked to be number 1, in the map block): copying the moving half (half the
+     * new segment's slots still empty, its sequence odd), or after the copy with every other one of the moving
+     * directory entries pointed on; then waits to be killed.
+     */
+    public static final class DyingSplitter {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                MapCore core = SharedMap.open(heap, "values", Codec.longs(), Codec.bytes()).core();
+                MapSegment full = core.segmentNumber(0, null, 0, 0);
+                full.lock();
+                MapSegment half = core.halfOf(full, 0, 0);
+                if (half.index != 1) {
+                    throw new AssertionError("split into segment " + half.index + " (expected: 1)");
+                }
+                half.lock();
+                SegmentSplit.copyHalf(full, half, 0, full.beginWrite());
+                if (Boolean.parseBoolean(args[1])) {
+                    for (int j = 1; j < core.maxSegments(); j += 4) {
+                        core.pointDirectory(j, half.index);
+                    }
+                } else {
+                    full.setSplit(MapLayout.SPLIT_COPYING, half.index);
+                    half.beginWrite();
+                    half.memory.asSlice(MapLayout.S_SLOTS, (half.arenaStart - MapLayout.S_SLOTS) / 2)
                             .fill((byte) 0);
                 }
                 System.out.println("DYING");
