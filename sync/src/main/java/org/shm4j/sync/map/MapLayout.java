@@ -17,8 +17,8 @@ import org.shm4j.sync.internal.SyncLayout;
  *     mutex were zero, not its wake word; version 2 had no spare chunk; version 1 had a fixed set of segments, no
  *     directory)</td>
  *     <td>plain, as magic</td></tr>
- * <tr><td>12</td><td>4</td><td>initialSegments</td><td>segments in this block, a power of two
- *     2<sup>initialDepth</sup>, 1..4096</td><td>plain, as magic</td></tr>
+ * <tr><td>12</td><td>4</td><td>initialSegments</td><td>segments the map starts with, a power of two
+ *     2<sup>initialDepth</sup>, 1..4096; this block holds them and one more (below)</td><td>plain, as magic</td></tr>
  * <tr><td>16</td><td>8</td><td>segmentSize</td><td>bytes per segment, a multiple of 64, below 2<sup>31</sup></td>
  *     <td>plain, as magic</td></tr>
  * <tr><td>24</td><td>4</td><td>slotsPerSegment</td><td>a power of two, 8..2<sup>26</sup></td>
