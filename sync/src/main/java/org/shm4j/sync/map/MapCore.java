@@ -755,10 +755,12 @@ final class MapCore {
                         : Blocks.openOrCreate(heap, extensionName, MapLayout.SEGMENTS, count * size, zeroed -> { });
             } catch (ShmFullException e) {
                 throw full == null ? e : full(full, keyLength, valueLength, "the heap has no room for "
-                        + count + " more segments of " + size + " bytes (" + e.getMessage() + ")");
+                        + count + (count == 1 ? " more segment of " : " more segments of ") + size + " bytes ("
+                        + e.getMessage() + ")");
             } catch (ShmTypeMismatchException e) {
                 throw full == null ? e : full(full, keyLength, valueLength, "the name of the block for its next "
-                        + count + " segments is taken by another structure (" + e.getMessage() + ")");
+                        + (count == 1 ? "segment" : count + " segments") + " is taken by another structure ("
+                        + e.getMessage() + ")");
             }
             extensions[b] = extension;
         }
