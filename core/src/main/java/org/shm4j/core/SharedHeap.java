@@ -566,7 +566,10 @@ public final class SharedHeap implements AutoCloseable {
      * waits for deadlock detection, at their next liveness check. While this process keeps another view of the heap
      * open, or within this process, what it held stays held until it closes that view or exits; but a structure's own
      * lock that an operation held through this view (a map segment's, a list's, the heap's allocation lock) is
-     * released through the other view when the operation fails, marked for repair as a dead holder's. An anonymous
+     * released through the other view when the operation fails, marked for repair as a dead holder's. So is a user's
+     * lock ({@code SharedLock}, {@code SharedReentrantLock}) whose lock call this close cut short after it took the
+     * lock: the call throws, so its caller holds nothing (not marked: nothing was entered); a thread whose unlock
+     * throws still holds the lock, and may unlock it through the other view. An anonymous
      * heap is mapped by this process alone. Other views of the heap, in this process or others, go on working.
      *
      * @throws ShmException           if the heap should be removed but its file cannot be deleted (it is unmapped

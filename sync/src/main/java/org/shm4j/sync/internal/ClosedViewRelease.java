@@ -60,12 +60,7 @@ final class ClosedViewRelease {
             return false;
         }
         try {
-            // the release cleared the owner field, then met the close before it freed the word (once the word is free,
-            // a release does not throw): the word is still the caller's, which no other thread could take since
-            if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) == 0L // opaque: as the release reads it
-                    && RobustMutex.isHeldByThisProcess(view, 0)) {
-                LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
-            }
+            // a release cut short after it cleared the owner field named the caller again there (nameHolderAgain)
             return releaseThrough(view, wakeAll, what, true);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
             return false;
@@ -97,6 +92,27 @@ final class ClosedViewRelease {
             return releaseThrough(view, true, what, takingOver);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
             return false;
+        }
+    }
+
+    /**
+     * Names the current thread as the holder of the mutex at {@code mutex} (its 40 bytes, in a view that is now
+     * closed) through another open view of the same heap, for a release that cleared the owner field and then met the
+     * close before it freed the word: the word is still this process's, and the caller's, since no other thread could
+     * take it meanwhile. Does nothing if this process has no such view, or the word is not this process's.
+     */
+    static void nameHolderAgain(MemorySegment mutex) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
+        if (view == null) {
+            return;
+        }
+        try {
+            if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) == 0L // opaque: as the release reads it
+                    && RobustMutex.isHeldByThisProcess(view, 0)) {
+                LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
+            }
+        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
+            // nothing to name it in
         }
     }
 

@@ -136,6 +136,8 @@ public final class RobustMutex {
     private static final long PID = ProcessHandle.current().pid() & LOCK_PID_MASK;
     /** This process's locked word: its token's start bits high (never 0: see {@link ProcessIdentity}), pid low. */
     private static final long LOCKED = (ProcessIdentity.currentToken() & 0xFFFF_FFFFL) << 32 | PID;
+    /** What the static acquires name a mutex in the messages of a release through another view (none is thrown). */
+    private static final String TAKEN_BY_A_LOCK_CALL = "a mutex taken by a lock call";
     /** The bits of a held word that do not name its owner: a waiter's, and an entering holder's. */
     private static final long STATE_BITS = LOCK_WAITERS | LOCK_ENTERING;
 
@@ -257,7 +259,7 @@ public final class RobustMutex {
      */
     public static boolean tryAcquire(MemorySegment s, long base) {
         if (LONG.compareAndSet(s, base + MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
-            claim(s, base);
+            claimTaken(s, base, TAKEN_BY_A_LOCK_CALL);
             return true;
         }
         return false;
@@ -272,7 +274,7 @@ public final class RobustMutex {
      */
     public static boolean tryAcquireEntering(MemorySegment s, long base) {
         if (LONG.compareAndSet(s, base + MUTEX_WORD, 0L, LOCKED | LOCK_ENTERING)) {
-            claim(s, base);
+            claimTaken(s, base, TAKEN_BY_A_LOCK_CALL);
             return true;
         }
         return false;
@@ -508,9 +510,8 @@ public final class RobustMutex {
     /**
      * Releases the mutex and wakes blocked waiters, if any. If the heap view holding it was closed under the holder
      * and this process keeps another view of the heap open, releases it through that view, marked inconsistent (see
-     * {@link ClosedViewRelease}), and still throws. Only the mutex's holder calls it: a release that a closed view
-     * cut short after it cleared the owner field leaves the word this process's with no thread named, which this
-     * takes for the caller's hold.
+     * {@link ClosedViewRelease}), and still throws. A release that a closed view cut short after it cleared the
+     * owner field names the caller there again first (see {@link #release(MemorySegment, long, boolean, String)}).
      *
      * @param wakeAll wake every waiter (readers wait here too) rather than one
      * @throws IllegalMonitorStateException if the current thread does not hold it
@@ -564,8 +565,9 @@ public final class RobustMutex {
      *
      * <p>A view that another thread closed once the word was free does not fail the release: it is done, and a
      * waiter that missed the wake looks at the word again within {@link #LIVENESS_NANOS}. So a release that throws
-     * {@link IllegalStateException} left the word held, and {@link ClosedViewRelease} can tell a hold whose owner
-     * field it had cleared from a word that another thread took after it.
+     * {@link IllegalStateException} left the word held, by the caller: one cut short after it cleared the owner field
+     * names the caller there again through another open view of the heap, if this process has one, so that the
+     * holder (of a user's lock: its unlock threw) can still release it through that view.
      *
      * @param wakeAll wake every waiter (readers wait here too) rather than one
      * @throws IllegalMonitorStateException if the current thread does not hold it
@@ -576,6 +578,16 @@ public final class RobustMutex {
         if ((long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD) != ThreadKeys.current()) {
             throw notHeld(s, base, what);
         }
+        // the caller holds the word from here on, until it is free: a closed view met meanwhile leaves it the caller's
+        try { // not on the fast path: the handler costs it nothing
+            releaseHeld(s, base, wakeAll, what);
+        } catch (IllegalStateException closed) {
+            throw stillHeld(s, base, closed);
+        }
+    }
+
+    /** {@link #release(MemorySegment, long, boolean, String)} once the owner field names the current thread. */
+    private static void releaseHeld(MemorySegment s, long base, boolean wakeAll, String what) {
         // the field is cleared only once the word is known to be this process's (a damaged field may match)
         // opaque, not volatile: if this process holds the word, only a waiter's bit can change it meanwhile (see the
         // class doc); opaque so that a word another process holds is never read as an older value of ours
@@ -604,6 +616,20 @@ public final class RobustMutex {
             }
         }
         releaseContended(s, base, wakeAll, what);
+    }
+
+    /**
+     * For a release by the holder that met its view closed by another thread before it freed the word: the release
+     * throws, so its caller still holds the mutex (a user's unlock that throws left the lock held, which its holder
+     * may then unlock through another view), but if the release had cleared the owner field, the word named no
+     * thread, which no release could then free. Names the current thread again through another open view of the
+     * heap, if this process has one and the field is 0.
+     *
+     * @return {@code closed}
+     */
+    private static IllegalStateException stillHeld(MemorySegment s, long base, IllegalStateException closed) {
+        ClosedViewRelease.nameHolderAgain(s.asSlice(base, MUTEX_SIZE));
+        return closed;
     }
 
     /**
@@ -836,11 +862,38 @@ public final class RobustMutex {
      * @throws IllegalStateException if the mutex's memory is closed
      */
     private void claimTaken() {
+        claimTaken(segment, 0, description);
+    }
+
+    /**
+     * {@link #claimTaken()} for the mutex at {@code base} in {@code s}: the static acquires' (a user lock's fast path),
+     * whose caller holds nothing when it throws either.
+     *
+     * @param what the mutex, for the release's messages
+     */
+    private static void claimTaken(MemorySegment s, long base, String what) {
         try {
-            claim(segment, 0);
-        } catch (IllegalStateException closed) {
-            ClosedViewRelease.releaseTaken(segment, description, false); // it entered nothing: nothing to repair
+            claim(s, base);
+        } catch (IllegalStateException closed) { // the handler costs the fast path nothing: it is not on it
+            // it entered nothing: nothing to repair. A slice of a closed segment still says where it lay
+            ClosedViewRelease.releaseTaken(s.asSlice(base, MUTEX_SIZE), what, false);
             throw closed;
+        }
+    }
+
+    /**
+     * Releases the mutex, which the current thread's acquire in this lock call took, through another open view of
+     * the heap, not marked inconsistent, when the call's next step met this view closed by another thread (a
+     * reentrant lock recording its first hold): the call throws, so its caller holds nothing and would never release
+     * it (see {@link ClosedViewRelease#releaseTaken}). Does nothing if this process has no other open view.
+     *
+     * @param closed what the step met; a failure of the release is added to it
+     */
+    public void releaseTakenAfter(IllegalStateException closed) {
+        try {
+            ClosedViewRelease.releaseTaken(segment, description, false);
+        } catch (RuntimeException releaseFailed) {
+            closed.addSuppressed(releaseFailed);
         }
     }
 }

@@ -119,18 +119,13 @@ public final class SharedReentrantLock extends SharedMutex {
         try {
             MemorySegment s = segment;
             if (RobustMutex.tryAcquire(s, 0)) {
-                holdFirst(s);
-                return true;
+                return holdFirst(s);
             }
             if (RobustMutex.isHeldByCurrentThread(s, 0)) {
                 holdAgain(s);
                 return true;
             }
-            if (mutex.takeOverOnGiveUp()) {
-                holdFirst(s);
-                return true;
-            }
-            return false;
+            return mutex.takeOverOnGiveUp() && holdFirst(s);
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
@@ -140,18 +135,13 @@ public final class SharedReentrantLock extends SharedMutex {
     boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
         MemorySegment s = segment;
         if (RobustMutex.tryAcquire(s, 0)) {
-            holdFirst(s);
-            return true;
+            return holdFirst(s);
         }
         if (RobustMutex.isHeldByCurrentThread(s, 0)) { // before any wait: the mutex refuses its own holder
             holdAgain(s);
             return true;
         }
-        if (!mutex.acquireContended(timeoutNanos, interruptible)) {
-            return false;
-        }
-        holdFirst(s);
-        return true;
+        return mutex.acquireContended(timeoutNanos, interruptible) && holdFirst(s);
     }
 
     /**
@@ -204,9 +194,23 @@ public final class SharedReentrantLock extends SharedMutex {
         return isHeldByCurrentThread() ? whileOpen(() -> (int) INT.getOpaque(segment, REENTRANT_HOLDS_OFFSET)) : 0;
     }
 
-    private static void holdFirst(MemorySegment s) {
-        // opaque: the owner's own field, written after the CAS that made it the owner (a dead owner's count dropped)
-        INT.setOpaque(s, REENTRANT_HOLDS_OFFSET, 1);
+    /**
+     * Records the first hold of the current thread, which has just taken the mutex. If another thread closed this
+     * view meanwhile, the lock call throws, so its caller holds nothing: the mutex is released through another open
+     * view of the heap (if this process has one) before it does, not left held by a thread that will never unlock.
+     *
+     * @return true
+     */
+    private boolean holdFirst(MemorySegment s) {
+        try {
+            // opaque: the owner's own field, written after the CAS that made it the owner (a dead owner's count
+            // dropped)
+            INT.setOpaque(s, REENTRANT_HOLDS_OFFSET, 1);
+        } catch (IllegalStateException closed) {
+            mutex.releaseTakenAfter(closed);
+            throw closed;
+        }
+        return true;
     }
 
     private void holdAgain(MemorySegment s) {

@@ -1,0 +1,149 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReentrantLock;
+import org.shm4j.testing.ShmNames;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
+import java.util.function.Function;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A user lock's call that another thread's close of its heap view cuts short after the acquire took the lock word
+ * throws, so its caller holds nothing: while the process keeps another view of the heap open (and so is never taken
+ * for gone), the lock must not stay held by it. Threads lock and unlock through one view until it closes under them
+ * (a holder whose unlock meets the close unlocks through the kept view, as a holder may); then the lock must be free
+ * through the kept view. Before, a {@code lock()} that met the close right after its CAS (recording the owner thread,
+ * a reentrant lock's first hold) left the word held by no thread for as long as the process lived, and so did an
+ * {@code unlock()} that met it after clearing the owner field, whose holder could then not unlock it at all.
+ */
+@Timeout(120)
+class LockCallCutShortByCloseTest {
+    private static final int ROUNDS = 30;
+    private static final int THREADS = 3;
+    /** How long the kept view's lock may take: at once, unless a holder is left. */
+    private static final long FREE_WITHIN_MILLIS = 2_000;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    /** A user lock, opened through one view, and the lock calls made on it. */
+    enum Kind {
+        LOCK(heap -> List.of(SharedLock.openOrCreate(heap, "lock"))),
+        REENTRANT(heap -> List.of(SharedReentrantLock.openOrCreate(heap, "lock")));
+
+        private final Function<SharedHeap, List<Lock>> open;
+
+        Kind(Function<SharedHeap, List<Lock>> open) {
+            this.open = open;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void shouldLeaveNoLockHeldByALockCallThatTheCloseOfItsViewCutShort(Kind kind) throws Exception {
+        List<String> stuck = new ArrayList<>();
+        Queue<Throwable> failed = new ConcurrentLinkedQueue<>();
+        for (int round = 0; round < ROUNDS; round++) {
+            String inRound = "round " + round + ": ";
+            String name = names.unique("cut-short");
+            try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+                List<Lock> keptLocks = kind.open.apply(kept);
+                SharedHeap closing = SharedHeap.open(name);
+                List<Lock> closingLocks = kind.open.apply(closing);
+                AtomicLong turns = new AtomicLong();
+                List<Thread> threads = new ArrayList<>();
+                for (int i = 0; i < Math.max(THREADS, closingLocks.size()); i++) {
+                    Lock through = closingLocks.get(i % closingLocks.size());
+                    Lock fallback = keptLocks.get(i % keptLocks.size());
+                    threads.add(Thread.ofPlatform().daemon().start(() -> {
+                        try {
+                            lockUntilClosed(through, fallback, turns);
+                        } catch (RuntimeException | AssertionError e) { // an unlock through the kept view refused
+                            failed.add(e);
+                        }
+                    }));
+                }
+                long closeAfter = ThreadLocalRandom.current().nextLong(100, 5_000); // a few ms of turns
+                Children.awaitTrue("the threads' turns", () -> turns.get() >= closeAfter);
+                closing.close();
+                for (Thread t : threads) {
+                    assertThat(t.join(Children.BOUND)).as("a thread ended by the close").isTrue();
+                }
+                heldThroughTheKeptView(keptLocks).ifPresent(held -> stuck.add(inRound + held));
+            }
+        }
+        assertThat(failed).as("lock calls that failed otherwise than by the close").isEmpty();
+        assertThat(stuck).as("rounds of %d whose lock stayed held through the kept view", ROUNDS).isEmpty();
+    }
+
+    /**
+     * Locks and unlocks through {@code through} until a call throws because its view closed; a hold whose unlock
+     * meets the close is the caller's, which it gives back through {@code fallback}, a view of the same lock.
+     */
+    private static void lockUntilClosed(Lock through, Lock fallback, AtomicLong turns) {
+        while (true) {
+            try {
+                through.lock();
+            } catch (IllegalStateException closed) {
+                return; // the call threw: this thread holds nothing
+            }
+            turns.incrementAndGet();
+            try {
+                through.unlock();
+            } catch (IllegalStateException closed) {
+                unlockThroughTheKeptView(fallback);
+                return;
+            }
+        }
+    }
+
+    /**
+     * Unlocks, through the kept view, a lock held when the other view closed: its holder still decides when its hold
+     * ends. The JDK may report the close after the access that met it was done (at the end of the access method), so
+     * the unlock that threw may have freed the word after all: then there is nothing to unlock.
+     */
+    private static void unlockThroughTheKeptView(Lock fallback) {
+        try {
+            fallback.unlock();
+        } catch (IllegalMonitorStateException freedAfterAll) {
+            assertThat(freedAfterAll).hasMessageContaining("held by nobody");
+        }
+    }
+
+    /** @return the first of the kept view's locks that a fresh thread cannot take within the bound, if any */
+    private static Optional<String> heldThroughTheKeptView(List<Lock> keptLocks) throws InterruptedException {
+        for (Lock lock : keptLocks) {
+            boolean[] taken = new boolean[1];
+            Thread t = Thread.ofPlatform().start(() -> {
+                try {
+                    taken[0] = lock.tryLock(FREE_WITHIN_MILLIS, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                if (taken[0]) {
+                    lock.unlock();
+                }
+            });
+            t.join(Children.BOUND);
+            if (!taken[0]) {
+                return Optional.of(lock.toString());
+            }
+        }
+        return Optional.empty();
+    }
+}
