@@ -6,6 +6,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.testing.ShmNames;
 
@@ -29,7 +30,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (a holder whose unlock meets the close unlocks through the kept view, as a holder may); then the lock must be free
  * through the kept view. Before, a {@code lock()} that met the close right after its CAS (recording the owner thread,
  * a reentrant lock's first hold) left the word held by no thread for as long as the process lived, and so did an
- * {@code unlock()} that met it after clearing the owner field, whose holder could then not unlock it at all.
+ * {@code unlock()} that met it after clearing the owner field, whose holder could then not unlock it at all; a write
+ * lock call cut short while it set its readers' flags or waited for them to leave left the writer's word (and the
+ * flags) held, and one cut short while it waited for the word left its process counted as a waiting writer, which
+ * held back every reader that waited.
  */
 @Timeout(120)
 class LockCallCutShortByCloseTest {
@@ -44,7 +48,12 @@ class LockCallCutShortByCloseTest {
     /** A user lock, opened through one view, and the lock calls made on it. */
     enum Kind {
         LOCK(heap -> List.of(SharedLock.openOrCreate(heap, "lock"))),
-        REENTRANT(heap -> List.of(SharedReentrantLock.openOrCreate(heap, "lock")));
+        REENTRANT(heap -> List.of(SharedReentrantLock.openOrCreate(heap, "lock"))),
+        /** The write lock, with a reader thread: writers flag the readers and wait for them to leave. */
+        READ_WRITE(heap -> {
+            SharedReadWriteLock rw = SharedReadWriteLock.openOrCreate(heap, "lock");
+            return List.of(rw.writeLock(), rw.writeLock(), rw.readLock());
+        });
 
         private final Function<SharedHeap, List<Lock>> open;
 

@@ -546,16 +546,83 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         return false;
     }
 
-    /** Counts a waiting writer of this process ({@code delta} 1) or uncounts it (-1), keeping its bit in step. */
+    /**
+     * Counts a waiting writer of this process ({@code delta} 1) or uncounts it (-1), keeping its bit in step. If
+     * another thread closed this view meanwhile, the write lock call throws, so it is not waiting: the count is
+     * taken back (or its uncount finished) through another open view of the heap, if this process has one, instead
+     * of holding back, for as long as this process lives, every reader that waits.
+     */
     private void countWaitingWriter(int me, int delta) {
         synchronized (WAITING_WRITERS) {
-            int count = slots.add(me, ProcessSlots.SECOND, delta);
-            if (count == 1 && delta > 0) {
-                INT.getAndBitwiseOr(segment, RW_WAITING_WRITERS_OFFSET, 1 << me);
-            } else if (count == 0) {
-                INT.getAndBitwiseAnd(segment, RW_WAITING_WRITERS_OFFSET, ~(1 << me));
+            boolean added = false;
+            try {
+                int count = slots.add(me, ProcessSlots.SECOND, delta);
+                added = true;
+                if (count == 1 && delta > 0) {
+                    INT.getAndBitwiseOr(segment, RW_WAITING_WRITERS_OFFSET, 1 << me);
+                } else if (count == 0) {
+                    INT.getAndBitwiseAnd(segment, RW_WAITING_WRITERS_OFFSET, ~(1 << me));
+                }
+            } catch (IllegalStateException closed) {
+                uncountThroughAnotherView(me, added == (delta > 0), closed);
+                throw closed;
             }
         }
+    }
+
+    /**
+     * Leaves this process's waiting-writer count without the current thread, through another open view of the heap,
+     * and its waitingWriters bit set exactly while the count is not 0; the caller holds {@link #WAITING_WRITERS}.
+     *
+     * @param counted the count still includes the thread
+     * @param closed  what the caller met; a failure here is added to it
+     */
+    private void uncountThroughAnotherView(int me, boolean counted, IllegalStateException closed) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(segment);
+        if (view == null) {
+            return;
+        }
+        try {
+            ProcessSlots there = new ProcessSlots(view, RW_SLOTS_OFFSET, description);
+            int count = counted ? there.add(me, ProcessSlots.SECOND, -1) : there.get(me, ProcessSlots.SECOND);
+            if (count == 0) {
+                INT.getAndBitwiseAnd(view, RW_WAITING_WRITERS_OFFSET, ~(1 << me));
+            } else { // the bit of another waiting writer of this process, which the cut-short count may have missed
+                INT.getAndBitwiseOr(view, RW_WAITING_WRITERS_OFFSET, 1 << me);
+            }
+        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile too
+            closed.addSuppressed(alsoClosed);
+        }
+    }
+
+    /**
+     * For a write lock call that took the writer's mutex and then met this view closed by another thread: the call
+     * throws, so its caller holds nothing, and no one would clear the writer flags it set or release the mutex.
+     * Through another open view of the heap, if this process has one and the current thread still holds the mutex
+     * there, clears the writer flag of every announced reader slot (its own, perhaps not all recorded in
+     * {@link #flagged}; any other is a dead writer's stale flag, which a holder of the mutex may clear) and releases
+     * the mutex, waking readers and writers. Not marked inconsistent: the writer never entered.
+     *
+     * @return {@code closed}, a failure here added to it
+     */
+    private IllegalStateException giveBackWriter(IllegalStateException closed) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(segment);
+        if (view == null) {
+            return closed;
+        }
+        try {
+            if (RobustMutex.isHeldByCurrentThread(view, RW_WRITER_OFFSET)) {
+                flagged = 0;
+                for (int left = (int) INT.getVolatile(view, RW_READER_SLOTS_OFFSET); left != 0; left &= left - 1) {
+                    // volatile: before the release below, as in unflagReaders
+                    INT.getAndBitwiseAnd(view, holdsOffset(Integer.numberOfTrailingZeros(left)), ~RW_WRITER_FLAG);
+                }
+                RobustMutex.release(view, RW_WRITER_OFFSET, true, writeLock.description());
+            }
+        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile too
+            closed.addSuppressed(alsoClosed);
+        }
+        return closed;
     }
 
     /** Frees the slots of dead processes and clears the waitingWriters bits no live process's count backs. */
@@ -579,17 +646,18 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         int me = slots.mine();
         long start = System.nanoTime();
         countWaitingWriter(me, 1); // from now on new readers wait
-        boolean locked;
+        boolean locked = false;
         try {
-            locked = writer.acquire(timeoutNanos, interruptible);
-        } finally {
-            countWaitingWriter(me, -1);
+            try {
+                locked = writer.acquire(timeoutNanos, interruptible);
+            } finally {
+                countWaitingWriter(me, -1);
+            }
+            return locked && (!flagReaders(segment) || drainReaders(timeoutNanos < 0 ? -1
+                    : Math.max(0, timeoutNanos - (System.nanoTime() - start)), interruptible));
+        } catch (IllegalStateException closed) { // this view closed under the call: see giveBackWriter
+            throw locked ? giveBackWriter(closed) : closed;
         }
-        if (!locked) {
-            return false;
-        }
-        return !flagReaders(segment) || drainReaders(timeoutNanos < 0 ? -1
-                : Math.max(0, timeoutNanos - (System.nanoTime() - start)), interruptible);
     }
 
     /**
@@ -789,7 +857,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
             MemorySegment s = segment;
             if (RobustMutex.tryAcquire(s, RW_WRITER_OFFSET)) {
-                return !flagReaders(s) || drainReaders(timeoutNanos, interruptible);
+                try {
+                    return !flagReaders(s) || drainReaders(timeoutNanos, interruptible);
+                } catch (IllegalStateException closed) { // this view closed under the call: not on the fast path
+                    throw giveBackWriter(closed);
+                }
             }
             return awaitWrite(timeoutNanos, interruptible); // apart, so that the fast path inlines
         }
