@@ -124,13 +124,15 @@ class LockCallCutShortByCloseTest {
     /**
      * Unlocks, through the kept view, a lock held when the other view closed: its holder still decides when its hold
      * ends. The JDK may report the close after the access that met it was done (at the end of the access method), so
-     * the unlock that threw may have freed the word after all: then there is nothing to unlock.
+     * the unlock that threw may have freed the word after all: then there is nothing to unlock, and the lock may be
+     * free or already another thread's (a lock call whose claim met the close holds it until it gives it back).
+     * Whether a hold is left is what the kept view's lock calls then tell.
      */
     private static void unlockThroughTheKeptView(Lock fallback) {
         try {
             fallback.unlock();
         } catch (IllegalMonitorStateException freedAfterAll) {
-            assertThat(freedAfterAll).hasMessageContaining("held by nobody");
+            // see above
         }
     }
 
