@@ -155,8 +155,8 @@ public final class SharedBarrier {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedBarrier create(SharedHeap heap, String name, int parties) {
-        return new SharedBarrier(CoordinationBlocks.create(heap, name, SyncLayout.BARRIER,
-                size(named(name), parties), parties, 0, 0), named(name));
+        return Blocks.opening(heap, () -> new SharedBarrier(CoordinationBlocks.create(heap, name, SyncLayout.BARRIER,
+                size(named(name), parties), parties, 0, 0), named(name)));
     }
 
     /**
@@ -168,7 +168,8 @@ public final class SharedBarrier {
      *                                                 parties need, or its arrival count is not 0 to parties
      */
     public static SharedBarrier open(SharedHeap heap, String name) {
-        return new SharedBarrier(CoordinationBlocks.open(heap, name, SyncLayout.BARRIER, named(name)), named(name));
+        return Blocks.opening(heap, () -> new SharedBarrier(CoordinationBlocks.open(heap, name, SyncLayout.BARRIER,
+                named(name)), named(name)));
     }
 
     /**
@@ -177,16 +178,18 @@ public final class SharedBarrier {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another number of parties
      */
     public static SharedBarrier openOrCreate(SharedHeap heap, String name, int parties) {
-        try {
-            return new SharedBarrier(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.BARRIER,
-                    size(named(name), parties), parties, 0, 0, named(name)), named(name));
-        } catch (ShmTypeMismatchException e) {
-            throw Blocks.mismatch(e, () -> {
-                SharedBarrier existing = open(heap, name);
-                return existing.description + " exists for " + existing.parties + " parties (asked: " + parties
-                        + ")";
-            });
-        }
+        return Blocks.opening(heap, () -> {
+            try {
+                return new SharedBarrier(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.BARRIER,
+                        size(named(name), parties), parties, 0, 0, named(name)), named(name));
+            } catch (ShmTypeMismatchException e) {
+                throw Blocks.mismatch(e, () -> {
+                    SharedBarrier existing = open(heap, name);
+                    return existing.description + " exists for " + existing.parties + " parties (asked: " + parties
+                            + ")";
+                });
+            }
+        });
     }
 
     /**

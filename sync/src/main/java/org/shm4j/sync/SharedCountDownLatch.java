@@ -68,8 +68,8 @@ public final class SharedCountDownLatch {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedCountDownLatch create(SharedHeap heap, String name, int count) {
-        return new SharedCountDownLatch(CoordinationBlocks.create(heap, name, SyncLayout.LATCH, LATCH_SIZE,
-                checkCount(named(name), count), 0, count), named(name));
+        return Blocks.opening(heap, () -> new SharedCountDownLatch(CoordinationBlocks.create(heap, name,
+                SyncLayout.LATCH, LATCH_SIZE, checkCount(named(name), count), 0, count), named(name)));
     }
 
     /**
@@ -80,8 +80,8 @@ public final class SharedCountDownLatch {
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
      */
     public static SharedCountDownLatch open(SharedHeap heap, String name) {
-        return new SharedCountDownLatch(CoordinationBlocks.open(heap, name, SyncLayout.LATCH, named(name)),
-                named(name));
+        return Blocks.opening(heap, () -> new SharedCountDownLatch(CoordinationBlocks.open(heap, name,
+                SyncLayout.LATCH, named(name)), named(name)));
     }
 
     /**
@@ -90,13 +90,15 @@ public final class SharedCountDownLatch {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another initial count
      */
     public static SharedCountDownLatch openOrCreate(SharedHeap heap, String name, int count) {
-        try {
-            return new SharedCountDownLatch(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.LATCH, LATCH_SIZE,
-                    checkCount(named(name), count), 0, count, named(name)), named(name));
-        } catch (ShmTypeMismatchException e) {
-            throw Blocks.mismatch(e, () -> named(name) + " exists with initial count "
-                    + CoordinationBlocks.param1(open(heap, name).segment) + " (asked: " + count + ")");
-        }
+        return Blocks.opening(heap, () -> {
+            try {
+                return new SharedCountDownLatch(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.LATCH,
+                        LATCH_SIZE, checkCount(named(name), count), 0, count, named(name)), named(name));
+            } catch (ShmTypeMismatchException e) {
+                throw Blocks.mismatch(e, () -> named(name) + " exists with initial count "
+                        + CoordinationBlocks.param1(open(heap, name).segment) + " (asked: " + count + ")");
+            }
+        });
     }
 
     /**

@@ -77,8 +77,8 @@ public final class SharedEvent {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedEvent create(SharedHeap heap, String name) {
-        return new SharedEvent(CoordinationBlocks.create(heap, name, SyncLayout.EVENT, LATCH_SIZE, 0, 0, 0),
-                named(name));
+        return Blocks.opening(heap, () -> new SharedEvent(CoordinationBlocks.create(heap, name, SyncLayout.EVENT,
+                LATCH_SIZE, 0, 0, 0), named(name)));
     }
 
     /**
@@ -89,13 +89,14 @@ public final class SharedEvent {
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
      */
     public static SharedEvent open(SharedHeap heap, String name) {
-        return new SharedEvent(CoordinationBlocks.open(heap, name, SyncLayout.EVENT, named(name)), named(name));
+        return Blocks.opening(heap, () -> new SharedEvent(CoordinationBlocks.open(heap, name, SyncLayout.EVENT,
+                named(name)), named(name)));
     }
 
     /** Opens the event named {@code name}, or creates it lowered. */
     public static SharedEvent openOrCreate(SharedHeap heap, String name) {
-        return new SharedEvent(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.EVENT, LATCH_SIZE, 0, 0, 0,
-                named(name)), named(name));
+        return Blocks.opening(heap, () -> new SharedEvent(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.EVENT,
+                LATCH_SIZE, 0, 0, 0, named(name)), named(name)));
     }
 
     /**

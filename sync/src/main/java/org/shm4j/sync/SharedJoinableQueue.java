@@ -99,16 +99,18 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      * @throws ShmFullException                         if the heap has no room for both blocks (nothing is made)
      */
     public static <T> SharedJoinableQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
-        Blocks.checkRingCapacity(named(name), capacity); // before any block is made
-        Blocks.checkNameRoom(KIND, name, QUEUE_SUFFIX);
-        if (heap.find(name).isPresent()) { // before the queue: an existing block's kind is not this call's concern
-            throw Blocks.alreadyExists(heap, name);
-        }
-        checkRoom(heap, name, capacity);
-        SharedQueue<T> queue = ownQueue(name, () -> SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity,
-                codec));
-        return new SharedJoinableQueue<>(queue, CoordinationBlocks.create(heap, name, SyncLayout.TASKS, TASKS_SIZE,
-                0, 0, 0), name); // last: the commit point
+        return Blocks.opening(heap, () -> {
+            Blocks.checkRingCapacity(named(name), capacity); // before any block is made
+            Blocks.checkNameRoom(KIND, name, QUEUE_SUFFIX);
+            if (heap.find(name).isPresent()) { // before the queue: an existing block's kind is not this call's concern
+                throw Blocks.alreadyExists(heap, name);
+            }
+            checkRoom(heap, name, capacity);
+            SharedQueue<T> queue = ownQueue(name, () -> SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity,
+                    codec));
+            return new SharedJoinableQueue<>(queue, CoordinationBlocks.create(heap, name, SyncLayout.TASKS, TASKS_SIZE,
+                    0, 0, 0), name); // last: the commit point
+        });
     }
 
     /**
@@ -119,14 +121,16 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      *                                                 plain {@link SharedQueue}, say), or the codec differs
      */
     public static <T> SharedJoinableQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
-        if (heap.find(name).isEmpty() && heap.find(name + QUEUE_SUFFIX).isPresent()) {
-            throw new ShmNotFoundException(named(name) + " has its queue '" + name + QUEUE_SUFFIX + "' but no task"
-                    + " count '" + name + "': its creator was killed before finishing it, or the heap filled up"
-                    + " meanwhile (create or openOrCreate finishes it)");
-        }
-        MemorySegment tasks = CoordinationBlocks.open(heap, name, SyncLayout.TASKS, named(name));
-        return new SharedJoinableQueue<>(ownQueue(name, () -> SharedQueue.open(heap, name + QUEUE_SUFFIX, codec)),
-                tasks, name);
+        return Blocks.opening(heap, () -> {
+            if (heap.find(name).isEmpty() && heap.find(name + QUEUE_SUFFIX).isPresent()) {
+                throw new ShmNotFoundException(named(name) + " has its queue '" + name + QUEUE_SUFFIX + "' but no task"
+                        + " count '" + name + "': its creator was killed before finishing it, or the heap filled up"
+                        + " meanwhile (create or openOrCreate finishes it)");
+            }
+            MemorySegment tasks = CoordinationBlocks.open(heap, name, SyncLayout.TASKS, named(name));
+            return new SharedJoinableQueue<>(ownQueue(name, () -> SharedQueue.open(heap, name + QUEUE_SUFFIX, codec)),
+                    tasks, name);
+        });
     }
 
     /**
@@ -138,16 +142,18 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      */
     public static <T> SharedJoinableQueue<T> openOrCreate(SharedHeap heap, String name, int capacity,
                                                           Codec<T> codec) {
-        Blocks.checkRingCapacity(named(name), capacity);
-        Blocks.checkNameRoom(KIND, name, QUEUE_SUFFIX);
-        if (heap.find(name).isPresent()) { // its kind checked before a queue is made beside it
-            return open(heap, name, codec);
-        }
-        checkRoom(heap, name, capacity);
-        SharedQueue<T> queue = ownQueue(name, () -> SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity,
-                codec));
-        return new SharedJoinableQueue<>(queue, CoordinationBlocks.openOrCreate(heap, name, SyncLayout.TASKS,
-                TASKS_SIZE, 0, 0, 0, named(name)), name);
+        return Blocks.opening(heap, () -> {
+            Blocks.checkRingCapacity(named(name), capacity);
+            Blocks.checkNameRoom(KIND, name, QUEUE_SUFFIX);
+            if (heap.find(name).isPresent()) { // its kind checked before a queue is made beside it
+                return open(heap, name, codec);
+            }
+            checkRoom(heap, name, capacity);
+            SharedQueue<T> queue = ownQueue(name, () -> SharedQueue.openOrCreate(heap, name + QUEUE_SUFFIX, capacity,
+                    codec));
+            return new SharedJoinableQueue<>(queue, CoordinationBlocks.openOrCreate(heap, name, SyncLayout.TASKS,
+                    TASKS_SIZE, 0, 0, 0, named(name)), name);
+        });
     }
 
     /**

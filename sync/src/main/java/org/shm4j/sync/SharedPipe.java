@@ -127,15 +127,18 @@ public final class SharedPipe implements AutoCloseable {
      * @throws org.shm4j.core.ShmFullException if the heap has no room for the blocks still to make (nothing is made)
      */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
-        Blocks.checkRingCapacity("pipe '" + name + "'", capacity); // before any block is made
-        Blocks.checkNameRoom("pipe", name, ".ab");
-        if (heap.find(name).isPresent()) { // before the rings: an existing pipe's capacity is not this call's concern
-            throw Blocks.alreadyExists(heap, name);
-        }
-        requireRoom(heap, name, capacity);
-        SharedRing ab = ring(heap, name, ".ab", capacity);
-        SharedRing ba = ring(heap, name, ".ba", capacity);
-        return new SharedPipe(PipeEnds.create(heap, name), ab, ba); // last: the commit point
+        return Blocks.opening(heap, () -> {
+            Blocks.checkRingCapacity("pipe '" + name + "'", capacity); // before any block is made
+            Blocks.checkNameRoom("pipe", name, ".ab");
+            // before the rings: an existing pipe's capacity is not this call's concern
+            if (heap.find(name).isPresent()) {
+                throw Blocks.alreadyExists(heap, name);
+            }
+            requireRoom(heap, name, capacity);
+            SharedRing ab = ring(heap, name, ".ab", capacity);
+            SharedRing ba = ring(heap, name, ".ba", capacity);
+            return new SharedPipe(PipeEnds.create(heap, name), ab, ba); // last: the commit point
+        });
     }
 
     /**
@@ -185,14 +188,16 @@ public final class SharedPipe implements AutoCloseable {
      * @throws org.shm4j.core.ShmFormatException if the end-state block's magic or layout version is not this one's
      */
     public static SharedPipe open(SharedHeap heap, String name) {
-        Objects.requireNonNull(heap, "heap");
-        if (heap.find(name).isEmpty() && heap.find(name + ".ab").isPresent()) {
-            throw new ShmNotFoundException(halfMade(name, ".ab",
-                    SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC).capacity()));
-        }
-        PipeEnds ends = PipeEnds.open(heap, name);
-        SharedRing ab = SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC);
-        return new SharedPipe(ends, ab, SharedRing.open(heap, name + ".ba", SharedRing.Kind.SPSC));
+        return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(heap, "heap");
+            if (heap.find(name).isEmpty() && heap.find(name + ".ab").isPresent()) {
+                throw new ShmNotFoundException(halfMade(name, ".ab",
+                        SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC).capacity()));
+            }
+            PipeEnds ends = PipeEnds.open(heap, name);
+            SharedRing ab = SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC);
+            return new SharedPipe(ends, ab, SharedRing.open(heap, name + ".ba", SharedRing.Kind.SPSC));
+        });
     }
 
     /**
@@ -203,22 +208,24 @@ public final class SharedPipe implements AutoCloseable {
      * @throws ShmTypeMismatchException if the pipe exists with rings of another capacity
      */
     public static SharedPipe openOrCreate(SharedHeap heap, String name, int capacity) {
-        Blocks.checkRingCapacity("pipe '" + name + "'", capacity);
-        while (true) {
-            if (heap.find(name).isPresent()) { // committed: its rings are complete
-                SharedPipe pipe = open(heap, name);
-                if (pipe.first.out.capacity() != capacity) {
-                    throw new ShmTypeMismatchException("pipe '" + name + "' exists with capacity "
-                            + pipe.first.out.capacity() + " (asked: " + capacity + ")");
+        return Blocks.opening(heap, () -> {
+            Blocks.checkRingCapacity("pipe '" + name + "'", capacity);
+            while (true) {
+                if (heap.find(name).isPresent()) { // committed: its rings are complete
+                    SharedPipe pipe = open(heap, name);
+                    if (pipe.first.out.capacity() != capacity) {
+                        throw new ShmTypeMismatchException("pipe '" + name + "' exists with capacity "
+                                + pipe.first.out.capacity() + " (asked: " + capacity + ")");
+                    }
+                    return pipe;
                 }
-                return pipe;
+                try {
+                    return create(heap, name, capacity);
+                } catch (ShmAlreadyExistsException raced) {
+                    // another creator committed meanwhile: open its pipe
+                }
             }
-            try {
-                return create(heap, name, capacity);
-            } catch (ShmAlreadyExistsException raced) {
-                // another creator committed meanwhile: open its pipe
-            }
-        }
+        });
     }
 
     /**

@@ -104,15 +104,17 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      * @throws ShmFullException         naming the queue and a capacity that fits, if the heap has no room for it
      */
     public static <T> SharedQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
-        Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
-        Blocks.checkRingCapacity(describe(name), capacity);
-        int type = CodecMessages.checkedTypeId(codec, describe(name));
-        try {
-            return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, type), codec, name,
-                    heap);
-        } catch (ShmFullException e) {
-            throw RingRoom.refused(describe(name), capacity, heap, e);
-        }
+        return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
+            Blocks.checkRingCapacity(describe(name), capacity);
+            int type = CodecMessages.checkedTypeId(codec, describe(name));
+            try {
+                return new SharedQueue<>(SharedRing.create(heap, name, SharedRing.Kind.MPMC, capacity, type),
+                        codec, name, heap);
+            } catch (ShmFullException e) {
+                throw RingRoom.refused(describe(name), capacity, heap, e);
+            }
+        });
     }
 
     /**
@@ -121,13 +123,15 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      * @throws ShmTypeMismatchException if its ring declares another codec type (a record of another shape)
      */
     public static <T> SharedQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
-        Objects.requireNonNull(codec, "codec");
-        SharedRing ring = SharedRing.open(heap, name, SharedRing.Kind.MPMC);
-        String differs = codecDiffers(ring, codec, name);
-        if (differs != null) {
-            throw new ShmTypeMismatchException(differs);
-        }
-        return new SharedQueue<>(ring, codec, name, heap);
+        return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(codec, "codec");
+            SharedRing ring = SharedRing.open(heap, name, SharedRing.Kind.MPMC);
+            String differs = codecDiffers(ring, codec, name);
+            if (differs != null) {
+                throw new ShmTypeMismatchException(differs);
+            }
+            return new SharedQueue<>(ring, codec, name, heap);
+        });
     }
 
     /**
@@ -137,28 +141,30 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      * @throws ShmFullException         naming the queue and a capacity that fits, if the heap has no room for it
      */
     public static <T> SharedQueue<T> openOrCreate(SharedHeap heap, String name, int capacity, Codec<T> codec) {
-        Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
-        Blocks.checkRingCapacity(describe(name), capacity);
-        int type = CodecMessages.checkedTypeId(codec, describe(name));
-        try {
-            return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity, type), codec,
-                    name, heap);
-        } catch (ShmTypeMismatchException e) {
-            throw Blocks.mismatch(e, () -> {
-                SharedRing existing = SharedRing.open(heap, name);
-                String differs = codecDiffers(existing, codec, name);
-                if (differs != null) {
-                    return differs;
-                }
-                if (existing.kind() == SharedRing.Kind.MPMC && existing.capacity() != capacity) {
-                    return describe(name) + " exists with capacity " + existing.capacity() + " (asked: " + capacity
-                            + ")";
-                }
-                throw e; // neither: the ring's own message stands (mismatch returns e)
-            });
-        } catch (ShmFullException e) {
-            throw RingRoom.refused(describe(name), capacity, heap, e);
-        }
+        return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(codec, "codec"); // before the ring is made: a refused call leaves nothing behind
+            Blocks.checkRingCapacity(describe(name), capacity);
+            int type = CodecMessages.checkedTypeId(codec, describe(name));
+            try {
+                return new SharedQueue<>(SharedRing.openOrCreate(heap, name, SharedRing.Kind.MPMC, capacity, type),
+                        codec, name, heap);
+            } catch (ShmTypeMismatchException e) {
+                throw Blocks.mismatch(e, () -> {
+                    SharedRing existing = SharedRing.open(heap, name);
+                    String differs = codecDiffers(existing, codec, name);
+                    if (differs != null) {
+                        return differs;
+                    }
+                    if (existing.kind() == SharedRing.Kind.MPMC && existing.capacity() != capacity) {
+                        return describe(name) + " exists with capacity " + existing.capacity() + " (asked: " + capacity
+                                + ")";
+                    }
+                    throw e; // neither: the ring's own message stands (mismatch returns e)
+                });
+            } catch (ShmFullException e) {
+                throw RingRoom.refused(describe(name), capacity, heap, e);
+            }
+        });
     }
 
     /** @return why {@code ring} cannot be read with {@code codec}, or null if its declared type (if any) is codec's */

@@ -157,8 +157,9 @@ public final class SharedSemaphore {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedSemaphore create(SharedHeap heap, String name, int permits, Kind kind) {
-        return new SharedSemaphore(CoordinationBlocks.create(heap, name, SyncLayout.SEMAPHORE, SEM_SIZE,
-                code(named(name), kind, permits), permits, initialWord(kind, permits)), named(name));
+        return Blocks.opening(heap, () -> new SharedSemaphore(CoordinationBlocks.create(heap, name,
+                SyncLayout.SEMAPHORE, SEM_SIZE,
+                code(named(name), kind, permits), permits, initialWord(kind, permits)), named(name)));
     }
 
     /**
@@ -170,8 +171,8 @@ public final class SharedSemaphore {
      *                                                 are corrupted
      */
     public static SharedSemaphore open(SharedHeap heap, String name) {
-        return new SharedSemaphore(CoordinationBlocks.open(heap, name, SyncLayout.SEMAPHORE, named(name)),
-                named(name));
+        return Blocks.opening(heap, () -> new SharedSemaphore(CoordinationBlocks.open(heap, name, SyncLayout.SEMAPHORE,
+                named(name)), named(name)));
     }
 
     /**
@@ -180,17 +181,19 @@ public final class SharedSemaphore {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another kind or initial permits
      */
     public static SharedSemaphore openOrCreate(SharedHeap heap, String name, int permits, Kind kind) {
-        try {
-            return new SharedSemaphore(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.SEMAPHORE, SEM_SIZE,
-                    code(named(name), kind, permits), permits, initialWord(kind, permits), named(name)),
-                    named(name));
-        } catch (ShmTypeMismatchException e) {
-            throw Blocks.mismatch(e, () -> {
-                SharedSemaphore existing = open(heap, name);
-                return existing.description + " exists as " + existing.kind + " with " + existing.permits
-                        + " permits (asked: " + kind + " with " + permits + ")";
-            });
-        }
+        return Blocks.opening(heap, () -> {
+            try {
+                return new SharedSemaphore(CoordinationBlocks.openOrCreate(heap, name, SyncLayout.SEMAPHORE, SEM_SIZE,
+                        code(named(name), kind, permits), permits, initialWord(kind, permits), named(name)),
+                        named(name));
+            } catch (ShmTypeMismatchException e) {
+                throw Blocks.mismatch(e, () -> {
+                    SharedSemaphore existing = open(heap, name);
+                    return existing.description + " exists as " + existing.kind + " with " + existing.permits
+                            + " permits (asked: " + kind + " with " + permits + ")";
+                });
+            }
+        });
     }
 
     /**

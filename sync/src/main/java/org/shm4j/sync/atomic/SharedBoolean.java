@@ -45,14 +45,14 @@ public final class SharedBoolean {
 
     /** Creates a flag named {@code name} in {@code heap}. */
     public static SharedBoolean create(SharedHeap heap, String name, boolean initialValue) {
-        return new SharedBoolean(Blocks.create(heap, name, SyncLayout.BOOLEAN, SIZE,
-                s -> s.set(JAVA_INT, 0, bits(initialValue))), Blocks.closedMessage("SharedBoolean", name, heap));
+        return Blocks.opening(heap, () -> new SharedBoolean(Blocks.create(heap, name, SyncLayout.BOOLEAN, SIZE,
+                s -> s.set(JAVA_INT, 0, bits(initialValue))), Blocks.closedMessage("SharedBoolean", name, heap)));
     }
 
     /** Opens the flag named {@code name}. */
     public static SharedBoolean open(SharedHeap heap, String name) {
-        return new SharedBoolean(Blocks.open(heap, name, SyncLayout.BOOLEAN, SIZE, "SharedBoolean"),
-                Blocks.closedMessage("SharedBoolean", name, heap));
+        return Blocks.opening(heap, () -> new SharedBoolean(Blocks.open(heap, name, SyncLayout.BOOLEAN, SIZE,
+                "SharedBoolean"), Blocks.closedMessage("SharedBoolean", name, heap)));
     }
 
     /** Opens the flag named {@code name}, or creates it holding false. */
@@ -62,8 +62,8 @@ public final class SharedBoolean {
 
     /** Opens the flag named {@code name}, or creates it holding {@code initialValue}. */
     public static SharedBoolean openOrCreate(SharedHeap heap, String name, boolean initialValue) {
-        return new SharedBoolean(Blocks.openOrCreate(heap, name, SyncLayout.BOOLEAN, SIZE,
-                s -> s.set(JAVA_INT, 0, bits(initialValue))), Blocks.closedMessage("SharedBoolean", name, heap));
+        return Blocks.opening(heap, () -> new SharedBoolean(Blocks.openOrCreate(heap, name, SyncLayout.BOOLEAN, SIZE,
+                s -> s.set(JAVA_INT, 0, bits(initialValue))), Blocks.closedMessage("SharedBoolean", name, heap)));
     }
 
     /**

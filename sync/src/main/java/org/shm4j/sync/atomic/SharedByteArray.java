@@ -54,10 +54,12 @@ public final class SharedByteArray extends SharedArray {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedByteArray create(SharedHeap heap, String name, long length, boolean withLock) {
-        ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE,
-                withLock);
-        return new SharedByteArray(created.elements(), created.lock(),
-                Blocks.closedMessage("SharedByteArray", name, heap));
+        return Blocks.opening(heap, () -> {
+            ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE,
+                    withLock);
+            return new SharedByteArray(created.elements(), created.lock(),
+                    Blocks.closedMessage("SharedByteArray", name, heap));
+        });
     }
 
     /**
@@ -66,8 +68,8 @@ public final class SharedByteArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedByteArray}
      */
     public static SharedByteArray open(SharedHeap heap, String name) {
-        return new SharedByteArray(ArrayBlocks.open(heap, name, SyncLayout.BYTE_ARRAY, SIZE),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedByteArray", name, heap));
+        return Blocks.opening(heap, () -> new SharedByteArray(ArrayBlocks.open(heap, name, SyncLayout.BYTE_ARRAY, SIZE),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedByteArray", name, heap)));
     }
 
     /**
@@ -76,8 +78,9 @@ public final class SharedByteArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedByteArray openOrCreate(SharedHeap heap, String name, long length) {
-        return new SharedByteArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.BYTE_ARRAY, length, SIZE),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedByteArray", name, heap));
+        return Blocks.opening(heap, () -> new SharedByteArray(ArrayBlocks.openOrCreate(heap, name,
+                SyncLayout.BYTE_ARRAY, length, SIZE),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedByteArray", name, heap)));
     }
 
     /**

@@ -138,9 +138,11 @@ public final class SharedCounters {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedCounters create(SharedHeap heap, String name, int capacity, Duration reuseDelay) {
-        long delay = checkArguments(name, capacity, reuseDelay);
-        return new SharedCounters(Blocks.create(heap, name, COUNTERS, blockSize(capacity),
-                s -> format(s, capacity, delay)), what(name), heap);
+        return Blocks.opening(heap, () -> {
+            long delay = checkArguments(name, capacity, reuseDelay);
+            return new SharedCounters(Blocks.create(heap, name, COUNTERS, blockSize(capacity),
+                    s -> format(s, capacity, delay)), what(name), heap);
+        });
     }
 
     /**
@@ -151,7 +153,7 @@ public final class SharedCounters {
      * @throws ShmFormatException                  if its header is corrupted
      */
     public static SharedCounters open(SharedHeap heap, String name) {
-        return new SharedCounters(Blocks.open(heap, name, COUNTERS), what(name), heap);
+        return Blocks.opening(heap, () -> new SharedCounters(Blocks.open(heap, name, COUNTERS), what(name), heap));
     }
 
     /**
@@ -160,19 +162,21 @@ public final class SharedCounters {
      * @throws ShmTypeMismatchException if they exist with another capacity
      */
     public static SharedCounters openOrCreate(SharedHeap heap, String name, int capacity) {
-        long delay = checkArguments(name, capacity, DEFAULT_REUSE_DELAY);
-        try {
-            return new SharedCounters(Blocks.openOrCreate(heap, name, COUNTERS, blockSize(capacity),
-                    s -> format(s, capacity, delay)), what(name), heap);
-        } catch (ShmTypeMismatchException e) { // worded in block bytes: say it in slots
-            throw Blocks.mismatch(e, () -> {
-                int existing = open(heap, name).capacity();
-                if (existing == capacity) {
-                    throw e; // not the capacity: the block's own message stands (mismatch returns e)
-                }
-                return what(name) + " exists with capacity " + existing + " (asked: " + capacity + ")";
-            });
-        }
+        return Blocks.opening(heap, () -> {
+            long delay = checkArguments(name, capacity, DEFAULT_REUSE_DELAY);
+            try {
+                return new SharedCounters(Blocks.openOrCreate(heap, name, COUNTERS, blockSize(capacity),
+                        s -> format(s, capacity, delay)), what(name), heap);
+            } catch (ShmTypeMismatchException e) { // worded in block bytes: say it in slots
+                throw Blocks.mismatch(e, () -> {
+                    int existing = open(heap, name).capacity();
+                    if (existing == capacity) {
+                        throw e; // not the capacity: the block's own message stands (mismatch returns e)
+                    }
+                    return what(name) + " exists with capacity " + existing + " (asked: " + capacity + ")";
+                });
+            }
+        });
     }
 
     /**

@@ -61,15 +61,17 @@ public final class SharedDouble {
      * @param withLock also create the {@link SharedLock} {@code <name>.lock}, returned by {@link #lock()}
      */
     public static SharedDouble create(SharedHeap heap, String name, double initialValue, boolean withLock) {
-        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
-        return new SharedDouble(Blocks.create(heap, name, SyncLayout.DOUBLE, SIZE,
-                s -> s.set(JAVA_DOUBLE, 0, initialValue)), lock, Blocks.closedMessage("SharedDouble", name, heap));
+        return Blocks.opening(heap, () -> {
+            SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
+            return new SharedDouble(Blocks.create(heap, name, SyncLayout.DOUBLE, SIZE,
+                    s -> s.set(JAVA_DOUBLE, 0, initialValue)), lock, Blocks.closedMessage("SharedDouble", name, heap));
+        });
     }
 
     /** Opens the value named {@code name}, with its lock if it has one. */
     public static SharedDouble open(SharedHeap heap, String name) {
-        return new SharedDouble(Blocks.open(heap, name, SyncLayout.DOUBLE, SIZE, "SharedDouble"),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedDouble", name, heap));
+        return Blocks.opening(heap, () -> new SharedDouble(Blocks.open(heap, name, SyncLayout.DOUBLE, SIZE,
+                "SharedDouble"), CompanionLocks.find(heap, name), Blocks.closedMessage("SharedDouble", name, heap)));
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding 0.0. */
@@ -79,9 +81,9 @@ public final class SharedDouble {
 
     /** Opens the value named {@code name}, or creates it holding {@code initialValue}. */
     public static SharedDouble openOrCreate(SharedHeap heap, String name, double initialValue) {
-        return new SharedDouble(Blocks.openOrCreate(heap, name, SyncLayout.DOUBLE, SIZE,
+        return Blocks.opening(heap, () -> new SharedDouble(Blocks.openOrCreate(heap, name, SyncLayout.DOUBLE, SIZE,
                 s -> s.set(JAVA_DOUBLE, 0, initialValue)), CompanionLocks.find(heap, name),
-                Blocks.closedMessage("SharedDouble", name, heap));
+                Blocks.closedMessage("SharedDouble", name, heap)));
     }
 
     /**

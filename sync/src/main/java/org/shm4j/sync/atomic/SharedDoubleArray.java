@@ -56,10 +56,12 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedDoubleArray create(SharedHeap heap, String name, long length, boolean withLock) {
-        ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE,
-                withLock);
-        return new SharedDoubleArray(created.elements(), created.lock(),
-                Blocks.closedMessage("SharedDoubleArray", name, heap));
+        return Blocks.opening(heap, () -> {
+            ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE,
+                    withLock);
+            return new SharedDoubleArray(created.elements(), created.lock(),
+                    Blocks.closedMessage("SharedDoubleArray", name, heap));
+        });
     }
 
     /**
@@ -68,8 +70,8 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedDoubleArray}
      */
     public static SharedDoubleArray open(SharedHeap heap, String name) {
-        return new SharedDoubleArray(ArrayBlocks.open(heap, name, SyncLayout.DOUBLE_ARRAY, SIZE),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedDoubleArray", name, heap));
+        return Blocks.opening(heap, () -> new SharedDoubleArray(ArrayBlocks.open(heap, name, SyncLayout.DOUBLE_ARRAY,
+                SIZE), CompanionLocks.find(heap, name), Blocks.closedMessage("SharedDoubleArray", name, heap)));
     }
 
     /**
@@ -78,8 +80,9 @@ public final class SharedDoubleArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedDoubleArray openOrCreate(SharedHeap heap, String name, long length) {
-        return new SharedDoubleArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.DOUBLE_ARRAY, length, SIZE),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedDoubleArray", name, heap));
+        return Blocks.opening(heap, () -> new SharedDoubleArray(ArrayBlocks.openOrCreate(heap, name,
+                SyncLayout.DOUBLE_ARRAY, length, SIZE),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedDoubleArray", name, heap)));
     }
 
     /**

@@ -67,9 +67,11 @@ public final class SharedInt {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedInt create(SharedHeap heap, String name, int initialValue, boolean withLock) {
-        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
-        return new SharedInt(Blocks.create(heap, name, SyncLayout.INT, SIZE, s -> s.set(JAVA_INT, 0, initialValue)),
-                lock, Blocks.closedMessage("SharedInt", name, heap));
+        return Blocks.opening(heap, () -> {
+            SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
+            return new SharedInt(Blocks.create(heap, name, SyncLayout.INT, SIZE, s -> s.set(JAVA_INT, 0, initialValue)),
+                    lock, Blocks.closedMessage("SharedInt", name, heap));
+        });
     }
 
     /**
@@ -79,8 +81,8 @@ public final class SharedInt {
      * @throws org.shm4j.core.ShmTypeMismatchException  if the block is not a {@code SharedInt}
      */
     public static SharedInt open(SharedHeap heap, String name) {
-        return new SharedInt(Blocks.open(heap, name, SyncLayout.INT, SIZE, "SharedInt"),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedInt", name, heap));
+        return Blocks.opening(heap, () -> new SharedInt(Blocks.open(heap, name, SyncLayout.INT, SIZE, "SharedInt"),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedInt", name, heap)));
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding 0. */
@@ -90,9 +92,12 @@ public final class SharedInt {
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding {@code initialValue}. */
     public static SharedInt openOrCreate(SharedHeap heap, String name, int initialValue) {
-        MemorySegment segment = Blocks.openOrCreate(heap, name, SyncLayout.INT, SIZE,
-                s -> s.set(JAVA_INT, 0, initialValue));
-        return new SharedInt(segment, CompanionLocks.find(heap, name), Blocks.closedMessage("SharedInt", name, heap));
+        return Blocks.opening(heap, () -> {
+            MemorySegment segment = Blocks.openOrCreate(heap, name, SyncLayout.INT, SIZE,
+                    s -> s.set(JAVA_INT, 0, initialValue));
+            return new SharedInt(segment, CompanionLocks.find(heap, name),
+                    Blocks.closedMessage("SharedInt", name, heap));
+        });
     }
 
     /**

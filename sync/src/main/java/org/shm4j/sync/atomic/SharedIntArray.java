@@ -55,10 +55,12 @@ public final class SharedIntArray extends SharedArray {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedIntArray create(SharedHeap heap, String name, long length, boolean withLock) {
-        ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE,
-                withLock);
-        return new SharedIntArray(created.elements(), created.lock(),
-                Blocks.closedMessage("SharedIntArray", name, heap));
+        return Blocks.opening(heap, () -> {
+            ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.INT_ARRAY, length, SIZE,
+                    withLock);
+            return new SharedIntArray(created.elements(), created.lock(),
+                    Blocks.closedMessage("SharedIntArray", name, heap));
+        });
     }
 
     /**
@@ -67,8 +69,8 @@ public final class SharedIntArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedIntArray}
      */
     public static SharedIntArray open(SharedHeap heap, String name) {
-        return new SharedIntArray(ArrayBlocks.open(heap, name, SyncLayout.INT_ARRAY, SIZE),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedIntArray", name, heap));
+        return Blocks.opening(heap, () -> new SharedIntArray(ArrayBlocks.open(heap, name, SyncLayout.INT_ARRAY, SIZE),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedIntArray", name, heap)));
     }
 
     /**
@@ -77,8 +79,8 @@ public final class SharedIntArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedIntArray openOrCreate(SharedHeap heap, String name, long length) {
-        return new SharedIntArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.INT_ARRAY, length, SIZE),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedIntArray", name, heap));
+        return Blocks.opening(heap, () -> new SharedIntArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.INT_ARRAY,
+                length, SIZE), CompanionLocks.find(heap, name), Blocks.closedMessage("SharedIntArray", name, heap)));
     }
 
     /**

@@ -67,9 +67,11 @@ public final class SharedLong {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedLong create(SharedHeap heap, String name, long initialValue, boolean withLock) {
-        SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
-        return new SharedLong(Blocks.create(heap, name, SyncLayout.LONG, SIZE, s -> s.set(JAVA_LONG, 0, initialValue)),
-                lock, Blocks.closedMessage("SharedLong", name, heap));
+        return Blocks.opening(heap, () -> {
+            SharedLock lock = withLock ? CompanionLocks.create(heap, name) : null; // lock first, see there
+            return new SharedLong(Blocks.create(heap, name, SyncLayout.LONG, SIZE,
+                    s -> s.set(JAVA_LONG, 0, initialValue)), lock, Blocks.closedMessage("SharedLong", name, heap));
+        });
     }
 
     /**
@@ -79,8 +81,8 @@ public final class SharedLong {
      * @throws org.shm4j.core.ShmTypeMismatchException  if the block is not a {@code SharedLong}
      */
     public static SharedLong open(SharedHeap heap, String name) {
-        return new SharedLong(Blocks.open(heap, name, SyncLayout.LONG, SIZE, "SharedLong"),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLong", name, heap));
+        return Blocks.opening(heap, () -> new SharedLong(Blocks.open(heap, name, SyncLayout.LONG, SIZE, "SharedLong"),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLong", name, heap)));
     }
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding 0. */
@@ -90,9 +92,12 @@ public final class SharedLong {
 
     /** Opens the value named {@code name}, or creates it (without a lock) holding {@code initialValue}. */
     public static SharedLong openOrCreate(SharedHeap heap, String name, long initialValue) {
-        MemorySegment segment = Blocks.openOrCreate(heap, name, SyncLayout.LONG, SIZE,
-                s -> s.set(JAVA_LONG, 0, initialValue));
-        return new SharedLong(segment, CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLong", name, heap));
+        return Blocks.opening(heap, () -> {
+            MemorySegment segment = Blocks.openOrCreate(heap, name, SyncLayout.LONG, SIZE,
+                    s -> s.set(JAVA_LONG, 0, initialValue));
+            return new SharedLong(segment, CompanionLocks.find(heap, name),
+                    Blocks.closedMessage("SharedLong", name, heap));
+        });
     }
 
     /**

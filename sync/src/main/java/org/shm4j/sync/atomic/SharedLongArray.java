@@ -55,10 +55,12 @@ public final class SharedLongArray extends SharedArray {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedLongArray create(SharedHeap heap, String name, long length, boolean withLock) {
-        ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.LONG_ARRAY, length, SIZE,
-                withLock);
-        return new SharedLongArray(created.elements(), created.lock(),
-                Blocks.closedMessage("SharedLongArray", name, heap));
+        return Blocks.opening(heap, () -> {
+            ArrayBlocks.Created created = ArrayBlocks.create(heap, name, SyncLayout.LONG_ARRAY, length, SIZE,
+                    withLock);
+            return new SharedLongArray(created.elements(), created.lock(),
+                    Blocks.closedMessage("SharedLongArray", name, heap));
+        });
     }
 
     /**
@@ -67,8 +69,8 @@ public final class SharedLongArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a {@code SharedLongArray}
      */
     public static SharedLongArray open(SharedHeap heap, String name) {
-        return new SharedLongArray(ArrayBlocks.open(heap, name, SyncLayout.LONG_ARRAY, SIZE),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLongArray", name, heap));
+        return Blocks.opening(heap, () -> new SharedLongArray(ArrayBlocks.open(heap, name, SyncLayout.LONG_ARRAY, SIZE),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLongArray", name, heap)));
     }
 
     /**
@@ -77,8 +79,9 @@ public final class SharedLongArray extends SharedArray {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists with another length
      */
     public static SharedLongArray openOrCreate(SharedHeap heap, String name, long length) {
-        return new SharedLongArray(ArrayBlocks.openOrCreate(heap, name, SyncLayout.LONG_ARRAY, length, SIZE),
-                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLongArray", name, heap));
+        return Blocks.opening(heap, () -> new SharedLongArray(ArrayBlocks.openOrCreate(heap, name,
+                SyncLayout.LONG_ARRAY, length, SIZE),
+                CompanionLocks.find(heap, name), Blocks.closedMessage("SharedLongArray", name, heap)));
     }
 
     /**

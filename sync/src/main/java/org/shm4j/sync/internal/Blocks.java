@@ -79,6 +79,29 @@ public final class Blocks {
     }
 
     /**
+     * Runs a public factory's body ({@code create}, {@code open}, {@code openOrCreate}: the heap's lookup or
+     * allocation, then the structure's checks of its header), so that a close of {@code heap} by another thread
+     * meanwhile is reported as the heap's own lookups report it. The header checks read the block and know no heap:
+     * cut short by the close, they threw the JDK's bare "Already closed".
+     *
+     * @return what {@code body} returns
+     * @throws IllegalStateException worded as the heap's own ({@code "heap <region> is closed"}), with the failure
+     *                               as its cause, if {@code body} threw one and {@code heap} is closed; else what
+     *                               {@code body} threw
+     */
+    public static <T> T opening(SharedHeap heap, Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (IllegalStateException e) {
+            if (heap == null || !heap.memory().isClosed()) {
+                throw e;
+            }
+            String closed = heap + " is closed"; // SharedHeap's own words for a closed heap
+            throw closed.equals(e.getMessage()) ? e : new IllegalStateException(closed, e);
+        }
+    }
+
+    /**
      * @return the exception for a block named {@code name} that already exists in {@code heap}, worded as the heap's
      *         own (for a structure that finds the name taken before it makes its last block)
      */

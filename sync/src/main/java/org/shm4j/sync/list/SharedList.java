@@ -107,8 +107,10 @@ public final class SharedList<T> implements Iterable<T> {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static <T> SharedList<T> create(SharedHeap heap, String name, Codec<T> codec, int maxElementBytes) {
-        Objects.requireNonNull(codec, "codec");
-        return new SharedList<>(ListHeaders.create(heap, name, codec.typeId(), maxElementBytes), codec);
+        return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(codec, "codec");
+            return new SharedList<>(ListHeaders.create(heap, name, codec.typeId(), maxElementBytes), codec);
+        });
     }
 
     /**
@@ -119,8 +121,10 @@ public final class SharedList<T> implements Iterable<T> {
      * @throws org.shm4j.core.ShmFormatException    if its header is damaged
      */
     public static <T> SharedList<T> open(SharedHeap heap, String name, Codec<T> codec) {
-        Objects.requireNonNull(codec, "codec");
-        return checked(new SharedList<>(ListHeaders.open(heap, name), codec));
+        return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(codec, "codec");
+            return checked(new SharedList<>(ListHeaders.open(heap, name), codec));
+        });
     }
 
     /**
@@ -129,23 +133,25 @@ public final class SharedList<T> implements Iterable<T> {
      * @throws ShmTypeMismatchException if it exists with another codec or another {@code maxElementBytes}
      */
     public static <T> SharedList<T> openOrCreate(SharedHeap heap, String name, Codec<T> codec, int maxElementBytes) {
-        Objects.requireNonNull(codec, "codec");
-        SharedList<T> list;
-        try {
-            list = checked(new SharedList<>(ListHeaders.openOrCreate(heap, name, codec.typeId(), maxElementBytes),
-                    codec));
-        } catch (ShmTypeMismatchException e) { // the header's size follows maxElementBytes: say it so
-            throw Blocks.mismatch(e, () -> {
-                SharedList<T> existing = open(heap, name, codec);
-                return existing.store.what() + " exists with maxElementBytes=" + existing.store.maxElementBytes
-                        + " (asked: " + maxElementBytes + ")";
-            });
-        }
-        if (list.store.maxElementBytes != maxElementBytes) {
-            throw new ShmTypeMismatchException(list.store.what() + " exists with maxElementBytes="
-                    + list.store.maxElementBytes + " (expected: " + maxElementBytes + ")");
-        }
-        return list;
+        return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(codec, "codec");
+            SharedList<T> list;
+            try {
+                list = checked(new SharedList<>(ListHeaders.openOrCreate(heap, name, codec.typeId(), maxElementBytes),
+                        codec));
+            } catch (ShmTypeMismatchException e) { // the header's size follows maxElementBytes: say it so
+                throw Blocks.mismatch(e, () -> {
+                    SharedList<T> existing = open(heap, name, codec);
+                    return existing.store.what() + " exists with maxElementBytes=" + existing.store.maxElementBytes
+                            + " (asked: " + maxElementBytes + ")";
+                });
+            }
+            if (list.store.maxElementBytes != maxElementBytes) {
+                throw new ShmTypeMismatchException(list.store.what() + " exists with maxElementBytes="
+                        + list.store.maxElementBytes + " (expected: " + maxElementBytes + ")");
+            }
+            return list;
+        });
     }
 
     /** @return the number of elements now (a snapshot) */
@@ -167,7 +173,7 @@ public final class SharedList<T> implements Iterable<T> {
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
      */
     public static int sizeOf(SharedHeap heap, String name) {
-        return ListHeaders.open(heap, name).size();
+        return Blocks.opening(heap, () -> ListHeaders.open(heap, name).size());
     }
 
     /** @return the heap block type of a list's header block (tag and layout version), for tools */

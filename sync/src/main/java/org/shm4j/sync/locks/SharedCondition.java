@@ -190,9 +190,11 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedCondition create(SharedHeap heap, String name, SharedMutex lock) {
-        int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
-        return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field, 0, 0),
-                lock, named(name));
+        return Blocks.opening(heap, () -> {
+            int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
+            return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field,
+                    0, 0), lock, named(name));
+        });
     }
 
     /**
@@ -203,9 +205,11 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
      */
     public static SharedCondition open(SharedHeap heap, String name, SharedMutex lock) {
-        MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
-        checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
-        return new SharedCondition(block, lock, named(name));
+        return Blocks.opening(heap, () -> {
+            MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
+            checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
+            return new SharedCondition(block, lock, named(name));
+        });
     }
 
     /**
@@ -214,8 +218,8 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
      */
     public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedMutex lock) {
-        return new SharedCondition(openOrCreateBlock(heap, name, Objects.requireNonNull(lock, "lock")), lock,
-                named(name));
+        return Blocks.opening(heap, () -> new SharedCondition(openOrCreateBlock(heap, name,
+                Objects.requireNonNull(lock, "lock")), lock, named(name)));
     }
 
     /**
@@ -224,9 +228,11 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedCondition create(SharedHeap heap, String name, SharedFairLock lock) {
-        int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
-        return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field, 0, 0),
-                lock, lock::isHeldByCurrentThread, named(name));
+        return Blocks.opening(heap, () -> {
+            int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
+            return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field,
+                    0, 0), lock, lock::isHeldByCurrentThread, named(name));
+        });
     }
 
     /**
@@ -237,9 +243,11 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
      */
     public static SharedCondition open(SharedHeap heap, String name, SharedFairLock lock) {
-        MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
-        checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
-        return new SharedCondition(block, lock, lock::isHeldByCurrentThread, named(name));
+        return Blocks.opening(heap, () -> {
+            MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
+            checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
+            return new SharedCondition(block, lock, lock::isHeldByCurrentThread, named(name));
+        });
     }
 
     /**
@@ -248,8 +256,8 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
      */
     public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedFairLock lock) {
-        return new SharedCondition(openOrCreateBlock(heap, name, Objects.requireNonNull(lock, "lock")), lock,
-                lock::isHeldByCurrentThread, named(name));
+        return Blocks.opening(heap, () -> new SharedCondition(openOrCreateBlock(heap, name,
+                Objects.requireNonNull(lock, "lock")), lock, lock::isHeldByCurrentThread, named(name)));
     }
 
     /**
@@ -258,8 +266,8 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
      */
     public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedReadWriteLock lock) {
-        return new SharedCondition(openOrCreateBlock(heap, name, Objects.requireNonNull(lock, "lock").exclusiveLock()),
-                lock, named(name));
+        return Blocks.opening(heap, () -> new SharedCondition(openOrCreateBlock(heap, name,
+                Objects.requireNonNull(lock, "lock").exclusiveLock()), lock, named(name)));
     }
 
     /**

@@ -142,8 +142,8 @@ public final class SharedFairLock extends TimedLock {
 
     /** Creates a free fair lock named {@code name} in {@code heap}. */
     public static SharedFairLock create(SharedHeap heap, String name) {
-        return new SharedFairLock(Blocks.create(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, s -> { }),
-                KIND + " '" + name + "'", heap, name);
+        return Blocks.opening(heap, () -> new SharedFairLock(Blocks.create(heap, name, SyncLayout.FAIR_LOCK,
+                SyncLayout.FAIR_SIZE, s -> { }), KIND + " '" + name + "'", heap, name));
     }
 
     /**
@@ -155,14 +155,14 @@ public final class SharedFairLock extends TimedLock {
      * @throws org.shm4j.core.ShmFormatException       if the block holds a state no fair lock has
      */
     public static SharedFairLock open(SharedHeap heap, String name) {
-        return new SharedFairLock(Blocks.open(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE, KIND),
-                KIND + " '" + name + "'", heap, name);
+        return Blocks.opening(heap, () -> new SharedFairLock(Blocks.open(heap, name, SyncLayout.FAIR_LOCK,
+                SyncLayout.FAIR_SIZE, KIND), KIND + " '" + name + "'", heap, name));
     }
 
     /** Opens the fair lock named {@code name}, or creates it free. */
     public static SharedFairLock openOrCreate(SharedHeap heap, String name) {
-        return new SharedFairLock(Blocks.openOrCreate(heap, name, SyncLayout.FAIR_LOCK, SyncLayout.FAIR_SIZE,
-                s -> { }), KIND + " '" + name + "'", heap, name);
+        return Blocks.opening(heap, () -> new SharedFairLock(Blocks.openOrCreate(heap, name, SyncLayout.FAIR_LOCK,
+                SyncLayout.FAIR_SIZE, s -> { }), KIND + " '" + name + "'", heap, name));
     }
 
     /**

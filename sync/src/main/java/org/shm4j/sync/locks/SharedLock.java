@@ -107,7 +107,8 @@ public final class SharedLock extends SharedMutex {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedLock create(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.create(heap, name, SyncLayout.LOCK, SIZE, s -> { }), named(name), heap, name);
+        return Blocks.opening(heap, () -> new SharedLock(Blocks.create(heap, name, SyncLayout.LOCK, SIZE, s -> { }),
+                named(name), heap, name));
     }
 
     /**
@@ -122,13 +123,14 @@ public final class SharedLock extends SharedMutex {
      * @throws org.shm4j.core.ShmFormatException       if the block holds a state no lock has
      */
     public static SharedLock open(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND), named(name), heap, name);
+        return Blocks.opening(heap, () -> new SharedLock(Blocks.open(heap, name, SyncLayout.LOCK, SIZE, KIND),
+                named(name), heap, name));
     }
 
     /** Opens the lock named {@code name}, or creates it free. */
     public static SharedLock openOrCreate(SharedHeap heap, String name) {
-        return new SharedLock(Blocks.openOrCreate(heap, name, SyncLayout.LOCK, SIZE, s -> { }), named(name), heap,
-                name);
+        return Blocks.opening(heap, () -> new SharedLock(Blocks.openOrCreate(heap, name, SyncLayout.LOCK, SIZE,
+                s -> { }), named(name), heap, name));
     }
 
     /**

@@ -188,8 +188,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /** Creates a free read-write lock named {@code name} in {@code heap}. */
     public static SharedReadWriteLock create(SharedHeap heap, String name) {
-        return new SharedReadWriteLock(Blocks.create(heap, name, SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE,
-                s -> { }), KIND + " '" + name + "'", heap, name);
+        return Blocks.opening(heap, () -> new SharedReadWriteLock(Blocks.create(heap, name, SyncLayout.READ_WRITE_LOCK,
+                SyncLayout.RW_SIZE, s -> { }), KIND + " '" + name + "'", heap, name));
     }
 
     /**
@@ -201,14 +201,14 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      * @throws org.shm4j.core.ShmFormatException       if the block holds a state no read-write lock has
      */
     public static SharedReadWriteLock open(SharedHeap heap, String name) {
-        return new SharedReadWriteLock(Blocks.open(heap, name, SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE, KIND),
-                KIND + " '" + name + "'", heap, name);
+        return Blocks.opening(heap, () -> new SharedReadWriteLock(Blocks.open(heap, name, SyncLayout.READ_WRITE_LOCK,
+                SyncLayout.RW_SIZE, KIND), KIND + " '" + name + "'", heap, name));
     }
 
     /** Opens the read-write lock named {@code name}, or creates it free. */
     public static SharedReadWriteLock openOrCreate(SharedHeap heap, String name) {
-        return new SharedReadWriteLock(Blocks.openOrCreate(heap, name, SyncLayout.READ_WRITE_LOCK,
-                SyncLayout.RW_SIZE, s -> { }), KIND + " '" + name + "'", heap, name);
+        return Blocks.opening(heap, () -> new SharedReadWriteLock(Blocks.openOrCreate(heap, name,
+                SyncLayout.READ_WRITE_LOCK, SyncLayout.RW_SIZE, s -> { }), KIND + " '" + name + "'", heap, name));
     }
 
     /**

@@ -67,8 +67,8 @@ public final class SharedReentrantLock extends SharedMutex {
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
      */
     public static SharedReentrantLock create(SharedHeap heap, String name) {
-        return new SharedReentrantLock(Blocks.create(heap, name, SyncLayout.REENTRANT_LOCK, SIZE, s -> { }),
-                named(name), heap, name);
+        return Blocks.opening(heap, () -> new SharedReentrantLock(Blocks.create(heap, name, SyncLayout.REENTRANT_LOCK,
+                SIZE, s -> { }), named(name), heap, name));
     }
 
     /**
@@ -81,14 +81,14 @@ public final class SharedReentrantLock extends SharedMutex {
      * @throws org.shm4j.core.ShmFormatException       if the block holds a state no reentrant lock has
      */
     public static SharedReentrantLock open(SharedHeap heap, String name) {
-        return new SharedReentrantLock(Blocks.open(heap, name, SyncLayout.REENTRANT_LOCK, SIZE, KIND), named(name),
-                heap, name);
+        return Blocks.opening(heap, () -> new SharedReentrantLock(Blocks.open(heap, name, SyncLayout.REENTRANT_LOCK,
+                SIZE, KIND), named(name), heap, name));
     }
 
     /** Opens the reentrant lock named {@code name}, or creates it free. */
     public static SharedReentrantLock openOrCreate(SharedHeap heap, String name) {
-        return new SharedReentrantLock(Blocks.openOrCreate(heap, name, SyncLayout.REENTRANT_LOCK, SIZE, s -> { }),
-                named(name), heap, name);
+        return Blocks.opening(heap, () -> new SharedReentrantLock(Blocks.openOrCreate(heap, name,
+                SyncLayout.REENTRANT_LOCK, SIZE, s -> { }), named(name), heap, name));
     }
 
     /**

@@ -1,5 +1,6 @@
 package org.shm4j.sync.map;
 
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.internal.ExactEncoding;
@@ -39,20 +40,21 @@ public final class SharedLongMap<V> {
 
     /** Creates an empty map; see {@link SharedMap#create}. */
     public static <V> SharedLongMap<V> create(SharedHeap heap, String name, Codec<V> values, MapSizing sizing) {
-        return new SharedLongMap<>(MapCore.create(KIND, heap, name, KEYS.typeId(), valueType(values), sizing),
-                values);
+        return Blocks.opening(heap, () -> new SharedLongMap<>(MapCore.create(KIND, heap, name, KEYS.typeId(),
+                valueType(values), sizing), values));
     }
 
     /** Opens a map; see {@link SharedMap#open}. */
     public static <V> SharedLongMap<V> open(SharedHeap heap, String name, Codec<V> values) {
-        return new SharedLongMap<>(MapCore.open(KIND, heap, name, KEYS.typeId(), valueType(values)), values);
+        return Blocks.opening(heap, () -> new SharedLongMap<>(MapCore.open(KIND, heap, name, KEYS.typeId(),
+                valueType(values)), values));
     }
 
     /** Opens a map or creates it empty; see {@link SharedMap#openOrCreate}. */
     public static <V> SharedLongMap<V> openOrCreate(SharedHeap heap, String name, Codec<V> values,
                                                     MapSizing sizing) {
-        return new SharedLongMap<>(MapCore.openOrCreate(KIND, heap, name, KEYS.typeId(), valueType(values), sizing),
-                values);
+        return Blocks.opening(heap, () -> new SharedLongMap<>(MapCore.openOrCreate(KIND, heap, name, KEYS.typeId(),
+                valueType(values), sizing), values));
     }
 
     /** @return true if the map holds {@code key} */

@@ -137,8 +137,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      */
     public static <K, V> SharedMap<K, V> create(SharedHeap heap, String name, Codec<K> keys, Codec<V> values,
                                                 MapSizing sizing) {
-        return new SharedMap<>(MapCore.create(KIND, heap, name, keyType(keys), valueType(values), sizing), keys,
-                values);
+        return Blocks.opening(heap, () -> new SharedMap<>(MapCore.create(KIND, heap, name, keyType(keys),
+                valueType(values), sizing), keys, values));
     }
 
     /**
@@ -149,7 +149,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * @throws org.shm4j.core.ShmFormatException       if its header is damaged
      */
     public static <K, V> SharedMap<K, V> open(SharedHeap heap, String name, Codec<K> keys, Codec<V> values) {
-        return new SharedMap<>(MapCore.open(KIND, heap, name, keyType(keys), valueType(values)), keys, values);
+        return Blocks.opening(heap, () -> new SharedMap<>(MapCore.open(KIND, heap, name, keyType(keys),
+                valueType(values)), keys, values));
     }
 
     /**
@@ -160,8 +161,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      */
     public static <K, V> SharedMap<K, V> openOrCreate(SharedHeap heap, String name, Codec<K> keys,
                                                       Codec<V> values, MapSizing sizing) {
-        return new SharedMap<>(MapCore.openOrCreate(KIND, heap, name, keyType(keys), valueType(values), sizing),
-                keys, values);
+        return Blocks.opening(heap, () -> new SharedMap<>(MapCore.openOrCreate(KIND, heap, name, keyType(keys),
+                valueType(values), sizing), keys, values));
     }
 
     /** @return a map over an opened core (for {@link SharedLongMap#asMap()}) */
@@ -654,7 +655,7 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
      */
     public static SharedMapStats inspect(SharedHeap heap, String name) {
-        return MapCore.inspect(heap, name).stats();
+        return Blocks.opening(heap, () -> MapCore.inspect(heap, name).stats());
     }
 
     /** @return the heap block type of a map's main block (tag and layout version), for tools */

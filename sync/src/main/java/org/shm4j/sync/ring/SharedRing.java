@@ -389,7 +389,7 @@ public final class SharedRing {
      * @throws ShmFullException         naming the ring and a capacity that fits, if the heap has no room for it
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity) {
-        return created(heap, name, capacity, s -> RingHeaders.format(s, kind, capacity));
+        return Blocks.opening(heap, () -> created(heap, name, capacity, s -> RingHeaders.format(s, kind, capacity)));
     }
 
     /**
@@ -401,8 +401,10 @@ public final class SharedRing {
      * @throws ShmFullException         naming the ring and a capacity that fits, if the heap has no room for it
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
-        long stallNanos = stallNanos(stallTimeout);
-        return created(heap, name, capacity, s -> RingHeaders.format(s, kind, capacity, stallNanos));
+        return Blocks.opening(heap, () -> {
+            long stallNanos = stallNanos(stallTimeout);
+            return created(heap, name, capacity, s -> RingHeaders.format(s, kind, capacity, stallNanos));
+        });
     }
 
     /**
@@ -416,8 +418,10 @@ public final class SharedRing {
      * @throws ShmFullException         naming the ring and a capacity that fits, if the heap has no room for it
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, int messageType) {
-        checkDeclaredType(name, messageType);
-        return created(heap, name, capacity, s -> RingHeaders.formatTyped(s, kind, capacity, messageType));
+        return Blocks.opening(heap, () -> {
+            checkDeclaredType(name, messageType);
+            return created(heap, name, capacity, s -> RingHeaders.formatTyped(s, kind, capacity, messageType));
+        });
     }
 
     /** @throws ShmFullException naming the ring and a capacity that fits, if the heap has no room for it */
@@ -437,7 +441,7 @@ public final class SharedRing {
      * @throws ShmFormatException                      if its header is corrupted
      */
     public static SharedRing open(SharedHeap heap, String name) {
-        return new SharedRing(Blocks.open(heap, name, SyncLayout.RING), named(name));
+        return Blocks.opening(heap, () -> new SharedRing(Blocks.open(heap, name, SyncLayout.RING), named(name)));
     }
 
     /**
@@ -488,15 +492,17 @@ public final class SharedRing {
      * @throws IllegalArgumentException if the type is not positive
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity, int messageType) {
-        checkDeclaredType(name, messageType);
-        SharedRing ring = openOrCreate(heap, name, kind, capacity,
-                s -> RingHeaders.formatTyped(s, kind, capacity, messageType));
-        OptionalInt declared = ring.messageType();
-        if (declared.isPresent() && declared.getAsInt() != messageType) {
-            throw new ShmTypeMismatchException(ring.description + " declares message type "
-                    + Blocks.typeId(declared.getAsInt()) + " (asked: " + Blocks.typeId(messageType) + ")");
-        }
-        return ring;
+        return Blocks.opening(heap, () -> {
+            checkDeclaredType(name, messageType);
+            SharedRing ring = openOrCreate(heap, name, kind, capacity,
+                    s -> RingHeaders.formatTyped(s, kind, capacity, messageType));
+            OptionalInt declared = ring.messageType();
+            if (declared.isPresent() && declared.getAsInt() != messageType) {
+                throw new ShmTypeMismatchException(ring.description + " declares message type "
+                        + Blocks.typeId(declared.getAsInt()) + " (asked: " + Blocks.typeId(messageType) + ")");
+            }
+            return ring;
+        });
     }
 
     private static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity,

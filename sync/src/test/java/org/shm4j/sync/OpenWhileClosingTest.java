@@ -1,0 +1,63 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.list.SharedList;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.map.MapSizing;
+import org.shm4j.sync.map.SharedMap;
+
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * An open of a structure through a heap that another thread closes meanwhile names the heap, whichever step the
+ * close cuts short: the heap's lookup, or the structure's checks of its header, which know no heap.
+ */
+class OpenWhileClosingTest {
+    /**
+     * helper-183: 8 threads opening 26 kinds by name through a view that a 9th thread closed after 0-5 ms got the
+     * JDK's bare "Already closed" in 110 of 600 failed opens, from the header checks (a map's checksum, a ring's
+     * header, a lock word, reserved bytes...).
+     */
+    @Test
+    void shouldNameTheHeapToEveryOpenThatMeetsItsCloseMidway() throws Exception {
+        List<Consumer<SharedHeap>> opens = List.of(
+                heap -> SharedMap.open(heap, "map", Codec.utf8(), Codec.longs()),
+                heap -> SharedQueue.open(heap, "queue", Codec.longs()),
+                heap -> SharedFairLock.open(heap, "fair"),
+                heap -> SharedList.open(heap, "list", Codec.longs()));
+        for (int round = 0; round < 20; round++) {
+            SharedHeap heap = SharedHeap.anonymous(1 << 20);
+            SharedMap.create(heap, "map", Codec.utf8(), Codec.longs(), new MapSizing(10, 8, 8));
+            SharedQueue.create(heap, "queue", 1024, Codec.longs());
+            SharedFairLock.create(heap, "fair");
+            SharedList.create(heap, "list", Codec.longs(), 8);
+            AtomicInteger opened = new AtomicInteger();
+            List<AtomicReference<Throwable>> failures = List.of(new AtomicReference<>(), new AtomicReference<>());
+            List<Thread> openers = failures.stream().map(failure -> Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; ; i++) {
+                        opens.get(i % opens.size()).accept(heap);
+                        opened.incrementAndGet();
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            })).toList();
+            while (opened.get() < 200 && openers.stream().allMatch(Thread::isAlive)) {
+                Thread.onSpinWait(); // both openers run
+            }
+            heap.close();
+            for (int i = 0; i < openers.size(); i++) {
+                openers.get(i).join(10_000);
+                assertThat(failures.get(i).get()).as("round %d, opener %d", round, i)
+                        .isInstanceOf(IllegalStateException.class).hasMessage(heap + " is closed");
+            }
+        }
+    }
+}
