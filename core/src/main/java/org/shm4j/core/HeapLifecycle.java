@@ -7,6 +7,7 @@ import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapRemoval;
 import org.shm4j.core.internal.Timeouts;
+import org.shm4j.core.internal.Undo;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -64,13 +65,7 @@ final class HeapLifecycle {
                     HeapHeader.initialise(segment, options.catalogCapacity(), flags);
                     AttachTable.attach(segment, "a new heap", false); // no flock before the name appears
                 });
-                HeapHeader.Geometry geometry = validate(memory);
-                int flock = HeapFileFlock.keepIfOf(HeapFileFlock.share(memory.path().orElseThrow(),
-                        start + Timeouts.nanos(options.initTimeout())), geometry.heapId());
-                if (flock >= 0) {
-                    AttachTable.markFlocked(memory.segment());
-                }
-                return new SharedHeap(memory, options, geometry, true, flock);
+                return created(memory, options, start);
             } catch (ShmAlreadyExistsException exists) {
                 if (!options.replaceStale()) {
                     throw hintStale ? hintIfStale(exists, open) : exists;
@@ -125,9 +120,9 @@ final class HeapLifecycle {
         long deadline = start + Timeouts.nanos(options.initTimeout());
         while (true) {
             SharedMemory memory = open.get();
-            String what = "heap " + memory;
             int flock = HeapFileFlock.NONE;
             try {
+                String what = "heap " + memory; // in the try: even this may fail (a StackOverflowError)
                 if (memory.isReadOnly()) {
                     return new SharedHeap(memory, options, HeapHeader.validateComplete(memory.segment(), what), false,
                             HeapFileFlock.NONE);
@@ -150,15 +145,16 @@ final class HeapLifecycle {
                     return new SharedHeap(memory, options, geometry, true, flock);
                 }
                 AttachTable.detach(memory.segment());
-            } catch (RuntimeException e) {
-                HeapFileFlock.release(flock);
-                memory.close();
+            } catch (Throwable e) { // an Error too (a StackOverflowError midway): else the mapping is left for good
+                int held = flock;
+                Undo.after(e, () -> HeapFileFlock.release(held));
+                Undo.after(e, memory::close);
                 throw e;
             }
             HeapFileFlock.release(flock);
             memory.close();
             if (System.nanoTime() - start > Timeouts.nanos(options.initTimeout())) {
-                throw new ShmException(what + " was removed and replaced again and again for "
+                throw new ShmException("heap " + memory + " was removed and replaced again and again for "
                         + options.initTimeout().toMillis() + " ms while opening it");
             }
         }
@@ -232,8 +228,8 @@ final class HeapLifecycle {
                 throw HeapHeader.pidNamespaceRefusal(segment, what, "; another process adopted it meanwhile");
             }
             return fd;
-        } catch (RuntimeException e) {
-            HeapFileFlock.release(fd);
+        } catch (Throwable e) { // an Error too (see open)
+            Undo.after(e, () -> HeapFileFlock.release(fd));
             throw e;
         }
     }
@@ -244,8 +240,8 @@ final class HeapLifecycle {
             HeapHeader.Geometry geometry = HeapHeader.initialise(memory.segment(), options.catalogCapacity(), 0);
             AttachTable.attach(memory.segment(), "heap " + memory, false);
             return new SharedHeap(memory, options, geometry, true, HeapFileFlock.NONE);
-        } catch (RuntimeException e) {
-            memory.close();
+        } catch (Throwable e) { // an Error too (see open)
+            Undo.after(e, memory::close);
             throw e;
         }
     }
@@ -415,17 +411,27 @@ final class HeapLifecycle {
         try {
             return HeapRemoval.confirmAttached(memory.segment(), geometry.heapId(), memory.path().get(),
                     options.initTimeout(), "heap " + memory);
-        } catch (RuntimeException e) {
-            AttachTable.detach(memory.segment());
+        } catch (Throwable e) { // an Error too (see open)
+            Undo.after(e, () -> AttachTable.detach(memory.segment()));
             throw e;
         }
     }
 
-    private static HeapHeader.Geometry validate(SharedMemory memory) {
+    /** @return the heap this process just created in {@code memory}, closed (and its flock released) if this fails */
+    private static SharedHeap created(SharedMemory memory, HeapOptions options, long start) {
+        int flock = HeapFileFlock.NONE;
         try {
-            return HeapHeader.validateComplete(memory.segment(), "heap " + memory);
-        } catch (RuntimeException e) {
-            memory.close();
+            HeapHeader.Geometry geometry = HeapHeader.validateComplete(memory.segment(), "heap " + memory);
+            flock = HeapFileFlock.keepIfOf(HeapFileFlock.share(memory.path().orElseThrow(),
+                    start + Timeouts.nanos(options.initTimeout())), geometry.heapId());
+            if (flock >= 0) {
+                AttachTable.markFlocked(memory.segment());
+            }
+            return new SharedHeap(memory, options, geometry, true, flock);
+        } catch (Throwable e) { // an Error too (see open)
+            int held = flock;
+            Undo.after(e, () -> HeapFileFlock.release(held));
+            Undo.after(e, memory::close);
             throw e;
         }
     }

@@ -4,6 +4,7 @@ import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.MappedFiles;
 import org.shm4j.core.internal.Names;
+import org.shm4j.core.internal.Undo;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -251,10 +252,10 @@ public final class SharedMemory implements AutoCloseable {
         try {
             return new SharedMemory(null, null, arena, arena.allocate(size, PAGE_SIZE));
         } catch (OutOfMemoryError e) { // the arena's native allocation failed (or its size overflowed), not the heap
-            arena.close();
-            throw new ShmException("not enough memory for an anonymous region: size=" + size + " bytes", e);
-        } catch (RuntimeException e) {
-            arena.close();
+            throw Undo.after(new ShmException("not enough memory for an anonymous region: size=" + size + " bytes",
+                    e), arena::close);
+        } catch (Throwable e) { // an Error too (see openAt)
+            Undo.after(e, arena::close);
             throw e;
         }
     }
@@ -419,8 +420,8 @@ public final class SharedMemory implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             return new SharedMemory(name, file, arena, MappedFiles.create(file, size, permissions, arena, beforeLink));
-        } catch (RuntimeException | Error e) { // an Error too: beforeLink is the caller's code
-            arena.close();
+        } catch (Throwable e) { // an Error too: beforeLink is the caller's code (and see openAt)
+            Undo.after(e, arena::close);
             throw e;
         }
     }
@@ -430,8 +431,8 @@ public final class SharedMemory implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             return new SharedMemory(name, target, arena, MappedFiles.open(target, readOnly, name == null, arena));
-        } catch (RuntimeException e) {
-            arena.close();
+        } catch (Throwable e) { // an Error too (a StackOverflowError midway): else the mapping is left for good
+            Undo.after(e, arena::close);
             throw e;
         }
     }
