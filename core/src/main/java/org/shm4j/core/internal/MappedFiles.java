@@ -76,6 +76,9 @@ public final class MappedFiles {
      */
     private static final Pattern OLDER_NAME = Pattern.compile("\\.shm4j-(\\d{1,10})-(?:\\d{1,10}-)?\\d+\\.tmp");
 
+    /** What the JDK says when a read-only map finds the file shorter than the size asked for (JDK 22 to 25). */
+    private static final String CANNOT_EXTEND = "cannot extend file to required size";
+
     private MappedFiles() {
     }
 
@@ -380,12 +383,8 @@ public final class MappedFiles {
         }
         requireNoSpecialFile(file, followLinks);
         try (FileChannel channel = FileChannel.open(file, options)) {
-            long size = channel.size();
-            if (size == 0) {
-                throw new ShmFormatException(file + " is empty: nothing to map"); // a heap's open promises this kind
-            }
-            return UninterruptedMap.map(channel, readOnly ? FileChannel.MapMode.READ_ONLY
-                    : FileChannel.MapMode.READ_WRITE, size, arena);
+            return mapWhole(file, channel, readOnly ? FileChannel.MapMode.READ_ONLY : FileChannel.MapMode.READ_WRITE,
+                    arena);
         } catch (NoSuchFileException e) {
             throw new ShmNotFoundException(file + " does not exist");
         } catch (AccessDeniedException e) {
@@ -398,6 +397,40 @@ public final class MappedFiles {
                         + "shm_open refuses them", e);
             }
             throw new ShmException("cannot open " + file + ": " + e, e);
+        }
+    }
+
+    /**
+     * Maps the whole of {@code channel}'s file. A file that shrinks between the size read and the map (another process
+     * truncating it) fails a read-only map, which cannot extend the file ("Channel not open for writing - cannot
+     * extend file to required size"): the size is read and the map tried again, once.
+     *
+     * @throws ShmFormatException if the file is empty
+     * @throws ShmException       naming the file and both sizes, if it shrank again under the second map
+     */
+    private static MemorySegment mapWhole(Path file, FileChannel channel, FileChannel.MapMode mode, Arena arena)
+            throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            long size = channel.size();
+            if (size == 0) {
+                throw new ShmFormatException(file + " is empty: nothing to map"); // a heap's open promises this kind
+            }
+            try {
+                return UninterruptedMap.map(channel, mode, size, arena);
+            } catch (ClosedByInterruptException e) {
+                throw e; // see map: the file is opened again
+            } catch (IOException e) {
+                long now = channel.size(); // the file may have grown back meanwhile: the JDK's words tell then
+                boolean shrank = now < size || mode == FileChannel.MapMode.READ_ONLY && e.getMessage() != null
+                        && e.getMessage().contains(CANNOT_EXTEND);
+                if (!shrank) {
+                    throw e;
+                }
+                if (attempt == 2) {
+                    throw new ShmException(file + " shrank below the " + size + " bytes read while it was being "
+                            + "mapped, twice in a row (now " + now + " bytes): another process is truncating it", e);
+                }
+            }
         }
     }
 
