@@ -296,15 +296,8 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
 
     @Test
     void shouldReleaseEveryLockWhenALaterSplitOfOnePutFindsTheHeapFull() throws Exception {
-        HeapBlock probe;
-        long segmentSize;
-        try (SharedHeap sizing = SharedHeap.anonymous(1 << 20)) {
-            SharedMap.create(sizing, "m", Codec.longs(), Codec.bytes(), new MapSizing(40, 8, 40));
-            probe = sizing.lookup("m", MapLayout.MAP);
-            segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
-        }
         // room for the blocks of segments 1 and 2..3, not for 4..7: a split uses a number only if the next has memory
-        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + 4 * segmentSize)) {
+        try (SharedHeap small = SharedHeap.anonymous(heapSizeWithRoomPastTheMapBlock(new MapSizing(40, 8, 40), 8))) {
             SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(),
                     new MapSizing(40, 8, 40));
             long key = 0;
@@ -518,14 +511,7 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     @Test
     void shouldRefuseNoPutThatFitsACompactedSegmentWhenTheHeapNeverHadRoomForMoreSegments() {
         MapSizing sizing = MapSizing.ofLongKeys(1_000, SMALL);
-        HeapBlock probe;
-        long segmentSize;
-        try (SharedHeap sizingHeap = SharedHeap.anonymous(1 << 20)) {
-            SharedMap.create(sizingHeap, "m", Codec.longs(), Codec.bytes(), sizing);
-            probe = sizingHeap.lookup("m", MapLayout.MAP);
-            segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
-        }
-        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + segmentSize / 2)) {
+        try (SharedHeap small = SharedHeap.anonymous(heapSizeWithRoomPastTheMapBlock(sizing, 1))) {
             SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(), sizing);
             MapCore core = map.core();
             int initial = map.stats().segments().size();
@@ -587,14 +573,7 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     @Test
     void shouldSayTheSpareWasLockedWhenACompactionCouldNotBorrowIt() throws Exception {
         MapSizing sizing = MapSizing.ofLongKeys(1_000, SMALL);
-        HeapBlock probe;
-        long segmentSize;
-        try (SharedHeap sizingHeap = SharedHeap.anonymous(1 << 20)) {
-            SharedMap.create(sizingHeap, "m", Codec.longs(), Codec.bytes(), sizing);
-            probe = sizingHeap.lookup("m", MapLayout.MAP);
-            segmentSize = probe.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
-        }
-        try (SharedHeap small = SharedHeap.anonymous(probe.offset() + probe.byteSize() + segmentSize / 2)) {
+        try (SharedHeap small = SharedHeap.anonymous(heapSizeWithRoomPastTheMapBlock(sizing, 1))) {
             SharedMap<Long, byte[]> map = SharedMap.create(small, "m", Codec.longs(), Codec.bytes(), sizing);
             MapCore core = map.core();
             MapSegment keeper = core.segmentNumber(0, null, 0, 0);
@@ -862,6 +841,19 @@ class SharedMapGrowthTest extends ThreadedMapFixture {
     }
 
     /** Checks that {@code map} holds exactly the keys and values of {@code model}. */
+    /**
+     * @return the size of an anonymous heap with room for a map of {@code sizing} (its block made first) and
+     *         {@code halfSegments} halves of one of its segments past that block
+     */
+    private static long heapSizeWithRoomPastTheMapBlock(MapSizing sizing, long halfSegments) {
+        try (SharedHeap sizingHeap = SharedHeap.anonymous(1 << 20)) {
+            SharedMap.create(sizingHeap, "m", Codec.longs(), Codec.bytes(), sizing);
+            HeapBlock block = sizingHeap.lookup("m", MapLayout.MAP);
+            long segmentSize = block.segment().get(JAVA_LONG, MapLayout.H_SEGMENT_SIZE);
+            return block.offset() + block.byteSize() + halfSegments * segmentSize / 2;
+        }
+    }
+
     private static void assertMatches(SharedMap<Long, byte[]> map, Map<Long, byte[]> model) {
         assertThat(map.keySet()).containsExactlyInAnyOrderElementsOf(model.keySet());
         model.forEach((key, value) -> assertThat(map.get(key)).as("key %d", key).isEqualTo(value));
