@@ -6,6 +6,7 @@ import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
+import org.shm4j.sync.ring.SharedRing;
 
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -30,13 +31,15 @@ class OpenWhileClosingTest {
                 heap -> SharedMap.open(heap, "map", Codec.utf8(), Codec.longs()),
                 heap -> SharedQueue.open(heap, "queue", Codec.longs()),
                 heap -> SharedFairLock.open(heap, "fair"),
-                heap -> SharedList.open(heap, "list", Codec.longs()));
+                heap -> SharedList.open(heap, "list", Codec.longs()),
+                heap -> SharedRing.openOrCreate(heap, "ring", SharedRing.Kind.SPSC, 1024));
         for (int round = 0; round < 20; round++) {
             SharedHeap heap = SharedHeap.anonymous(1 << 20);
             SharedMap.create(heap, "map", Codec.utf8(), Codec.longs(), new MapSizing(10, 8, 8));
             SharedQueue.create(heap, "queue", 1024, Codec.longs());
             SharedFairLock.create(heap, "fair");
             SharedList.create(heap, "list", Codec.longs(), 8);
+            SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
             AtomicInteger opened = new AtomicInteger();
             List<AtomicReference<Throwable>> failures = List.of(new AtomicReference<>(), new AtomicReference<>());
             List<Thread> openers = failures.stream().map(failure -> Thread.ofPlatform().start(() -> {

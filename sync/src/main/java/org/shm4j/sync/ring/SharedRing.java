@@ -481,7 +481,8 @@ public final class SharedRing {
      * @throws ShmFullException         naming the ring and a capacity that fits, if the heap has no room for it
      */
     public static SharedRing openOrCreate(SharedHeap heap, String name, Kind kind, int capacity) {
-        return openOrCreate(heap, name, kind, capacity, s -> RingHeaders.format(s, kind, capacity));
+        return Blocks.opening(heap, () -> openOrCreate(heap, name, kind, capacity,
+                s -> RingHeaders.format(s, kind, capacity)));
     }
 
     /**
