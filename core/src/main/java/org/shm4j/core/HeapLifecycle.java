@@ -121,6 +121,7 @@ final class HeapLifecycle {
         while (true) {
             SharedMemory memory = open.get();
             int flock = HeapFileFlock.NONE;
+            boolean attached = false; // whether a failure must give back the attach slot: never twice
             try {
                 String what = "heap " + memory; // in the try: even this may fail (a StackOverflowError)
                 if (memory.isReadOnly()) {
@@ -137,15 +138,19 @@ final class HeapLifecycle {
                     flock = adopt(memory, geometry, shared, deadline, what);
                 }
                 AttachTable.attach(memory.segment(), what, flock >= 0);
+                attached = true;
                 if (HeapHeader.ofAnotherPidNamespace(memory.segment())) { // adopted meanwhile, we holding no flock
-                    AttachTable.detach(memory.segment());
                     throw HeapHeader.pidNamespaceRefusal(memory.segment(), what, "");
                 }
                 if (confirm(memory, geometry, options)) {
                     return new SharedHeap(memory, options, geometry, true, flock);
                 }
+                attached = false;
                 AttachTable.detach(memory.segment());
             } catch (Throwable e) { // an Error too (a StackOverflowError midway): else the mapping is left for good
+                if (attached) { // before the flock's release: held for as long as the slot says so
+                    Undo.after(e, () -> AttachTable.detach(memory.segment()));
+                }
                 int held = flock;
                 Undo.after(e, () -> HeapFileFlock.release(held));
                 Undo.after(e, memory::close);
@@ -408,16 +413,14 @@ final class HeapLifecycle {
         if (memory.path().isEmpty()) {
             return true;
         }
-        try {
-            return HeapRemoval.confirmAttached(memory.segment(), geometry.heapId(), memory.path().get(),
-                    options.initTimeout(), "heap " + memory);
-        } catch (Throwable e) { // an Error too (see open)
-            Undo.after(e, () -> AttachTable.detach(memory.segment()));
-            throw e;
-        }
+        return HeapRemoval.confirmAttached(memory.segment(), geometry.heapId(), memory.path().get(),
+                options.initTimeout(), "heap " + memory);
     }
 
-    /** @return the heap this process just created in {@code memory}, closed (and its flock released) if this fails */
+    /**
+     * @return the heap this process just created in {@code memory}, attached before its name appeared; if this
+     *         fails, detached, its flock released and closed
+     */
     private static SharedHeap created(SharedMemory memory, HeapOptions options, long start) {
         int flock = HeapFileFlock.NONE;
         try {
@@ -429,6 +432,7 @@ final class HeapLifecycle {
             }
             return new SharedHeap(memory, options, geometry, true, flock);
         } catch (Throwable e) { // an Error too (see open)
+            Undo.after(e, () -> AttachTable.detach(memory.segment())); // before the flock's release (see open)
             int held = flock;
             Undo.after(e, () -> HeapFileFlock.release(held));
             Undo.after(e, memory::close);

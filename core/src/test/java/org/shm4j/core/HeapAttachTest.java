@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.core.internal.AttachTable;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.ShmNames;
@@ -15,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -190,6 +192,26 @@ class HeapAttachTest {
             assertThat(header.get(JAVA_LONG, HeapLayout.MAGIC_OFFSET)).isEqualTo(HeapLayout.MAGIC);
             assertThat(header.get(JAVA_LONG, HeapLayout.HEAP_ID_OFFSET)).isNotZero();
             assertThat(heap.attachedProcesses()).hasSize(1);
+        }
+    }
+
+    /**
+     * helper-188: a create that failed after this process attached to its new heap (here its header damaged between
+     * the attach and the check that follows the link) closed the mapping but kept this process's attach slot, so the
+     * heap counted this process attached for as long as it lived.
+     */
+    @Test
+    void shouldGiveBackTheAttachSlotOfACreateThatFailsAfterAttaching() {
+        String name = names.unique("failed-create");
+        HeapOptions options = HeapOptions.defaults();
+        assertThatThrownBy(() -> HeapLifecycle.create(init -> SharedMemory.create(name, 1 << 16,
+                options.permissions(), segment -> {
+                    init.accept(segment); // writes the header, then attaches this process
+                    segment.set(JAVA_INT, HeapLayout.LAYOUT_VERSION_OFFSET, -1);
+                }), () -> SharedMemory.open(name), null, "heap '" + name + "'", 1 << 16, options, false))
+                .isInstanceOf(ShmFormatException.class).hasMessageContaining("has layout version -1");
+        try (SharedMemory raw = SharedMemory.openReadOnly(name)) {
+            assertThat(AttachTable.processes(raw.segment())).isEmpty();
         }
     }
 
