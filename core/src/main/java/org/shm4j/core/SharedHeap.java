@@ -10,6 +10,7 @@ import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.Names;
 import org.shm4j.core.internal.OwnerLock;
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.core.internal.Undo;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -227,7 +228,15 @@ public final class SharedHeap implements AutoCloseable {
         this.listed = memory.path().isPresent() ? memory.segment() : null;
         this.period = listed != null && attached ? HeapMappings.enter(memory.path().get(), geometry.heapId()) : null;
         if (listed != null) {
-            HeapMappings.add(listed, period);
+            try {
+                HeapMappings.add(listed, period);
+            } catch (Throwable e) { // an Error (adding allocates): else the period never ends, this view never closed
+                Undo.after(e, () -> HeapMappings.remove(listed));
+                if (period != null) {
+                    Undo.after(e, () -> HeapMappings.leave(period));
+                }
+                throw e;
+            }
         }
     }
 
