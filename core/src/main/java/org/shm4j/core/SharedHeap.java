@@ -3,6 +3,7 @@ package org.shm4j.core;
 import org.shm4j.core.internal.AttachTable;
 import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.HeapCatalog;
+import org.shm4j.core.internal.HeapClosed;
 import org.shm4j.core.internal.HeapFileFlock;
 import org.shm4j.core.internal.HeapHeader;
 import org.shm4j.core.internal.HeapLayout;
@@ -691,7 +692,7 @@ public final class SharedHeap implements AutoCloseable {
 
     /** @return the exception for a use of this heap once closed, naming it; {@code cause} may be null */
     private IllegalStateException closed(Throwable cause) {
-        return new IllegalStateException(this + " is closed", cause);
+        return HeapClosed.exception(this, cause);
     }
 
     private HeapBlock allocateHoldingLock(String name, byte[] utf8, BlockType type, long byteSize, long alignment,

@@ -6,6 +6,7 @@ import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.internal.HeapClosed;
 import org.shm4j.core.internal.HeapLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -96,8 +97,7 @@ public final class Blocks {
             if (heap == null || !heap.memory().isClosed()) {
                 throw e;
             }
-            String closed = heap + " is closed"; // SharedHeap's own words for a closed heap
-            throw closed.equals(e.getMessage()) ? e : new IllegalStateException(closed, e);
+            throw HeapClosed.is(e, heap) ? e : HeapClosed.exception(heap, e); // SharedHeap's own words
         }
     }
 
