@@ -577,9 +577,10 @@ public final class SharedHeap implements AutoCloseable {
      * open, or within this process, what it held stays held until it closes that view or exits; but a structure's own
      * lock that an operation held through this view (a map segment's, a list's, the heap's allocation lock) is
      * released through the other view when the operation fails, marked for repair as a dead holder's. So is a user's
-     * lock ({@code SharedLock}, {@code SharedReentrantLock}, a read-write lock's write lock with the flags and the
-     * waiting-writer count its call set) whose lock call this close cut short after it took the lock: the call
-     * throws, so its caller holds nothing (not marked: nothing was entered); a thread whose unlock
+     * lock ({@code SharedLock}, {@code SharedReentrantLock}, {@code SharedFairLock}, a read-write lock's write lock
+     * with the flags and the waiting-writer count its call set) whose lock call this close cut short after it took
+     * the lock, and a fair lock's ticket that a queued call held: the call throws, so its caller holds nothing (not
+     * marked: nothing was entered); a thread whose unlock
      * throws still holds the lock, and may unlock it through the other view. An anonymous
      * heap is mapped by this process alone. Other views of the heap, in this process or others, go on working.
      *

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.locks.SharedReentrantLock;
@@ -33,7 +34,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code unlock()} that met it after clearing the owner field, whose holder could then not unlock it at all; a write
  * lock call cut short while it set its readers' flags or waited for them to leave left the writer's word (and the
  * flags) held, and one cut short while it waited for the word left its process counted as a waiting writer, which
- * held back every reader that waited.
+ * held back every reader that waited. A fair lock call cut short likewise left its taken turn, or its ticket
+ * while it waited for its turn, never passed on, and an unlock cut short left the turn held by 'thread 0'.
  */
 @Timeout(120)
 class LockCallCutShortByCloseTest {
@@ -49,6 +51,8 @@ class LockCallCutShortByCloseTest {
     enum Kind {
         LOCK(heap -> List.of(SharedLock.openOrCreate(heap, "lock"))),
         REENTRANT(heap -> List.of(SharedReentrantLock.openOrCreate(heap, "lock"))),
+        /** Queued threads take tickets and turns; a close may cut short a wait for a turn too. */
+        FAIR(heap -> List.of(SharedFairLock.openOrCreate(heap, "lock"))),
         /** The write lock, with a reader thread: writers flag the readers and wait for them to leave. */
         READ_WRITE(heap -> {
             SharedReadWriteLock rw = SharedReadWriteLock.openOrCreate(heap, "lock");

@@ -263,6 +263,40 @@ public final class FairTurns {
     }
 
     /**
+     * Passes on the turn taken in {@code word}, whose holder field its caller cleared, and wakes the blocked waiters
+     * if tickets were out beside it: an unlock that had to read the word, or a take given back. Tickets may come
+     * meanwhile; nothing else changes a taken turn's low half (serving ticket, taken bit, owner bits).
+     *
+     * @return false if the turn is no longer the one in {@code word} (the waiters flag it took is then given back)
+     */
+    public static boolean passTaken(MemorySegment s, long word) {
+        boolean announced = takeAnnouncementBeforeRelease(s, word);
+        while (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) { // the release
+            long now = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
+            if ((int) now != (int) word) {
+                restoreAnnouncement(s, announced);
+                return false;
+            }
+            word = now;
+        }
+        afterPass(s, word, announced);
+        return true;
+    }
+
+    /**
+     * After the turn taken in {@code word} was passed on: if tickets were out beside it, clears the note of when a
+     * waiter saw it held and wakes the blocked waiters ({@code announced}: their flag, taken before the pass).
+     */
+    public static void afterPass(MemorySegment s, long word, boolean announced) {
+        if (FairWord.out(word) > 1) { // waiters may have noted the holder and may be blocked
+            if ((long) LONG.getOpaque(s, FAIR_HELD_SINCE_OFFSET) != 0) { // opaque: diagnostics
+                LONG.setOpaque(s, FAIR_HELD_SINCE_OFFSET, 0L);
+            }
+            wakeAfterPass(s, announced);
+        }
+    }
+
+    /**
      * Idles one step of a wait for the serving ticket to change from {@code futexWord}, which the caller read
      * (volatile) before this; past the spin, announced in the waiters flag first, so that a pass of the turn wakes it.
      *

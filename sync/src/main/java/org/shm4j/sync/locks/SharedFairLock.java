@@ -6,6 +6,7 @@ import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
+import org.shm4j.sync.internal.FairClosedView;
 import org.shm4j.sync.internal.FairTurns;
 import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.GiveUpCheck;
@@ -96,6 +97,12 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * the word before, and the word changes after, so its wait ends at once and it announces itself again; a pass whose
  * CAS fails sets a flag it took again and wakes the sleepers. A waiter that timed out or was killed leaves the flag
  * set: the next contended unlock clears it with one spare wake-up, and the ones after it pay none.
+ *
+ * <p>A closed view. A lock call that another thread's close of the heap view it went through cuts short throws;
+ * while this process keeps another view of the heap open (never taken for gone), what the call left is finished
+ * through that view ({@link FairClosedView}): a turn its CAS had taken is passed on and a ticket it waited with is
+ * given up, since its caller holds nothing; an unlock that throws leaves the lock its caller's (named again as the
+ * holder if the unlock had cleared that field), to unlock through the other view.
  *
  * <p>Memory consistency effects: as for {@link SharedLock}.
  */
@@ -267,21 +274,25 @@ public final class SharedFairLock extends TimedLock {
         MemorySegment s = segment;
         long current = ThreadKeys.current();
         long word = heldWord; // as the take through this view set it, unless tickets came or another view took it
-        // opaque: a thread of the holding process writes its own key there only while it holds the word; the word is
-        // read too (opaque: never an older value of ours), since this view may not be the one that took it
-        if ((long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == current
-                && (long) LONG.getOpaque(s, FAIR_WORD_OFFSET) == word) {
-            // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's write
-            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
-            long passed = FairWord.passed(word);
-            boolean announced = FairTurns.takeAnnouncementBeforeRelease(s, word);
-            if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, passed)) { // the release
-                idleGuess = passed;
-                afterPass(s, word, announced);
-                return;
+        try { // the handler is not on the fast path: it costs it nothing
+            // opaque: a thread of the holding process writes its own key there only while it holds the word; the
+            // word is read too (opaque: never an older value of ours), since this view may not be the one that took it
+            if ((long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == current
+                    && (long) LONG.getOpaque(s, FAIR_WORD_OFFSET) == word) {
+                // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's
+                LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
+                long passed = FairWord.passed(word);
+                boolean announced = FairTurns.takeAnnouncementBeforeRelease(s, word);
+                if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, passed)) { // the release
+                    idleGuess = passed;
+                    FairTurns.afterPass(s, word, announced);
+                    return;
+                }
+                FairTurns.restoreAnnouncement(s, announced);
+                LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current); // opaque: as in claim
             }
-            FairTurns.restoreAnnouncement(s, announced);
-            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current); // opaque: as in claim
+        } catch (IllegalStateException closed) {
+            throw stillHeld(word, closed);
         }
         releaseChecked(s);
     }
@@ -293,30 +304,28 @@ public final class SharedFairLock extends TimedLock {
             throw new IllegalMonitorStateException(description() + " is not held by this thread; held by "
                     + owner().map(LockOwner::toString).orElse("nobody"));
         }
-        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as in release
-        boolean announced = FairTurns.takeAnnouncementBeforeRelease(s, word);
-        while (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) { // the release
-            long now = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
-            if ((int) now != (int) word) { // only tickets may come meanwhile: serving and owner are ours
-                FairTurns.restoreAnnouncement(s, announced);
-                throw new IllegalStateException(description() + " was taken over while held by this live thread");
-            }
-            word = now;
+        boolean passed;
+        try {
+            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as in release
+            passed = FairTurns.passTaken(s, word);
+        } catch (IllegalStateException closed) {
+            throw stillHeld(word, closed);
         }
-        afterPass(s, word, announced);
+        if (!passed) { // only tickets may come meanwhile: serving and owner are ours
+            throw new IllegalStateException(description() + " was taken over while held by this live thread");
+        }
     }
 
     /**
-     * After the turn in {@code word} was passed on: if tickets were out beside it, clears the note and wakes the
-     * blocked waiters ({@code announced}: their flag, taken before the pass).
+     * For an unlock of the turn taken in {@code word} that met this view closed by another thread: the unlock
+     * throws, so its caller still holds the lock (unless the pass was done before the close was reported), which it
+     * may unlock through another view of the heap: names it there again if the unlock had cleared the holder field.
+     *
+     * @return {@code closed}
      */
-    private void afterPass(MemorySegment s, long word, boolean announced) {
-        if (FairWord.out(word) > 1) { // waiters may have noted the holder and may be blocked
-            if ((long) LONG.getOpaque(s, FAIR_HELD_SINCE_OFFSET) != 0) { // opaque: diagnostics
-                LONG.setOpaque(s, FAIR_HELD_SINCE_OFFSET, 0L);
-            }
-            FairTurns.wakeAfterPass(s, announced);
-        }
+    private IllegalStateException stillHeld(long word, IllegalStateException closed) {
+        FairClosedView.nameHolderAgain(segment, word);
+        return closed;
     }
 
     /** @return true if the current thread holds the lock */
@@ -433,12 +442,12 @@ public final class SharedFairLock extends TimedLock {
             if (ticket < 0) {
                 return false;
             }
-            FairTurns.publishSlot(segment, ticket);
             Turn turn;
             try {
+                FairTurns.publishSlot(segment, ticket);
                 turn = awaitTurn(waiter, ticket, start, timeoutNanos, interruptible);
             } catch (InterruptedException | RuntimeException e) {
-                FairTurns.abandon(segment, ticket);
+                abandon(ticket);
                 throw e;
             }
             switch (turn) {
@@ -446,7 +455,7 @@ public final class SharedFairLock extends TimedLock {
                     return true;
                 }
                 case TIMED_OUT -> {
-                    FairTurns.abandon(segment, ticket);
+                    abandon(ticket);
                     return false;
                 }
                 case SKIPPED -> {
@@ -455,6 +464,19 @@ public final class SharedFairLock extends TimedLock {
                     FairTurns.unpublishSkipped(segment, ticket);
                 }
             }
+        }
+    }
+
+    /**
+     * Gives up {@code ticket} (see {@link FairTurns#abandon}); through another open view of the heap if another
+     * thread closed this one, which then throws: a ticket left out would hold back every later turn.
+     */
+    private void abandon(int ticket) {
+        try {
+            FairTurns.abandon(segment, ticket);
+        } catch (IllegalStateException closed) {
+            FairClosedView.abandon(segment, ticket);
+            throw closed;
         }
     }
 
@@ -561,10 +583,14 @@ public final class SharedFairLock extends TimedLock {
             return false;
         }
         claim(segment, taken);
-        // the CAS is the linearization point; a skip would have failed it. A waiter's late note of the previous
-        // holder is not ours: opaque, diagnostics
-        if ((long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET) != 0) {
-            LONG.setOpaque(segment, FAIR_HELD_SINCE_OFFSET, 0L);
+        try {
+            // the CAS is the linearization point; a skip would have failed it. A waiter's late note of the previous
+            // holder is not ours: opaque, diagnostics
+            if ((long) LONG.getOpaque(segment, FAIR_HELD_SINCE_OFFSET) != 0) {
+                LONG.setOpaque(segment, FAIR_HELD_SINCE_OFFSET, 0L);
+            }
+        } catch (IllegalStateException closed) {
+            throw givenBack(taken, closed);
         }
         return true;
     }
@@ -581,8 +607,23 @@ public final class SharedFairLock extends TimedLock {
 
     /** Records the current thread as the holder in shared memory, and {@code word} as this view's take. */
     private void claim(MemorySegment s, long word) {
-        // opaque: read by this thread on release and by diagnostics; the ticket word orders it for the next owner
-        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current());
+        try { // the handler is not on the fast path: it costs it nothing
+            // opaque: read by this thread on release and by diagnostics; the ticket word orders it for the next owner
+            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current());
+        } catch (IllegalStateException closed) {
+            throw givenBack(word, closed);
+        }
         heldWord = word;
+    }
+
+    /**
+     * For a lock call whose CAS took the turn {@code taken} and which then met this view closed by another thread:
+     * the call throws, so its caller holds nothing; passes the turn on through another open view of the heap.
+     *
+     * @return {@code closed}
+     */
+    private IllegalStateException givenBack(long taken, IllegalStateException closed) {
+        FairClosedView.giveBackTurn(segment, taken);
+        return closed;
     }
 }

@@ -1,0 +1,94 @@
+package org.shm4j.sync.internal;
+
+import org.shm4j.core.internal.HeapMappings;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
+
+/**
+ * Finishes, through another open view of the same heap, what a {@link org.shm4j.sync.locks.SharedFairLock} call left
+ * half done when another thread of this process closed the view it went through (as {@link ClosedViewRelease} does
+ * for a mutex). While the process keeps another view open it is never taken for gone, so without this a turn its CAS
+ * had taken, a ticket it waited with, or a holder field an unlock had cleared stayed so for as long as it lived: every
+ * later lock call, in every process, waited behind it.
+ *
+ * <p>Each method looks at the turn in the ticket word first: the serving ticket, the taken bit and this process's
+ * owner bits (its low 32 bits) name one take of one thread, which no other thread can take or pass on meanwhile, so
+ * a turn passed on already is left alone. Each does nothing if this process has no other open view of the heap (a
+ * wrapped lock, or the last view), or if that view closes too. Only called on the exception paths of lock calls.
+ */
+public final class FairClosedView {
+    // VarHandle mechanics
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private FairClosedView() {
+    }
+
+    /**
+     * For a lock call whose CAS took the turn {@code taken} (the word it set) and which then met its view closed: the
+     * call throws, so its caller holds nothing and would never unlock. Passes the turn on, if it is still taken so.
+     *
+     * @param closed the lock's block in the closed view
+     */
+    public static void giveBackTurn(MemorySegment closed, long taken) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(closed);
+        if (view == null) {
+            return;
+        }
+        try {
+            long word = (long) LONG.getVolatile(view, FAIR_WORD_OFFSET);
+            if ((int) word == (int) taken) { // only tickets may have come since the take
+                LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
+                FairTurns.passTaken(view, word);
+            }
+        } catch (IllegalStateException alsoClosed) { // maybe the last view: then the process is gone from the heap
+            // nothing to pass it on through
+        }
+    }
+
+    /**
+     * For an unlock of the turn taken in {@code word} that cleared the holder field and then met its view closed
+     * before it passed the turn on: the unlock throws, so its caller still holds the lock, and may unlock it through
+     * the other view, which then needs the field to name it. Names the current thread there again.
+     *
+     * @param closed the lock's block in the closed view
+     */
+    public static void nameHolderAgain(MemorySegment closed, long word) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(closed);
+        if (view == null) {
+            return;
+        }
+        try {
+            // volatile: the turn may have been passed on by this very unlock, its exception reported after the CAS
+            if ((int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) == (int) word
+                    && (long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET) == 0L) { // opaque: the holder's field
+                LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current()); // opaque: as a claim
+            }
+        } catch (IllegalStateException alsoClosed) { // as above
+            // nothing to name it in
+        }
+    }
+
+    /**
+     * For a queued lock call that met its view closed while it held {@code ticket}: gives the ticket up as a waiter
+     * that timed out does ({@link FairTurns#abandon}), so that its turn is passed on when it comes. A slot the call
+     * had not finished writing is left to the stall rule (its turn is skipped after about a second).
+     *
+     * @param closed the lock's block in the closed view
+     */
+    public static void abandon(MemorySegment closed, int ticket) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(closed);
+        if (view == null) {
+            return;
+        }
+        try {
+            FairTurns.abandon(view, ticket);
+        } catch (IllegalStateException alsoClosed) { // as above
+            // nothing to give it up through
+        }
+    }
+}
