@@ -1,28 +1,34 @@
 package org.shm4j.sync;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.function.Function;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * A user lock's call that another thread's close of its heap view cuts short after the acquire took the lock word
@@ -102,6 +108,35 @@ class LockCallCutShortByCloseTest {
         }
         assertThat(failed).as("lock calls that failed otherwise than by the close").isEmpty();
         assertThat(stuck).as("rounds of %d whose lock stayed held through the kept view", ROUNDS).isEmpty();
+    }
+
+    /**
+     * An unlock by a thread that does not hold the fair lock, cut short by the close of its view, must name nobody:
+     * only an unlock that cleared the holder field names its caller there again. Here the holder's unlock is between
+     * its clear of the field and its CAS (the field set to 0 by hand) when the view closes; the stray unlock's handler
+     * used to name the stray thread, since the turn was still the one that view's last take set, so the holder's own
+     * cut-short unlock found the field taken and left it, and could not unlock through the kept view (held by the
+     * stray thread, which never unlocks).
+     */
+    @Test
+    void shouldNameNoThreadThatDoesNotHoldTheFairLockWhenItsUnlockMeetsTheClose() throws Exception {
+        String name = names.unique("fair-stray");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedFairLock keptLock = SharedFairLock.openOrCreate(kept, "lock");
+            MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            SharedFairLock closingLock = SharedFairLock.openOrCreate(closing, "lock");
+            closingLock.lock(); // the holder: this thread
+            block.set(JAVA_LONG, SyncLayout.FAIR_OWNER_THREAD_OFFSET, 0L); // as the holder's unlock clears it first
+            closing.close();
+            FutureTask<Void> stray = new FutureTask<>(() -> {
+                assertThatThrownBy(closingLock::unlock).isInstanceOf(IllegalStateException.class);
+                return null;
+            });
+            Thread.ofPlatform().start(stray);
+            stray.get(Children.BOUND.toSeconds(), TimeUnit.SECONDS);
+            assertThat(block.get(JAVA_LONG, SyncLayout.FAIR_OWNER_THREAD_OFFSET)).as("the holder field").isZero();
+        }
     }
 
     /**

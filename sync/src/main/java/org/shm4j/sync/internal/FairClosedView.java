@@ -53,7 +53,8 @@ public final class FairClosedView {
     /**
      * For an unlock of the turn taken in {@code word} that cleared the holder field and then met its view closed
      * before it passed the turn on: the unlock throws, so its caller still holds the lock, and may unlock it through
-     * the other view, which then needs the field to name it. Names the current thread there again.
+     * the other view, which then needs the field to name it. Names the current thread there again: call it only from
+     * an unlock that found the current thread named there (a stray unlock's would name a thread that holds nothing).
      *
      * @param closed the lock's block in the closed view
      */

@@ -274,25 +274,27 @@ public final class SharedFairLock extends TimedLock {
         MemorySegment s = segment;
         long current = ThreadKeys.current();
         long word = heldWord; // as the take through this view set it, unless tickets came or another view took it
-        try { // the handler is not on the fast path: it costs it nothing
-            // opaque: a thread of the holding process writes its own key there only while it holds the word; the
-            // word is read too (opaque: never an older value of ours), since this view may not be the one that took it
-            if ((long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == current
-                    && (long) LONG.getOpaque(s, FAIR_WORD_OFFSET) == word) {
-                // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's
-                LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
-                long passed = FairWord.passed(word);
-                boolean announced = FairTurns.takeAnnouncementBeforeRelease(s, word);
-                if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, passed)) { // the release
-                    idleGuess = passed;
-                    FairTurns.afterPass(s, word, announced);
-                    return;
+        // opaque: a thread of the holding process writes its own key there only while it holds the word. Read
+        // outside the handler: a caller not named there cleared nothing, and the handler must not name it
+        if ((long) LONG.getOpaque(s, FAIR_OWNER_THREAD_OFFSET) == current) {
+            try { // the handler is not on the fast path: it costs it nothing
+                // opaque: never an older value of ours; read since this view may not be the one that took it
+                if ((long) LONG.getOpaque(s, FAIR_WORD_OFFSET) == word) {
+                    // opaque: diagnostics and the owner check; the release CAS below orders it before the next owner's
+                    LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L);
+                    long passed = FairWord.passed(word);
+                    boolean announced = FairTurns.takeAnnouncementBeforeRelease(s, word);
+                    if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, passed)) { // the release
+                        idleGuess = passed;
+                        FairTurns.afterPass(s, word, announced);
+                        return;
+                    }
+                    FairTurns.restoreAnnouncement(s, announced);
+                    LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current); // opaque: as in claim
                 }
-                FairTurns.restoreAnnouncement(s, announced);
-                LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, current); // opaque: as in claim
+            } catch (IllegalStateException closed) {
+                throw stillHeld(word, closed);
             }
-        } catch (IllegalStateException closed) {
-            throw stillHeld(word, closed);
         }
         releaseChecked(s);
     }
