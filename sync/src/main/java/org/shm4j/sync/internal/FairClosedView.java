@@ -17,8 +17,9 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
  * later lock call, in every process, waited behind it.
  *
  * <p>Each method looks at the turn in the ticket word first: the serving ticket, the taken bit and this process's
- * owner bits (its low 32 bits) name one take of one thread, which no other thread can take or pass on meanwhile, so
- * a turn passed on already is left alone. Each does nothing if this process has no other open view of the heap (a
+ * owner bits (its low 32 bits) name one take by this process, repeated only 2<sup>20</sup> turns later. They tell this
+ * call's take apart only because every caller reaches these methods after its own successful CAS, or as the thread
+ * the holder field names; a turn passed on already is left alone. Each does nothing if this process has no other open view of the heap (a
  * wrapped lock, or the last view), or if that view closes too. Only called on the exception paths of lock calls.
  */
 public final class FairClosedView {
@@ -33,6 +34,7 @@ public final class FairClosedView {
      * call throws, so its caller holds nothing and would never unlock. Passes the turn on, if it is still taken so.
      *
      * @param closed the lock's block in the closed view
+     * @param taken  the ticket word the call's CAS set
      */
     public static void giveBackTurn(MemorySegment closed, long taken) {
         MemorySegment view = HeapMappings.inAnotherOpenView(closed);
@@ -57,6 +59,7 @@ public final class FairClosedView {
      * an unlock that found the current thread named there (a stray unlock's would name a thread that holds nothing).
      *
      * @param closed the lock's block in the closed view
+     * @param word   the ticket word the unlock read, with the turn it holds
      */
     public static void nameHolderAgain(MemorySegment closed, long word) {
         MemorySegment view = HeapMappings.inAnotherOpenView(closed);
@@ -80,6 +83,7 @@ public final class FairClosedView {
      * had not finished writing is left to the stall rule (its turn is skipped after about a second).
      *
      * @param closed the lock's block in the closed view
+     * @param ticket the ticket the call waited with
      */
     public static void abandon(MemorySegment closed, int ticket) {
         MemorySegment view = HeapMappings.inAnotherOpenView(closed);
