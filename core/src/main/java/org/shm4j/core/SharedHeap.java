@@ -566,8 +566,10 @@ public final class SharedHeap implements AutoCloseable {
      * inaccessible. If the heap was created with {@link HeapOptions#unlinkOnLastDetach()} and no live process is
      * left attached, its name or file is removed. Idempotent.
      *
-     * <p>Close a heap after the threads using it are done. A thread blocked through it in a lock, queue or other wait
-     * gets {@link IllegalStateException}; a thread that holds a lock through it (a {@code SharedLock}, a map segment's
+     * <p>Close a heap after the threads using it are done (a close during another thread's access may crash the
+     * JVM on a JDK without the fix of JDK-8364167: see {@link SharedMemory}).
+     * A thread blocked through it in a lock, queue or other wait gets {@link IllegalStateException}; a thread that
+     * holds a lock through it (a {@code SharedLock}, a map segment's
      * lock during a write) cannot release it through the unmapped memory. So a named or file heap is unmapped
      * <em>before</em> this process leaves its attach table (through a second, short-lived mapping): from then on no
      * thread of this process can touch it, and when this was its last view of the heap, other processes treat what it

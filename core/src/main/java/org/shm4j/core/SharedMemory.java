@@ -57,7 +57,9 @@ import java.util.function.Supplier;
  *     its pages are first touched (Python's {@code SharedMemory} leaves the file sparse).</li>
  * <li>{@link #close()} unmaps the region; any access through {@link #segment()} afterwards throws
  *     {@link IllegalStateException}, never a crash. Closing twice is harmless. The memory is shared by all threads;
- *     closing while another thread still uses the segment makes that thread's access throw.</li>
+ *     closing while another thread still uses the segment makes that thread's access throw; on a JDK without the
+ *     fix of JDK-8364167 (Temurin 25.0.3 has the bug), that thread may instead, rarely, make one more access to the
+ *     unmapped memory and crash the JVM: close a region after the threads that use it are done.</li>
  * <li>Python interop: Python (3.13 too, unless it passes {@code track=False}) unlinks a segment when any Python
  *     process that attached to it exits (its {@code resource_tracker}), even while other processes still use it; a
  *     Python process that opens a region made by Java should call
