@@ -19,8 +19,9 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
  * <p>Each method looks at the turn in the ticket word first: the serving ticket, the taken bit and this process's
  * owner bits (its low 32 bits) name one take by this process, repeated only 2<sup>20</sup> turns later. They tell this
  * call's take apart only because every caller reaches these methods after its own successful CAS, or as the thread
- * the holder field names; a turn passed on already is left alone. Each does nothing if this process has no other open view of the heap (a
- * wrapped lock, or the last view), or if that view closes too. Only called on the exception paths of lock calls.
+ * the holder field names; a turn passed on already is left alone. Each does nothing if this process has no other
+ * open view of the heap (a wrapped lock, or the last view), or if that view closes too. Only called on the exception
+ * paths of lock calls.
  */
 public final class FairClosedView {
     // VarHandle mechanics

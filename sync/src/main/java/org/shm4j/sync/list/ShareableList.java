@@ -173,8 +173,9 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
                 try {
                     region = region != null ? region : SharedMemory.open(name); // mapped once it is not empty
                     ShareableList list = new ShareableList(region, true);
-                    if (late || !list.slots.halfMade() || list.isEmpty() && !ShareableLayout.someListsSize(region.byteSize())) {
-                        return list; // the last: no items in a size no creator of a longer list makes, so final
+                    boolean finalEmpty = list.isEmpty() && !ShareableLayout.someListsSize(region.byteSize());
+                    if (late || !list.slots.halfMade() || finalEmpty) { // finalEmpty: no creator is still writing
+                        return list;
                     }
                 } catch (ShmFormatException halfMade) {
                     if (late || region != null && ShareableLayout.noListEver(region.segment())) {
