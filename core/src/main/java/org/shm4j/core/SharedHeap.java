@@ -201,7 +201,8 @@ public final class SharedHeap implements AutoCloseable {
     private final HeapHeader.Geometry geometry;
     private final HeapCatalog catalog;
     private final OwnerLock allocLock;
-    private final ReentrantLock localLock = new ReentrantLock();
+    /** The JVM-local allocation lock of a view with no attach period (anonymous): no other view shares its word. */
+    private final ReentrantLock unsharedLock = new ReentrantLock();
     private final AtomicBoolean attached;
     /** The whole mapping, listed in {@link HeapMappings} while open; null for an anonymous heap (not listed). */
     private final MemorySegment listed;
@@ -666,6 +667,7 @@ public final class SharedHeap implements AutoCloseable {
             if (found != null) {
                 return onExisting.apply(toBlock(found)); // lock-free fast path: published entries never change
             }
+            ReentrantLock localLock = localLock();
             if (localLock.isHeldByCurrentThread()) {
                 throw new IllegalStateException("allocate called from an initializer of heap " + memory);
             }
@@ -683,6 +685,16 @@ public final class SharedHeap implements AutoCloseable {
         } catch (IllegalStateException e) {
             throw closedOr(e);
         }
+    }
+
+    /**
+     * @return the JVM-local lock taken before {@code allocLock}: its attach period's, shared by every view of the heap
+     *         in this process (the shared word's value, the process token, tells none of their threads apart), else
+     *         this view's own
+     */
+    private ReentrantLock localLock() {
+        HeapMappings.AttachPeriod current = period; // a plain read: changed only by a close that failed
+        return current != null ? current.allocationLock() : unsharedLock;
     }
 
     /**

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapRemoval;
 import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.testing.Await;
 import org.shm4j.testing.ShmNames;
 
 import java.io.IOException;
@@ -23,7 +24,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.AbstractQueuedSynchronizer;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -121,6 +125,56 @@ class SharedHeapTest {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             assertThatThrownBy(() -> heap.allocate("outer", COUNTER, 8, 8, s -> heap.allocate("inner", COUNTER, 8)))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("from an initializer");
+        }
+    }
+
+    @Test
+    void shouldRefuseAllocationFromInitializerThroughAnotherViewOfTheHeap() {
+        String name = names.unique("views");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16); SharedHeap other = SharedHeap.open(name)) {
+            assertThatThrownBy(() -> heap.allocate("outer", COUNTER, 8, 8, s -> other.allocate("inner", COUNTER, 8)))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("from an initializer");
+        }
+    }
+
+    /**
+     * The JVM-local allocation lock was per view object: a thread allocating through a second view of a heap went on
+     * to the shared word, whose value (the process token) names no thread, while a thread of this process held it
+     * through the first view; a release through another view after a close (OwnerLock.unlock) could then free that
+     * thread's hold. All views of the heap in this process now share one: B waits on it, not on the word.
+     */
+    @Test
+    void shouldMakeAllocatorsThroughTwoViewsOfAHeapWaitOnOneJvmLock() throws Exception {
+        String name = names.unique("views");
+        CountDownLatch inInitializer = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (SharedHeap first = SharedHeap.create(name, 1 << 16); SharedHeap second = SharedHeap.open(name)) {
+            FutureTask<HeapBlock> a = new FutureTask<>(() -> first.allocate("a", COUNTER, 8, 8, s -> {
+                inInitializer.countDown();
+                assertThat(awaitQuietly(release)).isTrue();
+            }));
+            FutureTask<HeapBlock> b = new FutureTask<>(() -> second.allocate("b", COUNTER, 8));
+            Thread.ofPlatform().start(a);
+            try {
+                assertThat(inInitializer.await(10, TimeUnit.SECONDS)).as("A in its initializer").isTrue();
+                Thread waiter = Thread.ofPlatform().start(b);
+                Await.until("B waiting on the JVM-local lock", Duration.ofSeconds(10),
+                        () -> LockSupport.getBlocker(waiter) instanceof AbstractQueuedSynchronizer);
+                assertThat(b.isDone()).isFalse();
+            } finally {
+                release.countDown();
+            }
+            assertThat(a.get(10, TimeUnit.SECONDS).name()).isEqualTo("a");
+            assertThat(b.get(10, TimeUnit.SECONDS).name()).isEqualTo("b");
+        }
+    }
+
+    private static boolean awaitQuietly(CountDownLatch latch) {
+        try {
+            return latch.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The named and file heaps this process has mapped, by address, so that a lock, role or slot held in one of them can
@@ -57,6 +58,7 @@ public final class HeapMappings {
     public static final class AttachPeriod {
         private final Object file; // see fileIdentity
         private final long heapId;
+        private final ReentrantLock allocation = new ReentrantLock();
         /** The attached views of the heap open in this process: guarded by {@link #PERIODS}. */
         private int views;
         /** Set once the last view closed: volatile, read by any thread without the lock. */
@@ -70,6 +72,15 @@ public final class HeapMappings {
         /** @return true once every attached view of the heap in this process that made up this period closed */
         public boolean isOver() {
             return over;
+        }
+
+        /**
+         * @return the JVM-local lock that this process's threads take before the heap's allocation lock, through
+         *         whichever view they allocate: one holder per process at a time, so that a release of the shared
+         *         lock through another view (after a close cut the holder's short) can only free the caller's hold
+         */
+        public ReentrantLock allocationLock() {
+            return allocation;
         }
     }
 

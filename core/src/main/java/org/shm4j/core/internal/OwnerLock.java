@@ -82,7 +82,10 @@ public final class OwnerLock {
      * process keeps another view of the heap open, releases it through that view (at the same offset), and still
      * throws: else this process, attached through the other view, was taken for a live holder for as long as that
      * view stayed open, and every wait for the lock, in every process, timed out. What the holder left half done was
-     * never published (see the class comment), as for a dead owner.
+     * never published (see the class comment), as for a dead owner. The word names a process, not a thread: this is
+     * sound only if callers let one thread of this process at a time reach the word through any view of the heap
+     * (SharedHeap takes its attach period's JVM-local lock first), so that the word still holding this process's
+     * token means the caller's own hold.
      *
      * @throws IllegalStateException        if this view's memory is closed
      * @throws IllegalMonitorStateException if this process does not hold it
