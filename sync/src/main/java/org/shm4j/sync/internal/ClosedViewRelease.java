@@ -52,9 +52,11 @@ final class ClosedViewRelease {
      * @param mutex       the mutex's memory in the closed view
      * @param wakeAll     wake every waiter rather than one
      * @param what        the mutex, for messages
+     * @param closed      what the caller met and will throw; a failure of this release other than a close is added
+     *                    to it as suppressed
      * @return true if it was released
      */
-    static boolean release(MemorySegment mutex, boolean wakeAll, String what) {
+    static boolean release(MemorySegment mutex, boolean wakeAll, String what, IllegalStateException closed) {
         MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
         if (view == null) {
             return false;
@@ -63,6 +65,9 @@ final class ClosedViewRelease {
             // a release cut short after it cleared the owner field named the caller again there (nameHolderAgain)
             return releaseThrough(view, wakeAll, what, true);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
+            return false;
+        } catch (RuntimeException failed) { // the owner field changed after the check: the caller's close stays
+            closed.addSuppressed(failed);
             return false;
         }
     }
@@ -78,9 +83,11 @@ final class ClosedViewRelease {
      * @param mutex      the mutex's memory in the closed view
      * @param what       the mutex, for messages
      * @param takingOver the word was taken over from a dead holder that had entered
+     * @param closed     what the caller met and will throw; a failure of this release other than a close is added
+     *                   to it as suppressed
      * @return true if it was released
      */
-    static boolean releaseTaken(MemorySegment mutex, String what, boolean takingOver) {
+    static boolean releaseTaken(MemorySegment mutex, String what, boolean takingOver, IllegalStateException closed) {
         MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
         if (view == null) {
             return false;
@@ -91,6 +98,9 @@ final class ClosedViewRelease {
             // readers may wait for a writer's mutex: wake them all
             return releaseThrough(view, true, what, takingOver);
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
+            return false;
+        } catch (RuntimeException failed) { // the owner field changed after the check: the caller's close stays
+            closed.addSuppressed(failed);
             return false;
         }
     }
@@ -116,7 +126,11 @@ final class ClosedViewRelease {
         }
     }
 
-    /** @param mayHaveEntered the holder may have changed what the mutex guards: mark it for repair unless entering */
+    /**
+     * @param mayHaveEntered the holder may have changed what the mutex guards: mark it for repair unless entering
+     * @throws IllegalMonitorStateException if the owner field changed between the check and the release (racy states
+     *                                      of a release or acquire cut short by a close)
+     */
     private static boolean releaseThrough(MemorySegment view, boolean wakeAll, String what, boolean mayHaveEntered) {
         if (!RobustMutex.isHeldByCurrentThread(view, 0)) {
             return false;

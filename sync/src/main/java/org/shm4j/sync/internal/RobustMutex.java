@@ -521,7 +521,7 @@ public final class RobustMutex {
         try {
             release(segment, 0, wakeAll, what);
         } catch (IllegalStateException closed) {
-            ClosedViewRelease.release(segment, wakeAll, what); // if another view of the heap is open here
+            ClosedViewRelease.release(segment, wakeAll, what, closed); // if another view of the heap is open here
             throw closed;
         }
     }
@@ -848,7 +848,7 @@ public final class RobustMutex {
             }
             LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
         } catch (IllegalStateException closed) { // see claimTaken: marked through the other view instead
-            ClosedViewRelease.releaseTaken(segment, description, (w & LOCK_ENTERING) == 0);
+            ClosedViewRelease.releaseTaken(segment, description, (w & LOCK_ENTERING) == 0, closed);
             throw closed;
         }
         return true;
@@ -876,7 +876,7 @@ public final class RobustMutex {
             claim(s, base);
         } catch (IllegalStateException closed) { // the handler costs the fast path nothing: it is not on it
             // it entered nothing: nothing to repair. A slice of a closed segment still says where it lay
-            ClosedViewRelease.releaseTaken(s.asSlice(base, MUTEX_SIZE), what, false);
+            ClosedViewRelease.releaseTaken(s.asSlice(base, MUTEX_SIZE), what, false, closed);
             throw closed;
         }
     }
@@ -890,10 +890,6 @@ public final class RobustMutex {
      * @param closed what the step met; a failure of the release is added to it
      */
     public void releaseTakenAfter(IllegalStateException closed) {
-        try {
-            ClosedViewRelease.releaseTaken(segment, description, false);
-        } catch (RuntimeException releaseFailed) {
-            closed.addSuppressed(releaseFailed);
-        }
+        ClosedViewRelease.releaseTaken(segment, description, false, closed);
     }
 }
