@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 
 /**
  * The named and file heaps this process has mapped, by address, so that a lock, role or slot held in one of them can
@@ -35,6 +36,8 @@ public final class HeapMappings {
      * for as long as segments of it are reachable. Guarded by itself.
      */
     private static final Map<MemorySegment.Scope, Place> PLACES = new WeakHashMap<>();
+    /** How many views {@link #throughAnotherOpenView} tries in turn: views may open as fast as they close. */
+    private static final int VIEW_TRIES = 4;
 
     private HeapMappings() {
     }
@@ -195,6 +198,35 @@ public final class HeapMappings {
             }
         }
         return null;
+    }
+
+    /**
+     * Runs {@code access} on the same bytes as {@code closed} in another open view of its heap ({@link
+     * #inAnotherOpenView}); if that view closes too before {@code access} is done, runs it again in the next open
+     * view, if any, trying {@value #VIEW_TRIES} views at most. Without the retry a handler gave up when the first
+     * view it found closed, although a third one was open: the hold it was to release stayed this process's.
+     *
+     * @param closed a segment of a closed attached view, as for {@link #inAnotherOpenView}
+     * @param access the handler's work in the view it is given; run again after a close cut it short, so it must
+     *               check what it changes (a release checks that the caller still holds the word)
+     * @return what {@code access} returned; false if no open view was found, each one tried closed under it, or
+     *         {@code access} failed with an {@link IllegalStateException} in a view still open
+     */
+    public static boolean throughAnotherOpenView(MemorySegment closed, Predicate<MemorySegment> access) {
+        for (int tries = 0; tries < VIEW_TRIES; tries++) {
+            MemorySegment view = inAnotherOpenView(closed);
+            if (view == null) {
+                return false;
+            }
+            try {
+                return access.test(view);
+            } catch (IllegalStateException alsoClosed) {
+                if (view.scope().isAlive()) { // another failure, not that view's close: as before, give up
+                    return false;
+                }
+            }
+        }
+        return false;
     }
 
     /**

@@ -94,16 +94,26 @@ public final class OwnerLock {
         try {
             release(segment, offset);
         } catch (IllegalStateException closed) {
-            MemorySegment view = HeapMappings.inAnotherOpenView(segment);
-            if (view != null) {
-                try {
-                    release(view, offset);
-                } catch (IllegalStateException alsoClosed) {
-                    // that view closed meanwhile: if it was the last, others take the lock over as a gone owner's
-                }
-            }
+            // if every other view closed too, others take the lock over as a gone owner's
+            HeapMappings.throughAnotherOpenView(segment, view -> releaseIfStillHeld(view, offset));
             throw closed;
         }
+    }
+
+    /**
+     * Releases through {@code view} a hold whose release through another view a close cut short: the word still
+     * holding this process's token is the caller's hold (see {@link #unlock}); not holding it, the cut-short CAS
+     * took effect before its failure was reported.
+     *
+     * @return true
+     */
+    private static boolean releaseIfStillHeld(MemorySegment view, long offset) {
+        try {
+            release(view, offset);
+        } catch (IllegalMonitorStateException releasedAlready) {
+            // the word is free, or another process's since: nothing of the caller's to release
+        }
+        return true;
     }
 
     private static void release(MemorySegment segment, long offset) {

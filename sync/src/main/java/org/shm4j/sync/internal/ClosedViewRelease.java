@@ -57,19 +57,19 @@ final class ClosedViewRelease {
      * @return true if it was released
      */
     static boolean release(MemorySegment mutex, boolean wakeAll, String what, IllegalStateException closed) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
-        if (view == null) {
-            return false;
-        }
-        try {
-            // a release cut short after it cleared the owner field named the caller again there (nameHolderAgain)
-            return releaseThrough(view, wakeAll, what, true);
-        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
-            return false;
-        } catch (RuntimeException failed) { // the owner field changed after the check: the caller's close stays
-            closed.addSuppressed(failed);
-            return false;
-        }
+        // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
+        return HeapMappings.throughAnotherOpenView(mutex, view -> {
+            try {
+                // a release cut short after it cleared the owner field named the caller again there (nameHolderAgain);
+                // run again after a close: releaseThrough checks the caller still holds it
+                return releaseThrough(view, wakeAll, what, true);
+            } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
+                throw alsoClosed;
+            } catch (RuntimeException failed) { // the owner field changed after the check: the caller's close stays
+                closed.addSuppressed(failed);
+                return false;
+            }
+        });
     }
 
     /**
