@@ -456,6 +456,18 @@ class SharedMapCrossProcessTest {
         }
     }
 
+    /** For a dying child: says "DYING" (the parent kills it on that line), then waits to be killed. */
+    private static void dieHere() throws InterruptedException {
+        System.out.println("DYING");
+        System.out.flush();
+        Thread.sleep(BOUND.toMillis()); // killed long before this ends
+    }
+
+    /** Zeroes the first half of a segment's slots, as a copy into it cut short halfway leaves them. */
+    private static void wipeHalfTheSlots(MapSegment segment) {
+        segment.memory.asSlice(MapLayout.S_SLOTS, (segment.arenaStart - MapLayout.S_SLOTS) / 2).fill((byte) 0);
+    }
+
     /**
      * {@code main(heap, key, copyingBack)}: compacts the key's segment as far as a writer that dies at the worst
      * moment of a phase gets, through the spare a put's compaction would take (its own, a new one, or one it
@@ -476,12 +488,9 @@ class SharedMapCrossProcessTest {
                 } else {
                     segment.setSplit(MapLayout.COMPACT_COPYING, spare.index);
                     spare.beginWrite();
-                    spare.memory.asSlice(MapLayout.S_SLOTS, (spare.arenaStart - MapLayout.S_SLOTS) / 2)
-                            .fill((byte) 0);
+                    wipeHalfTheSlots(spare);
                 }
-                System.out.println("DYING");
-                System.out.flush();
-                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+                dieHere();
             }
         }
     }
@@ -511,12 +520,9 @@ class SharedMapCrossProcessTest {
                 } else {
                     full.setSplit(MapLayout.SPLIT_COPYING, half.index);
                     half.beginWrite();
-                    half.memory.asSlice(MapLayout.S_SLOTS, (half.arenaStart - MapLayout.S_SLOTS) / 2)
-                            .fill((byte) 0);
+                    wipeHalfTheSlots(half);
                 }
-                System.out.println("DYING");
-                System.out.flush();
-                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+                dieHere();
             }
         }
     }
@@ -536,9 +542,7 @@ class SharedMapCrossProcessTest {
                         .findFirst().orElseThrow();
                 lender.lock();
                 lender.keepSpare(-1);
-                System.out.println("DYING");
-                System.out.flush();
-                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+                dieHere();
             }
         }
     }
@@ -556,9 +560,7 @@ class SharedMapCrossProcessTest {
                 long sequence = segment.memory.get(JAVA_LONG, MapLayout.S_SEQUENCE);
                 segment.memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, sequence + 1);
                 segment.memory.asSlice(MapLayout.S_SLOTS, segment.arenaStart - MapLayout.S_SLOTS).fill((byte) 0);
-                System.out.println("DYING");
-                System.out.flush();
-                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+                dieHere();
             }
         }
     }
