@@ -250,16 +250,31 @@ public final class FairTurns {
         }
     }
 
-    /** Gives up {@code ticket}: if it is being served and not taken, passes the turn on; else marks it abandoned. */
+    /**
+     * Gives up {@code ticket}: if it is being served and not taken, passes the turn on; else marks it abandoned. Only
+     * while the ticket is still out and its slot still names it: once its turn passed it by (its waiter presumed gone,
+     * a skip its waiter had not seen yet), the slot belongs to ticket + 64, whose waiter may be another thread of this
+     * process, with the same token, which the mark would have its turn skipped for. (Not closed: a skip decided
+     * before these reads and done after them, then ticket + 64 handed out and its token written, all before the CAS,
+     * still lets the mark through; a slot's ticket and token are not one word.)
+     */
     public static void abandon(MemorySegment s, int ticket) {
         long slot = slot(ticket);
-        if (!LONG.compareAndSet(s, slot, ProcessIdentity.currentToken(), FAIR_ABANDONED)) {
-            return; // already skipped and cleared by another waiter
+        // the slot's ticket before the word: a waiter of ticket + 64 wrote the slot after its ticket was handed out
+        if ((int) INT.getVolatile(s, slot + 8) != ticket
+                || !isOut((long) LONG.getVolatile(s, FAIR_WORD_OFFSET), ticket)
+                || !LONG.compareAndSet(s, slot, ProcessIdentity.currentToken(), FAIR_ABANDONED)) {
+            return; // passed by, or already skipped and cleared by another waiter
         }
         long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
         if (FairWord.serving(word) == ticket && !FairWord.taken(word)) {
             skipTurn(s, word, FAIR_ABANDONED);
         }
+    }
+
+    /** @return true if {@code ticket} is among the tickets out in {@code word} (served or waiting) */
+    private static boolean isOut(long word, int ticket) {
+        return ((ticket - FairWord.serving(word)) & FAIR_TICKET_MASK) < FairWord.out(word);
     }
 
     /**

@@ -298,6 +298,26 @@ class SharedFairLockTest {
     }
 
     @Test
+    void shouldLetAWaiterGivingUpASkippedTicketMarkNoSlotButItsOwn() {
+        try (Arena arena = Arena.ofConfined()) {
+            // ticket 0's waiter (this process) was skipped while presumed gone, and gives up (interrupted or timed
+            // out) before it sees so; ticket 64, served now, went to another thread of this process, whose slot (also
+            // ticket 0's) holds the same token beside ticket 64, or beside ticket 0 still (between its two stores)
+            long me = ProcessIdentity.currentToken();
+            for (int slotTicket : new int[] {64, 0}) {
+                MemorySegment memory = ticket64Served(arena, me, slotTicket);
+                FairTurns.abandon(memory, 0);
+                memory.set(ValueLayout.JAVA_INT, FairTurns.slot(64) + 8, 64); // the later waiter's ticket store
+                assertThat(FairTurns.slotToken(memory, 64)).as("ticket 64's waiter, slot ticket " + slotTicket)
+                        .isEqualTo(me);
+                SharedFairLock lock = SharedFairLock.wrap(memory, 0);
+                assertThat(lock.tryLock()).as("its live waiter's turn is not skipped").isFalse();
+                assertThat(lock.queueLength()).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
     void shouldReleaseThroughAnyViewAndRefuseAViewThatNoLongerHolds() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedFairLock first = SharedFairLock.create(heap, "fair");
