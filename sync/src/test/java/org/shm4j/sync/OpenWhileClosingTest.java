@@ -2,8 +2,10 @@ package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.WaitTable;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.sync.locks.WaitForGraph;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.SharedRing;
@@ -17,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * An open of a structure through a heap that another thread closes meanwhile names the heap, whichever step the
- * close cuts short: the heap's lookup, or the structure's checks of its header, which know no heap.
+ * close cuts short: the heap's lookup, or the structure's checks of its header, which know no heap. So does a
+ * snapshot of the heap's wait-for graph.
  */
 class OpenWhileClosingTest {
     /**
@@ -55,12 +58,43 @@ class OpenWhileClosingTest {
             while (opened.get() < 200 && openers.stream().allMatch(Thread::isAlive)) {
                 Thread.onSpinWait(); // both openers run
             }
-            heap.close();
-            for (int i = 0; i < openers.size(); i++) {
-                openers.get(i).join(10_000);
-                assertThat(failures.get(i).get()).as("round %d, opener %d", round, i)
-                        .isInstanceOf(IllegalStateException.class).hasMessage(heap + " is closed");
+            closeUnder(heap, openers, failures, round);
+        }
+    }
+
+    /** helper-197: snapshots through a view another thread closes read the wait table's slots when it closes. */
+    @Test
+    void shouldNameTheHeapToEveryWaitForGraphSnapshotThatMeetsItsCloseMidway() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            SharedHeap heap = SharedHeap.anonymous(1 << 20);
+            WaitTable.openOrCreate(heap);
+            AtomicInteger taken = new AtomicInteger();
+            List<AtomicReference<Throwable>> failures = List.of(new AtomicReference<>(), new AtomicReference<>());
+            List<Thread> snapshots = failures.stream().map(failure -> Thread.ofPlatform().start(() -> {
+                try {
+                    while (true) {
+                        WaitForGraph.snapshot(heap);
+                        taken.incrementAndGet();
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            })).toList();
+            while (taken.get() < 200 && snapshots.stream().allMatch(Thread::isAlive)) {
+                Thread.onSpinWait(); // both snapshot threads run
             }
+            closeUnder(heap, snapshots, failures, round);
+        }
+    }
+
+    /** Closes {@code heap} under {@code threads}, then checks each ended on the heap's own closed exception. */
+    private static void closeUnder(SharedHeap heap, List<Thread> threads, List<AtomicReference<Throwable>> failures,
+            int round) throws InterruptedException {
+        heap.close();
+        for (int i = 0; i < threads.size(); i++) {
+            threads.get(i).join(10_000);
+            assertThat(failures.get(i).get()).as("round %d, thread %d", round, i)
+                    .isInstanceOf(IllegalStateException.class).hasMessage(heap + " is closed");
         }
     }
 }

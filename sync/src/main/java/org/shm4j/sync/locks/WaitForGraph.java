@@ -1,6 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.WaitGraph;
 import org.shm4j.sync.internal.WaitTable;
 
@@ -34,10 +35,13 @@ public final class WaitForGraph {
      *
      * @return the graph; empty if no thread ever waited past the threshold on a lock of this heap
      * @throws org.shm4j.core.ShmFormatException if the heap's wait table is damaged
+     * @throws IllegalStateException             if {@code heap} is closed, before or during the snapshot (worded as
+     *                                           the heap's own, as a structure's open is)
      */
     public static WaitForGraph snapshot(SharedHeap heap) {
         Objects.requireNonNull(heap, "heap");
-        return WaitTable.find(heap).map(WaitForGraph::of).orElseGet(() -> new WaitForGraph(List.of(), List.of()));
+        return Blocks.opening(heap, () -> WaitTable.find(heap).map(WaitForGraph::of)
+                .orElseGet(() -> new WaitForGraph(List.of(), List.of())));
     }
 
     private static WaitForGraph of(WaitTable table) {
