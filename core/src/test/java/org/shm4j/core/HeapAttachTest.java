@@ -10,6 +10,7 @@ import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.ShmNames;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -212,6 +213,36 @@ class HeapAttachTest {
                 .isInstanceOf(ShmFormatException.class).hasMessageContaining("has layout version -1");
         try (SharedMemory raw = SharedMemory.openReadOnly(name)) {
             assertThat(AttachTable.processes(raw.segment())).isEmpty();
+        }
+    }
+
+    /**
+     * helper-197: a failure inside the attach after it claimed a slot, or added to its count, left that claim for as
+     * long as the process lived. Provoked with a bad argument, a table cut short inside its last slot, the one claimed
+     * (the other 63 taken by a live process): the first field after the token, or the flock token, is then outside.
+     */
+    @Test
+    void shouldGiveBackTheSlotOrCountOfAnAttachThatFailsMidway() {
+        long me = ProcessIdentity.currentToken();
+        long otherLive = ProcessIdentity.token(ProcessHandle.current().pid(), 0); // start unknown: alive while the pid
+        long last = HeapLayout.slotOffset(HeapLayout.ATTACH_CAPACITY - 1);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment table = arena.allocate(last + HeapLayout.ATTACH_SLOT_LENGTH, 8);
+            for (int i = 0; i < HeapLayout.ATTACH_CAPACITY - 1; i++) {
+                table.set(JAVA_LONG, HeapLayout.slotOffset(i) + HeapLayout.SLOT_TOKEN_OFFSET, otherLive);
+            }
+            MemorySegment claimCutShort = table.asSlice(0, last + HeapLayout.SLOT_START_STAMP_OFFSET);
+            assertThatThrownBy(() -> AttachTable.attach(claimCutShort, "a cut table", false))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThat(table.get(JAVA_LONG, last + HeapLayout.SLOT_TOKEN_OFFSET)).as("the claim given back").isZero();
+
+            table.set(JAVA_LONG, last + HeapLayout.SLOT_TOKEN_OFFSET, me);
+            table.set(JAVA_LONG, last + HeapLayout.SLOT_ATTACHMENTS_OFFSET, 1L);
+            MemorySegment countCutShort = table.asSlice(0, last + HeapLayout.SLOT_FLOCK_TOKEN_OFFSET);
+            assertThatThrownBy(() -> AttachTable.attach(countCutShort, "a cut table", false))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThat(table.get(JAVA_LONG, last + HeapLayout.SLOT_ATTACHMENTS_OFFSET)).as("the count taken back")
+                    .isEqualTo(1L);
         }
     }
 

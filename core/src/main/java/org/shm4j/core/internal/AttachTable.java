@@ -61,21 +61,13 @@ public final class AttachTable {
             reclaimDead(segment, me);
             int mine = find(segment, me);
             if (mine >= 0) {
-                // getAndAdd: only this process writes its count, under PROCESS_LOCK; atomic for readers' sake
-                LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 1L);
-                if (!flocked) { // release: after the count; one attachment without the lock voids the claim for good
-                    LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), 0L);
-                }
+                addAttachment(segment, mine, flocked);
                 return;
             }
             for (int i = 0; i < ATTACH_CAPACITY; i++) {
                 // volatile CAS: the claim must precede (in the total order) our read of the removal word
                 if (LONG.compareAndSet(segment, field(i, SLOT_TOKEN_OFFSET), 0L, me)) {
-                    // release: informational fields, ordered after the claim for readers that check the token
-                    LONG.setRelease(segment, field(i, SLOT_START_STAMP_OFFSET), ProcessIdentity.currentStartStamp());
-                    LONG.setRelease(segment, field(i, SLOT_ATTACHMENTS_OFFSET), 1L);
-                    // release: after the claim; a reader that sees the token but not yet this takes no flock as held
-                    LONG.setRelease(segment, field(i, SLOT_FLOCK_TOKEN_OFFSET), flocked ? me : 0L);
+                    fillClaimed(segment, i, me, flocked);
                     return;
                 }
             }
@@ -83,6 +75,43 @@ public final class AttachTable {
                     + " live processes have it open (limit: " + ATTACH_CAPACITY + ")");
         } finally {
             PROCESS_LOCK.unlock();
+        }
+    }
+
+    /**
+     * Counts one more attachment in this process's slot {@code mine}. A failure midway (an {@link Error} too) takes
+     * the count back: the open that called fails, and a count it left would keep the heap in use for this process's
+     * life.
+     */
+    private static void addAttachment(MemorySegment segment, int mine, boolean flocked) {
+        // getAndAdd: only this process writes its count, under PROCESS_LOCK; atomic for readers' sake
+        LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 1L);
+        try {
+            if (!flocked) { // release: after the count; one attachment without the lock voids the claim for good
+                LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), 0L);
+            }
+        } catch (Throwable e) {
+            Undo.after(e, () -> LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), -1L));
+            throw e;
+        }
+    }
+
+    /**
+     * Fills slot {@code claimed}, just claimed by this process ({@code me}). A failure midway (an {@link Error} too)
+     * frees the slot again, as the claim found it but for the fields written, which only the token validates: the
+     * open that called fails, and a slot it kept would keep the heap in use for this process's life.
+     */
+    private static void fillClaimed(MemorySegment segment, int claimed, long me, boolean flocked) {
+        try {
+            // release: informational fields, ordered after the claim for readers that check the token
+            LONG.setRelease(segment, field(claimed, SLOT_START_STAMP_OFFSET), ProcessIdentity.currentStartStamp());
+            LONG.setRelease(segment, field(claimed, SLOT_ATTACHMENTS_OFFSET), 1L);
+            // release: after the claim; a reader that sees the token but not yet this takes no flock as held
+            LONG.setRelease(segment, field(claimed, SLOT_FLOCK_TOKEN_OFFSET), flocked ? me : 0L);
+        } catch (Throwable e) {
+            // volatile CAS, as detach's free; the flock token is written last, so a failed fill left none of ours
+            Undo.after(e, () -> LONG.compareAndSet(segment, field(claimed, SLOT_TOKEN_OFFSET), me, 0L));
+            throw e;
         }
     }
 
