@@ -386,14 +386,14 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      * @see SharedRing#setStallTimeout(Duration)
      */
     public void setStallTimeout(Duration timeout) {
-        try {
-            whileOpen(() -> {
-                ring.setStallTimeout(timeout);
-                return null;
-            });
-        } catch (IllegalArgumentException e) { // the ring's own refusal: named by this queue, not its ring
-            throw new IllegalArgumentException(description + ": " + e.getMessage(), e);
-        }
+        whileOpen(() -> {
+            if (Objects.requireNonNull(timeout, "stallTimeout").isNegative() || timeout.isZero()) {
+                // refused here, not by the ring, which would name itself: the caller knows the queue
+                throw new IllegalArgumentException(description + ": stallTimeout=" + timeout + " (expected: > 0)");
+            }
+            ring.setStallTimeout(timeout);
+            return null;
+        });
     }
 
     /** @return what the queue's rules did so far: values skipped as abandoned, consumer recoveries and take-overs */

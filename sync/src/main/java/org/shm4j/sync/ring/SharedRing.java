@@ -402,7 +402,7 @@ public final class SharedRing {
      */
     public static SharedRing create(SharedHeap heap, String name, Kind kind, int capacity, Duration stallTimeout) {
         return Blocks.opening(heap, () -> {
-            long stallNanos = stallNanos(stallTimeout);
+            long stallNanos = stallNanos(named(name), stallTimeout);
             return created(heap, name, capacity, s -> RingHeaders.format(s, kind, capacity, stallNanos));
         });
     }
@@ -844,19 +844,20 @@ public final class SharedRing {
      */
     public void setStallTimeout(Duration timeout) {
         try {
-            LONG.setVolatile(block, RING_STALL_TIMEOUT_OFFSET, stallNanos(timeout));
+            LONG.setVolatile(block, RING_STALL_TIMEOUT_OFFSET, stallNanos(description, timeout));
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
     }
 
     /**
+     * @param what the ring, as its refusal names it
      * @return a stall timeout in nanoseconds, saturated to {@link Long#MAX_VALUE} (about 292 years: never) if longer
      * @throws IllegalArgumentException if it is not positive
      */
-    private static long stallNanos(Duration timeout) {
+    private static long stallNanos(String what, Duration timeout) {
         if (Objects.requireNonNull(timeout, "stallTimeout").isNegative() || timeout.isZero()) {
-            throw new IllegalArgumentException("stallTimeout=" + timeout + " (expected: > 0)");
+            throw new IllegalArgumentException(what + ": stallTimeout=" + timeout + " (expected: > 0)");
         }
         return Timeouts.nanos(timeout);
     }

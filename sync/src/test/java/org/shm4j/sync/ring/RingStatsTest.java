@@ -42,9 +42,11 @@ class RingStatsTest {
             assertThat(ring.stallTimeout()).isEqualTo(Duration.ofSeconds(2));
             assertThat(ring.stats().stallTimeout()).isEqualTo(Duration.ofSeconds(2));
             assertThatThrownBy(() -> SharedRing.create(heap, "bad", SharedRing.Kind.MPSC, 1024, Duration.ZERO))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessage("stallTimeout=PT0S (expected: > 0)");
-            assertThatThrownBy(() -> ring.setStallTimeout(Duration.ofNanos(-1))).isInstanceOf(
-                    IllegalArgumentException.class).hasMessage("stallTimeout=PT-0.000000001S (expected: > 0)");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("ring 'bad': stallTimeout=PT0S (expected: > 0)");
+            assertThatThrownBy(() -> ring.setStallTimeout(Duration.ofNanos(-1)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("ring 'ring': stallTimeout=PT-0.000000001S (expected: > 0)");
             ring.setStallTimeout(Duration.ofSeconds(Long.MAX_VALUE)); // too long for nanoseconds: never
             assertThat(ring.stallTimeout()).isEqualTo(Duration.ofNanos(Long.MAX_VALUE));
             ring.setStallTimeout(Duration.ofSeconds(2));
