@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.shm4j.core.SharedHeap;
@@ -285,6 +286,48 @@ class CodecOverrunTest {
             assertThat(users).containsExactly(Map.entry("alice", new Audit(1, "hello")));
             assertThat(byId.get(7)).isEqualTo(new Audit(7, "seven"));
             assertThat(Audit.COUNTS.get("encodes")).as("encodedLength and encode, twice").isEqualTo(4L);
+        }
+    }
+
+    /** Longs as 8 bytes, but a negative one measured as -1 bytes, and written as none. */
+    private static final Codec<Long> NEGATIVE = new Longs() {
+        @Override
+        public int encodedLength(Long value) {
+            return value < 0 ? -1 : Long.BYTES;
+        }
+
+        @Override
+        public void encode(Long value, MemorySegment target, long offset) {
+            if (value >= 0) {
+                super.encode(value, target, offset);
+            }
+        }
+    };
+
+    /**
+     * helper-196: a codec measuring a value as -1 bytes met a map's get with "the value was not stored: its codec
+     * wrote past the -1 bytes", a put with "segment 0 ... is corrupted" and {@code containsValue} with a bare
+     * {@link NegativeArraySizeException}. Every structure now refuses it before anything else, naming itself.
+     */
+    @Test
+    void shouldRefuseACodecMeasuringANegativeLengthBeforeUsingIt() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedMap<Long, Long> map = SharedMap.create(heap, "m", NEGATIVE, NEGATIVE, MapSizing.ofLongKeys(16, 8));
+            map.put(1L, 1L);
+            String refusal = "SharedMap 'm': encodedLength=-1 of its codec (type 0x00004f56) (expected: >= 0)";
+            List<ThrowingCallable> calls = List.of(() -> map.put(-2L, 2L), () -> map.put(2L, -2L),
+                    () -> map.get(-2L), () -> map.containsValue(-2L), () -> map.remove(1L, -1L));
+            for (ThrowingCallable call : calls) {
+                assertThatThrownBy(call).isInstanceOf(IllegalArgumentException.class).hasMessage(refusal);
+            }
+            SharedLongMap<Long> longs = SharedLongMap.create(heap, "lm", NEGATIVE, MapSizing.ofLongKeys(16, 8));
+            assertThatThrownBy(() -> longs.set(4, -4L)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("SharedLongMap 'lm': encodedLength=-1 of its codec (type 0x00004f56) (expected: >= 0)");
+            SharedQueue<Long> queue = SharedQueue.create(heap, "q", 1024, NEGATIVE);
+            assertThatThrownBy(() -> queue.offer(-5L)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("queue 'q': ");
+            assertThat(map).containsExactly(Map.entry(1L, 1L));
+            assertThat(longs.asMap()).isEmpty();
         }
     }
 

@@ -119,13 +119,15 @@ public final class ExactEncoding {
     }
 
     /**
-     * @return {@code codec.encodedLength(value)}
-     * @throws IllegalArgumentException if the codec refused the value (a string UTF-8 cannot hold, say), naming
-     *                                  {@code what} (the structure, e.g. {@code "queue 'q'"}) before its reason
+     * @return {@code codec.encodedLength(value)}, which is not negative
+     * @throws IllegalArgumentException if the codec refused the value (a string UTF-8 cannot hold, say), or measured
+     *                                  it as a negative length (a faulty codec, whose length a map would store),
+     *                                  naming {@code what} (the structure, e.g. {@code "queue 'q'"}) first
      */
     public static <T> int measure(Codec<T> codec, T value, String what) {
+        int length;
         try {
-            return codec.encodedLength(value);
+            length = codec.encodedLength(value);
         } catch (IllegalArgumentException e) {
             String reason = e.getMessage();
             if (reason != null && reason.startsWith(what)) {
@@ -133,6 +135,11 @@ public final class ExactEncoding {
             }
             throw new IllegalArgumentException(what + ": " + reason, e);
         }
+        if (length < 0) {
+            throw new IllegalArgumentException(what + ": encodedLength=" + length + " of its codec (type "
+                    + Blocks.typeId(codec.typeId()) + ") (expected: >= 0)");
+        }
+        return length;
     }
 
     /**
