@@ -4,6 +4,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RingRoom;
 import org.shm4j.sync.internal.WordWait;
@@ -387,10 +388,8 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      */
     public void setStallTimeout(Duration timeout) {
         whileOpen(() -> {
-            if (Objects.requireNonNull(timeout, "stallTimeout").isNegative() || timeout.isZero()) {
-                // refused here, not by the ring, which would name itself: the caller knows the queue
-                throw new IllegalArgumentException(description + ": stallTimeout=" + timeout + " (expected: > 0)");
-            }
+            // refused here, not by the ring, which would name itself: the caller knows the queue
+            Timeouts.positiveNanos(description, "stallTimeout", timeout);
             ring.setStallTimeout(timeout);
             return null;
         });

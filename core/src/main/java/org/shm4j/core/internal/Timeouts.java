@@ -23,4 +23,17 @@ public final class Timeouts {
             return timeout.isNegative() ? 0 : Long.MAX_VALUE;
         }
     }
+
+    /**
+     * @param what      the structure the timeout is for, as the refusal names it (e.g. {@code "ring 'r'"})
+     * @param parameter the timeout's name in the refusal (e.g. {@code "stallTimeout"})
+     * @return {@code timeout} in nanoseconds, saturated as {@link #nanos(Duration)} does
+     * @throws IllegalArgumentException if {@code timeout} is zero or negative, naming {@code what} and the parameter
+     */
+    public static long positiveNanos(String what, String parameter, Duration timeout) {
+        if (Objects.requireNonNull(timeout, parameter).isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException(what + ": " + parameter + "=" + timeout + " (expected: > 0)");
+        }
+        return nanos(timeout);
+    }
 }

@@ -856,10 +856,7 @@ public final class SharedRing {
      * @throws IllegalArgumentException if it is not positive
      */
     private static long stallNanos(String what, Duration timeout) {
-        if (Objects.requireNonNull(timeout, "stallTimeout").isNegative() || timeout.isZero()) {
-            throw new IllegalArgumentException(what + ": stallTimeout=" + timeout + " (expected: > 0)");
-        }
-        return Timeouts.nanos(timeout);
+        return Timeouts.positiveNanos(what, "stallTimeout", timeout);
     }
 
     /** @return the stall timeout every consumer of this ring applies (default 5 s) */
