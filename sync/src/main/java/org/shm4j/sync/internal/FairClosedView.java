@@ -81,7 +81,8 @@ public final class FairClosedView {
     /**
      * For a queued lock call that met its view closed while it held {@code ticket}: gives the ticket up as a waiter
      * that timed out does ({@link FairTurns#abandon}), so that its turn is passed on when it comes. A slot the call
-     * had not finished writing is left to the stall rule (its turn is skipped after about a second).
+     * had not finished writing is not marked: its turn is passed on at once if being served, else left to the stall
+     * rule (skipped about a second after it comes).
      *
      * @param closed the lock's block in the closed view
      * @param ticket the ticket the call waited with

@@ -251,24 +251,28 @@ public final class FairTurns {
     }
 
     /**
-     * Gives up {@code ticket}: if it is being served and not taken, passes the turn on; else marks it abandoned. Only
-     * while the ticket is still out and its slot still names it: once its turn passed it by (its waiter presumed gone,
-     * a skip its waiter had not seen yet), the slot belongs to ticket + 64, whose waiter may be another thread of this
-     * process, with the same token, which the mark would have its turn skipped for. (Not closed: a skip decided
-     * before these reads and done after them, then ticket + 64 handed out and its token written, all before the CAS,
-     * still lets the mark through; a slot's ticket and token are not one word.)
+     * Gives up {@code ticket}, if still out: if it is being served and not taken, passes the turn on (its own turn,
+     * whatever its slot shows); else marks it abandoned, but only while its slot still names it. A slot that does not
+     * (its writes cut short by a closed view, or written over by a late skipped waiter of ticket - 64) is left to the
+     * stall rule. Once its turn passed it by (its waiter presumed gone, a skip its waiter had not seen yet), the slot
+     * belongs to ticket + 64, whose waiter may be another thread of this process, with the same token, which the mark
+     * would have its turn skipped for. (Not closed: a skip decided before these reads and done after them, then
+     * ticket + 64 handed out and its token written, all before the CAS, still lets the mark through; a slot's ticket
+     * and token are not one word. That waiter then loses its place: it finds its turn skipped and queues again.)
      */
     public static void abandon(MemorySegment s, int ticket) {
         long slot = slot(ticket);
         // the slot's ticket before the word: a waiter of ticket + 64 wrote the slot after its ticket was handed out
-        if ((int) INT.getVolatile(s, slot + 8) != ticket
-                || !isOut((long) LONG.getVolatile(s, FAIR_WORD_OFFSET), ticket)
-                || !LONG.compareAndSet(s, slot, ProcessIdentity.currentToken(), FAIR_ABANDONED)) {
-            return; // passed by, or already skipped and cleared by another waiter
+        boolean named = (int) INT.getVolatile(s, slot + 8) == ticket;
+        if (!isOut((long) LONG.getVolatile(s, FAIR_WORD_OFFSET), ticket)) {
+            return; // passed by
+        }
+        if (named) { // fails if skipped and cleared by another waiter meanwhile, or written over
+            LONG.compareAndSet(s, slot, ProcessIdentity.currentToken(), FAIR_ABANDONED);
         }
         long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
         if (FairWord.serving(word) == ticket && !FairWord.taken(word)) {
-            skipTurn(s, word, FAIR_ABANDONED);
+            skipTurn(s, word, FAIR_ABANDONED); // clears the slot only if it names the ticket, abandoned
         }
     }
 

@@ -298,6 +298,24 @@ class SharedFairLockTest {
     }
 
     @Test
+    void shouldPassOnTheServedTurnOfAWaiterGivingUpWhateverItsSlotShows() {
+        try (Arena arena = Arena.ofConfined()) {
+            // ticket 64 is served, not taken, and its waiter (this process) gives up; its slot does not show it: its
+            // view closed between its two stores (ticket 0 still); a late skipped waiter of ticket 2^20 - 64 wrote
+            // over it (that ticket, or the other process's token beside 64)
+            long me = ProcessIdentity.currentToken();
+            long otherLive = ProcessIdentity.token(ProcessHandle.current().pid(), 0); // start unknown: alive
+            long[][] slots = {{me, 0}, {me, SyncLayout.FAIR_TICKET_MASK + 1 - 64}, {otherLive, 64}};
+            for (long[] slot : slots) {
+                MemorySegment memory = ticket64Served(arena, slot[0], (int) slot[1]);
+                FairTurns.abandon(memory, 64);
+                long word = memory.get(ValueLayout.JAVA_LONG, SyncLayout.FAIR_WORD_OFFSET);
+                assertThat(FairWord.out(word)).as("passed on at once, slot %x / %d", slot[0], slot[1]).isZero();
+            }
+        }
+    }
+
+    @Test
     void shouldLetAWaiterGivingUpASkippedTicketMarkNoSlotButItsOwn() {
         try (Arena arena = Arena.ofConfined()) {
             // ticket 0's waiter (this process) was skipped while presumed gone, and gives up (interrupted or timed
