@@ -3,6 +3,7 @@ package org.shm4j.core;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.testing.CloseRaceInChild;
 import org.shm4j.testing.InterruptedWaiter;
 import org.shm4j.testing.ShmNames;
 
@@ -34,7 +35,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * entries through a {@code ByteBuffer} over the heap, which holds the memory's session, so a close meanwhile failed
  * ("Session is acquired by 1 clients") after marking the region closed: it stayed mapped, attached and unclosable
  * (about 1 round in 15). A use that really holds the memory (a native call given the segment) is waited for up to
- * 1 s; past that, close fails and leaves everything as it was, to be closed again.
+ * 1 s; past that, close fails and leaves everything as it was, to be closed again. The tests whose threads use
+ * the memory when it closes run in a child JVM, which the JDK may crash: see {@link CloseRaceInChild}.
  */
 @Timeout(120)
 class CloseWhileInUseTest {
@@ -52,7 +54,13 @@ class CloseWhileInUseTest {
 
     @Test
     void shouldCloseAHeapWhileAnotherThreadReadsItsCatalog() throws Exception {
-        String name = names.unique("close-in-use");
+        CloseRaceInChild.run(CloseWhileInUseTest.class, "catalogRounds", names.unique("close-in-use"));
+    }
+
+    /** The rounds, in a child JVM, on a heap named {@code args[0]}. */
+    static void catalogRounds(String[] args) throws Exception {
+        String name = args[0];
+        SharedMemory.unlink(name); // left by an earlier attempt that the JDK crashed
         BlockType type = new BlockType(0x100, 1);
         try (SharedHeap keeper = SharedHeap.create(name, 1 << 22, HeapOptions.defaults().withCatalogCapacity(1024))) {
             for (int i = 0; i < 500; i++) {
@@ -94,6 +102,10 @@ class CloseWhileInUseTest {
      */
     @Test
     void shouldNameTheHeapToEveryFindThatMeetsItsCloseMidway() throws Exception {
+        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds");
+    }
+
+    static void findRounds(String[] args) throws Exception {
         BlockType type = new BlockType(0x100, 1);
         for (int round = 0; round < 20; round++) {
             SharedHeap heap = SharedHeap.anonymous(1 << 16);

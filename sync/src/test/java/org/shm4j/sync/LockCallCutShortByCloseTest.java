@@ -6,11 +6,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.SharedMemory;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.locks.SharedReentrantLock;
+import org.shm4j.testing.CloseRaceInChild;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
@@ -72,14 +74,29 @@ class LockCallCutShortByCloseTest {
         }
     }
 
+    /** In a child JVM, which the JDK may crash: see {@link CloseRaceInChild}. */
     @ParameterizedTest
     @EnumSource(Kind.class)
     void shouldLeaveNoLockHeldByALockCallThatTheCloseOfItsViewCutShort(Kind kind) throws Exception {
+        String heaps = names.unique("cut-short");
+        try {
+            CloseRaceInChild.run(LockCallCutShortByCloseTest.class, "cutShortRounds", kind.name(), heaps);
+        } finally {
+            for (int round = 0; round < ROUNDS; round++) {
+                SharedMemory.unlink(heaps + "-" + round); // a crashed child's
+            }
+        }
+    }
+
+    /** The rounds of one {@link Kind} ({@code args[0]}), on heaps named {@code args[1]-<round>}. */
+    static void cutShortRounds(String[] args) throws Exception {
+        Kind kind = Kind.valueOf(args[0]);
         List<String> stuck = new ArrayList<>();
         Queue<Throwable> failed = new ConcurrentLinkedQueue<>();
         for (int round = 0; round < ROUNDS; round++) {
             String inRound = "round " + round + ": ";
-            String name = names.unique("cut-short");
+            String name = args[1] + "-" + round;
+            SharedMemory.unlink(name); // left by an earlier attempt that the JDK crashed
             try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
                 List<Lock> keptLocks = kind.open.apply(kept);
                 SharedHeap closing = SharedHeap.open(name);
@@ -104,6 +121,8 @@ class LockCallCutShortByCloseTest {
                     assertThat(t.join(Children.BOUND)).as("a thread ended by the close").isTrue();
                 }
                 heldThroughTheKeptView(keptLocks).ifPresent(held -> stuck.add(inRound + held));
+            } finally {
+                SharedMemory.unlink(name);
             }
         }
         assertThat(failed).as("lock calls that failed otherwise than by the close").isEmpty();

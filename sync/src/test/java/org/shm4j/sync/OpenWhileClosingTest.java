@@ -9,6 +9,7 @@ import org.shm4j.sync.locks.WaitForGraph;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.testing.CloseRaceInChild;
 
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -20,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * An open of a structure through a heap that another thread closes meanwhile names the heap, whichever step the
  * close cuts short: the heap's lookup, or the structure's checks of its header, which know no heap. So does a
- * snapshot of the heap's wait-for graph.
+ * snapshot of the heap's wait-for graph. Each test runs in a child JVM, which the JDK may crash: see
+ * {@link CloseRaceInChild}.
  */
 class OpenWhileClosingTest {
     /**
@@ -30,6 +32,10 @@ class OpenWhileClosingTest {
      */
     @Test
     void shouldNameTheHeapToEveryOpenThatMeetsItsCloseMidway() throws Exception {
+        CloseRaceInChild.run(OpenWhileClosingTest.class, "openRounds");
+    }
+
+    static void openRounds(String[] args) throws Exception {
         List<Consumer<SharedHeap>> opens = List.of(
                 heap -> SharedMap.open(heap, "map", Codec.utf8(), Codec.longs()),
                 heap -> SharedQueue.open(heap, "queue", Codec.longs()),
@@ -65,6 +71,10 @@ class OpenWhileClosingTest {
     /** helper-197: snapshots through a view another thread closes read the wait table's slots when it closes. */
     @Test
     void shouldNameTheHeapToEveryWaitForGraphSnapshotThatMeetsItsCloseMidway() throws Exception {
+        CloseRaceInChild.run(OpenWhileClosingTest.class, "snapshotRounds");
+    }
+
+    static void snapshotRounds(String[] args) throws Exception {
         for (int round = 0; round < 20; round++) {
             SharedHeap heap = SharedHeap.anonymous(1 << 20);
             WaitTable.openOrCreate(heap);
