@@ -584,7 +584,8 @@ public final class SharedHeap implements AutoCloseable {
      * with the flags and the waiting-writer count its call set) whose lock call this close cut short after it took
      * the lock, and a fair lock's ticket that a queued call held: the call throws, so its caller holds nothing (not
      * marked: nothing was entered); a thread whose unlock
-     * throws still holds the lock, and may unlock it through the other view. An anonymous
+     * throws still holds the lock, and may unlock it through the other view, unless the close was reported only after
+     * the unlock had freed it (that unlock then throws {@link IllegalMonitorStateException}). An anonymous
      * heap is mapped by this process alone. Other views of the heap, in this process or others, go on working.
      *
      * @throws ShmException           if the heap should be removed but its file cannot be deleted (it is unmapped

@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.HeapMappings;
 
 import java.lang.foreign.MemorySegment;
@@ -9,6 +10,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_ENTERING;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_FLAGS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
@@ -36,6 +38,26 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * <p>A user's lock ({@code SharedLock} and its kin) that its holder took is not given up this way: its holder decides
  * when its critical section ends, and the heap's close documents that such a hold stays while the process keeps
  * another view. Only a lock call that threw, whose caller thus holds nothing, releases as above.
+ *
+ * <p>The JDK may report a close after the access that met it took effect. The word names this process, not a
+ * thread, so once a release's freeing access (its store, CAS or swap of the word) may have run, another thread B of
+ * this process may have taken the word through another view and not yet named itself in the owner field (its claim
+ * is its next store after its CAS): naming the releaser there and releasing would free B's hold (two holders). So a
+ * close met before that access names the releaser again at once ({@link #nameHolderAgain}): no thread can take a
+ * held word. One met at it ({@link #nameHolderOnceSettled}) first watches the word and the owner field through
+ * another view for {@link RobustMutex#SETTLE_NANOS}, and names the releaser only if the field stayed 0 and the word
+ * this process's, changed by nothing but a waiter's bit. While the access has not run, nothing else changes them: no
+ * thread of this process can release the word (the field is 0, so its release throws {@link
+ * IllegalMonitorStateException}), no thread takes a held word, no other process takes over a live process's word,
+ * and waiters only add their bit. So a change means the access ran: the word is free or someone else's and is left
+ * alone (the releaser's call threw, but it holds nothing). If it ran and B took the word, B names itself within the
+ * bound, a few nanoseconds after its CAS. Residual: a B descheduled between its CAS and its claim for longer than
+ * the bound (or caught in that window by the watch's last look) is taken for the releaser's hold and freed: two
+ * holders. The bound costs only a release that met the close at that access, and there the close usually came
+ * before the access ran (7 of 8 such releases in 8 runs of the cut-short lock calls' test waited out the bound):
+ * naming no one there would leave the word held by no thread until the process closed its last view or exited. An
+ * acquire's CAS reported late still leaves the word this process's with no thread named: its call threw before
+ * {@link #releaseTaken} could know it took the word.
  */
 final class ClosedViewRelease {
     // VarHandle mechanics
@@ -108,21 +130,74 @@ final class ClosedViewRelease {
     /**
      * Names the current thread as the holder of the mutex at {@code mutex} (its 40 bytes, in a view that is now
      * closed) through another open view of the same heap, for a release that cleared the owner field and then met the
-     * close before it freed the word: the word is still this process's, and the caller's, since no other thread could
-     * take it meanwhile. Does nothing if this process has no such view, or the word is not this process's.
+     * close before the access that frees the word: the word is still this process's, and the caller's, since no other
+     * thread could take it meanwhile. Does nothing if this process has no such view, or the word is not this
+     * process's.
      */
     static void nameHolderAgain(MemorySegment mutex) {
         MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
-        if (view == null) {
-            return;
-        }
         try {
-            if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) == 0L // opaque: as the release reads it
-                    && RobustMutex.isHeldByThisProcess(view, 0)) {
-                LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
+            if (view != null) {
+                nameHolderIn(view);
             }
         } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
             // nothing to name it in
+        }
+    }
+
+    /**
+     * {@link #nameHolderAgain} for a release that met the close at the access that frees the word, which may have
+     * taken effect: names the current thread only once the word stayed this process's with the owner field 0 for
+     * {@code settleNanos} (see the class doc); returns as soon as either changed. Blocks for that long when the word
+     * is the caller's.
+     *
+     * @param settleNanos how long to watch: {@link RobustMutex#SETTLE_NANOS}
+     */
+    static void nameHolderOnceSettled(MemorySegment mutex, long settleNanos) {
+        MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
+        try {
+            if (view != null && staysUnclaimed(view, settleNanos)) {
+                nameHolderIn(view);
+            }
+        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
+            // nothing to name it in
+        }
+    }
+
+    private static void nameHolderIn(MemorySegment view) {
+        if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) == 0L // opaque: as the release reads it
+                && RobustMutex.isHeldByThisProcess(view, 0)) {
+            LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
+        }
+    }
+
+    /**
+     * Watches the mutex at {@code view} for {@code settleNanos}: a short spin, then parks of up to {@link
+     * RobustMutex#SETTLE_LOOK_NANOS}.
+     *
+     * @return true if at each look the owner field was 0 and the word this process's, as at the first look or with a
+     *         waiter's bit added
+     */
+    private static boolean staysUnclaimed(MemorySegment view, long settleNanos) {
+        long deadline = System.nanoTime() + settleNanos;
+        // volatile: each read of the word comes before the owner-field read after it, as a claim follows its CAS
+        long word = (long) LONG.getVolatile(view, MUTEX_WORD);
+        if (!RobustMutex.isThisProcess(word)) {
+            return false; // free or another process's: the access ran
+        }
+        for (int step = 0; ; ) {
+            if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) != 0L) { // opaque: as a claim writes it
+                return false; // a thread named itself: the access ran and that thread took the word
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                return true;
+            }
+            step = Backoff.idle(step, RobustMutex.SETTLE_LOOK_NANOS);
+            long now = (long) LONG.getVolatile(view, MUTEX_WORD); // volatile: as above
+            if (now != (word | (now & LOCK_WAITERS))) {
+                return false; // freed, or freed and taken again: the access ran
+            }
+            word = now;
         }
     }
 

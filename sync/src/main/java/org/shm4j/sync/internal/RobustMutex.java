@@ -129,6 +129,14 @@ public final class RobustMutex {
      */
     private static final long NAP_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
     /**
+     * How long a release whose freeing access met its view closed watches the word through another view before it
+     * takes the word for still its own (see {@link ClosedViewRelease#nameHolderOnceSettled}): a thread that took the
+     * word meanwhile names itself a few nanoseconds after its CAS, unless it is descheduled between the two.
+     */
+    static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** The longest park between two looks of that watch, after a short spin. */
+    static final long SETTLE_LOOK_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+    /**
      * True if this process releases with a store and a read instead of a CAS (see the class doc): it is registered
      * for {@link Membarrier}, so a waiter in any process can make this process's stores visible before it sleeps.
      */
@@ -511,7 +519,8 @@ public final class RobustMutex {
      * Releases the mutex and wakes blocked waiters, if any. If the heap view holding it was closed under the holder
      * and this process keeps another view of the heap open, releases it through that view, marked inconsistent (see
      * {@link ClosedViewRelease}), and still throws. A release that a closed view cut short after it cleared the
-     * owner field names the caller there again first (see {@link #release(MemorySegment, long, boolean, String)}).
+     * owner field names the caller there again first, at once or, if it met the close at the access that frees the
+     * word, once the word settled (see {@link #release(MemorySegment, long, boolean, String)}).
      *
      * @param wakeAll wake every waiter (readers wait here too) rather than one
      * @throws IllegalMonitorStateException if the current thread does not hold it
@@ -564,87 +573,145 @@ public final class RobustMutex {
      * blocked waiters, if any.
      *
      * <p>A view that another thread closed once the word was free does not fail the release: it is done, and a
-     * waiter that missed the wake looks at the word again within {@link #LIVENESS_NANOS}. So a release that throws
-     * {@link IllegalStateException} left the word held, by the caller: one cut short after it cleared the owner field
-     * names the caller there again through another open view of the heap, if this process has one, so that the
-     * holder (of a user's lock: its unlock threw) can still release it through that view.
+     * waiter that missed the wake looks at the word again within {@link #LIVENESS_NANOS}. A close met before the
+     * access that frees the word left the word held, by the caller: one met after the release cleared the owner field
+     * names the caller there again through another open view of the heap, if this process has one, so that the holder
+     * (of a user's lock: its unlock threw) can still release it through that view. The JDK may report a close met at
+     * the freeing access itself after the access took effect, when another thread may have taken the word: the caller
+     * is named again only if the word stays this process's, named by no thread, for {@link #SETTLE_NANOS} (see
+     * {@link ClosedViewRelease}); else the release threw but took effect, and the caller holds nothing.
      *
      * @param wakeAll wake every waiter (readers wait here too) rather than one
      * @throws IllegalMonitorStateException if the current thread does not hold it
-     * @throws IllegalStateException        if the mutex's memory was closed before the word was free
+     * @throws IllegalStateException        if the mutex's memory was closed before the word was free (or, reported
+     *                                      late, at the access that freed it: see above)
      */
     public static void release(MemorySegment s, long base, boolean wakeAll, String what) {
         // opaque: a thread of the holding process writes its own key there only while it holds the word
         if ((long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD) != ThreadKeys.current()) {
             throw notHeld(s, base, what);
         }
-        // the caller holds the word from here on, until it is free: a closed view met meanwhile leaves it the caller's
+        // the caller holds the word from here on, until it is free
+        if (clearOwnerIfLocked(s, base)) {
+            freeCleared(s, base, wakeAll, what);
+        } else {
+            releaseContended(s, base, wakeAll, what);
+        }
+    }
+
+    /**
+     * The clearing phase of {@link #release(MemorySegment, long, boolean, String)}, once the owner field names the
+     * current thread: clears the field if the word is exactly this process's (not a damaged field that matches).
+     * A close met here leaves the word the caller's: see {@link #stillHeld}.
+     *
+     * @return true if the word is this process's with no state bits, and the field is now 0
+     */
+    static boolean clearOwnerIfLocked(MemorySegment s, long base) {
         try { // not on the fast path: the handler costs it nothing
-            releaseHeld(s, base, wakeAll, what);
+            // opaque, not volatile: if this process holds the word, only a waiter's bit can change it meanwhile (see
+            // the class doc); opaque so that a word another process holds is never read as an older value of ours
+            if ((long) LONG.getOpaque(s, base + MUTEX_WORD) != LOCKED) {
+                return false;
+            }
+            // opaque: the owner's own field; the release store or CAS of freeCleared orders it before the next owner's
+            LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L);
+            return true;
         } catch (IllegalStateException closed) {
             throw stillHeld(s, base, closed);
         }
     }
 
-    /** {@link #release(MemorySegment, long, boolean, String)} once the owner field names the current thread. */
-    private static void releaseHeld(MemorySegment s, long base, boolean wakeAll, String what) {
-        // the field is cleared only once the word is known to be this process's (a damaged field may match)
-        // opaque, not volatile: if this process holds the word, only a waiter's bit can change it meanwhile (see the
-        // class doc); opaque so that a word another process holds is never read as an older value of ours
-        if ((long) LONG.getOpaque(s, base + MUTEX_WORD) == LOCKED) {
-            // opaque: the owner's own field; the release store or CAS below orders it before the next owner's write
-            LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L);
-            if (ASYMMETRIC) {
+    /**
+     * The freeing phase of {@link #release(MemorySegment, long, boolean, String)}, after {@link #clearOwnerIfLocked}:
+     * frees the word and wakes. A close met at the freeing access names the caller again only once the word settled
+     * ({@link #heldOnceSettled}); met after it, it is swallowed: the release is done.
+     */
+    static void freeCleared(MemorySegment s, long base, boolean wakeAll, String what) {
+        if (ASYMMETRIC) {
+            try {
                 LONG.setRelease(s, base + MUTEX_WORD, 0L); // release: publishes the guarded data, frees the word
-                // a compiler barrier (no instruction on x86; HotSpot keeps every memory access on its side of a
-                // fence): the wake word is read after the store above. The CPU may still let that read pass the
-                // store: a sleeper's membarrier covers that (WakeWord.sleep), instead of a StoreLoad fence here.
-                VarHandle.releaseFence();
-                try {
-                    int wakes = WakeWord.readAfterRelease(s, base);
-                    if (WakeWord.countsSleepers(wakes)) {
-                        LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L); // opaque: diagnostics, as in releaseContended
-                        WakeWord.wakeAfterStore(s, base, wakes, wakeAll);
-                    }
-                } catch (IllegalStateException closedOnceFree) {
-                    // the release is done: see the method doc
+            } catch (IllegalStateException closed) {
+                throw heldOnceSettled(s, base, closed);
+            }
+            // a compiler barrier (no instruction on x86; HotSpot keeps every memory access on its side of a
+            // fence): the wake word is read after the store above. The CPU may still let that read pass the
+            // store: a sleeper's membarrier covers that (WakeWord.sleep), instead of a StoreLoad fence here.
+            VarHandle.releaseFence();
+            try {
+                int wakes = WakeWord.readAfterRelease(s, base);
+                if (WakeWord.countsSleepers(wakes)) {
+                    LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L); // opaque: diagnostics, as in releaseContended
+                    WakeWord.wakeAfterStore(s, base, wakes, wakeAll);
                 }
-                return;
+            } catch (IllegalStateException closedOnceFree) {
+                // the release is done: see release
             }
-            if (LONG.compareAndSet(s, base + MUTEX_WORD, LOCKED, 0L)) {
-                return; // volatile: releases the guarded data; fails if a waiter set its bit meanwhile
-            }
+            return;
         }
-        releaseContended(s, base, wakeAll, what);
+        boolean freed;
+        try {
+            // volatile: releases the guarded data; fails if a waiter set its bit meanwhile
+            freed = LONG.compareAndSet(s, base + MUTEX_WORD, LOCKED, 0L);
+        } catch (IllegalStateException closed) {
+            throw heldOnceSettled(s, base, closed);
+        }
+        if (!freed) {
+            releaseContended(s, base, wakeAll, what); // a failed CAS wrote nothing: the word is still the caller's
+        }
     }
 
     /**
-     * For a release by the holder that met its view closed by another thread before it freed the word: the release
-     * throws, so its caller still holds the mutex (a user's unlock that throws left the lock held, which its holder
-     * may then unlock through another view), but if the release had cleared the owner field, the word named no
-     * thread, which no release could then free. Names the current thread again through another open view of the
-     * heap, if this process has one and the field is 0.
+     * For a release by the holder that met its view closed by another thread before the access that frees the word:
+     * the release throws, so its caller still holds the mutex (a user's unlock that throws left the lock held, which
+     * its holder may then unlock through another view), but if the release had cleared the owner field, the word named
+     * no thread, which no release could then free. Names the current thread again through another open view of the
+     * heap, if this process has one and the field is 0: sound only before the freeing access, while no other thread
+     * can take the word.
      *
      * @return {@code closed}
      */
-    private static IllegalStateException stillHeld(MemorySegment s, long base, IllegalStateException closed) {
+    static IllegalStateException stillHeld(MemorySegment s, long base, IllegalStateException closed) {
         ClosedViewRelease.nameHolderAgain(s.asSlice(base, MUTEX_SIZE));
         return closed;
     }
 
     /**
+     * For a release by the holder whose access that frees the word met its view closed by another thread: the JDK may
+     * report the close after the access took effect, when another thread of this process may have taken the word and
+     * not yet named itself. Names the current thread again as {@link #stillHeld} does only once the word stayed this
+     * process's, named by no thread, for {@link #SETTLE_NANOS} (see {@link ClosedViewRelease#nameHolderOnceSettled}).
+     *
+     * @return {@code closed}
+     */
+    static IllegalStateException heldOnceSettled(MemorySegment s, long base, IllegalStateException closed) {
+        ClosedViewRelease.nameHolderOnceSettled(s.asSlice(base, MUTEX_SIZE), SETTLE_NANOS);
+        return closed;
+    }
+
+    /**
      * The slow path of {@link #release}: the waiters bit or the entering bit is set, or the word is not this
-     * process's (a damaged owner field: then nothing is written).
+     * process's (a damaged owner field: then nothing is written). A close met before the swap leaves the word the
+     * caller's ({@link #stillHeld}); met at the swap, it names the caller again only once the word settled, as in
+     * {@link #freeCleared}.
      */
     private static void releaseContended(MemorySegment s, long base, boolean wakeAll, String what) {
-        long w = (long) LONG.getVolatile(s, base + MUTEX_WORD);
-        if ((w & ~STATE_BITS) != LOCKED) {
-            throw notHeld(s, base, what); // another process holds it or nobody does: the field was damaged
+        try {
+            long w = (long) LONG.getVolatile(s, base + MUTEX_WORD);
+            if ((w & ~STATE_BITS) != LOCKED) {
+                throw notHeld(s, base, what); // another process holds it or nobody does: the field was damaged
+            }
+            // opaque: the swap below orders it before the next owner's
+            LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L);
+        } catch (IllegalStateException closed) {
+            throw stillHeld(s, base, closed);
         }
-        LONG.setOpaque(s, base + MUTEX_OWNER_THREAD, 0L); // opaque: the swap below orders it before the next owner's
         // only waiters change the word while we hold it, and only by adding their bit: the word is LOCKED with
         // WAITERS, or ENTERING (released from that state: the holder never entered), or both
-        LONG.getAndSet(s, base + MUTEX_WORD, 0L); // volatile: releases the guarded data
+        try {
+            LONG.getAndSet(s, base + MUTEX_WORD, 0L); // volatile: releases the guarded data
+        } catch (IllegalStateException closed) {
+            throw heldOnceSettled(s, base, closed);
+        }
         try {
             // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
             LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L);
@@ -771,7 +838,12 @@ public final class RobustMutex {
 
     /** @return true if the mutex at {@code base} is held by this process, whatever its state bits (a volatile read) */
     static boolean isHeldByThisProcess(MemorySegment s, long base) {
-        return ((long) LONG.getVolatile(s, base + MUTEX_WORD) & ~STATE_BITS) == LOCKED;
+        return isThisProcess((long) LONG.getVolatile(s, base + MUTEX_WORD));
+    }
+
+    /** @return true if the lock word {@code word} is held by this process, whatever its state bits */
+    static boolean isThisProcess(long word) {
+        return (word & ~STATE_BITS) == LOCKED;
     }
 
     /** @return true if the lock word of the mutex at {@code base} is {@code word} (a volatile read) */

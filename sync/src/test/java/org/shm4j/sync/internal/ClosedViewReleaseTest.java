@@ -1,0 +1,142 @@
+package org.shm4j.sync.internal;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_SIZE;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
+
+/**
+ * {@link ClosedViewRelease} after a {@link RobustMutex} release met its view closed, one heap open twice in this
+ * process (a user lock's mutex, at offset 0 of its block). A close met before the access that frees the word names
+ * the releaser again at once and releases through the kept view. The JDK may report a close met at the freeing access
+ * after the access took effect, and another thread may then have taken the word through the kept view, not yet named
+ * in the owner field (between its CAS and its claim): so there the releaser is named again only once the word stayed
+ * this process's, named by no thread, for {@link RobustMutex#SETTLE_NANOS}. Before, every close met in a release
+ * named the releaser at once and freed the word: that other thread's hold, so two threads held the mutex. Naming no
+ * one there would not do either: the close usually arrives before that access runs, and the word then stayed held by
+ * no thread.
+ */
+@Timeout(60)
+class ClosedViewReleaseTest {
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldLeaveAloneAWordAnotherThreadClaimsWhileTheReleaseWatches() throws Exception {
+        String name = names.unique("freeing");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedLock.openOrCreate(kept, "lock");
+            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+            FutureTask<Boolean> other = new FutureTask<>(() -> RobustMutex.tryAcquire(mutex, 0));
+            Thread.ofPlatform().start(other);
+            assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the word").isTrue();
+            long otherKey = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD);
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as between its CAS and its claim
+            long word = mutex.get(JAVA_LONG, MUTEX_WORD);
+            long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
+            Thread releaser = Thread.currentThread();
+            CountDownLatch releasing = new CountDownLatch(1);
+            AtomicBoolean handled = new AtomicBoolean();
+            FutureTask<Void> claim = new FutureTask<>(() -> { // its claim, once this thread's release watches
+                assertThat(releasing.await(10, TimeUnit.SECONDS)).as("the release started").isTrue();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                // parked: in the watch (the release parks nowhere else); handled: it did not watch
+                while (releaser.getState() != Thread.State.TIMED_WAITING && !handled.get()) {
+                    assertThat(System.nanoTime() - deadline).as("waited for the release to watch").isNegative();
+                    Thread.onSpinWait();
+                }
+                mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, otherKey);
+                return null;
+            });
+            Thread.ofPlatform().start(claim);
+            closing.close();
+
+            // this thread's release, its owner field cleared, met the close at the freeing access: it watches the word
+            // (for longer than a release does, so that the claiming thread surely runs meanwhile on a busy machine)
+            IllegalStateException met = catchThrowableOfType(IllegalStateException.class,
+                    () -> closed.get(JAVA_LONG, MUTEX_WORD));
+            releasing.countDown();
+            ClosedViewRelease.nameHolderOnceSettled(closed.asSlice(0, MUTEX_SIZE), TimeUnit.SECONDS.toNanos(20));
+            boolean released = ClosedViewRelease.release(closed.asSlice(0, MUTEX_SIZE), false, "the mutex", met);
+            handled.set(true);
+            claim.get(20, TimeUnit.SECONDS);
+
+            assertThat(released).as("released through the kept view").isFalse();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, the other thread's").isEqualTo(word);
+            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isEqualTo(otherKey);
+            assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries").isEqualTo(recoveries);
+        }
+    }
+
+    @Test
+    void shouldNameTheReleaserAgainAndReleaseWhenTheWordSettlesAfterTheFreeingAccess() {
+        String name = names.unique("settled");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedLock.openOrCreate(kept, "lock");
+            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+            assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as its release cleared it
+            long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
+            closing.close();
+
+            // the close is met at the freeing access, which did not run: nobody claims the word meanwhile
+            IllegalStateException met = catchThrowableOfType(IllegalStateException.class,
+                    () -> RobustMutex.freeCleared(closed, 0, false, "the mutex"));
+            assertThat(met).as("the freeing access met the close").isNotNull();
+            boolean released = ClosedViewRelease.release(closed.asSlice(0, MUTEX_SIZE), false, "the mutex", met);
+
+            assertThat(released).as("released through the kept view").isTrue();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries: cut short, marked")
+                    .isEqualTo(recoveries + 1);
+        }
+    }
+
+    @Test
+    void shouldNameTheReleaserAgainAndReleaseWhenTheCloseIsMetBeforeTheFreeingAccess() {
+        String name = names.unique("clearing");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedLock.openOrCreate(kept, "lock");
+            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+            assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as its release cleared it
+            long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
+            closing.close();
+
+            // this thread's release meets the close before the freeing access
+            IllegalStateException met = catchThrowableOfType(IllegalStateException.class,
+                    () -> RobustMutex.clearOwnerIfLocked(closed, 0));
+            assertThat(met).as("the clearing phase met the close").isNotNull();
+            boolean released = ClosedViewRelease.release(closed.asSlice(0, MUTEX_SIZE), false, "the mutex", met);
+
+            assertThat(released).as("released through the kept view").isTrue();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries: cut short, marked")
+                    .isEqualTo(recoveries + 1);
+        }
+    }
+}
