@@ -15,7 +15,9 @@ import org.shm4j.sync.internal.Waits;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 import java.util.concurrent.locks.Condition;
@@ -147,6 +149,11 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     private static final long WRITER_WORD = RW_WRITER_OFFSET + MUTEX_WORD;
     /** Serializes, in this process, the changes of a slot's waiting-writer count with its waitingWriters bit. */
     private static final Object WAITING_WRITERS = new Object();
+    /**
+     * This process's waiting writers, per lock (known as {@link ReadHolds} knows it) with one or more: what the
+     * slot's count is set to when a close cut a change of it short. Guarded by {@link #WAITING_WRITERS}.
+     */
+    private static final Map<LockKey, Integer> WAITING_HERE = new HashMap<>();
 
     private final MemorySegment segment;
     private final RobustMutex writer;
@@ -547,52 +554,65 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /**
-     * Counts a waiting writer of this process ({@code delta} 1) or uncounts it (-1), keeping its bit in step. If
-     * another thread closed this view meanwhile, the write lock call throws, so it is not waiting: the count is
-     * taken back (or its uncount finished) through another open view of the heap, if this process has one, instead
-     * of holding back, for as long as this process lives, every reader that waits.
+     * Counts a waiting writer of this process ({@code delta} 1) or uncounts it (-1), keeping its bit in step, in the
+     * slot and in {@link #WAITING_HERE}. If another thread closed this view meanwhile, the write lock call throws, so
+     * it is not waiting: through another open view of the heap, if this process has one, the slot's count is set to
+     * the process's waiting writers as counted here, without the thread, and the bit to match. Set, not added: the
+     * JDK may report a close after the access it cut short took effect, so whether the slot's add happened is not
+     * known (an add taken for not done left the count 1 too high, holding back every reader that waits while this
+     * process lives; a subtract taken for not done was done twice, dropping another waiting writer's count and bit).
+     * Package-private for tests.
      */
-    private void countWaitingWriter(int me, int delta) {
+    void countWaitingWriter(int me, int delta) {
         synchronized (WAITING_WRITERS) {
-            boolean added = false;
+            int here = countHere(delta);
             try {
                 int count = slots.add(me, ProcessSlots.SECOND, delta);
-                added = true;
                 if (count == 1 && delta > 0) {
                     INT.getAndBitwiseOr(segment, RW_WAITING_WRITERS_OFFSET, 1 << me);
                 } else if (count == 0) {
                     INT.getAndBitwiseAnd(segment, RW_WAITING_WRITERS_OFFSET, ~(1 << me));
                 }
             } catch (IllegalStateException closed) {
-                uncountThroughAnotherView(me, added == (delta > 0), closed);
+                storeThroughAnotherView(me, delta > 0 ? countHere(-1) : here);
                 throw closed;
             }
         }
     }
 
     /**
-     * Leaves this process's waiting-writer count without the current thread, through another open view of the heap,
-     * and its waitingWriters bit set exactly while the count is not 0; the caller holds {@link #WAITING_WRITERS}.
+     * Adds {@code delta} to this process's count of its waiting writers of this lock; the caller holds
+     * {@link #WAITING_WRITERS}.
      *
-     * @param counted the count still includes the thread
-     * @param closed  what the caller met; a failure here is added to it
+     * @return the count after it
      */
-    private void uncountThroughAnotherView(int me, boolean counted, IllegalStateException closed) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(segment);
-        if (view == null) {
+    private int countHere(int delta) {
+        // null removes the key at 0: a lock keeps no entry while none of its writers waits here
+        Integer count = WAITING_HERE.merge(readLock.key, delta, (was, d) -> was + d != 0 ? was + d : null);
+        return count == null ? 0 : count;
+    }
+
+    /**
+     * Sets this process's waiting-writer count in its slot to {@code count}, and its waitingWriters bit set exactly
+     * while it is not 0, through another open view of the heap (none: nothing is done); the caller holds
+     * {@link #WAITING_WRITERS}, so no other thread of this process changes them meanwhile, and no other process
+     * changes the slot of a live one. Only for a lock known by its heap's attach period: one known by its memory's
+     * scope counts here only the writers of views of that scope, and the other view's may not be among them.
+     */
+    private void storeThroughAnotherView(int me, int count) {
+        if (!(readLock.key.owner() instanceof HeapMappings.AttachPeriod)) {
             return;
         }
-        try {
-            ProcessSlots there = new ProcessSlots(view, RW_SLOTS_OFFSET, description);
-            int count = counted ? there.add(me, ProcessSlots.SECOND, -1) : there.get(me, ProcessSlots.SECOND);
+        HeapMappings.throughAnotherOpenView(segment, view -> {
+            // volatile: the count before the bit, as a waiting writer's own add and its bit
+            INT.setVolatile(view, RW_SLOTS_OFFSET + me * ProcessSlots.SLOT_SIZE + ProcessSlots.SECOND, count);
             if (count == 0) {
                 INT.getAndBitwiseAnd(view, RW_WAITING_WRITERS_OFFSET, ~(1 << me));
-            } else { // the bit of another waiting writer of this process, which the cut-short count may have missed
+            } else {
                 INT.getAndBitwiseOr(view, RW_WAITING_WRITERS_OFFSET, 1 << me);
             }
-        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile too
-            closed.addSuppressed(alsoClosed);
-        }
+            return true;
+        });
     }
 
     /**
@@ -727,6 +747,10 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         }
     }
 
+    /** A lock as {@link ReadHolds} knows it in this process: its heap's attach period (or scope) and offset. */
+    private record LockKey(Object owner, long offset) {
+    }
+
     /**
      * The shared side. It holds the segment and this process's hold offset itself: each object between the caller
      * and the segment is one more dependent load, repeated after every atomic.
@@ -736,6 +760,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         /** What names the lock in a thread's {@link ReadHolds}: see {@link ReadHolds.Counter#owner}. */
         private final Object owner;
         private final long ownerOffset;
+        /** The same, as one key (for {@link #WAITING_HERE}). */
+        private final LockKey key;
         /**
          * Offset of this process's read-hold word, 0 until a read lock under the checked rule succeeded after its slot
          * was announced in readerSlots (see Protocol); from then on, read locks check the writer flag alone. Volatile:
@@ -756,6 +782,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 this.owner = segment.scope();
                 this.ownerOffset = segment.address();
             }
+            this.key = new LockKey(owner, ownerOffset);
         }
 
         /** @return the current thread's read holds of this lock */

@@ -1,0 +1,105 @@
+package org.shm4j.sync.locks;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.ProcessSlots;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.locks.AnotherThread.inAnotherThread;
+
+/**
+ * A read-write lock call cut short by the close of its heap view, when the JDK reports the close after the access
+ * took effect (a late report, which no test can bring about: the access's effect is made here by hand, then the
+ * call meets the closed view). The process keeps another view of the heap open, so no other process drops what it
+ * counts: what the cut-short call counted must be set right through that view.
+ */
+@Timeout(60)
+class SharedReadWriteLockClosedViewTest {
+    /** How long a reader that should get in at once may wait: it gets in at once unless a count is left wrong. */
+    private static final long READER_WAIT_MILLIS = 1_000;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    /**
+     * A waiting writer's count added, reported late: the count was left 1 (its bit then set), and readers that wait
+     * were held back for as long as the process lived.
+     */
+    @Test
+    void shouldLeaveNoWaitingWriterCountedWhenTheCloseIsReportedAfterTheAdd() throws Exception {
+        String name = names.unique("rw-late-add");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
+            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+            int me = new ProcessSlots(block, SyncLayout.RW_SLOTS_OFFSET, "rw").claim();
+            SharedHeap closing = SharedHeap.open(name);
+            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+            addToWaitingWriters(block, me, 1); // the writer's add, done, then reported
+            closing.close();
+            assertThatThrownBy(() -> closingLock.countWaitingWriter(me, 1)).isInstanceOf(IllegalStateException.class);
+            assertThat(waitingWriters(block, me)).as("this process's waiting writers").isZero();
+            assertThat(block.get(JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).as("waitingWriters").isZero();
+            assertThat(inAnotherThread(() -> readOnce(keptLock))).as("a reader that checks for waiting writers")
+                    .isTrue();
+        }
+    }
+
+    /**
+     * A waiting writer's uncount done, reported late: the handler subtracted again, which dropped the count of
+     * another writer of this process that still waited, and cleared its bit (readers passed it).
+     */
+    @Test
+    void shouldKeepAnotherWaitingWriterCountedWhenTheCloseIsReportedAfterTheSubtract() {
+        String name = names.unique("rw-late-sub");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
+            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+            int me = new ProcessSlots(block, SyncLayout.RW_SLOTS_OFFSET, "rw").claim();
+            SharedHeap closing = SharedHeap.open(name);
+            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+            closingLock.countWaitingWriter(me, 1); // a writer waiting through the view that closes
+            keptLock.countWaitingWriter(me, 1); // one waiting through the kept view
+            addToWaitingWriters(block, me, -1); // the first one's uncount, done, then reported
+            closing.close();
+            assertThatThrownBy(() -> closingLock.countWaitingWriter(me, -1))
+                    .isInstanceOf(IllegalStateException.class);
+            assertThat(waitingWriters(block, me)).as("this process's waiting writers").isEqualTo(1);
+            assertThat(block.get(JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).as("waitingWriters")
+                    .isEqualTo(1 << me);
+            keptLock.countWaitingWriter(me, -1);
+            assertThat(waitingWriters(block, me)).isZero();
+            assertThat(block.get(JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).isZero();
+        }
+    }
+
+    /** @return true if a read lock was taken (and given back) within {@link #READER_WAIT_MILLIS} */
+    private static boolean readOnce(SharedReadWriteLock lock) throws InterruptedException {
+        // a lock object's first read lock takes the checked rule, which waits while waitingWriters is not 0
+        if (!lock.readLock().tryLock(READER_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+            return false;
+        }
+        lock.readLock().unlock();
+        return true;
+    }
+
+    private static long waitersOffset(int slot) {
+        return SyncLayout.RW_SLOTS_OFFSET + slot * ProcessSlots.SLOT_SIZE + ProcessSlots.SECOND;
+    }
+
+    private static int waitingWriters(MemorySegment block, int slot) {
+        return block.get(JAVA_INT, waitersOffset(slot));
+    }
+
+    private static void addToWaitingWriters(MemorySegment block, int slot, int delta) {
+        block.set(JAVA_INT, waitersOffset(slot), waitingWriters(block, slot) + delta);
+    }
+}
