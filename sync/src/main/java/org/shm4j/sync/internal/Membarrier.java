@@ -71,7 +71,7 @@ public final class Membarrier {
      * @return false if a call failed (it cannot once registered, unless the kernel runs out of memory): the caller
      *         must then not rely on it, and sleeps in bounded steps instead
      */
-    static boolean barrier() {
+    public static boolean barrier() {
         return call(CMD_PRIVATE_EXPEDITED) && call(CMD_GLOBAL_EXPEDITED);
     }
 

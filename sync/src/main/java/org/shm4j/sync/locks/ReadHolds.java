@@ -3,6 +3,8 @@ package org.shm4j.sync.locks;
 import org.shm4j.core.internal.HeapMappings;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 
 /**
@@ -18,13 +20,27 @@ import java.lang.ref.WeakReference;
  * holds, never matches again. Any other lock (an anonymous heap's, or one wrapped over other memory) is known by its
  * memory's scope and address.
  *
- * <p>Only its thread reads or writes a thread's table and counters: plain fields. A counter counts one lock for its
+ * <p>Only its thread reads or writes a thread's table and counters (but for a {@link ReaderCensus} recount, which
+ * reads the holds of every counter of its lock: see there): plain fields. A counter counts one lock for its
  * whole life, so a lock object that caches the last counter it used needs to check only whose it is: other threads
  * may read the cache, and check its final {@link Counter#thread}, whose publication makes that safe. A counter whose
  * lock is gone is dropped from the table (a lock object that still caches it can no longer reach its memory).
  */
 final class ReadHolds {
     private static final ThreadLocal<ReadHolds> OF_THREAD = ThreadLocal.withInitial(ReadHolds::new);
+    // VarHandle mechanics
+    private static final VarHandle PENDING;
+    private static final VarHandle BLOCKED;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            PENDING = lookup.findVarHandle(Counter.class, "pending", int.class);
+            BLOCKED = lookup.findVarHandle(Counter.class, "blocked", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     /** One thread's read holds of one lock: made for that lock, never another's. */
     static final class Counter {
@@ -38,13 +54,56 @@ final class ReadHolds {
         private final long offset;
         /** {@link #slot}'s hash of the owner, kept: a weakly held scope may be gone when the table is rebuilt. */
         private final int ownerHash;
-        /** The holds: plain, only this thread touches them. */
+        /**
+         * The holds: plain, only this thread writes them; a {@link ReaderCensus} recount reads them once this
+         * thread cleared {@link #pending}, which orders them before it.
+         */
         int holds;
+        /** The census of its lock, or null for a lock not in an attached heap (no other view to recount through). */
+        final ReaderCensus census;
+        /** 1 while this thread may change its process's slot: see {@link ReaderCensus}. */
+        private int pending;
+        /** Set by a {@link ReaderCensus} recount while it runs: see there. */
+        private boolean blocked;
 
         private Counter(Object owner, long offset) {
             this.owner = owner instanceof MemorySegment.Scope scope ? new WeakReference<>(scope) : owner;
             this.offset = offset;
             this.ownerHash = System.identityHashCode(owner);
+            this.census = owner instanceof HeapMappings.AttachPeriod period ? ReaderCensus.of(period, offset) : null;
+        }
+
+        /**
+         * Before a read call's add or subtract on its process's slot: marks this counter pending, unless a recount
+         * is under way.
+         *
+         * @return false if one is: nothing marked, the caller waits for it ({@code census.awaitOpen()})
+         */
+        boolean enter() {
+            pending = 1; // plain: made visible to a recount by its barrier, or by the atomic that follows
+            // a compiler barrier (no instruction on x86): the store above stays before the load below; the CPU's
+            // store-load reordering is what the recount's membarrier covers (as in RobustMutex's release)
+            VarHandle.releaseFence();
+            if (!blocked) {
+                return true;
+            }
+            PENDING.setRelease(this, 0);
+            return false;
+        }
+
+        /** After the add or subtract and the update of {@link #holds}: release, so a recount reads holds after it. */
+        void leave() {
+            PENDING.setRelease(this, 0);
+        }
+
+        /** @return {@link #pending}, read by acquire (by a recount) */
+        int pendingNow() {
+            return (int) PENDING.getAcquire(this);
+        }
+
+        /** Sets {@link #blocked}: volatile, before the recount's barrier. */
+        void setBlocked(boolean value) {
+            BLOCKED.setVolatile(this, value);
         }
 
         /**
@@ -104,6 +163,9 @@ final class ReadHolds {
         }
         Counter made = new Counter(owner, offset);
         place(made);
+        if (made.census != null) {
+            made.census.register(made);
+        }
         return made;
     }
 

@@ -54,7 +54,11 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * thread's hold. A thread's count covers every view of the lock in this process, from any mapping of its heap and
  * wrapped views over that memory (a hold taken through a view that was then closed is released through another);
  * once the process has closed every view of the heap, other processes may drop its holds, and what its threads
- * counted is forgotten.
+ * counted is forgotten. A read {@code lock} or {@code unlock} that another thread's close of its view cuts short
+ * throws having taken or released nothing, as its thread's count says (an unlock may be made again through another
+ * view); the JDK may report the close after the shared count changed, so this process's shared count is then set,
+ * through another open view, to what its threads count (see {@link ReaderCensus}: where there is no
+ * {@code membarrier}, it may stay one off until the process closes its last view of the heap).
  *
  * <h2>Layout (heap block type {@code 0x53480023} v8, 640 bytes, 64-aligned)</h2>
  * Version 7 marked an entering writer in a word of its own (bytes 48..55), written after the CAS that took the
@@ -349,11 +353,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
     }
 
     /**
-     * The slow path of the read lock: waits while a writer holds the lock or waits for it.
+     * The slow path of the read lock: waits while a writer holds the lock or waits for it; counts the hold it takes
+     * in {@code mine}.
      *
      * @throws IllegalMonitorStateException if the current thread holds the write lock: it would wait for itself
      */
-    private boolean awaitRead(long holds, long timeoutNanos, boolean interruptible) throws InterruptedException {
+    private boolean awaitRead(ReadHolds.Counter mine, long holds, long timeoutNanos, boolean interruptible)
+            throws InterruptedException {
         if (writer.isHeldByCurrentThread()) { // here, not on the fast path: a read lock it takes must find a writer
             throw new IllegalMonitorStateException(readLock + " cannot be taken under this thread's write lock (no "
                     + "downgrade)");
@@ -365,7 +371,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         try {
             while (true) {
                 if (noWriter(segment)) {
-                    if (tryReadChecked(segment, holds)) {
+                    if (tryReadCounted(mine, holds)) {
                         return true;
                     }
                     if (clearedStaleFlag(holds)) {
@@ -398,6 +404,73 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         } finally {
             Backoff.restoreInterrupt(interrupted);
         }
+    }
+
+    /**
+     * {@link #tryReadChecked}, its hold counted in {@code mine}, bracketed for a recount (see {@link ReaderCensus}).
+     *
+     * @return true if a read hold was taken
+     */
+    private boolean tryReadCounted(ReadHolds.Counter mine, long holds) {
+        enter(mine);
+        try {
+            if (tryReadChecked(segment, holds)) {
+                mine.holds = 1;
+                return true;
+            }
+            return false;
+        } catch (IllegalStateException closed) {
+            throw cutShort(mine, holds, closed);
+        } finally {
+            mine.leave();
+        }
+    }
+
+    /** Marks {@code mine} pending (see {@link ReaderCensus}), waiting first while a recount of its lock runs. */
+    private static void enter(ReadHolds.Counter mine) {
+        while (!mine.enter()) {
+            mine.census.awaitOpen(); // only a census blocks a counter
+        }
+    }
+
+    /**
+     * For a read call whose change of this process's read-hold word at {@code holds} met this view closed: the call
+     * throws, taken as having done nothing (its thread's holds stay as they were before it), but the JDK may report
+     * the close after the access took effect, so the word may count one hold more or fewer than this process's
+     * threads hold (one more left every writer waiting while this process lives; one fewer let a writer in while a
+     * thread read, or a retried unlock end another thread's hold). Through another open view of the heap, if this
+     * process has one, sets the word's holds to what its threads count, by a {@link ReaderCensus} recount.
+     *
+     * @return {@code closed}
+     */
+    private IllegalStateException cutShort(ReadHolds.Counter mine, long holds, IllegalStateException closed) {
+        mine.leave(); // before the recount, which waits until no counter of the lock is pending
+        if (mine.census != null && !segment.scope().isAlive()) { // not a refusal (too many holds) of an open view
+            mine.census.recount(count -> setHoldsThroughAnotherView(holds, count));
+        }
+        return closed;
+    }
+
+    /**
+     * Sets the holds of this process's read-hold word at {@code holds} to {@code count}, through another open view of
+     * the heap, the writer flag kept; wakes a writer waiting for readers to leave if it lowered them. Only during a
+     * recount: no thread of this process changes the holds meanwhile, and no other process those of a live one.
+     *
+     * @return false if no other view was open
+     */
+    private boolean setHoldsThroughAnotherView(long holds, int count) {
+        return HeapMappings.throughAnotherOpenView(segment, view -> {
+            int diff = count - SyncLayout.rwReadHolds((int) INT.getVolatile(view, holds));
+            if (diff != 0) {
+                // volatile: one total order with the writer's flag, as a reader's own add
+                int before = (int) INT.getAndAdd(view, holds, diff * RW_READ_HOLD);
+                if (diff < 0 && ((before & RW_WRITER_FLAG) != 0 || (long) LONG.getVolatile(view, WRITER_WORD) != 0)) {
+                    INT.getAndAdd(view, RW_READER_RELEASES_OFFSET, 1);
+                    Waits.wake(view, RW_READER_RELEASES_OFFSET, Integer.MAX_VALUE);
+                }
+            }
+            return true;
+        });
     }
 
     /**
@@ -809,9 +882,17 @@ public final class SharedReadWriteLock implements ReadWriteLock {
             long offset = holds;
             // no check for a writer before the add: it would cost every uncontended read lock + unlock about 1.2 ns
             // (one more checked access), to spare a reader that comes while a writer holds one add, back-out and wake
-            if (offset != 0 && mine.holds == 0 && tryRead(segment, offset)) {
-                mine.holds = 1;
-                return true;
+            if (offset != 0 && mine.holds == 0 && mine.enter()) { // not entered: a recount runs, wait in the slow path
+                try {
+                    if (tryRead(segment, offset)) {
+                        mine.holds = 1;
+                        return true;
+                    }
+                } catch (IllegalStateException closed) {
+                    throw cutShort(mine, offset, closed);
+                } finally {
+                    mine.leave();
+                }
             }
             return acquireSlowly(mine, offset, timeoutNanos, interruptible); // apart, so that the fast path inlines
         }
@@ -820,28 +901,31 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 throws InterruptedException {
             if (mine.holds > 0) { // reentered: a writer waits for this hold to go anyway, so this one may not wait
                 long mineAt = offset != 0 ? offset : announceReader();
-                int before = (int) INT.getAndAdd(segment, mineAt, RW_READ_HOLD); // volatile: as tryRead
-                if (SyncLayout.rwReadHolds(before) > 0) {
-                    refuseHoldPastLimit(segment, mineAt, before);
-                    mine.holds++;
-                    return true;
+                enter(mine);
+                try {
+                    int before = (int) INT.getAndAdd(segment, mineAt, RW_READ_HOLD); // volatile: as tryRead
+                    if (SyncLayout.rwReadHolds(before) > 0) {
+                        refuseHoldPastLimit(segment, mineAt, before);
+                        mine.holds++;
+                        return true;
+                    }
+                    // the process's holds were dropped (it was taken for gone: see release): this thread holds none
+                    releaseRead(segment, mineAt, true);
+                    mine.holds = 0;
+                } catch (IllegalStateException closed) {
+                    throw cutShort(mine, mineAt, closed);
+                } finally {
+                    mine.leave();
                 }
-                // the process's holds were dropped (it was taken for gone: see release): this thread holds none
-                releaseRead(segment, mineAt, true);
-                mine.holds = 0;
             }
             if (offset != 0) {
-                if (!awaitRead(offset, timeoutNanos, interruptible)) {
-                    return false;
-                }
-            } else {
-                offset = announceReader();
-                if (!awaitRead(offset, timeoutNanos, interruptible)) { // the checked rule: see Protocol
-                    return false;
-                }
-                holds = offset;
+                return awaitRead(mine, offset, timeoutNanos, interruptible);
             }
-            mine.holds = 1;
+            offset = announceReader();
+            if (!awaitRead(mine, offset, timeoutNanos, interruptible)) { // the checked rule: see Protocol
+                return false;
+            }
+            holds = offset;
             return true;
         }
 
@@ -854,15 +938,21 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 throw new IllegalMonitorStateException(description() + " is not held by this thread");
             }
             long offset = holds;
+            long at = offset != 0 ? offset : announceReader();
+            enter(mine);
             try {
-                releaseRead(segment, offset != 0 ? offset : announceReader(), false);
+                releaseRead(segment, at, false);
+                mine.holds = held - 1; // from the value read before the atomic: a read after it would wait for it
             } catch (IllegalMonitorStateException dropped) {
                 // the process has no holds: they were dropped as a gone process's (its heap closed under a hold, a
                 // liveness misjudged), so this thread's are gone too
                 mine.holds = 0;
                 throw dropped;
+            } catch (IllegalStateException closed) {
+                throw cutShort(mine, at, closed);
+            } finally {
+                mine.leave();
             }
-            mine.holds = held - 1; // from the value read before the atomic: a read after it would wait for it
         }
 
         @Override

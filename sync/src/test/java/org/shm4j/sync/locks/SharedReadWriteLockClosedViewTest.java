@@ -4,16 +4,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.Membarrier;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.shm4j.sync.locks.AnotherThread.inAnotherThread;
 
 /**
@@ -24,8 +28,8 @@ import static org.shm4j.sync.locks.AnotherThread.inAnotherThread;
  */
 @Timeout(60)
 class SharedReadWriteLockClosedViewTest {
-    /** How long a reader that should get in at once may wait: it gets in at once unless a count is left wrong. */
-    private static final long READER_WAIT_MILLIS = 1_000;
+    /** How long a lock call that should succeed at once may wait: it does at once unless a count is left wrong. */
+    private static final long CALL_WAIT_MILLIS = 1_000;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -81,10 +85,88 @@ class SharedReadWriteLockClosedViewTest {
         }
     }
 
-    /** @return true if a read lock was taken (and given back) within {@link #READER_WAIT_MILLIS} */
+    /**
+     * A read lock's add, reported late (the call threw, its thread holds nothing): the hold stayed counted, and
+     * every writer waited for it while the process lived. A read call meeting the closed view now recounts.
+     */
+    @Test
+    void shouldLeaveNoReadHoldCountedWhenTheCloseIsReportedAfterTheAdd() throws Exception {
+        assumeTrue(Membarrier.isAvailable(), "the recount needs membarrier");
+        String name = names.unique("rw-read-late-add");
+        ExecutorService holder = Executors.newSingleThreadExecutor(); // its hold is its own to release
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
+            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+            assertThat(inAnotherThread(() -> readOnce(closingLock))).isTrue(); // its read lock has found its slot
+            holder.submit(() -> keptLock.readLock().lock()).get(30, TimeUnit.SECONDS);
+            long holds = holdsOffset(block);
+            block.set(JAVA_INT, holds, block.get(JAVA_INT, holds) + SyncLayout.RW_READ_HOLD); // the late add
+            closing.close();
+            assertThatThrownBy(() -> inAnotherThread(() -> closingLock.readLock().tryLock()))
+                    .hasCauseInstanceOf(IllegalStateException.class);
+            assertThat(SyncLayout.rwReadHolds(block.get(JAVA_INT, holds))).as("this process's read holds")
+                    .isEqualTo(1);
+            holder.submit(() -> keptLock.readLock().unlock()).get(30, TimeUnit.SECONDS);
+            assertThat(inAnotherThread(() -> writeOnce(keptLock))).as("a writer once no thread reads").isTrue();
+        } finally {
+            holder.shutdownNow();
+        }
+    }
+
+    /**
+     * A read unlock's subtract, reported late (the call threw, its thread still holds): its retry through the other
+     * view, as a holder may, subtracted again and ended another thread's hold, letting a writer in while it read.
+     */
+    @Test
+    void shouldKeepAnotherThreadsReadHoldWhenTheCloseIsReportedAfterTheSubtract() throws Exception {
+        assumeTrue(Membarrier.isAvailable(), "the recount needs membarrier");
+        String name = names.unique("rw-read-late-sub");
+        ExecutorService first = Executors.newSingleThreadExecutor();
+        ExecutorService second = Executors.newSingleThreadExecutor();
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
+            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+            first.submit(() -> closingLock.readLock().lock()).get(30, TimeUnit.SECONDS);
+            second.submit(() -> keptLock.readLock().lock()).get(30, TimeUnit.SECONDS);
+            long holds = holdsOffset(block);
+            block.set(JAVA_INT, holds, block.get(JAVA_INT, holds) - SyncLayout.RW_READ_HOLD); // the first's, late
+            closing.close();
+            assertThatThrownBy(() -> first.submit(() -> closingLock.readLock().unlock()).get(30, TimeUnit.SECONDS))
+                    .hasCauseInstanceOf(IllegalStateException.class);
+            first.submit(() -> keptLock.readLock().unlock()).get(30, TimeUnit.SECONDS); // its retry
+            assertThat(inAnotherThread(() -> keptLock.writeLock().tryLock())).as("a writer while the second reads")
+                    .isFalse();
+            second.submit(() -> keptLock.readLock().unlock()).get(30, TimeUnit.SECONDS);
+            assertThat(inAnotherThread(() -> writeOnce(keptLock))).as("a writer once no thread reads").isTrue();
+        } finally {
+            first.shutdownNow();
+            second.shutdownNow();
+        }
+    }
+
+    /** @return the offset of this process's read-hold word in {@code block}: the one slot announced */
+    private static long holdsOffset(MemorySegment block) {
+        int slot = Integer.numberOfTrailingZeros(block.get(JAVA_INT, SyncLayout.RW_READER_SLOTS_OFFSET));
+        return SyncLayout.RW_SLOTS_OFFSET + slot * ProcessSlots.SLOT_SIZE + ProcessSlots.FIRST;
+    }
+
+    /** @return true if the write lock was taken (and given back) within {@link #CALL_WAIT_MILLIS} */
+    private static boolean writeOnce(SharedReadWriteLock lock) throws InterruptedException {
+        if (!lock.writeLock().tryLock(CALL_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+            return false;
+        }
+        lock.writeLock().unlock();
+        return true;
+    }
+
+    /** @return true if a read lock was taken (and given back) within {@link #CALL_WAIT_MILLIS} */
     private static boolean readOnce(SharedReadWriteLock lock) throws InterruptedException {
         // a lock object's first read lock takes the checked rule, which waits while waitingWriters is not 0
-        if (!lock.readLock().tryLock(READER_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+        if (!lock.readLock().tryLock(CALL_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
             return false;
         }
         lock.readLock().unlock();
