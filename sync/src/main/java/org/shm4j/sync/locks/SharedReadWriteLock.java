@@ -54,10 +54,10 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
  * thread's hold. A thread's count covers every view of the lock in this process, from any mapping of its heap and
  * wrapped views over that memory (a hold taken through a view that was then closed is released through another);
  * once the process has closed every view of the heap, other processes may drop its holds, and what its threads
- * counted is forgotten. A read {@code lock} or {@code unlock} that another thread's close of its view cuts short
- * throws having taken or released nothing, as its thread's count says (an unlock may be made again through another
- * view); the JDK may report the close after the shared count changed, so this process's shared count is then set,
- * through another open view, to what its threads count (see {@link ReaderCensus}: where there is no
+ * counted is forgotten. A read {@code lock} that another thread's close of its view cuts short throws having taken
+ * nothing, and a read {@code unlock} throws having released its hold, as its thread's count says (the unlock is not
+ * to be made again); the JDK may report the close after the shared count changed, so this process's shared count is
+ * then set, through another open view, to what its threads count (see {@link ReaderCensus}: where there is no
  * {@code membarrier}, it may stay one off until the process closes its last view of the heap).
  *
  * <h2>Layout (heap block type {@code 0x53480023} v8, 640 bytes, 64-aligned)</h2>
@@ -435,11 +435,13 @@ public final class SharedReadWriteLock implements ReadWriteLock {
 
     /**
      * For a read call whose change of this process's read-hold word at {@code holds} met this view closed: the call
-     * throws, taken as having done nothing (its thread's holds stay as they were before it), but the JDK may report
-     * the close after the access took effect, so the word may count one hold more or fewer than this process's
-     * threads hold (one more left every writer waiting while this process lives; one fewer let a writer in while a
-     * thread read, or a retried unlock end another thread's hold). Through another open view of the heap, if this
-     * process has one, sets the word's holds to what its threads count, by a {@link ReaderCensus} recount.
+     * throws, taken as done as the caller set {@code mine}'s holds (a lock took nothing, an unlock released), but the
+     * JDK may report the close after the access took effect, so the word may count one hold more or fewer than this
+     * process's threads hold (one more left every writer waiting while this process lives; one fewer let a writer in
+     * while a thread read). Through another open view of the heap, if this process has one, sets the word's holds to
+     * what its threads count, by a {@link ReaderCensus} recount. An unlock is taken as done, not as not done: a
+     * recount that gave its thread the hold back after a writer had found the word without it (a late subtract) left
+     * the thread holding by its count beside that writer, free to take the read lock again at once as a reentry.
      *
      * @return {@code closed}
      */
@@ -949,6 +951,7 @@ public final class SharedReadWriteLock implements ReadWriteLock {
                 mine.holds = 0;
                 throw dropped;
             } catch (IllegalStateException closed) {
+                mine.holds = held - 1; // released, whether the subtract was made or not: see cutShort
                 throw cutShort(mine, at, closed);
             } finally {
                 mine.leave();

@@ -116,8 +116,9 @@ class SharedReadWriteLockClosedViewTest {
     }
 
     /**
-     * A read unlock's subtract, reported late (the call threw, its thread still holds): its retry through the other
-     * view, as a holder may, subtracted again and ended another thread's hold, letting a writer in while it read.
+     * A read unlock's subtract, reported late: the call threw as if it had released nothing, so its thread still
+     * counted the hold, and its retry through the other view (as a holder had to) subtracted again and ended another
+     * thread's hold, letting a writer in while it read. A cut-short unlock releases: no retry, nothing ended twice.
      */
     @Test
     void shouldKeepAnotherThreadsReadHoldWhenTheCloseIsReportedAfterTheSubtract() throws Exception {
@@ -137,7 +138,8 @@ class SharedReadWriteLockClosedViewTest {
             closing.close();
             assertThatThrownBy(() -> first.submit(() -> closingLock.readLock().unlock()).get(30, TimeUnit.SECONDS))
                     .hasCauseInstanceOf(IllegalStateException.class);
-            first.submit(() -> keptLock.readLock().unlock()).get(30, TimeUnit.SECONDS); // its retry
+            assertThat(first.submit(keptLock::getReadHoldCount).get(30, TimeUnit.SECONDS)).as("the first's holds")
+                    .isZero();
             assertThat(inAnotherThread(() -> keptLock.writeLock().tryLock())).as("a writer while the second reads")
                     .isFalse();
             second.submit(() -> keptLock.readLock().unlock()).get(30, TimeUnit.SECONDS);
@@ -145,6 +147,40 @@ class SharedReadWriteLockClosedViewTest {
         } finally {
             first.shutdownNow();
             second.shutdownNow();
+        }
+    }
+
+    /**
+     * A read unlock's subtract, reported late, with a writer coming in before the recount: the recount gave the
+     * unlocking thread its hold back (the call counted as having released nothing), and that thread, holding by its
+     * count, took the read lock again at once as a reentry, beside the writer.
+     */
+    @Test
+    void shouldNotReenterBesideAWriterAfterAnUnlockReportedLate() throws Exception {
+        assumeTrue(Membarrier.isAvailable(), "the recount needs membarrier");
+        String name = names.unique("rw-read-late-reenter");
+        ExecutorService reader = Executors.newSingleThreadExecutor();
+        ExecutorService writer = Executors.newSingleThreadExecutor();
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
+            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+            reader.submit(() -> closingLock.readLock().lock()).get(30, TimeUnit.SECONDS);
+            long holds = holdsOffset(block);
+            block.set(JAVA_INT, holds, block.get(JAVA_INT, holds) - SyncLayout.RW_READ_HOLD); // its unlock, late
+            assertThat(writer.submit(() -> keptLock.writeLock().tryLock()).get(30, TimeUnit.SECONDS))
+                    .as("a writer once the shared count has no reader").isTrue();
+            closing.close();
+            assertThatThrownBy(() -> reader.submit(() -> closingLock.readLock().unlock()).get(30, TimeUnit.SECONDS))
+                    .hasCauseInstanceOf(IllegalStateException.class);
+            assertThat(reader.submit(() -> keptLock.readLock().tryLock()).get(30, TimeUnit.SECONDS))
+                    .as("a read lock while the writer holds").isFalse();
+            writer.submit(() -> keptLock.writeLock().unlock()).get(30, TimeUnit.SECONDS);
+            assertThat(inAnotherThread(() -> writeOnce(keptLock))).as("a writer once no thread reads").isTrue();
+        } finally {
+            reader.shutdownNow();
+            writer.shutdownNow();
         }
     }
 
