@@ -135,14 +135,11 @@ final class ClosedViewRelease {
      * process's.
      */
     static void nameHolderAgain(MemorySegment mutex) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
-        try {
-            if (view != null) {
-                nameHolderIn(view);
-            }
-        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
-            // nothing to name it in
-        }
+        // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
+        HeapMappings.throughAnotherOpenView(mutex, view -> {
+            nameHolderIn(view);
+            return true;
+        });
     }
 
     /**
@@ -154,14 +151,15 @@ final class ClosedViewRelease {
      * @param settleNanos how long to watch: {@link RobustMutex#SETTLE_NANOS}
      */
     static void nameHolderOnceSettled(MemorySegment mutex, long settleNanos) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
-        try {
-            if (view != null && staysUnclaimed(view, settleNanos)) {
+        long deadline = System.nanoTime() + settleNanos;
+        // its 40 bytes in each open view in turn while they close: one that closes during the watch must not leave
+        // the word named by no thread while a third view is open (none left: maybe the last one, as above)
+        HeapMappings.throughAnotherOpenView(mutex, view -> {
+            if (staysUnclaimed(view, deadline)) {
                 nameHolderIn(view);
             }
-        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
-            // nothing to name it in
-        }
+            return true;
+        });
     }
 
     private static void nameHolderIn(MemorySegment view) {
@@ -172,14 +170,13 @@ final class ClosedViewRelease {
     }
 
     /**
-     * Watches the mutex at {@code view} for {@code settleNanos}: a short spin, then parks of up to {@link
-     * RobustMutex#SETTLE_LOOK_NANOS}.
+     * Watches the mutex at {@code view} until {@code deadline} ({@link System#nanoTime()}): a short spin, then parks
+     * of up to {@link RobustMutex#SETTLE_LOOK_NANOS}.
      *
      * @return true if at each look the owner field was 0 and the word this process's, as at the first look or with a
      *         waiter's bit added
      */
-    private static boolean staysUnclaimed(MemorySegment view, long settleNanos) {
-        long deadline = System.nanoTime() + settleNanos;
+    private static boolean staysUnclaimed(MemorySegment view, long deadline) {
         // volatile: each read of the word comes before the owner-field read after it, as a claim follows its CAS
         long word = (long) LONG.getVolatile(view, MUTEX_WORD);
         if (!RobustMutex.isThisProcess(word)) {

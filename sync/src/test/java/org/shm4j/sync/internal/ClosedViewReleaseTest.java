@@ -30,7 +30,7 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * this process's, named by no thread, for {@link RobustMutex#SETTLE_NANOS}. Before, every close met in a release
  * named the releaser at once and freed the word: that other thread's hold, so two threads held the mutex. Naming no
  * one there would not do either: the close usually arrives before that access runs, and the word then stayed held by
- * no thread.
+ * no thread. The view the watch looks through may close too: the watch goes on in a third one, if open.
  */
 @Timeout(60)
 class ClosedViewReleaseTest {
@@ -137,6 +137,45 @@ class ClosedViewReleaseTest {
             assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
             assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries: cut short, marked")
                     .isEqualTo(recoveries + 1);
+        }
+    }
+
+    @Test
+    void shouldNameTheReleaserInAThirdViewWhenTheWatchedViewClosesDuringTheWatch() throws Exception {
+        String name = names.unique("third");
+        SharedHeap watched = SharedHeap.create(name, 1 << 20); // the first view: the one the watch looks through
+        SharedLock.openOrCreate(watched, "lock");
+        try (SharedHeap kept = SharedHeap.open(name)) {
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
+            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+            assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as its release cleared it
+            Thread releaser = Thread.currentThread();
+            AtomicBoolean watchEnded = new AtomicBoolean();
+            FutureTask<Boolean> closer = new FutureTask<>(() -> { // closes the watched view once the release watches
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                // parked: in the watch (the release parks nowhere else)
+                while (releaser.getState() != Thread.State.TIMED_WAITING && !watchEnded.get()) {
+                    assertThat(System.nanoTime() - deadline).as("waited for the release to watch").isNegative();
+                    Thread.onSpinWait();
+                }
+                boolean during = !watchEnded.get();
+                watched.close();
+                return during;
+            });
+            closing.close();
+            Thread.ofPlatform().start(closer);
+
+            // the freeing access did not run; the view the watch looks through closes meanwhile, a third stays open
+            ClosedViewRelease.nameHolderOnceSettled(closed.asSlice(0, MUTEX_SIZE), TimeUnit.SECONDS.toNanos(1));
+            watchEnded.set(true);
+            assertThat(closer.get(20, TimeUnit.SECONDS)).as("the watched view closed during the watch").isTrue();
+            boolean released = ClosedViewRelease.release(closed.asSlice(0, MUTEX_SIZE), false, "the mutex",
+                    new IllegalStateException("met"));
+
+            assertThat(released).as("released through the third view").isTrue();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
         }
     }
 }
