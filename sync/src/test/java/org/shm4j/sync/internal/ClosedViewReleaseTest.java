@@ -12,6 +12,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -88,34 +89,25 @@ class ClosedViewReleaseTest {
 
     @Test
     void shouldNameTheReleaserAgainAndReleaseWhenTheWordSettlesAfterTheFreeingAccess() {
-        String name = names.unique("settled");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedLock.openOrCreate(kept, "lock");
-            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
-            assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
-            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as its release cleared it
-            long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
-            closing.close();
-
-            // the close is met at the freeing access, which did not run: nobody claims the word meanwhile
-            IllegalStateException met = catchThrowableOfType(IllegalStateException.class,
-                    () -> RobustMutex.freeCleared(closed, 0, false, "the mutex"));
-            assertThat(met).as("the freeing access met the close").isNotNull();
-            boolean released = ClosedViewRelease.release(closed.asSlice(0, MUTEX_SIZE), false, "the mutex", met);
-
-            assertThat(released).as("released through the kept view").isTrue();
-            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
-            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
-            assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries: cut short, marked")
-                    .isEqualTo(recoveries + 1);
-        }
+        // the close is met at the freeing access, which did not run: nobody claims the word meanwhile
+        assertNamedAgainAndReleased("settled", "the freeing access",
+                closed -> RobustMutex.freeCleared(closed, 0, false, "the mutex"));
     }
 
     @Test
     void shouldNameTheReleaserAgainAndReleaseWhenTheCloseIsMetBeforeTheFreeingAccess() {
-        String name = names.unique("clearing");
+        // this thread's release meets the close before the freeing access
+        assertNamedAgainAndReleased("clearing", "the clearing phase",
+                closed -> RobustMutex.clearOwnerIfLocked(closed, 0));
+    }
+
+    /**
+     * This thread holds the mutex with its owner field cleared, as its release left it; {@code phase} (a step of that
+     * release, through the view then closed) meets the close: the releaser is named again and the mutex released
+     * through the kept view, marked.
+     */
+    private void assertNamedAgainAndReleased(String label, String step, Consumer<MemorySegment> phase) {
+        String name = names.unique(label);
         try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
             SharedLock.openOrCreate(kept, "lock");
             MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
@@ -126,10 +118,8 @@ class ClosedViewReleaseTest {
             long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
             closing.close();
 
-            // this thread's release meets the close before the freeing access
-            IllegalStateException met = catchThrowableOfType(IllegalStateException.class,
-                    () -> RobustMutex.clearOwnerIfLocked(closed, 0));
-            assertThat(met).as("the clearing phase met the close").isNotNull();
+            IllegalStateException met = catchThrowableOfType(IllegalStateException.class, () -> phase.accept(closed));
+            assertThat(met).as(step + " met the close").isNotNull();
             boolean released = ClosedViewRelease.release(closed.asSlice(0, MUTEX_SIZE), false, "the mutex", met);
 
             assertThat(released).as("released through the kept view").isTrue();
