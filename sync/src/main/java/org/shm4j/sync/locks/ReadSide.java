@@ -355,7 +355,10 @@ final class ReadSide extends TimedLock {
     /**
      * Clears this process's writer flag if no writer holds the word, holding the writer's mutex meanwhile, taken
      * with the entering bit and released with it (see Protocol): a death here is never a holder's, since this reader
-     * never enters what the lock guards.
+     * never enters what the lock guards. If another thread's close of this view cuts the clear or the release short,
+     * the read call throws holding nothing, so the mutex is released through another open view of the heap, if this
+     * process has one (see {@link RobustMutex#release(boolean, String)}): else the word stayed held by this thread
+     * for as long as the process kept that view, and no writer or reader came in.
      *
      * @return true if the flag was found set with the word free, and the mutex taken to clear it
      */
@@ -368,7 +371,7 @@ final class ReadSide extends TimedLock {
         try {
             INT.getAndBitwiseAnd(s, holds, ~RW_WRITER_FLAG); // volatile: before the mutex is released
         } finally {
-            RobustMutex.release(s, RW_WRITER_OFFSET, true, lockDescription);
+            writer.release(true, lockDescription); // the mutex of this lock's writer word, at RW_WRITER_OFFSET
         }
         return true;
     }
