@@ -55,9 +55,14 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * the bound (or caught in that window by the watch's last look) is taken for the releaser's hold and freed: two
  * holders. The bound costs only a release that met the close at that access, and there the close usually came
  * before the access ran (7 of 8 such releases in 8 runs of the cut-short lock calls' test waited out the bound):
- * naming no one there would leave the word held by no thread until the process closed its last view or exited. An
- * acquire's CAS reported late still leaves the word this process's with no thread named: its call threw before
- * {@link #releaseTaken} could know it took the word.
+ * naming no one there would leave the word held by no thread until the process closed its last view or exited.
+ *
+ * <p>An acquire's CAS that met the close may likewise have taken the word: the call throws without knowing it did,
+ * so the word would stay this process's with no thread named. {@link #releaseIfTakenUnnamed} watches it the same way
+ * and, if it stays so for the bound, names the caller and releases it. The same residual holds (a B descheduled
+ * between CAS and claim), and so does one more: a release cut short at its freeing access watches that word too; of
+ * the two watches, the first to end names its thread (the other then finds the field taken, or the word freed).
+ * Either way the word is not left held by no thread.
  */
 final class ClosedViewRelease {
     // VarHandle mechanics
@@ -125,6 +130,37 @@ final class ClosedViewRelease {
             closed.addSuppressed(failed);
             return false;
         }
+    }
+
+    /**
+     * For an acquire whose CAS on the word of the mutex at {@code mutex} (its 40 bytes, in a view that is now closed)
+     * met the close: the JDK may report it after the CAS took the word. Watches the word through another open view of
+     * the same heap for {@code settleNanos} as {@link #nameHolderOnceSettled} does: if it stays this process's with
+     * the owner field 0 (no thread took it and named itself, no release freed it), the CAS took it: names the current
+     * thread and releases it, not marked (the caller entered nothing). Returns at once when the word is free or named
+     * (the usual case: the close came before the CAS ran); blocks for the bound when no thread is named.
+     *
+     * @param settleNanos how long to watch: {@link RobustMutex#SETTLE_NANOS}
+     * @param closed      what the caller met and will throw; a failure of this release other than a close is added
+     *                    to it as suppressed
+     */
+    static void releaseIfTakenUnnamed(MemorySegment mutex, String what, long settleNanos, IllegalStateException closed) {
+        long deadline = System.nanoTime() + settleNanos;
+        // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
+        HeapMappings.throughAnotherOpenView(mutex, view -> {
+            // volatile CAS: a watching release names itself the same way (nameHolderIn), so one of the two names
+            if (staysUnclaimed(view, deadline)
+                    && LONG.compareAndSet(view, MUTEX_OWNER_THREAD, 0L, ThreadKeys.current())) {
+                try {
+                    releaseThrough(view, true, what, false); // readers may wait for a writer's mutex: wake them all
+                } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
+                    throw alsoClosed;
+                } catch (RuntimeException failed) { // the owner field changed after the CAS: the caller's close stays
+                    closed.addSuppressed(failed);
+                }
+            }
+            return true;
+        });
     }
 
     /**

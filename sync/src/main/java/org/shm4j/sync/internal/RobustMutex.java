@@ -251,7 +251,7 @@ public final class RobustMutex {
 
     /** @return true if the mutex was free and is now held by the current thread */
     public boolean tryAcquire() {
-        if (LONG.compareAndSet(segment, MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
+        if (take(segment, 0, LOCKED, description)) { // the successful CAS is the linearization point
             claimTaken();
             return true;
         }
@@ -266,7 +266,7 @@ public final class RobustMutex {
      * @return true if the mutex was free and is now held by the current thread
      */
     public static boolean tryAcquire(MemorySegment s, long base) {
-        if (LONG.compareAndSet(s, base + MUTEX_WORD, 0L, LOCKED)) { // the successful CAS is the linearization point
+        if (take(s, base, LOCKED, TAKEN_BY_A_LOCK_CALL)) { // the successful CAS is the linearization point
             claimTaken(s, base, TAKEN_BY_A_LOCK_CALL);
             return true;
         }
@@ -281,7 +281,7 @@ public final class RobustMutex {
      * @return true if the mutex was free and is now held by the current thread, entering
      */
     public static boolean tryAcquireEntering(MemorySegment s, long base) {
-        if (LONG.compareAndSet(s, base + MUTEX_WORD, 0L, LOCKED | LOCK_ENTERING)) {
+        if (take(s, base, LOCKED | LOCK_ENTERING, TAKEN_BY_A_LOCK_CALL)) {
             claimTaken(s, base, TAKEN_BY_A_LOCK_CALL);
             return true;
         }
@@ -357,7 +357,7 @@ public final class RobustMutex {
                 if (w == 0) {
                     // others may still be blocked: counted, or (uncounted) when the count is full
                     long locked = step > BLOCK_STEP && WakeWord.countsSleepers(wakes) ? LOCKED | LOCK_WAITERS : LOCKED;
-                    if (LONG.compareAndSet(s, MUTEX_WORD, 0L, locked)) {
+                    if (take(s, 0, locked, description)) {
                         claimTaken();
                         return true;
                     }
@@ -408,7 +408,7 @@ public final class RobustMutex {
             Thread.onSpinWait();
             long w = (long) LONG.getOpaque(s, MUTEX_WORD); // opaque: a hint; the CAS below decides
             if (w == 0) {
-                if (LONG.compareAndSet(s, MUTEX_WORD, 0L, LOCKED)) {
+                if (take(s, 0, LOCKED, description)) {
                     claimTaken();
                     return true;
                 }
@@ -880,6 +880,24 @@ public final class RobustMutex {
     private void passOnWakeIfSlept(int step) {
         if (step > BLOCK_STEP) {
             WakeWord.passOn(segment, 0);
+        }
+    }
+
+    /**
+     * The CAS that takes the free word of the mutex at {@code base} in {@code s} as {@code locked}. The JDK may report
+     * a close of this view met at the CAS after the CAS took the word, and the caller's call then throws without
+     * knowing: {@link ClosedViewRelease#releaseIfTakenUnnamed} frees such a word through another open view.
+     *
+     * @param what the mutex, for the release's messages
+     * @return true if the word was free and is now {@code locked}
+     * @throws IllegalStateException if the mutex's memory is closed
+     */
+    private static boolean take(MemorySegment s, long base, long locked, String what) {
+        try { // the handler costs the fast path nothing: it is not on it
+            return LONG.compareAndSet(s, base + MUTEX_WORD, 0L, locked);
+        } catch (IllegalStateException closed) {
+            ClosedViewRelease.releaseIfTakenUnnamed(s.asSlice(base, MUTEX_SIZE), what, SETTLE_NANOS, closed);
+            throw closed;
         }
     }
 

@@ -16,6 +16,7 @@ import java.util.function.Consumer;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
@@ -31,7 +32,8 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * this process's, named by no thread, for {@link RobustMutex#SETTLE_NANOS}. Before, every close met in a release
  * named the releaser at once and freed the word: that other thread's hold, so two threads held the mutex. Naming no
  * one there would not do either: the close usually arrives before that access runs, and the word then stayed held by
- * no thread. The view the watch looks through may close too: the watch goes on in a third one, if open.
+ * no thread. The view the watch looks through may close too: the watch goes on in a third one, if open. An acquire
+ * whose CAS met the close may likewise have taken the word unknown to its call: it is freed once it stayed unnamed.
  */
 @Timeout(60)
 class ClosedViewReleaseTest {
@@ -166,6 +168,103 @@ class ClosedViewReleaseTest {
 
             assertThat(released).as("released through the third view").isTrue();
             assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
+        }
+    }
+
+    /**
+     * An acquire whose CAS met the close: the JDK may report it after the CAS took the word, and the call then throws
+     * not knowing it took it (here the word is taken by hand, its owner field 0, as that CAS leaves it; the CAS
+     * through the closed view then throws). Once the word stayed unnamed for the bound, it is freed through the kept
+     * view, not marked. Before, it stayed this process's, named by no thread, for as long as the process kept a view.
+     */
+    @Test
+    void shouldFreeAWordThatAnAcquireWhoseCasMetTheCloseLeftNamedByNoThread() {
+        String name = names.unique("cas");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedLock.openOrCreate(kept, "lock");
+            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+            assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as the CAS left it, before the claim
+            long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
+            closing.close();
+
+            assertThatThrownBy(() -> RobustMutex.tryAcquire(closed, 0)).as("the acquire through the closed view")
+                    .isInstanceOf(IllegalStateException.class);
+
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries: nothing entered")
+                    .isEqualTo(recoveries);
+        }
+    }
+
+    /** An acquire that met the close while another thread held the word, named: the word is that thread's still. */
+    @Test
+    void shouldLeaveAloneAWordAnotherThreadHoldsWhenAnAcquireMeetsTheClose() throws Exception {
+        String name = names.unique("cas-held");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedLock.openOrCreate(kept, "lock");
+            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+            FutureTask<Boolean> other = new FutureTask<>(() -> RobustMutex.tryAcquire(mutex, 0));
+            Thread.ofPlatform().start(other);
+            assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the word").isTrue();
+            long word = mutex.get(JAVA_LONG, MUTEX_WORD);
+            long otherKey = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD);
+            closing.close();
+
+            assertThatThrownBy(() -> RobustMutex.tryAcquire(closed, 0)).as("the acquire through the closed view")
+                    .isInstanceOf(IllegalStateException.class);
+
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, the other thread's").isEqualTo(word);
+            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isEqualTo(otherKey);
+        }
+    }
+
+    /**
+     * An acquire that met the close while another thread of this process was between its CAS and its claim: that
+     * thread names itself during the watch, and the word is left to it.
+     */
+    @Test
+    void shouldLeaveAloneAWordAnotherThreadClaimsWhileAnAcquireWatches() throws Exception {
+        String name = names.unique("cas-claimed");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedLock.openOrCreate(kept, "lock");
+            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+            FutureTask<Boolean> other = new FutureTask<>(() -> RobustMutex.tryAcquire(mutex, 0));
+            Thread.ofPlatform().start(other);
+            assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the word").isTrue();
+            long otherKey = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD);
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as between its CAS and its claim
+            long word = mutex.get(JAVA_LONG, MUTEX_WORD);
+            Thread acquirer = Thread.currentThread();
+            AtomicBoolean watchEnded = new AtomicBoolean();
+            FutureTask<Void> claim = new FutureTask<>(() -> { // its claim, once this thread's acquire watches
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                // parked: in the watch (nothing else here parks)
+                while (acquirer.getState() != Thread.State.TIMED_WAITING && !watchEnded.get()) {
+                    assertThat(System.nanoTime() - deadline).as("waited for the acquire to watch").isNegative();
+                    Thread.onSpinWait();
+                }
+                mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, otherKey);
+                return null;
+            });
+            closing.close();
+            Thread.ofPlatform().start(claim);
+
+            // the acquire's CAS met the close (it did not run): a watch longer than an acquire's, for a busy machine
+            ClosedViewRelease.releaseIfTakenUnnamed(closed.asSlice(0, MUTEX_SIZE), "the mutex",
+                    TimeUnit.SECONDS.toNanos(20), new IllegalStateException("met"));
+            watchEnded.set(true);
+            claim.get(20, TimeUnit.SECONDS);
+
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, the other thread's").isEqualTo(word);
+            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isEqualTo(otherKey);
         }
     }
 }
