@@ -37,17 +37,44 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  */
 @Timeout(60)
 class ClosedViewReleaseTest {
+    /** How long the tests' watches last: longer than a lock call's, so that another thread surely runs meanwhile. */
+    private static final long WATCH_NANOS = TimeUnit.SECONDS.toNanos(20);
+
     @RegisterExtension
     final ShmNames names = new ShmNames();
 
     @Test
     void shouldLeaveAloneAWordAnotherThreadClaimsWhileTheReleaseWatches() throws Exception {
-        String name = names.unique("freeing");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedLock.openOrCreate(kept, "lock");
-            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+        // this thread's release, its owner field cleared, met the close at the freeing access: it watches the word
+        assertLeftToAThreadClaimingDuringTheWatch("freeing", closed -> {
+            IllegalStateException met = catchThrowableOfType(IllegalStateException.class,
+                    () -> closed.get(JAVA_LONG, MUTEX_WORD));
+            ClosedViewRelease.nameHolderOnceSettled(closed, WATCH_NANOS);
+            assertThat(ClosedViewRelease.release(closed, false, "the mutex", met))
+                    .as("released through the kept view").isFalse();
+        });
+    }
+
+    /**
+     * An acquire that met the close while another thread of this process was between its CAS and its claim: that
+     * thread names itself during the watch, and the word is left to it.
+     */
+    @Test
+    void shouldLeaveAloneAWordAnotherThreadClaimsWhileAnAcquireWatches() throws Exception {
+        // the acquire's CAS met the close (it did not run)
+        assertLeftToAThreadClaimingDuringTheWatch("cas-claimed", closed -> ClosedViewRelease.releaseIfTakenUnnamed(
+                closed, "the mutex", WATCH_NANOS, new IllegalStateException("met")));
+    }
+
+    /**
+     * Another thread takes the word through the kept view and is caught between its CAS and its claim (its owner
+     * field 0); this thread, whose view then closed, runs {@code watch} on the mutex in the closed view, and the
+     * other thread names itself once this thread parks in the watch: the word must be left to it, unmarked.
+     */
+    private void assertLeftToAThreadClaimingDuringTheWatch(String label, Consumer<MemorySegment> watch)
+            throws Exception {
+        try (Views views = views(label)) {
+            MemorySegment mutex = views.mutex();
             FutureTask<Boolean> other = new FutureTask<>(() -> RobustMutex.tryAcquire(mutex, 0));
             Thread.ofPlatform().start(other);
             assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the word").isTrue();
@@ -55,34 +82,28 @@ class ClosedViewReleaseTest {
             mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as between its CAS and its claim
             long word = mutex.get(JAVA_LONG, MUTEX_WORD);
             long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
-            Thread releaser = Thread.currentThread();
-            CountDownLatch releasing = new CountDownLatch(1);
+            Thread watcher = Thread.currentThread();
+            CountDownLatch watching = new CountDownLatch(1);
             AtomicBoolean handled = new AtomicBoolean();
-            FutureTask<Void> claim = new FutureTask<>(() -> { // its claim, once this thread's release watches
-                assertThat(releasing.await(10, TimeUnit.SECONDS)).as("the release started").isTrue();
+            FutureTask<Void> claim = new FutureTask<>(() -> { // its claim, once this thread watches
+                assertThat(watching.await(10, TimeUnit.SECONDS)).as("the watch started").isTrue();
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                // parked: in the watch (the release parks nowhere else); handled: it did not watch
-                while (releaser.getState() != Thread.State.TIMED_WAITING && !handled.get()) {
-                    assertThat(System.nanoTime() - deadline).as("waited for the release to watch").isNegative();
+                // parked: in the watch (nothing else here parks); handled: it did not watch
+                while (watcher.getState() != Thread.State.TIMED_WAITING && !handled.get()) {
+                    assertThat(System.nanoTime() - deadline).as("waited for this thread to watch").isNegative();
                     Thread.onSpinWait();
                 }
                 mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, otherKey);
                 return null;
             });
             Thread.ofPlatform().start(claim);
-            closing.close();
+            views.closing().close();
 
-            // this thread's release, its owner field cleared, met the close at the freeing access: it watches the word
-            // (for longer than a release does, so that the claiming thread surely runs meanwhile on a busy machine)
-            IllegalStateException met = catchThrowableOfType(IllegalStateException.class,
-                    () -> closed.get(JAVA_LONG, MUTEX_WORD));
-            releasing.countDown();
-            ClosedViewRelease.nameHolderOnceSettled(closed.asSlice(0, MUTEX_SIZE), TimeUnit.SECONDS.toNanos(20));
-            boolean released = ClosedViewRelease.release(closed.asSlice(0, MUTEX_SIZE), false, "the mutex", met);
+            watching.countDown();
+            watch.accept(views.closed());
             handled.set(true);
             claim.get(20, TimeUnit.SECONDS);
 
-            assertThat(released).as("released through the kept view").isFalse();
             assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, the other thread's").isEqualTo(word);
             assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isEqualTo(otherKey);
             assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries").isEqualTo(recoveries);
@@ -109,20 +130,17 @@ class ClosedViewReleaseTest {
      * through the kept view, marked.
      */
     private void assertNamedAgainAndReleased(String label, String step, Consumer<MemorySegment> phase) {
-        String name = names.unique(label);
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedLock.openOrCreate(kept, "lock");
-            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+        try (Views views = views(label)) {
+            MemorySegment mutex = views.mutex();
             assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
             mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as its release cleared it
             long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
-            closing.close();
+            views.closing().close();
 
-            IllegalStateException met = catchThrowableOfType(IllegalStateException.class, () -> phase.accept(closed));
+            IllegalStateException met = catchThrowableOfType(IllegalStateException.class,
+                    () -> phase.accept(views.closed()));
             assertThat(met).as(step + " met the close").isNotNull();
-            boolean released = ClosedViewRelease.release(closed.asSlice(0, MUTEX_SIZE), false, "the mutex", met);
+            boolean released = ClosedViewRelease.release(views.closed(), false, "the mutex", met);
 
             assertThat(released).as("released through the kept view").isTrue();
             assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
@@ -179,19 +197,15 @@ class ClosedViewReleaseTest {
      */
     @Test
     void shouldFreeAWordThatAnAcquireWhoseCasMetTheCloseLeftNamedByNoThread() {
-        String name = names.unique("cas");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedLock.openOrCreate(kept, "lock");
-            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+        try (Views views = views("cas")) {
+            MemorySegment mutex = views.mutex();
             assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
             mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as the CAS left it, before the claim
             long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
-            closing.close();
+            views.closing().close();
 
-            assertThatThrownBy(() -> RobustMutex.tryAcquire(closed, 0)).as("the acquire through the closed view")
-                    .isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> RobustMutex.tryAcquire(views.closed(), 0))
+                    .as("the acquire through the closed view").isInstanceOf(IllegalStateException.class);
 
             assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
             assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
@@ -203,21 +217,17 @@ class ClosedViewReleaseTest {
     /** An acquire that met the close while another thread held the word, named: the word is that thread's still. */
     @Test
     void shouldLeaveAloneAWordAnotherThreadHoldsWhenAnAcquireMeetsTheClose() throws Exception {
-        String name = names.unique("cas-held");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedLock.openOrCreate(kept, "lock");
-            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
+        try (Views views = views("cas-held")) {
+            MemorySegment mutex = views.mutex();
             FutureTask<Boolean> other = new FutureTask<>(() -> RobustMutex.tryAcquire(mutex, 0));
             Thread.ofPlatform().start(other);
             assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the word").isTrue();
             long word = mutex.get(JAVA_LONG, MUTEX_WORD);
             long otherKey = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD);
-            closing.close();
+            views.closing().close();
 
-            assertThatThrownBy(() -> RobustMutex.tryAcquire(closed, 0)).as("the acquire through the closed view")
-                    .isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> RobustMutex.tryAcquire(views.closed(), 0))
+                    .as("the acquire through the closed view").isInstanceOf(IllegalStateException.class);
 
             assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, the other thread's").isEqualTo(word);
             assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isEqualTo(otherKey);
@@ -225,46 +235,23 @@ class ClosedViewReleaseTest {
     }
 
     /**
-     * An acquire that met the close while another thread of this process was between its CAS and its claim: that
-     * thread names itself during the watch, and the word is left to it.
+     * A lock's mutex (its 40 bytes at offset 0 of its block) through a kept view of a heap and through a second view,
+     * which the test closes; closing this closes the kept one.
      */
-    @Test
-    void shouldLeaveAloneAWordAnotherThreadClaimsWhileAnAcquireWatches() throws Exception {
-        String name = names.unique("cas-claimed");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedLock.openOrCreate(kept, "lock");
-            MemorySegment mutex = kept.lookup("lock", SyncLayout.LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            MemorySegment closed = closing.lookup("lock", SyncLayout.LOCK).segment();
-            FutureTask<Boolean> other = new FutureTask<>(() -> RobustMutex.tryAcquire(mutex, 0));
-            Thread.ofPlatform().start(other);
-            assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the word").isTrue();
-            long otherKey = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD);
-            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as between its CAS and its claim
-            long word = mutex.get(JAVA_LONG, MUTEX_WORD);
-            Thread acquirer = Thread.currentThread();
-            AtomicBoolean watchEnded = new AtomicBoolean();
-            FutureTask<Void> claim = new FutureTask<>(() -> { // its claim, once this thread's acquire watches
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                // parked: in the watch (nothing else here parks)
-                while (acquirer.getState() != Thread.State.TIMED_WAITING && !watchEnded.get()) {
-                    assertThat(System.nanoTime() - deadline).as("waited for the acquire to watch").isNegative();
-                    Thread.onSpinWait();
-                }
-                mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, otherKey);
-                return null;
-            });
-            closing.close();
-            Thread.ofPlatform().start(claim);
-
-            // the acquire's CAS met the close (it did not run): a watch longer than an acquire's, for a busy machine
-            ClosedViewRelease.releaseIfTakenUnnamed(closed.asSlice(0, MUTEX_SIZE), "the mutex",
-                    TimeUnit.SECONDS.toNanos(20), new IllegalStateException("met"));
-            watchEnded.set(true);
-            claim.get(20, TimeUnit.SECONDS);
-
-            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, the other thread's").isEqualTo(word);
-            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isEqualTo(otherKey);
+    private record Views(SharedHeap kept, MemorySegment mutex, SharedHeap closing, MemorySegment closed)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            kept.close();
         }
+    }
+
+    private Views views(String label) {
+        String name = names.unique(label);
+        SharedHeap kept = SharedHeap.create(name, 1 << 20);
+        SharedLock.openOrCreate(kept, "lock");
+        SharedHeap closing = SharedHeap.open(name);
+        return new Views(kept, kept.lookup("lock", SyncLayout.LOCK).segment().asSlice(0, MUTEX_SIZE), closing,
+                closing.lookup("lock", SyncLayout.LOCK).segment().asSlice(0, MUTEX_SIZE));
     }
 }
