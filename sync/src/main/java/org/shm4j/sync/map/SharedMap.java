@@ -748,12 +748,18 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
         }
     }
 
-    /** Unlocks a write's segment and the half of a split that took its key, if any. */
+    /**
+     * Unlocks a write's segment and the half of a split that took its key, if any: the segment also when the half's
+     * unlock throws (a view closed under the write gives each back through another view, then throws).
+     */
     static void unlock(MapSegment segment, MapSegment holder) {
-        if (holder != segment) {
-            holder.unlock();
+        try {
+            if (holder != segment) {
+                holder.unlock();
+            }
+        } finally {
+            segment.unlock();
         }
-        segment.unlock();
     }
 
     private int encodeKey(Object key, Scratch scratch, int valueLength) {
