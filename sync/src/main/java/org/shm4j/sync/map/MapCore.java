@@ -556,9 +556,30 @@ final class MapCore {
             }
             return null;
         } finally {
-            for (MapSegment segment : locked) {
+            unlockEach(locked);
+        }
+    }
+
+    /**
+     * Unlocks each of {@code locked}, also the ones after an unlock that throws (a view closed under the holder: each
+     * unlock gives its lock back through another view of the heap, then throws); the first failure is thrown once
+     * all ran, later ones added to it.
+     */
+    private static void unlockEach(List<MapSegment> locked) {
+        RuntimeException failed = null;
+        for (MapSegment segment : locked) {
+            try {
                 segment.unlock();
+            } catch (RuntimeException e) {
+                if (failed == null) {
+                    failed = e;
+                } else {
+                    failed.addSuppressed(e);
+                }
             }
+        }
+        if (failed != null) {
+            throw failed;
         }
     }
 
