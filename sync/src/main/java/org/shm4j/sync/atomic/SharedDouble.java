@@ -260,7 +260,7 @@ public final class SharedDouble {
             setPlain(next);
             return next;
         } finally {
-            l.unlock();
+            l.unlockInCall(); // this call's hold: given back if a close cuts the call short
         }
     }
 

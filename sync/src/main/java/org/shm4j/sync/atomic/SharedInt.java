@@ -303,7 +303,7 @@ public final class SharedInt {
             setPlain(next);
             return next;
         } finally {
-            l.unlock();
+            l.unlockInCall(); // this call's hold: given back if a close cuts the call short
         }
     }
 

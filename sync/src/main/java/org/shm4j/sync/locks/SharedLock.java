@@ -178,4 +178,25 @@ public final class SharedLock extends SharedMutex {
     void release() {
         RobustMutex.release(segment, 0, false, description());
     }
+
+    /**
+     * Unlocks a hold that a structure's call took and gives up before it returns (a value's {@code withLock}): as
+     * {@link #unlock()}, but when another thread closed the heap view this lock lives in under the hold, the lock is
+     * first given back through another open view of the heap, if this process has one (see {@code
+     * ClosedViewRelease}). That call throws, so its caller holds nothing and would never unlock; a user's own hold
+     * whose unlock meets the close stays held, for its holder to unlock through another view.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     * @throws IllegalStateException        if the heap or segment the lock lives in is closed
+     */
+    public void unlockInCall() {
+        try {
+            unlock();
+        } catch (IllegalStateException closed) {
+            if (!segment.scope().isAlive()) { // not a damaged word's failure in an open view: that one is thrown
+                mutex.releaseAfter(closed, false, description()); // a failure of its own is added to closed
+            }
+            throw closed;
+        }
+    }
 }
