@@ -179,10 +179,15 @@ public final class SharedLock extends SharedMutex {
         RobustMutex.release(segment, 0, false, description());
     }
 
+    @Override
+    void unlockInWithLock() {
+        unlockInCall();
+    }
+
     /**
-     * Unlocks a hold that a structure's call took and gives up before it returns (a value's {@code withLock}): as
-     * {@link #unlock()}, but when another thread closed the heap view this lock lives in under the hold, the lock is
-     * first given back through another open view of the heap, if this process has one (see {@code
+     * Unlocks a hold that a structure's call took and gives up before it returns (a value's or this lock's {@code
+     * withLock}): as {@link #unlock()}, but when another thread closed the heap view this lock lives in under the
+     * hold, the lock is first given back through another open view of the heap, if this process has one (see {@code
      * ClosedViewRelease}). That call throws, so its caller holds nothing and would never unlock; a user's own hold
      * whose unlock meets the close stays held, for its holder to unlock through another view.
      *

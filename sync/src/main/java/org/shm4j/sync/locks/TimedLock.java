@@ -232,7 +232,7 @@ abstract class TimedLock implements Lock {
         try {
             action.run();
         } finally {
-            unlock();
+            unlockInWithLock();
         }
     }
 
@@ -243,8 +243,17 @@ abstract class TimedLock implements Lock {
         try {
             return action.get();
         } finally {
-            unlock();
+            unlockInWithLock();
         }
+    }
+
+    /**
+     * Unlocks the hold a {@code withLock} call took, as {@link #unlock()}. A lock that can give its hold back through
+     * another view of its heap when a close cut the call short overrides it: the call throws, so its caller holds
+     * nothing and would never unlock.
+     */
+    void unlockInWithLock() {
+        unlock();
     }
 
     /**

@@ -22,12 +22,12 @@ import java.util.function.Function;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A value's {@code withLock(update)} takes the lock beside it and unlocks it before it returns: when another thread's
- * close of the heap view cuts the call short, the call throws, so its caller holds nothing and never unlocks; the
- * lock must then be given back through another open view of the heap (see {@code ClosedViewRelease}), not stay held
- * by that thread while the process keeps the other view (every later {@code withLock} and {@code lock()}, in every
- * process, waited). Threads update through one view until it closes under them; then the lock must be free through
- * the kept view.
+ * A value's {@code withLock(update)} takes the lock beside it and unlocks it before it returns, as a lock's own
+ * {@code withLock(action)} does: when another thread's close of the heap view cuts the call short, the call throws,
+ * so its caller holds nothing and never unlocks; the lock must then be given back through another open view of the
+ * heap (see {@code ClosedViewRelease}), not stay held by that thread while the process keeps the other view (every
+ * later {@code withLock} and {@code lock()}, in every process, waited). Threads update through one view until it
+ * closes under them; then the lock must be free through the kept view.
  */
 @Timeout(120)
 class WithLockCutShortByCloseTest {
@@ -53,6 +53,11 @@ class WithLockCutShortByCloseTest {
         DOUBLE(heap -> SharedDouble.create(heap, "value", 0, true), heap -> {
             SharedDouble value = SharedDouble.open(heap, "value");
             return () -> value.withLock(v -> v + 1);
+        }),
+        /** The lock's own {@code withLock(action)}. */
+        LOCK(heap -> SharedLock.create(heap, "value.lock"), heap -> {
+            SharedLock lock = SharedLock.open(heap, "value.lock");
+            return () -> lock.withLock(() -> { });
         });
 
         private final Function<SharedHeap, Object> create;
