@@ -372,8 +372,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
 
     /**
      * @return how long a value may stay claimed by a producer before consumers look whether that producer died and
-     *         skip it if so (stored in the queue's shared header; default 5 s); a claim whose process is seen dead
-     *         is skipped sooner (see {@link SharedRing}'s stall rule)
+     *         skip it if so (stored in the queue's shared header; default 5 s), timed from when any consumer, in any
+     *         process, first saw the claim stuck, so consumer processes that come and go still skip it; a claim whose
+     *         process is seen dead is skipped sooner (see {@link SharedRing}'s stall rule)
      * @see SharedRing#stallTimeout()
      */
     public Duration stallTimeout() {

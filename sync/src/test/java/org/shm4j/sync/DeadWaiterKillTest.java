@@ -301,9 +301,9 @@ class DeadWaiterKillTest {
             heap.allocate("v6 ring", new BlockType(0x5348_0031, 6), 2048);
             heap.allocate("old fair", new BlockType(0x5348_0022, 3), SyncLayout.FAIR_SIZE);
             assertThatThrownBy(() -> SharedRing.open(heap, "old ring")).isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessageContaining("v5").hasMessageContaining("v10");
+                    .hasMessageContaining("v5").hasMessageContaining("v11");
             assertThatThrownBy(() -> SharedRing.open(heap, "v6 ring")).isInstanceOf(ShmTypeMismatchException.class)
-                    .hasMessageContaining("v6").hasMessageContaining("v10");
+                    .hasMessageContaining("v6").hasMessageContaining("v11");
             assertThatThrownBy(() -> SharedFairLock.open(heap, "old fair"))
                     .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("v3").hasMessageContaining("v4");
         }

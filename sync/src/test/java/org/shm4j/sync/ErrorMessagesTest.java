@@ -50,7 +50,7 @@ class ErrorMessagesTest {
             assertThatThrownBy(() -> SharedLong.openOrCreate(heap, "total")).hasMessageContaining("is a SharedInt");
             SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
             assertThatThrownBy(() -> SharedReadWriteLock.open(heap, "ring")).hasMessageEndingWith(
-                    "is a SharedRing, type 0x53480031 v10 (expected: a SharedReadWriteLock, type 0x53480023 v8)");
+                    "is a SharedRing, type 0x53480031 v11 (expected: a SharedReadWriteLock, type 0x53480023 v8)");
         }
     }
 

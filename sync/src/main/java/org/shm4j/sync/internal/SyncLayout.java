@@ -24,7 +24,7 @@ public final class SyncLayout {
     public static final BlockType READ_WRITE_LOCK = BlockType.named("SharedReadWriteLock", 0x5348_0023, 8);
     public static final BlockType FAIR_LOCK = BlockType.named("SharedFairLock", 0x5348_0022, 4);
     public static final BlockType REENTRANT_LOCK = BlockType.named("SharedReentrantLock", 0x5348_0024, 1);
-    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 10);
+    public static final BlockType RING = BlockType.named("SharedRing", 0x5348_0031, 11);
 
     /** Ring: the smallest data capacity in bytes. */
     public static final int RING_MIN_CAPACITY = 1024;
@@ -80,6 +80,15 @@ public final class SyncLayout {
      * single consumer's role, or 0; written only when a process claims or releases the role.
      */
     public static final long RING_CONSUMER_PROCESS_OFFSET = RING_CONSUMED_TO_OFFSET + Long.BYTES;
+    /**
+     * Ring: the stall clock's key (long): the consumer position of the uncommitted record a consumer last noted
+     * stuck, plus 1; 0 if none was. Written by the consumer (MPMC: in the consumers' turn) only on its stall checks.
+     */
+    public static final long RING_STALL_AT_OFFSET = RING_CONSUMER_PROCESS_OFFSET + Long.BYTES;
+    /** Ring: the tail (long) seen when the record the stall clock's key names was first noted stuck. */
+    public static final long RING_STALL_TAIL_OFFSET = RING_STALL_AT_OFFSET + Long.BYTES;
+    /** Ring: the {@code System.nanoTime()} (long) at which the record the stall clock's key names was first noted. */
+    public static final long RING_STALL_SINCE_OFFSET = RING_STALL_TAIL_OFFSET + Long.BYTES;
 
     /**
      * @return the offset of a ring's consumer position, its commit point: head for an SPSC ring (whose consumer frees a

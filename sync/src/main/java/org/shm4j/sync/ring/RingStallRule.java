@@ -108,7 +108,8 @@ final class RingStallRule {
 
     /**
      * The stall rule: skip the record at the consumer's {@code position} if it stayed uncommitted for the stall
-     * timeout and its producer is dead, over no more than the claims made before it was first seen stuck; or sooner,
+     * timeout, timed by the ring's shared clock ({@link RingStallClock}) from when any consumer first saw it stuck,
+     * and its producer is dead, over no more than the claims made before it was first seen stuck; or sooner,
      * a claim whose mark names a process seen dead (looked at every {@link StallWatch#LIVENESS_CHECK_NANOS} of the
      * stall), so that a consumer started after a producer's death does not wait a whole timeout behind its claim.
      */
@@ -120,13 +121,15 @@ final class RingStallRule {
             return;
         }
         long now = System.nanoTime();
-        long bound = stall.expired(position, tail, now, timeoutNanos());
+        stall.note(position, now);
+        long bound = RingStallClock.expired(block, position, tail, now, timeoutNanos());
         if (bound < 0) {
             if (stall.livenessDue(now)) {
                 skipIfMarkedByDeadProducer(position, tail);
             }
             return;
         }
+        stall.clear(); // noted again at the next check, with its look at the producer an interval later
         // a producer that may live: wait another timeout, then look again; else skip what was probed, and nothing
         // else (a mark stored since is a live producer's)
         long record = recovery.record(position);

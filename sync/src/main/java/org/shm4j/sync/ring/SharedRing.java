@@ -43,7 +43,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * read in place by a {@link MessageHandler} ({@link #poll}, {@link #drain}). Non-blocking: a full ring refuses an
  * offer, an empty one returns 0.
  *
- * <h2>Layout (heap block type {@code 0x53480031} v10, 1024-byte header + capacity, 64-aligned)</h2>
+ * <h2>Layout (heap block type {@code 0x53480031} v11, 1024-byte header + capacity, 64-aligned)</h2>
  * <table class="striped">
  * <caption>SharedRing block</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Memory ordering</th></tr>
@@ -51,7 +51,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     <td>plain; written before the magic, and before the block is published</td></tr>
  * <tr><td>4</td><td>4</td><td>maxMessageLength: capacity / 8 - 8</td><td>plain; likewise</td></tr>
  * <tr><td>8</td><td>4</td><td>kind: 1 = SPSC, 2 = MPSC, 3 = MPMC</td><td>plain; likewise</td></tr>
- * <tr><td>12</td><td>4</td><td>layoutVersion: 10 (9 had no producerProcess and consumerProcess words; 8 had no
+ * <tr><td>12</td><td>4</td><td>layoutVersion: 11 (10 had no stall clock: each consumer object timed a stall from
+ *     its own first look; 9 had no producerProcess and consumerProcess words; 8 had no
  *     producer table and orphan bound, and skipped a claim never marked by the stall timeout alone; 7 had no
  *     messageType and claim marks naming no producer; 6 had no sticky bit in the waiters words, and its waiters
  *     looked at the ring before announcing themselves; 5 counted the waiters at 516 and 644 instead of a flag; 4 had
@@ -86,6 +87,16 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     claim orders), and by MPMC polls' look without the turn and message counts with acquire</td></tr>
  * <tr><td>400</td><td>8</td><td>consumerProcess (SPSC, MPSC; else 0): the token of the process that holds the
  *     consumer's role, or 0</td><td>as producerProcess</td></tr>
+ * <tr><td>408</td><td>8</td><td>stallAt: the stall clock's key, the consumer position of the record a consumer last
+ *     noted claimed but uncommitted, plus 1; 0 at first (see A producer that dies)</td><td>written by the consumer
+ *     (MPMC: in the consumers' turn) only at its stall checks, with a release store after stallSince and stallTail;
+ *     read by the next check, with acquire</td></tr>
+ * <tr><td>416</td><td>8</td><td>stallTail: the tail seen when the record stallAt names was first noted stuck</td>
+ *     <td>opaque store before stallAt's (a consumer killed between leaves an older tail: a narrower skip); opaque
+ *     load after stallAt's</td></tr>
+ * <tr><td>424</td><td>8</td><td>stallSince: the {@code System.nanoTime()} at which that record was first noted
+ *     stuck</td><td>opaque store before stallTail's (a death between leaves a later start: a later skip); opaque
+ *     load after stallAt's</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
  *     consumers' futex word</td><td>atomic add</td></tr>
  * <tr><td>516</td><td>4</td><td>notEmptyWaiters: bit 0 (waiting) set once a consumer about to block announced
@@ -108,7 +119,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * </table>
  * Each hot field sits on its own pair of cache lines (128 bytes apart), so producers and the consumer do not share a
  * line, even with adjacent-line prefetch; consumedTo shares head's line, since the consumer writes both, and the role
- * words share tail's and head's lines, written only when a process claims or releases a role. The first
+ * words share tail's and head's lines, written only when a process claims or releases a role; the stall clock
+ * shares head's line too, written only by the consumer's stall checks, never by an offer or a poll that finds a
+ * message. The first
  * line's stall timeout and counters change only on rare paths. The header's bytes between the fields are reserved:
  * zero, as the creator leaves them, and checked at open and wrap.
  *
@@ -230,6 +243,16 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * taken for a header, and every committed message is still delivered, exactly once. A process that finds no slot
  * free (more than 32 live producer processes) raises the orphan bound to {@link Long#MAX_VALUE} for the rest of the
  * ring's life: from then on a claim without a mark is skipped by the stall timeout alone.
+ *
+ * <p>The stall timeout is timed from when any consumer first noted the record stuck, by a clock in the header
+ * (stallAt, stallTail, stallSince), not by each ring object: so consumers that come and go (a worker process that polls
+ * a few messages and exits, is killed, or opens the ring for each poll) still get past a dead producer's claim once it
+ * has been stuck for the timeout, whichever of them looks then. A consumer's stall check that finds the clock naming
+ * another record (or none) restarts it at its own position, tail and time; one past the timeout restarts it too, so
+ * that a claim kept (its producer may live) waits another timeout. The times are {@code System.nanoTime()}, which
+ * HotSpot on Linux reads from {@code CLOCK_MONOTONIC}, one clock for every process of the host: a start in the future
+ * or more than an hour past the timeout (a ring kept in a file across a reboot, or consumers in time namespaces with
+ * other clock offsets) restarts the clock, so a mismatch may delay a skip but hastens none beyond that hour.
  *
  * <p>So a slow producer (descheduled, stopped, in a long collection, encoding a large value in place) keeps its
  * claim, and consumers wait for it as they would for a lock's live holder; a claim that a live process leaks (a
@@ -838,7 +861,8 @@ public final class SharedRing {
     /**
      * Sets how long a record at head may stay claimed but uncommitted (while tail is ahead) before a consumer takes
      * its producer for dead and skips it; see the class documentation. The timeout lives in the ring's header: it
-     * applies to every consumer, in every process, from their next stall check on.
+     * applies to every consumer, in every process, from their next stall check on, and is timed from when any
+     * consumer first noted the record stuck (the header's stall clock), not from each consumer's first look.
      *
      * @throws IllegalArgumentException if {@code timeout} is not positive
      */

@@ -92,6 +92,28 @@ class RingProducerTableTest extends RawRingTest {
     }
 
     /**
+     * A consumer that opens the ring for each poll (a short-lived worker) still skips a dead producer's claim never
+     * marked: the stall timeout runs from when any consumer first saw the claim stuck (the ring's shared stall clock),
+     * not from each object's first look, which never reached the timeout.
+     */
+    @ParameterizedTest
+    @EnumSource(value = SharedRing.Kind.class, names = {"MPSC", "MPMC"})
+    void shouldSkipAClaimNeverMarkedOfADeadProducerWithANewRingObjectForEachPoll(SharedRing.Kind kind) {
+        SharedRing.format(raw, 0, kind, 1024).setStallTimeout(Duration.ofMillis(20));
+        raw.set(JAVA_INT, slot(3), exitedProcess());
+        raw.set(JAVA_LONG, RING_TAIL_OFFSET, 64L); // the dead process won [0, 64) and died before marking it
+        assertThat(SharedRing.wrap(raw, 0).offer(5, filled(20, 5), 0, 20)).isTrue();
+
+        long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos(); // a hundred stall timeouts
+        while (got.isEmpty()) {
+            assertThat(System.nanoTime() - deadline).as("skipped within 2 s").isNegative();
+            SharedRing.wrap(raw, 0).poll(collect);
+        }
+        assertThat(got).containsExactly("5:20:5");
+        assertThat(SharedRing.wrap(raw, 0).stats().skippedRecords()).isEqualTo(1);
+    }
+
+    /**
      * A consumer's periodic check finds the ring empty: dead slots are retired, and the bound raised is the tail then,
      * below which every claim was consumed.
      */

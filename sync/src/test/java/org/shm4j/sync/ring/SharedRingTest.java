@@ -558,27 +558,30 @@ class SharedRingTest {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
             SharedRing.format(raw, 0, SharedRing.Kind.MPMC, 1024);
-            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(10);
+            assertThat(raw.get(JAVA_INT, 12)).as("layout version").isEqualTo(11);
             byte[] magic = raw.asSlice(16, 8).toArray(JAVA_BYTE);
             assertThat(new String(magic, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("SHM4JRNG");
             raw.set(JAVA_INT, 12, 2);
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 2 (expected: 10)");
-            raw.set(JAVA_INT, 12, 5); // counted its waiters where version 10 has waiters words
+                    .hasMessageContaining("ring layout version 2 (expected: 11)");
+            raw.set(JAVA_INT, 12, 5); // counted its waiters where version 11 has waiters words
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 5 (expected: 10)");
+                    .hasMessageContaining("ring layout version 5 (expected: 11)");
             raw.set(JAVA_INT, 12, 6); // its publishers never fenced before loading the waiters flag
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 6 (expected: 10)");
+                    .hasMessageContaining("ring layout version 6 (expected: 11)");
             raw.set(JAVA_INT, 12, 7); // declared no message type: a queue over it could be opened with any codec
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 7 (expected: 10)");
+                    .hasMessageContaining("ring layout version 7 (expected: 11)");
             raw.set(JAVA_INT, 12, 8); // had no producer table: its stall rule skipped a stopped producer's claim
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 8 (expected: 10)");
+                    .hasMessageContaining("ring layout version 8 (expected: 11)");
             raw.set(JAVA_INT, 12, 9); // had no role words: two consumer processes at once corrupted it for good
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
-                    .hasMessageContaining("ring layout version 9 (expected: 10)");
+                    .hasMessageContaining("ring layout version 9 (expected: 11)");
+            raw.set(JAVA_INT, 12, 10); // timed a stall per consumer object: replaced consumers never skipped
+            assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessageContaining("ring layout version 10 (expected: 11)");
             raw.set(JAVA_INT, 12, 4);
             raw.set(JAVA_LONG_UNALIGNED, 16, 0L);
             assertThatThrownBy(() -> SharedRing.wrap(raw, 0)).isInstanceOf(org.shm4j.core.ShmFormatException.class)
