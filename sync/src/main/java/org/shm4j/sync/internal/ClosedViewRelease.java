@@ -59,10 +59,12 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  *
  * <p>An acquire's CAS that met the close may likewise have taken the word: the call throws without knowing it did,
  * so the word would stay this process's with no thread named. {@link #releaseIfTakenUnnamed} watches it the same way
- * and, if it stays so for the bound, names the caller and releases it. The same residual holds (a B descheduled
- * between CAS and claim), and so does one more: a release cut short at its freeing access watches that word too; of
- * the two watches, the first to end names its thread (the other then finds the field taken, or the word freed).
- * Either way the word is not left held by no thread.
+ * and, if it stays so for the bound, names the caller and releases it. So does a take-over's CAS from a dead owner
+ * that met the close: the owner field then still holds the dead owner's key (read before the CAS, with the word
+ * still the dead owner's after it), which names no thread here; released marked, as the take-over marks. The same
+ * residual holds (a B descheduled between CAS and claim), and so does one more: a release cut short at its freeing
+ * access watches that word too; of the two watches, the first to end names its thread (the other then finds the
+ * field taken, or the word freed). Either way the word is not left held by no thread.
  */
 final class ClosedViewRelease {
     // VarHandle mechanics
@@ -136,23 +138,28 @@ final class ClosedViewRelease {
      * For an acquire whose CAS on the word of the mutex at {@code mutex} (its 40 bytes, in a view that is now closed)
      * met the close: the JDK may report it after the CAS took the word. Watches the word through another open view of
      * the same heap for {@code settleNanos} as {@link #nameHolderOnceSettled} does: if it stays this process's with
-     * the owner field 0 (no thread took it and named itself, no release freed it), the CAS took it: names the current
-     * thread and releases it, not marked (the caller entered nothing). Returns at once when the word is free or named
-     * (the usual case: the close came before the CAS ran); blocks for the bound when no thread is named.
+     * the owner field {@code unnamed} (no thread took it and named itself, no release freed it), the CAS took it:
+     * names the current thread and releases it, marked only for a take-over from a holder that had entered (as
+     * {@link #releaseTaken}). Returns at once when the word is free or named (the usual case: the close came before
+     * the CAS ran); blocks for the bound when no thread is named.
      *
+     * @param unnamed     the owner field as the CAS left it: 0 after a free word, the dead owner's after a take-over
+     * @param takingOver  the CAS took the word over from a dead holder that had entered
      * @param settleNanos how long to watch: {@link RobustMutex#SETTLE_NANOS}
      * @param closed      what the caller met and will throw; a failure of this release other than a close is added
      *                    to it as suppressed
      */
-    static void releaseIfTakenUnnamed(MemorySegment mutex, String what, long settleNanos, IllegalStateException closed) {
+    static void releaseIfTakenUnnamed(MemorySegment mutex, long unnamed, boolean takingOver, String what,
+                                      long settleNanos, IllegalStateException closed) {
         long deadline = System.nanoTime() + settleNanos;
         // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
         HeapMappings.throughAnotherOpenView(mutex, view -> {
             // volatile CAS: a watching release names itself the same way (nameHolderIn), so one of the two names
-            if (staysUnclaimed(view, deadline)
-                    && LONG.compareAndSet(view, MUTEX_OWNER_THREAD, 0L, ThreadKeys.current())) {
+            if (staysUnclaimed(view, unnamed, deadline)
+                    && LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, ThreadKeys.current())) {
                 try {
-                    releaseThrough(view, true, what, false); // readers may wait for a writer's mutex: wake them all
+                    // readers may wait for a writer's mutex: wake them all
+                    releaseThrough(view, true, what, takingOver);
                 } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
                     throw alsoClosed;
                 } catch (RuntimeException failed) { // the owner field changed after the CAS: the caller's close stays
@@ -191,7 +198,7 @@ final class ClosedViewRelease {
         // its 40 bytes in each open view in turn while they close: one that closes during the watch must not leave
         // the word named by no thread while a third view is open (none left: maybe the last one, as above)
         HeapMappings.throughAnotherOpenView(mutex, view -> {
-            if (staysUnclaimed(view, deadline)) {
+            if (staysUnclaimed(view, 0L, deadline)) {
                 nameHolderIn(view);
             }
             return true;
@@ -209,17 +216,18 @@ final class ClosedViewRelease {
      * Watches the mutex at {@code view} until {@code deadline} ({@link System#nanoTime()}): a short spin, then parks
      * of up to {@link RobustMutex#SETTLE_LOOK_NANOS}.
      *
-     * @return true if at each look the owner field was 0 and the word this process's, as at the first look or with a
-     *         waiter's bit added
+     * @param unnamed the owner field's value that names no thread here: 0, or a dead owner's after a take-over
+     * @return true if at each look the owner field was {@code unnamed} and the word this process's, as at the first
+     *         look or with a waiter's bit added
      */
-    private static boolean staysUnclaimed(MemorySegment view, long deadline) {
+    private static boolean staysUnclaimed(MemorySegment view, long unnamed, long deadline) {
         // volatile: each read of the word comes before the owner-field read after it, as a claim follows its CAS
         long word = (long) LONG.getVolatile(view, MUTEX_WORD);
         if (!RobustMutex.isThisProcess(word)) {
             return false; // free or another process's: the access ran
         }
         for (int step = 0; ; ) {
-            if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) != 0L) { // opaque: as a claim writes it
+            if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) != unnamed) { // opaque: as a claim writes it
                 return false; // a thread named itself: the access ran and that thread took the word
             }
             if (System.nanoTime() - deadline >= 0) {

@@ -896,7 +896,30 @@ public final class RobustMutex {
         try { // the handler costs the fast path nothing: it is not on it
             return LONG.compareAndSet(s, base + MUTEX_WORD, 0L, locked);
         } catch (IllegalStateException closed) {
-            ClosedViewRelease.releaseIfTakenUnnamed(s.asSlice(base, MUTEX_SIZE), what, SETTLE_NANOS, closed);
+            ClosedViewRelease.releaseIfTakenUnnamed(s.asSlice(base, MUTEX_SIZE), 0L, false, what, SETTLE_NANOS,
+                    closed);
+            throw closed;
+        }
+    }
+
+    /**
+     * The CAS that takes the word {@code w} of a dead owner over, with the waiters bit, in the mutex at {@code s}. The
+     * JDK may report a close of this view met at the CAS after the CAS took the word: the word is then this process's
+     * with the owner field still the dead owner's {@code deadKey}, which names no thread here, and the caller's call
+     * throws without knowing. {@link ClosedViewRelease#releaseIfTakenUnnamed} frees such a word through another open
+     * view, marked as the take-over marks it (else it stayed held for as long as this process kept a view: no thread
+     * here could release it, and no other process takes a live process's word).
+     *
+     * @param deadKey the owner field as the dead owner left it, read before the CAS
+     * @return true if the word was {@code w} and is now this process's
+     * @throws IllegalStateException if the mutex's memory is closed
+     */
+    static boolean takeOver(MemorySegment s, long w, long deadKey, String what) {
+        try { // not on the fast path
+            return LONG.compareAndSet(s, MUTEX_WORD, w, LOCKED | LOCK_WAITERS);
+        } catch (IllegalStateException closed) {
+            // the dead owner had entered unless its word has the entering bit: marked for repair, as below
+            ClosedViewRelease.releaseIfTakenUnnamed(s, deadKey, (w & LOCK_ENTERING) == 0, what, SETTLE_NANOS, closed);
             throw closed;
         }
     }
@@ -927,7 +950,10 @@ public final class RobustMutex {
         if (HeapMappings.isPresent(segment, ownerToken(owner))) { // dead, or closed the heap: cannot be inside
             return false;
         }
-        if (!LONG.compareAndSet(segment, MUTEX_WORD, w, LOCKED | LOCK_WAITERS)) {
+        // volatile, then the word again: the dead owner's key (or 0) if the word was still w after it, as no one
+        // writes the field while the word is w; a key read after another thread's take-over would name that thread
+        long deadKey = (long) LONG.getVolatile(segment, MUTEX_OWNER_THREAD);
+        if ((long) LONG.getVolatile(segment, MUTEX_WORD) != w || !takeOver(segment, w, deadKey, description)) {
             return false;
         }
         try {

@@ -14,11 +14,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
+import static org.shm4j.sync.internal.SyncLayout.MUTEX_FLAGS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
+import static org.shm4j.sync.internal.SyncLayout.OWNER_THREAD_PID_SHIFT;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
@@ -39,6 +44,8 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 class ClosedViewReleaseTest {
     /** How long the tests' watches last: longer than a lock call's, so that another thread surely runs meanwhile. */
     private static final long WATCH_NANOS = TimeUnit.SECONDS.toNanos(20);
+    /** A pid no process has: above Linux's largest pid_max (2^22). */
+    private static final int DEAD_PID = (1 << 22) + 1;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -63,7 +70,7 @@ class ClosedViewReleaseTest {
     void shouldLeaveAloneAWordAnotherThreadClaimsWhileAnAcquireWatches() throws Exception {
         // the acquire's CAS met the close (it did not run)
         assertLeftToAThreadClaimingDuringTheWatch("cas-claimed", closed -> ClosedViewRelease.releaseIfTakenUnnamed(
-                closed, "the mutex", WATCH_NANOS, new IllegalStateException("met")));
+                closed, 0L, false, "the mutex", WATCH_NANOS, new IllegalStateException("met")));
     }
 
     /**
@@ -211,6 +218,38 @@ class ClosedViewReleaseTest {
             assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
             assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries: nothing entered")
                     .isEqualTo(recoveries);
+        }
+    }
+
+    /**
+     * A take-over from a dead owner whose CAS met the close, reported after the CAS took the word: the word is this
+     * process's with the waiters bit and the owner field still the dead owner's key, which names no thread here (here
+     * both are set by hand; the CAS through the closed view then throws). Once that stayed so for the bound, the word
+     * is freed through the kept view, marked for repair as the take-over marks it (the dead owner had entered).
+     * Before, nothing watched it: held by no thread of this live process, which no other process takes over.
+     */
+    @Test
+    void shouldFreeMarkedAWordThatATakeOverWhoseCasMetTheCloseLeftNamingTheDeadOwner() {
+        try (Views views = views("takeover")) {
+            MemorySegment mutex = views.mutex();
+            assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
+            long taken = mutex.get(JAVA_LONG, MUTEX_WORD) | LOCK_WAITERS; // as the take-over's CAS sets it
+            long deadKey = 7L ^ (long) DEAD_PID << OWNER_THREAD_PID_SHIFT; // thread 7 of a dead process
+            long deadWord = (long) DEAD_PID | taken & 0xFFFF_FFFF_0000_0000L; // its word: entering bit clear
+            mutex.set(JAVA_LONG, MUTEX_WORD, taken);
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, deadKey);
+            long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
+            views.closing().close();
+
+            assertThatThrownBy(() -> RobustMutex.takeOver(views.closed(), deadWord, deadKey, "the mutex"))
+                    .as("the take-over's CAS through the closed view").isInstanceOf(IllegalStateException.class);
+
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
+            assertThat(mutex.get(JAVA_INT, MUTEX_FLAGS) & LOCK_OWNER_DIED).as("marked for repair")
+                    .isEqualTo(LOCK_OWNER_DIED);
+            assertThat(mutex.get(JAVA_LONG, MUTEX_RECOVERIES)).as("recoveries: a take-over")
+                    .isEqualTo(recoveries + 1);
         }
     }
 
