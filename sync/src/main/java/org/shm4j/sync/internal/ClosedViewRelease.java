@@ -152,19 +152,24 @@ final class ClosedViewRelease {
     static void releaseIfTakenUnnamed(MemorySegment mutex, long unnamed, boolean takingOver, String what,
                                       long settleNanos, IllegalStateException closed) {
         long deadline = System.nanoTime() + settleNanos;
+        boolean[] named = new boolean[1]; // in a view that then closed: the next one holds the same word
         // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
         HeapMappings.throughAnotherOpenView(mutex, view -> {
-            // volatile CAS: a watching release names itself the same way (nameHolderIn), so one of the two names
-            if (staysUnclaimed(view, unnamed, deadline)
-                    && LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, ThreadKeys.current())) {
-                try {
-                    // readers may wait for a writer's mutex: wake them all
-                    releaseThrough(view, true, what, takingOver);
-                } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
-                    throw alsoClosed;
-                } catch (RuntimeException failed) { // the owner field changed after the CAS: the caller's close stays
-                    closed.addSuppressed(failed);
+            if (!named[0]) {
+                // volatile CAS: a watching release names itself the same way (nameHolderIn), so one of the two names
+                named[0] = staysUnclaimed(view, unnamed, deadline)
+                        && LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, ThreadKeys.current());
+                if (!named[0]) {
+                    return true;
                 }
+            }
+            try {
+                // readers may wait for a writer's mutex: wake them all
+                releaseThrough(view, true, what, takingOver); // if the current thread still holds it
+            } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
+                throw alsoClosed;
+            } catch (RuntimeException failed) { // the owner field changed after the CAS: the caller's close stays
+                closed.addSuppressed(failed);
             }
             return true;
         });
@@ -206,9 +211,9 @@ final class ClosedViewRelease {
     }
 
     private static void nameHolderIn(MemorySegment view) {
-        if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) == 0L // opaque: as the release reads it
-                && RobustMutex.isHeldByThisProcess(view, 0)) {
-            LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current()); // opaque: as a claim
+        if (RobustMutex.isHeldByThisProcess(view, 0)) {
+            // a CAS from 0, not a store: an acquire's watch of the same word names its thread so too (one of the two)
+            LONG.compareAndSet(view, MUTEX_OWNER_THREAD, 0L, ThreadKeys.current());
         }
     }
 
