@@ -1,5 +1,7 @@
 package org.shm4j.testing;
 
+import org.shm4j.core.SharedMemory;
+
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -30,6 +32,24 @@ public final class CloseRaceInChild {
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
     private CloseRaceInChild() {
+    }
+
+    /**
+     * {@link #run} for a body whose rounds each use a heap named {@code heaps-<round>} ({@code 0 <= round < rounds}),
+     * {@code heaps} passed as its last argument, after {@code args}: unlinks those heaps afterwards, which a child
+     * that the JDK crashed leaves behind.
+     */
+    public static void runOnHeaps(Class<?> testClass, String method, String heaps, int rounds, String... args)
+            throws InterruptedException {
+        String[] all = Arrays.copyOf(args, args.length + 1);
+        all[args.length] = heaps;
+        try {
+            run(testClass, method, all);
+        } finally {
+            for (int round = 0; round < rounds; round++) {
+                SharedMemory.unlink(heaps + "-" + round);
+            }
+        }
     }
 
     /**

@@ -84,13 +84,7 @@ class LockCallCutShortByCloseTest {
     @EnumSource(Kind.class)
     void shouldLeaveNoLockHeldByALockCallThatTheCloseOfItsViewCutShort(Kind kind) throws Exception {
         String heaps = names.unique("cut-short");
-        try {
-            CloseRaceInChild.run(LockCallCutShortByCloseTest.class, "cutShortRounds", kind.name(), heaps);
-        } finally {
-            for (int round = 0; round < ROUNDS; round++) {
-                SharedMemory.unlink(heaps + "-" + round); // a crashed child's
-            }
-        }
+        CloseRaceInChild.runOnHeaps(LockCallCutShortByCloseTest.class, "cutShortRounds", heaps, ROUNDS, kind.name());
     }
 
     /** The rounds of one {@link Kind} ({@code args[0]}), on heaps named {@code args[1]-<round>}. */
@@ -144,13 +138,7 @@ class LockCallCutShortByCloseTest {
     @Test
     void shouldFreeTheWriterMutexOfAReaderClearingAStaleFlagWhenItsViewCloses() throws Exception {
         String heaps = names.unique("stale-flag");
-        try {
-            CloseRaceInChild.run(LockCallCutShortByCloseTest.class, "staleFlagRounds", heaps);
-        } finally {
-            for (int round = 0; round < STALE_FLAG_ROUNDS; round++) {
-                SharedMemory.unlink(heaps + "-" + round); // a crashed child's
-            }
-        }
+        CloseRaceInChild.runOnHeaps(LockCallCutShortByCloseTest.class, "staleFlagRounds", heaps, STALE_FLAG_ROUNDS);
     }
 
     /** The rounds of {@link #shouldFreeTheWriterMutexOfAReaderClearingAStaleFlagWhenItsViewCloses}. */

@@ -74,13 +74,7 @@ class WithLockCutShortByCloseTest {
     @EnumSource(Kind.class)
     void shouldLeaveTheLockFreeWhenTheCloseOfItsViewCutsAWithLockShort(Kind kind) throws Exception {
         String heaps = names.unique("with-lock");
-        try {
-            CloseRaceInChild.run(WithLockCutShortByCloseTest.class, "updateRounds", kind.name(), heaps);
-        } finally {
-            for (int round = 0; round < ROUNDS; round++) {
-                SharedMemory.unlink(heaps + "-" + round); // a crashed child's
-            }
-        }
+        CloseRaceInChild.runOnHeaps(WithLockCutShortByCloseTest.class, "updateRounds", heaps, ROUNDS, kind.name());
     }
 
     /** The rounds of one {@link Kind} ({@code args[0]}), on heaps named {@code args[1]-<round>}. */

@@ -39,13 +39,7 @@ class SpareSearchCutShortByCloseTest {
     @Test
     void shouldFreeEverySegmentTheSpareSearchLockedWhenItsViewCloses() throws Exception {
         String heaps = names.unique("spare-search");
-        try {
-            CloseRaceInChild.run(SpareSearchCutShortByCloseTest.class, "searchRounds", heaps);
-        } finally {
-            for (int round = 0; round < ROUNDS; round++) {
-                SharedMemory.unlink(heaps + "-" + round); // a crashed child's
-            }
-        }
+        CloseRaceInChild.runOnHeaps(SpareSearchCutShortByCloseTest.class, "searchRounds", heaps, ROUNDS);
     }
 
     /** The rounds of {@link #shouldFreeEverySegmentTheSpareSearchLockedWhenItsViewCloses}. */
