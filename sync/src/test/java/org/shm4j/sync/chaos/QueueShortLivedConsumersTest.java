@@ -8,7 +8,6 @@ import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedIntArray;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.testing.ChildJvm;
-import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
@@ -36,7 +35,6 @@ class QueueShortLivedConsumersTest {
     /** The values the parent offers behind the dead claim; the claimer offers one more, {@link #CLAIMERS}, first. */
     private static final int BEHIND = 20;
     private static final long CLAIMERS = BEHIND;
-    private static final long CLAIM = 64;
 
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -52,12 +50,13 @@ class QueueShortLivedConsumersTest {
             queue.setStallTimeout(STALL);
             SharedIntArray got = SharedIntArray.create(heap, "got", BEHIND + 1);
             MemorySegment block = heap.lookup("q", SyncLayout.RING).segment();
-            try (ChildJvm claimer = ChildJvm.start(Claimer.class, heapName)) {
+            try (ChildJvm claimer = ChildJvm.start(UnmarkedClaimChildren.Claimer.class, heapName,
+                    Long.toString(CLAIMERS))) {
                 claimer.awaitLine("CLAIMED", BOUND);
                 claimer.kill(); // between its tail CAS and its mark
             }
             assertThat(queue.poll()).isEqualTo(CLAIMERS); // the claimer's value, before its claim
-            long claim = (long) LONG.getVolatile(block, SyncLayout.RING_TAIL_OFFSET) - CLAIM;
+            long claim = (long) LONG.getVolatile(block, SyncLayout.RING_TAIL_OFFSET) - UnmarkedClaimChildren.CLAIM;
             for (long value = 0; value < BEHIND; value++) {
                 assertThat(queue.offer(value)).isTrue();
             }
@@ -84,7 +83,7 @@ class QueueShortLivedConsumersTest {
         for (int consumers = 1; ; consumers++) {
             assertThat(System.nanoTime() - deadline).as("skipped within %s, %d consumers killed", SKIP_BOUND,
                     consumers - 1).isNegative();
-            try (ChildJvm taker = ChildJvm.start(Taker.class, heapName)) {
+            try (ChildJvm taker = ChildJvm.start(UnmarkedClaimChildren.Taker.class, heapName, "take")) {
                 taker.awaitLine("TAKING", BOUND);
                 long end = System.nanoTime() + LIFETIME.toNanos();
                 while (System.nanoTime() - end < 0 && delivered(got) == 0) {
@@ -124,46 +123,6 @@ class QueueShortLivedConsumersTest {
         while (delivered(got) < BEHIND) {
             assertThat(System.nanoTime() - deadline).as("every value delivered within %s", BOUND).isNegative();
             LockSupport.parkNanos(1_000_000);
-        }
-    }
-
-    /**
-     * {@code main(heap)}: offers {@link #CLAIMERS}, which names its process in the ring's producer table, then claims
-     * {@link #CLAIM} bytes by a tail CAS as a producer does and never marks them, and waits to be killed.
-     */
-    static final class Claimer {
-        public static void main(String[] args) {
-            try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedQueue<Long> queue = SharedQueue.open(heap, "q", Codec.longs());
-                if (!queue.offer(CLAIMERS)) {
-                    throw new AssertionError("no room");
-                }
-                MemorySegment block = heap.lookup("q", SyncLayout.RING).segment();
-                long tail = (long) LONG.getVolatile(block, SyncLayout.RING_TAIL_OFFSET);
-                if (!LONG.compareAndSet(block, SyncLayout.RING_TAIL_OFFSET, tail, tail + CLAIM)) {
-                    throw new AssertionError("another producer claimed");
-                }
-                RandomKills.say("CLAIMED");
-                Thread.sleep(BOUND.toMillis()); // killed long before this ends
-            } catch (Throwable e) {
-                RandomKills.fail(e);
-            }
-        }
-    }
-
-    /** {@code main(heap)}: takes values for ever, recording each in "got". */
-    static final class Taker {
-        public static void main(String[] args) {
-            try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedQueue<Long> queue = SharedQueue.open(heap, "q", Codec.longs());
-                SharedIntArray got = SharedIntArray.open(heap, "got");
-                RandomKills.say("TAKING");
-                while (true) {
-                    got.incrementAndGet(queue.take());
-                }
-            } catch (Throwable e) {
-                RandomKills.fail(e);
-            }
         }
     }
 }

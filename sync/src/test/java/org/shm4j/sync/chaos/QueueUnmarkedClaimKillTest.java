@@ -7,13 +7,10 @@ import org.shm4j.sync.Codec;
 import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedIntArray;
 import org.shm4j.sync.internal.SyncLayout;
-import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ChildJvm;
-import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,7 +21,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -57,9 +53,10 @@ class QueueUnmarkedClaimKillTest {
             SharedIntArray got = SharedIntArray.create(heap, "got", VALUES);
             MemorySegment block = heap.lookup("q", SyncLayout.RING).segment();
             assertThat(queue.offer(HELD)).isTrue();
-            try (ChildJvm holder = ChildJvm.start(Taker.class, heapName, "hold")) {
+            try (ChildJvm holder = ChildJvm.start(UnmarkedClaimChildren.Taker.class, heapName, "hold")) {
                 holder.awaitLine("HOLDING", BOUND); // in its handler with HELD: holds the consumers' turn
-                try (ChildJvm claimer = ChildJvm.start(Claimer.class, heapName)) {
+                try (ChildJvm claimer = ChildJvm.start(UnmarkedClaimChildren.Claimer.class, heapName,
+                        Long.toString(CLAIMERS))) {
                     claimer.awaitLine("CLAIMED", BOUND);
                     claimer.kill(); // between its tail CAS and its mark
                 }
@@ -69,7 +66,7 @@ class QueueUnmarkedClaimKillTest {
                     puts.add(producers.submit(() -> putAll(queue, first)));
                 }
                 awaitBlockedProducer(block);
-                try (ChildJvm watcher = ChildJvm.start(Taker.class, heapName, "take")) {
+                try (ChildJvm watcher = ChildJvm.start(UnmarkedClaimChildren.Taker.class, heapName, "take")) {
                     watcher.awaitLine("TAKING", BOUND);
                     holder.kill(); // HELD is handed over again, to the watcher
                     awaitCount(got, CLAIMERS, 1);
@@ -77,8 +74,8 @@ class QueueUnmarkedClaimKillTest {
                     watcher.kill(); // at the dead claim, watching it, with nothing taken and not recorded
                 }
                 queue.setStallTimeout(STALL);
-                try (ChildJvm one = ChildJvm.start(Taker.class, heapName, "take");
-                     ChildJvm two = ChildJvm.start(Taker.class, heapName, "take")) {
+                try (ChildJvm one = ChildJvm.start(UnmarkedClaimChildren.Taker.class, heapName, "take");
+                     ChildJvm two = ChildJvm.start(UnmarkedClaimChildren.Taker.class, heapName, "take")) {
                     for (Future<?> put : puts) {
                         assertThat(put).as("a blocked producer's puts").succeedsWithin(BOUND);
                     }
@@ -122,62 +119,6 @@ class QueueUnmarkedClaimKillTest {
         while (got.get(value) < times) {
             assertThat(System.nanoTime() - deadline).as("value %d delivered within %s", value, BOUND).isNegative();
             LockSupport.parkNanos(1_000_000);
-        }
-    }
-
-    /**
-     * {@code main(heap)}: offers {@link #CLAIMERS}, which names its process in the ring's producer table, then claims
-     * 64 bytes by a tail CAS as a producer does and never marks them (the window it is killed in), and waits to be
-     * killed.
-     */
-    static final class Claimer {
-        private static final VarHandle LONG = JAVA_LONG.varHandle();
-
-        public static void main(String[] args) {
-            try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedQueue<Long> queue = SharedQueue.open(heap, "q", Codec.longs());
-                if (!queue.offer(CLAIMERS)) {
-                    throw new AssertionError("no room");
-                }
-                MemorySegment block = heap.lookup("q", SyncLayout.RING).segment();
-                long tail = (long) LONG.getVolatile(block, SyncLayout.RING_TAIL_OFFSET);
-                if (!LONG.compareAndSet(block, SyncLayout.RING_TAIL_OFFSET, tail, tail + 64)) {
-                    throw new AssertionError("another producer claimed");
-                }
-                RandomKills.say("CLAIMED");
-                Thread.sleep(BOUND.toMillis()); // killed long before this ends
-            } catch (Throwable e) {
-                RandomKills.fail(e);
-            }
-        }
-    }
-
-    /**
-     * {@code main(heap, mode)}: "take" takes values for ever, recording each in "got"; "hold" polls the ring with a
-     * handler that says HOLDING and waits to be killed in it, holding the consumers' turn, recording nothing.
-     */
-    static final class Taker {
-        public static void main(String[] args) {
-            try (SharedHeap heap = SharedHeap.open(args[0])) {
-                SharedQueue<Long> queue = SharedQueue.open(heap, "q", Codec.longs());
-                if (args[1].equals("hold")) {
-                    queue.ring().poll((type, buffer, offset, length) -> {
-                        RandomKills.say("HOLDING");
-                        long end = System.nanoTime() + BOUND.toNanos();
-                        while (System.nanoTime() - end < 0) { // killed long before this ends
-                            LockSupport.parkNanos(end - System.nanoTime());
-                        }
-                    }, BOUND, WaitStrategy.BLOCKING);
-                    throw new AssertionError("not killed in its handler");
-                }
-                SharedIntArray got = SharedIntArray.open(heap, "got");
-                RandomKills.say("TAKING");
-                while (true) {
-                    got.incrementAndGet(queue.take());
-                }
-            } catch (Throwable e) {
-                RandomKills.fail(e);
-            }
         }
     }
 }
