@@ -1,9 +1,10 @@
 package org.shm4j.sync.internal;
 
 /**
- * A ring object's own pacing of its stall rule: which record at head it saw stuck, when to look next whether the
- * process its mark names lives, and how many empty polls it made (how long a record has been stuck is kept in the
- * ring's header, shared by every consumer). Only the consumer thread writes it (for
+ * A ring object's own view of its stall rule: which record at head it saw stuck, since when, the tail it saw then (a
+ * skip covers no claim made after it), when to look next whether the process its mark names lives, and how many empty
+ * polls it made (the ring's header keeps a clock of the stall shared by every consumer too, see
+ * {@code RingStallClock}). Only the consumer thread writes it (for
  * MPMC, the consumer holding the consumers' mutex), on every empty poll; it sits in an object of its own, padded to
  * whole cache lines, so that these writes do not false-share with the fields the producer threads read on every
  * offer.
@@ -30,22 +31,34 @@ public final class StallWatch extends StallWatchFields {
     }
 
     /**
-     * Notes that the record at the consumer's position {@code head} is still not committed at {@code now}: how long it
-     * has been so is the ring's shared stall clock's business; this object only paces its looks at the producer.
+     * Notes that the record at the consumer's position {@code head} is still not committed at {@code now}, with
+     * {@code tail} ahead of it: this object's own clock of the stall, beside the ring's shared one, which it cannot
+     * trust when another consumer's clock disagrees with its own (another time namespace).
+     *
+     * @return the tail seen when this object first noted the record stuck, if it has stayed so for longer than
+     *         {@code timeoutNanos} (the record is then to be skipped, over no claim made after that tail); else -1
      */
-    public void note(long head, long now) {
+    public long expired(long head, long tail, long now, long timeoutNanos) {
         if (stalledHead != head) {
             stalledHead = head;
+            stalledTail = tail;
+            stalledSince = now;
             // a live producer commits well within the interval: no system call for it. The first stall this object
             // sees is looked at at once: a consumer that opens the ring for each poll never sees the interval pass
             nextLivenessCheck = sawStall ? now + LIVENESS_CHECK_NANOS : now;
             sawStall = true;
+            return -1;
         }
+        if (now - stalledSince > timeoutNanos) {
+            stalledHead = -1;
+            return stalledTail;
+        }
+        return -1;
     }
 
     /**
      * @return true at most once every {@link #LIVENESS_CHECK_NANOS} of a stall, the first time that long after it
-     *         was noted ({@link #note}): time to look whether the process the stuck claim's mark names died, which
+     *         was noted ({@link #expired}): time to look whether the process the stuck claim's mark names died, which
      *         costs a system call
      */
     public boolean livenessDue(long now) {
@@ -80,6 +93,8 @@ abstract class StallWatchPadding {
 /** The fields of {@link StallWatch}, between its paddings. */
 abstract class StallWatchFields extends StallWatchPadding {
     long stalledHead = -1;
+    long stalledTail;
+    long stalledSince;
     long nextLivenessCheck;
     boolean sawStall;
     int emptyPolls;

@@ -89,6 +89,11 @@ public final class SyncLayout {
     public static final long RING_STALL_TAIL_OFFSET = RING_STALL_AT_OFFSET + Long.BYTES;
     /** Ring: the {@code System.nanoTime()} (long) at which the record the stall clock's key names was first noted. */
     public static final long RING_STALL_SINCE_OFFSET = RING_STALL_TAIL_OFFSET + Long.BYTES;
+    /**
+     * Ring: the {@code System.currentTimeMillis()} (long) at which the record the stall clock's key names was first
+     * noted: a clock every time namespace shares, which the start's must agree with for the clock to be trusted.
+     */
+    public static final long RING_STALL_WALL_OFFSET = RING_STALL_SINCE_OFFSET + Long.BYTES;
 
     /**
      * @return the offset of a ring's consumer position, its commit point: head for an SPSC ring (whose consumer frees a

@@ -30,8 +30,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_ORPHAN_BOUND_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCERS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_PRODUCER_PROCESS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
-import static org.shm4j.sync.internal.SyncLayout.RING_STALL_SINCE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TIMEOUT_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_STALL_WALL_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
 import static org.shm4j.sync.internal.SyncLayout.RING_VERSION_OFFSET;
@@ -153,7 +153,7 @@ final class RingHeaders {
         Blocks.requireZero(block, RING_MESSAGE_TYPE_OFFSET + Long.BYTES, RING_TAIL_OFFSET, what);
         Blocks.requireZero(block, RING_PRODUCER_PROCESS_OFFSET + Long.BYTES, RING_ORPHAN_BOUND_OFFSET, what);
         Blocks.requireZero(block, RING_ORPHAN_BOUND_OFFSET + Long.BYTES, RING_HEAD_OFFSET, what);
-        Blocks.requireZero(block, RING_STALL_SINCE_OFFSET + Long.BYTES, RING_NOT_EMPTY_SEQ_OFFSET, what);
+        Blocks.requireZero(block, RING_STALL_WALL_OFFSET + Long.BYTES, RING_NOT_EMPTY_SEQ_OFFSET, what);
         Blocks.requireZero(block, RING_NOT_EMPTY_WAITERS_OFFSET + Integer.BYTES, RING_NOT_FULL_SEQ_OFFSET, what);
         Blocks.requireZero(block, RING_NOT_FULL_WAITERS_OFFSET + Integer.BYTES, RING_CONSUMER_MUTEX_OFFSET, what);
         Blocks.requireZero(block, RING_CONSUMER_MUTEX_OFFSET + SyncLayout.MUTEX_SIZE, RING_PRODUCERS_OFFSET, what);

@@ -7,28 +7,30 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_AT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_SINCE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TAIL_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_STALL_WALL_OFFSET;
 
 /**
- * A ring's stall clock, in its header (stallAt, stallTail, stallSince: see {@link SharedRing}'s layout): which record
- * at the consumer's position a consumer first noted stuck, the tail then, and since when, so that the stall timeout
- * runs across ring objects and consumer processes, not from each one's first look. Times are
- * {@code System.nanoTime()}, which HotSpot on Linux reads from {@code CLOCK_MONOTONIC}: one clock for every process
- * of a host (of one time namespace). A start in the future, or more than {@link #MAX_GAP_NANOS} past the timeout, is
- * taken for another clock's (another boot of a ring kept in a file, another time namespace) and the clock restarts
- * now: a mismatch may delay a skip, never hasten it beyond that bound.
+ * A ring's stall clock, in its header (stallAt, stallTail, stallSince, stallWall: see {@link SharedRing}'s layout):
+ * which record at the consumer's position a consumer first noted stuck, the tail then, and since when, so that the
+ * stall timeout runs across ring objects and consumer processes, not from each one's first look. The start is kept
+ * twice: {@code System.nanoTime()}, which HotSpot on Linux reads from {@code CLOCK_MONOTONIC}, one clock for the
+ * processes of a host that share a time namespace, and {@code System.currentTimeMillis()} ({@code CLOCK_REALTIME}),
+ * which every time namespace shares but which may be set or stepped. The clock is trusted only when both ages agree
+ * (within {@link #AGREEMENT_MILLIS} and 1/1000 of the age): a consumer in another time namespace (whose monotonic
+ * clock may be offset by any amount), another boot of a ring kept in a file, or a wall clock set meanwhile restarts
+ * it now, so a mismatch delays a skip (each consumer object's own clock still runs, see {@code StallWatch}) and never
+ * hastens it by more than that tolerance.
  *
  * <p>Only the consumer writes the words (SPSC, MPSC: the role's one consuming thread; MPMC: the consumers' turn), and
- * only on its stall checks, never on an offer or a poll that finds a message. It stores stallSince, then stallTail,
- * then stallAt, each a single 8-byte store: a consumer killed in between leaves stallAt naming another record
- * (the clock restarts) or, when it restarted the same record's clock, an older tail with a newer start (a later,
- * narrower skip). Positions only grow, so a stallAt naming an earlier record never matches again.
+ * only on its stall checks, never on an offer or a poll that finds a message. It stores stallWall, stallSince, then
+ * stallTail, then stallAt, each a single 8-byte store: a consumer killed in between leaves stallAt naming another
+ * record (the clock restarts) or, when it restarted the same record's clock, an older tail with a newer start (a
+ * later, narrower skip) or two starts that disagree (a restart). Positions only grow, so a stallAt naming an earlier
+ * record never matches again.
  */
 final class RingStallClock {
-    /**
-     * How long past the stall timeout a noted start still counts: a consumer coming back later than that restarts
-     * the clock, since so old a start may be another clock's.
-     */
-    static final long MAX_GAP_NANOS = 3_600_000_000_000L; // an hour
+    /** How far the two clocks' ages of a start may differ, beyond 1/1000 of the age, for the start to be trusted. */
+    static final long AGREEMENT_MILLIS = 1000;
 
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -45,26 +47,36 @@ final class RingStallClock {
      *         restarts, so that a record kept waits another timeout); else -1
      */
     static long expired(MemorySegment block, long position, long tail, long now, long timeoutNanos) {
-        // acquire: stallTail and stallSince were stored before it (a previous consumer's, maybe of another process)
+        long wallNow = System.currentTimeMillis();
+        // acquire: the words below were stored before it (a previous consumer's, maybe of another process)
         if ((long) LONG.getAcquire(block, RING_STALL_AT_OFFSET) == position + 1) {
             long since = (long) LONG.getOpaque(block, RING_STALL_SINCE_OFFSET); // opaque: ordered by stallAt's load
+            long wallSince = (long) LONG.getOpaque(block, RING_STALL_WALL_OFFSET); // likewise
             long seenTail = (long) LONG.getOpaque(block, RING_STALL_TAIL_OFFSET); // likewise
             long age = now - since;
-            boolean valid = age >= 0 && age - timeoutNanos <= MAX_GAP_NANOS && seenTail > position && seenTail <= tail;
+            boolean valid = agree(age, wallNow - wallSince) && seenTail > position && seenTail <= tail;
             if (valid && age <= timeoutNanos) {
                 return -1;
             }
-            restart(block, position, tail, now);
+            restart(block, position, tail, now, wallNow);
             return valid ? seenTail : -1;
         }
-        restart(block, position, tail, now);
+        restart(block, position, tail, now, wallNow);
         return -1;
     }
 
-    /** Starts the clock of the record at {@code position} at {@code now}, with {@code tail} as its bound. */
-    private static void restart(MemorySegment block, long position, long tail, long now) {
-        LONG.setOpaque(block, RING_STALL_SINCE_OFFSET, now); // opaque: published by stallAt's release store; first,
-        LONG.setOpaque(block, RING_STALL_TAIL_OFFSET, tail); // so that a death between leaves a start no earlier
-        LONG.setRelease(block, RING_STALL_AT_OFFSET, position + 1); // release: the two words above first
+    /** @return true if a start's monotonic age (ns) and wall-clock age (ms) are both past and agree */
+    private static boolean agree(long ageNanos, long wallAgeMillis) {
+        long ageMillis = ageNanos / 1_000_000;
+        return ageNanos >= 0 && wallAgeMillis >= 0
+                && Math.abs(ageMillis - wallAgeMillis) <= AGREEMENT_MILLIS + ageMillis / 1000;
+    }
+
+    /** Starts the clock of the record at {@code position} at {@code now} ({@code wallNow}), bound by {@code tail}. */
+    private static void restart(MemorySegment block, long position, long tail, long now, long wallNow) {
+        LONG.setOpaque(block, RING_STALL_WALL_OFFSET, wallNow); // opaque: published by stallAt's release store;
+        LONG.setOpaque(block, RING_STALL_SINCE_OFFSET, now); // first, so that a death between leaves a start no
+        LONG.setOpaque(block, RING_STALL_TAIL_OFFSET, tail); // earlier (or two that disagree) with this tail
+        LONG.setRelease(block, RING_STALL_AT_OFFSET, position + 1); // release: the three words above first
     }
 }

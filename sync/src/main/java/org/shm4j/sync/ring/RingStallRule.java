@@ -108,10 +108,11 @@ final class RingStallRule {
 
     /**
      * The stall rule: skip the record at the consumer's {@code position} if it stayed uncommitted for the stall
-     * timeout, timed by the ring's shared clock ({@link RingStallClock}) from when any consumer first saw it stuck,
-     * and its producer is dead, over no more than the claims made before it was first seen stuck; or sooner,
-     * a claim whose mark names a process seen dead (looked at every {@link StallWatch#LIVENESS_CHECK_NANOS} of the
-     * stall), so that a consumer started after a producer's death does not wait a whole timeout behind its claim.
+     * timeout, timed from when any consumer first saw it stuck (the ring's shared clock, {@link RingStallClock}) or,
+     * if that clock cannot be trusted, from this object's first look, and its producer is dead, over no more than the
+     * claims made before it was first seen stuck; or sooner, a claim whose mark names a process seen dead (looked at
+     * every {@link StallWatch#LIVENESS_CHECK_NANOS} of the stall), so that a consumer started after a producer's death
+     * does not wait a whole timeout behind its claim.
      */
     void skipIfStalled(long position) {
         long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
@@ -121,8 +122,12 @@ final class RingStallRule {
             return;
         }
         long now = System.nanoTime();
-        stall.note(position, now);
-        long bound = RingStallClock.expired(block, position, tail, now, timeoutNanos());
+        long timeout = timeoutNanos();
+        // this object's own clock, and the ring's shared one (for consumers that come and go); each bound is a tail
+        // read after the record was seen stuck, so the narrower serves when both expired
+        long own = stall.expired(position, tail, now, timeout);
+        long shared = RingStallClock.expired(block, position, tail, now, timeout);
+        long bound = own < 0 ? shared : shared < 0 ? own : Math.min(own, shared);
         if (bound < 0) {
             if (stall.livenessDue(now)) {
                 skipIfMarkedByDeadProducer(position, tail);

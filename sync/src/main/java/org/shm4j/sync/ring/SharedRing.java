@@ -97,6 +97,9 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * <tr><td>424</td><td>8</td><td>stallSince: the {@code System.nanoTime()} at which that record was first noted
  *     stuck</td><td>opaque store before stallTail's (a death between leaves a later start: a later skip); opaque
  *     load after stallAt's</td></tr>
+ * <tr><td>432</td><td>8</td><td>stallWall: the {@code System.currentTimeMillis()} then, which stallSince's age must
+ *     agree with</td><td>opaque store before stallSince's (a death between leaves two starts that disagree: a
+ *     restart); opaque load after stallAt's</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
  *     consumers' futex word</td><td>atomic add</td></tr>
  * <tr><td>516</td><td>4</td><td>notEmptyWaiters: bit 0 (waiting) set once a consumer about to block announced
@@ -245,14 +248,17 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * ring's life: from then on a claim without a mark is skipped by the stall timeout alone.
  *
  * <p>The stall timeout is timed from when any consumer first noted the record stuck, by a clock in the header
- * (stallAt, stallTail, stallSince), not by each ring object: so consumers that come and go (a worker process that polls
- * a few messages and exits, is killed, or opens the ring for each poll) still get past a dead producer's claim once it
- * has been stuck for the timeout, whichever of them looks then. A consumer's stall check that finds the clock naming
- * another record (or none) restarts it at its own position, tail and time; one past the timeout restarts it too, so
- * that a claim kept (its producer may live) waits another timeout. The times are {@code System.nanoTime()}, which
- * HotSpot on Linux reads from {@code CLOCK_MONOTONIC}, one clock for every process of the host: a start in the future
- * or more than an hour past the timeout (a ring kept in a file across a reboot, or consumers in time namespaces with
- * other clock offsets) restarts the clock, so a mismatch may delay a skip but hastens none beyond that hour.
+ * (stallAt, stallTail, stallSince, stallWall), as well as by each ring object: so consumers that come and go (a
+ * worker process that polls a few messages and exits, is killed, or opens the ring for each poll) still get past a
+ * dead producer's claim once it has been stuck for the timeout, whichever of them looks then. A consumer's stall
+ * check that finds the clock naming another record (or none) restarts it at its own position, tail and time; one past
+ * the timeout restarts it too, so that a claim kept (its producer may live) waits another timeout. Its start is {@code System.nanoTime()}, which
+ * HotSpot on Linux reads from {@code CLOCK_MONOTONIC}, one clock for the processes of a host that share a time
+ * namespace, kept with {@code System.currentTimeMillis()}, which all share: a start whose two ages disagree by more
+ * than a second (and 1/1000 of the age) is another clock's (a consumer in a time namespace with another monotonic
+ * offset, a ring kept in a file across a reboot, a wall clock set meanwhile) and restarts the clock, so a mismatch may
+ * delay a skip, to the stall timeout from the ring object's own first look at most, and hastens none by more than
+ * that second.
  *
  * <p>So a slow producer (descheduled, stopped, in a long collection, encoding a large value in place) keeps its
  * claim, and consumers wait for it as they would for a lock's live holder; a claim that a live process leaks (a
