@@ -230,6 +230,13 @@ final class BlockStates {
         state.put("consumerRecoveries", stats.consumerRecoveries());
         state.put("consumerTakeOvers", stats.consumerTakeovers());
         state.put("stallTimeoutMillis", stats.stallTimeout().toMillis());
+        // the stall clock: the record a consumer last noted claimed but uncommitted (maybe consumed since), the tail
+        // then (the bound of a skip) and how long ago by the wall clock, which every time namespace shares; else null
+        long stallAt = (long) I64.getVolatile(header, RING_STALL_AT_OFFSET);
+        state.put("stallNotedAt", stallAt == 0 ? null : stallAt - 1);
+        state.put("stallNotedTail", stallAt == 0 ? null : (long) I64.getVolatile(header, RING_STALL_TAIL_OFFSET));
+        state.put("stallNotedMillisAgo", stallAt == 0 ? null
+                : System.currentTimeMillis() - (long) I64.getVolatile(header, RING_STALL_WALL_OFFSET));
         // the waiting bits: a waiter announced itself since the last signal (maybe since timed out or died)
         int consumersWord = (int) I32.getVolatile(header, RING_NOT_EMPTY_WAITERS_OFFSET);
         int producersWord = (int) I32.getVolatile(header, RING_NOT_FULL_WAITERS_OFFSET);

@@ -576,6 +576,28 @@ class Shm4jToolTest {
         }
     }
 
+    /**
+     * The ring's stall clock: none at first; once a consumer noted a claim never marked at 0 stuck (its producer
+     * died between its tail CAS and its mark), that position, the tail then and how long ago.
+     */
+    @Test
+    void shouldShowTheRecordARingsConsumerNotedStuck() {
+        String heapName = names.unique("tool-stall");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "events", SharedRing.Kind.MPSC, 1024);
+            assertThat(state(json("inspect", heapName, "--json"), "events")).containsEntry("stallNotedAt", null)
+                    .containsEntry("stallNotedTail", null).containsEntry("stallNotedMillisAgo", null);
+            heap.find("events").orElseThrow().segment().set(JAVA_LONG, SyncLayout.RING_TAIL_OFFSET, 64L); // unmarked
+            assertThat(ring.offer(1, new byte[8], 0, 8)).isTrue(); // [64, 80)
+            long before = System.currentTimeMillis();
+            assertThat(ring.poll((type, buffer, offset, length) -> { })).isZero(); // the first stall check notes it
+            Map<String, Object> stalled = state(json("inspect", heapName, "--json"), "events");
+            assertThat(stalled).containsEntry("stallNotedAt", 0L).containsEntry("stallNotedTail", 80L)
+                    .containsEntry("headStalled", true);
+            assertThat((Long) stalled.get("stallNotedMillisAgo")).isBetween(0L, System.currentTimeMillis() - before);
+        }
+    }
+
     /** @return the state {@code inspect --json} reports for the block "rw" of heap {@code heapName} */
     private static Map<String, Object> rwState(String heapName) {
         return state(json("inspect", heapName, "--json"), "rw");
