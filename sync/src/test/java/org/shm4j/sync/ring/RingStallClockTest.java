@@ -9,6 +9,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMED_TO_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_HEAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_AT_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_SINCE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_STALL_TAIL_OFFSET;
@@ -86,6 +88,38 @@ class RingStallClockTest extends RawRingTest {
         assertThat(System.nanoTime() - start).as("not before the timeout").isGreaterThan(timeout.toNanos());
         assertThat(got).containsExactly("5:20:5");
         assertThat(ring.stats().skippedRecords()).isEqualTo(1);
+    }
+
+    /**
+     * A dead producer's claim never marked that wraps (the padding to the buffer's end, then its record at 0) is
+     * skipped in two steps: the first, past its timeout, pads to the end; the second, the record at 0, is a record of
+     * its own and waits its own timeout (not skipped on the strength of the first one's clock), then goes too.
+     */
+    @Test
+    void shouldSkipAWrappedClaimNeverMarkedInTwoStepsEachAfterItsTimeout() {
+        SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024).setStallTimeout(TIMEOUT);
+        RingProducerTableTest.nameDeadProducer(raw);
+        for (long offset : new long[] {RING_HEAD_OFFSET, RING_CONSUMED_TO_OFFSET, RING_TAIL_OFFSET}) {
+            raw.set(JAVA_LONG, offset, 960L);
+        }
+        raw.set(JAVA_LONG, RING_TAIL_OFFSET, 1088L); // [960, 1024) padding never written, [1024, 1088) at 0
+        SharedRing ring = SharedRing.wrap(raw, 0);
+        assertThat(ring.offer(5, filled(20, 5), 0, 20)).isTrue(); // [1088, 1120)
+        noteStall(961, 1088, System.nanoTime() - 2 * TIMEOUT.toNanos(), System.currentTimeMillis() - 2 * millis());
+
+        assertThat(ring.poll(collect)).isZero(); // its first check pads [960, 1024); freed by the next drain
+        for (int poll = 0; poll < 3 * RingStallRule.CHECK_EVERY; poll++) {
+            assertThat(ring.poll(collect)).isZero();
+        }
+        assertThat(ring.stats().skippedRecords()).as("the record at 0 waits a timeout of its own").isEqualTo(1);
+        assertThat(raw.get(JAVA_LONG, RING_STALL_AT_OFFSET)).isEqualTo(1025);
+        assertThat(raw.get(JAVA_LONG, RING_STALL_TAIL_OFFSET)).isEqualTo(1120);
+
+        noteStall(1025, 1088, System.nanoTime() - 2 * TIMEOUT.toNanos(), System.currentTimeMillis() - 2 * millis());
+        assertThat(SharedRing.wrap(raw, 0).poll(collect)).isZero(); // a new object: its first check pads [0, 64)
+        assertThat(SharedRing.wrap(raw, 0).poll(collect)).isOne();
+        assertThat(got).containsExactly("5:20:5");
+        assertThat(ring.stats().skippedRecords()).isEqualTo(2);
     }
 
     /** The stall clock's four words are the ring's; the bytes after them, up to notEmptySeq, are reserved. */
