@@ -251,14 +251,14 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * (stallAt, stallTail, stallSince, stallWall), as well as by each ring object: so consumers that come and go (a
  * worker process that polls a few messages and exits, is killed, or opens the ring for each poll) still get past a
  * dead producer's claim once it has been stuck for the timeout, whichever of them looks then. A consumer's stall
- * check that finds the clock naming another record (or none) restarts it at its own position, tail and time; one past
- * the timeout restarts it too, so that a claim kept (its producer may live) waits another timeout. Its start is {@code System.nanoTime()}, which
- * HotSpot on Linux reads from {@code CLOCK_MONOTONIC}, one clock for the processes of a host that share a time
- * namespace, kept with {@code System.currentTimeMillis()}, which all share: a start whose two ages disagree by more
- * than a second (and 1/1000 of the age) is another clock's (a consumer in a time namespace with another monotonic
- * offset, a ring kept in a file across a reboot, a wall clock set meanwhile) and restarts the clock, so a mismatch may
- * delay a skip, to the stall timeout from the ring object's own first look at most, and hastens none by more than
- * that second.
+ * check that finds the clock naming another record (or none) restarts it at its own position, tail and time; one
+ * past the timeout restarts it too, so that a claim kept (its producer may live) waits another timeout. Its start is
+ * {@code System.nanoTime()}, which HotSpot on Linux reads from {@code CLOCK_MONOTONIC}, one clock for the processes
+ * of a host that share a time namespace, kept with {@code System.currentTimeMillis()}, which all share: a start
+ * whose two ages disagree by more than a second (and 1/1000 of the age) is another clock's (a consumer in a time
+ * namespace with another monotonic offset, a ring kept in a file across a reboot, a wall clock set meanwhile) and
+ * restarts the clock, so a mismatch may delay a skip, to the stall timeout from the ring object's own first look at
+ * most, and hastens none by more than that second.
  *
  * <p>So a slow producer (descheduled, stopped, in a long collection, encoding a large value in place) keeps its
  * claim, and consumers wait for it as they would for a lock's live holder; a claim that a live process leaks (a
