@@ -180,7 +180,7 @@ public final class SharedLock extends SharedMutex {
     }
 
     @Override
-    void unlockInWithLock() {
+    void unlockInWithLock(int outer) { // not reentrant: no outer hold
         unlockInCall();
     }
 

@@ -1,6 +1,7 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
@@ -184,6 +185,49 @@ public final class SharedReentrantLock extends SharedMutex {
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
+    }
+
+    @Override
+    int holdsBeforeWithLock() {
+        return getHoldCount();
+    }
+
+    /**
+     * The unlock of a {@code withLock} call whose thread held the lock {@code outer} times before it: when another
+     * thread's close of this view cuts it short, the call throws, so the hold it took must not outlive it. Through
+     * another open view of the heap, if this process has one and the current thread still holds the lock there, the
+     * count is set back to {@code outer} (the JDK may report the close after the unlock's own count store ran, or
+     * before) and, if that is 0, the lock is released; the outer holds stay the thread's.
+     */
+    @Override
+    void unlockInWithLock(int outer) {
+        try {
+            unlock();
+        } catch (IllegalStateException closed) {
+            if (!segment.scope().isAlive()) { // not a damaged word's failure in an open view: that one is thrown
+                giveBackThroughAnotherView(outer, closed);
+            }
+            throw closed;
+        }
+    }
+
+    private void giveBackThroughAnotherView(int outer, IllegalStateException closed) {
+        // its memory in each open view in turn while they close (a release cut short names the caller again there)
+        HeapMappings.throughAnotherOpenView(segment, view -> {
+            if (RobustMutex.isHeldByCurrentThread(view, 0)) {
+                INT.setOpaque(view, REENTRANT_HOLDS_OFFSET, outer); // opaque: the owner's own field, as in release
+                if (outer == 0) {
+                    try {
+                        RobustMutex.release(view, 0, false, description());
+                    } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
+                        throw alsoClosed;
+                    } catch (RuntimeException failed) { // the word changed meanwhile: the caller's close stays
+                        closed.addSuppressed(failed);
+                    }
+                }
+            }
+            return true;
+        });
     }
 
     /**

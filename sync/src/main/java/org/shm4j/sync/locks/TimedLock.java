@@ -228,31 +228,40 @@ abstract class TimedLock implements Lock {
     /** Runs {@code action} holding the lock. */
     public void withLock(Runnable action) {
         Objects.requireNonNull(action, "action"); // before the lock is taken
+        int outer = holdsBeforeWithLock();
         lock();
         try {
             action.run();
         } finally {
-            unlockInWithLock();
+            unlockInWithLock(outer);
         }
     }
 
     /** @return what {@code action} returns, run holding the lock */
     public <T> T withLock(Supplier<T> action) {
         Objects.requireNonNull(action, "action"); // before the lock is taken
+        int outer = holdsBeforeWithLock();
         lock();
         try {
             return action.get();
         } finally {
-            unlockInWithLock();
+            unlockInWithLock(outer);
         }
+    }
+
+    /** @return the current thread's holds of this lock before a {@code withLock} call takes its own: 0 here */
+    int holdsBeforeWithLock() {
+        return 0;
     }
 
     /**
      * Unlocks the hold a {@code withLock} call took, as {@link #unlock()}. A lock that can give its hold back through
      * another view of its heap when a close cut the call short overrides it: the call throws, so its caller holds
      * nothing and would never unlock.
+     *
+     * @param outer what {@link #holdsBeforeWithLock()} returned before the call took its hold
      */
-    void unlockInWithLock() {
+    void unlockInWithLock(int outer) {
         unlock();
     }
 

@@ -7,6 +7,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.testing.CloseRaceInChild;
 import org.shm4j.testing.ShmNames;
 
@@ -17,6 +18,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
 import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -58,14 +60,26 @@ class WithLockCutShortByCloseTest {
         LOCK(heap -> SharedLock.create(heap, "value.lock"), heap -> {
             SharedLock lock = SharedLock.open(heap, "value.lock");
             return () -> lock.withLock(() -> { });
-        });
+        }),
+        /** A reentrant lock's {@code withLock(action)}, its thread's first hold. */
+        REENTRANT(heap -> SharedReentrantLock.create(heap, "value.lock"), heap -> {
+            SharedReentrantLock lock = SharedReentrantLock.open(heap, "value.lock");
+            return () -> lock.withLock(() -> { });
+        }, heap -> SharedReentrantLock.open(heap, "value.lock"));
 
         private final Function<SharedHeap, Object> create;
         private final Function<SharedHeap, Runnable> update;
+        private final Function<SharedHeap, Lock> keptLock;
 
         Kind(Function<SharedHeap, Object> create, Function<SharedHeap, Runnable> update) {
+            this(create, update, heap -> SharedLock.open(heap, "value.lock"));
+        }
+
+        Kind(Function<SharedHeap, Object> create, Function<SharedHeap, Runnable> update,
+             Function<SharedHeap, Lock> keptLock) {
             this.create = create;
             this.update = update;
+            this.keptLock = keptLock;
         }
     }
 
@@ -86,7 +100,7 @@ class WithLockCutShortByCloseTest {
             SharedMemory.unlink(name); // left by an earlier attempt that the JDK crashed
             try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
                 kind.create.apply(kept);
-                SharedLock keptLock = SharedLock.open(kept, "value.lock");
+                Lock keptLock = kind.keptLock.apply(kept);
                 SharedHeap closing = SharedHeap.open(name);
                 Runnable update = kind.update.apply(closing);
                 AtomicLong turns = new AtomicLong();
@@ -126,7 +140,7 @@ class WithLockCutShortByCloseTest {
     }
 
     /** @return true if a fresh thread takes {@code lock} within the bound (and gives it back) */
-    private static boolean freeWithinBound(SharedLock lock) throws InterruptedException {
+    private static boolean freeWithinBound(Lock lock) throws InterruptedException {
         AtomicBoolean taken = new AtomicBoolean();
         Thread t = Thread.ofPlatform().start(() -> {
             try {
