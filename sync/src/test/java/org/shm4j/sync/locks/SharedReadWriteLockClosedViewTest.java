@@ -40,15 +40,13 @@ class SharedReadWriteLockClosedViewTest {
      */
     @Test
     void shouldLeaveNoWaitingWriterCountedWhenTheCloseIsReportedAfterTheAdd() throws Exception {
-        String name = names.unique("rw-late-add");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
-            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+        try (Views views = views("rw-late-add")) {
+            SharedReadWriteLock keptLock = views.keptLock();
+            MemorySegment block = views.block();
             int me = new ProcessSlots(block, SyncLayout.RW_SLOTS_OFFSET, "rw").claim();
-            SharedHeap closing = SharedHeap.open(name);
-            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+            SharedReadWriteLock closingLock = views.closingLock();
             addToWaitingWriters(block, me, 1); // the writer's add, done, then reported
-            closing.close();
+            views.closing().close();
             assertThatThrownBy(() -> closingLock.countWaitingWriter(me, 1)).isInstanceOf(IllegalStateException.class);
             assertThat(waitingWriters(block, me)).as("this process's waiting writers").isZero();
             assertThat(block.get(JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET)).as("waitingWriters").isZero();
@@ -63,17 +61,15 @@ class SharedReadWriteLockClosedViewTest {
      */
     @Test
     void shouldKeepAnotherWaitingWriterCountedWhenTheCloseIsReportedAfterTheSubtract() {
-        String name = names.unique("rw-late-sub");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
-            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+        try (Views views = views("rw-late-sub")) {
+            SharedReadWriteLock keptLock = views.keptLock();
+            MemorySegment block = views.block();
             int me = new ProcessSlots(block, SyncLayout.RW_SLOTS_OFFSET, "rw").claim();
-            SharedHeap closing = SharedHeap.open(name);
-            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+            SharedReadWriteLock closingLock = views.closingLock();
             closingLock.countWaitingWriter(me, 1); // a writer waiting through the view that closes
             keptLock.countWaitingWriter(me, 1); // one waiting through the kept view
             addToWaitingWriters(block, me, -1); // the first one's uncount, done, then reported
-            closing.close();
+            views.closing().close();
             assertThatThrownBy(() -> closingLock.countWaitingWriter(me, -1))
                     .isInstanceOf(IllegalStateException.class);
             assertThat(waitingWriters(block, me)).as("this process's waiting writers").isEqualTo(1);
@@ -92,18 +88,16 @@ class SharedReadWriteLockClosedViewTest {
     @Test
     void shouldLeaveNoReadHoldCountedWhenTheCloseIsReportedAfterTheAdd() throws Exception {
         assumeTrue(Membarrier.isAvailable(), "the recount needs membarrier");
-        String name = names.unique("rw-read-late-add");
         ExecutorService holder = Executors.newSingleThreadExecutor(); // its hold is its own to release
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
-            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+        try (Views views = views("rw-read-late-add")) {
+            SharedReadWriteLock keptLock = views.keptLock();
+            MemorySegment block = views.block();
+            SharedReadWriteLock closingLock = views.closingLock();
             assertThat(inAnotherThread(() -> readOnce(closingLock))).isTrue(); // its read lock has found its slot
             holder.submit(() -> keptLock.readLock().lock()).get(30, TimeUnit.SECONDS);
             long holds = holdsOffset(block);
-            block.set(JAVA_INT, holds, block.get(JAVA_INT, holds) + SyncLayout.RW_READ_HOLD); // the late add
-            closing.close();
+            addToReadHolds(block, holds, 1); // the late add
+            views.closing().close();
             assertThatThrownBy(() -> inAnotherThread(() -> closingLock.readLock().tryLock()))
                     .hasCauseInstanceOf(IllegalStateException.class);
             assertThat(SyncLayout.rwReadHolds(block.get(JAVA_INT, holds))).as("this process's read holds")
@@ -123,19 +117,17 @@ class SharedReadWriteLockClosedViewTest {
     @Test
     void shouldKeepAnotherThreadsReadHoldWhenTheCloseIsReportedAfterTheSubtract() throws Exception {
         assumeTrue(Membarrier.isAvailable(), "the recount needs membarrier");
-        String name = names.unique("rw-read-late-sub");
         ExecutorService first = Executors.newSingleThreadExecutor();
         ExecutorService second = Executors.newSingleThreadExecutor();
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
-            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+        try (Views views = views("rw-read-late-sub")) {
+            SharedReadWriteLock keptLock = views.keptLock();
+            MemorySegment block = views.block();
+            SharedReadWriteLock closingLock = views.closingLock();
             first.submit(() -> closingLock.readLock().lock()).get(30, TimeUnit.SECONDS);
             second.submit(() -> keptLock.readLock().lock()).get(30, TimeUnit.SECONDS);
             long holds = holdsOffset(block);
-            block.set(JAVA_INT, holds, block.get(JAVA_INT, holds) - SyncLayout.RW_READ_HOLD); // the first's, late
-            closing.close();
+            addToReadHolds(block, holds, -1); // the first's, late
+            views.closing().close();
             assertThatThrownBy(() -> first.submit(() -> closingLock.readLock().unlock()).get(30, TimeUnit.SECONDS))
                     .hasCauseInstanceOf(IllegalStateException.class);
             assertThat(first.submit(keptLock::getReadHoldCount).get(30, TimeUnit.SECONDS)).as("the first's holds")
@@ -158,20 +150,18 @@ class SharedReadWriteLockClosedViewTest {
     @Test
     void shouldNotReenterBesideAWriterAfterAnUnlockReportedLate() throws Exception {
         assumeTrue(Membarrier.isAvailable(), "the recount needs membarrier");
-        String name = names.unique("rw-read-late-reenter");
         ExecutorService reader = Executors.newSingleThreadExecutor();
         ExecutorService writer = Executors.newSingleThreadExecutor();
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
-            MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            SharedReadWriteLock closingLock = SharedReadWriteLock.openOrCreate(closing, "rw");
+        try (Views views = views("rw-read-late-reenter")) {
+            SharedReadWriteLock keptLock = views.keptLock();
+            MemorySegment block = views.block();
+            SharedReadWriteLock closingLock = views.closingLock();
             reader.submit(() -> closingLock.readLock().lock()).get(30, TimeUnit.SECONDS);
             long holds = holdsOffset(block);
-            block.set(JAVA_INT, holds, block.get(JAVA_INT, holds) - SyncLayout.RW_READ_HOLD); // its unlock, late
+            addToReadHolds(block, holds, -1); // its unlock, late
             assertThat(writer.submit(() -> keptLock.writeLock().tryLock()).get(30, TimeUnit.SECONDS))
                     .as("a writer once the shared count has no reader").isTrue();
-            closing.close();
+            views.closing().close();
             assertThatThrownBy(() -> reader.submit(() -> closingLock.readLock().unlock()).get(30, TimeUnit.SECONDS))
                     .hasCauseInstanceOf(IllegalStateException.class);
             assertThat(reader.submit(() -> keptLock.readLock().tryLock()).get(30, TimeUnit.SECONDS))
@@ -219,5 +209,30 @@ class SharedReadWriteLockClosedViewTest {
 
     private static void addToWaitingWriters(MemorySegment block, int slot, int delta) {
         block.set(JAVA_INT, waitersOffset(slot), waitingWriters(block, slot) + delta);
+    }
+
+    private static void addToReadHolds(MemorySegment block, long holds, int delta) {
+        block.set(JAVA_INT, holds, block.get(JAVA_INT, holds) + delta * SyncLayout.RW_READ_HOLD);
+    }
+
+    /**
+     * The lock {@code "rw"} through a kept view of a heap (its block there too) and through a second view, which the
+     * test closes; closing this closes the kept one.
+     */
+    private record Views(SharedHeap kept, SharedReadWriteLock keptLock, MemorySegment block, SharedHeap closing,
+                         SharedReadWriteLock closingLock) implements AutoCloseable {
+        @Override
+        public void close() {
+            kept.close();
+        }
+    }
+
+    private Views views(String label) {
+        String name = names.unique(label);
+        SharedHeap kept = SharedHeap.create(name, 1 << 20);
+        SharedReadWriteLock keptLock = SharedReadWriteLock.openOrCreate(kept, "rw");
+        MemorySegment block = kept.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+        SharedHeap closing = SharedHeap.open(name);
+        return new Views(kept, keptLock, block, closing, SharedReadWriteLock.openOrCreate(closing, "rw"));
     }
 }
