@@ -50,9 +50,10 @@ final class RingStallClock {
         long wallNow = System.currentTimeMillis();
         // acquire: the words below were stored before it (a previous consumer's, maybe of another process)
         if ((long) LONG.getAcquire(block, RING_STALL_AT_OFFSET) == position + 1) {
-            long since = (long) LONG.getOpaque(block, RING_STALL_SINCE_OFFSET); // opaque: ordered by stallAt's load
-            long wallSince = (long) LONG.getOpaque(block, RING_STALL_WALL_OFFSET); // likewise
-            long seenTail = (long) LONG.getOpaque(block, RING_STALL_TAIL_OFFSET); // likewise
+            // acquire, in the reverse of the store order: a tail seen is never older than the start read after it
+            long seenTail = (long) LONG.getAcquire(block, RING_STALL_TAIL_OFFSET);
+            long since = (long) LONG.getAcquire(block, RING_STALL_SINCE_OFFSET);
+            long wallSince = (long) LONG.getAcquire(block, RING_STALL_WALL_OFFSET);
             long age = now - since;
             boolean valid = agree(age, wallNow - wallSince) && seenTail > position && seenTail <= tail;
             if (valid && age <= timeoutNanos) {
@@ -74,9 +75,11 @@ final class RingStallClock {
 
     /** Starts the clock of the record at {@code position} at {@code now} ({@code wallNow}), bound by {@code tail}. */
     private static void restart(MemorySegment block, long position, long tail, long now, long wallNow) {
-        LONG.setOpaque(block, RING_STALL_WALL_OFFSET, wallNow); // opaque: published by stallAt's release store;
-        LONG.setOpaque(block, RING_STALL_SINCE_OFFSET, now); // first, so that a death between leaves a start no
-        LONG.setOpaque(block, RING_STALL_TAIL_OFFSET, tail); // earlier (or two that disagree) with this tail
-        LONG.setRelease(block, RING_STALL_AT_OFFSET, position + 1); // release: the three words above first
+        // release, each: the stores reach memory in this order (the starts before the tail, so that a death or a
+        // reader between them pairs this tail with no earlier start), at no cost on x86 and only on stall checks
+        LONG.setRelease(block, RING_STALL_WALL_OFFSET, wallNow);
+        LONG.setRelease(block, RING_STALL_SINCE_OFFSET, now);
+        LONG.setRelease(block, RING_STALL_TAIL_OFFSET, tail);
+        LONG.setRelease(block, RING_STALL_AT_OFFSET, position + 1);
     }
 }

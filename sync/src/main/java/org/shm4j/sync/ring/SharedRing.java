@@ -92,14 +92,14 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     (MPMC: in the consumers' turn) only at its stall checks, with a release store after stallSince and stallTail;
  *     read by the next check, with acquire</td></tr>
  * <tr><td>416</td><td>8</td><td>stallTail: the tail seen when the record stallAt names was first noted stuck</td>
- *     <td>opaque store before stallAt's (a consumer killed between leaves an older tail: a narrower skip); opaque
- *     load after stallAt's</td></tr>
+ *     <td>release store before stallAt's (a consumer killed between leaves an older tail: a narrower skip);
+ *     acquire load after stallAt's, before stallSince's</td></tr>
  * <tr><td>424</td><td>8</td><td>stallSince: the {@code System.nanoTime()} at which that record was first noted
- *     stuck</td><td>opaque store before stallTail's (a death between leaves a later start: a later skip); opaque
- *     load after stallAt's</td></tr>
+ *     stuck</td><td>release store before stallTail's (a death between leaves a later start: a later skip);
+ *     acquire load after stallTail's</td></tr>
  * <tr><td>432</td><td>8</td><td>stallWall: the {@code System.currentTimeMillis()} then, which stallSince's age must
- *     agree with</td><td>opaque store before stallSince's (a death between leaves two starts that disagree: a
- *     restart); opaque load after stallAt's</td></tr>
+ *     agree with</td><td>release store before stallSince's (a death between leaves two starts that disagree:
+ *     a restart); acquire load after stallSince's</td></tr>
  * <tr><td>512</td><td>4</td><td>notEmptySeq: bumped by a producer that publishes while a consumer is blocked; the
  *     consumers' futex word</td><td>atomic add</td></tr>
  * <tr><td>516</td><td>4</td><td>notEmptyWaiters: bit 0 (waiting) set once a consumer about to block announced
