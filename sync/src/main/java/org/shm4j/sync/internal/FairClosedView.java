@@ -5,9 +5,13 @@ import org.shm4j.core.internal.HeapMappings;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 
 /**
  * Finishes, through another open view of the same heap, what a {@link org.shm4j.sync.locks.SharedFairLock} call left
@@ -25,6 +29,7 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
  */
 public final class FairClosedView {
     // VarHandle mechanics
+    private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private FairClosedView() {
@@ -76,6 +81,39 @@ public final class FairClosedView {
         } catch (IllegalStateException alsoClosed) { // as above
             // nothing to name it in
         }
+    }
+
+    /**
+     * For a {@code withLock} call whose unlock met its view closed: the call throws, so its caller would never unlock
+     * the hold the call took. If the current thread still holds the lock (the unlock had not passed the turn on, or
+     * named the thread again: {@link #nameHolderAgain}), marks it inconsistent and counts a recovery, as a dead
+     * holder's skip does (the close may have cut the call's action short too: the next holder repairs), and passes
+     * the turn on, waking the waiters queued behind it. Tries each open view in turn while they close; a view that
+     * closes after the holder field was cleared names the thread again first, as an unlock does, for the next one
+     * (which then marks again: one give-back may count two recoveries).
+     *
+     * @param closed the lock's block in the closed view
+     * @param owner  this process's owner bits in the ticket word ({@link FairWord#ownerBits})
+     * @return true if the turn was passed on
+     */
+    public static boolean giveBackHold(MemorySegment closed, long owner) {
+        return HeapMappings.throughAnotherOpenView(closed, view -> {
+            long word = (long) LONG.getVolatile(view, FAIR_WORD_OFFSET);
+            // opaque: only this thread writes its own key there, so a stale value cannot be its own
+            if (!FairWord.taken(word) || FairWord.owner(word) != owner
+                    || (long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET) != ThreadKeys.current()) {
+                return false;
+            }
+            INT.getAndBitwiseOr(view, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED); // before the pass, for the next holder
+            LONG.getAndAdd(view, FAIR_RECOVERIES_OFFSET, 1L);
+            LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
+            try {
+                return FairTurns.passTaken(view, word);
+            } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
+                nameHolderAgain(view, word);
+                throw alsoClosed;
+            }
+        });
     }
 
     /**

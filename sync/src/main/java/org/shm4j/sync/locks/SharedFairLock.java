@@ -102,7 +102,10 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * while this process keeps another view of the heap open (never taken for gone), what the call left is finished
  * through that view ({@link FairClosedView}): a turn its CAS had taken is passed on and a ticket it waited with is
  * given up, since its caller holds nothing; an unlock that throws leaves the lock its caller's (named again as the
- * holder if the unlock had cleared that field), to unlock through the other view.
+ * holder if the unlock had cleared that field), to unlock through the other view. A {@code withLock} call whose
+ * unlock throws so holds nothing either: its turn is passed on through the other view, and the lock marked
+ * inconsistent ({@link #isConsistent()} false for the next holder, one more {@link #recoveries()}), since the close
+ * may have cut its action short too.
  *
  * <p>Memory consistency effects: as for {@link SharedLock}.
  */
@@ -297,6 +300,24 @@ public final class SharedFairLock extends TimedLock {
             }
         }
         releaseChecked(s);
+    }
+
+    /**
+     * The unlock of a {@code withLock} call: when another thread's close of this view cuts it short, the call throws,
+     * so the hold it took must not outlive it. Through another open view of the heap, if this process has one and the
+     * current thread still holds the lock there, the lock is marked inconsistent and its turn passed on to the next
+     * ticket (see {@link FairClosedView#giveBackHold}).
+     */
+    @Override
+    void unlockInWithLock(int outer) { // not reentrant: no outer hold
+        try {
+            unlock();
+        } catch (IllegalStateException closed) {
+            if (!segment.scope().isAlive()) { // not a damaged word's failure in an open view: that one is thrown
+                FairClosedView.giveBackHold(segment, me());
+            }
+            throw closed;
+        }
     }
 
     /** Releases after checking the holder in shared memory: taken through another view, or tickets came. */

@@ -6,6 +6,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.SharedMemory;
+import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.testing.CloseRaceInChild;
@@ -65,7 +66,12 @@ class WithLockCutShortByCloseTest {
         REENTRANT(heap -> SharedReentrantLock.create(heap, "value.lock"), heap -> {
             SharedReentrantLock lock = SharedReentrantLock.open(heap, "value.lock");
             return () -> lock.withLock(() -> { });
-        }, heap -> SharedReentrantLock.open(heap, "value.lock"));
+        }, heap -> SharedReentrantLock.open(heap, "value.lock")),
+        /** A fair lock's {@code withLock(action)}: the kept view's check queues behind the hold, if one is left. */
+        FAIR(heap -> SharedFairLock.create(heap, "value.lock"), heap -> {
+            SharedFairLock lock = SharedFairLock.open(heap, "value.lock");
+            return () -> lock.withLock(() -> { });
+        }, heap -> SharedFairLock.open(heap, "value.lock"));
 
         private final Function<SharedHeap, Object> create;
         private final Function<SharedHeap, Runnable> update;
