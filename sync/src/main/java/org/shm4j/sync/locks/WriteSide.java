@@ -177,30 +177,33 @@ final class WriteSide extends TimedLock {
     /**
      * For a write lock call that took the writer's mutex and then met this view closed by another thread: the call
      * throws, so its caller holds nothing, and no one would clear the writer flags it set or release the mutex.
-     * Through another open view of the heap, if this process has one and the current thread still holds the mutex
-     * there, clears the writer flag of every announced reader slot (its own, perhaps not all recorded in
-     * {@link #flagged}; any other is a dead writer's stale flag, which a holder of the mutex may clear) and releases
-     * the mutex, waking readers and writers. Not marked inconsistent: the writer never entered.
+     * Through another open view of the heap (each in turn while they close, as {@code ClosedViewRelease} does), if
+     * this process has one and the current thread still holds the mutex there, clears the writer flag of every
+     * announced reader slot (its own, perhaps not all recorded in {@link #flagged}; any other is a dead writer's stale
+     * flag, which a holder of the mutex may clear) and releases the mutex, waking readers and writers. Not marked
+     * inconsistent: the writer never entered.
      *
-     * @return {@code closed}, a failure here added to it
+     * @return {@code closed}, a failure here other than a close added to it
      */
     private IllegalStateException giveBackWriter(IllegalStateException closed) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(segment);
-        if (view == null) {
-            return closed;
-        }
-        try {
+        // a release cut short by the next view's close names the caller again in the one after (see RobustMutex)
+        HeapMappings.throughAnotherOpenView(segment, view -> {
             if (RobustMutex.isHeldByCurrentThread(view, RW_WRITER_OFFSET)) {
                 flagged = 0;
                 for (int left = (int) INT.getVolatile(view, RW_READER_SLOTS_OFFSET); left != 0; left &= left - 1) {
                     // volatile: before the release below, as in unflagReaders
                     INT.getAndBitwiseAnd(view, holdsOffset(Integer.numberOfTrailingZeros(left)), ~RW_WRITER_FLAG);
                 }
-                RobustMutex.release(view, RW_WRITER_OFFSET, true, description());
+                try {
+                    RobustMutex.release(view, RW_WRITER_OFFSET, true, description());
+                } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
+                    throw alsoClosed;
+                } catch (RuntimeException failed) { // the word changed meanwhile: the caller's close stays
+                    closed.addSuppressed(failed);
+                }
             }
-        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile too
-            closed.addSuppressed(alsoClosed);
-        }
+            return true;
+        });
         return closed;
     }
 
