@@ -291,6 +291,9 @@ public final class SharedLong {
     /**
      * Applies {@code update} to the value under {@link #lock()} with plain accesses (the lock orders them), like
      * Python's {@code with v.get_lock(): v.value = update(v.value)}.
+     * A close of this heap view by another thread that cuts the call short gives the lock back through another open
+     * view of the heap, if this process has one, marked inconsistent for its next holder (see
+     * {@link SharedLock#withLock(Runnable)}).
      *
      * @return the new value
      */

@@ -197,7 +197,8 @@ public final class SharedReentrantLock extends SharedMutex {
      * thread's close of this view cuts it short, the call throws, so the hold it took must not outlive it. Through
      * another open view of the heap, if this process has one and the current thread still holds the lock there, the
      * count is set back to {@code outer} (the JDK may report the close after the unlock's own count store ran, or
-     * before) and, if that is 0, the lock is released; the outer holds stay the thread's.
+     * before); if that is 0, the lock is released as {@link SharedLock#unlockInCall()} releases, marked inconsistent
+     * (the close may have cut the action short). The outer holds stay the thread's, unmarked: its own section goes on.
      */
     @Override
     void unlockInWithLock(int outer) {
@@ -212,22 +213,16 @@ public final class SharedReentrantLock extends SharedMutex {
     }
 
     private void giveBackThroughAnotherView(int outer, IllegalStateException closed) {
-        // its memory in each open view in turn while they close (a release cut short names the caller again there)
+        // its memory in each open view in turn while they close
         HeapMappings.throughAnotherOpenView(segment, view -> {
             if (RobustMutex.isHeldByCurrentThread(view, 0)) {
                 INT.setOpaque(view, REENTRANT_HOLDS_OFFSET, outer); // opaque: the owner's own field, as in release
-                if (outer == 0) {
-                    try {
-                        RobustMutex.release(view, 0, false, description());
-                    } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
-                        throw alsoClosed;
-                    } catch (RuntimeException failed) { // the word changed meanwhile: the caller's close stays
-                        closed.addSuppressed(failed);
-                    }
-                }
             }
             return true;
         });
+        if (outer == 0) { // through each open view in turn too, if the current thread still holds it
+            mutex.releaseAfter(closed, false, description()); // a failure of its own is added to closed
+        }
     }
 
     /**

@@ -225,7 +225,19 @@ abstract class TimedLock implements Lock {
         }
     }
 
-    /** Runs {@code action} holding the lock. */
+    /**
+     * Runs {@code action} holding the lock.
+     *
+     * <p>When another thread of this process closes the heap view this lock lives in while the call runs, the call
+     * throws {@link IllegalStateException}, so its caller holds nothing: the hold the call took is given back through
+     * another open view of the heap, if this process has one (else the process is gone from the heap, and other
+     * processes take its holds over as a dead owner's). It is marked as a dead owner's hold is, since the close may
+     * have cut {@code action} short: the next holder finds {@code isConsistent()} false and {@code recoveries()} one
+     * higher, repairs, and calls {@code markConsistent()}. A reentrant lock's holds taken before the call stay the
+     * thread's, unmarked.
+     *
+     * @throws IllegalStateException if the heap or segment the lock lives in is closed
+     */
     public void withLock(Runnable action) {
         Objects.requireNonNull(action, "action"); // before the lock is taken
         int outer = holdsBeforeWithLock();
@@ -237,7 +249,11 @@ abstract class TimedLock implements Lock {
         }
     }
 
-    /** @return what {@code action} returns, run holding the lock */
+    /**
+     * Runs {@code action} holding the lock, as {@link #withLock(Runnable)} (a close that cuts the call short included).
+     *
+     * @return what {@code action} returns
+     */
     public <T> T withLock(Supplier<T> action) {
         Objects.requireNonNull(action, "action"); // before the lock is taken
         int outer = holdsBeforeWithLock();
