@@ -23,9 +23,10 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * <p>Each method looks at the turn in the ticket word first: the serving ticket, the taken bit and this process's
  * owner bits (its low 32 bits) name one take by this process, repeated only 2<sup>20</sup> turns later. They tell this
  * call's take apart only because every caller reaches these methods after its own successful CAS, or as the thread
- * the holder field names; a turn passed on already is left alone. Each does nothing if this process has no other
- * open view of the heap (a wrapped lock, or the last view), or if that view closes too. Only called on the exception
- * paths of lock calls.
+ * the holder field names; a turn passed on already is left alone. Each works through each other open view in turn
+ * while they close (a method cut short by a second close runs again, in full, in the next one: each step checks the
+ * state it changes first), and does nothing if this process has no other open view of the heap (a wrapped lock, or
+ * the last view). Only called on the exception paths of lock calls.
  */
 public final class FairClosedView {
     // VarHandle mechanics
@@ -43,19 +44,14 @@ public final class FairClosedView {
      * @param taken  the ticket word the call's CAS set
      */
     public static void giveBackTurn(MemorySegment closed, long taken) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(closed);
-        if (view == null) {
-            return;
-        }
-        try {
+        HeapMappings.throughAnotherOpenView(closed, view -> {
             long word = (long) LONG.getVolatile(view, FAIR_WORD_OFFSET);
-            if ((int) word == (int) taken) { // only tickets may have come since the take
+            if ((int) word == (int) taken) { // only tickets may have come since the take (or a pass cut short)
                 LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
                 FairTurns.passTaken(view, word);
             }
-        } catch (IllegalStateException alsoClosed) { // maybe the last view: then the process is gone from the heap
-            // nothing to pass it on through
-        }
+            return true;
+        });
     }
 
     /**
@@ -68,19 +64,14 @@ public final class FairClosedView {
      * @param word   the ticket word the unlock read, with the turn it holds
      */
     public static void nameHolderAgain(MemorySegment closed, long word) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(closed);
-        if (view == null) {
-            return;
-        }
-        try {
+        HeapMappings.throughAnotherOpenView(closed, view -> {
             // volatile: the turn may have been passed on by this very unlock, its exception reported after the CAS
             if ((int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) == (int) word
                     && (long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET) == 0L) { // opaque: the holder's field
                 LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current()); // opaque: as a claim
             }
-        } catch (IllegalStateException alsoClosed) { // as above
-            // nothing to name it in
-        }
+            return true;
+        });
     }
 
     /**
@@ -126,14 +117,9 @@ public final class FairClosedView {
      * @param ticket the ticket the call waited with
      */
     public static void abandon(MemorySegment closed, int ticket) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(closed);
-        if (view == null) {
-            return;
-        }
-        try {
-            FairTurns.abandon(view, ticket);
-        } catch (IllegalStateException alsoClosed) { // as above
-            // nothing to give it up through
-        }
+        HeapMappings.throughAnotherOpenView(closed, view -> {
+            FairTurns.abandon(view, ticket); // again in full after a close: each of its steps checks the ticket first
+            return true;
+        });
     }
 }
