@@ -55,7 +55,7 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="5">plain; written once
  *     before the block is published, checked when opened</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480061}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>1</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>3 (older versions are refused)</td></tr>
  * <tr><td>16</td><td>4</td><td>kind</td><td>1 unbounded, 2 bounded, 3 undo</td></tr>
  * <tr><td>20</td><td>4</td><td>permits</td><td>the initial permits; the bound of bounded and undo kinds</td></tr>
  * <tr><td>24</td><td>40</td><td>—</td><td>zero</td><td></td></tr>
