@@ -97,8 +97,8 @@ public final class FairClosedView {
             }
             INT.getAndBitwiseOr(view, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED); // before the pass, for the next holder
             LONG.getAndAdd(view, FAIR_RECOVERIES_OFFSET, 1L);
-            LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
-            try {
+            try { // the clear too: a close reported after it cleared the field must not leave the turn unnamed
+                LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
                 return FairTurns.passTaken(view, word);
             } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
                 nameHolderAgain(view, word);
