@@ -22,11 +22,12 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  *
  * <p>Each method looks at the turn in the ticket word first: the serving ticket, the taken bit and this process's
  * owner bits (its low 32 bits) name one take by this process, repeated only 2<sup>20</sup> turns later. They tell this
- * call's take apart only because every caller reaches these methods after its own successful CAS, or as the thread
- * the holder field names; a turn passed on already is left alone. Each works through each other open view in turn
- * while they close (a method cut short by a second close runs again, in full, in the next one: each step checks the
- * state it changes first), and does nothing if this process has no other open view of the heap (a wrapped lock, or
- * the last view). Only called on the exception paths of lock calls.
+ * call's take apart only because every caller reaches these methods after its own successful CAS (or a CAS of its
+ * own ticket's turn, which no other thread takes), or as the thread the holder field names; a turn passed on already
+ * is left alone. Each works through each other open view in turn while they close (a method cut short by a second
+ * close runs again, in full, in the next one: each step checks the state it changes first), and does nothing if
+ * this process has no other open view of the heap (a wrapped lock, or the last view). Only called on the exception
+ * paths of lock calls.
  */
 public final class FairClosedView {
     // VarHandle mechanics
@@ -37,8 +38,9 @@ public final class FairClosedView {
     }
 
     /**
-     * For a lock call whose CAS took the turn {@code taken} (the word it set) and which then met its view closed: the
-     * call throws, so its caller holds nothing and would never unlock. Passes the turn on, if it is still taken so.
+     * For a lock call whose CAS took the turn {@code taken} (the word it set) and which then met its view closed, or
+     * whose CAS of its own ticket's turn met the close (reported, maybe, after it took effect): the call throws, so
+     * its caller holds nothing and would never unlock. Passes the turn on, if it is taken so.
      *
      * @param closed the lock's block in the closed view
      * @param taken  the ticket word the call's CAS set

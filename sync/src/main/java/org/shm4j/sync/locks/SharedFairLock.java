@@ -602,7 +602,15 @@ public final class SharedFairLock extends TimedLock {
                     + " is marked taken while its ticket holder is still waiting");
         }
         long taken = FairWord.takenBy(word, me());
-        if (!LONG.compareAndSet(segment, FAIR_WORD_OFFSET, word, taken)) {
+        boolean won;
+        try { // not on the fast path
+            won = LONG.compareAndSet(segment, FAIR_WORD_OFFSET, word, taken);
+        } catch (IllegalStateException closed) {
+            // the JDK may report the close after the CAS took the turn: only this waiter takes its own turn, so a
+            // word taken so in another view is this call's take, which no one else would ever pass on
+            throw givenBack(taken, closed);
+        }
+        if (!won) {
             return false;
         }
         claim(segment, taken);
