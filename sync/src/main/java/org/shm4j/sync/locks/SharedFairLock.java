@@ -104,7 +104,7 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * given up, since its caller holds nothing; an unlock that throws leaves the lock its caller's (named again as the
  * holder if the unlock had cleared that field), to unlock through the other view. A {@code withLock} call whose
  * unlock throws so holds nothing either: its turn is passed on through the other view, and the lock marked
- * inconsistent ({@link #isConsistent()} false for the next holder, one more {@link #recoveries()}), since the close
+ * inconsistent ({@link #isConsistent()} false for the next holder, {@link #recoveries()} higher), since the close
  * may have cut its action short too.
  *
  * <p>Memory consistency effects: as for {@link SharedLock}.

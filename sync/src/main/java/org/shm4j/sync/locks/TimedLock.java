@@ -232,9 +232,9 @@ abstract class TimedLock implements Lock {
      * throws {@link IllegalStateException}, so its caller holds nothing: the hold the call took is given back through
      * another open view of the heap, if this process has one (else the process is gone from the heap, and other
      * processes take its holds over as a dead owner's). It is marked as a dead owner's hold is, since the close may
-     * have cut {@code action} short: the next holder finds {@code isConsistent()} false and {@code recoveries()} one
-     * higher, repairs, and calls {@code markConsistent()}. A reentrant lock's holds taken before the call stay the
-     * thread's, unmarked.
+     * have cut {@code action} short: the next holder finds {@code isConsistent()} false and {@code recoveries()}
+     * higher (by one; by two if a second view closes during the give-back), repairs, and calls
+     * {@code markConsistent()}. A reentrant lock's holds taken before the call stay the thread's, unmarked.
      *
      * @throws IllegalStateException if the heap or segment the lock lives in is closed
      */
