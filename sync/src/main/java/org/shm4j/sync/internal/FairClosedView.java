@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.HeapMappings;
 
 import java.lang.foreign.MemorySegment;
@@ -24,10 +25,11 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * owner bits (its low 32 bits) name one take by this process, repeated only 2<sup>20</sup> turns later. They tell this
  * call's take apart only because every caller reaches these methods after its own successful CAS (or a CAS of its
  * own ticket's turn, which no other thread takes), or as the thread the holder field names; a turn passed on already
- * is left alone. Each works through each other open view in turn while they close (a method cut short by a second
- * close runs again, in full, in the next one: each step checks the state it changes first), and does nothing if
- * this process has no other open view of the heap (a wrapped lock, or the last view). Only called on the exception
- * paths of lock calls.
+ * is left alone. The one exception, an uncontended take's CAS that met the close ({@link #giveBackIdleTake}), first
+ * watches the turn for a thread of this process that took it with the same word. Each works through each other
+ * open view in turn while they close (a method cut short by a second close runs again, in full, in the next one:
+ * each step checks the state it changes first), and does nothing if this process has no other open view of the heap
+ * (a wrapped lock, or the last view). Only called on the exception paths of lock calls.
  */
 public final class FairClosedView {
     // VarHandle mechanics
@@ -54,6 +56,76 @@ public final class FairClosedView {
             }
             return true;
         });
+    }
+
+    /**
+     * For an uncontended lock call whose CAS of an idle ticket word to {@code taken} met its view closed: the JDK may
+     * report the close after the CAS took the turn, and the call then throws without knowing, leaving the turn this
+     * process's, named by no thread, for as long as the process keeps another view. Such a word is not proof of this
+     * call's take: another thread of this process may have taken the same turn with the same word (the same CAS, or a
+     * queued take of the ticket such a CAS hands out; after a pass the serving ticket moves on, so the same word is
+     * the same turn) and be about to name itself, a few nanoseconds after its CAS. So the turn is watched through
+     * another open view for {@link RobustMutex#SETTLE_NANOS}, as {@link ClosedViewRelease#releaseIfTakenUnnamed}
+     * watches a mutex's word: if at each look the word's low half stayed {@code taken}'s (tickets may come) and the
+     * holder field held the same value, naming no thread of this process (0, or the key of a dead holder whose turn
+     * a skip passed on: a skip leaves it), the current thread is named there by a CAS and the turn passed on,
+     * unmarked (the call entered nothing). A turn claimed meanwhile or passed on is left alone. Returns at once when
+     * the turn is not taken so (the usual case: the close came before the CAS ran); blocks for the bound otherwise.
+     * Residual, as the mutex's: a thread of this process descheduled between its CAS of the same turn and its claim
+     * for longer than the bound has its turn passed on.
+     *
+     * @param closed the lock's block in the closed view
+     * @param taken  the ticket word the call's CAS would have set
+     */
+    public static void giveBackIdleTake(MemorySegment closed, long taken) {
+        giveBackIdleTake(closed, taken, RobustMutex.SETTLE_NANOS);
+    }
+
+    /** {@link #giveBackIdleTake(MemorySegment, long)}, watching for {@code settleNanos}. */
+    static void giveBackIdleTake(MemorySegment closed, long taken, long settleNanos) {
+        long deadline = System.nanoTime() + settleNanos;
+        long me = ThreadKeys.current();
+        boolean[] named = new boolean[1]; // in a view that then closed: the next one holds the same field
+        HeapMappings.throughAnotherOpenView(closed, view -> {
+            if (!named[0]) {
+                // volatile: the word is read before the holder field, as a claim follows its CAS
+                boolean takenSo = (int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) == (int) taken;
+                long unnamed = (long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET); // opaque: as a claim writes it
+                // volatile CAS: two such watches of one turn (two calls whose CASes met closes) name one thread
+                named[0] = takenSo && !ThreadKeys.ofThisProcess(unnamed) && staysUnclaimed(view, taken, unnamed,
+                        deadline) && LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, unnamed, me);
+                if (!named[0]) {
+                    return true;
+                }
+            }
+            long word = (long) LONG.getVolatile(view, FAIR_WORD_OFFSET);
+            long holder = (long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET); // opaque: as a claim writes it
+            // 0 here: cleared below in a view that then closed (no thread takes a taken turn)
+            if ((int) word == (int) taken && (holder == me || holder == 0L)) {
+                LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
+                FairTurns.passTaken(view, word);
+            }
+            return true;
+        });
+    }
+
+    /**
+     * Watches the turn in {@code view} until {@code deadline} ({@link System#nanoTime()}): a short spin, then parks
+     * of up to {@link RobustMutex#SETTLE_LOOK_NANOS}.
+     *
+     * @return true if at each look the word's low half was {@code taken}'s and the holder field {@code unnamed}
+     */
+    private static boolean staysUnclaimed(MemorySegment view, long taken, long unnamed, long deadline) {
+        for (int step = 0; System.nanoTime() - deadline < 0; ) {
+            step = Backoff.idle(step, RobustMutex.SETTLE_LOOK_NANOS);
+            if ((int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) != (int) taken) { // volatile: as above
+                return false; // passed on: a thread of this process took it, named itself and unlocked
+            }
+            if ((long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET) != unnamed) { // opaque: as a claim writes it
+                return false; // a thread of this process took the turn and named itself
+            }
+        }
+        return true;
     }
 
     /**

@@ -37,6 +37,15 @@ public final class ThreadKeys {
     }
 
     /**
+     * @param key an owner thread field's value
+     * @return true if {@code key} is the key of some thread of this process (never for 0, a bare id an older build
+     *         wrote, or another live or dead process's key, unless the pid was recycled for this process)
+     */
+    public static boolean ofThisProcess(long key) {
+        return (key & ~THREAD_BITS) == THIS_PROCESS;
+    }
+
+    /**
      * @param key an owner thread field's value (0: none)
      * @param pid the owner's pid, or 0 if not known
      * @return the Java thread id that {@code key} names in process {@code pid}: {@code key} itself if it is below

@@ -265,11 +265,21 @@ public final class SharedFairLock extends TimedLock {
 
     private boolean takeIdle(MemorySegment s, long word, long owner) {
         long taken = FairWord.takenBy(FairWord.withTicket(word), owner);
-        if (FairWord.isIdle(word) && LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, taken)) { // linearization point
-            claim(s, taken);
-            return true;
+        if (!FairWord.isIdle(word)) {
+            return false;
         }
-        return false;
+        try { // the handler is not on the fast path: it costs it nothing
+            if (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, taken)) { // linearization point
+                return false;
+            }
+        } catch (IllegalStateException closed) {
+            // the JDK may report the close after the CAS took the turn; another thread of this process may take the
+            // same turn with the same word, so the turn is watched before it is given back
+            FairClosedView.giveBackIdleTake(s, taken);
+            throw closed;
+        }
+        claim(s, taken);
+        return true;
     }
 
     @Override

@@ -1,0 +1,133 @@
+package org.shm4j.sync.internal;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.locks.SharedFairLock;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_WORD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.OWNER_THREAD_PID_SHIFT;
+
+/**
+ * {@link FairClosedView#giveBackIdleTake} after a {@link SharedFairLock}'s uncontended take met its view closed at
+ * the CAS of the idle ticket word, one heap open twice in this process. The JDK may report the close after the CAS
+ * took the turn; the call then threw, and nothing passed the turn on: it stayed this process's, named by no thread,
+ * and every later locker in every process queued behind it for as long as the process kept the other view. Now the
+ * turn is watched through the kept view and passed on once it stayed so for the bound; a turn that another thread of
+ * this process took with the same word and names during the watch is left to it.
+ */
+@Timeout(60)
+class FairClosedViewTest {
+    /** How long the claim test's watch lasts: longer than a lock call's, so that the other thread surely runs. */
+    private static final long WATCH_NANOS = TimeUnit.SECONDS.toNanos(20);
+    /** A pid no process has: above Linux's largest pid_max (2^22). */
+    private static final int DEAD_PID = (1 << 22) + 1;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldGiveBackATurnThatAnIdleTakeWhoseCasMetTheCloseLeftNamedByNoThread() {
+        assertGivenBack("idle-cas", 0L);
+    }
+
+    /** A skip of a dead holder's turn leaves its key in the holder field: that names no thread here either. */
+    @Test
+    void shouldGiveBackSuchATurnWhenTheHolderFieldStillNamesASkippedDeadHolder() {
+        assertGivenBack("idle-cas-dead", 7L ^ (long) DEAD_PID << OWNER_THREAD_PID_SHIFT); // its thread 7
+    }
+
+    /**
+     * The turn is set by hand through the kept view as the uncontended take's CAS leaves it (holder field
+     * {@code stale}, as before the CAS); the take through the closed view then meets the close at its CAS and throws.
+     * Its turn must be passed on, unmarked (the call entered nothing).
+     */
+    private void assertGivenBack(String label, long stale) {
+        String name = names.unique(label);
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedFairLock.openOrCreate(kept, "lock");
+            MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            SharedFairLock closingLock = SharedFairLock.open(closing, "lock");
+            closingLock.lock(); // names this process and leaves the idle word the next take's CAS expects
+            long owner = FairWord.owner(block.get(JAVA_LONG, FAIR_WORD_OFFSET));
+            closingLock.unlock();
+            long taken = FairWord.takenBy(FairWord.withTicket(block.get(JAVA_LONG, FAIR_WORD_OFFSET)), owner);
+            block.set(JAVA_LONG, FAIR_WORD_OFFSET, taken); // as the CAS left it, reported as a close
+            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, stale);
+            long recoveries = block.get(JAVA_LONG, FAIR_RECOVERIES_OFFSET);
+            closing.close();
+
+            assertThatThrownBy(closingLock::tryLock).as("the take through the closed view")
+                    .isInstanceOf(IllegalStateException.class);
+
+            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word: the turn passed on")
+                    .isEqualTo(FairWord.passed(taken));
+            assertThat(block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET)).as("the holder field").isZero();
+            assertThat(block.get(JAVA_INT, FAIR_FLAGS_OFFSET)).as("flags: not marked").isZero();
+            assertThat(block.get(JAVA_LONG, FAIR_RECOVERIES_OFFSET)).as("recoveries").isEqualTo(recoveries);
+        }
+    }
+
+    /**
+     * Another thread took the turn through the kept view with the same word and is caught between its CAS and its
+     * claim (holder field 0) when this thread's take meets the close; it names itself once this thread parks in the
+     * watch: the turn must be left to it.
+     */
+    @Test
+    void shouldLeaveAloneATurnAnotherThreadClaimsDuringTheWatch() throws Exception {
+        String name = names.unique("idle-claimed");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedFairLock keptLock = SharedFairLock.openOrCreate(kept, "lock");
+            MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+            FutureTask<Boolean> other = new FutureTask<>(keptLock::tryLock);
+            Thread.ofPlatform().start(other);
+            assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the turn").isTrue();
+            long otherKey = block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET);
+            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, 0L); // as between its CAS and its claim
+            long taken = block.get(JAVA_LONG, FAIR_WORD_OFFSET);
+            Thread watcher = Thread.currentThread();
+            CountDownLatch watching = new CountDownLatch(1);
+            AtomicBoolean handled = new AtomicBoolean();
+            FutureTask<Void> claim = new FutureTask<>(() -> { // its claim, once this thread watches
+                assertThat(watching.await(10, TimeUnit.SECONDS)).as("the watch started").isTrue();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                // parked: in the watch (nothing else here parks); handled: it did not watch
+                while (watcher.getState() != Thread.State.TIMED_WAITING && !handled.get()) {
+                    assertThat(System.nanoTime() - deadline).as("waited for this thread to watch").isNegative();
+                    Thread.onSpinWait();
+                }
+                block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, otherKey);
+                return null;
+            });
+            Thread.ofPlatform().start(claim);
+            closing.close();
+
+            watching.countDown();
+            FairClosedView.giveBackIdleTake(closed, taken, WATCH_NANOS); // this thread's CAS met the close
+            handled.set(true);
+            claim.get(20, TimeUnit.SECONDS);
+
+            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word, the other thread's")
+                    .isEqualTo(taken);
+            assertThat(block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET)).as("the holder field").isEqualTo(otherKey);
+        }
+    }
+}
