@@ -8,7 +8,6 @@ import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -89,27 +88,8 @@ class ClosedViewReleaseTest {
             mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as between its CAS and its claim
             long word = mutex.get(JAVA_LONG, MUTEX_WORD);
             long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
-            Thread watcher = Thread.currentThread();
-            CountDownLatch watching = new CountDownLatch(1);
-            AtomicBoolean handled = new AtomicBoolean();
-            FutureTask<Void> claim = new FutureTask<>(() -> { // its claim, once this thread watches
-                assertThat(watching.await(10, TimeUnit.SECONDS)).as("the watch started").isTrue();
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                // parked: in the watch (nothing else here parks); handled: it did not watch
-                while (watcher.getState() != Thread.State.TIMED_WAITING && !handled.get()) {
-                    assertThat(System.nanoTime() - deadline).as("waited for this thread to watch").isNegative();
-                    Thread.onSpinWait();
-                }
-                mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, otherKey);
-                return null;
-            });
-            Thread.ofPlatform().start(claim);
             views.closing().close();
-
-            watching.countDown();
-            watch.accept(views.closed());
-            handled.set(true);
-            claim.get(20, TimeUnit.SECONDS);
+            ClaimDuringWatch.run(mutex, MUTEX_OWNER_THREAD, otherKey, () -> watch.accept(views.closed()));
 
             assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, the other thread's").isEqualTo(word);
             assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isEqualTo(otherKey);

@@ -8,10 +8,8 @@ import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -103,27 +101,9 @@ class FairClosedViewTest {
             long otherKey = block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET);
             block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, 0L); // as between its CAS and its claim
             long taken = block.get(JAVA_LONG, FAIR_WORD_OFFSET);
-            Thread watcher = Thread.currentThread();
-            CountDownLatch watching = new CountDownLatch(1);
-            AtomicBoolean handled = new AtomicBoolean();
-            FutureTask<Void> claim = new FutureTask<>(() -> { // its claim, once this thread watches
-                assertThat(watching.await(10, TimeUnit.SECONDS)).as("the watch started").isTrue();
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                // parked: in the watch (nothing else here parks); handled: it did not watch
-                while (watcher.getState() != Thread.State.TIMED_WAITING && !handled.get()) {
-                    assertThat(System.nanoTime() - deadline).as("waited for this thread to watch").isNegative();
-                    Thread.onSpinWait();
-                }
-                block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, otherKey);
-                return null;
-            });
-            Thread.ofPlatform().start(claim);
             closing.close();
-
-            watching.countDown();
-            FairClosedView.giveBackIdleTake(closed, taken, WATCH_NANOS); // this thread's CAS met the close
-            handled.set(true);
-            claim.get(20, TimeUnit.SECONDS);
+            ClaimDuringWatch.run(block, FAIR_OWNER_THREAD_OFFSET, otherKey, // this thread's CAS met the close
+                    () -> FairClosedView.giveBackIdleTake(closed, taken, WATCH_NANOS));
 
             assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word, the other thread's")
                     .isEqualTo(taken);
