@@ -36,6 +36,11 @@ public final class FairClosedView {
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
+    /** {@link #giveBackIdleTake}'s stages: watching the turn, its naming CAS tried, the current thread named. */
+    private static final int WATCHING = 0;
+    private static final int NAMING = 1;
+    private static final int NAMED = 2;
+
     private FairClosedView() {
     }
 
@@ -72,7 +77,9 @@ public final class FairClosedView {
      * unmarked (the call entered nothing). A turn claimed meanwhile or passed on is left alone. Returns at once when
      * the turn is not taken so (the usual case: the close came before the CAS ran); blocks for the bound otherwise.
      * Residual, as the mutex's: a thread of this process descheduled between its CAS of the same turn and its claim
-     * for longer than the bound has its turn passed on.
+     * for longer than the bound has its turn passed on. A naming CAS whose view closed under it is taken for done if
+     * the field in the next view names the current thread (the turn is then passed on, not left named by a thread
+     * whose call threw); a naming that came after the turn passed on (between the last look and the CAS) is undone.
      *
      * @param closed the lock's block in the closed view
      * @param taken  the ticket word the call's CAS would have set
@@ -85,23 +92,34 @@ public final class FairClosedView {
     static void giveBackIdleTake(MemorySegment closed, long taken, long settleNanos) {
         long deadline = System.nanoTime() + settleNanos;
         long me = ThreadKeys.current();
-        boolean[] named = new boolean[1]; // in a view that then closed: the next one holds the same field
+        int[] stage = {WATCHING}; // in a view that then closed: the next one holds the same field
         HeapMappings.throughAnotherOpenView(closed, view -> {
-            if (!named[0]) {
+            if (stage[0] != NAMED) {
                 // volatile: the word is read before the holder field, as a claim follows its CAS
                 boolean takenSo = (int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) == (int) taken;
                 long unnamed = (long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET); // opaque: as a claim writes it
-                // volatile CAS: two such watches of one turn (two calls whose CASes met closes) name one thread
-                named[0] = takenSo && !ThreadKeys.ofThisProcess(unnamed) && staysUnclaimed(view, taken, unnamed,
-                        deadline) && LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, unnamed, me);
-                if (!named[0]) {
-                    return true;
+                // our key after a naming CAS that met its view's close: the field named no thread of this process
+                // before it, so the CAS took effect (not so at the first run: this thread may hold the turn itself)
+                if (stage[0] != NAMING || unnamed != me) {
+                    if (!takenSo || ThreadKeys.ofThisProcess(unnamed) || !staysUnclaimed(view, taken, unnamed,
+                            deadline)) {
+                        return true;
+                    }
+                    stage[0] = NAMING;
+                    // volatile CAS: two such watches of one turn (two calls whose CASes met closes) name one thread
+                    if (!LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, unnamed, me)) {
+                        return true;
+                    }
                 }
+                stage[0] = NAMED;
             }
             long word = (long) LONG.getVolatile(view, FAIR_WORD_OFFSET);
             long holder = (long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET); // opaque: as a claim writes it
-            // 0 here: cleared below in a view that then closed (no thread takes a taken turn)
-            if ((int) word == (int) taken && (holder == me || holder == 0L)) {
+            if ((int) word != (int) taken) {
+                // passed on between the watch's last look and the naming (by another such watch): the next turn
+                // is not ours; its taker's claim writes over the field, but one that never comes must not leave ours
+                LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, me, 0L);
+            } else if (holder == me || holder == 0L) { // 0: cleared below in a view that then closed
                 LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
                 FairTurns.passTaken(view, word);
             }

@@ -110,4 +110,30 @@ class FairClosedViewTest {
             assertThat(block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET)).as("the holder field").isEqualTo(otherKey);
         }
     }
+
+    /**
+     * A holder that calls the lock again (not reentrant) through a view that its take left expecting the same idle
+     * word: that call's CAS expects the word its own take replaced, so a close met there finds its own turn, named by
+     * the current thread. The watch must leave it: the holder still holds it (a watch cut short at its naming CAS
+     * takes such a key for its own doing, but only in a later view).
+     */
+    @Test
+    void shouldLeaveAloneATurnTheCurrentThreadHolds() {
+        String name = names.unique("idle-own");
+        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
+            SharedFairLock keptLock = SharedFairLock.openOrCreate(kept, "lock");
+            MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+            keptLock.lock();
+            long taken = block.get(JAVA_LONG, FAIR_WORD_OFFSET);
+            closing.close();
+
+            FairClosedView.giveBackIdleTake(closed, taken, TimeUnit.MILLISECONDS.toNanos(50));
+
+            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word, still held").isEqualTo(taken);
+            assertThat(keptLock.isHeldByCurrentThread()).as("held by this thread").isTrue();
+            keptLock.unlock();
+        }
+    }
 }
