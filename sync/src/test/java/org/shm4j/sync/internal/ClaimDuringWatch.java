@@ -23,6 +23,14 @@ final class ClaimDuringWatch {
      * soon as this thread parks (or at once if the watch returns without parking).
      */
     static void run(MemorySegment field, long offset, long key, Runnable watch) throws Exception {
+        whileParked(() -> field.set(JAVA_LONG, offset, key), watch);
+    }
+
+    /**
+     * Runs {@code watch} in this thread while another thread runs {@code during} as soon as this thread parks (or at
+     * once if the watch returns without parking).
+     */
+    static void whileParked(Runnable during, Runnable watch) throws Exception {
         Thread watcher = Thread.currentThread();
         CountDownLatch watching = new CountDownLatch(1);
         AtomicBoolean handled = new AtomicBoolean();
@@ -34,7 +42,7 @@ final class ClaimDuringWatch {
                 assertThat(System.nanoTime() - deadline).as("waited for this thread to watch").isNegative();
                 Thread.onSpinWait();
             }
-            field.set(JAVA_LONG, offset, key);
+            during.run();
             return null;
         });
         Thread.ofPlatform().start(claim);

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.testing.ShmNames;
 
@@ -134,6 +135,41 @@ class FairClosedViewTest {
             assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word, still held").isEqualTo(taken);
             assertThat(keptLock.isHeldByCurrentThread()).as("held by this thread").isTrue();
             keptLock.unlock();
+        }
+    }
+
+    /**
+     * The view the watch looks through is closed too while it parks: the watch runs again in the next open view and,
+     * the turn still taken so at the bound, passes it on once (not twice, not left).
+     */
+    @Test
+    void shouldGiveBackSuchATurnWhenTheWatchedViewClosesMidWatch() throws Exception {
+        String name = names.unique("idle-rerun");
+        SharedHeap watched = SharedHeap.create(name, 1 << 20); // listed first: the view the watch looks through
+        try (SharedHeap kept = SharedHeap.open(name)) {
+            SharedFairLock keptLock = SharedFairLock.openOrCreate(kept, "lock");
+            MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+            SharedHeap closing = SharedHeap.open(name);
+            MemorySegment closed = closing.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+            keptLock.lock(); // names this process
+            long taken = block.get(JAVA_LONG, FAIR_WORD_OFFSET);
+            keptLock.unlock();
+            taken = FairWord.takenBy(FairWord.withTicket(block.get(JAVA_LONG, FAIR_WORD_OFFSET)),
+                    FairWord.owner(taken));
+            block.set(JAVA_LONG, FAIR_WORD_OFFSET, taken); // as the CAS left it, reported as a close
+            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, 0L);
+            closing.close();
+            MemorySegment.Scope first = HeapMappings.inAnotherOpenView(closed).scope();
+            assertThat(first).as("the view the watch looks through first")
+                    .isEqualTo(watched.lookup("lock", SyncLayout.FAIR_LOCK).segment().scope());
+            long word = taken;
+            ClaimDuringWatch.whileParked(watched::close,
+                    () -> FairClosedView.giveBackIdleTake(closed, word, TimeUnit.MILLISECONDS.toNanos(300)));
+
+            assertThat(first.isAlive()).as("the watched view closed during the watch").isFalse();
+            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word: the turn passed on once")
+                    .isEqualTo(FairWord.passed(taken));
+            assertThat(block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET)).as("the holder field").isZero();
         }
     }
 }
