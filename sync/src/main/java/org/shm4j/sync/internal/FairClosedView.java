@@ -56,7 +56,6 @@ public final class FairClosedView {
         HeapMappings.throughAnotherOpenView(closed, view -> {
             long word = (long) LONG.getVolatile(view, FAIR_WORD_OFFSET);
             if ((int) word == (int) taken) { // only tickets may have come since the take (or a pass cut short)
-                LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
                 FairTurns.passTaken(view, word);
             }
             return true;
@@ -119,8 +118,7 @@ public final class FairClosedView {
                 // passed on between the watch's last look and the naming (by another such watch): the next turn
                 // is not ours; its taker's claim writes over the field, but one that never comes must not leave ours
                 LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, me, 0L);
-            } else if (holder == me || holder == 0L) { // 0: cleared below in a view that then closed
-                LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
+            } else if (holder == me || holder == 0L) { // 0: cleared by the pass in a view that then closed
                 FairTurns.passTaken(view, word);
             }
             return true;
@@ -189,8 +187,7 @@ public final class FairClosedView {
             }
             INT.getAndBitwiseOr(view, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED); // before the pass, for the next holder
             LONG.getAndAdd(view, FAIR_RECOVERIES_OFFSET, 1L);
-            try { // the clear too: a close reported after it cleared the field must not leave the turn unnamed
-                LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass orders it
+            try { // the pass clears the field first: a close reported after that must not leave the turn unnamed
                 return FairTurns.passTaken(view, word);
             } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
                 nameHolderAgain(view, word);

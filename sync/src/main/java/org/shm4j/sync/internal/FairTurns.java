@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_ABANDONED;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_HELD_SINCE_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_QUEUE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
@@ -282,13 +283,14 @@ public final class FairTurns {
     }
 
     /**
-     * Passes on the turn taken in {@code word}, whose holder field its caller cleared, and wakes the blocked waiters
-     * if tickets were out beside it: an unlock that had to read the word, or a take given back. Tickets may come
-     * meanwhile; nothing else changes a taken turn's low half (serving ticket, taken bit, owner bits).
+     * Clears the holder field and passes on the turn taken in {@code word}, and wakes the blocked waiters if tickets
+     * were out beside it: an unlock that had to read the word, or a take given back. Tickets may come meanwhile;
+     * nothing else changes a taken turn's low half (serving ticket, taken bit, owner bits).
      *
      * @return false if the turn is no longer the one in {@code word} (the waiters flag it took is then given back)
      */
     public static boolean passTaken(MemorySegment s, long word) {
+        LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as an unlock's; the pass's release CAS orders it
         boolean announced = takeAnnouncementBeforeRelease(s, word);
         while (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) { // the release
             long now = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);

@@ -339,8 +339,7 @@ public final class SharedFairLock extends TimedLock {
         }
         boolean passed;
         try {
-            LONG.setOpaque(s, FAIR_OWNER_THREAD_OFFSET, 0L); // opaque: as in release
-            passed = FairTurns.passTaken(s, word);
+            passed = FairTurns.passTaken(s, word); // the holder field cleared first
         } catch (IllegalStateException closed) {
             throw stillHeld(word, closed);
         }
