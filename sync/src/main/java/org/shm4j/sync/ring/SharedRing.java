@@ -89,7 +89,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  *     consumer's role, or 0</td><td>as producerProcess</td></tr>
  * <tr><td>408</td><td>8</td><td>stallAt: the stall clock's key, the consumer position of the record a consumer last
  *     noted claimed but uncommitted, plus 1; 0 at first (see A producer that dies)</td><td>written by the consumer
- *     (MPMC: in the consumers' turn) only at its stall checks, with a release store after stallSince and stallTail;
+ *     (MPMC: in the consumers' turn) only at its stall checks, with a release store after the three words below;
  *     read by the next check, with acquire</td></tr>
  * <tr><td>416</td><td>8</td><td>stallTail: the tail seen when the record stallAt names was first noted stuck</td>
  *     <td>release store before stallAt's (a consumer killed between leaves an older tail: a narrower skip);
