@@ -57,20 +57,12 @@ class FairClosedViewTest {
      * Its turn must be passed on, unmarked (the call entered nothing).
      */
     private void assertGivenBack(String label, long stale) {
-        String name = names.unique(label);
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedFairLock.openOrCreate(kept, "lock");
-            MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            SharedFairLock closingLock = SharedFairLock.open(closing, "lock");
-            closingLock.lock(); // names this process and leaves the idle word the next take's CAS expects
-            long owner = FairWord.owner(block.get(JAVA_LONG, FAIR_WORD_OFFSET));
-            closingLock.unlock();
-            long taken = FairWord.takenBy(FairWord.withTicket(block.get(JAVA_LONG, FAIR_WORD_OFFSET)), owner);
-            block.set(JAVA_LONG, FAIR_WORD_OFFSET, taken); // as the CAS left it, reported as a close
-            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, stale);
+        try (Views views = views(label)) {
+            MemorySegment block = views.block();
+            SharedFairLock closingLock = SharedFairLock.open(views.closing(), "lock");
+            long taken = takeIdleByHand(closingLock, block, stale); // the lock names this process, as the take would
             long recoveries = block.get(JAVA_LONG, FAIR_RECOVERIES_OFFSET);
-            closing.close();
+            views.closing().close();
 
             assertThatThrownBy(closingLock::tryLock).as("the take through the closed view")
                     .isInstanceOf(IllegalStateException.class);
@@ -90,21 +82,17 @@ class FairClosedViewTest {
      */
     @Test
     void shouldLeaveAloneATurnAnotherThreadClaimsDuringTheWatch() throws Exception {
-        String name = names.unique("idle-claimed");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedFairLock keptLock = SharedFairLock.openOrCreate(kept, "lock");
-            MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            MemorySegment closed = closing.lookup("lock", SyncLayout.FAIR_LOCK).segment();
-            FutureTask<Boolean> other = new FutureTask<>(keptLock::tryLock);
+        try (Views views = views("idle-claimed")) {
+            MemorySegment block = views.block();
+            FutureTask<Boolean> other = new FutureTask<>(views.keptLock()::tryLock);
             Thread.ofPlatform().start(other);
             assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the turn").isTrue();
             long otherKey = block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET);
             block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, 0L); // as between its CAS and its claim
             long taken = block.get(JAVA_LONG, FAIR_WORD_OFFSET);
-            closing.close();
+            views.closing().close();
             ClaimDuringWatch.run(block, FAIR_OWNER_THREAD_OFFSET, otherKey, // this thread's CAS met the close
-                    () -> FairClosedView.giveBackIdleTake(closed, taken, WATCH_NANOS));
+                    () -> FairClosedView.giveBackIdleTake(views.closed(), taken, WATCH_NANOS));
 
             assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word, the other thread's")
                     .isEqualTo(taken);
@@ -120,19 +108,16 @@ class FairClosedViewTest {
      */
     @Test
     void shouldLeaveAloneATurnTheCurrentThreadHolds() {
-        String name = names.unique("idle-own");
-        try (SharedHeap kept = SharedHeap.create(name, 1 << 20)) {
-            SharedFairLock keptLock = SharedFairLock.openOrCreate(kept, "lock");
-            MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
-            SharedHeap closing = SharedHeap.open(name);
-            MemorySegment closed = closing.lookup("lock", SyncLayout.FAIR_LOCK).segment();
+        try (Views views = views("idle-own")) {
+            SharedFairLock keptLock = views.keptLock();
             keptLock.lock();
-            long taken = block.get(JAVA_LONG, FAIR_WORD_OFFSET);
-            closing.close();
+            long taken = views.block().get(JAVA_LONG, FAIR_WORD_OFFSET);
+            views.closing().close();
 
-            FairClosedView.giveBackIdleTake(closed, taken, TimeUnit.MILLISECONDS.toNanos(50));
+            FairClosedView.giveBackIdleTake(views.closed(), taken, TimeUnit.MILLISECONDS.toNanos(50));
 
-            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word, still held").isEqualTo(taken);
+            assertThat(views.block().get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word, still held")
+                    .isEqualTo(taken);
             assertThat(keptLock.isHeldByCurrentThread()).as("held by this thread").isTrue();
             keptLock.unlock();
         }
@@ -151,25 +136,56 @@ class FairClosedViewTest {
             MemorySegment block = kept.lookup("lock", SyncLayout.FAIR_LOCK).segment();
             SharedHeap closing = SharedHeap.open(name);
             MemorySegment closed = closing.lookup("lock", SyncLayout.FAIR_LOCK).segment();
-            keptLock.lock(); // names this process
-            long taken = block.get(JAVA_LONG, FAIR_WORD_OFFSET);
-            keptLock.unlock();
-            taken = FairWord.takenBy(FairWord.withTicket(block.get(JAVA_LONG, FAIR_WORD_OFFSET)),
-                    FairWord.owner(taken));
-            block.set(JAVA_LONG, FAIR_WORD_OFFSET, taken); // as the CAS left it, reported as a close
-            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, 0L);
+            long taken = takeIdleByHand(keptLock, block, 0L); // the lock names this process, as the take would
             closing.close();
             MemorySegment.Scope first = HeapMappings.inAnotherOpenView(closed).scope();
             assertThat(first).as("the view the watch looks through first")
                     .isEqualTo(watched.lookup("lock", SyncLayout.FAIR_LOCK).segment().scope());
-            long word = taken;
             ClaimDuringWatch.whileParked(watched::close,
-                    () -> FairClosedView.giveBackIdleTake(closed, word, TimeUnit.MILLISECONDS.toNanos(300)));
+                    () -> FairClosedView.giveBackIdleTake(closed, taken, TimeUnit.MILLISECONDS.toNanos(300)));
 
             assertThat(first.isAlive()).as("the watched view closed during the watch").isFalse();
             assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word: the turn passed on once")
                     .isEqualTo(FairWord.passed(taken));
             assertThat(block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET)).as("the holder field").isZero();
         }
+    }
+
+    /**
+     * Leaves the fair lock at {@code block} as an uncontended take's CAS through this process's view leaves it: its
+     * turn taken with this process's owner bits (learnt by a lock and unlock through {@code lock}), the holder field
+     * {@code holderField}, as before the CAS.
+     *
+     * @return the ticket word the CAS set
+     */
+    private static long takeIdleByHand(SharedFairLock lock, MemorySegment block, long holderField) {
+        lock.lock(); // names this process and leaves the idle word the next take's CAS expects
+        long owner = FairWord.owner(block.get(JAVA_LONG, FAIR_WORD_OFFSET));
+        lock.unlock();
+        long taken = FairWord.takenBy(FairWord.withTicket(block.get(JAVA_LONG, FAIR_WORD_OFFSET)), owner);
+        block.set(JAVA_LONG, FAIR_WORD_OFFSET, taken); // as the CAS left it, reported as a close
+        block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, holderField);
+        return taken;
+    }
+
+    /**
+     * The fair lock {@code "lock"} through a kept view of a heap (its block there too) and through a second view,
+     * which the test closes; closing this closes the kept one.
+     */
+    private record Views(SharedHeap kept, SharedFairLock keptLock, MemorySegment block, SharedHeap closing,
+                         MemorySegment closed) implements AutoCloseable {
+        @Override
+        public void close() {
+            kept.close();
+        }
+    }
+
+    private Views views(String label) {
+        String name = names.unique(label);
+        SharedHeap kept = SharedHeap.create(name, 1 << 20);
+        SharedFairLock keptLock = SharedFairLock.openOrCreate(kept, "lock");
+        SharedHeap closing = SharedHeap.open(name);
+        return new Views(kept, keptLock, kept.lookup("lock", SyncLayout.FAIR_LOCK).segment(), closing,
+                closing.lookup("lock", SyncLayout.FAIR_LOCK).segment());
     }
 }
