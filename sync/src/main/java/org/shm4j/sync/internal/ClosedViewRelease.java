@@ -219,7 +219,8 @@ final class ClosedViewRelease {
 
     /**
      * Watches the mutex at {@code view} until {@code deadline} ({@link System#nanoTime()}): a short spin, then parks
-     * of up to {@link RobustMutex#SETTLE_LOOK_NANOS}.
+     * of up to {@link RobustMutex#SETTLE_LOOK_NANOS}. An interrupt does not end it: it is held back while it lasts
+     * (else each park returned at once, a spin) and set again as it ends.
      *
      * @param unnamed the owner field's value that names no thread here: 0, or a dead owner's after a take-over
      * @return true if at each look the owner field was {@code unnamed} and the word this process's, as at the first
@@ -231,19 +232,25 @@ final class ClosedViewRelease {
         if (!RobustMutex.isThisProcess(word)) {
             return false; // free or another process's: the access ran
         }
-        for (int step = 0; ; ) {
-            if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) != unnamed) { // opaque: as a claim writes it
-                return false; // a thread named itself: the access ran and that thread took the word
+        boolean interrupted = false;
+        try {
+            for (int step = 0; ; ) {
+                if ((long) LONG.getOpaque(view, MUTEX_OWNER_THREAD) != unnamed) { // opaque: as a claim writes it
+                    return false; // a thread named itself: the access ran and that thread took the word
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    return true;
+                }
+                interrupted |= Backoff.takeInterrupt();
+                step = Backoff.idle(step, RobustMutex.SETTLE_LOOK_NANOS);
+                long now = (long) LONG.getVolatile(view, MUTEX_WORD); // volatile: as above
+                if (now != (word | (now & LOCK_WAITERS))) {
+                    return false; // freed, or freed and taken again: the access ran
+                }
+                word = now;
             }
-            if (System.nanoTime() - deadline >= 0) {
-                return true;
-            }
-            step = Backoff.idle(step, RobustMutex.SETTLE_LOOK_NANOS);
-            long now = (long) LONG.getVolatile(view, MUTEX_WORD); // volatile: as above
-            if (now != (word | (now & LOCK_WAITERS))) {
-                return false; // freed, or freed and taken again: the access ran
-            }
-            word = now;
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
     }
 

@@ -127,21 +127,28 @@ public final class FairClosedView {
 
     /**
      * Watches the turn in {@code view} until {@code deadline} ({@link System#nanoTime()}): a short spin, then parks
-     * of up to {@link RobustMutex#SETTLE_LOOK_NANOS}.
+     * of up to {@link RobustMutex#SETTLE_LOOK_NANOS}. An interrupt does not end it: it is held back while it lasts
+     * (else each park returned at once, a spin) and set again as it ends.
      *
      * @return true if at each look the word's low half was {@code taken}'s and the holder field {@code unnamed}
      */
     private static boolean staysUnclaimed(MemorySegment view, long taken, long unnamed, long deadline) {
-        for (int step = 0; System.nanoTime() - deadline < 0; ) {
-            step = Backoff.idle(step, RobustMutex.SETTLE_LOOK_NANOS);
-            if ((int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) != (int) taken) { // volatile: as above
-                return false; // passed on: a thread of this process took it, named itself and unlocked
+        boolean interrupted = false;
+        try {
+            for (int step = 0; System.nanoTime() - deadline < 0; ) {
+                interrupted |= Backoff.takeInterrupt();
+                step = Backoff.idle(step, RobustMutex.SETTLE_LOOK_NANOS);
+                if ((int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) != (int) taken) { // volatile: as above
+                    return false; // passed on: a thread of this process took it, named itself and unlocked
+                }
+                if ((long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET) != unnamed) { // opaque: as a claim
+                    return false; // a thread of this process took the turn and named itself
+                }
             }
-            if ((long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET) != unnamed) { // opaque: as a claim writes it
-                return false; // a thread of this process took the turn and named itself
-            }
+            return true;
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
         }
-        return true;
     }
 
     /**

@@ -137,6 +137,29 @@ class ClosedViewReleaseTest {
         }
     }
 
+    /**
+     * An acquire's watch (its CAS met the close, the word left unnamed) run by an interrupted thread, ended by a claim
+     * once seen parked: it parks with the interrupt held back, and sets it again as it ends. Before, the pending
+     * interrupt made each park return at once: the watch spun a core through its whole bound.
+     */
+    @Test
+    void shouldParkWithTheInterruptHeldBackWhenAnInterruptedThreadWatches() throws Exception {
+        try (Views views = views("interrupted")) {
+            MemorySegment mutex = views.mutex();
+            assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as the CAS left it, before the claim
+            long word = mutex.get(JAVA_LONG, MUTEX_WORD);
+            views.closing().close();
+
+            boolean parked = InterruptedWatch.parkedHeldBack(() -> mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 7L),
+                    () -> ClosedViewRelease.releaseIfTakenUnnamed(views.closed(), 0L, false, "the mutex",
+                            WATCH_NANOS, new IllegalStateException("met")));
+
+            assertThat(parked).as("seen parked in the watch with no interrupt pending").isTrue();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, left to the claim").isEqualTo(word);
+        }
+    }
+
     @Test
     void shouldNameTheReleaserInAThirdViewWhenTheWatchedViewClosesDuringTheWatch() throws Exception {
         String name = names.unique("third");

@@ -101,6 +101,27 @@ class FairClosedViewTest {
     }
 
     /**
+     * The watch run by an interrupted thread (here ended by a claim once seen parked): it parks between its looks with
+     * the interrupt held back, and sets it again as it ends. Before, the pending interrupt made each park return at
+     * once: the watch spun a core through its whole bound.
+     */
+    @Test
+    void shouldParkWithTheInterruptHeldBackWhenAnInterruptedThreadWatches() throws Exception {
+        try (Views views = views("idle-interrupted")) {
+            MemorySegment block = views.block();
+            long taken = takeIdleByHand(views.keptLock(), block, 0L);
+            views.closing().close();
+
+            boolean parked = InterruptedWatch.parkedHeldBack(() -> block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, 7L),
+                    () -> FairClosedView.giveBackIdleTake(views.closed(), taken, WATCH_NANOS));
+
+            assertThat(parked).as("seen parked in the watch with no interrupt pending").isTrue();
+            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word, left to the claim")
+                    .isEqualTo(taken);
+        }
+    }
+
+    /**
      * A holder that calls the lock again (not reentrant) through a view that its take left expecting the same idle
      * word: that call's CAS expects the word its own take replaced, so a close met there finds its own turn, named by
      * the current thread. The watch must leave it: the holder still holds it (a watch cut short at its naming CAS
