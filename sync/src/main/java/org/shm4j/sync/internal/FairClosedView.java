@@ -72,9 +72,10 @@ public final class FairClosedView {
      * another open view for {@link RobustMutex#SETTLE_NANOS}, as {@link ClosedViewRelease#releaseIfTakenUnnamed}
      * watches a mutex's word: if at each look the word's low half stayed {@code taken}'s (tickets may come) and the
      * holder field held the same value, naming no thread of this process (0, or the key of a dead holder whose turn
-     * a skip passed on: a skip leaves it), the current thread is named there by a CAS and the turn passed on,
-     * unmarked (the call entered nothing). A turn claimed meanwhile or passed on is left alone. Returns at once when
-     * the turn is not taken so (the usual case: the close came before the CAS ran); blocks for the bound otherwise.
+     * a skip by an older build passed on: {@link FairTurns#skipTurn} now clears it), the current thread is named there
+     * by a CAS and the turn passed on, unmarked (the call entered nothing). A turn claimed meanwhile or passed on is
+     * left alone. Returns at once when the turn is not taken so (the usual case: the close came before the CAS ran);
+     * blocks for the bound otherwise, parked between looks (an interrupt does not end it, and is kept).
      * Residual, as the mutex's: a thread of this process descheduled between its CAS of the same turn and its claim
      * for longer than the bound has its turn passed on. A naming CAS whose view closed under it is taken for done if
      * the field in the next view names the current thread (the turn is then passed on, not left named by a thread

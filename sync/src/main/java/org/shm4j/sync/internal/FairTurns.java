@@ -196,13 +196,20 @@ public final class FairTurns {
 
     /**
      * Passes the turn served in {@code word} on, because its holder or ticket holder ({@code token}) is dead, gone or
-     * never came; a dead holder marks the lock inconsistent and counts a recovery.
+     * never came; a dead holder marks the lock inconsistent and counts a recovery, and its key is cleared from the
+     * holder field. That key names no thread, but one whose pid this process got since reads as a thread of this
+     * process's ({@link ThreadKeys#ofThisProcess}): an idle take whose CAS met a closed view then took it for another
+     * thread's claim of the same turn and left its own turn taken, named by no thread ({@link
+     * FairClosedView#giveBackIdleTake}).
      *
      * @return false if the word changed first: look again
      */
     public static boolean skipTurn(MemorySegment s, long word, long token) {
         boolean ownerDied = FairWord.taken(word); // the dead process held the lock
         if (ownerDied) {
+            // volatile, then the word again: the dead holder's key (or 0) if the turn was still its after it, as a
+            // claim follows its CAS; a key read after the next taker's claim would be that taker's
+            long deadKey = (long) LONG.getVolatile(s, FAIR_OWNER_THREAD_OFFSET);
             // marked before the turn passes on, so that a skipper killed after passing it loses no mark; the word is
             // read again first, which narrows (not closes) the window in which a skipper late by a whole take-over
             // marks a repaired lock again: a needless repair, never a lost one
@@ -210,6 +217,9 @@ public final class FairTurns {
                 return false;
             }
             INT.getAndBitwiseOr(s, FAIR_FLAGS_OFFSET, LOCK_OWNER_DIED);
+            // volatile CAS before the pass, which orders it before the next taker's claim; from the dead key only, so
+            // that a skipper late by a whole take-over never clears a live holder's (another process's) key
+            LONG.compareAndSet(s, FAIR_OWNER_THREAD_OFFSET, deadKey, 0L);
         }
         boolean announced = takeAnnouncement(s); // before the pass changes the futex word
         if (!LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.passed(word))) {

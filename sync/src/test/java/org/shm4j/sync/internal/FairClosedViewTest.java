@@ -52,6 +52,36 @@ class FairClosedViewTest {
     }
 
     /**
+     * A dead holder whose pid this process got since: its key in the holder field reads as a thread of this process.
+     * Its turn is skipped, then an idle take's CAS meets the close: the skip cleared the key, so the watch finds the
+     * turn unnamed and gives it back. Before, the skip left the key, which the watch took for another thread's claim
+     * of the same turn: the turn stayed taken, named by no thread, for as long as the process kept a view.
+     */
+    @Test
+    void shouldGiveBackSuchATurnAfterASkipOfADeadHolderWhosePidThisProcessGot() {
+        try (Views views = views("idle-recycled")) {
+            MemorySegment block = views.block();
+            // no thread has id 2^32 here
+            long recycledKey = ThreadKeys.current() ^ Thread.currentThread().threadId() ^ 1L << Integer.SIZE;
+            assertThat(ThreadKeys.ofThisProcess(recycledKey)).as("the dead holder's key reads as ours").isTrue();
+            long dead = FairWord.takenBy(FairWord.withTicket(block.get(JAVA_LONG, FAIR_WORD_OFFSET)),
+                    FairWord.ownerBits(ProcessSlots.SLOTS - 1, (long) DEAD_PID << Integer.SIZE | 1));
+            block.set(JAVA_LONG, FAIR_WORD_OFFSET, dead);
+            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, recycledKey);
+            assertThat(FairTurns.skipTurn(block, dead, 0L)).as("the dead holder's turn skipped").isTrue();
+            // the holder field as the skip left it
+            long taken = takeIdleByHand(views.keptLock(), block, block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET));
+            views.closing().close();
+
+            FairClosedView.giveBackIdleTake(views.closed(), taken, TimeUnit.MILLISECONDS.toNanos(50));
+
+            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the ticket word: the turn passed on")
+                    .isEqualTo(FairWord.passed(taken));
+            assertThat(block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET)).as("the holder field").isZero();
+        }
+    }
+
+    /**
      * The turn is set by hand through the kept view as the uncontended take's CAS leaves it (holder field
      * {@code stale}, as before the CAS); the take through the closed view then meets the close at its CAS and throws.
      * Its turn must be passed on, unmarked (the call entered nothing).
