@@ -113,6 +113,14 @@ public final class SharedReentrantLock extends SharedMutex {
      * owner died (that is checked at most once per 50 ms per lock object, since it costs a system call), without
      * waiting.
      *
+     * <p>Does not wait, but for one case: when another thread of this process closes the heap view this lock lives
+     * in during the call, the call throws {@link IllegalStateException}, and if the close met the CAS that takes the
+     * lock (the JDK may report it after the CAS took effect) while this process keeps another view of the heap open,
+     * the call first watches the lock through that view for up to 100 ms, parked (an interrupt does not end the watch,
+     * and stays set): another thread of this process whose CAS took the lock names itself within that bound and keeps
+     * it, else the lock this call's CAS may have taken is given back. The watch ends at once if the lock is free,
+     * another process's, or held by a named thread.
+     *
      * @throws IllegalStateException if the current thread already holds it {@value Integer#MAX_VALUE} times
      */
     @Override

@@ -104,7 +104,17 @@ abstract class TimedLock implements Lock {
         }
     }
 
-    /** Takes the lock if that needs no waiting. */
+    /**
+     * Takes the lock if that needs no waiting.
+     *
+     * <p>Does not wait, but for one case: when another thread of this process closes the heap view this lock lives
+     * in during the call, the call throws {@link IllegalStateException}, and if the close met the CAS that takes the
+     * lock (the JDK may report it after the CAS took effect) while this process keeps another view of the heap open,
+     * the call first watches the lock through that view for up to 100 ms, parked (an interrupt does not end the watch,
+     * and stays set): another thread of this process whose CAS took the lock names itself within that bound and keeps
+     * it, else the lock this call's CAS may have taken is given back. The watch ends at once if the lock is free,
+     * another process's, or held by a named thread.
+     */
     @Override
     public boolean tryLock() {
         try {
@@ -128,6 +138,11 @@ abstract class TimedLock implements Lock {
         }
     }
 
+    /**
+     * As {@link Lock#tryLock(long, TimeUnit)}. A close of the heap view this lock lives in by another thread of this
+     * process, met at the CAS that takes the lock, may make the call block up to 100 ms longer than {@code time}
+     * before it throws {@link IllegalStateException}, as {@link #tryLock()} describes.
+     */
     @Override
     public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
         if (Thread.interrupted()) {
