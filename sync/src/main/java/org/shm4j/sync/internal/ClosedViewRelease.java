@@ -87,18 +87,7 @@ final class ClosedViewRelease {
      */
     static boolean release(MemorySegment mutex, boolean wakeAll, String what, IllegalStateException closed) {
         // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
-        return HeapMappings.throughAnotherOpenView(mutex, view -> {
-            try {
-                // a release cut short after it cleared the owner field named the caller again there (nameHolderAgain);
-                // run again after a close: releaseThrough checks the caller still holds it
-                return releaseThrough(view, wakeAll, what, true);
-            } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
-                throw alsoClosed;
-            } catch (RuntimeException failed) { // the owner field changed after the check: the caller's close stays
-                closed.addSuppressed(failed);
-                return false;
-            }
-        });
+        return HeapMappings.throughAnotherOpenView(mutex, view -> releaseIn(view, wakeAll, what, true, closed));
     }
 
     /**
@@ -107,7 +96,12 @@ final class ClosedViewRelease {
      * other process takes it from a process that has the heap open, and no thread of this process would ever release
      * it. Records the thread through another open view of the same heap, then releases as {@link #release} does;
      * marked inconsistent only for a take-over from a holder that had entered, whose own mark may have been cut short:
-     * the thread that took the word entered nothing (a user's lock call threw), so the data is as it was.
+     * the thread that took the word entered nothing (a user's lock call threw), so the data is as it was. Works through
+     * each open view in turn while they close, as {@link #release}: a close met while recording the thread records it
+     * again in the next view (nothing has freed the word: it is still the caller's, as at the first try); one met in
+     * the release runs the release again in the next view, without recording the thread again (the release cut short
+     * named the caller again itself where the word was still its; recorded once more, it could name the caller over the
+     * next owner of a word that release had freed). A take-over's mark may then count twice.
      *
      * @param mutex      the mutex's memory in the closed view
      * @param what       the mutex, for messages
@@ -117,17 +111,33 @@ final class ClosedViewRelease {
      * @return true if it was released
      */
     static boolean releaseTaken(MemorySegment mutex, String what, boolean takingOver, IllegalStateException closed) {
-        MemorySegment view = HeapMappings.inAnotherOpenView(mutex); // its 40 bytes there, or null
-        if (view == null) {
-            return false;
-        }
-        try {
-            // opaque, as a claim: the word is ours (our CAS took it); the release below orders it for the next owner
-            LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current());
+        boolean[] recorded = new boolean[1]; // in a view that then closed: the next one holds the same field
+        // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
+        return HeapMappings.throughAnotherOpenView(mutex, view -> {
+            if (!recorded[0]) {
+                // opaque, as a claim: the word is ours (our CAS took it); the release below orders it for the next
+                // owner
+                LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current());
+                recorded[0] = true;
+            }
             // readers may wait for a writer's mutex: wake them all
-            return releaseThrough(view, true, what, takingOver);
-        } catch (IllegalStateException alsoClosed) { // that view closed meanwhile: maybe the last one, as above
-            return false;
+            return releaseIn(view, true, what, takingOver, closed);
+        });
+    }
+
+    /**
+     * {@link #releaseThrough} for a handler run through {@link HeapMappings#throughAnotherOpenView}: a release cut
+     * short after it cleared the owner field named the caller again there (nameHolderAgain, or once the word settled),
+     * so it is run again in the next view after a close, and releaseThrough checks that the caller still holds it.
+     *
+     * @param closed what the caller met and will throw; a failure other than a close is added to it as suppressed
+     */
+    private static boolean releaseIn(MemorySegment view, boolean wakeAll, String what, boolean mayHaveEntered,
+                                     IllegalStateException closed) {
+        try {
+            return releaseThrough(view, wakeAll, what, mayHaveEntered);
+        } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
+            throw alsoClosed;
         } catch (RuntimeException failed) { // the owner field changed after the check: the caller's close stays
             closed.addSuppressed(failed);
             return false;
