@@ -10,6 +10,7 @@ import org.shm4j.sync.internal.RobustMutex;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -39,6 +40,8 @@ final class ListStore {
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
     private static final VarHandle INT = JAVA_INT.varHandle();
+    /** How long a reader through a heap opened read-only retries a read writers interfere with (as a map's). */
+    static final long READ_ONLY_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     final MemorySegment header;
     final RobustMutex mutex;
@@ -138,6 +141,32 @@ final class ListStore {
     private int lengthAt(int index) {
         int length = chunkOf(index, false).get(JAVA_INT, offsetIn(index)); // plain: as in copy
         return length < 0 || length > maxElementBytes ? -1 : length;
+    }
+
+    /**
+     * For a reader whose optimistic tries all failed: one that can write takes the mutex instead (null); one through
+     * a heap opened read-only cannot, so it waits a {@link Settling} step and reads again, for up to
+     * {@link #READ_ONLY_WAIT_NANOS}.
+     *
+     * @param settling null on the first retry, then what the last call returned
+     * @return null if the caller is to take the mutex, else the retries' state for the next call
+     * @throws IllegalStateException naming the list once that time is over: a writer died in the middle of a change
+     *                               (the next access through a heap opened read-write finishes it) or is that slow,
+     *                               or writers kept changing the list
+     */
+    Settling settleReadOnly(Settling settling) {
+        if (!header.isReadOnly()) {
+            return null;
+        }
+        if (Settling.waited(settling, READ_ONLY_WAIT_NANOS)) {
+            boolean writerIn = (beginRead() & 1) != 0;
+            throw new IllegalStateException(what + (writerIn ? " has been in the middle of a change for "
+                    : " gave no consistent read for ") + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS)
+                    + " ms (" + (writerIn ? "its writer died, or is that slow" : "writers kept changing it")
+                    + "), and a heap opened read-only cannot take its mutex to wait, or to finish a dead writer's "
+                    + "change (an access through a heap opened read-write will)");
+        }
+        return Settling.pause(settling);
     }
 
     /** @return the exception for a length word out of range, read under the mutex */

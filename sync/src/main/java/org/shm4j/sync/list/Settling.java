@@ -5,7 +5,8 @@ import org.shm4j.core.internal.Backoff;
 /**
  * The retries of a {@link ShareableList} read (or open) that found what a writer in another process may be half-way
  * through: an item malformed or its format and code disagreeing (CPython zero-fills each field it packs before it
- * writes it, and writes a str's bytes after its format), or a list its creator has not written yet. The caller reads
+ * writes it, and writes a str's bytes after its format), or a list its creator has not written yet; and of a
+ * {@link SharedList} read through a heap opened read-only that writers kept interfering with. The caller reads
  * again after each {@link #pause} (a {@link Backoff} step: spin, then yield, then parks of at most
  * {@link #RETRY_PARK_NANOS}, since a writer that lost its CPU may need this one) until it has {@link #waited} its
  * budget. Made at the first retry only (a read that needs none allocates nothing): callers hold null until then.

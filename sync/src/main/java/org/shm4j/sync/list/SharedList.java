@@ -47,10 +47,12 @@ import static org.shm4j.sync.list.ListLayout.OP_SET;
  * <h2>Consistency</h2>
  * Writers take a robust mutex (the same as {@link org.shm4j.sync.locks.SharedLock}'s: pid and start time in the
  * lock word); readers take no lock but a seqlock: they copy an element's bytes and retry if a writer changed
- * anything meanwhile, taking the mutex after 64 failed tries. Set, insert and remove first write the new element to a
- * scratch slot and commit a redo journal, so a writer killed at any point leaves the list as before or after its
- * change once the next writer (or a reader that falls back to the mutex) takes the mutex over and finishes it; an
- * append publishes its slot by the size store. No reader sees a half-written element.
+ * anything meanwhile, taking the mutex after 64 failed tries (through a heap opened read-only, which cannot take it,
+ * they read again for up to a second, then throw {@link IllegalStateException} naming the list). Set, insert and
+ * remove first write the new element to a scratch slot and commit a redo journal, so a writer killed at any point
+ * leaves the list as before or after its change once the next writer (or a reader that falls back to the mutex)
+ * takes the mutex over and finishes it; an append publishes its slot by the size store. No reader sees a
+ * half-written element.
  *
  * <p>Iteration is over a snapshot, like {@link java.util.concurrent.CopyOnWriteArrayList}'s: {@link #iterator()}
  * copies every element's bytes in one consistent read (O(size) memory), never throws
@@ -218,8 +220,10 @@ public final class SharedList<T> implements Iterable<T> {
 
     private T read(int index) {
         ElementBuffer buffer = ElementBuffer.take();
+        Settling settling = null;
         try {
-            for (int attempt = 0; attempt < READ_TRIES; attempt++) {
+            for (int attempt = 0; attempt < READ_TRIES || (settling = store.settleReadOnly(settling)) != null;
+                 attempt++) {
                 long seq = store.beginRead();
                 if ((seq & 1) != 0) {
                     Thread.onSpinWait(); // a writer is changing the list
@@ -235,6 +239,7 @@ public final class SharedList<T> implements Iterable<T> {
                 }
             }
         } finally {
+            Settling.end(settling);
             buffer.release();
         }
         lock();
@@ -589,16 +594,22 @@ public final class SharedList<T> implements Iterable<T> {
     }
 
     private List<byte[]> copyAll() {
-        for (int attempt = 0; attempt < READ_TRIES; attempt++) {
-            long seq = store.beginRead();
-            if ((seq & 1) != 0) {
-                Thread.onSpinWait(); // a writer is changing the list
-                continue;
+        Settling settling = null;
+        try {
+            for (int attempt = 0; attempt < READ_TRIES || (settling = store.settleReadOnly(settling)) != null;
+                 attempt++) {
+                long seq = store.beginRead();
+                if ((seq & 1) != 0) {
+                    Thread.onSpinWait(); // a writer is changing the list
+                    continue;
+                }
+                List<byte[]> copies = copyUpTo(store.size(), false);
+                if (copies != null && store.validate(seq)) {
+                    return copies;
+                }
             }
-            List<byte[]> copies = copyUpTo(store.size(), false);
-            if (copies != null && store.validate(seq)) {
-                return copies;
-            }
+        } finally {
+            Settling.end(settling);
         }
         lock();
         try {

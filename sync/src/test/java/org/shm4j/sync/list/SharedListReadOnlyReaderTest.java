@@ -1,0 +1,98 @@
+package org.shm4j.sync.list;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.Codec;
+import org.shm4j.testing.ShmNames;
+
+import java.util.Arrays;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * A {@link SharedList} read through a heap opened read-only, whose reader cannot take the writers' mutex: while a
+ * writer shifts 4 MB of slots (removes and inserts at 0), every {@code get} and {@code snapshot} returns, where they
+ * threw "cannot be written here" once their 64 optimistic tries failed; and a change a dead writer left half done
+ * makes a read fail, within a bound, naming the list and saying why.
+ */
+@Timeout(60)
+class SharedListReadOnlyReaderTest {
+    /** Elements of 1 KB: a shift at 0 copies 4 MB, far longer than 64 optimistic tries. */
+    private static final int SIZE = 4000;
+    private static final int BYTES = 1024;
+    private static final int SHIFTS = 100;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldReadThroughAReadOnlyHeapWhileAWriterShifts() throws Exception {
+        String name = names.unique("list-read-only");
+        try (SharedHeap writable = SharedHeap.create(name, 16 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
+            SharedList<byte[]> list = SharedList.create(writable, "l", Codec.bytes(), BYTES);
+            for (int i = 0; i < SIZE; i++) {
+                list.add(filled(1));
+            }
+            SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
+            AtomicBoolean running = new AtomicBoolean(true);
+            ExecutorService reader = Executors.newSingleThreadExecutor();
+            try {
+                Future<Long> reads = reader.submit(() -> {
+                    long n = 0;
+                    while (running.get()) {
+                        assertThat(reading.get(SIZE - 2)).isEqualTo(filled(1)); // SIZE - 1 between a remove and an add
+                        assertThat(reading.snapshot().size()).isBetween(SIZE - 1, SIZE);
+                        n++;
+                    }
+                    return n;
+                });
+                for (int round = 0; round < SHIFTS && !reads.isDone(); round++) {
+                    list.remove(0);
+                    list.add(0, filled(1));
+                }
+                running.set(false);
+                assertThat(reads.get(30, TimeUnit.SECONDS)).isPositive();
+            } finally {
+                running.set(false);
+                reader.shutdownNow();
+                assertThat(reader.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void shouldSayWhyAReadThroughAReadOnlyHeapFailsAfterAWriterDiedMidChange() {
+        String name = names.unique("list-read-only-dead");
+        try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
+            SharedList.create(writable, "l", Codec.bytes(), BYTES).add(filled(1));
+            SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
+            ListStore store = ListHeaders.open(writable, "l");
+            store.beginWrite(); // as a writer killed in its seqlock section leaves it
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> reading.get(0)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("SharedList 'l' has been in the middle of a change for 1000 ms")
+                    .hasMessageContaining("an access through a heap opened read-write will");
+            assertThatThrownBy(reading::snapshot).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("SharedList 'l' has been in the middle of a change");
+            assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start)).as("bounded").isLessThan(30);
+            store.endWrite();
+            assertThat(reading.get(0)).isEqualTo(filled(1));
+        }
+    }
+
+    private static byte[] filled(int value) {
+        byte[] bytes = new byte[BYTES];
+        Arrays.fill(bytes, (byte) value);
+        return bytes;
+    }
+}
