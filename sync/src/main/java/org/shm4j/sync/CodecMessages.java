@@ -64,7 +64,7 @@ final class CodecMessages {
      * The first half of {@link #encodeAndCommit}: encodes {@code value} into {@code claim}; a codec that throws aborts
      * the claim and its exception passes through.
      */
-    static <T> void encode(RingClaim claim, Codec<T> codec, T value, String what, String delivered) {
+    private static <T> void encode(RingClaim claim, Codec<T> codec, T value, String what, String delivered) {
         try {
             ExactEncoding.writeExactly(codec, value, claim.length(), claim.buffer(), claim.offset(), false, what,
                     delivered);
@@ -79,7 +79,7 @@ final class CodecMessages {
      *
      * @throws IllegalStateException if a consumer skipped the claim while it was being encoded
      */
-    static void commit(RingClaim claim, SharedRing ring, String what, String delivered) {
+    private static void commit(RingClaim claim, SharedRing ring, String what, String delivered) {
         if (!claim.tryCommit()) { // a compare-and-set: a late commit must not overwrite space reused since
             throw new IllegalStateException(what + ": the value was not " + delivered + ": a consumer skipped its "
                     + "claim while it was being encoded (unblock(), or the stall rule, stall timeout "
@@ -94,11 +94,15 @@ final class CodecMessages {
                         + Blocks.typeId(codec.typeId()));
     }
 
-    /** Decodes the one message a poll hands over; reused by one thread's polls. */
+    /**
+     * Decodes the one message a poll hands over, counting it first as a task taken if it has a joinable queue's count;
+     * reused by one thread's polls.
+     */
     static final class Receiver<T> implements MessageHandler {
         private final Codec<T> codec;
         private final String what;
         private final String holds;
+        private final CountWord tasks;
         private T value;
         private RuntimeException failure;
         /** True while a poll of its thread uses it. */
@@ -108,15 +112,28 @@ final class CodecMessages {
 
         /**
          * @param holds how a message of another type is introduced: {@code what + " " + holds + " " + type}
+         * @param tasks a joinable queue's count of tasks taken, or null
          */
-        Receiver(Codec<T> codec, String what, String holds) {
+        Receiver(Codec<T> codec, String what, String holds, CountWord tasks) {
             this.codec = codec;
             this.what = what;
             this.holds = holds;
+            this.tasks = tasks;
         }
 
         @Override
         public void onMessage(int type, MemorySegment buffer, long offset, int length) {
+            if (tasks != null && !peeking) {
+                try {
+                    // first, in the handler: the ring moves consumedTo past the item only after this returns, so the
+                    // item is queued or counted at every instant (a message of another type, or one the codec cannot
+                    // decode, is a task taken too)
+                    tasks.increment();
+                } catch (RuntimeException e) { // 2^31-1 taken and unfinished, or the heap closed: consumed uncounted
+                    failure = e;
+                    return;
+                }
+            }
             if (type != codec.typeId()) {
                 failure = new IllegalStateException(typeDiffers(codec, what, type, holds));
                 return;

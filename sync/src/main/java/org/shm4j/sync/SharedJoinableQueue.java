@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmNotFoundException;
@@ -7,6 +8,7 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.CoordinationBlocks;
 import org.shm4j.sync.internal.RingRoom;
+import org.shm4j.sync.internal.RingScan;
 import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.internal.Waits;
 import org.shm4j.sync.internal.WordWait;
@@ -18,6 +20,7 @@ import java.util.Collection;
 import java.util.Iterator;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
 import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
@@ -25,7 +28,7 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
 /**
  * A {@link SharedQueue} that counts its unfinished tasks: Python's {@code multiprocessing.JoinableQueue} for the
  * threads of every process that maps it; a {@link BlockingQueue}, that cannot be iterated, as {@link SharedQueue}.
- * Each item offered is a task; a consumer calls {@link #taskDone()} once it has finished with an item it took, and
+ * Each item queued is a task; a consumer calls {@link #taskDone()} once it has finished with an item it took, and
  * {@link #join()} waits until every task put so far is done. Every way of taking items is a way of taking tasks:
  * {@code poll}, {@code take}, {@code remove()}, {@code drainTo} and {@code clear()} (which takes them all, each then
  * to be marked done, or {@code join} waits for them); a peek takes none.
@@ -35,35 +38,43 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * block is), and the queue a {@link SharedQueue} named {@code "<name>.queue"} (its ring, as {@link SharedQueue} lays
  * it out), so that a plain queue is never taken for a joinable one, nor the reverse:
  * <table class="striped">
- * <caption>SharedJoinableQueue task count (heap block type {@code 0x53480066} v1, 128 bytes, 64-aligned, native byte
+ * <caption>SharedJoinableQueue task count (heap block type {@code 0x53480066} v2, 128 bytes, 64-aligned, native byte
  * order)</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="3">plain; written once
  *     before the block is published, checked when opened</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480066}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>1</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>2 (version 1 counted the tasks put; it is refused)</td></tr>
  * <tr><td>16</td><td>48</td><td>—</td><td>zero</td><td></td></tr>
- * <tr><td>64</td><td>4</td><td>word</td><td>the futex word: bits 0..30 the unfinished tasks, bit 31 a joiner may be
- *     blocked (cleared, with a wake of every joiner, by the {@code taskDone} that reaches zero)</td>
+ * <tr><td>64</td><td>4</td><td>word</td><td>the futex word: bits 0..30 the tasks taken and not yet done, bit 31 a
+ *     joiner may be blocked (set by a joiner about to sleep, whatever the count; cleared, with a wake of every joiner,
+ *     by the {@code taskDone} that reaches zero)</td>
  *     <td>volatile; compare-and-set</td></tr>
  * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  *
  * <h2>Counting</h2>
- * An offer counts its item once its codec wrote it into the queue, right before it commits it (and uncounts it if the
- * commit fails), so a consumer that took the item always finds it counted, and an offer refused, waiting for room or
- * whose codec failed counts nothing.
- * {@code taskDone} never brings the count below zero unless it is called more times than items were put, which it
- * refuses with {@link IllegalStateException} (as Python raises {@code ValueError}). Offers through the underlying queue
- * opened as a plain {@link SharedQueue} are not counted. At most 2<sup>31</sup>-1 tasks are unfinished at once.
+ * An item is a task from the instant its offer commits it into the queue, and stays one while it is queued; the count
+ * word holds the tasks taken and not yet done. A consumer counts an item up in the ring's handler, before the ring
+ * moves its consumer position (consumedTo) past it, so at every instant each task is queued or counted, or both for
+ * that instant; it counts before decoding, so an item whose codec cannot decode it is taken and counted too.
+ * {@code taskDone} counts down, and refuses with {@link IllegalStateException} (as Python raises {@code ValueError})
+ * when no taken task is unfinished. {@link #join()} returns once a walk of the ring finds no committed item queued and
+ * then the count is zero; a claim not committed (an offer under way, or a dead producer's marked claim) is no task,
+ * and a claim not marked yet (a producer between claiming and marking, or one killed there until a consumer's stall
+ * rule skips it), which hides what lies behind it, keeps join looking. Items offered through the underlying queue
+ * opened as a plain {@link SharedQueue} are tasks too (they are queued); items it takes are taken uncounted, so they
+ * need no {@code taskDone}. At most 2<sup>31</sup>-1 taken tasks are unfinished at once.
  *
  * <h2>Process death</h2>
- * A task is done only when a consumer says so. A consumer killed between taking an item and its {@code taskDone} leaves
- * a task counted for good, as a producer killed in the two instructions between counting an item and committing it
- * would (one killed while its codec writes the item counted nothing): {@link #join(long, TimeUnit)} then returns false
- * at its timeout, and {@link #unfinishedTasks()} shows the count (Python's {@code join()}, which has no timeout,
- * hangs). Nothing is lost from the queue itself: see {@link SharedQueue} and {@link org.shm4j.sync.ring.SharedRing} for
- * a dead producer's or consumer's messages. A joiner that dies costs nothing but, at most, one wasted futex wake.
+ * A producer killed at any point leaves a committed item, a real task, or a claim the ring's rules skip, which counts
+ * nothing: join never waits for a dead producer. A task is done only when a consumer says so: a consumer killed after
+ * taking an item (after counting it, in the ring's handler, too, where the ring then hands the item to the next
+ * consumer as well) and before its {@code taskDone} leaves a task counted for good: {@link #join(long, TimeUnit)} then
+ * returns false at its timeout, and {@link #unfinishedTasks()} shows it (Python's {@code join()}, which has no
+ * timeout, hangs, as {@link #join()} does). Nothing is lost from the queue itself: see {@link SharedQueue} and
+ * {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's messages. A joiner that dies costs
+ * nothing but, at most, one wasted futex wake.
  *
  * <p>Memory consistency effects: actions of a thread before {@code taskDone()} happen-before actions after a
  * {@code join} that returns because the count reached zero, in another thread or process.
@@ -77,6 +88,8 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
     private final SharedQueue<T> queue;
     private final CountWord tasks;
     private final String description;
+    /** {@link RingScan#firstQueued} of the ring, made once: a join that returns at once allocates nothing. */
+    private final IntSupplier queued;
 
     private SharedJoinableQueue(SharedQueue<T> queue, MemorySegment tasks, String name) {
         Waits.prepare(); // the native wait calls linked now, not in the first timed wait
@@ -84,6 +97,8 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
         CoordinationBlocks.requireUnusedParams(tasks, 0, description);
         this.tasks = new CountWord(tasks, description);
         this.queue = queue.counting(this.tasks, description);
+        SharedRing ring = queue.ring();
+        this.queued = () -> RingScan.firstQueued(ring);
     }
 
     /**
@@ -127,6 +142,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
                         + " count '" + name + "': its creator was killed before finishing it, or the heap filled up"
                         + " meanwhile (create or openOrCreate finishes it)");
             }
+            refuseOldCount(heap, name);
             MemorySegment tasks = CoordinationBlocks.open(heap, name, SyncLayout.TASKS, named(name));
             return new SharedJoinableQueue<>(ownQueue(name, () -> SharedQueue.open(heap, name + QUEUE_SUFFIX, codec)),
                     tasks, name);
@@ -160,7 +176,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      * Adds {@code value} as a new task if the queue has room now, as {@link java.util.Queue#add}.
      *
      * @return true
-     * @throws IllegalStateException naming the queue, if it is full (nothing counted)
+     * @throws IllegalStateException naming the queue, if it is full
      */
     @Override
     public boolean add(T value) {
@@ -170,7 +186,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
     /**
      * Offers {@code value} as a new task, if the queue has room now.
      *
-     * @return false (and nothing counted) if the queue is full
+     * @return false if the queue is full
      * @see SharedQueue#offer(Object)
      */
     @Override
@@ -181,7 +197,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
     /**
      * Offers {@code value} as a new task, waiting up to {@code timeout} for room.
      *
-     * @return false (and nothing counted) if no room came in time
+     * @return false if no room came in time
      * @throws InterruptedException if interrupted before or while waiting
      */
     @Override
@@ -230,37 +246,44 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      * Says that a task taken from the queue is finished (Python's {@code task_done()}); the one that finishes the
      * last unfinished task wakes every {@link #join()}.
      *
-     * @throws IllegalStateException if no task is unfinished: called more times than items were put
+     * @throws IllegalStateException if no taken task is unfinished: called more times than items were taken
      */
     public void taskDone() {
         if (!tasks.decrement()) {
-            throw new IllegalStateException(description + ": taskDone() called more times than items were put (no"
-                    + " task is unfinished)");
+            throw new IllegalStateException(description + ": taskDone() called more times than items were taken (no"
+                    + " taken task is unfinished)");
         }
     }
 
     /**
-     * Waits until every task put so far is done (Python's {@code join()}).
+     * Waits until every task put so far is done (Python's {@code join()}): until no committed item is queued and no
+     * taken task is unfinished (see Counting). Items offered meanwhile are waited for too, if join sees them.
      *
      * @throws InterruptedException if interrupted while waiting
      */
     public void join() throws InterruptedException {
-        tasks.awaitZero(-1);
+        tasks.awaitZeroAndNone(-1, queued);
     }
 
     /**
-     * Waits until every task put so far is done, at most {@code timeout}.
+     * Waits until every task put so far is done, at most {@code timeout}: see {@link #join()}.
      *
      * @return true if no task is unfinished; false if the timeout passed first
      * @throws InterruptedException if interrupted while waiting
      */
     public boolean join(long timeout, TimeUnit unit) throws InterruptedException {
-        return tasks.awaitZero(WordWait.nanos(timeout, unit));
+        return tasks.awaitZeroAndNone(WordWait.nanos(timeout, unit), queued);
     }
 
-    /** @return the tasks put and not yet done: a snapshot */
+    /**
+     * @return the items queued ({@link SharedRing#messageCount()}) plus the tasks taken and not yet done, read in
+     *         that order, at most {@link Integer#MAX_VALUE}: a snapshot, which may count an item being handed over
+     *         twice, and is never zero while an item is queued (but for items behind a claim not marked yet, which
+     *         {@code messageCount} cannot see)
+     */
     public int unfinishedTasks() {
-        return tasks.value();
+        long queuedItems = queue.ring().messageCount(); // first: an item taken after this is counted before it leaves
+        return (int) Math.min(Integer.MAX_VALUE, queuedItems + tasks.value());
     }
 
     /** @return the items queued: see {@link SharedQueue#size()} */
@@ -328,6 +351,20 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
     public String toString() {
         return Blocks.describeUnlessClosed(tasks.scope(), description,
                 () -> description + " (" + unfinishedTasks() + " unfinished)");
+    }
+
+    /**
+     * @throws ShmTypeMismatchException naming the joinable queue, if its count block is of version 1, which counted
+     *                                  tasks put (made by an older shm4j), not tasks taken
+     */
+    private static void refuseOldCount(SharedHeap heap, String name) {
+        heap.find(name).map(HeapBlock::type).filter(t -> t.tag() == SyncLayout.TASKS.tag()
+                && t.layoutVersion() != SyncLayout.TASKS.layoutVersion()).ifPresent(t -> {
+                    throw new ShmTypeMismatchException(named(name) + ": its task count is of layout version "
+                            + t.layoutVersion() + " (expected: " + SyncLayout.TASKS.layoutVersion() + "; version 1,"
+                            + " made by an older shm4j, counted the tasks put, not the tasks taken: make the queue"
+                            + " anew, under another name or in another heap)");
+                });
     }
 
     /** @throws ShmFullException if the heap has no room for the count and, unless made already, the queue */

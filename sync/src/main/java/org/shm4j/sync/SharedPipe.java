@@ -446,7 +446,7 @@ public final class SharedPipe implements AutoCloseable {
                 return null; // another thread's receive held the end for the whole timeout
             }
             CodecMessages.Receiver<T> receiver = new CodecMessages.Receiver<>(codec, description,
-                    "received a message of type");
+                    "received a message of type", null);
             try {
                 return recvHeld(receiver, start, total) == 0 ? null : receiver.result();
             } finally {

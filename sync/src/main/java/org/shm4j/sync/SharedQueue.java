@@ -71,7 +71,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     private final ThreadLocal<RingClaim> claims = ThreadLocal.withInitial(RingClaim::new);
     /** Each thread's receiver, reused by its polls: a poll allocates only the value (see {@link #receiver()}). */
     private final ThreadLocal<CodecMessages.Receiver<T>> receivers;
-    /** A joinable queue's task count, which each offer counts up between its claim and its commit; else null. */
+    /** A joinable queue's count of tasks taken, which each poll counts up in the ring's handler; else null. */
     private final CountWord tasks;
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
@@ -90,9 +90,8 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     }
 
     /**
-     * @return this queue, counting each item offered in {@code tasks} once its codec wrote it, right before its
-     *         commit (a producer that dies waiting for room or while its codec writes counts nothing), and named
-     *         {@code description} in messages
+     * @return this queue, counting each item it takes (poll, take, drainTo, clear) in {@code tasks}, in the ring's
+     *         handler, before the ring moves past the item, and named {@code description} in messages
      */
     SharedQueue<T> counting(CountWord tasks, String description) {
         return new SharedQueue<>(ring, codec, name, description, heap, tasks);
@@ -442,25 +441,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         if (!claimed) {
             return false;
         }
-        if (tasks == null) {
-            CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
-            return true;
-        }
-        CodecMessages.encode(claim, codec, value, description, "queued");
-        try {
-            // after the codec, right before the commit: a producer killed while its codec writes counts nothing, and
-            // a consumer's taskDone never finds the item uncounted
-            tasks.increment();
-        } catch (Throwable e) {
-            claim.abort();
-            throw e;
-        }
-        try {
-            CodecMessages.commit(claim, ring, description, "queued");
-        } catch (Throwable e) { // not queued: its claim was skipped
-            tasks.decrement();
-            throw e;
-        }
+        CodecMessages.encodeAndCommit(claim, codec, value, ring, description, "queued");
         return true;
     }
 
@@ -499,7 +480,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     }
 
     private CodecMessages.Receiver<T> newReceiver() {
-        return new CodecMessages.Receiver<>(codec, description, "holds a message of type");
+        return new CodecMessages.Receiver<>(codec, description, "holds a message of type", tasks);
     }
 
     /** @return how messages name the queue called {@code name} */

@@ -339,7 +339,7 @@ public final class SyncLayout {
     /** Heap block type of a {@code SharedCondition}. */
     public static final BlockType CONDITION = BlockType.named("SharedCondition", 0x5348_0065, 5);
     /** Heap block type of a {@code SharedJoinableQueue}'s task count, under the queue's own name. */
-    public static final BlockType TASKS = BlockType.named("SharedJoinableQueue tasks", 0x5348_0066, 1);
+    public static final BlockType TASKS = BlockType.named("SharedJoinableQueue tasks", 0x5348_0066, 2);
 
     /** Coordination header: magic (long), {@link #COORD_MAGIC}. */
     public static final long COORD_MAGIC_OFFSET = 0;

@@ -1,6 +1,7 @@
 package org.shm4j.sync.ring;
 
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.RingScan;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -154,12 +155,22 @@ final class RingRecovery {
      *         marked it yet (what lies after such a claim cannot be known); see {@link #walk}
      */
     long messageCount() {
-        return walk(Long.MAX_VALUE);
+        return Math.max(0, walk(Long.MAX_VALUE));
     }
 
     /** @return whether {@link #messageCount()} would be above 0, found by a walk that stops at the first message */
     boolean hasMessage() {
         return walk(1) > 0;
+    }
+
+    /**
+     * @return what a walk from the consumer's position finds first: {@link RingScan#MESSAGE}, {@link RingScan#NONE}
+     *         (tail reached over claims marked and not committed, and padding), or {@link RingScan#UNMARKED_CLAIM}
+     *         (a claim not marked yet, before any message: what lies behind it cannot be known)
+     */
+    int firstQueued() {
+        long found = walk(1);
+        return found < 0 ? RingScan.UNMARKED_CLAIM : found == 0 ? RingScan.NONE : RingScan.MESSAGE;
     }
 
     /**
@@ -169,7 +180,8 @@ final class RingRecovery {
      * there. The walk ends at the tail read first, so it ends even while producers go on.
      *
      * @param limit the count at which the walk stops
-     * @return the committed messages found, up to {@code limit}, before the first claim not marked yet
+     * @return the committed messages found, up to {@code limit}; or, if it met a claim not marked yet before the
+     *         first message, -1
      */
     private long walk(long limit) {
         long tail = (long) LONG.getAcquire(header, RING_TAIL_OFFSET);
@@ -185,12 +197,13 @@ final class RingRecovery {
             }
             int length = RingRecords.length(record);
             if (length == 0) {
-                break; // a claim not marked yet
+                return count == 0 ? -1 : count; // a claim not marked yet
             }
             checkHeader(position, record);
             long aligned = length < 0 ? -(long) length : RingRecords.align(length);
             if (aligned > tail - position) {
-                break; // read before a producer's claim that tail, read first, does not cover
+                // read before a producer's claim that tail, read first, does not cover: unknown, as a claim not marked
+                return count == 0 ? -1 : count;
             }
             if (length > 0 && RingRecords.type(record) != RING_PADDING_TYPE) {
                 count++;

@@ -8,6 +8,7 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RingRoom;
+import org.shm4j.sync.internal.RingScan;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.StallWatch;
 import org.shm4j.sync.internal.SyncLayout;
@@ -334,6 +335,10 @@ public final class SharedRing {
 
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    static {
+        RingScan.provide(SharedRing::firstQueued); // for SharedJoinableQueue.join, through the unexported package
+    }
 
     final MemorySegment block; // header and records: the hot paths access all through this one segment
     final MemorySegment data;
@@ -918,6 +923,15 @@ public final class SharedRing {
     public boolean hasMessage() {
         try {
             return recovery.hasMessage();
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return what {@link RingRecovery#firstQueued()} finds: see {@link RingScan#firstQueued} */
+    private int firstQueued() {
+        try {
+            return recovery.firstQueued();
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }

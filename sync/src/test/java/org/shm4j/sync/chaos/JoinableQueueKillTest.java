@@ -1,0 +1,298 @@
+package org.shm4j.sync.chaos;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.Codec;
+import org.shm4j.sync.SharedJoinableQueue;
+import org.shm4j.sync.SharedQueue;
+import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.ring.RingClaim;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.RandomKills;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@link SharedJoinableQueue}'s untimed {@code join()} with producer processes SIGKILLed while they offer: a dead
+ * producer's claim, marked or not, is no task, so join never hangs on it, while a committed item behind it is waited
+ * for until taken and done; and a consumer killed in the ring's handler after counting its item leaves that one task
+ * unfinished, as documented. Every join in the parent runs in a thread awaited with a bound.
+ */
+class JoinableQueueKillTest {
+    private static final Duration BOUND = KillRounds.BOUND;
+    private static final Duration STALL = Duration.ofMillis(100);
+    private static final String QUEUE = "jobs";
+    /** Producer roles in the kill rounds. */
+    private static final int PRODUCERS = 2;
+    private static final int ROUNDS = 3;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    private final ExecutorService joiners = Executors.newCachedThreadPool();
+
+    /**
+     * A producer killed holding a marked claim: join returns at once with nothing else queued; an item committed
+     * behind the dead claim is waited for until a consumer took it (the stall rule skipping the claim) and is done.
+     */
+    @Test
+    void shouldNotWaitForAProducerKilledHoldingAMarkedClaim() throws Exception {
+        String heapName = names.unique("jq-marked");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, QUEUE, 1024, Codec.longs());
+            try (ChildJvm claimer = ChildJvm.start(Claimer.class, heapName, "marked")) {
+                claimer.awaitLine("CLAIMED", BOUND);
+                claimer.kill(); // between its claim's mark and its commit
+            }
+            assertThat(untimedJoin(queue)).as("nothing queued behind the dead claim").succeedsWithin(BOUND);
+            queue.put(5L);
+            Future<?> joined = untimedJoin(queue);
+            assertThat(queue.join(50, TimeUnit.MILLISECONDS)).as("an item queued behind the dead claim").isFalse();
+            assertThat(queue.poll(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo(5L);
+            assertThat(queue.join(50, TimeUnit.MILLISECONDS)).as("taken, not done").isFalse();
+            assertThat(joined).isNotDone();
+            queue.taskDone();
+            assertThat(joined).succeedsWithin(BOUND);
+            assertThat(queue.unfinishedTasks()).isZero();
+        } finally {
+            joiners.shutdownNow();
+        }
+    }
+
+    /**
+     * A producer killed between its tail CAS and its mark: its claim may hide items behind it, so join keeps looking
+     * (no wake comes) until a consumer's stall rule has skipped it, then returns.
+     */
+    @Test
+    void shouldJoinOnceAConsumerSkippedAKilledProducersUnmarkedClaim() throws Exception {
+        String heapName = names.unique("jq-unmarked");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, QUEUE, 1024, Codec.longs());
+            try (ChildJvm claimer = ChildJvm.start(Claimer.class, heapName, "unmarked")) {
+                claimer.awaitLine("CLAIMED", BOUND);
+                claimer.kill();
+            }
+            assertThat(queue.take()).as("offered before the claim").isEqualTo(1L);
+            queue.taskDone();
+            Future<?> joined = untimedJoin(queue);
+            assertThat(queue.join(50, TimeUnit.MILLISECONDS)).as("a claim not marked: maybe a task").isFalse();
+            assertThat(joined).isNotDone();
+            SharedQueue.open(heap, QUEUE + ".queue", Codec.longs()).setStallTimeout(STALL);
+            long deadline = System.nanoTime() + BOUND.toNanos();
+            while (!joined.isDone()) { // waiting polls apply the stall rule, which skips the claim
+                assertThat(System.nanoTime() - deadline).as("join returned within %s", BOUND).isNegative();
+                assertThat(queue.poll(STALL.toMillis(), TimeUnit.MILLISECONDS)).isNull();
+            }
+            assertThat(joined).succeedsWithin(BOUND);
+            assertThat(queue.unfinishedTasks()).isZero();
+        } finally {
+            joiners.shutdownNow();
+        }
+    }
+
+    /**
+     * Producers killed at random moments (fixed seed) while two consumer threads take and mark done: afterwards an
+     * untimed join returns, and every item a producer saw accepted was taken exactly once.
+     */
+    @Test
+    void shouldJoinAndTakeEveryAcceptedItemOnceWhileProducersAreKilled() throws Exception {
+        String heapName = names.unique("jq-rounds");
+        ExecutorService consumers = Executors.newFixedThreadPool(2);
+        AtomicBoolean stop = new AtomicBoolean();
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, QUEUE, 1 << 12, Codec.longs());
+            SharedQueue.open(heap, QUEUE + ".queue", Codec.longs()).setStallTimeout(STALL);
+            SharedLongArray accepted = SharedLongArray.create(heap, "accepted", PRODUCERS * (ROUNDS + 1L));
+            Map<Long, Integer> taken = new ConcurrentHashMap<>();
+            List<Future<?>> takers = List.of(consumers.submit(() -> take(queue, taken, stop)),
+                    consumers.submit(() -> take(queue, taken, stop)));
+            try (KillRounds rounds = new KillRounds(List.of(n -> producer(heapName, 0, n),
+                    n -> producer(heapName, 1, n)))) {
+                rounds.run(new Random(217), ROUNDS, 300);
+                rounds.killAll();
+            }
+            assertThat(untimedJoin(queue)).as("join after the kills").succeedsWithin(BOUND);
+            stop.set(true);
+            for (Future<?> taker : takers) {
+                assertThat(taker).succeedsWithin(BOUND);
+            }
+            assertThat(taken.values()).as("no item taken twice").allMatch(times -> times == 1);
+            long acceptedItems = 0;
+            for (int slot = 0; slot < accepted.length(); slot++) {
+                for (long i = 0; i < accepted.get(slot); i++, acceptedItems++) {
+                    assertThat(taken).as("item %d of producer slot %d", i, slot).containsKey(item(slot, i));
+                }
+            }
+            assertThat(acceptedItems).as("items offered").isPositive();
+            assertThat(queue.unfinishedTasks()).isZero();
+        } finally {
+            stop.set(true);
+            consumers.shutdownNow();
+            joiners.shutdownNow();
+        }
+    }
+
+    /**
+     * A consumer killed in the ring's handler after counting its item (its codec's decode blocks): the item is still
+     * queued and counted (a snapshot counts it twice), is handed again to the next consumer, and once that one marks
+     * it done the dead consumer's count stays: one task unfinished, and a timed join says false.
+     */
+    @Test
+    void shouldLeaveOneTaskUnfinishedForAConsumerKilledInItsHandler() throws Exception {
+        String heapName = names.unique("jq-handler");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, QUEUE, 1024, Codec.longs());
+            queue.put(7L);
+            try (ChildJvm consumer = ChildJvm.start(StuckDecoder.class, heapName)) {
+                consumer.awaitLine("DECODING", BOUND);
+                consumer.kill();
+            }
+            assertThat(queue.unfinishedTasks()).as("queued, and counted by the dead consumer").isEqualTo(2);
+            assertThat(queue.poll(BOUND.toSeconds(), TimeUnit.SECONDS)).as("handed over again").isEqualTo(7L);
+            queue.taskDone();
+            assertThat(queue.unfinishedTasks()).as("the dead consumer's count").isOne();
+            assertThat(queue.join(100, TimeUnit.MILLISECONDS)).isFalse();
+            assertThat(queue.isEmpty()).isTrue();
+        }
+    }
+
+    private Future<?> untimedJoin(SharedJoinableQueue<Long> queue) {
+        return joiners.submit(() -> {
+            queue.join();
+            return null;
+        });
+    }
+
+    private static Void take(SharedJoinableQueue<Long> queue, Map<Long, Integer> taken, AtomicBoolean stop)
+            throws InterruptedException {
+        while (!stop.get()) {
+            Long item = queue.poll(10, TimeUnit.MILLISECONDS);
+            if (item != null) {
+                taken.merge(item, 1, Integer::sum);
+                queue.taskDone();
+            }
+        }
+        return null;
+    }
+
+    private static ChildJvm producer(String heapName, int role, int n) {
+        return ChildJvm.start(Producer.class, heapName, Integer.toString(role * (ROUNDS + 1) + n));
+    }
+
+    /** @return the {@code i}-th item of the producer writing slot {@code slot} of "accepted" */
+    private static long item(long slot, long i) {
+        return slot << 32 | i;
+    }
+
+    /**
+     * {@code main(heap, slot)}: says READY, then offers items {@code slot << 32 | i} for i = 0, 1, ... until killed,
+     * storing in slot {@code slot} of the long array "accepted" how many offers returned true.
+     */
+    public static final class Producer {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedJoinableQueue<Long> queue = SharedJoinableQueue.open(heap, QUEUE, Codec.longs());
+                SharedLongArray accepted = SharedLongArray.open(heap, "accepted");
+                int slot = Integer.parseInt(args[1]);
+                RandomKills.say("READY");
+                for (long i = 0; ; i++) {
+                    if (!queue.offer(item(slot, i), BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("no room within " + BOUND);
+                    }
+                    accepted.set(slot, i + 1);
+                }
+            } catch (Throwable e) {
+                RandomKills.fail(e);
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap, "marked" | "unmarked")}: "marked" claims a record for a long in the queue's ring as an offer
+     * does (its mark written) and never commits it; "unmarked" offers 1 (naming its process in the ring's producer
+     * table), then claims 64 bytes by a tail CAS and never marks them. Either says CLAIMED and waits to be killed.
+     */
+    public static final class Claimer {
+        private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedQueue<Long> queue = SharedQueue.open(heap, QUEUE + ".queue", Codec.longs());
+                if (args[1].equals("marked")) {
+                    if (!queue.ring().tryClaim(Codec.longs().typeId(), Long.BYTES, new RingClaim())) {
+                        throw new AssertionError("no room");
+                    }
+                } else {
+                    if (!queue.offer(1L)) {
+                        throw new AssertionError("no room");
+                    }
+                    MemorySegment block = heap.lookup(QUEUE + ".queue", SyncLayout.RING).segment();
+                    long tail = (long) LONG.getVolatile(block, SyncLayout.RING_TAIL_OFFSET);
+                    if (!LONG.compareAndSet(block, SyncLayout.RING_TAIL_OFFSET, tail, tail + 64)) {
+                        throw new AssertionError("another producer claimed");
+                    }
+                }
+                RandomKills.say("CLAIMED");
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            } catch (Throwable e) {
+                RandomKills.fail(e);
+            }
+        }
+    }
+
+    /** {@code main(heap)}: takes from the queue with a codec whose decode says DECODING and waits to be killed. */
+    public static final class StuckDecoder {
+        public static void main(String[] args) {
+            Codec<Long> longs = Codec.longs();
+            Codec<Long> stuck = new Codec<>() {
+                @Override
+                public int typeId() {
+                    return longs.typeId();
+                }
+
+                @Override
+                public int encodedLength(Long value) {
+                    return longs.encodedLength(value);
+                }
+
+                @Override
+                public void encode(Long value, MemorySegment target, long offset) {
+                    longs.encode(value, target, offset);
+                }
+
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    RandomKills.say("DECODING"); // in the ring's handler, the task counted
+                    long end = System.nanoTime() + BOUND.toNanos();
+                    while (System.nanoTime() - end < 0) { // killed long before this ends
+                        LockSupport.parkNanos(end - System.nanoTime());
+                    }
+                    throw new AssertionError("not killed in its decode");
+                }
+            };
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedJoinableQueue.open(heap, QUEUE, stuck).take();
+            } catch (Throwable e) {
+                RandomKills.fail(e);
+            }
+        }
+    }
+}
