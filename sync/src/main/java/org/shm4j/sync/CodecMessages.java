@@ -102,7 +102,7 @@ final class CodecMessages {
         private final Codec<T> codec;
         private final String what;
         private final String holds;
-        private final CountWord tasks;
+        private final TaskCount tasks;
         private T value;
         private RuntimeException failure;
         /** True while a poll of its thread uses it. */
@@ -114,7 +114,7 @@ final class CodecMessages {
          * @param holds how a message of another type is introduced: {@code what + " " + holds + " " + type}
          * @param tasks a joinable queue's count of tasks taken, or null
          */
-        Receiver(Codec<T> codec, String what, String holds, CountWord tasks) {
+        Receiver(Codec<T> codec, String what, String holds, TaskCount tasks) {
             this.codec = codec;
             this.what = what;
             this.holds = holds;
@@ -127,9 +127,11 @@ final class CodecMessages {
                 try {
                     // first, in the handler: the ring moves consumedTo past the item only after this returns, so the
                     // item is queued or counted at every instant (a message of another type, or one the codec cannot
-                    // decode, is a task taken too)
-                    tasks.increment();
-                } catch (RuntimeException e) { // 2^31-1 taken and unfinished, or the heap closed: consumed uncounted
+                    // decode, is a task taken too); a record a dead consumer counted already is not counted again
+                    tasks.countTaken();
+                } catch (RuntimeException e) {
+                    // 2^31-1 taken and unfinished: the ring consumes the item uncounted (dropped, as the message
+                    // says); the heap closed: the ring cannot move past the item either, which stays queued
                     failure = e;
                     return;
                 }

@@ -39,39 +39,55 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * it out), so that a plain queue is never taken for a joinable one, nor the reverse:
  * <table class="striped">
  * <caption>SharedJoinableQueue task count (heap block type {@code 0x53480066} v2, 128 bytes, 64-aligned, native byte
- * order)</caption>
+ * order: little-endian, as on the x86-64 and AArch64 Linux shm4j runs on)</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th><th>Memory ordering</th></tr>
  * <tr><td>0</td><td>8</td><td>magic</td><td>{@code "SHM4JCRD"} in ASCII</td><td rowspan="3">plain; written once
  *     before the block is published, checked when opened</td></tr>
  * <tr><td>8</td><td>4</td><td>tag</td><td>{@code 0x53480066}</td></tr>
- * <tr><td>12</td><td>4</td><td>version</td><td>2 (version 1 counted the tasks put; it is refused)</td></tr>
+ * <tr><td>12</td><td>4</td><td>version</td><td>2 (version 1 counted the tasks put, and had no tag; it is
+ *     refused)</td></tr>
  * <tr><td>16</td><td>48</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>4</td><td>word</td><td>the futex word: bits 0..30 the tasks taken and not yet done, bit 31 a
  *     joiner may be blocked (set by a joiner about to sleep, whatever the count; cleared, with a wake of every joiner,
  *     by the {@code taskDone} that reaches zero)</td>
- *     <td>volatile; compare-and-set</td></tr>
- * <tr><td>68</td><td>60</td><td>—</td><td>zero</td><td></td></tr>
+ *     <td rowspan="2">one state: the long at 64, word in its low half and tag in its high half (as a ring's record
+ *     header keeps length and type); every change is one 8-byte compare-and-set of both, read with 8-byte volatile
+ *     loads; joiners sleep in futex on the word, and the {@code taskDone} that clears bit 31 wakes them after its
+ *     CAS</td></tr>
+ * <tr><td>68</td><td>4</td><td>tag</td><td>the record counted last: the low 32 bits of its ring position / 8 + 1
+ *     (0: none yet)</td></tr>
+ * <tr><td>72</td><td>56</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  *
  * <h2>Counting</h2>
  * An item is a task from the instant its offer commits it into the queue, and stays one while it is queued; the count
  * word holds the tasks taken and not yet done. A consumer counts an item up in the ring's handler, before the ring
  * moves its consumer position (consumedTo) past it, so at every instant each task is queued or counted, or both for
- * that instant; it counts before decoding, so an item whose codec cannot decode it is taken and counted too.
+ * that instant; it counts before decoding, so an item whose codec cannot decode it is taken and counted too. The same
+ * compare-and-set makes the tag name the item's record, and a consumer that finds the tag naming its record already
+ * counts nothing: a consumer killed in the handler after counting leaves the record queued, the ring hands it to the
+ * next consumer (once per death), and that one takes over the task counted for it. One tag suffices since consumers
+ * take records one at a time in ring order (one consumer role, or the MPMC consumers' turn): the record counted last
+ * is that one or an earlier one (only records taken through a plain {@link SharedQueue} view in between count
+ * nothing), and a tag repeats only after 32 GiB of records.
  * {@code taskDone} counts down, and refuses with {@link IllegalStateException} (as Python raises {@code ValueError})
  * when no taken task is unfinished. {@link #join()} returns once a walk of the ring finds no committed item queued and
  * then the count is zero; a claim not committed (an offer under way, or a dead producer's marked claim) is no task,
  * and a claim not marked yet (a producer between claiming and marking, or one killed there until a consumer's stall
  * rule skips it), which hides what lies behind it, keeps join looking. Items offered through the underlying queue
  * opened as a plain {@link SharedQueue} are tasks too (they are queued); items it takes are taken uncounted, so they
- * need no {@code taskDone}. At most 2<sup>31</sup>-1 taken tasks are unfinished at once.
+ * need no {@code taskDone}. At most 2<sup>31</sup>-1 taken tasks are unfinished at once: a take beyond that throws
+ * {@link IllegalStateException} naming the limit, and its item is dropped (the ring consumes a record once its handler
+ * ran), with the count and tag unchanged.
  *
  * <h2>Process death</h2>
  * A producer killed at any point leaves a committed item, a real task, or a claim the ring's rules skip, which counts
- * nothing: join never waits for a dead producer. A task is done only when a consumer says so: a consumer killed after
- * taking an item (after counting it, in the ring's handler, too, where the ring then hands the item to the next
- * consumer as well) and before its {@code taskDone} leaves a task counted for good: {@link #join(long, TimeUnit)} then
- * returns false at its timeout, and {@link #unfinishedTasks()} shows it (Python's {@code join()}, which has no
+ * nothing: join never waits for a dead producer. A consumer killed in the ring's handler, counted or not, leaves its
+ * item to the next consumer, which takes over its task (see Counting; a plain {@link SharedQueue} view taking that
+ * item next, which counts nothing, leaves the count for good). A task is done only when a consumer says so: the one
+ * death that leaves a task unfinished is a consumer killed holding a task it took, after its {@code poll} (or
+ * {@code take}, {@code drainTo}) returned and before its {@code taskDone}, as in Python: {@link #join(long, TimeUnit)}
+ * then returns false at its timeout, and {@link #unfinishedTasks()} shows it (Python's {@code join()}, which has no
  * timeout, hangs, as {@link #join()} does). Nothing is lost from the queue itself: see {@link SharedQueue} and
  * {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's messages. A joiner that dies costs
  * nothing but, at most, one wasted futex wake.
@@ -86,7 +102,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
     private static final String QUEUE_SUFFIX = ".queue";
 
     private final SharedQueue<T> queue;
-    private final CountWord tasks;
+    private final TaskCount tasks;
     private final String description;
     /** {@link RingScan#firstQueued} of the ring, made once: a join that returns at once allocates nothing. */
     private final IntSupplier queued;
@@ -95,9 +111,9 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
         Waits.prepare(); // the native wait calls linked now, not in the first timed wait
         this.description = named(name);
         CoordinationBlocks.requireUnusedParams(tasks, 0, description);
-        this.tasks = new CountWord(tasks, description);
-        this.queue = queue.counting(this.tasks, description);
         SharedRing ring = queue.ring();
+        this.tasks = new TaskCount(tasks, ring, description);
+        this.queue = queue.counting(this.tasks, description); // the same ring object
         this.queued = () -> RingScan.firstQueued(ring);
     }
 

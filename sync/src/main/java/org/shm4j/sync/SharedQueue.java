@@ -72,14 +72,14 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     /** Each thread's receiver, reused by its polls: a poll allocates only the value (see {@link #receiver()}). */
     private final ThreadLocal<CodecMessages.Receiver<T>> receivers;
     /** A joinable queue's count of tasks taken, which each poll counts up in the ring's handler; else null. */
-    private final CountWord tasks;
+    private final TaskCount tasks;
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
         this(ring, codec, name, describe(name), heap, null);
     }
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, String description, SharedHeap heap,
-                        CountWord tasks) {
+                        TaskCount tasks) {
         this.ring = ring;
         this.codec = codec;
         this.name = name;
@@ -93,7 +93,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      * @return this queue, counting each item it takes (poll, take, drainTo, clear) in {@code tasks}, in the ring's
      *         handler, before the ring moves past the item, and named {@code description} in messages
      */
-    SharedQueue<T> counting(CountWord tasks, String description) {
+    SharedQueue<T> counting(TaskCount tasks, String description) {
         return new SharedQueue<>(ring, codec, name, description, heap, tasks);
     }
 

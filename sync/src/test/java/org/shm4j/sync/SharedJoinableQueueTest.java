@@ -27,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -128,6 +129,34 @@ class SharedJoinableQueueTest {
             assertThatThrownBy(() -> queue.put("w")).isInstanceOf(InterruptedException.class);
             assertThat(queue.unfinishedTasks()).isEqualTo(put);
             assertThat(queue.size()).isEqualTo(put);
+        }
+    }
+
+    /**
+     * A take that finds 2<sup>31</sup>-1 taken tasks unfinished: refused with the limit named, its item dropped (the
+     * ring moved past it: a handler cannot leave a record queued) and the count and its tag as they were; a taskDone
+     * makes room for the next.
+     */
+    @Test
+    void shouldRefuseATakeBeyondTheMostItCountsAndLeaveTheCountAsItWas() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "q", 1024, Codec.longs());
+            queue.put(1L);
+            assertThat(queue.take()).isEqualTo(1L); // the record at 0: its tag is 1
+            MemorySegment count = heap.lookup("q", SyncLayout.TASKS).segment();
+            long full = (long) TaskCount.tag(0) << 32 | SyncLayout.COORD_VALUE_MASK;
+            count.set(JAVA_LONG, SyncLayout.TASKS_STATE_OFFSET, full);
+            queue.put(2L);
+            assertThatThrownBy(queue::poll).isInstanceOf(IllegalStateException.class).hasMessage("joinable queue"
+                    + " 'q': 2147483647 taken tasks are unfinished (the most it counts): the item just taken is"
+                    + " dropped, neither returned nor counted");
+            assertThat(count.get(JAVA_LONG, SyncLayout.TASKS_STATE_OFFSET)).isEqualTo(full);
+            assertThat(queue.isEmpty()).isTrue();
+            queue.taskDone();
+            queue.put(3L);
+            assertThat(queue.poll()).isEqualTo(3L);
+            assertThat(queue.unfinishedTasks()).isEqualTo(SyncLayout.COORD_VALUE_MASK);
+            assertThat(count.get(JAVA_INT, SyncLayout.TASKS_TAG_OFFSET)).as("its record at 32").isEqualTo(5);
         }
     }
 

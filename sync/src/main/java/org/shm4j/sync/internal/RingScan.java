@@ -3,11 +3,14 @@ package org.shm4j.sync.internal;
 import org.shm4j.sync.ring.SharedRing;
 
 import java.util.Objects;
+import java.util.function.ToLongFunction;
 
 /**
  * What a walk of a ring's records from its consumer's position finds first, for {@code SharedJoinableQueue.join},
- * which must tell a claim not marked yet (behind which messages may hide) from a ring with no message: the walk is no
- * public API of the ring package, which hands it over here when {@link SharedRing} is initialised.
+ * which must tell a claim not marked yet (behind which messages may hide) from a ring with no message; and the
+ * position of the record a handler is handed, by which a joinable queue's consumer knows a record redelivered after a
+ * consumer died in its handler. Neither is public API of the ring package, which hands them over here when
+ * {@link SharedRing} is initialised.
  */
 public final class RingScan {
     /** Tail reached over claims marked and not committed, and padding, only: no committed message queued. */
@@ -23,7 +26,9 @@ public final class RingScan {
         int firstQueued(SharedRing ring);
     }
 
-    private static volatile Walk walk; // set once, by SharedRing's initialisation, before any ring object exists
+    // set once, by SharedRing's initialisation, before any ring object exists
+    private static volatile Walk walk;
+    private static volatile ToLongFunction<SharedRing> handled;
 
     private RingScan() {
     }
@@ -33,10 +38,11 @@ public final class RingScan {
      *
      * @throws IllegalStateException if a walk was provided already
      */
-    public static void provide(Walk ringWalk) {
+    public static void provide(Walk ringWalk, ToLongFunction<SharedRing> handledPosition) {
         if (walk != null) {
             throw new IllegalStateException("RingScan: the ring's walk was provided already");
         }
+        handled = Objects.requireNonNull(handledPosition, "handledPosition");
         walk = Objects.requireNonNull(ringWalk, "ringWalk");
     }
 
@@ -46,5 +52,18 @@ public final class RingScan {
      */
     public static int firstQueued(SharedRing ring) {
         return walk.firstQueued(ring);
+    }
+
+    /**
+     * Valid only inside a {@link org.shm4j.sync.ring.MessageHandler} called by a poll or drain of {@code ring} (this
+     * ring object, in the calling thread): the ring moves its consumer position past a record only after the handler
+     * returned, and MPMC handlers run in the consumers' turn. Elsewhere the position it returns names no record
+     * handled. Costs the ring's hot paths nothing: it is read only by a handler that asks.
+     *
+     * @return the ring position of the record being handled (the bytes of every record before it since the ring was
+     *         made): the consumer's position, head for SPSC, else consumedTo
+     */
+    public static long handledPosition(SharedRing ring) {
+        return handled.applyAsLong(ring);
     }
 }

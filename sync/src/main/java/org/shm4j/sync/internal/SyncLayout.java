@@ -371,6 +371,17 @@ public final class SyncLayout {
     public static final long LATCH_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
     /** Joinable queue task count: block size (the header line and the futex word's line). */
     public static final long TASKS_SIZE = COORD_WORD_OFFSET + CACHE_LINE;
+    /**
+     * Joinable queue task count: the state (long, 8-aligned) at {@link #COORD_WORD_OFFSET}, changed as a whole by
+     * compare-and-set: in its low half (the int at {@link #COORD_WORD_OFFSET} on little-endian, as a ring's record
+     * header keeps its length) the futex word, in its high half the tag at {@link #TASKS_TAG_OFFSET}.
+     */
+    public static final long TASKS_STATE_OFFSET = COORD_WORD_OFFSET;
+    /**
+     * Joinable queue task count: the tag (int) of the record last counted, the low 32 bits of its ring position / 8
+     * + 1 (0: none yet); the high half of the state.
+     */
+    public static final long TASKS_TAG_OFFSET = COORD_WORD_OFFSET + Integer.BYTES;
     /** Event: bit 0 of the word, the flag. */
     public static final int EVENT_SET = 1;
     /** Event: the generation, bits 1..30 of the word, bumped by every set that finds the flag clear. */

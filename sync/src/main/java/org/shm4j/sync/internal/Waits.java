@@ -5,8 +5,10 @@ import org.shm4j.core.internal.Backoff;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.function.IntUnaryOperator;
+import java.util.function.LongUnaryOperator;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The idle step of a wait on a 32-bit word in shared memory: the steps of {@link Backoff}, except that from
@@ -19,6 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 public final class Waits {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private Waits() {
     }
@@ -130,6 +133,32 @@ public final class Waits {
                     wakeAllIfAnnounced(segment, offset, w, waitersBit);
                 }
                 return w;
+            }
+        }
+    }
+
+    /**
+     * {@link #updateAndWakeAll} for a long at {@code offset} (8-aligned) whose low half, in native byte order, is the
+     * futex word, at {@code offset} on little-endian: replaces it with {@code update} of it by one 8-byte CAS
+     * (volatile), and wakes every waiter blocked on that word if the new low half clears the waiters bit the old one
+     * had.
+     *
+     * @param update the new long for the current one; returning its argument leaves the long alone
+     * @return the long replaced (or left alone)
+     */
+    public static long updateLongAndWakeAll(MemorySegment segment, long offset, int waitersBit,
+                                            LongUnaryOperator update) {
+        while (true) {
+            long s = (long) LONG.getVolatile(segment, offset);
+            long next = update.applyAsLong(s);
+            if (next == s) {
+                return s;
+            }
+            if (LONG.compareAndSet(segment, offset, s, next)) {
+                if (((int) next & waitersBit) == 0) {
+                    wakeAllIfAnnounced(segment, offset, (int) s, waitersBit);
+                }
+                return s;
             }
         }
     }

@@ -337,7 +337,8 @@ public final class SharedRing {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     static {
-        RingScan.provide(SharedRing::firstQueued); // for SharedJoinableQueue.join, through the unexported package
+        // for SharedJoinableQueue, through the unexported package
+        RingScan.provide(SharedRing::firstQueued, SharedRing::handledPosition);
     }
 
     final MemorySegment block; // header and records: the hot paths access all through this one segment
@@ -935,6 +936,14 @@ public final class SharedRing {
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
+    }
+
+    /**
+     * @return the consumer's position, which is the record's own while a handler of this object's poll or drain runs:
+     *         see {@link RingScan#handledPosition}; called by a handler, off the poll path
+     */
+    private long handledPosition() {
+        return (long) LONG.getOpaque(block, positionOffset); // opaque: written by this thread (the consumer) itself
     }
 
     /**

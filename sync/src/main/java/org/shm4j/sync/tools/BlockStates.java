@@ -104,10 +104,7 @@ final class BlockStates {
             int word = (int) I32.getVolatile(coordination(b, LATCH), COORD_WORD_OFFSET);
             return coordinationState("count", word & COORD_VALUE_MASK, word);
         });
-        add(readers, TASKS, (h, b) -> {
-            int word = (int) I32.getVolatile(coordination(b, TASKS), COORD_WORD_OFFSET);
-            return coordinationState("unfinished", word & COORD_VALUE_MASK, word);
-        });
+        add(readers, TASKS, (h, b) -> tasks(coordination(b, TASKS)));
         add(readers, EVENT, (h, b) -> {
             int word = (int) I32.getVolatile(coordination(b, EVENT), COORD_WORD_OFFSET);
             Map<String, Object> state = coordinationState("set", (word & EVENT_SET) != 0, word);
@@ -301,6 +298,20 @@ final class BlockStates {
         Map<String, Object> state = new LinkedHashMap<>();
         state.put(field, value);
         state.put("waiters", (word & COORD_WAITERS) != 0);
+        return state;
+    }
+
+    /**
+     * A joinable queue's count: the tasks taken and not yet done (not those queued, which its ring's state shows),
+     * and where the record counted last lies in the ring: its tag's position, exact below 32 GiB consumed (the tag
+     * keeps its low 35 bits), or null if none was counted.
+     */
+    private static Map<String, Object> tasks(MemorySegment block) {
+        long taskState = (long) I64.getVolatile(block, TASKS_STATE_OFFSET); // the word and the tag change together
+        int word = (int) taskState; // the low half: see SyncLayout.TASKS_STATE_OFFSET
+        long tag = taskState >>> 32;
+        Map<String, Object> state = coordinationState("takenNotDone", word & COORD_VALUE_MASK, word);
+        state.put("lastCountedAt", tag == 0 ? null : (tag - 1) * Long.BYTES);
         return state;
     }
 

@@ -12,6 +12,7 @@ import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.SharedBarrier;
+import org.shm4j.sync.SharedJoinableQueue;
 import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.SharedSemaphore;
 import org.shm4j.sync.atomic.SharedCounter;
@@ -235,6 +236,29 @@ class Shm4jToolTest {
             assertThat(list(report.get("catalog"))).map(block -> map(block))
                     .noneMatch(block -> block.containsKey("unreadable"));
             assertThat(map.size()).isEqualTo(500);
+        }
+    }
+
+    /**
+     * A joinable queue's count block shows the tasks taken and not yet done (the queued ones are its ring's
+     * messagesQueued) and where the record counted last lies in the ring.
+     */
+    @Test
+    void shouldShowTheTasksAJoinableQueueTookAndTheRecordItCountedLast() throws InterruptedException {
+        String heapName = names.unique("tool-joinable");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            queue.put(1L);
+            queue.put(2L);
+            queue.put(3L);
+            assertThat(state(json("inspect", heapName, "--json"), "jobs")).containsEntry("takenNotDone", 0L)
+                    .containsEntry("lastCountedAt", null).containsEntry("waiters", false);
+            queue.take();
+            queue.take(); // the record at 16
+            queue.taskDone();
+            Map<String, Object> report = json("inspect", heapName, "--json");
+            assertThat(state(report, "jobs")).containsEntry("takenNotDone", 1L).containsEntry("lastCountedAt", 16L);
+            assertThat(state(report, "jobs.queue")).containsEntry("messagesQueued", 1L);
         }
     }
 
