@@ -77,6 +77,7 @@ class ConsumerDeathTest {
                 sizes.check();
                 sizes.checkMessageCount();
                 takeOver(ring, verifier, sizes, big ? 3 : 200); // the parent is the next consumer
+                ring.release(); // SPSC, MPSC: gives the consumer's role back, so that the next child may claim it
             }
             long[] produced = producers.stop();
             drainAll(ring, verifier, sizes, produced);
@@ -320,7 +321,7 @@ class ConsumerDeathTest {
         }
     }
 
-    /** {@code main(heap, big)}: drains the ring, checking every message, until killed. */
+    /** {@code main(heap, big)}: drains the ring, checking every message, until killed (or it fails: an error). */
     public static final class Consumer {
         public static void main(String[] args) {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
@@ -328,10 +329,15 @@ class ConsumerDeathTest {
                 Verifier verifier = new Verifier(heap, false, 0, Boolean.parseBoolean(args[1]));
                 System.out.println("READY");
                 System.out.flush();
-                while (true) {
-                    if (ring.drain(verifier, 8) == 0) { // batches: a kill may land between their records
-                        Thread.onSpinWait();
+                try {
+                    while (true) {
+                        if (ring.drain(verifier, 8) == 0) { // batches: a kill may land between their records
+                            Thread.onSpinWait();
+                        }
                     }
+                } catch (RuntimeException e) { // counted in the shared errors: a kill must find it draining
+                    verifier.fail("a consumer child failed: " + e);
+                    System.exit(1);
                 }
             }
         }
