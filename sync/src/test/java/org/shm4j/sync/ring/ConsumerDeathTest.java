@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -33,6 +34,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class ConsumerDeathTest {
     private static final Duration BOUND = Duration.ofSeconds(60);
+    /** Consumer JVMs started ahead of the one about to be killed, waiting for their turn: their start-up dominates. */
+    private static final int SPARES = 2;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -64,20 +67,31 @@ class ConsumerDeathTest {
             StringBuilder transcripts = new StringBuilder();
             int pending = 0; // kills that left records handed over but not freed
             int busy = 0; // kills with messages in the ring
-            for (int k = 0; k < kills; k++) {
-                try (ChildJvm child = ChildJvm.start(Consumer.class, heapName, Boolean.toString(big))) {
+            SharedLong turn = SharedLong.create(heap, "turn");
+            turn.set(-1);
+            List<ChildJvm> children = new ArrayList<>();
+            try {
+                for (int k = 0; k < kills; k++) {
+                    while (children.size() < Math.min(kills, k + 1 + SPARES)) { // they boot while child k drains
+                        children.add(ChildJvm.start(Consumer.class, heapName, Boolean.toString(big),
+                                Integer.toString(children.size())));
+                    }
+                    ChildJvm child = children.get(k);
+                    turn.set(k); // child k waits for this before it consumes: one consumer child at a time
                     child.awaitLine("READY", BOUND);
                     long delay = TimeUnit.MILLISECONDS.toNanos(1 + random.nextInt(big ? 100 : 40));
                     TimeUnit.NANOSECONDS.sleep(delay); // not synchronisation: a random point of the child's drain
                     child.kill();
                     transcripts.append(child.output());
+                    pending += kind != SharedRing.Kind.SPSC && consumedTo(heap) != head(heap) ? 1 : 0; // SPSC: head
+                    busy += ring.isEmpty() ? 0 : 1;
+                    sizes.check();
+                    sizes.checkMessageCount();
+                    takeOver(ring, verifier, sizes, big ? 3 : 200); // the parent is the next consumer
+                    ring.release(); // SPSC, MPSC: gives the consumer's role back, so that the next child may claim it
                 }
-                pending += kind != SharedRing.Kind.SPSC && consumedTo(heap) != head(heap) ? 1 : 0; // SPSC: head only
-                busy += ring.isEmpty() ? 0 : 1;
-                sizes.check();
-                sizes.checkMessageCount();
-                takeOver(ring, verifier, sizes, big ? 3 : 200); // the parent is the next consumer
-                ring.release(); // SPSC, MPSC: gives the consumer's role back, so that the next child may claim it
+            } finally {
+                children.forEach(ChildJvm::close); // spares left by a failure
             }
             long[] produced = producers.stop();
             drainAll(ring, verifier, sizes, produced);
@@ -321,12 +335,16 @@ class ConsumerDeathTest {
         }
     }
 
-    /** {@code main(heap, big)}: drains the ring, checking every message, until killed (or it fails: an error). */
+    /**
+     * {@code main(heap, big, index)}: waits (bounded) until the heap's {@code turn} is {@code index}, then drains the
+     * ring, checking every message, until killed (or it fails: an error).
+     */
     public static final class Consumer {
         public static void main(String[] args) {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedRing ring = SharedRing.open(heap, "ring");
                 Verifier verifier = new Verifier(heap, false, 0, Boolean.parseBoolean(args[1]));
+                awaitTurn(SharedLong.open(heap, "turn"), Long.parseLong(args[2]));
                 System.out.println("READY");
                 System.out.flush();
                 try {
@@ -339,6 +357,18 @@ class ConsumerDeathTest {
                     verifier.fail("a consumer child failed: " + e);
                     System.exit(1);
                 }
+            }
+        }
+
+        private static void awaitTurn(SharedLong turn, long index) {
+            Duration bound = BOUND.multipliedBy(SPARES + 1); // the kill rounds of the children started before it
+            long deadline = System.nanoTime() + bound.toNanos();
+            while (turn.get() != index) {
+                if (System.nanoTime() - deadline > 0) {
+                    System.out.println("BAD consumer " + index + " got no turn within " + bound);
+                    System.exit(3);
+                }
+                LockSupport.parkNanos(100_000); // polls: the parent sets the turn once, right before awaiting READY
             }
         }
     }
