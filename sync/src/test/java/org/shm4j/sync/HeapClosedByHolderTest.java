@@ -26,6 +26,7 @@ import java.nio.channels.Pipe;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.Callable;
@@ -211,10 +212,15 @@ class HeapClosedByHolderTest {
         return outcome;
     }
 
-    /** @return the read end of a pipe that a thread writes {@code buffer}'s bytes to, blocked once the pipe is full */
+    /**
+     * @return the read end of a pipe that a thread writes {@code buffer}'s bytes to, once that thread is in the
+     *         native call of its write (which blocks: the buffer is larger than the pipe), holding the heap's memory
+     *         from then on (a close started before the write had closed the memory at once, under load, and the
+     *         writer failed "Already closed")
+     */
     private static Pipe.SourceChannel holdInAPipeWrite(MemorySegment buffer) throws IOException {
         Pipe pipe = Pipe.open();
-        Thread.ofPlatform().daemon().start(() -> {
+        Thread writer = Thread.ofPlatform().daemon().start(() -> {
             try (Pipe.SinkChannel sink = pipe.sink()) {
                 ByteBuffer bytes = buffer.asByteBuffer();
                 while (bytes.hasRemaining()) {
@@ -224,7 +230,18 @@ class HeapClosedByHolderTest {
                 throw new UncheckedIOException(e);
             }
         });
+        Children.awaitTrue("the writer blocked in a write of the heap's memory",
+                () -> inNativeWrite(writer.getStackTrace()));
         return pipe.source();
+    }
+
+    /**
+     * @return true if {@code stack} is a thread's in the native call of a channel write from a buffer, which the JDK
+     *         makes after it acquired the buffer's memory (IOUtil.writeFromNativeBuffer)
+     */
+    private static boolean inNativeWrite(StackTraceElement[] stack) {
+        return stack.length > 0 && stack[0].isNativeMethod() && Arrays.stream(stack)
+                .anyMatch(frame -> frame.getMethodName().equals("writeFromNativeBuffer"));
     }
 
     private static void drain(Pipe.SourceChannel source, long bytes) throws IOException {
