@@ -5,14 +5,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.atomic.SharedLongArray;
+import org.shm4j.sync.list.IdElements;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.LongStream;
@@ -35,7 +33,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class ListRemoveKillTest {
     private static final long SEED = 20261206;
-    private static final int BYTES = 120;
     /** The size a writer refills an emptied list to: three chunks, so a remove of the first shifts 50 KB. */
     private static final int FULL = 400;
     private static final int ACKED = 0;
@@ -50,7 +47,7 @@ class ListRemoveKillTest {
     void shouldTakeEachClearOrRemoveWholeOrNotAtAllWhileItsWriterIsKilled() throws Exception {
         String heapName = names.unique("list-chaos");
         try (SharedHeap heap = SharedHeap.create(heapName, 16 << 20)) {
-            SharedList<byte[]> list = SharedList.create(heap, "l", Codec.bytes(), BYTES);
+            SharedList<byte[]> list = SharedList.create(heap, "l", Codec.bytes(), IdElements.BYTES);
             list.addAll(elements(0, FULL));
             SharedLongArray track = SharedLongArray.create(heap, "track", 2);
             track.set(ACKED, range(0, FULL));
@@ -62,9 +59,9 @@ class ListRemoveKillTest {
                 String context = "acked " + text(track.get(ACKED)) + ", next " + text(track.get(NEXT)) + ", "
                         + rounds.kills(0) + " writer kills; children printed:\n" + rounds.transcripts();
                 assertThat(check(list.snapshot(), track)).as(context).isNull();
-                list.add(element(1L << 40));
-                list.set(list.size() - 1, element(7));
-                assertThat(idOf(list.removeLast())).isEqualTo(7);
+                list.add(IdElements.of(1L << 40));
+                list.set(list.size() - 1, IdElements.of(7));
+                assertThat(IdElements.idOf(list.removeLast())).isEqualTo(7);
                 assertThat(check(list.snapshot(), track)).as(context).isNull();
                 System.out.println("list chaos: " + rounds.kills(0) + " writer kills, " + list.recoveries()
                         + " take-overs");
@@ -83,9 +80,9 @@ class ListRemoveKillTest {
 
     /** @return the range {@code values} hold, after checking they are whole and consecutive */
     private static long rangeOf(List<byte[]> values) {
-        long lo = values.isEmpty() ? 0 : idOf(values.getFirst());
+        long lo = values.isEmpty() ? 0 : IdElements.idOf(values.getFirst());
         for (int i = 0; i < values.size(); i++) {
-            long id = idOf(values.get(i));
+            long id = IdElements.idOf(values.get(i));
             if (id != lo + i) {
                 throw new AssertionError("element " + i + " is id " + id + ", expected " + (lo + i));
             }
@@ -111,26 +108,7 @@ class ListRemoveKillTest {
     }
 
     private static List<byte[]> elements(long from, long to) {
-        return LongStream.range(from, to).mapToObj(ListRemoveKillTest::element).toList();
-    }
-
-    /** @return the element of id {@code id}: its id, then bytes that depend on the id and their position */
-    private static byte[] element(long id) {
-        byte[] bytes = new byte[BYTES];
-        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(id);
-        for (int i = Long.BYTES; i < BYTES; i++) {
-            bytes[i] = (byte) (id * 31 + i * 7);
-        }
-        return bytes;
-    }
-
-    /** @return the id of {@code value}, after checking that every byte is the one {@link #element} wrote */
-    private static long idOf(byte[] value) {
-        long id = value.length == BYTES ? ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getLong() : -1;
-        if (id < 0 || !Arrays.equals(value, element(id))) {
-            throw new AssertionError("a torn element of " + value.length + " bytes, id " + id);
-        }
-        return id;
+        return LongStream.range(from, to).mapToObj(IdElements::of).toList();
     }
 
     /** {@code main(heap, n)}: checks the list against the records, then clears, removes and refills it. */
@@ -145,7 +123,7 @@ class ListRemoveKillTest {
                     throw new AssertionError(wrong + "; acked " + text(track.get(ACKED)) + ", next "
                             + text(track.get(NEXT)));
                 }
-                long lo = found.isEmpty() ? 0 : idOf(found.getFirst());
+                long lo = found.isEmpty() ? 0 : IdElements.idOf(found.getFirst());
                 long hi = lo + found.size();
                 if (found.isEmpty()) { // ids only grow: start past any the dead writer may have used
                     lo = Math.max(hi(track.get(ACKED)), hi(track.get(NEXT)));
@@ -181,11 +159,11 @@ class ListRemoveKillTest {
             } else if (op == 0) {
                 list.clear();
             } else if (op <= 2) {
-                ok = idOf(list.removeLast()) == hi - 1;
+                ok = IdElements.idOf(list.removeLast()) == hi - 1;
             } else if (op <= 5) {
-                ok = list.remove(element(lo));
+                ok = list.remove(IdElements.of(lo));
             } else {
-                list.add(element(hi));
+                list.add(IdElements.of(hi));
             }
             if (!ok) {
                 throw new AssertionError("op " + op + " on " + text(range(lo, hi)) + " found another list");

@@ -12,10 +12,7 @@ import org.shm4j.testing.RandomKills;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.LongStream;
@@ -52,7 +49,6 @@ class SharedListRemoveKillTest {
     private static final Duration BOUND = Duration.ofSeconds(60);
     /** Elements per list: three chunks. */
     private static final int N = 400;
-    private static final int BYTES = 120;
     /** The id of the element a survivor appends and removes again. */
     private static final long EXTRA = 1_000_000;
     private static final String READ = "r";
@@ -91,9 +87,9 @@ class SharedListRemoveKillTest {
         String heapName = names.unique("list-remove-kill");
         try (SharedHeap heap = SharedHeap.create(heapName, 16 << 20)) {
             for (Step step : Step.values()) {
-                fill(SharedList.create(heap, step.name(), Codec.bytes(), BYTES));
+                fill(SharedList.create(heap, step.name(), Codec.bytes(), IdElements.BYTES));
             }
-            SharedList<byte[]> read = SharedList.create(heap, READ, Codec.bytes(), BYTES);
+            SharedList<byte[]> read = SharedList.create(heap, READ, Codec.bytes(), IdElements.BYTES);
             fill(read);
             MemorySegment readHeader = heap.lookup(READ, ListLayout.LIST).segment();
             try (ChildJvm writer = ChildJvm.start(Stepper.class, heapName)) {
@@ -129,8 +125,8 @@ class SharedListRemoveKillTest {
     private static void checkLeftClean(SharedHeap heap, String name, Outcome outcome, long recoveries) {
         SharedList<byte[]> list = SharedList.open(heap, name, Codec.bytes());
         assertThat(ids(list.snapshot())).as(name).isEqualTo(outcome.ids);
-        list.add(element(EXTRA));
-        assertThat(idOf(list.removeLast())).isEqualTo(EXTRA);
+        list.add(IdElements.of(EXTRA));
+        assertThat(IdElements.idOf(list.removeLast())).isEqualTo(EXTRA);
         assertThat(ids(list.snapshot())).as(name).isEqualTo(outcome.ids);
         assertThat(list.size()).as(name).isEqualTo(outcome.ids.size());
         assertThat(list.recoveries()).as(name + ": take-overs").isEqualTo(recoveries);
@@ -148,30 +144,11 @@ class SharedListRemoveKillTest {
     }
 
     private static void fill(SharedList<byte[]> list) {
-        list.addAll(LongStream.range(0, N).mapToObj(SharedListRemoveKillTest::element).toList());
+        list.addAll(LongStream.range(0, N).mapToObj(IdElements::of).toList());
     }
 
     private static List<Long> ids(List<byte[]> values) {
-        return values.stream().map(SharedListRemoveKillTest::idOf).toList();
-    }
-
-    /** @return the element of id {@code id}: its id, then bytes that depend on the id and their position */
-    private static byte[] element(long id) {
-        byte[] bytes = new byte[BYTES];
-        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(id);
-        for (int i = Long.BYTES; i < BYTES; i++) {
-            bytes[i] = (byte) (id * 31 + i * 7);
-        }
-        return bytes;
-    }
-
-    /** @return the id of {@code value}, after checking that every byte is the one {@link #element} wrote */
-    private static long idOf(byte[] value) {
-        long id = value.length == BYTES ? ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getLong() : -1;
-        if (id < 0 || !Arrays.equals(value, element(id))) {
-            throw new AssertionError("a torn element of " + value.length + " bytes, id " + id);
-        }
-        return id;
+        return values.stream().map(IdElements::idOf).toList();
     }
 
     /**
@@ -242,11 +219,11 @@ class SharedListRemoveKillTest {
         /** Copies slots 1..{@code upTo} down by one, with progress, then half of the next copy (torn). */
         private static void shift(ListStore store, int upTo) {
             for (int j = 0; j < upTo; j++) {
-                copy(store, j + 1, j, BYTES + Integer.BYTES);
+                copy(store, j + 1, j, IdElements.BYTES + Integer.BYTES);
                 store.header.set(JAVA_LONG, LIST_JOURNAL_PROGRESS_OFFSET, j + 1);
             }
             if (upTo < N - 1) {
-                copy(store, upTo + 1, upTo, BYTES / 2);
+                copy(store, upTo + 1, upTo, IdElements.BYTES / 2);
             }
         }
 
@@ -312,11 +289,11 @@ class SharedListRemoveKillTest {
                 for (Step step : Step.values()) {
                     SharedList<byte[]> list = SharedList.open(heap, step.name(), Codec.bytes());
                     check(step, List.of(Outcome.BEFORE.ids, step.after.ids).contains(ids(list.snapshot())));
-                    list.add(element(EXTRA));
+                    list.add(IdElements.of(EXTRA));
                     int last = step.after.ids.size();
-                    check(step, idOf(list.get(last)) == EXTRA && list.size() == last + 1);
-                    list.set(last, element(EXTRA + 1));
-                    check(step, idOf(list.remove(last)) == EXTRA + 1);
+                    check(step, IdElements.idOf(list.get(last)) == EXTRA && list.size() == last + 1);
+                    list.set(last, IdElements.of(EXTRA + 1));
+                    check(step, IdElements.idOf(list.remove(last)) == EXTRA + 1);
                     check(step, ids(list.snapshot()).equals(step.after.ids));
                 }
             } catch (Throwable e) {
