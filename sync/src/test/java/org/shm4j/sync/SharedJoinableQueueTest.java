@@ -434,22 +434,42 @@ class SharedJoinableQueueTest {
         }
     }
 
-    /** A joiner process killed while it blocks in join(): the count and the other joiners go on as if it never was. */
+    /**
+     * A joiner process killed while it blocks in join(), its waiters bit set: the count and the other joiners go on as
+     * if it never was; a joiner blocked with that bit left set is woken by the last taskDone.
+     */
     @Test
     void shouldLetOthersJoinAfterAJoinerIsKilled() throws Exception {
         String heapName = names.unique("joinable-joiner");
+        ExecutorService pool = Executors.newSingleThreadExecutor();
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
             SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            MemorySegment count = heap.find("jobs").orElseThrow().segment();
             queue.put(1L);
             try (ChildJvm joiner = ChildJvm.start(Worker.class, heapName, "join")) {
                 joiner.awaitLine("JOINING", BOUND);
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                while (((int) JAVA_INT.varHandle().getVolatile(count, SyncLayout.COORD_WORD_OFFSET)
+                        & SyncLayout.COORD_WAITERS) == 0) { // about to sleep in the futex
+                    assertThat(System.nanoTime() - deadline).as("the joiner set the waiters bit").isNegative();
+                    Thread.onSpinWait();
+                }
                 joiner.kill();
             }
+            Future<Void> joined = pool.submit(() -> {
+                queue.join();
+                return null;
+            });
             assertThat(queue.take()).isEqualTo(1L);
             assertThat(queue.unfinishedTasks()).isOne();
+            assertThat(queue.join(20, TimeUnit.MILLISECONDS)).as("taken, not done").isFalse();
+            assertThat(joined).isNotDone();
             queue.taskDone();
-            assertThat(queue.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(joined).as("woken by the last taskDone").succeedsWithin(BOUND);
+            assertThat(queue.join(0, TimeUnit.SECONDS)).isTrue();
             assertThat(queue).hasToString("joinable queue 'jobs' (0 unfinished)");
+        } finally {
+            pool.shutdownNow();
         }
     }
 

@@ -34,10 +34,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * {@link SharedJoinableQueue}'s untimed {@code join()} with producer processes SIGKILLed while they offer: a dead
  * producer's claim, marked or not, is no task, so join never hangs on it, while a committed item behind it is waited
- * for until taken and done; and a consumer killed in the ring's handler after counting its item does not leave it
- * counted twice once the next consumer takes it (one killed after its poll returned, which leaves its task
- * unfinished, is in {@code SharedJoinableQueueTest}). Every join in the parent runs in a thread awaited with a
- * bound.
+ * for until taken and done; a consumer killed in the ring's handler after counting its item does not leave it
+ * counted twice once the next consumer takes it, also one already waiting for the dead consumer's turn; consumers
+ * killed at random leave at most one task each (one killed after its poll returned, which leaves its task unfinished,
+ * is in {@code SharedJoinableQueueTest}). Every join in the parent runs in a thread awaited with a bound.
  */
 class JoinableQueueKillTest {
     private static final Duration BOUND = KillRounds.BOUND;
@@ -46,6 +46,8 @@ class JoinableQueueKillTest {
     /** Producer children, each killed at a random moment. */
     private static final int PRODUCERS = 2;
     private static final int MAX_KILL_DELAY_MILLIS = 200;
+    /** The most items the consumer-kill test puts: more than its consumers take before their kills. */
+    private static final int ITEMS = 1 << 16;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -197,6 +199,111 @@ class JoinableQueueKillTest {
         }
     }
 
+    /**
+     * An MPMC consumer killed in its handler after counting, holding the consumers' turn, while this JVM's consumer
+     * already waits for that turn: the waiter takes the dead holder's turn over, is handed the item again and takes
+     * over its task without counting it again; a joiner blocked meanwhile returns after the one taskDone.
+     */
+    @Test
+    void shouldHandTheTaskOverToAConsumerWaitingForADeadConsumersTurn() throws Exception {
+        String heapName = names.unique("jq-turn");
+        ExecutorService waiter = Executors.newSingleThreadExecutor();
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, QUEUE, 1024, Codec.longs());
+            queue.put(8L);
+            Future<Long> taken;
+            Future<?> joined;
+            try (ChildJvm consumer = ChildJvm.start(StuckDecoder.class, heapName)) {
+                consumer.awaitLine("DECODING", BOUND);
+                taken = waiter.submit(() -> queue.poll(BOUND.toSeconds(), TimeUnit.SECONDS));
+                joined = untimedJoin(queue);
+                assertThat(queue.join(50, TimeUnit.MILLISECONDS)).as("queued, and counted by the holder").isFalse();
+                assertThat(taken).as("the turn is held by a live consumer").isNotDone();
+                consumer.kill();
+            }
+            assertThat(taken).as("handed over again to the waiter").succeedsWithin(BOUND).isEqualTo(8L);
+            assertThat(queue.unfinishedTasks()).as("taken, counted once").isOne();
+            assertThat(joined).isNotDone();
+            queue.taskDone();
+            assertThat(joined).succeedsWithin(BOUND);
+            assertThat(queue.unfinishedTasks()).isZero();
+            assertThat(queue.join(0, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            waiter.shutdownNow();
+            joiners.shutdownNow();
+        }
+    }
+
+    /**
+     * Consumer processes killed at random moments (fixed seed) while they take, most of their time in the ring's
+     * handler (a decode that spins), and mark done, while this JVM puts: afterwards this JVM takes what is left; no
+     * item is taken twice, at most one per kill is lost (taken by the dead consumer, its poll returned, not recorded),
+     * at most one task per kill is unfinished: never fewer than the items lost, nor more than those and the items a
+     * dead consumer recorded and did not say done (a task counted twice would be one more); with a taskDone for each,
+     * an untimed join returns.
+     */
+    @Test
+    void shouldLeaveAtMostOneTaskPerConsumerKilledAtRandomAndTakeEveryItemOnce() throws Exception {
+        String heapName = names.unique("jq-consumers");
+        ExecutorService producer = Executors.newSingleThreadExecutor();
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 21)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, QUEUE, 1 << 12, Codec.longs());
+            SharedLongArray taken = SharedLongArray.create(heap, "taken", ITEMS + 1); // and the dones
+            Random random = new Random(222);
+            long put = 0;
+            int kills = 2;
+            for (int k = 0; k < kills; k++) {
+                AtomicBoolean stop = new AtomicBoolean();
+                long first = put;
+                Future<Long> puts;
+                try (ChildJvm consumer = ChildJvm.start(SlowTaker.class, heapName)) {
+                    consumer.awaitLine("READY", BOUND);
+                    puts = producer.submit(() -> {
+                        long i = first;
+                        while (i < ITEMS && !stop.get()) { // bounded offers: full once the consumer is dead
+                            if (queue.offer(i, 10, TimeUnit.MILLISECONDS)) {
+                                i++;
+                            }
+                        }
+                        return i;
+                    });
+                    // not synchronisation: where the kill lands
+                    TimeUnit.MILLISECONDS.sleep(20 + random.nextInt(MAX_KILL_DELAY_MILLIS));
+                    consumer.kill();
+                    assertThat(consumer.output()).as("consumer before its kill").doesNotContain("ERROR");
+                }
+                stop.set(true);
+                put = puts.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+            }
+            assertThat(put).as("items put").isLessThan(ITEMS);
+            long takenHere = 0;
+            for (Long item; (item = queue.poll(200, TimeUnit.MILLISECONDS)) != null; takenHere++) {
+                taken.incrementAndGet(item); // the dead consumer's turn taken over
+                queue.taskDone();
+            }
+            long lost = 0;
+            long recorded = 0;
+            for (long i = 0; i < put; i++) {
+                assertThat(taken.get(i)).as("item %d taken at most once", i).isLessThanOrEqualTo(1);
+                lost += 1 - taken.get(i);
+                recorded += taken.get(i);
+            }
+            // a dead consumer's unfinished task: an item it took and did not record (lost), or one it recorded and
+            // did not say done; a task counted twice (a handler's kill after counting) would be one more
+            long notSaidDone = recorded - takenHere - taken.get(ITEMS);
+            int unfinished = queue.unfinishedTasks();
+            assertThat(unfinished).as("lost %d, recorded and not said done %d", lost, notSaidDone)
+                    .isBetween((int) lost, (int) (lost + notSaidDone)).isLessThanOrEqualTo(kills);
+            for (int i = 0; i < unfinished; i++) {
+                queue.taskDone();
+            }
+            assertThat(untimedJoin(queue)).succeedsWithin(BOUND);
+        } finally {
+            producer.shutdownNow();
+            joiners.shutdownNow();
+        }
+    }
+
     private Future<?> untimedJoin(SharedJoinableQueue<Long> queue) {
         return joiners.submit(() -> {
             queue.join();
@@ -271,6 +378,54 @@ class JoinableQueueKillTest {
                 }
                 RandomKills.say("CLAIMED");
                 Thread.sleep(BOUND.toMillis()); // killed long before this ends
+            } catch (Throwable e) {
+                RandomKills.fail(e);
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap)}: says READY, then takes items with a codec whose decode spins for about 20 µs (most of its
+     * time in the ring's handler), adds one to slot {@code item} of the long array "taken", marks it done, then adds
+     * one to its last slot, until killed.
+     */
+    public static final class SlowTaker {
+        public static void main(String[] args) {
+            Codec<Long> longs = Codec.longs();
+            Codec<Long> slow = new Codec<>() {
+                @Override
+                public int typeId() {
+                    return longs.typeId();
+                }
+
+                @Override
+                public int encodedLength(Long value) {
+                    return longs.encodedLength(value);
+                }
+
+                @Override
+                public void encode(Long value, MemorySegment target, long offset) {
+                    longs.encode(value, target, offset);
+                }
+
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    long end = System.nanoTime() + 20_000;
+                    while (System.nanoTime() - end < 0) {
+                        Thread.onSpinWait();
+                    }
+                    return longs.decode(source, offset, length);
+                }
+            };
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedJoinableQueue<Long> queue = SharedJoinableQueue.open(heap, QUEUE, slow);
+                SharedLongArray taken = SharedLongArray.open(heap, "taken");
+                RandomKills.say("READY");
+                while (true) {
+                    taken.incrementAndGet(queue.take());
+                    queue.taskDone();
+                    taken.incrementAndGet(ITEMS); // after its taskDone: the parent tells which it missed
+                }
             } catch (Throwable e) {
                 RandomKills.fail(e);
             }
