@@ -82,7 +82,10 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  *
  * <h2>Process death</h2>
  * A producer killed at any point leaves a committed item, a real task, or a claim the ring's rules skip, which counts
- * nothing: join never waits for a dead producer. A consumer killed in the ring's handler, counted or not, leaves its
+ * nothing. Join waits for a dead producer only if it was killed between claiming and marking its record (a window of
+ * a few instructions), since what lies behind such a claim is unknown: until a consumer's poll or wait skips it by
+ * the ring's stall rule (after the stall timeout), and for ever while no consumer polls, even though
+ * {@link #unfinishedTasks()} says 0. A consumer killed in the ring's handler, counted or not, leaves its
  * item to the next consumer, which takes over its task (see Counting; a plain {@link SharedQueue} view taking that
  * item next, which counts nothing, leaves the count for good). A task is done only when a consumer says so: the one
  * death that leaves a task unfinished is a consumer killed holding a task it took, after its {@code poll} (or

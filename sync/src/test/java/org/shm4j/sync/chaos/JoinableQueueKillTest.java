@@ -33,11 +33,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@link SharedJoinableQueue}'s untimed {@code join()} with producer processes SIGKILLed while they offer: a dead
- * producer's claim, marked or not, is no task, so join never hangs on it, while a committed item behind it is waited
- * for until taken and done; a consumer killed in the ring's handler after counting its item does not leave it
- * counted twice once the next consumer takes it, also one already waiting for the dead consumer's turn; consumers
- * killed at random leave at most one task each (one killed after its poll returned, which leaves its task unfinished,
- * is in {@code SharedJoinableQueueTest}). Every join in the parent runs in a thread awaited with a bound.
+ * producer's claim, marked or not, is no task, so join does not hang on it (on one not marked, only until a
+ * consumer's poll skipped it), while a committed item behind it is waited for until taken and done; a consumer killed
+ * in the ring's handler after counting its item does not leave it counted twice once the next consumer takes it, also
+ * one already waiting for the dead consumer's turn; consumers killed at random leave at most one task each (one
+ * killed after its poll returned, which leaves its task unfinished, is in {@code SharedJoinableQueueTest}). Every join
+ * in the parent runs in a thread awaited with a bound.
  */
 class JoinableQueueKillTest {
     private static final Duration BOUND = KillRounds.BOUND;
@@ -100,6 +101,7 @@ class JoinableQueueKillTest {
             Future<?> joined = untimedJoin(queue);
             assertThat(queue.join(50, TimeUnit.MILLISECONDS)).as("a claim not marked: maybe a task").isFalse();
             assertThat(joined).isNotDone();
+            assertThat(queue.unfinishedTasks()).as("none seen, yet join waits: no poll skipped the claim").isZero();
             SharedQueue.open(heap, QUEUE + ".queue", Codec.longs()).setStallTimeout(STALL);
             long deadline = System.nanoTime() + BOUND.toNanos();
             while (!joined.isDone()) { // waiting polls apply the stall rule, which skips the claim
