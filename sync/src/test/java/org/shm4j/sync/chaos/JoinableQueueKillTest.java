@@ -2,7 +2,9 @@ package org.shm4j.sync.chaos;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.HeapOptions;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.SharedJoinableQueue;
 import org.shm4j.sync.SharedQueue;
@@ -30,6 +32,7 @@ import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * {@link SharedJoinableQueue}'s untimed {@code join()} with producer processes SIGKILLed while they offer: a dead
@@ -37,8 +40,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * consumer's poll skipped it), while a committed item behind it is waited for until taken and done; a consumer killed
  * in the ring's handler after counting its item does not leave it counted twice once the next consumer takes it, also
  * one already waiting for the dead consumer's turn; consumers killed at random leave at most one task each (one
- * killed after its poll returned, which leaves its task unfinished, is in {@code SharedJoinableQueueTest}). Every join
- * in the parent runs in a thread awaited with a bound.
+ * killed after its poll returned, which leaves its task unfinished, is in {@code SharedJoinableQueueTest}); a
+ * joinable queue whose creator was killed is finished by the next {@code openOrCreate}. Every join in the parent runs
+ * in a thread awaited with a bound.
  */
 class JoinableQueueKillTest {
     private static final Duration BOUND = KillRounds.BOUND;
@@ -49,6 +53,10 @@ class JoinableQueueKillTest {
     private static final int MAX_KILL_DELAY_MILLIS = 200;
     /** The most items the consumer-kill test puts: more than its consumers take before their kills. */
     private static final int ITEMS = 1 << 16;
+    /** The names of the creation-kill test's queues: {@code c0}, {@code c1}, ... */
+    private static final String CREATED = "c";
+    /** A bound on the joinable queues its creator makes (2 blocks each), far above what it makes before its kill. */
+    private static final int MAX_CREATED = 3_000;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -306,6 +314,44 @@ class JoinableQueueKillTest {
         }
     }
 
+    /**
+     * A process killed at a random moment (fixed seed) while it creates joinable queues one after the other, so that
+     * the kill may land between a queue's ring and its count: every name it began is then finished by
+     * {@code openOrCreate} (a plain {@code open} of a half-made one says so) and counts, takes and joins as a new one.
+     */
+    @Test
+    void shouldFinishAJoinableQueueWhoseCreatorWasKilled() throws Exception {
+        String heapName = names.unique("jq-create");
+        Random random = new Random(3); // one whose kill left a half-made queue here (5-11 begun per run)
+        try (SharedHeap heap = SharedHeap.create(heapName, 32L << 20,
+                HeapOptions.defaults().withCatalogCapacity(1 << 13))) {
+            try (ChildJvm creator = ChildJvm.start(Creator.class, heapName)) {
+                creator.awaitLine("READY", BOUND);
+                TimeUnit.MILLISECONDS.sleep(1 + random.nextInt(50)); // not synchronisation: where the kill lands
+                creator.kill();
+                assertThat(creator.output()).as("the creator before its kill").doesNotContain("ERROR");
+            }
+            int made = 0;
+            int halves = 0;
+            for (; heap.find(CREATED + made + ".queue").isPresent(); made++) {
+                String name = CREATED + made;
+                if (heap.find(name).isEmpty()) {
+                    halves++;
+                    assertThatThrownBy(() -> SharedJoinableQueue.open(heap, name, Codec.longs()))
+                            .isInstanceOf(ShmNotFoundException.class).hasMessageContaining("no task count");
+                }
+                SharedJoinableQueue<Long> queue = SharedJoinableQueue.openOrCreate(heap, name, 1024, Codec.longs());
+                assertThat(queue.unfinishedTasks()).as(name).isZero();
+                queue.put((long) made);
+                assertThat(queue.poll()).isEqualTo(made);
+                queue.taskDone();
+                assertThat(queue.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            }
+            assertThat(made).as("queues begun before the kill").isPositive();
+            assertThat(halves).as("a kill leaves at most one half-made").isLessThanOrEqualTo(1);
+        }
+    }
+
     private Future<?> untimedJoin(SharedJoinableQueue<Long> queue) {
         return joiners.submit(() -> {
             queue.join();
@@ -428,6 +474,26 @@ class JoinableQueueKillTest {
                     queue.taskDone();
                     taken.incrementAndGet(ITEMS); // after its taskDone: the parent tells which it missed
                 }
+            } catch (Throwable e) {
+                RandomKills.fail(e);
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap)}: creates joinable queues {@code c0}, {@code c1}, ... of 1024 bytes, saying READY after the
+     * first, until killed or {@value #MAX_CREATED} are made (then waits to be killed).
+     */
+    public static final class Creator {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                for (int i = 0; i < MAX_CREATED; i++) {
+                    SharedJoinableQueue.create(heap, CREATED + i, 1024, Codec.longs());
+                    if (i == 0) {
+                        RandomKills.say("READY");
+                    }
+                }
+                Thread.sleep(BOUND.toMillis()); // killed long before this ends
             } catch (Throwable e) {
                 RandomKills.fail(e);
             }
