@@ -377,8 +377,9 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      *                                  tasks put (made by an older shm4j), not tasks taken
      */
     private static void refuseOldCount(SharedHeap heap, String name) {
+        // version 1 only: another (a newer shm4j's) is refused by the heap's own type check, which names both
         heap.find(name).map(HeapBlock::type).filter(t -> t.tag() == SyncLayout.TASKS.tag()
-                && t.layoutVersion() != SyncLayout.TASKS.layoutVersion()).ifPresent(t -> {
+                && t.layoutVersion() == 1).ifPresent(t -> {
                     throw new ShmTypeMismatchException(named(name) + ": its task count is of layout version "
                             + t.layoutVersion() + " (expected: " + SyncLayout.TASKS.layoutVersion() + "; version 1,"
                             + " made by an older shm4j, counted the tasks put, not the tasks taken: make the queue"

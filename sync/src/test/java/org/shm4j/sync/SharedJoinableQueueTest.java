@@ -417,7 +417,10 @@ class SharedJoinableQueueTest {
         }
     }
 
-    /** A task count of layout version 1 (which counted tasks put) is refused, naming the joinable queue. */
+    /**
+     * A task count of layout version 1 (which counted tasks put) is refused, naming the joinable queue; one of a later
+     * version was refused with the same words, as made by an older shm4j.
+     */
     @Test
     void shouldRefuseACountOfTheOldLayout() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
@@ -431,6 +434,12 @@ class SharedJoinableQueueTest {
                     .isInstanceOf(ShmTypeMismatchException.class).hasMessage(refusal);
             assertThatThrownBy(() -> SharedJoinableQueue.openOrCreate(heap, "old", 1024, Codec.longs()))
                     .isInstanceOf(ShmTypeMismatchException.class).hasMessage(refusal);
+            SharedQueue.create(heap, "new.queue", 1024, Codec.longs());
+            CoordinationBlocks.create(heap, "new", new BlockType(SyncLayout.TASKS.tag(), 3), SyncLayout.TASKS_SIZE, 0,
+                    0, 0);
+            assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "new", Codec.longs()))
+                    .as("a later version is no older shm4j's").isInstanceOf(ShmTypeMismatchException.class)
+                    .message().contains("'new'").doesNotContain("older shm4j");
         }
     }
 
