@@ -543,19 +543,7 @@ class SharedJoinableQueueTest {
     }
 
     /** {@link Codec#longs()}, whose encode says ENCODING and waits (bounded) half way through writing the value. */
-    private static final class StuckCodec implements Codec<Long> {
-        private static final Codec<Long> LONGS = Codec.longs();
-
-        @Override
-        public int typeId() {
-            return LONGS.typeId();
-        }
-
-        @Override
-        public int encodedLength(Long value) {
-            return LONGS.encodedLength(value);
-        }
-
+    private static final class StuckCodec extends LongsWithHook {
         @Override
         public void encode(Long value, MemorySegment target, long offset) {
             target.set(JAVA_INT, offset, 42); // half of it
@@ -567,11 +555,6 @@ class SharedJoinableQueueTest {
                 Thread.currentThread().interrupt();
             }
             throw new AssertionError("not killed in time");
-        }
-
-        @Override
-        public Long decode(MemorySegment source, long offset, int length) {
-            return LONGS.decode(source, offset, length);
         }
     }
 }

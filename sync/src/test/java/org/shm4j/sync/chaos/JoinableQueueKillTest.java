@@ -6,6 +6,7 @@ import org.shm4j.core.HeapOptions;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.LongsWithHook;
 import org.shm4j.sync.SharedJoinableQueue;
 import org.shm4j.sync.SharedQueue;
 import org.shm4j.sync.atomic.SharedLongArray;
@@ -439,30 +440,14 @@ class JoinableQueueKillTest {
      */
     public static final class SlowTaker {
         public static void main(String[] args) {
-            Codec<Long> longs = Codec.longs();
-            Codec<Long> slow = new Codec<>() {
-                @Override
-                public int typeId() {
-                    return longs.typeId();
-                }
-
-                @Override
-                public int encodedLength(Long value) {
-                    return longs.encodedLength(value);
-                }
-
-                @Override
-                public void encode(Long value, MemorySegment target, long offset) {
-                    longs.encode(value, target, offset);
-                }
-
+            Codec<Long> slow = new LongsWithHook() {
                 @Override
                 public Long decode(MemorySegment source, long offset, int length) {
                     long end = System.nanoTime() + 20_000;
                     while (System.nanoTime() - end < 0) {
                         Thread.onSpinWait();
                     }
-                    return longs.decode(source, offset, length);
+                    return super.decode(source, offset, length);
                 }
             };
             try (SharedHeap heap = SharedHeap.open(args[0])) {
@@ -503,23 +488,7 @@ class JoinableQueueKillTest {
     /** {@code main(heap)}: takes from the queue with a codec whose decode says DECODING and waits to be killed. */
     public static final class StuckDecoder {
         public static void main(String[] args) {
-            Codec<Long> longs = Codec.longs();
-            Codec<Long> stuck = new Codec<>() {
-                @Override
-                public int typeId() {
-                    return longs.typeId();
-                }
-
-                @Override
-                public int encodedLength(Long value) {
-                    return longs.encodedLength(value);
-                }
-
-                @Override
-                public void encode(Long value, MemorySegment target, long offset) {
-                    longs.encode(value, target, offset);
-                }
-
+            Codec<Long> stuck = new LongsWithHook() {
                 @Override
                 public Long decode(MemorySegment source, long offset, int length) {
                     RandomKills.say("DECODING"); // in the ring's handler, the task counted

@@ -7,6 +7,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.LongsWithHook;
 import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
@@ -90,30 +91,14 @@ class KilledInUserCodeTest {
 
     /** @return {@link Codec#longs()}, but encoding {@link #STALL} prints STALLED and parks for ever */
     static Codec<Long> stalling() {
-        Codec<Long> longs = Codec.longs();
-        return new Codec<>() {
-            @Override
-            public int typeId() {
-                return longs.typeId();
-            }
-
-            @Override
-            public int encodedLength(Long value) {
-                return longs.encodedLength(value);
-            }
-
+        return new LongsWithHook() {
             @Override
             public void encode(Long value, MemorySegment target, long offset) {
                 if (value == STALL) {
                     target.set(JAVA_INT_UNALIGNED, offset, 0x5AFE_BAD0); // half written
                     stallForEver();
                 }
-                longs.encode(value, target, offset);
-            }
-
-            @Override
-            public Long decode(MemorySegment source, long offset, int length) {
-                return longs.decode(source, offset, length);
+                super.encode(value, target, offset);
             }
         };
     }
