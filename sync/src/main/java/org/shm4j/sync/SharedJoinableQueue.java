@@ -54,8 +54,8 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  *     header keeps length and type); every change is one 8-byte compare-and-set of both, read with 8-byte volatile
  *     loads; joiners sleep in futex on the word, and the {@code taskDone} that clears bit 31 wakes them after its
  *     CAS</td></tr>
- * <tr><td>68</td><td>4</td><td>tag</td><td>the record counted last: the low 32 bits of its ring position / 8 + 1
- *     (0: none yet)</td></tr>
+ * <tr><td>68</td><td>4</td><td>tag</td><td>the record counted last: its ring position / 8 modulo
+ *     2<sup>32</sup>-1, plus 1, as an unsigned int (0: none yet; never a record's)</td></tr>
  * <tr><td>72</td><td>56</td><td>—</td><td>zero</td><td></td></tr>
  * </table>
  *
@@ -69,7 +69,7 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * next consumer (once per death), and that one takes over the task counted for it. One tag suffices since consumers
  * take records one at a time in ring order (one consumer role, or the MPMC consumers' turn): the record counted last
  * is that one or an earlier one (only records taken through a plain {@link SharedQueue} view in between count
- * nothing), and a tag repeats only after 32 GiB of records.
+ * nothing), and a tag repeats only after 32 GiB - 8 bytes of records.
  * {@code taskDone} counts down, and refuses with {@link IllegalStateException} (as Python raises {@code ValueError})
  * when no taken task is unfinished. {@link #join()} returns once a walk of the ring finds no committed item queued and
  * then the count is zero; a claim not committed (an offer under way, or a dead producer's marked claim) is no task,

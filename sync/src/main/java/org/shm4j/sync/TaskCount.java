@@ -28,6 +28,8 @@ final class TaskCount {
     /** The longest a joiner sleeps while its walk finds an item or a claim not marked yet: changes that wake nobody. */
     private static final long RECHECK_NANOS = 10_000_000;
     private static final long WORD_BITS = 0xFFFF_FFFFL;
+    /** How many record slots (8 bytes each) the tags of {@link #tag} take before they repeat: 1 .. 2^32-1. */
+    private static final long TAG_PERIOD = 0xFFFF_FFFFL;
 
     // VarHandle mechanics
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -141,9 +143,13 @@ final class TaskCount {
         }
     }
 
-    /** @return the tag of the record at ring position {@code position}: the low 32 bits of position / 8 + 1 */
+    /**
+     * @return the tag of the record at ring position {@code position}: position / 8 modulo 2<sup>32</sup>-1, plus 1,
+     *         so never 0 (none) and different for any two records less than 32 GiB - 8 bytes apart
+     */
     static int tag(long position) {
-        return (int) ((position >>> 3) + 1);
+        // not the low 32 bits of position / 8 + 1: the record at 32 GiB - 8 got 2^32, whose low half is 0 (none)
+        return (int) ((position >>> 3) % TAG_PERIOD) + 1;
     }
 
     /**

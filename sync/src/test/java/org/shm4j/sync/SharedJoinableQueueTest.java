@@ -133,6 +133,26 @@ class SharedJoinableQueueTest {
     }
 
     /**
+     * The tag of a record is never 0, the count's "none yet": the record at ring position 32 GiB - 8 got
+     * 2<sup>32</sup> (position / 8 + 1), whose low half is 0; and records next to each other get different tags.
+     * Tags below that position are as they were (position / 8 + 1).
+     */
+    @Test
+    void shouldNeverTagARecordZeroNorTwoNeighboursAlike() {
+        long zeroOnce = (1L << 35) - 8; // position / 8 + 1 = 2^32
+        List<Integer> tags = new ArrayList<>();
+        for (long position = zeroOnce - 16; position <= zeroOnce + 16; position += 8) {
+            tags.add(TaskCount.tag(position));
+        }
+        assertThat(tags).as("tags of the records at 32 GiB - 24 .. 32 GiB + 8").doesNotContain(0)
+                .doesNotHaveDuplicates();
+        assertThat(TaskCount.tag(0)).isEqualTo(1);
+        assertThat(TaskCount.tag(zeroOnce - 8)).isEqualTo(-1); // 2^32 - 1, unsigned: the largest
+        assertThat(TaskCount.tag(zeroOnce)).isEqualTo(1); // the period starts again, 2^32 - 1 slots on
+        assertThat(TaskCount.tag(Long.MAX_VALUE - 7)).isNotZero();
+    }
+
+    /**
      * A take that finds 2<sup>31</sup>-1 taken tasks unfinished: refused with the limit named, its item dropped (the
      * ring moved past it: a handler cannot leave a record queued) and the count and its tag as they were; a taskDone
      * makes room for the next.
