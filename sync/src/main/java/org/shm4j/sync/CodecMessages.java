@@ -96,7 +96,9 @@ final class CodecMessages {
 
     /**
      * Decodes the one message a poll hands over, counting it first as a task taken if it has a joinable queue's count;
-     * reused by one thread's polls.
+     * reused by one thread's polls. A message it counted and then does not hand out (of another type, or one the
+     * codec cannot decode) is a task the caller cannot finish: {@link #taskUndelivered()} says so, for the poll to
+     * mark it done once the ring moved past it.
      */
     static final class Receiver<T> implements MessageHandler {
         private final Codec<T> codec;
@@ -109,6 +111,8 @@ final class CodecMessages {
         boolean busy;
         /** True while a peek uses it: the message stays queued, whatever the codec makes of it. */
         boolean peeking;
+        /** True once this poll's message was counted as a task taken. */
+        private boolean counted;
 
         /**
          * @param holds how a message of another type is introduced: {@code what + " " + holds + " " + type}
@@ -129,6 +133,7 @@ final class CodecMessages {
                     // item is queued or counted at every instant (a message of another type, or one the codec cannot
                     // decode, is a task taken too); a record a dead consumer counted already is not counted again
                     tasks.countTaken();
+                    counted = true;
                 } catch (RuntimeException e) {
                     // 2^31-1 taken and unfinished: the ring consumes the item uncounted (dropped, as the message
                     // says); the heap closed: the ring cannot move past the item either, which stays queued
@@ -137,7 +142,8 @@ final class CodecMessages {
                 }
             }
             if (type != codec.typeId()) {
-                failure = new IllegalStateException(typeDiffers(codec, what, type, holds));
+                failure = new IllegalStateException(typeDiffers(codec, what, type, holds)
+                        + (tasks == null || peeking ? "" : "; " + fate()));
                 return;
             }
             try {
@@ -157,7 +163,19 @@ final class CodecMessages {
         }
 
         private String fate() {
-            return peeking ? "the message stays queued" : "the message is consumed";
+            if (peeking) {
+                return "the message stays queued";
+            }
+            return tasks == null ? "the message is consumed" : "the message is consumed and its task done by the"
+                    + " joinable queue (no taskDone() for it)";
+        }
+
+        /**
+         * @return true if this poll's message was counted as a task taken and is not handed out: a failure after
+         *         the count (another type, a decode that threw or made null)
+         */
+        boolean taskUndelivered() {
+            return counted && failure != null;
         }
 
         /** @return the decoded value, or null if no message came */
@@ -173,6 +191,7 @@ final class CodecMessages {
             value = null;
             failure = null;
             peeking = false;
+            counted = false;
             busy = false;
         }
     }

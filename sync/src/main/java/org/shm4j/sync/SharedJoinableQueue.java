@@ -31,7 +31,8 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * Each item queued is a task; a consumer calls {@link #taskDone()} once it has finished with an item it took, and
  * {@link #join()} waits until every task put so far is done. Every way of taking items is a way of taking tasks:
  * {@code poll}, {@code take}, {@code remove()}, {@code drainTo} and {@code clear()} (which takes them all, each then
- * to be marked done, or {@code join} waits for them); a peek takes none.
+ * to be marked done, or {@code join} waits for them); a peek takes none. An item a poll cannot hand out is a task
+ * taken and done at once (see Counting).
  *
  * <h2>Layout</h2>
  * The count is the heap block named {@code name}, made last (the joinable queue's commit point, as a pipe's end-state
@@ -63,7 +64,10 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * An item is a task from the instant its offer commits it into the queue, and stays one while it is queued; the count
  * word holds the tasks taken and not yet done. A consumer counts an item up in the ring's handler, before the ring
  * moves its consumer position (consumedTo) past it, so at every instant each task is queued or counted, or both for
- * that instant; it counts before decoding, so an item whose codec cannot decode it is taken and counted too. The same
+ * that instant; it counts before decoding, so an item whose codec cannot decode it is taken and counted too, and,
+ * since no caller gets it, marked done by the queue once the ring moved past it: the poll (or {@code take},
+ * {@code drainTo}) throws, saying "its task done by the joinable queue (no taskDone() for it)"; so does a message of
+ * another type, or one the codec decodes to null. The same
  * compare-and-set makes the tag name the item's record, and a consumer that finds the tag naming its record already
  * counts nothing: a consumer killed in the handler after counting leaves the record queued, the ring hands it to the
  * next consumer (once per death), and that one takes over the task counted for it. One tag suffices since consumers
@@ -87,11 +91,13 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * the ring's stall rule (after the stall timeout), and for ever while no consumer polls, even though
  * {@link #unfinishedTasks()} says 0. A consumer killed in the ring's handler, counted or not, leaves its
  * item to the next consumer, which takes over its task (see Counting; a plain {@link SharedQueue} view taking that
- * item next, which counts nothing, leaves the count for good). A task is done only when a consumer says so: the one
- * death that leaves a task unfinished is a consumer killed holding a task it took, after its {@code poll} (or
- * {@code take}, {@code drainTo}) returned and before its {@code taskDone}, as in Python: {@link #join(long, TimeUnit)}
- * then returns false at its timeout, and {@link #unfinishedTasks()} shows it (Python's {@code join()}, which has no
- * timeout, hangs, as {@link #join()} does). Nothing is lost from the queue itself: see {@link SharedQueue} and
+ * item next, which counts nothing, leaves the count for good). A task is done only when a consumer (or, for an item
+ * not handed out, the queue) says so: the one death that leaves a task unfinished is a consumer killed
+ * holding a task it took, after its {@code poll} (or {@code take}, {@code drainTo}) returned and before its
+ * {@code taskDone} (or, in a poll of an item it cannot hand out, between the ring moving past the
+ * item and the queue marking it done), as in Python: {@link #join(long, TimeUnit)} then returns false at its timeout,
+ * and {@link #unfinishedTasks()} shows it (Python's {@code join()}, which has no timeout, hangs, as {@link #join()}
+ * does). Nothing is lost from the queue itself: see {@link SharedQueue} and
  * {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's messages. A joiner that dies costs
  * nothing but, at most, one wasted futex wake.
  *
@@ -235,8 +241,10 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
     }
 
     /**
-     * @return the next item, or null if the queue is empty; call {@link #taskDone()} once it is finished (also for an
-     *         item whose poll threw because its codec could not decode it: it was taken)
+     * @return the next item, or null if the queue is empty; call {@link #taskDone()} once it is finished
+     * @throws org.shm4j.core.ShmFormatException if the codec cannot decode it, or {@link IllegalStateException} if it
+     *                                           is of another type: the item is consumed and its task done by the
+     *                                           queue, so no {@code taskDone} is due for it (see Counting)
      */
     @Override
     public T poll() {

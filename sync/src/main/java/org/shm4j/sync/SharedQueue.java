@@ -458,10 +458,26 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         receiver.busy = true;
         try {
             int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
-            return got == 0 ? null : receiver.result();
+            return finishUndelivered(receiver, got) == 0 ? null : receiver.result();
         } finally {
             receiver.clear();
         }
+    }
+
+    /**
+     * Marks done a joinable queue's task that a poll into {@code receiver} counted and does not hand out
+     * ({@link CodecMessages.Receiver#taskUndelivered()}).
+     *
+     * @param got what the poll returned: how many messages came
+     * @return {@code got}
+     */
+    private int finishUndelivered(CodecMessages.Receiver<T> receiver, int got) {
+        if (receiver.taskUndelivered()) {
+            // after the ring moved past the item, not in its handler: a consumer handed it again (this one killed in
+            // the handler) takes the task over uncounted, which a count-down there would have finished twice
+            tasks.decrement();
+        }
+        return got;
     }
 
     /**

@@ -409,6 +409,43 @@ class SharedJoinableQueueTest {
     }
 
     /**
+     * An item no poll can hand out (its codec cannot decode it, or it is of another type): the poll, or drainTo,
+     * throws saying that the queue marked its task done, and join does not wait for it. Before, it stayed counted
+     * while the caller, given an exception, could not know a taskDone was due.
+     */
+    @Test
+    void shouldFinishTheTaskOfAnItemNoPollCanHandOut() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            SharedRing ring = SharedQueue.open(heap, "jobs.queue", Codec.longs()).ring();
+            byte[] half = {1, 2, 3, 4};
+            String done = "; the message is consumed and its task done by the joinable queue (no taskDone() for it)";
+            assertThat(ring.offer(1, half, 0, half.length)).as("type 1, written by other code").isTrue();
+            assertThatThrownBy(jobs::poll).isInstanceOf(org.shm4j.core.ShmFormatException.class)
+                    .hasMessageStartingWith("joinable queue 'jobs': its codec (type 0x00000001) cannot decode a"
+                            + " message of 4 bytes").hasMessageContaining(done + ": ");
+            assertThat(ring.offer(7, half, 0, half.length)).isTrue();
+            assertThatThrownBy(() -> jobs.poll(1, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("joinable queue 'jobs' holds a message of type 0x00000007, but its codec reads type"
+                            + " 0x00000001" + done);
+            assertThat(jobs.unfinishedTasks()).isZero();
+            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
+            jobs.put(1L);
+            assertThat(ring.offer(1, half, 0, half.length)).isTrue();
+            jobs.put(3L);
+            List<Long> taken = new ArrayList<>();
+            assertThatThrownBy(() -> jobs.drainTo(taken)).hasMessageContaining(done);
+            assertThat(taken).containsExactly(1L);
+            assertThat(jobs.unfinishedTasks()).as("1 taken, 3 queued").isEqualTo(2);
+            assertThat(jobs.take()).isEqualTo(3L);
+            jobs.taskDone();
+            jobs.taskDone();
+            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(jobs::taskDone).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    /**
      * Items taken through the ring opened as a plain queue count nothing and wake nobody: a blocked join notices
      * them gone by its bounded sleep, and returns.
      */
