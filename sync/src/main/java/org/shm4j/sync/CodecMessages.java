@@ -96,9 +96,9 @@ final class CodecMessages {
 
     /**
      * Decodes the one message a poll hands over, counting it first as a task taken if it has a joinable queue's count;
-     * reused by one thread's polls. A message it counted and then does not hand out (of another type, or one the
-     * codec cannot decode) is a task the caller cannot finish: {@link #taskUndelivered()} says so, for the poll to
-     * mark it done once the ring moved past it.
+     * reused by one thread's polls. A message it counted and then does not hand out (discarded by a clear, or of
+     * another type, or one the codec cannot decode) is a task the caller cannot finish: {@link #taskUndelivered()}
+     * says so, for the poll to mark it done once the ring moved past it.
      */
     static final class Receiver<T> implements MessageHandler {
         private final Codec<T> codec;
@@ -111,6 +111,8 @@ final class CodecMessages {
         boolean busy;
         /** True while a peek uses it: the message stays queued, whatever the codec makes of it. */
         boolean peeking;
+        /** True while a clear uses it: the message is counted (if it has a count) and not decoded. */
+        boolean discarding;
         /** True once this poll's message was counted as a task taken. */
         private boolean counted;
 
@@ -140,6 +142,9 @@ final class CodecMessages {
                     failure = e;
                     return;
                 }
+            }
+            if (discarding) {
+                return;
             }
             if (type != codec.typeId()) {
                 failure = new IllegalStateException(typeDiffers(codec, what, type, holds)
@@ -171,11 +176,11 @@ final class CodecMessages {
         }
 
         /**
-         * @return true if this poll's message was counted as a task taken and is not handed out: a failure after
-         *         the count (another type, a decode that threw or made null)
+         * @return true if this poll's message was counted as a task taken and is not handed out: discarded, or a
+         *         failure after the count (another type, a decode that threw or made null)
          */
         boolean taskUndelivered() {
-            return counted && failure != null;
+            return counted && (discarding || failure != null);
         }
 
         /** @return the decoded value, or null if no message came */
@@ -191,6 +196,7 @@ final class CodecMessages {
             value = null;
             failure = null;
             peeking = false;
+            discarding = false;
             counted = false;
             busy = false;
         }

@@ -30,9 +30,9 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * threads of every process that maps it; a {@link BlockingQueue}, that cannot be iterated, as {@link SharedQueue}.
  * Each item queued is a task; a consumer calls {@link #taskDone()} once it has finished with an item it took, and
  * {@link #join()} waits until every task put so far is done. Every way of taking items is a way of taking tasks:
- * {@code poll}, {@code take}, {@code remove()}, {@code drainTo} and {@code clear()} (which takes them all, each then
- * to be marked done, or {@code join} waits for them); a peek takes none. An item a poll cannot hand out is a task
- * taken and done at once (see Counting).
+ * {@code poll}, {@code take}, {@code remove()} and {@code drainTo}, each item to be marked done; a peek takes none.
+ * {@link #clear()} discards the items queued, each a task taken and done at once (no {@code taskDone} is due for it),
+ * as is an item a poll cannot hand out (see Counting).
  *
  * <h2>Layout</h2>
  * The count is the heap block named {@code name}, made last (the joinable queue's commit point, as a pipe's end-state
@@ -92,9 +92,9 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * {@link #unfinishedTasks()} says 0. A consumer killed in the ring's handler, counted or not, leaves its
  * item to the next consumer, which takes over its task (see Counting; a plain {@link SharedQueue} view taking that
  * item next, which counts nothing, leaves the count for good). A task is done only when a consumer (or, for an item
- * not handed out, the queue) says so: the one death that leaves a task unfinished is a consumer killed
+ * discarded or not handed out, the queue) says so: the one death that leaves a task unfinished is a consumer killed
  * holding a task it took, after its {@code poll} (or {@code take}, {@code drainTo}) returned and before its
- * {@code taskDone} (or, in a poll of an item it cannot hand out, between the ring moving past the
+ * {@code taskDone} (or, in a {@code clear} or a poll of an item it cannot hand out, between the ring moving past the
  * item and the queue marking it done), as in Python: {@link #join(long, TimeUnit)} then returns false at its timeout,
  * and {@link #unfinishedTasks()} shows it (Python's {@code join()}, which has no timeout, hangs, as {@link #join()}
  * does). Nothing is lost from the queue itself: see {@link SharedQueue} and
@@ -356,6 +356,17 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
             throw new IllegalArgumentException(description + ": drainTo(itself)");
         }
         return queue.drainTo(target, maxElements);
+    }
+
+    /**
+     * Discards every item queued now, as {@link SharedQueue#clear()} does (undecoded, at most as many as were queued
+     * when it started): each is a task taken and done at once, so {@link #join()} no longer waits for it and no
+     * {@link #taskDone()} is due for it. A consumer killed in a clear leaves at most the task of the item it was
+     * discarding counted, as one killed holding a task it took.
+     */
+    @Override
+    public void clear() {
+        queue.clear();
     }
 
     /**

@@ -356,6 +356,23 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     }
 
     /**
+     * Takes every value queued now and discards it without decoding it (so a value of another type, or one its codec
+     * cannot decode, is discarded too), at most as many as were queued when it started, as {@link #drainTo}. Through
+     * a {@link SharedJoinableQueue}, each value discarded is a task taken and done at once: {@code join} no longer
+     * waits for it, and no {@code taskDone} is due for it.
+     */
+    @Override
+    public void clear() {
+        whileOpen(() -> {
+            // at most what is queued at the start, as drainTo: producers faster than the clear would keep it going
+            for (int left = size(); left > 0 && discardOne(); left--) {
+                // discardOne took one
+            }
+            return null;
+        });
+    }
+
+    /**
      * Refused, as Agrona's array queues refuse it: the values are in a ring that consumers in other
      * processes take from and free, so there is nothing to walk safely without taking them; so are the
      * {@code Collection} methods built on it ({@code contains}, {@code remove(Object)}, {@code toArray}). Take values
@@ -459,6 +476,22 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         try {
             int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
             return finishUndelivered(receiver, got) == 0 ? null : receiver.result();
+        } finally {
+            receiver.clear();
+        }
+    }
+
+    /** @return true if a value was taken and discarded (a joinable queue's task done), false if none was queued */
+    private boolean discardOne() {
+        CodecMessages.Receiver<T> receiver = receiver();
+        receiver.busy = true;
+        receiver.discarding = true;
+        try {
+            if (finishUndelivered(receiver, ring.poll(receiver)) == 0) {
+                return false;
+            }
+            receiver.result(); // a count's refusal or a close passes through
+            return true;
         } finally {
             receiver.clear();
         }

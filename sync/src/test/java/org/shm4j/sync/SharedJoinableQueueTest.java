@@ -409,6 +409,40 @@ class SharedJoinableQueueTest {
     }
 
     /**
+     * clear() discards the items queued as tasks taken and done: a join blocked on them returns, a task taken before
+     * stays unfinished until its taskDone, and no taskDone is due for the items cleared. Before, they stayed counted,
+     * and the join waited for taskDones nobody knew to call.
+     */
+    @Test
+    void shouldCountTheItemsClearedAsDone() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            jobs.addAll(List.of(1L, 2L, 3L));
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<Boolean> joined = pool.submit(() -> jobs.join(BOUND.toSeconds(), TimeUnit.SECONDS));
+                jobs.clear();
+                assertThat(jobs.unfinishedTasks()).isZero();
+                assertThat(joined.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("a join waiting for them").isTrue();
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(jobs.isEmpty()).isTrue();
+            jobs.addAll(List.of(4L, 5L));
+            assertThat(jobs.take()).isEqualTo(4L);
+            SharedRing ring = SharedQueue.open(heap, "jobs.queue", Codec.longs()).ring();
+            assertThat(ring.offer(7, new byte[3], 0, 3)).as("of another type: discarded too").isTrue();
+            jobs.clear();
+            assertThat(jobs.unfinishedTasks()).as("4, taken before the clear").isOne();
+            assertThat(jobs.join(10, TimeUnit.MILLISECONDS)).isFalse();
+            jobs.taskDone();
+            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(jobs::taskDone).as("none due for the items cleared")
+                    .isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    /**
      * An item no poll can hand out (its codec cannot decode it, or it is of another type): the poll, or drainTo,
      * throws saying that the queue marked its task done, and join does not wait for it. Before, it stayed counted
      * while the caller, given an exception, could not know a taskDone was due.
