@@ -185,6 +185,17 @@ abstract class TimedLock implements Lock {
     /**
      * Releases the lock and wakes a blocked waiter, if any.
      *
+     * <p>Does not wait, but for one case, in the unlock that frees a {@link SharedLock}, a {@link SharedReentrantLock}
+     * (its last hold) or a {@link SharedReadWriteLock}'s write lock: when another thread of this process closes the
+     * heap view this lock lives in during the call, the call throws {@link IllegalStateException}, and if the close
+     * met the access that frees the lock (the JDK may report it after the access took effect) while this process
+     * keeps another view of the heap open, the call first watches the lock through that view for up to 100 ms, parked
+     * (an interrupt does not end the watch, and stays set): if the lock stays this process's, held by no named thread,
+     * the access did not free it, and the caller is named its holder again, to unlock it through another view; else
+     * the lock was freed (another thread of this process that took it names itself within that bound) and the caller
+     * holds nothing. The watch ends at once if the lock is free, another process's, or held by a named thread. A
+     * {@link SharedFairLock}'s unlock and a read lock's do not watch.
+     *
      * @throws IllegalMonitorStateException if the current thread does not hold the lock
      * @throws IllegalStateException        if the heap or segment the lock lives in is closed
      */
