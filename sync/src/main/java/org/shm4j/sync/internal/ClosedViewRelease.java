@@ -32,8 +32,10 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * <p>The same holds for an acquire that the close cut short right after its CAS took the word, before the thread
  * recorded itself as the holder (or before a take-over marked the data): the acquire throws, so its caller holds
  * nothing and releases nothing, and the word named this process but no thread of it. {@link #releaseTaken} records
- * the thread through the other view and releases. A structure whose lock method meets the closed view after the
- * acquire (reading its repair state) releases through {@link RobustMutex#releaseAfter} before it throws.
+ * the thread through the other view, by a CAS from the field as the CAS left it (a watch of the same word, below,
+ * may have named its own thread first: the word is then that thread's), and releases. A structure whose lock method
+ * meets the closed view after the acquire (reading its repair state) releases through
+ * {@link RobustMutex#releaseAfter} before it throws.
  *
  * <p>A user's lock ({@code SharedLock} and its kin) that its holder took is not given up this way: its holder decides
  * when its critical section ends, and the heap's close documents that such a hold stays while the process keeps
@@ -94,7 +96,9 @@ final class ClosedViewRelease {
      * Releases the mutex at {@code mutex} whose word the current thread's CAS took through a view that closed before
      * the thread could record itself as the holder (or finish a take-over's marks): the word is this process's, no
      * other process takes it from a process that has the heap open, and no thread of this process would ever release
-     * it. Records the thread through another open view of the same heap, then releases as {@link #release} does;
+     * it. Records the thread through another open view of the same heap, unless another thread of this process named
+     * itself there meantime (a watch of the same word, past its bound: the word is then left to that thread, which
+     * takes it for its own and releases it), then releases as {@link #release} does;
      * marked inconsistent only for a take-over from a holder that had entered, whose own mark may have been cut short:
      * the thread that took the word entered nothing (a user's lock call threw), so the data is as it was. Works through
      * each open view in turn while they close, as {@link #release}: a close met while recording the thread records it
@@ -104,21 +108,27 @@ final class ClosedViewRelease {
      * next owner of a word that release had freed). A take-over's mark may then count twice.
      *
      * @param mutex      the mutex's memory in the closed view
+     * @param unnamed    the owner field as the CAS left it: 0 after a free word, the dead owner's after a take-over
      * @param what       the mutex, for messages
      * @param takingOver the word was taken over from a dead holder that had entered
      * @param closed     what the caller met and will throw; a failure of this release other than a close is added
      *                   to it as suppressed
      * @return true if it was released
      */
-    static boolean releaseTaken(MemorySegment mutex, String what, boolean takingOver, IllegalStateException closed) {
+    static boolean releaseTaken(MemorySegment mutex, long unnamed, String what, boolean takingOver,
+                                IllegalStateException closed) {
         boolean[] recorded = new boolean[1]; // in a view that then closed: the next one holds the same field
         // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
         return HeapMappings.throughAnotherOpenView(mutex, view -> {
             if (!recorded[0]) {
-                // opaque, as a claim: the word is ours (our CAS took it); the release below orders it for the next
-                // owner
-                LONG.setOpaque(view, MUTEX_OWNER_THREAD, ThreadKeys.current());
-                recorded[0] = true;
+                long me = ThreadKeys.current();
+                // volatile CAS, not a store: a watch past its bound names its thread by a CAS too (nameHolderIn,
+                // releaseIfTakenUnnamed), so of the two exactly one names itself and no one frees the other's hold
+                recorded[0] = LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, me)
+                        || (long) LONG.getVolatile(view, MUTEX_OWNER_THREAD) == me; // the claim's store had run
+                if (!recorded[0]) {
+                    return false; // another thread of this process named itself: the word is left to it
+                }
             }
             // readers may wait for a writer's mutex: wake them all
             return releaseIn(view, true, what, takingOver, closed);

@@ -964,7 +964,7 @@ public final class RobustMutex {
             }
             LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
         } catch (IllegalStateException closed) { // see claimTaken: marked through the other view instead
-            ClosedViewRelease.releaseTaken(segment, description, (w & LOCK_ENTERING) == 0, closed);
+            ClosedViewRelease.releaseTaken(segment, deadKey, description, (w & LOCK_ENTERING) == 0, closed);
             throw closed;
         }
         return true;
@@ -992,7 +992,7 @@ public final class RobustMutex {
             claim(s, base);
         } catch (IllegalStateException closed) { // the handler costs the fast path nothing: it is not on it
             // it entered nothing: nothing to repair. A slice of a closed segment still says where it lay
-            ClosedViewRelease.releaseTaken(s.asSlice(base, MUTEX_SIZE), what, false, closed);
+            ClosedViewRelease.releaseTaken(s.asSlice(base, MUTEX_SIZE), 0L, what, false, closed);
             throw closed;
         }
     }
@@ -1006,6 +1006,6 @@ public final class RobustMutex {
      * @param closed what the step met; a failure of the release is added to it
      */
     public void releaseTakenAfter(IllegalStateException closed) {
-        ClosedViewRelease.releaseTaken(segment, description, false, closed);
+        ClosedViewRelease.releaseTaken(segment, 0L, description, false, closed); // its claim ran: the field is its
     }
 }

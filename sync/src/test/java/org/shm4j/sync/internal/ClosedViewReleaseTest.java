@@ -256,6 +256,44 @@ class ClosedViewReleaseTest {
         }
     }
 
+    /**
+     * This thread's CAS took the word and its claim met the close ({@link ClosedViewRelease#releaseTaken}), but a
+     * watch of the same word in another thread (a release or acquire cut short by the same close, past its bound)
+     * named that thread first: the word is left to it, its name kept. Before, releaseTaken stored this thread's key
+     * over it and freed the word that the other thread took for its own. Where the field is as the CAS left it (0),
+     * or the claim's store ran, the word is this thread's, recorded and freed.
+     */
+    @Test
+    void shouldLeaveToAWatcherThatNamedItselfTheWordAClaimCutShortTook() throws Exception {
+        try (Views views = views("taken-named")) {
+            MemorySegment mutex = views.mutex();
+            FutureTask<Boolean> other = new FutureTask<>(() -> RobustMutex.tryAcquire(mutex, 0));
+            Thread.ofPlatform().start(other);
+            assertThat(other.get(10, TimeUnit.SECONDS)).as("the other thread took the word").isTrue();
+            long word = mutex.get(JAVA_LONG, MUTEX_WORD); // this process's, as this thread's CAS left it
+            long otherKey = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD); // as the other thread's watch named it
+            views.closing().close();
+
+            assertThat(ClosedViewRelease.releaseTaken(views.closed(), 0L, "the mutex", false,
+                    new IllegalStateException("met"))).as("released").isFalse();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word, the other thread's").isEqualTo(word);
+            assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isEqualTo(otherKey);
+
+            for (boolean claimRan : new boolean[] {false, true}) {
+                mutex.set(JAVA_LONG, MUTEX_WORD, 0L);
+                mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L);
+                assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
+                if (!claimRan) {
+                    mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, 0L); // as the CAS left it, before the claim
+                }
+                assertThat(ClosedViewRelease.releaseTaken(views.closed(), 0L, "the mutex", false,
+                        new IllegalStateException("met"))).as("released, claim ran: " + claimRan).isTrue();
+                assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
+                assertThat(mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD)).as("the owner field").isZero();
+            }
+        }
+    }
+
     /** An acquire that met the close while another thread held the word, named: the word is that thread's still. */
     @Test
     void shouldLeaveAloneAWordAnotherThreadHoldsWhenAnAcquireMeetsTheClose() throws Exception {
