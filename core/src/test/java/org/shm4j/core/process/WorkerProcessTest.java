@@ -3,6 +3,7 @@ package org.shm4j.core.process;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.shm4j.testing.Await;
 
 import java.io.File;
 import java.io.IOException;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.Attributes;
 import java.util.jar.JarOutputStream;
@@ -325,10 +327,16 @@ class WorkerProcessTest {
             String child = worker.awaitLine("CHILD ", BOUND).orElseThrow();
             try {
                 worker.kill();
-                assertThat(worker.join(BOUND)).isTrue();
+                long killed = System.nanoTime();
+                FutureTask<Boolean> join = new FutureTask<>(() -> worker.join(BOUND));
+                Thread.startVirtualThread(join); // its own 5 s output grace runs beside awaitLine's, not before it
+                Await.until("the killed worker gone", BOUND, () -> !worker.isAlive());
                 long start = System.nanoTime();
                 assertThat(worker.awaitLine("never", BOUND)).as("the worker is gone").isEmpty();
                 assertThat(Duration.ofNanos(System.nanoTime() - start)).as("about the 5 s grace, not the timeout")
+                        .isLessThan(BOUND.dividedBy(2));
+                assertThat(join.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("joined").isTrue();
+                assertThat(Duration.ofNanos(System.nanoTime() - killed)).as("join too: the grace, not the timeout")
                         .isLessThan(BOUND.dividedBy(2));
             } finally {
                 ProcessHandle.of(Long.parseLong(child.substring("CHILD ".length()))).ifPresent(ProcessHandle::destroy);
@@ -471,8 +479,9 @@ class WorkerProcessTest {
                 """);
         String path = String.join(java.io.File.pathSeparator, System.getProperty("java.class.path"),
                 System.getProperty("jdk.module.path", ""));
-        Process java = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-cp", path,
-                source.toString()).redirectErrorStream(true).start();
+        Process java = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
+                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", // as fast(): in-memory javac starts sooner
+                "-cp", path, source.toString()).redirectErrorStream(true).start();
         try {
             assertThat(java.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the child ends in time").isTrue();
             return new String(java.getInputStream().readAllBytes()); // one line: it fits the pipe while the child runs
@@ -505,15 +514,14 @@ class WorkerProcessTest {
 
         public static void main(String[] args) throws InterruptedException {
             System.out.println("jnu=" + System.getProperty("sun.jnu.encoding"));
-            try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, TEXT, "ab").method("codePoints")
-                    .captureOutput()).start()) {
-                worker.join(BOUND);
-                worker.output().forEach(System.out::println);
-            }
-            try (WorkerProcess worker = fast(WorkerProcess.of(Echo.class, TEXT).method("raw").captureOutput())
-                    .start()) {
-                worker.join(BOUND);
-                worker.output().forEach(line -> System.out.println("captured="
+            try (WorkerProcess points = fast(WorkerProcess.of(Echo.class, TEXT, "ab").method("codePoints")
+                    .captureOutput()).start();
+                 WorkerProcess raw = fast(WorkerProcess.of(Echo.class, TEXT).method("raw").captureOutput())
+                         .start()) { // both started before either is joined: their JVMs start together
+                points.join(BOUND);
+                points.output().forEach(System.out::println);
+                raw.join(BOUND);
+                raw.output().forEach(line -> System.out.println("captured="
                         + line.codePoints().mapToObj(Integer::toHexString).toList()));
             }
             try (WorkerProcess started = WorkerProcess.of(Echo.class).systemProperty("p", TEXT).start()) {
