@@ -33,8 +33,9 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * recorded itself as the holder (or before a take-over marked the data): the acquire throws, so its caller holds
  * nothing and releases nothing, and the word named this process but no thread of it. {@link #releaseTaken} records
  * the thread through the other view, by a CAS from the field as the CAS left it (a watch of the same word, below,
- * may have named its own thread first: the word is then that thread's), and releases. A structure whose lock method
- * meets the closed view after the acquire (reading its repair state) releases through
+ * may have named its own thread first: the word is then that thread's), and releases; a name it finds on a word no
+ * longer its own (that watch freed it meantime) it takes back to 0, as a release leaves a free word. A structure
+ * whose lock method meets the closed view after the acquire (reading its repair state) releases through
  * {@link RobustMutex#releaseAfter} before it throws.
  *
  * <p>A user's lock ({@code SharedLock} and its kin) that its holder took is not given up this way: its holder decides
@@ -98,7 +99,8 @@ final class ClosedViewRelease {
      * other process takes it from a process that has the heap open, and no thread of this process would ever release
      * it. Records the thread through another open view of the same heap, unless another thread of this process named
      * itself there meantime (a watch of the same word, past its bound: the word is then left to that thread, which
-     * takes it for its own and releases it), then releases as {@link #release} does;
+     * takes it for its own and releases it), then releases as {@link #release} does (a name on a word that is not
+     * the thread's, freed by such a watch meantime, goes back to 0: a release's field, which the next take expects);
      * marked inconsistent only for a take-over from a holder that had entered, whose own mark may have been cut short:
      * the thread that took the word entered nothing (a user's lock call threw), so the data is as it was. Works through
      * each open view in turn while they close, as {@link #release}: a close met while recording the thread records it
@@ -120,8 +122,8 @@ final class ClosedViewRelease {
         boolean[] recorded = new boolean[1]; // in a view that then closed: the next one holds the same field
         // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
         return HeapMappings.throughAnotherOpenView(mutex, view -> {
+            long me = ThreadKeys.current();
             if (!recorded[0]) {
-                long me = ThreadKeys.current();
                 // volatile CAS, not a store: a watch past its bound names its thread by a CAS too (nameHolderIn,
                 // releaseIfTakenUnnamed), so of the two exactly one names itself and no one frees the other's hold
                 recorded[0] = LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, me)
@@ -131,7 +133,13 @@ final class ClosedViewRelease {
                 }
             }
             // readers may wait for a writer's mutex: wake them all
-            return releaseIn(view, true, what, takingOver, closed);
+            if (releaseIn(view, true, what, takingOver, closed)) {
+                return true;
+            }
+            // volatile CAS: the word is not this thread's (a watch named its thread and freed it meantime), so the
+            // name goes: left on a free word, it would fail the CAS from 0 of the next take whose claim a close cut
+            LONG.compareAndSet(view, MUTEX_OWNER_THREAD, me, 0L);
+            return false;
         });
     }
 

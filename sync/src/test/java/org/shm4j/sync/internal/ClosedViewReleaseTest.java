@@ -294,6 +294,36 @@ class ClosedViewReleaseTest {
         }
     }
 
+    /**
+     * A claim cut short whose thread ran {@link ClosedViewRelease#releaseTaken} only after a watch of the same word
+     * named its own thread and released (the word free, the field 0 again, as this test sets them): releaseTaken's
+     * CAS from 0 names this thread on a free word and frees nothing. Before, that name stayed there, so the next take
+     * whose claim a close cut short (another thread's, its CAS from 0 failing on the stale name) left the word taken
+     * and named by a thread that holds nothing: held until this process closed its last view. Now the name is taken
+     * back: the field is 0 again, and that next take is recorded and freed.
+     */
+    @Test
+    void shouldNotLeaveItsNameOnAWordAWatcherFreedMeantime() throws Exception {
+        try (Views views = views("taken-freed")) {
+            MemorySegment mutex = views.mutex();
+            views.closing().close();
+            assertThat(ClosedViewRelease.releaseTaken(views.closed(), 0L, "the mutex", false,
+                    new IllegalStateException("met"))).as("released: the word is free").isFalse();
+            long left = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD);
+
+            FutureTask<Boolean> next = new FutureTask<>(() -> {
+                boolean took = RobustMutex.tryAcquire(mutex, 0);
+                mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, left); // as its CAS left it: the claim met the close
+                return took && ClosedViewRelease.releaseTaken(views.closed(), 0L, "the mutex", false,
+                        new IllegalStateException("met"));
+            });
+            Thread.ofPlatform().start(next);
+            assertThat(next.get(10, TimeUnit.SECONDS)).as("the next take, recorded and freed").isTrue();
+            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
+            assertThat(left).as("the owner field releaseTaken left on the free word").isZero();
+        }
+    }
+
     /** An acquire that met the close while another thread held the word, named: the word is that thread's still. */
     @Test
     void shouldLeaveAloneAWordAnotherThreadHoldsWhenAnAcquireMeetsTheClose() throws Exception {
