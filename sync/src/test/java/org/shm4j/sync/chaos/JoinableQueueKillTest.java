@@ -211,6 +211,49 @@ class JoinableQueueKillTest {
     }
 
     /**
+     * A consumer killed in the ring's handler after counting its item, which the next consumer's take cannot hand
+     * out: a poll whose codec cannot decode it, then (a second kill) a clear. Each takes the dead consumer's task over
+     * uncounted (the tag names the record) and marks it done: the count ends at 0, not 1 (a task nobody could finish)
+     * nor below; an untimed join returns and no taskDone is due.
+     */
+    @Test
+    void shouldFinishTheTaskOfAKilledConsumerThatAnUndecodablePollOrAClearTakesOver() throws Exception {
+        String heapName = names.unique("jq-undelivered");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, QUEUE, 1024, Codec.longs());
+            queue.addAll(List.of(7L, 8L));
+            killInDecode(heapName);
+            assertThat(queue.unfinishedTasks()).as("7 queued and counted, 8 queued").isEqualTo(3);
+            SharedJoinableQueue<Long> refusing = SharedJoinableQueue.open(heap, QUEUE, new LongsWithHook() {
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    throw new IllegalArgumentException("refused");
+                }
+            });
+            assertThatThrownBy(refusing::poll).as("7 handed over again, not decoded")
+                    .hasMessageContaining("its task done by the joinable queue");
+            assertThat(queue.unfinishedTasks()).as("8 queued").isOne();
+            killInDecode(heapName);
+            assertThat(queue.unfinishedTasks()).as("8 queued and counted").isEqualTo(2);
+            queue.clear();
+            assertThat(queue.isEmpty()).isTrue();
+            assertThat(queue.unfinishedTasks()).isZero();
+            assertThat(untimedJoin(queue)).succeedsWithin(BOUND);
+            assertThatThrownBy(queue::taskDone).isInstanceOf(IllegalStateException.class);
+        } finally {
+            joiners.shutdownNow();
+        }
+    }
+
+    /** Starts a {@link StuckDecoder} on the queue of heap {@code heapName} and kills it in its decode. */
+    private static void killInDecode(String heapName) throws Exception {
+        try (ChildJvm consumer = ChildJvm.start(StuckDecoder.class, heapName)) {
+            consumer.awaitLine("DECODING", BOUND);
+            consumer.kill();
+        }
+    }
+
+    /**
      * An MPMC consumer killed in its handler after counting, holding the consumers' turn, while this JVM's consumer
      * already waits for that turn: the waiter takes the dead holder's turn over, is handed the item again and takes
      * over its task without counting it again; a joiner blocked meanwhile returns after the one taskDone.
