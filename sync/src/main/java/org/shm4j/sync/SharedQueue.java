@@ -359,7 +359,10 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      * Takes every value queued now and discards it without decoding it (so a value of another type, or one its codec
      * cannot decode, is discarded too), at most as many as were queued when it started, as {@link #drainTo}. Through
      * a {@link SharedJoinableQueue}, each value discarded is a task taken and done at once: {@code join} no longer
-     * waits for it, and no {@code taskDone} is due for it.
+     * waits for it, and no {@code taskDone} is due for it. Not atomic, and it stops where {@link #poll()} would
+     * return null: at a claim not committed yet at the head (an offer under way, or a dead producer's until the stall
+     * rule skips it), with the values committed behind it left queued, or when another consumer's turn does not end
+     * within 1 s; so the queue may not be empty when it returns even with no offer since.
      */
     @Override
     public void clear() {
