@@ -17,7 +17,8 @@ import java.util.function.BooleanSupplier;
  * {@code maxLines} lines, and at most {@link #MAX_CHARS} characters of them (older lines are dropped; a line longer
  * than {@link #MAX_LINE_CHARS} keeps its start and says how much was cut). Readers see the lines kept so far or wait,
  * bounded, for the next one with a given prefix; a cursor remembers which lines {@link #awaitLine} already passed.
- * All state is guarded by {@code this}.
+ * Once the worker has exited, waits end a grace period after its exit, counted once for all calls (a process it
+ * started may hold the output open). All state is guarded by {@code this}.
  */
 final class OutputLines {
     /** The most characters kept of all lines together. */
@@ -40,10 +41,14 @@ final class OutputLines {
     private boolean ended;
     /** The number of the next line {@link #awaitLine} looks at. */
     private long cursor;
+    /** Whether the worker is known to have exited, and since when ({@link System#nanoTime()}): the grace's start. */
+    private boolean exited;
+    private long exitedAt;
 
     /**
-     * @param workerAlive whether the worker still runs: once it does not, a wait for a line ends after
-     *                    {@code grace}, even if a process it started holds its output open
+     * @param workerAlive whether the worker still runs, polled by a waiting {@link #awaitLine} in case nobody
+     *                    called {@link #workerExited()} yet
+     * @param grace       how long after the worker's exit waits for its output may go on
      */
     OutputLines(InputStream in, String name, int maxLines, BooleanSupplier workerAlive, Duration grace) {
         this.maxLines = maxLines;
@@ -70,7 +75,6 @@ final class OutputLines {
      *         {@code deadlineNanos} ({@link System#nanoTime()}) came first
      */
     synchronized Optional<String> awaitLine(String prefix, long deadlineNanos) throws InterruptedException {
-        long goneSince = 0;
         while (true) {
             cursor = Math.max(cursor, first);
             while (cursor < first + kept) {
@@ -84,21 +88,44 @@ final class OutputLines {
             if (ended || left <= 0) {
                 return Optional.empty();
             }
-            if (workerAlive.getAsBoolean()) {
-                goneSince = 0;
-            } else if (goneSince == 0) {
-                goneSince = now | 1; // never 0
-            } else if (now - goneSince >= grace.toNanos()) {
-                return Optional.empty(); // a process it started keeps its output open: nothing more from the worker
+            if (!exited && !workerAlive.getAsBoolean()) {
+                workerExited();
+            }
+            if (exited) {
+                long graceLeft = exitedAt + grace.toNanos() - now;
+                if (graceLeft <= 0) {
+                    return Optional.empty(); // a process it started keeps its output open: nothing more from the worker
+                }
+                left = Math.min(left, graceLeft);
             }
             wait(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), LIVENESS_MILLIS)));
         }
     }
 
-    /** Waits until the output ended (the worker closed it, normally by exiting) or the deadline came. */
+    /**
+     * Notes that the worker has exited, the first time only: the grace is counted from then, not from each wait.
+     */
+    synchronized void workerExited() {
+        if (!exited) {
+            exited = true;
+            exitedAt = System.nanoTime();
+            notifyAll(); // a waiting awaitLine bounds its wait by the grace now
+        }
+    }
+
+    /**
+     * Once the worker has exited (noted now if not yet): waits until the output ended, the deadline came or the grace
+     * after the exit passed.
+     */
     boolean awaitEnd(long deadlineNanos) throws InterruptedException {
-        long left = deadlineNanos - System.nanoTime();
-        return reader.join(Duration.ofNanos(Math.max(1, left)));
+        long graceEnd;
+        synchronized (this) {
+            workerExited();
+            graceEnd = exitedAt + grace.toNanos();
+        }
+        long now = System.nanoTime();
+        long left = Math.min(deadlineNanos - now, graceEnd - now);
+        return reader.join(Duration.ofNanos(Math.max(1, left))); // not holding this: the reader's add() takes it
     }
 
     private String line(long number) {

@@ -36,7 +36,8 @@ import java.util.function.IntFunction;
  */
 public final class WorkerProcess implements AutoCloseable {
     private static final Duration KILL_BOUND = Duration.ofSeconds(30);
-    private static final Duration OUTPUT_GRACE = Duration.ofSeconds(5);
+    /** How long after a worker exited a wait for its output may go on (a process it started may hold it open). */
+    static final Duration OUTPUT_GRACE = Duration.ofSeconds(5);
 
     private final Process process;
     private final String name;
@@ -48,6 +49,9 @@ public final class WorkerProcess implements AutoCloseable {
         this.name = name + " (pid " + process.pid() + ")";
         this.output = keptLines == 0 ? null : new OutputLines(process.getInputStream(), "worker-" + process.pid(),
                 keptLines, process::isAlive, OUTPUT_GRACE);
+        if (output != null) {
+            process.onExit().thenRun(output::workerExited); // the grace counts from the exit even if no call waits
+        }
     }
 
     /**
@@ -152,7 +156,8 @@ public final class WorkerProcess implements AutoCloseable {
     /**
      * Waits until the worker has exited, at most {@code timeout}. When its output is captured, also until all of it
      * has been read, within the same bound and at most 5 s after the exit (a process the worker started may hold
-     * its output open).
+     * its output open): 5 s counted once from the exit, so a later call, or {@link #awaitLine}, does not wait them
+     * again.
      *
      * @return true if it exited in time
      * @throws InterruptedException if this thread is interrupted while waiting (the worker is left running)
@@ -164,8 +169,7 @@ public final class WorkerProcess implements AutoCloseable {
             return false;
         }
         if (output != null) {
-            long now = System.nanoTime();
-            output.awaitEnd(now + Math.min(deadline - now, OUTPUT_GRACE.toNanos()));
+            output.awaitEnd(deadline);
         }
         return true;
     }
@@ -215,7 +219,8 @@ public final class WorkerProcess implements AutoCloseable {
      * {@link Builder#captureOutput(int)}) before a call looked at them.
      *
      * @return the line, or empty if the worker's output ended, the worker has been gone for 5 s (a process it
-     *         started may hold its output open), or the timeout passed first
+     *         started may hold its output open; counted from its exit, not from this call, so once they passed a call
+     *         returns at once with what was read), or the timeout passed first
      * @throws IllegalStateException if its output is not {@linkplain Builder#captureOutput() captured}
      * @throws InterruptedException  if this thread is interrupted while waiting
      */
