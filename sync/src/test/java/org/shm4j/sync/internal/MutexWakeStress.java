@@ -6,8 +6,8 @@ import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.II_Result;
+import org.shm4j.sync.jcstress.StressMemory;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
@@ -39,7 +39,7 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WAKES;
 public class MutexWakeStress {
     private static final VarHandle WAKES = JAVA_INT.varHandle();
 
-    private final MemorySegment mutex = Arena.ofAuto().allocate(SyncLayout.MUTEX_SIZE, 64);
+    private final MemorySegment mutex = StressMemory.allocate(SyncLayout.MUTEX_SIZE);
 
     public MutexWakeStress() {
         if (!RobustMutex.ASYMMETRIC) {
@@ -81,7 +81,7 @@ public class MutexWakeStress {
     @Outcome(expect = FORBIDDEN, desc = "the count was taken twice or kept, or the sequence broken")
     @State
     public static class Uncount {
-        private final MemorySegment mutex = Arena.ofAuto().allocate(SyncLayout.MUTEX_SIZE, 64);
+        private final MemorySegment mutex = StressMemory.allocate(SyncLayout.MUTEX_SIZE);
 
         public Uncount() {
             mutex.set(JAVA_INT, MUTEX_WAKES, 1); // one sleeper counted in sequence 0

@@ -12,7 +12,6 @@ import org.shm4j.sync.atomic.SharedDouble;
 import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedLong;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
@@ -24,7 +23,7 @@ public final class AtomicViewsStress {
     }
 
     private static MemorySegment memory() {
-        return Arena.ofAuto().allocate(128, 64);
+        return StressMemory.allocate(128);
     }
 
     /** Two {@code getAndAdd(1)} on one {@link SharedLong}: each sees a different value, the sum is 2. */

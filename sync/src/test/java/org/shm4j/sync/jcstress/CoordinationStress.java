@@ -15,7 +15,6 @@ import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.SharedCondition;
 import org.shm4j.sync.locks.SharedLock;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.TimeUnit;
@@ -29,7 +28,7 @@ public final class CoordinationStress {
     }
 
     private static MemorySegment memory(long bytes) {
-        return Arena.ofAuto().allocate(bytes, 64);
+        return StressMemory.allocate(bytes);
     }
 
     /** Two threads race for the one permit of a semaphore: exactly one gets it. */

@@ -12,7 +12,6 @@ import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 
-import java.lang.foreign.Arena;
 import java.util.concurrent.locks.Lock;
 
 import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
@@ -25,7 +24,7 @@ public final class LocksStress {
 
     /** Two threads do a plain read-modify-write under the lock: the lock orders them. */
     abstract static class MutualExclusion {
-        private final SharedLongArray value = SharedLongArray.wrap(Arena.ofAuto().allocate(64, 64), 0, 1);
+        private final SharedLongArray value = SharedLongArray.wrap(StressMemory.allocate(64), 0, 1);
 
         abstract Lock lock();
 
@@ -52,7 +51,7 @@ public final class LocksStress {
     @Outcome(expect = FORBIDDEN, desc = "both were inside at once, or an update was lost")
     @State
     public static class Mutex extends MutualExclusion {
-        private final SharedLock lock = SharedLock.wrap(Arena.ofAuto().allocate(64, 64), 0);
+        private final SharedLock lock = SharedLock.wrap(StressMemory.allocate(64), 0);
 
         @Override
         Lock lock() {
@@ -81,7 +80,7 @@ public final class LocksStress {
     @Outcome(expect = FORBIDDEN, desc = "both were inside at once, or an update was lost")
     @State
     public static class Fair extends MutualExclusion {
-        private final SharedFairLock lock = SharedFairLock.wrap(Arena.ofAuto().allocate(2048, 64), 0);
+        private final SharedFairLock lock = SharedFairLock.wrap(StressMemory.allocate(2048), 0);
 
         @Override
         Lock lock() {
@@ -151,8 +150,8 @@ public final class LocksStress {
 
     /** Two fields under a read-write lock. */
     private static final class GuardedPair {
-        private final SharedReadWriteLock rw = SharedReadWriteLock.wrap(Arena.ofAuto().allocate(1024, 64), 0);
-        private final SharedLongArray pair = SharedLongArray.wrap(Arena.ofAuto().allocate(64, 64), 0, 2);
+        private final SharedReadWriteLock rw = SharedReadWriteLock.wrap(StressMemory.allocate(1024), 0);
+        private final SharedLongArray pair = SharedLongArray.wrap(StressMemory.allocate(64), 0, 2);
 
         /** @return this, after a read lock taken and released: its process is announced as a reader */
         GuardedPair announced() {

@@ -11,7 +11,6 @@ import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -30,7 +29,7 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 @Outcome(expect = FORBIDDEN, desc = "a partly written message")
 @State
 public class RingStress {
-    private final SharedRing ring = SharedRing.format(Arena.ofAuto().allocate(SharedRing.requiredBytes(1024), 64), 0,
+    private final SharedRing ring = SharedRing.format(StressMemory.allocate(SharedRing.requiredBytes(1024)), 0,
             SharedRing.Kind.SPSC, 1024);
     private final MemorySegment message = MemorySegment.ofArray(new long[] {1, 2});
 
@@ -59,7 +58,7 @@ public class RingStress {
     @Outcome(expect = FORBIDDEN, desc = "padding that ends inside a payload, which would then read as a header")
     @State
     public static class UnblockScan {
-        private final MemorySegment raw = Arena.ofAuto().allocate(SharedRing.requiredBytes(1024), 64);
+        private final MemorySegment raw = StressMemory.allocate(SharedRing.requiredBytes(1024));
         private final SharedRing ring = SharedRing.format(raw, 0, SharedRing.Kind.MPSC, 1024);
         private final RingClaim claim = new RingClaim();
 

@@ -6,8 +6,8 @@ import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.II_Result;
+import org.shm4j.sync.jcstress.StressMemory;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -82,7 +82,7 @@ public class RingWakeStress {
 
     /** @return an empty ring of {@code kind} and 1024 bytes in memory of its own */
     static SharedRing newRing(SharedRing.Kind kind) {
-        return SharedRing.format(Arena.ofAuto().allocate(SharedRing.requiredBytes(1024), 64), 0, kind, 1024);
+        return SharedRing.format(StressMemory.allocate(SharedRing.requiredBytes(1024)), 0, kind, 1024);
     }
 
     /**
