@@ -7,7 +7,7 @@ usage() {
         "usage: ./run.sh COMMAND [ARGS]" \
         "" \
         "commands:" \
-        "  bench       build, then run the quick benchmark suite, shm4j beside its peers (about 6 minutes on 2 cores)" \
+        "  bench       build, then run the quick benchmark suite, shm4j beside its peers (about 7 minutes on 2 cores)" \
         "  test        build and run every test: unit, cross-process, Python interop, corruption, then jcstress" \
         "  install     install shm4j-core and shm4j-sync with their sources and Javadoc jars into ~/.m2 (no tests);" \
         "              ARGS go to Maven, e.g. -Dmaven.repo.local=DIR for another local repository, or -o" \
@@ -25,7 +25,7 @@ usage() {
         "" \
         "Every command but help and python needs a JDK 22+ (JAVA_HOME if it is one, else the newest in /usr/lib/jvm)" \
         "and Maven (installed with apt-get if missing). SHM4J_JCSTRESS_MODE=sanity|quick|default|tough sets the" \
-        "jcstress mode of test (default: quick, about 8 minutes)."
+        "jcstress mode of test (default: quick, about 10 of the test command's 20 minutes)."
 }
 
 command="${1:-help}"

@@ -43,8 +43,8 @@ fi
 # In quick mode (CI) only the protocols of several steps (locks, rings, the condition's signal and await) run with
 # split per-actor compilation: each actor in the interpreter, C1 or C2, 14 runs a class, so that the two sides run at
 # unequal speeds. The tests of single atomic operations run unified: the whole test in the interpreter, C1, C2 and
-# C2 with its randomizers (4 runs), which is where a wrong access mode shows; this keeps the test command near 13
-# minutes on 2 cores. Other modes run every class split.
+# C2 with its randomizers (4 runs), which is where a wrong access mode shows; this keeps jcstress near 10 minutes
+# on 2 cores. Other modes run every class split.
 split_classes=() unified_classes=()
 for name in "${classes[@]}"; do
     if [ "$mode" != quick ] || [[ $name =~ (LocksStress|RingStress|RingWakeStress|SignalAwait) ]]; then
