@@ -67,7 +67,10 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * still the dead owner's after it), which names no thread here; released marked, as the take-over marks. The same
  * residual holds (a B descheduled between CAS and claim), and so does one more: a release cut short at its freeing
  * access watches that word too; of the two watches, the first to end names its thread (the other then finds the
- * field taken, or the word freed). Either way the word is not left held by no thread.
+ * field taken, or the word freed). Either way the word is not left held by no thread. A watch that named its thread
+ * only after the other had named its own and freed the word (between its last look and its naming CAS) finds the
+ * release not done, or the word no longer this process's, and takes its name back to 0 ({@link #releaseNamed},
+ * {@link #nameIfStillHeld}): no name stays on a word its thread does not hold.
  */
 final class ClosedViewRelease {
     // VarHandle mechanics
@@ -132,15 +135,31 @@ final class ClosedViewRelease {
                     return false; // another thread of this process named itself: the word is left to it
                 }
             }
-            // readers may wait for a writer's mutex: wake them all
-            if (releaseIn(view, true, what, takingOver, closed)) {
-                return true;
-            }
-            // volatile CAS: the word is not this thread's (a watch named its thread and freed it meantime), so the
-            // name goes: left on a free word, it would fail the CAS from 0 of the next take whose claim a close cut
-            LONG.compareAndSet(view, MUTEX_OWNER_THREAD, me, 0L);
-            return false;
+            return releaseNamed(view, me, what, takingOver, closed);
         });
+    }
+
+    /**
+     * Releases the mutex in {@code view} (marked as {@link #releaseThrough} marks) for the current thread, whose key
+     * {@code me} a CAS of {@link #releaseTaken} or {@link #releaseIfTakenUnnamed} put in the owner field after the
+     * take; if the release does not happen (another thread's watch named its own thread and freed the word between
+     * the look that found it this process's and that CAS), takes the name back by a CAS from {@code me} to 0: left on
+     * a free word, it would fail the CAS from 0 of the next take whose claim a close cut short, which then left the
+     * word taken and named by a thread that holds nothing.
+     *
+     * @param closed what the caller met and will throw; a failure other than a close is added to it as suppressed
+     * @return true if it was released
+     * @throws IllegalStateException if {@code view} is closed too (for {@link HeapMappings#throughAnotherOpenView})
+     */
+    static boolean releaseNamed(MemorySegment view, long me, String what, boolean mayHaveEntered,
+                                IllegalStateException closed) {
+        // readers may wait for a writer's mutex: wake them all
+        if (releaseIn(view, true, what, mayHaveEntered, closed)) {
+            return true;
+        }
+        // volatile CAS from this thread's key only: a taker that claimed the word meanwhile keeps its own name
+        LONG.compareAndSet(view, MUTEX_OWNER_THREAD, me, 0L);
+        return false;
     }
 
     /**
@@ -183,22 +202,16 @@ final class ClosedViewRelease {
         boolean[] named = new boolean[1]; // in a view that then closed: the next one holds the same word
         // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
         HeapMappings.throughAnotherOpenView(mutex, view -> {
+            long me = ThreadKeys.current();
             if (!named[0]) {
                 // volatile CAS: a watching release names itself the same way (nameHolderIn), so one of the two names
                 named[0] = staysUnclaimed(view, unnamed, deadline)
-                        && LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, ThreadKeys.current());
+                        && LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, me);
                 if (!named[0]) {
                     return true;
                 }
             }
-            try {
-                // readers may wait for a writer's mutex: wake them all
-                releaseThrough(view, true, what, takingOver); // if the current thread still holds it
-            } catch (IllegalStateException alsoClosed) { // for throughAnotherOpenView: it tries the next view
-                throw alsoClosed;
-            } catch (RuntimeException failed) { // the owner field changed after the CAS: the caller's close stays
-                closed.addSuppressed(failed);
-            }
+            releaseNamed(view, me, what, takingOver, closed); // if the current thread still holds it
             return true;
         });
     }
@@ -240,8 +253,23 @@ final class ClosedViewRelease {
 
     private static void nameHolderIn(MemorySegment view) {
         if (RobustMutex.isHeldByThisProcess(view, 0)) {
-            // a CAS from 0, not a store: an acquire's watch of the same word names its thread so too (one of the two)
-            LONG.compareAndSet(view, MUTEX_OWNER_THREAD, 0L, ThreadKeys.current());
+            nameIfStillHeld(view);
+        }
+    }
+
+    /**
+     * {@link #nameHolderIn} once it found the word of the mutex in {@code view} this process's: names the current
+     * thread in the owner field if it is 0, and takes the name back if the word is then no longer this process's
+     * (another thread's watch of the same word, past its bound, named its thread and freed the word between that look
+     * and the naming): left on a free word, the name would fail the CAS from 0 of the next take whose claim a close
+     * cut short (see {@link #releaseNamed}).
+     */
+    static void nameIfStillHeld(MemorySegment view) {
+        long me = ThreadKeys.current();
+        // a CAS from 0, not a store: an acquire's watch names its thread so too; the word's volatile read follows it
+        if (LONG.compareAndSet(view, MUTEX_OWNER_THREAD, 0L, me) && !RobustMutex.isHeldByThisProcess(view, 0)) {
+            // volatile CAS from this thread's key only: a taker that claimed the word meanwhile keeps its own name
+            LONG.compareAndSet(view, MUTEX_OWNER_THREAD, me, 0L);
         }
     }
 

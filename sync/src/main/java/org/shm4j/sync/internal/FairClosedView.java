@@ -164,12 +164,28 @@ public final class FairClosedView {
     public static void nameHolderAgain(MemorySegment closed, long word) {
         HeapMappings.throughAnotherOpenView(closed, view -> {
             // volatile: the turn may have been passed on by this very unlock, its exception reported after the CAS
-            if ((int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) == (int) word
-                    && (long) LONG.getOpaque(view, FAIR_OWNER_THREAD_OFFSET) == 0L) { // opaque: the holder's field
-                LONG.setOpaque(view, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current()); // opaque: as a claim
+            if ((int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) == (int) word) {
+                nameIfStillTaken(view, word);
             }
             return true;
         });
+    }
+
+    /**
+     * {@link #nameHolderAgain} once it found the turn of {@code word} still taken in {@code view}: names the current
+     * thread in the holder field if it is 0, and takes the name back if the turn then moved on (a {@link
+     * #giveBackIdleTake} watch of the same turn, past its bound, named its thread and passed the turn on between
+     * that look and the naming). Left on a passed turn, the name would make the next idle take whose CAS met a close
+     * take the turn for another thread's claim and leave it taken, named by a thread that holds nothing; a store
+     * there would also write over the name of a next taker that claimed meanwhile.
+     */
+    static void nameIfStillTaken(MemorySegment view, long word) {
+        long me = ThreadKeys.current();
+        // volatile CAS from 0, not a store: a next taker's claim stays; the word's volatile read comes after it
+        if (LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, 0L, me)
+                && (int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) != (int) word) {
+            LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, me, 0L); // volatile CAS from our key: as above
+        }
     }
 
     /**

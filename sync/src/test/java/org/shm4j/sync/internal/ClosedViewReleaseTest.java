@@ -309,19 +309,54 @@ class ClosedViewReleaseTest {
             views.closing().close();
             assertThat(ClosedViewRelease.releaseTaken(views.closed(), 0L, "the mutex", false,
                     new IllegalStateException("met"))).as("released: the word is free").isFalse();
-            long left = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD);
-
-            FutureTask<Boolean> next = new FutureTask<>(() -> {
-                boolean took = RobustMutex.tryAcquire(mutex, 0);
-                mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, left); // as its CAS left it: the claim met the close
-                return took && ClosedViewRelease.releaseTaken(views.closed(), 0L, "the mutex", false,
-                        new IllegalStateException("met"));
-            });
-            Thread.ofPlatform().start(next);
-            assertThat(next.get(10, TimeUnit.SECONDS)).as("the next take, recorded and freed").isTrue();
-            assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
-            assertThat(left).as("the owner field releaseTaken left on the free word").isZero();
+            assertNextTakeCutShortFreed(views, "releaseTaken");
         }
+    }
+
+    /**
+     * A watch of a word (a release's or an acquire's, cut short by a close) whose naming CAS from 0 ran only after
+     * another thread's watch of the same word, past its bound, named its own thread and freed the word, between the
+     * first watch's last look and that CAS (the state here, set by hand: the word free, the owner field 0). The
+     * acquire's watch ({@link ClosedViewRelease#releaseIfTakenUnnamed}) then named its thread and found nothing to
+     * release ({@link ClosedViewRelease#releaseNamed}); the release's ({@link ClosedViewRelease#nameIfStillHeld})
+     * named it on the free word. Before, the name stayed there in both, and the next take whose claim a close cut short
+     * failed its CAS from 0 on it and left the word taken, named by a thread that holds nothing: held until this
+     * process closed its last view. Now each takes its name back, and that next take is recorded and freed.
+     */
+    @Test
+    void shouldNotLeaveAWatchsNameOnAWordAnotherWatchFreedBeforeItsNaming() throws Exception {
+        try (Views views = views("watch-freed")) {
+            MemorySegment mutex = views.mutex();
+            views.closing().close();
+            long me = ThreadKeys.current();
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, me); // the acquire's watch's naming CAS, from 0 on the free word
+            assertThat(ClosedViewRelease.releaseNamed(mutex, me, "the mutex", false,
+                    new IllegalStateException("met"))).as("released: the word is free").isFalse();
+            assertNextTakeCutShortFreed(views, "the acquire's watch");
+
+            ClosedViewRelease.nameIfStillHeld(mutex); // the release's watch found the word held before it was freed
+            assertNextTakeCutShortFreed(views, "the release's watch");
+        }
+    }
+
+    /**
+     * Another thread's take of the free mutex whose claim a close cut short, its owner field as {@code leftBy} left
+     * it: its {@link ClosedViewRelease#releaseTaken} must record and free it, and that field must have been 0.
+     */
+    private static void assertNextTakeCutShortFreed(Views views, String leftBy) throws Exception {
+        MemorySegment mutex = views.mutex();
+        long left = mutex.get(JAVA_LONG, MUTEX_OWNER_THREAD);
+        FutureTask<Boolean> next = new FutureTask<>(() -> {
+            boolean took = RobustMutex.tryAcquire(mutex, 0);
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, left); // as its CAS left it: the claim met the close
+            return took && ClosedViewRelease.releaseTaken(views.closed(), 0L, "the mutex", false,
+                    new IllegalStateException("met"));
+        });
+        Thread.ofPlatform().start(next);
+        assertThat(next.get(10, TimeUnit.SECONDS)).as("the next take after " + leftBy + ", recorded and freed")
+                .isTrue();
+        assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();
+        assertThat(left).as("the owner field " + leftBy + " left on the free word").isZero();
     }
 
     /** An acquire that met the close while another thread held the word, named: the word is that thread's still. */

@@ -203,6 +203,40 @@ class FairClosedViewTest {
     }
 
     /**
+     * An unlock whose close came before its pass names its thread again ({@link FairClosedView#nameHolderAgain}), but
+     * a {@link FairClosedView#giveBackIdleTake} watch of the same turn, past its bound, passed the turn on between
+     * that look and the naming (the state here, set by hand: the turn passed, the holder field 0; then a next taker's
+     * name in it). Before, the naming was a store: it left this thread's key on the passed turn, so the next idle take
+     * whose CAS met a close took that key for another thread's claim and left its turn taken, named by a thread that
+     * holds nothing; and it wrote over a next taker's name. Now the name is taken back, and a next taker's stays.
+     */
+    @Test
+    void shouldNotLeaveItsNameOnATurnAWatchPassedOnBeforeTheUnlockNamedItselfAgain() {
+        try (Views views = views("named-passed")) {
+            MemorySegment block = views.block();
+            long held = takeIdleByHand(views.keptLock(), block, 0L); // the holder field as the unlock cleared it
+            FairClosedView.nameIfStillTaken(block, held);
+            assertThat(block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET)).as("named on its own turn")
+                    .isEqualTo(ThreadKeys.current());
+            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, 0L); // as the unlock cleared it again
+            assertThat(FairTurns.passTaken(block, held)).as("passed on by the watch").isTrue();
+
+            FairClosedView.nameIfStillTaken(block, held);
+            long left = block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET);
+            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, 7L); // a next taker's claim
+            FairClosedView.nameIfStillTaken(block, held);
+            assertThat(block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET)).as("the next taker's name").isEqualTo(7L);
+
+            long next = takeIdleByHand(views.keptLock(), block, left); // the holder field as the naming left it
+            views.closing().close();
+            FairClosedView.giveBackIdleTake(views.closed(), next, TimeUnit.MILLISECONDS.toNanos(50));
+            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the next idle take's turn: passed on")
+                    .isEqualTo(FairWord.passed(next));
+            assertThat(left).as("the holder field the naming left on the passed turn").isZero();
+        }
+    }
+
+    /**
      * Leaves the fair lock at {@code block} as an uncontended take's CAS through this process's view leaves it: its
      * turn taken with this process's owner bits (learnt by a lock and unlock through {@code lock}), the holder field
      * {@code holderField}, as before the CAS.
