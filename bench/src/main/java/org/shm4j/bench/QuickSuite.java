@@ -23,7 +23,7 @@ import java.util.stream.Stream;
 
 /**
  * The benchmark suite: every JMH benchmark of shm4j beside its peers with {@code -prof gc}, then the cross-process
- * ping-pong and the lock hand-off. Quick by default (short iterations, about 6 minutes on 2 cores); {@code --full}
+ * ping-pong and the lock hand-off. Quick by default (short iterations, about 7 minutes on 2 cores); {@code --full}
  * uses the classes' own iterations and more round trips, and may be narrowed to some benchmark classes with JMH
  * include patterns after it ({@code --full 'LocksBenchmark|RingBenchmark'}: a partial full run, which the report
  * layers over the last complete one) and given more forks than the classes' own with {@code --forks=N} (for
