@@ -70,7 +70,8 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * field taken, or the word freed). Either way the word is not left held by no thread. A watch that named its thread
  * only after the other had named its own and freed the word (between its last look and its naming CAS) finds the
  * release not done, or the word no longer this process's, and takes its name back to 0 ({@link #releaseNamed},
- * {@link #nameIfStillHeld}): no name stays on a word its thread does not hold.
+ * {@link #nameIfStillHeld}); so does a release's watch whose naming ran in a view that then closed, when the next
+ * view shows the word freed ({@code nameHolderIn}).
  */
 final class ClosedViewRelease {
     // VarHandle mechanics
@@ -244,16 +245,25 @@ final class ClosedViewRelease {
         // its 40 bytes in each open view in turn while they close: one that closes during the watch must not leave
         // the word named by no thread while a third view is open (none left: maybe the last one, as above)
         HeapMappings.throughAnotherOpenView(mutex, view -> {
-            if (staysUnclaimed(view, 0L, deadline)) {
-                nameHolderIn(view);
+            if (staysUnclaimed(view, 0L, deadline) || !RobustMutex.isHeldByThisProcess(view, 0)) {
+                nameHolderIn(view); // on a free word: takes back a naming run in a view that then closed
             }
             return true;
         });
     }
 
+    /**
+     * Names the current thread in {@code view} if the word is this process's ({@link #nameIfStillHeld}). Else takes
+     * back its name: a run of this step in a view that then closed may have put it there (a close the JDK reports
+     * after the naming CAS, or met at the look at the word after it) before the word was freed; left on a free word,
+     * it would fail the next take cut short (see {@link #releaseNamed}).
+     */
     private static void nameHolderIn(MemorySegment view) {
         if (RobustMutex.isHeldByThisProcess(view, 0)) {
             nameIfStillHeld(view);
+        } else {
+            // volatile CAS from this thread's key only: a taker that claimed the word meanwhile keeps its own name
+            LONG.compareAndSet(view, MUTEX_OWNER_THREAD, ThreadKeys.current(), 0L);
         }
     }
 

@@ -157,6 +157,7 @@ public final class FairClosedView {
      * before it passed the turn on: the unlock throws, so its caller still holds the lock, and may unlock it through
      * the other view, which then needs the field to name it. Names the current thread there again: call it only from
      * an unlock that found the current thread named there (a stray unlock's would name a thread that holds nothing).
+     * Once the turn moved on, takes back the name a run in a view that then closed may have put there.
      *
      * @param closed the lock's block in the closed view
      * @param word   the ticket word the unlock read, with the turn it holds
@@ -166,6 +167,10 @@ public final class FairClosedView {
             // volatile: the turn may have been passed on by this very unlock, its exception reported after the CAS
             if ((int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) == (int) word) {
                 nameIfStillTaken(view, word);
+            } else {
+                // a run in a view that then closed may have named us before the turn moved on (its CAS's close
+                // reported after it, or met at the look after it): volatile CAS from our key, as nameIfStillTaken
+                LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current(), 0L);
             }
             return true;
         });

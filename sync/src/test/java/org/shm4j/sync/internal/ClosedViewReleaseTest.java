@@ -340,6 +340,34 @@ class ClosedViewReleaseTest {
     }
 
     /**
+     * A release's watch whose naming CAS took effect in a view that then closed (a close reported after the access,
+     * or met at the look at the word after it) runs again in the next open view, where the word was freed meantime by
+     * another thread's watch (the state here, set by hand: the word free, this thread's key in the owner field).
+     * Before, that run found the word not this process's and did nothing: the name stayed on the free word, and the
+     * next take whose claim a close cut short failed its CAS from 0 on it and left the word taken, named by a thread
+     * that holds nothing. Now the run takes the name back; on a word still held it stays (the releaser's hold).
+     */
+    @Test
+    void shouldTakeBackANameFromAClosedViewWhenTheNextViewFindsTheWordFree() throws Exception {
+        try (Views views = views("named-closed")) {
+            MemorySegment mutex = views.mutex();
+            views.closing().close();
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, ThreadKeys.current()); // as the naming in the closed view left it
+            ClosedViewRelease.nameHolderAgain(views.closed());
+            assertNextTakeCutShortFreed(views, "nameHolderAgain in the next view");
+
+            mutex.set(JAVA_LONG, MUTEX_OWNER_THREAD, ThreadKeys.current());
+            ClosedViewRelease.nameHolderOnceSettled(views.closed(), WATCH_NANOS); // the word free: returns at once
+            assertNextTakeCutShortFreed(views, "nameHolderOnceSettled in the next view");
+
+            assertThat(RobustMutex.tryAcquire(mutex, 0)).as("this thread took the word").isTrue();
+            ClosedViewRelease.nameHolderAgain(views.closed());
+            assertThat(RobustMutex.isHeldByCurrentThread(mutex, 0)).as("a held word: still named").isTrue();
+            RobustMutex.release(mutex, 0, false, "the mutex");
+        }
+    }
+
+    /**
      * Another thread's take of the free mutex whose claim a close cut short, its owner field as {@code leftBy} left
      * it: its {@link ClosedViewRelease#releaseTaken} must record and free it, and that field must have been 0.
      */

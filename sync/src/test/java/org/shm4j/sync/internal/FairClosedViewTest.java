@@ -237,6 +237,32 @@ class FairClosedViewTest {
     }
 
     /**
+     * An unlock's naming again whose CAS took effect in a view that then closed runs again in the next open view,
+     * where a {@link FairClosedView#giveBackIdleTake} watch had passed the turn on meantime (the state here, set by
+     * hand: the turn passed, this thread's key in the holder field). Before, that run found the turn moved on and did
+     * nothing: the key stayed, so the next idle take whose CAS met a close took it for another thread's claim and left
+     * its turn taken, named by a thread that holds nothing. Now the run takes the name back.
+     */
+    @Test
+    void shouldTakeBackANameFromAClosedViewWhenTheNextViewFindsTheTurnPassed() {
+        try (Views views = views("named-closed")) {
+            MemorySegment block = views.block();
+            long held = takeIdleByHand(views.keptLock(), block, 0L);
+            assertThat(FairTurns.passTaken(block, held)).as("passed on by the watch").isTrue();
+            block.set(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current()); // as the naming left it
+            views.closing().close();
+
+            FairClosedView.nameHolderAgain(views.closed(), held);
+            long left = block.get(JAVA_LONG, FAIR_OWNER_THREAD_OFFSET);
+            long next = takeIdleByHand(views.keptLock(), block, left); // the holder field as the naming left it
+            FairClosedView.giveBackIdleTake(views.closed(), next, TimeUnit.MILLISECONDS.toNanos(50));
+            assertThat(block.get(JAVA_LONG, FAIR_WORD_OFFSET)).as("the next idle take's turn: passed on")
+                    .isEqualTo(FairWord.passed(next));
+            assertThat(left).as("the holder field the naming left on the passed turn").isZero();
+        }
+    }
+
+    /**
      * Leaves the fair lock at {@code block} as an uncontended take's CAS through this process's view leaves it: its
      * turn taken with this process's owner bits (learnt by a lock and unlock through {@code lock}), the holder field
      * {@code holderField}, as before the CAS.
