@@ -189,7 +189,9 @@ final class ClosedViewRelease {
      * the owner field {@code unnamed} (no thread took it and named itself, no release freed it), the CAS took it:
      * names the current thread and releases it, marked only for a take-over from a holder that had entered (as
      * {@link #releaseTaken}). Returns at once when the word is free or named (the usual case: the close came before
-     * the CAS ran); blocks for the bound when no thread is named.
+     * the CAS ran); blocks for the bound when no thread is named. A naming CAS whose view closed under it is taken for
+     * done if the field in the next view names the current thread (as {@link FairClosedView#giveBackIdleTake}): else
+     * the watch there saw that name, not {@code unnamed}, and left the word taken, named by a thread whose call threw.
      *
      * @param unnamed     the owner field as the CAS left it: 0 after a free word, the dead owner's after a take-over
      * @param takingOver  the CAS took the word over from a dead holder that had entered
@@ -201,13 +203,20 @@ final class ClosedViewRelease {
                                       long settleNanos, IllegalStateException closed) {
         long deadline = System.nanoTime() + settleNanos;
         boolean[] named = new boolean[1]; // in a view that then closed: the next one holds the same word
+        boolean[] tried = new boolean[1]; // its naming CAS ran: in a retry, it met a close, maybe after its effect
         // its 40 bytes in each open view in turn while they close (none left: maybe the last one, as above)
         HeapMappings.throughAnotherOpenView(mutex, view -> {
             long me = ThreadKeys.current();
+            // our key after a naming CAS that met its view's close: the watch saw the field name no thread here
+            // before it, so the CAS took effect (volatile: as the CAS wrote it)
+            named[0] |= tried[0] && (long) LONG.getVolatile(view, MUTEX_OWNER_THREAD) == me;
             if (!named[0]) {
+                if (!staysUnclaimed(view, unnamed, deadline)) {
+                    return true;
+                }
+                tried[0] = true;
                 // volatile CAS: a watching release names itself the same way (nameHolderIn), so one of the two names
-                named[0] = staysUnclaimed(view, unnamed, deadline)
-                        && LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, me);
+                named[0] = LONG.compareAndSet(view, MUTEX_OWNER_THREAD, unnamed, me);
                 if (!named[0]) {
                     return true;
                 }
