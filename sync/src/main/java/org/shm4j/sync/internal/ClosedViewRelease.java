@@ -71,7 +71,11 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * only after the other had named its own and freed the word (between its last look and its naming CAS) finds the
  * release not done, or the word no longer this process's, and takes its name back to 0 ({@link #releaseNamed},
  * {@link #nameIfStillHeld}); so does a release's watch whose naming ran in a view that then closed, when the next
- * view shows the word freed ({@code nameHolderIn}).
+ * view shows the word freed ({@code nameHolderIn}). One order still leaves a name on a freed word: the other watch
+ * clears the field, this one's naming CAS lands, its re-check still sees the word held, and the other then frees
+ * the word; the next take in this process whose claim a close cuts short then stays taken. Closing it needs one
+ * lock within the process around each watch's naming and release; it is left, as it needs two watches of one word
+ * with one past its 100 ms bound.
  */
 final class ClosedViewRelease {
     // VarHandle mechanics
