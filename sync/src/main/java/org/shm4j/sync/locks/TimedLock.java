@@ -194,7 +194,10 @@ abstract class TimedLock implements Lock {
      * the access did not free it, and the caller is named its holder again, to unlock it through another view; else
      * the lock was freed (another thread of this process that took it names itself within that bound) and the caller
      * holds nothing. The watch ends at once if the lock is free, another process's, or held by a named thread. A
-     * {@link SharedFairLock}'s unlock and a read lock's do not watch.
+     * {@link SharedFairLock}'s unlock and a read lock's do not watch. The same watch can run where these locks are
+     * released inside another call: a {@link SharedCondition}'s await, which releases its lock before it sleeps,
+     * and a read lock's acquire that clears a writer flag a dead process left (it takes and frees the writer's
+     * mutex); each then may block up to 100 ms before it throws the close.
      *
      * @throws IllegalMonitorStateException if the current thread does not hold the lock
      * @throws IllegalStateException        if the heap or segment the lock lives in is closed
