@@ -162,8 +162,7 @@ final class ClosedViewRelease {
         if (releaseIn(view, true, what, mayHaveEntered, closed)) {
             return true;
         }
-        // volatile CAS from this thread's key only: a taker that claimed the word meanwhile keeps its own name
-        LONG.compareAndSet(view, MUTEX_OWNER_THREAD, me, 0L);
+        takeNameBack(view, MUTEX_OWNER_THREAD, me);
         return false;
     }
 
@@ -275,8 +274,7 @@ final class ClosedViewRelease {
         if (RobustMutex.isHeldByThisProcess(view, 0)) {
             nameIfStillHeld(view);
         } else {
-            // volatile CAS from this thread's key only: a taker that claimed the word meanwhile keeps its own name
-            LONG.compareAndSet(view, MUTEX_OWNER_THREAD, ThreadKeys.current(), 0L);
+            takeNameBack(view, MUTEX_OWNER_THREAD, ThreadKeys.current());
         }
     }
 
@@ -291,8 +289,7 @@ final class ClosedViewRelease {
         long me = ThreadKeys.current();
         // a CAS from 0, not a store: an acquire's watch names its thread so too; the word's volatile read follows it
         if (LONG.compareAndSet(view, MUTEX_OWNER_THREAD, 0L, me) && !RobustMutex.isHeldByThisProcess(view, 0)) {
-            // volatile CAS from this thread's key only: a taker that claimed the word meanwhile keeps its own name
-            LONG.compareAndSet(view, MUTEX_OWNER_THREAD, me, 0L);
+            takeNameBack(view, MUTEX_OWNER_THREAD, me);
         }
     }
 
@@ -349,5 +346,14 @@ final class ClosedViewRelease {
         }
         RobustMutex.release(view, 0, wakeAll, what);
         return true;
+    }
+
+    /**
+     * Takes the name {@code me} back from the owner field at {@code ownerOffset} of {@code view} (a mutex's, or a fair
+     * lock's holder field): sets it to 0 only if it still holds {@code me}, the state a release leaves.
+     */
+    static void takeNameBack(MemorySegment view, long ownerOffset, long me) {
+        // volatile CAS from this thread's key only: a taker that claimed the word meanwhile keeps its own name
+        LONG.compareAndSet(view, ownerOffset, me, 0L);
     }
 }

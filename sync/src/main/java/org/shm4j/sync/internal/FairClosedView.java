@@ -118,7 +118,7 @@ public final class FairClosedView {
             if ((int) word != (int) taken) {
                 // passed on between the watch's last look and the naming (by another such watch): the next turn
                 // is not ours; its taker's claim writes over the field, but one that never comes must not leave ours
-                LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, me, 0L);
+                ClosedViewRelease.takeNameBack(view, FAIR_OWNER_THREAD_OFFSET, me);
             } else if (holder == me || holder == 0L) { // 0: cleared by the pass in a view that then closed
                 FairTurns.passTaken(view, word);
             }
@@ -170,7 +170,7 @@ public final class FairClosedView {
             } else {
                 // a run in a view that then closed may have named us before the turn moved on (its CAS's close
                 // reported after it, or met at the look after it): volatile CAS from our key, as nameIfStillTaken
-                LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current(), 0L);
+                ClosedViewRelease.takeNameBack(view, FAIR_OWNER_THREAD_OFFSET, ThreadKeys.current());
             }
             return true;
         });
@@ -189,7 +189,7 @@ public final class FairClosedView {
         // volatile CAS from 0, not a store: a next taker's claim stays; the word's volatile read comes after it
         if (LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, 0L, me)
                 && (int) (long) LONG.getVolatile(view, FAIR_WORD_OFFSET) != (int) word) {
-            LONG.compareAndSet(view, FAIR_OWNER_THREAD_OFFSET, me, 0L); // volatile CAS from our key: as above
+            ClosedViewRelease.takeNameBack(view, FAIR_OWNER_THREAD_OFFSET, me);
         }
     }
 
