@@ -478,7 +478,8 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         receiver.busy = true;
         try {
             int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
-            return finishUndelivered(receiver, got) == 0 ? null : receiver.result();
+            finishUndelivered(receiver);
+            return got == 0 ? null : receiver.result();
         } finally {
             receiver.clear();
         }
@@ -490,7 +491,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         receiver.busy = true;
         receiver.discarding = true;
         try {
-            if (finishUndelivered(receiver, ring.poll(receiver)) == 0) {
+            int got = ring.poll(receiver);
+            finishUndelivered(receiver);
+            if (got == 0) {
                 return false;
             }
             receiver.result(); // a count's refusal or a close passes through
@@ -503,17 +506,13 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     /**
      * Marks done a joinable queue's task that a poll into {@code receiver} counted and does not hand out
      * ({@link CodecMessages.Receiver#taskUndelivered()}).
-     *
-     * @param got what the poll returned: how many messages came
-     * @return {@code got}
      */
-    private int finishUndelivered(CodecMessages.Receiver<T> receiver, int got) {
+    private void finishUndelivered(CodecMessages.Receiver<T> receiver) {
         if (receiver.taskUndelivered()) {
             // after the ring moved past the item, not in its handler: a consumer handed it again (this one killed in
             // the handler) takes the task over uncounted, which a count-down there would have finished twice
             tasks.decrement();
         }
-        return got;
     }
 
     /**
