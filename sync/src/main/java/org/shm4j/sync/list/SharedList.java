@@ -40,9 +40,10 @@ import static org.shm4j.sync.list.ListLayout.OP_SET;
  * {@link #clear()} take O(1) (plus the element's bytes); {@link #add(int, Object)} and {@link #remove(int)} shift the
  * slots after the index, O(size - index); {@link #addAll} (Python's {@code extend}) appends several as one change;
  * {@link #indexOf}, {@link #contains} and {@link #remove(Object)} compare elements as stored (their encoded bytes),
- * O(size), under the mutex. Growth allocates chunk blocks in the heap ({@code <name>.chunk<k>}, chunk
- * k holding 64 &times; 2<sup>k</sup> slots), so the list grows until the heap is full ({@link ShmFullException} with
- * the figures) or reaches {@link #maxSize()}; blocks are never freed, so removing does not give memory back.
+ * O(size), under the mutex (through a heap opened read-only, which cannot take it, {@code indexOf} and
+ * {@code contains} read as {@link #get} does). Growth allocates chunk blocks in the heap ({@code <name>.chunk<k>},
+ * chunk k holding 64 &times; 2<sup>k</sup> slots), so the list grows until the heap is full ({@link ShmFullException}
+ * with the figures) or reaches {@link #maxSize()}; blocks are never freed, so removing does not give memory back.
  *
  * <h2>Consistency</h2>
  * Writers take a robust mutex (the same as {@link org.shm4j.sync.locks.SharedLock}'s: pid and start time in the
@@ -92,6 +93,8 @@ import static org.shm4j.sync.list.ListLayout.OP_SET;
  */
 public final class SharedList<T> implements Iterable<T> {
     private static final int READ_TRIES = 64;
+    /** {@link #indexIn}'s answer for a length out of range read without the mutex: a torn read, or damage. */
+    private static final int TORN = -2;
 
     private final ListStore store;
     private final Codec<T> codec;
@@ -350,12 +353,15 @@ public final class SharedList<T> implements Iterable<T> {
 
     /**
      * Finds the first element stored as {@code value} would be: whose encoded bytes are {@code value}'s (Python's
-     * {@code index} finds one equal to it), in one look under the list's mutex.
+     * {@code index} finds one equal to it), in one look under the list's mutex (through a heap opened read-only,
+     * which cannot take it, in one consistent read, as {@link #get} reads).
      *
      * @return its index, or -1 (also for null, a value of a class the codec does not take, or a value longer than any
      *         element)
      * @throws IllegalArgumentException naming the list, if the codec refuses the value (a string with a lone
      *                                  surrogate, say), as {@link #add(Object)} would
+     * @throws IllegalStateException    naming the list, through a heap opened read-only, if writers gave no consistent
+     *                                  read for a second (see Consistency)
      */
     public int indexOf(T value) {
         byte[] sought = encodedOrNull(value);
@@ -363,6 +369,9 @@ public final class SharedList<T> implements Iterable<T> {
             return -1;
         }
         try {
+            if (store.header.isReadOnly()) {
+                return indexReadOnly(sought); // it cannot take the mutex
+            }
             lock();
             try {
                 return indexLocked(sought);
@@ -371,6 +380,35 @@ public final class SharedList<T> implements Iterable<T> {
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
+        }
+    }
+
+    /**
+     * {@link #indexOf} through a heap opened read-only, which cannot take the mutex: one look under the seqlock,
+     * read again as {@link #get} reads (64 tries, then for up to a second).
+     *
+     * @return the index of the first element whose bytes are {@code sought}, or -1
+     * @throws IllegalStateException naming the list, once that second is over ({@link ListStore#settleReadOnly})
+     */
+    private int indexReadOnly(byte[] sought) {
+        Settling settling = null;
+        try {
+            for (int attempt = 0; ; attempt++) {
+                long seq = store.beginRead();
+                if ((seq & 1) == 0) {
+                    int index = indexIn(sought, false);
+                    if (index != TORN && store.validate(seq)) {
+                        return index;
+                    }
+                }
+                if (attempt < READ_TRIES) {
+                    Thread.onSpinWait(); // a writer is changing the list
+                } else {
+                    settling = store.settleReadOnly(settling); // never null: the heap is read-only
+                }
+            }
+        } finally {
+            Settling.end(settling);
         }
     }
 
@@ -433,6 +471,15 @@ public final class SharedList<T> implements Iterable<T> {
 
     /** @return the index of the first element whose bytes are {@code sought}, or -1; the caller holds the mutex */
     private int indexLocked(byte[] sought) {
+        return indexIn(sought, true);
+    }
+
+    /**
+     * @return the index of the first element whose bytes are {@code sought}, or -1; or, unless {@code locked} (read
+     *         under the mutex, where it throws), {@link #TORN} at a length out of range (the caller validates the
+     *         seqlock section it read in)
+     */
+    private int indexIn(byte[] sought, boolean locked) {
         MemorySegment target = MemorySegment.ofArray(sought);
         ElementBuffer buffer = ElementBuffer.take();
         try {
@@ -440,6 +487,9 @@ public final class SharedList<T> implements Iterable<T> {
             for (int i = 0; i < size; i++) {
                 int length = store.copyInto(i, buffer);
                 if (length < 0) {
+                    if (!locked) {
+                        return TORN;
+                    }
                     throw store.damagedSlot(i);
                 }
                 if (length == sought.length

@@ -20,8 +20,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * A {@link SharedList} read through a heap opened read-only, whose reader cannot take the writers' mutex: while a
  * writer shifts 4 MB of slots (removes and inserts at 0), every {@code get} and {@code snapshot} returns, where they
- * threw "cannot be written here" once their 64 optimistic tries failed; and a change a dead writer left half done
- * makes a read fail, within a bound, naming the list and saying why.
+ * threw "cannot be written here" once their 64 optimistic tries failed; {@code indexOf} and {@code contains} work,
+ * where they took the mutex and threw so at once; and a change a dead writer left half done makes a read fail,
+ * within a bound, naming the list and saying why.
  */
 @Timeout(60)
 class SharedListReadOnlyReaderTest {
@@ -87,6 +88,27 @@ class SharedListReadOnlyReaderTest {
             assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start)).as("bounded").isLessThan(30);
             store.endWrite();
             assertThat(reading.get(0)).isEqualTo(filled(1));
+        }
+    }
+
+    @Test
+    void shouldFindElementsThroughAReadOnlyHeap() {
+        String name = names.unique("list-read-only-find");
+        try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
+            SharedList<byte[]> list = SharedList.create(writable, "l", Codec.bytes(), BYTES);
+            list.add(filled(1));
+            list.add(filled(2));
+            SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
+            assertThat(reading.indexOf(filled(2))).isEqualTo(1);
+            assertThat(reading.contains(filled(1))).isTrue();
+            assertThat(reading.contains(filled(3))).isFalse();
+            ListStore store = ListHeaders.open(writable, "l");
+            store.beginWrite(); // as a writer killed in its seqlock section leaves it
+            assertThatThrownBy(() -> reading.contains(filled(1))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("SharedList 'l' has been in the middle of a change for 1000 ms");
+            store.endWrite();
+            assertThat(reading.indexOf(filled(1))).isZero();
         }
     }
 
