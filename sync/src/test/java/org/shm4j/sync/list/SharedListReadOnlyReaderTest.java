@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -45,6 +46,7 @@ class SharedListReadOnlyReaderTest {
             }
             SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
             AtomicBoolean running = new AtomicBoolean(true);
+            Semaphore readsDone = new Semaphore(0);
             ExecutorService reader = Executors.newSingleThreadExecutor();
             try {
                 Future<Long> reads = reader.submit(() -> {
@@ -52,13 +54,21 @@ class SharedListReadOnlyReaderTest {
                     while (running.get()) {
                         assertThat(reading.get(SIZE - 2)).isEqualTo(filled(1)); // SIZE - 1 between a remove and an add
                         assertThat(reading.snapshot().size()).isBetween(SIZE - 1, SIZE);
+                        assertThat(reading.contains(filled(2))).isFalse(); // a look at every element
                         n++;
+                        readsDone.release();
                     }
                     return n;
                 });
                 for (int round = 0; round < SHIFTS && !reads.isDone(); round++) {
+                    readsDone.drainPermits();
                     list.remove(0);
                     list.add(0, filled(1));
+                    // then a read's turn: shifts back to back leave a reader that cannot lock no window to read in
+                    // (a snapshot copies 4 MB), and it gives up after its second, as it would on a dead writer
+                    while (!readsDone.tryAcquire(10, TimeUnit.MILLISECONDS) && !reads.isDone()) {
+                        Thread.onSpinWait(); // the reader is still reading, within the test's timeout
+                    }
                 }
                 running.set(false);
                 assertThat(reads.get(30, TimeUnit.SECONDS)).isPositive();
