@@ -115,6 +115,8 @@ final class CodecMessages {
         boolean discarding;
         /** True once this poll's message was counted as a task taken. */
         private boolean counted;
+        /** What the codec's decode threw that is no exception (it passes through the ring, which consumes the item). */
+        private Error escaped;
 
         /**
          * @param holds how a message of another type is introduced: {@code what + " " + holds + " " + type}
@@ -159,6 +161,9 @@ final class CodecMessages {
                         + " of another shape with the same type id, or refused by the codec: see the cause); "
                         + fate() + ": " + e, e);
                 return;
+            } catch (Error e) { // a StackOverflowError, say: it passes through, the message consumed as it leaves
+                escaped = e;
+                throw e;
             }
             if (value == null) { // a receive returns null for "no message": this one must not vanish as one
                 failure = new IllegalStateException(what + ": its codec (type " + Blocks.typeId(codec.typeId())
@@ -183,6 +188,15 @@ final class CodecMessages {
             return counted && (discarding || failure != null);
         }
 
+        /**
+         * @return true if {@code thrown}, which a poll into this receiver threw, is what the codec's decode threw
+         *         there: the ring moved past the message as the handler ended (an exception of the ring's own on the
+         *         way out would have replaced it), and the task of a message counted is not handed out
+         */
+        boolean decodeThrew(Error thrown) {
+            return counted && thrown == escaped;
+        }
+
         /** @return the decoded value, or null if no message came */
         T result() {
             if (failure != null) {
@@ -198,6 +212,7 @@ final class CodecMessages {
             peeking = false;
             discarding = false;
             counted = false;
+            escaped = null;
             busy = false;
         }
     }

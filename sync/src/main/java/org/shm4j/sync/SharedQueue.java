@@ -477,7 +477,15 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         CodecMessages.Receiver<T> receiver = receiver();
         receiver.busy = true;
         try {
-            int got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
+            int got;
+            try {
+                got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
+            } catch (Error e) {
+                if (receiver.decodeThrew(e)) {
+                    tasks.decrement(); // no caller gets the item, which the ring consumed: as finishUndelivered
+                }
+                throw e;
+            }
             finishUndelivered(receiver);
             return got == 0 ? null : receiver.result();
         } finally {

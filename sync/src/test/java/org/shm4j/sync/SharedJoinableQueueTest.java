@@ -480,6 +480,30 @@ class SharedJoinableQueueTest {
     }
 
     /**
+     * An item whose codec's decode throws an {@link Error} (a {@link StackOverflowError} of a deeply nested value,
+     * say): the Error passes through the poll, which the ring counts as consuming the item, and the queue marks its
+     * task done, as for an item the codec cannot decode. Before, it stayed counted with no one to finish it: join()
+     * never returned, and unfinishedTasks() said 1 with nothing queued or held.
+     */
+    @Test
+    void shouldFinishTheTaskOfAnItemWhoseDecodeThrowsAnError() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, new OverflowingCodec());
+            jobs.put(-1L);
+            jobs.put(2L);
+            assertThatThrownBy(jobs::poll).isInstanceOf(StackOverflowError.class).hasMessage("decoding -1");
+            assertThat(jobs.unfinishedTasks()).as("2 queued, -1 done by the queue").isEqualTo(1);
+            jobs.put(-1L);
+            List<Long> taken = new ArrayList<>();
+            assertThatThrownBy(() -> jobs.drainTo(taken)).isInstanceOf(StackOverflowError.class);
+            assertThat(taken).containsExactly(2L);
+            jobs.taskDone();
+            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(jobs::taskDone).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    /**
      * Items taken through the ring opened as a plain queue count nothing and wake nobody: a blocked join notices
      * them gone by its bounded sleep, and returns.
      */
@@ -630,6 +654,18 @@ class SharedJoinableQueueTest {
                     }
                 }
             }
+        }
+    }
+
+    /** {@link Codec#longs()}, whose decode of a negative value throws {@link StackOverflowError}. */
+    private static final class OverflowingCodec extends LongsWithHook {
+        @Override
+        public Long decode(MemorySegment source, long offset, int length) {
+            Long value = super.decode(source, offset, length);
+            if (value < 0) {
+                throw new StackOverflowError("decoding " + value);
+            }
+            return value;
         }
     }
 
