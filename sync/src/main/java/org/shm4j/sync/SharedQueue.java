@@ -345,7 +345,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         for (T value; moved < limit && (value = poll()) != null; moved++) {
             try {
                 target.add(value);
-            } catch (RuntimeException e) { // a joinable queue's task taken but not moved: done, or join waits for it
+            } catch (RuntimeException | Error e) { // a joinable queue's task taken, not moved: done, or join waits
                 if (tasks != null) {
                     tasks.decrement();
                 }
