@@ -151,22 +151,25 @@ final class ListStore {
      * @param settling null on the first retry, then what the last call returned
      * @return null if the caller is to take the mutex, else the retries' state for the next call
      * @throws IllegalStateException naming the list once that time is over: a writer died in the middle of a change
-     *                               (the next access through a heap opened read-write finishes it) or is that slow,
-     *                               or writers kept changing the list
+     *                               (the next access through a heap opened read-write finishes it) or is that slow
+     *                               (seq odd, and the same as at the first retry), or writers kept changing the list
      */
     Settling settleReadOnly(Settling settling) {
         if (!header.isReadOnly()) {
             return null;
         }
+        long seq = beginRead();
         if (Settling.waited(settling, READ_ONLY_WAIT_NANOS)) {
-            boolean writerIn = (beginRead() & 1) != 0;
-            throw new IllegalStateException(what + (writerIn ? " has been in the middle of a change for "
+            boolean writerIn = (seq & 1) != 0;
+            boolean oneChange = writerIn && seq == Settling.mark(settling); // else changes began and ended meantime
+            throw new IllegalStateException(what + (oneChange ? " has been in the middle of a change for "
                     : " gave no consistent read for ") + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS)
-                    + " ms (" + (writerIn ? "its writer died, or is that slow" : "writers kept changing it")
-                    + "), and a heap opened read-only cannot take its mutex to wait, or to finish a dead writer's "
-                    + "change (an access through a heap opened read-write will)");
+                    + " ms (" + (oneChange ? "its writer died, or is that slow" : "writers kept changing it"
+                    + (writerIn ? ", one is in the middle of a change now" : "")) + "), and a heap opened read-only"
+                    + " cannot take its mutex to wait, or to finish a dead writer's change (an access through a heap"
+                    + " opened read-write will)");
         }
-        return Settling.pause(settling);
+        return Settling.pause(settling, seq);
     }
 
     /** @return the exception for a length word out of range, read under the mutex */

@@ -17,6 +17,8 @@ final class Settling {
 
     private final long since = System.nanoTime();
     private int step;
+    /** What the caller read first, at the first retry ({@link #pause(Settling, long)}): a seqlock's value, say. */
+    private long mark;
     /** Taken while retrying, else each park would return at once (a spin); set again by {@link #end}. */
     private boolean interrupted;
 
@@ -39,6 +41,24 @@ final class Settling {
         retries.interrupted |= Backoff.takeInterrupt(); // see Backoff.takeInterrupt
         retries.step = Backoff.idle(retries.step, RETRY_PARK_NANOS);
         return retries;
+    }
+
+    /**
+     * {@link #pause(Settling)}, noting {@code mark} if this is the first retry.
+     *
+     * @return as {@link #pause(Settling)}
+     */
+    static Settling pause(Settling settling, long mark) {
+        Settling retries = pause(settling);
+        if (settling == null) {
+            retries.mark = mark;
+        }
+        return retries;
+    }
+
+    /** @return the mark {@code settling} (not null) noted at its first retry */
+    static long mark(Settling settling) {
+        return settling.mark;
     }
 
     /** Sets the interrupt taken while retrying again; called as the read returns or throws. */

@@ -7,6 +7,8 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -15,8 +17,10 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
  * A {@link SharedList} read through a heap opened read-only, whose reader cannot take the writers' mutex: while a
@@ -31,6 +35,7 @@ class SharedListReadOnlyReaderTest {
     private static final int SIZE = 4000;
     private static final int BYTES = 1024;
     private static final int SHIFTS = 100;
+    private static final VarHandle SEQ = JAVA_LONG.varHandle();
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -98,6 +103,38 @@ class SharedListReadOnlyReaderTest {
             assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start)).as("bounded").isLessThan(30);
             store.endWrite();
             assertThat(reading.get(0)).isEqualTo(filled(1));
+        }
+    }
+
+    /**
+     * Writers that keep the list changing through the reader's second (here: the seq word stepped from one odd value
+     * to the next, a change ending and the next beginning with no even value between) are not taken for a dead
+     * writer: the message said "has been in the middle of a change ... its writer died, or is that slow", from its
+     * one look at the end, as when a writer shifting back to back starved a reader.
+     */
+    @Test
+    void shouldNotTakeWritersThatKeptChangingTheListForADeadOne() throws Exception {
+        String name = names.unique("list-read-only-busy");
+        try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
+            SharedList.create(writable, "l", Codec.bytes(), BYTES).add(filled(1));
+            SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
+            MemorySegment header = ListHeaders.open(writable, "l").header;
+            header.set(JAVA_LONG, ListLayout.LIST_SEQ_OFFSET, 1L); // a change under way as the read starts
+            ExecutorService reader = Executors.newSingleThreadExecutor();
+            try {
+                Future<Throwable> read = reader.submit(() -> catchThrowable(() -> reading.get(0)));
+                for (long seq = 1; !read.isDone(); seq += 2) { // bounded by the read's own second
+                    SEQ.setRelease(header, ListLayout.LIST_SEQ_OFFSET, seq); // the next change, never even
+                    Thread.yield();
+                }
+                assertThat(read.get(30, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+                        .hasMessageStartingWith("SharedList 'l' gave no consistent read for 1000 ms (writers kept"
+                                + " changing it, one is in the middle of a change now)");
+            } finally {
+                reader.shutdownNow();
+                assertThat(reader.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+            }
         }
     }
 
