@@ -42,7 +42,14 @@ public final class LockHandoff {
      * @return one result each for {@link SharedLock}, {@link SharedFairLock} and {@link ReentrantLock}
      */
     public static List<Result> run(boolean full) throws InterruptedException {
-        int rounds = full ? 2000 : 400;
+        return run(full ? 2000 : 400);
+    }
+
+    /**
+     * @param rounds the measured rounds per lock (after 100 warm-up rounds of each)
+     * @return as {@link #run(boolean)}
+     */
+    static List<Result> run(int rounds) throws InterruptedException {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             List<Lock> locks = List.of(SharedLock.create(heap, "lock"), SharedFairLock.create(heap, "fair"),
                     new ReentrantLock());
