@@ -41,10 +41,11 @@ if [ "${#classes[@]}" -eq 0 ]; then
 fi
 
 # In quick mode (CI) only the protocols of several steps (locks, rings, the condition's signal and await) run with
-# split per-actor compilation: each actor in the interpreter, C1 or C2, 14 runs a class, so that the two sides run at
-# unequal speeds. The tests of single atomic operations run unified: the whole test in the interpreter, C1, C2 and
-# C2 with its randomizers (4 runs), which is where a wrong access mode shows; this keeps jcstress near 10 minutes
-# on 2 cores. Other modes run every class split.
+# split per-actor compilation: each actor in the interpreter, C1 or C2, so that the two sides run at unequal speeds,
+# 9 runs a class, all with C2's randomizers on (jcstress' default adds 5 runs of the C2 pairs without them: 14). The
+# tests of single atomic operations run unified: the whole test in the interpreter, C1, C2 and C2 with its
+# randomizers (4 runs), which is where a wrong access mode shows. This keeps jcstress near 7 minutes on 2 cores.
+# Other modes run every class split, each compile pair with and without the randomizers.
 split_classes=() unified_classes=()
 for name in "${classes[@]}"; do
     if [ "$mode" != quick ] || [[ $name =~ (LocksStress|RingStress|RingWakeStress|SignalAwait) ]]; then
@@ -121,7 +122,9 @@ run_group() { # $1: what the group is called; $2: split (true/false); $3: its re
     done_runs=0 planned=0 tenths=0 eta=""
     echo "jcstress: ${#group[@]} test classes with $group_name"
     set +e
-    run_jcstress -t "$(exact "${group[@]}")" -v -m "$mode" "${iteration[@]}" -sc "$split" \
+    local vm=()
+    [ "$split" != true ] || vm=("${split_vm[@]}")
+    run_jcstress -t "$(exact "${group[@]}")" -v -m "$mode" "${iteration[@]}" "${vm[@]}" -sc "$split" \
         -r "$work/$report" 2>&1 | follow
     group_status="${PIPESTATUS[0]}"
     set -e
@@ -134,9 +137,14 @@ run_group() { # $1: what the group is called; $2: split (true/false); $3: its re
 
 # quick mode's iterations last 100 ms instead of 200, and each run's JVM gets a 64 MB heap instead of 256 (jcstress
 # pre-touches the heap, which cost 1-2 s per JVM on a 2-core VM): a run then takes about 3.2 s rather than 3.8,
-# still some 300,000 samples or more; CI runs it on 2 cores
-iteration=()
-[ "$mode" != quick ] || iteration=(-time 100 -hs 64)
+# still some 300,000 samples or more; CI runs it on 2 cores. Quick mode's split runs take one VM configuration, C2's
+# randomizers on (a new seed per run), instead of jcstress' two: the C2 pairs run once rather than once with and once
+# without them, and the other pairs, which the randomizers do not touch, run once as before
+iteration=() split_vm=()
+if [ "$mode" = quick ]; then
+    iteration=(-time 100 -hs 64)
+    split_vm=(-jvmArgs "-XX:+UnlockDiagnosticVMOptions -XX:+StressLCM -XX:+StressGCM -XX:+StressIGVN -XX:+StressCCP")
+fi
 exec 3>"$log"
 run_group "split compilation" true report-split "${split_classes[@]}"
 run_group "unified compilation" false report-unified "${unified_classes[@]}"
