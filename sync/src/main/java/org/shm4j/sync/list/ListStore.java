@@ -7,6 +7,7 @@ import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.Settling;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -161,7 +162,7 @@ final class ListStore {
         long seq = beginRead();
         if (Settling.waited(settling, READ_ONLY_WAIT_NANOS)) {
             boolean writerIn = (seq & 1) != 0;
-            boolean oneChange = writerIn && seq == Settling.mark(settling); // else changes began and ended meantime
+            boolean oneChange = Settling.oneChangeSince(settling, seq);
             throw new IllegalStateException(what + (oneChange ? " has been in the middle of a change for "
                     : " gave no consistent read for ") + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS)
                     + " ms (" + (oneChange ? "its writer died, or is that slow" : "writers kept changing it"

@@ -2,6 +2,7 @@ package org.shm4j.sync.list;
 
 import org.shm4j.core.SharedMemory;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.Settling;
 
 import java.util.AbstractList;
 import java.util.Arrays;

@@ -1,6 +1,7 @@
 package org.shm4j.sync.list;
 
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.Settling;
 import org.shm4j.sync.list.ShareableList.Kind;
 
 import java.lang.foreign.MemorySegment;

@@ -10,6 +10,7 @@ import org.shm4j.sync.RecordCodec;
 import org.shm4j.sync.SealedCodec;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.ExactEncoding;
+import org.shm4j.sync.internal.Settling;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;

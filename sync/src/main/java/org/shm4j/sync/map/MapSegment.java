@@ -2,6 +2,7 @@ package org.shm4j.sync.map;
 
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.Settling;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -124,36 +125,41 @@ final class MapSegment {
 
     /**
      * For a reader of a heap opened read-only whose optimistic tries all failed: it cannot take the lock (to wait
-     * for a writer, or to repair a dead one's change), so it tries again, yielding, for up to
+     * for a writer, or to repair a dead one's change), so it tries again after each {@link Settling} step for up to
      * {@link #READ_ONLY_WAIT_NANOS}.
      *
      * @param attempt one optimistic read: its result, or null if a writer interfered
      * @return the first result
      * @throws IllegalStateException naming the segment if no attempt succeeded in that time: a writer died in the
-     *                               middle of a change (the next access through a heap opened read-write repairs
-     *                               it), or writers kept changing the segment, or its bytes are damaged
+     *                               middle of a change (the sequence odd, and the same as at the first retry; the
+     *                               next access through a heap opened read-write repairs it), or writers kept
+     *                               changing the segment, or its bytes are damaged
      */
     <T> T readWithoutLock(Supplier<T> attempt) {
-        long start = System.nanoTime();
+        Settling settling = null;
         try {
             while (true) {
                 T result = attempt.get();
                 if (result != null) {
                     return result;
                 }
-                if (System.nanoTime() - start > READ_ONLY_WAIT_NANOS) {
-                    boolean writerIn = (sequenceAcquire() & 1) != 0;
-                    throw new IllegalStateException(description + (writerIn
+                long sequence = sequenceAcquire();
+                if (Settling.waited(settling, READ_ONLY_WAIT_NANOS)) {
+                    boolean oneChange = Settling.oneChangeSince(settling, sequence);
+                    throw new IllegalStateException(description + (oneChange
                             ? " has been in the middle of a change for " : " gave no consistent read for ")
-                            + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS) + " ms (" + (writerIn
-                            ? "its writer died" : "writers kept changing it, or its bytes are damaged")
+                            + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS) + " ms (" + (oneChange
+                            ? "its writer died" : "writers kept changing it" + ((sequence & 1) != 0
+                            ? ", one is in the middle of a change now" : ", or its bytes are damaged"))
                             + "), and a heap opened read-only cannot take its lock to wait or repair (an access "
                             + "through a heap opened read-write will)");
                 }
-                Thread.yield();
+                settling = Settling.pause(settling, sequence);
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw map.closed(e);
+        } finally {
+            Settling.end(settling);
         }
     }
 

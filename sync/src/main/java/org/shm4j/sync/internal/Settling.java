@@ -1,17 +1,18 @@
-package org.shm4j.sync.list;
+package org.shm4j.sync.internal;
 
 import org.shm4j.core.internal.Backoff;
 
 /**
- * The retries of a {@link ShareableList} read (or open) that found what a writer in another process may be half-way
- * through: an item malformed or its format and code disagreeing (CPython zero-fills each field it packs before it
- * writes it, and writes a str's bytes after its format), or a list its creator has not written yet; and of a
- * {@link SharedList} read through a heap opened read-only that writers kept interfering with. The caller reads
- * again after each {@link #pause} (a {@link Backoff} step: spin, then yield, then parks of at most
- * {@link #RETRY_PARK_NANOS}, since a writer that lost its CPU may need this one) until it has {@link #waited} its
- * budget. Made at the first retry only (a read that needs none allocates nothing): callers hold null until then.
+ * The retries of a read that found what a writer in another process may be half-way through: in a
+ * {@link org.shm4j.sync.list.ShareableList}, an item malformed or its format and code disagreeing (CPython zero-fills
+ * each field it packs before it writes it, and writes a str's bytes after its format), or a list its creator has not
+ * written yet; in a {@link org.shm4j.sync.list.SharedList} or a map segment read through a heap opened read-only, a
+ * seqlock writers kept interfering with. The caller reads again after each {@link #pause} (a {@link Backoff} step:
+ * spin, then yield, then parks of at most {@link #RETRY_PARK_NANOS}, since a writer that lost its CPU may need this
+ * one) until it has {@link #waited} its budget. Made at the first retry only (a read that needs none allocates
+ * nothing): callers hold null until then.
  */
-final class Settling {
+public final class Settling {
     /** The longest park between two reads of an item a writer may be half-way through ({@link Backoff}'s). */
     private static final long RETRY_PARK_NANOS = 100_000;
 
@@ -26,7 +27,7 @@ final class Settling {
     }
 
     /** @return true if the retries of {@code settling} (null: none yet) have run longer than {@code budgetNanos} */
-    static boolean waited(Settling settling, long budgetNanos) {
+    public static boolean waited(Settling settling, long budgetNanos) {
         return settling != null && System.nanoTime() - settling.since > budgetNanos;
     }
 
@@ -36,7 +37,7 @@ final class Settling {
      * @param settling null on the first retry, then what the last call returned
      * @return the retries' state, to pass to the next call, to {@link #waited} and to {@link #end}
      */
-    static Settling pause(Settling settling) {
+    public static Settling pause(Settling settling) {
         Settling retries = settling != null ? settling : new Settling();
         retries.interrupted |= Backoff.takeInterrupt(); // see Backoff.takeInterrupt
         retries.step = Backoff.idle(retries.step, RETRY_PARK_NANOS);
@@ -48,7 +49,7 @@ final class Settling {
      *
      * @return as {@link #pause(Settling)}
      */
-    static Settling pause(Settling settling, long mark) {
+    public static Settling pause(Settling settling, long mark) {
         Settling retries = pause(settling);
         if (settling == null) {
             retries.mark = mark;
@@ -56,13 +57,17 @@ final class Settling {
         return retries;
     }
 
-    /** @return the mark {@code settling} (not null) noted at its first retry */
-    static long mark(Settling settling) {
-        return settling.mark;
+    /**
+     * @return true if {@code seq}, a seqlock's value read now, is odd and the one {@code settling} (not null) noted at
+     *         its first retry: one change has been under way all along (its writer died, or is that slow); false if
+     *         changes began and ended meanwhile (each odd value after the one before, say), or none is under way
+     */
+    public static boolean oneChangeSince(Settling settling, long seq) {
+        return (seq & 1) != 0 && seq == settling.mark;
     }
 
     /** Sets the interrupt taken while retrying again; called as the read returns or throws. */
-    static void end(Settling settling) {
+    public static void end(Settling settling) {
         if (settling != null) {
             Backoff.restoreInterrupt(settling.interrupted);
         }
