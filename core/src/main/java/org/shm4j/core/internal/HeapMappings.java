@@ -240,7 +240,15 @@ public final class HeapMappings {
         return ProcessIdentity.isAlive(token) && hasOpen(memory, token);
     }
 
-    private static boolean hasOpen(MemorySegment memory, long token) {
+    /**
+     * @param memory where the lock, role or slot lies, as for {@link #isPresent}
+     * @param token  the holder's {@linkplain ProcessIdentity owner token}
+     * @return false if {@code memory} lies in a heap this process has mapped (attached or read-only) and the holder's
+     *         process has no slot in that heap's attach table (it closed the heap, or only opened it read-only);
+     *         true otherwise, also where that cannot be judged (memory outside any listed heap): the half of
+     *         {@link #isPresent} that does not ask whether the process lives, which diagnostics show apart from it
+     */
+    public static boolean hasOpen(MemorySegment memory, long token) {
         long address = memory.address();
         for (Listed listed : MAPPED) {
             if (listed.holds(address)) {

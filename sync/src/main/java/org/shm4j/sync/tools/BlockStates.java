@@ -3,6 +3,7 @@ package org.shm4j.sync.tools;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.HeapBlock;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.atomic.SharedCounters;
 import org.shm4j.sync.internal.BarrierGenerations;
@@ -242,10 +243,10 @@ final class BlockStates {
         if (ring.kind() == SharedRing.Kind.MPMC) {
             state.put("consumerTurn", LockStates.mutex(header, RING_CONSUMER_MUTEX_OFFSET, "ring consumers"));
         } else { // the process holding the single consumer's role (and SPSC: the producer's), see SharedRing's Roles
-            putProcess(state, "consumer", (long) I64.getVolatile(header, RING_CONSUMER_PROCESS_OFFSET));
+            putProcess(state, "consumer", header, (long) I64.getVolatile(header, RING_CONSUMER_PROCESS_OFFSET));
         }
         if (spsc) {
-            putProcess(state, "producer", (long) I64.getVolatile(header, RING_PRODUCER_PROCESS_OFFSET));
+            putProcess(state, "producer", header, (long) I64.getVolatile(header, RING_PRODUCER_PROCESS_OFFSET));
         }
         if (!spsc) { // the processes named in the producer table, which the stall rule asks about a claim not marked
             List<Long> producerPids = new ArrayList<>();
@@ -274,16 +275,20 @@ final class BlockStates {
             long token = (long) I64.getVolatile(block, at + PIPE_END_OWNER);
             Map<String, Object> endState = new LinkedHashMap<>();
             endState.put("closed", (int) I32.getVolatile(block, at + PIPE_END_STATE) == PIPE_END_CLOSED);
-            putProcess(endState, "owner", token);
+            putProcess(endState, "owner", block, token);
             state.put(end == 0 ? "first" : "second", endState);
         }
         return state;
     }
 
-    /** Puts {@code <role>Pid} and {@code <role>Alive}: the process a token names, or null for a token of 0. */
-    private static void putProcess(Map<String, Object> state, String role, long token) {
+    /**
+     * Puts {@code <role>Pid}, {@code <role>Alive} and {@code <role>Attached} (whether that process still has the heap
+     * of {@code block} open): the process a token names, or nulls for a token of 0.
+     */
+    private static void putProcess(Map<String, Object> state, String role, MemorySegment block, long token) {
         state.put(role + "Pid", token == 0 ? null : ProcessIdentity.pid(token));
         state.put(role + "Alive", token == 0 ? null : ProcessIdentity.isAlive(token));
+        state.put(role + "Attached", token == 0 ? null : HeapMappings.hasOpen(block, token));
     }
 
     /** @return the block, once its coordination header names {@code type} (as the structure's own open checks) */
@@ -349,15 +354,16 @@ final class BlockStates {
         state.put("arrivals", barrierArrivals(block, parties, word & BARRIER_GENERATION_MASK));
         List<Object> registered = new ArrayList<>(); // read-only: the registry's tokens() only loads
         for (long token : new BarrierRegistry(block, barrierRegistrationsOffset(parties), parties).tokens()) {
-            registered.add(process(new LinkedHashMap<>(), token));
+            registered.add(process(new LinkedHashMap<>(), block, token));
         }
         state.put("registered", registered);
         return state;
     }
 
     /**
-     * @return the parties that arrived in {@code generation} and wait (or run its action), by arrival slot: pid and
-     *         whether it lives, so that a dead one shows before a live party's check breaks the generation
+     * @return the parties that arrived in {@code generation} and wait (or run its action), by arrival slot: pid,
+     *         whether it lives and whether it has the heap open, so that a gone one shows before a live party's check
+     *         breaks the generation
      */
     private static List<Object> barrierArrivals(MemorySegment block, int parties, int generation) {
         List<Object> arrivals = new ArrayList<>();
@@ -365,16 +371,20 @@ final class BlockStates {
             if (BarrierGenerations.arrivedIn(block, slot, generation)) {
                 Map<String, Object> party = new LinkedHashMap<>();
                 party.put("slot", slot);
-                arrivals.add(process(party, BarrierGenerations.slotToken(block, slot)));
+                arrivals.add(process(party, block, BarrierGenerations.slotToken(block, slot)));
             }
         }
         return arrivals;
     }
 
-    /** @return {@code entry} with the pid of the process that owner token {@code token} names, and whether it lives */
-    private static Map<String, Object> process(Map<String, Object> entry, long token) {
+    /**
+     * @return {@code entry} with the pid of the process that owner token {@code token} names, whether it lives and
+     *         whether it still has the heap of {@code block} open
+     */
+    private static Map<String, Object> process(Map<String, Object> entry, MemorySegment block, long token) {
         entry.put("pid", ProcessIdentity.pid(token));
         entry.put("alive", ProcessIdentity.isAlive(token));
+        entry.put("attached", HeapMappings.hasOpen(block, token));
         return entry;
     }
 

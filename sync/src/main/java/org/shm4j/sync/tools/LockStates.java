@@ -1,5 +1,6 @@
 package org.shm4j.sync.tools;
 
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.sync.internal.FairWord;
 import org.shm4j.sync.internal.ProcessSlots;
@@ -33,9 +34,11 @@ import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_FLAG;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 
 /**
- * The live state of the locks in a block, read with loads only: who holds it (pid, thread, since when, alive), whether
- * a waiter is blocked, whether the data is consistent and how often the lock was taken over from a dead owner.
- * Every read is volatile or opaque (diagnostics: a recent value will do); nothing here writes or waits.
+ * The live state of the locks in a block, read with loads only: who holds it (pid, thread, since when, alive, and
+ * attached: whether its process still has the heap open), whether a waiter is blocked, whether the data is consistent
+ * and how often the lock was taken over from a dead owner. A holder that lives but is not attached closed its last view
+ * of the heap: the library takes its holds over as a dead process's (see {@link HeapMappings#isPresent}). Every read
+ * is volatile or opaque (diagnostics: a recent value will do); nothing here writes or waits.
  */
 final class LockStates {
     // VarHandle mechanics
@@ -66,7 +69,8 @@ final class LockStates {
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("held", word != 0);
         long token = RobustMutex.ownerToken(word);
-        state.put("owner", word == 0 ? null : owner(mutex.owner().orElse(null), ProcessIdentity.isAlive(token)));
+        state.put("owner", word == 0 ? null : owner(mutex.owner().orElse(null), ProcessIdentity.isAlive(token),
+                HeapMappings.hasOpen(block, token)));
         state.put("waiters", (word & LOCK_WAITERS) != 0);
         state.put("sleepers", mutex.sleepers());
         state.put("consistent", mutex.isConsistent());
@@ -118,6 +122,7 @@ final class LockStates {
                 holder.put("pid", ProcessIdentity.pid(token));
                 holder.put("holds", holds);
                 holder.put("alive", ProcessIdentity.isAlive(token)); // its start stamp too: a reused pid is not it
+                holder.put("attached", HeapMappings.hasOpen(block, token));
                 holders.add(holder);
             }
         }
@@ -133,7 +138,8 @@ final class LockStates {
         Object owner = null;
         if (held) {
             long token = FairWord.holderToken(block, 0, word); // 0 if its process died and its slot was reclaimed
-            owner = owner(FairWord.holder(block, token), token != 0 && ProcessIdentity.isAlive(token));
+            owner = owner(FairWord.holder(block, token), token != 0 && ProcessIdentity.isAlive(token),
+                    token != 0 && HeapMappings.hasOpen(block, token));
         }
         state.put("owner", owner);
         state.put("queued", Math.max(0, FairWord.out(word) - (held ? 1 : 0)));
@@ -143,7 +149,11 @@ final class LockStates {
         return state;
     }
 
-    private static Map<String, Object> owner(LockOwner owner, boolean alive) {
+    /**
+     * @param alive    whether the owner's process lives
+     * @param attached whether it still has the heap open (its slot in the attach table)
+     */
+    private static Map<String, Object> owner(LockOwner owner, boolean alive, boolean attached) {
         if (owner == null) {
             return null; // released between the two reads
         }
@@ -151,6 +161,7 @@ final class LockStates {
         map.put("pid", owner.pid());
         map.put("thread", owner.threadId());
         map.put("alive", alive);
+        map.put("attached", attached);
         map.put("heldSince", owner.heldSince().map(Instant::toString).orElse(null));
         return map;
     }

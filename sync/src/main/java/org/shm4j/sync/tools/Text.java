@@ -7,6 +7,8 @@ import java.util.Map;
 /** The tool's reports as text for people: a table for {@code ls}, one line per block for {@code inspect}. */
 final class Text {
     private static final String LS_FORMAT = "%-32s %10s %10s %6s  %-14s %-5s  %s%n";
+    /** After {@code attached=false} of a process that lives: what the library makes of it. */
+    private static final String DETACHED = "(alive, detached: closed the heap, its holds are free to take)";
 
     private Text() {
     }
@@ -68,12 +70,28 @@ final class Text {
         }
     }
 
-    /** @return {@code k=v k=v ...}, nested maps in braces and lists in brackets */
+    /**
+     * @return {@code k=v k=v ...}, nested maps in braces and lists in brackets; {@link #DETACHED} after an
+     *         {@code attached} (or {@code <role>Attached}) that is false where its {@code alive} is true
+     */
     static String fields(Map<?, ?> map) {
         StringBuilder line = new StringBuilder();
-        map.forEach((key, value) -> line.append(line.isEmpty() ? "" : " ").append(key).append('=')
-                .append(inline(value)));
+        map.forEach((key, value) -> {
+            line.append(line.isEmpty() ? "" : " ").append(key).append('=').append(inline(value));
+            String alive = aliveKeyOf(key.toString());
+            if (alive != null && Boolean.FALSE.equals(value) && Boolean.TRUE.equals(map.get(alive))) {
+                line.append(' ').append(DETACHED);
+            }
+        });
         return line.toString();
+    }
+
+    /** @return the key saying whether the process of {@code key} lives, if it says whether it is attached; or null */
+    private static String aliveKeyOf(String key) {
+        if (key.equals("attached")) {
+            return "alive";
+        }
+        return key.endsWith("Attached") ? key.substring(0, key.length() - "Attached".length()) + "Alive" : null;
     }
 
     private static String inline(Object value) {

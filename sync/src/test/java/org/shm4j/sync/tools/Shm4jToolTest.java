@@ -134,7 +134,7 @@ class Shm4jToolTest {
                 assertThat(lock).containsEntry("held", true).containsEntry("consistent", true)
                         .containsEntry("takeOvers", 0L).containsEntry("waiters", false).containsEntry("sleepers", 0L);
                 assertThat(map(lock.get("owner"))).containsEntry("pid", holder.pid()).containsEntry("alive", true)
-                        .containsKey("thread").containsEntry("heldSince", null);
+                        .containsEntry("attached", true).containsKey("thread").containsEntry("heldSince", null);
                 assertThat(block(live, "nested")).containsEntry("kind", "SharedReentrantLock")
                         .containsEntry("tag", "0x53480024");
                 assertThat(state(live, "nested")).containsEntry("held", true).containsEntry("holds", 2L);
@@ -151,15 +151,15 @@ class Shm4jToolTest {
                 holder.kill();
                 Map<String, Object> dead = json("inspect", heapName, "--json");
                 assertThat(map(state(dead, "orders").get("owner"))).containsEntry("pid", holder.pid())
-                        .containsEntry("alive", false);
+                        .containsEntry("alive", false).containsEntry("attached", true); // its slot: until reclaimed
                 assertThat(list(dead.get("processes")))
                         .contains(Map.of("pid", holder.pid(), "alive", false, "attachments", 1L));
                 Result text = run("inspect", heapName);
                 assertThat(text.code()).isZero();
                 assertThat(text.out()).contains("heap " + heapName + " (/dev/shm/" + heapName + ")")
                         .containsPattern("orders +SharedLock +held=true owner=\\{pid=" + holder.pid()
-                                + " thread=\\d+ alive=false heldSince=-} waiters=false sleepers=0 consistent=true"
-                                + " takeOvers=0")
+                                + " thread=\\d+ alive=false attached=true heldSince=-} waiters=false sleepers=0"
+                                + " consistent=true takeOvers=0")
                         .containsPattern("jobs +SharedRing +ringKind=MPMC capacity=4096 bytesQueued=\\d+ "
                                 + "messagesQueued=1 ");
             }
@@ -346,7 +346,7 @@ class Shm4jToolTest {
                 assertThat(state).containsEntry("parties", 3L).containsEntry("broken", false)
                         .containsEntry("actionRuns", false);
                 assertThat(list(state.get("registered")))
-                        .containsExactly(Map.of("pid", ProcessHandle.current().pid(), "alive", true));
+                        .containsExactly(Map.of("pid", ProcessHandle.current().pid(), "alive", true, "attached", true));
                 assertThat(list(state.get("arrivals"))).isEmpty();
                 assertThat(block(report, "old barrier")).containsEntry("unreadable",
                         "layout version 1 (this tool reads version 4 of SharedBarrier)");
@@ -359,7 +359,7 @@ class Shm4jToolTest {
                     arrivals = list(state(json("inspect", heapName, "--json"), "barrier").get("arrivals"));
                 }
                 assertThat(arrivals).containsExactly(Map.of("slot", 0L, "pid", ProcessHandle.current().pid(),
-                        "alive", true));
+                        "alive", true, "attached", true));
                 barrier.abort();
                 assertThat(waiter).failsWithin(BOUND);
             }
@@ -544,7 +544,7 @@ class Shm4jToolTest {
             rw.readLock().lock(); // clears this process's flag
             assertThat(rwState(heapName)).containsEntry("writerFlags", List.of())
                     .containsEntry("readers", List.of(Map.of("pid", ProcessHandle.current().pid(), "holds", 1L,
-                            "alive", true)));
+                            "alive", true, "attached", true)));
             rw.readLock().unlock();
         }
     }
@@ -568,7 +568,7 @@ class Shm4jToolTest {
             block.set(JAVA_LONG, slot + ProcessSlots.TOKEN, mine ^ 1); // the same pid, another start stamp
             try {
                 assertThat(rwState(heapName)).containsEntry("readers", List.of(Map.of("pid",
-                        ProcessHandle.current().pid(), "holds", 1L, "alive", false)));
+                        ProcessHandle.current().pid(), "holds", 1L, "alive", false, "attached", false)));
             } finally {
                 block.set(JAVA_LONG, slot + ProcessSlots.TOKEN, mine);
                 rw.readLock().unlock();
@@ -584,16 +584,19 @@ class Shm4jToolTest {
             SharedRing.create(heap, "events", SharedRing.Kind.MPSC, 1024);
             Map<String, Object> none = json("inspect", heapName, "--json");
             assertThat(state(none, "feed")).containsEntry("consumerPid", null).containsEntry("consumerAlive", null)
-                    .containsEntry("producerPid", null).containsEntry("producerAlive", null);
+                    .containsEntry("consumerAttached", null).containsEntry("producerPid", null)
+                    .containsEntry("producerAlive", null).containsEntry("producerAttached", null);
             assertThat(state(none, "events")).containsEntry("consumerPid", null).doesNotContainKey("producerPid");
             assertThat(spsc.offer(1, new byte[8], 0, 8)).isTrue();
             assertThat(spsc.poll((type, buffer, offset, length) -> { })).isEqualTo(1);
             long pid = ProcessHandle.current().pid();
             assertThat(state(json("inspect", heapName, "--json"), "feed")).containsEntry("consumerPid", pid)
-                    .containsEntry("consumerAlive", true).containsEntry("producerPid", pid)
-                    .containsEntry("producerAlive", true);
+                    .containsEntry("consumerAlive", true).containsEntry("consumerAttached", true)
+                    .containsEntry("producerPid", pid).containsEntry("producerAlive", true)
+                    .containsEntry("producerAttached", true);
             assertThat(run("inspect", heapName).out()).containsPattern("feed +SharedRing +ringKind=SPSC .*"
-                    + "consumerPid=" + pid + " consumerAlive=true producerPid=" + pid + " producerAlive=true\n");
+                    + "consumerPid=" + pid + " consumerAlive=true consumerAttached=true producerPid=" + pid
+                    + " producerAlive=true producerAttached=true\n");
             spsc.release();
             assertThat(state(json("inspect", heapName, "--json"), "feed")).containsEntry("consumerPid", null)
                     .containsEntry("producerPid", null);
