@@ -115,8 +115,11 @@ final class CodecMessages {
         boolean discarding;
         /** True once this poll's message was counted as a task taken. */
         private boolean counted;
-        /** What the codec's decode threw that is no exception (it passes through the ring, which consumes the item). */
-        private Error escaped;
+        /**
+         * What left the handler after the count other than as a failure (an Error, a checked exception thrown
+         * sneakily, from the decode or before it): it passes through the ring, which consumes the item.
+         */
+        private Throwable escaped;
 
         /**
          * @param holds how a message of another type is introduced: {@code what + " " + holds + " " + type}
@@ -148,6 +151,16 @@ final class CodecMessages {
             if (discarding) {
                 return;
             }
+            try {
+                decode(type, buffer, offset, length);
+            } catch (Throwable e) { // an Error (a StackOverflowError, say), or a checked exception thrown sneakily
+                escaped = e; // it passes through, the message consumed as it leaves
+                throw e;
+            }
+        }
+
+        /** The handler's part after the count: the value, or the failure of a message it cannot hand out. */
+        private void decode(int type, MemorySegment buffer, long offset, int length) {
             if (type != codec.typeId()) {
                 failure = new IllegalStateException(typeDiffers(codec, what, type, holds)
                         + (tasks == null || peeking ? "" : "; " + fate()));
@@ -161,9 +174,6 @@ final class CodecMessages {
                         + " of another shape with the same type id, or refused by the codec: see the cause); "
                         + fate() + ": " + e, e);
                 return;
-            } catch (Error e) { // a StackOverflowError, say: it passes through, the message consumed as it leaves
-                escaped = e;
-                throw e;
             }
             if (value == null) { // a receive returns null for "no message": this one must not vanish as one
                 failure = new IllegalStateException(what + ": its codec (type " + Blocks.typeId(codec.typeId())
@@ -189,11 +199,11 @@ final class CodecMessages {
         }
 
         /**
-         * @return true if {@code thrown}, which a poll into this receiver threw, is what the codec's decode threw
-         *         there: the ring moved past the message as the handler ended (an exception of the ring's own on the
+         * @return true if {@code thrown}, which a poll into this receiver threw, is what left its handler after the
+         *         count: the ring moved past the message as the handler ended (an exception of the ring's own on the
          *         way out would have replaced it), and the task of a message counted is not handed out
          */
-        boolean decodeThrew(Error thrown) {
+        boolean handlerThrew(Throwable thrown) {
             return counted && thrown == escaped;
         }
 

@@ -67,11 +67,12 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * that instant; it counts before decoding, so an item whose codec cannot decode it is taken and counted too, and,
  * since no caller gets it, marked done by the queue once the ring moved past it: the poll (or {@code take},
  * {@code drainTo}) throws, saying "its task done by the joinable queue (no taskDone() for it)"; so does a message of
- * another type, or one the codec decodes to null. An {@link Error} the codec's decode throws (a {@link
- * StackOverflowError}, say) passes through the poll as it is, its item consumed and its task done likewise. The same
- * compare-and-set makes the tag name the item's record, and a consumer that finds the tag naming its record already
- * counts nothing: a consumer killed in the handler after counting leaves the record queued, the ring hands it to the
- * next consumer (once per death), and that one takes over the task counted for it. One tag suffices since consumers
+ * another type, or one the codec decodes to null. An {@link Error} the codec throws there (a {@link
+ * StackOverflowError}, say), or a checked exception its decode throws sneakily, passes through the poll as it is, its
+ * item consumed and its task done likewise. The same compare-and-set makes the tag name the item's record, and a
+ * consumer that finds the tag naming its record already counts nothing: a consumer killed in the handler after
+ * counting leaves the record queued, the ring hands it to the next consumer (once per death), and that one takes over
+ * the task counted for it. One tag suffices since consumers
  * take records one at a time in ring order (one consumer role, or the MPMC consumers' turn): the record counted last is
  * that one or an earlier one (only records taken through a plain {@link SharedQueue} view in between count
  * nothing), and a tag repeats only after 32 GiB - 8 bytes of records.

@@ -480,8 +480,8 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
             int got;
             try {
                 got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
-            } catch (Error e) {
-                if (receiver.decodeThrew(e)) {
+            } catch (Throwable e) { // the handler's own: an Error, or a checked exception a codec threw sneakily
+                if (receiver.handlerThrew(e)) {
                     tasks.decrement(); // no caller gets the item, which the ring consumed: as finishUndelivered
                 }
                 throw e;

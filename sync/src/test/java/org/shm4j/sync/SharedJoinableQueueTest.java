@@ -16,6 +16,7 @@ import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,6 +31,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
  * {@link SharedJoinableQueue}: Python's {@code JoinableQueue} ({@code task_done()}, {@code join()}) across threads
@@ -528,6 +530,35 @@ class SharedJoinableQueueTest {
     }
 
     /**
+     * What else leaves the ring's handler after the item was counted passes through the poll too, the item consumed:
+     * a checked exception a codec's decode throws sneakily (as Kotlin code may), and an {@link Error} thrown before
+     * the decode (here a {@link StackOverflowError} from the codec's {@code typeId()}, as a poll made with the stack
+     * nearly full may get at that call). The queue marks their tasks done as for an Error from the decode. Before,
+     * only what the decode threw that was an Error was noted, and these stayed counted: join() never returned.
+     */
+    @Test
+    void shouldFinishTheTaskOfAnItemWhoseHandlerThrowsAnythingElse() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            EscapingCodec codec = new EscapingCodec();
+            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, codec);
+            jobs.put(-1L);
+            jobs.put(2L);
+            assertThat(catchThrowable(() -> jobs.poll(1, TimeUnit.SECONDS))).isInstanceOf(IOException.class)
+                    .hasMessage("decoding -1");
+            assertThat(jobs.unfinishedTasks()).as("2 queued, -1 done by the queue").isEqualTo(1);
+            codec.typeIdOverflows = true;
+            assertThatThrownBy(jobs::poll).isInstanceOf(StackOverflowError.class).hasMessage("typeId");
+            codec.typeIdOverflows = false;
+            assertThat(jobs.unfinishedTasks()).as("2 done by the queue").isZero();
+            jobs.put(3L);
+            assertThat(jobs.take()).isEqualTo(3L);
+            jobs.taskDone();
+            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(jobs::taskDone).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    /**
      * Items taken through the ring opened as a plain queue count nothing and wake nobody: a blocked join notices
      * them gone by its bounded sleep, and returns.
      */
@@ -691,6 +722,36 @@ class SharedJoinableQueueTest {
             }
             return value;
         }
+    }
+
+    /**
+     * {@link Codec#longs()}, whose decode of a negative value throws {@link IOException} sneakily, and whose
+     * {@code typeId()} throws {@link StackOverflowError} while {@link #typeIdOverflows} is set.
+     */
+    private static final class EscapingCodec extends LongsWithHook {
+        volatile boolean typeIdOverflows;
+
+        @Override
+        public int typeId() {
+            if (typeIdOverflows) {
+                throw new StackOverflowError("typeId");
+            }
+            return super.typeId();
+        }
+
+        @Override
+        public Long decode(MemorySegment source, long offset, int length) {
+            Long value = super.decode(source, offset, length);
+            if (value < 0) {
+                SharedJoinableQueueTest.<RuntimeException>sneakyThrow(new IOException("decoding " + value));
+            }
+            return value;
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> void sneakyThrow(Throwable e) throws E {
+        throw (E) e;
     }
 
     /** {@link Codec#longs()}, whose encode says ENCODING and waits (bounded) half way through writing the value. */
