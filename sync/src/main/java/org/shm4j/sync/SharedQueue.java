@@ -345,9 +345,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         for (T value; moved < limit && (value = poll()) != null; moved++) {
             try {
                 target.add(value);
-            } catch (RuntimeException | Error e) { // a joinable queue's task taken, not moved: done, or join waits
+            } catch (Throwable e) { // an Error, or a checked exception the target threw sneakily, too
                 if (tasks != null) {
-                    tasks.decrement();
+                    tasks.decrement(); // a joinable queue's task taken, not moved: done, or join waits for it
                 }
                 throw e;
             }

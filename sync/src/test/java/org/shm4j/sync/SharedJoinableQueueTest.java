@@ -435,6 +435,32 @@ class SharedJoinableQueueTest {
     }
 
     /**
+     * A drainTo whose target's add throws a checked exception sneakily (a collection written in Kotlin, say): the item
+     * taken and not moved is done, as for an Error. Before, only RuntimeException and Error were caught there, and it
+     * stayed counted: join() never returned.
+     */
+    @Test
+    void shouldFinishTheTaskOfAnItemWhoseDrainTargetThrowsACheckedExceptionSneakily() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
+            jobs.addAll(List.of(1L, 2L));
+            List<Long> refusing = new ArrayList<>() {
+                @Override
+                public boolean add(Long item) {
+                    SharedJoinableQueueTest.<RuntimeException>sneakyThrow(new IOException("no room for " + item));
+                    return false;
+                }
+            };
+            assertThat(catchThrowable(() -> jobs.drainTo(refusing))).isInstanceOf(IOException.class)
+                    .hasMessage("no room for 1");
+            assertThat(jobs.unfinishedTasks()).as("2 queued, 1 done by the queue").isOne();
+            assertThat(jobs.poll()).isEqualTo(2L);
+            jobs.taskDone();
+            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    /**
      * clear() discards the items queued as tasks taken and done: a join blocked on them returns, a task taken before
      * stays unfinished until its taskDone, and no taskDone is due for the items cleared. Before, they stayed counted,
      * and the join waited for taskDones nobody knew to call.
