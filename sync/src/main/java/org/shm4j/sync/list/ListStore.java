@@ -138,6 +138,19 @@ final class ListStore {
         return length;
     }
 
+    /**
+     * @return the first slot below {@code size} (read in the same seqlock section) whose length word is out of range,
+     *         or -1; plain reads, validated by the caller's seqlock section
+     */
+    int firstDamaged(int size) {
+        for (int i = 0; i < size; i++) {
+            if (lengthAt(i) < 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /** @return the length word of slot {@code index}, or -1 if it is out of range (a torn read, or damage) */
     private int lengthAt(int index) {
         int length = chunkOf(index, false).get(JAVA_INT, offsetIn(index)); // plain: as in copy

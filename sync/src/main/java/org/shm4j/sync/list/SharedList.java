@@ -240,6 +240,7 @@ public final class SharedList<T> implements Iterable<T> {
                         return decode(index, buffer.current(), length);
                     }
                     checkIndex(index, size, size); // a consistent size: the index is out of range, or damage
+                    throwIfDamaged(seq, index);
                 }
             }
         } finally {
@@ -390,6 +391,8 @@ public final class SharedList<T> implements Iterable<T> {
      *
      * @return the index of the first element whose bytes are {@code sought}, or -1
      * @throws IllegalStateException naming the list, once that second is over ({@link ListStore#settleReadOnly})
+     * @throws ShmFormatException    naming the element, if a consistent read finds its length out of range, as under
+     *                               the mutex
      */
     private int indexReadOnly(byte[] sought) {
         Settling settling = null;
@@ -398,8 +401,11 @@ public final class SharedList<T> implements Iterable<T> {
                 long seq = store.beginRead();
                 if ((seq & 1) == 0) {
                     int index = indexIn(sought, false);
-                    if (index != TORN && store.validate(seq)) {
-                        return index;
+                    if (store.validate(seq)) {
+                        if (index != TORN) {
+                            return index;
+                        }
+                        throwIfDamaged(seq, store.firstDamaged(store.size()));
                     }
                 }
                 if (attempt < READ_TRIES) {
@@ -467,6 +473,22 @@ public final class SharedList<T> implements Iterable<T> {
             return Arrays.copyOf(bytes, length);
         } catch (ClassCastException e) {
             return null;
+        }
+    }
+
+    /**
+     * After a read in the seqlock section begun at {@code seq} met a length out of range and the section held (not a
+     * torn read, then: damage), throws for slot {@code damaged} as a read under the mutex does, if the section still
+     * holds (else a writer came in since, and the caller reads again).
+     *
+     * @param damaged the slot, or -1 if a look again found none (a writer came in)
+     */
+    private void throwIfDamaged(long seq, int damaged) {
+        if (damaged >= 0) {
+            ShmFormatException e = store.damagedSlot(damaged); // its length word read in the section, validated next
+            if (store.validate(seq)) {
+                throw e;
+            }
         }
     }
 
@@ -655,8 +677,11 @@ public final class SharedList<T> implements Iterable<T> {
                     continue;
                 }
                 List<byte[]> copies = copyUpTo(store.size(), false);
-                if (copies != null && store.validate(seq)) {
-                    return copies;
+                if (store.validate(seq)) {
+                    if (copies != null) {
+                        return copies;
+                    }
+                    throwIfDamaged(seq, store.firstDamaged(store.size()));
                 }
             }
         } finally {

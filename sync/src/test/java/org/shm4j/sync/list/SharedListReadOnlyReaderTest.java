@@ -4,12 +4,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.Codec;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -17,6 +19,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -156,6 +159,34 @@ class SharedListReadOnlyReaderTest {
                     .hasMessageContaining("SharedList 'l' has been in the middle of a change for 1000 ms");
             store.endWrite();
             assertThat(reading.indexOf(filled(1))).isZero();
+        }
+    }
+
+    /**
+     * A slot whose length word is out of range with no writer in (damage: a stray write into the heap) is reported
+     * through a heap opened read-only as through the mutex, naming the element: a consistent read that found it was
+     * retried as if torn, and after a second get, snapshot and indexOf said "gave no consistent read for 1000 ms
+     * (writers kept changing it)", sending a user after writers that were not there.
+     */
+    @Test
+    void shouldReportADamagedElementThroughAReadOnlyHeapAsDamage() {
+        String name = names.unique("list-read-only-damaged");
+        try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
+            SharedList<byte[]> list = SharedList.create(writable, "l", Codec.bytes(), BYTES);
+            list.addAll(List.of(filled(1), filled(2), filled(3)));
+            SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
+            ListStore store = ListHeaders.open(writable, "l");
+            store.slotSegment(1).set(JAVA_INT, store.slotOffset(1), BYTES + 1); // a stray write, no writer in
+            String damaged = "SharedList 'l' is corrupted: length of element 1=" + (BYTES + 1) + " (expected: 0.."
+                    + BYTES + ")";
+            assertThatThrownBy(() -> list.get(1)).isInstanceOf(ShmFormatException.class).hasMessage(damaged);
+            assertThatThrownBy(() -> reading.get(1)).isInstanceOf(ShmFormatException.class).hasMessage(damaged);
+            assertThatThrownBy(reading::snapshot).isInstanceOf(ShmFormatException.class).hasMessage(damaged);
+            assertThatThrownBy(() -> reading.indexOf(filled(3))).isInstanceOf(ShmFormatException.class)
+                    .hasMessage(damaged);
+            assertThat(reading.get(2)).isEqualTo(filled(3));
+            assertThat(reading.indexOf(filled(1))).as("found before the damaged slot").isZero();
         }
     }
 
