@@ -3,6 +3,8 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
@@ -414,48 +416,28 @@ class SharedJoinableQueueTest {
     }
 
     /**
-     * A drainTo whose target's add throws an {@link Error} (an {@link OutOfMemoryError} as a list grows, say): the
-     * item taken and not moved is done, as for an exception. Before, it stayed counted: join() never returned.
+     * A drainTo whose target's add throws an {@link Error} (an {@link OutOfMemoryError} as a list grows, say) or a
+     * checked exception sneakily (a collection written in Kotlin, say): the item taken and not moved is done, as for
+     * a RuntimeException. Before, it stayed counted (first for an Error, then for a checked exception): join() never
+     * returned.
      */
-    @Test
-    void shouldFinishTheTaskOfAnItemWhoseDrainTargetThrowsAnError() throws Exception {
-        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
-            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
-            jobs.addAll(List.of(1L, 2L));
-            List<Long> full = new ArrayList<>() {
-                @Override
-                public boolean add(Long item) {
-                    throw new OutOfMemoryError("no room for " + item);
-                }
-            };
-            assertThatThrownBy(() -> jobs.drainTo(full)).isInstanceOf(OutOfMemoryError.class)
-                    .hasMessage("no room for 1");
-            assertThat(jobs.unfinishedTasks()).as("2 queued, 1 done by the queue").isOne();
-            assertThat(jobs.poll()).isEqualTo(2L);
-            jobs.taskDone();
-            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
-        }
-    }
-
-    /**
-     * A drainTo whose target's add throws a checked exception sneakily (a collection written in Kotlin, say): the item
-     * taken and not moved is done, as for an Error. Before, only RuntimeException and Error were caught there, and it
-     * stayed counted: join() never returned.
-     */
-    @Test
-    void shouldFinishTheTaskOfAnItemWhoseDrainTargetThrowsACheckedExceptionSneakily() throws Exception {
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void shouldFinishTheTaskOfAnItemWhoseDrainTargetThrowsAnErrorOrACheckedException(boolean error) throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
             SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, Codec.longs());
             jobs.addAll(List.of(1L, 2L));
             List<Long> refusing = new ArrayList<>() {
                 @Override
                 public boolean add(Long item) {
-                    SharedJoinableQueueTest.<RuntimeException>sneakyThrow(new IOException("no room for " + item));
+                    String message = "no room for " + item;
+                    SharedJoinableQueueTest.<RuntimeException>sneakyThrow(error ? new OutOfMemoryError(message)
+                            : new IOException(message));
                     return false;
                 }
             };
-            assertThat(catchThrowable(() -> jobs.drainTo(refusing))).isInstanceOf(IOException.class)
-                    .hasMessage("no room for 1");
+            assertThat(catchThrowable(() -> jobs.drainTo(refusing)))
+                    .isInstanceOf(error ? OutOfMemoryError.class : IOException.class).hasMessage("no room for 1");
             assertThat(jobs.unfinishedTasks()).as("2 queued, 1 done by the queue").isOne();
             assertThat(jobs.poll()).isEqualTo(2L);
             jobs.taskDone();
