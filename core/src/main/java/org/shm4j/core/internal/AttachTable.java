@@ -196,9 +196,12 @@ public final class AttachTable {
         return processes;
     }
 
-    /** @return true if the process of {@code token} has a slot: it has the heap open (read-only opens have none) */
+    /**
+     * @return true if the process of {@code token} has a slot: it has the heap open (read-only opens have none); false
+     *         for token 0, which names no process (it is every free slot's)
+     */
     public static boolean isAttached(MemorySegment segment, long token) {
-        return find(segment, token) >= 0;
+        return token != 0 && find(segment, token) >= 0;
     }
 
     private static void reclaimDead(MemorySegment segment, long me) {
