@@ -2,12 +2,11 @@
 # Runs shm4j's jcstress outcome tests (sync/src/test/java/org/shm4j/sync/jcstress) after `mvn verify` built them.
 # Usage: scripts/jcstress.sh [mode]   mode: sanity | quick (default) | default | tough
 # jcstress runs each test class in several JVM and compiler configurations ("runs"). While it works this prints a
-# counter of runs every tenth and one line per test class when its last run ends; it closes with
-# "jcstress: N passed, N failed", counting test classes. Exits non-zero if a run had a forbidden outcome or an error,
-# or if any run is missing.
-# jcstress writes its result blob (jcstress-results-*.bin.gz) into its working directory, so it runs in
-# sync/target/jcstress, which also gets its full log (jcstress.log) and HTML reports (report-split/ and
-# report-unified/, one per group of test classes below).
+# counter of runs every tenth and one line per test class when its last run ends (quick mode's unified group, which
+# runs beside the split one, at the end); it closes with "jcstress: N passed, N failed", counting test classes. Exits
+# non-zero if a run had a forbidden outcome or an error, or if any run is missing.
+# Everything goes to sync/target/jcstress: the full log (jcstress.log), and for each group of test classes below its
+# HTML report and jcstress' result blob (jcstress-results-*.bin.gz) in report-split/ and report-unified/.
 set -euo pipefail
 shopt -s lastpipe
 sync="$(cd "$(dirname "$0")/../sync" && pwd)"
@@ -58,7 +57,7 @@ echo "jcstress ($mode mode): ${#classes[@]} test classes, each in several JVM an
     "full log: sync/target/jcstress/jcstress.log"
 
 declare -A runs=() bad=() shown=() expected=()
-group=() group_name="" done_runs=0 planned=0 tenths=0 classes_shown=0 eta="" status=0 missing=0
+group=() group_name="" live=true done_runs=0 planned=0 tenths=0 classes_shown=0 eta="" status=0 missing=0
 
 class_ok() { # whether every run of test class $1 passed, and none is missing
     [ -z "${bad[$1]:-}" ] && [ "${runs[$1]:-0}" -gt 0 ] && [ "${runs[$1]}" -ge "${expected[$1]:-1}" ]
@@ -79,7 +78,8 @@ show_class() { # prints one test class's line, once
 
 show_progress() { # after each of jcstress' status lines: the counter every tenth, and the classes that ended
     local name
-    if [ "$planned" -gt 0 ] && [ $((done_runs * 10 / planned)) -gt "$tenths" ] && [ "$done_runs" -lt "$planned" ]; then
+    if [ "$live" = true ] && [ "$planned" -gt 0 ] && [ $((done_runs * 10 / planned)) -gt "$tenths" ] \
+        && [ "$done_runs" -lt "$planned" ]; then
         tenths=$((done_runs * 10 / planned))
         echo "jcstress: $done_runs of $planned runs with $group_name done, ETA $eta"
     fi
@@ -113,22 +113,22 @@ follow() { # reads jcstress' verbose output: copies it to the log, counts result
     cat >&3
 }
 
-run_group() { # $1: what the group is called; $2: split (true/false); $3: its report's directory; the rest: its classes
-    group_name="$1"
-    local split="$2" report="$3" group_status
-    shift 3
-    group=("$@")
-    [ "${#group[@]}" -gt 0 ] || return 0
-    done_runs=0 planned=0 tenths=0 eta=""
-    echo "jcstress: ${#group[@]} test classes with $group_name"
-    set +e
-    local vm=()
+launch_group() { # $1: split (true/false); $2: its report's directory; the rest: its classes. Runs jcstress there
+    local split="$1" report="$2" vm=()
+    shift 2
     [ "$split" != true ] || vm=("${split_vm[@]}")
-    run_jcstress -t "$(exact "${group[@]}")" -v -m "$mode" "${iteration[@]}" "${vm[@]}" -sc "$split" \
-        -r "$work/$report" 2>&1 | follow
-    group_status="${PIPESTATUS[0]}"
-    set -e
-    [ "$group_status" -eq 0 ] || status="$group_status"
+    mkdir -p "$work/$report"
+    cd "$work/$report" # jcstress writes its result blob, named by the second it started, into its working directory
+    run_jcstress -t "$(exact "$@")" -v -m "$mode" "${iteration[@]}" "${vm[@]}" -sc "$split" -r "$work/$report"
+}
+
+tally_group() { # $1: what the group is called; $2: whether it runs now (true: show its counter); the rest: its classes
+    group_name="$1"
+    live="$2"
+    shift 2
+    group=("$@")
+    done_runs=0 planned=0 tenths=0 eta=""
+    follow # reads the group's output on stdin
     if [ "$done_runs" -eq 0 ] || [ "$done_runs" -lt "$planned" ]; then
         echo "jcstress stopped after $done_runs of $planned runs with $group_name" >&2
         missing=1
@@ -146,8 +146,36 @@ if [ "$mode" = quick ]; then
     split_vm=(-jvmArgs "-XX:+UnlockDiagnosticVMOptions -XX:+StressLCM -XX:+StressGCM -XX:+StressIGVN -XX:+StressCCP")
 fi
 exec 3>"$log"
-run_group "split compilation" true report-split "${split_classes[@]}"
-run_group "unified compilation" false report-unified "${unified_classes[@]}"
+# The two groups run at once: each jcstress keeps both CPUs busy only while it samples, and a run spends about two
+# thirds of its time starting its JVM and estimating its resources, mostly on one thread. The unified group's output
+# goes to a file and is counted when the split group is done.
+unified_out="$work/unified.out"
+unified_pid=""
+if [ "${#unified_classes[@]}" -gt 0 ]; then
+    echo "jcstress: ${#unified_classes[@]} test classes with unified compilation, beside the split ones" \
+        "(their lines come at the end)"
+    (
+        set +e
+        launch_group false report-unified "${unified_classes[@]}" >"$unified_out" 2>&1
+        echo $? >"$unified_out.rc"
+    ) &
+    unified_pid=$!
+fi
+if [ "${#split_classes[@]}" -gt 0 ]; then
+    echo "jcstress: ${#split_classes[@]} test classes with split compilation"
+    set +e
+    launch_group true report-split "${split_classes[@]}" 2>&1 \
+        | tally_group "split compilation" true "${split_classes[@]}"
+    split_status="${PIPESTATUS[0]}"
+    set -e
+    [ "$split_status" -eq 0 ] || status="$split_status"
+fi
+if [ -n "$unified_pid" ]; then
+    wait "$unified_pid" || true
+    tally_group "unified compilation" false "${unified_classes[@]}" <"$unified_out"
+    unified_status="$(cat "$unified_out.rc" 2>/dev/null || echo 1)"
+    [ "$unified_status" -eq 0 ] || status="$unified_status"
+fi
 exec 3>&-
 
 passed=0
