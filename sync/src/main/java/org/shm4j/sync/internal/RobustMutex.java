@@ -373,7 +373,7 @@ public final class RobustMutex {
                 long now = System.nanoTime();
                 if (now - nextLivenessCheck >= 0) {
                     nextLivenessCheck = now + LIVENESS_NANOS;
-                    if (takeOverIfOwnerDead(w)) {
+                    if (takeOverIfOwnerDead(w, 0L)) {
                         return true;
                     }
                     if (watch != null) {
@@ -382,7 +382,7 @@ public final class RobustMutex {
                 }
                 long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
                 if (left <= 0) {
-                    if (giveUps.due(now) && takeOverIfOwnerDead(w)) { // a wait too short for the check above
+                    if (giveUps.due(now) && takeOverIfOwnerDead(w, 0L)) { // a wait too short for the check above
                         return true;
                     }
                     passOnWakeIfSlept(step);
@@ -427,7 +427,7 @@ public final class RobustMutex {
      */
     public boolean takeOverIfOwnerDead() {
         long w = (long) LONG.getVolatile(segment, MUTEX_WORD);
-        return w != 0 && takeOverIfOwnerDead(w);
+        return w != 0 && takeOverIfOwnerDead(w, 0L);
     }
 
     /**
@@ -442,7 +442,10 @@ public final class RobustMutex {
 
     /**
      * Frees the mutex if its owner died (one liveness check): takes it over, which marks the data inconsistent, and
-     * releases it, waking every waiter.
+     * releases it, waking every waiter. The take-over keeps the dead owner's entering bit on the word until the
+     * release: this thread enters nothing either, so if it dies in between, the next take-over finds nothing to
+     * repair where the dead owner left nothing (without the bit, a read-write lock's reader killed there left its
+     * lock marked inconsistent, and a recovery counted, for a writer that never entered).
      *
      * @return true if it did
      */
@@ -452,7 +455,7 @@ public final class RobustMutex {
     }
 
     private boolean clearIfOwnerDead(long w) {
-        if (!takeOverIfOwnerDead(w)) {
+        if (!takeOverIfOwnerDead(w, w & LOCK_ENTERING)) {
             return false;
         }
         release(true, "a mutex taken over from a dead owner");
@@ -910,13 +913,15 @@ public final class RobustMutex {
      * view, marked as the take-over marks it (else it stayed held for as long as this process kept a view: no thread
      * here could release it, and no other process takes a live process's word).
      *
-     * @param deadKey the owner field as the dead owner left it, read before the CAS
+     * @param deadKey  the owner field as the dead owner left it, read before the CAS
+     * @param entering {@link SyncLayout#LOCK_ENTERING} to take the word as a holder that will not enter (see {@link
+     *                 #clearIfOwnerDead()}), else 0
      * @return true if the word was {@code w} and is now this process's
      * @throws IllegalStateException if the mutex's memory is closed
      */
-    static boolean takeOver(MemorySegment s, long w, long deadKey, String what) {
+    static boolean takeOver(MemorySegment s, long w, long deadKey, long entering, String what) {
         try { // not on the fast path
-            return LONG.compareAndSet(s, MUTEX_WORD, w, LOCKED | LOCK_WAITERS);
+            return LONG.compareAndSet(s, MUTEX_WORD, w, LOCKED | LOCK_WAITERS | entering);
         } catch (IllegalStateException closed) {
             // the dead owner had entered unless its word has the entering bit: marked for repair, as below
             ClosedViewRelease.releaseIfTakenUnnamed(s, deadKey, (w & LOCK_ENTERING) == 0, what, SETTLE_NANOS, closed);
@@ -941,8 +946,12 @@ public final class RobustMutex {
     /**
      * Takes the mutex over from a dead owner for the current thread, with the waiters bit (others may be blocked),
      * and marks the data inconsistent, unless the dead owner's word has the entering bit (it never entered).
+     *
+     * @param entering {@link SyncLayout#LOCK_ENTERING} if the current thread will release the word without entering
+     *                 and the dead owner's word has that bit (so that a death of this thread before its release is not
+     *                 taken for a holder's either), else 0
      */
-    private boolean takeOverIfOwnerDead(long w) {
+    private boolean takeOverIfOwnerDead(long w, long entering) {
         long owner = w & ~STATE_BITS;
         if (owner == LOCKED) {
             return false; // another thread of this live process
@@ -953,7 +962,8 @@ public final class RobustMutex {
         // volatile, then the word again: the dead owner's key (or 0) if the word was still w after it, as no one
         // writes the field while the word is w; a key read after another thread's take-over would name that thread
         long deadKey = (long) LONG.getVolatile(segment, MUTEX_OWNER_THREAD);
-        if ((long) LONG.getVolatile(segment, MUTEX_WORD) != w || !takeOver(segment, w, deadKey, description)) {
+        if ((long) LONG.getVolatile(segment, MUTEX_WORD) != w
+                || !takeOver(segment, w, deadKey, entering, description)) {
             return false;
         }
         try {

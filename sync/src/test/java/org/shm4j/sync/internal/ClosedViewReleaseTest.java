@@ -244,7 +244,7 @@ class ClosedViewReleaseTest {
             long recoveries = mutex.get(JAVA_LONG, MUTEX_RECOVERIES);
             views.closing().close();
 
-            assertThatThrownBy(() -> RobustMutex.takeOver(views.closed(), deadWord, deadKey, "the mutex"))
+            assertThatThrownBy(() -> RobustMutex.takeOver(views.closed(), deadWord, deadKey, 0L, "the mutex"))
                     .as("the take-over's CAS through the closed view").isInstanceOf(IllegalStateException.class);
 
             assertThat(mutex.get(JAVA_LONG, MUTEX_WORD)).as("the word").isZero();

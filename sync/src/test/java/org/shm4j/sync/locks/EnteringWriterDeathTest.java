@@ -7,7 +7,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
+import org.shm4j.sync.testing.KilledAtCall;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
@@ -113,6 +115,55 @@ class EnteringWriterDeathTest {
             assertThat(rw.writeLock().tryLock()).isTrue();
             assertThat(block.get(JAVA_LONG, WRITER_WORD) & SyncLayout.LOCK_ENTERING).isZero();
             rw.writeLock().unlock();
+        }
+    }
+
+    /**
+     * The reader that clears a dead entering writer's word takes it over, then releases it: killed between the two
+     * (the child stopped by a debugger where {@code clearIfOwnerDead} calls {@code release}), it holds the word
+     * without ever entering too. The next one in must not take that for a dead holder.
+     */
+    @Test
+    void shouldLeaveTheLockConsistentWhenTheReaderClearingAnEnteringWritersWordIsKilledThere() throws Exception {
+        String heapName = names.unique("entering-clearer");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            MemorySegment block = heap.lookup("rw", SyncLayout.READ_WRITE_LOCK).segment();
+            rw.readLock().lock();
+            try (ChildJvm writer = ChildJvm.start(Writer.class, heapName)) {
+                writer.awaitLine("WRITING", BOUND);
+                long deadline = System.nanoTime() + BOUND.toNanos();
+                while ((block.get(JAVA_LONG, WRITER_WORD) & SyncLayout.LOCK_ENTERING) == 0) {
+                    assertThat(System.nanoTime() - deadline).as("the child waits for this reader").isNegative();
+                    Thread.onSpinWait();
+                }
+                writer.kill();
+            }
+            rw.readLock().unlock();
+            KilledAtCall.Step beforeRelease = new KilledAtCall.Step(RobustMutex.class.getName(), "release",
+                    "clearIfOwnerDead");
+            try (KilledAtCall clearer = KilledAtCall.start(beforeRelease, Reader.class, heapName)) {
+                clearer.awaitLine("READING", BOUND);
+                String stack = clearer.awaitKilled(BOUND);
+                assertThat(rw.writer()).as("the word the clearer took over, at:\n" + stack).map(LockOwner::pid)
+                        .contains(clearer.pid());
+            }
+            assertThat(rw.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("taken over").isTrue();
+            assertThat(rw.isConsistent()).as("neither the writer nor its clearer entered").isTrue();
+            assertThat(rw.recoveries()).isZero();
+            rw.writeLock().unlock();
+            assertThat(block.get(JAVA_LONG, WRITER_WORD)).isZero();
+        }
+    }
+
+    /** {@code main(heap)}: prints READING and read-locks the heap's "rw", then prints READ. */
+    public static final class Reader {
+        public static void main(String[] args) {
+            SharedReadWriteLock rw = SharedReadWriteLock.open(SharedHeap.open(args[0]), "rw");
+            System.out.println("READING");
+            System.out.flush();
+            rw.readLock().lock();
+            System.out.println("READ");
         }
     }
 

@@ -1,0 +1,174 @@
+package org.shm4j.sync.testing;
+
+import com.sun.jdi.Bootstrap;
+import com.sun.jdi.IncompatibleThreadStateException;
+import com.sun.jdi.Method;
+import com.sun.jdi.ReferenceType;
+import com.sun.jdi.StackFrame;
+import com.sun.jdi.ThreadReference;
+import com.sun.jdi.VMDisconnectedException;
+import com.sun.jdi.VirtualMachine;
+import com.sun.jdi.connect.AttachingConnector;
+import com.sun.jdi.connect.Connector;
+import com.sun.jdi.connect.IllegalConnectorArgumentsException;
+import com.sun.jdi.event.BreakpointEvent;
+import com.sun.jdi.event.ClassPrepareEvent;
+import com.sun.jdi.event.Event;
+import com.sun.jdi.event.EventSet;
+import com.sun.jdi.request.BreakpointRequest;
+import com.sun.jdi.request.ClassPrepareRequest;
+import com.sun.jdi.request.EventRequest;
+import org.shm4j.testing.ChildJvm;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A child JVM run under a debugger (JDI over a local socket) that is SIGKILLed at an exact step of the library's
+ * code: when one of its threads enters a chosen method called from a chosen caller. The breakpoint suspends the whole
+ * child, so nothing runs past the step before the SIGKILL; the test needs no hook in the library. A step is named by
+ * methods rather than line numbers, so that it survives edits of the code around it.
+ *
+ * <p>Use: {@link #start}, let the child run into the step, {@link #awaitKilled} (bounded), then check what a third
+ * process finds.
+ */
+public final class KilledAtCall implements AutoCloseable {
+    private static final String LISTENING = "Listening for transport dt_socket at address: ";
+    private static final Duration ATTACH_BOUND = Duration.ofSeconds(60);
+
+    /**
+     * The step: a thread enters {@code method} of {@code className} (any overload) from a frame of {@code caller}
+     * (the calling method's name, of any class).
+     */
+    public record Step(String className, String method, String caller) {
+    }
+
+    private final ChildJvm child;
+    private final VirtualMachine vm;
+    private final CompletableFuture<String> hit = new CompletableFuture<>();
+
+    private KilledAtCall(ChildJvm child, VirtualMachine vm, Step step) {
+        this.child = child;
+        this.vm = vm;
+        Thread events = new Thread(() -> run(step), "jdi events of child " + child.pid());
+        events.setDaemon(true);
+        events.start();
+    }
+
+    /**
+     * Starts {@code mainClass} suspended under a debugger, sets the breakpoint, and lets it run.
+     *
+     * @return the child, running until it reaches {@code step}
+     */
+    public static KilledAtCall start(Step step, Class<?> mainClass, String... args) throws InterruptedException {
+        ChildJvm child = ChildJvm.start(List.of("-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,"
+                + "address=127.0.0.1:0"), mainClass, args);
+        try {
+            String port = child.awaitLine(LISTENING, ATTACH_BOUND).substring(LISTENING.length()).trim();
+            AttachingConnector socket = Bootstrap.virtualMachineManager().attachingConnectors().stream()
+                    .filter(c -> c.name().equals("com.sun.jdi.SocketAttach")).findFirst().orElseThrow();
+            Map<String, Connector.Argument> arguments = socket.defaultArguments();
+            arguments.get("hostname").setValue("127.0.0.1");
+            arguments.get("port").setValue(port);
+            arguments.get("timeout").setValue(Long.toString(ATTACH_BOUND.toMillis()));
+            return new KilledAtCall(child, socket.attach(arguments), step);
+        } catch (IOException e) {
+            child.close();
+            throw new UncheckedIOException("cannot debug child " + child.pid(), e);
+        } catch (IllegalConnectorArgumentsException e) {
+            child.close();
+            throw new IllegalStateException("cannot debug child " + child.pid(), e);
+        } catch (RuntimeException | InterruptedException | Error e) {
+            child.close();
+            throw e;
+        }
+    }
+
+    /** @return the child's pid */
+    public long pid() {
+        return child.pid();
+    }
+
+    /** Waits (bounded) for a line of the child's output, as {@link ChildJvm#awaitLine} does. */
+    public String awaitLine(String prefix, Duration timeout) throws InterruptedException {
+        return child.awaitLine(prefix, timeout);
+    }
+
+    /**
+     * Waits until a thread of the child reaches the step, then SIGKILLs the child while it is suspended there.
+     *
+     * @return the stack of the thread at the step, innermost first, for messages
+     * @throws AssertionError if the step is not reached within {@code bound} (the child is killed then too)
+     */
+    public String awaitKilled(Duration bound) throws InterruptedException {
+        try {
+            return hit.get(bound.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            throw new AssertionError("child " + child.pid() + " did not reach the step within " + bound
+                    + "; output:\n" + child.output(), e);
+        } finally {
+            child.kill();
+        }
+    }
+
+    private void run(Step step) {
+        try {
+            ClassPrepareRequest prepare = vm.eventRequestManager().createClassPrepareRequest();
+            prepare.addClassFilter(step.className());
+            prepare.enable();
+            vm.classesByName(step.className()).forEach(type -> setBreakpoints(type, step));
+            vm.resume();
+            while (!hit.isDone()) {
+                EventSet events = vm.eventQueue().remove();
+                boolean resume = true;
+                for (Event event : events) {
+                    if (event instanceof ClassPrepareEvent prepared) {
+                        setBreakpoints(prepared.referenceType(), step);
+                    } else if (event instanceof BreakpointEvent breakpoint && calledFrom(breakpoint.thread(), step)) {
+                        hit.complete(stack(breakpoint.thread()));
+                        resume = false; // the whole child stays suspended at the step until it is killed
+                    }
+                }
+                if (resume) {
+                    events.resume();
+                }
+            }
+        } catch (VMDisconnectedException | InterruptedException | IncompatibleThreadStateException e) {
+            hit.completeExceptionally(e);
+        }
+    }
+
+    private static void setBreakpoints(ReferenceType type, Step step) {
+        for (Method method : type.methodsByName(step.method())) {
+            BreakpointRequest request = type.virtualMachine().eventRequestManager()
+                    .createBreakpointRequest(method.location());
+            request.setSuspendPolicy(EventRequest.SUSPEND_ALL);
+            request.enable();
+        }
+    }
+
+    private static boolean calledFrom(ThreadReference thread, Step step) throws IncompatibleThreadStateException {
+        return thread.frameCount() > 1 && thread.frame(1).location().method().name().equals(step.caller());
+    }
+
+    private static String stack(ThreadReference thread) throws IncompatibleThreadStateException {
+        StringBuilder stack = new StringBuilder(thread.name()).append('\n');
+        for (StackFrame frame : thread.frames()) {
+            stack.append("  at ").append(frame.location()).append('\n');
+        }
+        return stack.toString();
+    }
+
+    /** Kills the child if it still runs. */
+    @Override
+    public void close() {
+        child.close();
+    }
+}
