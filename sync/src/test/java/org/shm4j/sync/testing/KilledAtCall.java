@@ -45,9 +45,13 @@ public final class KilledAtCall implements AutoCloseable {
 
     /**
      * The step: a thread enters {@code method} of {@code className} (any overload) from a frame of {@code caller}
-     * (the calling method's name, of any class).
+     * (the calling method's name, of any class) for the {@code hit}-th time (from 1) in the child.
      */
-    public record Step(String className, String method, String caller) {
+    public record Step(String className, String method, String caller, int hit) {
+        /** The first such entry. */
+        public Step(String className, String method, String caller) {
+            this(className, method, caller, 1);
+        }
     }
 
     private final ChildJvm child;
@@ -101,6 +105,11 @@ public final class KilledAtCall implements AutoCloseable {
         return child.awaitLine(prefix, timeout);
     }
 
+    /** @return everything the child printed so far */
+    public String output() {
+        return child.output();
+    }
+
     /**
      * Waits until a thread of the child reaches the step, then SIGKILLs the child while it is suspended there.
      *
@@ -125,13 +134,15 @@ public final class KilledAtCall implements AutoCloseable {
             prepare.enable();
             vm.classesByName(step.className()).forEach(type -> setBreakpoints(type, step));
             vm.resume();
+            int hits = 0;
             while (!hit.isDone()) {
                 EventSet events = vm.eventQueue().remove();
                 boolean resume = true;
                 for (Event event : events) {
                     if (event instanceof ClassPrepareEvent prepared) {
                         setBreakpoints(prepared.referenceType(), step);
-                    } else if (event instanceof BreakpointEvent breakpoint && calledFrom(breakpoint.thread(), step)) {
+                    } else if (event instanceof BreakpointEvent breakpoint && calledFrom(breakpoint.thread(), step)
+                            && ++hits == step.hit()) {
                         hit.complete(stack(breakpoint.thread()));
                         resume = false; // the whole child stays suspended at the step until it is killed
                     }
