@@ -779,10 +779,13 @@ public final class RobustMutex {
         if (w == 0) {
             return Optional.empty();
         }
-        long since = (long) LONG.getOpaque(s, base + MUTEX_HELD_SINCE); // opaque: diagnostics
         long pid = w & LOCK_PID_MASK;
-        return Optional.of(new LockOwner(pid,
-                ThreadKeys.threadId((long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD), pid), // opaque: diagnostics
+        long key = (long) LONG.getOpaque(s, base + MUTEX_OWNER_THREAD); // opaque: diagnostics
+        long thread = ThreadKeys.threadId(key, pid);
+        // another process's key: a take-over between its CAS and its claim (or killed there) left the dead owner's
+        // key and note, which say nothing of this owner (the take-over clears the note before it claims)
+        long since = key != 0 && thread == 0 ? 0 : (long) LONG.getOpaque(s, base + MUTEX_HELD_SINCE); // opaque: as key
+        return Optional.of(new LockOwner(pid, thread,
                 since == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(since))));
     }
 
@@ -967,12 +970,14 @@ public final class RobustMutex {
             return false;
         }
         try {
+            // opaque: diagnostics; the dead owner's note, cleared before the claim so that a taker killed after the
+            // claim leaves none (until the claim, owner() reports no note beside the dead owner's key)
+            LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L);
             claim(segment, 0); // until then the owner field holds the dead owner's key, which no thread here matches
             if ((w & LOCK_ENTERING) == 0) { // it had entered
                 INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
                 LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
             }
-            LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L); // opaque: diagnostics; the dead owner's note
         } catch (IllegalStateException closed) { // see claimTaken: marked through the other view instead
             ClosedViewRelease.releaseTaken(segment, deadKey, description, (w & LOCK_ENTERING) == 0, closed);
             throw closed;

@@ -49,12 +49,18 @@ public final class ThreadKeys {
      * @param key an owner thread field's value (0: none)
      * @param pid the owner's pid, or 0 if not known
      * @return the Java thread id that {@code key} names in process {@code pid}: {@code key} itself if it is below
-     *         2^33 (0, or a bare id an older build wrote); its low 33 bits if {@code pid} is 0
+     *         2^33 (0, or a bare id an older build wrote); its low 33 bits if {@code pid} is 0; 0 (none recorded) if
+     *         it is another process's key, which names no thread of {@code pid} (a take-over from a dead owner, until
+     *         it claims, leaves the dead owner's key beside the new owner's word)
      */
     public static long threadId(long key, long pid) {
         if ((key & ~THREAD_BITS) == 0) {
             return key;
         }
-        return pid == 0 ? key & THREAD_BITS : key ^ (pid << OWNER_THREAD_PID_SHIFT);
+        if (pid == 0) {
+            return key & THREAD_BITS;
+        }
+        long id = key ^ (pid << OWNER_THREAD_PID_SHIFT);
+        return (id & ~THREAD_BITS) == 0 ? id : 0;
     }
 }

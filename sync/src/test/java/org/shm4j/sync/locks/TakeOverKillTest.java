@@ -1,5 +1,6 @@
 package org.shm4j.sync.locks;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -8,12 +9,17 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.FairTurns;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.testing.KilledAtCall;
+import org.shm4j.sync.tools.Shm4j;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -68,6 +74,39 @@ class TakeOverKillTest {
             lock.unlock();
             assertThat(lock.tryLock()).isTrue();
             assertThat(consistent(lock)).isTrue();
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A taker killed after the take-over's CAS and before it names its thread leaves the dead owner's thread key (and
+     * its waiter's note of when it was first seen holding) beside a word that names the taker: the lock's owner and
+     * {@code shm4j inspect} must report the taker with no thread recorded and no note, not a thread id made by
+     * decoding the dead owner's key with the taker's pid, nor the dead owner's note as the taker's.
+     */
+    @Test
+    void shouldReportATakerKilledBeforeNamingItsThreadWithNoThreadAndNoNote() throws Exception {
+        String heapName = names.unique("takeover-owner");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            try (ChildJvm owner = ChildJvm.start(Owner.class, heapName, "plain")) {
+                owner.awaitLine("LOCKED", BOUND);
+                owner.kill();
+            }
+            long taker;
+            try (KilledAtCall killed = KilledAtCall.start(step("RobustMutex#claim@takeOverIfOwnerDead#1"), Taker.class,
+                    heapName, "plain")) {
+                killed.awaitKilled(BOUND);
+                taker = killed.pid();
+            }
+            assertThat(lock.owner()).contains(new LockOwner(taker, 0, Optional.empty()));
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            assertThat(Shm4j.run(new String[] {"inspect", heapName}, new PrintStream(out, true, UTF_8),
+                    new PrintStream(new ByteArrayOutputStream(), true, UTF_8))).isZero();
+            assertThat(out.toString(UTF_8)).containsPattern("lock +SharedLock +held=true owner=\\{pid=" + taker
+                    + " thread=0 alive=false attached=true heldSince=-}");
+            assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the third process's lock").isTrue();
+            assertThat(lock.owner().map(LockOwner::threadId)).contains(Thread.currentThread().threadId());
             lock.unlock();
         }
     }
