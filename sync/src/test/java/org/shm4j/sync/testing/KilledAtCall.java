@@ -1,12 +1,13 @@
 package org.shm4j.sync.testing;
 
+import com.sun.jdi.AbsentInformationException;
 import com.sun.jdi.Bootstrap;
 import com.sun.jdi.IncompatibleThreadStateException;
+import com.sun.jdi.Location;
 import com.sun.jdi.Method;
 import com.sun.jdi.ReferenceType;
 import com.sun.jdi.StackFrame;
 import com.sun.jdi.ThreadReference;
-import com.sun.jdi.VMDisconnectedException;
 import com.sun.jdi.VirtualMachine;
 import com.sun.jdi.connect.AttachingConnector;
 import com.sun.jdi.connect.Connector;
@@ -22,19 +23,24 @@ import org.shm4j.testing.ChildJvm;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.IntStream;
 
 /**
  * A child JVM run under a debugger (JDI over a local socket) that is SIGKILLed at an exact step of the library's
- * code: when one of its threads enters a chosen method called from a chosen caller. The breakpoint suspends the whole
- * child, so nothing runs past the step before the SIGKILL; the test needs no hook in the library. A step is named by
- * methods rather than line numbers, so that it survives edits of the code around it.
+ * code: when one of its threads enters a chosen method called from a chosen caller, or reaches a chosen statement
+ * (found by its text in the source). The breakpoint suspends the whole child, so nothing runs past the step before
+ * the SIGKILL; the test needs no hook in the library. A step is named by methods or code rather than line numbers,
+ * so that it survives edits of the code around it.
  *
  * <p>Use: {@link #start}, let the child run into the step, {@link #awaitKilled} (bounded), then check what a third
  * process finds.
@@ -47,10 +53,34 @@ public final class KilledAtCall implements AutoCloseable {
      * The step: a thread enters {@code method} of {@code className} (any overload) from a frame of {@code caller}
      * (the calling method's name, of any class) for the {@code hit}-th time (from 1) in the child.
      */
-    public record Step(String className, String method, String caller, int hit) {
+    public record Step(String className, String method, String caller, int hit, int line) {
+        /** The {@code hit}-th entry of {@code method} from {@code caller}. */
+        public Step(String className, String method, String caller, int hit) {
+            this(className, method, caller, hit, 0);
+        }
+
         /** The first such entry. */
         public Step(String className, String method, String caller) {
-            this(className, method, caller, 1);
+            this(className, method, caller, 1, 0);
+        }
+
+        /**
+         * The step where a thread of the child reaches, for the {@code hit}-th time, the statement of {@code method}
+         * whose source line holds {@code code}, before it runs (for steps between two accesses, where no call marks
+         * them). The line is looked up in this module's source, so the step moves with edits around it.
+         *
+         * @throws IllegalArgumentException if the class's source has no such line, or more than one
+         */
+        public static Step atLine(Class<?> type, String method, String code, int hit) throws IOException {
+            Path source = Path.of("src", "main", "java", type.getName().replace('.', '/') + ".java");
+            List<String> lines = Files.readAllLines(source);
+            List<Integer> found = IntStream.range(0, lines.size()).filter(i -> lines.get(i).contains(code)).boxed()
+                    .toList();
+            if (found.size() != 1) {
+                throw new IllegalArgumentException(source + ": " + found.size() + " lines hold '" + code
+                        + "' (expected: 1)");
+            }
+            return new Step(type.getName(), method, null, hit, found.getFirst() + 1);
         }
     }
 
@@ -151,22 +181,39 @@ public final class KilledAtCall implements AutoCloseable {
                     events.resume();
                 }
             }
-        } catch (VMDisconnectedException | InterruptedException | IncompatibleThreadStateException e) {
+        } catch (RuntimeException | InterruptedException | IncompatibleThreadStateException e) {
             hit.completeExceptionally(e);
         }
     }
 
     private static void setBreakpoints(ReferenceType type, Step step) {
-        for (Method method : type.methodsByName(step.method())) {
-            BreakpointRequest request = type.virtualMachine().eventRequestManager()
-                    .createBreakpointRequest(method.location());
+        List<Location> locations = new ArrayList<>();
+        try {
+            for (Method method : type.methodsByName(step.method())) {
+                if (step.line() == 0) {
+                    locations.add(method.location());
+                } else {
+                    method.locationsOfLine(step.line()).stream().findFirst().ifPresent(locations::add);
+                }
+            }
+        } catch (AbsentInformationException e) {
+            throw new IllegalStateException(type.name() + " has no line numbers", e);
+        }
+        if (locations.isEmpty()) {
+            throw new IllegalStateException("no method " + step.method() + (step.line() == 0 ? "" : " with line "
+                    + step.line()) + " in " + type.name());
+        }
+        for (Location location : locations) {
+            BreakpointRequest request = type.virtualMachine().eventRequestManager().createBreakpointRequest(location);
             request.setSuspendPolicy(EventRequest.SUSPEND_ALL);
             request.enable();
         }
     }
 
+    /** @return true if the thread is at the step: at its line, or in its method called from its caller */
     private static boolean calledFrom(ThreadReference thread, Step step) throws IncompatibleThreadStateException {
-        return thread.frameCount() > 1 && thread.frame(1).location().method().name().equals(step.caller());
+        return step.line() != 0
+                || thread.frameCount() > 1 && thread.frame(1).location().method().name().equals(step.caller());
     }
 
     private static String stack(ThreadReference thread) throws IncompatibleThreadStateException {
