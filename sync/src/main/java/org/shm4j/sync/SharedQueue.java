@@ -6,6 +6,7 @@ import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.Rethrow;
 import org.shm4j.sync.internal.RingRoom;
 import org.shm4j.sync.internal.WordWait;
 import org.shm4j.sync.ring.RingClaim;
@@ -181,9 +182,8 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     public boolean offer(T value) {
         try {
             return offer(value, Duration.ZERO);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
+        } catch (InterruptedException e) { // the codec's, thrown sneakily: an offer that does not wait has no interrupt
+            throw Rethrow.asThrown(e); // the value is not queued, as for a RuntimeException of the codec's
         }
     }
 
@@ -230,9 +230,8 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     public T poll() {
         try {
             return poll(Duration.ZERO);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return null;
+        } catch (InterruptedException e) { // the codec's, thrown sneakily: a poll that does not wait has no interrupt
+            throw Rethrow.asThrown(e); // the item is consumed (a joinable queue's task done), as for an Error
         }
     }
 

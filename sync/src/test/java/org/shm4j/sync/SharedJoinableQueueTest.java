@@ -570,6 +570,34 @@ class SharedJoinableQueueTest {
     }
 
     /**
+     * An {@link InterruptedException} a codec throws sneakily is a failure of the call, as any checked exception it
+     * throws so: the untimed {@code poll()} and {@code peek()} throw the decode's as it was thrown (the poll's item
+     * consumed and its task done, the peek's item left queued), and {@code offer(value)} throws the encode's, the
+     * value not queued; none sets the thread's interrupt status. Before, poll() and peek() threw an
+     * {@link AssertionError} (the ring's untimed poll took the exception for its turn's acquire), the polled item's
+     * task stayed counted (join() never returned), and offer(value) returned false, as for a full queue, with the
+     * interrupt status set.
+     */
+    @Test
+    void shouldFailACallWhoseCodecThrowsInterruptedExceptionSneakily() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            InterruptingCodec codec = new InterruptingCodec();
+            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(heap, "jobs", 1024, codec);
+            jobs.put(-1L);
+            assertThat(catchThrowable(jobs::peek)).isInstanceOf(InterruptedException.class).hasMessage("decoding -1");
+            assertThat(jobs.unfinishedTasks()).as("-1 still queued").isOne();
+            assertThat(catchThrowable(jobs::poll)).isInstanceOf(InterruptedException.class).hasMessage("decoding -1");
+            assertThat(Thread.interrupted()).isFalse();
+            assertThat(jobs.unfinishedTasks()).as("-1 consumed, its task done by the queue").isZero();
+            assertThat(catchThrowable(() -> jobs.offer(-2L))).isInstanceOf(InterruptedException.class)
+                    .hasMessage("encoding -2");
+            assertThat(Thread.interrupted()).isFalse();
+            assertThat(jobs.isEmpty()).as("-2 not queued").isTrue();
+            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    /**
      * Items taken through the ring opened as a plain queue count nothing and wake nobody: a blocked join notices
      * them gone by its bounded sleep, and returns.
      */
@@ -755,6 +783,26 @@ class SharedJoinableQueueTest {
             Long value = super.decode(source, offset, length);
             if (value < 0) {
                 SharedJoinableQueueTest.<RuntimeException>sneakyThrow(new IOException("decoding " + value));
+            }
+            return value;
+        }
+    }
+
+    /** {@link Codec#longs()}, whose decode of -1 and encode of -2 throw InterruptedException sneakily. */
+    private static final class InterruptingCodec extends LongsWithHook {
+        @Override
+        public void encode(Long value, MemorySegment target, long offset) {
+            if (value == -2) {
+                SharedJoinableQueueTest.<RuntimeException>sneakyThrow(new InterruptedException("encoding " + value));
+            }
+            super.encode(value, target, offset);
+        }
+
+        @Override
+        public Long decode(MemorySegment source, long offset, int length) {
+            Long value = super.decode(source, offset, length);
+            if (value == -1) {
+                SharedJoinableQueueTest.<RuntimeException>sneakyThrow(new InterruptedException("decoding " + value));
             }
             return value;
         }

@@ -229,13 +229,8 @@ public final class BarrierGenerations {
 
         /** Throws the action's exception, unwrapped (checked or not). @return never */
         public RuntimeException rethrowCause() {
-            throw BarrierGenerations.<RuntimeException>sneaky(getCause());
+            throw Rethrow.asThrown(getCause());
         }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <E extends Throwable> E sneaky(Throwable t) throws E {
-        throw (E) t;
     }
 
     /** @return what an await of a generation that broke throws: naming the barrier (until a reset) */

@@ -8,6 +8,7 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RingRoom;
+import org.shm4j.sync.internal.Rethrow;
 import org.shm4j.sync.internal.RingScan;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.StallWatch;
@@ -967,7 +968,8 @@ public final class SharedRing {
      * Hands up to {@code limit} messages to {@code handler}, in order. SPSC and MPSC rings allow one consuming
      * thread, of one process, at a time; MPMC consumers take turns, waiting for the turn at most 1 s (see the class
      * documentation: 0 if another live consumer holds it longer). If the handler throws, the message it threw on
-     * counts as consumed.
+     * counts as consumed, and what it threw passes through as it was thrown (a checked exception thrown sneakily,
+     * an {@link InterruptedException} too).
      *
      * @return the number of messages handled
      * @throws IllegalArgumentException if {@code limit} is negative
@@ -989,8 +991,8 @@ public final class SharedRing {
             }
             try {
                 return RingConsumer.drainInTurn(this, handler, limit, RingConsumer.UNTIMED_TURN_NANOS, false);
-            } catch (InterruptedException impossible) {
-                throw new AssertionError(impossible);
+            } catch (InterruptedException e) { // the handler's, thrown sneakily: the turn's acquire is uninterruptible
+                throw Rethrow.asThrown(e);
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
@@ -1020,8 +1022,8 @@ public final class SharedRing {
                 }
             }
             return RingConsumer.peekInTurn(this, handler);
-        } catch (InterruptedException impossible) { // an acquire that is not interruptible
-            throw new AssertionError(impossible);
+        } catch (InterruptedException e) { // the handler's, thrown sneakily: the turn's acquire is not interruptible
+            throw Rethrow.asThrown(e);
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }

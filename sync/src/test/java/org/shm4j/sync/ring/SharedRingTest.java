@@ -210,6 +210,37 @@ class SharedRingTest {
         }
     }
 
+    /**
+     * A handler's checked exception thrown sneakily (Kotlin code, say) passes through poll, drain and peek as it was
+     * thrown, as a RuntimeException does. Before, an MPMC ring's untimed poll, drain and peek wrapped an
+     * {@link InterruptedException} in an {@link AssertionError} (taking it for their turn's acquire, which is not
+     * interruptible).
+     */
+    @ParameterizedTest
+    @EnumSource(SharedRing.Kind.class)
+    void shouldPassAHandlersCheckedExceptionThrownSneakilyThroughAsItIs(SharedRing.Kind kind) {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", kind, 1024);
+            for (int type = 1; type <= 3; type++) {
+                assertThat(ring.offer(type, new byte[8], 0, 8)).isTrue();
+            }
+            InterruptedException thrown = new InterruptedException("the handler's");
+            MessageHandler interrupted = (type, buffer, offset, length) -> SharedRingTest.sneakyThrow(thrown);
+            assertThatThrownBy(() -> ring.peek(interrupted)).isSameAs(thrown);
+            assertThatThrownBy(() -> ring.poll(interrupted)).isSameAs(thrown);
+            assertThatThrownBy(() -> ring.drain(interrupted, 1)).isSameAs(thrown);
+            assertThat(Thread.interrupted()).isFalse();
+            List<Integer> types = new ArrayList<>();
+            assertThat(ring.poll((type, buffer, offset, length) -> types.add(type))).isOne();
+            assertThat(types).as("the two handed to the throwing handler were consumed").containsExactly(3);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> void sneakyThrow(Throwable e) throws E {
+        throw (E) e;
+    }
+
     @ParameterizedTest
     @EnumSource(SharedRing.Kind.class)
     void shouldGiveUpTheClaimOfAnOfferWhoseSourceFails(SharedRing.Kind kind) {
