@@ -207,6 +207,17 @@ final class CodecMessages {
             return counted && thrown == escaped;
         }
 
+        /**
+         * @return {@code thrown}, an exception of the ring's own that a poll into this receiver threw, with what left
+         *         the handler before it (if anything) added as suppressed
+         */
+        RuntimeException keepEscaped(RuntimeException thrown) {
+            if (escaped != null && escaped != thrown) {
+                thrown.addSuppressed(escaped);
+            }
+            return thrown;
+        }
+
         /** @return the decoded value, or null if no message came */
         T result() {
             if (failure != null) {

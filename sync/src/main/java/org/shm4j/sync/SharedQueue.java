@@ -479,6 +479,11 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
             int got;
             try {
                 got = timeout.isZero() ? ring.poll(receiver) : ring.poll(receiver, timeout, WaitStrategy.BLOCKING);
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                // the ring's own (a codec's are failures in the receiver): a view closed in the handler leaves the
+                // item queued and its count to the next consumer, so no task is done here; what the handler threw
+                // before it stays with the exception, as suppressed
+                throw receiver.keepEscaped(closed(e));
             } catch (Throwable e) { // the handler's own: an Error, or a checked exception a codec threw sneakily
                 if (receiver.handlerThrew(e)) {
                     tasks.decrement(); // no caller gets the item, which the ring consumed: as finishUndelivered

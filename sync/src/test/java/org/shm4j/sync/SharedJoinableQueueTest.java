@@ -598,6 +598,39 @@ class SharedJoinableQueueTest {
     }
 
     /**
+     * A decode that closes its own view of the heap and then throws: the ring cannot move past the item through the
+     * closed view, so the item stays queued with its task counted, and the next consumer (here through the view kept
+     * open) takes both over, as from a consumer that died in the handler; the poll throws the queue's "heap closed",
+     * with the decode's throwable kept as suppressed. Before, the decode's throwable was dropped.
+     */
+    @Test
+    void shouldKeepTheDecodesThrowableWhenTheRingCannotMovePastTheItemThroughAClosedView() throws Exception {
+        String heapName = names.unique("closed-in-decode");
+        try (SharedHeap kept = SharedHeap.create(heapName, 1 << 20)) {
+            SharedJoinableQueue<Long> jobs = SharedJoinableQueue.create(kept, "jobs", 1024, Codec.longs());
+            jobs.put(-1L);
+            SharedHeap closing = SharedHeap.open(heapName);
+            StackOverflowError overflow = new StackOverflowError("decoding -1");
+            SharedJoinableQueue<Long> closingJobs = SharedJoinableQueue.open(closing, "jobs", new LongsWithHook() {
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    closing.close();
+                    throw overflow;
+                }
+            });
+            assertThat(catchThrowable(closingJobs::poll)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("is closed").satisfies(e -> assertThat(e.getSuppressed()).containsExactly(
+                            overflow));
+            assertThat(jobs.unfinishedTasks()).as("queued, and counted by the closed view's poll").isEqualTo(2);
+            assertThat(jobs.poll()).as("handed over again, its task taken over").isEqualTo(-1L);
+            assertThat(jobs.unfinishedTasks()).isOne();
+            jobs.taskDone();
+            assertThat(jobs.join(0, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(jobs::taskDone).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    /**
      * Items taken through the ring opened as a plain queue count nothing and wake nobody: a blocked join notices
      * them gone by its bounded sleep, and returns.
      */
