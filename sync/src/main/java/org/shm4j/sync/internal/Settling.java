@@ -18,8 +18,10 @@ public final class Settling {
 
     private final long since = System.nanoTime();
     private int step;
-    /** What the caller read first, at the first retry ({@link #pause(Settling, long)}): a seqlock's value, say. */
+    /** What the caller read at the last retry ({@link #pause(Settling, long)}): a seqlock's value, say. */
     private long mark;
+    /** When a retry first read {@link #mark}: the value has not changed since (a seqlock's only goes up). */
+    private long markedAt;
     /** Taken while retrying, else each park would return at once (a spin); set again by {@link #end}. */
     private boolean interrupted;
 
@@ -29,6 +31,23 @@ public final class Settling {
     /** @return true if the retries of {@code settling} (null: none yet) have run longer than {@code budgetNanos} */
     public static boolean waited(Settling settling, long budgetNanos) {
         return settling != null && System.nanoTime() - settling.since > budgetNanos;
+    }
+
+    /**
+     * {@link #waited(Settling, long)} for a seqlock read: a change under way that began after the first retry (its
+     * writer may have died in it) is waited for until it has been under way for {@code budgetNanos} too, or ends, so
+     * that {@link #oneChangeSince} can tell a dead writer from writers that kept changing the structure; so the
+     * retries run for at most about twice the budget.
+     *
+     * @param seq the seqlock's value, read now
+     * @return true if the retries are to end now
+     */
+    public static boolean waited(Settling settling, long budgetNanos, long seq) {
+        if (!waited(settling, budgetNanos)) {
+            return false;
+        }
+        long now = System.nanoTime();
+        return (seq & 1) == 0 || seq != settling.mark || now - settling.markedAt > budgetNanos;
     }
 
     /**
@@ -45,25 +64,29 @@ public final class Settling {
     }
 
     /**
-     * {@link #pause(Settling)}, noting {@code mark} if this is the first retry.
+     * {@link #pause(Settling)}, noting {@code seq}, a seqlock's value read now, and when it was first read if it
+     * changed since the last retry (or this is the first).
      *
      * @return as {@link #pause(Settling)}
      */
-    public static Settling pause(Settling settling, long mark) {
+    public static Settling pause(Settling settling, long seq) {
+        long now = System.nanoTime();
         Settling retries = pause(settling);
-        if (settling == null) {
-            retries.mark = mark;
+        if (settling == null || seq != retries.mark) {
+            retries.mark = seq;
+            retries.markedAt = now;
         }
         return retries;
     }
 
     /**
-     * @return true if {@code seq}, a seqlock's value read now, is odd and the one {@code settling} (not null) noted at
-     *         its first retry: one change has been under way all along (its writer died, or is that slow); false if
-     *         changes began and ended meanwhile (each odd value after the one before, say), or none is under way
+     * @return true if {@code seq}, a seqlock's value read now, is odd and the one {@code settling} (not null) noted
+     *         {@code budgetNanos} ago or earlier: one change has been under way all that time (its writer died, or is
+     *         that slow); false if a change began or ended within it (each odd value after the one before, say), or
+     *         none is under way
      */
-    public static boolean oneChangeSince(Settling settling, long seq) {
-        return (seq & 1) != 0 && seq == settling.mark;
+    public static boolean oneChangeSince(Settling settling, long seq, long budgetNanos) {
+        return (seq & 1) != 0 && seq == settling.mark && System.nanoTime() - settling.markedAt > budgetNanos;
     }
 
     /** Sets the interrupt taken while retrying again; called as the read returns or throws. */

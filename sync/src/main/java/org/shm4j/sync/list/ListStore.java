@@ -160,22 +160,22 @@ final class ListStore {
     /**
      * For a reader whose optimistic tries all failed: one that can write takes the mutex instead (null); one through
      * a heap opened read-only cannot, so it waits a {@link Settling} step and reads again, for up to
-     * {@link #READ_ONLY_WAIT_NANOS}.
+     * {@link #READ_ONLY_WAIT_NANOS} (up to twice that if a change that began meanwhile is still under way then).
      *
      * @param settling null on the first retry, then what the last call returned
      * @return null if the caller is to take the mutex, else the retries' state for the next call
      * @throws IllegalStateException naming the list once that time is over: a writer died in the middle of a change
      *                               (the next access through a heap opened read-write finishes it) or is that slow
-     *                               (seq odd, and the same as at the first retry), or writers kept changing the list
+     *                               (seq odd, and unchanged for that whole time), or writers kept changing the list
      */
     Settling settleReadOnly(Settling settling) {
         if (!header.isReadOnly()) {
             return null;
         }
         long seq = beginRead();
-        if (Settling.waited(settling, READ_ONLY_WAIT_NANOS)) {
+        if (Settling.waited(settling, READ_ONLY_WAIT_NANOS, seq)) {
             boolean writerIn = (seq & 1) != 0;
-            boolean oneChange = Settling.oneChangeSince(settling, seq);
+            boolean oneChange = Settling.oneChangeSince(settling, seq, READ_ONLY_WAIT_NANOS);
             throw new IllegalStateException(what + (oneChange ? " has been in the middle of a change for "
                     : " gave no consistent read for ") + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS)
                     + " ms (" + (oneChange ? "its writer died, or is that slow" : "writers kept changing it"

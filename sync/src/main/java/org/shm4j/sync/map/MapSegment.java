@@ -126,12 +126,12 @@ final class MapSegment {
     /**
      * For a reader of a heap opened read-only whose optimistic tries all failed: it cannot take the lock (to wait
      * for a writer, or to repair a dead one's change), so it tries again after each {@link Settling} step for up to
-     * {@link #READ_ONLY_WAIT_NANOS}.
+     * {@link #READ_ONLY_WAIT_NANOS} (up to twice that if a change that began meanwhile is still under way then).
      *
      * @param attempt one optimistic read: its result, or null if a writer interfered
      * @return the first result
      * @throws IllegalStateException naming the segment if no attempt succeeded in that time: a writer died in the
-     *                               middle of a change (the sequence odd, and the same as at the first retry; the
+     *                               middle of a change (the sequence odd, and unchanged for that whole time; the
      *                               next access through a heap opened read-write repairs it), or writers kept
      *                               changing the segment, or its bytes are damaged
      */
@@ -144,8 +144,8 @@ final class MapSegment {
                     return result;
                 }
                 long sequence = sequenceAcquire();
-                if (Settling.waited(settling, READ_ONLY_WAIT_NANOS)) {
-                    boolean oneChange = Settling.oneChangeSince(settling, sequence);
+                if (Settling.waited(settling, READ_ONLY_WAIT_NANOS, sequence)) {
+                    boolean oneChange = Settling.oneChangeSince(settling, sequence, READ_ONLY_WAIT_NANOS);
                     throw new IllegalStateException(description + (oneChange
                             ? " has been in the middle of a change for " : " gave no consistent read for ")
                             + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS) + " ms (" + (oneChange

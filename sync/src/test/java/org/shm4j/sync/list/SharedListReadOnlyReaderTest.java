@@ -6,6 +6,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.OddStepsWriter;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
@@ -138,6 +139,27 @@ class SharedListReadOnlyReaderTest {
                 reader.shutdownNow();
                 assertThat(reader.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
             }
+        }
+    }
+
+    /**
+     * A writer process killed in the middle of a change after the read-only reader began retrying, its last change
+     * later than the reader's first retry, is reported as a writer that died mid-change: the word has stayed odd and
+     * unchanged for the whole second since its last change. Before, the verdict compared the word with the one
+     * value noted at the first retry, and said "writers kept changing it".
+     */
+    @Test
+    void shouldNameAWriterThatDiedMidChangeAfterTheReaderBeganRetrying() throws Exception {
+        String name = names.unique("list-read-only-late-death");
+        try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
+            SharedList.create(writable, "l", Codec.bytes(), BYTES).add(filled(1));
+            SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
+            MemorySegment header = ListHeaders.open(writable, "l").header;
+            assertThat(OddStepsWriter.readWhileTheWriterDiesMidChange(name, writable, header,
+                    ListLayout.LIST_SEQ_OFFSET, () -> reading.get(0))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedList 'l' has been in the middle of a change for 1000 ms (its writer"
+                            + " died, or is that slow)");
         }
     }
 

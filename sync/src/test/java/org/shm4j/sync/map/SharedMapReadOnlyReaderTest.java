@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.OddStepsWriter;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
@@ -20,8 +21,8 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
  * A {@link SharedMap} read through a heap opened read-only, whose reader cannot take a segment's lock, tells writers
- * that kept a segment changing from a writer that died in the middle of a change (that one:
- * {@code SharedMapTest.shouldReadThroughAReadOnlyHeapAndNameASegmentThatADeadWriterLeftMidChange}).
+ * that kept a segment changing from a writer that died in the middle of a change, before the read (that one:
+ * {@code SharedMapTest.shouldReadThroughAReadOnlyHeapAndNameASegmentThatADeadWriterLeftMidChange}) or while it retried.
  */
 @Timeout(60)
 class SharedMapReadOnlyReaderTest {
@@ -64,6 +65,30 @@ class SharedMapReadOnlyReaderTest {
                 reader.shutdownNow();
                 assertThat(reader.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
             }
+        }
+    }
+
+    /**
+     * A writer process killed in the middle of a change after the read-only reader began retrying, its last change
+     * later than the reader's first retry, is reported as a writer that died mid-change: the sequence has stayed odd
+     * and unchanged for the whole second since its last change. Before, the verdict compared the sequence with the
+     * one value noted at the first retry, and said "writers kept changing it".
+     */
+    @Test
+    void shouldNameAWriterThatDiedMidChangeAfterTheReaderBeganRetrying() throws Exception {
+        String name = names.unique("map-read-only-late-death");
+        try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
+             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
+            SharedMap<Long, String> map = SharedMap.create(writable, "m", Codec.longs(), Codec.utf8(),
+                    new MapSizing(16, 8, 8));
+            map.put(5L, "v5");
+            SharedMap<Long, String> view = SharedMap.open(readOnly, "m", Codec.longs(), Codec.utf8());
+            MapSegment segment = SharedMapTest.segmentOf(map.core(), 5);
+            assertThat(OddStepsWriter.readWhileTheWriterDiesMidChange(name, writable, segment.memory,
+                    MapLayout.S_SEQUENCE, () -> view.get(5L))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("segment " + segment.index + " of SharedMap 'm'")
+                    .hasMessageContaining(" has been in the middle of a change for 1000 ms (its writer died), and a"
+                            + " heap opened read-only cannot take its lock");
         }
     }
 }

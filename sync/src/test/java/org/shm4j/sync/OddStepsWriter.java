@@ -1,0 +1,83 @@
+package org.shm4j.sync;
+
+import org.shm4j.core.SharedHeap;
+import org.shm4j.testing.ChildJvm;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A writer process that keeps a seqlock's word (a {@code SharedList}'s seq, a map segment's sequence) in the middle of
+ * a change from start to end: it steps the word from one odd value to the next (a change ending and the next
+ * beginning with no even value between), so that a SIGKILL at any instant leaves a change under way, as a writer
+ * killed in its seqlock section does. For the read-only reader tests, which tell such a dead writer from writers that
+ * kept changing the structure.
+ */
+public final class OddStepsWriter {
+    private static final VarHandle WORD = JAVA_LONG.varHandle();
+    private static final String STEPPING = "STEPPING";
+
+    private OddStepsWriter() {
+    }
+
+    /**
+     * Runs {@code read} (a read through a heap opened read-only) on a thread of its own while a child JVM steps the
+     * long at {@code offset} of {@code word} (memory of {@code heap}, named {@code heapName}), and SIGKILLs the child
+     * once the read has begun retrying (a {@code Settling} on its stack) and the word has changed since: the writer
+     * dies mid-change after the reader's first retry, its last change later than anything the reader saw then.
+     *
+     * @return what the read threw, or null if it returned
+     */
+    public static Throwable readWhileTheWriterDiesMidChange(String heapName, SharedHeap heap, MemorySegment word,
+                                                            long offset, Callable<?> read) throws Exception {
+        long inHeap = word.address() + offset - heap.memory().segment().address();
+        try (ChildJvm writer = ChildJvm.start(OddStepsWriter.class, heapName, Long.toString(inHeap))) {
+            writer.awaitLine(STEPPING, Children.BOUND);
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            Thread reader = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    read.call();
+                    outcome.complete(null);
+                } catch (Throwable t) {
+                    outcome.complete(t);
+                }
+            });
+            Children.awaitTrue("the read retrying", () -> outcome.isDone() || retrying(reader));
+            assertThat(outcome).as("the read still retrying").isNotDone();
+            long seen = (long) WORD.getAcquire(word, offset);
+            Children.awaitTrue("a change after the read's first retry", () -> (long) WORD.getAcquire(word, offset)
+                    != seen);
+            writer.kill();
+            return outcome.get(Children.BOUND.toSeconds(), TimeUnit.SECONDS);
+        }
+    }
+
+    private static boolean retrying(Thread reader) {
+        return Arrays.stream(reader.getStackTrace())
+                .anyMatch(frame -> frame.getClassName().equals("org.shm4j.sync.internal.Settling"));
+    }
+
+    /** The writer: steps the word at heap offset {@code args[1]} of heap {@code args[0]} until killed (or a bound). */
+    public static void main(String[] args) {
+        try (SharedHeap heap = SharedHeap.open(args[0])) {
+            MemorySegment memory = heap.memory().segment();
+            long offset = Long.parseLong(args[1]);
+            long word = (long) WORD.getAcquire(memory, offset) | 1; // in the middle of a change from here on
+            WORD.setRelease(memory, offset, word);
+            Children.say(STEPPING);
+            long deadline = System.nanoTime() + Children.BOUND.toNanos(); // a child the test failed to kill ends
+            while (System.nanoTime() - deadline < 0) {
+                word += 2;
+                WORD.setRelease(memory, offset, word); // the next change, never even
+                Thread.yield();
+            }
+        }
+    }
+}
