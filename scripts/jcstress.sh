@@ -2,11 +2,12 @@
 # Runs shm4j's jcstress outcome tests (sync/src/test/java/org/shm4j/sync/jcstress) after `mvn verify` built them.
 # Usage: scripts/jcstress.sh [mode]   mode: sanity | quick (default) | default | tough
 # jcstress runs each test class in several JVM and compiler configurations ("runs"). While it works this prints a
-# counter of runs every tenth and one line per test class when its last run ends (quick mode's unified group, which
-# runs beside the split one, at the end); it closes with "jcstress: N passed, N failed", counting test classes. Exits
+# counter of runs every tenth and one line per test class when its last run ends (for quick mode's second lane, which
+# runs beside the first, at the end); it closes with "jcstress: N passed, N failed", counting test classes. Exits
 # non-zero if a run had a forbidden outcome or an error, or if any run is missing.
 # Everything goes to sync/target/jcstress: the full log (jcstress.log), and for each group of test classes below its
-# HTML report and jcstress' result blob (jcstress-results-*.bin.gz) in report-split/ and report-unified/.
+# HTML report and jcstress' result blob (jcstress-results-*.bin.gz) in report-split/, report-unified/ and
+# report-split-beside/.
 set -euo pipefail
 shopt -s lastpipe
 sync="$(cd "$(dirname "$0")/../sync" && pwd)"
@@ -145,21 +146,49 @@ if [ "$mode" = quick ]; then
     iteration=(-time 100 -hs 64)
     split_vm=(-jvmArgs "-XX:+UnlockDiagnosticVMOptions -XX:+StressLCM -XX:+StressGCM -XX:+StressIGVN -XX:+StressCCP")
 fi
+# Two jcstress processes run at once (quick mode): a run keeps both CPUs busy only while it samples, and spends about
+# two thirds of its time starting its JVM and estimating its resources, mostly on one thread. The second lane runs the
+# unified group, then every fourth split class (about as many runs as the first lane's); its output goes to files and
+# is counted when the first lane is done.
+beside_split=()
+if [ "$mode" = quick ]; then
+    first_lane=()
+    for i in "${!split_classes[@]}"; do
+        if [ $((i % 4)) -eq 1 ]; then
+            beside_split+=("${split_classes[$i]}")
+        else
+            first_lane+=("${split_classes[$i]}")
+        fi
+    done
+    split_classes=("${first_lane[@]}")
+fi
+
+run_beside() { # $1: split (true/false); $2: its report's directory; the rest: its classes. Output to $work/$2.out
+    [ $# -gt 2 ] || return 0
+    launch_group "$@" >"$work/$2.out" 2>&1
+    echo $? >"$work/$2.out.rc"
+}
+
+tally_beside() { # $1: what the group is called; $2: its report's directory; the rest: its classes
+    local name="$1" report="$2" group_status
+    shift 2
+    [ $# -gt 0 ] || return 0
+    tally_group "$name" false "$@" <"$work/$report.out"
+    group_status="$(cat "$work/$report.out.rc" 2>/dev/null || echo 1)"
+    [ "$group_status" -eq 0 ] || status="$group_status"
+}
+
 exec 3>"$log"
-# The two groups run at once: each jcstress keeps both CPUs busy only while it samples, and a run spends about two
-# thirds of its time starting its JVM and estimating its resources, mostly on one thread. The unified group's output
-# goes to a file and is counted when the split group is done.
-unified_out="$work/unified.out"
-unified_pid=""
-if [ "${#unified_classes[@]}" -gt 0 ]; then
-    echo "jcstress: ${#unified_classes[@]} test classes with unified compilation, beside the split ones" \
-        "(their lines come at the end)"
+beside_pid=""
+if [ $((${#unified_classes[@]} + ${#beside_split[@]})) -gt 0 ]; then
+    echo "jcstress: ${#unified_classes[@]} test classes with unified compilation and ${#beside_split[@]} with split" \
+        "compilation in a second jcstress beside the first (their lines come at the end)"
     (
         set +e
-        launch_group false report-unified "${unified_classes[@]}" >"$unified_out" 2>&1
-        echo $? >"$unified_out.rc"
+        run_beside false report-unified "${unified_classes[@]}"
+        run_beside true report-split-beside "${beside_split[@]}"
     ) &
-    unified_pid=$!
+    beside_pid=$!
 fi
 if [ "${#split_classes[@]}" -gt 0 ]; then
     echo "jcstress: ${#split_classes[@]} test classes with split compilation"
@@ -170,11 +199,10 @@ if [ "${#split_classes[@]}" -gt 0 ]; then
     set -e
     [ "$split_status" -eq 0 ] || status="$split_status"
 fi
-if [ -n "$unified_pid" ]; then
-    wait "$unified_pid" || true
-    tally_group "unified compilation" false "${unified_classes[@]}" <"$unified_out"
-    unified_status="$(cat "$unified_out.rc" 2>/dev/null || echo 1)"
-    [ "$unified_status" -eq 0 ] || status="$unified_status"
+if [ -n "$beside_pid" ]; then
+    wait "$beside_pid" || true
+    tally_beside "unified compilation" report-unified "${unified_classes[@]}"
+    tally_beside "split compilation, second lane" report-split-beside "${beside_split[@]}"
 fi
 exec 3>&-
 
