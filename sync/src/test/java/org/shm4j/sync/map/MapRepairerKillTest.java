@@ -37,14 +37,10 @@ class MapRepairerKillTest {
      */
     @ParameterizedTest(name = "writer killed at {0}, repairer at {1}")
     @CsvSource({
-            "SegmentSplit#finish@split#1, SegmentArena#rebuild@repairIfHalfDone#1",
             "SegmentSplit#finish@split#1, SegmentArena#keep@rebuild#3",
             "SegmentSplit#finish@split#1, MapCore#pointDirectory@finish#1",
             "SegmentSplit#finish@split#1, SegmentArena#retain@finish#1",
-            "SegmentSplit#finish@split#1, SegmentArena#place@retain#2",
             "SegmentSplit#finish@split#1, MapSegment#setDepth@finish#1",
-            "SegmentSplit#finish@split#1, MapSegment#setSplit@finish#1",
-            "SegmentSplit#finish@split#1, SegmentCompaction#recover@repairIfHalfDone#1",
             "SegmentSplit#finish@split#1, MapSegment#endWrite@repairIfHalfDone#1",
             "SegmentArena#place@retain#2, SegmentArena#free@rebuild#1",
             "SegmentArena#place@retain#2, SegmentArena#place@retain#1",
