@@ -47,7 +47,6 @@ class RingRepairerKillTest {
     @ParameterizedTest(name = "consumer killed at {0}, its successor at {1}")
     @CsvSource({
             "RingRecords#zero@consumed#5, RingRecords#zero@finishConsumption#1",
-            "RingRecords#zero@consumed#5, RingRecords#zero@finishConsumption#2",
             "RingRecords#zero@consumed#5, RingWaits#signalNotFull@finishPending#1",
             "RingRecords#zero@consumed#5, RingRecords#zero@consumed#3",
             "RingConsumer#endZeroingDrain@drainZeroing#1, RingRecords#zero@finishConsumption#1",
