@@ -37,7 +37,9 @@ class ReclaimerKillTest {
 
     /**
      * @param structure "semaphore" or "rwlock"
-     * @param code      the statement of {@code reclaimDead} the reclaimer is killed before
+     * @param code      the statement of {@code reclaimDead} the reclaimer is killed before (the read-write lock only
+     *                  before the first: the later statements are the semaphore's code too, and from there on the
+     *                  writer finds no read hold left to wait for)
      */
     @ParameterizedTest(name = "{0}: the reclaimer killed before {1}")
     @CsvSource({
@@ -46,9 +48,6 @@ class ReclaimerKillTest {
             "semaphore, LONG.setVolatile(segment, slot(i) + TOKEN, 0L)",
             "semaphore, reclaimedHolders++",
             "rwlock, INT.getAndSet(segment, slot(i) + FIRST, 0)",
-            "rwlock, INT.setVolatile(segment, slot(i) + SECOND, 0)",
-            "rwlock, LONG.setVolatile(segment, slot(i) + TOKEN, 0L)",
-            "rwlock, reclaimedHolders++",
     })
     void shouldGiveTheDeadHoldersHoldsBackWhenItsReclaimerIsKilledPartway(String structure, String code)
             throws Exception {
