@@ -973,6 +973,7 @@ public final class RobustMutex {
             // opaque: diagnostics; the dead owner's note, cleared before the claim so that a taker killed after the
             // claim leaves none (until the claim, owner() reports no note beside the dead owner's key)
             LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L);
+            VarHandle.storeStoreFence(); // two opaque stores to two places are not ordered without it (slow path)
             claim(segment, 0); // until then the owner field holds the dead owner's key, which no thread here matches
             if ((w & LOCK_ENTERING) == 0) { // it had entered
                 INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
