@@ -47,14 +47,14 @@ import static org.shm4j.sync.list.ListLayout.OP_SET;
  * with the figures) or reaches {@link #maxSize()}; blocks are never freed, so removing does not give memory back.
  *
  * <h2>Consistency</h2>
- * Writers take a robust mutex (the same as {@link org.shm4j.sync.locks.SharedLock}'s: pid and start time in the
- * lock word); readers take no lock but a seqlock: they copy an element's bytes and retry if a writer changed
- * anything meanwhile, taking the mutex after 64 failed tries (through a heap opened read-only, which cannot take it,
- * they read again for up to a second, then throw {@link IllegalStateException} naming the list). Set, insert and
- * remove first write the new element to a scratch slot and commit a redo journal, so a writer killed at any point
- * leaves the list as before or after its change once the next writer (or a reader that falls back to the mutex)
- * takes the mutex over and finishes it; an append publishes its slot by the size store. No reader sees a
- * half-written element.
+ * Writers take a robust mutex (the same as {@link org.shm4j.sync.locks.SharedLock}'s: pid and start time in the lock
+ * word); readers take no lock but a seqlock: they copy an element's bytes and retry if a writer changed anything
+ * meanwhile, taking the mutex after 64 failed tries (through a heap opened read-only, which cannot take it, they read
+ * again for a second, or up to two while a change that began in it is still under way, then throw {@link
+ * IllegalStateException} naming the list). Set, insert and remove first write the new element to a scratch slot and
+ * commit a redo journal, so a writer killed at any point leaves the list as before or after its change once the next
+ * writer (or a reader that falls back to the mutex) takes the mutex over and finishes it; an append publishes its slot
+ * by the size store. No reader sees a half-written element.
  *
  * <p>Iteration is over a snapshot, like {@link java.util.concurrent.CopyOnWriteArrayList}'s: {@link #iterator()}
  * copies every element's bytes in one consistent read (O(size) memory), never throws
@@ -363,7 +363,7 @@ public final class SharedList<T> implements Iterable<T> {
      * @throws IllegalArgumentException naming the list, if the codec refuses the value (a string with a lone
      *                                  surrogate, say), as {@link #add(Object)} would
      * @throws IllegalStateException    naming the list, through a heap opened read-only, if writers gave no consistent
-     *                                  read for a second (see Consistency)
+     *                                  read for a second, or up to two (see Consistency)
      */
     public int indexOf(T value) {
         byte[] sought = encodedOrNull(value);
@@ -387,10 +387,10 @@ public final class SharedList<T> implements Iterable<T> {
 
     /**
      * {@link #indexOf} through a heap opened read-only, which cannot take the mutex: one look under the seqlock,
-     * read again as {@link #get} reads (64 tries, then for up to a second).
+     * read again as {@link #get} reads (64 tries, then for a second, or up to two: see Consistency).
      *
      * @return the index of the first element whose bytes are {@code sought}, or -1
-     * @throws IllegalStateException naming the list, once that second is over ({@link ListStore#settleReadOnly})
+     * @throws IllegalStateException naming the list, once those retries are over ({@link ListStore#settleReadOnly})
      * @throws ShmFormatException    naming the element, if a consistent read finds its length out of range, as under
      *                               the mutex
      */

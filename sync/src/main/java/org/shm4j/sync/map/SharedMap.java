@@ -100,10 +100,10 @@ import static org.shm4j.sync.map.MapLayout.ENTRY_HEADER;
  * fails it; {@code get} and {@code getInto} do not check it (as LMDB and Chronicle Map do not on a read: it would
  * cost a get about 8 ns), so bytes damaged at rest inside a value (a flipped bit in a file-backed heap's file) are
  * returned by them as they are, and a damaged slot may make its key read as absent.
- * Through a heap opened read-only ({@link SharedHeap#openReadOnly}) reads work and writes throw
- * {@link IllegalStateException}; such a reader cannot take a segment's lock, so a segment a writer died in the
- * middle of changing reads as {@link IllegalStateException} naming it (after trying for a second) until an access
- * through a heap opened read-write repairs it.
+ * Through a heap opened read-only ({@link SharedHeap#openReadOnly}) reads work and writes throw {@link
+ * IllegalStateException}; such a reader cannot take a segment's lock, so a segment a writer died in the middle of
+ * changing reads as {@link IllegalStateException} naming it (after trying for a second, or up to two while a change
+ * that began in it is still under way) until an access through a heap opened read-write repairs it.
  *
  * <p>Memory consistency effects: as in {@link ConcurrentMap}, actions in a thread (of any process) before placing
  * an entry into the map <i>happen-before</i> actions after the access or removal of that entry in another thread.
