@@ -25,7 +25,7 @@ usage() {
         "" \
         "Every command but help and python needs a JDK 22+ (JAVA_HOME if it is one, else the newest in /usr/lib/jvm)" \
         "and Maven (installed with apt-get if missing). SHM4J_JCSTRESS_MODE=sanity|quick|default|tough sets the" \
-        "jcstress mode of test (default: quick, about 7 of the test command's 16 minutes)."
+        "jcstress mode of test (default: quick, about 4.5 of the test command's 15 minutes)."
 }
 
 command="${1:-help}"
