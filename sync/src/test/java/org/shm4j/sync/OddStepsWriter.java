@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * a change from start to end: it steps the word from one odd value to the next (a change ending and the next
  * beginning with no even value between), so that a SIGKILL at any instant leaves a change under way, as a writer
  * killed in its seqlock section does. For the read-only reader tests, which tell such a dead writer from writers that
- * kept changing the structure.
+ * kept changing the structure; and the stepping alone, from a thread of the test, for the latter.
  */
 public final class OddStepsWriter {
     private static final VarHandle WORD = JAVA_LONG.varHandle();
@@ -41,14 +41,7 @@ public final class OddStepsWriter {
         try (ChildJvm writer = ChildJvm.start(OddStepsWriter.class, heapName, Long.toString(inHeap))) {
             writer.awaitLine(STEPPING, Children.BOUND);
             CompletableFuture<Throwable> outcome = new CompletableFuture<>();
-            Thread reader = Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    read.call();
-                    outcome.complete(null);
-                } catch (Throwable t) {
-                    outcome.complete(t);
-                }
-            });
+            Thread reader = startReading(read, outcome);
             Children.awaitTrue("the read retrying", () -> outcome.isDone() || retrying(reader));
             assertThat(outcome).as("the read still retrying").isNotDone();
             long seen = (long) WORD.getAcquire(word, offset);
@@ -57,6 +50,41 @@ public final class OddStepsWriter {
             writer.kill();
             return outcome.get(Children.BOUND.toSeconds(), TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * Runs {@code read} (a read through a heap opened read-only) on a thread of its own while this thread steps the
+     * long at {@code offset} of {@code word} from one odd value to the next until the read ends (it stays odd from
+     * before the read begins): writers that keep changing the structure, a change ending and the next beginning with
+     * no even value between.
+     *
+     * @return what the read threw, or null if it returned
+     */
+    public static Throwable readWhileWritersKeepChanging(MemorySegment word, long offset, Callable<?> read)
+            throws Exception {
+        long step = (long) WORD.getAcquire(word, offset) | 1; // a change under way as the read starts
+        WORD.setRelease(word, offset, step);
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        startReading(read, outcome);
+        long deadline = System.nanoTime() + Children.BOUND.toNanos(); // the read's own retry budget ends it first
+        while (!outcome.isDone() && System.nanoTime() - deadline < 0) {
+            step += 2;
+            WORD.setRelease(word, offset, step); // the next change, never even
+            Thread.yield();
+        }
+        return outcome.get(Children.BOUND.toSeconds(), TimeUnit.SECONDS);
+    }
+
+    /** Starts a daemon thread that runs {@code read} and completes {@code outcome} with what it threw, or null. */
+    private static Thread startReading(Callable<?> read, CompletableFuture<Throwable> outcome) {
+        return Thread.ofPlatform().daemon().start(() -> {
+            try {
+                read.call();
+                outcome.complete(null);
+            } catch (Throwable t) {
+                outcome.complete(t);
+            }
+        });
     }
 
     private static boolean retrying(Thread reader) {

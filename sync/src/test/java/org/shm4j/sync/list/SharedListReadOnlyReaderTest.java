@@ -10,7 +10,6 @@ import org.shm4j.sync.OddStepsWriter;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -21,10 +20,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
  * A {@link SharedList} read through a heap opened read-only, whose reader cannot take the writers' mutex: while a
@@ -39,7 +36,6 @@ class SharedListReadOnlyReaderTest {
     private static final int SIZE = 4000;
     private static final int BYTES = 1024;
     private static final int SHIFTS = 100;
-    private static final VarHandle SEQ = JAVA_LONG.varHandle();
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -124,21 +120,10 @@ class SharedListReadOnlyReaderTest {
             SharedList.create(writable, "l", Codec.bytes(), BYTES).add(filled(1));
             SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
             MemorySegment header = ListHeaders.open(writable, "l").header;
-            header.set(JAVA_LONG, ListLayout.LIST_SEQ_OFFSET, 1L); // a change under way as the read starts
-            ExecutorService reader = Executors.newSingleThreadExecutor();
-            try {
-                Future<Throwable> read = reader.submit(() -> catchThrowable(() -> reading.get(0)));
-                for (long seq = 1; !read.isDone(); seq += 2) { // bounded by the read's own second
-                    SEQ.setRelease(header, ListLayout.LIST_SEQ_OFFSET, seq); // the next change, never even
-                    Thread.yield();
-                }
-                assertThat(read.get(30, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
-                        .hasMessageStartingWith("SharedList 'l' gave no consistent read for 1000 ms (writers kept"
-                                + " changing it, one is in the middle of a change now)");
-            } finally {
-                reader.shutdownNow();
-                assertThat(reader.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
-            }
+            assertThat(OddStepsWriter.readWhileWritersKeepChanging(header, ListLayout.LIST_SEQ_OFFSET,
+                    () -> reading.get(0))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedList 'l' gave no consistent read for 1000 ms (writers kept"
+                            + " changing it, one is in the middle of a change now)");
         }
     }
 

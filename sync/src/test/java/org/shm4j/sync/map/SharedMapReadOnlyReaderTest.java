@@ -8,16 +8,7 @@ import org.shm4j.sync.Codec;
 import org.shm4j.sync.OddStepsWriter;
 import org.shm4j.testing.ShmNames;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
  * A {@link SharedMap} read through a heap opened read-only, whose reader cannot take a segment's lock, tells writers
@@ -26,7 +17,6 @@ import static org.assertj.core.api.Assertions.catchThrowable;
  */
 @Timeout(60)
 class SharedMapReadOnlyReaderTest {
-    private static final VarHandle SEQUENCE = JAVA_LONG.varHandle();
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -47,24 +37,11 @@ class SharedMapReadOnlyReaderTest {
             map.put(5L, "v5");
             SharedMap<Long, String> view = SharedMap.open(readOnly, "m", Codec.longs(), Codec.utf8());
             MapSegment segment = SharedMapTest.segmentOf(map.core(), 5);
-            MemorySegment memory = segment.memory;
-            long odd = memory.get(JAVA_LONG, MapLayout.S_SEQUENCE) + 1; // a change under way as the read starts
-            memory.set(JAVA_LONG, MapLayout.S_SEQUENCE, odd);
-            ExecutorService reader = Executors.newSingleThreadExecutor();
-            try {
-                Future<Throwable> read = reader.submit(() -> catchThrowable(() -> view.get(5L)));
-                for (long sequence = odd; !read.isDone(); sequence += 2) { // bounded by the read's own second
-                    SEQUENCE.setRelease(memory, MapLayout.S_SEQUENCE, sequence); // the next change, never even
-                    Thread.yield();
-                }
-                assertThat(read.get(30, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
-                        .hasMessageStartingWith("segment " + segment.index + " of SharedMap 'm'")
-                        .hasMessageContaining(" gave no consistent read for 1000 ms (writers kept changing it, one is"
-                                + " in the middle of a change now), and a heap opened read-only cannot take its lock");
-            } finally {
-                reader.shutdownNow();
-                assertThat(reader.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
-            }
+            assertThat(OddStepsWriter.readWhileWritersKeepChanging(segment.memory, MapLayout.S_SEQUENCE,
+                    () -> view.get(5L))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("segment " + segment.index + " of SharedMap 'm'")
+                    .hasMessageContaining(" gave no consistent read for 1000 ms (writers kept changing it, one is"
+                            + " in the middle of a change now), and a heap opened read-only cannot take its lock");
         }
     }
 
