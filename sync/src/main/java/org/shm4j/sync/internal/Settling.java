@@ -2,6 +2,8 @@ package org.shm4j.sync.internal;
 
 import org.shm4j.core.internal.Backoff;
 
+import java.util.concurrent.TimeUnit;
+
 /**
  * The retries of a read that found what a writer in another process may be half-way through: in a
  * {@link org.shm4j.sync.list.ShareableList}, an item malformed or its format and code disagreeing (CPython zero-fills
@@ -87,6 +89,27 @@ public final class Settling {
      */
     public static boolean oneChangeSince(Settling settling, long seq, long budgetNanos) {
         return (seq & 1) != 0 && seq == settling.mark && System.nanoTime() - settling.markedAt > budgetNanos;
+    }
+
+    /**
+     * The verdict of a seqlock read through a heap opened read-only once {@link #waited(Settling, long, long)} said
+     * its retries are over.
+     *
+     * @param what the structure read, as its messages name it
+     * @param seq  the seqlock's value, read now
+     * @return the exception naming {@code what}: one change under way all that time ({@link #oneChangeSince}: its
+     *         writer died, or is that slow), or writers kept changing it (one in the middle of a change now, or
+     *         none, when its bytes may be damaged instead); a read-only reader can neither wait on the lock nor
+     *         finish a dead writer's change
+     */
+    public static IllegalStateException readOnlyGaveUp(String what, Settling settling, long seq, long budgetNanos) {
+        boolean oneChange = oneChangeSince(settling, seq, budgetNanos);
+        String why = oneChange ? "its writer died, or is that slow" : "writers kept changing it"
+                + ((seq & 1) != 0 ? ", one is in the middle of a change now" : ", or its bytes are damaged");
+        return new IllegalStateException(what + (oneChange ? " has been in the middle of a change for "
+                : " gave no consistent read for ") + TimeUnit.NANOSECONDS.toMillis(budgetNanos) + " ms (" + why
+                + "), and a heap opened read-only cannot take its lock to wait, or to finish a dead writer's change"
+                + " (an access through a heap opened read-write will)");
     }
 
     /** Sets the interrupt taken while retrying again; called as the read returns or throws. */

@@ -174,14 +174,7 @@ final class ListStore {
         }
         long seq = beginRead();
         if (Settling.waited(settling, READ_ONLY_WAIT_NANOS, seq)) {
-            boolean writerIn = (seq & 1) != 0;
-            boolean oneChange = Settling.oneChangeSince(settling, seq, READ_ONLY_WAIT_NANOS);
-            throw new IllegalStateException(what + (oneChange ? " has been in the middle of a change for "
-                    : " gave no consistent read for ") + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS)
-                    + " ms (" + (oneChange ? "its writer died, or is that slow" : "writers kept changing it"
-                    + (writerIn ? ", one is in the middle of a change now" : "")) + "), and a heap opened read-only"
-                    + " cannot take its mutex to wait, or to finish a dead writer's change (an access through a heap"
-                    + " opened read-write will)");
+            throw Settling.readOnlyGaveUp(what, settling, seq, READ_ONLY_WAIT_NANOS);
         }
         return Settling.pause(settling, seq);
     }

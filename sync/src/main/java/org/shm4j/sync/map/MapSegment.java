@@ -145,14 +145,7 @@ final class MapSegment {
                 }
                 long sequence = sequenceAcquire();
                 if (Settling.waited(settling, READ_ONLY_WAIT_NANOS, sequence)) {
-                    boolean oneChange = Settling.oneChangeSince(settling, sequence, READ_ONLY_WAIT_NANOS);
-                    throw new IllegalStateException(description + (oneChange
-                            ? " has been in the middle of a change for " : " gave no consistent read for ")
-                            + TimeUnit.NANOSECONDS.toMillis(READ_ONLY_WAIT_NANOS) + " ms (" + (oneChange
-                            ? "its writer died" : "writers kept changing it" + ((sequence & 1) != 0
-                            ? ", one is in the middle of a change now" : ", or its bytes are damaged"))
-                            + "), and a heap opened read-only cannot take its lock to wait or repair (an access "
-                            + "through a heap opened read-write will)");
+                    throw Settling.readOnlyGaveUp(description, settling, sequence, READ_ONLY_WAIT_NANOS);
                 }
                 settling = Settling.pause(settling, sequence);
             }
