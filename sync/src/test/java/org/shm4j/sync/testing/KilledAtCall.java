@@ -22,7 +22,6 @@ import com.sun.jdi.request.EventRequest;
 import org.shm4j.testing.ChildJvm;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -104,6 +103,7 @@ public final class KilledAtCall implements AutoCloseable {
     public static KilledAtCall start(Step step, Class<?> mainClass, String... args) throws InterruptedException {
         ChildJvm child = ChildJvm.start(List.of("-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,"
                 + "address=127.0.0.1:0"), mainClass, args);
+        boolean debugged = false;
         try {
             String port = child.awaitLine(LISTENING, ATTACH_BOUND).substring(LISTENING.length()).trim();
             AttachingConnector socket = Bootstrap.virtualMachineManager().attachingConnectors().stream()
@@ -112,16 +112,15 @@ public final class KilledAtCall implements AutoCloseable {
             arguments.get("hostname").setValue("127.0.0.1");
             arguments.get("port").setValue(port);
             arguments.get("timeout").setValue(Long.toString(ATTACH_BOUND.toMillis()));
-            return new KilledAtCall(child, socket.attach(arguments), step);
-        } catch (IOException e) {
-            child.close();
-            throw new UncheckedIOException("cannot debug child " + child.pid(), e);
-        } catch (IllegalConnectorArgumentsException e) {
-            child.close();
+            KilledAtCall killed = new KilledAtCall(child, socket.attach(arguments), step);
+            debugged = true;
+            return killed;
+        } catch (IOException | IllegalConnectorArgumentsException e) {
             throw new IllegalStateException("cannot debug child " + child.pid(), e);
-        } catch (RuntimeException | InterruptedException | Error e) {
-            child.close();
-            throw e;
+        } finally {
+            if (!debugged) {
+                child.close();
+            }
         }
     }
 
@@ -144,14 +143,18 @@ public final class KilledAtCall implements AutoCloseable {
      * Waits until a thread of the child reaches the step, then SIGKILLs the child while it is suspended there.
      *
      * @return the stack of the thread at the step, innermost first, for messages
-     * @throws AssertionError if the step is not reached within {@code bound} (the child is killed then too)
+     * @throws AssertionError if the step is not reached within {@code bound}, or the child ends or its debugger
+     *                        fails first (the child is killed then too)
      */
     public String awaitKilled(Duration bound) throws InterruptedException {
         try {
             return hit.get(bound.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException | ExecutionException e) {
+        } catch (TimeoutException e) {
             throw new AssertionError("child " + child.pid() + " did not reach the step within " + bound
                     + "; output:\n" + child.output(), e);
+        } catch (ExecutionException e) {
+            throw new AssertionError("child " + child.pid() + " ended, or its debugger failed, before it reached the"
+                    + " step; output:\n" + child.output(), e.getCause());
         } finally {
             child.kill();
         }
