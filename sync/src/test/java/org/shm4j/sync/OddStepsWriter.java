@@ -27,6 +27,14 @@ public final class OddStepsWriter {
     private OddStepsWriter() {
     }
 
+    /** One way of stepping a seqlock's word while a read-only read runs: this class's two, as the tests pass them. */
+    @FunctionalInterface
+    public interface Stepping {
+        /** @return what {@code read} threw, or null if it returned */
+        Throwable readWhileStepping(String heapName, SharedHeap heap, MemorySegment word, long offset, Callable<?> read)
+                throws Exception;
+    }
+
     /**
      * Runs {@code read} (a read through a heap opened read-only) on a thread of its own while a child JVM steps the
      * long at {@code offset} of {@code word} (memory of {@code heap}, named {@code heapName}), and SIGKILLs the child

@@ -114,17 +114,10 @@ class SharedListReadOnlyReaderTest {
      */
     @Test
     void shouldNotTakeWritersThatKeptChangingTheListForADeadOne() throws Exception {
-        String name = names.unique("list-read-only-busy");
-        try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
-             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
-            SharedList.create(writable, "l", Codec.bytes(), BYTES).add(filled(1));
-            SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
-            MemorySegment header = ListHeaders.open(writable, "l").header;
-            assertThat(OddStepsWriter.readWhileWritersKeepChanging(header, ListLayout.LIST_SEQ_OFFSET,
-                    () -> reading.get(0))).isInstanceOf(IllegalStateException.class)
-                    .hasMessageStartingWith("SharedList 'l' gave no consistent read for 1000 ms (writers kept"
-                            + " changing it, one is in the middle of a change now)");
-        }
+        assertThat(readOnlyGet("list-read-only-busy", (name, writable, word, offset, read)
+                -> OddStepsWriter.readWhileWritersKeepChanging(word, offset, read)))
+                .hasMessageStartingWith("SharedList 'l' gave no consistent read for 1000 ms (writers kept changing it,"
+                        + " one is in the middle of a change now)");
     }
 
     /**
@@ -135,16 +128,28 @@ class SharedListReadOnlyReaderTest {
      */
     @Test
     void shouldNameAWriterThatDiedMidChangeAfterTheReaderBeganRetrying() throws Exception {
-        String name = names.unique("list-read-only-late-death");
+        assertThat(readOnlyGet("list-read-only-late-death", OddStepsWriter::readWhileTheWriterDiesMidChange))
+                .hasMessageStartingWith("SharedList 'l' has been in the middle of a change for 1000 ms (its writer"
+                        + " died, or is that slow)");
+    }
+
+    /**
+     * A list of one element, opened again through a heap opened read-only; {@code stepping} steps the list's seq
+     * word while the read-only view gets the element.
+     *
+     * @return what the read threw, checked to be an {@link IllegalStateException}
+     */
+    private Throwable readOnlyGet(String prefix, OddStepsWriter.Stepping stepping) throws Exception {
+        String name = names.unique(prefix);
         try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
              SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
             SharedList.create(writable, "l", Codec.bytes(), BYTES).add(filled(1));
             SharedList<byte[]> reading = SharedList.open(readOnly, "l", Codec.bytes());
             MemorySegment header = ListHeaders.open(writable, "l").header;
-            assertThat(OddStepsWriter.readWhileTheWriterDiesMidChange(name, writable, header,
-                    ListLayout.LIST_SEQ_OFFSET, () -> reading.get(0))).isInstanceOf(IllegalStateException.class)
-                    .hasMessageStartingWith("SharedList 'l' has been in the middle of a change for 1000 ms (its writer"
-                            + " died, or is that slow)");
+            Throwable thrown = stepping.readWhileStepping(name, writable, header, ListLayout.LIST_SEQ_OFFSET,
+                    () -> reading.get(0));
+            assertThat(thrown).isInstanceOf(IllegalStateException.class);
+            return thrown;
         }
     }
 

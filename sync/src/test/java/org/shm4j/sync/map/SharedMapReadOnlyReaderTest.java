@@ -29,20 +29,10 @@ class SharedMapReadOnlyReaderTest {
      */
     @Test
     void shouldNotTakeWritersThatKeptChangingASegmentForADeadOne() throws Exception {
-        String name = names.unique("map-read-only-busy");
-        try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
-             SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
-            SharedMap<Long, String> map = SharedMap.create(writable, "m", Codec.longs(), Codec.utf8(),
-                    new MapSizing(16, 8, 8));
-            map.put(5L, "v5");
-            SharedMap<Long, String> view = SharedMap.open(readOnly, "m", Codec.longs(), Codec.utf8());
-            MapSegment segment = SharedMapTest.segmentOf(map.core(), 5);
-            assertThat(OddStepsWriter.readWhileWritersKeepChanging(segment.memory, MapLayout.S_SEQUENCE,
-                    () -> view.get(5L))).isInstanceOf(IllegalStateException.class)
-                    .hasMessageStartingWith("segment " + segment.index + " of SharedMap 'm'")
-                    .hasMessageContaining(" gave no consistent read for 1000 ms (writers kept changing it, one is"
-                            + " in the middle of a change now), and a heap opened read-only cannot take its lock");
-        }
+        assertThat(readOnlyGet("map-read-only-busy", (name, writable, word, offset, read)
+                -> OddStepsWriter.readWhileWritersKeepChanging(word, offset, read)))
+                .hasMessageContaining(" gave no consistent read for 1000 ms (writers kept changing it, one is in the"
+                        + " middle of a change now), and a heap opened read-only cannot take its lock");
     }
 
     /**
@@ -53,7 +43,19 @@ class SharedMapReadOnlyReaderTest {
      */
     @Test
     void shouldNameAWriterThatDiedMidChangeAfterTheReaderBeganRetrying() throws Exception {
-        String name = names.unique("map-read-only-late-death");
+        assertThat(readOnlyGet("map-read-only-late-death", OddStepsWriter::readWhileTheWriterDiesMidChange))
+                .hasMessageContaining(" has been in the middle of a change for 1000 ms (its writer died, or is that"
+                        + " slow), and a heap opened read-only cannot take its lock");
+    }
+
+    /**
+     * A map of one key, opened again through a heap opened read-only; {@code stepping} steps the key's segment's
+     * sequence while the read-only view gets the key.
+     *
+     * @return what the read threw, checked to be an {@link IllegalStateException} that names the segment and map
+     */
+    private Throwable readOnlyGet(String prefix, OddStepsWriter.Stepping stepping) throws Exception {
+        String name = names.unique(prefix);
         try (SharedHeap writable = SharedHeap.create(name, 1 << 20);
              SharedHeap readOnly = SharedHeap.openReadOnly(name)) {
             SharedMap<Long, String> map = SharedMap.create(writable, "m", Codec.longs(), Codec.utf8(),
@@ -61,11 +63,11 @@ class SharedMapReadOnlyReaderTest {
             map.put(5L, "v5");
             SharedMap<Long, String> view = SharedMap.open(readOnly, "m", Codec.longs(), Codec.utf8());
             MapSegment segment = SharedMapTest.segmentOf(map.core(), 5);
-            assertThat(OddStepsWriter.readWhileTheWriterDiesMidChange(name, writable, segment.memory,
-                    MapLayout.S_SEQUENCE, () -> view.get(5L))).isInstanceOf(IllegalStateException.class)
-                    .hasMessageStartingWith("segment " + segment.index + " of SharedMap 'm'")
-                    .hasMessageContaining(" has been in the middle of a change for 1000 ms (its writer died, or is"
-                            + " that slow), and a heap opened read-only cannot take its lock");
+            Throwable thrown = stepping.readWhileStepping(name, writable, segment.memory, MapLayout.S_SEQUENCE,
+                    () -> view.get(5L));
+            assertThat(thrown).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("segment " + segment.index + " of SharedMap 'm'");
+            return thrown;
         }
     }
 }
