@@ -66,12 +66,14 @@ public final class KilledAtCall implements AutoCloseable {
         /**
          * The step where a thread of the child reaches, for the {@code hit}-th time, the statement of {@code method}
          * whose source line holds {@code code}, before it runs (for steps between two accesses, where no call marks
-         * them). The line is looked up in this module's source, so the step moves with edits around it.
+         * them). The line is looked up in this module's source, or in the core module's beside it for a class of
+         * core, so the step moves with edits around it.
          *
          * @throws IllegalArgumentException if the class's source has no such line, or more than one
          */
         public static Step atLine(Class<?> type, String method, String code, int hit) throws IOException {
-            Path source = Path.of("src", "main", "java", type.getName().replace('.', '/') + ".java");
+            Path file = Path.of("src", "main", "java", type.getName().replace('.', '/') + ".java");
+            Path source = Files.exists(file) ? file : Path.of("..", "core").resolve(file);
             List<String> lines = Files.readAllLines(source);
             List<Integer> found = IntStream.range(0, lines.size()).filter(i -> lines.get(i).contains(code)).boxed()
                     .toList();
