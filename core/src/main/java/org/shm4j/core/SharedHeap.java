@@ -149,7 +149,8 @@ import java.util.function.Function;
  * Bump allocation under {@code allocLock}: the allocator checks that the name is new, zeroes the block, runs the
  * initializer, writes the entry, then stores {@code allocTop} and {@code entryCount} with release. If the allocating
  * process dies, nothing it did is published; the next allocator takes the lock over and reuses the space (allocTop is
- * set back to the end of the last published block if the dead allocator had moved it). Blocks are never freed.
+ * set back to the end of the last published block if the dead allocator had moved it; {@link #freeBytes()} counts
+ * that space free meanwhile). Blocks are never freed.
  *
  * <h2>Processes and removal</h2>
  * A named or file heap is written in full, its creator attached, before its name appears. Every open (except
@@ -504,10 +505,13 @@ public final class SharedHeap implements AutoCloseable {
         }
     }
 
-    /** @return bytes left in the data area (before alignment padding) */
+    /**
+     * @return bytes left in the data area after the last published block (before alignment padding); the space an
+     *         allocator that died midway had taken counts as free, since the next allocation takes it
+     */
     public long freeBytes() {
         ensureOpen();
-        return geometry.heapSize() - catalog.top();
+        return geometry.heapSize() - catalog.publishedEnd();
     }
 
     /** @return the number of blocks a catalog of this heap can hold */

@@ -193,10 +193,7 @@ public final class HeapCatalog {
      */
     public long freeStart(int count) {
         long top = top();
-        long end = geometry.dataOffset();
-        if (count > 0) {
-            end = entry(count - 1).end();
-        }
+        long end = end(count);
         if (top < end) {
             throw new ShmFormatException(what + " has allocTop=" + top + " below the end of its last block, " + end);
         }
@@ -204,6 +201,20 @@ public final class HeapCatalog {
             LONG.setRelease(heap, ALLOC_TOP_OFFSET, end); // release: as in append
         }
         return end;
+    }
+
+    /**
+     * @return where the last published block ends (or the data area's start): the first byte the next allocation
+     *         takes, whatever allocTop an allocator killed between its stores of allocTop and entryCount left above it
+     * @throws ShmFormatException if the count or the last entry is corrupted
+     */
+    public long publishedEnd() {
+        return end(count());
+    }
+
+    /** @return where the last of the first {@code count} (published) blocks ends, or the data area's start */
+    private long end(int count) {
+        return count > 0 ? entry(count - 1).end() : geometry.dataOffset();
     }
 
     /**
