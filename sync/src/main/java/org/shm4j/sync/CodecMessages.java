@@ -208,8 +208,8 @@ final class CodecMessages {
         }
 
         /**
-         * @return {@code thrown}, an exception of the ring's own that a poll into this receiver threw, with what left
-         *         the handler before it (if anything) added as suppressed
+         * @return {@code thrown}, an exception of the ring's own that a poll or peek into this receiver threw, with
+         *         what left the handler before it (if anything) added as suppressed
          */
         RuntimeException keepEscaped(RuntimeException thrown) {
             if (escaped != null && escaped != thrown) {

@@ -291,16 +291,29 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     @Override
     public T peek() {
         try {
-            CodecMessages.Receiver<T> receiver = receiver();
-            receiver.busy = true;
-            receiver.peeking = true;
-            try {
-                return ring.peek(receiver) == 0 ? null : receiver.result();
-            } finally {
-                receiver.clear();
-            }
+            return decodeInPlace();
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closed(e);
+        }
+    }
+
+    /** @return {@link #peek()}'s value: the head message decoded where it lies, or null if none was handed over */
+    private T decodeInPlace() {
+        CodecMessages.Receiver<T> receiver = receiver();
+        receiver.busy = true;
+        receiver.peeking = true;
+        try {
+            int got;
+            try {
+                got = ring.peek(receiver);
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                // the ring's own (a codec's are failures in the receiver), such as the turn not given back through a
+                // view the handler closed: what the handler threw before it stays with the exception, as suppressed
+                throw receiver.keepEscaped(closed(e));
+            }
+            return got == 0 ? null : receiver.result();
+        } finally {
+            receiver.clear();
         }
     }
 

@@ -1,12 +1,14 @@
 package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -19,12 +21,16 @@ import java.util.concurrent.TimeUnit;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
  * {@link SharedQueue} as a {@link BlockingQueue} (helper-133: it was none, and had no peek, drainTo or
  * remainingCapacity); and {@link SharedRing#peek} under it, which hands the next message over without taking it.
  */
 class SharedQueueAsBlockingQueueTest {
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
     @Test
     void shouldBehaveAsABlockingQueueButForIteration() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
@@ -134,6 +140,34 @@ class SharedQueueAsBlockingQueueTest {
             assertThatThrownBy(queue::poll).isInstanceOf(ShmFormatException.class)
                     .hasMessageContaining("the message is consumed");
             assertThat(queue.peek()).isNull();
+        }
+    }
+
+    /**
+     * A decode that closes its own view of the heap and then throws, in a peek: the consumers' turn cannot be given
+     * back through the closed view, so the peek throws the queue's "heap closed", with the decode's throwable kept as
+     * suppressed (as a poll keeps it); the value stays queued for a view kept open. Before, the peek dropped it.
+     */
+    @Test
+    void shouldKeepTheDecodesThrowableWhenAPeekMeetsTheViewItClosed() {
+        String heapName = names.unique("closed-in-peek");
+        try (SharedHeap kept = SharedHeap.create(heapName, 1 << 20)) {
+            SharedQueue<Long> queue = SharedQueue.create(kept, "q", 1024, Codec.longs());
+            queue.add(7L);
+            SharedHeap closing = SharedHeap.open(heapName);
+            StackOverflowError overflow = new StackOverflowError("decoding 7");
+            SharedQueue<Long> closingQueue = SharedQueue.open(closing, "q", new LongsWithHook() {
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    closing.close();
+                    throw overflow;
+                }
+            });
+            assertThat(catchThrowable(closingQueue::peek)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("is closed").satisfies(e -> assertThat(e.getSuppressed()).containsExactly(
+                            overflow));
+            assertThat(queue.poll()).as("still queued").isEqualTo(7L);
+            assertThat(queue.poll()).isNull();
         }
     }
 
