@@ -95,11 +95,13 @@ import static org.shm4j.sync.internal.SyncLayout.TASKS_SIZE;
  * item to the next consumer, which takes over its task (see Counting; a plain {@link SharedQueue} view taking that
  * item next, which counts nothing, leaves the count for good). A task is done only when a consumer (or, for an item
  * discarded or not handed out, the queue) says so: the one death that leaves a task unfinished is a consumer killed
- * holding a task it took, after its {@code poll} (or {@code take}, {@code drainTo}) returned and before its
- * {@code taskDone} (or, in a {@code clear} or a poll of an item it cannot hand out, between the ring moving past the
- * item and the queue marking it done), as in Python: {@link #join(long, TimeUnit)} then returns false at its timeout,
- * and {@link #unfinishedTasks()} shows it (Python's {@code join()}, which has no timeout, hangs, as {@link #join()}
- * does). Nothing is lost from the queue itself: see {@link SharedQueue} and
+ * holding a task it took, from when the ring moved past its item in its {@code poll} (or {@code take},
+ * {@code drainTo}: just after the handler that counted it, so also in the rest of that call, whose decoded item is
+ * then gone with it, as {@link SharedQueue} says) until its {@code taskDone} (or, in a {@code clear} or a poll of an
+ * item it cannot hand out, between the ring moving past the item and the queue marking it done), as in Python:
+ * {@link #join(long, TimeUnit)} then returns false at its timeout, and {@link #unfinishedTasks()} shows it (Python's
+ * {@code join()}, which has no timeout, hangs, as {@link #join()} does). Nothing is lost from the queue itself: see
+ * {@link SharedQueue} and
  * {@link org.shm4j.sync.ring.SharedRing} for a dead producer's or consumer's messages. A joiner that dies costs
  * nothing but, at most, one wasted futex wake.
  *
