@@ -734,17 +734,35 @@ final class MapCore {
                 + " bytes; it was sized for " + sized + "; a map created with " + suggestion + " would fit");
     }
 
-    /** @return a snapshot of the map's fill, per segment */
+    /**
+     * @return a snapshot of the map's fill, per segment, read without locks; a key that an unfinished split (its
+     *         writer in the middle of it, or dead there) holds in both halves is counted once, in the new one
+     */
     SharedMapStats stats() {
         if (!block.scope().isAlive()) {
             throw new IllegalStateException(Blocks.closedMessage("SharedMap", name, heap));
         }
+        List<MapSegment> existing = existingSegments();
+        BitSet inUse = new BitSet();
+        existing.forEach(s -> inUse.set(s.index));
         List<SharedMapStats.Segment> list = new ArrayList<>();
         long entries = 0;
-        for (MapSegment s : existingSegments()) {
-            list.add(new SharedMapStats.Segment(s.index, s.localDepth(), s.count(), maxLoad, s.tombstones(),
-                    s.usedBytes(), s.arena.top(), s.arena.size(), s.repairs(), s.takeOvers(), s.compactions()));
-            entries += s.count();
+        for (MapSegment s : existing) {
+            int count = s.count();
+            long used = s.usedBytes();
+            int split = s.splitWordOpaque();
+            int target = s.splitTargetOpaque();
+            int depth = split >>> 8 & 0xFF;
+            // COPIED with its half in use: the directory names the half, which holds the moved keys, and this
+            // segment's count still holds them until the splitter (or the repair of a dead one) drops them here
+            if ((split & 0xFF) == MapLayout.SPLIT_COPIED && target >= 0 && inUse.get(target) && depth < maxDepth()) {
+                long[] staying = s.arena.liveWithBitClear(depth);
+                count = (int) staying[0];
+                used = staying[1];
+            }
+            list.add(new SharedMapStats.Segment(s.index, s.localDepth(), count, maxLoad, s.tombstones(), used,
+                    s.arena.top(), s.arena.size(), s.repairs(), s.takeOvers(), s.compactions()));
+            entries += count;
         }
         return new SharedMapStats(name, entries, geometry.sizing(), list);
     }

@@ -545,6 +545,16 @@ final class MapSegment {
         return memory.get(JAVA_INT, S_SPLIT_TARGET) - 1; // plain: under the lock
     }
 
+    /** @return the split word, for stats (opaque: read without the lock; a writer may be changing it) */
+    int splitWordOpaque() {
+        return (int) INT.getOpaque(memory, S_SPLIT_STATE);
+    }
+
+    /** @return the split target, for stats, or -1 (opaque: read without the lock, as {@link #splitWordOpaque}) */
+    int splitTargetOpaque() {
+        return (int) INT.getOpaque(memory, S_SPLIT_TARGET) - 1;
+    }
+
     /** Under the sequence: records the split in progress. */
     void setSplit(int word, int target) {
         memory.set(JAVA_INT, S_SPLIT_TARGET, target + 1); // plain: under the sequence

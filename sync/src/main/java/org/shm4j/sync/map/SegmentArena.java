@@ -192,6 +192,37 @@ final class SegmentArena {
         recount();
     }
 
+    /**
+     * For stats, without the lock: the live chunks below {@code arenaTop} whose key's hash has bit {@code bit} clear,
+     * walked as {@link #rebuild()} walks them (up to the first chunk without a valid state word); a writer changing
+     * the segment meanwhile makes the figures one change apart, never a load outside the arena.
+     *
+     * @return the number of those chunks and their bytes
+     */
+    long[] liveWithBitClear(int bit) {
+        long top = Math.clamp(top(), 0, size);
+        long entries = 0;
+        long bytes = 0;
+        long offset = 0;
+        while (offset < top) {
+            long chunk = segment.arenaStart + offset;
+            int state = (int) INT.getOpaque(memory, chunk + E_STATE); // opaque: read without the lock
+            int sizeClass = state & STATE_CLASS_MASK;
+            if ((state & STATE_MARK_MASK) != STATE_MARK || sizeClass > maxClass
+                    || (state & ~(STATE_MARK_MASK | STATE_LIVE | STATE_CLASS_MASK)) != 0
+                    || offset + chunkSize(sizeClass) > top) {
+                break;
+            }
+            // plain: stats, read without the lock (a key's hash never changes while its chunk is live)
+            if ((state & STATE_LIVE) != 0 && (memory.get(JAVA_LONG, chunk + E_HASH) >>> bit & 1) == 0) {
+                entries++;
+                bytes += chunkSize(sizeClass);
+            }
+            offset += chunkSize(sizeClass);
+        }
+        return new long[] {entries, bytes};
+    }
+
     /** Under the sequence: keeps only the entries whose slot word passes {@code keep}, freeing the others. */
     void retain(LongPredicate keep) {
         long[] live = new long[segment.count()];

@@ -1,0 +1,163 @@
+package org.shm4j.sync.map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.Codec;
+import org.shm4j.sync.testing.KilledAtCall;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A {@link SharedMap} writer SIGKILLed by a debugger ({@link KilledAtCall}) at an exact step of a split, then checked
+ * by the test's process: first through a heap opened read-only (as {@code shm4j inspect} reads it, no repair), then
+ * through a read-write one, whose access repairs the segment.
+ * <ul>
+ * <li>ACCEPTABLE: every acknowledged write with its value; size() and the figures of {@link SharedMap#stats()} and
+ *     {@link SharedMap#inspect} counting exactly the entries there are; every chunk of every segment's arena either
+ *     live and named by one slot or free and on one free list (the spare included).</li>
+ * <li>FORBIDDEN: an acknowledged entry missing or changed, a count that counts a key twice, a chunk leaked (below the
+ *     arena top and neither named nor free) or on two lists.</li>
+ * </ul>
+ */
+@Timeout(120)
+class MapWriterKillTest {
+    private static final Duration BOUND = Duration.ofSeconds(60);
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    /**
+     * A splitter killed once the directory names its new segment, before it dropped the moved keys from the full
+     * one: both segments hold those keys until a repair. {@code SharedMap.inspect} (what {@code shm4j inspect} shows)
+     * counted them twice (68 entries for a map of 42 here); now the full segment's figures are those of the
+     * entries it keeps, found in its arena, while its split is unfinished.
+     */
+    @Test
+    void shouldCountEachEntryOnceWhileTheSplitOfADeadWriterIsUnfinished() throws Exception {
+        String heapName = names.unique("map-split-count");
+        try (SharedHeap heap = SharedHeap.create(heapName, 16 << 20)) {
+            SharedMap<String, Long> map = SharedMap.create(heap, "map", Codec.utf8(), Codec.longs(),
+                    new MapSizing(16, 8, 8));
+            int acknowledged = killWriter(heapName,
+                    new KilledAtCall.Step(SegmentArena.class.getName(), "retain", "finish"));
+            SharedMapStats inspected;
+            try (SharedHeap readOnly = SharedHeap.openReadOnly(heapName)) {
+                inspected = SharedMap.inspect(readOnly, "map");
+                assertThat(inspected.segments()).as("the full segment and its published half").hasSize(2);
+                assertThat(inspected.entries()).as("entries before any repair").isEqualTo(acknowledged);
+                assertThat(inspected.segments().stream().mapToLong(SharedMapStats.Segment::entries).sum())
+                        .isEqualTo(acknowledged);
+            }
+            for (int i = 0; i < acknowledged; i++) {
+                assertThat(map.get(key(i))).as(key(i)).isEqualTo(i);
+            }
+            assertThat(map.size()).isEqualTo(acknowledged);
+            assertThat(map.stats().entries()).isEqualTo(acknowledged);
+            assertThat(map.stats().repairs()).isOne();
+            assertThat(usedBytes(map.stats())).as("used bytes, the repair having finished the split")
+                    .isEqualTo(usedBytes(inspected));
+            checkArenas(map.core());
+        }
+    }
+
+    private static long usedBytes(SharedMapStats stats) {
+        return stats.segments().stream().mapToLong(SharedMapStats.Segment::usedBytes).sum();
+    }
+
+    /** @return how many writes the writer acknowledged before it was killed at {@code step} */
+    private static int killWriter(String heapName, KilledAtCall.Step step) throws Exception {
+        try (KilledAtCall writer = KilledAtCall.start(step, Writer.class, heapName)) {
+            writer.awaitKilled(BOUND);
+            assertThat(writer.output()).doesNotContain("ERROR");
+            return (int) writer.output().lines().filter(line -> line.startsWith("DONE ")).count();
+        }
+    }
+
+    private static String key(int i) {
+        return "w" + i;
+    }
+
+    /**
+     * Checks each segment in use: its arena walked from 0 to its top chunk by chunk, every live chunk named by exactly
+     * one slot and every other one on exactly one free list or the spare; its count, tombstones and used bytes those
+     * of its slots.
+     */
+    static void checkArenas(MapCore core) {
+        for (MapSegment segment : core.existingSegments()) {
+            MemorySegment memory = segment.memory;
+            Map<Long, Integer> classes = new HashMap<>();
+            Set<Long> live = new HashSet<>();
+            long offset = 0;
+            while (offset < segment.arena.top()) {
+                long chunk = segment.arenaStart + offset;
+                int state = memory.get(JAVA_INT, chunk + MapLayout.E_STATE);
+                assertThat(state & MapLayout.STATE_MARK_MASK).as("state of chunk %d of segment %d", chunk,
+                        segment.index).isEqualTo(MapLayout.STATE_MARK);
+                classes.put(chunk, state & MapLayout.STATE_CLASS_MASK);
+                if ((state & MapLayout.STATE_LIVE) != 0) {
+                    live.add(chunk);
+                }
+                offset += MapLayout.chunkSize(state & MapLayout.STATE_CLASS_MASK);
+            }
+            assertThat(offset).as("segment %d: the walk ends at the top", segment.index).isEqualTo(segment.arena.top());
+            Set<Long> named = new HashSet<>();
+            long used = 0;
+            int tombstones = 0;
+            for (int i = 0; i <= segment.mask; i++) {
+                long word = segment.slotWord(i);
+                if (word == MapLayout.TOMBSTONE) {
+                    tombstones++;
+                } else if (word != MapLayout.EMPTY) {
+                    long chunk = word & MapLayout.OFFSET_MASK;
+                    assertThat(named.add(chunk)).as("segment %d: chunk %d named twice", segment.index, chunk).isTrue();
+                    used += MapLayout.chunkSize(classes.getOrDefault(chunk, 0));
+                }
+            }
+            assertThat(named).as("segment %d: the live chunks are the named ones", segment.index).isEqualTo(live);
+            assertThat(segment.count()).as("segment %d count", segment.index).isEqualTo(named.size());
+            assertThat(segment.tombstones()).as("segment %d tombstones", segment.index).isEqualTo(tombstones);
+            assertThat(segment.usedBytes()).as("segment %d used bytes", segment.index).isEqualTo(used);
+            Set<Long> free = new HashSet<>(classes.keySet());
+            free.removeAll(live);
+            Set<Long> listed = new HashSet<>();
+            int spare = memory.get(JAVA_INT, MapLayout.S_SPARE);
+            if (spare != 0) {
+                listed.add((long) (spare & ~MapLayout.SPARE_CLASS_MASK));
+            }
+            for (int c = 0; c < MapLayout.CLASSES; c++) {
+                for (long chunk = memory.get(JAVA_INT, MapLayout.S_FREE_HEADS + (long) Integer.BYTES * c);
+                     chunk != 0; chunk = memory.get(JAVA_INT, chunk + MapLayout.E_NEXT_FREE)) {
+                    assertThat(classes.get(chunk)).as("segment %d: free chunk %d of class %d", segment.index, chunk,
+                            c).isEqualTo(c);
+                    assertThat(listed.add(chunk)).as("segment %d: chunk %d free twice", segment.index, chunk)
+                            .isTrue();
+                }
+            }
+            assertThat(listed).as("segment %d: the free chunks are the listed ones", segment.index).isEqualTo(free);
+        }
+    }
+
+    /** {@code main(heap)}: puts w0 = 0, w1 = 1, ... printing "DONE i" after each, until killed. */
+    public static final class Writer {
+        public static void main(String[] args) {
+            SharedMap<String, Long> map = SharedMap.open(SharedHeap.open(args[0]), "map", Codec.utf8(),
+                    Codec.longs());
+            for (int i = 0; i < 100_000; i++) {
+                map.put(key(i), (long) i);
+                System.out.println("DONE " + i);
+            }
+            System.out.println("ERROR: never killed");
+        }
+    }
+}
