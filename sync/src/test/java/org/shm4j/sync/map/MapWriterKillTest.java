@@ -3,6 +3,8 @@ package org.shm4j.sync.map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.testing.KilledAtCall;
@@ -19,20 +21,22 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A {@link SharedMap} writer SIGKILLed by a debugger ({@link KilledAtCall}) at an exact step of a split, then checked
- * by the test's process: first through a heap opened read-only (as {@code shm4j inspect} reads it, no repair), then
- * through a read-write one, whose access repairs the segment.
+ * A {@link SharedMap} writer SIGKILLed by a debugger ({@link KilledAtCall}) at an exact step of a put, an overwrite,
+ * a remove or a split, then checked by the test's process, through a read-write heap whose access repairs the
+ * segment (and, for the split, first through a heap opened read-only, as {@code shm4j inspect} reads it).
  * <ul>
- * <li>ACCEPTABLE: every acknowledged write with its value; size() and the figures of {@link SharedMap#stats()} and
- *     {@link SharedMap#inspect} counting exactly the entries there are; every chunk of every segment's arena either
- *     live and named by one slot or free and on one free list (the spare included).</li>
- * <li>FORBIDDEN: an acknowledged entry missing or changed, a count that counts a key twice, a chunk leaked (below the
- *     arena top and neither named nor free) or on two lists.</li>
+ * <li>ACCEPTABLE: every acknowledged write with its value; the write in flight done whole or not at all, as the
+ *     step decides; size() and the figures of {@link SharedMap#stats()} and {@link SharedMap#inspect} counting
+ *     exactly the entries there are; every chunk of every segment's arena either live and named by one slot or free
+ *     and on one free list (the spare included); the map splitting on afterwards.</li>
+ * <li>FORBIDDEN: an acknowledged entry missing or changed, the write in flight half done, a count that counts a key
+ *     twice, a chunk leaked (below the arena top and neither named nor free) or on two lists.</li>
  * </ul>
  */
 @Timeout(120)
 class MapWriterKillTest {
     private static final Duration BOUND = Duration.ofSeconds(60);
+    private static final int KEYS = 40;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -50,7 +54,7 @@ class MapWriterKillTest {
             SharedMap<String, Long> map = SharedMap.create(heap, "map", Codec.utf8(), Codec.longs(),
                     new MapSizing(16, 8, 8));
             int acknowledged = killWriter(heapName,
-                    new KilledAtCall.Step(SegmentArena.class.getName(), "retain", "finish"));
+                    new KilledAtCall.Step(SegmentArena.class.getName(), "retain", "finish"), "put");
             SharedMapStats inspected;
             try (SharedHeap readOnly = SharedHeap.openReadOnly(heapName)) {
                 inspected = SharedMap.inspect(readOnly, "map");
@@ -75,13 +79,73 @@ class MapWriterKillTest {
         return stats.segments().stream().mapToLong(SharedMapStats.Segment::usedBytes).sum();
     }
 
+    /**
+     * @param step    where the writer dies: {@code class#method@caller#hit}, or {@code class#method:code#hit} for the
+     *                statement of that method holding {@code code}
+     * @param mode    "put" (new keys), "overwrite" (of the {@value #KEYS} keys the test put, each with another value)
+     *                or "remove" (of those keys)
+     * @param done    true if the repair must finish the write in flight, false if it must undo it: a new key's slot
+     *                published but not counted; an overwrite's slot swung to the new chunk, the old chunk still live;
+     *                a removed key's slot emptied, its chunk still live (not freed yet)
+     */
+    @ParameterizedTest(name = "{1} killed at {0}")
+    @CsvSource(delimiter = '|', value = {
+            "MapSegment#tryStore:INT.setOpaque(memory, S_COUNT, count() + 1);#5 | put | true",
+            "MapSegment#tryStore:arena.free(old);#5 | overwrite | true",
+            "SegmentArena#free@delete#5 | remove | false",
+    })
+    void shouldKeepEveryAcknowledgedWriteAndEveryChunkWhenTheWriterIsKilledAtAStep(String step, String mode,
+            boolean done) throws Exception {
+        String heapName = names.unique("map-writer-kill");
+        try (SharedHeap heap = SharedHeap.create(heapName, 16 << 20)) {
+            SharedMap<String, Long> map = SharedMap.create(heap, "map", Codec.utf8(), Codec.longs(),
+                    new MapSizing(64, 8, 8));
+            Map<String, Long> expected = new HashMap<>();
+            if (!mode.equals("put")) {
+                for (int i = 0; i < KEYS; i++) {
+                    map.put(key(i), (long) i);
+                    expected.put(key(i), (long) i);
+                }
+            }
+            int acknowledged = killWriter(heapName, step(step), mode);
+            for (int i = 0; i < acknowledged + (done ? 1 : 0); i++) {
+                switch (mode) {
+                    case "put" -> expected.put(key(i), (long) i);
+                    case "overwrite" -> expected.put(key(i), Long.MAX_VALUE - i);
+                    default -> expected.remove(key(i));
+                }
+            }
+            assertThat(new HashMap<>(map)).isEqualTo(expected);
+            assertThat(map.size()).isEqualTo(expected.size());
+            assertThat(map.stats().entries()).isEqualTo(expected.size());
+            assertThat(map.stats().repairs()).isOne();
+            checkArenas(map.core());
+            for (int i = 0; i < 500; i++) { // usable, and splits
+                map.put("after" + i, (long) i);
+            }
+            assertThat(map.size()).isEqualTo(expected.size() + 500);
+            checkArenas(map.core());
+        }
+    }
+
     /** @return how many writes the writer acknowledged before it was killed at {@code step} */
-    private static int killWriter(String heapName, KilledAtCall.Step step) throws Exception {
-        try (KilledAtCall writer = KilledAtCall.start(step, Writer.class, heapName)) {
+    private static int killWriter(String heapName, KilledAtCall.Step step, String mode) throws Exception {
+        try (KilledAtCall writer = KilledAtCall.start(step, Writer.class, heapName, mode)) {
             writer.awaitKilled(BOUND);
             assertThat(writer.output()).doesNotContain("ERROR");
             return (int) writer.output().lines().filter(line -> line.startsWith("DONE ")).count();
         }
+    }
+
+    private static KilledAtCall.Step step(String spec) throws Exception {
+        String[] parts = spec.split("#");
+        Class<?> type = Class.forName(MapWriterKillTest.class.getPackageName() + "." + parts[0]);
+        if (parts[1].contains(":")) {
+            String[] method = parts[1].split(":", 2);
+            return KilledAtCall.Step.atLine(type, method[0], method[1], Integer.parseInt(parts[2]));
+        }
+        String[] method = parts[1].split("@");
+        return new KilledAtCall.Step(type.getName(), method[0], method[1], Integer.parseInt(parts[2]));
     }
 
     private static String key(int i) {
@@ -148,13 +212,20 @@ class MapWriterKillTest {
         }
     }
 
-    /** {@code main(heap)}: puts w0 = 0, w1 = 1, ... printing "DONE i" after each, until killed. */
+    /**
+     * {@code main(heap, mode)}: puts w0 = 0, w1 = 1, ... ("put"), or w0 = MAX, w1 = MAX - 1, ... over the keys the
+     * test put ("overwrite"), or removes w0, w1, ... ("remove"), printing "DONE i" after each, until killed.
+     */
     public static final class Writer {
         public static void main(String[] args) {
             SharedMap<String, Long> map = SharedMap.open(SharedHeap.open(args[0]), "map", Codec.utf8(),
                     Codec.longs());
-            for (int i = 0; i < 100_000; i++) {
-                map.put(key(i), (long) i);
+            for (int i = 0; i < (args[1].equals("put") ? 100_000 : KEYS); i++) {
+                switch (args[1]) {
+                    case "put" -> map.put(key(i), (long) i);
+                    case "overwrite" -> map.put(key(i), Long.MAX_VALUE - i);
+                    default -> map.remove(key(i));
+                }
                 System.out.println("DONE " + i);
             }
             System.out.println("ERROR: never killed");
