@@ -736,7 +736,8 @@ final class MapCore {
 
     /**
      * @return a snapshot of the map's fill, per segment, read without locks; a key that an unfinished split (its
-     *         writer in the middle of it, or dead there) holds in both halves is counted once, in the new one
+     *         writer in the middle of it, or dead there) holds in both halves is counted once, in the new one; a
+     *         segment whose compaction is copying its entries back from its spare counts those the spare holds
      */
     SharedMapStats stats() {
         if (!block.scope().isAlive()) {
@@ -759,6 +760,12 @@ final class MapCore {
                 long[] staying = s.arena.liveWithBitClear(depth);
                 count = (int) staying[0];
                 used = staying[1];
+            } else if ((split & 0xFF) == MapLayout.COMPACT_COPIED && isGrownNumber(target) && segmentExists(target)) {
+                // its spare holds every entry, whose copy back (by the compactor, or the repair of a dead one)
+                // empties this segment first: its own count is 0 or partway until the copy back ends
+                MapSegment spare = segmentNumber(target, null, 0, 0);
+                count = spare.count();
+                used = spare.usedBytes();
             }
             list.add(new SharedMapStats.Segment(s.index, s.localDepth(), count, maxLoad, s.tombstones(), used,
                     s.arena.top(), s.arena.size(), s.repairs(), s.takeOvers(), s.compactions()));

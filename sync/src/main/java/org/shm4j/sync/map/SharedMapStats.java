@@ -5,8 +5,9 @@ import java.util.List;
 /**
  * A snapshot of how full a {@link SharedMap} is, per segment, read without locks (so figures of a segment being
  * written may be one change apart; the keys that a split has copied to its new segment, and not yet dropped from the
- * full one, are counted once, in the new one, also when the splitting writer died there). A map is full when one of
- * its segments is: size it so that {@link #fullestSegment()} stays well below 1.
+ * full one, are counted once, in the new one, and a segment whose compaction is copying its entries back from its
+ * spare segment has the spare's figures, also when the writer died there). A map is full when one of its segments
+ * is: size it so that {@link #fullestSegment()} stays well below 1.
  *
  * @param name     the map's name
  * @param entries  entries in the map

@@ -12,6 +12,7 @@ import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -54,7 +55,8 @@ class MapWriterKillTest {
             SharedMap<String, Long> map = SharedMap.create(heap, "map", Codec.utf8(), Codec.longs(),
                     new MapSizing(16, 8, 8));
             int acknowledged = killWriter(heapName,
-                    new KilledAtCall.Step(SegmentArena.class.getName(), "retain", "finish"), "put");
+                    new KilledAtCall.Step(SegmentArena.class.getName(), "retain", "finish"), Writer.class,
+                    "put");
             SharedMapStats inspected;
             try (SharedHeap readOnly = SharedHeap.openReadOnly(heapName)) {
                 inspected = SharedMap.inspect(readOnly, "map");
@@ -71,6 +73,48 @@ class MapWriterKillTest {
             assertThat(map.stats().repairs()).isOne();
             assertThat(usedBytes(map.stats())).as("used bytes, the repair having finished the split")
                     .isEqualTo(usedBytes(inspected));
+            checkArenas(map.core());
+        }
+    }
+
+    /**
+     * A compactor killed while it copies its entries back from its spare segment, the copy done but not yet counted:
+     * the segment's own count is 0 (its slots and arena were emptied first) until the repair copies them back again.
+     * {@code SharedMap.inspect} said 0 for it (and the map's entries short by all of them); now a segment whose
+     * compaction is in that phase has its spare's figures.
+     */
+    @Test
+    void shouldCountTheEntriesOfASegmentWhoseCompactorDiedCopyingThemBack() throws Exception {
+        String heapName = names.unique("map-compaction-count");
+        try (SharedHeap heap = SharedHeap.create(heapName, 16 << 20)) {
+            SharedMap<Long, byte[]> map = SharedMap.create(heap, "map", Codec.longs(), Codec.bytes(),
+                    new MapSizing(40, 8, 48));
+            Map<Long, byte[]> expected = new HashMap<>();
+            for (long key = 0; key < map.core().maxLoad(); key++) { // 64-byte chunks up to the slot limit
+                map.put(key, new byte[16]);
+            }
+            for (long key = 0; key < map.core().maxLoad(); key++) {
+                if (key % 12 == 0) {
+                    expected.put(key, new byte[16]);
+                } else {
+                    map.remove(key);
+                }
+            }
+            int acknowledged = killWriter(heapName, new KilledAtCall.Step(MapSegment.class.getName(), "setCount",
+                    "refill", 2), CompactingWriter.class); // the copy out into the spare, then the copy back
+            for (int i = 0; i < acknowledged; i++) {
+                expected.put(1000L + i, CompactingWriter.value(i));
+            }
+            SharedMapStats inspected;
+            try (SharedHeap readOnly = SharedHeap.openReadOnly(heapName)) {
+                inspected = SharedMap.inspect(readOnly, "map");
+            }
+            assertThat(inspected.segments()).as("compacted, not split").hasSize(1);
+            assertThat(inspected.entries()).as("entries before any repair").isEqualTo(expected.size());
+            assertThat(map).hasSize(expected.size());
+            expected.forEach((key, value) -> assertThat(map.get(key)).as("key %d", key).isEqualTo(value));
+            assertThat(map.stats().compactions()).as("the compaction the repair finished").isOne();
+            assertThat(usedBytes(map.stats())).isEqualTo(usedBytes(inspected));
             checkArenas(map.core());
         }
     }
@@ -107,7 +151,7 @@ class MapWriterKillTest {
                     expected.put(key(i), (long) i);
                 }
             }
-            int acknowledged = killWriter(heapName, step(step), mode);
+            int acknowledged = killWriter(heapName, step(step), Writer.class, mode);
             for (int i = 0; i < acknowledged + (done ? 1 : 0); i++) {
                 switch (mode) {
                     case "put" -> expected.put(key(i), (long) i);
@@ -129,8 +173,12 @@ class MapWriterKillTest {
     }
 
     /** @return how many writes the writer acknowledged before it was killed at {@code step} */
-    private static int killWriter(String heapName, KilledAtCall.Step step, String mode) throws Exception {
-        try (KilledAtCall writer = KilledAtCall.start(step, Writer.class, heapName, mode)) {
+    private static int killWriter(String heapName, KilledAtCall.Step step, Class<?> main, String... args)
+            throws Exception {
+        String[] all = new String[args.length + 1];
+        all[0] = heapName;
+        System.arraycopy(args, 0, all, 1, args.length);
+        try (KilledAtCall writer = KilledAtCall.start(step, main, all)) {
             writer.awaitKilled(BOUND);
             assertThat(writer.output()).doesNotContain("ERROR");
             return (int) writer.output().lines().filter(line -> line.startsWith("DONE ")).count();
@@ -229,6 +277,28 @@ class MapWriterKillTest {
                 System.out.println("DONE " + i);
             }
             System.out.println("ERROR: never killed");
+        }
+    }
+
+    /**
+     * {@code main(heap)}: puts 80-byte values to keys 1000, 1001, ... printing "DONE i" after each, until killed
+     * (the segment of the test's 16-byte values, 11 of 12 removed, has free chunks too small for them: it compacts).
+     */
+    public static final class CompactingWriter {
+        public static void main(String[] args) {
+            SharedMap<Long, byte[]> map = SharedMap.open(SharedHeap.open(args[0]), "map", Codec.longs(),
+                    Codec.bytes());
+            for (int i = 0; i < 100_000; i++) {
+                map.put(1000L + i, value(i));
+                System.out.println("DONE " + i);
+            }
+            System.out.println("ERROR: never killed");
+        }
+
+        static byte[] value(int i) {
+            byte[] value = new byte[80];
+            Arrays.fill(value, (byte) i);
+            return value;
         }
     }
 }
