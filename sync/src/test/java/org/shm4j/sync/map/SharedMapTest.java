@@ -792,7 +792,8 @@ class SharedMapTest {
                     () -> longView.getInto(5L, buffer, 0), view::size, () -> List.copyOf(view.keySet()))) {
                 assertThatThrownBy(read).isInstanceOf(IllegalStateException.class)
                         .hasMessageFindingMatch("Shared(Long)?Map 'm'") // as the map was opened
-                        .hasMessageContaining("has been in the middle of a change for 1000 ms (its writer died, or is that slow)")
+                        .hasMessageContaining("has been in the middle of a change for 1000 ms (its writer died, or"
+                                + " is that slow)")
                         .hasMessageContaining("a heap opened read-only cannot take its lock");
             }
             assertThat(view.get(elsewhere)).isEqualTo("v" + elsewhere);
