@@ -1,0 +1,207 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.internal.BarrierGenerations;
+import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.testing.KilledAtCall;
+import org.shm4j.sync.tools.Shm4j;
+import org.shm4j.testing.Await;
+import org.shm4j.testing.ShmNames;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * First-order users of the coordination types and locks (not a repairer or a taker) SIGKILLed at an exact step where
+ * they change shared memory (the child stopped there by a debugger, {@link KilledAtCall}), while this process goes
+ * on with the same object. {@link SemaphoreKillTest}, {@link BarrierKillTest} and {@code LocksKillTest} kill the same
+ * roles at random moments, which seldom land in these few instructions.
+ * <ul>
+ * <li>ACCEPTABLE: the dead process's part found within the documented bound (its mutex taken over, its generation
+ *     broken, its waiting writer dropped); the object usable afterwards.</li>
+ * <li>FORBIDDEN: a permit lost or duplicated; a party or reader of this process waiting past {@link #BOUND}; the
+ *     barrier not tripping for its live parties once reset; a read-write lock left marked inconsistent, or a
+ *     recovery counted, for a writer that never held it.</li>
+ * </ul>
+ */
+@Timeout(120)
+class FirstOrderKillTest {
+    private static final Duration BOUND = Duration.ofSeconds(30);
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    private final ExecutorService threads = Executors.newCachedThreadPool();
+
+    @AfterEach
+    void stopThreads() {
+        threads.shutdownNow();
+    }
+
+    /**
+     * An undo semaphore's holder killed inside its release after the store that gives its permit back to its slot and
+     * before it frees the semaphore's mutex: the permit is back exactly once, and a waiter of this process gets it
+     * through the take-over of the mutex (which marks nothing: each update is one store).
+     */
+    @Test
+    void shouldGiveAnUndoPermitBackOnceWhenItsReleaserIsKilledHoldingTheMutex() throws Exception {
+        String heapName = names.unique("undo-releaser");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedSemaphore semaphore = SharedSemaphore.create(heap, "sem", 2, SharedSemaphore.Kind.UNDO);
+            SharedEvent release = SharedEvent.create(heap, "release");
+            assertThat(semaphore.tryAcquire()).isTrue(); // this process holds one permit, the child the other
+            KilledAtCall.Step step = new KilledAtCall.Step(RobustMutex.class.getName(), "release", "releaseUndo");
+            try (KilledAtCall child = KilledAtCall.start(step, UndoHolder.class, heapName)) {
+                child.awaitLine("HELD", BOUND);
+                CompletableFuture<Boolean> waiter = CompletableFuture.supplyAsync(() -> acquire(semaphore), threads);
+                release.set();
+                child.awaitKilled(BOUND);
+                assertThat(waiter.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the waiter's permit").isTrue();
+            }
+            assertThat(semaphore.heldByThisProcess()).isEqualTo(2);
+            assertThat(semaphore.availablePermits()).isZero();
+            assertThat(inspect(heapName)).contains("mutex={held=false owner=- waiters=false sleepers=0 "
+                    + "consistent=true takeOvers=1}");
+            semaphore.release(2);
+            assertThat(semaphore.availablePermits()).isEqualTo(2);
+            assertThat(semaphore.tryAcquire(2)).isTrue();
+            semaphore.release(2);
+        }
+    }
+
+    /**
+     * A barrier's last party, with an action, killed after the CAS that counts it in to run the action and before it
+     * writes its arrival slot, unregistered: nothing names the process that was to run the action, so the waiting party
+     * breaks the generation after about a second, as documented (not by its timeout, which does not end a wait on a
+     * running action); after a reset the next generation trips.
+     */
+    @Test
+    void shouldBreakTheGenerationWhenItsLastPartyIsKilledBeforeNamingItselfTheActionsRunner() throws Exception {
+        String heapName = names.unique("barrier-runner");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            CompletableFuture<Object> waiting = CompletableFuture.supplyAsync(() -> await(barrier), threads);
+            KilledAtCall.Step step = new KilledAtCall.Step(BarrierGenerations.class.getName(), "writeSlot",
+                    "runActionAndTrip");
+            try (KilledAtCall child = KilledAtCall.start(step, LastParty.class, heapName)) {
+                child.awaitKilled(BOUND);
+            }
+            assertThat(waiting.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(BrokenBarrierException.class);
+            assertThat(barrier.isBroken()).isTrue();
+            barrier.reset();
+            CompletableFuture<Object> first = CompletableFuture.supplyAsync(() -> await(barrier), threads);
+            CompletableFuture<Object> second = CompletableFuture.supplyAsync(() -> await(barrier), threads);
+            assertThat(List.of(first.get(BOUND.toSeconds(), TimeUnit.SECONDS),
+                    second.get(BOUND.toSeconds(), TimeUnit.SECONDS))).containsExactlyInAnyOrder(0, 1);
+            assertThat(inspect(heapName)).contains("broken=false actionRuns=false arrivals=[] registered=[]");
+        }
+    }
+
+    /**
+     * A writer of a read-write lock killed while it waits for another writer, counted as a waiting writer (so that new
+     * readers wait for it) but not yet blocked: once the other writer leaves, a reader of this process gets the read
+     * lock within the liveness bound, and the lock stays consistent with no recovery counted.
+     */
+    @Test
+    void shouldLetReadersInWhenAWaitingWriterIsKilledCounted() throws Exception {
+        String heapName = names.unique("waiting-writer");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock lock = SharedReadWriteLock.create(heap, "rw");
+            lock.writeLock().lock();
+            KilledAtCall.Step step = new KilledAtCall.Step(RobustMutex.class.getName(), "block", "acquireContended");
+            try (KilledAtCall child = KilledAtCall.start(step, WaitingWriter.class, heapName)) {
+                child.awaitKilled(BOUND);
+            } finally {
+                lock.writeLock().unlock();
+            }
+            CompletableFuture<Boolean> reader = CompletableFuture.supplyAsync(() -> {
+                try {
+                    boolean locked = lock.readLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS);
+                    if (locked) {
+                        lock.readLock().unlock();
+                    }
+                    return locked;
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            assertThat(reader.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the reader's lock").isTrue();
+            assertThat(lock.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(lock.isConsistent()).isTrue();
+            assertThat(lock.recoveries()).isZero();
+            lock.writeLock().unlock();
+        }
+    }
+
+    private static boolean acquire(SharedSemaphore semaphore) {
+        try {
+            return semaphore.tryAcquire(BOUND.toSeconds(), TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** @return the arrival index, or what the await threw */
+    private static Object await(SharedBarrier barrier) {
+        try {
+            return barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+        } catch (Exception e) {
+            return e;
+        }
+    }
+
+    private static String inspect(String heap) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertThat(Shm4j.run(new String[] {"inspect", heap}, new PrintStream(out, true, UTF_8),
+                new PrintStream(new ByteArrayOutputStream(), true, UTF_8))).isZero();
+        return out.toString(UTF_8);
+    }
+
+    /** {@code main(heap)}: acquires a permit, prints HELD, releases it once the event "release" is set. */
+    public static final class UndoHolder {
+        public static void main(String[] args) throws InterruptedException {
+            SharedHeap heap = SharedHeap.open(args[0]);
+            SharedSemaphore semaphore = SharedSemaphore.open(heap, "sem");
+            semaphore.acquire();
+            System.out.println("HELD");
+            System.out.flush();
+            SharedEvent.open(heap, "release").await();
+            semaphore.release();
+            System.out.println("ERROR: the release finished");
+        }
+    }
+
+    /** {@code main(heap)}: waits until the other party waits, then arrives last with an action. */
+    public static final class LastParty {
+        public static void main(String[] args) throws Exception {
+            SharedBarrier barrier = SharedBarrier.open(SharedHeap.open(args[0]), "barrier");
+            Await.until("the other party waiting", BOUND, () -> barrier.getNumberWaiting() == 1);
+            barrier.withAction(() -> { }).await();
+            System.out.println("ERROR: the trip finished");
+        }
+    }
+
+    /** {@code main(heap)}: takes the write lock, which this process holds, so it waits for it. */
+    public static final class WaitingWriter {
+        public static void main(String[] args) {
+            SharedReadWriteLock lock = SharedReadWriteLock.open(SharedHeap.open(args[0]), "rw");
+            lock.writeLock().lock();
+            System.out.println("ERROR: the write lock was taken");
+        }
+    }
+}
