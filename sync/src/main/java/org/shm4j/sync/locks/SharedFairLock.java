@@ -433,7 +433,15 @@ public final class SharedFairLock extends TimedLock {
         whileOpen(() -> (int) INT.getAndBitwiseAnd(segment, FAIR_FLAGS_OFFSET, ~LOCK_OWNER_DIED));
     }
 
-    /** @return how many times the lock was taken over from a dead owner */
+    /**
+     * Returns how many times the lock was taken over from a dead owner. The waiter that skips a dead holder's turn
+     * marks the lock, passes the turn on, then counts: one killed between the pass and the count (a few
+     * instructions) held nothing, so that recovery is not counted, while the owner-died mark
+     * ({@link #isConsistent()}) stays. (Counting before the pass would count twice when the skipper is killed before
+     * it: the next waiter skips the same turn again.)
+     *
+     * @return the take-overs counted
+     */
     public long recoveries() {
         return whileOpen(() -> (long) LONG.getVolatile(segment, FAIR_RECOVERIES_OFFSET));
     }

@@ -102,7 +102,14 @@ public abstract sealed class SharedMutex extends TimedLock permits SharedLock, S
         });
     }
 
-    /** @return how many times this lock was taken over from a dead owner */
+    /**
+     * Returns how many times this lock was taken over from a dead owner. A take-over is counted after the CAS that
+     * takes the lock: a taker killed between them (a few instructions) is a dead owner in turn, whose take-over the
+     * next taker counts, so two owners dying one after the other there count as one. The owner-died mark
+     * ({@link #isConsistent()}) is not lost.
+     *
+     * @return the take-overs counted
+     */
     public long recoveries() {
         return whileOpen(mutex::recoveries);
     }

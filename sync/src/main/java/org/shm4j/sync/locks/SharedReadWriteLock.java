@@ -300,7 +300,12 @@ public final class SharedReadWriteLock implements ReadWriteLock {
         ((TimedLock) writeLock).setDeadlockDetection(enabled);
     }
 
-    /** @return how many times a dead writer's lock was taken back */
+    /**
+     * Returns how many times a dead writer's lock was taken back: as {@link SharedLock#recoveries()}, a taker killed
+     * between its take-over and the count leaves its own take-over uncounted.
+     *
+     * @return the take-overs counted
+     */
     public long recoveries() {
         return whileOpen(writer::recoveries);
     }
