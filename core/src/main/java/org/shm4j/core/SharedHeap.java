@@ -508,6 +508,7 @@ public final class SharedHeap implements AutoCloseable {
     /**
      * @return bytes left in the data area after the last published block (before alignment padding); the space an
      *         allocator that died midway had taken counts as free, since the next allocation takes it
+     * @throws ShmFormatException if the catalog's count or its last entry is corrupted (then no allocation succeeds)
      */
     public long freeBytes() {
         ensureOpen();

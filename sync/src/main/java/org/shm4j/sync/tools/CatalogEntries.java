@@ -27,6 +27,19 @@ final class CatalogEntries {
         return catalog(heap).count();
     }
 
+    /**
+     * @return the bytes of {@code heap} in use: up to the end of its last published block, as
+     *         {@link SharedHeap#freeBytes()} says, or up to allocTop, past which no block lies, if that block's entry
+     *         is damaged (freeBytes then throws, and one damaged entry would hide the whole heap from a report)
+     */
+    static long used(SharedHeap heap) {
+        try {
+            return heap.byteSize() - heap.freeBytes();
+        } catch (ShmFormatException e) {
+            return catalog(heap).top();
+        }
+    }
+
     /** @return every published entry of {@code heap}, in allocation order, each read on its own */
     static List<Item> read(SharedHeap heap) {
         MemorySegment segment = heap.memory().segment();

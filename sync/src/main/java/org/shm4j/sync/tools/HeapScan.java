@@ -123,7 +123,7 @@ final class HeapScan {
     static Map<String, Object> summary(SharedHeap heap) {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("size", heap.byteSize());
-        report.put("used", heap.byteSize() - heap.freeBytes());
+        report.put("used", CatalogEntries.used(heap));
         report.put("blocks", CatalogEntries.count(heap));
         report.put("catalogCapacity", heap.catalogCapacity());
         HeapProcess creator = heap.creator();

@@ -293,6 +293,40 @@ class Shm4jToolTest {
         }
     }
 
+    /**
+     * The used figure ends at the last published block (SharedHeap.freeBytes), which a damaged last entry leaves
+     * unknown: freeBytes' refusal made ls call the whole heap unreadable, inspect fail, and gc keep it though stale.
+     */
+    @Test
+    void shouldListInspectAndRemoveAStaleHeapWhoseLastCatalogEntryIsDamaged() throws Exception {
+        Path file = dir.resolve("heap");
+        try (ChildJvm creator = ChildJvm.start(FileHeapCreator.class, file.toString())) {
+            creator.awaitLine("CREATED", BOUND);
+            creator.kill(); // its creator is gone, and no process is attached once this one closes it
+        }
+        long used;
+        try (SharedHeap heap = SharedHeap.open(file)) {
+            SharedLong.create(heap, "before", 3);
+            SharedLong.create(heap, "last", 4);
+            used = heap.byteSize() - heap.freeBytes();
+        }
+        try (SharedMemory raw = SharedMemory.open(file)) {
+            long nameByte = HeapLayout.entryOffset(1) + HeapLayout.ENTRY_NAME_OFFSET;
+            raw.segment().set(JAVA_BYTE, nameByte, (byte) 'L'); // its checksum no longer matches
+        }
+
+        Map<String, Object> ls = map(list(json("ls", "--dir", dir.toString(), "--json").get("heaps")).getFirst());
+        assertThat(ls).doesNotContainKey("unreadable").containsEntry("used", used).containsEntry("blocks", 2L)
+                .containsEntry("stale", true);
+        Map<String, Object> report = json("inspect", file.toString(), "--json");
+        assertThat(report).containsEntry("used", used);
+        assertThat(state(report, "before")).containsEntry("value", 3L);
+        assertThat(map(list(report.get("catalog")).get(1))).containsEntry("index", 1L).containsKey("unreadable");
+        Result force = run("gc", "--dir", dir.toString(), "--force");
+        assertThat(force.out()).isEqualTo("removed " + file + "\n1 stale heap(s)\n");
+        assertThat(Files.exists(file)).isFalse();
+    }
+
     /** A ring's reader looked it up by name, through the whole catalog: one damaged entry hid every ring. */
     @Test
     void shouldShowARingPastADamagedCatalogEntry() {
