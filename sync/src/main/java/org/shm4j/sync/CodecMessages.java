@@ -209,11 +209,14 @@ final class CodecMessages {
 
         /**
          * @return {@code thrown}, an exception of the ring's own that a poll or peek into this receiver threw, with
-         *         what left the handler before it (if anything) added as suppressed
+         *         what the handler made of the message before it (if anything) added as suppressed: what left the
+         *         handler, or the failure it kept for {@link #result()}, which the ring's exception keeps from being
+         *         thrown
          */
         RuntimeException keepEscaped(RuntimeException thrown) {
-            if (escaped != null && escaped != thrown) {
-                thrown.addSuppressed(escaped);
+            Throwable lost = escaped != null ? escaped : failure;
+            if (lost != null && lost != thrown) {
+                thrown.addSuppressed(lost);
             }
             return thrown;
         }

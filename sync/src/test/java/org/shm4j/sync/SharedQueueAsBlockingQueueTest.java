@@ -3,13 +3,16 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.Rethrow;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ShmNames;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -166,6 +169,47 @@ class SharedQueueAsBlockingQueueTest {
             assertThat(catchThrowable(closingQueue::peek)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("is closed").satisfies(e -> assertThat(e.getSuppressed()).containsExactly(
                             overflow));
+            assertThat(queue.poll()).as("still queued").isEqualTo(7L);
+            assertThat(queue.poll()).isNull();
+        }
+    }
+
+    /**
+     * As above, for a peek and a poll, whatever the decode throws: an Error or a checked exception (thrown sneakily)
+     * is kept as it is; a RuntimeException is kept as the queue's refusal to decode, naming it as its cause. Before,
+     * the RuntimeException's refusal (held by the receiver, not thrown) was dropped by both.
+     */
+    @ParameterizedTest(name = "{0} of a decode throwing {1}")
+    @CsvSource({"peek, Error", "peek, RuntimeException", "peek, checked", "poll, Error", "poll, RuntimeException",
+            "poll, checked"})
+    void shouldKeepWhatEveryDecodeThrowsWhenAReceiveMeetsTheViewItClosed(String receive, String thrown) {
+        String heapName = names.unique("closed-in-" + receive);
+        try (SharedHeap kept = SharedHeap.create(heapName, 1 << 20)) {
+            SharedQueue<Long> queue = SharedQueue.create(kept, "q", 1024, Codec.longs());
+            queue.add(7L);
+            SharedHeap closing = SharedHeap.open(heapName);
+            Throwable decodes = switch (thrown) {
+                case "Error" -> new StackOverflowError("decoding 7");
+                case "RuntimeException" -> new IllegalArgumentException("decoding 7");
+                default -> new IOException("decoding 7");
+            };
+            SharedQueue<Long> closingQueue = SharedQueue.open(closing, "q", new LongsWithHook() {
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    closing.close();
+                    throw Rethrow.asThrown(decodes);
+                }
+            });
+            Throwable failure = catchThrowable(receive.equals("peek") ? closingQueue::peek : closingQueue::poll);
+            assertThat(failure).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
+            assertThat(failure.getSuppressed()).hasSize(1);
+            Throwable suppressed = failure.getSuppressed()[0];
+            if (decodes instanceof RuntimeException) {
+                assertThat(suppressed).isInstanceOf(ShmFormatException.class).hasMessageContaining("cannot decode")
+                        .hasCause(decodes);
+            } else {
+                assertThat(suppressed).isSameAs(decodes);
+            }
             assertThat(queue.poll()).as("still queued").isEqualTo(7L);
             assertThat(queue.poll()).isNull();
         }
