@@ -735,43 +735,58 @@ final class MapCore {
     }
 
     /**
-     * @return a snapshot of the map's fill, per segment, read without locks; a key that an unfinished split (its
-     *         writer in the middle of it, or dead there) holds in both halves is counted once, in the new one; a
-     *         segment whose compaction is copying its entries back from its spare counts those the spare holds
+     * @return a snapshot of the map's fill, per segment ({@link #figures}), read without locks, taken again (up to
+     *         {@link #SIZE_TRIES} times, after which the last snapshot stands) while splits publish new segments under
+     *         it, as {@link #size()}: a split that ends during the snapshot leaves its segment's count without the
+     *         moved keys, in a new segment the snapshot does not list
      */
     SharedMapStats stats() {
         if (!block.scope().isAlive()) {
             throw new IllegalStateException(Blocks.closedMessage("SharedMap", name, heap));
         }
-        List<MapSegment> existing = existingSegments();
-        BitSet inUse = new BitSet();
-        existing.forEach(s -> inUse.set(s.index));
-        List<SharedMapStats.Segment> list = new ArrayList<>();
-        long entries = 0;
-        for (MapSegment s : existing) {
-            int count = s.count();
-            long used = s.usedBytes();
-            int split = s.splitWordOpaque();
-            int target = s.splitTargetOpaque();
-            int depth = split >>> 8 & 0xFF;
-            // COPIED with its half in use: the directory names the half, which holds the moved keys, and this
-            // segment's count still holds them until the splitter (or the repair of a dead one) drops them here
-            if ((split & 0xFF) == MapLayout.SPLIT_COPIED && target >= 0 && inUse.get(target) && depth < maxDepth()) {
-                long[] staying = s.arena.liveWithBitClear(depth);
-                count = (int) staying[0];
-                used = staying[1];
-            } else if ((split & 0xFF) == MapLayout.COMPACT_COPIED && isGrownNumber(target) && segmentExists(target)) {
-                // its spare holds every entry, whose copy back (by the compactor, or the repair of a dead one)
-                // empties this segment first: its own count is 0 or partway until the copy back ends
-                MapSegment spare = segmentNumber(target, null, 0, 0);
-                count = spare.count();
-                used = spare.usedBytes();
+        for (int tries = 1; ; tries++) {
+            List<MapSegment> existing = existingSegments();
+            BitSet inUse = new BitSet();
+            existing.forEach(s -> inUse.set(s.index));
+            List<SharedMapStats.Segment> list = new ArrayList<>(existing.size());
+            long entries = 0;
+            for (MapSegment s : existing) {
+                SharedMapStats.Segment figures = figures(s, inUse);
+                list.add(figures);
+                entries += figures.entries();
             }
-            list.add(new SharedMapStats.Segment(s.index, s.localDepth(), count, maxLoad, s.tombstones(), used,
-                    s.arena.top(), s.arena.size(), s.repairs(), s.takeOvers(), s.compactions()));
-            entries += count;
+            if (tries == SIZE_TRIES || existingSegments().equals(existing)) {
+                return new SharedMapStats(name, entries, geometry.sizing(), list);
+            }
         }
-        return new SharedMapStats(name, entries, geometry.sizing(), list);
+    }
+
+    /**
+     * @return segment {@code s}'s figures, read without its lock; a key that an unfinished split (its writer in the
+     *         middle of it, or dead there) holds in both halves is counted once, in the new one; a segment whose
+     *         compaction is copying its entries back from its spare counts those the spare holds
+     */
+    private SharedMapStats.Segment figures(MapSegment s, BitSet inUse) {
+        int count = s.count();
+        long used = s.usedBytes();
+        int split = s.splitWordOpaque();
+        int target = s.splitTargetOpaque();
+        int depth = split >>> 8 & 0xFF;
+        // COPIED with its half in use: the directory names the half, which holds the moved keys, and this
+        // segment's count still holds them until the splitter (or the repair of a dead one) drops them here
+        if ((split & 0xFF) == MapLayout.SPLIT_COPIED && target >= 0 && inUse.get(target) && depth < maxDepth()) {
+            long[] staying = s.arena.liveWithBitClear(depth);
+            count = (int) staying[0];
+            used = staying[1];
+        } else if ((split & 0xFF) == MapLayout.COMPACT_COPIED && isGrownNumber(target) && segmentExists(target)) {
+            // its spare holds every entry, whose copy back (by the compactor, or the repair of a dead one)
+            // empties this segment first: its own count is 0 or partway until the copy back ends
+            MapSegment spare = segmentNumber(target, null, 0, 0);
+            count = spare.count();
+            used = spare.usedBytes();
+        }
+        return new SharedMapStats.Segment(s.index, s.localDepth(), count, maxLoad, s.tombstones(), used,
+                s.arena.top(), s.arena.size(), s.repairs(), s.takeOvers(), s.compactions());
     }
 
     /** @return "segment 3 of SharedMap 'name' in heap ..." (or of SharedLongMap ...) */
