@@ -111,7 +111,7 @@ import org.shm4j.sync.internal.SyncLayout;
  * <tr><td>76</td><td>4</td><td>pattern</td><td>those bits</td><td>as localDepth</td></tr>
  * <tr><td>80</td><td>4</td><td>splitState</td><td>0, or 1 (COPYING) / 2 (COPIED) while it splits, in bits 7..0,
  *     with the depth it splits at in bits 15..8; 3 (COMPACT_COPYING) / 4 (COMPACT_COPIED) while it compacts</td>
- *     <td>under the mutex and the sequence, plain</td></tr>
+ *     <td>under the mutex and the sequence, plain; read opaque by stats, without the lock</td></tr>
  * <tr><td>84</td><td>4</td><td>splitTarget</td><td>number of the segment it splits or compacts into, plus 1; set
  *     when the number is handed out, before the segment's memory is had (so a split that the heap refuses does not
  *     use up numbers), and kept after a rolled-back split and after a compaction, for the next split or compaction;
@@ -145,7 +145,9 @@ import org.shm4j.sync.internal.SyncLayout;
  *
  * <table class="striped">
  * <caption>Chunk (entry): {@code 32 << class} bytes, 8-byte aligned; written plain by the lock holder before the
- * slot store publishes it, read plain under the sequence or the lock, except the state word (below)</caption>
+ * slot store publishes it, read plain under the sequence or the lock, except the state word (below); stats of a
+ * segment in SPLIT_COPIED walk the chunks below arenaTop without the lock (state word opaque, hash plain), bounded
+ * by the arena</caption>
  * <tr><th>Offset</th><th>Size</th><th>Field</th><th>Meaning</th></tr>
  * <tr><td>0</td><td>4</td><td>checksum / next</td><td>live: CRC-32C of bytes 8 to the end of the value; free: the
  *     segment offset of the next free chunk of its class, or 0</td></tr>
