@@ -448,7 +448,15 @@ public final class SharedPipe implements AutoCloseable {
             CodecMessages.Receiver<T> receiver = new CodecMessages.Receiver<>(codec, description,
                     "received a message of type", null);
             try {
-                return recvHeld(receiver, start, total) == 0 ? null : receiver.result();
+                int got;
+                try {
+                    got = recvHeld(receiver, start, total);
+                } catch (IllegalStateException | IllegalArgumentException e) {
+                    // the ring's own (a codec's are failures in the receiver), such as its move past the message
+                    // through a view the decode closed: what the decode threw stays with it, as suppressed
+                    throw receiver.keepEscaped(e);
+                }
+                return got == 0 ? null : receiver.result();
             } finally {
                 receiving.unlock();
             }

@@ -2,15 +2,19 @@ package org.shm4j.sync;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.sync.internal.Rethrow;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.HashSet;
@@ -24,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 class SharedQueueAndPipeTest {
@@ -31,6 +36,43 @@ class SharedQueueAndPipeTest {
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
+
+    /**
+     * A pipe's decode that closes its own view of the heap, then throws: the ring cannot move past the message
+     * through the closed view, and its failure ("heap closed") is thrown with what the decode threw kept as
+     * suppressed (an Error or a sneaky checked exception as it is, a RuntimeException as the pipe's refusal to decode,
+     * naming it as its cause), as SharedQueue's poll and peek keep it. Before, the pipe dropped it.
+     */
+    @ParameterizedTest(name = "a decode throwing {0}")
+    @ValueSource(strings = {"Error", "RuntimeException", "checked"})
+    void shouldKeepWhatTheDecodeThrewWhenAPipeReceiveMeetsTheViewItClosed(String thrown) throws Exception {
+        String heapName = names.unique("pipe-closed-in-recv");
+        try (SharedHeap kept = SharedHeap.create(heapName, 1 << 20)) {
+            SharedPipe.create(kept, "p", 1024).first().send(7L, Codec.longs(), Duration.ofSeconds(1));
+            SharedHeap closing = SharedHeap.open(heapName);
+            Throwable decodes = switch (thrown) {
+                case "Error" -> new StackOverflowError("decoding 7");
+                case "RuntimeException" -> new IllegalArgumentException("decoding 7");
+                default -> new IOException("decoding 7");
+            };
+            SharedPipe.End end = SharedPipe.open(closing, "p").second();
+            Throwable failure = catchThrowable(() -> end.recv(new LongsWithHook() {
+                @Override
+                public Long decode(MemorySegment source, long offset, int length) {
+                    closing.close();
+                    throw Rethrow.asThrown(decodes);
+                }
+            }, Duration.ofSeconds(1)));
+            assertThat(failure).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
+            assertThat(failure.getSuppressed()).hasSize(1);
+            Throwable suppressed = failure.getSuppressed()[0];
+            if (decodes instanceof RuntimeException) {
+                assertThat(suppressed).isInstanceOf(ShmFormatException.class).hasCause(decodes);
+            } else {
+                assertThat(suppressed).isSameAs(decodes);
+            }
+        }
+    }
 
     @Test
     void shouldQueueLongsStringsAndBytes() throws InterruptedException {
