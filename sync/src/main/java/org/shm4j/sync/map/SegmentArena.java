@@ -177,12 +177,10 @@ final class SegmentArena {
         while (offset < top) {
             long chunk = segment.arenaStart + offset;
             int state = memory.get(JAVA_INT, chunk + E_STATE); // plain: under the lock, as every load here
-            int sizeClass = state & STATE_CLASS_MASK;
-            if ((state & STATE_MARK_MASK) != STATE_MARK || sizeClass > maxClass
-                    || (state & ~(STATE_MARK_MASK | STATE_LIVE | STATE_CLASS_MASK)) != 0
-                    || offset + chunkSize(sizeClass) > top) {
+            if (!walkable(state, offset, top)) {
                 break;
             }
+            int sizeClass = state & STATE_CLASS_MASK;
             if ((state & STATE_LIVE) == 0 || !verifies(chunk, chunkSize(sizeClass), crc) || !keep(chunk)) {
                 free(chunk);
             }
@@ -207,12 +205,10 @@ final class SegmentArena {
         while (offset < top) {
             long chunk = segment.arenaStart + offset;
             int state = (int) INT.getOpaque(memory, chunk + E_STATE); // opaque: read without the lock
-            int sizeClass = state & STATE_CLASS_MASK;
-            if ((state & STATE_MARK_MASK) != STATE_MARK || sizeClass > maxClass
-                    || (state & ~(STATE_MARK_MASK | STATE_LIVE | STATE_CLASS_MASK)) != 0
-                    || offset + chunkSize(sizeClass) > top) {
+            if (!walkable(state, offset, top)) {
                 break;
             }
+            int sizeClass = state & STATE_CLASS_MASK;
             // plain: stats, read without the lock (a key's hash never changes while its chunk is live)
             if ((state & STATE_LIVE) != 0 && (memory.get(JAVA_LONG, chunk + E_HASH) >>> bit & 1) == 0) {
                 entries++;
@@ -221,6 +217,17 @@ final class SegmentArena {
             offset += chunkSize(sizeClass);
         }
         return new long[] {entries, bytes};
+    }
+
+    /**
+     * @return true if {@code state}, the state word of the chunk at {@code offset} of the arena, is a chunk's (its
+     *         mark, a known size class, no other bits) that ends by {@code top}: a walk of the arena goes on past it
+     */
+    private boolean walkable(int state, long offset, long top) {
+        int sizeClass = state & STATE_CLASS_MASK;
+        return (state & STATE_MARK_MASK) == STATE_MARK && sizeClass <= maxClass
+                && (state & ~(STATE_MARK_MASK | STATE_LIVE | STATE_CLASS_MASK)) == 0
+                && offset + chunkSize(sizeClass) <= top;
     }
 
     /** Under the sequence: keeps only the entries whose slot word passes {@code keep}, freeing the others. */
