@@ -512,7 +512,11 @@ public final class SharedHeap implements AutoCloseable {
      */
     public long freeBytes() {
         ensureOpen();
-        return geometry.heapSize() - catalog.publishedEnd();
+        try {
+            return geometry.heapSize() - catalog.publishedEnd();
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /** @return the number of blocks a catalog of this heap can hold */

@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -102,19 +103,28 @@ class CloseWhileInUseTest {
      */
     @Test
     void shouldNameTheHeapToEveryFindThatMeetsItsCloseMidway() throws Exception {
-        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds");
+        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "find");
     }
 
+    /** The same for {@link SharedHeap#freeBytes()}, which reads the catalog's last entry (as a find reads entries). */
+    @Test
+    void shouldNameTheHeapToEveryFreeBytesThatMeetsItsCloseMidway() throws Exception {
+        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "freeBytes");
+    }
+
+    /** {@code args[0]}: "find", or "freeBytes", the call the two threads repeat until the heap is closed. */
     static void findRounds(String[] args) throws Exception {
         BlockType type = new BlockType(0x100, 1);
         for (int round = 0; round < 20; round++) {
             SharedHeap heap = SharedHeap.anonymous(1 << 16);
             heap.allocate("b", type, 8);
+            BooleanSupplier call = args[0].equals("find") ? () -> heap.find("b").isPresent()
+                    : () -> heap.freeBytes() > 0;
             AtomicInteger finds = new AtomicInteger();
             List<AtomicReference<Throwable>> failures = List.of(new AtomicReference<>(), new AtomicReference<>());
             List<Thread> finders = failures.stream().map(failure -> Thread.ofPlatform().start(() -> {
                 try {
-                    while (heap.find("b").isPresent()) {
+                    while (call.getAsBoolean()) {
                         finds.incrementAndGet();
                     }
                 } catch (Throwable t) {
