@@ -80,10 +80,11 @@ final class LockStates {
 
     /**
      * @return the state of a {@code SharedReadWriteLock}: its writer mutex, whether the writer still waits for readers
-     *         to leave (or a reader clears its stale writer flag), the processes holding read locks, and the pids
-     *         whose writer flag is set: every announced reader's while a writer holds; with none holding, flags a
-     *         writer left (it died, or was unlocked through another lock object), which send that process's next
-     *         read lock to its slow path once
+     *         to leave (or a reader clears its stale writer flag), the processes holding read locks, the processes
+     *         whose writers wait for the writer's mutex (how many threads each; new readers wait while any does, and
+     *         for a dead one until a reader's liveness check clears it), and the pids whose writer flag is set:
+     *         every announced reader's while a writer holds; with none holding, flags a writer left (it died, or was
+     *         unlocked through another lock object), which send that process's next read lock to its slow path once
      */
     static Map<String, Object> readWrite(MemorySegment block, String what) {
         Map<String, Object> state = new LinkedHashMap<>();
@@ -91,6 +92,8 @@ final class LockStates {
         state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer", true));
         state.put("writerWaitsForReaders", (word & LOCK_ENTERING) != 0);
         state.put("readers", holders(block, RW_SLOTS_OFFSET, SyncLayout::rwReadHolds));
+        state.put("waitingWriters", slotCounts(block, RW_SLOTS_OFFSET, ProcessSlots.SECOND, IntUnaryOperator.identity(),
+                "writers"));
         state.put("writerFlags", writerFlags(block));
         return state;
     }
@@ -112,15 +115,26 @@ final class LockStates {
      * @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits)
      */
     static List<Object> holders(MemorySegment block, long base, IntUnaryOperator holdsOf) {
+        return slotCounts(block, base, ProcessSlots.FIRST, holdsOf, "holds");
+    }
+
+    /**
+     * @param counter   the slot counter read ({@link ProcessSlots#FIRST} or {@link ProcessSlots#SECOND})
+     * @param countOf   what the counter's word counts
+     * @param countName the name of that count in each process's entry
+     * @return the processes whose slot in the process slots at {@code base} counts more than 0 there
+     */
+    private static List<Object> slotCounts(MemorySegment block, long base, long counter, IntUnaryOperator countOf,
+                                           String countName) {
         ProcessSlots slots = new ProcessSlots(block, base, "inspected block"); // only read: get and token
         List<Object> holders = new ArrayList<>();
         for (int i = 0; i < ProcessSlots.SLOTS; i++) {
-            int holds = holdsOf.applyAsInt(slots.get(i, ProcessSlots.FIRST));
+            int holds = countOf.applyAsInt(slots.get(i, counter));
             if (holds > 0) {
                 long token = slots.token(i); // read once: pid and liveness of the same owner
                 Map<String, Object> holder = new LinkedHashMap<>();
                 holder.put("pid", ProcessIdentity.pid(token));
-                holder.put("holds", holds);
+                holder.put(countName, holds);
                 holder.put("alive", ProcessIdentity.isAlive(token)); // its start stamp too: a reused pid is not it
                 holder.put("attached", HeapMappings.hasOpen(block, token));
                 holders.add(holder);

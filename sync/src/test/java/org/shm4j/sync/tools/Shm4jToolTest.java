@@ -28,6 +28,7 @@ import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 import org.shm4j.sync.ring.SharedRing;
+import org.shm4j.testing.Await;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.HeapHeaders;
 import org.shm4j.testing.ShmNames;
@@ -584,6 +585,34 @@ class Shm4jToolTest {
     }
 
     /**
+     * A read-write lock's waiting writers, which hold new readers back, are shown per process (helper-239: they were
+     * not shown at all): a child's writer waiting for the writer's mutex this process holds, alive, then killed.
+     */
+    @Test
+    void shouldShowTheProcessesWhoseWritersWaitForAReadWriteLock() throws Exception {
+        String heapName = names.unique("tool-rw-waiting");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            assertThat(rwState(heapName)).containsEntry("waitingWriters", List.of());
+            rw.writeLock().lock();
+            try (ChildJvm writer = ChildJvm.start(WaitingWriter.class, heapName)) {
+                writer.awaitLine("WAITING", BOUND);
+                List<Object> alive = List.of(Map.of("pid", writer.pid(), "writers", 1L, "alive", true,
+                        "attached", true));
+                Await.until("the child's writer counted as waiting", BOUND,
+                        () -> rwState(heapName).get("waitingWriters").equals(alive));
+                writer.kill();
+                // attached stays true until an attach reclaims the dead process's slot in the heap, as for holders
+                assertThat((List<?>) rwState(heapName).get("waitingWriters")).singleElement()
+                        .satisfies(dead -> assertThat(map(dead)).containsEntry("pid", writer.pid())
+                                .containsEntry("writers", 1L).containsEntry("alive", false));
+            } finally {
+                rw.writeLock().unlock();
+            }
+        }
+    }
+
+    /**
      * A reader's slot naming this process's pid with another start stamp, as a dead reader's slot reads once its pid
      * went to another process: the tool read the pid alone and showed the dead reader alive.
      */
@@ -870,6 +899,16 @@ class Shm4jToolTest {
                 System.out.flush();
                 Thread.sleep(BOUND.toMillis()); // killed long before this ends
             }
+        }
+    }
+
+    /** {@code main(heap)}: prints WAITING, then waits for the write lock of the heap's read-write lock "rw". */
+    public static final class WaitingWriter {
+        public static void main(String[] args) {
+            SharedReadWriteLock rw = SharedReadWriteLock.open(SharedHeap.open(args[0]), "rw");
+            System.out.println("WAITING");
+            System.out.flush();
+            rw.writeLock().lock(); // killed while it waits
         }
     }
 
