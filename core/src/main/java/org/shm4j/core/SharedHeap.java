@@ -543,7 +543,11 @@ public final class SharedHeap implements AutoCloseable {
      */
     public List<HeapProcess> attachedProcesses() {
         ensureOpen();
-        return AttachTable.processes(memory.segment());
+        try {
+            return AttachTable.processes(memory.segment());
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
     }
 
     /**
@@ -555,8 +559,15 @@ public final class SharedHeap implements AutoCloseable {
      */
     public HeapProcess creator() {
         ensureOpen();
-        long token = HeapHeader.creatorToken(memory.segment());
-        long startMillis = ProcessIdentity.startMillis(HeapHeader.creatorStartStamp(memory.segment()));
+        long token;
+        long startStamp;
+        try {
+            token = HeapHeader.creatorToken(memory.segment());
+            startStamp = HeapHeader.creatorStartStamp(memory.segment());
+        } catch (IllegalStateException e) {
+            throw closedOr(e);
+        }
+        long startMillis = ProcessIdentity.startMillis(startStamp);
         return new HeapProcess(ProcessIdentity.pid(token), startMillis, 0, ProcessIdentity.isAlive(token));
     }
 

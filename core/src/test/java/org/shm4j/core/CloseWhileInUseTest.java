@@ -112,14 +112,37 @@ class CloseWhileInUseTest {
         CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "freeBytes");
     }
 
-    /** {@code args[0]}: "find", or "freeBytes", the call the two threads repeat until the heap is closed. */
+    /**
+     * The same for {@link SharedHeap#creator()}, which reads the header (and so {@link SharedHeap#isStale()}): it had
+     * no such wrap as find's, and let the JDK's bare "Already closed" out.
+     */
+    @Test
+    void shouldNameTheHeapToEveryCreatorThatMeetsItsCloseMidway() throws Exception {
+        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "creator");
+    }
+
+    /** The same for {@link SharedHeap#attachedProcesses()}, which reads the attach table. */
+    @Test
+    void shouldNameTheHeapToEveryAttachedProcessesThatMeetsItsCloseMidway() throws Exception {
+        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "attachedProcesses");
+    }
+
+    /**
+     * {@code args[0]}: "find", "freeBytes", "creator" or "attachedProcesses", the call the two threads repeat until
+     * the heap is closed.
+     */
     static void findRounds(String[] args) throws Exception {
         BlockType type = new BlockType(0x100, 1);
         for (int round = 0; round < 20; round++) {
             SharedHeap heap = SharedHeap.anonymous(1 << 16);
             heap.allocate("b", type, 8);
-            BooleanSupplier call = args[0].equals("find") ? () -> heap.find("b").isPresent()
-                    : () -> heap.freeBytes() > 0;
+            BooleanSupplier call = switch (args[0]) {
+                case "find" -> () -> heap.find("b").isPresent();
+                case "freeBytes" -> () -> heap.freeBytes() > 0;
+                case "creator" -> () -> heap.creator().pid() > 0;
+                case "attachedProcesses" -> () -> heap.attachedProcesses() != null;
+                default -> throw new IllegalArgumentException("call: " + args[0]);
+            };
             AtomicInteger finds = new AtomicInteger();
             List<AtomicReference<Throwable>> failures = List.of(new AtomicReference<>(), new AtomicReference<>());
             List<Thread> finders = failures.stream().map(failure -> Thread.ofPlatform().start(() -> {
