@@ -112,7 +112,8 @@ final class LockStates {
 
     /**
      * @param holdsOf the holds a slot's first counter counts (a read-write lock's word also has its writer flag)
-     * @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits)
+     * @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits), or
+     *         counts a negative number of holds (see {@link #slotCounts})
      */
     static List<Object> holders(MemorySegment block, long base, IntUnaryOperator holdsOf) {
         return slotCounts(block, base, ProcessSlots.FIRST, holdsOf, "holds");
@@ -122,7 +123,8 @@ final class LockStates {
      * @param counter   the slot counter read ({@link ProcessSlots#FIRST} or {@link ProcessSlots#SECOND})
      * @param countOf   what the counter's word counts
      * @param countName the name of that count in each process's entry
-     * @return the processes whose slot in the process slots at {@code base} counts more than 0 there
+     * @return the processes whose slot in the process slots at {@code base} counts other than 0 there: a negative
+     *         count (damage, which the structure's open refuses, or an instant of a refused unlock) is shown as it is
      */
     private static List<Object> slotCounts(MemorySegment block, long base, long counter, IntUnaryOperator countOf,
                                            String countName) {
@@ -130,7 +132,7 @@ final class LockStates {
         List<Object> holders = new ArrayList<>();
         for (int i = 0; i < ProcessSlots.SLOTS; i++) {
             int holds = countOf.applyAsInt(slots.get(i, counter));
-            if (holds > 0) {
+            if (holds != 0) {
                 long token = slots.token(i); // read once: pid and liveness of the same owner
                 Map<String, Object> holder = new LinkedHashMap<>();
                 holder.put("pid", ProcessIdentity.pid(token));

@@ -53,6 +53,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -608,6 +609,41 @@ class Shm4jToolTest {
                                 .containsEntry("writers", 1L).containsEntry("alive", false));
             } finally {
                 rw.writeLock().unlock();
+            }
+        }
+    }
+
+    /**
+     * A damaged waiting-writer count (-1) with its process's waitingWriters bit, which a reader's drop of dead waiters
+     * never clears (only at a count of 0) and the lock's open refuses as corrupt: inspect listed only counts above 0,
+     * so it showed no waiting writer at all, in JSON or in text.
+     */
+    @Test
+    void shouldShowADamagedWaitingWriterCountAsItIs() {
+        String heapName = names.unique("tool-rw-damaged-waiting");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            rw.readLock().lock(); // claims this process's slot, which it keeps
+            rw.readLock().unlock();
+            MemorySegment block = heap.find("rw").orElseThrow().segment();
+            long mine = ProcessIdentity.currentToken();
+            int index = 0;
+            while (block.get(JAVA_LONG, SyncLayout.RW_SLOTS_OFFSET + index * ProcessSlots.SLOT_SIZE) != mine) {
+                index++;
+            }
+            long count = SyncLayout.RW_SLOTS_OFFSET + index * ProcessSlots.SLOT_SIZE + ProcessSlots.SECOND;
+            block.set(JAVA_INT, count, -1);
+            block.set(JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET, 1 << index);
+            try {
+                assertThatThrownBy(() -> SharedReadWriteLock.open(heap, "rw")).hasMessageContaining("second counter");
+                long pid = ProcessHandle.current().pid();
+                assertThat(rwState(heapName)).containsEntry("waitingWriters", List.of(Map.of("pid", pid,
+                        "writers", -1L, "alive", true, "attached", true)));
+                assertThat(run("inspect", heapName).out())
+                        .contains("waitingWriters=[{pid=" + pid + " writers=-1 alive=true attached=true}]");
+            } finally {
+                block.set(JAVA_INT, count, 0);
+                block.set(JAVA_INT, SyncLayout.RW_WAITING_WRITERS_OFFSET, 0);
             }
         }
     }
