@@ -95,17 +95,21 @@ public final class Settling {
      * The verdict of a seqlock read through a heap opened read-only once {@link #waited(Settling, long, long)} said
      * its retries are over.
      *
-     * @param what the structure read, as its messages name it
-     * @param seq  the seqlock's value, read now
+     * @param what            the structure read, as its messages name it
+     * @param seq             the seqlock's value, read now
+     * @param retriesOnDamage true if a read of damaged bytes fails as a torn read does (and is retried), false if
+     *                        it throws at once, so that damage is never why the retries ran out
      * @return the exception naming {@code what}: one change under way all that time ({@link #oneChangeSince}: its
-     *         writer died, or is that slow), or writers kept changing it (one in the middle of a change now, or
-     *         none, when its bytes may be damaged instead); a read-only reader can neither wait on the lock nor
-     *         finish a dead writer's change
+     *         writer died, or is that slow), or writers kept changing it (one in the middle of a change now, or none,
+     *         when its bytes may be damaged instead, if {@code retriesOnDamage}); a read-only reader can neither wait
+     *         on the lock nor finish a dead writer's change
      */
-    public static IllegalStateException readOnlyGaveUp(String what, Settling settling, long seq, long budgetNanos) {
+    public static IllegalStateException readOnlyGaveUp(String what, Settling settling, long seq, long budgetNanos,
+                                                       boolean retriesOnDamage) {
         boolean oneChange = oneChangeSince(settling, seq, budgetNanos);
         String why = oneChange ? "its writer died, or is that slow" : "writers kept changing it"
-                + ((seq & 1) != 0 ? ", one is in the middle of a change now" : ", or its bytes are damaged");
+                + ((seq & 1) != 0 ? ", one is in the middle of a change now"
+                : retriesOnDamage ? ", or its bytes are damaged" : "");
         return new IllegalStateException(what + (oneChange ? " has been in the middle of a change for "
                 : " gave no consistent read for ") + TimeUnit.NANOSECONDS.toMillis(budgetNanos) + " ms (" + why
                 + "), and a heap opened read-only cannot take its lock to wait, or to finish a dead writer's change"

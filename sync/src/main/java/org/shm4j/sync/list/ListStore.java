@@ -174,7 +174,8 @@ final class ListStore {
         }
         long seq = beginRead();
         if (Settling.waited(settling, READ_ONLY_WAIT_NANOS, seq)) {
-            throw Settling.readOnlyGaveUp(what, settling, seq, READ_ONLY_WAIT_NANOS);
+            // a damaged length or size throws at once (throwIfDamaged), so damage is never why the retries end
+            throw Settling.readOnlyGaveUp(what, settling, seq, READ_ONLY_WAIT_NANOS, false);
         }
         return Settling.pause(settling, seq);
     }

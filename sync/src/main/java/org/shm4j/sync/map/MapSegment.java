@@ -145,7 +145,7 @@ final class MapSegment {
                 }
                 long sequence = sequenceAcquire();
                 if (Settling.waited(settling, READ_ONLY_WAIT_NANOS, sequence)) {
-                    throw Settling.readOnlyGaveUp(description, settling, sequence, READ_ONLY_WAIT_NANOS);
+                    throw Settling.readOnlyGaveUp(description, settling, sequence, READ_ONLY_WAIT_NANOS, true);
                 }
                 settling = Settling.pause(settling, sequence);
             }
