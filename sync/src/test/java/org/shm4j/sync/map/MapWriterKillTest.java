@@ -10,6 +10,7 @@ import org.shm4j.sync.Codec;
 import org.shm4j.sync.testing.KilledAtCall;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Arrays;
@@ -19,12 +20,14 @@ import java.util.Map;
 import java.util.Set;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A {@link SharedMap} writer SIGKILLed by a debugger ({@link KilledAtCall}) at an exact step of a put, an overwrite,
- * a remove or a split, then checked by the test's process, through a read-write heap whose access repairs the
- * segment (and, for the split, first through a heap opened read-only, as {@code shm4j inspect} reads it).
+ * A {@link SharedMap} writer (or a {@link SharedLongMap}'s) SIGKILLed by a debugger ({@link KilledAtCall}) at an
+ * exact step of a put, an overwrite, a remove, a split or a tombstone purge, then checked by the test's process,
+ * through a read-write heap whose access repairs the segment (and, for the split and the purge, first through a heap
+ * opened read-only, as {@code shm4j inspect} reads it).
  * <ul>
  * <li>ACCEPTABLE: every acknowledged write with its value; the write in flight done whole or not at all, as the
  *     step decides; size() and the figures of {@link SharedMap#stats()} and {@link SharedMap#inspect} counting
@@ -116,6 +119,45 @@ class MapWriterKillTest {
             assertThat(map.stats().compactions()).as("the compaction the repair finished").isOne();
             assertThat(usedBytes(map.stats())).isEqualTo(usedBytes(inspected));
             checkArenas(map.core());
+        }
+    }
+
+    /**
+     * A {@link SharedLongMap} writer that keeps 30 keys and churns (puts key i, deletes key i - 30) killed partway
+     * through the tombstone purge that a put starts once count + tombstones reach the slot limit: the slot table
+     * zeroed, 4 of its 30 entries placed back, count and tombstones not yet rewritten. The repair rebuilds the slots
+     * from the arena: the 30 acknowledged keys and nothing else, counted once.
+     */
+    @Test
+    void shouldKeepEveryEntryWhenTheWriterIsKilledPurgingTombstones() throws Exception {
+        String heapName = names.unique("map-purge");
+        try (SharedHeap heap = SharedHeap.create(heapName, 16 << 20)) {
+            SharedLongMap<Long> map = SharedLongMap.create(heap, "map", Codec.longs(), new MapSizing(64, 8, 8));
+            int acknowledged = killWriter(heapName, new KilledAtCall.Step(SegmentArena.class.getName(), "place",
+                    "retain", 5), ChurningWriter.class);
+            Map<Long, Long> expected = new HashMap<>();
+            for (long i = Math.max(0, acknowledged - ChurningWriter.KEPT); i < acknowledged; i++) {
+                expected.put(i, i);
+            }
+            SharedMapStats inspected;
+            try (SharedHeap readOnly = SharedHeap.openReadOnly(heapName)) {
+                inspected = SharedMap.inspect(readOnly, "map");
+            }
+            assertThat(inspected.segments()).as("one segment, never split").hasSize(1);
+            SharedMapStats.Segment segment = inspected.segments().getFirst();
+            assertThat(segment.entries() + segment.tombstones()).as("the purge's trigger, as the writer left it")
+                    .isEqualTo(segment.maxEntries());
+            assertThat(inspected.entries()).isEqualTo(ChurningWriter.KEPT);
+            MapCore core = map.asMap().core();
+            assertThat(new HashMap<>(map.asMap())).isEqualTo(expected);
+            assertThat(map.size()).isEqualTo(ChurningWriter.KEPT);
+            assertThat(map.stats().repairs()).isOne();
+            checkArenas(core);
+            for (long i = 0; i < 500; i++) { // usable, and splits
+                map.set(1_000_000L + i, i);
+            }
+            assertThat(map.size()).isEqualTo(ChurningWriter.KEPT + 500);
+            checkArenas(core);
         }
     }
 
@@ -299,6 +341,29 @@ class MapWriterKillTest {
             byte[] value = new byte[80];
             Arrays.fill(value, (byte) i);
             return value;
+        }
+    }
+
+    /**
+     * {@code main(heap)}: for i = 0, 1, ... puts key i = i into a {@link SharedLongMap} (as bytes) and deletes key
+     * i - {@value #KEPT}, printing "DONE i" after both, until killed: the segment's tombstones pile up until a put
+     * purges them.
+     */
+    public static final class ChurningWriter {
+        static final int KEPT = 30;
+
+        public static void main(String[] args) {
+            SharedLongMap<Long> map = SharedLongMap.open(SharedHeap.open(args[0]), "map", Codec.longs());
+            MemorySegment value = Arena.ofConfined().allocate(Long.BYTES);
+            for (long i = 0; i < 100_000; i++) {
+                value.set(JAVA_LONG_UNALIGNED, 0, i);
+                map.setBytes(i, value, 0, Long.BYTES);
+                if (i >= KEPT) {
+                    map.delete(i - KEPT);
+                }
+                System.out.println("DONE " + i);
+            }
+            System.out.println("ERROR: never killed");
         }
     }
 }
