@@ -3,6 +3,8 @@ package org.shm4j.core;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.testing.CloseRaceInChild;
 import org.shm4j.testing.InterruptedWaiter;
 import org.shm4j.testing.ShmNames;
@@ -99,32 +101,15 @@ class CloseWhileInUseTest {
     /**
      * helper-179: a find that met the heap closed by another thread named it only if the closing thread had already
      * marked the region closed, which it does after the JDK's close returns; the finders fail before that, so about
-     * two in three of them threw the JDK's bare "Already closed".
+     * two in three of them threw the JDK's bare "Already closed". The same for the other calls that read the heap's
+     * memory: {@link SharedHeap#freeBytes()} (the catalog's last entry), {@link SharedHeap#creator()} (the header, and
+     * so {@link SharedHeap#isStale()}) and {@link SharedHeap#attachedProcesses()} (the attach table), which had no
+     * such wrap as find's.
      */
-    @Test
-    void shouldNameTheHeapToEveryFindThatMeetsItsCloseMidway() throws Exception {
-        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "find");
-    }
-
-    /** The same for {@link SharedHeap#freeBytes()}, which reads the catalog's last entry (as a find reads entries). */
-    @Test
-    void shouldNameTheHeapToEveryFreeBytesThatMeetsItsCloseMidway() throws Exception {
-        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "freeBytes");
-    }
-
-    /**
-     * The same for {@link SharedHeap#creator()}, which reads the header (and so {@link SharedHeap#isStale()}): it had
-     * no such wrap as find's, and let the JDK's bare "Already closed" out.
-     */
-    @Test
-    void shouldNameTheHeapToEveryCreatorThatMeetsItsCloseMidway() throws Exception {
-        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "creator");
-    }
-
-    /** The same for {@link SharedHeap#attachedProcesses()}, which reads the attach table. */
-    @Test
-    void shouldNameTheHeapToEveryAttachedProcessesThatMeetsItsCloseMidway() throws Exception {
-        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", "attachedProcesses");
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"find", "freeBytes", "creator", "attachedProcesses"})
+    void shouldNameTheHeapToEveryCallThatMeetsItsCloseMidway(String call) throws Exception {
+        CloseRaceInChild.run(CloseWhileInUseTest.class, "findRounds", call);
     }
 
     /**
