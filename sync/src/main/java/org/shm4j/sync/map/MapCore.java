@@ -17,6 +17,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Function;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
@@ -624,18 +625,30 @@ final class MapCore {
      */
     long size() {
         try {
-            for (int tries = 1; ; tries++) {
-                List<MapSegment> segments = existingSegments();
+            return overStableSegments(segments -> {
                 long size = 0;
                 for (MapSegment segment : segments) {
                     size += segment.stableCount();
                 }
-                if (tries == SIZE_TRIES || existingSegments().equals(segments)) {
-                    return size;
-                }
-            }
+                return size;
+            });
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closed(e);
+        }
+    }
+
+    /**
+     * @return {@code snapshot} of the segments in use, taken again (up to {@link #SIZE_TRIES} times, after which the
+     *         last one stands) while splits publish new segments under it: a split that ends during a snapshot leaves
+     *         its segment without the moved keys, in a new segment the snapshot does not list
+     */
+    private <T> T overStableSegments(Function<List<MapSegment>, T> snapshot) {
+        for (int tries = 1; ; tries++) {
+            List<MapSegment> segments = existingSegments();
+            T result = snapshot.apply(segments);
+            if (tries == SIZE_TRIES || existingSegments().equals(segments)) {
+                return result;
+            }
         }
     }
 
@@ -735,17 +748,14 @@ final class MapCore {
     }
 
     /**
-     * @return a snapshot of the map's fill, per segment ({@link #figures}), read without locks, taken again (up to
-     *         {@link #SIZE_TRIES} times, after which the last snapshot stands) while splits publish new segments under
-     *         it, as {@link #size()}: a split that ends during the snapshot leaves its segment's count without the
-     *         moved keys, in a new segment the snapshot does not list
+     * @return a snapshot of the map's fill, per segment ({@link #figures}), read without locks, taken again while
+     *         splits publish new segments under it, as {@link #size()} ({@link #overStableSegments})
      */
     SharedMapStats stats() {
         if (!block.scope().isAlive()) {
             throw new IllegalStateException(Blocks.closedMessage("SharedMap", name, heap));
         }
-        for (int tries = 1; ; tries++) {
-            List<MapSegment> existing = existingSegments();
+        return overStableSegments(existing -> {
             BitSet inUse = new BitSet();
             existing.forEach(s -> inUse.set(s.index));
             List<SharedMapStats.Segment> list = new ArrayList<>(existing.size());
@@ -755,10 +765,8 @@ final class MapCore {
                 list.add(figures);
                 entries += figures.entries();
             }
-            if (tries == SIZE_TRIES || existingSegments().equals(existing)) {
-                return new SharedMapStats(name, entries, geometry.sizing(), list);
-            }
-        }
+            return new SharedMapStats(name, entries, geometry.sizing(), list);
+        });
     }
 
     /**
