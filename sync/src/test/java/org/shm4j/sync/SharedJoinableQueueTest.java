@@ -611,13 +611,8 @@ class SharedJoinableQueueTest {
             jobs.put(-1L);
             SharedHeap closing = SharedHeap.open(heapName);
             StackOverflowError overflow = new StackOverflowError("decoding -1");
-            SharedJoinableQueue<Long> closingJobs = SharedJoinableQueue.open(closing, "jobs", new LongsWithHook() {
-                @Override
-                public Long decode(MemorySegment source, long offset, int length) {
-                    closing.close();
-                    throw overflow;
-                }
-            });
+            SharedJoinableQueue<Long> closingJobs = SharedJoinableQueue.open(closing, "jobs",
+                    ClosingDecode.closingThenThrowing(closing, overflow));
             assertThat(catchThrowable(closingJobs::poll)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("is closed").satisfies(e -> assertThat(e.getSuppressed()).containsExactly(
                             overflow));

@@ -7,14 +7,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
-import org.shm4j.sync.internal.Rethrow;
 import org.shm4j.sync.ring.RingClaim;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.HashSet;
@@ -50,27 +48,10 @@ class SharedQueueAndPipeTest {
         try (SharedHeap kept = SharedHeap.create(heapName, 1 << 20)) {
             SharedPipe.create(kept, "p", 1024).first().send(7L, Codec.longs(), Duration.ofSeconds(1));
             SharedHeap closing = SharedHeap.open(heapName);
-            Throwable decodes = switch (thrown) {
-                case "Error" -> new StackOverflowError("decoding 7");
-                case "RuntimeException" -> new IllegalArgumentException("decoding 7");
-                default -> new IOException("decoding 7");
-            };
+            Throwable decodes = ClosingDecode.thrown(thrown);
             SharedPipe.End end = SharedPipe.open(closing, "p").second();
-            Throwable failure = catchThrowable(() -> end.recv(new LongsWithHook() {
-                @Override
-                public Long decode(MemorySegment source, long offset, int length) {
-                    closing.close();
-                    throw Rethrow.asThrown(decodes);
-                }
-            }, Duration.ofSeconds(1)));
-            assertThat(failure).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
-            assertThat(failure.getSuppressed()).hasSize(1);
-            Throwable suppressed = failure.getSuppressed()[0];
-            if (decodes instanceof RuntimeException) {
-                assertThat(suppressed).isInstanceOf(ShmFormatException.class).hasCause(decodes);
-            } else {
-                assertThat(suppressed).isSameAs(decodes);
-            }
+            ClosingDecode.assertKept(catchThrowable(() -> end.recv(ClosingDecode.closingThenThrowing(closing, decodes),
+                    Duration.ofSeconds(1))), decodes);
         }
     }
 

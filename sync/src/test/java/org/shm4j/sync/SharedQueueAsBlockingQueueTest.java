@@ -7,12 +7,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
-import org.shm4j.sync.internal.Rethrow;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ShmNames;
 
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -147,37 +145,11 @@ class SharedQueueAsBlockingQueueTest {
     }
 
     /**
-     * A decode that closes its own view of the heap and then throws, in a peek: the consumers' turn cannot be given
-     * back through the closed view, so the peek throws the queue's "heap closed", with the decode's throwable kept as
-     * suppressed (as a poll keeps it); the value stays queued for a view kept open. Before, the peek dropped it.
-     */
-    @Test
-    void shouldKeepTheDecodesThrowableWhenAPeekMeetsTheViewItClosed() {
-        String heapName = names.unique("closed-in-peek");
-        try (SharedHeap kept = SharedHeap.create(heapName, 1 << 20)) {
-            SharedQueue<Long> queue = SharedQueue.create(kept, "q", 1024, Codec.longs());
-            queue.add(7L);
-            SharedHeap closing = SharedHeap.open(heapName);
-            StackOverflowError overflow = new StackOverflowError("decoding 7");
-            SharedQueue<Long> closingQueue = SharedQueue.open(closing, "q", new LongsWithHook() {
-                @Override
-                public Long decode(MemorySegment source, long offset, int length) {
-                    closing.close();
-                    throw overflow;
-                }
-            });
-            assertThat(catchThrowable(closingQueue::peek)).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("is closed").satisfies(e -> assertThat(e.getSuppressed()).containsExactly(
-                            overflow));
-            assertThat(queue.poll()).as("still queued").isEqualTo(7L);
-            assertThat(queue.poll()).isNull();
-        }
-    }
-
-    /**
-     * As above, for a peek and a poll, whatever the decode throws: an Error or a checked exception (thrown sneakily)
-     * is kept as it is; a RuntimeException is kept as the queue's refusal to decode, naming it as its cause. Before,
-     * the RuntimeException's refusal (held by the receiver, not thrown) was dropped by both.
+     * A decode that closes its own view of the heap and then throws, in a peek or a poll: the consumers' turn cannot
+     * be given back through the closed view, so the call throws the queue's "heap closed", with what the decode threw
+     * kept as suppressed: an Error or a checked exception (thrown sneakily) as it is, a RuntimeException as the
+     * queue's refusal to decode, naming it as its cause; the value stays queued for a view kept open. Before, the peek
+     * dropped all three, and both dropped the RuntimeException's refusal (held by the receiver, not thrown).
      */
     @ParameterizedTest(name = "{0} of a decode throwing {1}")
     @CsvSource({"peek, Error", "peek, RuntimeException", "peek, checked", "poll, Error", "poll, RuntimeException",
@@ -188,28 +160,11 @@ class SharedQueueAsBlockingQueueTest {
             SharedQueue<Long> queue = SharedQueue.create(kept, "q", 1024, Codec.longs());
             queue.add(7L);
             SharedHeap closing = SharedHeap.open(heapName);
-            Throwable decodes = switch (thrown) {
-                case "Error" -> new StackOverflowError("decoding 7");
-                case "RuntimeException" -> new IllegalArgumentException("decoding 7");
-                default -> new IOException("decoding 7");
-            };
-            SharedQueue<Long> closingQueue = SharedQueue.open(closing, "q", new LongsWithHook() {
-                @Override
-                public Long decode(MemorySegment source, long offset, int length) {
-                    closing.close();
-                    throw Rethrow.asThrown(decodes);
-                }
-            });
-            Throwable failure = catchThrowable(receive.equals("peek") ? closingQueue::peek : closingQueue::poll);
-            assertThat(failure).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
-            assertThat(failure.getSuppressed()).hasSize(1);
-            Throwable suppressed = failure.getSuppressed()[0];
-            if (decodes instanceof RuntimeException) {
-                assertThat(suppressed).isInstanceOf(ShmFormatException.class).hasMessageContaining("cannot decode")
-                        .hasCause(decodes);
-            } else {
-                assertThat(suppressed).isSameAs(decodes);
-            }
+            Throwable decodes = ClosingDecode.thrown(thrown);
+            SharedQueue<Long> closingQueue = SharedQueue.open(closing, "q",
+                    ClosingDecode.closingThenThrowing(closing, decodes));
+            ClosingDecode.assertKept(catchThrowable(receive.equals("peek") ? closingQueue::peek : closingQueue::poll),
+                    decodes);
             assertThat(queue.poll()).as("still queued").isEqualTo(7L);
             assertThat(queue.poll()).isNull();
         }
