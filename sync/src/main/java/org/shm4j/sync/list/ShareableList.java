@@ -454,6 +454,11 @@ public final class ShareableList extends AbstractList<Object> implements RandomA
         }
     }
 
+    /**
+     * @return the list's region and its items, as {@code ShareableList <region> [1, a, null]} (unlike
+     *         {@code AbstractList}'s, which shows the items alone: Python's {@code repr} names the region too), or
+     *         the region and "(closed)" once closed
+     */
     @Override
     public String toString() {
         if (!slots.isOpen()) {
