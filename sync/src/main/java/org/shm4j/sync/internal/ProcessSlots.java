@@ -67,14 +67,26 @@ public final class ProcessSlots {
      */
     public void check() {
         for (int i = 0; i < SLOTS; i++) {
-            long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
-            if (token != 0 && !ProcessIdentity.isWellFormed(token & ~RECLAIMING)) {
-                throw Blocks.corrupt(what, "process slot " + i + " token", "0x" + Long.toHexString(token),
-                        "0, or a pid in bits 62..32 and start stamp bits 31..0 not all 0");
-            }
+            checkToken(i);
             checkCount(i, FIRST, "first counter");
             checkCount(i, SECOND, "second counter");
         }
+    }
+
+    /**
+     * Checks slot {@code index}'s token as {@link #check()} does (a live table's tokens are always well formed,
+     * while a counter may read -1 for an instant: see {@code SharedReadWriteLock}'s read unlock).
+     *
+     * @return the token
+     * @throws org.shm4j.core.ShmFormatException if the token is not 0, nor a pid with its start stamp
+     */
+    public long checkToken(int index) {
+        long token = (long) LONG.getVolatile(segment, slot(index) + TOKEN);
+        if (token != 0 && !ProcessIdentity.isWellFormed(token & ~RECLAIMING)) {
+            throw Blocks.corrupt(what, "process slot " + index + " token", "0x" + Long.toHexString(token),
+                    "0, or a pid in bits 62..32 and start stamp bits 31..0 not all 0");
+        }
+        return token;
     }
 
     private void checkCount(int index, long counter, String field) {

@@ -100,7 +100,8 @@ final class BlockStates {
         add(readers, FAIR_LOCK, (h, b) -> LockStates.fair(b.segment()));
         add(readers, RING, BlockStates::ring);
         add(readers, PIPE, (h, b) -> pipe(b.segment()));
-        add(readers, SEMAPHORE, (h, b) -> semaphore(coordination(b, SEMAPHORE)));
+        add(readers, SEMAPHORE, (h, b) -> semaphore(coordination(b, SEMAPHORE), SEMAPHORE.kindName().orElseThrow()
+                + " '" + b.name() + "'"));
         add(readers, LATCH, (h, b) -> {
             int word = (int) I32.getVolatile(coordination(b, LATCH), COORD_WORD_OFFSET);
             return coordinationState("count", word & COORD_VALUE_MASK, word);
@@ -320,7 +321,7 @@ final class BlockStates {
         return state;
     }
 
-    private static Map<String, Object> semaphore(MemorySegment block) {
+    private static Map<String, Object> semaphore(MemorySegment block, String what) {
         int word = (int) I32.getVolatile(block, COORD_WORD_OFFSET);
         int kind = CoordinationBlocks.param1(block);
         Map<String, Object> state = new LinkedHashMap<>();
@@ -328,7 +329,7 @@ final class BlockStates {
                 : "unknown " + kind);
         state.put("initialPermits", CoordinationBlocks.param2(block));
         if (kind == 3) { // undo: the word is a release sequence; permits are the initial less those held
-            state.put("holders", LockStates.holders(block, SEM_SLOTS_OFFSET, IntUnaryOperator.identity()));
+            state.put("holders", LockStates.holders(block, SEM_SLOTS_OFFSET, IntUnaryOperator.identity(), what));
             state.put("mutex", LockStates.mutex(block, SEM_MUTEX_OFFSET, "semaphore mutex"));
         } else {
             state.put("permits", word & COORD_VALUE_MASK);

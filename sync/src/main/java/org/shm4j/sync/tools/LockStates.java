@@ -91,9 +91,9 @@ final class LockStates {
         long word = (long) LONG.getVolatile(block, RW_WRITER_OFFSET + MUTEX_WORD);
         state.put("writer", mutex(block, RW_WRITER_OFFSET, what + " writer", true));
         state.put("writerWaitsForReaders", (word & LOCK_ENTERING) != 0);
-        state.put("readers", holders(block, RW_SLOTS_OFFSET, SyncLayout::rwReadHolds));
+        state.put("readers", holders(block, RW_SLOTS_OFFSET, SyncLayout::rwReadHolds, what));
         state.put("waitingWriters", slotCounts(block, RW_SLOTS_OFFSET, ProcessSlots.SECOND, IntUnaryOperator.identity(),
-                "writers"));
+                "writers", what));
         state.put("writerFlags", writerFlags(block));
         return state;
     }
@@ -112,28 +112,34 @@ final class LockStates {
 
     /**
      * @param holdsOf the holds a slot's first counter counts (a read-write lock's word also has its writer flag)
+     * @param what    the structure, for the message of a damaged slot
      * @return the processes whose slot in the process slots at {@code base} holds something (read holds, permits), or
      *         counts a negative number of holds (see {@link #slotCounts})
+     * @throws org.shm4j.core.ShmFormatException if a slot's token is damaged (see {@link #slotCounts})
      */
-    static List<Object> holders(MemorySegment block, long base, IntUnaryOperator holdsOf) {
-        return slotCounts(block, base, ProcessSlots.FIRST, holdsOf, "holds");
+    static List<Object> holders(MemorySegment block, long base, IntUnaryOperator holdsOf, String what) {
+        return slotCounts(block, base, ProcessSlots.FIRST, holdsOf, "holds", what);
     }
 
     /**
      * @param counter   the slot counter read ({@link ProcessSlots#FIRST} or {@link ProcessSlots#SECOND})
      * @param countOf   what the counter's word counts
      * @param countName the name of that count in each process's entry
+     * @param what      the structure, for the message of a damaged slot
      * @return the processes whose slot in the process slots at {@code base} counts other than 0 there: a negative
      *         count (damage, which the structure's open refuses, or an instant of a refused unlock) is shown as it is
+     * @throws org.shm4j.core.ShmFormatException if a slot's token is damaged, as the structure's open finds it: no
+     *         process writes such a token, so the block is reported unreadable rather than a garbage pid listed
      */
     private static List<Object> slotCounts(MemorySegment block, long base, long counter, IntUnaryOperator countOf,
-                                           String countName) {
-        ProcessSlots slots = new ProcessSlots(block, base, "inspected block"); // only read: get and token
+                                           String countName, String what) {
+        ProcessSlots slots = new ProcessSlots(block, base, what); // only read: checkToken and get
         List<Object> holders = new ArrayList<>();
         for (int i = 0; i < ProcessSlots.SLOTS; i++) {
             int holds = countOf.applyAsInt(slots.get(i, counter));
+            // after the count, as a claim writes the token before counting; read once: pid and liveness of one owner
+            long token = slots.checkToken(i) & ~ProcessSlots.RECLAIMING;
             if (holds != 0) {
-                long token = slots.token(i); // read once: pid and liveness of the same owner
                 Map<String, Object> holder = new LinkedHashMap<>();
                 holder.put("pid", ProcessIdentity.pid(token));
                 holder.put(countName, holds);

@@ -649,6 +649,38 @@ class Shm4jToolTest {
     }
 
     /**
+     * A reader's slot whose token no process writes (a pid with start stamp bits all 0), which the lock's open refuses
+     * as corrupt: inspect listed the slot's holds under whatever pid the bits made, as a reader (helper-244's note).
+     * Now the block is unreadable, with the open's words, in JSON and in text; an undo semaphore's slots likewise.
+     */
+    @Test
+    void shouldReportADamagedSlotTokenAsTheOpenDoes() throws InterruptedException {
+        String heapName = names.unique("tool-slot-token");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock.create(heap, "rw").readLock().lock(); // this process's slot 0, one hold
+            SharedSemaphore.create(heap, "undo", 2, SharedSemaphore.Kind.UNDO).acquire();
+            long malformed = 4_000_000L << 32; // a pid, start stamp bits 0
+            for (String name : List.of("rw", "undo")) {
+                MemorySegment block = heap.find(name).orElseThrow().segment();
+                long slots = name.equals("rw") ? SyncLayout.RW_SLOTS_OFFSET : SyncLayout.SEM_SLOTS_OFFSET;
+                long token = block.get(JAVA_LONG, slots);
+                block.set(JAVA_LONG, slots, malformed);
+                try {
+                    Map<String, Object> report = json("inspect", heapName, "--json");
+                    assertThat(block(report, name)).doesNotContainKey("state").extractingByKey("unreadable")
+                            .asString().contains("'" + name + "'").contains("process slot 0 token=0x"
+                                    + Long.toHexString(malformed));
+                    assertThat(run("inspect", heapName).out()).contains("unreadable: ")
+                            .contains("process slot 0 token");
+                } finally {
+                    block.set(JAVA_LONG, slots, token);
+                }
+            }
+            assertThat(block(json("inspect", heapName, "--json"), "rw")).doesNotContainKey("unreadable");
+        }
+    }
+
+    /**
      * A reader's slot naming this process's pid with another start stamp, as a dead reader's slot reads once its pid
      * went to another process: the tool read the pid alone and showed the dead reader alive.
      */
