@@ -635,7 +635,11 @@ public final class SharedRing {
         return maxMessageLength;
     }
 
-    /** @return bytes of records (with headers and padding) not yet consumed: a snapshot */
+    /**
+     * @return bytes of records (with headers and padding) not yet freed, the room producers cannot use: those not yet
+     *         consumed, and those a consumer took but has not freed yet (for an instant after each poll, or, after a
+     *         consumer died there, until the next consumer frees them); a snapshot
+     */
     public long size() {
         try {
             while (true) {

@@ -215,11 +215,13 @@ final class BlockStates {
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("ringKind", ring.kind().name());
         state.put("capacity", ring.capacity());
-        state.put("bytesQueued", stats.sizeBytes());
-        state.put("messagesQueued", ring.messageCount());
-        long tail = (long) I64.getVolatile(header, RING_TAIL_OFFSET);
         boolean spsc = ring.kind() == SharedRing.Kind.SPSC;
         long consumedTo = (long) I64.getVolatile(header, SyncLayout.ringConsumerPosition(spsc)); // its commit point
+        long tail = (long) I64.getVolatile(header, RING_TAIL_OFFSET); // after consumedTo: never behind it
+        // from the consumers' commit point, as messagesQueued: not from head, which stays behind the records a
+        // consumer handed over until it freed them (for good, if it died freeing them, until the next consumer does)
+        state.put("bytesQueued", tail - consumedTo);
+        state.put("messagesQueued", ring.messageCount());
         state.put("tail", tail);
         state.put("head", (long) I64.getVolatile(header, RING_HEAD_OFFSET));
         // the record the next consumer reads: a claim not yet committed (length <= 0) holds every message behind it

@@ -681,6 +681,31 @@ class Shm4jToolTest {
     }
 
     /**
+     * A ring whose consumer died between its commit point and freeing what it took (head left behind the consumers'
+     * position): bytesQueued counted from head, so it showed the taken message's bytes as queued beside
+     * messagesQueued=2 (helper-238's note of last session). Built exactly: one of three messages taken, head put back.
+     */
+    @Test
+    void shouldCountQueuedBytesFromTheConsumersPositionNotFromHead() {
+        String heapName = names.unique("tool-ring-unfreed");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPMC, SharedRing.MIN_CAPACITY);
+            for (int i = 0; i < 3; i++) {
+                assertThat(ring.offer(1, new byte[8], 0, 8)).isTrue();
+            }
+            assertThat(ring.poll((type, buffer, offset, length) -> { })).isOne();
+            MemorySegment header = heap.find("ring").orElseThrow().segment();
+            long record = header.get(JAVA_LONG, SyncLayout.RING_TAIL_OFFSET) / 3;
+            header.set(JAVA_LONG, SyncLayout.RING_HEAD_OFFSET, 0); // as a consumer killed before it moved head
+
+            assertThat(state(json("inspect", heapName, "--json"), "ring")).containsEntry("messagesQueued", 2L)
+                    .containsEntry("bytesQueued", 2 * record).containsEntry("head", 0L)
+                    .containsEntry("tail", 3 * record);
+            assertThat(ring.size()).isEqualTo(3 * record); // the room producers cannot use yet
+        }
+    }
+
+    /**
      * A reader's slot naming this process's pid with another start stamp, as a dead reader's slot reads once its pid
      * went to another process: the tool read the pid alone and showed the dead reader alive.
      */
