@@ -2,6 +2,7 @@ package org.shm4j.sync.locks;
 
 import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.HeapMappings;
+import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.GiveUpCheck;
 import org.shm4j.sync.internal.ProcessSlots;
 import org.shm4j.sync.internal.RobustMutex;
@@ -10,6 +11,7 @@ import org.shm4j.sync.internal.Waits;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.List;
 import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -184,6 +186,19 @@ final class ReadSide extends TimedLock {
     }
 
     /**
+     * @return what this lock is and which processes hold it (the JDK's read lock says {@code [Read locks = 2]}; the
+     *         heap counts read holds per process): {@code "read-write lock 'rw' (read) held by pids [7, 9]"} or
+     *         {@code "read-write lock 'rw' (read) (no read holds)"}; once its heap is closed, that it is
+     */
+    @Override
+    public String toString() {
+        return Blocks.describeUnlessClosed(segment.scope(), description(), () -> {
+            List<Long> pids = lock.readerPids();
+            return description() + (pids.isEmpty() ? " (no read holds)" : " held by pids " + pids);
+        });
+    }
+
+    /**
      * The slow path of the read lock: waits while a writer holds the lock or waits for it; counts the hold it takes
      * in {@code mine}.
      *
@@ -192,7 +207,7 @@ final class ReadSide extends TimedLock {
     private boolean awaitRead(ReadHolds.Counter mine, long holds, long timeoutNanos, boolean interruptible)
             throws InterruptedException {
         if (writer.isHeldByCurrentThread()) { // here, not on the fast path: a read lock it takes must find a writer
-            throw new IllegalMonitorStateException(this + " cannot be taken under this thread's write lock (no "
+            throw new IllegalMonitorStateException(description() + " cannot be taken under this thread's write lock (no "
                     + "downgrade)");
         }
         long start = System.nanoTime();

@@ -125,12 +125,32 @@ class SharedReadWriteLockTest {
             assertThatThrownBy(() -> rw.writeLock().unlock()).isInstanceOf(IllegalMonitorStateException.class);
             assertThatThrownBy(rw::markConsistent).isInstanceOf(IllegalMonitorStateException.class);
             assertThatThrownBy(() -> rw.readLock().newCondition()).isInstanceOf(UnsupportedOperationException.class);
-            assertThat(rw.writeLock()).hasToString("read-write lock 'rw' (write)");
-            assertThat(rw.readLock()).hasToString("read-write lock 'rw' (read)");
             assertThatThrownBy(() -> rw.writeLock().newCondition().await())
                     .isInstanceOf(IllegalMonitorStateException.class)
-                    .hasMessageEndingWith("does not hold read-write lock 'rw' (write)");
+                    .hasMessageEndingWith("does not hold read-write lock 'rw' (write) (free)");
         }
+    }
+
+    @Test
+    void shouldSayInEachSidesToStringWhoHoldsItAsTheJdksLocksDo() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+        long pid = ProcessHandle.current().pid();
+        assertThat(rw.writeLock()).hasToString("read-write lock 'rw' (write) (free)");
+        assertThat(rw.readLock()).hasToString("read-write lock 'rw' (read) (no read holds)");
+        rw.writeLock().lock();
+        assertThat(rw.writeLock()).hasToString("read-write lock 'rw' (write) held by " + rw.writer().orElseThrow());
+        assertThat(rw.writeLock().toString()).startsWith("read-write lock 'rw' (write) held by pid " + pid + ",");
+        rw.writeLock().unlock();
+        rw.readLock().lock();
+        rw.readLock().lock();
+        assertThat(rw.readLock()).hasToString("read-write lock 'rw' (read) held by pids [" + pid + "]");
+        assertThat(rw.writeLock()).hasToString("read-write lock 'rw' (write) (free)");
+        rw.readLock().unlock();
+        rw.readLock().unlock();
+        heap.close();
+        assertThat(rw.writeLock()).hasToString("read-write lock 'rw' (write) (its heap is closed)");
+        assertThat(rw.readLock()).hasToString("read-write lock 'rw' (read) (its heap is closed)");
     }
 
     @Test
