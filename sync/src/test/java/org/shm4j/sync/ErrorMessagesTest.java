@@ -239,6 +239,10 @@ class ErrorMessagesTest {
                 assertThatThrownBy(call).as(named.getKey()).isInstanceOf(IllegalStateException.class)
                         .hasMessage(closed).cause().hasMessage("Already closed");
             }
+            if (closedLock != rw.readLock()) { // the read lock has no conditions, closed or not
+                assertThatThrownBy(closedLock::newCondition).as(named.getKey() + ".newCondition()")
+                        .isInstanceOf(IllegalStateException.class).hasMessage(closed);
+            }
         }
     }
 

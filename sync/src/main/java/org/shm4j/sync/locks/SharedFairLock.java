@@ -206,7 +206,7 @@ public final class SharedFairLock extends TimedLock {
         if (heap == null) {
             throw new UnsupportedOperationException(description() + " is not in a heap: it has no condition");
         }
-        return conditions.next(KIND, name, named -> SharedCondition.openOrCreate(heap, named, this));
+        return conditions.next(KIND, name, named -> whileOpen(() -> SharedCondition.openOrCreate(heap, named, this)));
     }
 
     /**

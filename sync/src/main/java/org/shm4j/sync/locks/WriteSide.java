@@ -116,7 +116,7 @@ final class WriteSide extends TimedLock {
             throw new UnsupportedOperationException(description() + " is not in a heap: it has no condition");
         }
         return conditions.next("read-write lock", name,
-                named -> SharedCondition.openOrCreate(heap, named, lock));
+                named -> whileOpen(() -> SharedCondition.openOrCreate(heap, named, lock)));
     }
 
     @Override
