@@ -578,8 +578,8 @@ public final class SharedSemaphore {
 
     private void checkCount(int n) {
         if (n < 0 || (kind != Kind.UNBOUNDED && n > permits)) {
-            throw new IllegalArgumentException(description + ": n=" + n + " (expected: 0.."
-                    + (kind == Kind.UNBOUNDED ? "" : permits) + ")");
+            throw new IllegalArgumentException(description + ": n=" + n + " (expected: "
+                    + (kind == Kind.UNBOUNDED ? ">= 0" : "0.." + permits) + ")");
         }
     }
 

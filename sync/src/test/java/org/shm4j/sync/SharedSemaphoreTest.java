@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
@@ -97,6 +98,20 @@ class SharedSemaphoreTest {
             assertThatThrownBy(() -> sem.acquire(3)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("semaphore 'sem': n=3 (expected: 0..2)");
             assertThatThrownBy(() -> sem.release(-1)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void shouldSayTheRangeOfNWhenAnUnboundedSemaphoreRefusesANegativeCount() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedSemaphore sem = SharedSemaphore.create(heap, "sem", 2);
+            for (ThrowingCallable call : List.<ThrowingCallable>of(() -> sem.acquire(-1), () -> sem.tryAcquire(-1),
+                    () -> sem.tryAcquire(-1, 1, TimeUnit.SECONDS), () -> sem.acquireUninterruptibly(-1),
+                    () -> sem.release(-1))) {
+                assertThatThrownBy(call).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("semaphore 'sem': n=-1 (expected: >= 0)");
+            }
+            assertThat(sem.availablePermits()).isEqualTo(2);
         }
     }
 
