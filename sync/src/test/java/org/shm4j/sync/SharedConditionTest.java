@@ -77,6 +77,38 @@ class SharedConditionTest {
     }
 
     /**
+     * {@code awaitFor} evaluates its predicate holding the lock, and says so by throwing without it, as every
+     * {@code Condition} method does: it returned the predicate's first answer unchecked when that was true, or when
+     * the timeout was 0, and evaluated the predicate outside the lock.
+     */
+    @Test
+    void shouldRequireTheLockForAwaitForWhateverThePredicateSaysFirst() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            int[] evaluated = {0};
+            BooleanSupplier holds = () -> ++evaluated[0] > 0;
+            BooleanSupplier fails = () -> ++evaluated[0] < 0;
+            for (BooleanSupplier predicate : List.of(holds, fails)) {
+                for (long timeout : new long[] {0, 10}) {
+                    assertThatThrownBy(() -> condition.awaitFor(predicate, timeout, TimeUnit.MILLISECONDS))
+                            .isInstanceOf(IllegalMonitorStateException.class)
+                            .hasMessage("condition 'lock.condition': the current thread does not hold lock 'lock' "
+                                    + "(free)");
+                }
+            }
+            assertThat(evaluated[0]).as("predicates evaluated without the lock").isZero();
+            lock.lock();
+            try {
+                assertThat(condition.awaitFor(() -> true, 0, TimeUnit.MILLISECONDS)).isTrue();
+                assertThat(condition.awaitFor(() -> false, 0, TimeUnit.MILLISECONDS)).isFalse();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /**
      * Two conditions of one lock from {@code newCondition()} (helper-133): a signal of one does not wake a waiter of
      * the other, as with {@code ReentrantLock}. They were one condition, so a bounded buffer's
      * {@code notEmpty.signal()} could wake a producer waiting for room instead of the consumer it was for.

@@ -344,6 +344,11 @@ public final class SharedCondition implements Condition {
     public boolean awaitFor(BooleanSupplier predicate, long timeout, TimeUnit unit) throws InterruptedException {
         Objects.requireNonNull(predicate, "predicate");
         long nanos = WordWait.nanos(timeout, unit);
+        try { // before the first evaluation: a predicate true at once, or a timeout of 0, must not skip the check
+            requireHeld();
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
         while (!predicate.getAsBoolean()) {
             if (nanos <= 0) {
                 return false;
