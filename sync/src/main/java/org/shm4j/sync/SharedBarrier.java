@@ -438,15 +438,23 @@ public final class SharedBarrier {
             return SharedBarrier.this;
         }
 
-        /** Deregisters the party: the death of its process no longer breaks the barrier. Closing again does nothing. */
+        /**
+         * Deregisters the party: the death of its process no longer breaks the barrier. Closing again does nothing.
+         *
+         * @throws IllegalStateException if the heap or segment the barrier lives in is closed: the party stays
+         *                               registered (a later close throws again), and once this process has closed
+         *                               every view of the heap, it counts as dead until
+         *                               {@link SharedBarrier#reset()} frees it
+         */
         @Override
         public void close() {
-            try {
-                if (registered.compareAndSet(true, false)) {
+            if (registered.compareAndSet(true, false)) {
+                try {
                     registry.deregister(entry);
+                } catch (IllegalStateException | IllegalArgumentException e) {
+                    registered.set(true); // not deregistered: the entry is still this process's
+                    throw closedOr(e);
                 }
-            } catch (IllegalStateException | IllegalArgumentException e) {
-                throw closedOr(e);
             }
         }
 

@@ -547,6 +547,22 @@ class SharedBarrierTest {
         }
     }
 
+    /**
+     * A registration whose close meets the heap closed stays in the heap (until a reset frees it as a dead process's):
+     * the close throws, and the party must not say it deregistered, nor let a second close pass as done.
+     */
+    @Test
+    void shouldStayRegisteredWhenItsCloseMeetsTheHeapClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedBarrier.Party party = SharedBarrier.create(heap, "barrier", 2).register();
+        heap.close();
+        for (int attempt = 1; attempt <= 2; attempt++) {
+            assertThatThrownBy(party::close).as("close %d", attempt).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("barrier 'barrier' cannot be used: the heap or segment it lives in is closed");
+            assertThat(party).hasToString("party of barrier 'barrier' (registered)");
+        }
+    }
+
     @Test
     void shouldLimitRegistrationsAndRefuseTheOldLayout() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
