@@ -272,6 +272,8 @@ class CrossProcessSyncTest {
             try (ChildJvm child = ChildJvm.start(RwHolder.class, heapName, "write")) {
                 child.awaitLine("HOLDING", BOUND);
                 assertThat(rw.writer()).get().extracting(LockOwner::pid).isEqualTo(child.pid());
+                assertThat(rw.writeLock().toString()).startsWith("read-write lock 'rw' (write) held by pid "
+                        + child.pid() + ", thread ");
                 child.kill();
             }
             assertThat(rw.readLock().tryLock(10, TimeUnit.SECONDS)).as("a reader gets in after the writer died")
@@ -294,6 +296,7 @@ class CrossProcessSyncTest {
             try (ChildJvm child = ChildJvm.start(RwHolder.class, heapName, "read")) {
                 child.awaitLine("HOLDING", BOUND);
                 assertThat(rw.readerPids()).containsExactly(child.pid());
+                assertThat(rw.readLock()).hasToString("read-write lock 'rw' (read) held by pids [" + child.pid() + "]");
                 assertThat(rw.writeLock().tryLock(100, TimeUnit.MILLISECONDS)).isFalse();
                 child.kill();
             }
