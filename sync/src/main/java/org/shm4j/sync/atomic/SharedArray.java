@@ -90,10 +90,14 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      * {@code target}, with plain reads.
      *
      * @throws IndexOutOfBoundsException if either range is out of bounds
+     * @throws IllegalArgumentException  if {@code target} is read-only
      */
     public final void copyTo(long index, MemorySegment target, long targetOffset, long count) {
         long offset = rangeOffset(index, count);
         checkSegmentRange("target", Objects.requireNonNull(target, "target"), targetOffset, count * elementSize);
+        if (target.isReadOnly()) { // the caller's segment: not this array's memory, which closedOr would name
+            throw new IllegalArgumentException(Blocks.subject(closedMessage) + ": the target segment is read-only");
+        }
         try {
             MemorySegment.copy(elements, offset, target, targetOffset, count * elementSize);
         } catch (IllegalStateException | IllegalArgumentException e) {

@@ -109,6 +109,23 @@ class SharedArraysTest {
         }
     }
 
+    /**
+     * helper-248: a copy into a read-only target segment said the array's own memory was mapped read-only
+     * (IllegalStateException "SharedLongArray 'a' cannot be written here: its memory is mapped read-only"), blaming
+     * the array for the caller's segment; now the argument is refused, as SharedMap.getInto refuses it.
+     */
+    @Test
+    void shouldRefuseAReadOnlyTargetSegmentAsTheCallersArgument() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
+            SharedLongArray a = SharedLongArray.create(heap, "a", 2);
+            MemorySegment readOnly = arena.allocate(16, 8).asReadOnly();
+            assertThatThrownBy(() -> a.copyTo(0, readOnly, 0, 1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("SharedLongArray 'a': the target segment is read-only");
+            a.set(0, 5);
+            assertThat(a.toArray()).containsExactly(5, 0); // the array itself stays writable
+        }
+    }
+
     @Test
     void shouldOperateOnIntDoubleAndByteElements() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
