@@ -125,6 +125,18 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
         }, closedMessage);
     }
 
+    /**
+     * Checks, for the typed {@code toArray} methods, that the elements fit in a Java array.
+     *
+     * @throws IllegalStateException naming this array, if it has more than {@link Integer#MAX_VALUE} elements
+     */
+    final void checkFitsInJavaArray() {
+        if (length > Integer.MAX_VALUE) {
+            throw new IllegalStateException(Blocks.subject(closedMessage) + ": its " + length + " elements do not fit"
+                    + " in a Java array (at most " + Integer.MAX_VALUE + "); copy ranges of it with copyTo");
+        }
+    }
+
     /** @return element {@code index} as {@link #toString()} shows it */
     abstract String element(long index);
 

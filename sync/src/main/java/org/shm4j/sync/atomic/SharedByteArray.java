@@ -193,8 +193,12 @@ public final class SharedByteArray extends SharedArray {
         }
     }
 
-    /** @return a copy of all elements (plain reads) */
+    /**
+     * @return a copy of all elements (plain reads)
+     * @throws IllegalStateException naming this array, if it has more elements than a Java array holds
+     */
     public byte[] toArray() {
+        checkFitsInJavaArray();
         try {
             return elements.toArray(JAVA_BYTE);
         } catch (IllegalStateException | IllegalArgumentException e) {

@@ -269,8 +269,12 @@ public final class SharedDoubleArray extends SharedArray {
         }
     }
 
-    /** @return a copy of all elements (plain reads) */
+    /**
+     * @return a copy of all elements (plain reads)
+     * @throws IllegalStateException naming this array, if it has more elements than a Java array holds
+     */
     public double[] toArray() {
+        checkFitsInJavaArray();
         try {
             return elements.toArray(JAVA_DOUBLE);
         } catch (IllegalStateException | IllegalArgumentException e) {

@@ -291,8 +291,12 @@ public final class SharedIntArray extends SharedArray {
         }
     }
 
-    /** @return a copy of all elements (plain reads) */
+    /**
+     * @return a copy of all elements (plain reads)
+     * @throws IllegalStateException naming this array, if it has more elements than a Java array holds
+     */
     public int[] toArray() {
+        checkFitsInJavaArray();
         try {
             return elements.toArray(JAVA_INT);
         } catch (IllegalStateException | IllegalArgumentException e) {

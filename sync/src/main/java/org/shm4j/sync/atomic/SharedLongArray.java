@@ -292,8 +292,12 @@ public final class SharedLongArray extends SharedArray {
         }
     }
 
-    /** @return a copy of all elements (plain reads) */
+    /**
+     * @return a copy of all elements (plain reads)
+     * @throws IllegalStateException naming this array, if it has more elements than a Java array holds
+     */
     public long[] toArray() {
+        checkFitsInJavaArray();
         try {
             return elements.toArray(JAVA_LONG);
         } catch (IllegalStateException | IllegalArgumentException e) {

@@ -2,19 +2,27 @@ package org.shm4j.sync.atomic;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.nio.channels.FileChannel.MapMode.READ_WRITE;
+import static java.nio.file.StandardOpenOption.CREATE_NEW;
+import static java.nio.file.StandardOpenOption.READ;
+import static java.nio.file.StandardOpenOption.WRITE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -123,6 +131,22 @@ class SharedArraysTest {
                     .hasMessage("SharedLongArray 'a': the target segment is read-only");
             a.set(0, 5);
             assertThat(a.toArray()).containsExactly(5, 0); // the array itself stays writable
+        }
+    }
+
+    /**
+     * helper-248: an array of more elements than a Java array holds threw FFM's "Segment is too large to wrap as
+     * byte[]. Size: 2147483656" from toArray, naming neither the array nor what to do instead.
+     */
+    @Test
+    void shouldSayWhichArrayIsTooLongForAJavaArray(@TempDir Path dir) throws IOException {
+        long length = (1L << 31) + 8; // a sparse file: nothing of it is touched
+        try (FileChannel file = FileChannel.open(dir.resolve("big"), CREATE_NEW, READ, WRITE);
+             Arena arena = Arena.ofConfined()) {
+            SharedByteArray bytes = SharedByteArray.wrap(file.map(READ_WRITE, 0, length, arena), 0, length);
+            assertThatThrownBy(bytes::toArray).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("SharedByteArray at offset 0 of a wrapped segment: its 2147483656 elements do not "
+                            + "fit in a Java array (at most 2147483647); copy ranges of it with copyTo");
         }
     }
 
