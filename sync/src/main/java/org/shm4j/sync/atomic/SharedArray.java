@@ -74,6 +74,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      * {@code index}, with plain writes.
      *
      * @throws IndexOutOfBoundsException if either range is out of bounds
+     * @throws IllegalStateException     naming this array, if {@code source} is closed (or this array's heap)
      */
     public final void copyFrom(MemorySegment source, long sourceOffset, long index, long count) {
         long offset = rangeOffset(index, count);
@@ -81,7 +82,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
         try {
             MemorySegment.copy(source, sourceOffset, elements, offset, count * elementSize);
         } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
+            throw closedOr(e, source, "source");
         }
     }
 
@@ -91,6 +92,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      *
      * @throws IndexOutOfBoundsException if either range is out of bounds
      * @throws IllegalArgumentException  if {@code target} is read-only
+     * @throws IllegalStateException     naming this array, if {@code target} is closed (or this array's heap)
      */
     public final void copyTo(long index, MemorySegment target, long targetOffset, long count) {
         long offset = rangeOffset(index, count);
@@ -101,7 +103,7 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
         try {
             MemorySegment.copy(elements, offset, target, targetOffset, count * elementSize);
         } catch (IllegalStateException | IllegalArgumentException e) {
-            throw closedOr(e);
+            throw closedOr(e, target, "target");
         }
     }
 
@@ -146,6 +148,20 @@ public abstract sealed class SharedArray permits SharedByteArray, SharedDoubleAr
      */
     final RuntimeException closedOr(RuntimeException failure) {
         return Blocks.closedOr(failure, elements.scope(), closedMessage);
+    }
+
+    /**
+     * @return what a bulk copy with the caller's {@code segment} throws for {@code failure}: as {@link #closedOr},
+     *         else, if that segment is closed, an exception naming this array and the side (the JDK's bare
+     *         "Already closed" would read as this array's heap closing)
+     */
+    private RuntimeException closedOr(RuntimeException failure, MemorySegment segment, String side) {
+        RuntimeException named = closedOr(failure);
+        if (named == failure && failure instanceof IllegalStateException && !segment.scope().isAlive()) {
+            return new IllegalStateException(Blocks.subject(closedMessage) + ": the " + side + " segment is closed",
+                    failure);
+        }
+        return named;
     }
 
     /**

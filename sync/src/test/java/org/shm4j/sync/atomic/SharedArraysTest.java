@@ -135,6 +135,26 @@ class SharedArraysTest {
     }
 
     /**
+     * helper-248: a copy from or to a segment whose arena the caller had closed threw FFM's bare "Already closed",
+     * which every other access of the array uses only for its own heap's close, re-worded; now the side is named.
+     */
+    @Test
+    void shouldSayThatTheCallersSegmentIsClosed() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedIntArray a = SharedIntArray.create(heap, "a", 2);
+            Arena arena = Arena.ofConfined();
+            MemorySegment closed = arena.allocate(8, 4);
+            arena.close();
+            assertThatThrownBy(() -> a.copyTo(0, closed, 0, 1)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("SharedIntArray 'a': the target segment is closed").cause().hasMessage("Already closed");
+            assertThatThrownBy(() -> a.copyFrom(closed, 0, 0, 1)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("SharedIntArray 'a': the source segment is closed");
+            a.set(1, 7);
+            assertThat(a.toArray()).containsExactly(0, 7);
+        }
+    }
+
+    /**
      * helper-248: an array of more elements than a Java array holds threw FFM's "Segment is too large to wrap as
      * byte[]. Size: 2147483656" from toArray, naming neither the array nor what to do instead.
      */
