@@ -187,6 +187,60 @@ public final class SharedDouble {
         }
     }
 
+    /** @return as {@link #compareAndSet}, with plain semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetPlain(double expected, double newValue) {
+        try {
+            return VALUE.weakCompareAndSetPlain(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with volatile semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetVolatile(double expected, double newValue) {
+        try {
+            return VALUE.weakCompareAndSet(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with acquire semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetAcquire(double expected, double newValue) {
+        try {
+            return VALUE.weakCompareAndSetAcquire(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with release semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetRelease(double expected, double newValue) {
+        try {
+            return VALUE.weakCompareAndSetRelease(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with acquire semantics */
+    public double compareAndExchangeAcquire(double expected, double newValue) {
+        try {
+            return (double) VALUE.compareAndExchangeAcquire(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with release semantics */
+    public double compareAndExchangeRelease(double expected, double newValue) {
+        try {
+            return (double) VALUE.compareAndExchangeRelease(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
     /** @return the previous value, after setting {@code newValue} */
     public double getAndSet(double newValue) {
         try {

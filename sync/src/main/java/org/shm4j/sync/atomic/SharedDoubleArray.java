@@ -186,6 +186,60 @@ public final class SharedDoubleArray extends SharedArray {
         }
     }
 
+    /** @return as {@link #compareAndSet}, with plain semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetPlain(long index, double expected, double newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetPlain(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with volatile semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetVolatile(long index, double expected, double newValue) {
+        try {
+            return ELEMENT.weakCompareAndSet(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with acquire semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetAcquire(long index, double expected, double newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetAcquire(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with release semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetRelease(long index, double expected, double newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetRelease(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with acquire semantics */
+    public double compareAndExchangeAcquire(long index, double expected, double newValue) {
+        try {
+            return (double) ELEMENT.compareAndExchangeAcquire(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with release semantics */
+    public double compareAndExchangeRelease(long index, double expected, double newValue) {
+        try {
+            return (double) ELEMENT.compareAndExchangeRelease(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
     /** @return the previous element, after setting {@code newValue} */
     public double getAndSet(long index, double newValue) {
         try {

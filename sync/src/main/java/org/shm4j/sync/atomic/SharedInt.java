@@ -201,6 +201,60 @@ public final class SharedInt {
         }
     }
 
+    /** @return as {@link #compareAndSet}, with plain semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetPlain(int expected, int newValue) {
+        try {
+            return VALUE.weakCompareAndSetPlain(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with volatile semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetVolatile(int expected, int newValue) {
+        try {
+            return VALUE.weakCompareAndSet(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with acquire semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetAcquire(int expected, int newValue) {
+        try {
+            return VALUE.weakCompareAndSetAcquire(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with release semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetRelease(int expected, int newValue) {
+        try {
+            return VALUE.weakCompareAndSetRelease(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with acquire semantics */
+    public int compareAndExchangeAcquire(int expected, int newValue) {
+        try {
+            return (int) VALUE.compareAndExchangeAcquire(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with release semantics */
+    public int compareAndExchangeRelease(int expected, int newValue) {
+        try {
+            return (int) VALUE.compareAndExchangeRelease(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
     /** @return the previous value, after setting {@code newValue} */
     public int getAndSet(int newValue) {
         try {

@@ -184,6 +184,60 @@ public final class SharedIntArray extends SharedArray {
         }
     }
 
+    /** @return as {@link #compareAndSet}, with plain semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetPlain(long index, int expected, int newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetPlain(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with volatile semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetVolatile(long index, int expected, int newValue) {
+        try {
+            return ELEMENT.weakCompareAndSet(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with acquire semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetAcquire(long index, int expected, int newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetAcquire(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with release semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetRelease(long index, int expected, int newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetRelease(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with acquire semantics */
+    public int compareAndExchangeAcquire(long index, int expected, int newValue) {
+        try {
+            return (int) ELEMENT.compareAndExchangeAcquire(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with release semantics */
+    public int compareAndExchangeRelease(long index, int expected, int newValue) {
+        try {
+            return (int) ELEMENT.compareAndExchangeRelease(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
     /** @return the previous element, after setting {@code newValue} */
     public int getAndSet(long index, int newValue) {
         try {

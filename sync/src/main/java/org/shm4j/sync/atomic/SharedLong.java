@@ -201,6 +201,60 @@ public final class SharedLong {
         }
     }
 
+    /** @return as {@link #compareAndSet}, with plain semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetPlain(long expected, long newValue) {
+        try {
+            return VALUE.weakCompareAndSetPlain(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with volatile semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetVolatile(long expected, long newValue) {
+        try {
+            return VALUE.weakCompareAndSet(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with acquire semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetAcquire(long expected, long newValue) {
+        try {
+            return VALUE.weakCompareAndSetAcquire(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with release semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetRelease(long expected, long newValue) {
+        try {
+            return VALUE.weakCompareAndSetRelease(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with acquire semantics */
+    public long compareAndExchangeAcquire(long expected, long newValue) {
+        try {
+            return (long) VALUE.compareAndExchangeAcquire(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with release semantics */
+    public long compareAndExchangeRelease(long expected, long newValue) {
+        try {
+            return (long) VALUE.compareAndExchangeRelease(segment, 0L, expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw Blocks.closedOr(e, segment.scope(), closedMessage);
+        }
+    }
+
     /** @return the previous value, after setting {@code newValue} */
     public long getAndSet(long newValue) {
         try {

@@ -185,6 +185,60 @@ public final class SharedLongArray extends SharedArray {
         }
     }
 
+    /** @return as {@link #compareAndSet}, with plain semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetPlain(long index, long expected, long newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetPlain(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with volatile semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetVolatile(long index, long expected, long newValue) {
+        try {
+            return ELEMENT.weakCompareAndSet(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with acquire semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetAcquire(long index, long expected, long newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetAcquire(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndSet}, with release semantics, but it may fail spuriously */
+    public boolean weakCompareAndSetRelease(long index, long expected, long newValue) {
+        try {
+            return ELEMENT.weakCompareAndSetRelease(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with acquire semantics */
+    public long compareAndExchangeAcquire(long index, long expected, long newValue) {
+        try {
+            return (long) ELEMENT.compareAndExchangeAcquire(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
+    /** @return as {@link #compareAndExchange}, with release semantics */
+    public long compareAndExchangeRelease(long index, long expected, long newValue) {
+        try {
+            return (long) ELEMENT.compareAndExchangeRelease(elements, offset(index), expected, newValue);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw closedOr(e);
+        }
+    }
+
     /** @return the previous element, after setting {@code newValue} */
     public long getAndSet(long index, long newValue) {
         try {

@@ -10,6 +10,13 @@
  * {@link org.shm4j.core.SharedHeap} by name (any process opens it by that name) or wraps memory laid out by someone
  * else. Every access names its VarHandle access mode ({@code get} is volatile, {@code getAcquire},
  * {@code getOpaque}, {@code getPlain}, ...) with the same meaning as in {@code java.lang.invoke.VarHandle}.
+ * Of {@code AtomicLong}'s, {@code AtomicInteger}'s and their arrays' methods, the longs, ints and doubles lack only
+ * {@code lazySet} (it is {@code setRelease}), the deprecated {@code weakCompareAndSet} (it is
+ * {@code weakCompareAndSetPlain}) and {@code Number}'s conversions ({@code get()} and a cast); a double has no
+ * increments. {@link org.shm4j.sync.atomic.SharedBoolean} has the volatile and acquire/release accesses,
+ * {@code compareAndSet} and {@code getAndSet} of {@code AtomicBoolean}, and
+ * {@link org.shm4j.sync.atomic.SharedByteArray} plain, opaque, acquire/release and volatile element accesses only (no
+ * read-modify-write of single bytes).
  *
  * <p>{@link org.shm4j.sync.atomic.SharedCounters} holds labeled counters allocated by name, each a
  * {@link org.shm4j.sync.atomic.SharedCounter}, for outside tools ({@code shm4j inspect}) to read live.

@@ -77,6 +77,40 @@ class SharedArraysTest {
         }
     }
 
+    /** helper-248: the weak compare-and-set forms and compareAndExchangeAcquire/Release, as AtomicLongArray's. */
+    @Test
+    void shouldOfferTheWeakAndOrderedCompareAndSetFormsPerElement() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLongArray longs = SharedLongArray.create(heap, "longs", 2);
+            assertThat(longs.weakCompareAndSetVolatile(1, 5, 9)).isFalse();
+            assertThat(SharedValuesTest.eventually(() -> longs.weakCompareAndSetPlain(1, 0, 1))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> longs.weakCompareAndSetVolatile(1, 1, 2))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> longs.weakCompareAndSetAcquire(1, 2, 3))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> longs.weakCompareAndSetRelease(1, 3, 4))).isTrue();
+            assertThat(longs.compareAndExchangeAcquire(1, 4, 5)).isEqualTo(4);
+            assertThat(longs.compareAndExchangeRelease(1, 5, 6)).isEqualTo(5);
+            assertThat(longs.toArray()).containsExactly(0, 6);
+            SharedIntArray ints = SharedIntArray.create(heap, "ints", 2);
+            assertThat(SharedValuesTest.eventually(() -> ints.weakCompareAndSetPlain(0, 0, 1))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> ints.weakCompareAndSetVolatile(0, 1, 2))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> ints.weakCompareAndSetAcquire(0, 2, 3))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> ints.weakCompareAndSetRelease(0, 3, 4))).isTrue();
+            assertThat(ints.compareAndExchangeAcquire(0, 4, 5)).isEqualTo(4);
+            assertThat(ints.compareAndExchangeRelease(0, 5, 6)).isEqualTo(5);
+            assertThat(ints.toArray()).containsExactly(6, 0);
+            SharedDoubleArray doubles = SharedDoubleArray.create(heap, "doubles", 1);
+            assertThat(SharedValuesTest.eventually(() -> doubles.weakCompareAndSetPlain(0, 0.0, 1.5))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> doubles.weakCompareAndSetVolatile(0, 1.5, 2.5))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> doubles.weakCompareAndSetAcquire(0, 2.5, 3.5))).isTrue();
+            assertThat(SharedValuesTest.eventually(() -> doubles.weakCompareAndSetRelease(0, 3.5, 4.5))).isTrue();
+            assertThat(doubles.compareAndExchangeAcquire(0, 4.5, 5.5)).isEqualTo(4.5);
+            assertThat(doubles.compareAndExchangeRelease(0, 5.5, 6.5)).isEqualTo(5.5);
+            assertThat(doubles.get(0)).isEqualTo(6.5);
+            assertThatThrownBy(() -> ints.weakCompareAndSetVolatile(2, 0, 1))
+                    .hasMessage("SharedIntArray 'ints': Index 2 out of bounds for length 2");
+        }
+    }
+
     /** helper-133: arrays printed Object's {@code SharedLongArray@9573584}; now their elements, as AtomicLongArray. */
     @Test
     void shouldShowTheirElements() {

@@ -11,6 +11,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -18,6 +19,61 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SharedValuesTest {
+    /** Most tries a weak compare-and-set gets to succeed (it may fail spuriously; on x86 it never does). */
+    private static final int WEAK_TRIES = 1_000;
+
+    /**
+     * helper-248: AtomicLong's and AtomicInteger's weak compare-and-set forms and compareAndExchangeAcquire/Release
+     * were missing (code ported from them did not compile), though every other VarHandle mode is offered.
+     */
+    @Test
+    void shouldOfferTheWeakAndOrderedCompareAndSetForms() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLong l = SharedLong.create(heap, "l", 1);
+            assertThat(l.weakCompareAndSetPlain(0, 9)).isFalse();
+            assertThat(eventually(() -> l.weakCompareAndSetPlain(1, 2))).isTrue();
+            assertThat(eventually(() -> l.weakCompareAndSetVolatile(2, 3))).isTrue();
+            assertThat(eventually(() -> l.weakCompareAndSetAcquire(3, 4))).isTrue();
+            assertThat(eventually(() -> l.weakCompareAndSetRelease(4, 5))).isTrue();
+            assertThat(l.compareAndExchangeAcquire(5, 6)).isEqualTo(5);
+            assertThat(l.compareAndExchangeRelease(0, 9)).isEqualTo(6);
+            assertThat(l.compareAndExchangeRelease(6, 7)).isEqualTo(6);
+            assertThat(l.get()).isEqualTo(7);
+            SharedInt i = SharedInt.create(heap, "i", 1);
+            assertThat(i.weakCompareAndSetVolatile(0, 9)).isFalse();
+            assertThat(eventually(() -> i.weakCompareAndSetPlain(1, 2))).isTrue();
+            assertThat(eventually(() -> i.weakCompareAndSetVolatile(2, 3))).isTrue();
+            assertThat(eventually(() -> i.weakCompareAndSetAcquire(3, 4))).isTrue();
+            assertThat(eventually(() -> i.weakCompareAndSetRelease(4, 5))).isTrue();
+            assertThat(i.compareAndExchangeAcquire(5, 6)).isEqualTo(5);
+            assertThat(i.compareAndExchangeRelease(6, 7)).isEqualTo(6);
+            assertThat(i.get()).isEqualTo(7);
+            SharedDouble d = SharedDouble.create(heap, "d", 0.0);
+            assertThat(d.weakCompareAndSetVolatile(-0.0, 9)).isFalse(); // bits, as compareAndSet
+            assertThat(eventually(() -> d.weakCompareAndSetPlain(0.0, 0.5))).isTrue();
+            assertThat(eventually(() -> d.weakCompareAndSetVolatile(0.5, 1.5))).isTrue();
+            assertThat(eventually(() -> d.weakCompareAndSetAcquire(1.5, 2.5))).isTrue();
+            assertThat(eventually(() -> d.weakCompareAndSetRelease(2.5, 3.5))).isTrue();
+            assertThat(d.compareAndExchangeAcquire(3.5, 4.5)).isEqualTo(3.5);
+            assertThat(d.compareAndExchangeRelease(4.5, 5.5)).isEqualTo(4.5);
+            assertThat(d.get()).isEqualTo(5.5);
+            heap.close();
+            assertThatThrownBy(() -> l.weakCompareAndSetRelease(7, 8)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("SharedLong 'l' cannot be used: ");
+            assertThatThrownBy(() -> d.compareAndExchangeAcquire(5.5, 1)).hasMessageStartingWith("SharedDouble 'd'");
+        }
+    }
+
+    /** @return true once {@code weakCas} succeeded, within {@link #WEAK_TRIES} tries */
+    static boolean eventually(BooleanSupplier weakCas) {
+        for (int i = 0; i < WEAK_TRIES; i++) {
+            if (weakCas.getAsBoolean()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Test
     void shouldOfferTheAtomicLongOperations() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
