@@ -9,9 +9,10 @@ import java.lang.invoke.VarHandle;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * One labeled 64-bit counter of a {@link SharedCounters} block, with the access modes of {@link SharedLong}. Handed
- * out by {@link SharedCounters#allocate(String)} and {@link SharedCounters#find(String)}; every process that holds a
- * handle of the same allocation counts into the same value.
+ * One labeled 64-bit counter of a {@link SharedCounters} block, with the volatile, acquire/release and opaque accesses,
+ * the additions and {@code compareAndSet} of {@link SharedLong} (not its plain accesses, exchanges or update
+ * functions). Handed out by {@link SharedCounters#allocate(String)} and {@link SharedCounters#find(String)}; every
+ * process that holds a handle of the same allocation counts into the same value.
  *
  * <p>Memory consistency effects: {@link #get()}/{@link #set(long)} and the read-modify-write methods are volatile
  * accesses; {@link #getAcquire()} pairs with {@link #setRelease(long)}; {@link #getOpaque()}/{@link #setOpaque(long)}

@@ -46,6 +46,13 @@ import static org.shm4j.sync.list.ListLayout.OP_SET;
  * chunk k holding 64 &times; 2<sup>k</sup> slots), so the list grows until the heap is full ({@link ShmFullException}
  * with the figures) or reaches {@link #maxSize()}; blocks are never freed, so removing does not give memory back.
  *
+ * <p>Python's list methods in Java's terms: indices run from 0 to {@code size() - 1}, and a negative one is refused
+ * with {@link IndexOutOfBoundsException}, not counted from the end as in Python's {@code l[-1]};
+ * {@link #removeLast()} is {@code pop()} and {@link #remove(int)} {@code pop(i)}; {@link #add(int, Object)} refuses an
+ * index past the size, where Python's {@code insert} appends; {@link #indexOf} answers -1 and
+ * {@link #remove(Object)} false where Python raises {@code ValueError}. There is no {@code count} and no slicing:
+ * take a {@link #snapshot()}, a {@link List}.
+ *
  * <h2>Consistency</h2>
  * Writers take a robust mutex (the same as {@link org.shm4j.sync.locks.SharedLock}'s: pid and start time in the lock
  * word); readers take no lock but a seqlock: they copy an element's bytes and retry if a writer changed anything
