@@ -90,6 +90,8 @@ public final class SharedLongMap<V> {
      * Maps {@code key} to {@code value} without decoding the old value.
      *
      * @return true if the key was new
+     * @throws NullPointerException            naming this map, if {@code value} is null
+     * @throws IllegalArgumentException        naming this map, if the entry is larger than its segments take
      * @throws org.shm4j.core.ShmFullException if the key's segment has no room; nothing changed then
      */
     public boolean set(long key, V value) {
@@ -112,6 +114,9 @@ public final class SharedLongMap<V> {
      * Maps {@code key} to the {@code length} bytes at {@code offset} of {@code source}, taken as an encoded value.
      *
      * @return true if the key was new
+     * @throws IndexOutOfBoundsException       naming this map, if the bytes are not inside {@code source}
+     * @throws IllegalArgumentException        naming this map, if the entry is larger than its segments take
+     * @throws org.shm4j.core.ShmFullException if the key's segment has no room; nothing changed then
      */
     public boolean setBytes(long key, MemorySegment source, long offset, int length) {
         core.checkRange("source", source, offset, length);
