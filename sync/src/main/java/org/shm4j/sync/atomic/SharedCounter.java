@@ -168,8 +168,21 @@ public final class SharedCounter {
         value = FREED;
     }
 
+    /**
+     * @return the counter and its value, {@code counter 'served' (slot 0) of SharedCounters 'stats' = 42}, as
+     *         {@code AtomicLong} shows its value (a volatile read); once this handle freed it or the heap is closed,
+     *         the counter and that
+     */
     @Override
     public String toString() {
+        if (value == FREED) {
+            return description() + " (freed by this handle)";
+        }
+        return Blocks.describeUnlessClosed(value.scope(), description(), () -> description() + " = " + get());
+    }
+
+    /** @return the counter as messages name it: {@code counter 'served' (slot 0) of SharedCounters 'stats'} */
+    private String description() {
         return "counter '" + label + "' (slot " + id + ") of " + counters;
     }
 
@@ -179,9 +192,9 @@ public final class SharedCounter {
      */
     private RuntimeException closedOr(RuntimeException e) {
         if (value == FREED) {
-            return new IllegalStateException(this + " cannot be used: this handle freed it", e);
+            return new IllegalStateException(description() + " cannot be used: this handle freed it", e);
         }
-        return Blocks.closedOr(e, value.scope(), this + " cannot be used: its heap is closed");
+        return Blocks.closedOr(e, value.scope(), description() + " cannot be used: its heap is closed");
     }
 
     private static MemorySegment closedMemory() {

@@ -45,6 +45,26 @@ class SharedCountersTest {
         ReadmeSnippets.assertShownVerbatim(Path.of("src/test/java/org/shm4j/sync/atomic/SharedCountersTest.java"), 1);
     }
 
+    /**
+     * helper-248: a counter printed its label and slot but not its value, where the AtomicLong it mirrors prints its
+     * value; it must still not throw once freed or closed (loggers call it).
+     */
+    @Test
+    void shouldShowItsValueInToString() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedCounters counters = SharedCounters.create(heap, "stats", 2, Duration.ZERO);
+        SharedCounter served = counters.allocate("served");
+        SharedCounter failed = counters.allocate("failed");
+        served.addAndGet(42);
+        assertThat(served).hasToString("counter 'served' (slot 0) of SharedCounters 'stats' = 42");
+        failed.free();
+        assertThat(failed).hasToString("counter 'failed' (slot 1) of SharedCounters 'stats' (freed by this handle)");
+        heap.close();
+        assertThat(served).hasToString("counter 'served' (slot 0) of SharedCounters 'stats' (its heap is closed)");
+        assertThatThrownBy(served::get).hasMessageStartingWith("counter 'served' (slot 0) of SharedCounters 'stats' "
+                + "cannot be used: its heap is closed");
+    }
+
     @Test
     void shouldAllocateLabeledCountersWithEveryAccessMode() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
