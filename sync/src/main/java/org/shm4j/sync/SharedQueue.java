@@ -180,6 +180,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     /** @return true if the value was queued; false if the queue is full now */
     @Override
     public boolean offer(T value) {
+        requireValue(value);
         try {
             return offer(value, Duration.ZERO);
         } catch (InterruptedException e) { // the codec's, thrown sneakily: an offer that does not wait has no interrupt
@@ -193,6 +194,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      */
     @Override
     public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
+        requireValue(value); // first, as ArrayBlockingQueue's: a null is refused whatever the interrupt status
         throwIfInterrupted();
         return offer(value, Duration.ofNanos(WordWait.nanos(timeout, unit)));
     }
@@ -204,6 +206,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      */
     @Override
     public void put(T value) throws InterruptedException {
+        requireValue(value); // first, as ArrayBlockingQueue's: a null is refused whatever the interrupt status
         throwIfInterrupted();
         while (!offer(value, FOREVER)) {
             Thread.onSpinWait(); // FOREVER elapsed: keep waiting
@@ -460,12 +463,17 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
         }
     }
 
-    private boolean encodeIntoRing(T value, Duration timeout) throws InterruptedException {
+    /** @throws NullPointerException naming the queue, if {@code value} is null */
+    private void requireValue(T value) {
         if (value == null) {
             throw new NullPointerException(description + ": a null value (a SharedQueue, as a BlockingQueue,"
                     + " holds none; where Python code puts None as a stop sentinel, put a value of its own, e.g. a"
                     + " record with a stop flag)");
         }
+    }
+
+    /** Queues {@code value}, which {@link #requireValue} passed. */
+    private boolean encodeIntoRing(T value, Duration timeout) throws InterruptedException {
         int length = CodecMessages.encodedLength(codec, value, ring, description);
         RingClaim claim = claim();
         boolean claimed = timeout.isZero() ? ring.tryClaim(codec.typeId(), length, claim)

@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Random;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -72,6 +74,32 @@ class SharedQueueAsBlockingQueueTest {
             queue.clear();
             assertThat(queue.poll()).isNull();
             assertThat(queue.remainingCapacity()).isEqualTo(128);
+        }
+    }
+
+    /**
+     * helper-247: a null value is refused before the interrupt status is looked at, as ArrayBlockingQueue and
+     * LinkedBlockingQueue refuse it; an interrupted thread's {@code put(null)} and {@code offer(null, timeout)} threw
+     * InterruptedException instead, clearing the status.
+     */
+    @Test
+    void shouldRefuseANullValueBeforeLookingAtTheInterruptStatus() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            List<BlockingQueue<Long>> queues = List.of(new ArrayBlockingQueue<>(1),
+                    SharedQueue.create(heap, "q", 1024, Codec.longs()),
+                    SharedJoinableQueue.create(heap, "j", 1024, Codec.longs()));
+            for (BlockingQueue<Long> queue : queues) {
+                for (ThrowingCallable call : List.<ThrowingCallable>of(() -> queue.put(null),
+                        () -> queue.offer(null, 1, TimeUnit.SECONDS))) {
+                    Thread.currentThread().interrupt();
+                    try {
+                        assertThatThrownBy(call).as("%s", queue).isInstanceOf(NullPointerException.class);
+                        assertThat(Thread.currentThread().isInterrupted()).as("status kept").isTrue();
+                    } finally {
+                        Thread.interrupted();
+                    }
+                }
+            }
         }
     }
 
