@@ -126,7 +126,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
         CoordinationBlocks.requireUnusedParams(tasks, 0, description);
         SharedRing ring = queue.ring();
         this.tasks = new TaskCount(tasks, ring, description);
-        this.queue = queue.counting(this.tasks, description); // the same ring object
+        this.queue = queue.counting(this.tasks, name, description); // the same ring object
         this.queued = () -> RingScan.firstQueued(ring);
     }
 
@@ -313,7 +313,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      *         {@code messageCount} cannot see)
      */
     public int unfinishedTasks() {
-        long queuedItems = queue.ring().messageCount(); // first: an item taken after this is counted before it leaves
+        long queuedItems = queue.queued(); // first: an item taken after this is counted before it leaves
         return (int) Math.min(Integer.MAX_VALUE, queuedItems + tasks.value());
     }
 

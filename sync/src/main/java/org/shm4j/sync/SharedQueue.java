@@ -64,6 +64,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
 
     private final SharedRing ring;
     private final Codec<T> codec;
+    /** What a use after the heap's close names: {@code "SharedQueue"}, or {@code "SharedJoinableQueue"} for its. */
+    private final String kind;
+    /** The name its user gave: the queue's, or the joinable queue's (not its queue's {@code "<name>.queue"}). */
     private final String name;
     /** {@code "queue '<name>'"}, made once: an offer names the queue only when it fails, and allocates nothing. */
     private final String description;
@@ -76,13 +79,14 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     private final TaskCount tasks;
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
-        this(ring, codec, name, describe(name), heap, null);
+        this(ring, codec, "SharedQueue", name, describe(name), heap, null);
     }
 
-    private SharedQueue(SharedRing ring, Codec<T> codec, String name, String description, SharedHeap heap,
-                        TaskCount tasks) {
+    private SharedQueue(SharedRing ring, Codec<T> codec, String kind, String name, String description,
+                        SharedHeap heap, TaskCount tasks) {
         this.ring = ring;
         this.codec = codec;
+        this.kind = kind;
         this.name = name;
         this.description = description;
         this.heap = heap;
@@ -92,10 +96,11 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
 
     /**
      * @return this queue, counting each item it takes (poll, take, drainTo, clear) in {@code tasks}, in the ring's
-     *         handler, before the ring moves past the item, and named {@code description} in messages
+     *         handler, before the ring moves past the item, and named {@code description} in messages, and as the
+     *         {@code SharedJoinableQueue} called {@code joinableName} once its heap is closed
      */
-    SharedQueue<T> counting(TaskCount tasks, String description) {
-        return new SharedQueue<>(ring, codec, name, description, heap, tasks);
+    SharedQueue<T> counting(TaskCount tasks, String joinableName, String description) {
+        return new SharedQueue<>(ring, codec, "SharedJoinableQueue", joinableName, description, heap, tasks);
     }
 
     /**
@@ -279,7 +284,12 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      */
     @Override
     public int size() {
-        return whileOpen(() -> (int) Math.min(Integer.MAX_VALUE, ring.messageCount()));
+        return (int) Math.min(Integer.MAX_VALUE, queued());
+    }
+
+    /** @return the values queued, {@link SharedRing#messageCount()}, named as this queue if the heap was closed */
+    long queued() {
+        return whileOpen(ring::messageCount);
     }
 
     /**
@@ -583,6 +593,6 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
     private RuntimeException closed(RuntimeException e) {
-        return Blocks.closedOr(e, heap.memory().segment().scope(), Blocks.closedMessage("SharedQueue", name, heap));
+        return Blocks.closedOr(e, heap.memory().segment().scope(), Blocks.closedMessage(kind, name, heap));
     }
 }

@@ -1,5 +1,6 @@
 package org.shm4j.sync;
 
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -658,6 +659,25 @@ class SharedJoinableQueueTest {
      * A task count of layout version 1 (which counted tasks put) is refused, naming the joinable queue; one of a later
      * version was refused with the same words, as made by an older shm4j.
      */
+    /**
+     * helper-247: used after its heap was closed, a joinable queue's queue methods named "SharedQueue 'j.queue'", a
+     * name its user never gave, and {@code unfinishedTasks()} named "ring 'j.queue'"; each names the joinable queue.
+     */
+    @Test
+    void shouldNameTheJoinableQueueOnceItsHeapIsClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 20);
+        SharedJoinableQueue<Long> queue = SharedJoinableQueue.create(heap, "j", 1024, Codec.longs());
+        queue.add(1L);
+        heap.close();
+        for (ThrowingCallable call : List.<ThrowingCallable>of(() -> queue.offer(2L), () -> queue.put(2L),
+                () -> queue.add(2L), queue::poll, queue::take, queue::peek, queue::size, queue::isEmpty,
+                queue::remainingCapacity, () -> queue.drainTo(new ArrayList<>()), queue::clear,
+                queue::unfinishedTasks, queue::taskDone, queue::join)) {
+            assertThatThrownBy(call).isInstanceOf(IllegalStateException.class)
+                    .hasMessageMatching("(SharedJoinableQueue|joinable queue) 'j' cannot be used: .*");
+        }
+    }
+
     @Test
     void shouldRefuseACountOfTheOldLayout() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
