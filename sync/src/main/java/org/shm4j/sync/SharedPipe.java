@@ -128,6 +128,7 @@ public final class SharedPipe implements AutoCloseable {
      */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
         return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(heap, "heap");
             Blocks.checkRingCapacity("pipe '" + name + "'", capacity); // before any block is made
             Blocks.checkNameRoom("pipe", name, ".ab");
             // before the rings: an existing pipe's capacity is not this call's concern
@@ -209,6 +210,7 @@ public final class SharedPipe implements AutoCloseable {
      */
     public static SharedPipe openOrCreate(SharedHeap heap, String name, int capacity) {
         return Blocks.opening(heap, () -> {
+            Objects.requireNonNull(heap, "heap");
             Blocks.checkRingCapacity("pipe '" + name + "'", capacity);
             while (true) {
                 if (heap.find(name).isPresent()) { // committed: its rings are complete

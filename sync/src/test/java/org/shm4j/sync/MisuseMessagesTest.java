@@ -92,6 +92,32 @@ class MisuseMessagesTest {
         closed(() -> ShareableList.wrap(region)).hasMessageEndingWith(": the region is closed");
     }
 
+    /**
+     * helper-247: a null heap met the first lookup of a joinable queue's or a pipe's factory ("Cannot invoke
+     * SharedHeap.find(String) because heap is null"), a joinable queue's {@code open} looked its blocks up before its
+     * codec was checked (ShmNotFoundException for a null codec), and a ring's {@code offer} read a null source
+     * ("Cannot read the array length because source is null"): each null is named, as a queue's factories name it.
+     */
+    @Test
+    void shouldNameANullHeapCodecOrSourceOfAQueuePipeOrRing() {
+        for (ThrowingCallable call : List.<ThrowingCallable>of(
+                () -> SharedJoinableQueue.create(null, "j", 1024, Codec.longs()),
+                () -> SharedJoinableQueue.open(null, "j", Codec.longs()),
+                () -> SharedJoinableQueue.openOrCreate(null, "j", 1024, Codec.longs()),
+                () -> SharedPipe.create(null, "p", 1024), () -> SharedPipe.openOrCreate(null, "p", 1024))) {
+            assertThatThrownBy(call).isInstanceOf(NullPointerException.class).hasMessage("heap");
+        }
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            assertThatThrownBy(() -> SharedJoinableQueue.open(heap, "j", null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("codec");
+            SharedRing ring = SharedRing.create(heap, "r", SharedRing.Kind.MPMC, 1024);
+            assertThatThrownBy(() -> ring.offer(1, (byte[]) null, 0, 1)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("source");
+            assertThatThrownBy(() -> ring.offer(1, (MemorySegment) null, 0, 1)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("source");
+        }
+    }
+
     /** helper-87: a write whose heap is closed under it met the closed memory in its unlock, unnamed. */
     @Test
     void shouldNameTheMapWhenItsHeapIsClosedDuringAWrite() {

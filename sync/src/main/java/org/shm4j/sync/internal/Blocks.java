@@ -276,11 +276,13 @@ public final class Blocks {
      * @param side what the bytes are to it ({@code "source"}, {@code "message"})
      * @throws IndexOutOfBoundsException naming both, if the {@code length} bytes at {@code offset} are not inside
      *                                   {@code segment}
+     * @throws NullPointerException      naming {@code side}, if {@code segment} is null
      */
     public static void checkRange(String what, String side, MemorySegment segment, long offset, long length) {
-        if (offset < 0 || length < 0 || offset > segment.byteSize() - length) {
+        long size = Objects.requireNonNull(segment, side).byteSize();
+        if (offset < 0 || length < 0 || offset > size - length) {
             throw new IndexOutOfBoundsException(what + ": " + side + " bytes [" + offset + ", " + (offset + length)
-                    + ") outside the " + segment.byteSize() + "-byte segment");
+                    + ") outside the " + size + "-byte segment");
         }
     }
 
