@@ -18,6 +18,7 @@ import org.shm4j.sync.ring.WaitStrategy;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -42,6 +43,14 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * }</pre>
  * A message carries its codec's type id ({@link Codec#typeId()}), so a receive with another codec (a record of
  * another shape) throws instead of decoding garbage.
+ *
+ * <p>Python's other {@code Connection} calls: {@code send_bytes(buffer, offset, size)} is
+ * {@link End#send(byte[], int, int, Duration)}; {@code recv_bytes_into(buffer)} and {@code recv_bytes(maxlength)}
+ * have no method of their own: {@link End#recv(MessageHandler, Duration)} hands the message over in place, to be
+ * copied into the caller's buffer or refused for its length (consumed either way, as Python's {@code OSError} for a
+ * message over {@code maxlength} leaves the connection unreadable); no message is longer than
+ * {@link End#maxMessageLength()}. A pipe is always duplex: {@code Pipe(duplex=False)} has no counterpart (send
+ * through one end only).
  *
  * <h2>Holding an end</h2>
  * {@link #first()} and {@link #second()} claim that end for the calling <em>process</em> (by its pid and start time)
@@ -325,6 +334,31 @@ public final class SharedPipe implements AutoCloseable {
                 throw Blocks.messageTooLong(description, "message length", message.length, out.capacity());
             }
             return send(message, BYTES, timeout);
+        }
+
+        /**
+         * Sends the {@code length} bytes of {@code message} from {@code offset} as one message, as Python's
+         * {@code Connection.send_bytes(buffer, offset, size)} does: as {@link #send(byte[], Duration)} sends a copy of
+         * them (made first, so another thread changing the array meanwhile changes nothing sent).
+         *
+         * @return false if there was no room in time
+         * @throws IndexOutOfBoundsException naming this end, if the bytes are not inside {@code message} (Python
+         *                                   raises {@code ValueError})
+         * @throws IllegalArgumentException  if {@code length} is over {@link #maxMessageLength()}
+         * @throws PipeClosedException       as {@link #send(byte[], Duration)} throws it
+         * @throws IllegalStateException     as {@link #send(byte[], Duration)} throws it
+         * @throws InterruptedException      if interrupted while waiting
+         */
+        public boolean send(byte[] message, int offset, int length, Duration timeout) throws InterruptedException {
+            int size = Objects.requireNonNull(message, "message").length;
+            if (offset < 0 || length < 0 || offset > size - length) {
+                throw new IndexOutOfBoundsException(description + ": message bytes [" + offset + ", "
+                        + ((long) offset + length) + ") outside the " + size + "-byte array");
+            }
+            if (length > out.maxMessageLength()) { // before the copy, named as send(byte[]) names it
+                throw Blocks.messageTooLong(description, "message length", length, out.capacity());
+            }
+            return send(Arrays.copyOfRange(message, offset, offset + length), BYTES, timeout);
         }
 
         /**

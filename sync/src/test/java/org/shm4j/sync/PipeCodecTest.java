@@ -53,6 +53,37 @@ class PipeCodecTest {
         }
     }
 
+    /**
+     * helper-247: Python's {@code send_bytes(buffer, offset, size)} had no counterpart (only whole arrays were sent);
+     * a range is sent as the bytes it holds, read as any bytes message, and a range outside the array or over the
+     * longest message is refused, naming the end, with nothing sent.
+     */
+    @Test
+    void shouldSendARangeOfAnArrayAsPythonsSendBytesWithOffsetAndSize() throws InterruptedException {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 18)) {
+            SharedPipe pipe = SharedPipe.create(heap, "p", 1024);
+            byte[] bytes = {0, 1, 2, 3, 4, 5};
+            assertThat(pipe.first().send(bytes, 2, 3, BOUND)).isTrue();
+            assertThat(pipe.first().send(bytes, 6, 0, BOUND)).isTrue();
+            assertThat(pipe.first().send(bytes, 1, 2, BOUND)).isTrue();
+            assertThat(pipe.second().recv(BOUND)).containsExactly(2, 3, 4);
+            assertThat(pipe.second().recv(BOUND)).isEmpty();
+            assertThat(pipe.second().recv(Codec.bytes(), BOUND)).containsExactly(1, 2);
+            assertThatThrownBy(() -> pipe.first().send(bytes, 4, 3, BOUND))
+                    .isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage("first end of pipe 'p': message bytes [4, 7) outside the 6-byte array");
+            assertThatThrownBy(() -> pipe.first().send(bytes, -1, 1, BOUND))
+                    .hasMessage("first end of pipe 'p': message bytes [-1, 0) outside the 6-byte array");
+            assertThatThrownBy(() -> pipe.first().send(bytes, 0, -1, BOUND))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> pipe.first().send(new byte[200], 0, 121, BOUND))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("first end of pipe 'p': message length=121 (expected: 0..120");
+            assertThatThrownBy(() -> pipe.first().send(null, 0, 0, BOUND)).hasMessage("message");
+            assertThat(pipe.second().poll()).as("nothing sent").isFalse();
+        }
+    }
+
     @Test
     void shouldRefuseAMessageOfAnotherTypeOrShapeNamingTheEndAndConsumeIt() throws InterruptedException {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 18)) {
