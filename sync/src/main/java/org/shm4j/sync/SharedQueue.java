@@ -200,8 +200,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     @Override
     public boolean offer(T value, long timeout, TimeUnit unit) throws InterruptedException {
         requireValue(value); // first, as ArrayBlockingQueue's: a null is refused whatever the interrupt status
+        long nanos = WordWait.nanos(timeout, unit); // so is a null unit
         throwIfInterrupted();
-        return offer(value, Duration.ofNanos(WordWait.nanos(timeout, unit)));
+        return offer(value, Duration.ofNanos(nanos));
     }
 
     /**
@@ -249,8 +250,9 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      */
     @Override
     public T poll(long timeout, TimeUnit unit) throws InterruptedException {
+        long nanos = WordWait.nanos(timeout, unit); // first, as ArrayBlockingQueue's: a null unit whatever the status
         throwIfInterrupted();
-        return poll(Duration.ofNanos(WordWait.nanos(timeout, unit)));
+        return poll(Duration.ofNanos(nanos));
     }
 
     /**

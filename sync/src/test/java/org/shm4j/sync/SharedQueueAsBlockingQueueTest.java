@@ -78,19 +78,21 @@ class SharedQueueAsBlockingQueueTest {
     }
 
     /**
-     * helper-247: a null value is refused before the interrupt status is looked at, as ArrayBlockingQueue and
-     * LinkedBlockingQueue refuse it; an interrupted thread's {@code put(null)} and {@code offer(null, timeout)} threw
-     * InterruptedException instead, clearing the status.
+     * helper-247: a null value or time unit is refused before the interrupt status is looked at, as
+     * ArrayBlockingQueue and LinkedBlockingQueue refuse it; an interrupted thread's {@code put(null)},
+     * {@code offer(null, timeout)}, {@code offer(value, 1, null)} and {@code poll(1, null)} threw InterruptedException
+     * instead, clearing the status.
      */
     @Test
-    void shouldRefuseANullValueBeforeLookingAtTheInterruptStatus() {
+    void shouldRefuseANullValueOrUnitBeforeLookingAtTheInterruptStatus() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
             List<BlockingQueue<Long>> queues = List.of(new ArrayBlockingQueue<>(1),
                     SharedQueue.create(heap, "q", 1024, Codec.longs()),
                     SharedJoinableQueue.create(heap, "j", 1024, Codec.longs()));
             for (BlockingQueue<Long> queue : queues) {
                 for (ThrowingCallable call : List.<ThrowingCallable>of(() -> queue.put(null),
-                        () -> queue.offer(null, 1, TimeUnit.SECONDS))) {
+                        () -> queue.offer(null, 1, TimeUnit.SECONDS), () -> queue.offer(1L, 1, null),
+                        () -> queue.poll(1, null))) {
                     Thread.currentThread().interrupt();
                     try {
                         assertThatThrownBy(call).as("%s", queue).isInstanceOf(NullPointerException.class);
