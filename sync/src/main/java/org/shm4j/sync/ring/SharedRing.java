@@ -577,6 +577,7 @@ public final class SharedRing {
      * @throws IndexOutOfBoundsException if the bytes are not inside the segment
      */
     public static SharedRing format(MemorySegment segment, long offset, Kind kind, int capacity) {
+        Objects.requireNonNull(kind, "kind"); // before the bytes are zeroed: a refused format leaves them as they were
         MemorySegment block = Blocks.wrap(segment, offset, Blocks.ringBlockSize(KIND, capacity), Long.BYTES, KIND);
         block.fill((byte) 0);
         RingHeaders.format(block, kind, capacity);

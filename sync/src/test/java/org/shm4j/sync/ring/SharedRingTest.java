@@ -31,6 +31,22 @@ class SharedRingTest {
     private static final int CAPACITY = 4096;
 
     /**
+     * helper-247: {@code format} with a null kind zeroed the caller's bytes, then threw; a refused format leaves the
+     * memory as it was, as a refused capacity or range does.
+     */
+    @Test
+    void shouldRefuseANullKindBeforeFormattingAnything() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(SharedRing.requiredBytes(1024), 64);
+            raw.fill((byte) 7);
+            assertThatThrownBy(() -> SharedRing.format(raw, 0, null, 1024)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("kind");
+            assertThat(raw.get(JAVA_BYTE, 0)).as("untouched").isEqualTo((byte) 7);
+            assertThat(raw.get(JAVA_BYTE, raw.byteSize() - 1)).isEqualTo((byte) 7);
+        }
+    }
+
+    /**
      * A handler runs in the MPMC consumers' turn: an untimed poll or drain of another consumer gives up on the turn
      * after a bound (the helper-84 sweep found poll() blocked for good behind a turn that never came free).
      */
