@@ -54,7 +54,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  *
  * <h2>Holding an end</h2>
  * {@link #first()} and {@link #second()} claim that end for the calling <em>process</em> (by its pid and start time)
- * and return it; calling them again, from any thread or pipe object of the same process, returns the same end. An
+ * and return it; calling them again, from any thread or pipe object of the same process, returns that end again (the
+ * same object through one pipe object; through another pipe object, another object for the same shared end). An
  * end held by another live process cannot be claimed ({@link IllegalStateException} naming its pid); an end whose
  * holder died without closing it can (as can one whose holder closed its last view of the heap, see
  * {@code SharedHeap.close()}: it can no longer use the end), and the new holder carries on with its rings as they

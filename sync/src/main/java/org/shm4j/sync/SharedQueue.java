@@ -28,7 +28,9 @@ import java.util.function.Supplier;
  * A bounded queue of typed values in shared memory for any producers and consumers in any processes, like Python's
  * {@code multiprocessing.Queue} without its feeder thread and pipe: values are encoded by a {@link Codec} straight
  * into an MPMC {@link SharedRing} and each goes to exactly one consumer. It is a
- * {@link java.util.concurrent.BlockingQueue}: {@code offer}/{@code poll}/{@code peek} return at once,
+ * {@link java.util.concurrent.BlockingQueue}: {@code offer}/{@code poll}/{@code peek} never wait for a value or for
+ * room (a {@code poll} or {@code peek} may wait up to 1 s for the consumers' turn while another consumer holds it,
+ * see {@link SharedRing}),
  * {@code put}/{@code take} wait, the timed forms wait at most that long, {@code drainTo} moves what is queued; but,
  * as Agrona's array queues, it cannot be iterated ({@link #iterator()}, and so {@code contains},
  * {@code remove(Object)} and {@code toArray}, throw {@link UnsupportedOperationException}). Waiting blocks in futex
