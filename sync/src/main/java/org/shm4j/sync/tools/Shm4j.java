@@ -119,7 +119,8 @@ public final class Shm4j {
      */
     private static int fail(boolean json, String command, String message, int exitCode, PrintStream out,
                             PrintStream err) {
-        err.println((command == null ? "shm4j: " : "shm4j " + command + ": ") + message);
+        // escaped as ls and inspect print names: a file's name, which the message may quote, can hold a line break
+        err.println((command == null ? "shm4j: " : "shm4j " + command + ": ") + Text.escaped(message));
         if (json) {
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("command", command);
@@ -218,7 +219,7 @@ public final class Shm4j {
             entry.put("action", action);
             stale.add(entry);
             if (!options.json()) {
-                out.println(action + " " + found.name());
+                out.println(Text.escaped(action) + " " + Text.printable(found.name()));
             }
         }
         List<Object> temporaries = temporaries(options, out);
@@ -249,7 +250,8 @@ public final class Shm4j {
                 String action = !options.force() ? "would remove" : delete(temporary);
                 found.add(Map.of("path", temporary.toString(), "action", action));
                 if (!options.json()) {
-                    out.println(action + " " + temporary + " (temporary file of a killed create)");
+                    out.println(Text.escaped(action) + " " + Text.printable(temporary.toString())
+                            + " (temporary file of a killed create)");
                 }
             }
         }

@@ -830,6 +830,30 @@ class Shm4jToolTest {
         assertThat(Text.escaped("damaged 'x'\n")).as("reasons: escaped, not quoted").isEqualTo("damaged 'x'\\n");
     }
 
+    /**
+     * {@code gc} printed the names of the stale file heaps it found as they were, and a failed command its message
+     * (which names the file): a file name with a line break forged a line, one with an escape sequence reached the
+     * terminal, while {@code ls} and {@code inspect} escaped the same name.
+     */
+    @Test
+    void shouldEscapeFileNamesInGcAndErrorOutput() throws Exception {
+        Path made = dir.resolve("heap");
+        try (ChildJvm creator = ChildJvm.start(FileHeapCreator.class, made.toString())) {
+            creator.awaitLine("CREATED", BOUND);
+            creator.kill(); // stale once its creator is gone
+        }
+        Path evil = Files.move(made, dir.resolve("\u001b[31mred\nremoved other"));
+        String shown = "'" + dir + "/\\u001b[31mred\\nremoved other'";
+        assertThat(run("gc", "--dir", dir.toString()).out())
+                .isEqualTo("would remove " + shown + "\n1 stale heap(s); dry run, remove with --force\n");
+        Path notAHeap = Files.writeString(dir.resolve("\u001b[2Jnotes"), "hello, not a heap");
+        assertThat(run("inspect", notAHeap.toString()).err()).isEqualTo("shm4j inspect: " + dir
+                + "/\\u001b[2Jnotes is not a shm4j heap (no heap magic \"SHM4JHEP\" at its start)\n");
+        assertThat(run("gc", "--dir", dir.toString(), "--force").out()).isEqualTo("removed " + shown
+                + "\n1 stale heap(s)\n");
+        assertThat(Files.exists(evil)).isFalse();
+    }
+
     @Test
     void shouldWatchCountersWithRates() throws Exception {
         String heapName = names.unique("tool-watch");
