@@ -248,8 +248,9 @@ public final class HeapHeader {
         }
         int version = segment.get(JAVA_INT, LAYOUT_VERSION_OFFSET);
         if (version != LAYOUT_VERSION) {
+            boolean older = version >= 1 && version < LAYOUT_VERSION; // below 1: damaged bytes, no shm4j's
             throw new ShmFormatException(what + " has layout version " + version + " (expected: " + LAYOUT_VERSION
-                    + (version < LAYOUT_VERSION ? "; made by an older shm4j, remove it with SharedHeap.unlink)" : ")"));
+                    + (older ? "; made by an older shm4j, remove it with SharedHeap.unlink)" : ")"));
         }
         int stored = (int) INT.getAcquire(segment, HEADER_CHECKSUM_OFFSET); // acquire: see setPidNamespace
         if (stored != checksum(segment) && !coversPreviousNamespace(segment, stored)) {
