@@ -504,6 +504,13 @@ class SharedMemoryTest {
         assertThatThrownBy(() -> SharedMemory.create((String) null, 64)).isInstanceOf(NullPointerException.class);
     }
 
+    /** The refusal of a name starting with a dot quoted it raw, while the others escape control characters. */
+    @Test
+    void shouldEscapeControlCharactersOfARefusedName() {
+        assertThatThrownBy(() -> SharedMemory.open(".x\n\u001b[2J")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("name='.x\\u000A\\u001B[2J' (expected: not starting with '.')");
+    }
+
     @Test
     void shouldAcceptPythonStyleNames() {
         String name = names.unique("psm_3a1103ba.x-y");

@@ -28,7 +28,7 @@ public final class Names {
                     + " (expected: 1.." + MAX_REGION_NAME_LENGTH + ")");
         }
         if (name.charAt(0) == '.') {
-            throw new IllegalArgumentException("name='" + name + "' (expected: not starting with '.')");
+            throw new IllegalArgumentException("name='" + printable(name) + "' (expected: not starting with '.')");
         }
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);
