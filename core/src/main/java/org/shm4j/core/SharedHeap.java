@@ -316,6 +316,7 @@ public final class SharedHeap implements AutoCloseable {
      * when nobody uses it, use {@link #unlinkIfStale(String)} or {@link HeapOptions#unlinkOnLastDetach()}.
      *
      * @return true if the name existed
+     * @throws ShmFormatException if the name is a folder
      */
     public static boolean unlink(String name) {
         return SharedMemory.unlink(name);

@@ -9,6 +9,7 @@ import org.shm4j.core.internal.Undo;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -165,13 +166,21 @@ public final class SharedMemory implements AutoCloseable {
 
     /**
      * Removes the name {@code /dev/shm/<name>}. Processes that have the region mapped keep it until they close it.
+     * A folder at the name is not a region: it is refused, as {@code shm_unlink} (Python's
+     * {@code SharedMemory.unlink()}) and {@link #open(String)} refuse it.
      *
      * @return true if the name existed
+     * @throws ShmFormatException if the name is a folder
      */
     public static boolean unlink(String name) {
         Path file = namedPath(name);
+        if (Files.isDirectory(file, LinkOption.NOFOLLOW_LINKS)) {
+            throw folderAt(file);
+        }
         try {
-            return Files.deleteIfExists(file);
+            return Files.deleteIfExists(file); // a folder made since the look goes too if empty: nio has no unlink(2)
+        } catch (DirectoryNotEmptyException e) {
+            throw folderAt(file);
         } catch (IOException e) {
             throw new ShmException("cannot unlink " + file + ": " + e, e);
         }
@@ -382,6 +391,11 @@ public final class SharedMemory implements AutoCloseable {
     @Override
     public String toString() {
         return name != null ? "'" + name + "'" : path != null ? path.toString() : "anonymous@" + segment.address();
+    }
+
+    /** @return the refusal of {@link #unlink} for a folder at a region's name */
+    private static ShmFormatException folderAt(Path file) {
+        return new ShmFormatException(file + " is a folder, not a region: not removed");
     }
 
     /** @return a region to be, for messages: {@code region 'name'} or {@code region /the/file} */

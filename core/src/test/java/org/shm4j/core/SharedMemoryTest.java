@@ -504,6 +504,27 @@ class SharedMemoryTest {
         assertThatThrownBy(() -> SharedMemory.create((String) null, 64)).isInstanceOf(NullPointerException.class);
     }
 
+    /**
+     * shm_unlink, and so Python's {@code SharedMemory.unlink()}, refuses a folder (EISDIR), as open does here; unlink
+     * removed an empty folder at the name, and threw a wrapped DirectoryNotEmptyException for a folder with files.
+     */
+    @Test
+    void shouldRefuseToUnlinkAFolder() throws IOException {
+        String name = names.unique("folder");
+        Path folder = Files.createDirectory(SharedMemory.SHM_DIR.resolve(name));
+        try {
+            assertThatThrownBy(() -> SharedMemory.unlink(name)).isInstanceOf(ShmFormatException.class)
+                    .hasMessage(folder + " is a folder, not a region: not removed");
+            assertThat(folder).isDirectory();
+            Files.createFile(folder.resolve("inside"));
+            assertThatThrownBy(() -> SharedHeap.unlink(name)).isInstanceOf(ShmFormatException.class)
+                    .hasMessage(folder + " is a folder, not a region: not removed");
+        } finally {
+            Files.deleteIfExists(folder.resolve("inside"));
+            Files.deleteIfExists(folder);
+        }
+    }
+
     /** The refusal of a name starting with a dot quoted it raw, while the others escape control characters. */
     @Test
     void shouldEscapeControlCharactersOfARefusedName() {
