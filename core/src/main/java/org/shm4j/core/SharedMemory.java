@@ -137,8 +137,10 @@ public final class SharedMemory implements AutoCloseable {
      * Opens the existing named region {@code /dev/shm/<name>} for reading and writing, whatever its size. A symbolic
      * link under that name is refused, as {@code shm_open} (and so Python's {@code SharedMemory}) refuses it.
      *
-     * @throws ShmNotFoundException if there is no region of that name
-     * @throws ShmException         if the name is a symbolic link, or the region cannot be opened
+     * @throws ShmNotFoundException     if there is no region of that name
+     * @throws ShmFormatException       if the name is a folder, a FIFO or a device, or an empty file: nothing to map
+     * @throws ShmException             if the name is a symbolic link, or the region cannot be opened
+     * @throws IllegalArgumentException if the name is invalid
      */
     public static SharedMemory open(String name) {
         return openAt(name, namedPath(name), false);
@@ -148,7 +150,10 @@ public final class SharedMemory implements AutoCloseable {
      * Opens the existing named region read-only: writes through {@link #segment()} throw the exception
      * {@code java.lang.foreign} specifies for a read-only segment ({@link IllegalArgumentException} since JDK 23).
      *
-     * @throws ShmNotFoundException if there is no region of that name
+     * @throws ShmNotFoundException     if there is no region of that name
+     * @throws ShmFormatException       as {@link #open(String)}
+     * @throws ShmException             if the name is a symbolic link, or the region cannot be opened
+     * @throws IllegalArgumentException if the name is invalid
      */
     public static SharedMemory openReadOnly(String name) {
         return openAt(name, namedPath(name), true);
@@ -158,7 +163,9 @@ public final class SharedMemory implements AutoCloseable {
      * Opens the named region if it exists, else creates it with {@code size} zero bytes, owner-only. When several
      * processes race, exactly one creates it and all map the same memory.
      *
-     * @throws ShmException if the existing region is smaller than {@code size}
+     * @throws ShmException             if the existing region is smaller than {@code size}
+     * @throws ShmFormatException       as {@link #open(String)}
+     * @throws IllegalArgumentException if the name is invalid or {@code size <= 0} (also when the region exists)
      */
     public static SharedMemory openOrCreate(String name, long size) {
         return openOrCreateAt(name, namedPath(name), size);
@@ -228,6 +235,7 @@ public final class SharedMemory implements AutoCloseable {
      * it leads to, named by its real path (so that a heap's removal deletes that file, not the link).
      *
      * @throws ShmNotFoundException if the file does not exist
+     * @throws ShmFormatException   if it is a folder, a FIFO or a device, or an empty file: nothing to map
      */
     public static SharedMemory open(Path file) {
         return openAt(null, checkPath(file), false);
@@ -237,6 +245,7 @@ public final class SharedMemory implements AutoCloseable {
      * Maps the whole of an existing file read-only.
      *
      * @throws ShmNotFoundException if the file does not exist
+     * @throws ShmFormatException   as {@link #open(Path)}
      */
     public static SharedMemory openReadOnly(Path file) {
         return openAt(null, checkPath(file), true);
@@ -245,7 +254,9 @@ public final class SharedMemory implements AutoCloseable {
     /**
      * Maps {@code file} if it exists, else creates it with {@code size} zero bytes, owner-only.
      *
-     * @throws ShmException if the existing file is smaller than {@code size}
+     * @throws ShmException             if the existing file is smaller than {@code size}
+     * @throws ShmFormatException       as {@link #open(Path)}
+     * @throws IllegalArgumentException if {@code size <= 0} (also when the file exists)
      */
     public static SharedMemory openOrCreate(Path file, long size) {
         return openOrCreateAt(null, checkPath(file), size);
