@@ -269,7 +269,7 @@ public final class SharedMemory implements AutoCloseable {
      * @throws ShmException if the process cannot get {@code size} bytes of native memory
      */
     public static SharedMemory anonymous(long size) {
-        Checks.positive("size", size);
+        Checks.positive("anonymous region: size", size);
         Arena arena = Arena.ofShared();
         try {
             return new SharedMemory(null, null, arena, arena.allocate(size, PAGE_SIZE));

@@ -555,7 +555,8 @@ class SharedMemoryTest {
         String name = names.unique("size");
         assertThatThrownBy(() -> SharedMemory.create(name, size)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("region '" + name + "': size=" + size + " (expected: > 0)");
-        assertThatThrownBy(() -> SharedMemory.anonymous(size)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> SharedMemory.anonymous(size)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("anonymous region: size=" + size + " (expected: > 0)"); // it named no region
         assertThatThrownBy(() -> SharedMemory.create(dir.resolve("f"), size))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThat(SharedMemory.exists(name)).isFalse();
