@@ -32,7 +32,9 @@ public final class OwnerLock {
     private static final long LIVENESS_CHECK_NANOS = 1_000_000;
     /**
      * Per heap id, how many threads of this process are between their first look at the word and their unlock (or
-     * their failure to lock): every thread that may hold the word through any view is counted.
+     * their failure to lock): every thread that may hold the word through any view is counted. Changed and read only
+     * by the map's atomic methods (merge, compute, computeIfPresent), so a check of the word made inside one of them
+     * sees no thread of this process arrive at the word or leave it meanwhile.
      */
     private static final ConcurrentHashMap<Long, Integer> AT_THE_WORD = new ConcurrentHashMap<>();
 
@@ -58,16 +60,34 @@ public final class OwnerLock {
      */
     public void releaseLeftover() {
         long me = ProcessIdentity.currentToken();
-        AT_THE_WORD.merge(heapId, 1, Integer::sum);
         try {
-            if (AT_THE_WORD.get(heapId) == 1) { // only this thread: no hold of this process's is in progress
-                WORD.compareAndSet(segment, offset, me, 0L); // fails if free, or another process's
-            }
+            // atomic for this heap id with every count's change: no thread of this process comes to the word meanwhile
+            AT_THE_WORD.compute(heapId, (id, threads) -> {
+                if (threads == null) { // none at the word: no hold of this process's is in progress
+                    WORD.compareAndSet(segment, offset, me, 0L); // fails if free, or another process's
+                }
+                return threads;
+            });
         } catch (IllegalStateException closedMeanwhile) {
             // nothing to give back through this view
-        } finally {
-            leave();
         }
+    }
+
+    /**
+     * Takes the word as this process's leftover if the caller, counted at the word, is the only thread of this
+     * process there and the word still holds this process's token: checked atomically with every change of the count
+     * (a read of the word, then of the count, let a holder release and leave in between: the caller then went on
+     * holding a free word).
+     *
+     * @return true if the word is the caller's now
+     */
+    private boolean tookLeftover(long me) {
+        boolean[] took = new boolean[1]; // allocates only on a liveness check, once per millisecond of waiting
+        AT_THE_WORD.compute(heapId, (id, threads) -> {
+            took[0] = threads == 1 && (long) WORD.getVolatile(segment, offset) == me;
+            return threads;
+        });
+        return took[0];
     }
 
     /**
@@ -99,8 +119,7 @@ public final class OwnerLock {
                 long now = System.nanoTime();
                 if (now - nextLivenessCheck >= 0) {
                     nextLivenessCheck = now + LIVENESS_CHECK_NANOS;
-                    if (owner == me && AT_THE_WORD.get(heapId) == 1) {
-                        // a leftover of this process's (see the class comment): no other thread of it is at the word
+                    if (owner == me && tookLeftover(me)) {
                         locked = true;
                         return;
                     }
