@@ -49,6 +49,8 @@ abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, Sea
 
     /**
      * @throws IllegalArgumentException if the encoding would be over {@code Integer.MAX_VALUE} bytes
+     * @throws ClassCastException       if {@code value} (or a record in it) is of another class, passed by a raw or
+     *                                  unchecked call: a map, list or collection view takes that for "not an element"
      */
     @Override
     public int encodedLength(T value) {

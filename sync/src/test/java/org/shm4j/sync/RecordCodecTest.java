@@ -7,6 +7,7 @@ import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.RecordVersions.Lenient;
 import org.shm4j.sync.RecordVersions.Strict;
+import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedLongMap;
 import org.shm4j.sync.map.SharedMap;
@@ -199,6 +200,45 @@ class RecordCodecTest {
                     .cause().isInstanceOf(IllegalArgumentException.class).hasMessage("quantity=-1 (expected: >= 0)");
             read.set(2, new Strict(2));
             assertThat(read.get(2)).as("the map, still usable").isEqualTo(new Strict(2));
+        }
+    }
+
+    public record Marker() {
+    }
+
+    public record Markers(List<Marker> markers) {
+    }
+
+    /**
+     * A value of another class, which a raw or unchecked call can pass, is refused even where no accessor of the
+     * record is called to measure it (a record of no components; one of primitives alone): a record of no components
+     * took any object for itself, so a map of such keys removed its entry for a String, as a list its element.
+     */
+    @Test
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    void shouldRefuseAValueOfAnotherClassThoughNoAccessorIsCalledToMeasureIt() {
+        assertThatThrownBy(() -> ((Codec) Codec.record(Marker.class)).encodedLength("marker"))
+                .isInstanceOf(ClassCastException.class).hasMessage("record codec Marker(): a java.lang.String is not"
+                        + " a " + Marker.class.getName() + " (a value of a raw or unchecked type)");
+        assertThatThrownBy(() -> ((Codec) Codec.record(Fill.class)).encodedLength(new Marker()))
+                .isInstanceOf(ClassCastException.class).hasMessageStartingWith("record codec Fill(");
+        List polluted = new ArrayList<>(List.of(new Marker()));
+        polluted.add("marker");
+        assertThatThrownBy(() -> Codec.record(Markers.class).encodedLength(new Markers(polluted)))
+                .isInstanceOf(ClassCastException.class).hasMessageContaining("a java.lang.String is not a");
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedMap<Marker, String> map = SharedMap.create(heap, "m", Codec.record(Marker.class), Codec.utf8(),
+                    new MapSizing(16, 32, 8));
+            map.put(new Marker(), "v");
+            assertThatThrownBy(() -> ((Map) map).remove("marker")).isInstanceOf(ClassCastException.class)
+                    .hasMessageStartingWith("SharedMap 'm' in ")
+                    .hasMessageContaining("a key of class java.lang.String");
+            assertThat(((Map) map).entrySet().contains(Map.entry("marker", "v"))).isFalse();
+            assertThat(map).containsExactly(Map.entry(new Marker(), "v"));
+            SharedList<Marker> list = SharedList.create(heap, "l", Codec.record(Marker.class), 64);
+            list.add(new Marker());
+            assertThat(((SharedList) list).remove("marker")).isFalse();
+            assertThat(list.snapshot()).containsExactly(new Marker());
         }
     }
 

@@ -95,9 +95,15 @@ public final class RecordShape implements CodecShape {
     /**
      * @return how many bytes {@link #write} writes for {@code record} (not null), unless another thread changes an
      *         array's elements or a list in it meanwhile, or an accessor returns another value the second time
+     * @throws ClassCastException if {@code record} is not of this record type (a value of a raw or unchecked type),
+     *                            which a map, list or collection view takes for "not an element"
      */
     @Override
     public long length(Object record) {
+        if (record.getClass() != type) { // records are final; a record of no components calls no accessor to fail
+            throw new ClassCastException(this + ": a " + record.getClass().getName() + " is not a " + type.getName()
+                    + " (a value of a raw or unchecked type)");
+        }
         long length = fixedBytes;
         for (Component.Variable v : variable) {
             length += v.length(record);

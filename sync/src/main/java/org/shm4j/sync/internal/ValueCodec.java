@@ -285,8 +285,9 @@ sealed interface ValueCodec {
 
         /**
          * @return the index of the alternative {@code value} is (a scan: a sealed interface has few)
-         * @throws ClassCastException if it is none of them, as a record codec's accessor throws for a value of
-         *                            another class: a map, list or collection view takes that for "not an element"
+         * @throws ClassCastException if it is none of them, as a record codec throws for a value of another class
+         *                            ({@link RecordShape#length}): a map, list or collection view takes that for
+         *                            "not an element"
          */
         private int index(Object value) {
             Class<?> c = value.getClass();
