@@ -203,6 +203,23 @@ class RecordCodecTest {
         }
     }
 
+    /** A list, as a map and a queue, says that the codec may have refused the bytes, not only that they are bad. */
+    @Test
+    void shouldReportAnElementTheCompactConstructorRefusesNamingTheListWithTheCause() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            SharedList<Lenient> written = SharedList.create(heap, "l", Codec.record(Lenient.class), 16);
+            written.add(new Lenient(-1));
+            written.add(new Lenient(2));
+            SharedList<Strict> read = SharedList.open(heap, "l", Codec.record(Strict.class));
+            assertThatThrownBy(() -> read.get(0)).isInstanceOf(ShmFormatException.class)
+                    .hasMessageStartingWith(String.format("SharedList 'l': its codec (type 0x%08x) cannot decode "
+                            + "element 0 of 4 bytes", Codec.record(Strict.class).typeId()))
+                    .hasMessageContaining("or refused by the codec: see the cause")
+                    .cause().isInstanceOf(IllegalArgumentException.class).hasMessage("quantity=-1 (expected: >= 0)");
+            assertThat(read.get(1)).as("the next element, readable").isEqualTo(new Strict(2));
+        }
+    }
+
     public record Marker() {
     }
 

@@ -218,8 +218,9 @@ public final class SharedList<T> implements Iterable<T> {
      * @return the element at {@code index}, read without locking (see the class comment)
      * @throws IndexOutOfBoundsException if {@code index} is not in {@code [0, size())}
      * @throws ShmFormatException        if the codec cannot decode the element's bytes (whatever it throws, the
-     *                                   cause): damaged bytes, or a codec of another shape with the same type id;
-     *                                   also from {@link #snapshot()} and iteration
+     *                                   cause): damaged bytes, a codec of another shape with the same type id, or
+     *                                   one that refuses the value (a record's compact constructor); also from
+     *                                   {@link #snapshot()} and iteration
      */
     public T get(int index) {
         try {
@@ -740,15 +741,16 @@ public final class SharedList<T> implements Iterable<T> {
     /**
      * @return element {@code index} decoded from its {@code length} stored bytes at the start of {@code bytes}
      * @throws ShmFormatException naming the list and the element, if the codec fails on them (elements carry no
-     *                            checksum: damaged bytes, or a codec of another shape with the same type id)
+     *                            checksum: damaged bytes, a codec of another shape with the same type id, or one
+     *                            that refuses the value, a record's compact constructor say)
      */
     private T decode(int index, MemorySegment bytes, int length) {
         try {
             return codec.decode(bytes, 0, length);
         } catch (RuntimeException e) {
             throw new ShmFormatException(store.what() + ": its codec (type " + Blocks.typeId(codec.typeId())
-                    + ") cannot decode element " + index + " of " + length + " bytes (corrupted bytes, or a codec "
-                    + "of another shape with the same type id): " + e, e);
+                    + ") cannot decode element " + index + " of " + length + " bytes (corrupted bytes, written by a "
+                    + "codec of another shape with the same type id, or refused by the codec: see the cause): " + e, e);
         }
     }
 

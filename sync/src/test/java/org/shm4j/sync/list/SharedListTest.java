@@ -280,7 +280,8 @@ class SharedListTest {
             header.set(JAVA_LONG, ListLayout.LIST_SIZE_OFFSET, 3);
             assertThatThrownBy(() -> list.get(2)).isInstanceOf(ShmFormatException.class)
                     .hasMessageStartingWith("SharedList 'l': its codec (type 0x00000001) cannot decode element 2 of 0"
-                            + " bytes (corrupted bytes, or a codec of another shape with the same type id)");
+                            + " bytes (corrupted bytes, written by a codec of another shape with the same type id,"
+                            + " or refused by the codec: see the cause)");
             assertThatThrownBy(list::snapshot).isInstanceOf(ShmFormatException.class)
                     .hasMessageContaining("cannot decode element 1 of 0 bytes");
             header.set(JAVA_LONG, ListLayout.LIST_SIZE_OFFSET, 1);
