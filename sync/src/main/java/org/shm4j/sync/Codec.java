@@ -74,6 +74,11 @@ public interface Codec<T> {
                 Blocks.checkRange("Codec.longs()", "message", source, offset, length);
                 return source.get(JAVA_LONG_UNALIGNED, offset);
             }
+
+            @Override
+            public String toString() {
+                return "Codec.longs()";
+            }
         };
     }
 
@@ -149,6 +154,11 @@ public interface Codec<T> {
                 Blocks.checkRange("Codec.utf8()", "message", source, offset, length);
                 return Utf8.read(source, offset, length);
             }
+
+            @Override
+            public String toString() {
+                return "Codec.utf8()";
+            }
         };
     }
 
@@ -176,6 +186,11 @@ public interface Codec<T> {
                 byte[] value = new byte[length];
                 MemorySegment.copy(source, JAVA_BYTE, offset, value, 0, length); // no slice: the array only
                 return value;
+            }
+
+            @Override
+            public String toString() {
+                return "Codec.bytes()";
             }
         };
     }
