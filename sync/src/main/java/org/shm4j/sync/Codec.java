@@ -83,8 +83,9 @@ public interface Codec<T> {
     }
 
     /**
-     * @return a codec of the record type {@code type}, made once and reused; its type id is the fingerprint of the
-     *         record's shape, so that a reader with a differently shaped record fails clearly (see {@link RecordCodec})
+     * @return a new codec of the record type {@code type} (each call builds one with reflection: make it once and
+     *         reuse it); its type id is the fingerprint of the record's shape, so that a reader with a differently
+     *         shaped record fails clearly (see {@link RecordCodec})
      * @throws IllegalArgumentException if a component's type is not supported, a record (this one or a nested one)
      *                                  is not public or not exported to {@code org.shm4j.sync}, or a record's
      *                                  canonical constructor takes more than 253 parameter slots ({@code long} and
@@ -105,8 +106,9 @@ public interface Codec<T> {
     }
 
     /**
-     * @return a codec of the sealed interface {@code type}, whose alternatives are records, made once and reused; its
-     *         type id is the fingerprint of the alternatives' shapes (see {@link SealedCodec})
+     * @return a new codec of the sealed interface {@code type}, whose alternatives are records (each call builds one
+     *         with reflection: make it once and reuse it); its type id is the fingerprint of the alternatives' shapes
+     *         (see {@link SealedCodec})
      * @throws IllegalArgumentException if {@code type} is not a sealed interface, an alternative is not a record (or
      *                                  a sealed interface of records), a component's type is not supported, or a
      *                                  record is not public or not exported to {@code org.shm4j.sync}
