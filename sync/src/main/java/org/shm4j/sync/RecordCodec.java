@@ -36,7 +36,8 @@ import org.shm4j.sync.internal.RecordShape;
  *   <tr><td>a box ({@code Integer}...)</td><td>1 or 1 + size</td><td>flag byte: 0 null, 1 present; then the
  *       primitive</td></tr>
  *   <tr><td>{@code String}</td><td>4 + n</td><td>length n of the UTF-8 bytes (-1: null); then those bytes (a string
- *       with a lone surrogate, which UTF-8 cannot hold, is refused)</td></tr>
+ *       with a lone surrogate, which UTF-8 cannot hold, is refused when measured: an
+ *       {@link IllegalArgumentException} naming the component, e.g. {@code Shelf.items[].label})</td></tr>
  *   <tr><td>primitive array ({@code byte[]}, {@code int[]}...)</td><td>4 + n &times; size</td><td>length n (-1:
  *       null); then the elements as above</td></tr>
  *   <tr><td>enum</td><td>4</td><td>the ordinal (-1: null)</td></tr>

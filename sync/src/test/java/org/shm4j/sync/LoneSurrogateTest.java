@@ -6,6 +6,8 @@ import org.shm4j.sync.list.SharedList;
 import org.shm4j.sync.map.MapSizing;
 import org.shm4j.sync.map.SharedMap;
 
+import java.util.List;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -34,6 +36,20 @@ class LoneSurrogateTest {
         }
     }
 
+    /** Records holding records in a list. */
+    public record Shelf(String name, List<Labelled> items) {
+    }
+
+    /** A record's string that UTF-8 cannot hold is named by its component, however deep, as the codec measures it. */
+    @Test
+    void shouldNameTheRecordComponentThatHoldsIt() {
+        assertThatThrownBy(() -> Codec.record(Shelf.class).encodedLength(new Shelf("s",
+                List.of(new Labelled("ok", 1), new Labelled(LONE, 2))))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("record component Shelf.items[].label: " + REASON + ", and '?' in its place would store"
+                        + " another string (expected: text that UTF-8 can encode, as Python's str.encode requires)")
+                .cause().hasMessageStartingWith(REASON);
+    }
+
     @Test
     void shouldRefuseItInEveryStructureAndKeepNothing() throws Exception {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
@@ -42,7 +58,7 @@ class LoneSurrogateTest {
                     .hasMessageStartingWith("queue 'q': " + REASON);
             SharedQueue<Labelled> records = SharedQueue.create(heap, "r", 4096, Codec.record(Labelled.class));
             assertThatThrownBy(() -> records.offer(new Labelled(LONE, 1))).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageStartingWith("queue 'r': " + REASON);
+                    .hasMessageStartingWith("queue 'r': record component Labelled.label: " + REASON);
             SharedMap<String, String> map = SharedMap.create(heap, "m", Codec.utf8(), Codec.utf8(),
                     new MapSizing(100, 8, 8));
             map.put("a?b", "question mark");

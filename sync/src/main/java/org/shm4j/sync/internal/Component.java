@@ -78,7 +78,20 @@ sealed interface Component {
                 return codec.length(get(record));
             } catch (ConcurrentModificationException e) {
                 throw changed(e);
+            } catch (IllegalArgumentException e) { // a value its encoding refuses: a string UTF-8 cannot hold
+                throw refused(e);
             }
+        }
+
+        /**
+         * @return {@code e}, a value of this component that its encoding refused when measured, naming the component;
+         *         as it is if a component inside this one named it already (its cause is then the refusal itself)
+         */
+        private IllegalArgumentException refused(IllegalArgumentException e) {
+            if (e.getCause() instanceof IllegalArgumentException) {
+                return e;
+            }
+            return new IllegalArgumentException("record component " + where + ": " + e.getMessage(), e);
         }
 
         @Override
