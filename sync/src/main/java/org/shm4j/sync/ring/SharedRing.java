@@ -1098,9 +1098,13 @@ public final class SharedRing {
                 description + " cannot be used: the heap or segment it lives in is closed");
     }
 
+    /**
+     * @return the ring's name, kind, capacity and bytes in use, as {@code "ring 'jobs' (MPMC, capacity 4096, 32 bytes in
+     *         use)"}; once its memory is closed, its name and that it is closed
+     */
     @Override
     public String toString() {
-        return Blocks.describeUnlessClosed(block.scope(), description, () -> "ring(" + kind + ", capacity "
+        return Blocks.describeUnlessClosed(block.scope(), description, () -> description + " (" + kind + ", capacity "
                 + capacity + ", " + size() + " bytes in use)");
     }
 

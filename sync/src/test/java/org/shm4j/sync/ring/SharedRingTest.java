@@ -46,6 +46,16 @@ class SharedRingTest {
         }
     }
 
+    /** toString named the ring only once closed: "ring(MPMC, capacity 1024, 0 bytes in use)" (helper-247's note). */
+    @Test
+    void shouldNameItselfInToStringWhileOpen() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "jobs", SharedRing.Kind.MPMC, CAPACITY);
+            assertThat(ring.offer(1, new byte[8], 0, 8)).isTrue();
+            assertThat(ring).hasToString("ring 'jobs' (MPMC, capacity " + CAPACITY + ", 16 bytes in use)");
+        }
+    }
+
     /**
      * A handler runs in the MPMC consumers' turn: an untimed poll or drain of another consumer gives up on the turn
      * after a bound (the helper-84 sweep found poll() blocked for good behind a turn that never came free).
