@@ -227,6 +227,26 @@ class RecordCodecTest {
     public record Markers(List<Marker> markers) {
     }
 
+    public record Sides(List<Side> sides) {
+    }
+
+    /**
+     * A constant of another enum in a list of a raw or unchecked type was written by its ordinal, and read back as
+     * the constant of the list's enum with that ordinal (helper-249's note): now refused when it is written.
+     */
+    @Test
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    void shouldRefuseAConstantOfAnotherEnumRatherThanWriteItsOrdinal() {
+        List polluted = new ArrayList<>(List.of(Side.BUY));
+        polluted.add(TimeUnit.SECONDS);
+        Codec<Sides> codec = Codec.record(Sides.class);
+        Sides value = new Sides(polluted);
+        MemorySegment target = MemorySegment.ofArray(new byte[64]);
+        assertThatThrownBy(() -> codec.encode(value, target, 0)).isInstanceOf(ClassCastException.class)
+                .hasMessageContaining("enum " + Side.class.getName() + ": SECONDS is a constant of "
+                        + TimeUnit.class.getName());
+    }
+
     /**
      * A value of another class, which a raw or unchecked call can pass, is refused even where no accessor of the
      * record is called to measure it (a record of no components; one of primitives alone): a record of no components

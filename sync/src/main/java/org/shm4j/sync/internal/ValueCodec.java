@@ -176,8 +176,16 @@ sealed interface ValueCodec {
             return Integer.BYTES;
         }
 
+        /**
+         * @throws ClassCastException if {@code value} is a constant of another enum (in a list of a raw or unchecked
+         *                            type): its ordinal would be read back as a constant of this one
+         */
         @Override
         public long write(Object value, MemorySegment target, long offset) {
+            if (value != null && ((Enum<?>) value).getDeclaringClass() != type) {
+                throw new ClassCastException("enum " + type.getName() + ": " + value + " is a constant of "
+                        + ((Enum<?>) value).getDeclaringClass().getName() + " (a value of a raw or unchecked type)");
+            }
             target.set(Primitive.INT_LE, offset, value == null ? NULL : ((Enum<?>) value).ordinal());
             return offset + Integer.BYTES;
         }
