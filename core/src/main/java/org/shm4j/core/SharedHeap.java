@@ -545,7 +545,7 @@ public final class SharedHeap implements AutoCloseable {
      * Reads the attach table: the processes that have this heap open, this one included (unless it opened the heap
      * read-only), and processes that died with it open and whose entries no later open has reclaimed yet.
      *
-     * @return one entry per process, in table order
+     * @return one entry per process, in table order (an unmodifiable list, as {@link #blocks()})
      * @throws IllegalStateException if this heap is closed
      */
     public List<HeapProcess> attachedProcesses() {

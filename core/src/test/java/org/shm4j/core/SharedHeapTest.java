@@ -513,6 +513,7 @@ class SharedHeapTest {
         SharedHeap first = SharedHeap.create(name, 1 << 16);
         SharedHeap second = SharedHeap.open(name);
         assertThat(first.attachedProcesses()).singleElement().extracting(HeapProcess::attachments).isEqualTo(2L);
+        assertThat(first.attachedProcesses()).as("unmodifiable, as blocks()").isUnmodifiable();
         second.close();
         assertThat(first.attachedProcesses()).as("one attachment left").singleElement()
                 .extracting(HeapProcess::attachments).isEqualTo(1L);

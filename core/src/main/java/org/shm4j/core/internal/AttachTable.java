@@ -193,7 +193,7 @@ public final class AttachTable {
                         ProcessIdentity.isAlive(token)));
             }
         }
-        return processes;
+        return List.copyOf(processes); // unmodifiable, as SharedHeap.blocks()
     }
 
     /**

@@ -241,7 +241,7 @@ public final class SharedCounters {
      * Reads every allocated counter: label and value as of one moment each (not all at one moment). Never writes,
      * never blocks: works on a heap opened read-only.
      *
-     * @return the allocated counters, by slot
+     * @return the allocated counters, by slot (an unmodifiable list)
      */
     public List<Entry> snapshot() {
         return whileOpen(() -> {
@@ -252,7 +252,7 @@ public final class SharedCounters {
                     entries.add(entry);
                 }
             }
-            return entries;
+            return List.copyOf(entries); // unmodifiable: a snapshot, not a view
         });
     }
 

@@ -88,6 +88,7 @@ class SharedCountersTest {
             assertThat(counters.snapshot()).containsExactly(
                     new SharedCounters.Entry(0, offered.registrationId(), "messages offered", 20),
                     new SharedCounters.Entry(1, polled.registrationId(), "messages polled", 7));
+            assertThat(counters.snapshot()).as("a snapshot, not a view to change").isUnmodifiable();
             assertThat(SharedCounters.open(heap, "stats").find("messages polled").orElseThrow().get()).isEqualTo(7);
             assertThat(counters.find("nothing")).isEmpty();
         }
