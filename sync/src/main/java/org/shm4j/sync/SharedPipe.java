@@ -645,6 +645,20 @@ public final class SharedPipe implements AutoCloseable {
         }
 
         /**
+         * @return true once this end was closed ({@link #close()}, by this process or by a holder before it), as
+         *         Python's {@code Connection.closed}; whether the other end is closed is what {@link #poll()} and
+         *         {@code recv} tell
+         * @throws IllegalStateException naming the end, if its heap is closed
+         */
+        public boolean isClosed() {
+            try {
+                return ends.isClosed(self);
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                throw ends.closedOr(e);
+            }
+        }
+
+        /**
          * Closes this end for good: the other end receives what this one sent, then {@link PipeClosedException}.
          * Idempotent. Call it after the last send has returned: a message that another thread sends while this end
          * closes may reach the other end after its end of stream, or never.

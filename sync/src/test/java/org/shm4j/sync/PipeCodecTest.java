@@ -58,6 +58,23 @@ class PipeCodecTest {
      * a range is sent as the bytes it holds, read as any bytes message, and a range outside the array or over the
      * longest message is refused, naming the end, with nothing sent.
      */
+    /** Python's {@code Connection.closed}: false while open, true once closed, here or through another pipe object. */
+    @Test
+    void shouldSayWhetherAnEndIsClosedAsPythonsConnectionClosed() {
+        SharedHeap heap = SharedHeap.anonymous(1 << 18);
+        SharedPipe pipe = SharedPipe.create(heap, "p", 1 << 12);
+        SharedPipe.End first = pipe.first();
+        SharedPipe.End second = pipe.second();
+        assertThat(first.isClosed()).isFalse();
+        first.close();
+        assertThat(first.isClosed()).isTrue();
+        assertThat(second.isClosed()).as("the other end").isFalse();
+        SharedPipe.open(heap, "p").second().close();
+        assertThat(second.isClosed()).as("closed through another pipe object").isTrue();
+        heap.close();
+        assertThatThrownBy(first::isClosed).isInstanceOf(IllegalStateException.class).hasMessageContaining("'p'");
+    }
+
     @Test
     void shouldSendARangeOfAnArrayAsPythonsSendBytesWithOffsetAndSize() throws InterruptedException {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 18)) {
