@@ -23,7 +23,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * moments (a fixed seed) and replaced, through the public API only (readers killed mid-read, and kills at each step
  * of these calls made on demand: {@code SharedListRemoveKillTest}). The list always holds the consecutive ids
  * {@code lo..hi-1}; before a call the writer records the range the call makes as "next", after it returned as
- * "acked", each in one word. A new writer first checks the list against those records.
+ * "acked", each in one word. A new writer first checks the list against those records,
+ * lands a change its predecessor journaled but had not begun (an append and its removal), and checks again.
  * {@code -Dshm4j.chaos.rounds=N} (default 8) sets the kills.
  * <ul>
  * <li>ACCEPTABLE: the call under way when the writer died taking effect whole or not at all.</li>
@@ -37,6 +38,8 @@ class ListRemoveKillTest {
     private static final int FULL = 400;
     private static final int ACKED = 0;
     private static final int NEXT = 1;
+    /** The id a new writer appends and removes first, past any id of the ranges. */
+    private static final long MARK = 1L << 40;
     /** What {@link #rangeOf} says for an empty list, whose bounds it cannot see. */
     private static final long EMPTY = -1;
 
@@ -59,7 +62,7 @@ class ListRemoveKillTest {
                 String context = "acked " + text(track.get(ACKED)) + ", next " + text(track.get(NEXT)) + ", "
                         + rounds.kills(0) + " writer kills; children printed:\n" + rounds.transcripts();
                 assertThat(check(list.snapshot(), track)).as(context).isNull();
-                list.add(IdElements.of(1L << 40));
+                list.add(IdElements.of(MARK));
                 list.set(list.size() - 1, IdElements.of(7));
                 assertThat(IdElements.idOf(list.removeLast())).isEqualTo(7);
                 assertThat(check(list.snapshot(), track)).as(context).isNull();
@@ -117,12 +120,16 @@ class ListRemoveKillTest {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedList<byte[]> list = SharedList.open(heap, "l", Codec.bytes());
                 SharedLongArray track = SharedLongArray.open(heap, "track");
-                List<byte[]> found = list.snapshot(); // as a user would: takes no mutex over unless a writer's
-                String wrong = check(found, track);
-                if (wrong != null) {
-                    throw new AssertionError(wrong + "; acked " + text(track.get(ACKED)) + ", next "
-                            + text(track.get(NEXT)));
+                checkAgainstRecords(list.snapshot(), track); // as a user would: takes no mutex over
+                // a change the dead writer journaled before it began it is seen by no reader until a writer takes
+                // its mutex over and finishes it (SharedList's Consistency): it may land at this writer's first
+                // call, after the snapshot above. An append and its removal land it first, changing nothing else.
+                list.add(IdElements.of(MARK));
+                if (IdElements.idOf(list.removeLast()) != MARK) {
+                    throw new AssertionError("the mark appended was not the last element");
                 }
+                List<byte[]> found = list.snapshot();
+                checkAgainstRecords(found, track);
                 long lo = found.isEmpty() ? 0 : IdElements.idOf(found.getFirst());
                 long hi = lo + found.size();
                 if (found.isEmpty()) { // ids only grow: start past any the dead writer may have used
@@ -140,6 +147,14 @@ class ListRemoveKillTest {
                 }
             } catch (Throwable e) {
                 RandomKills.fail(e);
+            }
+        }
+
+        private static void checkAgainstRecords(List<byte[]> found, SharedLongArray track) {
+            String wrong = check(found, track);
+            if (wrong != null) {
+                throw new AssertionError(wrong + "; acked " + text(track.get(ACKED)) + ", next "
+                        + text(track.get(NEXT)));
             }
         }
 
