@@ -150,10 +150,7 @@ import java.util.function.Function;
  * initializer, writes the entry, then stores {@code allocTop} and {@code entryCount} with release. If the allocating
  * process dies, nothing it did is published; the next allocator takes the lock over and reuses the space (allocTop is
  * set back to the end of the last published block if the dead allocator had moved it; {@link #freeBytes()} counts
- * that space free meanwhile). An allocation cut short by a close of its view, with no other view of the heap open in
- * its process, leaves the lock holding that process's token, taken over as a gone process's while the process stays
- * detached; a later open of the heap in that process gives it back (its allocations take it while no other of its
- * threads is at the lock). Blocks are never freed.
+ * that space free meanwhile). Blocks are never freed.
  *
  * <h2>Processes and removal</h2>
  * A named or file heap is written in full, its creator attached, before its name appears. Every open (except
@@ -230,15 +227,12 @@ public final class SharedHeap implements AutoCloseable {
         this.geometry = geometry;
         this.attached = new AtomicBoolean(attached);
         this.catalog = new HeapCatalog(memory.segment(), geometry, "heap " + memory);
-        this.allocLock = new OwnerLock(memory.segment(), HeapLayout.ALLOC_LOCK_OFFSET, geometry.heapId());
+        this.allocLock = new OwnerLock(memory.segment(), HeapLayout.ALLOC_LOCK_OFFSET);
         this.listed = memory.path().isPresent() ? memory.segment() : null;
         this.period = listed != null && attached ? HeapMappings.enter(memory.path().get(), geometry.heapId()) : null;
         if (listed != null) {
             try {
                 HeapMappings.add(listed, period);
-                if (period != null) { // attached again, this process may have left the allocation word held
-                    allocLock.releaseLeftover();
-                }
             } catch (Throwable e) { // an Error (adding allocates): else the period never ends, this view never closed
                 Undo.after(e, () -> HeapMappings.remove(listed));
                 if (period != null) {

@@ -10,7 +10,6 @@ import org.shm4j.core.internal.HeapLayout;
 import org.shm4j.core.internal.HeapRemoval;
 import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.Await;
-import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
 import java.io.IOException;
@@ -64,57 +63,6 @@ class SharedHeapTest {
             raw.segment().set(JAVA_LONG, HeapLayout.ALLOC_TOP_OFFSET, second.offset()); // below a block: damaged
             assertThatThrownBy(() -> heap.allocate("third", COUNTER, 8)).isInstanceOf(ShmFormatException.class)
                     .hasMessageContaining("allocTop=" + second.offset() + " below the end of its last block");
-        }
-    }
-
-    /**
-     * A close by another thread cut an allocation short after it took the heap's allocation word, with no other view
-     * of the heap open, so the word kept this process's token. Once the process opened the heap again it counted as
-     * a live holder of that word: every allocation, in this process and in others, timed out while it kept the heap
-     * open.
-     */
-    @Test
-    void shouldAllocateAfterAReopenOnceACloseCutAnAllocationShort() throws Exception {
-        String name = names.unique("cut-short");
-        HeapOptions quick = HeapOptions.defaults().withInitTimeout(Duration.ofMillis(500));
-        SharedHeap.create(name, 1 << 16).close();
-        SharedHeap heap = SharedHeap.open(name, quick);
-        CountDownLatch entered = new CountDownLatch(1);
-        CountDownLatch closed = new CountDownLatch(1);
-        ExecutorService allocator = Executors.newSingleThreadExecutor();
-        try {
-            Future<HeapBlock> cut = allocator.submit(() -> heap.allocate("cut", COUNTER, 64, 64, block -> {
-                entered.countDown();
-                try {
-                    assertThat(closed.await(60, TimeUnit.SECONDS)).isTrue();
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            }));
-            assertThat(entered.await(60, TimeUnit.SECONDS)).isTrue();
-            heap.close(); // the allocator only waits in its initializer: it touches no memory meanwhile
-            closed.countDown();
-            assertThatThrownBy(() -> cut.get(60, TimeUnit.SECONDS)).hasCauseInstanceOf(IllegalStateException.class);
-        } finally {
-            allocator.shutdownNow();
-        }
-        try (SharedHeap again = SharedHeap.open(name, quick)) {
-            try (ChildJvm other = ChildJvm.start(QuickAllocator.class, name, "theirs")) {
-                other.awaitSuccess(Duration.ofSeconds(60)); // it timed out: this process, attached, held the word
-            }
-            assertThat(again.allocate("next", COUNTER, 64).name()).isEqualTo("next");
-            assertThat(again.find("cut")).as("the allocation cut short published nothing").isEmpty();
-            assertThat(again.blocks()).extracting(HeapBlock::name).containsExactly("theirs", "next");
-        }
-    }
-
-    /** {@code main(heap, block)}: allocates the block, waiting at most 500 ms for the heap's allocation lock. */
-    public static final class QuickAllocator {
-        public static void main(String[] args) {
-            try (SharedHeap heap = SharedHeap.open(args[0],
-                    HeapOptions.defaults().withInitTimeout(Duration.ofMillis(500)))) {
-                heap.allocate(args[1], COUNTER, 64);
-            }
         }
     }
 

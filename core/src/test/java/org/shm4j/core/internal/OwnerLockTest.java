@@ -22,7 +22,7 @@ class OwnerLockTest {
     @Test
     void shouldParkAnInterruptedWaiterAndKeepItsInterrupt() throws Exception {
         try (SharedMemory region = SharedMemory.anonymous(64)) {
-            OwnerLock lock = new OwnerLock(region.segment(), 0, 1L);
+            OwnerLock lock = new OwnerLock(region.segment(), 0);
             lock.lock(BOUND, "the test's word");
             AtomicBoolean keptInterrupt = new AtomicBoolean();
             Thread waiter;
