@@ -207,8 +207,8 @@ final class ReadSide extends TimedLock {
     private boolean awaitRead(ReadHolds.Counter mine, long holds, long timeoutNanos, boolean interruptible)
             throws InterruptedException {
         if (writer.isHeldByCurrentThread()) { // here, not on the fast path: a read lock it takes must find a writer
-            throw new IllegalMonitorStateException(description() + " cannot be taken under this thread's write lock (no "
-                    + "downgrade)");
+            throw new IllegalMonitorStateException(description() + " cannot be taken under this thread's write lock"
+                    + " (no downgrade)");
         }
         long start = System.nanoTime();
         long nextLivenessCheck = start + RobustMutex.LIVENESS_NANOS;

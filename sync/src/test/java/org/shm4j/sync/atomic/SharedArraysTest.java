@@ -180,7 +180,8 @@ class SharedArraysTest {
             MemorySegment closed = arena.allocate(8, 4);
             arena.close();
             assertThatThrownBy(() -> a.copyTo(0, closed, 0, 1)).isInstanceOf(IllegalStateException.class)
-                    .hasMessage("SharedIntArray 'a': the target segment is closed").cause().hasMessage("Already closed");
+                    .hasMessage("SharedIntArray 'a': the target segment is closed")
+                    .cause().hasMessage("Already closed");
             assertThatThrownBy(() -> a.copyFrom(closed, 0, 0, 1)).isInstanceOf(IllegalStateException.class)
                     .hasMessage("SharedIntArray 'a': the source segment is closed");
             a.set(1, 7);
