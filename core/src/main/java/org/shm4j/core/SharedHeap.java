@@ -316,7 +316,9 @@ public final class SharedHeap implements AutoCloseable {
      * when nobody uses it, use {@link #unlinkIfStale(String)} or {@link HeapOptions#unlinkOnLastDetach()}.
      *
      * @return true if the name existed
-     * @throws ShmFormatException if the name is a folder
+     * @throws ShmFormatException       if the name is a folder
+     * @throws ShmException             as {@link SharedMemory#unlink(String)}
+     * @throws IllegalArgumentException if the name is invalid
      */
     public static boolean unlink(String name) {
         return SharedMemory.unlink(name);

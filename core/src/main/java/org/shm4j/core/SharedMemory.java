@@ -177,7 +177,9 @@ public final class SharedMemory implements AutoCloseable {
      * {@code SharedMemory.unlink()}) and {@link #open(String)} refuse it.
      *
      * @return true if the name existed
-     * @throws ShmFormatException if the name is a folder
+     * @throws ShmFormatException       if the name is a folder
+     * @throws ShmException             if the name cannot be removed (no permission, an I/O error)
+     * @throws IllegalArgumentException if the name is invalid
      */
     public static boolean unlink(String name) {
         Path file = namedPath(name);
