@@ -1099,8 +1099,9 @@ public final class SharedRing {
     }
 
     /**
-     * @return the ring's name, kind, capacity and bytes in use, as {@code "ring 'jobs' (MPMC, capacity 4096, 32 bytes in
-     *         use)"}; once its memory is closed, its name and that it is closed
+     * @return the ring's name, kind, capacity and bytes in use, as
+     *         {@code "ring 'jobs' (MPMC, capacity 4096, 32 bytes in use)"}; once its memory is closed, its name and
+     *         that it is closed
      */
     @Override
     public String toString() {
