@@ -18,8 +18,9 @@ import java.util.Set;
 
 /**
  * Builds the {@link RecordShape} of a record type and of the records nested in it (or the alternatives of a sealed
- * interface), once, with reflection; what it builds uses only method handles. Each record type is built once per
- * build even if it occurs several times.
+ * interface), once, with reflection; what it builds uses only method handles. A record type that occurs at several
+ * places is built once per place, as each place's components name their path in messages ({@code Pair.second.label});
+ * the schema spells it out at each place anyway.
  */
 final class RecordShapeBuilder {
     private static final String SUPPORTED = "supported: primitives and their boxes, String, enums, records, sealed "
@@ -32,7 +33,6 @@ final class RecordShapeBuilder {
 
     private final MethodHandles.Lookup lookup;
     private final boolean callersLookup;
-    private final Map<Class<?>, RecordShape> built = new HashMap<>();
     private final Set<Class<?>> building = new LinkedHashSet<>();
     private Class<?> top;
     /** True if the codec being built is {@code Codec.sealed}'s, false if {@code Codec.record}'s. */
@@ -54,10 +54,6 @@ final class RecordShapeBuilder {
         }
         if (top == null) {
             top = type;
-        }
-        RecordShape shape = built.get(type);
-        if (shape != null) {
-            return shape;
         }
         if (!callersLookup) { // a named module reads nothing it did not declare: each record's, nested ones too
             RecordShapeBuilder.class.getModule().addReads(type.getModule());
@@ -82,10 +78,9 @@ final class RecordShapeBuilder {
         }
         MethodHandle constructor = find(type, () -> lookup.findConstructor(type,
                 MethodType.methodType(void.class, parameters)));
-        shape = new RecordShape(type, components, constructor.asSpreader(Object[].class, parameters.length)
-                .asType(MethodType.methodType(Object.class, Object[].class)));
+        RecordShape shape = new RecordShape(type, components, constructor.asSpreader(Object[].class,
+                parameters.length).asType(MethodType.methodType(Object.class, Object[].class)));
         building.remove(type);
-        built.put(type, shape);
         return shape;
     }
 
@@ -120,9 +115,8 @@ final class RecordShapeBuilder {
         for (Class<?> permitted : sealed.getPermittedSubclasses()) {
             String at = where + "<" + permitted.getSimpleName() + ">";
             if (permitted.isRecord()) {
-                RecordShape shape = shape(permitted, at);
-                if (!alternatives.contains(shape)) { // permitted by two sealed interfaces on its way
-                    alternatives.add(shape);
+                if (alternatives.stream().noneMatch(a -> a.type() == permitted)) { // permitted twice on its way
+                    alternatives.add(shape(permitted, at));
                 }
             } else if (permitted.isInterface() && permitted.isSealed()) {
                 addAlternatives(permitted, at, alternatives);
