@@ -648,7 +648,7 @@ public final class SharedPipe implements AutoCloseable {
          * @return true once this end was closed ({@link #close()}, by this process or by a holder before it), as
          *         Python's {@code Connection.closed}; whether the other end is closed is what {@link #poll()} and
          *         {@code recv} tell
-         * @throws IllegalStateException naming the end, if its heap is closed
+         * @throws IllegalStateException naming the pipe and its heap, if the heap is closed
          */
         public boolean isClosed() {
             try {
