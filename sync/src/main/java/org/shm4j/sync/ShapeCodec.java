@@ -49,14 +49,19 @@ abstract sealed class ShapeCodec<T> implements Codec<T> permits RecordCodec, Sea
 
     /**
      * @throws IllegalArgumentException if the encoding would be over {@code Integer.MAX_VALUE} bytes
-     * @throws ClassCastException       if {@code value} (or a record in it) is of another class, passed by a raw or
-     *                                  unchecked call: a map, list or collection view takes that for "not an element"
+     * @throws ClassCastException       if {@code value} (or a record or primitive array in it) is of another class,
+     *                                  passed by a raw or unchecked call: a map, list or collection view takes that
+     *                                  for "not an element"
      */
     @Override
     public int encodedLength(T value) {
         return Blocks.encodedLength(this, shape.length(Objects.requireNonNull(value, "value")));
     }
 
+    /**
+     * @throws ClassCastException if a list in {@code value}, of a raw or unchecked type, holds an enum constant or a
+     *                            box of another type than its elements'
+     */
     @Override
     public void encode(T value, MemorySegment target, long offset) {
         shape.write(Objects.requireNonNull(value, "value"), target, offset);

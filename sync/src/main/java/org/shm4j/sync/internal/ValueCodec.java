@@ -113,9 +113,20 @@ sealed interface ValueCodec {
 
     /** An array of a primitive type ({@code byte[]} too): its length ({@link #NULL} for null), then the elements. */
     record PrimitiveArray(Primitive primitive) implements ValueCodec {
+        /**
+         * @throws ClassCastException if {@code value} is not an array of this primitive type (in a list of a raw or
+         *                            unchecked type): a {@code byte[]} would be read back as a {@code boolean[]}
+         */
         @Override
         public long length(Object value) {
-            return value == null ? Integer.BYTES : Integer.BYTES + (long) Array.getLength(value) * primitive.size;
+            if (value == null) {
+                return Integer.BYTES;
+            }
+            if (value.getClass().componentType() != primitive.type) {
+                throw new ClassCastException("a " + value.getClass().getTypeName() + " is not a "
+                        + primitive.type.getName() + "[] (a value of a raw or unchecked type)");
+            }
+            return Integer.BYTES + (long) Array.getLength(value) * primitive.size;
         }
 
         @Override
