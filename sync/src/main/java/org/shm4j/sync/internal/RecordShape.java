@@ -32,6 +32,11 @@ public final class RecordShape implements CodecShape {
 
     /** @param construct the canonical constructor as {@code (Object[])Object} */
     RecordShape(Class<?> type, Component[] components, MethodHandle construct) {
+        this(type, components, construct, null);
+    }
+
+    /** @param description the schema and fingerprint, null to work them out from {@code components} */
+    private RecordShape(Class<?> type, Component[] components, MethodHandle construct, Description description) {
         this.type = type;
         this.components = components;
         this.variable = Arrays.stream(components).filter(c -> c instanceof Component.Variable)
@@ -40,9 +45,22 @@ public final class RecordShape implements CodecShape {
                 .mapToLong(c -> ((Component.Fixed) c).primitive().size).sum();
         this.fixedLength = Arrays.stream(variable).allMatch(v -> v.codec().fixedLength());
         this.construct = construct;
-        Description description = Description.of(this::describe);
-        this.schema = description.schema();
-        this.fingerprint = description.fingerprint();
+        Description described = description != null ? description : Description.of(this::describe);
+        this.schema = described.schema();
+        this.fingerprint = described.fingerprint();
+    }
+
+    /** @return component {@code i}, in declaration order */
+    Component component(int i) {
+        return components[i];
+    }
+
+    /**
+     * @param placed the components of this record type at another place of the codec, naming that place's path
+     * @return the shape of this record type there: its constructor, schema and fingerprint are this one's
+     */
+    RecordShape at(Component[] placed) {
+        return new RecordShape(type, placed, construct, new Description(schema, fingerprint));
     }
 
     /**

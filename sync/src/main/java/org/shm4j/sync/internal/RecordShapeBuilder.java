@@ -19,8 +19,8 @@ import java.util.Set;
 /**
  * Builds the {@link RecordShape} of a record type and of the records nested in it (or the alternatives of a sealed
  * interface), once, with reflection; what it builds uses only method handles. A record type that occurs at several
- * places is built once per place, as each place's components name their path in messages ({@code Pair.second.label});
- * the schema spells it out at each place anyway.
+ * places gets a shape per place, as each place's components name their path in messages ({@code Pair.second.label});
+ * the later ones take the first's handles and schema.
  */
 final class RecordShapeBuilder {
     private static final String SUPPORTED = "supported: primitives and their boxes, String, enums, records, sealed "
@@ -33,6 +33,8 @@ final class RecordShapeBuilder {
 
     private final MethodHandles.Lookup lookup;
     private final boolean callersLookup;
+    /** The first shape built of each record type: another place of it takes its handles and schema. */
+    private final Map<Class<?>, RecordShape> built = new HashMap<>();
     private final Set<Class<?>> building = new LinkedHashSet<>();
     private Class<?> top;
     /** True if the codec being built is {@code Codec.sealed}'s, false if {@code Codec.record}'s. */
@@ -62,12 +64,19 @@ final class RecordShapeBuilder {
             throw new IllegalArgumentException(codecFor() + ": " + where + " is a " + type.getSimpleName()
                     + " again, inside itself; recursive records are not supported");
         }
+        RecordShape first = built.get(type);
         RecordComponent[] declared = type.getRecordComponents();
         Component[] components = new Component[declared.length];
         Class<?>[] parameters = new Class<?>[declared.length];
         for (int i = 0; i < declared.length; i++) {
-            components[i] = component(type, declared[i], where + "." + declared[i].getName());
+            String at = where + "." + declared[i].getName();
+            components[i] = first == null ? component(type, declared[i], at) : placed(first.component(i), declared[i],
+                    at);
             parameters[i] = declared[i].getType();
+        }
+        if (first != null) {
+            building.remove(type);
+            return first.at(components);
         }
         int slots = Arrays.stream(parameters).mapToInt(p -> p == long.class || p == double.class ? 2 : 1).sum();
         if (slots > MOST_CONSTRUCTOR_SLOTS) { // findConstructor would say "bad parameter count 256", naming nothing
@@ -81,6 +90,7 @@ final class RecordShapeBuilder {
         RecordShape shape = new RecordShape(type, components, constructor.asSpreader(Object[].class,
                 parameters.length).asType(MethodType.methodType(Object.class, Object[].class)));
         building.remove(type);
+        built.put(type, shape);
         return shape;
     }
 
@@ -143,6 +153,14 @@ final class RecordShapeBuilder {
         }
         return new Component.Variable(declared.getName(), where, value(declared.getGenericType(), where),
                 getter.asType(MethodType.methodType(Object.class, Object.class)));
+    }
+
+    /** @return {@code same}, a component of the first shape of its record, at the place {@code where} */
+    private Component placed(Component same, RecordComponent declared, String where) {
+        if (same instanceof Component.Variable v) { // its value may hold records, which name their place too
+            return new Component.Variable(v.name(), where, value(declared.getGenericType(), where), v.getter());
+        }
+        return same; // a primitive: it names no place
     }
 
     private ValueCodec value(Type type, String where) {
