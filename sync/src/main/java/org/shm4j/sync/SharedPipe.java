@@ -351,11 +351,7 @@ public final class SharedPipe implements AutoCloseable {
          * @throws InterruptedException      if interrupted while waiting
          */
         public boolean send(byte[] message, int offset, int length, Duration timeout) throws InterruptedException {
-            int size = Objects.requireNonNull(message, "message").length;
-            if (offset < 0 || length < 0 || offset > size - length) {
-                throw new IndexOutOfBoundsException(description + ": message bytes [" + offset + ", "
-                        + ((long) offset + length) + ") outside the " + size + "-byte array");
-            }
+            Blocks.checkArrayRange(description, "message", message, offset, length);
             if (length > out.maxMessageLength()) { // before the copy, named as send(byte[]) names it
                 throw Blocks.messageTooLong(description, "message length", length, out.capacity());
             }

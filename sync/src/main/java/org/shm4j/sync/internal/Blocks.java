@@ -287,6 +287,23 @@ public final class Blocks {
     }
 
     /**
+     * Checks a caller's byte-array range before anything reads it, as {@link #checkRange} checks a segment's.
+     *
+     * @param what the structure, for the message ({@code "ring 'events'"})
+     * @param side what the bytes are to it ({@code "source"}, {@code "message"})
+     * @throws IndexOutOfBoundsException naming both, if the {@code length} bytes at {@code offset} are not inside
+     *                                   {@code array}
+     * @throws NullPointerException      naming {@code side}, if {@code array} is null
+     */
+    public static void checkArrayRange(String what, String side, byte[] array, int offset, int length) {
+        int size = Objects.requireNonNull(array, side).length;
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new IndexOutOfBoundsException(what + ": " + side + " bytes [" + offset + ", "
+                    + ((long) offset + length) + ") outside the " + size + "-byte array");
+        }
+    }
+
+    /**
      * Runs a method's body that reads or writes a structure's memory outside its hot path, re-wording an
      * {@link IllegalStateException} it throws because that memory is closed as {@link #closedOr} does.
      *

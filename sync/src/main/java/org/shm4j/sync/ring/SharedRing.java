@@ -701,11 +701,7 @@ public final class SharedRing {
     public boolean offer(int type, byte[] source, int sourceOffset, int length) {
         try {
             checkMessage(type, length); // before the array range, which a negative length also fails
-            int size = Objects.requireNonNull(source, "source").length;
-            if (sourceOffset < 0 || sourceOffset > size - length) {
-                throw new IndexOutOfBoundsException(description + ": source bytes [" + sourceOffset + ", "
-                        + ((long) sourceOffset + length) + ") outside the " + size + "-byte array");
-            }
+            Blocks.checkArrayRange(description, "source", source, sourceOffset, length);
             long index = claim(length);
             if (index < 0) {
                 return false;
