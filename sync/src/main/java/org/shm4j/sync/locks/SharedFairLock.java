@@ -447,12 +447,6 @@ public final class SharedFairLock extends TimedLock {
     }
 
     @Override
-    public String toString() {
-        return Blocks.describeUnlessClosed(segment.scope(), description(),
-                () -> description() + owner().map(o -> " held by " + o).orElse(" (free)"));
-    }
-
-    @Override
     Optional<LockOwner> holder() {
         return owner();
     }

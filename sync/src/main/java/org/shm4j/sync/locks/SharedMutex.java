@@ -1,7 +1,6 @@
 package org.shm4j.sync.locks;
 
 import org.shm4j.core.SharedHeap;
-import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.SyncLayout;
@@ -134,16 +133,5 @@ public abstract sealed class SharedMutex extends TimedLock permits SharedLock, S
                     + "SharedCondition.format(segment, offset, lock)");
         }
         return conditions.next(kind, name, named -> whileOpen(() -> SharedCondition.openOrCreate(heap, named, this)));
-    }
-
-    @Override
-    public String toString() {
-        return Blocks.describeUnlessClosed(segment.scope(), description(),
-                () -> description() + owner().map(o -> " held by " + o + heldNote()).orElse(" (free)"));
-    }
-
-    /** @return what {@link #toString()} adds after the owner of a held lock: nothing here */
-    String heldNote() {
-        return "";
     }
 }

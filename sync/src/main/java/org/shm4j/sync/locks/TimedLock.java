@@ -77,10 +77,20 @@ abstract class TimedLock implements Lock {
         return description;
     }
 
-    /** @return what this lock is (the read and write locks of a read-write lock say which side); see subclasses */
+    /**
+     * @return what this lock is and who holds it: {@code "lock 'orders' held by pid 7, thread 3"} (with
+     *         {@link #heldNote()} after it) or {@code "lock 'orders' (free)"}; once its memory is closed, that it is
+     *         (the JDK's locks say {@code [Locked by thread main]} or {@code [Unlocked]})
+     */
     @Override
     public String toString() {
-        return description;
+        return Blocks.describeUnlessClosed(memory, description,
+                () -> description + holder().map(o -> " held by " + o + heldNote()).orElse(" (free)"));
+    }
+
+    /** @return what {@link #toString()} adds after the holder of a held lock: nothing here */
+    String heldNote() {
+        return "";
     }
 
     /** @return who holds the lock, for messages */

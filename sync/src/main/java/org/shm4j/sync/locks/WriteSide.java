@@ -3,7 +3,6 @@ package org.shm4j.sync.locks;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.HeapMappings;
-import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.DeadlockWatch;
 import org.shm4j.sync.internal.GiveUpCheck;
 import org.shm4j.sync.internal.ProcessSlots;
@@ -122,17 +121,6 @@ final class WriteSide extends TimedLock {
     @Override
     Optional<LockOwner> holder() {
         return lock.writer();
-    }
-
-    /**
-     * @return what this lock is and who holds it, as {@link SharedLock#toString()} says it (the JDK's write lock says
-     *         {@code [Locked by thread main]} or {@code [Unlocked]}): {@code "read-write lock 'rw' (write) held by pid
-     *         7, thread 3"} or {@code "read-write lock 'rw' (write) (free)"}; once its heap is closed, that it is
-     */
-    @Override
-    public String toString() {
-        return Blocks.describeUnlessClosed(segment.scope(), description(),
-                () -> description() + holder().map(o -> " held by " + o).orElse(" (free)"));
     }
 
     /**
