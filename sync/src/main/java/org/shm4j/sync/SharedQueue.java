@@ -66,8 +66,6 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
 
     private final SharedRing ring;
     private final Codec<T> codec;
-    /** What a use after the heap's close names: {@code "SharedQueue"}, or {@code "SharedJoinableQueue"} for its. */
-    private final String kind;
     /** The name its user gave: the queue's, or the joinable queue's (not its queue's {@code "<name>.queue"}). */
     private final String name;
     /** {@code "queue '<name>'"}, made once: an offer names the queue only when it fails, and allocates nothing. */
@@ -81,14 +79,13 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
     private final TaskCount tasks;
 
     private SharedQueue(SharedRing ring, Codec<T> codec, String name, SharedHeap heap) {
-        this(ring, codec, "SharedQueue", name, describe(name), heap, null);
+        this(ring, codec, name, describe(name), heap, null);
     }
 
-    private SharedQueue(SharedRing ring, Codec<T> codec, String kind, String name, String description,
-                        SharedHeap heap, TaskCount tasks) {
+    private SharedQueue(SharedRing ring, Codec<T> codec, String name, String description, SharedHeap heap,
+                        TaskCount tasks) {
         this.ring = ring;
         this.codec = codec;
-        this.kind = kind;
         this.name = name;
         this.description = description;
         this.heap = heap;
@@ -102,7 +99,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
      *         {@code SharedJoinableQueue} called {@code joinableName} once its heap is closed
      */
     SharedQueue<T> counting(TaskCount tasks, String joinableName, String description) {
-        return new SharedQueue<>(ring, codec, "SharedJoinableQueue", joinableName, description, heap, tasks);
+        return new SharedQueue<>(ring, codec, joinableName, description, heap, tasks);
     }
 
     /**
@@ -597,6 +594,7 @@ public final class SharedQueue<T> extends AbstractQueue<T> implements BlockingQu
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
     private RuntimeException closed(RuntimeException e) {
+        String kind = tasks != null ? "SharedJoinableQueue" : "SharedQueue"; // only a joinable queue counts tasks
         return Blocks.closedOr(e, heap.memory().segment().scope(), Blocks.closedMessage(kind, name, heap));
     }
 }
