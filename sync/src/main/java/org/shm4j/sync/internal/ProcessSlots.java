@@ -77,7 +77,7 @@ public final class ProcessSlots {
      * Checks slot {@code index}'s token as {@link #check()} does (a live table's tokens are always well formed,
      * while a counter may read -1 for an instant: see {@code SharedReadWriteLock}'s read unlock).
      *
-     * @return the token
+     * @return the owner token, as {@link #token(int)} returns it (without the {@link #RECLAIMING} mark)
      * @throws org.shm4j.core.ShmFormatException if the token is not 0, nor a pid with its start stamp
      */
     public long checkToken(int index) {
@@ -86,7 +86,7 @@ public final class ProcessSlots {
             throw Blocks.corrupt(what, "process slot " + index + " token", "0x" + Long.toHexString(token),
                     "0, or a pid in bits 62..32 and start stamp bits 31..0 not all 0");
         }
-        return token;
+        return token & ~RECLAIMING;
     }
 
     private void checkCount(int index, long counter, String field) {

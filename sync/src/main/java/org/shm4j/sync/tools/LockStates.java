@@ -138,7 +138,7 @@ final class LockStates {
         for (int i = 0; i < ProcessSlots.SLOTS; i++) {
             int holds = countOf.applyAsInt(slots.get(i, counter));
             // after the count, as a claim writes the token before counting; read once: pid and liveness of one owner
-            long token = slots.checkToken(i) & ~ProcessSlots.RECLAIMING;
+            long token = slots.checkToken(i);
             if (holds != 0) {
                 Map<String, Object> holder = new LinkedHashMap<>();
                 holder.put("pid", ProcessIdentity.pid(token));
