@@ -145,7 +145,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      */
     public static <T> SharedJoinableQueue<T> create(SharedHeap heap, String name, int capacity, Codec<T> codec) {
         return Blocks.opening(heap, () -> {
-            requireHeapAndCodec(heap, codec);
+            Objects.requireNonNull(codec, "codec"); // before any block is looked up or made
             Blocks.checkRingCapacity(named(name), capacity); // before any block is made
             Blocks.checkNameRoom(KIND, name, QUEUE_SUFFIX);
             if (heap.find(name).isPresent()) { // before the queue: an existing block's kind is not this call's concern
@@ -168,7 +168,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
      */
     public static <T> SharedJoinableQueue<T> open(SharedHeap heap, String name, Codec<T> codec) {
         return Blocks.opening(heap, () -> {
-            requireHeapAndCodec(heap, codec);
+            Objects.requireNonNull(codec, "codec"); // before any block is looked up or made
             if (heap.find(name).isEmpty() && heap.find(name + QUEUE_SUFFIX).isPresent()) {
                 throw new ShmNotFoundException(named(name) + " has its queue '" + name + QUEUE_SUFFIX + "' but no task"
                         + " count '" + name + "': its creator was killed before finishing it, or the heap filled up"
@@ -191,7 +191,7 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
     public static <T> SharedJoinableQueue<T> openOrCreate(SharedHeap heap, String name, int capacity,
                                                           Codec<T> codec) {
         return Blocks.opening(heap, () -> {
-            requireHeapAndCodec(heap, codec);
+            Objects.requireNonNull(codec, "codec"); // before any block is looked up or made
             Blocks.checkRingCapacity(named(name), capacity);
             Blocks.checkNameRoom(KIND, name, QUEUE_SUFFIX);
             if (heap.find(name).isPresent()) { // its kind checked before a queue is made beside it
@@ -412,12 +412,6 @@ public final class SharedJoinableQueue<T> extends AbstractQueue<T> implements Bl
                             + " made by an older shm4j, counted the tasks put, not the tasks taken: make the queue"
                             + " anew, under another name or in another heap)");
                 });
-    }
-
-    /** @throws NullPointerException naming {@code heap} or {@code codec}, before any block is looked up or made */
-    private static void requireHeapAndCodec(SharedHeap heap, Codec<?> codec) {
-        Objects.requireNonNull(heap, "heap");
-        Objects.requireNonNull(codec, "codec");
     }
 
     /** @throws ShmFullException if the heap has no room for the count and, unless made already, the queue */

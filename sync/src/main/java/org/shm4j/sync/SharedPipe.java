@@ -138,7 +138,6 @@ public final class SharedPipe implements AutoCloseable {
      */
     public static SharedPipe create(SharedHeap heap, String name, int capacity) {
         return Blocks.opening(heap, () -> {
-            Objects.requireNonNull(heap, "heap");
             Blocks.checkRingCapacity("pipe '" + name + "'", capacity); // before any block is made
             Blocks.checkNameRoom("pipe", name, ".ab");
             // before the rings: an existing pipe's capacity is not this call's concern
@@ -200,7 +199,6 @@ public final class SharedPipe implements AutoCloseable {
      */
     public static SharedPipe open(SharedHeap heap, String name) {
         return Blocks.opening(heap, () -> {
-            Objects.requireNonNull(heap, "heap");
             if (heap.find(name).isEmpty() && heap.find(name + ".ab").isPresent()) {
                 throw new ShmNotFoundException(halfMade(name, ".ab",
                         SharedRing.open(heap, name + ".ab", SharedRing.Kind.SPSC).capacity()));
@@ -220,7 +218,6 @@ public final class SharedPipe implements AutoCloseable {
      */
     public static SharedPipe openOrCreate(SharedHeap heap, String name, int capacity) {
         return Blocks.opening(heap, () -> {
-            Objects.requireNonNull(heap, "heap");
             Blocks.checkRingCapacity("pipe '" + name + "'", capacity);
             while (true) {
                 if (heap.find(name).isPresent()) { // committed: its rings are complete

@@ -86,15 +86,17 @@ public final class Blocks {
      * cut short by the close, they threw the JDK's bare "Already closed".
      *
      * @return what {@code body} returns
+     * @throws NullPointerException  naming it, if {@code heap} is null, before {@code body} runs
      * @throws IllegalStateException worded as the heap's own ({@code "heap <region> is closed"}), with the failure
      *                               as its cause, if {@code body} threw one and {@code heap} is closed; else what
      *                               {@code body} threw
      */
     public static <T> T opening(SharedHeap heap, Supplier<T> body) {
+        Objects.requireNonNull(heap, "heap"); // first, for every factory: before any other argument is looked at
         try {
             return body.get();
         } catch (IllegalStateException e) {
-            if (heap == null || !heap.memory().isClosed()) {
+            if (!heap.memory().isClosed()) {
                 throw e;
             }
             throw HeapClosed.is(e, heap) ? e : HeapClosed.exception(heap, e); // SharedHeap's own words
