@@ -78,8 +78,8 @@ abstract class TimedLock implements Lock {
     }
 
     /**
-     * @return what this lock is and who holds it: {@code "lock 'orders' held by pid 7, thread 3"} (with
-     *         {@link #heldNote()} after it) or {@code "lock 'orders' (free)"}; once its memory is closed, that it is
+     * @return what this lock is and who holds it: {@code "lock 'orders' held by pid 7, thread 3"} (a reentrant
+     *         lock adds its hold count) or {@code "lock 'orders' (free)"}; once its memory is closed, that it is
      *         (the JDK's locks say {@code [Locked by thread main]} or {@code [Unlocked]})
      */
     @Override
