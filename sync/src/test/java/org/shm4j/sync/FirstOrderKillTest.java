@@ -33,7 +33,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * roles at random moments, which seldom land in these few instructions.
  * <ul>
  * <li>ACCEPTABLE: the dead process's part found within the documented bound (its mutex taken over, its generation
- *     broken, its waiting writer dropped); the object usable afterwards.</li>
+ *     broken, its waiting writer or its read hold dropped); the object usable afterwards.</li>
  * <li>FORBIDDEN: a permit lost or duplicated; a party or reader of this process waiting past {@link #BOUND}; the
  *     barrier not tripping for its live parties once reset; a read-write lock left marked inconsistent, or a
  *     recovery counted, for a writer that never held it.</li>
@@ -148,6 +148,49 @@ class FirstOrderKillTest {
         }
     }
 
+    /**
+     * A reader killed inside its read lock's back-out: its add counted a hold in its process's slot, found the writer
+     * flag this process's writer set there, and the reader dies before it takes the hold back. Once the writer
+     * leaves, a reader of this process gets in, and the next writer gets the lock within the liveness bound (the dead
+     * process's hold dropped), with the lock consistent, no recovery counted and no reader left.
+     */
+    @Test
+    void shouldDropTheHoldOfAReaderKilledBackingOutFromAWriter() throws Exception {
+        String heapName = names.unique("backing-reader");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock lock = SharedReadWriteLock.create(heap, "rw");
+            SharedEvent go = SharedEvent.create(heap, "go");
+            KilledAtCall.Step step = new KilledAtCall.Step("org.shm4j.sync.locks.ReadSide", "releaseRead", "tryRead");
+            try (KilledAtCall child = KilledAtCall.start(step, BackingReader.class, heapName)) {
+                child.awaitLine("READ ONCE", BOUND);
+                lock.writeLock().lock(); // flags the slot the child announced
+                try {
+                    go.set();
+                    child.awaitKilled(BOUND);
+                } finally {
+                    lock.writeLock().unlock();
+                }
+            }
+            CompletableFuture<Boolean> reader = CompletableFuture.supplyAsync(() -> {
+                try {
+                    boolean locked = lock.readLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS);
+                    if (locked) {
+                        lock.readLock().unlock();
+                    }
+                    return locked;
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            assertThat(reader.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the reader's lock").isTrue();
+            assertThat(lock.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the next writer").isTrue();
+            assertThat(lock.isConsistent()).isTrue();
+            assertThat(lock.recoveries()).isZero();
+            lock.writeLock().unlock();
+            assertThat(lock.readerPids()).isEmpty();
+        }
+    }
+
     private static boolean acquire(SharedSemaphore semaphore) {
         try {
             return semaphore.tryAcquire(BOUND.toSeconds(), TimeUnit.SECONDS);
@@ -193,6 +236,25 @@ class FirstOrderKillTest {
             Await.until("the other party waiting", BOUND, () -> barrier.getNumberWaiting() == 1);
             barrier.withAction(() -> { }).await();
             System.out.println("ERROR: the trip finished");
+        }
+    }
+
+    /**
+     * {@code main(heap)}: takes and releases the read lock (its process slot announced, so the fast path is its
+     * next), prints READ ONCE, and once the event "go" is set (this process then holds the write lock) takes the read
+     * lock again.
+     */
+    public static final class BackingReader {
+        public static void main(String[] args) throws InterruptedException {
+            SharedHeap heap = SharedHeap.open(args[0]);
+            SharedReadWriteLock lock = SharedReadWriteLock.open(heap, "rw");
+            lock.readLock().lock();
+            lock.readLock().unlock();
+            System.out.println("READ ONCE");
+            System.out.flush();
+            SharedEvent.open(heap, "go").await();
+            lock.readLock().lock();
+            System.out.println("ERROR: the read lock was taken");
         }
     }
 
