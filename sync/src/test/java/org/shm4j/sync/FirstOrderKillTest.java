@@ -16,6 +16,7 @@ import org.shm4j.testing.ShmNames;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CompletableFuture;
@@ -81,6 +82,63 @@ class FirstOrderKillTest {
             assertThat(semaphore.availablePermits()).isEqualTo(2);
             assertThat(semaphore.tryAcquire(2)).isTrue();
             semaphore.release(2);
+        }
+    }
+
+    /**
+     * An undo semaphore's acquirer killed inside its acquire after the store that counts the permit in its slot and
+     * before it frees the semaphore's mutex: the permit is taken exactly once, so a waiter of this process that wants
+     * every permit gets them once the dead holder is found (through the take-over of the mutex, which marks nothing).
+     */
+    @Test
+    void shouldGiveAnUndoPermitBackOnceWhenItsAcquirerIsKilledHoldingTheMutex() throws Exception {
+        String heapName = names.unique("undo-acquirer");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedSemaphore semaphore = SharedSemaphore.create(heap, "sem", 2, SharedSemaphore.Kind.UNDO);
+            KilledAtCall.Step step = new KilledAtCall.Step(RobustMutex.class.getName(), "release", "tryUndo");
+            try (KilledAtCall child = KilledAtCall.start(step, UndoAcquirer.class, heapName)) {
+                child.awaitKilled(BOUND);
+            }
+            assertThat(semaphore.tryAcquire(2, BOUND.toSeconds(), TimeUnit.SECONDS)).as("both permits").isTrue();
+            assertThat(semaphore.heldByThisProcess()).isEqualTo(2);
+            assertThat(semaphore.availablePermits()).isZero();
+            assertThat(inspect(heapName)).contains("consistent=true takeOvers=1}");
+            semaphore.release(2);
+            assertThat(semaphore.availablePermits()).isEqualTo(2);
+        }
+    }
+
+    /**
+     * A registered party of a barrier of three killed after the CAS that counts its arrival and before it writes its
+     * arrival slot: nothing there names it, but its registration does, so the party of this process waiting in the
+     * generation breaks it within the liveness period, not at its timeout; after a reset (which frees the dead
+     * registration) three live parties trip it.
+     */
+    @Test
+    void shouldBreakTheGenerationWhenARegisteredPartyIsKilledBetweenItsArrivalAndItsSlot() throws Exception {
+        String heapName = names.unique("barrier-arrival");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 3);
+            Duration timeout = BOUND.multipliedBy(2); // a break at the timeout would come too late for the get below
+            CompletableFuture<Object> waiting = CompletableFuture.supplyAsync(() -> await(barrier, timeout), threads);
+            KilledAtCall.Step step = new KilledAtCall.Step(BarrierGenerations.class.getName(), "writeSlot",
+                    "arriveAndWait");
+            try (KilledAtCall child = KilledAtCall.start(step, RegisteredParty.class, heapName)) {
+                child.awaitKilled(BOUND);
+            }
+            assertThat(waiting.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(BrokenBarrierException.class);
+            assertThat(barrier.isBroken()).isTrue();
+            barrier.reset();
+            assertThat(barrier.getRegisteredParties()).as("the dead party's registration freed").isZero();
+            List<CompletableFuture<Object>> parties = List.of(
+                    CompletableFuture.supplyAsync(() -> await(barrier), threads),
+                    CompletableFuture.supplyAsync(() -> await(barrier), threads),
+                    CompletableFuture.supplyAsync(() -> await(barrier), threads));
+            List<Object> indices = new ArrayList<>();
+            for (CompletableFuture<Object> party : parties) {
+                indices.add(party.get(BOUND.toSeconds(), TimeUnit.SECONDS));
+            }
+            assertThat(indices).containsExactlyInAnyOrder(0, 1, 2);
         }
     }
 
@@ -201,8 +259,13 @@ class FirstOrderKillTest {
 
     /** @return the arrival index, or what the await threw */
     private static Object await(SharedBarrier barrier) {
+        return await(barrier, BOUND);
+    }
+
+    /** @return the arrival index, or what the await, with {@code timeout}, threw */
+    private static Object await(SharedBarrier barrier, Duration timeout) {
         try {
-            return barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS);
+            return barrier.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             return e;
         }
@@ -226,6 +289,25 @@ class FirstOrderKillTest {
             SharedEvent.open(heap, "release").await();
             semaphore.release();
             System.out.println("ERROR: the release finished");
+        }
+    }
+
+    /** {@code main(heap)}: acquires a permit of the undo semaphore; killed before the acquire returns. */
+    public static final class UndoAcquirer {
+        public static void main(String[] args) throws InterruptedException {
+            SharedSemaphore.open(SharedHeap.open(args[0]), "sem").acquire();
+            System.out.println("ERROR: the acquire returned");
+        }
+    }
+
+    /** {@code main(heap)}: registers a party, waits until the other party waits, then arrives second of three. */
+    public static final class RegisteredParty {
+        public static void main(String[] args) throws Exception {
+            SharedBarrier barrier = SharedBarrier.open(SharedHeap.open(args[0]), "barrier");
+            barrier.register();
+            Await.until("the other party waiting", BOUND, () -> barrier.getNumberWaiting() == 1);
+            barrier.await();
+            System.out.println("ERROR: the await returned");
         }
     }
 
