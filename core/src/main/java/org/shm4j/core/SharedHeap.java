@@ -150,7 +150,11 @@ import java.util.function.Function;
  * initializer, writes the entry, then stores {@code allocTop} and {@code entryCount} with release. If the allocating
  * process dies, nothing it did is published; the next allocator takes the lock over and reuses the space (allocTop is
  * set back to the end of the last published block if the dead allocator had moved it; {@link #freeBytes()} counts
- * that space free meanwhile). Blocks are never freed.
+ * that space free meanwhile). Only a dead process's lock is taken over, never a live one's, even once it has closed
+ * the heap: its token could come back with its next open (a taker that judged it gone, then paused before its CAS,
+ * would take the lock from under that process's new allocation); instead {@link #close()} waits for an allocation
+ * through the view it closes, so no process leaves the lock holding its token when it detaches. Blocks are never
+ * freed.
  *
  * <h2>Processes and removal</h2>
  * A named or file heap is written in full, its creator attached, before its name appears. Every open (except
@@ -601,8 +605,8 @@ public final class SharedHeap implements AutoCloseable {
      * UNDO permits, ring roles and pipe ends, break a barrier it registered with, and skip its fair-lock turns and its
      * waits for deadlock detection, at their next liveness check. While this process keeps another view of the heap
      * open, or within this process, what it held stays held until it closes that view or exits; but a structure's own
-     * lock that an operation held through this view (a map segment's, a list's, the heap's allocation lock) is
-     * released through the other view when the operation fails, marked for repair as a dead holder's. So is a user's
+     * lock that an operation held through this view (a map segment's, a list's) is released through the other view
+     * when the operation fails, marked for repair as a dead holder's. So is a user's
      * lock ({@code SharedLock}, {@code SharedReentrantLock}, {@code SharedFairLock}, a read-write lock's write lock
      * with the flags and the waiting-writer count its call set) whose lock call this close cut short after it took
      * the lock, and a fair lock's ticket that a queued call held: the call throws, so its caller holds nothing (not
@@ -611,15 +615,26 @@ public final class SharedHeap implements AutoCloseable {
      * the unlock had freed it (that unlock then throws {@link IllegalMonitorStateException}). An anonymous
      * heap is mapped by this process alone. Other views of the heap, in this process or others, go on working.
      *
+     * <p>An allocation is never cut short by a close: before it touches anything, the close waits for an allocation
+     * through this view that holds the heap's allocation lock (its initializer runs to its end and the block is
+     * published), and an allocation through this view that has not taken the lock yet does not take it: it fails as
+     * on a closed heap once the close is done (it waits meanwhile, and goes on if the close fails).
+     *
      * @throws ShmException           if the heap should be removed but its file cannot be deleted (it is unmapped
      *                                 anyway)
      * @throws IllegalStateException   if a thread of this process still holds the heap's memory after 1 s (see
-     *                                 {@link SharedMemory#close()}): the heap stays open, mapped and attached, and a
-     *                                 later {@code close} tries again
+     *                                 {@link SharedMemory#close()}), or an allocation through this view still holds
+     *                                 the allocation lock after 1 s: the heap stays open, mapped and attached, and a
+     *                                 later {@code close} tries again; or if called from the initializer of an
+     *                                 allocation through this view (nothing is done)
      */
     @Override
     public void close() {
         synchronized (attached) { // one close at a time, so that a close that failed leaves the heap as it was
+            if (!memory.isClosed()) { // else idempotent: the lock was shut by the close that closed it
+                // first: an allocation through this view is waited for, never cut short (see OwnerLock)
+                allocLock.shut(SharedMemory.CLOSE_WAIT_NANOS, toString());
+            }
             if (listed != null) {
                 HeapMappings.remove(listed);
             }
@@ -643,6 +658,7 @@ public final class SharedHeap implements AutoCloseable {
                         flock = HeapFileFlock.NONE;
                     }
                 } else { // still mapped (see SharedMemory.close()): attached, listed, closable
+                    allocLock.reopen();
                     if (wasAttached && period != null) { // the period goes on if another view kept it, else anew
                         period = HeapMappings.enter(memory.path().orElseThrow(), geometry.heapId());
                     }
@@ -701,7 +717,7 @@ public final class SharedHeap implements AutoCloseable {
                 try {
                     return allocateHoldingLock(name, utf8, type, byteSize, alignment, initializer, onExisting);
                 } finally {
-                    allocLock.unlock(); // through another view of this process if this one was closed
+                    allocLock.unlock(); // before a close of this view unmaps it: the close waits for it
                 }
             } finally {
                 localLock.unlock();

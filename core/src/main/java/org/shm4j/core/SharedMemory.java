@@ -76,8 +76,11 @@ public final class SharedMemory implements AutoCloseable {
             Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
 
     private static final long PAGE_SIZE = 4096;
-    /** How long {@link #close()} waits for a use that holds the memory (see there) to end. */
-    private static final long CLOSE_WAIT_NANOS = 1_000_000_000L;
+    /**
+     * How long {@link #close()} waits for a use that holds the memory (see there) to end; a heap's close waits as long
+     * for an allocation of this process in its critical section.
+     */
+    static final long CLOSE_WAIT_NANOS = 1_000_000_000L;
 
     private final String name;
     private final Path path;

@@ -79,8 +79,8 @@ public final class HeapMappings {
 
         /**
          * @return the JVM-local lock that this process's threads take before the heap's allocation lock, through
-         *         whichever view they allocate: one holder per process at a time, so that a release of the shared
-         *         lock through another view (after a close cut the holder's short) can only free the caller's hold
+         *         whichever view they allocate: one of them at the shared word at a time (its value, the process
+         *         token, tells none of them apart), the others wait here
          */
         public ReentrantLock allocationLock() {
             return allocation;

@@ -5,14 +5,32 @@ import org.shm4j.core.ShmException;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * A spin lock on a 64-bit word in shared memory that holds the {@linkplain ProcessIdentity owner token} of the process
- * holding it, or 0 when free. A waiter that finds the owner process dead (or detached from the heap, see {@link
- * HeapMappings}) takes the lock over with a CAS from the dead token. Meant for short, rare critical sections (heap
- * allocation), not for hot paths: waiting backs off to 1 ms parks.
+ * holding it, or 0 when free. A waiter that finds the owner process dead takes the lock over with a CAS from the dead
+ * token. Meant for short, rare critical sections (heap allocation), not for hot paths: waiting backs off to 1 ms
+ * parks. One object per view of the memory: its {@link #shut} lets the view's close wait for this process's holder.
+ *
+ * <p>Mutual exclusion. The word is taken only by a CAS from 0, or from the token of a process that is dead, and a dead
+ * process's token never comes back (its pid and start stamp name no later process). A token of a live process is
+ * never taken over, even once that process has closed the heap: the close of a view waits for the thread of this
+ * process that holds the word through it ({@link #shut}), so no process leaves the word holding its token when it
+ * detaches. (Taking the word over from a live process that had detached, as before, broke mutual exclusion: process B
+ * read A's token, judged A detached, and was descheduled before its CAS; A opened the heap again and took the word
+ * anew with the same token; B's CAS from that token then succeeded, and both allocated at once. And a close that cut
+ * A's allocation short left A's token in the word, so once A opened the heap again every allocation in every process
+ * timed out while A kept it open.)
+ *
+ * <p>The gate. Every CAS that may take the word through this object is made between a count of it ({@link #inside}, up
+ * by one) and a look at {@link #shut}; {@link #shut} sets the flag, then reads the count. Both are volatile, so in the
+ * synchronization order one of the two sees the other: either the taker sees the flag and makes no CAS, or the
+ * closer sees the count and waits until the taker has failed its CAS or released the word. A taker counts itself
+ * only around its CAS, never while it waits for a holder, so a close never waits for a wait.
  *
  * <p>Memory ordering: acquiring is a volatile CAS (acquire semantics for the protected data); releasing is a CAS back
  * to 0 (release semantics), so data written while holding the lock is visible to the next holder.
@@ -25,6 +43,12 @@ public final class OwnerLock {
 
     private final MemorySegment segment;
     private final long offset;
+    /** Threads of this process in a CAS that may take the word through this object, or holding it through it. */
+    private final AtomicInteger inside = new AtomicInteger();
+    /** Set by {@link #shut}: no CAS takes the word through this object until {@link #reopen}. */
+    private volatile boolean shut;
+    /** The thread holding the word through this object, or null: written by that thread only. */
+    private volatile Thread holder;
 
     /**
      * @param segment memory holding the lock word
@@ -36,11 +60,13 @@ public final class OwnerLock {
     }
 
     /**
-     * Takes the lock, taking it over from a dead owner if need be.
+     * Takes the lock, taking it over from a dead owner if need be. While {@link #shut} (this view closing), waits
+     * without taking it: for the close's end, once the memory is closed, this throws.
      *
      * @param timeout how long to wait for a live owner
      * @param what    what the lock guards, for the exception message
-     * @throws ShmException if a live owner holds it longer than {@code timeout}
+     * @throws ShmException          if a live owner holds it longer than {@code timeout}
+     * @throws IllegalStateException if the memory is closed
      */
     public void lock(Duration timeout, String what) {
         long me = ProcessIdentity.currentToken();
@@ -50,18 +76,20 @@ public final class OwnerLock {
         boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
         try {
             while (true) {
-                long owner = (long) WORD.getVolatile(segment, offset);
+                long owner = (long) WORD.getVolatile(segment, offset); // throws once the memory is closed
                 if (owner == 0) {
-                    if (WORD.compareAndSet(segment, offset, 0L, me)) {
+                    if (tryTake(0L, me)) {
                         return;
                     }
-                    continue;
+                    if (!shut) {
+                        continue; // another thread or process took it first
+                    }
                 }
                 long now = System.nanoTime();
-                if (now - nextLivenessCheck >= 0) {
+                if (owner != 0 && now - nextLivenessCheck >= 0) {
                     nextLivenessCheck = now + LIVENESS_CHECK_NANOS;
-                    if (!HeapMappings.isPresent(segment, owner) && WORD.compareAndSet(segment, offset, owner, me)) {
-                        // from a dead owner, or one that closed the heap: its half-done work was never published
+                    if (!ProcessIdentity.isAlive(owner) && tryTake(owner, me)) {
+                        // from a dead owner: its half-done work was never published
                         return;
                     }
                     if (now - start > Timeouts.nanos(timeout)) {
@@ -78,48 +106,82 @@ public final class OwnerLock {
     }
 
     /**
-     * Releases the lock, held by the current thread. If another thread closed this heap view under the holder and this
-     * process keeps another view of the heap open, releases it through that view (at the same offset), and still
-     * throws: else this process, attached through the other view, was taken for a live holder for as long as that
-     * view stayed open, and every wait for the lock, in every process, timed out. What the holder left half done was
-     * never published (see the class comment), as for a dead owner. The word names a process, not a thread: this is
-     * sound only if callers let one thread of this process at a time reach the word through any view of the heap
-     * (SharedHeap takes its attach period's JVM-local lock first), so that the word still holding this process's
-     * token means the caller's own hold.
+     * One CAS of the word from {@code expected} to {@code me}, unless {@link #shut}: counted in {@link #inside} before
+     * the flag is read (see the class comment), and for as long as the word is held.
      *
-     * @throws IllegalStateException        if this view's memory is closed
+     * @return true if the caller holds the word now
+     */
+    private boolean tryTake(long expected, long me) {
+        inside.incrementAndGet(); // volatile, before the flag's read: a closer that missed it sees this count
+        boolean taken = false;
+        try {
+            // Successful CAS is the linearization point of the take
+            taken = !shut && WORD.compareAndSet(segment, offset, expected, me);
+        } finally {
+            if (taken) {
+                holder = Thread.currentThread();
+            } else {
+                inside.decrementAndGet();
+            }
+        }
+        return taken;
+    }
+
+    /**
+     * Releases the lock, held by the current thread.
+     *
      * @throws IllegalMonitorStateException if this process does not hold it
      */
     public void unlock() {
         try {
-            release(segment, offset);
-        } catch (IllegalStateException closed) {
-            // if every other view closed too, others take the lock over as a gone owner's
-            HeapMappings.throughAnotherOpenView(segment, view -> releaseIfStillHeld(view, offset));
-            throw closed;
+            long me = ProcessIdentity.currentToken();
+            if (!WORD.compareAndSet(segment, offset, me, 0L)) {
+                throw new IllegalMonitorStateException("lock at offset " + offset + " is not held by this process");
+            }
+        } finally {
+            holder = null;
+            inside.decrementAndGet(); // after the release: a close waiting for it may unmap the memory now
         }
     }
 
     /**
-     * Releases through {@code view} a hold whose release through another view a close cut short: the word still
-     * holding this process's token is the caller's hold (see {@link #unlock}); not holding it, the cut-short CAS
-     * took effect before its failure was reported.
+     * Stops this object taking the word and waits for the thread of this process that holds it through this object
+     * (or is in the instant of a CAS) to release it: called before the memory is closed, so that a close never cuts a
+     * hold short. Returns at once if none does; a wait for another process's holder is not waited for. The critical
+     * section runs a caller's code (a heap block's initializer), so the wait is bounded.
      *
-     * @return true
+     * @param waitNanos how long to wait for the holder
+     * @param what      what is being closed, for the exception message
+     * @throws IllegalStateException if called by the thread that holds the word, or if it still holds it after
+     *                               {@code waitNanos}: the lock is then {@linkplain #reopen() reopened}
      */
-    private static boolean releaseIfStillHeld(MemorySegment view, long offset) {
-        try {
-            release(view, offset);
-        } catch (IllegalMonitorStateException releasedAlready) {
-            // the word is free, or another process's since: nothing of the caller's to release
+    public void shut(long waitNanos, String what) {
+        if (holder == Thread.currentThread()) {
+            throw new IllegalStateException(what + " cannot be closed by the thread that holds its allocation lock "
+                    + "(from a block's initializer): close it once the allocation has returned");
         }
-        return true;
+        shut = true; // volatile, before the count's read: a taker that missed it is counted (see the class comment)
+        long start = System.nanoTime();
+        boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+        try {
+            while (inside.get() != 0) {
+                if (System.nanoTime() - start > waitNanos) {
+                    reopen();
+                    Thread stuck = holder;
+                    throw new IllegalStateException(what + " cannot be closed: an allocation of this process ("
+                            + (stuck != null ? stuck : "a thread") + ") still holds its allocation lock after "
+                            + waitNanos / 1_000_000 + " ms; it stays open: close it again once that allocation ends");
+                }
+                interrupted |= Backoff.takeInterrupt(); // close is not interruptible: else the park returns at once
+                LockSupport.parkNanos(100_000);
+            }
+        } finally {
+            Backoff.restoreInterrupt(interrupted);
+        }
     }
 
-    private static void release(MemorySegment segment, long offset) {
-        long me = ProcessIdentity.currentToken();
-        if (!WORD.compareAndSet(segment, offset, me, 0L)) {
-            throw new IllegalMonitorStateException("lock at offset " + offset + " is not held by this process");
-        }
+    /** Lets this object take the word again after a {@link #shut} whose close failed. */
+    public void reopen() {
+        shut = false;
     }
 }

@@ -64,7 +64,7 @@ class HeapKilledAtStepTest {
     @ParameterizedTest(name = "the allocator killed before {0}")
     @CsvSource({
             "HeapCatalog, append, 'INT.setRelease(heap, ENTRY_COUNT_OFFSET, index + 1);', false",
-            "SharedHeap, allocateLocked, 'allocLock.unlock(); // through another view', true",
+            "SharedHeap, allocateLocked, 'allocLock.unlock(); // before a close of this view', true",
     })
     void shouldFindExactlyThePublishedBlocksAndTheFreeRoomWhenTheAllocatorIsKilled(String type, String method,
                                                                                   String code, boolean published)
