@@ -84,14 +84,19 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
  *   <li>A party that {@linkplain #register() registered} and died before arriving (or while arriving) is noticed
  *       by any waiting party within about 50 ms (each check asks the OS about at most 16 registered processes,
  *       going on where the last stopped, so with more registered processes it takes a few checks), and the
- *       generation breaks the same way. Its registration stays until {@link #reset()} frees it: until then every
- *       generation breaks at its first check, so reset the barrier before a replacement registers.</li>
+ *       generation breaks the same way. One killed after its arrival counted and before it wrote its slot is also
+ *       found by the last party to arrive, which asks the OS about every registered process whenever an arrival of
+ *       its generation has no slot yet: it breaks the generation instead of tripping it, even if it arrives before
+ *       any waiter's check (and gets {@link BrokenBarrierException} itself, its action not run). Its registration
+ *       stays until {@link #reset()} frees it: until then every generation breaks at its first check, so reset the
+ *       barrier before a replacement registers.</li>
  *   <li>A process that closed its last view of the heap (see {@code SharedHeap.close()}) counts as dead in both
  *       cases: a party of it can neither arrive nor wait any more, and its registration cannot be withdrawn.</li>
  *   <li>A party that did not register and dies before arriving is not known to the barrier: the others wait until
- *       their timeouts, and the first timeout breaks the generation for all, as with {@code CyclicBarrier}. So is
- *       an unregistered party killed between winning its arrival CAS and writing its slot (a few
- *       instructions).</li>
+ *       their timeouts, and the first timeout breaks the generation for all, as with {@code CyclicBarrier}. An
+ *       unregistered party killed between winning its arrival CAS and writing its slot (a few instructions) is not
+ *       known either, and counts as arrived: the generation trips if its last party arrives before a waiter's
+ *       timeout, and breaks at that timeout otherwise.</li>
  *   <li>The last party, killed while it runs the barrier action, is a waiting arrival like the others (its slot is
  *       written before the action starts): noticed within about 50 ms, the generation breaks. Killed between counting
  *       itself in and writing its slot, it is noticed by any waiting party (or party waiting to arrive) after about

@@ -145,6 +145,13 @@ public final class BarrierGenerations {
                 continue;
             }
             if (arrived + 1 == parties) { // the trip: the successful CAS is the linearization point
+                // a registered party killed after its arrival counted and before its slot write: only its
+                // registration names it, and no waiter may have looked yet, so the last arrival looks before it trips
+                if (unwrittenArrival(arrived, generation) && registry.anyDead()) {
+                    breakGeneration(generation);
+                    s = state();
+                    continue;
+                }
                 if (action != null) {
                     if (LONG.compareAndSet(segment, BARRIER_STATE_OFFSET, s, s + (1L << 32))) {
                         return runActionAndTrip(generation, action);
@@ -484,6 +491,19 @@ public final class BarrierGenerations {
         if (deadArrival(mine - 1, generation) || deadArrival(mine + 1, generation) || registry.findDead() != 0) {
             breakGeneration(generation);
         }
+    }
+
+    /**
+     * @return true if one of the first {@code arrived} arrivals of {@code generation} has not written its slot yet: it
+     *         is between its arrival CAS and that write, or died there
+     */
+    private boolean unwrittenArrival(int arrived, int generation) {
+        for (int slot = 0; slot < arrived; slot++) {
+            if (!arrivedIn(segment, slot, generation)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean deadArrival(int slot, int generation) {

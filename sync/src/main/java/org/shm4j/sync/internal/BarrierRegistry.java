@@ -96,6 +96,26 @@ public final class BarrierRegistry {
     }
 
     /**
+     * Looks at every registered process other than this one (for the last arrival of a generation, which cannot
+     * leave it to later checks), each process once where its parties' entries are side by side.
+     *
+     * @return true if one of them is dead
+     */
+    public boolean anyDead() {
+        long lastAlive = ProcessIdentity.currentToken();
+        for (int i = 0; i < entries; i++) {
+            long token = (long) LONG.getVolatile(segment, entry(i));
+            if (token != 0 && token != lastAlive) {
+                if (!HeapMappings.isPresent(segment, token)) { // dead, or closed its last view of the heap
+                    return true;
+                }
+                lastAlive = token;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Frees the entries of dead processes.
      *
      * @return how many it freed
