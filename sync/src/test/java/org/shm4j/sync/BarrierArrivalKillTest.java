@@ -27,7 +27,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * A party of a {@link SharedBarrier} SIGKILLed at an exact step of its arrival (the child stopped there by a debugger,
  * {@link KilledAtCall}): after the CAS that counts it and before it writes its arrival slot, or after that write and
  * before it starts waiting; then the remaining parties, in this process, arrive at once, the last of them before any
- * waiter's liveness check could run. The last arrival itself must find the dead party.
+ * waiter's liveness check could run. The last arrival itself must find the dead party. Also the last party, with a
+ * barrier action, killed after its slot write: before the action, or after it and before its trip; then only a
+ * waiter, or a party waiting to arrive, can find it.
  * <ul>
  * <li>ACCEPTABLE: {@link BrokenBarrierException} for every live party of the generation, the last arrival included,
  *     well before their timeouts, the barrier action not run; for a party that did not register and died before its
@@ -143,6 +145,47 @@ class BarrierArrivalKillTest {
         }
     }
 
+    /**
+     * Two parties: one of this process waits; the child arrives last with a barrier action and is killed after it
+     * wrote its slot, before the action starts. The waiter's timeout does not end a wait on a running action, so
+     * only the runner's slot can end it: the waiter finds the dead runner there and breaks the generation.
+     */
+    @Test
+    void shouldBreakWhenTheActionsRunnerIsKilledBeforeTheAction() throws Exception {
+        assertRunnerKilledBreaks(new KilledAtCall.Step(BarrierGenerations.class.getName(), "runAction",
+                "runActionAndTrip"));
+    }
+
+    /**
+     * The same with the runner killed after its action ran, before the CAS that trips the generation (its third check
+     * that the generation did not end meanwhile).
+     */
+    @Test
+    void shouldBreakWhenTheActionsRunnerIsKilledBeforeItsTrip() throws Exception {
+        assertRunnerKilledBreaks(new KilledAtCall.Step(BarrierGenerations.class.getName(), "ended",
+                "runActionAndTrip", 3));
+    }
+
+    /**
+     * A barrier of two: a party of this process waits, the child arrives last with an action and is killed at
+     * {@code step}; the waiter, and a party of this process that arrives after the kill, get
+     * {@link BrokenBarrierException} within the bound (a bound far shorter than the waiter's timeout).
+     */
+    private void assertRunnerKilledBreaks(KilledAtCall.Step step) throws Exception {
+        String heapName = names.unique("arrival-runner");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            CompletableFuture<Object> waiting = CompletableFuture.supplyAsync(() -> await(barrier, LONG), threads);
+            Await.until("the first party waiting", BOUND, () -> barrier.getNumberWaiting() == 1);
+            killArriving(heapName, step, "action", 1);
+            assertThat(await(barrier, LONG)).as("a party arriving after the kill")
+                    .isInstanceOf(BrokenBarrierException.class);
+            assertThat(waiting.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the waiter")
+                    .isInstanceOf(BrokenBarrierException.class);
+            assertResetAndTrips(barrier);
+        }
+    }
+
     /** @return the step after a party's arrival CAS and before its slot write */
     private static KilledAtCall.Step beforeSlotWrite() {
         return new KilledAtCall.Step(BarrierGenerations.class.getName(), "writeSlot", "arriveAndWait");
@@ -183,8 +226,9 @@ class BarrierArrivalKillTest {
     }
 
     /**
-     * {@code main(heap, registered|unregistered, waiting)}: registers a party or not, waits until {@code waiting}
-     * parties wait, then arrives; killed before its await returns.
+     * {@code main(heap, registered|unregistered|action, waiting)}: registers a party (registered) or not, waits until
+     * {@code waiting} parties wait, then arrives, through a view with an empty barrier action for {@code action};
+     * killed before its await returns.
      */
     public static final class Arriving {
         public static void main(String[] args) throws Exception {
@@ -194,7 +238,7 @@ class BarrierArrivalKillTest {
             }
             int waiting = Integer.parseInt(args[2]);
             Await.until(waiting + " parties waiting", BOUND, () -> barrier.getNumberWaiting() == waiting);
-            barrier.await();
+            (args[1].equals("action") ? barrier.withAction(() -> { }) : barrier).await();
             System.out.println("ERROR: the await returned");
         }
     }
