@@ -77,10 +77,13 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
  *       about 50 ms by a live waiting party in a neighbouring arrival slot (every waiter checks the slots just before
  *       and after its own, so any dead arrival next to a live one is found, and a chain of dead arrivals is found from
  *       its live end), or by the next party to arrive (before its arrival counts, so that the last arrival never trips
- *       over it), or by {@link #isBroken()} and {@link #getNumberWaiting()}, which check every arrival of the current
- *       generation (at most every 50 ms per barrier object; through a heap opened read-only they report it broken
- *       without writing), so that a monitor sees the generation broken even while no live party waits. The generation
- *       breaks and every waiter gets {@link BrokenBarrierException}.</li>
+ *       over the party just before it), or by {@link #isBroken()} and {@link #getNumberWaiting()}, which check every
+ *       arrival of the current generation (at most every 50 ms per barrier object; through a heap opened read-only
+ *       they report it broken without writing), so that a monitor sees the generation broken even while no live
+ *       party waits. The generation breaks and every waiter gets {@link BrokenBarrierException}. A party that dies
+ *       waiting after the next party arrived, when the last party arrives before any of those checks looked, is
+ *       passed over: it counts as arrived and the generation trips, as if it had died just after the trip (the last
+ *       arrival does not ask the OS about every earlier arrival's process, a system call each at every trip).</li>
  *   <li>A party that {@linkplain #register() registered} and died before arriving (or while arriving) is noticed
  *       by any waiting party within about 50 ms (each check asks the OS about at most 16 registered processes,
  *       going on where the last stopped, so with more registered processes it takes a few checks), and the
