@@ -31,6 +31,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -104,6 +105,34 @@ class SharedConditionTest {
                 assertThat(condition.awaitFor(() -> false, 0, TimeUnit.MILLISECONDS)).isFalse();
             } finally {
                 lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * {@code awaitNanos} of a negative timeout answers what {@code ReentrantLock}'s conditions answer: at most the
+     * argument, {@code Long.MIN_VALUE} when the time spent is less than the argument's size. It answered minus the time
+     * spent, more than the argument (-1 h gave about -50 us).
+     */
+    @Test
+    void shouldAnswerAwaitNanosOfANegativeTimeoutAsReentrantLocksConditionsDo() throws Exception {
+        ReentrantLock jdkLock = new ReentrantLock();
+        Condition jdk = jdkLock.newCondition();
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition condition = lock.newCondition();
+            long hour = -TimeUnit.HOURS.toNanos(1);
+            for (Lock held : List.of(jdkLock, lock)) {
+                Condition tested = held == lock ? condition : jdk;
+                String who = held == lock ? "SharedCondition" : "ReentrantLock's condition";
+                held.lock();
+                try {
+                    assertThat(tested.awaitNanos(-1)).as(who + ": -1").isNegative();
+                    assertThat(tested.awaitNanos(hour)).as(who + ": -1 h").isEqualTo(Long.MIN_VALUE);
+                    assertThat(tested.awaitNanos(Long.MIN_VALUE)).as(who + ": MIN_VALUE").isEqualTo(Long.MIN_VALUE);
+                } finally {
+                    held.unlock();
+                }
             }
         }
     }

@@ -314,9 +314,16 @@ public final class SharedCondition implements Condition {
         }
     }
 
+    /**
+     * {@inheritDoc} For a negative {@code nanosTimeout} the answer is what {@code ReentrantLock}'s conditions answer,
+     * at most {@code nanosTimeout}: minus the time spent, or {@code Long.MIN_VALUE} if that would be more. Unlike
+     * theirs, a waiter signalled answers at least 1 for a timeout of 0 or more, also when the time was up (which makes
+     * {@code await(time, unit)} true for it).
+     */
     @Override
     public long awaitNanos(long nanosTimeout) throws InterruptedException {
-        return awaitFor(Math.max(0, nanosTimeout), true);
+        long left = awaitFor(Math.max(0, nanosTimeout), true);
+        return left <= nanosTimeout || nanosTimeout >= 0 ? left : Long.MIN_VALUE;
     }
 
     @Override
