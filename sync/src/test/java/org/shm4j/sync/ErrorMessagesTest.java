@@ -2,6 +2,8 @@ package org.shm4j.sync;
 
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmAlreadyExistsException;
@@ -261,6 +263,26 @@ class ErrorMessagesTest {
                 ring::size, ring::stats, ring::messageCount, ring::unblock, claim::commit)) {
             assertThatThrownBy(call).isInstanceOf(IllegalStateException.class).hasMessage(closed)
                     .cause().isInstanceOf(IllegalStateException.class).hasMessage("Already closed");
+        }
+    }
+
+    /**
+     * A claim's buffer (and so its segment) and the ring's {@code release()}, once the heap is closed, throw the
+     * ring's closed message, as offer, poll and commit do: the buffer was handed out closed, so that the write into it
+     * threw the JDK's bare "Already closed", and an MPMC ring's release() returned quietly.
+     */
+    @ParameterizedTest
+    @EnumSource(SharedRing.Kind.class)
+    void shouldSayWhichRingAClaimsBufferOrReleaseWasAfterItsHeapWasClosed(SharedRing.Kind kind) {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedRing ring = SharedRing.create(heap, "events", kind, 1024);
+        RingClaim claim = new RingClaim();
+        assertThat(ring.tryClaim(1, 8, claim)).isTrue();
+        heap.close();
+        String closed = "ring 'events' cannot be used: the heap or segment it lives in is closed";
+        for (ThrowingCallable call : List.<ThrowingCallable>of(claim::buffer, claim::segment, ring::release,
+                claim::tryCommit, claim::abort)) {
+            assertThatThrownBy(call).isInstanceOf(IllegalStateException.class).hasMessage(closed);
         }
     }
 

@@ -31,7 +31,11 @@ public final class RingClaim {
         // nothing claimed yet
     }
 
-    /** @return the ring's data memory, to write the message into at {@link #offset()} */
+    /**
+     * @return the ring's data memory, to write the message into at {@link #offset()}
+     * @throws IllegalStateException naming the ring if the memory it lives in is closed (closed after this returns,
+     *                               the segment's own accesses throw the JDK's "Already closed")
+     */
     public MemorySegment buffer() {
         return active().dataSegment();
     }
@@ -42,7 +46,10 @@ public final class RingClaim {
         return index + org.shm4j.sync.internal.SyncLayout.RING_RECORD_HEADER;
     }
 
-    /** @return the claimed bytes as a slice of the ring (a new object: use {@link #buffer()} to allocate nothing) */
+    /**
+     * @return the claimed bytes as a slice of the ring (a new object: use {@link #buffer()} to allocate nothing)
+     * @throws IllegalStateException naming the ring if the memory it lives in is closed
+     */
     public MemorySegment segment() {
         return buffer().asSlice(offset(), length);
     }

@@ -1065,7 +1065,8 @@ public final class SharedRing {
      * or closes its last view of the ring's heap, gives its roles up without it.
      *
      * @throws IllegalStateException if a poll, drain or take through this ring object is under way (a handler
-     *                               releasing its own ring: another process could then consume beside it)
+     *                               releasing its own ring: another process could then consume beside it), or the
+     *                               memory the ring lives in is closed (as for every other method)
      */
     public void release() {
         if (consumerClaimed.plain() == IN_USE) {
@@ -1073,6 +1074,7 @@ public final class SharedRing {
                     + " object is under way (from its handler, or another thread): the role would pass to another"
                     + " process while this one still consumes");
         }
+        requireOpen(); // an MPMC ring's release touches no memory, which would let it pass
         try {
             if (kind != Kind.MPMC) {
                 RingRoles.release(block, RING_CONSUMER_PROCESS_OFFSET);
@@ -1090,8 +1092,18 @@ public final class SharedRing {
      *         was closed, else {@code failure} itself. Called only from catch blocks, so the hot paths pay nothing.
      */
     RuntimeException closedOr(RuntimeException failure) {
-        return Blocks.closedOr(failure, block.scope(),
-                description + " cannot be used: the heap or segment it lives in is closed");
+        return Blocks.closedOr(failure, block.scope(), closedMessage());
+    }
+
+    /** @throws IllegalStateException naming this ring if the memory it lives in is closed */
+    private void requireOpen() {
+        if (!block.scope().isAlive()) {
+            throw new IllegalStateException(closedMessage());
+        }
+    }
+
+    private String closedMessage() {
+        return description + " cannot be used: the heap or segment it lives in is closed";
     }
 
     /**
@@ -1105,8 +1117,12 @@ public final class SharedRing {
                 + capacity + ", " + size() + " bytes in use)");
     }
 
-    /** @return the data memory (for claims) */
+    /**
+     * @return the data memory (for claims)
+     * @throws IllegalStateException naming this ring if the memory it lives in is closed
+     */
     MemorySegment dataSegment() {
+        requireOpen(); // not a closed segment, whose first write would say only "Already closed"
         return data;
     }
 
