@@ -326,7 +326,39 @@ class ErrorMessagesTest {
                 () -> longs.getInto(1L, target, 0), () -> longs.set(2L, 2L),
                 () -> longs.setBytes(2L, target, 0, 8), () -> longs.delete(1L), longs::size,
                 () -> longs.asMap().get(1L))) {
-            assertClosed(call, "SharedMap 'ids'", heap);
+            assertClosed(call, "SharedLongMap 'ids'", heap); // it called itself SharedMap
+        }
+        assertThatThrownBy(longs::stats).isInstanceOf(IllegalStateException.class)
+                .hasMessage("SharedLongMap 'ids' cannot be used: its " + heap + " is closed");
+    }
+
+    /**
+     * A caller's segment closed before a map copies into or out of it: the map says it is the caller's segment, and
+     * which map, where the JDK's bare "Already closed" came out; the map stays usable.
+     */
+    @Test
+    void shouldSayItIsTheCallersSegmentThatIsClosedAndWhichMap() {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 20)) {
+            MapSizing sizing = new MapSizing(64, 8, 8);
+            SharedMap<Long, Long> map = SharedMap.create(heap, "prices", Codec.longs(), Codec.longs(), sizing);
+            SharedLongMap<Long> longs = SharedLongMap.create(heap, "ids", Codec.longs(), sizing);
+            map.put(1L, 1L);
+            longs.set(1L, 1L);
+            Arena arena = Arena.ofShared();
+            MemorySegment closed = arena.allocate(8);
+            arena.close();
+            assertThatThrownBy(() -> longs.getInto(1L, closed, 0)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("SharedLongMap 'ids' in " + heap + ": the caller's target segment is closed")
+                    .cause().hasMessage("Already closed");
+            assertThatThrownBy(() -> longs.setBytes(2L, closed, 0, 8)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("SharedLongMap 'ids' in " + heap + ": the caller's source segment is closed")
+                    .cause().hasMessage("Already closed");
+            assertThatThrownBy(() -> map.getInto(1L, closed, 0)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("SharedMap 'prices' in " + heap + ": the caller's target segment is closed")
+                    .cause().hasMessage("Already closed");
+            assertThat(longs.get(1L)).isEqualTo(1L);
+            assertThat(longs.containsKey(2L)).as("nothing stored from a closed source").isFalse();
+            assertThat(map.get(1L)).isEqualTo(1L);
         }
     }
 

@@ -132,8 +132,8 @@ class MisuseMessagesTest {
         SharedLongMap<byte[]> blobs = SharedLongMap.create(other, "b", Codec.bytes(), MapSizing.ofLongKeys(64, 8));
         other.close();
         closed(() -> blobs.setBytes(1L, MemorySegment.ofArray(new byte[8]), 0, 8))
-                .hasMessageStartingWith("SharedMap 'b' cannot be used: ");
-        closed(() -> blobs.delete(1L)).hasMessageStartingWith("SharedMap 'b' cannot be used: ");
+                .hasMessageStartingWith("SharedLongMap 'b' cannot be used: ");
+        closed(() -> blobs.delete(1L)).hasMessageStartingWith("SharedLongMap 'b' cannot be used: ");
     }
 
     @Test

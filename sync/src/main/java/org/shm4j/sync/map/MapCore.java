@@ -355,13 +355,38 @@ final class MapCore {
     /** @return as {@link SharedMap#getInto}, for the 8-byte key {@code key} */
     int getInto(long hash, long key, MemorySegment target, long offset) {
         checkTarget(target, offset);
-        return readLong(hash, key, target, offset, target.byteSize() - offset);
+        try {
+            return readLong(hash, key, target, offset, target.byteSize() - offset);
+        } catch (IllegalStateException e) {
+            throw callerClosed(e, "target", target);
+        }
     }
 
     /** @return as {@link SharedMap#getInto}, for the key that {@code scratch} holds after its header space */
     int getInto(long hash, Scratch scratch, int keyLength, MemorySegment target, long offset) {
         checkTarget(target, offset);
-        return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, target, offset, target.byteSize() - offset);
+        try {
+            return read(hash, scratch.entrySegment, ENTRY_HEADER, keyLength, target, offset,
+                    target.byteSize() - offset);
+        } catch (IllegalStateException e) {
+            throw callerClosed(e, "target", target);
+        }
+    }
+
+    /**
+     * For a method copying into or out of a caller's segment: called only from catch blocks, so that the hot path
+     * pays nothing.
+     *
+     * @param side {@code "source"} or {@code "target"}, for the message
+     * @return if the caller's {@code segment} is closed and this map's memory is not, an
+     *         {@link IllegalStateException} naming this map and the side, with the JDK's bare "Already closed"
+     *         {@code e} as its cause; otherwise {@code e} itself (a closed map's own failure names the map already)
+     */
+    RuntimeException callerClosed(IllegalStateException e, String side, MemorySegment segment) {
+        if (segment.scope().isAlive() || !block.scope().isAlive()) {
+            return e;
+        }
+        return new IllegalStateException(this + ": the caller's " + side + " segment is closed", e);
     }
 
     /**
@@ -698,7 +723,7 @@ final class MapCore {
 
     /** @return what a method throws for {@code e}; see {@link Blocks#closedOr} */
     RuntimeException closed(RuntimeException e) {
-        return Blocks.closedOr(e, block.scope(), Blocks.closedMessage("SharedMap", name, heap));
+        return Blocks.closedOr(e, block.scope(), Blocks.closedMessage(kind, name, heap));
     }
 
     /**
@@ -753,7 +778,7 @@ final class MapCore {
      */
     SharedMapStats stats() {
         if (!block.scope().isAlive()) {
-            throw new IllegalStateException(Blocks.closedMessage("SharedMap", name, heap));
+            throw new IllegalStateException(Blocks.closedMessage(kind, name, heap));
         }
         return overStableSegments(existing -> {
             BitSet inUse = new BitSet();

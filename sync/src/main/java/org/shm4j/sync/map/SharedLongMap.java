@@ -81,6 +81,8 @@ public final class SharedLongMap<V> {
      * Copies the encoded value of {@code key} into {@code target} at {@code offset}; allocates nothing.
      *
      * @return as {@link SharedMap#getInto}: the value's length, or -1 if absent
+     * @throws IllegalStateException naming this map, if {@code target} is closed (found so only when a value is
+     *                               copied: an absent key is -1 without touching it)
      */
     public int getInto(long key, MemorySegment target, long offset) {
         return core.getInto(KeyHash.hashLong(key), key, target, offset);
@@ -115,6 +117,7 @@ public final class SharedLongMap<V> {
      *
      * @return true if the key was new
      * @throws IndexOutOfBoundsException       naming this map, if the bytes are not inside {@code source}
+     * @throws IllegalStateException           naming this map, if {@code source} is closed
      * @throws IllegalArgumentException        naming this map, if the entry is larger than its segments take
      * @throws org.shm4j.core.ShmFullException if the key's segment has no room; nothing changed then
      */
@@ -122,7 +125,11 @@ public final class SharedLongMap<V> {
         core.checkRange("source", source, offset, length);
         Scratch scratch = keyInScratch(key, length);
         try {
-            MemorySegment.copy(source, offset, scratch.entrySegment, ENTRY_HEADER + Long.BYTES, length);
+            try {
+                MemorySegment.copy(source, offset, scratch.entrySegment, ENTRY_HEADER + Long.BYTES, length);
+            } catch (IllegalStateException e) {
+                throw core.callerClosed(e, "source", source);
+            }
             return store(key, scratch, length);
         } finally {
             scratch.release();

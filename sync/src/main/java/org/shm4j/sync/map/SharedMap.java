@@ -227,6 +227,8 @@ public final class SharedMap<K, V> extends AbstractMap<K, V> implements Concurre
      *         interfered with, retried, may have copied bytes there
      * @throws IndexOutOfBoundsException if {@code offset} is not within {@code target}
      * @throws IllegalArgumentException  if {@code target} is read-only
+     * @throws IllegalStateException     naming this map, if {@code target} is closed (found so only when a value is
+     *                                   copied: an absent key is -1 without touching it)
      */
     public int getInto(K key, MemorySegment target, long offset) {
         Scratch scratch = Scratch.take();
