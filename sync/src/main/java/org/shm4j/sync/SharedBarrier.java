@@ -16,7 +16,6 @@ import java.util.Objects;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN;
 import static org.shm4j.sync.internal.SyncLayout.BARRIER_BROKEN_GENERATIONS;
@@ -435,7 +434,9 @@ public final class SharedBarrier {
      */
     public final class Party implements AutoCloseable {
         private final int entry;
-        private final AtomicBoolean registered = new AtomicBoolean(true);
+        // written under this party's monitor (close), so that a close waits for one beside it and sees its outcome;
+        // volatile for toString, which reads it without the monitor
+        private volatile boolean registered = true;
 
         private Party(int entry) {
             this.entry = entry;
@@ -448,6 +449,7 @@ public final class SharedBarrier {
 
         /**
          * Deregisters the party: the death of its process no longer breaks the barrier. Closing again does nothing.
+         * Threads closing one party at once take turns, so each sees the outcome: all return, or all throw.
          *
          * @throws IllegalStateException if the heap or segment the barrier lives in is closed: the party stays
          *                               registered (a later close throws again), and once this process has closed
@@ -455,20 +457,20 @@ public final class SharedBarrier {
          *                               {@link SharedBarrier#reset()} frees it
          */
         @Override
-        public void close() {
-            if (registered.compareAndSet(true, false)) {
+        public synchronized void close() {
+            if (registered) {
                 try {
                     registry.deregister(entry);
                 } catch (IllegalStateException | IllegalArgumentException e) {
-                    registered.set(true); // not deregistered: the entry is still this process's
-                    throw closedOr(e);
+                    throw closedOr(e); // not deregistered: the entry is still this process's
                 }
+                registered = false;
             }
         }
 
         @Override
         public String toString() {
-            return "party of " + description + (registered.get() ? " (registered)" : " (deregistered)");
+            return "party of " + description + (registered ? " (registered)" : " (deregistered)");
         }
     }
 }

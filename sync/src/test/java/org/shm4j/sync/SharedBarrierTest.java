@@ -563,6 +563,43 @@ class SharedBarrierTest {
         }
     }
 
+    /**
+     * Two threads closing one party whose heap is closed, each again and again, both throw every time, and the party
+     * stays registered. A close returned quietly, as if done, when it came while the other thread's close was between
+     * claiming the close and finding the heap closed (that one then threw and put the registration back).
+     */
+    @Test
+    void shouldThrowToEveryThreadClosingOnePartyWhenTheHeapIsClosed() throws Exception {
+        SharedHeap heap = SharedHeap.anonymous(1 << 16);
+        SharedBarrier.Party party = SharedBarrier.create(heap, "barrier", 2).register();
+        heap.close();
+        String closed = "barrier 'barrier' cannot be used: the heap or segment it lives in is closed";
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<Integer>> threads = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                threads.add(pool.submit(() -> {
+                    int quiet = 0;
+                    for (int i = 0; i < 20_000; i++) {
+                        try {
+                            party.close();
+                            quiet++;
+                        } catch (IllegalStateException e) {
+                            assertThat(e).hasMessage(closed);
+                        }
+                    }
+                    return quiet;
+                }));
+            }
+            for (Future<Integer> thread : threads) {
+                assertThat(thread.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("closes that returned").isZero();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(party).hasToString("party of barrier 'barrier' (registered)");
+    }
+
     @Test
     void shouldLimitRegistrationsAndRefuseTheOldLayout() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16); Arena arena = Arena.ofConfined()) {
