@@ -36,12 +36,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@code --dir} scans DIR (for file-backed heaps) instead of {@code /dev/shm}; give {@code --dir /dev/shm} too to
  * scan both. HEAP is a name in {@code /dev/shm}, or the path (containing a '/') of a file-backed heap. Everything but
  * {@code gc --force} maps heaps read-only and does not attach: it never changes a heap nor blocks a process.
- * {@code --json} prints one JSON document (for {@code watch}: one per line, per refresh) with stable field names;
- * a command that fails prints, besides its message on the error stream, {@code {"command": ..., "error": ...,
- * "exitCode": ...}}.
+ * {@code --json} prints one JSON document (for {@code watch}: one per line, per refresh; for {@code help}: the usage
+ * text and the exit codes by name) with stable field names; a command that fails prints, besides its message on the
+ * error stream, {@code {"command": ..., "error": ..., "exitCode": ...}}.
  *
  * <p>Exit codes: {@value #OK} success; {@value #ERROR} error (an unreadable heap, an I/O error); {@value #USAGE}
- * bad usage; {@value #NOT_FOUND} no such heap.
+ * bad usage (also an empty HEAP); {@value #NOT_FOUND} no such heap.
  */
 public final class Shm4j {
     /** Exit code: success. */
@@ -61,7 +61,7 @@ public final class Shm4j {
                                                     inspect every MS ms (1000), N times (for ever), with rates
               gc [--dir DIR]... [--force] [--json]  list stale heaps and killed creates' temporary files;
                                                     remove them with --force
-              help                                  this text
+              help [--json]                         this text (--json: with the exit codes by name)
             --dir DIR scans DIR instead of /dev/shm (repeat it, with --dir /dev/shm for both).
             HEAP: a name in /dev/shm, or the path of a file-backed heap. Only gc --force writes.
             exit codes: 0 ok, 1 error, 2 usage, 3 no such heap""";
@@ -90,10 +90,7 @@ public final class Shm4j {
         }
         try {
             return switch (options.command()) {
-                case "help" -> {
-                    out.println(USAGE_TEXT);
-                    yield OK;
-                }
+                case "help" -> help(options, out);
                 case "ls" -> ls(options, out);
                 case "inspect", "watch" -> inspect(options, out, err);
                 case "gc" -> gc(options, out);
@@ -108,6 +105,25 @@ public final class Shm4j {
             Thread.currentThread().interrupt();
             return fail(options.json(), options.command(), "interrupted", ERROR, out, err);
         }
+    }
+
+    /** {@code help}: the usage text; with {@code --json}, a document holding it and the exit codes by name. */
+    private static int help(Options options, PrintStream out) {
+        if (!options.json()) {
+            out.println(USAGE_TEXT);
+            return OK;
+        }
+        Map<String, Object> exitCodes = new LinkedHashMap<>();
+        exitCodes.put("ok", OK);
+        exitCodes.put("error", ERROR);
+        exitCodes.put("usage", USAGE);
+        exitCodes.put("notFound", NOT_FOUND);
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("command", "help");
+        report.put("usage", USAGE_TEXT);
+        report.put("exitCodes", exitCodes);
+        out.println(Json.write(report));
+        return OK;
     }
 
     /**
@@ -364,6 +380,10 @@ public final class Shm4j {
             if (!command.equals("help") && positional.size() - 1 != operands) {
                 throw new IllegalArgumentException(command + " takes " + (operands == 0 ? "no operand"
                         : "one operand, HEAP") + ", got " + positional.subList(1, positional.size()));
+            }
+            if (operands == 1 && positional.get(1).isEmpty()) { // no name: it resolved to the /dev/shm folder itself
+                throw new IllegalArgumentException(command + ": HEAP is empty (expected: a name in /dev/shm or the "
+                        + "path of a heap file)");
             }
             List<String> takes = switch (command) { // an option a command ignored would mislead: inspect --dir
                 case "ls" -> List.of("--dir");

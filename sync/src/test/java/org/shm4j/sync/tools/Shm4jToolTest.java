@@ -954,6 +954,25 @@ class Shm4jToolTest {
         assertThat(wrong.err()).isEqualTo("shm4j inspect: " + notAHeap
                 + " is not a shm4j heap (no heap magic \"SHM4JHEP\" at its start)\n");
         assertThat(wrong.out()).as("no --json: nothing on the output").isEmpty();
+        for (String command : List.of("inspect", "watch")) { // it looked in /dev/shm itself: a directory, exit 1
+            Result empty = run(command, "");
+            assertThat(empty.code()).as(command + " \"\"").isEqualTo(Shm4j.USAGE);
+            assertThat(empty.err()).startsWith("shm4j: " + command + ": HEAP is empty (expected: a name in /dev/shm "
+                    + "or the path of a heap file)\nusage: shm4j COMMAND [OPTIONS]");
+        }
+    }
+
+    /** {@code help --json} printed the usage text, the one command whose --json gave no JSON document. */
+    @Test
+    void shouldPrintTheUsageAsJsonForHelpWithJson() {
+        for (String[] args : List.of(new String[] {"help", "--json"}, new String[] {"--json", "-h"})) {
+            Result help = run(args);
+            assertThat(help.code()).isEqualTo(Shm4j.OK);
+            Map<String, Object> document = map(JsonReader.parse(help.out()));
+            assertThat(document).containsEntry("command", "help")
+                    .containsEntry("exitCodes", Map.of("ok", 0L, "error", 1L, "usage", 2L, "notFound", 3L));
+            assertThat((String) document.get("usage")).isEqualTo(run("help").out().stripTrailing());
+        }
     }
 
     @Test
