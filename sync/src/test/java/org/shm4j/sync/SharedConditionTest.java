@@ -7,8 +7,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.HeapOptions;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
+import org.shm4j.core.ShmNotFoundException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.atomic.SharedInt;
 import org.shm4j.sync.atomic.SharedLong;
@@ -239,6 +241,77 @@ class SharedConditionTest {
         }
     }
 
+    /**
+     * The write lock of a read-write lock has named conditions made by {@code create} and found by {@code open}, as
+     * the other locks' do: before, only {@code openOrCreate} took a read-write lock.
+     */
+    @Test
+    void shouldCreateAndOpenANamedConditionOfAReadWriteLock() throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            SharedCondition created = SharedCondition.create(heap, "ready", rw);
+            assertThatThrownBy(() -> SharedCondition.create(heap, "ready", rw))
+                    .isInstanceOf(ShmAlreadyExistsException.class);
+            assertThatThrownBy(() -> SharedCondition.open(heap, "absent", rw)).isInstanceOf(ShmNotFoundException.class);
+            SharedReadWriteLock other = SharedReadWriteLock.create(heap, "other");
+            assertThatThrownBy(() -> SharedCondition.open(heap, "ready", other))
+                    .isInstanceOf(ShmTypeMismatchException.class)
+                    .hasMessage("condition 'ready' was made for the lock 'rw', not for read-write lock 'other' (write) "
+                            + "(a condition is used with the lock it was made for)");
+            SharedLock lock = SharedLock.create(heap, "lock");
+            SharedCondition.create(heap, "mutex's", lock);
+            assertThatThrownBy(() -> SharedCondition.open(heap, "mutex's", rw))
+                    .isInstanceOf(ShmTypeMismatchException.class).hasMessageContaining("made for the lock 'lock'");
+            assertThatThrownBy(() -> SharedCondition.open(heap, "lock", rw))
+                    .as("a block of another kind").isInstanceOf(ShmTypeMismatchException.class);
+            assertThatThrownBy(() -> SharedCondition.create(heap, "c", (SharedReadWriteLock) null)).hasMessage("lock");
+            assertThatThrownBy(() -> SharedCondition.open(heap, "ready", (SharedReadWriteLock) null))
+                    .hasMessage("lock");
+            assertThatThrownBy(() -> SharedCondition.open(null, "ready", rw)).hasMessage("heap");
+            SharedCondition opened = SharedCondition.open(heap, "ready", SharedReadWriteLock.open(heap, "rw"));
+            assertThat(opened.toString()).isEqualTo(created.toString());
+            rw.readLock().lock();
+            try {
+                assertThatThrownBy(opened::signal).as("the read lock is not the write lock")
+                        .isInstanceOf(IllegalMonitorStateException.class);
+            } finally {
+                rw.readLock().unlock();
+            }
+            rw.writeLock().lock();
+            try {
+                assertThat(opened.await(1, TimeUnit.MILLISECONDS)).isFalse();
+                assertThat(rw.isWriteLockedByCurrentThread()).isTrue();
+            } finally {
+                rw.writeLock().unlock();
+            }
+        }
+    }
+
+    /** A waiter in a child JVM on a condition it opened with a read-write lock is woken by this process's signal. */
+    @Test
+    void shouldWakeAWaiterOfAnotherProcessOnANamedConditionOfAReadWriteLock() throws Exception {
+        String heapName = names.unique("cond-rw");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
+            SharedReadWriteLock rw = SharedReadWriteLock.create(heap, "rw");
+            SharedCondition ready = SharedCondition.create(heap, "ready", rw);
+            SharedInt flag = SharedInt.create(heap, "flag");
+            try (ChildJvm waiter = ChildJvm.start(ReadWriteFlagWaiter.class, heapName)) {
+                waiter.awaitLine("WAITING", BOUND);
+                Children.awaitTrue("the child waits", () -> ready.toString().endsWith("(1 waiting)"));
+                rw.writeLock().lock();
+                try {
+                    flag.setPlain(1);
+                    ready.signal();
+                } finally {
+                    rw.writeLock().unlock();
+                }
+                assertThat(waiter.awaitLine("DONE", BOUND)).isEqualTo("DONE true");
+                waiter.awaitSuccess(BOUND);
+            }
+            assertThat(ready.toString()).endsWith("(0 waiting)");
+        }
+    }
+
     @Test
     void shouldRefuseToOpenAConditionWithAnotherLockThanItWasMadeFor() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
@@ -463,6 +536,28 @@ class SharedConditionTest {
                     Children.say("DONE " + done);
                 } finally {
                     lock.unlock();
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap)}: opens the condition {@code ready} with the read-write lock {@code rw} and waits on it,
+     * holding the write lock, until {@code flag} is 1; prints {@code DONE <result>}.
+     */
+    public static final class ReadWriteFlagWaiter {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedReadWriteLock rw = SharedReadWriteLock.open(heap, "rw");
+                SharedCondition ready = SharedCondition.open(heap, "ready", rw);
+                SharedInt flag = SharedInt.open(heap, "flag");
+                rw.writeLock().lock();
+                try {
+                    Children.say("WAITING");
+                    boolean done = ready.awaitFor(() -> flag.getPlain() == 1, BOUND.toSeconds(), TimeUnit.SECONDS);
+                    Children.say("DONE " + done);
+                } finally {
+                    rw.writeLock().unlock();
                 }
             }
         }

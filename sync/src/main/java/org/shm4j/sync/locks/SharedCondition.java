@@ -261,6 +261,35 @@ public final class SharedCondition implements Condition {
     }
 
     /**
+     * Creates a condition named {@code name} in {@code heap}, used with the write lock of {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     */
+    public static SharedCondition create(SharedHeap heap, String name, SharedReadWriteLock lock) {
+        return Blocks.opening(heap, () -> {
+            int field = lockField(heap, Objects.requireNonNull(lock, "lock").exclusiveLock());
+            return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field,
+                    0, 0), lock, named(name));
+        });
+    }
+
+    /**
+     * Opens the condition named {@code name}, used with the write lock of {@code lock}.
+     *
+     * @throws org.shm4j.core.ShmNotFoundException     if there is none
+     * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition, or was made for another lock
+     * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     */
+    public static SharedCondition open(SharedHeap heap, String name, SharedReadWriteLock lock) {
+        return Blocks.opening(heap, () -> {
+            MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
+            TimedLock writeLock = Objects.requireNonNull(lock, "lock").exclusiveLock();
+            checkLock(heap, name, block, lockField(heap, writeLock), writeLock);
+            return new SharedCondition(block, lock, named(name));
+        });
+    }
+
+    /**
      * Opens the condition named {@code name}, or creates it, used with the write lock of {@code lock}.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
