@@ -286,6 +286,31 @@ class ErrorMessagesTest {
         }
     }
 
+    /**
+     * A ring offered a closed source segment says it is the caller's segment, and which ring, where the JDK's bare
+     * "Already closed" came out; the claim it made is given up, so the ring delivers the next message.
+     */
+    @ParameterizedTest
+    @EnumSource(SharedRing.Kind.class)
+    void shouldSayItIsTheCallersSourceSegmentThatIsClosedAndWhichRing(SharedRing.Kind kind) throws Exception {
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "events", kind, 1024);
+            Arena arena = Arena.ofShared();
+            MemorySegment closed = arena.allocate(8);
+            arena.close();
+            for (ThrowingCallable call : List.<ThrowingCallable>of(() -> ring.offer(1, closed, 0, 8),
+                    () -> ring.offer(1, closed, 0, 8, Duration.ofSeconds(1), WaitStrategy.BLOCKING))) {
+                assertThatThrownBy(call).isInstanceOf(IllegalStateException.class)
+                        .hasMessage("ring 'events': the caller's source segment is closed")
+                        .cause().hasMessage("Already closed");
+            }
+            assertThat(ring.offer(2, new byte[8], 0, 8)).isTrue();
+            int[] types = new int[1];
+            assertThat(ring.drain((type, buffer, offset, length) -> types[0] = type, 10)).isOne();
+            assertThat(types[0]).as("the one message delivered").isEqualTo(2);
+        }
+    }
+
     @Test
     void shouldSayWhichListWasUsedAfterItsHeapWasClosed() {
         SharedHeap heap = SharedHeap.anonymous(1 << 20);

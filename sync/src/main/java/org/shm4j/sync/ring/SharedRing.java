@@ -668,7 +668,9 @@ public final class SharedRing {
      * @throws IllegalArgumentException  if the type is not positive or the length is negative or over
      *                                   {@link #maxMessageLength()}
      * @throws IndexOutOfBoundsException if the bytes are not inside {@code source}
-     * @throws IllegalStateException if another live process holds the producer's role (SPSC; see Roles)
+     * @throws IllegalStateException if another live process holds the producer's role (SPSC; see Roles), or
+     *                               {@code source} is closed (found so only once room is claimed: the claim is
+     *                               given up)
      */
     public boolean offer(int type, MemorySegment source, long sourceOffset, int length) {
         try {
@@ -683,6 +685,9 @@ public final class SharedRing {
                         length);
             } catch (RuntimeException | Error e) { // a source out of bounds, closed, or faulting (a truncated file)
                 abandon(index, length, e);
+                if (e instanceof IllegalStateException failure) {
+                    throw sourceClosedOr(failure, source);
+                }
                 throw e;
             }
             publish(index, type, length);
@@ -1093,6 +1098,19 @@ public final class SharedRing {
      */
     RuntimeException closedOr(RuntimeException failure) {
         return Blocks.closedOr(failure, block.scope(), closedMessage());
+    }
+
+    /**
+     * @return for an offer's copy that failed with {@code failure}: if the caller's {@code source} is closed and this
+     *         ring's memory is not, an {@link IllegalStateException} naming this ring and the caller's segment, with
+     *         the JDK's bare "Already closed" as its cause; else {@code failure} itself. Called only from a catch
+     *         block, so the offer pays nothing.
+     */
+    private RuntimeException sourceClosedOr(IllegalStateException failure, MemorySegment source) {
+        if (source.scope().isAlive() || !block.scope().isAlive()) {
+            return failure;
+        }
+        return new IllegalStateException(description + ": the caller's source segment is closed", failure);
     }
 
     /** @throws IllegalStateException naming this ring if the memory it lives in is closed */
