@@ -7,6 +7,7 @@ import org.shm4j.sync.locks.LockOwner;
 import org.shm4j.sync.locks.SharedLock;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Instant;
 import java.util.Optional;
@@ -88,6 +89,18 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * and its interrupt status. An owner process that closed its last view of the heap the mutex lies in counts as dead
  * ({@link HeapMappings#isPresent}: it can no longer reach the memory).
  *
+ * <p>A hold left by a live process. A {@link StackOverflowError} can strike at any call, also one in a
+ * {@code finally}: a release that it cuts short before the word is free, or an acquire that it cuts short after the CAS
+ * that took the word, leaves the word this process's, named by the thread or by none, with no thread left to release
+ * it; other processes take it for a live holder's, for as long as this process lives. So the acquire's own steps after
+ * the CAS, and the callers' catches around their releases, note such a hold in {@link #leaked} with a field store (a
+ * call from a frame whose stack just overflowed overflows again), and the next acquire through this object that finds
+ * the word held takes the hold over as from a dead owner ({@link #takeOverLeaked}): at once if it would wait, else at
+ * its liveness check. The steps of a release after the word is free (its wake) swallow such an error: the release is
+ * done, and a waiter that missed the wake looks again within {@link #LIVENESS_NANOS}. So a noted hold is one that no
+ * thread can free meanwhile: only its take-over does. A hold left through another object of this process (another
+ * view, another {@code open} of the structure) waits for that object's next acquire.
+ *
  * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
  * {@link #tryAcquire()} and the first attempt of {@link #acquire} are unchanged by it.
  *
@@ -117,6 +130,15 @@ public final class RobustMutex {
     // VarHandle mechanics
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
+    private static final VarHandle LEAKED;
+
+    static {
+        try {
+            LEAKED = MethodHandles.lookup().findVarHandle(RobustMutex.class, "leaked", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private static final int BLOCK_STEP = Backoff.PARK_FROM;
     /** How many times a contended acquire reads the word before it blocks. */
@@ -158,6 +180,14 @@ public final class RobustMutex {
     private final String description;
     /** The owner check of callers that give up before their wait's own check comes. */
     private final GiveUpCheck giveUps = new GiveUpCheck();
+    /**
+     * True while a hold that a thread of this process left through this object waits for its take-over (see the class
+     * documentation): set by the acquire's steps after its CAS and by a holder's catch around its release when a
+     * {@link StackOverflowError} cut them short, cleared by {@link #takeOverLeaked}. Public and written with a field
+     * store, not a call, by the holder's catch: a call there would overflow the stack again. Only a release cut short
+     * before the word is free may set it (see {@link #release(boolean, String)}).
+     */
+    public volatile boolean leaked;
 
     /**
      * A mutex whose waits take no part in deadlock detection.
@@ -251,11 +281,27 @@ public final class RobustMutex {
 
     /** @return true if the mutex was free and is now held by the current thread */
     public boolean tryAcquire() {
-        if (take(segment, 0, LOCKED, description)) { // the successful CAS is the linearization point
-            claimTaken();
-            return true;
+        return takeAndClaim(LOCKED);
+    }
+
+    /**
+     * Takes the free word as {@code locked} and names the current thread in the owner field; notes the hold in
+     * {@link #leaked} if a {@link StackOverflowError} strikes between the two (the caller's call then throws, and no
+     * thread of this process would release the word).
+     *
+     * @return true if the mutex was free and is now held by the current thread
+     */
+    private boolean takeAndClaim(long locked) {
+        if (!take(segment, 0, locked, description)) { // the successful CAS is the linearization point
+            return false;
         }
-        return false;
+        try {
+            claimTaken();
+        } catch (StackOverflowError e) {
+            leaked = true; // a store, not a call: see leaked
+            throw e;
+        }
+        return true;
     }
 
     /**
@@ -340,6 +386,9 @@ public final class RobustMutex {
      */
     private boolean acquireContended(long timeoutNanos, boolean interruptible, int spins, long napNanos)
             throws InterruptedException {
+        if (leaked && takeOverLeaked()) {
+            return true;
+        }
         refuseHolder();
         if (timeoutNanos != 0 && spin(spins)) {
             return true;
@@ -350,6 +399,7 @@ public final class RobustMutex {
         int step = BLOCK_STEP; // the spin is over: each step blocks, and a step past it has blocked once
         DeadlockWatch.Wait published = null; // set once the wait is longer than the detection threshold
         boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
+        boolean taken = false;
         try {
             while (true) {
                 int wakes = WakeWord.read(s, 0); // before the word: see WakeWord
@@ -357,8 +407,8 @@ public final class RobustMutex {
                 if (w == 0) {
                     // others may still be blocked: counted, or (uncounted) when the count is full
                     long locked = step > BLOCK_STEP && WakeWord.countsSleepers(wakes) ? LOCKED | LOCK_WAITERS : LOCKED;
-                    if (take(s, 0, locked, description)) {
-                        claimTaken();
+                    taken = takeAndClaim(locked);
+                    if (taken) {
                         return true;
                     }
                     continue;
@@ -373,7 +423,8 @@ public final class RobustMutex {
                 long now = System.nanoTime();
                 if (now - nextLivenessCheck >= 0) {
                     nextLivenessCheck = now + LIVENESS_NANOS;
-                    if (takeOverIfOwnerDead(w, 0L)) {
+                    taken = takeOverIfOwnerDead(w, 0L);
+                    if (taken) {
                         return true;
                     }
                     if (watch != null) {
@@ -382,17 +433,24 @@ public final class RobustMutex {
                 }
                 long left = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos - (now - start);
                 if (left <= 0) {
-                    if (giveUps.due(now) && takeOverIfOwnerDead(w, 0L)) { // a wait too short for the check above
-                        return true;
+                    taken = giveUps.due(now) && takeOverIfOwnerDead(w, 0L); // a wait too short for the check above
+                    if (!taken) {
+                        passOnWakeIfSlept(step);
                     }
-                    passOnWakeIfSlept(step);
-                    return false;
+                    return taken;
                 }
                 step = block(step, w, wakes, Math.min(left, nextLivenessCheck - now), napNanos);
             }
         } finally {
-            DeadlockWatch.end(published);
-            Backoff.restoreInterrupt(interrupted);
+            try {
+                DeadlockWatch.end(published);
+                Backoff.restoreInterrupt(interrupted);
+            } catch (StackOverflowError e) {
+                if (taken) {
+                    leaked = true; // the acquire throws with the word taken: see leaked
+                }
+                throw e;
+            }
         }
     }
 
@@ -408,8 +466,7 @@ public final class RobustMutex {
             Thread.onSpinWait();
             long w = (long) LONG.getOpaque(s, MUTEX_WORD); // opaque: a hint; the CAS below decides
             if (w == 0) {
-                if (take(s, 0, LOCKED, description)) {
-                    claimTaken();
+                if (takeAndClaim(LOCKED)) {
                     return true;
                 }
             } else if ((w & LOCK_WAITERS) != 0) {
@@ -458,7 +515,12 @@ public final class RobustMutex {
         if (!takeOverIfOwnerDead(w, w & LOCK_ENTERING)) {
             return false;
         }
-        release(true, "a mutex taken over from a dead owner");
+        try {
+            release(true, "a mutex taken over from a dead owner");
+        } catch (StackOverflowError e) {
+            leaked = true; // a store, not a call: see leaked
+            throw e;
+        }
         return true;
     }
 
@@ -523,7 +585,9 @@ public final class RobustMutex {
      * and this process keeps another view of the heap open, releases it through that view, marked inconsistent (see
      * {@link ClosedViewRelease}), and still throws. A release that a closed view cut short after it cleared the
      * owner field names the caller there again first, at once or, if it met the close at the access that frees the
-     * word, once the word settled (see {@link #release(MemorySegment, long, boolean, String)}).
+     * word, once the word settled (see {@link #release(MemorySegment, long, boolean, String)}). A
+     * {@link StackOverflowError} it throws left the word held, by no thread that will release it: the caller's catch
+     * sets {@link #leaked} before it rethrows ({@code catch (StackOverflowError e) { m.leaked = true; throw e; }}).
      *
      * @param wakeAll wake every waiter (readers wait here too) rather than one
      * @throws IllegalMonitorStateException if the current thread does not hold it
@@ -575,8 +639,11 @@ public final class RobustMutex {
      * Releases the mutex at {@code base} in {@code s} (see {@link #tryAcquire(MemorySegment, long)}) and wakes
      * blocked waiters, if any.
      *
-     * <p>A view that another thread closed once the word was free does not fail the release: it is done, and a
-     * waiter that missed the wake looks at the word again within {@link #LIVENESS_NANOS}. A close met before the
+     * <p>A view that another thread closed once the word was free does not fail the release, nor does a
+     * {@link StackOverflowError} there: it is done, and a waiter that missed the wake looks at the word again within
+     * {@link #LIVENESS_NANOS}. So a release that throws {@code StackOverflowError} left the word the caller's (a
+     * stack bang is monotonic: the calls inside the freeing access after its store are shallower than the store's
+     * own, and cannot overflow where it did not). A close met before the
      * access that frees the word left the word held, by the caller: one met after the release cleared the owner field
      * names the caller there again through another open view of the heap, if this process has one, so that the holder
      * (of a user's lock: its unlock threw) can still release it through that view. The JDK may report a close met at
@@ -636,17 +703,17 @@ public final class RobustMutex {
             } catch (IllegalStateException closed) {
                 throw heldOnceSettled(s, base, closed);
             }
-            // a compiler barrier (no instruction on x86; HotSpot keeps every memory access on its side of a
-            // fence): the wake word is read after the store above. The CPU may still let that read pass the
-            // store: a sleeper's membarrier covers that (WakeWord.sleep), instead of a StoreLoad fence here.
-            VarHandle.releaseFence();
             try {
+                // a compiler barrier (no instruction on x86; HotSpot keeps every memory access on its side of a
+                // fence): the wake word is read after the store above. The CPU may still let that read pass the
+                // store: a sleeper's membarrier covers that (WakeWord.sleep), instead of a StoreLoad fence here.
+                VarHandle.releaseFence();
                 int wakes = WakeWord.readAfterRelease(s, base);
                 if (WakeWord.countsSleepers(wakes)) {
                     LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L); // opaque: diagnostics, as in releaseContended
                     WakeWord.wakeAfterStore(s, base, wakes, wakeAll);
                 }
-            } catch (IllegalStateException closedOnceFree) {
+            } catch (IllegalStateException | StackOverflowError onceFree) {
                 // the release is done: see release
             }
             return;
@@ -719,7 +786,7 @@ public final class RobustMutex {
             // opaque: diagnostics only; a waiter of the next owner may lose its note, never keep a stale one long
             LONG.setOpaque(s, base + MUTEX_HELD_SINCE, 0L);
             WakeWord.wakeAfterRelease(s, base, wakeAll);
-        } catch (IllegalStateException closedOnceFree) {
+        } catch (IllegalStateException | StackOverflowError onceFree) {
             // the release is done: see release
         }
     }
@@ -957,7 +1024,7 @@ public final class RobustMutex {
     private boolean takeOverIfOwnerDead(long w, long entering) {
         long owner = w & ~STATE_BITS;
         if (owner == LOCKED) {
-            return false; // another thread of this live process
+            return leaked && takeOverLeaked(); // else another thread of this live process holds it
         }
         if (HeapMappings.isPresent(segment, ownerToken(owner))) { // dead, or closed the heap: cannot be inside
             return false;
@@ -982,6 +1049,36 @@ public final class RobustMutex {
         } catch (IllegalStateException closed) { // see claimTaken: marked through the other view instead
             ClosedViewRelease.releaseTaken(segment, deadKey, description, (w & LOCK_ENTERING) == 0, closed);
             throw closed;
+        } catch (StackOverflowError e) {
+            leaked = true; // a store, not a call: see leaked
+            throw e;
+        }
+        return true;
+    }
+
+    /**
+     * Takes over, for the current thread, the hold that {@link #leaked} notes (see the class documentation), if this
+     * thread is the one that clears the note: names the current thread as the holder and marks the data
+     * inconsistent as after a dead owner's hold (the thread may have stopped midway through what the mutex guards),
+     * counting a recovery. A note whose word is no longer this process's (its view closed, and another process took
+     * it over as a dead owner's) is dropped.
+     *
+     * @return true if the current thread now holds the mutex
+     */
+    private boolean takeOverLeaked() {
+        if (!LEAKED.compareAndSet(this, true, false)) {
+            return false;
+        }
+        try {
+            if (!isHeldByThisProcess(segment, 0)) {
+                return false;
+            }
+            claim(segment, 0);
+            INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
+            LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
+        } catch (StackOverflowError e) {
+            leaked = true; // the hold is still no thread's: noted again
+            throw e;
         }
         return true;
     }

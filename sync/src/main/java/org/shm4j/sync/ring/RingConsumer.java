@@ -106,7 +106,12 @@ final class RingConsumer {
         try {
             return peekAsConsumer(ring, handler);
         } finally {
-            ring.consumers.release(false, ring.consumersName);
+            try {
+                ring.consumers.release(false, ring.consumersName);
+            } catch (StackOverflowError e) { // the turn left held: see RobustMutex.leaked
+                ring.consumers.leaked = true; // a store, not a call: a call would overflow the stack again
+                throw e;
+            }
         }
     }
 
@@ -211,7 +216,12 @@ final class RingConsumer {
         try {
             handled = drainAsConsumer(ring, handler, limit);
         } finally {
-            ring.consumers.release(false, ring.consumersName);
+            try {
+                ring.consumers.release(false, ring.consumersName);
+            } catch (StackOverflowError e) { // the turn left held: see RobustMutex.leaked
+                ring.consumers.leaked = true; // a store, not a call: a call would overflow the stack again
+                throw e;
+            }
         }
         noteTurn(ring, lastFound, handled);
         return handled;
@@ -374,7 +384,12 @@ final class RingConsumer {
     /**
      * {@link #drainAsConsumer} for MPSC and MPMC: moves consumedTo past each record, zeroes it, then moves head once
      * per drain, finishing a dead consumer's freeing first. With a null {@code handler} (a look), it frees padding
-     * only and stops at the first message.
+     * only and stops at the first message. A {@link StackOverflowError} can cut {@link #consumed} short too (after a
+     * handler that overflowed, it is called from the same frame): head then moves only past the records it zeroed,
+     * and this object's position stays there, so the next drain finishes the freeing as after a dead consumer (if
+     * consumedTo moved) or hands the record over again (if it did not, as a consumer killed in its handler leaves it).
+     * Moving head past the record left it committed in free space, where a drain a lap later took it for a new
+     * message beyond tail.
      */
     private static int drainZeroing(SharedRing ring, MessageHandler handler, int limit) {
         final MemorySegment block = ring.block; // local copies: no reloads after the acquire reads below
@@ -389,6 +404,7 @@ final class RingConsumer {
             ring.consumerPosition.setPlain(position);
         }
         int handled = 0;
+        long freed = position; // where consumed() finished: head moves no further (a cut-short one leaves a record)
         try {
             while (handled < limit) {
                 int index = (int) (position & mask);
@@ -412,10 +428,11 @@ final class RingConsumer {
                     }
                 } finally {
                     consumed(block, index, aligned, position);
+                    freed = position; // a local store: not reached if a StackOverflowError cut consumed() short
                 }
             }
         } finally {
-            endZeroingDrain(ring, head, position);
+            endZeroingDrain(ring, head, freed);
         }
         return handled;
     }

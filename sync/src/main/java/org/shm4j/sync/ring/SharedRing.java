@@ -206,6 +206,13 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * fully consumed; never a partial record read as a header. A consumer object remembers where it left head and
  * consumedTo equal; while consumedTo still holds that, no other consumer ran, and it does not read head.
  *
+ * <p>A {@link StackOverflowError} that cuts a drain short in a thread that lives on (it strikes at any call, also
+ * those of a {@code finally}: after a handler that overflowed, the freeing steps run at the same depth) is handled as
+ * a death there: head moves only past the records fully freed, and the next drain finishes the rest or hands the
+ * record over again. An MPMC consumers' turn that such an error left held (cut short in its release, or in its
+ * acquire after the CAS) names no thread that will release it, and other processes take it for a live holder's: the
+ * next poll through the same ring object takes it over (see {@code RobustMutex}), within one wait for the turn.
+ *
  * <p>SPSC differs: its consumer frees each record, once the handler returned or threw, by one release store of head
  * past it, which is also its commit point; nothing is zeroed, consumedTo stays 0, and a consumer killed at any point
  * leaves head before or after the record, never in between.
