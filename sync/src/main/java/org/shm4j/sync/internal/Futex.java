@@ -62,6 +62,8 @@ public final class Futex {
         try {
             return (long) SYSCALL.invokeExact(SYS_FUTEX, address, FUTEX_WAIT, expected, timespec.address(), 0L, 0)
                     == 0; // 0 only when woken; -1 with EAGAIN, ETIMEDOUT or EINTR otherwise
+        } catch (RuntimeException | Error e) { // a StackOverflowError stays one: see RobustMutex, leaked holds
+            throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("futex wait failed", t);
         }
@@ -76,6 +78,8 @@ public final class Futex {
         try {
             long woken = (long) SYSCALL.invokeExact(SYS_FUTEX, address, FUTEX_WAKE, count, 0L, 0L, 0);
             return (int) Math.max(0, woken);
+        } catch (RuntimeException | Error e) { // as in await
+            throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("futex wake failed", t);
         }
