@@ -314,9 +314,19 @@ final class MapSegment {
         return false;
     }
 
-    /** Releases the mutex. */
+    /**
+     * Releases the mutex. A {@link StackOverflowError} that cuts the release short (it runs in a {@code finally}, at
+     * about the depth where a function or codec overflowed) leaves it held by no thread that will release it: noted
+     * for this view's next lock to take over (see {@link RobustMutex#leaked}), which repairs the segment if the write
+     * stopped midway (its sequence odd), as after a dead holder.
+     */
     void unlock() {
-        mutex.release(false, description);
+        try {
+            mutex.release(false, description);
+        } catch (StackOverflowError e) {
+            mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+            throw e;
+        }
     }
 
     /** Under the lock: {@link #probe}, a failed check meaning corrupted memory. */

@@ -1,0 +1,108 @@
+package org.shm4j.sync.map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.Codec;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A {@link StackOverflowError} that cuts a {@code compute} short in a thread that lives on: the segment's unlock runs
+ * in a {@code finally} at about the depth where the function overflowed, and may overflow again. Before the fix the
+ * segment stayed locked by that thread: its next compute threw "locked by this thread already", and every other
+ * thread or process waited for the segment for ever. Each round recurses to the stack's end, then computes at every
+ * depth on the way back; then another thread must write every key in time, and at the end a child JVM too.
+ */
+class SegmentStackOverflowTest {
+    private static final Duration BOUND = Duration.ofSeconds(60);
+    private static final int ROUNDS = 40;
+    private static final int KEYS = 64;
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    @Test
+    void shouldNotLeaveASegmentLockedWhenAStackOverflowCutsAComputeShort() throws Exception {
+        String heapName = names.unique("segsoe");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 22)) {
+            SharedMap<Long, Long> map = SharedMap.create(heap, "map", Codec.longs(), Codec.longs(),
+                    MapSizing.ofLongKeys(1000, 8));
+            for (long key = 0; key < KEYS; key++) { // at this depth: the classes a compute uses are initialized here
+                map.compute(key, (k, v) -> 0L);
+            }
+            Deep deep = new Deep(map);
+            for (int round = 0; round < ROUNDS; round++) {
+                AtomicReference<Throwable> failure = new AtomicReference<>();
+                Thread thread = Thread.ofPlatform().stackSize(512 * 1024).start(() -> {
+                    try {
+                        deep.down();
+                    } catch (Throwable t) {
+                        failure.set(t);
+                    }
+                });
+                thread.join(BOUND.toMillis());
+                assertThat(thread.isAlive()).as("round " + round + " ends in time").isFalse();
+                assertThat(failure.get()).as("round " + round + ": the overflowing thread's later computes").isNull();
+                Thread writer = Thread.ofPlatform().daemon().start(() -> touchAll(map));
+                writer.join(BOUND.toMillis());
+                assertThat(writer.isAlive()).as("round " + round + ": another thread writes every key in time")
+                        .isFalse();
+            }
+            assertThat(deep.overflows).as("computes cut short by the overflow").isPositive();
+            try (ChildJvm child = ChildJvm.start(Toucher.class, heapName)) {
+                assertThat(child.awaitLine("TOUCHED", BOUND)).as("another process writes every key")
+                        .isEqualTo("TOUCHED " + KEYS);
+                child.awaitSuccess(BOUND);
+            }
+        }
+    }
+
+    /** Writes every key back with its value. */
+    private static void touchAll(SharedMap<Long, Long> map) {
+        for (long key = 0; key < KEYS; key++) {
+            map.put(key, map.getOrDefault(key, 0L));
+        }
+    }
+
+    /** The recursion: computes once at every depth on its way back from the stack's end. */
+    private static final class Deep {
+        private final SharedMap<Long, Long> map;
+        private long next;
+        int overflows;
+
+        Deep(SharedMap<Long, Long> map) {
+            this.map = map;
+        }
+
+        void down() {
+            try {
+                down();
+            } catch (StackOverflowError expected) {
+                // the end: compute on the way back
+            }
+            try {
+                map.compute(next++ % KEYS, (k, v) -> v == null ? 1L : v + 1);
+            } catch (StackOverflowError e) {
+                overflows++;
+            }
+        }
+    }
+
+    /** {@code main(heap)}: writes every key back and prints {@code TOUCHED n}. */
+    public static final class Toucher {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedMap<Long, Long> map = SharedMap.open(heap, "map", Codec.longs(), Codec.longs());
+                touchAll(map);
+                System.out.println("TOUCHED " + KEYS);
+                System.out.flush();
+            }
+        }
+    }
+}
