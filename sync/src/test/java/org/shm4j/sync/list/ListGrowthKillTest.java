@@ -58,7 +58,7 @@ class ListGrowthKillTest {
                 case "chunk unpublished" -> KilledAtCall.Step.atLine(HeapCatalog.class, "append",
                         "INT.setRelease(heap, ENTRY_COUNT_OFFSET, index + 1);", 1);
                 case "chunk published" -> KilledAtCall.Step.atLine(SharedHeap.class, "allocateLocked",
-                        "allocLock.unlock(); // through another view", 1);
+                        "allocLock.unlock(); // before a close of this view", 1);
                 default -> new KilledAtCall.Step(ListStore.class.getName(), "setSize", "add");
             };
             try (KilledAtCall appender = KilledAtCall.start(at, Appender.class, heapName)) {
