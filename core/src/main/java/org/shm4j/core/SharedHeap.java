@@ -232,6 +232,17 @@ public final class SharedHeap implements AutoCloseable {
         this.attached = new AtomicBoolean(attached);
         this.catalog = new HeapCatalog(memory.segment(), geometry, "heap " + memory);
         this.allocLock = new OwnerLock(memory.segment(), HeapLayout.ALLOC_LOCK_OFFSET);
+        memory.gate(new SharedMemory.CloseGate() { // heap.memory().close() cuts no allocation short either
+            @Override
+            public void shut() {
+                allocLock.shut(SharedMemory.CLOSE_WAIT_NANOS, SharedHeap.this.toString());
+            }
+
+            @Override
+            public void reopen() {
+                allocLock.reopen();
+            }
+        });
         this.listed = memory.path().isPresent() ? memory.segment() : null;
         this.period = listed != null && attached ? HeapMappings.enter(memory.path().get(), geometry.heapId()) : null;
         if (listed != null) {

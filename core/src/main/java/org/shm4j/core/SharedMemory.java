@@ -89,6 +89,24 @@ public final class SharedMemory implements AutoCloseable {
     /** Set once the memory is unmapped; volatile: read by every thread's calls, written under {@link #closing}. */
     private volatile boolean closed;
     private final Object closing = new Object();
+    /** What {@link #close()} passes first: null but for a heap's memory (see {@link #gate}); set once, volatile. */
+    private volatile CloseGate gate;
+
+    /**
+     * A wait that {@link #close()} makes before it unmaps, undone if the region stays open: a heap's wait for an
+     * allocation through it, so that a close of the heap's memory itself, as of the heap, cuts none short.
+     */
+    interface CloseGate {
+        /**
+         * Waits, before the unmap, for what the close must not cut short, and lets nothing new begin.
+         *
+         * @throws IllegalStateException if that still goes on after the wait's bound: nothing is closed
+         */
+        void shut();
+
+        /** Undoes a {@link #shut} that returned, once the close failed and the region stays open. */
+        void reopen();
+    }
 
     private SharedMemory(String name, Path path, Arena arena, MemorySegment segment) {
         this.name = name;
@@ -344,16 +362,36 @@ public final class SharedMemory implements AutoCloseable {
      * to, an operation on a {@code ByteBuffer} over it), which the JDK lets no close interrupt, is waited for up to
      * 1 s.
      *
-     * @throws IllegalStateException if such a use still holds the memory after 1 s: the region then stays open and
-     *                               mapped ({@link #isClosed()} false), and a later {@code close} tries again
+     * <p>The memory of a {@link SharedHeap} ({@link SharedHeap#memory()}) first waits, as the heap's close does, for
+     * an allocation through that heap view (see {@link SharedHeap#close()}); the heap itself stays open, attached.
+     *
+     * @throws IllegalStateException if such a use still holds the memory after 1 s, or such an allocation still runs
+     *                               after 1 s: the region then stays open and mapped ({@link #isClosed()} false),
+     *                               and a later {@code close} tries again; or if called from the initializer of such
+     *                               an allocation
      */
     @Override
     public void close() {
         synchronized (closing) {
             if (!closed) {
-                closeRetrying(this::tryClose, 100_000);
+                CloseGate first = gate;
+                if (first != null) {
+                    first.shut();
+                }
+                try {
+                    closeRetrying(this::tryClose, 100_000);
+                } finally {
+                    if (first != null && !closed) {
+                        first.reopen();
+                    }
+                }
             }
         }
+    }
+
+    /** Sets what {@link #close()} passes first: called once, by the heap laid out in this region, as it opens. */
+    void gate(CloseGate first) {
+        gate = first;
     }
 
     /**

@@ -189,6 +189,60 @@ class AllocationCloseTest {
         }
     }
 
+    /**
+     * The same close made on the heap's memory ({@code heap.memory().close()}, public) rather than on the heap: it
+     * waits for the allocation too. Before the fix it cut the allocation short, the word kept the child's token, and
+     * once the child had closed the heap (detached, alive) no other process took the word over any more (only a dead
+     * holder's is): this process's allocation timed out, "held by live pid" of the child.
+     */
+    @Test
+    void shouldLeaveTheLockFreeWhenTheHeapsMemoryIsClosedDuringAnAllocation() throws Exception {
+        String name = names.unique("memory-close-mid-alloc");
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16, QUICK)) {
+            try (ChildJvm child = ChildJvm.start(MemoryCloser.class, name)) {
+                child.awaitLine("READY", BOUND);
+                assertThat(heap.allocate("mine", TYPE, 64).name()).isEqualTo("mine");
+                assertThat(heap.blocks()).extracting(HeapBlock::name).containsExactly("during", "mine");
+                assertThat(heap.lookup("during", TYPE).segment().get(JAVA_LONG, 0)).isEqualTo(42L);
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap)}: allocates a block while another thread closes the heap's memory (the initializer on until
+     * that thread is seen inside the close), closes the heap, prints READY, then waits to be killed.
+     */
+    public static final class MemoryCloser {
+        public static void main(String[] args) throws Exception {
+            SharedHeap heap = SharedHeap.open(args[0], QUICK);
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch closing = new CountDownLatch(1);
+            Thread closer = Thread.ofPlatform().start(() -> {
+                awaitBounded(inside);
+                closing.countDown();
+                heap.memory().close();
+            });
+            try {
+                heap.allocate("during", TYPE, 64, 64, block -> {
+                    inside.countDown();
+                    awaitBounded(closing);
+                    Await.until("the closer inside the close", BOUND, () -> closer.getState() != State.RUNNABLE
+                            && closer.getState() != State.BLOCKED);
+                    block.set(JAVA_LONG, 0, 42L);
+                });
+            } catch (IllegalStateException cutShort) {
+                System.out.println("cut short: " + cutShort.getMessage());
+            }
+            if (!closer.join(BOUND)) {
+                throw new AssertionError("the close did not end");
+            }
+            heap.close();
+            System.out.println("READY");
+            System.out.flush();
+            awaitBounded(new CountDownLatch(1));
+        }
+    }
+
     /** {@code main(heap)}: opens and closes the heap, prints READY, then waits to be killed. */
     public static final class OpenAndClose {
         public static void main(String[] args) {

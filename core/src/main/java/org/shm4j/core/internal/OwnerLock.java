@@ -27,10 +27,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * timed out while A kept it open.)
  *
  * <p>The gate. Every CAS that may take the word through this object is made between a count of it ({@link #inside}, up
- * by one) and a look at {@link #shut}; {@link #shut} sets the flag, then reads the count. Both are volatile, so in the
- * synchronization order one of the two sees the other: either the taker sees the flag and makes no CAS, or the
- * closer sees the count and waits until the taker has failed its CAS or released the word. A taker counts itself
- * only around its CAS, never while it waits for a holder, so a close never waits for a wait.
+ * by one) and a look at {@link #shutters}; {@link #shut} counts itself there, then reads the count. Both are volatile,
+ * so in the synchronization order one of the two sees the other: either the taker sees the close and makes no CAS,
+ * or the closer sees the count and waits until the taker has failed its CAS or released the word. A taker counts
+ * itself only around its CAS, never while it waits for a holder, so a close never waits for a wait. Closes are
+ * counted, not flagged: a heap's close and a close of its memory may run at once, and the one that fails and
+ * {@linkplain #reopen reopens} must not open the gate under the other.
  *
  * <p>Memory ordering: acquiring is a volatile CAS (acquire semantics for the protected data); releasing is a CAS back
  * to 0 (release semantics), so data written while holding the lock is visible to the next holder.
@@ -45,8 +47,8 @@ public final class OwnerLock {
     private final long offset;
     /** Threads of this process in a CAS that may take the word through this object, or holding it through it. */
     private final AtomicInteger inside = new AtomicInteger();
-    /** Set by {@link #shut}: no CAS takes the word through this object until {@link #reopen}. */
-    private volatile boolean shut;
+    /** Closes between their {@link #shut} and a {@link #reopen}: no CAS takes the word through this object unless 0. */
+    private final AtomicInteger shutters = new AtomicInteger();
     /** The thread holding the word through this object, or null: written by that thread only. */
     private volatile Thread holder;
 
@@ -81,7 +83,7 @@ public final class OwnerLock {
                     if (tryTake(0L, me)) {
                         return;
                     }
-                    if (!shut) {
+                    if (shutters.get() == 0) {
                         continue; // another thread or process took it first
                     }
                 }
@@ -107,16 +109,16 @@ public final class OwnerLock {
 
     /**
      * One CAS of the word from {@code expected} to {@code me}, unless {@link #shut}: counted in {@link #inside} before
-     * the flag is read (see the class comment), and for as long as the word is held.
+     * {@link #shutters} is read (see the class comment), and for as long as the word is held.
      *
      * @return true if the caller holds the word now
      */
     private boolean tryTake(long expected, long me) {
-        inside.incrementAndGet(); // volatile, before the flag's read: a closer that missed it sees this count
+        inside.incrementAndGet(); // volatile, before the closes' read: a closer that missed it sees this count
         boolean taken = false;
         try {
             // Successful CAS is the linearization point of the take
-            taken = !shut && WORD.compareAndSet(segment, offset, expected, me);
+            taken = shutters.get() == 0 && WORD.compareAndSet(segment, offset, expected, me);
         } finally {
             if (taken) {
                 holder = Thread.currentThread();
@@ -153,14 +155,14 @@ public final class OwnerLock {
      * @param waitNanos how long to wait for the holder
      * @param what      what is being closed, for the exception message
      * @throws IllegalStateException if called by the thread that holds the word, or if it still holds it after
-     *                               {@code waitNanos}: the lock is then {@linkplain #reopen() reopened}
+     *                               {@code waitNanos}: this shut is then undone ({@link #reopen()})
      */
     public void shut(long waitNanos, String what) {
         if (holder == Thread.currentThread()) {
             throw new IllegalStateException(what + " cannot be closed by the thread that holds its allocation lock "
                     + "(from a block's initializer): close it once the allocation has returned");
         }
-        shut = true; // volatile, before the count's read: a taker that missed it is counted (see the class comment)
+        shutters.incrementAndGet(); // volatile, before the count's read: a taker that missed it is counted
         long start = System.nanoTime();
         boolean interrupted = false; // taken while waiting, set again at the end (see Backoff.takeInterrupt)
         try {
@@ -180,8 +182,8 @@ public final class OwnerLock {
         }
     }
 
-    /** Lets this object take the word again after a {@link #shut} whose close failed. */
+    /** Undoes one {@link #shut} that returned, whose close failed: the word is taken again once no close is left. */
     public void reopen() {
-        shut = false;
+        shutters.decrementAndGet();
     }
 }
