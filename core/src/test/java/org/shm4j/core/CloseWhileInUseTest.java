@@ -210,10 +210,6 @@ class CloseWhileInUseTest {
     }
 
     /**
-     * helper-139: a heap that removes itself on its last detach read the heap id at its name through a plain open,
-     * which waited for ever on a FIFO put there meanwhile.
-     */
-    /**
      * A close of a view under an allocation through it cut the allocation short, leaving the heap's allocation word
      * to be released through another view; with no other view, it kept this process's token (see
      * AllocationCloseTest). Now the close waits for the allocation, and one that outlasts the wait leaves the view
@@ -268,6 +264,10 @@ class CloseWhileInUseTest {
         }
     }
 
+    /**
+     * helper-139: a heap that removes itself on its last detach read the heap id at its name through a plain open,
+     * which waited for ever on a FIFO put there meanwhile.
+     */
     @Test
     void shouldCloseAHeapWhoseNameNowLeadsToAFifo() throws Exception {
         String name = names.unique("close-fifo");
