@@ -5,6 +5,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.ProcessIdentity;
+import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.CloseRaceInChild;
 import org.shm4j.testing.InterruptedWaiter;
 import org.shm4j.testing.ShmNames;
@@ -261,6 +264,66 @@ class CloseWhileInUseTest {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * An allocation through a view whose close is under way waits for the close's end without taking the lock: it
+     * then fails as on a closed heap, or, the close failed, goes on. It timed out instead, once its wait for the lock
+     * passed its bound during the close, naming the lock's holder "live" though that process was dead: here the holder
+     * dies while the close waits for a native call that holds the memory, and the close fails after 1 s.
+     */
+    @Test
+    void shouldGoOnAfterAFailedCloseWhenTheLocksHolderDiedDuringIt() throws Throwable {
+        String name = names.unique("close-dead-holder");
+        BlockType type = new BlockType(0x100, 1);
+        try (SharedHeap keeper = SharedHeap.create(name, 1 << 16)) {
+            SharedHeap view = SharedHeap.open(name, HeapOptions.defaults().withInitTimeout(Duration.ofMillis(600)));
+            AtomicReference<Object> allocation = new AtomicReference<>();
+            Thread allocator;
+            Thread futexWaiter;
+            AtomicReference<Throwable> close = new AtomicReference<>();
+            Thread closer;
+            try (ChildJvm holder = ChildJvm.start(AllocationCloseTest.OpenAndClose.class, name)) {
+                holder.awaitLine("READY", Duration.ofSeconds(60));
+                long token = ProcessIdentity.token(holder.pid(), ProcessIdentity.startStamp(holder.pid()));
+                keeper.memory().segment().set(JAVA_LONG, HeapLayout.ALLOC_LOCK_OFFSET, token); // a live holder's
+                allocator = Thread.ofPlatform().start(() -> {
+                    try {
+                        allocation.set(view.allocate("mine", type, 8));
+                    } catch (Throwable t) {
+                        allocation.set(t);
+                    }
+                });
+                awaitState(allocator, Thread.State.TIMED_WAITING);
+                futexWaiter = futexWaitIn(view.memory().segment().asSlice(view.byteSize() - 64, 8));
+                closer = Thread.ofPlatform().start(() -> {
+                    try {
+                        view.close();
+                    } catch (Throwable t) {
+                        close.set(t);
+                    }
+                });
+                awaitState(closer, Thread.State.TIMED_WAITING); // waiting for the native call
+                holder.kill();
+            }
+            closer.join(30_000);
+            assertThat(close.get()).as("the close failed: the native call held the memory").isNotNull()
+                    .hasMessageContaining("cannot be closed");
+            allocator.join(30_000);
+            assertThat(allocation.get()).as("taken over from the dead holder once the close failed")
+                    .isInstanceOf(HeapBlock.class);
+            wake(view.memory().segment().asSlice(view.byteSize() - 64, 8), futexWaiter);
+            view.close();
+            assertThat(keeper.blocks()).extracting(HeapBlock::name).containsExactly("mine");
+        }
+    }
+
+    private static void awaitState(Thread thread, Thread.State state) {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (thread.getState() != state) {
+            assertThat(System.nanoTime() - deadline).as(thread + " " + state).isNegative();
+            Thread.onSpinWait();
         }
     }
 

@@ -63,7 +63,7 @@ public final class OwnerLock {
 
     /**
      * Takes the lock, taking it over from a dead owner if need be. While {@link #shut} (this view closing), waits
-     * without taking it: for the close's end, once the memory is closed, this throws.
+     * without taking it, and without timing out: for the close's end, once the memory is closed, this throws.
      *
      * @param timeout how long to wait for a live owner
      * @param what    what the lock guards, for the exception message
@@ -94,7 +94,8 @@ public final class OwnerLock {
                         // from a dead owner: its half-done work was never published
                         return;
                     }
-                    if (now - start > Timeouts.nanos(timeout)) {
+                    // not while shut: a dead owner's word is not taken then, and the close's end decides
+                    if (now - start > Timeouts.nanos(timeout) && shutters.get() == 0) {
                         throw new ShmException("timed out after " + timeout.toMillis() + " ms waiting for the lock of "
                                 + what + ", held by live " + ProcessIdentity.describe(owner));
                     }
