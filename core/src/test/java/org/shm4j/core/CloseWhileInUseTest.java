@@ -278,7 +278,9 @@ class CloseWhileInUseTest {
         String name = names.unique("close-dead-holder");
         BlockType type = new BlockType(0x100, 1);
         try (SharedHeap keeper = SharedHeap.create(name, 1 << 16)) {
-            SharedHeap view = SharedHeap.open(name, HeapOptions.defaults().withInitTimeout(Duration.ofMillis(600)));
+            // a bound below the close's 1 s wait, so that it passed during the close, and far above the few ms
+            // from the allocation's start to the close's (a loaded CI host)
+            SharedHeap view = SharedHeap.open(name, HeapOptions.defaults().withInitTimeout(Duration.ofMillis(950)));
             AtomicReference<Object> allocation = new AtomicReference<>();
             Thread allocator;
             Thread futexWaiter;
