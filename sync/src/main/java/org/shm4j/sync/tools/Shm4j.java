@@ -381,7 +381,8 @@ public final class Shm4j {
                 throw new IllegalArgumentException(command + " takes " + (operands == 0 ? "no operand"
                         : "one operand, HEAP") + ", got " + positional.subList(1, positional.size()));
             }
-            if (operands == 1 && positional.get(1).isEmpty()) { // no name: it resolved to the /dev/shm folder itself
+            // no name: it resolved to the /dev/shm folder itself (help's operands are no HEAP: it ignores them)
+            if (!command.equals("help") && operands == 1 && positional.get(1).isEmpty()) {
                 throw new IllegalArgumentException(command + ": HEAP is empty (expected: a name in /dev/shm or the "
                         + "path of a heap file)");
             }

@@ -960,6 +960,11 @@ class Shm4jToolTest {
             assertThat(empty.err()).startsWith("shm4j: " + command + ": HEAP is empty (expected: a name in /dev/shm "
                     + "or the path of a heap file)\nusage: shm4j COMMAND [OPTIONS]");
         }
+        for (String[] args : List.of(new String[] {"help", ""}, new String[] {"", "-h"})) { // help takes no HEAP
+            Result help = run(args);
+            assertThat(help.code()).as(String.join(" ", args)).isEqualTo(Shm4j.OK);
+            assertThat(help.out()).isEqualTo(run("help").out());
+        }
     }
 
     /** {@code help --json} printed the usage text, the one command whose --json gave no JSON document. */
