@@ -355,6 +355,14 @@ class ErrorMessagesTest {
         }
         assertThatThrownBy(longs::stats).isInstanceOf(IllegalStateException.class)
                 .hasMessage("SharedLongMap 'ids' cannot be used: its " + heap + " is closed");
+        Arena arena = Arena.ofShared();
+        MemorySegment closed = arena.allocate(8);
+        arena.close();
+        for (ThrowingCallable call : List.<ThrowingCallable>of(() -> longs.setBytes(2L, closed, 0, 8),
+                () -> longs.getInto(1L, closed, 0))) { // the caller's segment closed too: the map is named first
+            assertClosed(call, "SharedLongMap 'ids'", heap); // setBytes threw the JDK's bare "Already closed"
+        }
+        assertClosed(() -> map.getInto(1L, closed, 0), "SharedMap 'prices'", heap);
     }
 
     /**

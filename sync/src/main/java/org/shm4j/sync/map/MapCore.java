@@ -378,15 +378,17 @@ final class MapCore {
      * pays nothing.
      *
      * @param side {@code "source"} or {@code "target"}, for the message
-     * @return if the caller's {@code segment} is closed and this map's memory is not, an
+     * @return as {@link #closed} if this map's memory is closed (also when the caller's segment is: a copy out of
+     *         it may fail before the map is touched); else, if the caller's {@code segment} is closed, an
      *         {@link IllegalStateException} naming this map and the side, with the JDK's bare "Already closed"
-     *         {@code e} as its cause; otherwise {@code e} itself (a closed map's own failure names the map already)
+     *         {@code e} as its cause; otherwise {@code e} itself
      */
     RuntimeException callerClosed(IllegalStateException e, String side, MemorySegment segment) {
-        if (segment.scope().isAlive() || !block.scope().isAlive()) {
-            return e;
+        if (!block.scope().isAlive()) {
+            return closed(e); // e itself if the map's read named it already
         }
-        return new IllegalStateException(this + ": the caller's " + side + " segment is closed", e);
+        return segment.scope().isAlive() ? e
+                : new IllegalStateException(this + ": the caller's " + side + " segment is closed", e);
     }
 
     /**
