@@ -268,7 +268,11 @@ final class MapSegment {
         } catch (RuntimeException | Error e) {
             // the sequence stays odd: every later lock() tries the repair again and says why it fails; or this view
             // was closed under the holder: released through another view of the heap, if this process has one
-            mutex.releaseAfter(e, false, description);
+            try {
+                mutex.releaseAfter(e, false, description);
+            } catch (StackOverflowError again) { // a repair cut short by one overflows here too: see unlock()
+                mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+            }
             throw e;
         }
     }

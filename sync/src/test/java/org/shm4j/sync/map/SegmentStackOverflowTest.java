@@ -63,6 +63,25 @@ class SegmentStackOverflowTest {
         }
     }
 
+    /**
+     * The same rounds in a child JVM, whose JIT stops at C1 as every child's does: there the overflow also strikes in
+     * the repair that {@code lock()} runs once it took a noted hold over (the cut-short write left the sequence odd),
+     * and again in the release of {@code lock()}'s own catch, which left the segment held by the thread with nothing
+     * noted: its next compute threw "locked by this thread already" (round 1 or 2 in each of four runs).
+     */
+    @Test
+    void shouldNotLeaveASegmentLockedWhenTheRepairAfterATakeOverOverflows() throws Exception {
+        String heapName = names.unique("segsoerepair");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 22)) {
+            SharedMap.create(heap, "map", Codec.longs(), Codec.longs(), MapSizing.ofLongKeys(1000, 8));
+            try (ChildJvm child = ChildJvm.start(Rounds.class, heapName)) {
+                assertThat(child.awaitLine("ROUNDS", BOUND.multipliedBy(3))).as("the child's rounds")
+                        .isEqualTo("ROUNDS " + ROUNDS + " ok");
+                child.awaitSuccess(BOUND);
+            }
+        }
+    }
+
     /** Writes every key back with its value. */
     private static void touchAll(SharedMap<Long, Long> map) {
         for (long key = 0; key < KEYS; key++) {
@@ -90,6 +109,47 @@ class SegmentStackOverflowTest {
                 map.compute(next++ % KEYS, (k, v) -> v == null ? 1L : v + 1);
             } catch (StackOverflowError e) {
                 overflows++;
+            }
+        }
+    }
+
+    /**
+     * {@code main(heap)}: the rounds of the first test (ending at the first failure, each wait bounded) and prints
+     * {@code ROUNDS n ok}, or {@code ROUNDS failed in round r: why}.
+     */
+    public static final class Rounds {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedMap<Long, Long> map = SharedMap.open(heap, "map", Codec.longs(), Codec.longs());
+                for (long key = 0; key < KEYS; key++) {
+                    map.compute(key, (k, v) -> 0L);
+                }
+                Deep deep = new Deep(map);
+                String result = ROUNDS + " ok";
+                for (int round = 0; round < ROUNDS; round++) {
+                    AtomicReference<Throwable> failure = new AtomicReference<>();
+                    Thread thread = Thread.ofPlatform().daemon().stackSize(512 * 1024).start(() -> {
+                        try {
+                            deep.down();
+                        } catch (Throwable t) {
+                            failure.set(t);
+                        }
+                    });
+                    thread.join(BOUND.toMillis());
+                    if (thread.isAlive() || failure.get() != null) {
+                        result = "failed in round " + round + ": "
+                                + (thread.isAlive() ? "the deep thread hangs" : failure.get());
+                        break;
+                    }
+                    Thread writer = Thread.ofPlatform().daemon().start(() -> touchAll(map));
+                    writer.join(BOUND.toMillis());
+                    if (writer.isAlive()) {
+                        result = "failed in round " + round + ": another thread's writes hang";
+                        break;
+                    }
+                }
+                System.out.println("ROUNDS " + result);
+                System.out.flush();
             }
         }
     }
