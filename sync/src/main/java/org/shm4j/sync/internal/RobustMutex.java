@@ -89,17 +89,18 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * and its interrupt status. An owner process that closed its last view of the heap the mutex lies in counts as dead
  * ({@link HeapMappings#isPresent}: it can no longer reach the memory).
  *
- * <p>A hold left by a live process. A {@link StackOverflowError} can strike at any call, also one in a
- * {@code finally}: a release that it cuts short before the word is free, or an acquire that it cuts short after the CAS
- * that took the word, leaves the word this process's, named by the thread or by none, with no thread left to release
- * it; other processes take it for a live holder's, for as long as this process lives. So the acquire's own steps after
- * the CAS, and the callers' catches around their releases, note such a hold in {@link #leaked} with a field store (a
- * call from a frame whose stack just overflowed overflows again), and the next acquire through this object that finds
- * the word held takes the hold over as from a dead owner ({@link #takeOverLeaked}): at once if it would wait, else at
- * its liveness check. The steps of a release after the word is free (its wake) swallow such an error: the release is
- * done, and a waiter that missed the wake looks again within {@link #LIVENESS_NANOS}. So a noted hold is one that no
- * thread can free meanwhile: only its take-over does. A hold left through another object of this process (another
- * view, another {@code open} of the structure) waits for that object's next acquire.
+ * <p>A hold left by a live process. A {@link StackOverflowError} can strike at any call, also one in a {@code finally}:
+ * a release that it cuts short before the word is free, or an acquire that it cuts short after the CAS that took the
+ * word, leaves the word this process's, named by the thread or by none, with no thread left to release it; other
+ * processes take it for a live holder's, for as long as this process lives. So, in the library's own structures (not
+ * users' locks: see {@code notesLeaks}), the acquire's own steps after the CAS, and the callers' catches around their
+ * releases, note such a hold in {@link #leaked} with a field store (a call from a frame whose stack just overflowed
+ * overflows again), and the next acquire through this object that finds the word held takes the hold over as from a
+ * dead owner ({@link #takeOverLeaked}): at once if it would wait, else at its liveness check. The steps of a release
+ * after the word is free (its wake) swallow such an error: the release is done, and a waiter that missed the wake looks
+ * again within {@link #LIVENESS_NANOS}. So a noted hold is one that no thread can free meanwhile: only its take-over
+ * does. A hold left through another object of this process (another view, another {@code open} of the structure) waits
+ * for that object's next acquire.
  *
  * <p>Deadlock detection (when built with a {@link DeadlockWatch}) runs only in the blocked waiter's liveness check:
  * {@link #tryAcquire()} and the first attempt of {@link #acquire} are unchanged by it.
@@ -188,6 +189,13 @@ public final class RobustMutex {
      * before the word is free may set it (see {@link #release(boolean, String)}).
      */
     public volatile boolean leaked;
+    /**
+     * Whether the acquire's own steps note a hold in {@link #leaked}: only for the library's structures (made with the
+     * three-argument constructor), whose callers never release after an acquire that threw. A user's lock (made with a
+     * {@link DeadlockWatch} argument, null or not) notes nothing: its user may release a hold that
+     * {@code isHeldByCurrentThread()} reports after such an error, and the note would then take the next holder's.
+     */
+    private final boolean notesLeaks;
 
     /**
      * A mutex whose waits take no part in deadlock detection.
@@ -197,20 +205,28 @@ public final class RobustMutex {
      * @param description what the mutex guards, for messages ("ring 'jobs' consumers")
      */
     public RobustMutex(MemorySegment segment, long base, String description) {
-        this(segment, base, description, null);
+        this(segment, base, description, null, true);
     }
 
     /**
+     * A user's lock: its acquire notes no hold in {@link #leaked} (see {@code notesLeaks}).
+     *
      * @param segment     memory holding the mutex
      * @param base        offset of the mutex's 40 bytes, 8-byte aligned
      * @param description what the mutex guards, for messages ("lock 'orders'")
      * @param watch       deadlock detection for its long waits, or null for none (a lock wrapped over raw memory)
      */
     public RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch) {
+        this(segment, base, description, watch, false);
+    }
+
+    private RobustMutex(MemorySegment segment, long base, String description, DeadlockWatch watch,
+            boolean notesLeaks) {
         Waits.prepare(); // the native wait calls linked now, not in a lock's first timed wait
         this.segment = segment.asSlice(base, MUTEX_SIZE);
         this.watch = watch;
         this.description = description;
+        this.notesLeaks = notesLeaks;
     }
 
     /**
@@ -298,7 +314,7 @@ public final class RobustMutex {
         try {
             claimTaken();
         } catch (StackOverflowError e) {
-            leaked = true; // a store, not a call: see leaked
+            leaked = notesLeaks; // loads and a store, not a call: see leaked
             throw e;
         }
         return true;
@@ -447,7 +463,7 @@ public final class RobustMutex {
                 Backoff.restoreInterrupt(interrupted);
             } catch (StackOverflowError e) {
                 if (taken) {
-                    leaked = true; // the acquire throws with the word taken: see leaked
+                    leaked = notesLeaks; // the acquire throws with the word taken: see leaked
                 }
                 throw e;
             }
@@ -518,7 +534,7 @@ public final class RobustMutex {
         try {
             release(true, "a mutex taken over from a dead owner");
         } catch (StackOverflowError e) {
-            leaked = true; // a store, not a call: see leaked
+            leaked = notesLeaks; // loads and a store, not a call: see leaked
             throw e;
         }
         return true;
@@ -1050,7 +1066,7 @@ public final class RobustMutex {
             ClosedViewRelease.releaseTaken(segment, deadKey, description, (w & LOCK_ENTERING) == 0, closed);
             throw closed;
         } catch (StackOverflowError e) {
-            leaked = true; // a store, not a call: see leaked
+            leaked = notesLeaks; // loads and a store, not a call: see leaked
             throw e;
         }
         return true;
