@@ -20,8 +20,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * over as a dead holder's, and before the fix every later poll, in any process, returned 0 after waiting a second
  * for the turn (the overflowing thread's own poll threw "already held by this thread"). Each round recurses to the
  * stack's end, then polls at every depth on the way back; then another thread must drain what is left in time, and at
- * the end a child JVM must get every message offered after the rounds. No message is handed over twice, and each one
- * never handed over is one a poll cut short consumed (its handler overflowed: the message counts as consumed).
+ * the end a child JVM must get every message offered after the rounds. Each message never handed over is one a poll
+ * cut short consumed (its handler overflowed: the message counts as consumed), and each one handed over again is one
+ * whose freeing a poll cut short after its handler returned (handled as a consumer's death there: found by review,
+ * with a handler that only counts); so together they are at most the polls cut short.
  */
 class TurnStackOverflowTest {
     private static final Duration BOUND = Duration.ofSeconds(60);
@@ -67,11 +69,13 @@ class TurnStackOverflowTest {
                 child.awaitSuccess(BOUND);
             }
             int lost = 0;
+            int again = 0;
             for (int s = 0; s < seq; s++) {
-                assertThat(deep.seen[s]).as("message " + s + " handed over at most once").isLessThanOrEqualTo((byte) 1);
                 lost += deep.seen[s] == 0 ? 1 : 0;
+                again += Math.max(deep.seen[s] - 1, 0);
             }
-            assertThat(lost).as("messages not handed over").isLessThanOrEqualTo(deep.overflows);
+            assertThat(lost + again).as("messages not handed over, and handed over again (each one a poll cut short)")
+                    .isLessThanOrEqualTo(deep.overflows);
         }
     }
 
