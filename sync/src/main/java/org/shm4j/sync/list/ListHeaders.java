@@ -72,7 +72,11 @@ final class ListHeaders {
                 store.mutex.markConsistent();
             }
         } catch (RuntimeException | Error e) { // a view closed under the holder: see RobustMutex.releaseAfter
-            store.mutex.releaseAfter(e, false, store.what());
+            try {
+                store.mutex.releaseAfter(e, false, store.what());
+            } catch (StackOverflowError again) { // a recovery cut short by one overflows here too: see SharedList
+                store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+            }
             throw e;
         }
     }

@@ -260,7 +260,12 @@ public final class SharedList<T> implements Iterable<T> {
             checkIndex(index, store.size(), store.size());
             return decodeLocked(index);
         } finally {
-            unlock();
+            try {
+                store.mutex.release(false, store.what());
+            } catch (StackOverflowError e) { // the mutex left held: see lock()
+                store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                throw e;
+            }
         }
     }
 
@@ -279,7 +284,12 @@ public final class SharedList<T> implements Iterable<T> {
                 writeScratch(value, length);
                 store.apply(OP_SET, index, 0, store.size());
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -307,7 +317,12 @@ public final class SharedList<T> implements Iterable<T> {
                     store.endWrite(); // also if the codec threw: the slot past the size is not part of the list
                 }
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -346,7 +361,12 @@ public final class SharedList<T> implements Iterable<T> {
                     store.endWrite(); // also if a codec threw: the slots past the size are not part of the list
                 }
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -386,7 +406,12 @@ public final class SharedList<T> implements Iterable<T> {
             try {
                 return indexLocked(sought);
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -458,7 +483,12 @@ public final class SharedList<T> implements Iterable<T> {
                 }
                 return index >= 0;
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -552,7 +582,12 @@ public final class SharedList<T> implements Iterable<T> {
                 writeScratch(value, length);
                 store.apply(OP_INSERT, index, size, size);
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -571,7 +606,12 @@ public final class SharedList<T> implements Iterable<T> {
             try {
                 return removeLocked(index, store.size());
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -594,7 +634,12 @@ public final class SharedList<T> implements Iterable<T> {
                 }
                 return removeLocked(size - 1, size);
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -610,7 +655,12 @@ public final class SharedList<T> implements Iterable<T> {
                 store.setSize(0);
                 store.endWrite();
             } finally {
-                unlock();
+                try {
+                    store.mutex.release(false, store.what());
+                } catch (StackOverflowError e) { // the mutex left held: see lock()
+                    store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                    throw e;
+                }
             }
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw store.closed(e);
@@ -699,7 +749,12 @@ public final class SharedList<T> implements Iterable<T> {
         try {
             return copyUpTo(store.size(), true);
         } finally {
-            unlock();
+            try {
+                store.mutex.release(false, store.what());
+            } catch (StackOverflowError e) { // the mutex left held: see lock()
+                store.mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                throw e;
+            }
         }
     }
 
@@ -789,11 +844,15 @@ public final class SharedList<T> implements Iterable<T> {
         }
     }
 
+    /**
+     * Takes the writers' mutex. Each release of it runs in a {@code finally}, at about the depth where a codec or the
+     * change overflowed, and a {@link StackOverflowError} that cuts it short leaves the mutex held by no thread that
+     * will release it: the release's own catch notes the hold in {@code RobustMutex.leaked} (a field store, in the
+     * releasing frame: a helper method's call could overflow at its entry, in the caller's frame, past any catch of
+     * its own), and the next lock through this list object takes it over, finishing a journaled change cut short as
+     * after a dead writer (see {@link ListStore#recover}).
+     */
     private void lock() {
         ListHeaders.lock(store);
-    }
-
-    private void unlock() {
-        store.mutex.release(false, store.what());
     }
 }
