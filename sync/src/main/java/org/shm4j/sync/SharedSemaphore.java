@@ -530,7 +530,12 @@ public final class SharedSemaphore {
             slots.add(me, ProcessSlots.FIRST, n); // one store: the acquisition is all or nothing
             return true;
         } finally {
-            mutex.release(false, description);
+            try {
+                mutex.release(false, description);
+            } catch (StackOverflowError e) { // the mutex left held: see RobustMutex.leaked and lockMutex
+                mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                throw e;
+            }
         }
     }
 
@@ -549,17 +554,26 @@ public final class SharedSemaphore {
             }
             slots.add(me, ProcessSlots.FIRST, -n);
         } finally {
-            mutex.release(false, description);
+            try {
+                mutex.release(false, description);
+            } catch (StackOverflowError e) { // the mutex left held: see RobustMutex.leaked and lockMutex
+                mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                throw e;
+            }
         }
         bumpAndWake();
     }
 
+    /**
+     * Undo: takes the mutex. A release of it that a {@link StackOverflowError} cut short (the releases run in a
+     * {@code finally}, at about the depth where the change overflowed) left it held by no thread that will release it,
+     * and every later acquire or release, in any process, would wait for it: each release's catch notes the hold in
+     * {@link RobustMutex#leaked} (a field store, not a helper's call, which could overflow at its entry), and the next
+     * acquire through this object takes it over. Nothing needs repair: each change is a single store.
+     */
     private boolean lockMutex(long timeoutNanos, boolean interruptible) throws InterruptedException {
-        if (!mutex.acquire(timeoutNanos, interruptible)) {
-            return false;
-        }
-        mutex.markConsistentAfterAcquire(description); // each update is a single store: nothing half-done to repair
-        return true;
+        // each update is a single store: nothing half-done to repair
+        return mutex.acquireWhole(timeoutNanos, interruptible, description);
     }
 
     /** Undo: bumps the release sequence (clearing the waiters bit) and wakes the blocked acquirers. */

@@ -634,6 +634,37 @@ public final class RobustMutex {
     }
 
     /**
+     * {@link #acquire} for a structure whose every update a dead holder left whole (each a single store, or
+     * all-or-nothing with its state stored last): then clears the mark of a dead holder, as there is nothing to repair.
+     * If that meets a view closed under the holder, releases the mutex as {@link #releaseAfter} does and throws. The
+     * mark is cleared in this frame, not by a call the caller makes after the acquire: a {@link StackOverflowError} at
+     * the entry of such a call would leave the mutex held with nothing noted in {@link #leaked}; here one that cuts
+     * the check short is caught, and one that then cuts the release short (before the word is free: see
+     * {@link #release(boolean, String)}) is noted.
+     *
+     * @param what the structure, for the release's messages
+     * @return false if the timeout passed first
+     */
+    public boolean acquireWhole(long timeoutNanos, boolean interruptible, String what) throws InterruptedException {
+        if (!acquire(timeoutNanos, interruptible)) {
+            return false;
+        }
+        try {
+            if (!isConsistent()) {
+                markConsistent();
+            }
+        } catch (RuntimeException | Error e) {
+            try {
+                releaseAfter(e, false, what);
+            } catch (StackOverflowError again) {
+                leaked = notesLeaks; // loads and a store, not a call: see leaked
+            }
+            throw e;
+        }
+        return true;
+    }
+
+    /**
      * Right after the acquire, for a structure whose every update a dead holder left whole (each a single store, or
      * all-or-nothing with its state stored last): clears the mark of a dead holder, as there is nothing to repair. If
      * that meets a view closed under the holder, releases the mutex as {@link #releaseAfter} does and throws.
