@@ -216,7 +216,12 @@ public final class SharedCounters {
             return new SharedCounter(this, block.asSlice(valueOffset(capacity, id), Long.BYTES), id, registration,
                     asStored(label));
         } finally {
-            mutex.release(false, description);
+            try {
+                mutex.release(false, description);
+            } catch (StackOverflowError e) { // the mutex left held: see RobustMutex.leaked and lockMutex
+                mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                throw e;
+            }
         }
     }
 
@@ -302,7 +307,12 @@ public final class SharedCounters {
             block.set(JAVA_LONG, meta + FREE_DEADLINE, System.currentTimeMillis() + reuseDelayMillis); // plain
             INT.setRelease(block, meta + STATE, FREED); // release: publishes the deadline
         } finally {
-            mutex.release(false, description);
+            try {
+                mutex.release(false, description);
+            } catch (StackOverflowError e) { // the mutex left held: see RobustMutex.leaked and lockMutex
+                mutex.leaked = true; // a store, not a call: a call would overflow the stack again
+                throw e;
+            }
         }
     }
 
@@ -353,12 +363,20 @@ public final class SharedCounters {
         return new String(label.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
     }
 
+    /**
+     * Takes the allocation mutex. A release of it that a {@link StackOverflowError} cut short (the releases run in a
+     * {@code finally}, at about the depth where the allocation or free overflowed) left it held by no thread that will
+     * release it, and every later allocation or free, in any process, would time out: each release's catch notes
+     * the hold in {@link RobustMutex#leaked} (a field store, not a helper's call, which could overflow at its entry),
+     * and the next acquire through this object takes it over. Nothing needs repair: each change stores its state last.
+     */
     private void lockMutex() {
         if (block.isReadOnly()) { // allocate and free write; reading (snapshot, find) works on a read-only heap
             throw new IllegalStateException(description + " is read-only here: its heap was opened read-only");
         }
         try {
-            if (!mutex.acquire(MUTEX_TIMEOUT_NANOS, false)) {
+            // a dead holder's changes are all-or-nothing, its state stored last: nothing to repair
+            if (!mutex.acquireWhole(MUTEX_TIMEOUT_NANOS, false, description)) {
                 throw new ShmException(description + ": allocation mutex not acquired within "
                         + TimeUnit.NANOSECONDS.toMillis(MUTEX_TIMEOUT_NANOS) + " ms; held by "
                         + mutex.owner().map(Object::toString).orElse("nobody"));
@@ -366,7 +384,6 @@ public final class SharedCounters {
         } catch (InterruptedException e) {
             throw new AssertionError("an uninterruptible acquire threw InterruptedException", e);
         }
-        mutex.markConsistentAfterAcquire(description); // a dead holder's changes are all-or-nothing: state last
     }
 
     private static long checkArguments(String name, int capacity, Duration reuseDelay) {

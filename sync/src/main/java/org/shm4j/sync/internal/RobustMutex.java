@@ -665,24 +665,6 @@ public final class RobustMutex {
     }
 
     /**
-     * Right after the acquire, for a structure whose every update a dead holder left whole (each a single store, or
-     * all-or-nothing with its state stored last): clears the mark of a dead holder, as there is nothing to repair. If
-     * that meets a view closed under the holder, releases the mutex as {@link #releaseAfter} does and throws.
-     *
-     * @param what the structure, for the release's messages
-     */
-    public void markConsistentAfterAcquire(String what) {
-        try {
-            if (!isConsistent()) {
-                markConsistent();
-            }
-        } catch (RuntimeException | Error e) {
-            releaseAfter(e, false, what);
-            throw e;
-        }
-    }
-
-    /**
      * Releases the mutex at {@code base} in {@code s} (see {@link #tryAcquire(MemorySegment, long)}) and wakes
      * blocked waiters, if any.
      *
