@@ -4,11 +4,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.Codec;
+import org.shm4j.sync.testing.StackOverflowRounds;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -33,28 +33,9 @@ class SegmentStackOverflowTest {
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 22)) {
             SharedMap<Long, Long> map = SharedMap.create(heap, "map", Codec.longs(), Codec.longs(),
                     MapSizing.ofLongKeys(1000, 8));
-            for (long key = 0; key < KEYS; key++) { // at this depth: the classes a compute uses are initialized here
-                map.compute(key, (k, v) -> 0L);
-            }
-            Deep deep = new Deep(map);
-            for (int round = 0; round < ROUNDS; round++) {
-                AtomicReference<Throwable> failure = new AtomicReference<>();
-                Thread thread = Thread.ofPlatform().stackSize(512 * 1024).start(() -> {
-                    try {
-                        deep.down();
-                    } catch (Throwable t) {
-                        failure.set(t);
-                    }
-                });
-                thread.join(BOUND.toMillis());
-                assertThat(thread.isAlive()).as("round " + round + " ends in time").isFalse();
-                assertThat(failure.get()).as("round " + round + ": the overflowing thread's later computes").isNull();
-                Thread writer = Thread.ofPlatform().daemon().start(() -> touchAll(map));
-                writer.join(BOUND.toMillis());
-                assertThat(writer.isAlive()).as("round " + round + ": another thread writes every key in time")
-                        .isFalse();
-            }
-            assertThat(deep.overflows).as("computes cut short by the overflow").isPositive();
+            StackOverflowRounds.Result result = rounds(map);
+            assertThat(result.outcome()).as("the rounds").isEqualTo(ROUNDS + " ok");
+            assertThat(result.overflows()).as("computes cut short by the overflow").isPositive();
             try (ChildJvm child = ChildJvm.start(Toucher.class, heapName)) {
                 assertThat(child.awaitLine("TOUCHED", BOUND)).as("another process writes every key")
                         .isEqualTo("TOUCHED " + KEYS);
@@ -82,34 +63,20 @@ class SegmentStackOverflowTest {
         }
     }
 
+    /** Computes once at every depth of {@link StackOverflowRounds}, after one compute of each key here. */
+    private static StackOverflowRounds.Result rounds(SharedMap<Long, Long> map) throws InterruptedException {
+        for (long key = 0; key < KEYS; key++) { // at this depth: the classes a compute uses are initialized here
+            map.compute(key, (k, v) -> 0L);
+        }
+        long[] next = new long[1]; // only the deep threads, one at a time, use it
+        return StackOverflowRounds.run(ROUNDS, () -> map.compute(next[0]++ % KEYS, (k, v) -> v == null ? 1L : v + 1),
+                () -> touchAll(map), BOUND);
+    }
+
     /** Writes every key back with its value. */
     private static void touchAll(SharedMap<Long, Long> map) {
         for (long key = 0; key < KEYS; key++) {
             map.put(key, map.getOrDefault(key, 0L));
-        }
-    }
-
-    /** The recursion: computes once at every depth on its way back from the stack's end. */
-    private static final class Deep {
-        private final SharedMap<Long, Long> map;
-        private long next;
-        int overflows;
-
-        Deep(SharedMap<Long, Long> map) {
-            this.map = map;
-        }
-
-        void down() {
-            try {
-                down();
-            } catch (StackOverflowError expected) {
-                // the end: compute on the way back
-            }
-            try {
-                map.compute(next++ % KEYS, (k, v) -> v == null ? 1L : v + 1);
-            } catch (StackOverflowError e) {
-                overflows++;
-            }
         }
     }
 
@@ -121,33 +88,7 @@ class SegmentStackOverflowTest {
         public static void main(String[] args) throws InterruptedException {
             try (SharedHeap heap = SharedHeap.open(args[0])) {
                 SharedMap<Long, Long> map = SharedMap.open(heap, "map", Codec.longs(), Codec.longs());
-                for (long key = 0; key < KEYS; key++) {
-                    map.compute(key, (k, v) -> 0L);
-                }
-                Deep deep = new Deep(map);
-                String result = ROUNDS + " ok";
-                for (int round = 0; round < ROUNDS; round++) {
-                    AtomicReference<Throwable> failure = new AtomicReference<>();
-                    Thread thread = Thread.ofPlatform().daemon().stackSize(512 * 1024).start(() -> {
-                        try {
-                            deep.down();
-                        } catch (Throwable t) {
-                            failure.set(t);
-                        }
-                    });
-                    thread.join(BOUND.toMillis());
-                    if (thread.isAlive() || failure.get() != null) {
-                        result = "failed in round " + round + ": "
-                                + (thread.isAlive() ? "the deep thread hangs" : failure.get());
-                        break;
-                    }
-                    Thread writer = Thread.ofPlatform().daemon().start(() -> touchAll(map));
-                    writer.join(BOUND.toMillis());
-                    if (writer.isAlive()) {
-                        result = "failed in round " + round + ": another thread's writes hang";
-                        break;
-                    }
-                }
+                String result = rounds(map).outcome();
                 System.out.println("ROUNDS " + result);
                 System.out.flush();
             }
