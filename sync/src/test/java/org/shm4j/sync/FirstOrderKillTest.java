@@ -187,18 +187,7 @@ class FirstOrderKillTest {
             } finally {
                 lock.writeLock().unlock();
             }
-            CompletableFuture<Boolean> reader = CompletableFuture.supplyAsync(() -> {
-                try {
-                    boolean locked = lock.readLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS);
-                    if (locked) {
-                        lock.readLock().unlock();
-                    }
-                    return locked;
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            }, threads);
-            assertThat(reader.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the reader's lock").isTrue();
+            assertThat(readsInAnotherThread(lock)).as("the reader's lock").isTrue();
             assertThat(lock.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
             assertThat(lock.isConsistent()).isTrue();
             assertThat(lock.recoveries()).isZero();
@@ -229,18 +218,7 @@ class FirstOrderKillTest {
                     lock.writeLock().unlock();
                 }
             }
-            CompletableFuture<Boolean> reader = CompletableFuture.supplyAsync(() -> {
-                try {
-                    boolean locked = lock.readLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS);
-                    if (locked) {
-                        lock.readLock().unlock();
-                    }
-                    return locked;
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            }, threads);
-            assertThat(reader.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the reader's lock").isTrue();
+            assertThat(readsInAnotherThread(lock)).as("the reader's lock").isTrue();
             assertThat(lock.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the next writer").isTrue();
             assertThat(lock.isConsistent()).isTrue();
             assertThat(lock.recoveries()).isZero();
@@ -276,6 +254,22 @@ class FirstOrderKillTest {
         assertThat(Shm4j.run(new String[] {"inspect", heap}, new PrintStream(out, true, UTF_8),
                 new PrintStream(new ByteArrayOutputStream(), true, UTF_8))).isZero();
         return out.toString(UTF_8);
+    }
+
+
+    /** @return whether another thread of this process read-locked (and unlocked) {@code lock} within the bound */
+    private boolean readsInAnotherThread(SharedReadWriteLock lock) throws Exception {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                boolean locked = lock.readLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS);
+                if (locked) {
+                    lock.readLock().unlock();
+                }
+                return locked;
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }, threads).get(BOUND.toSeconds(), TimeUnit.SECONDS);
     }
 
     /** {@code main(heap)}: acquires a permit, prints HELD, releases it once the event "release" is set. */
