@@ -80,6 +80,7 @@ final class MapCore {
         // entry a first put may store must find a second such chunk in the segment
         this.maxEntryBytes = MapLayout.chunkSize(Math.max(0, segmentNumber(0, null, 0, 0).arena.maxClass() - 1));
         segmentCount(); // checks nextSegment at open, as the header's other fields were
+        Scratch.initialize(); // here, shallow: an operation deep in a stack must not be the first to initialize it
     }
 
     /**

@@ -27,6 +27,16 @@ final class Scratch {
     private Scratch nested;
 
     /**
+     * Initializes this class and the classes its buffers use, at a map's open (shallow, and allowed to throw): a map's
+     * first operation may come from deep in a thread's stack, where an initializer cut short by a
+     * {@link StackOverflowError} would leave the class erroneous, and every later operation in the JVM would throw
+     * {@link NoClassDefFoundError}.
+     */
+    static void initialize() {
+        take().release();
+    }
+
+    /**
      * @return the current thread's buffers, in use until {@link #release()}: those of the first level not in use
      *         already (a compute function, a codec's accessor or a record's constructor that itself uses a map while
      *         an operation runs takes the next level's, made once and kept)
