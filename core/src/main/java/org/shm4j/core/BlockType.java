@@ -50,6 +50,22 @@ public record BlockType(int tag, int layoutVersion) {
         return Optional.ofNullable(KINDS.get(tag));
     }
 
+    /**
+     * Written out rather than generated: a record's generated {@code equals} links through
+     * {@code java.lang.runtime.ObjectMethods}, and a lookup deep in a thread's stack that linked it first could
+     * overflow in that class's initialization, which leaves it erroneous for every record in the JVM.
+     */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof BlockType other && tag == other.tag && layoutVersion == other.layoutVersion;
+    }
+
+    /** Written out for the reason {@link #equals} is. */
+    @Override
+    public int hashCode() {
+        return 31 * tag + layoutVersion;
+    }
+
     @Override
     public String toString() {
         return "type 0x" + Integer.toHexString(tag) + " v" + layoutVersion;

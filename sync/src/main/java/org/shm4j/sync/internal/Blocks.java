@@ -93,6 +93,7 @@ public final class Blocks {
      */
     public static <T> T opening(SharedHeap heap, Supplier<T> body) {
         Objects.requireNonNull(heap, "heap"); // first, for every factory: before any other argument is looked at
+        Utf8.initialize(); // here, shallow: codecs' text and counters' labels use it in operations
         try {
             return body.get();
         } catch (IllegalStateException e) {

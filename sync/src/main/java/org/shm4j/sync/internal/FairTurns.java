@@ -67,6 +67,15 @@ public final class FairTurns {
         }
 
         /**
+         * Initializes this class: a fair lock's open calls this, shallow, so that a wait deep in a thread's stack is
+         * never the first to, where a {@link StackOverflowError} in the initializer would leave the class erroneous
+         * and every later use in the JVM throwing {@link NoClassDefFoundError}.
+         */
+        public static void initialize() {
+            // the JVM initializes the class before it runs a static method: nothing else to do
+        }
+
+        /**
          * @param s     the lock's block
          * @param start when the wait began ({@link System#nanoTime()}): the first liveness check is one period later
          * @return the current thread's waiter, reset for this wait

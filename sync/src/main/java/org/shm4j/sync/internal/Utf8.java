@@ -21,6 +21,16 @@ public final class Utf8 {
     }
 
     /**
+     * Initializes this class: every structure's open calls this (through {@link Blocks#opening}), shallow, so that
+     * an operation deep in a thread's stack is never the first to, where a {@link StackOverflowError} in the
+     * initializer would leave the class erroneous and every later use in the JVM throwing
+     * {@link NoClassDefFoundError}.
+     */
+    public static void initialize() {
+        // the JVM initializes the class before it runs a static method: nothing else to do
+    }
+
+    /**
      * @return the {@code length} UTF-8 bytes at {@code offset} of {@code source} as a String (malformed input
      *         replaced, as {@code new String(bytes, UTF_8)} does), copied through a buffer of the thread, so that only
      *         the String is allocated

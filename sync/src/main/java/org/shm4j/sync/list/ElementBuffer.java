@@ -20,6 +20,15 @@ final class ElementBuffer {
     private ElementBuffer() {
     }
 
+    /**
+     * Initializes this class: a list's open calls this, shallow, so that a read deep in a thread's stack is never the
+     * first to, where a {@link StackOverflowError} in the initializer would leave the class erroneous and every later
+     * use in the JVM throwing {@link NoClassDefFoundError}.
+     */
+    static void initialize() {
+        // the JVM initializes the class before it runs a static method: nothing else to do
+    }
+
     /** @return the current thread's buffer, marked in use until {@link #release()}, or a new one if it is in use */
     static ElementBuffer take() {
         ElementBuffer buffer = CURRENT.get();

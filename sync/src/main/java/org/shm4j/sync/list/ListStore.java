@@ -58,6 +58,7 @@ final class ListStore {
         this.heap = heap;
         this.name = name;
         this.what = "SharedList '" + name + "'";
+        ElementBuffer.initialize(); // here, shallow: a read must not be the first to initialize it
         this.header = header;
         this.mutex = new RobustMutex(header, LIST_MUTEX_OFFSET, what + " mutex");
         this.maxElementBytes = maxElementBytes;

@@ -42,6 +42,15 @@ final class ReadHolds {
         }
     }
 
+    /**
+     * Initializes this class: a read-write lock's open calls this, shallow, so that a read acquire deep in a thread's
+     * stack is never the first to, where a {@link StackOverflowError} in the initializer would leave the class
+     * erroneous and every later read acquire in the JVM throwing {@link NoClassDefFoundError}.
+     */
+    static void initialize() {
+        // the JVM initializes the class before it runs a static method: nothing else to do
+    }
+
     /** One thread's read holds of one lock: made for that lock, never another's. */
     static final class Counter {
         final Thread thread = Thread.currentThread();

@@ -71,6 +71,7 @@ final class ReadSide extends TimedLock {
     ReadSide(SharedReadWriteLock lock, MemorySegment segment, RobustMutex writer, ProcessSlots slots,
              GiveUpCheck giveUps, WaitingWriters waitingWriters, String description) {
         super(description + " (read)", null, segment); // readers take no part in deadlock detection
+        ReadHolds.initialize(); // here, shallow: a read acquire must not be the first to initialize it
         this.segment = segment;
         this.owner = waitingWriters.key().owner();
         this.ownerOffset = waitingWriters.key().offset();

@@ -44,6 +44,17 @@ final class ReaderCensus {
     private boolean recounting;
 
     private record Key(HeapMappings.AttachPeriod period, long offset) {
+        /** Written out, not generated: see {@link org.shm4j.core.BlockType#equals}. */
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key other && period.equals(other.period) && offset == other.offset;
+        }
+
+        /** Written out for the reason {@link #equals} is. */
+        @Override
+        public int hashCode() {
+            return 31 * period.hashCode() + Long.hashCode(offset);
+        }
     }
 
     private ReaderCensus() {

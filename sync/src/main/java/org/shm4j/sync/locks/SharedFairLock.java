@@ -143,6 +143,7 @@ public final class SharedFairLock extends TimedLock {
     private SharedFairLock(MemorySegment segment, String description, SharedHeap heap, String name) {
         super(description, DeadlockWatch.of(heap, segment, WaitLayout.KIND_FAIR, description), segment);
         Waits.prepare(); // the native wait calls linked now, not in the first timed wait
+        FairTurns.Waiter.initialize(); // here, shallow: a wait must not be the first to initialize it
         this.processes = new ProcessSlots(segment, FAIR_PROCESSES_OFFSET, description);
         FairWord.check(segment, processes, description);
         this.segment = segment;

@@ -141,5 +141,17 @@ final class WaitingWriters {
             }
             return new LockKey(segment.scope(), segment.address());
         }
+
+        /** Written out, not generated: see {@link org.shm4j.core.BlockType#equals}. */
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof LockKey other && owner.equals(other.owner) && offset == other.offset;
+        }
+
+        /** Written out for the reason {@link #equals} is. */
+        @Override
+        public int hashCode() {
+            return 31 * owner.hashCode() + Long.hashCode(offset);
+        }
     }
 }
