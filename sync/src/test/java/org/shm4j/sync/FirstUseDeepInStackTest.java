@@ -21,6 +21,7 @@ import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.invoke.MethodHandles;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -93,6 +94,15 @@ class FirstUseDeepInStackTest {
                 return () -> {
                     queue.offer("x");
                     queue.poll(1, TimeUnit.NANOSECONDS);
+                };
+            });
+            cases.put("recordQueue", heap -> {
+                SharedQueue<Point> queue = SharedQueue.create(heap, "records", 1 << 10,
+                        Codec.record(Point.class, MethodHandles.lookup()));
+                Point point = new Point("p", 1);
+                return () -> {
+                    queue.offer(point);
+                    queue.poll();
                 };
             });
             cases.put("joinableQueue", heap -> {
@@ -262,6 +272,10 @@ class FirstUseDeepInStackTest {
             return "failed: deep in the stack: " + (deep.failures.isEmpty() ? "ok" : deep.failures.getFirst())
                     + "; from a shallow thread afterwards: " + (failure.get() == null ? "ok" : failure.get());
         }
+    }
+
+    /** A record a queue's codec writes. */
+    record Point(String name, long value) {
     }
 
     /** A structure's operation. */
