@@ -185,8 +185,9 @@ public final class RobustMutex {
      * True while a hold that a thread of this process left through this object waits for its take-over (see the class
      * documentation): set by the acquire's steps after its CAS and by a holder's catch around its release when a
      * {@link StackOverflowError} cut them short, cleared by {@link #takeOverLeaked}. Public and written with a field
-     * store, not a call, by the holder's catch: a call there would overflow the stack again. Only a release cut short
-     * before the word is free may set it (see {@link #release(boolean, String)}).
+     * store, not a call, by the holder's catch: a call there would overflow the stack again. Of releases, only one cut
+     * short before the word is free may set it (see {@link #release(boolean, String)}); the acquire's steps set it
+     * only with the word taken and only where {@code notesLeaks}.
      */
     public volatile boolean leaked;
     /**
@@ -642,8 +643,11 @@ public final class RobustMutex {
      * the check short is caught, and one that then cuts the release short (before the word is free: see
      * {@link #release(boolean, String)}) is noted.
      *
-     * @param what the structure, for the release's messages
+     * @param timeoutNanos  how long to wait, or a negative value for ever
+     * @param interruptible whether an interrupt ends the wait
+     * @param what          the structure, for the release's messages
      * @return false if the timeout passed first
+     * @throws InterruptedException if {@code interruptible} and the thread is interrupted while waiting
      */
     public boolean acquireWhole(long timeoutNanos, boolean interruptible, String what) throws InterruptedException {
         if (!acquire(timeoutNanos, interruptible)) {
