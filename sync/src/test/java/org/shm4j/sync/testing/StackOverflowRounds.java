@@ -1,5 +1,7 @@
 package org.shm4j.sync.testing;
 
+import org.shm4j.testing.ChildJvm;
+
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -11,6 +13,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class StackOverflowRounds {
     private static final long DEEP_STACK_BYTES = 512 * 1024;
+    /** How a child's line with its rounds' outcome begins. */
+    private static final String OUTCOME = "ROUNDS ";
 
     private StackOverflowRounds() {
     }
@@ -67,6 +71,26 @@ public final class StackOverflowRounds {
             }
         }
         return new Result(rounds + " ok", overflows[0]);
+    }
+
+    /**
+     * Runs {@code rounds}, whose {@code main(heap)} ends with {@link #report}, in a child JVM on {@code heapName}: a
+     * child's JIT stops at C1, where the overflow strikes in other places than in this JVM.
+     *
+     * @return the outcome the child printed ({@link Result#outcome()})
+     */
+    public static String outcomeInChild(Class<?> rounds, String heapName, Duration bound) throws Exception {
+        try (ChildJvm child = ChildJvm.start(rounds, heapName)) {
+            String line = child.awaitLine(OUTCOME, bound.multipliedBy(3));
+            child.awaitSuccess(bound);
+            return line.substring(OUTCOME.length());
+        }
+    }
+
+    /** Prints the outcome of a child's rounds for {@link #outcomeInChild}. */
+    public static void report(Result result) {
+        System.out.println(OUTCOME + result.outcome());
+        System.out.flush();
     }
 
     /** The recursion: runs the operation once at every depth on its way back from the stack's end. */
