@@ -6,14 +6,10 @@ import org.shm4j.core.internal.HeapMappings;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_ENTERING;
-import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
 import static org.shm4j.sync.internal.SyncLayout.LOCK_WAITERS;
-import static org.shm4j.sync.internal.SyncLayout.MUTEX_FLAGS;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_OWNER_THREAD;
-import static org.shm4j.sync.internal.SyncLayout.MUTEX_RECOVERIES;
 import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
 
 /**
@@ -79,7 +75,6 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  */
 final class ClosedViewRelease {
     // VarHandle mechanics
-    private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private ClosedViewRelease() {
@@ -341,8 +336,7 @@ final class ClosedViewRelease {
         }
         // a holder that had not entered (a writer waiting for readers) changed nothing: no repair is due
         if (mayHaveEntered && ((long) LONG.getVolatile(view, MUTEX_WORD) & LOCK_ENTERING) == 0) {
-            INT.getAndBitwiseOr(view, MUTEX_FLAGS, LOCK_OWNER_DIED);
-            LONG.getAndAdd(view, MUTEX_RECOVERIES, 1L);
+            RobustMutex.markForRepair(view, 0);
         }
         RobustMutex.release(view, 0, wakeAll, what);
         return true;

@@ -1076,8 +1076,7 @@ public final class RobustMutex {
             VarHandle.storeStoreFence(); // two opaque stores to two places are not ordered without it (slow path)
             claim(segment, 0); // until then the owner field holds the dead owner's key, which no thread here matches
             if ((w & LOCK_ENTERING) == 0) { // it had entered
-                INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
-                LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
+                markForRepair(segment, 0);
             }
         } catch (IllegalStateException closed) { // see claimTaken: marked through the other view instead
             ClosedViewRelease.releaseTaken(segment, deadKey, description, (w & LOCK_ENTERING) == 0, closed);
@@ -1107,13 +1106,21 @@ public final class RobustMutex {
                 return false;
             }
             claim(segment, 0);
-            INT.getAndBitwiseOr(segment, MUTEX_FLAGS, LOCK_OWNER_DIED);
-            LONG.getAndAdd(segment, MUTEX_RECOVERIES, 1L);
+            markForRepair(segment, 0);
         } catch (StackOverflowError e) {
             leaked = true; // the hold is still no thread's: noted again
             throw e;
         }
         return true;
+    }
+
+    /**
+     * Marks what the mutex at {@code base} in {@code s} guards inconsistent, as after a dead holder that may have
+     * stopped midway through it, and counts the recovery: for a holder that takes a hold over.
+     */
+    static void markForRepair(MemorySegment s, long base) {
+        INT.getAndBitwiseOr(s, base + MUTEX_FLAGS, LOCK_OWNER_DIED);
+        LONG.getAndAdd(s, base + MUTEX_RECOVERIES, 1L);
     }
 
     /**
