@@ -97,17 +97,7 @@ class BarrierArrivalKillTest {
      */
     @Test
     void shouldBreakForEveryLivePartyWhenARegisteredPartyIsKilledBeforeItsSlotWrite() throws Exception {
-        String heapName = names.unique("arrival-waiter");
-        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 3);
-            CompletableFuture<Object> waiting = CompletableFuture.supplyAsync(() -> await(barrier, LONG), threads);
-            Await.until("the first party waiting", BOUND, () -> barrier.getNumberWaiting() == 1);
-            killArriving(heapName, beforeSlotWrite(), "registered", 1);
-            assertThat(await(barrier, LONG)).as("the last arrival").isInstanceOf(BrokenBarrierException.class);
-            assertThat(waiting.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the waiter")
-                    .isInstanceOf(BrokenBarrierException.class);
-            assertResetAndTrips(barrier);
-        }
+        assertWaiterAndLateArrivalBreak(3, beforeSlotWrite(), "registered");
     }
 
     /**
@@ -152,8 +142,8 @@ class BarrierArrivalKillTest {
      */
     @Test
     void shouldBreakWhenTheActionsRunnerIsKilledBeforeTheAction() throws Exception {
-        assertRunnerKilledBreaks(new KilledAtCall.Step(BarrierGenerations.class.getName(), "runAction",
-                "runActionAndTrip"));
+        assertWaiterAndLateArrivalBreak(2, new KilledAtCall.Step(BarrierGenerations.class.getName(), "runAction",
+                "runActionAndTrip"), "action");
     }
 
     /**
@@ -162,22 +152,22 @@ class BarrierArrivalKillTest {
      */
     @Test
     void shouldBreakWhenTheActionsRunnerIsKilledBeforeItsTrip() throws Exception {
-        assertRunnerKilledBreaks(new KilledAtCall.Step(BarrierGenerations.class.getName(), "ended",
-                "runActionAndTrip", 3));
+        assertWaiterAndLateArrivalBreak(2, new KilledAtCall.Step(BarrierGenerations.class.getName(), "ended",
+                "runActionAndTrip", 3), "action");
     }
 
     /**
-     * A barrier of two: a party of this process waits, the child arrives last with an action and is killed at
-     * {@code step}; the waiter, and a party of this process that arrives after the kill, get
-     * {@link BrokenBarrierException} within the bound (a bound far shorter than the waiter's timeout).
+     * A barrier of {@code parties}: a party of this process waits, the child arrives second ({@code role}: as
+     * {@link Arriving} takes it) and is killed at {@code step}; the waiter, and a party of this process that arrives
+     * after the kill, get {@link BrokenBarrierException} within the bound (far shorter than the waiter's timeout).
      */
-    private void assertRunnerKilledBreaks(KilledAtCall.Step step) throws Exception {
-        String heapName = names.unique("arrival-runner");
+    private void assertWaiterAndLateArrivalBreak(int parties, KilledAtCall.Step step, String role) throws Exception {
+        String heapName = names.unique("arrival-" + role);
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 16)) {
-            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
+            SharedBarrier barrier = SharedBarrier.create(heap, "barrier", parties);
             CompletableFuture<Object> waiting = CompletableFuture.supplyAsync(() -> await(barrier, LONG), threads);
             Await.until("the first party waiting", BOUND, () -> barrier.getNumberWaiting() == 1);
-            killArriving(heapName, step, "action", 1);
+            killArriving(heapName, step, role, 1);
             assertThat(await(barrier, LONG)).as("a party arriving after the kill")
                     .isInstanceOf(BrokenBarrierException.class);
             assertThat(waiting.get(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the waiter")
