@@ -1,12 +1,15 @@
 package org.shm4j.core.internal;
 
 import org.shm4j.core.HeapProcess;
+import org.shm4j.core.ShmException;
 import org.shm4j.core.ShmFullException;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -36,6 +39,16 @@ import static org.shm4j.core.internal.HeapLayout.SLOT_TOKEN_OFFSET;
  * <p>Within one process, attach and detach are serialised by one lock, so a process never holds two slots of one heap
  * and its count is exact. The token CASes are volatile: the claim is ordered before the attacher's read of the
  * heap's removal word, and {@link HeapRemoval} reads the tokens after its own volatile CAS of that word (see there).
+ *
+ * <p><b>Take-overs in flight.</b> A lock word, role or slot names its holder by process, not by attach period, so a
+ * process that closed the heap (its holds free to take, see {@link HeapMappings#isPresent}) and opens it again
+ * would, by locking anew, write the very word that a taker judged gone a moment before: the taker's CAS from that
+ * word then took the new hold (two holders at once). So a taker counts itself in the high half of its own slot's
+ * attachments word ({@link #markTakeOver}) before it judges the holder and until its CAS is done, and an attach
+ * that claims a new slot waits, after its claim, until no live process has such a count ({@link #attach}): Dekker's
+ * pattern over two volatile writes (the taker's count, the attacher's claim) each followed by a volatile read of the
+ * other's, so either the taker sees the holder attached again (and takes nothing) or the attacher waits for the
+ * taker's CAS, before it can hold anything anew. The low half counts the process's open heap objects.
  */
 public final class AttachTable {
     // VarHandle mechanics
@@ -43,6 +56,18 @@ public final class AttachTable {
 
     /** Serialises this process's attaches and detaches, of every heap. */
     private static final ReentrantLock PROCESS_LOCK = new ReentrantLock();
+    /** One take-over in flight, in the high half of a slot's attachments word. */
+    private static final long TAKE_OVER = 1L << 32;
+    /** The low half of a slot's attachments word: how many heap objects its process has open. */
+    private static final long OPENS = TAKE_OVER - 1;
+    /**
+     * How long an attach waits for another process's take-overs in flight: each is a liveness check and a CAS, so
+     * only a stopped process (or a thread of it cut short before it ended its count, see {@link #markTakeOver})
+     * keeps one that long.
+     */
+    static final long TAKE_OVER_WAIT_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** How long an attach parks between two looks at a slot's take-overs in flight. */
+    private static final long TAKE_OVER_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
 
     private AttachTable() {
     }
@@ -68,6 +93,7 @@ public final class AttachTable {
                 // volatile CAS: the claim must precede (in the total order) our read of the removal word
                 if (LONG.compareAndSet(segment, field(i, SLOT_TOKEN_OFFSET), 0L, me)) {
                     fillClaimed(segment, i, me, flocked);
+                    awaitTakeOvers(segment, i, me, what);
                     return;
                 }
             }
@@ -115,6 +141,78 @@ public final class AttachTable {
         }
     }
 
+    /**
+     * Waits, after this process claimed slot {@code mine} (a new slot: it had the heap closed, or never open), until
+     * no other live process has a take-over in flight that judged this process gone before the claim (see the class
+     * comment); frees the slot again if it gives up.
+     *
+     * @throws ShmException if a process keeps one in flight for {@link #TAKE_OVER_WAIT_NANOS}, naming it
+     */
+    private static void awaitTakeOvers(MemorySegment segment, int mine, long me, String what) {
+        long deadline = System.nanoTime() + TAKE_OVER_WAIT_NANOS;
+        try {
+            for (int i = 0; i < ATTACH_CAPACITY; i++) {
+                if (i != mine) {
+                    awaitSlot(segment, i, deadline, what);
+                }
+            }
+        } catch (Throwable e) {
+            Undo.after(e, () -> free(segment, mine, me));
+            throw e;
+        }
+    }
+
+    /** Waits until slot {@code i} has no take-over in flight, or is free, or its process is dead. */
+    private static void awaitSlot(MemorySegment segment, int i, long deadline, String what) {
+        while (true) {
+            long token = (long) LONG.getVolatile(segment, field(i, SLOT_TOKEN_OFFSET));
+            // volatile: after this process's volatile claim (Dekker with markTakeOver's count and judgment)
+            long inFlight = (long) LONG.getVolatile(segment, field(i, SLOT_ATTACHMENTS_OFFSET)) >>> 32;
+            if (token == 0 || inFlight == 0 || !ProcessIdentity.isAlive(token)) {
+                return;
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new ShmException("cannot attach to " + what + ": " + ProcessIdentity.describe(token)
+                        + " has been taking over a gone process's hold there for "
+                        + TimeUnit.NANOSECONDS.toSeconds(TAKE_OVER_WAIT_NANOS) + " s (a stopped process, or a thread"
+                        + " of it cut short midway, keeps that up until it closes the heap or exits); this process"
+                        + " must not hold anything there before that take-over is done");
+            }
+            LockSupport.parkNanos(TAKE_OVER_PARK_NANOS);
+        }
+    }
+
+    /**
+     * Counts a take-over in flight in this process's slot of the heap in {@code segment} (see the class comment):
+     * before the taker judges whether the holder is gone, until its CAS from the holder's word is done.
+     *
+     * @param segment a view of the heap this process is attached to
+     * @return the slot's attachments word, for {@link #unmarkTakeOver}; null if this process has no slot there
+     *         (a read-only view, or one closing): then it must take nothing over from a process that may be alive
+     * @throws IllegalStateException if {@code segment}'s view is closed
+     */
+    public static MemorySegment markTakeOver(MemorySegment segment) {
+        int mine = find(segment, ProcessIdentity.currentToken());
+        if (mine < 0) {
+            return null;
+        }
+        MemorySegment word = segment.asSlice(field(mine, SLOT_ATTACHMENTS_OFFSET), Long.BYTES);
+        // volatile: before the taker's volatile reads of the table (Dekker with awaitTakeOvers). The slot stays this
+        // process's while the view is open, and an add through a closed view throws instead of counting elsewhere
+        LONG.getAndAdd(word, 0L, TAKE_OVER);
+        return word;
+    }
+
+    /**
+     * Ends a take-over that {@link #markTakeOver} counted.
+     *
+     * @param word what {@link #markTakeOver} returned, or the same bytes in another open view of the heap
+     * @throws IllegalStateException if {@code word}'s view is closed
+     */
+    public static void unmarkTakeOver(MemorySegment word) {
+        LONG.getAndAdd(word, 0L, -TAKE_OVER); // volatile: after the taker's CAS
+    }
+
     /** Removes one attachment of this process; the last one frees its slot. Does nothing if it has no slot. */
     public static void detach(MemorySegment segment) {
         long me = ProcessIdentity.currentToken();
@@ -124,15 +222,23 @@ public final class AttachTable {
             if (mine < 0) {
                 return; // the slot was overwritten (damaged bytes): nothing of ours to remove
             }
-            long left = (long) LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), -1L) - 1;
-            if (left <= 0) {
-                LONG.setRelease(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 0L); // release: before the free below
-                LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), 0L); // release: likewise
-                LONG.compareAndSet(segment, field(mine, SLOT_TOKEN_OFFSET), me, 0L); // volatile: frees the slot
+            long left = ((long) LONG.getAndAdd(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), -1L) - 1) & OPENS;
+            if (left == 0) {
+                free(segment, mine, me);
             }
         } finally {
             PROCESS_LOCK.unlock();
         }
+    }
+
+    /**
+     * Frees slot {@code mine} of this process ({@code me}): its take-overs in flight too, whose views are all closed
+     * (a count through a closed view throws), so none of them can still CAS.
+     */
+    private static void free(MemorySegment segment, int mine, long me) {
+        LONG.setRelease(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 0L); // release: before the free below
+        LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), 0L); // release: likewise
+        LONG.compareAndSet(segment, field(mine, SLOT_TOKEN_OFFSET), me, 0L); // volatile: frees the slot
     }
 
     /**
@@ -144,7 +250,7 @@ public final class AttachTable {
         PROCESS_LOCK.lock();
         try {
             int mine = find(segment, me);
-            if (mine >= 0 && (long) LONG.getAcquire(segment, field(mine, SLOT_ATTACHMENTS_OFFSET)) == 1L) {
+            if (mine >= 0 && ((long) LONG.getAcquire(segment, field(mine, SLOT_ATTACHMENTS_OFFSET)) & OPENS) == 1L) {
                 LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), me); // release: after the claim
             }
         } finally {
@@ -187,7 +293,7 @@ public final class AttachTable {
             long token = (long) LONG.getAcquire(segment, field(i, SLOT_TOKEN_OFFSET)); // acquire: then its fields
             if (token != 0) {
                 long start = (long) LONG.getAcquire(segment, field(i, SLOT_START_STAMP_OFFSET));
-                long count = (long) LONG.getAcquire(segment, field(i, SLOT_ATTACHMENTS_OFFSET));
+                long count = (long) LONG.getAcquire(segment, field(i, SLOT_ATTACHMENTS_OFFSET)) & OPENS;
                 long startMillis = ProcessIdentity.startMatches(token, start) ? ProcessIdentity.startMillis(start) : 0;
                 processes.add(new HeapProcess(ProcessIdentity.pid(token), startMillis, count,
                         ProcessIdentity.isAlive(token)));

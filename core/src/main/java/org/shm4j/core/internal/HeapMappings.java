@@ -38,6 +38,11 @@ public final class HeapMappings {
     private static final Map<MemorySegment.Scope, Place> PLACES = new WeakHashMap<>();
     /** How many views {@link #throughAnotherOpenView} tries in turn: views may open as fast as they close. */
     private static final int VIEW_TRIES = 4;
+    /** {@link #endTakeOver} through another view: made here, not where first needed (possibly deep in a stack). */
+    private static final Predicate<MemorySegment> UNMARK = word -> {
+        AttachTable.unmarkTakeOver(word);
+        return true;
+    };
 
     private HeapMappings() {
     }
@@ -160,13 +165,8 @@ public final class HeapMappings {
      *         start), or null if it lies in none: an anonymous or read-only heap, or memory outside any heap
      */
     public static Place placeOf(MemorySegment memory) {
-        long address = memory.address();
-        for (Listed listed : MAPPED) {
-            if (listed.period != null && listed.holds(address)) {
-                return new Place(listed.period, listed.heap.address());
-            }
-        }
-        return null;
+        Listed listed = attachedListing(memory.address());
+        return listed == null ? null : new Place(listed.period, listed.heap.address());
     }
 
     /**
@@ -238,6 +238,70 @@ public final class HeapMappings {
      */
     public static boolean isPresent(MemorySegment memory, long token) {
         return ProcessIdentity.isAlive(token) && hasOpen(memory, token);
+    }
+
+    /**
+     * Begins a take-over from a holder that may be gone: judges it as {@link #isPresent} does, and if it is gone,
+     * keeps this process counted as taking over in the heap's attach table until {@link #endTakeOver}, so that the
+     * holder's process, if it closed the heap and opens it again meanwhile, waits before it can hold anything anew
+     * (see {@link AttachTable}): else the caller's CAS from the holder's word, which names a process and not a
+     * hold, could take a hold made after the judgment. The caller ends it once that CAS is done (or given up).
+     *
+     * @param memory where the lock, role or slot lies, as for {@link #isPresent}
+     * @param token  the holder's {@linkplain ProcessIdentity owner token}
+     * @return null if the holder is present (take nothing over); else what to pass to {@link #endTakeOver}
+     */
+    public static MemorySegment beginTakeOver(MemorySegment memory, long token) {
+        if (isPresent(memory, token)) { // the common answer, without a count
+            return null;
+        }
+        Listed listed = attachedListing(memory.address());
+        if (listed == null) { // judged by its process alone, which stays dead once dead: nothing to count
+            return MemorySegment.NULL;
+        }
+        MemorySegment mark;
+        try {
+            mark = AttachTable.markTakeOver(listed.heap);
+        } catch (IllegalStateException closedMeanwhile) { // this process closed that view: cannot take over through it
+            return null;
+        }
+        if (mark == null) { // no slot: a view closing, whose holds others may take but not it
+            return null;
+        }
+        if (isPresent(memory, token)) { // judged again, now counted: the answer that counts
+            endTakeOver(mark);
+            return null;
+        }
+        return mark;
+    }
+
+    /**
+     * Ends a take-over that {@link #beginTakeOver} began; through another open view of the heap if the caller's view
+     * closed meanwhile (if none is open, this process's slot went with the last one, and its count with it).
+     *
+     * @param mark what {@link #beginTakeOver} returned, not null
+     */
+    public static void endTakeOver(MemorySegment mark) {
+        if (mark.byteSize() == 0) {
+            return;
+        }
+        try {
+            AttachTable.unmarkTakeOver(mark);
+        } catch (IllegalStateException closed) {
+            throughAnotherOpenView(mark, UNMARK);
+        }
+    }
+
+    /**
+     * @return the listed, attached mapping that holds {@code address}, or null
+     */
+    private static Listed attachedListing(long address) {
+        for (Listed listed : MAPPED) {
+            if (listed.period != null && listed.holds(address)) {
+                return listed;
+            }
+        }
+        return null;
     }
 
     /**

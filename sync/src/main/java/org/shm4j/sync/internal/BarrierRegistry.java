@@ -124,12 +124,29 @@ public final class BarrierRegistry {
         int freed = 0;
         for (int i = 0; i < entries; i++) {
             long token = (long) LONG.getVolatile(segment, entry(i));
-            if (token != 0 && !HeapMappings.isPresent(segment, token)
-                    && LONG.compareAndSet(segment, entry(i), token, 0L)) {
+            if (token != 0 && free(i, token)) {
                 freed++;
             }
         }
         return freed;
+    }
+
+    /**
+     * Frees entry {@code index} from {@code token} if that process is gone, counted as taking over until the CAS (see
+     * {@link HeapMappings#beginTakeOver}): it may open its heap again and register anew.
+     *
+     * @return true if this thread freed it
+     */
+    private boolean free(int index, long token) {
+        MemorySegment takingOver = HeapMappings.beginTakeOver(segment, token);
+        if (takingOver == null) {
+            return false;
+        }
+        try {
+            return LONG.compareAndSet(segment, entry(index), token, 0L);
+        } finally {
+            HeapMappings.endTakeOver(takingOver);
+        }
     }
 
     /** @return the tokens of the taken entries, in table order (a snapshot: each entry read volatile once) */

@@ -124,11 +124,18 @@ public final class PipeEnds {
             if (owner == me) {
                 return;
             }
-            if (owner != 0 && HeapMappings.isPresent(block, owner)) { // not dead, nor closed the heap
+            // not dead, nor closed the heap; counted as taking over until the CAS (the holder may claim anew)
+            MemorySegment takingOver = owner == 0 ? MemorySegment.NULL : HeapMappings.beginTakeOver(block, owner);
+            if (takingOver == null) {
                 throw new IllegalStateException(describe(end) + " is held by live " + ProcessIdentity.describe(owner)
                         + " (expected: unclaimed, or held by a process that died)");
             }
-            long witness = (long) LONG.compareAndExchange(block, offset(end, PIPE_END_OWNER), owner, me);
+            long witness;
+            try {
+                witness = (long) LONG.compareAndExchange(block, offset(end, PIPE_END_OWNER), owner, me);
+            } finally {
+                HeapMappings.endTakeOver(takingOver);
+            }
             if (witness == owner) { // the successful CAS is the linearization point: the end is ours
                 if (isClosed(end)) { // its dead holder closed it after our check: closed ends stay closed
                     throw new IllegalStateException(describe(end) + " was closed by "

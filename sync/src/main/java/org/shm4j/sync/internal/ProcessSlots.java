@@ -174,8 +174,7 @@ public final class ProcessSlots {
         int reclaimedHolders = 0;
         for (int i = 0; i < SLOTS; i++) {
             long token = (long) LONG.getVolatile(segment, slot(i) + TOKEN);
-            if (token == 0 || HeapMappings.isPresent(segment, token & ~RECLAIMING)
-                    || !LONG.compareAndSet(segment, slot(i) + TOKEN, token, reclaimer)) {
+            if (token == 0 || !reclaim(i, token, reclaimer)) {
                 continue; // free, alive (a live reclaimer finishes its own), or taken by another reclaimer first
             }
             int held = (int) INT.getAndSet(segment, slot(i) + FIRST, 0);
@@ -186,6 +185,24 @@ public final class ProcessSlots {
             }
         }
         return reclaimedHolders;
+    }
+
+    /**
+     * Takes slot {@code index} for {@code reclaimer} from {@code token} if that process is gone, counted as taking
+     * over until the CAS (see {@link HeapMappings#beginTakeOver}): it may open its heap again and claim anew.
+     *
+     * @return true if this thread now reclaims the slot
+     */
+    private boolean reclaim(int index, long token, long reclaimer) {
+        MemorySegment takingOver = HeapMappings.beginTakeOver(segment, token & ~RECLAIMING);
+        if (takingOver == null) {
+            return false;
+        }
+        try {
+            return LONG.compareAndSet(segment, slot(index) + TOKEN, token, reclaimer);
+        } finally {
+            HeapMappings.endTakeOver(takingOver);
+        }
     }
 
     /** @return the pid owning slot {@code index} (or reclaiming it), or 0 */

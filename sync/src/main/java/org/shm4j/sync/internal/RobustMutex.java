@@ -1059,17 +1059,29 @@ public final class RobustMutex {
         if (owner == LOCKED) {
             return leaked && takeOverLeaked(); // else another thread of this live process holds it
         }
-        if (HeapMappings.isPresent(segment, ownerToken(owner))) { // dead, or closed the heap: cannot be inside
+        // dead, or closed the heap: cannot be inside; counted as taking over until the CAS (see beginTakeOver)
+        MemorySegment takingOver = HeapMappings.beginTakeOver(segment, ownerToken(owner));
+        if (takingOver == null) {
             return false;
         }
-        // volatile, then the word again: the dead owner's key (or 0) if the word was still w after it, as no one
-        // writes the field while the word is w; a key read after another thread's take-over would name that thread
-        long deadKey = (long) LONG.getVolatile(segment, MUTEX_OWNER_THREAD);
-        if ((long) LONG.getVolatile(segment, MUTEX_WORD) != w
-                || !takeOver(segment, w, deadKey, entering, description)) {
+        long deadKey;
+        boolean taken = false;
+        try {
+            // volatile, then the word again: the dead owner's key (or 0) if the word was still w after it, as no one
+            // writes the field while the word is w; a key read after another thread's take-over would name that one
+            deadKey = (long) LONG.getVolatile(segment, MUTEX_OWNER_THREAD);
+            taken = (long) LONG.getVolatile(segment, MUTEX_WORD) == w
+                    && takeOver(segment, w, deadKey, entering, description);
+        } finally {
+            if (!taken) {
+                HeapMappings.endTakeOver(takingOver);
+            }
+        }
+        if (!taken) {
             return false;
         }
         try {
+            HeapMappings.endTakeOver(takingOver); // in here: an overflow in it leaves the word taken, noted below
             // opaque: diagnostics; the dead owner's note, cleared before the claim so that a taker killed after the
             // claim leaves none (until the claim, owner() reports no note beside the dead owner's key)
             LONG.setOpaque(segment, MUTEX_HELD_SINCE, 0L);

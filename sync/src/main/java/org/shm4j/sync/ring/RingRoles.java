@@ -63,9 +63,23 @@ final class RingRoles {
             if (holder == me) {
                 return seen;
             }
-            refuseIfHeld(block, holder, what, role);
-            if (LONG.compareAndSet(block, offset, holder, me)) { // volatile CAS: one claimer wins a dead holder's role
-                return seen;
+            if (holder == 0) {
+                if (LONG.compareAndSet(block, offset, 0L, me)) { // volatile CAS: one claimer wins a free role
+                    return seen;
+                }
+                continue;
+            }
+            // counted as taking over until the CAS: the holder may open its heap again and claim anew meanwhile
+            MemorySegment takingOver = HeapMappings.beginTakeOver(block, holder);
+            if (takingOver == null) {
+                throw refusal(holder, what, role);
+            }
+            try {
+                if (LONG.compareAndSet(block, offset, holder, me)) { // volatile CAS: one claimer wins a gone one's role
+                    return seen;
+                }
+            } finally {
+                HeapMappings.endTakeOver(takingOver);
             }
         }
     }
@@ -85,10 +99,14 @@ final class RingRoles {
 
     private static void refuseIfHeld(MemorySegment block, long holder, String what, String role) {
         if (holder != 0 && HeapMappings.isPresent(block, holder)) { // not dead, nor closed the heap
-            throw new IllegalStateException(what + " has one " + role + " process at a time, and "
-                    + ProcessIdentity.describe(holder) + " (alive) is its " + role + ": that process gives the"
-                    + " role up by release(), by closing its heap or by exiting");
+            throw refusal(holder, what, role);
         }
+    }
+
+    private static IllegalStateException refusal(long holder, String what, String role) {
+        return new IllegalStateException(what + " has one " + role + " process at a time, and "
+                + ProcessIdentity.describe(holder) + " (alive) is its " + role + ": that process gives the"
+                + " role up by release(), by closing its heap or by exiting");
     }
 
     /**
