@@ -60,7 +60,7 @@ class HeapAttachKilledAtStepTest {
         heap.allocate("data", TYPE, 8, 8, block -> block.set(JAVA_LONG, 0, PATTERN));
         KilledAtCall.Step at = step.equals("mid-open")
                 ? new KilledAtCall.Step(AttachTable.class.getName(), "fillClaimed", "attach")
-                : KilledAtCall.Step.atLine(AttachTable.class, "detach", "me, 0L); // volatile: frees the slot", 1);
+                : KilledAtCall.Step.atLine(AttachTable.class, "free", "me, 0L); // volatile: frees the slot", 1);
         long pid;
         try (KilledAtCall child = KilledAtCall.start(at, step.equals("mid-open") ? Opener.class : Closer.class,
                 name)) {
