@@ -109,8 +109,10 @@ import java.util.function.Function;
  *     <td>volatile CAS from 0 (or a dead token) to claim, back to 0 to free</td></tr>
  * <tr><td>8</td><td>8</td><td>startStamp</td><td>that process's start stamp (0 if unknown)</td>
  *     <td>release after the claim</td></tr>
- * <tr><td>16</td><td>8</td><td>attachments</td><td>how many heap objects that process has open</td>
- *     <td>written only by that process; release</td></tr>
+ * <tr><td>16</td><td>8</td><td>attachments</td><td>bits 0..31: how many heap objects that process has open; bits
+ *     32..63: how many of its threads are taking a hold over from a gone process (an open that claims a slot waits
+ *     until no live process has one: see {@code AttachTable})</td>
+ *     <td>written only by that process; release, the high half by volatile add</td></tr>
  * <tr><td>24</td><td>8</td><td>flockToken</td><td>equal to token while every attachment of that process holds a
  *     shared {@code flock(2)} on the heap's file (see "Pid namespaces" below); anything else (0, or a former owner's
  *     token: versions before this field leave it as it was) says nothing</td>

@@ -22,7 +22,9 @@ import java.util.function.Predicate;
  * process from the attach table (see {@code SharedHeap.close()}). So a waiter may treat such a holder as a dead one.
  * Without this, a heap closed by one thread while another of its threads held a lock left that lock held by a live
  * process: every other process waited for it until that process exited. Anonymous heaps are not listed: no other
- * process maps them.
+ * process maps them. A word names its holder by process, not by hold, so a take-over from such a holder is counted
+ * from its judgment to its CAS ({@link #beginTakeOver}): the holder's process, should it open the heap again
+ * meanwhile, waits for it before it can hold anything anew.
  *
  * <p>Looked up only on the slow paths of waiters and claimers (a liveness check, at most every few milliseconds),
  * never on a lock's or ring's hot path; adding and removing copy the list (opens and closes are rare).

@@ -87,7 +87,9 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_WORD;
  * count of sleepers, so the uncontended path does not touch it, and reads the wake word only when it releases with
  * a store. A blocked waiter wakes at least every {@link #LIVENESS_NANOS} to check the owner's liveness, its deadline
  * and its interrupt status. An owner process that closed its last view of the heap the mutex lies in counts as dead
- * ({@link HeapMappings#isPresent}: it can no longer reach the memory).
+ * ({@link HeapMappings#isPresent}: it can no longer reach the memory); the take-over from it is bracketed by
+ * {@link HeapMappings#beginTakeOver} and its end, so that it cannot take a hold the same process made after opening
+ * the heap again.
  *
  * <p>A hold left by a live process. A {@link StackOverflowError} can strike at any call, also one in a {@code finally}:
  * a release that it cuts short before the word is free, or an acquire that it cuts short after the CAS that took the
