@@ -86,21 +86,23 @@ final class RingRoles {
 
     /**
      * For a call that acts for the role without taking it ({@code unblock}): refuses it while another process that
-     * is present holds the role whose word is at {@code offset} of {@code block}.
+     * is present holds the role whose word is at {@code offset} of {@code block}. A holder that closed its heap could
+     * open it again and act for the role beside the call: so the call is counted as a take-over (see {@link
+     * HeapMappings#beginTakeOver}), which that process's open waits for, until the caller ends it.
      *
+     * @return what the caller passes to {@link HeapMappings#endTakeOver} once it is done (in a {@code finally})
      * @throws IllegalStateException as {@link #claim} does
      */
-    static void refuseIfHeldElsewhere(MemorySegment block, long offset, String what, String role) {
+    static MemorySegment refuseIfHeldElsewhere(MemorySegment block, long offset, String what, String role) {
         long holder = holder(block, offset);
-        if (holder != ProcessIdentity.currentToken()) {
-            refuseIfHeld(block, holder, what, role);
+        if (holder == 0 || holder == ProcessIdentity.currentToken()) {
+            return MemorySegment.NULL;
         }
-    }
-
-    private static void refuseIfHeld(MemorySegment block, long holder, String what, String role) {
-        if (holder != 0 && HeapMappings.isPresent(block, holder)) { // not dead, nor closed the heap
+        MemorySegment takingOver = HeapMappings.beginTakeOver(block, holder); // not dead, nor closed the heap
+        if (takingOver == null) {
             throw refusal(holder, what, role);
         }
+        return takingOver;
     }
 
     private static IllegalStateException refusal(long holder, String what, String role) {

@@ -5,6 +5,7 @@ import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
+import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
 import org.shm4j.sync.internal.RingRoom;
@@ -1059,10 +1060,13 @@ public final class SharedRing {
      */
     public boolean unblock() {
         try {
-            if (kind != Kind.MPMC) {
-                RingRoles.refuseIfHeldElsewhere(block, RING_CONSUMER_PROCESS_OFFSET, description, "consumer");
+            MemorySegment consumerGone = kind == Kind.MPMC ? MemorySegment.NULL
+                    : RingRoles.refuseIfHeldElsewhere(block, RING_CONSUMER_PROCESS_OFFSET, description, "consumer");
+            try {
+                return stallRule.unblock();
+            } finally {
+                HeapMappings.endTakeOver(consumerGone);
             }
-            return stallRule.unblock();
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw closedOr(e);
         }
