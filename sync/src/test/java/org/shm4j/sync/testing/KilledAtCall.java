@@ -50,7 +50,8 @@ public final class KilledAtCall implements AutoCloseable {
 
     /**
      * The step: a thread enters {@code method} of {@code className} (any overload) from a frame of {@code caller}
-     * (the calling method's name, of any class) for the {@code hit}-th time (from 1) in the child.
+     * (the calling method's name, of any class) for the {@code hit}-th time (from 1) in the child; or, with a
+     * {@code line}, reaches that line of {@code method} (null: of whichever method holds it).
      */
     public record Step(String className, String method, String caller, int hit, int line) {
         /** The {@code hit}-th entry of {@code method} from {@code caller}. */
@@ -83,6 +84,14 @@ public final class KilledAtCall implements AutoCloseable {
             }
             return new Step(type.getName(), method, null, hit, found.getFirst() + 1);
         }
+
+        /**
+         * As {@link #atLine(Class, String, String, int)}, in whichever method of {@code type} the line lies: for a
+         * statement that moves between methods (a helper split off, or folded back).
+         */
+        public static Step atLine(Class<?> type, String code, int hit) throws IOException {
+            return atLine(type, null, code, hit);
+        }
     }
 
     private final ChildJvm child;
@@ -103,9 +112,27 @@ public final class KilledAtCall implements AutoCloseable {
      * @return the child, running until it reaches {@code step}
      */
     public static KilledAtCall start(Step step, Class<?> mainClass, String... args) throws InterruptedException {
-        ChildJvm child = ChildJvm.start(List.of("-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,"
-                + "address=127.0.0.1:0"), mainClass, args);
+        ChildJvm child = startSuspended(mainClass, args);
         boolean debugged = false;
+        try {
+            KilledAtCall killed = new KilledAtCall(child, attach(child), step);
+            debugged = true;
+            return killed;
+        } finally {
+            if (!debugged) {
+                child.close();
+            }
+        }
+    }
+
+    /** Starts {@code mainClass} suspended until a debugger {@linkplain #attach attaches} and resumes it. */
+    static ChildJvm startSuspended(Class<?> mainClass, String... args) {
+        return ChildJvm.start(List.of("-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,"
+                + "address=127.0.0.1:0"), mainClass, args);
+    }
+
+    /** @return a debugger attached to {@code child}, {@linkplain #startSuspended started suspended} */
+    static VirtualMachine attach(ChildJvm child) throws InterruptedException {
         try {
             String port = child.awaitLine(LISTENING, ATTACH_BOUND).substring(LISTENING.length()).trim();
             AttachingConnector socket = Bootstrap.virtualMachineManager().attachingConnectors().stream()
@@ -114,15 +141,9 @@ public final class KilledAtCall implements AutoCloseable {
             arguments.get("hostname").setValue("127.0.0.1");
             arguments.get("port").setValue(port);
             arguments.get("timeout").setValue(Long.toString(ATTACH_BOUND.toMillis()));
-            KilledAtCall killed = new KilledAtCall(child, socket.attach(arguments), step);
-            debugged = true;
-            return killed;
+            return socket.attach(arguments);
         } catch (IOException | IllegalConnectorArgumentsException e) {
             throw new IllegalStateException("cannot debug child " + child.pid(), e);
-        } finally {
-            if (!debugged) {
-                child.close();
-            }
         }
     }
 
@@ -191,10 +212,11 @@ public final class KilledAtCall implements AutoCloseable {
         }
     }
 
-    private static void setBreakpoints(ReferenceType type, Step step) {
+    /** Sets the step's breakpoints in {@code type}, each suspending the whole child; @return their requests */
+    static List<BreakpointRequest> setBreakpoints(ReferenceType type, Step step) {
         List<Location> locations = new ArrayList<>();
         try {
-            for (Method method : type.methodsByName(step.method())) {
+            for (Method method : step.method() == null ? type.methods() : type.methodsByName(step.method())) {
                 if (step.line() == 0) {
                     locations.add(method.location());
                 } else {
@@ -205,14 +227,17 @@ public final class KilledAtCall implements AutoCloseable {
             throw new IllegalStateException(type.name() + " has no line numbers", e);
         }
         if (locations.isEmpty()) {
-            throw new IllegalStateException("no method " + step.method() + (step.line() == 0 ? "" : " with line "
-                    + step.line()) + " in " + type.name());
+            throw new IllegalStateException("no method " + (step.method() == null ? "" : step.method() + " ")
+                    + (step.line() == 0 ? "" : "with line " + step.line() + " ") + "in " + type.name());
         }
+        List<BreakpointRequest> requests = new ArrayList<>();
         for (Location location : locations) {
             BreakpointRequest request = type.virtualMachine().eventRequestManager().createBreakpointRequest(location);
             request.setSuspendPolicy(EventRequest.SUSPEND_ALL);
             request.enable();
+            requests.add(request);
         }
+        return requests;
     }
 
     /** @return true if the thread is at the step: at its line, or in its method called from its caller */
@@ -221,7 +246,7 @@ public final class KilledAtCall implements AutoCloseable {
                 || thread.frameCount() > 1 && thread.frame(1).location().method().name().equals(step.caller());
     }
 
-    private static String stack(ThreadReference thread) throws IncompatibleThreadStateException {
+    static String stack(ThreadReference thread) throws IncompatibleThreadStateException {
         StringBuilder stack = new StringBuilder(thread.name()).append('\n');
         for (StackFrame frame : thread.frames()) {
             stack.append("  at ").append(frame.location()).append('\n');
