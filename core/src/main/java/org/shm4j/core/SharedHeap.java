@@ -246,7 +246,8 @@ public final class SharedHeap implements AutoCloseable {
             }
         });
         this.listed = memory.path().isPresent() ? memory.segment() : null;
-        this.period = listed != null && attached ? HeapMappings.enter(memory.path().get(), geometry.heapId()) : null;
+        this.period = listed != null && attached
+                ? HeapMappings.enter(memory.path().get(), geometry.heapId(), listed) : null;
         if (listed != null) {
             try {
                 HeapMappings.add(listed, period);
@@ -673,7 +674,7 @@ public final class SharedHeap implements AutoCloseable {
                 } else { // still mapped (see SharedMemory.close()): attached, listed, closable
                     allocLock.reopen();
                     if (wasAttached && period != null) { // the period goes on if another view kept it, else anew
-                        period = HeapMappings.enter(memory.path().orElseThrow(), geometry.heapId());
+                        period = HeapMappings.enter(memory.path().orElseThrow(), geometry.heapId(), listed);
                     }
                     if (listed != null) {
                         HeapMappings.add(listed, period);

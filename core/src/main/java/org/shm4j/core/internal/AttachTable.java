@@ -8,12 +8,15 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.core.internal.HeapLayout.ATTACH_CAPACITY;
+import static org.shm4j.core.internal.HeapLayout.HEAP_ID_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.SLOT_ATTACHMENTS_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.SLOT_FLOCK_TOKEN_OFFSET;
 import static org.shm4j.core.internal.HeapLayout.SLOT_START_STAMP_OFFSET;
@@ -48,7 +51,8 @@ import static org.shm4j.core.internal.HeapLayout.SLOT_TOKEN_OFFSET;
  * that claims a new slot waits, after its claim, until no live process has such a count ({@link #attach}): Dekker's
  * pattern over two volatile writes (the taker's count, the attacher's claim) each followed by a volatile read of the
  * other's, so either the taker sees the holder attached again (and takes nothing) or the attacher waits for the
- * taker's CAS, before it can hold anything anew. The low half counts the process's open heap objects.
+ * taker's CAS, before it can hold anything anew. The low half counts the process's open heap objects. A count made
+ * through a view that closed before it ended is ended through another view in the same slot ({@link #claimOf}).
  */
 public final class AttachTable {
     // VarHandle mechanics
@@ -68,8 +72,17 @@ public final class AttachTable {
     static final long TAKE_OVER_WAIT_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** How long an attach parks between two looks at a slot's take-overs in flight. */
     private static final long TAKE_OVER_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
+    /**
+     * This process's slots, by heap and index: an identity for each from its claim until its free (JVM-local, put and
+     * removed under {@link #PROCESS_LOCK}, read by any thread), see {@link #claimOf}.
+     */
+    private static final Map<SlotKey, Object> CLAIMS = new ConcurrentHashMap<>();
 
     private AttachTable() {
+    }
+
+    /** A slot of this process's: its heap's id and its index. */
+    private record SlotKey(long heapId, int slot) {
     }
 
     /**
@@ -94,6 +107,7 @@ public final class AttachTable {
                 if (LONG.compareAndSet(segment, field(i, SLOT_TOKEN_OFFSET), 0L, me)) {
                     fillClaimed(segment, i, me, flocked);
                     awaitTakeOvers(segment, i, me, what);
+                    recordClaim(segment, i, me);
                     return;
                 }
             }
@@ -182,6 +196,28 @@ public final class AttachTable {
         }
     }
 
+    /** Records a new identity for this process's slot {@code mine}, just claimed; frees the slot if that fails. */
+    private static void recordClaim(MemorySegment segment, int mine, long me) {
+        try {
+            CLAIMS.put(new SlotKey(heapId(segment), mine), new Object());
+        } catch (Throwable e) { // an Error (it allocates): else claimOf would find no identity, or an earlier one's
+            Undo.after(e, () -> free(segment, mine, me));
+            throw e;
+        }
+    }
+
+    /**
+     * @param segment a view of the heap, attached: this process's slot is claimed until the view detaches
+     * @return the identity of this process's claim of its slot in that heap, the same for every view attached to it
+     *         in the same slot (also one opened while another closes, between that one's attach period's end and its
+     *         detach), and another for a slot claimed after this one is freed; null if none is known (a slot this
+     *         process did not claim: a copied or damaged table)
+     */
+    public static Object claimOf(MemorySegment segment) {
+        int mine = find(segment, ProcessIdentity.currentToken());
+        return mine < 0 ? null : CLAIMS.get(new SlotKey(heapId(segment), mine));
+    }
+
     /**
      * Counts a take-over in flight in this process's slot of the heap in {@code segment} (see the class comment):
      * before the taker judges whether the holder is gone, until its CAS from the holder's word is done.
@@ -239,6 +275,13 @@ public final class AttachTable {
         LONG.setRelease(segment, field(mine, SLOT_ATTACHMENTS_OFFSET), 0L); // release: before the free below
         LONG.setRelease(segment, field(mine, SLOT_FLOCK_TOKEN_OFFSET), 0L); // release: likewise
         LONG.compareAndSet(segment, field(mine, SLOT_TOKEN_OFFSET), me, 0L); // volatile: frees the slot
+        // last: if it fails (an Error), the slot is free anyway, and the next claim of that index puts its own
+        CLAIMS.remove(new SlotKey(heapId(segment), mine));
+    }
+
+    /** @return the id of the heap in {@code segment}: plain, written once before any process could attach to it */
+    private static long heapId(MemorySegment segment) {
+        return segment.get(JAVA_LONG, HEAP_ID_OFFSET);
     }
 
     /**

@@ -64,19 +64,31 @@ public final class HeapMappings {
      * what this process remembers of its threads' holds in a heap (a read-write lock's per-thread counts) is kept per
      * period: a period over is never the current one again, and a count kept under it is stale. Identity is what
      * tells periods apart.
+     *
+     * <p>A period ends as its last view starts to close, before that view detaches, so a view opened meanwhile starts
+     * a new period but counts in the same slot of the attach table: the two periods share their slot's
+     * {@linkplain AttachTable#claimOf claim}, which a take-over counted in that slot needs (see {@link #endTakeOver}).
      */
     public static final class AttachPeriod {
         private final Object file; // see fileIdentity
         private final long heapId;
+        /** This process's claim of its slot in the heap's attach table while the period lasts; null if unknown. */
+        private final Object claim;
         private final ReentrantLock allocation = new ReentrantLock();
         /** The attached views of the heap open in this process: guarded by {@link #PERIODS}. */
         private int views;
         /** Set once the last view closed: volatile, read by any thread without the lock. */
         private volatile boolean over;
 
-        private AttachPeriod(Object file, long heapId) {
+        private AttachPeriod(Object file, long heapId, Object claim) {
             this.file = file;
             this.heapId = heapId;
+            this.claim = claim;
+        }
+
+        /** @return true if this process's attachments in both periods count in one claim of one slot */
+        private boolean inSameSlot(AttachPeriod other) {
+            return claim != null && claim == other.claim;
         }
 
         /** @return true once every attached view of the heap in this process that made up this period closed */
@@ -101,10 +113,12 @@ public final class HeapMappings {
     /**
      * Counts an attached view of the heap {@code heapId} at {@code file} opening.
      *
+     * @param heap the view's mapping, attached
      * @return the period it belongs to: the current one of that heap in this process, or a new one
      */
-    public static AttachPeriod enter(Path file, long heapId) {
+    public static AttachPeriod enter(Path file, long heapId, MemorySegment heap) {
         Object identity = fileIdentity(file);
+        Object claim = AttachTable.claimOf(heap); // outside the lock: the same for as long as the view is attached
         synchronized (PERIODS) {
             for (AttachPeriod period : PERIODS) {
                 if (period.heapId == heapId && period.file.equals(identity)) {
@@ -112,7 +126,7 @@ public final class HeapMappings {
                     return period;
                 }
             }
-            AttachPeriod period = new AttachPeriod(identity, heapId);
+            AttachPeriod period = new AttachPeriod(identity, heapId, claim);
             period.views = 1;
             PERIODS.add(period);
             return period;
@@ -184,6 +198,14 @@ public final class HeapMappings {
      *         over, or its last views are closing: others then take its holds over as a gone process's)
      */
     public static MemorySegment inAnotherOpenView(MemorySegment closed) {
+        return inAnotherOpenView(closed, false);
+    }
+
+    /**
+     * @param sameSlot whether a view of a later period of the same slot will do (see {@link AttachPeriod})
+     * @see #inAnotherOpenView(MemorySegment)
+     */
+    private static MemorySegment inAnotherOpenView(MemorySegment closed, boolean sameSlot) {
         if (closed.scope().isAlive()) {
             return null;
         }
@@ -195,7 +217,9 @@ public final class HeapMappings {
             return null;
         }
         for (Listed listed : MAPPED) {
-            if (listed.period == place.period() && listed.heap.scope().isAlive()) {
+            boolean same = listed.period == place.period()
+                    || sameSlot && listed.period != null && place.period().inSameSlot(listed.period);
+            if (same && listed.heap.scope().isAlive()) {
                 return listed.heap.asSlice(closed.address() - place.base(), closed.byteSize());
             }
         }
@@ -215,8 +239,17 @@ public final class HeapMappings {
      *         {@code access} failed with an {@link IllegalStateException} in a view still open
      */
     public static boolean throughAnotherOpenView(MemorySegment closed, Predicate<MemorySegment> access) {
+        return throughAnotherOpenView(closed, false, access);
+    }
+
+    /**
+     * @param sameSlot whether a view of a later period of the same slot will do (see {@link AttachPeriod})
+     * @see #throughAnotherOpenView(MemorySegment, Predicate)
+     */
+    private static boolean throughAnotherOpenView(MemorySegment closed, boolean sameSlot,
+                                                  Predicate<MemorySegment> access) {
         for (int tries = 0; tries < VIEW_TRIES; tries++) {
-            MemorySegment view = inAnotherOpenView(closed);
+            MemorySegment view = inAnotherOpenView(closed, sameSlot);
             if (view == null) {
                 return false;
             }
@@ -278,8 +311,11 @@ public final class HeapMappings {
     }
 
     /**
-     * Ends a take-over that {@link #beginTakeOver} began; through another open view of the heap if the caller's view
-     * closed meanwhile (if none is open, this process's slot went with the last one, and its count with it).
+     * Ends a take-over that {@link #beginTakeOver} began; through another open view of the heap in the same slot if the
+     * caller's view closed meanwhile, of its attach period or of a later one (a view opened while the caller's closed,
+     * between that one's period's end and its detach, keeps the slot and the count: helper-266, every other process's
+     * attach then waited for it and failed for as long as that view was open); if none is open, this process's slot
+     * went with the last one, and its count with it.
      *
      * @param mark what {@link #beginTakeOver} returned, not null
      */
@@ -290,7 +326,7 @@ public final class HeapMappings {
         try {
             AttachTable.unmarkTakeOver(mark);
         } catch (IllegalStateException closed) {
-            throughAnotherOpenView(mark, UNMARK);
+            throughAnotherOpenView(mark, true, UNMARK);
         }
     }
 

@@ -1,0 +1,194 @@
+package org.shm4j.core.internal;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.ShmNames;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The count of a take-over in flight ({@link HeapMappings#beginTakeOver}) in this process's attach slot, when the view
+ * it was counted through closes before the take-over ends: a count left behind keeps every other process's attach
+ * waiting 5 s and then failing, for as long as this process keeps the heap open.
+ */
+@Timeout(120)
+class TakeOverMarkTest {
+    private static final BlockType WORD = new BlockType(0x100, 1);
+    private static final Duration BOUND = Duration.ofSeconds(30);
+    private static final long SYS_FUTEX = 202;
+    private static final int FUTEX_WAIT = 0;
+    private static final int FUTEX_WAKE = 1;
+    private static final MethodHandle SYSCALL = Linker.nativeLinker().downcallHandle(
+            Linker.nativeLinker().defaultLookup().find("syscall").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS),
+            Linker.Option.firstVariadicArg(1));
+
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    /**
+     * The close of a process's only view leaves the view's attach period before it detaches; a view that another
+     * thread opened in between joined the process's slot (still there) in a new period. A take-over counted through
+     * the closing view and ended after its unmap looked for another open view of the old period, found none, and
+     * left its count in the slot, which the new view kept: a child's open then waited 5 s and failed ("has been
+     * taking over a gone process's hold there"). The close's wait for a native call that holds the memory (a futex
+     * wait here) holds it between its leave and its detach.
+     */
+    @Test
+    void shouldEndATakeOverWhoseViewClosedWhileAnotherViewOpened() throws Throwable {
+        String name = names.unique("mark-view");
+        SharedHeap first = SharedHeap.create(name, 1 << 16);
+        MemorySegment lock = first.allocate("word", WORD, 8).segment();
+        long gone = ProcessIdentity.token(1, 12_345); // pid 1 with another start stamp: a gone holder
+        MemorySegment takingOver = HeapMappings.beginTakeOver(lock, gone);
+        assertThat(takingOver).as("counted as taking over").isNotNull();
+        assertThat(takingOver.byteSize()).as("a count in the attach table").isPositive();
+        MemorySegment held = first.memory().segment().asSlice(first.byteSize() - 64, 8);
+        Thread futexWaiter = futexWaitIn(held);
+        AtomicReference<Throwable> closeFailure = new AtomicReference<>();
+        Thread closer = Thread.ofPlatform().start(() -> {
+            try {
+                first.close();
+            } catch (Throwable t) {
+                closeFailure.set(t);
+            }
+        });
+        awaitParked(closer);
+        try (SharedHeap second = SharedHeap.open(name)) {
+            wake(held, futexWaiter);
+            closer.join(BOUND.toMillis());
+            assertThat(closer.isAlive()).as("the close returned").isFalse();
+            assertThat(closeFailure.get()).as("the close's failure").isNull();
+            HeapMappings.endTakeOver(takingOver);
+            assertThat(takeOversInFlight(second.memory().segment())).as("this process's take-overs in flight")
+                    .isZero();
+            try (ChildJvm child = ChildJvm.start(Opener.class, name)) {
+                assertThat(child.awaitLine("OPENED", BOUND)).isEqualTo("OPENED");
+                child.awaitSuccess(BOUND);
+            }
+        }
+    }
+
+    /**
+     * The other side of the test above: a take-over counted through a process's last view, which closed (freeing the
+     * slot and the count with it) before the take-over ended, must not be ended in the slot of a view opened later
+     * (a new claim, maybe of the same index): its count would go below zero there, which every attach of another
+     * process reads as a take-over in flight.
+     */
+    @Test
+    void shouldNotEndATakeOverInASlotClaimedAfterItsViewClosed() throws Exception {
+        String name = names.unique("mark-slot");
+        try (SharedHeap keeper = SharedHeap.create(name, 1 << 16)) {
+            keeper.allocate("word", WORD, 8);
+        } // closed: a named heap stays for the opens below
+        SharedHeap first = SharedHeap.open(name);
+        MemorySegment lock = first.lookup("word", WORD).segment();
+        MemorySegment takingOver = HeapMappings.beginTakeOver(lock, ProcessIdentity.token(1, 12_345));
+        assertThat(takingOver).as("counted as taking over").isNotNull();
+        first.close();
+        try (SharedHeap second = SharedHeap.open(name)) {
+            HeapMappings.endTakeOver(takingOver);
+            assertThat(takeOversInFlight(second.memory().segment())).as("this process's take-overs in flight")
+                    .isZero();
+            try (ChildJvm child = ChildJvm.start(Opener.class, name)) {
+                assertThat(child.awaitLine("OPENED", BOUND)).isEqualTo("OPENED");
+                child.awaitSuccess(BOUND);
+            }
+        }
+    }
+
+    /** @return the high half of this process's slot's attachments word in the heap {@code heap} maps */
+    private static long takeOversInFlight(MemorySegment heap) {
+        long me = ProcessIdentity.currentToken();
+        for (int i = 0; i < HeapLayout.ATTACH_CAPACITY; i++) {
+            if (heap.get(JAVA_LONG, HeapLayout.slotOffset(i) + HeapLayout.SLOT_TOKEN_OFFSET) == me) {
+                return heap.get(JAVA_LONG, HeapLayout.slotOffset(i) + HeapLayout.SLOT_ATTACHMENTS_OFFSET) >>> 32;
+            }
+        }
+        throw new AssertionError("this process has no slot");
+    }
+
+    /** Waits until {@code thread} parks with a timeout (a close waiting for a use of the memory to end). */
+    private static void awaitParked(Thread thread) {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (thread.getState() != Thread.State.TIMED_WAITING) {
+            assertThat(thread.isAlive()).as("the closer still runs").isTrue();
+            assertThat(System.nanoTime() - deadline).as("the closer parks within " + BOUND).isNegative();
+            Thread.onSpinWait();
+        }
+    }
+
+    /** @return a thread waiting in futex on {@code word}, passed as a segment (its session held for the call) */
+    private static Thread futexWaitIn(MemorySegment word) throws IOException {
+        MemorySegment timeout = Arena.global().allocate(16, 8);
+        timeout.set(JAVA_LONG, 0, 30); // 30 s, then the call ends by itself
+        Thread waiter = Thread.ofPlatform().start(() -> {
+            try {
+                long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, word, FUTEX_WAIT, 0, timeout);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+        });
+        awaitFutexWaitOn(word.address());
+        return waiter;
+    }
+
+    /** Wakes the thread {@link #futexWaitIn} started, through a segment that holds nothing, and joins it. */
+    private static void wake(MemorySegment word, Thread waiter) throws Throwable {
+        MemorySegment raw = MemorySegment.ofAddress(word.address()); // a global segment: no session to hold
+        long woken = (long) SYSCALL.invokeExact(SYS_FUTEX, raw, FUTEX_WAKE, 1, MemorySegment.NULL);
+        assertThat(woken).isEqualTo(1);
+        waiter.join(BOUND.toMillis());
+        assertThat(waiter.isAlive()).isFalse();
+    }
+
+    /** Waits until a thread of this process is in a futex wait on {@code address} (its /proc syscall line says so). */
+    private static void awaitFutexWaitOn(long address) throws IOException {
+        String prefix = SYS_FUTEX + " 0x" + Long.toHexString(address) + " ";
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (true) {
+            try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+                for (Path task : tasks) {
+                    try {
+                        if (Files.readString(task.resolve("syscall")).startsWith(prefix)) {
+                            return;
+                        }
+                    } catch (IOException gone) {
+                        // the task ended meanwhile
+                    }
+                }
+            }
+            assertThat(System.nanoTime() - deadline).as("a thread waits in futex").isNegative();
+            Thread.onSpinWait();
+        }
+    }
+
+    /** {@code main(heap)}: opens the heap by its name, prints {@code OPENED}, closes it. */
+    public static final class Opener {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                System.out.println("OPENED");
+                System.out.flush();
+            }
+        }
+    }
+}
