@@ -81,8 +81,22 @@ public final class AttachTable {
     private AttachTable() {
     }
 
-    /** A slot of this process's: its heap's id and its index. */
+    /**
+     * A slot of this process's: its heap's id and its index. Equality written out rather than generated, as for
+     * {@code BlockType}: generated methods link through {@code java.lang.runtime.ObjectMethods}, whose initialization,
+     * if an open or close deep in a thread's stack were first and overflowed in it, is erroneous for every record in
+     * the JVM.
+     */
     private record SlotKey(long heapId, int slot) {
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof SlotKey key && key.heapId == heapId && key.slot == slot;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(heapId) * 31 + slot;
+        }
     }
 
     /**

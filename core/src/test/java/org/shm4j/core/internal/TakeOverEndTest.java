@@ -31,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * waiting 5 s and then failing, for as long as this process keeps the heap open.
  */
 @Timeout(120)
-class TakeOverMarkTest {
+class TakeOverEndTest {
     private static final BlockType WORD = new BlockType(0x100, 1);
     private static final Duration BOUND = Duration.ofSeconds(30);
     private static final long SYS_FUTEX = 202;
