@@ -303,7 +303,14 @@ public final class HeapMappings {
         if (mark == null) { // no slot: a view closing, whose holds others may take but not it
             return null;
         }
-        if (isPresent(memory, token)) { // judged again, now counted: the answer that counts
+        boolean present;
+        try {
+            present = isPresent(memory, token); // judged again, now counted: the answer that counts
+        } catch (Throwable e) { // an Error too (it reads /proc): a count left would hold up every new attach
+            endTakeOver(mark);
+            throw e;
+        }
+        if (present) {
             endTakeOver(mark);
             return null;
         }
