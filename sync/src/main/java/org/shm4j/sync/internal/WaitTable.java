@@ -246,15 +246,32 @@ public final class WaitTable {
         for (int slot = 0; slot < ENTRIES; slot++) {
             long at = entry(slot);
             long token = (long) LONG.getVolatile(table, at + ENTRY_TOKEN);
-            if (token != 0 && !isPresent(token)) {
-                long sequence = (long) LONG.getVolatile(table, at + ENTRY_SEQUENCE);
-                // the token again: if another reclaimer freed the entry meanwhile and a live waiter claimed it, the
-                // sequence read was that waiter's (sequences are unique, so a CAS of the dead one's cannot hit it)
-                if ((long) LONG.getVolatile(table, at + ENTRY_TOKEN) == token
-                        && LONG.compareAndSet(table, at + ENTRY_SEQUENCE, sequence, 0L)) {
-                    LONG.compareAndSet(table, at + ENTRY_TOKEN, token, 0L);
-                }
+            if (token != 0) {
+                reclaimIfGone(at, token);
             }
+        }
+    }
+
+    /**
+     * Drops the entry at {@code at} if its process, {@code token}'s, is gone; counted as a take-over (see {@link
+     * HeapMappings#beginTakeOver}) until its CASes, so that this process, had it closed its heap and opened it again
+     * meanwhile, cannot publish in the entry between the judgment and the CASes (its new wait would be dropped).
+     */
+    private void reclaimIfGone(long at, long token) {
+        MemorySegment takingOver = HeapMappings.beginTakeOver(table, token);
+        if (takingOver == null) {
+            return;
+        }
+        try {
+            long sequence = (long) LONG.getVolatile(table, at + ENTRY_SEQUENCE);
+            // the token again: if another reclaimer freed the entry meanwhile and a live waiter claimed it, the
+            // sequence read was that waiter's (sequences are unique, so a CAS of the dead one's cannot hit it)
+            if ((long) LONG.getVolatile(table, at + ENTRY_TOKEN) == token
+                    && LONG.compareAndSet(table, at + ENTRY_SEQUENCE, sequence, 0L)) {
+                LONG.compareAndSet(table, at + ENTRY_TOKEN, token, 0L);
+            }
+        } finally {
+            HeapMappings.endTakeOver(takingOver);
         }
     }
 
