@@ -16,11 +16,11 @@ import org.shm4j.sync.testing.KilledAtCall.Step;
 import org.shm4j.sync.testing.StoppedAtSteps;
 import org.shm4j.testing.ShmNames;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.shm4j.sync.Children.BOUND;
@@ -255,9 +255,7 @@ class DetachedHolderTakeOverTest {
         while (!open.isDone() && !waiting) {
             assertThat(System.nanoTime() - deadline).as("the reopen waiting in the attach table, or done (at most "
                     + BOUND + ")").isNegative();
-            waiting = Arrays.stream(opener.getStackTrace())
-                    .anyMatch(frame -> frame.getClassName().equals(ATTACH_TABLE)
-                            && frame.getMethodName().equals(ATTACH_WAIT));
+            waiting = parksInAttachWait(opener.getStackTrace());
             Thread.yield();
         }
         if (waiting) {
@@ -265,6 +263,21 @@ class DetachedHolderTakeOverTest {
             taker.resume();
         }
         return new Reopened(open.get(BOUND.toSeconds(), TimeUnit.SECONDS), waiting);
+    }
+
+    /**
+     * @return true if {@code stack} is parked by the attach table's wait: every open passes through that wait, which
+     *         returns at once where no take-over is in flight, so a frame of it alone is no proof (the code before the
+     *         fix was once seen passing through it, and taken as waiting); it parks only while one is
+     */
+    private static boolean parksInAttachWait(StackTraceElement[] stack) {
+        for (int i = 1; i < stack.length; i++) {
+            if (stack[i].getClassName().equals(ATTACH_TABLE) && stack[i].getMethodName().equals(ATTACH_WAIT)) {
+                return stack[i - 1].getClassName().equals(LockSupport.class.getName())
+                        && stack[i - 1].getMethodName().equals("parkNanos");
+            }
+        }
+        return false;
     }
 
     /** The heap this process opened again, and whether that open waited for the taker. */
