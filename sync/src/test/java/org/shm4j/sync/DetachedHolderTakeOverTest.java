@@ -129,6 +129,39 @@ class DetachedHolderTakeOverTest {
     }
 
     /**
+     * An unblock acts for a ring's consumer without taking its role (af0f2612): this process, the MPSC consumer,
+     * closed its heap, so another process's unblock goes ahead, and it is counted as a take-over until it is done.
+     * This process, opening the heap again meanwhile, must wait for it: else it polls as the consumer (its role word
+     * still its own) while the unblock pads at the same position. The unblocker is held inside the stall rule's
+     * unblock; the reopen must wait in the attach table until it is let go on.
+     */
+    @Test
+    void shouldMakeTheConsumersReopenWaitForAnUnblockActingForIt() throws Exception {
+        String heapName = names.unique("detached-unblock");
+        Class<?> stallRule = Class.forName("org.shm4j.sync.ring.RingStallRule"); // package-private
+        Step unblocking = Step.atLine(stallRule, "unblockAsConsumer",
+                "return recovery.unblockAt(position, tail, recovery.record(position));", 1);
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
+            assertThat(ring.poll((type, buffer, offset, length) -> { })).as("this process claims the role").isZero();
+        } // the role word keeps this process's token through the close
+        try (StoppedAtSteps unblocker = StoppedAtSteps.start(List.of(unblocking), Unblocker.class, heapName)) {
+            assertThat(unblocker.awaitStoppedUnless(0, "UNBLOCKED", BOUND))
+                    .as("the unblocker acting for this process's consumer, judged gone").isNotNull();
+            try (Reopened again = reopenWhileHeld(heapName, unblocker)) {
+                if (!again.waited()) { // the code before: it polls as the consumer while the unblock acts
+                    assertThat(poll(SharedRing.open(again.heap(), "ring"))).isEqualTo("polled 0");
+                    unblocker.resume();
+                }
+                assertThat(unblocker.awaitLine("UNBLOCKED", BOUND)).isEqualTo("UNBLOCKED false");
+                assertThat(again.waited()).as("the reopen waited for the unblock").isTrue();
+                assertThat(poll(SharedRing.open(again.heap(), "ring"))).as("the role still this process's")
+                        .isEqualTo("polled 0");
+            }
+        }
+    }
+
+    /**
      * The same race for a pipe end: this process keeps the first end through a close and a reopen, while a claimer
      * that judged it absent and was held up before its CAS claims it too.
      */
@@ -321,6 +354,20 @@ class DetachedHolderTakeOverTest {
                     Children.say("POLLED refused: " + refused.getMessage());
                 }
                 stay();
+            }
+        }
+    }
+
+    /** {@code main(heap)}: one {@code unblock()} of the ring, printing {@code UNBLOCKED} and its result or refusal. */
+    public static final class Unblocker {
+        public static void main(String[] args) {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedRing ring = SharedRing.open(heap, "ring");
+                try {
+                    Children.say("UNBLOCKED " + ring.unblock());
+                } catch (IllegalStateException refused) {
+                    Children.say("UNBLOCKED refused: " + refused.getMessage());
+                }
             }
         }
     }
