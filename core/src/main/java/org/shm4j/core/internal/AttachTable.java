@@ -225,7 +225,10 @@ public final class AttachTable {
      * @return the identity of this process's claim of its slot in that heap, the same for every view attached to it
      *         in the same slot (also one opened while another closes, between that one's attach period's end and its
      *         detach), and another for a slot claimed after this one is freed; null if none is known (a slot this
-     *         process did not claim: a copied or damaged table)
+     *         process did not claim: a copied or damaged table). A heap file and a copy of it have one heap id, so
+     *         their slots of one index share a key here: the later claim's identity replaces the earlier's, and the
+     *         first free removes it; an identity tells slots apart only among views of one file (as
+     *         {@code HeapMappings} compares them)
      */
     public static Object claimOf(MemorySegment segment) {
         int mine = find(segment, ProcessIdentity.currentToken());

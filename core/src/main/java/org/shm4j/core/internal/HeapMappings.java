@@ -86,9 +86,15 @@ public final class HeapMappings {
             this.claim = claim;
         }
 
-        /** @return true if this process's attachments in both periods count in one claim of one slot */
+        /**
+         * @return true if this process's attachments in both periods count in one claim of one slot: of one file too,
+         *         since a heap file and a copy of it (one heap id) key their claims alike in {@link AttachTable}, so
+         *         that a view of one may have taken the other's claim (helper-268: a take-over counted in the original
+         *         was ended in the copy's slot, its count below zero there, every other process's attach of the copy
+         *         failing after 5 s)
+         */
         private boolean inSameSlot(AttachPeriod other) {
-            return claim != null && claim == other.claim;
+            return claim != null && claim == other.claim && heapId == other.heapId && file.equals(other.file);
         }
 
         /** @return true once every attached view of the heap in this process that made up this period closed */

@@ -3,6 +3,7 @@ package org.shm4j.core.internal;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.testing.ChildJvm;
@@ -24,6 +25,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The count of a take-over in flight ({@link HeapMappings#beginTakeOver}) in this process's attach slot, when the view
@@ -116,6 +118,41 @@ class TakeOverEndTest {
         }
     }
 
+    /**
+     * A heap file and a copy of it have one heap id, and each gives this process its first slot: its claims of the
+     * two slots were kept under one key, so the copy's overwrote the original's, and a view of the original that
+     * began a new attach period then (here, after a close that failed) took the copy's claim. A take-over counted
+     * through that view and ended after the original's last close was then ended in the copy's slot, whose count
+     * went below zero: every other process's attach of the copy waited 5 s and failed.
+     */
+    @Test
+    void shouldNotEndATakeOverInTheSlotOfACopyOfItsHeap(@TempDir Path dir) throws Throwable {
+        Path original = dir.resolve("a.heap");
+        try (SharedHeap keeper = SharedHeap.create(original, 1 << 16)) {
+            keeper.allocate("word", WORD, 8);
+        }
+        Path copied = Files.copy(original, dir.resolve("b.heap"));
+        SharedHeap first = SharedHeap.open(original);
+        try (SharedHeap copy = SharedHeap.open(copied)) {
+            MemorySegment held = first.memory().segment().asSlice(first.byteSize() - 64, 8);
+            Thread futexWaiter = futexWaitIn(held);
+            assertThatThrownBy(first::close).as("a close while a native call holds the memory (after 1 s)")
+                    .isInstanceOf(IllegalStateException.class);
+            wake(held, futexWaiter); // first is open and attached again, in a new attach period
+            MemorySegment lock = first.lookup("word", WORD).segment();
+            MemorySegment takingOver = HeapMappings.beginTakeOver(lock, ProcessIdentity.token(1, 12_345));
+            assertThat(takingOver).as("counted as taking over").isNotNull();
+            first.close(); // the original's last view: its slot freed, the count with it
+            HeapMappings.endTakeOver(takingOver);
+            assertThat(takeOversInFlight(copy.memory().segment())).as("this process's take-overs in flight in the copy")
+                    .isZero();
+            try (ChildJvm child = ChildJvm.start(Opener.class, copied.toString())) {
+                assertThat(child.awaitLine("OPENED", BOUND)).isEqualTo("OPENED");
+                child.awaitSuccess(BOUND);
+            }
+        }
+    }
+
     /** @return the high half of this process's slot's attachments word in the heap {@code heap} maps */
     private static long takeOversInFlight(MemorySegment heap) {
         long me = ProcessIdentity.currentToken();
@@ -182,10 +219,11 @@ class TakeOverEndTest {
         }
     }
 
-    /** {@code main(heap)}: opens the heap by its name, prints {@code OPENED}, closes it. */
+    /** {@code main(heap)}: opens the heap by its name (or its file's path, if absolute), prints {@code OPENED}. */
     public static final class Opener {
         public static void main(String[] args) {
-            try (SharedHeap heap = SharedHeap.open(args[0])) {
+            try (SharedHeap heap = args[0].startsWith("/") ? SharedHeap.open(Path.of(args[0]))
+                    : SharedHeap.open(args[0])) {
                 System.out.println("OPENED");
                 System.out.flush();
             }
