@@ -34,10 +34,15 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * other processes find by the order of their own calls ({@link SharedMutex#newCondition()}:
  * {@code "<lock>.condition"}, then {@code "<lock>.condition.2"}, ...; before, every call returned the first, so code
  * that called it on each use should keep the condition it got once); or name them here ({@code notEmpty},
- * {@code notFull}, ...). A condition made in a heap for a lock in the same heap (through any mapping of it in this
- * process) records which lock it is, and opening it with another lock throws
- * {@link org.shm4j.core.ShmTypeMismatchException};
- * with a lock elsewhere (or in raw memory) every process must use the same lock, unchecked.
+ * {@code notFull}, ...). A condition in a heap is for a lock in the same heap (through any mapping of it in this
+ * process): it records which lock it is, and opening it with another lock throws
+ * {@link org.shm4j.core.ShmTypeMismatchException}. A lock outside the condition's heap (in another heap, or wrapped
+ * over raw memory) is refused with {@link IllegalArgumentException} by {@code create}, {@code open} and
+ * {@code openOrCreate}: the lock knows no place that every process could record and check (a wrapped lock knows only
+ * its address in this process), and a condition that recorded none would take any lock, so two processes could wait
+ * and signal under different locks, unwarned (earlier builds made such conditions). Make the condition in the lock's
+ * heap, or {@linkplain #format lay it out} beside a lock in raw memory (where, as there is no heap, every process must
+ * use the same lock, unchecked).
  *
  * <h2>Layout (heap block type {@code 0x53480065} v5, 128 bytes, 64-aligned, native byte order)</h2>
  * <table class="striped">
@@ -49,7 +54,8 @@ import static org.shm4j.sync.internal.SyncLayout.COND_WORD_OFFSET;
  * <tr><td>12</td><td>4</td><td>version</td><td>5 (4 let a late waiter take an earlier signal's wake-up; 3 woke
  *     every waiter on a signal; 2 had no lock field)</td></tr>
  * <tr><td>16</td><td>4</td><td>lock</td><td>the lock it is used with: the offset of the lock's block in the heap
- *     / 64, plus 1; 0 for a condition laid out in raw memory, or one whose lock lies outside its heap (unchecked)</td>
+ *     / 64, plus 1; 0 for a condition laid out in raw memory (unchecked), or, in a heap, one that an earlier build
+ *     made for a lock outside it (no lock may open it now)</td>
  *     <td>plain; written once before the block is published, checked when opened</td></tr>
  * <tr><td>20</td><td>44</td><td>—</td><td>zero</td><td></td></tr>
  * <tr><td>64</td><td>2</td><td>epoch</td><td>bumped by a signal that serves the arrived waiters, by 2 by
@@ -188,10 +194,11 @@ public final class SharedCondition implements Condition {
      * Creates a condition named {@code name} in {@code heap}, used with {@code lock}.
      *
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     * @throws IllegalArgumentException                 if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition create(SharedHeap heap, String name, SharedMutex lock) {
         return Blocks.opening(heap, () -> {
-            int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
+            int field = lockField(heap, name, Objects.requireNonNull(lock, "lock"));
             return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field,
                     0, 0), lock, named(name));
         });
@@ -203,11 +210,12 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition, or was made for another lock
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     * @throws IllegalArgumentException                if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition open(SharedHeap heap, String name, SharedMutex lock) {
         return Blocks.opening(heap, () -> {
             MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
-            checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
+            checkLock(heap, name, block, lockField(heap, name, Objects.requireNonNull(lock, "lock")), lock);
             return new SharedCondition(block, lock, named(name));
         });
     }
@@ -216,6 +224,7 @@ public final class SharedCondition implements Condition {
      * Opens the condition named {@code name}, or creates it, used with {@code lock}.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
+     * @throws IllegalArgumentException                if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedMutex lock) {
         return Blocks.opening(heap, () -> new SharedCondition(openOrCreateBlock(heap, name,
@@ -226,10 +235,11 @@ public final class SharedCondition implements Condition {
      * Creates a condition named {@code name} in {@code heap}, used with the fair lock {@code lock}.
      *
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     * @throws IllegalArgumentException                 if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition create(SharedHeap heap, String name, SharedFairLock lock) {
         return Blocks.opening(heap, () -> {
-            int field = lockField(heap, Objects.requireNonNull(lock, "lock"));
+            int field = lockField(heap, name, Objects.requireNonNull(lock, "lock"));
             return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field,
                     0, 0), lock, lock::isHeldByCurrentThread, named(name));
         });
@@ -241,11 +251,12 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition, or was made for another lock
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     * @throws IllegalArgumentException                if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition open(SharedHeap heap, String name, SharedFairLock lock) {
         return Blocks.opening(heap, () -> {
             MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
-            checkLock(heap, name, block, lockField(heap, Objects.requireNonNull(lock, "lock")), lock);
+            checkLock(heap, name, block, lockField(heap, name, Objects.requireNonNull(lock, "lock")), lock);
             return new SharedCondition(block, lock, lock::isHeldByCurrentThread, named(name));
         });
     }
@@ -254,6 +265,7 @@ public final class SharedCondition implements Condition {
      * Opens the condition named {@code name}, or creates it, used with the fair lock {@code lock}.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
+     * @throws IllegalArgumentException                if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedFairLock lock) {
         return Blocks.opening(heap, () -> new SharedCondition(openOrCreateBlock(heap, name,
@@ -264,10 +276,11 @@ public final class SharedCondition implements Condition {
      * Creates a condition named {@code name} in {@code heap}, used with the write lock of {@code lock}.
      *
      * @throws org.shm4j.core.ShmAlreadyExistsException if the name exists
+     * @throws IllegalArgumentException                 if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition create(SharedHeap heap, String name, SharedReadWriteLock lock) {
         return Blocks.opening(heap, () -> {
-            int field = lockField(heap, Objects.requireNonNull(lock, "lock").exclusiveLock());
+            int field = lockField(heap, name, Objects.requireNonNull(lock, "lock").exclusiveLock());
             return new SharedCondition(CoordinationBlocks.create(heap, name, SyncLayout.CONDITION, COND_SIZE, field,
                     0, 0), lock, named(name));
         });
@@ -279,12 +292,13 @@ public final class SharedCondition implements Condition {
      * @throws org.shm4j.core.ShmNotFoundException     if there is none
      * @throws org.shm4j.core.ShmTypeMismatchException if the block is not a condition, or was made for another lock
      * @throws org.shm4j.core.ShmFormatException       if its header is corrupted
+     * @throws IllegalArgumentException                if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition open(SharedHeap heap, String name, SharedReadWriteLock lock) {
         return Blocks.opening(heap, () -> {
             MemorySegment block = CoordinationBlocks.open(heap, name, SyncLayout.CONDITION, named(name));
             TimedLock writeLock = Objects.requireNonNull(lock, "lock").exclusiveLock();
-            checkLock(heap, name, block, lockField(heap, writeLock), writeLock);
+            checkLock(heap, name, block, lockField(heap, name, writeLock), writeLock);
             return new SharedCondition(block, lock, named(name));
         });
     }
@@ -293,6 +307,7 @@ public final class SharedCondition implements Condition {
      * Opens the condition named {@code name}, or creates it, used with the write lock of {@code lock}.
      *
      * @throws org.shm4j.core.ShmTypeMismatchException if it exists for another lock
+     * @throws IllegalArgumentException                if the lock lies outside {@code heap} (see the class comment)
      */
     public static SharedCondition openOrCreate(SharedHeap heap, String name, SharedReadWriteLock lock) {
         return Blocks.opening(heap, () -> new SharedCondition(openOrCreateBlock(heap, name,
@@ -683,7 +698,7 @@ public final class SharedCondition implements Condition {
     }
 
     private static MemorySegment openOrCreateBlock(SharedHeap heap, String name, TimedLock lock) {
-        int field = lockField(heap, lock);
+        int field = lockField(heap, name, lock);
         MemorySegment block = CoordinationBlocks.openOrCreateAsIs(heap, name, SyncLayout.CONDITION, COND_SIZE, field, 0,
                 0, named(name));
         checkLock(heap, name, block, field, lock);
@@ -691,11 +706,14 @@ public final class SharedCondition implements Condition {
     }
 
     /**
-     * @return the lock field of a condition in {@code heap} used with {@code lock}: the offset of the lock's memory in
-     *         the heap / 64, plus 1; 0 if it does not lie in the heap (then nothing is checked). A lock of another
-     *         mapping of the same heap in this process (the heap opened twice) lies in it, at its offset there.
+     * @return the lock field of the condition {@code name} in {@code heap} used with {@code lock}: the offset of the
+     *         lock's memory in the heap / 64, plus 1. A lock of another mapping of the same heap in this process (the
+     *         heap opened twice) lies in it, at its offset there.
+     * @throws IllegalArgumentException if the lock does not lie in the heap at a 64-byte line: such a lock has no place
+     *                                  the condition could record, so no other lock could be refused (see the class
+     *                                  comment)
      */
-    private static int lockField(SharedHeap heap, TimedLock lock) {
+    private static int lockField(SharedHeap heap, String name, TimedLock lock) {
         MemorySegment memory = Objects.requireNonNull(heap, "heap").memory().segment();
         long offset = lock.address() - memory.address();
         if (offset < 0 || offset >= memory.byteSize()) {
@@ -707,7 +725,11 @@ public final class SharedCondition implements Condition {
         }
         if (offset < 0 || offset >= memory.byteSize() || offset % SyncLayout.CACHE_LINE != 0
                 || offset / SyncLayout.CACHE_LINE >= Integer.MAX_VALUE) {
-            return 0;
+            throw new IllegalArgumentException(named(name) + " in " + heap + " cannot be used with "
+                    + lock.description() + ", which lies outside that heap (or off its 64-byte lines): a condition in a"
+                    + " heap records its lock's place there, to refuse any other lock; make it in the lock's own heap"
+                    + " (the lock's newCondition(), or SharedCondition.create with that heap), or lay it out beside a"
+                    + " lock in raw memory with SharedCondition.format");
         }
         return (int) (offset / SyncLayout.CACHE_LINE) + 1;
     }
@@ -725,7 +747,7 @@ public final class SharedCondition implements Condition {
     /** @return the lock a condition's lock field names, for messages */
     private static String lockAt(SharedHeap heap, int field) {
         if (field == 0) {
-            return "a lock outside its heap";
+            return "a lock outside its heap (by an earlier build, which allowed one)";
         }
         long offset = (field - 1L) * SyncLayout.CACHE_LINE;
         return heap.blocks().stream().filter(b -> b.offset() == offset).findFirst()
