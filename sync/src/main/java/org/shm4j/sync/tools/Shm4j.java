@@ -38,7 +38,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@code gc --force} maps heaps read-only and does not attach: it never changes a heap nor blocks a process.
  * {@code --json} prints one JSON document (for {@code watch}: one per line, per refresh; for {@code help}: the usage
  * text and the exit codes by name) with stable field names; a command that fails prints, besides its message on the
- * error stream, {@code {"command": ..., "error": ..., "exitCode": ...}}.
+ * error stream, {@code {"command": ..., "error": ..., "exitCode": ...}}, where the command is null only if the line
+ * named none that the tool knows (a usage error after a known command names it). {@code -h} or {@code --help}
+ * anywhere prints the usage whatever the rest of the line says; the {@code help} command, like the others, refuses an
+ * option it does not take.
  *
  * <p>Exit codes: {@value #OK} success; {@value #ERROR} error (an unreadable heap, an I/O error); {@value #USAGE}
  * bad usage (also an empty HEAP); {@value #NOT_FOUND} no such heap.
@@ -83,8 +86,9 @@ public final class Shm4j {
         Options options;
         try {
             options = Options.parse(args);
-        } catch (IllegalArgumentException e) {
-            int exitCode = fail(List.of(args).contains("--json"), null, e.getMessage(), USAGE, out, err);
+        } catch (UsageException e) { // the error line as before, with no command: its message names it if known
+            int exitCode = report(List.of(args).contains("--json"), e.command, "shm4j: ", e.getMessage(), USAGE, out,
+                    err);
             err.println(USAGE_TEXT);
             return exitCode;
         }
@@ -127,16 +131,27 @@ public final class Shm4j {
     }
 
     /**
-     * Reports a failed command: its message on {@code err}, and with {@code --json} a document saying it on
-     * {@code out}, so that a script reading the output gets JSON either way.
+     * Reports a failed command: its message on {@code err} after {@code "shm4j COMMAND: "}, and with {@code --json} a
+     * document saying it on {@code out}, so that a script reading the output gets JSON either way.
      *
-     * @param command the command, or null if the command line was not understood
      * @return {@code exitCode}
      */
     private static int fail(boolean json, String command, String message, int exitCode, PrintStream out,
                             PrintStream err) {
+        return report(json, command, "shm4j " + command + ": ", message, exitCode, out, err);
+    }
+
+    /**
+     * Reports a failure: {@code prefix} and the message on {@code err}, and with {@code --json} a document on
+     * {@code out}.
+     *
+     * @param command the command, or null if the command line named none that the tool knows
+     * @return {@code exitCode}
+     */
+    private static int report(boolean json, String command, String prefix, String message, int exitCode,
+                              PrintStream out, PrintStream err) {
         // escaped as ls and inspect print names: a file's name, which the message may quote, can hold a line break
-        err.println((command == null ? "shm4j: " : "shm4j " + command + ": ") + Text.escaped(message));
+        err.println(prefix + Text.escaped(message));
         if (json) {
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("command", command);
@@ -340,6 +355,9 @@ public final class Shm4j {
      */
     private record Options(String command, String heap, List<Path> dirs, boolean json, boolean force, long count,
                            long intervalMillis) {
+        private static final List<String> COMMANDS = List.of("help", "ls", "inspect", "watch", "gc");
+
+        /** @throws UsageException naming the command if the line names one the tool knows */
         static Options parse(String[] args) {
             List<String> positional = new ArrayList<>();
             List<Path> dirs = new ArrayList<>();
@@ -347,54 +365,69 @@ public final class Shm4j {
             boolean force = false;
             long count = -1;
             long interval = 1000;
+            boolean helpFlag = false;
+            String error = null; // the first bad option: reported once the command is known, to name it
             List<String> given = new ArrayList<>(); // the options that only some commands take
             for (int i = 0; i < args.length; i++) {
                 if (List.of("--dir", "--force", "--count", "--interval").contains(args[i])) {
                     given.add(args[i]);
                 }
-                switch (args[i]) {
-                    case "--json" -> json = true;
-                    case "--force" -> force = true;
-                    case "--dir" -> dirs.add(Path.of(value(args, ++i, "--dir")));
-                    case "--count" -> count = number(value(args, ++i, "--count"), "--count", 1);
-                    case "--interval" -> interval = number(value(args, ++i, "--interval"), "--interval", 0);
-                    case "-h", "--help" -> positional.addFirst("help");
-                    default -> {
-                        if (args[i].startsWith("--")) {
-                            throw new IllegalArgumentException("unknown option " + args[i]);
+                try {
+                    switch (args[i]) {
+                        case "--json" -> json = true;
+                        case "--force" -> force = true;
+                        case "--dir" -> dirs.add(Path.of(value(args, ++i, "--dir")));
+                        case "--count" -> count = number(value(args, ++i, "--count"), "--count", 1);
+                        case "--interval" -> interval = number(value(args, ++i, "--interval"), "--interval", 0);
+                        case "-h", "--help" -> helpFlag = true;
+                        default -> {
+                            if (args[i].startsWith("--")) {
+                                throw new IllegalArgumentException("unknown option " + args[i]);
+                            }
+                            positional.add(args[i]);
                         }
-                        positional.add(args[i]);
                     }
+                } catch (IllegalArgumentException e) { // also InvalidPathException, of a --dir value
+                    error = error == null ? e.getMessage() : error;
                 }
             }
-            if (positional.isEmpty()) { // a usage error, as the exit codes say; "help" asks for the text
-                throw new IllegalArgumentException("no command");
+            if (helpFlag) { // the flag asks for the text, whatever else the line asks
+                positional.addFirst("help");
             }
-            String command = positional.getFirst();
+            String command = positional.isEmpty() || !COMMANDS.contains(positional.getFirst()) ? null
+                    : positional.getFirst();
+            if (error != null) {
+                throw new UsageException(command, error);
+            }
+            if (positional.isEmpty()) { // a usage error, as the exit codes say; "help" asks for the text
+                throw new UsageException(null, "no command");
+            }
+            if (command == null) {
+                throw new UsageException(null, "unknown command " + positional.getFirst());
+            }
             int operands = switch (command) {
                 case "help" -> positional.size() - 1;
                 case "ls", "gc" -> 0;
-                case "inspect", "watch" -> 1;
-                default -> throw new IllegalArgumentException("unknown command " + command);
+                default -> 1; // inspect, watch
             };
             if (!command.equals("help") && positional.size() - 1 != operands) {
-                throw new IllegalArgumentException(command + " takes " + (operands == 0 ? "no operand"
+                throw new UsageException(command, command + " takes " + (operands == 0 ? "no operand"
                         : "one operand, HEAP") + ", got " + positional.subList(1, positional.size()));
             }
             // no name: it resolved to the /dev/shm folder itself (help's operands are no HEAP: it ignores them)
             if (!command.equals("help") && operands == 1 && positional.get(1).isEmpty()) {
-                throw new IllegalArgumentException(command + ": HEAP is empty (expected: a name in /dev/shm or the "
+                throw new UsageException(command, command + ": HEAP is empty (expected: a name in /dev/shm or the "
                         + "path of a heap file)");
             }
             List<String> takes = switch (command) { // an option a command ignored would mislead: inspect --dir
                 case "ls" -> List.of("--dir");
                 case "gc" -> List.of("--dir", "--force");
                 case "watch" -> List.of("--count", "--interval");
-                default -> List.of();
+                default -> List.of(); // inspect, help
             };
             for (String option : given) {
-                if (!command.equals("help") && !takes.contains(option)) {
-                    throw new IllegalArgumentException(command + " takes no option " + option);
+                if (!helpFlag && !takes.contains(option)) {
+                    throw new UsageException(command, command + " takes no option " + option);
                 }
             }
             return new Options(command, operands == 1 ? positional.get(1) : null, dirs, json, force, count,
@@ -418,6 +451,17 @@ public final class Shm4j {
                 // reported below
             }
             throw new IllegalArgumentException(option + " " + text + " (expected: an integer >= " + min + ")");
+        }
+    }
+
+    /** A command line the tool does not understand (exit {@link #USAGE}). */
+    private static final class UsageException extends IllegalArgumentException {
+        /** The command the line names, or null if it names none that the tool knows. */
+        final String command;
+
+        UsageException(String command, String message) {
+            super(message);
+            this.command = command;
         }
     }
 }

@@ -45,6 +45,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -999,6 +1000,62 @@ class Shm4jToolTest {
         assertThat(bad).containsEntry("error", "unknown command frobnicate").containsEntry("exitCode", 2L)
                 .containsKey("command");
         assertThat(bad.get("command")).isNull();
+    }
+
+    /**
+     * helper-267: a usage error's JSON document said {@code "command": null} even when the command was understood
+     * ({@code inspect --json} without a HEAP, an option after a known command); only a line with no command, or an
+     * unknown one, has none. The error stream's line is as before.
+     */
+    @Test
+    void shouldNameAKnownCommandInTheJsonOfAUsageError() {
+        Map<List<String>, String> errors = new LinkedHashMap<>();
+        errors.put(List.of("inspect", "--json"), "inspect takes one operand, HEAP, got []");
+        errors.put(List.of("inspect", "x", "--bogus", "--json"), "unknown option --bogus");
+        errors.put(List.of("--json", "--bogus", "inspect", "x"), "unknown option --bogus");
+        errors.put(List.of("inspect", "x", "--dir", "d", "--json"), "inspect takes no option --dir");
+        errors.put(List.of("watch", "x", "--count", "0", "--json"), "--count 0 (expected: an integer >= 1)");
+        errors.put(List.of("watch", "", "--json"), "watch: HEAP is empty (expected: a name in /dev/shm or the path "
+                + "of a heap file)");
+        errors.put(List.of("gc", "--json", "--dir"), "--dir needs a value");
+        errors.put(List.of("ls", "extra", "--json"), "ls takes no operand, got [extra]");
+        errors.put(List.of("help", "--force", "--json"), "help takes no option --force");
+        for (Map.Entry<List<String>, String> error : errors.entrySet()) {
+            Result usage = run(error.getKey().toArray(String[]::new));
+            assertThat(usage.code()).as("%s", error.getKey()).isEqualTo(Shm4j.USAGE);
+            assertThat(usage.err()).as("%s", error.getKey()).startsWith("shm4j: " + error.getValue() + "\nusage: ");
+            assertThat(JsonReader.parse(usage.out())).as("%s", error.getKey()).isEqualTo(Map.of(
+                    "command", error.getKey().stream().filter(a -> !a.startsWith("--")).findFirst().orElseThrow(),
+                    "error", error.getValue(), "exitCode", 2L));
+        }
+        for (String[] none : List.of(new String[] {"--json"}, new String[] {"--json", "frobnicate", "--bogus"})) {
+            Map<String, Object> bad = map(JsonReader.parse(run(none).out()));
+            assertThat(bad).as(String.join(" ", none)).containsKey("command");
+            assertThat(bad.get("command")).as(String.join(" ", none)).isNull();
+        }
+    }
+
+    /**
+     * helper-267: {@code help --dir x} was accepted silently (help took any option), though every other command
+     * refuses an option it does not take; the {@code -h}/{@code --help} flag still prints the usage whatever the
+     * rest of the line says.
+     */
+    @Test
+    void shouldRefuseAnOptionTheHelpCommandDoesNotTake() {
+        for (String[] args : List.of(new String[] {"help", "--dir", "x"}, new String[] {"help", "--force"},
+                new String[] {"help", "--count", "2"}, new String[] {"help", "--interval", "5"})) {
+            Result usage = run(args);
+            assertThat(usage.code()).as(String.join(" ", args)).isEqualTo(Shm4j.USAGE);
+            assertThat(usage.err()).as(String.join(" ", args))
+                    .startsWith("shm4j: help takes no option " + args[1] + "\nusage: shm4j COMMAND [OPTIONS]");
+            assertThat(usage.out()).as(String.join(" ", args)).isEmpty();
+        }
+        for (String[] args : List.of(new String[] {"gc", "--force", "--help"}, new String[] {"-h", "--dir", "x"},
+                new String[] {"inspect", "x", "--help"})) {
+            Result help = run(args);
+            assertThat(help.code()).as(String.join(" ", args)).isEqualTo(Shm4j.OK);
+            assertThat(help.out()).as(String.join(" ", args)).isEqualTo(run("help").out());
+        }
     }
 
     @Test
