@@ -830,9 +830,11 @@ final class MapCore {
         return "segment " + segment.index + " of " + this;
     }
 
+    /** @return the map's kind, name and heap; once its heap is closed, that it is (as other structures say) */
     @Override
     public String toString() {
-        return kind + " '" + name + "' in " + heap;
+        String description = kind + " '" + name + "' in " + heap;
+        return Blocks.describeUnlessClosed(block.scope(), description, () -> description);
     }
 
     private MemorySegment segmentMemory(int number, MapSegment full, int keyLength, int valueLength) {

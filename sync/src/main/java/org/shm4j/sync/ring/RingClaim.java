@@ -5,7 +5,11 @@ import java.lang.foreign.MemorySegment;
 /**
  * Space claimed in a {@link SharedRing} for one message, to be written in place and then committed or aborted
  * exactly once. Reusable: pass the same instance to {@link SharedRing#tryClaim(int, int, RingClaim)} again after
- * commit or abort, so that claiming allocates nothing.
+ * commit or abort, so that claiming allocates nothing. A claim whose ring's heap (or segment) was closed in this
+ * process is over as well: it can be neither committed nor aborted (both throw {@link IllegalStateException} naming
+ * the ring), is no longer {@linkplain #isActive() active}, and may claim again, in another ring. The space it claimed
+ * then holds the ring's consumers up as any claim never committed does, until this process exits or
+ * {@link SharedRing#unblock()} pads it over (see {@link SharedRing}: A producer that dies).
  *
  * <pre>{@code
  * RingClaim claim = new RingClaim();
@@ -109,9 +113,12 @@ public final class RingClaim {
         ring = null;
     }
 
-    /** @return true while claimed and not yet committed or aborted */
+    /**
+     * @return true while claimed and not yet committed or aborted, nor over because the memory its ring lives in was
+     *         closed (see the class comment)
+     */
     public boolean isActive() {
-        return ring != null;
+        return ring != null && ring.isOpen();
     }
 
     void start(SharedRing owner, long recordIndex, int messageType, int messageLength) {

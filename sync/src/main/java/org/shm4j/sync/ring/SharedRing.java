@@ -1146,6 +1146,11 @@ public final class SharedRing {
                 + capacity + ", " + size() + " bytes in use)");
     }
 
+    /** @return false once the memory this ring lives in is closed (for claims: theirs is over then) */
+    boolean isOpen() {
+        return block.scope().isAlive();
+    }
+
     /**
      * @return the data memory (for claims)
      * @throws IllegalStateException naming this ring if the memory it lives in is closed

@@ -330,6 +330,37 @@ class SharedRingTest {
         }
     }
 
+    /**
+     * helper-267: a claim whose heap was closed under it still said {@code isActive()} after its {@code commit} threw,
+     * though it can be neither committed nor aborted, and the same reusable claim was refused by every other ring
+     * ("claim is still in progress") for good.
+     */
+    @Test
+    void shouldEndAClaimWhoseHeapIsClosed() {
+        RingClaim claim = new RingClaim();
+        SharedHeap closed = SharedHeap.anonymous(1 << 16);
+        SharedRing gone = SharedRing.create(closed, "gone", SharedRing.Kind.MPSC, CAPACITY);
+        assertThat(gone.tryClaim(3, 8, claim)).isTrue();
+        closed.close();
+        String message = "ring 'gone' cannot be used: the heap or segment it lives in is closed";
+        assertThatThrownBy(claim::commit).isInstanceOf(IllegalStateException.class).hasMessage(message);
+        assertThat(claim.isActive()).as("after the failed commit").isFalse();
+        assertThatThrownBy(claim::abort).isInstanceOf(IllegalStateException.class).hasMessage(message);
+        assertThatThrownBy(claim::tryCommit).isInstanceOf(IllegalStateException.class).hasMessage(message);
+        try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, CAPACITY);
+            assertThat(ring.tryClaim(4, 8, claim)).as("the claim, reused").isTrue();
+            assertThat(claim.isActive()).isTrue();
+            claim.segment().set(JAVA_LONG_UNALIGNED, 0, 44L);
+            claim.commit();
+            assertThat(claim.isActive()).isFalse();
+            List<Long> seen = new ArrayList<>();
+            ring.drain((type, buffer, offset, length) ->
+                    seen.add(type * 1000 + buffer.get(JAVA_LONG_UNALIGNED, offset)), 10);
+            assertThat(seen).containsExactly(4044L);
+        }
+    }
+
     @Test
     void shouldUnblockAClaimThatIsNeverCommitted() {
         try (SharedHeap heap = SharedHeap.anonymous(1 << 16)) {
