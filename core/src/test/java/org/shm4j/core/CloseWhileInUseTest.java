@@ -10,15 +10,10 @@ import org.shm4j.core.internal.ProcessIdentity;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.CloseRaceInChild;
 import org.shm4j.testing.InterruptedWaiter;
+import org.shm4j.testing.FutexHolds;
 import org.shm4j.testing.ShmNames;
 
-import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,8 +25,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -47,13 +40,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 @Timeout(120)
 class CloseWhileInUseTest {
     private static final int ROUNDS = 200;
-    private static final long SYS_FUTEX = 202;
-    private static final int FUTEX_WAIT = 0;
-    private static final int FUTEX_WAKE = 1;
-    private static final MethodHandle SYSCALL = Linker.nativeLinker().downcallHandle(
-            Linker.nativeLinker().defaultLookup().find("syscall").orElseThrow(),
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS),
-            Linker.Option.firstVariadicArg(1));
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -158,14 +144,14 @@ class CloseWhileInUseTest {
     void shouldWaitForANativeCallHoldingTheMemoryAndStayOpenIfItOutlastsTheWait() throws Throwable {
         SharedMemory region = SharedMemory.anonymous(4096);
         MemorySegment word = region.segment();
-        Thread waiter = futexWaitIn(word);
+        Thread waiter = FutexHolds.waitIn(word);
         long start = System.nanoTime();
         assertThatThrownBy(region::close).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("cannot be closed").hasMessageContaining("close it again");
         assertThat((System.nanoTime() - start) / 1_000_000).as("waited about 1 s").isBetween(900L, 9_000L);
         assertThat(region.isClosed()).isFalse();
         assertThat(region.segment().get(JAVA_LONG, 8)).as("still mapped and usable").isZero();
-        wake(word, waiter);
+        FutexHolds.wake(word, waiter);
         region.close();
         assertThat(region.isClosed()).isTrue();
         assertThatThrownBy(() -> region.segment().get(JAVA_LONG, 8)).isInstanceOf(IllegalStateException.class);
@@ -181,9 +167,9 @@ class CloseWhileInUseTest {
     void shouldParkAnInterruptedCloserWaitingForANativeCallAndKeepItsInterrupt() throws Throwable {
         SharedMemory region = SharedMemory.anonymous(4096);
         MemorySegment word = region.segment();
-        Thread waiter = futexWaitIn(word);
+        Thread waiter = FutexHolds.waitIn(word);
         InterruptedWaiter closer = InterruptedWaiter.run("closer", region::close);
-        wake(word, waiter);
+        FutexHolds.wake(word, waiter);
         region.close();
         assertThat(closer.seenParked()).as("the interrupted closer was seen parked while it waited").isTrue();
         assertThat(closer.thrown()).isInstanceOf(IllegalStateException.class).hasMessageContaining("cannot be closed");
@@ -201,13 +187,13 @@ class CloseWhileInUseTest {
         SharedHeap heap = SharedHeap.create(name, 1 << 16);
         assertThat(SharedHeap.unlink(name)).isTrue();
         MemorySegment word = heap.memory().segment().asSlice(heap.byteSize() - 64, 8);
-        Thread waiter = futexWaitIn(word);
+        Thread waiter = FutexHolds.waitIn(word);
         assertThatThrownBy(heap::close).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("cannot be closed");
         assertThat(heap.attachedProcesses()).singleElement()
                 .satisfies(p -> assertThat(p.pid()).isEqualTo(ProcessHandle.current().pid()))
                 .satisfies(p -> assertThat(p.attachments()).isOne());
-        wake(word, waiter);
+        FutexHolds.wake(word, waiter);
         heap.close();
         assertThat(heap.memory().isClosed()).isTrue();
     }
@@ -298,7 +284,7 @@ class CloseWhileInUseTest {
                     }
                 });
                 awaitState(allocator, Thread.State.TIMED_WAITING);
-                futexWaiter = futexWaitIn(view.memory().segment().asSlice(view.byteSize() - 64, 8));
+                futexWaiter = FutexHolds.waitIn(view.memory().segment().asSlice(view.byteSize() - 64, 8));
                 closer = Thread.ofPlatform().start(() -> {
                     try {
                         view.close();
@@ -315,7 +301,7 @@ class CloseWhileInUseTest {
             allocator.join(30_000);
             assertThat(allocation.get()).as("taken over from the dead holder once the close failed")
                     .isInstanceOf(HeapBlock.class);
-            wake(view.memory().segment().asSlice(view.byteSize() - 64, 8), futexWaiter);
+            FutexHolds.wake(view.memory().segment().asSlice(view.byteSize() - 64, 8), futexWaiter);
             view.close();
             assertThat(keeper.blocks()).extracting(HeapBlock::name).containsExactly("mine");
         }
@@ -346,50 +332,5 @@ class CloseWhileInUseTest {
         assertThat(closer.isAlive()).as("close returned").isFalse();
         assertThat(heap.memory().isClosed()).isTrue();
         assertThat(path).as("not removed: not this heap").exists();
-    }
-
-    /** @return a thread waiting in futex on {@code word}, passed as a segment (its session held for the call) */
-    private static Thread futexWaitIn(MemorySegment word) throws IOException {
-        MemorySegment timeout = Arena.global().allocate(16, 8);
-        timeout.set(JAVA_LONG, 0, 10); // 10 s, then the call ends by itself
-        Thread waiter = Thread.ofPlatform().start(() -> {
-            try {
-                long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, word, FUTEX_WAIT, 0, timeout);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
-        });
-        awaitFutexWaitOn(word.address());
-        return waiter;
-    }
-
-    /** Wakes the thread {@link #futexWaitIn} started, through a segment that holds nothing, and joins it. */
-    private static void wake(MemorySegment word, Thread waiter) throws Throwable {
-        MemorySegment raw = MemorySegment.ofAddress(word.address()); // a global segment: no session to hold
-        long woken = (long) SYSCALL.invokeExact(SYS_FUTEX, raw, FUTEX_WAKE, 1, MemorySegment.NULL);
-        assertThat(woken).isEqualTo(1);
-        waiter.join(30_000);
-        assertThat(waiter.isAlive()).isFalse();
-    }
-
-    /** Waits until a thread of this process is in a futex wait on {@code address} (its /proc syscall line says so). */
-    private static void awaitFutexWaitOn(long address) throws IOException {
-        String prefix = SYS_FUTEX + " 0x" + Long.toHexString(address) + " ";
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (true) {
-            try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
-                for (Path task : tasks) {
-                    try {
-                        if (Files.readString(task.resolve("syscall")).startsWith(prefix)) {
-                            return;
-                        }
-                    } catch (IOException gone) {
-                        // the task ended meanwhile
-                    }
-                }
-            }
-            assertThat(System.nanoTime() - deadline).as("a thread waits in futex").isNegative();
-            Thread.onSpinWait();
-        }
     }
 }

@@ -7,22 +7,15 @@ import org.junit.jupiter.api.io.TempDir;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.FutexHolds;
 import org.shm4j.testing.ShmNames;
 
-import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -36,13 +29,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class TakeOverEndTest {
     private static final BlockType WORD = new BlockType(0x100, 1);
     private static final Duration BOUND = Duration.ofSeconds(30);
-    private static final long SYS_FUTEX = 202;
-    private static final int FUTEX_WAIT = 0;
-    private static final int FUTEX_WAKE = 1;
-    private static final MethodHandle SYSCALL = Linker.nativeLinker().downcallHandle(
-            Linker.nativeLinker().defaultLookup().find("syscall").orElseThrow(),
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS),
-            Linker.Option.firstVariadicArg(1));
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -65,7 +51,7 @@ class TakeOverEndTest {
         assertThat(takingOver).as("counted as taking over").isNotNull();
         assertThat(takingOver.byteSize()).as("a count in the attach table").isPositive();
         MemorySegment held = first.memory().segment().asSlice(first.byteSize() - 64, 8);
-        Thread futexWaiter = futexWaitIn(held);
+        Thread futexWaiter = FutexHolds.waitIn(held);
         AtomicReference<Throwable> closeFailure = new AtomicReference<>();
         Thread closer = Thread.ofPlatform().start(() -> {
             try {
@@ -76,7 +62,7 @@ class TakeOverEndTest {
         });
         awaitParked(closer);
         try (SharedHeap second = SharedHeap.open(name)) {
-            wake(held, futexWaiter);
+            FutexHolds.wake(held, futexWaiter);
             closer.join(BOUND.toMillis());
             assertThat(closer.isAlive()).as("the close returned").isFalse();
             assertThat(closeFailure.get()).as("the close's failure").isNull();
@@ -135,10 +121,10 @@ class TakeOverEndTest {
         SharedHeap first = SharedHeap.open(original);
         try (SharedHeap copy = SharedHeap.open(copied)) {
             MemorySegment held = first.memory().segment().asSlice(first.byteSize() - 64, 8);
-            Thread futexWaiter = futexWaitIn(held);
+            Thread futexWaiter = FutexHolds.waitIn(held);
             assertThatThrownBy(first::close).as("a close while a native call holds the memory (after 1 s)")
                     .isInstanceOf(IllegalStateException.class);
-            wake(held, futexWaiter); // first is open and attached again, in a new attach period
+            FutexHolds.wake(held, futexWaiter); // first is open and attached again, in a new attach period
             MemorySegment lock = first.lookup("word", WORD).segment();
             MemorySegment takingOver = HeapMappings.beginTakeOver(lock, ProcessIdentity.token(1, 12_345));
             assertThat(takingOver).as("counted as taking over").isNotNull();
@@ -170,51 +156,6 @@ class TakeOverEndTest {
         while (thread.getState() != Thread.State.TIMED_WAITING) {
             assertThat(thread.isAlive()).as("the closer still runs").isTrue();
             assertThat(System.nanoTime() - deadline).as("the closer parks within " + BOUND).isNegative();
-            Thread.onSpinWait();
-        }
-    }
-
-    /** @return a thread waiting in futex on {@code word}, passed as a segment (its session held for the call) */
-    private static Thread futexWaitIn(MemorySegment word) throws IOException {
-        MemorySegment timeout = Arena.global().allocate(16, 8);
-        timeout.set(JAVA_LONG, 0, 30); // 30 s, then the call ends by itself
-        Thread waiter = Thread.ofPlatform().start(() -> {
-            try {
-                long ignored = (long) SYSCALL.invokeExact(SYS_FUTEX, word, FUTEX_WAIT, 0, timeout);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
-        });
-        awaitFutexWaitOn(word.address());
-        return waiter;
-    }
-
-    /** Wakes the thread {@link #futexWaitIn} started, through a segment that holds nothing, and joins it. */
-    private static void wake(MemorySegment word, Thread waiter) throws Throwable {
-        MemorySegment raw = MemorySegment.ofAddress(word.address()); // a global segment: no session to hold
-        long woken = (long) SYSCALL.invokeExact(SYS_FUTEX, raw, FUTEX_WAKE, 1, MemorySegment.NULL);
-        assertThat(woken).isEqualTo(1);
-        waiter.join(BOUND.toMillis());
-        assertThat(waiter.isAlive()).isFalse();
-    }
-
-    /** Waits until a thread of this process is in a futex wait on {@code address} (its /proc syscall line says so). */
-    private static void awaitFutexWaitOn(long address) throws IOException {
-        String prefix = SYS_FUTEX + " 0x" + Long.toHexString(address) + " ";
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (true) {
-            try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
-                for (Path task : tasks) {
-                    try {
-                        if (Files.readString(task.resolve("syscall")).startsWith(prefix)) {
-                            return;
-                        }
-                    } catch (IOException gone) {
-                        // the task ended meanwhile
-                    }
-                }
-            }
-            assertThat(System.nanoTime() - deadline).as("a thread waits in futex").isNegative();
             Thread.onSpinWait();
         }
     }
