@@ -67,12 +67,7 @@ class TakeOverEndTest {
             assertThat(closer.isAlive()).as("the close returned").isFalse();
             assertThat(closeFailure.get()).as("the close's failure").isNull();
             HeapMappings.endTakeOver(takingOver);
-            assertThat(takeOversInFlight(second.memory().segment())).as("this process's take-overs in flight")
-                    .isZero();
-            try (ChildJvm child = ChildJvm.start(Opener.class, name)) {
-                assertThat(child.awaitLine("OPENED", BOUND)).isEqualTo("OPENED");
-                child.awaitSuccess(BOUND);
-            }
+            assertNoCountAndAnotherProcessOpens(second, name);
         }
     }
 
@@ -95,12 +90,7 @@ class TakeOverEndTest {
         first.close();
         try (SharedHeap second = SharedHeap.open(name)) {
             HeapMappings.endTakeOver(takingOver);
-            assertThat(takeOversInFlight(second.memory().segment())).as("this process's take-overs in flight")
-                    .isZero();
-            try (ChildJvm child = ChildJvm.start(Opener.class, name)) {
-                assertThat(child.awaitLine("OPENED", BOUND)).isEqualTo("OPENED");
-                child.awaitSuccess(BOUND);
-            }
+            assertNoCountAndAnotherProcessOpens(second, name);
         }
     }
 
@@ -130,12 +120,19 @@ class TakeOverEndTest {
             assertThat(takingOver).as("counted as taking over").isNotNull();
             first.close(); // the original's last view: its slot freed, the count with it
             HeapMappings.endTakeOver(takingOver);
-            assertThat(takeOversInFlight(copy.memory().segment())).as("this process's take-overs in flight in the copy")
-                    .isZero();
-            try (ChildJvm child = ChildJvm.start(Opener.class, copied.toString())) {
-                assertThat(child.awaitLine("OPENED", BOUND)).isEqualTo("OPENED");
-                child.awaitSuccess(BOUND);
-            }
+            assertNoCountAndAnotherProcessOpens(copy, copied.toString()); // in the copy
+        }
+    }
+
+    /**
+     * Checks that this process's slot in {@code heap} counts no take-over in flight, and that a child process opens
+     * the heap (by {@code name}, or its file's absolute path) at once: a count left would make it wait 5 s and fail.
+     */
+    private static void assertNoCountAndAnotherProcessOpens(SharedHeap heap, String name) throws Exception {
+        assertThat(takeOversInFlight(heap.memory().segment())).as("this process's take-overs in flight").isZero();
+        try (ChildJvm child = ChildJvm.start(Opener.class, name)) {
+            assertThat(child.awaitLine("OPENED", BOUND)).isEqualTo("OPENED");
+            child.awaitSuccess(BOUND);
         }
     }
 
