@@ -168,6 +168,13 @@ import java.util.function.Function;
  * a stale heap) and {@link HeapOptions#unlinkOnLastDetach()} (the last {@code close} removes the name) remove heaps
  * safely; {@link #unlink(String)} removes unconditionally.
  *
+ * <p>A process that closed its last view of the heap holds nothing in it any more: others take its locks, roles and
+ * slots over as a dead process's. Those words name a process, not a hold, so an open that takes a new slot in the
+ * table first waits until no live process is in the middle of such a take-over (each counts itself in the high half
+ * of its slot's attachments word from its judgment to its CAS): else a taker could take a hold this process makes
+ * anew right after the open. The wait is bounded: after 5 s the open throws {@link ShmException} naming that
+ * process (stopped, or cut short midway, it keeps its count until it closes the heap or exits).
+ *
  * <p>The race: remover R decides "nobody uses it" while opener O has mapped the heap but not yet attached. R must
  * take the {@code removal} word (CAS) before reading the table; O reads the word after claiming its slot (both
  * sequentially consistent), so at least one sees the other:
@@ -296,7 +303,9 @@ public final class SharedHeap implements AutoCloseable {
      *
      * @throws ShmNotFoundException if it does not exist
      * @throws ShmFormatException   if it is not a valid heap
-     * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README)
+     * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README),
+     *                              or another process has been taking over a gone process's hold in it for 5 s (an
+     *                              open waits for such take-overs: see "Processes and removal")
      */
     public static SharedHeap open(String name, HeapOptions options) {
         Objects.requireNonNull(options, "options");
@@ -393,7 +402,9 @@ public final class SharedHeap implements AutoCloseable {
      *
      * @throws ShmNotFoundException if the file does not exist
      * @throws ShmFormatException   if it is not a valid heap
-     * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README)
+     * @throws ShmException         if it was made in another pid namespace (see "One pid namespace" in the README),
+     *                              or another process has been taking over a gone process's hold in it for 5 s (an
+     *                              open waits for such take-overs: see "Processes and removal")
      */
     public static SharedHeap open(Path file, HeapOptions options) {
         Objects.requireNonNull(options, "options");
