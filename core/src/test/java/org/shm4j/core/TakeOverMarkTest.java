@@ -72,6 +72,43 @@ class TakeOverMarkTest {
         }
     }
 
+    /**
+     * A taker killed with its count held (between its judgment and its CAS) while an open waits for it counts no
+     * more: that open goes on at once (with the taker alive it would fail after 5 s, as above). A taker killed before
+     * an open begins is no matter either: the open reclaims its slot, count and all, before it claims its own.
+     */
+    @Test
+    void shouldNotMakeAnAttachWaitForATakerKilledWithItsMark() throws Exception {
+        String name = names.unique("mark-killed");
+        long me = ProcessHandle.current().pid();
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
+            try (ChildJvm taker = ChildJvm.start(Marker.class, name)) {
+                taker.awaitLine("MARKED", BOUND);
+                assertOpenGoesOnOnceTheTakerIsKilled(heap, name, taker);
+            }
+            try (ChildJvm child = ChildJvm.start(Opener.class, name)) {
+                assertThat(child.awaitLine("OPENED", BOUND)).as("the dead taker's slot reclaimed")
+                        .isEqualTo("OPENED 2");
+                child.awaitSuccess(BOUND);
+            }
+            assertThat(heap.attachedProcesses()).extracting(HeapProcess::pid).containsExactly(me);
+        }
+    }
+
+    /** Starts an opener, sees its slot claimed (it waits for {@code taker}), kills the taker, sees the open done. */
+    private static void assertOpenGoesOnOnceTheTakerIsKilled(SharedHeap heap, String name, ChildJvm taker)
+            throws InterruptedException {
+        try (ChildJvm child = ChildJvm.start(Opener.class, name)) {
+            Await.until("the opener's slot claimed", BOUND, () -> heap.attachedProcesses().stream()
+                    .anyMatch(process -> process.pid() == child.pid()));
+            taker.kill();
+            assertThat(child.awaitLine("OPENED", BOUND)).as("this process, the opener and the dead taker's slot")
+                    .isEqualTo("OPENED 3");
+            child.awaitSuccess(BOUND);
+            assertThat(child.output()).doesNotContain("FAILED");
+        }
+    }
+
     @Test
     void shouldReportTheOpensBesideAMarkAndFreeTheSlotOnADetachWithAMarkHeld() {
         String name = names.unique("mark-count");
@@ -114,6 +151,17 @@ class TakeOverMarkTest {
         throw new AssertionError("no slot of this process in " + heap);
     }
 
+    /** {@code main(heap)}: opens the heap, counts a take-over in flight, prints {@code MARKED}; stays until killed. */
+    public static final class Marker {
+        public static void main(String[] args) throws InterruptedException {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                AttachTable.markTakeOver(heap.memory().segment());
+                Opener.say("MARKED");
+                new CountDownLatch(1).await(2 * BOUND.toSeconds(), TimeUnit.SECONDS); // killed by the test first
+            }
+        }
+    }
+
     /**
      * {@code main(heap)}: opens the heap, printing {@code OPENED} and the processes attached, or {@code FAILED} and
      * the exception; after a failure, stays until killed (alive, so that its slot is not freed by its death).
@@ -128,7 +176,7 @@ class TakeOverMarkTest {
             }
         }
 
-        private static void say(String line) {
+        static void say(String line) {
             System.out.println(line);
             System.out.flush();
         }
