@@ -1,7 +1,6 @@
 package org.shm4j.sync.testing;
 
 import com.sun.jdi.AbsentInformationException;
-import com.sun.jdi.Bootstrap;
 import com.sun.jdi.IncompatibleThreadStateException;
 import com.sun.jdi.Location;
 import com.sun.jdi.Method;
@@ -9,9 +8,6 @@ import com.sun.jdi.ReferenceType;
 import com.sun.jdi.StackFrame;
 import com.sun.jdi.ThreadReference;
 import com.sun.jdi.VirtualMachine;
-import com.sun.jdi.connect.AttachingConnector;
-import com.sun.jdi.connect.Connector;
-import com.sun.jdi.connect.IllegalConnectorArgumentsException;
 import com.sun.jdi.event.BreakpointEvent;
 import com.sun.jdi.event.ClassPrepareEvent;
 import com.sun.jdi.event.Event;
@@ -27,7 +23,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -44,9 +39,7 @@ import java.util.stream.IntStream;
  * <p>Use: {@link #start}, let the child run into the step, {@link #awaitKilled} (bounded), then check what a third
  * process finds.
  */
-public final class KilledAtCall implements AutoCloseable {
-    private static final String LISTENING = "Listening for transport dt_socket at address: ";
-    private static final Duration ATTACH_BOUND = Duration.ofSeconds(60);
+public final class KilledAtCall extends DebuggedChild {
 
     /**
      * The step: a thread enters {@code method} of {@code className} (any overload) from a frame of {@code caller}
@@ -94,13 +87,10 @@ public final class KilledAtCall implements AutoCloseable {
         }
     }
 
-    private final ChildJvm child;
-    private final VirtualMachine vm;
     private final CompletableFuture<String> hit = new CompletableFuture<>();
 
     private KilledAtCall(ChildJvm child, VirtualMachine vm, Step step) {
-        this.child = child;
-        this.vm = vm;
+        super(child, vm);
         Thread events = new Thread(() -> run(step), "jdi events of child " + child.pid());
         events.setDaemon(true);
         events.start();
@@ -112,54 +102,7 @@ public final class KilledAtCall implements AutoCloseable {
      * @return the child, running until it reaches {@code step}
      */
     public static KilledAtCall start(Step step, Class<?> mainClass, String... args) throws InterruptedException {
-        ChildJvm child = startSuspended(mainClass, args);
-        boolean debugged = false;
-        try {
-            KilledAtCall killed = new KilledAtCall(child, attach(child), step);
-            debugged = true;
-            return killed;
-        } finally {
-            if (!debugged) {
-                child.close();
-            }
-        }
-    }
-
-    /** Starts {@code mainClass} suspended until a debugger {@linkplain #attach attaches} and resumes it. */
-    static ChildJvm startSuspended(Class<?> mainClass, String... args) {
-        return ChildJvm.start(List.of("-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,"
-                + "address=127.0.0.1:0"), mainClass, args);
-    }
-
-    /** @return a debugger attached to {@code child}, {@linkplain #startSuspended started suspended} */
-    static VirtualMachine attach(ChildJvm child) throws InterruptedException {
-        try {
-            String port = child.awaitLine(LISTENING, ATTACH_BOUND).substring(LISTENING.length()).trim();
-            AttachingConnector socket = Bootstrap.virtualMachineManager().attachingConnectors().stream()
-                    .filter(c -> c.name().equals("com.sun.jdi.SocketAttach")).findFirst().orElseThrow();
-            Map<String, Connector.Argument> arguments = socket.defaultArguments();
-            arguments.get("hostname").setValue("127.0.0.1");
-            arguments.get("port").setValue(port);
-            arguments.get("timeout").setValue(Long.toString(ATTACH_BOUND.toMillis()));
-            return socket.attach(arguments);
-        } catch (IOException | IllegalConnectorArgumentsException e) {
-            throw new IllegalStateException("cannot debug child " + child.pid(), e);
-        }
-    }
-
-    /** @return the child's pid */
-    public long pid() {
-        return child.pid();
-    }
-
-    /** Waits (bounded) for a line of the child's output, as {@link ChildJvm#awaitLine} does. */
-    public String awaitLine(String prefix, Duration timeout) throws InterruptedException {
-        return child.awaitLine(prefix, timeout);
-    }
-
-    /** @return everything the child printed so far */
-    public String output() {
-        return child.output();
+        return start(mainClass, args, (child, vm) -> new KilledAtCall(child, vm, step));
     }
 
     /**
@@ -252,11 +195,5 @@ public final class KilledAtCall implements AutoCloseable {
             stack.append("  at ").append(frame.location()).append('\n');
         }
         return stack.toString();
-    }
-
-    /** Kills the child if it still runs. */
-    @Override
-    public void close() {
-        child.close();
     }
 }

@@ -27,19 +27,16 @@ import java.util.stream.IntStream;
  * <p>Use: {@link #start}, {@link #awaitStopped} at step 0 (bounded), act, {@link #resume()}, and so on for the next
  * steps; each step is armed from the start and stops the child the first time it is reached after the step before.
  */
-public final class StoppedAtSteps implements AutoCloseable {
+public final class StoppedAtSteps extends DebuggedChild {
     private static final String STEP = "step";
 
-    private final ChildJvm child;
-    private final VirtualMachine vm;
     private final List<KilledAtCall.Step> steps;
     private final List<CompletableFuture<String>> stops;
     /** The events of the step the child is held at, resumed by {@link #resume()}; null while it runs. */
     private volatile EventSet held;
 
     private StoppedAtSteps(ChildJvm child, VirtualMachine vm, List<KilledAtCall.Step> steps) {
-        this.child = child;
-        this.vm = vm;
+        super(child, vm);
         this.steps = List.copyOf(steps);
         this.stops = IntStream.range(0, steps.size()).mapToObj(i -> new CompletableFuture<String>()).toList();
         Thread events = new Thread(this::run, "jdi events of child " + child.pid());
@@ -55,32 +52,7 @@ public final class StoppedAtSteps implements AutoCloseable {
      */
     public static StoppedAtSteps start(List<KilledAtCall.Step> steps, Class<?> mainClass, String... args)
             throws InterruptedException {
-        ChildJvm child = KilledAtCall.startSuspended(mainClass, args);
-        boolean debugged = false;
-        try {
-            StoppedAtSteps stopped = new StoppedAtSteps(child, KilledAtCall.attach(child), steps);
-            debugged = true;
-            return stopped;
-        } finally {
-            if (!debugged) {
-                child.close();
-            }
-        }
-    }
-
-    /** @return the child's pid */
-    public long pid() {
-        return child.pid();
-    }
-
-    /** Waits (bounded) for a line of the child's output, as {@link ChildJvm#awaitLine} does. */
-    public String awaitLine(String prefix, Duration timeout) throws InterruptedException {
-        return child.awaitLine(prefix, timeout);
-    }
-
-    /** @return everything the child printed so far */
-    public String output() {
-        return child.output();
+        return start(mainClass, args, (child, vm) -> new StoppedAtSteps(child, vm, steps));
     }
 
     /**
@@ -173,11 +145,5 @@ public final class StoppedAtSteps implements AutoCloseable {
 
     private void arm(ReferenceType type, int index) {
         KilledAtCall.setBreakpoints(type, steps.get(index)).forEach(request -> request.putProperty(STEP, index));
-    }
-
-    /** Kills the child if it still runs. */
-    @Override
-    public void close() {
-        child.close();
     }
 }
