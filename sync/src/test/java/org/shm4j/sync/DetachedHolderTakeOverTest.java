@@ -251,27 +251,36 @@ class DetachedHolderTakeOverTest {
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
             SharedBarrier.create(heap, "barrier", 2).register(); // entry 0 keeps this process's token through the close
         }
-        try (StoppedAtSteps other = StoppedAtSteps.start(List.of(beforeTheFree), Resetter.class, heapName);
-             StoppedAtSteps taker = StoppedAtSteps.start(List.of(judged), Resetter.class, heapName)) {
-            other.awaitStopped(0, BOUND); // attached before the taker counts itself: its open does not wait
-            assertThat(taker.awaitStoppedUnless(0, "RESET", BOUND)).as("the taker judged this process gone")
-                    .isNotNull();
-            other.resume();
-            other.awaitLine("RESET", BOUND); // it freed entry 0
-            try (Reopened again = reopenWhileHeld(heapName, taker)) {
-                SharedBarrier barrier = SharedBarrier.open(again.heap(), "barrier");
-                if (!again.waited()) { // the race's order: entry 0 registered anew, then the taker's CAS
-                    barrier.register();
-                    taker.resume();
-                }
-                taker.awaitLine("RESET", BOUND);
-                if (again.waited()) {
-                    barrier.register();
-                }
-                assertThat(barrier.getRegisteredParties()).as("this process's party, registered after the reopen")
-                        .isEqualTo(1);
-                assertThat(again.waited()).as("the reopen waited for the taker's CAS").isTrue();
+        try (StoppedAtSteps other = StoppedAtSteps.start(List.of(beforeTheFree), Resetter.class, heapName)) {
+            // attached before the taker starts, so before it counts itself: an open while it counts would wait 5 s
+            // for it and fail (seen in CI when both started at once and the taker's judgment came first)
+            other.awaitStopped(0, BOUND);
+            try (StoppedAtSteps taker = StoppedAtSteps.start(List.of(judged), Resetter.class, heapName)) {
+                resetAcrossTheReopen(heapName, other, taker);
             }
+        }
+    }
+
+    /** The taker judged, {@code other} freed entry 0, this process reopens and registers: one party, then. */
+    private static void resetAcrossTheReopen(String heapName, StoppedAtSteps other, StoppedAtSteps taker)
+            throws Exception {
+        assertThat(taker.awaitStoppedUnless(0, "RESET", BOUND)).as("the taker judged this process gone")
+                .isNotNull();
+        other.resume();
+        other.awaitLine("RESET", BOUND); // it freed entry 0
+        try (Reopened again = reopenWhileHeld(heapName, taker)) {
+            SharedBarrier barrier = SharedBarrier.open(again.heap(), "barrier");
+            if (!again.waited()) { // the race's order: entry 0 registered anew, then the taker's CAS
+                barrier.register();
+                taker.resume();
+            }
+            taker.awaitLine("RESET", BOUND);
+            if (again.waited()) {
+                barrier.register();
+            }
+            assertThat(barrier.getRegisteredParties()).as("this process's party, registered after the reopen")
+                    .isEqualTo(1);
+            assertThat(again.waited()).as("the reopen waited for the taker's CAS").isTrue();
         }
     }
 
