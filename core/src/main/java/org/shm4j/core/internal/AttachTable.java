@@ -2,6 +2,7 @@ package org.shm4j.core.internal;
 
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.ShmException;
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 
 import java.lang.foreign.MemorySegment;
@@ -9,10 +10,12 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.shm4j.core.internal.HeapLayout.ATTACH_CAPACITY;
@@ -53,6 +56,17 @@ import static org.shm4j.core.internal.HeapLayout.SLOT_TOKEN_OFFSET;
  * other's, so either the taker sees the holder attached again (and takes nothing) or the attacher waits for the
  * taker's CAS, before it can hold anything anew. The low half counts the process's open heap objects. A count made
  * through a view that closed before it ended is ended through another view in the same slot ({@link #claimOf}).
+ *
+ * <p><b>Holds left by a close.</b> What a process's threads held in a heap when it closed its last view (a lock
+ * held, an operation cut short) still names it, and others take it over only while it stays away: once it opens the
+ * heap again, its name is back in this table and the hold was its own again, held by no call (a map segment's lock
+ * that every later {@code put} waited for). So an attach that claims a new slot in a heap this process had a slot in
+ * before runs the sweep that {@link #onReopen} registers (the sync module's: it renames each such hold with
+ * {@link ProcessIdentity#abandonedToken()}, a gone holder's name, which the next taker takes over as a dead
+ * holder's), after the wait for take-overs in flight and before the attach returns, under this process's attach lock:
+ * no thread of this process can hold anything anew in the heap before it is done, and no other process takes those
+ * holds meanwhile (this process is attached again), so every hold that names this process then is one left by a
+ * close. A sweep that fails frees the slot, and the open fails; the next one sweeps again.
  */
 public final class AttachTable {
     // VarHandle mechanics
@@ -77,6 +91,10 @@ public final class AttachTable {
      * removed under {@link #PROCESS_LOCK}, read by any thread), see {@link #claimOf}.
      */
     private static final Map<SlotKey, Object> CLAIMS = new ConcurrentHashMap<>();
+    /** The ids of the heaps this process has claimed a slot in: a claim in one of them again sweeps (see above). */
+    private static final Set<Long> CLAIMED = ConcurrentHashMap.newKeySet();
+    /** Renames the holds this process left in a heap (its blocks listed) that it opens again; null until set. */
+    private static volatile BiConsumer<MemorySegment, List<HeapCatalog.Entry>> reopenSweep;
 
     private AttachTable() {
     }
@@ -121,7 +139,9 @@ public final class AttachTable {
                 if (LONG.compareAndSet(segment, field(i, SLOT_TOKEN_OFFSET), 0L, me)) {
                     fillClaimed(segment, i, me, flocked);
                     awaitTakeOvers(segment, i, me, what);
-                    recordClaim(segment, i, me);
+                    if (recordClaim(segment, i, me)) {
+                        sweepHoldsLeft(segment, i, me, what);
+                    }
                     return;
                 }
             }
@@ -210,11 +230,48 @@ public final class AttachTable {
         }
     }
 
-    /** Records a new identity for this process's slot {@code mine}, just claimed; frees the slot if that fails. */
-    private static void recordClaim(MemorySegment segment, int mine, long me) {
+    /**
+     * Records a new identity for this process's slot {@code mine}, just claimed; frees the slot if that fails.
+     *
+     * @return true if this process had claimed a slot in this heap before (since this JVM started)
+     */
+    private static boolean recordClaim(MemorySegment segment, int mine, long me) {
         try {
             CLAIMS.put(new SlotKey(heapId(segment), mine), new Object());
+            return !CLAIMED.add(heapId(segment));
         } catch (Throwable e) { // an Error (it allocates): else claimOf would find no identity, or an earlier one's
+            Undo.after(e, () -> free(segment, mine, me));
+            throw e;
+        }
+    }
+
+    /**
+     * Registers the sweep that an attach runs when this process opens again a heap it had closed (see the class
+     * comment): given the heap's memory and its blocks, it renames what this process's token still holds there.
+     */
+    public static void onReopen(BiConsumer<MemorySegment, List<HeapCatalog.Entry>> sweep) {
+        reopenSweep = sweep;
+    }
+
+    /**
+     * Runs the registered sweep over the heap in {@code segment}, which this process just claimed slot {@code mine}
+     * of, again; frees the slot if it fails. A catalog that cannot be listed (damaged) is not swept: the structures
+     * there report the damage when they are opened.
+     */
+    private static void sweepHoldsLeft(MemorySegment segment, int mine, long me, String what) {
+        BiConsumer<MemorySegment, List<HeapCatalog.Entry>> sweep = reopenSweep;
+        if (sweep == null) {
+            return; // no structure of the sync module was opened in this JVM: none holds anything
+        }
+        try {
+            List<HeapCatalog.Entry> blocks;
+            try {
+                blocks = new HeapCatalog(segment, HeapHeader.validateComplete(segment, what), what).entries();
+            } catch (ShmFormatException damaged) {
+                return;
+            }
+            sweep.accept(segment, blocks);
+        } catch (Throwable e) { // an Error too: the open fails, and its next try sweeps again
             Undo.after(e, () -> free(segment, mine, me));
             throw e;
         }

@@ -68,6 +68,7 @@ public final class ProcessIdentity {
     private static final boolean PROC = procDescribesThisProcess();
     private static final long CURRENT_STAMP = startStamp(ProcessHandle.current().pid());
     private static final long CURRENT_TOKEN = token(ProcessHandle.current().pid(), CURRENT_STAMP);
+    private static final long ABANDONED_TOKEN = abandoned(CURRENT_TOKEN);
     private static final long PID_NAMESPACE = pidNamespace();
     /** Epoch ms at tick 0 as this JVM sees it (for display only), or 0 without {@code /proc}. */
     private static final long BOOT_MILLIS = bootMillis();
@@ -78,6 +79,17 @@ public final class ProcessIdentity {
     /** @return the owner token of this process (computed once) */
     public static long currentToken() {
         return CURRENT_TOKEN;
+    }
+
+    /**
+     * @return this process's pid with other start bits (never 0 nor {@link #UNKNOWN_START_BITS}): no process's token,
+     *         so every process judges a hold named by it a gone holder's ({@link #isAlive} false where this process's
+     *         start stamp is known, and no attach table lists it). A hold this process left in a heap it closed is
+     *         renamed so when it opens that heap again (see {@code AttachTable}'s sweep), else its name, back in the
+     *         attach table, made it this process's again, held by no call
+     */
+    public static long abandonedToken() {
+        return ABANDONED_TOKEN;
     }
 
     /** @return the start stamp of this process (see the class comment), or 0 where the OS does not tell */
@@ -130,6 +142,16 @@ public final class ProcessIdentity {
     /** @return true if {@code stamp} (0 if unknown) agrees with the start stamp bits of {@code token} */
     public static boolean startMatches(long token, long stamp) {
         return (token & 0xFFFF_FFFFL) == startBits(stamp);
+    }
+
+    /** @return {@code token} with other start bits, neither 0 nor {@link #UNKNOWN_START_BITS} */
+    private static long abandoned(long token) {
+        long bits = token & 0xFFFF_FFFFL;
+        long other = bits ^ 1;
+        if (other == 0 || other == UNKNOWN_START_BITS) {
+            other = bits ^ 2;
+        }
+        return token & ~0xFFFF_FFFFL | other;
     }
 
     /** @return the pid held in {@code token} */

@@ -205,6 +205,23 @@ public final class ProcessSlots {
         }
     }
 
+    /**
+     * Renames this process's slot in the table at {@code base} of {@code segment} (its claim, or its reclaim of a dead
+     * process's slot) as a gone process's ({@link ProcessIdentity#abandonedToken()}), for a process that opens again
+     * a heap it had closed: what the slot counts was left by that close, and the next reclaim drops it (see
+     * {@code ReopenSweep}). A failed CAS means a reclaimer took the slot first.
+     */
+    static void abandon(MemorySegment segment, long base) {
+        long me = ProcessIdentity.currentToken();
+        for (int i = 0; i < SLOTS; i++) {
+            long at = base + i * SLOT_SIZE + TOKEN;
+            long token = (long) LONG.getVolatile(segment, at); // volatile: as the CAS after it
+            if ((token & ~RECLAIMING) == me) {
+                LONG.compareAndSet(segment, at, token, ProcessIdentity.abandonedToken() | token & RECLAIMING);
+            }
+        }
+    }
+
     /** @return the pid owning slot {@code index} (or reclaiming it), or 0 */
     public long pid(int index) {
         return ProcessIdentity.pid(token(index));

@@ -169,6 +169,8 @@ public final class RobustMutex {
     private static final long PID = ProcessHandle.current().pid() & LOCK_PID_MASK;
     /** This process's locked word: its token's start bits high (never 0: see {@link ProcessIdentity}), pid low. */
     private static final long LOCKED = (ProcessIdentity.currentToken() & 0xFFFF_FFFFL) << 32 | PID;
+    /** This process's locked word renamed as a gone holder's: {@link ProcessIdentity#abandonedToken()}'s start bits. */
+    private static final long ABANDONED = (ProcessIdentity.abandonedToken() & 0xFFFF_FFFFL) << 32 | PID;
     /** What the static acquires name a mutex in the messages of a release through another view (none is thrown). */
     private static final String TAKEN_BY_A_LOCK_CALL = "a mutex taken by a lock call";
     /** The bits of a held word that do not name its owner: a waiter's, and an entering holder's. */
@@ -947,6 +949,22 @@ public final class RobustMutex {
     /** @return true if the mutex at {@code base} is held by this process, whatever its state bits (a volatile read) */
     static boolean isHeldByThisProcess(MemorySegment s, long base) {
         return isThisProcess((long) LONG.getVolatile(s, base + MUTEX_WORD));
+    }
+
+    /**
+     * Renames this process's hold of the mutex at {@code base} of {@code s} as a gone holder's (its state bits kept),
+     * for a process that opens again a heap it had closed: the hold is one its close left, held by no call, which the
+     * next taker (in any process, this one too) takes over as a dead holder's, marked for repair unless it had not
+     * entered (see {@code ReopenSweep}). A CAS, retried while only a waiter's bit changes the word: no other process
+     * takes over the word of a process attached to the heap, and no thread of this one holds anything there yet.
+     */
+    static void abandon(MemorySegment s, long base) {
+        while (true) {
+            long w = (long) LONG.getVolatile(s, base + MUTEX_WORD); // volatile: as the CAS after it
+            if (!isThisProcess(w) || LONG.compareAndSet(s, base + MUTEX_WORD, w, ABANDONED | w & STATE_BITS)) {
+                return;
+            }
+        }
     }
 
     /** @return true if the lock word {@code word} is held by this process, whatever its state bits */

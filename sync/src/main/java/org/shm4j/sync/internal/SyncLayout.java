@@ -360,6 +360,8 @@ public final class SyncLayout {
     /** Coordination: the value bits (0..30) of a futex word. */
     public static final int COORD_VALUE_MASK = 0x7FFF_FFFF;
 
+    /** Semaphore: the header's first parameter of an undo semaphore (its kind's ordinal + 1). */
+    public static final int SEM_KIND_UNDO = 3;
     /** Semaphore: the robust mutex that serialises acquire and release of an undo semaphore. */
     public static final long SEM_MUTEX_OFFSET = COORD_WORD_OFFSET + CACHE_LINE;
     /** Semaphore: the process slots of an undo semaphore; the first counter is the permits a process holds. */

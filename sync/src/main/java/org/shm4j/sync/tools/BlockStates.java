@@ -330,7 +330,7 @@ final class BlockStates {
         state.put("semaphoreKind", kind >= 1 && kind <= 3 ? List.of("UNBOUNDED", "BOUNDED", "UNDO").get(kind - 1)
                 : "unknown " + kind);
         state.put("initialPermits", CoordinationBlocks.param2(block));
-        if (kind == 3) { // undo: the word is a release sequence; permits are the initial less those held
+        if (kind == SEM_KIND_UNDO) { // the word is a release sequence; permits are the initial less those held
             state.put("holders", LockStates.holders(block, SEM_SLOTS_OFFSET, IntUnaryOperator.identity(), what));
             state.put("mutex", LockStates.mutex(block, SEM_MUTEX_OFFSET, "semaphore mutex"));
         } else {

@@ -1,0 +1,110 @@
+package org.shm4j.sync.internal;
+
+import org.shm4j.core.BlockType;
+import org.shm4j.core.internal.AttachTable;
+import org.shm4j.core.internal.HeapCatalog;
+import org.shm4j.core.internal.ProcessIdentity;
+
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+import static org.shm4j.sync.internal.SyncLayout.FAIR_LOCK;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_PROCESSES_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.LOCK;
+import static org.shm4j.sync.internal.SyncLayout.READ_WRITE_LOCK;
+import static org.shm4j.sync.internal.SyncLayout.REENTRANT_LOCK;
+import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.SEMAPHORE;
+import static org.shm4j.sync.internal.SyncLayout.SEM_KIND_UNDO;
+import static org.shm4j.sync.internal.SyncLayout.SEM_MUTEX_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
+
+/**
+ * Renames what this process still holds in a heap when it opens that heap again after closing its last view of it:
+ * the sweep that {@link AttachTable} runs then (registered by {@link Blocks}, which every structure's open passes,
+ * so it is set before this process can hold anything in a heap).
+ *
+ * <p>A hold names a process, not an attach period. While a process that closed the heap stays away, others take what
+ * it held over as a gone process's; once it opens the heap again, its name is back in the attach table, and a hold
+ * its close left (a lock its thread held, a map segment's lock an operation cut short by the close had taken) was
+ * its own again, held by no call: every later operation on it waited, in every process, and a thread of this process
+ * locking it again was told it held it already. At that point (a new attach slot, after the wait for take-overs in
+ * flight, under the attach lock) every word that names this process was left by the close, and the sweep renames it
+ * with {@link ProcessIdentity#abandonedToken()}: this pid with other start bits, which every judge takes for a gone
+ * holder (no attach table lists it, and it is not this process's start). The next taker, in any process or in this
+ * one, takes it over as after a holder's death: a mutex marked for repair unless its holder had not entered, a
+ * process slot's counts dropped by the next reclaim.
+ *
+ * <table>
+ *   <caption>What the sweep renames, by block kind (blocks of another layout version are left alone)</caption>
+ *   <tr><th>Kind</th><th>Word</th><th>Renamed by</th></tr>
+ *   <tr><td>{@code SharedLock}, {@code SharedReentrantLock}</td><td>the mutex at 0</td>
+ *       <td>{@link RobustMutex#abandon}</td></tr>
+ *   <tr><td>{@code SharedReadWriteLock}</td><td>the writer's mutex; the readers' process slots</td>
+ *       <td>{@link RobustMutex#abandon}, {@link ProcessSlots#abandon}</td></tr>
+ *   <tr><td>{@code SharedFairLock}</td><td>the process slots</td><td>{@link ProcessSlots#abandon}</td></tr>
+ *   <tr><td>{@code SharedSemaphore} (UNDO)</td><td>the mutex; the permit holders' process slots</td>
+ *       <td>{@link RobustMutex#abandon}, {@link ProcessSlots#abandon}</td></tr>
+ * </table>
+ *
+ * <p>Each rename is a CAS from this process's word, so a word another process changed meanwhile (a waiter's bit, a
+ * reclaim of a slot) is read again or left to it. A block that cannot be read as its kind (damaged) is skipped: its
+ * structure reports the damage when it is opened. A process killed midway leaves words named by it or by the renamed
+ * name: both a gone process's.
+ */
+public final class ReopenSweep {
+    /** The renaming of each swept kind, by tag, with the layout version it reads. */
+    private static final Map<Integer, Kind> KINDS = kinds();
+
+    private ReopenSweep() {
+    }
+
+    /** One block kind's renaming: {@code rename} runs on a block of {@code type}. */
+    private record Kind(BlockType type, Consumer<MemorySegment> rename) {
+    }
+
+    /**
+     * Renames what this process holds in every block of the heap in {@code heap} (see the class comment).
+     *
+     * @param blocks the heap's catalog entries
+     */
+    static void sweep(MemorySegment heap, List<HeapCatalog.Entry> blocks) {
+        for (HeapCatalog.Entry entry : blocks) {
+            Kind kind = KINDS.get(entry.typeTag());
+            if (kind == null || kind.type().layoutVersion() != entry.layoutVersion()) {
+                continue;
+            }
+            try {
+                kind.rename().accept(heap.asSlice(entry.offset(), entry.byteSize()));
+            } catch (RuntimeException damaged) { // its header or size is not its kind's: its open reports that
+                continue;
+            }
+        }
+    }
+
+    private static Map<Integer, Kind> kinds() {
+        Map<Integer, Kind> kinds = new HashMap<>();
+        add(kinds, LOCK, block -> RobustMutex.abandon(block, 0));
+        add(kinds, REENTRANT_LOCK, block -> RobustMutex.abandon(block, 0));
+        add(kinds, READ_WRITE_LOCK, block -> {
+            RobustMutex.abandon(block, RW_WRITER_OFFSET);
+            ProcessSlots.abandon(block, RW_SLOTS_OFFSET);
+        });
+        add(kinds, FAIR_LOCK, block -> ProcessSlots.abandon(block, FAIR_PROCESSES_OFFSET));
+        add(kinds, SEMAPHORE, block -> {
+            if (CoordinationBlocks.param1(CoordinationBlocks.checked(block, SEMAPHORE, "semaphore")) == SEM_KIND_UNDO) {
+                RobustMutex.abandon(block, SEM_MUTEX_OFFSET);
+                ProcessSlots.abandon(block, SEM_SLOTS_OFFSET);
+            }
+        });
+        return Map.copyOf(kinds);
+    }
+
+    private static void add(Map<Integer, Kind> kinds, BlockType type, Consumer<MemorySegment> rename) {
+        kinds.put(type.tag(), new Kind(type, rename));
+    }
+}
