@@ -628,8 +628,11 @@ public final class SharedHeap implements AutoCloseable {
      * thread of this process can touch it, and when this was its last view of the heap, other processes treat what it
      * held as a dead process's: they take over its locks (marked inconsistent, as after an owner's death), read holds,
      * UNDO permits, ring roles and pipe ends, break a barrier it registered with, and skip its fair-lock turns and its
-     * waits for deadlock detection, at their next liveness check. While this process keeps another view of the heap
-     * open, or within this process, what it held stays held until it closes that view or exits; but a structure's own
+     * waits for deadlock detection, at their next liveness check. If this process opens the heap again before they
+     * looked, that open (its attach, before it returns) renames each such hold still naming this process as a gone
+     * process's, so the next taker, here or in another process, takes it over as after a death, instead of finding
+     * it this process's again, held by no call. While this process keeps another view of the heap open, or within
+     * this process, what it held stays held until it closes that view or exits; but a structure's own
      * lock that an operation held through this view (a map segment's, a list's) is released through the other view
      * when the operation fails, marked for repair as a dead holder's. So is a user's
      * lock ({@code SharedLock}, {@code SharedReentrantLock}, {@code SharedFairLock}, a read-write lock's write lock
