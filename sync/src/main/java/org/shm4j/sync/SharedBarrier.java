@@ -93,7 +93,11 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER_MAX_PARTIES;
  *       stays until {@link #reset()} frees it: until then every generation breaks at its first check, so reset the
  *       barrier before a replacement registers.</li>
  *   <li>A process that closed its last view of the heap (see {@code SharedHeap.close()}) counts as dead in both
- *       cases: a party of it can neither arrive nor wait any more, and its registration cannot be withdrawn.</li>
+ *       cases: a party of it can neither arrive nor wait any more, and its registration cannot be withdrawn. So
+ *       too once it opens the heap again: that open renames what its parties left as a gone process's, so a party
+ *       its close left waiting breaks the generation (the first arrival after it, in any process, gets
+ *       {@link BrokenBarrierException}), and its registrations stay those of a dead process until {@link #reset()}
+ *       frees them.</li>
  *   <li>A party that did not register and dies before arriving is not known to the barrier: the others wait until
  *       their timeouts, and the first timeout breaks the generation for all, as with {@code CyclicBarrier}. An
  *       unregistered party killed between winning its arrival CAS and writing its slot (a few instructions) is not

@@ -532,6 +532,39 @@ public final class BarrierGenerations {
         return (long) LONG.getOpaque(block, BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE);
     }
 
+    /**
+     * Renames what this process's parties left in the barrier {@code block} when it closed its last view of the heap,
+     * for a process that opens that heap again (see {@code ReopenSweep}): each arrival slot naming this process gets
+     * {@link ProcessIdentity#abandonedToken()}, a gone process's token, and so do its registrations
+     * ({@link BarrierRegistry#abandon}). A party left waiting by the close (its {@code await} threw) is then a dead
+     * arrival: a live neighbour's check or the next arrival (in any process, this one too) breaks the generation,
+     * and its waiters get {@link BrokenBarrierException}, as after a waiting party's death. Before, this process's
+     * name back in the attach table made it a waiting party again, though none was: the next generation's last
+     * arrival tripped it one party short. A slot of an earlier generation is read by nobody (its generation tells),
+     * so every slot naming this process is renamed. The header is checked first as an open checks it (magic, type,
+     * parties, and the block's size for them), so a damaged block throws {@link ShmFormatException} before anything
+     * is sized from it. CASes (volatile) from this process's token: another process writes a slot only in a later
+     * generation, with its own token, which the CAS then leaves alone.
+     */
+    static void abandon(MemorySegment block) {
+        String what = CoordinationBlocks.describe("barrier", block);
+        CoordinationBlocks.checked(block, SyncLayout.BARRIER, what);
+        int parties = CoordinationBlocks.param1(block);
+        if (parties < 1 || parties > SyncLayout.BARRIER_MAX_PARTIES) {
+            throw Blocks.corrupt(what, "parties", parties, "1.." + SyncLayout.BARRIER_MAX_PARTIES);
+        }
+        if (block.byteSize() != SyncLayout.barrierSize(parties)) {
+            throw Blocks.corrupt(what, "block size", block.byteSize(), SyncLayout.barrierSize(parties) + " for "
+                    + parties + " parties");
+        }
+        long me = ProcessIdentity.currentToken();
+        for (int slot = 0; slot < parties; slot++) {
+            LONG.compareAndSet(block, BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE, me,
+                    ProcessIdentity.abandonedToken());
+        }
+        BarrierRegistry.abandon(block, SyncLayout.barrierRegistrationsOffset(parties), parties);
+    }
+
     private static long slotGenerationOffset(int slot) {
         return BARRIER_SLOTS_OFFSET + slot * BARRIER_SLOT_SIZE + Long.BYTES;
     }

@@ -149,6 +149,22 @@ public final class BarrierRegistry {
         }
     }
 
+    /**
+     * Renames the registrations of this process in the table of {@code entries} entries at {@code base} of the
+     * barrier {@code segment} as a gone process's ({@link ProcessIdentity#abandonedToken()}), for a process that
+     * opens again a heap it had closed (see {@link BarrierGenerations#abandon}, which checks the block first): their
+     * parties could not deregister through the closed heap, so, as a closed-away process's, they count as dead (the
+     * waiting parties' checks break each generation) until {@code reset()} frees them. Before, this process's name
+     * back in the attach table made them a live process's: never freed, their entries taken for good. A CAS from
+     * this process's token: no other process frees the entry of a process attached to the heap.
+     */
+    static void abandon(MemorySegment segment, long base, int entries) {
+        long me = ProcessIdentity.currentToken();
+        for (int i = 0; i < entries; i++) {
+            LONG.compareAndSet(segment, base + i * BARRIER_REGISTRATION_SIZE, me, ProcessIdentity.abandonedToken());
+        }
+    }
+
     /** @return the tokens of the taken entries, in table order (a snapshot: each entry read volatile once) */
     public long[] tokens() {
         long[] all = new long[entries];

@@ -1,5 +1,6 @@
 package org.shm4j.sync.internal;
 
+import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.Backoff;
 import org.shm4j.core.internal.ProcessIdentity;
@@ -14,9 +15,11 @@ import static org.shm4j.sync.internal.SyncLayout.FAIR_ABANDONED;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_FLAGS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_HELD_SINCE_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_OWNER_THREAD_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_PROCESSES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_QUEUE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_RECOVERIES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SERVING_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.FAIR_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_SLOT_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_TICKET_MASK;
@@ -293,6 +296,53 @@ public final class FairTurns {
         long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET);
         if (FairWord.serving(word) == ticket && !FairWord.taken(word)) {
             skipTurn(s, word, FAIR_ABANDONED); // clears the slot only if it names the ticket, abandoned
+        }
+    }
+
+    /**
+     * Renames what this process's threads held in the fair lock {@code s} when it closed its last view of the heap,
+     * for a process that opens that heap again (see {@code ReopenSweep}, which runs this before
+     * {@link ProcessSlots#abandon} renames this process's slot, which this reads): held by no call, each was this
+     * process's again, and every later lock call waited behind it, in every process.
+     * <ul>
+     *   <li>A turn taken by this process (owner bits naming its process slot and its token): its owner bits become
+     *       those of {@link ProcessIdentity#abandonedToken()} in the same slot, which that slot's rename matches, so
+     *       the next waiter's liveness check (in any process, this one too) finds a gone holder and skips the turn,
+     *       the lock marked inconsistent and a recovery counted, as after a holder's death. The slot's rename alone
+     *       did not do: once a reclaim freed the slot and this process claimed it again, the old owner bits were its
+     *       own again (a live holder, and "already held" to the thread that had held it).</li>
+     *   <li>A ticket out whose slot names this process: given up as {@link #abandon} gives it up (marked abandoned,
+     *       or its turn passed on if it is served and not taken): the lock call that waited with it threw when the
+     *       close cut it short, as one cut short while another view stays open gives its ticket up. It is skipped at
+     *       once when its turn comes (by {@code tryLock} too), no recovery counted.</li>
+     * </ul>
+     * Both are CASes from this process's own values: another process changes a turn a present process holds only
+     * by handing out tickets (the word's CAS then tries again) or by a skip judged before this process's attach (the
+     * turn is then no longer this one's), and no thread of this process uses the lock meanwhile. The block is
+     * checked first as an open checks it, so a damaged one throws {@link ShmFormatException} and is left alone.
+     */
+    static void abandonLeft(MemorySegment s) {
+        String what = "fair lock at 0x" + Long.toHexString(s.address());
+        if (s.byteSize() != FAIR_SIZE) {
+            throw Blocks.corrupt(what, "block size", s.byteSize(), String.valueOf(FAIR_SIZE));
+        }
+        FairWord.check(s, new ProcessSlots(s, FAIR_PROCESSES_OFFSET, what), what);
+        long me = ProcessIdentity.currentToken();
+        while (true) {
+            long word = (long) LONG.getVolatile(s, FAIR_WORD_OFFSET); // volatile: as the CAS after it
+            if (!FairWord.taken(word) || FairWord.holderToken(s, 0, word) != me) {
+                break;
+            }
+            long gone = FairWord.ownerBits(FairWord.ownerSlot(word), ProcessIdentity.abandonedToken());
+            if (LONG.compareAndSet(s, FAIR_WORD_OFFSET, word, FairWord.ownedBy(word, gone))) {
+                break;
+            }
+        }
+        for (int i = 0; i < FAIR_QUEUE; i++) {
+            long slot = FAIR_SLOTS_OFFSET + (long) i * FAIR_SLOT_SIZE;
+            if ((long) LONG.getVolatile(s, slot) == me) { // volatile: abandon reads the slot's ticket again
+                abandon(s, (int) INT.getVolatile(s, slot + Long.BYTES));
+            }
         }
     }
 

@@ -102,6 +102,11 @@ public final class FairWord {
         return word | FAIR_TAKEN | owner;
     }
 
+    /** @return the taken {@code word} with its owner bits replaced by {@code owner} (see {@link #ownerBits}) */
+    public static long ownedBy(long word, long owner) {
+        return word & ~OWNER_MASK | owner;
+    }
+
     /** @return {@code word} with the turn passed on to the next ticket: not taken, no owner */
     public static long passed(long word) {
         return word & NEXT_MASK | following(serving(word));

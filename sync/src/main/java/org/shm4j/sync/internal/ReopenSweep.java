@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
+import static org.shm4j.sync.internal.SyncLayout.BARRIER;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_LOCK;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_PROCESSES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.LOCK;
@@ -46,9 +47,16 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *       <td>{@link RobustMutex#abandon}</td></tr>
  *   <tr><td>{@code SharedReadWriteLock}</td><td>the writer's mutex; the readers' process slots</td>
  *       <td>{@link RobustMutex#abandon}, {@link ProcessSlots#abandon}</td></tr>
- *   <tr><td>{@code SharedFairLock}</td><td>the process slots</td><td>{@link ProcessSlots#abandon}</td></tr>
+ *   <tr><td>{@code SharedFairLock}</td><td>the turn this process took (its owner bits in the ticket word), the
+ *       tickets its waiters left out (given up: skipped at once); then the process slots</td>
+ *       <td>{@link FairTurns#abandonLeft}, {@link ProcessSlots#abandon}</td></tr>
  *   <tr><td>{@code SharedSemaphore} (UNDO)</td><td>the mutex; the permit holders' process slots</td>
  *       <td>{@link RobustMutex#abandon}, {@link ProcessSlots#abandon}</td></tr>
+ *   <tr><td>{@code SharedBarrier}</td><td>the arrival slots (a party left waiting: a dead arrival, which breaks
+ *       the generation); the registrations (dead parties', freed by {@code reset()})</td>
+ *       <td>{@link BarrierGenerations#abandon}, {@link BarrierRegistry#abandon}</td></tr>
+ *   <tr><td>the heap's wait table</td><td>the published waits' entries (skipped by readers, dropped by the next
+ *       reclaim)</td><td>{@link WaitTable#abandon}</td></tr>
  * </table>
  *
  * <p>Each rename is a CAS from this process's word, so a word another process changed meanwhile (a waiter's bit, a
@@ -94,13 +102,18 @@ public final class ReopenSweep {
             RobustMutex.abandon(block, RW_WRITER_OFFSET);
             ProcessSlots.abandon(block, RW_SLOTS_OFFSET);
         });
-        add(kinds, FAIR_LOCK, block -> ProcessSlots.abandon(block, FAIR_PROCESSES_OFFSET));
+        add(kinds, FAIR_LOCK, block -> {
+            FairTurns.abandonLeft(block); // first: it knows this process's turn by its process slot, renamed next
+            ProcessSlots.abandon(block, FAIR_PROCESSES_OFFSET);
+        });
         add(kinds, SEMAPHORE, block -> {
             if (CoordinationBlocks.param1(CoordinationBlocks.checked(block, SEMAPHORE, "semaphore")) == SEM_KIND_UNDO) {
                 RobustMutex.abandon(block, SEM_MUTEX_OFFSET);
                 ProcessSlots.abandon(block, SEM_SLOTS_OFFSET);
             }
         });
+        add(kinds, BARRIER, BarrierGenerations::abandon);
+        add(kinds, WaitLayout.TABLE, WaitTable::abandon);
         return Map.copyOf(kinds);
     }
 

@@ -276,6 +276,29 @@ public final class WaitTable {
     }
 
     /**
+     * Renames the entries of this process in the wait table {@code table} as a gone process's
+     * ({@link ProcessIdentity#abandonedToken()}), for a process that opens again a heap it had closed (see
+     * {@code ReopenSweep}): a thread whose wait was published when the close cut it short could not clear its entry
+     * through the closed heap, and this process's name back in the attach table showed that entry as its live wait
+     * (in every process's wait-for graph, and to deadlock detection) and kept it from every reclaim. Renamed, readers
+     * skip it and the next reclaim drops it, as a dead waiter's; so too an entry claimed and not yet published, or
+     * cleared but for its token. The header and size are checked first as an open checks them, so a damaged block
+     * throws {@link org.shm4j.core.ShmFormatException} and is left alone. A CAS (volatile) from this process's token,
+     * which no other process changes while this one is attached; a reader that read the token just before sees the
+     * wait once more, no later.
+     */
+    static void abandon(MemorySegment table) {
+        if (table.byteSize() != SIZE) {
+            throw Blocks.corrupt(WHAT, "block size", table.byteSize(), String.valueOf(SIZE));
+        }
+        check(table);
+        long me = ProcessIdentity.currentToken();
+        for (int slot = 0; slot < ENTRIES; slot++) {
+            LONG.compareAndSet(table, entry(slot) + ENTRY_TOKEN, me, ProcessIdentity.abandonedToken());
+        }
+    }
+
+    /**
      * @return true at most once per {@link #RECLAIM_NANOS} in this process: the waiters a full table refused try
      *         again once a second each, and a scan for dead waiters probes up to 64 processes
      */

@@ -105,7 +105,10 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK_OWNER_DIED;
  * holder if the unlock had cleared that field), to unlock through the other view. A {@code withLock} call whose
  * unlock throws so holds nothing either: its turn is passed on through the other view, and the lock marked
  * inconsistent ({@link #isConsistent()} false for the next holder, {@link #recoveries()} higher), since the close
- * may have cut its action short too.
+ * may have cut its action short too. Once the process has closed its last view, others take what it held over as a
+ * dead process's; if it opens the heap again first, that open renames what it held as a gone process's, so the
+ * next locker (in any process, the thread that held it too) skips a turn it held, marking the lock inconsistent and
+ * counting a recovery, and skips a ticket it waited with as given up.
  *
  * <p>Memory consistency effects: as for {@link SharedLock}.
  */
