@@ -9,6 +9,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 import static org.shm4j.sync.internal.SyncLayout.BARRIER;
@@ -57,6 +59,11 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *       <td>{@link BarrierGenerations#abandon}, {@link BarrierRegistry#abandon}</td></tr>
  *   <tr><td>the heap's wait table</td><td>the published waits' entries (skipped by readers, dropped by the next
  *       reclaim)</td><td>{@link WaitTable#abandon}</td></tr>
+ *   <tr><td>{@code SharedMap}, {@code SharedLongMap}</td><td>every segment's mutex, in the map block and in its
+ *       extension blocks ({@code "<map>#<b>"})</td><td>{@link RobustMutex#abandon}, at the sites the map package
+ *       adds ({@link #addMutexes}: {@code MapCore.mutexSites})</td></tr>
+ *   <tr><td>{@code SharedList}</td><td>the writers' mutex in the header block</td><td>{@link RobustMutex#abandon},
+ *       at the site the list package adds ({@code ListHeaders.mutexSites})</td></tr>
  * </table>
  *
  * <p>Each rename is a CAS from this process's word, so a word another process changed meanwhile (a waiter's bit, a
@@ -67,12 +74,58 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
 public final class ReopenSweep {
     /** The renaming of each swept kind, by tag, with the layout version it reads. */
     private static final Map<Integer, Kind> KINDS = kinds();
+    /**
+     * The kinds whose layout lives in another package ({@link #addMutexes}), by tag: added by a class of theirs that
+     * every structure of the kind loads before it can hold anything, so a kind not yet here holds nothing here.
+     */
+    private static final Map<Integer, Kind> MUTEX_KINDS = new ConcurrentHashMap<>();
 
     private ReopenSweep() {
     }
 
-    /** One block kind's renaming: {@code rename} runs on a block of {@code type}. */
-    private record Kind(BlockType type, Consumer<MemorySegment> rename) {
+    /** One block kind's renaming: {@code rename} runs on a block of {@code type}, given its name and the heap. */
+    private record Kind(BlockType type, Renaming rename) {
+    }
+
+    /** A renaming of one block of a kind, named {@code name}, which may read the heap's other blocks. */
+    @FunctionalInterface
+    private interface Renaming {
+        void rename(MemorySegment block, String name, OtherBlocks heap);
+    }
+
+    /** The other blocks of the heap being swept, for a kind whose block has companions (a map's extension blocks). */
+    @FunctionalInterface
+    public interface OtherBlocks {
+        /** @return the memory of the block named {@code name}, if there is one of {@code type} (tag and version) */
+        Optional<MemorySegment> find(String name, BlockType type);
+    }
+
+    /**
+     * Where a kind whose layout lives outside this package (a map's, a list's) keeps robust mutexes, which the sweep
+     * renames ({@link RobustMutex#abandon}).
+     */
+    @FunctionalInterface
+    public interface MutexSites {
+        /**
+         * @param block one block of the kind, named {@code name}
+         * @param heap  the heap's other blocks
+         * @return each robust mutex of the structure, as a slice of the memory that begins with it, found from its
+         *         validated header
+         * @throws RuntimeException if the block or a companion is not of its kind (damaged): none is renamed then
+         */
+        List<MemorySegment> of(MemorySegment block, String name, OtherBlocks heap);
+    }
+
+    /**
+     * Sweeps blocks of {@code type} too: renames this process's holds of the mutexes {@code sites} finds there. Called
+     * from a class of that kind's package that each structure of the kind loads before it holds anything.
+     */
+    public static void addMutexes(BlockType type, MutexSites sites) {
+        MUTEX_KINDS.put(type.tag(), new Kind(type, (block, name, heap) -> {
+            for (MemorySegment mutex : sites.of(block, name, heap)) {
+                RobustMutex.abandon(mutex, 0);
+            }
+        }));
     }
 
     /**
@@ -81,13 +134,17 @@ public final class ReopenSweep {
      * @param blocks the heap's catalog entries
      */
     static void sweep(MemorySegment heap, List<HeapCatalog.Entry> blocks) {
+        OtherBlocks others = (name, type) -> blocks.stream()
+                .filter(e -> e.name().equals(name) && e.typeTag() == type.tag()
+                        && e.layoutVersion() == type.layoutVersion())
+                .findFirst().map(e -> heap.asSlice(e.offset(), e.byteSize()));
         for (HeapCatalog.Entry entry : blocks) {
-            Kind kind = KINDS.get(entry.typeTag());
+            Kind kind = KINDS.getOrDefault(entry.typeTag(), MUTEX_KINDS.get(entry.typeTag()));
             if (kind == null || kind.type().layoutVersion() != entry.layoutVersion()) {
                 continue;
             }
             try {
-                kind.rename().accept(heap.asSlice(entry.offset(), entry.byteSize()));
+                kind.rename().rename(heap.asSlice(entry.offset(), entry.byteSize()), entry.name(), others);
             } catch (RuntimeException damaged) { // its header or size is not its kind's: its open reports that
                 continue;
             }
@@ -118,6 +175,6 @@ public final class ReopenSweep {
     }
 
     private static void add(Map<Integer, Kind> kinds, BlockType type, Consumer<MemorySegment> rename) {
-        kinds.put(type.tag(), new Kind(type, rename));
+        kinds.put(type.tag(), new Kind(type, (block, name, heap) -> rename.accept(block)));
     }
 }

@@ -3,10 +3,12 @@ package org.shm4j.sync.list;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.ReopenSweep;
 import org.shm4j.sync.internal.RobustMutex;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Objects;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -38,6 +40,11 @@ import static org.shm4j.sync.internal.SyncLayout.MUTEX_SIZE;
 final class ListHeaders {
     /** The longest list name: a heap name is at most 92 UTF-8 bytes, and the chunk names add {@code ".chunk23"}. */
     private static final int MAX_NAME_BYTES = 92 - ".chunk".length() - 2;
+
+    static {
+        // before any list exists in this process: its open of a heap again renames the mutex hold its close left
+        ReopenSweep.addMutexes(LIST, ListHeaders::mutexSites);
+    }
 
     private ListHeaders() {
     }
@@ -101,7 +108,39 @@ final class ListHeaders {
 
     /** @throws ShmFormatException if a header field holds a value no list has (checked before any is used) */
     private static ListStore check(SharedHeap heap, String name, MemorySegment header) {
-        String what = "SharedList '" + name + "'";
+        int max = checkHeader(header, "SharedList '" + name + "'");
+        ListStore store = new ListStore(heap, name, header, max, slotBytes(max));
+        int size = store.size();
+        if (size > 0) { // a chunk exists before a size covers it: the last element's chunk opens, as a read would
+            store.slotSegment(size - 1);
+        }
+        return store;
+    }
+
+    /**
+     * The writers' mutex of the list header block {@code header} named {@code name}, for the sweep of a heap this
+     * process opens again ({@link ReopenSweep}): a hold of it that names this process then was left by its close (a
+     * write, or a reader fallen back to the mutex, that the close cut short), and the sweep renames it as a gone
+     * holder's by {@code RobustMutex.abandon}'s CAS from this process's own word (a hold of another process is left
+     * alone). The next writer or locking reader, in any process and on any thread of this one (the one cut short
+     * too), takes it over as after a dead writer: {@link SharedList#recoveries()} counts one, and the change the
+     * journal records is finished (a committed one) or dropped (one not committed: the list is as before the cut-short
+     * call). The header is checked first, as an open checks it.
+     *
+     * @return the mutex, a slice of the header that begins with it
+     * @throws ShmFormatException if the header is not a list's (damaged): nothing is renamed
+     */
+    static List<MemorySegment> mutexSites(MemorySegment header, String name, ReopenSweep.OtherBlocks heap) {
+        checkHeader(header, "SharedList '" + name + "'");
+        return List.of(header.asSlice(LIST_MUTEX_OFFSET, MUTEX_SIZE));
+    }
+
+    /**
+     * @return the header's maxElementBytes, once every header field holds a value a list has (each checked before any
+     *         is used to size or index anything)
+     * @throws ShmFormatException if one does not
+     */
+    private static int checkHeader(MemorySegment header, String what) {
         if (header.byteSize() < LIST_SCRATCH_OFFSET) { // before any field is read: the fixed part must be there
             throw Blocks.corrupt(what, "block size", header.byteSize(), ">= " + LIST_SCRATCH_OFFSET
                     + ", its fixed header");
@@ -137,12 +176,7 @@ final class ListHeaders {
         checkRange(header, LIST_JOURNAL_INDEX_OFFSET, "journal index", most, what);
         checkRange(header, LIST_JOURNAL_PROGRESS_OFFSET, "journal progress", most, what);
         checkRange(header, LIST_JOURNAL_SIZE_OFFSET, "journal size", most - 1, what);
-        ListStore store = new ListStore(heap, name, header, max, slot);
-        int size = store.size();
-        if (size > 0) { // a chunk exists before a size covers it: the last element's chunk opens, as a read would
-            store.slotSegment(size - 1);
-        }
-        return store;
+        return max;
     }
 
     private static void checkRange(MemorySegment header, long offset, String field, long most, String what) {

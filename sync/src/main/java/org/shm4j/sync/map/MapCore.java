@@ -7,6 +7,7 @@ import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.sync.Codec;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.ReopenSweep;
 import org.shm4j.sync.internal.SyncLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -64,6 +65,11 @@ final class MapCore {
     /** This process's extension blocks by index, looked up on first use. */
     private final MemorySegment[] extensions;
 
+    static {
+        // before any map exists in this process: its open of a heap again renames the segment locks its close left
+        ReopenSweep.addMutexes(MapLayout.MAP, MapCore::mutexSites);
+    }
+
     private MapCore(String kind, SharedHeap heap, String name, MemorySegment block) {
         this.heap = heap;
         this.name = name;
@@ -81,6 +87,46 @@ final class MapCore {
         this.maxEntryBytes = MapLayout.chunkSize(Math.max(0, segmentNumber(0, null, 0, 0).arena.maxClass() - 1));
         segmentCount(); // checks nextSegment at open, as the header's other fields were
         Scratch.initialize(); // here, shallow: an operation deep in a stack must not be the first to initialize it
+    }
+
+    /**
+     * The segment locks of the map block {@code block} named {@code name}, for the sweep of a heap this process opens
+     * again ({@link ReopenSweep}): a hold of one that names this process then was left by its close (a write, or a
+     * compute whose function ran, when the heap closed), and the sweep renames it as a gone holder's, each by
+     * {@code RobustMutex.abandon}'s CAS from this process's own word (so a segment another process holds is left
+     * alone). The next lock of that segment, in any process and on any thread of this one (the one whose compute was
+     * cut short too), takes it over as after a dead writer: its {@code takeOvers} counts one, a write that had begun
+     * (odd sequence) is rebuilt ({@code repairs} counts one), and what the cut-short call would have written is not
+     * there. Found from the header ({@link MapGeometry#read}, checked as an open checks it): every segment of the map
+     * block, and of each extension block {@code "<name>#<b>"} the heap holds, whose size must be its segments' as
+     * its open checks.
+     *
+     * @return each segment's mutex, a slice that begins with it
+     * @throws ShmFormatException if the header or an extension block's size is not a map's (damaged): none is renamed
+     */
+    static List<MemorySegment> mutexSites(MemorySegment block, String name, ReopenSweep.OtherBlocks heap) {
+        MapGeometry geometry = MapGeometry.read(block, "SharedMap '" + name + "'");
+        long size = geometry.segmentSize();
+        List<MemorySegment> sites = new ArrayList<>();
+        for (int i = 0; i < geometry.blockSegments(); i++) {
+            sites.add(block.asSlice(geometry.segmentsOffset() + i * size + MapLayout.S_MUTEX, SyncLayout.MUTEX_SIZE));
+        }
+        for (int b = 1; b <= geometry.extensionBlocks(); b++) {
+            long count = geometry.extensionSegments(b);
+            Optional<MemorySegment> found = count > 0 ? heap.find(name + "#" + b, MapLayout.SEGMENTS)
+                    : Optional.empty();
+            if (found.isPresent()) {
+                MemorySegment extension = found.get();
+                if (extension.byteSize() != count * size) {
+                    throw Blocks.corrupt("SharedMap segments '" + name + "#" + b + "'", "block size",
+                            extension.byteSize(), String.valueOf(count * size));
+                }
+                for (long i = 0; i < count; i++) {
+                    sites.add(extension.asSlice(i * size + MapLayout.S_MUTEX, SyncLayout.MUTEX_SIZE));
+                }
+            }
+        }
+        return sites;
     }
 
     /**
@@ -843,10 +889,10 @@ final class MapCore {
             return block.asSlice(geometry.segmentsOffset() + number * size, size);
         }
         int b = extensionIndex(number);
-        long first = firstInExtension(b);
+        long first = geometry.firstInExtension(b);
         MemorySegment extension = extensions[b];
         if (extension == null) {
-            long count = ((long) geometry.segments() << b) - first;
+            long count = geometry.extensionSegments(b);
             String extensionName = name + "#" + b;
             try { // an existing block is only looked up: that works on a heap opened read-only too (shm4j inspect)
                 extension = heap.find(extensionName).isPresent()
@@ -864,14 +910,6 @@ final class MapCore {
             extensions[b] = extension;
         }
         return extension.asSlice((number - first) * size, size);
-    }
-
-    /**
-     * @return the first segment number in extension block {@code b >= 1}, which holds the numbers from there up to
-     *         {@code (initialSegments << b) - 1}: {@code initialSegments << (b - 1)}, past those the map block holds
-     */
-    private long firstInExtension(int b) {
-        return Math.max((long) geometry.segments() << (b - 1), geometry.blockSegments());
     }
 
     private boolean extensionExists(int number) {

@@ -113,6 +113,24 @@ record MapGeometry(int segments, long segmentSize, int slots, int arenaSize, int
         return 1 << maxDepth;
     }
 
+    /** @return the extension blocks the map can have: numbered 1 up to this, they hold the segments up to the most */
+    int extensionBlocks() {
+        return maxDepth - initialDepth();
+    }
+
+    /**
+     * @return the first segment number in extension block {@code b >= 1}, which holds the numbers from there up to
+     *         {@code (initialSegments << b) - 1}: {@code initialSegments << (b - 1)}, past those the map block holds
+     */
+    long firstInExtension(int b) {
+        return Math.max((long) segments << (b - 1), blockSegments());
+    }
+
+    /** @return the segments extension block {@code b >= 1} holds (none in block 1 of a map of one initial segment) */
+    long extensionSegments(int b) {
+        return ((long) segments << b) - firstInExtension(b);
+    }
+
     /** Writes the header, the directory and the initial segments' depths into a new, zeroed block. */
     void write(MemorySegment block) {
         // plain stores: the heap publishes the block (the catalog's release) after its initializer returns
