@@ -8,6 +8,7 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.Checks;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.CountersLayout;
 import org.shm4j.sync.internal.RobustMutex;
 import org.shm4j.sync.internal.Utf8;
 
@@ -30,7 +31,6 @@ import static org.shm4j.sync.internal.CountersLayout.CAPACITY_OFFSET;
 import static org.shm4j.sync.internal.CountersLayout.COUNTERS;
 import static org.shm4j.sync.internal.CountersLayout.FREED;
 import static org.shm4j.sync.internal.CountersLayout.FREE_DEADLINE;
-import static org.shm4j.sync.internal.CountersLayout.HEADER_END;
 import static org.shm4j.sync.internal.CountersLayout.LABEL;
 import static org.shm4j.sync.internal.CountersLayout.LABEL_LENGTH;
 import static org.shm4j.sync.internal.CountersLayout.LAST_ID_OFFSET;
@@ -120,7 +120,7 @@ public final class SharedCounters {
         this.block = block;
         this.description = description;
         this.heap = heap.toString();
-        this.capacity = check(block, description);
+        this.capacity = CountersLayout.check(block, description);
         this.reuseDelayMillis = block.get(JAVA_LONG, REUSE_DELAY_OFFSET);
         this.mutex = new RobustMutex(block, MUTEX_OFFSET, description + " allocation mutex");
     }
@@ -400,31 +400,6 @@ public final class SharedCounters {
         block.set(JAVA_INT, VERSION_OFFSET, COUNTERS.layoutVersion());
         block.set(JAVA_INT, CAPACITY_OFFSET, capacity);
         block.set(JAVA_LONG, REUSE_DELAY_OFFSET, reuseDelayMillis);
-    }
-
-    /** @return the capacity, once magic, version, capacity, block size, delay and mutex are valid */
-    private static int check(MemorySegment block, String what) {
-        if (block.byteSize() < blockSize(1)) {
-            throw Blocks.corrupt(what, "block size", block.byteSize(), ">= " + blockSize(1));
-        }
-        long magic = block.get(JAVA_LONG, MAGIC_OFFSET);
-        if (magic != MAGIC) {
-            throw new ShmFormatException(what + " is not a SharedCounters block: magic=0x" + Long.toHexString(magic)
-                    + " (expected: 0x" + Long.toHexString(MAGIC) + ", \"SHM4JCNT\")");
-        }
-        int version = block.get(JAVA_INT, VERSION_OFFSET);
-        if (version != COUNTERS.layoutVersion()) {
-            throw Blocks.corrupt(what, "layout version", version, String.valueOf(COUNTERS.layoutVersion()));
-        }
-        int capacity = block.get(JAVA_INT, CAPACITY_OFFSET);
-        if (capacity < 1 || capacity > MAX_CAPACITY || blockSize(capacity) != block.byteSize()) {
-            throw Blocks.corrupt(what, "capacity", capacity, "1 to " + MAX_CAPACITY + ", filling the block of "
-                    + block.byteSize() + " bytes");
-        }
-        RobustMutex.checkNotNegative(block, REUSE_DELAY_OFFSET, "reuseDelayMillis", what);
-        Blocks.requireZero(block, HEADER_END, MUTEX_OFFSET, what);
-        RobustMutex.check(block, MUTEX_OFFSET, what + " mutex");
-        return capacity;
     }
 
     private static String what(String name) {

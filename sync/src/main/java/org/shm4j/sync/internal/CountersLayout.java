@@ -1,6 +1,12 @@
 package org.shm4j.sync.internal;
 
 import org.shm4j.core.BlockType;
+import org.shm4j.core.ShmFormatException;
+
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The byte layout of a {@link org.shm4j.sync.atomic.SharedCounters} block, in one place; the table with memory
@@ -70,5 +76,50 @@ public final class CountersLayout {
     /** @return the size of a block of {@code capacity} slots */
     public static long blockSize(int capacity) {
         return valueOffset(capacity, capacity);
+    }
+
+    /**
+     * Checks the header of the counters block {@code block}, named {@code what} in messages, before anything is sized
+     * from it.
+     *
+     * @return the capacity, once magic, version, capacity, block size, delay and mutex are valid
+     * @throws ShmFormatException if one is not
+     */
+    public static int check(MemorySegment block, String what) {
+        if (block.byteSize() < blockSize(1)) {
+            throw Blocks.corrupt(what, "block size", block.byteSize(), ">= " + blockSize(1));
+        }
+        long magic = block.get(JAVA_LONG, MAGIC_OFFSET); // plain, as every header load: published with the block
+        if (magic != MAGIC) {
+            throw new ShmFormatException(what + " is not a SharedCounters block: magic=0x" + Long.toHexString(magic)
+                    + " (expected: 0x" + Long.toHexString(MAGIC) + ", \"SHM4JCNT\")");
+        }
+        int version = block.get(JAVA_INT, VERSION_OFFSET);
+        if (version != COUNTERS.layoutVersion()) {
+            throw Blocks.corrupt(what, "layout version", version, String.valueOf(COUNTERS.layoutVersion()));
+        }
+        int capacity = block.get(JAVA_INT, CAPACITY_OFFSET);
+        if (capacity < 1 || capacity > MAX_CAPACITY || blockSize(capacity) != block.byteSize()) {
+            throw Blocks.corrupt(what, "capacity", capacity, "1 to " + MAX_CAPACITY + ", filling the block of "
+                    + block.byteSize() + " bytes");
+        }
+        RobustMutex.checkNotNegative(block, REUSE_DELAY_OFFSET, "reuseDelayMillis", what);
+        Blocks.requireZero(block, HEADER_END, MUTEX_OFFSET, what);
+        RobustMutex.check(block, MUTEX_OFFSET, what + " mutex");
+        return capacity;
+    }
+
+    /**
+     * Renames this process's hold of the allocation mutex of the counters block {@code block} as a gone holder's, for
+     * a process that opens again a heap it had closed ({@link ReopenSweep}): an allocate or free that the close cut
+     * short between its lock and its release left it (held by no call), and the next allocate or free, in any
+     * process, takes it over as a dead holder's. Nothing needs repair: each change stores its state last. The header
+     * is checked first ({@link #check}); the rename is {@link RobustMutex#abandon}'s CAS from this process's word.
+     *
+     * @throws ShmFormatException if the header is not a counters block's (damaged): nothing is renamed
+     */
+    static void abandon(MemorySegment block) {
+        check(block, "SharedCounters block");
+        RobustMutex.abandon(block, MUTEX_OFFSET);
     }
 }

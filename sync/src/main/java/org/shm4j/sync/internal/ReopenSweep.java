@@ -59,6 +59,7 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *       <td>{@link BarrierGenerations#abandon}, {@link BarrierRegistry#abandon}</td></tr>
  *   <tr><td>the heap's wait table</td><td>the published waits' entries (skipped by readers, dropped by the next
  *       reclaim)</td><td>{@link WaitTable#abandon}</td></tr>
+ *   <tr><td>{@code SharedCounters}</td><td>the allocation mutex</td><td>{@link CountersLayout#abandon}</td></tr>
  *   <tr><td>{@code SharedMap}, {@code SharedLongMap}</td><td>every segment's mutex, in the map block and in its
  *       extension blocks ({@code "<map>#<b>"})</td><td>{@link RobustMutex#abandon}, at the sites the map package
  *       adds ({@link #addMutexes}: {@code MapCore.mutexSites})</td></tr>
@@ -163,6 +164,7 @@ public final class ReopenSweep {
             FairTurns.abandonLeft(block); // first: it knows this process's turn by its process slot, renamed next
             ProcessSlots.abandon(block, FAIR_PROCESSES_OFFSET);
         });
+        add(kinds, CountersLayout.COUNTERS, CountersLayout::abandon);
         add(kinds, SEMAPHORE, block -> {
             if (CoordinationBlocks.param1(CoordinationBlocks.checked(block, SEMAPHORE, "semaphore")) == SEM_KIND_UNDO) {
                 RobustMutex.abandon(block, SEM_MUTEX_OFFSET);
