@@ -58,7 +58,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * same object through one pipe object; through another pipe object, another object for the same shared end). An
  * end held by another live process cannot be claimed ({@link IllegalStateException} naming its pid); an end whose
  * holder died without closing it can (as can one whose holder closed its last view of the heap, see
- * {@code SharedHeap.close()}: it can no longer use the end), and the new holder carries on with its rings as they
+ * {@code SharedHeap.close()}: it can no longer use the end; also once it opened the heap again, whose open renames
+ * the end's owner as a gone process's, so that its peer's {@code recv} reports the end gone, naming its pid, and its
+ * own next claim takes the end over as another process's would), and the new holder carries on with its rings as they
  * are: it receives every message the dead holder had not received, except that a holder killed inside {@code recv}
  * after the message was copied out of the ring and before {@code recv} returned it loses that one message (as a
  * {@link SharedQueue} consumer's death loses at most the value it was taking); a message a dead holder was sending
@@ -681,9 +683,25 @@ public final class SharedPipe implements AutoCloseable {
             boolean died = !peer.isClosed();
             String peerEnd = PipeEnds.name(peer.end());
             return new PipeClosedException(ends.describe(peer.end()) + (died ? ": its holder " : " was closed by ")
-                    + ProcessIdentity.describe(owner) + (!died ? "" : ProcessIdentity.isAlive(owner)
-                    ? " closed its heap without closing it" : " died without closing it") + what,
+                    + ProcessIdentity.describe(owner) + (died ? howGone(owner) : "") + what,
                     ends.pipeName(), peerEnd, ProcessIdentity.pid(owner), died);
+        }
+
+        /**
+         * @return how the holder {@code owner} of an end left without closing it: a live process closed its heap; a
+         *         token whose pid lives with another start is either one that closed its heap and opened it again
+         *         (which renames its holds so, see {@code ReopenSweep}) or a dead holder's pid reused, which this
+         *         process cannot tell apart; else it died
+         */
+        private static String howGone(long owner) {
+            if (ProcessIdentity.isAlive(owner)) {
+                return " closed its heap without closing it";
+            }
+            if (ProcessIdentity.isPidAlive(ProcessIdentity.pid(owner))) {
+                return " is gone without closing it (it closed its heap and opened it again, or died and its pid was"
+                        + " reused)";
+            }
+            return " died without closing it";
         }
 
         /**

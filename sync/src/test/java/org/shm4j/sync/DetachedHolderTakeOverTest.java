@@ -85,8 +85,10 @@ class DetachedHolderTakeOverTest {
     }
 
     /**
-     * The same race for a ring's consumer role: this process keeps the role through a close and a reopen (its claim
-     * finds its own token), while a claimer that judged it absent and was held up before its CAS takes the role.
+     * The same race for a ring's consumer role: the role word keeps this process's token through its close; its
+     * reopen renames it as a gone holder's (the reopen sweep), and its next poll takes it over, back to this process's
+     * token: the word a claimer that judged this process absent read before it was held up, so its CAS took the role
+     * this process had just claimed anew.
      */
     @Test
     void shouldNotGiveARingsConsumerRoleAwayWhileItsProcessReopenedTheHeapAndConsumes() throws Exception {
@@ -108,7 +110,7 @@ class DetachedHolderTakeOverTest {
             try (Reopened again = reopenWhileHeld(heapName, claimer)) {
                 SharedRing reopened = SharedRing.open(again.heap(), "ring");
                 String ours = "";
-                if (!again.waited()) { // the race's order: its own role again, then the claimer's CAS
+                if (!again.waited()) { // the race's order: its (swept) role claimed again, then the claimer's CAS
                     ours = poll(reopened);
                     claimer.resume();
                 }
@@ -131,9 +133,10 @@ class DetachedHolderTakeOverTest {
     /**
      * An unblock acts for a ring's consumer without taking its role (af0f2612): this process, the MPSC consumer,
      * closed its heap, so another process's unblock goes ahead, and it is counted as a take-over until it is done.
-     * This process, opening the heap again meanwhile, must wait for it: else it polls as the consumer (its role word
-     * still its own) while the unblock pads at the same position. The unblocker is held inside the stall rule's
-     * unblock; the reopen must wait in the attach table until it is let go on.
+     * This process, opening the heap again meanwhile, must wait for it: else it polls as the consumer (it takes its
+     * role word, renamed by the reopen sweep, over at once) while the unblock pads at the same position. The
+     * unblocker is held inside the stall rule's unblock; the reopen must wait in the attach table until it is let go
+     * on.
      */
     @Test
     void shouldMakeTheConsumersReopenWaitForAnUnblockActingForIt() throws Exception {
@@ -155,15 +158,17 @@ class DetachedHolderTakeOverTest {
                 }
                 assertThat(unblocker.awaitLine("UNBLOCKED", BOUND)).isEqualTo("UNBLOCKED false");
                 assertThat(again.waited()).as("the reopen waited for the unblock").isTrue();
-                assertThat(poll(SharedRing.open(again.heap(), "ring"))).as("the role still this process's")
+                assertThat(poll(SharedRing.open(again.heap(), "ring")))
+                        .as("the role, renamed by the reopen sweep, claimed again by this process")
                         .isEqualTo("polled 0");
             }
         }
     }
 
     /**
-     * The same race for a pipe end: this process keeps the first end through a close and a reopen, while a claimer
-     * that judged it absent and was held up before its CAS claims it too.
+     * The same race for a pipe end: the first end's owner word keeps this process's token through its close; its
+     * reopen renames it (the reopen sweep) and its claim takes the end over, back to this process's token, while a
+     * claimer that judged it absent and was held up before its CAS claims it too.
      */
     @Test
     void shouldNotGiveAPipeEndAwayWhileItsProcessReopenedTheHeapAndHoldsIt() throws Exception {
@@ -179,7 +184,7 @@ class DetachedHolderTakeOverTest {
             try (Reopened again = reopenWhileHeld(heapName, claimer)) {
                 SharedPipe pipe = SharedPipe.open(again.heap(), "pipe");
                 String ours = "";
-                if (!again.waited()) { // the race's order: its own end again, then the claimer's CAS
+                if (!again.waited()) { // the race's order: its (swept) end claimed again, then the claimer's CAS
                     ours = claimFirst(pipe);
                     claimer.resume();
                 }

@@ -86,6 +86,39 @@ public final class PipeEnds {
     }
 
     /**
+     * Renames this process's hold of each open end of the pipe whose end-state block is {@code block} as a gone
+     * process's ({@link ProcessIdentity#abandonedToken()}), for a process that opens again a heap it had closed (see
+     * {@code ReopenSweep}): that close gave the end up (see {@code SharedPipe}: Holding an end), so the peer's receive
+     * reports the end gone (end of stream, naming this pid), and the next claim, by another process or by this one,
+     * takes the end over as a dead holder's. An end this process closed keeps its token: it names the closer, and a
+     * closed end is never claimed again. A volatile CAS from this process's own token: an owner word naming another
+     * process (one that took the end over meanwhile) is left alone, no other process closes this process's end, and
+     * no thread of this one claims or closes meanwhile (the sweep runs before the reopened heap is handed out).
+     *
+     * @throws ShmFormatException if the block is smaller than an end-state block, or its magic or layout version is
+     *                            not this one's
+     */
+    static void abandon(MemorySegment block) {
+        if (block.byteSize() < SyncLayout.PIPE_SIZE) {
+            throw Blocks.corrupt("pipe end-state block", "block size", block.byteSize(), ">= " + SyncLayout.PIPE_SIZE);
+        }
+        long magic = block.get(JAVA_LONG, PIPE_MAGIC_OFFSET); // plain: written before the block was published
+        int version = block.get(JAVA_INT, PIPE_VERSION_OFFSET); // plain: likewise
+        if (magic != PIPE_MAGIC || version != SyncLayout.PIPE.layoutVersion()) {
+            throw new ShmFormatException("pipe end-state block has magic=0x" + Long.toHexString(magic)
+                    + " and layout version " + version + " (expected: 0x" + Long.toHexString(PIPE_MAGIC) + " and "
+                    + SyncLayout.PIPE.layoutVersion() + ")");
+        }
+        for (int end = FIRST; end <= SECOND; end++) {
+            // acquire: as isClosed reads it; only this process closes an end it holds, and none of its threads can now
+            if ((int) INT.getAcquire(block, offset(end, PIPE_END_STATE)) != PIPE_END_CLOSED) {
+                LONG.compareAndSet(block, offset(end, PIPE_END_OWNER), ProcessIdentity.currentToken(),
+                        ProcessIdentity.abandonedToken());
+            }
+        }
+    }
+
+    /**
      * @return what a pipe method throws for {@code failure}: a message naming the pipe if its heap is closed, else
      *         {@code failure} itself
      */

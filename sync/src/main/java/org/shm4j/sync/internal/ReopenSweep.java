@@ -17,8 +17,10 @@ import static org.shm4j.sync.internal.SyncLayout.BARRIER;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_LOCK;
 import static org.shm4j.sync.internal.SyncLayout.FAIR_PROCESSES_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.LOCK;
+import static org.shm4j.sync.internal.SyncLayout.PIPE;
 import static org.shm4j.sync.internal.SyncLayout.READ_WRITE_LOCK;
 import static org.shm4j.sync.internal.SyncLayout.REENTRANT_LOCK;
+import static org.shm4j.sync.internal.SyncLayout.RING;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.SEMAPHORE;
@@ -52,6 +54,13 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *   <tr><td>{@code SharedFairLock}</td><td>the turn this process took (its owner bits in the ticket word), the
  *       tickets its waiters left out (given up: skipped at once); then the process slots</td>
  *       <td>{@link FairTurns#abandonLeft}, {@link ProcessSlots#abandon}</td></tr>
+ *   <tr><td>{@code SharedRing} (and the rings of {@code SharedQueue}, {@code SharedJoinableQueue}, {@code
+ *       SharedPipe})</td><td>the consumer's role (SPSC, MPSC) and the producer's (SPSC); the producer slot (MPSC,
+ *       MPMC); the claim marks from the consumer's position to tail, up to a claim not marked; the consumers' mutex
+ *       (MPMC)</td><td>{@link RingHolds#abandon} (the ring package's renaming, and {@link RobustMutex#abandon})
+ *       </td></tr>
+ *   <tr><td>{@code SharedPipe}</td><td>the owner word of each end this process holds open</td>
+ *       <td>{@link PipeEnds#abandon}</td></tr>
  *   <tr><td>{@code SharedSemaphore} (UNDO)</td><td>the mutex; the permit holders' process slots</td>
  *       <td>{@link RobustMutex#abandon}, {@link ProcessSlots#abandon}</td></tr>
  *   <tr><td>{@code SharedBarrier}</td><td>the arrival slots (a party left waiting: a dead arrival, which breaks
@@ -165,6 +174,8 @@ public final class ReopenSweep {
             ProcessSlots.abandon(block, FAIR_PROCESSES_OFFSET);
         });
         add(kinds, CountersLayout.COUNTERS, CountersLayout::abandon);
+        add(kinds, RING, RingHolds::abandon);
+        add(kinds, PIPE, PipeEnds::abandon);
         add(kinds, SEMAPHORE, block -> {
             if (CoordinationBlocks.param1(CoordinationBlocks.checked(block, SEMAPHORE, "semaphore")) == SEM_KIND_UNDO) {
                 RobustMutex.abandon(block, SEM_MUTEX_OFFSET);

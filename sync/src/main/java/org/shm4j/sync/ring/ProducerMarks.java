@@ -23,6 +23,14 @@ final class ProducerMarks {
     private static final int PID_BITS = SyncLayout.RING_PRODUCER_PID_BITS;
     private static final int PID_MASK = SyncLayout.RING_PRODUCER_PID_MASK;
     private static final int STAMP_MASK = (1 << (Integer.SIZE - PID_BITS)) - 1;
+    /**
+     * This process's id renamed as a gone producer's (0 if it has none): its pid with other stamp bits, neither 0 nor
+     * all ones, which {@link #mayLive} takes for a recycled pid's, so gone, wherever this process's start stamp can
+     * be read (where it cannot, any bits match and such a claim is kept while the pid lives, as before). What this
+     * process's close left in a ring (a claim it cut short, its producer slot) is renamed so when it opens the heap
+     * again (see {@code ReopenSweep}).
+     */
+    static final int ABANDONED = abandoned(THIS_PROCESS);
 
     private ProducerMarks() {
     }
@@ -33,6 +41,19 @@ final class ProducerMarks {
             return 0;
         }
         return stampBits(stamp) << PID_BITS | (int) pid;
+    }
+
+    /** @return {@code id} with other stamp bits, neither 0 nor all ones; 0 for 0 (no id to rename) */
+    private static int abandoned(int id) {
+        if (id == 0) {
+            return 0;
+        }
+        int bits = id >>> PID_BITS;
+        int other = bits ^ 1;
+        if (other == 0 || other == STAMP_MASK) {
+            other = bits ^ 2;
+        }
+        return other << PID_BITS | id & PID_MASK;
     }
 
     /**

@@ -8,8 +8,9 @@ import java.lang.foreign.MemorySegment;
  * commit or abort, so that claiming allocates nothing. A claim whose ring's heap (or segment) was closed in this
  * process is over as well: it can be neither committed nor aborted (both throw {@link IllegalStateException} naming
  * the ring), is no longer {@linkplain #isActive() active}, and may claim again, in another ring. The space it claimed
- * then holds the ring's consumers up as any claim never committed does, until this process exits or
- * {@link SharedRing#unblock()} pads it over (see {@link SharedRing}: A producer that dies).
+ * then holds the ring's consumers up as any claim never committed does, until this process exits, or opens the heap
+ * again (which renames its mark as a gone producer's, so the stall rule skips it), or {@link SharedRing#unblock()}
+ * pads it over (see {@link SharedRing}: A producer that dies).
  *
  * <pre>{@code
  * RingClaim claim = new RingClaim();

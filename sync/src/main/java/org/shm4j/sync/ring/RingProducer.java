@@ -1,5 +1,8 @@
 package org.shm4j.sync.ring;
 
+import org.shm4j.core.ShmFormatException;
+import org.shm4j.sync.internal.Blocks;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
@@ -98,6 +101,56 @@ final class RingProducer {
         long mark = RingRecords.header(-required, ProducerMarks.THIS_PROCESS);
         LONG.setOpaque(block, RING_HEADER_SIZE + recordIndex, mark); // opaque: the fence below orders it
         VarHandle.storeStoreFence(); // the mark before the payload, even in a producer process killed here
+    }
+
+    /**
+     * Renames the claim marks this process left in the records of {@code block}, a ring of {@code capacity} whose
+     * consumer's position is at {@code positionOffset}, as a gone producer's ({@link ProducerMarks#ABANDONED}), for a
+     * process that opens again a heap it had closed (see {@code ReopenSweep}): a claim that close cut short can be
+     * neither committed nor aborted (see {@link RingClaim}), and the stall rule skips it once it sees its producer
+     * gone (at its first look, or 50 ms after), as a dead producer's; kept, it held every consumer up while this
+     * process lived. Walks the records from the consumer's position to tail, record by record: each header is read
+     * (acquire), then that position again (acquire); a header read while the consumer had not passed it is a record's
+     * as its producer wrote it (nothing else writes at or after the consumer's position but a skip, which pads it),
+     * else the walk goes on from the consumer's new position, a record boundary. A zero header (a claim not marked
+     * yet) ends the walk: no boundary after it is known, and a mark of this process beyond it stays, kept while this
+     * process lives, as before. Each rename is a volatile CAS from this process's exact mark: no thread of this
+     * process claims meanwhile (the sweep runs before the reopened heap is handed out), so only a commit, never made,
+     * or a skip (which pads it first) changes that word.
+     *
+     * @throws ShmFormatException if a header read gives a record size that no ring of {@code capacity} has there
+     */
+    static void abandonMarks(MemorySegment block, int capacity, long positionOffset, String what) {
+        if (ProducerMarks.THIS_PROCESS == 0) {
+            return; // its marks name nobody: the stall timeout alone skips them
+        }
+        int mask = capacity - RING_RECORD_HEADER;
+        // volatile: claims after it are other processes', since none of this one's is made meanwhile
+        long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
+        long position = (long) LONG.getAcquire(block, positionOffset); // acquire: as the reads in the loop
+        while (position - tail < 0) {
+            long at = RING_HEADER_SIZE + (position & mask);
+            long record = (long) LONG.getAcquire(block, at); // acquire: before the look at the position below
+            long consumer = (long) LONG.getAcquire(block, positionOffset); // acquire: after the header's read
+            if (consumer - position > 0) {
+                position = consumer; // freed meanwhile: what was read may be zeroed or reused bytes
+                continue;
+            }
+            int length = RingRecords.length(record);
+            if (length == 0) {
+                return;
+            }
+            int size = length < 0 ? -length : RingRecords.align(length);
+            if (size < RING_RECORD_HEADER || size > capacity - (position & mask)) { // records never wrap
+                throw Blocks.corrupt(what, "record header at " + position, "0x" + Long.toHexString(record),
+                        "a length from " + RING_RECORD_HEADER + " to the " + (capacity - (position & mask))
+                                + " bytes before the end of the buffer");
+            }
+            if (length < 0 && RingRecords.type(record) == ProducerMarks.THIS_PROCESS) {
+                LONG.compareAndSet(block, at, record, RingRecords.header(length, ProducerMarks.ABANDONED));
+            }
+            position += size;
+        }
     }
 
     /** Writes the padding record of {@code padding} bytes at {@code index}, if any, before a claim that wraps. */

@@ -83,6 +83,24 @@ final class RingProducerTable {
     }
 
     /**
+     * Renames this process's slot in the producer table of {@code block} as a gone producer's ({@link
+     * ProducerMarks#ABANDONED}), for a process that opens again a heap it had closed (see {@code ReopenSweep}): a
+     * claim its close cut short between its tail CAS and its mark is then one of a producer seen gone, so the next
+     * retirement (by a consumer of any process, this one too) raises the orphan bound over it and frees the slot, and
+     * the stall rule skips that claim once it stalled; this process names itself in a slot again before its next
+     * claim. A volatile CAS from this process's own id: a slot holding another is left alone, and no thread of this
+     * process claims meanwhile (the sweep runs before the reopened heap is handed out).
+     */
+    static void abandon(MemorySegment block) {
+        if (ProducerMarks.THIS_PROCESS == 0) {
+            return; // named in no slot (see register)
+        }
+        for (int slot = 0; slot < SLOTS; slot++) {
+            INT.compareAndSet(block, ringProducerSlot(slot), ProducerMarks.THIS_PROCESS, ProducerMarks.ABANDONED);
+        }
+    }
+
+    /**
      * The stall rule's question about a claim never marked at {@code position}: retires the slots of dead processes,
      * then says whether a dead producer may have made it.
      *

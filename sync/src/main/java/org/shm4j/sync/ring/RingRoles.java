@@ -120,6 +120,18 @@ final class RingRoles {
         releases++;
     }
 
+    /**
+     * Renames this process's hold of the role whose word is at {@code offset} of {@code block} as a gone process's
+     * ({@link ProcessIdentity#abandonedToken()}), for a process that opens again a heap it had closed (see {@code
+     * ReopenSweep}): that close gave the role up (see {@link SharedRing}'s Roles), so the next claim, in another
+     * process or in this one, takes it over as a dead holder's. A volatile CAS from this process's own token: a word
+     * naming another process (one that took the role over while this one was away) is left alone, and no thread of
+     * this process claims meanwhile (the sweep runs before the reopened heap is handed out).
+     */
+    static void abandon(MemorySegment block, long offset) {
+        LONG.compareAndSet(block, offset, ProcessIdentity.currentToken(), ProcessIdentity.abandonedToken());
+    }
+
     /** @return the token of the process holding the role whose word is at {@code offset}, or 0 (a volatile read) */
     static long holder(MemorySegment block, long offset) {
         return (long) LONG.getVolatile(block, offset);

@@ -8,6 +8,7 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
+import org.shm4j.sync.internal.RingHolds;
 import org.shm4j.sync.internal.RingRoom;
 import org.shm4j.sync.internal.Rethrow;
 import org.shm4j.sync.internal.RingScan;
@@ -138,7 +139,11 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TYPE_DECLARED;
  * start time in the role's word) before its first poll, drain or peek, or its first offer or claim of an SPSC ring, and
  * a poll or offer in another live process throws {@link IllegalStateException} naming the ring, the role and the
  * holder's pid, and changes nothing. A process that is gone (killed, or exited, or that closed its last view of the
- * heap: see {@code SharedHeap.close()}) is taken over, as a dead consumer or producer always was (see below). {@link
+ * heap: see {@code SharedHeap.close()}) is taken over, as a dead consumer or producer always was (see below). A process
+ * that opens the heap again has given them up all the same: its open renames what its close left as a gone process's
+ * (the roles, an MPMC consumers' turn that a poll cut short by the close held, the marks of the claims it cut short,
+ * its producer slot), so its next poll or offer claims anew, as another process's would, and the message such a poll
+ * was handling is handed over again, such a claim skipped. {@link
  * #release()} gives this process's roles up while it lives, so that another process can take them; any of its ring
  * objects claims again on its next use. Threads of one process share its role: the rule of one consuming (SPSC: and one
  * producing) thread at a time is theirs to keep, but a ring object refuses a poll, drain or take while another of its
@@ -348,6 +353,7 @@ public final class SharedRing {
     static {
         // for SharedJoinableQueue, through the unexported package
         RingScan.provide(SharedRing::firstQueued, SharedRing::handledPosition);
+        RingHolds.provide(SharedRing::abandonHeld, SharedRing::abandonMarks);
     }
 
     final MemorySegment block; // header and records: the hot paths access all through this one segment
@@ -1196,6 +1202,46 @@ public final class SharedRing {
         }
         RingWaits.signalNotEmpty(block);
         return true;
+    }
+
+    /**
+     * Renames what this process holds in the header of the ring block {@code block} as a gone process's, for a process
+     * that opens again a heap it had closed (see {@code ReopenSweep}; that close gave it all up, see Roles): its roles'
+     * words ({@link RingRoles#abandon}) and its producer slot ({@link RingProducerTable#abandon}). The MPMC consumers'
+     * mutex is the caller's to rename, and the marks are {@link #abandonMarks}'. The header is checked first, as an
+     * open checks it; a damaged one throws before anything is renamed.
+     *
+     * @return true for an MPMC ring
+     * @throws ShmFormatException if the block is not a valid ring's
+     */
+    private static boolean abandonHeld(MemorySegment block) {
+        String what = Blocks.describe(KIND, block.address());
+        int cap = RingHeaders.checkBlock(block, what);
+        Kind kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1]; // plain: checked, set before the magic
+        RingHeaders.checkPositions(block, cap, kind, what);
+        RingHeaders.checkRoles(block, kind, what);
+        if (kind != Kind.MPMC) {
+            RingRoles.abandon(block, RING_CONSUMER_PROCESS_OFFSET);
+        }
+        if (kind == Kind.SPSC) {
+            RingRoles.abandon(block, RING_PRODUCER_PROCESS_OFFSET);
+        } else {
+            RingProducerTable.abandon(block);
+        }
+        return kind == Kind.MPMC;
+    }
+
+    /**
+     * Renames the marks of the claims this process's close cut short in the ring block {@code block}, whose header
+     * {@link #abandonHeld} checked ({@link RingProducer#abandonMarks}; see {@link RingClaim}).
+     *
+     * @throws ShmFormatException if a record header on the way from the consumer's position to tail is not one
+     */
+    private static void abandonMarks(MemorySegment block) {
+        String what = Blocks.describe(KIND, block.address());
+        int cap = block.get(JAVA_INT, SyncLayout.RING_CAPACITY_OFFSET); // plain: checked, set before the magic
+        boolean spsc = block.get(JAVA_INT, RING_KIND_OFFSET) == Kind.SPSC.ordinal() + 1; // plain: likewise
+        RingProducer.abandonMarks(block, cap, SyncLayout.ringConsumerPosition(spsc), what);
     }
 
     /** @throws IllegalArgumentException if {@code messageType} is not one a message can have */
