@@ -25,10 +25,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.Children.BOUND;
+import static org.shm4j.sync.internal.SyncLayout.PIPE_FIRST_END_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.PIPE_MAGIC_OFFSET;
+import static org.shm4j.sync.internal.SyncLayout.RING_CAPACITY_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_CONSUMER_PROCESS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RING_HEADER_SIZE;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
@@ -204,6 +208,41 @@ class ReopenedRingPipeTest {
                 assertThat(child.output()).doesNotContain("Exception");
             }
         }
+    }
+
+    /**
+     * A block the sweep cannot read as its kind is skipped, and the open goes on: a ring whose header is damaged and a
+     * pipe whose magic is keep this process's words; a ring whose records are damaged gets its header's renamed (its
+     * marks walk fails after them); an intact ring is swept.
+     */
+    @Test
+    void shouldSkipDamagedBlocksAndSweepTheRest() throws Exception {
+        String heapName = names.unique("reopen-damaged");
+        SharedHeap heap = SharedHeap.create(heapName, 1 << 20);
+        for (String name : List.of("damaged", "records", "intact")) {
+            assertThat(claimConsumer(SharedRing.create(heap, name, SharedRing.Kind.MPSC, 1024))).isZero();
+        }
+        SharedPipe.create(heap, "pipe", 1024).first();
+        assertThat(offer(SharedRing.open(heap, "records"), "x")).isTrue();
+        MemorySegment damaged = heap.find("damaged").orElseThrow().segment();
+        MemorySegment records = heap.find("records").orElseThrow().segment();
+        MemorySegment pipe = heap.find("pipe").orElseThrow().segment();
+        damaged.set(JAVA_INT, RING_CAPACITY_OFFSET, 3);
+        records.set(JAVA_LONG, RING_HEADER_SIZE, 0x7FFF_0000L); // a record length past the buffer's end
+        pipe.set(JAVA_LONG, PIPE_MAGIC_OFFSET, 0L);
+        heap.close();
+        try (SharedHeap again = SharedHeap.open(heapName)) {
+            long me = ProcessIdentity.currentToken();
+            assertThat(roleOf(again, "damaged")).isEqualTo(me);
+            assertThat(again.find("pipe").orElseThrow().segment().get(JAVA_LONG, PIPE_FIRST_END_OFFSET))
+                    .isEqualTo(me);
+            assertThat(roleOf(again, "records")).isEqualTo(ProcessIdentity.abandonedToken());
+            assertThat(roleOf(again, "intact")).isEqualTo(ProcessIdentity.abandonedToken());
+        }
+    }
+
+    private static long roleOf(SharedHeap heap, String ring) {
+        return heap.find(ring).orElseThrow().segment().get(JAVA_LONG, RING_CONSUMER_PROCESS_OFFSET);
     }
 
     /**
