@@ -118,7 +118,8 @@ final class RingProducer {
      * process claims meanwhile (the sweep runs before the reopened heap is handed out), so only a commit, never made,
      * or a skip (which pads it first) changes that word.
      *
-     * @throws ShmFormatException if a header read gives a record size that no ring of {@code capacity} has there
+     * @throws ShmFormatException if tail is more than {@code capacity} past the consumer's position, or a header read
+     *                            gives a record size that no ring of {@code capacity} has there
      */
     static void abandonMarks(MemorySegment block, int capacity, long positionOffset, String what) {
         if (ProducerMarks.THIS_PROCESS == 0) {
@@ -128,6 +129,10 @@ final class RingProducer {
         // volatile: claims after it are other processes', since none of this one's is made meanwhile
         long tail = (long) LONG.getVolatile(block, RING_TAIL_OFFSET);
         long position = (long) LONG.getAcquire(block, positionOffset); // acquire: as the reads in the loop
+        if (tail - position > capacity) { // else the walk could go round the buffer for ever
+            throw Blocks.corrupt(what, "tail", tail, "at most the consumer's position " + position + " + capacity "
+                    + capacity);
+        }
         while (position - tail < 0) {
             long at = RING_HEADER_SIZE + (position & mask);
             long record = (long) LONG.getAcquire(block, at); // acquire: before the look at the position below

@@ -1232,15 +1232,16 @@ public final class SharedRing {
     }
 
     /**
-     * Renames the marks of the claims this process's close cut short in the ring block {@code block}, whose header
-     * {@link #abandonHeld} checked ({@link RingProducer#abandonMarks}; see {@link RingClaim}).
+     * Renames the marks of the claims this process's close cut short in the ring block {@code block}
+     * ({@link RingProducer#abandonMarks}; see {@link RingClaim}), its header checked again first.
      *
-     * @throws ShmFormatException if a record header on the way from the consumer's position to tail is not one
+     * @throws ShmFormatException if the block is not a valid ring's, or a record header on the way from the
+     *                            consumer's position to tail is not one
      */
     private static void abandonMarks(MemorySegment block) {
         String what = Blocks.describe(KIND, block.address());
-        int cap = block.get(JAVA_INT, SyncLayout.RING_CAPACITY_OFFSET); // plain: checked, set before the magic
-        boolean spsc = block.get(JAVA_INT, RING_KIND_OFFSET) == Kind.SPSC.ordinal() + 1; // plain: likewise
+        int cap = RingHeaders.checkBlock(block, what);
+        boolean spsc = block.get(JAVA_INT, RING_KIND_OFFSET) == Kind.SPSC.ordinal() + 1; // plain: checked above
         RingProducer.abandonMarks(block, cap, SyncLayout.ringConsumerPosition(spsc), what);
     }
 
