@@ -53,7 +53,20 @@ class HeapClosedByHolderTest {
 
     @Test
     void shouldTakeOverWhatAProcessHeldWhenItClosedItsHeapAndLivesOn() throws Exception {
-        String heapName = names.unique("closed-by-holder");
+        takeOverWhatTheHolderLeft(names.unique("closed-by-holder"), "away");
+    }
+
+    /**
+     * The same, but the holder opens the heap again before this process looks: before the reopen's sweep, each of
+     * those holds named a live attached process again, and every take-over below waited for ever.
+     */
+    @Test
+    void shouldTakeOverWhatAProcessHeldWhenItClosedItsHeapEvenOnceItOpenedItAgain() throws Exception {
+        takeOverWhatTheHolderLeft(names.unique("reopened-by-holder"), "reopen");
+    }
+
+    /** @param then what the holder does after its close: {@code away} (nothing) or {@code reopen} */
+    private void takeOverWhatTheHolderLeft(String heapName, String then) throws Exception {
         try (SharedHeap heap = SharedHeap.create(heapName, 1 << 22)) {
             SharedLock lock = SharedLock.create(heap, "lock");
             SharedFairLock fair = SharedFairLock.create(heap, "fair");
@@ -68,7 +81,7 @@ class HeapClosedByHolderTest {
             SharedLong go = SharedLong.create(heap, "go");
             SharedBarrier barrier = SharedBarrier.create(heap, "barrier", 2);
             parents.lock();
-            try (ChildJvm holder = ChildJvm.start(Holder.class, heapName)) {
+            try (ChildJvm holder = ChildJvm.start(Holder.class, heapName, then)) {
                 holder.awaitLine("HOLDING", BOUND);
                 Children.awaitTrue("the child's published wait", () -> WaitForGraph.snapshot(heap).edges().stream()
                         .anyMatch(edge -> edge.waiterPid() == holder.pid()));
@@ -80,7 +93,8 @@ class HeapClosedByHolderTest {
                 assertThatThrownBy(() -> barrier.await(BOUND.toSeconds(), TimeUnit.SECONDS))
                         .as("the holder's registered party can never arrive")
                         .isInstanceOf(BrokenBarrierException.class);
-                assertThat(heap.attachedProcesses()).as("the holder left the attach table").hasSize(1);
+                assertThat(heap.attachedProcesses()).as("the holder left the attach table (and came back)")
+                        .hasSize(then.equals("reopen") ? 2 : 1);
 
                 assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("lock").isTrue();
                 assertThat(lock.isConsistent()).as("taken over from a holder that was inside").isFalse();
@@ -105,7 +119,8 @@ class HeapClosedByHolderTest {
                 SharedPipe.End second = pipe.second();
                 assertThat(second.recv(BOUND)).asString(StandardCharsets.UTF_8).isEqualTo("sent before the close");
                 assertThatThrownBy(() -> second.recv(BOUND)).isInstanceOf(PipeClosedException.class)
-                        .hasMessageContaining("closed its heap without closing it")
+                        .hasMessageContaining(then.equals("reopen") ? "closed its heap and opened it again"
+                                : "closed its heap without closing it")
                         .satisfies(e -> assertThat(((PipeClosedException) e).pid()).isEqualTo(holder.pid()));
 
                 String put = CompletableFuture.supplyAsync(() -> map.put(KEY, "after"))
@@ -305,10 +320,11 @@ class HeapClosedByHolderTest {
     }
 
     /**
-     * {@code main(heap)}: holds a lock, a fair lock, a read lock and two UNDO permits, the ring's consumer role and the
-     * pipe's first end, a barrier registration, and a map segment's lock (a compute whose function waits), each held by
-     * a thread that waits for ever, and blocks a thread on the parent's lock; then, on the parent's {@code go}, closes
-     * the heap from the main thread, says so, and lives on until killed.
+     * {@code main(heap, then)}: holds a lock, a fair lock, a read lock and two UNDO permits, the ring's consumer role
+     * and the pipe's first end, a barrier registration, and a map segment's lock (a compute whose function waits),
+     * each held by a thread that waits for ever, and blocks a thread on the parent's lock; then, on the parent's
+     * {@code go}, closes the heap from the main thread, opens it again if {@code then} is {@code reopen}, says so, and
+     * lives on until killed.
      */
     public static final class Holder {
         public static void main(String[] args) throws Exception {
@@ -352,7 +368,8 @@ class HeapClosedByHolderTest {
             Children.say("HOLDING");
             Children.awaitTrue("the parent's go", () -> go.get() == 1);
             heap.close();
-            Children.say("CLOSED");
+            SharedHeap again = args[1].equals("reopen") ? SharedHeap.open(args[0]) : null; // kept open
+            Children.say("CLOSED" + (again == null ? "" : " and opened again"));
             never.await(3 * BOUND.toSeconds(), TimeUnit.SECONDS); // outlives the parent's waits: killed before
         }
 
