@@ -6,6 +6,8 @@ import org.shm4j.testing.ChildJvm;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 
 /** Helpers of the coordination types' cross-process tests: run child JVMs to success, wait bounded. */
@@ -39,6 +41,19 @@ final class Children {
     /** Spins (yielding) until {@code condition} holds, failing after {@link #BOUND}. */
     static void awaitTrue(String what, BooleanSupplier condition) {
         Await.until(what, BOUND, condition);
+    }
+
+    /** @return {@code task}'s outcome, run on a new daemon thread (the common pool may have one thread, busy) */
+    static <T> CompletableFuture<T> onNewThread(Callable<T> task) {
+        CompletableFuture<T> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                outcome.complete(task.call());
+            } catch (Throwable t) {
+                outcome.completeExceptionally(t);
+            }
+        });
+        return outcome;
     }
 
     /** Prints a line for the parent's {@link ChildJvm#awaitLine} and flushes it. */

@@ -29,7 +29,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BrokenBarrierException;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -37,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.Children.BOUND;
+import static org.shm4j.sync.Children.onNewThread;
 
 /**
  * A process that closes its heap while its threads hold a lock, a role or permits in it, and then lives on: it can no
@@ -212,19 +212,6 @@ class HeapClosedByHolderTest {
             // 10 s: at once now; before, for ever
             assertThat(put.get(10, TimeUnit.SECONDS)).as("the cut-short compute wrote nothing").isEqualTo("before");
         }
-    }
-
-    /** @return {@code task}'s outcome, run on a new daemon thread (the common pool may have one thread, busy) */
-    private static <T> CompletableFuture<T> onNewThread(Callable<T> task) {
-        CompletableFuture<T> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().start(() -> {
-            try {
-                outcome.complete(task.call());
-            } catch (Throwable t) {
-                outcome.completeExceptionally(t);
-            }
-        });
-        return outcome;
     }
 
     /**

@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.shm4j.sync.Children.BOUND;
+import static org.shm4j.sync.Children.onNewThread;
 
 /**
  * A process that closed its last view of a heap while a thread of it held a {@link SharedCounters} block's allocation
@@ -140,19 +141,6 @@ class ReopenedCountersTest {
     static RobustMutex allocationMutex(SharedHeap heap) {
         return new RobustMutex(heap.find("counters").orElseThrow().segment(), CountersLayout.MUTEX_OFFSET,
                 "counters allocation mutex");
-    }
-
-    /** @return {@code task}'s outcome, run on a new daemon thread (the common pool may have one thread, busy) */
-    private static <T> CompletableFuture<T> onNewThread(Callable<T> task) {
-        CompletableFuture<T> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().start(() -> {
-            try {
-                outcome.complete(task.call());
-            } catch (Throwable t) {
-                outcome.completeExceptionally(t);
-            }
-        });
-        return outcome;
     }
 
     /**

@@ -33,6 +33,7 @@ import java.util.zip.CRC32C;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.Children.BOUND;
+import static org.shm4j.sync.Children.onNewThread;
 
 /**
  * A process that closed its last view of a heap while a map segment's lock or a list's mutex was held there (a
@@ -415,17 +416,30 @@ class ReopenedMapListTest {
         }
     }
 
-    /** @return {@code task}'s outcome, run on a new daemon thread (the common pool may have one thread, busy) */
-    private static <T> CompletableFuture<T> onNewThread(Callable<T> task) {
-        CompletableFuture<T> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().start(() -> {
-            try {
-                outcome.complete(task.call());
-            } catch (Throwable t) {
-                outcome.completeExceptionally(t);
+    /**
+     * A child's compute of the map's key and set of the list's element 0, each holding its structure's lock (in its
+     * function, in its codec) until {@code release}.
+     */
+    private record ChildHolds(CompletableFuture<String> compute, CompletableFuture<Void> set) {
+        /** Starts both on threads of their own and returns once both hold. */
+        static ChildHolds start(SharedHeap heap, CountDownLatch release) throws InterruptedException {
+            CountDownLatch inside = new CountDownLatch(2);
+            SharedMap<String, String> map = SharedMap.open(heap, "map", Codec.utf8(), Codec.utf8());
+            SharedList<Long> list = SharedList.open(heap, "list", stallingLongs(inside, release));
+            CompletableFuture<String> compute = onNewThread(() -> map.compute(KEY, (k, old) -> {
+                inside.countDown();
+                await(release);
+                return "written by the child";
+            }));
+            CompletableFuture<Void> set = onNewThread(() -> {
+                list.set(0, STALLING);
+                return null;
+            });
+            if (!inside.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                throw new AssertionError("the holders did not start");
             }
-        });
-        return outcome;
+            return new ChildHolds(compute, set);
+        }
     }
 
     /**
@@ -436,26 +450,12 @@ class ReopenedMapListTest {
     public static final class ReopeningHolder {
         public static void main(String[] args) throws Exception {
             SharedHeap heap = SharedHeap.open(args[0]);
-            CountDownLatch inside = new CountDownLatch(2);
             CountDownLatch closed = new CountDownLatch(1);
-            SharedMap<String, String> map = SharedMap.open(heap, "map", Codec.utf8(), Codec.utf8());
-            SharedList<Long> list = SharedList.open(heap, "list", stallingLongs(inside, closed));
-            CompletableFuture<String> compute = onNewThread(() -> map.compute(KEY, (k, old) -> {
-                inside.countDown();
-                await(closed);
-                return "written by the child";
-            }));
-            CompletableFuture<Void> set = onNewThread(() -> {
-                list.set(0, STALLING);
-                return null;
-            });
-            if (!inside.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
-                throw new AssertionError("the holders did not start");
-            }
+            ChildHolds holds = ChildHolds.start(heap, closed);
             heap.close();
             closed.countDown();
-            Children.say("COMPUTE " + outcome(compute));
-            Children.say("SET " + outcome(set));
+            Children.say("COMPUTE " + outcome(holds.compute()));
+            Children.say("SET " + outcome(holds.set()));
             SharedHeap again = SharedHeap.open(args[0]);
             Children.say("REOPENED " + again);
             new CountDownLatch(1).await(3 * BOUND.toSeconds(), TimeUnit.SECONDS); // outlives the parent: killed
@@ -480,29 +480,15 @@ class ReopenedMapListTest {
     public static final class LiveHolder {
         public static void main(String[] args) throws Exception {
             SharedHeap heap = SharedHeap.open(args[0]);
-            CountDownLatch inside = new CountDownLatch(2);
             CountDownLatch go = new CountDownLatch(1);
-            SharedMap<String, String> map = SharedMap.open(heap, "map", Codec.utf8(), Codec.utf8());
-            SharedList<Long> list = SharedList.open(heap, "list", stallingLongs(inside, go));
+            ChildHolds holds = ChildHolds.start(heap, go);
             SharedLong parentsGo = SharedLong.open(heap, "go");
-            CompletableFuture<String> compute = onNewThread(() -> map.compute(KEY, (k, old) -> {
-                inside.countDown();
-                await(go);
-                return "written by the child";
-            }));
-            CompletableFuture<Void> set = onNewThread(() -> {
-                list.set(0, STALLING);
-                return null;
-            });
-            if (!inside.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
-                throw new AssertionError("the holders did not start");
-            }
             Children.say("HOLDING");
             Children.awaitTrue("the parent's go", () -> parentsGo.get() == 1);
             go.countDown();
-            compute.get(BOUND.toSeconds(), TimeUnit.SECONDS);
-            set.get(BOUND.toSeconds(), TimeUnit.SECONDS);
-            list.set(0, 7L);
+            holds.compute().get(BOUND.toSeconds(), TimeUnit.SECONDS);
+            holds.set().get(BOUND.toSeconds(), TimeUnit.SECONDS);
+            SharedList.open(heap, "list", Codec.longs()).set(0, 7L);
             Children.say("RELEASED");
             heap.close();
         }
