@@ -6,7 +6,6 @@ import org.shm4j.core.ShmAlreadyExistsException;
 import org.shm4j.core.ShmFormatException;
 import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
-import org.shm4j.core.internal.AttachTable;
 import org.shm4j.core.internal.HeapClosed;
 import org.shm4j.core.internal.HeapLayout;
 
@@ -43,8 +42,7 @@ public final class Blocks {
                 throw new ExceptionInInitializerError(e);
             }
         }
-        // before any structure can hold anything in a heap: an open of one again renames what its close left
-        AttachTable.onReopen(ReopenSweep::sweep);
+        ReopenSweep.register(); // before any structure can hold anything in a heap
     }
 
     private Blocks() {

@@ -139,6 +139,16 @@ public final class ReopenSweep {
     }
 
     /**
+     * Registers the sweep with the heap's attach: called from {@link Blocks}' initialization, which every
+     * structure's open runs first, so that this class is initialized there (at an open, not at a later reopen that may
+     * come from deep in a thread's stack, where an initialization that overflowed would leave the class erroneous for
+     * the JVM's life, and every reopen failing).
+     */
+    static void register() {
+        AttachTable.onReopen(ReopenSweep::sweep);
+    }
+
+    /**
      * Renames what this process holds in every block of the heap in {@code heap} (see the class comment).
      *
      * @param blocks the heap's catalog entries
