@@ -368,7 +368,7 @@ final class HeapLifecycle {
             detach(memory, geometry, options);
             IllegalStateException held = memory.tryClose();
             if (held != null) {
-                AttachTable.attach(memory.segment(), "heap " + memory, flocked);
+                AttachTable.attachAgain(memory.segment(), "heap " + memory, flocked); // its holds live on
             }
             return held;
         }, 1_000_000);

@@ -66,7 +66,8 @@ import static org.shm4j.core.internal.HeapLayout.SLOT_TOKEN_OFFSET;
  * holder's), after the wait for take-overs in flight and before the attach returns, under this process's attach lock:
  * no thread of this process can hold anything anew in the heap before it is done, and no other process takes those
  * holds meanwhile (this process is attached again), so every hold that names this process then is one left by a
- * close. A sweep that fails frees the slot, and the open fails; the next one sweeps again.
+ * close. A sweep that fails frees the slot, and the open fails; the next one sweeps again. A view that a close
+ * detached and could not unmap attaches again without a sweep ({@link #attachAgain}): its threads' holds live on.
  */
 public final class AttachTable {
     // VarHandle mechanics
@@ -125,6 +126,22 @@ public final class AttachTable {
      * @throws ShmFullException if every slot belongs to a live process
      */
     public static void attach(MemorySegment segment, String what, boolean flocked) {
+        attach(segment, what, flocked, true);
+    }
+
+    /**
+     * Attaches this process again to the heap in {@code segment}, through a view it detached a moment ago and could
+     * not unmap (a thread of this process still holds its memory), as {@link #attach} does but without the sweep of
+     * holds left by a close: the view stayed open, so what this process's threads hold there is still held by their
+     * calls (a sweep renamed a lock still held, which another process then took over: two holders at once).
+     *
+     * @throws ShmFullException if every slot belongs to a live process
+     */
+    public static void attachAgain(MemorySegment segment, String what, boolean flocked) {
+        attach(segment, what, flocked, false);
+    }
+
+    private static void attach(MemorySegment segment, String what, boolean flocked, boolean sweep) {
         long me = ProcessIdentity.currentToken();
         PROCESS_LOCK.lock();
         try {
@@ -139,7 +156,7 @@ public final class AttachTable {
                 if (LONG.compareAndSet(segment, field(i, SLOT_TOKEN_OFFSET), 0L, me)) {
                     fillClaimed(segment, i, me, flocked);
                     awaitTakeOvers(segment, i, me, what);
-                    if (recordClaim(segment, i, me)) {
+                    if (recordClaim(segment, i, me) && sweep) {
                         sweepHoldsLeft(segment, i, me, what);
                     }
                     return;

@@ -1,0 +1,106 @@
+package org.shm4j.sync;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
+import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.testing.ChildJvm;
+import org.shm4j.testing.FutexHolds;
+import org.shm4j.testing.ShmNames;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.shm4j.sync.Children.BOUND;
+
+/**
+ * A review of the reopen sweep (see {@code ReopenSweep}): what it must not rename, and what it must.
+ */
+@Timeout(180)
+class ReopenSweepReviewTest {
+    @RegisterExtension
+    final ShmNames names = new ShmNames();
+
+    /**
+     * A close of a heap whose name no longer leads to it detaches before it unmaps, and attaches again when a thread
+     * of this process still holds the memory (a native call given it): that attach claims a new slot in a heap this
+     * process had a slot in, so it swept, and renamed the holds of this process's live threads through the view that
+     * stays open. Once the close gave up (the heap open, attached), another process took a lock still held here over
+     * as a dead holder's: two holders at once.
+     */
+    @Test
+    void shouldNotRenameHoldsOfAViewWhoseCloseCouldNotUnmapIt() throws Throwable {
+        String heapName = names.unique("review-close-fails");
+        SharedHeap heap = SharedHeap.create(heapName, 1 << 20);
+        SharedLock lock = SharedLock.create(heap, "lock");
+        SharedEvent go = SharedEvent.create(heap, "go");
+        MemorySegment word = heap.allocate("word", new BlockType(0x100, 1), 8).segment();
+        CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Thread holder = Thread.ofPlatform().daemon().start(() -> {
+            lock.lock();
+            held.countDown();
+            awaitQuietly(release);
+            lock.unlock();
+        });
+        assertThat(held.await(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        try (ChildJvm child = ChildJvm.start(TryLocker.class, heapName)) {
+            child.awaitLine("READY", BOUND);
+            assertThat(SharedHeap.unlink(heapName)).isTrue(); // the close then detaches before it unmaps
+            Thread inCall = FutexHolds.waitIn(word);
+            try {
+                assertThatThrownBy(heap::close).isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("cannot be closed");
+                assertThat(heap.attachedProcesses()).as("attached again: the view stays open").hasSize(2);
+                go.set();
+                // before: "LOCKED true", the live holder's lock taken over as a gone process's
+                assertThat(child.awaitLine("LOCKED", BOUND)).isEqualTo("LOCKED false");
+                assertThat(CompletableFuture.supplyAsync(lock::tryLock).get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                        .as("another thread of this process, while the holder holds it").isFalse();
+                child.awaitSuccess(BOUND);
+            } finally {
+                release.countDown();
+                holder.join(BOUND.toMillis());
+                FutexHolds.wake(word, inCall);
+            }
+            assertThat(holder.isAlive()).isFalse();
+            heap.close();
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(3 * BOUND.toSeconds(), TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * {@code main(heap)}: opens the heap, its lock {@code "lock"} and event {@code "go"}, prints {@code READY}, waits
+     * for the event, then tries the lock for 2 s (40 liveness checks) and prints {@code LOCKED <got it>}.
+     */
+    public static final class TryLocker {
+        public static void main(String[] args) throws Exception {
+            try (SharedHeap heap = SharedHeap.open(args[0])) {
+                SharedLock lock = SharedLock.open(heap, "lock");
+                SharedEvent go = SharedEvent.open(heap, "go");
+                Children.say("READY");
+                if (!go.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                    throw new AssertionError("no go");
+                }
+                boolean locked = lock.tryLock(2, TimeUnit.SECONDS);
+                Children.say("LOCKED " + locked);
+                if (locked) {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+}
