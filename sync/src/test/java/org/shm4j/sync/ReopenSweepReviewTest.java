@@ -74,11 +74,74 @@ class ReopenSweepReviewTest {
         }
     }
 
+    /**
+     * The sweep's first run in a JVM initialises its class, which builds the table of kinds (maps, lambdas): a first
+     * reopen from deep in a thread's stack overflowed there, and the JVM marked the class erroneous for good, so every
+     * later open of any heap this process had closed threw {@code NoClassDefFoundError}, from any stack.
+     */
+    @Test
+    void shouldReopenHeapsAfterAFirstReopenFromDeepInAStack() throws Exception {
+        String heapName = names.unique("review-deep");
+        String otherName = names.unique("review-deep-other");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20);
+             SharedHeap other = SharedHeap.create(otherName, 1 << 20)) {
+            SharedLock.create(heap, "lock");
+            SharedLock.create(other, "lock");
+            try (ChildJvm child = ChildJvm.start(DeepReopener.class, heapName, otherName)) {
+                // before: "REOPENED failed: ... NoClassDefFoundError: Could not initialize class ...ReopenSweep"
+                assertThat(child.awaitLine("REOPENED", BOUND)).isEqualTo("REOPENED ok");
+                child.awaitSuccess(BOUND);
+            }
+        }
+    }
+
     private static void awaitQuietly(CountDownLatch latch) {
         try {
             latch.await(3 * BOUND.toSeconds(), TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * {@code main(heap, other)}: opens each heap and its lock {@code "lock"} here, shallow (the lock used once), and
+     * closes it; opens the first again and closes it at every depth of a small-stack thread on its way back from the
+     * stack's end (a {@link StackOverflowError} there is expected), then opens the other again from a shallow thread
+     * and prints {@code REOPENED ok}, or {@code REOPENED failed: why}.
+     */
+    public static final class DeepReopener {
+        public static void main(String[] args) throws Exception {
+            for (String name : args) {
+                try (SharedHeap heap = SharedHeap.open(name)) {
+                    SharedLock lock = SharedLock.open(heap, "lock");
+                    lock.lock();
+                    lock.unlock();
+                }
+            }
+            Thread deep = Thread.ofPlatform().daemon().stackSize(256 * 1024).start(() -> down(args[0]));
+            deep.join(BOUND.toMillis());
+            String outcome;
+            try (SharedHeap again = SharedHeap.open(args[1])) {
+                outcome = deep.isAlive() ? "failed: the deep thread hangs" : "ok";
+            } catch (Throwable t) {
+                outcome = "failed: " + t;
+            }
+            Children.say("REOPENED " + outcome);
+        }
+
+        private static void down(String name) {
+            try {
+                down(name);
+            } catch (StackOverflowError expected) {
+                // the end: open on the way back
+            }
+            try (SharedHeap again = SharedHeap.open(name)) {
+                again.byteSize();
+            } catch (StackOverflowError expected) {
+                // cut short at this depth
+            } catch (Throwable t) {
+                // a NoClassDefFoundError after an overflow in a class initialiser: the shallow open shows it
+            }
         }
     }
 
