@@ -5,7 +5,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
+import org.shm4j.sync.locks.SharedFairLock;
 import org.shm4j.sync.locks.SharedLock;
+import org.shm4j.sync.locks.SharedReadWriteLock;
+import org.shm4j.sync.locks.SharedReentrantLock;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.FutexHolds;
 import org.shm4j.testing.ShmNames;
@@ -92,6 +95,50 @@ class ReopenSweepReviewTest {
                 assertThat(child.awaitLine("REOPENED", BOUND)).isEqualTo("REOPENED ok");
                 child.awaitSuccess(BOUND);
             }
+        }
+    }
+
+    /**
+     * The thread that held each kind of lock when the heap closed locks it again after the reopen (a reentrant lock
+     * held twice, a write lock, a read lock then the write lock, a fair lock, UNDO permits): each hold was renamed, so
+     * it is taken over as a dead holder's, not refused as this thread's own or waited for.
+     */
+    @Test
+    void shouldLetTheThreadThatHeldEachKindLockItAgainAfterTheReopen() throws Exception {
+        String heapName = names.unique("review-same-thread");
+        SharedHeap heap = SharedHeap.create(heapName, 1 << 20);
+        SharedReentrantLock reentrant = SharedReentrantLock.create(heap, "reentrant");
+        reentrant.lock();
+        reentrant.lock();
+        SharedReadWriteLock.create(heap, "write").writeLock().lock();
+        SharedReadWriteLock.create(heap, "read").readLock().lock();
+        SharedFairLock.create(heap, "fair").lock();
+        SharedSemaphore.create(heap, "undo", 1, SharedSemaphore.Kind.UNDO).acquire();
+        heap.close();
+        try (SharedHeap again = SharedHeap.open(heapName)) {
+            SharedReentrantLock reentrantAgain = SharedReentrantLock.open(again, "reentrant");
+            assertThat(reentrantAgain.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(reentrantAgain.getHoldCount()).as("the dead holder's count dropped").isOne();
+            assertThat(reentrantAgain.isConsistent()).isFalse();
+            reentrantAgain.unlock();
+            assertThat(reentrantAgain.isHeldByCurrentThread()).isFalse();
+            SharedReadWriteLock write = SharedReadWriteLock.open(again, "write");
+            assertThat(write.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(write.isConsistent()).isFalse();
+            write.writeLock().unlock();
+            SharedReadWriteLock read = SharedReadWriteLock.open(again, "read");
+            assertThat(read.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .as("the write lock, by the thread whose read hold the close left").isTrue();
+            read.writeLock().unlock();
+            SharedFairLock fair = SharedFairLock.open(again, "fair");
+            assertThat(fair.isHeldByCurrentThread()).isFalse();
+            assertThat(fair.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(fair.isConsistent()).isFalse();
+            assertThat(fair.recoveries()).isOne();
+            fair.unlock();
+            SharedSemaphore undo = SharedSemaphore.open(again, "undo");
+            assertThat(undo.tryAcquire(1, BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            undo.release();
         }
     }
 
