@@ -631,8 +631,8 @@ public final class SharedHeap implements AutoCloseable {
      * waits for deadlock detection, at their next liveness check. If this process opens the heap again before they
      * looked, that open (its attach, before it returns) renames each such hold still naming this process as a gone
      * process's, so the next taker, here or in another process, takes it over as after a death, instead of finding
-     * it this process's again, held by no call: each hold in a structure the heap's catalog lists (a lock made with
-     * {@code wrap} over memory of its own block is not found, and is left as before). While this process keeps another view of the heap open, or within
+     * it this process's again, held by no call: each hold in a structure the heap's catalog lists, or that this process
+     * made with {@code wrap} or {@code format} over the heap's memory (it keeps a record of each). While this process keeps another view of the heap open, or within
      * this process, what it held stays held until it closes that view or exits; but a structure's own
      * lock that an operation held through this view (a map segment's, a list's) is released through the other view
      * when the operation fails, marked for repair as a dead holder's. So is a user's

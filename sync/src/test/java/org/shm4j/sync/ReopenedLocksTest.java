@@ -3,8 +3,10 @@ package org.shm4j.sync;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.shm4j.core.BlockType;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.internal.RobustMutex;
+import org.shm4j.sync.internal.SyncLayout;
 import org.shm4j.sync.locks.SharedLock;
 import org.shm4j.sync.locks.SharedReadWriteLock;
 import org.shm4j.sync.locks.SharedReentrantLock;
@@ -13,6 +15,7 @@ import org.shm4j.sync.testing.KilledAtCall.Step;
 import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -118,6 +121,38 @@ class ReopenedLocksTest {
         }
     }
 
+    /**
+     * Structures made with {@code wrap} (or {@code format}) over a block of the user's own are not in the catalog:
+     * the reopen finds them by this process's record of each wrap. Before it, the lock stayed held (another thread
+     * waited, the thread that held it heard "already held"), as did the read hold and the UNDO permit.
+     */
+    @Test
+    void shouldTakeOverHoldsOfStructuresWrappedOverAUsersBlock() throws Exception {
+        String heapName = names.unique("reopen-wrapped");
+        BlockType users = new BlockType(0x7E57, 1);
+        SharedHeap heap = SharedHeap.create(heapName, 1 << 20);
+        long rwAt = 128;
+        long semAt = rwAt + SyncLayout.RW_SIZE;
+        MemorySegment block = heap.allocate("user's", users, semAt + SharedSemaphore.requiredBytes()).segment();
+        SharedLock.wrap(block, 0).lock();
+        SharedReadWriteLock.wrap(block, rwAt).readLock().lock();
+        SharedSemaphore.format(block, semAt, 1, SharedSemaphore.Kind.UNDO).acquire();
+        heap.close();
+        try (SharedHeap again = SharedHeap.open(heapName)) {
+            MemorySegment reopened = again.find("user's").orElseThrow().segment();
+            SharedLock lock = SharedLock.wrap(reopened, 0);
+            assertThat(onAnotherThread(() -> tryLock(lock) && unlocked(lock))).as("another thread's lock").isTrue();
+            assertThat(lock.tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the thread that held it").isTrue();
+            lock.unlock();
+            SharedReadWriteLock rw = SharedReadWriteLock.wrap(reopened, rwAt);
+            assertThat(rw.writeLock().tryLock(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the read hold dropped")
+                    .isTrue();
+            rw.writeLock().unlock();
+            assertThat(SharedSemaphore.wrap(reopened, semAt).tryAcquire(1, BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .as("the UNDO permit given back").isTrue();
+        }
+    }
+
     @Test
     void shouldLeaveHoldsAloneThatNoCloseLeft() throws Exception {
         String heapName = names.unique("reopen-untouched");
@@ -198,6 +233,11 @@ class ReopenedLocksTest {
         } catch (InterruptedException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static boolean unlocked(Lock lock) {
+        lock.unlock();
+        return true;
     }
 
     private static boolean onAnotherThread(BooleanSupplier call) throws Exception {

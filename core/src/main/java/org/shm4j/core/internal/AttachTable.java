@@ -1,5 +1,6 @@
 package org.shm4j.core.internal;
 
+import org.shm4j.core.BlockType;
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.ShmException;
 import org.shm4j.core.ShmFormatException;
@@ -94,6 +95,11 @@ public final class AttachTable {
     private static final Map<SlotKey, Object> CLAIMS = new ConcurrentHashMap<>();
     /** The ids of the heaps this process has claimed a slot in: a claim in one of them again sweeps (see above). */
     private static final Set<Long> CLAIMED = ConcurrentHashMap.newKeySet();
+    /**
+     * The structures this process made with {@code wrap} in each heap (by heap id), by offset: swept with the catalog's
+     * blocks, which do not list them ({@link HeapMappings#noteWrapped}).
+     */
+    private static final Map<Long, Map<Long, HeapCatalog.Entry>> WRAPPED = new ConcurrentHashMap<>();
     /** Renames the holds this process left in a heap (its blocks listed) that it opens again; null until set. */
     private static volatile BiConsumer<MemorySegment, List<HeapCatalog.Entry>> reopenSweep;
 
@@ -271,9 +277,19 @@ public final class AttachTable {
     }
 
     /**
+     * Records a structure of {@code type} made with {@code wrap} over the {@code byteSize} bytes at {@code offset} of
+     * the heap {@code heapId} (see {@link HeapMappings#noteWrapped}), as an entry named {@code "(wrapped)"}.
+     */
+    static void noteWrapped(long heapId, long offset, long byteSize, BlockType type) {
+        WRAPPED.computeIfAbsent(heapId, id -> new ConcurrentHashMap<>()).put(offset,
+                new HeapCatalog.Entry(-1, "(wrapped)", type.tag(), type.layoutVersion(), offset, byteSize, Long.BYTES));
+    }
+
+    /**
      * Runs the registered sweep over the heap in {@code segment}, which this process just claimed slot {@code mine}
-     * of, again; frees the slot if it fails. A catalog that cannot be listed (damaged) is not swept: the structures
-     * there report the damage when they are opened.
+     * of, again, with the catalog's blocks and the structures this process made there with {@code wrap}; frees the
+     * slot if it fails. The blocks of a catalog that cannot be listed (damaged) are not swept: the structures there
+     * report the damage when they are opened.
      */
     private static void sweepHoldsLeft(MemorySegment segment, int mine, long me, String what) {
         BiConsumer<MemorySegment, List<HeapCatalog.Entry>> sweep = reopenSweep;
@@ -281,12 +297,13 @@ public final class AttachTable {
             return; // no structure of the sync module was opened in this JVM: none holds anything
         }
         try {
-            List<HeapCatalog.Entry> blocks;
+            List<HeapCatalog.Entry> blocks = new ArrayList<>();
             try {
-                blocks = new HeapCatalog(segment, HeapHeader.validateComplete(segment, what), what).entries();
+                blocks.addAll(new HeapCatalog(segment, HeapHeader.validateComplete(segment, what), what).entries());
             } catch (ShmFormatException damaged) {
-                return;
+                // the catalog's blocks unknown: only the wrapped structures this process knows of are swept
             }
+            blocks.addAll(WRAPPED.getOrDefault(heapId(segment), Map.of()).values());
             sweep.accept(segment, blocks);
         } catch (Throwable e) { // an Error too: the open fails, and its next try sweeps again
             Undo.after(e, () -> free(segment, mine, me));

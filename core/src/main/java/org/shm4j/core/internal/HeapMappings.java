@@ -1,5 +1,7 @@
 package org.shm4j.core.internal;
 
+import org.shm4j.core.BlockType;
+
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -346,6 +348,20 @@ public final class HeapMappings {
     /**
      * @return the listed, attached mapping that holds {@code address}, or null
      */
+    /**
+     * Records that a structure of {@code type} was made with {@code wrap} over {@code memory}, for the sweep of a
+     * heap this process opens again ({@link AttachTable#onReopen}), which finds structures by the catalog and would
+     * miss it: the same bytes of that heap are swept as a block of {@code type}. Does nothing for memory outside an
+     * attached view of a named or file heap (no reopen can find holds there left by a close).
+     */
+    public static void noteWrapped(MemorySegment memory, BlockType type) {
+        Listed listed = attachedListing(memory.address());
+        if (listed != null) {
+            AttachTable.noteWrapped(listed.period.heapId, memory.address() - listed.heap.address(), memory.byteSize(),
+                    type);
+        }
+    }
+
     private static Listed attachedListing(long address) {
         for (Listed listed : MAPPED) {
             if (listed.period != null && listed.holds(address)) {

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.shm4j.core.BlockType;
+import org.shm4j.core.HeapBlock;
 import org.shm4j.core.HeapProcess;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.testing.ShmNames;
@@ -61,6 +62,26 @@ class ReopenSweepHookTest {
     }
 
     @Test
+    void shouldSweepWhatThisProcessWrappedOverTheHeapsMemoryBesideTheCatalogsBlocks() {
+        List<HeapCatalog.Entry> given = new ArrayList<>();
+        AttachTable.onReopen((heap, blocks) -> given.addAll(blocks));
+        String name = names.unique("reopen-wrapped");
+        long offset;
+        try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
+            HeapBlock block = heap.allocate("a", BLOCK, 128);
+            offset = block.offset() + 16;
+            HeapMappings.noteWrapped(block.segment().asSlice(16, 64), new BlockType(0x200, 2));
+            HeapMappings.noteWrapped(MemorySegment.ofArray(new byte[8]), new BlockType(0x300, 1)); // no heap's
+        }
+        try (SharedHeap again = SharedHeap.open(name)) {
+            assertThat(given).extracting(HeapCatalog.Entry::name).containsExactly("a", "(wrapped)");
+            HeapCatalog.Entry wrapped = given.get(1);
+            assertThat(List.of(wrapped.typeTag(), wrapped.layoutVersion())).containsExactly(0x200, 2);
+            assertThat(List.of(wrapped.offset(), wrapped.byteSize())).containsExactly(offset, 64L);
+        }
+    }
+
+    @Test
     void shouldNotSweepAHeapThisProcessNeverHadASlotIn() {
         String name = names.unique("reopen-first");
         try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
@@ -101,7 +122,7 @@ class ReopenSweepHookTest {
     }
 
     @Test
-    void shouldOpenAHeapWhoseCatalogCannotBeListedWithoutSweeping() {
+    void shouldOpenAHeapWhoseCatalogCannotBeListedSweepingNoneOfItsBlocks() {
         String name = names.unique("reopen-damaged");
         try (SharedHeap heap = SharedHeap.create(name, 1 << 16)) {
             MemorySegment memory = heap.memory().segment();
@@ -109,9 +130,10 @@ class ReopenSweepHookTest {
             // the entry's offset moved before the data area: the catalog's listing refuses it
             memory.set(JAVA_LONG, HeapLayout.entryOffset(0) + HeapLayout.ENTRY_OFFSET_OFFSET, 8L);
         }
-        AttachTable.onReopen((heap, blocks) -> sweeps.add(List.of()));
+        AttachTable.onReopen((heap, blocks) -> sweeps.add(blocks.stream().map(HeapCatalog.Entry::name).toList()));
         try (SharedHeap heap = SharedHeap.open(name)) {
-            assertThat(sweeps).isEmpty();
+            assertThat(sweeps).as("the catalog's blocks unknown: only what this process wrapped (nothing)")
+                    .containsExactly(List.of());
         }
     }
 }

@@ -8,6 +8,7 @@ import org.shm4j.core.ShmFullException;
 import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.HeapClosed;
 import org.shm4j.core.internal.HeapLayout;
+import org.shm4j.core.internal.HeapMappings;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -368,6 +369,18 @@ public final class Blocks {
     private static boolean isClosedMessage(RuntimeException failure) {
         return failure.getCause() instanceof IllegalStateException && failure.getMessage() != null
                 && failure.getMessage().endsWith(" is closed");
+    }
+
+    /**
+     * Notes that a structure of {@code type} is made with {@code wrap} or {@code format} over {@code slice}, so that
+     * this process's reopen of its heap renames what a close left held there, as for a block of {@code type} the
+     * catalog lists ({@link HeapMappings#noteWrapped}, {@link ReopenSweep}).
+     *
+     * @return {@code slice}
+     */
+    public static MemorySegment wrapped(MemorySegment slice, BlockType type) {
+        HeapMappings.noteWrapped(slice, type);
+        return slice;
     }
 
     /**

@@ -90,7 +90,7 @@ public final class CoordinationBlocks {
         MemorySegment block = Blocks.wrap(segment, offset, size, Long.BYTES, type.kindName().orElse(type.toString()));
         block.fill((byte) 0);
         format(block, type, param1, param2, word);
-        return block;
+        return Blocks.wrapped(block, type);
     }
 
     /**
@@ -104,7 +104,7 @@ public final class CoordinationBlocks {
                                      String kind) {
         MemorySegment header = Blocks.wrap(segment, offset, COORD_WORD_OFFSET, Long.BYTES, kind);
         check(header, type, describe(kind, header));
-        return Blocks.wrap(segment, offset, sizeOf.applyAsLong(param1(header)), Long.BYTES, kind);
+        return Blocks.wrapped(Blocks.wrap(segment, offset, sizeOf.applyAsLong(param1(header)), Long.BYTES, kind), type);
     }
 
     /**

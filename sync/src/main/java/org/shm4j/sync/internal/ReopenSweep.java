@@ -76,9 +76,9 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *       at the site the list package adds ({@code ListHeaders.mutexSites})</td></tr>
  * </table>
  *
- * <p>Only the structures the catalog lists are found: one made with {@code wrap} over memory of a block of another
- * kind (a user's block holding a lock) is not, and a hold of it that a close left stays this process's, held by no
- * call, as before this sweep (a known limitation: finding them needs a record of each wrap in this process).
+ * <p>Besides the catalog's blocks, the sweep is given the structures this process made with {@code wrap} or
+ * {@code format} over the heap's memory (a user's block holding a lock), which the catalog does not list: each such
+ * factory notes its bytes and kind ({@link Blocks#wrapped}), and they are swept as a block of that kind.
  *
  * <p>Each rename is a CAS from this process's word, so a word another process changed meanwhile (a waiter's bit, a
  * reclaim of a slot) is read again or left to it. A block that cannot be read as its kind (damaged) is skipped: its

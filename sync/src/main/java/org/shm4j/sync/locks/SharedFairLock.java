@@ -192,7 +192,8 @@ public final class SharedFairLock extends TimedLock {
      * @throws org.shm4j.core.ShmFormatException if the bytes hold a state no fair lock has
      */
     public static SharedFairLock wrap(MemorySegment segment, long offset) {
-        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.FAIR_SIZE, Long.BYTES, KIND);
+        MemorySegment slice = Blocks.wrapped(Blocks.wrap(segment, offset, SyncLayout.FAIR_SIZE, Long.BYTES, KIND),
+                SyncLayout.FAIR_LOCK);
         return new SharedFairLock(slice, Blocks.describe(KIND, slice.address()), null, null);
     }
 

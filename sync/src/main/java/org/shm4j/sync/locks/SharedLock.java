@@ -141,7 +141,8 @@ public final class SharedLock extends SharedMutex {
      * @throws org.shm4j.core.ShmFormatException if the bytes hold a state no lock has (see {@link #open})
      */
     public static SharedLock wrap(MemorySegment segment, long offset) {
-        MemorySegment slice = Blocks.wrap(segment, offset, SIZE, Long.BYTES, KIND);
+        MemorySegment slice = Blocks.wrapped(Blocks.wrap(segment, offset, SIZE, Long.BYTES, KIND),
+                SyncLayout.LOCK);
         return new SharedLock(slice, Blocks.describe(KIND, slice.address()), null, null);
     }
 

@@ -202,7 +202,8 @@ public final class SharedReadWriteLock implements ReadWriteLock {
      * @throws org.shm4j.core.ShmFormatException if the bytes hold a state no read-write lock has
      */
     public static SharedReadWriteLock wrap(MemorySegment segment, long offset) {
-        MemorySegment slice = Blocks.wrap(segment, offset, SyncLayout.RW_SIZE, Long.BYTES, KIND);
+        MemorySegment slice = Blocks.wrapped(Blocks.wrap(segment, offset, SyncLayout.RW_SIZE, Long.BYTES, KIND),
+                SyncLayout.READ_WRITE_LOCK);
         return new SharedReadWriteLock(slice, Blocks.describe(KIND, slice.address()));
     }
 

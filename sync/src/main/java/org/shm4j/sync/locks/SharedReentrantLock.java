@@ -100,7 +100,8 @@ public final class SharedReentrantLock extends SharedMutex {
      * @throws org.shm4j.core.ShmFormatException if the bytes hold a state no reentrant lock has (see {@link #open})
      */
     public static SharedReentrantLock wrap(MemorySegment segment, long offset) {
-        MemorySegment slice = Blocks.wrap(segment, offset, SIZE, Long.BYTES, KIND);
+        MemorySegment slice = Blocks.wrapped(Blocks.wrap(segment, offset, SIZE, Long.BYTES, KIND),
+                SyncLayout.REENTRANT_LOCK);
         return new SharedReentrantLock(slice, Blocks.describe(KIND, slice.address()), null, null);
     }
 

@@ -595,7 +595,7 @@ public final class SharedRing {
         MemorySegment block = Blocks.wrap(segment, offset, Blocks.ringBlockSize(KIND, capacity), Long.BYTES, KIND);
         block.fill((byte) 0);
         RingHeaders.format(block, kind, capacity);
-        return new SharedRing(block, Blocks.describe(KIND, block.address()));
+        return new SharedRing(Blocks.wrapped(block, SyncLayout.RING), Blocks.describe(KIND, block.address()));
     }
 
     /**
@@ -616,7 +616,7 @@ public final class SharedRing {
             throw Blocks.corrupt(what, "capacity", cap, "<= the " + available + " bytes after the header in the "
                     + "segment");
         }
-        return new SharedRing(segment.asSlice(offset, RING_HEADER_SIZE + cap), what);
+        return new SharedRing(Blocks.wrapped(segment.asSlice(offset, RING_HEADER_SIZE + cap), SyncLayout.RING), what);
     }
 
     /**
