@@ -112,16 +112,21 @@ final class RingProducer {
      * process lived. Walks the records from the consumer's position to tail, record by record: each header is read
      * (acquire), then that position again (acquire); a header read while the consumer had not passed it is a record's
      * as its producer wrote it (nothing else writes at or after the consumer's position but a skip, which pads it),
-     * else the walk goes on from the consumer's new position, a record boundary. A zero header (a claim not marked
-     * yet) ends the walk: no boundary after it is known, and a mark of this process beyond it stays, kept while this
-     * process lives, as before. Each rename is a volatile CAS from this process's exact mark: no thread of this
-     * process claims meanwhile (the sweep runs before the reopened heap is handed out), so only a commit, never made,
-     * or a skip (which pads it first) changes that word.
+     * else the walk goes on from the consumer's new position, a record boundary. A zero header is a claim not marked
+     * yet (its producer between its tail CAS and its mark, or killed there): in a ring whose consumers zero what they
+     * free ({@code zeroing}: MPSC, MPMC), every word of such a claim is zero until its mark, so the walk steps over the
+     * zero words to the next record boundary ({@link RingRecords#zeroClaims}, as the stall rule does when it skips
+     * one); stopping there instead left a mark of this process behind a dead producer's claim, which every consumer
+     * stopped at, once that claim was skipped, while this process lived. An SPSC ring's producer marks each claim
+     * before it moves tail, so no zero header lies before tail; its freed bytes are not zeroed, and the walk stops at
+     * one. Each rename is a volatile CAS from this process's exact mark: no thread of this process claims meanwhile
+     * (the sweep runs before the reopened heap is handed out), so only a commit, never made, or a skip (which pads it
+     * first) changes that word.
      *
      * @throws ShmFormatException if tail is more than {@code capacity} past the consumer's position, or a header read
      *                            gives a record size that no ring of {@code capacity} has there
      */
-    static void abandonMarks(MemorySegment block, int capacity, long positionOffset, String what) {
+    static void abandonMarks(MemorySegment block, int capacity, long positionOffset, boolean zeroing, String what) {
         if (ProducerMarks.THIS_PROCESS == 0) {
             return; // its marks name nobody: the stall timeout alone skips them
         }
@@ -142,8 +147,16 @@ final class RingProducer {
                 continue;
             }
             int length = RingRecords.length(record);
-            if (length == 0) {
+            if (length == 0 && !zeroing) {
                 return;
+            }
+            if (length == 0) {
+                int limit = (int) Math.min(tail - position, capacity - (position & mask)); // records never wrap
+                int gap = RingRecords.zeroClaims(block, at, limit);
+                // acquire: after the gap's reads, which are a claim's as its producer wrote them if it had not passed
+                consumer = (long) LONG.getAcquire(block, positionOffset);
+                position = consumer - position > 0 ? consumer : position + gap; // a gap of 0: marked meanwhile
+                continue;
             }
             int size = length < 0 ? -length : RingRecords.align(length);
             if (size < RING_RECORD_HEADER || size > capacity - (position & mask)) { // records never wrap

@@ -50,6 +50,29 @@ final class RingRecords {
     }
 
     /**
+     * @return the bytes from {@code offset} of {@code segment} (a record boundary) to the first record boundary after
+     *         it, at most {@code limit}: the zero words there belong to claims never marked. A producer stores its
+     *         mark before any payload word, with a store-store fence between, and this scan reads with acquire: so a
+     *         non-zero word that is payload would make its record's mark visible in the re-reading pass, which then
+     *         narrows the gap to that mark (to 0 if the word at {@code offset} was marked meanwhile)
+     */
+    static int zeroClaims(MemorySegment segment, long offset, int limit) {
+        int gap = limit;
+        boolean narrowed = true;
+        while (narrowed) {
+            narrowed = false;
+            for (int at = 0; at < gap; at += RING_RECORD_HEADER) {
+                if ((long) LONG.getAcquire(segment, offset + at) != 0) { // acquire: a payload word's mark first
+                    gap = at;
+                    narrowed = true;
+                    break;
+                }
+            }
+        }
+        return gap;
+    }
+
+    /**
      * Copies {@code length} bytes of {@code source} from {@code sourceOffset} into {@code block} at {@code offset}, as
      * {@link MemorySegment#copy(MemorySegment, long, MemorySegment, long, long)} does, with the same checks (bounds,
      * liveness, thread) on every access. A payload of 8 to 16 bytes moves by straight-line 8-byte accesses instead:

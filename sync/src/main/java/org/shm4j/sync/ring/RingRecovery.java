@@ -105,30 +105,8 @@ final class RingRecovery {
         if (length > 0) {
             return false;
         }
-        int gap = zeroClaims(index, (int) Math.min(bound - position, capacity - index));
+        int gap = RingRecords.zeroClaims(data, index, (int) Math.min(bound - position, capacity - index));
         return gap > 0 && padOver(index, 0L, gap);
-    }
-
-    /**
-     * @return the bytes from {@code index} to the first record boundary after it, at most {@code limit}: the zero
-     * words there belong to claims never marked. A producer stores its mark before any payload word, with a
-     * store-store fence between, and this scan reads with acquire: so a non-zero word that is payload would make its
-     * record's mark visible in the re-reading pass, which then narrows the gap to that mark.
-     */
-    private int zeroClaims(int index, int limit) {
-        int gap = limit;
-        boolean narrowed = true;
-        while (narrowed) {
-            narrowed = false;
-            for (int at = 0; at < gap; at += RING_RECORD_HEADER) {
-                if ((long) LONG.getAcquire(data, index + at) != 0) { // acquire: a payload word's mark first
-                    gap = at;
-                    narrowed = true;
-                    break;
-                }
-            }
-        }
-        return gap;
     }
 
     private boolean padOver(int index, long expected, int alignedLength) {

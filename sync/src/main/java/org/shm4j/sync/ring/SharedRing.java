@@ -1242,7 +1242,7 @@ public final class SharedRing {
         String what = Blocks.describe(KIND, block.address());
         int cap = RingHeaders.checkBlock(block, what);
         boolean spsc = block.get(JAVA_INT, RING_KIND_OFFSET) == Kind.SPSC.ordinal() + 1; // plain: checked above
-        RingProducer.abandonMarks(block, cap, SyncLayout.ringConsumerPosition(spsc), what);
+        RingProducer.abandonMarks(block, cap, SyncLayout.ringConsumerPosition(spsc), !spsc, what);
     }
 
     /** @throws IllegalArgumentException if {@code messageType} is not one a message can have */
