@@ -16,16 +16,22 @@ import org.shm4j.testing.ShmNames;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.shm4j.sync.Children.BOUND;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
@@ -41,6 +47,8 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 class ReopenSweepRingReviewTest {
     /** How long a poll that must get through after the reopen may wait: it fails after this on the code before. */
     private static final Duration REOPENED = Duration.ofSeconds(20);
+    /** How many times {@link Sweeper} closes the heap (and opens it again). */
+    private static final int CYCLES = 40;
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -80,6 +88,122 @@ class ReopenSweepRingReviewTest {
             assertThat(on(other, () -> pollOne(reopened))).as("past both claims").isEqualTo("after");
             assertThat(reopened.stats().skippedRecords()).isEqualTo(2);
             assertThat(reopened.isEmpty()).isTrue();
+        }
+    }
+
+    /**
+     * The sweep racing live producers and consumers: a child opens the heap and closes it {@value #CYCLES} times,
+     * leaving a claim cut short by every other close, so that each of its opens but the first walks the ring while
+     * this process's two producers offer records of varied sizes (laps, padding, claims not yet marked) and its
+     * consumers (MPMC: two) take them. Every record offered comes out exactly once (MPSC: in each producer's order),
+     * and exactly the child's cut claims are skipped, while the child lives on.
+     */
+    @ParameterizedTest
+    @EnumSource(value = SharedRing.Kind.class, names = {"MPSC", "MPMC"})
+    void shouldHandEveryRecordOverOnceWhileAnotherProcessReopensAndSweeps(SharedRing.Kind kind) throws Exception {
+        String heapName = names.unique("review-race");
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedRing ring = SharedRing.create(heap, "ring", kind, 1024, Duration.ofSeconds(2));
+            AtomicBoolean producing = new AtomicBoolean(true);
+            AtomicBoolean consuming = new AtomicBoolean(true);
+            int producers = 2;
+            long[] offered = new long[producers];
+            AtomicIntegerArray[] seen = {new AtomicIntegerArray(1 << 20), new AtomicIntegerArray(1 << 20)};
+            long[] lastInOrder = {-1, -1};
+            AtomicLong consumed = new AtomicLong();
+            List<String> failures = new CopyOnWriteArrayList<>();
+            MessageHandler handler = (type, buffer, offset, length) -> {
+                long id = buffer.get(JAVA_LONG_UNALIGNED, offset);
+                int producer = (int) (id >>> 32);
+                int seq = (int) id;
+                int times = seen[producer].incrementAndGet(seq);
+                if (length != size(seq) || times != 1) {
+                    failures.add("producer " + producer + " seq " + seq + " length " + length + " seen " + times);
+                }
+                if (kind == SharedRing.Kind.MPSC && lastInOrder[producer] + 1 != seq) { // one consumer thread
+                    failures.add("producer " + producer + " seq " + seq + " after " + lastInOrder[producer]);
+                }
+                lastInOrder[producer] = seq;
+                consumed.incrementAndGet();
+            };
+            List<CompletableFuture<Object>> threads = new ArrayList<>();
+            for (int p = 0; p < producers; p++) {
+                int producer = p;
+                threads.add(Children.onNewThread(() -> {
+                    byte[] bytes = new byte[size(0) + 6 * Long.BYTES];
+                    for (int seq = 0; producing.get() && seq < seen[producer].length(); ) {
+                        MemorySegment.ofArray(bytes).set(JAVA_LONG_UNALIGNED, 0, (long) producer << 32 | seq);
+                        if (ring.offer(1, bytes, 0, size(seq))) {
+                            offered[producer] = ++seq;
+                        } else {
+                            Thread.yield();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (int c = 0; c < (kind == SharedRing.Kind.MPMC ? 2 : 1); c++) {
+                SharedRing consumer = SharedRing.open(heap, "ring"); // a ring object per consumer thread
+                threads.add(Children.onNewThread(() -> {
+                    while (consuming.get()) {
+                        consumer.poll(handler, Duration.ofMillis(20), WaitStrategy.BLOCKING);
+                    }
+                    return null;
+                }));
+            }
+            try (ChildJvm child = ChildJvm.start(Sweeper.class, heapName)) {
+                child.awaitLine("SWEPT", BOUND);
+                producing.set(false);
+                for (int p = 0; p < producers; p++) {
+                    threads.get(p).get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                }
+                long total = offered[0] + offered[1];
+                Children.awaitTrue("every record offered consumed", () -> consumed.get() == total);
+                // the child's last cut claim may lie after every record offered: the consumers skip it once they
+                // look at its (renamed) producer
+                Children.awaitTrue("the ring emptied", ring::isEmpty);
+                consuming.set(false);
+                for (CompletableFuture<Object> thread : threads) {
+                    thread.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                }
+                assertThat(failures).isEmpty();
+                assertThat(child.output()).doesNotContain("Exception");
+                assertThat(ring.stats().skippedRecords()).as("the child's cut claims").isEqualTo(CYCLES / 2);
+                assertThat(consumed.get()).isEqualTo(total);
+                assertThat(total).as("records offered while the child swept").isGreaterThan(1000);
+            }
+        }
+    }
+
+    /** @return the payload size of record {@code seq}: 8 to 56 bytes, so that records lap at varied places */
+    private static int size(int seq) {
+        return Long.BYTES * (1 + seq % 7);
+    }
+
+    /**
+     * {@code main(heap)}: opens the heap and closes it {@value #CYCLES} times, each odd time with a claim (tryClaim,
+     * never committed) that the close cuts short; then opens it once more (sweeping the last), closes it, says
+     * {@code SWEPT} and lives on until killed (a claim of its left unrenamed would hold the consumers up meanwhile).
+     */
+    public static final class Sweeper {
+        public static void main(String[] args) throws Exception {
+            RingClaim claim = new RingClaim();
+            for (int cycle = 0; cycle <= CYCLES; cycle++) {
+                SharedHeap heap = SharedHeap.open(args[0]);
+                SharedRing ring = SharedRing.open(heap, "ring");
+                if (cycle % 2 == 1 && cycle < CYCLES) {
+                    long deadline = System.nanoTime() + BOUND.toNanos();
+                    while (!ring.tryClaim(1, 8, claim)) { // the ring may be full for a moment
+                        if (System.nanoTime() - deadline > 0) {
+                            throw new AssertionError("no room for a claim within " + BOUND);
+                        }
+                        Thread.yield();
+                    }
+                }
+                heap.close();
+            }
+            Children.say("SWEPT");
+            new CountDownLatch(1).await(3 * BOUND.toSeconds(), TimeUnit.SECONDS); // killed before
         }
     }
 
