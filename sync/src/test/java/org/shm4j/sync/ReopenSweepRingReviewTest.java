@@ -1,6 +1,7 @@
 package org.shm4j.sync;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -24,6 +25,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -33,6 +35,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.Children.BOUND;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 
@@ -88,6 +91,88 @@ class ReopenSweepRingReviewTest {
             assertThat(on(other, () -> pollOne(reopened))).as("past both claims").isEqualTo("after");
             assertThat(reopened.stats().skippedRecords()).isEqualTo(2);
             assertThat(reopened.isEmpty()).isTrue();
+        }
+    }
+
+    /**
+     * SPSC, both roles this process's: a claim cut short by the close is skipped after the reopen, and the thread that
+     * made it produces again at once (the producer's role taken back), the messages before and after it handed over
+     * exactly once.
+     */
+    @Test
+    void shouldLetTheCutShortSpscProducerThreadOfferAgainAfterTheReopen() throws Exception {
+        String heapName = names.unique("review-spsc");
+        SharedHeap heap = SharedHeap.create(heapName, 1 << 20);
+        SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.SPSC, 1024);
+        assertThat(on(holder, () -> offer(ring, "zero"))).isTrue();
+        assertThat(on(other, () -> pollOne(ring))).isEqualTo("zero");
+        assertThat(on(holder, () -> offer(ring, "before"))).isTrue();
+        RingClaim claim = new RingClaim();
+        assertThat(on(holder, () -> ring.tryClaim(1, 8, claim))).isTrue();
+        heap.close();
+        try (SharedHeap again = SharedHeap.open(heapName)) {
+            SharedRing reopened = SharedRing.open(again, "ring");
+            assertThat(on(holder, () -> offer(reopened, "after"))).as("the thread whose claim was cut short").isTrue();
+            assertThat(on(other, () -> pollOne(reopened))).isEqualTo("before");
+            assertThat(on(other, () -> pollOne(reopened))).as("past the claim").isEqualTo("after");
+            assertThat(reopened.stats().skippedRecords()).isEqualTo(1);
+            assertThat(reopened.isEmpty()).isTrue();
+        }
+    }
+
+    /**
+     * A pipe whose ends this process holds: a send whose encode the close cut short (its record claimed in place) is
+     * skipped after the reopen; the thread that sent sends again through the end, taken back, and the other end
+     * receives what was sent before and after, once each.
+     */
+    @Test
+    void shouldLetTheCutShortPipeSenderSendAgainAfterTheReopen() throws Exception {
+        String heapName = names.unique("review-pipe");
+        SharedHeap heap = SharedHeap.create(heapName, 1 << 20);
+        SharedPipe pipe = SharedPipe.create(heap, "pipe", 1024);
+        SharedPipe.End first = pipe.first();
+        pipe.second();
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        Codec<String> utf8 = Codec.utf8();
+        Codec<String> slow = new Codec<>() {
+            @Override
+            public int typeId() {
+                return utf8.typeId();
+            }
+
+            @Override
+            public int encodedLength(String value) {
+                return utf8.encodedLength(value);
+            }
+
+            @Override
+            public void encode(String value, MemorySegment target, long offset) {
+                inside.countDown();
+                awaitBounded(closed);
+                utf8.encode(value, target, offset);
+            }
+
+            @Override
+            public String decode(MemorySegment source, long offset, int length) {
+                return utf8.decode(source, offset, length);
+            }
+        };
+        assertThat(on(holder, () -> first.send("before", utf8, BOUND))).isTrue();
+        Future<Boolean> cut = holder.submit(() -> first.send("cut", slow, BOUND));
+        assertThat(inside.await(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the send encodes in place").isTrue();
+        heap.close();
+        closed.countDown();
+        assertThatThrownBy(() -> cut.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                .hasCauseInstanceOf(IllegalStateException.class);
+        try (SharedHeap again = SharedHeap.open(heapName)) {
+            SharedPipe reopened = SharedPipe.open(again, "pipe");
+            assertThat(on(holder, () -> reopened.first().send("after", utf8, REOPENED)))
+                    .as("the thread whose send was cut short").isTrue();
+            SharedPipe.End second = reopened.second();
+            assertThat(on(other, () -> second.recv(utf8, REOPENED))).isEqualTo("before");
+            assertThat(on(other, () -> second.recv(utf8, REOPENED))).as("past the cut send").isEqualTo("after");
+            assertThat(on(other, () -> second.poll())).as("nothing more").isEqualTo(false);
         }
     }
 
@@ -244,5 +329,15 @@ class ReopenSweepRingReviewTest {
 
     private static <T> T on(ExecutorService thread, Callable<T> task) throws Exception {
         return thread.submit(task).get(BOUND.toSeconds(), TimeUnit.SECONDS);
+    }
+
+    private static void awaitBounded(CountDownLatch latch) {
+        try {
+            if (!latch.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                throw new AssertionError("not released in time");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
