@@ -177,6 +177,64 @@ class ReopenSweepRingReviewTest {
     }
 
     /**
+     * A joinable queue's consumer whose decode the close cut short, after the handler counted its task: after the
+     * reopen the item is handed over again (the consumers' turn renamed, taken over), counted once, and join returns
+     * once that second taker marks it done.
+     */
+    @Test
+    void shouldHandAJoinableQueuesItemCutShortInItsDecodeOverAgainCountedOnce() throws Exception {
+        String heapName = names.unique("review-joinable");
+        SharedHeap heap = SharedHeap.create(heapName, 1 << 20);
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        Codec<String> utf8 = Codec.utf8();
+        Codec<String> slow = new Codec<>() {
+            @Override
+            public int typeId() {
+                return utf8.typeId();
+            }
+
+            @Override
+            public int encodedLength(String value) {
+                return utf8.encodedLength(value);
+            }
+
+            @Override
+            public void encode(String value, MemorySegment target, long offset) {
+                utf8.encode(value, target, offset);
+            }
+
+            @Override
+            public String decode(MemorySegment source, long offset, int length) {
+                inside.countDown();
+                awaitBounded(closed);
+                return utf8.decode(source, offset, length);
+            }
+        };
+        SharedJoinableQueue<String> queue = SharedJoinableQueue.create(heap, "tasks", 1024, slow);
+        assertThat(queue.offer("one")).isTrue();
+        assertThat(queue.offer("two")).isTrue();
+        Future<String> cut = holder.submit(() -> queue.poll());
+        assertThat(inside.await(BOUND.toSeconds(), TimeUnit.SECONDS)).as("the poll decodes in place").isTrue();
+        heap.close();
+        closed.countDown();
+        assertThatThrownBy(() -> cut.get(BOUND.toSeconds(), TimeUnit.SECONDS))
+                .hasCauseInstanceOf(IllegalStateException.class);
+        try (SharedHeap again = SharedHeap.open(heapName)) {
+            SharedJoinableQueue<String> reopened = SharedJoinableQueue.open(again, "tasks", utf8);
+            assertThat(on(other, () -> reopened.poll(REOPENED.toSeconds(), TimeUnit.SECONDS)))
+                    .as("handed over again").isEqualTo("one");
+            assertThat(on(holder, () -> reopened.poll(REOPENED.toSeconds(), TimeUnit.SECONDS))).isEqualTo("two");
+            assertThat(reopened.unfinishedTasks()).as("two taken, \"one\" counted once, none queued").isEqualTo(2);
+            reopened.taskDone();
+            assertThat(reopened.join(10, TimeUnit.MILLISECONDS)).as("one task left").isFalse();
+            reopened.taskDone();
+            assertThat(reopened.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(reopened.isEmpty()).isTrue();
+        }
+    }
+
+    /**
      * The sweep racing live producers and consumers: a child opens the heap and closes it {@value #CYCLES} times,
      * leaving a claim cut short by every other close, so that each of its opens but the first walks the ring while
      * this process's two producers offer records of varied sizes (laps, padding, claims not yet marked) and its
