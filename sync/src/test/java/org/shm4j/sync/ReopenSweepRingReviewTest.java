@@ -6,9 +6,12 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.shm4j.core.SharedHeap;
 import org.shm4j.sync.ring.MessageHandler;
 import org.shm4j.sync.ring.RingClaim;
+import org.shm4j.sync.testing.KilledAtCall;
+import org.shm4j.sync.testing.KilledAtCall.Step;
 import org.shm4j.sync.ring.SharedRing;
 import org.shm4j.sync.ring.WaitStrategy;
 import org.shm4j.testing.ChildJvm;
@@ -231,6 +234,54 @@ class ReopenSweepRingReviewTest {
             reopened.taskDone();
             assertThat(reopened.join(BOUND.toSeconds(), TimeUnit.SECONDS)).isTrue();
             assertThat(reopened.isEmpty()).isTrue();
+        }
+    }
+
+    /**
+     * A child killed in its reopen's sweep of the ring (at the consumer's role's rename, at the marks walk's start, at
+     * the rename of its claim's mark): whatever it renamed or not is a gone process's, so this process takes the
+     * consumer's role over, skips the child's claim once, and gets the message behind it.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"role", "walk", "mark"})
+    void shouldTakeOverTheRingOfAChildKilledInItsSweep(String where) throws Exception {
+        String heapName = names.unique("review-killed");
+        String ringPackage = SharedRing.class.getPackageName() + ".";
+        Step step = switch (where) { // classes of the ring package, which it does not export
+            case "role" -> new Step(ringPackage + "RingRoles", "abandon", "abandonHeld");
+            case "walk" -> new Step(ringPackage + "RingProducer", "abandonMarks", "abandonMarks");
+            default -> Step.atLine(Class.forName(ringPackage + "RingProducer"), "abandonMarks",
+                    "LONG.compareAndSet(block, at, record", 1);
+        };
+        try (SharedHeap heap = SharedHeap.create(heapName, 1 << 20)) {
+            SharedRing ring = SharedRing.create(heap, "ring", SharedRing.Kind.MPSC, 1024);
+            try (KilledAtCall child = KilledAtCall.start(step, ClaimingConsumer.class, heapName)) {
+                child.awaitKilled(BOUND);
+                assertThat(child.output()).contains("CLOSED").doesNotContain("REOPENED");
+            }
+            assertThat(offer(ring, "after")).isTrue();
+            assertThat(on(other, () -> pollOne(ring))).as("the role taken over, past the dead child's claim")
+                    .isEqualTo("after");
+            assertThat(ring.stats().skippedRecords()).isEqualTo(1);
+            assertThat(ring.isEmpty()).isTrue();
+        }
+    }
+
+    /**
+     * {@code main(heap)}: claims the consumer's role of MPSC ring {@code ring}, claims a record that it never
+     * commits, closes the heap (saying {@code CLOSED}) and opens it again (its sweep runs), saying {@code REOPENED}.
+     */
+    public static final class ClaimingConsumer {
+        public static void main(String[] args) throws Exception {
+            SharedHeap heap = SharedHeap.open(args[0]);
+            SharedRing ring = SharedRing.open(heap, "ring");
+            assertThat(ring.poll((type, buffer, offset, length) -> { })).isZero();
+            assertThat(ring.tryClaim(1, 8, new RingClaim())).isTrue();
+            heap.close();
+            Children.say("CLOSED");
+            try (SharedHeap again = SharedHeap.open(args[0])) {
+                Children.say("REOPENED");
+            }
         }
     }
 
