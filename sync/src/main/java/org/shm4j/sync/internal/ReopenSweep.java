@@ -57,8 +57,8 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *   <tr><td>{@code SharedRing} (and the rings of {@code SharedQueue}, {@code SharedJoinableQueue}, {@code
  *       SharedPipe})</td><td>the consumer's role (SPSC, MPSC) and the producer's (SPSC); the producer slot (MPSC,
  *       MPMC); the claim marks from the consumer's position to tail (stepping over the zero words of claims not
- *       marked; SPSC: up to one); the consumers' mutex (MPMC)</td><td>{@link RingHolds#abandon} (the ring package's renaming, and {@link RobustMutex#abandon})
- *       </td></tr>
+ *       marked; SPSC: up to one); the consumers' mutex (MPMC)</td><td>{@link RingHolds#abandon} (the ring
+ *       package's renaming, and {@link RobustMutex#abandon})</td></tr>
  *   <tr><td>{@code SharedPipe}</td><td>the owner word of each end this process holds open</td>
  *       <td>{@link PipeEnds#abandon}</td></tr>
  *   <tr><td>{@code SharedSemaphore} (UNDO)</td><td>the mutex; the permit holders' process slots</td>
