@@ -619,30 +619,29 @@ public final class SharedHeap implements AutoCloseable {
      * inaccessible. If the heap was created with {@link HeapOptions#unlinkOnLastDetach()} and no live process is
      * left attached, its name or file is removed. Idempotent.
      *
-     * <p>Close a heap after the threads using it are done (a close during another thread's access may crash the
-     * JVM on a JDK without the fix of JDK-8364167: see {@link SharedMemory}).
-     * A thread blocked through it in a lock, queue or other wait gets {@link IllegalStateException}; a thread that
-     * holds a lock through it (a {@code SharedLock}, a map segment's
-     * lock during a write) cannot release it through the unmapped memory. So a named or file heap is unmapped
+     * <p>Close a heap after the threads using it are done (a close during another thread's access may crash the JVM on
+     * a JDK without the fix of JDK-8364167: see {@link SharedMemory}). A thread blocked through it in a lock, queue or
+     * other wait gets {@link IllegalStateException}; a thread that holds a lock through it (a {@code SharedLock}, a map
+     * segment's lock during a write) cannot release it through the unmapped memory. So a named or file heap is unmapped
      * <em>before</em> this process leaves its attach table (through a second, short-lived mapping): from then on no
      * thread of this process can touch it, and when this was its last view of the heap, other processes treat what it
      * held as a dead process's: they take over its locks (marked inconsistent, as after an owner's death), read holds,
      * UNDO permits, ring roles and pipe ends, break a barrier it registered with, and skip its fair-lock turns and its
      * waits for deadlock detection, at their next liveness check. If this process opens the heap again before they
      * looked, that open (its attach, before it returns) renames each such hold still naming this process as a gone
-     * process's, so the next taker, here or in another process, takes it over as after a death, instead of finding
-     * it this process's again, held by no call: each hold in a structure the heap's catalog lists, or that this process
-     * made with {@code wrap} or {@code format} over the heap's memory (it keeps a record of each). While this process keeps another view of the heap open, or within
-     * this process, what it held stays held until it closes that view or exits; but a structure's own
-     * lock that an operation held through this view (a map segment's, a list's) is released through the other view
-     * when the operation fails, marked for repair as a dead holder's. So is a user's
+     * process's, so the next taker, here or in another process, takes it over as after a death, instead of finding it
+     * this process's again, held by no call: each hold in a structure the heap's catalog lists, or that this process
+     * made with {@code wrap} or {@code format} over the heap's memory (it keeps a record of each). While this process
+     * keeps another view of the heap open, or within this process, what it held stays held until it closes that view or
+     * exits; but a structure's own lock that an operation held through this view (a map segment's, a list's) is
+     * released through the other view when the operation fails, marked for repair as a dead holder's. So is a user's
      * lock ({@code SharedLock}, {@code SharedReentrantLock}, {@code SharedFairLock}, a read-write lock's write lock
-     * with the flags and the waiting-writer count its call set) whose lock call this close cut short after it took
-     * the lock, and a fair lock's ticket that a queued call held: the call throws, so its caller holds nothing (not
-     * marked: nothing was entered); a thread whose unlock
-     * throws still holds the lock, and may unlock it through the other view, unless the close was reported only after
-     * the unlock had freed it (that unlock then throws {@link IllegalMonitorStateException}). An anonymous
-     * heap is mapped by this process alone. Other views of the heap, in this process or others, go on working.
+     * with the flags and the waiting-writer count its call set) whose lock call this close cut short after it took the
+     * lock, and a fair lock's ticket that a queued call held: the call throws, so its caller holds nothing (not marked:
+     * nothing was entered); a thread whose unlock throws still holds the lock, and may unlock it through the other
+     * view, unless the close was reported only after the unlock had freed it (that unlock then throws {@link
+     * IllegalMonitorStateException}). An anonymous heap is mapped by this process alone. Other views of the heap, in
+     * this process or others, go on working.
      *
      * <p>An allocation is never cut short by a close: before it touches anything, the close waits for an allocation
      * through this view that holds the heap's allocation lock (its initializer runs to its end and the block is

@@ -18,11 +18,9 @@ import org.shm4j.testing.ChildJvm;
 import org.shm4j.testing.ShmNames;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -34,12 +32,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.shm4j.sync.Children.BOUND;
+import static org.shm4j.sync.ReopenedRingPipeTest.REOPENED;
+import static org.shm4j.sync.ReopenedRingPipeTest.awaitBounded;
+import static org.shm4j.sync.ReopenedRingPipeTest.offer;
+import static org.shm4j.sync.ReopenedRingPipeTest.on;
+import static org.shm4j.sync.ReopenedRingPipeTest.pollOne;
 import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 
 /**
@@ -52,7 +54,6 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 @Timeout(300)
 class ReopenSweepRingReviewTest {
     /** How long a poll that must get through after the reopen may wait: it fails after this on the code before. */
-    private static final Duration REOPENED = Duration.ofSeconds(20);
     /** How many times {@link Sweeper} closes the heap (and opens it again). */
     private static final int CYCLES = 40;
 
@@ -415,38 +416,6 @@ class ReopenSweepRingReviewTest {
             block.set(JAVA_LONG, RING_TAIL_OFFSET, tail + 16);
             Children.say("CLAIMED");
             new CountDownLatch(1).await(3 * BOUND.toSeconds(), TimeUnit.SECONDS); // killed before
-        }
-    }
-
-    private static boolean offer(SharedRing ring, String message) {
-        byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
-        return ring.offer(1, bytes, 0, bytes.length);
-    }
-
-    /** @return the next message of {@code ring}, waiting up to {@link #REOPENED}, or {@code "none"} */
-    private static String pollOne(SharedRing ring) throws InterruptedException {
-        List<String> got = new CopyOnWriteArrayList<>();
-        MessageHandler handler = (type, buffer, offset, length) -> got.add(text(buffer, offset, length));
-        return ring.poll(handler, REOPENED, WaitStrategy.BLOCKING) == 1 ? got.getFirst() : "none";
-    }
-
-    private static String text(MemorySegment buffer, long offset, int length) {
-        byte[] bytes = new byte[length];
-        MemorySegment.copy(buffer, JAVA_BYTE, offset, bytes, 0, length);
-        return new String(bytes, StandardCharsets.UTF_8);
-    }
-
-    private static <T> T on(ExecutorService thread, Callable<T> task) throws Exception {
-        return thread.submit(task).get(BOUND.toSeconds(), TimeUnit.SECONDS);
-    }
-
-    private static void awaitBounded(CountDownLatch latch) {
-        try {
-            if (!latch.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
-                throw new AssertionError("not released in time");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

@@ -47,7 +47,7 @@ import static org.shm4j.sync.internal.SyncLayout.RING_TAIL_OFFSET;
 @Timeout(300)
 class ReopenedRingPipeTest {
     /** How long a call that must get through after the reopen may wait: it fails after this on the code before. */
-    private static final Duration REOPENED = Duration.ofSeconds(20);
+    static final Duration REOPENED = Duration.ofSeconds(20);
 
     @RegisterExtension
     final ShmNames names = new ShmNames();
@@ -299,7 +299,7 @@ class ReopenedRingPipeTest {
         }
     }
 
-    private static boolean offer(SharedRing ring, String message) {
+    static boolean offer(SharedRing ring, String message) {
         byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
         return ring.offer(1, bytes, 0, bytes.length);
     }
@@ -310,7 +310,7 @@ class ReopenedRingPipeTest {
     }
 
     /** @return the next message of {@code ring}, waiting up to {@link #REOPENED}, or {@code "none"} */
-    private static String pollOne(SharedRing ring) throws InterruptedException {
+    static String pollOne(SharedRing ring) throws InterruptedException {
         List<String> got = new CopyOnWriteArrayList<>();
         MessageHandler handler = (type, buffer, offset, length) -> got.add(text(buffer, offset, length));
         return ring.poll(handler, REOPENED, WaitStrategy.BLOCKING) == 1 ? got.getFirst() : "none";
@@ -322,11 +322,11 @@ class ReopenedRingPipeTest {
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
-    private static <T> T on(ExecutorService thread, Callable<T> task) throws Exception {
+    static <T> T on(ExecutorService thread, Callable<T> task) throws Exception {
         return thread.submit(task).get(BOUND.toSeconds(), TimeUnit.SECONDS);
     }
 
-    private static void awaitBounded(CountDownLatch latch) {
+    static void awaitBounded(CountDownLatch latch) {
         try {
             if (!latch.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
                 throw new AssertionError("not released in time");
