@@ -20,7 +20,6 @@ import static org.shm4j.sync.internal.SyncLayout.LOCK;
 import static org.shm4j.sync.internal.SyncLayout.PIPE;
 import static org.shm4j.sync.internal.SyncLayout.READ_WRITE_LOCK;
 import static org.shm4j.sync.internal.SyncLayout.REENTRANT_LOCK;
-import static org.shm4j.sync.internal.SyncLayout.RING;
 import static org.shm4j.sync.internal.SyncLayout.RW_SLOTS_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.RW_WRITER_OFFSET;
 import static org.shm4j.sync.internal.SyncLayout.SEMAPHORE;
@@ -56,9 +55,9 @@ import static org.shm4j.sync.internal.SyncLayout.SEM_SLOTS_OFFSET;
  *       <td>{@link FairTurns#abandonLeft}, {@link ProcessSlots#abandon}</td></tr>
  *   <tr><td>{@code SharedRing} (and the rings of {@code SharedQueue}, {@code SharedJoinableQueue}, {@code
  *       SharedPipe})</td><td>the consumer's role (SPSC, MPSC) and the producer's (SPSC); the producer slot (MPSC,
- *       MPMC); the claim marks from the consumer's position to tail (stepping over the zero words of claims not
- *       marked; SPSC: up to one); the consumers' mutex (MPMC)</td><td>{@link RingHolds#abandon} (the ring
- *       package's renaming, and {@link RobustMutex#abandon})</td></tr>
+ *       MPMC); the consumers' mutex (MPMC); the claim marks from the consumer's position to tail (stepping over the
+ *       zero words of claims not marked; SPSC: up to one)</td><td>the ring package's renaming, which it adds
+ *       ({@link #addKind}: {@code SharedRing.abandonHeld}), and {@link RobustMutex#abandon}</td></tr>
  *   <tr><td>{@code SharedPipe}</td><td>the owner word of each end this process holds open</td>
  *       <td>{@link PipeEnds#abandon}</td></tr>
  *   <tr><td>{@code SharedSemaphore} (UNDO)</td><td>the mutex; the permit holders' process slots</td>
@@ -89,10 +88,10 @@ public final class ReopenSweep {
     /** The renaming of each swept kind, by tag, with the layout version it reads. */
     private static final Map<Integer, Kind> KINDS = kinds();
     /**
-     * The kinds whose layout lives in another package ({@link #addMutexes}), by tag: added by a class of theirs that
+     * The kinds whose layout lives in another package ({@link #addKind}), by tag: added by a class of theirs that
      * every structure of the kind loads before it can hold anything, so a kind not yet here holds nothing here.
      */
-    private static final Map<Integer, Kind> MUTEX_KINDS = new ConcurrentHashMap<>();
+    private static final Map<Integer, Kind> ADDED = new ConcurrentHashMap<>();
 
     private ReopenSweep() {
     }
@@ -103,7 +102,13 @@ public final class ReopenSweep {
 
     /** A renaming of one block of a kind, named {@code name}, which may read the heap's other blocks. */
     @FunctionalInterface
-    private interface Renaming {
+    public interface Renaming {
+        /**
+         * Renames what this process holds in {@code block} ({@link ProcessIdentity#abandonedToken()}), its header
+         * checked first as an open checks it.
+         *
+         * @throws RuntimeException if the block is not of its kind (damaged): the sweep skips it
+         */
         void rename(MemorySegment block, String name, OtherBlocks heap);
     }
 
@@ -131,15 +136,20 @@ public final class ReopenSweep {
     }
 
     /**
-     * Sweeps blocks of {@code type} too: renames this process's holds of the mutexes {@code sites} finds there. Called
-     * from a class of that kind's package that each structure of the kind loads before it holds anything.
+     * Sweeps blocks of {@code type} too, whose layout lives in another package, with {@code rename}. Called from a
+     * class of that kind's package that each structure of the kind loads before it holds anything.
      */
+    public static void addKind(BlockType type, Renaming rename) {
+        ADDED.put(type.tag(), new Kind(type, rename));
+    }
+
+    /** {@link #addKind} for a kind whose only holds are the robust mutexes {@code sites} finds in a block. */
     public static void addMutexes(BlockType type, MutexSites sites) {
-        MUTEX_KINDS.put(type.tag(), new Kind(type, (block, name, heap) -> {
+        addKind(type, (block, name, heap) -> {
             for (MemorySegment mutex : sites.of(block, name, heap)) {
                 RobustMutex.abandon(mutex, 0);
             }
-        }));
+        });
     }
 
     /**
@@ -163,7 +173,7 @@ public final class ReopenSweep {
                         && e.layoutVersion() == type.layoutVersion())
                 .findFirst().map(e -> heap.asSlice(e.offset(), e.byteSize()));
         for (HeapCatalog.Entry entry : blocks) {
-            Kind kind = KINDS.getOrDefault(entry.typeTag(), MUTEX_KINDS.get(entry.typeTag()));
+            Kind kind = KINDS.getOrDefault(entry.typeTag(), ADDED.get(entry.typeTag()));
             if (kind == null || kind.type().layoutVersion() != entry.layoutVersion()) {
                 continue;
             }
@@ -188,7 +198,6 @@ public final class ReopenSweep {
             ProcessSlots.abandon(block, FAIR_PROCESSES_OFFSET);
         });
         add(kinds, CountersLayout.COUNTERS, CountersLayout::abandon);
-        add(kinds, RING, RingHolds::abandon);
         add(kinds, PIPE, PipeEnds::abandon);
         add(kinds, SEMAPHORE, block -> {
             if (CoordinationBlocks.param1(CoordinationBlocks.checked(block, SEMAPHORE, "semaphore")) == SEM_KIND_UNDO) {

@@ -958,7 +958,7 @@ public final class RobustMutex {
      * entered (see {@code ReopenSweep}). A CAS, retried while only a waiter's bit changes the word: no other process
      * takes over the word of a process attached to the heap, and no thread of this one holds anything there yet.
      */
-    static void abandon(MemorySegment s, long base) {
+    public static void abandon(MemorySegment s, long base) {
         while (true) {
             long w = (long) LONG.getVolatile(s, base + MUTEX_WORD); // volatile: as the CAS after it
             if (!isThisProcess(w) || LONG.compareAndSet(s, base + MUTEX_WORD, w, ABANDONED | w & STATE_BITS)) {

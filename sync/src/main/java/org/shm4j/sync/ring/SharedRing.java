@@ -8,7 +8,7 @@ import org.shm4j.core.ShmTypeMismatchException;
 import org.shm4j.core.internal.HeapMappings;
 import org.shm4j.core.internal.Timeouts;
 import org.shm4j.sync.internal.Blocks;
-import org.shm4j.sync.internal.RingHolds;
+import org.shm4j.sync.internal.ReopenSweep;
 import org.shm4j.sync.internal.RingRoom;
 import org.shm4j.sync.internal.Rethrow;
 import org.shm4j.sync.internal.RingScan;
@@ -353,7 +353,8 @@ public final class SharedRing {
     static {
         // for SharedJoinableQueue, through the unexported package
         RingScan.provide(SharedRing::firstQueued, SharedRing::handledPosition);
-        RingHolds.provide(SharedRing::abandonHeld, SharedRing::abandonMarks);
+        // before any ring of this process can hold anything: its reopen of a heap renames what its close left there
+        ReopenSweep.addKind(SyncLayout.RING, (block, name, heap) -> abandonHeld(block));
     }
 
     final MemorySegment block; // header and records: the hot paths access all through this one segment
@@ -1205,16 +1206,17 @@ public final class SharedRing {
     }
 
     /**
-     * Renames what this process holds in the header of the ring block {@code block} as a gone process's, for a process
-     * that opens again a heap it had closed (see {@code ReopenSweep}; that close gave it all up, see Roles): its roles'
-     * words ({@link RingRoles#abandon}) and its producer slot ({@link RingProducerTable#abandon}). The MPMC consumers'
-     * mutex is the caller's to rename, and the marks are {@link #abandonMarks}'. The header is checked first, as an
-     * open checks it; a damaged one throws before anything is renamed.
+     * Renames what this process holds in the ring block {@code block} as a gone process's, for a process that opens
+     * again a heap it had closed (see {@link ReopenSweep}; that close gave it all up, see Roles): its roles' words
+     * ({@link RingRoles#abandon}) and its producer slot ({@link RingProducerTable#abandon}), then an MPMC ring's
+     * consumers' mutex ({@link RobustMutex#abandon}), then its claim marks ({@link #abandonMarks}), so that records
+     * found damaged leave nothing of the header unrenamed. The header is checked first, as an open checks it; a
+     * damaged one throws before anything is renamed.
      *
-     * @return true for an MPMC ring
-     * @throws ShmFormatException if the block is not a valid ring's
+     * @throws ShmFormatException if the block is not a valid ring's, or a record header on the way from the
+     *                            consumer's position to tail is not one
      */
-    private static boolean abandonHeld(MemorySegment block) {
+    private static void abandonHeld(MemorySegment block) {
         String what = Blocks.describe(KIND, block.address());
         int cap = RingHeaders.checkBlock(block, what);
         Kind kind = Kind.values()[block.get(JAVA_INT, RING_KIND_OFFSET) - 1]; // plain: checked, set before the magic
@@ -1228,7 +1230,10 @@ public final class SharedRing {
         } else {
             RingProducerTable.abandon(block);
         }
-        return kind == Kind.MPMC;
+        if (kind == Kind.MPMC) {
+            RobustMutex.abandon(block, RING_CONSUMER_MUTEX_OFFSET);
+        }
+        abandonMarks(block);
     }
 
     /**
