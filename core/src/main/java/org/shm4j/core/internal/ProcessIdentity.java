@@ -146,12 +146,18 @@ public final class ProcessIdentity {
 
     /** @return {@code token} with other start bits, neither 0 nor {@link #UNKNOWN_START_BITS} */
     private static long abandoned(long token) {
-        long bits = token & 0xFFFF_FFFFL;
+        return token & ~0xFFFF_FFFFL | otherStartBits(token & 0xFFFF_FFFFL, UNKNOWN_START_BITS);
+    }
+
+    /**
+     * @param bits   start bits of a name (a token's, or a shorter field's), between 0 and {@code allOnes}
+     * @param allOnes those bits all set, which match any start (as {@link #UNKNOWN_START_BITS} does)
+     * @return start bits other than {@code bits}, neither 0 (which no process writes) nor {@code allOnes}: the name
+     *         of a gone holder with the same pid (see {@link #abandonedToken()})
+     */
+    public static long otherStartBits(long bits, long allOnes) {
         long other = bits ^ 1;
-        if (other == 0 || other == UNKNOWN_START_BITS) {
-            other = bits ^ 2;
-        }
-        return token & ~0xFFFF_FFFFL | other;
+        return other == 0 || other == allOnes ? bits ^ 2 : other;
     }
 
     /** @return the pid held in {@code token} */

@@ -48,11 +48,7 @@ final class ProducerMarks {
         if (id == 0) {
             return 0;
         }
-        int bits = id >>> PID_BITS;
-        int other = bits ^ 1;
-        if (other == 0 || other == STAMP_MASK) {
-            other = bits ^ 2;
-        }
+        int other = (int) ProcessIdentity.otherStartBits(id >>> PID_BITS, STAMP_MASK);
         return other << PID_BITS | id & PID_MASK;
     }
 
